@@ -1,0 +1,27 @@
+/* client: the protocol-level state of one connection: who it is, what it
+ * negotiated, what it last did. The socket side lives in net/conn.h; the
+ * connection embeds one of these. Commands read and change it through
+ * exec_ctx.client (only on the connection's own thread). */
+#ifndef RINGKV_CLIENT_H
+#define RINGKV_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct client {
+    uint64_t id;              /* unique in the process, from 1 */
+    int      proto;           /* 2 or 3 (HELLO) */
+    bool     authenticated;   /* true when no password is set, or after AUTH */
+    bool     close_after_reply; /* QUIT, protocol errors: close once the reply is sent */
+    bool     no_evict;        /* CLIENT NO-EVICT (accepted, no effect yet) */
+    int      db;              /* always 0: ringkv has one database */
+    char     name[128];       /* CLIENT SETNAME; "" = none */
+    char     addr[64];        /* "ip:port" of the peer */
+    char     laddr[64];       /* "ip:port" of our side */
+    int      fd;
+    int64_t  created_ms;      /* unix ms */
+    int64_t  last_active_ms;  /* unix ms of the last command */
+    char     last_cmd[24];    /* lower-case name of the last command */
+};
+
+#endif

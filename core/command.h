@@ -1,0 +1,116 @@
+/* command: the command table and the context a command runs in.
+ *
+ * The table is data (core/command.c): one row per command with its name,
+ * arity, flags, key positions and handler. Dispatch, arity checks, auth
+ * checks, "which keys does this touch" and COMMAND INFO all read that row.
+ *
+ * Where a command runs (decided by the dispatcher from the row's flags):
+ *  - CMD_CONN: on the connection's thread, with ctx->client set (connection
+ *    and server commands).
+ *  - key commands: on the shard that owns the keys (DESIGN §2), ctx->client
+ *    NULL when that is not the connection's thread. A command whose keys span
+ *    shards is split per shard when it has a merge (CMD_SPLIT), otherwise it
+ *    runs on a scratch store holding copies of its keys, and the writes it
+ *    made are applied to their owners afterwards (see shards/dispatch.c).
+ *  - CMD_ALL_SHARDS: on every shard, each on its own part; the per-shard
+ *    replies are merged on the connection's thread by the row's merge.
+ */
+#ifndef RINGKV_COMMAND_H
+#define RINGKV_COMMAND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "buf.h"
+#include "reply.h"
+#include "client.h"
+
+struct shard;
+struct store;
+
+struct exec_ctx {
+    struct shard        *shard;  /* the shard running the command */
+    struct store        *store;  /* the keyspace to act on (the shard's, or a scratch store) */
+    struct reply        *reply;  /* write exactly one reply here */
+    int                  argc;
+    const struct slice  *argv;   /* argv[0] is the command name as sent */
+    struct client       *client; /* NULL when run away from the connection's thread */
+    int64_t              now_ms; /* unix ms, one value for the whole command */
+    uint64_t             caller_id; /* id of the client that sent the command (CLIENT KILL SKIPME) */
+};
+
+typedef void command_fn(struct exec_ctx *ctx);
+
+/* Merge per-shard replies (each a complete RESP value, in shard order) into
+ * one reply. parts[i] holds shard i's reply for split commands: for a split
+ * by key, key_shard[k] says which shard answered for key k (position in the
+ * original argument list, key order). */
+struct merge_input {
+    const struct buf *parts;   /* nparts replies */
+    int               nparts;
+    const int        *part_of_key; /* split commands: index into parts for each key, in key order */
+    int               nkeys;
+};
+typedef void merge_fn(struct reply *out, const struct merge_input *in);
+
+enum command_flag {
+    CMD_WRITE      = 1u << 0,  /* may change the keyspace */
+    CMD_READONLY   = 1u << 1,
+    CMD_DENYOOM    = 1u << 2,  /* refused with -OOM when over maxmemory */
+    CMD_ADMIN      = 1u << 3,
+    CMD_FAST       = 1u << 4,
+    CMD_NOAUTH     = 1u << 5,  /* allowed before AUTH (AUTH, HELLO, QUIT, RESET) */
+    CMD_CONN       = 1u << 6,  /* runs on the connection's thread with ctx->client */
+    CMD_ALL_SHARDS = 1u << 7,  /* runs on every shard; merge combines the replies */
+    CMD_SPLIT      = 1u << 8,  /* keys may be split per shard; merge combines */
+    CMD_LOADING    = 1u << 9,
+    CMD_STALE      = 1u << 10,
+    CMD_PUBSUB     = 1u << 11,
+    CMD_NOSCRIPT   = 1u << 12,
+    CMD_RANDOM     = 1u << 13,
+    CMD_CURSOR     = 1u << 14, /* SCAN: argv[1] is a cursor that names the shard (see cmd_scan) */
+};
+
+struct command {
+    const char *name;      /* lower case */
+    int         arity;     /* argc including the name; negative: at least -arity */
+    uint32_t    flags;     /* enum command_flag */
+    int         first_key; /* argv index of the first key, 0 = none */
+    int         last_key;  /* argv index of the last key; negative counts from the end (-1 = last) */
+    int         key_step;  /* distance between keys (MSET: 2) */
+    command_fn *fn;
+    merge_fn   *merge;     /* CMD_SPLIT / CMD_ALL_SHARDS */
+    const char *group;     /* COMMAND DOCS group: "string", "generic", "server", "connection", "cluster" */
+    const char *summary;   /* COMMAND DOCS summary */
+    const char *since;     /* Redis version that introduced it */
+    int         index;     /* position in the table (for per-command stats) */
+    /* subcommands (CLIENT, CONFIG, ...): NULL-terminated by name, or NULL */
+    const struct command *subcommands;
+};
+
+/* Look up argv[0] (case-insensitive); NULL if unknown. */
+const struct command *command_lookup(struct slice name);
+/* Look up a subcommand of a container command (CLIENT LIST): NULL if unknown. */
+const struct command *command_lookup_sub(const struct command *cmd, struct slice sub);
+/* Every top-level command, in table order; *n set to the count. */
+const struct command *command_table(size_t *n);
+/* Number of rows including subcommands (for per-command stats arrays). */
+size_t command_count_all(void);
+
+/* Positions of the keys of a parsed command: fills idx with up to max argv
+ * indexes and returns how many keys the command has. */
+int command_keys(const struct command *cmd, int argc, const struct slice *argv, int *idx, int max);
+
+/* Checks the arity; returns 0 if argc fits. */
+static inline int command_arity_ok(const struct command *cmd, int argc)
+{
+    return cmd->arity >= 0 ? argc == cmd->arity : argc >= -cmd->arity;
+}
+
+/* Merges commands use. */
+merge_fn merge_sum_int;        /* :a + :b + ... (DEL, EXISTS, TOUCH, UNLINK) */
+merge_fn merge_first_ok;       /* every part +OK -> +OK, else the first error (MSET, FLUSHALL) */
+merge_fn merge_by_key;         /* each part an array of per-key values in key order -> one array in original order (MGET) */
+merge_fn merge_concat_arrays;  /* arrays concatenated (KEYS) */
+merge_fn merge_first_non_null; /* the first non-null part starting at a random shard (RANDOMKEY) */
+
+#endif

@@ -1,0 +1,108 @@
+/* config: every option of ringkv, declared once (the CONFIG_OPTIONS table
+ * below) and expanded into the struct, the --help text, the redis.conf-style
+ * file parser, --flags, and CONFIG GET/SET.
+ *
+ * Thread model: the node owns one struct config. Options marked RUNTIME may be
+ * changed by CONFIG SET on any shard thread while the others read them: every
+ * field is read with config_load()/written with config_store() (relaxed
+ * atomics), strings are swapped whole and the old copy is kept (never freed
+ * while the process runs; CONFIG SET of strings is rare). */
+#ifndef RINGKV_CONFIG_H
+#define RINGKV_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum config_type {
+    CONF_INT,    /* integer */
+    CONF_MEMORY, /* integer bytes, accepts 100, 1k, 1kb, 5m, 2gb (Redis units: k=1000, kb=1024) */
+    CONF_BOOL,   /* yes|no */
+    CONF_STRING, /* any string */
+    CONF_ENUM,   /* one of a fixed list of words, stored as its index */
+};
+
+#define CONF_RUNTIME 1 /* may be changed by CONFIG SET */
+
+/* X(name, field, type, default-as-text, flags, enum-words, help) */
+#define CONFIG_OPTIONS(X) \
+    X("port",            port,            CONF_INT,    "6379",      0, NULL, "TCP port to listen on (0: pick an ephemeral port and log it)") \
+    X("bind",            bind,            CONF_STRING, "127.0.0.1", 0, NULL, "IPv4 addresses to listen on, space separated") \
+    X("threads",         threads,         CONF_INT,    "0",         0, NULL, "shard threads (0: one per CPU the process may use)") \
+    X("pin",             pin,             CONF_BOOL,   "yes",       0, NULL, "pin shard thread i to the i-th allowed CPU") \
+    X("maxmemory",       maxmemory,       CONF_MEMORY, "0",         CONF_RUNTIME, NULL, "memory limit for data (0: none), split evenly over the shards") \
+    X("maxmemory-policy", maxmemory_policy, CONF_ENUM, "noeviction", CONF_RUNTIME, "noeviction allkeys-lru volatile-lru allkeys-random volatile-ttl", "what to do when maxmemory is reached") \
+    X("maxmemory-samples", maxmemory_samples, CONF_INT, "5",        CONF_RUNTIME, NULL, "keys sampled per eviction (accepted for compatibility)") \
+    X("requirepass",     requirepass,     CONF_STRING, "",          CONF_RUNTIME, NULL, "password clients must give with AUTH (empty: none)") \
+    X("protected-mode",  protected_mode,  CONF_BOOL,   "yes",       CONF_RUNTIME, NULL, "without a password, accept only loopback clients") \
+    X("timeout",         timeout,         CONF_INT,    "0",         CONF_RUNTIME, NULL, "close a client idle this many seconds (0: never)") \
+    X("tcp-keepalive",   tcp_keepalive,   CONF_INT,    "300",       CONF_RUNTIME, NULL, "TCP keepalive interval in seconds (0: off)") \
+    X("tcp-backlog",     tcp_backlog,     CONF_INT,    "511",       0, NULL, "listen() backlog") \
+    X("maxclients",      maxclients,      CONF_INT,    "10000",     CONF_RUNTIME, NULL, "most clients connected at once") \
+    X("loglevel",        loglevel,        CONF_ENUM,   "notice",    CONF_RUNTIME, "debug verbose notice warning nothing", "how much to log") \
+    X("logfile",         logfile,         CONF_STRING, "",          0, NULL, "log file path (empty: standard output)") \
+    X("pidfile",         pidfile,         CONF_STRING, "",          0, NULL, "write the process id here (empty: no file)") \
+    X("daemonize",       daemonize,       CONF_BOOL,   "no",        0, NULL, "accepted for compatibility; only 'no' is supported") \
+    X("databases",       databases,       CONF_INT,    "1",         0, NULL, "ringkv has one database (SELECT 0 only)") \
+    X("proto-max-bulk-len", proto_max_bulk_len, CONF_MEMORY, "512mb", CONF_RUNTIME, NULL, "largest bulk string a client may send") \
+    X("client-query-buffer-limit", client_query_buffer_limit, CONF_MEMORY, "1gb", CONF_RUNTIME, NULL, "largest unparsed input kept per client; past it the client is closed") \
+    X("client-output-buffer-limit-bytes", client_output_limit, CONF_MEMORY, "64mb", CONF_RUNTIME, NULL, "unsent output per client past which its input is not read until it drains") \
+    X("slowlog-log-slower-than", slowlog_slower_than, CONF_INT, "10000", CONF_RUNTIME, NULL, "log commands slower than this many microseconds (negative: never)") \
+    X("slowlog-max-len", slowlog_max_len, CONF_INT,    "128",       CONF_RUNTIME, NULL, "slow log entries kept per shard") \
+    X("hz",              hz,              CONF_INT,    "10",        CONF_RUNTIME, NULL, "background tasks (active expiry, timeouts) run this many times a second") \
+    X("save",            save,            CONF_STRING, "",          CONF_RUNTIME, NULL, "accepted for compatibility; ringkv does not persist to disk") \
+    X("appendonly",      appendonly,      CONF_BOOL,   "no",        CONF_RUNTIME, NULL, "accepted for compatibility; only 'no' is supported")
+
+struct config {
+#define CONFIG_FIELD_INT(name, field, type, def, flags, words, help) long long field;
+    /* every option is stored as long long (ints, memory, bools, enum index)
+     * except strings, which are char * (see config_str) */
+    CONFIG_OPTIONS(CONFIG_FIELD_INT)
+#undef CONFIG_FIELD_INT
+    /* strings: the long long field above holds a (char *) cast to intptr */
+};
+
+#define config_load(cfg, field) __atomic_load_n(&(cfg)->field, __ATOMIC_RELAXED)
+#define config_store(cfg, field, v) __atomic_store_n(&(cfg)->field, (v), __ATOMIC_RELAXED)
+#define config_str(cfg, field) ((const char *)(intptr_t)config_load(cfg, field))
+
+/* Fill cfg with every default. */
+void config_init(struct config *cfg);
+
+/* Apply one option by name (case-insensitive) from its text value(s).
+ * runtime: true for CONFIG SET (refuses options without CONF_RUNTIME).
+ * Returns 0, or -1 with err set to the Redis-style error text, e.g.
+ * "ERR Unknown option or number of arguments for CONFIG SET - 'foo'" or
+ * "ERR CONFIG SET failed (possibly related to argument 'port') - ...". */
+int config_set(struct config *cfg, const char *name, const char *value, bool runtime,
+               char *err, size_t errlen);
+
+/* Load a redis.conf-style file (one "name value..." per line, # comments,
+ * quoted values). Returns 0 or -1 with err naming the file, line and problem. */
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* Parse argv as `ringkv [config-file] [--name value ...]` (also --help and
+ * --version handled by the caller before). Returns 0 or -1 with err. */
+int config_from_args(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* For CONFIG GET: call fn(name, value-text) for every option whose name
+ * matches the glob pattern (case-insensitive). */
+typedef void config_visit_fn(void *arg, const char *name, const char *value);
+void config_get(const struct config *cfg, const char *pattern, config_visit_fn *fn, void *arg);
+
+/* Text of one option's current value (memory as plain bytes, bools yes/no,
+ * enums as their word) into out; returns out, or NULL for an unknown name. */
+const char *config_value_text(const struct config *cfg, const char *name, char *out, size_t outlen);
+
+/* --help: every option with its default and description. */
+void config_print_help(FILE *f);
+
+/* Parse "100", "1k", "1kb", "5mb", "2gb" (case-insensitive); -1 if malformed. */
+long long config_parse_memory(const char *s);
+
+/* Redis glob matching (*, ?, [abc], [^a], [a-z], \x), as used by KEYS, SCAN
+ * MATCH and CONFIG GET. */
+bool glob_match(const char *pattern, size_t plen, const char *s, size_t slen, bool nocase);
+
+#endif

@@ -1,0 +1,69 @@
+/* resp: the request side of the Redis protocol (RESP2/RESP3 multibulk and
+ * inline commands). Knows nothing of sockets: it is fed bytes and hands back
+ * argument vectors that point into those bytes.
+ *
+ * A command may arrive in pieces. The parser keeps its progress through the
+ * current command (how many arguments it has already found and where) so a
+ * large command delivered in many small reads is scanned once, not once per
+ * read. The caller's contract: every call passes a buffer that starts at the
+ * first byte of the command being parsed (bytes of earlier, completed commands
+ * removed), holding at least the bytes passed to the previous call. The buffer
+ * may move in memory between calls (offsets are kept, not pointers). */
+#ifndef RINGKV_RESP_H
+#define RINGKV_RESP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "buf.h"
+
+struct resp_limits {
+    long long max_bulk_len;   /* proto-max-bulk-len: larger bulk = protocol error */
+    long long max_args;       /* larger multibulk count = protocol error */
+    size_t    max_inline_len; /* an inline command or a '*'/'$' header line longer than this = error */
+};
+
+/* Redis's values: proto-max-bulk-len 512mb, multibulk count up to INT_MAX is
+ * accepted by Redis but ringkv bounds it at 1024*1024, inline 64kb. */
+#define RESP_LIMITS_DEFAULT ((struct resp_limits){ 512LL * 1024 * 1024, 1024 * 1024, 64 * 1024 })
+
+enum resp_status {
+    RESP_DONE = 0,   /* one complete command parsed: argc/argv valid, *consumed set */
+    RESP_MORE,       /* need more bytes; nothing to do until they arrive */
+    RESP_EMPTY,      /* consumed bytes held no command (a blank inline line): call again */
+    RESP_ERROR,      /* protocol error: *err set to Redis's text; reply it and close */
+};
+
+struct resp_parser {
+    /* progress through the current command (internal) */
+    size_t     pos;       /* bytes of the current command already scanned */
+    long long  want_args; /* multibulk count once read, -1 before */
+    long long  bulk_len;  /* length of the bulk being read, -1 if at a '$' header */
+    int        inline_cmd;
+    /* result: argc arguments, kept as offsets into the caller's buffer */
+    size_t     argc;
+    size_t     cap;
+    size_t    *off;
+    size_t    *len;
+    struct slice *argv;   /* filled on RESP_DONE, pointing into the last buffer */
+};
+
+void resp_parser_init(struct resp_parser *p);
+void resp_parser_deinit(struct resp_parser *p);
+
+/* Parse the command at the start of buf[0..n).
+ * RESP_DONE: p->argc/p->argv hold the command (valid until buf changes or the
+ *   next call) and *consumed is its byte length; the parser is reset for the next.
+ * RESP_EMPTY: *consumed bytes may be dropped; call again on the rest.
+ * RESP_MORE: *consumed = 0; call again with the same bytes and more.
+ * RESP_ERROR: *err is the error text without the leading '-' or CRLF,
+ *   e.g. "ERR Protocol error: invalid bulk length". */
+enum resp_status resp_parse(struct resp_parser *p, const char *buf, size_t n,
+                            const struct resp_limits *lim, size_t *consumed,
+                            const char **err);
+
+/* Length of the one complete RESP value (any RESP2/RESP3 type) at the start
+ * of buf[0..n), or 0 if it is incomplete or malformed. Used to split and
+ * reassemble replies produced on other shards. */
+size_t resp_value_len(const char *buf, size_t n);
+
+#endif

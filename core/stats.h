@@ -1,0 +1,66 @@
+/* stats: the counters one shard keeps about the commands it runs and the
+ * bytes it moves, for INFO stats / commandstats / latencystats.
+ *
+ * Each shard owns one struct shard_stats and is its only writer; INFO, run on
+ * any shard, reads every shard's counters with relaxed atomic loads and adds
+ * them up (no locks: a counter read mid-update is at most one event stale). */
+#ifndef RINGKV_STATS_H
+#define RINGKV_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Latency histogram of one command: log-linear buckets over microseconds
+ * (each power of two split in 16), enough for p50/p99/p99.9 within ~6%. */
+#define LATENCY_BUCKETS (64 * 16)
+struct latency_hist {
+    uint64_t count;
+    uint64_t bucket[LATENCY_BUCKETS];
+};
+
+struct command_stat {
+    uint64_t calls;
+    uint64_t usec;           /* total time spent running it */
+    uint64_t rejected_calls; /* refused before running (arity, auth, OOM) */
+    uint64_t failed_calls;   /* ran and replied with an error */
+    struct latency_hist *latency; /* allocated on first call */
+};
+
+struct shard_stats {
+    uint64_t commands_processed;
+    uint64_t connections_received;
+    uint64_t rejected_connections;
+    uint64_t net_input_bytes;
+    uint64_t net_output_bytes;
+    uint64_t total_error_replies;
+    uint64_t cross_shard_requests; /* commands or parts sent to another shard */
+    uint64_t connected_clients;    /* current */
+    /* published by the shard from its store once per loop turn */
+    uint64_t keys;
+    uint64_t expires;
+    uint64_t used_memory;
+    uint64_t expired_keys;
+    uint64_t evicted_keys;
+    uint64_t keyspace_hits;
+    uint64_t keyspace_misses;
+    struct command_stat *cmd;      /* command_count_all() entries, by command->index */
+};
+
+/* Relaxed atomic read/write of a counter owned by another shard. */
+#define stat_load(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define stat_add(p, v) __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
+
+void shard_stats_init(struct shard_stats *s, size_t ncommands);
+void shard_stats_deinit(struct shard_stats *s);
+void shard_stats_reset(struct shard_stats *s, size_t ncommands); /* CONFIG RESETSTAT */
+
+/* Record one finished command: index into cmd[], its duration and whether
+ * it replied with an error. */
+void stats_command_done(struct shard_stats *s, int index, uint64_t usec, int failed);
+void stats_command_rejected(struct shard_stats *s, int index);
+
+void latency_hist_add(struct latency_hist *h, uint64_t usec);
+/* Value (usec) at percentile q in [0,100] of the sum of n histograms. */
+double latency_hist_percentile(const struct latency_hist *const *h, int n, double q);
+
+#endif

@@ -1,0 +1,33 @@
+/* journal: a shard's replication stream (DESIGN §5). The store hands every
+ * change to journal_append (its journal hook); the journal encodes it as the
+ * RESP command a replica applies (SET k v [PXAT t], DEL k, PEXPIREAT k t,
+ * PERSIST k, FLUSHALL) into a circular backlog addressed by a growing byte
+ * offset. Replicas (issue 4) read from an offset still inside the backlog. */
+#ifndef RINGKV_JOURNAL_H
+#define RINGKV_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../core/buf.h"
+#include "../shards/store.h"
+
+struct journal;
+
+struct journal *journal_create(size_t backlog_size);
+void journal_destroy(struct journal *j);
+
+/* journal_hook for store_create: arg is the struct journal *. */
+void journal_append(void *arg, const struct journal_record *rec);
+
+/* Offset one past the last byte written (starts at 0). */
+uint64_t journal_offset(const struct journal *j);
+/* Oldest offset still held in the backlog. */
+uint64_t journal_first_offset(const struct journal *j);
+/* Copy the bytes [from, journal_offset) into out; returns -1 if from is no
+ * longer (or not yet) in the backlog. */
+int journal_read(const struct journal *j, uint64_t from, struct buf *out);
+
+/* Encode one record as a RESP command (what journal_append stores). */
+void journal_encode(const struct journal_record *rec, struct buf *out);
+
+#endif

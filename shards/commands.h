@@ -1,0 +1,37 @@
+/* commands: the handlers of every command, grouped by file:
+ *   cmd_string.c      string commands
+ *   cmd_keyspace.c    generic key commands
+ *   cmd_connection.c  connection commands
+ *   cmd_server.c      server commands (INFO, CONFIG, COMMAND, SLOWLOG, ...)
+ * The table that names them is core/command.c. */
+#ifndef RINGKV_COMMANDS_H
+#define RINGKV_COMMANDS_H
+
+#include "../core/command.h"
+
+/* strings */
+command_fn cmd_get, cmd_set, cmd_setnx, cmd_setex, cmd_psetex, cmd_getset,
+    cmd_getdel, cmd_getex, cmd_mget, cmd_mset, cmd_msetnx, cmd_append,
+    cmd_strlen, cmd_incr, cmd_decr, cmd_incrby, cmd_decrby, cmd_incrbyfloat,
+    cmd_getrange, cmd_setrange, cmd_lcs, cmd_setbit, cmd_getbit,
+    cmd_bitcount, cmd_bitpos, cmd_bitop;
+
+/* keyspace */
+command_fn cmd_del, cmd_unlink, cmd_exists, cmd_touch, cmd_type, cmd_rename,
+    cmd_renamenx, cmd_copy, cmd_expire, cmd_pexpire, cmd_expireat,
+    cmd_pexpireat, cmd_ttl, cmd_pttl, cmd_expiretime, cmd_pexpiretime,
+    cmd_persist, cmd_keys, cmd_scan, cmd_randomkey, cmd_dbsize, cmd_flushdb,
+    cmd_flushall;
+
+/* connection */
+command_fn cmd_ping, cmd_echo, cmd_hello, cmd_auth, cmd_quit, cmd_reset,
+    cmd_select, cmd_client_id, cmd_client_getname, cmd_client_setname,
+    cmd_client_list, cmd_client_info, cmd_client_kill, cmd_client_help;
+
+/* server */
+command_fn cmd_info, cmd_config_get, cmd_config_set, cmd_config_resetstat,
+    cmd_config_help, cmd_command, cmd_command_count, cmd_command_info,
+    cmd_command_docs, cmd_command_list, cmd_time, cmd_slowlog_get,
+    cmd_slowlog_len, cmd_slowlog_reset, cmd_shutdown, cmd_cluster_keyslot;
+
+#endif

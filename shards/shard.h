@@ -1,0 +1,48 @@
+/* shard: one pinned thread and everything it owns: its io_uring loop and
+ * connections (net/), its store, its journal, its stats and slow log, and
+ * the mailboxes through which other shards send it work (DESIGN §1, §3).
+ *
+ * Other threads may read a shard's stats (relaxed atomics) and post to its
+ * mailboxes; nothing else of it is touched from outside. */
+#ifndef RINGKV_SHARD_H
+#define RINGKV_SHARD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "../core/client.h"
+#include "../core/stats.h"
+#include "../core/slowlog.h"
+
+struct node;
+struct store;
+struct journal;
+struct shard_loop;
+
+struct shard {
+    int              id;
+    struct node     *node;
+    struct store    *store;
+    struct journal  *journal;
+    struct shard_stats stats;
+    struct slowlog   slowlog;
+    void            *heap;     /* mi_heap_t * of this thread */
+    struct shard_loop *loop;   /* net/ side: ring, listener, connections (private) */
+};
+
+/* What CLIENT LIST prints about a connection besides its client state. */
+struct client_io {
+    size_t  qbuf;       /* unparsed input bytes */
+    size_t  obuf;       /* unsent output bytes */
+    size_t  pending;    /* replies waiting on other shards */
+};
+
+typedef void shard_client_fn(void *arg, struct client *c, const struct client_io *io);
+/* Visit every connection of this shard (on the shard's thread). */
+void shard_each_client(struct shard *s, shard_client_fn *fn, void *arg);
+/* Close client c of this shard once its pending replies are sent. */
+void shard_kill_client(struct shard *s, struct client *c);
+
+/* Keyspace of this shard owning the given slot (slot -> shard, DESIGN §2). */
+int shard_of_slot(const struct node *n, unsigned slot);
+
+#endif

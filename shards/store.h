@@ -1,0 +1,144 @@
+/* store: one shard's keyspace. A hash table (keyed by XXH3 of the whole key)
+ * that grows without a stop-the-world rehash, an approximate LRU, expiry
+ * (lazy on access plus a bounded active sweep) and a count of the memory it
+ * holds. It knows nothing of sockets or of the protocol.
+ *
+ * Ownership: a store belongs to one thread (its shard) and is never touched
+ * by another. Entries returned by lookups stay valid until the next call that
+ * may change the table (set, delete, resize, expire cycle, evict).
+ *
+ * Journal: every change the store applies is handed, in a deterministic form
+ * (absolute expiry times, whole new values), to the journal hook given at
+ * creation, in the order the changes happen. Lazy and active expiry and
+ * eviction journal a DEL. This is the stream replication ships (DESIGN §5). */
+#ifndef RINGKV_STORE_H
+#define RINGKV_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "../core/buf.h"
+
+enum value_type { TYPE_STRING = 0 };
+
+/* One key and its value in a single allocation. Layout is private to
+ * store.c; use the accessors. */
+struct entry;
+
+const char *entry_key(const struct entry *e);
+size_t      entry_key_len(const struct entry *e);
+char       *entry_value(struct entry *e);           /* writable in place; call store_changed after */
+size_t      entry_value_len(const struct entry *e);
+enum value_type entry_type(const struct entry *e);
+int64_t     entry_expire_at(const struct entry *e); /* unix ms, 0 = no expiry */
+
+enum journal_op {
+    JOURNAL_SET,     /* key now holds value, expiring at expire_at_ms (0 = never) */
+    JOURNAL_DEL,     /* key removed (by a command, by expiry or by eviction) */
+    JOURNAL_EXPIRE,  /* key's expiry set to expire_at_ms (absolute) */
+    JOURNAL_PERSIST, /* key's expiry removed */
+    JOURNAL_FLUSH,   /* every key of this store removed */
+};
+
+struct journal_record {
+    enum journal_op op;
+    struct slice    key;          /* not for JOURNAL_FLUSH */
+    struct slice    value;        /* JOURNAL_SET only */
+    int64_t         expire_at_ms; /* JOURNAL_SET (0 = none) and JOURNAL_EXPIRE */
+};
+
+/* Called synchronously for every change; the record's slices are valid only
+ * during the call. */
+typedef void journal_hook(void *arg, const struct journal_record *rec);
+
+enum evict_policy {
+    EVICT_NOEVICTION = 0,
+    EVICT_ALLKEYS_LRU,
+    EVICT_VOLATILE_LRU,
+    EVICT_ALLKEYS_RANDOM,
+    EVICT_VOLATILE_TTL,
+};
+
+struct store_stats {
+    uint64_t expired_keys;  /* removed because their time passed */
+    uint64_t evicted_keys;  /* removed to stay under maxmemory */
+    uint64_t keyspace_hits;
+    uint64_t keyspace_misses;
+    uint64_t expires;       /* keys that currently have an expiry (approximate) */
+};
+
+struct store;
+
+/* heap: the mimalloc heap of the owning thread (mi_heap_t *), or NULL for the
+ * default heap. hook may be NULL. */
+struct store *store_create(void *heap, journal_hook *hook, void *hook_arg);
+void store_destroy(struct store *s);
+
+/* Lookup for a command: returns NULL if the key is missing, or if its time
+ * has passed (then it is deleted and a DEL journaled). Counts a hit or a miss
+ * and marks the entry recently used. */
+struct entry *store_find(struct store *s, struct slice key, int64_t now_ms);
+/* The same without counting, touching the LRU or deleting: for SCAN/KEYS,
+ * TYPE-like checks and exports. Returns NULL for missing or expired keys. */
+struct entry *store_peek(struct store *s, struct slice key, int64_t now_ms);
+
+/* Create or replace key with a value of vlen bytes (copied from val if val is
+ * not NULL, else left uninitialised for the caller to fill before its next
+ * store call) and the given expiry (unix ms, 0 = none). Journals a SET unless
+ * val is NULL (then the caller fills the value and calls store_changed).
+ * Returns the new entry. */
+struct entry *store_set(struct store *s, struct slice key, const void *val,
+                        size_t vlen, int64_t expire_at_ms);
+
+/* Change the value length of e to vlen, keeping the first min(old, vlen)
+ * bytes (new bytes are zero). e may move: use the returned entry. Does not
+ * journal: fill the value, then call store_changed. */
+struct entry *store_resize(struct store *s, struct entry *e, size_t vlen);
+
+/* The caller changed e's value in place: journal it (a SET of the whole new
+ * value with its expiry) and update the memory count. */
+void store_changed(struct store *s, struct entry *e);
+
+/* Remove key; returns true if it existed (journals a DEL then). */
+bool store_delete(struct store *s, struct slice key);
+
+/* Set (at_ms > 0) or remove (at_ms == 0) e's expiry; journals EXPIRE/PERSIST.
+ * An at_ms in the past deletes the key (journals DEL) and returns false. */
+bool store_set_expire(struct store *s, struct entry *e, int64_t at_ms, int64_t now_ms);
+
+/* Remove every key; journals one FLUSH. */
+void store_flush(struct store *s);
+
+size_t store_count(const struct store *s);
+const struct store_stats *store_get_stats(const struct store *s);
+void store_reset_stats(struct store *s);
+
+/* Memory held by keys, values, entry headers and the table itself, in bytes. */
+size_t store_used_memory(const struct store *s);
+
+/* SCAN over this store with Redis's guarantees: a key present for the whole
+ * scan is returned at least once, even while the table grows or shrinks.
+ * Calls fn for each live entry of the next few buckets (about `count` keys)
+ * and returns the next cursor (0 = scan complete). */
+typedef void store_scan_fn(void *arg, struct entry *e);
+uint64_t store_scan(struct store *s, uint64_t cursor, size_t count, int64_t now_ms,
+                    store_scan_fn *fn, void *arg);
+
+/* A random live key, or NULL if the store is empty. */
+struct entry *store_random(struct store *s, int64_t now_ms);
+
+/* Evict keys by policy until used memory is at most limit bytes.
+ * Returns true if under the limit afterwards (always true when limit is 0,
+ * meaning no limit), false if the policy could not free enough (noeviction,
+ * or volatile-* without volatile keys): the caller answers -OOM. */
+bool store_make_room(struct store *s, size_t limit, enum evict_policy policy, int64_t now_ms);
+
+/* Active expiry: sample keys with an expiry and delete those whose time has
+ * passed, for at most budget_us microseconds. Returns keys removed. */
+size_t store_expire_cycle(struct store *s, int64_t now_ms, int64_t budget_us);
+
+/* Do a small step of any incremental rehash in progress (called from the
+ * shard's idle time so growth finishes even without traffic). */
+void store_rehash_step(struct store *s);
+
+#endif
