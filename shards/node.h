@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include "../core/config.h"
+#include "mailbox.h"
 
 struct shard;
 
@@ -15,6 +16,9 @@ struct node {
     struct config  config;
     int            nshards;
     struct shard **shards;        /* nshards, index = shard id */
+    struct mailbox *mail;         /* nshards * nshards: [from * nshards + to] */
+    int           *listen_fds;    /* nlisten sockets for each shard (SO_REUSEPORT) */
+    int            nlisten;       /* bind addresses */
     int            port;          /* the port actually listened on */
     int64_t        start_ms;      /* unix ms at start */
     char           run_id[41];    /* 40 hex chars, new each start */
@@ -28,12 +32,22 @@ struct node {
     atomic_uint_fast64_t next_slowlog_id;
 };
 
+/* The mailbox that shard `from` posts to shard `to` through. */
+static inline struct mailbox *node_mailbox(const struct node *n, int from, int to)
+{
+    return n->mail + (size_t)from * (size_t)n->nshards + (size_t)to;
+}
+
 /* Ask every shard to stop at the end of its loop turn (SIGINT, SIGTERM,
  * SHUTDOWN); each closes its sockets and its thread exits. */
 void node_request_shutdown(struct node *n, int exit_code);
 
-/* Start the shards, wait for them to stop, release everything. Returns the
- * process exit status. */
-int node_run(struct node *n);
+/* Open the listeners (port 0: the kernel picks one; n->port tells which),
+ * create and start the shard threads. n->config must be final. Returns 0, or
+ * -1 after logging why (port in use, bad bind address, ...). */
+int node_start(struct node *n);
+/* Wait for every shard thread to stop (after node_request_shutdown), close
+ * everything and return the exit status to give the process. */
+int node_wait(struct node *n);
 
 #endif

@@ -13,20 +13,31 @@
 #include "../core/stats.h"
 #include "../core/slowlog.h"
 
+#include <pthread.h>
+
 struct node;
 struct store;
 struct journal;
-struct shard_loop;
+struct loop;
+struct mailbox;
+struct shard_msg;
 
 struct shard {
     int              id;
+    int              cpu;      /* pinned to this CPU, -1 if not pinned */
     struct node     *node;
     struct store    *store;
     struct journal  *journal;
     struct shard_stats stats;
     struct slowlog   slowlog;
     void            *heap;     /* mi_heap_t * of this thread */
-    struct shard_loop *loop;   /* net/ side: ring, listener, connections (private) */
+    struct loop     *loop;     /* net/: ring, listeners, connections */
+    pthread_t        thread;
+    int64_t          last_tick_ms;
+    /* messages to other shards that did not fit their mailbox this turn:
+     * one FIFO per target shard, retried every turn */
+    struct shard_msg **overflow_head, **overflow_tail;
+    bool            *posted;   /* per target: pushed this turn, publish + wake */
 };
 
 /* What CLIENT LIST prints about a connection besides its client state. */
@@ -41,6 +52,12 @@ typedef void shard_client_fn(void *arg, struct client *c, const struct client_io
 void shard_each_client(struct shard *s, shard_client_fn *fn, void *arg);
 /* Close client c of this shard once its pending replies are sent. */
 void shard_kill_client(struct shard *s, struct client *c);
+
+/* Life of a shard thread: setup (on the thread: pin, heap, store, ring),
+ * run (until the node's shutdown flag), teardown. */
+int  shard_setup(struct shard *s);
+void shard_run(struct shard *s);
+void shard_teardown(struct shard *s);
 
 /* Keyspace of this shard owning the given slot (slot -> shard, DESIGN §2). */
 int shard_of_slot(const struct node *n, unsigned slot);

@@ -1,0 +1,435 @@
+#include "loop.h"
+
+#include <errno.h>
+#include <mimalloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ring.h"
+#include "../core/log.h"
+
+#define RECV_BGID 1
+
+struct loop {
+    struct io_uring        ring;
+    const char            *ring_mode;
+    struct buf_pool        pool;
+    struct loop_handlers   h;
+    void                  *arg;
+    const int             *listen_fds;
+    int                    nlisten;
+    struct __kernel_timespec tick;
+    struct conn           *conns;      /* doubly linked list of open conns */
+    size_t                 nconns;
+    struct conn           *queued;     /* conns to send to or resume this turn */
+    bool                   stopping;
+    atomic_int             sleeping;   /* 1 while waiting in io_uring_enter */
+};
+
+static void arm_accept(struct loop *l, int i)
+{
+    struct io_uring_sqe *sqe = ring_sqe(&l->ring);
+    io_uring_prep_multishot_accept(sqe, l->listen_fds[i], NULL, NULL, 0);
+    io_uring_sqe_set_data64(sqe, ud_make_index(OP_ACCEPT, (unsigned)i));
+}
+
+static void arm_tick(struct loop *l)
+{
+    struct io_uring_sqe *sqe = ring_sqe(&l->ring);
+    io_uring_prep_timeout(sqe, &l->tick, 0, 0);
+    io_uring_sqe_set_data64(sqe, ud_make(OP_TICK, NULL));
+}
+
+static void arm_recv(struct loop *l, struct conn *c)
+{
+    struct io_uring_sqe *sqe = ring_sqe(&l->ring);
+    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = (unsigned short)l->pool.bgid;
+    io_uring_sqe_set_data64(sqe, ud_make(OP_RECV, c));
+    c->recv_armed = true;
+    c->ops++;
+}
+
+static void queue_conn(struct loop *l, struct conn *c)
+{
+    if (c->queued)
+        return;
+    c->queued = true;
+    c->next_queued = l->queued;
+    l->queued = c;
+}
+
+struct loop *loop_create(const struct loop_options *o, const struct loop_handlers *h, void *arg)
+{
+    struct loop *l = mi_zalloc(sizeof(*l));
+    unsigned entries = 4096;
+    int ret = ring_setup(&l->ring, entries, &l->ring_mode);
+    if (ret) {
+        log_warning("io_uring setup failed: %s", strerror(-ret));
+        mi_free(l);
+        return NULL;
+    }
+    ret = buf_pool_setup(&l->ring, &l->pool, RECV_BGID, o->recv_buffers, o->recv_buffer_size);
+    if (ret) {
+        log_warning("io_uring provided buffer ring setup failed: %s", strerror(-ret));
+        io_uring_queue_exit(&l->ring);
+        mi_free(l);
+        return NULL;
+    }
+    l->h = *h;
+    l->arg = arg;
+    l->listen_fds = o->listen_fds;
+    l->nlisten = o->nlisten;
+    long ms = 1000 / (o->hz > 0 ? o->hz : 10);
+    l->tick.tv_sec = ms / 1000;
+    l->tick.tv_nsec = (ms % 1000) * 1000000L;
+    for (int i = 0; i < l->nlisten; i++)
+        arm_accept(l, i);
+    arm_tick(l);
+    return l;
+}
+
+const char *loop_ring_mode(const struct loop *l) { return l->ring_mode; }
+size_t loop_conn_count(const struct loop *l) { return l->nconns; }
+
+void loop_each_conn(struct loop *l, loop_conn_fn *fn, void *arg)
+{
+    for (struct conn *c = l->conns, *next; c; c = next) {
+        next = c->next;
+        if (!c->closing)
+            fn(arg, c);
+    }
+}
+
+static void conn_free(struct loop *l, struct conn *c)
+{
+    if (l->h.on_close)
+        l->h.on_close(l->arg, c);
+    close(c->fd);
+    if (c->prev) c->prev->next = c->next; else l->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    l->nconns--;
+    buf_free(&c->in);
+    buf_free(&c->out);
+    buf_free(&c->wire);
+    mi_free(c);
+}
+
+/* A conn is freed when it is closing and nothing of it is in flight; conns
+ * on the queued list are freed when the list is walked. */
+static void conn_maybe_free(struct loop *l, struct conn *c)
+{
+    if (c->closing && c->ops == 0 && !c->queued)
+        conn_free(l, c);
+}
+
+void conn_close(struct conn *c, bool after_flush)
+{
+    if (c->closing)
+        return;
+    if (after_flush && conn_output_bytes(c) > 0) {
+        c->close_after_flush = true;
+        c->paused = true;
+        queue_conn(c->loop, c);
+        return;
+    }
+    c->closing = true;
+    /* Shutting the socket down ends the multishot recv and any send in
+     * flight; the conn is freed when their completions are in. */
+    shutdown(c->fd, SHUT_RDWR);
+    if (c->recv_armed) {
+        struct io_uring_sqe *sqe = ring_sqe(&c->loop->ring);
+        io_uring_prep_cancel64(sqe, ud_make(OP_RECV, c), 0);
+        io_uring_sqe_set_data64(sqe, ud_make(OP_IGNORE, NULL));
+    }
+    queue_conn(c->loop, c);
+}
+
+void conn_flush(struct conn *c) { queue_conn(c->loop, c); }
+
+void conn_pause(struct conn *c) { c->paused = true; }
+
+void conn_resume(struct conn *c)
+{
+    if (c->closing || c->close_after_flush)
+        return;
+    c->paused = false;
+    c->resume = true;
+    queue_conn(c->loop, c);
+}
+
+static void handle_accept(struct loop *l, struct io_uring_cqe *cqe)
+{
+    int i = (int)ud_index(cqe->user_data);
+    if (!(cqe->flags & IORING_CQE_F_MORE) && !l->stopping)
+        arm_accept(l, i);
+    if (cqe->res < 0) {
+        if (cqe->res != -ECANCELED)
+            log_verbose("accept: %s", strerror(-cqe->res));
+        return;
+    }
+    int fd = cqe->res;
+    if (l->stopping) {
+        close(fd);
+        return;
+    }
+    struct conn *c = mi_zalloc(sizeof(*c));
+    c->loop = l;
+    c->fd = fd;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    socklen_t len = sizeof(c->peer);
+    getpeername(fd, (struct sockaddr *)&c->peer, &len);
+    len = sizeof(c->local);
+    getsockname(fd, (struct sockaddr *)&c->local, &len);
+    c->next = l->conns;
+    if (l->conns) l->conns->prev = c;
+    l->conns = c;
+    l->nconns++;
+    arm_recv(l, c);
+    if (l->h.on_open)
+        l->h.on_open(l->arg, c);
+}
+
+static void deliver(struct loop *l, struct conn *c, const char *p, size_t n)
+{
+    if (c->closing || c->close_after_flush)
+        return;
+    if (c->in.len == 0 && !c->paused) {
+        size_t used = l->h.on_data(l->arg, c, p, n);
+        if (used < n && !c->closing)
+            buf_append(&c->in, p + used, n - used);
+        return;
+    }
+    buf_append(&c->in, p, n);
+    if (c->in_limit && c->in.len > c->in_limit) {
+        log_warning("Closing client that reached max query buffer length (qbuf=%zu)", c->in.len);
+        conn_close(c, false);
+        return;
+    }
+    if (!c->paused) {
+        size_t used = l->h.on_data(l->arg, c, c->in.data, c->in.len);
+        if (!c->closing)
+            buf_consume(&c->in, used);
+    }
+}
+
+static void handle_recv(struct loop *l, struct io_uring_cqe *cqe)
+{
+    struct conn *c = ud_ptr(cqe->user_data);
+    int res = cqe->res;
+    if (cqe->flags & IORING_CQE_F_BUFFER) {
+        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        if (res > 0)
+            deliver(l, c, buf_pool_data(&l->pool, bid), (size_t)res);
+        buf_pool_recycle(&l->pool, bid);
+    }
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        c->recv_armed = false;
+        c->ops--;
+        if (res == -ENOBUFS && !c->closing) {
+            arm_recv(l, c); /* buffers are recycled as soon as they are read */
+        } else if (!c->closing && !c->close_after_flush) {
+            /* end of stream or an error: the peer is gone */
+            conn_close(c, false);
+        }
+    }
+    conn_maybe_free(l, c);
+}
+
+static void queue_send(struct loop *l, struct conn *c)
+{
+    if (c->sending || c->closing)
+        return;
+    if (c->wire_off >= c->wire.len) {
+        if (c->out.len == 0)
+            return;
+        /* swap: out becomes the bytes on the wire, the old wire buffer
+         * (empty) collects the next replies */
+        struct buf t = c->wire;
+        c->wire = c->out;
+        c->out = t;
+        c->out.len = 0;
+        c->wire_off = 0;
+    }
+    struct io_uring_sqe *sqe = ring_sqe(&l->ring);
+    io_uring_prep_send(sqe, c->fd, c->wire.data + c->wire_off, c->wire.len - c->wire_off, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, ud_make(OP_SEND, c));
+    c->sending = true;
+    c->ops++;
+}
+
+static void handle_send(struct loop *l, struct io_uring_cqe *cqe)
+{
+    struct conn *c = ud_ptr(cqe->user_data);
+    c->sending = false;
+    c->ops--;
+    if (cqe->res < 0) {
+        if (!c->closing)
+            conn_close(c, false);
+    } else if (!c->closing) {
+        c->wire_off += (size_t)cqe->res;
+        if (c->wire_off >= c->wire.len) {
+            c->wire.len = 0;
+            c->wire_off = 0;
+            /* keep a big wire buffer from pinning memory once drained */
+            if (c->wire.cap > (1u << 20))
+                buf_free(&c->wire);
+        }
+        if (conn_output_bytes(c) > 0)
+            queue_conn(l, c);
+        else if (c->close_after_flush)
+            { c->close_after_flush = false; conn_close(c, false); }
+        if (l->h.on_sent && !c->closing)
+            l->h.on_sent(l->arg, c);
+    }
+    conn_maybe_free(l, c);
+}
+
+/* End of turn: resume paused conns whose turn came, queue sends, free
+ * closed conns. */
+static void walk_queued(struct loop *l)
+{
+    while (l->queued) {
+        struct conn *list = l->queued;
+        l->queued = NULL;
+        for (struct conn *c = list, *next; c; c = next) {
+            next = c->next_queued;
+            c->queued = false;
+            if (c->resume && !c->closing && !c->paused) {
+                c->resume = false;
+                if (c->in.len > 0) {
+                    size_t used = l->h.on_data(l->arg, c, c->in.data, c->in.len);
+                    if (!c->closing)
+                        buf_consume(&c->in, used);
+                }
+            }
+            if (c->closing) {
+                conn_maybe_free(l, c);
+                continue;
+            }
+            if (conn_output_bytes(c) > 0)
+                queue_send(l, c);
+            else if (c->close_after_flush) {
+                c->close_after_flush = false;
+                conn_close(c, false);
+                /* conn_close queued it again: freed on the next pass */
+            }
+        }
+    }
+}
+
+static void handle_cqe(struct loop *l, struct io_uring_cqe *cqe)
+{
+    switch (ud_op(cqe->user_data)) {
+    case OP_ACCEPT: handle_accept(l, cqe); break;
+    case OP_RECV:   handle_recv(l, cqe); break;
+    case OP_SEND:   handle_send(l, cqe); break;
+    case OP_TICK:
+        if (!l->stopping)
+            arm_tick(l);
+        if (l->h.on_tick)
+            l->h.on_tick(l->arg);
+        break;
+    case OP_WAKE:   /* the point was to return from the wait */
+    case OP_IGNORE:
+        break;
+    }
+}
+
+static void run_turn(struct loop *l, bool may_sleep)
+{
+    if (may_sleep) {
+        /* Announce the sleep, then look once more for work posted before
+         * the announcement was visible (pairs with loop_wake). */
+        atomic_store(&l->sleeping, 1);
+        if (l->h.before_sleep && l->h.before_sleep(l->arg)) {
+            atomic_store(&l->sleeping, 0);
+            may_sleep = false;
+            walk_queued(l);
+        }
+    }
+    if (may_sleep) {
+        io_uring_submit_and_wait(&l->ring, 1);
+        atomic_store(&l->sleeping, 0);
+    } else {
+        io_uring_submit_and_get_events(&l->ring);
+    }
+    unsigned head, n = 0;
+    struct io_uring_cqe *cqe;
+    io_uring_for_each_cqe(&l->ring, head, cqe) {
+        handle_cqe(l, cqe);
+        n++;
+    }
+    io_uring_cq_advance(&l->ring, n);
+}
+
+void loop_run(struct loop *l, atomic_int *stop)
+{
+    bool busy = true;
+    while (!atomic_load_explicit(stop, memory_order_relaxed)) {
+        run_turn(l, !busy);
+        busy = l->h.before_sleep ? l->h.before_sleep(l->arg) : false;
+        walk_queued(l);
+        if (l->queued)
+            busy = true;
+    }
+    /* Shutdown: stop accepting, close every connection, wait (bounded) for
+     * their operations to finish so no completion refers to freed memory. */
+    l->stopping = true;
+    for (int i = 0; i < l->nlisten; i++) {
+        struct io_uring_sqe *sqe = ring_sqe(&l->ring);
+        io_uring_prep_cancel64(sqe, ud_make_index(OP_ACCEPT, (unsigned)i), 0);
+        io_uring_sqe_set_data64(sqe, ud_make(OP_IGNORE, NULL));
+    }
+    for (struct conn *c = l->conns; c; c = c->next)
+        conn_close(c, false);
+    walk_queued(l);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (l->conns) {
+        struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = 100000000L };
+        struct io_uring_cqe *cqe = NULL;
+        io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+        unsigned head, n = 0;
+        io_uring_for_each_cqe(&l->ring, head, cqe) {
+            handle_cqe(l, cqe);
+            n++;
+        }
+        io_uring_cq_advance(&l->ring, n);
+        walk_queued(l);
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (t1.tv_sec - t0.tv_sec > 2)
+            break;
+    }
+}
+
+void loop_destroy(struct loop *l)
+{
+    while (l->conns) {
+        struct conn *c = l->conns;
+        c->ops = 0;
+        c->queued = false;
+        c->closing = true;
+        conn_free(l, c);
+    }
+    buf_pool_teardown(&l->ring, &l->pool);
+    io_uring_queue_exit(&l->ring);
+    mi_free(l);
+}
+
+void loop_wake(struct loop *self, struct loop *target)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!atomic_load(&target->sleeping) || !atomic_exchange(&target->sleeping, 0))
+        return;
+    struct io_uring_sqe *sqe = ring_sqe(&self->ring);
+    io_uring_prep_msg_ring(sqe, target->ring.ring_fd, 0, ud_make(OP_WAKE, NULL), 0);
+    io_uring_sqe_set_data64(sqe, ud_make(OP_IGNORE, NULL));
+}

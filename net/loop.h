@@ -1,0 +1,107 @@
+/* loop: a shard's io_uring event loop and its TCP connections. It knows no
+ * protocol: it accepts connections, hands received bytes to the layer above
+ * (struct loop_handlers), and sends whatever that layer put in a
+ * connection's output buffer, once per connection per loop turn.
+ *
+ * One loop turn: wait for completions (or a wake-up), handle every one
+ * (accepts, received bytes, finished sends, the tick), let the layer above
+ * finish the turn (before_sleep: mailboxes, resumed connections), then queue
+ * one send per connection with output, and submit everything in one
+ * io_uring_enter that also waits for the next completions. No syscall is made
+ * per request.
+ *
+ * Input: a multishot recv per connection into the loop's provided-buffer
+ * ring. Bytes are given to on_data straight from the kernel's buffer; what
+ * on_data does not consume (a command cut in half) is copied to conn->in, and
+ * later bytes are appended there. */
+#ifndef RINGKV_LOOP_H
+#define RINGKV_LOOP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include "../core/buf.h"
+
+struct loop;
+
+struct conn {
+    struct loop *loop;
+    void        *session;      /* the layer above's state for this connection */
+    int          fd;
+    unsigned     ops;          /* io_uring operations in flight for this conn */
+    bool         recv_armed;   /* a multishot recv is active */
+    bool         sending;      /* a send is in flight */
+    bool         closing;      /* shut down: waiting for ops to finish */
+    bool         close_after_flush; /* close once out and the send in flight are gone */
+    bool         paused;       /* on_data is not called until conn_resume */
+    bool         queued;       /* on the loop's list of conns to send or resume */
+    bool         resume;       /* call on_data on conn->in at the end of this turn */
+    struct buf   in;           /* received bytes not consumed yet (start of a command) */
+    size_t       in_limit;     /* close the connection when `in` grows past this (0: no limit) */
+    struct buf   out;          /* replies waiting for the end of the turn */
+    struct buf   wire;         /* bytes of the send in flight */
+    size_t       wire_off;     /* of wire, bytes already sent */
+    struct conn *next_queued;
+    struct conn *prev, *next;  /* every conn of the loop */
+    struct sockaddr_storage peer;
+    struct sockaddr_storage local;
+};
+
+struct loop_handlers {
+    /* A connection was accepted. May call conn_close. */
+    void   (*on_open)(void *arg, struct conn *c);
+    /* Bytes arrived (or conn_resume asked to look at conn->in again).
+     * Returns how many leading bytes were consumed; the rest is kept. */
+    size_t (*on_data)(void *arg, struct conn *c, const char *p, size_t n);
+    /* The connection is closed; c is freed after this returns. */
+    void   (*on_close)(void *arg, struct conn *c);
+    /* The output of c drained below what it was paused for (a send finished). */
+    void   (*on_sent)(void *arg, struct conn *c);
+    /* Every 1000/hz ms. */
+    void   (*on_tick)(void *arg);
+    /* End of every turn, before sends are queued. Returns true if work is
+     * already waiting (the loop then does not sleep). */
+    bool   (*before_sleep)(void *arg);
+};
+
+struct loop_options {
+    const int *listen_fds;
+    int        nlisten;
+    int        hz;
+    unsigned   recv_buffers;     /* provided buffers (power of two) */
+    unsigned   recv_buffer_size;
+};
+
+/* Create the loop on the calling thread (the ring is bound to it). Returns
+ * NULL after logging why. */
+struct loop *loop_create(const struct loop_options *o, const struct loop_handlers *h, void *arg);
+/* Run turns until *stop is set, then close every connection and return. */
+void loop_run(struct loop *l, atomic_int *stop);
+void loop_destroy(struct loop *l);
+
+/* The layer above appended to c->out: send it at the end of this turn. */
+void conn_flush(struct conn *c);
+/* Close now (after_flush false) or once the output is sent (true). No
+ * on_data is called after either. */
+void conn_close(struct conn *c, bool after_flush);
+/* Stop or restart handing input to on_data (back-pressure, a command
+ * waiting on other shards). Resume looks at conn->in in this same turn. */
+void conn_pause(struct conn *c);
+void conn_resume(struct conn *c);
+/* Bytes queued for sending (out + in flight). */
+static inline size_t conn_output_bytes(const struct conn *c) { return c->out.len + (c->wire.len - c->wire_off); }
+
+/* Visit every open connection. */
+typedef void loop_conn_fn(void *arg, struct conn *c);
+void loop_each_conn(struct loop *l, loop_conn_fn *fn, void *arg);
+size_t loop_conn_count(const struct loop *l);
+
+/* Cross-shard wake-ups (DESIGN §1): a loop about to sleep sets its flag;
+ * another shard that posted work swaps the flag to 0 and, if it was set,
+ * queues an IORING_OP_MSG_RING on its own ring to the sleeper's ring (sent
+ * with its next submit: no extra syscall). */
+void loop_wake(struct loop *self, struct loop *target);
+const char *loop_ring_mode(const struct loop *l);
+
+#endif

@@ -1,0 +1,48 @@
+/* dispatch: from parsed commands to replies (DESIGN §3). It owns the
+ * protocol side of each connection (a session: client state, parser, ordered
+ * reply queue), decides where each command runs, runs it or posts it to the
+ * owning shard's mailbox, and gathers the replies back in request order.
+ *
+ * Where a command runs:
+ *  - connection/server commands (CMD_CONN) and commands whose keys all live
+ *    on this shard: here, at once, reply straight into the output buffer
+ *    when nothing is waiting ahead of it;
+ *  - keys all on one other shard: posted there (MSG_EXEC); the reply comes
+ *    back in the same message;
+ *  - CMD_SPLIT commands over several shards: one sub-command per shard,
+ *    merged by the table's merge;
+ *  - CMD_ALL_SHARDS: run on every shard, merged;
+ *  - other multi-key commands over several shards (RENAME, COPY, MSETNX,
+ *    BITOP, LCS): copies of their keys are fetched (MSG_EXPORT), the command
+ *    runs on a scratch store here, and the writes it made are applied on the
+ *    owners (MSG_APPLY). Later commands of that connection wait for it. Not
+ *    atomic against other clients (README, Guarantees).
+ * Messages are allocated and freed by the shard that sent them; the target
+ * writes its answer into the message and posts it back. */
+#ifndef RINGKV_DISPATCH_H
+#define RINGKV_DISPATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "shard.h"
+#include "../net/loop.h"
+
+/* loop_handlers of a shard (arg: struct shard *). */
+void   dispatch_open(void *arg, struct conn *c);
+size_t dispatch_data(void *arg, struct conn *c, const char *p, size_t n);
+void   dispatch_close(void *arg, struct conn *c);
+void   dispatch_sent(void *arg, struct conn *c);
+
+/* Take and handle every message other shards posted to this one, publish
+ * what this shard posted this turn and wake the targets. Returns true if
+ * more mail is already waiting. */
+bool dispatch_mail(struct shard *sh);
+
+/* Close connections idle past `timeout` seconds. */
+void dispatch_timeouts(struct shard *sh, int64_t now_ms);
+
+/* Current unix time in ms / monotonic ns. */
+int64_t clock_unix_ms(void);
+uint64_t clock_mono_ns(void);
+
+#endif

@@ -1,0 +1,126 @@
+/* shard: the body of one shard thread: set up what it owns on its own
+ * thread (heap, store, journal, ring), run the loop, tear down in reverse. */
+#include "shard.h"
+
+#include <mimalloc.h>
+#include <sched.h>
+#include <string.h>
+
+#include "../core/command.h"
+#include "../core/config.h"
+#include "../core/log.h"
+#include "../replication/journal.h"
+#include "dispatch.h"
+#include "node.h"
+#include "slot.h"
+#include "store.h"
+
+#define JOURNAL_BACKLOG (1u << 20)
+
+int shard_of_slot(const struct node *n, unsigned slot)
+{
+    return (int)(slot % (unsigned)n->nshards);
+}
+
+static void on_tick(void *arg)
+{
+    struct shard *sh = arg;
+    int64_t now = clock_unix_ms();
+    /* active expiry: a small bounded slice of each tick */
+    store_expire_cycle(sh->store, now, 1000);
+    store_rehash_step(sh->store);
+    /* keep memory under the limit even without writes (CONFIG SET maxmemory) */
+    long long max = config_load(&sh->node->config, maxmemory);
+    long long policy = config_load(&sh->node->config, maxmemory_policy);
+    if (max > 0 && policy != EVICT_NOEVICTION)
+        store_make_room(sh->store, (size_t)max / (size_t)sh->node->nshards, (enum evict_policy)policy, now);
+    dispatch_timeouts(sh, now);
+    sh->last_tick_ms = now;
+}
+
+static bool before_sleep(void *arg)
+{
+    struct shard *sh = arg;
+    bool more = dispatch_mail(sh);
+    struct shard_stats *st = &sh->stats;
+    const struct store_stats *ss = store_get_stats(sh->store);
+    __atomic_store_n(&st->keys, store_count(sh->store), __ATOMIC_RELAXED);
+    __atomic_store_n(&st->expires, ss->expires, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->used_memory, store_used_memory(sh->store), __ATOMIC_RELAXED);
+    __atomic_store_n(&st->expired_keys, ss->expired_keys, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->evicted_keys, ss->evicted_keys, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->keyspace_hits, ss->keyspace_hits, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->keyspace_misses, ss->keyspace_misses, __ATOMIC_RELAXED);
+    return more;
+}
+
+static void pin(struct shard *sh)
+{
+    if (sh->cpu < 0)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(sh->cpu, &set);
+    if (sched_setaffinity(0, sizeof(set), &set) != 0)
+        log_warning("shard %d: could not pin to CPU %d", sh->id, sh->cpu);
+}
+
+/* Set up everything the shard owns; returns 0 or -1. Runs on the shard's
+ * own thread so the ring and the heap belong to it. */
+int shard_setup(struct shard *sh)
+{
+    pin(sh);
+    int n = sh->node->nshards;
+    sh->heap = mi_heap_new();
+    sh->journal = journal_create(JOURNAL_BACKLOG);
+    sh->store = store_create(sh->heap, journal_append, sh->journal);
+    shard_stats_init(&sh->stats, command_count_all());
+    slowlog_init(&sh->slowlog);
+    sh->overflow_head = mi_calloc((size_t)n, sizeof(*sh->overflow_head));
+    sh->overflow_tail = mi_calloc((size_t)n, sizeof(*sh->overflow_tail));
+    sh->posted = mi_calloc((size_t)n, sizeof(bool));
+    struct loop_options o = {
+        .listen_fds = sh->node->listen_fds + (size_t)sh->id * (size_t)sh->node->nlisten,
+        .nlisten = sh->node->nlisten,
+        .hz = (int)config_load(&sh->node->config, hz),
+        .recv_buffers = 512,
+        .recv_buffer_size = 16384,
+    };
+    struct loop_handlers h = {
+        .on_open = dispatch_open,
+        .on_data = dispatch_data,
+        .on_close = dispatch_close,
+        .on_sent = dispatch_sent,
+        .on_tick = on_tick,
+        .before_sleep = before_sleep,
+    };
+    sh->loop = loop_create(&o, &h, sh);
+    if (!sh->loop)
+        return -1;
+    log_verbose("shard %d: cpu %d, io_uring %s", sh->id, sh->cpu, loop_ring_mode(sh->loop));
+    return 0;
+}
+
+void shard_run(struct shard *sh)
+{
+    loop_run(sh->loop, &sh->node->shutdown);
+}
+
+void shard_teardown(struct shard *sh)
+{
+    if (sh->loop)
+        loop_destroy(sh->loop);
+    sh->loop = NULL;
+    if (sh->store)
+        store_destroy(sh->store);
+    if (sh->journal)
+        journal_destroy(sh->journal);
+    slowlog_deinit(&sh->slowlog);
+    shard_stats_deinit(&sh->stats);
+    mi_free(sh->overflow_head);
+    mi_free(sh->overflow_tail);
+    mi_free(sh->posted);
+    /* messages still in flight at shutdown are abandoned with the heap */
+    if (sh->heap)
+        mi_heap_destroy(sh->heap);
+}
