@@ -39,12 +39,17 @@ struct resp_parser {
     long long  want_args; /* multibulk count once read, -1 before */
     long long  bulk_len;  /* length of the bulk being read, -1 if at a '$' header */
     int        inline_cmd;
+    size_t     scan;      /* how far the search for the current line's CR/LF has got */
+    struct buf scratch;   /* decoded inline arguments that had quotes or escapes */
+    char       errbuf[48]; /* text of a formatted error ("expected '$', got 'X'") */
     /* result: argc arguments, kept as offsets into the caller's buffer */
     size_t     argc;
     size_t     cap;
     size_t    *off;
     size_t    *len;
-    struct slice *argv;   /* filled on RESP_DONE, pointing into the last buffer */
+    struct slice *argv;   /* filled on RESP_DONE, pointing into the last buffer
+                           * (an inline argument written with quotes or escapes
+                           * points into p->scratch instead) */
 };
 
 void resp_parser_init(struct resp_parser *p);
@@ -56,14 +61,18 @@ void resp_parser_deinit(struct resp_parser *p);
  * RESP_EMPTY: *consumed bytes may be dropped; call again on the rest.
  * RESP_MORE: *consumed = 0; call again with the same bytes and more.
  * RESP_ERROR: *err is the error text without the leading '-' or CRLF,
- *   e.g. "ERR Protocol error: invalid bulk length". */
+ *   e.g. "ERR Protocol error: invalid bulk length" (valid until the next
+ *   call); the parser is reset. */
 enum resp_status resp_parse(struct resp_parser *p, const char *buf, size_t n,
                             const struct resp_limits *lim, size_t *consumed,
                             const char **err);
 
 /* Length of the one complete RESP value (any RESP2/RESP3 type) at the start
  * of buf[0..n), or 0 if it is incomplete or malformed. Used to split and
- * reassemble replies produced on other shards. */
+ * reassemble replies produced on other shards. An attribute ('|') is counted
+ * together with the value it annotates, which follows it. Aggregates nested
+ * deeper than RESP_MAX_DEPTH count as malformed. */
+#define RESP_MAX_DEPTH 64
 size_t resp_value_len(const char *buf, size_t n);
 
 #endif

@@ -27,11 +27,31 @@ command_fn cmd_del, cmd_unlink, cmd_exists, cmd_touch, cmd_type, cmd_rename,
 command_fn cmd_ping, cmd_echo, cmd_hello, cmd_auth, cmd_quit, cmd_reset,
     cmd_select, cmd_client_id, cmd_client_getname, cmd_client_setname,
     cmd_client_list, cmd_client_info, cmd_client_kill, cmd_client_help;
+/* CLIENT LIST: the shards' lists (bulk or verbatim strings) as one string. */
+merge_fn merge_client_list;
+/* CLIENT KILL: every shard answers for its own connections: an integer count
+ * (new form), or +OK / -ERR No such client (old form `CLIENT KILL addr`).
+ * Integers are summed; otherwise +OK if any shard killed, else the error. */
+merge_fn merge_client_kill;
 
 /* server */
 command_fn cmd_info, cmd_config_get, cmd_config_set, cmd_config_resetstat,
     cmd_config_help, cmd_command, cmd_command_count, cmd_command_info,
     cmd_command_docs, cmd_command_list, cmd_time, cmd_slowlog_get,
     cmd_slowlog_len, cmd_slowlog_reset, cmd_shutdown, cmd_cluster_keyslot;
+
+/* server, added with cmd_server.c:
+ *   cmd_cluster: CLUSTER with any subcommand but KEYSLOT (a standalone node:
+ *     "ERR This instance has cluster support disabled");
+ *   cmd_command_help, cmd_slowlog_help: COMMAND HELP, SLOWLOG HELP.
+ * SHUTDOWN writes no reply on success (Redis closes the connection without
+ * answering): the dispatcher must accept a command that produced no reply. */
+command_fn cmd_cluster, cmd_command_help, cmd_slowlog_help;
+
+/* SLOWLOG GET (CMD_ALL_SHARDS): each shard replies [count, entry...] (the
+ * requested count first, then its own newest entries); this merge sorts all
+ * the entries newest first and keeps at most count. It must run even when
+ * there is one shard, since the parts are not the client's reply. */
+merge_fn merge_slowlog_get;
 
 #endif

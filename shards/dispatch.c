@@ -684,6 +684,7 @@ static void unknown_command(struct session *s, int argc, const struct slice *arg
 static void execute(struct shard *sh, struct session *s, int argc, const struct slice *argv)
 {
     const struct command *cmd = command_lookup(argv[0]);
+    const struct command *container = NULL;
     char text[256];
     if (!cmd) {
         unknown_command(s, argc, argv);
@@ -715,6 +716,7 @@ static void execute(struct shard *sh, struct session *s, int argc, const struct 
             stats_command_rejected(&sh->stats, sub->index);
             return;
         }
+        container = cmd;
         cmd = sub;
     } else if (!command_arity_ok(cmd, argc)) {
         snprintf(text, sizeof(text), ERR_ARITY, cmd->name);
@@ -732,15 +734,19 @@ static void execute(struct shard *sh, struct session *s, int argc, const struct 
         s->client.authenticated = true; /* the password was removed meanwhile */
     }
     s->client.last_active_ms = clock_unix_ms();
-    snprintf(s->client.last_cmd, sizeof(s->client.last_cmd), "%s", cmd->name);
+    if (container)
+        snprintf(s->client.last_cmd, sizeof(s->client.last_cmd), "%s|%s", container->name, cmd->name);
+    else
+        snprintf(s->client.last_cmd, sizeof(s->client.last_cmd), "%s", cmd->name);
 
     int n = sh->node->nshards;
-    if (n == 1 || (cmd->flags & CMD_CONN)) {
-        run_command(sh, sh->store, cmd, argc, argv, reply_target(s), s->client.proto, &s->client, s->client.id);
+    if (cmd->flags & CMD_ALL_SHARDS) {
+        /* even alone: the merge shapes the reply (SLOWLOG GET) */
+        route_all_shards(sh, s, cmd, argc, argv);
         return;
     }
-    if (cmd->flags & CMD_ALL_SHARDS) {
-        route_all_shards(sh, s, cmd, argc, argv);
+    if (n == 1 || (cmd->flags & CMD_CONN)) {
+        run_command(sh, sh->store, cmd, argc, argv, reply_target(s), s->client.proto, &s->client, s->client.id);
         return;
     }
     int target = sh->id;

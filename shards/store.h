@@ -99,11 +99,16 @@ struct entry *store_resize(struct store *s, struct entry *e, size_t vlen);
  * value with its expiry) and update the memory count. */
 void store_changed(struct store *s, struct entry *e);
 
-/* Remove key; returns true if it existed (journals a DEL then). */
+/* Remove key; returns true if it existed (journals a DEL then). A key whose
+ * expiry has passed (by the latest now_ms the store was given) is removed
+ * too, but counts as not existing, as in Redis's DEL. */
 bool store_delete(struct store *s, struct slice key);
 
 /* Set (at_ms > 0) or remove (at_ms == 0) e's expiry; journals EXPIRE/PERSIST.
- * An at_ms in the past deletes the key (journals DEL) and returns false. */
+ * An at_ms in the past deletes the key (journals DEL) and returns false.
+ * Giving an expiry to a key that never had one moves its entry: look the key
+ * up again (store_peek) to use it afterwards; until the next store call the
+ * old e still reads the same key and value. */
 bool store_set_expire(struct store *s, struct entry *e, int64_t at_ms, int64_t now_ms);
 
 /* Remove every key; journals one FLUSH. */

@@ -1,0 +1,163 @@
+/* journal: a shard's replication stream as a circular backlog (journal.h). */
+#include "journal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <mimalloc.h>
+
+struct journal {
+    char      *ring;     /* backlog_size bytes; byte at offset o is ring[o % size] */
+    size_t     size;
+    uint64_t   offset;   /* one past the last byte written */
+    struct buf scratch;  /* encoding of the record being appended */
+};
+
+struct journal *journal_create(size_t backlog_size)
+{
+    if (backlog_size == 0)
+        backlog_size = 1;
+    struct journal *j = mi_zalloc(sizeof *j);
+    if (!j)
+        abort();
+    j->ring = mi_malloc(backlog_size);
+    if (!j->ring)
+        abort();
+    j->size = backlog_size;
+    buf_init(&j->scratch);
+    return j;
+}
+
+void journal_destroy(struct journal *j)
+{
+    if (!j)
+        return;
+    buf_free(&j->scratch);
+    mi_free(j->ring);
+    mi_free(j);
+}
+
+/* Decimal digits of v into the end of tmp[24]; returns the first digit. */
+static char *fmt_i64(char tmp[24], int64_t v)
+{
+    char *p = tmp + 24;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return p;
+}
+
+/* One RESP bulk string: $<len>\r\n<bytes>\r\n. Called for every journaled
+ * write, so no printf. */
+static void put_bulk(struct buf *out, const char *p, size_t n)
+{
+    char tmp[24];
+    char *d = fmt_i64(tmp, (int64_t)n);
+    size_t dl = (size_t)(tmp + 24 - d);
+    char *w = buf_reserve(out, 1 + dl + 2 + n + 2);
+    *w++ = '$';
+    memcpy(w, d, dl);
+    w += dl;
+    *w++ = '\r';
+    *w++ = '\n';
+    if (n)
+        memcpy(w, p, n);
+    w += n;
+    *w++ = '\r';
+    *w++ = '\n';
+    out->len = (size_t)(w - out->data);
+}
+
+static void put_int_bulk(struct buf *out, int64_t v)
+{
+    char tmp[24];
+    char *d = fmt_i64(tmp, v);
+    put_bulk(out, d, (size_t)(tmp + 24 - d));
+}
+
+void journal_encode(const struct journal_record *rec, struct buf *out)
+{
+    switch (rec->op) {
+    case JOURNAL_SET:
+        buf_append_str(out, rec->expire_at_ms ? "*5\r\n" : "*3\r\n");
+        put_bulk(out, "SET", 3);
+        put_bulk(out, rec->key.ptr, rec->key.len);
+        put_bulk(out, rec->value.ptr, rec->value.len);
+        if (rec->expire_at_ms) {
+            put_bulk(out, "PXAT", 4);
+            put_int_bulk(out, rec->expire_at_ms);
+        }
+        break;
+    case JOURNAL_DEL:
+        buf_append_str(out, "*2\r\n");
+        put_bulk(out, "DEL", 3);
+        put_bulk(out, rec->key.ptr, rec->key.len);
+        break;
+    case JOURNAL_EXPIRE:
+        buf_append_str(out, "*3\r\n");
+        put_bulk(out, "PEXPIREAT", 9);
+        put_bulk(out, rec->key.ptr, rec->key.len);
+        put_int_bulk(out, rec->expire_at_ms);
+        break;
+    case JOURNAL_PERSIST:
+        buf_append_str(out, "*2\r\n");
+        put_bulk(out, "PERSIST", 7);
+        put_bulk(out, rec->key.ptr, rec->key.len);
+        break;
+    case JOURNAL_FLUSH:
+        buf_append_str(out, "*1\r\n");
+        put_bulk(out, "FLUSHALL", 8);
+        break;
+    }
+}
+
+/* Copy n bytes into the ring at the current offset, wrapping; only the last
+ * `size` bytes of an oversized write are kept (the rest would be overwritten
+ * anyway). */
+static void ring_write(struct journal *j, const char *p, size_t n)
+{
+    if (n > j->size) {
+        j->offset += n - j->size;
+        p += n - j->size;
+        n = j->size;
+    }
+    size_t at = (size_t)(j->offset % j->size);
+    size_t first = j->size - at < n ? j->size - at : n;
+    memcpy(j->ring + at, p, first);
+    memcpy(j->ring, p + first, n - first);
+    j->offset += n;
+}
+
+void journal_append(void *arg, const struct journal_record *rec)
+{
+    struct journal *j = arg;
+    buf_clear(&j->scratch);
+    journal_encode(rec, &j->scratch);
+    ring_write(j, j->scratch.data, j->scratch.len);
+    /* A huge value must not pin a huge scratch buffer. */
+    if (j->scratch.cap > (1u << 20))
+        buf_free(&j->scratch);
+}
+
+uint64_t journal_offset(const struct journal *j) { return j->offset; }
+
+uint64_t journal_first_offset(const struct journal *j)
+{
+    return j->offset > j->size ? j->offset - j->size : 0;
+}
+
+int journal_read(const struct journal *j, uint64_t from, struct buf *out)
+{
+    if (from < journal_first_offset(j) || from > j->offset)
+        return -1;
+    size_t n = (size_t)(j->offset - from);
+    size_t at = (size_t)(from % j->size);
+    size_t first = j->size - at < n ? j->size - at : n;
+    buf_append(out, j->ring + at, first);
+    buf_append(out, j->ring, n - first);
+    return 0;
+}

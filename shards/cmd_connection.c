@@ -1,0 +1,698 @@
+/* cmd_connection: the connection commands (PING, HELLO, AUTH, CLIENT ...).
+ *
+ * Most run on the connection's own thread (CMD_CONN) and read or change
+ * ctx->client. CLIENT LIST and CLIENT KILL run on every shard
+ * (CMD_ALL_SHARDS): each shard answers for the connections it owns and the
+ * merges at the end of this file combine the answers on the caller's thread.
+ *
+ * ringkv has one user, "default", whose password is requirepass (none when
+ * empty), and one database, 0. */
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mimalloc.h>
+
+#include "commands.h"
+#include "node.h"
+#include "shard.h"
+#include "../core/config.h"
+#include "../core/numbers.h"
+#include "../core/reply.h"
+
+#define ERR_NEEDS_CLIENT   "ERR this command needs its connection"
+#define ERR_DB_RANGE       "ERR DB index is out of range"
+#define ERR_BAD_NAME       "ERR Client names cannot contain spaces, newlines or special characters."
+#define ERR_NAME_TOO_LONG  "ERR Client name is too long"
+#define ERR_WRONGPASS      "WRONGPASS invalid username-password pair or user is disabled."
+#define ERR_AUTH_NOPASS    "ERR AUTH <password> called without any password configured for the " \
+                           "default user. Are you sure your configuration is correct?"
+#define ERR_HELLO_NOAUTH   "NOAUTH HELLO must be called with the client already authenticated, " \
+                           "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to " \
+                           "authenticate the client and select the RESP protocol version at the same time"
+
+/* Longest argument echoed back inside an error text. */
+#define ERR_ARG_MAX 128
+
+static int arg_len_for_error(struct slice s)
+{
+    return s.len > ERR_ARG_MAX ? ERR_ARG_MAX : (int)s.len;
+}
+
+/* requirepass, "" when none is set or when running without a node (tests). */
+static const char *required_password(const struct exec_ctx *ctx)
+{
+    if (!ctx->shard || !ctx->shard->node)
+        return "";
+    const char *p = config_str(&ctx->shard->node->config, requirepass);
+    return p ? p : "";
+}
+
+/* Compare in time that depends only on the lengths, not on where the first
+ * difference is. */
+static bool password_matches(struct slice given, const char *want)
+{
+    size_t wl = strlen(want);
+    if (given.len != wl)
+        return false;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < wl; i++)
+        diff |= (unsigned char)(given.ptr[i] ^ want[i]);
+    return diff == 0;
+}
+
+/* Check user/password against the one user ringkv has. */
+static bool credentials_ok(const struct exec_ctx *ctx, struct slice user, struct slice pass)
+{
+    if (!(user.len == 7 && memcmp(user.ptr, "default", 7) == 0))
+        return false;
+    const char *want = required_password(ctx);
+    return want[0] == '\0' || password_matches(pass, want); /* no password: any is accepted */
+}
+
+/* ---- PING ECHO QUIT SELECT -------------------------------------------- */
+
+void cmd_ping(struct exec_ctx *ctx)
+{
+    if (ctx->argc > 2) {
+        reply_errorf(ctx->reply, ERR_ARITY, "ping");
+        return;
+    }
+    if (ctx->argc == 1)
+        reply_simple(ctx->reply, "PONG");
+    else
+        reply_bulk(ctx->reply, ctx->argv[1].ptr, ctx->argv[1].len);
+}
+
+void cmd_echo(struct exec_ctx *ctx)
+{
+    reply_bulk(ctx->reply, ctx->argv[1].ptr, ctx->argv[1].len);
+}
+
+void cmd_quit(struct exec_ctx *ctx)
+{
+    reply_ok(ctx->reply);
+    if (ctx->client)
+        ctx->client->close_after_reply = true;
+}
+
+void cmd_select(struct exec_ctx *ctx)
+{
+    long long db;
+    if (!parse_ll(ctx->argv[1], &db) || db < INT_MIN || db > INT_MAX) {
+        reply_error(ctx->reply, ERR_NOT_INT);
+        return;
+    }
+    if (db != 0) {
+        reply_error(ctx->reply, ERR_DB_RANGE);
+        return;
+    }
+    if (ctx->client)
+        ctx->client->db = 0;
+    reply_ok(ctx->reply);
+}
+
+/* ---- AUTH HELLO RESET ------------------------------------------------- */
+
+/* AUTH [username] password */
+void cmd_auth(struct exec_ctx *ctx)
+{
+    if (ctx->argc > 3) {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return;
+    }
+    struct slice user, pass;
+    if (ctx->argc == 2) {
+        if (required_password(ctx)[0] == '\0') {
+            reply_error(ctx->reply, ERR_AUTH_NOPASS);
+            return;
+        }
+        user = SLICE_LIT("default");
+        pass = ctx->argv[1];
+    } else {
+        user = ctx->argv[1];
+        pass = ctx->argv[2];
+    }
+    if (!credentials_ok(ctx, user, pass)) {
+        reply_error(ctx->reply, ERR_WRONGPASS);
+        return;
+    }
+    if (ctx->client)
+        ctx->client->authenticated = true;
+    reply_ok(ctx->reply);
+}
+
+/* A client name is printable ASCII without spaces ('!'..'~'); "" clears it. */
+static const char *client_name_problem(struct slice name)
+{
+    for (size_t i = 0; i < name.len; i++)
+        if (name.ptr[i] < '!' || name.ptr[i] > '~')
+            return ERR_BAD_NAME;
+    if (name.len >= sizeof(((struct client *)0)->name))
+        return ERR_NAME_TOO_LONG;
+    return NULL;
+}
+
+static void client_set_name(struct client *c, struct slice name)
+{
+    memcpy(c->name, name.ptr, name.len);
+    c->name[name.len] = '\0';
+}
+
+/* HELLO [protover [AUTH username password] [SETNAME clientname]]
+ * Checks in Redis's order: the version, then the options (a bad name is
+ * refused before authenticating), then the credentials, then that the client
+ * is authenticated; only then is anything changed. The reply is already in
+ * the new protocol. */
+void cmd_hello(struct exec_ctx *ctx)
+{
+    struct client *c = ctx->client;
+    if (!c) {
+        reply_error(ctx->reply, ERR_NEEDS_CLIENT);
+        return;
+    }
+    long long ver = 0;
+    int j = 1;
+    if (ctx->argc >= 2) {
+        if (!parse_ll(ctx->argv[1], &ver)) {
+            reply_error(ctx->reply, "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        if (ver < 2 || ver > 3) {
+            reply_error(ctx->reply, "NOPROTO unsupported protocol version");
+            return;
+        }
+        j = 2;
+    }
+    const struct slice *user = NULL, *pass = NULL, *name = NULL;
+    for (; j < ctx->argc; j++) {
+        int more = ctx->argc - 1 - j;
+        struct slice opt = ctx->argv[j];
+        if (slice_eq_nocase(opt, "auth") && more >= 2) {
+            user = &ctx->argv[j + 1];
+            pass = &ctx->argv[j + 2];
+            j += 2;
+        } else if (slice_eq_nocase(opt, "setname") && more >= 1) {
+            name = &ctx->argv[j + 1];
+            const char *problem = client_name_problem(*name);
+            if (problem) {
+                reply_error(ctx->reply, problem);
+                return;
+            }
+            j++;
+        } else {
+            reply_errorf(ctx->reply, "ERR Syntax error in HELLO option '%.*s'",
+                         arg_len_for_error(opt), opt.ptr);
+            return;
+        }
+    }
+    if (user) {
+        if (!credentials_ok(ctx, *user, *pass)) {
+            reply_error(ctx->reply, ERR_WRONGPASS);
+            return;
+        }
+        c->authenticated = true;
+    }
+    if (!c->authenticated) {
+        reply_error(ctx->reply, ERR_HELLO_NOAUTH);
+        return;
+    }
+    if (name)
+        client_set_name(c, *name);
+    if (ver) {
+        c->proto = (int)ver;
+        ctx->reply->proto = (int)ver;
+    }
+
+    struct reply *r = ctx->reply;
+    reply_map(r, 7);
+    reply_bulk_str(r, "server");  reply_bulk_str(r, "redis");
+    reply_bulk_str(r, "version"); reply_bulk_str(r, "7.0.0");
+    reply_bulk_str(r, "proto");   reply_int(r, c->proto);
+    reply_bulk_str(r, "id");      reply_int(r, (long long)c->id);
+    reply_bulk_str(r, "mode");    reply_bulk_str(r, "standalone");
+    reply_bulk_str(r, "role");    reply_bulk_str(r, "master");
+    reply_bulk_str(r, "modules"); reply_array(r, 0);
+}
+
+/* RESET: back to a fresh connection's state (RESP2, no name, database 0,
+ * authenticated only if no password is needed); answered in RESP2. */
+void cmd_reset(struct exec_ctx *ctx)
+{
+    struct client *c = ctx->client;
+    if (c) {
+        c->proto = 2;
+        c->name[0] = '\0';
+        c->db = 0;
+        c->no_evict = false;
+        c->authenticated = required_password(ctx)[0] == '\0';
+    }
+    ctx->reply->proto = 2;
+    reply_simple(ctx->reply, "RESET");
+}
+
+/* ---- CLIENT ID GETNAME SETNAME INFO HELP ------------------------------ */
+
+void cmd_client_id(struct exec_ctx *ctx)
+{
+    if (!ctx->client) {
+        reply_error(ctx->reply, ERR_NEEDS_CLIENT);
+        return;
+    }
+    reply_int(ctx->reply, (long long)ctx->client->id);
+}
+
+void cmd_client_getname(struct exec_ctx *ctx)
+{
+    if (!ctx->client) {
+        reply_error(ctx->reply, ERR_NEEDS_CLIENT);
+        return;
+    }
+    if (ctx->client->name[0])
+        reply_bulk_str(ctx->reply, ctx->client->name);
+    else
+        reply_null(ctx->reply);
+}
+
+void cmd_client_setname(struct exec_ctx *ctx)
+{
+    if (!ctx->client) {
+        reply_error(ctx->reply, ERR_NEEDS_CLIENT);
+        return;
+    }
+    const char *problem = client_name_problem(ctx->argv[2]);
+    if (problem) {
+        reply_error(ctx->reply, problem);
+        return;
+    }
+    client_set_name(ctx->client, ctx->argv[2]);
+    reply_ok(ctx->reply);
+}
+
+/* One CLIENT LIST / CLIENT INFO line, newline included, in Redis 7's field
+ * order. ringkv has no per-client query/argv/multi buffers the way Redis
+ * does: the memory fields are approximations from what the connection holds
+ * (unparsed input, unsent output, replies waiting on other shards). */
+static void client_line(struct buf *out, const struct client *c, const struct client_io *io,
+                        int64_t now_ms)
+{
+    static const struct client_io no_io = { 0, 0, 0 };
+    if (!io)
+        io = &no_io;
+    long long age = c->created_ms > 0 && now_ms > c->created_ms ? (now_ms - c->created_ms) / 1000 : 0;
+    long long idle = c->last_active_ms > 0 && now_ms > c->last_active_ms
+                         ? (now_ms - c->last_active_ms) / 1000 : 0;
+    const size_t read_buf = 16384; /* the size of one receive buffer */
+    size_t qbuf_free = io->qbuf < read_buf ? read_buf - io->qbuf : 0;
+    size_t tot_mem = sizeof(struct client) + io->qbuf + qbuf_free + io->obuf + io->pending * 64;
+    buf_printf(out,
+               "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=N db=%d "
+               "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 "
+               "rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s cmd=%s "
+               "user=default redir=-1 resp=%d\n",
+               (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name, age, idle, c->db,
+               io->qbuf, qbuf_free, read_buf, io->qbuf, io->obuf, io->pending, io->obuf, tot_mem,
+               io->obuf ? "rw" : "r", c->last_cmd[0] ? c->last_cmd : "NULL", c->proto);
+}
+
+struct find_client {
+    uint64_t          id;
+    bool              found;
+    struct client_io  io;
+};
+
+static void find_client_visit(void *arg, struct client *c, const struct client_io *io)
+{
+    struct find_client *f = arg;
+    if (c->id == f->id && io) {
+        f->found = true;
+        f->io = *io;
+    }
+}
+
+void cmd_client_info(struct exec_ctx *ctx)
+{
+    if (!ctx->client) {
+        reply_error(ctx->reply, ERR_NEEDS_CLIENT);
+        return;
+    }
+    struct find_client f = { .id = ctx->client->id, .found = false };
+    if (ctx->shard)
+        shard_each_client(ctx->shard, find_client_visit, &f);
+    struct buf line;
+    buf_init(&line);
+    client_line(&line, ctx->client, f.found ? &f.io : NULL, ctx->now_ms);
+    reply_verbatim(ctx->reply, line.data, line.len);
+    buf_free(&line);
+}
+
+void cmd_client_help(struct exec_ctx *ctx)
+{
+    static const char *const lines[] = {
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are:",
+        "    * ADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made from the specified address",
+        "    * LADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made to specified local address",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Kill connections by type.",
+        "    * USER <username>",
+        "      Kill connections authenticated by <username>.",
+        "    * SKIPME (YES|NO)",
+        "      Skip killing current connection (default: yes).",
+        "LIST [options ...]",
+        "    Return information about client connections. Options:",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Return clients of specified type.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "HELP",
+        "    Prints this help.",
+    };
+    size_t n = sizeof(lines) / sizeof(lines[0]);
+    reply_array(ctx->reply, n);
+    for (size_t i = 0; i < n; i++)
+        reply_simple(ctx->reply, lines[i]);
+}
+
+/* ---- CLIENT LIST ------------------------------------------------------ */
+
+/* Redis's client types. Every ringkv connection is a normal client (replica
+ * links are not listed as clients). Returns false for an unknown name. */
+static bool client_type_parse(struct slice s, bool *is_normal)
+{
+    if (slice_eq_nocase(s, "normal")) {
+        *is_normal = true;
+        return true;
+    }
+    if (slice_eq_nocase(s, "master") || slice_eq_nocase(s, "replica") ||
+        slice_eq_nocase(s, "slave") || slice_eq_nocase(s, "pubsub")) {
+        *is_normal = false;
+        return true;
+    }
+    return false;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+struct list_filter {
+    struct buf      *out;
+    int64_t          now_ms;
+    bool             none;   /* TYPE names a kind ringkv has none of */
+    const uint64_t  *ids;    /* sorted; NULL: every id */
+    size_t           nids;
+};
+
+static void list_visit(void *arg, struct client *c, const struct client_io *io)
+{
+    struct list_filter *f = arg;
+    if (f->none)
+        return;
+    if (f->ids && !bsearch(&c->id, f->ids, f->nids, sizeof(uint64_t), cmp_u64))
+        return;
+    client_line(f->out, c, io, f->now_ms);
+}
+
+static void type_error(struct reply *r, struct slice t)
+{
+    reply_errorf(r, "ERR Unknown client type '%.*s'", arg_len_for_error(t), t.ptr);
+}
+
+/* CLIENT LIST [TYPE type] | [ID id [id ...]]: this shard's connections. */
+void cmd_client_list(struct exec_ctx *ctx)
+{
+    struct buf out;
+    buf_init(&out);
+    struct list_filter f = { .out = &out, .now_ms = ctx->now_ms };
+    uint64_t *ids = NULL;
+
+    if (ctx->argc == 4 && slice_eq_nocase(ctx->argv[2], "type")) {
+        bool normal;
+        if (!client_type_parse(ctx->argv[3], &normal)) {
+            type_error(ctx->reply, ctx->argv[3]);
+            return;
+        }
+        f.none = !normal;
+    } else if (ctx->argc > 3 && slice_eq_nocase(ctx->argv[2], "id")) {
+        size_t n = (size_t)(ctx->argc - 3);
+        ids = mi_malloc(n * sizeof(*ids));
+        if (!ids)
+            abort();
+        for (size_t i = 0; i < n; i++) {
+            long long id;
+            if (!parse_ll(ctx->argv[3 + i], &id)) {
+                mi_free(ids);
+                reply_error(ctx->reply, "ERR Invalid client ID");
+                return;
+            }
+            ids[i] = (uint64_t)id;
+        }
+        qsort(ids, n, sizeof(*ids), cmp_u64);
+        f.ids = ids;
+        f.nids = n;
+    } else if (ctx->argc != 2) {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return;
+    }
+
+    if (ctx->shard)
+        shard_each_client(ctx->shard, list_visit, &f);
+    reply_verbatim(ctx->reply, out.data ? out.data : "", out.len);
+    buf_free(&out);
+    mi_free(ids);
+}
+
+/* ---- CLIENT KILL ------------------------------------------------------ */
+
+struct kill_filter {
+    bool         old_form;  /* CLIENT KILL addr */
+    const struct slice *addr, *laddr;
+    bool         type_none; /* TYPE names a kind ringkv has none of */
+    uint64_t     id;        /* 0: any */
+    bool         skipme;
+    uint64_t     caller_id;
+    /* matches, killed after the walk so the walk never sees a dying client */
+    struct client **victims;
+    size_t       n, cap;
+};
+
+static bool str_is(const char *s, const struct slice *want)
+{
+    size_t l = strlen(s);
+    return l == want->len && memcmp(s, want->ptr, l) == 0;
+}
+
+static void kill_visit(void *arg, struct client *c, const struct client_io *io)
+{
+    (void)io;
+    struct kill_filter *f = arg;
+    if (f->addr && !str_is(c->addr, f->addr)) return;
+    if (f->laddr && !str_is(c->laddr, f->laddr)) return;
+    if (f->type_none) return;
+    if (f->id && c->id != f->id) return;
+    if (f->skipme && c->id == f->caller_id) return;
+    if (f->n == f->cap) {
+        f->cap = f->cap ? f->cap * 2 : 16;
+        f->victims = mi_realloc(f->victims, f->cap * sizeof(*f->victims));
+        if (!f->victims)
+            abort();
+    }
+    f->victims[f->n++] = c;
+}
+
+/* CLIENT KILL addr | CLIENT KILL <filter> <value> ... on this shard's
+ * connections. The old form answers +OK or "ERR No such client", the new
+ * form the number killed; merge_client_kill combines the shards' answers. */
+void cmd_client_kill(struct exec_ctx *ctx)
+{
+    struct kill_filter f = { .skipme = true, .caller_id = ctx->caller_id };
+    if (ctx->argc == 3) {
+        f.old_form = true;
+        f.addr = &ctx->argv[2];
+        f.skipme = false; /* with the old form a client may kill itself */
+    } else {
+        for (int i = 2; i < ctx->argc; i += 2) {
+            struct slice opt = ctx->argv[i];
+            if (i + 1 >= ctx->argc) {
+                reply_error(ctx->reply, ERR_SYNTAX);
+                return;
+            }
+            const struct slice *val = &ctx->argv[i + 1];
+            if (slice_eq_nocase(opt, "id")) {
+                long long id;
+                if (!parse_ll(*val, &id) || id < 1) {
+                    reply_error(ctx->reply, "ERR client-id should be greater than 0");
+                    return;
+                }
+                f.id = (uint64_t)id;
+            } else if (slice_eq_nocase(opt, "type")) {
+                bool normal;
+                if (!client_type_parse(*val, &normal)) {
+                    type_error(ctx->reply, *val);
+                    return;
+                }
+                f.type_none = !normal;
+            } else if (slice_eq_nocase(opt, "addr")) {
+                f.addr = val;
+            } else if (slice_eq_nocase(opt, "laddr")) {
+                f.laddr = val;
+            } else if (slice_eq_nocase(opt, "user")) {
+                /* every connection is the default user */
+                if (!(val->len == 7 && memcmp(val->ptr, "default", 7) == 0)) {
+                    reply_errorf(ctx->reply, "ERR No such user '%.*s'", arg_len_for_error(*val), val->ptr);
+                    return;
+                }
+            } else if (slice_eq_nocase(opt, "skipme")) {
+                if (slice_eq_nocase(*val, "yes")) {
+                    f.skipme = true;
+                } else if (slice_eq_nocase(*val, "no")) {
+                    f.skipme = false;
+                } else {
+                    reply_error(ctx->reply, ERR_SYNTAX);
+                    return;
+                }
+            } else {
+                reply_error(ctx->reply, ERR_SYNTAX);
+                return;
+            }
+        }
+    }
+
+    if (ctx->shard)
+        shard_each_client(ctx->shard, kill_visit, &f);
+    for (size_t i = 0; i < f.n; i++)
+        shard_kill_client(ctx->shard, f.victims[i]);
+    size_t killed = f.n;
+    mi_free(f.victims);
+
+    if (f.old_form) {
+        if (killed)
+            reply_ok(ctx->reply);
+        else
+            reply_error(ctx->reply, "ERR No such client");
+    } else {
+        reply_int(ctx->reply, (long long)killed);
+    }
+}
+
+/* ---- merges ----------------------------------------------------------- */
+
+/* The text of an error part ("-ERR ...\r\n") replied as it is. */
+static void reply_part_error(struct reply *out, const struct buf *part)
+{
+    size_t end = 1;
+    while (end < part->len && part->data[end] != '\r' && part->data[end] != '\n')
+        end++;
+    char *text = mi_malloc(end);
+    if (!text)
+        abort();
+    memcpy(text, part->data + 1, end - 1);
+    text[end - 1] = '\0';
+    reply_error(out, text);
+    mi_free(text);
+}
+
+/* Body of a bulk ("$n\r\n...") or verbatim ("=n\r\ntxt:...") string part;
+ * false when the part is neither or is malformed. */
+static bool part_string(const struct buf *part, const char **p, size_t *n)
+{
+    if (part->len < 4 || (part->data[0] != '$' && part->data[0] != '='))
+        return false;
+    size_t i = 1, len = 0;
+    while (i < part->len && part->data[i] >= '0' && part->data[i] <= '9') {
+        if (len > (SIZE_MAX - 9) / 10)
+            return false;
+        len = len * 10 + (size_t)(part->data[i] - '0');
+        i++;
+    }
+    if (i == 1 || i + 2 > part->len || part->data[i] != '\r' || part->data[i + 1] != '\n')
+        return false;
+    i += 2;
+    if (len > part->len - i)
+        return false;
+    const char *body = part->data + i;
+    if (part->data[0] == '=') {
+        if (len < 4)
+            return false;
+        body += 4; /* "txt:" */
+        len -= 4;
+    }
+    *p = body;
+    *n = len;
+    return true;
+}
+
+void merge_client_list(struct reply *out, const struct merge_input *in)
+{
+    for (int i = 0; i < in->nparts; i++) {
+        if (in->parts[i].len > 0 && in->parts[i].data[0] == '-') {
+            reply_part_error(out, &in->parts[i]);
+            return;
+        }
+    }
+    struct buf all;
+    buf_init(&all);
+    for (int i = 0; i < in->nparts; i++) {
+        const char *p;
+        size_t n;
+        if (part_string(&in->parts[i], &p, &n))
+            buf_append(&all, p, n);
+    }
+    reply_verbatim(out, all.data ? all.data : "", all.len);
+    buf_free(&all);
+}
+
+void merge_client_kill(struct reply *out, const struct merge_input *in)
+{
+    long long sum = 0;
+    bool any_ok = false;
+    int first_error = -1;
+    for (int i = 0; i < in->nparts; i++) {
+        const struct buf *part = &in->parts[i];
+        if (part->len == 0)
+            continue;
+        switch (part->data[0]) {
+        case ':': {
+            size_t end = 1;
+            while (end < part->len && part->data[end] != '\r')
+                end++;
+            long long v;
+            if (parse_ll((struct slice){ part->data + 1, end - 1 }, &v))
+                sum += v;
+            break;
+        }
+        case '+':
+            any_ok = true;
+            break;
+        case '-':
+            if (first_error < 0)
+                first_error = i;
+            break;
+        default:
+            break;
+        }
+    }
+    if (any_ok)
+        reply_ok(out);
+    else if (first_error >= 0)
+        reply_part_error(out, &in->parts[first_error]);
+    else
+        reply_int(out, sum);
+}

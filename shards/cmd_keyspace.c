@@ -1,0 +1,492 @@
+/* cmd_keyspace: the generic key commands (DEL, EXPIRE, RENAME, SCAN, ...).
+ *
+ * Every handler acts on ctx->store at ctx->now_ms and writes exactly one
+ * reply. Commands over the whole keyspace (DBSIZE, KEYS, FLUSH*, RANDOMKEY)
+ * answer for this store only: the dispatcher runs them on every shard and
+ * the table's merge combines the answers. SCAN's cursor also names the shard
+ * it continues on (see cmd_scan).
+ *
+ * Lookups follow Redis's: commands that only look (EXISTS, TYPE, TTL...)
+ * peek without touching the LRU; commands that write find the key, which
+ * also deletes it lazily when its time has passed. */
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mimalloc.h>
+
+#include "commands.h"
+#include "node.h"
+#include "shard.h"
+#include "store.h"
+#include "../core/config.h"
+#include "../core/numbers.h"
+#include "../core/reply.h"
+
+static inline bool slice_same(struct slice a, struct slice b)
+{
+    return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
+}
+
+static inline const char *type_name(enum value_type t)
+{
+    switch (t) {
+    case TYPE_STRING: return "string";
+    }
+    return "none";
+}
+
+/* ---- DEL UNLINK EXISTS TOUCH ------------------------------------------ */
+
+/* DEL and UNLINK are the same here: values are freed where they live, and a
+ * value is one allocation, so there is nothing to hand to another thread. */
+static void delete_keys(struct exec_ctx *ctx)
+{
+    long long removed = 0;
+    for (int i = 1; i < ctx->argc; i++) {
+        /* a key whose time has passed does not count as deleted */
+        if (store_peek(ctx->store, ctx->argv[i], ctx->now_ms) && store_delete(ctx->store, ctx->argv[i]))
+            removed++;
+    }
+    reply_int(ctx->reply, removed);
+}
+
+void cmd_del(struct exec_ctx *ctx) { delete_keys(ctx); }
+void cmd_unlink(struct exec_ctx *ctx) { delete_keys(ctx); }
+
+/* EXISTS counts a key as often as it is named (EXISTS k k -> 2). */
+void cmd_exists(struct exec_ctx *ctx)
+{
+    long long n = 0;
+    for (int i = 1; i < ctx->argc; i++)
+        if (store_peek(ctx->store, ctx->argv[i], ctx->now_ms))
+            n++;
+    reply_int(ctx->reply, n);
+}
+
+/* TOUCH marks each existing key recently used. */
+void cmd_touch(struct exec_ctx *ctx)
+{
+    long long n = 0;
+    for (int i = 1; i < ctx->argc; i++)
+        if (store_find(ctx->store, ctx->argv[i], ctx->now_ms))
+            n++;
+    reply_int(ctx->reply, n);
+}
+
+void cmd_type(struct exec_ctx *ctx)
+{
+    struct entry *e = store_peek(ctx->store, ctx->argv[1], ctx->now_ms);
+    reply_simple(ctx->reply, e ? type_name(entry_type(e)) : "none");
+}
+
+/* ---- RENAME RENAMENX COPY --------------------------------------------- */
+
+/* Put a copy of src's value and expiry under dst (replacing dst). The value
+ * is copied out first: src's entry is not guaranteed to survive store_set. */
+static void copy_entry(struct store *s, struct entry *src, struct slice dst)
+{
+    size_t vlen = entry_value_len(src);
+    int64_t expire_at = entry_expire_at(src);
+    char *tmp = mi_malloc(vlen ? vlen : 1);
+    if (!tmp)
+        abort();
+    memcpy(tmp, entry_value(src), vlen);
+    store_set(s, dst, tmp, vlen, expire_at);
+    mi_free(tmp);
+}
+
+/* RENAME key newkey: keeps the expiry; "ERR no such key" when key is missing
+ * (even when both names are the same). RENAMENX answers 1 or 0. */
+static void rename_generic(struct exec_ctx *ctx, bool nx)
+{
+    struct slice src = ctx->argv[1], dst = ctx->argv[2];
+    struct entry *e = store_find(ctx->store, src, ctx->now_ms);
+    if (!e) {
+        reply_error(ctx->reply, ERR_NO_KEY);
+        return;
+    }
+    if (slice_same(src, dst)) {
+        if (nx)
+            reply_int(ctx->reply, 0);
+        else
+            reply_ok(ctx->reply);
+        return;
+    }
+    if (nx && store_peek(ctx->store, dst, ctx->now_ms)) {
+        reply_int(ctx->reply, 0);
+        return;
+    }
+    copy_entry(ctx->store, e, dst);
+    store_delete(ctx->store, src);
+    if (nx)
+        reply_int(ctx->reply, 1);
+    else
+        reply_ok(ctx->reply);
+}
+
+void cmd_rename(struct exec_ctx *ctx) { rename_generic(ctx, false); }
+void cmd_renamenx(struct exec_ctx *ctx) { rename_generic(ctx, true); }
+
+/* COPY source destination [DB destination-db] [REPLACE]: ringkv has only
+ * database 0. */
+void cmd_copy(struct exec_ctx *ctx)
+{
+    bool replace = false;
+    for (int j = 3; j < ctx->argc; j++) {
+        int more = ctx->argc - j - 1;
+        if (slice_eq_nocase(ctx->argv[j], "replace")) {
+            replace = true;
+        } else if (slice_eq_nocase(ctx->argv[j], "db") && more > 0) {
+            long long db;
+            if (!parse_ll(ctx->argv[j + 1], &db)) {
+                reply_error(ctx->reply, ERR_NOT_INT);
+                return;
+            }
+            if (db != 0) {
+                reply_error(ctx->reply, "ERR DB index is out of range");
+                return;
+            }
+            j++;
+        } else {
+            reply_error(ctx->reply, ERR_SYNTAX);
+            return;
+        }
+    }
+    struct slice src = ctx->argv[1], dst = ctx->argv[2];
+    if (slice_same(src, dst)) {
+        reply_error(ctx->reply, "ERR source and destination objects are the same");
+        return;
+    }
+    struct entry *e = store_find(ctx->store, src, ctx->now_ms);
+    if (!e) {
+        reply_int(ctx->reply, 0);
+        return;
+    }
+    if (!replace && store_peek(ctx->store, dst, ctx->now_ms)) {
+        reply_int(ctx->reply, 0);
+        return;
+    }
+    copy_entry(ctx->store, e, dst);
+    reply_int(ctx->reply, 1);
+}
+
+/* ---- EXPIRE PEXPIRE EXPIREAT PEXPIREAT PERSIST ------------------------ */
+
+enum expire_flag { EXP_NX = 1, EXP_XX = 2, EXP_GT = 4, EXP_LT = 8 };
+
+/* basetime_ms: now for relative forms, 0 for the *AT forms; unit_ms 1000 for
+ * seconds. Checks in Redis's order: options, the number, overflow, the key,
+ * the NX/XX/GT/LT conditions. A time not in the future deletes the key (and
+ * still answers 1). */
+static void expire_generic(struct exec_ctx *ctx, int64_t basetime_ms, long long unit_ms)
+{
+    int flags = 0;
+    for (int j = 3; j < ctx->argc; j++) {
+        struct slice o = ctx->argv[j];
+        if (slice_eq_nocase(o, "nx"))      flags |= EXP_NX;
+        else if (slice_eq_nocase(o, "xx")) flags |= EXP_XX;
+        else if (slice_eq_nocase(o, "gt")) flags |= EXP_GT;
+        else if (slice_eq_nocase(o, "lt")) flags |= EXP_LT;
+        else {
+            int n = o.len > 128 ? 128 : (int)o.len;
+            reply_errorf(ctx->reply, "ERR Unsupported option %.*s", n, o.ptr);
+            return;
+        }
+    }
+    if ((flags & EXP_NX) && (flags & (EXP_XX | EXP_GT | EXP_LT))) {
+        reply_error(ctx->reply, "ERR NX and XX, GT or LT options at the same time are not compatible");
+        return;
+    }
+    if ((flags & EXP_GT) && (flags & EXP_LT)) {
+        reply_error(ctx->reply, "ERR GT and LT options at the same time are not compatible");
+        return;
+    }
+
+    long long when;
+    if (!parse_ll(ctx->argv[2], &when)) {
+        reply_error(ctx->reply, ERR_NOT_INT);
+        return;
+    }
+    /* the command name as sent, lower-cased, for the error text */
+    char name[16];
+    size_t nl = ctx->argv[0].len < sizeof(name) - 1 ? ctx->argv[0].len : sizeof(name) - 1;
+    for (size_t i = 0; i < nl; i++) {
+        char c = ctx->argv[0].ptr[i];
+        name[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+    }
+    name[nl] = '\0';
+    if (unit_ms != 1) {
+        if (when > LLONG_MAX / unit_ms || when < LLONG_MIN / unit_ms) {
+            reply_errorf(ctx->reply, ERR_EXPIRE_TIME, name);
+            return;
+        }
+        when *= unit_ms;
+    }
+    if (when > LLONG_MAX - basetime_ms) {
+        reply_errorf(ctx->reply, ERR_EXPIRE_TIME, name);
+        return;
+    }
+    when += basetime_ms;
+
+    struct entry *e = store_find(ctx->store, ctx->argv[1], ctx->now_ms);
+    if (!e) {
+        reply_int(ctx->reply, 0);
+        return;
+    }
+    if (flags) {
+        int64_t cur = entry_expire_at(e); /* 0: no expiry, i.e. infinite */
+        if ((flags & EXP_NX) && cur != 0) { reply_int(ctx->reply, 0); return; }
+        if ((flags & EXP_XX) && cur == 0) { reply_int(ctx->reply, 0); return; }
+        if ((flags & EXP_GT) && (cur == 0 || when <= cur)) { reply_int(ctx->reply, 0); return; }
+        if ((flags & EXP_LT) && cur != 0 && when >= cur) { reply_int(ctx->reply, 0); return; }
+    }
+    if (when <= ctx->now_ms)
+        store_delete(ctx->store, ctx->argv[1]);
+    else
+        store_set_expire(ctx->store, e, when, ctx->now_ms);
+    reply_int(ctx->reply, 1);
+}
+
+void cmd_expire(struct exec_ctx *ctx)    { expire_generic(ctx, ctx->now_ms, 1000); }
+void cmd_pexpire(struct exec_ctx *ctx)   { expire_generic(ctx, ctx->now_ms, 1); }
+void cmd_expireat(struct exec_ctx *ctx)  { expire_generic(ctx, 0, 1000); }
+void cmd_pexpireat(struct exec_ctx *ctx) { expire_generic(ctx, 0, 1); }
+
+void cmd_persist(struct exec_ctx *ctx)
+{
+    struct entry *e = store_find(ctx->store, ctx->argv[1], ctx->now_ms);
+    if (!e || entry_expire_at(e) == 0) {
+        reply_int(ctx->reply, 0);
+        return;
+    }
+    store_set_expire(ctx->store, e, 0, ctx->now_ms);
+    reply_int(ctx->reply, 1);
+}
+
+/* ---- TTL PTTL EXPIRETIME PEXPIRETIME ---------------------------------- */
+
+/* -2: no key; -1: no expiry; else the time left (or the absolute time),
+ * never negative, seconds rounded to nearest as Redis does. */
+static void ttl_generic(struct exec_ctx *ctx, bool in_ms, bool absolute)
+{
+    struct entry *e = store_peek(ctx->store, ctx->argv[1], ctx->now_ms);
+    if (!e) {
+        reply_int(ctx->reply, -2);
+        return;
+    }
+    int64_t at = entry_expire_at(e);
+    if (at == 0) {
+        reply_int(ctx->reply, -1);
+        return;
+    }
+    long long t = absolute ? at : at - ctx->now_ms;
+    if (t < 0)
+        t = 0;
+    reply_int(ctx->reply, in_ms ? t : (t + 500) / 1000);
+}
+
+void cmd_ttl(struct exec_ctx *ctx)         { ttl_generic(ctx, false, false); }
+void cmd_pttl(struct exec_ctx *ctx)        { ttl_generic(ctx, true, false); }
+void cmd_expiretime(struct exec_ctx *ctx)  { ttl_generic(ctx, false, true); }
+void cmd_pexpiretime(struct exec_ctx *ctx) { ttl_generic(ctx, true, true); }
+
+/* ---- KEYS SCAN -------------------------------------------------------- */
+
+/* Keys gathered during a scan, copied out of the store (entries may move
+ * between store calls): each one as a size_t length then its bytes. */
+struct key_list {
+    struct buf  bytes;
+    size_t      n;        /* keys kept */
+    size_t      visited;  /* keys seen, kept or not (SCAN's COUNT counts these) */
+    const char *pattern;  /* NULL: every key */
+    size_t      patlen;
+    const char *type;     /* NULL: every type */
+    size_t      typelen;
+};
+
+static void key_list_visit(void *arg, struct entry *e)
+{
+    struct key_list *l = arg;
+    l->visited++;
+    const char *k = entry_key(e);
+    size_t klen = entry_key_len(e);
+    if (l->pattern && !glob_match(l->pattern, l->patlen, k, klen, false))
+        return;
+    if (l->type) {
+        const char *t = type_name(entry_type(e));
+        if (strlen(t) != l->typelen || strncasecmp(t, l->type, l->typelen) != 0)
+            return;
+    }
+    buf_append(&l->bytes, &klen, sizeof(klen));
+    buf_append(&l->bytes, k, klen);
+    l->n++;
+}
+
+/* Reply an array of the gathered keys. */
+static void key_list_reply(struct reply *r, const struct key_list *l)
+{
+    reply_array(r, l->n);
+    size_t off = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        size_t klen;
+        memcpy(&klen, l->bytes.data + off, sizeof(klen));
+        off += sizeof(klen);
+        reply_bulk(r, l->bytes.data + off, klen);
+        off += klen;
+    }
+}
+
+static bool pattern_is_all(struct slice p)
+{
+    return p.len == 1 && p.ptr[0] == '*';
+}
+
+/* KEYS pattern: this store's matching keys (the merge concatenates). The
+ * scan runs to its end inside this one call, with no write in between, so
+ * each key is reported once. */
+void cmd_keys(struct exec_ctx *ctx)
+{
+    struct key_list l = { .n = 0 };
+    buf_init(&l.bytes);
+    if (!pattern_is_all(ctx->argv[1])) {
+        l.pattern = ctx->argv[1].ptr;
+        l.patlen = ctx->argv[1].len;
+    }
+    uint64_t cursor = 0;
+    do {
+        cursor = store_scan(ctx->store, cursor, 1024, ctx->now_ms, key_list_visit, &l);
+    } while (cursor != 0);
+    key_list_reply(ctx->reply, &l);
+    buf_free(&l.bytes);
+}
+
+/* Redis 7.0 reads the cursor with strtoull: "-1" is accepted and wraps. */
+static bool parse_cursor(struct slice s, uint64_t *out)
+{
+    unsigned long long u;
+    if (parse_ull(s, &u)) {
+        *out = u;
+        return true;
+    }
+    long long v;
+    if (parse_ll(s, &v) && v < 0) {
+        *out = (uint64_t)v;
+        return true;
+    }
+    return false;
+}
+
+/* SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]
+ *
+ * The client's cursor names the shard and the place in that shard's table:
+ *   cursor = table_cursor * nshards + shard_id
+ * The dispatcher runs SCAN on shard cursor % nshards; this handler scans its
+ * own store from cursor / nshards. When its table is done the next cursor is
+ * the start of the next shard (table_cursor 0 there, so just its id), or 0
+ * after the last shard, which ends the scan. */
+void cmd_scan(struct exec_ctx *ctx)
+{
+    uint64_t cursor;
+    if (!parse_cursor(ctx->argv[1], &cursor)) {
+        reply_error(ctx->reply, "ERR invalid cursor");
+        return;
+    }
+    long long count = 10;
+    struct key_list l = { .n = 0 };
+    for (int i = 2; i < ctx->argc;) {
+        int left = ctx->argc - i;
+        struct slice opt = ctx->argv[i];
+        if (slice_eq_nocase(opt, "count") && left >= 2) {
+            if (!parse_ll(ctx->argv[i + 1], &count)) {
+                reply_error(ctx->reply, ERR_NOT_INT);
+                return;
+            }
+            if (count < 1) {
+                reply_error(ctx->reply, ERR_SYNTAX);
+                return;
+            }
+        } else if (slice_eq_nocase(opt, "match") && left >= 2) {
+            if (pattern_is_all(ctx->argv[i + 1])) {
+                l.pattern = NULL;
+            } else {
+                l.pattern = ctx->argv[i + 1].ptr;
+                l.patlen = ctx->argv[i + 1].len;
+            }
+        } else if (slice_eq_nocase(opt, "type") && left >= 2) {
+            l.type = ctx->argv[i + 1].ptr;
+            l.typelen = ctx->argv[i + 1].len;
+        } else {
+            reply_error(ctx->reply, ERR_SYNTAX);
+            return;
+        }
+        i += 2;
+    }
+
+    uint64_t nshards = 1, shard_id = 0;
+    if (ctx->shard && ctx->shard->node && ctx->shard->node->nshards > 0) {
+        nshards = (uint64_t)ctx->shard->node->nshards;
+        shard_id = (uint64_t)ctx->shard->id;
+    }
+    uint64_t table_cursor = cursor / nshards;
+
+    /* As Redis: keep scanning until about COUNT keys were seen (matching or
+     * not), the table is done, or 10*COUNT steps were taken. */
+    buf_init(&l.bytes);
+    size_t want = (size_t)count;
+    long long steps = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
+    do {
+        table_cursor = store_scan(ctx->store, table_cursor, want - l.visited, ctx->now_ms,
+                                  key_list_visit, &l);
+    } while (table_cursor != 0 && l.visited < want && --steps > 0);
+
+    uint64_t next;
+    if (table_cursor == 0)
+        next = shard_id + 1 < nshards ? shard_id + 1 : 0;
+    else if (table_cursor > (UINT64_MAX - shard_id) / nshards)
+        next = shard_id + 1 < nshards ? shard_id + 1 : 0; /* cannot be named: treat as done */
+    else
+        next = table_cursor * nshards + shard_id;
+
+    char num[24];
+    int nlen = snprintf(num, sizeof(num), "%llu", (unsigned long long)next);
+    reply_array(ctx->reply, 2);
+    reply_bulk(ctx->reply, num, (size_t)nlen);
+    key_list_reply(ctx->reply, &l);
+    buf_free(&l.bytes);
+}
+
+/* ---- RANDOMKEY DBSIZE FLUSHDB FLUSHALL -------------------------------- */
+
+void cmd_randomkey(struct exec_ctx *ctx)
+{
+    struct entry *e = store_random(ctx->store, ctx->now_ms);
+    if (e)
+        reply_bulk(ctx->reply, entry_key(e), entry_key_len(e));
+    else
+        reply_null(ctx->reply);
+}
+
+void cmd_dbsize(struct exec_ctx *ctx)
+{
+    reply_int(ctx->reply, (long long)store_count(ctx->store));
+}
+
+/* FLUSHDB / FLUSHALL [ASYNC|SYNC]: both are accepted and both free at once
+ * (a shard's store is freed by its own thread either way). */
+static void flush_generic(struct exec_ctx *ctx)
+{
+    if (ctx->argc > 2 ||
+        (ctx->argc == 2 && !slice_eq_nocase(ctx->argv[1], "async") && !slice_eq_nocase(ctx->argv[1], "sync"))) {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return;
+    }
+    store_flush(ctx->store);
+    reply_ok(ctx->reply);
+}
+
+void cmd_flushdb(struct exec_ctx *ctx) { flush_generic(ctx); }
+void cmd_flushall(struct exec_ctx *ctx) { flush_generic(ctx); }

@@ -1,0 +1,1123 @@
+/* store: one shard's keyspace (see store.h for the contract).
+ *
+ * Table: chained hashing over power-of-two bucket arrays, keyed by XXH3 of
+ * the whole key. Growth and shrinking rehash incrementally, as Redis's dict
+ * does: while a rehash runs there are two tables, new entries go to the new
+ * one, and every operation (plus store_rehash_step from idle time) moves a
+ * few buckets. No entry stores its full hash; a rehash recomputes it.
+ *
+ * Entry: one allocation, laid out as
+ *
+ *   link  (8)  next entry in the bucket chain (low 48 bits) and the top 16
+ *              bits of this entry's own hash (the tag compared before the key)
+ *   meta  (4)  LRU clock (24 bits) | flags (8 bits)
+ *   lens  (4)  short form: key length (8 bits) | value length (24 bits);
+ *              long form (F_LONG): the key length
+ *   [expiry field, F_EXPF]  int64 expire_at (0 = none) + uint32 index of the
+ *              entry in the volatile array
+ *   [uint32 value length, F_LONG]
+ *   key bytes, value bytes
+ *
+ * A 16-byte key with a 64-byte value is 96 bytes: exactly one mimalloc size
+ * class, which is what keeps memory per key near 105 bytes with the table.
+ * The expiry field is only there for keys that have (or had) an expiry; adding
+ * it to a key without one moves the entry (store_set_expire).
+ *
+ * LRU: a per-store logical clock that ticks once every (1 + count/4096)
+ * accesses, so ages are comparable whatever the request rate; eviction
+ * samples keys into a pool of the best candidates (largest idle time or
+ * soonest expiry) kept across calls, as Redis does.
+ *
+ * Volatile keys (expiry set) are also kept in a dense array, so active expiry
+ * and the volatile-* policies sample them uniformly in O(1). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "store.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mimalloc.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+/* ---- entry layout ---- */
+
+struct entry {
+    uint64_t link;
+    uint32_t meta;
+    uint32_t lens;
+    char     data[];
+};
+
+#define LINK_PTR_MASK  ((UINT64_C(1) << 48) - 1)
+#define TAG_SHIFT      48
+
+#define F_LONG         0x01u  /* lengths in long form */
+#define F_EXPF         0x02u  /* expiry field present */
+#define F_TYPE_SHIFT   2      /* 2 bits of value type */
+#define F_TYPE_MASK    0x0cu
+#define META_FLAGS     0xffu
+#define LRU_BITS       24
+#define LRU_MASK       ((1u << LRU_BITS) - 1)
+
+#define SHORT_KLEN_MAX 255u
+#define SHORT_VLEN_MAX ((1u << 24) - 1)
+
+#define EXPF_SIZE      12  /* int64 expire_at + uint32 volatile index */
+
+static inline unsigned entry_flags(const struct entry *e) { return e->meta & META_FLAGS; }
+static inline uint32_t entry_lru(const struct entry *e) { return e->meta >> 8; }
+static inline void entry_set_lru(struct entry *e, uint32_t clock)
+{
+    e->meta = (clock << 8) | (e->meta & META_FLAGS);
+}
+static inline struct entry *entry_next(const struct entry *e)
+{
+    return (struct entry *)(uintptr_t)(e->link & LINK_PTR_MASK);
+}
+static inline void entry_set_next(struct entry *e, struct entry *next)
+{
+    e->link = (e->link & ~LINK_PTR_MASK) | (uint64_t)(uintptr_t)next;
+}
+static inline uint16_t hash_tag(uint64_t h) { return (uint16_t)(h >> TAG_SHIFT); }
+static inline uint16_t entry_tag(const struct entry *e) { return (uint16_t)(e->link >> TAG_SHIFT); }
+
+static inline size_t prefix_size(unsigned flags)
+{
+    return (size_t)(((flags & F_EXPF) ? EXPF_SIZE : 0) + ((flags & F_LONG) ? 4 : 0));
+}
+
+static inline bool needs_long(size_t klen, size_t vlen)
+{
+    return klen > SHORT_KLEN_MAX || vlen > SHORT_VLEN_MAX;
+}
+
+static inline size_t entry_alloc_size(size_t klen, size_t vlen, unsigned flags)
+{
+    return sizeof(struct entry) + prefix_size(flags) + klen + vlen;
+}
+
+size_t entry_key_len(const struct entry *e)
+{
+    if (entry_flags(e) & F_LONG)
+        return e->lens;
+    return e->lens >> 24;
+}
+
+size_t entry_value_len(const struct entry *e)
+{
+    if (entry_flags(e) & F_LONG) {
+        uint32_t v;
+        memcpy(&v, e->data + ((entry_flags(e) & F_EXPF) ? EXPF_SIZE : 0), 4);
+        return v;
+    }
+    return e->lens & SHORT_VLEN_MAX;
+}
+
+static void entry_set_lens(struct entry *e, size_t klen, size_t vlen)
+{
+    if (entry_flags(e) & F_LONG) {
+        uint32_t v = (uint32_t)vlen;
+        e->lens = (uint32_t)klen;
+        memcpy(e->data + ((entry_flags(e) & F_EXPF) ? EXPF_SIZE : 0), &v, 4);
+    } else {
+        e->lens = ((uint32_t)klen << 24) | (uint32_t)vlen;
+    }
+}
+
+const char *entry_key(const struct entry *e)
+{
+    return e->data + prefix_size(entry_flags(e));
+}
+
+char *entry_value(struct entry *e)
+{
+    return e->data + prefix_size(entry_flags(e)) + entry_key_len(e);
+}
+
+enum value_type entry_type(const struct entry *e)
+{
+    return (enum value_type)((entry_flags(e) & F_TYPE_MASK) >> F_TYPE_SHIFT);
+}
+
+int64_t entry_expire_at(const struct entry *e)
+{
+    if (!(entry_flags(e) & F_EXPF))
+        return 0;
+    int64_t at;
+    memcpy(&at, e->data, 8);
+    return at;
+}
+
+static inline void entry_store_expire(struct entry *e, int64_t at)
+{
+    assert(entry_flags(e) & F_EXPF);
+    memcpy(e->data, &at, 8);
+}
+
+static inline uint32_t entry_vol_index(const struct entry *e)
+{
+    uint32_t i;
+    memcpy(&i, e->data + 8, 4);
+    return i;
+}
+
+static inline void entry_set_vol_index(struct entry *e, uint32_t i)
+{
+    memcpy(e->data + 8, &i, 4);
+}
+
+static inline bool entry_volatile(const struct entry *e)
+{
+    return entry_expire_at(e) != 0;
+}
+
+/* ---- the store ---- */
+
+#define TABLE_MIN      16
+#define POOL_SIZE      16
+#define EVICT_SAMPLES  16
+#define LRU_TICK_SHIFT 12  /* clock ticks every 1 + count/4096 accesses */
+
+struct pool_slot {
+    struct entry *e;
+    uint64_t      hash;   /* to find e's bucket when checking it is still live */
+    uint64_t      score;  /* larger = better to evict */
+};
+
+struct store {
+    void         *heap;        /* mi_heap_t *, or NULL for the default heap */
+    journal_hook *hook;
+    void         *hook_arg;
+
+    struct entry **table[2];   /* table[1] is non-NULL only while rehashing */
+    size_t         size[2];    /* buckets, a power of two (0 = no table) */
+    size_t         used[2];    /* entries in each table */
+    size_t         rehash_idx; /* next bucket of table[0] to move */
+
+    size_t         mem_entries; /* usable size of every entry */
+
+    struct entry **vol;        /* entries with an expiry, in no order */
+    size_t         vol_len, vol_cap;
+
+    uint32_t       lru_clock;  /* 24-bit logical clock */
+    uint32_t       lru_ops;    /* accesses since the last tick */
+    uint64_t       rng;
+
+    struct pool_slot pool[POOL_SIZE]; /* ascending score */
+    int              pool_len;
+    enum evict_policy pool_policy;
+
+    int64_t        last_now_ms; /* latest now_ms any call was given: lets
+                                   store_delete, which has no clock, tell an
+                                   expired key from a live one */
+    struct entry  *graveyard;  /* the old copy of an entry moved by set_expire,
+                                  freed at the next store call */
+    struct store_stats stats;
+};
+
+static inline bool rehashing(const struct store *s) { return s->table[1] != NULL; }
+
+/* Cheap structural invariants, checked where the table changes shape. */
+static inline void check_invariants(const struct store *s)
+{
+    assert(s->size[0] == 0 || (s->size[0] & (s->size[0] - 1)) == 0);
+    assert(s->size[1] == 0 || (s->size[1] & (s->size[1] - 1)) == 0);
+    assert(rehashing(s) == (s->size[1] != 0));
+    assert(!rehashing(s) ? s->rehash_idx == 0 : s->rehash_idx <= s->size[0]);
+    assert(s->vol_len <= s->used[0] + s->used[1]);
+    assert(s->vol_len <= s->vol_cap);
+    assert(s->pool_len >= 0 && s->pool_len <= POOL_SIZE);
+    (void)s;
+}
+
+static inline size_t store_count_(const struct store *s) { return s->used[0] + s->used[1]; }
+
+static uint64_t rng_next(struct store *s)
+{
+    /* xorshift64* */
+    uint64_t x = s->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    s->rng = x;
+    return x * UINT64_C(2685821657736338717);
+}
+
+static inline uint64_t key_hash(const char *k, size_t len)
+{
+    return XXH3_64bits(k, len);
+}
+
+static inline uint64_t entry_hash(const struct entry *e)
+{
+    return key_hash(entry_key(e), entry_key_len(e));
+}
+
+static void *mem_alloc(struct store *s, size_t n)
+{
+    void *p = s->heap ? mi_heap_malloc((mi_heap_t *)s->heap, n) : mi_malloc(n);
+    if (!p)
+        abort();
+    return p;
+}
+
+static void *mem_calloc(struct store *s, size_t n, size_t sz)
+{
+    void *p = s->heap ? mi_heap_calloc((mi_heap_t *)s->heap, n, sz) : mi_calloc(n, sz);
+    if (!p)
+        abort();
+    return p;
+}
+
+static void *mem_realloc(struct store *s, void *old, size_t n)
+{
+    void *p = s->heap ? mi_heap_realloc((mi_heap_t *)s->heap, old, n) : mi_realloc(old, n);
+    if (!p)
+        abort();
+    return p;
+}
+
+static struct entry *entry_alloc(struct store *s, size_t n)
+{
+    struct entry *e = mem_alloc(s, n);
+    /* The chain link keeps 48 bits of pointer; user-space addresses on
+     * x86-64 and aarch64 (4-level paging) fit. */
+    if (((uint64_t)(uintptr_t)e & ~LINK_PTR_MASK) != 0)
+        abort();
+    s->mem_entries += mi_usable_size(e);
+    return e;
+}
+
+static void entry_free(struct store *s, struct entry *e)
+{
+    s->mem_entries -= mi_usable_size(e);
+    mi_free(e);
+}
+
+static void bury_graveyard(struct store *s)
+{
+    if (s->graveyard) {
+        mi_free(s->graveyard);
+        s->graveyard = NULL;
+    }
+}
+
+static inline void lru_touch(struct store *s, struct entry *e)
+{
+    if (++s->lru_ops > (store_count_(s) >> LRU_TICK_SHIFT)) {
+        s->lru_ops = 0;
+        s->lru_clock = (s->lru_clock + 1) & LRU_MASK;
+    }
+    entry_set_lru(e, s->lru_clock);
+}
+
+static inline void journal(struct store *s, enum journal_op op, const struct entry *e,
+                           bool with_value, int64_t at)
+{
+    if (!s->hook)
+        return;
+    struct journal_record rec = { .op = op };
+    if (e) {
+        rec.key = (struct slice){ entry_key(e), entry_key_len(e) };
+        if (with_value)
+            rec.value = (struct slice){ entry_value((struct entry *)e), entry_value_len(e) };
+    }
+    rec.expire_at_ms = at;
+    s->hook(s->hook_arg, &rec);
+}
+
+/* ---- volatile array ---- */
+
+static void vol_add(struct store *s, struct entry *e)
+{
+    if (s->vol_len == s->vol_cap) {
+        s->vol_cap = s->vol_cap ? s->vol_cap * 2 : 16;
+        s->vol = mem_realloc(s, s->vol, s->vol_cap * sizeof *s->vol);
+    }
+    entry_set_vol_index(e, (uint32_t)s->vol_len);
+    s->vol[s->vol_len++] = e;
+}
+
+static void vol_remove(struct store *s, struct entry *e)
+{
+    uint32_t i = entry_vol_index(e);
+    assert(i < s->vol_len && s->vol[i] == e);
+    struct entry *last = s->vol[--s->vol_len];
+    if (last != e) {
+        s->vol[i] = last;
+        entry_set_vol_index(last, i);
+    }
+    if (s->vol_len == 0) {
+        mi_free(s->vol);
+        s->vol = NULL;
+        s->vol_cap = 0;
+    } else if (s->vol_cap > 64 && s->vol_len * 8 < s->vol_cap) {
+        s->vol_cap /= 2;
+        s->vol = mem_realloc(s, s->vol, s->vol_cap * sizeof *s->vol);
+    }
+}
+
+/* ---- table and incremental rehash ---- */
+
+static void rehash_buckets(struct store *s, size_t n)
+{
+    size_t empty_visits = n * 10;
+    while (n-- && s->used[0] != 0) {
+        assert(s->rehash_idx < s->size[0]);
+        while (s->table[0][s->rehash_idx] == NULL) {
+            s->rehash_idx++;
+            if (--empty_visits == 0)
+                return;
+        }
+        struct entry *e = s->table[0][s->rehash_idx];
+        size_t mask1 = s->size[1] - 1;
+        while (e) {
+            struct entry *next = entry_next(e);
+            size_t b = (size_t)entry_hash(e) & mask1;
+            entry_set_next(e, s->table[1][b]);
+            s->table[1][b] = e;
+            s->used[0]--;
+            s->used[1]++;
+            e = next;
+        }
+        s->table[0][s->rehash_idx++] = NULL;
+    }
+    if (s->used[0] == 0) {
+        mi_free(s->table[0]);
+        s->table[0] = s->table[1];
+        s->size[0] = s->size[1];
+        s->used[0] = s->used[1];
+        s->table[1] = NULL;
+        s->size[1] = 0;
+        s->used[1] = 0;
+        s->rehash_idx = 0;
+    }
+    check_invariants(s);
+}
+
+static void start_rehash(struct store *s, size_t new_size)
+{
+    assert(!rehashing(s));
+    assert((new_size & (new_size - 1)) == 0);
+    if (new_size == s->size[0])
+        return;
+    s->table[1] = mem_calloc(s, new_size, sizeof(struct entry *));
+    s->size[1] = new_size;
+    s->used[1] = 0;
+    s->rehash_idx = 0;
+    if (s->used[0] == 0)
+        rehash_buckets(s, 0); /* nothing to move: swap at once */
+    check_invariants(s);
+}
+
+static size_t pow2_at_least(size_t n)
+{
+    size_t p = TABLE_MIN;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+/* Grow when entries reach this many per bucket. 1 keeps chains short (a
+ * hit looks at 1.5 entries on average); the table then costs 8 to 16 bytes
+ * per key, which with a 96-byte entry keeps a 16/64-byte key/value pair at
+ * about 105 bytes. */
+#define MAX_LOAD 1
+
+/* Called before an insert: make sure there is a table, grow at MAX_LOAD. */
+static void maybe_grow(struct store *s)
+{
+    if (s->size[0] == 0) {
+        s->table[0] = mem_calloc(s, TABLE_MIN, sizeof(struct entry *));
+        s->size[0] = TABLE_MIN;
+        return;
+    }
+    if (!rehashing(s) && s->used[0] >= s->size[0] * MAX_LOAD)
+        start_rehash(s, s->size[0] * 2);
+}
+
+/* Called after a delete: shrink when fewer than 1 key per 8 buckets. */
+static void maybe_shrink(struct store *s)
+{
+    if (rehashing(s) || s->size[0] <= TABLE_MIN)
+        return;
+    if (s->used[0] * 8 < s->size[0])
+        start_rehash(s, pow2_at_least(s->used[0] * 2));
+}
+
+static inline void rehash_tick(struct store *s)
+{
+    if (rehashing(s))
+        rehash_buckets(s, 1);
+}
+
+/* The live-or-expired entry of key, or NULL. */
+static struct entry *lookup(const struct store *s, const char *k, size_t klen, uint64_t h)
+{
+    uint16_t tag = hash_tag(h);
+    for (int t = 0; t < 2; t++) {
+        if (s->size[t] == 0)
+            break;
+        size_t b = (size_t)h & (s->size[t] - 1);
+        if (t == 0 && rehashing(s) && b < s->rehash_idx)
+            continue; /* already moved */
+        for (struct entry *e = s->table[t][b]; e; e = entry_next(e)) {
+            if (entry_tag(e) == tag && entry_key_len(e) == klen &&
+                memcmp(entry_key(e), k, klen) == 0) {
+                return e;
+            }
+        }
+        if (!rehashing(s))
+            break;
+    }
+    return NULL;
+}
+
+/* The chain link is a tagged word, so chains are walked by value; unlink and
+ * relink go through this helper that knows the tag layout. */
+static bool chain_replace(struct store *s, int t, size_t b, struct entry *e, struct entry *ne,
+                          bool remove)
+{
+    struct entry *prev = NULL;
+    for (struct entry *cur = s->table[t][b]; cur; prev = cur, cur = entry_next(cur)) {
+        if (cur != e)
+            continue;
+        struct entry *repl = remove ? entry_next(e) : ne;
+        if (!remove)
+            entry_set_next(ne, entry_next(e));
+        if (prev)
+            entry_set_next(prev, repl);
+        else
+            s->table[t][b] = repl;
+        return true;
+    }
+    return false;
+}
+
+/* Locate e in the table: returns the table index or -1. */
+static int chain_find(const struct store *s, const struct entry *e, uint64_t h)
+{
+    for (int t = 0; t < 2; t++) {
+        if (s->size[t] == 0)
+            break;
+        for (struct entry *cur = s->table[t][(size_t)h & (s->size[t] - 1)]; cur;
+             cur = entry_next(cur))
+            if (cur == e)
+                return t;
+    }
+    return -1;
+}
+
+static void replace_entry(struct store *s, struct entry *e, struct entry *ne, uint64_t h)
+{
+    int t = chain_find(s, e, h);
+    assert(t >= 0);
+    bool ok = chain_replace(s, t, (size_t)h & (s->size[t] - 1), e, ne, false);
+    (void)ok;
+    assert(ok);
+    if (entry_volatile(e)) {
+        uint32_t i = entry_vol_index(e);
+        assert(s->vol[i] == e);
+        s->vol[i] = ne;
+        entry_set_vol_index(ne, i);
+    }
+}
+
+/* Unlink and free e (known live). Journals a DEL first. */
+static void remove_entry(struct store *s, struct entry *e, uint64_t h)
+{
+    int t = chain_find(s, e, h);
+    assert(t >= 0);
+    journal(s, JOURNAL_DEL, e, false, 0);
+    chain_replace(s, t, (size_t)h & (s->size[t] - 1), e, NULL, true);
+    s->used[t]--;
+    if (entry_volatile(e))
+        vol_remove(s, e);
+    entry_free(s, e);
+    maybe_shrink(s);
+    check_invariants(s);
+}
+
+static inline void note_now(struct store *s, int64_t now_ms)
+{
+    if (now_ms > s->last_now_ms)
+        s->last_now_ms = now_ms;
+}
+
+static inline bool expired(const struct entry *e, int64_t now_ms)
+{
+    int64_t at = entry_expire_at(e);
+    return at != 0 && at <= now_ms;
+}
+
+/* ---- public API ---- */
+
+struct store *store_create(void *heap, journal_hook *hook, void *hook_arg)
+{
+    struct store *s = heap ? mi_heap_zalloc((mi_heap_t *)heap, sizeof *s) : mi_zalloc(sizeof *s);
+    if (!s)
+        abort();
+    s->heap = heap;
+    s->hook = hook;
+    s->hook_arg = hook_arg;
+    s->rng = ((uint64_t)(uintptr_t)s ^ (uint64_t)time(NULL)) | 1;
+    return s;
+}
+
+static void free_all_entries(struct store *s)
+{
+    for (int t = 0; t < 2; t++) {
+        for (size_t b = 0; b < s->size[t]; b++) {
+            struct entry *e = s->table[t][b];
+            while (e) {
+                struct entry *next = entry_next(e);
+                entry_free(s, e);
+                e = next;
+            }
+        }
+        mi_free(s->table[t]);
+        s->table[t] = NULL;
+        s->size[t] = 0;
+        s->used[t] = 0;
+    }
+    s->rehash_idx = 0;
+    mi_free(s->vol);
+    s->vol = NULL;
+    s->vol_len = s->vol_cap = 0;
+    s->pool_len = 0;
+    assert(s->mem_entries == 0);
+}
+
+void store_destroy(struct store *s)
+{
+    if (!s)
+        return;
+    bury_graveyard(s);
+    free_all_entries(s);
+    mi_free(s);
+}
+
+struct entry *store_find(struct store *s, struct slice key, int64_t now_ms)
+{
+    note_now(s, now_ms);
+    bury_graveyard(s);
+    rehash_tick(s);
+    uint64_t h = key_hash(key.ptr, key.len);
+    struct entry *e = lookup(s, key.ptr, key.len, h);
+    if (e && expired(e, now_ms)) {
+        remove_entry(s, e, h);
+        s->stats.expired_keys++;
+        e = NULL;
+    }
+    if (!e) {
+        s->stats.keyspace_misses++;
+        return NULL;
+    }
+    s->stats.keyspace_hits++;
+    lru_touch(s, e);
+    return e;
+}
+
+struct entry *store_peek(struct store *s, struct slice key, int64_t now_ms)
+{
+    note_now(s, now_ms);
+    uint64_t h = key_hash(key.ptr, key.len);
+    struct entry *e = lookup(s, key.ptr, key.len, h);
+    if (e && expired(e, now_ms))
+        return NULL;
+    return e;
+}
+
+/* Fill a fresh entry's header for key/vlen with flags. */
+static void entry_init(struct entry *e, uint64_t h, unsigned flags, struct slice key, size_t vlen)
+{
+    e->link = (uint64_t)hash_tag(h) << TAG_SHIFT;
+    e->meta = flags | ((unsigned)TYPE_STRING << F_TYPE_SHIFT);
+    if (flags & F_EXPF) {
+        entry_store_expire(e, 0);
+        entry_set_vol_index(e, 0);
+    }
+    entry_set_lens(e, key.len, vlen);
+    memcpy((char *)entry_key(e), key.ptr, key.len);
+}
+
+/* Set e's expiry field (present) to at, keeping the volatile array right. */
+static void entry_put_expire(struct store *s, struct entry *e, int64_t at)
+{
+    bool was = entry_volatile(e);
+    entry_store_expire(e, at);
+    if (was && at == 0)
+        vol_remove(s, e); /* reads the index, still stored */
+    else if (!was && at != 0)
+        vol_add(s, e);
+}
+
+struct entry *store_set(struct store *s, struct slice key, const void *val,
+                        size_t vlen, int64_t expire_at_ms)
+{
+    assert(vlen <= UINT32_MAX && key.len <= UINT32_MAX);
+    bury_graveyard(s);
+    rehash_tick(s);
+    uint64_t h = key_hash(key.ptr, key.len);
+    struct entry *old = lookup(s, key.ptr, key.len, h);
+    unsigned flags = (needs_long(key.len, vlen) ? F_LONG : 0) | (expire_at_ms ? F_EXPF : 0);
+    struct entry *e;
+
+    if (old) {
+        /* Reuse the allocation when the new layout fits without wasting
+         * more than half of it; keep an existing expiry field. */
+        unsigned keep = flags | (entry_flags(old) & F_EXPF);
+        size_t need = entry_alloc_size(key.len, vlen, keep);
+        size_t have = mi_usable_size(old);
+        if (need <= have && need * 2 >= have &&
+            (keep & (F_LONG | F_EXPF)) == (entry_flags(old) & (F_LONG | F_EXPF))) {
+            e = old;
+            entry_set_lens(e, key.len, vlen);
+            if (entry_flags(e) & F_EXPF)
+                entry_put_expire(s, e, expire_at_ms);
+        } else {
+            if (entry_volatile(old))
+                vol_remove(s, old);
+            e = entry_alloc(s, entry_alloc_size(key.len, vlen, flags));
+            entry_init(e, h, flags, key, vlen);
+            int t = chain_find(s, old, h);
+            chain_replace(s, t, (size_t)h & (s->size[t] - 1), old, e, false);
+            entry_free(s, old);
+            if (expire_at_ms)
+                entry_put_expire(s, e, expire_at_ms);
+        }
+    } else {
+        maybe_grow(s);
+        e = entry_alloc(s, entry_alloc_size(key.len, vlen, flags));
+        entry_init(e, h, flags, key, vlen);
+        int t = rehashing(s) ? 1 : 0;
+        size_t b = (size_t)h & (s->size[t] - 1);
+        entry_set_next(e, s->table[t][b]);
+        s->table[t][b] = e;
+        s->used[t]++;
+        if (expire_at_ms)
+            entry_put_expire(s, e, expire_at_ms);
+    }
+    lru_touch(s, e);
+    check_invariants(s);
+    if (val) {
+        if (vlen)
+            memcpy(entry_value(e), val, vlen);
+        journal(s, JOURNAL_SET, e, true, expire_at_ms);
+    }
+    return e;
+}
+
+struct entry *store_resize(struct store *s, struct entry *e, size_t vlen)
+{
+    assert(vlen <= UINT32_MAX);
+    bury_graveyard(s);
+    size_t klen = entry_key_len(e), oldv = entry_value_len(e);
+    unsigned flags = entry_flags(e);
+    unsigned nflags = (flags & ~F_LONG) | (needs_long(klen, vlen) ? F_LONG : 0);
+    size_t need = entry_alloc_size(klen, vlen, nflags);
+    if (nflags == flags && need <= mi_usable_size(e)) {
+        if (vlen > oldv)
+            memset(entry_value(e) + oldv, 0, vlen - oldv);
+        entry_set_lens(e, klen, vlen);
+        return e;
+    }
+    /* Move. Growth gets slack (as sds does) so that repeated APPENDs are
+     * amortised; a shrink allocates exactly. */
+    size_t alloc = need;
+    if (vlen > oldv) {
+        size_t slack = vlen < (1u << 20) ? vlen : (1u << 20);
+        alloc += slack;
+    }
+    uint64_t h = entry_hash(e);
+    struct entry *ne = entry_alloc(s, alloc);
+    ne->link = e->link & ~LINK_PTR_MASK;
+    ne->meta = (e->meta & ~META_FLAGS) | nflags;
+    if (nflags & F_EXPF) {
+        entry_store_expire(ne, entry_expire_at(e));
+        entry_set_vol_index(ne, entry_vol_index(e));
+    }
+    entry_set_lens(ne, klen, vlen);
+    memcpy((char *)entry_key(ne), entry_key(e), klen);
+    size_t keep = oldv < vlen ? oldv : vlen;
+    memcpy(entry_value(ne), entry_value(e), keep);
+    if (vlen > keep)
+        memset(entry_value(ne) + keep, 0, vlen - keep);
+    replace_entry(s, e, ne, h);
+    entry_free(s, e);
+    return ne;
+}
+
+void store_changed(struct store *s, struct entry *e)
+{
+    journal(s, JOURNAL_SET, e, true, entry_expire_at(e));
+}
+
+bool store_delete(struct store *s, struct slice key)
+{
+    bury_graveyard(s);
+    rehash_tick(s);
+    uint64_t h = key_hash(key.ptr, key.len);
+    struct entry *e = lookup(s, key.ptr, key.len, h);
+    if (!e)
+        return false;
+    bool was_expired = expired(e, s->last_now_ms);
+    remove_entry(s, e, h);
+    if (was_expired)
+        s->stats.expired_keys++;
+    return !was_expired;
+}
+
+bool store_set_expire(struct store *s, struct entry *e, int64_t at_ms, int64_t now_ms)
+{
+    note_now(s, now_ms);
+    bury_graveyard(s);
+    uint64_t h = entry_hash(e);
+    if (at_ms < 0 || (at_ms > 0 && at_ms <= now_ms)) {
+        remove_entry(s, e, h);
+        return false;
+    }
+    if (at_ms == 0) {
+        if (entry_volatile(e)) {
+            entry_put_expire(s, e, 0);
+            journal(s, JOURNAL_PERSIST, e, false, 0);
+        }
+        return true;
+    }
+    if (!(entry_flags(e) & F_EXPF)) {
+        /* Move to an entry with an expiry field. The old copy stays readable
+         * (same key and value) until the next store call, so a caller that
+         * still reads e right after this call reads valid bytes. */
+        size_t klen = entry_key_len(e), vlen = entry_value_len(e);
+        unsigned nflags = entry_flags(e) | F_EXPF;
+        struct entry *ne = entry_alloc(s, entry_alloc_size(klen, vlen, nflags));
+        ne->link = e->link & ~LINK_PTR_MASK;
+        ne->meta = (e->meta & ~META_FLAGS) | nflags;
+        entry_store_expire(ne, 0);
+        entry_set_lens(ne, klen, vlen);
+        memcpy((char *)entry_key(ne), entry_key(e), klen);
+        memcpy(entry_value(ne), entry_value(e), vlen);
+        replace_entry(s, e, ne, h);
+        s->mem_entries -= mi_usable_size(e);
+        s->graveyard = e;
+        e = ne;
+    }
+    entry_put_expire(s, e, at_ms);
+    journal(s, JOURNAL_EXPIRE, e, false, at_ms);
+    return true;
+}
+
+void store_flush(struct store *s)
+{
+    bury_graveyard(s);
+    free_all_entries(s);
+    journal(s, JOURNAL_FLUSH, NULL, false, 0);
+}
+
+size_t store_count(const struct store *s) { return store_count_(s); }
+
+const struct store_stats *store_get_stats(const struct store *s)
+{
+    ((struct store *)s)->stats.expires = s->vol_len;
+    return &s->stats;
+}
+
+void store_reset_stats(struct store *s)
+{
+    s->stats.expired_keys = 0;
+    s->stats.evicted_keys = 0;
+    s->stats.keyspace_hits = 0;
+    s->stats.keyspace_misses = 0;
+}
+
+size_t store_used_memory(const struct store *s)
+{
+    size_t m = s->mem_entries;
+    if (s->table[0])
+        m += mi_usable_size(s->table[0]);
+    if (s->table[1])
+        m += mi_usable_size(s->table[1]);
+    if (s->vol)
+        m += mi_usable_size(s->vol);
+    return m;
+}
+
+/* ---- SCAN ---- */
+
+static inline uint64_t reverse_bits(uint64_t v)
+{
+    v = ((v >> 1) & UINT64_C(0x5555555555555555)) | ((v & UINT64_C(0x5555555555555555)) << 1);
+    v = ((v >> 2) & UINT64_C(0x3333333333333333)) | ((v & UINT64_C(0x3333333333333333)) << 2);
+    v = ((v >> 4) & UINT64_C(0x0f0f0f0f0f0f0f0f)) | ((v & UINT64_C(0x0f0f0f0f0f0f0f0f)) << 4);
+    return __builtin_bswap64(v);
+}
+
+static size_t scan_bucket(struct entry *e, int64_t now_ms, store_scan_fn *fn, void *arg)
+{
+    size_t n = 0;
+    while (e) {
+        struct entry *next = entry_next(e);
+        if (!expired(e, now_ms)) {
+            fn(arg, e);
+            n++;
+        }
+        e = next;
+    }
+    return n;
+}
+
+uint64_t store_scan(struct store *s, uint64_t cursor, size_t count, int64_t now_ms,
+                    store_scan_fn *fn, void *arg)
+{
+    note_now(s, now_ms);
+    if (store_count_(s) == 0 || s->size[0] == 0)
+        return 0;
+    if (count == 0)
+        count = 1;
+    size_t emitted = 0, visits = 0;
+    size_t max_visits = count > SIZE_MAX / 10 ? SIZE_MAX : count * 10;
+    uint64_t v = cursor;
+    do {
+        if (!rehashing(s)) {
+            uint64_t m0 = s->size[0] - 1;
+            emitted += scan_bucket(s->table[0][v & m0], now_ms, fn, arg);
+            v |= ~m0;
+            v = reverse_bits(v);
+            v++;
+            v = reverse_bits(v);
+            visits++;
+        } else {
+            int small = s->size[0] <= s->size[1] ? 0 : 1, big = 1 - small;
+            uint64_t m0 = s->size[small] - 1, m1 = s->size[big] - 1;
+            /* Buckets of table[0] below rehash_idx are empty (moved). */
+            emitted += scan_bucket(s->table[small][v & m0], now_ms, fn, arg);
+            do {
+                emitted += scan_bucket(s->table[big][v & m1], now_ms, fn, arg);
+                v |= ~m1;
+                v = reverse_bits(v);
+                v++;
+                v = reverse_bits(v);
+                visits++;
+            } while (v & (m0 ^ m1));
+        }
+    } while (v != 0 && emitted < count && visits < max_visits);
+    return v;
+}
+
+/* ---- random and sampling ---- */
+
+/* A random entry (live or expired), or NULL when empty. */
+static struct entry *random_entry(struct store *s)
+{
+    if (store_count_(s) == 0)
+        return NULL;
+    struct entry *head = NULL;
+    while (!head) {
+        if (rehashing(s)) {
+            size_t span = s->size[0] + s->size[1] - s->rehash_idx;
+            size_t i = s->rehash_idx + (size_t)(rng_next(s) % span);
+            head = i >= s->size[0] ? s->table[1][i - s->size[0]] : s->table[0][i];
+        } else {
+            head = s->table[0][rng_next(s) & (s->size[0] - 1)];
+        }
+    }
+    size_t len = 0;
+    for (struct entry *e = head; e; e = entry_next(e))
+        len++;
+    size_t pick = (size_t)(rng_next(s) % len);
+    while (pick--)
+        head = entry_next(head);
+    return head;
+}
+
+struct entry *store_random(struct store *s, int64_t now_ms)
+{
+    note_now(s, now_ms);
+    bury_graveyard(s);
+    for (;;) {
+        struct entry *e = random_entry(s);
+        if (!e || !expired(e, now_ms))
+            return e;
+        remove_entry(s, e, entry_hash(e));
+        s->stats.expired_keys++;
+    }
+}
+
+/* Up to max entries from consecutive buckets starting at a random one, in
+ * both tables while rehashing (each table indexed with its own mask, so a
+ * small table is sampled as densely as a large one). */
+static size_t sample_entries(struct store *s, struct entry **out, size_t max)
+{
+    size_t n = 0;
+    if (store_count_(s) == 0)
+        return 0;
+    size_t i = (size_t)rng_next(s);
+    for (size_t steps = 0; n < max && steps < max * 16; steps++, i++) {
+        for (int t = 0; t < 2 && n < max; t++) {
+            if (s->size[t] == 0)
+                continue;
+            size_t b = i & (s->size[t] - 1);
+            if (t == 0 && rehashing(s) && b < s->rehash_idx)
+                continue;
+            for (struct entry *e = s->table[t][b]; e && n < max; e = entry_next(e))
+                out[n++] = e;
+        }
+    }
+    return n;
+}
+
+/* ---- eviction ---- */
+
+static uint64_t evict_score(const struct store *s, const struct entry *e, enum evict_policy p)
+{
+    if (p == EVICT_VOLATILE_TTL)
+        return UINT64_MAX - (uint64_t)entry_expire_at(e);
+    return (s->lru_clock - entry_lru(e)) & LRU_MASK;
+}
+
+static void pool_insert(struct store *s, struct entry *e, uint64_t h, uint64_t score)
+{
+    for (int i = 0; i < s->pool_len; i++)
+        if (s->pool[i].e == e)
+            return;
+    if (s->pool_len == POOL_SIZE) {
+        if (score <= s->pool[0].score)
+            return;
+        memmove(&s->pool[0], &s->pool[1], (POOL_SIZE - 1) * sizeof s->pool[0]);
+        s->pool_len--;
+    }
+    int i = s->pool_len;
+    while (i > 0 && s->pool[i - 1].score > score) {
+        s->pool[i] = s->pool[i - 1];
+        i--;
+    }
+    s->pool[i] = (struct pool_slot){ e, h, score };
+    s->pool_len++;
+}
+
+static void pool_fill(struct store *s, enum evict_policy p)
+{
+    struct entry *sample[EVICT_SAMPLES];
+    size_t n = 0;
+    if (p == EVICT_ALLKEYS_LRU) {
+        n = sample_entries(s, sample, EVICT_SAMPLES);
+    } else if (s->vol_len) {
+        for (n = 0; n < EVICT_SAMPLES && n < s->vol_len; n++)
+            sample[n] = s->vol[rng_next(s) % s->vol_len];
+    }
+    for (size_t i = 0; i < n; i++)
+        pool_insert(s, sample[i], entry_hash(sample[i]), evict_score(s, sample[i], p));
+}
+
+/* Best candidate still live and still eligible, or NULL. */
+static struct entry *pool_pop(struct store *s, enum evict_policy p, uint64_t *hash)
+{
+    while (s->pool_len > 0) {
+        struct pool_slot c = s->pool[--s->pool_len];
+        if (chain_find(s, c.e, c.hash) < 0 || entry_tag(c.e) != hash_tag(c.hash))
+            continue; /* gone since it was sampled */
+        if (p != EVICT_ALLKEYS_LRU && !entry_volatile(c.e))
+            continue;
+        uint64_t now = evict_score(s, c.e, p);
+        if (now != c.score) { /* touched since: rank it again */
+            pool_insert(s, c.e, c.hash, now);
+            continue;
+        }
+        *hash = c.hash;
+        return c.e;
+    }
+    return NULL;
+}
+
+bool store_make_room(struct store *s, size_t limit, enum evict_policy policy, int64_t now_ms)
+{
+    note_now(s, now_ms);
+    bury_graveyard(s);
+    if (limit == 0)
+        return true;
+    if (s->pool_policy != policy) {
+        s->pool_len = 0;
+        s->pool_policy = policy;
+    }
+    while (store_used_memory(s) > limit) {
+        struct entry *victim = NULL;
+        uint64_t h = 0;
+        switch (policy) {
+        case EVICT_NOEVICTION:
+            return false;
+        case EVICT_ALLKEYS_RANDOM:
+            victim = random_entry(s);
+            if (victim)
+                h = entry_hash(victim);
+            break;
+        case EVICT_ALLKEYS_LRU:
+        case EVICT_VOLATILE_LRU:
+        case EVICT_VOLATILE_TTL:
+            if (policy != EVICT_ALLKEYS_LRU && s->vol_len == 0)
+                return false;
+            for (int tries = 0; !victim && tries < 8; tries++) {
+                pool_fill(s, policy);
+                victim = pool_pop(s, policy, &h);
+            }
+            if (!victim && policy == EVICT_ALLKEYS_LRU && (victim = random_entry(s)))
+                h = entry_hash(victim); /* sampling found nothing: very sparse table */
+            break;
+        }
+        if (!victim)
+            return false;
+        remove_entry(s, victim, h);
+        s->stats.evicted_keys++;
+    }
+    return true;
+}
+
+/* ---- active expiry ---- */
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+#define EXPIRE_SAMPLES 20
+
+size_t store_expire_cycle(struct store *s, int64_t now_ms, int64_t budget_us)
+{
+    note_now(s, now_ms);
+    bury_graveyard(s);
+    size_t removed = 0;
+    int64_t start = now_us();
+    while (s->vol_len > 0) {
+        size_t sampled = 0, gone = 0;
+        for (; sampled < EXPIRE_SAMPLES && s->vol_len > 0; sampled++) {
+            struct entry *e = s->vol[rng_next(s) % s->vol_len];
+            if (expired(e, now_ms)) {
+                remove_entry(s, e, entry_hash(e));
+                s->stats.expired_keys++;
+                gone++;
+            }
+        }
+        removed += gone;
+        /* Fewer than a quarter expired: few are left to find, stop. */
+        if (gone * 4 < sampled)
+            break;
+        if (now_us() - start >= budget_us)
+            break;
+    }
+    return removed;
+}
+
+void store_rehash_step(struct store *s)
+{
+    bury_graveyard(s);
+    if (rehashing(s))
+        rehash_buckets(s, 128);
+    else
+        maybe_shrink(s); /* deletes that came during a rehash could not */
+}

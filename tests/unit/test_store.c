@@ -1,0 +1,910 @@
+/* store: table growth and SCAN, memory accounting, LRU eviction, expiry and
+ * the journal stream. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <cmocka.h>
+
+#include "../../shards/store.h"
+
+/* ---- helpers ---- */
+
+#define NOW 1700000000000LL
+
+static struct slice key_of(char *buf, int i)
+{
+    int n = snprintf(buf, 32, "key:%d", i);
+    return (struct slice){ buf, (size_t)n };
+}
+
+static struct entry *set_str(struct store *s, const char *k, const char *v, int64_t at)
+{
+    return store_set(s, (struct slice){ k, strlen(k) }, v, strlen(v), at);
+}
+
+static struct entry *find_str(struct store *s, const char *k, int64_t now)
+{
+    return store_find(s, (struct slice){ k, strlen(k) }, now);
+}
+
+/* A journal hook that keeps copies of what it receives. */
+struct rec_copy {
+    enum journal_op op;
+    char   key[64];
+    size_t key_len;
+    char   value[64];
+    size_t value_len;
+    int64_t at;
+};
+
+struct recorder {
+    struct rec_copy recs[64];
+    int n;
+    int total;
+};
+
+static void record_hook(void *arg, const struct journal_record *r)
+{
+    struct recorder *rc = arg;
+    rc->total++;
+    if (rc->n == 64)
+        return;
+    struct rec_copy *c = &rc->recs[rc->n++];
+    memset(c, 0, sizeof *c);
+    c->op = r->op;
+    if (r->op != JOURNAL_FLUSH) {
+        assert_true(r->key.len <= sizeof c->key);
+        memcpy(c->key, r->key.ptr, r->key.len);
+        c->key_len = r->key.len;
+    }
+    if (r->op == JOURNAL_SET) {
+        assert_true(r->value.len <= sizeof c->value);
+        memcpy(c->value, r->value.ptr, r->value.len);
+        c->value_len = r->value.len;
+    }
+    c->at = r->expire_at_ms;
+}
+
+static void expect_rec(const struct recorder *rc, int i, enum journal_op op, const char *key,
+                       const char *value, int64_t at)
+{
+    assert_true(i < rc->n);
+    const struct rec_copy *c = &rc->recs[i];
+    assert_int_equal(c->op, op);
+    if (key) {
+        assert_int_equal(c->key_len, strlen(key));
+        assert_memory_equal(c->key, key, c->key_len);
+    }
+    if (value) {
+        assert_int_equal(c->value_len, strlen(value));
+        assert_memory_equal(c->value, value, c->value_len);
+    }
+    if (op == JOURNAL_SET || op == JOURNAL_EXPIRE)
+        assert_int_equal(c->at, at);
+}
+
+/* ---- basics ---- */
+
+static void test_set_find_delete(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    assert_null(find_str(s, "a", NOW));
+    struct entry *e = set_str(s, "a", "1", 0);
+    assert_non_null(e);
+    assert_int_equal(entry_key_len(e), 1);
+    assert_memory_equal(entry_key(e), "a", 1);
+    assert_int_equal(entry_value_len(e), 1);
+    assert_memory_equal(entry_value(e), "1", 1);
+    assert_int_equal(entry_type(e), TYPE_STRING);
+    assert_int_equal(entry_expire_at(e), 0);
+    assert_int_equal(store_count(s), 1);
+
+    /* replace with a longer and a shorter value */
+    set_str(s, "a", "a much longer value than before, past the old size", 0);
+    e = find_str(s, "a", NOW);
+    assert_int_equal(entry_value_len(e), strlen("a much longer value than before, past the old size"));
+    set_str(s, "a", "", 0);
+    e = find_str(s, "a", NOW);
+    assert_int_equal(entry_value_len(e), 0);
+    assert_int_equal(store_count(s), 1);
+
+    assert_true(store_delete(s, SLICE_LIT("a")));
+    assert_false(store_delete(s, SLICE_LIT("a")));
+    assert_null(find_str(s, "a", NOW));
+    assert_int_equal(store_count(s), 0);
+
+    const struct store_stats *st = store_get_stats(s);
+    assert_int_equal(st->keyspace_hits, 2);
+    assert_int_equal(st->keyspace_misses, 2);
+    store_reset_stats(s);
+    assert_int_equal(store_get_stats(s)->keyspace_hits, 0);
+    store_destroy(s);
+}
+
+static void test_binary_keys(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    const char k1[] = "a\0b", k2[] = "a\0c", k3[] = "\r\n\0";
+    const char v[] = "x\0\r\ny";
+    store_set(s, (struct slice){ k1, 3 }, v, 5, 0);
+    store_set(s, (struct slice){ k2, 3 }, "2", 1, 0);
+    store_set(s, (struct slice){ k3, 3 }, "3", 1, 0);
+    assert_int_equal(store_count(s), 3);
+    struct entry *e = store_find(s, (struct slice){ k1, 3 }, NOW);
+    assert_non_null(e);
+    assert_int_equal(entry_value_len(e), 5);
+    assert_memory_equal(entry_value(e), v, 5);
+    e = store_find(s, (struct slice){ k2, 3 }, NOW);
+    assert_memory_equal(entry_value(e), "2", 1);
+    assert_null(store_find(s, (struct slice){ k1, 2 }, NOW)); /* "a\0" */
+    assert_non_null(store_peek(s, (struct slice){ k3, 3 }, NOW));
+    store_destroy(s);
+}
+
+static void test_long_key_and_value_forms(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    char key[1000];
+    for (size_t i = 0; i < sizeof key; i++)
+        key[i] = (char)(i * 7);
+    struct slice k = { key, sizeof key };
+    struct entry *e = store_set(s, k, "v", 1, NOW + 5000);
+    assert_int_equal(entry_key_len(e), sizeof key);
+    assert_memory_equal(entry_key(e), key, sizeof key);
+    assert_int_equal(entry_expire_at(e), NOW + 5000);
+    assert_non_null(store_find(s, k, NOW));
+
+    /* a value past 16 MiB switches a short-form entry to the long form */
+    e = store_set(s, SLICE_LIT("big"), "abc", 3, 0);
+    e = store_resize(s, e, (1u << 24) + 10);
+    assert_int_equal(entry_value_len(e), (1u << 24) + 10);
+    assert_memory_equal(entry_value(e), "abc", 3);
+    assert_int_equal(entry_value(e)[(1u << 24) + 9], 0);
+    e = store_resize(s, e, 2);
+    assert_int_equal(entry_value_len(e), 2);
+    assert_memory_equal(entry_value(e), "ab", 2);
+    assert_ptr_equal(store_find(s, SLICE_LIT("big"), NOW), e);
+    store_destroy(s);
+}
+
+static void test_resize_and_changed(void **state)
+{
+    (void)state;
+    struct recorder rc = { 0 };
+    struct store *s = store_create(NULL, record_hook, &rc);
+    struct entry *e = store_set(s, SLICE_LIT("k"), NULL, 3, NOW + 1000);
+    assert_int_equal(rc.n, 0); /* not journaled until changed */
+    memcpy(entry_value(e), "abc", 3);
+    store_changed(s, e);
+    expect_rec(&rc, 0, JOURNAL_SET, "k", "abc", NOW + 1000);
+
+    for (int i = 0; i < 200; i++) { /* APPEND-like growth */
+        size_t old = entry_value_len(e);
+        e = store_resize(s, e, old + 1);
+        assert_int_equal(entry_value(e)[old], 0);
+        entry_value(e)[old] = 'x';
+    }
+    assert_int_equal(entry_value_len(e), 203);
+    assert_memory_equal(entry_value(e), "abcxx", 5);
+    assert_int_equal(entry_expire_at(e), NOW + 1000);
+    assert_ptr_equal(store_find(s, SLICE_LIT("k"), NOW), e);
+    assert_int_equal(rc.n, 1);
+    assert_int_equal(store_get_stats(s)->expires, 1);
+    /* the volatile entry moved: active expiry still finds it */
+    assert_int_equal(store_expire_cycle(s, NOW + 1000, 1000), 1);
+    assert_int_equal(store_count(s), 0);
+    store_destroy(s);
+}
+
+/* ---- growth, SCAN ---- */
+
+struct seen {
+    unsigned char *hits; /* per key index */
+    int n;
+    size_t calls;
+};
+
+static void seen_fn(void *arg, struct entry *e)
+{
+    struct seen *sn = arg;
+    char buf[32];
+    size_t len = entry_key_len(e);
+    assert_true(len < sizeof buf);
+    memcpy(buf, entry_key(e), len);
+    buf[len] = 0;
+    int i = atoi(buf + 4);
+    assert_true(i >= 0 && i < sn->n);
+    if (sn->hits[i] < 255)
+        sn->hits[i]++;
+    sn->calls++;
+}
+
+static void test_scan_during_growth(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    char kb[32];
+    const int initial = 1000, total = 50000;
+    struct seen sn = { calloc(total, 1), total, 0 };
+    for (int i = 0; i < initial; i++)
+        store_set(s, key_of(kb, i), "v", 1, 0);
+    uint64_t cursor = 0;
+    int next = initial, rounds = 0;
+    do {
+        cursor = store_scan(s, cursor, 10, NOW, seen_fn, &sn);
+        /* the table keeps growing (and rehashing) between SCAN calls */
+        for (int j = 0; j < 50 && next < total; j++, next++)
+            store_set(s, key_of(kb, next), "v", 1, 0);
+        rounds++;
+        assert_true(rounds < 1000000);
+    } while (cursor != 0);
+    for (int i = 0; i < initial; i++)
+        assert_true(sn.hits[i] >= 1);
+    free(sn.hits);
+    store_destroy(s);
+}
+
+static void test_scan_complete_and_with_deletes(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    char kb[32];
+    const int n = 20000;
+    struct seen sn = { calloc(n, 1), n, 0 };
+    for (int i = 0; i < n; i++)
+        store_set(s, key_of(kb, i), "v", 1, 0);
+    /* settle any rehash so the first full scan sees a stable table */
+    for (int i = 0; i < 1000; i++)
+        store_rehash_step(s);
+    uint64_t cursor = 0;
+    do
+        cursor = store_scan(s, cursor, 100, NOW, seen_fn, &sn);
+    while (cursor);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(sn.hits[i], 1); /* stable table: exactly once */
+
+    /* Delete the odd keys while scanning: the table shrinks under the scan;
+     * every even key (present throughout) is still returned. */
+    memset(sn.hits, 0, (size_t)n);
+    int del = 1;
+    do {
+        cursor = store_scan(s, cursor, 20, NOW, seen_fn, &sn);
+        for (int j = 0; j < 40 && del < n; j++, del += 2)
+            assert_true(store_delete(s, key_of(kb, del)));
+    } while (cursor);
+    for (int i = 0; i < n; i += 2)
+        assert_true(sn.hits[i] >= 1);
+    assert_int_equal(store_count(s), n / 2);
+
+    /* delete everything else during a scan, down to an empty table */
+    memset(sn.hits, 0, (size_t)n);
+    cursor = 0;
+    int d = 0;
+    do {
+        cursor = store_scan(s, cursor, 5, NOW, seen_fn, &sn);
+        for (int j = 0; j < 100 && d < n; j++, d += 2)
+            store_delete(s, key_of(kb, d));
+    } while (cursor);
+    assert_int_equal(store_count(s), 0);
+    assert_int_equal(store_scan(s, 0, 10, NOW, seen_fn, &sn), 0);
+    free(sn.hits);
+    store_destroy(s);
+}
+
+static void test_scan_skips_expired(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    char kb[32];
+    struct seen sn = { calloc(100, 1), 100, 0 };
+    for (int i = 0; i < 100; i++)
+        store_set(s, key_of(kb, i), "v", 1, i % 2 ? NOW + 10 : 0);
+    uint64_t c = 0;
+    do
+        c = store_scan(s, c, 10, NOW + 10, seen_fn, &sn);
+    while (c);
+    assert_int_equal(sn.calls, 50);
+    for (int i = 0; i < 100; i += 2)
+        assert_int_equal(sn.hits[i], 1);
+    free(sn.hits);
+    store_destroy(s);
+}
+
+static void test_many_inserts_deletes_memory(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    size_t empty = store_used_memory(s);
+    char kb[32];
+    char val[64];
+    memset(val, 'v', sizeof val);
+    const int n = 100000;
+    for (int i = 0; i < n; i++) {
+        store_set(s, key_of(kb, i), val, sizeof val, i % 3 ? 0 : NOW + 100000);
+        assert_int_equal(store_count(s), (size_t)i + 1);
+    }
+    size_t full = store_used_memory(s);
+    /* 16-byte-ish keys with 64-byte values: well under 160 bytes per key */
+    assert_true(full > empty + (size_t)n * 64);
+    assert_true(full < empty + (size_t)n * 160);
+    for (int i = 0; i < n; i++)
+        assert_non_null(store_peek(s, key_of(kb, i), NOW));
+    assert_int_equal(store_get_stats(s)->expires, (n + 2) / 3);
+
+    for (int i = 0; i < n; i += 2)
+        assert_true(store_delete(s, key_of(kb, i)));
+    assert_int_equal(store_count(s), n / 2);
+    size_t half = store_used_memory(s);
+    assert_true(half < full);
+    for (int i = 1; i < n; i += 2)
+        assert_true(store_delete(s, key_of(kb, i)));
+    assert_int_equal(store_count(s), 0);
+    for (int i = 0; i < 100000; i++)
+        store_rehash_step(s);
+    /* back to about the empty store: a minimal table at most */
+    print_message("empty %zu, full %zu, after deleting all %zu\n", empty, full, store_used_memory(s));
+    assert_true(store_used_memory(s) <= empty + 1024);
+    assert_int_equal(store_get_stats(s)->expires, 0);
+
+    /* and it still works */
+    store_set(s, SLICE_LIT("again"), "1", 1, 0);
+    assert_non_null(store_find(s, SLICE_LIT("again"), NOW));
+    store_destroy(s);
+}
+
+static void test_random(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    assert_null(store_random(s, NOW));
+    char kb[32];
+    const int n = 100;
+    int seen[100] = { 0 };
+    for (int i = 0; i < n; i++)
+        store_set(s, key_of(kb, i), "v", 1, 0);
+    for (int r = 0; r < 20000; r++) {
+        struct entry *e = store_random(s, NOW);
+        assert_non_null(e);
+        char buf[32];
+        memcpy(buf, entry_key(e), entry_key_len(e));
+        buf[entry_key_len(e)] = 0;
+        seen[atoi(buf + 4)]++;
+    }
+    for (int i = 0; i < n; i++) /* expected 200 each */
+        assert_true(seen[i] > 50);
+
+    /* only expired keys left: random removes them and reports empty */
+    store_flush(s);
+    store_set(s, SLICE_LIT("x"), "v", 1, NOW + 1);
+    assert_null(store_random(s, NOW + 1));
+    assert_int_equal(store_count(s), 0);
+    store_destroy(s);
+}
+
+/* ---- expiry ---- */
+
+static void test_lazy_expiry(void **state)
+{
+    (void)state;
+    struct recorder rc = { 0 };
+    struct store *s = store_create(NULL, record_hook, &rc);
+    set_str(s, "k", "v", NOW + 100);
+    assert_non_null(find_str(s, "k", NOW + 99));
+    assert_non_null(store_peek(s, SLICE_LIT("k"), NOW + 99));
+    assert_null(store_peek(s, SLICE_LIT("k"), NOW + 100)); /* peek does not delete */
+    assert_int_equal(store_count(s), 1);
+    assert_int_equal(rc.n, 1);
+    assert_null(find_str(s, "k", NOW + 100));
+    assert_int_equal(store_count(s), 0);
+    assert_int_equal(rc.n, 2);
+    expect_rec(&rc, 1, JOURNAL_DEL, "k", NULL, 0);
+    assert_int_equal(store_get_stats(s)->expired_keys, 1);
+    assert_int_equal(store_get_stats(s)->keyspace_misses, 1);
+    assert_int_equal(store_get_stats(s)->expires, 0);
+
+    /* DEL of a key whose time has passed: removed, but it did not exist */
+    set_str(s, "d", "v", NOW + 200);
+    assert_null(store_peek(s, SLICE_LIT("d"), NOW + 200));
+    assert_false(store_delete(s, SLICE_LIT("d")));
+    assert_int_equal(store_count(s), 0);
+    expect_rec(&rc, rc.n - 1, JOURNAL_DEL, "d", NULL, 0);
+    store_destroy(s);
+}
+
+static void test_active_expiry(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    char kb[32];
+    for (int i = 0; i < 2000; i++)
+        store_set(s, key_of(kb, i), "v", 1, i % 2 ? NOW + 50 : (i % 4 ? NOW + 10000 : 0));
+    assert_int_equal(store_expire_cycle(s, NOW, 1000), 0);
+    size_t removed = 0;
+    for (int round = 0; round < 2000 && store_count(s) > 1000; round++)
+        removed += store_expire_cycle(s, NOW + 50, 1000);
+    assert_int_equal(removed, 1000);
+    assert_int_equal(store_count(s), 1000);
+    assert_int_equal(store_get_stats(s)->expired_keys, 1000);
+    for (int i = 0; i < 2000; i += 2)
+        assert_non_null(store_peek(s, key_of(kb, i), NOW + 50));
+    assert_int_equal(store_get_stats(s)->expires, 500);
+    store_destroy(s);
+}
+
+static void test_set_expire_and_persist(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    struct entry *e = set_str(s, "k", "value", 0);
+    assert_true(store_set_expire(s, e, NOW + 500, NOW));
+    /* e may have moved; its bytes stay readable until the next store call */
+    assert_memory_equal(entry_value(e), "value", 5);
+    e = store_peek(s, SLICE_LIT("k"), NOW);
+    assert_int_equal(entry_expire_at(e), NOW + 500);
+    assert_memory_equal(entry_value(e), "value", 5);
+    assert_int_equal(store_get_stats(s)->expires, 1);
+    assert_true(store_set_expire(s, e, NOW + 900, NOW));
+    assert_int_equal(entry_expire_at(store_peek(s, SLICE_LIT("k"), NOW)), NOW + 900);
+    assert_true(store_set_expire(s, e, 0, NOW));
+    assert_int_equal(entry_expire_at(e), 0);
+    assert_int_equal(store_get_stats(s)->expires, 0);
+    assert_non_null(store_find(s, SLICE_LIT("k"), NOW + 1000000));
+    /* SET without expiry clears one; SET with one sets it */
+    e = set_str(s, "k", "v2", NOW + 5);
+    assert_int_equal(entry_expire_at(e), NOW + 5);
+    e = set_str(s, "k", "v3", 0);
+    assert_int_equal(entry_expire_at(e), 0);
+    assert_int_equal(store_get_stats(s)->expires, 0);
+    /* in the past: deleted */
+    assert_false(store_set_expire(s, e, NOW - 1, NOW));
+    assert_int_equal(store_count(s), 0);
+    store_destroy(s);
+}
+
+static void test_journal_stream(void **state)
+{
+    (void)state;
+    struct recorder rc = { 0 };
+    struct store *s = store_create(NULL, record_hook, &rc);
+    set_str(s, "a", "1", 0);                                  /* 0 SET a 1 */
+    set_str(s, "b", "2", NOW + 100);                          /* 1 SET b 2 PXAT */
+    struct entry *e = find_str(s, "a", NOW);
+    e = store_resize(s, e, 3);
+    memcpy(entry_value(e), "123", 3);
+    store_changed(s, e);                                      /* 2 SET a 123 */
+    e = find_str(s, "a", NOW);
+    store_set_expire(s, e, NOW + 700, NOW);                   /* 3 PEXPIREAT a */
+    e = find_str(s, "a", NOW);
+    memcpy(entry_value(e), "xyz", 3);
+    store_changed(s, e);                                      /* 4 SET a xyz PXAT 700 */
+    store_set_expire(s, e, 0, NOW);                           /* 5 PERSIST a */
+    store_set_expire(s, e, 0, NOW);                           /*   (no expiry: nothing) */
+    store_delete(s, SLICE_LIT("a"));                          /* 6 DEL a */
+    store_delete(s, SLICE_LIT("a"));                          /*   (missing: nothing) */
+    assert_null(find_str(s, "b", NOW + 100));                 /* 7 DEL b (expired) */
+    set_str(s, "c", "3", 0);                                  /* 8 SET c 3 */
+    store_flush(s);                                           /* 9 FLUSH */
+    assert_int_equal(rc.n, 10);
+    expect_rec(&rc, 0, JOURNAL_SET, "a", "1", 0);
+    expect_rec(&rc, 1, JOURNAL_SET, "b", "2", NOW + 100);
+    expect_rec(&rc, 2, JOURNAL_SET, "a", "123", 0);
+    expect_rec(&rc, 3, JOURNAL_EXPIRE, "a", NULL, NOW + 700);
+    expect_rec(&rc, 4, JOURNAL_SET, "a", "xyz", NOW + 700);
+    expect_rec(&rc, 5, JOURNAL_PERSIST, "a", NULL, 0);
+    expect_rec(&rc, 6, JOURNAL_DEL, "a", NULL, 0);
+    expect_rec(&rc, 7, JOURNAL_DEL, "b", NULL, 0);
+    expect_rec(&rc, 8, JOURNAL_SET, "c", "3", 0);
+    expect_rec(&rc, 9, JOURNAL_FLUSH, NULL, NULL, 0);
+    assert_int_equal(store_count(s), 0);
+    assert_null(find_str(s, "c", NOW));
+
+    /* active expiry and eviction journal DELs too */
+    rc.n = 0;
+    set_str(s, "x", "1", NOW + 1);
+    assert_int_equal(store_expire_cycle(s, NOW + 1, 1000), 1);
+    expect_rec(&rc, 1, JOURNAL_DEL, "x", NULL, 0);
+    set_str(s, "y", "1", 0);
+    assert_true(store_make_room(s, 1, EVICT_ALLKEYS_LRU, NOW) == false ||
+                store_count(s) == 0);
+    expect_rec(&rc, 3, JOURNAL_DEL, "y", NULL, 0);
+    store_destroy(s);
+}
+
+/* ---- eviction ---- */
+
+static void fill(struct store *s, int from, int to, int64_t at)
+{
+    char kb[32], val[64];
+    memset(val, 'v', sizeof val);
+    for (int i = from; i < to; i++)
+        store_set(s, key_of(kb, i), val, sizeof val, at);
+}
+
+static void test_lru_keeps_recent(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    char kb[32];
+    fill(s, 0, 2000, 0);
+    size_t limit = store_used_memory(s);
+    for (int i = 0; i < 200; i++) /* touch the first 200 */
+        assert_non_null(store_find(s, key_of(kb, i), NOW));
+    char val[64];
+    memset(val, 'n', sizeof val);
+    for (int i = 2000; i < 2600; i++) {
+        assert_true(store_make_room(s, limit, EVICT_ALLKEYS_LRU, NOW));
+        store_set(s, key_of(kb, i), val, sizeof val, 0);
+    }
+    assert_true(store_make_room(s, limit, EVICT_ALLKEYS_LRU, NOW));
+    assert_true(store_used_memory(s) <= limit);
+    for (int i = 0; i < 200; i++)
+        assert_non_null(store_peek(s, key_of(kb, i), NOW));
+    int old_left = 0;
+    for (int i = 200; i < 2000; i++)
+        old_left += store_peek(s, key_of(kb, i), NOW) != NULL;
+    assert_true(old_left < 1800 - 500);
+    assert_true(store_get_stats(s)->evicted_keys >= 500);
+    store_destroy(s);
+}
+
+/* Zipf(0.99) over n items by inverse CDF on a precomputed table. */
+struct zipf {
+    double *cdf;
+    int n;
+};
+
+static void zipf_init(struct zipf *z, int n, double theta)
+{
+    z->n = n;
+    z->cdf = malloc(sizeof(double) * (size_t)n);
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += 1.0 / pow(i + 1, theta);
+    double acc = 0;
+    for (int i = 0; i < n; i++) {
+        acc += 1.0 / pow(i + 1, theta) / sum;
+        z->cdf[i] = acc;
+    }
+}
+
+static int zipf_next(struct zipf *z, uint64_t *rng)
+{
+    *rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    double u = (double)(*rng >> 11) / 9007199254740992.0;
+    int lo = 0, hi = z->n - 1;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (z->cdf[mid] < u)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Exact LRU of `cap` items over integer keys: a doubly linked list in arrays. */
+static double exact_lru_hits(struct zipf *z, int cap, int ops, uint64_t seed)
+{
+    int n = z->n;
+    int *prev = malloc(sizeof(int) * (size_t)n), *next = malloc(sizeof(int) * (size_t)n);
+    char *in = calloc((size_t)n, 1);
+    int head = -1, tail = -1, size = 0;
+    long hits = 0, counted = 0;
+    uint64_t rng = seed;
+    for (int op = 0; op < ops; op++) {
+        int k = zipf_next(z, &rng);
+        bool warm = op >= ops / 5;
+        if (in[k]) {
+            if (warm)
+                hits++;
+            if (head != k) { /* unlink, push front */
+                next[prev[k]] = next[k];
+                if (next[k] >= 0)
+                    prev[next[k]] = prev[k];
+                else
+                    tail = prev[k];
+                prev[k] = -1;
+                next[k] = head;
+                prev[head] = k;
+                head = k;
+            }
+        } else {
+            if (size == cap) {
+                int v = tail;
+                tail = prev[v];
+                next[tail] = -1;
+                in[v] = 0;
+                size--;
+            }
+            in[k] = 1;
+            prev[k] = -1;
+            next[k] = head;
+            if (head >= 0)
+                prev[head] = k;
+            head = k;
+            if (tail < 0)
+                tail = k;
+            size++;
+        }
+        if (warm)
+            counted++;
+    }
+    free(prev);
+    free(next);
+    free(in);
+    return (double)hits / (double)counted;
+}
+
+static void test_lru_hit_ratio_zipf(void **state)
+{
+    (void)state;
+    const int n = 100000, ops = 1000000;
+    struct zipf z;
+    zipf_init(&z, n, 0.99);
+    struct store *s = store_create(NULL, NULL, NULL);
+    char kb[32], val[64];
+    memset(val, 'z', sizeof val);
+    /* room for about 10% of the keys */
+    fill(s, 0, n / 10, 0);
+    size_t limit = store_used_memory(s);
+    store_flush(s);
+
+    uint64_t rng = 42;
+    long hits = 0, counted = 0;
+    double avg_count = 0;
+    for (int op = 0; op < ops; op++) {
+        int k = zipf_next(&z, &rng);
+        bool warm = op >= ops / 5;
+        struct slice key = key_of(kb, k);
+        if (store_find(s, key, NOW)) {
+            if (warm)
+                hits++;
+        } else {
+            assert_true(store_make_room(s, limit, EVICT_ALLKEYS_LRU, NOW));
+            store_set(s, key, val, sizeof val, 0);
+        }
+        if (warm) {
+            counted++;
+            avg_count += (double)store_count(s);
+        }
+    }
+    double ratio = (double)hits / (double)counted;
+    int cap = (int)(avg_count / (double)counted);
+    double exact = exact_lru_hits(&z, cap, ops, 42);
+    print_message("approx LRU hit ratio %.4f, exact LRU %.4f (capacity %d keys)\n",
+                  ratio, exact, cap);
+    assert_true(ratio > exact - 0.02);
+    /* the hottest keys are all in */
+    for (int k = 0; k < 100; k++)
+        assert_non_null(store_peek(s, key_of(kb, k), NOW));
+    free(z.cdf);
+    store_destroy(s);
+}
+
+static void test_volatile_policies(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    char kb[32];
+    fill(s, 0, 500, 0);
+    size_t limit = store_used_memory(s) / 2;
+    /* no volatile keys: nothing evicted, refused */
+    assert_false(store_make_room(s, limit, EVICT_VOLATILE_LRU, NOW));
+    assert_false(store_make_room(s, limit, EVICT_VOLATILE_TTL, NOW));
+    assert_int_equal(store_count(s), 500);
+    assert_int_equal(store_get_stats(s)->evicted_keys, 0);
+
+    /* with some volatile keys only those go, then it refuses */
+    fill(s, 500, 600, NOW + 100000);
+    assert_false(store_make_room(s, limit, EVICT_VOLATILE_LRU, NOW));
+    assert_int_equal(store_count(s), 500);
+    for (int i = 0; i < 500; i++)
+        assert_non_null(store_peek(s, key_of(kb, i), NOW));
+    assert_int_equal(store_get_stats(s)->evicted_keys, 100);
+
+    /* volatile-ttl: the soonest expiring first */
+    store_flush(s);
+    for (int i = 0; i < 300; i++) {
+        char val[64];
+        memset(val, 'v', sizeof val);
+        store_set(s, key_of(kb, i), val, sizeof val, NOW + 1000 + i);
+    }
+    size_t full = store_used_memory(s);
+    assert_true(store_make_room(s, full - full / 4, EVICT_VOLATILE_TTL, NOW));
+    int early_gone = 0, late_kept = 0;
+    for (int i = 0; i < 50; i++)
+        early_gone += store_peek(s, key_of(kb, i), NOW) == NULL;
+    for (int i = 200; i < 300; i++)
+        late_kept += store_peek(s, key_of(kb, i), NOW) != NULL;
+    assert_true(early_gone >= 45);
+    assert_int_equal(late_kept, 100);
+    store_destroy(s);
+}
+
+static void test_noeviction_and_random(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    fill(s, 0, 1000, 0);
+    size_t full = store_used_memory(s);
+    assert_true(store_make_room(s, 0, EVICT_NOEVICTION, NOW));  /* no limit */
+    assert_true(store_make_room(s, full, EVICT_NOEVICTION, NOW));
+    assert_false(store_make_room(s, full / 2, EVICT_NOEVICTION, NOW));
+    assert_int_equal(store_count(s), 1000);
+    assert_true(store_make_room(s, full / 2, EVICT_ALLKEYS_RANDOM, NOW));
+    assert_true(store_used_memory(s) <= full / 2);
+    assert_true(store_count(s) < 1000 && store_count(s) > 300);
+    assert_true(store_make_room(s, full / 4, EVICT_ALLKEYS_LRU, NOW));
+    assert_true(store_used_memory(s) <= full / 4);
+    /* a limit below what the empty table holds cannot be met */
+    assert_false(store_make_room(s, 1, EVICT_ALLKEYS_LRU, NOW));
+    assert_int_equal(store_count(s), 0);
+    store_destroy(s);
+}
+
+static void test_overwrite_keeps_memory_stable(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    fill(s, 0, 1000, 0);
+    size_t m = store_used_memory(s);
+    for (int r = 0; r < 5; r++)
+        fill(s, 0, 1000, r % 2 ? NOW + 100000 : 0);
+    fill(s, 0, 1000, 0);
+    assert_int_equal(store_count(s), 1000);
+    assert_true(store_used_memory(s) <= m + 1000 * 16 + 1024);
+    assert_int_equal(store_get_stats(s)->expires, 0);
+    store_destroy(s);
+}
+
+/* Random operations checked against a plain model of the keyspace. */
+struct model_key {
+    int     present;
+    size_t  len;
+    char    fill;
+    int64_t at;
+};
+
+static void test_random_ops_against_model(void **state)
+{
+    (void)state;
+    enum { KEYS = 3000, OPS = 300000 };
+    struct model_key *m = calloc(KEYS, sizeof *m);
+    struct store *s = store_create(NULL, NULL, NULL);
+    char kb[32], val[300];
+    uint64_t rng = 7;
+    int64_t now = NOW;
+    size_t live = 0;
+    for (int op = 0; op < OPS; op++) {
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint32_t r = (uint32_t)(rng >> 33);
+        int k = (int)(r % KEYS);
+        struct slice key = key_of(kb, k);
+        struct model_key *mk = &m[k];
+        if (mk->present && mk->at && mk->at <= now) { /* the model expires lazily too */
+            mk->present = 0;
+            live--;
+        }
+        switch ((r >> 12) % 8) {
+        case 0: case 1: { /* set */
+            size_t len = (r >> 16) % 300;
+            char fill = (char)('a' + (r >> 20) % 26);
+            int64_t at = (r >> 25) % 4 == 0 ? now + 1 + (int64_t)((r >> 8) % 50) : 0;
+            memset(val, fill, len);
+            store_set(s, key, val, len, at);
+            if (!mk->present)
+                live++;
+            *mk = (struct model_key){ 1, len, fill, at };
+            break;
+        }
+        case 2: /* delete */
+            assert_int_equal(store_delete(s, key), mk->present);
+            if (mk->present)
+                live--;
+            mk->present = 0;
+            break;
+        case 3: { /* resize + fill the tail */
+            struct entry *e = store_find(s, key, now);
+            assert_int_equal(e != NULL, mk->present);
+            if (!e)
+                break;
+            size_t len = (r >> 16) % 300;
+            e = store_resize(s, e, len);
+            memset(entry_value(e), mk->fill, len);
+            store_changed(s, e);
+            mk->len = len;
+            break;
+        }
+        case 4: { /* expire / persist */
+            struct entry *e = store_find(s, key, now);
+            assert_int_equal(e != NULL, mk->present);
+            if (!e)
+                break;
+            int64_t at = (r >> 16) % 3 == 0 ? 0 : now + 1 + (int64_t)((r >> 8) % 50);
+            assert_true(store_set_expire(s, e, at, now));
+            mk->at = at;
+            break;
+        }
+        case 5: /* time passes; a loop turn's active expiry tells the store */
+            now += (r >> 16) % 3;
+            store_expire_cycle(s, now, (r >> 20) % 4 == 0 ? 100 : 0);
+            break;
+        case 6:
+            store_rehash_step(s);
+            break;
+        default: { /* check one key */
+            struct entry *e = store_peek(s, key, now);
+            assert_int_equal(e != NULL, mk->present);
+            if (e) {
+                assert_int_equal(entry_value_len(e), mk->len);
+                for (size_t i = 0; i < mk->len; i++)
+                    assert_int_equal(entry_value(e)[i], mk->fill);
+                assert_int_equal(entry_expire_at(e), mk->at);
+            }
+            break;
+        }
+        }
+    }
+    /* everything the model holds, the store holds, and nothing more */
+    size_t found = 0;
+    for (int k = 0; k < KEYS; k++) {
+        struct model_key *mk = &m[k];
+        bool alive = mk->present && !(mk->at && mk->at <= now);
+        struct entry *e = store_peek(s, key_of(kb, k), now);
+        assert_int_equal(e != NULL, alive);
+        if (e) {
+            found++;
+            assert_int_equal(entry_value_len(e), mk->len);
+        }
+    }
+    assert_true(store_count(s) >= found);
+    (void)live;
+    struct seen sn = { calloc(KEYS, 1), KEYS, 0 };
+    uint64_t c = 0;
+    do
+        c = store_scan(s, c, 50, now, seen_fn, &sn);
+    while (c);
+    assert_true(sn.calls >= found);
+    for (int k = 0; k < KEYS; k++)
+        if (store_peek(s, key_of(kb, k), now))
+            assert_true(sn.hits[k] >= 1);
+    free(sn.hits);
+    store_flush(s);
+    assert_int_equal(store_used_memory(s), 0);
+    free(m);
+    store_destroy(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_set_find_delete),
+        cmocka_unit_test(test_binary_keys),
+        cmocka_unit_test(test_long_key_and_value_forms),
+        cmocka_unit_test(test_resize_and_changed),
+        cmocka_unit_test(test_scan_during_growth),
+        cmocka_unit_test(test_scan_complete_and_with_deletes),
+        cmocka_unit_test(test_scan_skips_expired),
+        cmocka_unit_test(test_many_inserts_deletes_memory),
+        cmocka_unit_test(test_random),
+        cmocka_unit_test(test_lazy_expiry),
+        cmocka_unit_test(test_active_expiry),
+        cmocka_unit_test(test_set_expire_and_persist),
+        cmocka_unit_test(test_journal_stream),
+        cmocka_unit_test(test_lru_keeps_recent),
+        cmocka_unit_test(test_lru_hit_ratio_zipf),
+        cmocka_unit_test(test_volatile_policies),
+        cmocka_unit_test(test_noeviction_and_random),
+        cmocka_unit_test(test_overwrite_keeps_memory_stable),
+        cmocka_unit_test(test_random_ops_against_model),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
