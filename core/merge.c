@@ -212,7 +212,7 @@ void merge_concat_arrays(struct reply *out, const struct merge_input *in)
     buf_printf(out->out, "%c%lld\r\n", type, total);
     for (int i = 0; i < in->nparts; i++) {
         long long count;
-        size_t body, end;
+        size_t body = 0, end = 0;
         array_part(&in->parts[i], &count, &body, &end);
         buf_append(out->out, in->parts[i].data + body, end - body);
     }

@@ -15,6 +15,7 @@
 struct slowlog_entry {
     uint64_t id;
     int64_t  time_s;     /* unix seconds */
+    int64_t  time_us;    /* unix microseconds when logged: orders entries of different shards */
     uint64_t usec;
     int      argc;       /* arguments kept (the last says "... (N more arguments)" when cut) */
     struct buf *argv;

@@ -44,6 +44,7 @@ struct shard_stats {
     uint64_t keyspace_hits;
     uint64_t keyspace_misses;
     struct command_stat *cmd;      /* command_count_all() entries, by command->index */
+    size_t   ncommands;            /* entries of cmd[] (set by shard_stats_init) */
 };
 
 /* Relaxed atomic read/write of a counter owned by another shard. */
@@ -55,7 +56,9 @@ void shard_stats_deinit(struct shard_stats *s);
 void shard_stats_reset(struct shard_stats *s, size_t ncommands); /* CONFIG RESETSTAT */
 
 /* Record one finished command: index into cmd[], its duration and whether
- * it replied with an error. */
+ * it replied with an error. These count only cmd[index] (calls, usec,
+ * failed_calls, latency / rejected_calls); commands_processed and
+ * total_error_replies are the caller's to count. */
 void stats_command_done(struct shard_stats *s, int index, uint64_t usec, int failed);
 void stats_command_rejected(struct shard_stats *s, int index);
 

@@ -435,8 +435,9 @@ static void test_parse_work_is_linear(void **state)
     struct resp_parser p;
     struct resp_limits lim = RESP_LIMITS_DEFAULT;
     resp_parser_init(&p);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* No clock here: a parser that rescanned the command from its start on
+     * every call would do ~10^10 steps on this input and run into the test's
+     * timeout, while a linear one takes milliseconds. */
     size_t consumed;
     const char *err;
     enum resp_status st = RESP_MORE;
@@ -464,9 +465,6 @@ static void test_parse_work_is_linear(void **state)
     /* the next command does not keep the 200000-entry arrays */
     assert_int_equal(resp_parse(&p, "PING\r\n", 6, &lim, &consumed, &err), RESP_DONE);
     assert_true(p.cap <= 1024);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    assert_true(secs < 5.0);
     resp_parser_deinit(&p);
     buf_free(&cmd);
 }

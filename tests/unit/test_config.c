@@ -1,0 +1,398 @@
+/* Unit tests of core/config.c: defaults, the redis.conf parser, flags,
+ * CONFIG SET rules, memory units and glob matching. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "core/config.h"
+
+/* A config file under /tmp holding text; the path is written to path. */
+static void write_file(char *path, size_t n, const char *text)
+{
+    snprintf(path, n, "/tmp/ringkv_test_config_XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    size_t len = strlen(text);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+}
+
+static void test_defaults(void **state)
+{
+    struct config c;
+    config_init(&c);
+    assert_int_equal(config_load(&c, port), 6379);
+    assert_string_equal(config_str(&c, bind), "127.0.0.1");
+    assert_int_equal(config_load(&c, threads), 0);
+    assert_int_equal(config_load(&c, pin), 1);
+    assert_int_equal(config_load(&c, maxmemory), 0);
+    assert_int_equal(config_load(&c, maxmemory_policy), 0); /* noeviction */
+    assert_int_equal(config_load(&c, loglevel), 2);         /* notice */
+    assert_int_equal(config_load(&c, proto_max_bulk_len), 512LL * 1024 * 1024);
+    assert_int_equal(config_load(&c, client_query_buffer_limit), 1024LL * 1024 * 1024);
+    assert_int_equal(config_load(&c, slowlog_slower_than), 10000);
+    assert_int_equal(config_load(&c, hz), 10);
+    assert_string_equal(config_str(&c, requirepass), "");
+
+    char out[64];
+    assert_string_equal(config_value_text(&c, "maxmemory-policy", out, sizeof(out)), "noeviction");
+    assert_string_equal(config_value_text(&c, "PIN", out, sizeof(out)), "yes");
+    assert_string_equal(config_value_text(&c, "client-output-buffer-limit-bytes", out, sizeof(out)),
+                        "67108864");
+    assert_null(config_value_text(&c, "nosuch", out, sizeof(out)));
+}
+
+static void test_memory_units(void **state)
+{
+    assert_int_equal(config_parse_memory("0"), 0);
+    assert_int_equal(config_parse_memory("100"), 100);
+    assert_int_equal(config_parse_memory("100b"), 100);
+    assert_int_equal(config_parse_memory("1k"), 1000);
+    assert_int_equal(config_parse_memory("1kb"), 1024);
+    assert_int_equal(config_parse_memory("1K"), 1000);
+    assert_int_equal(config_parse_memory("1KB"), 1024);
+    assert_int_equal(config_parse_memory("5m"), 5000000);
+    assert_int_equal(config_parse_memory("5mb"), 5LL * 1024 * 1024);
+    assert_int_equal(config_parse_memory("2g"), 2000000000LL);
+    assert_int_equal(config_parse_memory("2Gb"), 2LL * 1024 * 1024 * 1024);
+    assert_int_equal(config_parse_memory("kb"), -1);
+    assert_int_equal(config_parse_memory(""), -1);
+    assert_int_equal(config_parse_memory("-1"), -1);
+    assert_int_equal(config_parse_memory("1tb"), -1);
+    assert_int_equal(config_parse_memory("1 kb"), -1);
+    assert_int_equal(config_parse_memory("1.5mb"), -1);
+    assert_int_equal(config_parse_memory("99999999999999999999"), -1);
+    assert_int_equal(config_parse_memory("9999999999gb"), -1); /* overflows */
+    assert_int_equal(config_parse_memory("9223372036854775807"), 9223372036854775807LL);
+}
+
+static void test_config_set_rules(void **state)
+{
+    struct config c;
+    char err[512];
+    config_init(&c);
+
+    assert_int_equal(config_set(&c, "maxmemory", "100mb", true, err, sizeof(err)), 0);
+    assert_int_equal(config_load(&c, maxmemory), 100LL * 1024 * 1024);
+    assert_int_equal(config_set(&c, "MAXMEMORY-POLICY", "ALLKEYS-LRU", true, err, sizeof(err)), 0);
+    assert_int_equal(config_load(&c, maxmemory_policy), 1);
+    assert_int_equal(config_set(&c, "requirepass", "s3cret", true, err, sizeof(err)), 0);
+    assert_string_equal(config_str(&c, requirepass), "s3cret");
+    assert_int_equal(config_set(&c, "protected-mode", "no", true, err, sizeof(err)), 0);
+    assert_int_equal(config_load(&c, protected_mode), 0);
+
+    assert_int_equal(config_set(&c, "foo", "bar", true, err, sizeof(err)), -1);
+    assert_string_equal(err, "ERR Unknown option or number of arguments for CONFIG SET - 'foo'");
+    assert_int_equal(config_set(&c, "port", "7000", true, err, sizeof(err)), -1);
+    assert_string_equal(err, "ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config");
+    assert_int_equal(config_load(&c, port), 6379);
+    /* the same option is fine at start-up */
+    assert_int_equal(config_set(&c, "port", "7000", false, err, sizeof(err)), 0);
+    assert_int_equal(config_load(&c, port), 7000);
+
+    assert_int_equal(config_set(&c, "maxmemory", "lots", true, err, sizeof(err)), -1);
+    assert_string_equal(err, "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value");
+    assert_int_equal(config_load(&c, maxmemory), 100LL * 1024 * 1024);
+    assert_int_equal(config_set(&c, "hz", "abc", true, err, sizeof(err)), -1);
+    assert_string_equal(err, "ERR CONFIG SET failed (possibly related to argument 'hz') - argument couldn't be parsed into an integer");
+    assert_int_equal(config_set(&c, "hz", "501", true, err, sizeof(err)), -1);
+    assert_string_equal(err, "ERR CONFIG SET failed (possibly related to argument 'hz') - argument must be between 1 and 500 inclusive");
+    assert_int_equal(config_set(&c, "hz", "0", true, err, sizeof(err)), -1);
+    assert_int_equal(config_set(&c, "hz", "500", true, err, sizeof(err)), 0);
+    assert_int_equal(config_set(&c, "timeout", "-1", true, err, sizeof(err)), -1);
+    assert_string_equal(err, "ERR CONFIG SET failed (possibly related to argument 'timeout') - argument must be between 0 and 2147483647 inclusive");
+    assert_int_equal(config_set(&c, "maxclients", "0", true, err, sizeof(err)), -1);
+    assert_int_equal(config_set(&c, "protected-mode", "maybe", true, err, sizeof(err)), -1);
+    assert_string_equal(err, "ERR CONFIG SET failed (possibly related to argument 'protected-mode') - argument must be 'yes' or 'no'");
+    assert_int_equal(config_set(&c, "loglevel", "loud", true, err, sizeof(err)), -1);
+    assert_string_equal(err, "ERR CONFIG SET failed (possibly related to argument 'loglevel') - argument(s) must be one of the following: debug, verbose, notice, warning, nothing");
+    assert_int_equal(config_set(&c, "slowlog-log-slower-than", "-1", true, err, sizeof(err)), 0);
+    assert_int_equal(config_load(&c, slowlog_slower_than), -1);
+    /* strict integers, as Redis's string2ll */
+    assert_int_equal(config_set(&c, "timeout", "007", true, err, sizeof(err)), -1);
+    assert_int_equal(config_set(&c, "timeout", "+7", true, err, sizeof(err)), -1);
+    assert_int_equal(config_set(&c, "timeout", " 7", true, err, sizeof(err)), -1);
+    assert_int_equal(config_set(&c, "timeout", "99999999999999999999", true, err, sizeof(err)), -1);
+    /* compatibility switches refuse what ringkv cannot do */
+    assert_int_equal(config_set(&c, "appendonly", "no", true, err, sizeof(err)), 0);
+    assert_int_equal(config_set(&c, "appendonly", "yes", true, err, sizeof(err)), -1);
+}
+
+static void test_file_parsing(void **state)
+{
+    char inc[64], path[64], text[512], err[1024];
+    write_file(inc, sizeof(inc), "maxmemory-samples 7\n");
+    snprintf(text, sizeof(text),
+             "# a comment\n"
+             "\n"
+             "   port 7001   \n"
+             "BIND 127.0.0.1 ::1\n"
+             "maxmemory 2mb\n"
+             "maxmemory-policy \"allkeys-lru\"\n"
+             "requirepass 'it\\'s \"quoted\"'\n"
+             "logfile \"/tmp/a\\x41\\tb.log\"\n"
+             "save \"\"\n"
+             "pin no\n"
+             "include %s\n"
+             "\t# indented comment\n",
+             inc);
+    write_file(path, sizeof(path), text);
+
+    struct config c;
+    config_init(&c);
+    assert_int_equal(config_load_file(&c, path, err, sizeof(err)), 0);
+    assert_int_equal(config_load(&c, port), 7001);
+    assert_string_equal(config_str(&c, bind), "127.0.0.1 ::1");
+    assert_int_equal(config_load(&c, maxmemory), 2 * 1024 * 1024);
+    assert_int_equal(config_load(&c, maxmemory_policy), 1);
+    assert_string_equal(config_str(&c, requirepass), "it's \"quoted\"");
+    assert_string_equal(config_str(&c, logfile), "/tmp/aA\tb.log");
+    assert_string_equal(config_str(&c, save), "");
+    assert_int_equal(config_load(&c, pin), 0);
+    assert_int_equal(config_load(&c, maxmemory_samples), 7);
+    unlink(path);
+    unlink(inc);
+}
+
+static void test_file_errors(void **state)
+{
+    char path[64], err[1024];
+    struct config c;
+
+    write_file(path, sizeof(path), "port 7002\n# c\n\nfoo bar\n");
+    config_init(&c);
+    assert_int_equal(config_load_file(&c, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "*** FATAL CONFIG FILE ERROR"));
+    assert_non_null(strstr(err, "at line 4\n>>> 'foo bar'\nBad directive or wrong number of arguments"));
+    unlink(path);
+
+    write_file(path, sizeof(path), "port abc\n");
+    config_init(&c);
+    assert_int_equal(config_load_file(&c, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "at line 1\n>>> 'port abc'\nargument couldn't be parsed into an integer"));
+    unlink(path);
+
+    write_file(path, sizeof(path), "\nport \"7003\n");
+    config_init(&c);
+    assert_int_equal(config_load_file(&c, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "at line 2\n>>> 'port \"7003'\nUnbalanced quotes in configuration line"));
+    unlink(path);
+
+    /* a closing quote must be followed by a blank */
+    write_file(path, sizeof(path), "requirepass \"a\"b\n");
+    config_init(&c);
+    assert_int_equal(config_load_file(&c, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "Unbalanced quotes"));
+    unlink(path);
+
+    write_file(path, sizeof(path), "port\n");
+    config_init(&c);
+    assert_int_equal(config_load_file(&c, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "wrong number of arguments"));
+    unlink(path);
+
+    write_file(path, sizeof(path), "port 1 2\n");
+    config_init(&c);
+    assert_int_equal(config_load_file(&c, path, err, sizeof(err)), -1);
+    unlink(path);
+
+    config_init(&c);
+    assert_int_equal(config_load_file(&c, "/nonexistent/ringkv.conf", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "can't open config file '/nonexistent/ringkv.conf'"));
+
+    /* a file including itself stops at the depth limit instead of looping */
+    char self[64], text[128];
+    write_file(self, sizeof(self), "");
+    snprintf(text, sizeof(text), "include %s\n", self);
+    FILE *f = fopen(self, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    config_init(&c);
+    assert_int_equal(config_load_file(&c, self, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "include nested too deep"));
+    unlink(self);
+}
+
+static void test_flags_override_file(void **state)
+{
+    char path[64], err[1024];
+    write_file(path, sizeof(path), "port 7004\nmaxmemory 1mb\nhz 20\n");
+    struct config c;
+    config_init(&c);
+    char *argv[] = { "ringkv", path, "--port", "7005", "--bind", "127.0.0.1", "::1",
+                     "--save", "", "--maxmemory", "3kb", "--requirepass", NULL };
+    int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
+    assert_int_equal(config_from_args(&c, argc, argv, err, sizeof(err)), 0);
+    assert_int_equal(config_load(&c, port), 7005);
+    assert_string_equal(config_str(&c, bind), "127.0.0.1 ::1");
+    assert_string_equal(config_str(&c, save), "");
+    assert_string_equal(config_str(&c, requirepass), "");
+    assert_int_equal(config_load(&c, maxmemory), 3072);
+    assert_int_equal(config_load(&c, hz), 20); /* from the file, not overridden */
+    unlink(path);
+
+    char *bad[] = { "ringkv", "--port", "7006", "--foo", "bar", "baz", NULL };
+    config_init(&c);
+    assert_int_equal(config_from_args(&c, 6, bad, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, ">>> 'foo \"bar\" \"baz\"'\nBad directive or wrong number of arguments"));
+
+    char *range[] = { "ringkv", "--port", "99999", NULL };
+    config_init(&c);
+    assert_int_equal(config_from_args(&c, 3, range, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "argument must be between 0 and 65535 inclusive"));
+
+    char *noval[] = { "ringkv", "--port", NULL };
+    config_init(&c);
+    assert_int_equal(config_from_args(&c, 2, noval, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "wrong number of arguments"));
+
+    char *stray[] = { "ringkv", "--port", "1", "x.conf", NULL };
+    config_init(&c);
+    /* "x.conf" after a flag is that flag's second word */
+    assert_int_equal(config_from_args(&c, 4, stray, err, sizeof(err)), -1);
+
+    char *threads[] = { "ringkv", "--threads", "1025", NULL };
+    config_init(&c);
+    assert_int_equal(config_from_args(&c, 3, threads, err, sizeof(err)), -1);
+}
+
+struct collected {
+    char names[64][64];
+    char values[64][64];
+    int  n;
+};
+
+static void collect(void *arg, const char *name, const char *value)
+{
+    struct collected *c = arg;
+    if (c->n < 64) {
+        snprintf(c->names[c->n], 64, "%s", name);
+        snprintf(c->values[c->n], 64, "%s", value);
+        c->n++;
+    }
+}
+
+static void measure(void *arg, const char *name, const char *value)
+{
+    *(size_t *)arg = strlen(value);
+}
+
+static void test_config_get(void **state)
+{
+    struct config c;
+    config_init(&c);
+    struct collected got = { .n = 0 };
+    config_get(&c, "MAXMEMORY*", collect, &got);
+    assert_int_equal(got.n, 3);
+    assert_string_equal(got.names[0], "maxmemory");
+    assert_string_equal(got.values[0], "0");
+    assert_string_equal(got.names[1], "maxmemory-policy");
+    assert_string_equal(got.values[1], "noeviction");
+    assert_string_equal(got.names[2], "maxmemory-samples");
+
+    got.n = 0;
+    config_get(&c, "*", collect, &got);
+    assert_true(got.n >= 26);
+    got.n = 0;
+    config_get(&c, "nomatch*", collect, &got);
+    assert_int_equal(got.n, 0);
+
+    /* a long string comes back whole */
+    char longpass[5001], err[256];
+    memset(longpass, 'p', 5000);
+    longpass[5000] = '\0';
+    assert_int_equal(config_set(&c, "requirepass", longpass, true, err, sizeof(err)), 0);
+    size_t len = 0;
+    config_get(&c, "requirepass", measure, &len);
+    assert_int_equal(len, 5000);
+}
+
+#define GM(p, s) glob_match((p), strlen(p), (s), strlen(s), false)
+#define GMI(p, s) glob_match((p), strlen(p), (s), strlen(s), true)
+
+static void test_glob(void **state)
+{
+    assert_true(GM("*", ""));
+    assert_true(GM("*", "anything"));
+    assert_true(GM("", ""));
+    assert_false(GM("", "a"));
+    assert_true(GM("h?llo", "hello"));
+    assert_false(GM("h?llo", "hllo"));
+    assert_true(GM("h*llo", "hllo"));
+    assert_true(GM("h*llo", "heeeello"));
+    assert_true(GM("h[ae]llo", "hallo"));
+    assert_false(GM("h[ae]llo", "hillo"));
+    assert_true(GM("h[^e]llo", "hallo"));
+    assert_false(GM("h[^e]llo", "hello"));
+    assert_true(GM("h[a-b]llo", "hbllo"));
+    assert_true(GM("h[b-a]llo", "hbllo"));  /* reversed range */
+    assert_false(GM("h[a-b]llo", "hcllo"));
+    assert_true(GM("a\\*b", "a*b"));
+    assert_false(GM("a\\*b", "axb"));
+    assert_true(GM("a\\?", "a?"));
+    assert_false(GM("a\\?", "ab"));
+    assert_true(GM("[\\]]", "]"));          /* escaped ] inside a class */
+    assert_true(GM("[\\^a]", "^"));
+    assert_true(GM("a\\", "a\\"));          /* trailing backslash is literal */
+    assert_false(GM("[]", "a"));
+    assert_true(GM("[a", "a"));             /* unterminated class ends the pattern */
+    assert_false(GM("[a", "ab"));
+    assert_true(GM("[^", "x"));
+    assert_true(GM("foo*bar*", "fooXbarYbar"));
+    assert_false(GM("foo*bar", "fooXbarY"));
+    assert_true(GM("*.conf", "a.b.conf"));
+    assert_true(GM("**a", "a"));
+    assert_false(GM("**", ""));             /* as Redis: only "" and a lone "*" match "" */
+    assert_false(GM("?", ""));
+    assert_false(GM("a*", ""));
+    assert_true(GM("a**", "a"));
+
+    assert_false(GM("HELLO", "hello"));
+    assert_true(GMI("HELLO", "hello"));
+    assert_true(GMI("h[A-Z]llo", "hello"));
+    assert_true(GMI("h[E]llo", "hello"));
+    assert_true(GMI("max*", "MAXMEMORY"));
+
+    /* binary safety: lengths, not NULs */
+    assert_true(glob_match("a?c", 3, "a\0c", 3, false));
+}
+
+static void test_glob_pathological(void **state)
+{
+    char s[20001];
+    memset(s, 'a', sizeof(s) - 1);
+    s[sizeof(s) - 1] = '\0';
+    const char *pat = "*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b";
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_false(GM(pat, s));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(secs < 1.0);
+    s[sizeof(s) - 2] = 'b';
+    assert_true(GM(pat, s));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_memory_units),
+        cmocka_unit_test(test_config_set_rules),
+        cmocka_unit_test(test_file_parsing),
+        cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_flags_override_file),
+        cmocka_unit_test(test_config_get),
+        cmocka_unit_test(test_glob),
+        cmocka_unit_test(test_glob_pathological),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
