@@ -184,6 +184,8 @@ static struct command table[] = {
         "Increment the float value of a key by the given amount"),
     ROW("getrange",    4,  CMD_READONLY, 1, 1, 1, cmd_getrange, NULL, "string", "2.4.0",
         "Get a substring of the string stored at a key"),
+    ROW("substr",      4,  CMD_READONLY, 1, 1, 1, cmd_getrange, NULL, "string", "1.0.0",
+        "Get a substring of the string stored at a key"),
     ROW("setrange",    4,  CMD_WRITE | CMD_DENYOOM, 1, 1, 1, cmd_setrange, NULL, "string", "2.2.0",
         "Overwrite part of a string at key starting at the specified offset"),
     ROW("lcs",         -3, CMD_READONLY, 1, 2, 1, cmd_lcs, NULL, "string", "7.0.0",

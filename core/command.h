@@ -87,6 +87,9 @@ struct command {
     const struct command *subcommands;
 };
 
+/* Number the rows (command->index) once, before any shard starts. */
+void command_setup(void);
+
 /* Look up argv[0] (case-insensitive); NULL if unknown. */
 const struct command *command_lookup(struct slice name);
 /* Look up a subcommand of a container command (CLIENT LIST): NULL if unknown. */

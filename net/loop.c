@@ -348,10 +348,9 @@ static void run_turn(struct loop *l, bool may_sleep)
         /* Announce the sleep, then look once more for work posted before
          * the announcement was visible (pairs with loop_wake). */
         atomic_store(&l->sleeping, 1);
-        if (l->h.before_sleep && l->h.before_sleep(l->arg)) {
+        if (l->h.has_work && l->h.has_work(l->arg)) {
             atomic_store(&l->sleeping, 0);
             may_sleep = false;
-            walk_queued(l);
         }
     }
     if (may_sleep) {
@@ -369,15 +368,28 @@ static void run_turn(struct loop *l, bool may_sleep)
     io_uring_cq_advance(&l->ring, n);
 }
 
+/* End of a turn: exchange mail with other shards and send what is ready.
+ * Sending can resume a connection whose input then posts new mail, so go
+ * round a few times until nothing is left queued. Returns true if work is
+ * still waiting. */
+static bool finish_turn(struct loop *l)
+{
+    bool more = false;
+    for (int round = 0; round < 8; round++) {
+        more = l->h.before_sleep ? l->h.before_sleep(l->arg) : false;
+        if (!l->queued)
+            return more;
+        walk_queued(l);
+    }
+    return true;
+}
+
 void loop_run(struct loop *l, atomic_int *stop)
 {
     bool busy = true;
     while (!atomic_load_explicit(stop, memory_order_relaxed)) {
         run_turn(l, !busy);
-        busy = l->h.before_sleep ? l->h.before_sleep(l->arg) : false;
-        walk_queued(l);
-        if (l->queued)
-            busy = true;
+        busy = finish_turn(l);
     }
     /* Shutdown: stop accepting, close every connection, wait (bounded) for
      * their operations to finish so no completion refers to freed memory. */

@@ -60,9 +60,12 @@ struct loop_handlers {
     void   (*on_sent)(void *arg, struct conn *c);
     /* Every 1000/hz ms. */
     void   (*on_tick)(void *arg);
-    /* End of every turn, before sends are queued. Returns true if work is
-     * already waiting (the loop then does not sleep). */
+    /* End of every turn, before sends are queued: take in work posted by
+     * other threads and publish what this one posted. Returns true if more
+     * work is already waiting (the loop then does not sleep). */
     bool   (*before_sleep)(void *arg);
+    /* Cheap check, made after the sleeping flag is set: is work waiting? */
+    bool   (*has_work)(void *arg);
 };
 
 struct loop_options {

@@ -31,7 +31,7 @@
 #define ERR_AUTH_NOPASS    "ERR AUTH <password> called without any password configured for the " \
                            "default user. Are you sure your configuration is correct?"
 #define ERR_HELLO_NOAUTH   "NOAUTH HELLO must be called with the client already authenticated, " \
-                           "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to " \
+                           "otherwise the HELLO AUTH <user> <pass> option can be used to " \
                            "authenticate the client and select the RESP protocol version at the same time"
 
 /* Longest argument echoed back inside an error text. */

@@ -1012,10 +1012,16 @@ bool dispatch_mail(struct shard *sh)
         else
             sh->posted[to] = false;
     }
-    for (int from = 0; from < n && !more; from++)
+    return more || dispatch_has_mail(sh);
+}
+
+bool dispatch_has_mail(struct shard *sh)
+{
+    int n = sh->node->nshards;
+    for (int from = 0; from < n; from++)
         if (from != sh->id && mailbox_has_mail(mailbox_of(sh->node, from, sh->id)))
-            more = true;
-    return more;
+            return true;
+    return false;
 }
 
 struct timeout_walk { int64_t now, limit_ms; };

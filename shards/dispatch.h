@@ -38,6 +38,9 @@ void   dispatch_sent(void *arg, struct conn *c);
  * more mail is already waiting. */
 bool dispatch_mail(struct shard *sh);
 
+/* Is a message from another shard waiting (seq_cst: the sleep check)? */
+bool dispatch_has_mail(struct shard *sh);
+
 /* Close connections idle past `timeout` seconds. */
 void dispatch_timeouts(struct shard *sh, int64_t now_ms);
 

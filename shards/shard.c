@@ -54,6 +54,11 @@ static bool before_sleep(void *arg)
     return more;
 }
 
+static bool has_work(void *arg)
+{
+    return dispatch_has_mail(arg);
+}
+
 static void pin(struct shard *sh)
 {
     if (sh->cpu < 0)
@@ -93,6 +98,7 @@ int shard_setup(struct shard *sh)
         .on_sent = dispatch_sent,
         .on_tick = on_tick,
         .before_sleep = before_sleep,
+        .has_work = has_work,
     };
     sh->loop = loop_create(&o, &h, sh);
     if (!sh->loop)
