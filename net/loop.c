@@ -152,6 +152,19 @@ void conn_close(struct conn *c, bool after_flush)
 
 void conn_flush(struct conn *c) { queue_conn(c->loop, c); }
 
+void conn_set_keepalive(struct conn *c, int seconds)
+{
+    int on = seconds > 0;
+    setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+    if (!on)
+        return;
+    /* as Redis: first probe after `seconds`, then every seconds/3, 3 probes */
+    int intvl = seconds / 3 > 0 ? seconds / 3 : 1, cnt = 3;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE, &seconds, sizeof(seconds));
+    setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 void conn_pause(struct conn *c) { c->paused = true; }
 
 void conn_resume(struct conn *c)

@@ -95,6 +95,9 @@ void conn_resume(struct conn *c);
 /* Bytes queued for sending (out + in flight). */
 static inline size_t conn_output_bytes(const struct conn *c) { return c->out.len + (c->wire.len - c->wire_off); }
 
+/* TCP keepalive probes after `seconds` idle (0: off). */
+void conn_set_keepalive(struct conn *c, int seconds);
+
 /* Visit every open connection. */
 typedef void loop_conn_fn(void *arg, struct conn *c);
 void loop_each_conn(struct loop *l, loop_conn_fn *fn, void *arg);

@@ -864,6 +864,7 @@ void dispatch_open(void *arg, struct conn *c)
     format_addr(&c->peer, cl->addr, sizeof(cl->addr));
     format_addr(&c->local, cl->laddr, sizeof(cl->laddr));
     c->in_limit = (size_t)config_load(&n->config, client_query_buffer_limit);
+    conn_set_keepalive(c, (int)config_load(&n->config, tcp_keepalive));
     if (clients > config_load(&n->config, maxclients)) {
         buf_append_str(&c->out, ERR_MAXCLIENTS);
         stat_add(&sh->stats.rejected_connections, 1);
