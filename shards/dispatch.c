@@ -35,6 +35,19 @@ uint64_t clock_mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+void shard_clock_start(struct shard *sh, bool refresh)
+{
+    if (refresh) {
+        struct timespec rt;
+        clock_gettime(CLOCK_REALTIME, &rt);
+        uint64_t mono = clock_mono_ns();
+        sh->unix_offset_ns = ((int64_t)rt.tv_sec * 1000000000LL + rt.tv_nsec) - (int64_t)mono;
+        sh->clock_ns = mono;
+        return;
+    }
+    sh->clock_ns = clock_mono_ns();
+}
+
 /* ---- sessions and their ordered replies --------------------------------- */
 
 /* The most replies a connection may have waiting on other shards, and the
@@ -79,6 +92,7 @@ struct session {
     int                 npending;
     int                 inflight; /* messages out for this session */
     bool                blocked;  /* a scratch command runs: read nothing more */
+    const struct command *last_cmd; /* the row client.last_cmd names */
     bool                backpressured;
 };
 
@@ -212,7 +226,7 @@ static void run_command(struct shard *sh, struct store *store, const struct comm
                         struct client *client, uint64_t caller_id)
 {
     struct reply r = { out, proto };
-    int64_t now = clock_unix_ms();
+    int64_t now = shard_now_ms(sh);
     size_t start = out->len;
     if ((cmd->flags & CMD_DENYOOM) && store == sh->store) {
         long long policy = config_load(&sh->node->config, maxmemory_policy);
@@ -229,9 +243,11 @@ static void run_command(struct shard *sh, struct store *store, const struct comm
         .shard = sh, .store = store, .reply = &r, .argc = argc, .argv = argv,
         .client = client, .now_ms = now, .caller_id = caller_id,
     };
-    uint64_t t0 = clock_mono_ns();
     cmd->fn(&ctx);
-    uint64_t usec = (clock_mono_ns() - t0) / 1000;
+    /* one clock read per command: it ends this one and starts the next */
+    uint64_t t1 = clock_mono_ns();
+    uint64_t usec = (t1 - sh->clock_ns) / 1000;
+    sh->clock_ns = t1;
     bool failed = out->len > start && out->data[start] == '-';
     stats_command_done(&sh->stats, cmd->index, usec, failed);
     if (failed)
@@ -393,7 +409,7 @@ static void scratch_run(struct shard *sh, struct pending *p)
     int n = sh->node->nshards;
     struct capture cap = { false, sh, mi_calloc((size_t)n, sizeof(struct buf)) };
     struct store *scratch = store_create(NULL, capture_hook, &cap);
-    int64_t now = clock_unix_ms();
+    int64_t now = shard_now_ms(sh);
     /* import: the keys of part i are in key order among those with
      * part_of_key == i */
     const struct command *cmd = p->cmd;
@@ -498,7 +514,7 @@ static void handle_answer(struct shard *sh, struct shard_msg *m)
 
 static void handle_request(struct shard *sh, struct shard_msg *m)
 {
-    int64_t now = clock_unix_ms();
+    int64_t now = shard_now_ms(sh);
     switch (m->kind) {
     case MSG_EXEC:
         run_command(sh, sh->store, m->cmd, m->argc, m->argv, &m->reply, m->proto, NULL, m->caller_id);
@@ -644,7 +660,7 @@ static void route_scratch(struct shard *sh, struct session *s, const struct comm
             if (owner[k] == t)
                 keys[kc++] = args[idx[k]];
         if (t == sh->id) {
-            export_keys(sh->store, kc, keys, &p->parts[part], clock_unix_ms());
+            export_keys(sh->store, kc, keys, &p->parts[part], shard_now_ms(sh));
             continue;
         }
         struct shard_msg *m = msg_create(MSG_EXPORT, sh->id, t, p, part, keys, kc);
@@ -733,11 +749,14 @@ static void execute(struct shard *sh, struct session *s, int argc, const struct 
         }
         s->client.authenticated = true; /* the password was removed meanwhile */
     }
-    s->client.last_active_ms = clock_unix_ms();
-    if (container)
-        snprintf(s->client.last_cmd, sizeof(s->client.last_cmd), "%s|%s", container->name, cmd->name);
-    else
-        snprintf(s->client.last_cmd, sizeof(s->client.last_cmd), "%s", cmd->name);
+    s->client.last_active_ms = shard_now_ms(sh);
+    if (s->last_cmd != cmd) { /* formatting the name per command would show in profiles */
+        s->last_cmd = cmd;
+        if (container)
+            snprintf(s->client.last_cmd, sizeof(s->client.last_cmd), "%s|%s", container->name, cmd->name);
+        else
+            snprintf(s->client.last_cmd, sizeof(s->client.last_cmd), "%s", cmd->name);
+    }
 
     int n = sh->node->nshards;
     if (cmd->flags & CMD_ALL_SHARDS) {
@@ -861,6 +880,7 @@ void dispatch_open(void *arg, struct conn *c)
     cl->authenticated = !(pass && *pass);
     cl->fd = c->fd;
     cl->created_ms = cl->last_active_ms = clock_unix_ms();
+    shard_clock_start(sh, false);
     format_addr(&c->peer, cl->addr, sizeof(cl->addr));
     format_addr(&c->local, cl->laddr, sizeof(cl->laddr));
     c->in_limit = (size_t)config_load(&n->config, client_query_buffer_limit);
@@ -926,6 +946,7 @@ size_t dispatch_data(void *arg, struct conn *c, const char *p, size_t n)
         config_load(cfg, proto_max_bulk_len), 1024 * 1024, 64 * 1024,
     };
     stat_add(&sh->stats.net_input_bytes, n);
+    shard_clock_start(sh, false);
     size_t used = 0;
     while (used < n) {
         if (s->blocked || c->closing || c->close_after_flush || s->client.close_after_reply) {
@@ -983,6 +1004,7 @@ bool dispatch_mail(struct shard *sh)
     int n = sh->node->nshards;
     if (n == 1)
         return false;
+    shard_clock_start(sh, false);
     for (int from = 0; from < n; from++) {
         if (from == sh->id)
             continue;

@@ -44,8 +44,16 @@ bool dispatch_has_mail(struct shard *sh);
 /* Close connections idle past `timeout` seconds. */
 void dispatch_timeouts(struct shard *sh, int64_t now_ms);
 
-/* Current unix time in ms / monotonic ns. */
+/* Current unix time in ms / monotonic ns (a clock read each). */
 int64_t clock_unix_ms(void);
 uint64_t clock_mono_ns(void);
+/* Restart the shard's command clock now (at the start of a batch) and
+ * refresh its unix offset when refresh is set. */
+void shard_clock_start(struct shard *sh, bool refresh);
+/* Unix ms of the shard's command clock. */
+static inline int64_t shard_now_ms(const struct shard *sh)
+{
+    return ((int64_t)sh->clock_ns + sh->unix_offset_ns) / 1000000;
+}
 
 #endif

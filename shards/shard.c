@@ -25,7 +25,8 @@ int shard_of_slot(const struct node *n, unsigned slot)
 static void on_tick(void *arg)
 {
     struct shard *sh = arg;
-    int64_t now = clock_unix_ms();
+    shard_clock_start(sh, true);
+    int64_t now = shard_now_ms(sh);
     /* active expiry: a small bounded slice of each tick */
     store_expire_cycle(sh->store, now, 1000);
     store_rehash_step(sh->store);
@@ -75,6 +76,7 @@ static void pin(struct shard *sh)
 int shard_setup(struct shard *sh)
 {
     pin(sh);
+    shard_clock_start(sh, true);
     int n = sh->node->nshards;
     sh->heap = mi_heap_new();
     sh->journal = journal_create(JOURNAL_BACKLOG);

@@ -34,6 +34,12 @@ struct shard {
     struct loop     *loop;     /* net/: ring, listeners, connections */
     pthread_t        thread;
     int64_t          last_tick_ms;
+    /* The shard's clock: one CLOCK_MONOTONIC read per command. clock_ns is
+     * when the current command started (the end of the one before it, or
+     * the start of the batch); unix_offset_ns turns it into unix time and is
+     * refreshed every tick so wall-clock steps are followed. */
+    uint64_t         clock_ns;
+    int64_t          unix_offset_ns;
     /* messages to other shards that did not fit their mailbox this turn:
      * one FIFO per target shard, retried every turn */
     struct shard_msg **overflow_head, **overflow_tail;
