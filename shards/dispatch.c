@@ -15,6 +15,9 @@
 #include "../core/reply.h"
 #include "../core/resp.h"
 #include "mailbox.h"
+#include "message.h"
+#include "scratch.h"
+#include "session.h"
 #include "node.h"
 #include "slot.h"
 #include "store.h"
@@ -50,72 +53,6 @@ void shard_clock_start(struct shard *sh, bool refresh)
 
 /* ---- sessions and their ordered replies --------------------------------- */
 
-/* The most replies a connection may have waiting on other shards, and the
- * most unsent output, before its input stops being read. */
-#define MAX_PENDING 4096
-
-enum pending_stage {
-    STAGE_READY,   /* out holds the reply */
-    STAGE_EXEC,    /* waiting for one shard's reply (lands in out) */
-    STAGE_MERGE,   /* waiting for parts, then cmd->merge */
-    STAGE_EXPORT,  /* scratch: waiting for copies of the keys */
-    STAGE_APPLY,   /* scratch: waiting for owners to apply the writes */
-};
-
-struct session;
-
-/* One reply in a connection's reply queue. */
-struct pending {
-    struct pending        *next;
-    struct session        *session;
-    enum pending_stage     stage;
-    int                    waiting;     /* messages not back yet */
-    struct buf             out;
-    const struct command  *cmd;
-    int                    nparts;
-    struct buf            *parts;
-    int                   *part_of_key;
-    int                    nkeys;
-    /* scratch commands: a copy of the command, run once the keys are here */
-    int                    argc;
-    struct slice          *argv;
-    void                  *argv_mem;    /* the allocation argv lives in */
-    int                   *part_shard;  /* shard of each part */
-};
-
-struct session {
-    struct conn        *conn;     /* NULL once the connection is closed */
-    struct shard       *shard;
-    struct client       client;
-    struct resp_parser  parser;
-    struct pending     *head, *tail;
-    int                 npending;
-    int                 inflight; /* messages out for this session */
-    bool                blocked;  /* a scratch command runs: read nothing more */
-    const struct command *last_cmd; /* the row client.last_cmd names */
-    bool                backpressured;
-};
-
-enum msg_kind { MSG_EXEC, MSG_EXPORT, MSG_APPLY };
-
-struct shard_msg {
-    struct shard_msg     *next;   /* overflow FIFO */
-    enum msg_kind         kind;
-    int                   home;   /* sender, who frees it */
-    int                   target;
-    int                   proto;
-    uint64_t              caller_id;
-    struct pending       *pending;
-    int                   part;   /* index into pending->parts, or -1 */
-    const struct command *cmd;
-    int                   argc;   /* EXEC: the command; EXPORT: the keys */
-    struct slice         *argv;
-    struct buf            payload; /* APPLY: the records */
-    struct buf            reply;   /* written by the target */
-};
-
-static struct mailbox *mailbox_of(const struct node *n, int from, int to);
-
 static struct pending *pending_add(struct session *s, enum pending_stage stage)
 {
     struct pending *p = mi_zalloc(sizeof(*p));
@@ -143,7 +80,7 @@ static void pending_free(struct pending *p)
     mi_free(p);
 }
 
-static void session_free(struct session *s)
+void session_free(struct session *s)
 {
     for (struct pending *p = s->head, *next; p; p = next) {
         next = p->next;
@@ -153,10 +90,9 @@ static void session_free(struct session *s)
     mi_free(s);
 }
 
-static void maybe_unpause(struct session *s);
 
 /* Move the ready prefix of the reply queue to the connection's output. */
-static void session_drain(struct session *s)
+void session_drain(struct session *s)
 {
     bool moved = false;
     while (s->head && s->head->stage == STAGE_READY) {
@@ -183,7 +119,7 @@ static void session_drain(struct session *s)
         conn_close(s->conn, true);
     else if (moved)
         conn_flush(s->conn);
-    maybe_unpause(s);
+    session_maybe_unpause(s);
 }
 
 /* Where the reply of a command run now goes: straight to the output when
@@ -261,145 +197,16 @@ static void run_command(struct shard *sh, struct store *store, const struct comm
 
 /* ---- messages ------------------------------------------------------------ */
 
-static struct mailbox *mailbox_of(const struct node *n, int from, int to);
-
-/* A message carrying a copy of argv (argv[0] .. argv[argc-1], or the
- * selected arguments when idx is given). */
-static struct shard_msg *msg_create(enum msg_kind kind, int home, int target, struct pending *p,
-                                    int part, const struct slice *args, int argc)
-{
-    size_t bytes = 0;
-    for (int i = 0; i < argc; i++)
-        bytes += args[i].len + 1;
-    struct shard_msg *m = mi_malloc(sizeof(*m) + sizeof(struct slice) * (size_t)argc + bytes);
-    memset(m, 0, sizeof(*m));
-    m->kind = kind;
-    m->home = home;
-    m->target = target;
-    m->pending = p;
-    m->part = part;
-    m->argc = argc;
-    m->argv = (struct slice *)(m + 1);
-    char *d = (char *)(m->argv + argc);
-    for (int i = 0; i < argc; i++) {
-        memcpy(d, args[i].ptr, args[i].len);
-        d[args[i].len] = '\0';
-        m->argv[i].ptr = d;
-        m->argv[i].len = args[i].len;
-        d += args[i].len + 1;
-    }
-    return m;
-}
-
-static void msg_free(struct shard_msg *m)
-{
-    buf_free(&m->payload);
-    buf_free(&m->reply);
-    mi_free(m);
-}
-
-/* Queue m for its target (requests) or its home (answers). */
-static void post(struct shard *sh, struct shard_msg *m, int to)
-{
-    struct mailbox *mb = mailbox_of(sh->node, sh->id, to);
-    m->next = NULL;
-    if (sh->overflow_head[to] || !mailbox_push(mb, m)) {
-        if (sh->overflow_tail[to])
-            sh->overflow_tail[to]->next = m;
-        else
-            sh->overflow_head[to] = m;
-        sh->overflow_tail[to] = m;
-    }
-    sh->posted[to] = true;
-}
-
 static void send_request(struct shard *sh, struct session *s, struct shard_msg *m)
 {
     m->proto = s->client.proto;
     m->caller_id = s->client.id;
     s->inflight++;
     stat_add(&sh->stats.cross_shard_requests, 1);
-    post(sh, m, m->target);
+    msg_post(sh, m, m->target);
 }
 
 /* ---- export / apply (scratch commands) ---------------------------------- */
-
-static void put_u32(struct buf *b, uint32_t v) { buf_append(b, &v, 4); }
-static void put_i64(struct buf *b, int64_t v) { buf_append(b, &v, 8); }
-static uint32_t get_u32(const char **p) { uint32_t v; memcpy(&v, *p, 4); *p += 4; return v; }
-static int64_t get_i64(const char **p) { int64_t v; memcpy(&v, *p, 8); *p += 8; return v; }
-
-/* For each key: u8 present, then i64 expiry, u32 length, value bytes. */
-static void export_keys(struct store *st, int nkeys, const struct slice *keys, struct buf *out, int64_t now)
-{
-    for (int i = 0; i < nkeys; i++) {
-        struct entry *e = store_peek(st, keys[i], now);
-        char present = e != NULL;
-        buf_append(out, &present, 1);
-        if (!e)
-            continue;
-        put_i64(out, entry_expire_at(e));
-        put_u32(out, (uint32_t)entry_value_len(e));
-        buf_append(out, entry_value(e), entry_value_len(e));
-    }
-}
-
-/* Records: u8 op, u32 key length, key, then per op: SET u32 len + value +
- * i64 expiry; EXPIRE i64. */
-static void record_encode(struct buf *b, const struct journal_record *r)
-{
-    char op = (char)r->op;
-    buf_append(b, &op, 1);
-    put_u32(b, (uint32_t)r->key.len);
-    buf_append(b, r->key.ptr, r->key.len);
-    if (r->op == JOURNAL_SET) {
-        put_u32(b, (uint32_t)r->value.len);
-        buf_append(b, r->value.ptr, r->value.len);
-        put_i64(b, r->expire_at_ms);
-    } else if (r->op == JOURNAL_EXPIRE) {
-        put_i64(b, r->expire_at_ms);
-    }
-}
-
-static void apply_records(struct store *st, const struct buf *b, int64_t now)
-{
-    const char *p = b->data, *end = b->data + b->len;
-    while (p < end) {
-        enum journal_op op = (enum journal_op)*p++;
-        uint32_t klen = get_u32(&p);
-        struct slice key = { p, klen };
-        p += klen;
-        if (op == JOURNAL_SET) {
-            uint32_t vlen = get_u32(&p);
-            const char *val = p;
-            p += vlen;
-            int64_t at = get_i64(&p);
-            store_set(st, key, val, vlen, at);
-        } else if (op == JOURNAL_DEL) {
-            store_delete(st, key);
-        } else if (op == JOURNAL_EXPIRE || op == JOURNAL_PERSIST) {
-            int64_t at = op == JOURNAL_EXPIRE ? get_i64(&p) : 0;
-            struct entry *e = store_peek(st, key, now);
-            if (e)
-                store_set_expire(st, e, at, now);
-        }
-    }
-}
-
-struct capture {
-    bool        on;
-    struct shard *sh;
-    struct buf *per_shard; /* records for each owner shard */
-};
-
-static void capture_hook(void *arg, const struct journal_record *r)
-{
-    struct capture *c = arg;
-    if (!c->on || r->op == JOURNAL_FLUSH)
-        return;
-    int owner = shard_of_slot(c->sh->node, key_slot(r->key.ptr, r->key.len));
-    record_encode(&c->per_shard[owner], r);
-}
 
 /* All copies are in: run the command on a scratch store, then send the
  * writes it made to their owners. */
@@ -407,8 +214,8 @@ static void scratch_run(struct shard *sh, struct pending *p)
 {
     struct session *s = p->session;
     int n = sh->node->nshards;
-    struct capture cap = { false, sh, mi_calloc((size_t)n, sizeof(struct buf)) };
-    struct store *scratch = store_create(NULL, capture_hook, &cap);
+    struct write_capture cap = { false, sh->node, mi_calloc((size_t)n, sizeof(struct buf)) };
+    struct store *scratch = store_create(NULL, write_capture_hook, &cap);
     int64_t now = shard_now_ms(sh);
     /* import: the keys of part i are in key order among those with
      * part_of_key == i */
@@ -421,18 +228,9 @@ static void scratch_run(struct shard *sh, struct pending *p)
         cursor[i] = p->parts[i].data;
     for (int k = 0; k < nk; k++) {
         int part = p->part_of_key[k];
-        const char *q = cursor[part];
-        if (!q || q >= p->parts[part].data + p->parts[part].len)
+        if (!cursor[part] || cursor[part] >= p->parts[part].data + p->parts[part].len)
             continue;
-        char present = *q++;
-        if (present) {
-            int64_t at = get_i64(&q);
-            uint32_t vlen = get_u32(&q);
-            if (!store_peek(scratch, p->argv[idx[k]], now))
-                store_set(scratch, p->argv[idx[k]], q, vlen, at);
-            q += vlen;
-        }
-        cursor[part] = q;
+        key_import(scratch, p->argv[idx[k]], &cursor[part], now);
     }
     mi_free(cursor);
     mi_free(idx);
@@ -446,7 +244,7 @@ static void scratch_run(struct shard *sh, struct pending *p)
         if (cap.per_shard[t].len == 0)
             continue;
         if (t == sh->id) {
-            apply_records(sh->store, &cap.per_shard[t], now);
+            writes_apply(sh->store, &cap.per_shard[t], now);
             buf_free(&cap.per_shard[t]);
             continue;
         }
@@ -520,16 +318,22 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         run_command(sh, sh->store, m->cmd, m->argc, m->argv, &m->reply, m->proto, NULL, m->caller_id);
         break;
     case MSG_EXPORT:
-        export_keys(sh->store, m->argc, m->argv, &m->reply, now);
+        keys_export(sh->store, m->argc, m->argv, &m->reply, now);
         break;
     case MSG_APPLY:
-        apply_records(sh->store, &m->payload, now);
+        writes_apply(sh->store, &m->payload, now);
         break;
     }
-    post(sh, m, m->home);
+    msg_post(sh, m, m->home);
 }
 
-static struct mailbox *mailbox_of(const struct node *n, int from, int to);
+void dispatch_message(struct shard *sh, struct shard_msg *m)
+{
+    if (m->home == sh->id)
+        handle_answer(sh, m);
+    else
+        handle_request(sh, m);
+}
 
 /* ---- routing -------------------------------------------------------------- */
 
@@ -660,7 +464,7 @@ static void route_scratch(struct shard *sh, struct session *s, const struct comm
             if (owner[k] == t)
                 keys[kc++] = args[idx[k]];
         if (t == sh->id) {
-            export_keys(sh->store, kc, keys, &p->parts[part], shard_now_ms(sh));
+            keys_export(sh->store, kc, keys, &p->parts[part], shard_now_ms(sh));
             continue;
         }
         struct shard_msg *m = msg_create(MSG_EXPORT, sh->id, t, p, part, keys, kc);
@@ -825,95 +629,6 @@ static void execute(struct shard *sh, struct session *s, int argc, const struct 
 
 /* ---- connection events ------------------------------------------------- */
 
-static bool peer_is_loopback(const struct sockaddr_storage *a)
-{
-    if (a->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)a;
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (a->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)a;
-        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
-            return true;
-        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-            return in6->sin6_addr.s6_addr[12] == 127;
-        return false;
-    }
-    return a->ss_family == AF_UNIX;
-}
-
-static void format_addr(const struct sockaddr_storage *a, char *out, size_t n)
-{
-    char ip[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-    if (a->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)a;
-        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-        port = ntohs(in->sin_port);
-    } else if (a->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)a;
-        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-        port = ntohs(in6->sin6_port);
-    }
-    snprintf(out, n, "%s:%d", ip, port);
-}
-
-#define ERR_MAXCLIENTS "-ERR max number of clients reached\r\n"
-#define ERR_DENIED "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"
-
-void dispatch_open(void *arg, struct conn *c)
-{
-    struct shard *sh = arg;
-    struct node *n = sh->node;
-    long clients = atomic_fetch_add(&n->clients, 1) + 1;
-    stat_add(&sh->stats.connections_received, 1);
-    stat_add(&sh->stats.connected_clients, 1);
-    struct session *s = mi_zalloc(sizeof(*s));
-    s->conn = c;
-    s->shard = sh;
-    c->session = s;
-    resp_parser_init(&s->parser);
-    struct client *cl = &s->client;
-    cl->id = atomic_fetch_add(&n->next_client_id, 1);
-    cl->proto = 2;
-    const char *pass = config_str(&n->config, requirepass);
-    cl->authenticated = !(pass && *pass);
-    cl->fd = c->fd;
-    cl->created_ms = cl->last_active_ms = clock_unix_ms();
-    shard_clock_start(sh, false);
-    format_addr(&c->peer, cl->addr, sizeof(cl->addr));
-    format_addr(&c->local, cl->laddr, sizeof(cl->laddr));
-    c->in_limit = (size_t)config_load(&n->config, client_query_buffer_limit);
-    conn_set_keepalive(c, (int)config_load(&n->config, tcp_keepalive));
-    if (clients > config_load(&n->config, maxclients)) {
-        buf_append_str(&c->out, ERR_MAXCLIENTS);
-        stat_add(&sh->stats.rejected_connections, 1);
-        conn_close(c, true);
-        return;
-    }
-    if (config_load(&n->config, protected_mode) && cl->authenticated && !peer_is_loopback(&c->peer)) {
-        buf_append_str(&c->out, ERR_DENIED);
-        stat_add(&sh->stats.rejected_connections, 1);
-        log_warning("Possible SECURITY ATTACK detected: protected mode refused %s", cl->addr);
-        conn_close(c, true);
-        return;
-    }
-}
-
-void dispatch_close(void *arg, struct conn *c)
-{
-    struct shard *sh = arg;
-    struct session *s = c->session;
-    atomic_fetch_sub(&sh->node->clients, 1);
-    stat_add(&sh->stats.connected_clients, (uint64_t)-1);
-    if (!s)
-        return;
-    s->conn = NULL;
-    c->session = NULL;
-    if (s->inflight == 0)
-        session_free(s);
-}
-
 static bool over_limits(struct session *s)
 {
     const struct config *cfg = &s->shard->node->config;
@@ -921,7 +636,7 @@ static bool over_limits(struct session *s)
            conn_output_bytes(s->conn) > (size_t)config_load(cfg, client_output_limit);
 }
 
-static void maybe_unpause(struct session *s)
+void session_maybe_unpause(struct session *s)
 {
     if (s->backpressured && !over_limits(s)) {
         s->backpressured = false;
@@ -934,7 +649,7 @@ void dispatch_sent(void *arg, struct conn *c)
 {
     struct session *s = c->session;
     if (s)
-        maybe_unpause(s);
+        session_maybe_unpause(s);
 }
 
 size_t dispatch_data(void *arg, struct conn *c, const char *p, size_t n)
@@ -994,117 +709,3 @@ size_t dispatch_data(void *arg, struct conn *c, const char *p, size_t n)
 
 /* ---- mail ------------------------------------------------------------------ */
 
-static struct mailbox *mailbox_of(const struct node *n, int from, int to)
-{
-    return node_mailbox(n, from, to);
-}
-
-bool dispatch_mail(struct shard *sh)
-{
-    int n = sh->node->nshards;
-    if (n == 1)
-        return false;
-    shard_clock_start(sh, false);
-    for (int from = 0; from < n; from++) {
-        if (from == sh->id)
-            continue;
-        struct mailbox *mb = mailbox_of(sh->node, from, sh->id);
-        struct shard_msg *m;
-        int budget = 4096; /* bounded, so one busy peer cannot starve our sockets */
-        while (budget-- > 0 && (m = mailbox_pop(mb)) != NULL) {
-            if (m->home == sh->id)
-                handle_answer(sh, m);
-            else
-                handle_request(sh, m);
-        }
-    }
-    bool more = false;
-    for (int to = 0; to < n; to++) {
-        if (!sh->posted[to])
-            continue;
-        struct mailbox *mb = mailbox_of(sh->node, sh->id, to);
-        while (sh->overflow_head[to] && mailbox_push(mb, sh->overflow_head[to])) {
-            sh->overflow_head[to] = sh->overflow_head[to]->next;
-            if (!sh->overflow_head[to])
-                sh->overflow_tail[to] = NULL;
-        }
-        mailbox_publish(mb);
-        loop_wake(sh->loop, sh->node->shards[to]->loop);
-        if (sh->overflow_head[to])
-            more = true;
-        else
-            sh->posted[to] = false;
-    }
-    return more || dispatch_has_mail(sh);
-}
-
-bool dispatch_has_mail(struct shard *sh)
-{
-    int n = sh->node->nshards;
-    for (int from = 0; from < n; from++)
-        if (from != sh->id && mailbox_has_mail(mailbox_of(sh->node, from, sh->id)))
-            return true;
-    return false;
-}
-
-struct timeout_walk { int64_t now, limit_ms; };
-
-static void check_idle(void *arg, struct conn *c)
-{
-    struct timeout_walk *w = arg;
-    struct session *s = c->session;
-    if (s && !s->head && w->now - s->client.last_active_ms > w->limit_ms) {
-        log_verbose("Closing idle client id=%llu addr=%s", (unsigned long long)s->client.id, s->client.addr);
-        conn_close(c, false);
-    }
-}
-
-void dispatch_timeouts(struct shard *sh, int64_t now_ms)
-{
-    long long t = config_load(&sh->node->config, timeout);
-    if (t <= 0)
-        return;
-    struct timeout_walk w = { now_ms, t * 1000 };
-    loop_each_conn(sh->loop, check_idle, &w);
-}
-
-/* ---- the shard's view of its clients (CLIENT LIST / KILL) ----------------- */
-
-struct client_walk { shard_client_fn *fn; void *arg; };
-
-static void visit_client(void *arg, struct conn *c)
-{
-    struct client_walk *w = arg;
-    struct session *s = c->session;
-    if (!s)
-        return;
-    struct client_io io = { c->in.len, conn_output_bytes(c), (size_t)s->npending };
-    w->fn(w->arg, &s->client, &io);
-}
-
-void shard_each_client(struct shard *s, shard_client_fn *fn, void *arg)
-{
-    struct client_walk w = { fn, arg };
-    loop_each_conn(s->loop, visit_client, &w);
-}
-
-struct kill_walk { struct client *target; };
-
-static void kill_match(void *arg, struct conn *c)
-{
-    struct kill_walk *w = arg;
-    struct session *s = c->session;
-    if (s && &s->client == w->target) {
-        s->client.close_after_reply = true;
-        if (!s->head)
-            conn_close(c, true);
-        else
-            conn_pause(c);
-    }
-}
-
-void shard_kill_client(struct shard *s, struct client *c)
-{
-    struct kill_walk w = { c };
-    loop_each_conn(s->loop, kill_match, &w);
-}

@@ -33,13 +33,10 @@ size_t dispatch_data(void *arg, struct conn *c, const char *p, size_t n);
 void   dispatch_close(void *arg, struct conn *c);
 void   dispatch_sent(void *arg, struct conn *c);
 
-/* Take and handle every message other shards posted to this one, publish
- * what this shard posted this turn and wake the targets. Returns true if
- * more mail is already waiting. */
-bool dispatch_mail(struct shard *sh);
-
-/* Is a message from another shard waiting (seq_cst: the sleep check)? */
-bool dispatch_has_mail(struct shard *sh);
+struct shard_msg;
+/* A message from another shard: a request to run here, or an answer to one
+ * this shard sent (called by mail_exchange). */
+void dispatch_message(struct shard *sh, struct shard_msg *m);
 
 /* Close connections idle past `timeout` seconds. */
 void dispatch_timeouts(struct shard *sh, int64_t now_ms);

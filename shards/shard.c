@@ -11,6 +11,7 @@
 #include "../core/log.h"
 #include "../replication/journal.h"
 #include "dispatch.h"
+#include "message.h"
 #include "node.h"
 #include "slot.h"
 #include "store.h"
@@ -42,7 +43,7 @@ static void on_tick(void *arg)
 static bool before_sleep(void *arg)
 {
     struct shard *sh = arg;
-    bool more = dispatch_mail(sh);
+    bool more = mail_exchange(sh);
     struct shard_stats *st = &sh->stats;
     const struct store_stats *ss = store_get_stats(sh->store);
     __atomic_store_n(&st->keys, store_count(sh->store), __ATOMIC_RELAXED);
@@ -57,7 +58,7 @@ static bool before_sleep(void *arg)
 
 static bool has_work(void *arg)
 {
-    return dispatch_has_mail(arg);
+    return mail_waiting(arg);
 }
 
 static void pin(struct shard *sh)

@@ -1,0 +1,102 @@
+#include "message.h"
+
+#include <mimalloc.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "mailbox.h"
+#include "node.h"
+#include "shard.h"
+#include "../net/loop.h"
+
+struct shard_msg *msg_create(enum msg_kind kind, int home, int target, struct pending *p,
+                             int part, const struct slice *args, int argc)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < argc; i++)
+        bytes += args[i].len + 1;
+    struct shard_msg *m = mi_malloc(sizeof(*m) + sizeof(struct slice) * (size_t)argc + bytes);
+    memset(m, 0, sizeof(*m));
+    m->kind = kind;
+    m->home = home;
+    m->target = target;
+    m->pending = p;
+    m->part = part;
+    m->argc = argc;
+    m->argv = (struct slice *)(m + 1);
+    char *d = (char *)(m->argv + argc);
+    for (int i = 0; i < argc; i++) {
+        memcpy(d, args[i].ptr, args[i].len);
+        d[args[i].len] = '\0';
+        m->argv[i].ptr = d;
+        m->argv[i].len = args[i].len;
+        d += args[i].len + 1;
+    }
+    return m;
+}
+
+void msg_free(struct shard_msg *m)
+{
+    buf_free(&m->payload);
+    buf_free(&m->reply);
+    mi_free(m);
+}
+
+void msg_post(struct shard *sh, struct shard_msg *m, int to)
+{
+    struct mailbox *mb = node_mailbox(sh->node, sh->id, to);
+    m->next = NULL;
+    if (sh->overflow_head[to] || !mailbox_push(mb, m)) {
+        if (sh->overflow_tail[to])
+            sh->overflow_tail[to]->next = m;
+        else
+            sh->overflow_head[to] = m;
+        sh->overflow_tail[to] = m;
+    }
+    sh->posted[to] = true;
+}
+
+bool mail_exchange(struct shard *sh)
+{
+    int n = sh->node->nshards;
+    if (n == 1)
+        return false;
+    shard_clock_start(sh, false);
+    for (int from = 0; from < n; from++) {
+        if (from == sh->id)
+            continue;
+        struct mailbox *mb = node_mailbox(sh->node, from, sh->id);
+        struct shard_msg *m;
+        int budget = 4096; /* bounded, so one busy peer cannot starve our sockets */
+        while (budget-- > 0 && (m = mailbox_pop(mb)) != NULL) {
+            dispatch_message(sh, m);
+        }
+    }
+    bool more = false;
+    for (int to = 0; to < n; to++) {
+        if (!sh->posted[to])
+            continue;
+        struct mailbox *mb = node_mailbox(sh->node, sh->id, to);
+        while (sh->overflow_head[to] && mailbox_push(mb, sh->overflow_head[to])) {
+            sh->overflow_head[to] = sh->overflow_head[to]->next;
+            if (!sh->overflow_head[to])
+                sh->overflow_tail[to] = NULL;
+        }
+        mailbox_publish(mb);
+        loop_wake(sh->loop, sh->node->shards[to]->loop);
+        if (sh->overflow_head[to])
+            more = true;
+        else
+            sh->posted[to] = false;
+    }
+    return more || mail_waiting(sh);
+}
+
+bool mail_waiting(struct shard *sh)
+{
+    int n = sh->node->nshards;
+    for (int from = 0; from < n; from++)
+        if (from != sh->id && mailbox_has_mail(node_mailbox(sh->node, from, sh->id)))
+            return true;
+    return false;
+}

@@ -1,0 +1,50 @@
+/* message: work one shard asks of another, carried through the mailboxes
+ * (shards/mailbox.h). A message is allocated by the shard that sends it (its
+ * home), travels to the target, is answered in place, travels back, and is
+ * freed by its home. Everything a shard posts in one loop turn is published
+ * in one batch at the end of the turn, and a sleeping target is woken
+ * through its ring. */
+#ifndef RINGKV_MESSAGE_H
+#define RINGKV_MESSAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "../core/buf.h"
+#include "../core/command.h"
+
+struct shard;
+struct pending;
+
+enum msg_kind { MSG_EXEC, MSG_EXPORT, MSG_APPLY };
+
+struct shard_msg {
+    struct shard_msg     *next;   /* overflow FIFO */
+    enum msg_kind         kind;
+    int                   home;   /* sender, who frees it */
+    int                   target;
+    int                   proto;
+    uint64_t              caller_id;
+    struct pending       *pending;
+    int                   part;   /* index into pending->parts, or -1 */
+    const struct command *cmd;
+    int                   argc;   /* EXEC: the command; EXPORT: the keys */
+    struct slice         *argv;
+    struct buf            payload; /* APPLY: the records */
+    struct buf            reply;   /* written by the target */
+};
+
+/* A message carrying a copy of args[0..argc). */
+struct shard_msg *msg_create(enum msg_kind kind, int home, int target, struct pending *p,
+                             int part, const struct slice *args, int argc);
+void msg_free(struct shard_msg *m);
+/* Queue m for shard `to` (its target for requests, its home for answers). */
+void msg_post(struct shard *sh, struct shard_msg *m, int to);
+
+/* Take every message posted to this shard and pass each to
+ * dispatch_message, then publish what this shard posted this turn and wake
+ * its targets. Returns true if more mail is already waiting. */
+bool mail_exchange(struct shard *sh);
+/* Is a message from another shard waiting (seq_cst: the sleep check)? */
+bool mail_waiting(struct shard *sh);
+
+#endif

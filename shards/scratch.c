@@ -1,0 +1,93 @@
+#include "scratch.h"
+
+#include <string.h>
+
+#include "node.h"
+#include "shard.h"
+#include "slot.h"
+
+static void put_u32(struct buf *b, uint32_t v) { buf_append(b, &v, 4); }
+static void put_i64(struct buf *b, int64_t v) { buf_append(b, &v, 8); }
+static uint32_t get_u32(const char **p) { uint32_t v; memcpy(&v, *p, 4); *p += 4; return v; }
+static int64_t get_i64(const char **p) { int64_t v; memcpy(&v, *p, 8); *p += 8; return v; }
+
+/* For each key: u8 present, then i64 expiry, u32 length, value bytes. */
+void keys_export(struct store *st, int nkeys, const struct slice *keys, struct buf *out, int64_t now)
+{
+    for (int i = 0; i < nkeys; i++) {
+        struct entry *e = store_peek(st, keys[i], now);
+        char present = e != NULL;
+        buf_append(out, &present, 1);
+        if (!e)
+            continue;
+        put_i64(out, entry_expire_at(e));
+        put_u32(out, (uint32_t)entry_value_len(e));
+        buf_append(out, entry_value(e), entry_value_len(e));
+    }
+}
+
+/* Records: u8 op, u32 key length, key, then per op: SET u32 len + value +
+ * i64 expiry; EXPIRE i64. */
+static void write_encode(struct buf *b, const struct journal_record *r)
+{
+    char op = (char)r->op;
+    buf_append(b, &op, 1);
+    put_u32(b, (uint32_t)r->key.len);
+    buf_append(b, r->key.ptr, r->key.len);
+    if (r->op == JOURNAL_SET) {
+        put_u32(b, (uint32_t)r->value.len);
+        buf_append(b, r->value.ptr, r->value.len);
+        put_i64(b, r->expire_at_ms);
+    } else if (r->op == JOURNAL_EXPIRE) {
+        put_i64(b, r->expire_at_ms);
+    }
+}
+
+void writes_apply(struct store *st, const struct buf *b, int64_t now)
+{
+    const char *p = b->data, *end = b->data + b->len;
+    while (p < end) {
+        enum journal_op op = (enum journal_op)*p++;
+        uint32_t klen = get_u32(&p);
+        struct slice key = { p, klen };
+        p += klen;
+        if (op == JOURNAL_SET) {
+            uint32_t vlen = get_u32(&p);
+            const char *val = p;
+            p += vlen;
+            int64_t at = get_i64(&p);
+            store_set(st, key, val, vlen, at);
+        } else if (op == JOURNAL_DEL) {
+            store_delete(st, key);
+        } else if (op == JOURNAL_EXPIRE || op == JOURNAL_PERSIST) {
+            int64_t at = op == JOURNAL_EXPIRE ? get_i64(&p) : 0;
+            struct entry *e = store_peek(st, key, now);
+            if (e)
+                store_set_expire(st, e, at, now);
+        }
+    }
+}
+
+
+void write_capture_hook(void *arg, const struct journal_record *r)
+{
+    struct write_capture *c = arg;
+    if (!c->on || r->op == JOURNAL_FLUSH)
+        return;
+    int owner = shard_of_slot(c->node, key_slot(r->key.ptr, r->key.len));
+    write_encode(&c->per_shard[owner], r);
+}
+
+void key_import(struct store *st, struct slice key, const char **cursor, int64_t now)
+{
+    const char *q = *cursor;
+    char present = *q++;
+    if (present) {
+        int64_t at = get_i64(&q);
+        uint32_t vlen = get_u32(&q);
+        if (!store_peek(st, key, now))
+            store_set(st, key, q, vlen, at);
+        q += vlen;
+    }
+    *cursor = q;
+}

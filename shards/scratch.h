@@ -1,0 +1,34 @@
+/* scratch: what a command whose keys live on several shards (RENAME, COPY,
+ * MSETNX, BITOP, LCS) needs moved between them: copies of its keys (export,
+ * import into a scratch store) and the writes it made there (captured from
+ * the scratch store's journal, applied on each key's owner). The protocol
+ * and the messages that carry these bytes are the dispatcher's. */
+#ifndef RINGKV_SCRATCH_H
+#define RINGKV_SCRATCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "../core/buf.h"
+#include "store.h"
+
+struct node;
+
+/* Append a copy of each key (present or not, its value and expiry) to out. */
+void keys_export(struct store *st, int nkeys, const struct slice *keys, struct buf *out, int64_t now);
+/* Read the next exported key at *cursor (advancing it) and, if it was
+ * present, store it under `key` in st. */
+void key_import(struct store *st, struct slice key, const char **cursor, int64_t now);
+
+/* A journal hook that sorts the writes a command made by the shard owning
+ * each key: per_shard[i] receives the records for shard i while `on`. */
+struct write_capture {
+    bool               on;
+    const struct node *node;
+    struct buf        *per_shard;
+};
+void write_capture_hook(void *arg, const struct journal_record *r);
+
+/* Apply captured records (as produced by write_capture_hook) to st. */
+void writes_apply(struct store *st, const struct buf *records, int64_t now);
+
+#endif

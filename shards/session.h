@@ -1,0 +1,74 @@
+/* session: the protocol side of one client connection, and its ordered
+ * reply queue. Private to the dispatcher's files (dispatch.c, clients.c).
+ *
+ * A reply that cannot be written at once (it waits on other shards) takes a
+ * place in the queue; replies behind it wait there too, so a pipeline's
+ * replies go out in request order. The ready prefix of the queue moves to
+ * the connection's output as soon as it is complete. */
+#ifndef RINGKV_SESSION_H
+#define RINGKV_SESSION_H
+
+#include <stdbool.h>
+#include "../core/buf.h"
+#include "../core/client.h"
+#include "../core/command.h"
+#include "../core/resp.h"
+#include "../net/loop.h"
+
+struct shard;
+
+/* The most replies a connection may have waiting on other shards, and the
+ * most unsent output, before its input stops being read. */
+#define MAX_PENDING 4096
+
+enum pending_stage {
+    STAGE_READY,   /* out holds the reply */
+    STAGE_EXEC,    /* waiting for one shard's reply (lands in out) */
+    STAGE_MERGE,   /* waiting for parts, then cmd->merge */
+    STAGE_EXPORT,  /* scratch: waiting for copies of the keys */
+    STAGE_APPLY,   /* scratch: waiting for owners to apply the writes */
+};
+
+struct session;
+
+/* One reply in a connection's reply queue. */
+struct pending {
+    struct pending        *next;
+    struct session        *session;
+    enum pending_stage     stage;
+    int                    waiting;     /* messages not back yet */
+    struct buf             out;
+    const struct command  *cmd;
+    int                    nparts;
+    struct buf            *parts;
+    int                   *part_of_key;
+    int                    nkeys;
+    /* scratch commands: a copy of the command, run once the keys are here */
+    int                    argc;
+    struct slice          *argv;
+    void                  *argv_mem;    /* the allocation argv lives in */
+    int                   *part_shard;  /* shard of each part */
+};
+
+struct session {
+    struct conn        *conn;     /* NULL once the connection is closed */
+    struct shard       *shard;
+    struct client       client;
+    struct resp_parser  parser;
+    struct pending     *head, *tail;
+    int                 npending;
+    int                 inflight; /* messages out for this session */
+    bool                blocked;  /* a scratch command runs: read nothing more */
+    const struct command *last_cmd; /* the row client.last_cmd names */
+    bool                backpressured;
+};
+
+/* Release a session whose connection is gone and whose messages are all back. */
+void session_free(struct session *s);
+/* Read input again if the limits that paused it (pending replies, unsent
+ * output) are no longer exceeded. */
+void session_maybe_unpause(struct session *s);
+/* Move the ready prefix of the reply queue to the connection's output. */
+void session_drain(struct session *s);
+
+#endif
