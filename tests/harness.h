@@ -19,10 +19,32 @@ struct server {
     char  logfile[256];
 };
 
-/* args: NULL-terminated list of extra arguments ("--threads", "2", NULL). */
+/* args: NULL-terminated list of extra arguments ("--threads", "2", NULL).
+ * Returns 0 once the server answers PING; on failure prints the server's log,
+ * fails the current cmocka test and returns -1. */
 int  server_start(struct server *s, const char *const *args);
-int  server_stop(struct server *s);   /* exit status, or -1 */
+/* Like server_start, but writes a redis.conf-style file holding "port P" and
+ * conf_text and starts `BIN <file> --bind 127.0.0.1 --logfile L args...`
+ * without --port, so the port comes from the file. */
+int  server_start_conf(struct server *s, const char *conf_text, const char *const *args);
+/* SIGTERM, wait up to 10 s. Returns the exit status (0..255), 128+signal if a
+ * signal ended it, or -1 if it had to be SIGKILLed after the 10 s. */
+int  server_stop(struct server *s);
+/* Send sig and wait like server_stop (for SIGINT etc). */
+int  server_signal_wait(struct server *s, int sig, int timeout_ms);
+/* Wait up to timeout_ms for the process to exit by itself (after SHUTDOWN);
+ * same return values as server_stop, -1 on timeout (the process is left). */
+int  server_wait_exit(struct server *s, int timeout_ms);
 void server_kill(struct server *s);
+
+/* true when RINGKV_TEST_TARGET=redis: tests of ringkv-only behaviour skip. */
+bool target_is_redis(void);
+/* The binary under test: $RINGKV_BIN (or "redis-server" on the redis target). */
+const char *server_binary(void);
+/* A loopback TCP port that was free a moment ago. */
+int  free_port(void);
+/* Milliseconds of a monotonic clock. */
+long long now_ms(void);
 
 /* A parsed reply. */
 enum rtype { R_STATUS, R_ERROR, R_INT, R_BULK, R_NIL, R_ARRAY, R_MAP, R_SET,
@@ -49,7 +71,8 @@ void   tsend_raw(tconn *c, const void *p, size_t n);
 void   tsendv(tconn *c, int argc, const char *const *argv);
 /* Send one command given as argc binary-safe args. */
 void   tsendb(tconn *c, int argc, const char *const *argv, const size_t *lens);
-/* Read one reply (NULL on EOF or a timeout of timeout_ms). */
+/* Read one reply (NULL on EOF or a timeout of timeout_ms). RESP3 attributes
+ * are read and dropped; a verbatim string's "txt:" prefix is stripped. */
 struct rval *tread(tconn *c, int timeout_ms);
 /* Send a command (space-separated words, no quoting) and read its reply. */
 struct rval *tcmd(tconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -63,6 +86,18 @@ void expect_int(struct rval *v, long long n);
 void expect_bulk(struct rval *v, const char *s);
 void expect_nil(struct rval *v);
 void expect_error_prefix(struct rval *v, const char *prefix);
+void expect_error(struct rval *v, const char *full_text);  /* without the '-' */
+/* The expect_* calls name the test's own file and line when they fail. */
+void harness_where(const char *file, int line);
+#define expect_ok(v)              (harness_where(__FILE__, __LINE__), expect_ok(v))
+#define expect_status(v, s)       (harness_where(__FILE__, __LINE__), expect_status(v, s))
+#define expect_int(v, n)          (harness_where(__FILE__, __LINE__), expect_int(v, n))
+#define expect_bulk(v, s)         (harness_where(__FILE__, __LINE__), expect_bulk(v, s))
+#define expect_nil(v)             (harness_where(__FILE__, __LINE__), expect_nil(v))
+#define expect_error_prefix(v, p) (harness_where(__FILE__, __LINE__), expect_error_prefix(v, p))
+#define expect_error(v, t)        (harness_where(__FILE__, __LINE__), expect_error(v, t))
+/* Reply as text, for messages: malloc'd. */
+char *rval_text(const struct rval *v);
 
 /* Run a shell command line; returns its exit status, its output in out (if
  * not NULL; malloc'd, NUL-terminated). */

@@ -1,0 +1,198 @@
+/* maxmemory and its policies: with allkeys-lru memory stays near the limit,
+ * keys are evicted and recently used keys outlive untouched ones; with
+ * noeviction writes get -OOM while reads still work; volatile-lru evicts only
+ * keys that have a TTL. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define LIMIT (2LL * 1024 * 1024)
+#define VALUE_SIZE 1000
+
+static char value[VALUE_SIZE + 1];
+
+static long long info_num(tconn *t, const char *section, const char *name)
+{
+    struct rval *v = tcmd(t, "INFO %s", section);
+    assert_non_null(v);
+    assert_true(v->type == R_BULK || v->type == R_VERBATIM);
+    char pat[128];
+    snprintf(pat, sizeof pat, "\r\n%s:", name);
+    const char *p = strstr(v->str, pat);
+    if (!p)
+        fail_msg("INFO %s has no field %s", section, name);
+    long long n = atoll(p + strlen(pat));
+    rval_free(v);
+    return n;
+}
+
+/* SET prefix:i for i in [from, to) with `value`, pipelined in batches; extra
+ * arguments (e.g. "EX", "1000") appended. Returns how many got an error. */
+static int write_keys(tconn *t, const char *prefix, int from, int to, const char *ex, const char *exv)
+{
+    int errors = 0;
+    char key[64];
+    for (int base = from; base < to; base += 200) {
+        int end = base + 200 < to ? base + 200 : to;
+        for (int i = base; i < end; i++) {
+            snprintf(key, sizeof key, "%s:%d", prefix, i);
+            const char *a[] = { "SET", key, value, ex, exv };
+            tsendv(t, ex ? 5 : 3, a);
+        }
+        for (int i = base; i < end; i++) {
+            struct rval *r = tread(t, 10000);
+            assert_non_null(r);
+            if (r->type == R_ERROR) {
+                assert_string_equal(r->str, "OOM command not allowed when used memory > 'maxmemory'.");
+                errors++;
+            } else {
+                assert_int_equal(r->type, R_STATUS);
+            }
+            rval_free(r);
+        }
+    }
+    return errors;
+}
+
+/* How many of prefix:i, i in [from, to), still exist (GET, which also counts
+ * as a use: call it once at the end). */
+static int count_present(tconn *t, const char *prefix, int from, int to)
+{
+    int n = 0;
+    char key[64];
+    for (int i = from; i < to; i++) {
+        snprintf(key, sizeof key, "%s:%d", prefix, i);
+        const char *a[] = { "EXISTS", key };
+        tsendv(t, 2, a);
+    }
+    for (int i = from; i < to; i++) {
+        struct rval *r = tread(t, 10000);
+        assert_non_null(r);
+        assert_int_equal(r->type, R_INT);
+        n += (int)r->integer;
+        rval_free(r);
+    }
+    return n;
+}
+
+static void touch_keys(tconn *t, const char *prefix, int from, int to)
+{
+    char key[64];
+    for (int i = from; i < to; i++) {
+        snprintf(key, sizeof key, "%s:%d", prefix, i);
+        const char *a[] = { "GET", key };
+        tsendv(t, 2, a);
+    }
+    for (int i = from; i < to; i++)
+        rval_free(tread(t, 10000));
+}
+
+static void test_allkeys_lru(void **state)
+{
+    struct server s;
+    const char *args[] = { "--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru", NULL };
+    server_start(&s, args);
+    tconn *t = tconnect(s.port);
+    enum { HOT = 100, BULK = 18000, ROUND = 300, ROUNDS = 3 };
+    long long peak = 0;
+    /* 18 MB of values through a 2 MB limit */
+    for (int base = 0; base < BULK; base += 1000) {
+        assert_int_equal(write_keys(t, "bulk", base, base + 1000, NULL, NULL), 0);
+        long long used = info_num(t, "memory", "used_memory");
+        if (used > peak)
+            peak = used;
+    }
+    /* then hot and cold keys; the hot ones are used before each later round
+     * of writes, the cold ones never. Redis keeps recency in whole seconds,
+     * hence the pauses between rounds. */
+    assert_int_equal(write_keys(t, "hot", 0, HOT, NULL, NULL), 0);
+    assert_int_equal(write_keys(t, "cold", 0, HOT, NULL, NULL), 0);
+    for (int r = 0; r < ROUNDS; r++) {
+        usleep(1100 * 1000);
+        touch_keys(t, "hot", 0, HOT);
+        assert_int_equal(write_keys(t, "late", r * ROUND, (r + 1) * ROUND, NULL, NULL), 0);
+        long long used = info_num(t, "memory", "used_memory");
+        if (used > peak)
+            peak = used;
+    }
+    long long evicted = info_num(t, "stats", "evicted_keys");
+    long long used = info_num(t, "memory", "used_memory");
+    print_message("used_memory %lld (peak %lld, limit %lld), evicted_keys %lld\n",
+                  used, peak, LIMIT, evicted);
+    assert_true(evicted > 0);
+    assert_true(used <= 2 * LIMIT);
+    assert_true(peak <= 3 * LIMIT);
+    struct rval *v = tcmd(t, "DBSIZE");
+    assert_true(v->integer < BULK);
+    rval_free(v);
+    int hot = count_present(t, "hot", 0, HOT);
+    int cold = count_present(t, "cold", 0, HOT);
+    print_message("survivors: hot %d/%d, cold %d/%d\n", hot, HOT, cold, HOT);
+    assert_true(hot > cold);
+    assert_true(hot >= HOT / 2);
+    tclose(t);
+    assert_int_equal(server_stop(&s), 0);
+}
+
+static void test_noeviction(void **state)
+{
+    struct server s;
+    const char *args[] = { "--maxmemory", "2mb", "--maxmemory-policy", "noeviction", NULL };
+    server_start(&s, args);
+    tconn *t = tconnect(s.port);
+    expect_ok(tcmd(t, "SET first 1"));
+    int errors = 0, written = 0;
+    while (errors == 0 && written < 20000) {
+        errors = write_keys(t, "fill", written, written + 1000, NULL, NULL);
+        written += 1000;
+    }
+    assert_true(errors > 0);
+    /* still full: more writes of the same size are refused too */
+    assert_true(write_keys(t, "more", 0, 10, NULL, NULL) > 0);
+    /* reads and deletes still work */
+    expect_bulk(tcmd(t, "GET first"), "1");
+    expect_int(tcmd(t, "EXISTS fill:0"), 1);
+    expect_int(tcmd(t, "DEL fill:0"), 1);
+    expect_status(tcmd(t, "PING"), "PONG");
+    assert_int_equal(info_num(t, "stats", "evicted_keys"), 0);
+    /* raising the limit lets writes in again */
+    expect_ok(tcmd(t, "CONFIG SET maxmemory 0"));
+    expect_ok(tcmd(t, "SET more 1"));
+    tclose(t);
+    assert_int_equal(server_stop(&s), 0);
+}
+
+static void test_volatile_lru(void **state)
+{
+    struct server s;
+    const char *args[] = { "--maxmemory", "2mb", "--maxmemory-policy", "volatile-lru", NULL };
+    server_start(&s, args);
+    tconn *t = tconnect(s.port);
+    enum { KEEP = 300 };
+    assert_int_equal(write_keys(t, "persist", 0, KEEP, NULL, NULL), 0);
+    assert_int_equal(write_keys(t, "vol", 0, 10000, "EX", "1000"), 0);
+    assert_true(info_num(t, "stats", "evicted_keys") > 0);
+    assert_int_equal(count_present(t, "persist", 0, KEEP), KEEP);
+    assert_true(count_present(t, "vol", 0, 10000) < 10000);
+    tclose(t);
+    assert_int_equal(server_stop(&s), 0);
+}
+
+int main(void)
+{
+    memset(value, 'v', VALUE_SIZE);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_allkeys_lru),
+        cmocka_unit_test(test_noeviction),
+        cmocka_unit_test(test_volatile_lru),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,105 @@
+/* Expiry: lazy (a GET after the deadline sees nothing) and active (keys
+ * nobody touches still go away), TTL/PTTL as time passes. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+static struct server srv;
+static tconn *c;
+
+static int group_setup(void **state) { return server_start(&srv, NULL); }
+static int group_teardown(void **state) { return server_stop(&srv) == 0 ? 0 : -1; }
+static int setup(void **state)
+{
+    c = tconnect(srv.port);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    return 0;
+}
+static int teardown(void **state) { tclose(c); c = NULL; return 0; }
+
+static long long get_int(struct rval *v)
+{
+    if (!v || v->type != R_INT) {
+        char *t = rval_text(v);
+        fail_msg("expected an integer, got %s", t);
+    }
+    long long n = v->integer;
+    rval_free(v);
+    return n;
+}
+
+static void test_lazy_expiry(void **state)
+{
+    for (int i = 0; i < 20; i++)
+        expect_ok(tcmd(c, "SET px:%d v PX 100", i));
+    expect_ok(tcmd(c, "SET keep v"));
+    expect_bulk(tcmd(c, "GET px:0"), "v");
+    usleep(200 * 1000);
+    for (int i = 0; i < 20; i++)
+        expect_nil(tcmd(c, "GET px:%d", i));
+    expect_int(tcmd(c, "EXISTS px:1"), 0);
+    expect_int(tcmd(c, "TTL px:2"), -2);
+    expect_bulk(tcmd(c, "GET keep"), "v");
+    /* an expired key does not block NX */
+    expect_ok(tcmd(c, "SET nx v PX 50"));
+    usleep(100 * 1000);
+    expect_ok(tcmd(c, "SET nx w NX"));
+    expect_bulk(tcmd(c, "GET nx"), "w");
+}
+
+static void test_active_expiry(void **state)
+{
+    enum { N = 2000 };
+    char k[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(k, sizeof k, "act:%d", i);
+        const char *a[] = { "SET", k, "v", "PX", "150" };
+        tsendv(c, 5, a);
+    }
+    for (int i = 0; i < N; i++)
+        expect_ok(tread(c, 10000));
+    expect_ok(tcmd(c, "SET forever v"));
+    /* nobody reads them: the background sweep must remove them */
+    long long deadline = now_ms() + 8000;
+    long long size = -1;
+    while (now_ms() < deadline) {
+        size = get_int(tcmd(c, "DBSIZE"));
+        if (size == 1)
+            break;
+        usleep(50 * 1000);
+    }
+    assert_int_equal(size, 1);
+    expect_bulk(tcmd(c, "GET forever"), "v");
+}
+
+static void test_ttl_counts_down(void **state)
+{
+    expect_ok(tcmd(c, "SET t v PX 1500"));
+    long long p1 = get_int(tcmd(c, "PTTL t"));
+    assert_true(p1 > 1300 && p1 <= 1500);
+    expect_int(tcmd(c, "TTL t"), 2);  /* Redis rounds TTL to the nearest second */
+    usleep(300 * 1000);
+    long long p2 = get_int(tcmd(c, "PTTL t"));
+    assert_true(p2 < p1 - 250 && p2 > 0);
+    expect_int(tcmd(c, "TTL t"), 1);
+    expect_int(tcmd(c, "PERSIST t"), 1);
+    expect_int(tcmd(c, "PTTL t"), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lazy_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_active_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ttl_counts_down, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

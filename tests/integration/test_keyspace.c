@@ -1,0 +1,296 @@
+/* Keyspace commands against a running server: DEL UNLINK EXISTS TOUCH TYPE
+ * RENAME RENAMENX COPY, the EXPIRE family with NX XX GT LT, TTL and friends,
+ * KEYS, SCAN (a full scan returns every key), RANDOMKEY, DBSIZE, FLUSH*. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+static struct server srv;
+static tconn *c;
+
+static int group_setup(void **state)
+{
+    const char *args[] = { "--databases", "1", NULL };
+    return server_start(&srv, args);
+}
+static int group_teardown(void **state) { return server_stop(&srv) == 0 ? 0 : -1; }
+static int setup(void **state)
+{
+    c = tconnect(srv.port);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    return 0;
+}
+static int teardown(void **state) { tclose(c); c = NULL; return 0; }
+
+static long long get_int(struct rval *v)
+{
+    if (!v || v->type != R_INT) {
+        char *t = rval_text(v);
+        fail_msg("expected an integer, got %s", t);
+    }
+    long long n = v->integer;
+    rval_free(v);
+    return n;
+}
+
+static void test_del_unlink_exists_touch(void **state)
+{
+    expect_ok(tcmd(c, "MSET a 1 b 2 c 3 d 4"));
+    expect_int(tcmd(c, "EXISTS a b nokey a"), 3);  /* repeated keys count twice */
+    expect_int(tcmd(c, "TOUCH a b nokey"), 2);
+    expect_int(tcmd(c, "DEL a nokey b"), 2);
+    expect_int(tcmd(c, "EXISTS a b"), 0);
+    expect_int(tcmd(c, "UNLINK c d d"), 2);
+    expect_int(tcmd(c, "DBSIZE"), 0);
+    expect_error(tcmd(c, "DEL"), "ERR wrong number of arguments for 'del' command");
+    expect_error(tcmd(c, "EXISTS"), "ERR wrong number of arguments for 'exists' command");
+}
+
+static void test_type(void **state)
+{
+    expect_ok(tcmd(c, "SET k v"));
+    expect_status(tcmd(c, "TYPE k"), "string");
+    expect_status(tcmd(c, "TYPE nokey"), "none");
+}
+
+static void test_rename_renamenx(void **state)
+{
+    expect_error(tcmd(c, "RENAME nokey b"), "ERR no such key");
+    expect_error(tcmd(c, "RENAMENX nokey b"), "ERR no such key");
+    expect_ok(tcmd(c, "SET a 1 EX 100"));
+    expect_ok(tcmd(c, "RENAME a b"));
+    expect_int(tcmd(c, "EXISTS a"), 0);
+    expect_bulk(tcmd(c, "GET b"), "1");
+    long long ttl = get_int(tcmd(c, "TTL b"));  /* the TTL moves with it */
+    assert_true(ttl > 95 && ttl <= 100);
+    expect_ok(tcmd(c, "SET c 3"));
+    expect_ok(tcmd(c, "RENAME b c"));            /* overwrites */
+    expect_bulk(tcmd(c, "GET c"), "1");
+    expect_ok(tcmd(c, "RENAME c c"));            /* same key: OK */
+    expect_ok(tcmd(c, "SET d 4"));
+    expect_int(tcmd(c, "RENAMENX c d"), 0);
+    expect_bulk(tcmd(c, "GET c"), "1");
+    expect_int(tcmd(c, "RENAMENX c e"), 1);
+    expect_bulk(tcmd(c, "GET e"), "1");
+    expect_int(tcmd(c, "RENAMENX e e"), 0);
+}
+
+static void test_copy(void **state)
+{
+    expect_int(tcmd(c, "COPY nokey b"), 0);
+    expect_ok(tcmd(c, "SET a 1 PX 100000"));
+    expect_int(tcmd(c, "COPY a b"), 1);
+    expect_bulk(tcmd(c, "GET b"), "1");
+    assert_true(get_int(tcmd(c, "PTTL b")) > 90000);
+    expect_ok(tcmd(c, "SET a 2"));
+    expect_bulk(tcmd(c, "GET b"), "1");          /* a copy, not a reference */
+    expect_int(tcmd(c, "COPY a b"), 0);          /* destination exists */
+    expect_int(tcmd(c, "COPY a b REPLACE"), 1);
+    expect_bulk(tcmd(c, "GET b"), "2");
+    expect_int(tcmd(c, "TTL b"), -1);
+    expect_error(tcmd(c, "COPY a a"), "ERR source and destination objects are the same");
+    expect_error(tcmd(c, "COPY a b FOO"), "ERR syntax error");
+}
+
+static void test_expire_family(void **state)
+{
+    expect_int(tcmd(c, "EXPIRE nokey 10"), 0);
+    expect_ok(tcmd(c, "SET k v"));
+    expect_int(tcmd(c, "TTL k"), -1);
+    expect_int(tcmd(c, "PTTL k"), -1);
+    expect_int(tcmd(c, "EXPIRETIME k"), -1);
+    expect_int(tcmd(c, "TTL nokey"), -2);
+    expect_int(tcmd(c, "PTTL nokey"), -2);
+    expect_int(tcmd(c, "EXPIRETIME nokey"), -2);
+    expect_int(tcmd(c, "PEXPIRETIME nokey"), -2);
+    expect_int(tcmd(c, "EXPIRE k 100"), 1);
+    long long ttl = get_int(tcmd(c, "TTL k"));
+    assert_true(ttl > 95 && ttl <= 100);
+    expect_int(tcmd(c, "PEXPIRE k 200000"), 1);
+    ttl = get_int(tcmd(c, "PTTL k"));
+    assert_true(ttl > 190000 && ttl <= 200000);
+    expect_int(tcmd(c, "EXPIREAT k 4102444800"), 1);
+    expect_int(tcmd(c, "EXPIRETIME k"), 4102444800LL);
+    expect_int(tcmd(c, "PEXPIREAT k 4102444800999"), 1);
+    expect_int(tcmd(c, "PEXPIRETIME k"), 4102444800999LL);
+    expect_int(tcmd(c, "EXPIRETIME k"), 4102444801LL);  /* Redis rounds to the nearest second */
+    expect_int(tcmd(c, "PERSIST k"), 1);
+    expect_int(tcmd(c, "PERSIST k"), 0);
+    expect_int(tcmd(c, "PERSIST nokey"), 0);
+    expect_int(tcmd(c, "TTL k"), -1);
+    /* a time in the past deletes the key */
+    expect_int(tcmd(c, "EXPIRE k -1"), 1);
+    expect_int(tcmd(c, "EXISTS k"), 0);
+    expect_ok(tcmd(c, "SET k v"));
+    expect_int(tcmd(c, "PEXPIREAT k 1"), 1);
+    expect_int(tcmd(c, "EXISTS k"), 0);
+    expect_error(tcmd(c, "EXPIRE k abc"), "ERR value is not an integer or out of range");
+    expect_error(tcmd(c, "EXPIRE k 10 FOO"), "ERR Unsupported option FOO");
+    expect_error(tcmd(c, "EXPIRE k 9223372036854775807"), "ERR invalid expire time in 'expire' command");
+}
+
+static void test_expire_nx_xx_gt_lt(void **state)
+{
+    expect_ok(tcmd(c, "SET k v"));
+    expect_int(tcmd(c, "EXPIRE k 100 XX"), 0);   /* no TTL yet */
+    expect_int(tcmd(c, "EXPIRE k 100 GT"), 0);   /* no TTL counts as infinite */
+    expect_int(tcmd(c, "EXPIRE k 100 LT"), 1);
+    expect_int(tcmd(c, "EXPIRE k 200 NX"), 0);
+    expect_int(tcmd(c, "EXPIRE k 200 XX"), 1);
+    expect_int(tcmd(c, "EXPIRE k 100 GT"), 0);
+    expect_int(tcmd(c, "EXPIRE k 300 GT"), 1);
+    expect_int(tcmd(c, "EXPIRE k 400 LT"), 0);
+    expect_int(tcmd(c, "EXPIRE k 50 LT"), 1);
+    long long ttl = get_int(tcmd(c, "TTL k"));
+    assert_true(ttl > 45 && ttl <= 50);
+    expect_int(tcmd(c, "PEXPIRE k 1000000 gt"), 1);
+    expect_ok(tcmd(c, "SET n v"));
+    expect_int(tcmd(c, "PEXPIREAT n 4102444800000 NX"), 1);
+    expect_int(tcmd(c, "EXPIREAT n 4102444801 LT"), 0);
+    expect_error(tcmd(c, "EXPIRE k 10 NX XX"),
+                 "ERR NX and XX, GT or LT options at the same time are not compatible");
+    expect_error(tcmd(c, "EXPIRE k 10 NX GT"),
+                 "ERR NX and XX, GT or LT options at the same time are not compatible");
+    expect_error(tcmd(c, "EXPIRE k 10 GT LT"),
+                 "ERR GT and LT options at the same time are not compatible");
+}
+
+static void test_keys(void **state)
+{
+    expect_ok(tcmd(c, "MSET user:1 a user:2 b user:10 c other d h?llo e"));
+    struct rval *v = tcmd(c, "KEYS user:*");
+    assert_non_null(v);
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 3);
+    rval_free(v);
+    v = tcmd(c, "KEYS user:?");
+    assert_int_equal(v->n, 2);
+    rval_free(v);
+    v = tcmd(c, "KEYS user:[1]*");
+    assert_int_equal(v->n, 2);
+    rval_free(v);
+    v = tcmd(c, "KEYS h\\?llo");
+    assert_int_equal(v->n, 1);
+    assert_string_equal(v->elem[0]->str, "h?llo");
+    rval_free(v);
+    v = tcmd(c, "KEYS *");
+    assert_int_equal(v->n, 5);
+    rval_free(v);
+    v = tcmd(c, "KEYS nomatch*");
+    assert_int_equal(v->n, 0);
+    rval_free(v);
+}
+
+/* Full SCAN with the given extra arguments; returns how many keys it saw and
+ * checks each key is in [0, nkeys) of "key:%d" at most... (duplicates allowed
+ * by SCAN's contract are counted once). */
+static int full_scan(const char *extra, int nkeys, const char *prefix)
+{
+    char *seen = calloc((size_t)nkeys, 1);
+    int distinct = 0;
+    char cursor[32] = "0";
+    int rounds = 0;
+    do {
+        struct rval *v = tcmd(c, "SCAN %s %s", cursor, extra);
+        assert_non_null(v);
+        assert_int_equal(v->type, R_ARRAY);
+        assert_int_equal(v->n, 2);
+        assert_int_equal(v->elem[0]->type, R_BULK);
+        snprintf(cursor, sizeof cursor, "%s", v->elem[0]->str);
+        struct rval *keys = v->elem[1];
+        for (size_t i = 0; i < keys->n; i++) {
+            const char *k = keys->elem[i]->str;
+            assert_true(strncmp(k, prefix, strlen(prefix)) == 0);
+            int idx = atoi(k + strlen(prefix));
+            assert_true(idx >= 0 && idx < nkeys);
+            if (!seen[idx]) {
+                seen[idx] = 1;
+                distinct++;
+            }
+        }
+        rval_free(v);
+        assert_true(++rounds < 100000);
+    } while (strcmp(cursor, "0") != 0);
+    free(seen);
+    return distinct;
+}
+
+static void test_scan(void **state)
+{
+    enum { N = 1000 };
+    for (int i = 0; i < N; i++) {
+        char k[32], val[32];
+        snprintf(k, sizeof k, "key:%d", i);
+        snprintf(val, sizeof val, "%d", i);
+        const char *argv[] = { "SET", k, val };
+        tsendv(c, 3, argv);
+    }
+    for (int i = 0; i < N; i++)
+        expect_ok(tread(c, 5000));
+    expect_ok(tcmd(c, "SET other x"));
+    assert_int_equal(full_scan("MATCH key:*", N, "key:"), N);
+    assert_int_equal(full_scan("MATCH key:* COUNT 7", N, "key:"), N);
+    assert_int_equal(full_scan("MATCH key:* COUNT 1000", N, "key:"), N);
+    assert_int_equal(full_scan("MATCH key:* TYPE string", N, "key:"), N);
+    assert_int_equal(full_scan("MATCH key:1?? COUNT 50", N, "key:"), 100);
+    assert_int_equal(full_scan("MATCH key:* TYPE list", N, "key:"), 0);
+    expect_error(tcmd(c, "SCAN x"), "ERR invalid cursor");
+    expect_error(tcmd(c, "SCAN 0 COUNT 0"), "ERR syntax error");
+    expect_error(tcmd(c, "SCAN 0 COUNT x"), "ERR value is not an integer or out of range");
+    expect_error(tcmd(c, "SCAN 0 FOO"), "ERR syntax error");
+}
+
+static void test_randomkey_dbsize_flush(void **state)
+{
+    expect_nil(tcmd(c, "RANDOMKEY"));
+    expect_int(tcmd(c, "DBSIZE"), 0);
+    expect_ok(tcmd(c, "MSET a 1 b 2 c 3"));
+    expect_int(tcmd(c, "DBSIZE"), 3);
+    for (int i = 0; i < 10; i++) {
+        struct rval *v = tcmd(c, "RANDOMKEY");
+        assert_non_null(v);
+        assert_int_equal(v->type, R_BULK);
+        assert_true(strcmp(v->str, "a") == 0 || strcmp(v->str, "b") == 0 || strcmp(v->str, "c") == 0);
+        rval_free(v);
+    }
+    expect_ok(tcmd(c, "FLUSHDB"));
+    expect_int(tcmd(c, "DBSIZE"), 0);
+    expect_ok(tcmd(c, "MSET a 1 b 2"));
+    expect_ok(tcmd(c, "FLUSHALL ASYNC"));
+    expect_int(tcmd(c, "DBSIZE"), 0);
+    expect_ok(tcmd(c, "SET a 1"));
+    expect_ok(tcmd(c, "FLUSHDB SYNC"));
+    expect_nil(tcmd(c, "GET a"));
+    expect_error(tcmd(c, "FLUSHALL FOO"), "ERR syntax error");
+}
+
+static void test_select(void **state)
+{
+    expect_ok(tcmd(c, "SELECT 0"));
+    expect_error(tcmd(c, "SELECT 1"), "ERR DB index is out of range");
+    expect_error(tcmd(c, "SELECT x"), "ERR value is not an integer or out of range");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_del_unlink_exists_touch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rename_renamenx, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expire_family, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expire_nx_xx_gt_lt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_randomkey_dbsize_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_select, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

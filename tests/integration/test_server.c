@@ -1,0 +1,343 @@
+/* Server commands and the process itself: INFO fields monitoring tools read,
+ * CONFIG GET/SET, COMMAND, TIME, SLOWLOG, CLUSTER KEYSLOT, SHUTDOWN and
+ * signals, --help/--version, a redis.conf-style config file. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+static struct server srv;
+static tconn *c;
+
+static int group_setup(void **state) { return server_start(&srv, NULL); }
+static int group_teardown(void **state) { return server_stop(&srv) == 0 ? 0 : -1; }
+static int setup(void **state)
+{
+    c = tconnect(srv.port);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    return 0;
+}
+static int teardown(void **state) { tclose(c); c = NULL; return 0; }
+
+/* The text of a bulk reply (INFO, CLIENT LIST); the caller frees the reply. */
+static const char *text_of(struct rval *v)
+{
+    if (!v || (v->type != R_BULK && v->type != R_VERBATIM)) {
+        char *t = rval_text(v);
+        fail_msg("expected a bulk string, got %s", t);
+    }
+    return v->str;
+}
+
+/* The value of "name:" in INFO text as a number; fails if absent. */
+static long long info_num(const char *info, const char *name)
+{
+    char pat[128];
+    snprintf(pat, sizeof pat, "\r\n%s:", name);
+    const char *p = strstr(info, pat);
+    if (!p)
+        fail_msg("INFO has no field %s", name);
+    return atoll(p + strlen(pat));
+}
+
+static void config_get_expect(tconn *t, const char *name, const char *value)
+{
+    struct rval *v = tcmd(t, "CONFIG GET %s", name);
+    assert_non_null(v);
+    assert_true(v->type == R_ARRAY || v->type == R_MAP);
+    assert_int_equal(v->n, 2);
+    assert_string_equal(v->elem[0]->str, name);
+    assert_string_equal(v->elem[1]->str, value);
+    rval_free(v);
+}
+
+static void test_info(void **state)
+{
+    expect_ok(tcmd(c, "MSET a 1 b 2 c 3"));
+    tconn *d = tconnect(srv.port);
+    expect_status(tcmd(d, "PING"), "PONG");
+    struct rval *v = tcmd(c, "INFO");
+    const char *info = text_of(v);
+    assert_true(strncmp(info, "# Server\r\n", 10) == 0);
+    assert_non_null(strstr(info, "\r\nredis_version:"));
+    char port[32];
+    snprintf(port, sizeof port, "\r\ntcp_port:%d\r\n", srv.port);
+    assert_non_null(strstr(info, port));
+    assert_true(info_num(info, "connected_clients") >= 2);
+    assert_true(info_num(info, "used_memory") > 0);
+    assert_true(info_num(info, "uptime_in_seconds") >= 0);
+    (void)info_num(info, "total_commands_processed");
+    (void)info_num(info, "keyspace_hits");
+    (void)info_num(info, "keyspace_misses");
+    (void)info_num(info, "evicted_keys");
+    (void)info_num(info, "expired_keys");
+    (void)info_num(info, "maxmemory");
+    assert_non_null(strstr(info, "\r\nrole:master\r\n"));
+    assert_non_null(strstr(info, "# Keyspace\r\ndb0:keys=3,expires=0,avg_ttl="));
+    rval_free(v);
+
+    v = tcmd(c, "INFO keyspace");
+    info = text_of(v);
+    assert_true(strncmp(info, "# Keyspace\r\ndb0:keys=3,", 23) == 0);
+    assert_null(strstr(info, "redis_version"));
+    rval_free(v);
+
+    v = tcmd(c, "INFO clients memory");
+    info = text_of(v);
+    assert_non_null(strstr(info, "# Clients\r\n"));
+    assert_non_null(strstr(info, "# Memory\r\n"));
+    assert_null(strstr(info, "# Server"));
+    rval_free(v);
+    tclose(d);
+}
+
+static void test_config_get_set(void **state)
+{
+    expect_ok(tcmd(c, "CONFIG SET maxmemory 5mb"));
+    config_get_expect(c, "maxmemory", "5242880");
+    expect_ok(tcmd(c, "CONFIG SET maxmemory 5m"));
+    config_get_expect(c, "maxmemory", "5000000");
+    expect_ok(tcmd(c, "CONFIG SET maxmemory 1gb"));
+    config_get_expect(c, "maxmemory", "1073741824");
+    expect_ok(tcmd(c, "CONFIG SET maxmemory 0"));
+    config_get_expect(c, "maxmemory", "0");
+    expect_ok(tcmd(c, "CONFIG SET maxmemory-policy allkeys-lru"));
+    config_get_expect(c, "maxmemory-policy", "allkeys-lru");
+    expect_ok(tcmd(c, "CONFIG SET maxmemory-policy noeviction"));
+    config_get_expect(c, "maxmemory-policy", "noeviction");
+    char port[16];
+    snprintf(port, sizeof port, "%d", srv.port);
+    config_get_expect(c, "port", port);
+
+    struct rval *v = tcmd(c, "CONFIG GET maxmemory*");
+    assert_non_null(v);
+    assert_true(v->n >= 6 && v->n % 2 == 0);  /* maxmemory, -policy, -samples at least */
+    rval_free(v);
+    v = tcmd(c, "CONFIG GET nosuchoption");
+    assert_non_null(v);
+    assert_int_equal(v->n, 0);
+    rval_free(v);
+
+    expect_error(tcmd(c, "CONFIG SET nosuchoption 1"),
+                 "ERR Unknown option or number of arguments for CONFIG SET - 'nosuchoption'");
+    expect_error(tcmd(c, "CONFIG SET maxmemory abc"),
+                 "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value");
+    expect_error(tcmd(c, "CONFIG SET databases 4"),
+                 "ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config");
+    expect_error(tcmd(c, "CONFIG SET daemonize yes"),
+                 "ERR CONFIG SET failed (possibly related to argument 'daemonize') - can't set immutable config");
+    expect_error_prefix(tcmd(c, "CONFIG SET maxmemory-policy bogus"),
+                        "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: ");
+    expect_error(tcmd(c, "CONFIG GET"), "ERR wrong number of arguments for 'config|get' command");
+}
+
+static void test_command(void **state)
+{
+    struct rval *v = tcmd(c, "COMMAND COUNT");
+    assert_non_null(v);
+    assert_int_equal(v->type, R_INT);
+    assert_true(v->integer >= 40);
+    rval_free(v);
+
+    v = tcmd(c, "COMMAND INFO get set nosuchcommand");
+    assert_non_null(v);
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 3);
+    struct rval *g = v->elem[0];
+    assert_int_equal(g->type, R_ARRAY);
+    assert_true(g->n >= 6);
+    assert_string_equal(g->elem[0]->str, "get");
+    assert_int_equal(g->elem[1]->integer, 2);   /* arity */
+    bool readonly = false;
+    for (size_t i = 0; i < g->elem[2]->n; i++)
+        readonly |= strcmp(g->elem[2]->elem[i]->str, "readonly") == 0;
+    assert_true(readonly);
+    assert_int_equal(g->elem[3]->integer, 1);   /* first key */
+    assert_int_equal(g->elem[4]->integer, 1);   /* last key */
+    assert_int_equal(g->elem[5]->integer, 1);   /* step */
+    assert_string_equal(v->elem[1]->elem[0]->str, "set");
+    assert_int_equal(v->elem[1]->elem[1]->integer, -3);
+    assert_int_equal(v->elem[2]->type, R_NIL);
+    rval_free(v);
+
+    v = tcmd(c, "COMMAND INFO mset");
+    assert_int_equal(v->elem[0]->elem[1]->integer, -3);
+    assert_int_equal(v->elem[0]->elem[3]->integer, 1);
+    assert_int_equal(v->elem[0]->elem[4]->integer, -1);
+    assert_int_equal(v->elem[0]->elem[5]->integer, 2);
+    rval_free(v);
+}
+
+static void test_time(void **state)
+{
+    struct rval *v = tcmd(c, "TIME");
+    assert_non_null(v);
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 2);
+    long long s = atoll(v->elem[0]->str);
+    long long us = atoll(v->elem[1]->str);
+    assert_true(llabs(s - (long long)time(NULL)) <= 2);
+    assert_true(us >= 0 && us < 1000000);
+    rval_free(v);
+}
+
+static void test_slowlog(void **state)
+{
+    expect_ok(tcmd(c, "CONFIG SET slowlog-log-slower-than 0"));
+    expect_ok(tcmd(c, "SLOWLOG RESET"));
+    expect_ok(tcmd(c, "SET slowkey slowvalue"));
+    struct rval *v = tcmd(c, "SLOWLOG LEN");
+    assert_non_null(v);
+    assert_int_equal(v->type, R_INT);
+    assert_true(v->integer >= 1);
+    rval_free(v);
+    v = tcmd(c, "SLOWLOG GET 100");
+    assert_non_null(v);
+    assert_int_equal(v->type, R_ARRAY);
+    bool found = false;
+    for (size_t i = 0; i < v->n; i++) {
+        struct rval *e = v->elem[i];
+        assert_true(e->n >= 4);
+        assert_int_equal(e->elem[0]->type, R_INT);   /* id */
+        assert_int_equal(e->elem[1]->type, R_INT);   /* unix time */
+        assert_int_equal(e->elem[2]->type, R_INT);   /* microseconds */
+        assert_true(e->elem[2]->integer >= 0);
+        struct rval *args = e->elem[3];
+        if (args->n == 3 && strcasecmp(args->elem[0]->str, "set") == 0 &&
+            strcmp(args->elem[1]->str, "slowkey") == 0 && strcmp(args->elem[2]->str, "slowvalue") == 0)
+            found = true;
+    }
+    assert_true(found);
+    rval_free(v);
+    expect_ok(tcmd(c, "CONFIG SET slowlog-log-slower-than 10000"));
+    expect_ok(tcmd(c, "SLOWLOG RESET"));
+    v = tcmd(c, "SLOWLOG LEN");
+    assert_true(v->integer <= 1);
+    rval_free(v);
+}
+
+static void test_cluster_keyslot(void **state)
+{
+    struct server cs;
+    tconn *t = c;
+    char nodes[300];
+    if (target_is_redis()) {
+        /* Redis answers CLUSTER KEYSLOT only in cluster mode */
+        char arg[300];
+        snprintf(nodes, sizeof nodes, "/tmp/ringkv-test-nodes-%d.conf", (int)getpid());
+        unlink(nodes);
+        snprintf(arg, sizeof arg, "%s", nodes);
+        const char *args[] = { "--cluster-enabled", "yes", "--cluster-config-file", arg, NULL };
+        server_start(&cs, args);
+        t = tconnect(cs.port);
+    }
+    expect_int(tcmd(t, "CLUSTER KEYSLOT foo"), 12182);
+    expect_int(tcmd(t, "CLUSTER KEYSLOT bar"), 5061);
+    expect_int(tcmd(t, "CLUSTER KEYSLOT somekey"), 11058);
+    struct rval *a = tcmd(t, "CLUSTER KEYSLOT {user1000}.following");
+    struct rval *b = tcmd(t, "CLUSTER KEYSLOT {user1000}.followers");
+    assert_int_equal(a->type, R_INT);
+    assert_int_equal(a->integer, b->integer);
+    rval_free(a);
+    rval_free(b);
+    expect_int(tcmd(t, "CLUSTER KEYSLOT {}foo"), 9500);  /* empty tag: the whole key */
+    if (target_is_redis()) {
+        tclose(t);
+        server_stop(&cs);
+        unlink(nodes);
+    }
+}
+
+static void test_shutdown_command(void **state)
+{
+    struct server s;
+    server_start(&s, NULL);
+    tconn *t = tconnect(s.port);
+    expect_ok(tcmd(t, "SET k v"));
+    tsend_raw(t, "*1\r\n$8\r\nSHUTDOWN\r\n", 18);
+    assert_true(tclosed(t, 10000));
+    tclose(t);
+    assert_int_equal(server_wait_exit(&s, 10000), 0);
+}
+
+static void test_signals_exit_zero(void **state)
+{
+    struct server s;
+    server_start(&s, NULL);
+    assert_int_equal(server_signal_wait(&s, SIGTERM, 10000), 0);
+    server_start(&s, NULL);
+    tconn *t = tconnect(s.port);   /* with a client connected */
+    expect_status(tcmd(t, "PING"), "PONG");
+    assert_int_equal(server_signal_wait(&s, SIGINT, 10000), 0);
+    tclose(t);
+}
+
+static void test_help_and_version(void **state)
+{
+    if (target_is_redis())
+        skip();
+    char cmd[600], *out = NULL;
+    snprintf(cmd, sizeof cmd, "'%s' --help 2>&1", server_binary());
+    assert_int_equal(run_cmd(cmd, &out), 0);
+    assert_non_null(strstr(out, "port"));
+    assert_non_null(strstr(out, "6379"));
+    assert_non_null(strstr(out, "bind"));
+    assert_non_null(strstr(out, "127.0.0.1"));
+    assert_non_null(strstr(out, "threads"));
+    assert_non_null(strstr(out, "maxmemory"));
+    assert_non_null(strstr(out, "maxmemory-policy"));
+    assert_non_null(strstr(out, "noeviction"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "'%s' --version 2>&1", server_binary());
+    assert_int_equal(run_cmd(cmd, &out), 0);
+    assert_non_null(strstr(out, "ringkv"));
+    int major, minor;
+    const char *p = out;
+    bool found = false;
+    for (; *p && !found; p++)
+        found = sscanf(p, "%d.%d", &major, &minor) == 2 && p[-1] != '.';
+    assert_true(found);
+    free(out);
+    /* a bad option: non-zero exit, and the process does not start serving */
+    snprintf(cmd, sizeof cmd, "timeout 5 '%s' --no-such-option 1 2>&1", server_binary());
+    int st = run_cmd(cmd, &out);
+    assert_true(st != 0 && st != 124);
+    free(out);
+}
+
+static void test_config_file(void **state)
+{
+    struct server s;
+    server_start_conf(&s, "# a comment\nmaxmemory 5m\nmaxmemory-policy \"allkeys-lru\"\n", NULL);
+    tconn *t = tconnect(s.port);  /* the port from the file */
+    config_get_expect(t, "maxmemory", "5000000");
+    config_get_expect(t, "maxmemory-policy", "allkeys-lru");
+    tclose(t);
+    assert_int_equal(server_stop(&s), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_info, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_get_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_command, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slowlog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_keyslot, setup, teardown),
+        cmocka_unit_test(test_shutdown_command),
+        cmocka_unit_test(test_signals_exit_zero),
+        cmocka_unit_test(test_help_and_version),
+        cmocka_unit_test(test_config_file),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
