@@ -22,6 +22,8 @@ struct client {
     int64_t  created_ms;      /* unix ms */
     int64_t  last_active_ms;  /* unix ms of the last command */
     char     last_cmd[24];    /* lower-case name of the last command */
+    bool     is_replica;      /* after PSYNC: this connection feeds a replica */
+    int      repl_port;       /* REPLCONF listening-port */
 };
 
 #endif

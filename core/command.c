@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "../shards/commands.h"
+#include "../replication/repl.h"
 
 /* Flag sets that many rows share. */
 #define F_CONNECTION (CMD_CONN | CMD_LOADING | CMD_STALE | CMD_FAST)
@@ -270,7 +271,7 @@ static struct command table[] = {
         "A container for client connection commands"),
 
     /* server */
-    ROW("info",        -1, F_SERVER | CMD_RANDOM, 0, 0, 0, cmd_info, NULL, "server", "1.0.0",
+    ROW("info",        -1, CMD_SHARD0 | CMD_LOADING | CMD_STALE | CMD_RANDOM, 0, 0, 0, cmd_info, NULL, "server", "1.0.0",
         "Get information and statistics about the server"),
     CONTAINER("config", -2, CMD_CONN, NULL, config_subcommands, "server", "2.0.0",
         "A container for server configuration commands"),
@@ -282,6 +283,22 @@ static struct command table[] = {
         "A container for slow log commands"),
     ROW("shutdown",    -1, CMD_CONN | F_ADMIN, 0, 0, 0, cmd_shutdown, NULL, "server", "1.0.0",
         "Synchronously save the dataset to disk and then shut down the server"),
+
+    /* replication (replication/) */
+    ROW("replicaof",   3,  CMD_SHARD0 | F_ADMIN, 0, 0, 0, cmd_replicaof, NULL, "server", "5.0.0",
+        "Make the server a replica of another instance, or promote it as master"),
+    ROW("slaveof",     3,  CMD_SHARD0 | F_ADMIN, 0, 0, 0, cmd_replicaof, NULL, "server", "1.0.0",
+        "Make the server a replica of another instance, or promote it as master"),
+    ROW("role",        1,  CMD_SHARD0 | CMD_FAST | CMD_LOADING | CMD_STALE | CMD_NOSCRIPT, 0, 0, 0, cmd_role, NULL,
+        "server", "2.8.12", "Return the role of the instance in the context of replication"),
+    ROW("replconf",    -1, CMD_CONN | F_ADMIN, 0, 0, 0, cmd_replconf, NULL, "server", "3.0.0",
+        "An internal command for configuring the replication stream"),
+    ROW("psync",       -3, CMD_CONN | F_ADMIN, 0, 0, 0, cmd_psync, NULL, "server", "2.8.0",
+        "Internal command used for replication"),
+    ROW("sync",        1,  CMD_CONN | F_ADMIN, 0, 0, 0, cmd_psync, NULL, "server", "1.0.0",
+        "Internal command used for replication"),
+    ROW("wait",        3,  CMD_SHARD0 | CMD_NOSCRIPT, 0, 0, 0, cmd_wait, NULL, "generic", "3.0.0",
+        "Wait for the synchronous replication of all the write commands sent in the context of the current connection"),
 
     /* cluster */
     CONTAINER("cluster", -2, CMD_CONN, NULL, cluster_subcommands, "cluster", "3.0.0",

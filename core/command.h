@@ -26,6 +26,7 @@
 
 struct shard;
 struct store;
+struct shard_msg;
 
 struct exec_ctx {
     struct shard        *shard;  /* the shard running the command */
@@ -36,6 +37,8 @@ struct exec_ctx {
     struct client       *client; /* NULL when run away from the connection's thread */
     int64_t              now_ms; /* unix ms, one value for the whole command */
     uint64_t             caller_id; /* id of the client that sent the command (CLIENT KILL SKIPME) */
+    struct shard_msg    *msg;    /* the message that brought the command here, or NULL */
+    bool                 deferred; /* set by a handler that keeps msg and answers later (WAIT) */
 };
 
 typedef void command_fn(struct exec_ctx *ctx);
@@ -68,6 +71,8 @@ enum command_flag {
     CMD_NOSCRIPT   = 1u << 12,
     CMD_RANDOM     = 1u << 13,
     CMD_CURSOR     = 1u << 14, /* SCAN: argv[1] is a cursor that names the shard (see cmd_scan) */
+    CMD_SHARD0     = 1u << 15, /* runs on shard 0, the replication shard, after the
+                                  connection's earlier commands are done (INFO, ROLE, WAIT) */
 };
 
 struct command {

@@ -52,7 +52,13 @@ enum config_type {
     X("slowlog-max-len", slowlog_max_len, CONF_INT,    "128",       CONF_RUNTIME, NULL, "slow log entries kept per shard") \
     X("hz",              hz,              CONF_INT,    "10",        CONF_RUNTIME, NULL, "background tasks (active expiry, timeouts) run this many times a second") \
     X("save",            save,            CONF_STRING, "",          CONF_RUNTIME, NULL, "accepted for compatibility; ringkv does not persist to disk") \
-    X("appendonly",      appendonly,      CONF_BOOL,   "no",        CONF_RUNTIME, NULL, "accepted for compatibility; only 'no' is supported")
+    X("appendonly",      appendonly,      CONF_BOOL,   "no",        CONF_RUNTIME, NULL, "accepted for compatibility; only 'no' is supported") \
+    X("replicaof",       replicaof,       CONF_STRING, "",          0, NULL, "\"host port\": start as a replica of that master") \
+    X("masterauth",      masterauth,      CONF_STRING, "",          CONF_RUNTIME, NULL, "password to give the master (AUTH) when replicating") \
+    X("repl-backlog-size", repl_backlog_size, CONF_MEMORY, "1mb",   0, NULL, "bytes of the replication stream kept for partial resyncs") \
+    X("repl-timeout",    repl_timeout,    CONF_INT,    "60",        CONF_RUNTIME, NULL, "seconds without data from the master before a replica drops the link") \
+    X("replica-read-only", replica_read_only, CONF_BOOL, "yes",     CONF_RUNTIME, NULL, "a replica refuses writes from clients (-READONLY)") \
+    X("replica-priority", replica_priority, CONF_INT,  "100",       CONF_RUNTIME, NULL, "for Sentinel: lower is preferred when promoting (0: never)")
 
 struct config {
 #define CONFIG_FIELD_INT(name, field, type, def, flags, words, help) long long field;

@@ -108,7 +108,7 @@ void loop_each_conn(struct loop *l, loop_conn_fn *fn, void *arg)
 
 static void conn_free(struct loop *l, struct conn *c)
 {
-    if (l->h.on_close)
+    if (l->h.on_close && c->session)
         l->h.on_close(l->arg, c);
     close(c->fd);
     if (c->prev) c->prev->next = c->next; else l->conns = c->next;
@@ -176,6 +176,58 @@ void conn_resume(struct conn *c)
     queue_conn(c->loop, c);
 }
 
+static struct conn *conn_add(struct loop *l, int fd)
+{
+    struct conn *c = mi_zalloc(sizeof(*c));
+    c->loop = l;
+    c->fd = fd;
+    c->next = l->conns;
+    if (l->conns) l->conns->prev = c;
+    l->conns = c;
+    l->nconns++;
+    return c;
+}
+
+struct conn *loop_connect(struct loop *l, const struct sockaddr_storage *addr, void *session)
+{
+    int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return NULL;
+    struct conn *c = conn_add(l, fd);
+    c->session = session;
+    c->peer = *addr;
+    c->connecting = true;
+    struct io_uring_sqe *sqe = ring_sqe(&l->ring);
+    socklen_t len = addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    io_uring_prep_connect(sqe, fd, (struct sockaddr *)&c->peer, len);
+    io_uring_sqe_set_data64(sqe, ud_make(OP_CONNECT, c));
+    c->ops++;
+    return c;
+}
+
+static void handle_connect(struct loop *l, struct io_uring_cqe *cqe)
+{
+    struct conn *c = ud_ptr(cqe->user_data);
+    c->ops--;
+    c->connecting = false;
+    if (cqe->res < 0 || c->closing) {
+        int err = cqe->res < 0 ? cqe->res : -ECANCELED;
+        if (l->h.on_connect)
+            l->h.on_connect(l->arg, c, err);
+        c->session = NULL; /* on_close is not called for a conn that never opened */
+        c->closing = true;
+        conn_maybe_free(l, c);
+        return;
+    }
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    socklen_t len = sizeof(c->local);
+    getsockname(c->fd, (struct sockaddr *)&c->local, &len);
+    arm_recv(l, c);
+    if (l->h.on_connect)
+        l->h.on_connect(l->arg, c, 0);
+}
+
 static void handle_accept(struct loop *l, struct io_uring_cqe *cqe)
 {
     int i = (int)ud_index(cqe->user_data);
@@ -191,19 +243,13 @@ static void handle_accept(struct loop *l, struct io_uring_cqe *cqe)
         close(fd);
         return;
     }
-    struct conn *c = mi_zalloc(sizeof(*c));
-    c->loop = l;
-    c->fd = fd;
+    struct conn *c = conn_add(l, fd);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     socklen_t len = sizeof(c->peer);
     getpeername(fd, (struct sockaddr *)&c->peer, &len);
     len = sizeof(c->local);
     getsockname(fd, (struct sockaddr *)&c->local, &len);
-    c->next = l->conns;
-    if (l->conns) l->conns->prev = c;
-    l->conns = c;
-    l->nconns++;
     arm_recv(l, c);
     if (l->h.on_open)
         l->h.on_open(l->arg, c);
@@ -343,6 +389,7 @@ static void handle_cqe(struct loop *l, struct io_uring_cqe *cqe)
     case OP_ACCEPT: handle_accept(l, cqe); break;
     case OP_RECV:   handle_recv(l, cqe); break;
     case OP_SEND:   handle_send(l, cqe); break;
+    case OP_CONNECT: handle_connect(l, cqe); break;
     case OP_TICK:
         if (!l->stopping)
             arm_tick(l);

@@ -33,6 +33,7 @@ struct conn {
     bool         recv_armed;   /* a multishot recv is active */
     bool         sending;      /* a send is in flight */
     bool         closing;      /* shut down: waiting for ops to finish */
+    bool         connecting;   /* loop_connect in progress */
     bool         close_after_flush; /* close once out and the send in flight are gone */
     bool         paused;       /* on_data is not called until conn_resume */
     bool         queued;       /* on the loop's list of conns to send or resume */
@@ -58,6 +59,9 @@ struct loop_handlers {
     void   (*on_close)(void *arg, struct conn *c);
     /* The output of c drained below what it was paused for (a send finished). */
     void   (*on_sent)(void *arg, struct conn *c);
+    /* An outgoing connection (loop_connect) is up (err 0: it is reading) or
+     * failed (err = -errno: c is freed after this returns, without on_close). */
+    void   (*on_connect)(void *arg, struct conn *c, int err);
     /* Every 1000/hz ms. */
     void   (*on_tick)(void *arg);
     /* End of every turn, before sends are queued: take in work posted by
@@ -92,6 +96,11 @@ void conn_close(struct conn *c, bool after_flush);
  * waiting on other shards). Resume looks at conn->in in this same turn. */
 void conn_pause(struct conn *c);
 void conn_resume(struct conn *c);
+/* Connect to addr (IPv4 or IPv6, port set) without blocking; session is
+ * stored in the new conn. Returns the conn (not yet connected: see
+ * on_connect) or NULL if no socket could be made. */
+struct conn *loop_connect(struct loop *l, const struct sockaddr_storage *addr, void *session);
+
 /* Bytes queued for sending (out + in flight). */
 static inline size_t conn_output_bytes(const struct conn *c) { return c->out.len + (c->wire.len - c->wire_off); }
 

@@ -10,6 +10,7 @@ struct journal {
     char      *ring;     /* backlog_size bytes; byte at offset o is ring[o % size] */
     size_t     size;
     uint64_t   offset;   /* one past the last byte written */
+    uint64_t   start;    /* offset of the first byte since the last reset */
     struct buf scratch;  /* encoding of the record being appended */
 };
 
@@ -147,7 +148,20 @@ uint64_t journal_offset(const struct journal *j) { return j->offset; }
 
 uint64_t journal_first_offset(const struct journal *j)
 {
-    return j->offset > j->size ? j->offset - j->size : 0;
+    uint64_t first = j->offset > j->size ? j->offset - j->size : 0;
+    return first > j->start ? first : j->start;
+}
+
+void journal_append_raw(struct journal *j, const void *p, size_t n)
+{
+    if (n)
+        ring_write(j, p, n);
+}
+
+void journal_reset(struct journal *j, uint64_t offset)
+{
+    j->offset = offset;
+    j->start = offset;
 }
 
 int journal_read(const struct journal *j, uint64_t from, struct buf *out)

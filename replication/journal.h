@@ -27,6 +27,11 @@ uint64_t journal_first_offset(const struct journal *j);
  * longer (or not yet) in the backlog. */
 int journal_read(const struct journal *j, uint64_t from, struct buf *out);
 
+/* Append bytes already encoded (a master's stream, received by a replica). */
+void journal_append_raw(struct journal *j, const void *p, size_t n);
+/* Empty the backlog and continue at offset (after a full resync). */
+void journal_reset(struct journal *j, uint64_t offset);
+
 /* Encode one record as a RESP command (what journal_append stores). */
 void journal_encode(const struct journal_record *rec, struct buf *out);
 

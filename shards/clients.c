@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <mimalloc.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "dispatch.h"
 #include "node.h"
 #include "session.h"
+#include "../replication/repl.h"
 
 static bool peer_is_loopback(const struct sockaddr_storage *a)
 {
@@ -88,10 +90,21 @@ void dispatch_open(void *arg, struct conn *c)
     }
 }
 
+void dispatch_connected(void *arg, struct conn *c, int err)
+{
+    repl_link_connected(arg, c, err);
+}
+
 void dispatch_close(void *arg, struct conn *c)
 {
     struct shard *sh = arg;
+    if (repl_is_link(c)) {
+        repl_link_closed(sh, c);
+        return;
+    }
     struct session *s = c->session;
+    if (s && s->client.is_replica)
+        repl_replica_client_closed(sh, &s->client);
     atomic_fetch_sub(&sh->node->clients, 1);
     stat_add(&sh->stats.connected_clients, (uint64_t)-1);
     if (!s)
@@ -162,4 +175,39 @@ void shard_kill_client(struct shard *s, struct client *c)
 {
     struct kill_walk w = { c };
     loop_each_conn(s->loop, kill_match, &w);
+}
+
+/* ---- replicas' connections on this shard ---------------------------------- */
+
+static struct session *session_of(struct client *c)
+{
+    return (struct session *)((char *)c - offsetof(struct session, client));
+}
+
+void shard_replica_register(struct shard *sh, struct client *c)
+{
+    struct session *s = session_of(c);
+    sh->replica_conns = mi_realloc(sh->replica_conns, sizeof(struct conn *) * (size_t)(sh->nreplica_conns + 1));
+    sh->replica_conns[sh->nreplica_conns++] = s->conn;
+}
+
+void shard_replica_unregister(struct shard *sh, struct client *c)
+{
+    struct session *s = session_of(c);
+    for (int i = 0; i < sh->nreplica_conns; i++) {
+        if (sh->replica_conns[i] == s->conn) {
+            sh->replica_conns[i] = sh->replica_conns[--sh->nreplica_conns];
+            return;
+        }
+    }
+}
+
+struct conn *shard_replica_conn(struct shard *sh, uint64_t client_id)
+{
+    for (int i = 0; i < sh->nreplica_conns; i++) {
+        struct session *s = sh->replica_conns[i]->session;
+        if (s && s->client.id == client_id)
+            return sh->replica_conns[i];
+    }
+    return NULL;
 }

@@ -28,6 +28,7 @@
 #include <mimalloc.h>
 
 #include "commands.h"
+#include "../replication/repl.h"
 #include "../core/config.h"
 #include "../core/log.h"
 #include "../core/resp.h"
@@ -288,8 +289,9 @@ static void info_section_header(struct buf *out, int *sections, const char *titl
 }
 
 /* Build the INFO text of the selected sections into out. */
-static void info_build(struct node *n, unsigned want, int64_t now_ms, struct buf *out)
+static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct buf *out)
 {
+    struct node *n = sh->node;
     struct config *cfg = &n->config;
     struct info_totals t;
     sum_shards(n, &t);
@@ -476,22 +478,13 @@ static void info_build(struct node *n, unsigned want, int64_t now_ms, struct buf
                    (unsigned long long)t.evicted, (unsigned long long)t.hits,
                    (unsigned long long)t.misses, (unsigned long long)t.errors,
                    (unsigned long long)t.commands, (unsigned long long)t.cross_shard);
+        if (sh->id == 0)
+            repl_info_stats(sh, out);
     }
     if (want & INFO_REPLICATION) {
         info_section_header(out, &sections, "Replication");
-        buf_printf(out,
-                   "role:master\r\n"
-                   "connected_slaves:0\r\n"
-                   "master_failover_state:no-failover\r\n"
-                   "master_replid:%s\r\n"
-                   "master_replid2:0000000000000000000000000000000000000000\r\n"
-                   "master_repl_offset:0\r\n"
-                   "second_repl_offset:-1\r\n"
-                   "repl_backlog_active:0\r\n"
-                   "repl_backlog_size:1048576\r\n"
-                   "repl_backlog_first_byte_offset:0\r\n"
-                   "repl_backlog_histlen:0\r\n",
-                   n->run_id);
+        if (sh->id == 0)
+            repl_info(sh, out);
     }
     if (want & INFO_CPU) {
         struct rusage ru;
@@ -545,7 +538,7 @@ void cmd_info(struct exec_ctx *ctx)
     }
     struct buf text;
     buf_init(&text);
-    info_build(ctx->shard->node, want, ctx->now_ms, &text);
+    info_build(ctx->shard, want, ctx->now_ms, &text);
     reply_verbatim(ctx->reply, text.data ? text.data : "", text.len);
     buf_free(&text);
 }

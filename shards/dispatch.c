@@ -16,6 +16,7 @@
 #include "../core/resp.h"
 #include "mailbox.h"
 #include "message.h"
+#include "../replication/repl.h"
 #include "scratch.h"
 #include "session.h"
 #include "node.h"
@@ -51,6 +52,8 @@ void shard_clock_start(struct shard *sh, bool refresh)
     sh->clock_ns = clock_mono_ns();
 }
 
+static void pending_launch(struct shard *sh, struct pending *p);
+
 /* ---- sessions and their ordered replies --------------------------------- */
 
 static struct pending *pending_add(struct session *s, enum pending_stage stage)
@@ -77,6 +80,8 @@ static void pending_free(struct pending *p)
     mi_free(p->part_of_key);
     mi_free(p->argv_mem);
     mi_free(p->part_shard);
+    if (p->launch)
+        msg_free(p->launch);
     mi_free(p);
 }
 
@@ -113,6 +118,8 @@ void session_drain(struct session *s)
         }
         pending_free(p);
     }
+    if (s->head && s->head->stage == STAGE_LAUNCH && s->head->launch)
+        pending_launch(s->shard, s->head);
     if (!s->conn)
         return;
     if (s->client.close_after_reply && !s->head)
@@ -157,9 +164,9 @@ static void publish_store_stats(struct shard *sh)
 }
 
 /* Run cmd on this shard against store, appending its one reply to out. */
-static void run_command(struct shard *sh, struct store *store, const struct command *cmd,
-                        int argc, const struct slice *argv, struct buf *out, int proto,
-                        struct client *client, uint64_t caller_id)
+static bool run_command_msg(struct shard *sh, struct store *store, const struct command *cmd,
+                            int argc, const struct slice *argv, struct buf *out, int proto,
+                            struct client *client, uint64_t caller_id, struct shard_msg *msg)
 {
     struct reply r = { out, proto };
     int64_t now = shard_now_ms(sh);
@@ -170,14 +177,14 @@ static void run_command(struct shard *sh, struct store *store, const struct comm
             reply_error(&r, ERR_OOM);
             stats_command_rejected(&sh->stats, cmd->index);
             stat_add(&sh->stats.total_error_replies, 1);
-            return;
+            return false;
         }
     }
     if (cmd->flags & CMD_CONN)
         publish_store_stats(sh);
     struct exec_ctx ctx = {
         .shard = sh, .store = store, .reply = &r, .argc = argc, .argv = argv,
-        .client = client, .now_ms = now, .caller_id = caller_id,
+        .client = client, .now_ms = now, .caller_id = caller_id, .msg = msg,
     };
     cmd->fn(&ctx);
     /* one clock read per command: it ends this one and starts the next */
@@ -193,6 +200,14 @@ static void run_command(struct shard *sh, struct store *store, const struct comm
         slowlog_maybe_add(&sh->slowlog, slower, (size_t)config_load(&sh->node->config, slowlog_max_len),
                           now / 1000, usec, argc, argv, client ? client->addr : "",
                           client ? client->name : "");
+    return ctx.deferred;
+}
+
+static void run_command(struct shard *sh, struct store *store, const struct command *cmd,
+                        int argc, const struct slice *argv, struct buf *out, int proto,
+                        struct client *client, uint64_t caller_id)
+{
+    run_command_msg(sh, store, cmd, argc, argv, out, proto, client, caller_id, NULL);
 }
 
 /* ---- messages ------------------------------------------------------------ */
@@ -204,6 +219,15 @@ static void send_request(struct shard *sh, struct session *s, struct shard_msg *
     s->inflight++;
     stat_add(&sh->stats.cross_shard_requests, 1);
     msg_post(sh, m, m->target);
+}
+
+/* Send a pending command that waited for the ones before it. */
+static void pending_launch(struct shard *sh, struct pending *p)
+{
+    struct shard_msg *m = p->launch;
+    p->launch = NULL;
+    p->stage = STAGE_EXEC;
+    send_request(sh, p->session, m);
 }
 
 /* ---- export / apply (scratch commands) ---------------------------------- */
@@ -278,6 +302,7 @@ static void pending_complete(struct shard *sh, struct pending *p)
         p->stage = STAGE_READY;
         break;
     case STAGE_READY:
+    case STAGE_LAUNCH:
         break;
     }
     if (p->stage == STAGE_READY && p->argv_mem && s->blocked) {
@@ -315,7 +340,9 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
     int64_t now = shard_now_ms(sh);
     switch (m->kind) {
     case MSG_EXEC:
-        run_command(sh, sh->store, m->cmd, m->argc, m->argv, &m->reply, m->proto, NULL, m->caller_id);
+        if (run_command_msg(sh, sh->store, m->cmd, m->argc, m->argv, &m->reply, m->proto, NULL,
+                            m->caller_id, m))
+            return; /* the handler keeps the message and answers it later */
         break;
     case MSG_EXPORT:
         keys_export(sh->store, m->argc, m->argv, &m->reply, now);
@@ -323,13 +350,18 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
     case MSG_APPLY:
         writes_apply(sh->store, &m->payload, now);
         break;
+    default:
+        break;
     }
+    m->answered = true;
     msg_post(sh, m, m->home);
 }
 
 void dispatch_message(struct shard *sh, struct shard_msg *m)
 {
-    if (m->home == sh->id)
+    if (m->kind >= MSG_REPL_FIRST)
+        repl_message(sh, m);
+    else if (m->answered)
         handle_answer(sh, m);
     else
         handle_request(sh, m);
@@ -562,7 +594,26 @@ static void execute(struct shard *sh, struct session *s, int argc, const struct 
             snprintf(s->client.last_cmd, sizeof(s->client.last_cmd), "%s", cmd->name);
     }
 
+    if ((cmd->flags & CMD_WRITE) && repl_is_replica(sh->node) &&
+        config_load(&sh->node->config, replica_read_only)) {
+        reply_now(s, "READONLY You can't write against a read only replica.");
+        stats_command_rejected(&sh->stats, cmd->index);
+        return;
+    }
     int n = sh->node->nshards;
+    if (cmd->flags & CMD_SHARD0) {
+        /* always as a message, even on shard 0, so the handler may keep it
+         * (WAIT); and only once the earlier commands are done */
+        struct pending *p = pending_add(s, STAGE_LAUNCH);
+        p->cmd = cmd;
+        struct shard_msg *m = msg_create(MSG_EXEC, sh->id, 0, p, -1, argv, argc);
+        m->cmd = cmd;
+        p->launch = m;
+        p->waiting = 1;
+        if (s->head == p)
+            pending_launch(sh, p);
+        return;
+    }
     if (cmd->flags & CMD_ALL_SHARDS) {
         /* even alone: the merge shapes the reply (SLOWLOG GET) */
         route_all_shards(sh, s, cmd, argc, argv);
@@ -648,13 +699,15 @@ void session_maybe_unpause(struct session *s)
 void dispatch_sent(void *arg, struct conn *c)
 {
     struct session *s = c->session;
-    if (s)
+    if (s && !repl_is_link(c))
         session_maybe_unpause(s);
 }
 
 size_t dispatch_data(void *arg, struct conn *c, const char *p, size_t n)
 {
     struct shard *sh = arg;
+    if (repl_is_link(c))
+        return repl_link_data(sh, c, p, n);
     struct session *s = c->session;
     const struct config *cfg = &sh->node->config;
     struct resp_limits lim = {
@@ -699,6 +752,8 @@ size_t dispatch_data(void *arg, struct conn *c, const char *p, size_t n)
         conn_close(c, false);
         return n;
     }
+    if (s->head && s->head->stage == STAGE_READY)
+        session_drain(s); /* replies completed at once (all parts local) */
     if (s->client.close_after_reply && !s->head) {
         conn_close(c, true);
     } else if (c->out.len) {

@@ -31,6 +31,7 @@
 void   dispatch_open(void *arg, struct conn *c);
 size_t dispatch_data(void *arg, struct conn *c, const char *p, size_t n);
 void   dispatch_close(void *arg, struct conn *c);
+void   dispatch_connected(void *arg, struct conn *c, int err);
 void   dispatch_sent(void *arg, struct conn *c);
 
 struct shard_msg;

@@ -56,24 +56,12 @@ void msg_post(struct shard *sh, struct shard_msg *m, int to)
     sh->posted[to] = true;
 }
 
-bool mail_exchange(struct shard *sh)
+/* Make what this shard posted visible to its targets and wake them.
+ * Returns true if some messages did not fit and wait in the overflow. */
+static bool publish_posts(struct shard *sh)
 {
-    int n = sh->node->nshards;
-    if (n == 1)
-        return false;
-    shard_clock_start(sh, false);
-    for (int from = 0; from < n; from++) {
-        if (from == sh->id)
-            continue;
-        struct mailbox *mb = node_mailbox(sh->node, from, sh->id);
-        struct shard_msg *m;
-        int budget = 4096; /* bounded, so one busy peer cannot starve our sockets */
-        while (budget-- > 0 && (m = mailbox_pop(mb)) != NULL) {
-            dispatch_message(sh, m);
-        }
-    }
     bool more = false;
-    for (int to = 0; to < n; to++) {
+    for (int to = 0; to < sh->node->nshards; to++) {
         if (!sh->posted[to])
             continue;
         struct mailbox *mb = node_mailbox(sh->node, sh->id, to);
@@ -83,12 +71,31 @@ bool mail_exchange(struct shard *sh)
                 sh->overflow_tail[to] = NULL;
         }
         mailbox_publish(mb);
-        loop_wake(sh->loop, sh->node->shards[to]->loop);
+        if (to != sh->id)
+            loop_wake(sh->loop, sh->node->shards[to]->loop);
         if (sh->overflow_head[to])
             more = true;
         else
             sh->posted[to] = false;
     }
+    return more;
+}
+
+bool mail_exchange(struct shard *sh)
+{
+    int n = sh->node->nshards;
+    shard_clock_start(sh, false);
+    publish_posts(sh);
+    for (int from = 0; from < n; from++) {
+        /* from == sh->id: messages a shard sends itself (replication
+         * bookkeeping on shard 0), handled a turn later like any other */
+        struct mailbox *mb = node_mailbox(sh->node, from, sh->id);
+        struct shard_msg *m;
+        int budget = 4096; /* bounded, so one busy peer cannot starve our sockets */
+        while (budget-- > 0 && (m = mailbox_pop(mb)) != NULL)
+            dispatch_message(sh, m);
+    }
+    bool more = publish_posts(sh);
     return more || mail_waiting(sh);
 }
 
@@ -96,7 +103,7 @@ bool mail_waiting(struct shard *sh)
 {
     int n = sh->node->nshards;
     for (int from = 0; from < n; from++)
-        if (from != sh->id && mailbox_has_mail(node_mailbox(sh->node, from, sh->id)))
+        if (mailbox_has_mail(node_mailbox(sh->node, from, sh->id)))
             return true;
     return false;
 }

@@ -15,7 +15,27 @@
 struct shard;
 struct pending;
 
-enum msg_kind { MSG_EXEC, MSG_EXPORT, MSG_APPLY };
+enum msg_kind {
+    MSG_EXEC,        /* run cmd/argv here, reply into reply */
+    MSG_EXPORT,      /* copies of the keys in argv into reply */
+    MSG_APPLY,       /* apply the write records in payload */
+    /* replication (replication/repl.h); shard 0 is the replication shard */
+    MSG_REPL_FIRST,
+    MSG_JOURNAL = MSG_REPL_FIRST, /* shard -> 0: new stream bytes in payload */
+    MSG_REPL_ATTACH, /* H -> 0: a replica's PSYNC (argv: replid, offset, addr, port) */
+    MSG_REPL_DETACH, /* H -> 0: that replica's connection is gone */
+    MSG_REPL_ACK,    /* H -> 0: REPLCONF ACK value from replica caller_id */
+    MSG_REPL_FEED,   /* 0 -> H: bytes in payload for replica client caller_id */
+    MSG_SNAP_START,  /* 0 -> shard: start a snapshot for replica `arg` */
+    MSG_SNAP_DATA,   /* shard -> 0: snapshot frames in payload */
+    MSG_SNAP_DONE,   /* shard -> 0: that shard's snapshot is complete */
+    MSG_REPL_APPLY,  /* 0 -> shard (replica): write records in payload */
+    MSG_LOAD_BEGIN,  /* 0 -> shard (replica): new staging store for a full sync */
+    MSG_LOAD_END,    /* 0 -> shard (replica): staging store becomes the store */
+    MSG_LOAD_ABORT,  /* 0 -> shard (replica): drop the staging store */
+    MSG_ROLE,        /* 0 -> shard: role changed (arg: 1 = replica) */
+    MSG_FLUSH_JOURNAL, /* 0 -> shard: post your journal bytes now (WAIT) */
+};
 
 struct shard_msg {
     struct shard_msg     *next;   /* overflow FIFO */
@@ -31,6 +51,9 @@ struct shard_msg {
     struct slice         *argv;
     struct buf            payload; /* APPLY: the records */
     struct buf            reply;   /* written by the target */
+    void                 *arg;     /* kind-specific */
+    uint64_t              value;   /* kind-specific */
+    bool                  answered; /* on its way back home */
 };
 
 /* A message carrying a copy of args[0..argc). */

@@ -17,6 +17,7 @@
 
 #include "../core/log.h"
 #include "shard.h"
+#include "../replication/repl_state.h"
 
 #define MAILBOX_CAPACITY 4096
 #define MAX_BIND_ADDRS 16
@@ -214,5 +215,22 @@ int node_wait(struct node *n)
     }
     mi_free(n->shards);
     n->shards = NULL;
+    if (n->repl) {
+        struct repl *r = n->repl;
+        while (r->replicas) {
+            struct replica *x = r->replicas;
+            r->replicas = x->next;
+            buf_free(&x->feed);
+            mi_free(x);
+        }
+        while (r->waiters) {
+            struct waiter *w = r->waiters;
+            r->waiters = w->next;
+            mi_free(w);
+        }
+        journal_destroy(r->backlog);
+        mi_free(r);
+        n->repl = NULL;
+    }
     return atomic_load(&n->exit_code);
 }

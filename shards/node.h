@@ -30,6 +30,9 @@ struct node {
     atomic_uint_fast64_t next_client_id;
     atomic_long     clients;           /* connected now, across shards (maxclients) */
     atomic_uint_fast64_t next_slowlog_id;
+    struct repl    *repl;             /* replication state, owned by shard 0 */
+    atomic_int      repl_role;        /* 1: this node is a replica */
+    atomic_int      repl_feeding;     /* 1: shards send their stream bytes to shard 0 */
 };
 
 /* The mailbox that shard `from` posts to shard `to` through. */

@@ -26,9 +26,9 @@ void keys_export(struct store *st, int nkeys, const struct slice *keys, struct b
     }
 }
 
-/* Records: u8 op, u32 key length, key, then per op: SET u32 len + value +
- * i64 expiry; EXPIRE i64. */
-static void write_encode(struct buf *b, const struct journal_record *r)
+/* Records: u8 op, u32 key length, key (empty for FLUSH), then per op: SET
+ * u32 len + value + i64 expiry; EXPIRE i64. */
+void write_record_encode(struct buf *b, const struct journal_record *r)
 {
     char op = (char)r->op;
     buf_append(b, &op, 1);
@@ -64,6 +64,8 @@ void writes_apply(struct store *st, const struct buf *b, int64_t now)
             struct entry *e = store_peek(st, key, now);
             if (e)
                 store_set_expire(st, e, at, now);
+        } else if (op == JOURNAL_FLUSH) {
+            store_flush(st);
         }
     }
 }
@@ -75,7 +77,7 @@ void write_capture_hook(void *arg, const struct journal_record *r)
     if (!c->on || r->op == JOURNAL_FLUSH)
         return;
     int owner = shard_of_slot(c->node, key_slot(r->key.ptr, r->key.len));
-    write_encode(&c->per_shard[owner], r);
+    write_record_encode(&c->per_shard[owner], r);
 }
 
 void key_import(struct store *st, struct slice key, const char **cursor, int64_t now)

@@ -28,6 +28,9 @@ struct write_capture {
 };
 void write_capture_hook(void *arg, const struct journal_record *r);
 
+/* Append one record in the form writes_apply reads. */
+void write_record_encode(struct buf *b, const struct journal_record *r);
+
 /* Apply captured records (as produced by write_capture_hook) to st. */
 void writes_apply(struct store *st, const struct buf *records, int64_t now);
 

@@ -16,6 +16,7 @@
 #include "../net/loop.h"
 
 struct shard;
+struct shard_msg;
 
 /* The most replies a connection may have waiting on other shards, and the
  * most unsent output, before its input stops being read. */
@@ -27,6 +28,7 @@ enum pending_stage {
     STAGE_MERGE,   /* waiting for parts, then cmd->merge */
     STAGE_EXPORT,  /* scratch: waiting for copies of the keys */
     STAGE_APPLY,   /* scratch: waiting for owners to apply the writes */
+    STAGE_LAUNCH,  /* waiting for the replies before it, then sent (CMD_SHARD0) */
 };
 
 struct session;
@@ -48,9 +50,11 @@ struct pending {
     struct slice          *argv;
     void                  *argv_mem;    /* the allocation argv lives in */
     int                   *part_shard;  /* shard of each part */
+    struct shard_msg      *launch;      /* STAGE_LAUNCH: the message to send */
 };
 
 struct session {
+    int                 kind;     /* 0; a replication link's session has SESSION_KIND_LINK */
     struct conn        *conn;     /* NULL once the connection is closed */
     struct shard       *shard;
     struct client       client;

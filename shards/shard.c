@@ -4,19 +4,19 @@
 
 #include <mimalloc.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../core/command.h"
 #include "../core/config.h"
 #include "../core/log.h"
-#include "../replication/journal.h"
+#include "../replication/repl.h"
+#include "../replication/repl_state.h"
 #include "dispatch.h"
 #include "message.h"
 #include "node.h"
 #include "slot.h"
 #include "store.h"
-
-#define JOURNAL_BACKLOG (1u << 20)
 
 int shard_of_slot(const struct node *n, unsigned slot)
 {
@@ -34,16 +34,18 @@ static void on_tick(void *arg)
     /* keep memory under the limit even without writes (CONFIG SET maxmemory) */
     long long max = config_load(&sh->node->config, maxmemory);
     long long policy = config_load(&sh->node->config, maxmemory_policy);
-    if (max > 0 && policy != EVICT_NOEVICTION)
+    if (max > 0 && policy != EVICT_NOEVICTION && !repl_is_replica(sh->node))
         store_make_room(sh->store, (size_t)max / (size_t)sh->node->nshards, (enum evict_policy)policy, now);
     dispatch_timeouts(sh, now);
+    repl_shard_tick(sh, now);
     sh->last_tick_ms = now;
 }
 
 static bool before_sleep(void *arg)
 {
     struct shard *sh = arg;
-    bool more = mail_exchange(sh);
+    repl_shard_turn(sh);
+    bool more = mail_exchange(sh) || sh->repl->snaps != NULL;
     struct shard_stats *st = &sh->stats;
     const struct store_stats *ss = store_get_stats(sh->store);
     __atomic_store_n(&st->keys, store_count(sh->store), __ATOMIC_RELAXED);
@@ -80,8 +82,8 @@ int shard_setup(struct shard *sh)
     shard_clock_start(sh, true);
     int n = sh->node->nshards;
     sh->heap = mi_heap_new();
-    sh->journal = journal_create(JOURNAL_BACKLOG);
-    sh->store = store_create(sh->heap, journal_append, sh->journal);
+    repl_shard_setup(sh);
+    sh->store = store_create(sh->heap, repl_journal_hook, sh);
     shard_stats_init(&sh->stats, command_count_all());
     slowlog_init(&sh->slowlog);
     sh->overflow_head = mi_calloc((size_t)n, sizeof(*sh->overflow_head));
@@ -98,6 +100,7 @@ int shard_setup(struct shard *sh)
         .on_open = dispatch_open,
         .on_data = dispatch_data,
         .on_close = dispatch_close,
+        .on_connect = dispatch_connected,
         .on_sent = dispatch_sent,
         .on_tick = on_tick,
         .before_sleep = before_sleep,
@@ -107,6 +110,16 @@ int shard_setup(struct shard *sh)
     if (!sh->loop)
         return -1;
     log_verbose("shard %d: cpu %d, io_uring %s", sh->id, sh->cpu, loop_ring_mode(sh->loop));
+    const char *master = config_str(&sh->node->config, replicaof);
+    if (sh->id == 0 && master && *master) {
+        char host[256], err[160];
+        int port = 0;
+        if (sscanf(master, "%255s %d", host, &port) != 2 ||
+            repl_set_master(sh, host, port, err, sizeof(err)) < 0) {
+            log_warning("Bad replicaof setting '%s': expected \"host port\" with a numeric address", master);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -120,10 +133,10 @@ void shard_teardown(struct shard *sh)
     if (sh->loop)
         loop_destroy(sh->loop);
     sh->loop = NULL;
+    repl_shard_teardown(sh);
     if (sh->store)
         store_destroy(sh->store);
-    if (sh->journal)
-        journal_destroy(sh->journal);
+    mi_free(sh->replica_conns);
     slowlog_deinit(&sh->slowlog);
     shard_stats_deinit(&sh->stats);
     mi_free(sh->overflow_head);

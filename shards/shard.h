@@ -17,17 +17,17 @@
 
 struct node;
 struct store;
-struct journal;
 struct loop;
 struct mailbox;
 struct shard_msg;
+struct repl_shard;
+struct conn;
 
 struct shard {
     int              id;
     int              cpu;      /* pinned to this CPU, -1 if not pinned */
     struct node     *node;
     struct store    *store;
-    struct journal  *journal;
     struct shard_stats stats;
     struct slowlog   slowlog;
     void            *heap;     /* mi_heap_t * of this thread */
@@ -44,6 +44,9 @@ struct shard {
      * one FIFO per target shard, retried every turn */
     struct shard_msg **overflow_head, **overflow_tail;
     bool            *posted;   /* per target: pushed this turn, publish + wake */
+    struct repl_shard *repl;   /* replication/: this shard's part */
+    struct conn    **replica_conns; /* connections of replicas (after PSYNC) */
+    int              nreplica_conns;
 };
 
 /* What CLIENT LIST prints about a connection besides its client state. */
@@ -58,6 +61,11 @@ typedef void shard_client_fn(void *arg, struct client *c, const struct client_io
 void shard_each_client(struct shard *s, shard_client_fn *fn, void *arg);
 /* Close client c of this shard once its pending replies are sent. */
 void shard_kill_client(struct shard *s, struct client *c);
+
+/* Connections that became replicas' links (PSYNC) on this shard. */
+void shard_replica_register(struct shard *s, struct client *c);
+void shard_replica_unregister(struct shard *s, struct client *c);
+struct conn *shard_replica_conn(struct shard *s, uint64_t client_id);
 
 /* Life of a shard thread: setup (on the thread: pin, heap, store, ring),
  * run (until the node's shutdown flag), teardown. */

@@ -217,6 +217,9 @@ struct store {
                                    expired key from a live one */
     struct entry  *graveyard;  /* the old copy of an entry moved by set_expire,
                                   freed at the next store call */
+    bool           passive;    /* a replica's store: keys past their time
+                                  read as missing but stay until the
+                                  master's DEL arrives */
     struct store_stats stats;
 };
 
@@ -610,8 +613,10 @@ struct entry *store_find(struct store *s, struct slice key, int64_t now_ms)
     uint64_t h = key_hash(key.ptr, key.len);
     struct entry *e = lookup(s, key.ptr, key.len, h);
     if (e && expired(e, now_ms)) {
-        remove_entry(s, e, h);
-        s->stats.expired_keys++;
+        if (!s->passive) {
+            remove_entry(s, e, h);
+            s->stats.expired_keys++;
+        }
         e = NULL;
     }
     if (!e) {
@@ -943,6 +948,8 @@ struct entry *store_random(struct store *s, int64_t now_ms)
         struct entry *e = random_entry(s);
         if (!e || !expired(e, now_ms))
             return e;
+        if (s->passive)
+            return NULL;
         remove_entry(s, e, entry_hash(e));
         s->stats.expired_keys++;
     }
@@ -1087,8 +1094,12 @@ static int64_t now_us(void)
 
 #define EXPIRE_SAMPLES 20
 
+void store_set_passive(struct store *s, bool passive) { s->passive = passive; }
+
 size_t store_expire_cycle(struct store *s, int64_t now_ms, int64_t budget_us)
 {
+    if (s->passive)
+        return 0;
     note_now(s, now_ms);
     bury_graveyard(s);
     size_t removed = 0;

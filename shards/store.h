@@ -142,6 +142,11 @@ bool store_make_room(struct store *s, size_t limit, enum evict_policy policy, in
  * passed, for at most budget_us microseconds. Returns keys removed. */
 size_t store_expire_cycle(struct store *s, int64_t now_ms, int64_t budget_us);
 
+/* Passive mode, for a replica: keys whose time has passed read as missing
+ * (store_find, store_peek, store_random) but are not deleted, and
+ * store_expire_cycle does nothing: the master's DEL removes them. */
+void store_set_passive(struct store *s, bool passive);
+
 /* Do a small step of any incremental rehash in progress (called from the
  * shard's idle time so growth finishes even without traffic). */
 void store_rehash_step(struct store *s);

@@ -1,0 +1,344 @@
+/* master: the master side of replication, on shard 0: the backlog, the
+ * attached replicas (PSYNC: partial or full), what each is sent, their
+ * acknowledgements, and WAIT. */
+#include "repl_state.h"
+
+#include <mimalloc.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/config.h"
+#include "../core/log.h"
+#include "../core/numbers.h"
+#include "../core/reply.h"
+#include "../shards/dispatch.h"
+#include "../shards/message.h"
+#include "../shards/node.h"
+#include "../shards/shard.h"
+
+#define PING_PERIOD_MS 1000 /* a PING in the stream keeps replicas' link timers fed */
+
+static struct replica *find_replica(struct repl *r, uint64_t id)
+{
+    for (struct replica *x = r->replicas; x; x = x->next)
+        if (x->id == id)
+            return x;
+    return NULL;
+}
+
+/* Bytes that become part of the stream: the backlog and every replica. */
+void master_stream_bytes(struct shard *sh, const char *p, size_t n)
+{
+    struct repl *r = repl_of(sh);
+    if (n == 0 || repl_is_replica(sh->node))
+        return;
+    journal_append_raw(r->backlog, p, n);
+    for (struct replica *x = r->replicas; x; x = x->next)
+        buf_append(&x->feed, p, n);
+}
+
+static void stream_command(struct shard *sh, const char *resp)
+{
+    master_stream_bytes(sh, resp, strlen(resp));
+}
+
+/* PSYNC replid offset from replica m->caller_id on shard m->home.
+ * argv: replid, offset, ip, listening port. */
+void master_attach(struct shard *sh, struct shard_msg *m)
+{
+    struct repl *r = repl_of(sh);
+    struct node *n = sh->node;
+    m->answered = true;
+    if (repl_is_replica(n)) {
+        /* A replica's stores lag the stream it has read, so a snapshot of
+         * them could go out after newer stream bytes: no chained replicas. */
+        buf_append_str(&m->reply, "-ERR ringkv does not support chained replication: this node is a replica\r\n");
+        msg_post(sh, m, m->home);
+        return;
+    }
+    struct replica *x = mi_zalloc(sizeof(*x));
+    x->id = m->caller_id;
+    x->shard = m->home;
+    snprintf(x->ip, sizeof(x->ip), "%.*s", (int)m->argv[2].len, m->argv[2].ptr);
+    long long port = 0;
+    parse_ll(m->argv[3], &port);
+    x->port = (int)port;
+    x->ack_ms = shard_now_ms(sh);
+    buf_init(&x->feed);
+
+    long long want = -1;
+    bool has_offset = parse_ll(m->argv[1], &want);
+    uint64_t from = has_offset && want > 0 ? (uint64_t)(want - 1) : 0;
+    struct slice id = m->argv[0];
+    bool same_history = id.len == REPLID_LEN &&
+        (memcmp(id.ptr, r->replid, REPLID_LEN) == 0 ||
+         (memcmp(id.ptr, r->replid2, REPLID_LEN) == 0 && want <= r->second_offset));
+    uint64_t offset = journal_offset(r->backlog);
+    if (same_history && has_offset && want > 0 && r->backlog_active &&
+        from >= journal_first_offset(r->backlog) && from <= offset) {
+        buf_printf(&m->reply, "+CONTINUE %s\r\n", r->replid);
+        journal_read(r->backlog, from, &x->feed);
+        x->online = true;
+        r->sync_partial_ok++;
+        log_notice("Replica %s:%d asks for synchronization from offset %llu: partial resynchronization accepted, "
+                   "sending %llu bytes of backlog",
+                   x->ip, x->port, (unsigned long long)from, (unsigned long long)(offset - from));
+    } else {
+        if (!(id.len == 1 && id.ptr[0] == '?'))
+            r->sync_partial_err++;
+        r->sync_full++;
+        if (!r->backlog_active) {
+            /* the stream starts now: every shard begins to journal */
+            r->backlog_active = true;
+            atomic_store(&n->repl_feeding, 1);
+        }
+        buf_printf(&m->reply, "+FULLRESYNC %s %llu\r\n", r->replid, (unsigned long long)offset);
+        x->snap_pending = n->nshards;
+        for (int i = 0; i < n->nshards; i++)
+            repl_post(sh, i, MSG_SNAP_START, x->id, NULL, NULL);
+        log_notice("Replica %s:%d asks for synchronization: full resync from offset %llu, "
+                   "snapshot of %d shard(s) without fork",
+                   x->ip, x->port, (unsigned long long)offset, n->nshards);
+    }
+    x->next = r->replicas;
+    r->replicas = x;
+    r->nreplicas++;
+    msg_post(sh, m, m->home);
+}
+
+static void replica_free(struct replica *x)
+{
+    buf_free(&x->feed);
+    mi_free(x);
+}
+
+void master_detach(struct shard *sh, uint64_t id)
+{
+    struct repl *r = repl_of(sh);
+    for (struct replica **pp = &r->replicas; *pp; pp = &(*pp)->next) {
+        if ((*pp)->id == id) {
+            struct replica *x = *pp;
+            *pp = x->next;
+            r->nreplicas--;
+            log_notice("Connection with replica %s:%d lost.", x->ip, x->port);
+            replica_free(x);
+            return;
+        }
+    }
+}
+
+/* Tell every replica's shard to close it (we became a replica ourselves). */
+void master_drop_replicas(struct shard *sh)
+{
+    struct repl *r = repl_of(sh);
+    while (r->replicas) {
+        struct replica *x = r->replicas;
+        r->replicas = x->next;
+        struct shard_msg *m = msg_create(MSG_REPL_FEED, sh->id, x->shard, NULL, -1, NULL, 0);
+        m->caller_id = x->id;
+        m->value = 1;
+        msg_post(sh, m, x->shard);
+        replica_free(x);
+    }
+    r->nreplicas = 0;
+}
+
+static void check_waiters(struct shard *sh, int64_t now_ms, bool timeouts);
+
+void master_ack(struct shard *sh, uint64_t id, uint64_t offset)
+{
+    struct repl *r = repl_of(sh);
+    struct replica *x = find_replica(r, id);
+    if (!x)
+        return;
+    if (offset > x->ack_offset)
+        x->ack_offset = offset;
+    x->ack_ms = shard_now_ms(sh);
+    if (r->waiters)
+        check_waiters(sh, x->ack_ms, false);
+}
+
+void master_snapshot_data(struct shard *sh, uint64_t id, struct buf *frames)
+{
+    struct replica *x = find_replica(repl_of(sh), id);
+    if (x && !x->online)
+        buf_append(&x->feed, frames->data, frames->len);
+}
+
+void master_snapshot_done(struct shard *sh, uint64_t id)
+{
+    struct replica *x = find_replica(repl_of(sh), id);
+    if (!x || x->online || --x->snap_pending > 0)
+        return;
+    buf_append_str(&x->feed, "*1\r\n$12\r\n" FRAME_LOADDONE "\r\n");
+    x->online = true;
+    log_notice("Synchronization with replica %s:%d succeeded", x->ip, x->port);
+}
+
+/* End of shard 0's turn: one message per replica with what it is owed. */
+void master_flush_feeds(struct shard *sh)
+{
+    struct repl *r = repl_of(sh);
+    for (struct replica *x = r->replicas; x; x = x->next) {
+        if (x->feed.len == 0)
+            continue;
+        struct shard_msg *m = msg_create(MSG_REPL_FEED, sh->id, x->shard, NULL, -1, NULL, 0);
+        m->caller_id = x->id;
+        m->payload = x->feed;
+        buf_init(&x->feed);
+        msg_post(sh, m, x->shard);
+    }
+}
+
+/* ---- WAIT ------------------------------------------------------------------ */
+
+static int acked(struct repl *r, uint64_t target)
+{
+    int n = 0;
+    for (struct replica *x = r->replicas; x; x = x->next)
+        if (x->online && x->ack_offset >= target)
+            n++;
+    return n;
+}
+
+static void waiter_answer(struct shard *sh, struct waiter *w, int count)
+{
+    struct shard_msg *m = w->msg;
+    struct reply rep = { &m->reply, m->proto };
+    reply_int(&rep, count);
+    m->answered = true;
+    msg_post(sh, m, m->home);
+    mi_free(w);
+}
+
+static void check_waiters(struct shard *sh, int64_t now_ms, bool timeouts)
+{
+    struct repl *r = repl_of(sh);
+    for (struct waiter **pp = &r->waiters; *pp;) {
+        struct waiter *w = *pp;
+        if (w->flushes > 0) {
+            pp = &w->next;
+            continue;
+        }
+        int n = acked(r, w->target);
+        bool expired = timeouts && w->deadline_ms && now_ms >= w->deadline_ms;
+        if (n >= w->numreplicas || expired) {
+            *pp = w->next;
+            waiter_answer(sh, w, n);
+        } else {
+            pp = &w->next;
+        }
+    }
+}
+
+/* Every shard has posted the stream bytes of the writes done before the
+ * WAIT: the target offset is known. */
+void master_flushed(struct shard *sh, struct waiter *w)
+{
+    struct repl *r = repl_of(sh);
+    if (--w->flushes > 0)
+        return;
+    w->target = journal_offset(r->backlog);
+    if (acked(r, w->target) < w->numreplicas && r->nreplicas > 0)
+        stream_command(sh, "*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n");
+    check_waiters(sh, shard_now_ms(sh), false);
+}
+
+/* WAIT numreplicas timeout: runs on shard 0 as a deferred message. */
+void cmd_wait(struct exec_ctx *ctx)
+{
+    long long num, timeout;
+    if (!parse_ll(ctx->argv[1], &num) || !parse_ll(ctx->argv[2], &timeout)) {
+        reply_error(ctx->reply, ERR_NOT_INT);
+        return;
+    }
+    if (timeout < 0) {
+        reply_error(ctx->reply, "ERR timeout is negative");
+        return;
+    }
+    struct shard *sh = ctx->shard;
+    if (repl_is_replica(sh->node)) {
+        reply_error(ctx->reply, "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+        return;
+    }
+    if (!ctx->msg) {
+        /* not run through a message (should not happen: WAIT is routed to
+         * shard 0 as one): answer with what is acknowledged now */
+        reply_int(ctx->reply, acked(repl_of(sh), journal_offset(repl_of(sh)->backlog)));
+        return;
+    }
+    struct repl *r = repl_of(sh);
+    struct waiter *w = mi_zalloc(sizeof(*w));
+    w->msg = ctx->msg;
+    w->numreplicas = num;
+    w->deadline_ms = timeout ? ctx->now_ms + timeout : 0;
+    w->flushes = sh->node->nshards;
+    w->next = r->waiters;
+    r->waiters = w;
+    ctx->deferred = true;
+    for (int i = 0; i < sh->node->nshards; i++)
+        repl_post(sh, i, MSG_FLUSH_JOURNAL, 0, w, NULL);
+}
+
+void master_tick(struct shard *sh, int64_t now_ms)
+{
+    struct repl *r = repl_of(sh);
+    if (r->nreplicas > 0 && !repl_is_replica(sh->node) && now_ms - r->last_ping_ms >= PING_PERIOD_MS) {
+        stream_command(sh, "*1\r\n$4\r\nPING\r\n");
+        r->last_ping_ms = now_ms;
+    }
+    if (r->waiters)
+        check_waiters(sh, now_ms, true);
+}
+
+/* ---- INFO -------------------------------------------------------------------- */
+
+void repl_info_stats(struct shard *sh, struct buf *out)
+{
+    struct repl *r = repl_of(sh);
+    buf_printf(out, "sync_full:%llu\r\nsync_partial_ok:%llu\r\nsync_partial_err:%llu\r\n",
+               (unsigned long long)r->sync_full, (unsigned long long)r->sync_partial_ok,
+               (unsigned long long)r->sync_partial_err);
+}
+
+void repl_info(struct shard *sh, struct buf *out)
+{
+    struct repl *r = repl_of(sh);
+    int64_t now = shard_now_ms(sh);
+    bool replica = repl_is_replica(sh->node);
+    uint64_t offset = journal_offset(r->backlog);
+    buf_printf(out, "role:%s\r\n", replica ? "slave" : "master");
+    if (replica) {
+        bool up = r->step == LINK_CONNECTED;
+        buf_printf(out,
+                   "master_host:%s\r\nmaster_port:%d\r\nmaster_link_status:%s\r\n"
+                   "master_last_io_seconds_ago:%lld\r\nmaster_sync_in_progress:%d\r\n"
+                   "slave_read_repl_offset:%llu\r\nslave_repl_offset:%llu\r\n",
+                   r->master_host, r->master_port, up ? "up" : "down",
+                   r->last_io_ms ? (long long)((now - r->last_io_ms) / 1000) : -1LL,
+                   r->step == LINK_TRANSFER ? 1 : 0,
+                   (unsigned long long)offset, (unsigned long long)offset);
+        if (!up)
+            buf_printf(out, "master_link_down_since_seconds:%lld\r\n",
+                       r->link_down_since_ms ? (long long)((now - r->link_down_since_ms) / 1000) : -1LL);
+        buf_printf(out, "slave_priority:%lld\r\nslave_read_only:%lld\r\nreplica_announced:1\r\n",
+                   config_load(&sh->node->config, replica_priority),
+                   config_load(&sh->node->config, replica_read_only));
+    }
+    buf_printf(out, "connected_slaves:%d\r\n", r->nreplicas);
+    int i = 0;
+    for (struct replica *x = r->replicas; x; x = x->next, i++)
+        buf_printf(out, "slave%d:ip=%s,port=%d,state=%s,offset=%llu,lag=%lld\r\n", i, x->ip, x->port,
+                   x->online ? "online" : "wait_bgsave", (unsigned long long)x->ack_offset,
+                   (long long)((now - x->ack_ms) / 1000));
+    uint64_t first = journal_first_offset(r->backlog);
+    buf_printf(out,
+               "master_failover_state:no-failover\r\nmaster_replid:%s\r\nmaster_replid2:%s\r\n"
+               "master_repl_offset:%llu\r\nsecond_repl_offset:%lld\r\nrepl_backlog_active:%d\r\n"
+               "repl_backlog_size:%lld\r\nrepl_backlog_first_byte_offset:%llu\r\n"
+               "repl_backlog_histlen:%llu\r\n",
+               r->replid, r->replid2, (unsigned long long)offset, (long long)r->second_offset,
+               r->backlog_active ? 1 : 0, config_load(&sh->node->config, repl_backlog_size),
+               (unsigned long long)(r->backlog_active ? first + 1 : 0),
+               (unsigned long long)(r->backlog_active ? offset - first : 0));
+}

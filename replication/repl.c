@@ -1,0 +1,301 @@
+/* repl: what every shard does for replication (its part of the stream, its
+ * snapshot slices, its staging store on a replica) and the routing of the
+ * replication messages. The master's and the replica's own logic, on shard
+ * 0, are in master.c and replica.c. */
+#include "repl_state.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <mimalloc.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "../core/config.h"
+#include "../core/log.h"
+#include "../shards/dispatch.h"
+#include "../shards/message.h"
+#include "../shards/node.h"
+#include "../shards/scratch.h"
+#include "../shards/shard.h"
+#include "../shards/store.h"
+
+#define SNAPSHOT_SLICE_BYTES (256 * 1024) /* per shard per loop turn */
+
+struct repl *repl_of(struct shard *sh) { return sh->node->repl; }
+struct repl_shard *repl_shard_of(struct shard *sh) { return sh->repl; }
+
+bool repl_is_replica(const struct node *n)
+{
+    return atomic_load_explicit(&n->repl_role, memory_order_relaxed) != 0;
+}
+
+void repl_new_replid(char out[REPLID_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[REPLID_LEN / 2];
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+        for (size_t i = 0; i < sizeof(raw); i++)
+            raw[i] = (unsigned char)rand();
+    }
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[REPLID_LEN] = '\0';
+}
+
+struct shard_msg *repl_post(struct shard *sh, int to, int kind, uint64_t value, void *arg,
+                            struct buf *payload)
+{
+    struct shard_msg *m = msg_create((enum msg_kind)kind, sh->id, to, NULL, -1, NULL, 0);
+    m->value = value;
+    m->arg = arg;
+    if (payload) {
+        m->payload = *payload;
+        buf_init(payload);
+    }
+    msg_post(sh, m, to);
+    return m;
+}
+
+static void answer(struct shard *sh, struct shard_msg *m)
+{
+    m->answered = true;
+    msg_post(sh, m, m->home);
+}
+
+void repl_shard_setup(struct shard *sh)
+{
+    sh->repl = mi_zalloc(sizeof(struct repl_shard));
+    buf_init(&sh->repl->journal_out);
+    if (sh->id == 0) {
+        struct repl *r = mi_zalloc(sizeof(*r));
+        repl_new_replid(r->replid);
+        memset(r->replid2, '0', REPLID_LEN);
+        r->second_offset = -1;
+        long long size = config_load(&sh->node->config, repl_backlog_size);
+        r->backlog = journal_create((size_t)(size > 16384 ? size : 16384));
+        sh->node->repl = r;
+    }
+}
+
+void repl_shard_teardown(struct shard *sh)
+{
+    struct repl_shard *rs = sh->repl;
+    if (!rs)
+        return;
+    buf_free(&rs->journal_out);
+    for (struct snap *s = rs->snaps, *next; s; s = next) {
+        next = s->next;
+        mi_free(s);
+    }
+    if (rs->staging)
+        store_destroy(rs->staging);
+    mi_free(rs);
+    sh->repl = NULL;
+    /* shard 0's struct repl is released by node_wait after every thread */
+}
+
+void repl_journal_hook(void *arg, const struct journal_record *rec)
+{
+    struct shard *sh = arg;
+    if (!atomic_load_explicit(&sh->node->repl_feeding, memory_order_relaxed))
+        return;
+    journal_encode(rec, &sh->repl->journal_out);
+}
+
+/* Ship this turn's stream bytes to shard 0. */
+static void ship_journal(struct shard *sh)
+{
+    struct repl_shard *rs = sh->repl;
+    if (rs->journal_out.len == 0)
+        return;
+    repl_post(sh, 0, MSG_JOURNAL, 0, NULL, &rs->journal_out);
+}
+
+struct frame_sink {
+    struct buf *out;
+    size_t      keys;
+};
+
+static void put_bulk(struct buf *b, const char *p, size_t n)
+{
+    buf_printf(b, "$%zu\r\n", n);
+    buf_append(b, p, n);
+    buf_append(b, "\r\n", 2);
+}
+
+static void add_frame(void *arg, struct entry *e)
+{
+    struct frame_sink *f = arg;
+    char t[24];
+    int tl = snprintf(t, sizeof(t), "%lld", (long long)entry_expire_at(e));
+    buf_append_str(f->out, "*4\r\n$8\r\n" FRAME_LOAD "\r\n");
+    put_bulk(f->out, entry_key(e), entry_key_len(e));
+    put_bulk(f->out, entry_value(e), entry_value_len(e));
+    put_bulk(f->out, t, (size_t)tl);
+    f->keys++;
+}
+
+/* One slice of each snapshot in progress: a few hundred KB of keys, sent
+ * after this turn's journal bytes so the replica sees both in the order
+ * they happened here. */
+static void snapshot_slices(struct shard *sh)
+{
+    struct repl_shard *rs = sh->repl;
+    struct snap **pp = &rs->snaps;
+    int64_t now = shard_now_ms(sh);
+    while (*pp) {
+        struct snap *s = *pp;
+        struct buf frames;
+        buf_init(&frames);
+        struct frame_sink sink = { &frames, 0 };
+        do {
+            s->cursor = store_scan(sh->store, s->cursor, 128, now, add_frame, &sink);
+        } while (s->cursor != 0 && frames.len < SNAPSHOT_SLICE_BYTES);
+        if (frames.len)
+            repl_post(sh, 0, MSG_SNAP_DATA, s->replica_id, NULL, &frames);
+        buf_free(&frames);
+        if (s->cursor == 0) {
+            repl_post(sh, 0, MSG_SNAP_DONE, s->replica_id, NULL, NULL);
+            *pp = s->next;
+            mi_free(s);
+        } else {
+            pp = &s->next;
+        }
+    }
+}
+
+void repl_shard_turn(struct shard *sh)
+{
+    if (!sh->repl)
+        return;
+    ship_journal(sh);
+    if (sh->repl->snaps)
+        snapshot_slices(sh);
+    if (sh->id == 0)
+        master_flush_feeds(sh);
+}
+
+void repl_shard_tick(struct shard *sh, int64_t now_ms)
+{
+    if (sh->id != 0 || !sh->repl)
+        return;
+    master_tick(sh, now_ms);
+    replica_tick(sh, now_ms);
+}
+
+void repl_broadcast_role(struct shard *sh, bool replica)
+{
+    for (int i = 0; i < sh->node->nshards; i++)
+        repl_post(sh, i, MSG_ROLE, replica ? 1 : 0, NULL, NULL);
+}
+
+/* A request arriving at its target. */
+static void handle_request(struct shard *sh, struct shard_msg *m)
+{
+    struct repl_shard *rs = sh->repl;
+    int64_t now = shard_now_ms(sh);
+    switch ((int)m->kind) {
+    case MSG_JOURNAL:
+        master_stream_bytes(sh, m->payload.data, m->payload.len);
+        break;
+    case MSG_REPL_ATTACH:
+        master_attach(sh, m);
+        return; /* answered by master_attach */
+    case MSG_REPL_DETACH:
+        master_detach(sh, m->value);
+        break;
+    case MSG_REPL_ACK:
+        master_ack(sh, m->caller_id, m->value);
+        break;
+    case MSG_REPL_FEED: {
+        struct conn *c = shard_replica_conn(sh, m->caller_id);
+        if (c) {
+            if (m->value) { /* the master dropped this replica */
+                conn_close(c, true);
+            } else {
+                buf_append(&c->out, m->payload.data, m->payload.len);
+                conn_flush(c);
+                if (conn_output_bytes(c) > (size_t)config_load(&sh->node->config, client_output_limit) * 4) {
+                    log_warning("Replica client id=%llu is too slow (output buffer over its limit): closing",
+                                (unsigned long long)m->caller_id);
+                    conn_close(c, false);
+                }
+            }
+        }
+        break;
+    }
+    case MSG_SNAP_START: {
+        struct snap *s = mi_zalloc(sizeof(*s));
+        s->replica_id = m->value;
+        s->next = rs->snaps;
+        rs->snaps = s;
+        /* journal bytes from before this point go out first */
+        ship_journal(sh);
+        break;
+    }
+    case MSG_SNAP_DATA:
+        master_snapshot_data(sh, m->value, &m->payload);
+        break;
+    case MSG_SNAP_DONE:
+        master_snapshot_done(sh, m->value);
+        break;
+    case MSG_REPL_APPLY:
+        writes_apply(rs->staging ? rs->staging : sh->store, &m->payload, now);
+        break;
+    case MSG_LOAD_BEGIN:
+        if (rs->staging)
+            store_destroy(rs->staging);
+        rs->staging = store_create(sh->heap, repl_journal_hook, sh);
+        store_set_passive(rs->staging, true);
+        break;
+    case MSG_LOAD_END:
+        if (rs->staging) {
+            store_destroy(sh->store);
+            sh->store = rs->staging;
+            rs->staging = NULL;
+        }
+        break;
+    case MSG_LOAD_ABORT:
+        if (rs->staging) {
+            store_destroy(rs->staging);
+            rs->staging = NULL;
+        }
+        break;
+    case MSG_ROLE:
+        store_set_passive(sh->store, m->value != 0);
+        if (rs->staging)
+            store_set_passive(rs->staging, m->value != 0);
+        break;
+    case MSG_FLUSH_JOURNAL:
+        ship_journal(sh);
+        break;
+    }
+    answer(sh, m);
+}
+
+static void handle_answer(struct shard *sh, struct shard_msg *m)
+{
+    if ((int)m->kind == MSG_REPL_ATTACH) {
+        /* at the replica's shard: the +FULLRESYNC / +CONTINUE line */
+        struct conn *c = shard_replica_conn(sh, m->caller_id);
+        if (c) {
+            buf_append(&c->out, m->reply.data, m->reply.len);
+            conn_flush(c);
+        }
+    } else if ((int)m->kind == MSG_FLUSH_JOURNAL && m->arg) {
+        master_flushed(sh, m->arg);
+    }
+    msg_free(m);
+}
+
+void repl_message(struct shard *sh, struct shard_msg *m)
+{
+    if (m->answered)
+        handle_answer(sh, m);
+    else
+        handle_request(sh, m);
+}

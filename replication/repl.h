@@ -1,0 +1,88 @@
+/* repl: master-replica replication (DESIGN §5).
+ *
+ * The stream. Every shard hands the changes its store applies (the journal
+ * hook) to its journal buffer as RESP commands; once per loop turn the
+ * buffer goes, as one message, to shard 0, the node's replication shard.
+ * Shard 0 appends what arrives to the node's backlog, whose byte offset is the
+ * node's replication offset (master_repl_offset), and queues the same bytes
+ * for every replica. So a node has one stream and one offset, as Redis does:
+ * PSYNC, WAIT, INFO and Sentinel's "which replica is most up to date" all
+ * work on one number. (DESIGN §5 has a stream per shard; one ordered stream
+ * per node keeps the PSYNC2 failover contract simple and is cheap here: the
+ * bytes are copied once more, in batches.)
+ *
+ * Master side. A replica's connection lands on any shard (H). Its PSYNC goes
+ * to shard 0, which answers +CONTINUE and sends the backlog from the asked
+ * offset, or +FULLRESYNC <replid> <offset> and starts a snapshot: every shard
+ * walks its table a slice per loop turn (no fork, no pause) and sends the
+ * keys as RKV.LOAD frames through the same mailbox as its journal bytes, so
+ * on each shard the two stay in the order they happened. Shard 0 passes
+ * frames and journal bytes to the replica in arrival order and ends with
+ * RKV.LOADDONE. Frames are not part of the offset.
+ *
+ * Replica side. Shard 0 holds the link to the master, parses the stream and
+ * sends each write to the shard owning its key here (by slot, so master and
+ * replica may have different thread counts). During a full sync the writes
+ * go to a staging store per shard that replaces the live one only at
+ * RKV.LOADDONE: a replica never serves half a snapshot. The stream bytes
+ * (without the frames) go to the replica's own backlog, so after a promotion
+ * its siblings can continue from it with a partial resync. A replica's stores
+ * are passive: they hide expired keys and wait for the master's DEL. */
+#ifndef RINGKV_REPL_H
+#define RINGKV_REPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "../core/buf.h"
+#include "../core/command.h"
+#include "../shards/store.h"
+
+/* The first int of a link's session (a normal client's session has 0). */
+#define SESSION_KIND_LINK 0x4c4e4b31
+
+struct shard;
+struct node;
+struct conn;
+struct shard_msg;
+
+/* The node's replication state lives on shard 0; this part of it may be read
+ * by any shard. */
+bool repl_is_replica(const struct node *n);
+
+/* Per shard: setup (on the shard's thread, before its store exists: the
+ * store's journal hook is repl_journal_hook with the shard as argument) and
+ * teardown. */
+void repl_shard_setup(struct shard *sh);
+void repl_shard_teardown(struct shard *sh);
+journal_hook repl_journal_hook;
+/* End of every loop turn: ship journal bytes, produce snapshot slices, and on
+ * shard 0 send what is queued for each replica. */
+void repl_shard_turn(struct shard *sh);
+/* Every tick: on shard 0, the link to the master (connect, retry, timeout,
+ * ACK), pings and lag of the replicas. */
+void repl_shard_tick(struct shard *sh, int64_t now_ms);
+/* Every MSG_REPL_* message, request or answer. */
+void repl_message(struct shard *sh, struct shard_msg *m);
+
+/* The link to the master (a conn whose session is the link). */
+bool repl_is_link(const struct conn *c);
+void repl_link_connected(struct shard *sh, struct conn *c, int err);
+size_t repl_link_data(struct shard *sh, struct conn *c, const char *p, size_t n);
+void repl_link_closed(struct shard *sh, struct conn *c);
+
+/* A replica client's connection (master side, on its shard H) closed. */
+void repl_replica_client_closed(struct shard *sh, struct client *c);
+
+/* Start replicating from host:port, or (host NULL) become a master. Runs on
+ * shard 0. Returns 0, or -1 with err set. */
+int repl_set_master(struct shard *sh, const char *host, int port, char *err, size_t errlen);
+
+/* INFO replication section body, INFO stats' sync counters (shard 0). */
+void repl_info(struct shard *sh, struct buf *out);
+void repl_info_stats(struct shard *sh, struct buf *out);
+
+/* Commands (shards/commands.h lists them in the table). */
+command_fn cmd_replicaof, cmd_role, cmd_replconf, cmd_psync, cmd_wait;
+
+#endif

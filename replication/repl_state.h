@@ -1,0 +1,127 @@
+/* repl_state: the replication state shared by the files of replication/
+ * (repl.c: per-shard stream and snapshots; master.c: replicas; replica.c:
+ * the link to a master). Not for use outside replication/. */
+#ifndef RINGKV_REPL_STATE_H
+#define RINGKV_REPL_STATE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "../core/buf.h"
+#include "../core/resp.h"
+#include "journal.h"
+#include "repl.h"
+
+#define REPLID_LEN 40
+
+/* Frames of a full sync, not part of the offset. */
+#define FRAME_LOAD "RKV.LOAD"
+#define FRAME_LOADDONE "RKV.LOADDONE"
+
+/* A snapshot this shard is producing for one replica. */
+struct snap {
+    struct snap *next;
+    uint64_t     replica_id;
+    uint64_t     cursor;
+};
+
+/* Per shard (struct shard's repl). */
+struct repl_shard {
+    struct buf    journal_out;  /* stream bytes of this turn, for shard 0 */
+    struct snap  *snaps;
+    struct store *staging;      /* replica, full sync: the store being loaded */
+};
+
+/* Master side: one attached replica (on shard 0). */
+struct replica {
+    struct replica *next;
+    uint64_t   id;           /* client id of its connection */
+    int        shard;        /* the shard its connection lives on */
+    char       ip[64];
+    int        port;         /* REPLCONF listening-port */
+    bool       online;       /* false while its full sync runs */
+    int        snap_pending; /* shards whose snapshot is not done */
+    struct buf feed;         /* bytes to send at the end of this turn */
+    uint64_t   ack_offset;
+    int64_t    ack_ms;
+};
+
+/* A WAIT in progress (on shard 0). */
+struct waiter {
+    struct waiter    *next;
+    struct shard_msg *msg;   /* the deferred MSG_EXEC, answered at the end */
+    long long         numreplicas;
+    int64_t           deadline_ms; /* 0: none */
+    int               flushes;     /* FLUSH_JOURNAL answers still to come */
+    uint64_t          target;      /* offset to reach once flushes == 0 */
+};
+
+enum link_step {
+    LINK_NONE,        /* not a replica */
+    LINK_CONNECT,     /* waiting to (re)connect */
+    LINK_CONNECTING,
+    LINK_HANDSHAKE,   /* PING / AUTH / REPLCONF / PSYNC replies pending */
+    LINK_TRANSFER,    /* full sync: loading */
+    LINK_CONNECTED,   /* streaming */
+};
+
+/* The link to our master (replica side, shard 0). */
+struct repl_link {
+    int                kind;     /* SESSION_LINK: first, as in struct session */
+    struct conn       *conn;
+    struct resp_parser parser;
+    int                replies;  /* handshake replies still expected */
+    bool               auth;
+    struct buf        *apply;    /* per shard: records to send this turn */
+};
+
+/* The node's replication state, owned by shard 0. */
+struct repl {
+    char            replid[REPLID_LEN + 1];
+    char            replid2[REPLID_LEN + 1];
+    int64_t         second_offset; /* -1 if none */
+    struct journal *backlog;
+    bool            backlog_active;
+    struct replica *replicas;
+    int             nreplicas;
+    struct waiter  *waiters;
+    uint64_t        sync_full, sync_partial_ok, sync_partial_err;
+    int64_t         last_ping_ms;
+    /* replica side */
+    char            master_host[256];
+    int             master_port;
+    enum link_step  step;
+    struct repl_link *link;
+    int64_t         retry_at_ms;
+    int             backoff_ms;
+    int64_t         last_io_ms;
+    int64_t         last_ack_ms;
+    int64_t         link_down_since_ms;
+};
+
+struct repl *repl_of(struct shard *sh);          /* shard 0's state */
+struct repl_shard *repl_shard_of(struct shard *sh);
+void repl_new_replid(char out[REPLID_LEN + 1]);
+/* Tell every shard its role (passive stores on a replica). */
+void repl_broadcast_role(struct shard *sh, bool replica);
+/* Post a replication message of `kind` from sh to shard `to`. */
+struct shard_msg *repl_post(struct shard *sh, int to, int kind, uint64_t value, void *arg,
+                            struct buf *payload);
+
+/* master.c */
+void master_stream_bytes(struct shard *sh, const char *p, size_t n);
+void master_attach(struct shard *sh, struct shard_msg *m);
+void master_detach(struct shard *sh, uint64_t id);
+void master_ack(struct shard *sh, uint64_t id, uint64_t offset);
+void master_snapshot_data(struct shard *sh, uint64_t id, struct buf *frames);
+void master_snapshot_done(struct shard *sh, uint64_t id);
+void master_flush_feeds(struct shard *sh);
+void master_flushed(struct shard *sh, struct waiter *w);
+void master_tick(struct shard *sh, int64_t now_ms);
+void master_drop_replicas(struct shard *sh);
+
+/* replica.c */
+void replica_tick(struct shard *sh, int64_t now_ms);
+void replica_stop(struct shard *sh);
+
+#endif

@@ -1,0 +1,491 @@
+/* replica: the replica side, on shard 0: REPLICAOF, the link to the master
+ * (connect with back-off, handshake, PSYNC), and the stream: parsed here,
+ * each write sent to the shard owning its key, the counted bytes kept in our
+ * own backlog, our offset acknowledged every second. */
+#include "repl_state.h"
+
+#include <arpa/inet.h>
+#include <mimalloc.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../core/config.h"
+#include "../core/log.h"
+#include "../core/numbers.h"
+#include "../net/loop.h"
+#include "../shards/dispatch.h"
+#include "../shards/message.h"
+#include "../shards/node.h"
+#include "../shards/scratch.h"
+#include "../shards/shard.h"
+#include "../shards/slot.h"
+
+#define RETRY_MIN_MS 100
+#define RETRY_MAX_MS 2000
+#define ACK_PERIOD_MS 1000
+
+bool repl_is_link(const struct conn *c)
+{
+    return c->session && *(const int *)c->session == SESSION_KIND_LINK;
+}
+
+static void link_free(struct repl_link *l, int nshards)
+{
+    resp_parser_deinit(&l->parser);
+    for (int i = 0; i < nshards; i++)
+        buf_free(&l->apply[i]);
+    mi_free(l->apply);
+    mi_free(l);
+}
+
+static void schedule_retry(struct shard *sh)
+{
+    struct repl *r = repl_of(sh);
+    r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : RETRY_MIN_MS;
+    if (r->backoff_ms > RETRY_MAX_MS)
+        r->backoff_ms = RETRY_MAX_MS;
+    r->retry_at_ms = shard_now_ms(sh) + r->backoff_ms;
+    r->step = LINK_CONNECT;
+}
+
+/* Close the link (if any) and forget a half-loaded snapshot. */
+void replica_stop(struct shard *sh)
+{
+    struct repl *r = repl_of(sh);
+    if (r->step == LINK_TRANSFER)
+        for (int i = 0; i < sh->node->nshards; i++)
+            repl_post(sh, i, MSG_LOAD_ABORT, 0, NULL, NULL);
+    if (r->link) {
+        struct repl_link *l = r->link;
+        r->link = NULL;
+        if (l->conn)
+            conn_close(l->conn, false); /* repl_link_closed frees l */
+        else
+            link_free(l, sh->node->nshards);
+    }
+    if (r->step != LINK_NONE)
+        r->link_down_since_ms = shard_now_ms(sh);
+}
+
+static int parse_addr(const char *host, int port, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    const char *h = strcasecmp(host, "localhost") == 0 ? "127.0.0.1" : host;
+    struct sockaddr_in *in = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, h, &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, h, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        return 0;
+    }
+    return -1;
+}
+
+int repl_set_master(struct shard *sh, const char *host, int port, char *err, size_t errlen)
+{
+    struct repl *r = repl_of(sh);
+    struct node *n = sh->node;
+    if (!host) {
+        if (!repl_is_replica(n))
+            return 0;
+        replica_stop(sh);
+        /* PSYNC2: the old history stays reachable under replid2 */
+        memcpy(r->replid2, r->replid, sizeof(r->replid));
+        r->second_offset = (int64_t)journal_offset(r->backlog) + 1;
+        repl_new_replid(r->replid);
+        r->step = LINK_NONE;
+        r->backlog_active = true;
+        atomic_store(&n->repl_role, 0);
+        atomic_store(&n->repl_feeding, 1);
+        repl_broadcast_role(sh, false);
+        log_notice("MASTER MODE enabled (user request from shard %d), new replication id %s, "
+                   "previous id %s valid up to offset %lld", sh->id, r->replid, r->replid2,
+                   (long long)r->second_offset - 1);
+        return 0;
+    }
+    struct sockaddr_storage ss;
+    if (port <= 0 || port > 65535 || parse_addr(host, port, &ss) != 0) {
+        snprintf(err, errlen, "ERR Invalid master address: ringkv takes a numeric IPv4/IPv6 address or localhost");
+        return -1;
+    }
+    if (repl_is_replica(n) && strcmp(r->master_host, host) == 0 && r->master_port == port)
+        return 1; /* already */
+    master_drop_replicas(sh);
+    replica_stop(sh);
+    bool was_master = !repl_is_replica(n);
+    atomic_store(&n->repl_role, 1);
+    atomic_store(&n->repl_feeding, 0);
+    if (was_master)
+        repl_broadcast_role(sh, true);
+    snprintf(r->master_host, sizeof(r->master_host), "%s", host);
+    r->master_port = port;
+    r->step = LINK_CONNECT;
+    r->retry_at_ms = 0;
+    r->backoff_ms = 0;
+    r->link_down_since_ms = shard_now_ms(sh);
+    log_notice("Connecting to MASTER %s:%d (REPLICAOF)", host, port);
+    return 0;
+}
+
+static void link_send(struct repl_link *l, const char *p, size_t n)
+{
+    buf_append(&l->conn->out, p, n);
+    conn_flush(l->conn);
+}
+
+static void send_command(struct repl_link *l, int argc, const char **argv)
+{
+    struct buf b;
+    buf_init(&b);
+    buf_printf(&b, "*%d\r\n", argc);
+    for (int i = 0; i < argc; i++)
+        buf_printf(&b, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
+    link_send(l, b.data, b.len);
+    buf_free(&b);
+}
+
+static void send_ack(struct shard *sh)
+{
+    struct repl *r = repl_of(sh);
+    if (!r->link || !r->link->conn)
+        return;
+    char off[24];
+    snprintf(off, sizeof(off), "%llu", (unsigned long long)journal_offset(r->backlog));
+    const char *argv[] = { "REPLCONF", "ACK", off };
+    send_command(r->link, 3, argv);
+    r->last_ack_ms = shard_now_ms(sh);
+}
+
+static void connect_master(struct shard *sh)
+{
+    struct repl *r = repl_of(sh);
+    struct sockaddr_storage ss;
+    if (parse_addr(r->master_host, r->master_port, &ss) != 0) {
+        schedule_retry(sh);
+        return;
+    }
+    struct repl_link *l = mi_zalloc(sizeof(*l));
+    l->kind = SESSION_KIND_LINK;
+    resp_parser_init(&l->parser);
+    l->apply = mi_calloc((size_t)sh->node->nshards, sizeof(struct buf));
+    l->conn = loop_connect(sh->loop, &ss, l);
+    if (!l->conn) {
+        link_free(l, sh->node->nshards);
+        schedule_retry(sh);
+        return;
+    }
+    r->link = l;
+    r->step = LINK_CONNECTING;
+    r->last_io_ms = shard_now_ms(sh);
+}
+
+void repl_link_connected(struct shard *sh, struct conn *c, int err)
+{
+    struct repl *r = repl_of(sh);
+    struct repl_link *l = c->session;
+    if (err) {
+        if (r->link == l) {
+            log_warning("Error condition on socket for SYNC: %s", strerror(-err));
+            r->link = NULL;
+            schedule_retry(sh);
+        }
+        link_free(l, sh->node->nshards);
+        return;
+    }
+    if (r->link != l) { /* REPLICAOF changed meanwhile */
+        conn_close(c, false);
+        return;
+    }
+    log_notice("MASTER <-> REPLICA sync started");
+    r->step = LINK_HANDSHAKE;
+    r->last_io_ms = shard_now_ms(sh);
+    const char *pass = config_str(&sh->node->config, masterauth);
+    const char *ping[] = { "PING" };
+    send_command(l, 1, ping);
+    l->replies = 4;
+    if (pass && *pass) {
+        const char *auth[] = { "AUTH", pass };
+        send_command(l, 2, auth);
+        l->auth = true;
+        l->replies++;
+    }
+    char port[16], off[24];
+    snprintf(port, sizeof(port), "%d", sh->node->port);
+    const char *lp[] = { "REPLCONF", "listening-port", port };
+    send_command(l, 3, lp);
+    const char *capa[] = { "REPLCONF", "capa", "eof", "capa", "psync2" };
+    send_command(l, 5, capa);
+    if (r->backlog_active) {
+        snprintf(off, sizeof(off), "%llu", (unsigned long long)journal_offset(r->backlog) + 1);
+        const char *psync[] = { "PSYNC", r->replid, off };
+        send_command(l, 3, psync);
+    } else {
+        const char *psync[] = { "PSYNC", "?", "-1" };
+        send_command(l, 3, psync);
+    }
+}
+
+/* A handshake reply line (without CRLF). Returns false to drop the link. */
+static bool handshake_reply(struct shard *sh, struct repl_link *l, const char *line, size_t len)
+{
+    struct repl *r = repl_of(sh);
+    int total = l->auth ? 5 : 4;
+    int i = total - l->replies--; /* 0: PING, 1: AUTH if sent, then REPLCONF x2, PSYNC */
+    if (l->replies > 0) {
+        bool is_auth = l->auth && i == 1;
+        if (i == 0 && line[0] == '-' && !(l->auth && len >= 7 && memcmp(line, "-NOAUTH", 7) == 0)) {
+            log_warning("Error reply to PING from master: %.*s", (int)len, line);
+            return false;
+        }
+        if (is_auth && line[0] != '+') {
+            log_warning("Unable to AUTH to MASTER: %.*s", (int)len, line);
+            return false;
+        }
+        return true; /* REPLCONF errors are not fatal, as in Redis */
+    }
+    /* the PSYNC reply */
+    if (len > 13 && memcmp(line, "+FULLRESYNC ", 12) == 0 && len >= 12 + REPLID_LEN + 2) {
+        char id[REPLID_LEN + 1];
+        memcpy(id, line + 12, REPLID_LEN);
+        id[REPLID_LEN] = '\0';
+        long long off = 0;
+        struct slice o = { line + 12 + REPLID_LEN + 1, len - 12 - REPLID_LEN - 1 };
+        if (!parse_ll(o, &off) || off < 0) {
+            log_warning("Bad FULLRESYNC reply from master: %.*s", (int)len, line);
+            return false;
+        }
+        memcpy(r->replid, id, sizeof(id));
+        memset(r->replid2, '0', REPLID_LEN);
+        r->second_offset = -1;
+        journal_reset(r->backlog, (uint64_t)off);
+        r->backlog_active = true;
+        for (int s = 0; s < sh->node->nshards; s++)
+            repl_post(sh, s, MSG_LOAD_BEGIN, 0, NULL, NULL);
+        r->step = LINK_TRANSFER;
+        log_notice("Full resync from master: %s:%lld", id, off);
+        return true;
+    }
+    if (len >= 9 && memcmp(line, "+CONTINUE", 9) == 0) {
+        if (len >= 10 + REPLID_LEN && memcmp(line + 10, r->replid, REPLID_LEN) != 0) {
+            /* the master has a new id (it was promoted): ours becomes the
+             * previous one, valid up to where we are */
+            memcpy(r->replid2, r->replid, sizeof(r->replid));
+            r->second_offset = (int64_t)journal_offset(r->backlog) + 1;
+            memcpy(r->replid, line + 10, REPLID_LEN);
+        }
+        r->step = LINK_CONNECTED;
+        r->backoff_ms = 0;
+        log_notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
+        return true;
+    }
+    log_warning("Unexpected reply to PSYNC from master: %.*s", (int)len, line);
+    return false;
+}
+
+static void queue_record(struct shard *sh, struct repl_link *l, const struct journal_record *rec)
+{
+    int owner = shard_of_slot(sh->node, key_slot(rec->key.ptr, rec->key.len));
+    write_record_encode(&l->apply[owner], rec);
+}
+
+static void post_applies(struct shard *sh, struct repl_link *l)
+{
+    for (int i = 0; i < sh->node->nshards; i++)
+        if (l->apply[i].len)
+            repl_post(sh, i, MSG_REPL_APPLY, 0, NULL, &l->apply[i]);
+}
+
+static bool parse_expire(struct slice s, int64_t *at)
+{
+    long long v;
+    if (!parse_ll(s, &v) || v < 0)
+        return false;
+    *at = v;
+    return true;
+}
+
+/* One command of the stream. Returns false if it cannot be applied. */
+static bool stream_command(struct shard *sh, struct repl_link *l, int argc, const struct slice *argv,
+                           const char *raw, size_t rawlen)
+{
+    struct repl *r = repl_of(sh);
+    struct journal_record rec = { 0 };
+    struct slice name = argv[0];
+    if (slice_eq_nocase(name, FRAME_LOAD)) {
+        if (r->step != LINK_TRANSFER || argc != 4)
+            return false;
+        rec.op = JOURNAL_SET;
+        rec.key = argv[1];
+        rec.value = argv[2];
+        if (!parse_expire(argv[3], &rec.expire_at_ms))
+            return false;
+        queue_record(sh, l, &rec);
+        return true;
+    }
+    if (slice_eq_nocase(name, FRAME_LOADDONE)) {
+        if (r->step != LINK_TRANSFER)
+            return false;
+        post_applies(sh, l);
+        for (int i = 0; i < sh->node->nshards; i++)
+            repl_post(sh, i, MSG_LOAD_END, 0, NULL, NULL);
+        r->step = LINK_CONNECTED;
+        r->backoff_ms = 0;
+        log_notice("MASTER <-> REPLICA sync: Finished with success");
+        return true;
+    }
+    /* everything else is part of the stream and of our offset */
+    journal_append_raw(r->backlog, raw, rawlen);
+    if (slice_eq_nocase(name, "set") && (argc == 3 || argc == 5)) {
+        rec.op = JOURNAL_SET;
+        rec.key = argv[1];
+        rec.value = argv[2];
+        if (argc == 5 && (!slice_eq_nocase(argv[3], "pxat") || !parse_expire(argv[4], &rec.expire_at_ms)))
+            return false;
+        queue_record(sh, l, &rec);
+    } else if ((slice_eq_nocase(name, "del") || slice_eq_nocase(name, "unlink")) && argc >= 2) {
+        rec.op = JOURNAL_DEL;
+        for (int i = 1; i < argc; i++) {
+            rec.key = argv[i];
+            queue_record(sh, l, &rec);
+        }
+    } else if (slice_eq_nocase(name, "pexpireat") && argc == 3) {
+        rec.op = JOURNAL_EXPIRE;
+        rec.key = argv[1];
+        if (!parse_expire(argv[2], &rec.expire_at_ms))
+            return false;
+        queue_record(sh, l, &rec);
+    } else if (slice_eq_nocase(name, "persist") && argc == 2) {
+        rec.op = JOURNAL_PERSIST;
+        rec.key = argv[1];
+        queue_record(sh, l, &rec);
+    } else if ((slice_eq_nocase(name, "flushall") || slice_eq_nocase(name, "flushdb"))) {
+        rec.op = JOURNAL_FLUSH;
+        for (int i = 0; i < sh->node->nshards; i++)
+            write_record_encode(&l->apply[i], &rec);
+    } else if (slice_eq_nocase(name, "replconf") && argc >= 2 && slice_eq_nocase(argv[1], "getack")) {
+        send_ack(sh);
+    } else if (slice_eq_nocase(name, "ping") || slice_eq_nocase(name, "select") ||
+               slice_eq_nocase(name, "replconf")) {
+        /* nothing to apply */
+    } else {
+        log_warning("Unknown command in the replication stream: '%.*s'", (int)name.len, name.ptr);
+        return false;
+    }
+    return true;
+}
+
+size_t repl_link_data(struct shard *sh, struct conn *c, const char *p, size_t n)
+{
+    struct repl *r = repl_of(sh);
+    struct repl_link *l = c->session;
+    r->last_io_ms = shard_now_ms(sh);
+    size_t used = 0;
+    while (used < n && r->link == l && !c->closing) {
+        if (r->step == LINK_HANDSHAKE) {
+            const char *eol = memchr(p + used, '\n', n - used);
+            if (!eol) {
+                if (n - used > 4096)
+                    goto broken;
+                break;
+            }
+            size_t len = (size_t)(eol - (p + used));
+            if (len && p[used + len - 1] == '\r')
+                len--;
+            if (len == 0) { /* a keepalive newline */
+                used = (size_t)(eol - p) + 1;
+                continue;
+            }
+            if (!handshake_reply(sh, l, p + used, len))
+                goto broken;
+            used = (size_t)(eol - p) + 1;
+            continue;
+        }
+        if (r->step != LINK_TRANSFER && r->step != LINK_CONNECTED)
+            break;
+        if (p[used] == '\n' || p[used] == '\r') { /* keepalive newlines */
+            used++;
+            continue;
+        }
+        struct resp_limits lim = RESP_LIMITS_DEFAULT;
+        size_t consumed = 0;
+        const char *err = NULL;
+        enum resp_status st = resp_parse(&l->parser, p + used, n - used, &lim, &consumed, &err);
+        if (st == RESP_MORE)
+            break;
+        if (st == RESP_ERROR) {
+            log_warning("Protocol error in the replication stream: %s", err);
+            goto broken;
+        }
+        if (st == RESP_DONE &&
+            !stream_command(sh, l, (int)l->parser.argc, l->parser.argv, p + used, consumed))
+            goto broken;
+        used += consumed;
+    }
+    post_applies(sh, l);
+    return used;
+broken:
+    /* a corrupt or unexpected stream: drop what is queued, retry from
+     * scratch (a half-loaded snapshot is aborted by replica_stop) */
+    for (int i = 0; i < sh->node->nshards; i++)
+        buf_clear(&l->apply[i]);
+    replica_stop(sh);
+    schedule_retry(sh);
+    return n;
+}
+
+void repl_link_closed(struct shard *sh, struct conn *c)
+{
+    struct repl *r = repl_of(sh);
+    struct repl_link *l = c->session;
+    c->session = NULL;
+    if (r->link == l) {
+        log_warning("Connection with master lost.");
+        r->link = NULL;
+        if (r->step == LINK_TRANSFER)
+            for (int i = 0; i < sh->node->nshards; i++)
+                repl_post(sh, i, MSG_LOAD_ABORT, 0, NULL, NULL);
+        r->link_down_since_ms = shard_now_ms(sh);
+        if (repl_is_replica(sh->node))
+            schedule_retry(sh);
+        else
+            r->step = LINK_NONE;
+    }
+    link_free(l, sh->node->nshards);
+}
+
+void replica_tick(struct shard *sh, int64_t now_ms)
+{
+    struct repl *r = repl_of(sh);
+    if (!repl_is_replica(sh->node))
+        return;
+    switch (r->step) {
+    case LINK_CONNECT:
+        if (now_ms >= r->retry_at_ms)
+            connect_master(sh);
+        break;
+    case LINK_CONNECTING:
+    case LINK_HANDSHAKE:
+    case LINK_TRANSFER:
+    case LINK_CONNECTED: {
+        long long timeout = config_load(&sh->node->config, repl_timeout) * 1000;
+        if (timeout > 0 && now_ms - r->last_io_ms > timeout) {
+            log_warning("MASTER timeout: no data nor PING received for %lld ms", timeout);
+            replica_stop(sh);
+            schedule_retry(sh);
+            break;
+        }
+        if (r->step == LINK_CONNECTED && now_ms - r->last_ack_ms >= ACK_PERIOD_MS)
+            send_ack(sh);
+        break;
+    }
+    case LINK_NONE:
+        break;
+    }
+}
