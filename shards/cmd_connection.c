@@ -309,11 +309,12 @@ static void client_line(struct buf *out, const struct client *c, const struct cl
     size_t qbuf_free = io->qbuf < read_buf ? read_buf - io->qbuf : 0;
     size_t tot_mem = sizeof(struct client) + io->qbuf + qbuf_free + io->obuf + io->pending * 64;
     buf_printf(out,
-               "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=N db=%d "
+               "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
                "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 "
                "rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s cmd=%s "
                "user=default redir=-1 resp=%d\n",
-               (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name, age, idle, c->db,
+               (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name, age, idle,
+               c->is_replica ? "S" : "N", c->db,
                io->qbuf, qbuf_free, read_buf, io->qbuf, io->obuf, io->pending, io->obuf, tot_mem,
                io->obuf ? "rw" : "r", c->last_cmd[0] ? c->last_cmd : "NULL", c->proto);
 }
@@ -390,20 +391,27 @@ void cmd_client_help(struct exec_ctx *ctx)
 
 /* ---- CLIENT LIST ------------------------------------------------------ */
 
-/* Redis's client types. Every ringkv connection is a normal client (replica
- * links are not listed as clients). Returns false for an unknown name. */
-static bool client_type_parse(struct slice s, bool *is_normal)
+/* Redis's client types. A ringkv connection is a normal client or, after
+ * PSYNC, a replica's link; ringkv has no master or pub/sub clients. */
+enum client_type { TYPE_ANY = -1, TYPE_NORMAL = 0, TYPE_REPLICA = 1, TYPE_NONE = 2 };
+
+/* Returns false for an unknown type name. */
+static bool client_type_parse(struct slice s, int *type)
 {
-    if (slice_eq_nocase(s, "normal")) {
-        *is_normal = true;
-        return true;
-    }
-    if (slice_eq_nocase(s, "master") || slice_eq_nocase(s, "replica") ||
-        slice_eq_nocase(s, "slave") || slice_eq_nocase(s, "pubsub")) {
-        *is_normal = false;
-        return true;
-    }
-    return false;
+    if (slice_eq_nocase(s, "normal"))
+        *type = TYPE_NORMAL;
+    else if (slice_eq_nocase(s, "replica") || slice_eq_nocase(s, "slave"))
+        *type = TYPE_REPLICA;
+    else if (slice_eq_nocase(s, "master") || slice_eq_nocase(s, "pubsub"))
+        *type = TYPE_NONE;
+    else
+        return false;
+    return true;
+}
+
+static bool client_type_matches(int type, const struct client *c)
+{
+    return type == TYPE_ANY || type == (c->is_replica ? TYPE_REPLICA : TYPE_NORMAL);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -415,7 +423,7 @@ static int cmp_u64(const void *a, const void *b)
 struct list_filter {
     struct buf      *out;
     int64_t          now_ms;
-    bool             none;   /* TYPE names a kind ringkv has none of */
+    int              type;   /* enum client_type */
     const uint64_t  *ids;    /* sorted; NULL: every id */
     size_t           nids;
 };
@@ -423,7 +431,7 @@ struct list_filter {
 static void list_visit(void *arg, struct client *c, const struct client_io *io)
 {
     struct list_filter *f = arg;
-    if (f->none)
+    if (!client_type_matches(f->type, c))
         return;
     if (f->ids && !bsearch(&c->id, f->ids, f->nids, sizeof(uint64_t), cmp_u64))
         return;
@@ -440,16 +448,14 @@ void cmd_client_list(struct exec_ctx *ctx)
 {
     struct buf out;
     buf_init(&out);
-    struct list_filter f = { .out = &out, .now_ms = ctx->now_ms };
+    struct list_filter f = { .out = &out, .now_ms = ctx->now_ms, .type = TYPE_ANY };
     uint64_t *ids = NULL;
 
     if (ctx->argc == 4 && slice_eq_nocase(ctx->argv[2], "type")) {
-        bool normal;
-        if (!client_type_parse(ctx->argv[3], &normal)) {
+        if (!client_type_parse(ctx->argv[3], &f.type)) {
             type_error(ctx->reply, ctx->argv[3]);
             return;
         }
-        f.none = !normal;
     } else if (ctx->argc > 3 && slice_eq_nocase(ctx->argv[2], "id")) {
         size_t n = (size_t)(ctx->argc - 3);
         ids = mi_malloc(n * sizeof(*ids));
@@ -484,7 +490,7 @@ void cmd_client_list(struct exec_ctx *ctx)
 struct kill_filter {
     bool         old_form;  /* CLIENT KILL addr */
     const struct slice *addr, *laddr;
-    bool         type_none; /* TYPE names a kind ringkv has none of */
+    int          type;      /* enum client_type */
     uint64_t     id;        /* 0: any */
     bool         skipme;
     uint64_t     caller_id;
@@ -505,7 +511,7 @@ static void kill_visit(void *arg, struct client *c, const struct client_io *io)
     struct kill_filter *f = arg;
     if (f->addr && !str_is(c->addr, f->addr)) return;
     if (f->laddr && !str_is(c->laddr, f->laddr)) return;
-    if (f->type_none) return;
+    if (!client_type_matches(f->type, c)) return;
     if (f->id && c->id != f->id) return;
     if (f->skipme && c->id == f->caller_id) return;
     if (f->n == f->cap) {
@@ -522,7 +528,7 @@ static void kill_visit(void *arg, struct client *c, const struct client_io *io)
  * form the number killed; merge_client_kill combines the shards' answers. */
 void cmd_client_kill(struct exec_ctx *ctx)
 {
-    struct kill_filter f = { .skipme = true, .caller_id = ctx->caller_id };
+    struct kill_filter f = { .skipme = true, .caller_id = ctx->caller_id, .type = TYPE_ANY };
     if (ctx->argc == 3) {
         f.old_form = true;
         f.addr = &ctx->argv[2];
@@ -543,12 +549,10 @@ void cmd_client_kill(struct exec_ctx *ctx)
                 }
                 f.id = (uint64_t)id;
             } else if (slice_eq_nocase(opt, "type")) {
-                bool normal;
-                if (!client_type_parse(*val, &normal)) {
+                if (!client_type_parse(*val, &f.type)) {
                     type_error(ctx->reply, *val);
                     return;
                 }
-                f.type_none = !normal;
             } else if (slice_eq_nocase(opt, "addr")) {
                 f.addr = val;
             } else if (slice_eq_nocase(opt, "laddr")) {
