@@ -297,6 +297,8 @@ static struct command table[] = {
         "Internal command used for replication"),
     ROW("sync",        1,  CMD_CONN | F_ADMIN, 0, 0, 0, cmd_psync, NULL, "server", "1.0.0",
         "Internal command used for replication"),
+    ROW("failover",    -1, CMD_SHARD0 | F_ADMIN, 0, 0, 0, cmd_failover, NULL, "server", "6.2.0",
+        "Starts a coordinated failover from a server to one of its replicas"),
     ROW("wait",        3,  CMD_SHARD0 | CMD_NOSCRIPT, 0, 0, 0, cmd_wait, NULL, "generic", "3.0.0",
         "Wait for the synchronous replication of all the write commands sent in the context of the current connection"),
 

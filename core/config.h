@@ -58,7 +58,9 @@ enum config_type {
     X("repl-backlog-size", repl_backlog_size, CONF_MEMORY, "1mb",   0, NULL, "bytes of the replication stream kept for partial resyncs") \
     X("repl-timeout",    repl_timeout,    CONF_INT,    "60",        CONF_RUNTIME, NULL, "seconds without data from the master before a replica drops the link") \
     X("replica-read-only", replica_read_only, CONF_BOOL, "yes",     CONF_RUNTIME, NULL, "a replica refuses writes from clients (-READONLY)") \
-    X("replica-priority", replica_priority, CONF_INT,  "100",       CONF_RUNTIME, NULL, "for Sentinel: lower is preferred when promoting (0: never)")
+    X("replica-priority", replica_priority, CONF_INT,  "100",       CONF_RUNTIME, NULL, "for Sentinel: lower is preferred when promoting (0: never)") \
+    X("min-replicas-to-write", min_replicas_to_write, CONF_INT, "0", CONF_RUNTIME, NULL, "refuse writes (-NOREPLICAS) unless this many replicas are online and not lagging (0: off)") \
+    X("min-replicas-max-lag", min_replicas_max_lag, CONF_INT, "10",  CONF_RUNTIME, NULL, "seconds since a replica's last acknowledgement for it to count as not lagging")
 
 struct config {
 #define CONFIG_FIELD_INT(name, field, type, def, flags, words, help) long long field;

@@ -121,8 +121,9 @@ void cmd_psync(struct exec_ctx *ctx)
         reply_error(ctx->reply, "ERR Replica already synchronizing");
         return;
     }
-    struct slice argv[4];
+    struct slice argv[5];
     bool sync = ctx->argc == 1;
+    bool failover = ctx->argc > 3 && slice_eq_nocase(ctx->argv[3], "failover");
     argv[0] = sync ? SLICE_LIT("?") : ctx->argv[1];
     argv[1] = sync ? SLICE_LIT("-1") : ctx->argv[2];
     char ip[64], port[16];
@@ -135,7 +136,8 @@ void cmd_psync(struct exec_ctx *ctx)
     argv[3] = (struct slice){ port, strlen(port) };
     c->is_replica = true;
     shard_replica_register(ctx->shard, c);
-    struct shard_msg *m = msg_create(MSG_REPL_ATTACH, ctx->shard->id, 0, NULL, -1, argv, 4);
+    argv[4] = SLICE_LIT("FAILOVER");
+    struct shard_msg *m = msg_create(MSG_REPL_ATTACH, ctx->shard->id, 0, NULL, -1, argv, failover ? 5 : 4);
     m->caller_id = c->id;
     msg_post(ctx->shard, m, 0);
 }

@@ -26,11 +26,13 @@ static struct replica *find_replica(struct repl *r, uint64_t id)
     return NULL;
 }
 
-/* Bytes that become part of the stream: the backlog and every replica. */
+/* Bytes that become part of the stream: the backlog and every replica. On a
+ * replica these are the bytes read from its master (chained replicas get the
+ * same stream at the same offsets). */
 void master_stream_bytes(struct shard *sh, const char *p, size_t n)
 {
     struct repl *r = repl_of(sh);
-    if (n == 0 || repl_is_replica(sh->node))
+    if (n == 0)
         return;
     journal_append_raw(r->backlog, p, n);
     for (struct replica *x = r->replicas; x; x = x->next)
@@ -49,10 +51,14 @@ void master_attach(struct shard *sh, struct shard_msg *m)
     struct repl *r = repl_of(sh);
     struct node *n = sh->node;
     m->answered = true;
-    if (repl_is_replica(n)) {
-        /* A replica's stores lag the stream it has read, so a snapshot of
-         * them could go out after newer stream bytes: no chained replicas. */
-        buf_append_str(&m->reply, "-ERR ringkv does not support chained replication: this node is a replica\r\n");
+    bool failover = m->argc > 4 && slice_eq_nocase(m->argv[4], "failover");
+    if (failover && !repl_is_replica(n)) {
+        buf_append_str(&m->reply, "-ERR PSYNC FAILOVER can't be sent to a master.\r\n");
+        msg_post(sh, m, m->home);
+        return;
+    }
+    if (failover && !failover_accept(sh, m->argv[0])) {
+        buf_append_str(&m->reply, "-ERR PSYNC FAILOVER replid must match my replid.\r\n");
         msg_post(sh, m, m->home);
         return;
     }
@@ -83,6 +89,16 @@ void master_attach(struct shard *sh, struct shard_msg *m)
         log_notice("Replica %s:%d asks for synchronization from offset %llu: partial resynchronization accepted, "
                    "sending %llu bytes of backlog",
                    x->ip, x->port, (unsigned long long)from, (unsigned long long)(offset - from));
+    } else if (repl_is_replica(n)) {
+        /* A replica's stores lag the stream it has read, so a snapshot of
+         * them could go out after newer stream bytes: a chained replica may
+         * only continue from our backlog. */
+        buf_free(&x->feed);
+        mi_free(x);
+        r->sync_partial_err++;
+        buf_append_str(&m->reply, "-ERR ringkv serves only partial resyncs while it is a replica\r\n");
+        msg_post(sh, m, m->home);
+        return;
     } else {
         if (!(id.len == 1 && id.ptr[0] == '?'))
             r->sync_partial_err++;
@@ -156,6 +172,8 @@ void master_ack(struct shard *sh, uint64_t id, uint64_t offset)
     x->ack_ms = shard_now_ms(sh);
     if (r->waiters)
         check_waiters(sh, x->ack_ms, false);
+    if (r->failover == FAILOVER_WAIT_SYNC)
+        failover_tick(sh, x->ack_ms);
 }
 
 void master_snapshot_data(struct shard *sh, uint64_t id, struct buf *frames)
@@ -283,12 +301,20 @@ void cmd_wait(struct exec_ctx *ctx)
 void master_tick(struct shard *sh, int64_t now_ms)
 {
     struct repl *r = repl_of(sh);
+    long long max_lag = config_load(&sh->node->config, min_replicas_max_lag) * 1000;
+    int good = 0;
+    for (struct replica *x = r->replicas; x; x = x->next)
+        if (x->online && now_ms - x->ack_ms <= max_lag)
+            good++;
+    atomic_store(&sh->node->repl_good_replicas, good);
     if (r->nreplicas > 0 && !repl_is_replica(sh->node) && now_ms - r->last_ping_ms >= PING_PERIOD_MS) {
         stream_command(sh, "*1\r\n$4\r\nPING\r\n");
         r->last_ping_ms = now_ms;
     }
     if (r->waiters)
         check_waiters(sh, now_ms, true);
+    if (r->failover != FAILOVER_NONE)
+        failover_tick(sh, now_ms);
 }
 
 /* ---- INFO -------------------------------------------------------------------- */
@@ -333,10 +359,12 @@ void repl_info(struct shard *sh, struct buf *out)
                    (long long)((now - x->ack_ms) / 1000));
     uint64_t first = journal_first_offset(r->backlog);
     buf_printf(out,
-               "master_failover_state:no-failover\r\nmaster_replid:%s\r\nmaster_replid2:%s\r\n"
+               "master_failover_state:%s\r\nmaster_replid:%s\r\nmaster_replid2:%s\r\n"
                "master_repl_offset:%llu\r\nsecond_repl_offset:%lld\r\nrepl_backlog_active:%d\r\n"
                "repl_backlog_size:%lld\r\nrepl_backlog_first_byte_offset:%llu\r\n"
                "repl_backlog_histlen:%llu\r\n",
+               r->failover == FAILOVER_WAIT_SYNC ? "waiting-for-sync"
+               : r->failover == FAILOVER_IN_PROGRESS ? "failover-in-progress" : "no-failover",
                r->replid, r->replid2, (unsigned long long)offset, (long long)r->second_offset,
                r->backlog_active ? 1 : 0, config_load(&sh->node->config, repl_backlog_size),
                (unsigned long long)(r->backlog_active ? first + 1 : 0),

@@ -31,6 +31,21 @@ bool repl_is_replica(const struct node *n)
     return atomic_load_explicit(&n->repl_role, memory_order_relaxed) != 0;
 }
 
+const char *repl_write_refusal(const struct node *n)
+{
+    if (repl_is_replica(n)) {
+        if (config_load(&n->config, replica_read_only))
+            return "READONLY You can't write against a read only replica.";
+        return NULL;
+    }
+    if (atomic_load_explicit(&n->repl_writes_paused, memory_order_relaxed))
+        return "READONLY You can't write while a FAILOVER hands this master over to a replica.";
+    long long min = config_load(&n->config, min_replicas_to_write);
+    if (min > 0 && atomic_load_explicit(&n->repl_good_replicas, memory_order_relaxed) < min)
+        return "NOREPLICAS Not enough good replicas to write.";
+    return NULL;
+}
+
 void repl_new_replid(char out[REPLID_LEN + 1])
 {
     static const char hex[] = "0123456789abcdef";
@@ -286,8 +301,11 @@ static void handle_answer(struct shard *sh, struct shard_msg *m)
             buf_append(&c->out, m->reply.data, m->reply.len);
             conn_flush(c);
         }
-    } else if ((int)m->kind == MSG_FLUSH_JOURNAL && m->arg) {
-        master_flushed(sh, m->arg);
+    } else if ((int)m->kind == MSG_FLUSH_JOURNAL) {
+        if (m->arg)
+            master_flushed(sh, m->arg);
+        else
+            failover_flushed(sh);
     }
     msg_free(m);
 }

@@ -50,6 +50,10 @@ struct shard_msg;
  * by any shard. */
 bool repl_is_replica(const struct node *n);
 
+/* Why a client's write must be refused now (a read-only replica, too few
+ * good replicas, a failover handing over), or NULL. Any shard. */
+const char *repl_write_refusal(const struct node *n);
+
 /* Per shard: setup (on the shard's thread, before its store exists: the
  * store's journal hook is repl_journal_hook with the shard as argument) and
  * teardown. */
@@ -83,6 +87,6 @@ void repl_info(struct shard *sh, struct buf *out);
 void repl_info_stats(struct shard *sh, struct buf *out);
 
 /* Commands (shards/commands.h lists them in the table). */
-command_fn cmd_replicaof, cmd_role, cmd_replconf, cmd_psync, cmd_wait;
+command_fn cmd_replicaof, cmd_role, cmd_replconf, cmd_psync, cmd_wait, cmd_failover;
 
 #endif

@@ -87,6 +87,15 @@ struct repl {
     struct waiter  *waiters;
     uint64_t        sync_full, sync_partial_ok, sync_partial_err;
     int64_t         last_ping_ms;
+    /* FAILOVER (master side) */
+    enum { FAILOVER_NONE, FAILOVER_WAIT_SYNC, FAILOVER_IN_PROGRESS } failover;
+    char            failover_host[256]; /* target, or "" for the first replica in sync */
+    int             failover_port;
+    bool            failover_force;
+    int64_t         failover_deadline_ms; /* 0: none */
+    int             failover_flushes;     /* FLUSH_JOURNAL answers still to come */
+    uint64_t        failover_offset;      /* the offset the target must reach */
+    bool            psync_failover;       /* our next PSYNC carries FAILOVER */
     /* replica side */
     char            master_host[256];
     int             master_port;
@@ -119,6 +128,10 @@ void master_flush_feeds(struct shard *sh);
 void master_flushed(struct shard *sh, struct waiter *w);
 void master_tick(struct shard *sh, int64_t now_ms);
 void master_drop_replicas(struct shard *sh);
+void failover_flushed(struct shard *sh);
+void failover_tick(struct shard *sh, int64_t now_ms);
+/* Make the replica whose PSYNC carries FAILOVER our master's successor. */
+bool failover_accept(struct shard *sh, struct slice replid);
 
 /* replica.c */
 void replica_tick(struct shard *sh, int64_t now_ms);

@@ -224,8 +224,9 @@ void repl_link_connected(struct shard *sh, struct conn *c, int err)
     send_command(l, 5, capa);
     if (r->backlog_active) {
         snprintf(off, sizeof(off), "%llu", (unsigned long long)journal_offset(r->backlog) + 1);
-        const char *psync[] = { "PSYNC", r->replid, off };
-        send_command(l, 3, psync);
+        const char *psync[] = { "PSYNC", r->replid, off, "FAILOVER" };
+        send_command(l, r->psync_failover ? 4 : 3, psync);
+        r->psync_failover = false;
     } else {
         const char *psync[] = { "PSYNC", "?", "-1" };
         send_command(l, 3, psync);
@@ -261,6 +262,8 @@ static bool handshake_reply(struct shard *sh, struct repl_link *l, const char *l
             log_warning("Bad FULLRESYNC reply from master: %.*s", (int)len, line);
             return false;
         }
+        /* a new history: replicas of ours cannot follow it partially */
+        master_drop_replicas(sh);
         memcpy(r->replid, id, sizeof(id));
         memset(r->replid2, '0', REPLID_LEN);
         r->second_offset = -1;
@@ -340,8 +343,9 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
         log_notice("MASTER <-> REPLICA sync: Finished with success");
         return true;
     }
-    /* everything else is part of the stream and of our offset */
-    journal_append_raw(r->backlog, raw, rawlen);
+    /* everything else is part of the stream and of our offset, and goes on
+     * to replicas of ours */
+    master_stream_bytes(sh, raw, rawlen);
     if (slice_eq_nocase(name, "set") && (argc == 3 || argc == 5)) {
         rec.op = JOURNAL_SET;
         rec.key = argv[1];

@@ -180,6 +180,16 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
             return false;
         }
     }
+    if ((cmd->flags & CMD_WRITE) && msg && store == sh->store) {
+        /* accepted by the connection's shard, but the pause of a failover
+         * (or a role change) may have begun since */
+        const char *refused = repl_write_refusal(sh->node);
+        if (refused) {
+            reply_error(&r, refused);
+            stats_command_rejected(&sh->stats, cmd->index);
+            return false;
+        }
+    }
     if (cmd->flags & CMD_CONN)
         publish_store_stats(sh);
     struct exec_ctx ctx = {
@@ -594,11 +604,13 @@ static void execute(struct shard *sh, struct session *s, int argc, const struct 
             snprintf(s->client.last_cmd, sizeof(s->client.last_cmd), "%s", cmd->name);
     }
 
-    if ((cmd->flags & CMD_WRITE) && repl_is_replica(sh->node) &&
-        config_load(&sh->node->config, replica_read_only)) {
-        reply_now(s, "READONLY You can't write against a read only replica.");
-        stats_command_rejected(&sh->stats, cmd->index);
-        return;
+    if (cmd->flags & CMD_WRITE) {
+        const char *refused = repl_write_refusal(sh->node);
+        if (refused) {
+            reply_now(s, refused);
+            stats_command_rejected(&sh->stats, cmd->index);
+            return;
+        }
     }
     int n = sh->node->nshards;
     if (cmd->flags & CMD_SHARD0) {

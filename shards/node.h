@@ -33,6 +33,8 @@ struct node {
     struct repl    *repl;             /* replication state, owned by shard 0 */
     atomic_int      repl_role;        /* 1: this node is a replica */
     atomic_int      repl_feeding;     /* 1: shards send their stream bytes to shard 0 */
+    atomic_int      repl_good_replicas; /* online replicas within min-replicas-max-lag */
+    atomic_int      repl_writes_paused; /* 1 while a FAILOVER hands over */
 };
 
 /* The mailbox that shard `from` posts to shard `to` through. */

@@ -1,0 +1,206 @@
+/* failover: FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms], Redis 6.2's
+ * coordinated hand-over, on shard 0.
+ *
+ * 1. The master refuses new writes (-READONLY naming the failover: Redis
+ *    pauses them instead, ringkv answers at once) and makes every shard post
+ *    the stream bytes of the writes it already did; that fixes the offset the
+ *    target must reach.
+ * 2. When the target (or, without TO, the first replica) has acknowledged
+ *    that offset, the master becomes a replica of the target and asks it
+ *    PSYNC <replid> <offset+1> FAILOVER.
+ * 3. The target, seeing FAILOVER from its own master with its own replid,
+ *    promotes itself (new replid, the old one kept as replid2) and accepts the
+ *    PSYNC as a partial resync. Nothing acknowledged is lost.
+ * A TIMEOUT without FORCE gives up and resumes writes; with FORCE and TO the
+ * hand-over goes on anyway. */
+#include "repl_state.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/log.h"
+#include "../core/numbers.h"
+#include "../core/reply.h"
+#include "../shards/dispatch.h"
+#include "../shards/message.h"
+#include "../shards/node.h"
+#include "../shards/shard.h"
+
+static void failover_end(struct shard *sh, const char *why)
+{
+    struct repl *r = repl_of(sh);
+    r->failover = FAILOVER_NONE;
+    atomic_store(&sh->node->repl_writes_paused, 0);
+    if (why)
+        log_notice("FAILOVER aborted: %s", why);
+}
+
+static struct replica *target_replica(struct repl *r)
+{
+    for (struct replica *x = r->replicas; x; x = x->next) {
+        if (!x->online)
+            continue;
+        if (!r->failover_host[0]) {
+            if (x->ack_offset >= r->failover_offset)
+                return x;
+            continue;
+        }
+        if (x->port == r->failover_port && strcmp(x->ip, r->failover_host) == 0)
+            return x;
+    }
+    return NULL;
+}
+
+static void hand_over(struct shard *sh, const char *host, int port)
+{
+    struct repl *r = repl_of(sh);
+    char err[160];
+    r->failover = FAILOVER_IN_PROGRESS;
+    log_notice("FAILOVER: handing over to %s:%d", host, port);
+    if (repl_set_master(sh, host, port, err, sizeof(err)) < 0) {
+        failover_end(sh, err);
+        return;
+    }
+    r->psync_failover = true;
+    /* we are a replica now: writes get -READONLY from here on */
+    atomic_store(&sh->node->repl_writes_paused, 0);
+    r->failover = FAILOVER_NONE;
+}
+
+void failover_flushed(struct shard *sh)
+{
+    struct repl *r = repl_of(sh);
+    if (r->failover != FAILOVER_WAIT_SYNC || --r->failover_flushes > 0)
+        return;
+    r->failover_offset = journal_offset(r->backlog);
+    master_stream_bytes(sh, "*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n",
+                        strlen("*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n"));
+    failover_tick(sh, shard_now_ms(sh));
+}
+
+void failover_tick(struct shard *sh, int64_t now_ms)
+{
+    struct repl *r = repl_of(sh);
+    if (r->failover != FAILOVER_WAIT_SYNC || r->failover_flushes > 0)
+        return;
+    struct replica *x = target_replica(r);
+    if (x && x->ack_offset >= r->failover_offset) {
+        char host[64];
+        snprintf(host, sizeof(host), "%s", x->ip);
+        hand_over(sh, host, x->port);
+        return;
+    }
+    if (r->failover_deadline_ms && now_ms >= r->failover_deadline_ms) {
+        if (r->failover_force && r->failover_host[0]) {
+            char host[256];
+            snprintf(host, sizeof(host), "%s", r->failover_host);
+            hand_over(sh, host, r->failover_port);
+        } else {
+            failover_end(sh, "the replica did not catch up before the timeout");
+        }
+    }
+}
+
+bool failover_accept(struct shard *sh, struct slice replid)
+{
+    struct repl *r = repl_of(sh);
+    if (replid.len != REPLID_LEN || memcmp(replid.ptr, r->replid, REPLID_LEN) != 0)
+        return false;
+    char err[8];
+    log_notice("FAILOVER requested by my master: promoting myself");
+    repl_set_master(sh, NULL, 0, err, sizeof(err));
+    return true;
+}
+
+void cmd_failover(struct exec_ctx *ctx)
+{
+    struct shard *sh = ctx->shard;
+    struct repl *r = repl_of(sh);
+    const char *host = NULL;
+    long long port = 0, timeout = 0;
+    bool force = false, abort_ = false, has_timeout = false;
+    for (int i = 1; i < ctx->argc; i++) {
+        struct slice a = ctx->argv[i];
+        if (slice_eq_nocase(a, "to") && i + 2 < ctx->argc && !host) {
+            static char hbuf[256];
+            snprintf(hbuf, sizeof(hbuf), "%.*s", (int)ctx->argv[i + 1].len, ctx->argv[i + 1].ptr);
+            host = hbuf;
+            if (!parse_ll(ctx->argv[i + 2], &port) || port <= 0 || port > 65535) {
+                reply_error(ctx->reply, ERR_NOT_INT);
+                return;
+            }
+            i += 2;
+        } else if (slice_eq_nocase(a, "force")) {
+            force = true;
+        } else if (slice_eq_nocase(a, "abort")) {
+            abort_ = true;
+        } else if (slice_eq_nocase(a, "timeout") && i + 1 < ctx->argc && !has_timeout) {
+            if (!parse_ll(ctx->argv[++i], &timeout)) {
+                reply_error(ctx->reply, ERR_NOT_INT);
+                return;
+            }
+            if (timeout <= 0) {
+                reply_error(ctx->reply, "ERR FAILOVER timeout must be greater than 0");
+                return;
+            }
+            has_timeout = true;
+        } else {
+            reply_error(ctx->reply, ERR_SYNTAX);
+            return;
+        }
+    }
+    if (abort_) {
+        if (host || force || has_timeout) {
+            reply_error(ctx->reply, "ERR FAILOVER abort cannot be used with other arguments.");
+            return;
+        }
+        if (r->failover == FAILOVER_NONE) {
+            reply_error(ctx->reply, "ERR No failover in progress.");
+            return;
+        }
+        failover_end(sh, "by request (FAILOVER ABORT)");
+        reply_ok(ctx->reply);
+        return;
+    }
+    if (force && (!host || !has_timeout)) {
+        reply_error(ctx->reply, "ERR FAILOVER with force option requires both a timeout and target HOST and IP.");
+        return;
+    }
+    if (repl_is_replica(sh->node)) {
+        reply_error(ctx->reply, "ERR FAILOVER is not valid when server is a replica.");
+        return;
+    }
+    if (r->nreplicas == 0) {
+        reply_error(ctx->reply, "ERR FAILOVER requires connected replicas.");
+        return;
+    }
+    if (r->failover != FAILOVER_NONE) {
+        reply_error(ctx->reply, "ERR FAILOVER already in progress.");
+        return;
+    }
+    r->failover_host[0] = '\0';
+    r->failover_port = 0;
+    if (host) {
+        const char *h = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
+        snprintf(r->failover_host, sizeof(r->failover_host), "%s", h);
+        r->failover_port = (int)port;
+        bool found = false;
+        for (struct replica *x = r->replicas; x; x = x->next)
+            if (x->port == r->failover_port && strcmp(x->ip, r->failover_host) == 0)
+                found = true;
+        if (!found) {
+            reply_error(ctx->reply, "ERR FAILOVER target HOST and PORT is not a replica.");
+            return;
+        }
+    }
+    r->failover = FAILOVER_WAIT_SYNC;
+    r->failover_force = force;
+    r->failover_deadline_ms = has_timeout ? ctx->now_ms + timeout : 0;
+    r->failover_flushes = sh->node->nshards;
+    atomic_store(&sh->node->repl_writes_paused, 1);
+    log_notice("FAILOVER requested to %s:%d: writes paused, waiting for the replica to catch up",
+               host ? r->failover_host : "any replica", r->failover_port);
+    for (int i = 0; i < sh->node->nshards; i++)
+        repl_post(sh, i, MSG_FLUSH_JOURNAL, 0, NULL, NULL);
+    reply_ok(ctx->reply);
+}
