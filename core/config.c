@@ -7,6 +7,7 @@
  * purpose (another shard may be reading it right now, and CONFIG SET of a
  * string is rare enough that the leak does not matter). */
 #include "config.h"
+#include "numbers.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,16 +18,7 @@
 #include <strings.h>
 #include <mimalloc.h>
 
-#ifndef RINGKV_VERSION
-#if defined(__has_include)
-#if __has_include("ringkv_version.h")
 #include "ringkv_version.h"
-#endif
-#endif
-#endif
-#ifndef RINGKV_VERSION
-#define RINGKV_VERSION "unknown"
-#endif
 
 /* Files included from files nest at most this deep (include loops end here). */
 #define CONFIG_MAX_INCLUDE_DEPTH 16
@@ -107,43 +99,10 @@ static const struct option_desc *option_find(const char *name)
 
 /* ---- value parsing ---- */
 
-/* Strict decimal integer as Redis's string2ll: optional '-', digits, no
- * leading zeros, no spaces, no overflow. */
+/* Strict decimal integer as Redis's string2ll (core/numbers.h). */
 static bool parse_strict_ll(const char *s, long long *out)
 {
-    const char *p = s;
-    bool neg = false;
-    if (*p == '-') {
-        neg = true;
-        p++;
-    }
-    if (*p < '0' || *p > '9')
-        return false;
-    if (*p == '0') {
-        if (p[1] != '\0' || neg)
-            return false;
-        *out = 0;
-        return true;
-    }
-    unsigned long long v = 0;
-    for (; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return false;
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (ULLONG_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    if (neg) {
-        if (v > (unsigned long long)LLONG_MAX + 1)
-            return false;
-        *out = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
-    } else {
-        if (v > (unsigned long long)LLONG_MAX)
-            return false;
-        *out = (long long)v;
-    }
-    return true;
+    return parse_ll((struct slice){ s, strlen(s) }, out);
 }
 
 long long config_parse_memory(const char *s)

@@ -11,6 +11,7 @@
  * arguments are kept as offsets, so a command delivered in many small reads is
  * scanned once overall, and the caller may move its buffer between calls. */
 #include "resp.h"
+#include "numbers.h"
 
 #include <limits.h>
 #include <mimalloc.h>
@@ -94,41 +95,7 @@ static void fill_argv(struct resp_parser *p, const char *buf)
  * no spaces, no "-0", whole text used, no overflow. */
 static bool parse_count(const char *s, size_t n, long long *out)
 {
-    if (n == 0 || n > 20)
-        return false;
-    if (n == 1 && s[0] == '0') {
-        *out = 0;
-        return true;
-    }
-    bool neg = false;
-    size_t i = 0;
-    if (s[0] == '-') {
-        neg = true;
-        i = 1;
-        if (n == 1)
-            return false;
-    }
-    if (s[i] < '1' || s[i] > '9')
-        return false;
-    unsigned long long v = (unsigned long long)(s[i++] - '0');
-    for (; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (ULLONG_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    if (neg) {
-        if (v > (unsigned long long)LLONG_MAX + 1)
-            return false;
-        *out = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
-    } else {
-        if (v > (unsigned long long)LLONG_MAX)
-            return false;
-        *out = (long long)v;
-    }
-    return true;
+    return parse_ll((struct slice){ s, n }, out);
 }
 
 static enum resp_status fail(struct resp_parser *p, const char **err, const char *text)

@@ -39,16 +39,7 @@
 #include "slot.h"
 #include "store.h"
 
-#ifndef RINGKV_VERSION
-#if defined(__has_include)
-#if __has_include("ringkv_version.h")
 #include "ringkv_version.h"
-#endif
-#endif
-#endif
-#ifndef RINGKV_VERSION
-#define RINGKV_VERSION "unknown"
-#endif
 
 /* The Redis version ringkv reports, so clients enable their Redis 7 paths. */
 #define REDIS_COMPAT_VERSION "7.0.0"

@@ -150,7 +150,7 @@ static size_t shard_memory_limit(const struct shard *sh)
     return (size_t)max / (size_t)sh->node->nshards;
 }
 
-static void publish_store_stats(struct shard *sh)
+void shard_publish_stats(struct shard *sh)
 {
     struct shard_stats *st = &sh->stats;
     const struct store_stats *ss = store_get_stats(sh->store);
@@ -191,7 +191,7 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
         }
     }
     if (cmd->flags & CMD_CONN)
-        publish_store_stats(sh);
+        shard_publish_stats(sh);
     struct exec_ctx ctx = {
         .shard = sh, .store = store, .reply = &r, .argc = argc, .argv = argv,
         .client = client, .now_ms = now, .caller_id = caller_id, .msg = msg,

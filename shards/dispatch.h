@@ -39,6 +39,10 @@ struct shard_msg;
  * this shard sent (called by mail_exchange). */
 void dispatch_message(struct shard *sh, struct shard_msg *m);
 
+/* Copy this shard's store counters (keys, memory, hits, ...) into its
+ * stats, where INFO on any shard reads them. */
+void shard_publish_stats(struct shard *sh);
+
 /* Close connections idle past `timeout` seconds. */
 void dispatch_timeouts(struct shard *sh, int64_t now_ms);
 

@@ -26,16 +26,7 @@
 #include "../core/log.h"
 #include "node.h"
 
-#ifndef RINGKV_VERSION
-#if defined(__has_include)
-#if __has_include("ringkv_version.h")
 #include "ringkv_version.h"
-#endif
-#endif
-#endif
-#ifndef RINGKV_VERSION
-#define RINGKV_VERSION "unknown"
-#endif
 
 static int64_t unix_ms(void)
 {

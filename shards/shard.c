@@ -46,15 +46,7 @@ static bool before_sleep(void *arg)
     struct shard *sh = arg;
     repl_shard_turn(sh);
     bool more = mail_exchange(sh) || sh->repl->snaps != NULL;
-    struct shard_stats *st = &sh->stats;
-    const struct store_stats *ss = store_get_stats(sh->store);
-    __atomic_store_n(&st->keys, store_count(sh->store), __ATOMIC_RELAXED);
-    __atomic_store_n(&st->expires, ss->expires, __ATOMIC_RELAXED);
-    __atomic_store_n(&st->used_memory, store_used_memory(sh->store), __ATOMIC_RELAXED);
-    __atomic_store_n(&st->expired_keys, ss->expired_keys, __ATOMIC_RELAXED);
-    __atomic_store_n(&st->evicted_keys, ss->evicted_keys, __ATOMIC_RELAXED);
-    __atomic_store_n(&st->keyspace_hits, ss->keyspace_hits, __ATOMIC_RELAXED);
-    __atomic_store_n(&st->keyspace_misses, ss->keyspace_misses, __ATOMIC_RELAXED);
+    shard_publish_stats(sh);
     return more;
 }
 
