@@ -27,6 +27,8 @@
 
 #define ERR_MBULK_LEN    "ERR Protocol error: invalid multibulk length"
 #define ERR_BULK_LEN     "ERR Protocol error: invalid bulk length"
+#define ERR_STRICT_CRLF  "ERR Protocol error: expected CRLF"
+#define ERR_STRICT_INLINE "ERR Protocol error: expected '*'"
 #define ERR_MBULK_BIG    "ERR Protocol error: too big mbulk count string"
 #define ERR_BULK_BIG     "ERR Protocol error: too big bulk count string"
 #define ERR_INLINE_BIG   "ERR Protocol error: too big inline request"
@@ -318,6 +320,8 @@ static enum resp_status parse_multibulk(struct resp_parser *p, const char *buf, 
         if (count > INT_MAX || count > lim->max_args)
             return fail(p, err, ERR_MBULK_LEN);
         size_t next = cr + 2; /* Redis skips the byte after the CR unchecked */
+        if (lim->strict && buf[cr + 1] != '\n')
+            return fail(p, err, ERR_STRICT_CRLF);
         if (count <= 0) {
             parser_reset(p);
             *consumed = next;
@@ -358,6 +362,8 @@ static enum resp_status parse_multibulk(struct resp_parser *p, const char *buf, 
             }
             if (len > lim->max_bulk_len)
                 return fail(p, err, ERR_BULK_LEN);
+            if (lim->strict && buf[cr + 1] != '\n')
+                return fail(p, err, ERR_STRICT_CRLF);
             p->bulk_len = len;
             p->pos = cr + 2;
             p->scan = p->pos;
@@ -365,6 +371,9 @@ static enum resp_status parse_multibulk(struct resp_parser *p, const char *buf, 
         /* the bulk and the two bytes after it (CRLF, not checked, as in Redis) */
         if ((size_t)(n - p->pos) < (size_t)p->bulk_len + 2)
             return RESP_MORE;
+        if (lim->strict && (buf[p->pos + (size_t)p->bulk_len] != '\r' ||
+                            buf[p->pos + (size_t)p->bulk_len + 1] != '\n'))
+            return fail(p, err, ERR_STRICT_CRLF);
         push_arg(p, p->pos, (size_t)p->bulk_len);
         p->pos += (size_t)p->bulk_len + 2;
         p->scan = p->pos;
@@ -398,8 +407,11 @@ enum resp_status resp_parse(struct resp_parser *p, const char *buf, size_t n,
             buf_free(&p->scratch);
         if (n == 0)
             return RESP_MORE;
-        if (buf[0] != '*')
+        if (buf[0] != '*') {
+            if (lim->strict)
+                return fail(p, err, ERR_STRICT_INLINE);
             p->inline_cmd = 1;
+        }
     }
     if (p->inline_cmd)
         return parse_inline(p, buf, n, lim, consumed, err);

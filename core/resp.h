@@ -12,6 +12,7 @@
 #ifndef RINGKV_RESP_H
 #define RINGKV_RESP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "buf.h"
@@ -20,11 +21,13 @@ struct resp_limits {
     long long max_bulk_len;   /* proto-max-bulk-len: larger bulk = protocol error */
     long long max_args;       /* larger multibulk count = protocol error */
     size_t    max_inline_len; /* an inline command or a '*'/'$' header line longer than this = error */
+    bool      strict;         /* a replication stream: multibulk only, and every line and
+                                 bulk must end in CRLF (Redis skips those two bytes unchecked) */
 };
 
 /* Redis's values: proto-max-bulk-len 512mb, multibulk count up to INT_MAX is
  * accepted by Redis but ringkv bounds it at 1024*1024, inline 64kb. */
-#define RESP_LIMITS_DEFAULT ((struct resp_limits){ 512LL * 1024 * 1024, 1024 * 1024, 64 * 1024 })
+#define RESP_LIMITS_DEFAULT ((struct resp_limits){ 512LL * 1024 * 1024, 1024 * 1024, 64 * 1024, false })
 
 enum resp_status {
     RESP_DONE = 0,   /* one complete command parsed: argc/argv valid, *consumed set */

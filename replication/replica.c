@@ -268,7 +268,9 @@ static bool handshake_reply(struct shard *sh, struct repl_link *l, const char *l
         memset(r->replid2, '0', REPLID_LEN);
         r->second_offset = -1;
         journal_reset(r->backlog, (uint64_t)off);
-        r->backlog_active = true;
+        /* not a history to continue from until the snapshot is complete:
+         * a cut during the transfer means a new full sync */
+        r->backlog_active = false;
         for (int s = 0; s < sh->node->nshards; s++)
             repl_post(sh, s, MSG_LOAD_BEGIN, 0, NULL, NULL);
         r->step = LINK_TRANSFER;
@@ -340,6 +342,7 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
             repl_post(sh, i, MSG_LOAD_END, 0, NULL, NULL);
         r->step = LINK_CONNECTED;
         r->backoff_ms = 0;
+        r->backlog_active = true;
         log_notice("MASTER <-> REPLICA sync: Finished with success");
         return true;
     }
@@ -418,6 +421,7 @@ size_t repl_link_data(struct shard *sh, struct conn *c, const char *p, size_t n)
             continue;
         }
         struct resp_limits lim = RESP_LIMITS_DEFAULT;
+        lim.strict = true;
         size_t consumed = 0;
         const char *err = NULL;
         enum resp_status st = resp_parse(&l->parser, p + used, n - used, &lim, &consumed, &err);
@@ -435,10 +439,10 @@ size_t repl_link_data(struct shard *sh, struct conn *c, const char *p, size_t n)
     post_applies(sh, l);
     return used;
 broken:
-    /* a corrupt or unexpected stream: drop what is queued, retry from
-     * scratch (a half-loaded snapshot is aborted by replica_stop) */
-    for (int i = 0; i < sh->node->nshards; i++)
-        buf_clear(&l->apply[i]);
+    /* a corrupt or unexpected stream: the commands before the bad one were
+     * whole and are counted in our offset, so they are applied; then drop
+     * the link and retry (a half-loaded snapshot is aborted by replica_stop) */
+    post_applies(sh, l);
     replica_stop(sh);
     schedule_retry(sh);
     return n;

@@ -723,7 +723,7 @@ size_t dispatch_data(void *arg, struct conn *c, const char *p, size_t n)
     struct session *s = c->session;
     const struct config *cfg = &sh->node->config;
     struct resp_limits lim = {
-        config_load(cfg, proto_max_bulk_len), 1024 * 1024, 64 * 1024,
+        config_load(cfg, proto_max_bulk_len), 1024 * 1024, 64 * 1024, false,
     };
     stat_add(&sh->stats.net_input_bytes, n);
     shard_clock_start(sh, false);

@@ -549,9 +549,38 @@ static void test_value_len_malformed(void **state)
     buf_free(&b);
 }
 
+/* A replication stream is parsed strictly: what Redis skips unchecked
+ * (the two bytes after a bulk or a header) must be CRLF, and there are no
+ * inline commands. */
+static void test_strict_stream(void **state)
+{
+    (void)state;
+    struct resp_parser p;
+    resp_parser_init(&p);
+    struct resp_limits lax = RESP_LIMITS_DEFAULT, strict = RESP_LIMITS_DEFAULT;
+    strict.strict = true;
+    size_t consumed;
+    const char *err;
+    const char bad_tail[] = "*1\r\n$4\r\nPINGxx";
+    assert_int_equal(resp_parse(&p, bad_tail, sizeof(bad_tail) - 1, &lax, &consumed, &err), RESP_DONE);
+    assert_int_equal(resp_parse(&p, bad_tail, sizeof(bad_tail) - 1, &strict, &consumed, &err), RESP_ERROR);
+    assert_string_equal(err, "ERR Protocol error: expected CRLF");
+    const char bad_header[] = "*1\rx$4\r\nPING\r\n";
+    assert_int_equal(resp_parse(&p, bad_header, sizeof(bad_header) - 1, &strict, &consumed, &err), RESP_ERROR);
+    const char inline_cmd[] = "PING\r\n";
+    assert_int_equal(resp_parse(&p, inline_cmd, sizeof(inline_cmd) - 1, &strict, &consumed, &err), RESP_ERROR);
+    assert_string_equal(err, "ERR Protocol error: expected '*'");
+    const char good[] = "*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n";
+    assert_int_equal(resp_parse(&p, good, sizeof(good) - 1, &strict, &consumed, &err), RESP_DONE);
+    assert_int_equal(consumed, sizeof(good) - 1);
+    assert_int_equal(p.argc, 2);
+    resp_parser_deinit(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_strict_stream),
         cmocka_unit_test(test_pipeline_whole),
         cmocka_unit_test(test_pipeline_every_split),
         cmocka_unit_test(test_pipeline_every_two_splits),
