@@ -284,6 +284,18 @@ static struct command table[] = {
     ROW("shutdown",    -1, CMD_CONN | F_ADMIN, 0, 0, 0, cmd_shutdown, NULL, "server", "1.0.0",
         "Synchronously save the dataset to disk and then shut down the server"),
 
+    /* transactions (shards/transaction.c) */
+    ROW("multi",       1,  CMD_CONN | CMD_TX | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
+        cmd_multi, NULL, "transactions", "1.2.0", "Start a transaction block"),
+    ROW("exec",        1,  CMD_CONN | CMD_TX | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+        cmd_exec, NULL, "transactions", "1.2.0", "Execute all commands issued after MULTI"),
+    ROW("discard",     1,  CMD_CONN | CMD_TX | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
+        cmd_discard, NULL, "transactions", "2.0.0", "Discard all commands issued after MULTI"),
+    ROW("watch",       -2, CMD_CONN | CMD_TX | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 1, -1, 1,
+        cmd_watch, NULL, "transactions", "2.2.0", "Watch the given keys to determine execution of the MULTI/EXEC block"),
+    ROW("unwatch",     1,  CMD_CONN | CMD_TX | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
+        cmd_unwatch, NULL, "transactions", "2.0.0", "Forget about all watched keys"),
+
     /* replication (replication/) */
     ROW("replicaof",   3,  CMD_SHARD0 | F_ADMIN, 0, 0, 0, cmd_replicaof, NULL, "server", "5.0.0",
         "Make the server a replica of another instance, or promote it as master"),

@@ -73,6 +73,7 @@ enum command_flag {
     CMD_CURSOR     = 1u << 14, /* SCAN: argv[1] is a cursor that names the shard (see cmd_scan) */
     CMD_SHARD0     = 1u << 15, /* runs on shard 0, the replication shard, after the
                                   connection's earlier commands are done (INFO, ROLE, WAIT) */
+    CMD_TX         = 1u << 16, /* MULTI/EXEC/DISCARD/WATCH: run, not queued, inside MULTI */
 };
 
 struct command {

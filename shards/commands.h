@@ -34,6 +34,9 @@ merge_fn merge_client_list;
  * Integers are summed; otherwise +OK if any shard killed, else the error. */
 merge_fn merge_client_kill;
 
+/* transactions */
+command_fn cmd_multi, cmd_exec, cmd_discard, cmd_watch, cmd_unwatch;
+
 /* server */
 command_fn cmd_info, cmd_config_get, cmd_config_set, cmd_config_resetstat,
     cmd_config_help, cmd_command, cmd_command_count, cmd_command_info,

@@ -92,6 +92,7 @@ void session_free(struct session *s)
         pending_free(p);
     }
     resp_parser_deinit(&s->parser);
+    buf_free(&s->multi_cmds);
     mi_free(s);
 }
 
@@ -522,6 +523,8 @@ static void route_scratch(struct shard *sh, struct session *s, const struct comm
 
 static void reply_now(struct session *s, const char *err)
 {
+    if (s->in_multi)
+        s->multi_dirty = true; /* Redis aborts the EXEC of a transaction with refused commands */
     struct reply r = { reply_target(s), s->client.proto };
     reply_error(&r, err);
 }
@@ -541,6 +544,47 @@ static void unknown_command(struct session *s, int argc, const struct slice *arg
             b.data[i] = ' ';
     reply_now(s, b.data);
     buf_free(&b);
+}
+
+/* Inside MULTI: keep the command (as RESP) for EXEC and answer +QUEUED. */
+static void queue_command(struct shard *sh, struct session *s, int argc, const struct slice *argv)
+{
+    size_t limit = (size_t)config_load(&sh->node->config, client_query_buffer_limit);
+    size_t need = 16;
+    for (int i = 0; i < argc; i++)
+        need += argv[i].len + 16;
+    if (s->multi_cmds.len + need > limit) {
+        reply_now(s, "ERR MULTI queue over client-query-buffer-limit");
+        return;
+    }
+    buf_printf(&s->multi_cmds, "*%d\r\n", argc);
+    for (int i = 0; i < argc; i++) {
+        buf_printf(&s->multi_cmds, "$%zu\r\n", argv[i].len);
+        buf_append(&s->multi_cmds, argv[i].ptr, argv[i].len);
+        buf_append(&s->multi_cmds, "\r\n", 2);
+    }
+    s->multi_count++;
+    struct reply r = { reply_target(s), s->client.proto };
+    reply_simple(&r, "QUEUED");
+}
+
+static void execute(struct shard *sh, struct session *s, int argc, const struct slice *argv);
+
+void dispatch_replay(struct shard *sh, struct session *s, const char *cmds, size_t n)
+{
+    struct resp_parser parser;
+    resp_parser_init(&parser);
+    struct resp_limits lim = RESP_LIMITS_DEFAULT;
+    size_t used = 0;
+    while (used < n) {
+        size_t consumed = 0;
+        const char *err = NULL;
+        if (resp_parse(&parser, cmds + used, n - used, &lim, &consumed, &err) != RESP_DONE)
+            break; /* cannot happen: the bytes were written by queue_command */
+        used += consumed;
+        execute(sh, s, (int)parser.argc, parser.argv);
+    }
+    resp_parser_deinit(&parser);
 }
 
 static void execute(struct shard *sh, struct session *s, int argc, const struct slice *argv)
@@ -604,6 +648,10 @@ static void execute(struct shard *sh, struct session *s, int argc, const struct 
             snprintf(s->client.last_cmd, sizeof(s->client.last_cmd), "%s", cmd->name);
     }
 
+    if (s->in_multi && !(cmd->flags & CMD_TX)) {
+        queue_command(sh, s, argc, argv);
+        return;
+    }
     if (cmd->flags & CMD_WRITE) {
         const char *refused = repl_write_refusal(sh->node);
         if (refused) {

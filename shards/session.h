@@ -9,6 +9,7 @@
 #define RINGKV_SESSION_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include "../core/buf.h"
 #include "../core/client.h"
 #include "../core/command.h"
@@ -64,8 +65,22 @@ struct session {
     int                 inflight; /* messages out for this session */
     bool                blocked;  /* a scratch command runs: read nothing more */
     const struct command *last_cmd; /* the row client.last_cmd names */
+    /* MULTI: the queued commands, as the RESP bytes they arrived in */
+    bool                in_multi;
+    bool                multi_dirty; /* a command was refused while queuing: EXEC aborts */
+    int                 multi_count;
+    struct buf          multi_cmds;
     bool                backpressured;
 };
+
+/* The session a client belongs to (commands get the client). */
+static inline struct session *session_of_client(struct client *c)
+{
+    return (struct session *)((char *)c - offsetof(struct session, client));
+}
+
+/* Run the commands of an EXEC, in order, as if they had just arrived. */
+void dispatch_replay(struct shard *sh, struct session *s, const char *cmds, size_t n);
 
 /* Release a session whose connection is gone and whose messages are all back. */
 void session_free(struct session *s);

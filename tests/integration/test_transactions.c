@@ -1,0 +1,142 @@
+/* MULTI / EXEC / DISCARD: queuing, the EXEC array in order whichever shards
+ * the keys are on, EXECABORT after a refused command, the errors of misuse.
+ * Runs against ringkv with 1 and 3 shards (and against redis-server with
+ * RINGKV_TEST_TARGET=redis, except the WATCH refusal, which is ringkv's). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+static struct server srv;
+static tconn *c;
+
+static int start_with(const char *threads)
+{
+    if (target_is_redis())
+        return server_start(&srv, NULL);
+    const char *args[] = { "--threads", threads, "--pin", "no", NULL };
+    return server_start(&srv, args);
+}
+static int group_setup1(void **state) { return start_with("1"); }
+static int group_setup3(void **state) { return start_with("3"); }
+static int group_teardown(void **state) { return server_stop(&srv) == 0 ? 0 : -1; }
+static int setup(void **state)
+{
+    c = tconnect(srv.port);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    return 0;
+}
+static int teardown(void **state) { tclose(c); c = NULL; return 0; }
+
+static void test_exec_replies_in_order(void **state)
+{
+    expect_ok(tcmd(c, "MULTI"));
+    /* keys chosen to land on different shards of a 3-shard server */
+    for (int i = 0; i < 20; i++) {
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "SET key:%d %d", i, i);
+        expect_status(tcmd(c, "%s", cmd), "QUEUED");
+    }
+    expect_status(tcmd(c, "INCR key:3"), "QUEUED");
+    expect_status(tcmd(c, "MGET key:1 key:2 nokey key:19"), "QUEUED");
+    expect_status(tcmd(c, "DEL key:5 key:6 key:7"), "QUEUED");
+    expect_status(tcmd(c, "INCR key:19"), "QUEUED");
+    expect_status(tcmd(c, "INCRBY key:0 notanumber"), "QUEUED"); /* fails when run, inside the array */
+    struct rval *v = tcmd(c, "EXEC");
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 25);
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(v->elem[i]->type, R_STATUS);
+        assert_string_equal(v->elem[i]->str, "OK");
+    }
+    assert_int_equal(v->elem[20]->type, R_INT);
+    assert_int_equal(v->elem[20]->integer, 4);
+    struct rval *m = v->elem[21];
+    assert_int_equal(m->type, R_ARRAY);
+    assert_int_equal(m->n, 4);
+    assert_string_equal(m->elem[0]->str, "1");
+    assert_string_equal(m->elem[1]->str, "2");
+    assert_int_equal(m->elem[2]->type, R_NIL);
+    assert_string_equal(m->elem[3]->str, "19");
+    assert_int_equal(v->elem[22]->integer, 3);
+    assert_int_equal(v->elem[23]->integer, 20);
+    assert_int_equal(v->elem[24]->type, R_ERROR);
+    rval_free(v);
+    /* the writes happened */
+    expect_bulk(tcmd(c, "GET key:19"), "20");
+    expect_int(tcmd(c, "EXISTS key:5 key:6 key:7 key:8"), 1);
+}
+
+static void test_queued_error_aborts(void **state)
+{
+    expect_ok(tcmd(c, "SET k before"));
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "SET k during"), "QUEUED");
+    expect_error(tcmd(c, "SET k"), "ERR wrong number of arguments for 'set' command");
+    expect_error_prefix(tcmd(c, "NOSUCHCOMMAND x"), "ERR unknown command 'NOSUCHCOMMAND'");
+    expect_error(tcmd(c, "EXEC"), "EXECABORT Transaction discarded because of previous errors.");
+    expect_bulk(tcmd(c, "GET k"), "before"); /* nothing of it ran */
+}
+
+static void test_discard_and_misuse(void **state)
+{
+    expect_error(tcmd(c, "EXEC"), "ERR EXEC without MULTI");
+    expect_error(tcmd(c, "DISCARD"), "ERR DISCARD without MULTI");
+    expect_ok(tcmd(c, "MULTI"));
+    expect_error(tcmd(c, "MULTI"), "ERR MULTI calls can not be nested");
+    expect_status(tcmd(c, "SET d 1"), "QUEUED");
+    expect_error(tcmd(c, "WATCH d"), "ERR WATCH inside MULTI is not allowed");
+    expect_ok(tcmd(c, "DISCARD"));
+    expect_nil(tcmd(c, "GET d"));
+    /* an empty transaction */
+    expect_ok(tcmd(c, "MULTI"));
+    struct rval *v = tcmd(c, "EXEC");
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 0);
+    rval_free(v);
+}
+
+static void test_watch_refused(void **state)
+{
+    if (target_is_redis())
+        skip();
+    /* refused loudly rather than ignored: an ignored WATCH would break the
+     * optimistic locking a client builds on it */
+    expect_error(tcmd(c, "WATCH a"), "ERR WATCH is not supported by ringkv yet");
+    expect_ok(tcmd(c, "UNWATCH"));
+}
+
+static void test_resp3_exec(void **state)
+{
+    rval_free(tcmd(c, "HELLO 3"));
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "GET missing"), "QUEUED");
+    expect_status(tcmd(c, "SET x 1"), "QUEUED");
+    struct rval *v = tcmd(c, "EXEC");
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 2);
+    assert_int_equal(v->elem[0]->type, R_NIL);
+    assert_string_equal(v->elem[1]->str, "OK");
+    rval_free(v);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_exec_replies_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queued_error_aborts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_discard_and_misuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resp3_exec, setup, teardown),
+    };
+    int failed = cmocka_run_group_tests_name("one shard", tests, group_setup1, group_teardown);
+    if (!target_is_redis())
+        failed += cmocka_run_group_tests_name("three shards", tests, group_setup3, group_teardown);
+    return failed;
+}
