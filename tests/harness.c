@@ -857,3 +857,14 @@ int run_cmd(const char *cmdline, char **out)
         return WEXITSTATUS(st);
     return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
+
+long long get_int(struct rval *v)
+{
+    if (!v || v->type != R_INT) {
+        char *t = rval_text(v);
+        fail_msg("expected an integer, got %s", t);
+    }
+    long long n = v->integer;
+    rval_free(v);
+    return n;
+}

@@ -96,6 +96,9 @@ void harness_where(const char *file, int line);
 #define expect_nil(v)             (harness_where(__FILE__, __LINE__), expect_nil(v))
 #define expect_error_prefix(v, p) (harness_where(__FILE__, __LINE__), expect_error_prefix(v, p))
 #define expect_error(v, t)        (harness_where(__FILE__, __LINE__), expect_error(v, t))
+/* The integer of an integer reply (the reply is freed); fails the test
+ * with the reply's text otherwise. */
+long long get_int(struct rval *v);
 /* Reply as text, for messages: malloc'd. */
 char *rval_text(const struct rval *v);
 

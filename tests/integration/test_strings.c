@@ -24,17 +24,6 @@ static int setup(void **state)
 }
 static int teardown(void **state) { tclose(c); c = NULL; return 0; }
 
-static long long get_int(struct rval *v)
-{
-    if (!v || v->type != R_INT) {
-        char *t = rval_text(v);
-        fail_msg("expected an integer, got %s", t);
-    }
-    long long n = v->integer;
-    rval_free(v);
-    return n;
-}
-
 static void test_get_set(void **state)
 {
     expect_nil(tcmd(c, "GET k"));
