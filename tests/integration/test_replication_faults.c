@@ -225,8 +225,11 @@ static void test_truncated_snapshot(void **state)
                      r->logfile, m->logfile);
         usleep(2000);
     }
-    assert_int_equal(proxy_cuts(px), 3);
-    assert_true(proxy_accepted(px) >= 4);
+    /* at least one full sync was cut (on a slow build the proxy may let a
+     * later attempt through whole before it cuts): every cut one was
+     * followed by another attempt */
+    assert_true(proxy_cuts(px) >= 1);
+    assert_true(proxy_accepted(px) >= proxy_cuts(px) + 1);
     assert_true(looks > 3);
     expect_nil(tcmd(rc, "GET old:0"));
     assert_int_equal(dbsize(rc), 20000);
