@@ -103,9 +103,15 @@ static void *shard_thread(void *arg)
     snprintf(name, sizeof(name), "shard-%d", sh->id);
     pthread_setname_np(pthread_self(), name);
     int ok = shard_setup(sh) == 0;
+    /* Start serving only when every shard is set up: a shard posts to and
+     * wakes the others from its first connection on. */
     pthread_mutex_lock(&gate.lock);
     if (ok) gate.ready++; else gate.failed++;
     pthread_cond_broadcast(&gate.cond);
+    while (gate.ready + gate.failed < sh->node->nshards)
+        pthread_cond_wait(&gate.cond, &gate.lock);
+    if (gate.failed)
+        ok = 0;
     pthread_mutex_unlock(&gate.lock);
     if (ok)
         shard_run(sh);
