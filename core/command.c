@@ -107,6 +107,19 @@ static struct command slowlog_subcommands[] = {
     END_OF_SUBCOMMANDS,
 };
 
+/* PUBSUB: each shard answers for its own subscribers; the merges combine. */
+static struct command pubsub_subcommands[] = {
+    ROW("channels", -2, CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE, 0, 0, 0,
+        cmd_pubsub_channels, merge_pubsub_channels, "pubsub", "2.8.0", "List active channels"),
+    ROW("numsub",   -2, CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE, 0, 0, 0,
+        cmd_pubsub_numsub, merge_pubsub_numsub, "pubsub", "2.8.0", "Get the count of subscribers for channels"),
+    ROW("numpat",   2,  CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE, 0, 0, 0,
+        cmd_pubsub_numpat, merge_pubsub_numpat, "pubsub", "2.8.0", "Get the count of unique patterns pattern subscriptions"),
+    ROW("help",     2,  CMD_CONN | CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_pubsub_help, NULL,
+        "pubsub", "6.2.0", "Show helpful text about the different subcommands"),
+    END_OF_SUBCOMMANDS,
+};
+
 /* CLUSTER: KEYSLOT is answered; the other subcommands of Redis Cluster are
  * known (so their arity and COMMAND INFO are Redis's) and go to cmd_cluster,
  * which answers what a standalone node can. */
@@ -283,6 +296,20 @@ static struct command table[] = {
         "A container for slow log commands"),
     ROW("shutdown",    -1, CMD_CONN | F_ADMIN, 0, 0, 0, cmd_shutdown, NULL, "server", "1.0.0",
         "Synchronously save the dataset to disk and then shut down the server"),
+
+    /* pub/sub (shards/pubsub.c) */
+    ROW("subscribe",   -2, CMD_CONN | CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+        cmd_subscribe, NULL, "pubsub", "2.0.0", "Listen for messages published to the given channels"),
+    ROW("unsubscribe", -1, CMD_CONN | CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+        cmd_unsubscribe, NULL, "pubsub", "2.0.0", "Stop listening for messages posted to the given channels"),
+    ROW("psubscribe",  -2, CMD_CONN | CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+        cmd_psubscribe, NULL, "pubsub", "2.0.0", "Listen for messages published to channels matching the given patterns"),
+    ROW("punsubscribe", -1, CMD_CONN | CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+        cmd_punsubscribe, NULL, "pubsub", "2.0.0", "Stop listening for messages posted to channels matching the given patterns"),
+    ROW("publish",     3,  CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
+        cmd_publish, merge_sum_int, "pubsub", "2.0.0", "Post a message to a channel"),
+    CONTAINER("pubsub", -2, CMD_CONN, NULL, pubsub_subcommands, "pubsub", "2.8.0",
+        "A container for Pub/Sub commands"),
 
     /* transactions (shards/transaction.c) */
     ROW("multi",       1,  CMD_CONN | CMD_TX | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,

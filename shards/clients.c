@@ -105,6 +105,8 @@ void dispatch_close(void *arg, struct conn *c)
     struct session *s = c->session;
     if (s && s->client.is_replica)
         repl_replica_client_closed(sh, &s->client);
+    if (s)
+        pubsub_session_end(sh, s);
     atomic_fetch_sub(&sh->node->clients, 1);
     stat_add(&sh->stats.connected_clients, (uint64_t)-1);
     if (!s)

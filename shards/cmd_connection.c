@@ -17,6 +17,7 @@
 #include <mimalloc.h>
 
 #include "commands.h"
+#include "session.h"
 #include "node.h"
 #include "shard.h"
 #include "../core/config.h"
@@ -249,6 +250,8 @@ void cmd_reset(struct exec_ctx *ctx)
         c->db = 0;
         c->no_evict = false;
         c->authenticated = required_password(ctx)[0] == '\0';
+        if (ctx->shard)
+            pubsub_session_end(ctx->shard, session_of_client(c));
     }
     ctx->reply->proto = 2;
     reply_simple(ctx->reply, "RESET");

@@ -34,6 +34,11 @@ merge_fn merge_client_list;
  * Integers are summed; otherwise +OK if any shard killed, else the error. */
 merge_fn merge_client_kill;
 
+/* pub/sub */
+command_fn cmd_subscribe, cmd_unsubscribe, cmd_psubscribe, cmd_punsubscribe, cmd_publish,
+    cmd_pubsub_channels, cmd_pubsub_numsub, cmd_pubsub_numpat, cmd_pubsub_help;
+merge_fn merge_pubsub_channels, merge_pubsub_numsub, merge_pubsub_numpat;
+
 /* transactions */
 command_fn cmd_multi, cmd_exec, cmd_discard, cmd_watch, cmd_unwatch;
 

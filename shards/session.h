@@ -65,6 +65,7 @@ struct session {
     int                 inflight; /* messages out for this session */
     bool                blocked;  /* a scratch command runs: read nothing more */
     const struct command *last_cmd; /* the row client.last_cmd names */
+    struct pubsub      *pubsub;   /* channels and patterns, NULL if none (pubsub.c) */
     /* MULTI: the queued commands, as the RESP bytes they arrived in */
     bool                in_multi;
     bool                multi_dirty; /* a command was refused while queuing: EXEC aborts */
@@ -78,6 +79,11 @@ static inline struct session *session_of_client(struct client *c)
 {
     return (struct session *)((char *)c - offsetof(struct session, client));
 }
+
+/* Pub/sub (pubsub.c): does the session have a subscription; forget them
+ * all (connection closed, RESET). */
+bool pubsub_subscribed(const struct session *s);
+void pubsub_session_end(struct shard *sh, struct session *s);
 
 /* Run the commands of an EXEC, in order, as if they had just arrived. */
 void dispatch_replay(struct shard *sh, struct session *s, const char *cmds, size_t n);

@@ -129,6 +129,7 @@ void shard_teardown(struct shard *sh)
     if (sh->store)
         store_destroy(sh->store);
     mi_free(sh->replica_conns);
+    mi_free(sh->subscribers);
     slowlog_deinit(&sh->slowlog);
     shard_stats_deinit(&sh->stats);
     mi_free(sh->overflow_head);

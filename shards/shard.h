@@ -21,6 +21,7 @@ struct loop;
 struct mailbox;
 struct shard_msg;
 struct repl_shard;
+struct session;
 struct conn;
 
 struct shard {
@@ -45,6 +46,8 @@ struct shard {
     struct shard_msg **overflow_head, **overflow_tail;
     bool            *posted;   /* per target: pushed this turn, publish + wake */
     struct repl_shard *repl;   /* replication/: this shard's part */
+    struct session **subscribers;  /* sessions with pub/sub subscriptions (pubsub.c) */
+    int              nsubscribers;
     struct conn    **replica_conns; /* connections of replicas (after PSYNC) */
     int              nreplica_conns;
 };

@@ -1,0 +1,417 @@
+/* pubsub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB.
+ *
+ * A subscription belongs to its connection's session, and each shard keeps
+ * the list of its sessions that have any. PUBLISH runs on every shard
+ * (CMD_ALL_SHARDS): each delivers to its own subscribers, straight into their
+ * output, and answers how many it reached; merge_sum_int adds them up. So a
+ * publisher never waits on subscribers, and no shard touches another's
+ * connections. Messages reach subscribers on one shard in the order they
+ * were published from one connection. */
+#include <mimalloc.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/config.h"
+#include "../core/numbers.h"
+#include "../core/reply.h"
+#include "../core/resp.h"
+#include "commands.h"
+#include "node.h"
+#include "session.h"
+#include "shard.h"
+
+/* A session's channels and patterns (small sets: a linear search is fine). */
+struct pubsub {
+    struct buf *channels;
+    size_t      nchannels;
+    struct buf *patterns;
+    size_t      npatterns;
+};
+
+#define MAX_SUBSCRIPTIONS 65536 /* per connection */
+
+static size_t sub_count(const struct pubsub *ps)
+{
+    return ps ? ps->nchannels + ps->npatterns : 0;
+}
+
+static long find(const struct buf *set, size_t n, struct slice s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (set[i].len == s.len && memcmp(set[i].data, s.ptr, s.len) == 0)
+            return (long)i;
+    return -1;
+}
+
+static void shard_add_subscriber(struct shard *sh, struct session *s)
+{
+    sh->subscribers = mi_realloc(sh->subscribers, sizeof(*sh->subscribers) * (size_t)(sh->nsubscribers + 1));
+    sh->subscribers[sh->nsubscribers++] = s;
+}
+
+static void shard_remove_subscriber(struct shard *sh, struct session *s)
+{
+    for (int i = 0; i < sh->nsubscribers; i++) {
+        if (sh->subscribers[i] == s) {
+            sh->subscribers[i] = sh->subscribers[--sh->nsubscribers];
+            return;
+        }
+    }
+}
+
+/* Free a session's subscriptions and forget it (connection closed, RESET). */
+void pubsub_session_end(struct shard *sh, struct session *s)
+{
+    struct pubsub *ps = s->pubsub;
+    if (!ps)
+        return;
+    for (size_t i = 0; i < ps->nchannels; i++)
+        buf_free(&ps->channels[i]);
+    for (size_t i = 0; i < ps->npatterns; i++)
+        buf_free(&ps->patterns[i]);
+    mi_free(ps->channels);
+    mi_free(ps->patterns);
+    mi_free(ps);
+    s->pubsub = NULL;
+    shard_remove_subscriber(sh, s);
+}
+
+bool pubsub_subscribed(const struct session *s)
+{
+    return sub_count(s->pubsub) > 0;
+}
+
+/* The reply to one (un)subscription: ["subscribe", channel, count], a push
+ * in RESP3. */
+static void confirm(struct reply *r, const char *kind, const char *name, size_t len, size_t count)
+{
+    if (r->proto == 3)
+        buf_printf(r->out, ">3\r\n");
+    else
+        reply_array(r, 3);
+    reply_bulk_str(r, kind);
+    if (name)
+        reply_bulk(r, name, len);
+    else
+        reply_null(r);
+    reply_int(r, (long long)count);
+}
+
+static struct session *caller(struct exec_ctx *ctx)
+{
+    return ctx->client ? session_of_client(ctx->client) : NULL;
+}
+
+static void subscribe(struct exec_ctx *ctx, bool pattern)
+{
+    struct session *s = caller(ctx);
+    if (!s) {
+        reply_error(ctx->reply, "ERR SUBSCRIBE needs a client connection");
+        return;
+    }
+    if (!s->pubsub) {
+        s->pubsub = mi_zalloc(sizeof(struct pubsub));
+        shard_add_subscriber(ctx->shard, s);
+    }
+    struct pubsub *ps = s->pubsub;
+    for (int i = 1; i < ctx->argc; i++) {
+        struct slice name = ctx->argv[i];
+        struct buf **set = pattern ? &ps->patterns : &ps->channels;
+        size_t *n = pattern ? &ps->npatterns : &ps->nchannels;
+        if (find(*set, *n, name) < 0 && sub_count(ps) < MAX_SUBSCRIPTIONS) {
+            *set = mi_realloc(*set, sizeof(struct buf) * (*n + 1));
+            buf_init(&(*set)[*n]);
+            buf_append(&(*set)[*n], name.ptr, name.len);
+            (*n)++;
+        }
+        confirm(ctx->reply, pattern ? "psubscribe" : "subscribe", name.ptr, name.len, sub_count(ps));
+    }
+}
+
+static void unsubscribe(struct exec_ctx *ctx, bool pattern)
+{
+    struct session *s = caller(ctx);
+    const char *kind = pattern ? "punsubscribe" : "unsubscribe";
+    struct pubsub *ps = s ? s->pubsub : NULL;
+    size_t *n = ps ? (pattern ? &ps->npatterns : &ps->nchannels) : NULL;
+    struct buf *set = ps ? (pattern ? ps->patterns : ps->channels) : NULL;
+    if (ctx->argc == 1) {
+        /* every one, or a single confirmation with no name when there is none */
+        if (!n || *n == 0) {
+            confirm(ctx->reply, kind, NULL, 0, sub_count(ps));
+        } else {
+            while (*n > 0) {
+                struct buf b = set[*n - 1];
+                (*n)--;
+                confirm(ctx->reply, kind, b.data, b.len, sub_count(ps));
+                buf_free(&b);
+            }
+        }
+    } else {
+        for (int i = 1; i < ctx->argc; i++) {
+            long at = n ? find(set, *n, ctx->argv[i]) : -1;
+            if (at >= 0) {
+                buf_free(&set[at]);
+                set[at] = set[*n - 1];
+                (*n)--;
+            }
+            confirm(ctx->reply, kind, ctx->argv[i].ptr, ctx->argv[i].len, sub_count(ps));
+        }
+    }
+    if (s && ps && sub_count(ps) == 0)
+        pubsub_session_end(ctx->shard, s);
+}
+
+void cmd_subscribe(struct exec_ctx *ctx) { subscribe(ctx, false); }
+void cmd_psubscribe(struct exec_ctx *ctx) { subscribe(ctx, true); }
+void cmd_unsubscribe(struct exec_ctx *ctx) { unsubscribe(ctx, false); }
+void cmd_punsubscribe(struct exec_ctx *ctx) { unsubscribe(ctx, true); }
+
+static void push_message(struct conn *c, int proto, const struct buf *pattern, struct slice channel,
+                         struct slice message)
+{
+    struct reply r = { &c->out, proto };
+    int n = pattern ? 4 : 3;
+    if (proto == 3)
+        buf_printf(r.out, ">%d\r\n", n);
+    else
+        reply_array(&r, (size_t)n);
+    reply_bulk_str(&r, pattern ? "pmessage" : "message");
+    if (pattern)
+        reply_bulk(&r, pattern->data, pattern->len);
+    reply_bulk(&r, channel.ptr, channel.len);
+    reply_bulk(&r, message.ptr, message.len);
+    conn_flush(c);
+}
+
+/* PUBLISH channel message, on this shard's subscribers. */
+void cmd_publish(struct exec_ctx *ctx)
+{
+    struct slice channel = ctx->argv[1], message = ctx->argv[2];
+    long long reached = 0;
+    struct shard *sh = ctx->shard;
+    for (int i = 0; sh && i < sh->nsubscribers; i++) {
+        struct session *s = sh->subscribers[i];
+        struct pubsub *ps = s->pubsub;
+        if (!s->conn || !ps)
+            continue;
+        if (find(ps->channels, ps->nchannels, channel) >= 0) {
+            push_message(s->conn, s->client.proto, NULL, channel, message);
+            reached++;
+        }
+        for (size_t p = 0; p < ps->npatterns; p++) {
+            if (glob_match(ps->patterns[p].data, ps->patterns[p].len, channel.ptr, channel.len, false)) {
+                push_message(s->conn, s->client.proto, &ps->patterns[p], channel, message);
+                reached++;
+            }
+        }
+    }
+    reply_int(ctx->reply, reached);
+}
+
+/* ---- PUBSUB CHANNELS / NUMSUB / NUMPAT ---------------------------------- */
+
+/* The distinct names in one of the shard's sets, filtered by pattern. */
+static void collect(struct shard *sh, bool patterns, const struct slice *filter, struct buf **names, size_t *n)
+{
+    for (int i = 0; sh && i < sh->nsubscribers; i++) {
+        struct pubsub *ps = sh->subscribers[i]->pubsub;
+        if (!ps)
+            continue;
+        struct buf *set = patterns ? ps->patterns : ps->channels;
+        size_t count = patterns ? ps->npatterns : ps->nchannels;
+        for (size_t k = 0; k < count; k++) {
+            struct slice name = { set[k].data, set[k].len };
+            if (filter && !glob_match(filter->ptr, filter->len, name.ptr, name.len, false))
+                continue;
+            if (find(*names, *n, name) >= 0)
+                continue;
+            *names = mi_realloc(*names, sizeof(struct buf) * (*n + 1));
+            buf_init(&(*names)[*n]);
+            buf_append(&(*names)[*n], name.ptr, name.len);
+            (*n)++;
+        }
+    }
+}
+
+static void free_names(struct buf *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        buf_free(&names[i]);
+    mi_free(names);
+}
+
+void cmd_pubsub_channels(struct exec_ctx *ctx)
+{
+    struct buf *names = NULL;
+    size_t n = 0;
+    collect(ctx->shard, false, ctx->argc > 2 ? &ctx->argv[2] : NULL, &names, &n);
+    reply_array(ctx->reply, n);
+    for (size_t i = 0; i < n; i++)
+        reply_bulk(ctx->reply, names[i].data, names[i].len);
+    free_names(names, n);
+}
+
+/* Each shard: one bulk per distinct pattern (merged and counted by the merge). */
+void cmd_pubsub_numpat(struct exec_ctx *ctx)
+{
+    struct buf *names = NULL;
+    size_t n = 0;
+    collect(ctx->shard, true, NULL, &names, &n);
+    reply_array(ctx->reply, n);
+    for (size_t i = 0; i < n; i++)
+        reply_bulk(ctx->reply, names[i].data, names[i].len);
+    free_names(names, n);
+}
+
+void cmd_pubsub_numsub(struct exec_ctx *ctx)
+{
+    struct shard *sh = ctx->shard;
+    reply_array(ctx->reply, (size_t)(ctx->argc - 2) * 2);
+    for (int a = 2; a < ctx->argc; a++) {
+        long long count = 0;
+        for (int i = 0; sh && i < sh->nsubscribers; i++) {
+            struct pubsub *ps = sh->subscribers[i]->pubsub;
+            if (ps && find(ps->channels, ps->nchannels, ctx->argv[a]) >= 0)
+                count++;
+        }
+        reply_bulk(ctx->reply, ctx->argv[a].ptr, ctx->argv[a].len);
+        reply_int(ctx->reply, count);
+    }
+}
+
+/* Walk the elements of an array part: calls fn for each element's bytes. */
+typedef void element_fn(void *arg, size_t index, const char *p, size_t len);
+static bool each_element(const struct buf *part, element_fn *fn, void *arg)
+{
+    if (part->len < 4 || part->data[0] != '*')
+        return false;
+    const char *crlf = memchr(part->data, '\r', part->len);
+    long long count;
+    if (!crlf || !parse_ll((struct slice){ part->data + 1, (size_t)(crlf - part->data - 1) }, &count))
+        return false;
+    size_t at = (size_t)(crlf - part->data) + 2;
+    for (long long i = 0; i < count; i++) {
+        size_t len = resp_value_len(part->data + at, part->len - at);
+        if (!len)
+            return false;
+        fn(arg, (size_t)i, part->data + at, len);
+        at += len;
+    }
+    return true;
+}
+
+struct distinct { struct buf *names; size_t n; };
+
+static void add_distinct(void *arg, size_t index, const char *p, size_t len)
+{
+    struct distinct *d = arg;
+    struct slice s = { p, len }; /* the encoded bulk: equal names encode equally */
+    if (find(d->names, d->n, s) >= 0)
+        return;
+    d->names = mi_realloc(d->names, sizeof(struct buf) * (d->n + 1));
+    buf_init(&d->names[d->n]);
+    buf_append(&d->names[d->n], p, len);
+    d->n++;
+}
+
+static bool first_error(struct reply *out, const struct merge_input *in)
+{
+    for (int i = 0; i < in->nparts; i++) {
+        if (in->parts[i].len && in->parts[i].data[0] == '-') {
+            buf_append(out->out, in->parts[i].data, in->parts[i].len);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* PUBSUB CHANNELS: the distinct names over every shard. */
+void merge_pubsub_channels(struct reply *out, const struct merge_input *in)
+{
+    if (first_error(out, in))
+        return;
+    struct distinct d = { NULL, 0 };
+    for (int i = 0; i < in->nparts; i++)
+        each_element(&in->parts[i], add_distinct, &d);
+    reply_array(out, d.n);
+    for (size_t i = 0; i < d.n; i++)
+        buf_append(out->out, d.names[i].data, d.names[i].len);
+    free_names(d.names, d.n);
+}
+
+/* PUBSUB NUMPAT: how many distinct patterns over every shard. */
+void merge_pubsub_numpat(struct reply *out, const struct merge_input *in)
+{
+    if (first_error(out, in))
+        return;
+    struct distinct d = { NULL, 0 };
+    for (int i = 0; i < in->nparts; i++)
+        each_element(&in->parts[i], add_distinct, &d);
+    reply_int(out, (long long)d.n);
+    free_names(d.names, d.n);
+}
+
+struct numsub { long long *counts; const char **names; size_t *lens; size_t n; };
+
+static void add_numsub(void *arg, size_t index, const char *p, size_t len)
+{
+    struct numsub *ns = arg;
+    size_t pair = index / 2;
+    if (pair >= ns->n)
+        return;
+    if (index % 2 == 0) {
+        ns->names[pair] = p;
+        ns->lens[pair] = len;
+    } else if (len > 1 && p[0] == ':') {
+        long long v = 0;
+        parse_ll((struct slice){ p + 1, len - 3 }, &v);
+        ns->counts[pair] += v;
+    }
+}
+
+/* PUBSUB NUMSUB: per channel, the sum over every shard, in argument order. */
+void merge_pubsub_numsub(struct reply *out, const struct merge_input *in)
+{
+    if (first_error(out, in) || in->nparts == 0)
+        return;
+    const struct buf *first = &in->parts[0];
+    const char *crlf = memchr(first->data, '\r', first->len);
+    long long count = 0;
+    if (!crlf || !parse_ll((struct slice){ first->data + 1, (size_t)(crlf - first->data - 1) }, &count) || count < 0) {
+        reply_error(out, "ERR internal error: malformed reply from a shard");
+        return;
+    }
+    struct numsub ns = { mi_calloc((size_t)count / 2 + 1, sizeof(long long)),
+                         mi_calloc((size_t)count / 2 + 1, sizeof(char *)),
+                         mi_calloc((size_t)count / 2 + 1, sizeof(size_t)), (size_t)count / 2 };
+    for (int i = 0; i < in->nparts; i++)
+        each_element(&in->parts[i], add_numsub, &ns);
+    reply_array(out, ns.n * 2);
+    for (size_t i = 0; i < ns.n; i++) {
+        buf_append(out->out, ns.names[i], ns.lens[i]);
+        reply_int(out, ns.counts[i]);
+    }
+    mi_free(ns.counts);
+    mi_free(ns.names);
+    mi_free(ns.lens);
+}
+
+void cmd_pubsub_help(struct exec_ctx *ctx)
+{
+    static const char *const lines[] = {
+        "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CHANNELS [<pattern>]",
+        "    Return the currently active channels matching a <pattern> (default: '*').",
+        "NUMPAT",
+        "    Return number of subscriptions to patterns.",
+        "NUMSUB [<channel> ...]",
+        "    Return the number of subscribers for the specified channels, excluding",
+        "    pattern subscriptions(default: no channels).",
+        "HELP",
+        "    Prints this help.",
+    };
+    reply_array(ctx->reply, sizeof(lines) / sizeof(lines[0]));
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+        reply_simple(ctx->reply, lines[i]);
+}
