@@ -74,6 +74,8 @@ static struct command config_subcommands[] = {
         "Set configuration parameters to the given values"),
     ROW("resetstat", 2,  CMD_ALL_SHARDS | F_ADMIN, 0, 0, 0, cmd_config_resetstat, merge_first_ok,
         "server", "2.0.0", "Reset the stats returned by INFO"),
+    ROW("rewrite",   2,  CMD_SHARD0 | F_ADMIN, 0, 0, 0, cmd_config_rewrite, NULL, "server", "2.8.0",
+        "Rewrite the configuration file with the in memory configuration"),
     ROW("help",      2,  F_SERVER, 0, 0, 0, cmd_config_help, NULL, "server", "5.0.0",
         "Show helpful text about the different subcommands"),
     END_OF_SUBCOMMANDS,

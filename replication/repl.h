@@ -82,6 +82,12 @@ void repl_replica_client_closed(struct shard *sh, struct client *c);
  * shard 0. Returns 0, or -1 with err set. */
 int repl_set_master(struct shard *sh, const char *host, int port, char *err, size_t errlen);
 
+/* The master this node replicates from now (REPLICAOF changes it at run
+ * time; CONFIG REWRITE writes it). Runs on shard 0. Returns true and fills
+ * host (NUL-terminated, cut to hostlen) and port on a replica; false on a
+ * master. */
+bool repl_current_master(struct shard *sh, char *host, size_t hostlen, int *port);
+
 /* INFO replication section body, INFO stats' sync counters (shard 0). */
 void repl_info(struct shard *sh, struct buf *out);
 void repl_info_stats(struct shard *sh, struct buf *out);

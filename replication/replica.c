@@ -134,6 +134,16 @@ int repl_set_master(struct shard *sh, const char *host, int port, char *err, siz
     return 0;
 }
 
+bool repl_current_master(struct shard *sh, char *host, size_t hostlen, int *port)
+{
+    if (!repl_is_replica(sh->node))
+        return false;
+    struct repl *r = repl_of(sh);
+    snprintf(host, hostlen, "%s", r->master_host);
+    *port = r->master_port;
+    return true;
+}
+
 static void link_send(struct repl_link *l, const char *p, size_t n)
 {
     buf_append(&l->conn->out, p, n);

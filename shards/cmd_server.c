@@ -665,6 +665,33 @@ void cmd_config_resetstat(struct exec_ctx *ctx)
     reply_ok(ctx->reply);
 }
 
+/* Runs on shard 0 (CMD_SHARD0): the replication role is read there. Sentinel
+ * sends it inside MULTI after REPLICAOF during a failover, so the file
+ * already holds the new master. */
+void cmd_config_rewrite(struct exec_ctx *ctx)
+{
+    struct node *n = ctx->shard->node;
+    if (n->config_file[0] == '\0') {
+        reply_error(ctx->reply, "ERR The server is running without a config file");
+        return;
+    }
+    char host[256], line[300], err[512];
+    int port = 0;
+    const char *replicaof = NULL;
+    if (repl_current_master(ctx->shard, host, sizeof(host), &port)) {
+        /* REPLICAOF accepts only numeric addresses and localhost: no quoting needed */
+        snprintf(line, sizeof(line), "replicaof %s %d", host, port);
+        replicaof = line;
+    }
+    if (config_rewrite(&n->config, n->config_file, replicaof, err, sizeof(err)) != 0) {
+        log_warning("CONFIG REWRITE failed: %s", err);
+        reply_error(ctx->reply, err);
+        return;
+    }
+    log_notice("CONFIG REWRITE executed with success.");
+    reply_ok(ctx->reply);
+}
+
 void cmd_config_help(struct exec_ctx *ctx)
 {
     static const char *const lines[] = {
@@ -675,6 +702,8 @@ void cmd_config_help(struct exec_ctx *ctx)
         "    Set the configuration <directive> to <value>.",
         "RESETSTAT",
         "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
         "HELP",
         "    Prints this help.",
         NULL,

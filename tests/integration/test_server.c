@@ -325,6 +325,71 @@ static void test_config_file(void **state)
     assert_int_equal(server_stop(&s), 0);
 }
 
+/* The whole file as a string (the caller frees it). */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char *buf = calloc(1, 1 << 16);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, (1 << 16) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* CONFIG REWRITE, as Sentinel uses it: the file keeps its comments, takes
+ * the changed values and the current master, and survives a restart's read. */
+static void test_config_rewrite(void **state)
+{
+    /* started without a file: Redis's refusal */
+    expect_error(tcmd(c, "CONFIG REWRITE"), "ERR The server is running without a config file");
+
+    struct server s;
+    server_start_conf(&s, "# keep this comment\nmaxmemory 1mb\n", NULL);
+    char conf[300];
+    snprintf(conf, sizeof conf, "%s.conf", s.logfile); /* where the harness wrote it */
+    tconn *t = tconnect(s.port);
+    expect_ok(tcmd(t, "CONFIG SET maxmemory 3mb"));
+    expect_ok(tcmd(t, "CONFIG REWRITE"));
+    char *text = slurp(conf);
+    assert_non_null(strstr(text, "# keep this comment\n"));
+    assert_true(strstr(text, "\nmaxmemory 3145728\n") != NULL || strstr(text, "\nmaxmemory 3mb\n") != NULL);
+    assert_null(strstr(text, "maxmemory 1mb"));
+    assert_null(strstr(text, "replicaof"));
+    free(text);
+
+    /* Sentinel's failover: REPLICAOF and CONFIG REWRITE in one transaction */
+    int other = free_port();
+    char want[64];
+    snprintf(want, sizeof want, "\nreplicaof 127.0.0.1 %d\n", other);
+    expect_ok(tcmd(t, "MULTI"));
+    expect_status(tcmd(t, "REPLICAOF 127.0.0.1 %d", other), "QUEUED");
+    expect_status(tcmd(t, "CONFIG REWRITE"), "QUEUED");
+    struct rval *v = tcmd(t, "EXEC");
+    assert_non_null(v);
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 2);
+    assert_int_equal(v->elem[0]->type, R_STATUS);
+    assert_string_equal(v->elem[1]->str, "OK");
+    rval_free(v);
+    text = slurp(conf);
+    assert_non_null(strstr(text, want));
+    assert_non_null(strstr(text, "# keep this comment\n"));
+    free(text);
+
+    /* promoted again: the line goes */
+    expect_ok(tcmd(t, "REPLICAOF NO ONE"));
+    expect_ok(tcmd(t, "CONFIG REWRITE"));
+    text = slurp(conf);
+    assert_null(strstr(text, "replicaof"));
+    assert_non_null(strstr(text, "# keep this comment\n"));
+    free(text);
+    tclose(t);
+    assert_int_equal(server_stop(&s), 0);
+    unlink(conf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_signals_exit_zero),
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_config_file),
+        cmocka_unit_test_setup_teardown(test_config_rewrite, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
