@@ -24,6 +24,8 @@ struct client {
     char     last_cmd[24];    /* lower-case name of the last command */
     bool     is_replica;      /* after PSYNC: this connection feeds a replica */
     int      repl_port;       /* REPLCONF listening-port */
+    int64_t  repl_over_soft_ms; /* since when its unsent stream is over the soft limit (0: not) */
+    bool     repl_limits_armed; /* output limits apply (its snapshot has drained) */
 };
 
 #endif

@@ -59,6 +59,8 @@ enum config_type {
     X("repl-timeout",    repl_timeout,    CONF_INT,    "60",        CONF_RUNTIME, NULL, "seconds without data from the master before a replica drops the link") \
     X("replica-read-only", replica_read_only, CONF_BOOL, "yes",     CONF_RUNTIME, NULL, "a replica refuses writes from clients (-READONLY)") \
     X("replica-priority", replica_priority, CONF_INT,  "100",       CONF_RUNTIME, NULL, "for Sentinel: lower is preferred when promoting (0: never)") \
+    X("replica-output-hard-limit", replica_output_hard_limit, CONF_MEMORY, "256mb", CONF_RUNTIME, NULL, "drop a replica whose unsent stream passes this (0: no limit)") \
+    X("replica-output-soft-limit", replica_output_soft_limit, CONF_MEMORY, "64mb", CONF_RUNTIME, NULL, "drop a replica whose unsent stream stays over this for 60 s (0: no limit)") \
     X("min-replicas-to-write", min_replicas_to_write, CONF_INT, "0", CONF_RUNTIME, NULL, "refuse writes (-NOREPLICAS) unless this many replicas are online and not lagging (0: off)") \
     X("min-replicas-max-lag", min_replicas_max_lag, CONF_INT, "10",  CONF_RUNTIME, NULL, "seconds since a replica's last acknowledgement for it to count as not lagging")
 

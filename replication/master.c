@@ -152,7 +152,7 @@ void master_drop_replicas(struct shard *sh)
         r->replicas = x->next;
         struct shard_msg *m = msg_create(MSG_REPL_FEED, sh->id, x->shard, NULL, -1, NULL, 0);
         m->caller_id = x->id;
-        m->value = 1;
+        m->value = FEED_DROP;
         msg_post(sh, m, x->shard);
         replica_free(x);
     }
@@ -202,6 +202,7 @@ void master_flush_feeds(struct shard *sh)
             continue;
         struct shard_msg *m = msg_create(MSG_REPL_FEED, sh->id, x->shard, NULL, -1, NULL, 0);
         m->caller_id = x->id;
+        m->value = x->online ? FEED_ONLINE : FEED_SYNCING;
         m->payload = x->feed;
         buf_init(&x->feed);
         msg_post(sh, m, x->shard);

@@ -208,6 +208,41 @@ void repl_broadcast_role(struct shard *sh, bool replica)
         repl_post(sh, i, MSG_ROLE, replica ? 1 : 0, NULL, NULL);
 }
 
+/* Redis's replica output limits (client-output-buffer-limit replica 256mb
+ * 64mb 60): a replica whose unsent stream passes the hard limit, or stays
+ * over the soft one for the soft time, is dropped. It reconnects and
+ * resynchronizes (partially if the backlog still covers it); meanwhile the
+ * master stops buffering a stream nobody reads. */
+#define REPLICA_SOFT_SECONDS 60
+static void replica_output_check(struct shard *sh, struct conn *c, uint64_t id)
+{
+    size_t pending = conn_output_bytes(c);
+    size_t soft = (size_t)config_load(&sh->node->config, replica_output_soft_limit);
+    size_t hard = (size_t)config_load(&sh->node->config, replica_output_hard_limit);
+    struct client *cl = shard_replica_client(sh, id);
+    int64_t now = shard_now_ms(sh);
+    /* The end of a full sync's snapshot may still be queued when the replica
+     * comes online: the limits start once its output has drained below the
+     * soft limit. */
+    if (cl && !cl->repl_limits_armed) {
+        if (pending > soft && soft)
+            return;
+        cl->repl_limits_armed = true;
+    }
+    bool over_hard = hard && pending > hard;
+    bool over_soft = soft && pending > soft;
+    if (cl && !over_soft)
+        cl->repl_over_soft_ms = 0;
+    else if (cl && cl->repl_over_soft_ms == 0)
+        cl->repl_over_soft_ms = now;
+    bool soft_expired = cl && over_soft && now - cl->repl_over_soft_ms > REPLICA_SOFT_SECONDS * 1000;
+    if (over_hard || soft_expired) {
+        log_warning("Replica client id=%llu scheduled to be closed for overcoming of output buffer limits "
+                    "(%zu bytes unsent)", (unsigned long long)id, pending);
+        conn_close(c, false);
+    }
+}
+
 /* A request arriving at its target. */
 static void handle_request(struct shard *sh, struct shard_msg *m)
 {
@@ -229,16 +264,15 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
     case MSG_REPL_FEED: {
         struct conn *c = shard_replica_conn(sh, m->caller_id);
         if (c) {
-            if (m->value) { /* the master dropped this replica */
+            if (m->value == FEED_DROP) {
                 conn_close(c, true);
             } else {
                 buf_append(&c->out, m->payload.data, m->payload.len);
                 conn_flush(c);
-                if (conn_output_bytes(c) > (size_t)config_load(&sh->node->config, client_output_limit) * 4) {
-                    log_warning("Replica client id=%llu is too slow (output buffer over its limit): closing",
-                                (unsigned long long)m->caller_id);
-                    conn_close(c, false);
-                }
+                /* a full sync's snapshot is sent as fast as it is made: the
+                 * limits apply to the stream once the replica is online */
+                if (m->value == FEED_ONLINE)
+                    replica_output_check(sh, c, m->caller_id);
             }
         }
         break;

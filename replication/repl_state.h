@@ -18,6 +18,9 @@
 #define FRAME_LOAD "RKV.LOAD"
 #define FRAME_LOADDONE "RKV.LOADDONE"
 
+/* MSG_REPL_FEED's value: what the replica's shard does with the bytes. */
+enum feed_kind { FEED_ONLINE = 0, FEED_DROP = 1, FEED_SYNCING = 2 };
+
 /* A snapshot this shard is producing for one replica. */
 struct snap {
     struct snap *next;

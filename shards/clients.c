@@ -204,6 +204,12 @@ void shard_replica_unregister(struct shard *sh, struct client *c)
     }
 }
 
+struct client *shard_replica_client(struct shard *sh, uint64_t client_id)
+{
+    struct conn *c = shard_replica_conn(sh, client_id);
+    return c && c->session ? &((struct session *)c->session)->client : NULL;
+}
+
 struct conn *shard_replica_conn(struct shard *sh, uint64_t client_id)
 {
     for (int i = 0; i < sh->nreplica_conns; i++) {

@@ -69,6 +69,7 @@ void shard_kill_client(struct shard *s, struct client *c);
 void shard_replica_register(struct shard *s, struct client *c);
 void shard_replica_unregister(struct shard *s, struct client *c);
 struct conn *shard_replica_conn(struct shard *s, uint64_t client_id);
+struct client *shard_replica_client(struct shard *s, uint64_t client_id);
 
 /* Life of a shard thread: setup (on the thread: pin, heap, store, ring),
  * run (until the node's shutdown flag), teardown. */

@@ -4,6 +4,7 @@
  * cuts the connection part way through a full sync, or stalls. Whatever
  * happens, the replica must recover and end with exactly the master's data,
  * never apply a corrupt record and never serve half a snapshot. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -255,6 +256,48 @@ static void test_stalled_master(void **state)
     finish(m, r, mc, rc);
 }
 
+/* A replica that stops reading (SIGSTOP) is dropped once its unsent stream
+ * passes replica-output-hard-limit, so the master's memory stays bounded and
+ * its clients keep being served; when the replica runs again it reconnects
+ * and ends identical. */
+static void test_stopped_replica_dropped(void **state)
+{
+    if (target_is_redis())
+        skip();
+    const char *margs[] = { "--threads", "1", "--replica-output-hard-limit", "2mb", "--replica-output-soft-limit", "1mb", NULL };
+    struct server *m = node_start(margs);
+    const char *rargs[] = { "--threads", "1", NULL };
+    struct server *r = node_start(rargs);
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    load_keys(mc, "k", 0, 1000, 32);
+    replicaof(rc, m->port);
+    wait_link(rc, "up", 10000);
+    tclose(rc);
+    kill(r->pid, SIGSTOP);
+    /* about 20 MB of writes while the replica sleeps */
+    long long deadline = now_ms() + 20000;
+    long round = 0;
+    while (info_field(mc, "replication", "connected_slaves") > 0) {
+        if (now_ms() > deadline) {
+            kill(r->pid, SIGCONT);
+            fail_msg("the stopped replica was never dropped (master log %s)", m->logfile);
+        }
+        load_keys(mc, "big", round * 200, (round + 1) * 200, 1000);
+        round++;
+    }
+    assert_true(log_contains(m, "overcoming of output buffer limits"));
+    expect_status(tcmd(mc, "PING"), "PONG"); /* the master serves on */
+    kill(r->pid, SIGCONT);
+    rc = tconnect(r->port);
+    wait_link(rc, "up", 20000);
+    wait_synced(mc, rc, 20000);
+    assert_int_equal(dbsize(rc), dbsize(mc));
+    tclose(rc);
+    tclose(mc);
+    node_stop(r);
+    node_stop(m);
+}
+
 int main(void)
 {
     if (target_is_redis())
@@ -265,6 +308,7 @@ int main(void)
         cmocka_unit_test_teardown(test_garbled_stream, teardown),
         cmocka_unit_test_teardown(test_truncated_snapshot, teardown),
         cmocka_unit_test_teardown(test_stalled_master, teardown),
+        cmocka_unit_test_teardown(test_stopped_replica_dropped, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
