@@ -115,6 +115,10 @@ static inline int command_arity_ok(const struct command *cmd, int argc)
     return cmd->arity >= 0 ? argc == cmd->arity : argc >= -cmd->arity;
 }
 
+/* For merges of one's own: if a part is an error reply, copy the first
+ * one to out and return true. */
+bool merge_copy_first_error(struct reply *out, const struct merge_input *in);
+
 /* Merges commands use. */
 merge_fn merge_sum_int;        /* :a + :b + ... (DEL, EXISTS, TOUCH, UNLINK) */
 merge_fn merge_first_ok;       /* every part +OK -> +OK, else the first error (MSET, FLUSHALL) */

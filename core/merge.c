@@ -30,7 +30,7 @@ static bool is_error(const struct buf *b)
 }
 
 /* Copy the first error part to out; true if there was one. */
-static bool copy_first_error(struct reply *out, const struct merge_input *in)
+bool merge_copy_first_error(struct reply *out, const struct merge_input *in)
 {
     for (int i = 0; i < in->nparts; i++) {
         const struct buf *b = &in->parts[i];
@@ -103,7 +103,7 @@ static bool array_part(const struct buf *b, long long *count, size_t *body, size
 
 void merge_sum_int(struct reply *out, const struct merge_input *in)
 {
-    if (copy_first_error(out, in))
+    if (merge_copy_first_error(out, in))
         return;
     long long sum = 0;
     for (int i = 0; i < in->nparts; i++) {
@@ -121,7 +121,7 @@ void merge_sum_int(struct reply *out, const struct merge_input *in)
 
 void merge_first_ok(struct reply *out, const struct merge_input *in)
 {
-    if (copy_first_error(out, in))
+    if (merge_copy_first_error(out, in))
         return;
     for (int i = 0; i < in->nparts; i++) {
         const struct buf *b = &in->parts[i];
@@ -140,7 +140,7 @@ void merge_first_ok(struct reply *out, const struct merge_input *in)
 
 void merge_by_key(struct reply *out, const struct merge_input *in)
 {
-    if (copy_first_error(out, in))
+    if (merge_copy_first_error(out, in))
         return;
     if (!in->part_of_key) {
         merge_concat_arrays(out, in);
@@ -194,7 +194,7 @@ void merge_by_key(struct reply *out, const struct merge_input *in)
 
 void merge_concat_arrays(struct reply *out, const struct merge_input *in)
 {
-    if (copy_first_error(out, in))
+    if (merge_copy_first_error(out, in))
         return;
     long long total = 0;
     char type = '*';
@@ -226,7 +226,7 @@ static bool is_nil(const struct buf *b)
 
 void merge_first_non_null(struct reply *out, const struct merge_input *in)
 {
-    if (copy_first_error(out, in))
+    if (merge_copy_first_error(out, in))
         return;
     if (in->nparts <= 0) {
         reply_null(out);

@@ -315,21 +315,10 @@ static void add_distinct(void *arg, size_t index, const char *p, size_t len)
     d->n++;
 }
 
-static bool first_error(struct reply *out, const struct merge_input *in)
-{
-    for (int i = 0; i < in->nparts; i++) {
-        if (in->parts[i].len && in->parts[i].data[0] == '-') {
-            buf_append(out->out, in->parts[i].data, in->parts[i].len);
-            return true;
-        }
-    }
-    return false;
-}
-
 /* PUBSUB CHANNELS: the distinct names over every shard. */
 void merge_pubsub_channels(struct reply *out, const struct merge_input *in)
 {
-    if (first_error(out, in))
+    if (merge_copy_first_error(out, in))
         return;
     struct distinct d = { NULL, 0 };
     for (int i = 0; i < in->nparts; i++)
@@ -343,7 +332,7 @@ void merge_pubsub_channels(struct reply *out, const struct merge_input *in)
 /* PUBSUB NUMPAT: how many distinct patterns over every shard. */
 void merge_pubsub_numpat(struct reply *out, const struct merge_input *in)
 {
-    if (first_error(out, in))
+    if (merge_copy_first_error(out, in))
         return;
     struct distinct d = { NULL, 0 };
     for (int i = 0; i < in->nparts; i++)
@@ -373,7 +362,7 @@ static void add_numsub(void *arg, size_t index, const char *p, size_t len)
 /* PUBSUB NUMSUB: per channel, the sum over every shard, in argument order. */
 void merge_pubsub_numsub(struct reply *out, const struct merge_input *in)
 {
-    if (first_error(out, in) || in->nparts == 0)
+    if (merge_copy_first_error(out, in) || in->nparts == 0)
         return;
     const struct buf *first = &in->parts[0];
     const char *crlf = memchr(first->data, '\r', first->len);
