@@ -582,6 +582,22 @@ static void start_trio_and_sentinels(struct trio *t)
 
 /* ---- tests ---- */
 
+/* Which replica of t the sentinels promoted (the one on port newp), and the
+ * other one; fails the test if newp is neither. */
+static void pick_promoted(struct trio *t, int newp, struct server **promoted, struct server **other)
+{
+    if (newp == t->r1->port) {
+        *promoted = t->r1;
+        *other = t->r2;
+    } else if (newp == t->r2->port) {
+        *promoted = t->r2;
+        *other = t->r1;
+    } else {
+        fail_msg("sentinels name port %d as the new master, not a replica (%d, %d)", newp,
+                 t->r1->port, t->r2->port);
+    }
+}
+
 static void test_failover_after_master_killed(void **state)
 {
     struct trio t;
@@ -593,16 +609,7 @@ static void test_failover_after_master_killed(void **state)
 
     int newp = wait_new_master(old, 30000);
     struct server *promoted = NULL, *other = NULL;
-    if (newp == t.r1->port) {
-        promoted = t.r1;
-        other = t.r2;
-    } else if (newp == t.r2->port) {
-        promoted = t.r2;
-        other = t.r1;
-    } else {
-        fail_msg("sentinels name port %d as the new master, not a replica (%d, %d)", newp,
-                 t.r1->port, t.r2->port);
-    }
+    pick_promoted(&t, newp, &promoted, &other);
     wait_role_master(promoted->port, 5000);
     wait_follows(other->port, promoted->port, 15000);
     wait_failover_end(15000);
@@ -629,16 +636,7 @@ static void test_manual_failover(void **state)
     int old = t.master->port;
     int newp = wait_new_master(old, 30000);
     struct server *promoted = NULL, *other = NULL;
-    if (newp == t.r1->port) {
-        promoted = t.r1;
-        other = t.r2;
-    } else if (newp == t.r2->port) {
-        promoted = t.r2;
-        other = t.r1;
-    } else {
-        fail_msg("sentinels name port %d as the new master, not a replica (%d, %d)", newp,
-                 t.r1->port, t.r2->port);
-    }
+    pick_promoted(&t, newp, &promoted, &other);
     wait_role_master(promoted->port, 5000);
     wait_follows(other->port, promoted->port, 15000);
     /* the old master, alive, is turned into a replica of the new one */
