@@ -1,9 +1,9 @@
 /* failover: FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms], Redis 6.2's
  * coordinated hand-over, on shard 0.
  *
- * 1. The master refuses new writes (-READONLY naming the failover: Redis
- *    pauses them instead, ringkv answers at once) and makes every shard post
- *    the stream bytes of the writes it already did; that fixes the offset the
+ * 1. The master pauses writes as CLIENT PAUSE WRITE does (pause.c: a
+ *    client's write waits, reads go on) and makes every shard post the
+ *    stream bytes of the writes it already did; that fixes the offset the
  *    target must reach.
  * 2. When the target (or, without TO, the first replica) has acknowledged
  *    that offset, the master becomes a replica of the target and asks it
@@ -11,8 +11,9 @@
  * 3. The target, seeing FAILOVER from its own master with its own replid,
  *    promotes itself (new replid, the old one kept as replid2) and accepts the
  *    PSYNC as a partial resync. Nothing acknowledged is lost.
- * A TIMEOUT without FORCE gives up and resumes writes; with FORCE and TO the
- * hand-over goes on anyway. */
+ * A TIMEOUT without FORCE gives up and the held writes run on this master;
+ * with FORCE and TO the hand-over goes on anyway. After a hand-over the held
+ * writes get -READONLY, as in Redis. */
 #include "repl_state.h"
 
 #include <stdio.h>
@@ -31,6 +32,7 @@ static void failover_end(struct shard *sh, const char *why)
     struct repl *r = repl_of(sh);
     r->failover = FAILOVER_NONE;
     atomic_store(&sh->node->repl_writes_paused, 0);
+    pause_wake_all(sh); /* held writes run, on the master still */
     if (why)
         log_notice("FAILOVER aborted: %s", why);
 }
@@ -62,8 +64,9 @@ static void hand_over(struct shard *sh, const char *host, int port)
         return;
     }
     r->psync_failover = true;
-    /* we are a replica now: writes get -READONLY from here on */
+    /* we are a replica now: held writes and new ones get -READONLY */
     atomic_store(&sh->node->repl_writes_paused, 0);
+    pause_wake_all(sh);
     r->failover = FAILOVER_NONE;
 }
 

@@ -38,8 +38,6 @@ const char *repl_write_refusal(const struct node *n)
             return "READONLY You can't write against a read only replica.";
         return NULL;
     }
-    if (atomic_load_explicit(&n->repl_writes_paused, memory_order_relaxed))
-        return "READONLY You can't write while a FAILOVER hands this master over to a replica.";
     long long min = config_load(&n->config, min_replicas_to_write);
     if (min > 0 && atomic_load_explicit(&n->repl_good_replicas, memory_order_relaxed) < min)
         return "NOREPLICAS Not enough good replicas to write.";

@@ -105,8 +105,10 @@ void dispatch_close(void *arg, struct conn *c)
     struct session *s = c->session;
     if (s && s->client.is_replica)
         repl_replica_client_closed(sh, &s->client);
-    if (s)
+    if (s) {
         pubsub_session_end(sh, s);
+        pause_session_end(sh, s);
+    }
     atomic_fetch_sub(&sh->node->clients, 1);
     stat_add(&sh->stats.connected_clients, (uint64_t)-1);
     if (!s)
@@ -123,7 +125,7 @@ static void check_idle(void *arg, struct conn *c)
 {
     struct timeout_walk *w = arg;
     struct session *s = c->session;
-    if (s && !s->head && w->now - s->client.last_active_ms > w->limit_ms) {
+    if (s && !s->head && !s->held && w->now - s->client.last_active_ms > w->limit_ms) {
         log_verbose("Closing idle client id=%llu addr=%s", (unsigned long long)s->client.id, s->client.addr);
         conn_close(c, false);
     }

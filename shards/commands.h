@@ -26,7 +26,8 @@ command_fn cmd_del, cmd_unlink, cmd_exists, cmd_touch, cmd_type, cmd_rename,
 /* connection */
 command_fn cmd_ping, cmd_echo, cmd_hello, cmd_auth, cmd_quit, cmd_reset,
     cmd_select, cmd_client_id, cmd_client_getname, cmd_client_setname,
-    cmd_client_list, cmd_client_info, cmd_client_kill, cmd_client_help;
+    cmd_client_list, cmd_client_info, cmd_client_kill, cmd_client_help,
+    cmd_client_pause, cmd_client_unpause;
 /* CLIENT LIST: the shards' lists (bulk or verbatim strings) as one string. */
 merge_fn merge_client_list;
 /* CLIENT KILL: every shard answers for its own connections: an integer count

@@ -93,6 +93,8 @@ void session_free(struct session *s)
     }
     resp_parser_deinit(&s->parser);
     buf_free(&s->multi_cmds);
+    if (s->held)
+        msg_free(s->held);
     mi_free(s);
 }
 
@@ -182,9 +184,12 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
         }
     }
     if ((cmd->flags & CMD_WRITE) && msg && store == sh->store) {
-        /* accepted by the connection's shard, but the pause of a failover
-         * (or a role change) may have begun since */
+        /* accepted by the connection's shard, but a role change or a
+         * FAILOVER's pause may have begun since: the offset the target must
+         * reach is fixed, so this write may not happen */
         const char *refused = repl_write_refusal(sh->node);
+        if (!refused && atomic_load_explicit(&sh->node->repl_writes_paused, memory_order_relaxed))
+            refused = "READONLY You can't write while a FAILOVER hands this master over to a replica.";
         if (refused) {
             reply_error(&r, refused);
             stats_command_rejected(&sh->stats, cmd->index);
@@ -370,6 +375,16 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
 
 void dispatch_message(struct shard *sh, struct shard_msg *m)
 {
+    if (m->kind == MSG_UNPAUSE) {
+        if (m->answered) {
+            msg_free(m);
+            return;
+        }
+        pause_release(sh);
+        m->answered = true;
+        msg_post(sh, m, m->home);
+        return;
+    }
     if (m->kind >= MSG_REPL_FIRST)
         repl_message(sh, m);
     else if (m->answered)
@@ -547,7 +562,8 @@ static void unknown_command(struct session *s, int argc, const struct slice *arg
 }
 
 /* Inside MULTI: keep the command (as RESP) for EXEC and answer +QUEUED. */
-static void queue_command(struct shard *sh, struct session *s, int argc, const struct slice *argv)
+static void queue_command(struct shard *sh, struct session *s, const struct command *cmd, int argc,
+                          const struct slice *argv)
 {
     size_t limit = (size_t)config_load(&sh->node->config, client_query_buffer_limit);
     size_t need = 16;
@@ -564,6 +580,8 @@ static void queue_command(struct shard *sh, struct session *s, int argc, const s
         buf_append(&s->multi_cmds, "\r\n", 2);
     }
     s->multi_count++;
+    if (cmd->flags & CMD_WRITE)
+        s->multi_writes = true;
     struct reply r = { reply_target(s), s->client.proto };
     reply_simple(&r, "QUEUED");
 }
@@ -576,6 +594,7 @@ void dispatch_replay(struct shard *sh, struct session *s, const char *cmds, size
     resp_parser_init(&parser);
     struct resp_limits lim = RESP_LIMITS_DEFAULT;
     size_t used = 0;
+    s->in_exec = true;
     while (used < n) {
         size_t consumed = 0;
         const char *err = NULL;
@@ -584,6 +603,7 @@ void dispatch_replay(struct shard *sh, struct session *s, const char *cmds, size
         used += consumed;
         execute(sh, s, (int)parser.argc, parser.argv);
     }
+    s->in_exec = false;
     resp_parser_deinit(&parser);
 }
 
@@ -664,8 +684,12 @@ static void execute(struct shard *sh, struct session *s, int argc, const struct 
         reply_bulk(&r, argc > 1 ? argv[1].ptr : "", argc > 1 ? argv[1].len : 0);
         return;
     }
+    if (pause_any(sh->node) && pause_holds(sh, s, cmd)) {
+        pause_hold(sh, s, cmd, argc, argv);
+        return;
+    }
     if (s->in_multi && !(cmd->flags & CMD_TX)) {
-        queue_command(sh, s, argc, argv);
+        queue_command(sh, s, cmd, argc, argv);
         return;
     }
     if (cmd->flags & CMD_WRITE) {
@@ -767,9 +791,24 @@ void session_maybe_unpause(struct session *s)
 {
     if (s->backpressured && !over_limits(s)) {
         s->backpressured = false;
-        if (!s->blocked)
+        if (!s->blocked && !s->held)
             conn_resume(s->conn);
     }
+}
+
+void dispatch_run_held(struct shard *sh, struct session *s, int argc, const struct slice *argv)
+{
+    struct conn *c = s->conn;
+    if (!c)
+        return;
+    shard_clock_start(sh, false);
+    execute(sh, s, argc, argv);
+    if (s->head && s->head->stage == STAGE_READY)
+        session_drain(s);
+    if (c->out.len)
+        conn_flush(c);
+    if (!s->held && !s->blocked && !s->backpressured)
+        conn_resume(c); /* what the client sent after the held command */
 }
 
 void dispatch_sent(void *arg, struct conn *c)
@@ -793,7 +832,7 @@ size_t dispatch_data(void *arg, struct conn *c, const char *p, size_t n)
     shard_clock_start(sh, false);
     size_t used = 0;
     while (used < n) {
-        if (s->blocked || c->closing || c->close_after_flush || s->client.close_after_reply) {
+        if (s->blocked || s->held || c->closing || c->close_after_flush || s->client.close_after_reply) {
             conn_pause(c);
             break;
         }

@@ -43,6 +43,12 @@ void dispatch_message(struct shard *sh, struct shard_msg *m);
  * stats, where INFO on any shard reads them. */
 void shard_publish_stats(struct shard *sh);
 
+/* Pauses (pause.c): ask every shard to run the commands it holds whose
+ * pause is over (CLIENT UNPAUSE, the end of a FAILOVER); the tick's check
+ * for pauses whose timeout ran out. */
+void pause_wake_all(struct shard *sh);
+void pause_release(struct shard *sh);
+
 /* Close connections idle past `timeout` seconds. */
 void dispatch_timeouts(struct shard *sh, int64_t now_ms);
 

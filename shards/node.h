@@ -35,7 +35,11 @@ struct node {
     atomic_int      repl_feeding;     /* 1: shards send their stream bytes to shard 0 */
     atomic_int      repl_good_replicas; /* online replicas within min-replicas-max-lag */
     atomic_int      repl_writes_paused; /* 1 while a FAILOVER hands over */
+    atomic_int      client_pause_mode;  /* CLIENT PAUSE: enum pause_mode */
+    _Atomic int64_t client_pause_end_ms; /* unix ms the CLIENT PAUSE ends at */
 };
+
+enum pause_mode { PAUSE_NONE, PAUSE_WRITE, PAUSE_ALL };
 
 /* The mailbox that shard `from` posts to shard `to` through. */
 static inline struct mailbox *node_mailbox(const struct node *n, int from, int to)

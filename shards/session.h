@@ -18,6 +18,7 @@
 
 struct shard;
 struct shard_msg;
+struct node;
 
 /* The most replies a connection may have waiting on other shards, and the
  * most unsent output, before its input stops being read. */
@@ -72,6 +73,12 @@ struct session {
     int                 multi_count;
     struct buf          multi_cmds;
     bool                backpressured;
+    bool                multi_writes; /* a queued command is a write (EXEC is one) */
+    bool                in_exec;      /* EXEC replays the queue */
+    /* a command held by a pause (pause.c): a copy, run when the pause ends;
+     * nothing after it is read until then */
+    struct shard_msg   *held;
+    const struct command *held_cmd;
 };
 
 /* The session a client belongs to (commands get the client). */
@@ -84,6 +91,17 @@ static inline struct session *session_of_client(struct client *c)
  * all (connection closed, RESET). */
 bool pubsub_subscribed(const struct session *s);
 void pubsub_session_end(struct shard *sh, struct session *s);
+
+/* Pauses (pause.c): is anything paused on the node; would cmd be held now;
+ * hold it (a copy) and stop reading the connection; run the held commands
+ * whose pause is over; forget a closing session's held command. */
+bool pause_any(const struct node *n);
+bool pause_holds(struct shard *sh, const struct session *s, const struct command *cmd);
+void pause_hold(struct shard *sh, struct session *s, const struct command *cmd, int argc,
+                const struct slice *argv);
+void pause_session_end(struct shard *sh, struct session *s);
+/* Run a command a pause held, then read the connection again. */
+void dispatch_run_held(struct shard *sh, struct session *s, int argc, const struct slice *argv);
 
 /* Run the commands of an EXEC, in order, as if they had just arrived. */
 void dispatch_replay(struct shard *sh, struct session *s, const char *cmds, size_t n);

@@ -37,6 +37,8 @@ static void on_tick(void *arg)
     if (max > 0 && policy != EVICT_NOEVICTION && !repl_is_replica(sh->node))
         store_make_room(sh->store, (size_t)max / (size_t)sh->node->nshards, (enum evict_policy)policy, now);
     dispatch_timeouts(sh, now);
+    if (sh->nheld)
+        pause_release(sh); /* a CLIENT PAUSE's timeout may have run out */
     repl_shard_tick(sh, now);
     sh->last_tick_ms = now;
 }

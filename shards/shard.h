@@ -50,6 +50,8 @@ struct shard {
     int              nsubscribers;
     struct conn    **replica_conns; /* connections of replicas (after PSYNC) */
     int              nreplica_conns;
+    struct session **held;     /* sessions holding a command while paused, oldest first (pause.c) */
+    int              nheld;
 };
 
 /* What CLIENT LIST prints about a connection besides its client state. */

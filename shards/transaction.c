@@ -37,6 +37,7 @@ void cmd_multi(struct exec_ctx *ctx)
     }
     s->in_multi = true;
     s->multi_dirty = false;
+    s->multi_writes = false;
     s->multi_count = 0;
     buf_clear(&s->multi_cmds);
     reply_ok(ctx->reply);
@@ -46,6 +47,7 @@ static void tx_reset(struct session *s)
 {
     s->in_multi = false;
     s->multi_dirty = false;
+    s->multi_writes = false;
     s->multi_count = 0;
     buf_free(&s->multi_cmds);
 }

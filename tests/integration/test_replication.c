@@ -476,6 +476,42 @@ static void test_failover_under_load(void **state)
     node_stop(m);
 }
 
+/* During a FAILOVER the master holds writes instead of refusing them (as
+ * CLIENT PAUSE WRITE does) while reads go on. The only replica is stopped
+ * after the master took one more write, so it never reaches the offset: at the TIMEOUT the failover is given up,
+ * the held write succeeds on the master, and reaches the replica once it
+ * runs again. */
+static void test_failover_holds_writes(void **state)
+{
+    struct server *m, *r;
+    pair_up(&m, &r, "2", "1", NULL);
+    tconn *mc = tconnect(m->port), *wc = tconnect(m->port);
+    if (!has_failover(mc)) {
+        tclose(mc);
+        tclose(wc);
+        skip();
+    }
+    kill(r->pid, SIGSTOP);
+    expect_ok(tcmd(mc, "SET behind 1")); /* the replica cannot acknowledge this */
+    expect_ok(tcmd(mc, "FAILOVER TIMEOUT 2000"));
+    tsendv(wc, 3, (const char *[]){ "SET", "held", "1" });
+    assert_int_equal(dbsize(mc), 1001);
+    assert_null(tread(wc, 300));
+    expect_ok(tread(wc, 10000));
+    kill(r->pid, SIGCONT);
+    char *mi = info_text(mc, "replication");
+    assert_non_null(strstr(mi, "role:master\r\n"));
+    free(mi);
+    tconn *rc = tconnect(r->port);
+    wait_synced(mc, rc, 10000);
+    expect_bulk(tcmd(rc, "GET held"), "1");
+    tclose(rc);
+    tclose(mc);
+    tclose(wc);
+    node_stop(r);
+    node_stop(m);
+}
+
 int main(void)
 {
     if (target_is_redis()) {
@@ -492,6 +528,7 @@ int main(void)
         cmocka_unit_test_teardown(test_replica_fewer_threads, nodes_teardown),
         cmocka_unit_test_teardown(test_expiry_on_replica, nodes_teardown),
         cmocka_unit_test_teardown(test_failover_under_load, nodes_teardown),
+        cmocka_unit_test_teardown(test_failover_holds_writes, nodes_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

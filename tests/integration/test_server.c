@@ -314,6 +314,51 @@ static void test_help_and_version(void **state)
     free(out);
 }
 
+/* CLIENT PAUSE WRITE holds a client's write and what it sent after it, but
+ * not other clients' reads; CLIENT UNPAUSE runs them in order. Inside MULTI
+ * the queued write is held too (Redis checks before queueing). CLIENT PAUSE
+ * ALL holds reads as well, until its timeout. Bad arguments get Redis's
+ * errors. */
+static void test_client_pause(void **state)
+{
+    tconn *w = tconnect(srv.port), *r = tconnect(srv.port);
+    expect_ok(tcmd(c, "SET k 1"));
+    expect_ok(tcmd(c, "CLIENT PAUSE 100000 WRITE"));
+    tsendv(w, 3, (const char *[]){ "SET", "k", "2" });
+    tsendv(w, 2, (const char *[]){ "GET", "k" });
+    expect_bulk(tcmd(r, "GET k"), "1");
+    assert_null(tread(w, 300));
+    expect_bulk(tcmd(r, "GET k"), "1");
+    expect_ok(tcmd(c, "CLIENT UNPAUSE"));
+    expect_ok(tread(w, 5000));
+    expect_bulk(tread(w, 5000), "2");
+
+    expect_ok(tcmd(w, "MULTI"));
+    expect_ok(tcmd(c, "CLIENT PAUSE 100000 WRITE"));
+    tsendv(w, 2, (const char *[]){ "INCR", "k" });
+    assert_null(tread(w, 300));
+    expect_ok(tcmd(c, "CLIENT UNPAUSE"));
+    expect_status(tread(w, 5000), "QUEUED");
+    struct rval *v = tcmd(w, "EXEC");
+    assert_non_null(v);
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 1);
+    assert_int_equal(v->elem[0]->integer, 3);
+    rval_free(v);
+
+    expect_ok(tcmd(c, "CLIENT PAUSE 2000 ALL"));
+    tsendv(r, 2, (const char *[]){ "GET", "k" });
+    assert_null(tread(r, 300));
+    expect_bulk(tread(r, 10000), "3");
+
+    expect_error(tcmd(c, "CLIENT PAUSE x"), "ERR timeout is not an integer or out of range");
+    expect_error(tcmd(c, "CLIENT PAUSE -1"), "ERR timeout is negative");
+    expect_error(tcmd(c, "CLIENT PAUSE 10 sometimes"), "ERR CLIENT PAUSE mode must be WRITE or ALL");
+    expect_ok(tcmd(c, "CLIENT UNPAUSE"));
+    tclose(w);
+    tclose(r);
+}
+
 static void test_config_file(void **state)
 {
     struct server s;
@@ -402,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_shutdown_command),
         cmocka_unit_test(test_signals_exit_zero),
         cmocka_unit_test(test_help_and_version),
+        cmocka_unit_test_setup_teardown(test_client_pause, setup, teardown),
         cmocka_unit_test(test_config_file),
         cmocka_unit_test_setup_teardown(test_config_rewrite, setup, teardown),
     };

@@ -1,0 +1,161 @@
+/* pause: CLIENT PAUSE / CLIENT UNPAUSE and the write pause of a FAILOVER,
+ * with Redis 6.2's semantics.
+ *
+ * While writes are paused, a client's write command is not refused: it is
+ * held, and with it everything that client sent after it, until the pause
+ * ends; then it runs as if it had just arrived (on a node that became a
+ * replica meanwhile, that means -READONLY). Reads from other clients go on.
+ * CLIENT PAUSE ALL holds every command, CLIENT UNPAUSE included, until its
+ * timeout. Queued commands inside MULTI count as what they are, and an EXEC
+ * whose queue holds a write is a write. Replication links never pass
+ * through here.
+ *
+ * The pause is the node's (atomics any shard reads on the command path: two
+ * relaxed loads); each shard keeps its own list of sessions holding a
+ * command and releases them from its loop: at once when CLIENT UNPAUSE or
+ * the end of a FAILOVER posts MSG_UNPAUSE to every shard, at the next tick
+ * when a pause's timeout runs out. */
+#include <mimalloc.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../core/numbers.h"
+#include "../core/reply.h"
+#include "../replication/repl.h"
+#include "commands.h"
+#include "dispatch.h"
+#include "message.h"
+#include "node.h"
+#include "session.h"
+#include "shard.h"
+
+/* The CLIENT PAUSE in force at now_ms, PAUSE_NONE once its time is up. */
+static int client_pause_mode(const struct node *n, int64_t now_ms)
+{
+    int mode = atomic_load_explicit(&n->client_pause_mode, memory_order_relaxed);
+    if (mode != PAUSE_NONE && now_ms >= atomic_load_explicit(&n->client_pause_end_ms, memory_order_relaxed))
+        return PAUSE_NONE;
+    return mode;
+}
+
+bool pause_any(const struct node *n)
+{
+    return atomic_load_explicit(&n->client_pause_mode, memory_order_relaxed) != PAUSE_NONE ||
+           atomic_load_explicit(&n->repl_writes_paused, memory_order_relaxed) != 0;
+}
+
+bool pause_holds(struct shard *sh, const struct session *s, const struct command *cmd)
+{
+    const struct node *n = sh->node;
+    if (s->in_exec)
+        return false; /* EXEC already passed the check as a whole */
+    int mode = client_pause_mode(n, shard_now_ms(sh));
+    if (mode == PAUSE_ALL)
+        return true;
+    bool write = (cmd->flags & CMD_WRITE) || (cmd->fn == cmd_exec && s->in_multi && s->multi_writes);
+    if (!write || repl_write_refusal(n))
+        return false; /* a replica's -READONLY (or -NOREPLICAS) comes first, as in Redis */
+    return mode == PAUSE_WRITE || atomic_load_explicit(&n->repl_writes_paused, memory_order_relaxed);
+}
+
+void pause_hold(struct shard *sh, struct session *s, const struct command *cmd, int argc,
+                const struct slice *argv)
+{
+    s->held = msg_create(MSG_EXEC, sh->id, sh->id, NULL, -1, argv, argc);
+    s->held_cmd = cmd;
+    sh->held = mi_realloc(sh->held, sizeof(*sh->held) * (size_t)(sh->nheld + 1));
+    sh->held[sh->nheld++] = s;
+    if (s->conn)
+        conn_pause(s->conn);
+}
+
+static void unlist(struct shard *sh, int i)
+{
+    /* keep the order: clients held first are released first */
+    memmove(&sh->held[i], &sh->held[i + 1], sizeof(*sh->held) * (size_t)(sh->nheld - i - 1));
+    sh->nheld--;
+}
+
+void pause_release(struct shard *sh)
+{
+    for (int i = 0; i < sh->nheld;) {
+        struct session *s = sh->held[i];
+        struct shard_msg *m = s->held;
+        if (pause_holds(sh, s, s->held_cmd)) {
+            i++;
+            continue;
+        }
+        unlist(sh, i);
+        s->held = NULL;
+        dispatch_run_held(sh, s, m->argc, m->argv);
+        msg_free(m);
+        /* the command may have been held again (a new pause): it is at the
+         * list's end, and the loop does not look at it twice */
+    }
+}
+
+void pause_session_end(struct shard *sh, struct session *s)
+{
+    if (!s->held)
+        return;
+    for (int i = 0; i < sh->nheld; i++)
+        if (sh->held[i] == s) {
+            unlist(sh, i);
+            break;
+        }
+    msg_free(s->held);
+    s->held = NULL;
+}
+
+/* Every shard looks at its held clients now (its own included). */
+void pause_wake_all(struct shard *sh)
+{
+    for (int i = 0; i < sh->node->nshards; i++)
+        msg_post(sh, msg_create(MSG_UNPAUSE, sh->id, i, NULL, -1, NULL, 0), i);
+}
+
+/* CLIENT PAUSE timeout [WRITE|ALL]: a pause never shortens or weakens one
+ * in force (Redis keeps the later end and the stronger mode). */
+void cmd_client_pause(struct exec_ctx *ctx)
+{
+    long long timeout;
+    if (!parse_ll(ctx->argv[2], &timeout)) {
+        reply_error(ctx->reply, "ERR timeout is not an integer or out of range");
+        return;
+    }
+    if (timeout < 0) {
+        reply_error(ctx->reply, "ERR timeout is negative");
+        return;
+    }
+    int mode = PAUSE_ALL;
+    if (ctx->argc == 4) {
+        if (slice_eq_nocase(ctx->argv[3], "write")) {
+            mode = PAUSE_WRITE;
+        } else if (!slice_eq_nocase(ctx->argv[3], "all")) {
+            reply_error(ctx->reply, "ERR CLIENT PAUSE mode must be WRITE or ALL");
+            return;
+        }
+    } else if (ctx->argc > 4) {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return;
+    }
+    struct node *n = ctx->shard->node;
+    int64_t end = timeout > INT64_MAX - ctx->now_ms ? INT64_MAX : ctx->now_ms + timeout;
+    int old = client_pause_mode(n, ctx->now_ms);
+    int64_t old_end = atomic_load(&n->client_pause_end_ms);
+    if (old == PAUSE_NONE || end > old_end)
+        atomic_store(&n->client_pause_end_ms, end);
+    if (old == PAUSE_NONE || mode > old)
+        atomic_store(&n->client_pause_mode, mode);
+    reply_ok(ctx->reply);
+}
+
+void cmd_client_unpause(struct exec_ctx *ctx)
+{
+    struct node *n = ctx->shard->node;
+    atomic_store(&n->client_pause_mode, PAUSE_NONE);
+    atomic_store(&n->client_pause_end_ms, 0);
+    pause_wake_all(ctx->shard);
+    reply_ok(ctx->reply);
+}
