@@ -26,6 +26,7 @@ struct client {
     int      repl_port;       /* REPLCONF listening-port */
     int64_t  repl_over_soft_ms; /* since when its unsent stream is over the soft limit (0: not) */
     bool     repl_limits_armed; /* output limits apply (its snapshot has drained) */
+    void    *repl_flow;       /* during its full sync: the snapshot's struct snap_flow */
 };
 
 #endif

@@ -145,5 +145,7 @@ void cmd_psync(struct exec_ctx *ctx)
 void repl_replica_client_closed(struct shard *sh, struct client *c)
 {
     shard_replica_unregister(sh, c);
+    snap_flow_unref(c->repl_flow);
+    c->repl_flow = NULL;
     repl_post(sh, 0, MSG_REPL_DETACH, c->id, NULL, NULL);
 }

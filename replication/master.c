@@ -110,8 +110,9 @@ void master_attach(struct shard *sh, struct shard_msg *m)
         }
         buf_printf(&m->reply, "+FULLRESYNC %s %llu\r\n", r->replid, (unsigned long long)offset);
         x->snap_pending = n->nshards;
+        x->flow = snap_flow_create(1 + n->nshards); /* ours, and one per producing shard */
         for (int i = 0; i < n->nshards; i++)
-            repl_post(sh, i, MSG_SNAP_START, x->id, NULL, NULL);
+            repl_post(sh, i, MSG_SNAP_START, x->id, x->flow, NULL);
         log_notice("Replica %s:%d asks for synchronization: full resync from offset %llu, "
                    "snapshot of %d shard(s) without fork",
                    x->ip, x->port, (unsigned long long)offset, n->nshards);
@@ -124,6 +125,7 @@ void master_attach(struct shard *sh, struct shard_msg *m)
 
 static void replica_free(struct replica *x)
 {
+    snap_flow_unref(x->flow);
     buf_free(&x->feed);
     mi_free(x);
 }
@@ -179,8 +181,11 @@ void master_ack(struct shard *sh, uint64_t id, uint64_t offset)
 void master_snapshot_data(struct shard *sh, uint64_t id, struct buf *frames)
 {
     struct replica *x = find_replica(repl_of(sh), id);
-    if (x && !x->online)
+    if (x && !x->online) {
         buf_append(&x->feed, frames->data, frames->len);
+        if (x->flow)
+            atomic_fetch_sub(&x->flow->inflight, (long long)frames->len);
+    }
 }
 
 void master_snapshot_done(struct shard *sh, uint64_t id)
@@ -190,6 +195,8 @@ void master_snapshot_done(struct shard *sh, uint64_t id)
         return;
     buf_append_str(&x->feed, "*1\r\n$12\r\n" FRAME_LOADDONE "\r\n");
     x->online = true;
+    snap_flow_unref(x->flow);
+    x->flow = NULL;
     log_notice("Synchronization with replica %s:%d succeeded", x->ip, x->port);
 }
 
@@ -203,6 +210,10 @@ void master_flush_feeds(struct shard *sh)
         struct shard_msg *m = msg_create(MSG_REPL_FEED, sh->id, x->shard, NULL, -1, NULL, 0);
         m->caller_id = x->id;
         m->value = x->online ? FEED_ONLINE : FEED_SYNCING;
+        if (x->flow) {
+            snap_flow_ref(x->flow); /* the message's, let go by the replica's shard */
+            m->arg = x->flow;
+        }
         m->payload = x->feed;
         buf_init(&x->feed);
         msg_post(sh, m, x->shard);

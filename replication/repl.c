@@ -102,6 +102,7 @@ void repl_shard_teardown(struct shard *sh)
     buf_free(&rs->journal_out);
     for (struct snap *s = rs->snaps, *next; s; s = next) {
         next = s->next;
+        snap_flow_unref(s->flow);
         mi_free(s);
     }
     if (rs->staging)
@@ -162,18 +163,26 @@ static void snapshot_slices(struct shard *sh)
     int64_t now = shard_now_ms(sh);
     while (*pp) {
         struct snap *s = *pp;
+        if (s->flow && snap_flow_full(s->flow)) {
+            pp = &s->next; /* the replica has enough to read; woken when it drains */
+            continue;
+        }
         struct buf frames;
         buf_init(&frames);
         struct frame_sink sink = { &frames, 0 };
         do {
             s->cursor = store_scan(sh->store, s->cursor, 128, now, add_frame, &sink);
         } while (s->cursor != 0 && frames.len < SNAPSHOT_SLICE_BYTES);
-        if (frames.len)
+        if (frames.len) {
+            if (s->flow)
+                atomic_fetch_add(&s->flow->inflight, (long long)frames.len);
             repl_post(sh, 0, MSG_SNAP_DATA, s->replica_id, NULL, &frames);
+        }
         buf_free(&frames);
         if (s->cursor == 0) {
             repl_post(sh, 0, MSG_SNAP_DONE, s->replica_id, NULL, NULL);
             *pp = s->next;
+            snap_flow_unref(s->flow);
             mi_free(s);
         } else {
             pp = &s->next;
@@ -190,6 +199,19 @@ void repl_shard_turn(struct shard *sh)
         snapshot_slices(sh);
     if (sh->id == 0)
         master_flush_feeds(sh);
+}
+
+bool repl_snapshot_ready(struct shard *sh)
+{
+    for (struct snap *s = sh->repl ? sh->repl->snaps : NULL; s; s = s->next)
+        if (!s->flow || !snap_flow_full(s->flow))
+            return true;
+    return false;
+}
+
+void repl_replica_sent(struct shard *sh, struct conn *c, struct client *cl)
+{
+    snap_flow_unsent(sh, cl->repl_flow, conn_output_bytes(c));
 }
 
 void repl_shard_tick(struct shard *sh, int64_t now_ms)
@@ -261,23 +283,37 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         break;
     case MSG_REPL_FEED: {
         struct conn *c = shard_replica_conn(sh, m->caller_id);
+        struct client *cl = c ? shard_replica_client(sh, m->caller_id) : NULL;
+        struct snap_flow *flow = m->arg;
+        if (cl && flow && !cl->repl_flow) {
+            snap_flow_ref(flow); /* the connection's, until it is online or closed */
+            cl->repl_flow = flow;
+        }
+        if (cl && cl->repl_flow && m->value == FEED_ONLINE) {
+            snap_flow_unref(cl->repl_flow);
+            cl->repl_flow = NULL;
+        }
         if (c) {
             if (m->value == FEED_DROP) {
                 conn_close(c, true);
             } else {
                 buf_append(&c->out, m->payload.data, m->payload.len);
                 conn_flush(c);
+                if (cl && cl->repl_flow)
+                    snap_flow_unsent(sh, cl->repl_flow, conn_output_bytes(c));
                 /* a full sync's snapshot is sent as fast as it is made: the
                  * limits apply to the stream once the replica is online */
                 if (m->value == FEED_ONLINE)
                     replica_output_check(sh, c, m->caller_id);
             }
         }
+        snap_flow_unref(flow); /* the message's */
         break;
     }
     case MSG_SNAP_START: {
         struct snap *s = mi_zalloc(sizeof(*s));
         s->replica_id = m->value;
+        s->flow = m->arg; /* the reference shard 0 counted for us */
         s->next = rs->snaps;
         rs->snaps = s;
         /* journal bytes from before this point go out first */

@@ -63,6 +63,11 @@ journal_hook repl_journal_hook;
 /* End of every loop turn: ship journal bytes, produce snapshot slices, and on
  * shard 0 send what is queued for each replica. */
 void repl_shard_turn(struct shard *sh);
+/* Does this shard have snapshot slices to make now (a snapshot whose
+ * replica is not behind by a window)? Then its loop must not sleep. */
+bool repl_snapshot_ready(struct shard *sh);
+/* A replica's connection sent some output (its shard's on_sent). */
+void repl_replica_sent(struct shard *sh, struct conn *c, struct client *cl);
 /* Every tick: on shard 0, the link to the master (connect, retry, timeout,
  * ACK), pings and lag of the replicas. */
 void repl_shard_tick(struct shard *sh, int64_t now_ms);

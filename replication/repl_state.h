@@ -21,11 +21,33 @@
 /* MSG_REPL_FEED's value: what the replica's shard does with the bytes. */
 enum feed_kind { FEED_ONLINE = 0, FEED_DROP = 1, FEED_SYNCING = 2 };
 
+/* Pacing of one full sync's snapshot by the replica (flow.c): the shards
+ * that produce it stop while more than SNAP_WINDOW_BYTES of it wait unsent,
+ * and the replica's shard wakes them when that falls below half. Shared by
+ * shard 0, the producing shards, the feed messages and the replica's shard;
+ * the last of them to let go frees it. */
+#define SNAP_WINDOW_BYTES (8u << 20)
+struct snap_flow {
+    atomic_llong inflight;  /* produced, not yet queued for the replica by shard 0 */
+    atomic_llong unsent;    /* the replica connection's unsent output, as its shard last saw it */
+    atomic_int   throttled; /* a producer stopped: wake the shards when it drains */
+    atomic_int   refs;
+};
+
+struct snap_flow *snap_flow_create(int refs);
+void snap_flow_ref(struct snap_flow *f);
+void snap_flow_unref(struct snap_flow *f);
+/* Producer side: true if the window is full (and marks a producer waiting). */
+bool snap_flow_full(struct snap_flow *f);
+/* Replica's shard: its connection's unsent output is now `unsent` bytes. */
+void snap_flow_unsent(struct shard *sh, struct snap_flow *f, size_t unsent);
+
 /* A snapshot this shard is producing for one replica. */
 struct snap {
-    struct snap *next;
-    uint64_t     replica_id;
-    uint64_t     cursor;
+    struct snap      *next;
+    uint64_t          replica_id;
+    uint64_t          cursor;
+    struct snap_flow *flow;
 };
 
 /* Per shard (struct shard's repl). */
@@ -44,6 +66,7 @@ struct replica {
     int        port;         /* REPLCONF listening-port */
     bool       online;       /* false while its full sync runs */
     int        snap_pending; /* shards whose snapshot is not done */
+    struct snap_flow *flow;  /* while the snapshot runs */
     struct buf feed;         /* bytes to send at the end of this turn */
     uint64_t   ack_offset;
     int64_t    ack_ms;

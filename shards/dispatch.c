@@ -814,8 +814,11 @@ void dispatch_run_held(struct shard *sh, struct session *s, int argc, const stru
 void dispatch_sent(void *arg, struct conn *c)
 {
     struct session *s = c->session;
-    if (s && !repl_is_link(c))
-        session_maybe_unpause(s);
+    if (!s || repl_is_link(c))
+        return;
+    session_maybe_unpause(s);
+    if (s->client.repl_flow)
+        repl_replica_sent(arg, c, &s->client);
 }
 
 size_t dispatch_data(void *arg, struct conn *c, const char *p, size_t n)

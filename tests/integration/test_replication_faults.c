@@ -256,6 +256,52 @@ static void test_stalled_master(void **state)
     finish(m, r, mc, rc);
 }
 
+/* The unsent output (omem) of the master's replica connection, -1 if none. */
+static long long replica_omem(tconn *mc)
+{
+    struct rval *v = tcmd(mc, "CLIENT LIST TYPE replica");
+    assert_non_null(v);
+    long long omem = -1;
+    const char *p = v->str ? strstr(v->str, " omem=") : NULL;
+    if (p)
+        omem = atoll(p + 6);
+    rval_free(v);
+    return omem;
+}
+
+/* A full sync to a replica that stops reading (the proxy stalls as soon as
+ * the master has accepted the PSYNC): the master makes its snapshot only as
+ * fast as it is sent, so the unsent output of the replica's connection stays
+ * near the snapshot window (8 MB) instead of growing towards the data set
+ * (~170 MB); when the replica reads again the sync completes, identical. */
+static void test_snapshot_paced_by_replica(void **state)
+{
+    struct server *m, *r;
+    setup_nodes(&m, &r, 300000, 500, NULL);
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    replicaof(rc, proxy_port(px));
+    long long deadline = now_ms() + 10000;
+    while (info_field(mc, "replication", "connected_slaves") < 1) {
+        if (now_ms() > deadline)
+            fail_msg("the master never accepted the replica");
+        usleep(1000);
+    }
+    proxy_set_stall(px, true);
+    long long max_omem = 0;
+    for (long long end = now_ms() + 2000; now_ms() < end; usleep(50000)) {
+        long long o = replica_omem(mc);
+        if (o > max_omem)
+            max_omem = o;
+    }
+    /* the snapshot did pile up (the stall works), but only by a window */
+    assert_true(max_omem > 1000000);
+    if (max_omem > 32ll << 20)
+        fail_msg("%lld bytes of snapshot waited unsent for a stalled replica", max_omem);
+    proxy_set_stall(px, false);
+    wait_link(rc, "up", 30000);
+    finish(m, r, mc, rc);
+}
+
 /* A replica that stops reading (SIGSTOP) is dropped once its unsent stream
  * passes replica-output-hard-limit, so the master's memory stays bounded and
  * its clients keep being served; when the replica runs again it reconnects
@@ -309,6 +355,7 @@ int main(void)
         cmocka_unit_test_teardown(test_truncated_snapshot, teardown),
         cmocka_unit_test_teardown(test_stalled_master, teardown),
         cmocka_unit_test_teardown(test_stopped_replica_dropped, teardown),
+        cmocka_unit_test_teardown(test_snapshot_paced_by_replica, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
