@@ -605,6 +605,28 @@ void store_destroy(struct store *s)
     mi_free(s);
 }
 
+uint64_t store_key_hash(struct slice key)
+{
+    return key_hash(key.ptr, key.len);
+}
+
+void store_prefetch_bucket(const struct store *s, uint64_t h)
+{
+    if (s->size[0])
+        __builtin_prefetch(&s->table[0][(size_t)h & (s->size[0] - 1)]);
+}
+
+void store_prefetch_entry(const struct store *s, uint64_t h)
+{
+    if (!s->size[0])
+        return;
+    const struct entry *e = s->table[0][(size_t)h & (s->size[0] - 1)];
+    if (e) {
+        __builtin_prefetch(e, 1);
+        __builtin_prefetch((const char *)e + 64, 1);
+    }
+}
+
 struct entry *store_find(struct store *s, struct slice key, int64_t now_ms)
 {
     note_now(s, now_ms);

@@ -78,6 +78,14 @@ void store_destroy(struct store *s);
  * has passed (then it is deleted and a DEL journaled). Counts a hit or a miss
  * and marks the entry recently used. */
 struct entry *store_find(struct store *s, struct slice key, int64_t now_ms);
+
+/* Warming the cache for lookups that are about to come (a pipeline's keys):
+ * the hash of a key; then prefetch its bucket; later, once the bucket has had
+ * time to arrive, the first entry of its chain. Only hints: nothing changes,
+ * and a key that is not here costs a wasted prefetch. */
+uint64_t store_key_hash(struct slice key);
+void store_prefetch_bucket(const struct store *s, uint64_t h);
+void store_prefetch_entry(const struct store *s, uint64_t h);
 /* The same without counting, touching the LRU or deleting: for SCAN/KEYS,
  * TYPE-like checks and exports. Returns NULL for missing or expired keys. */
 struct entry *store_peek(struct store *s, struct slice key, int64_t now_ms);
