@@ -306,7 +306,7 @@ static bool handshake_reply(struct shard *sh, struct repl_link *l, const char *l
 
 static void queue_record(struct shard *sh, struct repl_link *l, const struct journal_record *rec)
 {
-    int owner = shard_of_slot(sh->node, key_slot(rec->key.ptr, rec->key.len));
+    int owner = sh->node->nshards == 1 ? 0 : shard_of_slot(sh->node, key_slot(rec->key.ptr, rec->key.len));
     write_record_encode(&l->apply[owner], rec);
 }
 

@@ -43,10 +43,47 @@ void write_record_encode(struct buf *b, const struct journal_record *r)
     }
 }
 
+/* The key of the record at p; *next is where the record after it starts. */
+static struct slice record_key(const char *p, const char **next)
+{
+    enum journal_op op = (enum journal_op)*p++;
+    uint32_t klen = get_u32(&p);
+    struct slice key = { p, klen };
+    p += klen;
+    if (op == JOURNAL_SET) {
+        uint32_t vlen = get_u32(&p);
+        p += vlen + 8;
+    } else if (op == JOURNAL_EXPIRE) {
+        p += 8;
+    }
+    *next = p;
+    return key;
+}
+
+/* Before applying the records from p on, prefetch what the keys of the next
+ * few touch, so their cache misses overlap (as for a client's pipeline). */
+#define APPLY_PREFETCH 16
+static void prefetch_records(struct store *st, const char *p, const char *end)
+{
+    uint64_t h[APPLY_PREFETCH];
+    int k = 0;
+    while (k < APPLY_PREFETCH && p < end)
+        h[k++] = store_key_hash(record_key(p, &p));
+    for (int i = 0; i < k; i++)
+        store_prefetch_bucket(st, h[i]);
+    for (int i = 0; i < k; i++)
+        store_prefetch_entry(st, h[i]);
+}
+
 void writes_apply(struct store *st, const struct buf *b, int64_t now)
 {
     const char *p = b->data, *end = b->data + b->len;
+    int until_prefetch = 0;
     while (p < end) {
+        if (until_prefetch-- == 0) {
+            prefetch_records(st, p, end);
+            until_prefetch = APPLY_PREFETCH - 1;
+        }
         enum journal_op op = (enum journal_op)*p++;
         uint32_t klen = get_u32(&p);
         struct slice key = { p, klen };
