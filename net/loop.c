@@ -336,8 +336,11 @@ static void handle_send(struct loop *l, struct io_uring_cqe *cqe)
         if (c->wire_off >= c->wire.len) {
             c->wire.len = 0;
             c->wire_off = 0;
-            /* keep a big wire buffer from pinning memory once drained */
-            if (c->wire.cap > (1u << 20))
+            /* keep a big wire buffer from pinning memory once drained,
+             * unless big output keeps coming (a replica's stream catching
+             * up): freeing it would make out grow again from nothing,
+             * copying and faulting in every byte once more */
+            if (c->wire.cap > (1u << 20) && c->out.len < (64u << 10))
                 buf_free(&c->wire);
         }
         if (conn_output_bytes(c) > 0)

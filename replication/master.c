@@ -71,6 +71,7 @@ void master_attach(struct shard *sh, struct shard_msg *m)
     x->port = (int)port;
     x->ack_ms = shard_now_ms(sh);
     buf_init(&x->feed);
+    buf_init(&x->feed_spare);
 
     long long want = -1;
     bool has_offset = parse_ll(m->argv[1], &want);
@@ -123,8 +124,16 @@ void master_attach(struct shard *sh, struct shard_msg *m)
     msg_post(sh, m, m->home);
 }
 
+void master_feed_returned(struct shard *sh, uint64_t id, struct buf *b)
+{
+    struct replica *x = find_replica(repl_of(sh), id);
+    if (x)
+        buf_keep_spare(&x->feed_spare, b);
+}
+
 static void replica_free(struct replica *x)
 {
+    buf_free(&x->feed_spare);
     snap_flow_unref(x->flow);
     buf_free(&x->feed);
     mi_free(x);
@@ -214,8 +223,7 @@ void master_flush_feeds(struct shard *sh)
             snap_flow_ref(x->flow); /* the message's, let go by the replica's shard */
             m->arg = x->flow;
         }
-        m->payload = x->feed;
-        buf_init(&x->feed);
+        buf_hand_over(&x->feed, &m->payload, &x->feed_spare);
         msg_post(sh, m, x->shard);
     }
 }

@@ -100,6 +100,7 @@ void repl_shard_teardown(struct shard *sh)
     if (!rs)
         return;
     buf_free(&rs->journal_out);
+    buf_free(&rs->journal_spare);
     for (struct snap *s = rs->snaps, *next; s; s = next) {
         next = s->next;
         snap_flow_unref(s->flow);
@@ -126,7 +127,9 @@ static void ship_journal(struct shard *sh)
     struct repl_shard *rs = sh->repl;
     if (rs->journal_out.len == 0)
         return;
-    repl_post(sh, 0, MSG_JOURNAL, 0, NULL, &rs->journal_out);
+    struct shard_msg *m = msg_create(MSG_JOURNAL, sh->id, 0, NULL, -1, NULL, 0);
+    buf_hand_over(&rs->journal_out, &m->payload, &rs->journal_spare);
+    msg_post(sh, m, 0);
 }
 
 struct frame_sink {
@@ -297,7 +300,13 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
             if (m->value == FEED_DROP) {
                 conn_close(c, true);
             } else {
-                buf_append(&c->out, m->payload.data, m->payload.len);
+                if (c->out.len == 0 && c->out.cap <= m->payload.cap) {
+                    struct buf t = c->out; /* take the bytes without copying them */
+                    c->out = m->payload;
+                    m->payload = t;
+                } else {
+                    buf_append(&c->out, m->payload.data, m->payload.len);
+                }
                 conn_flush(c);
                 if (cl && cl->repl_flow)
                     snap_flow_unsent(sh, cl->repl_flow, conn_output_bytes(c));
@@ -374,6 +383,10 @@ static void handle_answer(struct shard *sh, struct shard_msg *m)
             master_flushed(sh, m->arg);
         else
             failover_flushed(sh);
+    } else if ((int)m->kind == MSG_JOURNAL) {
+        buf_keep_spare(&sh->repl->journal_spare, &m->payload);
+    } else if ((int)m->kind == MSG_REPL_FEED) {
+        master_feed_returned(sh, m->caller_id, &m->payload);
     }
     msg_free(m);
 }

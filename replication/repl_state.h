@@ -50,9 +50,31 @@ struct snap {
     struct snap_flow *flow;
 };
 
+/* Stream buffers travel in messages and come back empty with the answer;
+ * keeping one (up to this size) for the next turn saves growing a new one
+ * every turn, which under load meant fresh pages and copies each time. */
+#define SPARE_BUF_MAX (16u << 20)
+static inline void buf_keep_spare(struct buf *spare, struct buf *returned)
+{
+    if (returned->cap > spare->cap && returned->cap <= SPARE_BUF_MAX) {
+        struct buf t = *spare;
+        *spare = *returned;
+        *returned = t;
+        spare->len = 0;
+    }
+}
+/* Move *b's bytes into *to (which must be empty) and give *b the spare. */
+static inline void buf_hand_over(struct buf *b, struct buf *to, struct buf *spare)
+{
+    *to = *b;
+    *b = *spare;
+    buf_init(spare);
+}
+
 /* Per shard (struct shard's repl). */
 struct repl_shard {
     struct buf    journal_out;  /* stream bytes of this turn, for shard 0 */
+    struct buf    journal_spare; /* an empty buffer come back from shard 0, for the next turn */
     struct snap  *snaps;
     struct store *staging;      /* replica, full sync: the store being loaded */
 };
@@ -68,6 +90,7 @@ struct replica {
     int        snap_pending; /* shards whose snapshot is not done */
     struct snap_flow *flow;  /* while the snapshot runs */
     struct buf feed;         /* bytes to send at the end of this turn */
+    struct buf feed_spare;   /* an empty buffer come back from the replica's shard */
     uint64_t   ack_offset;
     int64_t    ack_ms;
 };
@@ -151,6 +174,8 @@ void master_ack(struct shard *sh, uint64_t id, uint64_t offset);
 void master_snapshot_data(struct shard *sh, uint64_t id, struct buf *frames);
 void master_snapshot_done(struct shard *sh, uint64_t id);
 void master_flush_feeds(struct shard *sh);
+/* A feed message's buffer came back (empty, or with bytes already sent). */
+void master_feed_returned(struct shard *sh, uint64_t id, struct buf *b);
 void master_flushed(struct shard *sh, struct waiter *w);
 void master_tick(struct shard *sh, int64_t now_ms);
 void master_drop_replicas(struct shard *sh);
