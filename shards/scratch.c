@@ -43,21 +43,25 @@ void write_record_encode(struct buf *b, const struct journal_record *r)
     }
 }
 
-/* The key of the record at p; *next is where the record after it starts. */
-static struct slice record_key(const char *p, const char **next)
+/* The record at p (as write_record_encode wrote it) into *r; returns where
+ * the next one starts. */
+static const char *record_decode(const char *p, struct journal_record *r)
 {
-    enum journal_op op = (enum journal_op)*p++;
+    r->op = (enum journal_op)*p++;
     uint32_t klen = get_u32(&p);
-    struct slice key = { p, klen };
+    r->key = (struct slice){ p, klen };
     p += klen;
-    if (op == JOURNAL_SET) {
+    r->value = (struct slice){ NULL, 0 };
+    r->expire_at_ms = 0;
+    if (r->op == JOURNAL_SET) {
         uint32_t vlen = get_u32(&p);
-        p += vlen + 8;
-    } else if (op == JOURNAL_EXPIRE) {
-        p += 8;
+        r->value = (struct slice){ p, vlen };
+        p += vlen;
+        r->expire_at_ms = get_i64(&p);
+    } else if (r->op == JOURNAL_EXPIRE) {
+        r->expire_at_ms = get_i64(&p);
     }
-    *next = p;
-    return key;
+    return p;
 }
 
 /* Before applying the records from p on, prefetch what the keys of the next
@@ -67,8 +71,11 @@ static void prefetch_records(struct store *st, const char *p, const char *end)
 {
     uint64_t h[APPLY_PREFETCH];
     int k = 0;
-    while (k < APPLY_PREFETCH && p < end)
-        h[k++] = store_key_hash(record_key(p, &p));
+    struct journal_record r;
+    while (k < APPLY_PREFETCH && p < end) {
+        p = record_decode(p, &r);
+        h[k++] = store_key_hash(r.key);
+    }
     for (int i = 0; i < k; i++)
         store_prefetch_bucket(st, h[i]);
     for (int i = 0; i < k; i++)
@@ -79,34 +86,33 @@ void writes_apply(struct store *st, const struct buf *b, int64_t now)
 {
     const char *p = b->data, *end = b->data + b->len;
     int until_prefetch = 0;
+    struct journal_record r;
     while (p < end) {
         if (until_prefetch-- == 0) {
             prefetch_records(st, p, end);
             until_prefetch = APPLY_PREFETCH - 1;
         }
-        enum journal_op op = (enum journal_op)*p++;
-        uint32_t klen = get_u32(&p);
-        struct slice key = { p, klen };
-        p += klen;
-        if (op == JOURNAL_SET) {
-            uint32_t vlen = get_u32(&p);
-            const char *val = p;
-            p += vlen;
-            int64_t at = get_i64(&p);
-            store_set(st, key, val, vlen, at);
-        } else if (op == JOURNAL_DEL) {
-            store_delete(st, key);
-        } else if (op == JOURNAL_EXPIRE || op == JOURNAL_PERSIST) {
-            int64_t at = op == JOURNAL_EXPIRE ? get_i64(&p) : 0;
-            struct entry *e = store_peek(st, key, now);
+        p = record_decode(p, &r);
+        switch (r.op) {
+        case JOURNAL_SET:
+            store_set(st, r.key, r.value.ptr, r.value.len, r.expire_at_ms);
+            break;
+        case JOURNAL_DEL:
+            store_delete(st, r.key);
+            break;
+        case JOURNAL_EXPIRE:
+        case JOURNAL_PERSIST: {
+            struct entry *e = store_peek(st, r.key, now);
             if (e)
-                store_set_expire(st, e, at, now);
-        } else if (op == JOURNAL_FLUSH) {
+                store_set_expire(st, e, r.expire_at_ms, now);
+            break;
+        }
+        case JOURNAL_FLUSH:
             store_flush(st);
+            break;
         }
     }
 }
-
 
 void write_capture_hook(void *arg, const struct journal_record *r)
 {
