@@ -192,8 +192,7 @@ void master_snapshot_data(struct shard *sh, uint64_t id, struct buf *frames)
     struct replica *x = find_replica(repl_of(sh), id);
     if (x && !x->online) {
         buf_append(&x->feed, frames->data, frames->len);
-        if (x->flow)
-            atomic_fetch_sub(&x->flow->inflight, (long long)frames->len);
+        x->feed_paced += frames->len;
     }
 }
 
@@ -222,7 +221,9 @@ void master_flush_feeds(struct shard *sh)
         if (x->flow) {
             snap_flow_ref(x->flow); /* the message's, let go by the replica's shard */
             m->arg = x->flow;
+            m->paced = x->feed_paced;
         }
+        x->feed_paced = 0;
         buf_hand_over(&x->feed, &m->payload, &x->feed_spare);
         msg_post(sh, m, x->shard);
     }

@@ -308,13 +308,17 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
                     buf_append(&c->out, m->payload.data, m->payload.len);
                 }
                 conn_flush(c);
-                if (cl && cl->repl_flow)
-                    snap_flow_unsent(sh, cl->repl_flow, conn_output_bytes(c));
-                /* a full sync's snapshot is sent as fast as it is made: the
-                 * limits apply to the stream once the replica is online */
+                /* during a full sync the snapshot is paced instead (flow.c):
+                 * the limits apply to the stream once the replica is online */
                 if (m->value == FEED_ONLINE)
                     replica_output_check(sh, c, m->caller_id);
             }
+        }
+        if (flow) {
+            /* in the connection's output now (or gone with it) */
+            atomic_fetch_sub(&flow->inflight, (long long)m->paced);
+            if (cl && cl->repl_flow && c)
+                snap_flow_unsent(sh, cl->repl_flow, conn_output_bytes(c));
         }
         snap_flow_unref(flow); /* the message's */
         break;

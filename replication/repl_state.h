@@ -28,7 +28,7 @@ enum feed_kind { FEED_ONLINE = 0, FEED_DROP = 1, FEED_SYNCING = 2 };
  * the last of them to let go frees it. */
 #define SNAP_WINDOW_BYTES (8u << 20)
 struct snap_flow {
-    atomic_llong inflight;  /* produced, not yet queued for the replica by shard 0 */
+    atomic_llong inflight;  /* produced, not yet in the replica connection's output */
     atomic_llong unsent;    /* the replica connection's unsent output, as its shard last saw it */
     atomic_int   throttled; /* a producer stopped: wake the shards when it drains */
     atomic_int   refs;
@@ -89,6 +89,7 @@ struct replica {
     bool       online;       /* false while its full sync runs */
     int        snap_pending; /* shards whose snapshot is not done */
     struct snap_flow *flow;  /* while the snapshot runs */
+    size_t     feed_paced;   /* snapshot bytes in feed, still counted in flight */
     struct buf feed;         /* bytes to send at the end of this turn */
     struct buf feed_spare;   /* an empty buffer come back from the replica's shard */
     uint64_t   ack_offset;

@@ -54,6 +54,7 @@ struct shard_msg {
     struct buf            reply;   /* written by the target */
     void                 *arg;     /* kind-specific */
     uint64_t              value;   /* kind-specific */
+    size_t                paced;   /* REPL_FEED: snapshot bytes in payload (flow.c) */
     bool                  answered; /* on its way back home */
 };
 
