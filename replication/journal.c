@@ -52,14 +52,14 @@ static char *fmt_i64(char tmp[24], int64_t v)
     return p;
 }
 
-/* One RESP bulk string: $<len>\r\n<bytes>\r\n. Called for every journaled
- * write, so no printf. */
-static void put_bulk(struct buf *out, const char *p, size_t n)
+/* One RESP bulk string, $<len>\r\n<bytes>\r\n, written at w (which has
+ * room); returns the end. Called for every journaled write, so no printf. */
+#define BULK_OVERHEAD 25 /* '$', up to 20 digits, two CRLFs */
+static char *write_bulk(char *w, const char *p, size_t n)
 {
     char tmp[24];
     char *d = fmt_i64(tmp, (int64_t)n);
     size_t dl = (size_t)(tmp + 24 - d);
-    char *w = buf_reserve(out, 1 + dl + 2 + n + 2);
     *w++ = '$';
     memcpy(w, d, dl);
     w += dl;
@@ -70,50 +70,55 @@ static void put_bulk(struct buf *out, const char *p, size_t n)
     w += n;
     *w++ = '\r';
     *w++ = '\n';
-    out->len = (size_t)(w - out->data);
+    return w;
 }
 
-static void put_int_bulk(struct buf *out, int64_t v)
+static char *write_int_bulk(char *w, int64_t v)
 {
     char tmp[24];
     char *d = fmt_i64(tmp, v);
-    put_bulk(out, d, (size_t)(tmp + 24 - d));
+    return write_bulk(w, d, (size_t)(tmp + 24 - d));
 }
+
+/* A constant's bytes at w; the end. */
+#define WRITE_LIT(w, s) (memcpy((w), (s), sizeof(s) - 1), (w) + sizeof(s) - 1)
 
 void journal_encode(const struct journal_record *rec, struct buf *out)
 {
+    /* one reservation per record: an array header, up to five bulks, the
+     * longest command name, the key, the value and one integer */
+    char *w = buf_reserve(out, 8 + 5 * BULK_OVERHEAD + 9 + rec->key.len + rec->value.len + 20);
     switch (rec->op) {
     case JOURNAL_SET:
-        buf_append_str(out, rec->expire_at_ms ? "*5\r\n" : "*3\r\n");
-        put_bulk(out, "SET", 3);
-        put_bulk(out, rec->key.ptr, rec->key.len);
-        put_bulk(out, rec->value.ptr, rec->value.len);
+        if (rec->expire_at_ms)
+            w = WRITE_LIT(w, "*5\r\n$3\r\nSET\r\n");
+        else
+            w = WRITE_LIT(w, "*3\r\n$3\r\nSET\r\n");
+        w = write_bulk(w, rec->key.ptr, rec->key.len);
+        w = write_bulk(w, rec->value.ptr, rec->value.len);
         if (rec->expire_at_ms) {
-            put_bulk(out, "PXAT", 4);
-            put_int_bulk(out, rec->expire_at_ms);
+            w = WRITE_LIT(w, "$4\r\nPXAT\r\n");
+            w = write_int_bulk(w, rec->expire_at_ms);
         }
         break;
     case JOURNAL_DEL:
-        buf_append_str(out, "*2\r\n");
-        put_bulk(out, "DEL", 3);
-        put_bulk(out, rec->key.ptr, rec->key.len);
+        w = WRITE_LIT(w, "*2\r\n$3\r\nDEL\r\n");
+        w = write_bulk(w, rec->key.ptr, rec->key.len);
         break;
     case JOURNAL_EXPIRE:
-        buf_append_str(out, "*3\r\n");
-        put_bulk(out, "PEXPIREAT", 9);
-        put_bulk(out, rec->key.ptr, rec->key.len);
-        put_int_bulk(out, rec->expire_at_ms);
+        w = WRITE_LIT(w, "*3\r\n$9\r\nPEXPIREAT\r\n");
+        w = write_bulk(w, rec->key.ptr, rec->key.len);
+        w = write_int_bulk(w, rec->expire_at_ms);
         break;
     case JOURNAL_PERSIST:
-        buf_append_str(out, "*2\r\n");
-        put_bulk(out, "PERSIST", 7);
-        put_bulk(out, rec->key.ptr, rec->key.len);
+        w = WRITE_LIT(w, "*2\r\n$7\r\nPERSIST\r\n");
+        w = write_bulk(w, rec->key.ptr, rec->key.len);
         break;
     case JOURNAL_FLUSH:
-        buf_append_str(out, "*1\r\n");
-        put_bulk(out, "FLUSHALL", 8);
+        w = WRITE_LIT(w, "*1\r\n$8\r\nFLUSHALL\r\n");
         break;
     }
+    out->len = (size_t)(w - out->data);
 }
 
 /* Copy n bytes into the ring at the current offset, wrapping; only the last
