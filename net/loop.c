@@ -28,6 +28,7 @@ struct loop {
     struct conn           *queued;     /* conns to send to or resume this turn */
     bool                   stopping;
     atomic_int             sleeping;   /* 1 while waiting in io_uring_enter */
+    unsigned               turn_io;    /* socket completions handled this turn */
 };
 
 static void arm_accept(struct loop *l, int i)
@@ -422,13 +423,21 @@ static void run_turn(struct loop *l, bool may_sleep)
     } else {
         io_uring_submit_and_get_events(&l->ring);
     }
-    unsigned head, n = 0;
+    unsigned head, n = 0, io = 0;
     struct io_uring_cqe *cqe;
     io_uring_for_each_cqe(&l->ring, head, cqe) {
+        enum ring_op op = ud_op(cqe->user_data);
+        io += op == OP_RECV || op == OP_SEND || op == OP_ACCEPT;
         handle_cqe(l, cqe);
         n++;
     }
     io_uring_cq_advance(&l->ring, n);
+    l->turn_io = io;
+}
+
+bool loop_turn_idle(const struct loop *l)
+{
+    return l->turn_io == 0;
 }
 
 /* End of a turn: exchange mail with other shards and send what is ready.

@@ -117,6 +117,10 @@ size_t loop_conn_count(const struct loop *l);
  * queues an IORING_OP_MSG_RING on its own ring to the sleeper's ring (sent
  * with its next submit: no extra syscall). */
 void loop_wake(struct loop *self, struct loop *target);
+/* Did the last turn bring no socket completions (the loop is about to wait,
+ * unless mail or a handler keeps it busy)? For work worth batching while
+ * busy and worth doing at once when idle. */
+bool loop_turn_idle(const struct loop *l);
 const char *loop_ring_mode(const struct loop *l);
 
 #endif

@@ -204,6 +204,11 @@ void repl_shard_turn(struct shard *sh)
         master_flush_feeds(sh);
 }
 
+bool repl_turn_pending(struct shard *sh)
+{
+    return master_feeds_held(sh) || repl_snapshot_ready(sh);
+}
+
 bool repl_snapshot_ready(struct shard *sh)
 {
     for (struct snap *s = sh->repl ? sh->repl->snaps : NULL; s; s = s->next)

@@ -66,6 +66,9 @@ void repl_shard_turn(struct shard *sh);
 /* Does this shard have snapshot slices to make now (a snapshot whose
  * replica is not behind by a window)? Then its loop must not sleep. */
 bool repl_snapshot_ready(struct shard *sh);
+/* ...or replication work held for a later turn (batched feeds, a snapshot
+ * slice): the loop must come round again without sleeping. */
+bool repl_turn_pending(struct shard *sh);
 /* A replica's connection sent some output (its shard's on_sent). */
 void repl_replica_sent(struct shard *sh, struct conn *c, struct client *cl);
 /* Every tick: on shard 0, the link to the master (connect, retry, timeout,

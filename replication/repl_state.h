@@ -137,6 +137,7 @@ struct repl {
     struct waiter  *waiters;
     uint64_t        sync_full, sync_partial_ok, sync_partial_err;
     int64_t         last_ping_ms;
+    uint64_t        feed_since_ns;  /* the replicas' feeds are held since (0: not held) */
     /* FAILOVER (master side) */
     enum { FAILOVER_NONE, FAILOVER_WAIT_SYNC, FAILOVER_IN_PROGRESS } failover;
     char            failover_host[256]; /* target, or "" for the first replica in sync */
@@ -175,6 +176,8 @@ void master_ack(struct shard *sh, uint64_t id, uint64_t offset);
 void master_snapshot_data(struct shard *sh, uint64_t id, struct buf *frames);
 void master_snapshot_done(struct shard *sh, uint64_t id);
 void master_flush_feeds(struct shard *sh);
+/* Are the feeds held for a later turn (then the loop must not sleep)? */
+bool master_feeds_held(struct shard *sh);
 /* A feed message's buffer came back (empty, or with bytes already sent). */
 void master_feed_returned(struct shard *sh, uint64_t id, struct buf *b);
 void master_flushed(struct shard *sh, struct waiter *w);

@@ -47,7 +47,7 @@ static bool before_sleep(void *arg)
 {
     struct shard *sh = arg;
     repl_shard_turn(sh);
-    bool more = mail_exchange(sh) || repl_snapshot_ready(sh);
+    bool more = mail_exchange(sh) || repl_turn_pending(sh);
     shard_publish_stats(sh);
     return more;
 }
