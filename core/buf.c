@@ -65,6 +65,35 @@ void buf_printf(struct buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+void buf_move(struct buf *dst, struct buf *src)
+{
+    if (dst->len == 0 && dst->cap <= src->cap) {
+        struct buf t = *dst;
+        *dst = *src;
+        *src = t;
+    } else {
+        buf_append(dst, src->data, src->len);
+    }
+    src->len = 0;
+}
+
+void buf_keep_spare(struct buf *spare, struct buf *returned, size_t max)
+{
+    if (returned->cap > spare->cap && returned->cap <= max) {
+        struct buf t = *spare;
+        *spare = *returned;
+        *returned = t;
+        spare->len = 0;
+    }
+}
+
+void buf_hand_over(struct buf *b, struct buf *to, struct buf *spare)
+{
+    *to = *b;
+    *b = *spare;
+    buf_init(spare);
+}
+
 void buf_consume(struct buf *b, size_t n)
 {
     if (n >= b->len) {

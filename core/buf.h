@@ -35,6 +35,15 @@ static inline void buf_append_str(struct buf *b, const char *s) { buf_append(b, 
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Drop the first n bytes (n <= len), moving the rest to the front. */
 void buf_consume(struct buf *b, size_t n);
+/* Append src's bytes to dst; when dst is empty and src's block is at least as
+ * big, the two blocks are swapped instead of copied. src ends empty either
+ * way (holding what dst had, for reuse or buf_free). */
+void buf_move(struct buf *dst, struct buf *src);
+/* Buffers that travel to another shard and come back empty: keep the bigger
+ * one (up to max bytes) as spare, and start the next fill from the spare. */
+void buf_keep_spare(struct buf *spare, struct buf *returned, size_t max);
+/* Hand b's bytes to the empty *to and give b the spare's block. */
+void buf_hand_over(struct buf *b, struct buf *to, struct buf *spare);
 static inline void buf_clear(struct buf *b) { b->len = 0; }
 
 static inline int slice_eq_nocase(struct slice s, const char *lit)

@@ -129,7 +129,7 @@ void master_feed_returned(struct shard *sh, uint64_t id, struct buf *b)
 {
     struct replica *x = find_replica(repl_of(sh), id);
     if (x)
-        buf_keep_spare(&x->feed_spare, b);
+        buf_keep_spare(&x->feed_spare, b, SPARE_BUF_MAX);
 }
 
 static void replica_free(struct replica *x)

@@ -204,17 +204,17 @@ void repl_shard_turn(struct shard *sh)
         master_flush_feeds(sh);
 }
 
-bool repl_turn_pending(struct shard *sh)
-{
-    return master_feeds_held(sh) || repl_snapshot_ready(sh);
-}
-
-bool repl_snapshot_ready(struct shard *sh)
+static bool snapshot_ready(struct shard *sh)
 {
     for (struct snap *s = sh->repl ? sh->repl->snaps : NULL; s; s = s->next)
         if (!s->flow || !snap_flow_full(s->flow))
             return true;
     return false;
+}
+
+bool repl_turn_pending(struct shard *sh)
+{
+    return master_feeds_held(sh) || snapshot_ready(sh);
 }
 
 void repl_replica_sent(struct shard *sh, struct conn *c, struct client *cl)
@@ -305,13 +305,7 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
             if (m->value == FEED_DROP) {
                 conn_close(c, true);
             } else {
-                if (c->out.len == 0 && c->out.cap <= m->payload.cap) {
-                    struct buf t = c->out; /* take the bytes without copying them */
-                    c->out = m->payload;
-                    m->payload = t;
-                } else {
-                    buf_append(&c->out, m->payload.data, m->payload.len);
-                }
+                buf_move(&c->out, &m->payload);
                 conn_flush(c);
                 /* during a full sync the snapshot is paced instead (flow.c):
                  * the limits apply to the stream once the replica is online */
@@ -393,7 +387,7 @@ static void handle_answer(struct shard *sh, struct shard_msg *m)
         else
             failover_flushed(sh);
     } else if ((int)m->kind == MSG_JOURNAL) {
-        buf_keep_spare(&sh->repl->journal_spare, &m->payload);
+        buf_keep_spare(&sh->repl->journal_spare, &m->payload, SPARE_BUF_MAX);
     } else if ((int)m->kind == MSG_REPL_FEED) {
         master_feed_returned(sh, m->caller_id, &m->payload);
     }

@@ -63,11 +63,9 @@ journal_hook repl_journal_hook;
 /* End of every loop turn: ship journal bytes, produce snapshot slices, and on
  * shard 0 send what is queued for each replica. */
 void repl_shard_turn(struct shard *sh);
-/* Does this shard have snapshot slices to make now (a snapshot whose
- * replica is not behind by a window)? Then its loop must not sleep. */
-bool repl_snapshot_ready(struct shard *sh);
-/* ...or replication work held for a later turn (batched feeds, a snapshot
- * slice): the loop must come round again without sleeping. */
+/* Replication work for this shard's next turn (a snapshot slice whose
+ * replica is not a window behind, feeds held for batching): the loop must
+ * come round again without sleeping. */
 bool repl_turn_pending(struct shard *sh);
 /* A replica's connection sent some output (its shard's on_sent). */
 void repl_replica_sent(struct shard *sh, struct conn *c, struct client *cl);

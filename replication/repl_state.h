@@ -54,22 +54,6 @@ struct snap {
  * keeping one (up to this size) for the next turn saves growing a new one
  * every turn, which under load meant fresh pages and copies each time. */
 #define SPARE_BUF_MAX (16u << 20)
-static inline void buf_keep_spare(struct buf *spare, struct buf *returned)
-{
-    if (returned->cap > spare->cap && returned->cap <= SPARE_BUF_MAX) {
-        struct buf t = *spare;
-        *spare = *returned;
-        *returned = t;
-        spare->len = 0;
-    }
-}
-/* Move *b's bytes into *to (which must be empty) and give *b the spare. */
-static inline void buf_hand_over(struct buf *b, struct buf *to, struct buf *spare)
-{
-    *to = *b;
-    *b = *spare;
-    buf_init(spare);
-}
 
 /* Per shard (struct shard's repl). */
 struct repl_shard {

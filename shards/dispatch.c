@@ -110,13 +110,7 @@ void session_drain(struct session *s)
             s->tail = NULL;
         s->npending--;
         if (s->conn && p->out.len) {
-            if (s->conn->out.len == 0 && s->conn->out.cap < p->out.cap) {
-                struct buf t = s->conn->out;
-                s->conn->out = p->out;
-                p->out = t;
-            } else {
-                buf_append(&s->conn->out, p->out.data, p->out.len);
-            }
+            buf_move(&s->conn->out, &p->out);
             moved = true;
         }
         pending_free(p);

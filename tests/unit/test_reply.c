@@ -206,6 +206,47 @@ static void run_merge(merge_fn *fn, int proto, struct parts *p, const int *keys,
     buf_free(&o.b);
 }
 
+/* buf_move: into an empty buffer the blocks swap (no copy, dst keeps src's
+ * block); into a non-empty one the bytes are appended; src ends empty. The
+ * spare helpers keep the bigger returned block, within the limit. */
+static void test_buf_move_and_spare(void **state)
+{
+    struct buf dst, src;
+    buf_init(&dst);
+    buf_init(&src);
+    buf_append(&src, "hello", 5);
+    char *block = src.data;
+    buf_move(&dst, &src);
+    assert_ptr_equal(dst.data, block);
+    assert_int_equal(dst.len, 5);
+    assert_int_equal(src.len, 0);
+    buf_append(&src, " world", 6);
+    buf_move(&dst, &src);
+    assert_int_equal(dst.len, 11);
+    assert_memory_equal(dst.data, "hello world", 11);
+    assert_int_equal(src.len, 0);
+
+    struct buf spare, out;
+    buf_init(&spare);
+    buf_keep_spare(&spare, &dst, 1 << 20);
+    assert_ptr_not_equal(spare.data, NULL);
+    assert_int_equal(spare.len, 0);
+    assert_ptr_equal(dst.data, NULL);       /* got the (empty) old spare */
+    size_t cap = spare.cap;
+    buf_append(&src, "x", 1);
+    buf_hand_over(&src, &out, &spare);
+    assert_int_equal(out.len, 1);
+    assert_int_equal(src.cap, cap);          /* the next fill starts in the spare */
+    assert_ptr_equal(spare.data, NULL);
+    buf_init(&dst);
+    buf_reserve(&dst, 4096);
+    buf_keep_spare(&spare, &dst, 1024);      /* over the limit: not kept */
+    assert_ptr_equal(spare.data, NULL);
+    buf_free(&dst);
+    buf_free(&src);
+    buf_free(&out);
+}
+
 static void test_merge_sum_int(void **state)
 {
     struct parts p;
@@ -329,6 +370,7 @@ static void test_merge_first_non_null(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buf_move_and_spare),
         cmocka_unit_test(test_simple_and_errors),
         cmocka_unit_test(test_integers),
         cmocka_unit_test(test_bulks),
