@@ -13,6 +13,10 @@
 #include "../core/log.h"
 
 #define RECV_BGID 1
+/* Unconsumed input at which a connection stops being read, and below which
+ * it is read again. */
+#define INPUT_STOP_BYTES (4u << 20)
+#define INPUT_RESUME_BYTES (1u << 20)
 
 struct loop {
     struct io_uring        ring;
@@ -26,6 +30,8 @@ struct loop {
     struct conn           *conns;      /* doubly linked list of open conns */
     size_t                 nconns;
     struct conn           *queued;     /* conns to send to or resume this turn */
+    struct conn           *yielded;    /* conns to resume next turn */
+    unsigned long long     turns;
     bool                   stopping;
     atomic_int             sleeping;   /* 1 while waiting in io_uring_enter */
     unsigned               turn_io;    /* socket completions handled this turn */
@@ -125,7 +131,7 @@ static void conn_free(struct loop *l, struct conn *c)
  * on the queued list are freed when the list is walked. */
 static void conn_maybe_free(struct loop *l, struct conn *c)
 {
-    if (c->closing && c->ops == 0 && !c->queued)
+    if (c->closing && c->ops == 0 && !c->queued && !c->yielded)
         conn_free(l, c);
 }
 
@@ -167,6 +173,32 @@ void conn_set_keepalive(struct conn *c, int seconds)
 }
 
 void conn_pause(struct conn *c) { c->paused = true; }
+
+void conn_yield(struct conn *c)
+{
+    struct loop *l = c->loop;
+    if (c->yielded || c->closing)
+        return;
+    c->yielded = true;
+    c->next_yielded = l->yielded;
+    l->yielded = c;
+}
+
+unsigned long long loop_turns(const struct loop *l) { return l->turns; }
+
+/* Start of a turn's finish: the conns that yielded last turn get on_data
+ * again (or are freed, if closed meanwhile). */
+static void resume_yielded(struct loop *l)
+{
+    struct conn *list = l->yielded;
+    l->yielded = NULL;
+    for (struct conn *c = list, *next; c; c = next) {
+        next = c->next_yielded;
+        c->yielded = false;
+        c->resume = !c->closing;
+        queue_conn(l, c);
+    }
+}
 
 void conn_resume(struct conn *c)
 {
@@ -256,27 +288,78 @@ static void handle_accept(struct loop *l, struct io_uring_cqe *cqe)
         l->h.on_open(l->arg, c);
 }
 
+/* Keep bytes on_data did not consume, after those already kept. The
+ * consumed front is dropped when it is at least as big as what is left (so
+ * every byte is moved at most once more). */
+static void input_keep(struct conn *c, const char *p, size_t n)
+{
+    if (c->in_off == c->in.len) {
+        c->in.len = c->in_off = 0;
+    } else if (c->in_off >= (64u << 10) && c->in_off >= c->in.len - c->in_off) {
+        memmove(c->in.data, c->in.data + c->in_off, c->in.len - c->in_off);
+        c->in.len -= c->in_off;
+        c->in_off = 0;
+    }
+    buf_append(&c->in, p, n);
+}
+
+static void input_consumed(struct conn *c, size_t used)
+{
+    c->in_off += used;
+    if (c->in_off >= c->in.len)
+        c->in.len = c->in_off = 0;
+}
+
+/* Hand on_data what conn->in holds. */
+static void input_process(struct loop *l, struct conn *c)
+{
+    size_t used = l->h.on_data(l->arg, c, c->in.data + c->in_off, conn_input_bytes(c));
+    if (!c->closing)
+        input_consumed(c, used);
+}
+
+/* Input piling up unconsumed: stop reading (the multishot recv ends with
+ * -ECANCELED) until it is worked down. */
+static void input_check_stop(struct loop *l, struct conn *c)
+{
+    if (!c->recv_armed || c->recv_stopped || conn_input_bytes(c) < INPUT_STOP_BYTES)
+        return;
+    c->recv_stopped = true;
+    struct io_uring_sqe *sqe = ring_sqe(&l->ring);
+    io_uring_prep_cancel64(sqe, ud_make(OP_RECV, c), 0);
+    io_uring_sqe_set_data64(sqe, ud_make(OP_IGNORE, NULL));
+}
+
+static void input_check_resume(struct loop *l, struct conn *c)
+{
+    if (c->recv_stopped && !c->recv_armed && !c->closing && !c->close_after_flush &&
+        conn_input_bytes(c) < INPUT_RESUME_BYTES) {
+        c->recv_stopped = false;
+        arm_recv(l, c);
+    }
+}
+
 static void deliver(struct loop *l, struct conn *c, const char *p, size_t n)
 {
     if (c->closing || c->close_after_flush)
         return;
-    if (c->in.len == 0 && !c->paused) {
+    bool waiting = c->paused || c->yielded;
+    if (conn_input_bytes(c) == 0 && !waiting) {
         size_t used = l->h.on_data(l->arg, c, p, n);
         if (used < n && !c->closing)
-            buf_append(&c->in, p + used, n - used);
-        return;
+            input_keep(c, p + used, n - used);
+    } else {
+        input_keep(c, p, n);
+        if (c->in_limit && conn_input_bytes(c) > c->in_limit) {
+            log_warning("Closing client that reached max query buffer length (qbuf=%zu)", conn_input_bytes(c));
+            conn_close(c, false);
+            return;
+        }
+        if (!waiting)
+            input_process(l, c);
     }
-    buf_append(&c->in, p, n);
-    if (c->in_limit && c->in.len > c->in_limit) {
-        log_warning("Closing client that reached max query buffer length (qbuf=%zu)", c->in.len);
-        conn_close(c, false);
-        return;
-    }
-    if (!c->paused) {
-        size_t used = l->h.on_data(l->arg, c, c->in.data, c->in.len);
-        if (!c->closing)
-            buf_consume(&c->in, used);
-    }
+    if (!c->closing && (c->paused || c->yielded))
+        input_check_stop(l, c);
 }
 
 static void handle_recv(struct loop *l, struct io_uring_cqe *cqe)
@@ -292,7 +375,9 @@ static void handle_recv(struct loop *l, struct io_uring_cqe *cqe)
     if (!(cqe->flags & IORING_CQE_F_MORE)) {
         c->recv_armed = false;
         c->ops--;
-        if (res == -ENOBUFS && !c->closing) {
+        if (c->recv_stopped && (res == -ECANCELED || res == -ENOBUFS || res > 0)) {
+            input_check_resume(l, c); /* stopped on purpose: read again once worked down */
+        } else if (res == -ENOBUFS && !c->closing) {
             arm_recv(l, c); /* buffers are recycled as soon as they are read */
         } else if (!c->closing && !c->close_after_flush) {
             /* end of stream or an error: the peer is gone */
@@ -364,13 +449,12 @@ static void walk_queued(struct loop *l)
         for (struct conn *c = list, *next; c; c = next) {
             next = c->next_queued;
             c->queued = false;
-            if (c->resume && !c->closing && !c->paused) {
+            if (c->resume && !c->closing && !c->paused && !c->yielded) {
                 c->resume = false;
-                if (c->in.len > 0) {
-                    size_t used = l->h.on_data(l->arg, c, c->in.data, c->in.len);
-                    if (!c->closing)
-                        buf_consume(&c->in, used);
-                }
+                if (conn_input_bytes(c) > 0)
+                    input_process(l, c);
+                if (!c->closing)
+                    input_check_resume(l, c);
             }
             if (c->closing) {
                 conn_maybe_free(l, c);
@@ -433,6 +517,7 @@ static void run_turn(struct loop *l, bool may_sleep)
     }
     io_uring_cq_advance(&l->ring, n);
     l->turn_io = io;
+    l->turns++;
 }
 
 bool loop_turn_idle(const struct loop *l)
@@ -447,6 +532,7 @@ bool loop_turn_idle(const struct loop *l)
 static bool finish_turn(struct loop *l)
 {
     bool more = false;
+    resume_yielded(l);
     for (int round = 0; round < 8; round++) {
         more = l->h.before_sleep ? l->h.before_sleep(l->arg) : false;
         if (!l->queued)
@@ -461,7 +547,7 @@ void loop_run(struct loop *l, atomic_int *stop)
     bool busy = true;
     while (!atomic_load_explicit(stop, memory_order_relaxed)) {
         run_turn(l, !busy);
-        busy = finish_turn(l);
+        busy = finish_turn(l) || l->yielded;
     }
     /* Shutdown: stop accepting, close every connection, wait (bounded) for
      * their operations to finish so no completion refers to freed memory. */
@@ -473,6 +559,7 @@ void loop_run(struct loop *l, atomic_int *stop)
     }
     for (struct conn *c = l->conns; c; c = c->next)
         conn_close(c, false);
+    resume_yielded(l);
     walk_queued(l);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -13,7 +13,11 @@
  * Input: a multishot recv per connection into the loop's provided-buffer
  * ring. Bytes are given to on_data straight from the kernel's buffer; what
  * on_data does not consume (a command cut in half) is copied to conn->in, and
- * later bytes are appended there. */
+ * later bytes are appended there. A connection whose input waits unconsumed
+ * (paused, or yielded: it had its share of this turn) stops being read once
+ * a few megabytes have piled up (INPUT_STOP_BYTES in loop.c), so TCP pushes
+ * back on the sender, and is read again when the layer above has worked
+ * them down. */
 #ifndef RINGKV_LOOP_H
 #define RINGKV_LOOP_H
 
@@ -38,12 +42,16 @@ struct conn {
     bool         paused;       /* on_data is not called until conn_resume */
     bool         queued;       /* on the loop's list of conns to send or resume */
     bool         resume;       /* call on_data on conn->in at the end of this turn */
-    struct buf   in;           /* received bytes not consumed yet (start of a command) */
+    bool         yielded;      /* on the loop's list of conns to resume next turn */
+    bool         recv_stopped; /* reading stopped while input piles up */
+    struct buf   in;           /* received bytes; those before in_off are consumed */
+    size_t       in_off;
     size_t       in_limit;     /* close the connection when `in` grows past this (0: no limit) */
     struct buf   out;          /* replies waiting for the end of the turn */
     struct buf   wire;         /* bytes of the send in flight */
     size_t       wire_off;     /* of wire, bytes already sent */
     struct conn *next_queued;
+    struct conn *next_yielded;
     struct conn *prev, *next;  /* every conn of the loop */
     struct sockaddr_storage peer;
     struct sockaddr_storage local;
@@ -99,8 +107,18 @@ void conn_resume(struct conn *c);
 /* Connect to addr (IPv4 or IPv6, port set) without blocking; session is
  * stored in the new conn. Returns the conn (not yet connected: see
  * on_connect) or NULL if no socket could be made. */
+/* on_data has had its share of this turn (a link applying a flood of
+ * writes must not hold back the other connections of the shard): what it
+ * did not consume stays in conn->in, and on_data is called on it again next
+ * turn, after that turn's completions. Call from on_data. */
+void conn_yield(struct conn *c);
+/* Turns run so far: lets on_data count what it did in the current turn. */
+unsigned long long loop_turns(const struct loop *l);
+
 struct conn *loop_connect(struct loop *l, const struct sockaddr_storage *addr, void *session);
 
+/* Bytes received and not consumed yet. */
+static inline size_t conn_input_bytes(const struct conn *c) { return c->in.len - c->in_off; }
 /* Bytes queued for sending (out + in flight). */
 static inline size_t conn_output_bytes(const struct conn *c) { return c->out.len + (c->wire.len - c->wire_off); }
 

@@ -107,6 +107,8 @@ struct repl_link {
     int                replies;  /* handshake replies still expected */
     bool               auth;
     struct buf        *apply;    /* per shard: records to send this turn */
+    unsigned long long turn;     /* the loop turn turn_bytes counts */
+    size_t             turn_bytes; /* stream bytes taken in that turn */
 };
 
 /* The node's replication state, owned by shard 0. */

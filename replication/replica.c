@@ -25,6 +25,11 @@
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 2000
 #define ACK_PERIOD_MS 1000
+/* Stream bytes the link takes in per loop turn. A replica catching up on a
+ * flood would otherwise parse and apply megabytes in one turn while its own
+ * clients wait for the next; the rest waits in the connection's input (and,
+ * past a few MB, in TCP: the master's output buffer). */
+#define LINK_TURN_BYTES (64u << 10)
 
 bool repl_is_link(const struct conn *c)
 {
@@ -403,8 +408,16 @@ size_t repl_link_data(struct shard *sh, struct conn *c, const char *p, size_t n)
     struct repl *r = repl_of(sh);
     struct repl_link *l = c->session;
     r->last_io_ms = shard_now_ms(sh);
+    if (l->turn != loop_turns(c->loop)) {
+        l->turn = loop_turns(c->loop);
+        l->turn_bytes = 0;
+    }
     size_t used = 0;
     while (used < n && r->link == l && !c->closing) {
+        if (l->turn_bytes >= LINK_TURN_BYTES) {
+            conn_yield(c); /* the rest next turn, after the shard's other work */
+            break;
+        }
         if (r->step == LINK_HANDSHAKE) {
             const char *eol = memchr(p + used, '\n', n - used);
             if (!eol) {
@@ -445,6 +458,7 @@ size_t repl_link_data(struct shard *sh, struct conn *c, const char *p, size_t n)
             !stream_command(sh, l, (int)l->parser.argc, l->parser.argv, p + used, consumed))
             goto broken;
         used += consumed;
+        l->turn_bytes += consumed;
     }
     post_applies(sh, l);
     return used;

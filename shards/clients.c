@@ -150,7 +150,7 @@ static void visit_client(void *arg, struct conn *c)
     struct session *s = c->session;
     if (!s)
         return;
-    struct client_io io = { c->in.len, conn_output_bytes(c), (size_t)s->npending };
+    struct client_io io = { conn_input_bytes(c), conn_output_bytes(c), (size_t)s->npending };
     w->fn(w->arg, &s->client, &io);
 }
 

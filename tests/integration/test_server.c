@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -359,6 +361,63 @@ static void test_client_pause(void **state)
     tclose(r);
 }
 
+/* A paused client that keeps sending is not read without bound: the server
+ * stops reading it once a few MB of its input wait (TCP pushes back on the
+ * client) and reads the rest once the pause ends, every command intact. */
+static void test_paused_client_input_pushback(void **state)
+{
+    enum { N = 16000, VLEN = 4000 };
+    tconn *w = tconnect(srv.port);
+    char *value = malloc(VLEN + 1);
+    memset(value, 'v', VLEN);
+    value[VLEN] = '\0';
+    size_t cap = (size_t)N * (VLEN + 64), total = 0;
+    char *cmds = malloc(cap);
+    for (int i = 0; i < N; i++)
+        total += (size_t)snprintf(cmds + total, cap - total, "*3\r\n$3\r\nSET\r\n$%d\r\npk:%05d\r\n$%d\r\n%s\r\n",
+                                  8, i, VLEN, value);
+    expect_ok(tcmd(c, "CLIENT PAUSE 100000 WRITE"));
+    int fd = tfd(w);
+    int fl = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    size_t sent = 0;
+    long long idle_since = now_ms();
+    while (sent < total && now_ms() - idle_since < 1500) {
+        ssize_t k = send(fd, cmds + sent, total - sent, MSG_NOSIGNAL);
+        if (k > 0) {
+            sent += (size_t)k;
+            idle_since = now_ms();
+        } else {
+            usleep(20000);
+        }
+    }
+    /* the server stopped reading: the client could not hand over all 64 MB */
+    assert_true(sent < total);
+    struct rval *v = tcmd(c, "CLIENT LIST");
+    assert_non_null(v);
+    assert_int_equal(v->type, R_BULK);
+    char *list = strdup(v->str);
+    rval_free(v);
+    /* w is the connection with a big query buffer */
+    long long qbuf_max = 0;
+    for (char *q = strstr(list, "qbuf="); q; q = strstr(q + 5, "qbuf="))
+        if (atoll(q + 5) > qbuf_max)
+            qbuf_max = atoll(q + 5);
+    free(list);
+    assert_true(qbuf_max > 0);
+    assert_true(qbuf_max <= 13 * 1024 * 1024); /* 4 MB, plus what was in flight */
+    expect_ok(tcmd(c, "CLIENT UNPAUSE"));
+    fcntl(fd, F_SETFL, fl);
+    tsend_raw(w, cmds + sent, total - sent);
+    for (int i = 0; i < N; i++)
+        expect_ok(tread(w, 10000));
+    expect_bulk(tcmd(c, "GET pk:%05d", N - 1), value);
+    expect_int(tcmd(c, "DBSIZE"), N);
+    free(cmds);
+    free(value);
+    tclose(w);
+}
+
 static void test_config_file(void **state)
 {
     struct server s;
@@ -448,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_signals_exit_zero),
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test_setup_teardown(test_client_pause, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paused_client_input_pushback, setup, teardown),
         cmocka_unit_test(test_config_file),
         cmocka_unit_test_setup_teardown(test_config_rewrite, setup, teardown),
     };
