@@ -37,7 +37,8 @@ void master_stream_bytes(struct shard *sh, const char *p, size_t n)
         return;
     journal_append_raw(r->backlog, p, n);
     for (struct replica *x = r->replicas; x; x = x->next)
-        buf_append(&x->feed, p, n);
+        if (!x->stream_later)
+            buf_append(&x->feed, p, n);
 }
 
 static void stream_command(struct shard *sh, const char *resp)
@@ -91,14 +92,11 @@ void master_attach(struct shard *sh, struct shard_msg *m)
         log_notice("Replica %s:%d asks for synchronization from offset %llu: partial resynchronization accepted, "
                    "sending %llu bytes of backlog",
                    x->ip, x->port, (unsigned long long)from, (unsigned long long)(offset - from));
-    } else if (repl_is_replica(n)) {
-        /* A replica's stores lag the stream it has read, so a snapshot of
-         * them could go out after newer stream bytes: a chained replica may
-         * only continue from our backlog. */
+    } else if (repl_is_replica(n) && (r->step != LINK_CONNECTED || !r->backlog_active)) {
+        /* our own data is not a whole copy until our sync is done */
         buf_free(&x->feed);
         mi_free(x);
-        r->sync_partial_err++;
-        buf_append_str(&m->reply, "-ERR ringkv serves only partial resyncs while it is a replica\r\n");
+        buf_append_str(&m->reply, "-NOMASTERLINK Can't SYNC while not connected with my master\r\n");
         msg_post(sh, m, m->home);
         return;
     } else {
@@ -111,6 +109,12 @@ void master_attach(struct shard *sh, struct shard_msg *m)
             atomic_store(&n->repl_feeding, 1);
         }
         buf_printf(&m->reply, "+FULLRESYNC %s %llu\r\n", r->replid, (unsigned long long)offset);
+        /* On a replica every write up to offset has been posted to its
+         * shard (repl_link_data posts at the end of each read), so each
+         * shard starts its snapshot after applying them: mailboxes keep
+         * the order of one sender. */
+        x->stream_later = repl_is_replica(n);
+        x->sync_from = offset;
         x->snap_pending = n->nshards;
         x->flow = snap_flow_create(1 + n->nshards); /* ours, and one per producing shard */
         for (int i = 0; i < n->nshards; i++)
@@ -140,33 +144,47 @@ static void replica_free(struct replica *x)
     mi_free(x);
 }
 
-void master_detach(struct shard *sh, uint64_t id)
+static struct replica *unlink_replica(struct repl *r, uint64_t id)
 {
-    struct repl *r = repl_of(sh);
     for (struct replica **pp = &r->replicas; *pp; pp = &(*pp)->next) {
         if ((*pp)->id == id) {
             struct replica *x = *pp;
             *pp = x->next;
             r->nreplicas--;
-            log_notice("Connection with replica %s:%d lost.", x->ip, x->port);
-            replica_free(x);
-            return;
+            return x;
         }
+    }
+    return NULL;
+}
+
+void master_detach(struct shard *sh, uint64_t id)
+{
+    struct replica *x = unlink_replica(repl_of(sh), id);
+    if (x) {
+        log_notice("Connection with replica %s:%d lost.", x->ip, x->port);
+        replica_free(x);
     }
 }
 
-/* Tell every replica's shard to close it (we became a replica ourselves). */
+/* Tell x's shard to close its connection; x is freed (unlinked already). */
+static void drop_replica(struct shard *sh, struct replica *x)
+{
+    struct shard_msg *m = msg_create(MSG_REPL_FEED, sh->id, x->shard, NULL, -1, NULL, 0);
+    m->caller_id = x->id;
+    m->value = FEED_DROP;
+    msg_post(sh, m, x->shard);
+    replica_free(x);
+}
+
+/* Close every replica (we became a replica ourselves, or took a new full
+ * sync). */
 void master_drop_replicas(struct shard *sh)
 {
     struct repl *r = repl_of(sh);
     while (r->replicas) {
         struct replica *x = r->replicas;
         r->replicas = x->next;
-        struct shard_msg *m = msg_create(MSG_REPL_FEED, sh->id, x->shard, NULL, -1, NULL, 0);
-        m->caller_id = x->id;
-        m->value = FEED_DROP;
-        msg_post(sh, m, x->shard);
-        replica_free(x);
+        drop_replica(sh, x);
     }
     r->nreplicas = 0;
 }
@@ -199,9 +217,18 @@ void master_snapshot_data(struct shard *sh, uint64_t id, struct buf *frames)
 
 void master_snapshot_done(struct shard *sh, uint64_t id)
 {
-    struct replica *x = find_replica(repl_of(sh), id);
+    struct repl *r = repl_of(sh);
+    struct replica *x = find_replica(r, id);
     if (!x || x->online || --x->snap_pending > 0)
         return;
+    if (x->stream_later && journal_read(r->backlog, x->sync_from, &x->feed) != 0) {
+        log_warning("Replica %s:%d: the backlog no longer holds offset %llu, where its full sync began; "
+                    "dropping it (it will retry; a bigger repl-backlog-size avoids this)",
+                    x->ip, x->port, (unsigned long long)x->sync_from);
+        drop_replica(sh, unlink_replica(r, x->id));
+        return;
+    }
+    x->stream_later = false;
     buf_append_str(&x->feed, "*1\r\n$12\r\n" FRAME_LOADDONE "\r\n");
     x->online = true;
     snap_flow_unref(x->flow);

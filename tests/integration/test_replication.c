@@ -1,6 +1,7 @@
 /* Replication with real ringkv processes on loopback (issue 4's tests): full
  * sync while writes continue, partial resync after a cut link, kill -9 of the
- * master and promotion of a replica, backlog overflow, replicas with another
+ * master and promotion of a replica, backlog overflow, a replica's full sync
+ * served by a replica, replicas with another
  * thread count, expiry on replicas, READONLY/ROLE/INFO, FAILOVER under load.
  * Each test starts its own nodes; the faults through a proxy are in
  * test_replication_faults.c. */
@@ -48,6 +49,47 @@ static void test_full_sync_while_writing(void **state)
     tclose(rc);
     node_stop(r);
     node_stop(m);
+}
+
+/* A replica serves a full sync to a replica of its own while writes go on
+ * at the top (overwriting the keys being copied): the snapshot comes from a
+ * node whose shards apply the stream after its link reads it, so the stream
+ * must follow the snapshot, not run alongside it. All three end identical. */
+static void test_chained_full_sync(void **state)
+{
+    struct server *m = node_start((const char *[]){ "--threads", "2", NULL });
+    struct server *r1 = node_start((const char *[]){ "--threads", "2", NULL });
+    struct server *r2 = node_start((const char *[]){ "--threads", "1", NULL });
+    tconn *mc = tconnect(m->port), *r1c = tconnect(r1->port), *r2c = tconnect(r2->port);
+    load_keys(mc, "key", 0, 200000, 24);
+    replicaof(r1c, m->port);
+    wait_synced(mc, r1c, 30000);
+
+    struct writer w;
+    writer_start(&w, m->port, "w", 200000, 24);
+    writer_wait_ok(&w, 2000, 10000);
+    replicaof(r2c, r1->port);
+    wait_link(r2c, "up", 30000);
+    writer_wait_ok(&w, atomic_load(&w.ok) + 2000, 10000);
+    writer_stop(&w);
+    assert_int_equal(w.errors, 0);
+    wait_synced(mc, r1c, 20000);
+    wait_synced(r1c, r2c, 20000);
+    assert_true(expect_same_data(m->port, r2->port) >= 200000);
+    assert_int_equal(info_field(r1c, "stats", "sync_full"), 1);
+
+    /* a replica cut off from its master has no whole copy to give */
+    node_stop(m);
+    wait_link(r1c, "down", 10000);
+    tconn *raw = tconnect(r1->port);
+    expect_error(tcmd(raw, "PSYNC ? -1"), "NOMASTERLINK Can't SYNC while not connected with my master");
+    tclose(raw);
+    writer_free(&w);
+    tclose(mc);
+    tclose(r1c);
+    tclose(r2c);
+    node_stop(r2);
+    node_stop(r1);
 }
 
 /* A master and a synced replica with a few keys. */
@@ -503,6 +545,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_readonly_role_info, nodes_teardown),
         cmocka_unit_test_teardown(test_full_sync_while_writing, nodes_teardown),
+        cmocka_unit_test_teardown(test_chained_full_sync, nodes_teardown),
         cmocka_unit_test_teardown(test_cut_link_partial_resync, nodes_teardown),
         cmocka_unit_test_teardown(test_kill9_promote_replica, nodes_teardown),
         cmocka_unit_test_teardown(test_backlog_overflow_full_sync, nodes_teardown),
