@@ -37,8 +37,7 @@ void master_stream_bytes(struct shard *sh, const char *p, size_t n)
         return;
     journal_append_raw(r->backlog, p, n);
     for (struct replica *x = r->replicas; x; x = x->next)
-        if (!x->stream_later)
-            buf_append(&x->feed, p, n);
+        buf_append(x->stream_later ? &x->stream_held : &x->feed, p, n);
 }
 
 static void stream_command(struct shard *sh, const char *resp)
@@ -114,7 +113,6 @@ void master_attach(struct shard *sh, struct shard_msg *m)
          * shard starts its snapshot after applying them: mailboxes keep
          * the order of one sender. */
         x->stream_later = repl_is_replica(n);
-        x->sync_from = offset;
         x->snap_pending = n->nshards;
         x->flow = snap_flow_create(1 + n->nshards); /* ours, and one per producing shard */
         for (int i = 0; i < n->nshards; i++)
@@ -138,6 +136,7 @@ void master_feed_returned(struct shard *sh, uint64_t id, struct buf *b)
 
 static void replica_free(struct replica *x)
 {
+    buf_free(&x->stream_held);
     buf_free(&x->feed_spare);
     snap_flow_unref(x->flow);
     buf_free(&x->feed);
@@ -221,13 +220,10 @@ void master_snapshot_done(struct shard *sh, uint64_t id)
     struct replica *x = find_replica(r, id);
     if (!x || x->online || --x->snap_pending > 0)
         return;
-    if (x->stream_later && journal_read(r->backlog, x->sync_from, &x->feed) != 0) {
-        log_warning("Replica %s:%d: the backlog no longer holds offset %llu, where its full sync began; "
-                    "dropping it (it will retry; a bigger repl-backlog-size avoids this)",
-                    x->ip, x->port, (unsigned long long)x->sync_from);
-        drop_replica(sh, unlink_replica(r, x->id));
-        return;
-    }
+    /* the stream made meanwhile, then the end marker: the replica switches
+     * to its copy once it holds our state as of now */
+    buf_move(&x->feed, &x->stream_held);
+    buf_free(&x->stream_held);
     x->stream_later = false;
     buf_append_str(&x->feed, "*1\r\n$12\r\n" FRAME_LOADDONE "\r\n");
     x->online = true;

@@ -74,12 +74,12 @@ struct replica {
     int        snap_pending; /* shards whose snapshot is not done */
     struct snap_flow *flow;  /* while the snapshot runs */
     size_t     feed_paced;   /* snapshot bytes in feed, still counted in flight */
-    /* A full sync served by a replica (chained): the stream from sync_from
-     * on is read from the backlog once the snapshot is complete, not sent
-     * alongside it (our shards apply what shard 0 reads later than it is
-     * read, so only after the snapshot does the order hold). */
+    /* A full sync served by a replica (chained): the stream is held here
+     * and sent once the snapshot is complete, not alongside it (our shards
+     * apply what shard 0 reads after it is read, so a snapshot slice can
+     * carry a value newer than the stream bytes already sent). */
     bool       stream_later;
-    uint64_t   sync_from;
+    struct buf stream_held;
     struct buf feed;         /* bytes to send at the end of this turn */
     struct buf feed_spare;   /* an empty buffer come back from the replica's shard */
     uint64_t   ack_offset;
