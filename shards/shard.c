@@ -87,7 +87,10 @@ int shard_setup(struct shard *sh)
         .listen_fds = sh->node->listen_fds + (size_t)sh->id * (size_t)sh->node->nlisten,
         .nlisten = sh->node->nlisten,
         .hz = (int)config_load(&sh->node->config, hz),
-        .recv_buffers = 512,
+        /* 2 MB: bounds what a loop turn can take in. With 8 MB (512) an
+         * overloaded node took up to 8 MB of commands per turn and served
+         * half the rate (bench/RESULTS.md, "What changed the figures") */
+        .recv_buffers = 128,
         .recv_buffer_size = 16384,
     };
     struct loop_handlers h = {
