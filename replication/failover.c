@@ -75,9 +75,13 @@ void failover_flushed(struct shard *sh)
     struct repl *r = repl_of(sh);
     if (r->failover != FAILOVER_WAIT_SYNC || --r->failover_flushes > 0)
         return;
-    r->failover_offset = journal_offset(r->backlog);
+    /* The target must have everything, the GETACK included: the old
+     * master asks to continue from its own end of the stream, and a byte
+     * the target never got (dropped with the link at the hand-over) would
+     * make that a full resync. The GETACK makes the target answer at once. */
     master_stream_bytes(sh, "*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n",
                         strlen("*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n"));
+    r->failover_offset = journal_offset(r->backlog);
     failover_tick(sh, shard_now_ms(sh));
 }
 
@@ -87,7 +91,9 @@ void failover_tick(struct shard *sh, int64_t now_ms)
     if (r->failover != FAILOVER_WAIT_SYNC || r->failover_flushes > 0)
         return;
     struct replica *x = target_replica(r);
-    if (x && x->ack_offset >= r->failover_offset) {
+    /* the whole stream so far: writes are paused, but a key's expiry can
+     * still add a DEL after the GETACK */
+    if (x && x->ack_offset >= r->failover_offset && x->ack_offset >= journal_offset(r->backlog)) {
         char host[64];
         snprintf(host, sizeof(host), "%s", x->ip);
         hand_over(sh, host, x->port);

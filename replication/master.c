@@ -386,7 +386,10 @@ void master_tick(struct shard *sh, int64_t now_ms)
         if (x->online && now_ms - x->ack_ms <= max_lag)
             good++;
     atomic_store(&sh->node->repl_good_replicas, good);
-    if (r->nreplicas > 0 && !repl_is_replica(sh->node) && now_ms - r->last_ping_ms >= PING_PERIOD_MS) {
+    /* no PING while a FAILOVER waits: the target must acknowledge the
+     * whole stream, and a PING after the GETACK would move the end */
+    if (r->nreplicas > 0 && !repl_is_replica(sh->node) && r->failover == FAILOVER_NONE &&
+        now_ms - r->last_ping_ms >= PING_PERIOD_MS) {
         stream_command(sh, "*1\r\n$4\r\nPING\r\n");
         r->last_ping_ms = now_ms;
     }

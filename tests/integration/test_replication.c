@@ -510,6 +510,37 @@ static void test_failover_under_load(void **state)
  * after the master took one more write, so it never reaches the offset: at
  * the TIMEOUT the failover is given up, the held write succeeds on the
  * master, and reaches the replica once it runs again. */
+/* FAILOVER of an idle pair: the old master must continue by partial
+ * resync, so the target has to have received everything the old master
+ * counted, the GETACK it sends while waiting included (a periodic ACK of
+ * the data alone once let it hand over before the GETACK arrived). */
+static void test_failover_idle_partial(void **state)
+{
+    struct server *m, *r;
+    pair_up(&m, &r, "2", "1", NULL);
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    expect_ok(tcmd(mc, "FAILOVER"));
+    long long deadline = now_ms() + 10000;
+    for (;;) {
+        char *ri = info_text(rc, "replication"), *mi = info_text(mc, "replication");
+        bool done = strstr(ri, "role:master\r\n") && strstr(mi, "master_link_status:up\r\n");
+        free(ri);
+        free(mi);
+        if (done)
+            break;
+        if (now_ms() > deadline)
+            fail_msg("FAILOVER did not swap the roles within 10 s");
+        usleep(20000);
+    }
+    assert_int_equal(info_field(rc, "stats", "sync_full"), 0);
+    assert_int_equal(info_field(rc, "stats", "sync_partial_ok"), 1);
+    wait_synced(rc, mc, 10000);
+    tclose(mc);
+    tclose(rc);
+    node_stop(r);
+    node_stop(m);
+}
+
 static void test_failover_holds_writes(void **state)
 {
     struct server *m, *r;
@@ -554,6 +585,7 @@ int main(void)
         cmocka_unit_test_teardown(test_expiry_on_replica, nodes_teardown),
         cmocka_unit_test_teardown(test_failover_under_load, nodes_teardown),
         cmocka_unit_test_teardown(test_failover_holds_writes, nodes_teardown),
+        cmocka_unit_test_teardown(test_failover_idle_partial, nodes_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
