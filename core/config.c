@@ -54,6 +54,7 @@ struct option_range {
 static const struct option_range ranges[] = {
     { "port",                    0, 65535 },
     { "threads",                 0, 1024 },
+    { "recv-buffers",            1, 32768 },
     { "maxmemory-samples",       1, INT_MAX },
     { "timeout",                 0, INT_MAX },
     { "tcp-keepalive",           0, INT_MAX },

@@ -17,6 +17,7 @@
  * it is read again. */
 #define INPUT_STOP_BYTES (4u << 20)
 #define INPUT_RESUME_BYTES (1u << 20)
+#define OWN_RECV_BYTES (16u << 10)
 
 struct loop {
     struct io_uring        ring;
@@ -58,6 +59,18 @@ static void arm_recv(struct loop *l, struct conn *c)
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = (unsigned short)l->pool.bgid;
     io_uring_sqe_set_data64(sqe, ud_make(OP_RECV, c));
+    c->recv_armed = true;
+    c->ops++;
+}
+
+/* The ring had no buffer for c: one recv into c's own buffer instead. */
+static void arm_recv_own(struct loop *l, struct conn *c)
+{
+    if (!c->own_buf)
+        c->own_buf = mi_malloc(OWN_RECV_BYTES);
+    struct io_uring_sqe *sqe = ring_sqe(&l->ring);
+    io_uring_prep_recv(sqe, c->fd, c->own_buf, OWN_RECV_BYTES, 0);
+    io_uring_sqe_set_data64(sqe, ud_make(OP_RECV_OWN, c));
     c->recv_armed = true;
     c->ops++;
 }
@@ -122,6 +135,7 @@ static void conn_free(struct loop *l, struct conn *c)
     if (c->next) c->next->prev = c->prev;
     l->nconns--;
     buf_free(&c->in);
+    mi_free(c->own_buf);
     buf_free(&c->out);
     buf_free(&c->wire);
     mi_free(c);
@@ -378,11 +392,32 @@ static void handle_recv(struct loop *l, struct io_uring_cqe *cqe)
         if (c->recv_stopped && (res == -ECANCELED || res == -ENOBUFS || res > 0)) {
             input_check_resume(l, c); /* stopped on purpose: read again once worked down */
         } else if (res == -ENOBUFS && !c->closing) {
-            arm_recv(l, c); /* buffers are recycled as soon as they are read */
+            arm_recv_own(l, c); /* the ring is dry: busier conns took every buffer */
         } else if (!c->closing && !c->close_after_flush) {
             /* end of stream or an error: the peer is gone */
             conn_close(c, false);
         }
+    }
+    conn_maybe_free(l, c);
+}
+
+static void handle_recv_own(struct loop *l, struct io_uring_cqe *cqe)
+{
+    struct conn *c = ud_ptr(cqe->user_data);
+    int res = cqe->res;
+    c->recv_armed = false;
+    c->ops--;
+    if (res > 0)
+        deliver(l, c, c->own_buf, (size_t)res);
+    if (c->closing || c->close_after_flush) {
+        /* nothing more to read */
+    } else if (res > 0 || res == -ENOBUFS) {
+        if (c->recv_stopped)
+            input_check_resume(l, c);
+        else
+            arm_recv(l, c); /* back to the shared ring */
+    } else {
+        conn_close(c, false); /* end of stream or an error */
     }
     conn_maybe_free(l, c);
 }
@@ -476,6 +511,7 @@ static void handle_cqe(struct loop *l, struct io_uring_cqe *cqe)
     switch (ud_op(cqe->user_data)) {
     case OP_ACCEPT: handle_accept(l, cqe); break;
     case OP_RECV:   handle_recv(l, cqe); break;
+    case OP_RECV_OWN: handle_recv_own(l, cqe); break;
     case OP_SEND:   handle_send(l, cqe); break;
     case OP_CONNECT: handle_connect(l, cqe); break;
     case OP_TICK:
@@ -511,7 +547,7 @@ static void run_turn(struct loop *l, bool may_sleep)
     struct io_uring_cqe *cqe;
     io_uring_for_each_cqe(&l->ring, head, cqe) {
         enum ring_op op = ud_op(cqe->user_data);
-        io += op == OP_RECV || op == OP_SEND || op == OP_ACCEPT;
+        io += op == OP_RECV || op == OP_RECV_OWN || op == OP_SEND || op == OP_ACCEPT;
         handle_cqe(l, cqe);
         n++;
     }

@@ -11,7 +11,11 @@
  * per request.
  *
  * Input: a multishot recv per connection into the loop's provided-buffer
- * ring. Bytes are given to on_data straight from the kernel's buffer; what
+ * ring. When the ring runs dry (some clients flood the node), a connection
+ * whose recv ended for want of a buffer reads once into a small buffer of
+ * its own and then rejoins the ring, so a quiet client is not left waiting
+ * while the busy ones win every freed buffer. Bytes are given to on_data
+ * straight from the kernel's buffer; what
  * on_data does not consume (a command cut in half) is copied to conn->in, and
  * later bytes are appended there. A connection whose input waits unconsumed
  * (paused, or yielded: it had its share of this turn) stops being read once
@@ -44,6 +48,7 @@ struct conn {
     bool         resume;       /* call on_data on conn->in at the end of this turn */
     bool         yielded;      /* on the loop's list of conns to resume next turn */
     bool         recv_stopped; /* reading stopped while input piles up */
+    char        *own_buf;      /* OWN_RECV_BYTES for reads while the shared ring is dry */
     struct buf   in;           /* received bytes; those before in_off are consumed */
     size_t       in_off;
     size_t       in_limit;     /* close the connection when `in` grows past this (0: no limit) */

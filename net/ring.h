@@ -23,6 +23,7 @@ enum ring_op {
     OP_TICK   = 4, /* the periodic timer */
     OP_WAKE   = 5, /* another shard posted to our mailboxes (IORING_OP_MSG_RING) */
     OP_CONNECT = 6, /* outgoing connect; payload: struct conn * */
+    OP_RECV_OWN = 7, /* one recv into the conn's own buffer; payload: struct conn * */
 };
 
 static inline uint64_t ud_make(enum ring_op op, const void *p) { return (uint64_t)(uintptr_t)p | (uint64_t)op; }

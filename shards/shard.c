@@ -83,14 +83,18 @@ int shard_setup(struct shard *sh)
     sh->overflow_head = mi_calloc((size_t)n, sizeof(*sh->overflow_head));
     sh->overflow_tail = mi_calloc((size_t)n, sizeof(*sh->overflow_tail));
     sh->posted = mi_calloc((size_t)n, sizeof(bool));
+    unsigned recv_buffers = 1;
+    while (recv_buffers < (unsigned)config_load(&sh->node->config, recv_buffers))
+        recv_buffers <<= 1;
     struct loop_options o = {
         .listen_fds = sh->node->listen_fds + (size_t)sh->id * (size_t)sh->node->nlisten,
         .nlisten = sh->node->nlisten,
         .hz = (int)config_load(&sh->node->config, hz),
-        /* 2 MB: bounds what a loop turn can take in. With 8 MB (512) an
-         * overloaded node took up to 8 MB of commands per turn and served
-         * half the rate (bench/RESULTS.md, "What changed the figures") */
-        .recv_buffers = 128,
+        /* recv-buffers (128: 2 MB) bounds what a loop turn can take in.
+         * With 8 MB (512) an overloaded node took up to 8 MB of commands
+         * per turn and served half the rate (bench/RESULTS.md, "What
+         * changed the figures") */
+        .recv_buffers = recv_buffers,
         .recv_buffer_size = 16384,
     };
     struct loop_handlers h = {

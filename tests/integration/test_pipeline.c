@@ -1,9 +1,13 @@
 /* Pipelining: many commands in one write get their replies in order; commands
- * split at any byte boundary are reassembled; RESP3 after HELLO 3. */
+ * split at any byte boundary are reassembled; RESP3 after HELLO 3; many
+ * clients flooding at once are all served in full while a quiet client's
+ * commands still get through. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,12 +154,94 @@ static void test_resp3_pipeline(void **state)
     assert_memory_equal(raw, "_\r\n", 3);
 }
 
+/* One flooding client: FLOOD_CMDS SETs of its own keys in one write, then
+ * every reply, counting the +OKs (cmocka asserts stay on the main thread). */
+enum { FLOODERS = 20, FLOOD_CMDS = 5000, FLOOD_VALUE = 200 };
+static pthread_barrier_t flood_start;
+struct flooder {
+    int         port, id;
+    int         ok;
+    pthread_t   thread;
+    atomic_bool done;
+};
+
+static void *flood_main(void *arg)
+{
+    struct flooder *f = arg;
+    tconn *t = tconnect(f->port);
+    size_t cap = (size_t)FLOOD_CMDS * (FLOOD_VALUE + 64), len = 0;
+    char *buf = malloc(cap), value[FLOOD_VALUE + 1];
+    memset(value, 'a' + f->id % 26, FLOOD_VALUE);
+    value[FLOOD_VALUE] = '\0';
+    for (int i = 0; i < FLOOD_CMDS; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "*3\r\n$3\r\nSET\r\n$9\r\nf%02d:%05d\r\n$%d\r\n%s\r\n",
+                                f->id, i, FLOOD_VALUE, value);
+    pthread_barrier_wait(&flood_start); /* all at once */
+    tsend_raw(t, buf, len);
+    for (int i = 0; i < FLOOD_CMDS; i++) {
+        struct rval *v = tread(t, 30000);
+        if (!v)
+            break;
+        if (v->type == R_STATUS && strcmp(v->str, "OK") == 0)
+            f->ok++;
+        rval_free(v);
+    }
+    free(buf);
+    tclose(t);
+    atomic_store(&f->done, true);
+    return NULL;
+}
+
+/* 20 clients each send 1.1 MB of SETs at once to a server whose receive
+ * rings hold 4 buffers (64 KB), so most reads find the ring empty and go
+ * through the connection's own buffer. Every command of every client runs,
+ * and a quiet client's PINGs are answered meanwhile. */
+static void test_flooding_clients_all_served(void **state)
+{
+    struct server s;
+    assert_int_equal(server_start(&s, (const char *[]){ "--recv-buffers", "4", NULL }), 0);
+    tconn *quiet = tconnect(s.port);
+    struct flooder f[FLOODERS];
+    pthread_barrier_init(&flood_start, NULL, FLOODERS);
+    for (int i = 0; i < FLOODERS; i++) {
+        f[i] = (struct flooder){ .port = s.port, .id = i };
+        atomic_init(&f[i].done, false);
+        assert_int_equal(pthread_create(&f[i].thread, NULL, flood_main, &f[i]), 0);
+    }
+    int pings = 0;
+    for (;;) {
+        bool all = true;
+        for (int i = 0; i < FLOODERS; i++)
+            all = all && atomic_load(&f[i].done);
+        if (all)
+            break;
+        expect_status(tcmd(quiet, "PING"), "PONG");
+        pings++;
+    }
+    for (int i = 0; i < FLOODERS; i++)
+        pthread_join(f[i].thread, NULL);
+    pthread_barrier_destroy(&flood_start);
+    for (int i = 0; i < FLOODERS; i++)
+        assert_int_equal(f[i].ok, FLOOD_CMDS);
+    assert_true(pings > 0);
+    expect_int(tcmd(quiet, "DBSIZE"), FLOODERS * FLOOD_CMDS);
+    struct rval *v = tcmd(quiet, "GET f07:04999");
+    assert_non_null(v);
+    assert_int_equal(v->type, R_BULK);
+    assert_int_equal(v->len, FLOOD_VALUE);
+    assert_int_equal(v->str[0], 'h');
+    rval_free(v);
+    tclose(quiet);
+    assert_int_equal(server_stop(&s), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_thousand_in_one_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_odd_boundaries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resp3_pipeline, setup, teardown),
+        cmocka_unit_test(test_flooding_clients_all_served),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
