@@ -464,6 +464,25 @@ static void test_readonly_role_info(void **state)
     node_stop(m);
 }
 
+/* Until the old replica (rc) is a master and the old master (mc) its
+ * replica with the link up. */
+static void wait_roles_swapped(tconn *mc, tconn *rc, int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+    for (;;) {
+        char *ri = info_text(rc, "replication"), *mi = info_text(mc, "replication");
+        bool done = strstr(ri, "role:master\r\n") && strstr(mi, "role:slave\r\n") &&
+                    strstr(mi, "master_link_status:up\r\n");
+        free(ri);
+        free(mi);
+        if (done)
+            return;
+        if (now_ms() > deadline)
+            fail_msg("FAILOVER did not swap the roles within %d ms", timeout_ms);
+        usleep(20000);
+    }
+}
+
 static void test_failover_under_load(void **state)
 {
     struct server *m, *r;
@@ -473,20 +492,7 @@ static void test_failover_under_load(void **state)
     writer_start(&w, m->port, "f", 0, 24);
     writer_wait_ok(&w, 2000, 10000);
     expect_ok(tcmd(mc, "FAILOVER TIMEOUT 5000"));
-    /* the replica becomes the master, the master its replica */
-    long long deadline = now_ms() + 10000;
-    for (;;) {
-        char *ri = info_text(rc, "replication"), *mi = info_text(mc, "replication");
-        bool done = strstr(ri, "role:master\r\n") && strstr(mi, "role:slave\r\n") &&
-                    strstr(mi, "master_link_status:up\r\n");
-        free(ri);
-        free(mi);
-        if (done)
-            break;
-        if (now_ms() > deadline)
-            fail_msg("FAILOVER did not swap the roles within 10 s");
-        usleep(20000);
-    }
+    wait_roles_swapped(mc, rc, 10000);
     usleep(100000);
     writer_stop(&w);
     wait_synced(rc, mc, 10000);
@@ -520,18 +526,7 @@ static void test_failover_idle_partial(void **state)
     pair_up(&m, &r, "2", "1", NULL);
     tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
     expect_ok(tcmd(mc, "FAILOVER"));
-    long long deadline = now_ms() + 10000;
-    for (;;) {
-        char *ri = info_text(rc, "replication"), *mi = info_text(mc, "replication");
-        bool done = strstr(ri, "role:master\r\n") && strstr(mi, "master_link_status:up\r\n");
-        free(ri);
-        free(mi);
-        if (done)
-            break;
-        if (now_ms() > deadline)
-            fail_msg("FAILOVER did not swap the roles within 10 s");
-        usleep(20000);
-    }
+    wait_roles_swapped(mc, rc, 10000);
     assert_int_equal(info_field(rc, "stats", "sync_full"), 0);
     assert_int_equal(info_field(rc, "stats", "sync_partial_ok"), 1);
     wait_synced(rc, mc, 10000);
