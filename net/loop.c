@@ -66,8 +66,7 @@ static void arm_recv(struct loop *l, struct conn *c)
 /* The ring had no buffer for c: one recv into c's own buffer instead. */
 static void arm_recv_own(struct loop *l, struct conn *c)
 {
-    if (!c->own_buf)
-        c->own_buf = mi_malloc(OWN_RECV_BYTES);
+    c->own_buf = mi_malloc(OWN_RECV_BYTES);
     struct io_uring_sqe *sqe = ring_sqe(&l->ring);
     io_uring_prep_recv(sqe, c->fd, c->own_buf, OWN_RECV_BYTES, 0);
     io_uring_sqe_set_data64(sqe, ud_make(OP_RECV_OWN, c));
@@ -409,6 +408,8 @@ static void handle_recv_own(struct loop *l, struct io_uring_cqe *cqe)
     c->ops--;
     if (res > 0)
         deliver(l, c, c->own_buf, (size_t)res);
+    mi_free(c->own_buf); /* not kept: only a dry ring needs it */
+    c->own_buf = NULL;
     if (c->closing || c->close_after_flush) {
         /* nothing more to read */
     } else if (res > 0 || res == -ENOBUFS) {

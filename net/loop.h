@@ -48,7 +48,7 @@ struct conn {
     bool         resume;       /* call on_data on conn->in at the end of this turn */
     bool         yielded;      /* on the loop's list of conns to resume next turn */
     bool         recv_stopped; /* reading stopped while input piles up */
-    char        *own_buf;      /* OWN_RECV_BYTES for reads while the shared ring is dry */
+    char        *own_buf;      /* while a read into the conn's own buffer runs (the ring was dry) */
     struct buf   in;           /* received bytes; those before in_off are consumed */
     size_t       in_off;
     size_t       in_limit;     /* close the connection when `in` grows past this (0: no limit) */

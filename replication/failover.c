@@ -91,9 +91,9 @@ void failover_tick(struct shard *sh, int64_t now_ms)
     if (r->failover != FAILOVER_WAIT_SYNC || r->failover_flushes > 0)
         return;
     struct replica *x = target_replica(r);
-    /* the whole stream so far: writes are paused, but a key's expiry can
-     * still add a DEL after the GETACK */
-    if (x && x->ack_offset >= r->failover_offset && x->ack_offset >= journal_offset(r->backlog)) {
+    /* the whole stream so far (past failover_offset if a key's expiry added
+     * a DEL after the GETACK: writes are paused, expiry is not) */
+    if (x && x->ack_offset >= journal_offset(r->backlog)) {
         char host[64];
         snprintf(host, sizeof(host), "%s", x->ip);
         hand_over(sh, host, x->port);
