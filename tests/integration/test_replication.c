@@ -16,6 +16,28 @@
 #include "proxy.h"
 #include "repl_helpers.h"
 
+/* A writer on the master (new keys, and overwrites of key:0..keys-1) goes
+ * on while rc becomes a replica of from_port and its link comes up, and
+ * for 2000 more replies after; then it stops, with no error. at_start and
+ * at_linkup (if not NULL): the writer's replies at REPLICAOF and at link-up. */
+static void sync_while_writing(struct writer *w, int master_port, tconn *rc, int from_port, long keys,
+                               long *at_start, long *at_linkup)
+{
+    writer_start(w, master_port, "w", keys, 24);
+    writer_wait_ok(w, 2000, 10000);
+    long start = atomic_load(&w->ok);
+    replicaof(rc, from_port);
+    wait_link(rc, "up", 30000);
+    long linkup = atomic_load(&w->ok);
+    writer_wait_ok(w, linkup + 2000, 10000);
+    writer_stop(w);
+    assert_int_equal(w->errors, 0);
+    if (at_start)
+        *at_start = start;
+    if (at_linkup)
+        *at_linkup = linkup;
+}
+
 /* 1M keys on the master, synced to an empty replica while a writer keeps
  * writing (new keys and overwrites of the loaded ones). */
 #define FULL_SYNC_KEYS 1000000
@@ -28,17 +50,9 @@ static void test_full_sync_while_writing(void **state)
     load_keys(mc, "key", 0, FULL_SYNC_KEYS, 24);
 
     struct writer w;
-    writer_start(&w, m->port, "w", FULL_SYNC_KEYS, 24);
-    writer_wait_ok(&w, 2000, 10000);
-    long at_start = atomic_load(&w.ok);
-    replicaof(rc, m->port);
-    wait_link(rc, "up", 30000);
-    long at_linkup = atomic_load(&w.ok);
-    /* the writer went on during the sync, and goes on a little after it */
-    writer_wait_ok(&w, at_linkup + 2000, 10000);
-    writer_stop(&w);
-    assert_true(at_linkup > at_start);
-    assert_int_equal(w.errors, 0);
+    long at_start, at_linkup;
+    sync_while_writing(&w, m->port, rc, m->port, FULL_SYNC_KEYS, &at_start, &at_linkup);
+    assert_true(at_linkup > at_start); /* the writer went on during the sync */
 
     wait_synced(mc, rc, 20000);
     size_t n = expect_same_data(m->port, r->port);
@@ -66,13 +80,7 @@ static void test_chained_full_sync(void **state)
     wait_synced(mc, r1c, 30000);
 
     struct writer w;
-    writer_start(&w, m->port, "w", 200000, 24);
-    writer_wait_ok(&w, 2000, 10000);
-    replicaof(r2c, r1->port);
-    wait_link(r2c, "up", 30000);
-    writer_wait_ok(&w, atomic_load(&w.ok) + 2000, 10000);
-    writer_stop(&w);
-    assert_int_equal(w.errors, 0);
+    sync_while_writing(&w, m->port, r2c, r1->port, 200000, NULL, NULL);
     wait_synced(mc, r1c, 20000);
     wait_synced(r1c, r2c, 20000);
     assert_true(expect_same_data(m->port, r2->port) >= 200000);
@@ -274,13 +282,7 @@ static void threads_case(const char *mthreads, const char *rthreads)
     tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
     load_keys(mc, "key", 0, 20000, 24);
     struct writer w;
-    writer_start(&w, m->port, "w", 20000, 24);
-    writer_wait_ok(&w, 1000, 10000);
-    replicaof(rc, m->port);
-    wait_link(rc, "up", 20000);
-    writer_wait_ok(&w, atomic_load(&w.ok) + 2000, 10000);
-    writer_stop(&w);
-    assert_int_equal(w.errors, 0);
+    sync_while_writing(&w, m->port, rc, m->port, 20000, NULL, NULL);
     wait_synced(mc, rc, 10000);
     expect_same_data(m->port, r->port);
     /* and the stream after the sync is placed by slot as well */
