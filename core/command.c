@@ -272,7 +272,7 @@ static struct command table[] = {
         "server", "1.0.0", "Remove all keys from all databases"),
 
     /* connection */
-    ROW("ping",        -1, CMD_CONN | CMD_FAST, 0, 0, 0, cmd_ping, NULL, "connection", "1.0.0",
+    ROW("ping",        -1, CMD_CONN | CMD_FAST | CMD_SUBSCRIBED, 0, 0, 0, cmd_ping, NULL, "connection", "1.0.0",
         "Ping the server"),
     ROW("echo",        2,  F_CONNECTION, 0, 0, 0, cmd_echo, NULL, "connection", "1.0.0",
         "Echo the given string"),
@@ -280,9 +280,9 @@ static struct command table[] = {
         "Handshake with Redis"),
     ROW("auth",        -2, F_HANDSHAKE, 0, 0, 0, cmd_auth, NULL, "connection", "1.0.0",
         "Authenticate to the server"),
-    ROW("quit",        -1, F_HANDSHAKE, 0, 0, 0, cmd_quit, NULL, "connection", "1.0.0",
+    ROW("quit",        -1, (F_HANDSHAKE) | CMD_SUBSCRIBED, 0, 0, 0, cmd_quit, NULL, "connection", "1.0.0",
         "Close the connection"),
-    ROW("reset",       1,  F_HANDSHAKE, 0, 0, 0, cmd_reset, NULL, "connection", "6.2.0",
+    ROW("reset",       1,  (F_HANDSHAKE) | CMD_SUBSCRIBED, 0, 0, 0, cmd_reset, NULL, "connection", "6.2.0",
         "Reset the connection"),
     ROW("select",      2,  F_CONNECTION, 0, 0, 0, cmd_select, NULL, "connection", "1.0.0",
         "Change the selected database for the current connection"),
@@ -304,13 +304,13 @@ static struct command table[] = {
         "Synchronously save the dataset to disk and then shut down the server"),
 
     /* pub/sub (shards/pubsub.c) */
-    ROW("subscribe",   -2, CMD_CONN | CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+    ROW("subscribe",   -2, CMD_CONN | CMD_PUBSUB | CMD_SUBSCRIBED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
         cmd_subscribe, NULL, "pubsub", "2.0.0", "Listen for messages published to the given channels"),
-    ROW("unsubscribe", -1, CMD_CONN | CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+    ROW("unsubscribe", -1, CMD_CONN | CMD_PUBSUB | CMD_SUBSCRIBED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
         cmd_unsubscribe, NULL, "pubsub", "2.0.0", "Stop listening for messages posted to the given channels"),
-    ROW("psubscribe",  -2, CMD_CONN | CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+    ROW("psubscribe",  -2, CMD_CONN | CMD_PUBSUB | CMD_SUBSCRIBED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
         cmd_psubscribe, NULL, "pubsub", "2.0.0", "Listen for messages published to channels matching the given patterns"),
-    ROW("punsubscribe", -1, CMD_CONN | CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+    ROW("punsubscribe", -1, CMD_CONN | CMD_PUBSUB | CMD_SUBSCRIBED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
         cmd_punsubscribe, NULL, "pubsub", "2.0.0", "Stop listening for messages posted to channels matching the given patterns"),
     ROW("publish",     3,  CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
         cmd_publish, merge_sum_int, "pubsub", "2.0.0", "Post a message to a channel"),

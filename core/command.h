@@ -74,6 +74,7 @@ enum command_flag {
     CMD_SHARD0     = 1u << 15, /* runs on shard 0, the replication shard, after the
                                   connection's earlier commands are done (INFO, ROLE, WAIT) */
     CMD_TX         = 1u << 16, /* MULTI/EXEC/DISCARD/WATCH: run, not queued, inside MULTI */
+    CMD_SUBSCRIBED = 1u << 17, /* allowed on a RESP2 connection in subscribe mode */
 };
 
 struct command {

@@ -82,6 +82,13 @@ void cmd_ping(struct exec_ctx *ctx)
         reply_errorf(ctx->reply, ERR_ARITY, "ping");
         return;
     }
+    if (ctx->client && ctx->client->proto == 2 && pubsub_subscribed(session_of_client(ctx->client))) {
+        /* in RESP2 subscribe mode PING answers like a message: ["pong", <arg>] */
+        reply_array(ctx->reply, 2);
+        reply_bulk_str(ctx->reply, "pong");
+        reply_bulk(ctx->reply, ctx->argc > 1 ? ctx->argv[1].ptr : "", ctx->argc > 1 ? ctx->argv[1].len : 0);
+        return;
+    }
     if (ctx->argc == 1)
         reply_simple(ctx->reply, "PONG");
     else

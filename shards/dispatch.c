@@ -662,20 +662,10 @@ static void execute(struct shard *sh, struct session *s, int argc, const struct 
             snprintf(s->client.last_cmd, sizeof(s->client.last_cmd), "%s", cmd->name);
     }
 
-    if (s->client.proto == 2 && pubsub_subscribed(s) && !(cmd->flags & CMD_PUBSUB) &&
-        strcmp(cmd->name, "ping") != 0 && strcmp(cmd->name, "quit") != 0 &&
-        strcmp(cmd->name, "reset") != 0) {
+    if (s->client.proto == 2 && !(cmd->flags & CMD_SUBSCRIBED) && pubsub_subscribed(s)) {
         snprintf(text, sizeof(text), "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
                  "PING / QUIT / RESET are allowed in this context", cmd->name);
         reply_now(s, text);
-        return;
-    }
-    if (s->client.proto == 2 && pubsub_subscribed(s) && strcmp(cmd->name, "ping") == 0) {
-        /* in subscribe mode PING answers like a message: ["pong", <arg>] */
-        struct reply r = { reply_target(s), 2 };
-        reply_array(&r, 2);
-        reply_bulk_str(&r, "pong");
-        reply_bulk(&r, argc > 1 ? argv[1].ptr : "", argc > 1 ? argv[1].len : 0);
         return;
     }
     if (pause_any(sh->node) && pause_holds(sh, s, cmd)) {
