@@ -11,7 +11,7 @@
 
 #include "shards/node.h"
 #include "shards/shard.h"
-#include "shards/slot.h"
+#include "shards/store/slot.h"
 #include "bench/micro.h"
 
 #define KEY_SIZE 16

@@ -17,7 +17,7 @@
 
 #include <mimalloc.h>
 
-#include "shards/store.h"
+#include "shards/store/store.h"
 #include "bench/micro.h"
 
 #define KEY_SIZE 16

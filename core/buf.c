@@ -1,5 +1,5 @@
 /* buf: growable byte buffer (see buf.h). */
-#include "buf.h"
+#include "core/buf.h"
 
 #include <mimalloc.h>
 #include <stdarg.h>

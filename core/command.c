@@ -15,14 +15,14 @@
  * Lookup happens once per request, so command_setup builds a small
  * open-addressing hash of the names; command_lookup hashes the lower-cased
  * name and compares case-insensitively, without allocating. */
-#include "command.h"
+#include "core/command.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <strings.h>
 
-#include "../shards/commands.h"
-#include "../replication/repl.h"
+#include "shards/commands/commands.h"
+#include "replication/repl.h"
 
 /* Flag sets that many rows share. */
 #define F_CONNECTION (CMD_CONN | CMD_LOADING | CMD_STALE | CMD_FAST)

@@ -20,9 +20,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "buf.h"
-#include "reply.h"
-#include "client.h"
+#include "core/buf.h"
+#include "core/reply.h"
+#include "core/client.h"
 
 struct shard;
 struct store;

@@ -6,8 +6,8 @@
  * Strings are copied and the pointer swapped whole; the old copy is leaked on
  * purpose (another shard may be reading it right now, and CONFIG SET of a
  * string is rare enough that the leak does not matter). */
-#include "config.h"
-#include "numbers.h"
+#include "core/config.h"
+#include "core/numbers.h"
 
 #include <ctype.h>
 #include <errno.h>

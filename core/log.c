@@ -5,7 +5,7 @@
  * shard threads at the same moment never interleave and no lock is needed.
  * The descriptor and the level are atomics: log_set_level may run on any
  * thread (CONFIG SET loglevel). */
-#include "log.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

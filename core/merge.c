@@ -6,8 +6,8 @@
  * error (in shard order), copied as it is. A part that is not a well-formed
  * value of the expected shape is a bug between shards; the client gets an
  * error rather than a broken stream. */
-#include "command.h"
-#include "resp.h"
+#include "core/command.h"
+#include "core/resp.h"
 
 #include <limits.h>
 #include <mimalloc.h>

@@ -4,7 +4,7 @@
  * leading spaces, a '+', leading zeros and stops at the first non-digit,
  * while Redis accepts exactly "0" or an optional '-' followed by a digit
  * 1-9 and more digits, with the whole argument used. */
-#include "numbers.h"
+#include "core/numbers.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "buf.h"
+#include "core/buf.h"
 
 /* Whole-slice signed 64-bit integer ("-0" and "007" are rejected, as in Redis). */
 bool parse_ll(struct slice s, long long *out);

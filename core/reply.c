@@ -2,7 +2,7 @@
  *
  * reply_int, reply_bulk and the aggregate headers run once or more per
  * request: they reserve room once and write digits by hand, no printf. */
-#include "reply.h"
+#include "core/reply.h"
 
 #include <math.h>
 #include <stdarg.h>

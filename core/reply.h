@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "buf.h"
+#include "core/buf.h"
 
 struct reply {
     struct buf *out;  /* bytes are appended here */

@@ -10,8 +10,8 @@
  * p->scan how far the search for the current line's end has got. Completed
  * arguments are kept as offsets, so a command delivered in many small reads is
  * scanned once overall, and the caller may move its buffer between calls. */
-#include "resp.h"
-#include "numbers.h"
+#include "core/resp.h"
+#include "core/numbers.h"
 
 #include <limits.h>
 #include <mimalloc.h>

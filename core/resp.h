@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "buf.h"
+#include "core/buf.h"
 
 struct resp_limits {
     long long max_bulk_len;   /* proto-max-bulk-len: larger bulk = protocol error */

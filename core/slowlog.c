@@ -4,7 +4,7 @@
  * keeping the newest entries, when that limit is lowered at run time (CONFIG
  * SET), so the oldest are dropped first, as Redis trims its list. Only the
  * owning shard touches it. */
-#include "slowlog.h"
+#include "core/slowlog.h"
 
 #include <stdio.h>
 #include <stdlib.h>

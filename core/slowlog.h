@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "buf.h"
+#include "core/buf.h"
 
 #define SLOWLOG_MAX_ARGS 32      /* Redis keeps at most 32 arguments ... */
 #define SLOWLOG_MAX_ARG_LEN 128  /* ... of at most 128 bytes each */

@@ -5,7 +5,7 @@
  * data race. stats_command_done / stats_command_rejected count only the
  * command's own row (cmd[index]); the dispatcher counts commands_processed
  * and total_error_replies itself. */
-#include "stats.h"
+#include "core/stats.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "loop.h"
+#include "net/loop.h"
 
 #include <errno.h>
 #include <mimalloc.h>
@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ring.h"
-#include "../core/log.h"
+#include "net/ring.h"
+#include "core/log.h"
 
 #define RECV_BGID 1
 /* Unconsumed input at which a connection stops being read, and below which

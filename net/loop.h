@@ -29,7 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
-#include "../core/buf.h"
+#include "core/buf.h"
 
 struct loop;
 

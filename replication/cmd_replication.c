@@ -1,18 +1,18 @@
 /* The replication commands: REPLICAOF/SLAVEOF and ROLE (run on shard 0),
  * REPLCONF and PSYNC/SYNC (run on the connection's shard: they turn it into
  * a replica's link). WAIT is in master.c. */
-#include "repl_state.h"
+#include "replication/repl_state.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/log.h"
-#include "../core/numbers.h"
-#include "../core/reply.h"
-#include "../shards/dispatch.h"
-#include "../shards/message.h"
-#include "../shards/node.h"
-#include "../shards/shard.h"
+#include "core/log.h"
+#include "core/numbers.h"
+#include "core/reply.h"
+#include "shards/dispatch.h"
+#include "shards/message.h"
+#include "shards/node.h"
+#include "shards/shard.h"
 
 void cmd_replicaof(struct exec_ctx *ctx)
 {

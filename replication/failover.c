@@ -14,18 +14,18 @@
  * A TIMEOUT without FORCE gives up and the held writes run on this master;
  * with FORCE and TO the hand-over goes on anyway. After a hand-over the held
  * writes get -READONLY, as in Redis. */
-#include "repl_state.h"
+#include "replication/repl_state.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/log.h"
-#include "../core/numbers.h"
-#include "../core/reply.h"
-#include "../shards/dispatch.h"
-#include "../shards/message.h"
-#include "../shards/node.h"
-#include "../shards/shard.h"
+#include "core/log.h"
+#include "core/numbers.h"
+#include "core/reply.h"
+#include "shards/dispatch.h"
+#include "shards/message.h"
+#include "shards/node.h"
+#include "shards/shard.h"
 
 static void failover_end(struct shard *sh, const char *why)
 {

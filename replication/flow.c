@@ -6,13 +6,13 @@
  * slow replica and a large data set, a second copy. With it, at most about
  * SNAP_WINDOW_BYTES wait (produced and not sent), as a fork-based
  * snapshot writing into a pipe would bound it. */
-#include "repl_state.h"
+#include "replication/repl_state.h"
 
 #include <mimalloc.h>
 
-#include "../net/loop.h"
-#include "../shards/node.h"
-#include "../shards/shard.h"
+#include "net/loop.h"
+#include "shards/node.h"
+#include "shards/shard.h"
 
 struct snap_flow *snap_flow_create(int refs)
 {

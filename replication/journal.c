@@ -1,5 +1,5 @@
 /* journal: a shard's replication stream as a circular backlog (journal.h). */
-#include "journal.h"
+#include "replication/journal.h"
 
 #include <stdlib.h>
 #include <string.h>

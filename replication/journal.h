@@ -8,8 +8,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "../core/buf.h"
-#include "../shards/store.h"
+#include "core/buf.h"
+#include "shards/store/store.h"
 
 struct journal;
 

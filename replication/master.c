@@ -1,21 +1,21 @@
 /* master: the master side of replication, on shard 0: the backlog, the
  * attached replicas (PSYNC: partial or full), what each is sent, their
  * acknowledgements, and WAIT. */
-#include "repl_state.h"
+#include "replication/repl_state.h"
 
 #include <mimalloc.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/config.h"
-#include "../core/log.h"
-#include "../core/numbers.h"
-#include "../core/reply.h"
-#include "../net/loop.h"
-#include "../shards/dispatch.h"
-#include "../shards/message.h"
-#include "../shards/node.h"
-#include "../shards/shard.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/numbers.h"
+#include "core/reply.h"
+#include "net/loop.h"
+#include "shards/dispatch.h"
+#include "shards/message.h"
+#include "shards/node.h"
+#include "shards/shard.h"
 
 #define PING_PERIOD_MS 1000 /* a PING in the stream keeps replicas' link timers fed */
 

@@ -2,7 +2,7 @@
  * snapshot slices, its staging store on a replica) and the routing of the
  * replication messages. The master's and the replica's own logic, on shard
  * 0, are in master.c and replica.c. */
-#include "repl_state.h"
+#include "replication/repl_state.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -12,14 +12,14 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "../core/config.h"
-#include "../core/log.h"
-#include "../shards/dispatch.h"
-#include "../shards/message.h"
-#include "../shards/node.h"
-#include "../shards/scratch.h"
-#include "../shards/shard.h"
-#include "../shards/store.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "shards/dispatch.h"
+#include "shards/message.h"
+#include "shards/node.h"
+#include "shards/scratch.h"
+#include "shards/shard.h"
+#include "shards/store/store.h"
 
 #define SNAPSHOT_SLICE_BYTES (256 * 1024) /* per shard per loop turn */
 

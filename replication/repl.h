@@ -34,9 +34,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "../core/buf.h"
-#include "../core/command.h"
-#include "../shards/store.h"
+#include "core/buf.h"
+#include "core/command.h"
+#include "shards/store/store.h"
 
 /* The first int of a link's session (a normal client's session has 0). */
 #define SESSION_KIND_LINK 0x4c4e4b31

@@ -7,10 +7,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include "../core/buf.h"
-#include "../core/resp.h"
-#include "journal.h"
-#include "repl.h"
+#include "core/buf.h"
+#include "core/resp.h"
+#include "replication/journal.h"
+#include "replication/repl.h"
 
 #define REPLID_LEN 40
 

@@ -2,7 +2,7 @@
  * (connect with back-off, handshake, PSYNC), and the stream: parsed here,
  * each write sent to the shard owning its key, the counted bytes kept in our
  * own backlog, our offset acknowledged every second. */
-#include "repl_state.h"
+#include "replication/repl_state.h"
 
 #include <arpa/inet.h>
 #include <mimalloc.h>
@@ -11,16 +11,16 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../core/config.h"
-#include "../core/log.h"
-#include "../core/numbers.h"
-#include "../net/loop.h"
-#include "../shards/dispatch.h"
-#include "../shards/message.h"
-#include "../shards/node.h"
-#include "../shards/scratch.h"
-#include "../shards/shard.h"
-#include "../shards/slot.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/numbers.h"
+#include "net/loop.h"
+#include "shards/dispatch.h"
+#include "shards/message.h"
+#include "shards/node.h"
+#include "shards/scratch.h"
+#include "shards/shard.h"
+#include "shards/store/slot.h"
 
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 2000

@@ -8,12 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/config.h"
-#include "../core/log.h"
-#include "dispatch.h"
-#include "node.h"
-#include "session.h"
-#include "../replication/repl.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "shards/dispatch.h"
+#include "shards/node.h"
+#include "shards/session.h"
+#include "replication/repl.h"
 
 static bool peer_is_loopback(const struct sockaddr_storage *a)
 {

@@ -1,4 +1,4 @@
-#include "dispatch.h"
+#include "shards/dispatch.h"
 
 #include <arpa/inet.h>
 #include <mimalloc.h>
@@ -8,20 +8,20 @@
 #include <string.h>
 #include <time.h>
 
-#include "../core/command.h"
-#include "../core/config.h"
-#include "../core/log.h"
-#include "../core/numbers.h"
-#include "../core/reply.h"
-#include "../core/resp.h"
-#include "mailbox.h"
-#include "message.h"
-#include "../replication/repl.h"
-#include "scratch.h"
-#include "session.h"
-#include "node.h"
-#include "slot.h"
-#include "store.h"
+#include "core/command.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/numbers.h"
+#include "core/reply.h"
+#include "core/resp.h"
+#include "shards/mailbox.h"
+#include "shards/message.h"
+#include "replication/repl.h"
+#include "shards/scratch.h"
+#include "shards/session.h"
+#include "shards/node.h"
+#include "shards/store/slot.h"
+#include "shards/store/store.h"
 
 /* ---- time --------------------------------------------------------------- */
 

@@ -24,8 +24,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "shard.h"
-#include "../net/loop.h"
+#include "shards/shard.h"
+#include "net/loop.h"
 
 /* loop_handlers of a shard (arg: struct shard *). */
 void   dispatch_open(void *arg, struct conn *c);

@@ -1,4 +1,4 @@
-#include "mailbox.h"
+#include "shards/mailbox.h"
 
 #include <assert.h>
 #include <mimalloc.h>

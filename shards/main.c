@@ -21,10 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../core/command.h"
-#include "../core/config.h"
-#include "../core/log.h"
-#include "node.h"
+#include "core/command.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "shards/node.h"
 
 #include "ringkv_version.h"
 

@@ -1,13 +1,13 @@
-#include "message.h"
+#include "shards/message.h"
 
 #include <mimalloc.h>
 #include <string.h>
 
-#include "dispatch.h"
-#include "mailbox.h"
-#include "node.h"
-#include "shard.h"
-#include "../net/loop.h"
+#include "shards/dispatch.h"
+#include "shards/mailbox.h"
+#include "shards/node.h"
+#include "shards/shard.h"
+#include "net/loop.h"
 
 struct shard_msg *msg_create(enum msg_kind kind, int home, int target, struct pending *p,
                              int part, const struct slice *args, int argc)

@@ -9,8 +9,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "../core/buf.h"
-#include "../core/command.h"
+#include "core/buf.h"
+#include "core/command.h"
 
 struct shard;
 struct pending;

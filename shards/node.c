@@ -1,7 +1,7 @@
 /* node: the process. Opens one SO_REUSEPORT listener per shard and bind
  * address (the kernel spreads connections over them), starts one thread per
  * shard, and on shutdown joins them and closes everything. */
-#include "node.h"
+#include "shards/node.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,9 +15,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../core/log.h"
-#include "shard.h"
-#include "../replication/repl_state.h"
+#include "core/log.h"
+#include "shards/shard.h"
+#include "replication/repl_state.h"
 
 #define MAILBOX_CAPACITY 4096
 #define MAX_BIND_ADDRS 16

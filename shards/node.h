@@ -7,8 +7,8 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
-#include "../core/config.h"
-#include "mailbox.h"
+#include "core/config.h"
+#include "shards/mailbox.h"
 
 struct shard;
 

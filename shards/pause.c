@@ -20,15 +20,15 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../core/numbers.h"
-#include "../core/reply.h"
-#include "../replication/repl.h"
-#include "commands.h"
-#include "dispatch.h"
-#include "message.h"
-#include "node.h"
-#include "session.h"
-#include "shard.h"
+#include "core/numbers.h"
+#include "core/reply.h"
+#include "replication/repl.h"
+#include "shards/commands/commands.h"
+#include "shards/dispatch.h"
+#include "shards/message.h"
+#include "shards/node.h"
+#include "shards/session.h"
+#include "shards/shard.h"
 
 /* The CLIENT PAUSE in force at now_ms, PAUSE_NONE once its time is up. */
 static int client_pause_mode(const struct node *n, int64_t now_ms)

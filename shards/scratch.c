@@ -1,10 +1,10 @@
-#include "scratch.h"
+#include "shards/scratch.h"
 
 #include <string.h>
 
-#include "node.h"
-#include "shard.h"
-#include "slot.h"
+#include "shards/node.h"
+#include "shards/shard.h"
+#include "shards/store/slot.h"
 
 static void put_u32(struct buf *b, uint32_t v) { buf_append(b, &v, 4); }
 static void put_i64(struct buf *b, int64_t v) { buf_append(b, &v, 8); }

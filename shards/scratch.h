@@ -8,8 +8,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "../core/buf.h"
-#include "store.h"
+#include "core/buf.h"
+#include "shards/store/store.h"
 
 struct node;
 

@@ -10,11 +10,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "../core/buf.h"
-#include "../core/client.h"
-#include "../core/command.h"
-#include "../core/resp.h"
-#include "../net/loop.h"
+#include "core/buf.h"
+#include "core/client.h"
+#include "core/command.h"
+#include "core/resp.h"
+#include "net/loop.h"
 
 struct shard;
 struct shard_msg;

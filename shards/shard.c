@@ -1,22 +1,22 @@
 /* shard: the body of one shard thread: set up what it owns on its own
  * thread (heap, store, journal, ring), run the loop, tear down in reverse. */
-#include "shard.h"
+#include "shards/shard.h"
 
 #include <mimalloc.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/command.h"
-#include "../core/config.h"
-#include "../core/log.h"
-#include "../replication/repl.h"
-#include "../replication/repl_state.h"
-#include "dispatch.h"
-#include "message.h"
-#include "node.h"
-#include "slot.h"
-#include "store.h"
+#include "core/command.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "replication/repl.h"
+#include "replication/repl_state.h"
+#include "shards/dispatch.h"
+#include "shards/message.h"
+#include "shards/node.h"
+#include "shards/store/slot.h"
+#include "shards/store/store.h"
 
 int shard_of_slot(const struct node *n, unsigned slot)
 {

@@ -9,9 +9,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "../core/client.h"
-#include "../core/stats.h"
-#include "../core/slowlog.h"
+#include "core/client.h"
+#include "core/stats.h"
+#include "core/slowlog.h"
 
 #include <pthread.h>
 

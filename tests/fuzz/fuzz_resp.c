@@ -16,8 +16,8 @@
 #include <string.h>
 #include <mimalloc.h>
 
-#include "buf.h"
-#include "resp.h"
+#include "core/buf.h"
+#include "core/resp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

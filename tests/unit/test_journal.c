@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../replication/journal.h"
+#include "replication/journal.h"
 
 static void check_encoding(const struct journal_record *rec, const char *want, size_t want_len)
 {

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../core/command.h"
-#include "../../shards/commands.h"
-#include "../../shards/node.h"
-#include "../../shards/shard.h"
-#include "../../shards/store.h"
+#include "core/command.h"
+#include "shards/commands/commands.h"
+#include "shards/node.h"
+#include "shards/shard.h"
+#include "shards/store/store.h"
 
 #define NOW 1700000000000LL /* a fixed unix ms clock */
 

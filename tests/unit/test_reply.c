@@ -11,10 +11,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "buf.h"
-#include "command.h"
-#include "reply.h"
-#include "resp.h"
+#include "core/buf.h"
+#include "core/command.h"
+#include "core/reply.h"
+#include "core/resp.h"
 
 struct out {
     struct buf  b;

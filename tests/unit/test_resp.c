@@ -10,8 +10,8 @@
 #include <cmocka.h>
 #include <mimalloc.h>
 
-#include "buf.h"
-#include "resp.h"
+#include "core/buf.h"
+#include "core/resp.h"
 
 /* ---- a small connection simulator ---------------------------------------
  * Bytes of `data` arrive in deliveries; after each delivery the pending bytes

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../shards/slot.h"
+#include "shards/store/slot.h"
 
 static unsigned slot_of(const char *k) { return key_slot(k, strlen(k)); }
 

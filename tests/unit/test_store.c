@@ -10,7 +10,7 @@
 #include <math.h>
 #include <cmocka.h>
 
-#include "../../shards/store.h"
+#include "shards/store/store.h"
 
 /* ---- helpers ---- */
 

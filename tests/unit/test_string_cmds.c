@@ -13,9 +13,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "commands.h"
-#include "store.h"
-#include "numbers.h"
+#include "shards/commands/commands.h"
+#include "shards/store/store.h"
+#include "core/numbers.h"
 
 #define NOW 1700000000000LL /* a fixed "now", unix ms */
 #define MAX_ARGS 16

@@ -7,7 +7,7 @@
 #ifndef RINGKV_COMMANDS_H
 #define RINGKV_COMMANDS_H
 
-#include "../core/command.h"
+#include "core/command.h"
 
 /* strings */
 command_fn cmd_get, cmd_set, cmd_setnx, cmd_setex, cmd_psetex, cmd_getset,

@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "../core/buf.h"
+#include "core/buf.h"
 
 enum value_type { TYPE_STRING = 0 };
 

@@ -11,14 +11,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/config.h"
-#include "../core/numbers.h"
-#include "../core/reply.h"
-#include "../core/resp.h"
-#include "commands.h"
-#include "node.h"
-#include "session.h"
-#include "shard.h"
+#include "core/config.h"
+#include "core/numbers.h"
+#include "core/reply.h"
+#include "core/resp.h"
+#include "shards/commands/commands.h"
+#include "shards/node.h"
+#include "shards/session.h"
+#include "shards/shard.h"
 
 /* A session's channels and patterns (small sets: a linear search is fine). */
 struct pubsub {

@@ -1,5 +1,5 @@
 /* slot: Redis Cluster's key → slot function (see slot.h). */
-#include "slot.h"
+#include "shards/store/slot.h"
 
 #include <string.h>
 

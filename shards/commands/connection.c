@@ -16,13 +16,13 @@
 
 #include <mimalloc.h>
 
-#include "commands.h"
-#include "session.h"
-#include "node.h"
-#include "shard.h"
-#include "../core/config.h"
-#include "../core/numbers.h"
-#include "../core/reply.h"
+#include "shards/commands/commands.h"
+#include "shards/session.h"
+#include "shards/node.h"
+#include "shards/shard.h"
+#include "core/config.h"
+#include "core/numbers.h"
+#include "core/reply.h"
 
 #define ERR_NEEDS_CLIENT   "ERR this command needs its connection"
 #define ERR_DB_RANGE       "ERR DB index is out of range"

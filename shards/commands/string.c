@@ -11,7 +11,7 @@
  * table: multi-key readers (BITOP, LCS) look every key up once with
  * store_find (lazy expiry, stats, type checks) and then take stable pointers
  * with store_peek, which never changes the table. */
-#include "commands.h"
+#include "shards/commands/commands.h"
 
 #include <limits.h>
 #include <math.h>
@@ -20,8 +20,8 @@
 #include <string.h>
 #include <mimalloc.h>
 
-#include "store.h"
-#include "../core/numbers.h"
+#include "shards/store/store.h"
+#include "core/numbers.h"
 
 /* proto-max-bulk-len: the largest string APPEND, SETRANGE and SETBIT may build. */
 #define STRING_MAX_BYTES (512LL * 1024 * 1024)

@@ -18,13 +18,13 @@
 
 #include <mimalloc.h>
 
-#include "commands.h"
-#include "node.h"
-#include "shard.h"
-#include "store.h"
-#include "../core/config.h"
-#include "../core/numbers.h"
-#include "../core/reply.h"
+#include "shards/commands/commands.h"
+#include "shards/node.h"
+#include "shards/shard.h"
+#include "shards/store/store.h"
+#include "core/config.h"
+#include "core/numbers.h"
+#include "core/reply.h"
 
 static inline bool slice_same(struct slice a, struct slice b)
 {

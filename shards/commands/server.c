@@ -27,17 +27,17 @@
 #include <unistd.h>
 #include <mimalloc.h>
 
-#include "commands.h"
-#include "../replication/repl.h"
-#include "../core/config.h"
-#include "../core/log.h"
-#include "../core/resp.h"
-#include "../core/slowlog.h"
-#include "../core/stats.h"
-#include "node.h"
-#include "shard.h"
-#include "slot.h"
-#include "store.h"
+#include "shards/commands/commands.h"
+#include "replication/repl.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/resp.h"
+#include "core/slowlog.h"
+#include "core/stats.h"
+#include "shards/node.h"
+#include "shards/shard.h"
+#include "shards/store/slot.h"
+#include "shards/store/store.h"
 
 #include "ringkv_version.h"
 

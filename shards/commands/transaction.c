@@ -12,12 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/config.h"
-#include "../core/reply.h"
-#include "commands.h"
-#include "node.h"
-#include "session.h"
-#include "shard.h"
+#include "core/config.h"
+#include "core/reply.h"
+#include "shards/commands/commands.h"
+#include "shards/node.h"
+#include "shards/session.h"
+#include "shards/shard.h"
 
 static struct session *tx_session(struct exec_ctx *ctx)
 {

@@ -33,7 +33,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "store.h"
+#include "shards/store/store.h"
 
 #include <assert.h>
 #include <stdlib.h>
