@@ -46,6 +46,10 @@ struct node;
 struct conn;
 struct shard_msg;
 
+/* Attach replication to a node before it starts: its shard module, the
+ * stores' journal sink and the write gate (replication/module.c). */
+void repl_attach(struct node *n);
+
 /* The node's replication state lives on shard 0; this part of it may be read
  * by any shard. */
 bool repl_is_replica(const struct node *n);

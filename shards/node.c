@@ -17,10 +17,18 @@
 
 #include "core/log.h"
 #include "shards/shard.h"
-#include "replication/repl_state.h"
 
 #define MAILBOX_CAPACITY 4096
 #define MAX_BIND_ADDRS 16
+
+void node_attach_module(struct node *n, const struct shard_module *m)
+{
+    if (n->nmodules >= NODE_MODULES_MAX) {
+        log_warning("module %s not attached: at most %d modules", m->name, NODE_MODULES_MAX);
+        return;
+    }
+    n->modules[n->nmodules++] = m;
+}
 
 void node_request_shutdown(struct node *n, int exit_code)
 {
@@ -221,22 +229,8 @@ int node_wait(struct node *n)
     }
     mi_free(n->shards);
     n->shards = NULL;
-    if (n->repl) {
-        struct repl *r = n->repl;
-        while (r->replicas) {
-            struct replica *x = r->replicas;
-            r->replicas = x->next;
-            buf_free(&x->feed);
-            mi_free(x);
-        }
-        while (r->waiters) {
-            struct waiter *w = r->waiters;
-            r->waiters = w->next;
-            mi_free(w);
-        }
-        journal_destroy(r->backlog);
-        mi_free(r);
-        n->repl = NULL;
-    }
+    for (int i = n->nmodules - 1; i >= 0; i--)
+        if (n->modules[i]->node_teardown)
+            n->modules[i]->node_teardown(n);
     return atomic_load(&n->exit_code);
 }

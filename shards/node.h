@@ -9,8 +9,17 @@
 #include <stdint.h>
 #include "core/config.h"
 #include "shards/mailbox.h"
+#include "shards/store/store.h"
 
+struct node;
 struct shard;
+struct shard_module;
+
+#define NODE_MODULES_MAX 8
+
+/* Why a client's write must be refused now (a read-only replica, too few
+ * good replicas), or NULL. Called on any shard. */
+typedef const char *write_gate_fn(const struct node *n);
 
 struct node {
     struct config  config;
@@ -24,6 +33,13 @@ struct node {
     char           run_id[41];    /* 40 hex chars, new each start */
     char           executable[256];
     char           config_file[256]; /* absolute path, "" if none */
+
+    /* Higher layers attach here before node_start (node_attach_module);
+     * read-only once the shards run. */
+    const struct shard_module *modules[NODE_MODULES_MAX]; /* shard.h */
+    int             nmodules;
+    journal_hook   *journal_sink;  /* every shard's store journals here (arg: the shard), or NULL */
+    write_gate_fn  *write_gate;    /* asked before a client's write runs, or NULL */
 
     atomic_int      shutdown;          /* set once: shards leave their loops */
     atomic_int      exit_code;
@@ -45,6 +61,21 @@ enum pause_mode { PAUSE_NONE, PAUSE_WRITE, PAUSE_ALL };
 static inline struct mailbox *node_mailbox(const struct node *n, int from, int to)
 {
     return n->mail + (size_t)from * (size_t)n->nshards + (size_t)to;
+}
+
+/* Attach a module to every shard of the node (before node_start). */
+void node_attach_module(struct node *n, const struct shard_module *m);
+
+/* Why a client's write must be refused now, or NULL (the write gate). */
+static inline const char *node_write_refusal(const struct node *n)
+{
+    return n->write_gate ? n->write_gate(n) : NULL;
+}
+
+/* Is this node a replica of another (writes come only from its master)? */
+static inline bool node_is_replica(const struct node *n)
+{
+    return atomic_load_explicit(&n->repl_role, memory_order_relaxed) != 0;
 }
 
 /* Ask every shard to stop at the end of its loop turn (SIGINT, SIGTERM,

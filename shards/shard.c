@@ -10,8 +10,6 @@
 #include "core/command.h"
 #include "core/config.h"
 #include "core/log.h"
-#include "replication/repl.h"
-#include "replication/repl_state.h"
 #include "shards/dispatch.h"
 #include "shards/message.h"
 #include "shards/node.h"
@@ -34,20 +32,27 @@ static void on_tick(void *arg)
     /* keep memory under the limit even without writes (CONFIG SET maxmemory) */
     long long max = config_load(&sh->node->config, maxmemory);
     long long policy = config_load(&sh->node->config, maxmemory_policy);
-    if (max > 0 && policy != EVICT_NOEVICTION && !repl_is_replica(sh->node))
+    if (max > 0 && policy != EVICT_NOEVICTION && !node_is_replica(sh->node))
         store_make_room(sh->store, (size_t)max / (size_t)sh->node->nshards, (enum evict_policy)policy, now);
     dispatch_timeouts(sh, now);
     if (sh->nheld)
         pause_release(sh); /* a CLIENT PAUSE's timeout may have run out */
-    repl_shard_tick(sh, now);
+    for (int i = 0; i < sh->node->nmodules; i++)
+        if (sh->node->modules[i]->tick)
+            sh->node->modules[i]->tick(sh, now);
     sh->last_tick_ms = now;
 }
 
 static bool before_sleep(void *arg)
 {
     struct shard *sh = arg;
-    repl_shard_turn(sh);
-    bool more = mail_exchange(sh) || repl_turn_pending(sh);
+    const struct node *n = sh->node;
+    for (int i = 0; i < n->nmodules; i++)
+        if (n->modules[i]->turn)
+            n->modules[i]->turn(sh);
+    bool more = mail_exchange(sh);
+    for (int i = 0; i < n->nmodules && !more; i++)
+        more = n->modules[i]->pending && n->modules[i]->pending(sh);
     shard_publish_stats(sh);
     return more;
 }
@@ -76,8 +81,10 @@ int shard_setup(struct shard *sh)
     shard_clock_start(sh, true);
     int n = sh->node->nshards;
     sh->heap = mi_heap_new();
-    repl_shard_setup(sh);
-    sh->store = store_create(sh->heap, repl_journal_hook, sh);
+    for (int i = 0; i < sh->node->nmodules; i++)
+        if (sh->node->modules[i]->setup)
+            sh->node->modules[i]->setup(sh);
+    sh->store = store_create(sh->heap, sh->node->journal_sink, sh);
     shard_stats_init(&sh->stats, command_count_all());
     slowlog_init(&sh->slowlog);
     sh->overflow_head = mi_calloc((size_t)n, sizeof(*sh->overflow_head));
@@ -111,16 +118,9 @@ int shard_setup(struct shard *sh)
     if (!sh->loop)
         return -1;
     log_verbose("shard %d: cpu %d, io_uring %s", sh->id, sh->cpu, loop_ring_mode(sh->loop));
-    const char *master = config_str(&sh->node->config, replicaof);
-    if (sh->id == 0 && master && *master) {
-        char host[256], err[160];
-        int port = 0;
-        if (sscanf(master, "%255s %d", host, &port) != 2 ||
-            repl_set_master(sh, host, port, err, sizeof(err)) < 0) {
-            log_warning("Bad replicaof setting '%s': expected \"host port\" with a numeric address", master);
+    for (int i = 0; i < sh->node->nmodules; i++)
+        if (sh->node->modules[i]->start && sh->node->modules[i]->start(sh) != 0)
             return -1;
-        }
-    }
     return 0;
 }
 
@@ -134,7 +134,9 @@ void shard_teardown(struct shard *sh)
     if (sh->loop)
         loop_destroy(sh->loop);
     sh->loop = NULL;
-    repl_shard_teardown(sh);
+    for (int i = sh->node->nmodules - 1; i >= 0; i--)
+        if (sh->node->modules[i]->teardown)
+            sh->node->modules[i]->teardown(sh);
     if (sh->store)
         store_destroy(sh->store);
     mi_free(sh->replica_conns);

@@ -54,6 +54,30 @@ struct shard {
     int              nheld;
 };
 
+/* ---- shard modules -------------------------------------------------------
+ * A higher layer (replication; next, the cluster) lives on every shard as a
+ * module: the shard calls it at these points of its life and of every loop
+ * turn, and the runtime never names the layer itself. Modules run in the
+ * order they were attached (node_attach_module); every hook may be NULL. */
+struct shard_module {
+    const char *name;
+    /* On the shard's thread, before its store exists. */
+    void (*setup)(struct shard *sh);
+    /* On the shard's thread, once its loop exists (it may open connections).
+     * Returns 0, or -1 after logging why the node cannot start. */
+    int  (*start)(struct shard *sh);
+    /* On the shard's thread, after its loop stopped, before its store goes. */
+    void (*teardown)(struct shard *sh);
+    /* End of every loop turn, before the mail is exchanged. */
+    void (*turn)(struct shard *sh);
+    /* Work waiting for the next turn: the loop must not sleep. */
+    bool (*pending)(struct shard *sh);
+    /* Every tick (1000/hz ms). */
+    void (*tick)(struct shard *sh, int64_t now_ms);
+    /* Once every shard thread has stopped: release node-wide state. */
+    void (*node_teardown)(struct node *n);
+};
+
 /* What CLIENT LIST prints about a connection besides its client state. */
 struct client_io {
     size_t  qbuf;       /* unparsed input bytes */

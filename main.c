@@ -1,5 +1,6 @@
-/* main: the ringkv process. Reads the configuration (file, then flags),
- * starts the node's shard threads and then only waits for signals: every
+/* main: the ringkv process, where the layers are put together. Reads the
+ * configuration (file, then flags), attaches the higher layers to the node
+ * (replication), starts the node's shard threads and then only waits for signals: every
  * request is served by the shards (DESIGN §1).
  *
  * Signals: SIGINT, SIGTERM, SIGHUP and SIGPIPE are blocked in the main thread
@@ -24,6 +25,7 @@
 #include "core/command.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "replication/repl.h"
 #include "shards/node.h"
 
 #include "ringkv_version.h"
@@ -146,6 +148,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &waitset, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    repl_attach(n);
     if (node_start(n) != 0) {
         if (have_pidfile)
             unlink(pidfile);

@@ -1,0 +1,71 @@
+/* module: how replication attaches to a node (repl_attach): its part of
+ * every shard (a shard module: setup, start, turn, tick, teardown), the
+ * store's journal sink, and the write gate. The runtime calls these hooks
+ * and never names replication itself. */
+#include <mimalloc.h>
+#include <stdio.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "replication/repl.h"
+#include "replication/repl_state.h"
+#include "shards/node.h"
+#include "shards/shard.h"
+
+/* Shard 0 starts replicating at start-up when the configuration says so
+ * (replicaof in the file or --replicaof). */
+static int repl_shard_start(struct shard *sh)
+{
+    const char *master = config_str(&sh->node->config, replicaof);
+    if (sh->id != 0 || !master || !*master)
+        return 0;
+    char host[256], err[160];
+    int port = 0;
+    if (sscanf(master, "%255s %d", host, &port) != 2 ||
+        repl_set_master(sh, host, port, err, sizeof(err)) < 0) {
+        log_warning("Bad replicaof setting '%s': expected \"host port\" with a numeric address", master);
+        return -1;
+    }
+    return 0;
+}
+
+/* Shard 0's struct repl outlives the shard threads (other shards read parts
+ * of it until they stop); it goes once they have all stopped. */
+static void repl_node_teardown(struct node *n)
+{
+    struct repl *r = n->repl;
+    if (!r)
+        return;
+    while (r->replicas) {
+        struct replica *x = r->replicas;
+        r->replicas = x->next;
+        buf_free(&x->feed);
+        mi_free(x);
+    }
+    while (r->waiters) {
+        struct waiter *w = r->waiters;
+        r->waiters = w->next;
+        mi_free(w);
+    }
+    journal_destroy(r->backlog);
+    mi_free(r);
+    n->repl = NULL;
+}
+
+static const struct shard_module repl_module = {
+    .name = "replication",
+    .setup = repl_shard_setup,
+    .start = repl_shard_start,
+    .teardown = repl_shard_teardown,
+    .turn = repl_shard_turn,
+    .pending = repl_turn_pending,
+    .tick = repl_shard_tick,
+    .node_teardown = repl_node_teardown,
+};
+
+void repl_attach(struct node *n)
+{
+    node_attach_module(n, &repl_module);
+    n->journal_sink = repl_journal_hook;
+    n->write_gate = repl_write_refusal;
+}
