@@ -137,7 +137,7 @@ void cmd_psync(struct exec_ctx *ctx)
     c->is_replica = true;
     shard_replica_register(ctx->shard, c);
     argv[4] = SLICE_LIT("FAILOVER");
-    struct shard_msg *m = msg_create(MSG_REPL_ATTACH, ctx->shard->id, 0, NULL, -1, argv, failover ? 5 : 4);
+    struct shard_msg *m = repl_msg_create(ctx->shard, MSG_REPL_ATTACH, 0, argv, failover ? 5 : 4);
     m->caller_id = c->id;
     msg_post(ctx->shard, m, 0);
 }

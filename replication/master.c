@@ -168,7 +168,7 @@ void master_detach(struct shard *sh, uint64_t id)
 /* Tell x's shard to close its connection; x is freed (unlinked already). */
 static void drop_replica(struct shard *sh, struct replica *x)
 {
-    struct shard_msg *m = msg_create(MSG_REPL_FEED, sh->id, x->shard, NULL, -1, NULL, 0);
+    struct shard_msg *m = repl_msg_create(sh, MSG_REPL_FEED, x->shard, NULL, 0);
     m->caller_id = x->id;
     m->value = FEED_DROP;
     msg_post(sh, m, x->shard);
@@ -273,7 +273,7 @@ void master_flush_feeds(struct shard *sh)
     for (struct replica *x = r->replicas; x; x = x->next) {
         if (x->feed.len == 0)
             continue;
-        struct shard_msg *m = msg_create(MSG_REPL_FEED, sh->id, x->shard, NULL, -1, NULL, 0);
+        struct shard_msg *m = repl_msg_create(sh, MSG_REPL_FEED, x->shard, NULL, 0);
         m->caller_id = x->id;
         m->value = x->online ? FEED_ONLINE : FEED_SYNCING;
         if (x->flow) {

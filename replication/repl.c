@@ -59,10 +59,17 @@ void repl_new_replid(char out[REPLID_LEN + 1])
     out[REPLID_LEN] = '\0';
 }
 
+struct shard_msg *repl_msg_create(struct shard *sh, int kind, int to, const struct slice *args, int argc)
+{
+    struct shard_msg *m = msg_create(kind, sh->id, to, NULL, -1, args, argc);
+    m->handler = repl_message;
+    return m;
+}
+
 struct shard_msg *repl_post(struct shard *sh, int to, int kind, uint64_t value, void *arg,
                             struct buf *payload)
 {
-    struct shard_msg *m = msg_create((enum msg_kind)kind, sh->id, to, NULL, -1, NULL, 0);
+    struct shard_msg *m = repl_msg_create(sh, kind, to, NULL, 0);
     m->value = value;
     m->arg = arg;
     if (payload) {
@@ -127,7 +134,7 @@ static void ship_journal(struct shard *sh)
     struct repl_shard *rs = sh->repl;
     if (rs->journal_out.len == 0)
         return;
-    struct shard_msg *m = msg_create(MSG_JOURNAL, sh->id, 0, NULL, -1, NULL, 0);
+    struct shard_msg *m = repl_msg_create(sh, MSG_JOURNAL, 0, NULL, 0);
     buf_hand_over(&rs->journal_out, &m->payload, &rs->journal_spare);
     msg_post(sh, m, 0);
 }

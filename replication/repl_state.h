@@ -14,6 +14,29 @@
 
 #define REPLID_LEN 40
 
+/* Replication's messages between shards (they carry repl_message as their
+ * handler; shard 0 is the replication shard). */
+enum repl_msg_kind {
+    MSG_JOURNAL,     /* shard -> 0: new stream bytes in payload */
+    MSG_REPL_ATTACH, /* H -> 0: a replica's PSYNC (argv: replid, offset, addr, port) */
+    MSG_REPL_DETACH, /* H -> 0: that replica's connection is gone */
+    MSG_REPL_ACK,    /* H -> 0: REPLCONF ACK value from replica caller_id */
+    MSG_REPL_FEED,   /* 0 -> H: bytes in payload for replica client caller_id */
+    MSG_SNAP_START,  /* 0 -> shard: start a snapshot for replica `arg` */
+    MSG_SNAP_DATA,   /* shard -> 0: snapshot frames in payload */
+    MSG_SNAP_DONE,   /* shard -> 0: that shard's snapshot is complete */
+    MSG_REPL_APPLY,  /* 0 -> shard (replica): write records in payload */
+    MSG_LOAD_BEGIN,  /* 0 -> shard (replica): new staging store for a full sync */
+    MSG_LOAD_END,    /* 0 -> shard (replica): staging store becomes the store */
+    MSG_LOAD_ABORT,  /* 0 -> shard (replica): drop the staging store */
+    MSG_ROLE,        /* 0 -> shard: role changed (arg: 1 = replica) */
+    MSG_FLUSH_JOURNAL, /* 0 -> shard: post your journal bytes now (WAIT) */
+};
+
+/* A replication message from this shard to shard `to` (kind: enum
+ * repl_msg_kind), with repl_message as its handler. */
+struct shard_msg *repl_msg_create(struct shard *sh, int kind, int to, const struct slice *args, int argc);
+
 /* Frames of a full sync, not part of the offset. */
 #define FRAME_LOAD "RKV.LOAD"
 #define FRAME_LOADDONE "RKV.LOADDONE"

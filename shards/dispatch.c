@@ -369,6 +369,10 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
 
 void dispatch_message(struct shard *sh, struct shard_msg *m)
 {
+    if (m->handler) {
+        m->handler(sh, m);
+        return;
+    }
     if (m->kind == MSG_UNPAUSE) {
         if (m->answered) {
             msg_free(m);
@@ -379,9 +383,7 @@ void dispatch_message(struct shard *sh, struct shard_msg *m)
         msg_post(sh, m, m->home);
         return;
     }
-    if (m->kind >= MSG_REPL_FIRST)
-        repl_message(sh, m);
-    else if (m->answered)
+    if (m->answered)
         handle_answer(sh, m);
     else
         handle_request(sh, m);

@@ -9,7 +9,7 @@
 #include "shards/shard.h"
 #include "net/loop.h"
 
-struct shard_msg *msg_create(enum msg_kind kind, int home, int target, struct pending *p,
+struct shard_msg *msg_create(int kind, int home, int target, struct pending *p,
                              int part, const struct slice *args, int argc)
 {
     size_t bytes = 0;

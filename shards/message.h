@@ -13,34 +13,26 @@
 #include "core/command.h"
 
 struct shard;
+struct shard_msg;
 struct pending;
 
+/* The runtime's own kinds of work. A module's messages carry their handler
+ * and use kinds of their own (replication/repl_state.h). */
 enum msg_kind {
     MSG_EXEC,        /* run cmd/argv here, reply into reply */
     MSG_EXPORT,      /* copies of the keys in argv into reply */
     MSG_APPLY,       /* apply the write records in payload */
-    /* replication (replication/repl.h); shard 0 is the replication shard */
     MSG_UNPAUSE,     /* any -> shard: a pause ended, run the held commands */
-    MSG_REPL_FIRST,
-    MSG_JOURNAL = MSG_REPL_FIRST, /* shard -> 0: new stream bytes in payload */
-    MSG_REPL_ATTACH, /* H -> 0: a replica's PSYNC (argv: replid, offset, addr, port) */
-    MSG_REPL_DETACH, /* H -> 0: that replica's connection is gone */
-    MSG_REPL_ACK,    /* H -> 0: REPLCONF ACK value from replica caller_id */
-    MSG_REPL_FEED,   /* 0 -> H: bytes in payload for replica client caller_id */
-    MSG_SNAP_START,  /* 0 -> shard: start a snapshot for replica `arg` */
-    MSG_SNAP_DATA,   /* shard -> 0: snapshot frames in payload */
-    MSG_SNAP_DONE,   /* shard -> 0: that shard's snapshot is complete */
-    MSG_REPL_APPLY,  /* 0 -> shard (replica): write records in payload */
-    MSG_LOAD_BEGIN,  /* 0 -> shard (replica): new staging store for a full sync */
-    MSG_LOAD_END,    /* 0 -> shard (replica): staging store becomes the store */
-    MSG_LOAD_ABORT,  /* 0 -> shard (replica): drop the staging store */
-    MSG_ROLE,        /* 0 -> shard: role changed (arg: 1 = replica) */
-    MSG_FLUSH_JOURNAL, /* 0 -> shard: post your journal bytes now (WAIT) */
 };
+
+/* Runs a module's message, at its target and again when it comes back home
+ * (m->answered). */
+typedef void msg_handler_fn(struct shard *sh, struct shard_msg *m);
 
 struct shard_msg {
     struct shard_msg     *next;   /* overflow FIFO */
-    enum msg_kind         kind;
+    int                   kind;   /* enum msg_kind, or the handler's own */
+    msg_handler_fn       *handler; /* a module's message: runs it; NULL for the runtime's kinds */
     int                   home;   /* sender, who frees it */
     int                   target;
     int                   proto;
@@ -59,7 +51,7 @@ struct shard_msg {
 };
 
 /* A message carrying a copy of args[0..argc). */
-struct shard_msg *msg_create(enum msg_kind kind, int home, int target, struct pending *p,
+struct shard_msg *msg_create(int kind, int home, int target, struct pending *p,
                              int part, const struct slice *args, int argc);
 void msg_free(struct shard_msg *m);
 /* Queue m for shard `to` (its target for requests, its home for answers). */
