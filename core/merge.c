@@ -9,7 +9,6 @@
 #include "core/command.h"
 #include "core/resp.h"
 
-#include <limits.h>
 #include <mimalloc.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -46,58 +45,16 @@ bool merge_copy_first_error(struct reply *out, const struct merge_input *in)
     return false;
 }
 
-/* Parse the decimal number of a header line b[1..CR) (no validation of the
- * type byte); *hdr = bytes of the header line. */
-static bool header_number(const char *b, size_t n, long long *v, size_t *hdr)
+/* An array-like part (*N or ~N; a null array counts as empty): its element
+ * count, and a reader positioned at its first element. */
+static bool array_part(const struct buf *b, long long *count, struct resp_reader *elems)
 {
-    const char *cr = n > 1 ? memchr(b + 1, '\r', n - 1) : NULL;
-    if (!cr || (size_t)(cr - b) + 1 >= n || cr[1] != '\n')
+    resp_reader_init(elems, b->data, part_len(b));
+    char t = resp_peek(elems);
+    if ((t != '*' && t != '~' && t != '_') || !resp_read_aggregate(elems, count))
         return false;
-    size_t len = (size_t)(cr - b) - 1;
-    if (len == 0 || len > 20)
-        return false;
-    const char *s = b + 1;
-    bool neg = s[0] == '-';
-    size_t i = neg ? 1 : 0;
-    if (i == len)
-        return false;
-    unsigned long long acc = 0;
-    for (; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (acc > (ULLONG_MAX - d) / 10)
-            return false;
-        acc = acc * 10 + d;
-    }
-    if (neg ? acc > (unsigned long long)LLONG_MAX + 1 : acc > (unsigned long long)LLONG_MAX)
-        return false;
-    *v = neg ? (long long)(0ULL - acc) : (long long)acc;
-    *hdr = (size_t)(cr - b) + 2;
-    return true;
-}
-
-/* An array-like part: its element count and where its elements start.
- * Accepts *N and ~N; a null (*-1, _) counts as an empty array. */
-static bool array_part(const struct buf *b, long long *count, size_t *body, size_t *end)
-{
-    size_t n = part_len(b);
-    if (n == 0)
-        return false;
-    *end = n;
-    if (b->data[0] == '_') {
+    if (*count == -1)
         *count = 0;
-        *body = n;
-        return true;
-    }
-    if (b->data[0] != '*' && b->data[0] != '~')
-        return false;
-    if (!header_number(b->data, n, count, body))
-        return false;
-    if (*count == -1 && b->data[0] == '*') {
-        *count = 0;
-        return true;
-    }
     return *count >= 0;
 }
 
@@ -107,11 +64,10 @@ void merge_sum_int(struct reply *out, const struct merge_input *in)
         return;
     long long sum = 0;
     for (int i = 0; i < in->nparts; i++) {
-        const struct buf *b = &in->parts[i];
+        struct resp_reader rd;
         long long v;
-        size_t hdr;
-        if (b->len == 0 || b->data[0] != ':' || !header_number(b->data, b->len, &v, &hdr) ||
-            __builtin_add_overflow(sum, v, &sum)) {
+        resp_reader_init(&rd, in->parts[i].data, in->parts[i].len);
+        if (!resp_read_int(&rd, &v) || __builtin_add_overflow(sum, v, &sum)) {
             reply_error(out, ERR_BAD_PART);
             return;
         }
@@ -147,9 +103,9 @@ void merge_by_key(struct reply *out, const struct merge_input *in)
         return;
     }
     /* per part: the next element to take and how many remain */
-    size_t cursor_small[64];
+    struct resp_reader cursor_small[64];
     long long left_small[64];
-    size_t *cursor = cursor_small;
+    struct resp_reader *cursor = cursor_small;
     long long *left = left_small;
     if (in->nparts > 64) {
         cursor = mi_malloc((size_t)in->nparts * sizeof(*cursor));
@@ -159,10 +115,8 @@ void merge_by_key(struct reply *out, const struct merge_input *in)
     }
     size_t start = out->out->len;
     bool ok = true;
-    for (int i = 0; i < in->nparts && ok; i++) {
-        size_t end;
-        ok = array_part(&in->parts[i], &left[i], &cursor[i], &end);
-    }
+    for (int i = 0; i < in->nparts && ok; i++)
+        ok = array_part(&in->parts[i], &left[i], &cursor[i]);
     if (ok) {
         reply_array(out, (size_t)(in->nkeys > 0 ? in->nkeys : 0));
         for (int k = 0; k < in->nkeys && ok; k++) {
@@ -171,14 +125,12 @@ void merge_by_key(struct reply *out, const struct merge_input *in)
                 ok = false;
                 break;
             }
-            const struct buf *b = &in->parts[i];
-            size_t n = resp_value_len(b->data + cursor[i], b->len - cursor[i]);
-            if (n == 0) {
+            struct slice v;
+            if (!resp_read_value(&cursor[i], &v)) {
                 ok = false;
                 break;
             }
-            buf_append(out->out, b->data + cursor[i], n);
-            cursor[i] += n;
+            buf_append(out->out, v.ptr, v.len);
             left[i]--;
         }
     }
@@ -200,8 +152,8 @@ void merge_concat_arrays(struct reply *out, const struct merge_input *in)
     char type = '*';
     for (int i = 0; i < in->nparts; i++) {
         long long count;
-        size_t body, end;
-        if (!array_part(&in->parts[i], &count, &body, &end)) {
+        struct resp_reader elems;
+        if (!array_part(&in->parts[i], &count, &elems)) {
             reply_error(out, ERR_BAD_PART);
             return;
         }
@@ -212,9 +164,9 @@ void merge_concat_arrays(struct reply *out, const struct merge_input *in)
     buf_printf(out->out, "%c%lld\r\n", type, total);
     for (int i = 0; i < in->nparts; i++) {
         long long count;
-        size_t body = 0, end = 0;
-        array_part(&in->parts[i], &count, &body, &end);
-        buf_append(out->out, in->parts[i].data + body, end - body);
+        struct resp_reader elems;
+        array_part(&in->parts[i], &count, &elems);
+        buf_append(out->out, elems.p, (size_t)(elems.end - elems.p));
     }
 }
 

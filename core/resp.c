@@ -486,3 +486,83 @@ size_t resp_value_len(const char *buf, size_t n)
 {
     return value_len(buf, n, 0);
 }
+
+/* ---- reading whole values (see resp.h) ------------------------------------ */
+
+/* The next value's header line: its text b[1..*line) and the header's length
+ * with CRLF; and the whole value's length. False if it is not whole. */
+static bool next_value(const struct resp_reader *r, size_t *line, size_t *whole)
+{
+    size_t n = (size_t)(r->end - r->p);
+    *whole = value_len(r->p, n, 0);
+    if (*whole == 0)
+        return false;
+    *line = (size_t)((const char *)memchr(r->p + 1, '\r', n - 1) - r->p);
+    return true;
+}
+
+bool resp_read_value(struct resp_reader *r, struct slice *raw)
+{
+    size_t line, whole;
+    if (!next_value(r, &line, &whole))
+        return false;
+    *raw = (struct slice){ r->p, whole };
+    r->p += whole;
+    return true;
+}
+
+bool resp_read_int(struct resp_reader *r, long long *v)
+{
+    size_t line, whole;
+    if (resp_peek(r) != ':' || !next_value(r, &line, &whole) || !parse_count(r->p + 1, line - 1, v))
+        return false;
+    r->p += whole;
+    return true;
+}
+
+bool resp_read_string(struct resp_reader *r, struct slice *s)
+{
+    size_t line, whole;
+    char t = resp_peek(r);
+    if ((t != '$' && t != '+' && t != '_') || !next_value(r, &line, &whole))
+        return false;
+    if (t == '+')
+        *s = (struct slice){ r->p + 1, line - 1 };
+    else if (t == '_' || whole == line + 2) /* _ or $-1 */
+        *s = (struct slice){ NULL, 0 };
+    else
+        *s = (struct slice){ r->p + line + 2, whole - line - 4 };
+    r->p += whole;
+    return true;
+}
+
+bool resp_read_error(struct resp_reader *r, struct slice *s)
+{
+    size_t line, whole;
+    char t = resp_peek(r);
+    if ((t != '-' && t != '!') || !next_value(r, &line, &whole))
+        return false;
+    if (t == '-')
+        *s = (struct slice){ r->p + 1, line - 1 };
+    else
+        *s = (struct slice){ r->p + line + 2, whole - line - 4 };
+    r->p += whole;
+    return true;
+}
+
+bool resp_read_aggregate(struct resp_reader *r, long long *count)
+{
+    size_t line, whole;
+    char t = resp_peek(r);
+    if ((t != '*' && t != '~' && t != '>' && t != '%' && t != '_') || !next_value(r, &line, &whole))
+        return false;
+    if (t == '_') {
+        *count = -1;
+        r->p += whole;
+        return true;
+    }
+    if (!parse_count(r->p + 1, line - 1, count))
+        return false;
+    r->p += line + 2; /* to the first element (a null array has none) */
+    return true;
+}

@@ -78,4 +78,40 @@ enum resp_status resp_parse(struct resp_parser *p, const char *buf, size_t n,
 #define RESP_MAX_DEPTH 64
 size_t resp_value_len(const char *buf, size_t n);
 
+/* ---- reading whole values ---------------------------------------------------
+ * The one reader of RESP values the server itself receives: replies of other
+ * shards (merges), a master's answers on the replication link. It walks a
+ * buffer of complete values one at a time. Every read checks that the next
+ * value is whole and of the type asked for, then moves past it (an
+ * aggregate's read moves to its first element); when a read returns false
+ * the reader has not moved. */
+struct resp_reader {
+    const char *p;    /* the next value */
+    const char *end;  /* one past the last byte */
+};
+
+static inline void resp_reader_init(struct resp_reader *r, const char *buf, size_t n)
+{
+    r->p = buf;
+    r->end = buf + n;
+}
+/* Type byte of the next value ('+', ':', '*', ...), 0 at the end. */
+static inline char resp_peek(const struct resp_reader *r)
+{
+    return r->p < r->end ? r->p[0] : 0;
+}
+/* Any one value, whatever its type: raw = its bytes. */
+bool resp_read_value(struct resp_reader *r, struct slice *raw);
+/* ':' integer. */
+bool resp_read_int(struct resp_reader *r, long long *v);
+/* '$' bulk or '+' simple string: s = its text; a null bulk ($-1, _) gives
+ * s->ptr NULL. Errors are not strings: use resp_read_error. */
+bool resp_read_string(struct resp_reader *r, struct slice *s);
+/* '-' or '!' error: s = its text without the type byte and CRLF. */
+bool resp_read_error(struct resp_reader *r, struct slice *s);
+/* The header of an array, set or push ('*', '~', '>'): *count elements follow,
+ * each read on its own; a null array (*-1, _) gives *count = -1. A map ('%')
+ * gives its number of pairs, each pair two values. */
+bool resp_read_aggregate(struct resp_reader *r, long long *count);
+
 #endif

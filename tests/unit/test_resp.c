@@ -577,6 +577,66 @@ static void test_strict_stream(void **state)
     resp_parser_deinit(&p);
 }
 
+/* The value reader: each read checks type and wholeness, moves past the value
+ * on success and stays put on failure. */
+static void test_reader_walks_values(void **state)
+{
+    (void)state;
+    const char *in = ":42\r\n$5\r\nhello\r\n+OK\r\n$-1\r\n-ERR no\r\n*2\r\n:1\r\n$1\r\nx\r\n_\r\n";
+    struct resp_reader r;
+    resp_reader_init(&r, in, strlen(in));
+    long long v;
+    struct slice s;
+    assert_false(resp_read_string(&r, &s)); /* an integer is not a string */
+    assert_true(resp_read_int(&r, &v));
+    assert_int_equal(v, 42);
+    assert_false(resp_read_int(&r, &v));
+    assert_true(resp_read_string(&r, &s));
+    assert_int_equal(s.len, 5);
+    assert_memory_equal(s.ptr, "hello", 5);
+    assert_true(resp_read_string(&r, &s));
+    assert_int_equal(s.len, 2);
+    assert_memory_equal(s.ptr, "OK", 2);
+    assert_true(resp_read_string(&r, &s));
+    assert_null(s.ptr);
+    assert_false(resp_read_string(&r, &s));
+    assert_true(resp_read_error(&r, &s));
+    assert_int_equal(s.len, 6);
+    assert_memory_equal(s.ptr, "ERR no", 6);
+    assert_int_equal(resp_peek(&r), '*');
+    assert_true(resp_read_aggregate(&r, &v));
+    assert_int_equal(v, 2);
+    assert_true(resp_read_int(&r, &v));
+    assert_int_equal(v, 1);
+    assert_true(resp_read_value(&r, &s));
+    assert_int_equal(s.len, 7);
+    assert_true(resp_read_aggregate(&r, &v)); /* RESP3 null counts as a null array */
+    assert_int_equal(v, -1);
+    assert_int_equal(resp_peek(&r), 0);
+    assert_false(resp_read_value(&r, &s));
+}
+
+static void test_reader_refuses_partial(void **state)
+{
+    (void)state;
+    const char *cases[] = { ":12", "$5\r\nhel", "*2\r\n:1\r\n", "$3\r\nabcd\r\n" };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct resp_reader r;
+        resp_reader_init(&r, cases[i], strlen(cases[i]));
+        long long v;
+        struct slice s;
+        const char *start = r.p;
+        assert_false(resp_read_int(&r, &v) || resp_read_string(&r, &s) || resp_read_aggregate(&r, &v) ||
+                     resp_read_value(&r, &s));
+        assert_ptr_equal(r.p, start);
+    }
+    struct resp_reader r;
+    long long v;
+    resp_reader_init(&r, ":1x\r\n", 5);
+    assert_false(resp_read_int(&r, &v)); /* whole, but not a number */
+    assert_int_equal(resp_peek(&r), ':');
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -593,6 +653,8 @@ int main(void)
         cmocka_unit_test(test_parse_work_is_linear),
         cmocka_unit_test(test_value_len_types),
         cmocka_unit_test(test_value_len_malformed),
+        cmocka_unit_test(test_reader_walks_values),
+        cmocka_unit_test(test_reader_refuses_partial),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
