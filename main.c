@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/command.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -29,13 +29,6 @@
 #include "shards/node.h"
 
 #include "ringkv_version.h"
-
-static int64_t unix_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 /* 40 random hex characters (Redis's run_id shape). */
 static void make_run_id(char out[41])
@@ -54,7 +47,7 @@ static void make_run_id(char out[41])
     }
     if (got < sizeof(raw)) {
         /* no getrandom: a weaker but still unique-enough mix */
-        uint64_t x = (uint64_t)unix_ms() ^ ((uint64_t)getpid() << 32);
+        uint64_t x = (uint64_t)clock_unix_ms() ^ ((uint64_t)getpid() << 32);
         for (size_t i = got; i < sizeof(raw); i++) {
             x ^= x << 13; x ^= x >> 7; x ^= x << 17;
             raw[i] = (unsigned char)x;
@@ -111,7 +104,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    n->start_ms = unix_ms();
+    n->start_ms = clock_unix_ms();
     make_run_id(n->run_id);
     copy_path(n->executable, sizeof(n->executable), argv[0]);
     if (argc > 1 && strncmp(argv[1], "--", 2) != 0)

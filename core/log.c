@@ -12,9 +12,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "core/clock.h"
 
 /* Redis truncates a message at 1024 bytes; so does ringkv. */
 #define LOG_MAX_LEN 1024
@@ -62,17 +63,16 @@ void log_msg(int level, const char *fmt, ...)
 
     static const char marks[] = ".-*#";
     char line[LOG_MAX_LEN + 128];
-    struct timeval tv;
+    int64_t now_us = clock_unix_us();
     struct tm tm;
-    gettimeofday(&tv, NULL);
-    time_t secs = tv.tv_sec;
+    time_t secs = (time_t)(now_us / 1000000);
     localtime_r(&secs, &tm);
 
     char stamp[64];
     size_t sl = strftime(stamp, sizeof(stamp), "%d %b %Y %H:%M:%S", &tm);
     stamp[sl] = '\0';
     int n = snprintf(line, sizeof(line), "%d:M %s.%03d %c ", (int)getpid(), stamp,
-                     (int)(tv.tv_usec / 1000), marks[level]);
+                     (int)(now_us % 1000000 / 1000), marks[level]);
     if (n < 0)
         return;
     size_t len = (size_t)n;

@@ -25,27 +25,12 @@
 
 /* ---- time --------------------------------------------------------------- */
 
-int64_t clock_unix_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-uint64_t clock_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void shard_clock_start(struct shard *sh, bool refresh)
 {
     if (refresh) {
-        struct timespec rt;
-        clock_gettime(CLOCK_REALTIME, &rt);
+        int64_t unix_us = clock_unix_us();
         uint64_t mono = clock_mono_ns();
-        sh->unix_offset_ns = ((int64_t)rt.tv_sec * 1000000000LL + rt.tv_nsec) - (int64_t)mono;
+        sh->unix_offset_ns = unix_us * 1000 - (int64_t)mono;
         sh->clock_ns = mono;
         return;
     }

@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "core/clock.h"
 #include "shards/shard.h"
 #include "net/loop.h"
 
@@ -52,9 +53,6 @@ void pause_release(struct shard *sh);
 /* Close connections idle past `timeout` seconds. */
 void dispatch_timeouts(struct shard *sh, int64_t now_ms);
 
-/* Current unix time in ms / monotonic ns (a clock read each). */
-int64_t clock_unix_ms(void);
-uint64_t clock_mono_ns(void);
 /* Restart the shard's command clock now (at the start of a batch) and
  * refresh its unix offset when refresh is set. */
 void shard_clock_start(struct shard *sh, bool refresh);
