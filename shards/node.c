@@ -139,8 +139,16 @@ int node_start(struct node *n)
     int ncpu = allowed_cpus(cpus, 1024);
     if (ncpu <= 0) { cpus[0] = -1; ncpu = 1; }
     n->nshards = (int)config_load(cfg, threads);
-    if (n->nshards <= 0)
-        n->nshards = ncpu;
+    if (n->nshards <= 0) {
+        /* One per CPU, except where there are only one or two: there the
+         * shards share their CPUs with the clients (a load generator, the
+         * network stack), and a request for a key on the other shard waits
+         * for that shard's thread to be scheduled. On this project's 2-CPU
+         * machine, 50 clients at pipeline 16: 1 thread served 1.0-1.9M
+         * ops/s, 2 threads 0.4-0.9M with more CPU per op (bench/RESULTS.md,
+         * "Default thread count"). */
+        n->nshards = ncpu <= 2 ? 1 : ncpu;
+    }
 
     /* bind addresses */
     char addrs[MAX_BIND_ADDRS][64];

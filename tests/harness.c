@@ -287,6 +287,12 @@ int server_start(struct server *s, const char *const *args)
         argv[n++] = "";
         argv[n++] = "--appendonly";
         argv[n++] = "no";
+    } else {
+        /* two shards unless the test asks otherwise (a later --threads
+         * wins): the cross-shard paths are tested on every machine, whatever
+         * the default thread count there */
+        argv[n++] = "--threads";
+        argv[n++] = "2";
     }
     for (; args && *args && n < MAX_ARGV - 1; args++)
         argv[n++] = *args;
