@@ -1,9 +1,11 @@
 #include "net/loop.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <mimalloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -127,7 +129,7 @@ void loop_each_conn(struct loop *l, loop_conn_fn *fn, void *arg)
 
 static void conn_free(struct loop *l, struct conn *c)
 {
-    if (l->h.on_close && c->session)
+    if (l->h.on_close && c->owner)
         l->h.on_close(l->arg, c);
     close(c->fd);
     if (c->prev) c->prev->next = c->next; else l->conns = c->next;
@@ -171,6 +173,22 @@ void conn_close(struct conn *c, bool after_flush)
 }
 
 void conn_flush(struct conn *c) { queue_conn(c->loop, c); }
+
+void conn_addr_text(const struct sockaddr_storage *a, char *out, size_t n)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)a;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+        port = ntohs(in->sin_port);
+    } else if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)a;
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(out, n, "%s:%d", ip, port);
+}
 
 void conn_set_keepalive(struct conn *c, int seconds)
 {
@@ -234,13 +252,13 @@ static struct conn *conn_add(struct loop *l, int fd)
     return c;
 }
 
-struct conn *loop_connect(struct loop *l, const struct sockaddr_storage *addr, void *session)
+struct conn *loop_connect(struct loop *l, const struct sockaddr_storage *addr, struct conn_owner *owner)
 {
     int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return NULL;
     struct conn *c = conn_add(l, fd);
-    c->session = session;
+    c->owner = owner;
     c->peer = *addr;
     c->connecting = true;
     struct io_uring_sqe *sqe = ring_sqe(&l->ring);
@@ -260,7 +278,7 @@ static void handle_connect(struct loop *l, struct io_uring_cqe *cqe)
         int err = cqe->res < 0 ? cqe->res : -ECANCELED;
         if (l->h.on_connect)
             l->h.on_connect(l->arg, c, err);
-        c->session = NULL; /* on_close is not called for a conn that never opened */
+        c->owner = NULL; /* on_close is not called for a conn that never opened */
         c->closing = true;
         conn_maybe_free(l, c);
         return;

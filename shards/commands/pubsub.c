@@ -81,6 +81,12 @@ bool pubsub_subscribed(const struct session *s)
     return sub_count(s->pubsub) > 0;
 }
 
+void pubsub_counts(const struct session *s, size_t *channels, size_t *patterns)
+{
+    *channels = s->pubsub ? s->pubsub->nchannels : 0;
+    *patterns = s->pubsub ? s->pubsub->npatterns : 0;
+}
+
 /* The reply to one (un)subscription: ["subscribe", channel, count], a push
  * in RESP3. */
 static void confirm(struct reply *r, const char *kind, const char *name, size_t len, size_t count)
