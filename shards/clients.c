@@ -130,6 +130,7 @@ static void session_describe(struct shard *sh, const struct conn *c, struct conn
     v->flags = v->type == CLIENT_TYPE_PUBSUB ? "P" : "N";
     v->user = "default";
     v->pending = (size_t)s->npending;
+    v->obuf = session_output_bytes(s);
 }
 
 /* Idle: nothing waiting for it, no command held, no subscription (Redis
@@ -199,6 +200,7 @@ static void check_idle(void *arg, struct conn *c)
 
 void dispatch_timeouts(struct shard *sh, int64_t now_ms)
 {
+    pubsub_check_output(sh, now_ms);
     long long t = config_load(&sh->node->config, timeout);
     if (t <= 0)
         return;

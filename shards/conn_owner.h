@@ -42,7 +42,7 @@ struct conn_view {
     const char          *user;    /* "default", or "(superuser)" for the master link */
     size_t               sub, psub; /* subscriptions: channels, patterns */
     size_t               qbuf;    /* unparsed input bytes */
-    size_t               obuf;    /* unsent output bytes */
+    size_t               obuf;    /* unsent output bytes (pub/sub pushes waiting included) */
     size_t               pending; /* replies waiting on other shards */
 };
 

@@ -137,6 +137,19 @@ static struct buf *reply_target(struct session *s)
     return &pending_add(s, STAGE_READY)->out;
 }
 
+struct buf *session_push_target(struct session *s)
+{
+    return reply_target(s);
+}
+
+size_t session_output_bytes(const struct session *s)
+{
+    size_t n = s->conn ? conn_output_bytes(s->conn) : 0;
+    for (const struct pending *p = s->head; p; p = p->next)
+        n += p->out.len;
+    return n;
+}
+
 /* ---- running a command on this shard ------------------------------------ */
 
 static size_t shard_memory_limit(const struct shard *sh)

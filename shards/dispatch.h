@@ -49,7 +49,8 @@ void shard_publish_stats(struct shard *sh);
 void pause_wake_all(struct shard *sh);
 void pause_release(struct shard *sh);
 
-/* Close connections idle past `timeout` seconds. */
+/* Every tick: close connections idle past `timeout` seconds and
+ * subscribers over their output limits. */
 void dispatch_timeouts(struct shard *sh, int64_t now_ms);
 
 /* Current unix time in ms / monotonic ns (a clock read each). */
