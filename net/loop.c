@@ -88,7 +88,7 @@ static void queue_conn(struct loop *l, struct conn *c)
 struct loop *loop_create(const struct loop_options *o, const struct loop_handlers *h, void *arg)
 {
     struct loop *l = mi_zalloc(sizeof(*l));
-    unsigned entries = 4096;
+    unsigned entries = o->ring_entries ? o->ring_entries : 4096;
     int ret = ring_setup(&l->ring, entries, &l->ring_mode);
     if (ret) {
         log_warning("io_uring setup failed: %s", strerror(-ret));
@@ -410,6 +410,10 @@ static void handle_recv(struct loop *l, struct io_uring_cqe *cqe)
             input_check_resume(l, c); /* stopped on purpose: read again once worked down */
         } else if (res == -ENOBUFS && !c->closing) {
             arm_recv_own(l, c); /* the ring is dry: busier conns took every buffer */
+        } else if (res > 0 && !c->closing && !c->close_after_flush) {
+            /* the kernel ended the multishot on a completion that carries
+             * data (its completion queue was full): the stream goes on */
+            arm_recv(l, c);
         } else if (!c->closing && !c->close_after_flush) {
             /* end of stream or an error: the peer is gone */
             conn_close(c, false);

@@ -94,6 +94,8 @@ struct loop_options {
     int        hz;
     unsigned   recv_buffers;     /* provided buffers (power of two) */
     unsigned   recv_buffer_size;
+    unsigned   ring_entries;     /* submission queue size (0: 4096); the
+                                  * completion queue has 8 times as many */
 };
 
 /* Create the loop on the calling thread (the ring is bound to it). Returns
