@@ -187,25 +187,30 @@ static const struct conn_owner_ops feed_ops = {
 
 /* ---- walkers over the shard's connections ------------------------------ */
 
-struct timeout_walk { int64_t now, limit_ms; };
+struct tick_walk { int64_t now, limit_ms; size_t max_output; };
 
-static void check_idle(void *arg, struct conn *c)
+static void tick_conn(void *arg, struct conn *c)
 {
-    struct timeout_walk *w = arg;
-    if (c->owner && c->owner->ops->idle && c->owner->ops->idle(c, w->now, w->limit_ms)) {
+    struct tick_walk *w = arg;
+    size_t out = conn_output_bytes(c);
+    if (out > w->max_output)
+        w->max_output = out;
+    if (w->limit_ms > 0 && c->owner && c->owner->ops->idle &&
+        c->owner->ops->idle(c, w->now, w->limit_ms)) {
         log_verbose("Closing idle %s on fd %d", c->owner->ops->name, c->fd);
         conn_close(c, false);
     }
 }
 
+/* Every tick (as Redis's clientsCron): subscribers over their output
+ * limits, idle connections, the biggest output for INFO. */
 void dispatch_timeouts(struct shard *sh, int64_t now_ms)
 {
     pubsub_check_output(sh, now_ms);
     long long t = config_load(&sh->node->config, timeout);
-    if (t <= 0)
-        return;
-    struct timeout_walk w = { now_ms, t * 1000 };
-    loop_each_conn(sh->loop, check_idle, &w);
+    struct tick_walk w = { now_ms, t > 0 ? t * 1000 : 0, 0 };
+    loop_each_conn(sh->loop, tick_conn, &w);
+    __atomic_store_n(&sh->stats.client_max_output, (uint64_t)w.max_output, __ATOMIC_RELAXED);
 }
 
 static bool conn_view_of(struct shard *sh, struct conn *c, struct conn_view *v)

@@ -50,7 +50,8 @@ void pause_wake_all(struct shard *sh);
 void pause_release(struct shard *sh);
 
 /* Every tick: close connections idle past `timeout` seconds and
- * subscribers over their output limits. */
+ * subscribers over their output limits; publish the biggest unsent output
+ * of the shard's connections (INFO client_recent_max_output_buffer). */
 void dispatch_timeouts(struct shard *sh, int64_t now_ms);
 
 /* Current unix time in ms / monotonic ns (a clock read each). */

@@ -361,6 +361,17 @@ static void test_slow_subscriber_soft_limit(void **state)
     /* far more than the sockets' buffers hold: the rest waits in ours */
     publish_big(pub, "slow", 24, 1u << 20);
     assert_true(client_listed(pub, id)); /* over the soft limit only just now */
+    /* INFO shows what waits for it */
+    long long deadline = now_ms() + 2000, biggest = 0;
+    while (biggest < (1 << 20) && now_ms() < deadline) {
+        struct rval *info = tcmd(pub, "INFO clients");
+        const char *f = strstr(info->str, "client_recent_max_output_buffer:");
+        assert_non_null(f);
+        biggest = atoll(f + strlen("client_recent_max_output_buffer:"));
+        rval_free(info);
+        usleep(50000);
+    }
+    assert_true(biggest >= (1 << 20));
     /* dropped once over it for more than a second, with no more messages */
     wait_gone(pub, id, 8000);
     assert_true(tclosed(sub, 10000));
