@@ -7,6 +7,7 @@
  * purpose (another shard may be reading it right now, and CONFIG SET of a
  * string is rare enough that the leak does not matter). */
 #include "core/config.h"
+#include "core/output_limits.h"
 #include "core/numbers.h"
 
 #include <ctype.h>
@@ -224,6 +225,19 @@ static const char *option_apply(struct config *cfg, const struct option_desc *o,
         break;
     }
     case CONF_STRING: {
+        char limits[256];
+        if (strcmp(o->name, "client-output-buffer-limit") == 0) {
+            /* the classes named take new values, the others keep theirs */
+            struct output_limit lim[OUTPUT_CLASSES];
+            const char *now = (const char *)(intptr_t)option_load(cfg, o);
+            output_limits_parse(OUTPUT_LIMITS_DEFAULT, lim);
+            output_limits_parse(now ? now : "", lim);
+            const char *bad = output_limits_parse(value, lim);
+            if (bad)
+                return bad;
+            output_limits_text(lim, limits, sizeof(limits));
+            value = limits;
+        }
         char *copy = mi_strdup(value);
         if (copy == NULL)
             abort();

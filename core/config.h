@@ -48,6 +48,7 @@ enum config_type {
     X("databases",       databases,       CONF_INT,    "1",         0, NULL, "ringkv has one database (SELECT 0 only)") \
     X("proto-max-bulk-len", proto_max_bulk_len, CONF_MEMORY, "512mb", CONF_RUNTIME, NULL, "largest bulk string a client may send") \
     X("client-query-buffer-limit", client_query_buffer_limit, CONF_MEMORY, "1gb", CONF_RUNTIME, NULL, "largest unparsed input kept per client; past it the client is closed") \
+    X("client-output-buffer-limit", client_output_buffer_limit, CONF_STRING, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", CONF_RUNTIME, NULL, "per class: hard limit, soft limit, soft seconds (core/output_limits.h); ringkv applies the pubsub class") \
     X("client-output-buffer-limit-bytes", client_output_limit, CONF_MEMORY, "64mb", CONF_RUNTIME, NULL, "unsent output per client past which its input is not read until it drains") \
     X("slowlog-log-slower-than", slowlog_slower_than, CONF_INT, "10000", CONF_RUNTIME, NULL, "log commands slower than this many microseconds (negative: never)") \
     X("slowlog-max-len", slowlog_max_len, CONF_INT,    "128",       CONF_RUNTIME, NULL, "slow log entries kept per shard") \

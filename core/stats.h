@@ -35,6 +35,7 @@ struct shard_stats {
     uint64_t total_error_replies;
     uint64_t cross_shard_requests; /* commands or parts sent to another shard */
     uint64_t connected_clients;    /* current */
+    uint64_t client_max_output;    /* the biggest unsent output of a connection, at the last tick */
     /* published by the shard from its store once per loop turn */
     uint64_t keys;
     uint64_t expires;

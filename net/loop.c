@@ -1,9 +1,11 @@
 #include "net/loop.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <mimalloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -86,7 +88,7 @@ static void queue_conn(struct loop *l, struct conn *c)
 struct loop *loop_create(const struct loop_options *o, const struct loop_handlers *h, void *arg)
 {
     struct loop *l = mi_zalloc(sizeof(*l));
-    unsigned entries = 4096;
+    unsigned entries = o->ring_entries ? o->ring_entries : 4096;
     int ret = ring_setup(&l->ring, entries, &l->ring_mode);
     if (ret) {
         log_warning("io_uring setup failed: %s", strerror(-ret));
@@ -127,7 +129,7 @@ void loop_each_conn(struct loop *l, loop_conn_fn *fn, void *arg)
 
 static void conn_free(struct loop *l, struct conn *c)
 {
-    if (l->h.on_close && c->session)
+    if (l->h.on_close && c->owner)
         l->h.on_close(l->arg, c);
     close(c->fd);
     if (c->prev) c->prev->next = c->next; else l->conns = c->next;
@@ -171,6 +173,22 @@ void conn_close(struct conn *c, bool after_flush)
 }
 
 void conn_flush(struct conn *c) { queue_conn(c->loop, c); }
+
+void conn_addr_text(const struct sockaddr_storage *a, char *out, size_t n)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)a;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+        port = ntohs(in->sin_port);
+    } else if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)a;
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(out, n, "%s:%d", ip, port);
+}
 
 void conn_set_keepalive(struct conn *c, int seconds)
 {
@@ -234,13 +252,13 @@ static struct conn *conn_add(struct loop *l, int fd)
     return c;
 }
 
-struct conn *loop_connect(struct loop *l, const struct sockaddr_storage *addr, void *session)
+struct conn *loop_connect(struct loop *l, const struct sockaddr_storage *addr, struct conn_owner *owner)
 {
     int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return NULL;
     struct conn *c = conn_add(l, fd);
-    c->session = session;
+    c->owner = owner;
     c->peer = *addr;
     c->connecting = true;
     struct io_uring_sqe *sqe = ring_sqe(&l->ring);
@@ -260,7 +278,7 @@ static void handle_connect(struct loop *l, struct io_uring_cqe *cqe)
         int err = cqe->res < 0 ? cqe->res : -ECANCELED;
         if (l->h.on_connect)
             l->h.on_connect(l->arg, c, err);
-        c->session = NULL; /* on_close is not called for a conn that never opened */
+        c->owner = NULL; /* on_close is not called for a conn that never opened */
         c->closing = true;
         conn_maybe_free(l, c);
         return;
@@ -392,6 +410,10 @@ static void handle_recv(struct loop *l, struct io_uring_cqe *cqe)
             input_check_resume(l, c); /* stopped on purpose: read again once worked down */
         } else if (res == -ENOBUFS && !c->closing) {
             arm_recv_own(l, c); /* the ring is dry: busier conns took every buffer */
+        } else if (res > 0 && !c->closing && !c->close_after_flush) {
+            /* the kernel ended the multishot on a completion that carries
+             * data (its completion queue was full): the stream goes on */
+            arm_recv(l, c);
         } else if (!c->closing && !c->close_after_flush) {
             /* end of stream or an error: the peer is gone */
             conn_close(c, false);

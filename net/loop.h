@@ -32,10 +32,13 @@
 #include "core/buf.h"
 
 struct loop;
+struct conn_owner;
 
 struct conn {
     struct loop *loop;
-    void        *session;      /* the layer above's state for this connection */
+    /* The layer above's state for this connection (a struct the layer above
+     * defines; net/ only stores it and tests it for NULL). */
+    struct conn_owner *owner;
     int          fd;
     unsigned     ops;          /* io_uring operations in flight for this conn */
     bool         recv_armed;   /* a multishot recv is active */
@@ -91,6 +94,8 @@ struct loop_options {
     int        hz;
     unsigned   recv_buffers;     /* provided buffers (power of two) */
     unsigned   recv_buffer_size;
+    unsigned   ring_entries;     /* submission queue size (0: 4096); the
+                                  * completion queue has 8 times as many */
 };
 
 /* Create the loop on the calling thread (the ring is bound to it). Returns
@@ -109,9 +114,6 @@ void conn_close(struct conn *c, bool after_flush);
  * waiting on other shards). Resume looks at conn->in in this same turn. */
 void conn_pause(struct conn *c);
 void conn_resume(struct conn *c);
-/* Connect to addr (IPv4 or IPv6, port set) without blocking; session is
- * stored in the new conn. Returns the conn (not yet connected: see
- * on_connect) or NULL if no socket could be made. */
 /* on_data has had its share of this turn (a link applying a flood of
  * writes must not hold back the other connections of the shard): what it
  * did not consume stays in conn->in, and on_data is called on it again next
@@ -120,12 +122,18 @@ void conn_yield(struct conn *c);
 /* Turns run so far: lets on_data count what it did in the current turn. */
 unsigned long long loop_turns(const struct loop *l);
 
-struct conn *loop_connect(struct loop *l, const struct sockaddr_storage *addr, void *session);
+/* Connect to addr (IPv4 or IPv6, port set) without blocking; owner is
+ * stored in the new conn. Returns the conn (not yet connected: see
+ * on_connect) or NULL if no socket could be made. */
+struct conn *loop_connect(struct loop *l, const struct sockaddr_storage *addr, struct conn_owner *owner);
 
 /* Bytes received and not consumed yet. */
 static inline size_t conn_input_bytes(const struct conn *c) { return c->in.len - c->in_off; }
 /* Bytes queued for sending (out + in flight). */
 static inline size_t conn_output_bytes(const struct conn *c) { return c->out.len + (c->wire.len - c->wire_off); }
+
+/* "ip:port" of an IPv4 or IPv6 address ("?:0" for another family). */
+void conn_addr_text(const struct sockaddr_storage *a, char *out, size_t n);
 
 /* TCP keepalive probes after `seconds` idle (0: off). */
 void conn_set_keepalive(struct conn *c, int seconds);

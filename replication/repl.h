@@ -38,9 +38,6 @@
 #include "core/command.h"
 #include "shards/store/store.h"
 
-/* The first int of a link's session (a normal client's session has 0). */
-#define SESSION_KIND_LINK 0x4c4e4b31
-
 struct shard;
 struct node;
 struct conn;
@@ -78,12 +75,6 @@ void repl_replica_sent(struct shard *sh, struct conn *c, struct client *cl);
 void repl_shard_tick(struct shard *sh, int64_t now_ms);
 /* Every MSG_REPL_* message, request or answer. */
 void repl_message(struct shard *sh, struct shard_msg *m);
-
-/* The link to the master (a conn whose session is the link). */
-bool repl_is_link(const struct conn *c);
-void repl_link_connected(struct shard *sh, struct conn *c, int err);
-size_t repl_link_data(struct shard *sh, struct conn *c, const char *p, size_t n);
-void repl_link_closed(struct shard *sh, struct conn *c);
 
 /* A replica client's connection (master side, on its shard H) closed. */
 void repl_replica_client_closed(struct shard *sh, struct client *c);

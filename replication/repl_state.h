@@ -8,9 +8,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "core/buf.h"
+#include "core/client.h"
 #include "core/resp.h"
 #include "replication/journal.h"
 #include "replication/repl.h"
+#include "shards/conn_owner.h"
 
 #define REPLID_LEN 40
 
@@ -130,7 +132,8 @@ enum link_step {
 
 /* The link to our master (replica side, shard 0). */
 struct repl_link {
-    int                kind;     /* SESSION_LINK: first, as in struct session */
+    struct conn_owner  owner;    /* first: the conn's owner (replica.c's link_ops) */
+    struct client      client;   /* what CLIENT LIST shows of the link (flags=M) */
     struct conn       *conn;
     struct resp_parser parser;
     int                replies;  /* handshake replies still expected */

@@ -31,9 +31,11 @@
  * past a few MB, in TCP: the master's output buffer). */
 #define LINK_TURN_BYTES (64u << 10)
 
-bool repl_is_link(const struct conn *c)
+static const struct conn_owner_ops link_ops;
+
+static struct repl_link *link_of(const struct conn *c)
 {
-    return c->session && *(const int *)c->session == SESSION_KIND_LINK;
+    return (struct repl_link *)c->owner;
 }
 
 static void link_free(struct repl_link *l, int nshards)
@@ -66,7 +68,7 @@ void replica_stop(struct shard *sh)
         struct repl_link *l = r->link;
         r->link = NULL;
         if (l->conn)
-            conn_close(l->conn, false); /* repl_link_closed frees l */
+            conn_close(l->conn, false); /* link_closed frees l */
         else
             link_free(l, sh->node->nshards);
     }
@@ -187,10 +189,10 @@ static void connect_master(struct shard *sh)
         return;
     }
     struct repl_link *l = mi_zalloc(sizeof(*l));
-    l->kind = SESSION_KIND_LINK;
+    l->owner.ops = &link_ops;
     resp_parser_init(&l->parser);
     l->apply = mi_calloc((size_t)sh->node->nshards, sizeof(struct buf));
-    l->conn = loop_connect(sh->loop, &ss, l);
+    l->conn = loop_connect(sh->loop, &ss, &l->owner);
     if (!l->conn) {
         link_free(l, sh->node->nshards);
         schedule_retry(sh);
@@ -199,12 +201,17 @@ static void connect_master(struct shard *sh)
     r->link = l;
     r->step = LINK_CONNECTING;
     r->last_io_ms = shard_now_ms(sh);
+    l->client.id = atomic_fetch_add(&sh->node->next_client_id, 1);
+    l->client.proto = 2;
+    l->client.authenticated = true;
+    l->client.fd = l->conn->fd;
+    l->client.created_ms = r->last_io_ms;
 }
 
-void repl_link_connected(struct shard *sh, struct conn *c, int err)
+static void link_connected(struct shard *sh, struct conn *c, int err)
 {
     struct repl *r = repl_of(sh);
-    struct repl_link *l = c->session;
+    struct repl_link *l = link_of(c);
     if (err) {
         if (r->link == l) {
             log_warning("Error condition on socket for SYNC: %s", strerror(-err));
@@ -403,10 +410,10 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
     return true;
 }
 
-size_t repl_link_data(struct shard *sh, struct conn *c, const char *p, size_t n)
+static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t n)
 {
     struct repl *r = repl_of(sh);
-    struct repl_link *l = c->session;
+    struct repl_link *l = link_of(c);
     r->last_io_ms = shard_now_ms(sh);
     if (l->turn != loop_turns(c->loop)) {
         l->turn = loop_turns(c->loop);
@@ -472,11 +479,11 @@ broken:
     return n;
 }
 
-void repl_link_closed(struct shard *sh, struct conn *c)
+static void link_closed(struct shard *sh, struct conn *c)
 {
     struct repl *r = repl_of(sh);
-    struct repl_link *l = c->session;
-    c->session = NULL;
+    struct repl_link *l = link_of(c);
+    c->owner = NULL;
     if (r->link == l) {
         log_warning("Connection with master lost.");
         r->link = NULL;
@@ -521,3 +528,39 @@ void replica_tick(struct shard *sh, int64_t now_ms)
         break;
     }
 }
+
+/* ---- the link as a connection owner ---------------------------------- */
+
+/* CLIENT LIST shows the link as Redis does: flags=M, the master's address
+ * as addr, the superuser, idle since the master last sent anything. */
+static void link_describe(struct shard *sh, const struct conn *c, struct conn_view *v)
+{
+    struct repl_link *l = link_of(c);
+    struct client *cl = &l->client;
+    conn_addr_text(&c->peer, cl->addr, sizeof(cl->addr));
+    conn_addr_text(&c->local, cl->laddr, sizeof(cl->laddr));
+    cl->last_active_ms = repl_of(sh)->last_io_ms;
+    v->client = cl;
+    v->type = CLIENT_TYPE_MASTER;
+    v->flags = "M";
+    v->user = "(superuser)";
+}
+
+/* CLIENT KILL TYPE master: drop the link now; it reconnects (and asks for a
+ * partial resync) after the retry delay, as after any cut. */
+static void link_kill(struct shard *sh, struct conn *c)
+{
+    (void)sh;
+    conn_close(c, false);
+}
+
+/* No idle op: the master link is exempt from `timeout` (repl-timeout is
+ * its own). */
+static const struct conn_owner_ops link_ops = {
+    .name = "master link",
+    .data = link_data,
+    .connected = link_connected,
+    .closed = link_closed,
+    .describe = link_describe,
+    .kill = link_kill,
+};

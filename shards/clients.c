@@ -1,6 +1,8 @@
 /* clients: a connection's arrival and departure (maxclients, protected
- * mode, its session), idle timeouts, and the shard's view of its clients for
- * CLIENT LIST / KILL. */
+ * mode, its session), the shard's loop handlers (which hand every event to
+ * the connection's owner: conn_owner.h), the owner ops of a client's session
+ * and of a replica's feed, idle timeouts, and the shard's view of its
+ * connections for CLIENT LIST / KILL. */
 #include <arpa/inet.h>
 #include <mimalloc.h>
 #include <netinet/in.h>
@@ -32,24 +34,10 @@ static bool peer_is_loopback(const struct sockaddr_storage *a)
     return a->ss_family == AF_UNIX;
 }
 
-static void format_addr(const struct sockaddr_storage *a, char *out, size_t n)
-{
-    char ip[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-    if (a->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)a;
-        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-        port = ntohs(in->sin_port);
-    } else if (a->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)a;
-        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-        port = ntohs(in6->sin6_port);
-    }
-    snprintf(out, n, "%s:%d", ip, port);
-}
-
 #define ERR_MAXCLIENTS "-ERR max number of clients reached\r\n"
 #define ERR_DENIED "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"
+
+static const struct conn_owner_ops session_ops, feed_ops;
 
 void dispatch_open(void *arg, struct conn *c)
 {
@@ -59,9 +47,10 @@ void dispatch_open(void *arg, struct conn *c)
     stat_add(&sh->stats.connections_received, 1);
     stat_add(&sh->stats.connected_clients, 1);
     struct session *s = mi_zalloc(sizeof(*s));
+    s->owner.ops = &session_ops;
     s->conn = c;
     s->shard = sh;
-    c->session = s;
+    c->owner = &s->owner;
     resp_parser_init(&s->parser);
     struct client *cl = &s->client;
     cl->id = atomic_fetch_add(&n->next_client_id, 1);
@@ -71,8 +60,8 @@ void dispatch_open(void *arg, struct conn *c)
     cl->fd = c->fd;
     cl->created_ms = cl->last_active_ms = clock_unix_ms();
     shard_clock_start(sh, false);
-    format_addr(&c->peer, cl->addr, sizeof(cl->addr));
-    format_addr(&c->local, cl->laddr, sizeof(cl->laddr));
+    conn_addr_text(&c->peer, cl->addr, sizeof(cl->addr));
+    conn_addr_text(&c->local, cl->laddr, sizeof(cl->laddr));
     c->in_limit = (size_t)config_load(&n->config, client_query_buffer_limit);
     conn_set_keepalive(c, (int)config_load(&n->config, tcp_keepalive));
     if (clients > config_load(&n->config, maxclients)) {
@@ -90,114 +79,196 @@ void dispatch_open(void *arg, struct conn *c)
     }
 }
 
+/* ---- the loop handlers: every event goes to the connection's owner ----- */
+
+size_t dispatch_data(void *arg, struct conn *c, const char *p, size_t n)
+{
+    return c->owner->ops->data(arg, c, p, n);
+}
+
+void dispatch_sent(void *arg, struct conn *c)
+{
+    if (c->owner && c->owner->ops->sent)
+        c->owner->ops->sent(arg, c);
+}
+
 void dispatch_connected(void *arg, struct conn *c, int err)
 {
-    repl_link_connected(arg, c, err);
+    c->owner->ops->connected(arg, c, err);
 }
 
 void dispatch_close(void *arg, struct conn *c)
 {
-    struct shard *sh = arg;
-    if (repl_is_link(c)) {
-        repl_link_closed(sh, c);
-        return;
-    }
-    struct session *s = c->session;
-    if (s && s->client.is_replica)
+    c->owner->ops->closed(arg, c);
+}
+
+/* ---- a client's session as the owner ----------------------------------- */
+
+static void session_closed(struct shard *sh, struct conn *c)
+{
+    struct session *s = session_of_conn(c);
+    if (s->client.is_replica)
         repl_replica_client_closed(sh, &s->client);
-    if (s) {
-        pubsub_session_end(sh, s);
-        pause_session_end(sh, s);
-    }
+    pubsub_session_end(sh, s);
+    pause_session_end(sh, s);
     atomic_fetch_sub(&sh->node->clients, 1);
     stat_add(&sh->stats.connected_clients, (uint64_t)-1);
-    if (!s)
-        return;
     s->conn = NULL;
-    c->session = NULL;
+    c->owner = NULL;
     if (s->inflight == 0)
         session_free(s);
 }
 
-struct timeout_walk { int64_t now, limit_ms; };
-
-static void check_idle(void *arg, struct conn *c)
+static void session_describe(struct shard *sh, const struct conn *c, struct conn_view *v)
 {
-    struct timeout_walk *w = arg;
-    struct session *s = c->session;
-    if (s && !s->head && !s->held && w->now - s->client.last_active_ms > w->limit_ms) {
-        log_verbose("Closing idle client id=%llu addr=%s", (unsigned long long)s->client.id, s->client.addr);
+    (void)sh;
+    struct session *s = session_of_conn(c);
+    v->client = &s->client;
+    pubsub_counts(s, &v->sub, &v->psub);
+    /* Redis: a client with a subscription is of the pubsub type (RESP3 too) */
+    v->type = v->sub + v->psub > 0 ? CLIENT_TYPE_PUBSUB : CLIENT_TYPE_NORMAL;
+    v->flags = v->type == CLIENT_TYPE_PUBSUB ? "P" : "N";
+    v->user = "default";
+    v->pending = (size_t)s->npending;
+    v->obuf = session_output_bytes(s);
+}
+
+/* Idle: nothing waiting for it, no command held, no subscription (Redis
+ * exempts subscribers: they only listen), and nothing from it for longer
+ * than the limit. */
+static bool session_idle(const struct conn *c, int64_t now_ms, int64_t limit_ms)
+{
+    const struct session *s = session_of_conn(c);
+    return !s->head && !s->held && !pubsub_subscribed(s) &&
+           now_ms - s->client.last_active_ms > limit_ms;
+}
+
+/* Close once the replies already asked for are sent. */
+static void session_kill(struct shard *sh, struct conn *c)
+{
+    (void)sh;
+    struct session *s = session_of_conn(c);
+    s->client.close_after_reply = true;
+    if (!s->head)
+        conn_close(c, true);
+    else
+        conn_pause(c);
+}
+
+static const struct conn_owner_ops session_ops = {
+    .name = "client",
+    .data = session_data,
+    .sent = session_sent,
+    .closed = session_closed,
+    .describe = session_describe,
+    .idle = session_idle,
+    .kill = session_kill,
+};
+
+/* After PSYNC the session feeds a replica: the same session (its REPLCONF
+ * ACKs are commands), listed as Redis lists a replica (flags=S, TYPE
+ * replica) and exempt from the idle timeout (its liveness is the
+ * replication's business). */
+static void feed_describe(struct shard *sh, const struct conn *c, struct conn_view *v)
+{
+    session_describe(sh, c, v);
+    v->type = CLIENT_TYPE_REPLICA;
+    v->flags = "S";
+}
+
+static const struct conn_owner_ops feed_ops = {
+    .name = "replica",
+    .data = session_data,
+    .sent = session_sent,
+    .closed = session_closed,
+    .describe = feed_describe,
+    .kill = session_kill,
+};
+
+/* ---- walkers over the shard's connections ------------------------------ */
+
+struct tick_walk { int64_t now, limit_ms; size_t max_output; };
+
+static void tick_conn(void *arg, struct conn *c)
+{
+    struct tick_walk *w = arg;
+    size_t out = conn_output_bytes(c);
+    if (out > w->max_output)
+        w->max_output = out;
+    if (w->limit_ms > 0 && c->owner && c->owner->ops->idle &&
+        c->owner->ops->idle(c, w->now, w->limit_ms)) {
+        log_verbose("Closing idle %s on fd %d", c->owner->ops->name, c->fd);
         conn_close(c, false);
     }
 }
 
+/* Every tick (as Redis's clientsCron): subscribers over their output
+ * limits, idle connections, the biggest output for INFO. */
 void dispatch_timeouts(struct shard *sh, int64_t now_ms)
 {
+    pubsub_check_output(sh, now_ms);
     long long t = config_load(&sh->node->config, timeout);
-    if (t <= 0)
-        return;
-    struct timeout_walk w = { now_ms, t * 1000 };
-    loop_each_conn(sh->loop, check_idle, &w);
+    struct tick_walk w = { now_ms, t > 0 ? t * 1000 : 0, 0 };
+    loop_each_conn(sh->loop, tick_conn, &w);
+    __atomic_store_n(&sh->stats.client_max_output, (uint64_t)w.max_output, __ATOMIC_RELAXED);
 }
 
-/* ---- the shard's view of its clients (CLIENT LIST / KILL) ----------------- */
-
-struct client_walk { shard_client_fn *fn; void *arg; };
-
-static void visit_client(void *arg, struct conn *c)
+static bool conn_view_of(struct shard *sh, struct conn *c, struct conn_view *v)
 {
-    struct client_walk *w = arg;
-    struct session *s = c->session;
-    if (!s)
-        return;
-    struct client_io io = { conn_input_bytes(c), conn_output_bytes(c), (size_t)s->npending };
-    w->fn(w->arg, &s->client, &io);
+    if (!c->owner || !c->owner->ops->describe)
+        return false;
+    memset(v, 0, sizeof(*v));
+    v->qbuf = conn_input_bytes(c);
+    v->obuf = conn_output_bytes(c);
+    c->owner->ops->describe(sh, c, v);
+    return v->client != NULL;
 }
 
-void shard_each_client(struct shard *s, shard_client_fn *fn, void *arg)
+struct view_walk { struct shard *sh; conn_view_fn *fn; void *arg; };
+
+static void visit_view(void *arg, struct conn *c)
 {
-    struct client_walk w = { fn, arg };
-    loop_each_conn(s->loop, visit_client, &w);
+    struct view_walk *w = arg;
+    struct conn_view v;
+    if (conn_view_of(w->sh, c, &v))
+        w->fn(w->arg, c, &v);
 }
 
-struct kill_walk { struct client *target; };
+void shard_each_conn_view(struct shard *sh, conn_view_fn *fn, void *arg)
+{
+    struct view_walk w = { sh, fn, arg };
+    loop_each_conn(sh->loop, visit_view, &w);
+}
+
+struct kill_walk { struct shard *sh; const struct client *target; };
 
 static void kill_match(void *arg, struct conn *c)
 {
     struct kill_walk *w = arg;
-    struct session *s = c->session;
-    if (s && &s->client == w->target) {
-        s->client.close_after_reply = true;
-        if (!s->head)
-            conn_close(c, true);
-        else
-            conn_pause(c);
-    }
+    struct conn_view v;
+    if (conn_view_of(w->sh, c, &v) && v.client == w->target && c->owner->ops->kill)
+        c->owner->ops->kill(w->sh, c);
 }
 
-void shard_kill_client(struct shard *s, struct client *c)
+void shard_kill_client(struct shard *s, const struct client *c)
 {
-    struct kill_walk w = { c };
+    struct kill_walk w = { s, c };
     loop_each_conn(s->loop, kill_match, &w);
 }
 
 /* ---- replicas' connections on this shard ---------------------------------- */
 
-static struct session *session_of(struct client *c)
-{
-    return (struct session *)((char *)c - offsetof(struct session, client));
-}
-
 void shard_replica_register(struct shard *sh, struct client *c)
 {
-    struct session *s = session_of(c);
+    struct session *s = session_of_client(c);
+    s->owner.ops = &feed_ops;
     sh->replica_conns = mi_realloc(sh->replica_conns, sizeof(struct conn *) * (size_t)(sh->nreplica_conns + 1));
     sh->replica_conns[sh->nreplica_conns++] = s->conn;
 }
 
 void shard_replica_unregister(struct shard *sh, struct client *c)
 {
-    struct session *s = session_of(c);
+    struct session *s = session_of_client(c);
     for (int i = 0; i < sh->nreplica_conns; i++) {
         if (sh->replica_conns[i] == s->conn) {
             sh->replica_conns[i] = sh->replica_conns[--sh->nreplica_conns];
@@ -209,14 +280,14 @@ void shard_replica_unregister(struct shard *sh, struct client *c)
 struct client *shard_replica_client(struct shard *sh, uint64_t client_id)
 {
     struct conn *c = shard_replica_conn(sh, client_id);
-    return c && c->session ? &((struct session *)c->session)->client : NULL;
+    return c && c->owner ? &session_of_conn(c)->client : NULL;
 }
 
 struct conn *shard_replica_conn(struct shard *sh, uint64_t client_id)
 {
     for (int i = 0; i < sh->nreplica_conns; i++) {
-        struct session *s = sh->replica_conns[i]->session;
-        if (s && s->client.id == client_id)
+        struct conn *c = sh->replica_conns[i];
+        if (c->owner && session_of_conn(c)->client.id == client_id)
             return sh->replica_conns[i];
     }
     return NULL;

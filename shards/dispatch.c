@@ -122,6 +122,19 @@ static struct buf *reply_target(struct session *s)
     return &pending_add(s, STAGE_READY)->out;
 }
 
+struct buf *session_push_target(struct session *s)
+{
+    return reply_target(s);
+}
+
+size_t session_output_bytes(const struct session *s)
+{
+    size_t n = s->conn ? conn_output_bytes(s->conn) : 0;
+    for (const struct pending *p = s->head; p; p = p->next)
+        n += p->out.len;
+    return n;
+}
+
 /* ---- running a command on this shard ------------------------------------ */
 
 static size_t shard_memory_limit(const struct shard *sh)
@@ -782,14 +795,12 @@ void dispatch_run_held(struct shard *sh, struct session *s, int argc, const stru
         conn_resume(c); /* what the client sent after the held command */
 }
 
-void dispatch_sent(void *arg, struct conn *c)
+void session_sent(struct shard *sh, struct conn *c)
 {
-    struct session *s = c->session;
-    if (!s || repl_is_link(c))
-        return;
+    struct session *s = session_of_conn(c);
     session_maybe_unpause(s);
     if (s->client.repl_flow)
-        repl_replica_sent(arg, c, &s->client);
+        repl_replica_sent(sh, c, &s->client);
 }
 
 /* The RESP integer at *p up to "\r\n" (at most 18 digits), moving *p past
@@ -855,12 +866,9 @@ static void prefetch_pipeline(struct shard *sh, const char *p, size_t n)
         store_prefetch_entry(sh->store, h[i]);
 }
 
-size_t dispatch_data(void *arg, struct conn *c, const char *p, size_t n)
+size_t session_data(struct shard *sh, struct conn *c, const char *p, size_t n)
 {
-    struct shard *sh = arg;
-    if (repl_is_link(c))
-        return repl_link_data(sh, c, p, n);
-    struct session *s = c->session;
+    struct session *s = session_of_conn(c);
     const struct config *cfg = &sh->node->config;
     struct resp_limits lim = {
         config_load(cfg, proto_max_bulk_len), 1024 * 1024, 64 * 1024, false,

@@ -50,7 +50,9 @@ void shard_publish_stats(struct shard *sh);
 void pause_wake_all(struct shard *sh);
 void pause_release(struct shard *sh);
 
-/* Close connections idle past `timeout` seconds. */
+/* Every tick: close connections idle past `timeout` seconds and
+ * subscribers over their output limits; publish the biggest unsent output
+ * of the shard's connections (INFO client_recent_max_output_buffer). */
 void dispatch_timeouts(struct shard *sh, int64_t now_ms);
 
 /* Restart the shard's command clock now (at the start of a batch) and

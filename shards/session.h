@@ -15,6 +15,7 @@
 #include "core/command.h"
 #include "core/resp.h"
 #include "net/loop.h"
+#include "shards/conn_owner.h"
 
 struct shard;
 struct shard_msg;
@@ -56,7 +57,7 @@ struct pending {
 };
 
 struct session {
-    int                 kind;     /* 0; a replication link's session has SESSION_KIND_LINK */
+    struct conn_owner   owner;    /* first: a client's ops, or a replica feed's (clients.c) */
     struct conn        *conn;     /* NULL once the connection is closed */
     struct shard       *shard;
     struct client       client;
@@ -67,6 +68,7 @@ struct session {
     bool                blocked;  /* a scratch command runs: read nothing more */
     const struct command *last_cmd; /* the row client.last_cmd names */
     struct pubsub      *pubsub;   /* channels and patterns, NULL if none (pubsub.c) */
+    int64_t             obuf_soft_since_ms; /* a subscriber over the soft output limit since (0: not) */
     /* MULTI: the queued commands, as the RESP bytes they arrived in */
     bool                in_multi;
     bool                multi_dirty; /* a command was refused while queuing: EXEC aborts */
@@ -81,15 +83,26 @@ struct session {
     const struct command *held_cmd;
 };
 
+/* The session owning c (a client's connection or a replica's feed: never
+ * called on other owners' connections, whose events do not reach
+ * the session's ops). */
+static inline struct session *session_of_conn(const struct conn *c)
+{
+    return (struct session *)c->owner;
+}
+
 /* The session a client belongs to (commands get the client). */
 static inline struct session *session_of_client(struct client *c)
 {
     return (struct session *)((char *)c - offsetof(struct session, client));
 }
 
-/* Pub/sub (pubsub.c): does the session have a subscription; forget them
- * all (connection closed, RESET). */
+/* Pub/sub (pubsub.c): does the session have a subscription; how many
+ * channels and patterns; forget them all (connection closed, RESET). */
 bool pubsub_subscribed(const struct session *s);
+void pubsub_counts(const struct session *s, size_t *channels, size_t *patterns);
+/* Every tick: drop the subscribers over their output limits (pubsub.c). */
+void pubsub_check_output(struct shard *sh, int64_t now_ms);
 void pubsub_session_end(struct shard *sh, struct session *s);
 
 /* Pauses (pause.c): is anything paused on the node; would cmd be held now;
@@ -105,6 +118,18 @@ void dispatch_run_held(struct shard *sh, struct session *s, int argc, const stru
 
 /* Run the commands of an EXEC, in order, as if they had just arrived. */
 void dispatch_replay(struct shard *sh, struct session *s, const char *cmds, size_t n);
+
+/* The session's connection events (its owner ops, clients.c): input,
+ * output drained. */
+size_t session_data(struct shard *sh, struct conn *c, const char *p, size_t n);
+void session_sent(struct shard *sh, struct conn *c);
+/* Where a push (a pub/sub message) goes so that it leaves after the replies
+ * still queued before it: the connection's output when nothing is queued,
+ * else a ready entry at the queue's tail. */
+struct buf *session_push_target(struct session *s);
+/* Bytes waiting to go to the client: unsent output and replies queued (a
+ * subscriber's pushes held behind a reply included). */
+size_t session_output_bytes(const struct session *s);
 
 /* Release a session whose connection is gone and whose messages are all back. */
 void session_free(struct session *s);

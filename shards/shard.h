@@ -78,18 +78,10 @@ struct shard_module {
     void (*node_teardown)(struct node *n);
 };
 
-/* What CLIENT LIST prints about a connection besides its client state. */
-struct client_io {
-    size_t  qbuf;       /* unparsed input bytes */
-    size_t  obuf;       /* unsent output bytes */
-    size_t  pending;    /* replies waiting on other shards */
-};
-
-typedef void shard_client_fn(void *arg, struct client *c, const struct client_io *io);
-/* Visit every connection of this shard (on the shard's thread). */
-void shard_each_client(struct shard *s, shard_client_fn *fn, void *arg);
-/* Close client c of this shard once its pending replies are sent. */
-void shard_kill_client(struct shard *s, struct client *c);
+/* Close the connection whose client (conn_view.client) is c, the way its
+ * owner closes on CLIENT KILL. (shard_each_conn_view, conn_owner.h, visits
+ * the shard's connections.) */
+void shard_kill_client(struct shard *s, const struct client *c);
 
 /* Connections that became replicas' links (PSYNC) on this shard. */
 void shard_replica_register(struct shard *s, struct client *c);

@@ -17,6 +17,7 @@
 #include <mimalloc.h>
 
 #include "shards/commands/commands.h"
+#include "shards/conn_owner.h"
 #include "shards/session.h"
 #include "shards/node.h"
 #include "shards/shard.h"
@@ -242,7 +243,8 @@ void cmd_hello(struct exec_ctx *ctx)
     reply_bulk_str(r, "proto");   reply_int(r, c->proto);
     reply_bulk_str(r, "id");      reply_int(r, (long long)c->id);
     reply_bulk_str(r, "mode");    reply_bulk_str(r, "standalone");
-    reply_bulk_str(r, "role");    reply_bulk_str(r, "master");
+    bool replica = ctx->shard && atomic_load_explicit(&ctx->shard->node->repl_role, memory_order_relaxed);
+    reply_bulk_str(r, "role");    reply_bulk_str(r, replica ? "replica" : "master");
     reply_bulk_str(r, "modules"); reply_array(r, 0);
 }
 
@@ -306,41 +308,39 @@ void cmd_client_setname(struct exec_ctx *ctx)
  * order. ringkv has no per-client query/argv/multi buffers the way Redis
  * does: the memory fields are approximations from what the connection holds
  * (unparsed input, unsent output, replies waiting on other shards). */
-static void client_line(struct buf *out, const struct client *c, const struct client_io *io,
-                        int64_t now_ms)
+static void client_line(struct buf *out, const struct conn_view *v, int64_t now_ms)
 {
-    static const struct client_io no_io = { 0, 0, 0 };
-    if (!io)
-        io = &no_io;
+    const struct client *c = v->client;
     long long age = c->created_ms > 0 && now_ms > c->created_ms ? (now_ms - c->created_ms) / 1000 : 0;
     long long idle = c->last_active_ms > 0 && now_ms > c->last_active_ms
                          ? (now_ms - c->last_active_ms) / 1000 : 0;
     const size_t read_buf = 16384; /* the size of one receive buffer */
-    size_t qbuf_free = io->qbuf < read_buf ? read_buf - io->qbuf : 0;
-    size_t tot_mem = sizeof(struct client) + io->qbuf + qbuf_free + io->obuf + io->pending * 64;
+    size_t qbuf_free = v->qbuf < read_buf ? read_buf - v->qbuf : 0;
+    size_t tot_mem = sizeof(struct client) + v->qbuf + qbuf_free + v->obuf + v->pending * 64;
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-               "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 "
+               "sub=%zu psub=%zu ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 "
                "rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s cmd=%s "
-               "user=default redir=-1 resp=%d\n",
+               "user=%s redir=-1 resp=%d\n",
                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name, age, idle,
-               c->is_replica ? "S" : "N", c->db,
-               io->qbuf, qbuf_free, read_buf, io->qbuf, io->obuf, io->pending, io->obuf, tot_mem,
-               io->obuf ? "rw" : "r", c->last_cmd[0] ? c->last_cmd : "NULL", c->proto);
+               v->flags, c->db, v->sub, v->psub,
+               v->qbuf, qbuf_free, read_buf, v->qbuf, v->obuf, v->pending, v->obuf, tot_mem,
+               v->obuf ? "rw" : "r", c->last_cmd[0] ? c->last_cmd : "NULL", v->user, c->proto);
 }
 
 struct find_client {
     uint64_t          id;
     bool              found;
-    struct client_io  io;
+    struct conn_view  view;
 };
 
-static void find_client_visit(void *arg, struct client *c, const struct client_io *io)
+static void find_client_visit(void *arg, struct conn *conn, const struct conn_view *v)
 {
+    (void)conn;
     struct find_client *f = arg;
-    if (c->id == f->id && io) {
+    if (v->client->id == f->id) {
         f->found = true;
-        f->io = *io;
+        f->view = *v;
     }
 }
 
@@ -352,10 +352,13 @@ void cmd_client_info(struct exec_ctx *ctx)
     }
     struct find_client f = { .id = ctx->client->id, .found = false };
     if (ctx->shard)
-        shard_each_client(ctx->shard, find_client_visit, &f);
+        shard_each_conn_view(ctx->shard, find_client_visit, &f);
+    if (!f.found) /* no connection (a unit test's context) */
+        f.view = (struct conn_view){ .type = CLIENT_TYPE_NORMAL, .flags = "N", .user = "default" };
+    f.view.client = ctx->client;
     struct buf line;
     buf_init(&line);
-    client_line(&line, ctx->client, f.found ? &f.io : NULL, ctx->now_ms);
+    client_line(&line, &f.view, ctx->now_ms);
     reply_verbatim(ctx->reply, line.data, line.len);
     buf_free(&line);
 }
@@ -405,27 +408,27 @@ void cmd_client_help(struct exec_ctx *ctx)
 
 /* ---- CLIENT LIST ------------------------------------------------------ */
 
-/* Redis's client types. A ringkv connection is a normal client or, after
- * PSYNC, a replica's link; ringkv has no master or pub/sub clients. */
-enum client_type { TYPE_ANY = -1, TYPE_NORMAL = 0, TYPE_REPLICA = 1, TYPE_NONE = 2 };
-
-/* Returns false for an unknown type name. */
+/* A TYPE argument: a client type (conn_owner.h), TYPE_ANY without one.
+ * Returns false for an unknown type name. */
+#define TYPE_ANY (-1)
 static bool client_type_parse(struct slice s, int *type)
 {
     if (slice_eq_nocase(s, "normal"))
-        *type = TYPE_NORMAL;
+        *type = CLIENT_TYPE_NORMAL;
     else if (slice_eq_nocase(s, "replica") || slice_eq_nocase(s, "slave"))
-        *type = TYPE_REPLICA;
-    else if (slice_eq_nocase(s, "master") || slice_eq_nocase(s, "pubsub"))
-        *type = TYPE_NONE;
+        *type = CLIENT_TYPE_REPLICA;
+    else if (slice_eq_nocase(s, "pubsub"))
+        *type = CLIENT_TYPE_PUBSUB;
+    else if (slice_eq_nocase(s, "master"))
+        *type = CLIENT_TYPE_MASTER;
     else
         return false;
     return true;
 }
 
-static bool client_type_matches(int type, const struct client *c)
+static bool client_type_matches(int type, const struct conn_view *v)
 {
-    return type == TYPE_ANY || type == (c->is_replica ? TYPE_REPLICA : TYPE_NORMAL);
+    return type == TYPE_ANY || type == (int)v->type;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -437,19 +440,20 @@ static int cmp_u64(const void *a, const void *b)
 struct list_filter {
     struct buf      *out;
     int64_t          now_ms;
-    int              type;   /* enum client_type */
+    int              type;   /* enum client_type or TYPE_ANY */
     const uint64_t  *ids;    /* sorted; NULL: every id */
     size_t           nids;
 };
 
-static void list_visit(void *arg, struct client *c, const struct client_io *io)
+static void list_visit(void *arg, struct conn *conn, const struct conn_view *v)
 {
+    (void)conn;
     struct list_filter *f = arg;
-    if (!client_type_matches(f->type, c))
+    if (!client_type_matches(f->type, v))
         return;
-    if (f->ids && !bsearch(&c->id, f->ids, f->nids, sizeof(uint64_t), cmp_u64))
+    if (f->ids && !bsearch(&v->client->id, f->ids, f->nids, sizeof(uint64_t), cmp_u64))
         return;
-    client_line(f->out, c, io, f->now_ms);
+    client_line(f->out, v, f->now_ms);
 }
 
 static void type_error(struct reply *r, struct slice t)
@@ -493,7 +497,7 @@ void cmd_client_list(struct exec_ctx *ctx)
     }
 
     if (ctx->shard)
-        shard_each_client(ctx->shard, list_visit, &f);
+        shard_each_conn_view(ctx->shard, list_visit, &f);
     reply_verbatim(ctx->reply, out.data ? out.data : "", out.len);
     buf_free(&out);
     mi_free(ids);
@@ -504,12 +508,12 @@ void cmd_client_list(struct exec_ctx *ctx)
 struct kill_filter {
     bool         old_form;  /* CLIENT KILL addr */
     const struct slice *addr, *laddr;
-    int          type;      /* enum client_type */
+    int          type;      /* enum client_type or TYPE_ANY */
     uint64_t     id;        /* 0: any */
     bool         skipme;
     uint64_t     caller_id;
     /* matches, killed after the walk so the walk never sees a dying client */
-    struct client **victims;
+    const struct client **victims;
     size_t       n, cap;
 };
 
@@ -519,13 +523,14 @@ static bool str_is(const char *s, const struct slice *want)
     return l == want->len && memcmp(s, want->ptr, l) == 0;
 }
 
-static void kill_visit(void *arg, struct client *c, const struct client_io *io)
+static void kill_visit(void *arg, struct conn *conn, const struct conn_view *v)
 {
-    (void)io;
+    (void)conn;
     struct kill_filter *f = arg;
+    const struct client *c = v->client;
     if (f->addr && !str_is(c->addr, f->addr)) return;
     if (f->laddr && !str_is(c->laddr, f->laddr)) return;
-    if (!client_type_matches(f->type, c)) return;
+    if (!client_type_matches(f->type, v)) return;
     if (f->id && c->id != f->id) return;
     if (f->skipme && c->id == f->caller_id) return;
     if (f->n == f->cap) {
@@ -594,7 +599,7 @@ void cmd_client_kill(struct exec_ctx *ctx)
     }
 
     if (ctx->shard)
-        shard_each_client(ctx->shard, kill_visit, &f);
+        shard_each_conn_view(ctx->shard, kill_visit, &f);
     for (size_t i = 0; i < f.n; i++)
         shard_kill_client(ctx->shard, f.victims[i]);
     size_t killed = f.n;

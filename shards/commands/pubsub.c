@@ -6,12 +6,21 @@
  * output, and answers how many it reached; merge_sum_int adds them up. So a
  * publisher never waits on subscribers, and no shard touches another's
  * connections. Messages reach subscribers on one shard in the order they
- * were published from one connection. */
+ * were published from one connection.
+ *
+ * A message is a push: it goes behind the replies its subscriber still waits
+ * for (session_push_target), never ahead of them. A subscriber that does not
+ * read is dropped, as in Redis, once its pending output passes the pubsub
+ * class's hard limit or stays over its soft limit longer than the soft
+ * seconds (client-output-buffer-limit pubsub 32mb 8mb 60: output_limits.h),
+ * checked at each message it is sent and every tick. */
 #include <mimalloc.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/config.h"
+#include "core/log.h"
+#include "core/output_limits.h"
 #include "core/numbers.h"
 #include "core/reply.h"
 #include "core/resp.h"
@@ -79,6 +88,12 @@ void pubsub_session_end(struct shard *sh, struct session *s)
 bool pubsub_subscribed(const struct session *s)
 {
     return sub_count(s->pubsub) > 0;
+}
+
+void pubsub_counts(const struct session *s, size_t *channels, size_t *patterns)
+{
+    *channels = s->pubsub ? s->pubsub->nchannels : 0;
+    *patterns = s->pubsub ? s->pubsub->npatterns : 0;
 }
 
 /* The reply to one (un)subscription: ["subscribe", channel, count], a push
@@ -167,12 +182,57 @@ void cmd_psubscribe(struct exec_ctx *ctx) { subscribe(ctx, true); }
 void cmd_unsubscribe(struct exec_ctx *ctx) { unsubscribe(ctx, false); }
 void cmd_punsubscribe(struct exec_ctx *ctx) { unsubscribe(ctx, true); }
 
-static void push_message(struct conn *c, int proto, const struct buf *pattern, struct slice channel,
+/* The pubsub class's limits, parsed again only when CONFIG SET replaced the
+ * option's text (per shard thread). */
+static const struct output_limit *pubsub_limit(const struct config *cfg)
+{
+    static _Thread_local const char *parsed;
+    static _Thread_local struct output_limit limits[OUTPUT_CLASSES];
+    const char *text = config_str(cfg, client_output_buffer_limit);
+    if (text != parsed) {
+        output_limits_parse(OUTPUT_LIMITS_DEFAULT, limits);
+        output_limits_parse(text, limits); /* checked when it was set */
+        parsed = text;
+    }
+    return &limits[OUTPUT_PUBSUB];
+}
+
+/* Is s over its output limits now (Redis's checkClientOutputBufferLimits)?
+ * The soft limit's clock starts at the first message that finds it over,
+ * and stops at one that finds it under. */
+static bool over_output_limit(struct session *s, const struct output_limit *lim, int64_t now_ms)
+{
+    size_t used = session_output_bytes(s);
+    if (lim->hard && used >= (size_t)lim->hard)
+        return true;
+    if (!lim->soft || used < (size_t)lim->soft) {
+        s->obuf_soft_since_ms = 0;
+        return false;
+    }
+    if (!s->obuf_soft_since_ms) {
+        s->obuf_soft_since_ms = now_ms;
+        return false;
+    }
+    return now_ms - s->obuf_soft_since_ms > lim->soft_seconds * 1000;
+}
+
+static void drop_subscriber(struct session *s)
+{
+    size_t sub, psub;
+    pubsub_counts(s, &sub, &psub);
+    log_warning("Client id=%llu addr=%s laddr=%s fd=%d name=%s flags=P sub=%zu psub=%zu omem=%zu "
+                "scheduled to be closed ASAP for overcoming of output buffer limits.",
+                (unsigned long long)s->client.id, s->client.addr, s->client.laddr, s->client.fd,
+                s->client.name, sub, psub, session_output_bytes(s));
+    conn_close(s->conn, false);
+}
+
+static void push_message(struct session *s, const struct buf *pattern, struct slice channel,
                          struct slice message)
 {
-    struct reply r = { &c->out, proto };
+    struct reply r = { session_push_target(s), s->client.proto };
     int n = pattern ? 4 : 3;
-    if (proto == 3)
+    if (r.proto == 3)
         buf_printf(r.out, ">%d\r\n", n);
     else
         reply_array(&r, (size_t)n);
@@ -181,7 +241,18 @@ static void push_message(struct conn *c, int proto, const struct buf *pattern, s
         reply_bulk(&r, pattern->data, pattern->len);
     reply_bulk(&r, channel.ptr, channel.len);
     reply_bulk(&r, message.ptr, message.len);
-    conn_flush(c);
+    if (!s->head)
+        conn_flush(s->conn); /* else it leaves when the replies before it do */
+}
+
+void pubsub_check_output(struct shard *sh, int64_t now_ms)
+{
+    const struct output_limit *lim = pubsub_limit(&sh->node->config);
+    for (int i = 0; i < sh->nsubscribers; i++) {
+        struct session *s = sh->subscribers[i];
+        if (s->conn && !s->conn->closing && over_output_limit(s, lim, now_ms))
+            drop_subscriber(s); /* leaves the list when its connection is freed */
+    }
 }
 
 /* PUBLISH channel message, on this shard's subscribers. */
@@ -190,21 +261,29 @@ void cmd_publish(struct exec_ctx *ctx)
     struct slice channel = ctx->argv[1], message = ctx->argv[2];
     long long reached = 0;
     struct shard *sh = ctx->shard;
+    const struct output_limit *lim = sh ? pubsub_limit(&sh->node->config) : NULL;
     for (int i = 0; sh && i < sh->nsubscribers; i++) {
         struct session *s = sh->subscribers[i];
         struct pubsub *ps = s->pubsub;
-        if (!s->conn || !ps)
+        if (!s->conn || s->conn->closing || !ps)
             continue;
+        bool sent = false;
         if (find(ps->channels, ps->nchannels, channel) >= 0) {
-            push_message(s->conn, s->client.proto, NULL, channel, message);
+            push_message(s, NULL, channel, message);
             reached++;
+            sent = true;
         }
         for (size_t p = 0; p < ps->npatterns; p++) {
             if (glob_match(ps->patterns[p].data, ps->patterns[p].len, channel.ptr, channel.len, false)) {
-                push_message(s->conn, s->client.proto, &ps->patterns[p], channel, message);
+                push_message(s, &ps->patterns[p], channel, message);
                 reached++;
+                sent = true;
             }
         }
+        /* counted as delivered, as Redis counts a message to a client it
+         * then drops */
+        if (sent && over_output_limit(s, lim, ctx->now_ms))
+            drop_subscriber(s);
     }
     reply_int(ctx->reply, reached);
 }

@@ -110,6 +110,7 @@ static const struct {
 struct info_totals {
     uint64_t commands, connections, rejected_conns, net_in, net_out, errors, cross_shard;
     uint64_t keys, expires, used_memory, expired, evicted, hits, misses;
+    uint64_t client_max_output; /* the biggest of the shards' */
 };
 
 static void sum_shards(const struct node *n, struct info_totals *t)
@@ -131,6 +132,8 @@ static void sum_shards(const struct node *n, struct info_totals *t)
         t->evicted        += stat_load(&s->evicted_keys);
         t->hits           += stat_load(&s->keyspace_hits);
         t->misses         += stat_load(&s->keyspace_misses);
+        uint64_t out = stat_load(&s->client_max_output);
+        t->client_max_output = out > t->client_max_output ? out : t->client_max_output;
     }
 }
 
@@ -341,11 +344,12 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "cluster_connections:0\r\n"
                    "maxclients:%lld\r\n"
                    "client_recent_max_input_buffer:0\r\n"
-                   "client_recent_max_output_buffer:0\r\n"
+                   "client_recent_max_output_buffer:%llu\r\n"
                    "blocked_clients:0\r\n"
                    "tracking_clients:0\r\n"
                    "clients_in_timeout_table:0\r\n",
-                   (long)atomic_load(&n->clients), config_load(cfg, maxclients));
+                   (long)atomic_load(&n->clients), config_load(cfg, maxclients),
+                   (unsigned long long)t.client_max_output);
     }
     if (want & INFO_MEMORY) {
         uint64_t used = t.used_memory;

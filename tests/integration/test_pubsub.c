@@ -164,12 +164,232 @@ static void test_resp3_push(void **state)
     tclose(c);
 }
 
+/* CLIENT ID of a new connection. */
+static long long client_id(tconn *c)
+{
+    return get_int(tcmd(c, "CLIENT ID"));
+}
+
+/* Is client `id` still connected (CLIENT LIST ID lists it)? */
+static bool client_listed(tconn *c, long long id)
+{
+    struct rval *v = tcmd(c, "CLIENT LIST ID %lld", id);
+    assert_non_null(v);
+    assert_true(v->type == R_BULK || v->type == R_VERBATIM);
+    bool listed = v->len > 0;
+    rval_free(v);
+    return listed;
+}
+
+static void wait_gone(tconn *c, long long id, int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+    while (client_listed(c, id)) {
+        if (now_ms() > deadline)
+            fail_msg("client %lld still connected after %d ms", id, timeout_ms);
+        usleep(20000);
+    }
+}
+
+static void config_set(tconn *c, const char *name, const char *value)
+{
+    const char *a[] = { "CONFIG", "SET", name, value };
+    tsendv(c, 4, a);
+    expect_ok(tread(c, 5000));
+}
+
+/* A message goes behind the replies its subscriber still waits for: with
+ * WAIT (blocked: no replica) and SUBSCRIBE in one pipeline, a PUBLISH from
+ * another connection that reaches the subscriber arrives after WAIT's reply
+ * and the subscription's confirmation. (Redis runs SUBSCRIBE only once WAIT
+ * is answered, so there the PUBLISH reaches nobody; ringkv runs it at once.) */
+static void test_push_behind_queued_reply(void **state)
+{
+    tconn *c = tconnect(srv.port);
+    tconn *pub = tconnect(srv.port);
+    const char *pipe = "*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$4\r\n1500\r\n"
+                       "*2\r\n$9\r\nSUBSCRIBE\r\n$7\r\nordered\r\n";
+    tsend_raw(c, pipe, strlen(pipe));
+    usleep(300000);
+    long long reached = get_int(tcmd(pub, "PUBLISH ordered early"));
+    struct rval *v = tread(c, 5000);
+    assert_non_null(v);
+    if (v->type != R_INT) {
+        char *t = rval_text(v);
+        fail_msg("first reply after WAIT; SUBSCRIBE was not WAIT's: %s", t);
+    }
+    assert_int_equal(v->integer, 0);
+    rval_free(v);
+    expect_confirm(tread(c, 5000), "subscribe", "ordered", 1);
+    if (reached)
+        expect_message(c, NULL, "ordered", "early");
+    expect_int(tcmd(pub, "PUBLISH ordered later"), 1);
+    expect_message(c, NULL, "ordered", "later");
+    tclose(pub);
+    tclose(c);
+}
+
+/* The idle timeout spares subscribers (RESP2 and RESP3), as in Redis, and
+ * still closes an idle normal client. CLIENT LIST shows a subscriber as
+ * flags=P with its counts; CLIENT KILL TYPE pubsub closes it. */
+static void test_subscribers_timeout_and_kill(void **state)
+{
+    tconn *admin = tconnect(srv.port);
+    config_set(admin, "timeout", "1");
+    tconn *sub2 = tconnect(srv.port), *sub3 = tconnect(srv.port), *idle = tconnect(srv.port);
+    long long id2 = client_id(sub2), id3 = client_id(sub3);
+    rval_free(tcmd(sub3, "HELLO 3"));
+    const char *a[] = { "SUBSCRIBE", "quiet", "other" };
+    tsendv(sub2, 3, a);
+    expect_confirm(tread(sub2, 5000), "subscribe", "quiet", 1);
+    expect_confirm(tread(sub2, 5000), "subscribe", "other", 2);
+    const char *pa[] = { "PSUBSCRIBE", "q*" };
+    tsendv(sub3, 2, pa);
+    expect_confirm(tread(sub3, 5000), "psubscribe", "q*", 1);
+    expect_status(tcmd(idle, "PING"), "PONG");
+
+    assert_true(tclosed(idle, 5000));
+    usleep(1500000);
+    tclose(admin);
+    admin = tconnect(srv.port);
+    config_set(admin, "timeout", "0");
+    assert_true(client_listed(admin, id2));
+    assert_true(client_listed(admin, id3));
+    expect_int(tcmd(admin, "PUBLISH quiet still-here"), 2);
+    expect_message(sub2, NULL, "quiet", "still-here");
+    expect_message(sub3, "q*", "quiet", "still-here");
+
+    struct rval *v = tcmd(admin, "CLIENT LIST ID %lld", id2);
+    if (!strstr(v->str, " flags=P ") || !strstr(v->str, " sub=2 psub=0 ")) {
+        char *t = rval_text(v);
+        fail_msg("a subscriber in CLIENT LIST: %s", t);
+    }
+    rval_free(v);
+    v = tcmd(admin, "CLIENT LIST TYPE pubsub");
+    char want[64];
+    snprintf(want, sizeof want, "id=%lld ", id3);
+    if (!strstr(v->str, want) || !strstr(v->str, " sub=0 psub=1 ")) {
+        char *t = rval_text(v);
+        fail_msg("CLIENT LIST TYPE pubsub: %s", t);
+    }
+    rval_free(v);
+    v = tcmd(admin, "CLIENT LIST TYPE normal");
+    snprintf(want, sizeof want, "id=%lld ", id2);
+    assert_null(strstr(v->str, want));
+    rval_free(v);
+
+    long long killed = get_int(tcmd(admin, "CLIENT KILL TYPE pubsub"));
+    assert_true(killed >= 2);
+    assert_true(tclosed(sub2, 5000));
+    assert_true(tclosed(sub3, 5000));
+    expect_int(tcmd(admin, "PUBLISH quiet gone"), 0);
+    tclose(sub2);
+    tclose(sub3);
+    tclose(idle);
+    tclose(admin);
+}
+
+/* Publish `count` messages of `size` bytes to channel in one pipeline and
+ * read the replies. */
+static void publish_big(tconn *pub, const char *channel, int count, size_t size)
+{
+    char *msg = malloc(size);
+    assert_non_null(msg);
+    memset(msg, 'm', size);
+    const char *argv[] = { "PUBLISH", channel, msg };
+    size_t lens[] = { 7, strlen(channel), size };
+    for (int i = 0; i < count; i++)
+        tsendb(pub, 3, argv, lens);
+    for (int i = 0; i < count; i++)
+        rval_free(tread(pub, 20000));
+    free(msg);
+}
+
+/* A subscriber that does not read is dropped once its pending output passes
+ * the pubsub class's hard limit (Redis's default: 32mb): 48 x 1 MB. */
+static void test_slow_subscriber_hard_limit(void **state)
+{
+    tconn *pub = tconnect(srv.port);
+    struct rval *v = tcmd(pub, "CONFIG GET client-output-buffer-limit");
+    assert_int_equal(v->n, 2);
+    assert_string_equal(v->elem[1]->str,
+                        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60");
+    rval_free(v);
+    tconn *sub = tconnect(srv.port);
+    long long id = client_id(sub);
+    const char *a[] = { "SUBSCRIBE", "flood" };
+    tsendv(sub, 2, a);
+    expect_confirm(tread(sub, 5000), "subscribe", "flood", 1);
+    publish_big(pub, "flood", 48, 1u << 20);
+    wait_gone(pub, id, 5000);
+    assert_true(tclosed(sub, 10000));
+    tclose(sub);
+    expect_int(tcmd(pub, "PUBLISH flood after"), 0);
+    tclose(pub);
+}
+
+/* The soft limit: over it for longer than the soft seconds, dropped; the
+ * limit is set as Redis sets it (only the classes named change), and a bad
+ * setting is refused with Redis's words. */
+static void test_slow_subscriber_soft_limit(void **state)
+{
+    tconn *pub = tconnect(srv.port);
+    const char *bad[][2] = {
+        { "pubsub 1mb", "Wrong number of arguments in buffer limit configuration." },
+        { "master 1 1 1", "Invalid client class specified in buffer limit configuration." },
+        { "pubsub 1x 1 1", "Error in hard, soft or soft_seconds setting in buffer limit configuration." },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *a[] = { "CONFIG", "SET", "client-output-buffer-limit", bad[i][0] };
+        tsendv(pub, 4, a);
+        char want[256];
+        snprintf(want, sizeof want,
+                 "ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - %s",
+                 bad[i][1]);
+        expect_error(tread(pub, 5000), want);
+    }
+    config_set(pub, "client-output-buffer-limit", "pubsub 0 1mb 1");
+    struct rval *v = tcmd(pub, "CONFIG GET client-output-buffer-limit");
+    assert_string_equal(v->elem[1]->str, "normal 0 0 0 slave 268435456 67108864 60 pubsub 0 1048576 1");
+    rval_free(v);
+
+    tconn *sub = tconnect(srv.port);
+    long long id = client_id(sub);
+    const char *a[] = { "SUBSCRIBE", "slow" };
+    tsendv(sub, 2, a);
+    expect_confirm(tread(sub, 5000), "subscribe", "slow", 1);
+    /* far more than the sockets' buffers hold: the rest waits in ours */
+    publish_big(pub, "slow", 24, 1u << 20);
+    assert_true(client_listed(pub, id)); /* over the soft limit only just now */
+    /* INFO shows what waits for it */
+    long long deadline = now_ms() + 2000, biggest = 0;
+    while (biggest < (1 << 20) && now_ms() < deadline) {
+        struct rval *info = tcmd(pub, "INFO clients");
+        const char *f = strstr(info->str, "client_recent_max_output_buffer:");
+        assert_non_null(f);
+        biggest = atoll(f + strlen("client_recent_max_output_buffer:"));
+        rval_free(info);
+        usleep(50000);
+    }
+    assert_true(biggest >= (1 << 20));
+    /* dropped once over it for more than a second, with no more messages */
+    wait_gone(pub, id, 8000);
+    assert_true(tclosed(sub, 10000));
+    tclose(sub);
+    config_set(pub, "client-output-buffer-limit", "pubsub 32mb 8mb 60");
+    tclose(pub);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_publish_reaches_every_shard),
         cmocka_unit_test(test_subscribe_mode_and_unsubscribe),
         cmocka_unit_test(test_resp3_push),
+        cmocka_unit_test(test_push_behind_queued_reply),
+        cmocka_unit_test(test_subscribers_timeout_and_kill),
+        cmocka_unit_test(test_slow_subscriber_hard_limit),
+        cmocka_unit_test(test_slow_subscriber_soft_limit),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

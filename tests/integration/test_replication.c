@@ -564,6 +564,109 @@ static void test_failover_holds_writes(void **state)
     node_stop(m);
 }
 
+/* The lines of a CLIENT LIST reply that contain `needle`; the reply's text in
+ * *all (malloc'd) when all is not NULL. */
+static int client_lines_with(tconn *c, const char *args, const char *needle, char **all)
+{
+    struct rval *v = tcmd(c, "CLIENT LIST%s", args);
+    assert_non_null(v);
+    if (v->type != R_BULK && v->type != R_VERBATIM) {
+        char *t = rval_text(v);
+        fail_msg("CLIENT LIST%s: %s", args, t);
+    }
+    int n = 0;
+    for (const char *p = v->str; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    if (all)
+        *all = strdup(v->str);
+    rval_free(v);
+    return n;
+}
+
+/* A replica's link to its master is a connection with its own kind of
+ * owner, not a client session: CLIENT LIST shows it as Redis does (flags=M,
+ * the master's address, no garbage id), CLIENT KILL TYPE normal leaves it,
+ * TYPE master drops it (and it comes back), and the idle timeout spares it
+ * and the master's feed of the replica (flags=S): with `timeout 1` on both
+ * sides the link stays up and no partial resync happens. HELLO on the
+ * replica says role replica. */
+static void test_link_is_master_client(void **state)
+{
+    struct server *m = node_start((const char *[]){ "--threads", "2", "--timeout", "1", NULL });
+    struct server *r = node_start((const char *[]){ "--threads", "2", "--timeout", "1", NULL });
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    load_keys(mc, "key", 0, 100, 16);
+    replicaof(rc, m->port);
+    wait_synced(mc, rc, 10000);
+    long long partial = info_field(mc, "stats", "sync_partial_ok");
+
+    char *list = NULL;
+    char want[96];
+    snprintf(want, sizeof want, "addr=127.0.0.1:%d ", m->port);
+    int links = client_lines_with(rc, "", "flags=M", &list);
+    if (links != 1 || !strstr(list, want) || strstr(list, "id=18446744073709551615") ||
+        strstr(list, "resp=-1") || !strstr(list, "user=(superuser)"))
+        fail_msg("CLIENT LIST on the replica, wanted one flags=M line with %s:\n%s", want, list);
+    free(list);
+    assert_int_equal(client_lines_with(rc, " TYPE master", "flags=M", NULL), 1);
+    assert_int_equal(client_lines_with(rc, " TYPE normal", "flags=M", NULL), 0);
+    assert_int_equal(client_lines_with(mc, " TYPE replica", "flags=S", NULL), 1);
+    assert_int_equal(client_lines_with(mc, " TYPE normal", "flags=S", NULL), 0);
+
+    struct rval *h = tcmd(rc, "HELLO 3");
+    assert_non_null(h);
+    assert_int_equal(h->type, R_MAP);
+    bool found = false;
+    for (size_t i = 0; i + 1 < h->n; i += 2)
+        if (strcmp(h->elem[i]->str, "role") == 0) {
+            assert_string_equal(h->elem[i + 1]->str, "replica");
+            found = true;
+        }
+    assert_true(found);
+    rval_free(h);
+    h = tcmd(mc, "HELLO 3");
+    for (size_t i = 0; i + 1 < h->n; i += 2)
+        if (strcmp(h->elem[i]->str, "role") == 0)
+            assert_string_equal(h->elem[i + 1]->str, "master");
+    rval_free(h);
+
+    expect_int(tcmd(rc, "CLIENT KILL TYPE normal"), 0);
+    /* 3 s of `timeout 1` (our own connections stay active) */
+    for (int i = 0; i < 10; i++) {
+        usleep(300000);
+        expect_ok(tcmd(mc, "SET idle-check %d", i));
+        wait_link(rc, "up", 100);
+        assert_int_equal(dbsize(rc) >= 100, 1);
+    }
+    wait_synced(mc, rc, 5000);
+    assert_int_equal(info_field(mc, "stats", "sync_partial_ok"), partial);
+    assert_int_equal(client_lines_with(rc, " TYPE master", "flags=M", NULL), 1);
+
+    /* an idle normal client is still closed */
+    tconn *idle = tconnect(r->port);
+    expect_status(tcmd(idle, "PING"), "PONG");
+    assert_true(tclosed(idle, 4000));
+    tclose(idle);
+    /* ours were idle as long: new ones */
+    tclose(rc);
+    tclose(mc);
+    rc = tconnect(r->port);
+    mc = tconnect(m->port);
+
+    /* TYPE master drops the link; it reconnects with a partial resync */
+    expect_int(tcmd(rc, "CLIENT KILL TYPE master"), 1);
+    wait_field_at_least(mc, "stats", "sync_partial_ok", partial + 1, 10000);
+    wait_link(rc, "up", 10000);
+    expect_ok(tcmd(mc, "SET after-kill 1"));
+    wait_synced(mc, rc, 5000);
+    expect_bulk(tcmd(rc, "GET after-kill"), "1");
+    assert_int_equal(client_lines_with(rc, " TYPE master", "flags=M", NULL), 1);
+    tclose(rc);
+    tclose(mc);
+    node_stop(r);
+    node_stop(m);
+}
+
 int main(void)
 {
     if (target_is_redis()) {
@@ -572,6 +675,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_readonly_role_info, nodes_teardown),
+        cmocka_unit_test_teardown(test_link_is_master_client, nodes_teardown),
         cmocka_unit_test_teardown(test_full_sync_while_writing, nodes_teardown),
         cmocka_unit_test_teardown(test_chained_full_sync, nodes_teardown),
         cmocka_unit_test_teardown(test_cut_link_partial_resync, nodes_teardown),
