@@ -135,7 +135,11 @@ void cmd_psync(struct exec_ctx *ctx)
     argv[2] = (struct slice){ ip, strlen(ip) };
     argv[3] = (struct slice){ port, strlen(port) };
     c->is_replica = true;
-    shard_replica_register(ctx->shard, c);
+    static const struct replica_feed_ops feed_ops = {
+        .sent = repl_replica_sent,
+        .closed = repl_replica_client_closed,
+    };
+    shard_replica_register(ctx->shard, c, &feed_ops);
     argv[4] = SLICE_LIT("FAILOVER");
     struct shard_msg *m = repl_msg_create(ctx->shard, MSG_REPL_ATTACH, 0, argv, failover ? 5 : 4);
     m->caller_id = c->id;

@@ -226,7 +226,8 @@ bool repl_turn_pending(struct shard *sh)
 
 void repl_replica_sent(struct shard *sh, struct conn *c, struct client *cl)
 {
-    snap_flow_unsent(sh, cl->repl_flow, conn_output_bytes(c));
+    if (cl->repl_flow) /* its full sync's snapshot is paced by what it reads */
+        snap_flow_unsent(sh, cl->repl_flow, conn_output_bytes(c));
 }
 
 void repl_shard_tick(struct shard *sh, int64_t now_ms)

@@ -15,7 +15,6 @@
 #include "shards/dispatch.h"
 #include "shards/node.h"
 #include "shards/session.h"
-#include "replication/repl.h"
 
 static bool peer_is_loopback(const struct sockaddr_storage *a)
 {
@@ -107,8 +106,8 @@ void dispatch_close(void *arg, struct conn *c)
 static void session_closed(struct shard *sh, struct conn *c)
 {
     struct session *s = session_of_conn(c);
-    if (s->client.is_replica)
-        repl_replica_client_closed(sh, &s->client);
+    if (s->feed)
+        s->feed->closed(sh, &s->client);
     pubsub_session_end(sh, s);
     pause_session_end(sh, s);
     atomic_fetch_sub(&sh->node->clients, 1);
@@ -258,10 +257,11 @@ void shard_kill_client(struct shard *s, const struct client *c)
 
 /* ---- replicas' connections on this shard ---------------------------------- */
 
-void shard_replica_register(struct shard *sh, struct client *c)
+void shard_replica_register(struct shard *sh, struct client *c, const struct replica_feed_ops *ops)
 {
     struct session *s = session_of_client(c);
     s->owner.ops = &feed_ops;
+    s->feed = ops;
     sh->replica_conns = mi_realloc(sh->replica_conns, sizeof(struct conn *) * (size_t)(sh->nreplica_conns + 1));
     sh->replica_conns[sh->nreplica_conns++] = s->conn;
 }

@@ -799,8 +799,8 @@ void session_sent(struct shard *sh, struct conn *c)
 {
     struct session *s = session_of_conn(c);
     session_maybe_unpause(s);
-    if (s->client.repl_flow)
-        repl_replica_sent(sh, c, &s->client);
+    if (s->feed && s->feed->sent)
+        s->feed->sent(sh, c, &s->client);
 }
 
 /* The RESP integer at *p up to "\r\n" (at most 18 digits), moving *p past

@@ -58,7 +58,8 @@ struct pending {
 
 struct session {
     struct conn_owner   owner;    /* first: a client's ops, or a replica feed's (clients.c) */
-    struct conn        *conn;     /* NULL once the connection is closed */
+    struct conn        *conn;
+    const struct replica_feed_ops *feed; /* a replica's feed (after PSYNC), else NULL */     /* NULL once the connection is closed */
     struct shard       *shard;
     struct client       client;
     struct resp_parser  parser;

@@ -83,8 +83,17 @@ struct shard_module {
  * the shard's connections.) */
 void shard_kill_client(struct shard *s, const struct client *c);
 
+/* What a replica's feed does beyond a client session: the callbacks of the
+ * layer that made the feed (replication, at PSYNC). */
+struct replica_feed_ops {
+    /* Some of the feed's output was sent. */
+    void (*sent)(struct shard *sh, struct conn *c, struct client *cl);
+    /* The feed's connection is gone. */
+    void (*closed)(struct shard *sh, struct client *cl);
+};
+
 /* Connections that became replicas' links (PSYNC) on this shard. */
-void shard_replica_register(struct shard *s, struct client *c);
+void shard_replica_register(struct shard *s, struct client *c, const struct replica_feed_ops *ops);
 void shard_replica_unregister(struct shard *s, struct client *c);
 struct conn *shard_replica_conn(struct shard *s, uint64_t client_id);
 struct client *shard_replica_client(struct shard *s, uint64_t client_id);
