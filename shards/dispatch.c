@@ -582,6 +582,18 @@ static void queue_command(struct shard *sh, struct session *s, const struct comm
 
 static void execute(struct shard *sh, struct session *s, int argc, const struct slice *argv);
 
+/* Keys that run to the end of the command in groups (MSET, MSETNX: key
+ * value ...) come in whole groups. Redis checks this in the command itself
+ * (the arity allows any count), so inside MULTI it is queued and fails in
+ * EXEC's array; here it is checked before routing, since the parts of a
+ * split command run on their own. */
+static bool key_groups_whole(const struct command *cmd, int argc)
+{
+    if (cmd->first_key <= 0 || cmd->last_key >= 0 || cmd->key_step <= 1)
+        return true;
+    return (argc - cmd->first_key) % cmd->key_step == 0;
+}
+
 void dispatch_replay(struct shard *sh, struct session *s, const char *cmds, size_t n)
 {
     struct resp_parser parser;
@@ -683,6 +695,14 @@ static void execute(struct shard *sh, struct session *s, int argc, const struct 
             stats_command_rejected(&sh->stats, cmd->index);
             return;
         }
+    }
+    if (!key_groups_whole(cmd, argc)) {
+        /* the command's own check, made before any part of it is sent to
+         * another shard: a split MSET would write the parts that are whole */
+        snprintf(text, sizeof(text), ERR_ARITY, cmd->name);
+        reply_now(s, text);
+        stats_command_rejected(&sh->stats, cmd->index);
+        return;
     }
     int n = sh->node->nshards;
     if (cmd->flags & CMD_SHARD0) {

@@ -126,6 +126,33 @@ static void test_resp3_exec(void **state)
     rval_free(v);
 }
 
+/* An MSET / MSETNX whose last key has no value is refused whole, before any
+ * part of it reaches another shard: none of its keys is written. */
+static void test_mset_shape_checked_before_split(void **state)
+{
+    expect_error(tcmd(c, "MSET k1 1 k2 2 k3 3 k4 4 k5 5 k6"),
+                 "ERR wrong number of arguments for 'mset' command");
+    expect_int(tcmd(c, "EXISTS k1 k2 k3 k4 k5 k6"), 0);
+    expect_error(tcmd(c, "MSETNX k1 1 k2 2 k3 3 k4 4 k5 5 k6"),
+                 "ERR wrong number of arguments for 'msetnx' command");
+    expect_int(tcmd(c, "EXISTS k1 k2 k3 k4 k5 k6"), 0);
+    /* inside MULTI it is queued (the check is the command's own, as in
+     * Redis) and fails whole when EXEC runs it */
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "MSET k1 1 k2 2 k3 3 k4 4 k5 5 k6"), "QUEUED");
+    expect_status(tcmd(c, "EXISTS k1 k2 k3 k4 k5 k6"), "QUEUED");
+    struct rval *v = tcmd(c, "EXEC");
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 2);
+    assert_int_equal(v->elem[0]->type, R_ERROR);
+    assert_string_equal(v->elem[0]->str, "ERR wrong number of arguments for 'mset' command");
+    assert_int_equal(v->elem[1]->integer, 0);
+    rval_free(v);
+    expect_int(tcmd(c, "EXISTS k1 k2 k3 k4 k5 k6"), 0);
+    expect_ok(tcmd(c, "MSET k1 1 k2 2 k3 3 k4 4 k5 5 k6 6"));
+    expect_int(tcmd(c, "EXISTS k1 k2 k3 k4 k5 k6"), 6);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +161,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_discard_and_misuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resp3_exec, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mset_shape_checked_before_split, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("one shard", tests, group_setup1, group_teardown);
     if (!target_is_redis())
