@@ -555,6 +555,18 @@ static void unknown_command(struct session *s, int argc, const struct slice *arg
     buf_free(&b);
 }
 
+/* Over maxmemory even after evicting what the policy allows from this
+ * shard's part of the keyspace (the part the connection's commands are
+ * checked against before they are queued). */
+static bool over_memory(struct shard *sh)
+{
+    size_t limit = shard_memory_limit(sh);
+    if (limit == 0)
+        return false;
+    long long policy = config_load(&sh->node->config, maxmemory_policy);
+    return !store_make_room(sh->store, limit, (enum evict_policy)policy, shard_now_ms(sh));
+}
+
 /* Inside MULTI: keep the command (as RESP) for EXEC and answer +QUEUED. */
 static void queue_command(struct shard *sh, struct session *s, const struct command *cmd, int argc,
                           const struct slice *argv)
@@ -684,17 +696,28 @@ static void execute(struct shard *sh, struct session *s, int argc, const struct 
         pause_hold(sh, s, cmd, argc, argv);
         return;
     }
-    if (s->in_multi && !(cmd->flags & CMD_TX)) {
-        queue_command(sh, s, cmd, argc, argv);
-        return;
-    }
     if (cmd->flags & CMD_WRITE) {
+        /* also when queued: Redis refuses it then, and the EXEC aborts */
         const char *refused = repl_write_refusal(sh->node);
         if (refused) {
             reply_now(s, refused);
             stats_command_rejected(&sh->stats, cmd->index);
             return;
         }
+    }
+    if (s->in_multi && !(cmd->flags & CMD_NOT_QUEUED)) {
+        const char *refused = NULL;
+        if (cmd->flags & (CMD_NO_MULTI | CMD_NO_REPLY))
+            refused = "ERR Command not allowed inside a transaction";
+        else if (over_memory(sh))
+            refused = ERR_OOM; /* queuing takes memory too: Redis refuses any command */
+        if (refused) {
+            reply_now(s, refused);
+            stats_command_rejected(&sh->stats, cmd->index);
+            return;
+        }
+        queue_command(sh, s, cmd, argc, argv);
+        return;
     }
     if (!key_groups_whole(cmd, argc)) {
         /* the command's own check, made before any part of it is sent to

@@ -103,6 +103,10 @@ void pause_session_end(struct shard *sh, struct session *s);
 /* Run a command a pause held, then read the connection again. */
 void dispatch_run_held(struct shard *sh, struct session *s, int argc, const struct slice *argv);
 
+/* Transactions (transaction.c): leave MULTI, forgetting the queued
+ * commands (DISCARD, EXEC, RESET). */
+void multi_session_end(struct session *s);
+
 /* Run the commands of an EXEC, in order, as if they had just arrived. */
 void dispatch_replay(struct shard *sh, struct session *s, const char *cmds, size_t n);
 

@@ -720,7 +720,7 @@ static const struct {
     { CMD_WRITE, "write" }, { CMD_READONLY, "readonly" }, { CMD_DENYOOM, "denyoom" },
     { CMD_ADMIN, "admin" }, { CMD_PUBSUB, "pubsub" }, { CMD_NOSCRIPT, "noscript" },
     { CMD_LOADING, "loading" }, { CMD_STALE, "stale" }, { CMD_FAST, "fast" },
-    { CMD_NOAUTH, "no_auth" },
+    { CMD_NOAUTH, "no_auth" }, { CMD_NO_MULTI, "no_multi" },
 };
 
 /* ACL categories as Redis derives them from a command's flags and group. */

@@ -43,7 +43,7 @@ void cmd_multi(struct exec_ctx *ctx)
     reply_ok(ctx->reply);
 }
 
-static void tx_reset(struct session *s)
+void multi_session_end(struct session *s)
 {
     s->in_multi = false;
     s->multi_dirty = false;
@@ -59,7 +59,7 @@ void cmd_discard(struct exec_ctx *ctx)
         reply_error(ctx->reply, "ERR DISCARD without MULTI");
         return;
     }
-    tx_reset(s);
+    multi_session_end(s);
     reply_ok(ctx->reply);
 }
 
@@ -71,14 +71,14 @@ void cmd_exec(struct exec_ctx *ctx)
         return;
     }
     if (s->multi_dirty) {
-        tx_reset(s);
+        multi_session_end(s);
         reply_error(ctx->reply, "EXECABORT Transaction discarded because of previous errors.");
         return;
     }
     struct buf cmds = s->multi_cmds;
     int count = s->multi_count;
     buf_init(&s->multi_cmds);
-    tx_reset(s);
+    multi_session_end(s);
     reply_array(ctx->reply, (size_t)count);
     dispatch_replay(ctx->shard, s, cmds.data, cmds.len);
     buf_free(&cmds);

@@ -153,6 +153,78 @@ static void test_mset_shape_checked_before_split(void **state)
     expect_int(tcmd(c, "EXISTS k1 k2 k3 k4 k5 k6"), 6);
 }
 
+/* RESET and QUIT run at once inside MULTI (RESET leaves the transaction). */
+static void test_reset_and_quit_not_queued(void **state)
+{
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "SET r 1"), "QUEUED");
+    expect_status(tcmd(c, "RESET"), "RESET");
+    expect_error(tcmd(c, "EXEC"), "ERR EXEC without MULTI");
+    expect_nil(tcmd(c, "GET r"));
+    tconn *q = tconnect(srv.port);
+    expect_ok(tcmd(q, "MULTI"));
+    expect_status(tcmd(q, "SET r 1"), "QUEUED");
+    expect_ok(tcmd(q, "QUIT"));
+    assert_true(tclosed(q, 3000));
+    tclose(q);
+    expect_nil(tcmd(c, "GET r"));
+    /* UNWATCH, unlike WATCH, is queued */
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "UNWATCH"), "QUEUED");
+    struct rval *v = tcmd(c, "EXEC");
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 1);
+    assert_string_equal(v->elem[0]->str, "OK");
+    rval_free(v);
+}
+
+/* Commands Redis refuses inside MULTI, and those that may write no reply
+ * (which would leave EXEC's array short), are refused at queue time. */
+static void test_no_multi_commands_refused(void **state)
+{
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "SET n 1"), "QUEUED");
+    expect_error(tcmd(c, "SHUTDOWN"), "ERR Command not allowed inside a transaction");
+    expect_error(tcmd(c, "EXEC"), "EXECABORT Transaction discarded because of previous errors.");
+    expect_nil(tcmd(c, "GET n"));
+    if (target_is_redis())
+        return; /* Redis queues REPLCONF ACK, and its EXEC then writes a short array */
+    expect_ok(tcmd(c, "MULTI"));
+    expect_error(tcmd(c, "REPLCONF ACK 0"), "ERR Command not allowed inside a transaction");
+    expect_error(tcmd(c, "EXEC"), "EXECABORT Transaction discarded because of previous errors.");
+    expect_status(tcmd(c, "PING"), "PONG");
+}
+
+/* Writes a read-only replica or min-replicas-to-write refuses, and any
+ * command while over maxmemory, are refused when queued: EXEC aborts. */
+static void test_refusals_abort_exec(void **state)
+{
+    /* a replica of a master that is not there is still a read-only replica */
+    expect_ok(tcmd(c, "REPLICAOF 127.0.0.1 1"));
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "GET ro"), "QUEUED");
+    expect_error(tcmd(c, "SET ro 1"), "READONLY You can't write against a read only replica.");
+    expect_error(tcmd(c, "EXEC"), "EXECABORT Transaction discarded because of previous errors.");
+    expect_ok(tcmd(c, "REPLICAOF NO ONE"));
+
+    expect_ok(tcmd(c, "CONFIG SET min-replicas-to-write 1"));
+    expect_ok(tcmd(c, "MULTI"));
+    expect_error(tcmd(c, "SET nr 1"), "NOREPLICAS Not enough good replicas to write.");
+    expect_error(tcmd(c, "EXEC"), "EXECABORT Transaction discarded because of previous errors.");
+    expect_ok(tcmd(c, "CONFIG SET min-replicas-to-write 0"));
+    expect_nil(tcmd(c, "GET nr"));
+
+    for (int i = 0; i < 300; i++)
+        expect_ok(tcmd(c, "SET fill:%d 0123456789012345678901234567890123456789", i));
+    expect_ok(tcmd(c, "CONFIG SET maxmemory-policy noeviction"));
+    expect_ok(tcmd(c, "CONFIG SET maxmemory 10"));
+    expect_ok(tcmd(c, "MULTI"));
+    expect_error(tcmd(c, "SET oom 1"), "OOM command not allowed when used memory > 'maxmemory'.");
+    expect_error(tcmd(c, "EXEC"), "EXECABORT Transaction discarded because of previous errors.");
+    expect_ok(tcmd(c, "CONFIG SET maxmemory 0"));
+    expect_nil(tcmd(c, "GET oom"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +234,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watch_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resp3_exec, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mset_shape_checked_before_split, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_and_quit_not_queued, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_multi_commands_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals_abort_exec, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("one shard", tests, group_setup1, group_teardown);
     if (!target_is_redis())
