@@ -1,7 +1,9 @@
 #include "shards/dispatch.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <mimalloc.h>
+#include <stdint.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +55,7 @@ void shard_clock_start(struct shard *sh, bool refresh)
 }
 
 static void pending_launch(struct shard *sh, struct pending *p);
+static void replay_continue(struct shard *sh, struct session *s);
 
 /* ---- sessions and their ordered replies --------------------------------- */
 
@@ -93,6 +96,7 @@ void session_free(struct session *s)
     }
     resp_parser_deinit(&s->parser);
     buf_free(&s->multi_cmds);
+    buf_free(&s->exec_cmds);
     if (s->held)
         msg_free(s->held);
     mi_free(s);
@@ -316,9 +320,12 @@ static void pending_complete(struct shard *sh, struct pending *p)
         break;
     }
     if (p->stage == STAGE_READY && p->argv_mem && s->blocked) {
-        /* a scratch command finished: the connection may go on */
+        /* a scratch command finished: the EXEC it is part of, then the
+         * connection, may go on */
         s->blocked = false;
-        if (s->conn)
+        if (s->in_exec)
+            replay_continue(sh, s);
+        if (s->conn && !s->blocked && !s->in_exec)
             conn_resume(s->conn);
     }
 }
@@ -606,23 +613,47 @@ static bool key_groups_whole(const struct command *cmd, int argc)
     return (argc - cmd->first_key) % cmd->key_step == 0;
 }
 
-void dispatch_replay(struct shard *sh, struct session *s, const char *cmds, size_t n)
+/* Run EXEC's queue from where it stopped until it ends or a scratch
+ * command blocks the session (pending_complete calls this again when that
+ * command is done). A call made while an outer one is looping (a scratch
+ * command complete at once) leaves the rest to the outer one. */
+static void replay_continue(struct shard *sh, struct session *s)
 {
+    if (s->replaying)
+        return;
+    s->replaying = true;
     struct resp_parser parser;
     resp_parser_init(&parser);
-    struct resp_limits lim = RESP_LIMITS_DEFAULT;
-    size_t used = 0;
-    s->in_exec = true;
-    while (used < n) {
+    /* the queue holds only commands the input limits (proto-max-bulk-len, as
+     * set when each arrived) let through: reading them back checks nothing */
+    struct resp_limits lim = { LLONG_MAX, LLONG_MAX, SIZE_MAX, false };
+    while (s->exec_used < s->exec_cmds.len && !s->blocked && s->conn) {
         size_t consumed = 0;
         const char *err = NULL;
-        if (resp_parse(&parser, cmds + used, n - used, &lim, &consumed, &err) != RESP_DONE)
+        if (resp_parse(&parser, s->exec_cmds.data + s->exec_used, s->exec_cmds.len - s->exec_used,
+                       &lim, &consumed, &err) != RESP_DONE)
             break; /* cannot happen: the bytes were written by queue_command */
-        used += consumed;
+        s->exec_used += consumed;
         execute(sh, s, (int)parser.argc, parser.argv);
     }
-    s->in_exec = false;
     resp_parser_deinit(&parser);
+    s->replaying = false;
+    if (s->blocked && s->conn)
+        return;
+    /* done; or the connection is gone, and the rest of the queue with it */
+    buf_free(&s->exec_cmds);
+    s->exec_used = 0;
+    s->in_exec = false;
+}
+
+void dispatch_replay(struct shard *sh, struct session *s, struct buf *cmds)
+{
+    buf_free(&s->exec_cmds);
+    s->exec_cmds = *cmds;
+    buf_init(cmds);
+    s->exec_used = 0;
+    s->in_exec = true;
+    replay_continue(sh, s);
 }
 
 static void execute(struct shard *sh, struct session *s, int argc, const struct slice *argv)

@@ -75,6 +75,11 @@ struct session {
     bool                backpressured;
     bool                multi_writes; /* a queued command is a write (EXEC is one) */
     bool                in_exec;      /* EXEC replays the queue */
+    /* EXEC's queue being replayed and how far it got: the replay stops while
+     * a scratch command runs (blocked) and goes on when that is done */
+    struct buf          exec_cmds;
+    size_t              exec_used;
+    bool                replaying;    /* replay_continue is on the stack */
     /* a command held by a pause (pause.c): a copy, run when the pause ends;
      * nothing after it is read until then */
     struct shard_msg   *held;
@@ -107,8 +112,12 @@ void dispatch_run_held(struct shard *sh, struct session *s, int argc, const stru
  * commands (DISCARD, EXEC, RESET). */
 void multi_session_end(struct session *s);
 
-/* Run the commands of an EXEC, in order, as if they had just arrived. */
-void dispatch_replay(struct shard *sh, struct session *s, const char *cmds, size_t n);
+/* Run the commands of an EXEC (cmds: queued RESP, taken over and left
+ * empty), in order, as if they had just arrived. A command after a scratch
+ * command (keys over several shards, not splittable) runs once that one is
+ * complete, as it would after it in a pipeline; the connection reads
+ * nothing more until the whole queue has run. */
+void dispatch_replay(struct shard *sh, struct session *s, struct buf *cmds);
 
 /* Release a session whose connection is gone and whose messages are all back. */
 void session_free(struct session *s);

@@ -3,7 +3,9 @@
  * MULTI makes the connection queue its commands (each checked for existence
  * and arity, answered +QUEUED) as the RESP bytes they arrived in; EXEC
  * replies an array and runs them, in order, through the ordinary dispatcher,
- * so each reply lands in its place in the array. Atomicity: commands whose
+ * so each reply lands in its place in the array (dispatch_replay: a command
+ * after one that runs on copies of keys from several shards waits for it,
+ * as in a pipeline). Atomicity: commands whose
  * keys are all on the connection's shard run back to back without anything
  * in between; commands for another shard go there in one batch and run back
  * to back there too; a transaction that spans shards is not isolated from
@@ -80,8 +82,7 @@ void cmd_exec(struct exec_ctx *ctx)
     buf_init(&s->multi_cmds);
     multi_session_end(s);
     reply_array(ctx->reply, (size_t)count);
-    dispatch_replay(ctx->shard, s, cmds.data, cmds.len);
-    buf_free(&cmds);
+    dispatch_replay(ctx->shard, s, &cmds);
 }
 
 void cmd_watch(struct exec_ctx *ctx)

@@ -153,6 +153,48 @@ static void test_mset_shape_checked_before_split(void **state)
     expect_int(tcmd(c, "EXISTS k1 k2 k3 k4 k5 k6"), 6);
 }
 
+/* Inside EXEC, the commands after a multi-key command whose keys span shards
+ * (RENAME, COPY, MSETNX, BITOP: run on copies of their keys) see its
+ * effects, as they would one after another in Redis. */
+static void test_exec_waits_for_cross_shard_commands(void **state)
+{
+    for (int i = 0; i < 8; i++) {
+        char a[32], b[32];
+        snprintf(a, sizeof a, "src:%d", i);
+        snprintf(b, sizeof b, "dst:%d", i);
+        expect_ok(tcmd(c, "SET %s hello%d", a, i));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "RENAME %s %s", a, b), "QUEUED");
+        expect_status(tcmd(c, "GET %s", b), "QUEUED");
+        expect_status(tcmd(c, "EXISTS %s", a), "QUEUED");
+        expect_status(tcmd(c, "COPY %s %s", b, a), "QUEUED");
+        expect_status(tcmd(c, "APPEND %s !", a), "QUEUED");
+        expect_status(tcmd(c, "MSETNX m1:%d x m2:%d y", i, i), "QUEUED");
+        expect_status(tcmd(c, "MGET m1:%d m2:%d", i, i), "QUEUED");
+        expect_status(tcmd(c, "BITOP OR bits:%d %s %s", i, a, b), "QUEUED");
+        expect_status(tcmd(c, "STRLEN bits:%d", i), "QUEUED");
+        struct rval *v = tcmd(c, "EXEC");
+        assert_int_equal(v->type, R_ARRAY);
+        assert_int_equal(v->n, 9);
+        char want[32];
+        snprintf(want, sizeof want, "hello%d", i);
+        assert_int_equal(v->elem[0]->type, R_STATUS);
+        assert_int_equal(v->elem[1]->type, R_BULK);
+        assert_string_equal(v->elem[1]->str, want);
+        assert_int_equal(v->elem[2]->integer, 0);
+        assert_int_equal(v->elem[3]->integer, 1);
+        assert_int_equal(v->elem[4]->integer, (long long)strlen(want) + 1);
+        assert_int_equal(v->elem[5]->integer, 1);
+        assert_int_equal(v->elem[6]->type, R_ARRAY);
+        assert_int_equal(v->elem[6]->elem[0]->type, R_BULK);
+        assert_string_equal(v->elem[6]->elem[0]->str, "x");
+        assert_string_equal(v->elem[6]->elem[1]->str, "y");
+        assert_int_equal(v->elem[7]->integer, (long long)strlen(want) + 1);
+        assert_int_equal(v->elem[8]->integer, (long long)strlen(want) + 1);
+        rval_free(v);
+    }
+}
+
 /* RESET and QUIT run at once inside MULTI (RESET leaves the transaction). */
 static void test_reset_and_quit_not_queued(void **state)
 {
@@ -225,6 +267,34 @@ static void test_refusals_abort_exec(void **state)
     expect_nil(tcmd(c, "GET oom"));
 }
 
+/* EXEC runs a queued value larger than Redis's default 512 MB bulk limit
+ * when proto-max-bulk-len allowed it in (the replay reads back what the
+ * input accepted). */
+static void test_exec_bulk_past_512mb(void **state)
+{
+    size_t big = 513u * 1024 * 1024;
+    char *value = malloc(big);
+    assert_non_null(value);
+    memset(value, 'v', big);
+    expect_ok(tcmd(c, "CONFIG SET proto-max-bulk-len 1gb"));
+    expect_ok(tcmd(c, "MULTI"));
+    const char *argv[] = { "SET", "big", value };
+    size_t lens[] = { 3, 3, big };
+    tsendb(c, 3, argv, lens);
+    free(value);
+    expect_status(tread(c, 60000), "QUEUED");
+    tsendv(c, 1, (const char *[]){ "EXEC" });
+    struct rval *v = tread(c, 60000);
+    assert_non_null(v);
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 1);
+    assert_string_equal(v->elem[0]->str, "OK");
+    rval_free(v);
+    expect_int(tcmd(c, "STRLEN big"), (long long)big);
+    expect_int(tcmd(c, "DEL big"), 1);
+    expect_ok(tcmd(c, "CONFIG SET proto-max-bulk-len 512mb"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,9 +304,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watch_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resp3_exec, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mset_shape_checked_before_split, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_waits_for_cross_shard_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_and_quit_not_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_multi_commands_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_abort_exec, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_bulk_past_512mb, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("one shard", tests, group_setup1, group_teardown);
     if (!target_is_redis())
