@@ -164,11 +164,31 @@ void shard_publish_stats(struct shard *sh)
     __atomic_store_n(&st->keyspace_misses, ss->keyspace_misses, __ATOMIC_RELAXED);
 }
 
-/* Run cmd on this shard against store, appending its one reply to out. */
+/* The slow log: a command of `client` that ran for usec goes into this
+ * shard's log if it is slow, with the next id of the node's one sequence.
+ * Called on the connection's shard, wherever the command ran (the time
+ * comes back in the answer), so the client's addr and name are at hand. */
+static void slow_record(struct shard *sh, uint64_t usec, int argc, const struct slice *argv,
+                        const struct client *client)
+{
+    const struct config *cfg = &sh->node->config;
+    long long slower = config_load(cfg, slowlog_slower_than);
+    if (slower < 0 || usec < (uint64_t)slower)
+        return;
+    uint64_t id = atomic_fetch_add_explicit(&sh->node->next_slowlog_id, 1, memory_order_relaxed);
+    slowlog_add(&sh->slowlog, id, (size_t)config_load(cfg, slowlog_max_len), shard_now_ms(sh) / 1000,
+                usec, argc, argv, client->addr, client->name);
+}
+
+/* Run cmd on this shard against store, appending its one reply to out; *usec
+ * is set to how long it ran. Returns true if the handler kept msg to answer
+ * it later. */
 static bool run_command_msg(struct shard *sh, struct store *store, const struct command *cmd,
                             int argc, const struct slice *argv, struct buf *out, int proto,
-                            struct client *client, uint64_t caller_id, struct shard_msg *msg)
+                            struct client *client, uint64_t caller_id, struct shard_msg *msg,
+                            uint64_t *usec_out)
 {
+    *usec_out = 0;
     struct reply r = { out, proto };
     int64_t now = shard_now_ms(sh);
     size_t start = out->len;
@@ -209,19 +229,28 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
     stats_command_done(&sh->stats, cmd->index, usec, failed);
     if (failed)
         stat_add(&sh->stats.total_error_replies, 1);
-    long long slower = config_load(&sh->node->config, slowlog_slower_than);
-    if (slower >= 0 && (long long)usec >= slower)
-        slowlog_maybe_add(&sh->slowlog, slower, (size_t)config_load(&sh->node->config, slowlog_max_len),
-                          now / 1000, usec, argc, argv, client ? client->addr : "",
-                          client ? client->name : "");
+    if (!ctx.deferred) /* else msg may be on its way back already */
+        *usec_out = usec;
     return ctx.deferred;
 }
 
-static void run_command(struct shard *sh, struct store *store, const struct command *cmd,
-                        int argc, const struct slice *argv, struct buf *out, int proto,
-                        struct client *client, uint64_t caller_id)
+/* Run cmd here for the session's client; returns how long it ran. */
+static uint64_t run_command(struct shard *sh, struct store *store, const struct command *cmd,
+                            int argc, const struct slice *argv, struct buf *out, int proto,
+                            struct client *client, uint64_t caller_id)
 {
-    run_command_msg(sh, store, cmd, argc, argv, out, proto, client, caller_id, NULL);
+    uint64_t usec;
+    run_command_msg(sh, store, cmd, argc, argv, out, proto, client, caller_id, NULL, &usec);
+    return usec;
+}
+
+/* Run cmd here for the session's client and log it if it was slow. */
+static void run_logged(struct shard *sh, struct session *s, const struct command *cmd, int argc,
+                       const struct slice *argv, struct buf *out)
+{
+    uint64_t usec = run_command(sh, sh->store, cmd, argc, argv, out, s->client.proto, &s->client,
+                                s->client.id);
+    slow_record(sh, usec, argc, argv, &s->client);
 }
 
 /* ---- messages ------------------------------------------------------------ */
@@ -273,7 +302,9 @@ static void scratch_run(struct shard *sh, struct pending *p)
     mi_free(cursor);
     mi_free(idx);
     cap.on = true;
-    run_command(sh, scratch, cmd, p->argc, p->argv, &p->out, s->client.proto, NULL, s->client.id);
+    uint64_t usec = run_command(sh, scratch, cmd, p->argc, p->argv, &p->out, s->client.proto, NULL,
+                                s->client.id);
+    slow_record(sh, usec, p->argc, p->argv, &s->client);
     cap.on = false;
     store_destroy(scratch);
     p->stage = STAGE_APPLY;
@@ -335,6 +366,15 @@ static void handle_answer(struct shard *sh, struct shard_msg *m)
     struct pending *p = m->pending;
     struct session *s = p->session;
     s->inflight--;
+    if (m->kind == MSG_EXEC) {
+        if (!p->log_once) {
+            slow_record(sh, m->usec, m->argc, m->argv, &s->client);
+        } else {
+            p->usec += m->usec;
+            if (p->waiting == 1) /* the last part: argv is the command's own */
+                slow_record(sh, p->usec, m->argc, m->argv, &s->client);
+        }
+    }
     if (m->kind == MSG_EXEC || m->kind == MSG_EXPORT) {
         struct buf *dst = m->part >= 0 ? &p->parts[m->part] : &p->out;
         struct buf t = *dst;
@@ -358,7 +398,7 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
     switch (m->kind) {
     case MSG_EXEC:
         if (run_command_msg(sh, sh->store, m->cmd, m->argc, m->argv, &m->reply, m->proto, NULL,
-                            m->caller_id, m))
+                            m->caller_id, m, &m->usec))
             return; /* the handler keeps the message and answers it later */
         break;
     case MSG_EXPORT:
@@ -410,6 +450,7 @@ static void route_all_shards(struct shard *sh, struct session *s, const struct c
     p->cmd = cmd;
     p->nparts = n;
     p->parts = mi_calloc((size_t)n, sizeof(struct buf));
+    p->log_once = true;
     for (int t = 0; t < n; t++) {
         if (t == sh->id)
             continue;
@@ -418,9 +459,12 @@ static void route_all_shards(struct shard *sh, struct session *s, const struct c
         p->waiting++;
         send_request(sh, s, m);
     }
-    run_command(sh, sh->store, cmd, argc, argv, &p->parts[sh->id], s->client.proto, &s->client, s->client.id);
-    if (p->waiting == 0)
+    p->usec += run_command(sh, sh->store, cmd, argc, argv, &p->parts[sh->id], s->client.proto,
+                           &s->client, s->client.id);
+    if (p->waiting == 0) {
+        slow_record(sh, p->usec, argc, argv, &s->client);
         pending_complete(sh, p);
+    }
 }
 
 /* Keys over several shards, command splittable: one sub-command per shard
@@ -476,8 +520,7 @@ static void route_split(struct shard *sh, struct session *s, const struct comman
         send_request(sh, s, m);
     }
     if (local_part >= 0) {
-        run_command(sh, sh->store, cmd, local_argc, local_argv, &p->parts[local_part],
-                    s->client.proto, &s->client, s->client.id);
+        run_logged(sh, s, cmd, local_argc, local_argv, &p->parts[local_part]);
         mi_free(local_argv);
     }
     mi_free(sub);
@@ -778,7 +821,7 @@ static void execute(struct shard *sh, struct session *s, int argc, const struct 
         return;
     }
     if (n == 1 || (cmd->flags & CMD_CONN)) {
-        run_command(sh, sh->store, cmd, argc, argv, reply_target(s), s->client.proto, &s->client, s->client.id);
+        run_logged(sh, s, cmd, argc, argv, reply_target(s));
         return;
     }
     int target = sh->id;
@@ -825,7 +868,7 @@ static void execute(struct shard *sh, struct session *s, int argc, const struct 
         }
     }
     if (target == sh->id) {
-        run_command(sh, sh->store, cmd, argc, argv, reply_target(s), s->client.proto, &s->client, s->client.id);
+        run_logged(sh, s, cmd, argc, argv, reply_target(s));
         return;
     }
     struct pending *p = pending_add(s, STAGE_EXEC);

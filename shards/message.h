@@ -55,6 +55,8 @@ struct shard_msg {
     void                 *arg;     /* kind-specific */
     uint64_t              value;   /* kind-specific */
     size_t                paced;   /* REPL_FEED: snapshot bytes in payload (flow.c) */
+    uint64_t              usec;    /* EXEC answer: how long the command ran (the
+                                      caller's shard keeps the slow log) */
     bool                  answered; /* on its way back home */
 };
 

@@ -53,6 +53,9 @@ struct pending {
     void                  *argv_mem;    /* the allocation argv lives in */
     int                   *part_shard;  /* shard of each part */
     struct shard_msg      *launch;      /* STAGE_LAUNCH: the message to send */
+    /* CMD_ALL_SHARDS: logged once in the slow log, with the time of all parts */
+    bool                   log_once;
+    uint64_t               usec;
 };
 
 struct session {

@@ -9,7 +9,8 @@
  *  - CONFIG RESETSTAT, SLOWLOG GET/LEN/RESET: CMD_ALL_SHARDS, each shard on
  *    its own stats / slow log; SLOWLOG GET's parts are merged by
  *    merge_slowlog_get below (LEN: merge_sum_int, RESET/RESETSTAT:
- *    merge_first_ok).
+ *    merge_first_ok). A shard's slow log holds the slow commands of its
+ *    own clients, wherever they ran (shards/dispatch.c, slow_record).
  *
  * Subcommand handlers see the whole command: argv[0] is the container
  * ("CONFIG"), argv[1] the subcommand. */
@@ -1043,11 +1044,11 @@ void cmd_time(struct exec_ctx *ctx)
 
 /* Each shard answers SLOWLOG GET with an array: the requested count (an
  * integer, -1 = all), then for each of up to count of its own entries,
- * newest first, the entry's time in unix microseconds (an integer) and the
- * entry itself. merge_slowlog_get reads the count back, orders the entries
- * of every shard by that time, newest first, and keeps at most count. The
- * count and times travel in the parts because a merge does not see the
- * arguments, and ids are per shard (they do not order across shards). */
+ * newest first, the entry's id (an integer) and the entry itself.
+ * merge_slowlog_get reads the count back, orders the entries of every shard
+ * by id (one node-wide sequence), newest first, and keeps at most count. The
+ * count and ids travel in the parts because a merge does not see the
+ * arguments and does not parse the entries. */
 void cmd_slowlog_get(struct exec_ctx *ctx)
 {
     long long count = SLOWLOG_GET_DEFAULT;
@@ -1078,7 +1079,7 @@ void cmd_slowlog_get(struct exec_ctx *ctx)
     reply_int(ctx->reply, count);
     for (size_t i = 0; i < n; i++) {
         const struct slowlog_entry *e = &l->ring[(l->head + l->capacity - 1 - i) % l->capacity];
-        reply_int(ctx->reply, (long long)e->time_us);
+        reply_int(ctx->reply, (long long)e->id);
         reply_array(ctx->reply, 6);
         reply_int(ctx->reply, (long long)e->id);
         reply_int(ctx->reply, (long long)e->time_s);
@@ -1130,7 +1131,7 @@ static size_t read_resp_array(const char *p, size_t n, long long *out)
 struct slowlog_ref {
     const char *p;     /* the entry's bytes (one complete RESP array) */
     size_t      len;
-    long long   time_us;
+    long long   id;
     int         part;
     long long   rank;  /* position in its part: newest first */
 };
@@ -1138,8 +1139,8 @@ struct slowlog_ref {
 static int slowlog_ref_newest_first(const void *a, const void *b)
 {
     const struct slowlog_ref *x = a, *y = b;
-    if (x->time_us != y->time_us)
-        return x->time_us > y->time_us ? -1 : 1;
+    if (x->id != y->id)
+        return x->id > y->id ? -1 : 1;
     if (x->part != y->part)
         return x->part - y->part;
     return x->rank < y->rank ? -1 : x->rank > y->rank;
@@ -1170,7 +1171,7 @@ void merge_slowlog_get(struct reply *out, const struct merge_input *in)
         used += u2;
         for (long long k = 1; k + 1 < nelem; k += 2) {
             struct slowlog_ref ref = { NULL, 0, 0, i, k };
-            size_t tlen = read_resp_int(p + used, n - used, &ref.time_us);
+            size_t tlen = read_resp_int(p + used, n - used, &ref.id);
             if (tlen == 0)
                 break;
             used += tlen;

@@ -494,6 +494,58 @@ static void test_config_rewrite(void **state)
     unlink(conf);
 }
 
+/* The slow log across shards: one node-wide id sequence (newest first, each
+ * one less than the one before), the client's addr and name on every entry
+ * whichever shard ran the command, and a command run on every shard
+ * (DBSIZE) logged once. */
+static void test_slowlog_node_wide(void **state)
+{
+    struct server ms;
+    const char *args[] = { "--threads", "3", "--pin", "no", NULL };
+    struct server *use = &srv;
+    if (!target_is_redis()) {
+        server_start(&ms, args);
+        use = &ms;
+    }
+    tconn *t = tconnect(use->port);
+    expect_ok(tcmd(t, "CLIENT SETNAME slowpoke"));
+    expect_ok(tcmd(t, "CONFIG SET slowlog-log-slower-than 0"));
+    expect_ok(tcmd(t, "SLOWLOG RESET"));
+    for (int i = 0; i < 12; i++)
+        expect_ok(tcmd(t, "SET slow:%d x", i));
+    struct rval *d = tcmd(t, "DBSIZE");
+    assert_int_equal(d->type, R_INT);
+    rval_free(d);
+    expect_ok(tcmd(t, "CONFIG SET slowlog-log-slower-than -1"));
+    struct rval *v = tcmd(t, "SLOWLOG GET -1");
+    assert_int_equal(v->type, R_ARRAY);
+    int sets = 0, dbsizes = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        struct rval *e = v->elem[i];
+        assert_int_equal(e->n, 6);
+        if (i + 1 < v->n)
+            assert_int_equal(e->elem[0]->integer, v->elem[i + 1]->elem[0]->integer + 1);
+        struct rval *argv = e->elem[3];
+        const char *name = argv->elem[0]->str;
+        if (strcasecmp(name, "set") == 0 || strcasecmp(name, "dbsize") == 0) {
+            if (strcasecmp(name, "set") == 0)
+                sets++;
+            else
+                dbsizes++;
+            assert_non_null(strstr(e->elem[4]->str, "127.0.0.1:"));
+            assert_string_equal(e->elem[5]->str, "slowpoke");
+        }
+    }
+    assert_int_equal(sets, 12);
+    assert_int_equal(dbsizes, 1);
+    rval_free(v);
+    expect_ok(tcmd(t, "CONFIG SET slowlog-log-slower-than 10000"));
+    expect_ok(tcmd(t, "SLOWLOG RESET"));
+    tclose(t);
+    if (!target_is_redis())
+        server_stop(&ms);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -502,6 +554,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slowlog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slowlog_node_wide, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_keyslot, setup, teardown),
         cmocka_unit_test(test_shutdown_command),
         cmocka_unit_test(test_signals_exit_zero),
