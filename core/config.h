@@ -28,7 +28,7 @@ enum config_type {
 /* X(name, field, type, default-as-text, flags, enum-words, help) */
 #define CONFIG_OPTIONS(X) \
     X("port",            port,            CONF_INT,    "6379",      0, NULL, "TCP port to listen on (0: pick an ephemeral port and log it)") \
-    X("bind",            bind,            CONF_STRING, "127.0.0.1", 0, NULL, "IPv4 addresses to listen on, space separated") \
+    X("bind",            bind,            CONF_STRING, "127.0.0.1", 0, NULL, "addresses to listen on, space separated; one prefixed with '-' is skipped if this host does not have it") \
     X("threads",         threads,         CONF_INT,    "0",         0, NULL, "shard threads (0: one per CPU the process may use)") \
     X("pin",             pin,             CONF_BOOL,   "yes",       0, NULL, "pin shard thread i to the i-th allowed CPU") \
     X("recv-buffers",    recv_buffers,    CONF_INT,    "128",       0, NULL, "16 KB buffers in each shard's io_uring receive ring (rounded up to a power of two): what one loop turn can read") \

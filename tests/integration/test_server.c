@@ -546,6 +546,31 @@ static void test_slowlog_node_wide(void **state)
         server_stop(&ms);
 }
 
+/* bind: an address with Redis's "-" prefix that this host does not have is
+ * skipped with a log line (a stock redis.conf's "bind 127.0.0.1 -::1" on a
+ * host without IPv6); without the prefix the server does not start. */
+static void test_bind_optional_address(void **state)
+{
+    struct server bs;
+    const char *args[] = { "--bind", "127.0.0.1 -10.255.255.1", NULL };
+    assert_int_equal(server_start(&bs, args), 0);
+    tconn *t = tconnect(bs.port);
+    expect_status(tcmd(t, "PING"), "PONG");
+    tclose(t);
+    char cmd[700], *out = NULL;
+    snprintf(cmd, sizeof cmd, "grep -c '10.255.255.1' '%s'", bs.logfile);
+    assert_int_equal(run_cmd(cmd, &out), 0); /* the skip is logged */
+    free(out);
+    assert_int_equal(server_stop(&bs), 0);
+
+    int port = free_port();
+    snprintf(cmd, sizeof cmd, "timeout 5 '%s' --port %d --bind '127.0.0.1 10.255.255.1' %s 2>&1",
+             server_binary(), port, target_is_redis() ? "--save ''" : "");
+    int st = run_cmd(cmd, &out);
+    assert_true(st != 0 && st != 124);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -559,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_shutdown_command),
         cmocka_unit_test(test_signals_exit_zero),
         cmocka_unit_test(test_help_and_version),
+        cmocka_unit_test(test_bind_optional_address),
         cmocka_unit_test_setup_teardown(test_client_pause, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paused_client_input_pushback, setup, teardown),
         cmocka_unit_test(test_config_file),
