@@ -2,10 +2,11 @@
  * ways values reach them: a redis.conf-style file, --flags, CONFIG SET.
  *
  * Every value goes through option_apply(), which parses the text for the
- * option's type, checks its range and stores it with a relaxed atomic store.
- * Strings are copied and the pointer swapped whole; the old copy is leaked on
- * purpose (another shard may be reading it right now, and CONFIG SET of a
- * string is rare enough that the leak does not matter). */
+ * option's type, checks its range and stores it with a relaxed atomic store
+ * (option_parse alone is the check). Strings are copied and the pointer
+ * swapped whole; the copy replaced is freed at once when nothing else can
+ * be reading it (start-up, a private config), or handed to the caller
+ * (config_set_shared), which frees it once no shard can hold it. */
 #include "core/config.h"
 #include "core/numbers.h"
 
@@ -178,10 +179,11 @@ static const char *enum_word(const char *words, long long idx, char *out, size_t
     return out;
 }
 
-/* Parse value for option o and store it. Returns NULL, or the reason it was
- * refused (Redis's wording, without any prefix) written into why. */
-static const char *option_apply(struct config *cfg, const struct option_desc *o,
-                                const char *value, char *why, size_t whylen)
+/* Parse value for option o into *out (strings: nothing to parse). Returns
+ * NULL, or the reason it was refused (Redis's wording, without any prefix)
+ * written into why. */
+static const char *option_parse(const struct option_desc *o, const char *value, long long *out,
+                                char *why, size_t whylen)
 {
     long long v = 0, min, max;
     option_range_of(o, &min, &max);
@@ -223,20 +225,42 @@ static const char *option_apply(struct config *cfg, const struct option_desc *o,
         v = idx;
         break;
     }
-    case CONF_STRING: {
-        char *copy = mi_strdup(value);
-        if (copy == NULL)
-            abort();
-        /* the old string is leaked on purpose: a reader may still hold it */
-        __atomic_store_n(option_field(cfg, o), (long long)(intptr_t)copy, __ATOMIC_RELAXED);
+    case CONF_STRING:
         return NULL;
-    }
     }
     if (o->type == CONF_INT || o->type == CONF_MEMORY) {
         if (v < min || v > max) {
             snprintf(why, whylen, "argument must be between %lld and %lld inclusive", min, max);
             return why;
         }
+    }
+    *out = v;
+    return NULL;
+}
+
+/* Parse value for option o and store it; see option_parse for the result.
+ * A string replaced goes to *retired (NULL if it was the default, which is
+ * the table's literal), or is freed at once when retired is NULL. */
+static const char *option_apply(struct config *cfg, const struct option_desc *o,
+                                const char *value, char **retired, char *why, size_t whylen)
+{
+    long long v = 0;
+    const char *reason = option_parse(o, value, &v, why, whylen);
+    if (reason != NULL)
+        return reason;
+    if (o->type == CONF_STRING) {
+        char *copy = mi_strdup(value);
+        if (copy == NULL)
+            abort();
+        char *old = (char *)(intptr_t)__atomic_exchange_n(option_field(cfg, o), (long long)(intptr_t)copy,
+                                                           __ATOMIC_RELAXED);
+        if (old == o->def)
+            old = NULL;
+        if (retired != NULL)
+            *retired = old;
+        else
+            mi_free(old);
+        return NULL;
     }
     __atomic_store_n(option_field(cfg, o), v, __ATOMIC_RELAXED);
     return NULL;
@@ -251,14 +275,15 @@ void config_init(struct config *cfg)
         if (o->type == CONF_STRING) {
             /* defaults point at the table's literals: never freed, never written */
             __atomic_store_n(option_field(cfg, o), (long long)(intptr_t)o->def, __ATOMIC_RELAXED);
-        } else if (option_apply(cfg, o, o->def, why, sizeof(why)) != NULL) {
+        } else if (option_apply(cfg, o, o->def, NULL, why, sizeof(why)) != NULL) {
             abort(); /* a default that does not parse is a bug in config.h */
         }
     }
 }
 
-int config_set(struct config *cfg, const char *name, const char *value, bool runtime,
-               char *err, size_t errlen)
+/* config_set and friends: cfg NULL checks only; retired as option_apply. */
+static int set_option(struct config *cfg, const char *name, const char *value, bool runtime,
+                      char **retired, char *err, size_t errlen)
 {
     const struct option_desc *o = option_find(name);
     if (o == NULL || value == NULL) {
@@ -270,12 +295,32 @@ int config_set(struct config *cfg, const char *name, const char *value, bool run
         return -1;
     }
     char why[512];
-    const char *reason = option_apply(cfg, o, value, why, sizeof(why));
+    long long v;
+    const char *reason = cfg ? option_apply(cfg, o, value, retired, why, sizeof(why))
+                             : option_parse(o, value, &v, why, sizeof(why));
     if (reason != NULL) {
         snprintf(err, errlen, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", o->name, reason);
         return -1;
     }
     return 0;
+}
+
+int config_set(struct config *cfg, const char *name, const char *value, bool runtime,
+               char *err, size_t errlen)
+{
+    return set_option(cfg, name, value, runtime, NULL, err, errlen);
+}
+
+int config_check(const char *name, const char *value, char *err, size_t errlen)
+{
+    return set_option(NULL, name, value, true, NULL, err, errlen);
+}
+
+int config_set_shared(struct config *cfg, const char *name, const char *value, char **retired,
+                      char *err, size_t errlen)
+{
+    *retired = NULL;
+    return set_option(cfg, name, value, true, retired, err, errlen);
 }
 
 /* ---- redis.conf lines ---- */
@@ -450,13 +495,13 @@ static const char *apply_words(struct config *cfg, struct words *ws, int depth,
             at += l;
             joined[at] = '\0';
         }
-        const char *r = option_apply(cfg, o, joined, why, whylen);
+        const char *r = option_apply(cfg, o, joined, NULL, why, whylen);
         mi_free(joined);
         return r;
     }
     if (ws->n != 2)
         return "wrong number of arguments";
-    return option_apply(cfg, o, ws->w[1], why, whylen);
+    return option_apply(cfg, o, ws->w[1], NULL, why, whylen);
 }
 
 static int load_file_depth(struct config *cfg, const char *path, int depth, char *err, size_t errlen)

@@ -5,8 +5,8 @@
  * Thread model: the node owns one struct config. Options marked RUNTIME may be
  * changed by CONFIG SET on any shard thread while the others read them: every
  * field is read with config_load()/written with config_store() (relaxed
- * atomics), strings are swapped whole and the old copy is kept (never freed
- * while the process runs; CONFIG SET of strings is rare). */
+ * atomics), strings are swapped whole: config_set_shared hands the old copy
+ * to the caller, to be freed once no thread can still be reading it. */
 #ifndef RINGKV_CONFIG_H
 #define RINGKV_CONFIG_H
 
@@ -88,6 +88,13 @@ void config_init(struct config *cfg);
  * "ERR CONFIG SET failed (possibly related to argument 'port') - ...". */
 int config_set(struct config *cfg, const char *name, const char *value, bool runtime,
                char *err, size_t errlen);
+/* config_set's checks (runtime) without storing anything. */
+int config_check(const char *name, const char *value, char *err, size_t errlen);
+/* CONFIG SET on a config other threads read: a string replaced is not freed
+ * but put in *retired (NULL if none) for the caller to free once no reader
+ * can hold it; config_set frees it at once (start-up, a private config). */
+int config_set_shared(struct config *cfg, const char *name, const char *value, char **retired,
+                      char *err, size_t errlen);
 
 /* Load a redis.conf-style file (one "name value..." per line, # comments,
  * quoted values). Returns 0 or -1 with err naming the file, line and problem. */

@@ -414,8 +414,53 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
     msg_post(sh, m, m->home);
 }
 
+/* What dispatch_free_later waits on: the answers not back yet. */
+struct grace {
+    int    waiting;
+    int    n;
+    char **ptrs;
+};
+
+static void grace_end(struct grace *g)
+{
+    for (int i = 0; i < g->n; i++)
+        mi_free(g->ptrs[i]);
+    mi_free(g->ptrs);
+    mi_free(g);
+}
+
+void dispatch_free_later(struct shard *sh, char **ptrs, int n)
+{
+    struct grace *g = mi_zalloc(sizeof(*g));
+    g->n = n;
+    g->ptrs = ptrs;
+    if (n > 0)
+        for (int t = 0; t < sh->node->nshards; t++) {
+            if (t == sh->id)
+                continue;
+            struct shard_msg *m = msg_create(MSG_GRACE, sh->id, t, NULL, -1, NULL, 0);
+            m->arg = g;
+            g->waiting++;
+            msg_post(sh, m, t);
+        }
+    if (g->waiting == 0)
+        grace_end(g);
+}
+
 void dispatch_message(struct shard *sh, struct shard_msg *m)
 {
+    if (m->kind == MSG_GRACE) {
+        if (!m->answered) {
+            m->answered = true;
+            msg_post(sh, m, m->home);
+            return;
+        }
+        struct grace *g = m->arg;
+        msg_free(m);
+        if (--g->waiting == 0)
+            grace_end(g);
+        return;
+    }
     if (m->kind == MSG_UNPAUSE) {
         if (m->answered) {
             msg_free(m);
@@ -877,6 +922,27 @@ static void execute(struct shard *sh, struct session *s, int argc, const struct 
     m->cmd = cmd;
     p->waiting = 1;
     send_request(sh, s, m);
+}
+
+/* ---- settings the loop and connections hold ------------------------------ */
+
+static void set_query_limit(void *arg, struct conn *c)
+{
+    if (c->session && !repl_is_link(c))
+        c->in_limit = *(const size_t *)arg;
+}
+
+void dispatch_tick(struct shard *sh)
+{
+    const struct config *cfg = &sh->node->config;
+    loop_set_hz(sh->loop, (int)config_load(cfg, hz));
+    /* a connection takes the limit when it opens (clients.c); a change
+     * reaches the open ones here, at most one tick after the CONFIG SET */
+    size_t limit = (size_t)config_load(cfg, client_query_buffer_limit);
+    if (limit != sh->query_limit) {
+        sh->query_limit = limit;
+        loop_each_conn(sh->loop, set_query_limit, &limit);
+    }
 }
 
 /* ---- connection events ------------------------------------------------- */

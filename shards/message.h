@@ -21,6 +21,7 @@ enum msg_kind {
     MSG_APPLY,       /* apply the write records in payload */
     /* replication (replication/repl.h); shard 0 is the replication shard */
     MSG_UNPAUSE,     /* any -> shard: a pause ended, run the held commands */
+    MSG_GRACE,       /* any -> shard: answered between two commands (dispatch_free_later) */
     MSG_REPL_FIRST,
     MSG_JOURNAL = MSG_REPL_FIRST, /* shard -> 0: new stream bytes in payload */
     MSG_REPL_ATTACH, /* H -> 0: a replica's PSYNC (argv: replid, offset, addr, port) */

@@ -41,6 +41,7 @@ static void on_tick(void *arg)
         pause_release(sh); /* a CLIENT PAUSE's timeout may have run out */
     repl_shard_tick(sh, now);
     sh->last_tick_ms = now;
+    dispatch_tick(sh);
 }
 
 static bool before_sleep(void *arg)

@@ -35,6 +35,7 @@
 #include "core/resp.h"
 #include "core/slowlog.h"
 #include "core/stats.h"
+#include "shards/dispatch.h"
 #include "shards/node.h"
 #include "shards/shard.h"
 #include "shards/store/slot.h"
@@ -595,16 +596,9 @@ void cmd_config_set(struct exec_ctx *ctx)
     }
     int npairs = (ctx->argc - 2) / 2;
     char err[512];
-    /* Redis 7 applies all or nothing: check every pair on a scratch copy
-     * first (copied field by field with relaxed loads, as any reader does;
-     * strings a failed attempt copied are leaked, like any replaced string),
-     * then apply them for real. A concurrent CONFIG SET on another shard may
-     * interleave; each option still ends up with a valid value. */
-    struct config scratch;
-#define CONFIG_COPY_FIELD(name, field, type, def, flags, words, help) \
-    config_store(&scratch, field, config_load(cfg, field));
-    CONFIG_OPTIONS(CONFIG_COPY_FIELD)
-#undef CONFIG_COPY_FIELD
+    /* Redis 7 applies all or nothing: check every pair first, then apply
+     * them. A concurrent CONFIG SET on another shard may interleave; each
+     * option still ends up with a valid value. */
     char  (*names)[CONFIG_NAME_MAX] = mi_malloc((size_t)npairs * CONFIG_NAME_MAX);
     char  **values = mi_calloc((size_t)npairs, sizeof(char *));
     if (names == NULL || values == NULL)
@@ -636,19 +630,28 @@ void cmd_config_set(struct exec_ctx *ctx)
             abort();
         memcpy(values[i], value.ptr, value.len);
         values[i][value.len] = '\0';
-        if (config_set(&scratch, names[i], values[i], true, err, sizeof(err)) != 0) {
+        if (config_check(names[i], values[i], err, sizeof(err)) != 0) {
             reply_error(ctx->reply, err);
             ok = false;
         }
     }
     if (ok) {
+        /* the strings replaced: another shard may be reading one right now */
+        char **retired = mi_calloc((size_t)npairs, sizeof(char *));
+        if (retired == NULL)
+            abort();
+        int nretired = 0;
         for (int i = 0; i < npairs; i++) {
-            config_set(cfg, names[i], values[i], true, err, sizeof(err));
+            config_set_shared(cfg, names[i], values[i], &retired[nretired], err, sizeof(err));
+            if (retired[nretired] != NULL)
+                nretired++;
             if (strcasecmp(names[i], "loglevel") == 0)
                 log_set_level((int)config_load(cfg, loglevel));
         }
+        dispatch_free_later(ctx->shard, retired, nretired);
         /* maxmemory, policy, timeouts, limits: the shards read the config
-         * each loop turn, so nothing else needs telling */
+         * each loop turn or tick (hz, client-query-buffer-limit:
+         * dispatch_tick), so nothing else needs telling */
         reply_ok(ctx->reply);
     }
     for (int i = 0; i < npairs; i++)
