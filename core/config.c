@@ -644,7 +644,8 @@ void config_get(const struct config *cfg, const char *pattern, config_visit_fn *
         if (!glob_match(pattern, plen, o->name, strlen(o->name), true))
             continue;
         if (o->type == CONF_STRING) {
-            /* whole, however long: strings are never freed (see config_set) */
+            /* whole, however long: a string replaced meanwhile is freed only
+             * once every shard is between commands (config_set_shared) */
             const char *str = (const char *)(intptr_t)option_load(cfg, o);
             fn(arg, o->name, str ? str : "");
         } else {
