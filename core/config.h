@@ -141,8 +141,4 @@ void config_print_help(FILE *f);
 /* Parse "100", "1k", "1kb", "5mb", "2gb" (case-insensitive); -1 if malformed. */
 long long config_parse_memory(const char *s);
 
-/* Redis glob matching (*, ?, [abc], [^a], [a-z], \x), as used by KEYS, SCAN
- * MATCH and CONFIG GET. */
-bool glob_match(const char *pattern, size_t plen, const char *s, size_t slen, bool nocase);
-
 #endif

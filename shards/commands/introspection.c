@@ -11,6 +11,7 @@
 #include "shards/commands/commands.h"
 #include "shards/commands/server.h"
 #include "core/log.h"
+#include "core/glob.h"
 #include "shards/node.h"
 #include "shards/shard.h"
 #include "shards/store/slot.h"

@@ -15,6 +15,7 @@
 #include <mimalloc.h>
 
 #include "core/config.h"
+#include "core/glob.h"
 
 static void free_retired(char *p) { mi_free(p); }
 
