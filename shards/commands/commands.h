@@ -55,7 +55,8 @@ command_fn cmd_info, cmd_config_get, cmd_config_set, cmd_config_resetstat,
  *     "ERR This instance has cluster support disabled");
  *   cmd_command_help, cmd_slowlog_help: COMMAND HELP, SLOWLOG HELP.
  * SHUTDOWN writes no reply on success (Redis closes the connection without
- * answering): the dispatcher must accept a command that produced no reply. */
+ * answering): its row says so (CMD_NO_REPLY), and the dispatcher accepts a
+ * command that produced no reply (refusing it inside MULTI). */
 command_fn cmd_cluster, cmd_command_help, cmd_slowlog_help;
 
 /* SLOWLOG GET (CMD_ALL_SHARDS): each shard replies [count, entry...] (the

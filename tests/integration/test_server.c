@@ -1,6 +1,8 @@
 /* Server commands and the process itself: INFO fields monitoring tools read,
- * CONFIG GET/SET, COMMAND, TIME, SLOWLOG, CLUSTER KEYSLOT, SHUTDOWN and
- * signals, --help/--version, a redis.conf-style config file. */
+ * CONFIG GET/SET (hz taking effect, replaced strings freed), COMMAND, TIME,
+ * SLOWLOG (node-wide ids, across shards), CLUSTER KEYSLOT, SHUTDOWN and
+ * signals, --help/--version, bind with the '-' prefix, a redis.conf-style
+ * config file. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,9 @@
 /* MULTI / EXEC / DISCARD: queuing, the EXEC array in order whichever shards
- * the keys are on, EXECABORT after a refused command, the errors of misuse.
+ * the keys are on (commands after a cross-shard RENAME/COPY/MSETNX/BITOP see
+ * its effects), EXECABORT after a refused command (arity, READONLY,
+ * NOREPLICAS, OOM, commands not allowed in MULTI), QUIT/RESET at once, the
+ * errors of misuse, a queued bulk past 512 MB; and MSET's shape checked
+ * before it is split over shards.
  * Runs against ringkv with 1 and 3 shards (and against redis-server with
  * RINGKV_TEST_TARGET=redis, except the WATCH refusal, which is ringkv's). */
 #include <stdarg.h>
