@@ -320,7 +320,7 @@ static struct command table[] = {
     /* transactions (shards/transaction.c) */
     ROW("multi",       1,  CMD_CONN | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
         cmd_multi, NULL, "transactions", "1.2.0", "Start a transaction block"),
-    ROW("exec",        1,  CMD_CONN | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+    ROW("exec",        1,  CMD_CONN | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG, 0, 0, 0,
         cmd_exec, NULL, "transactions", "1.2.0", "Execute all commands issued after MULTI"),
     ROW("discard",     1,  CMD_CONN | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
         cmd_discard, NULL, "transactions", "2.0.0", "Discard all commands issued after MULTI"),

@@ -79,6 +79,7 @@ enum command_flag {
     CMD_NO_MULTI   = 1u << 18, /* refused inside MULTI (Redis's no_multi: SHUTDOWN, PSYNC, SYNC) */
     CMD_NO_REPLY   = 1u << 19, /* may write no reply (SHUTDOWN, REPLCONF ACK): refused inside
                                   MULTI too, since EXEC's array counts one reply per command */
+    CMD_SKIP_SLOWLOG = 1u << 20, /* not logged in the slow log (EXEC: the commands it runs are) */
 };
 
 struct command {

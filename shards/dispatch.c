@@ -250,7 +250,8 @@ static void run_logged(struct shard *sh, struct session *s, const struct command
 {
     uint64_t usec = run_command(sh, sh->store, cmd, argc, argv, out, s->client.proto, &s->client,
                                 s->client.id);
-    slow_record(sh, usec, argc, argv, &s->client);
+    if (!(cmd->flags & CMD_SKIP_SLOWLOG))
+        slow_record(sh, usec, argc, argv, &s->client);
 }
 
 /* ---- messages ------------------------------------------------------------ */

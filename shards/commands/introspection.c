@@ -24,7 +24,8 @@ static const struct {
 } command_flag_names[] = {
     { CMD_WRITE, "write" }, { CMD_READONLY, "readonly" }, { CMD_DENYOOM, "denyoom" },
     { CMD_ADMIN, "admin" }, { CMD_PUBSUB, "pubsub" }, { CMD_NOSCRIPT, "noscript" },
-    { CMD_LOADING, "loading" }, { CMD_STALE, "stale" }, { CMD_FAST, "fast" },
+    { CMD_LOADING, "loading" }, { CMD_STALE, "stale" }, { CMD_SKIP_SLOWLOG, "skip_slowlog" },
+    { CMD_FAST, "fast" },
     { CMD_NOAUTH, "no_auth" }, { CMD_NO_MULTI, "no_multi" },
 };
 
