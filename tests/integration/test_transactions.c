@@ -197,6 +197,19 @@ static void test_exec_waits_for_cross_shard_commands(void **state)
         assert_int_equal(v->elem[8]->integer, (long long)strlen(want) + 1);
         rval_free(v);
     }
+    /* pipelined in one write: what follows EXEC waits for the whole of it */
+    expect_ok(tcmd(c, "SET p:a moved"));
+    const char pipe[] = "MULTI\r\nRENAME p:a p:b\r\nEXEC\r\nGET p:b\r\nEXISTS p:a\r\n";
+    tsend_raw(c, pipe, sizeof(pipe) - 1);
+    expect_ok(tread(c, 5000));
+    expect_status(tread(c, 5000), "QUEUED");
+    struct rval *v = tread(c, 5000);
+    assert_non_null(v);
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 1);
+    rval_free(v);
+    expect_bulk(tread(c, 5000), "moved");
+    expect_int(tread(c, 5000), 0);
 }
 
 /* RESET and QUIT run at once inside MULTI (RESET leaves the transaction). */
