@@ -663,6 +663,13 @@ static bool over_memory(struct shard *sh)
     return !store_make_room(sh->store, limit, (enum evict_policy)policy, shard_now_ms(sh));
 }
 
+const char *dispatch_exec_refusal(struct shard *sh, const struct session *s)
+{
+    if (s->multi_denyoom && over_memory(sh))
+        return ERR_OOM;
+    return s->multi_writes ? repl_write_refusal(sh->node) : NULL;
+}
+
 /* Inside MULTI: keep the command (as RESP) for EXEC and answer +QUEUED. */
 static void queue_command(struct shard *sh, struct session *s, const struct command *cmd, int argc,
                           const struct slice *argv)
@@ -684,6 +691,8 @@ static void queue_command(struct shard *sh, struct session *s, const struct comm
     s->multi_count++;
     if (cmd->flags & CMD_WRITE)
         s->multi_writes = true;
+    if (cmd->flags & CMD_DENYOOM)
+        s->multi_denyoom = true;
     struct reply r = { reply_target(s), s->client.proto };
     reply_simple(&r, "QUEUED");
 }

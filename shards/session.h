@@ -77,6 +77,7 @@ struct session {
     struct buf          multi_cmds;
     bool                backpressured;
     bool                multi_writes; /* a queued command is a write (EXEC is one) */
+    bool                multi_denyoom; /* a queued command may add memory (EXEC may) */
     bool                in_exec;      /* EXEC replays the queue */
     /* EXEC's queue being replayed and how far it got: the replay stops while
      * a scratch command runs (blocked) and goes on when that is done */
@@ -114,6 +115,10 @@ void dispatch_run_held(struct shard *sh, struct session *s, int argc, const stru
 /* Transactions (transaction.c): leave MULTI, forgetting the queued
  * commands (DISCARD, EXEC, RESET). */
 void multi_session_end(struct session *s);
+/* Why EXEC may not run the session's queue now (dispatch.c): the node
+ * refuses writes (READONLY, NOREPLICAS) and the queue has one, or this
+ * shard is over maxmemory and the queue may add memory; NULL if it may. */
+const char *dispatch_exec_refusal(struct shard *sh, const struct session *s);
 
 /* Run the commands of an EXEC (cmds: queued RESP, taken over and left
  * empty), in order, as if they had just arrived. A command after a scratch

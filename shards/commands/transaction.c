@@ -40,6 +40,7 @@ void cmd_multi(struct exec_ctx *ctx)
     s->in_multi = true;
     s->multi_dirty = false;
     s->multi_writes = false;
+    s->multi_denyoom = false;
     s->multi_count = 0;
     buf_clear(&s->multi_cmds);
     reply_ok(ctx->reply);
@@ -50,6 +51,7 @@ void multi_session_end(struct session *s)
     s->in_multi = false;
     s->multi_dirty = false;
     s->multi_writes = false;
+    s->multi_denyoom = false;
     s->multi_count = 0;
     buf_free(&s->multi_cmds);
 }
@@ -75,6 +77,14 @@ void cmd_exec(struct exec_ctx *ctx)
     if (s->multi_dirty) {
         multi_session_end(s);
         reply_error(ctx->reply, "EXECABORT Transaction discarded because of previous errors.");
+        return;
+    }
+    /* the node may have changed since the commands were queued (a
+     * REPLICAOF, CONFIG SET from another client): Redis refuses EXEC whole */
+    const char *refused = dispatch_exec_refusal(ctx->shard, s);
+    if (refused) {
+        multi_session_end(s);
+        reply_errorf(ctx->reply, "EXECABORT Transaction discarded because of: %s", refused);
         return;
     }
     struct buf cmds = s->multi_cmds;

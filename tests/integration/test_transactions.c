@@ -312,6 +312,49 @@ static void test_exec_bulk_past_512mb(void **state)
     expect_ok(tcmd(c, "CONFIG SET proto-max-bulk-len 512mb"));
 }
 
+/* A transaction with writes whose EXEC finds the node a read-only replica,
+ * short of min-replicas-to-write or over maxmemory (changed by another
+ * client after the commands were queued) is discarded whole, as in Redis. */
+static void test_refusals_at_exec_abort_it(void **state)
+{
+    tconn *b = tconnect(srv.port);
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "SET late 1"), "QUEUED");
+    expect_ok(tcmd(b, "REPLICAOF 127.0.0.1 1"));
+    expect_error(tcmd(c, "EXEC"),
+                 "EXECABORT Transaction discarded because of: READONLY You can't write against a read only replica.");
+    expect_ok(tcmd(b, "REPLICAOF NO ONE"));
+    expect_nil(tcmd(c, "GET late"));
+
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "SET late 1"), "QUEUED");
+    expect_ok(tcmd(b, "CONFIG SET min-replicas-to-write 1"));
+    expect_error(tcmd(c, "EXEC"), "EXECABORT Transaction discarded because of: NOREPLICAS Not enough good replicas to write.");
+    expect_ok(tcmd(b, "CONFIG SET min-replicas-to-write 0"));
+    expect_nil(tcmd(c, "GET late"));
+
+    for (int i = 0; i < 300; i++)
+        expect_ok(tcmd(c, "SET fill:%d 0123456789012345678901234567890123456789", i));
+    expect_ok(tcmd(c, "CONFIG SET maxmemory-policy noeviction"));
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "SET late 1"), "QUEUED");
+    expect_ok(tcmd(b, "CONFIG SET maxmemory 10"));
+    expect_error(tcmd(c, "EXEC"),
+                 "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.");
+    expect_ok(tcmd(b, "CONFIG SET maxmemory 0"));
+    expect_nil(tcmd(c, "GET late"));
+    /* a transaction of reads still runs */
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "GET late"), "QUEUED");
+    expect_ok(tcmd(b, "REPLICAOF 127.0.0.1 1"));
+    struct rval *v = tcmd(c, "EXEC");
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 1);
+    rval_free(v);
+    expect_ok(tcmd(b, "REPLICAOF NO ONE"));
+    tclose(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +369,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_multi_commands_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_abort_exec, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exec_bulk_past_512mb, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals_at_exec_abort_it, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("one shard", tests, group_setup1, group_teardown);
     if (!target_is_redis())
