@@ -56,6 +56,7 @@ void shard_clock_start(struct shard *sh, bool refresh)
 
 static void pending_launch(struct shard *sh, struct pending *p);
 static void replay_continue(struct shard *sh, struct session *s);
+static void reply_now(struct session *s, const char *err);
 
 /* ---- sessions and their ordered replies --------------------------------- */
 
@@ -513,11 +514,38 @@ static void route_all_shards(struct shard *sh, struct session *s, const struct c
     }
 }
 
+/* Would a part of a split command that may add memory (MSET) be refused
+ * with -OOM on its shard? Each part checks on its own shard, so without
+ * this the parts of the shards still under their share would be written:
+ * Redis makes one check for the whole command. Under noeviction a shard
+ * over its share refuses (read from the used_memory the shards publish
+ * every turn: a turn old at most); the other policies make room on each
+ * shard, and the per-part check stays for what this cannot see. */
+static bool split_over_memory(struct shard *sh, const int *owner, int nk)
+{
+    size_t limit = shard_memory_limit(sh);
+    if (limit == 0 || config_load(&sh->node->config, maxmemory_policy) != EVICT_NOEVICTION)
+        return false;
+    for (int k = 0; k < nk; k++) {
+        const struct shard *t = sh->node->shards[owner[k]];
+        uint64_t used = owner[k] == sh->id ? store_used_memory(sh->store)
+                                           : __atomic_load_n(&t->stats.used_memory, __ATOMIC_RELAXED);
+        if (used > limit)
+            return true;
+    }
+    return false;
+}
+
 /* Keys over several shards, command splittable: one sub-command per shard
  * with that shard's keys (each key with the key_step-1 arguments after it). */
 static void route_split(struct shard *sh, struct session *s, const struct command *cmd, int argc,
                         const struct slice *argv, const int *idx, const int *owner, int nk)
 {
+    if ((cmd->flags & CMD_DENYOOM) && split_over_memory(sh, owner, nk)) {
+        reply_now(s, ERR_OOM);
+        stats_command_rejected(&sh->stats, cmd->index);
+        return;
+    }
     int n = sh->node->nshards;
     int step = cmd->key_step > 0 ? cmd->key_step : 1;
     int *part_of_shard = mi_malloc(sizeof(int) * (size_t)n);

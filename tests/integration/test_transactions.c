@@ -355,6 +355,49 @@ static void test_refusals_at_exec_abort_it(void **state)
     tclose(b);
 }
 
+/* The shard (of 3) a key lives on: its hash slot modulo the shard count. */
+static int shard_of(const char *key)
+{
+    struct rval *v = tcmd(c, "CLUSTER KEYSLOT %s", key);
+    int slot = (int)v->integer;
+    rval_free(v);
+    return slot % 3;
+}
+
+/* An MSET over shards while one of them is over its share of maxmemory
+ * (noeviction) is refused whole, as Redis's one check refuses it: none of
+ * its keys is written, not even those of the shards still under it. */
+static void test_mset_oom_refused_whole(void **state)
+{
+    if (target_is_redis())
+        skip(); /* CLUSTER KEYSLOT needs cluster mode there; the rule is Redis's own */
+    char full[32] = "", other[32] = "";
+    for (int i = 0; i < 1000 && (!full[0] || !other[0]); i++) {
+        char k[32];
+        snprintf(k, sizeof k, "om:%d", i);
+        int sh = shard_of(k);
+        if (sh == 0 && !full[0])
+            snprintf(full, sizeof full, "%s", k);
+        else if (sh == 1 && !other[0])
+            snprintf(other, sizeof other, "%s", k);
+    }
+    /* fill shard 0 only, well past a third of maxmemory */
+    int filled = 0;
+    for (int i = 0; filled < 400; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "fill:%d", i);
+        if (shard_of(k) != 0)
+            continue;
+        expect_ok(tcmd(c, "SET %s 0123456789012345678901234567890123456789012345678901234567890123", k));
+        filled++;
+    }
+    expect_ok(tcmd(c, "CONFIG SET maxmemory-policy noeviction"));
+    expect_ok(tcmd(c, "CONFIG SET maxmemory 30000")); /* 10000 bytes a shard of 3: shard 0 is over, 1 and 2 are not */
+    expect_error(tcmd(c, "MSET %s 1 %s 2", full, other), "OOM command not allowed when used memory > 'maxmemory'.");
+    expect_int(tcmd(c, "EXISTS %s %s", full, other), 0);
+    expect_ok(tcmd(c, "CONFIG SET maxmemory 0"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +413,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals_abort_exec, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exec_bulk_past_512mb, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_at_exec_abort_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mset_oom_refused_whole, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("one shard", tests, group_setup1, group_teardown);
     if (!target_is_redis())
