@@ -73,8 +73,13 @@ enum command_flag {
     CMD_CURSOR     = 1u << 14, /* SCAN: argv[1] is a cursor that names the shard (see cmd_scan) */
     CMD_SHARD0     = 1u << 15, /* runs on shard 0, the replication shard, after the
                                   connection's earlier commands are done (INFO, ROLE, WAIT) */
-    CMD_TX         = 1u << 16, /* MULTI/EXEC/DISCARD/WATCH: run, not queued, inside MULTI */
+    CMD_NOT_QUEUED = 1u << 16, /* runs at once inside MULTI instead of being queued
+                                  (MULTI, EXEC, DISCARD, WATCH, QUIT, RESET) */
     CMD_SUBSCRIBED = 1u << 17, /* allowed on a RESP2 connection in subscribe mode */
+    CMD_NO_MULTI   = 1u << 18, /* refused inside MULTI (Redis's no_multi: SHUTDOWN, PSYNC, SYNC) */
+    CMD_NO_REPLY   = 1u << 19, /* may write no reply (SHUTDOWN, REPLCONF ACK): refused inside
+                                  MULTI too, since EXEC's array counts one reply per command */
+    CMD_SKIP_SLOWLOG = 1u << 20, /* not logged in the slow log (EXEC: the commands it runs are) */
 };
 
 struct command {

@@ -5,8 +5,8 @@
  * Thread model: the node owns one struct config. Options marked RUNTIME may be
  * changed by CONFIG SET on any shard thread while the others read them: every
  * field is read with config_load()/written with config_store() (relaxed
- * atomics), strings are swapped whole and the old copy is kept (never freed
- * while the process runs; CONFIG SET of strings is rare). */
+ * atomics), strings are swapped whole: config_set_shared hands the old copy
+ * to the caller, to be freed once no thread can still be reading it. */
 #ifndef RINGKV_CONFIG_H
 #define RINGKV_CONFIG_H
 
@@ -28,7 +28,7 @@ enum config_type {
 /* X(name, field, type, default-as-text, flags, enum-words, help) */
 #define CONFIG_OPTIONS(X) \
     X("port",            port,            CONF_INT,    "6379",      0, NULL, "TCP port to listen on (0: pick an ephemeral port and log it)") \
-    X("bind",            bind,            CONF_STRING, "127.0.0.1", 0, NULL, "IPv4 addresses to listen on, space separated") \
+    X("bind",            bind,            CONF_STRING, "127.0.0.1", 0, NULL, "addresses to listen on, space separated; one prefixed with '-' is skipped if this host does not have it") \
     X("threads",         threads,         CONF_INT,    "0",         0, NULL, "shard threads (0: one per CPU the process may use; 1 if it may use only 1 or 2)") \
     X("pin",             pin,             CONF_BOOL,   "yes",       0, NULL, "pin shard thread i to the i-th allowed CPU") \
     X("recv-buffers",    recv_buffers,    CONF_INT,    "128",       0, NULL, "16 KB buffers in each shard's io_uring receive ring (rounded up to a power of two): what one loop turn can read") \
@@ -89,6 +89,13 @@ void config_init(struct config *cfg);
  * "ERR CONFIG SET failed (possibly related to argument 'port') - ...". */
 int config_set(struct config *cfg, const char *name, const char *value, bool runtime,
                char *err, size_t errlen);
+/* config_set's checks (runtime) without storing anything. */
+int config_check(const char *name, const char *value, char *err, size_t errlen);
+/* CONFIG SET on a config other threads read: a string replaced is not freed
+ * but put in *retired (NULL if none) for the caller to free once no reader
+ * can hold it; config_set frees it at once (start-up, a private config). */
+int config_set_shared(struct config *cfg, const char *name, const char *value, char **retired,
+                      char *err, size_t errlen);
 
 /* Load a redis.conf-style file (one "name value..." per line, # comments,
  * quoted values). Returns 0 or -1 with err naming the file, line and problem. */
@@ -134,9 +141,5 @@ void config_print_help(FILE *f);
 
 /* Parse "100", "1k", "1kb", "5mb", "2gb" (case-insensitive); -1 if malformed. */
 long long config_parse_memory(const char *s);
-
-/* Redis glob matching (*, ?, [abc], [^a], [a-z], \x), as used by KEYS, SCAN
- * MATCH and CONFIG GET. */
-bool glob_match(const char *pattern, size_t plen, const char *s, size_t slen, bool nocase);
 
 #endif

@@ -9,13 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <mimalloc.h>
 
 void slowlog_init(struct slowlog *l)
 {
     memset(l, 0, sizeof(*l));
-    l->next_id = 0;
 }
 
 static void entry_free(struct slowlog_entry *e)
@@ -92,14 +90,10 @@ static void copy_args(struct slowlog_entry *e, int argc, const struct slice *arg
     }
 }
 
-void slowlog_maybe_add(struct slowlog *l, long long threshold, size_t max_len, int64_t now_s,
-                       uint64_t usec, int argc, const struct slice *argv,
-                       const char *addr, const char *name)
+void slowlog_add(struct slowlog *l, uint64_t id, size_t max_len, int64_t now_s,
+                 uint64_t usec, int argc, const struct slice *argv,
+                 const char *addr, const char *name)
 {
-    if (threshold < 0 || usec < (uint64_t)threshold)
-        return;
-    /* the id is spent even when nothing is kept (max_len 0), as in Redis */
-    uint64_t id = l->next_id++;
     if (l->capacity > max_len)
         slowlog_resize(l, max_len);         /* slowlog-max-len was lowered */
     if (max_len == 0)
@@ -118,9 +112,6 @@ void slowlog_maybe_add(struct slowlog *l, long long threshold, size_t max_len, i
 
     e->id = id;
     e->time_s = now_s;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    e->time_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
     e->usec = usec;
     copy_args(e, argc, argv);
     snprintf(e->addr, sizeof(e->addr), "%s", addr ? addr : "");

@@ -1,7 +1,8 @@
-/* slowlog: the commands of one shard that took longer than
- * slowlog-log-slower-than microseconds, newest first, at most slowlog-max-len
- * of them. Owned and written by its shard; SLOWLOG GET/LEN/RESET run on every
- * shard (CMD_ALL_SHARDS) and merge. */
+/* slowlog: the slow commands of one shard's clients, newest first, at most
+ * slowlog-max-len of them. Owned and written by its shard; SLOWLOG
+ * GET/LEN/RESET run on every shard (CMD_ALL_SHARDS) and merge. Whether a
+ * command is slow, and its id (one node-wide sequence, so ids order the
+ * entries of every shard), is the caller's (shards/dispatch.c). */
 #ifndef RINGKV_SLOWLOG_H
 #define RINGKV_SLOWLOG_H
 
@@ -15,7 +16,6 @@
 struct slowlog_entry {
     uint64_t id;
     int64_t  time_s;     /* unix seconds */
-    int64_t  time_us;    /* unix microseconds when logged: orders entries of different shards */
     uint64_t usec;
     int      argc;       /* arguments kept (the last says "... (N more arguments)" when cut) */
     struct buf *argv;
@@ -26,15 +26,15 @@ struct slowlog_entry {
 struct slowlog {
     struct slowlog_entry *ring; /* capacity entries, newest at head-1 */
     size_t   capacity, count, head;
-    uint64_t next_id;
 };
 
 void slowlog_init(struct slowlog *l);
 void slowlog_deinit(struct slowlog *l);
-/* Add one command if usec is over the threshold (threshold < 0: never). */
-void slowlog_maybe_add(struct slowlog *l, long long threshold, size_t max_len, int64_t now_s,
-                       uint64_t usec, int argc, const struct slice *argv,
-                       const char *addr, const char *name);
+/* Add one slow command as entry `id`, keeping at most max_len entries (0:
+ * none; the id is spent anyway, as in Redis). */
+void slowlog_add(struct slowlog *l, uint64_t id, size_t max_len, int64_t now_s,
+                 uint64_t usec, int argc, const struct slice *argv,
+                 const char *addr, const char *name);
 void slowlog_reset(struct slowlog *l);
 
 #endif

@@ -106,9 +106,7 @@ struct loop *loop_create(const struct loop_options *o, const struct loop_handler
     l->arg = arg;
     l->listen_fds = o->listen_fds;
     l->nlisten = o->nlisten;
-    long ms = 1000 / (o->hz > 0 ? o->hz : 10);
-    l->tick.tv_sec = ms / 1000;
-    l->tick.tv_nsec = (ms % 1000) * 1000000L;
+    loop_set_hz(l, o->hz > 0 ? o->hz : 10);
     for (int i = 0; i < l->nlisten; i++)
         arm_accept(l, i);
     arm_tick(l);
@@ -527,6 +525,17 @@ static void walk_queued(struct loop *l)
             }
         }
     }
+}
+
+void loop_set_hz(struct loop *l, int hz)
+{
+    if (hz < 1)
+        hz = 1;
+    if (hz > 1000)
+        hz = 1000;
+    long ms = 1000 / hz;
+    l->tick.tv_sec = ms / 1000;
+    l->tick.tv_nsec = (ms % 1000) * 1000000L;
 }
 
 static void handle_cqe(struct loop *l, struct io_uring_cqe *cqe)

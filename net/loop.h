@@ -101,6 +101,9 @@ struct loop_options {
 /* Create the loop on the calling thread (the ring is bound to it). Returns
  * NULL after logging why. */
 struct loop *loop_create(const struct loop_options *o, const struct loop_handlers *h, void *arg);
+/* Tick every 1000/hz ms (hz 1..1000), from the tick after the one now
+ * armed on (CONFIG SET hz). */
+void loop_set_hz(struct loop *l, int hz);
 /* Run turns until *stop is set, then close every connection and return. */
 void loop_run(struct loop *l, atomic_int *stop);
 void loop_destroy(struct loop *l);

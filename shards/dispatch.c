@@ -1,7 +1,9 @@
 #include "shards/dispatch.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <mimalloc.h>
+#include <stdint.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,8 @@ void shard_clock_start(struct shard *sh, bool refresh)
 }
 
 static void pending_launch(struct shard *sh, struct pending *p);
+static void replay_continue(struct shard *sh, struct session *s);
+static void reply_now(struct session *s, const char *err);
 
 /* ---- sessions and their ordered replies --------------------------------- */
 
@@ -78,6 +82,7 @@ void session_free(struct session *s)
     }
     resp_parser_deinit(&s->parser);
     buf_free(&s->multi_cmds);
+    buf_free(&s->exec_cmds);
     if (s->held)
         msg_free(s->held);
     mi_free(s);
@@ -158,11 +163,31 @@ void shard_publish_stats(struct shard *sh)
     __atomic_store_n(&st->keyspace_misses, ss->keyspace_misses, __ATOMIC_RELAXED);
 }
 
-/* Run cmd on this shard against store, appending its one reply to out. */
+/* The slow log: a command of `client` that ran for usec goes into this
+ * shard's log if it is slow, with the next id of the node's one sequence.
+ * Called on the connection's shard, wherever the command ran (the time
+ * comes back in the answer), so the client's addr and name are at hand. */
+static void slow_record(struct shard *sh, uint64_t usec, int argc, const struct slice *argv,
+                        const struct client *client)
+{
+    const struct config *cfg = &sh->node->config;
+    long long slower = config_load(cfg, slowlog_slower_than);
+    if (slower < 0 || usec < (uint64_t)slower)
+        return;
+    uint64_t id = atomic_fetch_add_explicit(&sh->node->next_slowlog_id, 1, memory_order_relaxed);
+    slowlog_add(&sh->slowlog, id, (size_t)config_load(cfg, slowlog_max_len), shard_now_ms(sh) / 1000,
+                usec, argc, argv, client->addr, client->name);
+}
+
+/* Run cmd on this shard against store, appending its one reply to out; *usec
+ * is set to how long it ran. Returns true if the handler kept msg to answer
+ * it later. */
 static bool run_command_msg(struct shard *sh, struct store *store, const struct command *cmd,
                             int argc, const struct slice *argv, struct buf *out, int proto,
-                            struct client *client, uint64_t caller_id, struct shard_msg *msg)
+                            struct client *client, uint64_t caller_id, struct shard_msg *msg,
+                            uint64_t *usec_out)
 {
+    *usec_out = 0;
     struct reply r = { out, proto };
     int64_t now = shard_now_ms(sh);
     size_t start = out->len;
@@ -203,19 +228,29 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
     stats_command_done(&sh->stats, cmd->index, usec, failed);
     if (failed)
         stat_add(&sh->stats.total_error_replies, 1);
-    long long slower = config_load(&sh->node->config, slowlog_slower_than);
-    if (slower >= 0 && (long long)usec >= slower)
-        slowlog_maybe_add(&sh->slowlog, slower, (size_t)config_load(&sh->node->config, slowlog_max_len),
-                          now / 1000, usec, argc, argv, client ? client->addr : "",
-                          client ? client->name : "");
+    if (!ctx.deferred) /* else msg may be on its way back already */
+        *usec_out = usec;
     return ctx.deferred;
 }
 
-static void run_command(struct shard *sh, struct store *store, const struct command *cmd,
-                        int argc, const struct slice *argv, struct buf *out, int proto,
-                        struct client *client, uint64_t caller_id)
+/* Run cmd here for the session's client; returns how long it ran. */
+static uint64_t run_command(struct shard *sh, struct store *store, const struct command *cmd,
+                            int argc, const struct slice *argv, struct buf *out, int proto,
+                            struct client *client, uint64_t caller_id)
 {
-    run_command_msg(sh, store, cmd, argc, argv, out, proto, client, caller_id, NULL);
+    uint64_t usec;
+    run_command_msg(sh, store, cmd, argc, argv, out, proto, client, caller_id, NULL, &usec);
+    return usec;
+}
+
+/* Run cmd here for the session's client and log it if it was slow. */
+static void run_logged(struct shard *sh, struct session *s, const struct command *cmd, int argc,
+                       const struct slice *argv, struct buf *out)
+{
+    uint64_t usec = run_command(sh, sh->store, cmd, argc, argv, out, s->client.proto, &s->client,
+                                s->client.id);
+    if (!(cmd->flags & CMD_SKIP_SLOWLOG))
+        slow_record(sh, usec, argc, argv, &s->client);
 }
 
 /* ---- messages ------------------------------------------------------------ */
@@ -267,7 +302,9 @@ static void scratch_run(struct shard *sh, struct pending *p)
     mi_free(cursor);
     mi_free(idx);
     cap.on = true;
-    run_command(sh, scratch, cmd, p->argc, p->argv, &p->out, s->client.proto, NULL, s->client.id);
+    uint64_t usec = run_command(sh, scratch, cmd, p->argc, p->argv, &p->out, s->client.proto, NULL,
+                                s->client.id);
+    slow_record(sh, usec, p->argc, p->argv, &s->client);
     cap.on = false;
     store_destroy(scratch);
     p->stage = STAGE_APPLY;
@@ -314,9 +351,12 @@ static void pending_complete(struct shard *sh, struct pending *p)
         break;
     }
     if (p->stage == STAGE_READY && p->argv_mem && s->blocked) {
-        /* a scratch command finished: the connection may go on */
+        /* a scratch command finished: the EXEC it is part of, then the
+         * connection, may go on */
         s->blocked = false;
-        if (s->conn)
+        if (s->in_exec)
+            replay_continue(sh, s);
+        if (s->conn && !s->blocked && !s->in_exec)
             conn_resume(s->conn);
     }
 }
@@ -326,6 +366,15 @@ static void handle_answer(struct shard *sh, struct shard_msg *m)
     struct pending *p = m->pending;
     struct session *s = p->session;
     s->inflight--;
+    if (m->kind == MSG_EXEC) {
+        if (!p->log_once) {
+            slow_record(sh, m->usec, m->argc, m->argv, &s->client);
+        } else {
+            p->usec += m->usec;
+            if (p->waiting == 1) /* the last part: argv is the command's own */
+                slow_record(sh, p->usec, m->argc, m->argv, &s->client);
+        }
+    }
     if (m->kind == MSG_EXEC || m->kind == MSG_EXPORT) {
         struct buf *dst = m->part >= 0 ? &p->parts[m->part] : &p->out;
         struct buf t = *dst;
@@ -349,7 +398,7 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
     switch (m->kind) {
     case MSG_EXEC:
         if (run_command_msg(sh, sh->store, m->cmd, m->argc, m->argv, &m->reply, m->proto, NULL,
-                            m->caller_id, m))
+                            m->caller_id, m, &m->usec))
             return; /* the handler keeps the message and answers it later */
         break;
     case MSG_EXPORT:
@@ -365,10 +414,55 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
     msg_post(sh, m, m->home);
 }
 
+/* What dispatch_free_later waits on: the answers not back yet. */
+struct grace {
+    int    waiting;
+    int    n;
+    char **ptrs;
+};
+
+static void grace_end(struct grace *g)
+{
+    for (int i = 0; i < g->n; i++)
+        mi_free(g->ptrs[i]);
+    mi_free(g->ptrs);
+    mi_free(g);
+}
+
+void dispatch_free_later(struct shard *sh, char **ptrs, int n)
+{
+    struct grace *g = mi_zalloc(sizeof(*g));
+    g->n = n;
+    g->ptrs = ptrs;
+    if (n > 0)
+        for (int t = 0; t < sh->node->nshards; t++) {
+            if (t == sh->id)
+                continue;
+            struct shard_msg *m = msg_create(MSG_GRACE, sh->id, t, NULL, -1, NULL, 0);
+            m->arg = g;
+            g->waiting++;
+            msg_post(sh, m, t);
+        }
+    if (g->waiting == 0)
+        grace_end(g);
+}
+
 void dispatch_message(struct shard *sh, struct shard_msg *m)
 {
     if (m->handler) {
         m->handler(sh, m);
+        return;
+    }
+    if (m->kind == MSG_GRACE) {
+        if (!m->answered) {
+            m->answered = true;
+            msg_post(sh, m, m->home);
+            return;
+        }
+        struct grace *g = m->arg;
+        msg_free(m);
+        if (--g->waiting == 0)
+            grace_end(g);
         return;
     }
     if (m->kind == MSG_UNPAUSE) {
@@ -403,6 +497,7 @@ static void route_all_shards(struct shard *sh, struct session *s, const struct c
     p->cmd = cmd;
     p->nparts = n;
     p->parts = mi_calloc((size_t)n, sizeof(struct buf));
+    p->log_once = true;
     for (int t = 0; t < n; t++) {
         if (t == sh->id)
             continue;
@@ -411,9 +506,34 @@ static void route_all_shards(struct shard *sh, struct session *s, const struct c
         p->waiting++;
         send_request(sh, s, m);
     }
-    run_command(sh, sh->store, cmd, argc, argv, &p->parts[sh->id], s->client.proto, &s->client, s->client.id);
-    if (p->waiting == 0)
+    p->usec += run_command(sh, sh->store, cmd, argc, argv, &p->parts[sh->id], s->client.proto,
+                           &s->client, s->client.id);
+    if (p->waiting == 0) {
+        slow_record(sh, p->usec, argc, argv, &s->client);
         pending_complete(sh, p);
+    }
+}
+
+/* Would a part of a split command that may add memory (MSET) be refused
+ * with -OOM on its shard? Each part checks on its own shard, so without
+ * this the parts of the shards still under their share would be written:
+ * Redis makes one check for the whole command. Under noeviction a shard
+ * over its share refuses (read from the used_memory the shards publish
+ * every turn: a turn old at most); the other policies make room on each
+ * shard, and the per-part check stays for what this cannot see. */
+static bool split_over_memory(struct shard *sh, const int *owner, int nk)
+{
+    size_t limit = shard_memory_limit(sh);
+    if (limit == 0 || config_load(&sh->node->config, maxmemory_policy) != EVICT_NOEVICTION)
+        return false;
+    for (int k = 0; k < nk; k++) {
+        const struct shard *t = sh->node->shards[owner[k]];
+        uint64_t used = owner[k] == sh->id ? store_used_memory(sh->store)
+                                           : __atomic_load_n(&t->stats.used_memory, __ATOMIC_RELAXED);
+        if (used > limit)
+            return true;
+    }
+    return false;
 }
 
 /* Keys over several shards, command splittable: one sub-command per shard
@@ -421,6 +541,11 @@ static void route_all_shards(struct shard *sh, struct session *s, const struct c
 static void route_split(struct shard *sh, struct session *s, const struct command *cmd, int argc,
                         const struct slice *argv, const int *idx, const int *owner, int nk)
 {
+    if ((cmd->flags & CMD_DENYOOM) && split_over_memory(sh, owner, nk)) {
+        reply_now(s, ERR_OOM);
+        stats_command_rejected(&sh->stats, cmd->index);
+        return;
+    }
     int n = sh->node->nshards;
     int step = cmd->key_step > 0 ? cmd->key_step : 1;
     int *part_of_shard = mi_malloc(sizeof(int) * (size_t)n);
@@ -469,8 +594,7 @@ static void route_split(struct shard *sh, struct session *s, const struct comman
         send_request(sh, s, m);
     }
     if (local_part >= 0) {
-        run_command(sh, sh->store, cmd, local_argc, local_argv, &p->parts[local_part],
-                    s->client.proto, &s->client, s->client.id);
+        run_logged(sh, s, cmd, local_argc, local_argv, &p->parts[local_part]);
         mi_free(local_argv);
     }
     mi_free(sub);
@@ -555,6 +679,25 @@ static void unknown_command(struct session *s, int argc, const struct slice *arg
     buf_free(&b);
 }
 
+/* Over maxmemory even after evicting what the policy allows from this
+ * shard's part of the keyspace (the part the connection's commands are
+ * checked against before they are queued). */
+static bool over_memory(struct shard *sh)
+{
+    size_t limit = shard_memory_limit(sh);
+    if (limit == 0)
+        return false;
+    long long policy = config_load(&sh->node->config, maxmemory_policy);
+    return !store_make_room(sh->store, limit, (enum evict_policy)policy, shard_now_ms(sh));
+}
+
+const char *dispatch_exec_refusal(struct shard *sh, const struct session *s)
+{
+    if (s->multi_denyoom && over_memory(sh))
+        return ERR_OOM;
+    return s->multi_writes ? repl_write_refusal(sh->node) : NULL;
+}
+
 /* Inside MULTI: keep the command (as RESP) for EXEC and answer +QUEUED. */
 static void queue_command(struct shard *sh, struct session *s, const struct command *cmd, int argc,
                           const struct slice *argv)
@@ -576,29 +719,67 @@ static void queue_command(struct shard *sh, struct session *s, const struct comm
     s->multi_count++;
     if (cmd->flags & CMD_WRITE)
         s->multi_writes = true;
+    if (cmd->flags & CMD_DENYOOM)
+        s->multi_denyoom = true;
     struct reply r = { reply_target(s), s->client.proto };
     reply_simple(&r, "QUEUED");
 }
 
 static void execute(struct shard *sh, struct session *s, int argc, const struct slice *argv);
 
-void dispatch_replay(struct shard *sh, struct session *s, const char *cmds, size_t n)
+/* Keys that run to the end of the command in groups (MSET, MSETNX: key
+ * value ...) come in whole groups. Redis checks this in the command itself
+ * (the arity allows any count), so inside MULTI it is queued and fails in
+ * EXEC's array; here it is checked before routing, since the parts of a
+ * split command run on their own. */
+static bool key_groups_whole(const struct command *cmd, int argc)
 {
+    if (cmd->first_key <= 0 || cmd->last_key >= 0 || cmd->key_step <= 1)
+        return true;
+    return (argc - cmd->first_key) % cmd->key_step == 0;
+}
+
+/* Run EXEC's queue from where it stopped until it ends or a scratch
+ * command blocks the session (pending_complete calls this again when that
+ * command is done). A call made while an outer one is looping (a scratch
+ * command complete at once) leaves the rest to the outer one. */
+static void replay_continue(struct shard *sh, struct session *s)
+{
+    if (s->replaying)
+        return;
+    s->replaying = true;
     struct resp_parser parser;
     resp_parser_init(&parser);
-    struct resp_limits lim = RESP_LIMITS_DEFAULT;
-    size_t used = 0;
-    s->in_exec = true;
-    while (used < n) {
+    /* the queue holds only commands the input limits (proto-max-bulk-len, as
+     * set when each arrived) let through: reading them back checks nothing */
+    struct resp_limits lim = { LLONG_MAX, LLONG_MAX, SIZE_MAX, false };
+    while (s->exec_used < s->exec_cmds.len && !s->blocked && s->conn) {
         size_t consumed = 0;
         const char *err = NULL;
-        if (resp_parse(&parser, cmds + used, n - used, &lim, &consumed, &err) != RESP_DONE)
+        if (resp_parse(&parser, s->exec_cmds.data + s->exec_used, s->exec_cmds.len - s->exec_used,
+                       &lim, &consumed, &err) != RESP_DONE)
             break; /* cannot happen: the bytes were written by queue_command */
-        used += consumed;
+        s->exec_used += consumed;
         execute(sh, s, (int)parser.argc, parser.argv);
     }
-    s->in_exec = false;
     resp_parser_deinit(&parser);
+    s->replaying = false;
+    if (s->blocked && s->conn)
+        return;
+    /* done; or the connection is gone, and the rest of the queue with it */
+    buf_free(&s->exec_cmds);
+    s->exec_used = 0;
+    s->in_exec = false;
+}
+
+void dispatch_replay(struct shard *sh, struct session *s, struct buf *cmds)
+{
+    buf_free(&s->exec_cmds);
+    s->exec_cmds = *cmds;
+    buf_init(cmds);
+    s->exec_used = 0;
+    s->in_exec = true;
+    replay_continue(sh, s);
 }
 
 static void execute(struct shard *sh, struct session *s, int argc, const struct slice *argv)
@@ -672,17 +853,36 @@ static void execute(struct shard *sh, struct session *s, int argc, const struct 
         pause_hold(sh, s, cmd, argc, argv);
         return;
     }
-    if (s->in_multi && !(cmd->flags & CMD_TX)) {
-        queue_command(sh, s, cmd, argc, argv);
-        return;
-    }
     if (cmd->flags & CMD_WRITE) {
+        /* also when queued: Redis refuses it then, and the EXEC aborts */
         const char *refused = repl_write_refusal(sh->node);
         if (refused) {
             reply_now(s, refused);
             stats_command_rejected(&sh->stats, cmd->index);
             return;
         }
+    }
+    if (s->in_multi && !(cmd->flags & CMD_NOT_QUEUED)) {
+        const char *refused = NULL;
+        if (cmd->flags & (CMD_NO_MULTI | CMD_NO_REPLY))
+            refused = "ERR Command not allowed inside a transaction";
+        else if (over_memory(sh))
+            refused = ERR_OOM; /* queuing takes memory too: Redis refuses any command */
+        if (refused) {
+            reply_now(s, refused);
+            stats_command_rejected(&sh->stats, cmd->index);
+            return;
+        }
+        queue_command(sh, s, cmd, argc, argv);
+        return;
+    }
+    if (!key_groups_whole(cmd, argc)) {
+        /* the command's own check, made before any part of it is sent to
+         * another shard: a split MSET would write the parts that are whole */
+        snprintf(text, sizeof(text), ERR_ARITY, cmd->name);
+        reply_now(s, text);
+        stats_command_rejected(&sh->stats, cmd->index);
+        return;
     }
     int n = sh->node->nshards;
     if (cmd->flags & CMD_SHARD0) {
@@ -704,7 +904,7 @@ static void execute(struct shard *sh, struct session *s, int argc, const struct 
         return;
     }
     if (n == 1 || (cmd->flags & CMD_CONN)) {
-        run_command(sh, sh->store, cmd, argc, argv, reply_target(s), s->client.proto, &s->client, s->client.id);
+        run_logged(sh, s, cmd, argc, argv, reply_target(s));
         return;
     }
     int target = sh->id;
@@ -751,7 +951,7 @@ static void execute(struct shard *sh, struct session *s, int argc, const struct 
         }
     }
     if (target == sh->id) {
-        run_command(sh, sh->store, cmd, argc, argv, reply_target(s), s->client.proto, &s->client, s->client.id);
+        run_logged(sh, s, cmd, argc, argv, reply_target(s));
         return;
     }
     struct pending *p = pending_add(s, STAGE_EXEC);
@@ -760,6 +960,29 @@ static void execute(struct shard *sh, struct session *s, int argc, const struct 
     m->cmd = cmd;
     p->waiting = 1;
     send_request(sh, s, m);
+}
+
+/* ---- settings the loop and connections hold ------------------------------ */
+
+static void set_query_limit(void *arg, struct conn *c)
+{
+    /* accepted connections have a limit from the start (clients.c); the
+     * link to our master, which we opened, has none */
+    if (c->owner && c->in_limit)
+        c->in_limit = *(const size_t *)arg;
+}
+
+void dispatch_tick(struct shard *sh)
+{
+    const struct config *cfg = &sh->node->config;
+    loop_set_hz(sh->loop, (int)config_load(cfg, hz));
+    /* a connection takes the limit when it opens (clients.c); a change
+     * reaches the open ones here, at most one tick after the CONFIG SET */
+    size_t limit = (size_t)config_load(cfg, client_query_buffer_limit);
+    if (limit != sh->query_limit) {
+        sh->query_limit = limit;
+        loop_each_conn(sh->loop, set_query_limit, &limit);
+    }
 }
 
 /* ---- connection events ------------------------------------------------- */

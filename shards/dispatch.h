@@ -50,6 +50,16 @@ void shard_publish_stats(struct shard *sh);
 void pause_wake_all(struct shard *sh);
 void pause_release(struct shard *sh);
 
+/* Free ptrs[0..n) (mi_ allocations; ptrs too) once no other shard can
+ * still be using them: each other shard is sent a message, and a shard
+ * handles messages between commands, so once all have answered none holds
+ * a pointer it read during a command (CONFIG SET's replaced strings). */
+void dispatch_free_later(struct shard *sh, char **ptrs, int n);
+
+/* Every tick: apply what CONFIG SET changed that this shard's loop and
+ * open connections hold a copy of (hz, client-query-buffer-limit). */
+void dispatch_tick(struct shard *sh);
+
 /* Every tick: close connections idle past `timeout` seconds and
  * subscribers over their output limits; publish the biggest unsent output
  * of the shard's connections (INFO client_recent_max_output_buffer). */

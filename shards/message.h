@@ -23,6 +23,7 @@ enum msg_kind {
     MSG_EXPORT,      /* copies of the keys in argv into reply */
     MSG_APPLY,       /* apply the write records in payload */
     MSG_UNPAUSE,     /* any -> shard: a pause ended, run the held commands */
+    MSG_GRACE,       /* any -> shard: answered between two commands (dispatch_free_later) */
 };
 
 /* Runs a module's message, at its target and again when it comes back home
@@ -47,6 +48,8 @@ struct shard_msg {
     void                 *arg;     /* kind-specific */
     uint64_t              value;   /* kind-specific */
     size_t                paced;   /* REPL_FEED: snapshot bytes in payload (flow.c) */
+    uint64_t              usec;    /* EXEC answer: how long the command ran (the
+                                      caller's shard keeps the slow log) */
     bool                  answered; /* on its way back home */
 };
 

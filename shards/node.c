@@ -162,28 +162,59 @@ int node_start(struct node *n)
         if (l >= sizeof(addrs[0])) l = sizeof(addrs[0]) - 1;
         memcpy(addrs[naddr], b, l);
         addrs[naddr][l] = '\0';
-        /* Redis's "-" prefix: skip the address if it is unavailable */
         naddr++;
         b += strcspn(b, " ");
     }
-    n->nlisten = naddr;
-    n->listen_fds = mi_malloc(sizeof(int) * (size_t)(naddr * n->nshards));
+    /* fds[a * nshards + i]: address a, shard i; an address skipped keeps -1 */
+    int *fds = mi_malloc(sizeof(int) * (size_t)(naddr * n->nshards));
+    int nbound = 0;
     int port = (int)config_load(cfg, port);
     int backlog = (int)config_load(cfg, tcp_backlog);
     for (int a = 0; a < naddr; a++) {
-        const char *addr = addrs[a][0] == '-' ? addrs[a] + 1 : addrs[a];
+        /* Redis's "-" prefix: an address this host does not have (or whose
+         * protocol it lacks: IPv6) is skipped, with a log line; without the
+         * prefix that is fatal */
+        bool optional = addrs[a][0] == '-';
+        const char *addr = optional ? addrs[a] + 1 : addrs[a];
         for (int i = 0; i < n->nshards; i++) {
             int bound = 0;
             int fd = open_listener(addr, port, backlog, port == 0 ? &bound : NULL);
             if (fd < 0) {
                 log_warning("Could not create server TCP listening socket %s:%d: %s", addr, port, strerror(-fd));
-                return -1;
+                bool unavailable = fd == -EADDRNOTAVAIL || fd == -EAFNOSUPPORT || fd == -EPROTONOSUPPORT;
+                if (!optional || !unavailable || i > 0) {
+                    for (int k = 0; k < a * n->nshards + i; k++)
+                        if (fds[k] >= 0)
+                            close(fds[k]);
+                    mi_free(fds);
+                    return -1;
+                }
+                for (; i < n->nshards; i++)
+                    fds[a * n->nshards + i] = -1;
+                break;
             }
             if (port == 0)
                 port = bound;
-            n->listen_fds[i * naddr + a] = fd;
+            fds[a * n->nshards + i] = fd;
+            if (i == 0)
+                nbound++;
         }
     }
+    if (nbound == 0) {
+        log_warning("Configured to not listen anywhere, exiting.");
+        mi_free(fds);
+        return -1;
+    }
+    n->nlisten = nbound;
+    n->listen_fds = mi_malloc(sizeof(int) * (size_t)(nbound * n->nshards));
+    for (int a = 0, j = 0; a < naddr; a++) {
+        if (fds[a * n->nshards] < 0)
+            continue;
+        for (int i = 0; i < n->nshards; i++)
+            n->listen_fds[i * nbound + j] = fds[a * n->nshards + i];
+        j++;
+    }
+    mi_free(fds);
     n->port = port;
 
     n->mail = mi_calloc((size_t)n->nshards * (size_t)n->nshards, sizeof(struct mailbox));

@@ -54,6 +54,9 @@ struct pending {
     void                  *argv_mem;    /* the allocation argv lives in */
     int                   *part_shard;  /* shard of each part */
     struct shard_msg      *launch;      /* STAGE_LAUNCH: the message to send */
+    /* CMD_ALL_SHARDS: logged once in the slow log, with the time of all parts */
+    bool                   log_once;
+    uint64_t               usec;
 };
 
 struct session {
@@ -77,7 +80,13 @@ struct session {
     struct buf          multi_cmds;
     bool                backpressured;
     bool                multi_writes; /* a queued command is a write (EXEC is one) */
+    bool                multi_denyoom; /* a queued command may add memory (EXEC may) */
     bool                in_exec;      /* EXEC replays the queue */
+    /* EXEC's queue being replayed and how far it got: the replay stops while
+     * a scratch command runs (blocked) and goes on when that is done */
+    struct buf          exec_cmds;
+    size_t              exec_used;
+    bool                replaying;    /* replay_continue is on the stack */
     /* a command held by a pause (pause.c): a copy, run when the pause ends;
      * nothing after it is read until then */
     struct shard_msg   *held;
@@ -117,8 +126,20 @@ void pause_session_end(struct shard *sh, struct session *s);
 /* Run a command a pause held, then read the connection again. */
 void dispatch_run_held(struct shard *sh, struct session *s, int argc, const struct slice *argv);
 
-/* Run the commands of an EXEC, in order, as if they had just arrived. */
-void dispatch_replay(struct shard *sh, struct session *s, const char *cmds, size_t n);
+/* Transactions (transaction.c): leave MULTI, forgetting the queued
+ * commands (DISCARD, EXEC, RESET). */
+void multi_session_end(struct session *s);
+/* Why EXEC may not run the session's queue now (dispatch.c): the node
+ * refuses writes (READONLY, NOREPLICAS) and the queue has one, or this
+ * shard is over maxmemory and the queue may add memory; NULL if it may. */
+const char *dispatch_exec_refusal(struct shard *sh, const struct session *s);
+
+/* Run the commands of an EXEC (cmds: queued RESP, taken over and left
+ * empty), in order, as if they had just arrived. A command after a scratch
+ * command (keys over several shards, not splittable) runs once that one is
+ * complete, as it would after it in a pipeline; the connection reads
+ * nothing more until the whole queue has run. */
+void dispatch_replay(struct shard *sh, struct session *s, struct buf *cmds);
 
 /* The session's connection events (its owner ops, clients.c): input,
  * output drained. */

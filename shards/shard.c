@@ -41,6 +41,7 @@ static void on_tick(void *arg)
         if (sh->node->modules[i]->tick)
             sh->node->modules[i]->tick(sh, now);
     sh->last_tick_ms = now;
+    dispatch_tick(sh);
 }
 
 static bool before_sleep(void *arg)

@@ -35,6 +35,7 @@ struct shard {
     struct loop     *loop;     /* net/: ring, listeners, connections */
     pthread_t        thread;
     int64_t          last_tick_ms;
+    size_t           query_limit; /* client-query-buffer-limit the open connections have */
     /* The shard's clock: one CLOCK_MONOTONIC read per command. clock_ns is
      * when the current command started (the end of the one before it, or
      * the start of the batch); unix_offset_ns turns it into unix time and is

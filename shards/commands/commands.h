@@ -2,7 +2,8 @@
  *   cmd_string.c      string commands
  *   cmd_keyspace.c    generic key commands
  *   cmd_connection.c  connection commands
- *   cmd_server.c      server commands (INFO, CONFIG, COMMAND, SLOWLOG, ...)
+ *   info.c, config.c, introspection.c (COMMAND, TIME, SHUTDOWN, CLUSTER),
+ *   slowlog.c         server commands (sharing server.h)
  * The table that names them is core/command.c. */
 #ifndef RINGKV_COMMANDS_H
 #define RINGKV_COMMANDS_H
@@ -49,12 +50,13 @@ command_fn cmd_info, cmd_config_get, cmd_config_set, cmd_config_resetstat,
     cmd_command_docs, cmd_command_list, cmd_time, cmd_slowlog_get,
     cmd_slowlog_len, cmd_slowlog_reset, cmd_shutdown, cmd_cluster_keyslot;
 
-/* server, added with cmd_server.c:
+/* server, continued:
  *   cmd_cluster: CLUSTER with any subcommand but KEYSLOT (a standalone node:
  *     "ERR This instance has cluster support disabled");
  *   cmd_command_help, cmd_slowlog_help: COMMAND HELP, SLOWLOG HELP.
  * SHUTDOWN writes no reply on success (Redis closes the connection without
- * answering): the dispatcher must accept a command that produced no reply. */
+ * answering): its row says so (CMD_NO_REPLY), and the dispatcher accepts a
+ * command that produced no reply (refusing it inside MULTI). */
 command_fn cmd_cluster, cmd_command_help, cmd_slowlog_help;
 
 /* SLOWLOG GET (CMD_ALL_SHARDS): each shard replies [count, entry...] (the

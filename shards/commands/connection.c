@@ -261,6 +261,7 @@ void cmd_reset(struct exec_ctx *ctx)
         c->authenticated = required_password(ctx)[0] == '\0';
         if (ctx->shard)
             pubsub_session_end(ctx->shard, session_of_client(c));
+        multi_session_end(session_of_client(c));
     }
     ctx->reply->proto = 2;
     reply_simple(ctx->reply, "RESET");

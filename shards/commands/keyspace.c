@@ -25,6 +25,7 @@
 #include "core/config.h"
 #include "core/numbers.h"
 #include "core/reply.h"
+#include "core/glob.h"
 
 static inline bool slice_same(struct slice a, struct slice b)
 {

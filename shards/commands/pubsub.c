@@ -24,6 +24,7 @@
 #include "core/numbers.h"
 #include "core/reply.h"
 #include "core/resp.h"
+#include "core/glob.h"
 #include "shards/commands/commands.h"
 #include "shards/node.h"
 #include "shards/session.h"

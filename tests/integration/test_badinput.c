@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "harness.h"
@@ -94,6 +95,35 @@ static void test_query_buffer_limit(void **state)
     static char chunk[65536];
     memset(chunk, 'x', sizeof chunk);
     for (int i = 0; i < 40; i++)
+        tsend_raw(t, chunk, sizeof chunk);
+    assert_true(tclosed(t, 5000));
+    tclose(t);
+    expect_int(tcmd(c, "EXISTS big"), 0);
+}
+
+/* CONFIG SET client-query-buffer-limit applies to connections already
+ * open: one opened under the 1 MB limit may send a 3 MB bulk once the
+ * limit is 4 MB, and is closed again past 1 MB once it is back. */
+static void test_query_buffer_limit_set_applies_to_open_connections(void **state)
+{
+    tconn *t = tconnect(srv.port);
+    expect_status(tcmd(t, "PING"), "PONG");
+    expect_ok(tcmd(c, "CONFIG SET client-query-buffer-limit 4mb"));
+    usleep(500 * 1000); /* every shard's tick has passed */
+    SEND(t, "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$3000000\r\n");
+    static char chunk[100000];
+    memset(chunk, 'x', sizeof chunk);
+    for (int i = 0; i < 30; i++)
+        tsend_raw(t, chunk, sizeof chunk);
+    SEND(t, "\r\n");
+    expect_ok(tread(t, 5000));
+    expect_int(tcmd(t, "STRLEN big"), 3000000);
+    expect_int(tcmd(t, "DEL big"), 1);
+
+    expect_ok(tcmd(c, "CONFIG SET client-query-buffer-limit 1mb"));
+    usleep(500 * 1000);
+    SEND(t, "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$3000000\r\n");
+    for (int i = 0; i < 30; i++)
         tsend_raw(t, chunk, sizeof chunk);
     assert_true(tclosed(t, 5000));
     tclose(t);
@@ -214,6 +244,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_lengths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_many_args, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_buffer_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_buffer_limit_set_applies_to_open_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stalled_half_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_binary_keys_and_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_and_arity, setup, teardown),

@@ -1,6 +1,8 @@
 /* Server commands and the process itself: INFO fields monitoring tools read,
- * CONFIG GET/SET, COMMAND, TIME, SLOWLOG, CLUSTER KEYSLOT, SHUTDOWN and
- * signals, --help/--version, a redis.conf-style config file. */
+ * CONFIG GET/SET (hz taking effect, replaced strings freed), COMMAND, TIME,
+ * SLOWLOG (node-wide ids, across shards), CLUSTER KEYSLOT, SHUTDOWN and
+ * signals, --help/--version, bind with the '-' prefix, a redis.conf-style
+ * config file. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -494,6 +496,169 @@ static void test_config_rewrite(void **state)
     unlink(conf);
 }
 
+/* The slow log across shards: one node-wide id sequence (newest first, each
+ * one less than the one before), the client's addr and name on every entry
+ * whichever shard ran the command, and a command run on every shard
+ * (DBSIZE) logged once. */
+static void test_slowlog_node_wide(void **state)
+{
+    struct server ms;
+    const char *args[] = { "--threads", "3", "--pin", "no", NULL };
+    struct server *use = &srv;
+    if (!target_is_redis()) {
+        server_start(&ms, args);
+        use = &ms;
+    }
+    tconn *t = tconnect(use->port);
+    expect_ok(tcmd(t, "CLIENT SETNAME slowpoke"));
+    expect_ok(tcmd(t, "CONFIG SET slowlog-log-slower-than 0"));
+    expect_ok(tcmd(t, "SLOWLOG RESET"));
+    for (int i = 0; i < 12; i++)
+        expect_ok(tcmd(t, "SET slow:%d x", i));
+    struct rval *d = tcmd(t, "DBSIZE");
+    assert_int_equal(d->type, R_INT);
+    rval_free(d);
+    /* EXEC is not logged (Redis's skip_slowlog), the commands it ran are */
+    expect_ok(tcmd(t, "MULTI"));
+    expect_status(tcmd(t, "SET slow:tx x"), "QUEUED");
+    d = tcmd(t, "EXEC");
+    assert_int_equal(d->type, R_ARRAY);
+    rval_free(d);
+    expect_ok(tcmd(t, "CONFIG SET slowlog-log-slower-than -1"));
+    struct rval *v = tcmd(t, "SLOWLOG GET -1");
+    assert_int_equal(v->type, R_ARRAY);
+    int sets = 0, dbsizes = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        struct rval *e = v->elem[i];
+        assert_int_equal(e->n, 6);
+        if (i + 1 < v->n)
+            assert_int_equal(e->elem[0]->integer, v->elem[i + 1]->elem[0]->integer + 1);
+        struct rval *argv = e->elem[3];
+        const char *name = argv->elem[0]->str;
+        assert_true(strcasecmp(name, "exec") != 0);
+        if (strcasecmp(name, "set") == 0 || strcasecmp(name, "dbsize") == 0) {
+            if (strcasecmp(name, "set") == 0)
+                sets++;
+            else
+                dbsizes++;
+            assert_non_null(strstr(e->elem[4]->str, "127.0.0.1:"));
+            assert_string_equal(e->elem[5]->str, "slowpoke");
+        }
+    }
+    assert_int_equal(sets, 13);
+    assert_int_equal(dbsizes, 1);
+    rval_free(v);
+    expect_ok(tcmd(t, "CONFIG SET slowlog-log-slower-than 10000"));
+    expect_ok(tcmd(t, "SLOWLOG RESET"));
+    tclose(t);
+    if (!target_is_redis())
+        server_stop(&ms);
+}
+
+/* bind: an address with Redis's "-" prefix that this host does not have is
+ * skipped with a log line (a stock redis.conf's "bind 127.0.0.1 -::1" on a
+ * host without IPv6); without the prefix the server does not start. */
+static void test_bind_optional_address(void **state)
+{
+    struct server bs;
+    const char *args[] = { "--bind", "127.0.0.1 -10.255.255.1", NULL };
+    assert_int_equal(server_start(&bs, args), 0);
+    tconn *t = tconnect(bs.port);
+    expect_status(tcmd(t, "PING"), "PONG");
+    tclose(t);
+    char cmd[700], *out = NULL;
+    snprintf(cmd, sizeof cmd, "grep -c '10.255.255.1' '%s'", bs.logfile);
+    assert_int_equal(run_cmd(cmd, &out), 0); /* the skip is logged */
+    free(out);
+    assert_int_equal(server_stop(&bs), 0);
+
+    int port = free_port();
+    snprintf(cmd, sizeof cmd, "timeout 5 '%s' --port %d --bind '127.0.0.1 10.255.255.1' %s 2>&1",
+             server_binary(), port, target_is_redis() ? "--save ''" : "");
+    int st = run_cmd(cmd, &out);
+    assert_true(st != 0 && st != 124);
+    free(out);
+}
+
+/* CONFIG SET hz changes how often the background work runs. Observed
+ * through active expiry, which stops a cycle early when few of the keys it
+ * samples have expired: 100 expired keys among 1000 with a TTL go at a few
+ * per cycle, so at hz 1 (the start value) a few seconds remove a handful,
+ * at hz 500 all of them. */
+static void test_config_set_hz_takes_effect(void **state)
+{
+    struct server hs;
+    const char *args[] = { "--hz", "1", "--threads", "1", NULL };
+    const char *rargs[] = { "--hz", "1", NULL };
+    assert_int_equal(server_start(&hs, target_is_redis() ? rargs : args), 0);
+    tconn *t = tconnect(hs.port);
+    expect_ok(tcmd(t, "CONFIG SET hz 500"));
+    config_get_expect(t, "hz", "500");
+    usleep(1200 * 1000); /* the tick armed at hz 1 runs out */
+    for (int i = 0; i < 900; i++)
+        expect_ok(tcmd(t, "SET live:%d x EX 100000", i));
+    for (int i = 0; i < 100; i++)
+        expect_ok(tcmd(t, "SET gone:%d x PX 1", i));
+    long long expired = 0;
+    for (long long end = now_ms() + 4000; now_ms() < end && expired < 100;) {
+        usleep(50 * 1000);
+        struct rval *v = tcmd(t, "INFO stats");
+        expired = info_num(text_of(v), "expired_keys");
+        rval_free(v);
+    }
+    assert_int_equal(expired, 100);
+    tclose(t);
+    assert_int_equal(server_stop(&hs), 0);
+}
+
+/* Resident memory of a process in KB, from /proc. */
+static long long rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    long long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %lld", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+/* CONFIG SET of a string option frees the string it replaces (once no
+ * shard can still be reading it): 200 sets of a 1 MB masterauth leave the
+ * process about as big as one. */
+static void test_config_set_string_does_not_leak(void **state)
+{
+    struct server ls;
+    const char *args[] = { "--threads", "2", "--pin", "no", NULL };
+    assert_int_equal(server_start(&ls, target_is_redis() ? NULL : args), 0);
+    tconn *t = tconnect(ls.port);
+    size_t len = 1 << 20;
+    char *value = malloc(len + 1);
+    assert_non_null(value);
+    long long before = 0;
+    for (int i = 0; i < 200; i++) {
+        memset(value, 'a' + i % 26, len);
+        value[len] = '\0';
+        const char *argv[] = { "CONFIG", "SET", "masterauth", value };
+        tsendv(t, 4, argv);
+        expect_ok(tread(t, 5000));
+        if (i == 9)
+            before = rss_kb(ls.pid);
+    }
+    expect_status(tcmd(t, "PING"), "PONG"); /* the other shard has answered meanwhile */
+    long long after = rss_kb(ls.pid);
+    free(value);
+    /* leaking, the 190 sets after the first ten would add 190 MB (380 with a
+     * copy leaked per check) */
+    assert_true(after - before < 64 * 1024);
+    expect_ok(tcmd(t, "CONFIG SET masterauth x"));
+    tclose(t);
+    assert_int_equal(server_stop(&ls), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -502,10 +667,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slowlog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slowlog_node_wide, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_keyslot, setup, teardown),
         cmocka_unit_test(test_shutdown_command),
         cmocka_unit_test(test_signals_exit_zero),
         cmocka_unit_test(test_help_and_version),
+        cmocka_unit_test(test_bind_optional_address),
+        cmocka_unit_test(test_config_set_hz_takes_effect),
+        cmocka_unit_test(test_config_set_string_does_not_leak),
         cmocka_unit_test_setup_teardown(test_client_pause, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paused_client_input_pushback, setup, teardown),
         cmocka_unit_test(test_config_file),

@@ -12,7 +12,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <mimalloc.h>
+
 #include "core/config.h"
+#include "core/glob.h"
+
+static void free_retired(char *p) { mi_free(p); }
 
 /* A config file under /tmp holding text; the path is written to path. */
 static void write_file(char *path, size_t n, const char *text)
@@ -611,12 +616,42 @@ static void test_rewrite_keeps_mode_and_link(void **state)
     remove_conf_dir(dir, path);
 }
 
+/* config_check stores nothing; config_set_shared hands back the string it
+ * replaced (none for the default, the table's literal) for the caller to
+ * free later, and the value in place stays valid. */
+static void test_set_shared_retires_strings(void **state)
+{
+    struct config c;
+    config_init(&c);
+    char err[512];
+    assert_int_equal(config_check("masterauth", "one", err, sizeof(err)), 0);
+    assert_string_equal(config_str(&c, masterauth), "");
+    assert_int_equal(config_check("hz", "0", err, sizeof(err)), -1);
+    assert_string_equal(err, "ERR CONFIG SET failed (possibly related to argument 'hz') - argument must be between 1 and 500 inclusive");
+    assert_int_equal(config_check("port", "1", err, sizeof(err)), -1);
+    char *old = (char *)1;
+    assert_int_equal(config_set_shared(&c, "masterauth", "one", &old, err, sizeof(err)), 0);
+    assert_null(old);
+    const char *one = config_str(&c, masterauth);
+    assert_string_equal(one, "one");
+    assert_int_equal(config_set_shared(&c, "masterauth", "two", &old, err, sizeof(err)), 0);
+    assert_ptr_equal(old, one);
+    assert_string_equal(old, "one"); /* not freed: the caller's to free */
+    free_retired(old);
+    assert_string_equal(config_str(&c, masterauth), "two");
+    assert_int_equal(config_set_shared(&c, "hz", "20", &old, err, sizeof(err)), 0);
+    assert_null(old);
+    assert_int_equal(config_load(&c, hz), 20);
+    config_set(&c, "masterauth", "", true, err, sizeof(err)); /* frees "two" */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_memory_units),
         cmocka_unit_test(test_config_set_rules),
+        cmocka_unit_test(test_set_shared_retires_strings),
         cmocka_unit_test(test_file_parsing),
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_flags_override_file),

@@ -1,0 +1,484 @@
+/* info: INFO, every section Redis 7 prints that ringkv has something for.
+ *
+ * Runs on shard 0 (CMD_SHARD0: the replication section is read there) and
+ * reads every shard's struct shard_stats with relaxed loads (stats.h). */
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <mimalloc.h>
+
+#include "shards/commands/commands.h"
+#include "shards/commands/server.h"
+#include "replication/repl.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/stats.h"
+#include "shards/node.h"
+#include "shards/shard.h"
+#include "shards/store/store.h"
+
+#include "ringkv_version.h"
+
+/* The Redis version ringkv reports, so clients enable their Redis 7 paths. */
+#define REDIS_COMPAT_VERSION "7.0.0"
+
+static long long unix_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+/* ------------------------------------------------------------------ INFO */
+
+enum info_section {
+    INFO_SERVER       = 1u << 0,
+    INFO_CLIENTS      = 1u << 1,
+    INFO_MEMORY       = 1u << 2,
+    INFO_PERSISTENCE  = 1u << 3,
+    INFO_STATS        = 1u << 4,
+    INFO_REPLICATION  = 1u << 5,
+    INFO_CPU          = 1u << 6,
+    INFO_MODULES      = 1u << 7,
+    INFO_COMMANDSTATS = 1u << 8,
+    INFO_ERRORSTATS   = 1u << 9,
+    INFO_LATENCYSTATS = 1u << 10,
+    INFO_CLUSTER      = 1u << 11,
+    INFO_KEYSPACE     = 1u << 12,
+};
+
+#define INFO_ALL     (~0u)
+#define INFO_DEFAULT (INFO_ALL & ~(INFO_COMMANDSTATS | INFO_LATENCYSTATS))
+
+static const struct {
+    const char *name;
+    unsigned    bits;
+} info_names[] = {
+    { "server", INFO_SERVER }, { "clients", INFO_CLIENTS }, { "memory", INFO_MEMORY },
+    { "persistence", INFO_PERSISTENCE }, { "stats", INFO_STATS },
+    { "replication", INFO_REPLICATION }, { "cpu", INFO_CPU }, { "modules", INFO_MODULES },
+    { "commandstats", INFO_COMMANDSTATS }, { "errorstats", INFO_ERRORSTATS },
+    { "latencystats", INFO_LATENCYSTATS }, { "cluster", INFO_CLUSTER },
+    { "keyspace", INFO_KEYSPACE }, { "default", INFO_DEFAULT }, { "all", INFO_ALL },
+    { "everything", INFO_ALL },
+};
+
+/* Every shard's counters added up. */
+struct info_totals {
+    uint64_t commands, connections, rejected_conns, net_in, net_out, errors, cross_shard;
+    uint64_t keys, expires, used_memory, expired, evicted, hits, misses;
+    uint64_t client_max_output; /* the biggest of the shards' */
+};
+
+static void sum_shards(const struct node *n, struct info_totals *t)
+{
+    memset(t, 0, sizeof(*t));
+    for (int i = 0; i < n->nshards; i++) {
+        const struct shard_stats *s = &n->shards[i]->stats;
+        t->commands       += stat_load(&s->commands_processed);
+        t->connections    += stat_load(&s->connections_received);
+        t->rejected_conns += stat_load(&s->rejected_connections);
+        t->net_in         += stat_load(&s->net_input_bytes);
+        t->net_out        += stat_load(&s->net_output_bytes);
+        t->errors         += stat_load(&s->total_error_replies);
+        t->cross_shard    += stat_load(&s->cross_shard_requests);
+        t->keys           += stat_load(&s->keys);
+        t->expires        += stat_load(&s->expires);
+        t->used_memory    += stat_load(&s->used_memory);
+        t->expired        += stat_load(&s->expired_keys);
+        t->evicted        += stat_load(&s->evicted_keys);
+        t->hits           += stat_load(&s->keyspace_hits);
+        t->misses         += stat_load(&s->keyspace_misses);
+        uint64_t out = stat_load(&s->client_max_output);
+        t->client_max_output = out > t->client_max_output ? out : t->client_max_output;
+    }
+}
+
+/* Redis's bytesToHuman. */
+static void bytes_human(char *out, size_t n, uint64_t b)
+{
+    double d = (double)b;
+    if (b < 1024)
+        snprintf(out, n, "%lluB", (unsigned long long)b);
+    else if (b < 1024ULL * 1024)
+        snprintf(out, n, "%.2fK", d / 1024);
+    else if (b < 1024ULL * 1024 * 1024)
+        snprintf(out, n, "%.2fM", d / (1024.0 * 1024));
+    else if (b < 1024ULL * 1024 * 1024 * 1024)
+        snprintf(out, n, "%.2fG", d / (1024.0 * 1024 * 1024));
+    else if (b < 1024ULL * 1024 * 1024 * 1024 * 1024)
+        snprintf(out, n, "%.2fT", d / (1024.0 * 1024 * 1024 * 1024));
+    else
+        snprintf(out, n, "%.2fP", d / (1024.0 * 1024 * 1024 * 1024 * 1024));
+}
+
+static uint64_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL)
+        return 0;
+    unsigned long long size = 0, resident = 0;
+    int got = fscanf(f, "%llu %llu", &size, &resident);
+    fclose(f);
+    if (got != 2)
+        return 0;
+    return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Peak of used_memory as seen by INFO (sampled when INFO runs). */
+static uint64_t used_memory_peak;
+
+static uint64_t note_peak(uint64_t used)
+{
+    uint64_t old = __atomic_load_n(&used_memory_peak, __ATOMIC_RELAXED);
+    while (used > old &&
+           !__atomic_compare_exchange_n(&used_memory_peak, &old, used, true,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+    return used > old ? used : old;
+}
+
+/* instantaneous_ops_per_sec: commands per second between two INFO calls at
+ * least a second apart (the last rate is kept in between). INFO is rare and
+ * runs on any shard, so a mutex is fine here. */
+static pthread_mutex_t ops_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t  ops_last_ms;
+static uint64_t ops_last_count;
+static uint64_t ops_rate;
+
+static uint64_t ops_per_sec(int64_t now_ms, uint64_t commands)
+{
+    pthread_mutex_lock(&ops_lock);
+    if (ops_last_ms == 0) {
+        ops_last_ms = now_ms;
+        ops_last_count = commands;
+    } else if (now_ms - ops_last_ms >= 1000) {
+        uint64_t delta = commands >= ops_last_count ? commands - ops_last_count : 0;
+        ops_rate = delta * 1000 / (uint64_t)(now_ms - ops_last_ms);
+        ops_last_ms = now_ms;
+        ops_last_count = commands;
+    }
+    uint64_t r = ops_rate;
+    pthread_mutex_unlock(&ops_lock);
+    return r;
+}
+
+struct info_cmd_arg {
+    const struct node *node;
+    struct buf        *out;
+    bool               latency; /* latencystats instead of commandstats */
+};
+
+static void info_command_line(void *arg, const struct command *cmd, const char *fullname)
+{
+    struct info_cmd_arg *a = arg;
+    const struct node *n = a->node;
+    int idx = cmd->index;
+    if (idx < 0)
+        return;
+    if (a->latency) {
+        const struct latency_hist **hs = mi_malloc(sizeof(*hs) * (size_t)(n->nshards > 0 ? n->nshards : 1));
+        if (hs == NULL)
+            abort();
+        int nh = 0;
+        for (int i = 0; i < n->nshards; i++) {
+            const struct shard_stats *s = &n->shards[i]->stats;
+            if (s->cmd == NULL || (size_t)idx >= s->ncommands)
+                continue;
+            const struct latency_hist *h = __atomic_load_n(&s->cmd[idx].latency, __ATOMIC_ACQUIRE);
+            if (h != NULL && stat_load(&h->count) > 0)
+                hs[nh++] = h;
+        }
+        if (nh > 0)
+            buf_printf(a->out, "latency_percentiles_usec_%s:p50=%.3f,p99=%.3f,p99.9=%.3f\r\n", fullname,
+                       latency_hist_percentile(hs, nh, 50), latency_hist_percentile(hs, nh, 99),
+                       latency_hist_percentile(hs, nh, 99.9));
+        mi_free(hs);
+        return;
+    }
+    uint64_t calls = 0, usec = 0, rejected = 0, failed = 0;
+    for (int i = 0; i < n->nshards; i++) {
+        const struct shard_stats *s = &n->shards[i]->stats;
+        if (s->cmd == NULL || (size_t)idx >= s->ncommands)
+            continue;
+        calls    += stat_load(&s->cmd[idx].calls);
+        usec     += stat_load(&s->cmd[idx].usec);
+        rejected += stat_load(&s->cmd[idx].rejected_calls);
+        failed   += stat_load(&s->cmd[idx].failed_calls);
+    }
+    if (calls == 0 && rejected == 0 && failed == 0)
+        return;
+    buf_printf(a->out, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,failed_calls=%llu\r\n",
+               fullname, (unsigned long long)calls, (unsigned long long)usec,
+               calls ? (double)usec / (double)calls : 0.0,
+               (unsigned long long)rejected, (unsigned long long)failed);
+}
+
+static void info_section_header(struct buf *out, int *sections, const char *title)
+{
+    if ((*sections)++ > 0)
+        buf_append_str(out, "\r\n");
+    buf_printf(out, "# %s\r\n", title);
+}
+
+/* Build the INFO text of the selected sections into out. */
+static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct buf *out)
+{
+    struct node *n = sh->node;
+    struct config *cfg = &n->config;
+    struct info_totals t;
+    sum_shards(n, &t);
+    int sections = 0;
+    char h1[32], h2[32];
+
+    if (want & INFO_SERVER) {
+        struct utsname u;
+        if (uname(&u) != 0)
+            memset(&u, 0, sizeof(u));
+        int64_t up_s = (now_ms - n->start_ms) / 1000;
+        info_section_header(out, &sections, "Server");
+        buf_printf(out,
+                   "redis_version:" REDIS_COMPAT_VERSION "\r\n"
+                   "ringkv_version:" RINGKV_VERSION "\r\n"
+                   "redis_git_sha1:00000000\r\n"
+                   "redis_git_dirty:0\r\n"
+                   "redis_build_id:0\r\n"
+                   "redis_mode:standalone\r\n"
+                   "os:%s %s %s\r\n"
+                   "arch_bits:%d\r\n"
+                   "monotonic_clock:POSIX clock_gettime\r\n"
+                   "multiplexing_api:io_uring\r\n"
+                   "atomicvar_api:c11-builtin\r\n"
+#ifdef __VERSION__
+                   "gcc_version:%s\r\n"
+#endif
+                   "process_id:%d\r\n"
+                   "process_supervised:no\r\n"
+                   "run_id:%s\r\n"
+                   "tcp_port:%d\r\n"
+                   "server_time_usec:%lld\r\n"
+                   "uptime_in_seconds:%lld\r\n"
+                   "uptime_in_days:%lld\r\n"
+                   "hz:%lld\r\n"
+                   "configured_hz:%lld\r\n"
+                   "lru_clock:%lld\r\n"
+                   "executable:%s\r\n"
+                   "config_file:%s\r\n"
+                   "io_threads_active:0\r\n"
+                   "shards:%d\r\n",
+                   u.sysname, u.release, u.machine, (int)(sizeof(void *) * 8),
+#ifdef __VERSION__
+                   __VERSION__,
+#endif
+                   (int)getpid(), n->run_id, n->port, unix_us(),
+                   (long long)up_s, (long long)(up_s / 86400),
+                   config_load(cfg, hz), config_load(cfg, hz),
+                   (long long)((now_ms / 1000) & ((1 << 24) - 1)),
+                   n->executable, n->config_file, n->nshards);
+    }
+    if (want & INFO_CLIENTS) {
+        info_section_header(out, &sections, "Clients");
+        buf_printf(out,
+                   "connected_clients:%ld\r\n"
+                   "cluster_connections:0\r\n"
+                   "maxclients:%lld\r\n"
+                   "client_recent_max_input_buffer:0\r\n"
+                   "client_recent_max_output_buffer:%llu\r\n"
+                   "blocked_clients:0\r\n"
+                   "tracking_clients:0\r\n"
+                   "clients_in_timeout_table:0\r\n",
+                   (long)atomic_load(&n->clients), config_load(cfg, maxclients),
+                   (unsigned long long)t.client_max_output);
+    }
+    if (want & INFO_MEMORY) {
+        uint64_t used = t.used_memory;
+        uint64_t peak = note_peak(used);
+        uint64_t rss = rss_bytes();
+        uint64_t maxmem = (uint64_t)config_load(cfg, maxmemory);
+        uint64_t sysmem = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+        char policy[32], h3[32], h4[32], h5[32];
+        config_value_text(cfg, "maxmemory-policy", policy, sizeof(policy));
+        bytes_human(h1, sizeof(h1), used);
+        bytes_human(h2, sizeof(h2), rss);
+        bytes_human(h3, sizeof(h3), peak);
+        bytes_human(h4, sizeof(h4), maxmem);
+        bytes_human(h5, sizeof(h5), sysmem);
+        int mv = mi_version();
+        info_section_header(out, &sections, "Memory");
+        buf_printf(out,
+                   "used_memory:%llu\r\n"
+                   "used_memory_human:%s\r\n"
+                   "used_memory_rss:%llu\r\n"
+                   "used_memory_rss_human:%s\r\n"
+                   "used_memory_peak:%llu\r\n"
+                   "used_memory_peak_human:%s\r\n"
+                   "used_memory_peak_perc:%.2f%%\r\n"
+                   "used_memory_dataset:%llu\r\n"
+                   "total_system_memory:%llu\r\n"
+                   "total_system_memory_human:%s\r\n"
+                   "maxmemory:%llu\r\n"
+                   "maxmemory_human:%s\r\n"
+                   "maxmemory_policy:%s\r\n"
+                   "mem_fragmentation_ratio:%.2f\r\n"
+                   "mem_allocator:mimalloc-%d.%d.%d\r\n",
+                   (unsigned long long)used, h1, (unsigned long long)rss, h2,
+                   (unsigned long long)peak, h3, peak ? 100.0 * (double)used / (double)peak : 100.0,
+                   (unsigned long long)used, (unsigned long long)sysmem, h5,
+                   (unsigned long long)maxmem, h4, policy,
+                   used ? (double)rss / (double)used : 0.0,
+                   mv / 100, (mv / 10) % 10, mv % 10);
+    }
+    if (want & INFO_PERSISTENCE) {
+        info_section_header(out, &sections, "Persistence");
+        buf_printf(out,
+                   "loading:0\r\n"
+                   "async_loading:0\r\n"
+                   "current_cow_peak:0\r\n"
+                   "current_cow_size:0\r\n"
+                   "current_cow_size_age:0\r\n"
+                   "current_fork_perc:0.00\r\n"
+                   "current_save_keys_processed:0\r\n"
+                   "current_save_keys_total:0\r\n"
+                   "rdb_changes_since_last_save:0\r\n"
+                   "rdb_bgsave_in_progress:0\r\n"
+                   "rdb_last_save_time:%lld\r\n"
+                   "rdb_last_bgsave_status:ok\r\n"
+                   "rdb_last_bgsave_time_sec:-1\r\n"
+                   "rdb_current_bgsave_time_sec:-1\r\n"
+                   "rdb_saves:0\r\n"
+                   "rdb_last_cow_size:0\r\n"
+                   "aof_enabled:0\r\n"
+                   "aof_rewrite_in_progress:0\r\n"
+                   "aof_rewrite_scheduled:0\r\n"
+                   "aof_last_rewrite_time_sec:-1\r\n"
+                   "aof_current_rewrite_time_sec:-1\r\n"
+                   "aof_last_bgrewrite_status:ok\r\n"
+                   "aof_rewrites:0\r\n"
+                   "aof_last_write_status:ok\r\n"
+                   "aof_last_cow_size:0\r\n"
+                   "module_fork_in_progress:0\r\n"
+                   "module_fork_last_cow_size:0\r\n",
+                   (long long)(n->start_ms / 1000));
+    }
+    if (want & INFO_STATS) {
+        info_section_header(out, &sections, "Stats");
+        buf_printf(out,
+                   "total_connections_received:%llu\r\n"
+                   "total_commands_processed:%llu\r\n"
+                   "instantaneous_ops_per_sec:%llu\r\n"
+                   "total_net_input_bytes:%llu\r\n"
+                   "total_net_output_bytes:%llu\r\n"
+                   "instantaneous_input_kbps:0.00\r\n"
+                   "instantaneous_output_kbps:0.00\r\n"
+                   "rejected_connections:%llu\r\n"
+                   "expired_keys:%llu\r\n"
+                   "expired_stale_perc:0.00\r\n"
+                   "expired_time_cap_reached_count:0\r\n"
+                   "expire_cycle_cpu_milliseconds:0\r\n"
+                   "evicted_keys:%llu\r\n"
+                   "evicted_clients:0\r\n"
+                   "total_eviction_exceeded_time:0\r\n"
+                   "current_eviction_exceeded_time:0\r\n"
+                   "keyspace_hits:%llu\r\n"
+                   "keyspace_misses:%llu\r\n"
+                   "pubsub_channels:0\r\n"
+                   "pubsub_patterns:0\r\n"
+                   "latest_fork_usec:0\r\n"
+                   "total_forks:0\r\n"
+                   "migrate_cached_sockets:0\r\n"
+                   "slave_expires_tracked_keys:0\r\n"
+                   "active_defrag_hits:0\r\n"
+                   "active_defrag_misses:0\r\n"
+                   "active_defrag_key_hits:0\r\n"
+                   "active_defrag_key_misses:0\r\n"
+                   "tracking_total_keys:0\r\n"
+                   "tracking_total_items:0\r\n"
+                   "tracking_total_prefixes:0\r\n"
+                   "unexpected_error_replies:0\r\n"
+                   "total_error_replies:%llu\r\n"
+                   "dump_payload_sanitizations:0\r\n"
+                   "total_reads_processed:%llu\r\n"
+                   "total_writes_processed:0\r\n"
+                   "io_threaded_reads_processed:0\r\n"
+                   "io_threaded_writes_processed:0\r\n"
+                   "cross_shard_requests:%llu\r\n",
+                   (unsigned long long)t.connections, (unsigned long long)t.commands,
+                   (unsigned long long)ops_per_sec(now_ms, t.commands),
+                   (unsigned long long)t.net_in, (unsigned long long)t.net_out,
+                   (unsigned long long)t.rejected_conns, (unsigned long long)t.expired,
+                   (unsigned long long)t.evicted, (unsigned long long)t.hits,
+                   (unsigned long long)t.misses, (unsigned long long)t.errors,
+                   (unsigned long long)t.commands, (unsigned long long)t.cross_shard);
+        if (sh->id == 0)
+            repl_info_stats(sh, out);
+    }
+    if (want & INFO_REPLICATION) {
+        info_section_header(out, &sections, "Replication");
+        if (sh->id == 0)
+            repl_info(sh, out);
+    }
+    if (want & INFO_CPU) {
+        struct rusage ru;
+        if (getrusage(RUSAGE_SELF, &ru) != 0)
+            memset(&ru, 0, sizeof(ru));
+        info_section_header(out, &sections, "CPU");
+        buf_printf(out,
+                   "used_cpu_sys:%ld.%06ld\r\n"
+                   "used_cpu_user:%ld.%06ld\r\n"
+                   "used_cpu_sys_children:0.000000\r\n"
+                   "used_cpu_user_children:0.000000\r\n",
+                   (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec,
+                   (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
+    }
+    if (want & INFO_MODULES)
+        info_section_header(out, &sections, "Modules");
+    if (want & INFO_COMMANDSTATS) {
+        info_section_header(out, &sections, "Commandstats");
+        struct info_cmd_arg a = { n, out, false };
+        each_command(info_command_line, &a);
+    }
+    if (want & INFO_ERRORSTATS)
+        info_section_header(out, &sections, "Errorstats");
+    if (want & INFO_LATENCYSTATS) {
+        info_section_header(out, &sections, "Latencystats");
+        struct info_cmd_arg a = { n, out, true };
+        each_command(info_command_line, &a);
+    }
+    if (want & INFO_CLUSTER) {
+        info_section_header(out, &sections, "Cluster");
+        buf_append_str(out, "cluster_enabled:0\r\n");
+    }
+    if (want & INFO_KEYSPACE) {
+        info_section_header(out, &sections, "Keyspace");
+        if (t.keys > 0)
+            buf_printf(out, "db0:keys=%llu,expires=%llu,avg_ttl=0\r\n",
+                       (unsigned long long)t.keys, (unsigned long long)t.expires);
+    }
+}
+
+void cmd_info(struct exec_ctx *ctx)
+{
+    unsigned want = 0;
+    if (ctx->argc < 2)
+        want = INFO_DEFAULT;
+    for (int i = 1; i < ctx->argc; i++) {
+        for (size_t k = 0; k < sizeof(info_names) / sizeof(info_names[0]); k++)
+            if (slice_eq_nocase(ctx->argv[i], info_names[k].name))
+                want |= info_names[k].bits;
+        /* an unknown section adds nothing, as in Redis */
+    }
+    struct buf text;
+    buf_init(&text);
+    info_build(ctx->shard, want, ctx->now_ms, &text);
+    reply_verbatim(ctx->reply, text.data ? text.data : "", text.len);
+    buf_free(&text);
+}

@@ -1,0 +1,395 @@
+/* introspection: COMMAND (COUNT, INFO, DOCS, LIST, HELP), TIME, SHUTDOWN
+ * and the CLUSTER subcommands a standalone node answers. All CMD_CONN, on the
+ * connection's thread; COMMAND reads the table of core/command.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <mimalloc.h>
+
+#include "shards/commands/commands.h"
+#include "shards/commands/server.h"
+#include "core/log.h"
+#include "core/glob.h"
+#include "shards/node.h"
+#include "shards/shard.h"
+#include "shards/store/slot.h"
+
+/* --------------------------------------------------------------- COMMAND */
+
+static const struct {
+    uint32_t    flag;
+    const char *name;
+} command_flag_names[] = {
+    { CMD_WRITE, "write" }, { CMD_READONLY, "readonly" }, { CMD_DENYOOM, "denyoom" },
+    { CMD_ADMIN, "admin" }, { CMD_PUBSUB, "pubsub" }, { CMD_NOSCRIPT, "noscript" },
+    { CMD_LOADING, "loading" }, { CMD_STALE, "stale" }, { CMD_SKIP_SLOWLOG, "skip_slowlog" },
+    { CMD_FAST, "fast" },
+    { CMD_NOAUTH, "no_auth" }, { CMD_NO_MULTI, "no_multi" },
+};
+
+/* ACL categories as Redis derives them from a command's flags and group. */
+static size_t command_categories(const struct command *cmd, const char **out)
+{
+    size_t n = 0;
+    if (cmd->flags & CMD_WRITE) out[n++] = "@write";
+    if (cmd->flags & CMD_READONLY) out[n++] = "@read";
+    if (cmd->group) {
+        if (strcmp(cmd->group, "string") == 0) out[n++] = "@string";
+        else if (strcmp(cmd->group, "generic") == 0) out[n++] = "@keyspace";
+        else if (strcmp(cmd->group, "connection") == 0) out[n++] = "@connection";
+    }
+    if (cmd->flags & CMD_ADMIN) {
+        out[n++] = "@admin";
+        out[n++] = "@dangerous";
+    }
+    if (cmd->flags & CMD_PUBSUB) out[n++] = "@pubsub";
+    out[n++] = (cmd->flags & CMD_FAST) ? "@fast" : "@slow";
+    return n;
+}
+
+static void reply_command_info(struct reply *r, const struct command *cmd, const char *fullname)
+{
+    reply_array(r, 10);
+    reply_bulk_str(r, fullname);
+    reply_int(r, cmd->arity);
+
+    size_t nflags = 0;
+    for (size_t i = 0; i < sizeof(command_flag_names) / sizeof(command_flag_names[0]); i++)
+        if (cmd->flags & command_flag_names[i].flag)
+            nflags++;
+    reply_set(r, nflags);
+    for (size_t i = 0; i < sizeof(command_flag_names) / sizeof(command_flag_names[0]); i++)
+        if (cmd->flags & command_flag_names[i].flag)
+            reply_simple(r, command_flag_names[i].name);
+
+    reply_int(r, cmd->first_key);
+    reply_int(r, cmd->first_key ? cmd->last_key : 0);
+    reply_int(r, cmd->first_key ? cmd->key_step : 0);
+
+    const char *cats[8];
+    size_t ncats = command_categories(cmd, cats);
+    reply_set(r, ncats);
+    for (size_t i = 0; i < ncats; i++)
+        reply_simple(r, cats[i]);
+
+    /* tips */
+    if (cmd->flags & CMD_RANDOM) {
+        reply_set(r, 1);
+        reply_bulk_str(r, "nondeterministic_output");
+    } else {
+        reply_set(r, 0);
+    }
+
+    /* key specs: one, describing the first/last/step range */
+    if (cmd->first_key > 0) {
+        reply_set(r, 1);
+        reply_map(r, 3);
+        reply_bulk_str(r, "flags");
+        reply_set(r, 2);
+        if (cmd->flags & CMD_WRITE) {
+            reply_simple(r, "RW");
+            reply_simple(r, "update");
+        } else {
+            reply_simple(r, "RO");
+            reply_simple(r, "access");
+        }
+        reply_bulk_str(r, "begin_search");
+        reply_map(r, 2);
+        reply_bulk_str(r, "type");
+        reply_bulk_str(r, "index");
+        reply_bulk_str(r, "spec");
+        reply_map(r, 1);
+        reply_bulk_str(r, "index");
+        reply_int(r, cmd->first_key);
+        reply_bulk_str(r, "find_keys");
+        reply_map(r, 2);
+        reply_bulk_str(r, "type");
+        reply_bulk_str(r, "range");
+        reply_bulk_str(r, "spec");
+        reply_map(r, 3);
+        reply_bulk_str(r, "lastkey");
+        reply_int(r, cmd->last_key < 0 ? cmd->last_key : cmd->last_key - cmd->first_key);
+        reply_bulk_str(r, "keystep");
+        reply_int(r, cmd->key_step > 0 ? cmd->key_step : 1);
+        reply_bulk_str(r, "limit");
+        reply_int(r, 0);
+    } else {
+        reply_set(r, 0);
+    }
+
+    /* subcommands */
+    size_t nsub = 0;
+    for (const struct command *s = cmd->subcommands; s && s->name; s++)
+        nsub++;
+    if (nsub == 0) {
+        reply_set(r, 0);
+        return;
+    }
+    reply_array(r, nsub);
+    char full[128];
+    for (const struct command *s = cmd->subcommands; s && s->name; s++) {
+        snprintf(full, sizeof(full), "%s|%s", cmd->name, s->name);
+        reply_command_info(r, s, full);
+    }
+}
+
+/* Find "name" or "container|sub"; NULL if unknown. fullname gets the
+ * lower-case name Redis reports. */
+static const struct command *lookup_fullname(struct slice name, char *fullname, size_t n)
+{
+    const char *bar = memchr(name.ptr, '|', name.len);
+    const struct command *cmd;
+    if (bar == NULL) {
+        cmd = command_lookup(name);
+        if (cmd)
+            snprintf(fullname, n, "%s", cmd->name);
+        return cmd;
+    }
+    struct slice top = { name.ptr, (size_t)(bar - name.ptr) };
+    struct slice sub = { bar + 1, name.len - top.len - 1 };
+    const struct command *parent = command_lookup(top);
+    if (parent == NULL || parent->subcommands == NULL)
+        return NULL;
+    cmd = command_lookup_sub(parent, sub);
+    if (cmd)
+        snprintf(fullname, n, "%s|%s", parent->name, cmd->name);
+    return cmd;
+}
+
+void cmd_command(struct exec_ctx *ctx)
+{
+    size_t n = 0;
+    const struct command *table = command_table(&n);
+    reply_array(ctx->reply, n);
+    for (size_t i = 0; i < n; i++)
+        reply_command_info(ctx->reply, &table[i], table[i].name);
+}
+
+void cmd_command_count(struct exec_ctx *ctx)
+{
+    size_t n = 0;
+    command_table(&n);
+    reply_int(ctx->reply, (long long)n);
+}
+
+void cmd_command_info(struct exec_ctx *ctx)
+{
+    if (ctx->argc <= 2) {
+        cmd_command(ctx);
+        return;
+    }
+    reply_array(ctx->reply, (size_t)(ctx->argc - 2));
+    char full[128];
+    for (int i = 2; i < ctx->argc; i++) {
+        const struct command *cmd = lookup_fullname(ctx->argv[i], full, sizeof(full));
+        if (cmd == NULL)
+            reply_null(ctx->reply);
+        else
+            reply_command_info(ctx->reply, cmd, full);
+    }
+}
+
+static size_t docs_pairs(const struct command *cmd)
+{
+    return 3 + (cmd->subcommands && cmd->subcommands->name ? 1 : 0);
+}
+
+static void reply_command_docs(struct reply *r, const struct command *cmd)
+{
+    reply_map(r, docs_pairs(cmd));
+    reply_bulk_str(r, "summary");
+    reply_bulk_str(r, cmd->summary ? cmd->summary : "");
+    reply_bulk_str(r, "since");
+    reply_bulk_str(r, cmd->since ? cmd->since : "1.0.0");
+    reply_bulk_str(r, "group");
+    reply_bulk_str(r, cmd->group ? cmd->group : "server");
+    if (docs_pairs(cmd) == 4) {
+        size_t nsub = 0;
+        for (const struct command *s = cmd->subcommands; s->name; s++)
+            nsub++;
+        reply_bulk_str(r, "subcommands");
+        reply_map(r, nsub);
+        char full[128];
+        for (const struct command *s = cmd->subcommands; s->name; s++) {
+            snprintf(full, sizeof(full), "%s|%s", cmd->name, s->name);
+            reply_bulk_str(r, full);
+            reply_command_docs(r, s);
+        }
+    }
+}
+
+void cmd_command_docs(struct exec_ctx *ctx)
+{
+    char full[128];
+    if (ctx->argc <= 2) {
+        size_t n = 0;
+        const struct command *table = command_table(&n);
+        reply_map(ctx->reply, n);
+        for (size_t i = 0; i < n; i++) {
+            reply_bulk_str(ctx->reply, table[i].name);
+            reply_command_docs(ctx->reply, &table[i]);
+        }
+        return;
+    }
+    size_t found = 0;
+    for (int i = 2; i < ctx->argc; i++)
+        if (lookup_fullname(ctx->argv[i], full, sizeof(full)))
+            found++;
+    reply_map(ctx->reply, found);
+    for (int i = 2; i < ctx->argc; i++) {
+        const struct command *cmd = lookup_fullname(ctx->argv[i], full, sizeof(full));
+        if (cmd == NULL)
+            continue;
+        reply_bulk_str(ctx->reply, full);
+        reply_command_docs(ctx->reply, cmd);
+    }
+}
+
+/* COMMAND LIST [FILTERBY MODULE name | ACLCAT cat | PATTERN pattern] */
+struct list_filter {
+    int          kind; /* 0 none, 1 module, 2 aclcat, 3 pattern */
+    struct slice arg;
+    struct buf   names;  /* the matching names, each as a RESP bulk */
+    size_t       count;
+    int          proto;
+};
+
+static void list_visit(void *arg, const struct command *cmd, const char *fullname)
+{
+    struct list_filter *f = arg;
+    if (f->kind == 1)
+        return; /* ringkv has no modules */
+    if (f->kind == 2) {
+        const char *cats[8];
+        size_t nc = command_categories(cmd, cats);
+        bool hit = false;
+        for (size_t i = 0; i < nc; i++) {
+            const char *c = cats[i] + 1; /* without '@' */
+            struct slice want = f->arg;
+            if (want.len > 0 && want.ptr[0] == '@') {
+                want.ptr++;
+                want.len--;
+            }
+            if (slice_eq_nocase(want, c))
+                hit = true;
+        }
+        if (!hit)
+            return;
+    }
+    if (f->kind == 3 && !glob_match(f->arg.ptr, f->arg.len, fullname, strlen(fullname), true))
+        return;
+    struct reply r = { &f->names, f->proto };
+    reply_bulk_str(&r, fullname);
+    f->count++;
+}
+
+void cmd_command_list(struct exec_ctx *ctx)
+{
+    struct list_filter f = { .kind = 0, .proto = ctx->reply->proto };
+    buf_init(&f.names);
+    if (ctx->argc == 5 && slice_eq_nocase(ctx->argv[2], "filterby")) {
+        if (slice_eq_nocase(ctx->argv[3], "module")) f.kind = 1;
+        else if (slice_eq_nocase(ctx->argv[3], "aclcat")) f.kind = 2;
+        else if (slice_eq_nocase(ctx->argv[3], "pattern")) f.kind = 3;
+        f.arg = ctx->argv[4];
+    }
+    if (ctx->argc != 2 && f.kind == 0) {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return;
+    }
+    each_command(list_visit, &f);
+    reply_array(ctx->reply, f.count);
+    if (f.names.len)
+        buf_append(ctx->reply->out, f.names.data, f.names.len);
+    buf_free(&f.names);
+}
+
+void cmd_command_help(struct exec_ctx *ctx)
+{
+    static const char *const lines[] = {
+        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "(no subcommand)",
+        "    Return details about all commands.",
+        "COUNT",
+        "    Return the total number of commands in this server.",
+        "LIST",
+        "    Return a list of all commands in this server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "HELP",
+        "    Prints this help.",
+        NULL,
+    };
+    reply_help(ctx->reply, lines);
+}
+
+/* ------------------------------------------------------------------ TIME */
+
+void cmd_time(struct exec_ctx *ctx)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    reply_array(ctx->reply, 2);
+    reply_bulk_ll(ctx->reply, (long long)tv.tv_sec);
+    reply_bulk_ll(ctx->reply, (long long)tv.tv_usec);
+}
+
+/* -------------------------------------------------------------- SHUTDOWN */
+
+/* SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. ringkv keeps nothing on disk,
+ * so the modifiers only need to be well formed. On success the handler
+ * writes NO reply (Redis closes the connection without answering): the
+ * dispatcher must accept a command that produced no reply here, and the
+ * connection is closed once what precedes it is sent. */
+void cmd_shutdown(struct exec_ctx *ctx)
+{
+    bool nosave = false, save = false, abort_ = false;
+    for (int i = 1; i < ctx->argc; i++) {
+        struct slice a = ctx->argv[i];
+        if (slice_eq_nocase(a, "nosave")) nosave = true;
+        else if (slice_eq_nocase(a, "save")) save = true;
+        else if (slice_eq_nocase(a, "now") || slice_eq_nocase(a, "force")) continue;
+        else if (slice_eq_nocase(a, "abort")) abort_ = true;
+        else {
+            reply_error(ctx->reply, ERR_SYNTAX);
+            return;
+        }
+    }
+    if ((nosave && save) || (abort_ && ctx->argc != 2)) {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return;
+    }
+    if (abort_) {
+        reply_error(ctx->reply, "ERR No shutdown in progress.");
+        return;
+    }
+    log_warning("User requested shutdown...");
+    node_request_shutdown(ctx->shard->node, 0);
+    if (ctx->client != NULL)
+        ctx->client->close_after_reply = true;
+}
+
+/* --------------------------------------------------------------- CLUSTER */
+
+void cmd_cluster_keyslot(struct exec_ctx *ctx)
+{
+    if (ctx->argc != 3) {
+        reply_errorf(ctx->reply, ERR_ARITY, "cluster|keyslot");
+        return;
+    }
+    reply_int(ctx->reply, (long long)key_slot(ctx->argv[2].ptr, ctx->argv[2].len));
+}
+
+/* Every other CLUSTER subcommand (and CLUSTER alone) on a standalone node. */
+void cmd_cluster(struct exec_ctx *ctx)
+{
+    reply_error(ctx->reply, "ERR This instance has cluster support disabled");
+}

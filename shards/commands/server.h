@@ -1,0 +1,53 @@
+/* server: what the server command files share (info.c, config.c,
+ * introspection.c, slowlog.c): small text helpers and the walk over the
+ * command table that INFO and COMMAND both make. Private to shards/commands. */
+#ifndef RINGKV_COMMANDS_SERVER_H
+#define RINGKV_COMMANDS_SERVER_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/command.h"
+#include "core/reply.h"
+
+/* Copy a slice into a NUL-terminated buffer of n bytes; false if it does not fit. */
+static inline bool slice_to_cstr(struct slice s, char *out, size_t n)
+{
+    if (s.len >= n)
+        return false;
+    memcpy(out, s.ptr, s.len);
+    out[s.len] = '\0';
+    return true;
+}
+
+/* Reply a fixed help text as an array of status lines, as Redis does. */
+static inline void reply_help(struct reply *r, const char *const *lines)
+{
+    size_t n = 0;
+    while (lines[n])
+        n++;
+    reply_array(r, n);
+    for (size_t i = 0; i < n; i++)
+        reply_simple(r, lines[i]);
+}
+
+/* Visit every row of the command table, subcommands after their container,
+ * with the name INFO and COMMAND use ("get", "config|get"). */
+typedef void command_visit_fn(void *arg, const struct command *cmd, const char *fullname);
+
+static inline void each_command(command_visit_fn *fn, void *arg)
+{
+    size_t n = 0;
+    const struct command *table = command_table(&n);
+    char full[128];
+    for (size_t i = 0; i < n; i++) {
+        fn(arg, &table[i], table[i].name);
+        for (const struct command *sub = table[i].subcommands; sub && sub->name; sub++) {
+            snprintf(full, sizeof(full), "%s|%s", table[i].name, sub->name);
+            fn(arg, sub, full);
+        }
+    }
+}
+
+#endif
