@@ -4,6 +4,7 @@
  * and never names replication itself. */
 #include <mimalloc.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -52,6 +53,26 @@ static void repl_node_teardown(struct node *n)
     n->repl = NULL;
 }
 
+static void repl_module_info(struct shard *sh, const char *section, struct buf *out)
+{
+    if (strcmp(section, "stats") == 0)
+        repl_info_stats(sh, out);
+    else if (strcmp(section, "replication") == 0)
+        repl_info(sh, out);
+}
+
+/* The master REPLICAOF set at run time, for CONFIG REWRITE. */
+static bool repl_option_now(struct shard *sh, const char *option, char *value, size_t len)
+{
+    char host[256];
+    int port = 0;
+    if (strcmp(option, "replicaof") != 0 || !repl_current_master(sh, host, sizeof(host), &port))
+        return false;
+    /* REPLICAOF accepts only numeric addresses and localhost: no quoting needed */
+    snprintf(value, len, "%s %d", host, port);
+    return true;
+}
+
 static const struct shard_module repl_module = {
     .name = "replication",
     .setup = repl_shard_setup,
@@ -61,6 +82,8 @@ static const struct shard_module repl_module = {
     .pending = repl_turn_pending,
     .tick = repl_shard_tick,
     .node_teardown = repl_node_teardown,
+    .info = repl_module_info,
+    .option_now = repl_option_now,
 };
 
 void repl_attach(struct node *n)

@@ -18,7 +18,6 @@
 #include "core/resp.h"
 #include "shards/mailbox.h"
 #include "shards/message.h"
-#include "replication/repl.h"
 #include "shards/scratch.h"
 #include "shards/session.h"
 #include "shards/node.h"
@@ -204,7 +203,7 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
         /* accepted by the connection's shard, but a role change or a
          * FAILOVER's pause may have begun since: the offset the target must
          * reach is fixed, so this write may not happen */
-        const char *refused = repl_write_refusal(sh->node);
+        const char *refused = node_write_refusal(sh->node);
         if (!refused && atomic_load_explicit(&sh->node->repl_writes_paused, memory_order_relaxed))
             refused = "READONLY You can't write while a FAILOVER hands this master over to a replica.";
         if (refused) {
@@ -695,7 +694,7 @@ const char *dispatch_exec_refusal(struct shard *sh, const struct session *s)
 {
     if (s->multi_denyoom && over_memory(sh))
         return ERR_OOM;
-    return s->multi_writes ? repl_write_refusal(sh->node) : NULL;
+    return s->multi_writes ? node_write_refusal(sh->node) : NULL;
 }
 
 /* Inside MULTI: keep the command (as RESP) for EXEC and answer +QUEUED. */
@@ -855,7 +854,7 @@ static void execute(struct shard *sh, struct session *s, int argc, const struct 
     }
     if (cmd->flags & CMD_WRITE) {
         /* also when queued: Redis refuses it then, and the EXEC aborts */
-        const char *refused = repl_write_refusal(sh->node);
+        const char *refused = node_write_refusal(sh->node);
         if (refused) {
             reply_now(s, refused);
             stats_command_rejected(&sh->stats, cmd->index);

@@ -125,6 +125,21 @@ int shard_setup(struct shard *sh)
     return 0;
 }
 
+void shard_modules_info(struct shard *sh, const char *section, struct buf *out)
+{
+    for (int i = 0; i < sh->node->nmodules; i++)
+        if (sh->node->modules[i]->info)
+            sh->node->modules[i]->info(sh, section, out);
+}
+
+bool shard_modules_option(struct shard *sh, const char *option, char *value, size_t len)
+{
+    for (int i = 0; i < sh->node->nmodules; i++)
+        if (sh->node->modules[i]->option_now && sh->node->modules[i]->option_now(sh, option, value, len))
+            return true;
+    return false;
+}
+
 void shard_run(struct shard *sh)
 {
     loop_run(sh->loop, &sh->node->shutdown);

@@ -23,6 +23,7 @@ struct shard_msg;
 struct repl_shard;
 struct session;
 struct conn;
+struct buf;
 
 struct shard {
     int              id;
@@ -77,7 +78,19 @@ struct shard_module {
     void (*tick)(struct shard *sh, int64_t now_ms);
     /* Once every shard thread has stopped: release node-wide state. */
     void (*node_teardown)(struct node *n);
+    /* INFO, on shard 0: append this module's fields of a section ("stats",
+     * "replication") to out. */
+    void (*info)(struct shard *sh, const char *section, struct buf *out);
+    /* CONFIG REWRITE, on shard 0: the value of an option that the module
+     * changes at run time (REPLICAOF changes "replicaof"): true and value
+     * filled if it has one now, false if the option is not to be written. */
+    bool (*option_now)(struct shard *sh, const char *option, char *value, size_t len);
 };
+
+/* The attached modules' INFO fields of a section, in attach order. */
+void shard_modules_info(struct shard *sh, const char *section, struct buf *out);
+/* A module's run-time value of an option (see option_now); false if none. */
+bool shard_modules_option(struct shard *sh, const char *option, char *value, size_t len);
 
 /* Close the connection whose client (conn_view.client) is c, the way its
  * owner closes on CLIENT KILL. (shard_each_conn_view, conn_owner.h, visits

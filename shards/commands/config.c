@@ -16,7 +16,6 @@
 
 #include "shards/commands/commands.h"
 #include "shards/commands/server.h"
-#include "replication/repl.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/stats.h"
@@ -171,12 +170,10 @@ void cmd_config_rewrite(struct exec_ctx *ctx)
         reply_error(ctx->reply, "ERR The server is running without a config file");
         return;
     }
-    char host[256], line[300], err[512];
-    int port = 0;
+    char now[280], line[300], err[512];
     const char *replicaof = NULL;
-    if (repl_current_master(ctx->shard, host, sizeof(host), &port)) {
-        /* REPLICAOF accepts only numeric addresses and localhost: no quoting needed */
-        snprintf(line, sizeof(line), "replicaof %s %d", host, port);
+    if (shard_modules_option(ctx->shard, "replicaof", now, sizeof(now))) {
+        snprintf(line, sizeof(line), "replicaof %s", now);
         replicaof = line;
     }
     if (config_rewrite(&n->config, n->config_file, replicaof, err, sizeof(err)) != 0) {

@@ -18,7 +18,6 @@
 
 #include "shards/commands/commands.h"
 #include "shards/commands/server.h"
-#include "replication/repl.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/stats.h"
@@ -419,12 +418,12 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    (unsigned long long)t.misses, (unsigned long long)t.errors,
                    (unsigned long long)t.commands, (unsigned long long)t.cross_shard);
         if (sh->id == 0)
-            repl_info_stats(sh, out);
+            shard_modules_info(sh, "stats", out);
     }
     if (want & INFO_REPLICATION) {
         info_section_header(out, &sections, "Replication");
         if (sh->id == 0)
-            repl_info(sh, out);
+            shard_modules_info(sh, "replication", out);
     }
     if (want & INFO_CPU) {
         struct rusage ru;
