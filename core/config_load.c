@@ -3,6 +3,7 @@
  * (`ringkv [config-file] [--name value ...]`). Start-up only: values are
  * stored through option_apply, replaced strings freed at once. */
 #include "core/config.h"
+#include "core/args.h"
 #include "core/config_table.h"
 
 #include <ctype.h>
@@ -50,94 +51,26 @@ static void words_push(struct words *ws, const char *p, size_t n)
     ws->w[ws->n++] = s;
 }
 
-static int hex_digit(int c)
+static void push_word(void *arg, struct slice w)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
+    words_push(arg, w.ptr, w.len);
 }
 
-/* Split a line into words as Redis's sdssplitargs does: blanks separate,
- * "..." understands \n \r \t \b \a \xHH and \<c>, '...' only \', and a
- * closing quote must be followed by a blank or the end. Returns 0, or -1 on
- * unbalanced quotes (ws then holds nothing). */
+/* Split a line into words as Redis's sdssplitargs does (core/args.h).
+ * Returns 0, or -1 on unbalanced quotes (ws then holds nothing). */
 int split_words(const char *line, struct words *ws)
 {
-    const char *p = line;
-    char  *cur = NULL;
-    size_t len = 0, cap = 0;
-#define PUT(ch) do { \
-        if (len == cap) { cap = cap ? cap * 2 : 64; cur = mi_realloc(cur, cap); if (!cur) abort(); } \
-        cur[len++] = (char)(ch); \
-    } while (0)
-    for (;;) {
-        while (*p && isspace((unsigned char)*p))
-            p++;
-        if (*p == '\0')
-            break;
-        bool inq = false, insq = false, done = false;
-        len = 0;
-        while (!done) {
-            if (inq) {
-                if (p[0] == '\\' && p[1] == 'x' && hex_digit((unsigned char)p[2]) >= 0 &&
-                    hex_digit((unsigned char)p[3]) >= 0) {
-                    PUT(hex_digit((unsigned char)p[2]) * 16 + hex_digit((unsigned char)p[3]));
-                    p += 3;
-                } else if (p[0] == '\\' && p[1]) {
-                    p++;
-                    switch (*p) {
-                    case 'n': PUT('\n'); break;
-                    case 'r': PUT('\r'); break;
-                    case 't': PUT('\t'); break;
-                    case 'b': PUT('\b'); break;
-                    case 'a': PUT('\a'); break;
-                    default:  PUT(*p); break;
-                    }
-                } else if (*p == '"') {
-                    if (p[1] && !isspace((unsigned char)p[1]))
-                        goto unbalanced;
-                    done = true;
-                } else if (*p == '\0') {
-                    goto unbalanced;
-                } else {
-                    PUT(*p);
-                }
-            } else if (insq) {
-                if (p[0] == '\\' && p[1] == '\'') {
-                    p++;
-                    PUT('\'');
-                } else if (*p == '\'') {
-                    if (p[1] && !isspace((unsigned char)p[1]))
-                        goto unbalanced;
-                    done = true;
-                } else if (*p == '\0') {
-                    goto unbalanced;
-                } else {
-                    PUT(*p);
-                }
-            } else {
-                switch (*p) {
-                case ' ': case '\n': case '\r': case '\t': case '\0':
-                    done = true;
-                    break;
-                case '"':  inq = true; break;
-                case '\'': insq = true; break;
-                default:   PUT(*p); break;
-                }
-            }
-            if (*p)
-                p++;
-        }
-        words_push(ws, cur ? cur : "", len);
+    size_t len = strlen(line);
+    char *scratch = mi_malloc(len + 1);
+    if (scratch == NULL)
+        abort();
+    int n = args_split(line, len, scratch, NULL, push_word, ws);
+    mi_free(scratch);
+    if (n < 0) {
+        words_free(ws);
+        return -1;
     }
-#undef PUT
-    mi_free(cur);
     return 0;
-unbalanced:
-    mi_free(cur);
-    words_free(ws);
-    return -1;
 }
 
 static void config_fatal(char *err, size_t errlen, int lineno, const char *line, const char *reason)

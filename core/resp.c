@@ -11,6 +11,7 @@
  * arguments are kept as offsets, so a command delivered in many small reads is
  * scanned once overall, and the caller may move its buffer between calls. */
 #include "core/resp.h"
+#include "core/args.h"
 #include "core/numbers.h"
 
 #include <limits.h>
@@ -110,124 +111,22 @@ static enum resp_status fail(struct resp_parser *p, const char **err, const char
 
 /* ---- inline commands ------------------------------------------------------ */
 
-static inline bool is_space(unsigned char c)
+/* Split an inline command with Redis's rules (core/args.h): plain words
+ * point into the caller's buffer (kept as offsets), quoted ones were decoded
+ * into p->scratch, which is sized for the whole line first. */
+struct inline_split {
+    struct resp_parser *p;
+    const char         *line;
+};
+
+static void inline_word(void *arg, struct slice w)
 {
-    return c == ' ' || (c >= '\t' && c <= '\r'); /* isspace() in the C locale */
-}
-
-static inline int hex_val(unsigned char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Split line[0..L) into arguments with the rules of Redis's sdssplitargs.
- * Plain words point into the caller's buffer (offset base + i); a word with a
- * quote is decoded into p->scratch, which was sized for the whole line first
- * (decoding never makes text longer). Returns false on unbalanced quotes. */
-static bool split_inline(struct resp_parser *p, const char *line, size_t L, size_t base)
-{
-    /* sdssplitargs works on a C string: a NUL ends the line. */
-    const char *nul = memchr(line, '\0', L);
-    if (nul)
-        L = (size_t)(nul - line);
-
-    size_t i = 0;
-    for (;;) {
-        while (i < L && is_space((unsigned char)line[i]))
-            i++;
-        if (i >= L)
-            return true;
-
-        size_t start = i;
-        bool copied = false;  /* this word is being written to scratch */
-        size_t sstart = 0;
-        bool inq = false, insq = false, done = false;
-        char *out = NULL;
-
-        while (!done) {
-            if (inq) {
-                if (i >= L)
-                    return false;
-                unsigned char c = (unsigned char)line[i];
-                if (c == '\\' && i + 3 < L && line[i + 1] == 'x' &&
-                    hex_val((unsigned char)line[i + 2]) >= 0 && hex_val((unsigned char)line[i + 3]) >= 0) {
-                    *out++ = (char)(hex_val((unsigned char)line[i + 2]) * 16 + hex_val((unsigned char)line[i + 3]));
-                    i += 4;
-                } else if (c == '\\' && i + 1 < L) {
-                    char e = line[i + 1];
-                    switch (e) {
-                    case 'n': e = '\n'; break;
-                    case 'r': e = '\r'; break;
-                    case 't': e = '\t'; break;
-                    case 'b': e = '\b'; break;
-                    case 'a': e = '\a'; break;
-                    default: break;
-                    }
-                    *out++ = e;
-                    i += 2;
-                } else if (c == '"') {
-                    /* the closing quote must be followed by a space or the end */
-                    if (i + 1 < L && !is_space((unsigned char)line[i + 1]))
-                        return false;
-                    i++;
-                    done = true;
-                } else {
-                    *out++ = (char)c;
-                    i++;
-                }
-            } else if (insq) {
-                if (i >= L)
-                    return false;
-                unsigned char c = (unsigned char)line[i];
-                if (c == '\\' && i + 1 < L && line[i + 1] == '\'') {
-                    *out++ = '\'';
-                    i += 2;
-                } else if (c == '\'') {
-                    if (i + 1 < L && !is_space((unsigned char)line[i + 1]))
-                        return false;
-                    i++;
-                    done = true;
-                } else {
-                    *out++ = (char)c;
-                    i++;
-                }
-            } else {
-                if (i >= L)
-                    break;
-                char c = line[i];
-                if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
-                    done = true;
-                } else if (c == '"' || c == '\'') {
-                    if (!copied) {
-                        copied = true;
-                        sstart = p->scratch.len;
-                        out = p->scratch.data + sstart;
-                        memcpy(out, line + start, i - start);
-                        out += i - start;
-                    }
-                    if (c == '"')
-                        inq = true;
-                    else
-                        insq = true;
-                    i++;
-                } else {
-                    if (copied)
-                        *out++ = c;
-                    i++;
-                }
-            }
-        }
-        if (copied) {
-            size_t n = (size_t)(out - (p->scratch.data + sstart));
-            p->scratch.len = sstart + n;
-            push_arg(p, OFF_SCRATCH | sstart, n);
-        } else {
-            push_arg(p, base + start, i - start);
-        }
-    }
+    struct inline_split *is = arg;
+    struct resp_parser *p = is->p;
+    if (w.ptr >= p->scratch.data && w.ptr < p->scratch.data + p->scratch.cap)
+        push_arg(p, OFF_SCRATCH | (size_t)(w.ptr - p->scratch.data), w.len);
+    else
+        push_arg(p, (size_t)(w.ptr - is->line), w.len);
 }
 
 static enum resp_status parse_inline(struct resp_parser *p, const char *buf, size_t n,
@@ -250,7 +149,8 @@ static enum resp_status parse_inline(struct resp_parser *p, const char *buf, siz
     p->argc = 0;
     p->scratch.len = 0;
     buf_reserve(&p->scratch, line_len + 1);
-    if (!split_inline(p, buf, line_len, 0))
+    struct inline_split is = { p, buf };
+    if (args_split(buf, line_len, p->scratch.data, &p->scratch.len, inline_word, &is) < 0)
         return fail(p, err, ERR_QUOTES);
 
     parser_reset(p);
