@@ -24,6 +24,7 @@
 #include "core/config.h"
 #include "core/numbers.h"
 #include "core/reply.h"
+#include "core/resp.h"
 
 #define ERR_NEEDS_CLIENT   "ERR this command needs its connection"
 #define ERR_DB_RANGE       "ERR DB index is out of range"
@@ -689,29 +690,16 @@ void merge_client_kill(struct reply *out, const struct merge_input *in)
     bool any_ok = false;
     int first_error = -1;
     for (int i = 0; i < in->nparts; i++) {
-        const struct buf *part = &in->parts[i];
-        if (part->len == 0)
-            continue;
-        switch (part->data[0]) {
-        case ':': {
-            size_t end = 1;
-            while (end < part->len && part->data[end] != '\r')
-                end++;
-            long long v;
-            if (parse_ll((struct slice){ part->data + 1, end - 1 }, &v))
-                sum += v;
-            break;
-        }
-        case '+':
+        struct resp_reader rd;
+        resp_reader_init(&rd, in->parts[i].data, in->parts[i].len);
+        long long v;
+        struct slice text;
+        if (resp_read_int(&rd, &v))
+            sum += v;
+        else if (resp_peek(&rd) == '+' && resp_read_string(&rd, &text))
             any_ok = true;
-            break;
-        case '-':
-            if (first_error < 0)
-                first_error = i;
-            break;
-        default:
-            break;
-        }
+        else if (resp_read_error(&rd, &text) && first_error < 0)
+            first_error = i;
     }
     if (any_ok)
         reply_ok(out);

@@ -364,19 +364,16 @@ void cmd_pubsub_numsub(struct exec_ctx *ctx)
 typedef void element_fn(void *arg, size_t index, const char *p, size_t len);
 static bool each_element(const struct buf *part, element_fn *fn, void *arg)
 {
-    if (part->len < 4 || part->data[0] != '*')
-        return false;
-    const char *crlf = memchr(part->data, '\r', part->len);
+    struct resp_reader rd;
     long long count;
-    if (!crlf || !parse_ll((struct slice){ part->data + 1, (size_t)(crlf - part->data - 1) }, &count))
+    resp_reader_init(&rd, part->data, part->len);
+    if (resp_peek(&rd) != '*' || !resp_read_aggregate(&rd, &count))
         return false;
-    size_t at = (size_t)(crlf - part->data) + 2;
     for (long long i = 0; i < count; i++) {
-        size_t len = resp_value_len(part->data + at, part->len - at);
-        if (!len)
+        struct slice v;
+        if (!resp_read_value(&rd, &v))
             return false;
-        fn(arg, (size_t)i, part->data + at, len);
-        at += len;
+        fn(arg, (size_t)i, v.ptr, v.len);
     }
     return true;
 }
@@ -432,10 +429,12 @@ static void add_numsub(void *arg, size_t index, const char *p, size_t len)
     if (index % 2 == 0) {
         ns->names[pair] = p;
         ns->lens[pair] = len;
-    } else if (len > 1 && p[0] == ':') {
-        long long v = 0;
-        parse_ll((struct slice){ p + 1, len - 3 }, &v);
-        ns->counts[pair] += v;
+    } else {
+        struct resp_reader rd;
+        long long v;
+        resp_reader_init(&rd, p, len);
+        if (resp_read_int(&rd, &v))
+            ns->counts[pair] += v;
     }
 }
 
@@ -444,10 +443,10 @@ void merge_pubsub_numsub(struct reply *out, const struct merge_input *in)
 {
     if (merge_copy_first_error(out, in) || in->nparts == 0)
         return;
-    const struct buf *first = &in->parts[0];
-    const char *crlf = memchr(first->data, '\r', first->len);
+    struct resp_reader first;
     long long count = 0;
-    if (!crlf || !parse_ll((struct slice){ first->data + 1, (size_t)(crlf - first->data - 1) }, &count) || count < 0) {
+    resp_reader_init(&first, in->parts[0].data, in->parts[0].len);
+    if (resp_peek(&first) != '*' || !resp_read_aggregate(&first, &count) || count < 0) {
         reply_error(out, "ERR internal error: malformed reply from a shard");
         return;
     }

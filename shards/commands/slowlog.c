@@ -72,42 +72,6 @@ void cmd_slowlog_get(struct exec_ctx *ctx)
     }
 }
 
-/* Read a RESP integer line ":<n>\r\n" at p; returns bytes used or 0. */
-static size_t read_resp_int(const char *p, size_t n, long long *out)
-{
-    if (n < 4 || p[0] != ':')
-        return 0;
-    const char *crlf = memchr(p, '\r', n);
-    if (crlf == NULL || (size_t)(crlf - p) + 2 > n)
-        return 0;
-    char num[32];
-    size_t len = (size_t)(crlf - p) - 1;
-    if (len == 0 || len >= sizeof(num))
-        return 0;
-    memcpy(num, p + 1, len);
-    num[len] = '\0';
-    *out = strtoll(num, NULL, 10);
-    return (size_t)(crlf - p) + 2;
-}
-
-/* Read an aggregate header "*<n>\r\n"; returns bytes used or 0. */
-static size_t read_resp_array(const char *p, size_t n, long long *out)
-{
-    if (n < 4 || p[0] != '*')
-        return 0;
-    char tmp[32];
-    const char *crlf = memchr(p, '\r', n);
-    if (crlf == NULL || (size_t)(crlf - p) + 2 > n)
-        return 0;
-    size_t len = (size_t)(crlf - p) - 1;
-    if (len == 0 || len >= sizeof(tmp))
-        return 0;
-    memcpy(tmp, p + 1, len);
-    tmp[len] = '\0';
-    *out = strtoll(tmp, NULL, 10);
-    return (size_t)(crlf - p) + 2;
-}
-
 struct slowlog_ref {
     const char *p;     /* the entry's bytes (one complete RESP array) */
     size_t      len;
@@ -140,26 +104,20 @@ void merge_slowlog_get(struct reply *out, const struct merge_input *in)
             mi_free(refs);
             return;
         }
+        struct resp_reader rd;
         long long nelem = 0, c = 0;
-        size_t used = read_resp_array(p, n, &nelem);
-        if (used == 0 || nelem < 1)
-            continue;
-        size_t u2 = read_resp_int(p + used, n - used, &c);
-        if (u2 == 0)
+        resp_reader_init(&rd, p, n);
+        if (resp_peek(&rd) != '*' || !resp_read_aggregate(&rd, &nelem) || nelem < 1 ||
+            !resp_read_int(&rd, &c))
             continue;
         count = c;
-        used += u2;
         for (long long k = 1; k + 1 < nelem; k += 2) {
             struct slowlog_ref ref = { NULL, 0, 0, i, k };
-            size_t tlen = read_resp_int(p + used, n - used, &ref.id);
-            if (tlen == 0)
+            struct slice entry;
+            if (!resp_read_int(&rd, &ref.id) || !resp_read_value(&rd, &entry))
                 break;
-            used += tlen;
-            size_t vlen = resp_value_len(p + used, n - used);
-            if (vlen == 0)
-                break;
-            ref.p = p + used;
-            ref.len = vlen;
+            ref.p = entry.ptr;
+            ref.len = entry.len;
             if (total == cap) {
                 cap = cap ? cap * 2 : 32;
                 refs = mi_realloc(refs, cap * sizeof(*refs));
@@ -167,7 +125,6 @@ void merge_slowlog_get(struct reply *out, const struct merge_input *in)
                     abort();
             }
             refs[total++] = ref;
-            used += vlen;
         }
     }
     if (total > 1)
