@@ -77,6 +77,28 @@ enum command_flag {
     CMD_SUBSCRIBED = 1u << 17, /* allowed on a RESP2 connection in subscribe mode */
 };
 
+/* How a command's writes reach the replication stream: the journal column
+ * of the table (replication/repl.c acts on it; rows set it through
+ * JOURNALED() in core/command.c, the default is JOURNAL_EFFECTS).
+ *  - JOURNAL_EFFECTS: the changes the store makes, each in a deterministic
+ *    form (SET k v [PXAT t], DEL k, PEXPIREAT k t, PERSIST k): right for
+ *    commands whose effect is small or depends on the clock (SET EX, EXPIRE,
+ *    GETEX, INCRBYFLOAT, RENAME, ...).
+ *  - JOURNAL_COMMAND: the command itself, as sent, once, if it changed
+ *    anything: for in-place edits of a value (SETBIT, SETRANGE, APPEND,
+ *    INCR, ...), whose effects would be the whole value. Such a command must
+ *    be deterministic given the keyspace (no clock, no randomness); a
+ *    replica runs it through the same row and handler.
+ *  - JOURNAL_NODE: one record for the whole node (FLUSHALL, FLUSHDB): every
+ *    shard runs its part, and the record takes one place in the stream,
+ *    after every write any shard made before its part and before every
+ *    write after it (a barrier, see replication/repl.c). */
+enum journal_kind {
+    JOURNAL_EFFECTS = 0,
+    JOURNAL_COMMAND,
+    JOURNAL_NODE,
+};
+
 struct command {
     const char *name;      /* lower case */
     int         arity;     /* argc including the name; negative: at least -arity */
@@ -90,6 +112,7 @@ struct command {
     const char *summary;   /* COMMAND DOCS summary */
     const char *since;     /* Redis version that introduced it */
     int         index;     /* position in the table (for per-command stats) */
+    enum journal_kind journal; /* how its writes reach the replication stream */
     /* subcommands (CLIENT, CONFIG, ...): NULL-terminated by name, or NULL */
     const struct command *subcommands;
 };

@@ -187,6 +187,7 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
         if (refused) {
             reply_error(&r, refused);
             stats_command_rejected(&sh->stats, cmd->index);
+            repl_command_refused(sh, cmd);
             return false;
         }
     }
@@ -196,7 +197,13 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
         .shard = sh, .store = store, .reply = &r, .argc = argc, .argv = argv,
         .client = client, .now_ms = now, .caller_id = caller_id, .msg = msg,
     };
+    /* the row's journal column decides what the replication stream gets */
+    bool own_store = store == sh->store;
+    if (own_store)
+        repl_command_begin(sh, cmd);
     cmd->fn(&ctx);
+    if (own_store)
+        repl_command_end(sh, cmd, argc, argv);
     /* one clock read per command: it ends this one and starts the next */
     uint64_t t1 = clock_mono_ns();
     uint64_t usec = (t1 - sh->clock_ns) / 1000;

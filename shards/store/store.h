@@ -11,7 +11,10 @@
  * Journal: every change the store applies is handed, in a deterministic form
  * (absolute expiry times, whole new values), to the journal hook given at
  * creation, in the order the changes happen. Lazy and active expiry and
- * eviction journal a DEL. This is the stream replication ships (DESIGN §5). */
+ * eviction journal a DEL marked by_store. Replication ships these records,
+ * except while a command whose table row journals it as itself runs (then
+ * the command goes instead, and only the by_store DELs pass: DESIGN §5,
+ * replication/repl.c). */
 #ifndef RINGKV_STORE_H
 #define RINGKV_STORE_H
 
