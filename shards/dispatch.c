@@ -198,11 +198,11 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
         .client = client, .now_ms = now, .caller_id = caller_id, .msg = msg,
     };
     /* the row's journal column decides what the replication stream gets */
-    bool own_store = store == sh->store;
-    if (own_store)
+    bool journal_as_row = cmd->journal != JOURNAL_EFFECTS && store == sh->store;
+    if (journal_as_row)
         repl_command_begin(sh, cmd);
     cmd->fn(&ctx);
-    if (own_store)
+    if (journal_as_row)
         repl_command_end(sh, cmd, argc, argv);
     /* one clock read per command: it ends this one and starts the next */
     uint64_t t1 = clock_mono_ns();
