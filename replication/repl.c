@@ -269,7 +269,8 @@ static void held_put(struct buf *b, char kind, const char *p, uint32_t n)
 {
     buf_append(b, &kind, 1);
     buf_append(b, &n, 4);
-    buf_append(b, p, n);
+    if (n)
+        buf_append(b, p, n);
 }
 
 /* Every shard has passed the oldest waiting barrier: its record, then what

@@ -19,6 +19,8 @@
 #pragma GCC diagnostic ignored "-Wunused-function" /* the helpers this file does not use */
 #include "repl_helpers.h"
 
+static unsigned rnd(unsigned *seed, unsigned n) { return (unsigned)rand_r(seed) % n; }
+
 static struct server *start_threads(const char *threads)
 {
     if (target_is_redis())
@@ -125,6 +127,65 @@ static void test_flushall_2_to_2(void **state) { (void)state; flushall_case("2",
 static void test_flushall_3_to_1(void **state) { (void)state; flushall_case("3", "1"); }
 static void test_flushall_3_to_2(void **state) { (void)state; flushall_case("3", "2"); }
 
+/* Several clients on different shards, each pipelining writes with a
+ * FLUSHALL now and then: the flushes cross on their way to the shards (one
+ * shard runs A's before B's, another B's before A's), and the stream must
+ * still leave the replica as the master. */
+struct flusher {
+    int         port;
+    int         id;
+    pthread_t   thread;
+};
+
+static void *flusher_main(void *arg)
+{
+    struct flusher *f = arg;
+    tconn *c = tconnect(f->port);
+    unsigned seed = (unsigned)f->id * 7919u + 1;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    char key[32], val[32];
+    for (int round = 0; round < 150; round++) {
+        len = 0;
+        int n = 0;
+        for (int i = 0; i < 20; i++) {
+            if (rnd(&seed, 30) == 0 && round < 140) { /* the last rounds leave keys to compare */
+                resp_cmd(&buf, &len, &cap, 1, (const char *[]){ "FLUSHALL" });
+            } else {
+                snprintf(key, sizeof key, "f%d:%u", f->id, rnd(&seed, 200));
+                snprintf(val, sizeof val, "%d-%d", round, i);
+                resp_cmd(&buf, &len, &cap, 3, (const char *[]){ "SET", key, val });
+            }
+            n++;
+        }
+        tsend_raw(c, buf, len);
+        for (int i = 0; i < n; i++)
+            rval_free(tread(c, 10000));
+    }
+    free(buf);
+    tclose(c);
+    return NULL;
+}
+
+static void test_flushall_from_many_clients(void **state)
+{
+    (void)state;
+    struct server *m, *r;
+    tconn *mc, *rc;
+    link_pair(&m, &r, "3", "2", &mc, &rc);
+    struct flusher f[4];
+    for (int i = 0; i < 4; i++) {
+        f[i] = (struct flusher){ .port = m->port, .id = i };
+        assert_int_equal(pthread_create(&f[i].thread, NULL, flusher_main, &f[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(f[i].thread, NULL);
+    wait_synced(mc, rc, 10000);
+    size_t n = expect_same_data(m->port, r->port);
+    print_message("%zu keys the same after crossing FLUSHALLs\n", n);
+    unlink_pair(m, r, mc, rc);
+}
+
 /* ---- in-place edits travel as commands ---- */
 
 static void test_setbit_ships_the_command(void **state)
@@ -196,8 +257,6 @@ static void test_ttl_extended_before_expiry(void **state)
 #define RANDOM_OPS 6000
 
 static char extend_key[32]; /* a key to extend at the start of the next pipeline */
-
-static unsigned rnd(unsigned *seed, unsigned n) { return (unsigned)rand_r(seed) % n; }
 
 /* Append one random command; returns how many replies it produces. */
 static int random_command(unsigned *seed, char **buf, size_t *len, size_t *cap)
@@ -377,6 +436,7 @@ int main(void)
         cmocka_unit_test_teardown(test_flushall_2_to_2, nodes_teardown),
         cmocka_unit_test_teardown(test_flushall_3_to_1, nodes_teardown),
         cmocka_unit_test_teardown(test_flushall_3_to_2, nodes_teardown),
+        cmocka_unit_test_teardown(test_flushall_from_many_clients, nodes_teardown),
         cmocka_unit_test_teardown(test_setbit_ships_the_command, nodes_teardown),
         cmocka_unit_test_teardown(test_ttl_extended_before_expiry, nodes_teardown),
         cmocka_unit_test_teardown(test_random_mix_3_to_2, nodes_teardown),
