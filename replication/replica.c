@@ -398,13 +398,10 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
     /* everything else is part of the stream and of our offset, and goes on
      * to replicas of ours */
     master_stream_bytes(sh, raw, rawlen);
-    const struct command *cmd = command_lookup(name);
-    if (cmd && cmd->journal != JOURNAL_EFFECTS) {
-        if (!queue_command(sh, l, cmd, argc, argv)) {
-            log_warning("Bad '%.*s' in the replication stream", (int)name.len, name.ptr);
-            return false;
-        }
-    } else if (slice_eq_nocase(name, "set") && (argc == 3 || argc == 5)) {
+    /* the effects' forms first (most of a stream), then the commands the
+     * table journals as themselves */
+    const struct command *cmd;
+    if (slice_eq_nocase(name, "set") && (argc == 3 || argc == 5)) {
         rec.op = JOURNAL_SET;
         rec.key = argv[1];
         rec.value = argv[2];
@@ -427,6 +424,11 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
         rec.op = JOURNAL_PERSIST;
         rec.key = argv[1];
         queue_record(sh, l, &rec);
+    } else if ((cmd = command_lookup(name)) != NULL && cmd->journal != JOURNAL_EFFECTS) {
+        if (!queue_command(sh, l, cmd, argc, argv)) {
+            log_warning("Bad '%.*s' in the replication stream", (int)name.len, name.ptr);
+            return false;
+        }
     } else if (slice_eq_nocase(name, "replconf") && argc >= 2 && slice_eq_nocase(argv[1], "getack")) {
         send_ack(sh);
     } else if (slice_eq_nocase(name, "ping") || slice_eq_nocase(name, "select") ||
