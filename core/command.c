@@ -12,7 +12,8 @@
  *    answers combines into the same reply Redis gives;
  *  - SCAN is CMD_CURSOR; the other key commands run where their keys live;
  *  - the journal column (enum journal_kind, set with ROW_JOURNAL): in-place
- *    edits of a value (APPEND, SETRANGE, SETBIT, INCR, DECR, INCRBY, DECRBY)
+ *    edits of a value (APPEND, SETRANGE, SETBIT, INCR, DECR, INCRBY, DECRBY,
+ *    and INCRBYFLOAT in the form its handler states: SET key result KEEPTTL)
  *    are journaled as themselves, FLUSHALL/FLUSHDB as one node-wide record;
  *    every other write by its effects.
  *
@@ -214,7 +215,8 @@ static struct command table[] = {
     ROW_JOURNAL(JOURNAL_COMMAND, "decrby", 3, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
         cmd_decrby, NULL, "string", "1.0.0",
         "Decrement the integer value of a key by the given number"),
-    ROW("incrbyfloat", 3,  CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, cmd_incrbyfloat, NULL, "string", "2.6.0",
+    ROW_JOURNAL(JOURNAL_COMMAND, "incrbyfloat", 3, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_incrbyfloat, NULL, "string", "2.6.0",
         "Increment the float value of a key by the given amount"),
     ROW("getrange",    4,  CMD_READONLY, 1, 1, 1, cmd_getrange, NULL, "string", "2.4.0",
         "Get a substring of the string stored at a key"),

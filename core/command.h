@@ -39,6 +39,11 @@ struct exec_ctx {
     uint64_t             caller_id; /* id of the client that sent the command (CLIENT KILL SKIPME) */
     struct shard_msg    *msg;    /* the message that brought the command here, or NULL */
     bool                 deferred; /* set by a handler that keeps msg and answers later (WAIT) */
+    /* Set by replication for a row journaled as itself (JOURNAL_COMMAND)
+     * while something journals it, else NULL: a handler whose command is
+     * not deterministic as sent states here the form to journal instead
+     * (INCRBYFLOAT: SET key result KEEPTTL, as Redis propagates it). */
+    void (*journal_as)(struct exec_ctx *ctx, int argc, const struct slice *argv);
 };
 
 typedef void command_fn(struct exec_ctx *ctx);
@@ -87,8 +92,10 @@ enum command_flag {
  *  - JOURNAL_COMMAND: the command itself, as sent, once, if it changed
  *    anything: for in-place edits of a value (SETBIT, SETRANGE, APPEND,
  *    INCR, ...), whose effects would be the whole value. Such a command must
- *    be deterministic given the keyspace (no clock, no randomness); a
- *    replica runs it through the same row and handler.
+ *    be deterministic given the keyspace (no clock, no randomness), or its
+ *    handler states a form that is (exec_ctx.journal_as: INCRBYFLOAT, whose
+ *    float formatting is not to be redone elsewhere); a replica runs it
+ *    through the same row and handler.
  *  - JOURNAL_NODE: one record for the whole node (FLUSHALL, FLUSHDB): every
  *    shard runs its part, and the record takes one place in the stream,
  *    after every write any shard made before its part and before every

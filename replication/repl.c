@@ -107,6 +107,7 @@ void repl_shard_teardown(struct shard *sh)
         return;
     buf_free(&rs->journal_out);
     buf_free(&rs->journal_spare);
+    buf_free(&rs->journal_form);
     for (struct snap *s = rs->snaps, *next; s; s = next) {
         next = s->next;
         snap_flow_unref(s->flow);
@@ -128,8 +129,9 @@ void repl_shard_teardown(struct shard *sh)
  *  - JOURNAL_EFFECTS: nothing to do, the store's records are journaled as
  *    they come (repl_journal_hook);
  *  - JOURNAL_COMMAND: the store's records are held back (counted, not
- *    encoded) and, if there were any, the command as sent is journaled once
- *    at the end. A DEL the store decides on its own (a key found past its
+ *    encoded) and, if there were any, the command as sent (or the form its
+ *    handler stated through exec_ctx.journal_as) is journaled once at the
+ *    end. A DEL the store decides on its own (a key found past its
  *    time) still goes out at once, before the command, as Redis propagates
  *    a lazy expiry before the command that met it;
  *  - JOURNAL_NODE: every shard runs its part; each sends shard 0 a barrier
@@ -176,13 +178,24 @@ static void send_barrier(struct shard *sh, int argc, const struct slice *argv)
     msg_post(sh, m, 0);
 }
 
-void repl_command_begin(struct shard *sh, const struct command *cmd)
+/* exec_ctx.journal_as: the handler's deterministic form of itself. */
+static void journal_form(struct exec_ctx *ctx, int argc, const struct slice *argv)
+{
+    struct repl_shard *rs = ctx->shard->repl;
+    buf_clear(&rs->journal_form);
+    journal_encode_command(argc, argv, &rs->journal_form);
+}
+
+void repl_command_begin(struct shard *sh, const struct command *cmd, struct exec_ctx *ctx)
 {
     struct repl_shard *rs = sh->repl;
     if (!rs || cmd->journal == JOURNAL_EFFECTS)
         return;
     rs->journaling = cmd;
     rs->held_records = 0;
+    buf_clear(&rs->journal_form);
+    if (cmd->journal == JOURNAL_COMMAND)
+        ctx->journal_as = journal_form;
 }
 
 void repl_command_end(struct shard *sh, const struct command *cmd, int argc, const struct slice *argv)
@@ -197,7 +210,11 @@ void repl_command_end(struct shard *sh, const struct command *cmd, int argc, con
         send_barrier(sh, argc, changed ? argv : NULL);
         return;
     }
-    if (changed && atomic_load_explicit(&sh->node->repl_feeding, memory_order_relaxed))
+    if (!changed || !atomic_load_explicit(&sh->node->repl_feeding, memory_order_relaxed))
+        return;
+    if (rs->journal_form.len)
+        buf_append(&rs->journal_out, rs->journal_form.data, rs->journal_form.len);
+    else
         journal_encode_command(argc, argv, &rs->journal_out);
 }
 

@@ -73,7 +73,7 @@ journal_hook repl_journal_hook;
  * row's journal column (core/command.h) decides what the stream gets.
  * repl_command_refused: a part the shard refused to run (a write refused
  * mid-flight) still counts as its part of a node-wide command. */
-void repl_command_begin(struct shard *sh, const struct command *cmd);
+void repl_command_begin(struct shard *sh, const struct command *cmd, struct exec_ctx *ctx);
 void repl_command_end(struct shard *sh, const struct command *cmd, int argc, const struct slice *argv);
 void repl_command_refused(struct shard *sh, const struct command *cmd);
 /* End of every loop turn: ship journal bytes, produce snapshot slices, and on

@@ -70,6 +70,7 @@ struct repl_shard {
      * effects), and the store records it made meanwhile (held back) */
     const struct command *journaling;
     int           held_records;
+    struct buf    journal_form; /* the form its handler stated (exec_ctx.journal_as), encoded */
     struct stream_gate *gate;   /* shard 0: node-wide records' barrier (repl.c) */
 };
 

@@ -333,8 +333,8 @@ static void post_applies(struct shard *sh, struct repl_link *l)
     }
 }
 
-/* A command the master journaled as itself (its row's journal column): run
- * through the same row here, on the shard owning its key, or on every shard
+/* A command the master journaled as itself (its row's journal column), or a
+ * write in another form than the records': run through the same row here, on the shard owning its key, or on every shard
  * for a node-wide one (each applies it at the same point of the stream: it
  * follows, in that shard's apply order, every write the stream had before
  * it). Returns false if it does not fit its row. */
@@ -424,7 +424,10 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
         rec.op = JOURNAL_PERSIST;
         rec.key = argv[1];
         queue_record(sh, l, &rec);
-    } else if ((cmd = command_lookup(name)) != NULL && cmd->journal != JOURNAL_EFFECTS) {
+    } else if ((cmd = command_lookup(name)) != NULL &&
+               (cmd->journal != JOURNAL_EFFECTS || (cmd->flags & CMD_WRITE))) {
+        /* journaled as itself, or a write in a form of its own (a handler's
+         * stated form: SET k v KEEPTTL): through its row and handler */
         if (!queue_command(sh, l, cmd, argc, argv)) {
             log_warning("Bad '%.*s' in the replication stream", (int)name.len, name.ptr);
             return false;

@@ -200,7 +200,7 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
     /* the row's journal column decides what the replication stream gets */
     bool journal_as_row = cmd->journal != JOURNAL_EFFECTS && store == sh->store;
     if (journal_as_row)
-        repl_command_begin(sh, cmd);
+        repl_command_begin(sh, cmd, &ctx);
     cmd->fn(&ctx);
     if (journal_as_row)
         repl_command_end(sh, cmd, argc, argv);

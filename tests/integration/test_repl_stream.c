@@ -211,6 +211,19 @@ static void test_setbit_ships_the_command(void **state)
     wait_synced(mc, rc, 10000);
     long long edits = repl_offset(mc) - before;
     assert_true(edits < 1000);
+
+    /* INCRBYFLOAT goes as a SET of the result with KEEPTTL, as Redis sends
+     * it: "*4\r\n$3\r\nSET\r\n$1\r\nf\r\n$3\r\n2.5\r\n$7\r\nKEEPTTL\r\n" */
+    expect_ok(tcmd(mc, "SET f 1.25 PX 100000"));
+    wait_synced(mc, rc, 10000);
+    before = repl_offset(mc);
+    expect_bulk(tcmd(mc, "INCRBYFLOAT f 1.25"), "2.5");
+    wait_synced(mc, rc, 10000);
+    long long delta = repl_offset(mc) - before;
+    if (delta < 42 || (delta - 42) % 14 != 0 || delta > 42 + 2 * 14) /* (a PING may fall in) */
+        fail_msg("INCRBYFLOAT moved the offset by %lld bytes, not 42", delta);
+    expect_bulk(tcmd(rc, "GET f"), "2.5");
+    assert_int_equal(get_int(tcmd(rc, "PEXPIRETIME f")), get_int(tcmd(mc, "PEXPIRETIME f")));
     expect_same_data(m->port, r->port);
     unlink_pair(m, r, mc, rc);
 }
