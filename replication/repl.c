@@ -108,6 +108,7 @@ void repl_shard_teardown(struct shard *sh)
     buf_free(&rs->journal_out);
     buf_free(&rs->journal_spare);
     buf_free(&rs->journal_form);
+    buf_free(&rs->deferred_apply);
     for (struct snap *s = rs->snaps, *next; s; s = next) {
         next = s->next;
         snap_flow_unref(s->flow);
@@ -443,6 +444,60 @@ static void stream_apply(struct shard *sh, struct store *st, const struct buf *b
     }
 }
 
+/* ---- deferred applies: a replica's snapshot for a replica of its own ----
+ *
+ * A replica serving a full sync (chained) sends its snapshot and then the
+ * stream from the sync's offset (master.c, stream_later): the snapshot must
+ * hold the state at that offset exactly, because the stream is replayed on
+ * top of it, and a command such as INCR or APPEND applied twice does not
+ * give the same value (a SET would). So while a snapshot runs on a
+ * replica's shard, the master's writes that arrive are kept and applied
+ * once it is done (reads on this replica lag meanwhile). A second snapshot
+ * starting meanwhile waits, and begins after the writes deferred before its
+ * start are applied. */
+
+static bool defers_applies(struct shard *sh)
+{
+    return sh->repl->snaps != NULL && repl_is_replica(sh->node);
+}
+
+static void apply_deferred(struct shard *sh, size_t upto)
+{
+    struct repl_shard *rs = sh->repl;
+    if (upto == 0)
+        return;
+    struct buf view = { rs->deferred_apply.data, upto, upto };
+    stream_apply(sh, sh->store, &view);
+    buf_consume(&rs->deferred_apply, upto);
+    for (struct snap *s = rs->snaps; s; s = s->next)
+        if (s->waiting)
+            s->mark = s->mark > upto ? s->mark - upto : 0;
+    if (rs->deferred_apply.len == 0 && rs->deferred_apply.cap > SPARE_BUF_MAX)
+        buf_free(&rs->deferred_apply);
+}
+
+/* No snapshot running here any more: apply what waits, up to the start of
+ * the next waiting snapshot (which then runs), or all of it. */
+static void snapshots_settle(struct shard *sh)
+{
+    struct repl_shard *rs = sh->repl;
+    struct snap *next = NULL;
+    for (struct snap *s = rs->snaps; s; s = s->next) {
+        if (!s->waiting)
+            return;
+        if (!next || s->mark < next->mark)
+            next = s;
+    }
+    if (!next) {
+        apply_deferred(sh, rs->deferred_apply.len);
+        return;
+    }
+    apply_deferred(sh, next->mark);
+    for (struct snap *s = rs->snaps; s; s = s->next)
+        if (s->waiting && s->mark == 0)
+            s->waiting = false;
+}
+
 struct frame_sink {
     struct buf *out;
     size_t      keys;
@@ -477,7 +532,7 @@ static void snapshot_slices(struct shard *sh)
     int64_t now = shard_now_ms(sh);
     while (*pp) {
         struct snap *s = *pp;
-        if (s->flow && snap_flow_full(s->flow)) {
+        if (s->waiting || (s->flow && snap_flow_full(s->flow))) {
             pp = &s->next; /* the replica has enough to read; woken when it drains */
             continue;
         }
@@ -502,6 +557,7 @@ static void snapshot_slices(struct shard *sh)
             pp = &s->next;
         }
     }
+    snapshots_settle(sh);
 }
 
 void repl_shard_turn(struct shard *sh)
@@ -518,7 +574,7 @@ void repl_shard_turn(struct shard *sh)
 static bool snapshot_ready(struct shard *sh)
 {
     for (struct snap *s = sh->repl ? sh->repl->snaps : NULL; s; s = s->next)
-        if (!s->flow || !snap_flow_full(s->flow))
+        if (!s->waiting && (!s->flow || !snap_flow_full(s->flow)))
             return true;
     return false;
 }
@@ -638,6 +694,12 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         struct snap *s = mi_zalloc(sizeof(*s));
         s->replica_id = m->value;
         s->flow = m->arg; /* the reference shard 0 counted for us */
+        if (defers_applies(sh)) {
+            /* a replica's snapshot holds the state at its start exactly:
+             * one already running here delays this one */
+            s->waiting = true;
+            s->mark = rs->deferred_apply.len;
+        }
         s->next = rs->snaps;
         rs->snaps = s;
         /* journal bytes from before this point go out first */
@@ -651,9 +713,14 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         master_snapshot_done(sh, m->value);
         break;
     case MSG_REPL_APPLY:
-        stream_apply(sh, rs->staging ? rs->staging : sh->store, &m->payload);
+        if (!rs->staging && defers_applies(sh))
+            buf_append(&rs->deferred_apply, m->payload.data, m->payload.len);
+        else
+            stream_apply(sh, rs->staging ? rs->staging : sh->store, &m->payload);
         break;
     case MSG_LOAD_BEGIN:
+        /* our own full sync: what we deferred belongs to the store it replaces */
+        apply_deferred(sh, rs->deferred_apply.len);
         if (rs->staging)
             store_destroy(rs->staging);
         rs->staging = store_create(sh->heap, repl_journal_hook, sh);
@@ -673,6 +740,13 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         }
         break;
     case MSG_ROLE:
+        if (m->value == 0) {
+            /* promoted: clients' writes now come here directly, after
+             * every write of the old master's stream */
+            apply_deferred(sh, rs->deferred_apply.len);
+            for (struct snap *s = rs->snaps; s; s = s->next)
+                s->waiting = false;
+        }
         store_set_passive(sh->store, m->value != 0);
         if (rs->staging)
             store_set_passive(rs->staging, m->value != 0);

@@ -48,6 +48,11 @@ struct snap {
     uint64_t          replica_id;
     uint64_t          cursor;
     struct snap_flow *flow;
+    /* on a replica, a snapshot that waits for the one running here: it
+     * starts once the applies deferred before its start (the first `mark`
+     * bytes of deferred_apply) are applied (repl.c, deferred applies) */
+    bool              waiting;
+    size_t            mark;
 };
 
 /* Stream buffers travel in messages and come back empty with the answer;
@@ -71,6 +76,7 @@ struct repl_shard {
     const struct command *journaling;
     int           held_records;
     struct buf    journal_form; /* the form its handler stated (exec_ctx.journal_as), encoded */
+    struct buf    deferred_apply; /* replica making a snapshot: its master's writes, applied after it */
     struct stream_gate *gate;   /* shard 0: node-wide records' barrier (repl.c) */
 };
 
