@@ -235,7 +235,13 @@ void repl_command_refused(struct shard *sh, const struct command *cmd)
  * it, whatever the interleaving of the shards' batches. Barriers are matched
  * by their rank (the k-th of every shard): a shard runs the parts of
  * node-wide commands in the order they reach it, and all of them are
- * flushes, so two crossing FLUSHALLs give the same stream either way. */
+ * flushes, so two crossing FLUSHALLs give the same stream either way.
+ * Snapshot frames (a full sync) are not held: those a shard sends after its
+ * barrier reach the replica before the record, which empties the replica's
+ * copy again, and what the shard holds after a flush is exactly what the
+ * writes held here (after the record) rebuild. Both rest on node-wide
+ * records being flushes; anything else node-wide would need its frames held
+ * too. */
 
 struct stream_gate {
     int         nshards;
