@@ -535,7 +535,11 @@ static void snapshot_slices(struct shard *sh)
 {
     struct repl_shard *rs = sh->repl;
     struct snap **pp = &rs->snaps;
-    int64_t now = shard_now_ms(sh);
+    /* a replica's snapshot holds the keys its clock calls expired too: its
+     * master may have extended them, and the stream will say so (its DEL
+     * removes them otherwise); they carry their time, so the receiver hides
+     * them as we do */
+    int64_t now = repl_is_replica(sh->node) ? 0 : shard_now_ms(sh);
     while (*pp) {
         struct snap *s = *pp;
         if (s->waiting || (s->flow && snap_flow_full(s->flow))) {

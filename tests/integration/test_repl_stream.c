@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "proxy.h"
 #pragma GCC diagnostic ignored "-Wunused-function" /* the helpers this file does not use */
 #include "repl_helpers.h"
 
@@ -306,6 +307,49 @@ static void test_chained_full_sync_with_edits(void **state)
     node_stop(m);
 }
 
+/* A key past its TTL by the first replica's clock, which its master has
+ * extended meanwhile (the extension is still on its way), is part of what
+ * that replica's snapshot gives a replica of its own: the extension, in the
+ * stream after the snapshot, must find the key there. */
+static void test_chained_full_sync_keeps_late_keys(void **state)
+{
+    (void)state;
+    struct server *m = start_threads("2"), *r1 = start_threads("2"), *r2 = start_threads("1");
+    struct proxy *px = proxy_start(m->port);
+    assert_non_null(px);
+    tconn *mc = tconnect(m->port), *r1c = tconnect(r1->port), *r2c = tconnect(r2->port);
+    expect_ok(tcmd(mc, "SET keep v"));
+    replicaof(r1c, proxy_port(px));
+    wait_synced(mc, r1c, 10000);
+    long long t0 = now_ms();
+    expect_ok(tcmd(mc, "SET late v PX 400"));
+    wait_synced(mc, r1c, 5000);
+    /* the master extends it; the first replica does not hear of it yet */
+    proxy_set_stall(px, true);
+    usleep(100000); /* the proxy takes the stall at its next turn */
+    expect_int(tcmd(mc, "PEXPIRE late 100000"), 1);
+    while (now_ms() - t0 < 600)
+        usleep(20000);
+    expect_nil(tcmd(r1c, "GET late")); /* past its time here */
+    /* the second replica's full sync from the first, meanwhile */
+    replicaof(r2c, r1->port);
+    wait_link(r2c, "up", 10000);
+    proxy_set_stall(px, false);
+    wait_synced(mc, r1c, 10000);
+    wait_synced(r1c, r2c, 10000);
+    expect_bulk(tcmd(r1c, "GET late"), "v");
+    expect_bulk(tcmd(r2c, "GET late"), "v");
+    assert_int_equal(get_int(tcmd(r2c, "PEXPIRETIME late")), get_int(tcmd(mc, "PEXPIRETIME late")));
+    expect_same_data(m->port, r2->port);
+    tclose(mc);
+    tclose(r1c);
+    tclose(r2c);
+    node_stop(r2);
+    node_stop(r1);
+    node_stop(m);
+    proxy_stop(px);
+}
+
 /* ---- a TTL extended just before expiry ---- */
 
 static void sleep_us(long us)
@@ -530,6 +574,7 @@ int main(void)
         cmocka_unit_test_teardown(test_flushall_from_many_clients, nodes_teardown),
         cmocka_unit_test_teardown(test_setbit_ships_the_command, nodes_teardown),
         cmocka_unit_test_teardown(test_chained_full_sync_with_edits, nodes_teardown),
+        cmocka_unit_test_teardown(test_chained_full_sync_keeps_late_keys, nodes_teardown),
         cmocka_unit_test_teardown(test_ttl_extended_before_expiry, nodes_teardown),
         cmocka_unit_test_teardown(test_random_mix_3_to_2, nodes_teardown),
         cmocka_unit_test_teardown(test_random_mix_1_to_3, nodes_teardown),
