@@ -1,10 +1,12 @@
 /* What the replication stream carries, checked end to end with a real master
  * and replica: a node-wide FLUSHALL is one record that lands at the same
- * point on every shard of both nodes (any thread counts); in-place edits
- * (SETBIT, APPEND, INCR, ...) travel as commands, not as whole values; a TTL
- * the master extends just before the key's time is kept by the replica; and a
- * randomized mix of writes leaves master and replica with the same keys,
- * values and TTLs.
+ * point on every shard of both nodes (any thread counts, FLUSHALLs from
+ * several clients crossing); in-place edits (SETBIT, APPEND, INCR, ...)
+ * travel as commands, not as whole values, INCRBYFLOAT as SET ... KEEPTTL,
+ * and a chained replica's full sync applies each of them once; a TTL the
+ * master extends just before the key's time is kept by the replica (and by a
+ * replica of that replica); and a randomized mix of writes leaves master and
+ * replica with the same keys, values and TTLs.
  *
  * Runs on redis-server too (RINGKV_TEST_TARGET=redis): there the thread
  * counts are not passed and the checks are Redis's own behaviour. */
