@@ -10,7 +10,12 @@
  *    CMD_ALL_SHARDS with a merge;
  *  - MGET, MSET, DEL, UNLINK, EXISTS, TOUCH are CMD_SPLIT: what each part
  *    answers combines into the same reply Redis gives;
- *  - SCAN is CMD_CURSOR; the other key commands run where their keys live.
+ *  - SCAN is CMD_CURSOR; the other key commands run where their keys live;
+ *  - the journal column (enum journal_kind, set with ROW_JOURNAL): in-place
+ *    edits of a value (APPEND, SETRANGE, SETBIT, INCR, DECR, INCRBY, DECRBY,
+ *    and INCRBYFLOAT in the form its handler states: SET key result KEEPTTL)
+ *    are journaled as themselves, FLUSHALL/FLUSHDB as one node-wide record;
+ *    every other write by its effects.
  *
  * Lookup happens once per request, so command_setup builds a small
  * open-addressing hash of the names; command_lookup hashes the lower-cased
@@ -33,10 +38,15 @@
 
 /* A row; the designated initialisers keep the table readable as a table. */
 #define ROW(nm, ar, fl, fk, lk, ks, fnc, mrg, grp, since_, summ)                \
+    ROW_JOURNAL(JOURNAL_EFFECTS, nm, ar, fl, fk, lk, ks, fnc, mrg, grp, since_, summ)
+/* A row whose writes reach the replication stream other than as their
+ * effects (the journal column, enum journal_kind in command.h): the same
+ * arguments after the kind. */
+#define ROW_JOURNAL(jk, nm, ar, fl, fk, lk, ks, fnc, mrg, grp, since_, summ)    \
     { .name = (nm), .arity = (ar), .flags = (fl), .first_key = (fk),            \
       .last_key = (lk), .key_step = (ks), .fn = (fnc), .merge = (mrg),          \
       .group = (grp), .summary = (summ), .since = (since_), .index = -1,        \
-      .subcommands = NULL }
+      .subcommands = NULL, .journal = (jk) }
 #define CONTAINER(nm, ar, fl, fnc, subs, grp, since_, summ)                     \
     { .name = (nm), .arity = (ar), .flags = (fl), .first_key = 0,               \
       .last_key = 0, .key_step = 0, .fn = (fnc), .merge = NULL,                 \
@@ -188,29 +198,37 @@ static struct command table[] = {
         "string", "1.0.1", "Set multiple keys to multiple values"),
     ROW("msetnx",      -3, CMD_WRITE | CMD_DENYOOM, 1, -1, 2, cmd_msetnx, NULL, "string", "1.0.1",
         "Set multiple keys to multiple values, only if none of the keys exist"),
-    ROW("append",      3,  CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, cmd_append, NULL, "string", "2.0.0",
+    ROW_JOURNAL(JOURNAL_COMMAND, "append", 3, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_append, NULL, "string", "2.0.0",
         "Append a value to a key"),
     ROW("strlen",      2,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_strlen, NULL, "string", "2.2.0",
         "Get the length of the value stored in a key"),
-    ROW("incr",        2,  CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, cmd_incr, NULL, "string", "1.0.0",
+    ROW_JOURNAL(JOURNAL_COMMAND, "incr", 2, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_incr, NULL, "string", "1.0.0",
         "Increment the integer value of a key by one"),
-    ROW("decr",        2,  CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, cmd_decr, NULL, "string", "1.0.0",
+    ROW_JOURNAL(JOURNAL_COMMAND, "decr", 2, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_decr, NULL, "string", "1.0.0",
         "Decrement the integer value of a key by one"),
-    ROW("incrby",      3,  CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, cmd_incrby, NULL, "string", "1.0.0",
+    ROW_JOURNAL(JOURNAL_COMMAND, "incrby", 3, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_incrby, NULL, "string", "1.0.0",
         "Increment the integer value of a key by the given amount"),
-    ROW("decrby",      3,  CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, cmd_decrby, NULL, "string", "1.0.0",
+    ROW_JOURNAL(JOURNAL_COMMAND, "decrby", 3, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_decrby, NULL, "string", "1.0.0",
         "Decrement the integer value of a key by the given number"),
-    ROW("incrbyfloat", 3,  CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, cmd_incrbyfloat, NULL, "string", "2.6.0",
+    ROW_JOURNAL(JOURNAL_COMMAND, "incrbyfloat", 3, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_incrbyfloat, NULL, "string", "2.6.0",
         "Increment the float value of a key by the given amount"),
     ROW("getrange",    4,  CMD_READONLY, 1, 1, 1, cmd_getrange, NULL, "string", "2.4.0",
         "Get a substring of the string stored at a key"),
     ROW("substr",      4,  CMD_READONLY, 1, 1, 1, cmd_getrange, NULL, "string", "1.0.0",
         "Get a substring of the string stored at a key"),
-    ROW("setrange",    4,  CMD_WRITE | CMD_DENYOOM, 1, 1, 1, cmd_setrange, NULL, "string", "2.2.0",
+    ROW_JOURNAL(JOURNAL_COMMAND, "setrange", 4, CMD_WRITE | CMD_DENYOOM, 1, 1, 1,
+        cmd_setrange, NULL, "string", "2.2.0",
         "Overwrite part of a string at key starting at the specified offset"),
     ROW("lcs",         -3, CMD_READONLY, 1, 2, 1, cmd_lcs, NULL, "string", "7.0.0",
         "Find longest common substring"),
-    ROW("setbit",      4,  CMD_WRITE | CMD_DENYOOM, 1, 1, 1, cmd_setbit, NULL, "bitmap", "2.2.0",
+    ROW_JOURNAL(JOURNAL_COMMAND, "setbit", 4, CMD_WRITE | CMD_DENYOOM, 1, 1, 1,
+        cmd_setbit, NULL, "bitmap", "2.2.0",
         "Sets or clears the bit at offset in the string value stored at key"),
     ROW("getbit",      3,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_getbit, NULL, "bitmap", "2.2.0",
         "Returns the bit value at offset in the string value stored at key"),
@@ -266,9 +284,10 @@ static struct command table[] = {
         merge_first_non_null, "generic", "1.0.0", "Return a random key from the keyspace"),
     ROW("dbsize",      1,  CMD_READONLY | CMD_FAST | CMD_ALL_SHARDS, 0, 0, 0, cmd_dbsize, merge_sum_int,
         "server", "1.0.0", "Return the number of keys in the selected database"),
-    ROW("flushdb",     -1, CMD_WRITE | CMD_ALL_SHARDS, 0, 0, 0, cmd_flushdb, merge_first_ok,
+    ROW_JOURNAL(JOURNAL_NODE, "flushdb", -1, CMD_WRITE | CMD_ALL_SHARDS, 0, 0, 0, cmd_flushdb, merge_first_ok,
         "server", "1.0.0", "Remove all keys from the current database"),
-    ROW("flushall",    -1, CMD_WRITE | CMD_ALL_SHARDS, 0, 0, 0, cmd_flushall, merge_first_ok,
+    ROW_JOURNAL(JOURNAL_NODE, "flushall", -1, CMD_WRITE | CMD_ALL_SHARDS, 0, 0, 0,
+        cmd_flushall, merge_first_ok,
         "server", "1.0.0", "Remove all keys from all databases"),
 
     /* connection */

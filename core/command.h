@@ -39,6 +39,11 @@ struct exec_ctx {
     uint64_t             caller_id; /* id of the client that sent the command (CLIENT KILL SKIPME) */
     struct shard_msg    *msg;    /* the message that brought the command here, or NULL */
     bool                 deferred; /* set by a handler that keeps msg and answers later (WAIT) */
+    /* Set by replication for a row journaled as itself (JOURNAL_COMMAND)
+     * while something journals it, else NULL: a handler whose command is
+     * not deterministic as sent states here the form to journal instead
+     * (INCRBYFLOAT: SET key result KEEPTTL, as Redis propagates it). */
+    void (*journal_as)(struct exec_ctx *ctx, int argc, const struct slice *argv);
 };
 
 typedef void command_fn(struct exec_ctx *ctx);
@@ -82,6 +87,30 @@ enum command_flag {
     CMD_SKIP_SLOWLOG = 1u << 20, /* not logged in the slow log (EXEC: the commands it runs are) */
 };
 
+/* How a command's writes reach the replication stream: the journal column
+ * of the table (replication/repl.c acts on it; rows set it through
+ * JOURNALED() in core/command.c, the default is JOURNAL_EFFECTS).
+ *  - JOURNAL_EFFECTS: the changes the store makes, each in a deterministic
+ *    form (SET k v [PXAT t], DEL k, PEXPIREAT k t, PERSIST k): right for
+ *    commands whose effect is small or depends on the clock (SET EX, EXPIRE,
+ *    GETEX, INCRBYFLOAT, RENAME, ...).
+ *  - JOURNAL_COMMAND: the command itself, as sent, once, if it changed
+ *    anything: for in-place edits of a value (SETBIT, SETRANGE, APPEND,
+ *    INCR, ...), whose effects would be the whole value. Such a command must
+ *    be deterministic given the keyspace (no clock, no randomness), or its
+ *    handler states a form that is (exec_ctx.journal_as: INCRBYFLOAT, whose
+ *    float formatting is not to be redone elsewhere); a replica runs it
+ *    through the same row and handler.
+ *  - JOURNAL_NODE: one record for the whole node (FLUSHALL, FLUSHDB): every
+ *    shard runs its part, and the record takes one place in the stream,
+ *    after every write any shard made before its part and before every
+ *    write after it (a barrier, see replication/repl.c). */
+enum journal_kind {
+    JOURNAL_EFFECTS = 0,
+    JOURNAL_COMMAND,
+    JOURNAL_NODE,
+};
+
 struct command {
     const char *name;      /* lower case */
     int         arity;     /* argc including the name; negative: at least -arity */
@@ -95,6 +124,7 @@ struct command {
     const char *summary;   /* COMMAND DOCS summary */
     const char *since;     /* Redis version that introduced it */
     int         index;     /* position in the table (for per-command stats) */
+    enum journal_kind journal; /* how its writes reach the replication stream */
     /* subcommands (CLIENT, CONFIG, ...): NULL-terminated by name, or NULL */
     const struct command *subcommands;
 };

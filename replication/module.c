@@ -89,6 +89,12 @@ static const struct shard_module repl_module = {
 void repl_attach(struct node *n)
 {
     node_attach_module(n, &repl_module);
-    n->journal_sink = repl_journal_hook;
+    static const struct journal_sink sink = {
+        .record = repl_journal_hook,
+        .command_begin = repl_command_begin,
+        .command_end = repl_command_end,
+        .command_refused = repl_command_refused,
+    };
+    n->journal = &sink;
     n->write_gate = repl_write_refusal;
 }

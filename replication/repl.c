@@ -14,6 +14,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/reply.h"
 #include "shards/dispatch.h"
 #include "shards/message.h"
 #include "shards/node.h"
@@ -80,6 +81,10 @@ struct shard_msg *repl_post(struct shard *sh, int to, int kind, uint64_t value, 
     return m;
 }
 
+static struct stream_gate *gate_create(int nshards);
+static void gate_destroy(struct stream_gate *g);
+static void gate_reset(struct stream_gate *g);
+
 static void answer(struct shard *sh, struct shard_msg *m)
 {
     m->answered = true;
@@ -98,6 +103,7 @@ void repl_shard_setup(struct shard *sh)
         long long size = config_load(&sh->node->config, repl_backlog_size);
         r->backlog = journal_create((size_t)(size > 16384 ? size : 16384));
         sh->node->repl = r;
+        sh->repl->gate = gate_create(sh->node->nshards);
     }
 }
 
@@ -108,6 +114,8 @@ void repl_shard_teardown(struct shard *sh)
         return;
     buf_free(&rs->journal_out);
     buf_free(&rs->journal_spare);
+    buf_free(&rs->journal_form);
+    buf_free(&rs->deferred_apply);
     for (struct snap *s = rs->snaps, *next; s; s = next) {
         next = s->next;
         snap_flow_unref(s->flow);
@@ -115,17 +123,41 @@ void repl_shard_teardown(struct shard *sh)
     }
     if (rs->staging)
         store_destroy(rs->staging);
+    gate_destroy(rs->gate);
     mi_free(rs);
     sh->repl = NULL;
     /* shard 0's struct repl is released by node_wait after every thread */
 }
 
+/* ---- what the stream carries: the journal column --------------------------
+ *
+ * A command's row (core/command.h, enum journal_kind) says how its writes
+ * reach the stream; the handlers do not decide. The dispatcher brackets
+ * every command a shard runs on its own store with repl_command_begin/end:
+ *  - JOURNAL_EFFECTS: nothing to do, the store's records are journaled as
+ *    they come (repl_journal_hook);
+ *  - JOURNAL_COMMAND: the store's records are held back (counted, not
+ *    encoded) and, if there were any, the command as sent (or the form its
+ *    handler stated through exec_ctx.journal_as) is journaled once at the
+ *    end. A DEL the store decides on its own (a key found past its
+ *    time) still goes out at once, before the command, as Redis propagates
+ *    a lazy expiry before the command that met it;
+ *  - JOURNAL_NODE: every shard runs its part; each sends shard 0 a barrier
+ *    (after the stream bytes it made before its part) carrying the command,
+ *    and shard 0's gate below puts one record in the stream once every
+ *    shard has passed that barrier. */
+
 void repl_journal_hook(void *arg, const struct journal_record *rec)
 {
     struct shard *sh = arg;
+    struct repl_shard *rs = sh->repl;
+    if (rs->journaling && !rec->by_store) {
+        rs->held_records++;
+        return;
+    }
     if (!atomic_load_explicit(&sh->node->repl_feeding, memory_order_relaxed))
         return;
-    journal_encode(rec, &sh->repl->journal_out);
+    journal_encode(rec, &rs->journal_out);
 }
 
 /* Ship this turn's stream bytes to shard 0. */
@@ -137,6 +169,346 @@ static void ship_journal(struct shard *sh)
     struct shard_msg *m = repl_msg_create(sh, MSG_JOURNAL, 0, NULL, 0);
     buf_hand_over(&rs->journal_out, &m->payload, &rs->journal_spare);
     msg_post(sh, m, 0);
+}
+
+/* This shard passed a node-wide command's point: the bytes before it go
+ * first, then the barrier with the command (none if this shard's part
+ * changed nothing or was refused). Only a master's shards send barriers. */
+static void send_barrier(struct shard *sh, int argc, const struct slice *argv)
+{
+    if (repl_is_replica(sh->node))
+        return;
+    ship_journal(sh);
+    struct shard_msg *m = msg_create(MSG_JOURNAL, sh->id, 0, NULL, -1, NULL, 0);
+    m->value = JOURNAL_MSG_BARRIER;
+    if (argv)
+        journal_encode_command(argc, argv, &m->payload);
+    msg_post(sh, m, 0);
+}
+
+/* exec_ctx.journal_as: the handler's deterministic form of itself. */
+static void journal_form(struct exec_ctx *ctx, int argc, const struct slice *argv)
+{
+    struct repl_shard *rs = ctx->shard->repl;
+    buf_clear(&rs->journal_form);
+    journal_encode_command(argc, argv, &rs->journal_form);
+}
+
+void repl_command_begin(struct shard *sh, const struct command *cmd, struct exec_ctx *ctx)
+{
+    struct repl_shard *rs = sh->repl;
+    if (!rs || cmd->journal == JOURNAL_EFFECTS)
+        return;
+    rs->journaling = cmd;
+    rs->held_records = 0;
+    buf_clear(&rs->journal_form);
+    if (cmd->journal == JOURNAL_COMMAND)
+        ctx->journal_as = journal_form;
+}
+
+void repl_command_end(struct shard *sh, const struct command *cmd, int argc, const struct slice *argv)
+{
+    struct repl_shard *rs = sh->repl;
+    if (!rs || !rs->journaling)
+        return;
+    rs->journaling = NULL;
+    bool changed = rs->held_records > 0;
+    rs->held_records = 0;
+    if (cmd->journal == JOURNAL_NODE) {
+        send_barrier(sh, argc, changed ? argv : NULL);
+        return;
+    }
+    if (!changed || !atomic_load_explicit(&sh->node->repl_feeding, memory_order_relaxed))
+        return;
+    if (rs->journal_form.len)
+        buf_append(&rs->journal_out, rs->journal_form.data, rs->journal_form.len);
+    else
+        journal_encode_command(argc, argv, &rs->journal_out);
+}
+
+void repl_command_refused(struct shard *sh, const struct command *cmd)
+{
+    if (sh->repl && cmd->journal == JOURNAL_NODE)
+        send_barrier(sh, 0, NULL);
+}
+
+/* ---- the gate: node-wide records at one point of the stream (shard 0) ----
+ *
+ * Shard i's stream bytes reach shard 0 in the order shard i made them, and
+ * so do its barriers. Once shard i has passed a barrier, what it sends next
+ * is held here until every shard has passed that barrier; then the record
+ * goes into the stream, followed by what was held. So the record comes after
+ * every write any shard made before its part and before every write after
+ * it, whatever the interleaving of the shards' batches. Barriers are matched
+ * by their rank (the k-th of every shard): a shard runs the parts of
+ * node-wide commands in the order they reach it, and all of them are
+ * flushes, so two crossing FLUSHALLs give the same stream either way.
+ * Snapshot frames (a full sync) are not held: those a shard sends after its
+ * barrier reach the replica before the record, which empties the replica's
+ * copy again, and what the shard holds after a flush is exactly what the
+ * writes held here (after the record) rebuild. Both rest on node-wide
+ * records being flushes; anything else node-wide would need its frames held
+ * too. */
+
+struct stream_gate {
+    int         nshards;
+    int        *waiting;  /* per shard: barriers passed and not yet released */
+    uint64_t   *passed;   /* per shard: barriers passed in all */
+    uint64_t    released; /* barriers released */
+    struct buf *held;     /* per shard: [u8 'J' | 'B'][u32 length][bytes] after its first waiting barrier */
+    struct buf *records;  /* the record of barrier released + k, k < nrecords */
+    size_t      nrecords, caprecords;
+};
+
+static struct stream_gate *gate_create(int nshards)
+{
+    struct stream_gate *g = mi_zalloc(sizeof(*g));
+    g->nshards = nshards;
+    g->waiting = mi_calloc((size_t)nshards, sizeof(int));
+    g->passed = mi_calloc((size_t)nshards, sizeof(uint64_t));
+    g->held = mi_calloc((size_t)nshards, sizeof(struct buf));
+    return g;
+}
+
+/* Forget everything held (a role change: a replica's stream is its master's). */
+static void gate_reset(struct stream_gate *g)
+{
+    for (int i = 0; i < g->nshards; i++) {
+        buf_free(&g->held[i]);
+        g->waiting[i] = 0;
+        g->passed[i] = 0;
+    }
+    for (size_t k = 0; k < g->nrecords; k++)
+        buf_free(&g->records[k]);
+    g->nrecords = 0;
+    g->released = 0;
+}
+
+static void gate_destroy(struct stream_gate *g)
+{
+    if (!g)
+        return;
+    gate_reset(g);
+    mi_free(g->records);
+    mi_free(g->held);
+    mi_free(g->passed);
+    mi_free(g->waiting);
+    mi_free(g);
+}
+
+static void held_put(struct buf *b, char kind, const char *p, uint32_t n)
+{
+    buf_append(b, &kind, 1);
+    buf_append(b, &n, 4);
+    if (n)
+        buf_append(b, p, n);
+}
+
+/* Every shard has passed the oldest waiting barrier: its record, then what
+ * each shard sent after it, up to that shard's next barrier. */
+static void gate_release(struct shard *sh, struct stream_gate *g)
+{
+    for (;;) {
+        for (int i = 0; i < g->nshards; i++)
+            if (g->waiting[i] == 0)
+                return;
+        struct buf rec = g->records[0];
+        memmove(g->records, g->records + 1, (g->nrecords - 1) * sizeof(struct buf));
+        g->nrecords--;
+        g->released++;
+        if (rec.len && atomic_load_explicit(&sh->node->repl_feeding, memory_order_relaxed))
+            master_stream_bytes(sh, rec.data, rec.len);
+        buf_free(&rec);
+        for (int i = 0; i < g->nshards; i++) {
+            struct buf *h = &g->held[i];
+            g->waiting[i]--;
+            size_t at = 0;
+            while (at < h->len) {
+                char kind = h->data[at];
+                uint32_t n;
+                memcpy(&n, h->data + at + 1, 4);
+                at += 5;
+                if (kind == 'B')
+                    break; /* the next barrier of this shard: wait again */
+                master_stream_bytes(sh, h->data + at, n);
+                at += n;
+            }
+            buf_consume(h, at);
+        }
+    }
+}
+
+/* A MSG_JOURNAL from shard `from` at shard 0. */
+static void gate_arrive(struct shard *sh, int from, uint64_t kind, const struct buf *p)
+{
+    struct stream_gate *g = sh->repl->gate;
+    if (kind != JOURNAL_MSG_BARRIER) {
+        if (g->waiting[from] == 0)
+            master_stream_bytes(sh, p->data, p->len);
+        else
+            held_put(&g->held[from], 'J', p->data, (uint32_t)p->len);
+        return;
+    }
+    if (repl_is_replica(sh->node))
+        return; /* sent before a role change: the gate was reset */
+    size_t k = (size_t)(g->passed[from]++ - g->released);
+    while (g->nrecords <= k) {
+        if (g->nrecords == g->caprecords) {
+            g->caprecords = g->caprecords ? g->caprecords * 2 : 4;
+            g->records = mi_realloc(g->records, g->caprecords * sizeof(struct buf));
+        }
+        buf_init(&g->records[g->nrecords++]);
+    }
+    if (g->records[k].len == 0 && p->len)
+        buf_append(&g->records[k], p->data, p->len);
+    if (g->waiting[from]++ > 0)
+        held_put(&g->held[from], 'B', NULL, 0);
+    gate_release(sh, g);
+}
+
+/* ---- applying the master's stream (replica) ------------------------------ */
+
+static void apply_segment_start(struct buf *b, char kind, uint32_t n)
+{
+    buf_append(b, &kind, 1);
+    buf_append(b, &n, 4);
+}
+
+void apply_put_record(struct buf *b, size_t *open, const struct journal_record *rec)
+{
+    if (*open == SIZE_MAX || *open >= b->len) {
+        *open = b->len;
+        apply_segment_start(b, 'R', 0);
+    }
+    write_record_encode(b, rec);
+    uint32_t n = (uint32_t)(b->len - *open - 5);
+    memcpy(b->data + *open + 1, &n, 4);
+}
+
+void apply_put_command(struct buf *b, size_t *open, int argc, const struct slice *argv)
+{
+    *open = SIZE_MAX;
+    uint32_t n = 4;
+    for (int i = 0; i < argc; i++)
+        n += 4 + (uint32_t)argv[i].len;
+    apply_segment_start(b, 'C', n);
+    uint32_t c = (uint32_t)argc;
+    buf_append(b, &c, 4);
+    for (int i = 0; i < argc; i++) {
+        uint32_t l = (uint32_t)argv[i].len;
+        buf_append(b, &l, 4);
+        buf_append(b, argv[i].ptr, argv[i].len);
+    }
+}
+
+/* One command of the master's stream, through its table row and handler:
+ * the replica ends as its master did. Its clock is the master's: now_ms 0,
+ * so no key is past its time to the handler (a key the master still has
+ * may be past its TTL by our clock; the master's DEL removes it). */
+#define APPLY_ARGS_MAX 64
+static void apply_command(struct shard *sh, struct store *st, const char *p, uint32_t n)
+{
+    struct slice args[APPLY_ARGS_MAX];
+    uint32_t argc;
+    memcpy(&argc, p, 4);
+    const char *q = p + 4;
+    if (argc == 0 || argc > APPLY_ARGS_MAX)
+        return; /* replica.c checked the arity against the row */
+    for (uint32_t i = 0; i < argc; i++) {
+        uint32_t l;
+        memcpy(&l, q, 4);
+        args[i] = (struct slice){ q + 4, l };
+        q += 4 + l;
+    }
+    (void)n;
+    const struct command *cmd = command_lookup(args[0]);
+    if (!cmd || !cmd->fn)
+        return;
+    struct buf out;
+    buf_init(&out);
+    struct reply r = { &out, 2 };
+    struct exec_ctx ctx = {
+        .shard = sh, .store = st, .reply = &r, .argc = (int)argc, .argv = args,
+        .client = NULL, .now_ms = 0, .caller_id = 0, .msg = NULL,
+    };
+    cmd->fn(&ctx);
+    if (out.len && out.data[0] == '-')
+        log_warning("A command of the master's stream failed here: '%.*s': %.*s", (int)args[0].len,
+                    args[0].ptr, (int)(out.len > 2 ? out.len - 2 : out.len), out.data);
+    buf_free(&out);
+}
+
+/* A MSG_REPL_APPLY's payload, in order. Records apply with now 0 too. */
+static void stream_apply(struct shard *sh, struct store *st, const struct buf *b)
+{
+    const char *p = b->data, *end = b->data + b->len;
+    while (p < end) {
+        char kind = *p;
+        uint32_t n;
+        memcpy(&n, p + 1, 4);
+        p += 5;
+        if (kind == 'R') {
+            struct buf view = { (char *)p, n, n };
+            writes_apply(st, &view, 0);
+        } else {
+            apply_command(sh, st, p, n);
+        }
+        p += n;
+    }
+}
+
+/* ---- deferred applies: a replica's snapshot for a replica of its own ----
+ *
+ * A replica serving a full sync (chained) sends its snapshot and then the
+ * stream from the sync's offset (master.c, stream_later): the snapshot must
+ * hold the state at that offset exactly, because the stream is replayed on
+ * top of it, and a command such as INCR or APPEND applied twice does not
+ * give the same value (a SET would). So while a snapshot runs on a
+ * replica's shard, the master's writes that arrive are kept and applied
+ * once it is done (reads on this replica lag meanwhile). A second snapshot
+ * starting meanwhile waits, and begins after the writes deferred before its
+ * start are applied. */
+
+static bool defers_applies(struct shard *sh)
+{
+    return sh->repl->snaps != NULL && repl_is_replica(sh->node);
+}
+
+static void apply_deferred(struct shard *sh, size_t upto)
+{
+    struct repl_shard *rs = sh->repl;
+    if (upto == 0)
+        return;
+    struct buf view = { rs->deferred_apply.data, upto, upto };
+    stream_apply(sh, sh->store, &view);
+    buf_consume(&rs->deferred_apply, upto);
+    for (struct snap *s = rs->snaps; s; s = s->next)
+        if (s->waiting)
+            s->mark = s->mark > upto ? s->mark - upto : 0;
+    if (rs->deferred_apply.len == 0 && rs->deferred_apply.cap > SPARE_BUF_MAX)
+        buf_free(&rs->deferred_apply);
+}
+
+/* No snapshot running here any more: apply what waits, up to the start of
+ * the next waiting snapshot (which then runs), or all of it. */
+static void snapshots_settle(struct shard *sh)
+{
+    struct repl_shard *rs = sh->repl;
+    struct snap *next = NULL;
+    for (struct snap *s = rs->snaps; s; s = s->next) {
+        if (!s->waiting)
+            return;
+        if (!next || s->mark < next->mark)
+            next = s;
+    }
+    if (!next) {
+        apply_deferred(sh, rs->deferred_apply.len);
+        return;
+    }
+    apply_deferred(sh, next->mark);
+    for (struct snap *s = rs->snaps; s; s = s->next)
+        if (s->waiting && s->mark == 0)
+            s->waiting = false;
 }
 
 struct frame_sink {
@@ -170,10 +542,14 @@ static void snapshot_slices(struct shard *sh)
 {
     struct repl_shard *rs = sh->repl;
     struct snap **pp = &rs->snaps;
-    int64_t now = shard_now_ms(sh);
+    /* a replica's snapshot holds the keys its clock calls expired too: its
+     * master may have extended them, and the stream will say so (its DEL
+     * removes them otherwise); they carry their time, so the receiver hides
+     * them as we do */
+    int64_t now = repl_is_replica(sh->node) ? 0 : shard_now_ms(sh);
     while (*pp) {
         struct snap *s = *pp;
-        if (s->flow && snap_flow_full(s->flow)) {
+        if (s->waiting || (s->flow && snap_flow_full(s->flow))) {
             pp = &s->next; /* the replica has enough to read; woken when it drains */
             continue;
         }
@@ -198,6 +574,7 @@ static void snapshot_slices(struct shard *sh)
             pp = &s->next;
         }
     }
+    snapshots_settle(sh);
 }
 
 void repl_shard_turn(struct shard *sh)
@@ -214,7 +591,7 @@ void repl_shard_turn(struct shard *sh)
 static bool snapshot_ready(struct shard *sh)
 {
     for (struct snap *s = sh->repl ? sh->repl->snaps : NULL; s; s = s->next)
-        if (!s->flow || !snap_flow_full(s->flow))
+        if (!s->waiting && (!s->flow || !snap_flow_full(s->flow)))
             return true;
     return false;
 }
@@ -240,6 +617,8 @@ void repl_shard_tick(struct shard *sh, int64_t now_ms)
 
 void repl_broadcast_role(struct shard *sh, bool replica)
 {
+    if (sh->repl->gate)
+        gate_reset(sh->repl->gate);
     for (int i = 0; i < sh->node->nshards; i++)
         repl_post(sh, i, MSG_ROLE, replica ? 1 : 0, NULL, NULL);
 }
@@ -283,10 +662,9 @@ static void replica_output_check(struct shard *sh, struct conn *c, uint64_t id)
 static void handle_request(struct shard *sh, struct shard_msg *m)
 {
     struct repl_shard *rs = sh->repl;
-    int64_t now = shard_now_ms(sh);
     switch ((int)m->kind) {
     case MSG_JOURNAL:
-        master_stream_bytes(sh, m->payload.data, m->payload.len);
+        gate_arrive(sh, m->home, m->value, &m->payload);
         break;
     case MSG_REPL_ATTACH:
         master_attach(sh, m);
@@ -334,6 +712,12 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         struct snap *s = mi_zalloc(sizeof(*s));
         s->replica_id = m->value;
         s->flow = m->arg; /* the reference shard 0 counted for us */
+        if (defers_applies(sh)) {
+            /* a replica's snapshot holds the state at its start exactly:
+             * one already running here delays this one */
+            s->waiting = true;
+            s->mark = rs->deferred_apply.len;
+        }
         s->next = rs->snaps;
         rs->snaps = s;
         /* journal bytes from before this point go out first */
@@ -347,9 +731,14 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         master_snapshot_done(sh, m->value);
         break;
     case MSG_REPL_APPLY:
-        writes_apply(rs->staging ? rs->staging : sh->store, &m->payload, now);
+        if (!rs->staging && defers_applies(sh))
+            buf_append(&rs->deferred_apply, m->payload.data, m->payload.len);
+        else
+            stream_apply(sh, rs->staging ? rs->staging : sh->store, &m->payload);
         break;
     case MSG_LOAD_BEGIN:
+        /* our own full sync: what we deferred belongs to the store it replaces */
+        apply_deferred(sh, rs->deferred_apply.len);
         if (rs->staging)
             store_destroy(rs->staging);
         rs->staging = store_create(sh->heap, repl_journal_hook, sh);
@@ -369,6 +758,13 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         }
         break;
     case MSG_ROLE:
+        if (m->value == 0) {
+            /* promoted: clients' writes now come here directly, after
+             * every write of the old master's stream */
+            apply_deferred(sh, rs->deferred_apply.len);
+            for (struct snap *s = rs->snaps; s; s = s->next)
+                s->waiting = false;
+        }
         store_set_passive(sh->store, m->value != 0);
         if (rs->staging)
             store_set_passive(rs->staging, m->value != 0);

@@ -1,7 +1,10 @@
 /* repl: master-replica replication (DESIGN §5).
  *
  * The stream. Every shard hands the changes its store applies (the journal
- * hook) to its journal buffer as RESP commands; once per loop turn the
+ * hook) to its journal buffer as RESP commands, or the command itself where
+ * its table row says so (core/command.h, the journal column: in-place edits
+ * as commands, FLUSHALL as one node-wide record placed by a barrier on shard
+ * 0, see repl.c); once per loop turn the
  * buffer goes, as one message, to shard 0, the node's replication shard.
  * Shard 0 appends what arrives to the node's backlog, whose byte offset is the
  * node's replication offset (master_repl_offset), and queues the same bytes
@@ -24,7 +27,13 @@
  * sends each write to the shard owning its key here (by slot, so master and
  * replica may have different thread counts). During a full sync the writes
  * go to a staging store per shard that replaces the live one only at
- * RKV.LOADDONE: a replica never serves half a snapshot. The stream bytes
+ * RKV.LOADDONE: a replica never serves half a snapshot. A command journaled
+ * as itself runs here through the same table row and handler, on the shard
+ * owning its key (a node-wide one on every shard, each at the same point of
+ * its apply order). Everything applies with the master's clock: no key is
+ * past its time to the stream (a key our clock calls expired stays, and the
+ * master's later writes apply to it, until the master's DEL). The stream
+ * bytes
  * (without the frames) go to the replica's own backlog, so after a promotion
  * its siblings can continue from it with a partial resync. A replica's stores
  * are passive: they hide expired keys and wait for the master's DEL. */
@@ -61,6 +70,13 @@ const char *repl_write_refusal(const struct node *n);
 void repl_shard_setup(struct shard *sh);
 void repl_shard_teardown(struct shard *sh);
 journal_hook repl_journal_hook;
+/* Around every command a shard runs on its own store (the dispatcher): the
+ * row's journal column (core/command.h) decides what the stream gets.
+ * repl_command_refused: a part the shard refused to run (a write refused
+ * mid-flight) still counts as its part of a node-wide command. */
+void repl_command_begin(struct shard *sh, const struct command *cmd, struct exec_ctx *ctx);
+void repl_command_end(struct shard *sh, const struct command *cmd, int argc, const struct slice *argv);
+void repl_command_refused(struct shard *sh, const struct command *cmd);
 /* End of every loop turn: ship journal bytes, produce snapshot slices, and on
  * shard 0 send what is queued for each replica. */
 void repl_shard_turn(struct shard *sh);

@@ -73,6 +73,11 @@ struct snap {
     uint64_t          replica_id;
     uint64_t          cursor;
     struct snap_flow *flow;
+    /* on a replica, a snapshot that waits for the one running here: it
+     * starts once the applies deferred before its start (the first `mark`
+     * bytes of deferred_apply) are applied (repl.c, deferred applies) */
+    bool              waiting;
+    size_t            mark;
 };
 
 /* Stream buffers travel in messages and come back empty with the answer;
@@ -80,12 +85,24 @@ struct snap {
  * every turn, which under load meant fresh pages and copies each time. */
 #define SPARE_BUF_MAX (16u << 20)
 
+/* MSG_JOURNAL's value: what the payload is. */
+enum journal_msg { JOURNAL_MSG_BYTES = 0, JOURNAL_MSG_BARRIER = 1 };
+
+struct stream_gate;
+
 /* Per shard (struct shard's repl). */
 struct repl_shard {
     struct buf    journal_out;  /* stream bytes of this turn, for shard 0 */
     struct buf    journal_spare; /* an empty buffer come back from shard 0, for the next turn */
     struct snap  *snaps;
     struct store *staging;      /* replica, full sync: the store being loaded */
+    /* the command running whose row journals it as itself (not its
+     * effects), and the store records it made meanwhile (held back) */
+    const struct command *journaling;
+    int           held_records;
+    struct buf    journal_form; /* the form its handler stated (exec_ctx.journal_as), encoded */
+    struct buf    deferred_apply; /* replica making a snapshot: its master's writes, applied after it */
+    struct stream_gate *gate;   /* shard 0: node-wide records' barrier (repl.c) */
 };
 
 /* Master side: one attached replica (on shard 0). */
@@ -138,7 +155,9 @@ struct repl_link {
     struct resp_parser parser;
     int                replies;  /* handshake replies still expected */
     bool               auth;
-    struct buf        *apply;    /* per shard: records to send this turn */
+    struct buf        *apply;    /* per shard: what to apply there, sent each turn (apply_put_*) */
+    size_t            *apply_open; /* per shard: offset of the open record segment's
+                                      header in apply[i], or SIZE_MAX */
     unsigned long long turn;     /* the loop turn turn_bytes counts */
     size_t             turn_bytes; /* stream bytes taken in that turn */
 };
@@ -205,6 +224,15 @@ void failover_flushed(struct shard *sh);
 void failover_tick(struct shard *sh, int64_t now_ms);
 /* Make the replica whose PSYNC carries FAILOVER our master's successor. */
 bool failover_accept(struct shard *sh, struct slice replid);
+
+/* What a replica's shard 0 sends each shard to apply (MSG_REPL_APPLY), in
+ * stream order: segments of [u8 kind][u32 length][bytes], kind 'R' for
+ * write records (shards/scratch.h's form, applied by writes_apply) and 'C'
+ * for one command run through its table row (u32 argc, then u32 length and
+ * bytes per argument). *open: the open 'R' segment's header offset in b or
+ * SIZE_MAX (consecutive records share a segment). repl.c. */
+void apply_put_record(struct buf *b, size_t *open, const struct journal_record *rec);
+void apply_put_command(struct buf *b, size_t *open, int argc, const struct slice *argv);
 
 /* replica.c */
 void replica_tick(struct shard *sh, int64_t now_ms);

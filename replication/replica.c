@@ -44,6 +44,7 @@ static void link_free(struct repl_link *l, int nshards)
     for (int i = 0; i < nshards; i++)
         buf_free(&l->apply[i]);
     mi_free(l->apply);
+    mi_free(l->apply_open);
     mi_free(l);
 }
 
@@ -192,6 +193,9 @@ static void connect_master(struct shard *sh)
     l->owner.ops = &link_ops;
     resp_parser_init(&l->parser);
     l->apply = mi_calloc((size_t)sh->node->nshards, sizeof(struct buf));
+    l->apply_open = mi_malloc((size_t)sh->node->nshards * sizeof(size_t));
+    for (int i = 0; i < sh->node->nshards; i++)
+        l->apply_open[i] = SIZE_MAX;
     l->conn = loop_connect(sh->loop, &ss, &l->owner);
     if (!l->conn) {
         link_free(l, sh->node->nshards);
@@ -316,17 +320,47 @@ static bool handshake_reply(struct shard *sh, struct repl_link *l, const char *l
     return false;
 }
 
+static int key_owner(struct shard *sh, struct slice key)
+{
+    return sh->node->nshards == 1 ? 0 : shard_of_slot(sh->node, key_slot(key.ptr, key.len));
+}
+
 static void queue_record(struct shard *sh, struct repl_link *l, const struct journal_record *rec)
 {
-    int owner = sh->node->nshards == 1 ? 0 : shard_of_slot(sh->node, key_slot(rec->key.ptr, rec->key.len));
-    write_record_encode(&l->apply[owner], rec);
+    int owner = key_owner(sh, rec->key);
+    apply_put_record(&l->apply[owner], &l->apply_open[owner], rec);
 }
 
 static void post_applies(struct shard *sh, struct repl_link *l)
 {
-    for (int i = 0; i < sh->node->nshards; i++)
+    for (int i = 0; i < sh->node->nshards; i++) {
         if (l->apply[i].len)
             repl_post(sh, i, MSG_REPL_APPLY, 0, NULL, &l->apply[i]);
+        l->apply_open[i] = SIZE_MAX;
+    }
+}
+
+/* A command the master journaled as itself (its row's journal column), or a
+ * write in another form than the records': run through the same row here, on the shard owning its key, or on every shard
+ * for a node-wide one (each applies it at the same point of the stream: it
+ * follows, in that shard's apply order, every write the stream had before
+ * it). Returns false if it does not fit its row. */
+static bool queue_command(struct shard *sh, struct repl_link *l, const struct command *cmd, int argc,
+                          const struct slice *argv)
+{
+    if (!command_arity_ok(cmd, argc) || argc > 64)
+        return false;
+    if (cmd->journal == JOURNAL_NODE) {
+        for (int i = 0; i < sh->node->nshards; i++)
+            apply_put_command(&l->apply[i], &l->apply_open[i], argc, argv);
+        return true;
+    }
+    int idx[1];
+    if (command_keys(cmd, argc, argv, idx, 1) != 1)
+        return false;
+    int owner = key_owner(sh, argv[idx[0]]);
+    apply_put_command(&l->apply[owner], &l->apply_open[owner], argc, argv);
+    return true;
 }
 
 static bool parse_expire(struct slice s, int64_t *at)
@@ -371,6 +405,9 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
     /* everything else is part of the stream and of our offset, and goes on
      * to replicas of ours */
     master_stream_bytes(sh, raw, rawlen);
+    /* the effects' forms first (most of a stream), then the commands the
+     * table journals as themselves */
+    const struct command *cmd;
     if (slice_eq_nocase(name, "set") && (argc == 3 || argc == 5)) {
         rec.op = JOURNAL_SET;
         rec.key = argv[1];
@@ -394,10 +431,14 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
         rec.op = JOURNAL_PERSIST;
         rec.key = argv[1];
         queue_record(sh, l, &rec);
-    } else if ((slice_eq_nocase(name, "flushall") || slice_eq_nocase(name, "flushdb"))) {
-        rec.op = JOURNAL_FLUSH;
-        for (int i = 0; i < sh->node->nshards; i++)
-            write_record_encode(&l->apply[i], &rec);
+    } else if ((cmd = command_lookup(name)) != NULL &&
+               (cmd->journal != JOURNAL_EFFECTS || (cmd->flags & CMD_WRITE))) {
+        /* journaled as itself, or a write in a form of its own (a handler's
+         * stated form: SET k v KEEPTTL): through its row and handler */
+        if (!queue_command(sh, l, cmd, argc, argv)) {
+            log_warning("Bad '%.*s' in the replication stream", (int)name.len, name.ptr);
+            return false;
+        }
     } else if (slice_eq_nocase(name, "replconf") && argc >= 2 && slice_eq_nocase(argv[1], "getack")) {
         send_ack(sh);
     } else if (slice_eq_nocase(name, "ping") || slice_eq_nocase(name, "select") ||

@@ -209,6 +209,8 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
         if (refused) {
             reply_error(&r, refused);
             stats_command_rejected(&sh->stats, cmd->index);
+            if (sh->node->journal)
+                sh->node->journal->command_refused(sh, cmd);
             return false;
         }
     }
@@ -218,7 +220,14 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
         .shard = sh, .store = store, .reply = &r, .argc = argc, .argv = argv,
         .client = client, .now_ms = now, .caller_id = caller_id, .msg = msg,
     };
+    /* the row's journal column decides what the replication stream gets */
+    const struct journal_sink *journal = cmd->journal != JOURNAL_EFFECTS && store == sh->store
+                                         ? sh->node->journal : NULL;
+    if (journal)
+        journal->command_begin(sh, cmd, &ctx);
     cmd->fn(&ctx);
+    if (journal)
+        journal->command_end(sh, cmd, argc, argv);
     /* one clock read per command: it ends this one and starts the next */
     uint64_t t1 = clock_mono_ns();
     uint64_t usec = (t1 - sh->clock_ns) / 1000;

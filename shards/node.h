@@ -14,8 +14,26 @@
 struct node;
 struct shard;
 struct shard_module;
+struct command;
+struct exec_ctx;
+struct slice;
 
 #define NODE_MODULES_MAX 8
+
+/* Where what the shards write goes: the replication layer's journal. */
+struct journal_sink {
+    /* Every change a store applies (arg: the shard), in a deterministic form. */
+    journal_hook *record;
+    /* Around a command whose row's journal column is not JOURNAL_EFFECTS,
+     * run by a shard on its own store: the command goes out itself, or as a
+     * node-wide record (core/command.h). */
+    void (*command_begin)(struct shard *sh, const struct command *cmd, struct exec_ctx *ctx);
+    void (*command_end)(struct shard *sh, const struct command *cmd, int argc, const struct slice *argv);
+    /* A write the shard refused to run after its connection's shard had
+     * accepted it (a role change, a FAILOVER's pause): still its part of a
+     * node-wide command. */
+    void (*command_refused)(struct shard *sh, const struct command *cmd);
+};
 
 /* Why a client's write must be refused now (a read-only replica, too few
  * good replicas), or NULL. Called on any shard. */
@@ -38,7 +56,7 @@ struct node {
      * read-only once the shards run. */
     const struct shard_module *modules[NODE_MODULES_MAX]; /* shard.h */
     int             nmodules;
-    journal_hook   *journal_sink;  /* every shard's store journals here (arg: the shard), or NULL */
+    const struct journal_sink *journal; /* where the shards' writes go, or NULL (no replication) */
     write_gate_fn  *write_gate;    /* asked before a client's write runs, or NULL */
 
     atomic_int      shutdown;          /* set once: shards leave their loops */

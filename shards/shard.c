@@ -85,7 +85,7 @@ int shard_setup(struct shard *sh)
     for (int i = 0; i < sh->node->nmodules; i++)
         if (sh->node->modules[i]->setup)
             sh->node->modules[i]->setup(sh);
-    sh->store = store_create(sh->heap, sh->node->journal_sink, sh);
+    sh->store = store_create(sh->heap, sh->node->journal ? sh->node->journal->record : NULL, sh);
     shard_stats_init(&sh->stats, command_count_all());
     slowlog_init(&sh->slowlog);
     sh->overflow_head = mi_calloc((size_t)n, sizeof(*sh->overflow_head));

@@ -505,6 +505,12 @@ void cmd_incrbyfloat(struct exec_ctx *ctx)
     }
     len = format_ld(text, sizeof(text), value);
     rewrite_value(ctx, key, e, text, (size_t)len);
+    if (ctx->journal_as) {
+        /* the result, not the increment: a replica must not redo the float
+         * arithmetic and formatting (as Redis propagates it) */
+        struct slice form[] = { SLICE_LIT("SET"), key, { text, (size_t)len }, SLICE_LIT("KEEPTTL") };
+        ctx->journal_as(ctx, 4, form);
+    }
     reply_bulk(ctx->reply, text, (size_t)len);
 }
 

@@ -1,7 +1,7 @@
 /* store: one shard's keyspace (see store.h for the contract).
  *
  * Table: chained hashing over power-of-two bucket arrays, keyed by XXH3 of
- * the whole key. Growth and shrinking rehash incrementally, as Redis's dict
+ * the whole key, seeded per process (key_hash). Growth and shrinking rehash incrementally, as Redis's dict
  * does: while a rehash runs there are two tables, new entries go to the new
  * one, and every operation (plus store_rehash_step from idle time) moves a
  * few buckets. No entry stores its full hash; a rehash recomputes it.
@@ -36,9 +36,12 @@
 #include "shards/store/store.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mimalloc.h>
 #define XXH_INLINE_ALL
@@ -251,9 +254,29 @@ static uint64_t rng_next(struct store *s)
     return x * UINT64_C(2685821657736338717);
 }
 
+/* The table's hash is seeded with a secret drawn once per process
+ * (hash_seed_init, at the first store_create), so that keys cannot be
+ * crafted offline to fall into one chain (hash flooding). Every store of a
+ * process shares it; nothing outside the process sees a bucket order. */
+static uint64_t hash_seed;
+static pthread_once_t hash_seed_once = PTHREAD_ONCE_INIT;
+
+static void hash_seed_init(void)
+{
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
+        /* no entropy source: still not guessable from outside */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        seed = (uint64_t)ts.tv_nsec * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)ts.tv_sec ^
+               (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)&seed;
+    }
+    hash_seed = seed;
+}
+
 static inline uint64_t key_hash(const char *k, size_t len)
 {
-    return XXH3_64bits(k, len);
+    return XXH3_64bits_withSeed(k, len, hash_seed);
 }
 
 static inline uint64_t entry_hash(const struct entry *e)
@@ -331,6 +354,15 @@ static inline void journal(struct store *s, enum journal_op op, const struct ent
             rec.value = (struct slice){ entry_value((struct entry *)e), entry_value_len(e) };
     }
     rec.expire_at_ms = at;
+    s->hook(s->hook_arg, &rec);
+}
+
+static inline void journal_del(struct store *s, const struct entry *e, bool by_store)
+{
+    if (!s->hook)
+        return;
+    struct journal_record rec = { .op = JOURNAL_DEL, .by_store = by_store };
+    rec.key = (struct slice){ entry_key(e), entry_key_len(e) };
     s->hook(s->hook_arg, &rec);
 }
 
@@ -531,12 +563,13 @@ static void replace_entry(struct store *s, struct entry *e, struct entry *ne, ui
     }
 }
 
-/* Unlink and free e (known live). Journals a DEL first. */
-static void remove_entry(struct store *s, struct entry *e, uint64_t h)
+/* Unlink and free e (known live). Journals a DEL first; by_store: the
+ * store's own decision (expiry, eviction), not the command's. */
+static void remove_entry(struct store *s, struct entry *e, uint64_t h, bool by_store)
 {
     int t = chain_find(s, e, h);
     assert(t >= 0);
-    journal(s, JOURNAL_DEL, e, false, 0);
+    journal_del(s, e, by_store);
     chain_replace(s, t, (size_t)h & (s->size[t] - 1), e, NULL, true);
     s->used[t]--;
     if (entry_volatile(e))
@@ -562,6 +595,7 @@ static inline bool expired(const struct entry *e, int64_t now_ms)
 
 struct store *store_create(void *heap, journal_hook *hook, void *hook_arg)
 {
+    pthread_once(&hash_seed_once, hash_seed_init);
     struct store *s = heap ? mi_heap_zalloc((mi_heap_t *)heap, sizeof *s) : mi_zalloc(sizeof *s);
     if (!s)
         abort();
@@ -636,7 +670,7 @@ struct entry *store_find(struct store *s, struct slice key, int64_t now_ms)
     struct entry *e = lookup(s, key.ptr, key.len, h);
     if (e && expired(e, now_ms)) {
         if (!s->passive) {
-            remove_entry(s, e, h);
+            remove_entry(s, e, h, true);
             s->stats.expired_keys++;
         }
         e = NULL;
@@ -794,7 +828,7 @@ bool store_delete(struct store *s, struct slice key)
     if (!e)
         return false;
     bool was_expired = expired(e, s->last_now_ms);
-    remove_entry(s, e, h);
+    remove_entry(s, e, h, false);
     if (was_expired)
         s->stats.expired_keys++;
     return !was_expired;
@@ -806,7 +840,7 @@ bool store_set_expire(struct store *s, struct entry *e, int64_t at_ms, int64_t n
     bury_graveyard(s);
     uint64_t h = entry_hash(e);
     if (at_ms < 0 || (at_ms > 0 && at_ms <= now_ms)) {
-        remove_entry(s, e, h);
+        remove_entry(s, e, h, false);
         return false;
     }
     if (at_ms == 0) {
@@ -972,7 +1006,7 @@ struct entry *store_random(struct store *s, int64_t now_ms)
             return e;
         if (s->passive)
             return NULL;
-        remove_entry(s, e, entry_hash(e));
+        remove_entry(s, e, entry_hash(e), true);
         s->stats.expired_keys++;
     }
 }
@@ -1099,7 +1133,7 @@ bool store_make_room(struct store *s, size_t limit, enum evict_policy policy, in
         }
         if (!victim)
             return false;
-        remove_entry(s, victim, h);
+        remove_entry(s, victim, h, true);
         s->stats.evicted_keys++;
     }
     return true;
@@ -1131,7 +1165,7 @@ size_t store_expire_cycle(struct store *s, int64_t now_ms, int64_t budget_us)
         for (; sampled < EXPIRE_SAMPLES && s->vol_len > 0; sampled++) {
             struct entry *e = s->vol[rng_next(s) % s->vol_len];
             if (expired(e, now_ms)) {
-                remove_entry(s, e, entry_hash(e));
+                remove_entry(s, e, entry_hash(e), true);
                 s->stats.expired_keys++;
                 gone++;
             }

@@ -1,4 +1,5 @@
-/* store: one shard's keyspace. A hash table (keyed by XXH3 of the whole key)
+/* store: one shard's keyspace. A hash table (keyed by XXH3 of the whole key,
+ * seeded with a secret drawn once per process against hash flooding)
  * that grows without a stop-the-world rehash, an approximate LRU, expiry
  * (lazy on access plus a bounded active sweep) and a count of the memory it
  * holds. It knows nothing of sockets or of the protocol.
@@ -10,7 +11,10 @@
  * Journal: every change the store applies is handed, in a deterministic form
  * (absolute expiry times, whole new values), to the journal hook given at
  * creation, in the order the changes happen. Lazy and active expiry and
- * eviction journal a DEL. This is the stream replication ships (DESIGN §5). */
+ * eviction journal a DEL marked by_store. Replication ships these records,
+ * except while a command whose table row journals it as itself runs (then
+ * the command goes instead, and only the by_store DELs pass: DESIGN §5,
+ * replication/repl.c). */
 #ifndef RINGKV_STORE_H
 #define RINGKV_STORE_H
 
@@ -45,6 +49,8 @@ struct journal_record {
     struct slice    key;          /* not for JOURNAL_FLUSH */
     struct slice    value;        /* JOURNAL_SET only */
     int64_t         expire_at_ms; /* JOURNAL_SET (0 = none) and JOURNAL_EXPIRE */
+    bool            by_store;     /* JOURNAL_DEL the store decided on its own (the key's
+                                     time passed, eviction), not the command running */
 };
 
 /* Called synchronously for every change; the record's slices are valid only
@@ -83,7 +89,7 @@ struct entry *store_find(struct store *s, struct slice key, int64_t now_ms);
  * the hash of a key; then prefetch its bucket; later, once the bucket has had
  * time to arrive, the first entry of its chain. Only hints: nothing changes,
  * and a key that is not here costs a wasted prefetch. */
-uint64_t store_key_hash(struct slice key);
+uint64_t store_key_hash(struct slice key); /* seeded: differs between processes */
 void store_prefetch_bucket(const struct store *s, uint64_t h);
 void store_prefetch_entry(const struct store *s, uint64_t h);
 /* The same without counting, touching the LRU or deleting: for SCAN/KEYS,

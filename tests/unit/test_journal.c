@@ -52,6 +52,30 @@ static void test_encode_binary_key(void **state)
     CHECK(&r, "*3\r\n$3\r\nSET\r\n$4\r\na\0\r\n\r\n$3\r\n\r\n\0\r\n");
 }
 
+/* A command the table journals as itself goes as sent, binary-safe. */
+static void test_encode_command(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b);
+    struct slice argv[] = { SLICE_LIT("SETBIT"), SLICE_LIT("bm"), SLICE_LIT("7"), SLICE_LIT("1") };
+    journal_encode_command(4, argv, &b);
+    const char want[] = "*4\r\n$6\r\nSETBIT\r\n$2\r\nbm\r\n$1\r\n7\r\n$1\r\n1\r\n";
+    assert_int_equal(b.len, sizeof(want) - 1);
+    assert_memory_equal(b.data, want, b.len);
+    buf_clear(&b);
+    struct slice bin[] = { SLICE_LIT("APPEND"), { "k\r\n", 3 }, { "", 0 } };
+    journal_encode_command(3, bin, &b);
+    const char want2[] = "*3\r\n$6\r\nAPPEND\r\n$3\r\nk\r\n\r\n$0\r\n\r\n";
+    assert_int_equal(b.len, sizeof(want2) - 1);
+    assert_memory_equal(b.data, want2, b.len);
+    buf_clear(&b);
+    struct slice one[] = { SLICE_LIT("FLUSHALL") };
+    journal_encode_command(1, one, &b);
+    assert_int_equal(b.len, 18); /* what one FLUSHALL adds to the offset */
+    buf_free(&b);
+}
+
 static void test_append_and_read(void **state)
 {
     (void)state;
@@ -184,6 +208,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_each_record),
         cmocka_unit_test(test_encode_binary_key),
+        cmocka_unit_test(test_encode_command),
         cmocka_unit_test(test_append_and_read),
         cmocka_unit_test(test_wrap_around),
         cmocka_unit_test(test_record_larger_than_backlog),

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "shards/store/store.h"
@@ -35,6 +37,7 @@ static struct entry *find_str(struct store *s, const char *k, int64_t now)
 /* A journal hook that keeps copies of what it receives. */
 struct rec_copy {
     enum journal_op op;
+    bool   by_store;
     char   key[64];
     size_t key_len;
     char   value[64];
@@ -57,6 +60,7 @@ static void record_hook(void *arg, const struct journal_record *r)
     struct rec_copy *c = &rc->recs[rc->n++];
     memset(c, 0, sizeof *c);
     c->op = r->op;
+    c->by_store = r->by_store;
     if (r->op != JOURNAL_FLUSH) {
         assert_true(r->key.len <= sizeof c->key);
         memcpy(c->key, r->key.ptr, r->key.len);
@@ -883,8 +887,98 @@ static void test_random_ops_against_model(void **state)
     store_destroy(s);
 }
 
-int main(void)
+/* ---- seeded hashing (hash flooding) ---- */
+
+/* The table's hash of key in a fresh process: this test program run again
+ * with "--print-hash key" (see main), which creates a store as a server does
+ * at start and prints the hash. */
+static uint64_t hash_in_process(const char *key)
 {
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        close(fd[0]);
+        close(fd[1]);
+        execl("/proc/self/exe", "test_store", "--print-hash", key, (char *)NULL);
+        _exit(127);
+    }
+    close(fd[1]);
+    char out[64] = { 0 };
+    ssize_t n = read(fd[0], out, sizeof out - 1);
+    close(fd[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_true(n > 0);
+    return strtoull(out, NULL, 16);
+}
+
+static void test_hash_seeded_per_process(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    struct slice k = SLICE_LIT("the same key");
+    uint64_t here = store_key_hash(k);
+    /* stable within the process (every store shares the seed) */
+    struct store *s2 = store_create(NULL, NULL, NULL);
+    assert_true(store_key_hash(k) == here);
+    /* different in two other processes, and from this one: a key crafted
+     * against one process's buckets says nothing about another's */
+    uint64_t a = hash_in_process("the same key"), b = hash_in_process("the same key");
+    assert_true(a != b);
+    assert_true(a != here && b != here);
+    /* and the table works as before with it */
+    char kb[32];
+    for (int i = 0; i < 20000; i++)
+        store_set(s, key_of(kb, i), "v", 1, 0);
+    for (int i = 0; i < 20000; i++)
+        assert_non_null(store_find(s, key_of(kb, i), NOW));
+    assert_int_equal(store_count(s), 20000);
+    store_destroy(s2);
+    store_destroy(s);
+}
+
+/* A DEL the store decides on its own (expiry, eviction) is marked by_store;
+ * one a command asks for is not: the replication stream must ship the first
+ * kind even while a command is journaled as itself. */
+static void test_del_by_store_marked(void **state)
+{
+    (void)state;
+    struct recorder rc = { 0 };
+    struct store *s = store_create(NULL, record_hook, &rc);
+    set_str(s, "gone", "v", NOW + 10);
+    set_str(s, "asked", "v", 0);
+    set_str(s, "swept", "v", NOW + 10);
+    rc.n = 0;
+    assert_null(find_str(s, "gone", NOW + 10));
+    expect_rec(&rc, 0, JOURNAL_DEL, "gone", NULL, 0);
+    assert_true(rc.recs[0].by_store);
+    assert_true(store_delete(s, SLICE_LIT("asked")));
+    expect_rec(&rc, 1, JOURNAL_DEL, "asked", NULL, 0);
+    assert_false(rc.recs[1].by_store);
+    assert_int_equal(store_expire_cycle(s, NOW + 10, 1000), 1);
+    expect_rec(&rc, 2, JOURNAL_DEL, "swept", NULL, 0);
+    assert_true(rc.recs[2].by_store);
+    set_str(s, "big", "0123456789", 0);
+    rc.n = 0;
+    store_make_room(s, 1, EVICT_ALLKEYS_RANDOM, NOW); /* evicts every key */
+    assert_int_equal(store_count(s), 0);
+    assert_int_equal(rc.recs[0].op, JOURNAL_DEL);
+    assert_true(rc.recs[0].by_store);
+    store_destroy(s);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--print-hash") == 0) {
+        struct store *s = store_create(NULL, NULL, NULL);
+        printf("%llx\n", (unsigned long long)store_key_hash((struct slice){ argv[2], strlen(argv[2]) }));
+        store_destroy(s);
+        return 0;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_set_find_delete),
         cmocka_unit_test(test_binary_keys),
@@ -905,6 +999,8 @@ int main(void)
         cmocka_unit_test(test_noeviction_and_random),
         cmocka_unit_test(test_overwrite_keeps_memory_stable),
         cmocka_unit_test(test_random_ops_against_model),
+        cmocka_unit_test(test_hash_seeded_per_process),
+        cmocka_unit_test(test_del_by_store_marked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -628,6 +628,41 @@ static void test_lcs(void **state)
                         "-ERR value is not an integer or out of range\r\n");
 }
 
+/* INCRBYFLOAT states its journal form (replication's journal_as): the
+ * result as SET key value KEEPTTL, and nothing when it fails. */
+static char stated[128];
+static int stated_calls;
+
+static void capture_form(struct exec_ctx *ctx, int argc, const struct slice *argv)
+{
+    (void)ctx;
+    size_t n = 0;
+    stated_calls++;
+    for (int i = 0; i < argc; i++)
+        n += (size_t)snprintf(stated + n, sizeof(stated) - n, "%s%.*s", i ? " " : "", (int)argv[i].len,
+                              argv[i].ptr);
+}
+
+static void test_incrbyfloat_journal_form(void **state)
+{
+    struct fixture *f = *state;
+    struct slice argv[] = { SLICE_LIT("INCRBYFLOAT"), SLICE_LIT("f"), SLICE_LIT("1.25") };
+    struct reply r = { &f->out, 2 };
+    struct exec_ctx ctx = {
+        .store = f->store, .reply = &r, .argc = 3, .argv = argv, .now_ms = NOW,
+        .journal_as = capture_form,
+    };
+    stated_calls = 0;
+    cmd_incrbyfloat(&ctx);
+    cmd_incrbyfloat(&ctx);
+    assert_int_equal(stated_calls, 2);
+    assert_string_equal(stated, "SET f 2.5 KEEPTTL");
+    struct slice bad[] = { SLICE_LIT("INCRBYFLOAT"), SLICE_LIT("f"), SLICE_LIT("abc") };
+    ctx.argv = bad;
+    cmd_incrbyfloat(&ctx);
+    assert_int_equal(stated_calls, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -643,6 +678,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_append_strlen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incrbyfloat, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_incrbyfloat_journal_form, setup, teardown),
         cmocka_unit_test_setup_teardown(test_getrange_setrange, setup, teardown),
         cmocka_unit_test_setup_teardown(test_setbit_getbit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bitcount, setup, teardown),
