@@ -179,7 +179,7 @@ static void send_barrier(struct shard *sh, int argc, const struct slice *argv)
     if (repl_is_replica(sh->node))
         return;
     ship_journal(sh);
-    struct shard_msg *m = msg_create(MSG_JOURNAL, sh->id, 0, NULL, -1, NULL, 0);
+    struct shard_msg *m = repl_msg_create(sh, MSG_JOURNAL, 0, NULL, 0);
     m->value = JOURNAL_MSG_BARRIER;
     if (argv)
         journal_encode_command(argc, argv, &m->payload);
