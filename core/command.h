@@ -11,7 +11,7 @@
  *    NULL when that is not the connection's thread. A command whose keys span
  *    shards is split per shard when it has a merge (CMD_SPLIT), otherwise it
  *    runs on a scratch store holding copies of its keys, and the writes it
- *    made are applied to their owners afterwards (see shards/dispatch.c).
+ *    made are applied to their owners afterwards (see shards/route.c).
  *  - CMD_ALL_SHARDS: on every shard, each on its own part; the per-shard
  *    replies are merged on the connection's thread by the row's merge.
  */

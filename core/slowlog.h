@@ -2,7 +2,7 @@
  * slowlog-max-len of them. Owned and written by its shard; SLOWLOG
  * GET/LEN/RESET run on every shard (CMD_ALL_SHARDS) and merge. Whether a
  * command is slow, and its id (one node-wide sequence, so ids order the
- * entries of every shard), is the caller's (shards/dispatch.c). */
+ * entries of every shard), is the caller's (shards/run.c). */
 #ifndef RINGKV_SLOWLOG_H
 #define RINGKV_SLOWLOG_H
 

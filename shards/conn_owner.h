@@ -1,7 +1,7 @@
 /* conn_owner: who a connection belongs to, and what that means for it.
  *
  * Every connection of a shard's loop has a typed owner: a client's session
- * (clients.c, dispatch.c), the same session once PSYNC made it the feed of a
+ * (clients.c, dispatch.c, reply_queue.c), the same session once PSYNC made it the feed of a
  * replica, a replica's link to its master (replication/replica.c), and next
  * the cluster's peer links. An owner's struct starts with a struct
  * conn_owner, whose ops table is the owner's type: it says what the owner

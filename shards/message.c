@@ -84,7 +84,7 @@ static bool publish_posts(struct shard *sh)
 
 /* Before running a batch of requests from another shard, prefetch what the
  * first key of each will touch in our store, so their lookups overlap their
- * cache misses (as a pipeline from a client does, dispatch.c): the entries a
+ * cache misses (as a pipeline from a client does, prefetch.c): the entries a
  * hop touches were last touched here, but the request itself arrives cold. */
 #define MAIL_BATCH 16
 static void prefetch_requests(struct shard *sh, struct shard_msg *const *batch, int n)

@@ -1,5 +1,6 @@
 /* session: the protocol side of one client connection, and its ordered
- * reply queue. Private to the dispatcher's files (dispatch.c, clients.c).
+ * reply queue. Private to the dispatcher's files (dispatch.c, route.c, run.c,
+ * reply_queue.c, prefetch.c, clients.c).
  *
  * A reply that cannot be written at once (it waits on other shards) takes a
  * place in the queue; replies behind it wait there too, so a pipeline's
@@ -129,7 +130,7 @@ void dispatch_run_held(struct shard *sh, struct session *s, int argc, const stru
 /* Transactions (transaction.c): leave MULTI, forgetting the queued
  * commands (DISCARD, EXEC, RESET). */
 void multi_session_end(struct session *s);
-/* Why EXEC may not run the session's queue now (dispatch.c): the node
+/* Why EXEC may not run the session's queue now (route.c): the node
  * refuses writes (READONLY, NOREPLICAS) and the queue has one, or this
  * shard is over maxmemory and the queue may add memory; NULL if it may. */
 const char *dispatch_exec_refusal(struct shard *sh, const struct session *s);

@@ -3,7 +3,7 @@
  * GET, LEN and RESET are CMD_ALL_SHARDS, each shard on its own slow log;
  * GET's parts are merged by merge_slowlog_get below (LEN: merge_sum_int,
  * RESET: merge_first_ok). A shard's slow log holds the slow commands of its
- * own clients, wherever they ran (shards/dispatch.c, slow_record). */
+ * own clients, wherever they ran (shards/run.c, dispatch_slow_record). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>

@@ -1,0 +1,78 @@
+/* dispatch_internal: what the dispatcher's files (dispatch.c, route.c,
+ * run.c, reply_queue.c, prefetch.c) share. Private to them. */
+#ifndef RINGKV_DISPATCH_INTERNAL_H
+#define RINGKV_DISPATCH_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "core/buf.h"
+#include "core/command.h"
+#include "shards/session.h"
+
+struct shard;
+struct store;
+struct shard_msg;
+
+/* ---- reply_queue.c ---- */
+
+/* A new entry at the tail of the session's reply queue. */
+struct pending *session_pending_add(struct session *s, enum pending_stage stage);
+
+/* Where the reply of a command run now goes: straight to the output when
+ * nothing waits ahead of it, else to a ready entry at the queue's tail. */
+struct buf *session_reply_target(struct session *s);
+
+/* An error reply, in its place (the output or the queue's tail). */
+void session_reply_error(struct session *s, const char *err);
+
+/* Redis's unknown-command error for argv, in its place. */
+void session_unknown_command(struct session *s, int argc, const struct slice *argv);
+
+/* ---- run.c ---- */
+
+/* This shard's share of maxmemory (0: no limit). */
+size_t shard_memory_limit(const struct shard *sh);
+
+/* The slow log: a command of `client` that ran for usec goes into this
+ * shard's log if it is slow, with the next id of the node's one sequence.
+ * Called on the connection's shard, wherever the command ran (the time
+ * comes back in the answer), so the client's addr and name are at hand. */
+void dispatch_slow_record(struct shard *sh, uint64_t usec, int argc, const struct slice *argv,
+                          const struct client *client);
+
+/* Run cmd here for the session's client; returns how long it ran. */
+uint64_t dispatch_run_command(struct shard *sh, struct store *store, const struct command *cmd,
+                              int argc, const struct slice *argv, struct buf *out, int proto,
+                              struct client *client, uint64_t caller_id);
+
+/* Run cmd here for the session's client and log it if it was slow. */
+void dispatch_run_logged(struct shard *sh, struct session *s, const struct command *cmd, int argc,
+                         const struct slice *argv, struct buf *out);
+
+/* Post a request for the session to its target and count it in flight. */
+void dispatch_send_request(struct shard *sh, struct session *s, struct shard_msg *m);
+
+/* Send a pending command that waited for the ones before it. */
+void pending_launch(struct shard *sh, struct pending *p);
+
+/* A pending entry got its last answer. */
+void pending_complete(struct shard *sh, struct pending *p);
+
+/* ---- route.c ---- */
+
+/* Run EXEC's queue from where it stopped until it ends or a scratch
+ * command blocks the session (pending_complete calls this again when that
+ * command is done). A call made while an outer one is looping (a scratch
+ * command complete at once) leaves the rest to the outer one. */
+void dispatch_replay_continue(struct shard *sh, struct session *s);
+
+/* The command path: look argv up, check it, and run or route it. */
+void dispatch_execute(struct shard *sh, struct session *s, int argc, const struct slice *argv);
+
+/* ---- prefetch.c ---- */
+
+/* Prefetch the store entries the next commands of p[0..n) will touch. */
+void dispatch_prefetch_pipeline(struct shard *sh, const char *p, size_t n);
+
+#endif

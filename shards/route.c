@@ -1,0 +1,473 @@
+/* route: from a parsed command to where it runs. The table lookup and the
+ * checks every command passes (arity, auth, subscribe mode, pauses, MULTI's
+ * queue, the write gate), then the row's flags and key positions decide:
+ * here, one other shard, split per shard, every shard, or a scratch store
+ * (dispatch.h has the rules). EXEC replays its queue through the same path. */
+#include "shards/dispatch.h"
+#include "shards/dispatch_internal.h"
+
+#include <limits.h>
+#include <mimalloc.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/numbers.h"
+#include "core/reply.h"
+#include "shards/message.h"
+#include "shards/node.h"
+#include "shards/scratch.h"
+#include "shards/store/slot.h"
+#include "shards/store/store.h"
+
+static int key_shard(const struct shard *sh, struct slice key)
+{
+    return shard_of_slot(sh->node, key_slot(key.ptr, key.len));
+}
+
+/* Every shard runs the command; the merge combines. */
+static void route_all_shards(struct shard *sh, struct session *s, const struct command *cmd,
+                             int argc, const struct slice *argv)
+{
+    int n = sh->node->nshards;
+    struct pending *p = session_pending_add(s, STAGE_MERGE);
+    p->cmd = cmd;
+    p->nparts = n;
+    p->parts = mi_calloc((size_t)n, sizeof(struct buf));
+    p->log_once = true;
+    for (int t = 0; t < n; t++) {
+        if (t == sh->id)
+            continue;
+        struct shard_msg *m = msg_create(MSG_EXEC, sh->id, t, p, t, argv, argc);
+        m->cmd = cmd;
+        p->waiting++;
+        dispatch_send_request(sh, s, m);
+    }
+    p->usec += dispatch_run_command(sh, sh->store, cmd, argc, argv, &p->parts[sh->id], s->client.proto,
+                           &s->client, s->client.id);
+    if (p->waiting == 0) {
+        dispatch_slow_record(sh, p->usec, argc, argv, &s->client);
+        pending_complete(sh, p);
+    }
+}
+
+/* Would a part of a split command that may add memory (MSET) be refused
+ * with -OOM on its shard? Each part checks on its own shard, so without
+ * this the parts of the shards still under their share would be written:
+ * Redis makes one check for the whole command. Under noeviction a shard
+ * over its share refuses (read from the used_memory the shards publish
+ * every turn: a turn old at most); the other policies make room on each
+ * shard, and the per-part check stays for what this cannot see. */
+static bool split_over_memory(struct shard *sh, const int *owner, int nk)
+{
+    size_t limit = shard_memory_limit(sh);
+    if (limit == 0 || config_load(&sh->node->config, maxmemory_policy) != EVICT_NOEVICTION)
+        return false;
+    for (int k = 0; k < nk; k++) {
+        const struct shard *t = sh->node->shards[owner[k]];
+        uint64_t used = owner[k] == sh->id ? store_used_memory(sh->store)
+                                           : __atomic_load_n(&t->stats.used_memory, __ATOMIC_RELAXED);
+        if (used > limit)
+            return true;
+    }
+    return false;
+}
+
+/* Keys over several shards, command splittable: one sub-command per shard
+ * with that shard's keys (each key with the key_step-1 arguments after it). */
+static void route_split(struct shard *sh, struct session *s, const struct command *cmd, int argc,
+                        const struct slice *argv, const int *idx, const int *owner, int nk)
+{
+    if ((cmd->flags & CMD_DENYOOM) && split_over_memory(sh, owner, nk)) {
+        session_reply_error(s, ERR_OOM);
+        stats_command_rejected(&sh->stats, cmd->index);
+        return;
+    }
+    int n = sh->node->nshards;
+    int step = cmd->key_step > 0 ? cmd->key_step : 1;
+    int *part_of_shard = mi_malloc(sizeof(int) * (size_t)n);
+    for (int t = 0; t < n; t++)
+        part_of_shard[t] = -1;
+    struct pending *p = session_pending_add(s, STAGE_MERGE);
+    p->cmd = cmd;
+    p->nkeys = nk;
+    p->part_of_key = mi_malloc(sizeof(int) * (size_t)nk);
+    int *part_shard = mi_malloc(sizeof(int) * (size_t)n);
+    for (int k = 0; k < nk; k++) {
+        int t = owner[k];
+        if (part_of_shard[t] < 0) {
+            part_of_shard[t] = p->nparts;
+            part_shard[p->nparts] = t;
+            p->nparts++;
+        }
+        p->part_of_key[k] = part_of_shard[t];
+    }
+    p->parts = mi_calloc((size_t)p->nparts, sizeof(struct buf));
+    struct slice *sub = mi_malloc(sizeof(struct slice) * (size_t)argc);
+    int local_part = -1;
+    int local_argc = 0;
+    struct slice *local_argv = NULL;
+    for (int part = 0; part < p->nparts; part++) {
+        int t = part_shard[part];
+        int sc = 0;
+        for (int i = 0; i < cmd->first_key; i++)
+            sub[sc++] = argv[i];
+        for (int k = 0; k < nk; k++)
+            if (owner[k] == t)
+                for (int j = 0; j < step && idx[k] + j < argc; j++)
+                    sub[sc++] = argv[idx[k] + j];
+        for (int i = idx[nk - 1] + step; i < argc; i++)
+            sub[sc++] = argv[i];
+        if (t == sh->id) {
+            local_part = part;
+            local_argc = sc;
+            local_argv = mi_malloc(sizeof(struct slice) * (size_t)sc);
+            memcpy(local_argv, sub, sizeof(struct slice) * (size_t)sc);
+            continue;
+        }
+        struct shard_msg *m = msg_create(MSG_EXEC, sh->id, t, p, part, sub, sc);
+        m->cmd = cmd;
+        p->waiting++;
+        dispatch_send_request(sh, s, m);
+    }
+    if (local_part >= 0) {
+        dispatch_run_logged(sh, s, cmd, local_argc, local_argv, &p->parts[local_part]);
+        mi_free(local_argv);
+    }
+    mi_free(sub);
+    mi_free(part_shard);
+    mi_free(part_of_shard);
+    if (p->waiting == 0)
+        pending_complete(sh, p);
+}
+
+/* Keys over several shards, not splittable: fetch copies, run here. */
+static void route_scratch(struct shard *sh, struct session *s, const struct command *cmd, int argc,
+                          const struct slice *argv, const int *idx, const int *owner, int nk)
+{
+    int n = sh->node->nshards;
+    struct pending *p = session_pending_add(s, STAGE_EXPORT);
+    p->cmd = cmd;
+    p->nkeys = nk;
+    /* keep a copy of the command: the input buffer moves on */
+    struct shard_msg *copy = msg_create(MSG_EXEC, sh->id, sh->id, NULL, -1, argv, argc);
+    p->argc = argc;
+    p->argv = copy->argv;
+    p->argv_mem = copy;
+    const struct slice *args = copy->argv;
+    p->part_of_key = mi_malloc(sizeof(int) * (size_t)nk);
+    p->part_shard = mi_malloc(sizeof(int) * (size_t)n);
+    int *part_of_shard = mi_malloc(sizeof(int) * (size_t)n);
+    for (int t = 0; t < n; t++)
+        part_of_shard[t] = -1;
+    for (int k = 0; k < nk; k++) {
+        int t = owner[k];
+        if (part_of_shard[t] < 0) {
+            part_of_shard[t] = p->nparts;
+            p->part_shard[p->nparts++] = t;
+        }
+        p->part_of_key[k] = part_of_shard[t];
+    }
+    p->parts = mi_calloc((size_t)p->nparts, sizeof(struct buf));
+    struct slice *keys = mi_malloc(sizeof(struct slice) * (size_t)nk);
+    for (int part = 0; part < p->nparts; part++) {
+        int t = p->part_shard[part];
+        int kc = 0;
+        for (int k = 0; k < nk; k++)
+            if (owner[k] == t)
+                keys[kc++] = args[idx[k]];
+        if (t == sh->id) {
+            keys_export(sh->store, kc, keys, &p->parts[part], shard_now_ms(sh));
+            continue;
+        }
+        struct shard_msg *m = msg_create(MSG_EXPORT, sh->id, t, p, part, keys, kc);
+        p->waiting++;
+        dispatch_send_request(sh, s, m);
+    }
+    mi_free(keys);
+    mi_free(part_of_shard);
+    s->blocked = true;
+    if (p->waiting == 0)
+        pending_complete(sh, p);
+}
+
+/* Over maxmemory even after evicting what the policy allows from this
+ * shard's part of the keyspace (the part the connection's commands are
+ * checked against before they are queued). */
+static bool over_memory(struct shard *sh)
+{
+    size_t limit = shard_memory_limit(sh);
+    if (limit == 0)
+        return false;
+    long long policy = config_load(&sh->node->config, maxmemory_policy);
+    return !store_make_room(sh->store, limit, (enum evict_policy)policy, shard_now_ms(sh));
+}
+
+const char *dispatch_exec_refusal(struct shard *sh, const struct session *s)
+{
+    if (s->multi_denyoom && over_memory(sh))
+        return ERR_OOM;
+    return s->multi_writes ? node_write_refusal(sh->node) : NULL;
+}
+
+/* Inside MULTI: keep the command (as RESP) for EXEC and answer +QUEUED. */
+static void queue_command(struct shard *sh, struct session *s, const struct command *cmd, int argc,
+                          const struct slice *argv)
+{
+    size_t limit = (size_t)config_load(&sh->node->config, client_query_buffer_limit);
+    size_t need = 16;
+    for (int i = 0; i < argc; i++)
+        need += argv[i].len + 16;
+    if (s->multi_cmds.len + need > limit) {
+        session_reply_error(s, "ERR MULTI queue over client-query-buffer-limit");
+        return;
+    }
+    buf_printf(&s->multi_cmds, "*%d\r\n", argc);
+    for (int i = 0; i < argc; i++) {
+        buf_printf(&s->multi_cmds, "$%zu\r\n", argv[i].len);
+        buf_append(&s->multi_cmds, argv[i].ptr, argv[i].len);
+        buf_append(&s->multi_cmds, "\r\n", 2);
+    }
+    s->multi_count++;
+    if (cmd->flags & CMD_WRITE)
+        s->multi_writes = true;
+    if (cmd->flags & CMD_DENYOOM)
+        s->multi_denyoom = true;
+    struct reply r = { session_reply_target(s), s->client.proto };
+    reply_simple(&r, "QUEUED");
+}
+
+/* Keys that run to the end of the command in groups (MSET, MSETNX: key
+ * value ...) come in whole groups. Redis checks this in the command itself
+ * (the arity allows any count), so inside MULTI it is queued and fails in
+ * EXEC's array; here it is checked before routing, since the parts of a
+ * split command run on their own. */
+static bool key_groups_whole(const struct command *cmd, int argc)
+{
+    if (cmd->first_key <= 0 || cmd->last_key >= 0 || cmd->key_step <= 1)
+        return true;
+    return (argc - cmd->first_key) % cmd->key_step == 0;
+}
+
+/* Run EXEC's queue from where it stopped until it ends or a scratch
+ * command blocks the session (pending_complete calls this again when that
+ * command is done). A call made while an outer one is looping (a scratch
+ * command complete at once) leaves the rest to the outer one. */
+void dispatch_replay_continue(struct shard *sh, struct session *s)
+{
+    if (s->replaying)
+        return;
+    s->replaying = true;
+    struct resp_parser parser;
+    resp_parser_init(&parser);
+    /* the queue holds only commands the input limits (proto-max-bulk-len, as
+     * set when each arrived) let through: reading them back checks nothing */
+    struct resp_limits lim = { LLONG_MAX, LLONG_MAX, SIZE_MAX, false };
+    while (s->exec_used < s->exec_cmds.len && !s->blocked && s->conn) {
+        size_t consumed = 0;
+        const char *err = NULL;
+        if (resp_parse(&parser, s->exec_cmds.data + s->exec_used, s->exec_cmds.len - s->exec_used,
+                       &lim, &consumed, &err) != RESP_DONE)
+            break; /* cannot happen: the bytes were written by queue_command */
+        s->exec_used += consumed;
+        dispatch_execute(sh, s, (int)parser.argc, parser.argv);
+    }
+    resp_parser_deinit(&parser);
+    s->replaying = false;
+    if (s->blocked && s->conn)
+        return;
+    /* done; or the connection is gone, and the rest of the queue with it */
+    buf_free(&s->exec_cmds);
+    s->exec_used = 0;
+    s->in_exec = false;
+}
+
+void dispatch_replay(struct shard *sh, struct session *s, struct buf *cmds)
+{
+    buf_free(&s->exec_cmds);
+    s->exec_cmds = *cmds;
+    buf_init(cmds);
+    s->exec_used = 0;
+    s->in_exec = true;
+    dispatch_replay_continue(sh, s);
+}
+
+void dispatch_execute(struct shard *sh, struct session *s, int argc, const struct slice *argv)
+{
+    const struct command *cmd = command_lookup(argv[0]);
+    const struct command *container = NULL;
+    char text[256];
+    if (!cmd) {
+        session_unknown_command(s, argc, argv);
+        return;
+    }
+    if (cmd->subcommands && (argc >= 2 || !cmd->fn)) {
+        if (argc < 2) {
+            snprintf(text, sizeof(text), ERR_ARITY, cmd->name);
+            session_reply_error(s, text);
+            return;
+        }
+        const struct command *sub = command_lookup_sub(cmd, argv[1]);
+        if (!sub) {
+            char upper[32];
+            size_t i = 0;
+            for (; cmd->name[i] && i < sizeof(upper) - 1; i++)
+                upper[i] = (char)(cmd->name[i] >= 'a' && cmd->name[i] <= 'z' ? cmd->name[i] - 32 : cmd->name[i]);
+            upper[i] = '\0';
+            snprintf(text, sizeof(text), "ERR unknown subcommand '%.*s'. Try %s HELP.",
+                     (int)(argv[1].len > 64 ? 64 : argv[1].len), argv[1].ptr, upper);
+            for (char *c = text; *c; c++)
+                if (*c == '\r' || *c == '\n') *c = ' ';
+            session_reply_error(s, text);
+            return;
+        }
+        if (!command_arity_ok(sub, argc)) {
+            snprintf(text, sizeof(text), "ERR wrong number of arguments for '%s|%s' command", cmd->name, sub->name);
+            session_reply_error(s, text);
+            stats_command_rejected(&sh->stats, sub->index);
+            return;
+        }
+        container = cmd;
+        cmd = sub;
+    } else if (!command_arity_ok(cmd, argc)) {
+        snprintf(text, sizeof(text), ERR_ARITY, cmd->name);
+        session_reply_error(s, text);
+        stats_command_rejected(&sh->stats, cmd->index);
+        return;
+    }
+    if (!s->client.authenticated && !(cmd->flags & CMD_NOAUTH)) {
+        const char *pass = config_str(&sh->node->config, requirepass);
+        if (pass && *pass) {
+            session_reply_error(s, ERR_NOAUTH);
+            stats_command_rejected(&sh->stats, cmd->index);
+            return;
+        }
+        s->client.authenticated = true; /* the password was removed meanwhile */
+    }
+    s->client.last_active_ms = shard_now_ms(sh);
+    if (s->last_cmd != cmd) { /* formatting the name per command would show in profiles */
+        s->last_cmd = cmd;
+        if (container)
+            snprintf(s->client.last_cmd, sizeof(s->client.last_cmd), "%s|%s", container->name, cmd->name);
+        else
+            snprintf(s->client.last_cmd, sizeof(s->client.last_cmd), "%s", cmd->name);
+    }
+
+    if (s->client.proto == 2 && !(cmd->flags & CMD_SUBSCRIBED) && pubsub_subscribed(s)) {
+        snprintf(text, sizeof(text), "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                 "PING / QUIT / RESET are allowed in this context", cmd->name);
+        session_reply_error(s, text);
+        return;
+    }
+    if (pause_any(sh->node) && pause_holds(sh, s, cmd)) {
+        pause_hold(sh, s, cmd, argc, argv);
+        return;
+    }
+    if (cmd->flags & CMD_WRITE) {
+        /* also when queued: Redis refuses it then, and the EXEC aborts */
+        const char *refused = node_write_refusal(sh->node);
+        if (refused) {
+            session_reply_error(s, refused);
+            stats_command_rejected(&sh->stats, cmd->index);
+            return;
+        }
+    }
+    if (s->in_multi && !(cmd->flags & CMD_NOT_QUEUED)) {
+        const char *refused = NULL;
+        if (cmd->flags & (CMD_NO_MULTI | CMD_NO_REPLY))
+            refused = "ERR Command not allowed inside a transaction";
+        else if (over_memory(sh))
+            refused = ERR_OOM; /* queuing takes memory too: Redis refuses any command */
+        if (refused) {
+            session_reply_error(s, refused);
+            stats_command_rejected(&sh->stats, cmd->index);
+            return;
+        }
+        queue_command(sh, s, cmd, argc, argv);
+        return;
+    }
+    if (!key_groups_whole(cmd, argc)) {
+        /* the command's own check, made before any part of it is sent to
+         * another shard: a split MSET would write the parts that are whole */
+        snprintf(text, sizeof(text), ERR_ARITY, cmd->name);
+        session_reply_error(s, text);
+        stats_command_rejected(&sh->stats, cmd->index);
+        return;
+    }
+    int n = sh->node->nshards;
+    if (cmd->flags & CMD_SHARD0) {
+        /* always as a message, even on shard 0, so the handler may keep it
+         * (WAIT); and only once the earlier commands are done */
+        struct pending *p = session_pending_add(s, STAGE_LAUNCH);
+        p->cmd = cmd;
+        struct shard_msg *m = msg_create(MSG_EXEC, sh->id, 0, p, -1, argv, argc);
+        m->cmd = cmd;
+        p->launch = m;
+        p->waiting = 1;
+        if (s->head == p)
+            pending_launch(sh, p);
+        return;
+    }
+    if (cmd->flags & CMD_ALL_SHARDS) {
+        /* even alone: the merge shapes the reply (SLOWLOG GET) */
+        route_all_shards(sh, s, cmd, argc, argv);
+        return;
+    }
+    if (n == 1 || (cmd->flags & CMD_CONN)) {
+        dispatch_run_logged(sh, s, cmd, argc, argv, session_reply_target(s));
+        return;
+    }
+    int target = sh->id;
+    if (cmd->flags & CMD_CURSOR) {
+        unsigned long long cursor;
+        if (argc > 1 && parse_ull(argv[1], &cursor))
+            target = (int)(cursor % (unsigned long long)n);
+    } else if (cmd->first_key > 0) {
+        int idx[256], owner[256];
+        int nk = command_keys(cmd, argc, argv, idx, 256);
+        if (nk > 256) {
+            /* many keys: look them up in a heap array */
+            int *bidx = mi_malloc(sizeof(int) * (size_t)nk), *bown = mi_malloc(sizeof(int) * (size_t)nk);
+            command_keys(cmd, argc, argv, bidx, nk);
+            bool same = true;
+            for (int k = 0; k < nk; k++) {
+                bown[k] = key_shard(sh, argv[bidx[k]]);
+                same = same && bown[k] == bown[0];
+            }
+            if (same)
+                target = bown[0];
+            else if (cmd->flags & CMD_SPLIT)
+                route_split(sh, s, cmd, argc, argv, bidx, bown, nk);
+            else
+                route_scratch(sh, s, cmd, argc, argv, bidx, bown, nk);
+            mi_free(bidx);
+            mi_free(bown);
+            if (!same)
+                return;
+        } else if (nk > 0) {
+            bool same = true;
+            for (int k = 0; k < nk; k++) {
+                owner[k] = key_shard(sh, argv[idx[k]]);
+                same = same && owner[k] == owner[0];
+            }
+            if (!same) {
+                if (cmd->flags & CMD_SPLIT)
+                    route_split(sh, s, cmd, argc, argv, idx, owner, nk);
+                else
+                    route_scratch(sh, s, cmd, argc, argv, idx, owner, nk);
+                return;
+            }
+            target = owner[0];
+        }
+    }
+    if (target == sh->id) {
+        dispatch_run_logged(sh, s, cmd, argc, argv, session_reply_target(s));
+        return;
+    }
+    struct pending *p = session_pending_add(s, STAGE_EXEC);
+    p->cmd = cmd;
+    struct shard_msg *m = msg_create(MSG_EXEC, sh->id, target, p, -1, argv, argc);
+    m->cmd = cmd;
+    p->waiting = 1;
+    dispatch_send_request(sh, s, m);
+}

@@ -1,0 +1,360 @@
+/* run: running one command on this shard (its reply, stats, slow log, the
+ * journal around it), and the messages between shards that carry commands
+ * and their answers: requests run here, answers completing a session's
+ * pending reply, the export/apply steps of scratch commands, grace periods
+ * for memory other shards may still read. */
+#include "shards/dispatch.h"
+#include "shards/dispatch_internal.h"
+
+#include <mimalloc.h>
+
+#include "core/config.h"
+#include "core/reply.h"
+#include "shards/message.h"
+#include "shards/node.h"
+#include "shards/scratch.h"
+#include "shards/store/store.h"
+
+size_t shard_memory_limit(const struct shard *sh)
+{
+    long long max = config_load(&sh->node->config, maxmemory);
+    if (max <= 0)
+        return 0;
+    return (size_t)max / (size_t)sh->node->nshards;
+}
+
+void shard_publish_stats(struct shard *sh)
+{
+    struct shard_stats *st = &sh->stats;
+    const struct store_stats *ss = store_get_stats(sh->store);
+    __atomic_store_n(&st->keys, store_count(sh->store), __ATOMIC_RELAXED);
+    __atomic_store_n(&st->expires, ss->expires, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->used_memory, store_used_memory(sh->store), __ATOMIC_RELAXED);
+    __atomic_store_n(&st->expired_keys, ss->expired_keys, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->evicted_keys, ss->evicted_keys, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->keyspace_hits, ss->keyspace_hits, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->keyspace_misses, ss->keyspace_misses, __ATOMIC_RELAXED);
+}
+
+/* The slow log: a command of `client` that ran for usec goes into this
+ * shard's log if it is slow, with the next id of the node's one sequence.
+ * Called on the connection's shard, wherever the command ran (the time
+ * comes back in the answer), so the client's addr and name are at hand. */
+void dispatch_slow_record(struct shard *sh, uint64_t usec, int argc, const struct slice *argv,
+                          const struct client *client)
+{
+    const struct config *cfg = &sh->node->config;
+    long long slower = config_load(cfg, slowlog_slower_than);
+    if (slower < 0 || usec < (uint64_t)slower)
+        return;
+    uint64_t id = atomic_fetch_add_explicit(&sh->node->next_slowlog_id, 1, memory_order_relaxed);
+    slowlog_add(&sh->slowlog, id, (size_t)config_load(cfg, slowlog_max_len), shard_now_ms(sh) / 1000,
+                usec, argc, argv, client->addr, client->name);
+}
+
+/* Run cmd on this shard against store, appending its one reply to out; *usec
+ * is set to how long it ran. Returns true if the handler kept msg to answer
+ * it later. */
+static bool run_command_msg(struct shard *sh, struct store *store, const struct command *cmd,
+                            int argc, const struct slice *argv, struct buf *out, int proto,
+                            struct client *client, uint64_t caller_id, struct shard_msg *msg,
+                            uint64_t *usec_out)
+{
+    *usec_out = 0;
+    struct reply r = { out, proto };
+    int64_t now = shard_now_ms(sh);
+    size_t start = out->len;
+    if ((cmd->flags & CMD_DENYOOM) && store == sh->store) {
+        long long policy = config_load(&sh->node->config, maxmemory_policy);
+        if (!store_make_room(store, shard_memory_limit(sh), (enum evict_policy)policy, now)) {
+            reply_error(&r, ERR_OOM);
+            stats_command_rejected(&sh->stats, cmd->index);
+            stat_add(&sh->stats.total_error_replies, 1);
+            return false;
+        }
+    }
+    if ((cmd->flags & CMD_WRITE) && msg && store == sh->store) {
+        /* accepted by the connection's shard, but a role change or a
+         * FAILOVER's pause may have begun since: the offset the target must
+         * reach is fixed, so this write may not happen */
+        const char *refused = node_write_refusal(sh->node);
+        if (!refused && atomic_load_explicit(&sh->node->repl_writes_paused, memory_order_relaxed))
+            refused = "READONLY You can't write while a FAILOVER hands this master over to a replica.";
+        if (refused) {
+            reply_error(&r, refused);
+            stats_command_rejected(&sh->stats, cmd->index);
+            if (sh->node->journal)
+                sh->node->journal->command_refused(sh, cmd);
+            return false;
+        }
+    }
+    if (cmd->flags & CMD_CONN)
+        shard_publish_stats(sh);
+    struct exec_ctx ctx = {
+        .shard = sh, .store = store, .reply = &r, .argc = argc, .argv = argv,
+        .client = client, .now_ms = now, .caller_id = caller_id, .msg = msg,
+    };
+    /* the row's journal column decides what the replication stream gets */
+    const struct journal_sink *journal = cmd->journal != JOURNAL_EFFECTS && store == sh->store
+                                         ? sh->node->journal : NULL;
+    if (journal)
+        journal->command_begin(sh, cmd, &ctx);
+    cmd->fn(&ctx);
+    if (journal)
+        journal->command_end(sh, cmd, argc, argv);
+    /* one clock read per command: it ends this one and starts the next */
+    uint64_t t1 = clock_mono_ns();
+    uint64_t usec = (t1 - sh->clock_ns) / 1000;
+    sh->clock_ns = t1;
+    bool failed = out->len > start && out->data[start] == '-';
+    stats_command_done(&sh->stats, cmd->index, usec, failed);
+    if (failed)
+        stat_add(&sh->stats.total_error_replies, 1);
+    if (!ctx.deferred) /* else msg may be on its way back already */
+        *usec_out = usec;
+    return ctx.deferred;
+}
+
+/* Run cmd here for the session's client; returns how long it ran. */
+uint64_t dispatch_run_command(struct shard *sh, struct store *store, const struct command *cmd,
+                              int argc, const struct slice *argv, struct buf *out, int proto,
+                              struct client *client, uint64_t caller_id)
+{
+    uint64_t usec;
+    run_command_msg(sh, store, cmd, argc, argv, out, proto, client, caller_id, NULL, &usec);
+    return usec;
+}
+
+/* Run cmd here for the session's client and log it if it was slow. */
+void dispatch_run_logged(struct shard *sh, struct session *s, const struct command *cmd, int argc,
+                         const struct slice *argv, struct buf *out)
+{
+    uint64_t usec = dispatch_run_command(sh, sh->store, cmd, argc, argv, out, s->client.proto, &s->client,
+                                s->client.id);
+    if (!(cmd->flags & CMD_SKIP_SLOWLOG))
+        dispatch_slow_record(sh, usec, argc, argv, &s->client);
+}
+
+void dispatch_send_request(struct shard *sh, struct session *s, struct shard_msg *m)
+{
+    m->proto = s->client.proto;
+    m->caller_id = s->client.id;
+    s->inflight++;
+    stat_add(&sh->stats.cross_shard_requests, 1);
+    msg_post(sh, m, m->target);
+}
+
+/* Send a pending command that waited for the ones before it. */
+void pending_launch(struct shard *sh, struct pending *p)
+{
+    struct shard_msg *m = p->launch;
+    p->launch = NULL;
+    p->stage = STAGE_EXEC;
+    dispatch_send_request(sh, p->session, m);
+}
+
+/* All copies are in: run the command on a scratch store, then send the
+ * writes it made to their owners. */
+static void scratch_run(struct shard *sh, struct pending *p)
+{
+    struct session *s = p->session;
+    int n = sh->node->nshards;
+    struct write_capture cap = { false, sh->node, mi_calloc((size_t)n, sizeof(struct buf)) };
+    struct store *scratch = store_create(NULL, write_capture_hook, &cap);
+    int64_t now = shard_now_ms(sh);
+    /* import: the keys of part i are in key order among those with
+     * part_of_key == i */
+    const struct command *cmd = p->cmd;
+    int nk = p->nkeys;
+    int *idx = mi_malloc(sizeof(int) * (size_t)nk);
+    command_keys(cmd, p->argc, p->argv, idx, nk);
+    const char **cursor = mi_calloc((size_t)p->nparts, sizeof(char *));
+    for (int i = 0; i < p->nparts; i++)
+        cursor[i] = p->parts[i].data;
+    for (int k = 0; k < nk; k++) {
+        int part = p->part_of_key[k];
+        if (!cursor[part] || cursor[part] >= p->parts[part].data + p->parts[part].len)
+            continue;
+        key_import(scratch, p->argv[idx[k]], &cursor[part], now);
+    }
+    mi_free(cursor);
+    mi_free(idx);
+    cap.on = true;
+    uint64_t usec = dispatch_run_command(sh, scratch, cmd, p->argc, p->argv, &p->out, s->client.proto, NULL,
+                                s->client.id);
+    dispatch_slow_record(sh, usec, p->argc, p->argv, &s->client);
+    cap.on = false;
+    store_destroy(scratch);
+    p->stage = STAGE_APPLY;
+    p->waiting = 0;
+    for (int t = 0; t < n; t++) {
+        if (cap.per_shard[t].len == 0)
+            continue;
+        if (t == sh->id) {
+            writes_apply(sh->store, &cap.per_shard[t], now);
+            buf_free(&cap.per_shard[t]);
+            continue;
+        }
+        struct shard_msg *m = msg_create(MSG_APPLY, sh->id, t, p, -1, NULL, 0);
+        m->payload = cap.per_shard[t];
+        p->waiting++;
+        dispatch_send_request(sh, s, m);
+    }
+    mi_free(cap.per_shard);
+    if (p->waiting == 0)
+        p->stage = STAGE_READY;
+}
+
+/* A pending entry got its last answer. */
+void pending_complete(struct shard *sh, struct pending *p)
+{
+    struct session *s = p->session;
+    switch (p->stage) {
+    case STAGE_MERGE: {
+        struct reply r = { &p->out, s->client.proto };
+        struct merge_input in = { p->parts, p->nparts, p->part_of_key, p->nkeys };
+        p->cmd->merge(&r, &in);
+        p->stage = STAGE_READY;
+        break;
+    }
+    case STAGE_EXPORT:
+        scratch_run(sh, p);
+        break;
+    case STAGE_EXEC:
+    case STAGE_APPLY:
+        p->stage = STAGE_READY;
+        break;
+    case STAGE_READY:
+    case STAGE_LAUNCH:
+        break;
+    }
+    if (p->stage == STAGE_READY && p->argv_mem && s->blocked) {
+        /* a scratch command finished: the EXEC it is part of, then the
+         * connection, may go on */
+        s->blocked = false;
+        if (s->in_exec)
+            dispatch_replay_continue(sh, s);
+        if (s->conn && !s->blocked && !s->in_exec)
+            conn_resume(s->conn);
+    }
+}
+
+static void handle_answer(struct shard *sh, struct shard_msg *m)
+{
+    struct pending *p = m->pending;
+    struct session *s = p->session;
+    s->inflight--;
+    if (m->kind == MSG_EXEC) {
+        if (!p->log_once) {
+            dispatch_slow_record(sh, m->usec, m->argc, m->argv, &s->client);
+        } else {
+            p->usec += m->usec;
+            if (p->waiting == 1) /* the last part: argv is the command's own */
+                dispatch_slow_record(sh, p->usec, m->argc, m->argv, &s->client);
+        }
+    }
+    if (m->kind == MSG_EXEC || m->kind == MSG_EXPORT) {
+        struct buf *dst = m->part >= 0 ? &p->parts[m->part] : &p->out;
+        struct buf t = *dst;
+        *dst = m->reply;
+        m->reply = t;
+    }
+    msg_free(m);
+    if (--p->waiting == 0)
+        pending_complete(sh, p);
+    if (!s->conn) {
+        if (s->inflight == 0)
+            session_free(s);
+        return;
+    }
+    session_drain(s);
+}
+
+static void handle_request(struct shard *sh, struct shard_msg *m)
+{
+    int64_t now = shard_now_ms(sh);
+    switch (m->kind) {
+    case MSG_EXEC:
+        if (run_command_msg(sh, sh->store, m->cmd, m->argc, m->argv, &m->reply, m->proto, NULL,
+                            m->caller_id, m, &m->usec))
+            return; /* the handler keeps the message and answers it later */
+        break;
+    case MSG_EXPORT:
+        keys_export(sh->store, m->argc, m->argv, &m->reply, now);
+        break;
+    case MSG_APPLY:
+        writes_apply(sh->store, &m->payload, now);
+        break;
+    default:
+        break;
+    }
+    m->answered = true;
+    msg_post(sh, m, m->home);
+}
+
+/* What dispatch_free_later waits on: the answers not back yet. */
+struct grace {
+    int    waiting;
+    int    n;
+    char **ptrs;
+};
+
+static void grace_end(struct grace *g)
+{
+    for (int i = 0; i < g->n; i++)
+        mi_free(g->ptrs[i]);
+    mi_free(g->ptrs);
+    mi_free(g);
+}
+
+void dispatch_free_later(struct shard *sh, char **ptrs, int n)
+{
+    struct grace *g = mi_zalloc(sizeof(*g));
+    g->n = n;
+    g->ptrs = ptrs;
+    if (n > 0)
+        for (int t = 0; t < sh->node->nshards; t++) {
+            if (t == sh->id)
+                continue;
+            struct shard_msg *m = msg_create(MSG_GRACE, sh->id, t, NULL, -1, NULL, 0);
+            m->arg = g;
+            g->waiting++;
+            msg_post(sh, m, t);
+        }
+    if (g->waiting == 0)
+        grace_end(g);
+}
+
+void dispatch_message(struct shard *sh, struct shard_msg *m)
+{
+    if (m->handler) {
+        m->handler(sh, m);
+        return;
+    }
+    if (m->kind == MSG_GRACE) {
+        if (!m->answered) {
+            m->answered = true;
+            msg_post(sh, m, m->home);
+            return;
+        }
+        struct grace *g = m->arg;
+        msg_free(m);
+        if (--g->waiting == 0)
+            grace_end(g);
+        return;
+    }
+    if (m->kind == MSG_UNPAUSE) {
+        if (m->answered) {
+            msg_free(m);
+            return;
+        }
+        pause_release(sh);
+        m->answered = true;
+        msg_post(sh, m, m->home);
+        return;
+    }
+    if (m->answered)
+        handle_answer(sh, m);
+    else
+        handle_request(sh, m);
+}
