@@ -258,9 +258,22 @@ static bool feeds_wait(struct shard *sh, struct repl *r)
     return now - r->feed_since_ns < FEED_MAX_DELAY_NS;
 }
 
+/* Also true when stream bytes came in after this turn's flush: shard 0
+ * handles its mail (a WAIT's GETACK, an ACK's reply, the journal of its own
+ * writes) after master_flush_feeds, and nothing else would wake the loop
+ * for them before the next tick, 100 ms later. A WAIT's round trip was that
+ * tick. */
 bool master_feeds_held(struct shard *sh)
 {
-    return sh->id == 0 && repl_of(sh)->feed_since_ns != 0;
+    if (sh->id != 0)
+        return false;
+    struct repl *r = repl_of(sh);
+    if (r->feed_since_ns != 0)
+        return true;
+    for (struct replica *x = r->replicas; x; x = x->next)
+        if (x->feed.len)
+            return true;
+    return false;
 }
 
 /* End of shard 0's turn: one message per replica with what it is owed. */

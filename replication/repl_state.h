@@ -168,7 +168,8 @@ void master_ack(struct shard *sh, uint64_t id, uint64_t offset);
 void master_snapshot_data(struct shard *sh, uint64_t id, struct buf *frames);
 void master_snapshot_done(struct shard *sh, uint64_t id);
 void master_flush_feeds(struct shard *sh);
-/* Are the feeds held for a later turn (then the loop must not sleep)? */
+/* Are the feeds held for a later turn, or filled after this turn's flush
+ * (then the loop must not sleep)? */
 bool master_feeds_held(struct shard *sh);
 /* A feed message's buffer came back (empty, or with bytes already sent). */
 void master_feed_returned(struct shard *sh, uint64_t id, struct buf *b);
