@@ -63,6 +63,15 @@ void master_attach(struct shard *sh, struct shard_msg *m)
         msg_post(sh, m, m->home);
         return;
     }
+    if (repl_is_replica(n) && (r->step != LINK_CONNECTED || !r->backlog_active)) {
+        /* Neither a full nor a partial sync while our own link is down: our
+         * data is not a whole copy until our sync is done, and a replica we
+         * let continue would look up to date while nothing reaches it (Redis
+         * refuses both). */
+        buf_append_str(&m->reply, "-NOMASTERLINK Can't SYNC while not connected with my master\r\n");
+        msg_post(sh, m, m->home);
+        return;
+    }
     struct replica *x = mi_zalloc(sizeof(*x));
     x->id = m->caller_id;
     x->shard = m->home;
@@ -91,13 +100,6 @@ void master_attach(struct shard *sh, struct shard_msg *m)
         log_notice("Replica %s:%d asks for synchronization from offset %llu: partial resynchronization accepted, "
                    "sending %llu bytes of backlog",
                    x->ip, x->port, (unsigned long long)from, (unsigned long long)(offset - from));
-    } else if (repl_is_replica(n) && (r->step != LINK_CONNECTED || !r->backlog_active)) {
-        /* our own data is not a whole copy until our sync is done */
-        buf_free(&x->feed);
-        mi_free(x);
-        buf_append_str(&m->reply, "-NOMASTERLINK Can't SYNC while not connected with my master\r\n");
-        msg_post(sh, m, m->home);
-        return;
     } else {
         if (!(id.len == 1 && id.ptr[0] == '?'))
             r->sync_partial_err++;

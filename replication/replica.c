@@ -105,6 +105,11 @@ int repl_set_master(struct shard *sh, const char *host, int port, char *err, siz
         memcpy(r->replid2, r->replid, sizeof(r->replid));
         r->second_offset = (int64_t)journal_offset(r->backlog) + 1;
         repl_new_replid(r->replid);
+        /* Our replicas must learn the new id, or they would take what we
+         * write from now on as the old history and, sent to another node
+         * of it, continue there from an offset that means something else.
+         * They reconnect at once and continue partially under replid2. */
+        master_drop_replicas(sh);
         r->step = LINK_NONE;
         r->backlog_active = true;
         atomic_store(&n->repl_role, 0);
@@ -299,6 +304,9 @@ static bool handshake_reply(struct shard *sh, struct repl_link *l, const char *l
             memcpy(r->replid2, r->replid, sizeof(r->replid));
             r->second_offset = (int64_t)journal_offset(r->backlog) + 1;
             memcpy(r->replid, line + 10, REPLID_LEN);
+            /* our replicas follow the old id: they reconnect and learn
+             * the new one (partially, through our replid2) */
+            master_drop_replicas(sh);
         }
         r->step = LINK_CONNECTED;
         r->backoff_ms = 0;
