@@ -451,7 +451,10 @@ size_t repl_link_data(struct shard *sh, struct conn *c, const char *p, size_t n)
             used++;
             continue;
         }
+        /* proto-max-bulk-len, as for a client: a master configured with a
+         * larger one than the default may hold (and send) larger values */
         struct resp_limits lim = RESP_LIMITS_DEFAULT;
+        lim.max_bulk_len = config_load(&sh->node->config, proto_max_bulk_len);
         lim.strict = true;
         size_t consumed = 0;
         const char *err = NULL;

@@ -230,6 +230,49 @@ static void test_nomasterlink_partial(void **state)
     node_stop(b);
 }
 
+/* ---- proto-max-bulk-len in the stream ------------------------------------- */
+
+/* A value over 512 MB, on a master and a replica whose proto-max-bulk-len
+ * allow it, reaches the replica. The replica's stream parser had a fixed
+ * 512 MB limit: it took the SET for a protocol error and reconnected for
+ * ever. (redis-server does not limit its master's bulks at all; ringkv
+ * applies proto-max-bulk-len to them as to a client's.) */
+static void test_stream_bulk_over_512mb(void **state)
+{
+    (void)state;
+    struct server *m, *r;
+    if (target_is_redis()) {
+        m = start_node("1", (const char *[]){ "--proto-max-bulk-len", "1gb", "--client-output-buffer-limit",
+                                               "replica 0 0 0", NULL });
+        r = start_node("1", (const char *[]){ "--proto-max-bulk-len", "1gb", NULL });
+    } else {
+        m = start_node("1", (const char *[]){ "--proto-max-bulk-len", "1gb", "--replica-output-hard-limit", "0",
+                                               NULL });
+        r = start_node("1", (const char *[]){ "--proto-max-bulk-len", "1gb", NULL });
+    }
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    replicaof(rc, m->port);
+    wait_synced(mc, rc, 10000);
+    size_t vlen = (512u << 20) + 4096;
+    char head[96];
+    int hl = snprintf(head, sizeof head, "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%zu\r\n", vlen);
+    char *cmd = malloc((size_t)hl + vlen + 2);
+    assert_non_null(cmd);
+    memcpy(cmd, head, (size_t)hl);
+    memset(cmd + hl, 'v', vlen);
+    memcpy(cmd + hl + vlen, "\r\n", 2);
+    tsend_raw(mc, cmd, (size_t)hl + vlen + 2);
+    free(cmd);
+    expect_ok(tread(mc, 60000));
+    wait_synced(mc, rc, 60000);
+    expect_int(tcmd(rc, "STRLEN big"), (long long)vlen);
+    expect_int(tcmd(mc, "DEL big"), 1);
+    tclose(mc);
+    tclose(rc);
+    node_stop(r);
+    node_stop(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +280,7 @@ int main(void)
         cmocka_unit_test_teardown(test_promotion_tells_replicas, nodes_teardown),
         cmocka_unit_test_teardown(test_continue_new_id_tells_replicas, nodes_teardown),
         cmocka_unit_test_teardown(test_nomasterlink_partial, nodes_teardown),
+        cmocka_unit_test_teardown(test_stream_bulk_over_512mb, nodes_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
