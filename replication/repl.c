@@ -345,6 +345,7 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         if (rs->staging)
             store_destroy(rs->staging);
         rs->staging = store_create(sh->heap, repl_journal_hook, sh);
+        store_set_hold(rs->staging, pause_keeps_keys, sh);
         store_set_passive(rs->staging, true);
         break;
     case MSG_LOAD_END:

@@ -48,6 +48,10 @@ void shard_publish_stats(struct shard *sh);
  * for pauses whose timeout ran out. */
 void pause_wake_all(struct shard *sh);
 void pause_release(struct shard *sh);
+/* The hold every store of a shard gets (store_set_hold; arg: the shard):
+ * true while writes are paused, when the keyspace stands still as in Redis
+ * (no expiry, no eviction) so the replication offset does not move. */
+bool pause_keeps_keys(void *shard, int64_t now_ms);
 
 /* Close connections idle past `timeout` seconds. */
 void dispatch_timeouts(struct shard *sh, int64_t now_ms);

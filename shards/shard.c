@@ -78,6 +78,7 @@ int shard_setup(struct shard *sh)
     sh->heap = mi_heap_new();
     repl_shard_setup(sh);
     sh->store = store_create(sh->heap, repl_journal_hook, sh);
+    store_set_hold(sh->store, pause_keeps_keys, sh);
     shard_stats_init(&sh->stats, command_count_all());
     slowlog_init(&sh->slowlog);
     sh->overflow_head = mi_calloc((size_t)n, sizeof(*sh->overflow_head));

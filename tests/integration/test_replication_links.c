@@ -13,6 +13,23 @@
 #include "harness.h"
 #include "repl_helpers.h"
 
+/* The redis-server nodes' directories, removed by the teardown. */
+static char node_dirs[MAX_NODES][32];
+static int nnode_dirs;
+
+static int links_teardown(void **state)
+{
+    int rc = nodes_teardown(state);
+    for (int i = 0; i < nnode_dirs; i++) {
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", node_dirs[i]);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", node_dirs[i]);
+    }
+    nnode_dirs = 0;
+    return rc;
+}
+
 /* A node: ringkv with `threads` threads, or a redis-server. */
 static struct server *start_node(const char *threads, const char *const *extra)
 {
@@ -22,6 +39,14 @@ static struct server *start_node(const char *threads, const char *const *extra)
         args[k++] = "--threads";
         args[k++] = threads;
     } else {
+        /* a directory of its own: a replica's disk-based sync leaves a
+         * dump.rdb the next redis-server started in the same place loads */
+        assert_true(nnode_dirs < MAX_NODES);
+        char *dir = node_dirs[nnode_dirs++];
+        snprintf(dir, sizeof node_dirs[0], "/tmp/rkv-links.XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        args[k++] = "--dir";
+        args[k++] = dir;
         args[k++] = "--repl-diskless-sync-delay";
         args[k++] = "0";
     }
@@ -273,14 +298,185 @@ static void test_stream_bulk_over_512mb(void **state)
     node_stop(m);
 }
 
+/* ---- a write pause stops expiry and eviction ----------------------------- */
+
+/* A master with a synced replica and `n` keys "ttl:<i>" of PX ttl_ms, set
+ * from the time it returns (now_ms()). */
+static long long pair_with_ttl_keys(struct server **m, struct server **r, tconn **mc, tconn **rc, int n,
+                                    int ttl_ms)
+{
+    *m = start_node("2", NULL);
+    *r = start_node("1", NULL);
+    *mc = tconnect((*m)->port);
+    *rc = tconnect((*r)->port);
+    load_keys(*mc, "key", 0, 100, 16);
+    replicaof(*rc, (*m)->port);
+    wait_synced(*mc, *rc, 10000);
+    /* the first acknowledgement (redis-server's replica is online then) */
+    expect_int(tcmd(*mc, "WAIT 1 5000"), 1);
+    long long t0 = now_ms();
+    for (int i = 0; i < n; i++)
+        expect_ok(tcmd(*mc, "SET ttl:%d v PX %d", i, ttl_ms));
+    expect_int(tcmd(*mc, "WAIT 1 5000"), 1); /* the replica has them */
+    return t0;
+}
+
+/* The pause began before the keys' time was up (else the test proves
+ * nothing), and then sleep until they are well past it. */
+static void sleep_past_ttl(tconn *mc, long long t0, int ttl_ms, long long keys)
+{
+    if (now_ms() - t0 >= ttl_ms - 100)
+        fail_msg("the setup took %lld ms, longer than the keys' TTL", now_ms() - t0);
+    assert_int_equal(dbsize(mc), keys);
+    long long wake = t0 + ttl_ms + 500;
+    while (now_ms() < wake)
+        usleep(10000);
+}
+
+/* The stream while paused: nothing but the master's keepalive PINGs (14
+ * bytes each; ringkv sends one a second, redis-server every 10 s). */
+static void expect_only_pings(long long from, long long to)
+{
+    long long d = to - from;
+    if (d < 0 || d % 14 != 0 || d > 14 * 4)
+        fail_msg("master_repl_offset moved by %lld bytes during the pause (%lld -> %lld)", d, from, to);
+}
+
+/* CLIENT PAUSE WRITE holds active and lazy expiry, as in Redis: keys past
+ * their time read as missing but stay, no DEL enters the stream (the offset
+ * stands still but for PINGs); after CLIENT UNPAUSE the DELs flow and the
+ * replica drops the keys. Active expiry used to go on during the pause, so
+ * a FAILOVER waiting for its target to reach the offset chased it. */
+static void test_pause_holds_expiry(void **state)
+{
+    (void)state;
+    struct server *m, *r;
+    tconn *mc, *rc;
+    long long t0 = pair_with_ttl_keys(&m, &r, &mc, &rc, 50, 1500);
+    long long expired0 = info_field(mc, "stats", "expired_keys");
+    expect_ok(tcmd(mc, "CLIENT PAUSE 8000 WRITE"));
+    sleep_past_ttl(mc, t0, 1500, 150); /* every key is past its time, several ticks later */
+    long long o1 = info_field(mc, "replication", "master_repl_offset");
+    expect_nil(tcmd(mc, "GET ttl:0"));          /* reads report them missing... */
+    expect_int(tcmd(mc, "EXISTS ttl:1"), 0);
+    expect_int(tcmd(mc, "PTTL ttl:2"), -2);
+    usleep(400 * 1000);
+    long long o2 = info_field(mc, "replication", "master_repl_offset");
+    expect_only_pings(o1, o2);
+    assert_int_equal(info_field(mc, "stats", "expired_keys"), expired0); /* ...but they stay */
+    assert_int_equal(dbsize(mc), 150);
+    assert_int_equal(dbsize(rc), 150);
+    expect_ok(tcmd(mc, "CLIENT UNPAUSE"));
+    long long deadline = now_ms() + 10000;
+    while (dbsize(rc) != 100) {
+        if (now_ms() > deadline)
+            fail_msg("the replica still holds %lld keys 10 s after the pause", dbsize(rc));
+        usleep(20000);
+    }
+    assert_int_equal(dbsize(mc), 100);
+    assert_true(info_field(mc, "stats", "expired_keys") >= expired0 + 50);
+    tclose(mc);
+    tclose(rc);
+    node_stop(r);
+    node_stop(m);
+}
+
+/* The same for a FAILOVER's write pause: the target never catches up, so
+ * the pause lasts until the TIMEOUT; meanwhile nothing expires. */
+static void test_failover_pause_holds_expiry(void **state)
+{
+    (void)state;
+    struct server *m, *r;
+    tconn *mc, *rc;
+    long long t0 = pair_with_ttl_keys(&m, &r, &mc, &rc, 50, 1500);
+    kill(r->pid, SIGSTOP); /* the target cannot acknowledge: the pause lasts */
+    expect_ok(tcmd(mc, "SET behind 1"));
+    expect_ok(tcmd(mc, "FAILOVER TIMEOUT 3500"));
+    sleep_past_ttl(mc, t0, 1500, 151);
+    long long o1 = info_field(mc, "replication", "master_repl_offset");
+    expect_nil(tcmd(mc, "GET ttl:0"));
+    usleep(400 * 1000);
+    long long o2 = info_field(mc, "replication", "master_repl_offset");
+    expect_only_pings(o1, o2);
+    assert_int_equal(dbsize(mc), 151);
+    /* the failover times out (the target still stopped); then the master
+     * expires the keys and the replica follows */
+    char fs[64];
+    long long until = now_ms() + 10000;
+    for (;;) {
+        info_string(mc, "master_failover_state", fs, sizeof fs);
+        if (strcmp(fs, "no-failover") == 0)
+            break;
+        if (now_ms() > until)
+            fail_msg("master_failover_state is still %s", fs);
+        usleep(20000);
+    }
+    kill(r->pid, SIGCONT);
+    long long deadline = now_ms() + 10000;
+    while (dbsize(rc) != 101) {
+        if (now_ms() > deadline)
+            fail_msg("the replica holds %lld keys 10 s after the failover's timeout", dbsize(rc));
+        usleep(20000);
+    }
+    assert_int_equal(dbsize(mc), 101);
+    tclose(mc);
+    tclose(rc);
+    node_stop(r);
+    node_stop(m);
+}
+
+/* Eviction waits for the end of a write pause too: maxmemory lowered
+ * during CLIENT PAUSE WRITE evicts nothing (no DEL in the stream) until
+ * CLIENT UNPAUSE. */
+static void test_pause_holds_eviction(void **state)
+{
+    (void)state;
+    struct server *m = start_node("2", NULL), *r = start_node("1", NULL);
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    load_keys(mc, "key", 0, 2000, 64);
+    replicaof(rc, m->port);
+    wait_synced(mc, rc, 10000);
+    expect_int(tcmd(mc, "WAIT 1 5000"), 1);
+    expect_ok(tcmd(mc, "CONFIG SET maxmemory-policy allkeys-random"));
+    expect_ok(tcmd(mc, "CLIENT PAUSE 8000 WRITE"));
+    long long o1 = info_field(mc, "replication", "master_repl_offset");
+    expect_ok(tcmd(mc, "CONFIG SET maxmemory 64kb")); /* under what 2000 keys take */
+    usleep(500 * 1000); /* several ticks */
+    expect_bulk(tcmd(mc, "PING hello"), "hello");
+    long long o2 = info_field(mc, "replication", "master_repl_offset");
+    expect_only_pings(o1, o2);
+    assert_int_equal(info_field(mc, "stats", "evicted_keys"), 0);
+    assert_int_equal(dbsize(mc), 2000);
+    expect_ok(tcmd(mc, "CLIENT UNPAUSE"));
+    long long deadline = now_ms() + 10000;
+    while (info_field(mc, "stats", "evicted_keys") < 1000) {
+        if (now_ms() > deadline)
+            fail_msg("the master evicted %lld keys after the pause (%lld left, used_memory %lld)",
+                     info_field(mc, "stats", "evicted_keys"), dbsize(mc), info_field(mc, "memory", "used_memory"));
+        expect_status(tcmd(mc, "PING"), "PONG"); /* redis-server evicts before a command */
+        usleep(20000);
+    }
+    expect_ok(tcmd(mc, "CONFIG SET maxmemory 0"));
+    wait_synced(mc, rc, 10000);
+    assert_int_equal(dbsize(rc), dbsize(mc));
+    assert_true(dbsize(mc) <= 1000);
+    tclose(mc);
+    tclose(rc);
+    node_stop(r);
+    node_stop(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_wait_acknowledged_promptly, nodes_teardown),
-        cmocka_unit_test_teardown(test_promotion_tells_replicas, nodes_teardown),
-        cmocka_unit_test_teardown(test_continue_new_id_tells_replicas, nodes_teardown),
-        cmocka_unit_test_teardown(test_nomasterlink_partial, nodes_teardown),
-        cmocka_unit_test_teardown(test_stream_bulk_over_512mb, nodes_teardown),
+        cmocka_unit_test_teardown(test_wait_acknowledged_promptly, links_teardown),
+        cmocka_unit_test_teardown(test_promotion_tells_replicas, links_teardown),
+        cmocka_unit_test_teardown(test_continue_new_id_tells_replicas, links_teardown),
+        cmocka_unit_test_teardown(test_nomasterlink_partial, links_teardown),
+        cmocka_unit_test_teardown(test_stream_bulk_over_512mb, links_teardown),
+        cmocka_unit_test_teardown(test_pause_holds_expiry, links_teardown),
+        cmocka_unit_test_teardown(test_failover_pause_holds_expiry, links_teardown),
+        cmocka_unit_test_teardown(test_pause_holds_eviction, links_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
