@@ -27,6 +27,44 @@ static struct replica *find_replica(struct repl *r, uint64_t id)
     return NULL;
 }
 
+static struct replica *unlink_replica(struct repl *r, uint64_t id);
+static void drop_replica(struct shard *sh, struct replica *x);
+
+/* The stream held for a replica's full sync served by a replica of ours is
+ * an output buffer like any other (Redis applies the replica class's limits
+ * during a sync too): past replica-output-hard-limit, or over the soft one
+ * for REPLICA_SOFT_SECONDS, the replica is dropped (it reconnects and syncs
+ * again) instead of holding an unbounded copy of the stream here. */
+#define REPLICA_SOFT_SECONDS 60
+static bool held_over_limits(struct shard *sh, struct replica *x, int64_t now_ms)
+{
+    size_t soft = (size_t)config_load(&sh->node->config, replica_output_soft_limit);
+    size_t hard = (size_t)config_load(&sh->node->config, replica_output_hard_limit);
+    size_t held = x->stream_held.len;
+    if (!soft || held <= soft)
+        x->held_over_soft_ms = 0;
+    else if (!x->held_over_soft_ms)
+        x->held_over_soft_ms = now_ms;
+    bool over = (hard && held > hard) ||
+                (x->held_over_soft_ms && now_ms - x->held_over_soft_ms > REPLICA_SOFT_SECONDS * 1000);
+    if (over)
+        log_warning("Replica %s:%d scheduled to be closed for overcoming of output buffer limits "
+                    "(%zu bytes of stream held during its full sync)", x->ip, x->port, held);
+    return over;
+}
+
+static void drop_held_over_limits(struct shard *sh, int64_t now_ms)
+{
+    struct repl *r = repl_of(sh);
+    for (struct replica *x = r->replicas, *next; x; x = next) {
+        next = x->next;
+        if (x->stream_later && held_over_limits(sh, x, now_ms)) {
+            unlink_replica(r, x->id);
+            drop_replica(sh, x);
+        }
+    }
+}
+
 /* Bytes that become part of the stream: the backlog and every replica. On a
  * replica these are the bytes read from its master (chained replicas get the
  * same stream at the same offsets). */
@@ -36,8 +74,13 @@ void master_stream_bytes(struct shard *sh, const char *p, size_t n)
     if (n == 0)
         return;
     journal_append_raw(r->backlog, p, n);
-    for (struct replica *x = r->replicas; x; x = x->next)
+    bool held = false;
+    for (struct replica *x = r->replicas; x; x = x->next) {
         buf_append(x->stream_later ? &x->stream_held : &x->feed, p, n);
+        held |= x->stream_later;
+    }
+    if (held)
+        drop_held_over_limits(sh, shard_now_ms(sh));
 }
 
 static void stream_command(struct shard *sh, const char *resp)
@@ -138,6 +181,8 @@ void master_feed_returned(struct shard *sh, uint64_t id, struct buf *b)
 
 static void replica_free(struct replica *x)
 {
+    if (x->flow) /* its snapshot is still being made: no one will read it */
+        atomic_store(&x->flow->cancelled, 1);
     buf_free(&x->stream_held);
     buf_free(&x->feed_spare);
     snap_flow_unref(x->flow);
@@ -412,6 +457,7 @@ void master_tick(struct shard *sh, int64_t now_ms)
         check_waiters(sh, now_ms, true);
     if (r->failover != FAILOVER_NONE)
         failover_tick(sh, now_ms);
+    drop_held_over_limits(sh, now_ms); /* the soft limit's time */
 }
 
 /* ---- INFO -------------------------------------------------------------------- */

@@ -166,6 +166,12 @@ static void snapshot_slices(struct shard *sh)
     int64_t now = shard_now_ms(sh);
     while (*pp) {
         struct snap *s = *pp;
+        if (s->flow && atomic_load(&s->flow->cancelled)) {
+            *pp = s->next; /* its replica was dropped or went away */
+            snap_flow_unref(s->flow);
+            mi_free(s);
+            continue;
+        }
         if (s->flow && snap_flow_full(s->flow)) {
             pp = &s->next; /* the replica has enough to read; woken when it drains */
             continue;
@@ -242,20 +248,27 @@ void repl_broadcast_role(struct shard *sh, bool replica)
  * resynchronizes (partially if the backlog still covers it); meanwhile the
  * master stops buffering a stream nobody reads. */
 #define REPLICA_SOFT_SECONDS 60
-static void replica_output_check(struct shard *sh, struct conn *c, uint64_t id)
+static void replica_output_check(struct shard *sh, struct conn *c, uint64_t id, bool syncing)
 {
     size_t pending = conn_output_bytes(c);
     size_t soft = (size_t)config_load(&sh->node->config, replica_output_soft_limit);
     size_t hard = (size_t)config_load(&sh->node->config, replica_output_hard_limit);
     struct client *cl = shard_replica_client(sh, id);
     int64_t now = shard_now_ms(sh);
-    /* The end of a full sync's snapshot may still be queued when the replica
-     * comes online: the limits start once its output has drained below the
-     * soft limit. */
+    /* During a full sync the output holds snapshot frames as well as the
+     * stream, and when the replica comes online the end of its snapshot may
+     * still be queued. The limits are on the stream, as Redis's are on the
+     * output buffer while the RDB goes its own way: until the output has
+     * once drained below the soft limit after the sync, the snapshot's
+     * share, at most a window (flow.c) and a slice per shard, is not
+     * counted. */
     if (cl && !cl->repl_limits_armed) {
-        if (pending > soft && soft)
-            return;
-        cl->repl_limits_armed = true;
+        if (!syncing && (!soft || pending <= soft)) {
+            cl->repl_limits_armed = true;
+        } else {
+            size_t snapshot = SNAP_WINDOW_BYTES + (size_t)sh->node->nshards * SNAPSHOT_SLICE_BYTES;
+            pending = pending > snapshot ? pending - snapshot : 0;
+        }
     }
     bool over_hard = hard && pending > hard;
     bool over_soft = soft && pending > soft;
@@ -266,7 +279,8 @@ static void replica_output_check(struct shard *sh, struct conn *c, uint64_t id)
     bool soft_expired = cl && over_soft && now - cl->repl_over_soft_ms > REPLICA_SOFT_SECONDS * 1000;
     if (over_hard || soft_expired) {
         log_warning("Replica client id=%llu scheduled to be closed for overcoming of output buffer limits "
-                    "(%zu bytes unsent)", (unsigned long long)id, pending);
+                    "(%zu bytes of stream unsent%s)", (unsigned long long)id, pending,
+                    syncing ? ", during its full sync" : "");
         conn_close(c, false);
     }
 }
@@ -307,10 +321,8 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
             } else {
                 buf_move(&c->out, &m->payload);
                 conn_flush(c);
-                /* during a full sync the snapshot is paced instead (flow.c):
-                 * the limits apply to the stream once the replica is online */
-                if (m->value == FEED_ONLINE)
-                    replica_output_check(sh, c, m->caller_id);
+                /* the snapshot is paced (flow.c), the stream is limited */
+                replica_output_check(sh, c, m->caller_id, m->value == FEED_SYNCING);
             }
         }
         if (flow) {

@@ -31,6 +31,7 @@ struct snap_flow {
     atomic_llong inflight;  /* produced, not yet in the replica connection's output */
     atomic_llong unsent;    /* the replica connection's unsent output, as its shard last saw it */
     atomic_int   throttled; /* a producer stopped: wake the shards when it drains */
+    atomic_int   cancelled; /* the replica is gone: producers drop their snapshot */
     atomic_int   refs;
 };
 
@@ -79,7 +80,8 @@ struct replica {
      * apply what shard 0 reads after it is read, so a snapshot slice can
      * carry a value newer than the stream bytes already sent). */
     bool       stream_later;
-    struct buf stream_held;
+    struct buf stream_held;  /* limited as an output buffer (master.c) */
+    int64_t    held_over_soft_ms; /* since when stream_held is over the soft limit (0: not) */
     struct buf feed;         /* bytes to send at the end of this turn */
     struct buf feed_spare;   /* an empty buffer come back from the replica's shard */
     uint64_t   ack_offset;

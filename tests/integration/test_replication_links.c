@@ -466,6 +466,112 @@ static void test_pause_holds_eviction(void **state)
     node_stop(m);
 }
 
+/* ---- output limits during a full sync ------------------------------------ */
+
+/* The replica-class hard limit at 4 MB, on ringkv or redis-server. */
+static const char *const *small_replica_limit(void)
+{
+    static const char *const ringkv_args[] = { "--replica-output-hard-limit", "4mb", NULL };
+    static const char *const redis_args[] = { "--client-output-buffer-limit", "replica 4mb 0 0", NULL };
+    return target_is_redis() ? redis_args : ringkv_args;
+}
+
+/* Stop `replica` as soon as `master` lists it (its full sync has begun), so
+ * the sync cannot end: the data set is far larger than the socket buffers
+ * and the snapshot window. Fails if the sync ended anyway. */
+static void stop_replica_in_sync(tconn *mc, struct server *replica)
+{
+    long long deadline = now_ms() + 10000;
+    while (info_field(mc, "replication", "connected_slaves") < 1) {
+        if (now_ms() > deadline)
+            fail_msg("the replica never attached");
+        usleep(1000);
+    }
+    kill(replica->pid, SIGSTOP);
+    char *i = info_text(mc, "replication");
+    bool syncing = strstr(i, "state=online") == NULL;
+    free(i);
+    if (!syncing) {
+        kill(replica->pid, SIGCONT);
+        fail_msg("the full sync ended before the replica could be stopped");
+    }
+}
+
+/* ~30 MB of stream: 3000 SETs of 10 KB. */
+static void write_stream(tconn *c)
+{
+    load_keys(c, "stream", 0, 3000, 10000);
+}
+
+static void wait_no_replicas(tconn *mc, const char *who)
+{
+    long long deadline = now_ms() + 20000;
+    while (info_field(mc, "replication", "connected_slaves") != 0) {
+        if (now_ms() > deadline)
+            fail_msg("%s still has its syncing replica 20 s after 30 MB of stream over a 4 MB limit", who);
+        usleep(20000);
+    }
+}
+
+/* A replica stalls during its full sync while the master takes 30 MB of
+ * writes: the stream part of its output passes replica-output-hard-limit
+ * and the master drops it (as Redis does during a sync), instead of
+ * buffering the stream without bound; once resumed it syncs again. The
+ * limits used to apply only to online replicas. */
+static void test_syncing_replica_output_limit(void **state)
+{
+    (void)state;
+    struct server *m = start_node("2", small_replica_limit()), *r = start_node("1", NULL);
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    load_keys(mc, "key", 0, 400000, 200);
+    replicaof(rc, m->port);
+    tclose(rc);
+    stop_replica_in_sync(mc, r);
+    write_stream(mc);
+    wait_no_replicas(mc, "the master");
+    if (!target_is_redis())
+        assert_true(log_contains(m, "overcoming of output buffer limits"));
+    kill(r->pid, SIGCONT);
+    rc = tconnect(r->port);
+    wait_synced(mc, rc, 60000);
+    assert_int_equal(dbsize(rc), dbsize(mc));
+    tclose(mc);
+    tclose(rc);
+    node_stop(r);
+    node_stop(m);
+}
+
+/* The same one step down a chain: C, replica of B, stalls in its full sync
+ * from B while A's writes flow through B, which holds them for C until C's
+ * snapshot is complete. That held stream is limited too. */
+static void test_chained_held_stream_limit(void **state)
+{
+    (void)state;
+    struct server *a = start_node("2", NULL), *b = start_node("2", small_replica_limit()),
+                  *c = start_node("1", NULL);
+    tconn *ac = tconnect(a->port), *bc = tconnect(b->port), *cc = tconnect(c->port);
+    load_keys(ac, "key", 0, 400000, 200);
+    replicaof(bc, a->port);
+    wait_synced(ac, bc, 60000);
+    replicaof(cc, b->port);
+    tclose(cc);
+    stop_replica_in_sync(bc, c);
+    write_stream(ac);
+    wait_no_replicas(bc, "B");
+    if (!target_is_redis())
+        assert_true(log_contains(b, "overcoming of output buffer limits"));
+    kill(c->pid, SIGCONT);
+    cc = tconnect(c->port);
+    wait_synced(bc, cc, 60000);
+    assert_int_equal(dbsize(cc), dbsize(ac));
+    tclose(ac);
+    tclose(bc);
+    tclose(cc);
+    node_stop(c);
+    node_stop(b);
+    node_stop(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -477,6 +583,8 @@ int main(void)
         cmocka_unit_test_teardown(test_pause_holds_expiry, links_teardown),
         cmocka_unit_test_teardown(test_failover_pause_holds_expiry, links_teardown),
         cmocka_unit_test_teardown(test_pause_holds_eviction, links_teardown),
+        cmocka_unit_test_teardown(test_syncing_replica_output_limit, links_teardown),
+        cmocka_unit_test_teardown(test_chained_held_stream_limit, links_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
