@@ -21,7 +21,7 @@ static int links_teardown(void **state)
 {
     int rc = nodes_teardown(state);
     for (int i = 0; i < nnode_dirs; i++) {
-        char cmd[64];
+        char cmd[320];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", node_dirs[i]);
         if (system(cmd) != 0)
             fprintf(stderr, "could not remove %s\n", node_dirs[i]);
