@@ -273,6 +273,9 @@ void master_snapshot_done(struct shard *sh, uint64_t id)
     buf_free(&x->stream_held);
     x->stream_later = false;
     buf_append_str(&x->feed, "*1\r\n$12\r\n" FRAME_LOADDONE "\r\n");
+    /* all of it counts as the snapshot for the output limits (the held
+     * stream in it was limited here while held) */
+    x->feed_paced = x->feed.len;
     x->online = true;
     snap_flow_unref(x->flow);
     x->flow = NULL;
@@ -339,8 +342,10 @@ void master_flush_feeds(struct shard *sh)
         if (x->flow) {
             snap_flow_ref(x->flow); /* the message's, let go by the replica's shard */
             m->arg = x->flow;
-            m->paced = x->feed_paced;
         }
+        /* snapshot bytes in it (also in the last one, sent once the
+         * snapshot is done): the output limits do not count them */
+        m->paced = x->feed_paced;
         x->feed_paced = 0;
         buf_hand_over(&x->feed, &m->payload, &x->feed_spare);
         msg_post(sh, m, x->shard);
