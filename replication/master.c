@@ -28,7 +28,7 @@ static struct replica *find_replica(struct repl *r, uint64_t id)
 }
 
 static struct replica *unlink_replica(struct repl *r, uint64_t id);
-static void drop_replica(struct shard *sh, struct replica *x);
+static void close_replica(struct shard *sh, struct replica *x, enum feed_kind how);
 
 /* The stream held for a replica's full sync served by a replica of ours is
  * an output buffer like any other (Redis applies the replica class's limits
@@ -60,7 +60,7 @@ static void drop_held_over_limits(struct shard *sh, int64_t now_ms)
         next = x->next;
         if (x->stream_later && held_over_limits(sh, x, now_ms)) {
             unlink_replica(r, x->id);
-            drop_replica(sh, x);
+            close_replica(sh, x, FEED_CUT); /* what it has queued is not waited for */
         }
     }
 }
@@ -212,14 +212,20 @@ void master_detach(struct shard *sh, uint64_t id)
     }
 }
 
-/* Tell x's shard to close its connection; x is freed (unlinked already). */
-static void drop_replica(struct shard *sh, struct replica *x)
+/* Tell x's shard to close its connection (how: FEED_DROP or FEED_CUT); x is
+ * freed (unlinked already). */
+static void close_replica(struct shard *sh, struct replica *x, enum feed_kind how)
 {
     struct shard_msg *m = msg_create(MSG_REPL_FEED, sh->id, x->shard, NULL, -1, NULL, 0);
     m->caller_id = x->id;
-    m->value = FEED_DROP;
+    m->value = how;
     msg_post(sh, m, x->shard);
     replica_free(x);
+}
+
+static void drop_replica(struct shard *sh, struct replica *x)
+{
+    close_replica(sh, x, FEED_DROP);
 }
 
 /* Close every replica (we became a replica ourselves, or took a new full

@@ -316,8 +316,8 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
             cl->repl_flow = NULL;
         }
         if (c) {
-            if (m->value == FEED_DROP) {
-                conn_close(c, true);
+            if (m->value == FEED_DROP || m->value == FEED_CUT) {
+                conn_close(c, m->value == FEED_DROP);
             } else {
                 if (cl) {
                     cl->repl_out_total += m->payload.len;

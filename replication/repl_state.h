@@ -18,8 +18,10 @@
 #define FRAME_LOAD "RKV.LOAD"
 #define FRAME_LOADDONE "RKV.LOADDONE"
 
-/* MSG_REPL_FEED's value: what the replica's shard does with the bytes. */
-enum feed_kind { FEED_ONLINE = 0, FEED_DROP = 1, FEED_SYNCING = 2 };
+/* MSG_REPL_FEED's value: what the replica's shard does with the bytes.
+ * FEED_DROP closes the connection once what it holds is sent, FEED_CUT at
+ * once (a replica over its output limits). */
+enum feed_kind { FEED_ONLINE = 0, FEED_DROP = 1, FEED_SYNCING = 2, FEED_CUT = 3 };
 
 /* Pacing of one full sync's snapshot by the replica (flow.c): the shards
  * that produce it stop while more than SNAP_WINDOW_BYTES of it wait unsent,
