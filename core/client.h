@@ -25,7 +25,8 @@ struct client {
     bool     is_replica;      /* after PSYNC: this connection feeds a replica */
     int      repl_port;       /* REPLCONF listening-port */
     int64_t  repl_over_soft_ms; /* since when its unsent stream is over the soft limit (0: not) */
-    bool     repl_limits_armed; /* output limits apply (its snapshot has drained) */
+    uint64_t repl_out_total;  /* bytes of feed put in its output so far */
+    uint64_t repl_snap_end;   /* repl_out_total after the last feed carrying snapshot frames */
     void    *repl_flow;       /* during its full sync: the snapshot's struct snap_flow */
 };
 

@@ -91,8 +91,8 @@ void failover_tick(struct shard *sh, int64_t now_ms)
     if (r->failover != FAILOVER_WAIT_SYNC || r->failover_flushes > 0)
         return;
     struct replica *x = target_replica(r);
-    /* the whole stream so far (past failover_offset if a key's expiry added
-     * a DEL after the GETACK: writes are paused, expiry is not) */
+    /* the whole stream so far (the write pause holds expiry and eviction
+     * too, so nothing should follow the GETACK; the end is checked anyway) */
     if (x && x->ack_offset >= journal_offset(r->backlog)) {
         char host[64];
         snprintf(host, sizeof(host), "%s", x->ip);

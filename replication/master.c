@@ -27,6 +27,44 @@ static struct replica *find_replica(struct repl *r, uint64_t id)
     return NULL;
 }
 
+static struct replica *unlink_replica(struct repl *r, uint64_t id);
+static void close_replica(struct shard *sh, struct replica *x, enum feed_kind how);
+
+/* The stream held for a replica's full sync served by a replica of ours is
+ * an output buffer like any other (Redis applies the replica class's limits
+ * during a sync too): past replica-output-hard-limit, or over the soft one
+ * for REPLICA_SOFT_SECONDS, the replica is dropped (it reconnects and syncs
+ * again) instead of holding an unbounded copy of the stream here. */
+#define REPLICA_SOFT_SECONDS 60
+static bool held_over_limits(struct shard *sh, struct replica *x, int64_t now_ms)
+{
+    size_t soft = (size_t)config_load(&sh->node->config, replica_output_soft_limit);
+    size_t hard = (size_t)config_load(&sh->node->config, replica_output_hard_limit);
+    size_t held = x->stream_held.len;
+    if (!soft || held <= soft)
+        x->held_over_soft_ms = 0;
+    else if (!x->held_over_soft_ms)
+        x->held_over_soft_ms = now_ms;
+    bool over = (hard && held > hard) ||
+                (x->held_over_soft_ms && now_ms - x->held_over_soft_ms > REPLICA_SOFT_SECONDS * 1000);
+    if (over)
+        log_warning("Replica %s:%d scheduled to be closed for overcoming of output buffer limits "
+                    "(%zu bytes of stream held during its full sync)", x->ip, x->port, held);
+    return over;
+}
+
+static void drop_held_over_limits(struct shard *sh, int64_t now_ms)
+{
+    struct repl *r = repl_of(sh);
+    for (struct replica *x = r->replicas, *next; x; x = next) {
+        next = x->next;
+        if (x->stream_later && held_over_limits(sh, x, now_ms)) {
+            unlink_replica(r, x->id);
+            close_replica(sh, x, FEED_CUT); /* what it has queued is not waited for */
+        }
+    }
+}
+
 /* Bytes that become part of the stream: the backlog and every replica. On a
  * replica these are the bytes read from its master (chained replicas get the
  * same stream at the same offsets). */
@@ -36,8 +74,13 @@ void master_stream_bytes(struct shard *sh, const char *p, size_t n)
     if (n == 0)
         return;
     journal_append_raw(r->backlog, p, n);
-    for (struct replica *x = r->replicas; x; x = x->next)
+    bool held = false;
+    for (struct replica *x = r->replicas; x; x = x->next) {
         buf_append(x->stream_later ? &x->stream_held : &x->feed, p, n);
+        held |= x->stream_later;
+    }
+    if (held)
+        drop_held_over_limits(sh, shard_now_ms(sh));
 }
 
 static void stream_command(struct shard *sh, const char *resp)
@@ -60,6 +103,15 @@ void master_attach(struct shard *sh, struct shard_msg *m)
     }
     if (failover && !failover_accept(sh, m->argv[0])) {
         buf_append_str(&m->reply, "-ERR PSYNC FAILOVER replid must match my replid.\r\n");
+        msg_post(sh, m, m->home);
+        return;
+    }
+    if (repl_is_replica(n) && (r->step != LINK_CONNECTED || !r->backlog_active)) {
+        /* Neither a full nor a partial sync while our own link is down: our
+         * data is not a whole copy until our sync is done, and a replica we
+         * let continue would look up to date while nothing reaches it (Redis
+         * refuses both). */
+        buf_append_str(&m->reply, "-NOMASTERLINK Can't SYNC while not connected with my master\r\n");
         msg_post(sh, m, m->home);
         return;
     }
@@ -91,13 +143,6 @@ void master_attach(struct shard *sh, struct shard_msg *m)
         log_notice("Replica %s:%d asks for synchronization from offset %llu: partial resynchronization accepted, "
                    "sending %llu bytes of backlog",
                    x->ip, x->port, (unsigned long long)from, (unsigned long long)(offset - from));
-    } else if (repl_is_replica(n) && (r->step != LINK_CONNECTED || !r->backlog_active)) {
-        /* our own data is not a whole copy until our sync is done */
-        buf_free(&x->feed);
-        mi_free(x);
-        buf_append_str(&m->reply, "-NOMASTERLINK Can't SYNC while not connected with my master\r\n");
-        msg_post(sh, m, m->home);
-        return;
     } else {
         if (!(id.len == 1 && id.ptr[0] == '?'))
             r->sync_partial_err++;
@@ -136,6 +181,8 @@ void master_feed_returned(struct shard *sh, uint64_t id, struct buf *b)
 
 static void replica_free(struct replica *x)
 {
+    if (x->flow) /* its snapshot is still being made: no one will read it */
+        atomic_store(&x->flow->cancelled, 1);
     buf_free(&x->stream_held);
     buf_free(&x->feed_spare);
     snap_flow_unref(x->flow);
@@ -165,14 +212,20 @@ void master_detach(struct shard *sh, uint64_t id)
     }
 }
 
-/* Tell x's shard to close its connection; x is freed (unlinked already). */
-static void drop_replica(struct shard *sh, struct replica *x)
+/* Tell x's shard to close its connection (how: FEED_DROP or FEED_CUT); x is
+ * freed (unlinked already). */
+static void close_replica(struct shard *sh, struct replica *x, enum feed_kind how)
 {
     struct shard_msg *m = repl_msg_create(sh, MSG_REPL_FEED, x->shard, NULL, 0);
     m->caller_id = x->id;
-    m->value = FEED_DROP;
+    m->value = how;
     msg_post(sh, m, x->shard);
     replica_free(x);
+}
+
+static void drop_replica(struct shard *sh, struct replica *x)
+{
+    close_replica(sh, x, FEED_DROP);
 }
 
 /* Close every replica (we became a replica ourselves, or took a new full
@@ -226,6 +279,9 @@ void master_snapshot_done(struct shard *sh, uint64_t id)
     buf_free(&x->stream_held);
     x->stream_later = false;
     buf_append_str(&x->feed, "*1\r\n$12\r\n" FRAME_LOADDONE "\r\n");
+    /* all of it counts as the snapshot for the output limits (the held
+     * stream in it was limited here while held) */
+    x->feed_paced = x->feed.len;
     x->online = true;
     snap_flow_unref(x->flow);
     x->flow = NULL;
@@ -258,9 +314,22 @@ static bool feeds_wait(struct shard *sh, struct repl *r)
     return now - r->feed_since_ns < FEED_MAX_DELAY_NS;
 }
 
+/* Also true when stream bytes came in after this turn's flush: shard 0
+ * handles its mail (a WAIT's GETACK, an ACK's reply, the journal of its own
+ * writes) after master_flush_feeds, and nothing else would wake the loop
+ * for them before the next tick, 100 ms later. A WAIT's round trip was that
+ * tick. */
 bool master_feeds_held(struct shard *sh)
 {
-    return sh->id == 0 && repl_of(sh)->feed_since_ns != 0;
+    if (sh->id != 0)
+        return false;
+    struct repl *r = repl_of(sh);
+    if (r->feed_since_ns != 0)
+        return true;
+    for (struct replica *x = r->replicas; x; x = x->next)
+        if (x->feed.len)
+            return true;
+    return false;
 }
 
 /* End of shard 0's turn: one message per replica with what it is owed. */
@@ -279,8 +348,10 @@ void master_flush_feeds(struct shard *sh)
         if (x->flow) {
             snap_flow_ref(x->flow); /* the message's, let go by the replica's shard */
             m->arg = x->flow;
-            m->paced = x->feed_paced;
         }
+        /* snapshot bytes in it (also in the last one, sent once the
+         * snapshot is done): the output limits do not count them */
+        m->paced = x->feed_paced;
         x->feed_paced = 0;
         buf_hand_over(&x->feed, &m->payload, &x->feed_spare);
         msg_post(sh, m, x->shard);
@@ -397,6 +468,7 @@ void master_tick(struct shard *sh, int64_t now_ms)
         check_waiters(sh, now_ms, true);
     if (r->failover != FAILOVER_NONE)
         failover_tick(sh, now_ms);
+    drop_held_over_limits(sh, now_ms); /* the soft limit's time */
 }
 
 /* ---- INFO -------------------------------------------------------------------- */

@@ -549,6 +549,12 @@ static void snapshot_slices(struct shard *sh)
     int64_t now = repl_is_replica(sh->node) ? 0 : shard_now_ms(sh);
     while (*pp) {
         struct snap *s = *pp;
+        if (s->flow && atomic_load(&s->flow->cancelled)) {
+            *pp = s->next; /* its replica was dropped or went away */
+            snap_flow_unref(s->flow);
+            mi_free(s);
+            continue;
+        }
         if (s->waiting || (s->flow && snap_flow_full(s->flow))) {
             pp = &s->next; /* the replica has enough to read; woken when it drains */
             continue;
@@ -625,35 +631,43 @@ void repl_broadcast_role(struct shard *sh, bool replica)
 
 /* Redis's replica output limits (client-output-buffer-limit replica 256mb
  * 64mb 60): a replica whose unsent stream passes the hard limit, or stays
- * over the soft one for the soft time, is dropped. It reconnects and
- * resynchronizes (partially if the backlog still covers it); meanwhile the
- * master stops buffering a stream nobody reads. */
+ * over the soft one for the soft time, is dropped, during its full sync as
+ * well as online. It reconnects and resynchronizes (partially if the
+ * backlog still covers it); meanwhile the master stops buffering a stream
+ * nobody reads.
+ *
+ * The limits are on the stream, as Redis's are on the output buffer while
+ * the RDB goes its own way: here the snapshot's frames share the output,
+ * paced by the replica (flow.c), and are not counted. The output is FIFO,
+ * so what was put in after the last frame is stream; of the unsent bytes,
+ * that much (at most) counts. Stream bytes interleaved with the frames are
+ * not counted until the frames before them are sent: while the replica
+ * does not read, the snapshot stops at its window and the stream after it
+ * counts in full. */
 #define REPLICA_SOFT_SECONDS 60
-static void replica_output_check(struct shard *sh, struct conn *c, uint64_t id)
+static void replica_output_check(struct shard *sh, struct conn *c, uint64_t id, bool syncing)
 {
+    struct client *cl = shard_replica_client(sh, id);
+    if (!cl)
+        return;
     size_t pending = conn_output_bytes(c);
+    uint64_t stream_after_frames = cl->repl_out_total - cl->repl_snap_end;
+    if (pending > stream_after_frames)
+        pending = (size_t)stream_after_frames;
     size_t soft = (size_t)config_load(&sh->node->config, replica_output_soft_limit);
     size_t hard = (size_t)config_load(&sh->node->config, replica_output_hard_limit);
-    struct client *cl = shard_replica_client(sh, id);
     int64_t now = shard_now_ms(sh);
-    /* The end of a full sync's snapshot may still be queued when the replica
-     * comes online: the limits start once its output has drained below the
-     * soft limit. */
-    if (cl && !cl->repl_limits_armed) {
-        if (pending > soft && soft)
-            return;
-        cl->repl_limits_armed = true;
-    }
     bool over_hard = hard && pending > hard;
     bool over_soft = soft && pending > soft;
-    if (cl && !over_soft)
+    if (!over_soft)
         cl->repl_over_soft_ms = 0;
-    else if (cl && cl->repl_over_soft_ms == 0)
+    else if (cl->repl_over_soft_ms == 0)
         cl->repl_over_soft_ms = now;
-    bool soft_expired = cl && over_soft && now - cl->repl_over_soft_ms > REPLICA_SOFT_SECONDS * 1000;
+    bool soft_expired = over_soft && now - cl->repl_over_soft_ms > REPLICA_SOFT_SECONDS * 1000;
     if (over_hard || soft_expired) {
         log_warning("Replica client id=%llu scheduled to be closed for overcoming of output buffer limits "
-                    "(%zu bytes unsent)", (unsigned long long)id, pending);
+                    "(%zu bytes of stream unsent%s)", (unsigned long long)id, pending,
+                    syncing ? ", during its full sync" : "");
         conn_close(c, false);
     }
 }
@@ -688,15 +702,18 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
             cl->repl_flow = NULL;
         }
         if (c) {
-            if (m->value == FEED_DROP) {
-                conn_close(c, true);
+            if (m->value == FEED_DROP || m->value == FEED_CUT) {
+                conn_close(c, m->value == FEED_DROP);
             } else {
+                if (cl) {
+                    cl->repl_out_total += m->payload.len;
+                    if (m->paced)
+                        cl->repl_snap_end = cl->repl_out_total;
+                }
                 buf_move(&c->out, &m->payload);
                 conn_flush(c);
-                /* during a full sync the snapshot is paced instead (flow.c):
-                 * the limits apply to the stream once the replica is online */
-                if (m->value == FEED_ONLINE)
-                    replica_output_check(sh, c, m->caller_id);
+                /* the snapshot is paced (flow.c), the stream is limited */
+                replica_output_check(sh, c, m->caller_id, m->value == FEED_SYNCING);
             }
         }
         if (flow) {
@@ -742,6 +759,7 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         if (rs->staging)
             store_destroy(rs->staging);
         rs->staging = store_create(sh->heap, repl_journal_hook, sh);
+        store_set_hold(rs->staging, pause_keeps_keys, sh);
         store_set_passive(rs->staging, true);
         break;
     case MSG_LOAD_END:

@@ -43,8 +43,10 @@ struct shard_msg *repl_msg_create(struct shard *sh, int kind, int to, const stru
 #define FRAME_LOAD "RKV.LOAD"
 #define FRAME_LOADDONE "RKV.LOADDONE"
 
-/* MSG_REPL_FEED's value: what the replica's shard does with the bytes. */
-enum feed_kind { FEED_ONLINE = 0, FEED_DROP = 1, FEED_SYNCING = 2 };
+/* MSG_REPL_FEED's value: what the replica's shard does with the bytes.
+ * FEED_DROP closes the connection once what it holds is sent, FEED_CUT at
+ * once (a replica over its output limits). */
+enum feed_kind { FEED_ONLINE = 0, FEED_DROP = 1, FEED_SYNCING = 2, FEED_CUT = 3 };
 
 /* Pacing of one full sync's snapshot by the replica (flow.c): the shards
  * that produce it stop while more than SNAP_WINDOW_BYTES of it wait unsent,
@@ -56,6 +58,7 @@ struct snap_flow {
     atomic_llong inflight;  /* produced, not yet in the replica connection's output */
     atomic_llong unsent;    /* the replica connection's unsent output, as its shard last saw it */
     atomic_int   throttled; /* a producer stopped: wake the shards when it drains */
+    atomic_int   cancelled; /* the replica is gone: producers drop their snapshot */
     atomic_int   refs;
 };
 
@@ -121,7 +124,8 @@ struct replica {
      * apply what shard 0 reads after it is read, so a snapshot slice can
      * carry a value newer than the stream bytes already sent). */
     bool       stream_later;
-    struct buf stream_held;
+    struct buf stream_held;  /* limited as an output buffer (master.c) */
+    int64_t    held_over_soft_ms; /* since when stream_held is over the soft limit (0: not) */
     struct buf feed;         /* bytes to send at the end of this turn */
     struct buf feed_spare;   /* an empty buffer come back from the replica's shard */
     uint64_t   ack_offset;
@@ -213,7 +217,8 @@ void master_ack(struct shard *sh, uint64_t id, uint64_t offset);
 void master_snapshot_data(struct shard *sh, uint64_t id, struct buf *frames);
 void master_snapshot_done(struct shard *sh, uint64_t id);
 void master_flush_feeds(struct shard *sh);
-/* Are the feeds held for a later turn (then the loop must not sleep)? */
+/* Are the feeds held for a later turn, or filled after this turn's flush
+ * (then the loop must not sleep)? */
 bool master_feeds_held(struct shard *sh);
 /* A feed message's buffer came back (empty, or with bytes already sent). */
 void master_feed_returned(struct shard *sh, uint64_t id, struct buf *b);

@@ -108,6 +108,11 @@ int repl_set_master(struct shard *sh, const char *host, int port, char *err, siz
         memcpy(r->replid2, r->replid, sizeof(r->replid));
         r->second_offset = (int64_t)journal_offset(r->backlog) + 1;
         repl_new_replid(r->replid);
+        /* Our replicas must learn the new id, or they would take what we
+         * write from now on as the old history and, sent to another node
+         * of it, continue there from an offset that means something else.
+         * They reconnect at once and continue partially under replid2. */
+        master_drop_replicas(sh);
         r->step = LINK_NONE;
         r->backlog_active = true;
         atomic_store(&n->repl_role, 0);
@@ -310,6 +315,9 @@ static bool handshake_reply(struct shard *sh, struct repl_link *l, const char *l
             memcpy(r->replid2, r->replid, sizeof(r->replid));
             r->second_offset = (int64_t)journal_offset(r->backlog) + 1;
             memcpy(r->replid, line + 10, REPLID_LEN);
+            /* our replicas follow the old id: they reconnect and learn
+             * the new one (partially, through our replid2) */
+            master_drop_replicas(sh);
         }
         r->step = LINK_CONNECTED;
         r->backoff_ms = 0;
@@ -491,7 +499,10 @@ static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t 
             used++;
             continue;
         }
+        /* proto-max-bulk-len, as for a client: a master configured with a
+         * larger one than the default may hold (and send) larger values */
         struct resp_limits lim = RESP_LIMITS_DEFAULT;
+        lim.max_bulk_len = config_load(&sh->node->config, proto_max_bulk_len);
         lim.strict = true;
         size_t consumed = 0;
         const char *err = NULL;

@@ -49,6 +49,10 @@ void shard_publish_stats(struct shard *sh);
  * for pauses whose timeout ran out. */
 void pause_wake_all(struct shard *sh);
 void pause_release(struct shard *sh);
+/* The hold every store of a shard gets (store_set_hold; arg: the shard):
+ * true while writes are paused, when the keyspace stands still as in Redis
+ * (no expiry, no eviction) so the replication offset does not move. */
+bool pause_keeps_keys(void *shard, int64_t now_ms);
 
 /* Free ptrs[0..n) (mi_ allocations; ptrs too) once no other shard can
  * still be using them: each other shard is sent a message, and a shard

@@ -14,7 +14,14 @@
  * relaxed loads); each shard keeps its own list of sessions holding a
  * command and releases them from its loop: at once when CLIENT UNPAUSE or
  * the end of a FAILOVER posts MSG_UNPAUSE to every shard, at the next tick
- * when a pause's timeout runs out. */
+ * when a pause's timeout runs out.
+ *
+ * While writes are paused the keyspace stands still, as in Redis: the
+ * stores delete no key by themselves (pause_keeps_keys is their hold). A key
+ * past its time reads as missing but stays, no DEL enters the stream, and a
+ * FAILOVER's target can catch up with an offset that does not move; the
+ * DELs flow once the pause ends. Eviction waits too (writes, which would
+ * need the room, wait anyway). */
 #include <mimalloc.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +44,13 @@ static int client_pause_mode(const struct node *n, int64_t now_ms)
     if (mode != PAUSE_NONE && now_ms >= atomic_load_explicit(&n->client_pause_end_ms, memory_order_relaxed))
         return PAUSE_NONE;
     return mode;
+}
+
+bool pause_keeps_keys(void *shard, int64_t now_ms)
+{
+    const struct node *n = ((struct shard *)shard)->node;
+    return atomic_load_explicit(&n->repl_writes_paused, memory_order_relaxed) != 0 ||
+           client_pause_mode(n, now_ms) != PAUSE_NONE;
 }
 
 bool pause_any(const struct node *n)

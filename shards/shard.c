@@ -86,6 +86,7 @@ int shard_setup(struct shard *sh)
         if (sh->node->modules[i]->setup)
             sh->node->modules[i]->setup(sh);
     sh->store = store_create(sh->heap, sh->node->journal ? sh->node->journal->record : NULL, sh);
+    store_set_hold(sh->store, pause_keeps_keys, sh);
     shard_stats_init(&sh->stats, command_count_all());
     slowlog_init(&sh->slowlog);
     sh->overflow_head = mi_calloc((size_t)n, sizeof(*sh->overflow_head));

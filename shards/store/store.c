@@ -223,6 +223,8 @@ struct store {
     bool           passive;    /* a replica's store: keys past their time
                                   read as missing but stay until the
                                   master's DEL arrives */
+    store_hold_fn *hold;       /* store_set_hold: no deletions of our own while it says so */
+    void          *hold_arg;
     struct store_stats stats;
 };
 
@@ -585,6 +587,12 @@ static inline void note_now(struct store *s, int64_t now_ms)
         s->last_now_ms = now_ms;
 }
 
+/* Keys past their time stay (a replica's store, or a write pause). */
+static bool keeps_expired(const struct store *s, int64_t now_ms)
+{
+    return s->passive || (s->hold && s->hold(s->hold_arg, now_ms));
+}
+
 static inline bool expired(const struct entry *e, int64_t now_ms)
 {
     int64_t at = entry_expire_at(e);
@@ -669,7 +677,7 @@ struct entry *store_find(struct store *s, struct slice key, int64_t now_ms)
     uint64_t h = key_hash(key.ptr, key.len);
     struct entry *e = lookup(s, key.ptr, key.len, h);
     if (e && expired(e, now_ms)) {
-        if (!s->passive) {
+        if (!keeps_expired(s, now_ms)) {
             remove_entry(s, e, h, true);
             s->stats.expired_keys++;
         }
@@ -1004,7 +1012,7 @@ struct entry *store_random(struct store *s, int64_t now_ms)
         struct entry *e = random_entry(s);
         if (!e || !expired(e, now_ms))
             return e;
-        if (s->passive)
+        if (keeps_expired(s, now_ms))
             return NULL;
         remove_entry(s, e, entry_hash(e), true);
         s->stats.expired_keys++;
@@ -1101,7 +1109,7 @@ bool store_make_room(struct store *s, size_t limit, enum evict_policy policy, in
 {
     note_now(s, now_ms);
     bury_graveyard(s);
-    if (limit == 0)
+    if (limit == 0 || (s->hold && s->hold(s->hold_arg, now_ms)))
         return true;
     if (s->pool_policy != policy) {
         s->pool_len = 0;
@@ -1152,9 +1160,15 @@ static int64_t now_us(void)
 
 void store_set_passive(struct store *s, bool passive) { s->passive = passive; }
 
+void store_set_hold(struct store *s, store_hold_fn *held, void *arg)
+{
+    s->hold = held;
+    s->hold_arg = arg;
+}
+
 size_t store_expire_cycle(struct store *s, int64_t now_ms, int64_t budget_us)
 {
-    if (s->passive)
+    if (keeps_expired(s, now_ms))
         return 0;
     note_now(s, now_ms);
     bury_graveyard(s);

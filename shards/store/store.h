@@ -161,6 +161,14 @@ size_t store_expire_cycle(struct store *s, int64_t now_ms, int64_t budget_us);
  * store_expire_cycle does nothing: the master's DEL removes them. */
 void store_set_passive(struct store *s, bool passive);
 
+/* A hold on the deletions the store makes by itself, for a write pause
+ * (CLIENT PAUSE, FAILOVER: the replication offset must stand still): while
+ * held(arg, now_ms) answers true the store acts as passive (keys past their
+ * time read as missing and stay; store_expire_cycle does nothing) and
+ * store_make_room evicts nothing (and answers true). held may be NULL. */
+typedef bool store_hold_fn(void *arg, int64_t now_ms);
+void store_set_hold(struct store *s, store_hold_fn *held, void *arg);
+
 /* Do a small step of any incremental rehash in progress (called from the
  * shard's idle time so growth finishes even without traffic). */
 void store_rehash_step(struct store *s);

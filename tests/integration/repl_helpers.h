@@ -313,8 +313,8 @@ out:
     return NULL;
 }
 
-static void writer_start(struct writer *w, int port, const char *prefix, long overwrite_range,
-                         int valsize)
+__attribute__((unused)) static void writer_start(struct writer *w, int port, const char *prefix,
+                                                 long overwrite_range, int valsize)
 {
     memset(w, 0, sizeof *w);
     w->port = port;
@@ -324,20 +324,20 @@ static void writer_start(struct writer *w, int port, const char *prefix, long ov
     assert_int_equal(pthread_create(&w->thread, NULL, writer_main, w), 0);
 }
 
-static void writer_stop(struct writer *w)
+__attribute__((unused)) static void writer_stop(struct writer *w)
 {
     atomic_store(&w->stop, true);
     pthread_join(w->thread, NULL);
 }
 
-static void writer_free(struct writer *w)
+__attribute__((unused)) static void writer_free(struct writer *w)
 {
     free(w->acked);
     w->acked = NULL;
 }
 
 /* Until the writer has had at least n replies. */
-static void writer_wait_ok(struct writer *w, long n, int timeout_ms)
+__attribute__((unused)) static void writer_wait_ok(struct writer *w, long n, int timeout_ms)
 {
     long long deadline = now_ms() + timeout_ms;
     while (atomic_load(&w->ok) < n) {
