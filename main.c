@@ -26,6 +26,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "replication/repl.h"
+#include "shards/commands/commands.h"
 #include "shards/node.h"
 
 #include "ringkv_version.h"
@@ -116,7 +117,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "Can't open the log file '%s': %s\n", logfile, strerror(errno));
         return 1;
     }
-    command_setup();
     log_notice("ringkv %s starting, pid=%d, threads=%lld", RINGKV_VERSION, (int)getpid(),
                config_load(&n->config, threads));
     if (n->config_file[0] != '\0')
@@ -141,7 +141,9 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &waitset, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    repl_attach(n);
+    commands_register();
+    repl_attach(n);   /* its shard module, its commands, the journal sink, the write gate */
+    command_setup();
     if (node_start(n) != 0) {
         if (have_pidfile)
             unlink(pidfile);

@@ -85,6 +85,7 @@ enum command_flag {
     CMD_NO_REPLY   = 1u << 19, /* may write no reply (SHUTDOWN, REPLCONF ACK): refused inside
                                   MULTI too, since EXEC's array counts one reply per command */
     CMD_SKIP_SLOWLOG = 1u << 20, /* not logged in the slow log (EXEC: the commands it runs are) */
+    CMD_EXEC       = 1u << 21, /* runs the connection's MULTI queue: a write if the queue holds one */
 };
 
 /* How a command's writes reach the replication stream: the journal column
@@ -129,7 +130,31 @@ struct command {
     const struct command *subcommands;
 };
 
-/* Number the rows (command->index) once, before any shard starts. */
+/* ---- writing the table --------------------------------------------------
+ * Each layer that handles commands writes its rows with these macros and
+ * registers them (command_register) before the first lookup. */
+/* A row; the designated initialisers keep the table readable as a table. */
+#define ROW(nm, ar, fl, fk, lk, ks, fnc, mrg, grp, since_, summ)                \
+    ROW_JOURNAL(JOURNAL_EFFECTS, nm, ar, fl, fk, lk, ks, fnc, mrg, grp, since_, summ)
+/* A row whose writes reach the replication stream other than as their
+ * effects (the journal column, enum journal_kind in command.h): the same
+ * arguments after the kind. */
+#define ROW_JOURNAL(jk, nm, ar, fl, fk, lk, ks, fnc, mrg, grp, since_, summ)    \
+    { .name = (nm), .arity = (ar), .flags = (fl), .first_key = (fk),            \
+      .last_key = (lk), .key_step = (ks), .fn = (fnc), .merge = (mrg),          \
+      .group = (grp), .summary = (summ), .since = (since_), .index = -1,        \
+      .subcommands = NULL, .journal = (jk) }
+#define CONTAINER(nm, ar, fl, fnc, subs, grp, since_, summ)                     \
+    { .name = (nm), .arity = (ar), .flags = (fl), .first_key = 0,               \
+      .last_key = 0, .key_step = 0, .fn = (fnc), .merge = NULL,                 \
+      .group = (grp), .summary = (summ), .since = (since_), .index = -1,        \
+      .subcommands = (subs) }
+#define END_OF_SUBCOMMANDS { .name = NULL }
+
+/* Add n rows (copied) to the table. Before command_setup or any lookup. */
+void command_register(const struct command *rows, size_t n);
+/* Number the rows (command->index) and index their names, once, after
+ * every layer registered its rows and before any shard starts. */
 void command_setup(void);
 
 /* Look up argv[0] (case-insensitive); NULL if unknown. */

@@ -48,6 +48,10 @@ void shard_publish_stats(struct shard *sh);
  * pause is over (CLIENT UNPAUSE, the end of a FAILOVER); the tick's check
  * for pauses whose timeout ran out. */
 void pause_wake_all(struct shard *sh);
+/* CLIENT PAUSE / UNPAUSE: pause the node's clients for timeout_ms (a pause
+ * in force is never shortened or weakened), or end every pause now. */
+void pause_start(struct node *n, int64_t now_ms, long long timeout_ms, int mode); /* enum pause_mode (node.h) */
+void pause_stop(struct shard *sh);
 void pause_release(struct shard *sh);
 /* The hold every store of a shard gets (store_set_hold; arg: the shard):
  * true while writes are paused, when the keyspace stands still as in Redis

@@ -29,8 +29,6 @@
 
 #include "core/numbers.h"
 #include "core/reply.h"
-#include "replication/repl.h"
-#include "shards/commands/commands.h"
 #include "shards/dispatch.h"
 #include "shards/message.h"
 #include "shards/node.h"
@@ -67,8 +65,8 @@ bool pause_holds(struct shard *sh, const struct session *s, const struct command
     int mode = client_pause_mode(n, shard_now_ms(sh));
     if (mode == PAUSE_ALL)
         return true;
-    bool write = (cmd->flags & CMD_WRITE) || (cmd->fn == cmd_exec && s->in_multi && s->multi_writes);
-    if (!write || repl_write_refusal(n))
+    bool write = (cmd->flags & CMD_WRITE) || ((cmd->flags & CMD_EXEC) && s->in_multi && s->multi_writes);
+    if (!write || node_write_refusal(n))
         return false; /* a replica's -READONLY (or -NOREPLICAS) comes first, as in Redis */
     return mode == PAUSE_WRITE || atomic_load_explicit(&n->repl_writes_paused, memory_order_relaxed);
 }
@@ -129,47 +127,23 @@ void pause_wake_all(struct shard *sh)
         msg_post(sh, msg_create(MSG_UNPAUSE, sh->id, i, NULL, -1, NULL, 0), i);
 }
 
-/* CLIENT PAUSE timeout [WRITE|ALL]: a pause never shortens or weakens one
- * in force (Redis keeps the later end and the stronger mode). */
-void cmd_client_pause(struct exec_ctx *ctx)
+/* A pause never shortens or weakens one in force (Redis keeps the later
+ * end and the stronger mode). */
+void pause_start(struct node *n, int64_t now_ms, long long timeout_ms, int mode)
 {
-    long long timeout;
-    if (!parse_ll(ctx->argv[2], &timeout)) {
-        reply_error(ctx->reply, "ERR timeout is not an integer or out of range");
-        return;
-    }
-    if (timeout < 0) {
-        reply_error(ctx->reply, "ERR timeout is negative");
-        return;
-    }
-    int mode = PAUSE_ALL;
-    if (ctx->argc == 4) {
-        if (slice_eq_nocase(ctx->argv[3], "write")) {
-            mode = PAUSE_WRITE;
-        } else if (!slice_eq_nocase(ctx->argv[3], "all")) {
-            reply_error(ctx->reply, "ERR CLIENT PAUSE mode must be WRITE or ALL");
-            return;
-        }
-    } else if (ctx->argc > 4) {
-        reply_error(ctx->reply, ERR_SYNTAX);
-        return;
-    }
-    struct node *n = ctx->shard->node;
-    int64_t end = timeout > INT64_MAX - ctx->now_ms ? INT64_MAX : ctx->now_ms + timeout;
-    int old = client_pause_mode(n, ctx->now_ms);
+    int64_t end = timeout_ms > INT64_MAX - now_ms ? INT64_MAX : now_ms + timeout_ms;
+    int old = client_pause_mode(n, now_ms);
     int64_t old_end = atomic_load(&n->client_pause_end_ms);
     if (old == PAUSE_NONE || end > old_end)
         atomic_store(&n->client_pause_end_ms, end);
     if (old == PAUSE_NONE || mode > old)
         atomic_store(&n->client_pause_mode, mode);
-    reply_ok(ctx->reply);
 }
 
-void cmd_client_unpause(struct exec_ctx *ctx)
+void pause_stop(struct shard *sh)
 {
-    struct node *n = ctx->shard->node;
+    struct node *n = sh->node;
     atomic_store(&n->client_pause_mode, PAUSE_NONE);
     atomic_store(&n->client_pause_end_ms, 0);
-    pause_wake_all(ctx->shard);
-    reply_ok(ctx->reply);
+    pause_wake_all(sh);
 }

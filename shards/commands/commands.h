@@ -1,14 +1,18 @@
-/* commands: the handlers of every command, grouped by file:
- *   cmd_string.c      string commands
- *   cmd_keyspace.c    generic key commands
- *   cmd_connection.c  connection commands
+/* commands: the handlers of every command of this layer, grouped by file:
+ *   string.c          string commands
+ *   keyspace.c        generic key commands
+ *   connection.c      connection commands
  *   info.c, config.c, introspection.c (COMMAND, TIME, SHUTDOWN, CLUSTER),
  *   slowlog.c         server commands (sharing server.h)
- * The table that names them is core/command.c. */
+ *   transaction.c     MULTI/EXEC; pubsub.c  pub/sub
+ * The rows that name them are table.c (commands_register). */
 #ifndef RINGKV_COMMANDS_H
 #define RINGKV_COMMANDS_H
 
 #include "core/command.h"
+
+/* Register this layer's rows in the command table (before command_setup). */
+void commands_register(void);
 
 /* strings */
 command_fn cmd_get, cmd_set, cmd_setnx, cmd_setex, cmd_psetex, cmd_getset,

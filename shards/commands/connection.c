@@ -17,6 +17,7 @@
 #include <mimalloc.h>
 
 #include "shards/commands/commands.h"
+#include "shards/dispatch.h"
 #include "shards/conn_owner.h"
 #include "shards/session.h"
 #include "shards/node.h"
@@ -707,4 +708,38 @@ void merge_client_kill(struct reply *out, const struct merge_input *in)
         reply_part_error(out, &in->parts[first_error]);
     else
         reply_int(out, sum);
+}
+
+/* CLIENT PAUSE timeout [WRITE|ALL] (shards/pause.c holds the commands). */
+void cmd_client_pause(struct exec_ctx *ctx)
+{
+    long long timeout;
+    if (!parse_ll(ctx->argv[2], &timeout)) {
+        reply_error(ctx->reply, "ERR timeout is not an integer or out of range");
+        return;
+    }
+    if (timeout < 0) {
+        reply_error(ctx->reply, "ERR timeout is negative");
+        return;
+    }
+    enum pause_mode mode = PAUSE_ALL;
+    if (ctx->argc == 4) {
+        if (slice_eq_nocase(ctx->argv[3], "write")) {
+            mode = PAUSE_WRITE;
+        } else if (!slice_eq_nocase(ctx->argv[3], "all")) {
+            reply_error(ctx->reply, "ERR CLIENT PAUSE mode must be WRITE or ALL");
+            return;
+        }
+    } else if (ctx->argc > 4) {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return;
+    }
+    pause_start(ctx->shard->node, ctx->now_ms, timeout, mode);
+    reply_ok(ctx->reply);
+}
+
+void cmd_client_unpause(struct exec_ctx *ctx)
+{
+    pause_stop(ctx->shard);
+    reply_ok(ctx->reply);
 }

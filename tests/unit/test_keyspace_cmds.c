@@ -742,6 +742,7 @@ static void test_client_merges(void **state)
 
 int main(void)
 {
+    commands_register(); /* the rows of this layer; replication's are not needed here */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_del_exists_touch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_type, setup, teardown),
