@@ -16,6 +16,7 @@
 #include "core/command.h"
 #include "core/resp.h"
 #include "net/loop.h"
+#include "shards/subscriptions.h"
 #include "shards/conn_owner.h"
 
 struct shard;
@@ -72,7 +73,7 @@ struct session {
     int                 inflight; /* messages out for this session */
     bool                blocked;  /* a scratch command runs: read nothing more */
     const struct command *last_cmd; /* the row client.last_cmd names */
-    struct pubsub      *pubsub;   /* channels and patterns, NULL if none (pubsub.c) */
+    struct pubsub      *pubsub;   /* channels and patterns, NULL if none (subscriptions.h) */
     int64_t             obuf_soft_since_ms; /* a subscriber over the soft output limit since (0: not) */
     /* MULTI: the queued commands, as the RESP bytes they arrived in */
     bool                in_multi;
@@ -108,13 +109,7 @@ static inline struct session *session_of_client(struct client *c)
     return (struct session *)((char *)c - offsetof(struct session, client));
 }
 
-/* Pub/sub (pubsub.c): does the session have a subscription; how many
- * channels and patterns; forget them all (connection closed, RESET). */
-bool pubsub_subscribed(const struct session *s);
-void pubsub_counts(const struct session *s, size_t *channels, size_t *patterns);
-/* Every tick: drop the subscribers over their output limits (pubsub.c). */
-void pubsub_check_output(struct shard *sh, int64_t now_ms);
-void pubsub_session_end(struct shard *sh, struct session *s);
+/* Pub/sub subscriptions: shards/subscriptions.h. */
 
 /* Pauses (pause.c): is anything paused on the node; would cmd be held now;
  * hold it (a copy) and stop reading the connection; run the held commands

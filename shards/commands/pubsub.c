@@ -8,19 +8,15 @@
  * connections. Messages reach subscribers on one shard in the order they
  * were published from one connection.
  *
- * A message is a push: it goes behind the replies its subscriber still waits
- * for (session_push_target), never ahead of them. A subscriber that does not
- * read is dropped, as in Redis, once its pending output passes the pubsub
- * class's hard limit or stays over its soft limit longer than the soft
- * seconds (client-output-buffer-limit pubsub 32mb 8mb 60: output_limits.h),
- * checked at each message it is sent and every tick. */
+ * The subscriptions themselves, the pushing of messages and subscribers'
+ * output limits are the runtime's (shards/subscriptions.h), which closing
+ * connections, CLIENT LIST and the tick also use. */
 #include <mimalloc.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/config.h"
 #include "core/log.h"
-#include "core/output_limits.h"
 #include "core/numbers.h"
 #include "core/reply.h"
 #include "core/resp.h"
@@ -28,74 +24,8 @@
 #include "shards/commands/commands.h"
 #include "shards/node.h"
 #include "shards/session.h"
+#include "shards/subscriptions.h"
 #include "shards/shard.h"
-
-/* A session's channels and patterns (small sets: a linear search is fine). */
-struct pubsub {
-    struct buf *channels;
-    size_t      nchannels;
-    struct buf *patterns;
-    size_t      npatterns;
-};
-
-#define MAX_SUBSCRIPTIONS 65536 /* per connection */
-
-static size_t sub_count(const struct pubsub *ps)
-{
-    return ps ? ps->nchannels + ps->npatterns : 0;
-}
-
-static long find(const struct buf *set, size_t n, struct slice s)
-{
-    for (size_t i = 0; i < n; i++)
-        if (set[i].len == s.len && memcmp(set[i].data, s.ptr, s.len) == 0)
-            return (long)i;
-    return -1;
-}
-
-static void shard_add_subscriber(struct shard *sh, struct session *s)
-{
-    sh->subscribers = mi_realloc(sh->subscribers, sizeof(*sh->subscribers) * (size_t)(sh->nsubscribers + 1));
-    sh->subscribers[sh->nsubscribers++] = s;
-}
-
-static void shard_remove_subscriber(struct shard *sh, struct session *s)
-{
-    for (int i = 0; i < sh->nsubscribers; i++) {
-        if (sh->subscribers[i] == s) {
-            sh->subscribers[i] = sh->subscribers[--sh->nsubscribers];
-            return;
-        }
-    }
-}
-
-/* Free a session's subscriptions and forget it (connection closed, RESET). */
-void pubsub_session_end(struct shard *sh, struct session *s)
-{
-    struct pubsub *ps = s->pubsub;
-    if (!ps)
-        return;
-    for (size_t i = 0; i < ps->nchannels; i++)
-        buf_free(&ps->channels[i]);
-    for (size_t i = 0; i < ps->npatterns; i++)
-        buf_free(&ps->patterns[i]);
-    mi_free(ps->channels);
-    mi_free(ps->patterns);
-    mi_free(ps);
-    s->pubsub = NULL;
-    shard_remove_subscriber(sh, s);
-}
-
-bool pubsub_subscribed(const struct session *s)
-{
-    return sub_count(s->pubsub) > 0;
-}
-
-void pubsub_counts(const struct session *s, size_t *channels, size_t *patterns)
-{
-    *channels = s->pubsub ? s->pubsub->nchannels : 0;
-    *patterns = s->pubsub ? s->pubsub->npatterns : 0;
-}
 
 /* The reply to one (un)subscription: ["subscribe", channel, count], a push
  * in RESP3. */
@@ -125,22 +55,18 @@ static void subscribe(struct exec_ctx *ctx, bool pattern)
         reply_error(ctx->reply, "ERR SUBSCRIBE needs a client connection");
         return;
     }
-    if (!s->pubsub) {
-        s->pubsub = mi_zalloc(sizeof(struct pubsub));
-        shard_add_subscriber(ctx->shard, s);
-    }
-    struct pubsub *ps = s->pubsub;
+    struct pubsub *ps = pubsub_of(ctx->shard, s);
     for (int i = 1; i < ctx->argc; i++) {
         struct slice name = ctx->argv[i];
         struct buf **set = pattern ? &ps->patterns : &ps->channels;
         size_t *n = pattern ? &ps->npatterns : &ps->nchannels;
-        if (find(*set, *n, name) < 0 && sub_count(ps) < MAX_SUBSCRIPTIONS) {
+        if (pubsub_find(*set, *n, name) < 0 && pubsub_count(ps) < MAX_SUBSCRIPTIONS) {
             *set = mi_realloc(*set, sizeof(struct buf) * (*n + 1));
             buf_init(&(*set)[*n]);
             buf_append(&(*set)[*n], name.ptr, name.len);
             (*n)++;
         }
-        confirm(ctx->reply, pattern ? "psubscribe" : "subscribe", name.ptr, name.len, sub_count(ps));
+        confirm(ctx->reply, pattern ? "psubscribe" : "subscribe", name.ptr, name.len, pubsub_count(ps));
     }
 }
 
@@ -154,27 +80,27 @@ static void unsubscribe(struct exec_ctx *ctx, bool pattern)
     if (ctx->argc == 1) {
         /* every one, or a single confirmation with no name when there is none */
         if (!n || *n == 0) {
-            confirm(ctx->reply, kind, NULL, 0, sub_count(ps));
+            confirm(ctx->reply, kind, NULL, 0, pubsub_count(ps));
         } else {
             while (*n > 0) {
                 struct buf b = set[*n - 1];
                 (*n)--;
-                confirm(ctx->reply, kind, b.data, b.len, sub_count(ps));
+                confirm(ctx->reply, kind, b.data, b.len, pubsub_count(ps));
                 buf_free(&b);
             }
         }
     } else {
         for (int i = 1; i < ctx->argc; i++) {
-            long at = n ? find(set, *n, ctx->argv[i]) : -1;
+            long at = n ? pubsub_find(set, *n, ctx->argv[i]) : -1;
             if (at >= 0) {
                 buf_free(&set[at]);
                 set[at] = set[*n - 1];
                 (*n)--;
             }
-            confirm(ctx->reply, kind, ctx->argv[i].ptr, ctx->argv[i].len, sub_count(ps));
+            confirm(ctx->reply, kind, ctx->argv[i].ptr, ctx->argv[i].len, pubsub_count(ps));
         }
     }
-    if (s && ps && sub_count(ps) == 0)
+    if (s && ps && pubsub_count(ps) == 0)
         pubsub_session_end(ctx->shard, s);
 }
 
@@ -183,108 +109,34 @@ void cmd_psubscribe(struct exec_ctx *ctx) { subscribe(ctx, true); }
 void cmd_unsubscribe(struct exec_ctx *ctx) { unsubscribe(ctx, false); }
 void cmd_punsubscribe(struct exec_ctx *ctx) { unsubscribe(ctx, true); }
 
-/* The pubsub class's limits, parsed again only when CONFIG SET replaced the
- * option's text (per shard thread). */
-static const struct output_limit *pubsub_limit(const struct config *cfg)
-{
-    static _Thread_local const char *parsed;
-    static _Thread_local struct output_limit limits[OUTPUT_CLASSES];
-    const char *text = config_str(cfg, client_output_buffer_limit);
-    if (text != parsed) {
-        output_limits_parse(OUTPUT_LIMITS_DEFAULT, limits);
-        output_limits_parse(text, limits); /* checked when it was set */
-        parsed = text;
-    }
-    return &limits[OUTPUT_PUBSUB];
-}
-
-/* Is s over its output limits now (Redis's checkClientOutputBufferLimits)?
- * The soft limit's clock starts at the first message that finds it over,
- * and stops at one that finds it under. */
-static bool over_output_limit(struct session *s, const struct output_limit *lim, int64_t now_ms)
-{
-    size_t used = session_output_bytes(s);
-    if (lim->hard && used >= (size_t)lim->hard)
-        return true;
-    if (!lim->soft || used < (size_t)lim->soft) {
-        s->obuf_soft_since_ms = 0;
-        return false;
-    }
-    if (!s->obuf_soft_since_ms) {
-        s->obuf_soft_since_ms = now_ms;
-        return false;
-    }
-    return now_ms - s->obuf_soft_since_ms > lim->soft_seconds * 1000;
-}
-
-static void drop_subscriber(struct session *s)
-{
-    size_t sub, psub;
-    pubsub_counts(s, &sub, &psub);
-    log_warning("Client id=%llu addr=%s laddr=%s fd=%d name=%s flags=P sub=%zu psub=%zu omem=%zu "
-                "scheduled to be closed ASAP for overcoming of output buffer limits.",
-                (unsigned long long)s->client.id, s->client.addr, s->client.laddr, s->client.fd,
-                s->client.name, sub, psub, session_output_bytes(s));
-    conn_close(s->conn, false);
-}
-
-static void push_message(struct session *s, const struct buf *pattern, struct slice channel,
-                         struct slice message)
-{
-    struct reply r = { session_push_target(s), s->client.proto };
-    int n = pattern ? 4 : 3;
-    if (r.proto == 3)
-        buf_printf(r.out, ">%d\r\n", n);
-    else
-        reply_array(&r, (size_t)n);
-    reply_bulk_str(&r, pattern ? "pmessage" : "message");
-    if (pattern)
-        reply_bulk(&r, pattern->data, pattern->len);
-    reply_bulk(&r, channel.ptr, channel.len);
-    reply_bulk(&r, message.ptr, message.len);
-    if (!s->head)
-        conn_flush(s->conn); /* else it leaves when the replies before it do */
-}
-
-void pubsub_check_output(struct shard *sh, int64_t now_ms)
-{
-    const struct output_limit *lim = pubsub_limit(&sh->node->config);
-    for (int i = 0; i < sh->nsubscribers; i++) {
-        struct session *s = sh->subscribers[i];
-        if (s->conn && !s->conn->closing && over_output_limit(s, lim, now_ms))
-            drop_subscriber(s); /* leaves the list when its connection is freed */
-    }
-}
-
 /* PUBLISH channel message, on this shard's subscribers. */
 void cmd_publish(struct exec_ctx *ctx)
 {
     struct slice channel = ctx->argv[1], message = ctx->argv[2];
     long long reached = 0;
     struct shard *sh = ctx->shard;
-    const struct output_limit *lim = sh ? pubsub_limit(&sh->node->config) : NULL;
     for (int i = 0; sh && i < sh->nsubscribers; i++) {
         struct session *s = sh->subscribers[i];
         struct pubsub *ps = s->pubsub;
         if (!s->conn || s->conn->closing || !ps)
             continue;
         bool sent = false;
-        if (find(ps->channels, ps->nchannels, channel) >= 0) {
-            push_message(s, NULL, channel, message);
+        if (pubsub_find(ps->channels, ps->nchannels, channel) >= 0) {
+            pubsub_push(s, NULL, channel, message);
             reached++;
             sent = true;
         }
         for (size_t p = 0; p < ps->npatterns; p++) {
             if (glob_match(ps->patterns[p].data, ps->patterns[p].len, channel.ptr, channel.len, false)) {
-                push_message(s, &ps->patterns[p], channel, message);
+                pubsub_push(s, &ps->patterns[p], channel, message);
                 reached++;
                 sent = true;
             }
         }
         /* counted as delivered, as Redis counts a message to a client it
          * then drops */
-        if (sent && over_output_limit(s, lim, ctx->now_ms))
-            drop_subscriber(s);
+        if (sent)
+            pubsub_drop_if_over(sh, s, ctx->now_ms);
     }
     reply_int(ctx->reply, reached);
 }
@@ -304,7 +156,7 @@ static void collect(struct shard *sh, bool patterns, const struct slice *filter,
             struct slice name = { set[k].data, set[k].len };
             if (filter && !glob_match(filter->ptr, filter->len, name.ptr, name.len, false))
                 continue;
-            if (find(*names, *n, name) >= 0)
+            if (pubsub_find(*names, *n, name) >= 0)
                 continue;
             *names = mi_realloc(*names, sizeof(struct buf) * (*n + 1));
             buf_init(&(*names)[*n]);
@@ -352,7 +204,7 @@ void cmd_pubsub_numsub(struct exec_ctx *ctx)
         long long count = 0;
         for (int i = 0; sh && i < sh->nsubscribers; i++) {
             struct pubsub *ps = sh->subscribers[i]->pubsub;
-            if (ps && find(ps->channels, ps->nchannels, ctx->argv[a]) >= 0)
+            if (ps && pubsub_find(ps->channels, ps->nchannels, ctx->argv[a]) >= 0)
                 count++;
         }
         reply_bulk(ctx->reply, ctx->argv[a].ptr, ctx->argv[a].len);
@@ -384,7 +236,7 @@ static void add_distinct(void *arg, size_t index, const char *p, size_t len)
 {
     struct distinct *d = arg;
     struct slice s = { p, len }; /* the encoded bulk: equal names encode equally */
-    if (find(d->names, d->n, s) >= 0)
+    if (pubsub_find(d->names, d->n, s) >= 0)
         return;
     d->names = mi_realloc(d->names, sizeof(struct buf) * (d->n + 1));
     buf_init(&d->names[d->n]);

@@ -1,0 +1,153 @@
+/* subscriptions: a session's pub/sub channels and patterns, the shard's list
+ * of the sessions that have any, and the pushing of messages to them under
+ * the pubsub class's output limit (see subscriptions.h). */
+#include "shards/subscriptions.h"
+
+#include <mimalloc.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/output_limits.h"
+#include "core/reply.h"
+#include "shards/dispatch.h"
+#include "shards/node.h"
+#include "shards/session.h"
+#include "shards/shard.h"
+
+long pubsub_find(const struct buf *set, size_t n, struct slice s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (set[i].len == s.len && memcmp(set[i].data, s.ptr, s.len) == 0)
+            return (long)i;
+    return -1;
+}
+
+struct pubsub *pubsub_of(struct shard *sh, struct session *s)
+{
+    if (!s->pubsub) {
+        s->pubsub = mi_zalloc(sizeof(struct pubsub));
+        sh->subscribers = mi_realloc(sh->subscribers, sizeof(*sh->subscribers) * (size_t)(sh->nsubscribers + 1));
+        sh->subscribers[sh->nsubscribers++] = s;
+    }
+    return s->pubsub;
+}
+
+static void shard_remove_subscriber(struct shard *sh, struct session *s)
+{
+    for (int i = 0; i < sh->nsubscribers; i++) {
+        if (sh->subscribers[i] == s) {
+            sh->subscribers[i] = sh->subscribers[--sh->nsubscribers];
+            return;
+        }
+    }
+}
+
+/* Free a session's subscriptions and forget it (connection closed, RESET). */
+void pubsub_session_end(struct shard *sh, struct session *s)
+{
+    struct pubsub *ps = s->pubsub;
+    if (!ps)
+        return;
+    for (size_t i = 0; i < ps->nchannels; i++)
+        buf_free(&ps->channels[i]);
+    for (size_t i = 0; i < ps->npatterns; i++)
+        buf_free(&ps->patterns[i]);
+    mi_free(ps->channels);
+    mi_free(ps->patterns);
+    mi_free(ps);
+    s->pubsub = NULL;
+    shard_remove_subscriber(sh, s);
+}
+
+bool pubsub_subscribed(const struct session *s)
+{
+    return pubsub_count(s->pubsub) > 0;
+}
+
+void pubsub_counts(const struct session *s, size_t *channels, size_t *patterns)
+{
+    *channels = s->pubsub ? s->pubsub->nchannels : 0;
+    *patterns = s->pubsub ? s->pubsub->npatterns : 0;
+}
+
+/* The pubsub class's limits, parsed again only when CONFIG SET replaced the
+ * option's text (per shard thread). */
+static const struct output_limit *pubsub_limit(const struct config *cfg)
+{
+    static _Thread_local const char *parsed;
+    static _Thread_local struct output_limit limits[OUTPUT_CLASSES];
+    const char *text = config_str(cfg, client_output_buffer_limit);
+    if (text != parsed) {
+        output_limits_parse(OUTPUT_LIMITS_DEFAULT, limits);
+        output_limits_parse(text, limits); /* checked when it was set */
+        parsed = text;
+    }
+    return &limits[OUTPUT_PUBSUB];
+}
+
+/* Is s over its output limits now (Redis's checkClientOutputBufferLimits)?
+ * The soft limit's clock starts at the first message that finds it over,
+ * and stops at one that finds it under. */
+static bool over_output_limit(struct session *s, const struct output_limit *lim, int64_t now_ms)
+{
+    size_t used = session_output_bytes(s);
+    if (lim->hard && used >= (size_t)lim->hard)
+        return true;
+    if (!lim->soft || used < (size_t)lim->soft) {
+        s->obuf_soft_since_ms = 0;
+        return false;
+    }
+    if (!s->obuf_soft_since_ms) {
+        s->obuf_soft_since_ms = now_ms;
+        return false;
+    }
+    return now_ms - s->obuf_soft_since_ms > lim->soft_seconds * 1000;
+}
+
+static void drop_subscriber(struct session *s)
+{
+    size_t sub, psub;
+    pubsub_counts(s, &sub, &psub);
+    log_warning("Client id=%llu addr=%s laddr=%s fd=%d name=%s flags=P sub=%zu psub=%zu omem=%zu "
+                "scheduled to be closed ASAP for overcoming of output buffer limits.",
+                (unsigned long long)s->client.id, s->client.addr, s->client.laddr, s->client.fd,
+                s->client.name, sub, psub, session_output_bytes(s));
+    conn_close(s->conn, false);
+}
+
+void pubsub_push(struct session *s, const struct buf *pattern, struct slice channel,
+                 struct slice message)
+{
+    struct reply r = { session_push_target(s), s->client.proto };
+    int n = pattern ? 4 : 3;
+    if (r.proto == 3)
+        buf_printf(r.out, ">%d\r\n", n);
+    else
+        reply_array(&r, (size_t)n);
+    reply_bulk_str(&r, pattern ? "pmessage" : "message");
+    if (pattern)
+        reply_bulk(&r, pattern->data, pattern->len);
+    reply_bulk(&r, channel.ptr, channel.len);
+    reply_bulk(&r, message.ptr, message.len);
+    if (!s->head)
+        conn_flush(s->conn); /* else it leaves when the replies before it do */
+}
+
+void pubsub_check_output(struct shard *sh, int64_t now_ms)
+{
+    const struct output_limit *lim = pubsub_limit(&sh->node->config);
+    for (int i = 0; i < sh->nsubscribers; i++) {
+        struct session *s = sh->subscribers[i];
+        if (s->conn && !s->conn->closing && over_output_limit(s, lim, now_ms))
+            drop_subscriber(s); /* leaves the list when its connection is freed */
+    }
+}
+
+bool pubsub_drop_if_over(struct shard *sh, struct session *s, int64_t now_ms)
+{
+    if (!over_output_limit(s, pubsub_limit(&sh->node->config), now_ms))
+        return false;
+    drop_subscriber(s);
+    return true;
+}
