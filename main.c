@@ -1,7 +1,7 @@
 /* main: the ringkv process, where the layers are put together. Reads the
  * configuration (file, then flags), attaches the higher layers to the node
  * (replication), starts the node's shard threads and then only waits for signals: every
- * request is served by the shards (DESIGN §1).
+ * request is served by the shards (ARCHITECTURE.md "Process model").
  *
  * Signals: SIGINT, SIGTERM, SIGHUP and SIGPIPE are blocked in the main thread
  * before any shard starts, so every shard thread inherits the mask and the

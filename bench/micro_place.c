@@ -1,4 +1,4 @@
-/* micro_place: placement of a key (DESIGN §2): key_slot (CRC16 of the key or
+/* micro_place: placement of a key (ARCHITECTURE.md "Where a key lives"): key_slot (CRC16 of the key or
  * its hash tag, mod 16384) and then shard_of_slot (slot -> shard thread of a
  * node with 4 shards), per key.
  *

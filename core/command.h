@@ -7,7 +7,7 @@
  * Where a command runs (decided by the dispatcher from the row's flags):
  *  - CMD_CONN: on the connection's thread, with ctx->client set (connection
  *    and server commands).
- *  - key commands: on the shard that owns the keys (DESIGN §2), ctx->client
+ *  - key commands: on the shard that owns the keys (ARCHITECTURE.md "Where a key lives"), ctx->client
  *    NULL when that is not the connection's thread. A command whose keys span
  *    shards is split per shard when it has a merge (CMD_SPLIT), otherwise it
  *    runs on a scratch store holding copies of its keys, and the writes it

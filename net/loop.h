@@ -146,7 +146,7 @@ typedef void loop_conn_fn(void *arg, struct conn *c);
 void loop_each_conn(struct loop *l, loop_conn_fn *fn, void *arg);
 size_t loop_conn_count(const struct loop *l);
 
-/* Cross-shard wake-ups (DESIGN §1): a loop about to sleep sets its flag;
+/* Cross-shard wake-ups (ARCHITECTURE.md "Process model"): a loop about to sleep sets its flag;
  * another shard that posted work swaps the flag to 0 and, if it was set,
  * queues an IORING_OP_MSG_RING on its own ring to the sleeper's ring (sent
  * with its next submit: no extra syscall). */

@@ -1,4 +1,4 @@
-/* journal: a shard's replication stream (DESIGN §5). The store hands every
+/* journal: a shard's replication stream (ARCHITECTURE.md "Replication"). The store hands every
  * change to journal_append (its journal hook); the journal encodes it as the
  * RESP command a replica applies (SET k v [PXAT t], DEL k, PEXPIREAT k t,
  * PERSIST k, FLUSHALL) into a circular backlog addressed by a growing byte

@@ -1,4 +1,4 @@
-/* repl: master-replica replication (DESIGN §5).
+/* repl: master-replica replication (ARCHITECTURE.md "Replication").
  *
  * The stream. Every shard hands the changes its store applies (the journal
  * hook) to its journal buffer as RESP commands, or the command itself where
@@ -10,7 +10,7 @@
  * node's replication offset (master_repl_offset), and queues the same bytes
  * for every replica. So a node has one stream and one offset, as Redis does:
  * PSYNC, WAIT, INFO and Sentinel's "which replica is most up to date" all
- * work on one number. (DESIGN §5 has a stream per shard; one ordered stream
+ * work on one number. (A stream per shard was the first design; one ordered stream
  * per node keeps the PSYNC2 failover contract simple and is cheap here: the
  * bytes are copied once more, in batches.)
  *

@@ -1,4 +1,4 @@
-/* dispatch: from parsed commands to replies (DESIGN §3). It owns the
+/* dispatch: from parsed commands to replies (ARCHITECTURE.md "A request's way"). It owns the
  * protocol side of each connection (a session: client state, parser, ordered
  * reply queue), decides where each command runs, runs it or posts it to the
  * owning shard's mailbox, and gathers the replies back in request order.

@@ -1,5 +1,5 @@
 /* mailbox: a single-producer single-consumer ring of message pointers, one
- * for each ordered pair of shards (DESIGN §1, §3).
+ * for each ordered pair of shards (ARCHITECTURE.md "Process model", "A request's way").
  *
  * The producer writes slots and makes them visible in one release store per
  * loop turn (mailbox_publish), so everything one shard sends another in a turn

@@ -1,6 +1,6 @@
 /* shard: one pinned thread and everything it owns: its io_uring loop and
  * connections (net/), its store, its journal, its stats and slow log, and
- * the mailboxes through which other shards send it work (DESIGN §1, §3).
+ * the mailboxes through which other shards send it work (ARCHITECTURE.md "Process model", "A request's way").
  *
  * Other threads may read a shard's stats (relaxed atomics) and post to its
  * mailboxes; nothing else of it is touched from outside. */
@@ -118,7 +118,7 @@ int  shard_setup(struct shard *s);
 void shard_run(struct shard *s);
 void shard_teardown(struct shard *s);
 
-/* Keyspace of this shard owning the given slot (slot -> shard, DESIGN §2). */
+/* Keyspace of this shard owning the given slot (slot -> shard, ARCHITECTURE.md "Where a key lives"). */
 int shard_of_slot(const struct node *n, unsigned slot);
 
 #endif

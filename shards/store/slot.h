@@ -1,4 +1,4 @@
-/* slot: where a key lives (DESIGN §2). The slot is Redis Cluster's:
+/* slot: where a key lives (ARCHITECTURE.md "Where a key lives"). The slot is Redis Cluster's:
  * CRC16-XMODEM of the key's hash tag (the part between the first '{' and the
  * next '}', when non-empty) or of the whole key, modulo 16384. */
 #ifndef RINGKV_SLOT_H

@@ -13,7 +13,7 @@
  * creation, in the order the changes happen. Lazy and active expiry and
  * eviction journal a DEL marked by_store. Replication ships these records,
  * except while a command whose table row journals it as itself runs (then
- * the command goes instead, and only the by_store DELs pass: DESIGN §5,
+ * the command goes instead, and only the by_store DELs pass: ARCHITECTURE.md "Replication",
  * replication/repl.c). */
 #ifndef RINGKV_STORE_H
 #define RINGKV_STORE_H

@@ -1,4 +1,4 @@
-/* The real Redis Sentinel driving failover of ringkv (DESIGN §5): a master
+/* The real Redis Sentinel driving failover of ringkv (ARCHITECTURE.md "Replication"): a master
  * and two replicas, three redis-sentinel processes monitoring them with a
  * quorum of 2.
  *
