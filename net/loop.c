@@ -1,4 +1,5 @@
 #include "net/loop.h"
+#include "core/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -629,8 +630,7 @@ void loop_run(struct loop *l, atomic_int *stop)
         conn_close(c, false);
     resume_yielded(l);
     walk_queued(l);
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = clock_mono_ns();
     while (l->conns) {
         struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = 100000000L };
         struct io_uring_cqe *cqe = NULL;
@@ -642,9 +642,7 @@ void loop_run(struct loop *l, atomic_int *stop)
         }
         io_uring_cq_advance(&l->ring, n);
         walk_queued(l);
-        struct timespec t1;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        if (t1.tv_sec - t0.tv_sec > 2)
+        if (clock_mono_ns() - t0 > 3000000000ull)
             break;
     }
 }

@@ -17,6 +17,7 @@
 #include <mimalloc.h>
 
 #include "shards/commands/commands.h"
+#include "core/clock.h"
 #include "shards/commands/server.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -29,13 +30,6 @@
 
 /* The Redis version ringkv reports, so clients enable their Redis 7 paths. */
 #define REDIS_COMPAT_VERSION "7.0.0"
-
-static long long unix_us(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (long long)tv.tv_sec * 1000000 + tv.tv_usec;
-}
 
 /* ------------------------------------------------------------------ INFO */
 
@@ -278,7 +272,7 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
 #ifdef __VERSION__
                    __VERSION__,
 #endif
-                   (int)getpid(), n->run_id, n->port, unix_us(),
+                   (int)getpid(), n->run_id, n->port, (long long)clock_unix_us(),
                    (long long)up_s, (long long)(up_s / 86400),
                    config_load(cfg, hz), config_load(cfg, hz),
                    (long long)((now_ms / 1000) & ((1 << 24) - 1)),

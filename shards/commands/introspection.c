@@ -9,6 +9,7 @@
 #include <mimalloc.h>
 
 #include "shards/commands/commands.h"
+#include "core/clock.h"
 #include "shards/commands/server.h"
 #include "core/log.h"
 #include "core/glob.h"
@@ -335,11 +336,10 @@ void cmd_command_help(struct exec_ctx *ctx)
 
 void cmd_time(struct exec_ctx *ctx)
 {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
+    int64_t now_us = clock_unix_us();
     reply_array(ctx->reply, 2);
-    reply_bulk_ll(ctx->reply, (long long)tv.tv_sec);
-    reply_bulk_ll(ctx->reply, (long long)tv.tv_usec);
+    reply_bulk_ll(ctx->reply, (long long)(now_us / 1000000));
+    reply_bulk_ll(ctx->reply, (long long)(now_us % 1000000));
 }
 
 /* -------------------------------------------------------------- SHUTDOWN */

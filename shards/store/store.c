@@ -34,6 +34,7 @@
 #define _GNU_SOURCE
 #endif
 #include "shards/store/store.h"
+#include "core/clock.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -268,9 +269,7 @@ static void hash_seed_init(void)
     uint64_t seed = 0;
     if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
         /* no entropy source: still not guessable from outside */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        seed = (uint64_t)ts.tv_nsec * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)ts.tv_sec ^
+        seed = clock_mono_ns() * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)clock_unix_us() ^
                (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)&seed;
     }
     hash_seed = seed;
@@ -610,7 +609,7 @@ struct store *store_create(void *heap, journal_hook *hook, void *hook_arg)
     s->heap = heap;
     s->hook = hook;
     s->hook_arg = hook_arg;
-    s->rng = ((uint64_t)(uintptr_t)s ^ (uint64_t)time(NULL)) | 1;
+    s->rng = ((uint64_t)(uintptr_t)s ^ (uint64_t)clock_unix_ms()) | 1;
     return s;
 }
 
@@ -1149,13 +1148,6 @@ bool store_make_room(struct store *s, size_t limit, enum evict_policy policy, in
 
 /* ---- active expiry ---- */
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 #define EXPIRE_SAMPLES 20
 
 void store_set_passive(struct store *s, bool passive) { s->passive = passive; }
@@ -1173,7 +1165,7 @@ size_t store_expire_cycle(struct store *s, int64_t now_ms, int64_t budget_us)
     note_now(s, now_ms);
     bury_graveyard(s);
     size_t removed = 0;
-    int64_t start = now_us();
+    int64_t start = clock_mono_us();
     while (s->vol_len > 0) {
         size_t sampled = 0, gone = 0;
         for (; sampled < EXPIRE_SAMPLES && s->vol_len > 0; sampled++) {
@@ -1188,7 +1180,7 @@ size_t store_expire_cycle(struct store *s, int64_t now_ms, int64_t budget_us)
         /* Fewer than a quarter expired: few are left to find, stop. */
         if (gone * 4 < sampled)
             break;
-        if (now_us() - start >= budget_us)
+        if (clock_mono_us() - start >= budget_us)
             break;
     }
     return removed;
