@@ -13,6 +13,7 @@
 
 #include "core/command.h"
 #include "shards/commands/commands.h"
+#include "shards/session.h"
 #include "shards/node.h"
 #include "shards/shard.h"
 #include "shards/store/store.h"
@@ -576,21 +577,24 @@ static void test_table_arity_and_keys(void **state)
 
 /* ---- connection commands (no shard: no requirepass, no other clients) --- */
 
+/* A client lives in a session, as every connection's does (commands reach
+ * the session from the client: subscriptions, the MULTI queue). */
 static struct client *new_client(struct fixture *f)
 {
-    static struct client c;
-    memset(&c, 0, sizeof(c));
-    c.id = 42;
-    c.proto = 2;
-    c.authenticated = true;
-    snprintf(c.addr, sizeof(c.addr), "127.0.0.1:50188");
-    snprintf(c.laddr, sizeof(c.laddr), "127.0.0.1:6379");
-    c.fd = 8;
-    c.created_ms = NOW - 5000;
-    c.last_active_ms = NOW - 2000;
-    snprintf(c.last_cmd, sizeof(c.last_cmd), "client|info");
-    f->client = &c;
-    return &c;
+    static struct session session;
+    memset(&session, 0, sizeof(session));
+    struct client *c = &session.client;
+    c->id = 42;
+    c->proto = 2;
+    c->authenticated = true;
+    snprintf(c->addr, sizeof(c->addr), "127.0.0.1:50188");
+    snprintf(c->laddr, sizeof(c->laddr), "127.0.0.1:6379");
+    c->fd = 8;
+    c->created_ms = NOW - 5000;
+    c->last_active_ms = NOW - 2000;
+    snprintf(c->last_cmd, sizeof(c->last_cmd), "client|info");
+    f->client = c;
+    return c;
 }
 
 static void test_ping_echo_select_quit(void **state)
