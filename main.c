@@ -117,8 +117,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "Can't open the log file '%s': %s\n", logfile, strerror(errno));
         return 1;
     }
-    log_notice("ringkv %s starting, pid=%d, threads=%lld", RINGKV_VERSION, (int)getpid(),
-               config_load(&n->config, threads));
+    char nthreads[24] = "auto";
+    if (config_load(&n->config, threads) > 0)
+        snprintf(nthreads, sizeof(nthreads), "%lld", config_load(&n->config, threads));
+    log_notice("ringkv %s starting, pid=%d, threads=%s", RINGKV_VERSION, (int)getpid(), nthreads);
     if (n->config_file[0] != '\0')
         log_notice("Configuration loaded from %s", n->config_file);
 
