@@ -14,13 +14,16 @@
 
 static struct cluster_state *state_alloc(int nnodes, int ngroups)
 {
-    size_t size = sizeof(struct cluster_state) + (size_t)nnodes * sizeof(struct cluster_node) +
-                  (size_t)ngroups * sizeof(struct cluster_group);
+    _Static_assert(sizeof(struct cluster_state) % _Alignof(struct cluster_group) == 0, "groups follow the state");
+    _Static_assert(sizeof(struct cluster_group) % _Alignof(struct cluster_node) == 0, "nodes follow the groups");
+    size_t size = sizeof(struct cluster_state) + (size_t)ngroups * sizeof(struct cluster_group) +
+                  (size_t)nnodes * sizeof(struct cluster_node);
     struct cluster_state *st = mi_zalloc(size);
     if (!st)
         abort();
-    st->nodes = (struct cluster_node *)(st + 1);
-    st->groups = (struct cluster_group *)(st->nodes + nnodes);
+    /* groups first: they hold 64-bit epochs, the nodes only bytes and ints */
+    st->groups = (struct cluster_group *)(st + 1);
+    st->nodes = (struct cluster_node *)(st->groups + ngroups);
     st->myself = -1;
     for (int s = 0; s < SLOT_COUNT; s++)
         st->slot_group[s] = CLUSTER_NO_GROUP;
