@@ -64,6 +64,42 @@ static void cmd_cluster_other(struct exec_ctx *ctx)
                  (int)(ctx->argv[1].len > 32 ? 32 : ctx->argv[1].len), ctx->argv[1].ptr);
 }
 
+static void cmd_cluster_help(struct exec_ctx *ctx)
+{
+    static const char *const lines[] = {
+        "CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "COUNTKEYSINSLOT <slot>",
+        "    Return the number of keys in <slot>.",
+        "GETKEYSINSLOT <slot> <count>",
+        "    Return key names stored by this node in <slot>, at most <count>.",
+        "INFO",
+        "    Return information about the cluster.",
+        "KEYSLOT <key>",
+        "    Return the hash slot of <key>.",
+        "MYID",
+        "    Return the node id.",
+        "NODES",
+        "    Return the cluster's nodes, one per line, in Redis Cluster's format.",
+        "SHARDS",
+        "    Return the groups of nodes (shards) and their slots.",
+        "SLOTS",
+        "    Return the slot ranges and the nodes serving each.",
+        "RINGKV-SETSTATE <expected-version> <state>",
+        "    Replace the cluster state (ringkv's admin tool).",
+        "HELP",
+        "    Print this help.",
+        NULL,
+    };
+    if (!cluster_or_refuse(ctx))
+        return;
+    size_t n = 0;
+    while (lines[n])
+        n++;
+    reply_array(ctx->reply, n);
+    for (size_t i = 0; i < n; i++)
+        reply_simple(ctx->reply, lines[i]);
+}
+
 static void cmd_cluster_myid(struct exec_ctx *ctx)
 {
     struct cluster *c = cluster_or_refuse(ctx);
@@ -440,7 +476,8 @@ static struct command cluster_subcommands[] = {
         merge_sum_int, "cluster", "3.0.0", "Return the number of local keys in the specified hash slot"),
     ROW("getkeysinslot", 4, CMD_ALL_SHARDS | CMD_STALE, 0, 0, 0, cmd_cluster_getkeysinslot,
         merge_concat_arrays, "cluster", "3.0.0", "Return local key names in the specified hash slot"),
-    OTHER_ROW("help", 2, CMD_LOADING, "5.0.0", "Show helpful text about the different subcommands"),
+    ROW("help", 2, F_CLUSTER | CMD_LOADING, 0, 0, 0, cmd_cluster_help, NULL, "cluster", "5.0.0",
+        "Show helpful text about the different subcommands"),
     OTHER_ROW("addslots", -3, CMD_ADMIN, "3.0.0", "Assign new hash slots to receiving node"),
     OTHER_ROW("addslotsrange", -4, CMD_ADMIN, "7.0.0", "Assign new hash slots to receiving node"),
     OTHER_ROW("bumpepoch", 2, CMD_ADMIN, "3.0.0", "Advance the cluster config epoch"),
