@@ -116,6 +116,28 @@ static void test_no_table(void **state)
     server_stop(&s);
 }
 
+/* Standalone mode (the default) is unchanged: no gate, CLUSTER answers
+ * that cluster support is disabled. */
+static void test_standalone(void **state)
+{
+    (void)state;
+    struct server s;
+    assert_int_equal(server_start(&s, NULL), 0);
+    tconn *c = tconnect(s.port);
+    expect_ok(tcmd(c, "MSET a 1 b 2 c 3"));
+    expect_int(tcmd(c, "DEL a b c"), 3);
+    const char *subs[] = { "INFO", "NODES", "SLOTS", "SHARDS", "MYID", "COUNTKEYSINSLOT 1", "GETKEYSINSLOT 1 1" };
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+        expect_error(tcmd(c, "CLUSTER %s", subs[i]), "ERR This instance has cluster support disabled");
+    char *all = bulk_text(tcmd(c, "INFO cluster"));
+    assert_non_null(strstr(all, "cluster_enabled:0\r\n"));
+    free(all);
+    if (!target_is_redis())
+        expect_error(tcmd(c, "CLUSTER RINGKV-SETSTATE 0 x"), "ERR This instance has cluster support disabled");
+    tclose(c);
+    server_stop(&s);
+}
+
 /* ------------------------------------------------ three nodes, one table */
 
 static struct server node[3];
@@ -432,6 +454,7 @@ static void test_redis_cli_follows_moved(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_standalone),
         cmocka_unit_test(test_no_table),
         cmocka_unit_test(test_routing),
         cmocka_unit_test(test_views),
