@@ -1,6 +1,6 @@
 /* main: the ringkv process, where the layers are put together. Reads the
  * configuration (file, then flags), attaches the higher layers to the node
- * (replication), starts the node's shard threads and then only waits for signals: every
+ * (replication; the cluster in cluster mode), starts the node's shard threads and then only waits for signals: every
  * request is served by the shards (ARCHITECTURE.md "Process model").
  *
  * Signals: SIGINT, SIGTERM, SIGHUP and SIGPIPE are blocked in the main thread
@@ -26,6 +26,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "replication/repl.h"
+#include "shards/cluster/cluster.h"
 #include "shards/commands/commands.h"
 #include "shards/node.h"
 
@@ -145,6 +146,14 @@ int main(int argc, char **argv)
 
     commands_register();
     repl_attach(n);   /* its shard module, its commands, the journal sink, the write gate */
+    cluster_commands_register(); /* CLUSTER, in every mode */
+    if (config_load(&n->config, cluster_enabled) && cluster_attach(n) != 0) {
+        /* its state (from the cluster config file) and the key gate */
+        if (have_pidfile)
+            unlink(pidfile);
+        log_teardown();
+        return 1;
+    }
     command_setup();
     if (node_start(n) != 0) {
         if (have_pidfile)

@@ -64,7 +64,10 @@ enum config_type {
     X("replica-output-hard-limit", replica_output_hard_limit, CONF_MEMORY, "256mb", CONF_RUNTIME, NULL, "drop a replica whose unsent stream passes this (0: no limit)") \
     X("replica-output-soft-limit", replica_output_soft_limit, CONF_MEMORY, "64mb", CONF_RUNTIME, NULL, "drop a replica whose unsent stream stays over this for 60 s (0: no limit)") \
     X("min-replicas-to-write", min_replicas_to_write, CONF_INT, "0", CONF_RUNTIME, NULL, "refuse writes (-NOREPLICAS) unless this many replicas are online and not lagging (0: off)") \
-    X("min-replicas-max-lag", min_replicas_max_lag, CONF_INT, "10",  CONF_RUNTIME, NULL, "seconds since a replica's last acknowledgement for it to count as not lagging")
+    X("min-replicas-max-lag", min_replicas_max_lag, CONF_INT, "10",  CONF_RUNTIME, NULL, "seconds since a replica's last acknowledgement for it to count as not lagging") \
+    X("cluster-enabled", cluster_enabled, CONF_BOOL,   "no",        0, NULL, "cluster mode: keys of slots this node's group does not serve are answered -MOVED (shards/cluster/cluster.h)") \
+    X("cluster-config-file", cluster_config_file, CONF_STRING, "nodes.conf", 0, NULL, "where a cluster node keeps its id and cluster state (written by the node)") \
+    X("cluster-node-timeout", cluster_node_timeout, CONF_INT, "15000", CONF_RUNTIME, NULL, "milliseconds after which an unreachable node counts as failing")
 
 struct config {
 #define CONFIG_FIELD_INT(name, field, type, def, flags, words, help) long long field;

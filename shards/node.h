@@ -6,6 +6,8 @@
 #define RINGKV_NODE_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "core/config.h"
 #include "shards/mailbox.h"
@@ -17,6 +19,7 @@ struct shard_module;
 struct command;
 struct exec_ctx;
 struct slice;
+struct cluster;
 
 #define NODE_MODULES_MAX 8
 
@@ -39,6 +42,13 @@ struct journal_sink {
  * good replicas), or NULL. Called on any shard. */
 typedef const char *write_gate_fn(const struct node *n);
 
+/* Cluster mode: may this node serve a command whose first key is in `slot`
+ * (cross: some other key is in another slot)? NULL, or the error to answer
+ * (-MOVED, -CROSSSLOT, -CLUSTERDOWN), possibly written into err. Asked for
+ * every command with keys, before it is routed or queued; called on any
+ * shard, so it reads only what it may read without locks. */
+typedef const char *key_gate_fn(const struct node *n, int slot, bool cross, char *err, size_t errlen);
+
 struct node {
     struct config  config;
     int            nshards;
@@ -58,6 +68,8 @@ struct node {
     int             nmodules;
     const struct journal_sink *journal; /* where the shards' writes go, or NULL (no replication) */
     write_gate_fn  *write_gate;    /* asked before a client's write runs, or NULL */
+    key_gate_fn    *key_gate;      /* asked before a command with keys runs (cluster mode), or NULL */
+    struct cluster *cluster;       /* the cluster layer's state (cluster mode), or NULL */
 
     atomic_int      shutdown;          /* set once: shards leave their loops */
     atomic_int      exit_code;

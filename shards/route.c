@@ -292,6 +292,47 @@ void dispatch_replay(struct shard *sh, struct session *s, struct buf *cmds)
     dispatch_replay_continue(sh, s);
 }
 
+/* Cluster mode: the key gate's verdict on a command's keys (node.h). The
+ * slot of each key is computed once here; when the gate lets the command
+ * through, its keys are all in *slot (-1: it has none), which routing
+ * reuses. false: refused, the error answered. */
+static bool key_gate_passes(struct shard *sh, struct session *s, const struct command *cmd, int argc,
+                            const struct slice *argv, int *slot)
+{
+    *slot = -1;
+    if (cmd->first_key <= 0)
+        return true;
+    int small[64];
+    int *idx = small;
+    int nk = command_keys(cmd, argc, argv, idx, 64);
+    if (nk > 64) {
+        idx = mi_malloc(sizeof(int) * (size_t)nk);
+        command_keys(cmd, argc, argv, idx, nk);
+    }
+    bool cross = false;
+    int first = -1;
+    for (int k = 0; k < nk; k++) {
+        int sl = (int)key_slot(argv[idx[k]].ptr, argv[idx[k]].len);
+        if (k == 0)
+            first = sl;
+        else if (sl != first)
+            cross = true;
+    }
+    if (idx != small)
+        mi_free(idx);
+    if (first < 0)
+        return true;
+    char text[160];
+    const char *refused = sh->node->key_gate(sh->node, first, cross, text, sizeof(text));
+    if (refused) {
+        session_reply_error(s, refused);
+        stats_command_rejected(&sh->stats, cmd->index);
+        return false;
+    }
+    *slot = first;
+    return true;
+}
+
 void dispatch_execute(struct shard *sh, struct session *s, int argc, const struct slice *argv)
 {
     const struct command *cmd = command_lookup(argv[0]);
@@ -353,6 +394,19 @@ void dispatch_execute(struct shard *sh, struct session *s, int argc, const struc
             snprintf(s->client.last_cmd, sizeof(s->client.last_cmd), "%s", cmd->name);
     }
 
+    /* cluster mode: where the keys live decides first, as in Redis */
+    int gate_slot = -1;
+    if (sh->node->key_gate) {
+        if (!key_gate_passes(sh, s, cmd, argc, argv, &gate_slot))
+            return;
+        if ((cmd->flags & CMD_EXEC) && s->in_multi && s->multi_count > 0 && s->multi_crossslot) {
+            /* the queue's keys are over several slots: Redis discards it */
+            multi_session_end(s);
+            session_reply_error(s, "CROSSSLOT Keys in request don't hash to the same slot");
+            stats_command_rejected(&sh->stats, cmd->index);
+            return;
+        }
+    }
     if (s->client.proto == 2 && !(cmd->flags & CMD_SUBSCRIBED) && pubsub_subscribed(s)) {
         snprintf(text, sizeof(text), "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
                  "PING / QUIT / RESET are allowed in this context", cmd->name);
@@ -382,6 +436,16 @@ void dispatch_execute(struct shard *sh, struct session *s, int argc, const struc
             session_reply_error(s, refused);
             stats_command_rejected(&sh->stats, cmd->index);
             return;
+        }
+        if (s->multi_count == 0) {
+            s->multi_slot = -1;
+            s->multi_crossslot = false;
+        }
+        if (gate_slot >= 0) {
+            if (s->multi_slot < 0)
+                s->multi_slot = gate_slot;
+            else if (s->multi_slot != gate_slot)
+                s->multi_crossslot = true;
         }
         queue_command(sh, s, cmd, argc, argv);
         return;
@@ -422,6 +486,8 @@ void dispatch_execute(struct shard *sh, struct session *s, int argc, const struc
         unsigned long long cursor;
         if (argc > 1 && parse_ull(argv[1], &cursor))
             target = (int)(cursor % (unsigned long long)n);
+    } else if (gate_slot >= 0) {
+        target = shard_of_slot(sh->node, (unsigned)gate_slot); /* the gate saw one slot */
     } else if (cmd->first_key > 0) {
         int idx[256], owner[256];
         int nk = command_keys(cmd, argc, argv, idx, 256);

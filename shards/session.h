@@ -83,6 +83,11 @@ struct session {
     bool                backpressured;
     bool                multi_writes; /* a queued command is a write (EXEC is one) */
     bool                multi_denyoom; /* a queued command may add memory (EXEC may) */
+    /* cluster mode: the slot of the first queued command with keys (-1:
+     * none yet), and whether a later one had keys of another slot (EXEC
+     * answers -CROSSSLOT, as Redis checks the whole queue) */
+    int                 multi_slot;
+    bool                multi_crossslot;
     bool                in_exec;      /* EXEC replays the queue */
     /* EXEC's queue being replayed and how far it got: the replay stops while
      * a scratch command runs (blocked) and goes on when that is done */

@@ -2,7 +2,7 @@
  *   string.c          string commands
  *   keyspace.c        generic key commands
  *   connection.c      connection commands
- *   info.c, config.c, introspection.c (COMMAND, TIME, SHUTDOWN, CLUSTER),
+ *   info.c, config.c, introspection.c (COMMAND, TIME, SHUTDOWN),
  *   slowlog.c         server commands (sharing server.h)
  *   transaction.c     MULTI/EXEC; pubsub.c  pub/sub
  * The rows that name them are table.c (commands_register). */
@@ -52,16 +52,14 @@ command_fn cmd_multi, cmd_exec, cmd_discard, cmd_watch, cmd_unwatch;
 command_fn cmd_info, cmd_config_get, cmd_config_set, cmd_config_resetstat,
     cmd_config_rewrite, cmd_config_help, cmd_command, cmd_command_count, cmd_command_info,
     cmd_command_docs, cmd_command_list, cmd_time, cmd_slowlog_get,
-    cmd_slowlog_len, cmd_slowlog_reset, cmd_shutdown, cmd_cluster_keyslot;
+    cmd_slowlog_len, cmd_slowlog_reset, cmd_shutdown;
 
 /* server, continued:
- *   cmd_cluster: CLUSTER with any subcommand but KEYSLOT (a standalone node:
- *     "ERR This instance has cluster support disabled");
  *   cmd_command_help, cmd_slowlog_help: COMMAND HELP, SLOWLOG HELP.
  * SHUTDOWN writes no reply on success (Redis closes the connection without
  * answering): its row says so (CMD_NO_REPLY), and the dispatcher accepts a
  * command that produced no reply (refusing it inside MULTI). */
-command_fn cmd_cluster, cmd_command_help, cmd_slowlog_help;
+command_fn cmd_command_help, cmd_slowlog_help;
 
 /* SLOWLOG GET (CMD_ALL_SHARDS): each shard replies [count, entry...] (the
  * requested count first, then its own newest entries); this merge sorts all

@@ -448,7 +448,7 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
     }
     if (want & INFO_CLUSTER) {
         info_section_header(out, &sections, "Cluster");
-        buf_append_str(out, "cluster_enabled:0\r\n");
+        buf_printf(out, "cluster_enabled:%d\r\n", config_load(&n->config, cluster_enabled) ? 1 : 0);
     }
     if (want & INFO_KEYSPACE) {
         info_section_header(out, &sections, "Keyspace");

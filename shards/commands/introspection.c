@@ -1,6 +1,7 @@
-/* introspection: COMMAND (COUNT, INFO, DOCS, LIST, HELP), TIME, SHUTDOWN
- * and the CLUSTER subcommands a standalone node answers. All CMD_CONN, on the
- * connection's thread; COMMAND reads the table of core/command.c. */
+/* introspection: COMMAND (COUNT, INFO, DOCS, LIST, HELP), TIME and
+ * SHUTDOWN. All CMD_CONN, on the connection's thread; COMMAND reads the
+ * table of core/command.c. (CLUSTER is the cluster layer's:
+ * shards/cluster/commands.c.) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -375,21 +376,4 @@ void cmd_shutdown(struct exec_ctx *ctx)
     node_request_shutdown(ctx->shard->node, 0);
     if (ctx->client != NULL)
         ctx->client->close_after_reply = true;
-}
-
-/* --------------------------------------------------------------- CLUSTER */
-
-void cmd_cluster_keyslot(struct exec_ctx *ctx)
-{
-    if (ctx->argc != 3) {
-        reply_errorf(ctx->reply, ERR_ARITY, "cluster|keyslot");
-        return;
-    }
-    reply_int(ctx->reply, (long long)key_slot(ctx->argv[2].ptr, ctx->argv[2].len));
-}
-
-/* Every other CLUSTER subcommand (and CLUSTER alone) on a standalone node. */
-void cmd_cluster(struct exec_ctx *ctx)
-{
-    reply_error(ctx->reply, "ERR This instance has cluster support disabled");
 }

@@ -109,44 +109,6 @@ static struct command pubsub_subcommands[] = {
     END_OF_SUBCOMMANDS,
 };
 
-/* CLUSTER: KEYSLOT is answered; the other subcommands of Redis Cluster are
- * known (so their arity and COMMAND INFO are Redis's) and go to cmd_cluster,
- * which answers what a standalone node can. */
-#define CLUSTER_ROW(nm, ar, fl, since_, summ) \
-    ROW(nm, ar, CMD_CONN | CMD_STALE | (fl), 0, 0, 0, cmd_cluster, NULL, "cluster", since_, summ)
-static struct command cluster_subcommands[] = {
-    ROW("keyslot", 3, CMD_CONN | CMD_STALE, 0, 0, 0, cmd_cluster_keyslot, NULL, "cluster", "3.0.0",
-        "Returns the hash slot of the specified key"),
-    CLUSTER_ROW("slots", 2, 0, "3.0.0", "Get array of Cluster slot to node mappings"),
-    CLUSTER_ROW("shards", 2, 0, "7.0.0", "Get array of cluster slots to node mappings"),
-    CLUSTER_ROW("nodes", 2, 0, "3.0.0", "Get Cluster config for the node"),
-    CLUSTER_ROW("info", 2, 0, "3.0.0", "Provides info about Redis Cluster node state"),
-    CLUSTER_ROW("myid", 2, 0, "3.0.0", "Return the node id"),
-    CLUSTER_ROW("links", 2, 0, "7.0.0", "Returns a list of all TCP links to and from peer nodes in cluster"),
-    CLUSTER_ROW("countkeysinslot", 3, 0, "3.0.0", "Return the number of local keys in the specified hash slot"),
-    CLUSTER_ROW("getkeysinslot", 4, 0, "3.0.0", "Return local key names in the specified hash slot"),
-    CLUSTER_ROW("help", 2, CMD_LOADING, "5.0.0", "Show helpful text about the different subcommands"),
-    CLUSTER_ROW("addslots", -3, CMD_ADMIN, "3.0.0", "Assign new hash slots to receiving node"),
-    CLUSTER_ROW("addslotsrange", -4, CMD_ADMIN, "7.0.0", "Assign new hash slots to receiving node"),
-    CLUSTER_ROW("bumpepoch", 2, CMD_ADMIN, "3.0.0", "Advance the cluster config epoch"),
-    CLUSTER_ROW("count-failure-reports", 3, CMD_ADMIN, "3.0.0",
-                "Return the number of failure reports active for a given node"),
-    CLUSTER_ROW("delslots", -3, CMD_ADMIN, "3.0.0", "Set hash slots as unbound in receiving node"),
-    CLUSTER_ROW("delslotsrange", -4, CMD_ADMIN, "7.0.0", "Set hash slots as unbound in receiving node"),
-    CLUSTER_ROW("failover", -2, CMD_ADMIN, "3.0.0", "Forces a replica to perform a manual failover of its master."),
-    CLUSTER_ROW("flushslots", 2, CMD_ADMIN, "3.0.0", "Delete a node's own slots information"),
-    CLUSTER_ROW("forget", 3, CMD_ADMIN, "3.0.0", "Remove a node from the nodes table"),
-    CLUSTER_ROW("meet", -4, CMD_ADMIN, "3.0.0", "Force a node cluster to handshake with another node"),
-    CLUSTER_ROW("replicas", 3, CMD_ADMIN, "5.0.0", "List replica nodes of the specified master node"),
-    CLUSTER_ROW("replicate", 3, CMD_ADMIN, "3.0.0", "Reconfigure a node as a replica of the specified master node"),
-    CLUSTER_ROW("reset", -2, CMD_ADMIN | CMD_NOSCRIPT, "3.0.0", "Reset a Redis Cluster node"),
-    CLUSTER_ROW("saveconfig", 2, CMD_ADMIN, "3.0.0", "Forces the node to save cluster state on disk"),
-    CLUSTER_ROW("set-config-epoch", 3, CMD_ADMIN, "3.0.0", "Set the configuration epoch in a new node"),
-    CLUSTER_ROW("setslot", -4, CMD_ADMIN, "3.0.0", "Bind a hash slot to a specific node"),
-    CLUSTER_ROW("slaves", 3, CMD_ADMIN, "3.0.0", "List replica nodes of the specified master node"),
-    END_OF_SUBCOMMANDS,
-};
-
 static struct command table[] = {
     /* strings */
     ROW("get",         2,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_get, NULL, "string", "1.0.0",
@@ -321,9 +283,7 @@ static struct command table[] = {
     ROW("unwatch",     1,  CMD_CONN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
         cmd_unwatch, NULL, "transactions", "2.0.0", "Forget about all watched keys"),
 
-    /* cluster */
-    CONTAINER("cluster", -2, CMD_CONN, NULL, cluster_subcommands, "cluster", "3.0.0",
-        "A container for cluster commands"),
+    /* CLUSTER: the cluster layer's rows (shards/cluster/commands.c) */
 };
 
 void commands_register(void)

@@ -1,0 +1,237 @@
+/* cluster: the node's cluster state, its file and the key gate (see
+ * cluster.h). */
+#include "shards/cluster/cluster.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <mimalloc.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "shards/dispatch.h"
+#include "shards/node.h"
+#include "shards/shard.h"
+
+struct cluster *cluster_of(const struct node *n)
+{
+    return n->cluster;
+}
+
+/* ------------------------------------------------------------- the gate */
+
+#define ERR_CROSSSLOT  "CROSSSLOT Keys in request don't hash to the same slot"
+#define ERR_UNSERVED   "CLUSTERDOWN Hash slot not served"
+#define ERR_DOWN       "CLUSTERDOWN The cluster is down"
+
+/* The key gate (node.h): Redis's getNodeByQuery in its order: the first
+ * key's slot unserved, then keys over several slots, then a cluster that
+ * cannot serve every slot, then another node's slot. One pointer load. */
+static const char *cluster_key_gate(const struct node *n, int slot, bool cross, char *err, size_t errlen)
+{
+    const struct cluster_state *st = cluster_now(n->cluster);
+    unsigned g = st->slot_group[slot];
+    if (g == CLUSTER_NO_GROUP)
+        return ERR_UNSERVED;
+    if (cross)
+        return ERR_CROSSSLOT;
+    if (st->slots_assigned != SLOT_COUNT)
+        return ERR_DOWN;
+    int master = st->groups[g].master;
+    if (master == st->myself)
+        return NULL;
+    const struct cluster_node *m = &st->nodes[master];
+    snprintf(err, errlen, "MOVED %d %s:%d", slot, m->ip, m->port);
+    return err;
+}
+
+/* ------------------------------------------------------------- the file */
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Write the state to the file: a temp file next to it, fsync, rename, and
+ * fsync of the directory so the rename itself survives a crash. */
+static int state_save(const struct cluster *c, const struct cluster_state *st, char *err, size_t errlen)
+{
+    struct buf text;
+    buf_init(&text);
+    buf_append_str(&text, "# ringkv cluster state: written by the node, not to be edited (shards/cluster/state.h)\n");
+    cluster_state_format(st, c->myid, &text);
+    char tmp[1100];
+    snprintf(tmp, sizeof(tmp), "%s.tmp-%d", c->path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = -1;
+    if (fd >= 0) {
+        rc = write_all(fd, text.data, text.len) == 0 && fsync(fd) == 0 ? 0 : -1;
+        if (close(fd) != 0)
+            rc = -1;
+        if (rc == 0 && rename(tmp, c->path) != 0)
+            rc = -1;
+        if (rc != 0) {
+            int saved = errno;
+            unlink(tmp);
+            errno = saved;
+        }
+    }
+    if (rc == 0) {
+        char dir[1024];
+        snprintf(dir, sizeof(dir), "%s", c->path);
+        int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            (void)fsync(dfd); /* best effort: some filesystems refuse it */
+            close(dfd);
+        }
+    } else {
+        snprintf(err, errlen, "can't write the cluster config file '%s': %s", c->path, strerror(errno));
+    }
+    buf_free(&text);
+    return rc;
+}
+
+/* 40 random hex characters: the node's id, for its whole life. */
+static int make_node_id(char out[CLUSTER_ID_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[CLUSTER_ID_LEN / 2];
+    size_t got = 0;
+    while (got < sizeof(raw)) {
+        ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[CLUSTER_ID_LEN] = '\0';
+    return 0;
+}
+
+/* Read the whole file into a buffer; 1 if it does not exist, -1 on error. */
+static int read_file(const char *path, struct buf *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 1 : -1;
+    char chunk[8192];
+    for (;;) {
+        ssize_t r = read(fd, chunk, sizeof(chunk));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            close(fd);
+            return -1;
+        }
+        if (r == 0)
+            break;
+        buf_append(out, chunk, (size_t)r);
+    }
+    close(fd);
+    return 0;
+}
+
+/* ----------------------------------------------------------- the module */
+
+/* The last state goes once no shard runs. */
+static void cluster_node_teardown(struct node *n)
+{
+    struct cluster *c = n->cluster;
+    if (!c)
+        return;
+    mi_free(atomic_load(&c->state));
+    mi_free(c);
+    n->cluster = NULL;
+}
+
+static const struct shard_module cluster_module = {
+    .name = "cluster",
+    .node_teardown = cluster_node_teardown,
+};
+
+int cluster_attach(struct node *n)
+{
+    struct cluster *c = mi_zalloc(sizeof(*c));
+    const char *file = config_str(&n->config, cluster_config_file);
+    if (!file || !*file || strlen(file) >= sizeof(c->path)) {
+        log_warning("Bad cluster-config-file '%s'", file ? file : "");
+        mi_free(c);
+        return -1;
+    }
+    snprintf(c->path, sizeof(c->path), "%s", file);
+    struct buf text;
+    buf_init(&text);
+    int rc = read_file(c->path, &text);
+    struct cluster_state *st = NULL;
+    char err[300];
+    if (rc < 0) {
+        log_warning("Can't read the cluster config file '%s': %s", c->path, strerror(errno));
+    } else if (rc == 0) {
+        st = cluster_state_parse(text.data ? text.data : "", text.len, NULL, c->myid, err, sizeof(err));
+        if (!st)
+            log_warning("Unrecoverable error: corrupted cluster config file \"%s\": %s", c->path, err);
+        else if (!c->myid[0]) {
+            log_warning("The cluster config file \"%s\" has no 'myid' line", c->path);
+            mi_free(st);
+            st = NULL;
+        }
+    } else {
+        /* a new node: a new id, no table, and the file holding them at once
+         * (a restart must find the same id) */
+        st = cluster_state_empty();
+        if (make_node_id(c->myid) != 0 || state_save(c, st, err, sizeof(err)) != 0) {
+            log_warning("%s", c->myid[0] ? err : "can't draw a node id: getrandom failed");
+            mi_free(st);
+            st = NULL;
+        } else {
+            log_notice("No cluster configuration found, I'm %s", c->myid);
+        }
+    }
+    buf_free(&text);
+    if (!st) {
+        mi_free(c);
+        return -1;
+    }
+    if (rc == 0)
+        log_notice("Node configuration loaded, I'm %s (slot table version %llu)", c->myid,
+                   (unsigned long long)st->version);
+    atomic_init(&c->state, st);
+    n->cluster = c;
+    n->key_gate = cluster_key_gate;
+    node_attach_module(n, &cluster_module);
+    return 0;
+}
+
+int cluster_publish(struct shard *sh, struct cluster *c, struct cluster_state *st, char *err, size_t errlen)
+{
+    if (state_save(c, st, err, errlen) != 0) {
+        mi_free(st);
+        return -1;
+    }
+    struct cluster_state *old = atomic_exchange_explicit(&c->state, st, memory_order_acq_rel);
+    char **ptrs = mi_malloc(sizeof(char *));
+    ptrs[0] = (char *)old;
+    dispatch_free_later(sh, ptrs, 1);
+    return 0;
+}

@@ -1,0 +1,109 @@
+/* state: what a node knows of its cluster, as one immutable value.
+ *
+ * A cluster state is the nodes (id, ip, port, group), the groups (id,
+ * master node, epoch) and the slot table (version, slot -> group). It is
+ * built whole from its text form and never changed afterwards: a new
+ * version is a new struct (shards/cluster/cluster.h swaps them), so shards
+ * read it without locks.
+ *
+ * Two kinds of state, each with one writer (DESIGN.md §6): the slot table
+ * changes only through the admin tool (a push whose version is higher), the
+ * group records only through failover (a record whose epoch is higher). A
+ * node never goes back on either.
+ *
+ * Text form (the cluster config file and the admin tool's push), one record
+ * a line, words separated by spaces, '#' lines and blank lines ignored:
+ *
+ *     ringkv-cluster-state 1                 format version, first line
+ *     myid <40 hex>                          the file only: this node's id
+ *     table-version <n>                      n >= 1; the slot table's version
+ *     node <id> <ip> <port> <group-id>       every node, masters and replicas
+ *     group <group-id> <master-id> <epoch>   every group and its master
+ *     slots <group-id> <a>-<b> | <a> ...     the slots of a group
+ *
+ * Why not Redis's nodes.conf lines: they carry gossip state (flags, ping
+ * times, link state) that ringkv does not have, and no table version or
+ * group; this form holds exactly the two kinds of state above, is the same
+ * text the admin tool pushes (one parser, one checker), and reads in a
+ * terminal. CLUSTER NODES prints Redis's line format from it for clients.
+ *
+ * A state is valid when: ids are 40 hex characters and unique; ports are
+ * 1..65535; every node's group exists; every group's master is a node of
+ * that group; no slot is given twice; group ids are 0..2^31-1. Slots not
+ * given are not served (-CLUSTERDOWN). */
+#ifndef RINGKV_CLUSTER_STATE_H
+#define RINGKV_CLUSTER_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "core/buf.h"
+#include "shards/store/slot.h"
+
+#define CLUSTER_ID_LEN     40
+#define CLUSTER_NODES_MAX  1024
+#define CLUSTER_GROUPS_MAX 1024
+#define CLUSTER_NO_GROUP   0xFFFFu /* slot_group of a slot no group serves */
+
+struct cluster_node {
+    char     id[CLUSTER_ID_LEN + 1];
+    char     ip[64];
+    int      port;
+    int      group;        /* index into groups */
+};
+
+struct cluster_group {
+    uint32_t id;           /* as the admin tool numbers groups */
+    int      master;       /* index into nodes */
+    uint64_t epoch;        /* of its group record: the higher one wins */
+    int      nslots;
+};
+
+struct cluster_state {
+    uint64_t version;      /* of the slot table; 0: no table yet */
+    int      nnodes;
+    int      ngroups;
+    struct cluster_node  *nodes;   /* in the same allocation as the struct */
+    struct cluster_group *groups;
+    int      myself;       /* index of this node in nodes, -1 if not listed */
+    int      slots_assigned;
+    uint16_t slot_group[SLOT_COUNT]; /* group index, or CLUSTER_NO_GROUP */
+};
+
+/* A state without table, nodes or groups (a node before its first push).
+ * One mi_ allocation: free it with mi_free. */
+struct cluster_state *cluster_state_empty(void);
+
+/* Parse the text form. myid: this node's id (sets myself); a "myid" line
+ * in the text is refused unless myid_out is given, where it is copied
+ * (loading the file). Returns the new state (one mi_ allocation), or NULL
+ * with err set to what is wrong and on which line. */
+struct cluster_state *cluster_state_parse(const char *text, size_t len, const char *myid,
+                                          char myid_out[CLUSTER_ID_LEN + 1],
+                                          char *err, size_t errlen);
+
+/* Append the text form of st to out; with myid, the "myid" line too (the
+ * file). cluster_state_parse reads it back identically. */
+void cluster_state_format(const struct cluster_state *st, const char *myid, struct buf *out);
+
+/* Group records of old that a new state must keep: for a group in both
+ * whose record in old has a higher epoch, new takes old's master (when that
+ * node is still in the group there) and epoch. A node never goes back. */
+void cluster_state_keep_newer_groups(struct cluster_state *st, const struct cluster_state *old);
+
+/* Every slot has a group: the cluster can serve every key. */
+static inline bool cluster_state_ok(const struct cluster_state *st)
+{
+    return st->version > 0 && st->slots_assigned == SLOT_COUNT;
+}
+
+/* Is node i the master of its group? */
+static inline bool cluster_node_is_master(const struct cluster_state *st, int i)
+{
+    return st->groups[st->nodes[i].group].master == i;
+}
+
+/* Is `s` a valid node id (40 hex characters)? */
+bool cluster_id_valid(const char *s, size_t len);
+
+#endif
