@@ -35,7 +35,7 @@
 #define MAX_N 65
 #define SEED 0x72696e676b762d70ull
 
-enum scheme { HRW_CAP, HRW, RING };
+enum scheme { PLACEMENT, GREEDY, HRW, RING };
 
 struct choice {
     enum scheme scheme;
@@ -90,6 +90,41 @@ static uint64_t block_score(uint64_t key, unsigned block)
     return XXH64(buf, sizeof buf, SEED);
 }
 
+static uint64_t weight_of(const struct groups *gs)
+{
+    uint64_t w = 0;
+    for (int i = 0; i < gs->n; i++)
+        w += gs->g[i].weight;
+    return w;
+}
+
+/* Weighted rendezvous score: the arrival time -ln(u) / w (lower wins). */
+static double arrival(uint64_t key, unsigned block, uint32_t weight)
+{
+    double u = ((double)(block_score(key, block) >> 11) + 0.5) / 9007199254740992.0;
+    return -log(u) / weight;
+}
+
+/* Exact quotas by largest remainder (ties to the lower index). */
+static void quotas(const struct groups *gs, unsigned *room)
+{
+    uint64_t total = weight_of(gs), excess[MAX_N];
+    unsigned dealt = 0;
+    for (int i = 0; i < gs->n; i++) {
+        room[i] = (unsigned)((uint64_t)SLOT_COUNT * gs->g[i].weight / total);
+        excess[i] = (uint64_t)SLOT_COUNT * gs->g[i].weight % total;
+        dealt += room[i];
+    }
+    for (; dealt < SLOT_COUNT; dealt++) {
+        int best = 0;
+        for (int i = 1; i < gs->n; i++)
+            if (excess[i] > excess[best])
+                best = i;
+        room[best]++;
+        excess[best] = 0;
+    }
+}
+
 static void hrw(const struct groups *gs, unsigned block, uint16_t *table)
 {
     uint64_t keys[MAX_N];
@@ -99,9 +134,8 @@ static void hrw(const struct groups *gs, unsigned block, uint16_t *table)
         double best = -1;
         int owner = 0;
         for (int i = 0; i < gs->n; i++) {
-            double u = ((double)(block_score(keys[i], b) >> 11) + 0.5) / 9007199254740992.0;
-            double s = gs->g[i].weight / -log(u);
-            if (s > best)
+            double s = arrival(keys[i], b, gs->g[i].weight);
+            if (best < 0 || s < best)
                 best = s, owner = i;
         }
         for (unsigned s = b * block; s < (b + 1) * block; s++)
@@ -147,17 +181,69 @@ static void ring(const struct groups *gs, unsigned vnodes, uint16_t *table)
     free(p);
 }
 
+
+/* Rendezvous hashing with a cap, dealt greedily: (block, group) offers in one
+ * global order of weighted score, each taken if the group has quota left
+ * (a group's last block may be partial). slack > 0: quotas are a loose cap,
+ * fair share + slack per mille, instead of exact. */
+struct offer {
+    double score;
+    int group;
+    unsigned block;
+};
+
+static int offer_order(const void *a, const void *b)
+{
+    const struct offer *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score < y->score ? -1 : 1;
+    if (x->group != y->group)
+        return x->group - y->group;
+    return (int)x->block - (int)y->block;
+}
+
+static void greedy(const struct groups *gs, unsigned block, unsigned slack, uint16_t *table)
+{
+    int n = gs->n;
+    unsigned nb = SLOT_COUNT / block;
+    unsigned room[MAX_N], free_from[SLOT_COUNT] = { 0 };
+    uint64_t total = weight_of(gs);
+    quotas(gs, room);
+    if (slack)
+        for (int i = 0; i < n; i++)
+            room[i] = (unsigned)((uint64_t)SLOT_COUNT * gs->g[i].weight * (1000 + slack) / (1000 * total));
+    struct offer *offers = malloc(sizeof *offers * nb * (size_t)n);
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t key = key_of(&gs->g[i]);
+        for (unsigned b = 0; b < nb; b++)
+            offers[k++] = (struct offer){ arrival(key, b, gs->g[i].weight), i, b };
+    }
+    qsort(offers, k, sizeof *offers, offer_order);
+    for (size_t o = 0; o < k; o++) {
+        struct offer *f = &offers[o];
+        unsigned left = block - free_from[f->block];
+        unsigned take = room[f->group] < left ? room[f->group] : left;
+        for (unsigned s = 0; s < take; s++)
+            table[f->block * block + free_from[f->block] + s] = (uint16_t)f->group;
+        free_from[f->block] += take;
+        room[f->group] -= take;
+    }
+    free(offers);
+}
+
 static void compute(const struct choice *c, const struct groups *gs, uint16_t *table)
 {
     switch (c->scheme) {
-    case HRW_CAP:
-        if (placement_compute_blocks(gs->g, gs->n, c->param, c->slack, table) != 0) {
+    case PLACEMENT:
+        if (placement_compute_blocks(gs->g, gs->n, c->param, table) != 0) {
             fprintf(stderr, "placement_compute_blocks failed\n");
             exit(1);
         }
         break;
     case HRW: hrw(gs, c->param, table); break;
     case RING: ring(gs, c->param, table); break;
+    case GREEDY: greedy(gs, c->param, c->slack, table); break;
     }
 }
 
@@ -179,16 +265,8 @@ static double max_deviation(const struct groups *gs, const uint16_t *table)
     return worst;
 }
 
-static uint64_t weight_of(const struct groups *gs)
-{
-    uint64_t w = 0;
-    for (int i = 0; i < gs->n; i++)
-        w += gs->g[i].weight;
-    return w;
-}
-
 struct row {
-    double dev, add, add_over, add_new, rm, rm_over, rm_own, us;
+    double dev, add, add_over, add_new, add_other, rm, rm_over, rm_own, rm_other, us;
     int ranges;
 };
 
@@ -232,6 +310,8 @@ static void measure(const struct choice *c, int n, int trials, int equal, struct
             r->add = add;
         if (add - (share + 0.02) > r->add_over)
             r->add_over = add - (share + 0.02);
+        if ((double)(moved - to_new) / SLOT_COUNT > r->add_other)
+            r->add_other = (double)(moved - to_new) / SLOT_COUNT;
         if (moved && (double)to_new / moved < r->add_new)
             r->add_new = (double)to_new / moved;
 
@@ -264,6 +344,8 @@ static void measure(const struct choice *c, int n, int trials, int equal, struct
             r->rm = rm;
         if (rm - (share + 0.02) > r->rm_over)
             r->rm_over = rm - (share + 0.02);
+        if ((double)(moved - own) / SLOT_COUNT > r->rm_other)
+            r->rm_other = (double)(moved - own) / SLOT_COUNT;
         if (moved && (double)own / moved < r->rm_own)
             r->rm_own = (double)own / moved;
     }
@@ -272,9 +354,11 @@ static void measure(const struct choice *c, int n, int trials, int equal, struct
 
 static const char *name_of(const struct choice *c, char *buf, size_t len)
 {
-    static const char *names[] = { "hrw-cap", "hrw", "ring" };
-    snprintf(buf, len, "%s %s=%u slack=%u", names[c->scheme], c->scheme == RING ? "vnodes" : "block",
-             c->param, c->slack);
+    static const char *names[] = { "transport", "greedy-cap", "hrw", "ring" };
+    int n = snprintf(buf, len, "%s %s=%u", names[c->scheme], c->scheme == RING ? "vnodes" : "block",
+                     c->param);
+    if (c->slack)
+        snprintf(buf + n, len - (size_t)n, " cap=+%.1f%%", c->slack / 10.0);
     return buf;
 }
 
@@ -294,24 +378,25 @@ int main(int argc, char **argv)
         }
     }
     static const struct choice choices[] = {
-        { HRW_CAP, 16, 0 }, { HRW_CAP, 32, 0 }, { HRW_CAP, 64, 0 }, { HRW_CAP, 128, 0 },
-        { HRW_CAP, 32, 10 }, { HRW_CAP, 32, 30 },
+        { PLACEMENT, 32, 0 }, { PLACEMENT, 16, 0 }, { PLACEMENT, 64, 0 }, { PLACEMENT, 128, 0 },
+        { GREEDY, 32, 0 }, { GREEDY, 16, 0 }, { GREEDY, 64, 0 }, { GREEDY, 32, 20 },
         { HRW, 16, 0 }, { HRW, 32, 0 }, { HRW, 64, 0 }, { HRW, 128, 0 },
         { RING, 4, 0 }, { RING, 16, 0 }, { RING, 64, 0 },
     };
     static const int ns[] = { 2, 3, 4, 5, 6, 8, 12, 16, 24, 32, 48, 64 };
     printf("weights %s, %d trials per n, worst over the trials\n", equal ? "all 1" : "1..4", trials);
     for (size_t c = 0; c < sizeof choices / sizeof choices[0]; c++) {
-        char name[32];
+        char name[48];
         printf("\n%s\n", name_of(&choices[c], name, sizeof name));
-        printf("%4s %7s | %7s %8s %7s | %7s %8s %7s | %6s %8s\n", "n", "dev%", "add%", "over%",
-               "new%", "rm%", "over%", "own%", "ranges", "us");
+        printf("%4s %6s | %6s %6s %6s %6s | %6s %6s %6s %6s | %6s %6s\n", "n", "dev%", "add%",
+               "over%", "new%", "other%", "rm%", "over%", "own%", "other%", "ranges", "us");
         for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
             struct row r;
             measure(&choices[c], ns[k], trials, equal, &r);
-            printf("%4d %7.2f | %7.2f %8.2f %7.2f | %7.2f %8.2f %7.2f | %6d %8.0f\n", ns[k],
-                   100 * r.dev, 100 * r.add, 100 * r.add_over, 100 * r.add_new, 100 * r.rm,
-                   100 * r.rm_over, 100 * r.rm_own, r.ranges, r.us);
+            printf("%4d %6.2f | %6.2f %6.2f %6.2f %6.2f | %6.2f %6.2f %6.2f %6.2f | %6d %6.0f\n",
+                   ns[k], 100 * r.dev, 100 * r.add, 100 * r.add_over, 100 * r.add_new,
+                   100 * r.add_other, 100 * r.rm, 100 * r.rm_over, 100 * r.rm_own,
+                   100 * r.rm_other, r.ranges, r.us);
         }
     }
     return 0;

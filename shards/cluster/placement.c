@@ -1,24 +1,39 @@
-/* placement: the target slot table by rendezvous hashing with a cap (see
- * placement.h for the contract).
+/* placement: the target slot table as the cheapest transport of blocks to
+ * groups (see placement.h for the contract).
  *
  * 1. The groups are sorted by id (their *rank*), so nothing below depends on
  *    the order they were given in.
  * 2. Quotas: SLOT_COUNT * w / W each, the slots left by rounding down going
  *    one each to the largest remainders (ties to the lower rank).
- * 3. Offers: one per (block, group), scored XXH64 of the group's key and the
- *    block number; sorted by score, best first (ties: rank, then block).
- * 4. Deal: walking the offers in that order, a group with quota left takes
- *    what is still free of the block, from its low end, up to its quota.
- *    Every slot is dealt: a free slot at the end would mean a group with
- *    quota left whose offer for that block found neither empty.
+ * 3. Costs: block b costs group g log(-ln(u) / w), u = XXH64(g, b) / 2^64:
+ *    the log of g's arrival time at b in weighted rendezvous hashing, so with
+ *    no quotas every block would go to its cheapest group, which is plain
+ *    weighted HRW.
+ * 4. The table is the assignment of slots to groups of least total cost in
+ *    which every group gets exactly its quota and a block's slots go to the
+ *    groups in whole pieces (min-cost transport: blocks supply
+ *    block_slots each, groups take their quota). Its dual is one price per
+ *    group: each block goes to the group whose cost plus price is least,
+ *    and a block is split only where two groups tie, which at the optimum of
+ *    a transport problem happens at most n - 1 times (its support is a
+ *    forest over the blocks and groups): at most blocks + n - 1 ranges.
  *
- * Why a global order of scores rather than blocks in turn: the result is
- * the one where no group and block would both rather have each other (the
- * stable matching), which does not depend on the order blocks are visited;
- * a new group takes the blocks it scores highest where it outranks the
- * owner, and the old groups give up what their smaller quotas no longer
- * hold. Only the difference between the two (which is random, a few blocks
- * per group) makes slots move between old groups. */
+ * Why a transport and not a cap: a group that joins takes the blocks where
+ * it is cheapest; the others' prices then move only as much as needed to
+ * bring each back to its smaller quota, so few slots move between them.
+ * Greedy capping (blocks dealt in order of score, each to the best group
+ * with room) moves about twice as many: every group that fills a slot
+ * earlier pushes its overflow down a chain of others (bench/RESULTS.md).
+ *
+ * Solved by successive shortest paths, one block at a time, in block order:
+ * its slots go along the cheapest path from the block to a group with quota
+ * left, where a step from group i to group j moves part of a block i holds
+ * over to j, at cost(j) - cost(i). Each step keeps the assignment so far the
+ * cheapest for the slots placed so far (there is never a negative cycle), so
+ * the last one is the optimum. Paths are found by Bellman-Ford over the
+ * groups; costs are integers (log2 in 32.32 fixed point, computed without
+ * libm), so every machine takes the same steps. About M * n^2 steps of work
+ * (M blocks): ~0.1 s for 64 groups. */
 #include "shards/cluster/placement.h"
 
 #include <stdlib.h>
@@ -32,16 +47,24 @@
 
 struct member {
     const struct placement_group *group;
-    uint16_t index;   /* in the caller's array */
-    uint64_t key;     /* XXH64 of the id */
-    uint64_t excess;  /* SLOT_COUNT * weight mod total weight */
-    uint32_t quota;
+    uint16_t index;  /* in the caller's array */
+    uint64_t key;    /* XXH64 of the id */
+    uint64_t excess; /* SLOT_COUNT * weight mod total weight */
+    uint32_t room;   /* slots of its quota not placed yet */
 };
 
-struct offer {
-    uint64_t score;
-    uint16_t rank;
-    uint16_t block;
+/* The working state of one computation: per block and group (in rank
+ * order) the cost and the slots placed; per pair of groups the cheapest
+ * move between them and the block it moves. */
+struct transport {
+    int n;
+    unsigned blocks;
+    int64_t *cost;   /* [blocks][n] */
+    uint16_t *flow;  /* [blocks][n] */
+    int64_t *move;   /* [n][n] */
+    uint32_t *via;   /* [n][n] */
+    int64_t *dist;   /* [n] */
+    int *prev;       /* [n] */
 };
 
 static int id_cmp(const struct placement_group *a, const struct placement_group *b)
@@ -81,8 +104,7 @@ static uint64_t log2_q32(uint64_t h)
         h = 1;
     int top = 63 - __builtin_clzll(h);
     uint64_t result = (uint64_t)top << 32;
-    /* mantissa in [1, 2) as 1.63 fixed point */
-    uint64_t m = h << (63 - top);
+    uint64_t m = h << (63 - top); /* the mantissa, [1, 2) as 1.63 fixed point */
     for (uint64_t bit = 1ull << 31; bit; bit >>= 1) {
         unsigned __int128 sq = (unsigned __int128)m * m; /* [1, 4) as 2.126 */
         if (sq >> 127) {
@@ -95,30 +117,17 @@ static uint64_t log2_q32(uint64_t h)
     return result;
 }
 
-/* The block's score for a group: the arrival time of an exponential race
- * with rate w, -ln(u) / w for u = hash / 2^64 (in log2 units, scaled): lower
- * is better. A group's best blocks then come in proportion to its weight,
- * as its quota does, so the cap bites less (rendezvous hashing's weighted
- * form: Schindelhauer and Schomaker). */
-static uint64_t block_score(uint64_t key, unsigned block, uint32_t weight)
+/* log2(-log2(u) / w) in 32.32 fixed point, u = hash / 2^64: the order of
+ * log(-ln(u) / w), shifted by a constant that is the same for all. */
+static int64_t block_cost(uint64_t key, unsigned block, uint32_t weight)
 {
-    uint64_t minus_log2 = (64ull << 32) - log2_q32(block_hash(key, block)); /* < 2^39 */
-    return (minus_log2 << 16) / weight;
-}
-
-static int offer_order(const void *a, const void *b)
-{
-    const struct offer *x = a, *y = b;
-    if (x->score != y->score)
-        return x->score < y->score ? -1 : 1;
-    if (x->rank != y->rank)
-        return x->rank < y->rank ? -1 : 1;
-    return (x->block > y->block) - (x->block < y->block);
+    uint64_t minus_log2_u = (64ull << 32) - log2_q32(block_hash(key, block)); /* 32.32, > 0 */
+    return (int64_t)log2_q32(minus_log2_u) - (32ll << 32) - (int64_t)log2_q32(weight);
 }
 
 /* Largest remainders: members[] is in rank order, so among equal excesses the
  * first found (the lower rank) wins. n is small; a pass per leftover slot. */
-static void share_quotas(struct member *m, int n, unsigned slack)
+static void share_quotas(struct member *m, int n)
 {
     uint64_t total = 0;
     for (int i = 0; i < n; i++)
@@ -126,27 +135,115 @@ static void share_quotas(struct member *m, int n, unsigned slack)
     uint32_t dealt = 0;
     for (int i = 0; i < n; i++) {
         uint64_t share = (uint64_t)SLOT_COUNT * m[i].group->weight;
-        m[i].quota = (uint32_t)(share / total);
+        m[i].room = (uint32_t)(share / total);
         m[i].excess = share % total;
-        dealt += m[i].quota;
-    }
-    if (slack) {
-        for (int i = 0; i < n; i++)
-            m[i].quota = (uint32_t)((uint64_t)SLOT_COUNT * m[i].group->weight * (1000 + slack) / (1000 * total));
-        return;
+        dealt += m[i].room;
     }
     for (; dealt < SLOT_COUNT; dealt++) {
         int best = -1;
         for (int i = 0; i < n; i++)
             if (m[i].excess && (best < 0 || m[i].excess > m[best].excess))
                 best = i;
-        m[best].quota++;
+        m[best].room++;
         m[best].excess = 0;
     }
 }
 
+/* The cheapest move from group i to group j: over the blocks placed so far
+ * that i holds part of, the least cost(j) - cost(i). */
+static void find_moves(struct transport *t, unsigned placed)
+{
+    int n = t->n;
+    for (int i = 0; i < n * n; i++)
+        t->move[i] = INT64_MAX;
+    for (unsigned b = 0; b < placed; b++) {
+        const int64_t *cost = &t->cost[(size_t)b * n];
+        const uint16_t *flow = &t->flow[(size_t)b * n];
+        for (int i = 0; i < n; i++) {
+            if (!flow[i])
+                continue;
+            for (int j = 0; j < n; j++) {
+                int64_t step = cost[j] - cost[i];
+                if (j != i && step < t->move[i * n + j]) {
+                    t->move[i * n + j] = step;
+                    t->via[i * n + j] = b;
+                }
+            }
+        }
+    }
+}
+
+/* Cheapest paths from block b to every group (Bellman-Ford: the moves can
+ * cost less than nothing). Strict improvement only, in rank order, so ties
+ * keep the first path found. */
+static void find_paths(struct transport *t, unsigned b)
+{
+    int n = t->n;
+    for (int j = 0; j < n; j++) {
+        t->dist[j] = t->cost[(size_t)b * n + j];
+        t->prev[j] = -1;
+    }
+    for (int round = 0; round < n; round++) {
+        int changed = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                int64_t step = t->move[i * n + j];
+                if (step != INT64_MAX && t->dist[i] + step < t->dist[j]) {
+                    t->dist[j] = t->dist[i] + step;
+                    t->prev[j] = i;
+                    changed = 1;
+                }
+            }
+        if (!changed)
+            break;
+    }
+}
+
+/* Place block b's slots: each round sends as many as the cheapest path to a
+ * group with room carries (its room, the slots left, and what each move's
+ * block holds). */
+static void place_block(struct transport *t, struct member *m, unsigned b, unsigned block_slots)
+{
+    int n = t->n;
+    unsigned supply = block_slots;
+    while (supply) {
+        find_moves(t, b);
+        find_paths(t, b);
+        int end = -1;
+        for (int j = 0; j < n; j++)
+            if (m[j].room && (end < 0 || t->dist[j] < t->dist[end]))
+                end = j;
+        unsigned amount = supply < m[end].room ? supply : m[end].room;
+        int first = end;
+        for (int j = end; t->prev[j] >= 0; j = t->prev[j]) {
+            unsigned held = t->flow[(size_t)t->via[t->prev[j] * n + j] * n + t->prev[j]];
+            if (held < amount)
+                amount = held;
+            first = t->prev[j];
+        }
+        for (int j = end; t->prev[j] >= 0; j = t->prev[j]) {
+            size_t c = (size_t)t->via[t->prev[j] * n + j] * n;
+            t->flow[c + t->prev[j]] = (uint16_t)(t->flow[c + t->prev[j]] - amount);
+            t->flow[c + j] = (uint16_t)(t->flow[c + j] + amount);
+        }
+        t->flow[(size_t)b * n + first] = (uint16_t)(t->flow[(size_t)b * n + first] + amount);
+        m[end].room -= amount;
+        supply -= amount;
+    }
+}
+
+static void transport_free(struct transport *t)
+{
+    free(t->cost);
+    free(t->flow);
+    free(t->move);
+    free(t->via);
+    free(t->dist);
+    free(t->prev);
+}
+
 int placement_compute_blocks(const struct placement_group *groups, int n, unsigned block_slots,
-                             unsigned slack, uint16_t *table)
+                             uint16_t *table)
 {
     if (n < 1 || n > PLACEMENT_MAX_GROUPS || block_slots < 16 || block_slots > SLOT_COUNT ||
         (block_slots & (block_slots - 1)))
@@ -154,62 +251,49 @@ int placement_compute_blocks(const struct placement_group *groups, int n, unsign
     for (int i = 0; i < n; i++)
         if (groups[i].weight == 0)
             return -1;
-    unsigned blocks = SLOT_COUNT / block_slots;
+    struct transport t = { .n = n, .blocks = SLOT_COUNT / block_slots };
     struct member *m = malloc(sizeof *m * (size_t)n);
-    struct offer *offers = malloc(sizeof *offers * (size_t)n * blocks);
-    uint16_t *free_from = malloc(sizeof *free_from * blocks);
-    if (!m || !offers || !free_from) {
-        free(m);
-        free(offers);
-        free(free_from);
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        m[i].group = &groups[i];
-        m[i].index = (uint16_t)i;
-        m[i].key = XXH64(groups[i].id, groups[i].id_len, PLACEMENT_SEED);
-    }
-    qsort(m, (size_t)n, sizeof *m, member_by_id);
-    int rc = 0;
-    for (int i = 1; i < n; i++)
-        if (id_cmp(m[i - 1].group, m[i].group) == 0)
-            rc = -1;
+    t.cost = malloc(sizeof *t.cost * t.blocks * (size_t)n);
+    t.flow = calloc((size_t)t.blocks * (size_t)n, sizeof *t.flow);
+    t.move = malloc(sizeof *t.move * (size_t)n * (size_t)n);
+    t.via = malloc(sizeof *t.via * (size_t)n * (size_t)n);
+    t.dist = malloc(sizeof *t.dist * (size_t)n);
+    t.prev = malloc(sizeof *t.prev * (size_t)n);
+    int rc = m && t.cost && t.flow && t.move && t.via && t.dist && t.prev ? 0 : -1;
     if (rc == 0) {
-        share_quotas(m, n, slack);
-        size_t k = 0;
-        for (int r = 0; r < n; r++)
-            for (unsigned b = 0; b < blocks; b++)
-                offers[k++] = (struct offer){ block_score(m[r].key, b, m[r].group->weight), (uint16_t)r,
-                                               (uint16_t)b };
-        qsort(offers, k, sizeof *offers, offer_order);
-        /* free_from[b]: the first slot of block b not dealt yet, as an offset
-         * into the block (block_slots when it is full). */
-        memset(free_from, 0, sizeof *free_from * blocks);
-        uint32_t dealt = 0;
-        for (size_t i = 0; i < k && dealt < SLOT_COUNT; i++) {
-            struct member *g = &m[offers[i].rank];
-            unsigned b = offers[i].block;
-            unsigned room = block_slots - free_from[b];
-            if (g->quota == 0 || room == 0)
-                continue;
-            unsigned take = g->quota < room ? g->quota : room;
-            unsigned first = b * block_slots + free_from[b];
-            for (unsigned s = first; s < first + take; s++)
-                table[s] = g->index;
-            free_from[b] = (uint16_t)(free_from[b] + take);
-            g->quota -= take;
-            dealt += take;
+        for (int i = 0; i < n; i++) {
+            m[i].group = &groups[i];
+            m[i].index = (uint16_t)i;
+            m[i].key = XXH64(groups[i].id, groups[i].id_len, PLACEMENT_SEED);
+        }
+        qsort(m, (size_t)n, sizeof *m, member_by_id);
+        for (int i = 1; i < n; i++)
+            if (id_cmp(m[i - 1].group, m[i].group) == 0)
+                rc = -1;
+    }
+    if (rc == 0) {
+        share_quotas(m, n);
+        for (unsigned b = 0; b < t.blocks; b++)
+            for (int r = 0; r < n; r++)
+                t.cost[(size_t)b * n + r] = block_cost(m[r].key, b, m[r].group->weight);
+        for (unsigned b = 0; b < t.blocks; b++)
+            place_block(&t, m, b, block_slots);
+        /* A shared block's pieces lie in rank order. */
+        for (unsigned b = 0; b < t.blocks; b++) {
+            unsigned s = b * block_slots;
+            for (int r = 0; r < n; r++)
+                for (unsigned k = 0; k < t.flow[(size_t)b * n + r]; k++)
+                    table[s++] = m[r].index;
         }
     }
     free(m);
-    free(offers);
-    free(free_from);
+    transport_free(&t);
     return rc;
 }
 
 int placement_compute(const struct placement_group *groups, int n, uint16_t *table)
 {
-    return placement_compute_blocks(groups, n, PLACEMENT_BLOCK_SLOTS, PLACEMENT_SLACK, table);
+    return placement_compute_blocks(groups, n, PLACEMENT_BLOCK_SLOTS, table);
 }
 
 int placement_ranges(const uint16_t *table)

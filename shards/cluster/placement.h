@@ -11,21 +11,24 @@
  * - Balance: group i owns exactly its quota of slots, SLOT_COUNT * w_i / W
  *   rounded by largest remainder (ties to the smaller id): within one slot of
  *   its fair share.
- * - Contiguity: slots are handed out in blocks of PLACEMENT_BLOCK_SLOTS
- *   aligned slots; a group's last block may be shared with others (each
- *   group takes at most one partial piece), so the table has at most
- *   SLOT_COUNT / PLACEMENT_BLOCK_SLOTS + n ranges (≤ 576 for 64 groups).
- * - Movement: every block ranks the groups by score XXH64(block, id) and
- *   the blocks are dealt in one global order of score, each to the
- *   best-ranked group with quota left (rendezvous hashing with a cap). Adding
- *   a group moves about its fair share of slots, nearly all to the new group;
- *   removing one moves about its slots, nearly all from it. "Nearly": exact
- *   quotas and history-free consistent hashing cannot both hold (see
+ * - Contiguity: slots go in blocks of PLACEMENT_BLOCK_SLOTS aligned slots,
+ *   and at most n - 1 blocks are shared between groups, so the table has at
+ *   most SLOT_COUNT / PLACEMENT_BLOCK_SLOTS + n - 1 ranges (≤ 575 for 64
+ *   groups; ≤ 767 for PLACEMENT_MAX_GROUPS, inside the cluster's 1024).
+ * - Placement: each block ranks the groups by weighted rendezvous hashing
+ *   (XXH64 of the block and the group's id), and the table is the cheapest
+ *   assignment by that ranking that gives every group exactly its quota
+ *   (a min-cost transport; placement.c says how and why).
+ * - Movement: adding a group moves about its fair share of slots, most of
+ *   them to the new group; removing one moves about its slots, most of them
+ *   from it. "Most": exact quotas and a table computed from the groups alone
+ *   cannot both hold with only the new group's slots moving (see
  *   bench/RESULTS.md "Cluster slot placement" for why and how much; the
  *   measured bounds are asserted in tests/unit/test_placement.c).
  *
  * Not on the data path: computed when the list of groups changes; it
- * allocates and takes a few milliseconds for 64 groups. */
+ * allocates (about blocks * n * 10 bytes) and takes about 0.1 s for 64
+ * groups, growing as blocks * n^2. */
 #ifndef RINGKV_PLACEMENT_H
 #define RINGKV_PLACEMENT_H
 
@@ -33,8 +36,7 @@
 #include <stdint.h>
 
 #define PLACEMENT_BLOCK_SLOTS 32
-#define PLACEMENT_MAX_GROUPS 1024
-#define PLACEMENT_SLACK 20
+#define PLACEMENT_MAX_GROUPS 256
 
 struct placement_group {
     const char *id; /* any bytes (the cluster uses a 40-hex group id) */
@@ -50,7 +52,7 @@ int placement_compute(const struct placement_group *groups, int n, uint16_t *tab
 /* The same with another block size (a power of two from 16 to SLOT_COUNT):
  * for the bench and tests, which compare block sizes. */
 int placement_compute_blocks(const struct placement_group *groups, int n, unsigned block_slots,
-                             unsigned slack, uint16_t *table);
+                             uint16_t *table);
 
 /* Ranges of one table as CLUSTER SLOTS would list them: the count of maximal
  * runs of equal owners over slots 0..SLOT_COUNT-1. */
