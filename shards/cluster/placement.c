@@ -65,6 +65,13 @@ struct transport {
     uint32_t *via;   /* [n][n] */
     int64_t *dist;   /* [n] */
     int *prev;       /* [n] */
+    int *fell;       /* [n]: the Bellman-Ford round after the one its distance fell in */
+    unsigned char *dirty; /* [n]: the group's row of moves must be found again */
+    struct gain {
+        int group;
+        unsigned block;
+    } *gained;       /* [n]: blocks a path just gave a group that had none of them */
+    unsigned gains;
 };
 
 static int id_cmp(const struct placement_group *a, const struct placement_group *b)
@@ -150,50 +157,61 @@ static void share_quotas(struct member *m, int n)
 }
 
 /* The cheapest move from group i to group j: over the blocks placed so far
- * that i holds part of, the least cost(j) - cost(i). */
-static void find_moves(struct transport *t, unsigned placed)
+ * that i holds part of, the least cost(j) - cost(i); among equal ones the
+ * first block. It depends only on which blocks i holds, so it is kept up to
+ * date as holdings change: a block gained is one more candidate for each j
+ * (hold_block), a block lost makes the row be computed again (find_row). */
+static void offer_moves(struct transport *t, int i, unsigned c)
 {
     int n = t->n;
-    for (int i = 0; i < n * n; i++)
-        t->move[i] = INT64_MAX;
-    for (unsigned b = 0; b < placed; b++) {
-        const int64_t *cost = &t->cost[(size_t)b * n];
-        const uint16_t *flow = &t->flow[(size_t)b * n];
-        for (int i = 0; i < n; i++) {
-            if (!flow[i])
-                continue;
-            for (int j = 0; j < n; j++) {
-                int64_t step = cost[j] - cost[i];
-                if (j != i && step < t->move[i * n + j]) {
-                    t->move[i * n + j] = step;
-                    t->via[i * n + j] = b;
-                }
-            }
+    const int64_t *cost = &t->cost[(size_t)c * n];
+    for (int j = 0; j < n; j++) {
+        int64_t step = cost[j] - cost[i];
+        int64_t *best = &t->move[i * n + j];
+        if (j != i && (step < *best || (step == *best && c < t->via[i * n + j]))) {
+            *best = step;
+            t->via[i * n + j] = c;
         }
     }
 }
 
+static void find_row(struct transport *t, int i, unsigned placed)
+{
+    int n = t->n;
+    for (int j = 0; j < n; j++)
+        t->move[i * n + j] = INT64_MAX;
+    for (unsigned c = 0; c < placed; c++)
+        if (t->flow[(size_t)c * n + i])
+            offer_moves(t, i, c);
+}
+
 /* Cheapest paths from block b to every group (Bellman-Ford: the moves can
- * cost less than nothing). Strict improvement only, in rank order, so ties
- * keep the first path found. */
+ * cost less than nothing), relaxing in each round only the moves out of
+ * groups whose distance fell in the round before. Strict improvement only,
+ * in rank order, so ties keep the first path found. */
 static void find_paths(struct transport *t, unsigned b)
 {
     int n = t->n;
     for (int j = 0; j < n; j++) {
         t->dist[j] = t->cost[(size_t)b * n + j];
         t->prev[j] = -1;
+        t->fell[j] = 1;
     }
     for (int round = 0; round < n; round++) {
         int changed = 0;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
+            if (t->fell[i] != round + 1)
+                continue;
             for (int j = 0; j < n; j++) {
                 int64_t step = t->move[i * n + j];
                 if (step != INT64_MAX && t->dist[i] + step < t->dist[j]) {
                     t->dist[j] = t->dist[i] + step;
                     t->prev[j] = i;
+                    t->fell[j] = round + 2;
                     changed = 1;
                 }
             }
+        }
         if (!changed)
             break;
     }
@@ -201,13 +219,13 @@ static void find_paths(struct transport *t, unsigned b)
 
 /* Place block b's slots: each round sends as many as the cheapest path to a
  * group with room carries (its room, the slots left, and what each move's
- * block holds). */
+ * block holds). The moves consider the blocks before b; b's own pieces join
+ * them once it is placed (a path through b's own piece would be a cycle). */
 static void place_block(struct transport *t, struct member *m, unsigned b, unsigned block_slots)
 {
     int n = t->n;
     unsigned supply = block_slots;
     while (supply) {
-        find_moves(t, b);
         find_paths(t, b);
         int end = -1;
         for (int j = 0; j < n; j++)
@@ -221,15 +239,34 @@ static void place_block(struct transport *t, struct member *m, unsigned b, unsig
                 amount = held;
             first = t->prev[j];
         }
+        /* Walk the path again, moving the slots; rows whose group lost a
+         * block are found again after, since later steps read via[]. */
         for (int j = end; t->prev[j] >= 0; j = t->prev[j]) {
-            size_t c = (size_t)t->via[t->prev[j] * n + j] * n;
-            t->flow[c + t->prev[j]] = (uint16_t)(t->flow[c + t->prev[j]] - amount);
-            t->flow[c + j] = (uint16_t)(t->flow[c + j] + amount);
+            int i = t->prev[j];
+            unsigned c = t->via[i * n + j];
+            uint16_t *flow = &t->flow[(size_t)c * n];
+            flow[i] = (uint16_t)(flow[i] - amount);
+            if (flow[i] == 0)
+                t->dirty[i] = 1;
+            if (flow[j] == 0)
+                t->gained[t->gains++] = (struct gain){ j, c };
+            flow[j] = (uint16_t)(flow[j] + amount);
         }
+        for (unsigned k = 0; k < t->gains; k++)
+            offer_moves(t, t->gained[k].group, t->gained[k].block);
+        t->gains = 0;
+        for (int i = 0; i < n; i++)
+            if (t->dirty[i]) {
+                find_row(t, i, b);
+                t->dirty[i] = 0;
+            }
         t->flow[(size_t)b * n + first] = (uint16_t)(t->flow[(size_t)b * n + first] + amount);
         m[end].room -= amount;
         supply -= amount;
     }
+    for (int i = 0; i < n; i++)
+        if (t->flow[(size_t)b * n + i])
+            offer_moves(t, i, b);
 }
 
 static void transport_free(struct transport *t)
@@ -240,6 +277,9 @@ static void transport_free(struct transport *t)
     free(t->via);
     free(t->dist);
     free(t->prev);
+    free(t->fell);
+    free(t->dirty);
+    free(t->gained);
 }
 
 int placement_compute_blocks(const struct placement_group *groups, int n, unsigned block_slots,
@@ -259,7 +299,11 @@ int placement_compute_blocks(const struct placement_group *groups, int n, unsign
     t.via = malloc(sizeof *t.via * (size_t)n * (size_t)n);
     t.dist = malloc(sizeof *t.dist * (size_t)n);
     t.prev = malloc(sizeof *t.prev * (size_t)n);
-    int rc = m && t.cost && t.flow && t.move && t.via && t.dist && t.prev ? 0 : -1;
+    t.fell = malloc(sizeof *t.fell * (size_t)n);
+    t.dirty = calloc((size_t)n, 1);
+    t.gained = malloc(sizeof *t.gained * (size_t)n);
+    int rc = m && t.cost && t.flow && t.move && t.via && t.dist && t.prev && t.fell &&
+             t.dirty && t.gained ? 0 : -1;
     if (rc == 0) {
         for (int i = 0; i < n; i++) {
             m[i].group = &groups[i];
@@ -276,6 +320,8 @@ int placement_compute_blocks(const struct placement_group *groups, int n, unsign
         for (unsigned b = 0; b < t.blocks; b++)
             for (int r = 0; r < n; r++)
                 t.cost[(size_t)b * n + r] = block_cost(m[r].key, b, m[r].group->weight);
+        for (int i = 0; i < n * n; i++)
+            t.move[i] = INT64_MAX;
         for (unsigned b = 0; b < t.blocks; b++)
             place_block(&t, m, b, block_slots);
         /* A shared block's pieces lie in rank order. */
