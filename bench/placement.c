@@ -2,25 +2,29 @@
  * (issue 10; the figures are in bench/RESULTS.md "Cluster slot placement").
  *
  * Schemes, each over blocks of B aligned slots:
- * - hrw-cap B: what shards/cluster/placement.c does (rendezvous hashing,
- *   exact quotas, blocks dealt in one global order of score);
+ * - transport B: what shards/cluster/placement.c does (exact quotas, the
+ *   cheapest assignment by weighted rendezvous cost);
+ * - greedy-cap B: rendezvous hashing with a cap, dealt greedily: offers in
+ *   one global order of weighted score, each taken while the group has room
+ *   (exact quotas, or with cap=+x% a loose cap of fair share + x %);
  * - hrw B: plain weighted rendezvous hashing, no cap: each block to the
- *   group with the highest w / -ln(u) (u the block's XXH64 score in (0,1));
+ *   group with the least -ln(u) / w (u the block's XXH64 score in (0,1));
  * - ring V: a ring with V virtual nodes per unit of weight, XXH64 points;
  *   a slot belongs to the first point at or after it.
  * For every n it draws TRIALS sets of n groups (40-hex ids, weights 1..4,
  * or all 1 with --equal) from a fixed seed, and prints the worst over them:
  * - dev%: the largest |slots - fair share| / fair share of any group;
- * - add: slots that moved when one more group (random id and weight) joins,
- *   in % of the table, the bound w_new/W' + 2 % it must stay under (1/(n+1)
- *   + 2 % with equal weights), and the least share of the moved slots that
- *   went to the new group;
- * - remove: slots that moved when one group leaves, in %, the bound (its
- *   share + 2 %), and the least share of the moved slots that it owned;
+ * - add: when one more group (random id and weight) joins, the slots that
+ *   moved (add%, of the table), how far that is over the target
+ *   w_new/W' + 2 % (over%, in points; 1/(n+1) + 2 % with equal weights),
+ *   the least share of the moved slots that went to the new group (new%),
+ *   and the most that moved between the old groups (other%, of the table);
+ * - rm: the same when one group leaves (own%: the share of the moved slots
+ *   that were its own);
  * - ranges: the most maximal runs of one owner (CLUSTER SLOTS entries);
- * - µs: the mean time to compute one table (hrw-cap: placement_compute).
+ * - us: the mean time to compute one table, in microseconds.
  *
- * Usage: placement [--equal] [--trials N] */
+ * Usage: placement [--equal] [--trials N] [--quick] */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>

@@ -20,10 +20,11 @@
  *
  * Why a transport and not a cap: a group that joins takes the blocks where
  * it is cheapest; the others' prices then move only as much as needed to
- * bring each back to its smaller quota, so few slots move between them.
- * Greedy capping (blocks dealt in order of score, each to the best group
- * with room) moves about twice as many: every group that fills a slot
- * earlier pushes its overflow down a chain of others (bench/RESULTS.md).
+ * bring each back to its smaller quota. Greedy capping (offers dealt in
+ * order of score, each to the best group with room) moves up to 1.5 times
+ * as many slots between the old groups for up to 24 groups, as many beyond
+ * (every group that fills earlier pushes its overflow down a chain of
+ * others): bench/RESULTS.md "Cluster slot placement".
  *
  * Solved by successive shortest paths, one block at a time, in block order:
  * its slots go along the cheapest path from the block to a group with quota
@@ -32,8 +33,10 @@
  * cheapest for the slots placed so far (there is never a negative cycle), so
  * the last one is the optimum. Paths are found by Bellman-Ford over the
  * groups; costs are integers (log2 in 32.32 fixed point, computed without
- * libm), so every machine takes the same steps. About M * n^2 steps of work
- * (M blocks): ~0.1 s for 64 groups. */
+ * libm), so every machine takes the same steps. The cheapest move between
+ * two groups is kept up to date as blocks change hands, so a path costs a
+ * Bellman-Ford over n groups plus a row of moves per group that lost a
+ * block: a few tens of ms for 64 groups. */
 #include "shards/cluster/placement.h"
 
 #include <stdlib.h>

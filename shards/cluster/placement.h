@@ -27,8 +27,8 @@
  *   measured bounds are asserted in tests/unit/test_placement.c).
  *
  * Not on the data path: computed when the list of groups changes; it
- * allocates (about blocks * n * 10 bytes) and takes about 0.1 s for 64
- * groups, growing as blocks * n^2. */
+ * allocates (about blocks * n * 10 bytes) and takes some 40 ms for 64
+ * groups (bench/RESULTS.md). */
 #ifndef RINGKV_PLACEMENT_H
 #define RINGKV_PLACEMENT_H
 
