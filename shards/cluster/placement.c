@@ -21,10 +21,11 @@
  * Why a transport and not a cap: a group that joins takes the blocks where
  * it is cheapest; the others' prices then move only as much as needed to
  * bring each back to its smaller quota. Greedy capping (offers dealt in
- * order of score, each to the best group with room) moves up to 1.5 times
- * as many slots between the old groups for up to 24 groups, as many beyond
- * (every group that fills earlier pushes its overflow down a chain of
- * others): bench/RESULTS.md "Cluster slot placement".
+ * order of score, each to the best group with room) moves more slots
+ * between the old groups in most cases up to 24 groups (up to 1.9 times as
+ * many), about as many beyond: every group that fills earlier pushes its
+ * overflow down a chain of others (bench/RESULTS.md "Cluster slot
+ * placement").
  *
  * Solved by successive shortest paths, one block at a time, in block order:
  * its slots go along the cheapest path from the block to a group with quota
@@ -163,7 +164,7 @@ static void share_quotas(struct member *m, int n)
  * that i holds part of, the least cost(j) - cost(i); among equal ones the
  * first block. It depends only on which blocks i holds, so it is kept up to
  * date as holdings change: a block gained is one more candidate for each j
- * (hold_block), a block lost makes the row be computed again (find_row). */
+ * (offer_moves), a block lost makes the row be computed again (find_row). */
 static void offer_moves(struct transport *t, int i, unsigned c)
 {
     int n = t->n;
