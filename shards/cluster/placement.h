@@ -1,0 +1,61 @@
+/* placement: the cluster's *target* slot table, computed from the list of
+ * groups (a master and its replicas) and their weights alone, so every node
+ * and the admin tool compute the same table (issue 10).
+ *
+ * Contract:
+ * - Deterministic: the table depends only on the set of (id, weight) pairs.
+ *   Not on the order groups are passed in (they are sorted by id first; the
+ *   output refers to each group by its index in the caller's array), not on
+ *   pointer values, process hash seeds or the machine (integer arithmetic
+ *   only, XXH64 with a fixed seed, bytes encoded little-endian).
+ * - Balance: group i owns exactly its quota of slots, SLOT_COUNT * w_i / W
+ *   rounded by largest remainder (ties to the smaller id): within one slot of
+ *   its fair share.
+ * - Contiguity: slots go in blocks of PLACEMENT_BLOCK_SLOTS aligned slots,
+ *   and at most n - 1 blocks are shared between groups, so the table has at
+ *   most SLOT_COUNT / PLACEMENT_BLOCK_SLOTS + n - 1 ranges (≤ 575 for 64
+ *   groups; ≤ 767 for PLACEMENT_MAX_GROUPS, inside the cluster's 1024).
+ * - Placement: each block ranks the groups by weighted rendezvous hashing
+ *   (XXH64 of the block and the group's id), and the table is the cheapest
+ *   assignment by that ranking that gives every group exactly its quota
+ *   (a min-cost transport; placement.c says how and why).
+ * - Movement: adding a group moves about its fair share of slots, most of
+ *   them to the new group; removing one moves about its slots, most of them
+ *   from it. "Most": exact quotas and a table computed from the groups alone
+ *   cannot both hold with only the new group's slots moving (see
+ *   bench/RESULTS.md "Cluster slot placement" for why and how much; the
+ *   measured bounds are asserted in tests/unit/test_placement.c).
+ *
+ * Not on the data path: computed when the list of groups changes; it
+ * allocates (about blocks * n * 10 bytes) and takes some 40 ms for 64
+ * groups (bench/RESULTS.md). */
+#ifndef RINGKV_PLACEMENT_H
+#define RINGKV_PLACEMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PLACEMENT_BLOCK_SLOTS 32
+#define PLACEMENT_MAX_GROUPS 256
+
+struct placement_group {
+    const char *id; /* any bytes (the cluster uses a 40-hex group id) */
+    size_t id_len;
+    uint32_t weight; /* ≥ 1; slots are shared in proportion to it */
+};
+
+/* Fill table[SLOT_COUNT] with group indexes (into groups[], as given).
+ * Returns 0, or -1 (table untouched) if n is not in 1..PLACEMENT_MAX_GROUPS,
+ * a weight is 0, two groups have the same id, or memory runs out. */
+int placement_compute(const struct placement_group *groups, int n, uint16_t *table);
+
+/* The same with another block size (a power of two from 16 to SLOT_COUNT):
+ * for the bench and tests, which compare block sizes. */
+int placement_compute_blocks(const struct placement_group *groups, int n, unsigned block_slots,
+                             uint16_t *table);
+
+/* Ranges of one table as CLUSTER SLOTS would list them: the count of maximal
+ * runs of equal owners over slots 0..SLOT_COUNT-1. */
+int placement_ranges(const uint16_t *table);
+
+#endif
