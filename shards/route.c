@@ -333,6 +333,16 @@ static bool key_gate_passes(struct shard *sh, struct session *s, const struct co
     return true;
 }
 
+/* Copy a command name into a fixed field, cut to fit. */
+static void copy_name(char *dst, size_t cap, const char *name)
+{
+    size_t n = strlen(name);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, name, n);
+    dst[n] = '\0';
+}
+
 void dispatch_execute(struct shard *sh, struct session *s, int argc, const struct slice *argv)
 {
     const struct command *cmd = command_lookup(argv[0]);
@@ -390,8 +400,8 @@ void dispatch_execute(struct shard *sh, struct session *s, int argc, const struc
         s->last_cmd = cmd;
         if (container)
             snprintf(s->client.last_cmd, sizeof(s->client.last_cmd), "%s|%s", container->name, cmd->name);
-        else
-            snprintf(s->client.last_cmd, sizeof(s->client.last_cmd), "%s", cmd->name);
+        else /* a plain copy: a pipeline alternating SET and GET comes here every command */
+            copy_name(s->client.last_cmd, sizeof(s->client.last_cmd), cmd->name);
     }
 
     /* cluster mode: where the keys live decides first, as in Redis */
