@@ -13,7 +13,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define TABLE_MAX 256           /* top-level rows of every part together */
 
@@ -85,6 +84,20 @@ void command_setup(void)
     pthread_once(&setup_once, build);
 }
 
+/* Is p[0..n) the lower-case name, ignoring ASCII case? (Inline: a name is a
+ * few bytes, and strncasecmp's call and locale cost more than the compare.) */
+static inline bool name_eq(const char *name, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c + ('a' - 'A'));
+        if (c != (unsigned char)name[i])
+            return false;
+    }
+    return true;
+}
+
 const struct command *command_lookup(struct slice name)
 {
     if (name.len == 0 || name.len > NAME_MAX_LEN)
@@ -95,7 +108,7 @@ const struct command *command_lookup(struct slice name)
         const struct name_slot *e = &name_index[slot];
         if (!e->cmd)
             return NULL;
-        if (e->hash == h && e->len == name.len && strncasecmp(e->cmd->name, name.ptr, name.len) == 0)
+        if (e->hash == h && e->len == name.len && name_eq(e->cmd->name, name.ptr, name.len))
             return e->cmd;
     }
 }
