@@ -1,0 +1,385 @@
+/* ringkv-cluster, the admin tool, against real ringkv nodes: `create` on
+ * six nodes with --replicas 1 (stdin not a terminal) gives a cluster that
+ * redis-cli -c, redis-cli --cluster check, redis-benchmark --cluster and
+ * redis-py's RedisCluster (Debian's python3-redis; that part is skipped when
+ * it is missing) use unchanged; replicas hold their masters' keys; `status`
+ * lists every node. And the refusals, each changing nothing: a node
+ * unreachable, a node not in cluster mode, a node already in a cluster
+ * (create run twice), bad arguments (exit 2). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define NODES 6
+
+static struct server node[NODES];
+static char conf_path[NODES][300];
+
+static const char *tool_bin(void)
+{
+    const char *t = getenv("RINGKV_CLUSTER");
+    return t ? t : "build/ringkv-cluster";
+}
+
+static void start_node(int i, bool cluster)
+{
+    snprintf(conf_path[i], sizeof conf_path[i], "/tmp/ringkv-test-tool-%d-%d.conf", (int)getpid(), i);
+    unlink(conf_path[i]);
+    const char *cargs[] = { "--cluster-enabled", "yes", "--cluster-config-file", conf_path[i], NULL };
+    assert_int_equal(server_start(&node[i], cluster ? cargs : NULL), 0);
+}
+
+static void stop_nodes(int n)
+{
+    for (int i = 0; i < n; i++) {
+        server_stop(&node[i]);
+        unlink(conf_path[i]);
+    }
+}
+
+/* Run the tool with these arguments (stdin not a terminal); its exit
+ * status, its output in *out (malloc'd) when out is given. */
+static int tool(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int tool(char **out, const char *fmt, ...)
+{
+    char args[4096], cmd[4400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "timeout 60 %s %s 2>&1 </dev/null", tool_bin(), args);
+    char *o = NULL;
+    int st = run_cmd(cmd, &o);
+    if (out)
+        *out = o;
+    else
+        free(o);
+    return st;
+}
+
+/* "127.0.0.1:p1 127.0.0.1:p2 ..." of nodes [0, n). */
+static const char *addrs(int n)
+{
+    static char s[1024];
+    int len = 0;
+    s[0] = 0;
+    for (int i = 0; i < n; i++)
+        len += snprintf(s + len, sizeof s - (size_t)len, "%s127.0.0.1:%d", i ? " " : "", node[i].port);
+    return s;
+}
+
+static char *cluster_info(int i)
+{
+    tconn *c = tconnect(node[i].port);
+    struct rval *v = tcmd(c, "CLUSTER INFO");
+    assert_true(v->type == R_BULK || v->type == R_VERBATIM);
+    char *s = strdup(v->str);
+    rval_free(v);
+    tclose(c);
+    return s;
+}
+
+static long long table_version(int i)
+{
+    char *info = cluster_info(i);
+    const char *p = strstr(info, "cluster_table_version:");
+    assert_non_null(p);
+    long long v = atoll(p + strlen("cluster_table_version:"));
+    free(info);
+    return v;
+}
+
+/* ------------------------------------------------ the cluster it makes */
+
+static int cluster_setup(void **state)
+{
+    for (int i = 0; i < NODES; i++)
+        start_node(i, true);
+    char *out = NULL;
+    int st = tool(&out, "create %s --replicas 1", addrs(NODES));
+    if (st != 0) {
+        print_error("create exited %d:\n%s\n", st, out);
+        free(out);
+        return -1;
+    }
+    free(out);
+    return 0;
+}
+
+static int cluster_teardown(void **state)
+{
+    stop_nodes(NODES);
+    return 0;
+}
+
+static void test_every_node_ok(void **state)
+{
+    for (int i = 0; i < NODES; i++) {
+        char *info = cluster_info(i);
+        assert_non_null(strstr(info, "cluster_state:ok"));
+        assert_non_null(strstr(info, "cluster_table_version:1\r\n"));
+        assert_non_null(strstr(info, "cluster_slots_assigned:16384"));
+        free(info);
+    }
+}
+
+/* CLUSTER SLOTS from any node: 16384 slots, 3 groups (masters), each range
+ * with its master and one replica, all six nodes named. */
+static void test_slots_three_groups(void **state)
+{
+    for (int i = 0; i < NODES; i++) {
+        tconn *c = tconnect(node[i].port);
+        struct rval *v = tcmd(c, "CLUSTER SLOTS");
+        assert_int_equal(v->type, R_ARRAY);
+        long long covered = 0;
+        int masters[NODES], nmasters = 0;
+        bool seen[NODES] = { false };
+        for (size_t r = 0; r < v->n; r++) {
+            struct rval *range = v->elem[r];
+            assert_int_equal(range->n, 4); /* start, end, master, one replica */
+            covered += range->elem[1]->integer - range->elem[0]->integer + 1;
+            int mport = (int)range->elem[2]->elem[1]->integer;
+            int rport = (int)range->elem[3]->elem[1]->integer;
+            assert_int_not_equal(mport, rport);
+            bool known = false;
+            for (int m = 0; m < nmasters; m++)
+                known |= masters[m] == mport;
+            if (!known) {
+                assert_true(nmasters < NODES);
+                masters[nmasters++] = mport;
+            }
+            for (int k = 0; k < NODES; k++)
+                if (node[k].port == mport || node[k].port == rport)
+                    seen[k] = true;
+        }
+        assert_int_equal(covered, 16384);
+        assert_int_equal(nmasters, 3);
+        for (int k = 0; k < NODES; k++)
+            assert_true(seen[k]);
+        rval_free(v);
+        tclose(c);
+    }
+}
+
+static void test_redis_cli_cluster(void **state)
+{
+    char path[256], cmd[600];
+    snprintf(path, sizeof path, "/tmp/ringkv-test-tool-cmds-%d.txt", (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 300; i++)
+        fprintf(f, "SET tool:%d v%d\n", i, i);
+    fclose(f);
+    /* -c follows MOVED from one port for every key */
+    snprintf(cmd, sizeof cmd, "timeout 60 redis-cli -c -p %d < %s", node[0].port, path);
+    char *out = NULL;
+    assert_int_equal(run_cmd(cmd, &out), 0);
+    free(out);
+    unlink(path);
+    for (int i = 0; i < 300; i += 7) {
+        snprintf(cmd, sizeof cmd, "timeout 10 redis-cli -c -p %d get tool:%d </dev/null", node[1].port, i);
+        assert_int_equal(run_cmd(cmd, &out), 0);
+        char want[32];
+        snprintf(want, sizeof want, "v%d\n", i);
+        assert_string_equal(out, want);
+        free(out);
+    }
+    snprintf(cmd, sizeof cmd, "timeout 30 redis-cli --cluster check 127.0.0.1:%d </dev/null", node[2].port);
+    int st = run_cmd(cmd, &out);
+    if (st != 0)
+        fail_msg("redis-cli --cluster check exited %d:\n%s", st, out);
+    assert_non_null(strstr(out, "[OK] All 16384 slots covered."));
+    free(out);
+}
+
+static void test_redis_benchmark_cluster(void **state)
+{
+    char cmd[300], *out = NULL;
+    snprintf(cmd, sizeof cmd, "timeout 120 redis-benchmark --cluster -p %d -t set,get -n 20000 -q </dev/null 2>&1",
+             node[0].port);
+    int st = run_cmd(cmd, &out);
+    if (st != 0)
+        fail_msg("redis-benchmark --cluster exited %d:\n%s", st, out);
+    assert_non_null(strstr(out, "SET: "));
+    assert_non_null(strstr(out, "GET: "));
+    free(out);
+}
+
+/* redis-py's RedisCluster, from Debian's python3-redis: 10k keys written
+ * and read back. */
+static void test_redis_py_cluster(void **state)
+{
+    if (run_cmd("/usr/bin/python3 -c 'import redis.cluster' >/dev/null 2>&1", NULL) != 0)
+        skip();
+    char cmd[1200], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "timeout 120 /usr/bin/python3 -c '\n"
+             "import redis.cluster\n"
+             "rc = redis.cluster.RedisCluster(host=\"127.0.0.1\", port=%d)\n"
+             "p = rc.pipeline()\n"
+             "for i in range(10000): p.set(\"py:%%d\" %% i, str(i))\n"
+             "p.execute()\n"
+             "p = rc.pipeline()\n"
+             "for i in range(10000): p.get(\"py:%%d\" %% i)\n"
+             "got = p.execute()\n"
+             "bad = [i for i in range(10000) if got[i] != str(i).encode()]\n"
+             "print(\"bad\", len(bad))\n"
+             "' 2>&1 </dev/null",
+             node[3].port);
+    int st = run_cmd(cmd, &out);
+    if (st != 0)
+        fail_msg("redis-py exited %d:\n%s", st, out);
+    assert_string_equal(out, "bad 0\n");
+    free(out);
+}
+
+/* Every replica ends with as many keys as its master (the master's
+ * writes reach it), checked through CLUSTER SLOTS's pairs. */
+static void test_replicas_hold_keys(void **state)
+{
+    tconn *c = tconnect(node[0].port);
+    struct rval *v = tcmd(c, "CLUSTER SLOTS");
+    tclose(c);
+    for (size_t r = 0; r < v->n; r++) {
+        int mport = (int)v->elem[r]->elem[2]->elem[1]->integer;
+        int rport = (int)v->elem[r]->elem[3]->elem[1]->integer;
+        tconn *m = tconnect(mport), *rep = tconnect(rport);
+        long long want = get_int(tcmd(m, "DBSIZE")), got = -1;
+        assert_true(want > 0);
+        for (long long until = now_ms() + 10000; now_ms() < until; usleep(50000)) {
+            got = get_int(tcmd(rep, "DBSIZE"));
+            if (got == want)
+                break;
+        }
+        assert_int_equal(got, want);
+        tclose(m);
+        tclose(rep);
+    }
+    rval_free(v);
+}
+
+static void test_status(void **state)
+{
+    char *out = NULL;
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", node[5].port);
+    int st = tool(&out, "status %s", addr);
+    if (st != 0)
+        fail_msg("status exited %d:\n%s", st, out);
+    for (int i = 0; i < NODES; i++) {
+        char a[32];
+        snprintf(a, sizeof a, "127.0.0.1:%d ", node[i].port);
+        if (!strstr(out, a))
+            fail_msg("status does not list %s:\n%s", a, out);
+    }
+    assert_non_null(strstr(out, "3 groups, 6 nodes, table version 1"));
+    assert_null(strstr(out, "BEHIND"));
+    free(out);
+}
+
+/* create on nodes already in a cluster: refused, the table unchanged. */
+static void test_create_twice_refused(void **state)
+{
+    char *out = NULL;
+    int st = tool(&out, "create %s --replicas 1", addrs(NODES));
+    assert_int_equal(st, 1);
+    if (!strstr(out, "already in a cluster"))
+        fail_msg("no clear message:\n%s", out);
+    free(out);
+    for (int i = 0; i < NODES; i++)
+        assert_int_equal(table_version(i), 1);
+}
+
+/* ---------------------------------------------------------- refusals */
+
+static void expect_nothing_changed(int n)
+{
+    for (int i = 0; i < n; i++)
+        assert_int_equal(table_version(i), 0);
+}
+
+static void test_unreachable_refused(void **state)
+{
+    for (int i = 0; i < 3; i++)
+        start_node(i, true);
+    char *out = NULL;
+    int st = tool(&out, "create %s 127.0.0.1:%d", addrs(3), free_port());
+    assert_int_equal(st, 1);
+    if (!strstr(out, "cannot connect"))
+        fail_msg("no clear message:\n%s", out);
+    free(out);
+    expect_nothing_changed(3);
+    stop_nodes(3);
+}
+
+static void test_not_cluster_mode_refused(void **state)
+{
+    for (int i = 0; i < 3; i++)
+        start_node(i, true);
+    start_node(3, false);
+    char *out = NULL;
+    int st = tool(&out, "create %s", addrs(4));
+    assert_int_equal(st, 1);
+    if (!strstr(out, "not configured as a cluster node"))
+        fail_msg("no clear message:\n%s", out);
+    free(out);
+    expect_nothing_changed(3);
+    stop_nodes(4);
+}
+
+static void test_bad_arguments(void **state)
+{
+    char *out = NULL;
+    assert_int_equal(tool(NULL, "%s", ""), 2);
+    assert_int_equal(tool(NULL, "frobnicate"), 2);
+    assert_int_equal(tool(NULL, "create"), 2);
+    assert_int_equal(tool(NULL, "create 127.0.0.1:1 --replicas"), 2);
+    assert_int_equal(tool(NULL, "create 127.0.0.1:1 --replicas x"), 2);
+    assert_int_equal(tool(NULL, "create 127.0.0.1 127.0.0.1:2"), 2);
+    assert_int_equal(tool(NULL, "create 127.0.0.1:99999"), 2);
+    assert_int_equal(tool(NULL, "create 127.0.0.1:1 --nope"), 2);
+    assert_int_equal(tool(NULL, "create 127.0.0.1:1 --sentinels nohost"), 2);
+    assert_int_equal(tool(NULL, "status"), 2);
+    assert_int_equal(tool(NULL, "status a:1 b:2"), 2);
+    assert_int_equal(tool(&out, "--help"), 0);
+    assert_non_null(strstr(out, "Usage: ringkv-cluster"));
+    free(out);
+    /* fewer than three masters: refused before connecting to anything */
+    assert_int_equal(tool(&out, "create 127.0.0.1:1 127.0.0.1:2 --replicas 1"), 1);
+    assert_non_null(strstr(out, "at least 3"));
+    free(out);
+}
+
+int main(void)
+{
+    if (target_is_redis())
+        return 77; /* the tool drives ringkv's own table push */
+    if (run_cmd("redis-cli --version >/dev/null 2>&1", NULL) != 0)
+        return 77;
+    const struct CMUnitTest made[] = {
+        cmocka_unit_test(test_every_node_ok),
+        cmocka_unit_test(test_slots_three_groups),
+        cmocka_unit_test(test_redis_cli_cluster),
+        cmocka_unit_test(test_redis_benchmark_cluster),
+        cmocka_unit_test(test_redis_py_cluster),
+        cmocka_unit_test(test_replicas_hold_keys),
+        cmocka_unit_test(test_status),
+        cmocka_unit_test(test_create_twice_refused),
+    };
+    const struct CMUnitTest refusals[] = {
+        cmocka_unit_test(test_unreachable_refused),
+        cmocka_unit_test(test_not_cluster_mode_refused),
+        cmocka_unit_test(test_bad_arguments),
+    };
+    int failed = cmocka_run_group_tests_name("cluster_tool", made, cluster_setup, cluster_teardown);
+    failed += cmocka_run_group_tests_name("cluster_tool_refusals", refusals, NULL, NULL);
+    return failed;
+}
