@@ -5,7 +5,13 @@
  * it is missing) use unchanged; replicas hold their masters' keys; `status`
  * lists every node. And the refusals, each changing nothing: a node
  * unreachable, a node not in cluster mode, a node already in a cluster
- * (create run twice), bad arguments (exit 2). */
+ * (create run twice), bad arguments (exit 2). With three real
+ * redis-sentinel processes, `create --sentinels` registers each group as
+ * ringkv-<group> (its master's address, quorum 2, down-after = the nodes'
+ * cluster-node-timeout), and a second create whose names those Sentinels
+ * already monitor is refused before anything changes. */
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -358,6 +366,175 @@ static void test_bad_arguments(void **state)
     free(out);
 }
 
+/* ------------------------------------------------------- Sentinels */
+
+#define NSENT 3
+static pid_t sent_pid[NSENT];
+static int sent_port[NSENT];
+static char sent_dir[128];
+
+/* redis-sentinel with a config of its own and nothing monitored. */
+static void sentinel_start(int i)
+{
+    char conf[256];
+    sent_port[i] = free_port();
+    snprintf(conf, sizeof conf, "%s/sentinel-%d.conf", sent_dir, i);
+    FILE *f = fopen(conf, "w");
+    assert_non_null(f);
+    fprintf(f, "port %d\nbind 127.0.0.1\ndaemonize no\nlogfile %s/sentinel-%d.log\ndir %s\n", sent_port[i],
+            sent_dir, i, sent_dir);
+    fclose(f);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execlp("redis-sentinel", "redis-sentinel", conf, (char *)NULL);
+        _exit(127);
+    }
+    sent_pid[i] = pid;
+    for (long long until = now_ms() + 10000;; usleep(20000)) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "timeout 2 redis-cli -p %d ping >/dev/null 2>&1", sent_port[i]);
+        if (run_cmd(cmd, NULL) == 0)
+            return;
+        if (now_ms() > until)
+            fail_msg("redis-sentinel did not answer PING on port %d", sent_port[i]);
+    }
+}
+
+static const char *sentinel_list(void)
+{
+    static char s[128];
+    snprintf(s, sizeof s, "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", sent_port[0], sent_port[1], sent_port[2]);
+    return s;
+}
+
+static int sentinel_setup(void **state)
+{
+    snprintf(sent_dir, sizeof sent_dir, "/tmp/ringkv-test-tool-sent-%d-XXXXXX", (int)getpid());
+    if (!mkdtemp(sent_dir))
+        return -1;
+    for (int i = 0; i < NSENT; i++)
+        sentinel_start(i);
+    return 0;
+}
+
+static int sentinel_teardown(void **state)
+{
+    for (int i = 0; i < NSENT; i++)
+        if (sent_pid[i] > 0) {
+            kill(sent_pid[i], SIGKILL);
+            waitpid(sent_pid[i], NULL, 0);
+        }
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", sent_dir);
+    run_cmd(cmd, NULL);
+    return 0;
+}
+
+/* The value of field in `SENTINEL MASTER name` on sentinel i (malloc'd). */
+static char *sentinel_field(int i, const char *name, const char *field)
+{
+    tconn *c = tconnect(sent_port[i]);
+    struct rval *v = tcmd(c, "SENTINEL MASTER %s", name);
+    tclose(c);
+    if (v->type != R_ARRAY && v->type != R_MAP) {
+        char *t = rval_text(v);
+        fail_msg("SENTINEL MASTER %s on %d: %s", name, sent_port[i], t);
+    }
+    char *out = NULL;
+    for (size_t k = 0; k + 1 < v->n; k += 2)
+        if (strcmp(v->elem[k]->str, field) == 0)
+            out = strdup(v->elem[k + 1]->str);
+    rval_free(v);
+    assert_non_null(out);
+    return out;
+}
+
+/* The nodes' cluster-node-timeout: CONFIG GET, 15000 (Redis's default)
+ * when the node has no such parameter. */
+static long long node_timeout(int i)
+{
+    tconn *c = tconnect(node[i].port);
+    struct rval *v = tcmd(c, "CONFIG GET cluster-node-timeout");
+    tclose(c);
+    long long t = v->n == 2 ? atoll(v->elem[1]->str) : 15000;
+    rval_free(v);
+    return t;
+}
+
+static void test_sentinels_registered(void **state)
+{
+    for (int i = 0; i < NODES; i++)
+        start_node(i, true);
+    char *out = NULL;
+    int st = tool(&out, "create %s --replicas 1 --sentinels %s", addrs(NODES), sentinel_list());
+    if (st != 0)
+        fail_msg("create --sentinels exited %d:\n%s", st, out);
+    free(out);
+    /* the masters, as CLUSTER SLOTS names them */
+    tconn *c = tconnect(node[0].port);
+    struct rval *slots = tcmd(c, "CLUSTER SLOTS");
+    tclose(c);
+    char down[32];
+    snprintf(down, sizeof down, "%lld", node_timeout(0));
+    for (int g = 1; g <= 3; g++) {
+        char name[32];
+        snprintf(name, sizeof name, "ringkv-%d", g);
+        for (int i = 0; i < NSENT; i++) {
+            char *port = sentinel_field(i, name, "port");
+            bool is_master = false;
+            for (size_t r = 0; r < slots->n; r++)
+                is_master |= slots->elem[r]->elem[2]->elem[1]->integer == atoll(port);
+            assert_true(is_master);
+            free(port);
+            char *q = sentinel_field(i, name, "quorum");
+            assert_string_equal(q, "2");
+            free(q);
+            char *d = sentinel_field(i, name, "down-after-milliseconds");
+            assert_string_equal(d, down);
+            free(d);
+        }
+    }
+    /* the three masters are three different names */
+    char *p1 = sentinel_field(0, "ringkv-1", "port"), *p2 = sentinel_field(0, "ringkv-2", "port"),
+         *p3 = sentinel_field(0, "ringkv-3", "port");
+    assert_true(strcmp(p1, p2) != 0 && strcmp(p2, p3) != 0 && strcmp(p1, p3) != 0);
+    free(p1);
+    free(p2);
+    free(p3);
+    rval_free(slots);
+    stop_nodes(NODES);
+}
+
+/* Names the Sentinels already monitor: refused, the new nodes unchanged,
+ * the Sentinels still pointing at the first cluster's masters. */
+static void test_sentinel_names_taken_refused(void **state)
+{
+    char *before = sentinel_field(1, "ringkv-1", "port");
+    for (int i = 0; i < 3; i++)
+        start_node(i, true);
+    char *out = NULL;
+    int st = tool(&out, "create %s --sentinels %s", addrs(3), sentinel_list());
+    assert_int_equal(st, 1);
+    if (!strstr(out, "already monitors"))
+        fail_msg("no clear message:\n%s", out);
+    free(out);
+    expect_nothing_changed(3);
+    char *after = sentinel_field(1, "ringkv-1", "port");
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    stop_nodes(3);
+}
+
 int main(void)
 {
     if (target_is_redis())
@@ -379,7 +556,15 @@ int main(void)
         cmocka_unit_test(test_not_cluster_mode_refused),
         cmocka_unit_test(test_bad_arguments),
     };
+    const struct CMUnitTest sentinel[] = {
+        cmocka_unit_test(test_sentinels_registered),
+        cmocka_unit_test(test_sentinel_names_taken_refused),
+    };
     int failed = cmocka_run_group_tests_name("cluster_tool", made, cluster_setup, cluster_teardown);
     failed += cmocka_run_group_tests_name("cluster_tool_refusals", refusals, NULL, NULL);
+    if (run_cmd("redis-sentinel --version >/dev/null 2>&1", NULL) == 0)
+        failed += cmocka_run_group_tests_name("cluster_tool_sentinels", sentinel, sentinel_setup, sentinel_teardown);
+    else
+        printf("redis-sentinel not installed: the Sentinel registration tests are skipped\n");
     return failed;
 }
