@@ -515,7 +515,8 @@ int tool_create(const struct tool_create_opts *o)
     for (int i = 0; i < n; i++)
         if (push_state(&nodes[i], text.data) < 0)
             goto out;
-    printf(">>> Making each replica follow its master\n");
+    if (n > ngroups)
+        printf(">>> Making each replica follow its master\n");
     for (int i = 0; i < n; i++)
         if (groups[nodes[i].group].master != i && follow(&nodes[i], &nodes[groups[nodes[i].group].master]) < 0)
             goto out;

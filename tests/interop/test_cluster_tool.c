@@ -5,7 +5,8 @@
  * it is missing) use unchanged; replicas hold their masters' keys; `status`
  * lists every node. And the refusals, each changing nothing: a node
  * unreachable, a node not in cluster mode, a node already in a cluster
- * (create run twice), bad arguments (exit 2). With three real
+ * (create run twice), bad arguments (exit 2); on a terminal it asks once
+ * and "no" changes nothing. With three real
  * redis-sentinel processes, `create --sentinels` registers each group as
  * ringkv-<group> (its master's address, quorum 2, down-after = the nodes'
  * cluster-node-timeout), and a second create whose names those Sentinels
@@ -343,6 +344,35 @@ static void test_not_cluster_mode_refused(void **state)
     stop_nodes(4);
 }
 
+/* On a terminal (script(1) gives the tool one) create asks once, as
+ * redis-cli does: anything but "yes" changes nothing; "yes" goes on. */
+static void test_terminal_asks(void **state)
+{
+    if (run_cmd("script --version >/dev/null 2>&1", NULL) != 0)
+        skip();
+    for (int i = 0; i < 3; i++)
+        start_node(i, true);
+    char cmd[1024], *out = NULL;
+    const char *answers[] = { "no", "yes" };
+    for (int a = 0; a < 2; a++) {
+        snprintf(cmd, sizeof cmd, "(sleep 1; printf '%s\\n') | timeout 30 script -qec '%s create %s' /dev/null",
+                 answers[a], tool_bin(), addrs(3));
+        int st = run_cmd(cmd, &out);
+        if (!strstr(out, "Can I set the above configuration? (type 'yes' to accept)"))
+            fail_msg("no question asked:\n%s", out);
+        free(out);
+        if (a == 0) {
+            assert_int_equal(st, 1);
+            expect_nothing_changed(3);
+        } else {
+            assert_int_equal(st, 0);
+            for (int i = 0; i < 3; i++)
+                assert_int_equal(table_version(i), 1);
+        }
+    }
+    stop_nodes(3);
+}
+
 static void test_bad_arguments(void **state)
 {
     char *out = NULL;
@@ -554,6 +584,7 @@ int main(void)
     const struct CMUnitTest refusals[] = {
         cmocka_unit_test(test_unreachable_refused),
         cmocka_unit_test(test_not_cluster_mode_refused),
+        cmocka_unit_test(test_terminal_asks),
         cmocka_unit_test(test_bad_arguments),
     };
     const struct CMUnitTest sentinel[] = {
