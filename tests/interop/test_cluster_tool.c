@@ -310,6 +310,22 @@ static void test_create_twice_refused(void **state)
         assert_int_equal(table_version(i), 1);
 }
 
+/* A node killed (kill -9): status still lists every node, shows that one
+ * UNREACHABLE and exits 1. Last of its group: it leaves a node down. */
+static void test_status_unreachable(void **state)
+{
+    server_kill(&node[4]);
+    char *out = NULL;
+    int st = tool(&out, "status 127.0.0.1:%d", node[0].port);
+    assert_int_equal(st, 1);
+    char line[64];
+    snprintf(line, sizeof line, "127.0.0.1:%d ", node[4].port);
+    const char *p = strstr(out, line);
+    if (!p || !strstr(p, "UNREACHABLE") || !strstr(out, "1 node(s) unreachable"))
+        fail_msg("status does not show 127.0.0.1:%d as unreachable:\n%s", node[4].port, out);
+    free(out);
+}
+
 /* ---------------------------------------------------------- refusals */
 
 static void expect_nothing_changed(int n)
@@ -569,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_replicas_hold_keys),
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_create_twice_refused),
+        cmocka_unit_test(test_status_unreachable),
     };
     const struct CMUnitTest refusals[] = {
         cmocka_unit_test(test_unreachable_refused),
