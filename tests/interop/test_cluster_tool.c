@@ -6,7 +6,8 @@
  * lists every node. And the refusals, each changing nothing: a node
  * unreachable, a node not in cluster mode, a node already in a cluster
  * (create run twice), bad arguments (exit 2); on a terminal it asks once
- * and "no" changes nothing. With three real
+ * and "no" changes nothing; nodes on two loopback "hosts" get each replica
+ * on the other host than its master. With three real
  * redis-sentinel processes, `create --sentinels` registers each group as
  * ringkv-<group> (its master's address, quorum 2, down-after = the nodes'
  * cluster-node-timeout of 2000), and a second create whose names those Sentinels
@@ -570,6 +571,44 @@ static void test_sentinel_names_taken_refused(void **state)
     stop_nodes(3);
 }
 
+/* ------------------------------------------------------- two hosts */
+
+/* Nodes on two "hosts" (127.0.0.1 and 127.0.0.2, both loopback), given
+ * host by host: the masters are spread over both, and every replica is on
+ * the other host than its master (anti-affinity, as redis-cli). */
+static void test_replicas_on_other_hosts(void **state)
+{
+    for (int i = 0; i < NODES; i++) {
+        snprintf(conf_path[i], sizeof conf_path[i], "/tmp/ringkv-test-tool-%d-%d.conf", (int)getpid(), i);
+        unlink(conf_path[i]);
+        const char *args[] = { "--cluster-enabled", "yes", "--cluster-config-file", conf_path[i],
+                               "--bind", "127.0.0.1 127.0.0.2", NULL };
+        assert_int_equal(server_start(&node[i], args), 0);
+    }
+    char list[512];
+    int len = 0;
+    for (int i = 0; i < NODES; i++)
+        len += snprintf(list + len, sizeof list - (size_t)len, " 127.0.0.%d:%d", i < 3 ? 1 : 2, node[i].port);
+    char *out = NULL;
+    int st = tool(&out, "create%s --replicas 1", list);
+    if (st != 0)
+        fail_msg("create exited %d:\n%s", st, out);
+    free(out);
+    tconn *c = tconnect(node[0].port);
+    struct rval *v = tcmd(c, "CLUSTER SLOTS");
+    tclose(c);
+    bool master_on[3] = { false };
+    for (size_t r = 0; r < v->n; r++) {
+        const char *mip = v->elem[r]->elem[2]->elem[0]->str, *rip = v->elem[r]->elem[3]->elem[0]->str;
+        if (strcmp(mip, rip) == 0)
+            fail_msg("a replica is on its master's host %s", mip);
+        master_on[mip[strlen(mip) - 1] - '0'] = true;
+    }
+    assert_true(master_on[1] && master_on[2]);
+    rval_free(v);
+    stop_nodes(NODES);
+}
+
 int main(void)
 {
     if (target_is_redis())
@@ -587,6 +626,9 @@ int main(void)
         cmocka_unit_test(test_create_twice_refused),
         cmocka_unit_test(test_status_unreachable),
     };
+    const struct CMUnitTest hosts[] = {
+        cmocka_unit_test(test_replicas_on_other_hosts),
+    };
     const struct CMUnitTest refusals[] = {
         cmocka_unit_test(test_unreachable_refused),
         cmocka_unit_test(test_not_cluster_mode_refused),
@@ -598,6 +640,7 @@ int main(void)
         cmocka_unit_test(test_sentinel_names_taken_refused),
     };
     int failed = cmocka_run_group_tests_name("cluster_tool", made, cluster_setup, cluster_teardown);
+    failed += cmocka_run_group_tests_name("cluster_tool_hosts", hosts, NULL, NULL);
     failed += cmocka_run_group_tests_name("cluster_tool_refusals", refusals, NULL, NULL);
     if (run_cmd("redis-sentinel --version >/dev/null 2>&1", NULL) == 0)
         failed += cmocka_run_group_tests_name("cluster_tool_sentinels", sentinel, sentinel_setup, sentinel_teardown);
