@@ -169,7 +169,7 @@ static int check_sentinel(struct sentinel *s, int ngroups)
             fprintf(stderr, "[ERR] Sentinel %s already monitors a master named %s.\n", s->c.addr, name);
             return -1;
         }
-        if (!strstr(s->c.reply.data, "No such master")) {
+        if (!memmem(s->c.reply.data, s->c.reply.len, "No such master", 14)) {
             fprintf(stderr, "[ERR] %s is not a Sentinel: %.*s\n", s->c.addr, (int)s->c.reply.len - 2, s->c.reply.data);
             return -1;
         }

@@ -24,28 +24,30 @@ struct snode {
     int  port;
     int  master;            /* index of its master, -1 for a master */
     int  myself;
-    char slots[8192];       /* the ranges as CLUSTER NODES lists them */
-    int  nslots, nranges;
+    int  nslots, nranges;   /* of a master, from its CLUSTER NODES line */
     /* from the node itself */
     int  reachable;
     long long version, keys, offset;
     char state[16], memory[32], role[16];
 };
 
-/* Count the slots and ranges in "a-b c ..." words. */
-static void count_slots(struct snode *s)
+/* Count the slots and ranges in the "a-b c ..." words of ranges. */
+static void count_slots(struct snode *s, const char *ranges)
 {
-    char copy[8192];
-    snprintf(copy, sizeof copy, "%s", s->slots);
-    for (char *save = NULL, *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
-        if (w[0] == '[')
-            continue; /* a slot being moved */
-        int a, b;
-        if (sscanf(w, "%d-%d", &a, &b) == 2)
-            s->nslots += b - a + 1;
-        else
-            s->nslots += 1;
-        s->nranges++;
+    for (const char *w = ranges; *w;) {
+        w += strspn(w, " \r");
+        if (!*w)
+            break;
+        size_t n = strcspn(w, " \r");
+        if (w[0] != '[') { /* "[slot->-id]": a slot being moved */
+            int a, b;
+            if (sscanf(w, "%d-%d", &a, &b) == 2)
+                s->nslots += b - a + 1;
+            else
+                s->nslots += 1;
+            s->nranges++;
+        }
+        w += n;
     }
 }
 
@@ -72,11 +74,7 @@ static int parse_nodes(char *text, struct snode *nodes)
         s->port = atoi(colon + 1);
         s->myself = strstr(flags, "myself") != NULL;
         snprintf(mids[n], sizeof mids[n], "%s", master);
-        const char *rest = line + used;
-        while (*rest == ' ')
-            rest++;
-        snprintf(s->slots, sizeof s->slots, "%s", rest);
-        count_slots(s);
+        count_slots(s, line + used);
         n++;
     }
     for (int i = 0; i < n; i++) {
