@@ -1,0 +1,164 @@
+/* tool: ringkv-cluster's command line (tool.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shards/cluster/tool.h"
+
+static const char usage_text[] =
+    "Usage: ringkv-cluster <command> [arguments]\n"
+    "\n"
+    "  create <ip:port> <ip:port> ... [--replicas <n>] [--sentinels <ip:port,...>] [--yes]\n"
+    "      Form a new cluster of these nodes (each started with --cluster-enabled yes,\n"
+    "      empty and in no cluster): groups of one master and <n> replicas (default 0),\n"
+    "      at least 3 masters; the slot table computed by consistent hashing over the\n"
+    "      groups, pushed to every node; each replica made to follow its master; then\n"
+    "      waits until every node reports cluster_state:ok. With --sentinels, each group\n"
+    "      is registered with those Redis Sentinels as master name ringkv-<group id>.\n"
+    "      Asks for confirmation when stdin is a terminal, unless --yes (-y).\n"
+    "      --wait <seconds>: how long to wait for the cluster to settle (default 30).\n"
+    "  status <ip:port>\n"
+    "      Print the cluster's groups and nodes as the node at <ip:port> knows them:\n"
+    "      roles, slots, keys, memory, replication lag, table version per node.\n"
+    "  help, --help, -h\n"
+    "      Print this help.\n"
+    "\n"
+    "Exit status: 0 done, 1 refused or failed (nothing changed when refused), 2 usage.\n";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("ringkv-cluster: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry 'ringkv-cluster --help'.\n", stderr);
+    return TOOL_EXIT_USAGE;
+}
+
+int tool_split_addr(const char *addr, char *host, size_t hostlen, int *port)
+{
+    const char *colon;
+    const char *h = addr;
+    size_t hl;
+    if (addr[0] == '[') {
+        const char *close = strchr(addr, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        h = addr + 1;
+        hl = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (!colon)
+            return -1;
+        hl = (size_t)(colon - addr);
+    }
+    if (hl == 0 || hl >= hostlen)
+        return -1;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (colon[1] == 0 || *end != 0 || p < 1 || p > 65535)
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    *port = (int)p;
+    return 0;
+}
+
+static int check_addr(const char *a)
+{
+    char host[256];
+    int port;
+    return tool_split_addr(a, host, sizeof host, &port);
+}
+
+static int cmd_create(int argc, char **argv)
+{
+    struct tool_create_opts o = { .wait_ms = 30000 };
+    o.addrs = calloc((size_t)argc + 1, sizeof(char *));
+    if (!o.addrs)
+        abort();
+    int rc;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--replicas") == 0 || strcmp(a, "--sentinels") == 0 || strcmp(a, "--wait") == 0) {
+            if (i + 1 >= argc) {
+                rc = usage_error("%s needs a value", a);
+                goto out;
+            }
+            const char *v = argv[++i];
+            if (strcmp(a, "--sentinels") == 0) {
+                char copy[4096];
+                snprintf(copy, sizeof copy, "%s", v);
+                for (char *save = NULL, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                    if (check_addr(t) < 0) {
+                        rc = usage_error("bad Sentinel address '%s' (expected ip:port)", t);
+                        goto out;
+                    }
+                if (strspn(v, ",") == strlen(v)) {
+                    rc = usage_error("--sentinels needs at least one address");
+                    goto out;
+                }
+                o.sentinels = v;
+                continue;
+            }
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*v == 0 || *end != 0 || n < 0 || n > 100000) {
+                rc = usage_error("bad number '%s'", v);
+                goto out;
+            }
+            if (strcmp(a, "--replicas") == 0)
+                o.replicas = (int)n;
+            else
+                o.wait_ms = (int)n * 1000;
+        } else if (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0) {
+            o.yes = 1;
+        } else if (a[0] == '-') {
+            rc = usage_error("unknown option '%s'", a);
+            goto out;
+        } else if (check_addr(a) < 0) {
+            rc = usage_error("bad node address '%s' (expected ip:port)", a);
+            goto out;
+        } else {
+            o.addrs[o.naddrs++] = argv[i];
+        }
+    }
+    if (o.naddrs == 0) {
+        rc = usage_error("create needs the nodes' addresses");
+        goto out;
+    }
+    rc = tool_create(&o);
+out:
+    free(o.addrs);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error("no command given");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+    if (strcmp(cmd, "create") == 0)
+        return cmd_create(argc - 2, argv + 2);
+    if (strcmp(cmd, "status") == 0) {
+        if (argc != 3)
+            return usage_error("status takes one address");
+        if (check_addr(argv[2]) < 0)
+            return usage_error("bad node address '%s' (expected ip:port)", argv[2]);
+        return tool_status(argv[2]);
+    }
+    return usage_error("unknown command '%s'", cmd);
+}

@@ -1,0 +1,36 @@
+/* tool: ringkv-cluster, the cluster's admin tool (issue 10). A program of
+ * its own beside the cluster layer, in the manner of `redis-cli --cluster`:
+ *
+ *     ringkv-cluster create <ip:port>... [--replicas N] [--sentinels a,b,c] [--yes]
+ *     ringkv-cluster status <ip:port>
+ *
+ * tool.c parses the command line and dispatches; tool_create.c forms the
+ * groups, computes and pushes the slot table; tool_status.c prints the
+ * table of groups and nodes; tool_client.c is the blocking RESP client they
+ * share. Exit codes: 0 done, 1 refused or failed (a message on stderr says
+ * why), 2 usage. */
+#ifndef RINGKV_TOOL_H
+#define RINGKV_TOOL_H
+
+#define TOOL_EXIT_FAIL  1
+#define TOOL_EXIT_USAGE 2
+
+/* Seconds a node may take to answer one command. */
+#define TOOL_TIMEOUT_MS 5000
+
+struct tool_create_opts {
+    int          naddrs;
+    char       **addrs;      /* "host:port" each */
+    int          replicas;   /* per master */
+    const char  *sentinels;  /* "host:port,host:port,..." or NULL */
+    int          yes;        /* do not ask */
+    int          wait_ms;    /* how long to wait for cluster_state:ok */
+};
+
+int tool_create(const struct tool_create_opts *o);
+int tool_status(const char *addr);
+
+/* Split "host:port" (an IPv6 host in brackets); 0, or -1 if malformed. */
+int tool_split_addr(const char *addr, char *host, size_t hostlen, int *port);
+
+#endif
