@@ -88,8 +88,20 @@ void cluster_state_format(const struct cluster_state *st, const char *myid, stru
 
 /* Group records of old that a new state must keep: for a group in both
  * whose record in old has a higher epoch, new takes old's master (when that
- * node is still in the group there) and epoch. A node never goes back. */
-void cluster_state_keep_newer_groups(struct cluster_state *st, const struct cluster_state *old);
+ * node is still in the group there) and epoch. A node never goes back.
+ * Returns how many records st took from old (a pull merges a peer's newer
+ * records into a copy of its own state this way). */
+int cluster_state_keep_newer_groups(struct cluster_state *st, const struct cluster_state *old);
+
+/* A copy of st (one mi_ allocation), to be changed before it is published. */
+struct cluster_state *cluster_state_copy(const struct cluster_state *st);
+
+/* The highest epoch of any group record (0 without groups): a node that
+ * records itself as its group's master takes this + 1. */
+uint64_t cluster_state_max_epoch(const struct cluster_state *st);
+
+/* The index of the group numbered id, or -1. */
+int cluster_state_group_by_id(const struct cluster_state *st, uint32_t id);
 
 /* Every slot has a group: the cluster can serve every key. */
 static inline bool cluster_state_ok(const struct cluster_state *st)
