@@ -256,5 +256,8 @@ int cluster_publish(struct shard *sh, struct cluster *c, struct cluster_state *s
     char **ptrs = mi_malloc(sizeof(char *));
     ptrs[0] = (char *)old;
     dispatch_free_later(sh, ptrs, 1);
+    /* follow a changed group record now, not at the next tick: a promotion
+     * by hand in between would be taken for a return to the old record */
+    cluster_roles_tick(sh, c);
     return 0;
 }

@@ -88,7 +88,8 @@ int cluster_publish(struct shard *sh, struct cluster *c, struct cluster_state *s
  * support. Before command_setup. */
 void cluster_commands_register(void);
 
-/* Group roles follow the records (roles.c), every tick on shard 0: this
+/* Group roles follow the records (roles.c), every tick on shard 0 and
+ * at once when a state is published: this
  * node replicates the master its group's record names, or is a master when
  * it is named; promoted outside the cluster layer (REPLICAOF NO ONE,
  * FAILOVER, a Sentinel) while the record names another, it records itself

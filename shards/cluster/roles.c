@@ -40,10 +40,8 @@ int cluster_record_myself_master(struct shard *sh, struct cluster *c, char *err,
     gr->epoch = cluster_state_max_epoch(cur) + 1;
     uint32_t gid = gr->id;
     uint64_t epoch = gr->epoch;
-    if (cluster_publish(sh, c, next, err, errlen) != 0)
+    if (cluster_publish(sh, c, next, err, errlen) != 0) /* follows it: this node is a master */
         return -1;
-    const struct cluster_state *now = cluster_now(c);
-    remember(&c->role, &now->groups[now->nodes[now->myself].group], c->myid);
     log_notice("Cluster: I am the master of group %" PRIu32 " now, epoch %" PRIu64, gid, epoch);
     return 0;
 }

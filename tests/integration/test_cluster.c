@@ -193,10 +193,12 @@ static void start_three(void)
         expect_ok(push(i, "0", state_text(1)));
 }
 
+/* Each node exits cleanly (under ASan: without a leak, with its peer
+ * links closed and freed). */
 static void stop_three(void)
 {
     for (int i = 0; i < 3; i++)
-        server_stop(&node[i]);
+        assert_int_equal(server_stop(&node[i]), 0);
 }
 
 /* The node serving a key's slot. */
@@ -677,6 +679,60 @@ static void test_group_roles_and_takeover(void **state)
              node[2].port);
     expect_error(tcmd(m, "GET %s", first), moved);
     expect_bulk(tcmd(r, "GET %s", first), "after");
+
+    /* CLUSTER FAILOVER without an option on the old master, now a
+     * replica: the master hands over (replication's FAILOVER TO), no write
+     * lost, and the promotion is recorded (epoch 3) */
+    expect_ok(tcmd(m, "CLUSTER FAILOVER"));
+    wait_role(0, "master", -1, 5000);
+    wait_role(2, "slave", 0, 3000);
+    start = now_ms();
+    for (int i = 0; i < 3; i++) {
+        while (slot0_master(i) != node[0].port && now_ms() - start < 3000)
+            usleep(20 * 1000);
+        assert_int_equal(slot0_master(i), node[0].port);
+    }
+    expect_bulk(tcmd(m, "GET %s", first), "after");
+    info = bulk_text(tcmd(m, "CLUSTER INFO"));
+    assert_int_equal(info_field(info, "cluster_my_epoch"), 3);
+    free(info);
+
+    /* promoted by hand (as a Sentinel does): recorded with epoch 4, the
+     * peers follow it */
+    expect_ok(tcmd(r, "REPLICAOF NO ONE"));
+    start = now_ms();
+    for (int i = 0; i < 3; i++) {
+        while (slot0_master(i) != node[2].port && now_ms() - start < 3000)
+            usleep(20 * 1000);
+        assert_int_equal(slot0_master(i), node[2].port);
+    }
+    wait_role(0, "slave", 2, 3000);
+    info = bulk_text(tcmd(r, "CLUSTER INFO"));
+    assert_int_equal(info_field(info, "cluster_my_epoch"), 4);
+    free(info);
+
+    /* the peer links: in CLIENT LIST as cluster-peer clients, not dropped
+     * by the idle timeout */
+    expect_ok(tcmd(m, "CONFIG SET timeout 1"));
+    char *before = bulk_text(tcmd(m, "CLIENT LIST"));
+    usleep(2500 * 1000);
+    tclose(m); /* idle too: closed by the server */
+    m = tconnect(node[0].port);
+    char *after = bulk_text(tcmd(m, "CLIENT LIST"));
+    int links = 0;
+    for (char *line = strstr(before, "name=cluster-peer"); line; line = strstr(line + 1, "name=cluster-peer")) {
+        char *start_of_line = line;
+        while (start_of_line > before && start_of_line[-1] != '\n')
+            start_of_line--;
+        size_t len = (size_t)(strchr(start_of_line, ' ') - start_of_line); /* "id=<n>" */
+        char id[32];
+        snprintf(id, sizeof id, "%.*s ", (int)len, start_of_line);
+        assert_non_null(strstr(after, id));
+        links++;
+    }
+    assert_int_equal(links, 2);
+    free(before);
+    free(after);
     tclose(m);
     tclose(r);
     stop_three();
