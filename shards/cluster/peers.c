@@ -304,7 +304,8 @@ static bool versions_newer(const struct cluster_state *st, const char *text, siz
     memcpy(copy, text, len);
     copy[len] = '\0';
     bool newer = false;
-    for (char *line = strtok(copy, "\n"); line && !newer; line = strtok(NULL, "\n")) {
+    char *save = NULL;
+    for (char *line = strtok_r(copy, "\n", &save); line && !newer; line = strtok_r(NULL, "\n", &save)) {
         unsigned long long v, id, epoch;
         if (sscanf(line, "table-version %llu", &v) == 1) {
             newer = v > st->version;
