@@ -29,7 +29,8 @@
  *
  *     CLUSTER RINGKV-VERSIONS   the versions of the state, a bulk string:
  *                               "table-version <v>\n" then one
- *                               "group <id> <epoch>\n" per group
+ *                               "group <id> <epoch> <master-id>\n"
+ *                               per group
  *     CLUSTER RINGKV-GETSTATE   the state's text form (no "myid" line)
  *
  * CLUSTER FAILOVER [FORCE|TAKEOVER], on a replica (Redis's errors on a
@@ -521,7 +522,8 @@ static void cmd_cluster_versions(struct exec_ctx *ctx)
     buf_init(&text);
     buf_printf(&text, "table-version %" PRIu64 "\n", st->version);
     for (int g = 0; g < st->ngroups; g++)
-        buf_printf(&text, "group %" PRIu32 " %" PRIu64 "\n", st->groups[g].id, st->groups[g].epoch);
+        buf_printf(&text, "group %" PRIu32 " %" PRIu64 " %s\n", st->groups[g].id, st->groups[g].epoch,
+                   st->nodes[st->groups[g].master].id);
     reply_bulk(ctx->reply, text.data, text.len);
     buf_free(&text);
 }

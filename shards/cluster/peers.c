@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "core/client.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/resp.h"
 #include "net/loop.h"
@@ -42,6 +43,7 @@ struct peer_link {
     struct client     client;  /* what CLIENT LIST shows */
     enum peer_step    step;
     int64_t           since_ms; /* when the step began */
+    bool              auth;     /* AUTH's reply is the next one */
 };
 
 struct peer {
@@ -295,7 +297,7 @@ int cluster_peers_ask_failover(struct shard *sh, struct cluster *c, char *err, s
 }
 
 /* Is anything in the peer's versions newer than ours? The text is
- * "table-version <v>" then "group <id> <epoch>" lines; *table is set to
+ * "table-version <v>" then "group <id> <epoch> <master-id>" lines; *table is set to
  * the peer's table version. */
 static bool versions_newer(const struct cluster_state *st, const char *text, size_t len, uint64_t *table)
 {
@@ -307,12 +309,14 @@ static bool versions_newer(const struct cluster_state *st, const char *text, siz
     char *save = NULL;
     for (char *line = strtok_r(copy, "\n", &save); line && !newer; line = strtok_r(NULL, "\n", &save)) {
         unsigned long long v, id, epoch;
+        char master[CLUSTER_ID_LEN + 1];
         if (sscanf(line, "table-version %llu", &v) == 1) {
             newer = v > st->version;
             *table = v;
-        } else if (sscanf(line, "group %llu %llu", &id, &epoch) == 2 && id <= UINT32_MAX) {
+        } else if (sscanf(line, "group %llu %llu %40s", &id, &epoch, master) == 3 && id <= UINT32_MAX) {
             int g = cluster_state_group_by_id(st, (uint32_t)id);
-            newer = g >= 0 && epoch > st->groups[g].epoch;
+            newer = g >= 0 && cluster_record_newer(epoch, master, st->groups[g].epoch,
+                                                   st->nodes[st->groups[g].master].id);
         }
     }
     mi_free(copy);
@@ -438,6 +442,20 @@ static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t 
         size_t len = resp_value_len(p + used, n - used);
         if (len == 0)
             break; /* incomplete (a malformed reply times out) */
+        if (l->auth) {
+            l->auth = false;
+            used += len;
+            if (p[used - len] != '-')
+                continue;
+            struct peer *peer = l->peer;
+            if (!peer->down_logged)
+                log_warning("Cluster peer %.8s (%s:%d) refused AUTH with masterauth: %.*s", peer->id, peer->ip,
+                            peer->port, (int)(len > 100 ? 100 : len - 2), p + used - len);
+            drop_link(peer, shard_now_ms(sh));
+            peer->down_logged = true;
+            peer->next_ms = shard_now_ms(sh) + PEER_SLOW_MS;
+            return n;
+        }
         if (!link_reply(sh, cl, l, p + used, len)) {
             struct peer *peer = l->peer;
             log_warning("Cluster peer %.8s (%s:%d) sent an unexpected reply: link dropped", peer->id, peer->ip,
@@ -472,6 +490,15 @@ static void link_connected(struct shard *sh, struct conn *c, int err)
     conn_set_keepalive(c, 60);
     int64_t now = shard_now_ms(sh);
     l->step = STEP_IDLE;
+    /* nodes guarded by requirepass: the peers use the password replicas
+     * use for their master (masterauth), as every node of a cluster is
+     * some node's replica or master */
+    const char *pass = config_str(&sh->node->config, masterauth);
+    if (pass && *pass) {
+        const char *auth[] = { "AUTH", pass };
+        send_command(l, 2, auth);
+        l->auth = true;
+    }
     if (p->failover)
         ask_failover(sh, cluster_of(sh->node), l, now);
     else

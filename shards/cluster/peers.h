@@ -5,14 +5,17 @@
  * normal port (non-blocking connects on shard 0's loop; the link is a
  * connection owner of its own, "cluster peer link": CLIENT LIST shows it as
  * a normal client named cluster-peer, and the idle timeout leaves it alone).
- * On each link it asks
+ * With `masterauth` set, a link first authenticates with it (the nodes of a
+ * cluster with requirepass share the password their replicas use). On
+ * each link it asks
  *
- *     CLUSTER RINGKV-VERSIONS   -> "table-version <v>\ngroup <id> <epoch>\n..."
+ *     CLUSTER RINGKV-VERSIONS   -> "table-version <v>\ngroup <id> <epoch> <master-id>\n..."
  *
  * every PEER_FAST_MS while it has not yet had an answer from that peer
  * (since start, or since the link broke) and every PEER_SLOW_MS after. When
  * the peer's table version is higher than ours, or one of its group records
- * has a higher epoch, it pulls the whole state
+ * is newer (a higher epoch; at equal epochs the greater master id), it
+ * pulls the whole state
  *
  *     CLUSTER RINGKV-GETSTATE   -> the state's text form (state.h)
  *

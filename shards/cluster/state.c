@@ -369,7 +369,8 @@ int cluster_state_keep_newer_groups(struct cluster_state *st, const struct clust
     for (int g = 0; g < st->ngroups; g++) {
         struct cluster_group *gr = &st->groups[g];
         int og = find_group(old, gr->id);
-        if (og < 0 || old->groups[og].epoch <= gr->epoch)
+        if (og < 0 || !cluster_record_newer(old->groups[og].epoch, old->nodes[old->groups[og].master].id,
+                                            gr->epoch, st->nodes[gr->master].id))
             continue;
         int m = find_node(st, old->nodes[old->groups[og].master].id);
         if (m < 0 || st->nodes[m].group != g)

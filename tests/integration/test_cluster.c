@@ -559,6 +559,46 @@ static void test_restarted_node_converges(void **state)
     stop_three();
 }
 
+/* Nodes guarded by requirepass: the peer links authenticate with
+ * masterauth, so the state still spreads. */
+static void test_peers_authenticate(void **state)
+{
+    (void)state;
+    SKIP_ON_REDIS();
+    for (int i = 0; i < 3; i++) {
+        unlink(conf_path[i]);
+        const char *args[] = { "--cluster-enabled", "yes", "--cluster-config-file", conf_path[i],
+                               "--requirepass", "s3cret", "--masterauth", "s3cret", NULL };
+        assert_int_equal(server_start(&node[i], args), 0);
+        tconn *c = tconnect(node[i].port);
+        expect_ok(tcmd(c, "AUTH s3cret"));
+        char *id = bulk_text(tcmd(c, "CLUSTER MYID"));
+        snprintf(ids[i], sizeof ids[i], "%s", id);
+        free(id);
+        tclose(c);
+    }
+    tconn *c = tconnect(node[0].port);
+    expect_ok(tcmd(c, "AUTH s3cret"));
+    const char *argv[] = { "CLUSTER", "RINGKV-SETSTATE", "0", state_text(1) };
+    tsendv(c, 4, argv);
+    expect_ok(tread(c, 5000));
+    tclose(c);
+    for (int i = 1; i < 3; i++) {
+        c = tconnect(node[i].port);
+        expect_ok(tcmd(c, "AUTH s3cret"));
+        long long start = now_ms(), v = 0;
+        while (v != 1 && now_ms() - start < 5000) {
+            char *info = bulk_text(tcmd(c, "CLUSTER INFO"));
+            v = info_field(info, "cluster_table_version");
+            free(info);
+            usleep(20 * 1000);
+        }
+        assert_int_equal(v, 1);
+        tclose(c);
+    }
+    stop_three();
+}
+
 /* Groups with a replica: node 2 is in group 0 with node 0 as master. */
 static char *replica_state_text(int version)
 {
@@ -750,6 +790,7 @@ int main(void)
         cmocka_unit_test(test_redis_cli_follows_moved),
         cmocka_unit_test(test_peers_share_pushed_state),
         cmocka_unit_test(test_restarted_node_converges),
+        cmocka_unit_test(test_peers_authenticate),
         cmocka_unit_test(test_group_roles_and_takeover),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

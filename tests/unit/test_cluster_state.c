@@ -239,6 +239,31 @@ static void test_copy_and_merge(void **state)
     mi_free(merged);
 }
 
+/* Two replicas of a group promoted at the same moment take the same epoch:
+ * every node settles on the record with the greater master id, whichever
+ * it held. */
+static void test_equal_epochs_settle(void **state)
+{
+    (void)state;
+    char err[300] = "";
+    const char *with_b = "ringkv-cluster-state 1\ntable-version 2\ngroup 1 " B " 4\n"
+                         "node " A " h 1 1\nnode " B " h 2 1\nnode " C " h 3 1\nslots 1 0-16383\n";
+    const char *with_c = "ringkv-cluster-state 1\ntable-version 2\ngroup 1 " C " 4\n"
+                         "node " A " h 1 1\nnode " B " h 2 1\nnode " C " h 3 1\nslots 1 0-16383\n";
+    struct cluster_state *b = parse(with_b, A, err, sizeof err);
+    struct cluster_state *c = parse(with_c, A, err, sizeof err);
+    assert_true(cluster_record_newer(4, C, 4, B));
+    assert_false(cluster_record_newer(4, B, 4, C));
+    assert_false(cluster_record_newer(4, C, 4, C));
+    assert_true(cluster_record_newer(5, A, 4, C));
+    assert_int_equal(cluster_state_keep_newer_groups(b, c), 1); /* B's holder takes C */
+    assert_string_equal(b->nodes[b->groups[0].master].id, C);
+    assert_int_equal(cluster_state_keep_newer_groups(c, b), 0); /* C's holder keeps C */
+    assert_string_equal(c->nodes[c->groups[0].master].id, C);
+    mi_free(b);
+    mi_free(c);
+}
+
 static void test_empty(void **state)
 {
     (void)state;
@@ -259,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_groups_never_go_back),
         cmocka_unit_test(test_copy_and_merge),
+        cmocka_unit_test(test_equal_epochs_settle),
         cmocka_unit_test(test_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
