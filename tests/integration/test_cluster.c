@@ -547,6 +547,14 @@ static void test_restarted_node_converges(void **state)
     server_kill(&node[1]);
     expect_ok(push(0, "1", state_text(2)));
     wait_version(2, 2, 5000);
+    /* no node needs another up to serve what it owns */
+    server_kill(&node[2]);
+    tconn *c = tconnect(node[0].port);
+    assert_true(get_int(tcmd(c, "CLUSTER KEYSLOT bar")) < bounds[1]); /* group 0's */
+    expect_ok(tcmd(c, "SET bar 1"));
+    expect_bulk(tcmd(c, "GET bar"), "1");
+    tclose(c);
+    start_cluster_node(&node[2], 2);
     start_cluster_node(&node[1], 1);
     long long ms = wait_version(1, 2, 3000);
     print_message("the restarted node took table version 2 in %lld ms\n", ms);
