@@ -4,8 +4,13 @@
  * commands (also inside MULTI), and show the table through CLUSTER
  * NODES/SLOTS/SHARDS/INFO in Redis's shapes; redis-cli -c follows the
  * redirections; an older push is refused; a restarted node keeps its id and
- * table. The single-node checks run on redis-server in cluster mode too
- * (RINGKV_TEST_TARGET=redis); the table push is ringkv's own. */
+ * table. The nodes share the state (shards/cluster/peers.h): a push to one
+ * reaches the others, a restarted node with an old table converges, none
+ * goes back, with requirepass too; a node replicates its group's master as
+ * the group record says, and CLUSTER FAILOVER [TAKEOVER] or a promotion by
+ * hand moves the record, which every node follows. The single-node checks
+ * run on redis-server in cluster mode too (RINGKV_TEST_TARGET=redis); the
+ * table push and the peers are ringkv's own. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
