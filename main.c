@@ -147,7 +147,7 @@ int main(int argc, char **argv)
     commands_register();
     repl_attach(n);   /* its shard module, its commands, the journal sink, the write gate */
     cluster_commands_register(); /* CLUSTER, in every mode */
-    if (config_load(&n->config, cluster_enabled) && cluster_attach(n) != 0) {
+    if (config_load(&n->config, cluster_enabled) && cluster_attach(n, repl_set_master) != 0) {
         /* its state (from the cluster config file) and the key gate */
         if (have_pidfile)
             unlink(pidfile);

@@ -14,6 +14,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "shards/cluster/peers.h"
 #include "shards/dispatch.h"
 #include "shards/node.h"
 #include "shards/shard.h"
@@ -154,6 +155,24 @@ static int read_file(const char *path, struct buf *out)
 
 /* ----------------------------------------------------------- the module */
 
+/* Shard 0 shares the state with the peers and follows its group's record. */
+static void cluster_tick(struct shard *sh, int64_t now_ms)
+{
+    struct cluster *c = cluster_of(sh->node);
+    if (sh->id != 0 || !c)
+        return;
+    cluster_peers_tick(sh, c, now_ms);
+    cluster_roles_tick(sh, c);
+}
+
+/* Shard 0's loop closed the peer links already. */
+static void cluster_shard_teardown(struct shard *sh)
+{
+    struct cluster *c = cluster_of(sh->node);
+    if (sh->id == 0 && c)
+        cluster_peers_free(c);
+}
+
 /* The last state goes once no shard runs. */
 static void cluster_node_teardown(struct node *n)
 {
@@ -167,12 +186,15 @@ static void cluster_node_teardown(struct node *n)
 
 static const struct shard_module cluster_module = {
     .name = "cluster",
+    .tick = cluster_tick,
+    .teardown = cluster_shard_teardown,
     .node_teardown = cluster_node_teardown,
 };
 
-int cluster_attach(struct node *n)
+int cluster_attach(struct node *n, cluster_set_master_fn *set_master)
 {
     struct cluster *c = mi_zalloc(sizeof(*c));
+    c->set_master = set_master;
     const char *file = config_str(&n->config, cluster_config_file);
     if (!file || !*file || strlen(file) >= sizeof(c->path)) {
         log_warning("Bad cluster-config-file '%s'", file ? file : "");
@@ -230,8 +252,12 @@ int cluster_publish(struct shard *sh, struct cluster *c, struct cluster_state *s
         return -1;
     }
     struct cluster_state *old = atomic_exchange_explicit(&c->state, st, memory_order_acq_rel);
+    c->generation++;
     char **ptrs = mi_malloc(sizeof(char *));
     ptrs[0] = (char *)old;
     dispatch_free_later(sh, ptrs, 1);
+    /* follow a changed group record now, not at the next tick: a promotion
+     * by hand in between would be taken for a return to the old record */
+    cluster_roles_tick(sh, c);
     return 0;
 }

@@ -34,18 +34,38 @@
 
 struct node;
 struct shard;
+struct cluster_peers;
+
+/* How the cluster changes the node's replication role: replication's
+ * repl_set_master (host NULL: become a master), which main hands over, as
+ * the cluster layer does not include replication/. On shard 0. Returns 0
+ * (or 1: already so), or -1 with err set. */
+typedef int cluster_set_master_fn(struct shard *sh, const char *host, int port, char *err, size_t errlen);
+
+/* The record of this node's group that its role last followed (roles.c). */
+struct cluster_role {
+    bool     followed;                 /* a record has been followed since start */
+    uint64_t epoch;                    /* its epoch */
+    char     master[CLUSTER_ID_LEN + 1]; /* the master it names */
+    bool     warned;                   /* following it failed and was logged */
+};
 
 struct cluster {
     char myid[CLUSTER_ID_LEN + 1];   /* this node's id, for its whole life (kept in the file) */
     char path[1024];                 /* the cluster config file */
     _Atomic(struct cluster_state *) state; /* never NULL; read with cluster_now */
+    cluster_set_master_fn *set_master;     /* see above */
+    uint64_t generation;             /* states published since start (shard 0) */
+    /* shard 0 only: */
+    struct cluster_peers *peers;     /* the links to the other nodes (peers.h) */
+    struct cluster_role role;        /* the group record the role follows */
 };
 
 /* Load (or create) the cluster config file named by the node's
  * cluster-config-file, and set the node's key gate and shard module.
  * Before node_start. Returns 0, or -1 after logging why (a file that cannot
  * be read, parsed or written: the node must not start with another id). */
-int cluster_attach(struct node *n);
+int cluster_attach(struct node *n, cluster_set_master_fn *set_master);
 
 /* The node's cluster, or NULL in standalone mode. */
 struct cluster *cluster_of(const struct node *n);
@@ -57,7 +77,9 @@ static inline const struct cluster_state *cluster_now(const struct cluster *c)
 }
 
 /* Replace the state with st (taken over), after writing it to the file.
- * On shard 0 only. Returns 0, or -1 with err set (the file could not be
+ * On shard 0 only: an admin command's push, a pull from a peer, a change of
+ * this node's group record (both rare; the file write blocks shard 0 for
+ * an fsync). Returns 0, or -1 with err set (the file could not be
  * written: st is freed, the state is unchanged). */
 int cluster_publish(struct shard *sh, struct cluster *c, struct cluster_state *st, char *err, size_t errlen);
 
@@ -65,5 +87,19 @@ int cluster_publish(struct shard *sh, struct cluster *c, struct cluster_state *s
  * every mode: in standalone mode they answer as Redis does without cluster
  * support. Before command_setup. */
 void cluster_commands_register(void);
+
+/* Group roles follow the records (roles.c), every tick on shard 0 and
+ * at once when a state is published: this
+ * node replicates the master its group's record names, or is a master when
+ * it is named; promoted outside the cluster layer (REPLICAOF NO ONE,
+ * FAILOVER, a Sentinel) while the record names another, it records itself
+ * as its group's master with the highest known epoch + 1, which the peers
+ * pull. */
+void cluster_roles_tick(struct shard *sh, struct cluster *c);
+
+/* Record this node as its group's master with the highest known epoch + 1
+ * and publish it (CLUSTER FAILOVER, a promotion seen by the tick). Returns
+ * 0, or -1 with err set. */
+int cluster_record_myself_master(struct shard *sh, struct cluster *c, char *err, size_t errlen);
 
 #endif

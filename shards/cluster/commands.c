@@ -14,7 +14,9 @@
  * "myid" line) with a new table-version. It replaces the node's nodes,
  * groups and slot table when the node's table version is <expected-version>
  * (compare-and-set) and the pushed version is higher; a group record the
- * node holds with a higher epoch than the pushed one is kept. The node must
+ * node holds with a higher epoch than the pushed one is kept. A push of
+ * exactly the state the node holds answers +OK whatever the expected
+ * version (its peers brought it first: shards/cluster/peers.h). The node must
  * be one of the pushed nodes. +OK once the state is in the cluster config
  * file and in force; otherwise an error saying why:
  *     -ERR table version is <v>, not the expected <e>
@@ -23,17 +25,38 @@
  *     -ERR this node (<id>) is not in the pushed state
  * It runs on shard 0 (CMD_SHARD0): one writer of the state.
  *
+ * For the peers (shards/cluster/peers.h), two internal subcommands:
+ *
+ *     CLUSTER RINGKV-VERSIONS   the versions of the state, a bulk string:
+ *                               "table-version <v>\n" then one
+ *                               "group <id> <epoch> <master-id>\n"
+ *                               per group
+ *     CLUSTER RINGKV-GETSTATE   the state's text form (no "myid" line)
+ *
+ * CLUSTER FAILOVER [FORCE|TAKEOVER], on a replica (Redis's errors on a
+ * master or with a bad option): TAKEOVER and FORCE promote this node at
+ * once, without the master (writes the master acknowledged and had not
+ * sent yet are lost, as with Redis's TAKEOVER), and record it as its
+ * group's master with the highest known epoch + 1; the peers pull that and
+ * the old master follows it as a replica. Without an option the master is
+ * asked, on the peer link, for replication's lossless FAILOVER TO this
+ * node: it pauses writes, waits until this node has its whole stream and
+ * hands over; the promotion is then recorded as any promotion outside the
+ * cluster layer is (roles.c). +OK once asked, as Redis answers.
+ *
  * The other subcommands of Redis Cluster are known (their arity and COMMAND
  * INFO are Redis's) and refused in cluster mode until they are built. */
 #include <inttypes.h>
 #include <mimalloc.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/command.h"
 #include "core/numbers.h"
 #include "core/reply.h"
 #include "shards/cluster/cluster.h"
+#include "shards/cluster/peers.h"
 #include "shards/node.h"
 #include "shards/shard.h"
 #include "shards/store/slot.h"
@@ -84,8 +107,14 @@ static void cmd_cluster_help(struct exec_ctx *ctx)
         "    Return the groups of nodes (shards) and their slots.",
         "SLOTS",
         "    Return the slot ranges and the nodes serving each.",
+        "FAILOVER [FORCE|TAKEOVER]",
+        "    Promote this replica: by the master's hand-over (default), or at once (FORCE, TAKEOVER).",
         "RINGKV-SETSTATE <expected-version> <state>",
         "    Replace the cluster state (ringkv's admin tool).",
+        "RINGKV-VERSIONS",
+        "    Return the versions of the cluster state (the peers' exchange).",
+        "RINGKV-GETSTATE",
+        "    Return the cluster state's text form (the peers' pull).",
         "HELP",
         "    Print this help.",
         NULL,
@@ -409,6 +438,30 @@ static void cmd_cluster_getkeysinslot(struct exec_ctx *ctx)
 
 /* ------------------------------------------------------- RINGKV-SETSTATE */
 
+/* Does the node hold exactly the pushed state already? A peer may have
+ * brought it between the admin tool's look and its push: that push has
+ * done its work. */
+static bool holds_already(const struct cluster *c, const struct cluster_state *cur, struct slice text)
+{
+    char err[300];
+    struct cluster_state *st = cluster_state_parse(text.ptr, text.len, c->myid, NULL, err, sizeof(err));
+    if (!st)
+        return false;
+    bool same = st->version == cur->version;
+    if (same) {
+        struct buf a, b;
+        buf_init(&a);
+        buf_init(&b);
+        cluster_state_format(st, NULL, &a);
+        cluster_state_format(cur, NULL, &b);
+        same = a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
+        buf_free(&a);
+        buf_free(&b);
+    }
+    mi_free(st);
+    return same;
+}
+
 static void cmd_cluster_setstate(struct exec_ctx *ctx)
 {
     struct cluster *c = cluster_or_refuse(ctx);
@@ -421,7 +474,11 @@ static void cmd_cluster_setstate(struct exec_ctx *ctx)
     }
     const struct cluster_state *cur = cluster_now(c);
     if (expected != cur->version) {
-        reply_errorf(ctx->reply, "ERR table version is %" PRIu64 ", not the expected %llu", cur->version, expected);
+        if (holds_already(c, cur, ctx->argv[3]))
+            reply_ok(ctx->reply);
+        else
+            reply_errorf(ctx->reply, "ERR table version is %" PRIu64 ", not the expected %llu", cur->version,
+                         expected);
         return;
     }
     char err[300];
@@ -448,6 +505,78 @@ static void cmd_cluster_setstate(struct exec_ctx *ctx)
     cluster_state_keep_newer_groups(st, cur);
     if (cluster_publish(ctx->shard, c, st, err, sizeof(err)) != 0) {
         reply_errorf(ctx->reply, "ERR %s", err);
+        return;
+    }
+    reply_ok(ctx->reply);
+}
+
+/* ------------------------------------------- RINGKV-VERSIONS, GETSTATE */
+
+static void cmd_cluster_versions(struct exec_ctx *ctx)
+{
+    struct cluster *c = cluster_or_refuse(ctx);
+    if (!c)
+        return;
+    const struct cluster_state *st = cluster_now(c);
+    struct buf text;
+    buf_init(&text);
+    buf_printf(&text, "table-version %" PRIu64 "\n", st->version);
+    for (int g = 0; g < st->ngroups; g++)
+        buf_printf(&text, "group %" PRIu32 " %" PRIu64 " %s\n", st->groups[g].id, st->groups[g].epoch,
+                   st->nodes[st->groups[g].master].id);
+    reply_bulk(ctx->reply, text.data, text.len);
+    buf_free(&text);
+}
+
+static void cmd_cluster_getstate(struct exec_ctx *ctx)
+{
+    struct cluster *c = cluster_or_refuse(ctx);
+    if (!c)
+        return;
+    struct buf text;
+    buf_init(&text);
+    cluster_state_format(cluster_now(c), NULL, &text);
+    reply_bulk(ctx->reply, text.data, text.len);
+    buf_free(&text);
+}
+
+/* ------------------------------------------------------------- FAILOVER */
+
+static void cmd_cluster_failover(struct exec_ctx *ctx)
+{
+    struct cluster *c = cluster_or_refuse(ctx);
+    if (!c)
+        return;
+    bool force = false, takeover = false;
+    if (ctx->argc == 3) {
+        if (ctx->argv[2].len == 5 && strncasecmp(ctx->argv[2].ptr, "force", 5) == 0)
+            force = true;
+        else if (ctx->argv[2].len == 8 && strncasecmp(ctx->argv[2].ptr, "takeover", 8) == 0)
+            takeover = true;
+        else {
+            reply_error(ctx->reply, "ERR syntax error");
+            return;
+        }
+    } else if (ctx->argc > 3) {
+        reply_error(ctx->reply, "ERR syntax error");
+        return;
+    }
+    const struct cluster_state *st = cluster_now(c);
+    if (st->myself < 0 || cluster_node_is_master(st, st->myself)) {
+        reply_error(ctx->reply, "ERR You should send CLUSTER FAILOVER to a replica");
+        return;
+    }
+    char err[300];
+    if (!force && !takeover) {
+        if (cluster_peers_ask_failover(ctx->shard, c, err, sizeof(err)) != 0)
+            reply_error(ctx->reply, err);
+        else
+            reply_ok(ctx->reply);
+        return;
+    }
+    if (!c->set_master || c->set_master(ctx->shard, NULL, 0, err, sizeof(err)) < 0 ||
+        cluster_record_myself_master(ctx->shard, c, err, sizeof(err)) != 0) {
+        reply_errorf(ctx->reply, "ERR %s", c->set_master ? err : "no replication on this node");
         return;
     }
     reply_ok(ctx->reply);
@@ -485,7 +614,8 @@ static struct command cluster_subcommands[] = {
               "Return the number of failure reports active for a given node"),
     OTHER_ROW("delslots", -3, CMD_ADMIN, "3.0.0", "Set hash slots as unbound in receiving node"),
     OTHER_ROW("delslotsrange", -4, CMD_ADMIN, "7.0.0", "Set hash slots as unbound in receiving node"),
-    OTHER_ROW("failover", -2, CMD_ADMIN, "3.0.0", "Forces a replica to perform a manual failover of its master."),
+    ROW("failover", -2, CMD_SHARD0 | CMD_ADMIN | CMD_STALE, 0, 0, 0, cmd_cluster_failover, NULL, "cluster",
+        "3.0.0", "Forces a replica to perform a manual failover of its master."),
     OTHER_ROW("flushslots", 2, CMD_ADMIN, "3.0.0", "Delete a node's own slots information"),
     OTHER_ROW("forget", 3, CMD_ADMIN, "3.0.0", "Remove a node from the nodes table"),
     OTHER_ROW("meet", -4, CMD_ADMIN, "3.0.0", "Force a node cluster to handshake with another node"),
@@ -499,6 +629,10 @@ static struct command cluster_subcommands[] = {
     ROW("ringkv-setstate", 4, CMD_SHARD0 | CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0,
         cmd_cluster_setstate, NULL, "cluster", "0.1.0",
         "Set the node's cluster state (ringkv's admin tool; compare-and-set on the table version)"),
+    ROW("ringkv-versions", 2, F_CLUSTER, 0, 0, 0, cmd_cluster_versions, NULL, "cluster", "0.1.0",
+        "Return the versions of the node's cluster state (table version, group epochs) for its peers"),
+    ROW("ringkv-getstate", 2, F_CLUSTER, 0, 0, 0, cmd_cluster_getstate, NULL, "cluster", "0.1.0",
+        "Return the node's cluster state in its text form for its peers"),
     END_OF_SUBCOMMANDS,
 };
 

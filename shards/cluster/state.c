@@ -363,17 +363,48 @@ void cluster_state_format(const struct cluster_state *st, const char *myid, stru
     }
 }
 
-void cluster_state_keep_newer_groups(struct cluster_state *st, const struct cluster_state *old)
+int cluster_state_keep_newer_groups(struct cluster_state *st, const struct cluster_state *old)
 {
+    int taken = 0;
     for (int g = 0; g < st->ngroups; g++) {
         struct cluster_group *gr = &st->groups[g];
         int og = find_group(old, gr->id);
-        if (og < 0 || old->groups[og].epoch <= gr->epoch)
+        if (og < 0 || !cluster_record_newer(old->groups[og].epoch, old->nodes[old->groups[og].master].id,
+                                            gr->epoch, st->nodes[gr->master].id))
             continue;
         int m = find_node(st, old->nodes[old->groups[og].master].id);
         if (m < 0 || st->nodes[m].group != g)
             continue; /* the old master left the group: the table's word is all there is */
         gr->master = m;
         gr->epoch = old->groups[og].epoch;
+        taken++;
     }
+    return taken;
+}
+
+struct cluster_state *cluster_state_copy(const struct cluster_state *st)
+{
+    struct cluster_state *copy = state_alloc(st->nnodes, st->ngroups);
+    struct cluster_group *groups = copy->groups;
+    struct cluster_node *nodes = copy->nodes;
+    *copy = *st;
+    copy->groups = groups;
+    copy->nodes = nodes;
+    memcpy(groups, st->groups, sizeof(*groups) * (size_t)st->ngroups);
+    memcpy(nodes, st->nodes, sizeof(*nodes) * (size_t)st->nnodes);
+    return copy;
+}
+
+uint64_t cluster_state_max_epoch(const struct cluster_state *st)
+{
+    uint64_t max = 0;
+    for (int g = 0; g < st->ngroups; g++)
+        if (st->groups[g].epoch > max)
+            max = st->groups[g].epoch;
+    return max;
+}
+
+int cluster_state_group_by_id(const struct cluster_state *st, uint32_t id)
+{
+    return find_group(st, id);
 }

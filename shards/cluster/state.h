@@ -37,6 +37,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "core/buf.h"
 #include "shards/store/slot.h"
 
@@ -86,10 +87,31 @@ struct cluster_state *cluster_state_parse(const char *text, size_t len, const ch
  * file). cluster_state_parse reads it back identically. */
 void cluster_state_format(const struct cluster_state *st, const char *myid, struct buf *out);
 
+/* Is the group record (epoch a, master a_id) newer than (b, b_id)? The
+ * higher epoch; at equal epochs (two replicas of a group promoted at the
+ * same moment, each taking the highest epoch it knew + 1) the greater
+ * master id, so that every node settles on the same one. */
+static inline bool cluster_record_newer(uint64_t a, const char *a_id, uint64_t b, const char *b_id)
+{
+    return a > b || (a == b && strcmp(a_id, b_id) > 0);
+}
+
 /* Group records of old that a new state must keep: for a group in both
- * whose record in old has a higher epoch, new takes old's master (when that
- * node is still in the group there) and epoch. A node never goes back. */
-void cluster_state_keep_newer_groups(struct cluster_state *st, const struct cluster_state *old);
+ * whose record in old is newer (cluster_record_newer), new takes old's master (when that
+ * node is still in the group there) and epoch. A node never goes back.
+ * Returns how many records st took from old (a pull merges a peer's newer
+ * records into a copy of its own state this way). */
+int cluster_state_keep_newer_groups(struct cluster_state *st, const struct cluster_state *old);
+
+/* A copy of st (one mi_ allocation), to be changed before it is published. */
+struct cluster_state *cluster_state_copy(const struct cluster_state *st);
+
+/* The highest epoch of any group record (0 without groups): a node that
+ * records itself as its group's master takes this + 1. */
+uint64_t cluster_state_max_epoch(const struct cluster_state *st);
+
+/* The index of the group numbered id, or -1. */
+int cluster_state_group_by_id(const struct cluster_state *st, uint32_t id);
 
 /* Every slot has a group: the cluster can serve every key. */
 static inline bool cluster_state_ok(const struct cluster_state *st)

@@ -244,7 +244,7 @@ void cmd_hello(struct exec_ctx *ctx)
     reply_bulk_str(r, "version"); reply_bulk_str(r, "7.0.0");
     reply_bulk_str(r, "proto");   reply_int(r, c->proto);
     reply_bulk_str(r, "id");      reply_int(r, (long long)c->id);
-    reply_bulk_str(r, "mode");    reply_bulk_str(r, "standalone");
+    reply_bulk_str(r, "mode");    reply_bulk_str(r, ctx->shard && ctx->shard->node->cluster ? "cluster" : "standalone");
     bool replica = ctx->shard && atomic_load_explicit(&ctx->shard->node->repl_role, memory_order_relaxed);
     reply_bulk_str(r, "role");    reply_bulk_str(r, replica ? "replica" : "master");
     reply_bulk_str(r, "modules"); reply_array(r, 0);

@@ -4,8 +4,13 @@
  * commands (also inside MULTI), and show the table through CLUSTER
  * NODES/SLOTS/SHARDS/INFO in Redis's shapes; redis-cli -c follows the
  * redirections; an older push is refused; a restarted node keeps its id and
- * table. The single-node checks run on redis-server in cluster mode too
- * (RINGKV_TEST_TARGET=redis); the table push is ringkv's own. */
+ * table. The nodes share the state (shards/cluster/peers.h): a push to one
+ * reaches the others, a restarted node with an old table converges, none
+ * goes back, with requirepass too; a node replicates its group's master as
+ * the group record says, and CLUSTER FAILOVER [TAKEOVER] or a promotion by
+ * hand moves the record, which every node follows. The single-node checks
+ * run on redis-server in cluster mode too (RINGKV_TEST_TARGET=redis); the
+ * table push and the peers are ringkv's own. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -112,6 +117,20 @@ static void test_no_table(void **state)
                  "ERR wrong number of arguments for 'cluster|getkeysinslot' command");
     expect_error(tcmd(c, "CLUSTER FOO"), "ERR unknown subcommand 'FOO'. Try CLUSTER HELP.");
     expect_error(tcmd(c, "CLUSTER"), "ERR wrong number of arguments for 'cluster' command");
+    expect_error(tcmd(c, "CLUSTER FAILOVER"), "ERR You should send CLUSTER FAILOVER to a replica");
+    expect_error(tcmd(c, "CLUSTER FAILOVER TAKEOVER"), "ERR You should send CLUSTER FAILOVER to a replica");
+    expect_error(tcmd(c, "CLUSTER FAILOVER NOW"), "ERR syntax error");
+    /* HELLO says the mode */
+    struct rval *hello = tcmd(c, "HELLO 2");
+    assert_int_equal(hello->type, R_ARRAY);
+    bool mode_seen = false;
+    for (size_t i = 0; i + 1 < hello->n; i += 2)
+        if (strcmp(hello->elem[i]->str, "mode") == 0) {
+            assert_string_equal(hello->elem[i + 1]->str, "cluster");
+            mode_seen = true;
+        }
+    assert_true(mode_seen);
+    rval_free(hello);
     tclose(c);
     server_stop(&s);
 }
@@ -179,10 +198,12 @@ static void start_three(void)
         expect_ok(push(i, "0", state_text(1)));
 }
 
+/* Each node exits cleanly (under ASan: without a leak, with its peer
+ * links closed and freed). */
 static void stop_three(void)
 {
     for (int i = 0; i < 3; i++)
-        server_stop(&node[i]);
+        assert_int_equal(server_stop(&node[i]), 0);
 }
 
 /* The node serving a key's slot. */
@@ -451,6 +472,325 @@ static void test_redis_cli_follows_moved(void **state)
     stop_three();
 }
 
+
+/* ------------------------------------------------ peers share the state */
+
+static long long table_version(int i)
+{
+    tconn *c = tconnect(node[i].port);
+    char *info = bulk_text(tcmd(c, "CLUSTER INFO"));
+    long long v = info_field(info, "cluster_table_version");
+    free(info);
+    tclose(c);
+    return v;
+}
+
+/* Wait until node i reports table version v; returns the ms it took, or
+ * fails the test after timeout_ms. */
+static long long wait_version(int i, long long v, int timeout_ms)
+{
+    long long start = now_ms(), got = -1;
+    while (now_ms() - start < timeout_ms) {
+        got = table_version(i);
+        if (got == v)
+            return now_ms() - start;
+        usleep(20 * 1000);
+    }
+    fail_msg("node %d: table version %lld, not %lld after %d ms", i, got, v, timeout_ms);
+    return -1;
+}
+
+static void start_unpushed(void)
+{
+    for (int i = 0; i < 3; i++) {
+        unlink(conf_path[i]);
+        start_cluster_node(&node[i], i);
+        tconn *c = tconnect(node[i].port);
+        char *id = bulk_text(tcmd(c, "CLUSTER MYID"));
+        snprintf(ids[i], sizeof ids[i], "%s", id);
+        free(id);
+        tclose(c);
+    }
+}
+
+/* A state pushed to one node only reaches the others: the node that has it
+ * finds their tables older and pushes it to them; a newer one pushed to
+ * another node is pulled by the rest. */
+static void test_peers_share_pushed_state(void **state)
+{
+    (void)state;
+    SKIP_ON_REDIS();
+    start_unpushed();
+    expect_ok(push(0, "0", state_text(1)));
+    long long ms1 = wait_version(1, 1, 5000), ms2 = wait_version(2, 1, 5000);
+    print_message("table version 1 reached the other nodes in %lld and %lld ms\n", ms1, ms2);
+    expect_ok(push(1, "1", state_text(2)));
+    ms1 = wait_version(0, 2, 5000);
+    ms2 = wait_version(2, 2, 5000);
+    print_message("table version 2 reached the other nodes in %lld and %lld ms\n", ms1, ms2);
+    /* the admin tool pushing what a node got from its peers already: done */
+    expect_ok(push(2, "1", state_text(2)));
+    /* and every node serves by the table: a key of group 2 from node 0 */
+    tconn *c = tconnect(node[0].port);
+    long long slot = get_int(tcmd(c, "CLUSTER KEYSLOT c")); /* 7365: group 1's */
+    assert_true(slot >= bounds[1] && slot < bounds[2]);
+    char moved[100];
+    snprintf(moved, sizeof moved, "MOVED %lld 127.0.0.1:%d", slot, node[1].port);
+    expect_error(tcmd(c, "GET c"), moved);
+    tclose(c);
+    stop_three();
+}
+
+/* A node killed and restarted on its file holds the old table while the
+ * others moved on: it converges to the newest within about a second; a
+ * push of an older table is refused and no node goes back. */
+static void test_restarted_node_converges(void **state)
+{
+    (void)state;
+    SKIP_ON_REDIS();
+    start_three();
+    server_kill(&node[1]);
+    expect_ok(push(0, "1", state_text(2)));
+    wait_version(2, 2, 5000);
+    /* no node needs another up to serve what it owns */
+    server_kill(&node[2]);
+    tconn *c = tconnect(node[0].port);
+    assert_true(get_int(tcmd(c, "CLUSTER KEYSLOT bar")) < bounds[1]); /* group 0's */
+    expect_ok(tcmd(c, "SET bar 1"));
+    expect_bulk(tcmd(c, "GET bar"), "1");
+    tclose(c);
+    start_cluster_node(&node[2], 2);
+    start_cluster_node(&node[1], 1);
+    long long ms = wait_version(1, 2, 3000);
+    print_message("the restarted node took table version 2 in %lld ms\n", ms);
+    /* an older table pushed is refused and the nodes keep the newest */
+    expect_error(push(2, "2", state_text(1)), "ERR table version 1 is not newer than this node's 2");
+    expect_error(push(2, "1", state_text(1)), "ERR table version is 2, not the expected 1");
+    usleep(700 * 1000); /* more than a slow exchange period */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(table_version(i), 2);
+    stop_three();
+}
+
+/* Nodes guarded by requirepass: the peer links authenticate with
+ * masterauth, so the state still spreads. */
+static void test_peers_authenticate(void **state)
+{
+    (void)state;
+    SKIP_ON_REDIS();
+    for (int i = 0; i < 3; i++) {
+        unlink(conf_path[i]);
+        const char *args[] = { "--cluster-enabled", "yes", "--cluster-config-file", conf_path[i],
+                               "--requirepass", "s3cret", "--masterauth", "s3cret", NULL };
+        assert_int_equal(server_start(&node[i], args), 0);
+        tconn *c = tconnect(node[i].port);
+        expect_ok(tcmd(c, "AUTH s3cret"));
+        char *id = bulk_text(tcmd(c, "CLUSTER MYID"));
+        snprintf(ids[i], sizeof ids[i], "%s", id);
+        free(id);
+        tclose(c);
+    }
+    tconn *c = tconnect(node[0].port);
+    expect_ok(tcmd(c, "AUTH s3cret"));
+    const char *argv[] = { "CLUSTER", "RINGKV-SETSTATE", "0", state_text(1) };
+    tsendv(c, 4, argv);
+    expect_ok(tread(c, 5000));
+    tclose(c);
+    for (int i = 1; i < 3; i++) {
+        c = tconnect(node[i].port);
+        expect_ok(tcmd(c, "AUTH s3cret"));
+        long long start = now_ms(), v = 0;
+        while (v != 1 && now_ms() - start < 5000) {
+            char *info = bulk_text(tcmd(c, "CLUSTER INFO"));
+            v = info_field(info, "cluster_table_version");
+            free(info);
+            usleep(20 * 1000);
+        }
+        assert_int_equal(v, 1);
+        tclose(c);
+    }
+    stop_three();
+}
+
+/* Groups with a replica: node 2 is in group 0 with node 0 as master. */
+static char *replica_state_text(int version)
+{
+    static char text[4096];
+    snprintf(text, sizeof text,
+             "ringkv-cluster-state 1\ntable-version %d\n"
+             "group 0 %s 1\ngroup 1 %s 1\n"
+             "node %s 127.0.0.1 %d 0\nnode %s 127.0.0.1 %d 1\nnode %s 127.0.0.1 %d 0\n"
+             "slots 0 0-8191\nslots 1 8192-16383\n",
+             version, ids[0], ids[1], ids[0], node[0].port, ids[1], node[1].port, ids[2], node[2].port);
+    return text;
+}
+
+/* ROLE's first element, and for a replica the master's port. */
+static const char *role_of(int i, long long *master_port)
+{
+    static char role[16];
+    tconn *c = tconnect(node[i].port);
+    struct rval *v = tcmd(c, "ROLE");
+    assert_int_equal(v->type, R_ARRAY);
+    snprintf(role, sizeof role, "%s", v->elem[0]->str);
+    *master_port = strcmp(role, "slave") == 0 ? v->elem[2]->integer : 0;
+    rval_free(v);
+    tclose(c);
+    return role;
+}
+
+static void wait_role(int i, const char *role, int master, int timeout_ms)
+{
+    long long start = now_ms(), port = 0;
+    const char *got = "";
+    while (now_ms() - start < timeout_ms) {
+        got = role_of(i, &port);
+        if (strcmp(got, role) == 0 && (master < 0 || port == node[master].port))
+            return;
+        usleep(20 * 1000);
+    }
+    fail_msg("node %d: ROLE %s (master port %lld), not %s after %d ms", i, got, port, role, timeout_ms);
+}
+
+/* The port of the master CLUSTER SLOTS on node i gives for slot 0. */
+static long long slot0_master(int i)
+{
+    tconn *c = tconnect(node[i].port);
+    struct rval *v = tcmd(c, "CLUSTER SLOTS");
+    long long port = -1;
+    for (size_t r = 0; r < v->n; r++)
+        if (v->elem[r]->elem[0]->integer == 0)
+            port = v->elem[r]->elem[2]->elem[1]->integer;
+    rval_free(v);
+    tclose(c);
+    return port;
+}
+
+/* A replica node follows its group's record: it becomes REPLICAOF the
+ * group's master and holds its keys. CLUSTER FAILOVER TAKEOVER on it makes
+ * it the master: every node's CLUSTER SLOTS names it within a second or
+ * two, the old master follows it as a replica, writes to it work. */
+static void test_group_roles_and_takeover(void **state)
+{
+    (void)state;
+    SKIP_ON_REDIS();
+    start_unpushed();
+    expect_ok(push(0, "0", replica_state_text(1)));
+    wait_role(2, "slave", 0, 5000);
+    wait_role(0, "master", -1, 1000);
+    tconn *m = tconnect(node[0].port);
+    char key[32], first[32] = "";
+    int keys = 0;
+    for (int k = 0; keys < 50; k++) {
+        snprintf(key, sizeof key, "k%d", k);
+        if (get_int(tcmd(m, "CLUSTER KEYSLOT %s", key)) > 8191)
+            continue;
+        expect_ok(tcmd(m, "SET %s v%d", key, k));
+        if (!first[0])
+            snprintf(first, sizeof first, "%s", key);
+        keys++;
+    }
+    expect_int(tcmd(m, "WAIT 1 5000"), 1);
+    tconn *r = tconnect(node[2].port);
+    expect_int(tcmd(r, "DBSIZE"), 50);
+    expect_error_prefix(tcmd(r, "GET %s", first), "MOVED"); /* a replica redirects to its master */
+    /* CLUSTER FAILOVER refuses on the master */
+    expect_error(tcmd(m, "CLUSTER FAILOVER"), "ERR You should send CLUSTER FAILOVER to a replica");
+
+    expect_ok(tcmd(r, "CLUSTER FAILOVER TAKEOVER"));
+    long long start = now_ms();
+    wait_role(2, "master", -1, 1000);
+    for (int i = 0; i < 3; i++) {
+        while (slot0_master(i) != node[2].port && now_ms() - start < 2000)
+            usleep(20 * 1000);
+        assert_int_equal(slot0_master(i), node[2].port);
+    }
+    print_message("every node named the new master in %lld ms\n", now_ms() - start);
+    char *info = bulk_text(tcmd(r, "CLUSTER INFO"));
+    assert_int_equal(info_field(info, "cluster_my_epoch"), 2);
+    free(info);
+    /* the new master takes writes and has the old master's keys */
+    for (int k = 0; k < 200; k++) {
+        snprintf(key, sizeof key, "k%d", k);
+        if (get_int(tcmd(r, "CLUSTER KEYSLOT %s", key)) > 8191)
+            continue;
+        struct rval *v = tcmd(r, "GET %s", key);
+        if (v->type == R_BULK) {
+            char want[16];
+            snprintf(want, sizeof want, "v%d", k);
+            assert_string_equal(v->str, want);
+        }
+        rval_free(v);
+    }
+    expect_int(tcmd(r, "DBSIZE"), 50);
+    expect_ok(tcmd(r, "SET %s after", first));
+    /* the old master follows the record: a replica of the new one */
+    wait_role(0, "slave", 2, 3000);
+    expect_int(tcmd(r, "WAIT 1 5000"), 1);
+    char moved[100];
+    snprintf(moved, sizeof moved, "MOVED %lld 127.0.0.1:%d", get_int(tcmd(m, "CLUSTER KEYSLOT %s", first)),
+             node[2].port);
+    expect_error(tcmd(m, "GET %s", first), moved);
+    expect_bulk(tcmd(r, "GET %s", first), "after");
+
+    /* CLUSTER FAILOVER without an option on the old master, now a
+     * replica: the master hands over (replication's FAILOVER TO), no write
+     * lost, and the promotion is recorded (epoch 3) */
+    expect_ok(tcmd(m, "CLUSTER FAILOVER"));
+    wait_role(0, "master", -1, 5000);
+    wait_role(2, "slave", 0, 3000);
+    start = now_ms();
+    for (int i = 0; i < 3; i++) {
+        while (slot0_master(i) != node[0].port && now_ms() - start < 3000)
+            usleep(20 * 1000);
+        assert_int_equal(slot0_master(i), node[0].port);
+    }
+    expect_bulk(tcmd(m, "GET %s", first), "after");
+    info = bulk_text(tcmd(m, "CLUSTER INFO"));
+    assert_int_equal(info_field(info, "cluster_my_epoch"), 3);
+    free(info);
+
+    /* promoted by hand (as a Sentinel does): recorded with epoch 4, the
+     * peers follow it */
+    expect_ok(tcmd(r, "REPLICAOF NO ONE"));
+    start = now_ms();
+    for (int i = 0; i < 3; i++) {
+        while (slot0_master(i) != node[2].port && now_ms() - start < 3000)
+            usleep(20 * 1000);
+        assert_int_equal(slot0_master(i), node[2].port);
+    }
+    wait_role(0, "slave", 2, 3000);
+    info = bulk_text(tcmd(r, "CLUSTER INFO"));
+    assert_int_equal(info_field(info, "cluster_my_epoch"), 4);
+    free(info);
+
+    /* the peer links: in CLIENT LIST as cluster-peer clients, not dropped
+     * by the idle timeout */
+    expect_ok(tcmd(m, "CONFIG SET timeout 1"));
+    char *before = bulk_text(tcmd(m, "CLIENT LIST"));
+    usleep(2500 * 1000);
+    tclose(m); /* idle too: closed by the server */
+    m = tconnect(node[0].port);
+    char *after = bulk_text(tcmd(m, "CLIENT LIST"));
+    int links = 0;
+    for (char *line = strstr(before, "name=cluster-peer"); line; line = strstr(line + 1, "name=cluster-peer")) {
+        char *start_of_line = line;
+        while (start_of_line > before && start_of_line[-1] != '\n')
+            start_of_line--;
+        size_t len = (size_t)(strchr(start_of_line, ' ') - start_of_line); /* "id=<n>" */
+        char id[32];
+        snprintf(id, sizeof id, "%.*s ", (int)len, start_of_line);
+        assert_non_null(strstr(after, id));
+        links++;
+    }
+    assert_int_equal(links, 2);
+    free(before);
+    free(after);
+    tclose(m);
+    tclose(r);
+    stop_three();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +801,10 @@ int main(void)
         cmocka_unit_test(test_push_refusals),
         cmocka_unit_test(test_restart_keeps_state),
         cmocka_unit_test(test_redis_cli_follows_moved),
+        cmocka_unit_test(test_peers_share_pushed_state),
+        cmocka_unit_test(test_restarted_node_converges),
+        cmocka_unit_test(test_peers_authenticate),
+        cmocka_unit_test(test_group_roles_and_takeover),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -193,6 +193,77 @@ static void test_groups_never_go_back(void **state)
     mi_free(newer);
 }
 
+/* A pull merges a peer's newer group records into a copy of the node's
+ * own state: the copy is the same state (its text is), changing it leaves
+ * the original alone, and the merge says how many records it took. */
+static void test_copy_and_merge(void **state)
+{
+    (void)state;
+    char err[300] = "";
+    const char *text = "ringkv-cluster-state 1\ntable-version 7\ngroup 1 " A " 3\ngroup 2 " B " 9\n"
+                       "node " A " h 1 1\nnode " B " h 2 2\nnode " C " h 3 1\nslots 1 0-99\nslots 2 100-16383\n";
+    struct cluster_state *ours = parse(text, A, err, sizeof err);
+    assert_non_null(ours);
+    assert_int_equal(cluster_state_max_epoch(ours), 9);
+    struct cluster_state *copy = cluster_state_copy(ours);
+    struct buf a, b;
+    buf_init(&a);
+    buf_init(&b);
+    cluster_state_format(ours, NULL, &a);
+    cluster_state_format(copy, NULL, &b);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    assert_int_equal(copy->myself, ours->myself);
+    assert_int_equal(copy->slot_group[100], ours->slot_group[100]);
+    copy->groups[0].epoch = 10;
+    assert_int_equal(ours->groups[0].epoch, 3);
+    assert_ptr_not_equal(copy->nodes, ours->nodes);
+    /* a peer with an older table but group 1 at epoch 10 with C as master */
+    struct cluster_state *theirs = parse("ringkv-cluster-state 1\ntable-version 5\ngroup 1 " C " 10\n"
+                                         "node " A " h 1 1\nnode " C " h 3 1\nslots 1 0-16383\n", A, err, sizeof err);
+    assert_non_null(theirs);
+    struct cluster_state *merged = cluster_state_copy(ours);
+    assert_int_equal(cluster_state_keep_newer_groups(merged, theirs), 1);
+    assert_string_equal(merged->nodes[merged->groups[0].master].id, C);
+    assert_int_equal(merged->groups[0].epoch, 10);
+    assert_int_equal(merged->version, 7); /* the table stays ours */
+    assert_int_equal(merged->slot_group[50], ours->slot_group[50]);
+    assert_int_equal(cluster_state_keep_newer_groups(merged, theirs), 0); /* nothing newer left */
+    assert_int_equal(cluster_state_group_by_id(merged, 2), 1);
+    assert_int_equal(cluster_state_group_by_id(merged, 3), -1);
+    buf_free(&a);
+    buf_free(&b);
+    mi_free(ours);
+    mi_free(copy);
+    mi_free(theirs);
+    mi_free(merged);
+}
+
+/* Two replicas of a group promoted at the same moment take the same epoch:
+ * every node settles on the record with the greater master id, whichever
+ * it held. */
+static void test_equal_epochs_settle(void **state)
+{
+    (void)state;
+    char err[300] = "";
+    const char *with_b = "ringkv-cluster-state 1\ntable-version 2\ngroup 1 " B " 4\n"
+                         "node " A " h 1 1\nnode " B " h 2 1\nnode " C " h 3 1\nslots 1 0-16383\n";
+    const char *with_c = "ringkv-cluster-state 1\ntable-version 2\ngroup 1 " C " 4\n"
+                         "node " A " h 1 1\nnode " B " h 2 1\nnode " C " h 3 1\nslots 1 0-16383\n";
+    struct cluster_state *b = parse(with_b, A, err, sizeof err);
+    struct cluster_state *c = parse(with_c, A, err, sizeof err);
+    assert_true(cluster_record_newer(4, C, 4, B));
+    assert_false(cluster_record_newer(4, B, 4, C));
+    assert_false(cluster_record_newer(4, C, 4, C));
+    assert_true(cluster_record_newer(5, A, 4, C));
+    assert_int_equal(cluster_state_keep_newer_groups(b, c), 1); /* B's holder takes C */
+    assert_string_equal(b->nodes[b->groups[0].master].id, C);
+    assert_int_equal(cluster_state_keep_newer_groups(c, b), 0); /* C's holder keeps C */
+    assert_string_equal(c->nodes[c->groups[0].master].id, C);
+    mi_free(b);
+    mi_free(c);
+}
+
 static void test_empty(void **state)
 {
     (void)state;
@@ -212,6 +283,8 @@ int main(void)
         cmocka_unit_test(test_many_ranges),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_groups_never_go_back),
+        cmocka_unit_test(test_copy_and_merge),
+        cmocka_unit_test(test_equal_epochs_settle),
         cmocka_unit_test(test_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

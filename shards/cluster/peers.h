@@ -1,0 +1,63 @@
+/* peers: a node shares its cluster state with the other nodes of it
+ * (issue 10; ARCHITECTURE.md "Cluster").
+ *
+ * Shard 0 keeps one link to every other node of its state, over the nodes'
+ * normal port (non-blocking connects on shard 0's loop; the link is a
+ * connection owner of its own, "cluster peer link": CLIENT LIST shows it as
+ * a normal client named cluster-peer, and the idle timeout leaves it alone).
+ * With `masterauth` set, a link first authenticates with it (the nodes of a
+ * cluster with requirepass share the password their replicas use). On
+ * each link it asks
+ *
+ *     CLUSTER RINGKV-VERSIONS   -> "table-version <v>\ngroup <id> <epoch> <master-id>\n..."
+ *
+ * every PEER_FAST_MS while it has not yet had an answer from that peer
+ * (since start, or since the link broke) and every PEER_SLOW_MS after. When
+ * the peer's table version is higher than ours, or one of its group records
+ * is newer (a higher epoch; at equal epochs the greater master id), it
+ * pulls the whole state
+ *
+ *     CLUSTER RINGKV-GETSTATE   -> the state's text form (state.h)
+ *
+ * and publishes what is newer; when the peer's table is older (or it has
+ * none: the admin tool pushed to some nodes only), it pushes its own
+ *
+ *     CLUSTER RINGKV-SETSTATE <peer's version> <state>
+ *
+ * with the same checks as the tool's push. A newer table replaces ours with the same
+ * checks as a push (a valid state that lists this node), keeping any group
+ * record of ours with a higher epoch; group records merge by epoch, the
+ * higher one winning per group. A node never goes back, and never needs a
+ * peer to keep serving what it owns: the links only bring news.
+ *
+ * A request unanswered for PEER_TIMEOUT_MS (or a connect that long) drops
+ * the link; it is made again at the fast period. The work per peer is one
+ * small request per period, so a cluster of n nodes makes n*(n-1) of them
+ * per PEER_SLOW_MS: fine for tens of nodes, to be revisited (gossip over a
+ * few peers) for hundreds. */
+#ifndef RINGKV_CLUSTER_PEERS_H
+#define RINGKV_CLUSTER_PEERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct shard;
+struct cluster;
+
+#define PEER_FAST_MS    100
+#define PEER_SLOW_MS    500
+#define PEER_TIMEOUT_MS 2000
+
+/* Every tick on shard 0: follow the state's list of nodes (links to new
+ * nodes, none to nodes gone), connect, ask, time out. */
+void cluster_peers_tick(struct shard *sh, struct cluster *c, int64_t now_ms);
+
+/* Shard 0's teardown, after its loop closed every link: forget the peers. */
+void cluster_peers_free(struct cluster *c);
+
+/* Ask the master of this node's group to hand over to this node (the
+ * replication's FAILOVER TO <ip> <port>, lossless), on the link to it.
+ * Returns 0, or -1 with err set (no link to the master now). */
+int cluster_peers_ask_failover(struct shard *sh, struct cluster *c, char *err, size_t errlen);
+
+#endif
