@@ -1,4 +1,4 @@
-/* cluster: cluster mode on a node (DESIGN.md §6; issue 10, first part).
+/* cluster: cluster mode on a node (ARCHITECTURE.md "Cluster"; issue 10).
  *
  * With `cluster-enabled yes`, main attaches this layer (cluster_attach): the
  * node gets its cluster state (shards/cluster/state.h), loaded from the

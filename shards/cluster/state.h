@@ -6,7 +6,7 @@
  * version is a new struct (shards/cluster/cluster.h swaps them), so shards
  * read it without locks.
  *
- * Two kinds of state, each with one writer (DESIGN.md §6): the slot table
+ * Two kinds of state, each with one writer (ARCHITECTURE.md "Cluster"): the slot table
  * changes only through the admin tool (a push whose version is higher), the
  * group records only through failover (a record whose epoch is higher). A
  * node never goes back on either.
