@@ -29,6 +29,7 @@
 #include "shards/cluster/cluster.h"
 #include "shards/commands/commands.h"
 #include "shards/node.h"
+#include "shards/store/store.h"
 
 #include "ringkv_version.h"
 
@@ -73,6 +74,62 @@ static void copy_path(char *dst, size_t dstlen, const char *src)
     dst[len] = '\0';
 }
 
+/* daemonize yes: fork before any thread exists (the shard threads and their
+ * io_uring instances are created later, in the child only), the parent waits
+ * until the child says it is ready (a byte on *ready_fd, written by
+ * daemon_ready) or fails (the pipe closes without one), and exits 0 or 1 as
+ * the child's start went: init scripts learn whether the server came up. The
+ * child leaves the terminal's session and its standard streams point at
+ * /dev/null (with no logfile, the log goes there, as in Redis). Returns 0 in
+ * the child, -1 if fork failed. */
+static int daemonize(int *ready_fd)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid > 0) {
+        close(p[1]);
+        char c;
+        ssize_t n;
+        do
+            n = read(p[0], &c, 1);
+        while (n < 0 && errno == EINTR);
+        _exit(n == 1 ? 0 : 1);
+    }
+    close(p[0]);
+    setsid();
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        if (null > STDERR_FILENO)
+            close(null);
+    }
+    *ready_fd = p[1];
+    return 0;
+}
+
+/* Tell the waiting parent (daemonize) that the server is up. */
+static void daemon_ready(int *ready_fd)
+{
+    if (*ready_fd < 0)
+        return;
+    ssize_t n;
+    do
+        n = write(*ready_fd, "1", 1);
+    while (n < 0 && errno == EINTR);
+    close(*ready_fd);
+    *ready_fd = -1;
+}
+
 static int pidfile_write(const char *path)
 {
     FILE *f = fopen(path, "w");
@@ -113,9 +170,27 @@ int main(int argc, char **argv)
         copy_path(n->config_file, sizeof(n->config_file), argv[1]);
     atomic_store(&n->next_client_id, 1);
 
+    /* dir: entered before any other path is used (logfile, pidfile, the
+     * cluster config file are relative to it, as in Redis); CONFIG GET dir
+     * then shows where the server runs, absolute */
+    const char *dir = config_str(&n->config, dir);
+    if (dir[0] != '\0' && chdir(dir) != 0) {
+        fprintf(stderr, "Can't chdir to '%s': %s\n", dir, strerror(errno));
+        return 1;
+    }
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof(cwd)) != NULL)
+        config_set(&n->config, "dir", cwd, false, err, sizeof(err));
+
     const char *logfile = config_str(&n->config, logfile);
     if (log_setup(logfile, (int)config_load(&n->config, loglevel)) != 0) {
         fprintf(stderr, "Can't open the log file '%s': %s\n", logfile, strerror(errno));
+        return 1;
+    }
+    int ready_fd = -1;
+    bool daemonized = config_load(&n->config, daemonize) != 0;
+    if (daemonized && daemonize(&ready_fd) != 0) {
+        fprintf(stderr, "Can't fork to the background: %s\n", strerror(errno));
         return 1;
     }
     char nthreads[24] = "auto";
@@ -125,7 +200,36 @@ int main(int argc, char **argv)
     if (n->config_file[0] != '\0')
         log_notice("Configuration loaded from %s", n->config_file);
 
+    char ignored[4096];
+    size_t nignored = config_ignored_names(&n->config, ignored, sizeof(ignored));
+    if (nignored > 0) {
+        /* one message, cut at commas into lines that fit a log line */
+        log_warning("Ignored %zu Redis directive(s) that have no meaning in ringkv (README: Configuration):",
+                    nignored);
+        const char *p = ignored;
+        while (*p) {
+            size_t len = strlen(p);
+            if (len > 800) {
+                len = 800;
+                while (len > 0 && p[len] != ',')
+                    len--;
+            }
+            log_warning("  ignored: %.*s", (int)len, p);
+            p += len;
+            while (*p == ',' || *p == ' ')
+                p++;
+        }
+    }
+    long long policy = config_load(&n->config, maxmemory_policy);
+    if (policy == EVICT_ALLKEYS_LFU || policy == EVICT_VOLATILE_LFU)
+        log_notice("maxmemory-policy %s evicts as %s: ringkv keeps no access frequencies",
+                   policy == EVICT_ALLKEYS_LFU ? "allkeys-lfu" : "volatile-lfu",
+                   policy == EVICT_ALLKEYS_LFU ? "allkeys-lru" : "volatile-lru");
+
+    /* as in Redis: a daemon writes a pid file even when none is named */
     const char *pidfile = config_str(&n->config, pidfile);
+    if (pidfile[0] == '\0' && daemonized)
+        pidfile = "/var/run/ringkv.pid";
     bool have_pidfile = false;
     if (pidfile[0] != '\0') {
         if (pidfile_write(pidfile) != 0)
@@ -162,6 +266,7 @@ int main(int argc, char **argv)
         return 1;
     }
     log_notice("Ready to accept connections tcp (port %d)", n->port);
+    daemon_ready(&ready_fd);
 
     struct timespec tick = { 0, 100 * 1000 * 1000 };
     bool asked = false;

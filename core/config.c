@@ -31,6 +31,11 @@ const struct option_desc config_options[] = {
     { name, offsetof(struct config, field), type, def, flags, words, help },
     CONFIG_OPTIONS(CONFIG_DESC)
 #undef CONFIG_DESC
+#define CONFIG_DESC_IGNORED(name, field, def) \
+    { name, offsetof(struct config, ignored_##field), CONF_STRING, def, CONF_RUNTIME | CONF_IGNORED, NULL, \
+      "Redis's; no meaning in ringkv: accepted, shown by CONFIG GET, ignored" },
+    CONFIG_IGNORED(CONFIG_DESC_IGNORED)
+#undef CONFIG_DESC_IGNORED
 };
 _Static_assert(sizeof(config_options) / sizeof(config_options[0]) == CONFIG_NOPTIONS, "option count");
 
@@ -82,10 +87,38 @@ long long option_load(const struct config *cfg, const struct option_desc *o)
     return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
+/* Names Redis renamed and still accepts: the old one finds the new. */
+static const struct {
+    const char *old, *now;
+} aliases[] = {
+    { "slaveof",                        "replicaof" },
+    { "slave-read-only",                "replica-read-only" },
+    { "slave-priority",                 "replica-priority" },
+    { "slave-serve-stale-data",         "replica-serve-stale-data" },
+    { "slave-announce-ip",              "replica-announce-ip" },
+    { "slave-announce-port",            "replica-announce-port" },
+    { "slave-lazy-flush",               "replica-lazy-flush" },
+    { "slave-ignore-maxmemory",         "replica-ignore-maxmemory" },
+    { "repl-ping-slave-period",         "repl-ping-replica-period" },
+    { "min-slaves-to-write",            "min-replicas-to-write" },
+    { "min-slaves-max-lag",             "min-replicas-max-lag" },
+    { "cluster-slave-validity-factor",  "cluster-replica-validity-factor" },
+    { "cluster-slave-no-failover",      "cluster-replica-no-failover" },
+    { "hash-max-ziplist-entries",       "hash-max-listpack-entries" },
+    { "hash-max-ziplist-value",         "hash-max-listpack-value" },
+    { "zset-max-ziplist-entries",       "zset-max-listpack-entries" },
+    { "zset-max-ziplist-value",         "zset-max-listpack-value" },
+    { "list-max-ziplist-size",          "list-max-listpack-size" },
+};
+
 const struct option_desc *option_find(const char *name)
 {
-    if (strcasecmp(name, "slaveof") == 0) /* Redis's old name, still accepted */
-        name = "replicaof";
+    for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
+        if (strcasecmp(name, aliases[i].old) == 0) {
+            name = aliases[i].now;
+            break;
+        }
+    }
     for (size_t i = 0; i < CONFIG_NOPTIONS; i++)
         if (strcasecmp(config_options[i].name, name) == 0)
             return &config_options[i];
@@ -190,8 +223,9 @@ static const char *option_parse(const struct option_desc *o, const char *value, 
         if (strcasecmp(value, "yes") == 0) v = 1;
         else if (strcasecmp(value, "no") == 0) v = 0;
         else return "argument must be 'yes' or 'no'";
-        /* accepted so that redis.conf files load, but ringkv cannot do it */
-        if (v && (strcmp(o->name, "daemonize") == 0 || strcmp(o->name, "appendonly") == 0)) {
+        /* accepted so that redis.conf files load, but ringkv cannot do it:
+         * refused rather than ignored, as it would promise durability */
+        if (v && strcmp(o->name, "appendonly") == 0) {
             snprintf(why, whylen, "ringkv does not support '%s yes'", o->name);
             return why;
         }
@@ -380,6 +414,25 @@ void config_get(const struct config *cfg, const char *pattern, config_visit_fn *
     }
 }
 
+size_t config_ignored_names(const struct config *cfg, char *out, size_t outlen)
+{
+    size_t count = 0, at = 0;
+    if (outlen > 0)
+        out[0] = '\0';
+    for (size_t i = 0; i < CONFIG_NOPTIONS; i++) {
+        const struct option_desc *o = &config_options[i];
+        /* a string still pointing at the table's literal was never given */
+        if (!(o->flags & CONF_IGNORED) || (const char *)(intptr_t)option_load(cfg, o) == o->def)
+            continue;
+        count++;
+        if (at < outlen) {
+            int n = snprintf(out + at, outlen - at, "%s%s", at ? ", " : "", o->name);
+            at += n > 0 ? (size_t)n : 0;
+        }
+    }
+    return count;
+}
+
 static const char *type_word(const struct option_desc *o)
 {
     switch (o->type) {
@@ -406,6 +459,8 @@ void config_print_help(FILE *f)
             "Options:\n");
     for (size_t i = 0; i < CONFIG_NOPTIONS; i++) {
         const struct option_desc *o = &config_options[i];
+        if (o->flags & CONF_IGNORED)
+            continue; /* listed as a whole below */
         char head[128];
         snprintf(head, sizeof(head), "--%s %s", o->name, type_word(o));
         fprintf(f, "  %-42s default: %s%s%s\n", head,
@@ -417,4 +472,22 @@ void config_print_help(FILE *f)
             fprintf(f, " [CONFIG SET]");
         fprintf(f, "\n");
     }
+    fprintf(f,
+            "\n"
+            "Every other directive of Redis 7's redis.conf is accepted and ignored (it has\n"
+            "no meaning in ringkv; CONFIG GET shows the value given, the start-up log lists\n"
+            "the ones given, the README says why):\n");
+    size_t col = 0;
+    for (size_t i = 0; i < CONFIG_NOPTIONS; i++) {
+        const struct option_desc *o = &config_options[i];
+        if (!(o->flags & CONF_IGNORED))
+            continue;
+        size_t len = strlen(o->name);
+        if (col > 0 && col + len + 1 > 78) {
+            fprintf(f, "\n");
+            col = 0;
+        }
+        col += (size_t)fprintf(f, "%s%s", col ? " " : "  ", o->name);
+    }
+    fprintf(f, "\n");
 }

@@ -24,6 +24,7 @@ enum config_type {
 };
 
 #define CONF_RUNTIME 1 /* may be changed by CONFIG SET */
+#define CONF_IGNORED 2 /* a Redis directive ringkv accepts and ignores (CONFIG_IGNORED) */
 
 /* X(name, field, type, default-as-text, flags, enum-words, help) */
 #define CONFIG_OPTIONS(X) \
@@ -33,7 +34,7 @@ enum config_type {
     X("pin",             pin,             CONF_BOOL,   "yes",       0, NULL, "pin shard thread i to the i-th allowed CPU") \
     X("recv-buffers",    recv_buffers,    CONF_INT,    "128",       0, NULL, "16 KB buffers in each shard's io_uring receive ring (rounded up to a power of two): what one loop turn can read") \
     X("maxmemory",       maxmemory,       CONF_MEMORY, "0",         CONF_RUNTIME, NULL, "memory limit for data (0: none), split evenly over the shards") \
-    X("maxmemory-policy", maxmemory_policy, CONF_ENUM, "noeviction", CONF_RUNTIME, "noeviction allkeys-lru volatile-lru allkeys-random volatile-ttl", "what to do when maxmemory is reached") \
+    X("maxmemory-policy", maxmemory_policy, CONF_ENUM, "noeviction", CONF_RUNTIME, "noeviction allkeys-lru volatile-lru allkeys-random volatile-ttl volatile-random allkeys-lfu volatile-lfu", "what to do when maxmemory is reached (the LFU policies evict by LRU: ringkv keeps no access counts)") \
     X("maxmemory-samples", maxmemory_samples, CONF_INT, "5",        CONF_RUNTIME, NULL, "keys sampled per eviction (accepted for compatibility)") \
     X("requirepass",     requirepass,     CONF_STRING, "",          CONF_RUNTIME, NULL, "password clients must give with AUTH (empty: none)") \
     X("protected-mode",  protected_mode,  CONF_BOOL,   "yes",       CONF_RUNTIME, NULL, "without a password, accept only loopback clients") \
@@ -44,7 +45,7 @@ enum config_type {
     X("loglevel",        loglevel,        CONF_ENUM,   "notice",    CONF_RUNTIME, "debug verbose notice warning nothing", "how much to log") \
     X("logfile",         logfile,         CONF_STRING, "",          0, NULL, "log file path (empty: standard output)") \
     X("pidfile",         pidfile,         CONF_STRING, "",          0, NULL, "write the process id here (empty: no file)") \
-    X("daemonize",       daemonize,       CONF_BOOL,   "no",        0, NULL, "accepted for compatibility; only 'no' is supported") \
+    X("daemonize",       daemonize,       CONF_BOOL,   "no",        0, NULL, "fork to the background once started (then a pidfile is always written: default /var/run/ringkv.pid)") \
     X("databases",       databases,       CONF_INT,    "1",         0, NULL, "ringkv has one database (SELECT 0 only)") \
     X("proto-max-bulk-len", proto_max_bulk_len, CONF_MEMORY, "512mb", CONF_RUNTIME, NULL, "largest bulk string a client may send") \
     X("client-query-buffer-limit", client_query_buffer_limit, CONF_MEMORY, "1gb", CONF_RUNTIME, NULL, "largest unparsed input kept per client; past it the client is closed") \
@@ -67,7 +68,165 @@ enum config_type {
     X("min-replicas-max-lag", min_replicas_max_lag, CONF_INT, "10",  CONF_RUNTIME, NULL, "seconds since a replica's last acknowledgement for it to count as not lagging") \
     X("cluster-enabled", cluster_enabled, CONF_BOOL,   "no",        0, NULL, "cluster mode: keys of slots this node's group does not serve are answered -MOVED (shards/cluster/cluster.h)") \
     X("cluster-config-file", cluster_config_file, CONF_STRING, "nodes.conf", 0, NULL, "where a cluster node keeps its id and cluster state (written by the node)") \
-    X("cluster-node-timeout", cluster_node_timeout, CONF_INT, "15000", CONF_RUNTIME, NULL, "milliseconds after which an unreachable node counts as failing")
+    X("cluster-node-timeout", cluster_node_timeout, CONF_INT, "15000", CONF_RUNTIME, NULL, "milliseconds after which an unreachable node counts as failing") \
+    X("dir",             dir,             CONF_STRING, "",          0, NULL, "working directory, entered at start (empty: stay where started); CONFIG GET shows it absolute")
+
+/* Redis 7's redis.conf directives that mean nothing in ringkv (no disk
+ * persistence, no TLS, no ACL users, no modules, one encoding per type...):
+ * each is accepted from a file, a flag or CONFIG SET, kept as the text given
+ * (CONFIG GET returns it: tools read some back), listed once in the start-up
+ * log as ignored (config_ignored_names) and in the README; none changes what
+ * ringkv does. They are options of type CONF_STRING with the flags
+ * CONF_RUNTIME | CONF_IGNORED; old names (slave-*, *-ziplist-*) are aliases
+ * (config.c option_find). X(name, field, Redis's default as CONFIG GET shows it) */
+#define CONFIG_IGNORED(X) \
+    X("always-show-logo", always_show_logo, "no") \
+    X("set-proc-title", set_proc_title, "yes") \
+    X("proc-title-template", proc_title_template, "{title} {listen-addr} {server-mode}") \
+    X("supervised", supervised, "no") \
+    X("syslog-enabled", syslog_enabled, "no") \
+    X("syslog-ident", syslog_ident, "redis") \
+    X("syslog-facility", syslog_facility, "local0") \
+    X("crash-log-enabled", crash_log_enabled, "yes") \
+    X("crash-memcheck-enabled", crash_memcheck_enabled, "yes") \
+    X("unixsocket", unixsocket, "") \
+    X("unixsocketperm", unixsocketperm, "0") \
+    X("socket-mark-id", socket_mark_id, "0") \
+    X("bind-source-addr", bind_source_addr, "") \
+    X("io-threads", io_threads, "1") \
+    X("io-threads-do-reads", io_threads_do_reads, "no") \
+    X("oom-score-adj", oom_score_adj, "no") \
+    X("oom-score-adj-values", oom_score_adj_values, "0 200 800") \
+    X("disable-thp", disable_thp, "yes") \
+    X("ignore-warnings", ignore_warnings, "") \
+    X("shutdown-timeout", shutdown_timeout, "10") \
+    X("shutdown-on-sigint", shutdown_on_sigint, "default") \
+    X("shutdown-on-sigterm", shutdown_on_sigterm, "default") \
+    X("enable-protected-configs", enable_protected_configs, "no") \
+    X("enable-debug-command", enable_debug_command, "no") \
+    X("enable-module-command", enable_module_command, "no") \
+    X("loadmodule", loadmodule, "") \
+    X("rename-command", rename_command, "") \
+    X("user", user, "") \
+    X("aclfile", aclfile, "") \
+    X("acllog-max-len", acllog_max_len, "128") \
+    X("acl-pubsub-default", acl_pubsub_default, "resetchannels") \
+    X("masteruser", masteruser, "") \
+    X("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, "yes") \
+    X("rdbcompression", rdbcompression, "yes") \
+    X("rdbchecksum", rdbchecksum, "yes") \
+    X("dbfilename", dbfilename, "dump.rdb") \
+    X("rdb-del-sync-files", rdb_del_sync_files, "no") \
+    X("rdb-save-incremental-fsync", rdb_save_incremental_fsync, "yes") \
+    X("sanitize-dump-payload", sanitize_dump_payload, "no") \
+    X("appendfilename", appendfilename, "appendonly.aof") \
+    X("appenddirname", appenddirname, "appendonlydir") \
+    X("appendfsync", appendfsync, "everysec") \
+    X("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite, "no") \
+    X("auto-aof-rewrite-percentage", auto_aof_rewrite_percentage, "100") \
+    X("auto-aof-rewrite-min-size", auto_aof_rewrite_min_size, "67108864") \
+    X("aof-load-truncated", aof_load_truncated, "yes") \
+    X("aof-use-rdb-preamble", aof_use_rdb_preamble, "yes") \
+    X("aof-timestamp-enabled", aof_timestamp_enabled, "no") \
+    X("aof-rewrite-incremental-fsync", aof_rewrite_incremental_fsync, "yes") \
+    X("replica-serve-stale-data", replica_serve_stale_data, "yes") \
+    X("repl-diskless-sync", repl_diskless_sync, "yes") \
+    X("repl-diskless-sync-delay", repl_diskless_sync_delay, "5") \
+    X("repl-diskless-sync-max-replicas", repl_diskless_sync_max_replicas, "0") \
+    X("repl-diskless-load", repl_diskless_load, "disabled") \
+    X("repl-disable-tcp-nodelay", repl_disable_tcp_nodelay, "no") \
+    X("repl-ping-replica-period", repl_ping_replica_period, "10") \
+    X("repl-backlog-ttl", repl_backlog_ttl, "3600") \
+    X("replica-announced", replica_announced, "yes") \
+    X("replica-announce-ip", replica_announce_ip, "") \
+    X("replica-announce-port", replica_announce_port, "0") \
+    X("replica-ignore-maxmemory", replica_ignore_maxmemory, "yes") \
+    X("replica-ignore-disk-write-errors", replica_ignore_disk_write_errors, "no") \
+    X("replica-lazy-flush", replica_lazy_flush, "no") \
+    X("propagation-error-behavior", propagation_error_behavior, "ignore") \
+    X("lazyfree-lazy-eviction", lazyfree_lazy_eviction, "no") \
+    X("lazyfree-lazy-expire", lazyfree_lazy_expire, "no") \
+    X("lazyfree-lazy-server-del", lazyfree_lazy_server_del, "no") \
+    X("lazyfree-lazy-user-del", lazyfree_lazy_user_del, "no") \
+    X("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush, "no") \
+    X("maxmemory-clients", maxmemory_clients, "0") \
+    X("maxmemory-eviction-tenacity", maxmemory_eviction_tenacity, "10") \
+    X("lfu-log-factor", lfu_log_factor, "10") \
+    X("lfu-decay-time", lfu_decay_time, "1") \
+    X("active-expire-effort", active_expire_effort, "1") \
+    X("activerehashing", activerehashing, "yes") \
+    X("dynamic-hz", dynamic_hz, "yes") \
+    X("jemalloc-bg-thread", jemalloc_bg_thread, "yes") \
+    X("activedefrag", activedefrag, "no") \
+    X("active-defrag-ignore-bytes", active_defrag_ignore_bytes, "104857600") \
+    X("active-defrag-threshold-lower", active_defrag_threshold_lower, "10") \
+    X("active-defrag-threshold-upper", active_defrag_threshold_upper, "100") \
+    X("active-defrag-cycle-min", active_defrag_cycle_min, "1") \
+    X("active-defrag-cycle-max", active_defrag_cycle_max, "25") \
+    X("active-defrag-max-scan-fields", active_defrag_max_scan_fields, "1000") \
+    X("lua-time-limit", lua_time_limit, "5000") \
+    X("busy-reply-threshold", busy_reply_threshold, "5000") \
+    X("tracking-table-max-keys", tracking_table_max_keys, "1000000") \
+    X("latency-monitor-threshold", latency_monitor_threshold, "0") \
+    X("latency-tracking", latency_tracking, "yes") \
+    X("latency-tracking-info-percentiles", latency_tracking_info_percentiles, "50 99 99.9") \
+    X("notify-keyspace-events", notify_keyspace_events, "") \
+    X("hash-max-listpack-entries", hash_max_listpack_entries, "128") \
+    X("hash-max-listpack-value", hash_max_listpack_value, "64") \
+    X("list-max-listpack-size", list_max_listpack_size, "-2") \
+    X("list-compress-depth", list_compress_depth, "0") \
+    X("set-max-intset-entries", set_max_intset_entries, "512") \
+    X("set-max-listpack-entries", set_max_listpack_entries, "128") \
+    X("set-max-listpack-value", set_max_listpack_value, "64") \
+    X("zset-max-listpack-entries", zset_max_listpack_entries, "128") \
+    X("zset-max-listpack-value", zset_max_listpack_value, "64") \
+    X("hll-sparse-max-bytes", hll_sparse_max_bytes, "3000") \
+    X("stream-node-max-bytes", stream_node_max_bytes, "4096") \
+    X("stream-node-max-entries", stream_node_max_entries, "100") \
+    X("cluster-port", cluster_port, "0") \
+    X("cluster-announce-ip", cluster_announce_ip, "") \
+    X("cluster-announce-port", cluster_announce_port, "0") \
+    X("cluster-announce-bus-port", cluster_announce_bus_port, "0") \
+    X("cluster-announce-tls-port", cluster_announce_tls_port, "0") \
+    X("cluster-announce-hostname", cluster_announce_hostname, "") \
+    X("cluster-announce-human-nodename", cluster_announce_human_nodename, "") \
+    X("cluster-preferred-endpoint-type", cluster_preferred_endpoint_type, "ip") \
+    X("cluster-replica-validity-factor", cluster_replica_validity_factor, "10") \
+    X("cluster-migration-barrier", cluster_migration_barrier, "1") \
+    X("cluster-allow-replica-migration", cluster_allow_replica_migration, "yes") \
+    X("cluster-require-full-coverage", cluster_require_full_coverage, "yes") \
+    X("cluster-replica-no-failover", cluster_replica_no_failover, "no") \
+    X("cluster-allow-reads-when-down", cluster_allow_reads_when_down, "no") \
+    X("cluster-allow-pubsubshard-when-down", cluster_allow_pubsubshard_when_down, "yes") \
+    X("cluster-link-sendbuf-limit", cluster_link_sendbuf_limit, "0") \
+    X("tls-port", tls_port, "0") \
+    X("tls-cert-file", tls_cert_file, "") \
+    X("tls-key-file", tls_key_file, "") \
+    X("tls-key-file-pass", tls_key_file_pass, "") \
+    X("tls-client-cert-file", tls_client_cert_file, "") \
+    X("tls-client-key-file", tls_client_key_file, "") \
+    X("tls-client-key-file-pass", tls_client_key_file_pass, "") \
+    X("tls-dh-params-file", tls_dh_params_file, "") \
+    X("tls-ca-cert-file", tls_ca_cert_file, "") \
+    X("tls-ca-cert-dir", tls_ca_cert_dir, "") \
+    X("tls-auth-clients", tls_auth_clients, "yes") \
+    X("tls-replication", tls_replication, "no") \
+    X("tls-cluster", tls_cluster, "no") \
+    X("tls-protocols", tls_protocols, "") \
+    X("tls-ciphers", tls_ciphers, "") \
+    X("tls-ciphersuites", tls_ciphersuites, "") \
+    X("tls-prefer-server-ciphers", tls_prefer_server_ciphers, "no") \
+    X("tls-session-caching", tls_session_caching, "yes") \
+    X("tls-session-cache-size", tls_session_cache_size, "20480") \
+    X("tls-session-cache-timeout", tls_session_cache_timeout, "300") \
+    X("server_cpulist", server_cpulist, "") \
+    X("bio_cpulist", bio_cpulist, "") \
+    X("aof_rewrite_cpulist", aof_rewrite_cpulist, "") \
+    X("bgsave_cpulist", bgsave_cpulist, "") \
+    X("aof-disable-auto-gc", aof_disable_auto_gc, "no") \
+    X("locale-collate", locale_collate, "") \
+    X("max-new-connections-per-cycle", max_new_connections_per_cycle, "10") \
+    X("max-new-tls-connections-per-cycle", max_new_tls_connections_per_cycle, "1")
 
 struct config {
 #define CONFIG_FIELD_INT(name, field, type, def, flags, words, help) long long field;
@@ -75,6 +234,9 @@ struct config {
      * except strings, which are char * (see config_str) */
     CONFIG_OPTIONS(CONFIG_FIELD_INT)
 #undef CONFIG_FIELD_INT
+#define CONFIG_FIELD_IGNORED(name, field, def) long long ignored_##field;
+    CONFIG_IGNORED(CONFIG_FIELD_IGNORED)
+#undef CONFIG_FIELD_IGNORED
     /* strings: the long long field above holds a (char *) cast to intptr */
 };
 
@@ -138,6 +300,10 @@ void config_get(const struct config *cfg, const char *pattern, config_visit_fn *
 /* Text of one option's current value (memory as plain bytes, bools yes/no,
  * enums as their word) into out; returns out, or NULL for an unknown name. */
 const char *config_value_text(const struct config *cfg, const char *name, char *out, size_t outlen);
+
+/* The CONFIG_IGNORED directives cfg has been given (a file, flags, CONFIG
+ * SET), as "name, name, ..." into out (cut at outlen); returns how many. */
+size_t config_ignored_names(const struct config *cfg, char *out, size_t outlen);
 
 /* --help: every option with its default and description. */
 void config_print_help(FILE *f);

@@ -18,13 +18,17 @@ struct option_desc {
     const char      *help;
 };
 
-/* Every option, in CONFIG_OPTIONS order (config.c), and how many. */
+/* Every option, in CONFIG_OPTIONS order then CONFIG_IGNORED's (config.c),
+ * and how many. */
 extern const struct option_desc config_options[];
 #define CONFIG_COUNT_ONE(name, field, type, def, flags, words, help) + 1
-enum { CONFIG_NOPTIONS = 0 CONFIG_OPTIONS(CONFIG_COUNT_ONE) };
+#define CONFIG_COUNT_IGNORED(name, field, def) + 1
+enum { CONFIG_NOPTIONS = 0 CONFIG_OPTIONS(CONFIG_COUNT_ONE) CONFIG_IGNORED(CONFIG_COUNT_IGNORED) };
 #undef CONFIG_COUNT_ONE
+#undef CONFIG_COUNT_IGNORED
 
-/* The option named name (case-insensitive, "slaveof" for replicaof), or NULL. */
+/* The option named name (case-insensitive; Redis's old names such as
+ * "slaveof" or "slave-read-only" find the new one), or NULL. */
 const struct option_desc *option_find(const char *name);
 /* Its current value (a string's pointer cast to long long). */
 long long option_load(const struct config *cfg, const struct option_desc *o);

@@ -1110,6 +1110,10 @@ bool store_make_room(struct store *s, size_t limit, enum evict_policy policy, in
     bury_graveyard(s);
     if (limit == 0 || (s->hold && s->hold(s->hold_arg, now_ms)))
         return true;
+    if (policy == EVICT_ALLKEYS_LFU)
+        policy = EVICT_ALLKEYS_LRU;
+    else if (policy == EVICT_VOLATILE_LFU)
+        policy = EVICT_VOLATILE_LRU;
     if (s->pool_policy != policy) {
         s->pool_len = 0;
         s->pool_policy = policy;
@@ -1125,9 +1129,16 @@ bool store_make_room(struct store *s, size_t limit, enum evict_policy policy, in
             if (victim)
                 h = entry_hash(victim);
             break;
+        case EVICT_VOLATILE_RANDOM:
+            if (s->vol_len == 0)
+                return false;
+            victim = s->vol[rng_next(s) % s->vol_len];
+            h = entry_hash(victim);
+            break;
         case EVICT_ALLKEYS_LRU:
         case EVICT_VOLATILE_LRU:
         case EVICT_VOLATILE_TTL:
+        default: /* the LFU policies were mapped above */
             if (policy != EVICT_ALLKEYS_LRU && s->vol_len == 0)
                 return false;
             for (int tries = 0; !victim && tries < 8; tries++) {

@@ -63,6 +63,11 @@ enum evict_policy {
     EVICT_VOLATILE_LRU,
     EVICT_ALLKEYS_RANDOM,
     EVICT_VOLATILE_TTL,
+    EVICT_VOLATILE_RANDOM,
+    /* the store keeps no access counts: the LFU policies evict as their LRU
+     * counterparts (the nearest ringkv has); README says so */
+    EVICT_ALLKEYS_LFU,
+    EVICT_VOLATILE_LFU,
 };
 
 struct store_stats {

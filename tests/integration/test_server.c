@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -659,6 +661,278 @@ static void test_config_set_string_does_not_leak(void **state)
     assert_int_equal(server_stop(&ls), 0);
 }
 
+/* ---- a Redis user's redis.conf, daemonize, ./run (issue 13) ---- */
+
+/* A fresh directory under /tmp (absolute, no links: CONFIG GET dir shows it). */
+static void make_tmpdir(char *dir, size_t n)
+{
+    snprintf(dir, n, "/tmp/ringkv_dropin_XXXXXX");
+    assert_non_null(mkdtemp(dir));
+}
+
+/* Remove dir and the few plain files a test left in it. */
+static void remove_tmpdir(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(run_cmd(cmd, NULL), 0);
+}
+
+/* Whether something accepts TCP connections on 127.0.0.1:port. */
+static bool port_open(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+/* The pid in a pid file, or -1 while it does not hold one. */
+static pid_t read_pidfile(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    int pid = -1;
+    if (fscanf(f, "%d", &pid) != 1)
+        pid = -1;
+    fclose(f);
+    return pid;
+}
+
+/* A daemon a test started (not our child, so the harness does not know it):
+ * the teardown kills it if the test failed before it ended. */
+static pid_t daemon_pid = -1;
+
+static int kill_daemon(void **state)
+{
+    if (daemon_pid > 0 && kill(daemon_pid, 0) == 0)
+        kill(daemon_pid, SIGKILL);
+    daemon_pid = -1;
+    return 0;
+}
+
+/* Wait up to timeout_ms for a daemon (not our child) to exit; kill -9 it
+ * past that. Returns whether it exited by itself. */
+static bool daemon_gone(pid_t pid, int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+    while (now_ms() < deadline) {
+        if (kill(pid, 0) != 0)
+            return true;
+        usleep(20 * 1000);
+    }
+    kill(pid, SIGKILL);
+    return false;
+}
+
+/* Debian's stock /etc/redis/redis.conf (Redis 7.0's, from the redis-server
+ * package the suite installs) starts the server and it serves. Changed for
+ * the harness only: the port (a free one), daemonize no (the harness waits
+ * for the process it started, which a daemon's parent leaves at once),
+ * dir and pidfile in a fresh directory (/var/lib/redis and /run/redis belong
+ * to the system's Redis); the harness also passes --bind and --logfile. */
+static void test_debian_redis_conf_starts(void **state)
+{
+    FILE *f = fopen("/etc/redis/redis.conf", "r");
+    if (f == NULL) {
+        skip();
+        return;
+    }
+    char dir[64];
+    make_tmpdir(dir, sizeof dir);
+    size_t cap = 1 << 20, len = 0;
+    char *text = calloc(1, cap);
+    assert_non_null(text);
+    char line[4096];
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, "port ", 5) == 0)
+            continue; /* the harness's port, written first, must stay */
+        if (strncmp(line, "daemonize ", 10) == 0)
+            snprintf(line, sizeof line, "daemonize no\n");
+        else if (strncmp(line, "dir ", 4) == 0)
+            snprintf(line, sizeof line, "dir %s\n", dir);
+        else if (strncmp(line, "pidfile ", 8) == 0)
+            snprintf(line, sizeof line, "pidfile %s/server.pid\n", dir);
+        size_t l = strlen(line);
+        assert_true(len + l < cap);
+        memcpy(text + len, line, l);
+        len += l;
+    }
+    fclose(f);
+
+    struct server s;
+    assert_int_equal(server_start_conf(&s, text, NULL), 0);
+    free(text);
+    tconn *t = tconnect(s.port);
+    expect_ok(tcmd(t, "SET dropin yes"));
+    expect_bulk(tcmd(t, "GET dropin"), "yes");
+    config_get_expect(t, "dir", dir);                 /* entered at start */
+    config_get_expect(t, "databases", "16");
+    config_get_expect(t, "appendonly", "no");
+    config_get_expect(t, "appendfsync", "everysec");  /* accepted, read back */
+    config_get_expect(t, "dbfilename", "dump.rdb");
+    config_get_expect(t, "repl-diskless-sync", "yes");
+    char pidfile[128];
+    snprintf(pidfile, sizeof pidfile, "%s/server.pid", dir);
+    assert_int_equal(read_pidfile(pidfile), s.pid);
+    tclose(t);
+    assert_int_equal(server_stop(&s), 0);
+    remove_tmpdir(dir);
+}
+
+/* A directive that is not Redis's still stops the start, with Redis's text. */
+static void test_unknown_directive_is_fatal(void **state)
+{
+    char dir[64], conf[128], cmd[512];
+    make_tmpdir(dir, sizeof dir);
+    snprintf(conf, sizeof conf, "%s/bad.conf", dir);
+    FILE *f = fopen(conf, "w");
+    assert_non_null(f);
+    fprintf(f, "port %d\nappendfsync everysec\nno-such-directive yes\n", free_port());
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", server_binary(), conf);
+    char *out = NULL;
+    assert_int_equal(run_cmd(cmd, &out), 1);
+    assert_non_null(strstr(out, ">>> 'no-such-directive yes'\nBad directive or wrong number of arguments"));
+    free(out);
+    remove_tmpdir(dir);
+}
+
+/* daemonize yes: the command returns once the server is up (exit 0), the
+ * server runs on in the background with its pid in the pid file, and
+ * SHUTDOWN ends it and removes the file. */
+static void test_daemonize(void **state)
+{
+    char dir[64], conf[128], pidfile[128], cmd[512];
+    make_tmpdir(dir, sizeof dir);
+    snprintf(conf, sizeof conf, "%s/d.conf", dir);
+    snprintf(pidfile, sizeof pidfile, "%s/d.pid", dir);
+    int port = free_port();
+    FILE *f = fopen(conf, "w");
+    assert_non_null(f);
+    fprintf(f, "port %d\nbind 127.0.0.1\ndaemonize yes\npidfile %s\ndir %s\nlogfile d.log\nsave \"\"\n",
+            port, pidfile, dir);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s %s", server_binary(), conf);
+    assert_int_equal(run_cmd(cmd, NULL), 0);
+    /* Redis's parent returns at once; ringkv's once the server listens */
+    long long deadline = now_ms() + 10000;
+    pid_t pid;
+    while (((pid = read_pidfile(pidfile)) <= 0 || !port_open(port)) && now_ms() < deadline)
+        usleep(20 * 1000);
+    assert_true(pid > 0);
+    daemon_pid = pid;
+    assert_int_not_equal(pid, getpid());
+    tconn *t = tconnect(port);
+    expect_status(tcmd(t, "PING"), "PONG");
+    config_get_expect(t, "daemonize", "yes");
+    tsendv(t, 1, (const char *[]){ "SHUTDOWN" });
+    tclose(t);
+    assert_true(daemon_gone(pid, 10000));
+    assert_int_equal(access(pidfile, F_OK), -1); /* removed on the way out */
+    char log[128];
+    snprintf(log, sizeof log, "%s/d.log", dir); /* relative to dir */
+    assert_int_equal(access(log, F_OK), 0);
+    remove_tmpdir(dir);
+}
+
+/* `./run my.conf` (from any directory) takes the file as the config file and
+ * adds nothing that overrides it: the server listens on the file's port,
+ * with the file's bind. Runs the script of the source tree whose build/ holds
+ * the binary under test (ninja there is then a no-op); daemonize yes in the
+ * file lets the script return once the server is up. */
+static void test_run_script_takes_config_file(void **state)
+{
+    if (target_is_redis()) {
+        skip();
+        return;
+    }
+    char root[512], probe[600];
+    snprintf(root, sizeof root, "%s", server_binary());
+    for (int up = 0; up < 2; up++) { /* <root>/build/ringkv -> <root> */
+        char *slash = strrchr(root, '/');
+        assert_non_null(slash);
+        *slash = '\0';
+    }
+    snprintf(probe, sizeof probe, "%s/build/build.ninja", root);
+    char bin[600];
+    snprintf(bin, sizeof bin, "%s/build/ringkv", root);
+    if (access(probe, F_OK) != 0 || strcmp(bin, server_binary()) != 0) {
+        skip(); /* another build directory: ./run would build build/ first */
+        return;
+    }
+    char dir[64], conf[128], pidfile[128], cmd[1400];
+    make_tmpdir(dir, sizeof dir);
+    snprintf(conf, sizeof conf, "%s/my.conf", dir);
+    snprintf(pidfile, sizeof pidfile, "%s/run.pid", dir);
+    int port = free_port();
+    FILE *f = fopen(conf, "w");
+    assert_non_null(f);
+    fprintf(f, "port %d\nbind 127.0.0.1 -::1\ndaemonize yes\npidfile %s\nlogfile run.log\n", port, pidfile);
+    fclose(f);
+    /* the file named relative to the caller's directory, as a user types it */
+    snprintf(cmd, sizeof cmd, "cd %s && %s/run my.conf --maxmemory 1mb 2>&1", dir, root);
+    char *out = NULL;
+    int rc = run_cmd(cmd, &out);
+    if (rc != 0)
+        fail_msg("./run my.conf exited %d: %s", rc, out);
+    free(out);
+    pid_t pid = read_pidfile(pidfile);
+    assert_true(pid > 0);
+    daemon_pid = pid;
+    tconn *t = tconnect(port); /* the file's port, not 6379 */
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    config_get_expect(t, "port", portstr);
+    config_get_expect(t, "bind", "127.0.0.1 -::1");
+    config_get_expect(t, "maxmemory", "1048576"); /* flags after the file still apply */
+    config_get_expect(t, "dir", dir);             /* run leaves the caller's directory */
+    tsendv(t, 1, (const char *[]){ "SHUTDOWN" });
+    tclose(t);
+    assert_true(daemon_gone(pid, 10000));
+    remove_tmpdir(dir);
+}
+
+/* maxmemory-policy takes every name Redis 7 has. volatile-random evicts
+ * only keys with a time to live, chosen at random: keys without one all
+ * survive while the volatile ones make room. allkeys-lfu (evicting as
+ * allkeys-lru in ringkv) makes room among all keys. */
+static void test_maxmemory_policy_redis_names(void **state)
+{
+    struct server s;
+    const char *args[] = { "--threads", "1", "--maxmemory", "4mb", "--maxmemory-policy", "volatile-random", NULL };
+    const char *rargs[] = { "--maxmemory", "4mb", "--maxmemory-policy", "volatile-random", "--save", "", NULL };
+    assert_int_equal(server_start(&s, target_is_redis() ? rargs : args), 0);
+    tconn *t = tconnect(s.port);
+    config_get_expect(t, "maxmemory-policy", "volatile-random");
+    char value[1025];
+    memset(value, 'v', 1024);
+    value[1024] = '\0';
+    for (int i = 0; i < 200; i++)
+        expect_ok(tcmd(t, "SET keep:%d %s", i, value));
+    for (int i = 0; i < 8000; i++) /* 8 MB of volatile keys through a 4 MB limit */
+        expect_ok(tcmd(t, "SET vol:%d %s EX 1000", i, value));
+    for (int i = 0; i < 200; i++)
+        expect_bulk(tcmd(t, "GET keep:%d", i), value);
+    struct rval *info = tcmd(t, "INFO stats");
+    assert_true(info_num(text_of(info), "evicted_keys") > 0);
+    rval_free(info);
+
+    expect_ok(tcmd(t, "CONFIG SET maxmemory-policy allkeys-lfu"));
+    config_get_expect(t, "maxmemory-policy", "allkeys-lfu");
+    expect_ok(tcmd(t, "FLUSHALL"));
+    for (int i = 0; i < 8000; i++) /* no key has a TTL: room is made among all */
+        expect_ok(tcmd(t, "SET all:%d %s", i, value));
+    expect_ok(tcmd(t, "CONFIG SET maxmemory-policy volatile-lfu"));
+    config_get_expect(t, "maxmemory-policy", "volatile-lfu");
+    tclose(t);
+    assert_int_equal(server_stop(&s), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -679,6 +953,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paused_client_input_pushback, setup, teardown),
         cmocka_unit_test(test_config_file),
         cmocka_unit_test_setup_teardown(test_config_rewrite, setup, teardown),
+        cmocka_unit_test(test_debian_redis_conf_starts),
+        cmocka_unit_test(test_unknown_directive_is_fatal),
+        cmocka_unit_test_teardown(test_daemonize, kill_daemon),
+        cmocka_unit_test_teardown(test_run_script_takes_config_file, kill_daemon),
+        cmocka_unit_test(test_maxmemory_policy_redis_names),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -291,18 +291,127 @@ static void measure(void *arg, const char *name, const char *value)
     *(size_t *)arg = strlen(value);
 }
 
+/* Debian's stock /etc/redis/redis.conf (Redis 7.0's, installed with the
+ * redis-server package the test suite needs) loads whole: every directive is
+ * accepted, those that map onto ringkv take their value, the others are kept
+ * as given and reported by config_ignored_names. */
+static void test_debian_redis_conf_loads(void **state)
+{
+    const char *path = "/etc/redis/redis.conf";
+    if (access(path, R_OK) != 0) {
+        skip(); /* redis-server is not installed */
+        return;
+    }
+    char err[2048];
+    struct config c;
+    config_init(&c);
+    if (config_load_file(&c, path, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(config_load(&c, daemonize), 1);
+    assert_string_equal(config_str(&c, dir), "/var/lib/redis");
+    assert_string_equal(config_str(&c, pidfile), "/run/redis/redis-server.pid");
+    assert_string_equal(config_str(&c, logfile), "/var/log/redis/redis-server.log");
+    assert_string_equal(config_str(&c, bind), "127.0.0.1 -::1");
+    assert_int_equal(config_load(&c, databases), 16);
+    char v[512];
+    /* the three classes of client-output-buffer-limit, "replica" included */
+    assert_string_equal(config_value_text(&c, "client-output-buffer-limit", v, sizeof(v)),
+                        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60");
+    assert_string_equal(config_value_text(&c, "dbfilename", v, sizeof(v)), "dump.rdb");
+    assert_string_equal(config_value_text(&c, "notify-keyspace-events", v, sizeof(v)), "");
+    assert_string_equal(config_value_text(&c, "appendfsync", v, sizeof(v)), "everysec");
+    char names[4096];
+    size_t n = config_ignored_names(&c, names, sizeof(names));
+    assert_true(n >= 40);
+    assert_non_null(strstr(names, "repl-diskless-sync"));
+    assert_non_null(strstr(names, "jemalloc-bg-thread"));
+    assert_null(strstr(names, "maxmemory")); /* an option ringkv applies is not listed */
+}
+
+/* Directives of Redis 7 with no meaning in ringkv: accepted from a file, kept
+ * for CONFIG GET (what was set, or Redis's default), listed as ignored only
+ * when given; old names reach the new ones; an unknown directive is still
+ * fatal with Redis's words. */
+static void test_redis_directives_accepted(void **state)
+{
+    char path[64], err[1024], v[512];
+    struct config c;
+    config_init(&c);
+    assert_string_equal(config_value_text(&c, "appendfsync", v, sizeof(v)), "everysec");
+    char names[1024];
+    assert_int_equal(config_ignored_names(&c, names, sizeof(names)), 0);
+    assert_string_equal(names, "");
+
+    write_file(path, sizeof(path),
+               "save 900 1 300 10\n"
+               "appendfsync always\n"
+               "notify-keyspace-events \"\"\n"
+               "latency-tracking-info-percentiles 50 99 99.9\n"
+               "rename-command CONFIG \"\"\n"
+               "slave-read-only no\n"
+               "slave-serve-stale-data no\n"
+               "hash-max-ziplist-entries 64\n"
+               "min-slaves-to-write 2\n"
+               "maxmemory-policy allkeys-lfu\n"
+               "daemonize yes\n"
+               "dir /tmp\n");
+    assert_int_equal(config_load_file(&c, path, err, sizeof(err)), 0);
+    unlink(path);
+    assert_string_equal(config_str(&c, save), "900 1 300 10");
+    assert_string_equal(config_value_text(&c, "appendfsync", v, sizeof(v)), "always");
+    assert_string_equal(config_value_text(&c, "latency-tracking-info-percentiles", v, sizeof(v)), "50 99 99.9");
+    assert_string_equal(config_value_text(&c, "replica-serve-stale-data", v, sizeof(v)), "no");
+    assert_string_equal(config_value_text(&c, "hash-max-listpack-entries", v, sizeof(v)), "64");
+    assert_int_equal(config_load(&c, replica_read_only), 0);
+    assert_int_equal(config_load(&c, min_replicas_to_write), 2);
+    assert_string_equal(config_value_text(&c, "maxmemory-policy", v, sizeof(v)), "allkeys-lfu");
+    assert_int_equal(config_load(&c, daemonize), 1);
+    assert_string_equal(config_str(&c, dir), "/tmp");
+    assert_int_equal(config_ignored_names(&c, names, sizeof(names)), 6);
+    assert_string_equal(names, "rename-command, appendfsync, replica-serve-stale-data, "
+                               "latency-tracking-info-percentiles, notify-keyspace-events, "
+                               "hash-max-listpack-entries");
+    /* cut short, still terminated */
+    assert_int_equal(config_ignored_names(&c, names, 10), 6);
+    assert_int_equal(strlen(names), 9);
+
+    /* CONFIG SET takes them too, and every policy name Redis 7 has */
+    assert_int_equal(config_set(&c, "lazyfree-lazy-eviction", "yes", true, err, sizeof(err)), 0);
+    assert_string_equal(config_value_text(&c, "lazyfree-lazy-eviction", v, sizeof(v)), "yes");
+    const char *policies[] = { "noeviction", "allkeys-lru", "volatile-lru", "allkeys-random", "volatile-ttl",
+                               "volatile-random", "allkeys-lfu", "volatile-lfu" };
+    for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
+        assert_int_equal(config_set(&c, "maxmemory-policy", policies[i], true, err, sizeof(err)), 0);
+        assert_string_equal(config_value_text(&c, "maxmemory-policy", v, sizeof(v)), policies[i]);
+    }
+
+    /* not Redis's: still fatal, with Redis's text */
+    write_file(path, sizeof(path), "appendfsync everysec\nno-such-directive yes\n");
+    config_init(&c);
+    assert_int_equal(config_load_file(&c, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "at line 2\n>>> 'no-such-directive yes'\nBad directive or wrong number of arguments"));
+    unlink(path);
+    /* appendonly yes promises durability ringkv does not give: refused */
+    write_file(path, sizeof(path), "appendonly yes\n");
+    config_init(&c);
+    assert_int_equal(config_load_file(&c, path, err, sizeof(err)), -1);
+    unlink(path);
+}
+
 static void test_config_get(void **state)
 {
     struct config c;
     config_init(&c);
     struct collected got = { .n = 0 };
     config_get(&c, "MAXMEMORY*", collect, &got);
-    assert_int_equal(got.n, 3);
+    assert_int_equal(got.n, 5); /* as Redis 7: the two it has beyond ringkv's are accepted and ignored */
     assert_string_equal(got.names[0], "maxmemory");
     assert_string_equal(got.values[0], "0");
     assert_string_equal(got.names[1], "maxmemory-policy");
     assert_string_equal(got.values[1], "noeviction");
     assert_string_equal(got.names[2], "maxmemory-samples");
+    assert_string_equal(got.names[3], "maxmemory-clients");
+    assert_string_equal(got.names[4], "maxmemory-eviction-tenacity");
 
     got.n = 0;
     config_get(&c, "*", collect, &got);
@@ -656,6 +765,8 @@ int main(void)
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_flags_override_file),
         cmocka_unit_test(test_config_get),
+        cmocka_unit_test(test_debian_redis_conf_loads),
+        cmocka_unit_test(test_redis_directives_accepted),
         cmocka_unit_test(test_glob),
         cmocka_unit_test(test_glob_pathological),
         cmocka_unit_test(test_rewrite_in_place),
