@@ -109,7 +109,7 @@ struct load_thread {
     _Atomic uint64_t    completed;   /* replies in the measured phase */
     uint64_t            errors, hits, misses;
     uint64_t            prefill_errors;
-    uint64_t            moved;       /* -MOVED replies followed (prefill included) */
+    uint64_t            moved;       /* -MOVED replies received (prefill included) */
     uint64_t            end_ns;      /* time of the last reply */
     char                first_error[256];
     int                 failed;      /* setup failed: message in first_error */

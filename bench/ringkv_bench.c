@@ -413,7 +413,7 @@ int main(int argc, char **argv)
         else
             printf("closed loop\n");
         if (cfg.cluster)
-            printf("cluster    %u masters, %llu MOVED followed\n", cfg.cluster->nnodes,
+            printf("cluster    %u masters, %llu MOVED replies\n", cfg.cluster->nnodes,
                    (unsigned long long)moved);
         printf("requests   %llu in %.3f s\n", (unsigned long long)requests, elapsed);
         printf("errors     %llu\n", (unsigned long long)errors);
