@@ -337,6 +337,28 @@ static void test_cluster(void **state)
     }
     assert_int_equal(total, 1000);
 
+    /* a hash tag: every key in the slot of "tag", so on one node only */
+    long long before[3];
+    for (int i = 0; i < 3; i++)
+        before[i] = dbsize(cnode[i].port);
+    out = run_bench(cnode[1].port, "--cluster --prefill --key-prefix {tag}:");
+    check_report(out, "resp", "get-set");
+    assert_true(json_number_of(out, "moved") == 0);
+    free(out);
+    int grew = 0;
+    for (int i = 0; i < 3; i++) {
+        long long d = dbsize(cnode[i].port) - before[i];
+        assert_true(d == 0 || d == 1000);
+        grew += d == 1000;
+    }
+    assert_int_equal(grew, 1);
+
+    /* open loop, two load threads */
+    out = run_bench(cnode[2].port, "--cluster -t 2 --rate 4000");
+    check_report(out, "resp", "get-set");
+    assert_true(json_number_of(out, "moved") == 0);
+    free(out);
+
     /* the table changes during a run: MOVED followed, nothing fails */
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "%s -p %d -d 2 -c 8 -P 4 --keys 1000 --json --quiet --cluster",
