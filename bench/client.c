@@ -26,12 +26,15 @@ static inline unsigned ud_conn(uint64_t ud) { return (unsigned)(ud >> 8); }
 #define DRAIN_NS         (2ull * 1000000000ull)  /* wait this long for replies after the run */
 #define PREFILL_DEPTH    64u
 #define LRU_BATCH        4096u
+#define REFRESH_GAP_NS   (100ull * 1000000ull)   /* cluster map reloads at most this often */
 
 /* One request in flight. */
 struct pending {
     uint64_t t_ns;          /* send time; open loop: intended send time */
+    uint64_t key;           /* single-key requests: the key (a MOVED resends it) */
     uint8_t  kind;          /* enum request_kind */
     uint8_t  nkeys;
+    uint8_t  redirects;     /* MOVED replies followed so far */
 };
 
 struct conn {
@@ -43,7 +46,13 @@ struct conn {
     size_t   rcap, rlen;
     struct pending *q;      /* FIFO ring of in-flight requests, qcap a power of two */
     uint32_t qcap, qhead, qlen;
+};
+
+/* One client: a connection (cluster mode: one to every master) with its
+ * pipeline and open-loop schedule. */
+struct client {
     uint64_t next_intended; /* open loop: next send time */
+    uint32_t inflight;      /* requests in flight over all its connections */
 };
 
 /* One phase of a thread's run: the prefill or the measurement. */
@@ -57,7 +66,9 @@ struct phase {
     uint64_t prefill_next;  /* prefill: next key */
     unsigned live;          /* connections still open */
     size_t   request_max;
-    uint32_t *dirty;        /* connections to look at this turn */
+    uint32_t *dirty;        /* connections to look at this turn (2 * nconns room:
+                             * each is listed at most once before and once
+                             * during a turn's pass) */
     unsigned ndirty;
 };
 
@@ -90,35 +101,21 @@ static void note_error(struct load_thread *t, const char *text, size_t len)
 
 /* ---- set-up ---- */
 
-int load_thread_connect(struct load_thread *t, struct load_shared *shared, unsigned index)
+/* Open every client's connection to node (host:port): conns[i * nnodes + node]. */
+static int open_conns(struct load_thread *t, unsigned node, const char *host, int portno,
+                      size_t scap, size_t scap_min, unsigned depth)
 {
-    const struct bench_config *cfg = shared->cfg;
-    memset(t, 0, sizeof *t);
-    t->index = index;
-    t->shared = shared;
-    histogram_init(&t->hist);
-    keygen_init(&t->keygen, cfg->key_dist, cfg->zipf_exponent, cfg->keys, index + 1);
-    t->rng = 0x5eed0000ull + index * 7919ull;
-    t->nconns = cfg->connections;
-    t->conns = xalloc(t->nconns * sizeof *t->conns);
-    if (cfg->lru_capacity)
-        t->lru_batch = xalloc(LRU_BATCH * sizeof *t->lru_batch);
-
     char port[16];
-    snprintf(port, sizeof port, "%d", cfg->port);
+    snprintf(port, sizeof port, "%d", portno);
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
     struct addrinfo *ai = NULL;
-    int rc = getaddrinfo(cfg->host, port, &hints, &ai);
+    int rc = getaddrinfo(host, port, &hints, &ai);
     if (rc) {
-        fprintf(stderr, "ringkv-bench: %s: %s\n", cfg->host, gai_strerror(rc));
+        fprintf(stderr, "ringkv-bench: %s: %s\n", host, gai_strerror(rc));
         return -1;
     }
-    size_t reqmax = protocol_request_max(&cfg->keyname, cfg->mkeys > 1 ? cfg->mkeys : 1,
-                                         cfg->value_max);
-    unsigned depth = cfg->pipeline > PREFILL_DEPTH ? cfg->pipeline : PREFILL_DEPTH;
-    for (unsigned i = 0; i < t->nconns; i++) {
+    for (unsigned i = node; i < t->nconns; i += t->nnodes) {
         struct conn *c = &t->conns[i];
-        c->fd = -1;
         int fd = -1;
         for (struct addrinfo *a = ai; a; a = a->ai_next) {
             fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
@@ -130,7 +127,7 @@ int load_thread_connect(struct load_thread *t, struct load_shared *shared, unsig
             fd = -1;
         }
         if (fd < 0) {
-            fprintf(stderr, "ringkv-bench: connect to %s:%d: %s\n", cfg->host, cfg->port,
+            fprintf(stderr, "ringkv-bench: connect to %s:%d: %s\n", host, portno,
                     strerror(errno));
             freeaddrinfo(ai);
             return -1;
@@ -138,9 +135,7 @@ int load_thread_connect(struct load_thread *t, struct load_shared *shared, unsig
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c->fd = fd;
-        c->scap = depth * reqmax > SEND_BUF_MIN ? depth * reqmax : SEND_BUF_MIN;
-        if (c->scap < 4 * reqmax)
-            c->scap = 4 * reqmax;
+        c->scap = scap < scap_min ? scap_min : scap;
         c->sbuf = xalloc(c->scap);
         c->rcap = RECV_BUF_MIN;
         c->rbuf = xalloc(c->rcap);
@@ -150,6 +145,43 @@ int load_thread_connect(struct load_thread *t, struct load_shared *shared, unsig
         c->q = xalloc(c->qcap * sizeof *c->q);
     }
     freeaddrinfo(ai);
+    return 0;
+}
+
+int load_thread_connect(struct load_thread *t, struct load_shared *shared, unsigned index)
+{
+    const struct bench_config *cfg = shared->cfg;
+    memset(t, 0, sizeof *t);
+    t->index = index;
+    t->shared = shared;
+    histogram_init(&t->hist);
+    keygen_init(&t->keygen, cfg->key_dist, cfg->zipf_exponent, cfg->keys, index + 1);
+    t->rng = 0x5eed0000ull + index * 7919ull;
+    t->nnodes = cfg->cluster ? cfg->cluster->nnodes : 1;
+    t->nclients = cfg->connections;
+    t->nconns = t->nclients * t->nnodes;
+    t->conns = xalloc(t->nconns * sizeof *t->conns);
+    t->clients = xalloc(t->nclients * sizeof *t->clients);
+    for (unsigned i = 0; i < t->nconns; i++)
+        t->conns[i].fd = -1;
+    if (cfg->cluster) {
+        t->map = xalloc(sizeof *t->map);
+        *t->map = *cfg->cluster;
+    }
+    if (cfg->lru_capacity)
+        t->lru_batch = xalloc(LRU_BATCH * sizeof *t->lru_batch);
+
+    size_t reqmax = protocol_request_max(&cfg->keyname, cfg->mkeys > 1 ? cfg->mkeys : 1,
+                                         cfg->value_max);
+    unsigned depth = cfg->pipeline > PREFILL_DEPTH ? cfg->pipeline : PREFILL_DEPTH;
+    for (unsigned node = 0; node < t->nnodes; node++) {
+        const char *host = cfg->cluster ? cfg->cluster->nodes[node].host : cfg->host;
+        int port = cfg->cluster ? cfg->cluster->nodes[node].port : cfg->port;
+        if (open_conns(t, node, host, port, depth * reqmax > SEND_BUF_MIN ? depth * reqmax
+                                                                       : SEND_BUF_MIN,
+                       4 * reqmax, depth) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -164,8 +196,12 @@ void load_thread_deinit(struct load_thread *t)
         free(c->q);
     }
     free(t->conns);
+    free(t->clients);
+    free(t->map);
     free(t->lru_batch);
     t->conns = NULL;
+    t->clients = NULL;
+    t->map = NULL;
     t->lru_batch = NULL;
 }
 
@@ -226,74 +262,6 @@ static size_t value_len(struct load_thread *t)
     return cfg->value_min + keygen_below(&t->rng, cfg->value_max - cfg->value_min + 1);
 }
 
-/* Append one request sent (or meant to be sent) at t_ns to c's send buffer.
- * false when the buffer has no room (a send is still in flight). */
-static bool build_request(struct load_thread *t, struct phase *ph, struct conn *c, uint64_t t_ns)
-{
-    const struct bench_config *cfg = t->shared->cfg;
-    if (c->scap - c->slen < ph->request_max)
-        return false;
-    char *out = c->sbuf + c->slen;
-    const char *value = t->shared->value;
-    struct pending p = { .t_ns = t_ns, .nkeys = 1 };
-    size_t n;
-    uint64_t keys[256];
-
-    if (ph->prefill) {
-        uint64_t k = ph->prefill_next++;
-        p.kind = REQ_SET;
-        if (cfg->workload == WL_INCR)
-            n = protocol_encode_set(cfg->protocol, out, &cfg->keyname, k, "0", 1);
-        else
-            n = protocol_encode_set(cfg->protocol, out, &cfg->keyname, k, value, value_len(t));
-    } else {
-        switch (cfg->workload) {
-        case WL_GET_SET:
-        default: {
-            uint64_t k = keygen_next(&t->keygen);
-            bool set = keygen_below(&t->rng, cfg->set_ratio + cfg->get_ratio) < cfg->set_ratio;
-            if (set) {
-                p.kind = REQ_SET;
-                n = protocol_encode_set(cfg->protocol, out, &cfg->keyname, k, value, value_len(t));
-            } else {
-                p.kind = REQ_GET;
-                n = protocol_encode_get(cfg->protocol, out, &cfg->keyname, &k, 1);
-            }
-            lru_note(t, k, set);
-            break;
-        }
-        case WL_INCR: {
-            uint64_t k = keygen_next(&t->keygen);
-            p.kind = REQ_INCR;
-            n = protocol_encode_incr(cfg->protocol, out, &cfg->keyname, k);
-            lru_note(t, k, true);
-            break;
-        }
-        case WL_MGET:
-        case WL_MSET: {
-            unsigned m = cfg->mkeys;
-            for (unsigned i = 0; i < m; i++) {
-                keys[i] = keygen_next(&t->keygen);
-                lru_note(t, keys[i], cfg->workload == WL_MSET);
-            }
-            p.nkeys = (uint8_t)m;
-            if (cfg->workload == WL_MGET) {
-                p.kind = REQ_MGET;
-                n = protocol_encode_get(cfg->protocol, out, &cfg->keyname, keys, m);
-            } else {
-                p.kind = REQ_MSET;
-                n = protocol_encode_mset(out, &cfg->keyname, keys, m, value, value_len(t));
-            }
-            break;
-        }
-        }
-    }
-    c->slen += n;
-    fifo_push(c, p);
-    ph->issued++;
-    return true;
-}
-
 /* ---- the ring ---- */
 
 static struct io_uring_sqe *get_sqe(struct io_uring *ring)
@@ -327,9 +295,130 @@ static void mark_dirty(struct phase *ph, struct conn *c, unsigned idx)
     }
 }
 
-/* The connection is gone: its in-flight requests will never be answered. */
-static void conn_fail(struct load_thread *t, struct phase *ph, struct conn *c, const char *why)
+/* ---- building and routing requests ---- */
+
+/* The connection of client cl to the node serving key (cluster mode), or
+ * client cl's one connection. */
+static unsigned route(struct load_thread *t, unsigned cl, uint64_t key)
 {
+    if (!t->map)
+        return cl;
+    const struct keyname *kn = &t->shared->cfg->keyname;
+    char name[256];
+    keyname_write(kn, key, name);
+    unsigned node = t->map->slot_node[cluster_key_slot(name, kn->len)];
+    if (node >= t->nnodes)
+        node = 0;           /* no owner known: that node answers MOVED or CLUSTERDOWN */
+    return cl * t->nnodes + node;
+}
+
+/* Encode p (a single-key request whose key is chosen) for connection idx and
+ * queue it there. false when it has no room or is closed. */
+static bool queue_on(struct load_thread *t, struct phase *ph, unsigned idx, struct pending p)
+{
+    const struct bench_config *cfg = t->shared->cfg;
+    struct conn *c = &t->conns[idx];
+    if (c->dead || c->scap - c->slen < ph->request_max)
+        return false;
+    char *out = c->sbuf + c->slen;
+    const char *value = t->shared->value;
+    size_t n;
+    switch (p.kind) {
+    case REQ_SET:
+        if (ph->prefill && cfg->workload == WL_INCR)
+            n = protocol_encode_set(cfg->protocol, out, &cfg->keyname, p.key, "0", 1);
+        else
+            n = protocol_encode_set(cfg->protocol, out, &cfg->keyname, p.key, value, value_len(t));
+        break;
+    case REQ_INCR:
+        n = protocol_encode_incr(cfg->protocol, out, &cfg->keyname, p.key);
+        break;
+    case REQ_GET:
+    default:
+        n = protocol_encode_get(cfg->protocol, out, &cfg->keyname, &p.key, 1);
+        break;
+    }
+    c->slen += n;
+    fifo_push(c, p);
+    t->clients[idx / t->nnodes].inflight++;
+    mark_dirty(ph, c, idx);
+    return true;
+}
+
+/* Issue one request of client cl sent (or meant to be sent) at t_ns. false
+ * when it cannot now: a send buffer without room (a send still in flight)
+ * or, in cluster mode, the connection to the key's node closed (the request
+ * is then counted as an error). */
+static bool build_request(struct load_thread *t, struct phase *ph, unsigned cl, uint64_t t_ns)
+{
+    const struct bench_config *cfg = t->shared->cfg;
+    /* room first, so no key is drawn for a request that cannot go out */
+    for (unsigned n = 0; n < t->nnodes; n++) {
+        struct conn *c = &t->conns[cl * t->nnodes + n];
+        if (!c->dead && c->scap - c->slen < ph->request_max)
+            return false;
+    }
+    struct pending p = { .t_ns = t_ns, .nkeys = 1 };
+
+    if (ph->prefill) {
+        p.kind = REQ_SET;
+        p.key = ph->prefill_next++;
+    } else if (cfg->workload == WL_GET_SET) {
+        p.key = keygen_next(&t->keygen);
+        bool set = keygen_below(&t->rng, cfg->set_ratio + cfg->get_ratio) < cfg->set_ratio;
+        p.kind = set ? REQ_SET : REQ_GET;
+        lru_note(t, p.key, set);
+    } else if (cfg->workload == WL_INCR) {
+        p.key = keygen_next(&t->keygen);
+        p.kind = REQ_INCR;
+        lru_note(t, p.key, true);
+    } else {
+        /* MGET / MSET: one connection only (main() refuses them with --cluster) */
+        struct conn *c = &t->conns[cl];
+        if (c->dead)
+            return false;
+        char *out = c->sbuf + c->slen;
+        uint64_t keys[256];
+        unsigned m = cfg->mkeys;
+        size_t n;
+        for (unsigned i = 0; i < m; i++) {
+            keys[i] = keygen_next(&t->keygen);
+            lru_note(t, keys[i], cfg->workload == WL_MSET);
+        }
+        p.nkeys = (uint8_t)m;
+        if (cfg->workload == WL_MGET) {
+            p.kind = REQ_MGET;
+            n = protocol_encode_get(cfg->protocol, out, &cfg->keyname, keys, m);
+        } else {
+            p.kind = REQ_MSET;
+            n = protocol_encode_mset(out, &cfg->keyname, keys, m, t->shared->value, value_len(t));
+        }
+        c->slen += n;
+        fifo_push(c, p);
+        t->clients[cl].inflight++;
+        mark_dirty(ph, c, cl);
+        ph->issued++;
+        return true;
+    }
+    unsigned idx = route(t, cl, p.key);
+    ph->issued++;
+    if (!queue_on(t, ph, idx, p)) {
+        /* only a closed connection gets here: the room was checked */
+        ph->done++;
+        if (ph->prefill)
+            t->prefill_errors++;
+        else
+            t->errors++;
+        note_error(t, "connection to the key's node closed", 35);
+        return false;
+    }
+    return true;
+}
+
+/* The connection is gone: its in-flight requests will never be answered. */
+static void conn_fail(struct load_thread *t, struct phase *ph, unsigned idx, const char *why)
+{
+    struct conn *c = &t->conns[idx];
     if (c->dead)
         return;
     c->dead = true;
@@ -342,13 +431,40 @@ static void conn_fail(struct load_thread *t, struct phase *ph, struct conn *c, c
     else
         t->errors += c->qlen ? c->qlen : 1;
     ph->done += c->qlen;
+    t->clients[idx / t->nnodes].inflight -= c->qlen;
     c->qlen = 0;
 }
 
-static void on_reply(struct load_thread *t, struct phase *ph, struct conn *c,
+/* A -MOVED reply to p: point its slot at the node named and send p there
+ * again. false when it cannot be followed (then it is an error reply). */
+static bool follow_moved(struct load_thread *t, struct phase *ph, unsigned idx,
+                         const struct reply_scan *r, struct pending p)
+{
+    unsigned slot;
+    const char *addr;
+    size_t alen;
+    if (!t->map || p.nkeys != 1 ||
+        cluster_parse_moved(r->text, r->text_len, &slot, &addr, &alen) < 0)
+        return false;
+    t->moved++;
+    t->refresh_wanted = true;
+    int node = cluster_map_find(t->map, addr, alen);
+    if (node < 0 || p.redirects >= CLUSTER_MAX_REDIRECTS)
+        return false;
+    t->map->slot_node[slot] = (uint8_t)node;
+    p.redirects++;
+    unsigned cl = idx / t->nnodes;
+    return queue_on(t, ph, cl * t->nnodes + (unsigned)node, p);
+}
+
+static void on_reply(struct load_thread *t, struct phase *ph, unsigned idx,
                      const struct reply_scan *r, uint64_t now)
 {
+    struct conn *c = &t->conns[idx];
     struct pending p = fifo_pop(c);
+    t->clients[idx / t->nnodes].inflight--;
+    if (r->error && t->map && follow_moved(t, ph, idx, r, p))
+        return;             /* still in flight, on another connection */
     ph->done++;
     if (ph->prefill) {
         if (r->error) {
@@ -380,7 +496,7 @@ static void on_recv(struct load_thread *t, struct phase *ph, struct io_uring *ri
     if (c->dead)
         return;
     if (res <= 0) {
-        conn_fail(t, ph, c, res == 0 ? "closed by the server" : strerror(-res));
+        conn_fail(t, ph, idx, res == 0 ? "closed by the server" : strerror(-res));
         return;
     }
     c->rlen += (size_t)res;
@@ -392,10 +508,10 @@ static void on_recv(struct load_thread *t, struct phase *ph, struct io_uring *ri
         if (n == 0)
             break;
         if (n < 0 || c->qlen == 0) {
-            conn_fail(t, ph, c, n < 0 ? "dropped: malformed reply" : "dropped: unexpected reply");
+            conn_fail(t, ph, idx, n < 0 ? "dropped: malformed reply" : "dropped: unexpected reply");
             return;
         }
-        on_reply(t, ph, c, &r, now);
+        on_reply(t, ph, idx, &r, now);
         off += (size_t)n;
     }
     if (off) {
@@ -404,12 +520,12 @@ static void on_recv(struct load_thread *t, struct phase *ph, struct io_uring *ri
     }
     if (c->rlen == c->rcap) {
         if (c->rcap >= RECV_BUF_MAX) {
-            conn_fail(t, ph, c, "dropped: reply too large");
+            conn_fail(t, ph, idx, "dropped: reply too large");
             return;
         }
         char *nb = realloc(c->rbuf, c->rcap * 2);
         if (!nb) {
-            conn_fail(t, ph, c, "dropped: out of memory");
+            conn_fail(t, ph, idx, "dropped: out of memory");
             return;
         }
         c->rbuf = nb;
@@ -426,7 +542,7 @@ static void on_send(struct load_thread *t, struct phase *ph, unsigned idx, int r
     if (c->dead)
         return;
     if (res < 0) {
-        conn_fail(t, ph, c, strerror(-res));
+        conn_fail(t, ph, idx, strerror(-res));
         return;
     }
     memmove(c->sbuf, c->sbuf + res, c->slen - (size_t)res);
@@ -434,22 +550,41 @@ static void on_send(struct load_thread *t, struct phase *ph, unsigned idx, int r
     mark_dirty(ph, c, idx);
 }
 
-/* Issue what c may send now. false when the send buffer is full: the
- * connection waits for its send to complete, not for a timer. */
-static bool fill(struct load_thread *t, struct phase *ph, struct conn *c, uint64_t now)
+/* Issue what client cl may send now. false when it has to wait for a send
+ * to complete (or a connection it needs is closed), not for a timer. */
+static bool fill(struct load_thread *t, struct phase *ph, unsigned cl, uint64_t now)
 {
+    struct client *k = &t->clients[cl];
     if (ph->interval_ns) {
-        while (c->next_intended <= now && ph->issued < ph->target) {
-            if (!build_request(t, ph, c, c->next_intended))
+        while (k->next_intended <= now && ph->issued < ph->target) {
+            if (!build_request(t, ph, cl, k->next_intended))
                 return false;
-            c->next_intended += ph->interval_ns;
+            k->next_intended += ph->interval_ns;
         }
         return true;
     }
-    while (c->qlen < ph->depth && ph->issued < ph->target)
-        if (!build_request(t, ph, c, now))
+    while (k->inflight < ph->depth && ph->issued < ph->target)
+        if (!build_request(t, ph, cl, now))
             return false;
     return true;
+}
+
+/* Cluster mode, after a MOVED: the whole map again from the node the run
+ * started on (its node list kept), at most every REFRESH_GAP_NS. A failed
+ * reload keeps the map as the MOVED replies made it. */
+static void refresh_map(struct load_thread *t, uint64_t now)
+{
+    const struct bench_config *cfg = t->shared->cfg;
+    if (!t->refresh_wanted || now - t->refreshed_ns < REFRESH_GAP_NS)
+        return;
+    t->refresh_wanted = false;
+    t->refreshed_ns = now;
+    char err[160];
+    struct cluster_map *fresh = xalloc(sizeof *fresh);
+    *fresh = *t->map;
+    if (cluster_map_load(fresh, cfg->host, cfg->port, 1, err, sizeof err) == 0)
+        memcpy(t->map->slot_node, fresh->slot_node, sizeof fresh->slot_node);
+    free(fresh);
 }
 
 static void run_phase(struct load_thread *t, struct io_uring *ring, struct phase *ph)
@@ -474,21 +609,22 @@ static void run_phase(struct load_thread *t, struct io_uring *ring, struct phase
 
         uint64_t wake = UINT64_MAX;
         if (ph->interval_ns) {
+            for (unsigned cl = 0; cl < t->nclients; cl++) {
+                if (issuing && fill(t, ph, cl, now)) {
+                    if (t->clients[cl].next_intended < wake)
+                        wake = t->clients[cl].next_intended;
+                }
+            }
             for (unsigned i = 0; i < t->nconns; i++) {
                 struct conn *c = &t->conns[i];
-                if (c->dead)
-                    continue;
-                if (issuing && fill(t, ph, c, now)) {
-                    if (c->next_intended < wake)
-                        wake = c->next_intended;
-                }
-                if (!c->sending && c->slen)
+                c->dirty = false;
+                if (!c->dead && !c->sending && c->slen)
                     arm_send(ring, c, i);
             }
             ph->ndirty = 0;
-            for (unsigned i = 0; i < t->nconns; i++)
-                t->conns[i].dirty = false;
         } else {
+            /* a fill may queue on the client's other connections: they are
+             * marked dirty and come later in this same pass */
             for (unsigned d = 0; d < ph->ndirty; d++) {
                 unsigned i = ph->dirty[d];
                 struct conn *c = &t->conns[i];
@@ -496,7 +632,7 @@ static void run_phase(struct load_thread *t, struct io_uring *ring, struct phase
                 if (c->dead)
                     continue;
                 if (issuing)
-                    fill(t, ph, c, now);
+                    fill(t, ph, i / t->nnodes, now);
                 if (!c->sending && c->slen)
                     arm_send(ring, c, i);
             }
@@ -535,6 +671,8 @@ static void run_phase(struct load_thread *t, struct io_uring *ring, struct phase
                 on_send(t, ph, idx, cqe->res);
         }
         io_uring_cq_advance(ring, seen);
+        if (t->map)
+            refresh_map(t, bench_now_ns());
     }
 }
 
@@ -583,7 +721,7 @@ void *load_thread_main(void *arg)
     } else {
         have_ring = true;
     }
-    ph.dirty = xalloc(t->nconns * sizeof *ph.dirty);
+    ph.dirty = xalloc(2 * t->nconns * sizeof *ph.dirty);
     ph.request_max = protocol_request_max(&cfg->keyname, cfg->mkeys > 1 ? cfg->mkeys : 1,
                                           cfg->value_max);
 
@@ -621,14 +759,14 @@ void *load_thread_main(void *arg)
         }
         ph.depth = cfg->pipeline;
         if (cfg->rate > 0) {
-            double total_conns = (double)cfg->threads * t->nconns;
+            double total_conns = (double)cfg->threads * t->nclients;
             ph.interval_ns = (uint64_t)(1e9 * total_conns / cfg->rate);
             if (ph.interval_ns == 0)
                 ph.interval_ns = 1;
             /* stagger the connections so the whole schedule is evenly spaced */
-            for (unsigned i = 0; i < t->nconns; i++) {
+            for (unsigned i = 0; i < t->nclients; i++) {
                 double slot = (double)i * cfg->threads + t->index;
-                t->conns[i].next_intended = start + (uint64_t)(slot * 1e9 / cfg->rate);
+                t->clients[i].next_intended = start + (uint64_t)(slot * 1e9 / cfg->rate);
             }
         }
         run_phase(t, &ring, &ph);

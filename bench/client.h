@@ -15,6 +15,17 @@
  * server that stalls is charged for every request it delayed (coordinated
  * omission corrected).
  *
+ * Cluster mode (cfg->cluster, a map from cluster_map.h): a client is one
+ * connection to every master; each request goes to the connection of the
+ * master serving its key's slot (the thread's own copy of the map), and
+ * `pipeline` is what one client has in flight over all its connections. A
+ * -MOVED reply updates that slot in the thread's map and the request is
+ * sent again to the node named, keeping its first send time (the redirect
+ * is part of its latency); the thread then reloads the whole map with
+ * CLUSTER SLOTS (at most every 100 ms). A request redirected more than
+ * CLUSTER_MAX_REDIRECTS times, or to a node not in the map, is an error.
+ * Without --cluster a client is one connection, as before.
+ *
  * Run order: load_thread_connect() for every thread from the main thread
  * (so a wrong address fails before anything starts), then start every thread
  * on load_thread_main(); the threads prefill (if asked), meet the main thread
@@ -29,6 +40,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cluster_map.h"
 #include "histogram.h"
 #include "keygen.h"
 #include "lru_sim.h"
@@ -57,7 +69,10 @@ struct bench_config {
     const int    *cpus;              /* pin thread i to cpus[i % ncpus] */
     unsigned      ncpus;
     uint64_t      lru_capacity;      /* 0: no LRU simulation */
+    const struct cluster_map *cluster; /* --cluster: the map loaded at start; NULL otherwise */
 };
+
+#define CLUSTER_MAX_REDIRECTS 16
 
 /* State all threads see. */
 struct load_shared {
@@ -71,14 +86,20 @@ struct load_shared {
 };
 
 struct conn;
+struct client;
 
 /* One load thread and what it measured. */
 struct load_thread {
     unsigned            index;
     struct load_shared *shared;
     pthread_t           tid;
-    struct conn        *conns;
+    struct conn        *conns;       /* client i's connection to node n: conns[i * nnodes + n] */
     unsigned            nconns;
+    struct client      *clients;
+    unsigned            nclients, nnodes;
+    struct cluster_map *map;         /* cluster mode: this thread's copy */
+    bool                refresh_wanted;
+    uint64_t            refreshed_ns;
     struct keygen       keygen;
     uint64_t            rng;
 
@@ -88,6 +109,7 @@ struct load_thread {
     _Atomic uint64_t    completed;   /* replies in the measured phase */
     uint64_t            errors, hits, misses;
     uint64_t            prefill_errors;
+    uint64_t            moved;       /* -MOVED replies received (prefill included) */
     uint64_t            end_ns;      /* time of the last reply */
     char                first_error[256];
     int                 failed;      /* setup failed: message in first_error */
@@ -97,7 +119,8 @@ struct load_thread {
     unsigned            lru_batch_len;
 };
 
-/* Resolve cfg->host and open the thread's connections (blocking connect,
+/* Resolve cfg->host (cluster mode: every master's address) and open the
+ * thread's connections (blocking connect,
  * TCP_NODELAY). 0, or -1 with a message on stderr. */
 int  load_thread_connect(struct load_thread *t, struct load_shared *shared, unsigned index);
 /* The thread body (pthread start routine; arg is the struct load_thread). */

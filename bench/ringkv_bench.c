@@ -23,6 +23,11 @@ static const char usage_text[] =
 "  -h, --host ADDR            server address (127.0.0.1)\n"
 "  -p, --port N               server port (6379)\n"
 "      --protocol resp|memcache   wire protocol (resp)\n"
+"      --cluster              the server is a node of a Redis Cluster (ringkv's or\n"
+"                             redis-server's): ask it CLUSTER SLOTS, connect to every\n"
+"                             master and send each request to its key's master;\n"
+"                             -MOVED is followed (counted as \"moved\"); -c is then\n"
+"                             clients per thread, each with a connection to every master\n"
 "  -t, --threads N            load threads (1); each has its own io_uring and connections\n"
 "  -c, --connections N        connections per thread (50)\n"
 "  -P, --pipeline N           requests in flight per connection (1)\n"
@@ -50,13 +55,14 @@ static const char usage_text[] =
 enum {
     OPT_PROTOCOL = 256, OPT_WORKLOAD, OPT_RATIO, OPT_KEYS, OPT_MKEYS, OPT_KEY_DIST,
     OPT_KEY_PREFIX, OPT_KEY_SIZE, OPT_VALUE_SIZE, OPT_PREFILL, OPT_RATE, OPT_CPUS,
-    OPT_LRU, OPT_JSON, OPT_SPECTRUM, OPT_QUIET, OPT_HELP,
+    OPT_LRU, OPT_JSON, OPT_SPECTRUM, OPT_QUIET, OPT_HELP, OPT_CLUSTER,
 };
 
 static const struct option long_options[] = {
     { "host",         required_argument, NULL, 'h' },
     { "port",         required_argument, NULL, 'p' },
     { "protocol",     required_argument, NULL, OPT_PROTOCOL },
+    { "cluster",      no_argument,       NULL, OPT_CLUSTER },
     { "threads",      required_argument, NULL, 't' },
     { "connections",  required_argument, NULL, 'c' },
     { "pipeline",     required_argument, NULL, 'P' },
@@ -187,7 +193,7 @@ int main(int argc, char **argv)
     const char *prefix = "key:";
     const char *spectrum = NULL;
     uint64_t key_size = 0;
-    bool json = false, quiet = false;
+    bool json = false, quiet = false, cluster = false;
     int opt;
 
     while ((opt = getopt_long(argc, argv, "h:p:t:c:P:d:n:", long_options, NULL)) != -1) {
@@ -248,6 +254,7 @@ int main(int argc, char **argv)
             break;
         }
         case OPT_PREFILL: cfg.prefill = true; break;
+        case OPT_CLUSTER: cluster = true; break;
         case OPT_RATE: cfg.rate = parse_pos_double("--rate", optarg); break;
         case OPT_CPUS: cfg.ncpus = parse_cpus(optarg, cpus); cfg.cpus = cpus; break;
         case OPT_LRU: cfg.lru_capacity = parse_u64("--lru-capacity", optarg, 1, 1ull << 40); break;
@@ -269,6 +276,20 @@ int main(int argc, char **argv)
         die("--lru-capacity: the simulation handles at most 2^31 keys");
     if (cfg.workload != WL_MGET && cfg.workload != WL_MSET)
         cfg.mkeys = 1;
+    static struct cluster_map map;
+    if (cluster) {
+        if (cfg.protocol != PROTO_RESP)
+            die("--cluster: needs --protocol resp");
+        if (cfg.workload == WL_MGET || cfg.workload == WL_MSET)
+            die("--cluster: --workload %s names keys of many slots (CROSSSLOT)",
+                workload_names[cfg.workload]);
+        char err[256];
+        if (cluster_map_load(&map, cfg.host, cfg.port, 0, err, sizeof err) < 0) {
+            fprintf(stderr, "ringkv-bench: --cluster: %s\n", err);
+            return 1;
+        }
+        cfg.cluster = &map;
+    }
 
     struct load_shared sh = { .cfg = &cfg };
     sh.value = malloc(cfg.value_max + 1);
@@ -339,7 +360,7 @@ int main(int argc, char **argv)
 
     struct histogram *all = malloc(sizeof *all);
     histogram_init(all);
-    uint64_t requests = 0, errors = 0, hits = 0, misses = 0, end = start;
+    uint64_t requests = 0, errors = 0, hits = 0, misses = 0, moved = 0, end = start;
     const char *first_error = NULL;
     int failed = 0;
     for (unsigned i = 0; i < cfg.threads; i++) {
@@ -349,6 +370,7 @@ int main(int argc, char **argv)
         errors += th[i].errors;
         hits += th[i].hits;
         misses += th[i].misses;
+        moved += th[i].moved;
         if (th[i].end_ns > end)
             end = th[i].end_ns;
         if (!first_error && th[i].first_error[0])
@@ -375,6 +397,8 @@ int main(int argc, char **argv)
         print_json_ratio(hit_ratio);
         printf(",\"lru_sim_hit_ratio\":");
         print_json_ratio(lru_ratio);
+        printf(",\"cluster_nodes\":%u,\"moved\":%llu", cfg.cluster ? cfg.cluster->nnodes : 0,
+               (unsigned long long)moved);
         printf(",\"latency_us\":{");
         for (unsigned i = 0; i < 5; i++)
             printf("\"%s\":%.3f,", pct_names[i], pct_us(all, pcts[i]));
@@ -388,6 +412,9 @@ int main(int argc, char **argv)
             printf("open loop at %.0f requests/s\n", cfg.rate);
         else
             printf("closed loop\n");
+        if (cfg.cluster)
+            printf("cluster    %u masters, %llu MOVED replies\n", cfg.cluster->nnodes,
+                   (unsigned long long)moved);
         printf("requests   %llu in %.3f s\n", (unsigned long long)requests, elapsed);
         printf("errors     %llu\n", (unsigned long long)errors);
         printf("ops/s      %.1f\n", ops_per_sec);

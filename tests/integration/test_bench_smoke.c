@@ -2,7 +2,11 @@
  * second, and prints one well-formed JSON report with work done and no
  * errors. Against ringkv (RESP) and, when installed, memcached (its text
  * protocol). No speed is asserted: this checks the tool, not the machine.
- * The binary comes from $RINGKV_BENCH. */
+ * In --cluster mode, against three ringkv nodes in cluster mode given one
+ * slot table: every key goes to the node that owns it (no MOVED, the keys
+ * spread over all three), and when the table changes under the load the
+ * bench follows the MOVED replies without a failed request. The binary
+ * comes from $RINGKV_BENCH. */
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -258,6 +262,148 @@ static void test_memcache(void **state)
     free(out);
 }
 
+/* ---- --cluster ---- */
+
+static struct server cnode[3];
+static char cids[3][41];
+static char cconf[3][300];
+
+/* The table: group g owns [bounds[g], bounds[g + 1]) */
+static char *cluster_state_text(int version, const int bounds[4])
+{
+    static char text[4096];
+    int len = snprintf(text, sizeof text, "ringkv-cluster-state 1\ntable-version %d\n", version);
+    for (int g = 0; g < 3; g++)
+        len += snprintf(text + len, sizeof text - (size_t)len,
+                        "group %d %s 1\nnode %s 127.0.0.1 %d %d\nslots %d %d-%d\n",
+                        g, cids[g], cids[g], cnode[g].port, g, g, bounds[g], bounds[g + 1] - 1);
+    return text;
+}
+
+static void cluster_push(int i, const char *expected, const char *text)
+{
+    tconn *c = tconnect(cnode[i].port);
+    const char *argv[] = { "CLUSTER", "RINGKV-SETSTATE", expected, text };
+    tsendv(c, 4, argv);
+    expect_ok(tread(c, 5000));
+    tclose(c);
+}
+
+static long long dbsize(int port)
+{
+    tconn *c = tconnect(port);
+    long long n = get_int(tcmd(c, "DBSIZE"));
+    tclose(c);
+    return n;
+}
+
+static void test_cluster(void **state)
+{
+    if (target_is_redis())
+        skip();             /* the table is pushed with ringkv's own command */
+    static const int v1[4] = { 0, 5461, 10923, 16384 };
+    /* v2 moves slots 0..999 from node 0 to node 1 only: pushed to node 1
+     * first, then 0, no node ever redirects back to where a request came
+     * from, so no request needs more than one MOVED */
+    static const int v2[4] = { 0, 1000, 10923, 16384 };
+    for (int i = 0; i < 3; i++) {
+        snprintf(cconf[i], sizeof cconf[i], "/tmp/ringkv-bench-smoke-%d-%d.conf", (int)getpid(), i);
+        unlink(cconf[i]);
+        const char *args[] = { "--cluster-enabled", "yes", "--cluster-config-file", cconf[i], NULL };
+        assert_int_equal(server_start(&cnode[i], args), 0);
+        tconn *c = tconnect(cnode[i].port);
+        struct rval *v = tcmd(c, "CLUSTER MYID");
+        assert_int_equal(v->type, R_BULK);
+        snprintf(cids[i], sizeof cids[i], "%s", v->str);
+        rval_free(v);
+        tclose(c);
+    }
+    for (int i = 0; i < 3; i++)
+        cluster_push(i, "0", cluster_state_text(1, v1));
+
+    /* every key on its owner: no MOVED, and all 1000 keys spread over the
+     * three nodes */
+    char *out = run_bench(cnode[0].port, "--cluster --prefill -P 4");
+    check_report(out, "resp", "get-set");
+    assert_true(json_number_of(out, "cluster_nodes") == 3);
+    assert_true(json_number_of(out, "moved") == 0);
+    assert_true(json_number_of(out, "misses") == 0);
+    free(out);
+    long long total = 0;
+    for (int i = 0; i < 3; i++) {
+        long long n = dbsize(cnode[i].port);
+        assert_true(n > 0);
+        total += n;
+    }
+    assert_int_equal(total, 1000);
+
+    /* a hash tag: every key in the slot of "tag", so on one node only */
+    long long before[3];
+    for (int i = 0; i < 3; i++)
+        before[i] = dbsize(cnode[i].port);
+    out = run_bench(cnode[1].port, "--cluster --prefill --key-prefix {tag}:");
+    check_report(out, "resp", "get-set");
+    assert_true(json_number_of(out, "moved") == 0);
+    free(out);
+    int grew = 0;
+    for (int i = 0; i < 3; i++) {
+        long long d = dbsize(cnode[i].port) - before[i];
+        assert_true(d == 0 || d == 1000);
+        grew += d == 1000;
+    }
+    assert_int_equal(grew, 1);
+
+    /* open loop, two load threads */
+    out = run_bench(cnode[2].port, "--cluster -t 2 --rate 4000");
+    check_report(out, "resp", "get-set");
+    assert_true(json_number_of(out, "moved") == 0);
+    free(out);
+
+    /* the table changes during a run: MOVED followed, nothing fails */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s -p %d -d 2 -c 8 -P 4 --keys 1000 --json --quiet --cluster",
+             bench_binary(), cnode[2].port);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    usleep(700000);
+    cluster_push(1, "1", cluster_state_text(2, v2));
+    cluster_push(0, "1", cluster_state_text(2, v2));
+    cluster_push(2, "1", cluster_state_text(2, v2));
+    char text[4096];
+    size_t n = fread(text, 1, sizeof text - 1, p);
+    text[n] = 0;
+    int rc = pclose(p);
+    if (rc != 0)
+        fail_msg("`%s` exited with %d: %s", cmd, rc, text);
+    check_report(text, "resp", "get-set");
+    assert_true(json_number_of(text, "moved") > 0);
+
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(server_stop(&cnode[i]), 0);
+        unlink(cconf[i]);
+    }
+}
+
+static void test_cluster_refusals(void **state)
+{
+    char cmd[512];
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s --cluster --workload mget 2>&1", bench_binary());
+    assert_int_equal(run_cmd(cmd, &out), 2);
+    assert_non_null(strstr(out, "CROSSSLOT"));
+    free(out);
+    /* a standalone server: CLUSTER SLOTS is refused, the bench says so */
+    struct server srv;
+    if (server_start(&srv, NULL) != 0)
+        return;
+    snprintf(cmd, sizeof cmd, "%s -p %d --cluster -d 1 2>&1", bench_binary(), srv.port);
+    out = NULL;
+    assert_int_equal(run_cmd(cmd, &out), 1);
+    assert_non_null(strstr(out, "CLUSTER SLOTS"));
+    free(out);
+    assert_int_equal(server_stop(&srv), 0);
+}
+
 static void test_memcache_rejects_mset(void **state)
 {
     char cmd[512];
@@ -274,6 +420,8 @@ int main(void)
         cmocka_unit_test(test_resp_get_set),
         cmocka_unit_test(test_memcache),
         cmocka_unit_test(test_memcache_rejects_mset),
+        cmocka_unit_test(test_cluster),
+        cmocka_unit_test(test_cluster_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
