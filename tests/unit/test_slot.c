@@ -18,6 +18,33 @@ static void test_crc16_check_value(void **state)
     assert_int_equal(crc16_xmodem("", 0), 0);
 }
 
+/* The CRC bit by bit, as its definition says: the reference for every
+ * length, odd and even (the table-driven one takes two bytes a step). */
+static uint16_t crc16_bitwise(const unsigned char *p, size_t n)
+{
+    uint16_t crc = 0;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= (uint16_t)(p[i] << 8);
+        for (int b = 0; b < 8; b++)
+            crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
+    }
+    return crc;
+}
+
+static void test_crc16_every_length(void **state)
+{
+    (void)state;
+    unsigned char buf[300];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        x = x * 1103515245u + 12345u;
+        buf[i] = (unsigned char)(x >> 16);
+    }
+    for (size_t n = 0; n <= sizeof(buf); n++)
+        for (size_t off = 0; off < 3 && off + n <= sizeof(buf); off++)
+            assert_int_equal(crc16_xmodem(buf + off, n), crc16_bitwise(buf + off, n));
+}
+
 static void test_known_slots(void **state)
 {
     (void)state;
@@ -60,6 +87,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc16_check_value),
+        cmocka_unit_test(test_crc16_every_length),
         cmocka_unit_test(test_known_slots),
         cmocka_unit_test(test_hash_tags),
         cmocka_unit_test(test_range),
