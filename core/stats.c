@@ -48,6 +48,8 @@ void shard_stats_reset(struct shard_stats *s, size_t ncommands)
     zero_u64(&s->net_input_bytes);
     zero_u64(&s->net_output_bytes);
     zero_u64(&s->total_error_replies);
+    for (int i = 0; i < __atomic_load_n(&s->nerrors, __ATOMIC_ACQUIRE); i++)
+        zero_u64(&s->errors[i].count);
     zero_u64(&s->cross_shard_requests);
     zero_u64(&s->expired_keys);
     zero_u64(&s->evicted_keys);
@@ -165,4 +167,30 @@ double latency_hist_percentile(const struct latency_hist *const *h, int n, doubl
     double low, width;
     bucket_range(last, &low, &width);
     return width > 1 ? low + width / 2 : low;
+}
+
+void stats_error_reply(struct shard_stats *s, const char *text, size_t len)
+{
+    stat_add(&s->total_error_replies, 1);
+    if (len > 0 && text[0] == '-')
+        text++, len--;
+    size_t n = 0;
+    while (n < len && n < sizeof(s->errors[0].name) - 1 && text[n] != ' ' && text[n] != '\r' &&
+           text[n] != '\n')
+        n++;
+    if (n == 0)
+        return;
+    int k = s->nerrors; /* the shard is the only writer */
+    for (int i = 0; i < k; i++) {
+        if (strncmp(s->errors[i].name, text, n) == 0 && s->errors[i].name[n] == '\0') {
+            stat_add(&s->errors[i].count, 1);
+            return;
+        }
+    }
+    if (k == ERROR_KINDS_MAX)
+        return;
+    memcpy(s->errors[k].name, text, n);
+    s->errors[k].name[n] = '\0';
+    __atomic_store_n(&s->errors[k].count, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->nerrors, k + 1, __ATOMIC_RELEASE);
 }

@@ -26,6 +26,17 @@ struct command_stat {
     struct latency_hist *latency; /* allocated on first call */
 };
 
+/* Error replies by kind, as INFO errorstats shows them: the kind is the
+ * first word of the error ("ERR", "WRONGTYPE", "NOAUTH"). A shard adds a
+ * kind once (its name, then nerrors with a release store) and only counts
+ * afterwards; readers load nerrors with acquire. Kinds past the limit are
+ * counted in total_error_replies only (Redis caps its table too). */
+#define ERROR_KINDS_MAX 64
+struct error_stat {
+    char     name[32];
+    uint64_t count;
+};
+
 struct shard_stats {
     uint64_t commands_processed;
     uint64_t connections_received;
@@ -44,6 +55,8 @@ struct shard_stats {
     uint64_t evicted_keys;
     uint64_t keyspace_hits;
     uint64_t keyspace_misses;
+    struct error_stat errors[ERROR_KINDS_MAX];
+    int      nerrors;
     struct command_stat *cmd;      /* command_count_all() entries, by command->index */
     size_t   ncommands;            /* entries of cmd[] (set by shard_stats_init) */
 };
@@ -62,6 +75,9 @@ void shard_stats_reset(struct shard_stats *s, size_t ncommands); /* CONFIG RESET
  * total_error_replies are the caller's to count. */
 void stats_command_done(struct shard_stats *s, int index, uint64_t usec, int failed);
 void stats_command_rejected(struct shard_stats *s, int index);
+/* One error reply went to a client: counts total_error_replies and its kind.
+ * text: the error, with or without its leading '-' (a reply's bytes do). */
+void stats_error_reply(struct shard_stats *s, const char *text, size_t len);
 
 void latency_hist_add(struct latency_hist *h, uint64_t usec);
 /* Value (usec) at percentile q in [0,100] of the sum of n histograms. */

@@ -7,6 +7,7 @@
 #include "shards/dispatch_internal.h"
 
 #include <mimalloc.h>
+#include <string.h>
 
 #include "core/reply.h"
 #include "shards/message.h"
@@ -111,6 +112,7 @@ void session_reply_error(struct session *s, const char *err)
         s->multi_dirty = true; /* Redis aborts the EXEC of a transaction with refused commands */
     struct reply r = { session_reply_target(s), s->client.proto };
     reply_error(&r, err);
+    stats_error_reply(&s->shard->stats, err, strlen(err)); /* refused before running: counted too, as Redis does */
 }
 
 void session_unknown_command(struct session *s, int argc, const struct slice *argv)

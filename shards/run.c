@@ -7,6 +7,7 @@
 #include "shards/dispatch_internal.h"
 
 #include <mimalloc.h>
+#include <string.h>
 
 #include "core/config.h"
 #include "core/reply.h"
@@ -69,7 +70,7 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
         if (!store_make_room(store, shard_memory_limit(sh), (enum evict_policy)policy, now)) {
             reply_error(&r, ERR_OOM);
             stats_command_rejected(&sh->stats, cmd->index);
-            stat_add(&sh->stats.total_error_replies, 1);
+            stats_error_reply(&sh->stats, ERR_OOM, strlen(ERR_OOM));
             return false;
         }
     }
@@ -83,6 +84,7 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
         if (refused) {
             reply_error(&r, refused);
             stats_command_rejected(&sh->stats, cmd->index);
+            stats_error_reply(&sh->stats, refused, strlen(refused));
             if (sh->node->journal)
                 sh->node->journal->command_refused(sh, cmd);
             return false;
@@ -109,7 +111,7 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
     bool failed = out->len > start && out->data[start] == '-';
     stats_command_done(&sh->stats, cmd->index, usec, failed);
     if (failed)
-        stat_add(&sh->stats.total_error_replies, 1);
+        stats_error_reply(&sh->stats, out->data + start, out->len - start);
     if (!ctx.deferred) /* else msg may be on its way back already */
         *usec_out = usec;
     return ctx.deferred;

@@ -224,6 +224,34 @@ static void info_section_header(struct buf *out, int *sections, const char *titl
 }
 
 /* Build the INFO text of the selected sections into out. */
+/* INFO errorstats: every shard's error kinds added up by name, in the
+ * order they were first seen ("errorstat_ERR:count=3"). */
+static void info_errorstats(const struct node *n, struct buf *out)
+{
+    struct { char name[32]; uint64_t count; } kinds[ERROR_KINDS_MAX];
+    int nkinds = 0;
+    for (int i = 0; i < n->nshards; i++) {
+        const struct shard_stats *st = &n->shards[i]->stats;
+        int k = __atomic_load_n(&st->nerrors, __ATOMIC_ACQUIRE);
+        for (int e = 0; e < k; e++) {
+            int j = 0;
+            while (j < nkinds && strcmp(kinds[j].name, st->errors[e].name) != 0)
+                j++;
+            if (j == nkinds) {
+                if (nkinds == ERROR_KINDS_MAX)
+                    continue;
+                memcpy(kinds[j].name, st->errors[e].name, sizeof(kinds[j].name));
+                kinds[j].count = 0;
+                nkinds++;
+            }
+            kinds[j].count += stat_load(&st->errors[e].count);
+        }
+    }
+    for (int j = 0; j < nkinds; j++)
+        if (kinds[j].count)
+            buf_printf(out, "errorstat_%s:count=%llu\r\n", kinds[j].name, (unsigned long long)kinds[j].count);
+}
+
 static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct buf *out)
 {
     struct node *n = sh->node;
@@ -439,8 +467,10 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
         struct info_cmd_arg a = { n, out, false };
         each_command(info_command_line, &a);
     }
-    if (want & INFO_ERRORSTATS)
+    if (want & INFO_ERRORSTATS) {
         info_section_header(out, &sections, "Errorstats");
+        info_errorstats(n, out);
+    }
     if (want & INFO_LATENCYSTATS) {
         info_section_header(out, &sections, "Latencystats");
         struct info_cmd_arg a = { n, out, true };

@@ -933,10 +933,37 @@ static void test_maxmemory_policy_redis_names(void **state)
     assert_int_equal(server_stop(&s), 0);
 }
 
+/* INFO errorstats and total_error_replies count every error reply, the
+ * refused ones too (unknown command, wrong arity), by kind, as Redis does. */
+static void test_errorstats(void **state)
+{
+    expect_ok(tcmd(c, "CONFIG RESETSTAT"));
+    rval_free(tcmd(c, "NOSUCHCOMMAND x"));
+    rval_free(tcmd(c, "GET"));
+    expect_ok(tcmd(c, "SET errorstats:k notanumber"));
+    rval_free(tcmd(c, "INCR errorstats:k"));
+    rval_free(tcmd(c, "AUTH nopass-set"));
+    struct rval *v = tcmd(c, "INFO errorstats");
+    const char *info = text_of(v);
+    assert_non_null(strstr(info, "# Errorstats\r\n"));
+    const char *err = strstr(info, "errorstat_ERR:count=");
+    assert_non_null(err);
+    assert_int_equal(atoll(err + strlen("errorstat_ERR:count=")), 4);
+    rval_free(v);
+    v = tcmd(c, "INFO stats");
+    assert_int_equal(info_num(text_of(v), "total_error_replies"), 4);
+    rval_free(v);
+    expect_ok(tcmd(c, "CONFIG RESETSTAT"));
+    v = tcmd(c, "INFO errorstats");
+    assert_null(strstr(text_of(v), "errorstat_ERR:"));
+    rval_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_info, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errorstats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_get_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time, setup, teardown),
