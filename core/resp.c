@@ -18,6 +18,7 @@
 #include <mimalloc.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Between commands, larger argument arrays and scratch space are released. */
 #define RESP_KEEP_ARGS    1024
@@ -465,4 +466,59 @@ bool resp_read_aggregate(struct resp_reader *r, long long *count)
         return false;
     r->p += line + 2; /* to the first element (a null array has none) */
     return true;
+}
+
+/* ---- writing a command (see resp.h) --------------------------------------- */
+
+/* '*' or '$', a decimal count, CRLF: at most 23 bytes. */
+static char *put_header(char *w, char type, size_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    *w++ = type;
+    while (n)
+        *w++ = tmp[--n];
+    *w++ = '\r';
+    *w++ = '\n';
+    return w;
+}
+
+static char *put_bulk(char *w, const char *p, size_t n)
+{
+    w = put_header(w, '$', n);
+    memcpy(w, p, n);
+    w += n;
+    *w++ = '\r';
+    *w++ = '\n';
+    return w;
+}
+
+#define HEADER_MAX 24
+
+void resp_encode_command(struct buf *out, int argc, const struct slice *argv)
+{
+    size_t need = HEADER_MAX;
+    for (int i = 0; i < argc; i++)
+        need += HEADER_MAX + argv[i].len + 2;
+    char *w = buf_reserve(out, need);
+    w = put_header(w, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++)
+        w = put_bulk(w, argv[i].ptr, argv[i].len);
+    out->len = (size_t)(w - out->data);
+}
+
+void resp_encode_strings(struct buf *out, int argc, const char *const *argv)
+{
+    size_t need = HEADER_MAX;
+    for (int i = 0; i < argc; i++)
+        need += HEADER_MAX + strlen(argv[i]) + 2;
+    char *w = buf_reserve(out, need);
+    w = put_header(w, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++)
+        w = put_bulk(w, argv[i], strlen(argv[i]));
+    out->len = (size_t)(w - out->data);
 }

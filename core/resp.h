@@ -78,6 +78,14 @@ enum resp_status resp_parse(struct resp_parser *p, const char *buf, size_t n,
 #define RESP_MAX_DEPTH 64
 size_t resp_value_len(const char *buf, size_t n);
 
+/* ---- writing a command ------------------------------------------------------
+ * The one encoder of a command as the RESP multibulk a server reads
+ * (*argc then one $len bulk per argument): the replication stream's
+ * commands, a MULTI queue, the links to other nodes, the admin tool. */
+void resp_encode_command(struct buf *out, int argc, const struct slice *argv);
+/* The same for NUL-terminated arguments. */
+void resp_encode_strings(struct buf *out, int argc, const char *const *argv);
+
 /* ---- reading whole values ---------------------------------------------------
  * The one reader of RESP values the server itself receives: replies of other
  * shards (merges), a master's answers on the replication link. It walks a

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -669,4 +670,23 @@ void loop_wake(struct loop *self, struct loop *target)
     struct io_uring_sqe *sqe = ring_sqe(&self->ring);
     io_uring_prep_msg_ring(sqe, target->ring.ring_fd, 0, ud_make(OP_WAKE, NULL), 0);
     io_uring_sqe_set_data64(sqe, ud_make(OP_IGNORE, NULL));
+}
+
+int loop_parse_addr(const char *host, int port, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    const char *h = strcasecmp(host, "localhost") == 0 ? "127.0.0.1" : host;
+    struct sockaddr_in *in = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, h, &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, h, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        return 0;
+    }
+    return -1;
 }

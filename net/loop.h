@@ -129,6 +129,9 @@ unsigned long long loop_turns(const struct loop *l);
  * stored in the new conn. Returns the conn (not yet connected: see
  * on_connect) or NULL if no socket could be made. */
 struct conn *loop_connect(struct loop *l, const struct sockaddr_storage *addr, struct conn_owner *owner);
+/* host (a numeric IPv4 or IPv6 address, or "localhost") and port as the
+ * address loop_connect takes. Returns 0, or -1 if host is not one. */
+int loop_parse_addr(const char *host, int port, struct sockaddr_storage *ss);
 
 /* Bytes received and not consumed yet. */
 static inline size_t conn_input_bytes(const struct conn *c) { return c->in.len - c->in_off; }

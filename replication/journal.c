@@ -121,24 +121,6 @@ void journal_encode(const struct journal_record *rec, struct buf *out)
     out->len = (size_t)(w - out->data);
 }
 
-void journal_encode_command(int argc, const struct slice *argv, struct buf *out)
-{
-    size_t need = 24;
-    for (int i = 0; i < argc; i++)
-        need += BULK_OVERHEAD + argv[i].len;
-    char *w = buf_reserve(out, need);
-    char tmp[24];
-    char *d = fmt_i64(tmp, argc);
-    *w++ = '*';
-    memcpy(w, d, (size_t)(tmp + 24 - d));
-    w += tmp + 24 - d;
-    *w++ = '\r';
-    *w++ = '\n';
-    for (int i = 0; i < argc; i++)
-        w = write_bulk(w, argv[i].ptr, argv[i].len);
-    out->len = (size_t)(w - out->data);
-}
-
 /* Copy n bytes into the ring at the current offset, wrapping; only the last
  * `size` bytes of an oversized write are kept (the rest would be overwritten
  * anyway). */

@@ -3,7 +3,7 @@
  * RESP command a replica applies (SET k v [PXAT t], DEL k, PEXPIREAT k t,
  * PERSIST k, FLUSHALL) into a circular backlog addressed by a growing byte
  * offset. Commands the table journals as themselves (in-place edits, the
- * node-wide FLUSHALL/FLUSHDB) are encoded by journal_encode_command. Replicas
+ * node-wide FLUSHALL/FLUSHDB) go as sent, by resp_encode_command. Replicas
  * (issue 4) read from an offset still inside the backlog. */
 #ifndef RINGKV_JOURNAL_H
 #define RINGKV_JOURNAL_H
@@ -36,9 +36,5 @@ void journal_reset(struct journal *j, uint64_t offset);
 
 /* Encode one record as a RESP command (what journal_append stores). */
 void journal_encode(const struct journal_record *rec, struct buf *out);
-/* Encode a command as sent (argv[0] its name) as a RESP array: how a
- * command whose table row says JOURNAL_COMMAND or JOURNAL_NODE is journaled
- * (core/command.h, the journal column). */
-void journal_encode_command(int argc, const struct slice *argv, struct buf *out);
 
 #endif

@@ -182,7 +182,7 @@ static void send_barrier(struct shard *sh, int argc, const struct slice *argv)
     struct shard_msg *m = repl_msg_create(sh, MSG_JOURNAL, 0, NULL, 0);
     m->value = JOURNAL_MSG_BARRIER;
     if (argv)
-        journal_encode_command(argc, argv, &m->payload);
+        resp_encode_command(&m->payload, argc, argv);
     msg_post(sh, m, 0);
 }
 
@@ -191,7 +191,7 @@ static void journal_form(struct exec_ctx *ctx, int argc, const struct slice *arg
 {
     struct repl_shard *rs = ctx->shard->repl;
     buf_clear(&rs->journal_form);
-    journal_encode_command(argc, argv, &rs->journal_form);
+    resp_encode_command(&rs->journal_form, argc, argv);
 }
 
 void repl_command_begin(struct shard *sh, const struct command *cmd, struct exec_ctx *ctx)
@@ -223,7 +223,7 @@ void repl_command_end(struct shard *sh, const struct command *cmd, int argc, con
     if (rs->journal_form.len)
         buf_append(&rs->journal_out, rs->journal_form.data, rs->journal_form.len);
     else
-        journal_encode_command(argc, argv, &rs->journal_out);
+        resp_encode_command(&rs->journal_out, argc, argv);
 }
 
 void repl_command_refused(struct shard *sh, const struct command *cmd)

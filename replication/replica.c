@@ -4,12 +4,10 @@
  * own backlog, our offset acknowledged every second. */
 #include "replication/repl_state.h"
 
-#include <arpa/inet.h>
 #include <mimalloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -77,25 +75,6 @@ void replica_stop(struct shard *sh)
         r->link_down_since_ms = shard_now_ms(sh);
 }
 
-static int parse_addr(const char *host, int port, struct sockaddr_storage *ss)
-{
-    memset(ss, 0, sizeof(*ss));
-    const char *h = strcasecmp(host, "localhost") == 0 ? "127.0.0.1" : host;
-    struct sockaddr_in *in = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, h, &in->sin_addr) == 1) {
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t)port);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, h, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        return 0;
-    }
-    return -1;
-}
-
 int repl_set_master(struct shard *sh, const char *host, int port, char *err, size_t errlen)
 {
     struct repl *r = repl_of(sh);
@@ -124,7 +103,7 @@ int repl_set_master(struct shard *sh, const char *host, int port, char *err, siz
         return 0;
     }
     struct sockaddr_storage ss;
-    if (port <= 0 || port > 65535 || parse_addr(host, port, &ss) != 0) {
+    if (port <= 0 || port > 65535 || loop_parse_addr(host, port, &ss) != 0) {
         snprintf(err, errlen, "ERR Invalid master address: ringkv takes a numeric IPv4/IPv6 address or localhost");
         return -1;
     }
@@ -167,9 +146,7 @@ static void send_command(struct repl_link *l, int argc, const char **argv)
 {
     struct buf b;
     buf_init(&b);
-    buf_printf(&b, "*%d\r\n", argc);
-    for (int i = 0; i < argc; i++)
-        buf_printf(&b, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
+    resp_encode_strings(&b, argc, argv);
     link_send(l, b.data, b.len);
     buf_free(&b);
 }
@@ -190,7 +167,7 @@ static void connect_master(struct shard *sh)
 {
     struct repl *r = repl_of(sh);
     struct sockaddr_storage ss;
-    if (parse_addr(r->master_host, r->master_port, &ss) != 0) {
+    if (loop_parse_addr(r->master_host, r->master_port, &ss) != 0) {
         schedule_retry(sh);
         return;
     }

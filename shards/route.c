@@ -222,12 +222,7 @@ static void queue_command(struct shard *sh, struct session *s, const struct comm
         session_reply_error(s, "ERR MULTI queue over client-query-buffer-limit");
         return;
     }
-    buf_printf(&s->multi_cmds, "*%d\r\n", argc);
-    for (int i = 0; i < argc; i++) {
-        buf_printf(&s->multi_cmds, "$%zu\r\n", argv[i].len);
-        buf_append(&s->multi_cmds, argv[i].ptr, argv[i].len);
-        buf_append(&s->multi_cmds, "\r\n", 2);
-    }
+    resp_encode_command(&s->multi_cmds, argc, argv);
     s->multi_count++;
     if (cmd->flags & CMD_WRITE)
         s->multi_writes = true;

@@ -2,14 +2,12 @@
  * (see peers.h). Everything here runs on shard 0. */
 #include "shards/cluster/peers.h"
 
-#include <arpa/inet.h>
 #include <inttypes.h>
 #include <mimalloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/client.h"
 #include "core/config.h"
@@ -71,31 +69,9 @@ static struct peer_link *link_of(const struct conn *c)
     return (struct peer_link *)c->owner;
 }
 
-static int parse_addr(const char *host, int port, struct sockaddr_storage *ss)
-{
-    memset(ss, 0, sizeof(*ss));
-    const char *h = strcasecmp(host, "localhost") == 0 ? "127.0.0.1" : host;
-    struct sockaddr_in *in = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, h, &in->sin_addr) == 1) {
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t)port);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, h, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        return 0;
-    }
-    return -1;
-}
-
 static void send_command(struct peer_link *l, int argc, const char **argv)
 {
-    struct buf *out = &l->conn->out;
-    buf_printf(out, "*%d\r\n", argc);
-    for (int i = 0; i < argc; i++)
-        buf_printf(out, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
+    resp_encode_strings(&l->conn->out, argc, argv);
     conn_flush(l->conn);
 }
 
@@ -157,7 +133,7 @@ static void connect_peer(struct shard *sh, struct peer *p, int64_t now_ms)
 {
     struct sockaddr_storage ss;
     p->next_ms = now_ms + PEER_FAST_MS;
-    if (parse_addr(p->ip, p->port, &ss) != 0) {
+    if (loop_parse_addr(p->ip, p->port, &ss) != 0) {
         if (!p->down_logged)
             log_warning("Cluster peer %.8s has an address I can't connect to: %s:%d", p->id, p->ip, p->port);
         p->down_logged = true;

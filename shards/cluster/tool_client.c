@@ -94,13 +94,7 @@ int tool_call(struct tool_client *c, int argc, const char *const *argv)
     }
     struct buf out;
     buf_init(&out);
-    buf_printf(&out, "*%d\r\n", argc);
-    for (int i = 0; i < argc; i++) {
-        size_t n = strlen(argv[i]);
-        buf_printf(&out, "$%zu\r\n", n);
-        buf_append(&out, argv[i], n);
-        buf_append(&out, "\r\n", 2);
-    }
+    resp_encode_strings(&out, argc, argv);
     for (size_t sent = 0; sent < out.len;) {
         ssize_t w = send(c->fd, out.data + sent, out.len - sent, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)

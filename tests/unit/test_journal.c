@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "core/resp.h"
 #include "replication/journal.h"
 
 static void check_encoding(const struct journal_record *rec, const char *want, size_t want_len)
@@ -59,19 +60,19 @@ static void test_encode_command(void **state)
     struct buf b;
     buf_init(&b);
     struct slice argv[] = { SLICE_LIT("SETBIT"), SLICE_LIT("bm"), SLICE_LIT("7"), SLICE_LIT("1") };
-    journal_encode_command(4, argv, &b);
+    resp_encode_command(&b, 4, argv);
     const char want[] = "*4\r\n$6\r\nSETBIT\r\n$2\r\nbm\r\n$1\r\n7\r\n$1\r\n1\r\n";
     assert_int_equal(b.len, sizeof(want) - 1);
     assert_memory_equal(b.data, want, b.len);
     buf_clear(&b);
     struct slice bin[] = { SLICE_LIT("APPEND"), { "k\r\n", 3 }, { "", 0 } };
-    journal_encode_command(3, bin, &b);
+    resp_encode_command(&b, 3, bin);
     const char want2[] = "*3\r\n$6\r\nAPPEND\r\n$3\r\nk\r\n\r\n$0\r\n\r\n";
     assert_int_equal(b.len, sizeof(want2) - 1);
     assert_memory_equal(b.data, want2, b.len);
     buf_clear(&b);
     struct slice one[] = { SLICE_LIT("FLUSHALL") };
-    journal_encode_command(1, one, &b);
+    resp_encode_command(&b, 1, one);
     assert_int_equal(b.len, 18); /* what one FLUSHALL adds to the offset */
     buf_free(&b);
 }
