@@ -28,6 +28,7 @@
 #include "replication/repl.h"
 #include "shards/cluster/cluster.h"
 #include "shards/commands/commands.h"
+#include "shards/monitor.h"
 #include "shards/node.h"
 #include "shards/store/store.h"
 
@@ -249,6 +250,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     commands_register();
+    monitor_attach(n); /* MONITOR's per-shard part and end-of-turn delivery */
     repl_attach(n);   /* its shard module, its commands, the journal sink, the write gate */
     cluster_commands_register(); /* CLUSTER, in every mode */
     if (config_load(&n->config, cluster_enabled) && cluster_attach(n, repl_set_master) != 0) {

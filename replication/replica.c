@@ -15,6 +15,7 @@
 #include "net/loop.h"
 #include "shards/dispatch.h"
 #include "shards/message.h"
+#include "shards/monitor.h"
 #include "shards/node.h"
 #include "shards/scratch.h"
 #include "shards/shard.h"
@@ -390,6 +391,12 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
     /* everything else is part of the stream and of our offset, and goes on
      * to replicas of ours */
     master_stream_bytes(sh, raw, rawlen);
+    if (monitor_watching(sh->node)) {
+        /* Redis shows the master's commands, from the master's address */
+        char peer[300];
+        snprintf(peer, sizeof(peer), "%s:%d", r->master_host, r->master_port);
+        monitor_link_command(sh, peer, argc, argv);
+    }
     /* the effects' forms first (most of a stream), then the commands the
      * table journals as themselves */
     const struct command *cmd;

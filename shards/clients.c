@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "shards/dispatch.h"
+#include "shards/monitor.h"
 #include "shards/node.h"
 #include "shards/session.h"
 
@@ -109,6 +110,7 @@ static void session_closed(struct shard *sh, struct conn *c)
     if (s->feed)
         s->feed->closed(sh, &s->client);
     pubsub_session_end(sh, s);
+    monitor_session_end(sh, s);
     pause_session_end(sh, s);
     atomic_fetch_sub(&sh->node->clients, 1);
     stat_add(&sh->stats.connected_clients, (uint64_t)-1);
@@ -126,7 +128,7 @@ static void session_describe(struct shard *sh, const struct conn *c, struct conn
     pubsub_counts(s, &v->sub, &v->psub);
     /* Redis: a client with a subscription is of the pubsub type (RESP3 too) */
     v->type = v->sub + v->psub > 0 ? CLIENT_TYPE_PUBSUB : CLIENT_TYPE_NORMAL;
-    v->flags = v->type == CLIENT_TYPE_PUBSUB ? "P" : "N";
+    v->flags = s->monitor ? "O" : v->type == CLIENT_TYPE_PUBSUB ? "P" : "N";
     v->user = "default";
     v->pending = (size_t)s->npending;
     v->obuf = session_output_bytes(s);

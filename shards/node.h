@@ -83,6 +83,7 @@ struct node {
     atomic_int      repl_writes_paused; /* 1 while a FAILOVER hands over */
     atomic_int      client_pause_mode;  /* CLIENT PAUSE: enum pause_mode */
     _Atomic int64_t client_pause_end_ms; /* unix ms the CLIENT PAUSE ends at */
+    atomic_int      monitors;          /* MONITOR connections, across shards (monitor.h) */
 };
 
 enum pause_mode { PAUSE_NONE, PAUSE_WRITE, PAUSE_ALL };

@@ -15,6 +15,7 @@
 #include "core/numbers.h"
 #include "core/reply.h"
 #include "shards/message.h"
+#include "shards/monitor.h"
 #include "shards/node.h"
 #include "shards/scratch.h"
 #include "shards/store/slot.h"
@@ -463,6 +464,8 @@ void dispatch_execute(struct shard *sh, struct session *s, int argc, const struc
         stats_command_rejected(&sh->stats, cmd->index);
         return;
     }
+    if (monitor_watching(sh->node) && !monitor_command(sh, s, cmd, argc, argv))
+        return;
     int n = sh->node->nshards;
     if (cmd->flags & CMD_SHARD0) {
         /* always as a message, even on shard 0, so the handler may keep it

@@ -74,6 +74,7 @@ struct session {
     bool                blocked;  /* a scratch command runs: read nothing more */
     const struct command *last_cmd; /* the row client.last_cmd names */
     struct pubsub      *pubsub;   /* channels and patterns, NULL if none (subscriptions.h) */
+    bool                monitor;  /* sent MONITOR: receives the node's commands (monitor.h) */
     int64_t             obuf_soft_since_ms; /* a subscriber over the soft output limit since (0: not) */
     /* MULTI: the queued commands, as the RESP bytes they arrived in */
     bool                in_multi;

@@ -52,6 +52,7 @@ struct shard {
     int              nsubscribers;
     struct conn    **replica_conns; /* connections of replicas (after PSYNC) */
     int              nreplica_conns;
+    struct monitor_shard *monitor; /* MONITOR: this shard's monitors and outgoing lines (monitor.c) */
     struct session **held;     /* sessions holding a command while paused, oldest first (pause.c) */
     int              nheld;
 };

@@ -61,6 +61,9 @@ command_fn cmd_info, cmd_config_get, cmd_config_set, cmd_config_resetstat,
  * command that produced no reply (refusing it inside MULTI). */
 command_fn cmd_command_help, cmd_slowlog_help;
 
+/* MONITOR (monitor.c): the connection becomes a monitor (shards/monitor.h). */
+command_fn cmd_monitor;
+
 /* SLOWLOG GET (CMD_ALL_SHARDS): each shard replies [count, entry...] (the
  * requested count first, then its own newest entries); this merge sorts all
  * the entries newest first and keeps at most count. It must run even when

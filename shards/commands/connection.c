@@ -19,6 +19,7 @@
 #include "shards/commands/commands.h"
 #include "shards/dispatch.h"
 #include "shards/conn_owner.h"
+#include "shards/monitor.h"
 #include "shards/session.h"
 #include "shards/node.h"
 #include "shards/shard.h"
@@ -261,8 +262,10 @@ void cmd_reset(struct exec_ctx *ctx)
         c->db = 0;
         c->no_evict = false;
         c->authenticated = required_password(ctx)[0] == '\0';
-        if (ctx->shard)
+        if (ctx->shard) {
             pubsub_session_end(ctx->shard, session_of_client(c));
+            monitor_session_end(ctx->shard, session_of_client(c));
+        }
         multi_session_end(session_of_client(c));
     }
     ctx->reply->proto = 2;

@@ -254,6 +254,8 @@ static struct command table[] = {
         "Return the current server time"),
     CONTAINER("slowlog", -2, CMD_CONN, NULL, slowlog_subcommands, "server", "2.2.12",
         "A container for slow log commands"),
+    ROW("monitor",     1,  CMD_CONN | F_ADMIN, 0, 0, 0, cmd_monitor, NULL, "server", "1.0.0",
+        "Listen for all requests received by the server in real time"),
     ROW("shutdown",    -1, CMD_CONN | F_ADMIN | CMD_NO_MULTI | CMD_NO_REPLY, 0, 0, 0, cmd_shutdown, NULL, "server", "1.0.0",
         "Synchronously save the dataset to disk and then shut down the server"),
 
