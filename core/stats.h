@@ -55,6 +55,13 @@ struct shard_stats {
     uint64_t evicted_keys;
     uint64_t keyspace_hits;
     uint64_t keyspace_misses;
+    uint64_t avg_ttl_ms;           /* the expiry cycle's estimate (store_stats) */
+    uint64_t expired_stale_ppm;    /* its stale share, in millionths */
+    uint64_t expired_time_cap;     /* its cycles that stopped at their time budget */
+    /* published by the shard every tick (shards/commands/memory.c): bytes
+     * in the blocks its thread's heaps (store heap and default heap) hold */
+    uint64_t allocated;
+    uint64_t active;               /* bytes of the pages those blocks are in */
     struct error_stat errors[ERROR_KINDS_MAX];
     int      nerrors;
     struct command_stat *cmd;      /* command_count_all() entries, by command->index */

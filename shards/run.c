@@ -35,6 +35,9 @@ void shard_publish_stats(struct shard *sh)
     __atomic_store_n(&st->evicted_keys, ss->evicted_keys, __ATOMIC_RELAXED);
     __atomic_store_n(&st->keyspace_hits, ss->keyspace_hits, __ATOMIC_RELAXED);
     __atomic_store_n(&st->keyspace_misses, ss->keyspace_misses, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->avg_ttl_ms, (uint64_t)ss->avg_ttl_ms, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->expired_stale_ppm, (uint64_t)(ss->expired_stale_perc * 10000.0), __ATOMIC_RELAXED);
+    __atomic_store_n(&st->expired_time_cap, ss->expired_time_cap_reached_count, __ATOMIC_RELAXED);
 }
 
 /* The slow log: a command of `client` that ran for usec goes into this

@@ -64,6 +64,14 @@ command_fn cmd_command_help, cmd_slowlog_help;
 /* MONITOR (monitor.c): the connection becomes a monitor (shards/monitor.h). */
 command_fn cmd_monitor;
 
+/* MEMORY (memory.c). MEMORY PURGE runs on every shard (merge_first_ok). */
+command_fn cmd_memory_stats, cmd_memory_doctor, cmd_memory_malloc_stats, cmd_memory_purge,
+    cmd_memory_usage, cmd_memory_help;
+/* Attach the memory sampling (every shard's heaps, the RSS: memory.c) to the
+ * node, before node_start. */
+struct node;
+void memory_attach(struct node *n);
+
 /* SLOWLOG GET (CMD_ALL_SHARDS): each shard replies [count, entry...] (the
  * requested count first, then its own newest entries); this merge sorts all
  * the entries newest first and keeps at most count. It must run even when

@@ -70,11 +70,16 @@ struct info_totals {
     uint64_t commands, connections, rejected_conns, net_in, net_out, errors, cross_shard;
     uint64_t keys, expires, used_memory, expired, evicted, hits, misses;
     uint64_t client_max_output; /* the biggest of the shards' */
+    /* the expiry cycles' estimates: avg_ttl weighted by each shard's keys
+     * with an expiry, the stale share averaged over the shards */
+    uint64_t avg_ttl_ms, expired_time_cap;
+    double   expired_stale_perc;
 };
 
 static void sum_shards(const struct node *n, struct info_totals *t)
 {
     memset(t, 0, sizeof(*t));
+    double ttl_weighted = 0;
     for (int i = 0; i < n->nshards; i++) {
         const struct shard_stats *s = &n->shards[i]->stats;
         t->commands       += stat_load(&s->commands_processed);
@@ -91,9 +96,13 @@ static void sum_shards(const struct node *n, struct info_totals *t)
         t->evicted        += stat_load(&s->evicted_keys);
         t->hits           += stat_load(&s->keyspace_hits);
         t->misses         += stat_load(&s->keyspace_misses);
+        t->expired_time_cap += stat_load(&s->expired_time_cap);
+        t->expired_stale_perc += (double)stat_load(&s->expired_stale_ppm) / 10000.0 / n->nshards;
+        ttl_weighted += (double)stat_load(&s->avg_ttl_ms) * (double)stat_load(&s->expires);
         uint64_t out = stat_load(&s->client_max_output);
         t->client_max_output = out > t->client_max_output ? out : t->client_max_output;
     }
+    t->avg_ttl_ms = t->expires ? (uint64_t)(ttl_weighted / (double)t->expires) : 0;
 }
 
 /* Redis's bytesToHuman. */
@@ -112,32 +121,6 @@ static void bytes_human(char *out, size_t n, uint64_t b)
         snprintf(out, n, "%.2fT", d / (1024.0 * 1024 * 1024 * 1024));
     else
         snprintf(out, n, "%.2fP", d / (1024.0 * 1024 * 1024 * 1024 * 1024));
-}
-
-static uint64_t rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f == NULL)
-        return 0;
-    unsigned long long size = 0, resident = 0;
-    int got = fscanf(f, "%llu %llu", &size, &resident);
-    fclose(f);
-    if (got != 2)
-        return 0;
-    return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
-/* Peak of used_memory as seen by INFO (sampled when INFO runs). */
-static uint64_t used_memory_peak;
-
-static uint64_t note_peak(uint64_t used)
-{
-    uint64_t old = __atomic_load_n(&used_memory_peak, __ATOMIC_RELAXED);
-    while (used > old &&
-           !__atomic_compare_exchange_n(&used_memory_peak, &old, used, true,
-                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-        ;
-    return used > old ? used : old;
 }
 
 /* instantaneous_ops_per_sec: commands per second between two INFO calls at
@@ -321,16 +304,17 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    (unsigned long long)t.client_max_output);
     }
     if (want & INFO_MEMORY) {
-        uint64_t used = t.used_memory;
-        uint64_t peak = note_peak(used);
-        uint64_t rss = rss_bytes();
+        /* Redis 7's fields; what each means here: memory.c */
+        struct memory_figures f;
+        memory_figures(n, &f);
         uint64_t maxmem = (uint64_t)config_load(cfg, maxmemory);
         uint64_t sysmem = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+        uint64_t net = f.used > f.startup ? f.used - f.startup : 0;
         char policy[32], h3[32], h4[32], h5[32];
         config_value_text(cfg, "maxmemory-policy", policy, sizeof(policy));
-        bytes_human(h1, sizeof(h1), used);
-        bytes_human(h2, sizeof(h2), rss);
-        bytes_human(h3, sizeof(h3), peak);
+        bytes_human(h1, sizeof(h1), f.used);
+        bytes_human(h2, sizeof(h2), f.rss);
+        bytes_human(h3, sizeof(h3), f.peak);
         bytes_human(h4, sizeof(h4), maxmem);
         bytes_human(h5, sizeof(h5), sysmem);
         int mv = mi_version();
@@ -343,20 +327,62 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "used_memory_peak:%llu\r\n"
                    "used_memory_peak_human:%s\r\n"
                    "used_memory_peak_perc:%.2f%%\r\n"
+                   "used_memory_overhead:%llu\r\n"
+                   "used_memory_startup:%llu\r\n"
                    "used_memory_dataset:%llu\r\n"
+                   "used_memory_dataset_perc:%.2f%%\r\n"
+                   "allocator_allocated:%llu\r\n"
+                   "allocator_active:%llu\r\n"
+                   "allocator_resident:%llu\r\n"
                    "total_system_memory:%llu\r\n"
                    "total_system_memory_human:%s\r\n"
+                   "used_memory_lua:0\r\n"
+                   "used_memory_vm_eval:0\r\n"
+                   "used_memory_lua_human:0B\r\n"
+                   "used_memory_scripts_eval:0\r\n"
+                   "number_of_cached_scripts:0\r\n"
+                   "number_of_functions:0\r\n"
+                   "number_of_libraries:0\r\n"
+                   "used_memory_vm_functions:0\r\n"
+                   "used_memory_vm_total:0\r\n"
+                   "used_memory_vm_total_human:0B\r\n"
+                   "used_memory_functions:0\r\n"
+                   "used_memory_scripts:0\r\n"
+                   "used_memory_scripts_human:0B\r\n"
                    "maxmemory:%llu\r\n"
                    "maxmemory_human:%s\r\n"
                    "maxmemory_policy:%s\r\n"
+                   "allocator_frag_ratio:%.2f\r\n"
+                   "allocator_frag_bytes:%lld\r\n"
+                   "allocator_rss_ratio:%.2f\r\n"
+                   "allocator_rss_bytes:%lld\r\n"
+                   "rss_overhead_ratio:%.2f\r\n"
+                   "rss_overhead_bytes:%lld\r\n"
                    "mem_fragmentation_ratio:%.2f\r\n"
-                   "mem_allocator:mimalloc-%d.%d.%d\r\n",
-                   (unsigned long long)used, h1, (unsigned long long)rss, h2,
-                   (unsigned long long)peak, h3, peak ? 100.0 * (double)used / (double)peak : 100.0,
-                   (unsigned long long)used, (unsigned long long)sysmem, h5,
+                   "mem_fragmentation_bytes:%lld\r\n"
+                   "mem_not_counted_for_evict:0\r\n"
+                   "mem_clients_slaves:0\r\n"
+                   "mem_cluster_links:0\r\n"
+                   "mem_aof_buffer:0\r\n"
+                   "mem_allocator:mimalloc-%d.%d.%d\r\n"
+                   "active_defrag_running:0\r\n"
+                   "lazyfree_pending_objects:0\r\n"
+                   "lazyfreed_objects:0\r\n",
+                   (unsigned long long)f.used, h1, (unsigned long long)f.rss, h2,
+                   (unsigned long long)f.peak, h3, f.peak ? 100.0 * (double)f.used / (double)f.peak : 100.0,
+                   (unsigned long long)f.overhead, (unsigned long long)f.startup,
+                   (unsigned long long)f.dataset, net ? 100.0 * (double)f.dataset / (double)net : 0.0,
+                   (unsigned long long)f.used, (unsigned long long)f.active, (unsigned long long)f.committed,
+                   (unsigned long long)sysmem, h5,
                    (unsigned long long)maxmem, h4, policy,
-                   used ? (double)rss / (double)used : 0.0,
+                   f.used ? (double)f.active / (double)f.used : 0.0, (long long)f.active - (long long)f.used,
+                   f.active ? (double)f.committed / (double)f.active : 0.0,
+                   (long long)f.committed - (long long)f.active,
+                   f.committed ? (double)f.rss / (double)f.committed : 0.0,
+                   (long long)f.rss - (long long)f.committed,
+                   f.used ? (double)f.rss / (double)f.used : 0.0, (long long)f.rss - (long long)f.used,
                    mv / 100, (mv / 10) % 10, mv % 10);
+        shard_modules_info(sh, "memory", out); /* replication's backlog, when it tells */
     }
     if (want & INFO_PERSISTENCE) {
         info_section_header(out, &sections, "Persistence");
@@ -402,8 +428,8 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "instantaneous_output_kbps:0.00\r\n"
                    "rejected_connections:%llu\r\n"
                    "expired_keys:%llu\r\n"
-                   "expired_stale_perc:0.00\r\n"
-                   "expired_time_cap_reached_count:0\r\n"
+                   "expired_stale_perc:%.2f\r\n"
+                   "expired_time_cap_reached_count:%llu\r\n"
                    "expire_cycle_cpu_milliseconds:0\r\n"
                    "evicted_keys:%llu\r\n"
                    "evicted_clients:0\r\n"
@@ -436,6 +462,7 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    (unsigned long long)ops_per_sec(now_ms, t.commands),
                    (unsigned long long)t.net_in, (unsigned long long)t.net_out,
                    (unsigned long long)t.rejected_conns, (unsigned long long)t.expired,
+                   t.expired_stale_perc, (unsigned long long)t.expired_time_cap,
                    (unsigned long long)t.evicted, (unsigned long long)t.hits,
                    (unsigned long long)t.misses, (unsigned long long)t.errors,
                    (unsigned long long)t.commands, (unsigned long long)t.cross_shard);
@@ -483,8 +510,9 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
     if (want & INFO_KEYSPACE) {
         info_section_header(out, &sections, "Keyspace");
         if (t.keys > 0)
-            buf_printf(out, "db0:keys=%llu,expires=%llu,avg_ttl=0\r\n",
-                       (unsigned long long)t.keys, (unsigned long long)t.expires);
+            buf_printf(out, "db0:keys=%llu,expires=%llu,avg_ttl=%llu\r\n",
+                       (unsigned long long)t.keys, (unsigned long long)t.expires,
+                       (unsigned long long)t.avg_ttl_ms);
     }
 }
 

@@ -5,6 +5,7 @@
 #define RINGKV_COMMANDS_SERVER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,6 +32,22 @@ static inline void reply_help(struct reply *r, const char *const *lines)
     for (size_t i = 0; i < n; i++)
         reply_simple(r, lines[i]);
 }
+
+/* The node's memory as INFO memory and MEMORY STATS report it (memory.c
+ * says where each figure comes from): bytes. */
+struct memory_figures {
+    uint64_t used;       /* used_memory: blocks the shard threads' heaps hold */
+    uint64_t peak;       /* the highest used seen */
+    uint64_t startup;    /* used at the first tick */
+    uint64_t rss;        /* resident set size, at the last tick */
+    uint64_t active;     /* pages holding those blocks (allocator_active) */
+    uint64_t committed;  /* mimalloc's committed memory (allocator_resident) */
+    uint64_t dataset;    /* the stores' keys, values, entries and tables */
+    uint64_t overhead;   /* used - dataset */
+    uint64_t keys;
+};
+struct node;
+void memory_figures(const struct node *n, struct memory_figures *f);
 
 /* Visit every row of the command table, subcommands after their container,
  * with the name INFO and COMMAND use ("get", "config|get"). */

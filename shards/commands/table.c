@@ -68,6 +68,22 @@ static struct command config_subcommands[] = {
     END_OF_SUBCOMMANDS,
 };
 
+static struct command memory_subcommands[] = {
+    ROW("doctor",       2,  F_SERVER, 0, 0, 0, cmd_memory_doctor, NULL, "server", "4.0.0",
+        "Outputs memory problems report"),
+    ROW("malloc-stats", 2,  F_SERVER, 0, 0, 0, cmd_memory_malloc_stats, NULL, "server", "4.0.0",
+        "Show allocator internal stats"),
+    ROW("purge",        2,  CMD_ALL_SHARDS | CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_memory_purge, merge_first_ok,
+        "server", "4.0.0", "Ask the allocator to release memory"),
+    ROW("stats",        2,  F_SERVER, 0, 0, 0, cmd_memory_stats, NULL, "server", "4.0.0",
+        "Show memory usage details"),
+    ROW("usage",        -3, CMD_READONLY, 2, 2, 1, cmd_memory_usage, NULL, "server", "4.0.0",
+        "Estimate the memory usage of a key"),
+    ROW("help",         2,  F_SERVER, 0, 0, 0, cmd_memory_help, NULL, "server", "4.0.0",
+        "Show helpful text about the different subcommands"),
+    END_OF_SUBCOMMANDS,
+};
+
 static struct command command_subcommands[] = {
     ROW("count", 2,  F_SERVER, 0, 0, 0, cmd_command_count, NULL, "server", "2.8.13",
         "Get total number of Redis commands"),
@@ -254,6 +270,8 @@ static struct command table[] = {
         "Return the current server time"),
     CONTAINER("slowlog", -2, CMD_CONN, NULL, slowlog_subcommands, "server", "2.2.12",
         "A container for slow log commands"),
+    CONTAINER("memory", -2, CMD_CONN, NULL, memory_subcommands, "server", "4.0.0",
+        "A container for memory diagnostics commands"),
     ROW("monitor",     1,  CMD_CONN | F_ADMIN, 0, 0, 0, cmd_monitor, NULL, "server", "1.0.0",
         "Listen for all requests received by the server in real time"),
     ROW("shutdown",    -1, CMD_CONN | F_ADMIN | CMD_NO_MULTI | CMD_NO_REPLY, 0, 0, 0, cmd_shutdown, NULL, "server", "1.0.0",

@@ -901,6 +901,15 @@ void store_reset_stats(struct store *s)
     s->stats.evicted_keys = 0;
     s->stats.keyspace_hits = 0;
     s->stats.keyspace_misses = 0;
+    s->stats.expired_time_cap_reached_count = 0;
+}
+
+size_t store_entry_memory(const struct entry *e)
+{
+    size_t m = mi_usable_size(e) + sizeof(struct entry *);
+    if (entry_flags(e) & F_EXPF)
+        m += sizeof(struct entry *);
+    return m;
 }
 
 size_t store_used_memory(const struct store *s)
@@ -1175,8 +1184,9 @@ size_t store_expire_cycle(struct store *s, int64_t now_ms, int64_t budget_us)
         return 0;
     note_now(s, now_ms);
     bury_graveyard(s);
-    size_t removed = 0;
+    size_t removed = 0, sampled_all = 0;
     int64_t start = clock_mono_us();
+    int64_t ttl_sum = 0, ttl_samples = 0;
     while (s->vol_len > 0) {
         size_t sampled = 0, gone = 0;
         for (; sampled < EXPIRE_SAMPLES && s->vol_len > 0; sampled++) {
@@ -1185,14 +1195,33 @@ size_t store_expire_cycle(struct store *s, int64_t now_ms, int64_t budget_us)
                 remove_entry(s, e, entry_hash(e), true);
                 s->stats.expired_keys++;
                 gone++;
+            } else {
+                ttl_sum += entry_expire_at(e) - now_ms;
+                ttl_samples++;
             }
         }
         removed += gone;
+        sampled_all += sampled;
         /* Fewer than a quarter expired: few are left to find, stop. */
         if (gone * 4 < sampled)
             break;
-        if (clock_mono_us() - start >= budget_us)
+        if (clock_mono_us() - start >= budget_us) {
+            s->stats.expired_time_cap_reached_count++;
             break;
+        }
+    }
+    if (ttl_samples) {
+        /* Redis's running average: seeded by the first estimate */
+        int64_t avg = ttl_sum / ttl_samples;
+        if (s->stats.avg_ttl_ms == 0)
+            s->stats.avg_ttl_ms = avg;
+        s->stats.avg_ttl_ms = (s->stats.avg_ttl_ms / 50) * 49 + avg / 50;
+    }
+    if (s->vol_len == 0)
+        s->stats.avg_ttl_ms = 0; /* no key with an expiry left */
+    if (sampled_all) {
+        double perc = (double)removed / (double)sampled_all * 100.0;
+        s->stats.expired_stale_perc = perc * 0.05 + s->stats.expired_stale_perc * 0.95;
     }
     return removed;
 }

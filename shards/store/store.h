@@ -76,6 +76,14 @@ struct store_stats {
     uint64_t keyspace_hits;
     uint64_t keyspace_misses;
     uint64_t expires;       /* keys that currently have an expiry (approximate) */
+    /* the expiry cycle's estimates, as Redis makes them from its samples:
+     * the average TTL left of keys with an expiry (ms; a running average
+     * giving each cycle's samples a weight of 2%), the share of sampled
+     * keys found expired (%, each cycle weighing 5%), and how many cycles
+     * stopped at their time budget rather than for want of expired keys */
+    int64_t  avg_ttl_ms;
+    double   expired_stale_perc;
+    uint64_t expired_time_cap_reached_count;
 };
 
 struct store;
@@ -139,6 +147,12 @@ void store_reset_stats(struct store *s);
 
 /* Memory held by keys, values, entry headers and the table itself, in bytes. */
 size_t store_used_memory(const struct store *s);
+
+/* Memory one entry takes (MEMORY USAGE): its allocation (header, key and
+ * value, as the allocator sized it), its bucket pointer, and with an
+ * expiry its slot in the index of keys with one. A value kept outside the
+ * entry adds its own here. */
+size_t store_entry_memory(const struct entry *e);
 
 /* SCAN over this store with Redis's guarantees: a key present for the whole
  * scan is returned at least once, even while the table grows or shrinks.

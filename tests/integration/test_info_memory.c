@@ -1,0 +1,335 @@
+/* INFO as a dashboard reads it (the way redis_exporter does: every
+ * `field:value` line whose value Redis gives as a number parsed as one,
+ * db0's keys=,expires=,avg_ttl=), and that the memory fields mean what
+ * Redis's mean: used_memory is what the allocator holds for the process
+ * (grows with data, shrinks after FLUSHALL), dataset + overhead = used,
+ * the peak is at least used, mem_fragmentation_ratio is rss/used and sane,
+ * avg_ttl estimates the TTL of keys with an expiry; MEMORY STATS, DOCTOR,
+ * USAGE, PURGE, MALLOC-STATS, HELP in Redis's shapes. Runs against
+ * redis-server too (RINGKV_TEST_TARGET=redis). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+static struct server srv;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (target_is_redis()) {
+        const char *args[] = { "--save", "", NULL };
+        return server_start(&srv, args);
+    }
+    const char *args[] = { "--threads", "2", "--pin", "no", NULL };
+    return server_start(&srv, args);
+}
+static int group_teardown(void **state) { (void)state; return server_stop(&srv) == 0 ? 0 : -1; }
+
+static char *info(tconn *c, const char *section)
+{
+    struct rval *v = tcmd(c, "INFO %s", section);
+    assert_non_null(v);
+    assert_true(v->type == R_BULK || v->type == R_VERBATIM);
+    char *text = strdup(v->str);
+    rval_free(v);
+    return text;
+}
+
+/* The value of field in INFO text, as a string (static buffer), or NULL. */
+static const char *field(const char *text, const char *name)
+{
+    static char value[256];
+    size_t n = strlen(name);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        if (strncmp(p, name, n) == 0 && p[n] == ':') {
+            const char *v = p + n + 1;
+            size_t len = strcspn(v, "\r\n");
+            if (len >= sizeof value)
+                len = sizeof value - 1;
+            memcpy(value, v, len);
+            value[len] = '\0';
+            return value;
+        }
+    }
+    return NULL;
+}
+
+static double num(const char *text, const char *name)
+{
+    const char *v = field(text, name);
+    if (!v)
+        fail_msg("INFO has no %s", name);
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || *end != '\0')
+        fail_msg("INFO %s:%s is not a number", name, v);
+    return d;
+}
+
+/* Fields whose value is text in Redis's INFO too (a dashboard skips them). */
+static bool textual(const char *name, const char *value)
+{
+    static const char *const names[] = {
+        "redis_version", "redis_git_sha1", "redis_build_id", "redis_mode", "os", "multiplexing_api",
+        "atomicvar_api", "gcc_version", "run_id", "executable", "config_file", "monotonic_clock",
+        "maxmemory_policy", "mem_allocator", "role", "master_replid", "master_replid2",
+        "master_host", "master_link_status", "rdb_last_bgsave_status", "aof_last_bgrewrite_status",
+        "aof_last_write_status", "used_memory_peak_perc", "used_memory_dataset_perc",
+        "ringkv_version", "process_supervised", "master_failover_state", "listener0", NULL,
+    };
+    for (int i = 0; names[i]; i++)
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    size_t n = strlen(name);
+    if (n > 6 && strcmp(name + n - 6, "_human") == 0)
+        return true;
+    /* key=value lists: parsed field by field below */
+    return strchr(value, '=') != NULL;
+}
+
+/* Every line parses as a dashboard parses it. */
+static void test_every_field_numeric(void **state)
+{
+    (void)state;
+    tconn *c = tconnect(srv.port);
+    expect_ok(tcmd(c, "SET with-ttl v EX 1000"));
+    char *text = info(c, "everything");
+    int lines = 0;
+    for (char *line = strtok(text, "\r\n"); line; line = strtok(NULL, "\r\n")) {
+        if (line[0] == '#' || line[0] == '\0')
+            continue;
+        char *colon = strchr(line, ':');
+        if (!colon)
+            fail_msg("INFO line without a colon: %s", line);
+        *colon = '\0';
+        const char *name = line, *value = colon + 1;
+        lines++;
+        if (textual(name, value)) {
+            if (strncmp(name, "db", 2) == 0) {
+                long long keys, expires, avg_ttl;
+                if (sscanf(value, "keys=%lld,expires=%lld,avg_ttl=%lld", &keys, &expires, &avg_ttl) != 3)
+                    fail_msg("keyspace line %s:%s", name, value);
+            }
+            continue;
+        }
+        char *end;
+        strtod(value, &end);
+        if (end == value || *end != '\0')
+            fail_msg("INFO %s:%s is not a number (Redis's is)", name, value);
+    }
+    assert_true(lines > 100);
+    free(text);
+    tclose(c);
+}
+
+/* The memory fields a dashboard plots, present and related as in Redis. */
+static void check_memory_relations(const char *m)
+{
+    double used = num(m, "used_memory"), rss = num(m, "used_memory_rss");
+    double peak = num(m, "used_memory_peak"), dataset = num(m, "used_memory_dataset");
+    double overhead = num(m, "used_memory_overhead");
+    assert_true(used > 64 * 1024);
+    assert_true(rss > 0);
+    assert_true(peak >= used);
+    assert_true(num(m, "used_memory_startup") > 0);
+    assert_true(dataset + overhead == used);
+    double ratio = num(m, "mem_fragmentation_ratio");
+    double want = rss / used;
+    assert_true(ratio > want - 0.02 && ratio < want + 0.02);
+    num(m, "allocator_allocated");
+    num(m, "allocator_active");
+    num(m, "allocator_resident");
+    num(m, "allocator_frag_ratio");
+    num(m, "rss_overhead_ratio");
+    num(m, "mem_fragmentation_bytes");
+    num(m, "maxmemory");
+    num(m, "total_system_memory");
+}
+
+static double used_now(tconn *c)
+{
+    char *m = info(c, "memory");
+    double used = num(m, "used_memory");
+    free(m);
+    return used;
+}
+
+static void test_memory_follows_data(void **state)
+{
+    (void)state;
+    tconn *c = tconnect(srv.port);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    usleep(300000); /* a tick or two */
+    char *m = info(c, "memory");
+    check_memory_relations(m);
+    double idle_used = num(m, "used_memory");
+    double idle_dataset = num(m, "used_memory_dataset");
+    if (!target_is_redis()) {
+        /* ringkv's idle figures: rss over used a few units, not thousands
+         * (the binary and libraries are resident, ~1 MB is allocated;
+         * Redis's idle ratio is about 11 for the same reason) */
+        double ratio = num(m, "mem_fragmentation_ratio");
+        if (ratio < 0.3 || ratio > 8.0)
+            fail_msg("idle mem_fragmentation_ratio %.2f", ratio);
+    }
+    free(m);
+
+    /* 20000 keys of 512 bytes: 10 MB of values */
+    static char value[513];
+    memset(value, 'x', 512);
+    enum { KEYS = 20000 };
+    for (int i = 0; i < KEYS; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "mem:%d", i);
+        const char *argv[] = { "SET", key, value };
+        tsendv(c, 3, argv);
+    }
+    for (int i = 0; i < KEYS; i++)
+        expect_ok(tread(c, 10000));
+    usleep(300000);
+    m = info(c, "memory");
+    check_memory_relations(m);
+    double used = num(m, "used_memory");
+    if (used - idle_used < 10e6)
+        fail_msg("used_memory grew by %.0f for 10 MB of values", used - idle_used);
+    if (num(m, "used_memory_dataset") - idle_dataset < 10e6)
+        fail_msg("used_memory_dataset grew by %.0f", num(m, "used_memory_dataset") - idle_dataset);
+    double ratio = num(m, "mem_fragmentation_ratio");
+    if (ratio < 0.5 || ratio > 3.0)
+        fail_msg("mem_fragmentation_ratio %.2f with 10 MB of data", ratio);
+    free(m);
+
+    expect_ok(tcmd(c, "FLUSHALL"));
+    long long deadline = now_ms() + 3000;
+    double after;
+    while ((after = used_now(c)) > used - 8e6) {
+        if (now_ms() > deadline)
+            fail_msg("used_memory %.0f after FLUSHALL (was %.0f)", after, used);
+        usleep(100000);
+    }
+    tclose(c);
+}
+
+/* avg_ttl: the expiry cycle's estimate, as Redis makes it. */
+static void test_avg_ttl(void **state)
+{
+    (void)state;
+    tconn *c = tconnect(srv.port);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    for (int i = 0; i < 1000; i++) {
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "SET ttl:%d v EX 1000", i);
+        tsend_raw(c, "", 0);
+        expect_ok(tcmd(c, "%s", cmd));
+    }
+    expect_ok(tcmd(c, "SET no-ttl v"));
+    long long deadline = now_ms() + 5000;
+    long long keys = 0, expires = 0, avg = 0;
+    for (;;) {
+        char *k = info(c, "keyspace");
+        const char *db0 = field(k, "db0");
+        assert_non_null(db0);
+        assert_int_equal(sscanf(db0, "keys=%lld,expires=%lld,avg_ttl=%lld", &keys, &expires, &avg), 3);
+        free(k);
+        if (avg > 0 || now_ms() > deadline)
+            break;
+        usleep(100000);
+    }
+    assert_int_equal(keys, 1001);
+    assert_int_equal(expires, 1000);
+    if (avg < 900000 || avg > 1000000)
+        fail_msg("avg_ttl %lld for keys with 1000 s left", avg);
+    char *s = info(c, "stats");
+    num(s, "expired_stale_perc");
+    num(s, "expired_time_cap_reached_count");
+    free(s);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    tclose(c);
+}
+
+/* MEMORY STATS: a map of Redis's field names. */
+static void test_memory_stats(void **state)
+{
+    (void)state;
+    tconn *c = tconnect(srv.port);
+    expect_ok(tcmd(c, "SET a 1"));
+    struct rval *v = tcmd(c, "MEMORY STATS");
+    assert_true(v->type == R_ARRAY || v->type == R_MAP);
+    static const char *const want[] = {
+        "peak.allocated", "total.allocated", "startup.allocated", "replication.backlog",
+        "clients.normal", "keys.count", "keys.bytes-per-key", "dataset.bytes", "dataset.percentage",
+        "peak.percentage", "allocator.allocated", "fragmentation", "fragmentation.bytes", NULL,
+    };
+    for (int w = 0; want[w]; w++) {
+        bool found = false;
+        for (size_t i = 0; i + 1 < v->n; i += 2)
+            if (strcmp(v->elem[i]->str, want[w]) == 0) {
+                found = true;
+                struct rval *x = v->elem[i + 1];
+                if (x->type == R_BULK || x->type == R_DOUBLE) { /* a double: a bulk string in RESP2 */
+                    char *end;
+                    strtod(x->str, &end);
+                    assert_true(*end == '\0');
+                } else {
+                    assert_int_equal(x->type, R_INT);
+                }
+                if (strcmp(want[w], "keys.count") == 0)
+                    assert_int_equal(x->integer, 1);
+            }
+        if (!found)
+            fail_msg("MEMORY STATS has no %s", want[w]);
+    }
+    rval_free(v);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    tclose(c);
+}
+
+static void test_memory_subcommands(void **state)
+{
+    (void)state;
+    tconn *c = tconnect(srv.port);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    struct rval *v = tcmd(c, "MEMORY DOCTOR");
+    assert_non_null(strstr(v->str, "Hi Sam, "));
+    rval_free(v);
+    expect_ok(tcmd(c, "SET usage-key 0123456789012345678901234567890123456789"));
+    long long bytes = get_int(tcmd(c, "MEMORY USAGE usage-key"));
+    assert_true(bytes >= 49 && bytes < 200);
+    bytes = get_int(tcmd(c, "MEMORY USAGE usage-key SAMPLES 0"));
+    assert_true(bytes >= 49);
+    expect_nil(tcmd(c, "MEMORY USAGE no-such-key"));
+    expect_error(tcmd(c, "MEMORY USAGE usage-key SAMPLES x"), "ERR value is not an integer or out of range");
+    expect_error(tcmd(c, "MEMORY USAGE usage-key BAD"), "ERR syntax error");
+    expect_error(tcmd(c, "MEMORY USAGE"), "ERR wrong number of arguments for 'memory|usage' command");
+    expect_ok(tcmd(c, "MEMORY PURGE"));
+    v = tcmd(c, "MEMORY MALLOC-STATS");
+    assert_true(v->type == R_BULK && v->len > 100);
+    rval_free(v);
+    v = tcmd(c, "MEMORY HELP");
+    assert_int_equal(v->type, R_ARRAY);
+    assert_string_equal(v->elem[0]->str, "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+    rval_free(v);
+    expect_error(tcmd(c, "MEMORY NOPE"), "ERR unknown subcommand 'NOPE'. Try MEMORY HELP.");
+    expect_ok(tcmd(c, "FLUSHALL"));
+    tclose(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_memory_subcommands),
+        cmocka_unit_test(test_every_field_numeric),
+        cmocka_unit_test(test_memory_follows_data),
+        cmocka_unit_test(test_avg_ttl),
+        cmocka_unit_test(test_memory_stats),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
