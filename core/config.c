@@ -61,6 +61,7 @@ static const struct option_range ranges[] = {
     { "slowlog-log-slower-than", -1, LLONG_MAX },
     { "slowlog-max-len",         0, LLONG_MAX },
     { "hz",                      1, 500 },
+    { "latency-monitor-threshold", 0, LLONG_MAX },
 };
 
 static void option_range_of(const struct option_desc *o, long long *min, long long *max)
@@ -253,6 +254,23 @@ static const char *option_parse(const struct option_desc *o, const char *value, 
             struct output_limit lim[OUTPUT_CLASSES];
             output_limits_parse(OUTPUT_LIMITS_DEFAULT, lim);
             return output_limits_parse(value, lim);
+        }
+        if (strcmp(o->name, "latency-tracking-info-percentiles") == 0) {
+            /* Redis's checks and words: numbers, each in [0, 100] */
+            const char *p = value;
+            while (*p) {
+                while (*p == ' ')
+                    p++;
+                if (!*p)
+                    break;
+                char *end;
+                double d = strtod(p, &end);
+                if (end == p || (*end != ' ' && *end != '\0'))
+                    return "Invalid latency-tracking-info-percentiles parameters";
+                if (d < 0.0 || d > 100.0)
+                    return "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]";
+                p = end;
+            }
         }
         return NULL;
     }

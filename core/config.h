@@ -69,7 +69,10 @@ enum config_type {
     X("cluster-enabled", cluster_enabled, CONF_BOOL,   "no",        0, NULL, "cluster mode: keys of slots this node's group does not serve are answered -MOVED (shards/cluster/cluster.h)") \
     X("cluster-config-file", cluster_config_file, CONF_STRING, "nodes.conf", 0, NULL, "where a cluster node keeps its id and cluster state (written by the node)") \
     X("cluster-node-timeout", cluster_node_timeout, CONF_INT, "15000", CONF_RUNTIME, NULL, "milliseconds after which an unreachable node counts as failing") \
-    X("dir",             dir,             CONF_STRING, "",          0, NULL, "working directory, entered at start (empty: stay where started); CONFIG GET shows it absolute")
+    X("dir",             dir,             CONF_STRING, "",          0, NULL, "working directory, entered at start (empty: stay where started); CONFIG GET shows it absolute") \
+    X("latency-monitor-threshold", latency_monitor_threshold, CONF_INT, "0", CONF_RUNTIME, NULL, "record latency spikes (commands, expiry and eviction cycles) of at least this many ms for LATENCY (0: off)") \
+    X("latency-tracking", latency_tracking, CONF_BOOL, "yes", CONF_RUNTIME, NULL, "show the per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM)") \
+    X("latency-tracking-info-percentiles", latency_tracking_info_percentiles, CONF_STRING, "50 99 99.9", CONF_RUNTIME, NULL, "the percentiles INFO latencystats shows, space separated (0.0 to 100.0)")
 
 /* Redis 7's redis.conf directives that mean nothing in ringkv (no disk
  * persistence, no TLS, no ACL users, no modules, one encoding per type...):
@@ -167,9 +170,6 @@ enum config_type {
     X("lua-time-limit", lua_time_limit, "5000") \
     X("busy-reply-threshold", busy_reply_threshold, "5000") \
     X("tracking-table-max-keys", tracking_table_max_keys, "1000000") \
-    X("latency-monitor-threshold", latency_monitor_threshold, "0") \
-    X("latency-tracking", latency_tracking, "yes") \
-    X("latency-tracking-info-percentiles", latency_tracking_info_percentiles, "50 99 99.9") \
     X("notify-keyspace-events", notify_keyspace_events, "") \
     X("hash-max-listpack-entries", hash_max_listpack_entries, "128") \
     X("hash-max-listpack-value", hash_max_listpack_value, "64") \

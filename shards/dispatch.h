@@ -44,6 +44,11 @@ void dispatch_message(struct shard *sh, struct shard_msg *m);
  * stats, where INFO on any shard reads them. */
 void shard_publish_stats(struct shard *sh);
 
+/* Evict from this shard's store what the policy allows until it is under
+ * limit (store_make_room), recording an "eviction-cycle" latency spike
+ * when it took latency-monitor-threshold ms or more. */
+bool shard_make_room(struct shard *sh, size_t limit, int policy, int64_t now_ms);
+
 /* Pauses (pause.c): ask every shard to run the commands it holds whose
  * pause is over (CLIENT UNPAUSE, the end of a FAILOVER); the tick's check
  * for pauses whose timeout ran out. */

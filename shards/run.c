@@ -24,6 +24,19 @@ size_t shard_memory_limit(const struct shard *sh)
     return (size_t)max / (size_t)sh->node->nshards;
 }
 
+bool shard_make_room(struct shard *sh, size_t limit, int policy, int64_t now_ms)
+{
+    long long spike_ms = config_load(&sh->node->config, latency_monitor_threshold);
+    if (limit == 0 || spike_ms <= 0)
+        return store_make_room(sh->store, limit, (enum evict_policy)policy, now_ms);
+    uint64_t t0 = clock_mono_ns();
+    bool ok = store_make_room(sh->store, limit, (enum evict_policy)policy, now_ms);
+    uint64_t ms = (clock_mono_ns() - t0) / 1000000;
+    if (ms >= (uint64_t)spike_ms)
+        latency_add(&sh->latency, "eviction-cycle", (uint32_t)ms, (int32_t)(now_ms / 1000));
+    return ok;
+}
+
 void shard_publish_stats(struct shard *sh)
 {
     struct shard_stats *st = &sh->stats;
@@ -70,7 +83,7 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
     size_t start = out->len;
     if ((cmd->flags & CMD_DENYOOM) && store == sh->store) {
         long long policy = config_load(&sh->node->config, maxmemory_policy);
-        if (!store_make_room(store, shard_memory_limit(sh), (enum evict_policy)policy, now)) {
+        if (!shard_make_room(sh, shard_memory_limit(sh), (int)policy, now)) {
             reply_error(&r, ERR_OOM);
             stats_command_rejected(&sh->stats, cmd->index);
             stats_error_reply(&sh->stats, ERR_OOM, strlen(ERR_OOM));
@@ -111,6 +124,10 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
     uint64_t t1 = clock_mono_ns();
     uint64_t usec = (t1 - sh->clock_ns) / 1000;
     sh->clock_ns = t1;
+    long long spike_ms = config_load(&sh->node->config, latency_monitor_threshold);
+    if (spike_ms > 0 && usec / 1000 >= (uint64_t)spike_ms) /* Redis's latencyAddSampleIfNeeded */
+        latency_add(&sh->latency, (cmd->flags & CMD_FAST) ? "fast-command" : "command",
+                    (uint32_t)(usec / 1000), (int32_t)(now / 1000));
     bool failed = out->len > start && out->data[start] == '-';
     stats_command_done(&sh->stats, cmd->index, usec, failed);
     if (failed)

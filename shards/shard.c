@@ -27,13 +27,18 @@ static void on_tick(void *arg)
     shard_clock_start(sh, true);
     int64_t now = shard_now_ms(sh);
     /* active expiry: a small bounded slice of each tick */
+    long long spike_ms = config_load(&sh->node->config, latency_monitor_threshold);
+    uint64_t t0 = spike_ms > 0 ? clock_mono_ns() : 0;
     store_expire_cycle(sh->store, now, 1000);
+    if (spike_ms > 0 && (clock_mono_ns() - t0) / 1000000 >= (uint64_t)spike_ms)
+        latency_add(&sh->latency, "expire-cycle", (uint32_t)((clock_mono_ns() - t0) / 1000000),
+                    (int32_t)(now / 1000));
     store_rehash_step(sh->store);
     /* keep memory under the limit even without writes (CONFIG SET maxmemory) */
     long long max = config_load(&sh->node->config, maxmemory);
     long long policy = config_load(&sh->node->config, maxmemory_policy);
     if (max > 0 && policy != EVICT_NOEVICTION && !node_is_replica(sh->node))
-        store_make_room(sh->store, (size_t)max / (size_t)sh->node->nshards, (enum evict_policy)policy, now);
+        shard_make_room(sh, (size_t)max / (size_t)sh->node->nshards, (int)policy, now);
     dispatch_timeouts(sh, now);
     if (sh->nheld)
         pause_release(sh); /* a CLIENT PAUSE's timeout may have run out */

@@ -12,6 +12,7 @@
 #include "core/client.h"
 #include "core/stats.h"
 #include "core/slowlog.h"
+#include "core/latency.h"
 
 #include <pthread.h>
 
@@ -32,6 +33,7 @@ struct shard {
     struct store    *store;
     struct shard_stats stats;
     struct slowlog   slowlog;
+    struct latency_events latency; /* LATENCY's spikes seen on this shard (core/latency.h) */
     void            *heap;     /* mi_heap_t * of this thread */
     struct loop     *loop;     /* net/: ring, listeners, connections */
     pthread_t        thread;

@@ -64,6 +64,13 @@ command_fn cmd_command_help, cmd_slowlog_help;
 /* MONITOR (monitor.c): the connection becomes a monitor (shards/monitor.h). */
 command_fn cmd_monitor;
 
+/* LATENCY (latency.c): LATEST, HISTORY, GRAPH and DOCTOR run on every
+ * shard (cmd_latency_part: the shard's series) and merge by subcommand;
+ * RESET likewise; HISTOGRAM and HELP on the connection. */
+command_fn cmd_latency_part, cmd_latency_reset, cmd_latency_histogram, cmd_latency_help;
+merge_fn merge_latency_latest, merge_latency_history, merge_latency_graph, merge_latency_doctor,
+    merge_latency_reset;
+
 /* MEMORY (memory.c). MEMORY PURGE runs on every shard (merge_first_ok). */
 command_fn cmd_memory_stats, cmd_memory_doctor, cmd_memory_malloc_stats, cmd_memory_purge,
     cmd_memory_usage, cmd_memory_help;

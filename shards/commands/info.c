@@ -174,10 +174,29 @@ static void info_command_line(void *arg, const struct command *cmd, const char *
             if (h != NULL && stat_load(&h->count) > 0)
                 hs[nh++] = h;
         }
-        if (nh > 0)
-            buf_printf(a->out, "latency_percentiles_usec_%s:p50=%.3f,p99=%.3f,p99.9=%.3f\r\n", fullname,
-                       latency_hist_percentile(hs, nh, 50), latency_hist_percentile(hs, nh, 99),
-                       latency_hist_percentile(hs, nh, 99.9));
+        if (nh > 0) {
+            /* the percentiles latency-tracking-info-percentiles names,
+             * written as Redis writes them (p50, p99.9: no trailing zeros) */
+            buf_printf(a->out, "latency_percentiles_usec_%s:", fullname);
+            const char *p = config_str(&n->config, latency_tracking_info_percentiles);
+            bool first = true;
+            while (p && *p) {
+                char *end;
+                double q = strtod(p, &end);
+                if (end == p)
+                    break;
+                char name[48];
+                int len = snprintf(name, sizeof(name), "%f", q);
+                while (len > 1 && name[len - 1] == '0')
+                    name[--len] = '\0';
+                if (len > 1 && name[len - 1] == '.')
+                    name[--len] = '\0';
+                buf_printf(a->out, "%sp%s=%.3f", first ? "" : ",", name, latency_hist_percentile(hs, nh, q));
+                first = false;
+                p = end;
+            }
+            buf_append_str(a->out, "\r\n");
+        }
         mi_free(hs);
         return;
     }
@@ -501,7 +520,8 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
     if (want & INFO_LATENCYSTATS) {
         info_section_header(out, &sections, "Latencystats");
         struct info_cmd_arg a = { n, out, true };
-        each_command(info_command_line, &a);
+        if (config_load(&n->config, latency_tracking)) /* "no": the section stays empty, as in Redis */
+            each_command(info_command_line, &a);
     }
     if (want & INFO_CLUSTER) {
         info_section_header(out, &sections, "Cluster");

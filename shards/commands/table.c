@@ -68,6 +68,25 @@ static struct command config_subcommands[] = {
     END_OF_SUBCOMMANDS,
 };
 
+#define F_LATENCY (CMD_ALL_SHARDS | F_ADMIN)
+static struct command latency_subcommands[] = {
+    ROW("doctor",    2,  F_LATENCY, 0, 0, 0, cmd_latency_part, merge_latency_doctor, "server", "2.8.13",
+        "Return a human readable latency analysis report."),
+    ROW("graph",     3,  F_LATENCY, 0, 0, 0, cmd_latency_part, merge_latency_graph, "server", "2.8.13",
+        "Return a latency graph for the event."),
+    ROW("history",   3,  F_LATENCY, 0, 0, 0, cmd_latency_part, merge_latency_history, "server", "2.8.13",
+        "Return timestamp-latency samples for the event."),
+    ROW("latest",    2,  F_LATENCY, 0, 0, 0, cmd_latency_part, merge_latency_latest, "server", "2.8.13",
+        "Return the latest latency samples for all events."),
+    ROW("reset",     -2, F_LATENCY, 0, 0, 0, cmd_latency_reset, merge_latency_reset, "server", "2.8.13",
+        "Reset latency data for one or more events."),
+    ROW("histogram", -2, CMD_CONN | F_ADMIN, 0, 0, 0, cmd_latency_histogram, NULL, "server", "7.0.0",
+        "Return the cumulative distribution of latencies of a subset of commands or all commands."),
+    ROW("help",      2,  F_SERVER, 0, 0, 0, cmd_latency_help, NULL, "server", "2.8.13",
+        "Show helpful text about the different subcommands."),
+    END_OF_SUBCOMMANDS,
+};
+
 static struct command memory_subcommands[] = {
     ROW("doctor",       2,  F_SERVER, 0, 0, 0, cmd_memory_doctor, NULL, "server", "4.0.0",
         "Outputs memory problems report"),
@@ -270,6 +289,8 @@ static struct command table[] = {
         "Return the current server time"),
     CONTAINER("slowlog", -2, CMD_CONN, NULL, slowlog_subcommands, "server", "2.2.12",
         "A container for slow log commands"),
+    CONTAINER("latency", -2, CMD_CONN, NULL, latency_subcommands, "server", "2.8.13",
+        "A container for latency diagnostics commands"),
     CONTAINER("memory", -2, CMD_CONN, NULL, memory_subcommands, "server", "4.0.0",
         "A container for memory diagnostics commands"),
     ROW("monitor",     1,  CMD_CONN | F_ADMIN, 0, 0, 0, cmd_monitor, NULL, "server", "1.0.0",
