@@ -174,10 +174,11 @@ static void test_memory_follows_data(void **state)
     double idle_dataset = num(m, "used_memory_dataset");
     if (!target_is_redis()) {
         /* ringkv's idle figures: rss over used a few units, not thousands
-         * (the binary and libraries are resident, ~1 MB is allocated;
-         * Redis's idle ratio is about 11 for the same reason) */
+         * (the binary and libraries are resident, ~1 MB is allocated: ~4;
+         * Redis's idle ratio is about 11 for the same reason; a sanitizer
+         * build's shadow memory adds to the RSS) */
         double ratio = num(m, "mem_fragmentation_ratio");
-        if (ratio < 0.3 || ratio > 8.0)
+        if (ratio < 0.3 || ratio > 20.0)
             fail_msg("idle mem_fragmentation_ratio %.2f", ratio);
     }
     free(m);
