@@ -26,8 +26,10 @@ size_t shard_memory_limit(const struct shard *sh)
 
 bool shard_make_room(struct shard *sh, size_t limit, int policy, int64_t now_ms)
 {
+    if (limit == 0) /* nothing to evict for: the common case stays a call */
+        return store_make_room(sh->store, limit, (enum evict_policy)policy, now_ms);
     long long spike_ms = config_load(&sh->node->config, latency_monitor_threshold);
-    if (limit == 0 || spike_ms <= 0)
+    if (spike_ms <= 0)
         return store_make_room(sh->store, limit, (enum evict_policy)policy, now_ms);
     uint64_t t0 = clock_mono_ns();
     bool ok = store_make_room(sh->store, limit, (enum evict_policy)policy, now_ms);
@@ -83,7 +85,10 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
     size_t start = out->len;
     if ((cmd->flags & CMD_DENYOOM) && store == sh->store) {
         long long policy = config_load(&sh->node->config, maxmemory_policy);
-        if (!shard_make_room(sh, shard_memory_limit(sh), (int)policy, now)) {
+        size_t limit = shard_memory_limit(sh);
+        /* with no limit, straight to the store (no timing to do) */
+        if (!(limit ? shard_make_room(sh, limit, (int)policy, now)
+                    : store_make_room(store, 0, (enum evict_policy)policy, now))) {
             reply_error(&r, ERR_OOM);
             stats_command_rejected(&sh->stats, cmd->index);
             stats_error_reply(&sh->stats, ERR_OOM, strlen(ERR_OOM));
@@ -124,10 +129,12 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
     uint64_t t1 = clock_mono_ns();
     uint64_t usec = (t1 - sh->clock_ns) / 1000;
     sh->clock_ns = t1;
-    long long spike_ms = config_load(&sh->node->config, latency_monitor_threshold);
-    if (spike_ms > 0 && usec / 1000 >= (uint64_t)spike_ms) /* Redis's latencyAddSampleIfNeeded */
-        latency_add(&sh->latency, (cmd->flags & CMD_FAST) ? "fast-command" : "command",
-                    (uint32_t)(usec / 1000), (int32_t)(now / 1000));
+    if (usec >= 1000) { /* a spike is at least 1 ms: the option is read only then */
+        long long spike_ms = config_load(&sh->node->config, latency_monitor_threshold);
+        if (spike_ms > 0 && usec / 1000 >= (uint64_t)spike_ms) /* Redis's latencyAddSampleIfNeeded */
+            latency_add(&sh->latency, (cmd->flags & CMD_FAST) ? "fast-command" : "command",
+                        (uint32_t)(usec / 1000), (int32_t)(now / 1000));
+    }
     bool failed = out->len > start && out->data[start] == '-';
     stats_command_done(&sh->stats, cmd->index, usec, failed);
     if (failed)
