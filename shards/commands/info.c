@@ -71,7 +71,8 @@ struct info_totals {
     uint64_t keys, expires, used_memory, expired, evicted, hits, misses;
     uint64_t client_max_output; /* the biggest of the shards' */
     /* the expiry cycles' estimates: avg_ttl weighted by each shard's keys
-     * with an expiry, the stale share averaged over the shards */
+     * with an expiry (shards with an estimate only), the stale share
+     * averaged over the shards */
     uint64_t avg_ttl_ms, expired_time_cap;
     double   expired_stale_perc;
 };
@@ -80,6 +81,7 @@ static void sum_shards(const struct node *n, struct info_totals *t)
 {
     memset(t, 0, sizeof(*t));
     double ttl_weighted = 0;
+    uint64_t ttl_keys = 0;
     for (int i = 0; i < n->nshards; i++) {
         const struct shard_stats *s = &n->shards[i]->stats;
         t->commands       += stat_load(&s->commands_processed);
@@ -98,11 +100,15 @@ static void sum_shards(const struct node *n, struct info_totals *t)
         t->misses         += stat_load(&s->keyspace_misses);
         t->expired_time_cap += stat_load(&s->expired_time_cap);
         t->expired_stale_perc += (double)stat_load(&s->expired_stale_ppm) / 10000.0 / n->nshards;
-        ttl_weighted += (double)stat_load(&s->avg_ttl_ms) * (double)stat_load(&s->expires);
+        uint64_t avg_ttl = stat_load(&s->avg_ttl_ms);
+        if (avg_ttl > 0) { /* a shard whose cycle has not sampled yet has no estimate */
+            ttl_weighted += (double)avg_ttl * (double)stat_load(&s->expires);
+            ttl_keys += stat_load(&s->expires);
+        }
         uint64_t out = stat_load(&s->client_max_output);
         t->client_max_output = out > t->client_max_output ? out : t->client_max_output;
     }
-    t->avg_ttl_ms = t->expires ? (uint64_t)(ttl_weighted / (double)t->expires) : 0;
+    t->avg_ttl_ms = ttl_keys ? (uint64_t)(ttl_weighted / (double)ttl_keys) : 0;
 }
 
 /* Redis's bytesToHuman. */
