@@ -187,6 +187,20 @@ static void test_monitor_connection(void **state)
 {
     (void)state;
     tconn *m = monitor_open();
+    long long id;
+    {
+        /* CLIENT LIST shows it with flags=O */
+        tconn *other = tconnect(srv.port);
+        struct rval *list = tcmd(other, "CLIENT LIST");
+        const char *o = strstr(list->str, " flags=O ");
+        assert_non_null(o);
+        const char *line = o;
+        while (line > list->str && line[-1] != '\n')
+            line--;
+        assert_int_equal(sscanf(line, "id=%lld ", &id), 1);
+        rval_free(list);
+        tclose(other);
+    }
     expect_error(tcmd(m, "GET x"), "ERR Replica can't interact with the keyspace");
     expect_error(tcmd(m, "SET x 1"), "ERR Replica can't interact with the keyspace");
     expect_status(tcmd(m, "PING"), "PONG");
@@ -194,6 +208,7 @@ static void test_monitor_connection(void **state)
     expect_bulk(tcmd(m, "ECHO hi"), "hi");
     expect_line(m, "\"ECHO\" \"hi\"");
     expect_status(tcmd(m, "RESET"), "RESET");
+    assert_int_equal(get_int(tcmd(m, "CLIENT ID")), id);
     expect_nil(tcmd(m, "GET x"));        /* an ordinary client again */
     tconn *c = tconnect(srv.port);
     expect_status(tcmd(c, "PING"), "PONG");
