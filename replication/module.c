@@ -59,6 +59,12 @@ static void repl_module_info(struct shard *sh, const char *section, struct buf *
         repl_info_stats(sh, out);
     else if (strcmp(section, "replication") == 0)
         repl_info(sh, out);
+    else if (strcmp(section, "memory") == 0) {
+        /* Redis's field: the bytes the backlog holds (in used_memory) */
+        struct repl *r = repl_of(sh);
+        uint64_t held = r->backlog_active ? journal_offset(r->backlog) - journal_first_offset(r->backlog) : 0;
+        buf_printf(out, "mem_replication_backlog:%llu\r\n", (unsigned long long)held);
+    }
 }
 
 /* The master REPLICAOF set at run time, for CONFIG REWRITE. */

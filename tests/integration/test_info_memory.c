@@ -150,6 +150,7 @@ static void check_memory_relations(const char *m)
     num(m, "allocator_frag_ratio");
     num(m, "rss_overhead_ratio");
     num(m, "mem_fragmentation_bytes");
+    num(m, "mem_replication_backlog");
     num(m, "maxmemory");
     num(m, "total_system_memory");
 }
