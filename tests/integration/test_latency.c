@@ -177,6 +177,59 @@ static void test_spikes(void **state)
     tclose(c);
 }
 
+static bool has_event(tconn *c, const char *event)
+{
+    struct rval *v = tcmd(c, "LATENCY LATEST");
+    bool found = false;
+    for (size_t i = 0; i < v->n; i++)
+        found |= strcmp(v->elem[i]->elem[0]->str, event) == 0;
+    rval_free(v);
+    return found;
+}
+
+/* The background work's events: 300000 keys expiring at once make the
+ * active expiry slices spikes (expire-cycle); on ringkv, a maxmemory far
+ * under the data makes the tick's eviction one (eviction-cycle). */
+static void test_background_events(void **state)
+{
+    (void)state;
+    tconn *c = tconnect(srv.port);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    expect_int(tcmd(c, "LATENCY RESET"), 0);
+    set_config(c, "latency-monitor-threshold", "1");
+    for (int i = 0; i < 300000; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "exp:%d", i);
+        const char *argv[] = { "SET", key, "v", "PX", "300" };
+        tsendv(c, 5, argv);
+        if (i % 1000 == 999)
+            for (int j = 0; j < 1000; j++)
+                expect_ok(tread(c, 10000));
+    }
+    long long deadline = now_ms() + 10000;
+    while (!has_event(c, "expire-cycle")) {
+        if (now_ms() > deadline)
+            fail_msg("no expire-cycle spike while 300000 keys expired");
+        usleep(100000);
+    }
+    if (!target_is_redis()) {
+        load_keys(c, 200000);
+        set_config(c, "maxmemory-policy", "allkeys-random");
+        set_config(c, "maxmemory", "1mb");
+        deadline = now_ms() + 10000;
+        while (!has_event(c, "eviction-cycle")) {
+            if (now_ms() > deadline)
+                fail_msg("no eviction-cycle spike while 200000 keys were evicted");
+            usleep(100000);
+        }
+        set_config(c, "maxmemory", "0");
+        set_config(c, "maxmemory-policy", "noeviction");
+    }
+    set_config(c, "latency-monitor-threshold", "0");
+    expect_ok(tcmd(c, "FLUSHALL"));
+    tclose(c);
+}
+
 /* LATENCY HISTOGRAM: {command: {calls, histogram_usec: {2^k: cumulative}}}. */
 static void test_histogram(void **state)
 {
@@ -251,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_off_by_default),
         cmocka_unit_test(test_threshold_range),
         cmocka_unit_test(test_spikes),
+        cmocka_unit_test(test_background_events),
         cmocka_unit_test(test_histogram),
         cmocka_unit_test(test_info_percentiles),
     };
