@@ -223,6 +223,15 @@ static bool over_limit(struct session *s, const struct output_limit *lim, int64_
     return now_ms - s->obuf_soft_since_ms > lim->soft_seconds * 1000;
 }
 
+static void drop_monitor(struct session *s)
+{
+    log_warning("Client id=%llu addr=%s laddr=%s fd=%d name=%s flags=O omem=%zu "
+                "scheduled to be closed ASAP for overcoming of output buffer limits.",
+                (unsigned long long)s->client.id, s->client.addr, s->client.laddr, s->client.fd,
+                s->client.name, session_output_bytes(s));
+    conn_close(s->conn, false); /* leaves the list when its connection is freed */
+}
+
 /* Lines for this shard's monitors. */
 static void deliver(struct shard *sh, const char *p, size_t n)
 {
@@ -237,15 +246,26 @@ static void deliver(struct shard *sh, const char *p, size_t n)
             continue;
         buf_append(session_push_target(s), p, n);
         if (over_limit(s, &lim, now)) {
-            log_warning("Client id=%llu addr=%s laddr=%s fd=%d name=%s flags=O omem=%zu "
-                        "scheduled to be closed ASAP for overcoming of output buffer limits.",
-                        (unsigned long long)s->client.id, s->client.addr, s->client.laddr, s->client.fd,
-                        s->client.name, session_output_bytes(s));
-            conn_close(s->conn, false); /* leaves the list when its connection is freed */
+            drop_monitor(s);
             continue;
         }
         if (!s->head)
             conn_flush(s->conn); /* else it leaves when the replies before it do */
+    }
+}
+
+/* Every tick: a monitor over the soft limit longer than the soft seconds
+ * is closed even when no line comes (Redis's clientsCron check). */
+static void monitor_tick(struct shard *sh, int64_t now_ms)
+{
+    struct monitor_shard *me = part_of(sh);
+    if (me->n == 0)
+        return;
+    struct output_limit lim = monitor_limit(&sh->node->config);
+    for (int i = 0; i < me->n; i++) {
+        struct session *s = me->sessions[i];
+        if (s->conn && !s->conn->closing && over_limit(s, &lim, now_ms))
+            drop_monitor(s);
     }
 }
 
@@ -339,6 +359,7 @@ static const struct shard_module monitor_module = {
     .setup = monitor_setup,
     .teardown = monitor_teardown,
     .turn = monitor_turn,
+    .tick = monitor_tick,
     .pending = monitor_pending,
 };
 

@@ -256,6 +256,50 @@ static void test_slow_monitor_dropped(void **state)
     tclose(admin);
 }
 
+/* Over the soft limit for longer than the soft seconds: closed, even
+ * though no more lines come after. */
+static void test_slow_monitor_soft_limit(void **state)
+{
+    (void)state;
+    tconn *admin = tconnect(srv.port);
+    const char *set1[] = { "CONFIG", "SET", "client-output-buffer-limit", "normal 0 1mb 1" };
+    tsendv(admin, 4, set1);
+    expect_ok(tread(admin, 5000));
+    tconn *slow = tconnect(srv.port);
+    int small = 4096;
+    setsockopt(tfd(slow), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    long long slow_id = get_int(tcmd(slow, "CLIENT ID"));
+    expect_ok(tcmd(slow, "MONITOR"));
+    tconn *c = tconnect(srv.port);
+    static char value[64 * 1024];
+    memset(value, 'v', sizeof value);
+    const char *argv[] = { "SET", "big", value };
+    size_t lens[] = { 3, 3, sizeof value };
+    for (int i = 0; i < 300; i++) { /* 19 MB of lines, then nothing */
+        tsendb(c, 3, argv, lens);
+        expect_ok(tread(c, 10000));
+    }
+    char want[40];
+    snprintf(want, sizeof want, "id=%lld ", slow_id);
+    long long deadline = now_ms() + 5000;
+    for (;;) {
+        usleep(200000);
+        struct rval *list = tcmd(admin, "CLIENT LIST");
+        bool gone = strstr(list->str, want) == NULL;
+        rval_free(list);
+        if (gone)
+            break;
+        if (now_ms() > deadline)
+            fail_msg("a monitor over the soft limit for 1 s was not closed");
+    }
+    const char *set0[] = { "CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0" };
+    tsendv(admin, 4, set0);
+    expect_ok(tread(admin, 5000));
+    tclose(slow);
+    tclose(c);
+    tclose(admin);
+}
+
 /* A replica's monitor shows the master's stream from the master's address. */
 static void test_replica_shows_master_stream(void **state)
 {
@@ -324,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_every_shard),
         cmocka_unit_test(test_monitor_connection),
         cmocka_unit_test(test_slow_monitor_dropped),
+        cmocka_unit_test(test_slow_monitor_soft_limit),
         cmocka_unit_test(test_replica_shows_master_stream),
         cmocka_unit_test(test_redis_cli_monitor),
     };
