@@ -102,6 +102,18 @@ static void form_line(struct shard *sh, struct buf *line, const char *peer, cons
     buf_append(line, "\r\n", 2);
 }
 
+/* The row that runs argv (a subcommand's own: its flags say admin), or NULL. */
+static const struct command *row_of(int argc, const struct slice *argv)
+{
+    const struct command *c = command_lookup(argv[0]);
+    if (c && c->subcommands && argc >= 2) {
+        const struct command *sub = command_lookup_sub(c, argv[1]);
+        if (sub)
+            return sub;
+    }
+    return c;
+}
+
 /* Add a line for every shard's monitors (delivered at the end of the turn). */
 static void feed(struct shard *sh, const char *peer, const struct command *cmd, int argc,
                  const struct slice *argv)
@@ -135,7 +147,7 @@ static void feed_exec(struct shard *sh, struct session *s, const struct command 
                            &err) != RESP_DONE)
                 break; /* cannot happen: route.c wrote the queue */
             used += consumed;
-            const struct command *c = command_lookup(parser.argv[0]);
+            const struct command *c = row_of((int)parser.argc, parser.argv);
             if (c && !(c->flags & CMD_ADMIN))
                 feed(sh, s->client.addr, c, (int)parser.argc, parser.argv);
         }
@@ -184,7 +196,7 @@ bool monitor_command(struct shard *sh, struct session *s, const struct command *
 
 void monitor_link_command(struct shard *sh, const char *peer, int argc, const struct slice *argv)
 {
-    const struct command *cmd = command_lookup(argv[0]);
+    const struct command *cmd = row_of(argc, argv);
     if (cmd && (cmd->flags & CMD_ADMIN))
         return; /* REPLCONF GETACK: admin, not shown by Redis either */
     feed(sh, peer, cmd, argc, argv);
