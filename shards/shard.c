@@ -30,9 +30,11 @@ static void on_tick(void *arg)
     long long spike_ms = config_load(&sh->node->config, latency_monitor_threshold);
     uint64_t t0 = spike_ms > 0 ? clock_mono_ns() : 0;
     store_expire_cycle(sh->store, now, 1000);
-    if (spike_ms > 0 && (clock_mono_ns() - t0) / 1000000 >= (uint64_t)spike_ms)
-        latency_add(&sh->latency, "expire-cycle", (uint32_t)((clock_mono_ns() - t0) / 1000000),
-                    (int32_t)(now / 1000));
+    if (spike_ms > 0) { /* LATENCY's expire-cycle event */
+        uint64_t ms = (clock_mono_ns() - t0) / 1000000;
+        if (ms >= (uint64_t)spike_ms)
+            latency_add(&sh->latency, "expire-cycle", (uint32_t)ms, (int32_t)(now / 1000));
+    }
     store_rehash_step(sh->store);
     /* keep memory under the limit even without writes (CONFIG SET maxmemory) */
     long long max = config_load(&sh->node->config, maxmemory);
