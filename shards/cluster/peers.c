@@ -51,6 +51,7 @@ struct peer {
     struct peer_link *link;
     int64_t           next_ms;  /* when to connect or ask next */
     bool              heard;    /* answered since start or since its link broke */
+    int64_t           answered_ms; /* its last answer (or when it was listed): the fence counts it */
     bool              failover; /* a FAILOVER TO is to be sent on the link */
     bool              down_logged;
 };
@@ -108,6 +109,7 @@ static void follow_nodes(struct shard *sh, struct cluster *c, const struct clust
         snprintf(p->id, sizeof(p->id), "%s", nd->id);
         snprintf(p->ip, sizeof(p->ip), "%s", nd->ip);
         p->port = nd->port;
+        p->answered_ms = shard_now_ms(sh);
         for (int k = 0; k < ps->npeers; k++) {
             struct peer *old = &ps->peers[k];
             if (strcmp(old->id, p->id) != 0 || strcmp(old->ip, p->ip) != 0 || old->port != p->port)
@@ -244,6 +246,26 @@ void cluster_peers_free(struct cluster *c)
     mi_free(ps->peers);
     mi_free(ps);
     c->peers = NULL;
+}
+
+int cluster_peers_masters_reached(const struct cluster *c, int64_t now_ms, int64_t window_ms)
+{
+    const struct cluster_state *st = cluster_now(c);
+    const struct cluster_peers *ps = c->peers;
+    if (!ps)
+        return st->ngroups > 0 ? st->ngroups - 1 : 0; /* before the first tick: nothing is known to be cut off */
+    int n = 0;
+    for (int g = 0; g < st->ngroups; g++) {
+        const struct cluster_node *m = &st->nodes[st->groups[g].master];
+        if (st->groups[g].master == st->myself)
+            continue;
+        for (int i = 0; i < ps->npeers; i++)
+            if (strcmp(ps->peers[i].id, m->id) == 0) {
+                n += now_ms - ps->peers[i].answered_ms <= window_ms;
+                break;
+            }
+    }
+    return n;
 }
 
 int cluster_peers_ask_failover(struct shard *sh, struct cluster *c, char *err, size_t errlen)
@@ -398,6 +420,7 @@ static bool link_reply(struct shard *sh, struct cluster *c, struct peer_link *l,
     if (!peer->heard)
         log_notice("Cluster peer %.8s (%s:%d) reached", peer->id, peer->ip, peer->port);
     peer->heard = true;
+    peer->answered_ms = now;
     peer->down_logged = false;
     peer->next_ms = now + PEER_SLOW_MS;
     return true;

@@ -55,6 +55,11 @@ void cluster_peers_tick(struct shard *sh, struct cluster *c, int64_t now_ms);
 /* Shard 0's teardown, after its loop closed every link: forget the peers. */
 void cluster_peers_free(struct cluster *c);
 
+/* How many masters of other groups (by the state) answered on their links
+ * within the last window_ms; a peer listed since less than window_ms
+ * counts as answered (the fence without Sentinels: fence.h). */
+int cluster_peers_masters_reached(const struct cluster *c, int64_t now_ms, int64_t window_ms);
+
 /* Ask the master of this node's group to hand over to this node (the
  * replication's FAILOVER TO <ip> <port>, lossless), on the link to it.
  * Returns 0, or -1 with err set (no link to the master now). */

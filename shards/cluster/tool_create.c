@@ -263,9 +263,13 @@ static int nranges(const uint16_t *table, int g)
 }
 
 static void state_text(const struct cnode *nodes, int n, const struct cgroup *groups, int ngroups,
-                       const uint16_t *table, struct buf *out)
+                       const uint16_t *table, const struct sentinel *sents, int nsent, struct buf *out)
 {
     buf_printf(out, "ringkv-cluster-state 1\ntable-version %d\n", STATE_VERSION);
+    /* the nodes learn their groups' masters from these and fence without
+     * a majority of them (ARCHITECTURE.md "Cluster") */
+    for (int i = 0; i < nsent; i++)
+        buf_printf(out, "sentinel %s %d\n", sents[i].host, sents[i].port);
     for (int i = 0; i < n; i++)
         buf_printf(out, "node %s %s %d %" PRIu32 "\n", nodes[i].id, nodes[i].ip, nodes[i].port,
                    groups[nodes[i].group].id);
@@ -473,6 +477,10 @@ int tool_create(const struct tool_create_opts *o)
             tool_split_addr(t, sents[nsent].host, sizeof sents[nsent].host, &sents[nsent].port);
             nsent++;
         }
+        if (nsent > CLUSTER_SENTINELS_MAX) {
+            fprintf(stderr, "[ERR] Too many Sentinels: at most %d.\n", CLUSTER_SENTINELS_MAX);
+            goto out;
+        }
         for (int i = 0; i < nsent; i++)
             if (check_sentinel(&sents[i], ngroups) < 0)
                 goto out;
@@ -488,7 +496,7 @@ int tool_create(const struct tool_create_opts *o)
         fprintf(stderr, "[ERR] the slot table could not be computed\n");
         goto out;
     }
-    state_text(nodes, n, groups, ngroups, table, &text);
+    state_text(nodes, n, groups, ngroups, table, sents, nsent, &text);
     char perr[256];
     struct cluster_state *st = cluster_state_parse(text.data, text.len, NULL, NULL, perr, sizeof perr);
     if (!st) { /* a bug of the tool: say so rather than push it */
