@@ -38,11 +38,17 @@ void cluster_fence_tick(struct shard *sh, struct cluster *c, int64_t now_ms)
         long long timeout = config_load(&sh->node->config, cluster_node_timeout);
         if (timeout <= 0)
             timeout = 15000;
+        /* never shorter than a few ask periods: a timeout below them would
+         * fence a master whose deciders answer every time */
         if (st->nsentinels > 0) {
+            if (timeout < 4 * SENTINEL_POLL_MIN_MS)
+                timeout = 4 * SENTINEL_POLL_MIN_MS;
             heard = cluster_sentinels_reached(c, now_ms, timeout);
             need = st->nsentinels / 2 + 1;
             whom = "Sentinels";
         } else {
+            if (timeout < 3 * PEER_SLOW_MS)
+                timeout = 3 * PEER_SLOW_MS;
             heard = 1 + cluster_peers_masters_reached(c, now_ms, timeout);
             need = st->ngroups / 2 + 1;
             whom = "masters (myself included)";

@@ -20,7 +20,8 @@
  * and it answers -READONLY / -MOVED anyway). Reads are still served. A
  * replica is never fenced. A Sentinel or master listed since less than the
  * timeout counts as heard (a node just started or just given a table is
- * not cut off yet).
+ * not cut off yet). The window is never shorter than a few ask periods
+ * (400 ms with Sentinels, 1500 ms without), whatever the timeout.
  *
  * So an old master partitioned from the Sentinels stops acknowledging
  * writes at most cluster-node-timeout (+ one tick) after it lost them,

@@ -47,6 +47,7 @@ struct sentinel {
     int64_t               next_connect_ms;
     int64_t               reached_ms;  /* last whole answer (or when listed) */
     bool                  down_logged;
+    bool                  stranger_logged; /* it named a master that is no node of the group */
 };
 
 struct cluster_sentinels {
@@ -300,7 +301,7 @@ static bool read_master_reply(const char *p, size_t n, struct sentinel_view *v)
 }
 
 /* A Sentinel's view of group gid: publish it when it is a newer record. */
-static void take_view(struct shard *sh, struct cluster *c, const struct sentinel *s, uint32_t gid,
+static void take_view(struct shard *sh, struct cluster *c, struct sentinel *s, uint32_t gid,
                       const struct sentinel_view *v)
 {
     if (!v->has_ip || !v->has_port || !v->has_epoch || v->failing_over)
@@ -313,9 +314,10 @@ static void take_view(struct shard *sh, struct cluster *c, const struct sentinel
     int m = cluster_state_node_at(st, g, v->ip, v->port);
     uint64_t epoch = cluster_epoch_of_sentinel(v->config_epoch);
     if (m < 0) {
-        if (m != gr->master)
+        if (!s->stranger_logged)
             log_warning("Cluster: Sentinel %s:%d names %s:%d as the master of group %" PRIu32
                         ", which is no node of that group: ignored", s->ip, s->port, v->ip, v->port, gid);
+        s->stranger_logged = true;
         return;
     }
     if (!cluster_record_newer(epoch, st->nodes[m].id, gr->epoch, st->nodes[gr->master].id))
@@ -398,7 +400,10 @@ static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t 
         bool ok = l->watch ? watch_reply(sh, l, p + used, len) : ask_reply(sh, cl, l, p + used, len);
         if (!ok) {
             struct sentinel *s = l->sentinel;
-            log_warning("Cluster: Sentinel %s:%d sent an unexpected reply: links dropped", s->ip, s->port);
+            if (!s->down_logged)
+                log_warning("Cluster: Sentinel %s:%d sent an unexpected reply (%.*s): links dropped", s->ip,
+                            s->port, (int)(len > 100 ? 100 : len - 2), p + used);
+            s->down_logged = true;
             drop_links(s, shard_now_ms(sh));
             return n;
         }
