@@ -516,9 +516,11 @@ int main(void)
         run_cmd("redis-sentinel --version >/dev/null 2>&1", NULL) != 0)
         return 77;
     signal(SIGPIPE, SIG_IGN);
+    /* the kill first, right after create: the Sentinels must be ready
+     * to fail over the moment the tool returns */
     const struct CMUnitTest with_sentinels[] = {
-        cmocka_unit_test(test_cut_off_from_sentinels_fences),
         cmocka_unit_test(test_kill_master_failover),
+        cmocka_unit_test(test_cut_off_from_sentinels_fences),
     };
     const struct CMUnitTest without[] = {
         cmocka_unit_test(test_cut_off_from_masters_fences),
