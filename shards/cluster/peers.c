@@ -52,6 +52,7 @@ struct peer {
     int64_t           next_ms;  /* when to connect or ask next */
     bool              heard;    /* answered since start or since its link broke */
     int64_t           answered_ms; /* its last answer (or when it was listed): the fence counts it */
+    int               node;     /* its index in the state the list was made from */
     bool              failover; /* a FAILOVER TO is to be sent on the link */
     bool              down_logged;
 };
@@ -119,6 +120,7 @@ static void follow_nodes(struct shard *sh, struct cluster *c, const struct clust
             if (p->link)
                 p->link->peer = p;
         }
+        p->node = i;
     }
     for (int k = 0; k < ps->npeers; k++)
         drop_link(&ps->peers[k], shard_now_ms(sh));
@@ -209,15 +211,36 @@ static void ask_failover(struct shard *sh, struct cluster *c, struct peer_link *
     l->since_ms = now_ms;
 }
 
+/* Is peer p a node of a group whose master is another peer that does not
+ * answer now? That group is likely failing over (a Sentinel, or a person,
+ * is about to promote one of its replicas): its nodes are asked at the fast
+ * period, so the new record is pulled within PEER_FAST_MS of being made
+ * rather than PEER_SLOW_MS. */
+static bool in_group_without_master(const struct cluster_state *st, const struct cluster_peers *ps,
+                                    const struct peer *p)
+{
+    int m = st->groups[st->nodes[p->node].group].master;
+    if (m == p->node || m == st->myself)
+        return false;
+    for (int k = 0; k < ps->npeers; k++)
+        if (ps->peers[k].node == m)
+            return !ps->peers[k].heard;
+    return false;
+}
+
 void cluster_peers_tick(struct shard *sh, struct cluster *c, int64_t now_ms)
 {
     if (!c->peers)
         c->peers = mi_zalloc(sizeof(*c->peers));
-    follow_nodes(sh, c, cluster_now(c));
+    const struct cluster_state *st = cluster_now(c);
+    follow_nodes(sh, c, st);
     struct cluster_peers *ps = c->peers;
     for (int i = 0; i < ps->npeers; i++) {
         struct peer *p = &ps->peers[i];
         struct peer_link *l = p->link;
+        if (l && l->step == STEP_IDLE && p->heard && p->next_ms > now_ms + PEER_FAST_MS &&
+            in_group_without_master(st, ps, p))
+            p->next_ms = now_ms + PEER_FAST_MS;
         if (!l) {
             if (now_ms >= p->next_ms)
                 connect_peer(sh, p, now_ms);

@@ -12,7 +12,9 @@
  *     CLUSTER RINGKV-VERSIONS   -> "table-version <v>\ngroup <id> <epoch> <master-id>\n..."
  *
  * every PEER_FAST_MS while it has not yet had an answer from that peer
- * (since start, or since the link broke) and every PEER_SLOW_MS after. When
+ * (since start, or since the link broke), or while the master of the
+ * peer's group does not answer (a failover is likely under way there: its
+ * new record is pulled within PEER_FAST_MS), and every PEER_SLOW_MS after. When
  * the peer's table version is higher than ours, or one of its group records
  * is newer (a higher epoch; at equal epochs the greater master id), it
  * pulls the whole state
