@@ -18,7 +18,7 @@ kills the slot's master with SIGKILL, then keeps writing: on any error or a
 dead connection it asks a live node's CLUSTER SLOTS for the slot's master
 and goes on there. It stops 2 s after the first SET taken by the new master.
 
-  gap   = first SET answered +OK after the kill  -  last write WAIT
+  gap   = first SET answered +OK after the kill (when its +OK arrives)  -  last write WAIT
           acknowledged (>= 1 replica) before the kill       (ms)
   lost  = writes WAIT acknowledged before the kill that GET does not find
           on the new master
@@ -317,14 +317,16 @@ def one_run(kind, timeout_ms, keep):
             try:
                 conn.send("SET", key, key)
                 conn.send("WAIT", 1, 100)
-                ok, w = conn.read(), conn.read()
+                ok = conn.read()
+                ok_t = now_ms()  # the SET's answer, not WAIT's 100 ms timeout after it
+                w = conn.read()
             except OSError:
                 conn.close()
                 conn = None
                 continue
             if ok == "OK":
                 if first_ok is None:
-                    first_ok = now_ms()
+                    first_ok = ok_t
                 if isinstance(w, int) and w >= 1:
                     acked.append(key)
             else:
