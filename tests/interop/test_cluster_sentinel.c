@@ -14,6 +14,13 @@
  *     writes -CLUSTERDOWN The cluster is down within cluster-node-timeout
  *     (+ slack for a loaded machine) and still serves reads; with the
  *     proxies flowing again it takes writes again.
+ *  d) a node that can reach no other node (its peers' addresses are dead)
+ *     and one "Sentinel" (a scripted one in this test, so its answers can
+ *     be chosen): it takes the master the Sentinel names for a group, with
+ *     the Sentinel's config epoch << 32, but not while the Sentinel says a
+ *     failover is in progress, not from a lower config epoch, not a master
+ *     that is no node of the group; restarted, it asks the Sentinel again
+ *     (the address is in its cluster config file).
  *  c) without Sentinels: a master whose two fellow masters stop answering
  *     (SIGSTOP: a process that answers nothing, as a partition looks from
  *     the master) fences the same way, and takes writes once they answer.
@@ -22,7 +29,11 @@
  * generous deadline. Skipped (77) without redis-sentinel or redis-cli, and
  * on the redis target (the cluster is ringkv's). Node and Sentinel logs
  * are kept in the temp directory when RINGKV_TEST_VERBOSE is set. */
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -508,6 +520,270 @@ static void test_cut_off_from_masters_fences(void **state)
     printf("# writes taken again %lld ms after the masters answered again\n", took);
 }
 
+/* ------------------------------- d) learning from a Sentinel, alone */
+
+/* A scripted Sentinel: answers SENTINEL MASTER ringkv-1 from fake_view,
+ * "No such master" for other names, SUBSCRIBE with its confirmation. */
+static struct {
+    pthread_mutex_t lock;
+    int             listen_fd;
+    int             port;
+    int             asked;       /* SENTINEL MASTER ringkv-1 answered */
+    char            view[512];   /* the reply to it (RESP), "" for -ERR */
+    volatile int    stop;
+    pthread_t       thread;
+} fake = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void fake_set_view(int port, int config_epoch, const char *flags)
+{
+    const char *f[8][2];
+    char p[16], e[16];
+    snprintf(p, sizeof p, "%d", port);
+    snprintf(e, sizeof e, "%d", config_epoch);
+    f[0][0] = "name", f[0][1] = "ringkv-1";
+    f[1][0] = "ip", f[1][1] = "127.0.0.1";
+    f[2][0] = "port", f[2][1] = p;
+    f[3][0] = "flags", f[3][1] = flags;
+    f[4][0] = "config-epoch", f[4][1] = e;
+    f[5][0] = "quorum", f[5][1] = "1";
+    pthread_mutex_lock(&fake.lock);
+    int len = snprintf(fake.view, sizeof fake.view, "*12\r\n");
+    for (int i = 0; i < 6; i++)
+        for (int k = 0; k < 2; k++)
+            len += snprintf(fake.view + len, sizeof fake.view - (size_t)len, "$%zu\r\n%s\r\n", strlen(f[i][k]),
+                            f[i][k]);
+    pthread_mutex_unlock(&fake.lock);
+}
+
+static int fake_asked(void)
+{
+    pthread_mutex_lock(&fake.lock);
+    int n = fake.asked;
+    pthread_mutex_unlock(&fake.lock);
+    return n;
+}
+
+/* One whole multibulk command at the start of buf: its words (NUL-ended
+ * in place) and its length, or 0 when incomplete. */
+static size_t fake_parse(char *buf, size_t n, char **w, int *nw)
+{
+    char *p = buf, *end = buf + n;
+    if (n < 4 || *p != '*')
+        return 0;
+    char *nl = memchr(p, '\n', (size_t)(end - p));
+    if (!nl)
+        return 0;
+    int argc = atoi(p + 1);
+    p = nl + 1;
+    *nw = 0;
+    for (int i = 0; i < argc; i++) {
+        if (p >= end || *p != '$')
+            return 0;
+        nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            return 0;
+        size_t len = (size_t)atol(p + 1);
+        p = nl + 1;
+        if ((size_t)(end - p) < len + 2)
+            return 0;
+        if (*nw < 8)
+            w[(*nw)++] = p;
+        p[len] = '\0';
+        p += len + 2;
+    }
+    return (size_t)(p - buf);
+}
+
+static void *fake_run(void *arg)
+{
+    (void)arg;
+    struct pollfd fds[64];
+    char bufs[64][4096];
+    size_t used[64];
+    int n = 1;
+    fds[0] = (struct pollfd){ .fd = fake.listen_fd, .events = POLLIN };
+    while (!fake.stop) {
+        if (poll(fds, (nfds_t)n, 50) <= 0)
+            continue;
+        if ((fds[0].revents & POLLIN) && n < 64) {
+            int fd = accept(fake.listen_fd, NULL, NULL);
+            if (fd >= 0) {
+                fds[n] = (struct pollfd){ .fd = fd, .events = POLLIN };
+                used[n++] = 0;
+            }
+        }
+        for (int i = 1; i < n; i++) {
+            if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t r = read(fds[i].fd, bufs[i] + used[i], sizeof bufs[i] - used[i] - 1);
+            if (r <= 0) {
+                close(fds[i].fd);
+                fds[i] = fds[n - 1];
+                memcpy(bufs[i], bufs[n - 1], used[n - 1]);
+                used[i] = used[n - 1];
+                n--;
+                i--;
+                continue;
+            }
+            used[i] += (size_t)r;
+            for (;;) {
+                char *w[8];
+                int nw = 0;
+                size_t len = fake_parse(bufs[i], used[i], w, &nw);
+                if (len == 0)
+                    break;
+                char out[600];
+                if (nw >= 2 && strcasecmp(w[0], "SUBSCRIBE") == 0) {
+                    snprintf(out, sizeof out, "*3\r\n$9\r\nsubscribe\r\n$%zu\r\n%s\r\n:1\r\n", strlen(w[1]), w[1]);
+                } else if (nw == 3 && strcasecmp(w[0], "SENTINEL") == 0 && strcasecmp(w[1], "MASTER") == 0) {
+                    pthread_mutex_lock(&fake.lock);
+                    if (strcmp(w[2], "ringkv-1") == 0 && fake.view[0]) {
+                        snprintf(out, sizeof out, "%s", fake.view);
+                        fake.asked++;
+                    } else {
+                        snprintf(out, sizeof out, "-ERR No such master with that name\r\n");
+                    }
+                    pthread_mutex_unlock(&fake.lock);
+                } else {
+                    snprintf(out, sizeof out, "+PONG\r\n");
+                }
+                if (write(fds[i].fd, out, strlen(out)) < 0)
+                    break;
+                memmove(bufs[i], bufs[i] + len, used[i] - len);
+                used[i] -= len;
+            }
+        }
+    }
+    for (int i = 1; i < n; i++)
+        close(fds[i].fd);
+    return NULL;
+}
+
+static void fake_start(void)
+{
+    fake.listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fake.listen_fd >= 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    assert_int_equal(bind(fake.listen_fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t alen = sizeof a;
+    getsockname(fake.listen_fd, (struct sockaddr *)&a, &alen);
+    fake.port = ntohs(a.sin_port);
+    assert_int_equal(listen(fake.listen_fd, 64), 0);
+    fake.stop = 0;
+    fake.view[0] = 0;
+    assert_int_equal(pthread_create(&fake.thread, NULL, fake_run, NULL), 0);
+}
+
+static void fake_stop(void)
+{
+    fake.stop = 1;
+    pthread_join(fake.thread, NULL);
+    close(fake.listen_fd);
+}
+
+/* The master port of slot 0 (group 1) and group 1's epoch on node x. */
+static int group1_master(struct server *x, unsigned long long *epoch)
+{
+    tconn *c = tconnect(x->port);
+    struct rval *v = tcmd(c, "CLUSTER RINGKV-VERSIONS");
+    *epoch = 0;
+    for (char *line = strtok(v->str, "\n"); line; line = strtok(NULL, "\n")) {
+        unsigned long long id, e;
+        if (sscanf(line, "group %llu %llu", &id, &e) == 2 && id == 1)
+            *epoch = e;
+    }
+    rval_free(v);
+    tclose(c);
+    int port = 0;
+    c = tconnect(x->port);
+    v = tcmd(c, "CLUSTER SLOTS");
+    for (size_t r = 0; r < v->n; r++)
+        if (v->elem[r]->elem[0]->integer == 0)
+            port = (int)v->elem[r]->elem[2]->elem[1]->integer;
+    rval_free(v);
+    tclose(c);
+    return port;
+}
+
+/* The Sentinel's view is taken, or (want_port 0) still not after it was
+ * asked three more times. */
+static void expect_group1(struct server *x, int want_port, unsigned long long want_epoch)
+{
+    int asked = fake_asked();
+    unsigned long long epoch = 0;
+    int port = 0;
+    for (long long until = now_ms() + 15000; now_ms() < until; usleep(50 * 1000)) {
+        port = group1_master(x, &epoch);
+        if (port == want_port && epoch == want_epoch && fake_asked() >= asked + 3)
+            return;
+    }
+    fail_msg("group 1: master port %d epoch %llu, expected %d epoch %llu (asked %d times since)", port, epoch,
+             want_port, want_epoch, fake_asked() - asked);
+}
+
+static void test_learns_from_sentinel_alone(void **state)
+{
+    (void)state;
+    if (mktmp() != 0)
+        fail_msg("mkdtemp");
+    fake_start();
+    struct server x;
+    char xconf[300], conf[600];
+    snprintf(xconf, sizeof xconf, "%s/nodes-x.conf", tmpdir);
+    snprintf(conf, sizeof conf, "cluster-enabled yes\ncluster-config-file %s\ncluster-node-timeout %d\n", xconf,
+             TIMEOUT);
+    assert_int_equal(server_start_conf(&x, conf, NULL), 0);
+    tconn *c = tconnect(x.port);
+    struct rval *v = tcmd(c, "CLUSTER MYID");
+    char myid[64];
+    snprintf(myid, sizeof myid, "%s", v->str);
+    rval_free(v);
+    /* group 1: a1 master, b1 replica; group 2: this node; group 3: c3;
+     * every other node at a port nothing listens on */
+    int pa = free_port(), pb = free_port(), pc = free_port(), stranger = free_port();
+    char text[2000];
+    snprintf(text, sizeof text,
+             "ringkv-cluster-state 1\ntable-version 1\nsentinel 127.0.0.1 %d\n"
+             "group 1 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 0\ngroup 2 %s 0\n"
+             "group 3 cccccccccccccccccccccccccccccccccccccccc 0\n"
+             "node aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 127.0.0.1 %d 1\n"
+             "node bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb 127.0.0.1 %d 1\n"
+             "node %s 127.0.0.1 %d 2\n"
+             "node cccccccccccccccccccccccccccccccccccccccc 127.0.0.1 %d 3\n"
+             "slots 1 0-5460\nslots 2 5461-10922\nslots 3 10923-16383\n",
+             fake.port, myid, pa, pb, myid, x.port, pc);
+    const char *push[] = { "CLUSTER", "RINGKV-SETSTATE", "0", text };
+    tsendv(c, 4, push);
+    expect_ok(tread(c, 5000));
+    tclose(c);
+    unsigned long long epoch;
+    assert_int_equal(group1_master(&x, &epoch), pa);
+
+    /* mid-failover (the new epoch with the old address, or the new one):
+     * not taken */
+    fake_set_view(pb, 2, "master,failover_in_progress");
+    expect_group1(&x, pa, 0);
+    /* the switch done: taken, with the Sentinel's epoch */
+    fake_set_view(pb, 2, "master");
+    expect_group1(&x, pb, 2ull << 32);
+    /* a Sentinel that lags (a lower config epoch): never back */
+    fake_set_view(pa, 1, "master");
+    expect_group1(&x, pb, 2ull << 32);
+    /* a master that is no node of the group: ignored */
+    fake_set_view(stranger, 5, "master");
+    expect_group1(&x, pb, 2ull << 32);
+    /* restarted: the Sentinel's address comes from the file, and the next
+     * switch is learnt from it */
+    server_stop(&x);
+    assert_int_equal(server_start_conf(&x, conf, NULL), 0);
+    expect_group1(&x, pb, 2ull << 32);
+    fake_set_view(pa, 3, "master");
+    expect_group1(&x, pa, 3ull << 32);
+    server_stop(&x);
+    fake_stop();
+    rmtmp();
+}
+
 int main(void)
 {
     if (target_is_redis())
@@ -525,7 +801,11 @@ int main(void)
     const struct CMUnitTest without[] = {
         cmocka_unit_test(test_cut_off_from_masters_fences),
     };
+    const struct CMUnitTest alone[] = {
+        cmocka_unit_test(test_learns_from_sentinel_alone),
+    };
     int failed = cmocka_run_group_tests_name("cluster_sentinel", with_sentinels, sentinels_setup, sentinels_teardown);
     failed += cmocka_run_group_tests_name("cluster_fence_masters", without, plain_setup, plain_teardown);
+    failed += cmocka_run_group_tests_name("cluster_sentinel_alone", alone, NULL, NULL);
     return failed;
 }
