@@ -246,6 +246,9 @@ int cluster_attach(struct node *n, cluster_set_master_fn *set_master)
         log_notice("Node configuration loaded, I'm %s (slot table version %llu)", c->myid,
                    (unsigned long long)st->version);
     atomic_init(&c->state, st);
+    /* a master by its file is fenced until it hears from its deciders: it
+     * may have been replaced while it was down (fence.h) */
+    atomic_init(&c->fenced, st->myself >= 0 && cluster_node_is_master(st, st->myself));
     n->cluster = c;
     n->key_gate = cluster_key_gate;
     cluster_fence_attach(n, c);

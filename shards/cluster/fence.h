@@ -18,9 +18,11 @@
  * lost the majority), until it hears from a majority again and the record
  * still names it master (when it does not, roles.c has made it a replica
  * and it answers -READONLY / -MOVED anyway). Reads are still served. A
- * replica is never fenced. A Sentinel or master listed since less than the
- * timeout counts as heard (a node just started or just given a table is
- * not cut off yet). The window is never shorter than a few ask periods
+ * replica is never fenced. A Sentinel or master listed by a push or a pull
+ * since less than the timeout counts as heard (a node just given a table
+ * is not cut off yet); a node started with a table from its file is fenced
+ * from the start until it hears from a majority (it may have been replaced
+ * while it was down, and the record saying so is what it will hear). The window is never shorter than a few ask periods
  * (400 ms with Sentinels, 1500 ms without), whatever the timeout.
  *
  * So an old master partitioned from the Sentinels stops acknowledging

@@ -110,7 +110,7 @@ static void follow_nodes(struct shard *sh, struct cluster *c, const struct clust
         snprintf(p->id, sizeof(p->id), "%s", nd->id);
         snprintf(p->ip, sizeof(p->ip), "%s", nd->ip);
         p->port = nd->port;
-        p->answered_ms = shard_now_ms(sh);
+        p->answered_ms = c->generation > 0 ? shard_now_ms(sh) : INT64_MIN / 2; /* as sentinels.c */
         for (int k = 0; k < ps->npeers; k++) {
             struct peer *old = &ps->peers[k];
             if (strcmp(old->id, p->id) != 0 || strcmp(old->ip, p->ip) != 0 || old->port != p->port)

@@ -58,8 +58,9 @@ void cluster_peers_tick(struct shard *sh, struct cluster *c, int64_t now_ms);
 void cluster_peers_free(struct cluster *c);
 
 /* How many masters of other groups (by the state) answered on their links
- * within the last window_ms; a peer listed since less than window_ms
- * counts as answered (the fence without Sentinels: fence.h). */
+ * within the last window_ms; a peer listed by a push or pull since less
+ * than window_ms counts as answered, one listed by the file at start does
+ * not until it answers (the fence without Sentinels: fence.h). */
 int cluster_peers_masters_reached(const struct cluster *c, int64_t now_ms, int64_t window_ms);
 
 /* Ask the master of this node's group to hand over to this node (the

@@ -107,7 +107,10 @@ static void follow_list(struct shard *sh, struct cluster *c, const struct cluste
         struct sentinel *s = &next[i];
         snprintf(s->ip, sizeof(s->ip), "%s", st->sentinels[i].ip);
         s->port = st->sentinels[i].port;
-        s->reached_ms = now_ms; /* not cut off before a whole window passed */
+        /* listed by a push or a pull: not cut off before a whole window
+         * passed; listed by the file at start: not heard yet (this node
+         * may have been replaced while it was down) */
+        s->reached_ms = c->generation > 0 ? now_ms : INT64_MIN / 2;
         for (int k = 0; k < ss->n; k++) {
             struct sentinel *old = &ss->list[k];
             if (old->port != s->port || strcmp(old->ip, s->ip) != 0)

@@ -55,8 +55,9 @@ struct cluster;
 void cluster_sentinels_tick(struct shard *sh, struct cluster *c, int64_t now_ms);
 
 /* How many of the state's Sentinels answered within the last window_ms
- * (a Sentinel listed since less than window_ms counts as answered: a node
- * just started or just given the list is not cut off yet). */
+ * (a Sentinel listed by a push or pull since less than window_ms counts as
+ * answered: a node just given the list is not cut off yet; one listed by
+ * the file at start does not, until it answers). */
 int cluster_sentinels_reached(const struct cluster *c, int64_t now_ms, int64_t window_ms);
 
 /* Shard 0's teardown, after its loop closed every link. */

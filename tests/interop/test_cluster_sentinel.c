@@ -20,7 +20,8 @@
  *     the Sentinel's config epoch << 32, but not while the Sentinel says a
  *     failover is in progress, not from a lower config epoch, not a master
  *     that is no node of the group; restarted, it asks the Sentinel again
- *     (the address is in its cluster config file).
+ *     (the address is in its cluster config file), and, a master by its
+ *     file, takes no write until the Sentinel answers.
  *  c) without Sentinels: a master whose two fellow masters stop answering
  *     (SIGSTOP: a process that answers nothing, as a partition looks from
  *     the master) fences the same way, and takes writes once they answer.
@@ -530,6 +531,7 @@ static struct {
     int             port;
     int             asked;       /* SENTINEL MASTER ringkv-1 answered */
     char            view[512];   /* the reply to it (RESP), "" for -ERR */
+    volatile int    mute;        /* read commands, answer none */
     volatile int    stop;
     pthread_t       thread;
 } fake = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -633,6 +635,11 @@ static void *fake_run(void *arg)
                 if (len == 0)
                     break;
                 char out[600];
+                if (fake.mute) {
+                    memmove(bufs[i], bufs[i] + len, used[i] - len);
+                    used[i] -= len;
+                    continue;
+                }
                 if (nw >= 2 && strcasecmp(w[0], "SUBSCRIBE") == 0) {
                     snprintf(out, sizeof out, "*3\r\n$9\r\nsubscribe\r\n$%zu\r\n%s\r\n:1\r\n", strlen(w[1]), w[1]);
                 } else if (nw == 3 && strcasecmp(w[0], "SENTINEL") == 0 && strcasecmp(w[1], "MASTER") == 0) {
@@ -772,10 +779,30 @@ static void test_learns_from_sentinel_alone(void **state)
     /* a master that is no node of the group: ignored */
     fake_set_view(stranger, 5, "master");
     expect_group1(&x, pb, 2ull << 32);
-    /* restarted: the Sentinel's address comes from the file, and the next
-     * switch is learnt from it */
+    /* a key of group 2, this node's */
+    char key[32];
+    c = tconnect(x.port);
+    for (int i = 0;; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        long long slot = get_int(tcmd(c, "CLUSTER KEYSLOT %s", key));
+        if (slot >= 5461 && slot <= 10922)
+            break;
+    }
+    expect_ok(tcmd(c, "SET %s before", key));
+    tclose(c);
+    /* restarted while the Sentinel answers nothing: a master by its file
+     * takes no write before it hears from the Sentinel (it may have been
+     * replaced while it was down); reads are served */
+    fake.mute = 1;
     server_stop(&x);
     assert_int_equal(server_start_conf(&x, conf, NULL), 0);
+    c = tconnect(x.port);
+    expect_error(tcmd(c, "SET %s during", key), ERR_DOWN);
+    tclose(c);
+    fake.mute = 0;
+    wait_set_answer(x.port, key, "OK", 20000);
+    /* the Sentinel's address came from the file, and the next switch is
+     * learnt from it */
     expect_group1(&x, pb, 2ull << 32);
     fake_set_view(pa, 3, "master");
     expect_group1(&x, pa, 3ull << 32);
