@@ -103,7 +103,10 @@ void cluster_roles_tick(struct shard *sh, struct cluster *c);
 
 /* Record this node as its group's master with the highest known epoch + 1
  * and publish it (CLUSTER FAILOVER, a promotion seen by the tick). Returns
- * 0, or -1 with err set. */
+ * 0, or -1 with err set. How these epochs and the Sentinels' config epochs
+ * are ordered (a Sentinel decision with config epoch E is epoch E << 32):
+ * state.h, cluster_epoch_of_sentinel; the records learnt from the
+ * Sentinels: sentinels.h; the fence of a cut-off master: fence.h. */
 int cluster_record_myself_master(struct shard *sh, struct cluster *c, char *err, size_t errlen);
 
 #endif
