@@ -211,21 +211,35 @@ static void ask_failover(struct shard *sh, struct cluster *c, struct peer_link *
     l->since_ms = now_ms;
 }
 
-/* Is peer p a node of a group whose master is another peer that does not
- * answer now? That group is likely failing over (a Sentinel, or a person,
- * is about to promote one of its replicas): its nodes are asked at the fast
- * period, so the new record is pulled within PEER_FAST_MS of being made
- * rather than PEER_SLOW_MS. */
-static bool in_group_without_master(const struct cluster_state *st, const struct cluster_peers *ps,
-                                    const struct peer *p)
+/* Is peer p the master of its group (by the state its list was made from)? */
+static bool peer_is_master(const struct cluster_state *st, const struct peer *p)
 {
-    int m = st->groups[st->nodes[p->node].group].master;
-    if (m == p->node || m == st->myself)
-        return false;
-    for (int k = 0; k < ps->npeers; k++)
-        if (ps->peers[k].node == m)
-            return !ps->peers[k].heard;
-    return false;
+    return st->groups[st->nodes[p->node].group].master == p->node;
+}
+
+/* The nodes of a group whose master is a peer that does not answer now are
+ * asked at the fast period: that group is likely failing over (a Sentinel,
+ * or a person, is about to promote one of its replicas), and its new
+ * record is pulled within PEER_FAST_MS of being made rather than
+ * PEER_SLOW_MS. One pass to mark the groups, one to hurry their nodes. */
+static void hurry_groups_without_master(const struct cluster_state *st, struct cluster_peers *ps, int64_t now_ms)
+{
+    bool any = false;
+    for (int i = 0; i < ps->npeers && !any; i++)
+        any = !ps->peers[i].heard && peer_is_master(st, &ps->peers[i]);
+    if (!any)
+        return;
+    bool *silent = mi_zalloc(sizeof(bool) * (size_t)st->ngroups);
+    for (int i = 0; i < ps->npeers; i++)
+        if (!ps->peers[i].heard && peer_is_master(st, &ps->peers[i]))
+            silent[st->nodes[ps->peers[i].node].group] = true;
+    for (int i = 0; i < ps->npeers; i++) {
+        struct peer *p = &ps->peers[i];
+        if (p->link && p->link->step == STEP_IDLE && p->heard && p->next_ms > now_ms + PEER_FAST_MS &&
+            silent[st->nodes[p->node].group])
+            p->next_ms = now_ms + PEER_FAST_MS;
+    }
+    mi_free(silent);
 }
 
 void cluster_peers_tick(struct shard *sh, struct cluster *c, int64_t now_ms)
@@ -235,12 +249,10 @@ void cluster_peers_tick(struct shard *sh, struct cluster *c, int64_t now_ms)
     const struct cluster_state *st = cluster_now(c);
     follow_nodes(sh, c, st);
     struct cluster_peers *ps = c->peers;
+    hurry_groups_without_master(st, ps, now_ms);
     for (int i = 0; i < ps->npeers; i++) {
         struct peer *p = &ps->peers[i];
         struct peer_link *l = p->link;
-        if (l && l->step == STEP_IDLE && p->heard && p->next_ms > now_ms + PEER_FAST_MS &&
-            in_group_without_master(st, ps, p))
-            p->next_ms = now_ms + PEER_FAST_MS;
         if (!l) {
             if (now_ms >= p->next_ms)
                 connect_peer(sh, p, now_ms);
@@ -278,6 +290,12 @@ int cluster_peers_masters_reached(const struct cluster *c, int64_t now_ms, int64
     if (!ps)
         return st->ngroups > 0 ? st->ngroups - 1 : 0; /* before the first tick: nothing is known to be cut off */
     int n = 0;
+    if (ps->made && ps->generation == c->generation) {
+        for (int i = 0; i < ps->npeers; i++)
+            n += peer_is_master(st, &ps->peers[i]) && now_ms - ps->peers[i].answered_ms <= window_ms;
+        return n;
+    }
+    /* the state changed since the list was made (this tick): by id */
     for (int g = 0; g < st->ngroups; g++) {
         const struct cluster_node *m = &st->nodes[st->groups[g].master];
         if (st->groups[g].master == st->myself)
