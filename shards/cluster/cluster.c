@@ -14,7 +14,9 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "shards/cluster/fence.h"
 #include "shards/cluster/peers.h"
+#include "shards/cluster/sentinels.h"
 #include "shards/dispatch.h"
 #include "shards/node.h"
 #include "shards/shard.h"
@@ -155,22 +157,27 @@ static int read_file(const char *path, struct buf *out)
 
 /* ----------------------------------------------------------- the module */
 
-/* Shard 0 shares the state with the peers and follows its group's record. */
+/* Shard 0 shares the state with the peers, learns masters from the
+ * Sentinels, follows its group's record and fences itself when cut off. */
 static void cluster_tick(struct shard *sh, int64_t now_ms)
 {
     struct cluster *c = cluster_of(sh->node);
     if (sh->id != 0 || !c)
         return;
     cluster_peers_tick(sh, c, now_ms);
+    cluster_sentinels_tick(sh, c, now_ms);
     cluster_roles_tick(sh, c);
+    cluster_fence_tick(sh, c, now_ms);
 }
 
 /* Shard 0's loop closed the peer links already. */
 static void cluster_shard_teardown(struct shard *sh)
 {
     struct cluster *c = cluster_of(sh->node);
-    if (sh->id == 0 && c)
+    if (sh->id == 0 && c) {
         cluster_peers_free(c);
+        cluster_sentinels_free(c);
+    }
 }
 
 /* The last state goes once no shard runs. */
@@ -239,8 +246,12 @@ int cluster_attach(struct node *n, cluster_set_master_fn *set_master)
         log_notice("Node configuration loaded, I'm %s (slot table version %llu)", c->myid,
                    (unsigned long long)st->version);
     atomic_init(&c->state, st);
+    /* a master by its file is fenced until it hears from its deciders: it
+     * may have been replaced while it was down (fence.h) */
+    atomic_init(&c->fenced, st->myself >= 0 && cluster_node_is_master(st, st->myself));
     n->cluster = c;
     n->key_gate = cluster_key_gate;
+    cluster_fence_attach(n, c);
     node_attach_module(n, &cluster_module);
     return 0;
 }

@@ -35,6 +35,7 @@
 struct node;
 struct shard;
 struct cluster_peers;
+struct cluster_sentinels;
 
 /* How the cluster changes the node's replication role: replication's
  * repl_set_master (host NULL: become a master), which main hands over, as
@@ -56,8 +57,11 @@ struct cluster {
     _Atomic(struct cluster_state *) state; /* never NULL; read with cluster_now */
     cluster_set_master_fn *set_master;     /* see above */
     uint64_t generation;             /* states published since start (shard 0) */
+    atomic_bool fenced;              /* writes refused: cut off from the deciders (fence.h) */
+    const char *(*write_gate_below)(const struct node *n); /* the gate the fence is put in front of */
     /* shard 0 only: */
     struct cluster_peers *peers;     /* the links to the other nodes (peers.h) */
+    struct cluster_sentinels *sentinels; /* the links to the Sentinels (sentinels.h) */
     struct cluster_role role;        /* the group record the role follows */
 };
 
@@ -99,7 +103,10 @@ void cluster_roles_tick(struct shard *sh, struct cluster *c);
 
 /* Record this node as its group's master with the highest known epoch + 1
  * and publish it (CLUSTER FAILOVER, a promotion seen by the tick). Returns
- * 0, or -1 with err set. */
+ * 0, or -1 with err set. How these epochs and the Sentinels' config epochs
+ * are ordered (a Sentinel decision with config epoch E is epoch E << 32):
+ * state.h, cluster_epoch_of_sentinel; the records learnt from the
+ * Sentinels: sentinels.h; the fence of a cut-off master: fence.h. */
 int cluster_record_myself_master(struct shard *sh, struct cluster *c, char *err, size_t errlen);
 
 #endif

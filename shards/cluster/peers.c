@@ -51,6 +51,8 @@ struct peer {
     struct peer_link *link;
     int64_t           next_ms;  /* when to connect or ask next */
     bool              heard;    /* answered since start or since its link broke */
+    int64_t           answered_ms; /* its last answer (or when it was listed): the fence counts it */
+    int               node;     /* its index in the state the list was made from */
     bool              failover; /* a FAILOVER TO is to be sent on the link */
     bool              down_logged;
 };
@@ -108,6 +110,7 @@ static void follow_nodes(struct shard *sh, struct cluster *c, const struct clust
         snprintf(p->id, sizeof(p->id), "%s", nd->id);
         snprintf(p->ip, sizeof(p->ip), "%s", nd->ip);
         p->port = nd->port;
+        p->answered_ms = c->generation > 0 ? shard_now_ms(sh) : INT64_MIN / 2; /* as sentinels.c */
         for (int k = 0; k < ps->npeers; k++) {
             struct peer *old = &ps->peers[k];
             if (strcmp(old->id, p->id) != 0 || strcmp(old->ip, p->ip) != 0 || old->port != p->port)
@@ -117,6 +120,7 @@ static void follow_nodes(struct shard *sh, struct cluster *c, const struct clust
             if (p->link)
                 p->link->peer = p;
         }
+        p->node = i;
     }
     for (int k = 0; k < ps->npeers; k++)
         drop_link(&ps->peers[k], shard_now_ms(sh));
@@ -207,12 +211,45 @@ static void ask_failover(struct shard *sh, struct cluster *c, struct peer_link *
     l->since_ms = now_ms;
 }
 
+/* Is peer p the master of its group (by the state its list was made from)? */
+static bool peer_is_master(const struct cluster_state *st, const struct peer *p)
+{
+    return st->groups[st->nodes[p->node].group].master == p->node;
+}
+
+/* The nodes of a group whose master is a peer that does not answer now are
+ * asked at the fast period: that group is likely failing over (a Sentinel,
+ * or a person, is about to promote one of its replicas), and its new
+ * record is pulled within PEER_FAST_MS of being made rather than
+ * PEER_SLOW_MS. One pass to mark the groups, one to hurry their nodes. */
+static void hurry_groups_without_master(const struct cluster_state *st, struct cluster_peers *ps, int64_t now_ms)
+{
+    bool any = false;
+    for (int i = 0; i < ps->npeers && !any; i++)
+        any = !ps->peers[i].heard && peer_is_master(st, &ps->peers[i]);
+    if (!any)
+        return;
+    bool *silent = mi_zalloc(sizeof(bool) * (size_t)st->ngroups);
+    for (int i = 0; i < ps->npeers; i++)
+        if (!ps->peers[i].heard && peer_is_master(st, &ps->peers[i]))
+            silent[st->nodes[ps->peers[i].node].group] = true;
+    for (int i = 0; i < ps->npeers; i++) {
+        struct peer *p = &ps->peers[i];
+        if (p->link && p->link->step == STEP_IDLE && p->heard && p->next_ms > now_ms + PEER_FAST_MS &&
+            silent[st->nodes[p->node].group])
+            p->next_ms = now_ms + PEER_FAST_MS;
+    }
+    mi_free(silent);
+}
+
 void cluster_peers_tick(struct shard *sh, struct cluster *c, int64_t now_ms)
 {
     if (!c->peers)
         c->peers = mi_zalloc(sizeof(*c->peers));
-    follow_nodes(sh, c, cluster_now(c));
+    const struct cluster_state *st = cluster_now(c);
+    follow_nodes(sh, c, st);
     struct cluster_peers *ps = c->peers;
+    hurry_groups_without_master(st, ps, now_ms);
     for (int i = 0; i < ps->npeers; i++) {
         struct peer *p = &ps->peers[i];
         struct peer_link *l = p->link;
@@ -244,6 +281,32 @@ void cluster_peers_free(struct cluster *c)
     mi_free(ps->peers);
     mi_free(ps);
     c->peers = NULL;
+}
+
+int cluster_peers_masters_reached(const struct cluster *c, int64_t now_ms, int64_t window_ms)
+{
+    const struct cluster_state *st = cluster_now(c);
+    const struct cluster_peers *ps = c->peers;
+    if (!ps)
+        return st->ngroups > 0 ? st->ngroups - 1 : 0; /* before the first tick: nothing is known to be cut off */
+    int n = 0;
+    if (ps->made && ps->generation == c->generation) {
+        for (int i = 0; i < ps->npeers; i++)
+            n += peer_is_master(st, &ps->peers[i]) && now_ms - ps->peers[i].answered_ms <= window_ms;
+        return n;
+    }
+    /* the state changed since the list was made (this tick): by id */
+    for (int g = 0; g < st->ngroups; g++) {
+        const struct cluster_node *m = &st->nodes[st->groups[g].master];
+        if (st->groups[g].master == st->myself)
+            continue;
+        for (int i = 0; i < ps->npeers; i++)
+            if (strcmp(ps->peers[i].id, m->id) == 0) {
+                n += now_ms - ps->peers[i].answered_ms <= window_ms;
+                break;
+            }
+    }
+    return n;
 }
 
 int cluster_peers_ask_failover(struct shard *sh, struct cluster *c, char *err, size_t errlen)
@@ -398,6 +461,7 @@ static bool link_reply(struct shard *sh, struct cluster *c, struct peer_link *l,
     if (!peer->heard)
         log_notice("Cluster peer %.8s (%s:%d) reached", peer->id, peer->ip, peer->port);
     peer->heard = true;
+    peer->answered_ms = now;
     peer->down_logged = false;
     peer->next_ms = now + PEER_SLOW_MS;
     return true;

@@ -12,7 +12,9 @@
  *     CLUSTER RINGKV-VERSIONS   -> "table-version <v>\ngroup <id> <epoch> <master-id>\n..."
  *
  * every PEER_FAST_MS while it has not yet had an answer from that peer
- * (since start, or since the link broke) and every PEER_SLOW_MS after. When
+ * (since start, or since the link broke), or while the master of the
+ * peer's group does not answer (a failover is likely under way there: its
+ * new record is pulled within PEER_FAST_MS), and every PEER_SLOW_MS after. When
  * the peer's table version is higher than ours, or one of its group records
  * is newer (a higher epoch; at equal epochs the greater master id), it
  * pulls the whole state
@@ -54,6 +56,12 @@ void cluster_peers_tick(struct shard *sh, struct cluster *c, int64_t now_ms);
 
 /* Shard 0's teardown, after its loop closed every link: forget the peers. */
 void cluster_peers_free(struct cluster *c);
+
+/* How many masters of other groups (by the state) answered on their links
+ * within the last window_ms; a peer listed by a push or pull since less
+ * than window_ms counts as answered, one listed by the file at start does
+ * not until it answers (the fence without Sentinels: fence.h). */
+int cluster_peers_masters_reached(const struct cluster *c, int64_t now_ms, int64_t window_ms);
 
 /* Ask the master of this node's group to hand over to this node (the
  * replication's FAILOVER TO <ip> <port>, lossless), on the link to it.

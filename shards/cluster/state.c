@@ -170,6 +170,20 @@ static bool build(struct parse *p, struct cluster_state *st, struct record *rec,
             gr->id = (uint32_t)gid;
             gr->epoch = epoch;
             gr->master = -1;
+        } else if (is(r, "sentinel")) {
+            uint64_t port;
+            if (r->n != 3 || strlen(r->w[1]) >= sizeof(st->sentinels[0].ip) || !parse_u64(r->w[2], 65535, &port) ||
+                port == 0) {
+                fail(p, r, "expected 'sentinel <ip> <port 1..65535>'");
+                return false;
+            }
+            if (st->nsentinels == CLUSTER_SENTINELS_MAX) {
+                fail(p, r, "more than %d Sentinels", CLUSTER_SENTINELS_MAX);
+                return false;
+            }
+            struct cluster_sentinel_addr *a = &st->sentinels[st->nsentinels++];
+            snprintf(a->ip, sizeof(a->ip), "%s", r->w[1]);
+            a->port = (int)port;
         } else if (!is(r, "node") && !is(r, "slots")) {
             fail(p, r, "unknown record '%.40s'", r->w[0]);
             return false;
@@ -336,6 +350,8 @@ void cluster_state_format(const struct cluster_state *st, const char *myid, stru
         const struct cluster_node *nd = &st->nodes[i];
         buf_printf(out, "node %s %s %d %" PRIu32 "\n", nd->id, nd->ip, nd->port, st->groups[nd->group].id);
     }
+    for (int i = 0; i < st->nsentinels; i++)
+        buf_printf(out, "sentinel %s %d\n", st->sentinels[i].ip, st->sentinels[i].port);
     for (int g = 0; g < st->ngroups; g++) {
         int words = 0;
         for (int s = 0; s < SLOT_COUNT;) {
@@ -407,4 +423,12 @@ uint64_t cluster_state_max_epoch(const struct cluster_state *st)
 int cluster_state_group_by_id(const struct cluster_state *st, uint32_t id)
 {
     return find_group(st, id);
+}
+
+int cluster_state_node_at(const struct cluster_state *st, int g, const char *ip, int port)
+{
+    for (int i = 0; i < st->nnodes; i++)
+        if (st->nodes[i].group == g && st->nodes[i].port == port && strcmp(st->nodes[i].ip, ip) == 0)
+            return i;
+    return -1;
 }

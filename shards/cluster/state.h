@@ -20,6 +20,10 @@
  *     node <id> <ip> <port> <group-id>       every node, masters and replicas
  *     group <group-id> <master-id> <epoch>   every group and its master
  *     slots <group-id> <a>-<b> | <a> ...     the slots of a group
+ *     sentinel <ip> <port>                   a Sentinel watching the groups
+ *                                            (the admin tool's --sentinels;
+ *                                            part of the table: it comes and
+ *                                            goes with a table version)
  *
  * Why not Redis's nodes.conf lines: they carry gossip state (flags, ping
  * times, link state) that ringkv does not have, and no table version or
@@ -45,6 +49,24 @@
 #define CLUSTER_NODES_MAX  1024
 #define CLUSTER_GROUPS_MAX 1024
 #define CLUSTER_NO_GROUP   0xFFFFu /* slot_group of a slot no group serves */
+#define CLUSTER_SENTINELS_MAX 16
+
+/* Group record epochs (ARCHITECTURE.md "Cluster", "Who decides a group's
+ * master"). One 64-bit number, ordered as (Sentinel's config epoch, the
+ * cluster's own count): a record decided by Sentinel with config epoch E
+ * has epoch E << 32 exactly, so every node that learns the same decision
+ * from any Sentinel writes the same record; a record the cluster makes
+ * itself (CLUSTER FAILOVER, a node promoted and recording itself) takes the
+ * highest epoch known + 1, which stays below the next Sentinel decision:
+ * Sentinel's config epochs grow across all the masters it watches, and a
+ * later failover gets a higher one. So a Sentinel's decision replaces every
+ * record made before it, a record made after it replaces it, and a
+ * Sentinel's stale answer (a lower config epoch) never takes a node back. */
+#define CLUSTER_SENTINEL_EPOCH_SHIFT 32
+static inline unsigned long long cluster_epoch_of_sentinel(unsigned long long config_epoch)
+{
+    return config_epoch << CLUSTER_SENTINEL_EPOCH_SHIFT;
+}
 
 struct cluster_node {
     char     id[CLUSTER_ID_LEN + 1];
@@ -68,6 +90,8 @@ struct cluster_state {
     struct cluster_group *groups;
     int      myself;       /* index of this node in nodes, -1 if not listed */
     int      slots_assigned;
+    int      nsentinels;   /* the Sentinels watching the groups (0: none) */
+    struct cluster_sentinel_addr { char ip[64]; int port; } sentinels[CLUSTER_SENTINELS_MAX];
     uint16_t slot_group[SLOT_COUNT]; /* group index, or CLUSTER_NO_GROUP */
 };
 
@@ -124,6 +148,9 @@ static inline bool cluster_node_is_master(const struct cluster_state *st, int i)
 {
     return st->groups[st->nodes[i].group].master == i;
 }
+
+/* The index of the node at ip:port in group g, or -1. */
+int cluster_state_node_at(const struct cluster_state *st, int g, const char *ip, int port);
 
 /* Is `s` a valid node id (40 hex characters)? */
 bool cluster_id_valid(const char *s, size_t len);

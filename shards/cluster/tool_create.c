@@ -7,11 +7,13 @@
  *   2. plan: groups of one master and N replicas, the slot table by
  *      placement_compute over the groups alone, the state text, checked by
  *      the nodes' own parser; printed, and confirmed when stdin is a terminal;
- *   3. push the state to every node (CLUSTER RINGKV-SETSTATE 0 <state>),
- *      make each replica follow its master (REPLICAOF), register the groups
- *      with the Sentinels;
+ *   3. push the state to every node (CLUSTER RINGKV-SETSTATE 0 <state>;
+ *      with --sentinels it lists them), make each replica follow its
+ *      master (REPLICAOF);
  *   4. wait until every node reports cluster_state:ok with the new table
- *      version and every replica's link is up.
+ *      version and every replica's link is up; then register the groups
+ *      with the Sentinels and wait until each Sentinel knows every group's
+ *      replicas and the other Sentinels (ready to vote and promote).
  *
  * Grouping follows redis-cli --cluster create: the nodes are interleaved by
  * host, the first ones become masters, and each master takes replicas from
@@ -263,9 +265,13 @@ static int nranges(const uint16_t *table, int g)
 }
 
 static void state_text(const struct cnode *nodes, int n, const struct cgroup *groups, int ngroups,
-                       const uint16_t *table, struct buf *out)
+                       const uint16_t *table, const struct sentinel *sents, int nsent, struct buf *out)
 {
     buf_printf(out, "ringkv-cluster-state 1\ntable-version %d\n", STATE_VERSION);
+    /* the nodes learn their groups' masters from these and fence without
+     * a majority of them (ARCHITECTURE.md "Cluster") */
+    for (int i = 0; i < nsent; i++)
+        buf_printf(out, "sentinel %s %d\n", sents[i].host, sents[i].port);
     for (int i = 0; i < n; i++)
         buf_printf(out, "node %s %s %d %" PRIu32 "\n", nodes[i].id, nodes[i].ip, nodes[i].port,
                    groups[nodes[i].group].id);
@@ -381,6 +387,43 @@ static int sentinel_register(struct sentinel *s, const struct cnode *m, uint32_t
     return 0;
 }
 
+/* Does Sentinel s know group gid's replicas and the other Sentinels (so
+ * that it can vote and promote)? From SENTINEL MASTER's num-slaves and
+ * num-other-sentinels. */
+static bool sentinel_ready(struct sentinel *s, uint32_t gid, int replicas, int others, char *why, size_t whylen)
+{
+    char name[32];
+    snprintf(name, sizeof name, "ringkv-%" PRIu32, gid);
+    const char *cmd[] = { "SENTINEL", "MASTER", name };
+    if (tool_call(&s->c, 3, cmd) < 0) {
+        snprintf(why, whylen, "%s", s->c.err);
+        return false;
+    }
+    struct resp_reader rd;
+    long long count;
+    long long slaves = -1, sentinels = -1;
+    resp_reader_init(&rd, s->c.reply.data, s->c.reply.len);
+    if (!resp_read_aggregate(&rd, &count) || count < 0) {
+        snprintf(why, whylen, "Sentinel %s: SENTINEL MASTER %s: %.*s", s->c.addr, name,
+                 (int)(s->c.reply.len > 100 ? 100 : s->c.reply.len), s->c.reply.data);
+        return false;
+    }
+    for (long long i = 0; i + 1 < count; i += 2) {
+        struct slice k, v;
+        if (!resp_read_string(&rd, &k) || !resp_read_string(&rd, &v) || !k.ptr || !v.ptr)
+            break;
+        if (k.len == 10 && memcmp(k.ptr, "num-slaves", 10) == 0)
+            slaves = atoll(v.ptr);
+        else if (k.len == 19 && memcmp(k.ptr, "num-other-sentinels", 19) == 0)
+            sentinels = atoll(v.ptr);
+    }
+    if (slaves >= replicas && sentinels >= others)
+        return true;
+    snprintf(why, whylen, "Sentinel %s knows %lld replica(s) of %s and %lld other Sentinel(s)", s->c.addr, slaves,
+             name, sentinels);
+    return false;
+}
+
 /* Is the node settled: cluster_state:ok at our version, and (a replica)
  * its link to the master up? */
 static bool settled(struct cnode *nd, bool replica, char *why, size_t whylen)
@@ -473,6 +516,10 @@ int tool_create(const struct tool_create_opts *o)
             tool_split_addr(t, sents[nsent].host, sizeof sents[nsent].host, &sents[nsent].port);
             nsent++;
         }
+        if (nsent > CLUSTER_SENTINELS_MAX) {
+            fprintf(stderr, "[ERR] Too many Sentinels: at most %d.\n", CLUSTER_SENTINELS_MAX);
+            goto out;
+        }
         for (int i = 0; i < nsent; i++)
             if (check_sentinel(&sents[i], ngroups) < 0)
                 goto out;
@@ -488,7 +535,7 @@ int tool_create(const struct tool_create_opts *o)
         fprintf(stderr, "[ERR] the slot table could not be computed\n");
         goto out;
     }
-    state_text(nodes, n, groups, ngroups, table, &text);
+    state_text(nodes, n, groups, ngroups, table, sents, nsent, &text);
     char perr[256];
     struct cluster_state *st = cluster_state_parse(text.data, text.len, NULL, NULL, perr, sizeof perr);
     if (!st) { /* a bug of the tool: say so rather than push it */
@@ -520,17 +567,6 @@ int tool_create(const struct tool_create_opts *o)
     for (int i = 0; i < n; i++)
         if (groups[nodes[i].group].master != i && follow(&nodes[i], &nodes[groups[nodes[i].group].master]) < 0)
             goto out;
-    if (nsent) {
-        long long down = 0;
-        for (int i = 0; i < n; i++)
-            if (nodes[i].node_timeout > down)
-                down = nodes[i].node_timeout;
-        printf(">>> Registering %d groups with %d Sentinels (down-after-milliseconds %lld)\n", ngroups, nsent, down);
-        for (int s = 0; s < nsent; s++)
-            for (int g = 0; g < ngroups; g++)
-                if (sentinel_register(&sents[s], &nodes[groups[g].master], groups[g].id, nsent / 2 + 1, down) < 0)
-                    goto out;
-    }
 
     /* 4. wait */
     printf(">>> Waiting for every node to report cluster_state:ok\n");
@@ -549,6 +585,37 @@ int tool_create(const struct tool_create_opts *o)
         usleep(100 * 1000);
     }
     printf("[OK] All %d nodes agree on table version %d: all 16384 slots covered.\n", n, STATE_VERSION);
+    /* after the replicas' links are up: a Sentinel learns a master's
+     * replicas from its INFO, asked at once when it starts monitoring and
+     * then every 10 s only; registered before, it would not know them for
+     * up to 10 s, and a master dying then could not be failed over (no
+     * replica to promote, and the dead master cannot be asked) */
+    if (nsent) {
+        long long down = 0;
+        for (int i = 0; i < n; i++)
+            if (nodes[i].node_timeout > down)
+                down = nodes[i].node_timeout;
+        printf(">>> Registering %d groups with %d Sentinels (down-after-milliseconds %lld)\n", ngroups, nsent, down);
+        for (int s = 0; s < nsent; s++)
+            for (int g = 0; g < ngroups; g++)
+                if (sentinel_register(&sents[s], &nodes[groups[g].master], groups[g].id, nsent / 2 + 1, down) < 0)
+                    goto out;
+        printf(">>> Waiting for every Sentinel to know each group's replicas and the other Sentinels\n");
+        fflush(stdout);
+        for (int s = 0; s < nsent; s++)
+            for (int g = 0; g < ngroups;) {
+                if (sentinel_ready(&sents[s], groups[g].id, o->replicas, nsent - 1, why, sizeof why)) {
+                    g++;
+                    continue;
+                }
+                if (sents[s].c.fd < 0 || mono_ms() > deadline) {
+                    fprintf(stderr, "[ERR] the Sentinels are not ready to fail over: %s\n", why);
+                    goto out;
+                }
+                usleep(100 * 1000);
+            }
+        printf("[OK] Each group is watched by %d Sentinels that know its replicas.\n", nsent);
+    }
     rc = 0;
 out:
     for (int i = 0; i < n; i++)

@@ -10,7 +10,9 @@
  * on the other host than its master. With three real
  * redis-sentinel processes, `create --sentinels` registers each group as
  * ringkv-<group> (its master's address, quorum 2, down-after = the nodes'
- * cluster-node-timeout of 2000), and a second create whose names those Sentinels
+ * cluster-node-timeout of 2000) once the replicas are attached, and returns
+ * only when each Sentinel knows every group's replica and the other
+ * Sentinels (ready to fail over); a second create whose names those Sentinels
  * already monitor is refused before anything changes. */
 #include <fcntl.h>
 #include <signal.h>
@@ -537,6 +539,14 @@ static void test_sentinels_registered(void **state)
             char *d = sentinel_field(i, name, "down-after-milliseconds");
             assert_string_equal(d, "2000"); /* the nodes' cluster-node-timeout */
             free(d);
+            /* ready to fail over the moment create returns: the Sentinel
+             * knows the group's replica and the other Sentinels */
+            char *ns = sentinel_field(i, name, "num-slaves");
+            assert_string_equal(ns, "1");
+            free(ns);
+            char *os = sentinel_field(i, name, "num-other-sentinels");
+            assert_string_equal(os, "2");
+            free(os);
         }
     }
     /* the three masters are three different names */

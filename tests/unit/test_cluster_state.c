@@ -264,6 +264,70 @@ static void test_equal_epochs_settle(void **state)
     mi_free(c);
 }
 
+/* The Sentinels listed in the state: read, written back, checked. */
+static void test_sentinels(void **state)
+{
+    (void)state;
+    char err[300] = "", text[2000];
+    snprintf(text, sizeof text, "%ssentinel 10.0.0.9 26379\nsentinel ::1 26380\n", two_groups);
+    struct cluster_state *st = parse(text, A, err, sizeof err);
+    assert_non_null(st);
+    assert_int_equal(st->nsentinels, 2);
+    assert_string_equal(st->sentinels[0].ip, "10.0.0.9");
+    assert_int_equal(st->sentinels[0].port, 26379);
+    assert_string_equal(st->sentinels[1].ip, "::1");
+    struct buf out;
+    buf_init(&out);
+    cluster_state_format(st, NULL, &out);
+    assert_non_null(strstr(out.data, "sentinel 10.0.0.9 26379\n"));
+    struct cluster_state *back = cluster_state_parse(out.data, out.len, A, NULL, err, sizeof err);
+    assert_non_null(back);
+    assert_int_equal(back->nsentinels, 2);
+    assert_int_equal(back->sentinels[1].port, 26380);
+    struct cluster_state *copy = cluster_state_copy(st);
+    assert_int_equal(copy->nsentinels, 2);
+    /* the node of a group at an address (what a Sentinel names) */
+    int g1 = st->slot_group[0];
+    assert_string_equal(st->nodes[cluster_state_node_at(st, g1, "10.0.0.2", 7001)].id, B);
+    assert_int_equal(cluster_state_node_at(st, g1, "10.0.0.3", 7002), -1); /* another group's */
+    buf_free(&out);
+    mi_free(back);
+    mi_free(copy);
+    mi_free(st);
+    const char *bad[] = { "sentinel 10.0.0.9\n", "sentinel 10.0.0.9 0\n", "sentinel 10.0.0.9 70000\n",
+                          "sentinel 10.0.0.9 1 2\n" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "%s%s", two_groups, bad[i]);
+        err[0] = 0;
+        assert_null(parse(text, A, err, sizeof err));
+        assert_non_null(strstr(err, "sentinel"));
+    }
+    text[0] = 0;
+    size_t len = (size_t)snprintf(text, sizeof text, "%s", two_groups);
+    for (int i = 0; i <= CLUSTER_SENTINELS_MAX; i++)
+        len += (size_t)snprintf(text + len, sizeof text - len, "sentinel 10.0.0.%d 26379\n", i);
+    assert_null(parse(text, A, err, sizeof err));
+}
+
+/* Sentinel epochs and the cluster's own (state.h): a Sentinel decision
+ * beats every record made before it; a record the cluster makes after it
+ * (highest + 1) beats it; the next Sentinel decision beats that. */
+static void test_sentinel_epochs_order(void **state)
+{
+    (void)state;
+    uint64_t tool = 0;                                  /* the admin tool's first records */
+    uint64_t promoted = tool + 1;                       /* a node promoted records itself */
+    uint64_t s1 = cluster_epoch_of_sentinel(1);         /* Sentinel's first failover */
+    uint64_t manual = s1 + 1;                           /* a CLUSTER FAILOVER after it */
+    uint64_t s2 = cluster_epoch_of_sentinel(2);
+    assert_true(cluster_record_newer(s1, A, promoted, B));
+    assert_true(cluster_record_newer(s1, A, promoted + 1000, B));
+    assert_true(cluster_record_newer(manual, B, s1, A));
+    assert_true(cluster_record_newer(s2, A, manual, B));
+    assert_false(cluster_record_newer(cluster_epoch_of_sentinel(0), A, tool, B)); /* Sentinel before any failover */
+    assert_false(cluster_record_newer(s1, A, s1, A));   /* the same decision learnt twice: no change */
+}
+
 static void test_empty(void **state)
 {
     (void)state;
@@ -286,6 +350,8 @@ int main(void)
         cmocka_unit_test(test_copy_and_merge),
         cmocka_unit_test(test_equal_epochs_settle),
         cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_sentinels),
+        cmocka_unit_test(test_sentinel_epochs_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
