@@ -249,6 +249,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     commands_register();
+    node_attach_module(n, &migrate_module); /* MIGRATE's timeouts */
     repl_attach(n);   /* its shard module, its commands, the journal sink, the write gate */
     cluster_commands_register(); /* CLUSTER, in every mode */
     if (config_load(&n->config, cluster_enabled) && cluster_attach(n, repl_set_master) != 0) {
