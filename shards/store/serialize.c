@@ -201,7 +201,9 @@ static bool get_plain_len(struct reader *r, uint64_t *len)
     return get_len(r, len, &encoded) && !encoded;
 }
 
-static bool get_string(struct reader *r, struct buf *out)
+/* An RDB string: *s points into the object when it is stored plain, else
+ * into out, where it is made. */
+static bool get_string(struct reader *r, struct slice *s, struct buf *out)
 {
     uint64_t len;
     bool encoded;
@@ -211,7 +213,7 @@ static bool get_string(struct reader *r, struct buf *out)
     if (!encoded) {
         if (!get_bytes(r, len, &b))
             return false;
-        buf_append(out, b, len);
+        *s = (struct slice){ (const char *)b, (size_t)len };
         return true;
     }
     long long v;
@@ -244,6 +246,7 @@ static bool get_string(struct reader *r, struct buf *out)
         if (!lzf_decompress_exact(b, (size_t)clen, dst, (size_t)ulen))
             return false;
         out->len += (size_t)ulen;
+        *s = (struct slice){ out->data, out->len };
         return true;
     }
     default:
@@ -252,13 +255,15 @@ static bool get_string(struct reader *r, struct buf *out)
     char text[24];
     int n = snprintf(text, sizeof(text), "%lld", v);
     buf_append(out, text, (size_t)n);
+    *s = (struct slice){ out->data, out->len };
     return true;
 }
 
 bool serialize_decode(const char *p, size_t n, struct decoded_value *v)
 {
     v->type = TYPE_STRING;
-    buf_init(&v->bytes);
+    v->string = (struct slice){ "", 0 };
+    buf_init(&v->own);
     if (n < SERIALIZE_FOOTER_LEN)
         return false;
     struct reader r = { (const unsigned char *)p, (const unsigned char *)p + n - SERIALIZE_FOOTER_LEN };
@@ -269,13 +274,13 @@ bool serialize_decode(const char *p, size_t n, struct decoded_value *v)
     switch (t[0]) {
     case RDB_TYPE_STRING:
         v->type = TYPE_STRING;
-        ok = get_string(&r, &v->bytes);
+        ok = get_string(&r, &v->string, &v->own);
         break;
     default:
         break;
     }
     if (!ok)
-        buf_free(&v->bytes);
+        decoded_value_free(v);
     return ok;
 }
 
@@ -283,7 +288,7 @@ void decoded_value_store(struct store *s, struct slice key, struct decoded_value
 {
     switch (v->type) {
     case TYPE_STRING:
-        store_set(s, key, v->bytes.data ? v->bytes.data : "", v->bytes.len, expire_at_ms);
+        store_set(s, key, v->string.ptr, v->string.len, expire_at_ms);
         break;
     }
     decoded_value_free(v);
@@ -291,5 +296,6 @@ void decoded_value_store(struct store *s, struct slice key, struct decoded_value
 
 void decoded_value_free(struct decoded_value *v)
 {
-    buf_free(&v->bytes);
+    buf_free(&v->own);
+    v->string = (struct slice){ "", 0 };
 }

@@ -63,10 +63,12 @@ void serialize_dump(const struct entry *e, struct buf *out);
  * answers "DUMP payload version or checksum are wrong" when not.) */
 bool serialize_payload_valid(const char *p, size_t n);
 
-/* A value decoded from a payload, held aside until it is stored. */
+/* A value decoded from a payload, held aside until it is stored. A plain
+ * string is not copied: it points into the payload, which must outlive it. */
 struct decoded_value {
     enum value_type type;
-    struct buf      bytes; /* TYPE_STRING: the string */
+    struct slice    string; /* TYPE_STRING: the string (in the payload or in own) */
+    struct buf      own;    /* bytes the decoder had to make (an integer's text, LZF) */
 };
 
 /* Decode the object of a payload that serialize_payload_valid accepted

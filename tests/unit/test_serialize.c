@@ -90,8 +90,8 @@ static void test_redis_payloads_decode(void **state)
         struct decoded_value v;
         assert_true(serialize_decode(rp->bytes, rp->len, &v));
         assert_int_equal(v.type, TYPE_STRING);
-        assert_int_equal(v.bytes.len, strlen(rp->value));
-        assert_memory_equal(v.bytes.data ? v.bytes.data : "", rp->value, v.bytes.len);
+        assert_int_equal(v.string.len, strlen(rp->value));
+        assert_memory_equal(v.string.ptr, rp->value, v.string.len);
         decoded_value_free(&v);
 
         struct entry *e = put(s, "k", rp->value, strlen(rp->value));
@@ -117,9 +117,9 @@ static void round_trip(struct store *s, const void *val, size_t len)
     assert_true(serialize_payload_valid(b.data, b.len));
     struct decoded_value v;
     assert_true(serialize_decode(b.data, b.len, &v));
-    assert_int_equal(v.bytes.len, len);
+    assert_int_equal(v.string.len, len);
     if (len)
-        assert_memory_equal(v.bytes.data, val, len);
+        assert_memory_equal(v.string.ptr, val, len);
     decoded_value_store(s, (struct slice){ "k2", 2 }, &v, NOW + 1000);
     struct entry *e2 = store_peek(s, (struct slice){ "k2", 2 }, NOW);
     assert_non_null(e2);
