@@ -18,6 +18,7 @@
 #include "shards/node.h"
 #include "shards/scratch.h"
 #include "shards/shard.h"
+#include "shards/store/serialize.h"
 #include "shards/store/slot.h"
 
 #define RETRY_MIN_MS 100
@@ -364,6 +365,25 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
     struct repl *r = repl_of(sh);
     struct journal_record rec = { 0 };
     struct slice name = argv[0];
+    if (slice_eq_nocase(name, FRAME_RESTORE)) {
+        /* decoded as RESTORE decodes, checksum included: a frame that does
+         * not decode drops the link, as any garbled stream does */
+        if (r->step != LINK_TRANSFER || argc != 4 || !parse_expire(argv[2], &rec.expire_at_ms) ||
+            !serialize_payload_valid(argv[3].ptr, argv[3].len))
+            return false;
+        struct decoded_value v;
+        if (!serialize_decode(argv[3].ptr, argv[3].len, &v))
+            return false;
+        bool ok = v.type == TYPE_STRING; /* the one value a record carries */
+        if (ok) {
+            rec.op = JOURNAL_SET;
+            rec.key = argv[1];
+            rec.value = v.string;
+            queue_record(sh, l, &rec);
+        }
+        decoded_value_free(&v);
+        return ok;
+    }
     if (slice_eq_nocase(name, FRAME_LOAD)) {
         if (r->step != LINK_TRANSFER || argc != 4)
             return false;

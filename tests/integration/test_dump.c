@@ -281,6 +281,51 @@ static void test_restore_replicated(void **state)
     node_stop(m);
 }
 
+/* A full sync carries each key as its DUMP payload (the RKV.RESTORE
+ * frame): every kind of value arrives whole, with its absolute expiry. */
+static void test_full_sync_values(void **state)
+{
+    (void)state;
+    struct server *m = node_start(NULL);
+    tconn *mc = tconnect(m->port);
+    const char *texts[] = { "-0", "007", "2147483648", "-2147483648", " 1", "1.5" };
+    int ntexts = (int)(sizeof(texts) / sizeof(texts[0]));
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < NVALUES + ntexts; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "fs:%d:%d", round, i);
+            size_t len;
+            char *val = i < NVALUES ? value_make(i, &len) : strdup(texts[i - NVALUES]);
+            if (i >= NVALUES)
+                len = strlen(val);
+            set_binary(mc, key, val, len);
+            if (round == 1)
+                expect_int(tcmd(mc, "PEXPIRE %s %d", key, 600000 + i), 1);
+            free(val);
+        }
+    struct server *r = node_start(NULL);
+    tconn *rc = tconnect(r->port);
+    replicaof(rc, m->port);
+    wait_synced(mc, rc, 10000);
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < NVALUES + ntexts; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "fs:%d:%d", round, i);
+            size_t len;
+            char *val = i < NVALUES ? value_make(i, &len) : strdup(texts[i - NVALUES]);
+            if (i >= NVALUES)
+                len = strlen(val);
+            expect_stored(rc, key, val, len);
+            long long at = get_int(tcmd(mc, "PEXPIRETIME %s", key));
+            expect_int(tcmd(rc, "PEXPIRETIME %s", key), at);
+            free(val);
+        }
+    tclose(mc);
+    tclose(rc);
+    node_stop(r);
+    node_stop(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +333,7 @@ int main(void)
         cmocka_unit_test_teardown(test_dump_missing_and_errors, nodes_teardown),
         cmocka_unit_test_teardown(test_restore_expiry, nodes_teardown),
         cmocka_unit_test_teardown(test_restore_replicated, nodes_teardown),
+        cmocka_unit_test_teardown(test_full_sync_values, nodes_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
