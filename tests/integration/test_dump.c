@@ -19,23 +19,8 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "repl_helpers.h"
+#include "redis_nodes.h"
 #pragma GCC diagnostic pop
-
-/* A redis-server, whatever the target. */
-static struct server *start_redis(void)
-{
-    const char *was = getenv("RINGKV_TEST_TARGET");
-    char saved[32] = "";
-    if (was)
-        snprintf(saved, sizeof saved, "%s", was);
-    setenv("RINGKV_TEST_TARGET", "redis", 1);
-    struct server *s = node_start(NULL);
-    if (was)
-        setenv("RINGKV_TEST_TARGET", saved, 1);
-    else
-        unsetenv("RINGKV_TEST_TARGET");
-    return s;
-}
 
 /* DUMP key: the payload (a bulk), or NULL for nil. */
 static struct rval *dump(tconn *c, const char *key)
@@ -131,8 +116,8 @@ static void move_values(tconn *from, tconn *to, const char *prefix)
 static void test_payloads_both_ways(void **state)
 {
     (void)state;
-    struct server *s = node_start(NULL);
-    struct server *r = start_redis();
+    struct server *s = start_node(NULL);
+    struct server *r = start_redis(NULL);
     tconn *c = tconnect(s->port), *rc = tconnect(r->port);
     move_values(rc, c, "from-redis");
     move_values(c, rc, "to-redis");
@@ -146,8 +131,8 @@ static void test_payloads_both_ways(void **state)
 static void test_dump_missing_and_errors(void **state)
 {
     (void)state;
-    struct server *s = node_start(NULL);
-    struct server *r = start_redis();
+    struct server *s = start_node(NULL);
+    struct server *r = start_redis(NULL);
     tconn *c = tconnect(s->port), *rc = tconnect(r->port);
     assert_null(dump(c, "nosuchkey"));
     expect_ok(tcmd(c, "SET k v"));
@@ -209,7 +194,7 @@ static void test_dump_missing_and_errors(void **state)
 static void test_restore_expiry(void **state)
 {
     (void)state;
-    struct server *s = node_start(NULL);
+    struct server *s = start_node(NULL);
     tconn *c = tconnect(s->port);
     expect_ok(tcmd(c, "SET k v"));
     struct rval *p = dump(c, "k");
@@ -253,8 +238,8 @@ static void test_restore_expiry(void **state)
 static void test_restore_replicated(void **state)
 {
     (void)state;
-    struct server *m = node_start(NULL);
-    struct server *r = node_start(NULL);
+    struct server *m = start_node(NULL);
+    struct server *r = start_node(NULL);
     tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
     replicaof(rc, m->port);
     wait_synced(mc, rc, 10000);
@@ -286,7 +271,7 @@ static void test_restore_replicated(void **state)
 static void test_full_sync_values(void **state)
 {
     (void)state;
-    struct server *m = node_start(NULL);
+    struct server *m = start_node(NULL);
     tconn *mc = tconnect(m->port);
     const char *texts[] = { "-0", "007", "2147483648", "-2147483648", " 1", "1.5" };
     int ntexts = (int)(sizeof(texts) / sizeof(texts[0]));
@@ -303,7 +288,7 @@ static void test_full_sync_values(void **state)
                 expect_int(tcmd(mc, "PEXPIRE %s %d", key, 600000 + i), 1);
             free(val);
         }
-    struct server *r = node_start(NULL);
+    struct server *r = start_node(NULL);
     tconn *rc = tconnect(r->port);
     replicaof(rc, m->port);
     wait_synced(mc, rc, 10000);
@@ -329,11 +314,11 @@ static void test_full_sync_values(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_payloads_both_ways, nodes_teardown),
-        cmocka_unit_test_teardown(test_dump_missing_and_errors, nodes_teardown),
-        cmocka_unit_test_teardown(test_restore_expiry, nodes_teardown),
-        cmocka_unit_test_teardown(test_restore_replicated, nodes_teardown),
-        cmocka_unit_test_teardown(test_full_sync_values, nodes_teardown),
+        cmocka_unit_test_teardown(test_payloads_both_ways, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_dump_missing_and_errors, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_restore_expiry, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_restore_replicated, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_full_sync_values, redis_nodes_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,23 +24,8 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "repl_helpers.h"
+#include "redis_nodes.h"
 #pragma GCC diagnostic pop
-
-/* A redis-server, whatever the target. */
-static struct server *start_redis(const char *const *args)
-{
-    const char *was = getenv("RINGKV_TEST_TARGET");
-    char saved[32] = "";
-    if (was)
-        snprintf(saved, sizeof saved, "%s", was);
-    setenv("RINGKV_TEST_TARGET", "redis", 1);
-    struct server *s = node_start(args);
-    if (was)
-        setenv("RINGKV_TEST_TARGET", saved, 1);
-    else
-        unsetenv("RINGKV_TEST_TARGET");
-    return s;
-}
 
 /* MIGRATE 127.0.0.1 port key db timeout [words...] (space-separated) */
 static struct rval *migrate(tconn *c, int port, const char *key, int timeout_ms, const char *rest)
@@ -137,7 +122,7 @@ static void basic_moves(tconn *from, tconn *to, int to_port)
 static void test_migrate_to_redis_and_back(void **state)
 {
     (void)state;
-    struct server *s = node_start(NULL);
+    struct server *s = start_node(NULL);
     struct server *r = start_redis(NULL);
     tconn *c = tconnect(s->port), *rc = tconnect(r->port);
     basic_moves(c, rc, r->port);   /* the node -> redis-server */
@@ -153,8 +138,8 @@ static void test_migrate_to_redis_and_back(void **state)
 static void test_migrate_between_nodes(void **state)
 {
     (void)state;
-    struct server *a = node_start(NULL);
-    struct server *b = node_start(NULL);
+    struct server *a = start_node(NULL);
+    struct server *b = start_node(NULL);
     tconn *ac = tconnect(a->port), *bc = tconnect(b->port);
     basic_moves(ac, bc, b->port);
     /* many keys in one MIGRATE, values of several sizes */
@@ -179,7 +164,7 @@ static void test_migrate_between_nodes(void **state)
 static void test_migrate_errors(void **state)
 {
     (void)state;
-    struct server *s = node_start(NULL);
+    struct server *s = start_node(NULL);
     tconn *c = tconnect(s->port);
     expect_ok(tcmd(c, "SET k v"));
     expect_error(tcmd(c, "MIGRATE 127.0.0.1 1 k 0 1000 BOGUS"), "ERR syntax error");
@@ -208,7 +193,7 @@ static void test_migrate_errors(void **state)
 static void test_migrate_silent_destination(void **state)
 {
     (void)state;
-    struct server *s = node_start(NULL);
+    struct server *s = start_node(NULL);
     struct server *d = start_redis(NULL);
     tconn *c = tconnect(s->port), *other = NULL;
     expect_ok(tcmd(c, "SET k v"));
@@ -240,8 +225,8 @@ static void test_migrate_silent_destination(void **state)
 static void test_migrate_destination_killed(void **state)
 {
     (void)state;
-    struct server *s = node_start(NULL);
-    struct server *d = node_start(NULL);
+    struct server *s = start_node(NULL);
+    struct server *d = start_node(NULL);
     tconn *c = tconnect(s->port);
     expect_ok(tcmd(c, "SET k v"));
     assert_int_equal(kill(d->pid, SIGSTOP), 0);
@@ -263,7 +248,7 @@ static void test_migrate_destination_killed(void **state)
 static void test_migrate_auth(void **state)
 {
     (void)state;
-    struct server *s = node_start(NULL);
+    struct server *s = start_node(NULL);
     const char *args[] = { "--requirepass", "sesame", NULL };
     struct server *d = start_redis(args);
     tconn *c = tconnect(s->port), *dc = tconnect(d->port);
@@ -288,7 +273,7 @@ static void test_migrate_auth(void **state)
     /* ringkv as the destination with a password */
     if (!target_is_redis()) {
         const char *pargs[] = { "--requirepass", "sesame", NULL };
-        struct server *p = node_start(pargs);
+        struct server *p = start_node(pargs);
         tconn *pc = tconnect(p->port);
         expect_ok(tcmd(pc, "AUTH sesame"));
         expect_ok(migrate(c, p->port, "e", 5000, "AUTH sesame"));
@@ -308,7 +293,7 @@ static void test_migrate_auth(void **state)
 static void test_write_during_migrate_kept(void **state)
 {
     (void)state;
-    struct server *s = node_start(NULL);
+    struct server *s = start_node(NULL);
     struct server *d = start_redis(NULL);
     tconn *c = tconnect(s->port), *w = tconnect(s->port), *dc = tconnect(d->port);
     expect_ok(tcmd(c, "SET k old"));
@@ -340,8 +325,8 @@ static void test_write_during_migrate_kept(void **state)
 static void test_migrate_replicated(void **state)
 {
     (void)state;
-    struct server *m = node_start(NULL);
-    struct server *r = node_start(NULL);
+    struct server *m = start_node(NULL);
+    struct server *r = start_node(NULL);
     struct server *d = start_redis(NULL);
     tconn *mc = tconnect(m->port), *rc = tconnect(r->port), *dc = tconnect(d->port);
     replicaof(rc, m->port);
@@ -372,14 +357,14 @@ static void test_migrate_replicated(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_migrate_between_nodes, nodes_teardown),
-        cmocka_unit_test_teardown(test_migrate_to_redis_and_back, nodes_teardown),
-        cmocka_unit_test_teardown(test_migrate_errors, nodes_teardown),
-        cmocka_unit_test_teardown(test_migrate_silent_destination, nodes_teardown),
-        cmocka_unit_test_teardown(test_migrate_destination_killed, nodes_teardown),
-        cmocka_unit_test_teardown(test_migrate_auth, nodes_teardown),
-        cmocka_unit_test_teardown(test_write_during_migrate_kept, nodes_teardown),
-        cmocka_unit_test_teardown(test_migrate_replicated, nodes_teardown),
+        cmocka_unit_test_teardown(test_migrate_between_nodes, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_migrate_to_redis_and_back, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_migrate_errors, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_migrate_silent_destination, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_migrate_destination_killed, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_migrate_auth, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_write_during_migrate_kept, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_migrate_replicated, redis_nodes_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
