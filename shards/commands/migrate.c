@@ -97,13 +97,30 @@ struct migrate_key {
     bool         acked;    /* the target answered +OK */
 };
 
+/* A connection to a destination. It serves one MIGRATE at a time and is
+ * kept afterwards, idle, for the next MIGRATE to the same address (as
+ * Redis keeps its migration sockets), for LINK_IDLE_MS at most. */
+struct migrate_link {
+    struct conn_owner    owner;    /* first: the link's ops */
+    struct migrate_link *next;     /* this shard's links */
+    struct conn         *conn;     /* NULL once gone */
+    struct sockaddr_storage addr;
+    struct client        client;   /* what CLIENT LIST shows of it */
+    struct migration    *user;     /* the MIGRATE using it; NULL: idle */
+    bool                 connected;
+    int64_t              idle_since_ms;
+};
+
+#define LINK_IDLE_MS 10000 /* Redis's MIGRATE_SOCKET_CACHE_TTL */
+#define LINKS_IDLE_MAX 64  /* Redis's MIGRATE_SOCKET_CACHE_ITEMS */
+
 struct migration {
-    struct conn_owner   owner;    /* first: the link's ops */
     struct migration   *next;     /* this shard's migrations in flight */
     struct shard       *sh;
     struct shard_msg   *msg;      /* the MIGRATE, answered at the end */
-    struct conn        *conn;     /* NULL: none, or gone */
-    struct client       client;   /* what CLIENT LIST shows of the link */
+    struct migrate_link *link;    /* while connecting and reading; else NULL */
+    bool                reused;   /* the link was a cached one */
+    bool                retried;  /* a new link was made after a cached one failed */
     enum migrate_phase  phase;
     struct sockaddr_storage addr;
     struct slice        user, pass; /* pass.ptr NULL: no AUTH */
@@ -114,15 +131,18 @@ struct migration {
     struct migrate_key *keys;
     int                 waiting;  /* messages out */
     int                 replies_due; /* replies still expected from the target */
+    int                 replies_seen;
     int                 next_reply;  /* -1: the AUTH reply; else the key it answers */
     bool                auth_failed;
     struct buf          error;    /* the target's first error, without '-' and CRLF */
-    const char         *io_error; /* "connecting", "reading": the connection failed */
+    const char         *io_error; /* "connecting", "writing", "reading": the connection failed */
 };
 
-/* The shard's migrations in flight (shard 0's in practice), for the tick.
- * Thread-local: each shard thread has its own list and nobody else's. */
+/* The shard's migrations in flight and its links (shard 0's in practice),
+ * for the tick. Thread-local: each shard thread has its own lists and
+ * nobody else's. */
 static __thread struct migration *in_flight;
+static __thread struct migrate_link *links;
 
 static const struct conn_owner_ops migrate_link_ops;
 
@@ -152,8 +172,47 @@ static void migration_free(struct migration *g)
  * event, the tick), never in the middle of one. */
 static void migration_maybe_free(struct migration *g)
 {
-    if (g->phase == PHASE_DONE && !g->conn && g->waiting == 0)
+    if (g->phase == PHASE_DONE && !g->link && g->waiting == 0)
         migration_free(g);
+}
+
+/* ------------------------------------------------------------- links */
+
+static void link_free(struct migrate_link *l)
+{
+    for (struct migrate_link **pp = &links; *pp; pp = &(*pp)->next)
+        if (*pp == l) {
+            *pp = l->next;
+            break;
+        }
+    mi_free(l);
+}
+
+/* The MIGRATE lets go of its link: kept for the next one when it is clean
+ * (every reply read) and there is room, else closed. */
+static void link_release(struct migration *g, bool clean)
+{
+    struct migrate_link *l = g->link;
+    if (!l)
+        return;
+    g->link = NULL;
+    l->user = NULL;
+    l->idle_since_ms = shard_now_ms(g->sh);
+    int idle = 0;
+    for (struct migrate_link *x = links; x; x = x->next)
+        if (!x->user && x != l)
+            idle++;
+    if (!clean || !l->conn || !l->connected || idle >= LINKS_IDLE_MAX) {
+        if (l->conn)
+            conn_close(l->conn, false); /* link_closed (or link_connected) frees it */
+        else
+            link_free(l);
+    }
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    return memcmp(a, b, sizeof(*a)) == 0;
 }
 
 /* The MIGRATE's answer goes home; the link (if any) is closed. */
@@ -169,8 +228,7 @@ static void answer(struct migration *g, const char *err, const char *status)
     msg_post(g->sh, m, m->home);
     g->msg = NULL;
     g->phase = PHASE_DONE;
-    if (g->conn)
-        conn_close(g->conn, false); /* link_closed forgets it */
+    link_release(g, false);
 }
 
 /* The final answer, once the deletions (if any) are done. */
@@ -345,32 +403,55 @@ static bool acked_key(const struct migrate_key *k) { return k->acked; }
 
 static void io_failed(struct migration *g, const char *what);
 
+static void send_restores(struct migration *g);
+
+/* A link to the destination: an idle one to the same address if there is
+ * one, else a new connection. */
 static void connect_target(struct migration *g)
 {
     struct shard *sh = g->sh;
     int64_t now = shard_now_ms(sh);
     g->phase = PHASE_CONNECT;
     g->deadline_ms = now + g->timeout_ms;
-    g->conn = loop_connect(sh->loop, &g->addr, &g->owner);
-    if (!g->conn) {
+    if (!g->retried)
+        for (struct migrate_link *l = links; l; l = l->next)
+            if (!l->user && l->conn && l->connected && same_addr(&l->addr, &g->addr)) {
+                l->user = g;
+                g->link = l;
+                g->reused = true;
+                send_restores(g);
+                return;
+            }
+    struct migrate_link *l = mi_zalloc(sizeof(*l));
+    l->owner.ops = &migrate_link_ops;
+    l->addr = g->addr;
+    l->conn = loop_connect(sh->loop, &l->addr, &l->owner);
+    if (!l->conn) {
+        mi_free(l);
         io_failed(g, "connecting");
         return;
     }
-    g->client.id = atomic_fetch_add(&sh->node->next_client_id, 1);
-    g->client.proto = 2;
-    g->client.authenticated = true;
-    g->client.fd = g->conn->fd;
-    g->client.created_ms = now;
-    g->client.last_active_ms = now;
-    snprintf(g->client.name, sizeof(g->client.name), "migrate");
-    snprintf(g->client.last_cmd, sizeof(g->client.last_cmd), "restore");
+    l->user = g;
+    l->next = links;
+    links = l;
+    g->link = l;
+    g->reused = false;
+    l->client.id = atomic_fetch_add(&sh->node->next_client_id, 1);
+    l->client.proto = 2;
+    l->client.authenticated = true;
+    l->client.fd = l->conn->fd;
+    l->client.created_ms = now;
+    l->client.last_active_ms = now;
+    snprintf(l->client.name, sizeof(l->client.name), "migrate");
+    snprintf(l->client.last_cmd, sizeof(l->client.last_cmd), "restore");
 }
 
 /* Write AUTH and the RESTOREs, all at once (the target answers in order). */
 static void send_restores(struct migration *g)
 {
-    struct conn *c = g->conn;
+    struct conn *c = g->link->conn;
     g->replies_due = 0;
+    g->replies_seen = 0;
     g->next_reply = 0;
     if (g->pass.ptr) {
         struct slice auth[3] = { SLICE_LIT("AUTH"), g->user, g->pass };
@@ -402,6 +483,7 @@ static void send_restores(struct migration *g)
     }
     conn_flush(c);
     g->phase = PHASE_REPLIES;
+    g->deadline_ms = shard_now_ms(g->sh) + g->timeout_ms;
 }
 
 /* The next present key at or after i. */
@@ -416,9 +498,7 @@ static int next_present(const struct migration *g, int i)
  * (unless COPY), then answer. */
 static void replies_done(struct migration *g)
 {
-    if (g->conn) {
-        conn_close(g->conn, false);
-    }
+    link_release(g, g->io_error == NULL);
     g->phase = PHASE_DELETE;
     bool any = false;
     for (int i = 0; i < g->nkeys; i++)
@@ -436,6 +516,23 @@ static void io_failed(struct migration *g, const char *what)
         return;
     g->io_error = what;
     replies_done(g);
+}
+
+/* The link failed under g (not a timeout). A cached link may have been
+ * closed by the destination while it was idle: as Redis, try once more on
+ * a new connection if nothing was answered yet. */
+static void link_failed(struct migration *g, const char *what)
+{
+    if (g->phase != PHASE_CONNECT && g->phase != PHASE_REPLIES)
+        return;
+    if (g->reused && !g->retried && g->replies_seen == 0) {
+        g->retried = true;
+        link_release(g, false);
+        g->auth_failed = false;
+        connect_target(g);
+        return;
+    }
+    io_failed(g, what);
 }
 
 /* One reply of the target (the whole RESP value). */
@@ -458,22 +555,27 @@ static void target_reply(struct migration *g, const char *p, size_t len)
         }
     }
     g->replies_due--;
+    g->replies_seen++;
 }
 
 /* ------------------------------------------- the link as a connection owner */
 
-static struct migration *migration_of(const struct conn *c)
+static struct migrate_link *link_of(const struct conn *c)
 {
-    return (struct migration *)c->owner;
+    return (struct migrate_link *)c->owner;
 }
 
 static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t n)
 {
-    struct migration *g = migration_of(c);
-    if (g->phase != PHASE_REPLIES)
-        return n; /* nothing is expected */
-    g->deadline_ms = shard_now_ms(sh) + g->timeout_ms; /* Redis's timeout is per read */
-    g->client.last_active_ms = shard_now_ms(sh);
+    struct migrate_link *l = link_of(c);
+    struct migration *g = l->user;
+    if (!g || g->phase != PHASE_REPLIES) {
+        conn_close(c, false); /* nothing is expected: not a Redis we know */
+        return n;
+    }
+    int64_t now = shard_now_ms(sh);
+    g->deadline_ms = now + g->timeout_ms; /* Redis's timeout is per read */
+    l->client.last_active_ms = now;
     size_t used = 0;
     while (used < n && g->replies_due > 0) {
         size_t len = resp_value_len(p + used, n - used);
@@ -490,7 +592,6 @@ static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t 
     if (g->replies_due == 0) {
         g->next_reply = g->nkeys;
         replies_done(g);
-        return n;
     }
     return used;
 }
@@ -498,16 +599,23 @@ static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t 
 static void link_connected(struct shard *sh, struct conn *c, int err)
 {
     (void)sh;
-    struct migration *g = migration_of(c);
+    struct migrate_link *l = link_of(c);
+    struct migration *g = l->user;
     if (err) {
         /* Redis 7.0 learns of a refused or timed-out connect only when it
          * writes: its text says "writing" */
-        g->conn = NULL; /* freed by the loop after this */
-        io_failed(g, "writing");
-        migration_maybe_free(g);
+        l->conn = NULL; /* freed by the loop after this */
+        if (g)
+            g->link = NULL;
+        link_free(l);
+        if (g) {
+            io_failed(g, "writing");
+            migration_maybe_free(g);
+        }
         return;
     }
-    if (g->phase != PHASE_CONNECT) {
+    l->connected = true;
+    if (!g || g->phase != PHASE_CONNECT) {
         conn_close(c, false);
         return;
     }
@@ -517,18 +625,24 @@ static void link_connected(struct shard *sh, struct conn *c, int err)
 static void link_closed(struct shard *sh, struct conn *c)
 {
     (void)sh;
-    struct migration *g = migration_of(c);
+    struct migrate_link *l = link_of(c);
+    struct migration *g = l->user;
     c->owner = NULL;
-    g->conn = NULL;
-    io_failed(g, "reading");
-    migration_maybe_free(g);
+    l->conn = NULL;
+    if (g)
+        g->link = NULL;
+    link_free(l);
+    if (g) {
+        link_failed(g, "reading");
+        migration_maybe_free(g);
+    }
 }
 
 static void link_describe(struct shard *sh, const struct conn *c, struct conn_view *v)
 {
     (void)sh;
-    struct migration *g = migration_of(c);
-    struct client *cl = &g->client;
+    struct migrate_link *l = link_of(c);
+    struct client *cl = &l->client;
     conn_addr_text(&c->peer, cl->addr, sizeof(cl->addr));
     conn_addr_text(&c->local, cl->laddr, sizeof(cl->laddr));
     v->client = cl;
@@ -546,7 +660,8 @@ static void link_kill(struct shard *sh, struct conn *c)
     conn_close(c, false);
 }
 
-/* No idle op: the MIGRATE's own timeout watches it. */
+/* No idle op: the MIGRATE's own timeout watches a busy link, the tick an
+ * idle one. */
 static const struct conn_owner_ops migrate_link_ops = {
     .name = "migrate link",
     .data = link_data,
@@ -561,6 +676,11 @@ static const struct conn_owner_ops migrate_link_ops = {
 static void migrate_tick(struct shard *sh, int64_t now_ms)
 {
     (void)sh;
+    for (struct migrate_link *l = links, *next; l; l = next) {
+        next = l->next;
+        if (!l->user && l->conn && now_ms - l->idle_since_ms > LINK_IDLE_MS)
+            conn_close(l->conn, false); /* link_closed frees it */
+    }
     for (struct migration *g = in_flight, *next; g; g = next) {
         next = g->next;
         if ((g->phase == PHASE_CONNECT || g->phase == PHASE_REPLIES) && now_ms >= g->deadline_ms) {
@@ -647,7 +767,6 @@ void cmd_migrate(struct exec_ctx *ctx)
         return;
     }
     struct migration *g = mi_zalloc(sizeof(*g));
-    g->owner.ops = &migrate_link_ops;
     g->sh = ctx->shard;
     g->msg = ctx->msg;
     g->addr = addr;

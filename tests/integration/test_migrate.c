@@ -354,6 +354,36 @@ static void test_migrate_replicated(void **state)
     node_stop(d);
 }
 
+/* The connection to a destination is kept for the next MIGRATE (Redis
+ * keeps it 10 s): five MIGRATEs, one connection; and when the destination
+ * closed it meanwhile, the next MIGRATE makes a new one and succeeds. */
+static void test_migrate_connection_kept(void **state)
+{
+    (void)state;
+    struct server *s = start_node(NULL);
+    struct server *d = start_redis(NULL);
+    tconn *c = tconnect(s->port), *dc = tconnect(d->port);
+    long long before = info_field(dc, "stats", "total_connections_received");
+    for (int i = 0; i < 5; i++) {
+        expect_ok(tcmd(c, "SET kept%d v", i));
+        char key[16];
+        snprintf(key, sizeof key, "kept%d", i);
+        expect_ok(migrate(c, d->port, key, 5000, NULL));
+    }
+    expect_int(tcmd(dc, "DBSIZE"), 5);
+    assert_int_equal(info_field(dc, "stats", "total_connections_received"), before + 1);
+    /* the destination drops it: the next MIGRATE still goes through */
+    expect_int(tcmd(dc, "CLIENT KILL TYPE normal SKIPME yes"), 1);
+    expect_ok(tcmd(c, "SET again v"));
+    expect_ok(migrate(c, d->port, "again", 5000, NULL));
+    expect_bulk(tcmd(dc, "GET again"), "v");
+    expect_int(tcmd(c, "EXISTS again"), 0);
+    tclose(c);
+    tclose(dc);
+    node_stop(s);
+    node_stop(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,6 +395,7 @@ int main(void)
         cmocka_unit_test_teardown(test_migrate_auth, redis_nodes_teardown),
         cmocka_unit_test_teardown(test_write_during_migrate_kept, redis_nodes_teardown),
         cmocka_unit_test_teardown(test_migrate_replicated, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_migrate_connection_kept, redis_nodes_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
