@@ -39,13 +39,16 @@
  * key is then kept here, the target having the value as it was dumped). The
  * keys of one MIGRATE on several shards are dumped by each shard on its
  * own: atomic per shard, as the other commands over several shards. The
- * connection's later commands are not held back (as after WAIT): a client
- * that pipelines a read of a migrated key after MIGRATE may still see it.
+ * connection's own later commands wait for MIGRATE's reply (the row's
+ * CMD_HOLD_LATER, as after a scratch command), so a GET pipelined after it,
+ * or after it in a transaction, finds the key gone, as in Redis.
  *
- * Not done: the connection is not cached between MIGRATEs (Redis keeps it
- * 10 s); host must be a numeric address or "localhost" (a name would need a
- * blocking lookup); destination-db must be 0 (ringkv has one database),
- * refused as a missing database is. */
+ * The connection to a destination is kept for the next MIGRATE there (see
+ * struct migrate_link), as Redis keeps its migration sockets.
+ *
+ * Not done: host must be a numeric address or "localhost" (a name would
+ * need a blocking lookup); destination-db must be 0 (ringkv has one
+ * database), refused as a missing database is. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>

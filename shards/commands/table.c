@@ -217,7 +217,7 @@ static struct command table[] = {
         "Create a key using the provided serialized value, previously obtained using DUMP."),
     ROW("restore-asking", -4, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, cmd_restore, NULL, "server", "3.0.0",
         "An internal command for migrating keys in a cluster"),
-    ROW("migrate",     -6, CMD_WRITE | CMD_SHARD0, 0, 0, 0, cmd_migrate, NULL, "generic", "2.6.0",
+    ROW("migrate",     -6, CMD_WRITE | CMD_SHARD0 | CMD_HOLD_LATER, 0, 0, 0, cmd_migrate, NULL, "generic", "2.6.0",
         "Atomically transfer a key from a Redis instance to another one."),
     ROW("keys",        2,  CMD_READONLY | CMD_ALL_SHARDS, 0, 0, 0, cmd_keys, merge_concat_arrays,
         "generic", "1.0.0", "Find all keys matching the given pattern"),

@@ -384,6 +384,45 @@ static void test_migrate_connection_kept(void **state)
     node_stop(d);
 }
 
+/* What the connection sends after MIGRATE sees the keys gone, as in Redis
+ * (which blocks for MIGRATE): a pipelined GET, and a GET after MIGRATE in
+ * the same transaction. */
+static void test_later_commands_see_keys_gone(void **state)
+{
+    (void)state;
+    struct server *s = start_node(NULL);
+    struct server *d = start_redis(NULL);
+    tconn *c = tconnect(s->port);
+    char port[16];
+    snprintf(port, sizeof port, "%d", d->port);
+    for (int i = 0; i < 10; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "p%d", i);
+        expect_ok(tcmd(c, "SET %s v", key));
+        const char *mig[] = { "MIGRATE", "127.0.0.1", port, key, "0", "5000" };
+        const char *get[] = { "GET", key };
+        tsendv(c, 6, mig);
+        tsendv(c, 2, get);
+        expect_ok(tread(c, 10000));
+        expect_nil(tread(c, 10000));
+    }
+    expect_ok(tcmd(c, "SET t v"));
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "MIGRATE 127.0.0.1 %d t 0 5000", d->port), "QUEUED");
+    expect_status(tcmd(c, "GET t"), "QUEUED");
+    struct rval *v = tcmd(c, "EXEC");
+    assert_non_null(v);
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 2);
+    assert_int_equal(v->elem[0]->type, R_STATUS);
+    assert_string_equal(v->elem[0]->str, "OK");
+    assert_int_equal(v->elem[1]->type, R_NIL);
+    rval_free(v);
+    tclose(c);
+    node_stop(s);
+    node_stop(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +435,7 @@ int main(void)
         cmocka_unit_test_teardown(test_write_during_migrate_kept, redis_nodes_teardown),
         cmocka_unit_test_teardown(test_migrate_replicated, redis_nodes_teardown),
         cmocka_unit_test_teardown(test_migrate_connection_kept, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_later_commands_see_keys_gone, redis_nodes_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
