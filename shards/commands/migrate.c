@@ -528,7 +528,8 @@ static void link_failed(struct migration *g, const char *what)
 {
     if (g->phase != PHASE_CONNECT && g->phase != PHASE_REPLIES)
         return;
-    if (g->reused && !g->retried && g->replies_seen == 0) {
+    if (g->reused && !g->retried && g->replies_seen == 0 &&
+        !atomic_load_explicit(&g->sh->node->shutdown, memory_order_relaxed)) {
         g->retried = true;
         link_release(g, false);
         g->auth_failed = false;
