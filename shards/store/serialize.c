@@ -129,6 +129,14 @@ void serialize_dump(const struct entry *e, struct buf *out)
 
 /* ------------------------------------------------------------ reading */
 
+bool serialize_payload_version_ok(const char *p, size_t n)
+{
+    if (n < SERIALIZE_FOOTER_LEN)
+        return false;
+    const unsigned char *f = (const unsigned char *)p + n - SERIALIZE_FOOTER_LEN;
+    return (f[0] | (unsigned)f[1] << 8) <= SERIALIZE_RDB_VERSION_MAX;
+}
+
 bool serialize_payload_valid(const char *p, size_t n)
 {
     if (n < SERIALIZE_FOOTER_LEN)

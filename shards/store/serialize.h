@@ -63,6 +63,10 @@ void serialize_dump(const struct entry *e, struct buf *out);
  * answers "DUMP payload version or checksum are wrong" when not.) */
 bool serialize_payload_valid(const char *p, size_t n);
 
+/* The version check alone, for a payload from a source already trusted
+ * (a master's full sync): the checksum is not computed again. */
+bool serialize_payload_version_ok(const char *p, size_t n);
+
 /* A value decoded from a payload, held aside until it is stored. A plain
  * string is not copied: it points into the payload, which must outlive it. */
 struct decoded_value {

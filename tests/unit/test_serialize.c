@@ -193,6 +193,12 @@ static void test_refused(void **state)
     assert_true(serialize_payload_valid((const char *)p, len));
     len = forge(p, "\x00\x01x", 3, 13);
     assert_false(serialize_payload_valid((const char *)p, len));
+    assert_false(serialize_payload_version_ok((const char *)p, len));
+    len = forge(p, "\x00\x01x", 3, 12);
+    p[len - 1] ^= 1; /* the version alone does not look at the checksum */
+    assert_true(serialize_payload_version_ok((const char *)p, len));
+    assert_false(serialize_payload_valid((const char *)p, len));
+    assert_false(serialize_payload_version_ok("", 0));
     len = forge(p, "\x00\x01x", 3, 1);
     assert_true(serialize_payload_valid((const char *)p, len));
 
