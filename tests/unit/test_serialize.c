@@ -45,6 +45,23 @@ static void test_crc64(void **state)
             /* in two pieces */
             assert_true(crc64(crc64(0, data + off, n / 3), data + off + n / 3, n - n / 3) == want);
         }
+    /* long inputs (the folding path on CPUs that have it): every length
+     * around its block sizes, from a crc to continue, and 1 MB */
+    size_t big_len = 1 << 20;
+    unsigned char *big = malloc(big_len);
+    uint64_t x = 88172645463325252ULL;
+    for (size_t i = 0; i < big_len; i++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        big[i] = (unsigned char)x;
+    }
+    for (size_t n = 100; n < 700; n++)
+        for (size_t off = 0; off < 2; off++) {
+            uint64_t init = n * 0x9e3779b97f4a7c15ULL;
+            assert_true(crc64(init, big + off, n) == crc64_bitwise(init, big + off, n));
+        }
+    assert_true(crc64(0, big, big_len) == crc64_bitwise(0, big, big_len));
+    free(big);
+    print_message("crc64: %s\n", crc64_uses_clmul() ? "carry-less multiplication" : "tables");
 }
 
 /* Payloads of DUMP on redis-server 7.0.15 (SET then DUMP). */
