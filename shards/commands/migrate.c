@@ -137,6 +137,7 @@ struct migration {
     int                 replies_seen;
     int                 next_reply;  /* -1: the AUTH reply; else the key it answers */
     bool                auth_failed;
+    bool                link_dirty; /* the destination sent more than the replies */
     struct buf          error;    /* the target's first error, without '-' and CRLF */
     const char         *io_error; /* "connecting", "writing", "reading": the connection failed */
 };
@@ -501,7 +502,7 @@ static int next_present(const struct migration *g, int i)
  * (unless COPY), then answer. */
 static void replies_done(struct migration *g)
 {
-    link_release(g, g->io_error == NULL);
+    link_release(g, g->io_error == NULL && !g->link_dirty);
     g->phase = PHASE_DELETE;
     bool any = false;
     for (int i = 0; i < g->nkeys; i++)
@@ -586,6 +587,7 @@ static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t 
         if (len == 0) {
             if (n - used > REPLY_MAX_BYTES) {
                 io_failed(g, "reading");
+                migration_maybe_free(g);
                 return n;
             }
             break;
@@ -595,8 +597,12 @@ static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t 
     }
     if (g->replies_due == 0) {
         g->next_reply = g->nkeys;
+        if (used < n)
+            g->link_dirty = true; /* more than was asked for: not kept for the next one */
         replies_done(g);
+        used = n;
     }
+    migration_maybe_free(g);
     return used;
 }
 
