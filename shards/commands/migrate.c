@@ -138,6 +138,7 @@ struct migration {
     int                 next_reply;  /* -1: the AUTH reply; else the key it answers */
     bool                auth_failed;
     bool                link_dirty; /* the destination sent more than the replies */
+    struct buf          refused;  /* why an owner deleted nothing (it no longer takes writes) */
     struct buf          error;    /* the target's first error, without '-' and CRLF */
     const char         *io_error; /* "connecting", "writing", "reading": the connection failed */
 };
@@ -168,6 +169,7 @@ static void migration_free(struct migration *g)
         buf_free(&g->keys[i].payload);
     mi_free(g->keys);
     buf_free(&g->error);
+    buf_free(&g->refused);
     mi_free(g);
 }
 
@@ -239,7 +241,11 @@ static void answer(struct migration *g, const char *err, const char *status)
 static void answer_final(struct migration *g)
 {
     char text[600];
-    if (g->error.len > 0) {
+    if (g->refused.len > 0) {
+        snprintf(text, sizeof(text), "%.*s", (int)(g->refused.len > 500 ? 500 : g->refused.len),
+                 g->refused.data);
+        answer(g, text, NULL);
+    } else if (g->error.len > 0) {
         snprintf(text, sizeof(text), "ERR Target instance replied with error: %.*s",
                  (int)(g->error.len > 500 ? 500 : g->error.len), g->error.data);
         answer(g, text, NULL);
@@ -292,6 +298,16 @@ static void dump_keys(struct shard *sh, struct shard_msg *m)
  * (payload holds i64 expire_at, u32 length and the payload per key). */
 static void delete_unchanged(struct shard *sh, struct shard_msg *m)
 {
+    /* the node may have stopped taking writes since MIGRATE was accepted
+     * (it became a replica, a FAILOVER hands it over): then nothing is
+     * deleted, and MIGRATE answers why (the answer's reply holds it) */
+    const char *refused = node_write_refusal(sh->node);
+    if (!refused && atomic_load_explicit(&sh->node->repl_writes_paused, memory_order_relaxed))
+        refused = "READONLY You can't write while a FAILOVER hands this master over to a replica.";
+    if (refused) {
+        buf_append(&m->reply, refused, strlen(refused));
+        return;
+    }
     int64_t now = shard_now_ms(sh);
     const char *p = m->payload.data;
     struct buf now_payload;
@@ -326,6 +342,8 @@ static void migrate_message(struct shard *sh, struct shard_msg *m)
         return;
     }
     struct migration *g = m->arg;
+    if (m->kind == MIGRATE_MSG_DEL && m->reply.len > 0 && g->refused.len == 0)
+        buf_append(&g->refused, m->reply.data, m->reply.len);
     if (m->kind == MIGRATE_MSG_DUMP) {
         /* the keys of this shard, in the order they were asked */
         const char *p = m->reply.data;
@@ -794,6 +812,7 @@ void cmd_migrate(struct exec_ctx *ctx)
         buf_init(&k->payload);
     }
     buf_init(&g->error);
+    buf_init(&g->refused);
     if (!addr_ok)
         g->io_error = "connecting"; /* found out once the keys are known: NOKEY first, as Redis */
     g->phase = PHASE_DUMP;

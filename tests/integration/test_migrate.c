@@ -423,6 +423,37 @@ static void test_later_commands_see_keys_gone(void **state)
     node_stop(d);
 }
 
+/* The node stops taking writes while MIGRATE waits (min-replicas-to-write
+ * set meanwhile): nothing is deleted here and MIGRATE answers the node's
+ * refusal. (Redis cannot get there: it blocks for MIGRATE.) */
+static void test_migrate_deletes_nothing_once_writes_refused(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    struct server *s = start_node(NULL);
+    struct server *d = start_redis(NULL);
+    tconn *c = tconnect(s->port), *admin = tconnect(s->port), *dc = tconnect(d->port);
+    expect_ok(tcmd(c, "SET k v"));
+    assert_int_equal(kill(d->pid, SIGSTOP), 0);
+    char port[16];
+    snprintf(port, sizeof port, "%d", d->port);
+    const char *mig[] = { "MIGRATE", "127.0.0.1", port, "k", "0", "10000" };
+    tsendv(c, 6, mig);
+    usleep(100000);
+    expect_ok(tcmd(admin, "CONFIG SET min-replicas-to-write 1"));
+    assert_int_equal(kill(d->pid, SIGCONT), 0);
+    expect_error_prefix(tread(c, 10000), "NOREPLICAS");
+    expect_ok(tcmd(admin, "CONFIG SET min-replicas-to-write 0"));
+    expect_bulk(tcmd(admin, "GET k"), "v");
+    expect_bulk(tcmd(dc, "GET k"), "v"); /* the destination has it too: a copy */
+    tclose(c);
+    tclose(admin);
+    tclose(dc);
+    node_stop(s);
+    node_stop(d);
+}
+
 static long rss_kb(pid_t pid)
 {
     char path[64], line[256];
@@ -486,6 +517,7 @@ int main(void)
         cmocka_unit_test_teardown(test_migrate_connection_kept, redis_nodes_teardown),
         cmocka_unit_test_teardown(test_later_commands_see_keys_gone, redis_nodes_teardown),
         cmocka_unit_test_teardown(test_migrate_frees_what_it_used, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_migrate_deletes_nothing_once_writes_refused, redis_nodes_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
