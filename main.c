@@ -252,6 +252,7 @@ int main(int argc, char **argv)
     commands_register();
     monitor_attach(n); /* MONITOR's per-shard part and end-of-turn delivery */
     memory_attach(n);  /* every shard's heaps and the RSS, sampled each tick */
+    node_attach_module(n, &migrate_module); /* MIGRATE's timeouts */
     repl_attach(n);   /* its shard module, its commands, the journal sink, the write gate */
     cluster_commands_register(); /* CLUSTER, in every mode */
     if (config_load(&n->config, cluster_enabled) && cluster_attach(n, repl_set_master) != 0) {

@@ -86,6 +86,9 @@ enum command_flag {
                                   MULTI too, since EXEC's array counts one reply per command */
     CMD_SKIP_SLOWLOG = 1u << 20, /* not logged in the slow log (EXEC: the commands it runs are) */
     CMD_EXEC       = 1u << 21, /* runs the connection's MULTI queue: a write if the queue holds one */
+    CMD_HOLD_LATER = 1u << 22, /* with CMD_SHARD0: the connection's later commands wait for
+                                  its reply, as after a scratch command (MIGRATE: Redis
+                                  blocks for it, so what follows sees the keys gone) */
 };
 
 /* How a command's writes reach the replication stream: the journal column

@@ -20,6 +20,7 @@
 #include "shards/node.h"
 #include "shards/scratch.h"
 #include "shards/shard.h"
+#include "shards/store/serialize.h"
 #include "shards/store/store.h"
 
 #define SNAPSHOT_SLICE_BYTES (256 * 1024) /* per shard per loop turn */
@@ -514,6 +515,7 @@ static void snapshots_settle(struct shard *sh)
 struct frame_sink {
     struct buf *out;
     size_t      keys;
+    struct buf  payload; /* one key's, reused */
 };
 
 static void put_bulk(struct buf *b, const char *p, size_t n)
@@ -528,10 +530,12 @@ static void add_frame(void *arg, struct entry *e)
     struct frame_sink *f = arg;
     char t[24];
     int tl = snprintf(t, sizeof(t), "%lld", (long long)entry_expire_at(e));
-    buf_append_str(f->out, "*4\r\n$8\r\n" FRAME_LOAD "\r\n");
+    buf_append_str(f->out, "*4\r\n$11\r\n" FRAME_RESTORE "\r\n");
     put_bulk(f->out, entry_key(e), entry_key_len(e));
-    put_bulk(f->out, entry_value(e), entry_value_len(e));
     put_bulk(f->out, t, (size_t)tl);
+    buf_clear(&f->payload);
+    serialize_dump(e, &f->payload);
+    put_bulk(f->out, f->payload.data, f->payload.len);
     f->keys++;
 }
 
@@ -561,7 +565,7 @@ static void snapshot_slices(struct shard *sh)
         }
         struct buf frames;
         buf_init(&frames);
-        struct frame_sink sink = { &frames, 0 };
+        struct frame_sink sink = { &frames, 0, { NULL, 0, 0 } };
         do {
             s->cursor = store_scan(sh->store, s->cursor, 128, now, add_frame, &sink);
         } while (s->cursor != 0 && frames.len < SNAPSHOT_SLICE_BYTES);
@@ -571,6 +575,7 @@ static void snapshot_slices(struct shard *sh)
             repl_post(sh, 0, MSG_SNAP_DATA, s->replica_id, NULL, &frames);
         }
         buf_free(&frames);
+        buf_free(&sink.payload);
         if (s->cursor == 0) {
             repl_post(sh, 0, MSG_SNAP_DONE, s->replica_id, NULL, NULL);
             *pp = s->next;

@@ -18,7 +18,8 @@
  * to shard 0, which answers +CONTINUE and sends the backlog from the asked
  * offset, or +FULLRESYNC <replid> <offset> and starts a snapshot: every shard
  * walks its table a slice per loop turn (no fork, no pause) and sends the
- * keys as RKV.LOAD frames through the same mailbox as its journal bytes, so
+ * keys as RKV.RESTORE frames (key, expiry, DUMP payload) through the same
+ * mailbox as its journal bytes, so
  * on each shard the two stay in the order they happened. Shard 0 passes
  * frames and journal bytes to the replica in arrival order and ends with
  * RKV.LOADDONE. Frames are not part of the offset.

@@ -39,7 +39,12 @@ enum repl_msg_kind {
  * repl_msg_kind), with repl_message as its handler. */
 struct shard_msg *repl_msg_create(struct shard *sh, int kind, int to, const struct slice *args, int argc);
 
-/* Frames of a full sync, not part of the offset. */
+/* Frames of a full sync, not part of the offset. A key goes as
+ * RKV.RESTORE key expire-at payload: its absolute expiry (unix ms, 0: none)
+ * and its DUMP payload (shards/store/serialize.h), the one serialization of
+ * an entry that DUMP, RESTORE and MIGRATE use too. RKV.LOAD key value
+ * expire-at, the frame of earlier builds (strings only), is still read. */
+#define FRAME_RESTORE "RKV.RESTORE"
 #define FRAME_LOAD "RKV.LOAD"
 #define FRAME_LOADDONE "RKV.LOADDONE"
 

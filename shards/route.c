@@ -476,6 +476,10 @@ void dispatch_execute(struct shard *sh, struct session *s, int argc, const struc
         m->cmd = cmd;
         p->launch = m;
         p->waiting = 1;
+        if (cmd->flags & CMD_HOLD_LATER) {
+            p->holds = true;
+            s->blocked = true;
+        }
         if (s->head == p)
             pending_launch(sh, p);
         return;

@@ -257,9 +257,9 @@ void pending_complete(struct shard *sh, struct pending *p)
     case STAGE_LAUNCH:
         break;
     }
-    if (p->stage == STAGE_READY && p->argv_mem && s->blocked) {
-        /* a scratch command finished: the EXEC it is part of, then the
-         * connection, may go on */
+    if (p->stage == STAGE_READY && (p->argv_mem || p->holds) && s->blocked) {
+        /* a scratch command (or one that holds what follows) finished: the
+         * EXEC it is part of, then the connection, may go on */
         s->blocked = false;
         if (s->in_exec)
             dispatch_replay_continue(sh, s);

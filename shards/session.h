@@ -56,6 +56,8 @@ struct pending {
     void                  *argv_mem;    /* the allocation argv lives in */
     int                   *part_shard;  /* shard of each part */
     struct shard_msg      *launch;      /* STAGE_LAUNCH: the message to send */
+    /* CMD_HOLD_LATER: the session reads and runs nothing more until this is in */
+    bool                   holds;
     /* CMD_ALL_SHARDS: logged once in the slow log, with the time of all parts */
     bool                   log_once;
     uint64_t               usec;

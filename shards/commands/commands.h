@@ -28,6 +28,13 @@ command_fn cmd_del, cmd_unlink, cmd_exists, cmd_touch, cmd_type, cmd_rename,
     cmd_persist, cmd_keys, cmd_scan, cmd_randomkey, cmd_dbsize, cmd_flushdb,
     cmd_flushall;
 
+/* DUMP / RESTORE (dump.c), MIGRATE (migrate.c) */
+command_fn cmd_dump, cmd_restore, cmd_migrate;
+/* MIGRATE's shard module (its timeouts, on every tick): attached to the
+ * node with the rows (main.c). */
+struct shard_module;
+extern const struct shard_module migrate_module;
+
 /* connection */
 command_fn cmd_ping, cmd_echo, cmd_hello, cmd_auth, cmd_quit, cmd_reset,
     cmd_select, cmd_client_id, cmd_client_getname, cmd_client_setname,

@@ -1,0 +1,823 @@
+/* cmd_migrate: MIGRATE host port key|"" destination-db timeout [COPY]
+ * [REPLACE] [AUTH password] [AUTH2 username password] [KEYS key ...], as
+ * Redis 7 does it, without blocking a shard.
+ *
+ * Redis runs MIGRATE with blocking socket calls while the whole server
+ * waits. Here it is a conversation of messages and one outgoing
+ * connection, all driven by shard 0's loop (the row is CMD_SHARD0: it runs
+ * there as a message, after the connection's earlier commands, and the
+ * handler keeps the message and answers it at the end, as WAIT does):
+ *
+ *   1. dump: each shard owning some of the keys serializes them (the DUMP
+ *      payload, shards/store/serialize.h) with their TTL left, in one
+ *      message per shard; a key missing or expired is left out. None
+ *      there: +NOKEY, as Redis.
+ *   2. send: a connection to the target (net/loop.h: non-blocking, a
+ *      connection owner of its own, "migrate link" in CLIENT LIST), then in
+ *      one write: AUTH if asked, and per key RESTORE (RESTORE-ASKING in
+ *      cluster mode, as Redis chooses) key ttl payload [REPLACE]. The
+ *      replies are read as they come.
+ *   3. delete: unless COPY, the keys the target acknowledged are deleted on
+ *      their shards, each only if it is still what was sent (same payload,
+ *      same expiry): a key written while MIGRATE was in flight is kept
+ *      here (see "Atomicity"). The deletions are journaled as DELs, as
+ *      Redis propagates MIGRATE.
+ *   4. the answer: +OK; or the target's first error as "ERR Target
+ *      instance replied with error: <its text>" (BUSYKEY when the target
+ *      has the key and REPLACE was not given); or -IOERR when the
+ *      connection failed, closed, or was silent for `timeout` ms (checked
+ *      every tick), in Redis 7.0's words: "connecting to the client" for
+ *      an address it cannot even try, "writing to target instance" for a
+ *      connect refused or timed out (Redis finds out when it writes),
+ *      "reading to target instance" once the commands are sent. Keys the
+ *      target did not acknowledge stay here.
+ *
+ * Atomicity. Redis's MIGRATE is atomic because the server waits for it.
+ * Here other clients go on while it is in flight; what holds: a key is
+ * either acknowledged by the target and then deleted here, or kept here;
+ * a write made here to a key while MIGRATE is in flight is never lost (the
+ * key is then kept here, the target having the value as it was dumped). The
+ * keys of one MIGRATE on several shards are dumped by each shard on its
+ * own: atomic per shard, as the other commands over several shards. The
+ * connection's own later commands wait for MIGRATE's reply (the row's
+ * CMD_HOLD_LATER, as after a scratch command), so a GET pipelined after it,
+ * or after it in a transaction, finds the key gone, as in Redis.
+ *
+ * The connection to a destination is kept for the next MIGRATE there (see
+ * struct migrate_link), as Redis keeps its migration sockets.
+ *
+ * Not done: host must be a numeric address or "localhost" (a name would
+ * need a blocking lookup); destination-db must be 0 (ringkv has one
+ * database), refused as a missing database is. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <mimalloc.h>
+
+#include "core/buf.h"
+#include "core/command.h"
+#include "core/numbers.h"
+#include "core/reply.h"
+#include "core/resp.h"
+#include "net/loop.h"
+#include "shards/commands/commands.h"
+#include "shards/conn_owner.h"
+#include "shards/dispatch.h"
+#include "shards/message.h"
+#include "shards/node.h"
+#include "shards/shard.h"
+#include "shards/store/serialize.h"
+#include "shards/store/slot.h"
+#include "shards/store/store.h"
+
+/* The kinds of this file's messages (they carry their handler). */
+enum migrate_msg_kind {
+    MIGRATE_MSG_DUMP = 1, /* 0 -> owner: serialize the keys in argv */
+    MIGRATE_MSG_DEL,      /* 0 -> owner: delete the keys in argv if unchanged */
+};
+
+/* Replies from the target bigger than this without being complete: not a
+ * Redis answering RESTORE. */
+#define REPLY_MAX_BYTES (64 * 1024)
+
+enum migrate_phase {
+    PHASE_DUMP,    /* waiting for the owners' payloads */
+    PHASE_CONNECT, /* the connection is being made */
+    PHASE_REPLIES, /* sent; reading the target's replies */
+    PHASE_DELETE,  /* waiting for the owners' deletions */
+    PHASE_DONE,    /* answered; freed once the connection is gone */
+};
+
+struct migrate_key {
+    struct slice name;     /* in the command's message */
+    int          shard;
+    bool         present;
+    long long    ttl_ms;   /* sent to the target (0: none) */
+    int64_t      expire_at; /* here, when dumped */
+    struct buf   payload;
+    bool         acked;    /* the target answered +OK */
+};
+
+/* A connection to a destination. It serves one MIGRATE at a time and is
+ * kept afterwards, idle, for the next MIGRATE to the same address (as
+ * Redis keeps its migration sockets), for LINK_IDLE_MS at most. */
+struct migrate_link {
+    struct conn_owner    owner;    /* first: the link's ops */
+    struct migrate_link *next;     /* this shard's links */
+    struct conn         *conn;     /* NULL once gone */
+    struct sockaddr_storage addr;
+    struct client        client;   /* what CLIENT LIST shows of it */
+    struct migration    *user;     /* the MIGRATE using it; NULL: idle */
+    bool                 connected;
+    int64_t              idle_since_ms;
+};
+
+#define LINK_IDLE_MS 10000 /* Redis's MIGRATE_SOCKET_CACHE_TTL */
+#define LINKS_IDLE_MAX 64  /* Redis's MIGRATE_SOCKET_CACHE_ITEMS */
+
+struct migration {
+    struct migration   *next;     /* this shard's migrations in flight */
+    struct shard       *sh;
+    struct shard_msg   *msg;      /* the MIGRATE, answered at the end */
+    struct migrate_link *link;    /* while connecting and reading; else NULL */
+    bool                reused;   /* the link was a cached one */
+    bool                retried;  /* a new link was made after a cached one failed */
+    enum migrate_phase  phase;
+    struct sockaddr_storage addr;
+    struct slice        user, pass; /* pass.ptr NULL: no AUTH */
+    bool                copy, replace;
+    long long           timeout_ms;
+    int64_t             deadline_ms;
+    int                 nkeys;
+    struct migrate_key *keys;
+    int                 waiting;  /* messages out */
+    int                 replies_due; /* replies still expected from the target */
+    int                 replies_seen;
+    int                 next_reply;  /* -1: the AUTH reply; else the key it answers */
+    bool                auth_failed;
+    bool                link_dirty; /* the destination sent more than the replies */
+    struct buf          refused;  /* why an owner deleted nothing (it no longer takes writes) */
+    struct buf          error;    /* the target's first error, without '-' and CRLF */
+    const char         *io_error; /* "connecting", "writing", "reading": the connection failed */
+};
+
+/* The shard's migrations in flight and its links (shard 0's in practice),
+ * for the tick. Thread-local: each shard thread has its own lists and
+ * nobody else's. */
+static __thread struct migration *in_flight;
+static __thread struct migrate_link *links;
+
+static const struct conn_owner_ops migrate_link_ops;
+
+static void put_i64(struct buf *b, int64_t v) { buf_append(b, &v, 8); }
+static void put_u32(struct buf *b, uint32_t v) { buf_append(b, &v, 4); }
+static int64_t get_i64(const char **p) { int64_t v; memcpy(&v, *p, 8); *p += 8; return v; }
+static uint32_t get_u32(const char **p) { uint32_t v; memcpy(&v, *p, 4); *p += 4; return v; }
+
+/* ---------------------------------------------------------------- life */
+
+static void migration_free(struct migration *g)
+{
+    for (struct migration **pp = &in_flight; *pp; pp = &(*pp)->next)
+        if (*pp == g) {
+            *pp = g->next;
+            break;
+        }
+    for (int i = 0; i < g->nkeys; i++)
+        buf_free(&g->keys[i].payload);
+    mi_free(g->keys);
+    buf_free(&g->error);
+    buf_free(&g->refused);
+    mi_free(g);
+}
+
+/* Freed once answered, with no connection and no message out. Called
+ * once at the end of each way into this file (a message back, a link
+ * event, the tick), never in the middle of one. */
+static void migration_maybe_free(struct migration *g)
+{
+    if (g->phase == PHASE_DONE && !g->link && g->waiting == 0)
+        migration_free(g);
+}
+
+/* ------------------------------------------------------------- links */
+
+static void link_free(struct migrate_link *l)
+{
+    for (struct migrate_link **pp = &links; *pp; pp = &(*pp)->next)
+        if (*pp == l) {
+            *pp = l->next;
+            break;
+        }
+    mi_free(l);
+}
+
+/* The MIGRATE lets go of its link: kept for the next one when it is clean
+ * (every reply read) and there is room, else closed. */
+static void link_release(struct migration *g, bool clean)
+{
+    struct migrate_link *l = g->link;
+    if (!l)
+        return;
+    g->link = NULL;
+    l->user = NULL;
+    l->idle_since_ms = shard_now_ms(g->sh);
+    int idle = 0;
+    for (struct migrate_link *x = links; x; x = x->next)
+        if (!x->user && x != l)
+            idle++;
+    if (!clean || !l->conn || !l->connected || idle >= LINKS_IDLE_MAX) {
+        if (l->conn)
+            conn_close(l->conn, false); /* link_closed (or link_connected) frees it */
+        else
+            link_free(l);
+    }
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+/* The MIGRATE's answer goes home; the link (if any) is closed. */
+static void answer(struct migration *g, const char *err, const char *status)
+{
+    struct shard_msg *m = g->msg;
+    struct reply r = { &m->reply, m->proto };
+    if (err)
+        reply_error(&r, err);
+    else
+        reply_simple(&r, status);
+    m->answered = true;
+    msg_post(g->sh, m, m->home);
+    g->msg = NULL;
+    g->phase = PHASE_DONE;
+    link_release(g, false);
+}
+
+/* The final answer, once the deletions (if any) are done. */
+static void answer_final(struct migration *g)
+{
+    char text[600];
+    if (g->refused.len > 0) {
+        snprintf(text, sizeof(text), "%.*s", (int)(g->refused.len > 500 ? 500 : g->refused.len),
+                 g->refused.data);
+        answer(g, text, NULL);
+    } else if (g->error.len > 0) {
+        snprintf(text, sizeof(text), "ERR Target instance replied with error: %.*s",
+                 (int)(g->error.len > 500 ? 500 : g->error.len), g->error.data);
+        answer(g, text, NULL);
+    } else if (g->io_error) {
+        /* Redis's texts, "connecting to the client" included */
+        if (strcmp(g->io_error, "connecting") == 0)
+            answer(g, "IOERR error or timeout connecting to the client", NULL);
+        else {
+            snprintf(text, sizeof(text), "IOERR error or timeout %s to target instance", g->io_error);
+            answer(g, text, NULL);
+        }
+    } else {
+        answer(g, NULL, "OK");
+    }
+}
+
+/* ------------------------------------------------------- 1. the dump */
+
+/* At an owner: each key of argv as u8 present, then i64 ttl, i64 expire_at,
+ * u32 length and the payload. A key whose time has passed is missing (the
+ * lookup deletes it, as Redis's). */
+static void dump_keys(struct shard *sh, struct shard_msg *m)
+{
+    int64_t now = shard_now_ms(sh);
+    for (int i = 0; i < m->argc; i++) {
+        struct entry *e = store_find(sh->store, m->argv[i], now);
+        char present = e != NULL;
+        buf_append(&m->reply, &present, 1);
+        if (!e)
+            continue;
+        int64_t at = entry_expire_at(e);
+        long long ttl = 0;
+        if (at != 0) {
+            ttl = at - now;
+            if (ttl < 1)
+                ttl = 1; /* Redis: a key about to expire is sent with 1 ms */
+        }
+        put_i64(&m->reply, ttl);
+        put_i64(&m->reply, at);
+        size_t at_len = m->reply.len;
+        put_u32(&m->reply, 0);
+        size_t start = m->reply.len;
+        serialize_dump(e, &m->reply);
+        uint32_t plen = (uint32_t)(m->reply.len - start);
+        memcpy(m->reply.data + at_len, &plen, 4);
+    }
+}
+
+/* At an owner: delete each key of argv that is still what was sent
+ * (payload holds i64 expire_at, u32 length and the payload per key). */
+static void delete_unchanged(struct shard *sh, struct shard_msg *m)
+{
+    /* the node may have stopped taking writes since MIGRATE was accepted
+     * (it became a replica, a FAILOVER hands it over): then nothing is
+     * deleted, and MIGRATE answers why (the answer's reply holds it) */
+    const char *refused = node_write_refusal(sh->node);
+    if (!refused && atomic_load_explicit(&sh->node->repl_writes_paused, memory_order_relaxed))
+        refused = "READONLY You can't write while a FAILOVER hands this master over to a replica.";
+    if (refused) {
+        buf_append(&m->reply, refused, strlen(refused));
+        return;
+    }
+    int64_t now = shard_now_ms(sh);
+    const char *p = m->payload.data;
+    struct buf now_payload;
+    buf_init(&now_payload);
+    for (int i = 0; i < m->argc; i++) {
+        int64_t at = get_i64(&p);
+        uint32_t len = get_u32(&p);
+        const char *sent = p;
+        p += len;
+        struct entry *e = store_peek(sh->store, m->argv[i], now);
+        if (!e || entry_expire_at(e) != at)
+            continue;
+        buf_clear(&now_payload);
+        serialize_dump(e, &now_payload);
+        if (now_payload.len == len && memcmp(now_payload.data, sent, len) == 0)
+            store_delete(sh->store, m->argv[i]);
+    }
+    buf_free(&now_payload);
+}
+
+static void connect_target(struct migration *g);
+
+static void migrate_message(struct shard *sh, struct shard_msg *m)
+{
+    if (!m->answered) {
+        if (m->kind == MIGRATE_MSG_DUMP)
+            dump_keys(sh, m);
+        else if (m->kind == MIGRATE_MSG_DEL)
+            delete_unchanged(sh, m);
+        m->answered = true;
+        msg_post(sh, m, m->home);
+        return;
+    }
+    struct migration *g = m->arg;
+    if (m->kind == MIGRATE_MSG_DEL && m->reply.len > 0 && g->refused.len == 0)
+        buf_append(&g->refused, m->reply.data, m->reply.len);
+    if (m->kind == MIGRATE_MSG_DUMP) {
+        /* the keys of this shard, in the order they were asked */
+        const char *p = m->reply.data;
+        for (int i = 0; i < g->nkeys; i++) {
+            struct migrate_key *k = &g->keys[i];
+            if (k->shard != m->target)
+                continue;
+            char present = *p++;
+            if (!present)
+                continue;
+            k->present = true;
+            k->ttl_ms = get_i64(&p);
+            k->expire_at = get_i64(&p);
+            uint32_t len = get_u32(&p);
+            buf_append(&k->payload, p, len);
+            p += len;
+        }
+    }
+    msg_free(m);
+    g->waiting--;
+    if (g->waiting > 0)
+        return;
+    if (g->phase == PHASE_DUMP) {
+        bool any = false;
+        for (int i = 0; i < g->nkeys; i++)
+            any = any || g->keys[i].present;
+        if (!any)
+            answer(g, NULL, "NOKEY");
+        else if (g->io_error) /* an address we cannot connect to */
+            answer_final(g);
+        else
+            connect_target(g);
+    } else if (g->phase == PHASE_DELETE) {
+        answer_final(g);
+    }
+    migration_maybe_free(g);
+}
+
+/* One message per shard owning some of the keys (the keys in argv, for
+ * DEL the expected payloads too), each posted home again when done. */
+static void post_per_shard(struct migration *g, int kind, bool (*wanted)(const struct migrate_key *))
+{
+    struct shard *sh = g->sh;
+    int n = sh->node->nshards;
+    struct slice *names = mi_malloc(sizeof(struct slice) * (size_t)(g->nkeys > 0 ? g->nkeys : 1));
+    for (int t = 0; t < n; t++) {
+        int kc = 0;
+        struct buf payload;
+        buf_init(&payload);
+        for (int i = 0; i < g->nkeys; i++) {
+            struct migrate_key *k = &g->keys[i];
+            if (k->shard != t || !wanted(k))
+                continue;
+            names[kc++] = k->name;
+            if (kind == MIGRATE_MSG_DEL) {
+                put_i64(&payload, k->expire_at);
+                put_u32(&payload, (uint32_t)k->payload.len);
+                buf_append(&payload, k->payload.data, k->payload.len);
+            }
+        }
+        if (kc == 0) {
+            buf_free(&payload);
+            continue;
+        }
+        struct shard_msg *m = msg_create(kind, sh->id, t, NULL, -1, names, kc);
+        m->handler = migrate_message;
+        m->arg = g;
+        m->payload = payload;
+        g->waiting++;
+        msg_post(sh, m, t);
+    }
+    mi_free(names);
+}
+
+static bool every_key(const struct migrate_key *k) { (void)k; return true; }
+static bool acked_key(const struct migrate_key *k) { return k->acked; }
+
+/* -------------------------------------------------- 2. the target */
+
+static void io_failed(struct migration *g, const char *what);
+
+static void send_restores(struct migration *g);
+
+/* A link to the destination: an idle one to the same address if there is
+ * one, else a new connection. */
+static void connect_target(struct migration *g)
+{
+    struct shard *sh = g->sh;
+    int64_t now = shard_now_ms(sh);
+    g->phase = PHASE_CONNECT;
+    g->deadline_ms = now + g->timeout_ms;
+    if (!g->retried)
+        for (struct migrate_link *l = links; l; l = l->next)
+            if (!l->user && l->conn && l->connected && same_addr(&l->addr, &g->addr)) {
+                l->user = g;
+                g->link = l;
+                g->reused = true;
+                send_restores(g);
+                return;
+            }
+    struct migrate_link *l = mi_zalloc(sizeof(*l));
+    l->owner.ops = &migrate_link_ops;
+    l->addr = g->addr;
+    l->conn = loop_connect(sh->loop, &l->addr, &l->owner);
+    if (!l->conn) {
+        mi_free(l);
+        io_failed(g, "connecting");
+        return;
+    }
+    l->user = g;
+    l->next = links;
+    links = l;
+    g->link = l;
+    g->reused = false;
+    l->client.id = atomic_fetch_add(&sh->node->next_client_id, 1);
+    l->client.proto = 2;
+    l->client.authenticated = true;
+    l->client.fd = l->conn->fd;
+    l->client.created_ms = now;
+    l->client.last_active_ms = now;
+    snprintf(l->client.name, sizeof(l->client.name), "migrate");
+    snprintf(l->client.last_cmd, sizeof(l->client.last_cmd), "restore");
+}
+
+/* Write AUTH and the RESTOREs, all at once (the target answers in order). */
+static void send_restores(struct migration *g)
+{
+    struct conn *c = g->link->conn;
+    g->replies_due = 0;
+    g->replies_seen = 0;
+    g->next_reply = 0;
+    if (g->pass.ptr) {
+        struct slice auth[3] = { SLICE_LIT("AUTH"), g->user, g->pass };
+        if (g->user.ptr)
+            resp_encode_command(&c->out, 3, auth);
+        else {
+            auth[1] = g->pass;
+            resp_encode_command(&c->out, 2, auth);
+        }
+        g->replies_due++;
+        g->next_reply = -1;
+    }
+    bool cluster = g->sh->node->cluster != NULL;
+    for (int i = 0; i < g->nkeys; i++) {
+        struct migrate_key *k = &g->keys[i];
+        if (!k->present)
+            continue;
+        char ttl[24];
+        int tl = snprintf(ttl, sizeof(ttl), "%lld", k->ttl_ms);
+        struct slice argv[5] = {
+            cluster ? SLICE_LIT("RESTORE-ASKING") : SLICE_LIT("RESTORE"),
+            k->name,
+            { ttl, (size_t)tl },
+            { k->payload.data, k->payload.len },
+            SLICE_LIT("REPLACE"),
+        };
+        resp_encode_command(&c->out, g->replace ? 5 : 4, argv);
+        g->replies_due++;
+    }
+    conn_flush(c);
+    g->phase = PHASE_REPLIES;
+    g->deadline_ms = shard_now_ms(g->sh) + g->timeout_ms;
+}
+
+/* The next present key at or after i. */
+static int next_present(const struct migration *g, int i)
+{
+    while (i < g->nkeys && !g->keys[i].present)
+        i++;
+    return i;
+}
+
+/* All replies in, or the connection failed: delete what the target has
+ * (unless COPY), then answer. */
+static void replies_done(struct migration *g)
+{
+    link_release(g, g->io_error == NULL && !g->link_dirty);
+    g->phase = PHASE_DELETE;
+    bool any = false;
+    for (int i = 0; i < g->nkeys; i++)
+        any = any || g->keys[i].acked;
+    if (!g->copy && any) {
+        post_per_shard(g, MIGRATE_MSG_DEL, acked_key);
+        return;
+    }
+    answer_final(g);
+}
+
+static void io_failed(struct migration *g, const char *what)
+{
+    if (g->phase != PHASE_CONNECT && g->phase != PHASE_REPLIES)
+        return;
+    g->io_error = what;
+    replies_done(g);
+}
+
+/* The link failed under g (not a timeout). A cached link may have been
+ * closed by the destination while it was idle: as Redis, try once more on
+ * a new connection if nothing was answered yet. */
+static void link_failed(struct migration *g, const char *what)
+{
+    if (g->phase != PHASE_CONNECT && g->phase != PHASE_REPLIES)
+        return;
+    if (g->reused && !g->retried && g->replies_seen == 0 &&
+        !atomic_load_explicit(&g->sh->node->shutdown, memory_order_relaxed)) {
+        g->retried = true;
+        link_release(g, false);
+        g->auth_failed = false;
+        connect_target(g);
+        return;
+    }
+    io_failed(g, what);
+}
+
+/* One reply of the target (the whole RESP value). */
+static void target_reply(struct migration *g, const char *p, size_t len)
+{
+    bool err = p[0] == '-';
+    if (err && g->error.len == 0) {
+        /* the text without '-' and CRLF (an error is one line) */
+        size_t n = len >= 3 ? len - 3 : 0;
+        buf_append(&g->error, p + 1, n);
+    }
+    if (g->next_reply < 0) {
+        g->auth_failed = err;
+        g->next_reply = next_present(g, 0);
+    } else {
+        int i = g->next_reply;
+        if (i < g->nkeys) {
+            g->keys[i].acked = !err && !g->auth_failed;
+            g->next_reply = next_present(g, i + 1);
+        }
+    }
+    g->replies_due--;
+    g->replies_seen++;
+}
+
+/* ------------------------------------------- the link as a connection owner */
+
+static struct migrate_link *link_of(const struct conn *c)
+{
+    return (struct migrate_link *)c->owner;
+}
+
+static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t n)
+{
+    struct migrate_link *l = link_of(c);
+    struct migration *g = l->user;
+    if (!g || g->phase != PHASE_REPLIES) {
+        conn_close(c, false); /* nothing is expected: not a Redis we know */
+        return n;
+    }
+    int64_t now = shard_now_ms(sh);
+    g->deadline_ms = now + g->timeout_ms; /* Redis's timeout is per read */
+    l->client.last_active_ms = now;
+    size_t used = 0;
+    while (used < n && g->replies_due > 0) {
+        size_t len = resp_value_len(p + used, n - used);
+        if (len == 0) {
+            if (n - used > REPLY_MAX_BYTES) {
+                io_failed(g, "reading");
+                migration_maybe_free(g);
+                return n;
+            }
+            break;
+        }
+        target_reply(g, p + used, len);
+        used += len;
+    }
+    if (g->replies_due == 0) {
+        g->next_reply = g->nkeys;
+        if (used < n)
+            g->link_dirty = true; /* more than was asked for: not kept for the next one */
+        replies_done(g);
+        used = n;
+    }
+    migration_maybe_free(g);
+    return used;
+}
+
+static void link_connected(struct shard *sh, struct conn *c, int err)
+{
+    (void)sh;
+    struct migrate_link *l = link_of(c);
+    struct migration *g = l->user;
+    if (err) {
+        /* Redis 7.0 learns of a refused or timed-out connect only when it
+         * writes: its text says "writing" */
+        l->conn = NULL; /* freed by the loop after this */
+        if (g)
+            g->link = NULL;
+        link_free(l);
+        if (g) {
+            io_failed(g, "writing");
+            migration_maybe_free(g);
+        }
+        return;
+    }
+    l->connected = true;
+    if (!g || g->phase != PHASE_CONNECT) {
+        conn_close(c, false);
+        return;
+    }
+    send_restores(g);
+}
+
+static void link_closed(struct shard *sh, struct conn *c)
+{
+    (void)sh;
+    struct migrate_link *l = link_of(c);
+    struct migration *g = l->user;
+    c->owner = NULL;
+    l->conn = NULL;
+    if (g)
+        g->link = NULL;
+    link_free(l);
+    if (g) {
+        link_failed(g, "reading");
+        migration_maybe_free(g);
+    }
+}
+
+static void link_describe(struct shard *sh, const struct conn *c, struct conn_view *v)
+{
+    (void)sh;
+    struct migrate_link *l = link_of(c);
+    struct client *cl = &l->client;
+    conn_addr_text(&c->peer, cl->addr, sizeof(cl->addr));
+    conn_addr_text(&c->local, cl->laddr, sizeof(cl->laddr));
+    v->client = cl;
+    v->type = CLIENT_TYPE_NORMAL;
+    v->flags = "N";
+    v->user = "default";
+    v->qbuf = conn_input_bytes(c);
+    v->obuf = conn_output_bytes(c);
+}
+
+/* CLIENT KILL: the MIGRATE fails as on a lost connection. */
+static void link_kill(struct shard *sh, struct conn *c)
+{
+    (void)sh;
+    conn_close(c, false);
+}
+
+/* No idle op: the MIGRATE's own timeout watches a busy link, the tick an
+ * idle one. */
+static const struct conn_owner_ops migrate_link_ops = {
+    .name = "migrate link",
+    .data = link_data,
+    .connected = link_connected,
+    .closed = link_closed,
+    .describe = link_describe,
+    .kill = link_kill,
+};
+
+/* ------------------------------------------------------- the module */
+
+static void migrate_tick(struct shard *sh, int64_t now_ms)
+{
+    (void)sh;
+    for (struct migrate_link *l = links, *next; l; l = next) {
+        next = l->next;
+        if (!l->user && l->conn && now_ms - l->idle_since_ms > LINK_IDLE_MS)
+            conn_close(l->conn, false); /* link_closed frees it */
+    }
+    for (struct migration *g = in_flight, *next; g; g = next) {
+        next = g->next;
+        if ((g->phase == PHASE_CONNECT || g->phase == PHASE_REPLIES) && now_ms >= g->deadline_ms) {
+            io_failed(g, g->phase == PHASE_CONNECT ? "writing" : "reading");
+            migration_maybe_free(g);
+        }
+    }
+}
+
+const struct shard_module migrate_module = {
+    .name = "migrate",
+    .tick = migrate_tick,
+};
+
+/* ------------------------------------------------------- the command */
+
+void cmd_migrate(struct exec_ctx *ctx)
+{
+    int argc = ctx->argc;
+    const struct slice *argv = ctx->argv;
+    bool copy = false, replace = false;
+    struct slice user = { NULL, 0 }, pass = { NULL, 0 };
+    int first_key = 3, nkeys = 1;
+    for (int j = 6; j < argc; j++) {
+        int more = argc - 1 - j;
+        if (slice_eq_nocase(argv[j], "copy")) {
+            copy = true;
+        } else if (slice_eq_nocase(argv[j], "replace")) {
+            replace = true;
+        } else if (slice_eq_nocase(argv[j], "auth")) {
+            if (more < 1) {
+                reply_error(ctx->reply, ERR_SYNTAX);
+                return;
+            }
+            pass = argv[++j];
+        } else if (slice_eq_nocase(argv[j], "auth2")) {
+            if (more < 2) {
+                reply_error(ctx->reply, ERR_SYNTAX);
+                return;
+            }
+            user = argv[++j];
+            pass = argv[++j];
+        } else if (slice_eq_nocase(argv[j], "keys")) {
+            if (argv[3].len != 0) {
+                reply_error(ctx->reply, "ERR When using MIGRATE KEYS option, the key argument must be set to the "
+                                        "empty string");
+                return;
+            }
+            first_key = j + 1;
+            nkeys = argc - j - 1;
+            break;
+        } else {
+            reply_error(ctx->reply, ERR_SYNTAX);
+            return;
+        }
+    }
+    long long timeout, db, port;
+    if (!parse_ll(argv[5], &timeout) || !parse_ll(argv[4], &db)) {
+        reply_error(ctx->reply, ERR_NOT_INT);
+        return;
+    }
+    if (timeout <= 0)
+        timeout = 1000;
+    if (db != 0) {
+        reply_error(ctx->reply, "ERR DB index is out of range");
+        return;
+    }
+    if (nkeys == 0) {
+        reply_simple(ctx->reply, "NOKEY");
+        return;
+    }
+    struct sockaddr_storage addr;
+    memset(&addr, 0, sizeof(addr));
+    char host[256];
+    bool addr_ok = argv[1].len < sizeof(host) && parse_ll(argv[2], &port) && port > 0 && port < 65536;
+    if (addr_ok) {
+        memcpy(host, argv[1].ptr, argv[1].len);
+        host[argv[1].len] = '\0';
+        addr_ok = loop_parse_addr(host, (int)port, &addr) == 0;
+    }
+    if (!ctx->msg) {
+        /* not run through a message (the row is CMD_SHARD0, so it is) */
+        reply_error(ctx->reply, "ERR MIGRATE could not be run here");
+        return;
+    }
+    struct migration *g = mi_zalloc(sizeof(*g));
+    g->sh = ctx->shard;
+    g->msg = ctx->msg;
+    g->addr = addr;
+    g->user = user;
+    g->pass = pass;
+    g->copy = copy;
+    g->replace = replace;
+    g->timeout_ms = timeout;
+    g->nkeys = nkeys;
+    g->keys = mi_calloc((size_t)nkeys, sizeof(struct migrate_key));
+    for (int i = 0; i < nkeys; i++) {
+        struct migrate_key *k = &g->keys[i];
+        k->name = argv[first_key + i];
+        k->shard = shard_of_slot(ctx->shard->node, key_slot(k->name.ptr, k->name.len));
+        buf_init(&k->payload);
+    }
+    buf_init(&g->error);
+    buf_init(&g->refused);
+    if (!addr_ok)
+        g->io_error = "connecting"; /* found out once the keys are known: NOKEY first, as Redis */
+    g->phase = PHASE_DUMP;
+    g->next = in_flight;
+    in_flight = g;
+    ctx->deferred = true;
+    post_per_shard(g, MIGRATE_MSG_DUMP, every_key);
+}

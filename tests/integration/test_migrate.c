@@ -1,0 +1,523 @@
+/* MIGRATE: keys moved between ringkv nodes, from ringkv to redis-server
+ * and from redis-server to ringkv, with COPY, REPLACE, AUTH, AUTH2 and
+ * KEYS; a dead destination and a silent one (IOERR, nothing lost); a
+ * destination that holds the key (BUSYKEY passed through); a write made
+ * while MIGRATE is in flight (kept); the deletions replicated. Runs
+ * against redis-server too (RINGKV_TEST_TARGET=redis): "the node" is then
+ * a redis-server, and the other side is always a real redis-server this
+ * test starts. */
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+/* the node and replication helpers; not every one is used here */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "repl_helpers.h"
+#include "redis_nodes.h"
+#pragma GCC diagnostic pop
+
+/* MIGRATE 127.0.0.1 port key db timeout [words...] (space-separated) */
+static struct rval *migrate(tconn *c, int port, const char *key, int timeout_ms, const char *rest)
+{
+    return tcmd(c, "MIGRATE 127.0.0.1 %d %s 0 %d%s%s", port, key, timeout_ms, rest ? " " : "", rest ? rest : "");
+}
+
+/* MIGRATE with KEYS: key argument "" (tcmd cannot send an empty word). */
+static struct rval *migrate_keys(tconn *c, int port, int timeout_ms, const char *opts, int nkeys,
+                                 const char *const *keys)
+{
+    const char *argv[32];
+    char p[16], t[16];
+    snprintf(p, sizeof p, "%d", port);
+    snprintf(t, sizeof t, "%d", timeout_ms);
+    int n = 0;
+    argv[n++] = "MIGRATE";
+    argv[n++] = "127.0.0.1";
+    argv[n++] = p;
+    argv[n++] = "";
+    argv[n++] = "0";
+    argv[n++] = t;
+    char optbuf[128] = "";
+    if (opts) {
+        snprintf(optbuf, sizeof optbuf, "%s", opts);
+        for (char *w = strtok(optbuf, " "); w; w = strtok(NULL, " "))
+            argv[n++] = w;
+    }
+    argv[n++] = "KEYS";
+    for (int i = 0; i < nkeys; i++)
+        argv[n++] = keys[i];
+    tsendv(c, n, argv);
+    struct rval *v = tread(c, 10000);
+    assert_non_null(v);
+    return v;
+}
+
+/* from's keys k1..k3 (one with a TTL), moved to `to` by MIGRATE run on
+ * from: one key, then KEYS over several (and so over both of ringkv's
+ * shards), missing ones skipped. */
+static void basic_moves(tconn *from, tconn *to, int to_port)
+{
+    expect_ok(tcmd(from, "SET k1 v1"));
+    expect_ok(tcmd(from, "SET k2 12345"));
+    expect_ok(tcmd(from, "SET k3 v3 PX 600000"));
+    expect_ok(tcmd(from, "SET k4 v4"));
+    expect_ok(migrate(from, to_port, "k1", 5000, NULL));
+    expect_int(tcmd(from, "EXISTS k1"), 0);
+    expect_bulk(tcmd(to, "GET k1"), "v1");
+
+    const char *keys[] = { "k2", "nosuch", "k3", "k4" };
+    expect_ok(migrate_keys(from, to_port, 5000, NULL, 4, keys));
+    expect_int(tcmd(from, "EXISTS k2 k3 k4"), 0);
+    expect_bulk(tcmd(to, "GET k2"), "12345");
+    expect_bulk(tcmd(to, "GET k3"), "v3");
+    expect_bulk(tcmd(to, "GET k4"), "v4");
+    long long pttl = get_int(tcmd(to, "PTTL k3"));
+    assert_true(pttl > 500000 && pttl <= 600000);
+    expect_int(tcmd(to, "PTTL k4"), -1);
+
+    /* nothing there to move */
+    expect_status(migrate(from, to_port, "k1", 5000, NULL), "NOKEY");
+    const char *none[] = { "x1", "x2" };
+    expect_status(migrate_keys(from, to_port, 5000, NULL, 2, none), "NOKEY");
+
+    /* the destination has it: BUSYKEY passed through, the key kept here */
+    expect_ok(tcmd(from, "SET k1 again"));
+    expect_error(migrate(from, to_port, "k1", 5000, NULL),
+                 "ERR Target instance replied with error: BUSYKEY Target key name already exists.");
+    expect_bulk(tcmd(from, "GET k1"), "again");
+    expect_bulk(tcmd(to, "GET k1"), "v1");
+    /* COPY REPLACE: replaced there, kept here */
+    expect_ok(migrate(from, to_port, "k1", 5000, "COPY REPLACE"));
+    expect_bulk(tcmd(from, "GET k1"), "again");
+    expect_bulk(tcmd(to, "GET k1"), "again");
+    /* REPLACE: replaced there, gone here */
+    expect_ok(tcmd(from, "SET k1 third"));
+    expect_ok(migrate(from, to_port, "k1", 5000, "REPLACE"));
+    expect_int(tcmd(from, "EXISTS k1"), 0);
+    expect_bulk(tcmd(to, "GET k1"), "third");
+
+    /* some keys busy there: the others move, the first error is answered,
+     * the busy one stays here */
+    expect_ok(tcmd(from, "SET k1 fourth"));
+    expect_ok(tcmd(from, "SET k5 five"));
+    const char *mixed[] = { "k5", "k1" };
+    expect_error(migrate_keys(from, to_port, 5000, NULL, 2, mixed),
+                 "ERR Target instance replied with error: BUSYKEY Target key name already exists.");
+    expect_int(tcmd(from, "EXISTS k5"), 0);
+    expect_bulk(tcmd(to, "GET k5"), "five");
+    expect_bulk(tcmd(from, "GET k1"), "fourth");
+}
+
+static void test_migrate_to_redis_and_back(void **state)
+{
+    (void)state;
+    struct server *s = start_node(NULL);
+    struct server *r = start_redis(NULL);
+    tconn *c = tconnect(s->port), *rc = tconnect(r->port);
+    basic_moves(c, rc, r->port);   /* the node -> redis-server */
+    expect_ok(tcmd(c, "FLUSHALL"));
+    expect_ok(tcmd(rc, "FLUSHALL"));
+    basic_moves(rc, c, s->port);   /* redis-server -> the node (its RESTOREs) */
+    tclose(c);
+    tclose(rc);
+    node_stop(s);
+    node_stop(r);
+}
+
+static void test_migrate_between_nodes(void **state)
+{
+    (void)state;
+    struct server *a = start_node(NULL);
+    struct server *b = start_node(NULL);
+    tconn *ac = tconnect(a->port), *bc = tconnect(b->port);
+    basic_moves(ac, bc, b->port);
+    /* many keys in one MIGRATE, values of several sizes */
+    const char *keys[20];
+    char names[20][16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(names[i], sizeof names[i], "many:%d", i);
+        keys[i] = names[i];
+        expect_ok(tcmd(ac, "SET %s %0*d", names[i], 1 + i * 500, i));
+    }
+    expect_ok(migrate_keys(ac, b->port, 5000, NULL, 20, keys));
+    for (int i = 0; i < 20; i++) {
+        expect_int(tcmd(ac, "EXISTS %s", names[i]), 0);
+        expect_int(tcmd(bc, "STRLEN %s", names[i]), 1 + i * 500);
+    }
+    tclose(ac);
+    tclose(bc);
+    node_stop(a);
+    node_stop(b);
+}
+
+static void test_migrate_errors(void **state)
+{
+    (void)state;
+    struct server *s = start_node(NULL);
+    tconn *c = tconnect(s->port);
+    expect_ok(tcmd(c, "SET k v"));
+    expect_error(tcmd(c, "MIGRATE 127.0.0.1 1 k 0 1000 BOGUS"), "ERR syntax error");
+    expect_error(tcmd(c, "MIGRATE 127.0.0.1 1 k 0 1000 AUTH"), "ERR syntax error");
+    expect_error(tcmd(c, "MIGRATE 127.0.0.1 1 k 0 1000 AUTH2 u"), "ERR syntax error");
+    expect_error(tcmd(c, "MIGRATE 127.0.0.1 1 k 0 1000 KEYS k"),
+                 "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string");
+    expect_error(tcmd(c, "MIGRATE 127.0.0.1 1 k 0 x"), "ERR value is not an integer or out of range");
+    expect_error(tcmd(c, "MIGRATE 127.0.0.1 1 k x 1000"), "ERR value is not an integer or out of range");
+    expect_error_prefix(tcmd(c, "MIGRATE 127.0.0.1 1 k 0"), "ERR wrong number of arguments");
+    if (!target_is_redis()) {
+        /* one database: any other is missing */
+        expect_error(tcmd(c, "MIGRATE 127.0.0.1 1 k 3 1000"), "ERR DB index is out of range");
+    }
+    /* a dead destination: IOERR, the key kept */
+    int dead = free_port();
+    expect_error(tcmd(c, "MIGRATE 127.0.0.1 %d k 0 1000", dead), "IOERR error or timeout writing to target instance");
+    expect_bulk(tcmd(c, "GET k"), "v");
+    expect_status(tcmd(c, "MIGRATE 127.0.0.1 %d nosuch 0 1000", dead), "NOKEY");
+    tclose(c);
+    node_stop(s);
+}
+
+/* A destination that accepts and never answers (stopped): IOERR after the
+ * timeout, nothing lost here; the node serves its other clients meanwhile. */
+static void test_migrate_silent_destination(void **state)
+{
+    (void)state;
+    struct server *s = start_node(NULL);
+    struct server *d = start_redis(NULL);
+    tconn *c = tconnect(s->port), *other = NULL;
+    expect_ok(tcmd(c, "SET k v"));
+    expect_ok(tcmd(c, "SET k2 v2"));
+    assert_int_equal(kill(d->pid, SIGSTOP), 0);
+    long long t0 = now_ms();
+    const char *argv[] = { "MIGRATE", "127.0.0.1", "0", "k", "0", "300" };
+    char port[16];
+    snprintf(port, sizeof port, "%d", d->port);
+    argv[2] = port;
+    tsendv(c, 6, argv);
+    if (!target_is_redis()) {
+        /* ringkv does not stop for it (Redis does: it blocks) */
+        other = tconnect(s->port);
+        expect_bulk(tcmd(other, "GET k2"), "v2");
+    }
+    struct rval *v = tread(c, 10000);
+    expect_error(v, "IOERR error or timeout reading to target instance");
+    assert_true(now_ms() - t0 >= 250);
+    expect_bulk(tcmd(c, "GET k"), "v");
+    assert_int_equal(kill(d->pid, SIGCONT), 0);
+    if (other)
+        tclose(other);
+    tclose(c);
+    node_stop(s);
+}
+
+/* A destination killed (kill -9) while MIGRATE waits on it: IOERR, kept. */
+static void test_migrate_destination_killed(void **state)
+{
+    (void)state;
+    struct server *s = start_node(NULL);
+    struct server *d = start_node(NULL);
+    tconn *c = tconnect(s->port);
+    expect_ok(tcmd(c, "SET k v"));
+    assert_int_equal(kill(d->pid, SIGSTOP), 0);
+    char port[16];
+    snprintf(port, sizeof port, "%d", d->port);
+    const char *argv[] = { "MIGRATE", "127.0.0.1", port, "k", "0", "5000" };
+    tsendv(c, 6, argv);
+    usleep(200000);
+    server_kill(d);
+    struct rval *v = tread(c, 10000);
+    expect_error_prefix(v, "IOERR error or timeout");
+    expect_bulk(tcmd(c, "GET k"), "v");
+    tclose(c);
+    node_stop(s);
+}
+
+/* AUTH and AUTH2 to a destination with a password (and a user); a wrong
+ * one answers the destination's error and keeps the keys. */
+static void test_migrate_auth(void **state)
+{
+    (void)state;
+    struct server *s = start_node(NULL);
+    const char *args[] = { "--requirepass", "sesame", NULL };
+    struct server *d = start_redis(args);
+    tconn *c = tconnect(s->port), *dc = tconnect(d->port);
+    expect_ok(tcmd(dc, "AUTH sesame"));
+    expect_ok(tcmd(c, "SET a 1"));
+    expect_ok(tcmd(c, "SET b 2"));
+    expect_ok(tcmd(c, "SET e 3"));
+    expect_error_prefix(migrate(c, d->port, "a", 5000, NULL),
+                        "ERR Target instance replied with error: NOAUTH");
+    expect_error_prefix(migrate(c, d->port, "a", 5000, "AUTH wrong"),
+                        "ERR Target instance replied with error: WRONGPASS");
+    expect_bulk(tcmd(c, "GET a"), "1");
+    expect_ok(migrate(c, d->port, "a", 5000, "AUTH sesame"));
+    expect_int(tcmd(c, "EXISTS a"), 0);
+    expect_bulk(tcmd(dc, "GET a"), "1");
+    expect_ok(migrate(c, d->port, "b", 5000, "AUTH2 default sesame"));
+    expect_bulk(tcmd(dc, "GET b"), "2");
+    const char *keys[] = { "e" };
+    expect_ok(migrate_keys(c, d->port, 5000, "COPY AUTH sesame", 1, keys));
+    expect_bulk(tcmd(c, "GET e"), "3");
+    expect_bulk(tcmd(dc, "GET e"), "3");
+    /* ringkv as the destination with a password */
+    if (!target_is_redis()) {
+        const char *pargs[] = { "--requirepass", "sesame", NULL };
+        struct server *p = start_node(pargs);
+        tconn *pc = tconnect(p->port);
+        expect_ok(tcmd(pc, "AUTH sesame"));
+        expect_ok(migrate(c, p->port, "e", 5000, "AUTH sesame"));
+        expect_bulk(tcmd(pc, "GET e"), "3");
+        tclose(pc);
+        node_stop(p);
+    }
+    tclose(c);
+    tclose(dc);
+    node_stop(s);
+    node_stop(d);
+}
+
+/* A key written while MIGRATE waits on its destination is kept here with
+ * the new value (in Redis the write waits for MIGRATE and then makes the
+ * key anew: the same end), and the destination has the old one. */
+static void test_write_during_migrate_kept(void **state)
+{
+    (void)state;
+    struct server *s = start_node(NULL);
+    struct server *d = start_redis(NULL);
+    tconn *c = tconnect(s->port), *w = tconnect(s->port), *dc = tconnect(d->port);
+    expect_ok(tcmd(c, "SET k old"));
+    expect_ok(tcmd(c, "SET untouched same"));
+    assert_int_equal(kill(d->pid, SIGSTOP), 0);
+    char port[16];
+    snprintf(port, sizeof port, "%d", d->port);
+    const char *argv[] = { "MIGRATE", "127.0.0.1", port, "", "0", "10000", "KEYS", "k", "untouched" };
+    tsendv(c, 9, argv);
+    usleep(100000);
+    const char *set[] = { "SET", "k", "new" };
+    tsendv(w, 3, set);
+    usleep(100000);
+    assert_int_equal(kill(d->pid, SIGCONT), 0);
+    expect_ok(tread(c, 10000));
+    expect_ok(tread(w, 10000));
+    expect_bulk(tcmd(c, "GET k"), "new");
+    expect_int(tcmd(c, "EXISTS untouched"), 0);
+    expect_bulk(tcmd(dc, "GET k"), "old");
+    expect_bulk(tcmd(dc, "GET untouched"), "same");
+    tclose(c);
+    tclose(w);
+    tclose(dc);
+    node_stop(s);
+    node_stop(d);
+}
+
+/* The keys MIGRATE deletes are deleted on the node's replica too. */
+static void test_migrate_replicated(void **state)
+{
+    (void)state;
+    struct server *m = start_node(NULL);
+    struct server *r = start_node(NULL);
+    struct server *d = start_redis(NULL);
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port), *dc = tconnect(d->port);
+    replicaof(rc, m->port);
+    wait_synced(mc, rc, 10000);
+    const char *keys[8];
+    char names[8][8];
+    for (int i = 0; i < 8; i++) {
+        snprintf(names[i], sizeof names[i], "m%d", i);
+        keys[i] = names[i];
+        expect_ok(tcmd(mc, "SET %s %d", names[i], i));
+    }
+    expect_ok(migrate_keys(mc, d->port, 5000, NULL, 6, keys));
+    wait_synced(mc, rc, 10000);
+    for (int i = 0; i < 8; i++) {
+        expect_int(tcmd(rc, "EXISTS %s", names[i]), i < 6 ? 0 : 1);
+        expect_int(tcmd(dc, "EXISTS %s", names[i]), i < 6 ? 1 : 0);
+    }
+    /* a replica refuses MIGRATE as the write it is */
+    expect_error_prefix(migrate(rc, d->port, "m7", 5000, NULL), "READONLY");
+    tclose(mc);
+    tclose(rc);
+    tclose(dc);
+    node_stop(r);
+    node_stop(m);
+    node_stop(d);
+}
+
+/* The connection to a destination is kept for the next MIGRATE (Redis
+ * keeps it 10 s): five MIGRATEs, one connection; and when the destination
+ * closed it meanwhile, the next MIGRATE makes a new one and succeeds. */
+static void test_migrate_connection_kept(void **state)
+{
+    (void)state;
+    struct server *s = start_node(NULL);
+    struct server *d = start_redis(NULL);
+    tconn *c = tconnect(s->port), *dc = tconnect(d->port);
+    long long before = info_field(dc, "stats", "total_connections_received");
+    for (int i = 0; i < 5; i++) {
+        expect_ok(tcmd(c, "SET kept%d v", i));
+        char key[16];
+        snprintf(key, sizeof key, "kept%d", i);
+        expect_ok(migrate(c, d->port, key, 5000, NULL));
+    }
+    expect_int(tcmd(dc, "DBSIZE"), 5);
+    assert_int_equal(info_field(dc, "stats", "total_connections_received"), before + 1);
+    /* the destination drops it: the next MIGRATE still goes through */
+    expect_int(tcmd(dc, "CLIENT KILL TYPE normal SKIPME yes"), 1);
+    expect_ok(tcmd(c, "SET again v"));
+    expect_ok(migrate(c, d->port, "again", 5000, NULL));
+    expect_bulk(tcmd(dc, "GET again"), "v");
+    expect_int(tcmd(c, "EXISTS again"), 0);
+    tclose(c);
+    tclose(dc);
+    node_stop(s);
+    node_stop(d);
+}
+
+/* What the connection sends after MIGRATE sees the keys gone, as in Redis
+ * (which blocks for MIGRATE): a pipelined GET, and a GET after MIGRATE in
+ * the same transaction. */
+static void test_later_commands_see_keys_gone(void **state)
+{
+    (void)state;
+    struct server *s = start_node(NULL);
+    struct server *d = start_redis(NULL);
+    tconn *c = tconnect(s->port);
+    char port[16];
+    snprintf(port, sizeof port, "%d", d->port);
+    for (int i = 0; i < 10; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "p%d", i);
+        expect_ok(tcmd(c, "SET %s v", key));
+        const char *mig[] = { "MIGRATE", "127.0.0.1", port, key, "0", "5000" };
+        const char *get[] = { "GET", key };
+        tsendv(c, 6, mig);
+        tsendv(c, 2, get);
+        expect_ok(tread(c, 10000));
+        expect_nil(tread(c, 10000));
+    }
+    expect_ok(tcmd(c, "SET t v"));
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "MIGRATE 127.0.0.1 %d t 0 5000", d->port), "QUEUED");
+    expect_status(tcmd(c, "GET t"), "QUEUED");
+    struct rval *v = tcmd(c, "EXEC");
+    assert_non_null(v);
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 2);
+    assert_int_equal(v->elem[0]->type, R_STATUS);
+    assert_string_equal(v->elem[0]->str, "OK");
+    assert_int_equal(v->elem[1]->type, R_NIL);
+    rval_free(v);
+    tclose(c);
+    node_stop(s);
+    node_stop(d);
+}
+
+/* The node stops taking writes while MIGRATE waits (min-replicas-to-write
+ * set meanwhile): nothing is deleted here and MIGRATE answers the node's
+ * refusal. (Redis cannot get there: it blocks for MIGRATE.) */
+static void test_migrate_deletes_nothing_once_writes_refused(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    struct server *s = start_node(NULL);
+    struct server *d = start_redis(NULL);
+    tconn *c = tconnect(s->port), *admin = tconnect(s->port), *dc = tconnect(d->port);
+    expect_ok(tcmd(c, "SET k v"));
+    assert_int_equal(kill(d->pid, SIGSTOP), 0);
+    char port[16];
+    snprintf(port, sizeof port, "%d", d->port);
+    const char *mig[] = { "MIGRATE", "127.0.0.1", port, "k", "0", "10000" };
+    tsendv(c, 6, mig);
+    usleep(100000);
+    expect_ok(tcmd(admin, "CONFIG SET min-replicas-to-write 1"));
+    assert_int_equal(kill(d->pid, SIGCONT), 0);
+    expect_error_prefix(tread(c, 10000), "NOREPLICAS");
+    expect_ok(tcmd(admin, "CONFIG SET min-replicas-to-write 0"));
+    expect_bulk(tcmd(admin, "GET k"), "v");
+    expect_bulk(tcmd(dc, "GET k"), "v"); /* the destination has it too: a copy */
+    tclose(c);
+    tclose(admin);
+    tclose(dc);
+    node_stop(s);
+    node_stop(d);
+}
+
+static long rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = atol(line + 6);
+    fclose(f);
+    return kb;
+}
+
+/* Thousands of MIGRATEs that delete nothing (COPY) leave the node's memory
+ * where it was: each one's state is freed once answered. */
+static void test_migrate_frees_what_it_used(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip(); /* ringkv's own bookkeeping */
+    struct server *s = start_node(NULL);
+    struct server *d = start_node(NULL);
+    tconn *c = tconnect(s->port);
+    char *big = malloc(1001);
+    memset(big, 'x', 1000);
+    big[1000] = '\0';
+    const char *set[] = { "SET", "k", big };
+    tsendv(c, 3, set);
+    expect_ok(tread(c, 5000));
+    char port[16];
+    snprintf(port, sizeof port, "%d", d->port);
+    const char *mig[] = { "MIGRATE", "127.0.0.1", port, "k", "0", "5000", "COPY", "REPLACE" };
+    long before = 0;
+    for (int i = 0; i < 6000; i++) {
+        if (i == 1000)
+            before = rss_kb(s->pid);
+        tsendv(c, 8, mig);
+        expect_ok(tread(c, 5000));
+    }
+    long grown = rss_kb(s->pid) - before;
+    if (grown > 3000)
+        fail_msg("5000 COPY MIGRATEs grew the node by %ld KB", grown);
+    free(big);
+    tclose(c);
+    node_stop(s);
+    node_stop(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_migrate_between_nodes, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_migrate_to_redis_and_back, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_migrate_errors, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_migrate_silent_destination, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_migrate_destination_killed, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_migrate_auth, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_write_during_migrate_kept, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_migrate_replicated, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_migrate_connection_kept, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_later_commands_see_keys_gone, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_migrate_frees_what_it_used, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_migrate_deletes_nothing_once_writes_refused, redis_nodes_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
