@@ -43,11 +43,18 @@ struct journal_sink {
 typedef const char *write_gate_fn(const struct node *n);
 
 /* Cluster mode: may this node serve a command whose first key is in `slot`
- * (cross: some other key is in another slot)? NULL, or the error to answer
- * (-MOVED, -CROSSSLOT, -CLUSTERDOWN), possibly written into err. Asked for
- * every command with keys, before it is routed or queued; called on any
- * shard, so it reads only what it may read without locks. */
-typedef const char *key_gate_fn(const struct node *n, int slot, bool cross, char *err, size_t errlen);
+ * (cross: some other key is in another slot)? `how` says what the
+ * connection asked for (KEY_GATE_*). NULL, or the error to answer (-MOVED,
+ * -CROSSSLOT, -CLUSTERDOWN), possibly written into err. Asked for every
+ * command with keys, before it is routed or queued; called on any shard, so
+ * it reads only what it may read without locks. */
+enum key_gate_how {
+    KEY_GATE_ASKING    = 1u << 0, /* the connection sent ASKING just before: an importing slot is served */
+    KEY_GATE_READ_HERE = 1u << 1, /* READONLY connection, a command that does not write: a
+                                   * replica serves its group's slots */
+};
+typedef const char *key_gate_fn(const struct node *n, int slot, bool cross, unsigned how, char *err,
+                                size_t errlen);
 
 struct node {
     struct config  config;

@@ -275,6 +275,7 @@ void dispatch_replay_continue(struct shard *sh, struct session *s)
     buf_free(&s->exec_cmds);
     s->exec_used = 0;
     s->in_exec = false;
+    s->client.asking = 0; /* it lasted the transaction */
 }
 
 void dispatch_replay(struct shard *sh, struct session *s, struct buf *cmds)
@@ -317,8 +318,13 @@ static bool key_gate_passes(struct shard *sh, struct session *s, const struct co
         mi_free(idx);
     if (first < 0)
         return true;
+    unsigned how = 0;
+    if (s->client.asking)
+        how |= KEY_GATE_ASKING;
+    if (s->client.read_replica && !(cmd->flags & CMD_WRITE))
+        how |= KEY_GATE_READ_HERE;
     char text[160];
-    const char *refused = sh->node->key_gate(sh->node, first, cross, text, sizeof(text));
+    const char *refused = sh->node->key_gate(sh->node, first, cross, how, text, sizeof(text));
     if (refused) {
         session_reply_error(s, refused);
         stats_command_rejected(&sh->stats, cmd->index);
@@ -338,7 +344,21 @@ static void copy_name(char *dst, size_t cap, const char *name)
     dst[n] = '\0';
 }
 
+static void execute_command(struct shard *sh, struct session *s, int argc, const struct slice *argv);
+
+/* Run one command; then ASKING's flag (cluster mode) wears off as in
+ * Redis: it lasts for the command after ASKING, or for the whole of the
+ * transaction that command opens (MULTI ... EXEC or DISCARD). */
 void dispatch_execute(struct shard *sh, struct session *s, int argc, const struct slice *argv)
+{
+    execute_command(sh, s, argc, argv);
+    if (s->client.asking == 2)
+        s->client.asking = 1; /* ASKING itself ran: the next command is asking */
+    else if (s->client.asking && !s->in_multi && !s->in_exec)
+        s->client.asking = 0;
+}
+
+static void execute_command(struct shard *sh, struct session *s, int argc, const struct slice *argv)
 {
     const struct command *cmd = command_lookup(argv[0]);
     const struct command *container = NULL;

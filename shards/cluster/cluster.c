@@ -32,8 +32,12 @@ struct cluster *cluster_of(const struct node *n)
 
 /* The key gate (node.h): Redis's getNodeByQuery in its order: the first
  * key's slot unserved, then keys over several slots, then a cluster that
- * cannot serve every slot, then another node's slot. One pointer load. */
-static const char *cluster_key_gate(const struct node *n, int slot, bool cross, char *err, size_t errlen)
+ * cannot serve every slot, then another node's slot, where two kinds of
+ * connection are served anyway: one that sent ASKING, for a slot this node
+ * imports; a READONLY one reading on a replica of the slot's group. One
+ * pointer load. */
+static const char *cluster_key_gate(const struct node *n, int slot, bool cross, unsigned how, char *err,
+                                    size_t errlen)
 {
     const struct cluster_state *st = cluster_now(n->cluster);
     unsigned g = st->slot_group[slot];
@@ -46,9 +50,24 @@ static const char *cluster_key_gate(const struct node *n, int slot, bool cross, 
     int master = st->groups[g].master;
     if (master == st->myself)
         return NULL;
+    if (how) {
+        if ((how & KEY_GATE_ASKING) && cluster_importing(n->cluster, slot))
+            return NULL;
+        if ((how & KEY_GATE_READ_HERE) && st->myself >= 0 && (unsigned)st->nodes[st->myself].group == g)
+            return NULL; /* a replica of the slot's group, read from by a READONLY client */
+    }
     const struct cluster_node *m = &st->nodes[master];
     snprintf(err, errlen, "MOVED %d %s:%d", slot, m->ip, m->port);
     return err;
+}
+
+void cluster_set_importing(struct cluster *c, int slot, bool on)
+{
+    uint64_t bit = (uint64_t)1 << (slot & 63);
+    if (on)
+        atomic_fetch_or_explicit(&c->importing[slot >> 6], bit, memory_order_relaxed);
+    else
+        atomic_fetch_and_explicit(&c->importing[slot >> 6], ~bit, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------- the file */
@@ -242,6 +261,45 @@ int cluster_attach(struct node *n, cluster_set_master_fn *set_master)
     n->cluster = c;
     n->key_gate = cluster_key_gate;
     node_attach_module(n, &cluster_module);
+    return 0;
+}
+
+int cluster_save(const struct cluster *c, char *err, size_t errlen)
+{
+    return state_save(c, cluster_now(c), err, errlen);
+}
+
+int cluster_reset(struct shard *sh, struct cluster *c, bool hard, char *err, size_t errlen)
+{
+    const struct cluster_state *cur = cluster_now(c);
+    struct cluster_state *st = cluster_state_empty();
+    char old_id[CLUSTER_ID_LEN + 1];
+    memcpy(old_id, c->myid, sizeof(old_id));
+    if (hard) {
+        if (make_node_id(c->myid) != 0) {
+            snprintf(err, errlen, "can't draw a node id: getrandom failed");
+            mi_free(st);
+            return -1;
+        }
+    } else {
+        st->version = cur->version; /* the forgotten table is not taken back from its old peers */
+    }
+    if (c->set_master && node_is_replica(sh->node) && c->set_master(sh, NULL, 0, err, errlen) < 0) {
+        memcpy(c->myid, old_id, sizeof(old_id));
+        mi_free(st);
+        return -1;
+    }
+    if (cluster_publish(sh, c, st, err, errlen) != 0) {
+        memcpy(c->myid, old_id, sizeof(old_id));
+        return -1;
+    }
+    for (int w = 0; w < SLOT_COUNT / 64; w++)
+        atomic_store_explicit(&c->importing[w], 0, memory_order_relaxed);
+    memset(&c->role, 0, sizeof(c->role));
+    if (hard)
+        log_notice("CLUSTER RESET HARD: I forgot the cluster, I'm %s now (was %s)", c->myid, old_id);
+    else
+        log_notice("CLUSTER RESET: I forgot the cluster (table version %llu)", (unsigned long long)st->version);
     return 0;
 }
 
