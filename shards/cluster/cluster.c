@@ -18,6 +18,7 @@
 #include "shards/dispatch.h"
 #include "shards/node.h"
 #include "shards/shard.h"
+#include "shards/store/store.h"
 
 struct cluster *cluster_of(const struct node *n)
 {
@@ -174,11 +175,18 @@ static int read_file(const char *path, struct buf *out)
 
 /* ----------------------------------------------------------- the module */
 
-/* Shard 0 shares the state with the peers and follows its group's record. */
+/* Every shard keeps its keys by slot (store.h: for COUNTKEYSINSLOT,
+ * GETKEYSINSLOT and moving slots), indexing a store that has no index yet:
+ * at the first tick, and after a replica's full sync replaced the store.
+ * Shard 0 shares the state with the peers and follows its group's record. */
 static void cluster_tick(struct shard *sh, int64_t now_ms)
 {
     struct cluster *c = cluster_of(sh->node);
-    if (sh->id != 0 || !c)
+    if (!c)
+        return;
+    if (!store_slots_indexed(sh->store))
+        store_index_slots(sh->store);
+    if (sh->id != 0)
         return;
     cluster_peers_tick(sh, c, now_ms);
     cluster_roles_tick(sh, c);

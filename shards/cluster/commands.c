@@ -389,41 +389,31 @@ static void cmd_cluster_info(struct exec_ctx *ctx)
 /* ------------------------------------------- COUNTKEYSINSLOT, GETKEYSINSLOT */
 
 /* Both run on every shard (CMD_ALL_SHARDS); only the shard owning the slot
- * has its keys, and it walks its whole store for them (no index of keys by
- * slot yet: O(keys of the shard), an admin command). */
+ * has its keys, and it has them by slot (store.h, slot_index.h): the count
+ * is O(1), the keys O(keys of the slot). The cluster module indexes each
+ * shard's store at its first tick (and again after a replica's full sync
+ * replaced the store); a command before that indexes it at once. */
 struct slot_keys {
-    unsigned slot;
-    long long max;          /* GETKEYSINSLOT's count; -1: only count */
+    long long max;
     long long count;
     struct slice *keys;
-    size_t cap;
 };
 
 static void collect_slot_key(void *arg, struct entry *e)
 {
     struct slot_keys *a = arg;
-    const char *k = entry_key(e);
-    size_t len = entry_key_len(e);
-    if (key_slot(k, len) != a->slot || (a->max >= 0 && a->count >= a->max))
-        return;
-    if (a->max >= 0) {
-        if ((size_t)a->count == a->cap) {
-            a->cap = a->cap ? 2 * a->cap : 16;
-            a->keys = mi_realloc(a->keys, a->cap * sizeof(struct slice));
-        }
-        a->keys[a->count] = (struct slice){ k, len };
-    }
-    a->count++;
+    a->keys[a->count++] = (struct slice){ entry_key(e), entry_key_len(e) };
 }
 
-static void walk_slot(struct exec_ctx *ctx, struct slot_keys *a)
+/* The shard's store when it holds the slot's keys, indexed; NULL when the
+ * slot is another shard's. */
+static struct store *slot_store(struct exec_ctx *ctx, unsigned slot)
 {
-    if (shard_of_slot(ctx->shard->node, a->slot) != ctx->shard->id)
-        return;
-    uint64_t cursor = 0;
-    do
-        cursor = store_scan(ctx->store, cursor, 1024, ctx->now_ms, collect_slot_key, a);
-    while (cursor != 0 && (a->max < 0 || a->count < a->max));
+    if (shard_of_slot(ctx->shard->node, slot) != ctx->shard->id)
+        return NULL;
+    if (!store_slots_indexed(ctx->store))
+        store_index_slots(ctx->store);
+    return ctx->store;
 }
 
 static void cmd_cluster_countkeysinslot(struct exec_ctx *ctx)
@@ -439,9 +429,8 @@ static void cmd_cluster_countkeysinslot(struct exec_ctx *ctx)
         reply_error(ctx->reply, "ERR Invalid slot");
         return;
     }
-    struct slot_keys a = { .slot = (unsigned)slot, .max = -1 };
-    walk_slot(ctx, &a);
-    reply_int(ctx->reply, a.count);
+    struct store *st = slot_store(ctx, (unsigned)slot);
+    reply_int(ctx->reply, st ? (long long)store_slot_count(st, (unsigned)slot) : 0);
 }
 
 static void cmd_cluster_getkeysinslot(struct exec_ctx *ctx)
@@ -457,8 +446,15 @@ static void cmd_cluster_getkeysinslot(struct exec_ctx *ctx)
         reply_error(ctx->reply, "ERR Invalid slot or number of keys");
         return;
     }
-    struct slot_keys a = { .slot = (unsigned)slot, .max = max };
-    walk_slot(ctx, &a);
+    struct slot_keys a = { .max = max };
+    struct store *st = slot_store(ctx, (unsigned)slot);
+    if (st && max > 0) {
+        size_t n = store_slot_count(st, (unsigned)slot);
+        if ((long long)n > max)
+            n = (size_t)max;
+        a.keys = mi_malloc((n ? n : 1) * sizeof(struct slice));
+        store_slot_keys(st, (unsigned)slot, n, ctx->now_ms, collect_slot_key, &a);
+    }
     reply_array(ctx->reply, (size_t)a.count);
     for (long long i = 0; i < a.count; i++)
         reply_bulk(ctx->reply, a.keys[i].ptr, a.keys[i].len);

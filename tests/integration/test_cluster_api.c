@@ -528,6 +528,128 @@ static void test_nodes_link_state(void **state)
     stop_three();
 }
 
+/* ------------------------------------------------ keys by slot */
+
+/* One node serving every slot: redis-server by CLUSTER ADDSLOTSRANGE,
+ * ringkv by a pushed table of one group. */
+static void start_one_owner(struct server *s)
+{
+    start_cluster_node(s, 0, "15000");
+    tconn *c = tconnect(s->port);
+    if (target_is_redis()) {
+        expect_ok(tcmd(c, "CLUSTER ADDSLOTSRANGE 0 16383"));
+    } else {
+        char *id = myid(s->port), text[600];
+        snprintf(text, sizeof text, "ringkv-cluster-state 1\ntable-version 1\ngroup 0 %s 1\n"
+                 "node %s 127.0.0.1 %d 0\nslots 0 0-16383\n", id, id, s->port);
+        const char *argv[] = { "CLUSTER", "RINGKV-SETSTATE", "0", text };
+        tsendv(c, 4, argv);
+        expect_ok(tread(c, 5000));
+        free(id);
+    }
+    for (long long until = now_ms() + 5000;; usleep(20 * 1000)) {
+        char *info = bulk_text(tcmd(c, "CLUSTER INFO"));
+        bool ok = strstr(info, "cluster_state:ok") != NULL;
+        free(info);
+        if (ok)
+            break;
+        if (now_ms() > until)
+            fail_msg("the node did not reach cluster_state:ok");
+    }
+    tclose(c);
+}
+
+/* COUNTKEYSINSLOT and GETKEYSINSLOT follow keys as they come and go
+ * (set, deleted, renamed, expired, flushed), on a node with two shards;
+ * GETKEYSINSLOT gives at most <count> keys, all of the slot. */
+static void test_keys_in_slot(void **state)
+{
+    (void)state;
+    struct server s;
+    start_one_owner(&s);
+    tconn *c = tconnect(s.port);
+    /* 300 keys in the slot of {a}, 1000 elsewhere */
+    long long slot = get_int(tcmd(c, "CLUSTER KEYSLOT {a}"));
+    for (int i = 0; i < 300; i++)
+        expect_ok(tcmd(c, "SET {a}:%d v", i));
+    for (int i = 0; i < 1000; i++) {
+        struct rval *v = tcmd(c, "SET other:%d v", i);
+        if (v->type == R_ERROR)
+            fail_msg("SET other:%d: %s", i, v->str);
+        rval_free(v);
+    }
+    expect_int(tcmd(c, "CLUSTER COUNTKEYSINSLOT %lld", slot), 300);
+    struct rval *v = tcmd(c, "CLUSTER GETKEYSINSLOT %lld 1000", slot);
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 300);
+    for (size_t i = 0; i < v->n; i++)
+        assert_int_equal(strncmp(v->elem[i]->str, "{a}:", 4), 0);
+    rval_free(v);
+    v = tcmd(c, "CLUSTER GETKEYSINSLOT %lld 7", slot);
+    assert_int_equal(v->n, 7);
+    rval_free(v);
+    v = tcmd(c, "CLUSTER GETKEYSINSLOT %lld 0", slot);
+    assert_int_equal(v->n, 0);
+    rval_free(v);
+    /* a slot of exactly one of the other keys */
+    long long one = get_int(tcmd(c, "CLUSTER KEYSLOT other:17"));
+    long long n = get_int(tcmd(c, "CLUSTER COUNTKEYSINSLOT %lld", one));
+    assert_true(n >= 1);
+    v = tcmd(c, "CLUSTER GETKEYSINSLOT %lld 100", one);
+    assert_int_equal((long long)v->n, n);
+    rval_free(v);
+    /* deletes, a rename within the slot, an overwrite */
+    expect_int(tcmd(c, "DEL {a}:0 {a}:1 {a}:2"), 3);
+    expect_ok(tcmd(c, "RENAME {a}:3 {a}:renamed"));
+    expect_ok(tcmd(c, "SET {a}:4 again"));
+    expect_int(tcmd(c, "CLUSTER COUNTKEYSINSLOT %lld", slot), 297);
+    /* keys past their time: gone once they are removed */
+    for (int i = 10; i < 20; i++)
+        expect_int(tcmd(c, "PEXPIRE {a}:%d 1", i), 1);
+    usleep(50 * 1000);
+    for (int i = 10; i < 20; i++)
+        expect_nil(tcmd(c, "GET {a}:%d", i));
+    expect_int(tcmd(c, "CLUSTER COUNTKEYSINSLOT %lld", slot), 287);
+    v = tcmd(c, "CLUSTER GETKEYSINSLOT %lld 1000", slot);
+    assert_int_equal(v->n, 287);
+    rval_free(v);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    expect_int(tcmd(c, "CLUSTER COUNTKEYSINSLOT %lld", slot), 0);
+    expect_ok(tcmd(c, "SET {a}:x 1"));
+    expect_int(tcmd(c, "CLUSTER COUNTKEYSINSLOT %lld", slot), 1);
+    tclose(c);
+    server_stop(&s);
+}
+
+/* A replica's keys by slot are its master's, also after a full sync
+ * replaced its store (the index is made again). */
+static void test_replica_keys_in_slot(void **state)
+{
+    (void)state;
+    SKIP_ON_REDIS();
+    start_three(true, "15000");
+    tconn *m = tconnect(node[0].port), *r = tconnect(node[2].port);
+    long long slot = get_int(tcmd(m, "CLUSTER KEYSLOT {b}"));
+    assert_true(slot < 8192);
+    for (int i = 0; i < 200; i++)
+        expect_ok(tcmd(m, "SET {b}:%d v", i));
+    long long until = now_ms() + 5000;
+    while (get_int(tcmd(m, "WAIT 1 200")) != 1)
+        if (now_ms() > until)
+            fail_msg("the replica did not come up");
+    expect_int(tcmd(m, "CLUSTER COUNTKEYSINSLOT %lld", slot), 200);
+    expect_int(tcmd(r, "CLUSTER COUNTKEYSINSLOT %lld", slot), 200);
+    struct rval *v = tcmd(r, "CLUSTER GETKEYSINSLOT %lld 500", slot);
+    assert_int_equal(v->n, 200);
+    rval_free(v);
+    expect_int(tcmd(m, "DEL {b}:0 {b}:1"), 2);
+    expect_int(tcmd(m, "WAIT 1 2000"), 1);
+    expect_int(tcmd(r, "CLUSTER COUNTKEYSINSLOT %lld", slot), 198);
+    tclose(m);
+    tclose(r);
+    stop_three();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,6 +658,8 @@ int main(void)
         cmocka_unit_test(test_asking),
         cmocka_unit_test(test_readonly_replica),
         cmocka_unit_test(test_nodes_link_state),
+        cmocka_unit_test(test_keys_in_slot),
+        cmocka_unit_test(test_replica_keys_in_slot),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
