@@ -288,6 +288,33 @@ void dispatch_replay(struct shard *sh, struct session *s, struct buf *cmds)
     dispatch_replay_continue(sh, s);
 }
 
+/* The slot of a command's first key (-1: it has none), and whether some
+ * other key of it is in another slot. */
+static int keys_slot(const struct command *cmd, int argc, const struct slice *argv, bool *cross)
+{
+    *cross = false;
+    if (cmd->last_key == cmd->first_key) /* one key (GET, SET...): the common case, no key list */
+        return cmd->first_key < argc ? (int)key_slot(argv[cmd->first_key].ptr, argv[cmd->first_key].len) : -1;
+    int small[64];
+    int *idx = small;
+    int nk = command_keys(cmd, argc, argv, idx, 64);
+    if (nk > 64) {
+        idx = mi_malloc(sizeof(int) * (size_t)nk);
+        command_keys(cmd, argc, argv, idx, nk);
+    }
+    int first = -1;
+    for (int k = 0; k < nk; k++) {
+        int sl = (int)key_slot(argv[idx[k]].ptr, argv[idx[k]].len);
+        if (k == 0)
+            first = sl;
+        else if (sl != first)
+            *cross = true;
+    }
+    if (idx != small)
+        mi_free(idx);
+    return first;
+}
+
 /* Cluster mode: the key gate's verdict on a command's keys (node.h). The
  * slot of each key is computed once here; when the gate lets the command
  * through, its keys are all in *slot (-1: it has none), which routing
@@ -298,24 +325,8 @@ static bool key_gate_passes(struct shard *sh, struct session *s, const struct co
     *slot = -1;
     if (cmd->first_key <= 0)
         return true;
-    int small[64];
-    int *idx = small;
-    int nk = command_keys(cmd, argc, argv, idx, 64);
-    if (nk > 64) {
-        idx = mi_malloc(sizeof(int) * (size_t)nk);
-        command_keys(cmd, argc, argv, idx, nk);
-    }
-    bool cross = false;
-    int first = -1;
-    for (int k = 0; k < nk; k++) {
-        int sl = (int)key_slot(argv[idx[k]].ptr, argv[idx[k]].len);
-        if (k == 0)
-            first = sl;
-        else if (sl != first)
-            cross = true;
-    }
-    if (idx != small)
-        mi_free(idx);
+    bool cross;
+    int first = keys_slot(cmd, argc, argv, &cross);
     if (first < 0)
         return true;
     unsigned how = 0;
