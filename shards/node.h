@@ -76,6 +76,15 @@ struct node {
     const struct journal_sink *journal; /* where the shards' writes go, or NULL (no replication) */
     write_gate_fn  *write_gate;    /* asked before a client's write runs, or NULL */
     key_gate_fn    *key_gate;      /* asked before a command with keys runs (cluster mode), or NULL */
+    /* Cluster mode: the slots for which key_gate would pass any command whose
+     * keys are all in that one slot, whatever the connection asked (one bit a
+     * slot), or NULL. Tested before the gate is called: a command of such a
+     * slot costs one load. Set by the layer that sets key_gate; never changed
+     * in place: a new bitmap is published (and the old one freed once every
+     * shard has passed a command boundary) whenever the gate's answers may
+     * change, and any new reason for the gate to refuse must clear the
+     * slots it concerns here first. */
+    _Atomic(const uint64_t *) key_gate_served;
     struct cluster *cluster;       /* the cluster layer's state (cluster mode), or NULL */
 
     atomic_int      shutdown;          /* set once: shards leave their loops */

@@ -62,6 +62,33 @@ static const char *cluster_key_gate(const struct node *n, int slot, bool cross, 
     return err;
 }
 
+/* The gate's short cut (node.h, key_gate_served): the slots the gate
+ * passes for any connection: those of this node's group while it is the
+ * group's master and every slot is served (none for st NULL). A new bitmap each time (the
+ * runtime reads the old one without a lock until its command ends); the
+ * old one goes with dispatch_free_later on a shard, at once before start. */
+static void publish_served(struct shard *sh, struct node *n, const struct cluster_state *st)
+{
+    uint64_t *bits = NULL;
+    if (st && st->slots_assigned == SLOT_COUNT && st->myself >= 0 && cluster_node_is_master(st, st->myself)) {
+        bits = mi_zalloc(SLOT_COUNT / 8);
+        unsigned g = (unsigned)st->nodes[st->myself].group;
+        for (int s = 0; s < SLOT_COUNT; s++)
+            if (st->slot_group[s] == g)
+                bits[s >> 6] |= (uint64_t)1 << (s & 63);
+    }
+    const uint64_t *old = atomic_exchange_explicit(&n->key_gate_served, bits, memory_order_acq_rel);
+    if (!old)
+        return;
+    if (!sh) {
+        mi_free((void *)old);
+        return;
+    }
+    char **ptrs = mi_malloc(sizeof(char *));
+    ptrs[0] = (char *)old;
+    dispatch_free_later(sh, ptrs, 1);
+}
+
 void cluster_set_importing(struct cluster *c, int slot, bool on)
 {
     uint64_t bit = (uint64_t)1 << (slot & 63);
@@ -207,6 +234,7 @@ static void cluster_node_teardown(struct node *n)
     if (!c)
         return;
     mi_free(atomic_load(&c->state));
+    mi_free((void *)atomic_exchange(&n->key_gate_served, NULL));
     mi_free(c);
     n->cluster = NULL;
 }
@@ -268,6 +296,7 @@ int cluster_attach(struct node *n, cluster_set_master_fn *set_master)
     atomic_init(&c->state, st);
     n->cluster = c;
     n->key_gate = cluster_key_gate;
+    publish_served(NULL, n, st);
     node_attach_module(n, &cluster_module);
     return 0;
 }
@@ -317,7 +346,11 @@ int cluster_publish(struct shard *sh, struct cluster *c, struct cluster_state *s
         mi_free(st);
         return -1;
     }
+    /* no short cut while the state changes: a command between the two
+     * swaps asks the gate, which reads the old state or the new one */
+    publish_served(sh, sh->node, NULL);
     struct cluster_state *old = atomic_exchange_explicit(&c->state, st, memory_order_acq_rel);
+    publish_served(sh, sh->node, st);
     c->generation++;
     char **ptrs = mi_malloc(sizeof(char *));
     ptrs[0] = (char *)old;

@@ -65,9 +65,11 @@ static inline unsigned crc_short(const unsigned char *p, size_t n)
     return x;
 }
 
-uint16_t crc16_xmodem(const void *buf, size_t len)
+/* The CRC of any length (crc16_xmodem; key_slot inlines it). */
+static inline uint16_t crc16(const unsigned char *p, size_t len)
 {
-    const unsigned char *p = buf;
+    if (len < CRC_SPAN) /* most keys: no register to carry */
+        return (uint16_t)crc_short(p, len);
     unsigned crc = 0;
     for (; len >= CRC_SPAN; p += CRC_SPAN, len -= CRC_SPAN) {
         unsigned x = crc_tab[15][p[0] ^ (crc >> 8)] ^ crc_tab[14][p[1] ^ (crc & 0xff)];
@@ -89,12 +91,17 @@ uint16_t crc16_xmodem(const void *buf, size_t len)
     return (uint16_t)x;
 }
 
+uint16_t crc16_xmodem(const void *buf, size_t len)
+{
+    return crc16(buf, len);
+}
+
 /* Is there a '{' among the 8 bytes of w? (w xor "{{{{{{{{" has a zero byte:
  * the classic test, exact for the first zero byte and so for "any".) */
-static inline bool has_brace(uint64_t w)
+static inline uint64_t brace_bits(uint64_t w)
 {
     uint64_t x = w ^ 0x7b7b7b7b7b7b7b7bull;
-    return ((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) != 0;
+    return (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
 }
 
 unsigned key_slot(const char *key, size_t len)
@@ -103,14 +110,15 @@ unsigned key_slot(const char *key, size_t len)
      * when there are any; otherwise the whole key. Most keys have no '{':
      * looked for 8 bytes at a time, without a call. */
     bool brace = false;
-    uint64_t w;
+    uint64_t w, last;
     if (len >= 8) {
-        for (size_t i = 0; i + 8 <= len && !brace; i += 8) {
+        memcpy(&w, key, 8);
+        memcpy(&last, key + len - 8, 8); /* the last 8, overlapping the others */
+        brace = (brace_bits(w) | brace_bits(last)) != 0;
+        for (size_t i = 8; i + 8 < len && !brace; i += 8) { /* keys over 16 bytes */
             memcpy(&w, key + i, 8);
-            brace = has_brace(w);
+            brace = brace_bits(w) != 0;
         }
-        memcpy(&w, key + len - 8, 8); /* the last 8, overlapping */
-        brace = brace || has_brace(w);
     } else {
         for (size_t i = 0; i < len && !brace; i++)
             brace = key[i] == '{';
@@ -120,7 +128,7 @@ unsigned key_slot(const char *key, size_t len)
         size_t start = (size_t)(open - key) + 1;
         const char *close = memchr(key + start, '}', len - start);
         if (close && close > key + start)
-            return crc16_xmodem(key + start, (size_t)(close - (key + start))) & (SLOT_COUNT - 1);
+            return crc16((const unsigned char *)key + start, (size_t)(close - (key + start))) & (SLOT_COUNT - 1);
     }
-    return crc16_xmodem(key, len) & (SLOT_COUNT - 1);
+    return crc16((const unsigned char *)key, len) & (SLOT_COUNT - 1);
 }
