@@ -1,10 +1,25 @@
-/* commands: the CLUSTER command. Its rows are registered in every mode;
- * without cluster mode every subcommand but KEYSLOT answers Redis's
- * "ERR This instance has cluster support disabled".
+/* commands: the CLUSTER command, and ASKING, READONLY, READWRITE. Their
+ * rows are registered in every mode; without cluster mode every one but
+ * CLUSTER KEYSLOT answers Redis's "ERR This instance has cluster support
+ * disabled". Wrong arguments get Redis 7's exact errors (checked against
+ * redis-server by tests/integration/test_cluster_api.c).
  *
  * In cluster mode, read from the node's state (cluster.h), in Redis Cluster
- * 7's shapes where clients parse them: MYID, NODES (Redis's line format),
- * SLOTS, SHARDS, INFO, COUNTKEYSINSLOT, GETKEYSINSLOT, KEYSLOT.
+ * 7's shapes where clients parse them: MYID, MYSHARDID (7.2), NODES and
+ * REPLICAS/SLAVES (Redis's line format; ping/pong and link state from the
+ * peer links, peers.h), SLOTS, SHARDS, INFO, LINKS, COUNT-FAILURE-REPORTS
+ * (0: no failure reports in ringkv), COUNTKEYSINSLOT and GETKEYSINSLOT (the
+ * stores' keys by slot, store.h), KEYSLOT. RESET [SOFT|HARD] forgets the
+ * table (cluster.h, cluster_reset), SAVECONFIG writes the file again,
+ * SETSLOT IMPORTING/STABLE mark a slot for ASKING (the gate, cluster.h).
+ * ASKING sets a flag for the next command (route.c wears it off),
+ * READONLY/READWRITE one for the connection (struct client).
+ *
+ * MEET, FORGET, REPLICATE, FLUSHSLOTS, BUMPEPOCH, SET-CONFIG-EPOCH,
+ * ADDSLOTS[RANGE], DELSLOTS[RANGE] and SETSLOT NODE check their arguments
+ * as Redis does, then answer "ERR CLUSTER <name> is not used by ringkv:
+ * <why>": nodes, groups and slots are the table ringkv-cluster pushes.
+ * SETSLOT MIGRATING is the next issue's (moving slots live).
  *
  * For the admin tool (ringkv-cluster), one internal subcommand:
  *
@@ -42,10 +57,7 @@
  * asked, on the peer link, for replication's lossless FAILOVER TO this
  * node: it pauses writes, waits until this node has its whole stream and
  * hands over; the promotion is then recorded as any promotion outside the
- * cluster layer is (roles.c). +OK once asked, as Redis answers.
- *
- * The other subcommands of Redis Cluster are known (their arity and COMMAND
- * INFO are Redis's) and refused in cluster mode until they are built. */
+ * cluster layer is (roles.c). +OK once asked, as Redis answers. */
 #include <inttypes.h>
 #include <sys/socket.h>
 #include <mimalloc.h>
@@ -114,6 +126,22 @@ static void cmd_cluster_help(struct exec_ctx *ctx)
         "    Return the slot ranges and the nodes serving each.",
         "FAILOVER [FORCE|TAKEOVER]",
         "    Promote this replica: by the master's hand-over (default), or at once (FORCE, TAKEOVER).",
+        "REPLICAS <node-id>",
+        "    Return the replicas of a master, in NODES's format (SLAVES: the same).",
+        "RESET [HARD|SOFT]",
+        "    Forget the cluster (HARD: with a new node id). Not on a master holding keys.",
+        "LINKS",
+        "    Return the links to the other nodes.",
+        "MYSHARDID",
+        "    Return the id of this node's group.",
+        "COUNT-FAILURE-REPORTS <node-id>",
+        "    Return 0: ringkv's nodes send no failure reports (Sentinels decide failovers).",
+        "SAVECONFIG",
+        "    Write the cluster config file again.",
+        "SETSLOT <slot> IMPORTING <node-id>|STABLE",
+        "    Mark (or unmark) a slot this node imports: ASKING connections are served it.",
+        "MEET, FORGET, REPLICATE, FLUSHSLOTS, BUMPEPOCH, SET-CONFIG-EPOCH, ADDSLOTS, DELSLOTS",
+        "    Not used by ringkv: the slot table is pushed by ringkv-cluster.",
         "RINGKV-SETSTATE <expected-version> <state>",
         "    Replace the cluster state (ringkv's admin tool).",
         "RINGKV-VERSIONS",
