@@ -51,7 +51,8 @@ struct cluster_role {
 };
 
 struct cluster {
-    char myid[CLUSTER_ID_LEN + 1];   /* this node's id, for its whole life (kept in the file) */
+    char myid[CLUSTER_ID_LEN + 1];   /* this node's id (kept in the file); CLUSTER RESET HARD
+                                      * draws a new one on shard 0: read it there only */
     char path[1024];                 /* the cluster config file */
     _Atomic(struct cluster_state *) state; /* never NULL; read with cluster_now */
     cluster_set_master_fn *set_master;     /* see above */

@@ -1104,7 +1104,7 @@ static struct command cluster_subcommands[] = {
         "Returns the hash slot of the specified key"),
     ROW("slots", 2, F_CLUSTER, 0, 0, 0, cmd_cluster_slots, NULL, "cluster", "3.0.0",
         "Get array of Cluster slot to node mappings"),
-    ROW("shards", 2, F_CLUSTER, 0, 0, 0, cmd_cluster_shards, NULL, "cluster", "7.0.0",
+    ROW("shards", 2, F_SHARD0, 0, 0, 0, cmd_cluster_shards, NULL, "cluster", "7.0.0",
         "Get array of cluster slots to node mappings"),
     ROW("nodes", 2, F_SHARD0, 0, 0, 0, cmd_cluster_nodes, NULL, "cluster", "3.0.0",
         "Get Cluster config for the node"),
