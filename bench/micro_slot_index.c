@@ -66,7 +66,7 @@ static void bench(uint64_t n, bool indexed)
     snprintf(what, sizeof what, "insert, %s", mode);
     micro_report(what, n, micro_now_ns() - t0);
     if (indexed) {
-        printf("  index: %.1f bytes per key (store: %.1f)\n", (double)store_slot_index_memory(s) / (double)n,
+        printf("  index: %.1f bytes per key (store_used_memory, which counts its tables: %.1f)\n", (double)store_slot_index_memory(s) / (double)n,
                (double)store_used_memory(s) / (double)n);
         size_t total = 0;
         for (unsigned slot = 0; slot < SLOT_COUNT; slot++)

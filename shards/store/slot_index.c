@@ -157,3 +157,8 @@ size_t slot_index_memory(const struct slot_index *x)
 {
     return sizeof(*x) + x->bytes;
 }
+
+size_t slot_index_table_bytes(const struct slot_index *x)
+{
+    return x->bytes;
+}

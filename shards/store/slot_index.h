@@ -43,7 +43,9 @@ size_t slot_index_count(const struct slot_index *x, unsigned slot);
 size_t slot_index_span(const struct slot_index *x, unsigned slot);
 int slot_index_at(const struct slot_index *x, unsigned slot, size_t pos, uint64_t *h);
 
-/* Bytes held (the per-slot headers and tables). */
+/* Bytes held: all of it (the per-slot headers, 256 KiB, and the tables),
+ * and the tables alone (what grows with the keys). */
 size_t slot_index_memory(const struct slot_index *x);
+size_t slot_index_table_bytes(const struct slot_index *x);
 
 #endif

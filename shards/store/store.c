@@ -983,6 +983,8 @@ size_t store_used_memory(const struct store *s)
         m += mi_usable_size(s->table[1]);
     if (s->vol)
         m += mi_usable_size(s->vol);
+    if (s->slots)
+        m += slot_index_table_bytes(s->slots); /* the keys' part of the index */
     return m;
 }
 

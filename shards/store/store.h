@@ -137,7 +137,8 @@ size_t store_count(const struct store *s);
 const struct store_stats *store_get_stats(const struct store *s);
 void store_reset_stats(struct store *s);
 
-/* Memory held by keys, values, entry headers and the table itself, in bytes. */
+/* Memory held by keys, values, entry headers and the table itself, and in
+ * cluster mode the keys' part of the index by slot, in bytes. */
 size_t store_used_memory(const struct store *s);
 
 /* SCAN over this store with Redis's guarantees: a key present for the whole
