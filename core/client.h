@@ -28,6 +28,10 @@ struct client {
     uint64_t repl_out_total;  /* bytes of feed put in its output so far */
     uint64_t repl_snap_end;   /* repl_out_total after the last feed carrying snapshot frames */
     void    *repl_flow;       /* during its full sync: the snapshot's struct snap_flow */
+    /* cluster mode (READONLY/READWRITE, ASKING: shards/cluster/commands.c) */
+    bool     read_replica;    /* READONLY: reads of this replica's group's slots are served here */
+    uint8_t  asking;          /* ASKING: 2 while ASKING runs, 1 for the next command (or the
+                               * whole transaction it opens), then 0 (shards/route.c) */
 };
 
 #endif

@@ -43,11 +43,18 @@ struct journal_sink {
 typedef const char *write_gate_fn(const struct node *n);
 
 /* Cluster mode: may this node serve a command whose first key is in `slot`
- * (cross: some other key is in another slot)? NULL, or the error to answer
- * (-MOVED, -CROSSSLOT, -CLUSTERDOWN), possibly written into err. Asked for
- * every command with keys, before it is routed or queued; called on any
- * shard, so it reads only what it may read without locks. */
-typedef const char *key_gate_fn(const struct node *n, int slot, bool cross, char *err, size_t errlen);
+ * (cross: some other key is in another slot)? `how` says what the
+ * connection asked for (KEY_GATE_*). NULL, or the error to answer (-MOVED,
+ * -CROSSSLOT, -CLUSTERDOWN), possibly written into err. Asked for every
+ * command with keys, before it is routed or queued; called on any shard, so
+ * it reads only what it may read without locks. */
+enum key_gate_how {
+    KEY_GATE_ASKING    = 1u << 0, /* the connection sent ASKING just before: an importing slot is served */
+    KEY_GATE_READ_HERE = 1u << 1, /* READONLY connection, a command that does not write: a
+                                   * replica serves its group's slots */
+};
+typedef const char *key_gate_fn(const struct node *n, int slot, bool cross, unsigned how, char *err,
+                                size_t errlen);
 
 struct node {
     struct config  config;
@@ -69,6 +76,15 @@ struct node {
     const struct journal_sink *journal; /* where the shards' writes go, or NULL (no replication) */
     write_gate_fn  *write_gate;    /* asked before a client's write runs, or NULL */
     key_gate_fn    *key_gate;      /* asked before a command with keys runs (cluster mode), or NULL */
+    /* Cluster mode: the slots for which key_gate would pass any command whose
+     * keys are all in that one slot, whatever the connection asked (one bit a
+     * slot), or NULL. Tested before the gate is called: a command of such a
+     * slot costs one load. Set by the layer that sets key_gate; never changed
+     * in place: a new bitmap is published (and the old one freed once every
+     * shard has passed a command boundary) whenever the gate's answers may
+     * change, and any new reason for the gate to refuse must clear the
+     * slots it concerns here first. */
+    _Atomic(const uint64_t *) key_gate_served;
     struct cluster *cluster;       /* the cluster layer's state (cluster mode), or NULL */
 
     atomic_int      shutdown;          /* set once: shards leave their loops */

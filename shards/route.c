@@ -276,6 +276,7 @@ void dispatch_replay_continue(struct shard *sh, struct session *s)
     buf_free(&s->exec_cmds);
     s->exec_used = 0;
     s->in_exec = false;
+    s->client.asking = 0; /* it lasted the transaction */
 }
 
 void dispatch_replay(struct shard *sh, struct session *s, struct buf *cmds)
@@ -288,6 +289,33 @@ void dispatch_replay(struct shard *sh, struct session *s, struct buf *cmds)
     dispatch_replay_continue(sh, s);
 }
 
+/* The slot of a command's first key (-1: it has none), and whether some
+ * other key of it is in another slot. */
+static int keys_slot(const struct command *cmd, int argc, const struct slice *argv, bool *cross)
+{
+    *cross = false;
+    if (cmd->last_key == cmd->first_key) /* one key (GET, SET...): the common case, no key list */
+        return cmd->first_key < argc ? (int)key_slot(argv[cmd->first_key].ptr, argv[cmd->first_key].len) : -1;
+    int small[64];
+    int *idx = small;
+    int nk = command_keys(cmd, argc, argv, idx, 64);
+    if (nk > 64) {
+        idx = mi_malloc(sizeof(int) * (size_t)nk);
+        command_keys(cmd, argc, argv, idx, nk);
+    }
+    int first = -1;
+    for (int k = 0; k < nk; k++) {
+        int sl = (int)key_slot(argv[idx[k]].ptr, argv[idx[k]].len);
+        if (k == 0)
+            first = sl;
+        else if (sl != first)
+            *cross = true;
+    }
+    if (idx != small)
+        mi_free(idx);
+    return first;
+}
+
 /* Cluster mode: the key gate's verdict on a command's keys (node.h). The
  * slot of each key is computed once here; when the gate lets the command
  * through, its keys are all in *slot (-1: it has none), which routing
@@ -298,28 +326,22 @@ static bool key_gate_passes(struct shard *sh, struct session *s, const struct co
     *slot = -1;
     if (cmd->first_key <= 0)
         return true;
-    int small[64];
-    int *idx = small;
-    int nk = command_keys(cmd, argc, argv, idx, 64);
-    if (nk > 64) {
-        idx = mi_malloc(sizeof(int) * (size_t)nk);
-        command_keys(cmd, argc, argv, idx, nk);
-    }
-    bool cross = false;
-    int first = -1;
-    for (int k = 0; k < nk; k++) {
-        int sl = (int)key_slot(argv[idx[k]].ptr, argv[idx[k]].len);
-        if (k == 0)
-            first = sl;
-        else if (sl != first)
-            cross = true;
-    }
-    if (idx != small)
-        mi_free(idx);
+    bool cross;
+    int first = keys_slot(cmd, argc, argv, &cross);
     if (first < 0)
         return true;
+    const uint64_t *served = atomic_load_explicit(&sh->node->key_gate_served, memory_order_acquire);
+    if (!cross && served && ((served[first >> 6] >> (first & 63)) & 1)) {
+        *slot = first; /* this node's own slot: what the gate would say, without asking it */
+        return true;
+    }
+    unsigned how = 0;
+    if (s->client.asking)
+        how |= KEY_GATE_ASKING;
+    if (s->client.read_replica && !(cmd->flags & CMD_WRITE))
+        how |= KEY_GATE_READ_HERE;
     char text[160];
-    const char *refused = sh->node->key_gate(sh->node, first, cross, text, sizeof(text));
+    const char *refused = sh->node->key_gate(sh->node, first, cross, how, text, sizeof(text));
     if (refused) {
         session_reply_error(s, refused);
         stats_command_rejected(&sh->stats, cmd->index);
@@ -339,7 +361,21 @@ static void copy_name(char *dst, size_t cap, const char *name)
     dst[n] = '\0';
 }
 
+static void execute_command(struct shard *sh, struct session *s, int argc, const struct slice *argv);
+
+/* Run one command; then ASKING's flag (cluster mode) wears off as in
+ * Redis: it lasts for the command after ASKING, or for the whole of the
+ * transaction that command opens (MULTI ... EXEC or DISCARD). */
 void dispatch_execute(struct shard *sh, struct session *s, int argc, const struct slice *argv)
+{
+    execute_command(sh, s, argc, argv);
+    if (s->client.asking == 2)
+        s->client.asking = 1; /* ASKING itself ran: the next command is asking */
+    else if (s->client.asking && !s->in_multi && !s->in_exec)
+        s->client.asking = 0;
+}
+
+static void execute_command(struct shard *sh, struct session *s, int argc, const struct slice *argv)
 {
     const struct command *cmd = command_lookup(argv[0]);
     const struct command *container = NULL;

@@ -20,6 +20,7 @@
 #include "shards/dispatch.h"
 #include "shards/node.h"
 #include "shards/shard.h"
+#include "shards/store/store.h"
 
 struct cluster *cluster_of(const struct node *n)
 {
@@ -34,8 +35,12 @@ struct cluster *cluster_of(const struct node *n)
 
 /* The key gate (node.h): Redis's getNodeByQuery in its order: the first
  * key's slot unserved, then keys over several slots, then a cluster that
- * cannot serve every slot, then another node's slot. One pointer load. */
-static const char *cluster_key_gate(const struct node *n, int slot, bool cross, char *err, size_t errlen)
+ * cannot serve every slot, then another node's slot, where two kinds of
+ * connection are served anyway: one that sent ASKING, for a slot this node
+ * imports; a READONLY one reading on a replica of the slot's group. One
+ * pointer load. */
+static const char *cluster_key_gate(const struct node *n, int slot, bool cross, unsigned how, char *err,
+                                    size_t errlen)
 {
     const struct cluster_state *st = cluster_now(n->cluster);
     unsigned g = st->slot_group[slot];
@@ -48,9 +53,51 @@ static const char *cluster_key_gate(const struct node *n, int slot, bool cross, 
     int master = st->groups[g].master;
     if (master == st->myself)
         return NULL;
+    if (how) {
+        if ((how & KEY_GATE_ASKING) && cluster_importing(n->cluster, slot))
+            return NULL;
+        if ((how & KEY_GATE_READ_HERE) && st->myself >= 0 && (unsigned)st->nodes[st->myself].group == g)
+            return NULL; /* a replica of the slot's group, read from by a READONLY client */
+    }
     const struct cluster_node *m = &st->nodes[master];
     snprintf(err, errlen, "MOVED %d %s:%d", slot, m->ip, m->port);
     return err;
+}
+
+/* The gate's short cut (node.h, key_gate_served): the slots the gate
+ * passes for any connection: those of this node's group while it is the
+ * group's master and every slot is served (none for st NULL). A new bitmap each time (the
+ * runtime reads the old one without a lock until its command ends); the
+ * old one goes with dispatch_free_later on a shard, at once before start. */
+static void publish_served(struct shard *sh, struct node *n, const struct cluster_state *st)
+{
+    uint64_t *bits = NULL;
+    if (st && st->slots_assigned == SLOT_COUNT && st->myself >= 0 && cluster_node_is_master(st, st->myself)) {
+        bits = mi_zalloc(SLOT_COUNT / 8);
+        unsigned g = (unsigned)st->nodes[st->myself].group;
+        for (int s = 0; s < SLOT_COUNT; s++)
+            if (st->slot_group[s] == g)
+                bits[s >> 6] |= (uint64_t)1 << (s & 63);
+    }
+    const uint64_t *old = atomic_exchange_explicit(&n->key_gate_served, bits, memory_order_acq_rel);
+    if (!old)
+        return;
+    if (!sh) {
+        mi_free((void *)old);
+        return;
+    }
+    char **ptrs = mi_malloc(sizeof(char *));
+    ptrs[0] = (char *)old;
+    dispatch_free_later(sh, ptrs, 1);
+}
+
+void cluster_set_importing(struct cluster *c, int slot, bool on)
+{
+    uint64_t bit = (uint64_t)1 << (slot & 63);
+    if (on)
+        atomic_fetch_or_explicit(&c->importing[slot >> 6], bit, memory_order_relaxed);
+    else
+        atomic_fetch_and_explicit(&c->importing[slot >> 6], ~bit, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------- the file */
@@ -157,12 +204,19 @@ static int read_file(const char *path, struct buf *out)
 
 /* ----------------------------------------------------------- the module */
 
-/* Shard 0 shares the state with the peers, learns masters from the
+/* Every shard keeps its keys by slot (store.h: for COUNTKEYSINSLOT,
+ * GETKEYSINSLOT and moving slots), indexing a store that has no index yet:
+ * at the first tick, and after a replica's full sync replaced the store.
+ * Shard 0 shares the state with the peers, learns masters from the
  * Sentinels, follows its group's record and fences itself when cut off. */
 static void cluster_tick(struct shard *sh, int64_t now_ms)
 {
     struct cluster *c = cluster_of(sh->node);
-    if (sh->id != 0 || !c)
+    if (!c)
+        return;
+    if (!store_slots_indexed(sh->store))
+        store_index_slots(sh->store);
+    if (sh->id != 0)
         return;
     cluster_peers_tick(sh, c, now_ms);
     cluster_sentinels_tick(sh, c, now_ms);
@@ -187,6 +241,7 @@ static void cluster_node_teardown(struct node *n)
     if (!c)
         return;
     mi_free(atomic_load(&c->state));
+    mi_free((void *)atomic_exchange(&n->key_gate_served, NULL));
     mi_free(c);
     n->cluster = NULL;
 }
@@ -252,7 +307,47 @@ int cluster_attach(struct node *n, cluster_set_master_fn *set_master)
     n->cluster = c;
     n->key_gate = cluster_key_gate;
     cluster_fence_attach(n, c);
+    publish_served(NULL, n, st);
     node_attach_module(n, &cluster_module);
+    return 0;
+}
+
+int cluster_save(const struct cluster *c, char *err, size_t errlen)
+{
+    return state_save(c, cluster_now(c), err, errlen);
+}
+
+int cluster_reset(struct shard *sh, struct cluster *c, bool hard, char *err, size_t errlen)
+{
+    const struct cluster_state *cur = cluster_now(c);
+    struct cluster_state *st = cluster_state_empty();
+    char old_id[CLUSTER_ID_LEN + 1];
+    memcpy(old_id, c->myid, sizeof(old_id));
+    if (hard) {
+        if (make_node_id(c->myid) != 0) {
+            snprintf(err, errlen, "can't draw a node id: getrandom failed");
+            mi_free(st);
+            return -1;
+        }
+    } else {
+        st->version = cur->version; /* the forgotten table is not taken back from its old peers */
+    }
+    if (c->set_master && node_is_replica(sh->node) && c->set_master(sh, NULL, 0, err, errlen) < 0) {
+        memcpy(c->myid, old_id, sizeof(old_id));
+        mi_free(st);
+        return -1;
+    }
+    if (cluster_publish(sh, c, st, err, errlen) != 0) {
+        memcpy(c->myid, old_id, sizeof(old_id));
+        return -1;
+    }
+    for (int w = 0; w < SLOT_COUNT / 64; w++)
+        atomic_store_explicit(&c->importing[w], 0, memory_order_relaxed);
+    memset(&c->role, 0, sizeof(c->role));
+    if (hard)
+        log_notice("CLUSTER RESET HARD: I forgot the cluster, I'm %s now (was %s)", c->myid, old_id);
+    else
+        log_notice("CLUSTER RESET: I forgot the cluster (table version %llu)", (unsigned long long)st->version);
     return 0;
 }
 
@@ -262,7 +357,11 @@ int cluster_publish(struct shard *sh, struct cluster *c, struct cluster_state *s
         mi_free(st);
         return -1;
     }
+    /* no short cut while the state changes: a command between the two
+     * swaps asks the gate, which reads the old state or the new one */
+    publish_served(sh, sh->node, NULL);
     struct cluster_state *old = atomic_exchange_explicit(&c->state, st, memory_order_acq_rel);
+    publish_served(sh, sh->node, st);
     c->generation++;
     char **ptrs = mi_malloc(sizeof(char *));
     ptrs[0] = (char *)old;

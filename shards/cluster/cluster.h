@@ -52,13 +52,20 @@ struct cluster_role {
 };
 
 struct cluster {
-    char myid[CLUSTER_ID_LEN + 1];   /* this node's id, for its whole life (kept in the file) */
+    char myid[CLUSTER_ID_LEN + 1];   /* this node's id (kept in the file); CLUSTER RESET HARD
+                                      * draws a new one on shard 0: read it there only */
     char path[1024];                 /* the cluster config file */
     _Atomic(struct cluster_state *) state; /* never NULL; read with cluster_now */
     cluster_set_master_fn *set_master;     /* see above */
     uint64_t generation;             /* states published since start (shard 0) */
     atomic_bool fenced;              /* writes refused: cut off from the deciders (fence.h) */
     const char *(*write_gate_below)(const struct node *n); /* the gate the fence is put in front of */
+    /* Slots this node is importing (one bit each): a command of a
+     * connection that sent ASKING just before is served here for them
+     * although the table names another group. Written on shard 0 only
+     * (cluster_set_importing; the slot migration of the next issue, CLUSTER
+     * SETSLOT IMPORTING/STABLE/NODE), read by the gate on any shard. */
+    _Atomic uint64_t importing[SLOT_COUNT / 64];
     /* shard 0 only: */
     struct cluster_peers *peers;     /* the links to the other nodes (peers.h) */
     struct cluster_sentinels *sentinels; /* the links to the Sentinels (sentinels.h) */
@@ -70,6 +77,16 @@ struct cluster {
  * Before node_start. Returns 0, or -1 after logging why (a file that cannot
  * be read, parsed or written: the node must not start with another id). */
 int cluster_attach(struct node *n, cluster_set_master_fn *set_master);
+
+/* Mark slot as importing or not (see importing above). Shard 0. */
+void cluster_set_importing(struct cluster *c, int slot, bool on);
+
+/* Is slot being imported by this node? Any shard. */
+static inline bool cluster_importing(const struct cluster *c, int slot)
+{
+    uint64_t word = atomic_load_explicit(&c->importing[slot >> 6], memory_order_relaxed);
+    return (word >> (slot & 63)) & 1;
+}
 
 /* The node's cluster, or NULL in standalone mode. */
 struct cluster *cluster_of(const struct node *n);
@@ -86,6 +103,19 @@ static inline const struct cluster_state *cluster_now(const struct cluster *c)
  * an fsync). Returns 0, or -1 with err set (the file could not be
  * written: st is freed, the state is unchanged). */
 int cluster_publish(struct shard *sh, struct cluster *c, struct cluster_state *st, char *err, size_t errlen);
+
+/* Write the state to the file again (CLUSTER SAVECONFIG). Shard 0.
+ * Returns 0, or -1 with err set. */
+int cluster_save(const struct cluster *c, char *err, size_t errlen);
+
+/* CLUSTER RESET: forget the table, the nodes and the groups (an empty
+ * state, in force and in the file) and be a master again. SOFT keeps the
+ * node's id and the forgotten table's version, so that its old peers do
+ * not give it the same table back (a newer table of a cluster that still
+ * lists the node would, as to any of its nodes); HARD also draws a new id
+ * and starts from version 0: a new node, which ringkv-cluster create
+ * accepts again. Shard 0. Returns 0, or -1 with err set. */
+int cluster_reset(struct shard *sh, struct cluster *c, bool hard, char *err, size_t errlen);
 
 /* The CLUSTER command's rows (shards/cluster/commands.c), registered in
  * every mode: in standalone mode they answer as Redis does without cluster

@@ -1,10 +1,25 @@
-/* commands: the CLUSTER command. Its rows are registered in every mode;
- * without cluster mode every subcommand but KEYSLOT answers Redis's
- * "ERR This instance has cluster support disabled".
+/* commands: the CLUSTER command, and ASKING, READONLY, READWRITE. Their
+ * rows are registered in every mode; without cluster mode every one but
+ * CLUSTER KEYSLOT answers Redis's "ERR This instance has cluster support
+ * disabled". Wrong arguments get Redis 7's exact errors (checked against
+ * redis-server by tests/integration/test_cluster_api.c).
  *
  * In cluster mode, read from the node's state (cluster.h), in Redis Cluster
- * 7's shapes where clients parse them: MYID, NODES (Redis's line format),
- * SLOTS, SHARDS, INFO, COUNTKEYSINSLOT, GETKEYSINSLOT, KEYSLOT.
+ * 7's shapes where clients parse them: MYID, MYSHARDID (7.2), NODES and
+ * REPLICAS/SLAVES (Redis's line format; ping/pong and link state from the
+ * peer links, peers.h), SLOTS, SHARDS, INFO, LINKS, COUNT-FAILURE-REPORTS
+ * (0: no failure reports in ringkv), COUNTKEYSINSLOT and GETKEYSINSLOT (the
+ * stores' keys by slot, store.h), KEYSLOT. RESET [SOFT|HARD] forgets the
+ * table (cluster.h, cluster_reset), SAVECONFIG writes the file again,
+ * SETSLOT IMPORTING/STABLE mark a slot for ASKING (the gate, cluster.h).
+ * ASKING sets a flag for the next command (route.c wears it off),
+ * READONLY/READWRITE one for the connection (struct client).
+ *
+ * MEET, FORGET, REPLICATE, FLUSHSLOTS, BUMPEPOCH, SET-CONFIG-EPOCH,
+ * ADDSLOTS[RANGE], DELSLOTS[RANGE] and SETSLOT NODE check their arguments
+ * as Redis does, then answer "ERR CLUSTER <name> is not used by ringkv:
+ * <why>": nodes, groups and slots are the table ringkv-cluster pushes.
+ * SETSLOT MIGRATING is the next issue's (moving slots live).
  *
  * For the admin tool (ringkv-cluster), one internal subcommand:
  *
@@ -42,19 +57,19 @@
  * asked, on the peer link, for replication's lossless FAILOVER TO this
  * node: it pauses writes, waits until this node has its whole stream and
  * hands over; the promotion is then recorded as any promotion outside the
- * cluster layer is (roles.c). +OK once asked, as Redis answers.
- *
- * The other subcommands of Redis Cluster are known (their arity and COMMAND
- * INFO are Redis's) and refused in cluster mode until they are built. */
+ * cluster layer is (roles.c). +OK once asked, as Redis answers. */
 #include <inttypes.h>
+#include <sys/socket.h>
 #include <mimalloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/command.h"
+#include "core/config.h"
 #include "core/numbers.h"
 #include "core/reply.h"
+#include "net/loop.h"
 #include "shards/cluster/cluster.h"
 #include "shards/cluster/peers.h"
 #include "shards/node.h"
@@ -73,18 +88,20 @@ static struct cluster *cluster_or_refuse(struct exec_ctx *ctx)
     return c;
 }
 
+/* An argument for an error text: at most 128 bytes of it. */
+#define ARG_FMT "%.*s"
+#define ARG(sl) (int)((sl).len > 128 ? 128 : (sl).len), (sl).ptr
+
+/* Redis's answer to a subcommand with one argument too many. */
+static void reply_syntax_error_of(struct exec_ctx *ctx)
+{
+    reply_errorf(ctx->reply, "ERR unknown subcommand or wrong number of arguments for '" ARG_FMT
+                 "'. Try CLUSTER HELP.", ARG(ctx->argv[1]));
+}
+
 static void cmd_cluster_keyslot(struct exec_ctx *ctx)
 {
     reply_int(ctx->reply, (long long)key_slot(ctx->argv[2].ptr, ctx->argv[2].len));
-}
-
-/* Subcommands not built yet. */
-static void cmd_cluster_other(struct exec_ctx *ctx)
-{
-    if (!cluster_or_refuse(ctx))
-        return;
-    reply_errorf(ctx->reply, "ERR CLUSTER %.*s is not supported by ringkv yet",
-                 (int)(ctx->argv[1].len > 32 ? 32 : ctx->argv[1].len), ctx->argv[1].ptr);
 }
 
 static void cmd_cluster_help(struct exec_ctx *ctx)
@@ -109,6 +126,22 @@ static void cmd_cluster_help(struct exec_ctx *ctx)
         "    Return the slot ranges and the nodes serving each.",
         "FAILOVER [FORCE|TAKEOVER]",
         "    Promote this replica: by the master's hand-over (default), or at once (FORCE, TAKEOVER).",
+        "REPLICAS <node-id>",
+        "    Return the replicas of a master, in NODES's format (SLAVES: the same).",
+        "RESET [HARD|SOFT]",
+        "    Forget the cluster (HARD: with a new node id). Not on a master holding keys.",
+        "LINKS",
+        "    Return the links to the other nodes.",
+        "MYSHARDID",
+        "    Return the id of this node's group.",
+        "COUNT-FAILURE-REPORTS <node-id>",
+        "    Return 0: ringkv's nodes send no failure reports (Sentinels decide failovers).",
+        "SAVECONFIG",
+        "    Write the cluster config file again.",
+        "SETSLOT <slot> IMPORTING <node-id>|STABLE",
+        "    Mark (or unmark) a slot this node imports: ASKING connections are served it.",
+        "MEET, FORGET, REPLICATE, FLUSHSLOTS, BUMPEPOCH, SET-CONFIG-EPOCH, ADDSLOTS, DELSLOTS",
+        "    Not used by ringkv: the slot table is pushed by ringkv-cluster.",
         "RINGKV-SETSTATE <expected-version> <state>",
         "    Replace the cluster state (ringkv's admin tool).",
         "RINGKV-VERSIONS",
@@ -157,26 +190,50 @@ static void slot_ranges_text(const struct cluster_state *st, int g, struct buf *
     }
 }
 
-/* Redis's line: <id> <ip>:<port>@<cport> <flags> <master-id|-> <ping-sent>
- * <pong-recv> <config-epoch> <link-state> <slot ranges...>. The bus port
- * is port + 10000 as Redis's default (ringkv has no bus: peers talk over the
- * normal port); no ping/pong times yet (0). */
-static void nodes_text(const struct cluster *c, const struct cluster_state *st, int port, struct buf *out)
+/* One node's line in Redis 7's format, without the newline:
+ *   <id> <ip>:<port>@<cport> <flags> <master-id|-> <ping-sent> <pong-recv>
+ *   <config-epoch> <link-state> <slot ranges...>
+ * The bus port is port + 10000 as Redis's default (ringkv has no bus: the
+ * peers talk over the normal port). flags: myself, master or slave, fail?
+ * once the node has not answered its peer link for cluster-node-timeout,
+ * fail after twice that (ringkv's own judgement: nodes do not vote, the
+ * Sentinels decide failovers), noaddr without an address. ping-sent,
+ * pong-recv (unix ms, 0: none) and the link state are the peer link's
+ * (peers.h). The config epoch is the group record's. On shard 0. */
+static void node_line(const struct cluster *c, const struct cluster_state *st, int i, int64_t now_ms,
+                      long long timeout_ms, struct buf *out)
+{
+    const struct cluster_node *nd = &st->nodes[i];
+    const struct cluster_group *gr = &st->groups[nd->group];
+    bool master = gr->master == i, myself = i == st->myself;
+    struct cluster_peer_view v = { .connected = true };
+    if (!myself && !cluster_peers_view(c, nd->id, now_ms, &v))
+        v.connected = false;
+    const char *fail = "";
+    if (!myself && timeout_ms > 0 && v.silent_ms > 2 * timeout_ms)
+        fail = ",fail";
+    else if (!myself && timeout_ms > 0 && v.silent_ms > timeout_ms)
+        fail = ",fail?";
+    buf_printf(out, "%s %s:%d@%d %s%s%s%s %s %" PRId64 " %" PRId64 " %" PRIu64 " %s", nd->id, nd->ip, nd->port,
+               nd->port + 10000, myself ? "myself," : "", master ? "master" : "slave", fail,
+               nd->ip[0] ? "" : ",noaddr", master ? "-" : st->nodes[gr->master].id, myself ? 0 : v.ping_sent_ms,
+               myself ? 0 : v.pong_recv_ms, gr->epoch, v.connected ? "connected" : "disconnected");
+    if (master)
+        slot_ranges_text(st, nd->group, out);
+}
+
+static void nodes_text(const struct cluster *c, const struct cluster_state *st, struct shard *sh, int64_t now_ms,
+                       struct buf *out)
 {
     if (st->myself < 0) {
         /* not in a table yet: only itself, as a new Redis node prints */
+        int port = sh->node->port;
         buf_printf(out, "%s :%d@%d myself,master - 0 0 0 connected\n", c->myid, port, port + 10000);
         return;
     }
+    long long timeout = config_load(&sh->node->config, cluster_node_timeout);
     for (int i = 0; i < st->nnodes; i++) {
-        const struct cluster_node *nd = &st->nodes[i];
-        const struct cluster_group *gr = &st->groups[nd->group];
-        bool master = gr->master == i;
-        buf_printf(out, "%s %s:%d@%d %s%s %s 0 0 %" PRIu64 " connected", nd->id, nd->ip, nd->port,
-                   nd->port + 10000, i == st->myself ? "myself," : "", master ? "master" : "slave",
-                   master ? "-" : st->nodes[gr->master].id, gr->epoch);
-        if (master)
-            slot_ranges_text(st, nd->group, out);
+        node_line(c, st, i, now_ms, timeout, out);
         buf_append_str(out, "\n");
     }
 }
@@ -188,7 +245,7 @@ static void cmd_cluster_nodes(struct exec_ctx *ctx)
         return;
     struct buf text;
     buf_init(&text);
-    nodes_text(c, cluster_now(c), ctx->shard->node->port, &text);
+    nodes_text(c, cluster_now(c), ctx->shard, ctx->now_ms, &text);
     reply_verbatim(ctx->reply, text.data, text.len);
     buf_free(&text);
 }
@@ -360,41 +417,31 @@ static void cmd_cluster_info(struct exec_ctx *ctx)
 /* ------------------------------------------- COUNTKEYSINSLOT, GETKEYSINSLOT */
 
 /* Both run on every shard (CMD_ALL_SHARDS); only the shard owning the slot
- * has its keys, and it walks its whole store for them (no index of keys by
- * slot yet: O(keys of the shard), an admin command). */
+ * has its keys, and it has them by slot (store.h, slot_index.h): the count
+ * is O(1), the keys O(keys of the slot). The cluster module indexes each
+ * shard's store at its first tick (and again after a replica's full sync
+ * replaced the store); a command before that indexes it at once. */
 struct slot_keys {
-    unsigned slot;
-    long long max;          /* GETKEYSINSLOT's count; -1: only count */
+    long long max;
     long long count;
     struct slice *keys;
-    size_t cap;
 };
 
 static void collect_slot_key(void *arg, struct entry *e)
 {
     struct slot_keys *a = arg;
-    const char *k = entry_key(e);
-    size_t len = entry_key_len(e);
-    if (key_slot(k, len) != a->slot || (a->max >= 0 && a->count >= a->max))
-        return;
-    if (a->max >= 0) {
-        if ((size_t)a->count == a->cap) {
-            a->cap = a->cap ? 2 * a->cap : 16;
-            a->keys = mi_realloc(a->keys, a->cap * sizeof(struct slice));
-        }
-        a->keys[a->count] = (struct slice){ k, len };
-    }
-    a->count++;
+    a->keys[a->count++] = (struct slice){ entry_key(e), entry_key_len(e) };
 }
 
-static void walk_slot(struct exec_ctx *ctx, struct slot_keys *a)
+/* The shard's store when it holds the slot's keys, indexed; NULL when the
+ * slot is another shard's. */
+static struct store *slot_store(struct exec_ctx *ctx, unsigned slot)
 {
-    if (shard_of_slot(ctx->shard->node, a->slot) != ctx->shard->id)
-        return;
-    uint64_t cursor = 0;
-    do
-        cursor = store_scan(ctx->store, cursor, 1024, ctx->now_ms, collect_slot_key, a);
-    while (cursor != 0 && (a->max < 0 || a->count < a->max));
+    if (shard_of_slot(ctx->shard->node, slot) != ctx->shard->id)
+        return NULL;
+    if (!store_slots_indexed(ctx->store))
+        store_index_slots(ctx->store);
+    return ctx->store;
 }
 
 static void cmd_cluster_countkeysinslot(struct exec_ctx *ctx)
@@ -410,9 +457,8 @@ static void cmd_cluster_countkeysinslot(struct exec_ctx *ctx)
         reply_error(ctx->reply, "ERR Invalid slot");
         return;
     }
-    struct slot_keys a = { .slot = (unsigned)slot, .max = -1 };
-    walk_slot(ctx, &a);
-    reply_int(ctx->reply, a.count);
+    struct store *st = slot_store(ctx, (unsigned)slot);
+    reply_int(ctx->reply, st ? (long long)store_slot_count(st, (unsigned)slot) : 0);
 }
 
 static void cmd_cluster_getkeysinslot(struct exec_ctx *ctx)
@@ -428,8 +474,15 @@ static void cmd_cluster_getkeysinslot(struct exec_ctx *ctx)
         reply_error(ctx->reply, "ERR Invalid slot or number of keys");
         return;
     }
-    struct slot_keys a = { .slot = (unsigned)slot, .max = max };
-    walk_slot(ctx, &a);
+    struct slot_keys a = { .max = max };
+    struct store *st = slot_store(ctx, (unsigned)slot);
+    if (st && max > 0) {
+        size_t n = store_slot_count(st, (unsigned)slot);
+        if ((long long)n > max)
+            n = (size_t)max;
+        a.keys = mi_malloc((n ? n : 1) * sizeof(struct slice));
+        store_slot_keys(st, (unsigned)slot, n, ctx->now_ms, collect_slot_key, &a);
+    }
     reply_array(ctx->reply, (size_t)a.count);
     for (long long i = 0; i < a.count; i++)
         reply_bulk(ctx->reply, a.keys[i].ptr, a.keys[i].len);
@@ -558,7 +611,7 @@ static void cmd_cluster_failover(struct exec_ctx *ctx)
             return;
         }
     } else if (ctx->argc > 3) {
-        reply_error(ctx->reply, "ERR syntax error");
+        reply_syntax_error_of(ctx);
         return;
     }
     const struct cluster_state *st = cluster_now(c);
@@ -582,50 +635,527 @@ static void cmd_cluster_failover(struct exec_ctx *ctx)
     reply_ok(ctx->reply);
 }
 
+/* ------------------------------------------------- REPLICAS, SLAVES */
+
+/* The index of the node named by an id argument in st, or -1. */
+static int node_by_id_arg(const struct cluster_state *st, struct slice id)
+{
+    if (id.len != CLUSTER_ID_LEN)
+        return -1;
+    for (int i = 0; i < st->nnodes; i++)
+        if (memcmp(st->nodes[i].id, id.ptr, CLUSTER_ID_LEN) == 0)
+            return i;
+    return -1;
+}
+
+/* Is id this node (also before any table)? */
+static bool is_myself(const struct cluster *c, struct slice id)
+{
+    return id.len == CLUSTER_ID_LEN && memcmp(c->myid, id.ptr, CLUSTER_ID_LEN) == 0;
+}
+
+/* CLUSTER REPLICAS|SLAVES <id>: the replicas of a master, one NODES line
+ * each. On shard 0 (the lines show the peer links). */
+static void cmd_cluster_replicas(struct exec_ctx *ctx)
+{
+    struct cluster *c = cluster_or_refuse(ctx);
+    if (!c)
+        return;
+    const struct cluster_state *st = cluster_now(c);
+    int i = node_by_id_arg(st, ctx->argv[2]);
+    if (i < 0) {
+        if (is_myself(c, ctx->argv[2])) { /* no table: a master without replicas */
+            reply_array(ctx->reply, 0);
+            return;
+        }
+        reply_errorf(ctx->reply, "ERR Unknown node " ARG_FMT, ARG(ctx->argv[2]));
+        return;
+    }
+    if (!cluster_node_is_master(st, i)) {
+        reply_error(ctx->reply, "ERR The specified node is not a master");
+        return;
+    }
+    long long timeout = config_load(&ctx->shard->node->config, cluster_node_timeout);
+    reply_array(ctx->reply, (size_t)(group_size(st, st->nodes[i].group) - 1));
+    for (int k = 0; k < st->nnodes; k++) {
+        if (k == i || st->nodes[k].group != st->nodes[i].group)
+            continue;
+        struct buf line;
+        buf_init(&line);
+        node_line(c, st, k, ctx->now_ms, timeout, &line);
+        reply_bulk(ctx->reply, line.data, line.len);
+        buf_free(&line);
+    }
+}
+
+/* ------------------------------------------------------------- RESET */
+
+/* The keys of the whole node, as the shards last published them (each
+ * shard's count is refreshed every turn of its loop). */
+static long long node_keys(const struct node *n)
+{
+    long long keys = 0;
+    for (int i = 0; i < n->nshards; i++)
+        keys += (long long)__atomic_load_n(&n->shards[i]->stats.keys, __ATOMIC_RELAXED);
+    return keys;
+}
+
+/* Is this node a master (a replica of nobody)? */
+static bool node_is_master(const struct exec_ctx *ctx)
+{
+    return !node_is_replica(ctx->shard->node);
+}
+
+/* CLUSTER RESET [HARD|SOFT] (cluster.h, cluster_reset): refused on a
+ * master holding keys, as Redis does. */
+static void cmd_cluster_reset(struct exec_ctx *ctx)
+{
+    struct cluster *c = cluster_or_refuse(ctx);
+    if (!c)
+        return;
+    bool hard = false;
+    if (ctx->argc == 3) {
+        if (ctx->argv[2].len == 4 && strncasecmp(ctx->argv[2].ptr, "hard", 4) == 0)
+            hard = true;
+        else if (!(ctx->argv[2].len == 4 && strncasecmp(ctx->argv[2].ptr, "soft", 4) == 0)) {
+            reply_error(ctx->reply, "ERR syntax error");
+            return;
+        }
+    } else if (ctx->argc > 3) {
+        reply_syntax_error_of(ctx);
+        return;
+    }
+    if (node_is_master(ctx) && node_keys(ctx->shard->node) != 0) {
+        reply_error(ctx->reply, "ERR CLUSTER RESET can't be called with master nodes containing keys");
+        return;
+    }
+    char err[300];
+    if (cluster_reset(ctx->shard, c, hard, err, sizeof(err)) != 0) {
+        reply_errorf(ctx->reply, "ERR %s", err);
+        return;
+    }
+    reply_ok(ctx->reply);
+}
+
+/* ------------------------------- COUNT-FAILURE-REPORTS, LINKS, MYSHARDID */
+
+/* ringkv's nodes send no failure reports (the Sentinels decide failovers):
+ * 0 for any known node. */
+static void cmd_cluster_count_failure_reports(struct exec_ctx *ctx)
+{
+    struct cluster *c = cluster_or_refuse(ctx);
+    if (!c)
+        return;
+    if (node_by_id_arg(cluster_now(c), ctx->argv[2]) < 0 && !is_myself(c, ctx->argv[2])) {
+        reply_errorf(ctx->reply, "ERR Unknown node " ARG_FMT, ARG(ctx->argv[2]));
+        return;
+    }
+    reply_int(ctx->reply, 0);
+}
+
+/* CLUSTER LINKS: the peer links, in Redis 7's shape. ringkv's links are
+ * made one way (each node links to every other: "to"); the other nodes'
+ * links to this one are its clients named cluster-peer. On shard 0. */
+static void cmd_cluster_links(struct exec_ctx *ctx)
+{
+    struct cluster *c = cluster_or_refuse(ctx);
+    if (!c)
+        return;
+    const struct cluster_state *st = cluster_now(c);
+    struct cluster_peer_view v[64];
+    int who[64], n = 0;
+    for (int i = 0; i < st->nnodes && n < 64; i++)
+        if (i != st->myself && cluster_peers_view(c, st->nodes[i].id, ctx->now_ms, &v[n]) && v[n].connected)
+            who[n++] = i;
+    reply_array(ctx->reply, (size_t)n);
+    for (int k = 0; k < n; k++) {
+        reply_map(ctx->reply, 6);
+        reply_bulk_str(ctx->reply, "direction");
+        reply_bulk_str(ctx->reply, "to");
+        reply_bulk_str(ctx->reply, "node");
+        reply_bulk_str(ctx->reply, st->nodes[who[k]].id);
+        reply_bulk_str(ctx->reply, "create-time");
+        reply_int(ctx->reply, v[k].link_created_ms);
+        reply_bulk_str(ctx->reply, "events");
+        reply_bulk_str(ctx->reply, v[k].send_buffer_used ? "rw" : "r");
+        reply_bulk_str(ctx->reply, "send-buffer-allocated");
+        reply_int(ctx->reply, (long long)v[k].send_buffer_used);
+        reply_bulk_str(ctx->reply, "send-buffer-used");
+        reply_int(ctx->reply, (long long)v[k].send_buffer_used);
+    }
+}
+
+/* CLUSTER MYSHARDID (Redis 7.2): the id of this node's group, the same on
+ * every node of it: the group's number in 40 hex digits; a node in no
+ * table is a group of its own (its node id). */
+static void cmd_cluster_myshardid(struct exec_ctx *ctx)
+{
+    struct cluster *c = cluster_or_refuse(ctx);
+    if (!c)
+        return;
+    const struct cluster_state *st = cluster_now(c);
+    if (st->myself < 0) {
+        reply_bulk_str(ctx->reply, c->myid);
+        return;
+    }
+    char id[CLUSTER_ID_LEN + 1];
+    snprintf(id, sizeof(id), "%040" PRIx32, st->groups[st->nodes[st->myself].group].id);
+    reply_bulk_str(ctx->reply, id);
+}
+
+/* ------------------------------------- SAVECONFIG, and what ringkv-cluster does */
+
+static void cmd_cluster_saveconfig(struct exec_ctx *ctx)
+{
+    struct cluster *c = cluster_or_refuse(ctx);
+    if (!c)
+        return;
+    char err[300];
+    if (cluster_save(c, err, sizeof(err)) != 0) {
+        reply_errorf(ctx->reply, "ERR error saving the cluster node config: %s", err);
+        return;
+    }
+    reply_ok(ctx->reply);
+}
+
+/* The subcommands with which Redis's nodes build a cluster by hand answer,
+ * once their arguments are good by Redis's rules, why ringkv does not take
+ * them: the nodes, groups and slots are the table ringkv-cluster pushes,
+ * and a group's epoch moves only with its master. */
+#define WHY_TABLE "the nodes, groups and slots of a ringkv cluster are the slot table that ringkv-cluster pushes"
+static void refuse_by_design(struct exec_ctx *ctx, const char *why)
+{
+    char name[32];
+    size_t n = ctx->argv[1].len < sizeof(name) - 1 ? ctx->argv[1].len : sizeof(name) - 1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = ctx->argv[1].ptr[i];
+        name[i] = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
+    }
+    name[n] = '\0';
+    reply_errorf(ctx->reply, "ERR CLUSTER %s is not used by ringkv: %s", name, why);
+}
+
+static void cmd_cluster_bumpepoch(struct exec_ctx *ctx)
+{
+    if (cluster_or_refuse(ctx))
+        refuse_by_design(ctx, "a group's epoch moves only when its master changes (a failover)");
+}
+
+static void cmd_cluster_set_config_epoch(struct exec_ctx *ctx)
+{
+    if (!cluster_or_refuse(ctx))
+        return;
+    long long epoch;
+    if (!parse_ll(ctx->argv[2], &epoch)) {
+        reply_error(ctx->reply, ERR_NOT_INT);
+        return;
+    }
+    if (epoch < 0) {
+        reply_errorf(ctx->reply, "ERR Invalid config epoch specified: %lld", epoch);
+        return;
+    }
+    refuse_by_design(ctx, "a group's epoch moves only when its master changes (a failover)");
+}
+
+static void cmd_cluster_meet(struct exec_ctx *ctx)
+{
+    if (!cluster_or_refuse(ctx))
+        return;
+    if (ctx->argc > 5) {
+        reply_syntax_error_of(ctx);
+        return;
+    }
+    long long port, cport;
+    if (!parse_ll(ctx->argv[3], &port)) {
+        reply_errorf(ctx->reply, "ERR Invalid TCP base port specified: " ARG_FMT, ARG(ctx->argv[3]));
+        return;
+    }
+    if (ctx->argc == 5 && !parse_ll(ctx->argv[4], &cport)) {
+        reply_errorf(ctx->reply, "ERR Invalid TCP bus port specified: " ARG_FMT, ARG(ctx->argv[4]));
+        return;
+    }
+    char ip[64];
+    struct sockaddr_storage ss;
+    snprintf(ip, sizeof(ip), "%.*s", (int)(ctx->argv[2].len < sizeof(ip) ? ctx->argv[2].len : 0), ctx->argv[2].ptr);
+    if (port < 0 || port > 65535 || (ctx->argc == 5 && (cport < 0 || cport > 65535)) || !ip[0] ||
+        memchr(ctx->argv[2].ptr, '\0', ctx->argv[2].len) || loop_parse_addr(ip, (int)port, &ss) != 0) {
+        reply_errorf(ctx->reply, "ERR Invalid node address specified: " ARG_FMT ":" ARG_FMT, ARG(ctx->argv[2]),
+                     ARG(ctx->argv[3]));
+        return;
+    }
+    refuse_by_design(ctx, WHY_TABLE " (ringkv-cluster create)");
+}
+
+static void cmd_cluster_forget(struct exec_ctx *ctx)
+{
+    struct cluster *c = cluster_or_refuse(ctx);
+    if (!c)
+        return;
+    const struct cluster_state *st = cluster_now(c);
+    int i = node_by_id_arg(st, ctx->argv[2]);
+    if (i < 0 && !is_myself(c, ctx->argv[2])) {
+        reply_errorf(ctx->reply, "ERR Unknown node " ARG_FMT, ARG(ctx->argv[2]));
+        return;
+    }
+    if (is_myself(c, ctx->argv[2])) {
+        reply_error(ctx->reply, "ERR I tried hard but I can't forget myself...");
+        return;
+    }
+    if (st->myself >= 0 && !cluster_node_is_master(st, st->myself) &&
+        st->groups[st->nodes[st->myself].group].master == i) {
+        reply_error(ctx->reply, "ERR Can't forget my master!");
+        return;
+    }
+    refuse_by_design(ctx, WHY_TABLE);
+}
+
+static void cmd_cluster_replicate(struct exec_ctx *ctx)
+{
+    struct cluster *c = cluster_or_refuse(ctx);
+    if (!c)
+        return;
+    const struct cluster_state *st = cluster_now(c);
+    int i = node_by_id_arg(st, ctx->argv[2]);
+    if (i < 0 && !is_myself(c, ctx->argv[2])) {
+        reply_errorf(ctx->reply, "ERR Unknown node " ARG_FMT, ARG(ctx->argv[2]));
+        return;
+    }
+    if (is_myself(c, ctx->argv[2])) {
+        reply_error(ctx->reply, "ERR Can't replicate myself");
+        return;
+    }
+    if (!cluster_node_is_master(st, i)) {
+        reply_error(ctx->reply, "ERR I can only replicate a master, not a replica.");
+        return;
+    }
+    refuse_by_design(ctx, "a node replicates its group's master as the slot table says (ringkv-cluster create "
+                          "--replicas)");
+}
+
+static void cmd_cluster_flushslots(struct exec_ctx *ctx)
+{
+    if (!cluster_or_refuse(ctx))
+        return;
+    if (node_keys(ctx->shard->node) != 0) {
+        reply_error(ctx->reply, "ERR DB must be empty to perform CLUSTER FLUSHSLOTS.");
+        return;
+    }
+    refuse_by_design(ctx, WHY_TABLE);
+}
+
+/* A slot argument by Redis's rule, or -1 after answering. */
+static int slot_arg(struct exec_ctx *ctx, struct slice a)
+{
+    long long slot;
+    if (!parse_ll(a, &slot) || slot < 0 || slot >= SLOT_COUNT) {
+        reply_error(ctx->reply, "ERR Invalid or out of range slot");
+        return -1;
+    }
+    return (int)slot;
+}
+
+/* ADDSLOTS/DELSLOTS <slot>..., ADDSLOTSRANGE/DELSLOTSRANGE <start> <end>...:
+ * Redis's checks of the arguments, then the refusal. */
+static void cmd_cluster_slots_by_hand(struct exec_ctx *ctx)
+{
+    if (!cluster_or_refuse(ctx))
+        return;
+    bool range = ctx->argv[1].len > 5 && strncasecmp(ctx->argv[1].ptr + ctx->argv[1].len - 5, "range", 5) == 0;
+    bool add = ctx->argv[1].len >= 3 && strncasecmp(ctx->argv[1].ptr, "add", 3) == 0;
+    if (range && ctx->argc % 2 == 1) {
+        reply_errorf(ctx->reply, "ERR wrong number of arguments for 'cluster|%s' command",
+                     add ? "addslotsrange" : "delslotsrange");
+        return;
+    }
+    const struct cluster_state *st = cluster_now(cluster_of(ctx->shard->node));
+    for (int a = 2; a < ctx->argc; a += range ? 2 : 1) {
+        int start = slot_arg(ctx, ctx->argv[a]), end = start;
+        if (start < 0)
+            return;
+        if (range) {
+            end = slot_arg(ctx, ctx->argv[a + 1]);
+            if (end < 0)
+                return;
+            if (start > end) {
+                reply_errorf(ctx->reply, "ERR start slot number %d is greater than end slot number %d", start, end);
+                return;
+            }
+        }
+        for (int sl = start; sl <= end; sl++) {
+            bool assigned = st->slot_group[sl] != CLUSTER_NO_GROUP;
+            if (add && assigned) {
+                reply_errorf(ctx->reply, "ERR Slot %d is already busy", sl);
+                return;
+            }
+            if (!add && !assigned) {
+                reply_errorf(ctx->reply, "ERR Slot %d is already unassigned", sl);
+                return;
+            }
+        }
+    }
+    refuse_by_design(ctx, WHY_TABLE);
+}
+
+/* CLUSTER SETSLOT <slot> IMPORTING <id> | STABLE | MIGRATING <id> | NODE
+ * <id>. IMPORTING and STABLE mark the slot for the gate (cluster.h: an
+ * ASKING connection is served it here); MIGRATING and NODE are the next
+ * issue's (moving slots live). Redis's errors. On shard 0. */
+static void cmd_cluster_setslot(struct exec_ctx *ctx)
+{
+    struct cluster *c = cluster_or_refuse(ctx);
+    if (!c)
+        return;
+    if (!node_is_master(ctx)) {
+        reply_error(ctx->reply, "ERR Please use SETSLOT only with masters.");
+        return;
+    }
+    int slot = slot_arg(ctx, ctx->argv[2]);
+    if (slot < 0)
+        return;
+    const struct cluster_state *st = cluster_now(c);
+    struct slice action = ctx->argv[3];
+#define ACTION_IS(w) (action.len == sizeof(w) - 1 && strncasecmp(action.ptr, w, sizeof(w) - 1) == 0)
+    unsigned g = st->slot_group[slot];
+    bool mine = g != CLUSTER_NO_GROUP && st->myself >= 0 && st->groups[g].master == st->myself;
+    if (ACTION_IS("importing") && ctx->argc == 5) {
+        if (mine) {
+            reply_errorf(ctx->reply, "ERR I'm already the owner of hash slot %d", slot);
+            return;
+        }
+        int n = node_by_id_arg(st, ctx->argv[4]);
+        if (n < 0) {
+            reply_errorf(ctx->reply, "ERR I don't know about node " ARG_FMT, ARG(ctx->argv[4]));
+            return;
+        }
+        if (!cluster_node_is_master(st, n)) {
+            reply_error(ctx->reply, "ERR Target node is not a master");
+            return;
+        }
+        cluster_set_importing(c, slot, true);
+        reply_ok(ctx->reply);
+    } else if (ACTION_IS("stable") && ctx->argc == 4) {
+        cluster_set_importing(c, slot, false);
+        reply_ok(ctx->reply);
+    } else if (ACTION_IS("migrating") && ctx->argc == 5) {
+        if (!mine) {
+            reply_errorf(ctx->reply, "ERR I'm not the owner of hash slot %d", slot);
+            return;
+        }
+        if (node_by_id_arg(st, ctx->argv[4]) < 0) {
+            reply_errorf(ctx->reply, "ERR I don't know about node " ARG_FMT, ARG(ctx->argv[4]));
+            return;
+        }
+        reply_error(ctx->reply, "ERR CLUSTER SETSLOT MIGRATING is not supported by ringkv yet: slots move "
+                                "between groups by a new slot table");
+    } else if (ACTION_IS("node") && ctx->argc == 5) {
+        if (node_by_id_arg(st, ctx->argv[4]) < 0) {
+            reply_errorf(ctx->reply, "ERR Unknown node " ARG_FMT, ARG(ctx->argv[4]));
+            return;
+        }
+        refuse_by_design(ctx, WHY_TABLE);
+    } else {
+        reply_error(ctx->reply, "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP");
+    }
+#undef ACTION_IS
+}
+
+/* ------------------------------------------- ASKING, READONLY, READWRITE */
+
+/* ASKING: the connection's next command (or the transaction it opens) may
+ * use a slot this node is importing (cluster.h, the gate); route.c makes
+ * the flag wear off. */
+static void cmd_asking(struct exec_ctx *ctx)
+{
+    if (!cluster_or_refuse(ctx))
+        return;
+    if (ctx->client)
+        ctx->client->asking = 2;
+    reply_ok(ctx->reply);
+}
+
+/* READONLY / READWRITE: whether this connection's reads of the slots of
+ * this node's group are served here when the node is a replica (writes are
+ * redirected to the master either way). */
+static void cmd_readonly(struct exec_ctx *ctx)
+{
+    if (!cluster_or_refuse(ctx))
+        return;
+    if (ctx->client)
+        ctx->client->read_replica = true;
+    reply_ok(ctx->reply);
+}
+
+static void cmd_readwrite(struct exec_ctx *ctx)
+{
+    if (!cluster_or_refuse(ctx))
+        return;
+    if (ctx->client)
+        ctx->client->read_replica = false;
+    reply_ok(ctx->reply);
+}
+
 /* ------------------------------------------------------------- rows */
 
 #define F_CLUSTER (CMD_CONN | CMD_STALE)
-#define OTHER_ROW(nm, ar, fl, since_, summ) \
-    ROW(nm, ar, F_CLUSTER | (fl), 0, 0, 0, cmd_cluster_other, NULL, "cluster", since_, summ)
+/* on shard 0, the one writer of the state and keeper of the peer links */
+#define F_SHARD0 (CMD_SHARD0 | CMD_STALE)
 static struct command cluster_subcommands[] = {
     ROW("keyslot", 3, F_CLUSTER, 0, 0, 0, cmd_cluster_keyslot, NULL, "cluster", "3.0.0",
         "Returns the hash slot of the specified key"),
     ROW("slots", 2, F_CLUSTER, 0, 0, 0, cmd_cluster_slots, NULL, "cluster", "3.0.0",
         "Get array of Cluster slot to node mappings"),
-    ROW("shards", 2, F_CLUSTER, 0, 0, 0, cmd_cluster_shards, NULL, "cluster", "7.0.0",
+    ROW("shards", 2, F_SHARD0, 0, 0, 0, cmd_cluster_shards, NULL, "cluster", "7.0.0",
         "Get array of cluster slots to node mappings"),
-    ROW("nodes", 2, F_CLUSTER, 0, 0, 0, cmd_cluster_nodes, NULL, "cluster", "3.0.0",
+    ROW("nodes", 2, F_SHARD0, 0, 0, 0, cmd_cluster_nodes, NULL, "cluster", "3.0.0",
         "Get Cluster config for the node"),
     ROW("info", 2, F_CLUSTER, 0, 0, 0, cmd_cluster_info, NULL, "cluster", "3.0.0",
         "Provides info about Redis Cluster node state"),
-    ROW("myid", 2, F_CLUSTER, 0, 0, 0, cmd_cluster_myid, NULL, "cluster", "3.0.0",
+    ROW("myid", 2, F_SHARD0, 0, 0, 0, cmd_cluster_myid, NULL, "cluster", "3.0.0",
         "Return the node id"),
-    OTHER_ROW("links", 2, 0, "7.0.0", "Returns a list of all TCP links to and from peer nodes in cluster"),
+    ROW("myshardid", 2, F_SHARD0, 0, 0, 0, cmd_cluster_myshardid, NULL, "cluster", "7.2.0",
+        "Return the node shard id"),
+    ROW("links", 2, F_SHARD0, 0, 0, 0, cmd_cluster_links, NULL, "cluster", "7.0.0",
+        "Returns a list of all TCP links to and from peer nodes in cluster"),
     ROW("countkeysinslot", 3, CMD_ALL_SHARDS | CMD_STALE, 0, 0, 0, cmd_cluster_countkeysinslot,
         merge_sum_int, "cluster", "3.0.0", "Return the number of local keys in the specified hash slot"),
     ROW("getkeysinslot", 4, CMD_ALL_SHARDS | CMD_STALE, 0, 0, 0, cmd_cluster_getkeysinslot,
         merge_concat_arrays, "cluster", "3.0.0", "Return local key names in the specified hash slot"),
     ROW("help", 2, F_CLUSTER | CMD_LOADING, 0, 0, 0, cmd_cluster_help, NULL, "cluster", "5.0.0",
         "Show helpful text about the different subcommands"),
-    OTHER_ROW("addslots", -3, CMD_ADMIN, "3.0.0", "Assign new hash slots to receiving node"),
-    OTHER_ROW("addslotsrange", -4, CMD_ADMIN, "7.0.0", "Assign new hash slots to receiving node"),
-    OTHER_ROW("bumpepoch", 2, CMD_ADMIN, "3.0.0", "Advance the cluster config epoch"),
-    OTHER_ROW("count-failure-reports", 3, CMD_ADMIN, "3.0.0",
-              "Return the number of failure reports active for a given node"),
-    OTHER_ROW("delslots", -3, CMD_ADMIN, "3.0.0", "Set hash slots as unbound in receiving node"),
-    OTHER_ROW("delslotsrange", -4, CMD_ADMIN, "7.0.0", "Set hash slots as unbound in receiving node"),
+    ROW("addslots", -3, F_SHARD0 | CMD_ADMIN, 0, 0, 0, cmd_cluster_slots_by_hand, NULL, "cluster", "3.0.0",
+        "Assign new hash slots to receiving node"),
+    ROW("addslotsrange", -4, F_SHARD0 | CMD_ADMIN, 0, 0, 0, cmd_cluster_slots_by_hand, NULL, "cluster", "7.0.0",
+        "Assign new hash slots to receiving node"),
+    ROW("bumpepoch", 2, F_SHARD0 | CMD_ADMIN, 0, 0, 0, cmd_cluster_bumpepoch, NULL, "cluster", "3.0.0",
+        "Advance the cluster config epoch"),
+    ROW("count-failure-reports", 3, F_SHARD0 | CMD_ADMIN, 0, 0, 0, cmd_cluster_count_failure_reports, NULL,
+        "cluster", "3.0.0", "Return the number of failure reports active for a given node"),
+    ROW("delslots", -3, F_SHARD0 | CMD_ADMIN, 0, 0, 0, cmd_cluster_slots_by_hand, NULL, "cluster", "3.0.0",
+        "Set hash slots as unbound in receiving node"),
+    ROW("delslotsrange", -4, F_SHARD0 | CMD_ADMIN, 0, 0, 0, cmd_cluster_slots_by_hand, NULL, "cluster", "7.0.0",
+        "Set hash slots as unbound in receiving node"),
     ROW("failover", -2, CMD_SHARD0 | CMD_ADMIN | CMD_STALE, 0, 0, 0, cmd_cluster_failover, NULL, "cluster",
         "3.0.0", "Forces a replica to perform a manual failover of its master."),
-    OTHER_ROW("flushslots", 2, CMD_ADMIN, "3.0.0", "Delete a node's own slots information"),
-    OTHER_ROW("forget", 3, CMD_ADMIN, "3.0.0", "Remove a node from the nodes table"),
-    OTHER_ROW("meet", -4, CMD_ADMIN, "3.0.0", "Force a node cluster to handshake with another node"),
-    OTHER_ROW("replicas", 3, CMD_ADMIN, "5.0.0", "List replica nodes of the specified master node"),
-    OTHER_ROW("replicate", 3, CMD_ADMIN, "3.0.0", "Reconfigure a node as a replica of the specified master node"),
-    OTHER_ROW("reset", -2, CMD_ADMIN | CMD_NOSCRIPT, "3.0.0", "Reset a Redis Cluster node"),
-    OTHER_ROW("saveconfig", 2, CMD_ADMIN, "3.0.0", "Forces the node to save cluster state on disk"),
-    OTHER_ROW("set-config-epoch", 3, CMD_ADMIN, "3.0.0", "Set the configuration epoch in a new node"),
-    OTHER_ROW("setslot", -4, CMD_ADMIN, "3.0.0", "Bind a hash slot to a specific node"),
-    OTHER_ROW("slaves", 3, CMD_ADMIN, "3.0.0", "List replica nodes of the specified master node"),
+    ROW("flushslots", 2, F_SHARD0 | CMD_ADMIN, 0, 0, 0, cmd_cluster_flushslots, NULL, "cluster", "3.0.0",
+        "Delete a node's own slots information"),
+    ROW("forget", 3, F_SHARD0 | CMD_ADMIN, 0, 0, 0, cmd_cluster_forget, NULL, "cluster", "3.0.0",
+        "Remove a node from the nodes table"),
+    ROW("meet", -4, F_SHARD0 | CMD_ADMIN, 0, 0, 0, cmd_cluster_meet, NULL, "cluster", "3.0.0",
+        "Force a node cluster to handshake with another node"),
+    ROW("replicas", 3, F_SHARD0 | CMD_ADMIN, 0, 0, 0, cmd_cluster_replicas, NULL, "cluster", "5.0.0",
+        "List replica nodes of the specified master node"),
+    ROW("replicate", 3, F_SHARD0 | CMD_ADMIN, 0, 0, 0, cmd_cluster_replicate, NULL, "cluster", "3.0.0",
+        "Reconfigure a node as a replica of the specified master node"),
+    ROW("reset", -2, F_SHARD0 | CMD_ADMIN | CMD_NOSCRIPT, 0, 0, 0, cmd_cluster_reset, NULL, "cluster", "3.0.0",
+        "Reset a Redis Cluster node"),
+    ROW("saveconfig", 2, F_SHARD0 | CMD_ADMIN, 0, 0, 0, cmd_cluster_saveconfig, NULL, "cluster", "3.0.0",
+        "Forces the node to save cluster state on disk"),
+    ROW("set-config-epoch", 3, F_SHARD0 | CMD_ADMIN, 0, 0, 0, cmd_cluster_set_config_epoch, NULL, "cluster", "3.0.0",
+        "Set the configuration epoch in a new node"),
+    ROW("setslot", -4, F_SHARD0 | CMD_ADMIN, 0, 0, 0, cmd_cluster_setslot, NULL, "cluster", "3.0.0",
+        "Bind a hash slot to a specific node"),
+    ROW("slaves", 3, F_SHARD0 | CMD_ADMIN, 0, 0, 0, cmd_cluster_replicas, NULL, "cluster", "3.0.0",
+        "List replica nodes of the specified master node"),
     ROW("ringkv-setstate", 4, CMD_SHARD0 | CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0,
         cmd_cluster_setstate, NULL, "cluster", "0.1.0",
         "Set the node's cluster state (ringkv's admin tool; compare-and-set on the table version)"),
@@ -639,6 +1169,12 @@ static struct command cluster_subcommands[] = {
 static const struct command cluster_rows[] = {
     CONTAINER("cluster", -2, CMD_CONN, NULL, cluster_subcommands, "cluster", "3.0.0",
               "A container for cluster commands"),
+    ROW("asking", 1, CMD_CONN | CMD_FAST, 0, 0, 0, cmd_asking, NULL, "cluster", "3.0.0",
+        "Sent by cluster clients after an -ASK redirect"),
+    ROW("readonly", 1, CMD_CONN | CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_readonly, NULL, "cluster",
+        "3.0.0", "Enables read queries for a connection to a Redis Cluster replica node"),
+    ROW("readwrite", 1, CMD_CONN | CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_readwrite, NULL, "cluster",
+        "3.0.0", "Disables read queries for a connection to a Redis Cluster replica node"),
 };
 
 void cluster_commands_register(void)

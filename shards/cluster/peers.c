@@ -55,6 +55,10 @@ struct peer {
     int               node;     /* its index in the state the list was made from */
     bool              failover; /* a FAILOVER TO is to be sent on the link */
     bool              down_logged;
+    /* what CLUSTER NODES shows (cluster_peers_view), unix ms */
+    int64_t           since_ms;   /* in the list since */
+    int64_t           ping_ms;    /* the unanswered request was sent at (0: none) */
+    int64_t           pong_ms;    /* its last answer (0: none yet) */
 };
 
 struct cluster_peers {
@@ -111,6 +115,7 @@ static void follow_nodes(struct shard *sh, struct cluster *c, const struct clust
         snprintf(p->ip, sizeof(p->ip), "%s", nd->ip);
         p->port = nd->port;
         p->answered_ms = c->generation > 0 ? shard_now_ms(sh) : INT64_MIN / 2; /* as sentinels.c */
+        p->since_ms = shard_now_ms(sh);
         for (int k = 0; k < ps->npeers; k++) {
             struct peer *old = &ps->peers[k];
             if (strcmp(old->id, p->id) != 0 || strcmp(old->ip, p->ip) != 0 || old->port != p->port)
@@ -168,6 +173,8 @@ static void ask(struct peer_link *l, enum peer_step step, int64_t now_ms)
     static const char *versions[] = { "CLUSTER", "RINGKV-VERSIONS" };
     static const char *getstate[] = { "CLUSTER", "RINGKV-GETSTATE" };
     send_command(l, 2, step == STEP_VERSIONS ? versions : getstate);
+    if (l->peer && !l->peer->ping_ms)
+        l->peer->ping_ms = now_ms;
     snprintf(l->client.last_cmd, sizeof(l->client.last_cmd), "cluster|%s",
              step == STEP_VERSIONS ? "versions" : "getstate");
     l->step = step;
@@ -335,6 +342,25 @@ int cluster_peers_ask_failover(struct shard *sh, struct cluster *c, char *err, s
     return -1;
 }
 
+bool cluster_peers_view(const struct cluster *c, const char *id, int64_t now_ms, struct cluster_peer_view *out)
+{
+    const struct cluster_peers *ps = c->peers;
+    for (int i = 0; ps && i < ps->npeers; i++) {
+        const struct peer *p = &ps->peers[i];
+        if (strcmp(p->id, id) != 0)
+            continue;
+        out->connected = p->link && p->link->step != STEP_CONNECTING;
+        out->ping_sent_ms = p->ping_ms;
+        out->pong_recv_ms = p->pong_ms;
+        int64_t last = p->pong_ms ? p->pong_ms : p->since_ms;
+        out->silent_ms = p->heard || now_ms < last ? 0 : now_ms - last;
+        out->link_created_ms = p->link ? p->link->client.created_ms : 0;
+        out->send_buffer_used = p->link && p->link->conn ? conn_output_bytes(p->link->conn) : 0;
+        return true;
+    }
+    return false;
+}
+
 /* Is anything in the peer's versions newer than ours? The text is
  * "table-version <v>" then "group <id> <epoch> <master-id>" lines; *table is set to
  * the peer's table version. */
@@ -417,6 +443,8 @@ static bool link_reply(struct shard *sh, struct cluster *c, struct peer_link *l,
     enum peer_step step = l->step;
     l->step = STEP_IDLE;
     l->since_ms = now;
+    peer->ping_ms = 0;
+    peer->pong_ms = now;
     l->client.last_active_ms = now;
     switch (step) {
     case STEP_VERSIONS:

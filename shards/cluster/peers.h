@@ -40,6 +40,7 @@
 #ifndef RINGKV_CLUSTER_PEERS_H
 #define RINGKV_CLUSTER_PEERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,21 @@ void cluster_peers_free(struct cluster *c);
  * than window_ms counts as answered, one listed by the file at start does
  * not until it answers (the fence without Sentinels: fence.h). */
 int cluster_peers_masters_reached(const struct cluster *c, int64_t now_ms, int64_t window_ms);
+/* What CLUSTER NODES shows of a peer, read on shard 0: whether its link is
+ * up, when the request it has not answered yet was sent (0: none), when it
+ * last answered (0: never), and for how long it has not been reached (0:
+ * it answers). Redis's ping-sent, pong-recv and link-state; CLUSTER LINKS
+ * shows the link's age and unsent bytes. */
+struct cluster_peer_view {
+    bool    connected;
+    int64_t ping_sent_ms;
+    int64_t pong_recv_ms;
+    int64_t silent_ms;
+    int64_t link_created_ms;   /* the link's, when connected */
+    size_t  send_buffer_used;  /* bytes the link has not sent yet */
+};
+/* false if id is not one of the peers (yet). */
+bool cluster_peers_view(const struct cluster *c, const char *id, int64_t now_ms, struct cluster_peer_view *out);
 
 /* Ask the master of this node's group to hand over to this node (the
  * replication's FAILOVER TO <ip> <port>, lossless), on the link to it.

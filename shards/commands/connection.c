@@ -261,6 +261,8 @@ void cmd_reset(struct exec_ctx *ctx)
         c->name[0] = '\0';
         c->db = 0;
         c->no_evict = false;
+        c->read_replica = false; /* READWRITE, as Redis's RESET */
+        c->asking = 0;
         c->authenticated = required_password(ctx)[0] == '\0';
         if (ctx->shard) {
             pubsub_session_end(ctx->shard, session_of_client(c));

@@ -35,6 +35,8 @@
 #endif
 #include "shards/store/store.h"
 #include "core/clock.h"
+#include "shards/store/slot.h"
+#include "shards/store/slot_index.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -227,6 +229,7 @@ struct store {
     store_hold_fn *hold;       /* store_set_hold: no deletions of our own while it says so */
     void          *hold_arg;
     struct store_stats stats;
+    struct slot_index *slots;  /* cluster mode: the keys by slot (store_index_slots), else NULL */
 };
 
 static inline bool rehashing(const struct store *s) { return s->table[1] != NULL; }
@@ -573,6 +576,8 @@ static void remove_entry(struct store *s, struct entry *e, uint64_t h, bool by_s
     journal_del(s, e, by_store);
     chain_replace(s, t, (size_t)h & (s->size[t] - 1), e, NULL, true);
     s->used[t]--;
+    if (s->slots)
+        slot_index_remove(s->slots, key_slot(entry_key(e), entry_key_len(e)), h);
     if (entry_volatile(e))
         vol_remove(s, e);
     entry_free(s, e);
@@ -634,6 +639,8 @@ static void free_all_entries(struct store *s)
     s->vol = NULL;
     s->vol_len = s->vol_cap = 0;
     s->pool_len = 0;
+    if (s->slots)
+        slot_index_clear(s->slots);
     assert(s->mem_entries == 0);
 }
 
@@ -643,6 +650,7 @@ void store_destroy(struct store *s)
         return;
     bury_graveyard(s);
     free_all_entries(s);
+    slot_index_destroy(s->slots);
     mi_free(s);
 }
 
@@ -768,6 +776,8 @@ struct entry *store_set(struct store *s, struct slice key, const void *val,
         entry_set_next(e, s->table[t][b]);
         s->table[t][b] = e;
         s->used[t]++;
+        if (s->slots)
+            slot_index_add(s->slots, key_slot(key.ptr, key.len), h);
         if (expire_at_ms)
             entry_put_expire(s, e, expire_at_ms);
     }
@@ -889,6 +899,67 @@ void store_flush(struct store *s)
 
 size_t store_count(const struct store *s) { return store_count_(s); }
 
+/* ---- keys by slot (cluster mode: slot_index.h) ---- */
+
+void store_index_slots(struct store *s)
+{
+    if (s->slots)
+        return;
+    s->slots = slot_index_create(s->heap);
+    for (int t = 0; t < 2; t++)
+        for (size_t b = 0; b < s->size[t]; b++)
+            for (struct entry *e = s->table[t][b]; e; e = entry_next(e))
+                slot_index_add(s->slots, key_slot(entry_key(e), entry_key_len(e)), entry_hash(e));
+}
+
+bool store_slots_indexed(const struct store *s)
+{
+    return s->slots != NULL;
+}
+
+size_t store_slot_count(const struct store *s, unsigned slot)
+{
+    return s->slots ? slot_index_count(s->slots, slot) : 0;
+}
+
+size_t store_slot_keys(struct store *s, unsigned slot, size_t max, int64_t now_ms, store_scan_fn *fn, void *arg)
+{
+    if (!s->slots)
+        return 0;
+    size_t found = 0, span = slot_index_span(s->slots, slot);
+    for (size_t pos = 0; pos < span && found < max; pos++) {
+        uint64_t h;
+        if (!slot_index_at(s->slots, slot, pos, &h))
+            continue;
+        /* the entries of h's bucket whose whole hash is h (the index keeps
+         * a hash of 0 as 1) */
+        uint16_t tag = hash_tag(h);
+        for (int t = 0; t < 2 && found < max; t++) {
+            if (s->size[t] == 0)
+                break;
+            size_t b = (size_t)h & (s->size[t] - 1);
+            if (t == 0 && rehashing(s) && b < s->rehash_idx)
+                continue;
+            for (struct entry *e = s->table[t][b]; e && found < max; e = entry_next(e)) {
+                if (entry_tag(e) != tag)
+                    continue;
+                uint64_t eh = entry_hash(e);
+                if ((eh ? eh : 1) != h || key_slot(entry_key(e), entry_key_len(e)) != slot ||
+                    expired(e, now_ms))
+                    continue;
+                fn(arg, e);
+                found++;
+            }
+        }
+    }
+    return found;
+}
+
+size_t store_slot_index_memory(const struct store *s)
+{
+    return s->slots ? slot_index_memory(s->slots) : 0;
+}
+
 const struct store_stats *store_get_stats(const struct store *s)
 {
     ((struct store *)s)->stats.expires = s->vol_len;
@@ -921,6 +992,8 @@ size_t store_used_memory(const struct store *s)
         m += mi_usable_size(s->table[1]);
     if (s->vol)
         m += mi_usable_size(s->vol);
+    if (s->slots)
+        m += slot_index_table_bytes(s->slots); /* the keys' part of the index */
     return m;
 }
 

@@ -145,7 +145,8 @@ size_t store_count(const struct store *s);
 const struct store_stats *store_get_stats(const struct store *s);
 void store_reset_stats(struct store *s);
 
-/* Memory held by keys, values, entry headers and the table itself, in bytes. */
+/* Memory held by keys, values, entry headers and the table itself, and in
+ * cluster mode the keys' part of the index by slot, in bytes. */
 size_t store_used_memory(const struct store *s);
 
 /* Memory one entry takes (MEMORY USAGE): its allocation (header, key and
@@ -164,6 +165,20 @@ uint64_t store_scan(struct store *s, uint64_t cursor, size_t count, int64_t now_
 
 /* A random live key, or NULL if the store is empty. */
 struct entry *store_random(struct store *s, int64_t now_ms);
+
+/* Keys by cluster slot (cluster mode; shards/store/slot_index.h): from
+ * store_index_slots on (which indexes the keys already there, O(keys)),
+ * the store keeps the hashes of each slot's keys as keys come and go.
+ * store_slot_count: the slot's keys, O(1) (keys past their time that are
+ * not removed yet included, as Redis counts them); store_slot_keys: fn for
+ * up to max live keys of the slot, O(keys of the slot), returns how many.
+ * A store without the index (standalone) counts 0 and lists none. */
+void store_index_slots(struct store *s);
+bool store_slots_indexed(const struct store *s);
+size_t store_slot_count(const struct store *s, unsigned slot);
+size_t store_slot_keys(struct store *s, unsigned slot, size_t max, int64_t now_ms, store_scan_fn *fn, void *arg);
+/* Bytes the index holds (0 without one). */
+size_t store_slot_index_memory(const struct store *s);
 
 /* Evict keys by policy until used memory is at most limit bytes.
  * Returns true if under the limit afterwards (always true when limit is 0,

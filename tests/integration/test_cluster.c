@@ -301,6 +301,14 @@ static void test_views(void **state)
     start_three();
     for (int i = 0; i < 3; i++) {
         tconn *c = tconnect(node[i].port);
+        /* the link state is the peer links': up within a moment */
+        for (long long until = now_ms() + 3000;; usleep(20 * 1000)) {
+            char *nodes = bulk_text(tcmd(c, "CLUSTER NODES"));
+            bool up = strstr(nodes, "disconnected") == NULL;
+            free(nodes);
+            if (up || now_ms() > until)
+                break;
+        }
         char *nodes = bulk_text(tcmd(c, "CLUSTER NODES"));
         int lines = 0;
         for (char *line = strtok(nodes, "\n"); line; line = strtok(NULL, "\n"), lines++) {

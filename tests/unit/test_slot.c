@@ -45,6 +45,48 @@ static void test_crc16_every_length(void **state)
             assert_int_equal(crc16_xmodem(buf + off, n), crc16_bitwise(buf + off, n));
 }
 
+/* key_slot by the rule, written plainly (a byte at a time, the bitwise
+ * CRC): the reference for keys with and without braces at every place. */
+static unsigned key_slot_plain(const unsigned char *k, size_t n)
+{
+    size_t open = 0;
+    while (open < n && k[open] != '{')
+        open++;
+    if (open < n) {
+        size_t close = open + 1;
+        while (close < n && k[close] != '}')
+            close++;
+        if (close < n && close > open + 1)
+            return crc16_bitwise(k + open + 1, close - open - 1) % 16384;
+    }
+    return crc16_bitwise(k, n) % 16384;
+}
+
+static void test_braces_everywhere(void **state)
+{
+    (void)state;
+    unsigned char k[48];
+    uint32_t x = 99;
+    for (size_t n = 0; n <= 40; n++)
+        for (size_t a = 0; a <= n; a++)     /* '{' at a (a == n: none) */
+            for (size_t b = 0; b <= n; b++) { /* '}' at b (b == n: none) */
+                for (size_t i = 0; i < n; i++) {
+                    x = x * 1103515245u + 12345u;
+                    k[i] = (unsigned char)('a' + (x >> 16) % 26);
+                }
+                if (a < n)
+                    k[a] = '{';
+                if (b < n && b != a)
+                    k[b] = '}';
+                assert_int_equal(key_slot((const char *)k, n), key_slot_plain(k, n));
+                /* high bytes: the brace test must not see '{' in them */
+                for (size_t i = 0; i < n; i++)
+                    if (k[i] != '{' && k[i] != '}')
+                        k[i] = (unsigned char)(k[i] | 0x80);
+                assert_int_equal(key_slot((const char *)k, n), key_slot_plain(k, n));
+            }
+}
+
 static void test_known_slots(void **state)
 {
     (void)state;
@@ -88,6 +130,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc16_check_value),
         cmocka_unit_test(test_crc16_every_length),
+        cmocka_unit_test(test_braces_everywhere),
         cmocka_unit_test(test_known_slots),
         cmocka_unit_test(test_hash_tags),
         cmocka_unit_test(test_range),

@@ -1,0 +1,665 @@
+/* The cluster's client surface (shards/cluster/commands.c, the gate in
+ * cluster.c, route.c): ASKING, READONLY/READWRITE, CLUSTER NODES's line
+ * format with the peer links' state, REPLICAS/SLAVES, RESET, LINKS,
+ * MYSHARDID, and every CLUSTER subcommand with wrong arguments answering
+ * Redis's exact error. The single-node checks run against redis-server 7
+ * in cluster mode too (RINGKV_TEST_TARGET=redis); the rest needs ringkv's
+ * table push (CLUSTER RINGKV-SETSTATE). */
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define SKIP_ON_REDIS() do { if (target_is_redis()) skip(); } while (0)
+
+static char conf_path[3][300];
+static struct server node[3];
+static char ids[3][41];
+
+static void start_cluster_node(struct server *s, int i, const char *timeout_ms)
+{
+    unlink(conf_path[i]);
+    const char *args[] = { "--cluster-enabled", "yes", "--cluster-config-file", conf_path[i],
+                           "--cluster-node-timeout", timeout_ms, NULL };
+    assert_int_equal(server_start(s, args), 0);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        snprintf(conf_path[i], sizeof conf_path[i], "/tmp/ringkv-test-cluster-api-%d-%d.conf", (int)getpid(), i);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        unlink(conf_path[i]);
+    return 0;
+}
+
+static char *bulk_text(struct rval *v)
+{
+    if (v->type != R_BULK && v->type != R_VERBATIM)
+        fail_msg("not a bulk string: %s", rval_text(v));
+    char *s = strdup(v->str);
+    rval_free(v);
+    return s;
+}
+
+static char *myid(int port)
+{
+    tconn *c = tconnect(port);
+    char *id = bulk_text(tcmd(c, "CLUSTER MYID"));
+    tclose(c);
+    return id;
+}
+
+/* ------------------------------------------------------- one node */
+
+/* Standalone: the cluster's connection commands say there is no cluster. */
+static void test_disabled_in_standalone(void **state)
+{
+    (void)state;
+    struct server s;
+    assert_int_equal(server_start(&s, NULL), 0);
+    tconn *c = tconnect(s.port);
+    const char *cmds[] = { "ASKING", "READONLY", "READWRITE", "CLUSTER REPLICAS x", "CLUSTER RESET",
+                           "CLUSTER LINKS", "CLUSTER SETSLOT 1 STABLE" };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        expect_error(tcmd(c, "%s", cmds[i]), "ERR This instance has cluster support disabled");
+    expect_error(tcmd(c, "READONLY x"), "ERR wrong number of arguments for 'readonly' command");
+    tclose(c);
+    server_stop(&s);
+}
+
+/* A node in cluster mode with no table, and every CLUSTER subcommand with
+ * wrong arguments: Redis 7's exact errors (the list was first run against
+ * redis-server 7.0 with --cluster-enabled yes). */
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    struct server s;
+    start_cluster_node(&s, 0, "15000");
+    tconn *c = tconnect(s.port);
+    static const char *const cases[][2] = {
+        { "ASKING x", "ERR wrong number of arguments for 'asking' command" },
+        { "READONLY x", "ERR wrong number of arguments for 'readonly' command" },
+        { "READWRITE x", "ERR wrong number of arguments for 'readwrite' command" },
+        { "CLUSTER REPLICAS", "ERR wrong number of arguments for 'cluster|replicas' command" },
+        { "CLUSTER REPLICAS x", "ERR Unknown node x" },
+        { "CLUSTER REPLICAS 0123456789012345678901234567890123456789",
+          "ERR Unknown node 0123456789012345678901234567890123456789" },
+        { "CLUSTER REPLICAS x y", "ERR wrong number of arguments for 'cluster|replicas' command" },
+        { "CLUSTER SLAVES x", "ERR Unknown node x" },
+        { "CLUSTER SLAVES", "ERR wrong number of arguments for 'cluster|slaves' command" },
+        { "CLUSTER RESET x", "ERR syntax error" },
+        { "CLUSTER RESET HARD x", "ERR unknown subcommand or wrong number of arguments for 'RESET'. Try CLUSTER HELP." },
+        { "CLUSTER reset soft x", "ERR unknown subcommand or wrong number of arguments for 'reset'. Try CLUSTER HELP." },
+        { "CLUSTER COUNT-FAILURE-REPORTS", "ERR wrong number of arguments for 'cluster|count-failure-reports' command" },
+        { "CLUSTER COUNT-FAILURE-REPORTS x", "ERR Unknown node x" },
+        { "CLUSTER COUNT-FAILURE-REPORTS x y",
+          "ERR wrong number of arguments for 'cluster|count-failure-reports' command" },
+        { "CLUSTER LINKS x", "ERR wrong number of arguments for 'cluster|links' command" },
+        { "CLUSTER BUMPEPOCH x", "ERR wrong number of arguments for 'cluster|bumpepoch' command" },
+        { "CLUSTER SAVECONFIG x", "ERR wrong number of arguments for 'cluster|saveconfig' command" },
+        { "CLUSTER SET-CONFIG-EPOCH", "ERR wrong number of arguments for 'cluster|set-config-epoch' command" },
+        { "CLUSTER SET-CONFIG-EPOCH x", "ERR value is not an integer or out of range" },
+        { "CLUSTER SET-CONFIG-EPOCH -1", "ERR Invalid config epoch specified: -1" },
+        { "CLUSTER SET-CONFIG-EPOCH 5 6", "ERR wrong number of arguments for 'cluster|set-config-epoch' command" },
+        { "CLUSTER MEET", "ERR wrong number of arguments for 'cluster|meet' command" },
+        { "CLUSTER MEET 127.0.0.1", "ERR wrong number of arguments for 'cluster|meet' command" },
+        { "CLUSTER MEET 127.0.0.1 x", "ERR Invalid TCP base port specified: x" },
+        { "CLUSTER MEET 127.0.0.1 7000 x", "ERR Invalid TCP bus port specified: x" },
+        { "CLUSTER MEET 127.0.0.1 7000 7001 9",
+          "ERR unknown subcommand or wrong number of arguments for 'MEET'. Try CLUSTER HELP." },
+        { "CLUSTER MEET nohost 7000", "ERR Invalid node address specified: nohost:7000" },
+        { "CLUSTER FORGET", "ERR wrong number of arguments for 'cluster|forget' command" },
+        { "CLUSTER FORGET x", "ERR Unknown node x" },
+        { "CLUSTER FORGET x y", "ERR wrong number of arguments for 'cluster|forget' command" },
+        { "CLUSTER REPLICATE", "ERR wrong number of arguments for 'cluster|replicate' command" },
+        { "CLUSTER REPLICATE x", "ERR Unknown node x" },
+        { "CLUSTER REPLICATE x y", "ERR wrong number of arguments for 'cluster|replicate' command" },
+        { "CLUSTER FLUSHSLOTS x", "ERR wrong number of arguments for 'cluster|flushslots' command" },
+        { "CLUSTER SETSLOT", "ERR wrong number of arguments for 'cluster|setslot' command" },
+        { "CLUSTER SETSLOT 1", "ERR wrong number of arguments for 'cluster|setslot' command" },
+        { "CLUSTER SETSLOT 1 x", "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP" },
+        { "CLUSTER SETSLOT x STABLE", "ERR Invalid or out of range slot" },
+        { "CLUSTER SETSLOT -1 STABLE", "ERR Invalid or out of range slot" },
+        { "CLUSTER SETSLOT 16384 STABLE", "ERR Invalid or out of range slot" },
+        { "CLUSTER SETSLOT 1 STABLE x", "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP" },
+        { "CLUSTER SETSLOT 1 IMPORTING", "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP" },
+        { "CLUSTER SETSLOT 1 IMPORTING x", "ERR I don't know about node x" },
+        { "CLUSTER SETSLOT 1 MIGRATING x", "ERR I'm not the owner of hash slot 1" },
+        { "CLUSTER SETSLOT 1 NODE x", "ERR Unknown node x" },
+        { "CLUSTER SETSLOT 1 FOO x", "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP" },
+        { "CLUSTER ADDSLOTS", "ERR wrong number of arguments for 'cluster|addslots' command" },
+        { "CLUSTER ADDSLOTS x", "ERR Invalid or out of range slot" },
+        { "CLUSTER ADDSLOTS 16384", "ERR Invalid or out of range slot" },
+        { "CLUSTER ADDSLOTSRANGE 1", "ERR wrong number of arguments for 'cluster|addslotsrange' command" },
+        { "CLUSTER ADDSLOTSRANGE 1 2 3", "ERR wrong number of arguments for 'cluster|addslotsrange' command" },
+        { "CLUSTER ADDSLOTSRANGE 2 1", "ERR start slot number 2 is greater than end slot number 1" },
+        { "CLUSTER ADDSLOTSRANGE x 1", "ERR Invalid or out of range slot" },
+        { "CLUSTER DELSLOTS", "ERR wrong number of arguments for 'cluster|delslots' command" },
+        { "CLUSTER DELSLOTS x", "ERR Invalid or out of range slot" },
+        { "CLUSTER DELSLOTS 1", "ERR Slot 1 is already unassigned" },
+        { "CLUSTER DELSLOTSRANGE 1", "ERR wrong number of arguments for 'cluster|delslotsrange' command" },
+        { "CLUSTER DELSLOTSRANGE 1 2 3", "ERR wrong number of arguments for 'cluster|delslotsrange' command" },
+        { "CLUSTER DELSLOTSRANGE 1 2", "ERR Slot 1 is already unassigned" },
+        { "CLUSTER KEYSLOT", "ERR wrong number of arguments for 'cluster|keyslot' command" },
+        { "CLUSTER KEYSLOT a b", "ERR wrong number of arguments for 'cluster|keyslot' command" },
+        { "CLUSTER FAILOVER x y",
+          "ERR unknown subcommand or wrong number of arguments for 'FAILOVER'. Try CLUSTER HELP." },
+        { "CLUSTER HELP x", "ERR wrong number of arguments for 'cluster|help' command" },
+        { "CLUSTER COUNTKEYSINSLOT 1 2", "ERR wrong number of arguments for 'cluster|countkeysinslot' command" },
+        { "CLUSTER GETKEYSINSLOT 1 2 3", "ERR wrong number of arguments for 'cluster|getkeysinslot' command" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct rval *v = tcmd(c, "%s", cases[i][0]);
+        if (v->type != R_ERROR || strcmp(v->str, cases[i][1]) != 0)
+            fail_msg("%s: got %s, not -%s", cases[i][0], rval_text(v), cases[i][1]);
+        rval_free(v);
+    }
+    expect_ok(tcmd(c, "ASKING"));
+    expect_ok(tcmd(c, "READONLY"));
+    expect_ok(tcmd(c, "READWRITE"));
+    struct rval *v = tcmd(c, "CLUSTER LINKS");
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 0);
+    rval_free(v);
+    char *id = myid(s.port);
+    expect_int(tcmd(c, "CLUSTER COUNT-FAILURE-REPORTS %s", id), 0);
+    v = tcmd(c, "CLUSTER REPLICAS %s", id);
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 0);
+    rval_free(v);
+    expect_error(tcmd(c, "CLUSTER FORGET %s", id), "ERR I tried hard but I can't forget myself...");
+    expect_error(tcmd(c, "CLUSTER REPLICATE %s", id), "ERR Can't replicate myself");
+    expect_ok(tcmd(c, "CLUSTER SAVECONFIG"));
+    if (!target_is_redis()) {
+        /* what ringkv-cluster does instead: a clear refusal, once the
+         * arguments are good */
+        expect_error_prefix(tcmd(c, "CLUSTER MEET 127.0.0.1 7000"), "ERR CLUSTER MEET is not used by ringkv: ");
+        expect_error_prefix(tcmd(c, "CLUSTER ADDSLOTS 1 2"), "ERR CLUSTER ADDSLOTS is not used by ringkv: ");
+        expect_error_prefix(tcmd(c, "CLUSTER FLUSHSLOTS"), "ERR CLUSTER FLUSHSLOTS is not used by ringkv: ");
+        expect_error_prefix(tcmd(c, "CLUSTER BUMPEPOCH"), "ERR CLUSTER BUMPEPOCH is not used by ringkv: ");
+        expect_error_prefix(tcmd(c, "CLUSTER SET-CONFIG-EPOCH 1"),
+                            "ERR CLUSTER SET-CONFIG-EPOCH is not used by ringkv: ");
+        /* Redis 7.2's MYSHARDID: alone, the node is its own shard */
+        char *shard = bulk_text(tcmd(c, "CLUSTER MYSHARDID"));
+        assert_string_equal(shard, id);
+        free(shard);
+        expect_error(tcmd(c, "CLUSTER MYSHARDID x"), "ERR wrong number of arguments for 'cluster|myshardid' command");
+    }
+    /* RESET SOFT keeps the id, HARD draws a new one (an empty master may) */
+    expect_ok(tcmd(c, "CLUSTER RESET"));
+    expect_ok(tcmd(c, "CLUSTER RESET SOFT"));
+    char *same = myid(s.port);
+    assert_string_equal(same, id);
+    expect_ok(tcmd(c, "CLUSTER RESET HARD"));
+    char *fresh = myid(s.port);
+    assert_int_equal(strlen(fresh), 40);
+    assert_string_not_equal(fresh, id);
+    free(same);
+    free(fresh);
+    free(id);
+    tclose(c);
+    server_stop(&s);
+}
+
+/* ------------------------------------------------------- three nodes */
+
+/* Three groups of one node each, or (with_replica) two groups, node 2
+ * replicating node 0 in group 0. */
+static const int bounds[4] = { 0, 5461, 10923, 16384 };
+
+static char *state_text(bool with_replica)
+{
+    static char text[4096];
+    if (with_replica)
+        snprintf(text, sizeof text,
+                 "ringkv-cluster-state 1\ntable-version 1\n"
+                 "group 0 %s 1\ngroup 1 %s 1\n"
+                 "node %s 127.0.0.1 %d 0\nnode %s 127.0.0.1 %d 1\nnode %s 127.0.0.1 %d 0\n"
+                 "slots 0 0-8191\nslots 1 8192-16383\n",
+                 ids[0], ids[1], ids[0], node[0].port, ids[1], node[1].port, ids[2], node[2].port);
+    else {
+        int len = snprintf(text, sizeof text, "ringkv-cluster-state 1\ntable-version 1\n");
+        for (int g = 0; g < 3; g++)
+            len += snprintf(text + len, sizeof text - (size_t)len,
+                            "group %d %s 1\nnode %s 127.0.0.1 %d %d\nslots %d %d-%d\n", g, ids[g], ids[g],
+                            node[g].port, g, g, bounds[g], bounds[g + 1] - 1);
+    }
+    return text;
+}
+
+static void start_three(bool with_replica, const char *timeout_ms)
+{
+    for (int i = 0; i < 3; i++) {
+        start_cluster_node(&node[i], i, timeout_ms);
+        char *id = myid(node[i].port);
+        snprintf(ids[i], sizeof ids[i], "%s", id);
+        free(id);
+    }
+    tconn *c = tconnect(node[0].port);
+    const char *argv[] = { "CLUSTER", "RINGKV-SETSTATE", "0", state_text(with_replica) };
+    tsendv(c, 4, argv);
+    expect_ok(tread(c, 5000));
+    tclose(c);
+    /* the peers bring it to the others */
+    for (int i = 1; i < 3; i++) {
+        long long until = now_ms() + 5000;
+        for (;;) {
+            c = tconnect(node[i].port);
+            char *info = bulk_text(tcmd(c, "CLUSTER INFO"));
+            tclose(c);
+            bool ok = strstr(info, "cluster_state:ok") != NULL;
+            free(info);
+            if (ok)
+                break;
+            if (now_ms() > until)
+                fail_msg("node %d did not take the pushed table", i);
+            usleep(20 * 1000);
+        }
+    }
+}
+
+static void stop_three(void)
+{
+    for (int i = 0; i < 3; i++)
+        if (node[i].pid > 0)
+            assert_int_equal(server_stop(&node[i]), 0);
+}
+
+/* A key of the given group's slots (three groups). */
+static void key_of_group(tconn *c, int g, char *key, size_t cap)
+{
+    for (int k = 0;; k++) {
+        snprintf(key, cap, "key:%d", k);
+        long long slot = get_int(tcmd(c, "CLUSTER KEYSLOT %s", key));
+        if (slot >= bounds[g] && slot < bounds[g + 1])
+            return;
+    }
+}
+
+/* ASKING lets the next command, or the transaction it opens, use a slot
+ * this node imports (CLUSTER SETSLOT <slot> IMPORTING <id>); only that
+ * command: the one after is redirected again. Without IMPORTING, ASKING
+ * changes nothing. */
+static void test_asking(void **state)
+{
+    (void)state;
+    SKIP_ON_REDIS();
+    start_three(false, "15000");
+    tconn *c = tconnect(node[1].port);
+    char key[32];
+    key_of_group(c, 0, key, sizeof key);
+    long long slot = get_int(tcmd(c, "CLUSTER KEYSLOT %s", key));
+    char moved[100];
+    snprintf(moved, sizeof moved, "MOVED %lld 127.0.0.1:%d", slot, node[0].port);
+    /* not importing: ASKING does not help */
+    expect_ok(tcmd(c, "ASKING"));
+    expect_error(tcmd(c, "GET %s", key), moved);
+    /* SETSLOT's checks */
+    expect_error(tcmd(c, "CLUSTER SETSLOT %d IMPORTING %s", bounds[1], ids[0]),
+                 "ERR I'm already the owner of hash slot 5461");
+    char want[120];
+    snprintf(want, sizeof want, "ERR I don't know about node %.39sx", ids[0]);
+    expect_error(tcmd(c, "CLUSTER SETSLOT %lld IMPORTING %.39sx", slot, ids[0]), want);
+    expect_ok(tcmd(c, "CLUSTER SETSLOT %lld IMPORTING %s", slot, ids[0]));
+    expect_error(tcmd(c, "GET %s", key), moved);
+    expect_ok(tcmd(c, "ASKING"));
+    expect_nil(tcmd(c, "GET %s", key)); /* served here */
+    expect_error(tcmd(c, "GET %s", key), moved); /* the flag lasted one command */
+    expect_ok(tcmd(c, "ASKING"));
+    expect_ok(tcmd(c, "SET %s imported", key));
+    expect_error(tcmd(c, "SET %s again", key), moved);
+    /* a command without keys uses the flag up as well */
+    expect_ok(tcmd(c, "ASKING"));
+    expect_status(tcmd(c, "PING"), "PONG");
+    expect_error(tcmd(c, "GET %s", key), moved);
+    /* ASKING then MULTI: the whole transaction is asking */
+    expect_ok(tcmd(c, "ASKING"));
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "GET %s", key), "QUEUED");
+    expect_status(tcmd(c, "SET %s tx", key), "QUEUED");
+    struct rval *v = tcmd(c, "EXEC");
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 2);
+    assert_string_equal(v->elem[0]->str, "imported");
+    rval_free(v);
+    expect_error(tcmd(c, "GET %s", key), moved);
+    /* RESET forgets it */
+    expect_ok(tcmd(c, "ASKING"));
+    expect_status(tcmd(c, "RESET"), "RESET");
+    expect_error(tcmd(c, "GET %s", key), moved);
+    /* STABLE ends the import */
+    expect_ok(tcmd(c, "CLUSTER SETSLOT %lld STABLE", slot));
+    expect_ok(tcmd(c, "ASKING"));
+    expect_error(tcmd(c, "GET %s", key), moved);
+    /* MIGRATING/NODE are the next step's (moving slots live) */
+    expect_error_prefix(tcmd(c, "CLUSTER SETSLOT %d MIGRATING %s", bounds[1], ids[0]),
+                        "ERR CLUSTER SETSLOT MIGRATING is not supported by ringkv yet");
+    tclose(c);
+    stop_three();
+}
+
+/* A READONLY connection on a replica reads its group's slots there; writes
+ * and other groups' slots are still redirected; READWRITE (and RESET) undo
+ * it. CLUSTER REPLICAS/SLAVES list the replica in NODES's format; CLUSTER
+ * RESET is refused on a master holding keys. */
+static void test_readonly_replica(void **state)
+{
+    (void)state;
+    SKIP_ON_REDIS();
+    start_three(true, "15000");
+    tconn *m = tconnect(node[0].port), *r = tconnect(node[2].port);
+    char key[32] = "", other[32] = "";
+    for (int k = 0; !key[0] || !other[0]; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "ro:%d", k);
+        long long slot = get_int(tcmd(m, "CLUSTER KEYSLOT %s", name));
+        snprintf(slot < 8192 ? key : other, 32, "%s", name);
+    }
+    expect_ok(tcmd(m, "SET %s v1", key));
+    long long until = now_ms() + 5000;
+    while (get_int(tcmd(m, "WAIT 1 200")) != 1)
+        if (now_ms() > until)
+            fail_msg("the replica did not come up");
+    long long slot = get_int(tcmd(r, "CLUSTER KEYSLOT %s", key));
+    long long oslot = get_int(tcmd(r, "CLUSTER KEYSLOT %s", other));
+    char to_master[100], to_other[100];
+    snprintf(to_master, sizeof to_master, "MOVED %lld 127.0.0.1:%d", slot, node[0].port);
+    snprintf(to_other, sizeof to_other, "MOVED %lld 127.0.0.1:%d", oslot, node[1].port);
+    expect_error(tcmd(r, "GET %s", key), to_master);
+    expect_ok(tcmd(r, "READONLY"));
+    expect_bulk(tcmd(r, "GET %s", key), "v1");
+    expect_int(tcmd(r, "EXISTS %s", key), 1);
+    expect_error(tcmd(r, "SET %s v2", key), to_master);
+    expect_error(tcmd(r, "GET %s", other), to_other);
+    expect_ok(tcmd(r, "MULTI"));
+    expect_status(tcmd(r, "GET %s", key), "QUEUED");
+    struct rval *v = tcmd(r, "EXEC");
+    assert_int_equal(v->type, R_ARRAY);
+    assert_string_equal(v->elem[0]->str, "v1");
+    rval_free(v);
+    /* READONLY on the master changes nothing there */
+    expect_ok(tcmd(m, "READONLY"));
+    expect_ok(tcmd(m, "SET %s v3", key));
+    expect_error(tcmd(m, "GET %s", other), to_other);
+    expect_ok(tcmd(r, "READWRITE"));
+    expect_error(tcmd(r, "GET %s", key), to_master);
+    expect_ok(tcmd(r, "READONLY"));
+    expect_status(tcmd(r, "RESET"), "RESET");
+    expect_error(tcmd(r, "GET %s", key), to_master);
+
+    /* REPLICAS / SLAVES */
+    v = tcmd(m, "CLUSTER REPLICAS %s", ids[0]);
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 1);
+    char prefix[200];
+    snprintf(prefix, sizeof prefix, "%s 127.0.0.1:%d@%d slave %s ", ids[2], node[2].port, node[2].port + 10000,
+             ids[0]);
+    if (strncmp(v->elem[0]->str, prefix, strlen(prefix)) != 0)
+        fail_msg("CLUSTER REPLICAS: '%s' does not start with '%s'", v->elem[0]->str, prefix);
+    assert_null(strchr(v->elem[0]->str, '\n'));
+    rval_free(v);
+    v = tcmd(r, "CLUSTER SLAVES %s", ids[1]);
+    assert_int_equal(v->n, 0);
+    rval_free(v);
+    expect_error(tcmd(m, "CLUSTER REPLICAS %s", ids[2]), "ERR The specified node is not a master");
+    /* FORGET, REPLICATE: Redis's checks first */
+    expect_error(tcmd(r, "CLUSTER FORGET %s", ids[0]), "ERR Can't forget my master!");
+    expect_error(tcmd(m, "CLUSTER REPLICATE %s", ids[2]), "ERR I can only replicate a master, not a replica.");
+    expect_error_prefix(tcmd(m, "CLUSTER REPLICATE %s", ids[1]), "ERR CLUSTER REPLICATE is not used by ringkv: ");
+    expect_error(tcmd(r, "CLUSTER SETSLOT 1 STABLE"), "ERR Please use SETSLOT only with masters.");
+    /* MYSHARDID: the same for a group's nodes, another for another group */
+    char *s0 = bulk_text(tcmd(m, "CLUSTER MYSHARDID")), *s2 = bulk_text(tcmd(r, "CLUSTER MYSHARDID"));
+    tconn *o = tconnect(node[1].port);
+    char *s1 = bulk_text(tcmd(o, "CLUSTER MYSHARDID"));
+    tclose(o);
+    assert_string_equal(s0, s2);
+    assert_string_not_equal(s0, s1);
+    assert_int_equal(strlen(s0), 40);
+    free(s0);
+    free(s1);
+    free(s2);
+    /* RESET: not on a master with keys */
+    expect_error(tcmd(m, "CLUSTER RESET"), "ERR CLUSTER RESET can't be called with master nodes containing keys");
+    expect_error(tcmd(m, "CLUSTER RESET HARD"),
+                 "ERR CLUSTER RESET can't be called with master nodes containing keys");
+    expect_error(tcmd(m, "CLUSTER FLUSHSLOTS"), "ERR DB must be empty to perform CLUSTER FLUSHSLOTS.");
+    tclose(m);
+    tclose(r);
+    stop_three();
+}
+
+/* The fields of a CLUSTER NODES line. */
+struct nodes_line {
+    char id[64], addr[80], flags[64], master[64], link[32];
+    long long ping, pong, epoch;
+};
+
+/* Node i's CLUSTER NODES line for node `of`; false if it has none. */
+static bool nodes_line_of(int i, int of, struct nodes_line *out)
+{
+    tconn *c = tconnect(node[i].port);
+    char *text = bulk_text(tcmd(c, "CLUSTER NODES"));
+    tclose(c);
+    bool found = false;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        struct nodes_line l;
+        int n = sscanf(line, "%63s %79s %63s %63s %lld %lld %lld %31s", l.id, l.addr, l.flags, l.master, &l.ping,
+                       &l.pong, &l.epoch, l.link);
+        assert_int_equal(n, 8);
+        if (strcmp(l.id, ids[of]) == 0) {
+            *out = l;
+            found = true;
+        }
+    }
+    free(text);
+    return found;
+}
+
+/* CLUSTER NODES's ping-sent, pong-recv and link-state come from the peer
+ * links: a peer that answers is connected with a recent pong; a killed one
+ * turns disconnected, then fail? after cluster-node-timeout and fail
+ * after twice that. CLUSTER LINKS lists the links that are up. */
+static void test_nodes_link_state(void **state)
+{
+    (void)state;
+    SKIP_ON_REDIS();
+    start_three(false, "600");
+    struct nodes_line l;
+    long long until = now_ms() + 3000;
+    do {
+        assert_true(nodes_line_of(0, 2, &l));
+        usleep(20 * 1000);
+    } while (l.pong == 0 && now_ms() < until);
+    assert_string_equal(l.flags, "master");
+    assert_string_equal(l.link, "connected");
+    assert_true(l.pong > 0);
+    assert_string_equal(l.master, "-");
+    assert_int_equal(l.epoch, 1);
+    assert_true(nodes_line_of(0, 0, &l));
+    assert_string_equal(l.flags, "myself,master");
+    assert_int_equal(l.ping, 0);
+    assert_int_equal(l.pong, 0);
+    tconn *c = tconnect(node[0].port);
+    struct rval *v = tcmd(c, "CLUSTER LINKS");
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 2);
+    assert_int_equal(v->elem[0]->n, 12);
+    assert_string_equal(v->elem[0]->elem[0]->str, "direction");
+    assert_string_equal(v->elem[0]->elem[1]->str, "to");
+    rval_free(v);
+
+    server_kill(&node[2]);
+    node[2].pid = 0;
+    const char *seen[] = { "master,fail?", "master,fail" };
+    for (int k = 0; k < 2; k++) {
+        until = now_ms() + 5000;
+        for (;;) {
+            assert_true(nodes_line_of(0, 2, &l));
+            if (strcmp(l.flags, seen[k]) == 0)
+                break;
+            if (now_ms() > until)
+                fail_msg("node 2 is '%s' on node 0, not '%s'", l.flags, seen[k]);
+            usleep(50 * 1000);
+        }
+        assert_string_equal(l.link, "disconnected");
+    }
+    v = tcmd(c, "CLUSTER LINKS");
+    assert_int_equal(v->n, 1);
+    rval_free(v);
+    assert_true(nodes_line_of(0, 1, &l));
+    assert_string_equal(l.flags, "master");
+    tclose(c);
+    stop_three();
+}
+
+/* ------------------------------------------------ keys by slot */
+
+/* One node serving every slot: redis-server by CLUSTER ADDSLOTSRANGE,
+ * ringkv by a pushed table of one group. */
+static void start_one_owner(struct server *s)
+{
+    start_cluster_node(s, 0, "15000");
+    tconn *c = tconnect(s->port);
+    if (target_is_redis()) {
+        expect_ok(tcmd(c, "CLUSTER ADDSLOTSRANGE 0 16383"));
+    } else {
+        char *id = myid(s->port), text[600];
+        snprintf(text, sizeof text, "ringkv-cluster-state 1\ntable-version 1\ngroup 0 %s 1\n"
+                 "node %s 127.0.0.1 %d 0\nslots 0 0-16383\n", id, id, s->port);
+        const char *argv[] = { "CLUSTER", "RINGKV-SETSTATE", "0", text };
+        tsendv(c, 4, argv);
+        expect_ok(tread(c, 5000));
+        free(id);
+    }
+    for (long long until = now_ms() + 5000;; usleep(20 * 1000)) {
+        char *info = bulk_text(tcmd(c, "CLUSTER INFO"));
+        bool ok = strstr(info, "cluster_state:ok") != NULL;
+        free(info);
+        if (ok)
+            break;
+        if (now_ms() > until)
+            fail_msg("the node did not reach cluster_state:ok");
+    }
+    tclose(c);
+}
+
+/* COUNTKEYSINSLOT and GETKEYSINSLOT follow keys as they come and go
+ * (set, deleted, renamed, expired, flushed), on a node with two shards;
+ * GETKEYSINSLOT gives at most <count> keys, all of the slot. */
+static void test_keys_in_slot(void **state)
+{
+    (void)state;
+    struct server s;
+    start_one_owner(&s);
+    tconn *c = tconnect(s.port);
+    /* 300 keys in the slot of {a}, 1000 elsewhere */
+    long long slot = get_int(tcmd(c, "CLUSTER KEYSLOT {a}"));
+    for (int i = 0; i < 300; i++)
+        expect_ok(tcmd(c, "SET {a}:%d v", i));
+    for (int i = 0; i < 1000; i++) {
+        struct rval *v = tcmd(c, "SET other:%d v", i);
+        if (v->type == R_ERROR)
+            fail_msg("SET other:%d: %s", i, v->str);
+        rval_free(v);
+    }
+    expect_int(tcmd(c, "CLUSTER COUNTKEYSINSLOT %lld", slot), 300);
+    struct rval *v = tcmd(c, "CLUSTER GETKEYSINSLOT %lld 1000", slot);
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 300);
+    for (size_t i = 0; i < v->n; i++)
+        assert_int_equal(strncmp(v->elem[i]->str, "{a}:", 4), 0);
+    rval_free(v);
+    v = tcmd(c, "CLUSTER GETKEYSINSLOT %lld 7", slot);
+    assert_int_equal(v->n, 7);
+    rval_free(v);
+    v = tcmd(c, "CLUSTER GETKEYSINSLOT %lld 0", slot);
+    assert_int_equal(v->n, 0);
+    rval_free(v);
+    /* a slot of exactly one of the other keys */
+    long long one = get_int(tcmd(c, "CLUSTER KEYSLOT other:17"));
+    long long n = get_int(tcmd(c, "CLUSTER COUNTKEYSINSLOT %lld", one));
+    assert_true(n >= 1);
+    v = tcmd(c, "CLUSTER GETKEYSINSLOT %lld 100", one);
+    assert_int_equal((long long)v->n, n);
+    rval_free(v);
+    /* deletes, a rename within the slot, an overwrite */
+    expect_int(tcmd(c, "DEL {a}:0 {a}:1 {a}:2"), 3);
+    expect_ok(tcmd(c, "RENAME {a}:3 {a}:renamed"));
+    expect_ok(tcmd(c, "SET {a}:4 again"));
+    expect_int(tcmd(c, "CLUSTER COUNTKEYSINSLOT %lld", slot), 297);
+    /* keys past their time: gone once they are removed */
+    for (int i = 10; i < 20; i++)
+        expect_int(tcmd(c, "PEXPIRE {a}:%d 1", i), 1);
+    usleep(50 * 1000);
+    for (int i = 10; i < 20; i++)
+        expect_nil(tcmd(c, "GET {a}:%d", i));
+    expect_int(tcmd(c, "CLUSTER COUNTKEYSINSLOT %lld", slot), 287);
+    v = tcmd(c, "CLUSTER GETKEYSINSLOT %lld 1000", slot);
+    assert_int_equal(v->n, 287);
+    rval_free(v);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    expect_int(tcmd(c, "CLUSTER COUNTKEYSINSLOT %lld", slot), 0);
+    expect_ok(tcmd(c, "SET {a}:x 1"));
+    expect_int(tcmd(c, "CLUSTER COUNTKEYSINSLOT %lld", slot), 1);
+    tclose(c);
+    server_stop(&s);
+}
+
+/* A replica's keys by slot are its master's, also after a full sync
+ * replaced its store (the index is made again). */
+static void test_replica_keys_in_slot(void **state)
+{
+    (void)state;
+    SKIP_ON_REDIS();
+    start_three(true, "15000");
+    tconn *m = tconnect(node[0].port), *r = tconnect(node[2].port);
+    long long slot = get_int(tcmd(m, "CLUSTER KEYSLOT {b}"));
+    assert_true(slot < 8192);
+    for (int i = 0; i < 200; i++)
+        expect_ok(tcmd(m, "SET {b}:%d v", i));
+    long long until = now_ms() + 5000;
+    while (get_int(tcmd(m, "WAIT 1 200")) != 1)
+        if (now_ms() > until)
+            fail_msg("the replica did not come up");
+    expect_int(tcmd(m, "CLUSTER COUNTKEYSINSLOT %lld", slot), 200);
+    expect_int(tcmd(r, "CLUSTER COUNTKEYSINSLOT %lld", slot), 200);
+    struct rval *v = tcmd(r, "CLUSTER GETKEYSINSLOT %lld 500", slot);
+    assert_int_equal(v->n, 200);
+    rval_free(v);
+    expect_int(tcmd(m, "DEL {b}:0 {b}:1"), 2);
+    expect_int(tcmd(m, "WAIT 1 2000"), 1);
+    expect_int(tcmd(r, "CLUSTER COUNTKEYSINSLOT %lld", slot), 198);
+    tclose(m);
+    tclose(r);
+    stop_three();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_disabled_in_standalone),
+        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_asking),
+        cmocka_unit_test(test_readonly_replica),
+        cmocka_unit_test(test_nodes_link_state),
+        cmocka_unit_test(test_keys_in_slot),
+        cmocka_unit_test(test_replica_keys_in_slot),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
