@@ -13,7 +13,12 @@ struct client {
     int      proto;           /* 2 or 3 (HELLO) */
     bool     authenticated;   /* true when no password is set, or after AUTH */
     bool     close_after_reply; /* QUIT, protocol errors: close once the reply is sent */
-    bool     no_evict;        /* CLIENT NO-EVICT (accepted, no effect yet) */
+    bool     no_evict;        /* CLIENT NO-EVICT (accepted; ringkv never evicts clients) */
+    bool     no_touch;        /* CLIENT NO-TOUCH (accepted; reads still update the LRU) */
+    /* CLIENT REPLY: OFF drops every reply from here on; SKIP drops the next
+     * command's. The dispatcher reads them once per command (route.c). */
+    bool     reply_off;
+    bool     reply_skip_next;
     int      db;              /* always 0: ringkv has one database */
     char     name[128];       /* CLIENT SETNAME; "" = none */
     char     addr[64];        /* "ip:port" of the peer */

@@ -279,6 +279,7 @@ void dispatch_replay_continue(struct shard *sh, struct session *s)
 
 void dispatch_replay(struct shard *sh, struct session *s, struct buf *cmds)
 {
+    s->exec_muted = s->muting; /* EXEC's CLIENT REPLY verdict, for its commands */
     buf_free(&s->exec_cmds);
     s->exec_cmds = *cmds;
     buf_init(cmds);
@@ -338,7 +339,7 @@ static void copy_name(char *dst, size_t cap, const char *name)
     dst[n] = '\0';
 }
 
-void dispatch_execute(struct shard *sh, struct session *s, int argc, const struct slice *argv)
+static void route_command(struct shard *sh, struct session *s, int argc, const struct slice *argv)
 {
     const struct command *cmd = command_lookup(argv[0]);
     const struct command *container = NULL;
@@ -541,4 +542,27 @@ void dispatch_execute(struct shard *sh, struct session *s, int argc, const struc
     m->cmd = cmd;
     p->waiting = 1;
     dispatch_send_request(sh, s, m);
+}
+
+/* CLIENT REPLY around the command path: whether this command's reply is
+ * dropped is decided once, before anything answers it (an unknown command's
+ * error is dropped too, as in Redis); every reply it gets then takes a muted
+ * place in the queue (reply_queue.c). The commands an EXEC replays share
+ * the EXEC's verdict, so its array is whole or absent. A command a pause
+ * holds is decided again when it runs. */
+void dispatch_execute(struct shard *sh, struct session *s, int argc, const struct slice *argv)
+{
+    bool outer = s->muting;
+    bool skip = s->client.reply_skip_next;
+    if (s->in_exec) {
+        s->muting = s->exec_muted;
+    } else {
+        s->client.reply_skip_next = false; /* SKIP sets it again for the next one */
+        s->muting = s->client.reply_off || skip;
+    }
+    const struct shard_msg *held = s->held;
+    route_command(sh, s, argc, argv);
+    if (s->held && s->held != held && !s->in_exec)
+        s->client.reply_skip_next = skip;
+    s->muting = outer;
 }

@@ -32,7 +32,9 @@ command_fn cmd_del, cmd_unlink, cmd_exists, cmd_touch, cmd_type, cmd_rename,
 command_fn cmd_ping, cmd_echo, cmd_hello, cmd_auth, cmd_quit, cmd_reset,
     cmd_select, cmd_client_id, cmd_client_getname, cmd_client_setname,
     cmd_client_list, cmd_client_info, cmd_client_kill, cmd_client_help,
-    cmd_client_pause, cmd_client_unpause;
+    cmd_client_pause, cmd_client_unpause, cmd_client_reply, cmd_client_no_evict,
+    cmd_client_no_touch, cmd_client_getredir, cmd_client_tracking, cmd_client_trackinginfo,
+    cmd_client_caching, cmd_client_unblock;
 /* CLIENT LIST: the shards' lists (bulk or verbatim strings) as one string. */
 merge_fn merge_client_list;
 /* CLIENT KILL: every shard answers for its own connections: an integer count

@@ -256,10 +256,15 @@ void cmd_reset(struct exec_ctx *ctx)
 {
     struct client *c = ctx->client;
     if (c) {
+        if ((c->reply_off || c->reply_skip_next) && ctx->shard)
+            ctx->reply->out = session_reply_unmute(c); /* RESET is answered: replies are back on */
         c->proto = 2;
         c->name[0] = '\0';
         c->db = 0;
         c->no_evict = false;
+        c->no_touch = false;
+        c->reply_off = false;
+        c->reply_skip_next = false;
         c->authenticated = required_password(ctx)[0] == '\0';
         if (ctx->shard)
             pubsub_session_end(ctx->shard, session_of_client(c));
@@ -320,13 +325,19 @@ static void client_line(struct buf *out, const struct conn_view *v, int64_t now_
     const size_t read_buf = 16384; /* the size of one receive buffer */
     size_t qbuf_free = v->qbuf < read_buf ? read_buf - v->qbuf : 0;
     size_t tot_mem = sizeof(struct client) + v->qbuf + qbuf_free + v->obuf + v->pending * 64;
+    /* Redis's letters, "N" only when there is none: e NO-EVICT, T NO-TOUCH */
+    char flags[16];
+    snprintf(flags, sizeof(flags), "%s%s%s", strcmp(v->flags, "N") == 0 ? "" : v->flags,
+             c->no_evict ? "e" : "", c->no_touch ? "T" : "");
+    if (!flags[0])
+        snprintf(flags, sizeof(flags), "N");
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
                "sub=%zu psub=%zu ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 "
                "rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s cmd=%s "
                "user=%s redir=-1 resp=%d\n",
                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name, age, idle,
-               v->flags, c->db, v->sub, v->psub,
+               flags, c->db, v->sub, v->psub,
                v->qbuf, qbuf_free, read_buf, v->qbuf, v->obuf, v->pending, v->obuf, tot_mem,
                v->obuf ? "rw" : "r", c->last_cmd[0] ? c->last_cmd : "NULL", v->user, c->proto);
 }
@@ -374,6 +385,11 @@ void cmd_client_help(struct exec_ctx *ctx)
         "    Return the name of the current connection.",
         "ID",
         "    Return the ID of the current connection.",
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+        "    (ringkv: no client-side caching; see TRACKING.)",
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
         "INFO",
         "    Return information about the current client connection.",
         "KILL <ip:port>",
@@ -396,8 +412,21 @@ void cmd_client_help(struct exec_ctx *ctx)
         "      Return clients of specified type.",
         "PAUSE <timeout> [WRITE|ALL]",
         "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection.",
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client (ringkv has no blocking commands: 0).",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        "         [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching (ringkv: OFF only).",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
+        "NO-EVICT (ON|OFF)",
+        "    Protect current client connection from eviction.",
+        "NO-TOUCH (ON|OFF)",
+        "    Will not touch LRU/LFU stats when this mode is on (ringkv: accepted, no effect).",
         "UNPAUSE",
         "    Stop the current client pause, resuming traffic.",
         "HELP",
@@ -407,6 +436,147 @@ void cmd_client_help(struct exec_ctx *ctx)
     reply_array(ctx->reply, n);
     for (size_t i = 0; i < n; i++)
         reply_simple(ctx->reply, lines[i]);
+}
+
+/* ---- CLIENT REPLY NO-EVICT NO-TOUCH GETREDIR TRACKING ... -------------- */
+
+/* ON or OFF (any case) into *on; false for anything else. */
+static bool on_off(struct slice s, bool *on)
+{
+    if (slice_eq_nocase(s, "on"))
+        *on = true;
+    else if (slice_eq_nocase(s, "off"))
+        *on = false;
+    else
+        return false;
+    return true;
+}
+
+/* CLIENT REPLY ON|OFF|SKIP. OFF and SKIP answer nothing (their own reply is
+ * the first one dropped); ON answers +OK even while replies are off. The
+ * dispatcher decides per command whether its reply is dropped (route.c
+ * dispatch_execute); the row refuses it inside MULTI, where EXEC's array
+ * would lose some of its elements. */
+void cmd_client_reply(struct exec_ctx *ctx)
+{
+    struct client *c = ctx->client;
+    if (!c) {
+        reply_error(ctx->reply, ERR_NEEDS_CLIENT);
+        return;
+    }
+    struct slice a = ctx->argv[2];
+    if (slice_eq_nocase(a, "on")) {
+        c->reply_off = false;
+        c->reply_skip_next = false;
+        if (ctx->shard) /* a unit test's context has no session */
+            ctx->reply->out = session_reply_unmute(c);
+        reply_ok(ctx->reply);
+    } else if (slice_eq_nocase(a, "off")) {
+        c->reply_off = true;
+    } else if (slice_eq_nocase(a, "skip")) {
+        if (!c->reply_off)
+            c->reply_skip_next = true;
+    } else {
+        reply_error(ctx->reply, ERR_SYNTAX);
+    }
+}
+
+/* CLIENT NO-EVICT ON|OFF: ringkv never closes a client to free memory (its
+ * maxmemory bounds the data), so every client already is what NO-EVICT asks
+ * for; the flag is kept and shown in CLIENT LIST (flags=e). */
+void cmd_client_no_evict(struct exec_ctx *ctx)
+{
+    bool on;
+    if (!on_off(ctx->argv[2], &on)) {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return;
+    }
+    if (ctx->client)
+        ctx->client->no_evict = on;
+    reply_ok(ctx->reply);
+}
+
+/* CLIENT NO-TOUCH ON|OFF (Redis 7.2): accepted and shown (flags=T), but a
+ * read still refreshes the key's LRU clock: the read runs on the shard
+ * owning the key, which is told only the command, not its caller's flags. */
+void cmd_client_no_touch(struct exec_ctx *ctx)
+{
+    bool on;
+    if (!on_off(ctx->argv[2], &on)) {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return;
+    }
+    if (ctx->client)
+        ctx->client->no_touch = on;
+    reply_ok(ctx->reply);
+}
+
+/* Client-side caching is not there (README, Limitations: tracking would
+ * need a table of which connection read which key on the key's shard, and
+ * an invalidation message to the reader's shard for every write to a
+ * tracked key); the commands around it answer as for a client that does
+ * not track. */
+#define ERR_NO_TRACKING "ERR CLIENT TRACKING is not supported by ringkv (no client-side " \
+                        "caching invalidation; see the README's Limitations)"
+
+void cmd_client_getredir(struct exec_ctx *ctx)
+{
+    reply_int(ctx->reply, -1); /* not tracking */
+}
+
+/* CLIENT TRACKING ON|OFF [options]: OFF is what every client is, so it is
+ * accepted (clients send it when they close a cache); ON is refused. */
+void cmd_client_tracking(struct exec_ctx *ctx)
+{
+    bool on;
+    if (!on_off(ctx->argv[2], &on)) {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return;
+    }
+    if (on)
+        reply_error(ctx->reply, ERR_NO_TRACKING);
+    else
+        reply_ok(ctx->reply);
+}
+
+/* CLIENT TRACKINGINFO: a client that does not track, as Redis reports it. */
+void cmd_client_trackinginfo(struct exec_ctx *ctx)
+{
+    reply_map(ctx->reply, 3);
+    reply_bulk_str(ctx->reply, "flags");
+    reply_set(ctx->reply, 1);
+    reply_bulk_str(ctx->reply, "off");
+    reply_bulk_str(ctx->reply, "redirect");
+    reply_int(ctx->reply, -1);
+    reply_bulk_str(ctx->reply, "prefixes");
+    reply_array(ctx->reply, 0);
+}
+
+void cmd_client_caching(struct exec_ctx *ctx)
+{
+    reply_error(ctx->reply, "ERR CLIENT CACHING can be called only when the client is in tracking "
+                            "mode with OPTIN or OPTOUT mode enabled");
+}
+
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR]: ringkv has no blocking commands, so no
+ * client is ever blocked: 0, after Redis's checks of the arguments. */
+void cmd_client_unblock(struct exec_ctx *ctx)
+{
+    long long id;
+    if (!parse_ll(ctx->argv[2], &id)) {
+        reply_error(ctx->reply, ERR_NOT_INT);
+        return;
+    }
+    if (ctx->argc == 4 && !slice_eq_nocase(ctx->argv[3], "timeout") &&
+        !slice_eq_nocase(ctx->argv[3], "error")) {
+        reply_error(ctx->reply, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+        return;
+    }
+    if (ctx->argc > 4) {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return;
+    }
+    reply_int(ctx->reply, 0);
 }
 
 /* ---- CLIENT LIST ------------------------------------------------------ */

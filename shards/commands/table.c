@@ -51,6 +51,23 @@ static struct command client_subcommands[] = {
         "Resume processing of clients that were paused"),
     ROW("help",    2,  CMD_CONN | CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_client_help, NULL,
         "connection", "5.0.0", "Show helpful text about the different subcommands"),
+    /* CMD_NO_REPLY: refused inside MULTI, where EXEC's array would lose replies */
+    ROW("reply",   3,  F_CLIENT | CMD_NO_REPLY, 0, 0, 0, cmd_client_reply, NULL, "connection", "3.2.0",
+        "Instruct the server whether to reply to commands"),
+    ROW("no-evict", 3, F_CLIENT | CMD_ADMIN, 0, 0, 0, cmd_client_no_evict, NULL, "connection", "7.0.0",
+        "Set client eviction mode for the current connection"),
+    ROW("no-touch", 3, F_CLIENT, 0, 0, 0, cmd_client_no_touch, NULL, "connection", "7.2.0",
+        "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access."),
+    ROW("getredir", 2, F_CLIENT, 0, 0, 0, cmd_client_getredir, NULL, "connection", "6.0.0",
+        "Get tracking notifications redirection client ID if any"),
+    ROW("tracking", -3, F_CLIENT, 0, 0, 0, cmd_client_tracking, NULL, "connection", "6.0.0",
+        "Enable or disable server assisted client side caching support"),
+    ROW("trackinginfo", 2, F_CLIENT, 0, 0, 0, cmd_client_trackinginfo, NULL, "connection", "6.2.0",
+        "Return information about server assisted client side caching for the current connection"),
+    ROW("caching", 3,  F_CLIENT, 0, 0, 0, cmd_client_caching, NULL, "connection", "6.0.0",
+        "Instruct the server about tracking or not keys in the next request"),
+    ROW("unblock", -3, F_CLIENT | CMD_ADMIN, 0, 0, 0, cmd_client_unblock, NULL, "connection", "5.0.0",
+        "Unblock a client blocked in a blocking command from a different connection"),
     END_OF_SUBCOMMANDS,
 };
 
