@@ -12,6 +12,7 @@ struct client {
     uint64_t id;              /* unique in the process, from 1 */
     int      proto;           /* 2 or 3 (HELLO) */
     bool     authenticated;   /* true when no password is set, or after AUTH */
+    bool     local;           /* connected from a loopback address (enable-debug-command local) */
     bool     close_after_reply; /* QUIT, protocol errors: close once the reply is sent */
     bool     no_evict;        /* CLIENT NO-EVICT (accepted; ringkv never evicts clients) */
     bool     no_touch;        /* CLIENT NO-TOUCH (accepted; reads still update the LRU) */

@@ -86,6 +86,8 @@ enum command_flag {
                                   MULTI too, since EXEC's array counts one reply per command */
     CMD_SKIP_SLOWLOG = 1u << 20, /* not logged in the slow log (EXEC: the commands it runs are) */
     CMD_EXEC       = 1u << 21, /* runs the connection's MULTI queue: a write if the queue holds one */
+    CMD_PROTECTED  = 1u << 22, /* Redis's protected commands (DEBUG): refused unless
+                                  enable-debug-command allows the connection (route.c) */
 };
 
 /* How a command's writes reach the replication stream: the journal column

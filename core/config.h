@@ -69,7 +69,8 @@ enum config_type {
     X("cluster-enabled", cluster_enabled, CONF_BOOL,   "no",        0, NULL, "cluster mode: keys of slots this node's group does not serve are answered -MOVED (shards/cluster/cluster.h)") \
     X("cluster-config-file", cluster_config_file, CONF_STRING, "nodes.conf", 0, NULL, "where a cluster node keeps its id and cluster state (written by the node)") \
     X("cluster-node-timeout", cluster_node_timeout, CONF_INT, "15000", CONF_RUNTIME, NULL, "milliseconds after which an unreachable node counts as failing") \
-    X("dir",             dir,             CONF_STRING, "",          0, NULL, "working directory, entered at start (empty: stay where started); CONFIG GET shows it absolute")
+    X("dir",             dir,             CONF_STRING, "",          0, NULL, "working directory, entered at start (empty: stay where started); CONFIG GET shows it absolute") \
+    X("enable-debug-command", enable_debug_command, CONF_ENUM, "no", 0, "no yes local", "who may run DEBUG: nobody, everyone, or clients on a loopback address (set at start only, as in Redis)")
 
 /* Redis 7's redis.conf directives that mean nothing in ringkv (no disk
  * persistence, no TLS, no ACL users, no modules, one encoding per type...):
@@ -103,7 +104,6 @@ enum config_type {
     X("shutdown-on-sigint", shutdown_on_sigint, "default") \
     X("shutdown-on-sigterm", shutdown_on_sigterm, "default") \
     X("enable-protected-configs", enable_protected_configs, "no") \
-    X("enable-debug-command", enable_debug_command, "no") \
     X("enable-module-command", enable_module_command, "no") \
     X("loadmodule", loadmodule, "") \
     X("rename-command", rename_command, "") \

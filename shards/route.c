@@ -391,6 +391,18 @@ static void route_command(struct shard *sh, struct session *s, int argc, const s
         }
         s->client.authenticated = true; /* the password was removed meanwhile */
     }
+    if ((cmd->flags | (container ? container->flags : 0)) & CMD_PROTECTED) {
+        /* enable-debug-command: no, yes, local (a loopback connection) */
+        long long who = config_load(&sh->node->config, enable_debug_command);
+        if (who == 0 || (who == 2 && !s->client.local)) {
+            session_reply_error(s, "ERR DEBUG command not allowed. If the enable-debug-command option is "
+                                   "set to \"local\", you can run it from a local connection, otherwise you "
+                                   "need to set this option in the configuration file, and then restart the "
+                                   "server.");
+            stats_command_rejected(&sh->stats, cmd->index);
+            return;
+        }
+    }
     s->client.last_active_ms = shard_now_ms(sh);
     if (s->last_cmd != cmd) { /* formatting the name per command would show in profiles */
         s->last_cmd = cmd;

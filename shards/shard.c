@@ -27,7 +27,8 @@ static void on_tick(void *arg)
     shard_clock_start(sh, true);
     int64_t now = shard_now_ms(sh);
     /* active expiry: a small bounded slice of each tick */
-    store_expire_cycle(sh->store, now, 1000);
+    if (!atomic_load_explicit(&sh->node->active_expire_off, memory_order_relaxed))
+        store_expire_cycle(sh->store, now, 1000);
     store_rehash_step(sh->store);
     /* keep memory under the limit even without writes (CONFIG SET maxmemory) */
     long long max = config_load(&sh->node->config, maxmemory);

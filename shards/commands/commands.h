@@ -35,6 +35,10 @@ command_fn cmd_ping, cmd_echo, cmd_hello, cmd_auth, cmd_quit, cmd_reset,
     cmd_client_pause, cmd_client_unpause, cmd_client_reply, cmd_client_no_evict,
     cmd_client_no_touch, cmd_client_getredir, cmd_client_tracking, cmd_client_trackinginfo,
     cmd_client_caching, cmd_client_unblock;
+
+/* DEBUG (debug.c) */
+command_fn cmd_debug_help, cmd_debug_sleep, cmd_debug_object, cmd_debug_set_active_expire,
+    cmd_debug_error, cmd_debug_log, cmd_debug_populate, cmd_debug_refused;
 /* CLIENT LIST: the shards' lists (bulk or verbatim strings) as one string. */
 merge_fn merge_client_list;
 /* CLIENT KILL: every shard answers for its own connections: an integer count

@@ -99,6 +99,63 @@ static struct command command_subcommands[] = {
     END_OF_SUBCOMMANDS,
 };
 
+/* DEBUG (debug.c): every row CMD_PROTECTED (enable-debug-command decides,
+ * in route.c); the arities are -2 and each handler checks its arguments,
+ * answering Redis's DEBUG usage error. OBJECT runs on its key's shard,
+ * POPULATE on every shard, the others on the connection's. */
+#define F_DEBUG (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_PROTECTED)
+#define DEBUG_REFUSED(nm) ROW(nm, -2, CMD_CONN | F_DEBUG, 0, 0, 0, cmd_debug_refused, NULL, \
+                              "server", "1.0.0", "Not in ringkv")
+static struct command debug_subcommands[] = {
+    ROW("help",   -2, CMD_CONN | F_DEBUG, 0, 0, 0, cmd_debug_help, NULL, "server", "1.0.0",
+        "Show helpful text about the different subcommands"),
+    ROW("sleep",  -2, CMD_CONN | F_DEBUG, 0, 0, 0, cmd_debug_sleep, NULL, "server", "1.0.0",
+        "Stop the connection's shard thread for some seconds"),
+    ROW("object", -2, CMD_READONLY | F_DEBUG, 2, 2, 1, cmd_debug_object, NULL, "server", "1.0.0",
+        "Show low level information about a key"),
+    ROW("set-active-expire", -2, CMD_CONN | F_DEBUG, 0, 0, 0, cmd_debug_set_active_expire, NULL,
+        "server", "1.0.0", "Stop or restart the expiry of keys in the background"),
+    ROW("error",  -2, CMD_CONN | F_DEBUG, 0, 0, 0, cmd_debug_error, NULL, "server", "1.0.0",
+        "Answer the given text as an error"),
+    ROW("log",    -2, CMD_CONN | F_DEBUG, 0, 0, 0, cmd_debug_log, NULL, "server", "1.0.0",
+        "Write a message to the server log"),
+    ROW("populate", -2, CMD_WRITE | CMD_ALL_SHARDS | F_DEBUG, 0, 0, 0, cmd_debug_populate, merge_first_ok,
+        "server", "1.0.0", "Create string keys key:0..count-1"),
+    DEBUG_REFUSED("aof-flush-sleep"),
+    DEBUG_REFUSED("assert"),
+    DEBUG_REFUSED("change-repl-id"),
+    DEBUG_REFUSED("config-rewrite-force-all"),
+    DEBUG_REFUSED("crash-and-recover"),
+    DEBUG_REFUSED("digest"),
+    DEBUG_REFUSED("digest-value"),
+    DEBUG_REFUSED("leak"),
+    DEBUG_REFUSED("htstats"),
+    DEBUG_REFUSED("htstats-key"),
+    DEBUG_REFUSED("loadaof"),
+    DEBUG_REFUSED("replicate"),
+    DEBUG_REFUSED("mallctl"),
+    DEBUG_REFUSED("mallctl-str"),
+    DEBUG_REFUSED("drop-cluster-packet-filter"),
+    DEBUG_REFUSED("oom"),
+    DEBUG_REFUSED("panic"),
+    DEBUG_REFUSED("protocol"),
+    DEBUG_REFUSED("reload"),
+    DEBUG_REFUSED("restart"),
+    DEBUG_REFUSED("sdslen"),
+    DEBUG_REFUSED("segfault"),
+    DEBUG_REFUSED("quicklist-packed-threshold"),
+    DEBUG_REFUSED("set-skip-checksum-validation"),
+    DEBUG_REFUSED("stringmatch-test"),
+    DEBUG_REFUSED("structsize"),
+    DEBUG_REFUSED("listpack"),
+    DEBUG_REFUSED("quicklist"),
+    DEBUG_REFUSED("client-eviction"),
+    DEBUG_REFUSED("pause-cron"),
+    DEBUG_REFUSED("replybuffer"),
+    DEBUG_REFUSED("clusterlink"),
+    END_OF_SUBCOMMANDS,
+};
+
 /* The slow log is per shard: every shard answers for its own and the merge
  * combines the parts (SLOWLOG GET: newest first, at most count). */
 static struct command slowlog_subcommands[] = {
@@ -271,6 +328,8 @@ static struct command table[] = {
         "Return the current server time"),
     CONTAINER("slowlog", -2, CMD_CONN, NULL, slowlog_subcommands, "server", "2.2.12",
         "A container for slow log commands"),
+    CONTAINER("debug", -2, CMD_CONN | F_DEBUG, NULL, debug_subcommands, "server", "1.0.0",
+        "A container for debugging commands"),
     ROW("shutdown",    -1, CMD_CONN | F_ADMIN | CMD_NO_MULTI | CMD_NO_REPLY, 0, 0, 0, cmd_shutdown, NULL, "server", "1.0.0",
         "Synchronously save the dataset to disk and then shut down the server"),
 

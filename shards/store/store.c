@@ -1050,6 +1050,16 @@ static uint64_t evict_score(const struct store *s, const struct entry *e, enum e
     return (s->lru_clock - entry_lru(e)) & LRU_MASK;
 }
 
+uint32_t store_entry_lru_age(const struct store *s, const struct entry *e)
+{
+    return (s->lru_clock - entry_lru(e)) & LRU_MASK;
+}
+
+uint32_t store_entry_lru(const struct entry *e)
+{
+    return entry_lru(e);
+}
+
 static void pool_insert(struct store *s, struct entry *e, uint64_t h, uint64_t score)
 {
     for (int i = 0; i < s->pool_len; i++)

@@ -118,6 +118,12 @@ struct entry *store_resize(struct store *s, struct entry *e, size_t vlen);
  * value with its expiry) and update the memory count. */
 void store_changed(struct store *s, struct entry *e);
 
+/* How long since e was last used, in ticks of the store's LRU clock (which
+ * counts accesses, not time: see store.c), as eviction ranks it. */
+uint32_t store_entry_lru_age(const struct store *s, const struct entry *e);
+/* The tick of the store's LRU clock e was last used at. */
+uint32_t store_entry_lru(const struct entry *e);
+
 /* Remove key; returns true if it existed (journals a DEL then). A key whose
  * expiry has passed (by the latest now_ms the store was given) is removed
  * too, but counts as not existing, as in Redis's DEL. */
