@@ -36,6 +36,9 @@ command_fn cmd_ping, cmd_echo, cmd_hello, cmd_auth, cmd_quit, cmd_reset,
     cmd_client_no_touch, cmd_client_getredir, cmd_client_tracking, cmd_client_trackinginfo,
     cmd_client_caching, cmd_client_unblock;
 
+/* commands ringkv does not have, refused with what is missing (refusals.c) */
+command_fn cmd_move, cmd_swapdb, cmd_no_scripting;
+
 /* DEBUG (debug.c) */
 command_fn cmd_debug_help, cmd_debug_sleep, cmd_debug_object, cmd_debug_set_active_expire,
     cmd_debug_error, cmd_debug_log, cmd_debug_populate, cmd_debug_refused;

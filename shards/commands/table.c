@@ -359,6 +359,29 @@ static struct command table[] = {
     ROW("unwatch",     1,  CMD_CONN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
         cmd_unwatch, NULL, "transactions", "2.0.0", "Forget about all watched keys"),
 
+    /* refused, saying what ringkv does not have (refusals.c): one database;
+     * no Lua scripting (the rows keep Redis's arity and main flags, no keys) */
+    ROW("move",        3,  CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_move, NULL, "generic", "1.0.0",
+        "Move a key to another database"),
+    ROW("swapdb",      3,  CMD_CONN | CMD_WRITE | CMD_FAST, 0, 0, 0, cmd_swapdb, NULL, "server", "4.0.0",
+        "Swaps two Redis databases"),
+    ROW("eval",        -3, CMD_CONN | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, cmd_no_scripting, NULL,
+        "scripting", "2.6.0", "Execute a Lua script server side"),
+    ROW("evalsha",     -3, CMD_CONN | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, cmd_no_scripting, NULL,
+        "scripting", "2.6.0", "Execute a Lua script server side"),
+    ROW("eval_ro",     -3, CMD_CONN | CMD_READONLY | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, cmd_no_scripting, NULL,
+        "scripting", "7.0.0", "Execute a read-only Lua script server side"),
+    ROW("evalsha_ro",  -3, CMD_CONN | CMD_READONLY | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, cmd_no_scripting, NULL,
+        "scripting", "7.0.0", "Execute a read-only Lua script server side"),
+    ROW("fcall",       -3, CMD_CONN | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, cmd_no_scripting, NULL,
+        "scripting", "7.0.0", "Invoke a function"),
+    ROW("fcall_ro",    -3, CMD_CONN | CMD_READONLY | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, cmd_no_scripting, NULL,
+        "scripting", "7.0.0", "Invoke a read-only function"),
+    ROW("script",      -2, CMD_CONN, 0, 0, 0, cmd_no_scripting, NULL, "scripting", "2.6.0",
+        "A container for Lua scripts management commands"),
+    ROW("function",    -2, CMD_CONN, 0, 0, 0, cmd_no_scripting, NULL, "scripting", "7.0.0",
+        "A container for function commands"),
+
     /* CLUSTER: the cluster layer's rows (shards/cluster/commands.c) */
 };
 
