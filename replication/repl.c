@@ -801,7 +801,10 @@ static void handle_answer(struct shard *sh, struct shard_msg *m)
         struct conn *c = shard_replica_conn(sh, m->caller_id);
         if (c) {
             buf_append(&c->out, m->reply.data, m->reply.len);
-            conn_flush(c);
+            if (m->value == ATTACH_REFUSED_CLOSE)
+                conn_close(c, true); /* once the refusal is sent */
+            else
+                conn_flush(c);
         }
     } else if ((int)m->kind == MSG_FLUSH_JOURNAL) {
         if (m->arg)
