@@ -88,6 +88,8 @@ enum command_flag {
     CMD_EXEC       = 1u << 21, /* runs the connection's MULTI queue: a write if the queue holds one */
     CMD_PROTECTED  = 1u << 22, /* Redis's protected commands (DEBUG): refused unless
                                   enable-debug-command allows the connection (route.c) */
+    CMD_HIDDEN_SUBS = 1u << 23, /* a container whose subcommands only route (DEBUG OBJECT to
+                                   its key's shard): COMMAND shows it as one command, as Redis */
 };
 
 /* How a command's writes reach the replication stream: the journal column

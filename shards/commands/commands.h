@@ -68,7 +68,7 @@ command_fn cmd_info, cmd_config_get, cmd_config_set, cmd_config_resetstat,
  * SHUTDOWN writes no reply on success (Redis closes the connection without
  * answering): its row says so (CMD_NO_REPLY), and the dispatcher accepts a
  * command that produced no reply (refusing it inside MULTI). */
-command_fn cmd_command_help, cmd_slowlog_help;
+command_fn cmd_command_help, cmd_slowlog_help, cmd_command_getkeys, cmd_command_getkeysandflags;
 
 /* SLOWLOG GET (CMD_ALL_SHARDS): each shard replies [count, entry...] (the
  * requested count first, then its own newest entries); this merge sorts all

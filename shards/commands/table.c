@@ -45,7 +45,7 @@ static struct command client_subcommands[] = {
     ROW("kill",    -3, (F_CLIENT & ~CMD_CONN) | CMD_ADMIN | CMD_ALL_SHARDS, 0, 0, 0,
         cmd_client_kill, merge_client_kill, "connection", "2.4.0",
         "Kill the connection of a client"),
-    ROW("pause",   -3, F_CLIENT | CMD_ADMIN, 0, 0, 0, cmd_client_pause, NULL, "connection", "3.0.0",
+    ROW("pause",   -3, F_CLIENT | CMD_ADMIN, 0, 0, 0, cmd_client_pause, NULL, "connection", "2.9.50",
         "Stop processing commands from clients for some time"),
     ROW("unpause", 2,  F_CLIENT | CMD_ADMIN, 0, 0, 0, cmd_client_unpause, NULL, "connection", "6.2.0",
         "Resume processing of clients that were paused"),
@@ -94,6 +94,10 @@ static struct command command_subcommands[] = {
         "Get array of specific Redis command documentation"),
     ROW("list",  -2, F_SERVER, 0, 0, 0, cmd_command_list, NULL, "server", "7.0.0",
         "Get an array of Redis command names"),
+    ROW("getkeys", -4, F_SERVER, 0, 0, 0, cmd_command_getkeys, NULL, "server", "2.8.13",
+        "Extract keys given a full Redis command"),
+    ROW("getkeysandflags", -4, F_SERVER, 0, 0, 0, cmd_command_getkeysandflags, NULL, "server", "7.0.0",
+        "Extract keys and access flags given a full Redis command"),
     ROW("help",  2,  F_SERVER, 0, 0, 0, cmd_command_help, NULL, "server", "5.0.0",
         "Show helpful text about the different subcommands"),
     END_OF_SUBCOMMANDS,
@@ -328,7 +332,7 @@ static struct command table[] = {
         "Return the current server time"),
     CONTAINER("slowlog", -2, CMD_CONN, NULL, slowlog_subcommands, "server", "2.2.12",
         "A container for slow log commands"),
-    CONTAINER("debug", -2, CMD_CONN | F_DEBUG, NULL, debug_subcommands, "server", "1.0.0",
+    CONTAINER("debug", -2, CMD_CONN | F_DEBUG | CMD_HIDDEN_SUBS, NULL, debug_subcommands, "server", "1.0.0",
         "A container for debugging commands"),
     ROW("shutdown",    -1, CMD_CONN | F_ADMIN | CMD_NO_MULTI | CMD_NO_REPLY, 0, 0, 0, cmd_shutdown, NULL, "server", "1.0.0",
         "Synchronously save the dataset to disk and then shut down the server"),
@@ -357,7 +361,7 @@ static struct command table[] = {
     ROW("watch",       -2, CMD_CONN | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 1, -1, 1,
         cmd_watch, NULL, "transactions", "2.2.0", "Watch the given keys to determine execution of the MULTI/EXEC block"),
     ROW("unwatch",     1,  CMD_CONN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
-        cmd_unwatch, NULL, "transactions", "2.0.0", "Forget about all watched keys"),
+        cmd_unwatch, NULL, "transactions", "2.2.0", "Forget about all watched keys"),
 
     /* refused, saying what ringkv does not have (refusals.c): one database;
      * no Lua scripting (the rows keep Redis's arity and main flags, no keys) */
