@@ -168,7 +168,7 @@ static const struct command *lookup_fullname(struct slice name, char *fullname, 
     struct slice top = { name.ptr, (size_t)(bar - name.ptr) };
     struct slice sub = { bar + 1, name.len - top.len - 1 };
     const struct command *parent = command_lookup(top);
-    if (parent == NULL || parent->subcommands == NULL)
+    if (parent == NULL || parent->subcommands == NULL || (parent->flags & CMD_HIDDEN_SUBS))
         return NULL;
     cmd = command_lookup_sub(parent, sub);
     if (cmd)
