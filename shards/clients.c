@@ -131,6 +131,9 @@ static void session_describe(struct shard *sh, const struct conn *c, struct conn
     v->user = "default";
     v->pending = (size_t)s->npending;
     v->obuf = session_output_bytes(s);
+    v->in_multi = s->in_multi;
+    v->multi_count = s->multi_count;
+    v->multi_mem = s->multi_cmds.len;
 }
 
 /* Idle: nothing waiting for it, no command held, no subscription (Redis

@@ -235,6 +235,33 @@ static void test_client_info_fields(void **state)
     rval_free(v);
 }
 
+/* A client inside MULTI is shown with flags=x and its queue's length. */
+static void test_client_list_multi(void **state)
+{
+    (void)state;
+    tconn *m = tconnect(srv.port);
+    expect_ok(tcmd(m, "CLIENT SETNAME inmulti"));
+    expect_ok(tcmd(m, "MULTI"));
+    expect_status(tcmd(m, "SET a 1"), "QUEUED");
+    expect_status(tcmd(m, "GET a"), "QUEUED");
+    struct rval *v = tcmd(c, "CLIENT LIST");
+    assert_true(v->type == R_BULK || v->type == R_VERBATIM);
+    const char *line = strstr(v->str, " name=inmulti ");
+    assert_non_null(line);
+    const char *end = strchr(line, '\n');
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%.*s", (int)(end ? end - line : (long)strlen(line)), line);
+    if (!strstr(buf, " flags=x ") || !strstr(buf, " multi=2 "))
+        fail_msg("CLIENT LIST line: %s", buf);
+    rval_free(v);
+    v = tcmd(c, "CLIENT INFO");
+    assert_non_null(strstr(v->str, " flags=N "));
+    assert_non_null(strstr(v->str, " multi=-1 "));
+    rval_free(v);
+    expect_ok(tcmd(m, "DISCARD"));
+    tclose(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +273,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_evict_no_touch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tracking, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_info_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_list_multi, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
