@@ -20,6 +20,7 @@ struct client {
      * command's. The dispatcher reads them once per command (route.c). */
     bool     reply_off;
     bool     reply_skip_next;
+    bool     tracking;        /* CLIENT TRACKING ON (RESP3, default mode): shards/tracking.h */
     int      db;              /* always 0: ringkv has one database */
     char     name[128];       /* CLIENT SETNAME; "" = none */
     char     addr[64];        /* "ip:port" of the peer */

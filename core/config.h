@@ -70,7 +70,8 @@ enum config_type {
     X("cluster-config-file", cluster_config_file, CONF_STRING, "nodes.conf", 0, NULL, "where a cluster node keeps its id and cluster state (written by the node)") \
     X("cluster-node-timeout", cluster_node_timeout, CONF_INT, "15000", CONF_RUNTIME, NULL, "milliseconds after which an unreachable node counts as failing") \
     X("dir",             dir,             CONF_STRING, "",          0, NULL, "working directory, entered at start (empty: stay where started); CONFIG GET shows it absolute") \
-    X("enable-debug-command", enable_debug_command, CONF_ENUM, "no", 0, "no yes local", "who may run DEBUG: nobody, everyone, or clients on a loopback address (set at start only, as in Redis)")
+    X("enable-debug-command", enable_debug_command, CONF_ENUM, "no", 0, "no yes local", "who may run DEBUG: nobody, everyone, or clients on a loopback address (set at start only, as in Redis)") \
+    X("tracking-table-max-keys", tracking_table_max_keys, CONF_INT, "1000000", CONF_RUNTIME, NULL, "most keys client-side caching tracks over the node (0: no limit); past it keys are evicted and invalidated")
 
 /* Redis 7's redis.conf directives that mean nothing in ringkv (no disk
  * persistence, no TLS, no ACL users, no modules, one encoding per type...):
@@ -166,7 +167,6 @@ enum config_type {
     X("active-defrag-max-scan-fields", active_defrag_max_scan_fields, "1000") \
     X("lua-time-limit", lua_time_limit, "5000") \
     X("busy-reply-threshold", busy_reply_threshold, "5000") \
-    X("tracking-table-max-keys", tracking_table_max_keys, "1000000") \
     X("latency-monitor-threshold", latency_monitor_threshold, "0") \
     X("latency-tracking", latency_tracking, "yes") \
     X("latency-tracking-info-percentiles", latency_tracking_info_percentiles, "50 99 99.9") \

@@ -38,6 +38,7 @@ struct shard_msg {
     int                   target;
     int                   proto;
     uint64_t              caller_id;
+    bool                  tracking; /* EXEC: the caller tracks the keys it reads (tracking.h) */
     struct pending       *pending;
     int                   part;   /* index into pending->parts, or -1 */
     const struct command *cmd;

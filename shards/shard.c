@@ -15,6 +15,7 @@
 #include "shards/node.h"
 #include "shards/store/slot.h"
 #include "shards/store/store.h"
+#include "shards/tracking.h"
 
 int shard_of_slot(const struct node *n, unsigned slot)
 {
@@ -77,6 +78,14 @@ static void pin(struct shard *sh)
 
 /* Set up everything the shard owns; returns 0 or -1. Runs on the shard's
  * own thread so the ring and the heap belong to it. */
+void shard_store_changed(void *shard, const struct journal_record *rec)
+{
+    struct shard *sh = shard;
+    tracking_changed(sh, rec);
+    if (sh->node->journal)
+        sh->node->journal->record(sh, rec);
+}
+
 int shard_setup(struct shard *sh)
 {
     pin(sh);
@@ -86,7 +95,7 @@ int shard_setup(struct shard *sh)
     for (int i = 0; i < sh->node->nmodules; i++)
         if (sh->node->modules[i]->setup)
             sh->node->modules[i]->setup(sh);
-    sh->store = store_create(sh->heap, sh->node->journal ? sh->node->journal->record : NULL, sh);
+    sh->store = store_create(sh->heap, shard_store_changed, sh);
     store_set_hold(sh->store, pause_keeps_keys, sh);
     shard_stats_init(&sh->stats, command_count_all());
     slowlog_init(&sh->slowlog);
@@ -157,6 +166,7 @@ void shard_teardown(struct shard *sh)
             sh->node->modules[i]->teardown(sh);
     if (sh->store)
         store_destroy(sh->store);
+    tracking_free(sh);
     mi_free(sh->replica_conns);
     mi_free(sh->subscribers);
     slowlog_deinit(&sh->slowlog);

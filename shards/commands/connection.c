@@ -265,6 +265,7 @@ void cmd_reset(struct exec_ctx *ctx)
         c->no_touch = false;
         c->reply_off = false;
         c->reply_skip_next = false;
+        c->tracking = false;
         c->authenticated = required_password(ctx)[0] == '\0';
         if (ctx->shard)
             pubsub_session_end(ctx->shard, session_of_client(c));
@@ -388,7 +389,7 @@ void cmd_client_help(struct exec_ctx *ctx)
         "    Return the ID of the current connection.",
         "CACHING (YES|NO)",
         "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
-        "    (ringkv: no client-side caching; see TRACKING.)",
+        "    (ringkv: no OPTIN/OPTOUT modes.)",
         "GETREDIR",
         "    Return the client ID we are redirecting to when tracking is enabled.",
         "INFO",
@@ -421,7 +422,7 @@ void cmd_client_help(struct exec_ctx *ctx)
         "    Unblock the specified blocked client (ringkv has no blocking commands: 0).",
         "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
         "         [OPTIN] [OPTOUT] [NOLOOP]",
-        "    Control server assisted client side caching (ringkv: OFF only).",
+        "    Control server assisted client side caching (ringkv: the default mode, RESP3).",
         "TRACKINGINFO",
         "    Report tracking status for the current connection.",
         "NO-EVICT (ON|OFF)",
@@ -512,21 +513,17 @@ void cmd_client_no_touch(struct exec_ctx *ctx)
     reply_ok(ctx->reply);
 }
 
-/* Client-side caching is not there (README, Limitations: tracking would
- * need a table of which connection read which key on the key's shard, and
- * an invalidation message to the reader's shard for every write to a
- * tracked key); the commands around it answer as for a client that does
- * not track. */
-#define ERR_NO_TRACKING "ERR CLIENT TRACKING is not supported by ringkv (no client-side " \
-                        "caching invalidation; see the README's Limitations)"
-
+/* Client-side caching: Redis 7's default mode (the server remembers the
+ * keys each tracking client read, and pushes `>2 invalidate [key]` when
+ * one changes), for RESP3 connections: shards/tracking.h. The other modes
+ * (REDIRECT, BCAST/PREFIX, OPTIN/OPTOUT, NOLOOP) are refused by name. */
 void cmd_client_getredir(struct exec_ctx *ctx)
 {
-    reply_int(ctx->reply, -1); /* not tracking */
+    /* 0: tracking, pushed on the connection itself; -1: not tracking */
+    reply_int(ctx->reply, ctx->client && ctx->client->tracking ? 0 : -1);
 }
 
-/* CLIENT TRACKING ON|OFF [options]: OFF is what every client is, so it is
- * accepted (clients send it when they close a cache); ON is refused. */
+/* CLIENT TRACKING ON|OFF [options] */
 void cmd_client_tracking(struct exec_ctx *ctx)
 {
     bool on;
@@ -534,21 +531,42 @@ void cmd_client_tracking(struct exec_ctx *ctx)
         reply_error(ctx->reply, ERR_SYNTAX);
         return;
     }
-    if (on)
-        reply_error(ctx->reply, ERR_NO_TRACKING);
-    else
-        reply_ok(ctx->reply);
+    for (int i = 3; i < ctx->argc; i++) {
+        struct slice o = ctx->argv[i];
+        if (slice_eq_nocase(o, "redirect") || slice_eq_nocase(o, "bcast") || slice_eq_nocase(o, "prefix") ||
+            slice_eq_nocase(o, "optin") || slice_eq_nocase(o, "optout") || slice_eq_nocase(o, "noloop")) {
+            reply_errorf(ctx->reply, "ERR CLIENT TRACKING %.*s is not supported by ringkv: only the default "
+                         "mode, on a RESP3 connection (HELLO 3)", arg_len_for_error(o), o.ptr);
+        } else {
+            reply_error(ctx->reply, ERR_SYNTAX);
+        }
+        return;
+    }
+    if (!ctx->client) {
+        reply_error(ctx->reply, ERR_NEEDS_CLIENT);
+        return;
+    }
+    if (on && ctx->client->proto != 3) {
+        /* a RESP2 connection cannot take pushes; Redis sends them to
+         * another connection (REDIRECT), which ringkv does not have */
+        reply_error(ctx->reply, "ERR ringkv's CLIENT TRACKING needs a RESP3 connection (HELLO 3): "
+                                "REDIRECT is not supported");
+        return;
+    }
+    ctx->client->tracking = on;
+    reply_ok(ctx->reply);
 }
 
-/* CLIENT TRACKINGINFO: a client that does not track, as Redis reports it. */
+/* CLIENT TRACKINGINFO, as Redis reports it. */
 void cmd_client_trackinginfo(struct exec_ctx *ctx)
 {
+    bool on = ctx->client && ctx->client->tracking;
     reply_map(ctx->reply, 3);
     reply_bulk_str(ctx->reply, "flags");
     reply_set(ctx->reply, 1);
-    reply_bulk_str(ctx->reply, "off");
+    reply_bulk_str(ctx->reply, on ? "on" : "off");
     reply_bulk_str(ctx->reply, "redirect");
-    reply_int(ctx->reply, -1);
+    reply_int(ctx->reply, on ? 0 : -1);
     reply_bulk_str(ctx->reply, "prefixes");
     reply_array(ctx->reply, 0);
 }

@@ -203,8 +203,9 @@ static void test_tracking(void **state)
     expect_error(tcmd(c, "CLIENT UNBLOCK 1 maybe"), "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
     if (target_is_redis())
         return;
-    /* ringkv: tracking is refused with a text that says so */
-    expect_error_prefix(tcmd(c, "CLIENT TRACKING on"), "ERR CLIENT TRACKING is not supported by ringkv");
+    /* ringkv: tracking needs RESP3 (no REDIRECT), with a text that says so
+     * (test_tracking.c has the rest) */
+    expect_error_prefix(tcmd(c, "CLIENT TRACKING on"), "ERR ringkv's CLIENT TRACKING needs a RESP3 connection");
     expect_int(tcmd(c, "CLIENT GETREDIR"), -1);
 }
 
