@@ -125,6 +125,7 @@ static struct command debug_subcommands[] = {
         "Write a message to the server log"),
     ROW("populate", -2, CMD_WRITE | CMD_ALL_SHARDS | F_DEBUG, 0, 0, 0, cmd_debug_populate, merge_first_ok,
         "server", "1.0.0", "Create string keys key:0..count-1"),
+    DEBUG_REFUSED("jmap"), /* Redis 6's, gone in 7: tools still send it */
     DEBUG_REFUSED("aof-flush-sleep"),
     DEBUG_REFUSED("assert"),
     DEBUG_REFUSED("change-repl-id"),
