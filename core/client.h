@@ -15,7 +15,7 @@ struct client {
     bool     local;           /* connected from a loopback address (enable-debug-command local) */
     bool     close_after_reply; /* QUIT, protocol errors: close once the reply is sent */
     bool     no_evict;        /* CLIENT NO-EVICT (accepted; ringkv never evicts clients) */
-    bool     no_touch;        /* CLIENT NO-TOUCH (accepted; reads still update the LRU) */
+    bool     no_touch;        /* CLIENT NO-TOUCH: its commands leave the keys' LRU clocks */
     /* CLIENT REPLY: OFF drops every reply from here on; SKIP drops the next
      * command's. The dispatcher reads them once per command (route.c). */
     bool     reply_off;

@@ -102,7 +102,12 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
                                          ? sh->node->journal : NULL;
     if (journal)
         journal->command_begin(sh, cmd, &ctx);
+    bool no_touch = client ? client->no_touch : msg && msg->no_touch;
+    if (no_touch)
+        store_set_no_touch(store, true);
     cmd->fn(&ctx);
+    if (no_touch)
+        store_set_no_touch(store, false);
     if (journal)
         journal->command_end(sh, cmd, argc, argv);
     if ((cmd->flags & CMD_READONLY) && store == sh->store && (client ? client->tracking : msg && msg->tracking))
@@ -144,6 +149,7 @@ void dispatch_send_request(struct shard *sh, struct session *s, struct shard_msg
 {
     m->proto = s->client.proto;
     m->tracking = s->client.tracking;
+    m->no_touch = s->client.no_touch;
     m->caller_id = s->client.id;
     s->inflight++;
     stat_add(&sh->stats.cross_shard_requests, 1);

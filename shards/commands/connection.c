@@ -428,7 +428,7 @@ void cmd_client_help(struct exec_ctx *ctx)
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",
         "NO-TOUCH (ON|OFF)",
-        "    Will not touch LRU/LFU stats when this mode is on (ringkv: accepted, no effect).",
+        "    Will not touch LRU/LFU stats when this mode is on.",
         "UNPAUSE",
         "    Stop the current client pause, resuming traffic.",
         "HELP",
@@ -498,9 +498,9 @@ void cmd_client_no_evict(struct exec_ctx *ctx)
     reply_ok(ctx->reply);
 }
 
-/* CLIENT NO-TOUCH ON|OFF (Redis 7.2): accepted and shown (flags=T), but a
- * read still refreshes the key's LRU clock: the read runs on the shard
- * owning the key, which is told only the command, not its caller's flags. */
+/* CLIENT NO-TOUCH ON|OFF (Redis 7.2): the client's commands leave the LRU
+ * clock of the keys they find (run.c sets the store's mode around each of
+ * its commands, wherever it runs; TOUCH still touches); shown as flags=T. */
 void cmd_client_no_touch(struct exec_ctx *ctx)
 {
     bool on;

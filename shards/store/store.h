@@ -90,6 +90,12 @@ void store_destroy(struct store *s);
  * and marks the entry recently used. */
 struct entry *store_find(struct store *s, struct slice key, int64_t now_ms);
 
+/* CLIENT NO-TOUCH: while on, store_find leaves the LRU clock of the
+ * entries it finds (set around one command); store_touch marks e recently
+ * used whatever the mode (TOUCH always touches, as in Redis). */
+void store_set_no_touch(struct store *s, bool on);
+void store_touch(struct store *s, struct entry *e);
+
 /* Warming the cache for lookups that are about to come (a pipeline's keys):
  * the hash of a key; then prefetch its bucket; later, once the bucket has had
  * time to arrive, the first entry of its chain. Only hints: nothing changes,

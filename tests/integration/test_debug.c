@@ -166,6 +166,49 @@ static void test_error_help_unknown(void **state)
     expect_error_prefix(tcmd(c, "DEBUG reload"), "ERR DEBUG RELOAD is not supported by ringkv");
 }
 
+/* The LRU age DEBUG OBJECT shows (lru_seconds_idle: ticks of the store's
+ * clock in ringkv). */
+static long long lru_age(const char *key)
+{
+    struct rval *v = tcmd(c, "DEBUG OBJECT %s", key);
+    assert_int_equal(v->type, R_STATUS);
+    const char *p = strstr(v->str, "lru_seconds_idle:");
+    assert_non_null(p);
+    long long age = atoll(p + strlen("lru_seconds_idle:"));
+    rval_free(v);
+    return age;
+}
+
+/* CLIENT NO-TOUCH (Redis 7.2; ringkv only here, the reference is 7.0):
+ * reads leave the key's LRU clock, TOUCH still touches. The keys share a
+ * hash tag, so one shard's clock ticks with the reads of the other key. */
+static void test_no_touch(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    expect_ok(tcmd(c, "SET {t}a 1"));
+    expect_ok(tcmd(c, "SET {t}b 1"));
+    for (int i = 0; i < 30; i++)
+        expect_bulk(tcmd(c, "GET {t}b"), "1");
+    long long aged = lru_age("{t}a");
+    assert_true(aged >= 20);
+    expect_ok(tcmd(c, "CLIENT NO-TOUCH ON"));
+    expect_bulk(tcmd(c, "GET {t}a"), "1");
+    struct rval *v = tcmd(c, "MGET {t}a {t}b");
+    rval_free(v);
+    assert_true(lru_age("{t}a") >= aged);
+    expect_int(tcmd(c, "TOUCH {t}a"), 1);
+    assert_true(lru_age("{t}a") <= 1);
+    /* off again: reads touch */
+    expect_ok(tcmd(c, "CLIENT NO-TOUCH OFF"));
+    for (int i = 0; i < 30; i++)
+        expect_bulk(tcmd(c, "GET {t}b"), "1");
+    assert_true(lru_age("{t}a") >= 20);
+    expect_bulk(tcmd(c, "GET {t}a"), "1");
+    assert_true(lru_age("{t}a") <= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +218,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_set_active_expire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_populate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_help_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_touch, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
