@@ -326,22 +326,23 @@ static void client_line(struct buf *out, const struct conn_view *v, int64_t now_
     const size_t read_buf = 16384; /* the size of one receive buffer */
     size_t qbuf_free = v->qbuf < read_buf ? read_buf - v->qbuf : 0;
     size_t tot_mem = sizeof(struct client) + v->qbuf + qbuf_free + v->obuf + v->pending * 64 + v->multi_mem;
-    /* Redis's letters, "N" only when there is none: x MULTI, e NO-EVICT,
-     * T NO-TOUCH */
+    /* Redis's letters in its order, "N" only when there is none: x MULTI,
+     * t TRACKING, e NO-EVICT, T NO-TOUCH */
     char flags[16];
-    snprintf(flags, sizeof(flags), "%s%s%s%s", strcmp(v->flags, "N") == 0 ? "" : v->flags,
-             v->in_multi ? "x" : "", c->no_evict ? "e" : "", c->no_touch ? "T" : "");
+    snprintf(flags, sizeof(flags), "%s%s%s%s%s", strcmp(v->flags, "N") == 0 ? "" : v->flags,
+             v->in_multi ? "x" : "", c->tracking ? "t" : "", c->no_evict ? "e" : "", c->no_touch ? "T" : "");
     if (!flags[0])
         snprintf(flags, sizeof(flags), "N");
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
                "sub=%zu psub=%zu ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu "
                "rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s cmd=%s "
-               "user=%s redir=-1 resp=%d\n",
+               "user=%s redir=%d resp=%d\n",
                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name, age, idle,
                flags, c->db, v->sub, v->psub, v->in_multi ? v->multi_count : -1,
                v->qbuf, qbuf_free, v->multi_mem, read_buf, v->qbuf, v->obuf, v->pending, v->obuf, tot_mem,
-               v->obuf ? "rw" : "r", c->last_cmd[0] ? c->last_cmd : "NULL", v->user, c->proto);
+               v->obuf ? "rw" : "r", c->last_cmd[0] ? c->last_cmd : "NULL", v->user,
+               c->tracking ? 0 : -1, c->proto);
 }
 
 struct find_client {

@@ -1,7 +1,8 @@
 /* CLIENT subcommands a Redis user reaches for: REPLY ON|OFF|SKIP (replies
  * dropped whichever shard answers, redis-cli's own handling of it),
- * NO-EVICT, NO-TOUCH, GETREDIR, TRACKING (OFF accepted, ON refused with a
- * text saying so), TRACKINGINFO, CACHING, UNBLOCK, and CLIENT INFO's fields
+ * NO-EVICT, NO-TOUCH, GETREDIR, TRACKING's arguments (on a RESP2
+ * connection: refused, ringkv has no REDIRECT; the rest is
+ * test_tracking.c), TRACKINGINFO, CACHING, UNBLOCK, and CLIENT INFO's fields
  * as Redis 7 lists them. Written against redis-server first
  * (RINGKV_TEST_TARGET=redis); the ringkv-only refusals skip there. */
 #include <stdarg.h>

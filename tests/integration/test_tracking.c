@@ -78,6 +78,10 @@ static void test_info_and_redir(void **state)
 {
     (void)state;
     expect_int(tcmd(a, "CLIENT GETREDIR"), 0);
+    struct rval *info = tcmd(a, "CLIENT INFO");
+    if (!strstr(info->str, " flags=t ") || !strstr(info->str, " redir=0 "))
+        fail_msg("CLIENT INFO of a tracking client: %s", info->str);
+    rval_free(info);
     struct rval *v = tcmd(a, "CLIENT TRACKINGINFO");
     assert_int_equal(v->n, 6);
     assert_string_equal(v->elem[1]->elem[0]->str, "on");
