@@ -12,8 +12,15 @@ struct client {
     uint64_t id;              /* unique in the process, from 1 */
     int      proto;           /* 2 or 3 (HELLO) */
     bool     authenticated;   /* true when no password is set, or after AUTH */
+    bool     local;           /* connected from a loopback address (enable-debug-command local) */
     bool     close_after_reply; /* QUIT, protocol errors: close once the reply is sent */
-    bool     no_evict;        /* CLIENT NO-EVICT (accepted, no effect yet) */
+    bool     no_evict;        /* CLIENT NO-EVICT (accepted; ringkv never evicts clients) */
+    bool     no_touch;        /* CLIENT NO-TOUCH: its commands leave the keys' LRU clocks */
+    /* CLIENT REPLY: OFF drops every reply from here on; SKIP drops the next
+     * command's. The dispatcher reads them once per command (route.c). */
+    bool     reply_off;
+    bool     reply_skip_next;
+    bool     tracking;        /* CLIENT TRACKING ON (RESP3, default mode): shards/tracking.h */
     int      db;              /* always 0: ringkv has one database */
     char     name[128];       /* CLIENT SETNAME; "" = none */
     char     addr[64];        /* "ip:port" of the peer */
@@ -24,6 +31,8 @@ struct client {
     char     last_cmd[24];    /* lower-case name of the last command */
     bool     is_replica;      /* after PSYNC: this connection feeds a replica */
     int      repl_port;       /* REPLCONF listening-port */
+    bool     repl_ringkv;     /* REPLCONF capa ringkv: a ringkv replica, which can load our
+                                 snapshot (a Redis replica expects RDB and is refused) */
     int64_t  repl_over_soft_ms; /* since when its unsent stream is over the soft limit (0: not) */
     uint64_t repl_out_total;  /* bytes of feed put in its output so far */
     uint64_t repl_snap_end;   /* repl_out_total after the last feed carrying snapshot frames */

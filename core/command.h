@@ -89,6 +89,10 @@ enum command_flag {
     CMD_HOLD_LATER = 1u << 22, /* with CMD_SHARD0: the connection's later commands wait for
                                   its reply, as after a scratch command (MIGRATE: Redis
                                   blocks for it, so what follows sees the keys gone) */
+    CMD_PROTECTED  = 1u << 23, /* Redis's protected commands (DEBUG): refused unless
+                                  enable-debug-command allows the connection (route.c) */
+    CMD_HIDDEN_SUBS = 1u << 24, /* a container whose subcommands only route (DEBUG OBJECT to
+                                   its key's shard): COMMAND shows it as one command, as Redis */
 };
 
 /* How a command's writes reach the replication stream: the journal column

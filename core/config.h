@@ -72,7 +72,9 @@ enum config_type {
     X("dir",             dir,             CONF_STRING, "",          0, NULL, "working directory, entered at start (empty: stay where started); CONFIG GET shows it absolute") \
     X("latency-monitor-threshold", latency_monitor_threshold, CONF_INT, "0", CONF_RUNTIME, NULL, "record latency spikes (commands, expiry and eviction cycles) of at least this many ms for LATENCY (0: off)") \
     X("latency-tracking", latency_tracking, CONF_BOOL, "yes", CONF_RUNTIME, NULL, "show the per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM)") \
-    X("latency-tracking-info-percentiles", latency_tracking_info_percentiles, CONF_STRING, "50 99 99.9", CONF_RUNTIME, NULL, "the percentiles INFO latencystats shows, space separated (0.0 to 100.0)")
+    X("latency-tracking-info-percentiles", latency_tracking_info_percentiles, CONF_STRING, "50 99 99.9", CONF_RUNTIME, NULL, "the percentiles INFO latencystats shows, space separated (0.0 to 100.0)") \
+    X("enable-debug-command", enable_debug_command, CONF_ENUM, "no", 0, "no yes local", "who may run DEBUG: nobody, everyone, or clients on a loopback address (set at start only, as in Redis)") \
+    X("tracking-table-max-keys", tracking_table_max_keys, CONF_INT, "1000000", CONF_RUNTIME, NULL, "most keys client-side caching tracks over the node (0: no limit); past it keys are evicted and invalidated")
 
 /* Redis 7's redis.conf directives that mean nothing in ringkv (no disk
  * persistence, no TLS, no ACL users, no modules, one encoding per type...):
@@ -106,7 +108,6 @@ enum config_type {
     X("shutdown-on-sigint", shutdown_on_sigint, "default") \
     X("shutdown-on-sigterm", shutdown_on_sigterm, "default") \
     X("enable-protected-configs", enable_protected_configs, "no") \
-    X("enable-debug-command", enable_debug_command, "no") \
     X("enable-module-command", enable_module_command, "no") \
     X("loadmodule", loadmodule, "") \
     X("rename-command", rename_command, "") \
@@ -169,7 +170,6 @@ enum config_type {
     X("active-defrag-max-scan-fields", active_defrag_max_scan_fields, "1000") \
     X("lua-time-limit", lua_time_limit, "5000") \
     X("busy-reply-threshold", busy_reply_threshold, "5000") \
-    X("tracking-table-max-keys", tracking_table_max_keys, "1000000") \
     X("notify-keyspace-events", notify_keyspace_events, "") \
     X("hash-max-listpack-entries", hash_max_listpack_entries, "128") \
     X("hash-max-listpack-value", hash_max_listpack_value, "64") \

@@ -95,6 +95,9 @@ void cmd_replconf(struct exec_ctx *ctx)
             }
             if (c)
                 c->repl_port = (int)v;
+        } else if (slice_eq_nocase(opt, "capa") && slice_eq_nocase(val, "ringkv")) {
+            if (c)
+                c->repl_ringkv = true; /* it loads our snapshot (master_attach) */
         } else if (slice_eq_nocase(opt, "ip-address") || slice_eq_nocase(opt, "capa") ||
                    slice_eq_nocase(opt, "getack") || slice_eq_nocase(opt, "rdb-only") ||
                    slice_eq_nocase(opt, "rdb-filter-only")) {
@@ -143,6 +146,7 @@ void cmd_psync(struct exec_ctx *ctx)
     argv[4] = SLICE_LIT("FAILOVER");
     struct shard_msg *m = repl_msg_create(ctx->shard, MSG_REPL_ATTACH, 0, argv, failover ? 5 : 4);
     m->caller_id = c->id;
+    m->value = c->repl_ringkv ? ATTACH_RINGKV : 0;
     msg_post(ctx->shard, m, 0);
 }
 

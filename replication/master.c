@@ -115,6 +115,28 @@ void master_attach(struct shard *sh, struct shard_msg *m)
         msg_post(sh, m, m->home);
         return;
     }
+    if (m->value != ATTACH_RINGKV) {
+        /* Not a ringkv replica (no REPLCONF capa ringkv): a Redis replica,
+         * which expects an RDB file and cannot parse our snapshot; it would
+         * retry at once, and each try cost us a snapshot of every shard.
+         * Refused before anything is made, and the connection closed (the
+         * Redis replica logs the text); logged here once a minute. */
+        r->sync_foreign_refused++;
+        int64_t now = shard_now_ms(sh);
+        if (r->foreign_logged_ms == 0 || now - r->foreign_logged_ms >= 60000) {
+            r->foreign_logged_ms = now;
+            log_warning("Refused the sync of replica %.*s:%.*s: it is not a ringkv replica (a Redis "
+                        "server?) and cannot load ringkv's snapshot (refused %llu time(s) so far; "
+                        "logged at most once a minute)",
+                        (int)m->argv[2].len, m->argv[2].ptr, (int)m->argv[3].len, m->argv[3].ptr,
+                        (unsigned long long)r->sync_foreign_refused);
+        }
+        buf_append_str(&m->reply, "-ERR ringkv cannot feed this replica: its full sync is not an RDB "
+                                  "file (a Redis replica cannot load it); replicate ringkv from ringkv\r\n");
+        m->value = ATTACH_REFUSED_CLOSE;
+        msg_post(sh, m, m->home);
+        return;
+    }
     struct replica *x = mi_zalloc(sizeof(*x));
     x->id = m->caller_id;
     x->shard = m->home;

@@ -81,20 +81,24 @@ static bool repl_option_now(struct shard *sh, const char *option, char *value, s
 
 /* The commands of replication (handlers in cmd_replication.c). */
 #define F_ADMIN (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
+/* the flags Redis 7 gives these (COMMAND INFO): no "loading" on the ones
+ * that change or start replication, no "stale" on PSYNC/SYNC */
+#define F_REPL_ADMIN (CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE)
+#define F_SYNC (CMD_ADMIN | CMD_NOSCRIPT)
 static const struct command repl_commands[] = {
-    ROW("replicaof",   3,  CMD_SHARD0 | F_ADMIN, 0, 0, 0, cmd_replicaof, NULL, "server", "5.0.0",
+    ROW("replicaof",   3,  CMD_SHARD0 | F_REPL_ADMIN, 0, 0, 0, cmd_replicaof, NULL, "server", "5.0.0",
         "Make the server a replica of another instance, or promote it as master"),
-    ROW("slaveof",     3,  CMD_SHARD0 | F_ADMIN, 0, 0, 0, cmd_replicaof, NULL, "server", "1.0.0",
+    ROW("slaveof",     3,  CMD_SHARD0 | F_REPL_ADMIN, 0, 0, 0, cmd_replicaof, NULL, "server", "1.0.0",
         "Make the server a replica of another instance, or promote it as master"),
     ROW("role",        1,  CMD_SHARD0 | CMD_FAST | CMD_LOADING | CMD_STALE | CMD_NOSCRIPT, 0, 0, 0, cmd_role, NULL,
         "server", "2.8.12", "Return the role of the instance in the context of replication"),
     ROW("replconf",    -1, CMD_CONN | F_ADMIN | CMD_NO_REPLY, 0, 0, 0, cmd_replconf, NULL, "server", "3.0.0",
         "An internal command for configuring the replication stream"),
-    ROW("psync",       -3, CMD_CONN | F_ADMIN | CMD_NO_MULTI, 0, 0, 0, cmd_psync, NULL, "server", "2.8.0",
+    ROW("psync",       -3, CMD_CONN | F_SYNC | CMD_NO_MULTI, 0, 0, 0, cmd_psync, NULL, "server", "2.8.0",
         "Internal command used for replication"),
-    ROW("sync",        1,  CMD_CONN | F_ADMIN | CMD_NO_MULTI, 0, 0, 0, cmd_psync, NULL, "server", "1.0.0",
+    ROW("sync",        1,  CMD_CONN | F_SYNC | CMD_NO_MULTI, 0, 0, 0, cmd_psync, NULL, "server", "1.0.0",
         "Internal command used for replication"),
-    ROW("failover",    -1, CMD_SHARD0 | F_ADMIN, 0, 0, 0, cmd_failover, NULL, "server", "6.2.0",
+    ROW("failover",    -1, CMD_SHARD0 | F_REPL_ADMIN, 0, 0, 0, cmd_failover, NULL, "server", "6.2.0",
         "Starts a coordinated failover from a server to one of its replicas"),
     ROW("wait",        3,  CMD_SHARD0 | CMD_NOSCRIPT, 0, 0, 0, cmd_wait, NULL, "generic", "3.0.0",
         "Wait for the synchronous replication of all the write commands sent in the context of the current connection"),

@@ -21,6 +21,7 @@
 #include "shards/scratch.h"
 #include "shards/shard.h"
 #include "shards/store/serialize.h"
+#include "shards/tracking.h"
 #include "shards/store/store.h"
 
 #define SNAPSHOT_SLICE_BYTES (256 * 1024) /* per shard per loop turn */
@@ -763,7 +764,9 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         apply_deferred(sh, rs->deferred_apply.len);
         if (rs->staging)
             store_destroy(rs->staging);
-        rs->staging = store_create(sh->heap, repl_journal_hook, sh);
+        /* the shard's hook, as for its live store (the journal, then the
+         * invalidations of client-side caching) */
+        rs->staging = store_create(sh->heap, shard_store_changed, sh);
         store_set_hold(rs->staging, pause_keeps_keys, sh);
         store_set_passive(rs->staging, true);
         break;
@@ -772,6 +775,7 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
             store_destroy(sh->store);
             sh->store = rs->staging;
             rs->staging = NULL;
+            tracking_flushed(sh); /* every key may have changed */
         }
         break;
     case MSG_LOAD_ABORT:
@@ -806,7 +810,10 @@ static void handle_answer(struct shard *sh, struct shard_msg *m)
         struct conn *c = shard_replica_conn(sh, m->caller_id);
         if (c) {
             buf_append(&c->out, m->reply.data, m->reply.len);
-            conn_flush(c);
+            if (m->value == ATTACH_REFUSED_CLOSE)
+                conn_close(c, true); /* once the refusal is sent */
+            else
+                conn_flush(c);
         }
     } else if ((int)m->kind == MSG_FLUSH_JOURNAL) {
         if (m->arg)

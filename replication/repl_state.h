@@ -35,6 +35,12 @@ enum repl_msg_kind {
     MSG_FLUSH_JOURNAL, /* 0 -> shard: post your journal bytes now (WAIT) */
 };
 
+/* MSG_REPL_ATTACH's value: on the way to shard 0, whether the replica said
+ * REPLCONF capa ringkv (it loads our snapshot; anything else, a Redis
+ * replica, is refused); on the way back, whether its shard closes the
+ * connection once the refusal is sent. */
+enum attach_value { ATTACH_FOREIGN = 0, ATTACH_RINGKV = 1, ATTACH_REFUSED_CLOSE = 2 };
+
 /* A replication message from this shard to shard `to` (kind: enum
  * repl_msg_kind), with repl_message as its handler. */
 struct shard_msg *repl_msg_create(struct shard *sh, int kind, int to, const struct slice *args, int argc);
@@ -203,6 +209,11 @@ struct repl {
     int64_t         last_io_ms;
     int64_t         last_ack_ms;
     int64_t         link_down_since_ms;
+    /* replicas that cannot load our snapshot (a Redis replica: no REPLCONF
+     * capa ringkv), refused at PSYNC: how many, and when it was last logged
+     * (at most once a minute) */
+    uint64_t        sync_foreign_refused;
+    int64_t         foreign_logged_ms;
 };
 
 struct repl *repl_of(struct shard *sh);          /* shard 0's state */

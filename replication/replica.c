@@ -24,6 +24,10 @@
 
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 2000
+/* A master that answered our PSYNC with an RDB file (a Redis server): the
+ * next try comes after this long, so the log gets one line a minute and the
+ * master one snapshot a minute at most. */
+#define FOREIGN_RETRY_MS 60000
 #define ACK_PERIOD_MS 1000
 /* Stream bytes the link takes in per loop turn. A replica catching up on a
  * flood would otherwise parse and apply megabytes in one turn while its own
@@ -226,12 +230,24 @@ static void link_connected(struct shard *sh, struct conn *c, int err)
         l->auth = true;
         l->replies++;
     }
-    char port[16], off[24];
+    char port[16];
     snprintf(port, sizeof(port), "%d", sh->node->port);
     const char *lp[] = { "REPLCONF", "listening-port", port };
     send_command(l, 3, lp);
-    const char *capa[] = { "REPLCONF", "capa", "eof", "capa", "psync2" };
-    send_command(l, 5, capa);
+    /* capa ringkv: our master feeds us its own snapshot format only when we
+     * say we read it (a Redis master ignores capabilities it does not know) */
+    const char *capa[] = { "REPLCONF", "capa", "eof", "capa", "psync2", "capa", "ringkv" };
+    send_command(l, 7, capa);
+    /* PSYNC follows once these are answered (handshake_reply): a Redis
+     * master refuses a PSYNC that arrives while it still owes replies
+     * ("SYNC and PSYNC are invalid with pending output") */
+}
+
+/* The last step of the handshake: ask for the stream from where we are. */
+static void send_psync(struct shard *sh, struct repl_link *l)
+{
+    struct repl *r = repl_of(sh);
+    char off[24];
     if (r->backlog_active) {
         snprintf(off, sizeof(off), "%llu", (unsigned long long)journal_offset(r->backlog) + 1);
         const char *psync[] = { "PSYNC", r->replid, off, "FAILOVER" };
@@ -259,6 +275,8 @@ static bool handshake_reply(struct shard *sh, struct repl_link *l, const char *l
             log_warning("Unable to AUTH to MASTER: %.*s", (int)len, line);
             return false;
         }
+        if (l->replies == 1)
+            send_psync(sh, l); /* the last REPLCONF is answered */
         return true; /* REPLCONF errors are not fatal, as in Redis */
     }
     /* the PSYNC reply */
@@ -482,6 +500,13 @@ static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t 
             break;
         }
         if (r->step == LINK_HANDSHAKE) {
+            if (p[used] != '+' && p[used] != '-' && p[used] != '\r' && p[used] != '\n') {
+                /* every handshake reply is a status or an error line: no
+                 * use waiting for the end of a line that is not one (the
+                 * master would wait for our PSYNC meanwhile) */
+                log_warning("Unexpected reply from master during the replication handshake");
+                goto broken;
+            }
             const char *eol = memchr(p + used, '\n', n - used);
             if (!eol) {
                 if (n - used > 4096)
@@ -502,6 +527,20 @@ static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t 
         }
         if (r->step != LINK_TRANSFER && r->step != LINK_CONNECTED)
             break;
+        if (r->step == LINK_TRANSFER && p[used] == '$') {
+            /* after +FULLRESYNC, a Redis master sends an RDB file ($<len>
+             * or $EOF:<mark>, then "REDIS...") where ringkv's snapshot is
+             * commands: nothing here can load it, and retrying at once
+             * would only make it build snapshot after snapshot */
+            log_warning("MASTER <-> REPLICA sync: the master %s:%d sent an RDB file (a Redis server?): "
+                        "ringkv can replicate only a ringkv master. Not replicating; next try in %d s "
+                        "(REPLICAOF NO ONE to stop)", r->master_host, r->master_port, FOREIGN_RETRY_MS / 1000);
+            replica_stop(sh);
+            r->backoff_ms = RETRY_MAX_MS;
+            r->retry_at_ms = shard_now_ms(sh) + FOREIGN_RETRY_MS;
+            r->step = LINK_CONNECT;
+            return n;
+        }
         if (p[used] == '\n' || p[used] == '\r') { /* keepalive newlines */
             used++;
             continue;

@@ -61,6 +61,7 @@ void dispatch_open(void *arg, struct conn *c)
     cl->created_ms = cl->last_active_ms = clock_unix_ms();
     shard_clock_start(sh, false);
     conn_addr_text(&c->peer, cl->addr, sizeof(cl->addr));
+    cl->local = peer_is_loopback(&c->peer);
     conn_addr_text(&c->local, cl->laddr, sizeof(cl->laddr));
     c->in_limit = (size_t)config_load(&n->config, client_query_buffer_limit);
     conn_set_keepalive(c, (int)config_load(&n->config, tcp_keepalive));
@@ -132,6 +133,9 @@ static void session_describe(struct shard *sh, const struct conn *c, struct conn
     v->user = "default";
     v->pending = (size_t)s->npending;
     v->obuf = session_output_bytes(s);
+    v->in_multi = s->in_multi;
+    v->multi_count = s->multi_count;
+    v->multi_mem = s->multi_cmds.len;
 }
 
 /* Idle: nothing waiting for it, no command held, no subscription (Redis

@@ -44,6 +44,9 @@ struct conn_view {
     size_t               qbuf;    /* unparsed input bytes */
     size_t               obuf;    /* unsent output bytes (pub/sub pushes waiting included) */
     size_t               pending; /* replies waiting on other shards */
+    bool                 in_multi; /* inside MULTI (flags x) ... */
+    int                  multi_count; /* ... with this many commands queued (multi=) */
+    size_t               multi_mem; /* bytes the queue holds (multi-mem=) */
 };
 
 struct conn_owner_ops {

@@ -38,6 +38,8 @@ struct shard_msg {
     int                   target;
     int                   proto;
     uint64_t              caller_id;
+    bool                  tracking; /* EXEC: the caller tracks the keys it reads (tracking.h) */
+    bool                  no_touch; /* EXEC: the caller said CLIENT NO-TOUCH */
     struct pending       *pending;
     int                   part;   /* index into pending->parts, or -1 */
     const struct command *cmd;

@@ -17,6 +17,7 @@ struct pending *session_pending_add(struct session *s, enum pending_stage stage)
     struct pending *p = mi_zalloc(sizeof(*p));
     p->session = s;
     p->stage = stage;
+    p->muted = s->muting;
     if (s->tail)
         s->tail->next = p;
     else
@@ -65,7 +66,7 @@ void session_drain(struct session *s)
         if (!s->head)
             s->tail = NULL;
         s->npending--;
-        if (s->conn && p->out.len) {
+        if (s->conn && p->out.len && !p->muted) { /* CLIENT REPLY OFF/SKIP: dropped */
             buf_move(&s->conn->out, &p->out);
             moved = true;
         }
@@ -83,18 +84,33 @@ void session_drain(struct session *s)
 }
 
 /* Where the reply of a command run now goes: straight to the output when
- * nothing waits ahead of it, else to a ready entry at the queue's tail. */
+ * nothing waits ahead of it, else to a ready entry at the queue's tail. A
+ * muted command's reply (CLIENT REPLY) always takes a muted entry, which
+ * session_drain drops: the one place a reply is suppressed, whichever shard
+ * answers. */
 struct buf *session_reply_target(struct session *s)
 {
-    if (!s->head)
+    if (!s->head && !s->muting)
         return &s->conn->out;
-    if (s->tail->stage == STAGE_READY)
+    if (s->tail && s->tail->stage == STAGE_READY && s->tail->muted == s->muting)
         return &s->tail->out;
     return &session_pending_add(s, STAGE_READY)->out;
 }
 
 struct buf *session_push_target(struct session *s)
 {
+    /* pushes are not replies: CLIENT REPLY OFF does not drop them (Redis) */
+    bool muting = s->muting;
+    s->muting = false;
+    struct buf *b = session_reply_target(s);
+    s->muting = muting;
+    return b;
+}
+
+struct buf *session_reply_unmute(struct client *c)
+{
+    struct session *s = session_of_client(c);
+    s->muting = false;
     return session_reply_target(s);
 }
 

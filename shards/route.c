@@ -281,6 +281,7 @@ void dispatch_replay_continue(struct shard *sh, struct session *s)
 
 void dispatch_replay(struct shard *sh, struct session *s, struct buf *cmds)
 {
+    s->exec_muted = s->muting; /* EXEC's CLIENT REPLY verdict, for its commands */
     buf_free(&s->exec_cmds);
     s->exec_cmds = *cmds;
     buf_init(cmds);
@@ -366,7 +367,7 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
 /* Run one command; then ASKING's flag (cluster mode) wears off as in
  * Redis: it lasts for the command after ASKING, or for the whole of the
  * transaction that command opens (MULTI ... EXEC or DISCARD). */
-void dispatch_execute(struct shard *sh, struct session *s, int argc, const struct slice *argv)
+static void route_command(struct shard *sh, struct session *s, int argc, const struct slice *argv)
 {
     execute_command(sh, s, argc, argv);
     if (s->client.asking == 2)
@@ -426,6 +427,18 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
             return;
         }
         s->client.authenticated = true; /* the password was removed meanwhile */
+    }
+    if ((cmd->flags | (container ? container->flags : 0)) & CMD_PROTECTED) {
+        /* enable-debug-command: no, yes, local (a loopback connection) */
+        long long who = config_load(&sh->node->config, enable_debug_command);
+        if (who == 0 || (who == 2 && !s->client.local)) {
+            session_reply_error(s, "ERR DEBUG command not allowed. If the enable-debug-command option is "
+                                   "set to \"local\", you can run it from a local connection, otherwise you "
+                                   "need to set this option in the configuration file, and then restart the "
+                                   "server.");
+            stats_command_rejected(&sh->stats, cmd->index);
+            return;
+        }
     }
     s->client.last_active_ms = shard_now_ms(sh);
     if (s->last_cmd != cmd) { /* formatting the name per command would show in profiles */
@@ -584,4 +597,27 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
     m->cmd = cmd;
     p->waiting = 1;
     dispatch_send_request(sh, s, m);
+}
+
+/* CLIENT REPLY around the command path: whether this command's reply is
+ * dropped is decided once, before anything answers it (an unknown command's
+ * error is dropped too, as in Redis); every reply it gets then takes a muted
+ * place in the queue (reply_queue.c). The commands an EXEC replays share
+ * the EXEC's verdict, so its array is whole or absent. A command a pause
+ * holds is decided again when it runs. */
+void dispatch_execute(struct shard *sh, struct session *s, int argc, const struct slice *argv)
+{
+    bool outer = s->muting;
+    bool skip = s->client.reply_skip_next;
+    if (s->in_exec) {
+        s->muting = s->exec_muted;
+    } else {
+        s->client.reply_skip_next = false; /* SKIP sets it again for the next one */
+        s->muting = s->client.reply_off || skip;
+    }
+    const struct shard_msg *held = s->held;
+    route_command(sh, s, argc, argv);
+    if (s->held && s->held != held && !s->in_exec)
+        s->client.reply_skip_next = skip;
+    s->muting = outer;
 }

@@ -15,6 +15,7 @@
 #include "shards/node.h"
 #include "shards/scratch.h"
 #include "shards/store/store.h"
+#include "shards/tracking.h"
 
 size_t shard_memory_limit(const struct shard *sh)
 {
@@ -122,9 +123,16 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
                                          ? sh->node->journal : NULL;
     if (journal)
         journal->command_begin(sh, cmd, &ctx);
+    bool no_touch = client ? client->no_touch : msg && msg->no_touch;
+    if (no_touch)
+        store_set_no_touch(store, true);
     cmd->fn(&ctx);
+    if (no_touch)
+        store_set_no_touch(store, false);
     if (journal)
         journal->command_end(sh, cmd, argc, argv);
+    if ((cmd->flags & CMD_READONLY) && store == sh->store && (client ? client->tracking : msg && msg->tracking))
+        tracking_read(sh, cmd, argc, argv, caller_id, msg ? msg->home : sh->id);
     /* one clock read per command: it ends this one and starts the next */
     uint64_t t1 = clock_mono_ns();
     uint64_t usec = (t1 - sh->clock_ns) / 1000;
@@ -167,6 +175,8 @@ void dispatch_run_logged(struct shard *sh, struct session *s, const struct comma
 void dispatch_send_request(struct shard *sh, struct session *s, struct shard_msg *m)
 {
     m->proto = s->client.proto;
+    m->tracking = s->client.tracking;
+    m->no_touch = s->client.no_touch;
     m->caller_id = s->client.id;
     s->inflight++;
     stat_add(&sh->stats.cross_shard_requests, 1);

@@ -60,6 +60,9 @@ struct pending {
     bool                   holds;
     /* CMD_ALL_SHARDS: logged once in the slow log, with the time of all parts */
     bool                   log_once;
+    /* the reply of a command run under CLIENT REPLY OFF/SKIP: dropped when
+     * it reaches the head of the queue instead of being sent */
+    bool                   muted;
     uint64_t               usec;
 };
 
@@ -84,6 +87,11 @@ struct session {
     int                 multi_count;
     struct buf          multi_cmds;
     bool                backpressured;
+    /* CLIENT REPLY: the command being run now has its reply dropped (set
+     * around each command by dispatch_execute); an EXEC keeps its own
+     * verdict for the commands it replays */
+    bool                muting;
+    bool                exec_muted;
     bool                multi_writes; /* a queued command is a write (EXEC is one) */
     bool                multi_denyoom; /* a queued command may add memory (EXEC may) */
     /* cluster mode: the slot of the first queued command with keys (-1:
@@ -153,6 +161,9 @@ void session_sent(struct shard *sh, struct conn *c);
  * still queued before it: the connection's output when nothing is queued,
  * else a ready entry at the queue's tail. */
 struct buf *session_push_target(struct session *s);
+/* CLIENT REPLY ON: the command running now is answered after all; returns
+ * where its reply goes. */
+struct buf *session_reply_unmute(struct client *c);
 /* Bytes waiting to go to the client: unsent output and replies queued (a
  * subscriber's pushes held behind a reply included). */
 size_t session_output_bytes(const struct session *s);

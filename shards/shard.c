@@ -15,6 +15,7 @@
 #include "shards/node.h"
 #include "shards/store/slot.h"
 #include "shards/store/store.h"
+#include "shards/tracking.h"
 
 int shard_of_slot(const struct node *n, unsigned slot)
 {
@@ -27,13 +28,15 @@ static void on_tick(void *arg)
     shard_clock_start(sh, true);
     int64_t now = shard_now_ms(sh);
     /* active expiry: a small bounded slice of each tick */
-    long long spike_ms = config_load(&sh->node->config, latency_monitor_threshold);
-    uint64_t t0 = spike_ms > 0 ? clock_mono_ns() : 0;
-    store_expire_cycle(sh->store, now, 1000);
-    if (spike_ms > 0) { /* LATENCY's expire-cycle event */
-        uint64_t ms = (clock_mono_ns() - t0) / 1000000;
-        if (ms >= (uint64_t)spike_ms)
-            latency_add(&sh->latency, "expire-cycle", (uint32_t)ms, (int32_t)(now / 1000));
+    if (!atomic_load_explicit(&sh->node->active_expire_off, memory_order_relaxed)) {
+        long long spike_ms = config_load(&sh->node->config, latency_monitor_threshold);
+        uint64_t t0 = spike_ms > 0 ? clock_mono_ns() : 0;
+        store_expire_cycle(sh->store, now, 1000);
+        if (spike_ms > 0) { /* LATENCY's expire-cycle event */
+            uint64_t ms = (clock_mono_ns() - t0) / 1000000;
+            if (ms >= (uint64_t)spike_ms)
+                latency_add(&sh->latency, "expire-cycle", (uint32_t)ms, (int32_t)(now / 1000));
+        }
     }
     store_rehash_step(sh->store);
     /* keep memory under the limit even without writes (CONFIG SET maxmemory) */
@@ -83,6 +86,14 @@ static void pin(struct shard *sh)
 
 /* Set up everything the shard owns; returns 0 or -1. Runs on the shard's
  * own thread so the ring and the heap belong to it. */
+void shard_store_changed(void *shard, const struct journal_record *rec)
+{
+    struct shard *sh = shard;
+    tracking_changed(sh, rec);
+    if (sh->node->journal)
+        sh->node->journal->record(sh, rec);
+}
+
 int shard_setup(struct shard *sh)
 {
     pin(sh);
@@ -92,7 +103,7 @@ int shard_setup(struct shard *sh)
     for (int i = 0; i < sh->node->nmodules; i++)
         if (sh->node->modules[i]->setup)
             sh->node->modules[i]->setup(sh);
-    sh->store = store_create(sh->heap, sh->node->journal ? sh->node->journal->record : NULL, sh);
+    sh->store = store_create(sh->heap, shard_store_changed, sh);
     store_set_hold(sh->store, pause_keeps_keys, sh);
     shard_stats_init(&sh->stats, command_count_all());
     slowlog_init(&sh->slowlog);
@@ -163,6 +174,7 @@ void shard_teardown(struct shard *sh)
             sh->node->modules[i]->teardown(sh);
     if (sh->store)
         store_destroy(sh->store);
+    tracking_free(sh);
     mi_free(sh->replica_conns);
     mi_free(sh->subscribers);
     slowlog_deinit(&sh->slowlog);

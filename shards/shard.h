@@ -57,7 +57,13 @@ struct shard {
     struct monitor_shard *monitor; /* MONITOR: this shard's monitors and outgoing lines (monitor.c) */
     struct session **held;     /* sessions holding a command while paused, oldest first (pause.c) */
     int              nheld;
+    struct tracking *tracking; /* keys tracking clients read here (tracking.c), NULL if none yet */
 };
+
+struct journal_record;
+/* The change hook of the shard's stores (arg: the shard): client-side
+ * caching's invalidations (tracking.h), then the node's journal sink. */
+void shard_store_changed(void *shard, const struct journal_record *rec);
 
 /* ---- shard modules -------------------------------------------------------
  * A higher layer (replication; next, the cluster) lives on every shard as a

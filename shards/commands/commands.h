@@ -39,7 +39,16 @@ extern const struct shard_module migrate_module;
 command_fn cmd_ping, cmd_echo, cmd_hello, cmd_auth, cmd_quit, cmd_reset,
     cmd_select, cmd_client_id, cmd_client_getname, cmd_client_setname,
     cmd_client_list, cmd_client_info, cmd_client_kill, cmd_client_help,
-    cmd_client_pause, cmd_client_unpause;
+    cmd_client_pause, cmd_client_unpause, cmd_client_reply, cmd_client_no_evict,
+    cmd_client_no_touch, cmd_client_getredir, cmd_client_tracking, cmd_client_trackinginfo,
+    cmd_client_caching, cmd_client_unblock;
+
+/* commands ringkv does not have, refused with what is missing (refusals.c) */
+command_fn cmd_move, cmd_swapdb, cmd_no_scripting;
+
+/* DEBUG (debug.c) */
+command_fn cmd_debug_help, cmd_debug_sleep, cmd_debug_object, cmd_debug_set_active_expire,
+    cmd_debug_error, cmd_debug_log, cmd_debug_populate, cmd_debug_refused;
 /* CLIENT LIST: the shards' lists (bulk or verbatim strings) as one string. */
 merge_fn merge_client_list;
 /* CLIENT KILL: every shard answers for its own connections: an integer count
@@ -66,7 +75,7 @@ command_fn cmd_info, cmd_config_get, cmd_config_set, cmd_config_resetstat,
  * SHUTDOWN writes no reply on success (Redis closes the connection without
  * answering): its row says so (CMD_NO_REPLY), and the dispatcher accepts a
  * command that produced no reply (refusing it inside MULTI). */
-command_fn cmd_command_help, cmd_slowlog_help;
+command_fn cmd_command_help, cmd_slowlog_help, cmd_command_getkeys, cmd_command_getkeysandflags;
 
 /* MONITOR (monitor.c): the connection becomes a monitor (shards/monitor.h). */
 command_fn cmd_monitor;

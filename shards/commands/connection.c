@@ -257,12 +257,18 @@ void cmd_reset(struct exec_ctx *ctx)
 {
     struct client *c = ctx->client;
     if (c) {
+        if ((c->reply_off || c->reply_skip_next) && ctx->shard)
+            ctx->reply->out = session_reply_unmute(c); /* RESET is answered: replies are back on */
         c->proto = 2;
         c->name[0] = '\0';
         c->db = 0;
         c->no_evict = false;
         c->read_replica = false; /* READWRITE, as Redis's RESET */
         c->asking = 0;
+        c->no_touch = false;
+        c->reply_off = false;
+        c->reply_skip_next = false;
+        c->tracking = false;
         c->authenticated = required_password(ctx)[0] == '\0';
         if (ctx->shard) {
             pubsub_session_end(ctx->shard, session_of_client(c));
@@ -324,16 +330,24 @@ static void client_line(struct buf *out, const struct conn_view *v, int64_t now_
                          ? (now_ms - c->last_active_ms) / 1000 : 0;
     const size_t read_buf = 16384; /* the size of one receive buffer */
     size_t qbuf_free = v->qbuf < read_buf ? read_buf - v->qbuf : 0;
-    size_t tot_mem = sizeof(struct client) + v->qbuf + qbuf_free + v->obuf + v->pending * 64;
+    size_t tot_mem = sizeof(struct client) + v->qbuf + qbuf_free + v->obuf + v->pending * 64 + v->multi_mem;
+    /* Redis's letters in its order, "N" only when there is none: x MULTI,
+     * t TRACKING, e NO-EVICT, T NO-TOUCH */
+    char flags[16];
+    snprintf(flags, sizeof(flags), "%s%s%s%s%s", strcmp(v->flags, "N") == 0 ? "" : v->flags,
+             v->in_multi ? "x" : "", c->tracking ? "t" : "", c->no_evict ? "e" : "", c->no_touch ? "T" : "");
+    if (!flags[0])
+        snprintf(flags, sizeof(flags), "N");
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-               "sub=%zu psub=%zu ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 "
+               "sub=%zu psub=%zu ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu "
                "rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s cmd=%s "
-               "user=%s redir=-1 resp=%d\n",
+               "user=%s redir=%d resp=%d\n",
                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name, age, idle,
-               v->flags, c->db, v->sub, v->psub,
-               v->qbuf, qbuf_free, read_buf, v->qbuf, v->obuf, v->pending, v->obuf, tot_mem,
-               v->obuf ? "rw" : "r", c->last_cmd[0] ? c->last_cmd : "NULL", v->user, c->proto);
+               flags, c->db, v->sub, v->psub, v->in_multi ? v->multi_count : -1,
+               v->qbuf, qbuf_free, v->multi_mem, read_buf, v->qbuf, v->obuf, v->pending, v->obuf, tot_mem,
+               v->obuf ? "rw" : "r", c->last_cmd[0] ? c->last_cmd : "NULL", v->user,
+               c->tracking ? 0 : -1, c->proto);
 }
 
 struct find_client {
@@ -379,6 +393,11 @@ void cmd_client_help(struct exec_ctx *ctx)
         "    Return the name of the current connection.",
         "ID",
         "    Return the ID of the current connection.",
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+        "    (ringkv: no OPTIN/OPTOUT modes.)",
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
         "INFO",
         "    Return information about the current client connection.",
         "KILL <ip:port>",
@@ -401,8 +420,21 @@ void cmd_client_help(struct exec_ctx *ctx)
         "      Return clients of specified type.",
         "PAUSE <timeout> [WRITE|ALL]",
         "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection.",
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client (ringkv has no blocking commands: 0).",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        "         [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching (ringkv: the default mode, RESP3).",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
+        "NO-EVICT (ON|OFF)",
+        "    Protect current client connection from eviction.",
+        "NO-TOUCH (ON|OFF)",
+        "    Will not touch LRU/LFU stats when this mode is on.",
         "UNPAUSE",
         "    Stop the current client pause, resuming traffic.",
         "HELP",
@@ -412,6 +444,164 @@ void cmd_client_help(struct exec_ctx *ctx)
     reply_array(ctx->reply, n);
     for (size_t i = 0; i < n; i++)
         reply_simple(ctx->reply, lines[i]);
+}
+
+/* ---- CLIENT REPLY NO-EVICT NO-TOUCH GETREDIR TRACKING ... -------------- */
+
+/* ON or OFF (any case) into *on; false for anything else. */
+static bool on_off(struct slice s, bool *on)
+{
+    if (slice_eq_nocase(s, "on"))
+        *on = true;
+    else if (slice_eq_nocase(s, "off"))
+        *on = false;
+    else
+        return false;
+    return true;
+}
+
+/* CLIENT REPLY ON|OFF|SKIP. OFF and SKIP answer nothing (their own reply is
+ * the first one dropped); ON answers +OK even while replies are off. The
+ * dispatcher decides per command whether its reply is dropped (route.c
+ * dispatch_execute); the row refuses it inside MULTI, where EXEC's array
+ * would lose some of its elements. */
+void cmd_client_reply(struct exec_ctx *ctx)
+{
+    struct client *c = ctx->client;
+    if (!c) {
+        reply_error(ctx->reply, ERR_NEEDS_CLIENT);
+        return;
+    }
+    struct slice a = ctx->argv[2];
+    if (slice_eq_nocase(a, "on")) {
+        c->reply_off = false;
+        c->reply_skip_next = false;
+        if (ctx->shard) /* a unit test's context has no session */
+            ctx->reply->out = session_reply_unmute(c);
+        reply_ok(ctx->reply);
+    } else if (slice_eq_nocase(a, "off")) {
+        c->reply_off = true;
+    } else if (slice_eq_nocase(a, "skip")) {
+        if (!c->reply_off)
+            c->reply_skip_next = true;
+    } else {
+        reply_error(ctx->reply, ERR_SYNTAX);
+    }
+}
+
+/* CLIENT NO-EVICT ON|OFF: ringkv never closes a client to free memory (its
+ * maxmemory bounds the data), so every client already is what NO-EVICT asks
+ * for; the flag is kept and shown in CLIENT LIST (flags=e). */
+void cmd_client_no_evict(struct exec_ctx *ctx)
+{
+    bool on;
+    if (!on_off(ctx->argv[2], &on)) {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return;
+    }
+    if (ctx->client)
+        ctx->client->no_evict = on;
+    reply_ok(ctx->reply);
+}
+
+/* CLIENT NO-TOUCH ON|OFF (Redis 7.2): the client's commands leave the LRU
+ * clock of the keys they find (run.c sets the store's mode around each of
+ * its commands, wherever it runs; TOUCH still touches); shown as flags=T. */
+void cmd_client_no_touch(struct exec_ctx *ctx)
+{
+    bool on;
+    if (!on_off(ctx->argv[2], &on)) {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return;
+    }
+    if (ctx->client)
+        ctx->client->no_touch = on;
+    reply_ok(ctx->reply);
+}
+
+/* Client-side caching: Redis 7's default mode (the server remembers the
+ * keys each tracking client read, and pushes `>2 invalidate [key]` when
+ * one changes), for RESP3 connections: shards/tracking.h. The other modes
+ * (REDIRECT, BCAST/PREFIX, OPTIN/OPTOUT, NOLOOP) are refused by name. */
+void cmd_client_getredir(struct exec_ctx *ctx)
+{
+    /* 0: tracking, pushed on the connection itself; -1: not tracking */
+    reply_int(ctx->reply, ctx->client && ctx->client->tracking ? 0 : -1);
+}
+
+/* CLIENT TRACKING ON|OFF [options] */
+void cmd_client_tracking(struct exec_ctx *ctx)
+{
+    bool on;
+    if (!on_off(ctx->argv[2], &on)) {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return;
+    }
+    for (int i = 3; i < ctx->argc; i++) {
+        struct slice o = ctx->argv[i];
+        if (slice_eq_nocase(o, "redirect") || slice_eq_nocase(o, "bcast") || slice_eq_nocase(o, "prefix") ||
+            slice_eq_nocase(o, "optin") || slice_eq_nocase(o, "optout") || slice_eq_nocase(o, "noloop")) {
+            reply_errorf(ctx->reply, "ERR CLIENT TRACKING %.*s is not supported by ringkv: only the default "
+                         "mode, on a RESP3 connection (HELLO 3)", arg_len_for_error(o), o.ptr);
+        } else {
+            reply_error(ctx->reply, ERR_SYNTAX);
+        }
+        return;
+    }
+    if (!ctx->client) {
+        reply_error(ctx->reply, ERR_NEEDS_CLIENT);
+        return;
+    }
+    if (on && ctx->client->proto != 3) {
+        /* a RESP2 connection cannot take pushes; Redis sends them to
+         * another connection (REDIRECT), which ringkv does not have */
+        reply_error(ctx->reply, "ERR ringkv's CLIENT TRACKING needs a RESP3 connection (HELLO 3): "
+                                "REDIRECT is not supported");
+        return;
+    }
+    ctx->client->tracking = on;
+    reply_ok(ctx->reply);
+}
+
+/* CLIENT TRACKINGINFO, as Redis reports it. */
+void cmd_client_trackinginfo(struct exec_ctx *ctx)
+{
+    bool on = ctx->client && ctx->client->tracking;
+    reply_map(ctx->reply, 3);
+    reply_bulk_str(ctx->reply, "flags");
+    reply_set(ctx->reply, 1);
+    reply_bulk_str(ctx->reply, on ? "on" : "off");
+    reply_bulk_str(ctx->reply, "redirect");
+    reply_int(ctx->reply, on ? 0 : -1);
+    reply_bulk_str(ctx->reply, "prefixes");
+    reply_array(ctx->reply, 0);
+}
+
+void cmd_client_caching(struct exec_ctx *ctx)
+{
+    reply_error(ctx->reply, "ERR CLIENT CACHING can be called only when the client is in tracking "
+                            "mode with OPTIN or OPTOUT mode enabled");
+}
+
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR]: ringkv has no blocking commands, so no
+ * client is ever blocked: 0, after Redis's checks of the arguments. */
+void cmd_client_unblock(struct exec_ctx *ctx)
+{
+    long long id;
+    if (!parse_ll(ctx->argv[2], &id)) {
+        reply_error(ctx->reply, ERR_NOT_INT);
+        return;
+    }
+    if (ctx->argc == 4 && !slice_eq_nocase(ctx->argv[3], "timeout") &&
+        !slice_eq_nocase(ctx->argv[3], "error")) {
+        reply_error(ctx->reply, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+        return;
+    }
+    if (ctx->argc > 4) {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return;
+    }
+    reply_int(ctx->reply, 0);
 }
 
 /* ---- CLIENT LIST ------------------------------------------------------ */

@@ -10,6 +10,7 @@
 #include <mimalloc.h>
 
 #include "shards/commands/commands.h"
+#include "shards/commands/docs.h"
 #include "core/clock.h"
 #include "shards/commands/server.h"
 #include "core/log.h"
@@ -51,6 +52,26 @@ static size_t command_categories(const struct command *cmd, const char **out)
     return n;
 }
 
+/* A command's key specs: docs.c's when written out, else one range from
+ * the row's first/last/step with flags from its own (RW update for a
+ * write, RO access for a read). */
+static size_t command_key_specs(const struct command *cmd, const char *fullname,
+                                struct doc_key_spec *out, size_t max)
+{
+    size_t n = doc_key_specs(command_doc_find(fullname), out, max);
+    if (n > 0 || cmd->first_key <= 0 || max == 0)
+        return n;
+    memset(out, 0, sizeof(*out));
+    bool write = cmd->flags & CMD_WRITE;
+    snprintf(out->flags[0], sizeof(out->flags[0]), "%s", write ? "RW" : "RO");
+    snprintf(out->flags[1], sizeof(out->flags[1]), "%s", write ? "update" : "access");
+    out->nflags = 2;
+    out->index = cmd->first_key;
+    out->lastkey = cmd->last_key < 0 ? cmd->last_key : cmd->last_key - cmd->first_key;
+    out->keystep = cmd->key_step > 0 ? cmd->key_step : 1;
+    return 1;
+}
+
 static void reply_command_info(struct reply *r, const struct command *cmd, const char *fullname)
 {
     reply_array(r, 10);
@@ -84,19 +105,16 @@ static void reply_command_info(struct reply *r, const struct command *cmd, const
         reply_set(r, 0);
     }
 
-    /* key specs: one, describing the first/last/step range */
-    if (cmd->first_key > 0) {
-        reply_set(r, 1);
+    /* key specs: docs.c's where written out, else one for the row's range */
+    struct doc_key_spec specs[4];
+    size_t nspecs = command_key_specs(cmd, fullname, specs, 4);
+    reply_set(r, nspecs);
+    for (size_t k = 0; k < nspecs; k++) {
         reply_map(r, 3);
         reply_bulk_str(r, "flags");
-        reply_set(r, 2);
-        if (cmd->flags & CMD_WRITE) {
-            reply_simple(r, "RW");
-            reply_simple(r, "update");
-        } else {
-            reply_simple(r, "RO");
-            reply_simple(r, "access");
-        }
+        reply_set(r, (size_t)specs[k].nflags);
+        for (int f = 0; f < specs[k].nflags; f++)
+            reply_simple(r, specs[k].flags[f]);
         reply_bulk_str(r, "begin_search");
         reply_map(r, 2);
         reply_bulk_str(r, "type");
@@ -104,7 +122,7 @@ static void reply_command_info(struct reply *r, const struct command *cmd, const
         reply_bulk_str(r, "spec");
         reply_map(r, 1);
         reply_bulk_str(r, "index");
-        reply_int(r, cmd->first_key);
+        reply_int(r, specs[k].index);
         reply_bulk_str(r, "find_keys");
         reply_map(r, 2);
         reply_bulk_str(r, "type");
@@ -112,18 +130,16 @@ static void reply_command_info(struct reply *r, const struct command *cmd, const
         reply_bulk_str(r, "spec");
         reply_map(r, 3);
         reply_bulk_str(r, "lastkey");
-        reply_int(r, cmd->last_key < 0 ? cmd->last_key : cmd->last_key - cmd->first_key);
+        reply_int(r, specs[k].lastkey);
         reply_bulk_str(r, "keystep");
-        reply_int(r, cmd->key_step > 0 ? cmd->key_step : 1);
+        reply_int(r, specs[k].keystep);
         reply_bulk_str(r, "limit");
         reply_int(r, 0);
-    } else {
-        reply_set(r, 0);
     }
 
     /* subcommands */
     size_t nsub = 0;
-    for (const struct command *s = cmd->subcommands; s && s->name; s++)
+    for (const struct command *s = cmd->subcommands; s && s->name && !(cmd->flags & CMD_HIDDEN_SUBS); s++)
         nsub++;
     if (nsub == 0) {
         reply_set(r, 0);
@@ -152,7 +168,7 @@ static const struct command *lookup_fullname(struct slice name, char *fullname, 
     struct slice top = { name.ptr, (size_t)(bar - name.ptr) };
     struct slice sub = { bar + 1, name.len - top.len - 1 };
     const struct command *parent = command_lookup(top);
-    if (parent == NULL || parent->subcommands == NULL)
+    if (parent == NULL || parent->subcommands == NULL || (parent->flags & CMD_HIDDEN_SUBS))
         return NULL;
     cmd = command_lookup_sub(parent, sub);
     if (cmd)
@@ -193,21 +209,34 @@ void cmd_command_info(struct exec_ctx *ctx)
     }
 }
 
-static size_t docs_pairs(const struct command *cmd)
+static bool docs_has_subcommands(const struct command *cmd)
 {
-    return 3 + (cmd->subcommands && cmd->subcommands->name ? 1 : 0);
+    return cmd->subcommands && cmd->subcommands->name && !(cmd->flags & CMD_HIDDEN_SUBS);
 }
 
-static void reply_command_docs(struct reply *r, const struct command *cmd)
+/* summary, since, group, complexity (docs.c), arguments (docs.c: redis-cli
+ * builds its hints from them), subcommands */
+static void reply_command_docs(struct reply *r, const struct command *cmd, const char *fullname)
 {
-    reply_map(r, docs_pairs(cmd));
+    const struct command_doc *d = command_doc_find(fullname);
+    bool complexity = d && d->complexity;
+    bool args = doc_has_arguments(d);
+    reply_map(r, 3 + (size_t)complexity + (size_t)args + (size_t)docs_has_subcommands(cmd));
     reply_bulk_str(r, "summary");
     reply_bulk_str(r, cmd->summary ? cmd->summary : "");
     reply_bulk_str(r, "since");
     reply_bulk_str(r, cmd->since ? cmd->since : "1.0.0");
     reply_bulk_str(r, "group");
     reply_bulk_str(r, cmd->group ? cmd->group : "server");
-    if (docs_pairs(cmd) == 4) {
+    if (complexity) {
+        reply_bulk_str(r, "complexity");
+        reply_bulk_str(r, d->complexity);
+    }
+    if (args) {
+        reply_bulk_str(r, "arguments");
+        reply_doc_arguments(r, d);
+    }
+    if (docs_has_subcommands(cmd)) {
         size_t nsub = 0;
         for (const struct command *s = cmd->subcommands; s->name; s++)
             nsub++;
@@ -217,7 +246,7 @@ static void reply_command_docs(struct reply *r, const struct command *cmd)
         for (const struct command *s = cmd->subcommands; s->name; s++) {
             snprintf(full, sizeof(full), "%s|%s", cmd->name, s->name);
             reply_bulk_str(r, full);
-            reply_command_docs(r, s);
+            reply_command_docs(r, s, full);
         }
     }
 }
@@ -231,7 +260,7 @@ void cmd_command_docs(struct exec_ctx *ctx)
         reply_map(ctx->reply, n);
         for (size_t i = 0; i < n; i++) {
             reply_bulk_str(ctx->reply, table[i].name);
-            reply_command_docs(ctx->reply, &table[i]);
+            reply_command_docs(ctx->reply, &table[i], table[i].name);
         }
         return;
     }
@@ -245,7 +274,7 @@ void cmd_command_docs(struct exec_ctx *ctx)
         if (cmd == NULL)
             continue;
         reply_bulk_str(ctx->reply, full);
-        reply_command_docs(ctx->reply, cmd);
+        reply_command_docs(ctx->reply, cmd, full);
     }
 }
 
@@ -308,6 +337,97 @@ void cmd_command_list(struct exec_ctx *ctx)
     buf_free(&f.names);
 }
 
+/* COMMAND GETKEYS|GETKEYSANDFLAGS <command> [arg ...]: the keys the
+ * command would touch, found by its key specs (each key with its spec's
+ * flags), with Redis's errors. A spec with variable_flags (SET) says what
+ * this call does: RW access update with GET, else OW update, as Redis's
+ * SET does. */
+static void command_getkeys(struct exec_ctx *ctx, bool with_flags)
+{
+    const struct slice *argv = ctx->argv + 2;
+    int argc = ctx->argc - 2;
+    const struct command *cmd = command_lookup(argv[0]);
+    char full[128];
+    if (!cmd) {
+        reply_error(ctx->reply, "ERR Invalid command specified");
+        return;
+    }
+    snprintf(full, sizeof(full), "%s", cmd->name);
+    if (cmd->subcommands && argc >= 2) {
+        const struct command *sub = command_lookup_sub(cmd, argv[1]);
+        if (!sub) {
+            reply_error(ctx->reply, "ERR Invalid command specified");
+            return;
+        }
+        snprintf(full, sizeof(full), "%s|%s", cmd->name, sub->name);
+        cmd = sub;
+    }
+    if (!command_arity_ok(cmd, argc)) {
+        reply_error(ctx->reply, "ERR Invalid number of arguments specified for command");
+        return;
+    }
+    struct doc_key_spec specs[4];
+    size_t nspecs = command_key_specs(cmd, full, specs, 4);
+    int nkeys = 0;
+    int idx[256], spec_of[256];
+    for (size_t k = 0; k < nspecs; k++) {
+        int last = specs[k].lastkey >= 0 ? specs[k].index + specs[k].lastkey : argc + specs[k].lastkey;
+        if (last >= argc)
+            last = argc - 1;
+        int step = specs[k].keystep > 0 ? specs[k].keystep : 1;
+        for (int i = specs[k].index; i <= last && nkeys < 256; i += step) {
+            idx[nkeys] = i;
+            spec_of[nkeys++] = (int)k;
+        }
+    }
+    if (nkeys == 0) {
+        reply_error(ctx->reply, "ERR The command has no key arguments");
+        return;
+    }
+    bool get = false;
+    for (int i = 1; i < argc; i++)
+        if (slice_eq_nocase(argv[i], "get"))
+            get = true;
+    reply_array(ctx->reply, (size_t)nkeys);
+    for (int k = 0; k < nkeys; k++) {
+        struct slice key = argv[idx[k]];
+        if (!with_flags) {
+            reply_bulk(ctx->reply, key.ptr, key.len);
+            continue;
+        }
+        const struct doc_key_spec *s = &specs[spec_of[k]];
+        bool variable = false;
+        for (int f = 0; f < s->nflags; f++)
+            if (strcmp(s->flags[f], "variable_flags") == 0)
+                variable = true;
+        reply_array(ctx->reply, 2);
+        reply_bulk(ctx->reply, key.ptr, key.len);
+        if (variable) {
+            static const char *const with_get[] = { "RW", "access", "update" };
+            static const char *const without[] = { "OW", "update" };
+            const char *const *fl = get ? with_get : without;
+            size_t nf = get ? 3 : 2;
+            reply_set(ctx->reply, nf);
+            for (size_t f = 0; f < nf; f++)
+                reply_simple(ctx->reply, fl[f]);
+            continue;
+        }
+        reply_set(ctx->reply, (size_t)s->nflags);
+        for (int f = 0; f < s->nflags; f++)
+            reply_simple(ctx->reply, s->flags[f]);
+    }
+}
+
+void cmd_command_getkeys(struct exec_ctx *ctx)
+{
+    command_getkeys(ctx, false);
+}
+
+void cmd_command_getkeysandflags(struct exec_ctx *ctx)
+{
+    command_getkeys(ctx, true);
+}
+
 void cmd_command_help(struct exec_ctx *ctx)
 {
     static const char *const lines[] = {
@@ -326,6 +446,10 @@ void cmd_command_help(struct exec_ctx *ctx)
         "    Return documentation details about multiple commands.",
         "    If no command names are given, documentation details for all",
         "    commands are returned.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full Redis command.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Return the keys and the access flags from a full Redis command.",
         "HELP",
         "    Prints this help.",
         NULL,

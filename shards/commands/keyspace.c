@@ -72,9 +72,13 @@ void cmd_exists(struct exec_ctx *ctx)
 void cmd_touch(struct exec_ctx *ctx)
 {
     long long n = 0;
-    for (int i = 1; i < ctx->argc; i++)
-        if (store_find(ctx->store, ctx->argv[i], ctx->now_ms))
+    for (int i = 1; i < ctx->argc; i++) {
+        struct entry *e = store_find(ctx->store, ctx->argv[i], ctx->now_ms);
+        if (e) {
+            store_touch(ctx->store, e); /* even under CLIENT NO-TOUCH */
             n++;
+        }
+    }
     reply_int(ctx->reply, n);
 }
 

@@ -60,6 +60,8 @@ static inline void each_command(command_visit_fn *fn, void *arg)
     char full[128];
     for (size_t i = 0; i < n; i++) {
         fn(arg, &table[i], table[i].name);
+        if (table[i].flags & CMD_HIDDEN_SUBS)
+            continue;
         for (const struct command *sub = table[i].subcommands; sub && sub->name; sub++) {
             snprintf(full, sizeof(full), "%s|%s", table[i].name, sub->name);
             fn(arg, sub, full);

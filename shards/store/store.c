@@ -223,6 +223,8 @@ struct store {
                                    expired key from a live one */
     struct entry  *graveyard;  /* the old copy of an entry moved by set_expire,
                                   freed at the next store call */
+    bool           no_touch;   /* store_find leaves the LRU clock of what it finds
+                                  (the command's caller said CLIENT NO-TOUCH) */
     bool           passive;    /* a replica's store: keys past their time
                                   read as missing but stay until the
                                   master's DEL arrives */
@@ -695,8 +697,19 @@ struct entry *store_find(struct store *s, struct slice key, int64_t now_ms)
         return NULL;
     }
     s->stats.keyspace_hits++;
-    lru_touch(s, e);
+    if (!s->no_touch)
+        lru_touch(s, e);
     return e;
+}
+
+void store_set_no_touch(struct store *s, bool on)
+{
+    s->no_touch = on;
+}
+
+void store_touch(struct store *s, struct entry *e)
+{
+    lru_touch(s, e);
 }
 
 struct entry *store_peek(struct store *s, struct slice key, int64_t now_ms)
@@ -1130,6 +1143,16 @@ static uint64_t evict_score(const struct store *s, const struct entry *e, enum e
     if (p == EVICT_VOLATILE_TTL)
         return UINT64_MAX - (uint64_t)entry_expire_at(e);
     return (s->lru_clock - entry_lru(e)) & LRU_MASK;
+}
+
+uint32_t store_entry_lru_age(const struct store *s, const struct entry *e)
+{
+    return (s->lru_clock - entry_lru(e)) & LRU_MASK;
+}
+
+uint32_t store_entry_lru(const struct entry *e)
+{
+    return entry_lru(e);
 }
 
 static void pool_insert(struct store *s, struct entry *e, uint64_t h, uint64_t score)

@@ -98,6 +98,12 @@ void store_destroy(struct store *s);
  * and marks the entry recently used. */
 struct entry *store_find(struct store *s, struct slice key, int64_t now_ms);
 
+/* CLIENT NO-TOUCH: while on, store_find leaves the LRU clock of the
+ * entries it finds (set around one command); store_touch marks e recently
+ * used whatever the mode (TOUCH always touches, as in Redis). */
+void store_set_no_touch(struct store *s, bool on);
+void store_touch(struct store *s, struct entry *e);
+
 /* Warming the cache for lookups that are about to come (a pipeline's keys):
  * the hash of a key; then prefetch its bucket; later, once the bucket has had
  * time to arrive, the first entry of its chain. Only hints: nothing changes,
@@ -125,6 +131,12 @@ struct entry *store_resize(struct store *s, struct entry *e, size_t vlen);
 /* The caller changed e's value in place: journal it (a SET of the whole new
  * value with its expiry) and update the memory count. */
 void store_changed(struct store *s, struct entry *e);
+
+/* How long since e was last used, in ticks of the store's LRU clock (which
+ * counts accesses, not time: see store.c), as eviction ranks it. */
+uint32_t store_entry_lru_age(const struct store *s, const struct entry *e);
+/* The tick of the store's LRU clock e was last used at. */
+uint32_t store_entry_lru(const struct entry *e);
 
 /* Remove key; returns true if it existed (journals a DEL then). A key whose
  * expiry has passed (by the latest now_ms the store was given) is removed

@@ -1,0 +1,275 @@
+/* debug: the DEBUG subcommands tools rely on, and a clear refusal for the
+ * rest of Redis 7's list.
+ *
+ * Who may run DEBUG is enable-debug-command (no, yes, local), checked by the
+ * dispatcher for every row flagged CMD_PROTECTED before it runs (route.c),
+ * with Redis's text.
+ *
+ * What ringkv has:
+ *  - SLEEP <seconds>: sleeps on the shard thread of the connection: that
+ *    shard's clients, and every request other shards send it (commands on
+ *    its keys, the all-shards ones) wait, as a busy Redis would make them;
+ *    the other shards' clients whose keys live elsewhere go on.
+ *  - OBJECT <key>: Redis's line, run on the key's shard. The encoding is the
+ *    one Redis would choose for the value (int, embstr, raw); serializedlength
+ *    is the RDB length without LZF compression; lru and lru_seconds_idle are
+ *    in ticks of the store's LRU clock, which counts accesses, not seconds.
+ *  - SET-ACTIVE-EXPIRE 0|1: stops or restarts every shard's expiry sweep
+ *    (keys past their time still read as missing).
+ *  - POPULATE <count> [prefix] [size]: every shard adds the keys
+ *    prefix:0..count-1 it owns that do not exist yet (values "value:N",
+ *    padded or cut to size), as Redis does.
+ *  - ERROR <string>, LOG <message>, HELP.
+ * The other subcommands of Redis 7's DEBUG HELP answer that ringkv does not
+ * have them (debug_refused); anything else is an unknown subcommand. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mimalloc.h>
+
+#include "shards/commands/commands.h"
+#include "shards/commands/server.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/numbers.h"
+#include "core/reply.h"
+#include "shards/node.h"
+#include "shards/shard.h"
+#include "shards/store/slot.h"
+#include "shards/store/store.h"
+
+/* Redis's answer to a DEBUG subcommand given the wrong arguments. */
+static void debug_usage_error(struct exec_ctx *ctx)
+{
+    struct slice s = ctx->argv[1];
+    reply_errorf(ctx->reply, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try DEBUG HELP.",
+                 (int)(s.len > 128 ? 128 : s.len), s.ptr);
+}
+
+void cmd_debug_help(struct exec_ctx *ctx)
+{
+    static const char *const lines[] = {
+        "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ERROR <string>",
+        "    Answer <string> as an error reply (to test how a client handles errors).",
+        "LOG <message>",
+        "    Write <message> to the server's log.",
+        "OBJECT <key>",
+        "    One line on how the key's value is held: encoding, serialized length, and",
+        "    its LRU clock (ringkv's counts accesses, not seconds).",
+        "POPULATE <count> [<prefix>] [<size>]",
+        "    Add the keys <prefix>:0 .. <prefix>:<count>-1 (prefix 'key') that do not",
+        "    exist, with values 'value:<n>' (padded or cut to <size> bytes when given);",
+        "    replicas get them as SETs.",
+        "SET-ACTIVE-EXPIRE <0|1>",
+        "    0: keys past their time are removed only when touched; 1: also in the",
+        "    background again (the default).",
+        "SLEEP <seconds>",
+        "    Keep the connection's shard thread busy for <seconds> (decimals allowed):",
+        "    its clients wait, other shards go on.",
+        "HELP",
+        "    Print this help.",
+        "Redis's other DEBUG subcommands answer that ringkv does not have them.",
+        NULL,
+    };
+    reply_help(ctx->reply, lines);
+}
+
+/* DEBUG SLEEP <seconds>: Redis reads the number with strtod (garbage is 0). */
+void cmd_debug_sleep(struct exec_ctx *ctx)
+{
+    if (ctx->argc != 3) {
+        debug_usage_error(ctx);
+        return;
+    }
+    char num[64];
+    size_t n = ctx->argv[2].len < sizeof(num) - 1 ? ctx->argv[2].len : sizeof(num) - 1;
+    memcpy(num, ctx->argv[2].ptr, n);
+    num[n] = '\0';
+    double secs = strtod(num, NULL);
+    if (secs > 0 && isfinite(secs)) {
+        struct timespec ts = { (time_t)secs, (long)((secs - floor(secs)) * 1e9) };
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+    }
+    reply_ok(ctx->reply);
+}
+
+/* The RDB length of a string's length prefix. */
+static size_t rdb_len_size(size_t len)
+{
+    if (len < 64)
+        return 1;
+    if (len < 16384)
+        return 2;
+    if (len <= UINT32_MAX)
+        return 5;
+    return 9;
+}
+
+/* Whether the value is an integer as Redis would store it (canonical
+ * decimal, at most 20 characters). */
+static bool value_is_int(const char *p, size_t n, long long *v)
+{
+    if (n == 0 || n > 20 || !parse_ll((struct slice){ p, n }, v))
+        return false;
+    char back[32];
+    int len = format_ll(back, sizeof(back), *v);
+    return (size_t)len == n && memcmp(back, p, n) == 0;
+}
+
+/* DEBUG OBJECT <key>, on the key's shard. */
+void cmd_debug_object(struct exec_ctx *ctx)
+{
+    if (ctx->argc != 3) {
+        debug_usage_error(ctx);
+        return;
+    }
+    struct entry *e = store_peek(ctx->store, ctx->argv[2], ctx->now_ms);
+    if (!e) {
+        reply_error(ctx->reply, ERR_NO_KEY);
+        return;
+    }
+    const char *val = entry_value(e);
+    size_t len = entry_value_len(e);
+    long long iv;
+    bool is_int = value_is_int(val, len, &iv);
+    const char *encoding = is_int ? "int" : len <= 44 ? "embstr" : "raw";
+    size_t serialized;
+    if (is_int && iv >= -128 && iv <= 127)
+        serialized = 2;
+    else if (is_int && iv >= -32768 && iv <= 32767)
+        serialized = 3;
+    else if (is_int && iv >= INT32_MIN && iv <= INT32_MAX)
+        serialized = 5;
+    else
+        serialized = rdb_len_size(len) + len;
+    /* Redis shares the objects of 0..9999 unless an LRU/LFU policy needs
+     * per-key access times */
+    bool shared = false;
+    if (is_int && iv >= 0 && iv < 10000 && ctx->shard) {
+        const struct config *cfg = &ctx->shard->node->config;
+        long long policy = config_load(cfg, maxmemory_policy);
+        bool lru = policy == EVICT_ALLKEYS_LRU || policy == EVICT_VOLATILE_LRU ||
+                   policy == EVICT_ALLKEYS_LFU || policy == EVICT_VOLATILE_LFU;
+        shared = config_load(cfg, maxmemory) == 0 || !lru;
+    }
+    char line[256];
+    snprintf(line, sizeof(line),
+             "Value at:%p refcount:%d encoding:%s serializedlength:%zu lru:%u lru_seconds_idle:%u",
+             (void *)e, shared ? INT_MAX : 1, encoding, serialized, store_entry_lru(e),
+             store_entry_lru_age(ctx->store, e));
+    reply_simple(ctx->reply, line);
+}
+
+/* DEBUG SET-ACTIVE-EXPIRE 0|1 (Redis takes any integer: 0 off, else on). */
+void cmd_debug_set_active_expire(struct exec_ctx *ctx)
+{
+    long long on;
+    if (ctx->argc != 3) {
+        debug_usage_error(ctx);
+        return;
+    }
+    if (!parse_ll(ctx->argv[2], &on)) {
+        reply_error(ctx->reply, ERR_NOT_INT);
+        return;
+    }
+    if (ctx->shard)
+        atomic_store_explicit(&ctx->shard->node->active_expire_off, on == 0, memory_order_relaxed);
+    reply_ok(ctx->reply);
+}
+
+/* DEBUG ERROR <string>: the string as an error reply, as given (Redis 7
+ * adds no code: "DEBUG ERROR boom" answers -boom). */
+void cmd_debug_error(struct exec_ctx *ctx)
+{
+    if (ctx->argc != 3) {
+        debug_usage_error(ctx);
+        return;
+    }
+    struct slice s = ctx->argv[2];
+    char *text = mi_malloc(s.len + 8);
+    if (!text)
+        abort();
+    size_t n = 0;
+    for (size_t i = 0; i < s.len; i++) /* an error is one line */
+        text[n++] = s.ptr[i] == '\r' || s.ptr[i] == '\n' ? ' ' : s.ptr[i];
+    text[n] = '\0';
+    reply_error(ctx->reply, text);
+    mi_free(text);
+}
+
+void cmd_debug_log(struct exec_ctx *ctx)
+{
+    if (ctx->argc != 3) {
+        debug_usage_error(ctx);
+        return;
+    }
+    log_warning("DEBUG LOG: %.*s", (int)(ctx->argv[2].len > 4096 ? 4096 : ctx->argv[2].len), ctx->argv[2].ptr);
+    reply_ok(ctx->reply);
+}
+
+/* DEBUG POPULATE <count> [prefix] [size], on every shard for the keys it
+ * owns. */
+void cmd_debug_populate(struct exec_ctx *ctx)
+{
+    if (ctx->argc < 3 || ctx->argc > 5) {
+        debug_usage_error(ctx);
+        return;
+    }
+    long long count, size = 0;
+    if (!parse_ll(ctx->argv[2], &count) || count < 0) {
+        reply_error(ctx->reply, "ERR count is out of range");
+        return;
+    }
+    struct slice prefix = ctx->argc > 3 ? ctx->argv[3] : SLICE_LIT("key");
+    if (ctx->argc > 4 && (!parse_ll(ctx->argv[4], &size) || size < 0 || size > 512LL * 1024 * 1024)) {
+        reply_error(ctx->reply, "ERR size is out of range");
+        return;
+    }
+    char *key = mi_malloc(prefix.len + 32);
+    char *val = mi_malloc((size_t)size + 32);
+    if (!key || !val)
+        abort();
+    memcpy(key, prefix.ptr, prefix.len);
+    key[prefix.len] = ':';
+    for (long long j = 0; j < count; j++) {
+        size_t klen = prefix.len + 1 + (size_t)format_ll(key + prefix.len + 1, 32, j);
+        struct slice k = { key, klen };
+        if (ctx->shard && shard_of_slot(ctx->shard->node, key_slot(key, klen)) != ctx->shard->id)
+            continue;
+        if (store_peek(ctx->store, k, ctx->now_ms))
+            continue; /* Redis leaves existing keys alone */
+        int vlen = snprintf(val, 32, "value:%lld", j);
+        size_t n = (size_t)vlen;
+        if (size > 0) {
+            if ((size_t)size > n)
+                memset(val + n, 0, (size_t)size - n);
+            n = (size_t)size;
+        }
+        store_set(ctx->store, k, val, n, 0);
+    }
+    mi_free(key);
+    mi_free(val);
+    reply_ok(ctx->reply);
+}
+
+/* Redis 7's DEBUG subcommands ringkv does not have. */
+void cmd_debug_refused(struct exec_ctx *ctx)
+{
+    char name[48];
+    size_t n = ctx->argv[1].len < sizeof(name) - 1 ? ctx->argv[1].len : sizeof(name) - 1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = ctx->argv[1].ptr[i];
+        name[i] = ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch;
+    }
+    name[n] = '\0';
+    reply_errorf(ctx->reply, "ERR DEBUG %s is not supported by ringkv (it has no RDB/AOF, no "
+                 "listpack/quicklist encodings and no jemalloc); see DEBUG HELP", name);
+}

@@ -1,0 +1,564 @@
+/* docs: what COMMAND DOCS and COMMAND INFO say about a command beyond its
+ * row: how long it takes (complexity), its arguments (for redis-cli's hints
+ * and the client libraries that read them), and its key specs where a
+ * single range with flags derived from the row would be wrong (RENAME's two
+ * keys, MSET's overwrite).
+ *
+ * Data, one entry per command name ("set", "client|list"), looked up by
+ * COMMAND only (not on the command path). A row without an entry still
+ * answers: its summary, since and group, no arguments, one key spec derived
+ * from its first/last/step.
+ *
+ * Arguments are written as a syntax line, parsed when asked for:
+ *   - words separated by spaces; `name#type` is an argument (type: key,
+ *     string, integer, double, pattern, unix-time; none: string, or key for
+ *     a name that is "key"); an UPPER-CASE word is a token;
+ *   - a token before one item is that item's token (EX seconds#integer);
+ *     before several, inside a group, the group's (AUTH username password);
+ *     alone, a pure-token argument named as the token in lower case;
+ *   - [ ... ] an optional group, ( ... ) a required one; alternatives in a
+ *     group are separated by |: a oneof; a group of one alternative of
+ *     several items is a block; { ... } is a block even of one item;
+ *     `name=` before a group names it (else it takes its first argument's
+ *     name);
+ *   - `...` after an item: it may be repeated (flag "multiple").
+ * Key arguments get key_spec_index 0, 1, ... in the order they appear.
+ *
+ * Key specs: "flags... index lastkey keystep", several separated by ';'
+ * (lastkey relative to the index, negative from the end, as in Redis). */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mimalloc.h>
+
+#include "shards/commands/docs.h"
+
+static const struct command_doc docs[] = {
+    /* strings */
+    { "get", "O(1)", "key", NULL },
+    { "set", "O(1)", "key value condition=[NX|XX] [GET] expiration=[EX seconds#integer|"
+      "PX milliseconds#integer|EXAT unix-time-seconds#unix-time|PXAT unix-time-milliseconds#unix-time|KEEPTTL]",
+      "RW access update variable_flags 1 0 1" },
+    { "setnx", "O(1)", "key value", "OW insert 1 0 1" },
+    { "setex", "O(1)", "key seconds#integer value", "OW update 1 0 1" },
+    { "psetex", "O(1)", "key milliseconds#integer value", "OW update 1 0 1" },
+    { "getset", "O(1)", "key value", "RW access update 1 0 1" },
+    { "getdel", "O(1)", "key", "RW access delete 1 0 1" },
+    { "getex", "O(1)", "key expiration=[EX seconds#integer|PX milliseconds#integer|"
+      "EXAT unix-time-seconds#unix-time|PXAT unix-time-milliseconds#unix-time|PERSIST]",
+      "RW access update 1 0 1" },
+    { "mget", "O(N) for N keys", "key...", "RO access 1 -1 1" },
+    { "mset", "O(N) for N keys", "data=(key value)...", "OW update 1 -1 2" },
+    { "msetnx", "O(N) for N keys", "data=(key value)...", "OW insert 1 -1 2" },
+    { "append", "O(1) amortized", "key value", "RW insert 1 0 1" },
+    { "strlen", "O(1)", "key", "RO 1 0 1" },
+    { "incr", "O(1)", "key", "RW access update 1 0 1" },
+    { "decr", "O(1)", "key", "RW access update 1 0 1" },
+    { "incrby", "O(1)", "key increment#integer", "RW access update 1 0 1" },
+    { "decrby", "O(1)", "key decrement#integer", "RW access update 1 0 1" },
+    { "incrbyfloat", "O(1)", "key increment#double", "RW access update 1 0 1" },
+    { "getrange", "O(N), N the length returned", "key start#integer end#integer", NULL },
+    { "substr", "O(N), N the length returned", "key start#integer end#integer", NULL },
+    { "setrange", "O(1) plus copying the value", "key offset#integer value", "RW update 1 0 1" },
+    { "lcs", "O(N*M), N and M the lengths of the two strings",
+      "key1#key key2#key [LEN] [IDX] [MINMATCHLEN len#integer] [WITHMATCHLEN]", "RO access 1 1 1" },
+    { "setbit", "O(1)", "key offset#integer value#integer", "RW access update 1 0 1" },
+    { "getbit", "O(1)", "key offset#integer", NULL },
+    { "bitcount", "O(N)", "key index=[start#integer end#integer unit=[BYTE|BIT]]", NULL },
+    { "bitpos", "O(N)", "key bit#integer index=[start#integer end_index=[end#integer unit=[BYTE|BIT]]]", NULL },
+    { "bitop", "O(N)", "operation#string destkey#key key...", "OW update 2 0 1; RO access 3 -1 1" },
+
+    /* keyspace */
+    { "del", "O(N) for N keys", "key...", "RM delete 1 -1 1" },
+    { "unlink", "O(1) per key", "key...", "RM delete 1 -1 1" },
+    { "exists", "O(N) for N keys", "key...", "RO 1 -1 1" },
+    { "touch", "O(N) for N keys", "key...", "RO 1 -1 1" },
+    { "type", "O(1)", "key", "RO 1 0 1" },
+    { "rename", "O(1)", "key newkey#key", "RW access delete 1 0 1; OW update 2 0 1" },
+    { "memory|usage", "O(N) where N is the number of samples", "key [SAMPLES count#integer]", "RO 2 0 1" },
+    { "dump", "O(1) to access the key and O(N*M) to serialize it", "key", "RO access 1 0 1" },
+    { "restore", "O(1) to create the new key and O(N*M) to reconstruct the serialized value",
+      "key ttl#integer serialized-value#string [REPLACE] [ABSTTL] [IDLETIME seconds#integer] [FREQ frequency#integer]",
+      "OW update 1 0 1" },
+    { "restore-asking", "O(1) to create the new key and O(N*M) to reconstruct the serialized value",
+      "key ttl#integer serialized-value#string [REPLACE] [ABSTTL] [IDLETIME seconds#integer] [FREQ frequency#integer]",
+      "OW update 1 0 1" },
+    { "renamenx", "O(1)", "key newkey#key", "RW access delete 1 0 1; OW insert 2 0 1" },
+    { "copy", "O(1) for strings", "source#key destination#key [DB destination-db#integer] [REPLACE]",
+      "RO access 1 0 1; OW update 2 0 1" },
+    { "expire", "O(1)", "key seconds#integer condition=[NX|XX|GT|LT]", "RW update 1 0 1" },
+    { "pexpire", "O(1)", "key milliseconds#integer condition=[NX|XX|GT|LT]", "RW update 1 0 1" },
+    { "expireat", "O(1)", "key unix-time-seconds#unix-time condition=[NX|XX|GT|LT]", "RW update 1 0 1" },
+    { "pexpireat", "O(1)", "key unix-time-milliseconds#unix-time condition=[NX|XX|GT|LT]", "RW update 1 0 1" },
+    { "ttl", "O(1)", "key", NULL },
+    { "pttl", "O(1)", "key", NULL },
+    { "expiretime", "O(1)", "key", NULL },
+    { "pexpiretime", "O(1)", "key", NULL },
+    { "persist", "O(1)", "key", "RW update 1 0 1" },
+    { "keys", "O(N), N the keys of the database", "pattern#pattern", NULL },
+    { "scan", "O(1) per call, O(N) for a whole iteration",
+      "cursor#integer [MATCH pattern#pattern] [COUNT count#integer] [TYPE type]", NULL },
+    { "randomkey", "O(1)", "", NULL },
+    { "dbsize", "O(1)", "", NULL },
+    { "flushdb", "O(N), N the keys of the database", "flush-type=[ASYNC|SYNC]", NULL },
+    { "flushall", "O(N), N the keys of the database", "flush-type=[ASYNC|SYNC]", NULL },
+    { "move", "O(1)", "key db#integer", "RW access update 1 0 1" },
+    { "swapdb", "O(1)", "index1#integer index2#integer", NULL },
+
+    /* connection */
+    { "ping", "O(1)", "[message]", NULL },
+    { "echo", "O(1)", "message", NULL },
+    { "hello", "O(1)", "arguments=[protover#integer [AUTH username password] [SETNAME clientname]]", NULL },
+    { "auth", "O(N), N the passwords of the user", "[username] password", NULL },
+    { "quit", "O(1)", "", NULL },
+    { "reset", "O(1)", "", NULL },
+    { "select", "O(1)", "index#integer", NULL },
+    { "client", "Depends on subcommand.", "", NULL },
+    { "client|id", "O(1)", "", NULL },
+    { "client|getname", "O(1)", "", NULL },
+    { "client|setname", "O(1)", "connection-name", NULL },
+    { "client|list", "O(N), N the client connections",
+      "[TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID client-id#integer...]", NULL },
+    { "client|info", "O(1)", "", NULL },
+    { "client|kill", "O(N), N the client connections",
+      "filter=(ip:port|new-format=([ID client-id#integer]|[TYPE (NORMAL|MASTER|SLAVE|REPLICA|PUBSUB)]|"
+      "[USER username]|[ADDR ip:port]|[LADDR ip:port]|[SKIPME yes/no])...)", NULL },
+    { "client|pause", "O(1)", "timeout#integer mode=[WRITE|ALL]", NULL },
+    { "client|unpause", "O(N), N the paused clients", "", NULL },
+    { "client|help", "O(1)", "", NULL },
+    { "client|reply", "O(1)", "action=(ON|OFF|SKIP)", NULL },
+    { "client|no-evict", "O(1)", "enabled=(ON|OFF)", NULL },
+    { "client|no-touch", "O(1)", "enabled=(ON|OFF)", NULL },
+    { "client|getredir", "O(1)", "", NULL },
+    { "client|tracking", "O(1)",
+      "status=(ON|OFF) [REDIRECT client-id#integer] [PREFIX prefix...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]", NULL },
+    { "client|trackinginfo", "O(1)", "", NULL },
+    { "client|caching", "O(1)", "mode=(YES|NO)", NULL },
+    { "client|unblock", "O(log N), N the client connections", "client-id#integer unblock-type=[TIMEOUT|ERROR]", NULL },
+
+    /* server */
+    { "info", "O(1)", "[section...]", NULL },
+    { "config", "Depends on subcommand.", "", NULL },
+    { "config|get", "O(N), N the parameters asked for", "{parameter}...", NULL },
+    { "config|set", "O(N), N the parameters given", "data=(parameter value)...", NULL },
+    { "config|resetstat", "O(1)", "", NULL },
+    { "config|rewrite", "O(1)", "", NULL },
+    { "config|help", "O(1)", "", NULL },
+    { "command", "O(N), N the commands", "", NULL },
+    { "command|count", "O(1)", "", NULL },
+    { "command|info", "O(N), N the commands asked for", "[command-name...]", NULL },
+    { "command|docs", "O(N), N the commands asked for", "[command-name...]", NULL },
+    { "command|list", "O(N), N the commands",
+      "[FILTERBY filterby=(MODULE module-name|ACLCAT category|PATTERN pattern#pattern)]", NULL },
+    { "command|getkeys", "O(N), N the arguments of the command", "", NULL },
+    { "command|getkeysandflags", "O(N), N the arguments of the command", "", NULL },
+    { "command|help", "O(1)", "", NULL },
+    { "time", "O(1)", "", NULL },
+    { "slowlog", "Depends on subcommand.", "", NULL },
+    { "slowlog|get", "O(N), N the entries returned", "[count#integer]", NULL },
+    { "slowlog|len", "O(1)", "", NULL },
+    { "slowlog|reset", "O(N), N the entries of the slow log", "", NULL },
+    { "slowlog|help", "O(1)", "", NULL },
+    { "shutdown", "O(1) (nothing is saved)", "nosave-save=[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]", NULL },
+    { "debug", "Depends on subcommand.", "", NULL },
+    { "eval", "ringkv has no Lua scripting", "script numkeys#integer [key...] [arg...]", NULL },
+    { "evalsha", "ringkv has no Lua scripting", "sha1 numkeys#integer [key...] [arg...]", NULL },
+    { "eval_ro", "ringkv has no Lua scripting", "script numkeys#integer [key...] [arg...]", NULL },
+    { "evalsha_ro", "ringkv has no Lua scripting", "sha1 numkeys#integer [key...] [arg...]", NULL },
+    { "fcall", "ringkv has no Lua scripting", "function numkeys#integer [key...] [arg...]", NULL },
+    { "fcall_ro", "ringkv has no Lua scripting", "function numkeys#integer [key...] [arg...]", NULL },
+    { "script", "ringkv has no Lua scripting", "", NULL },
+    { "function", "ringkv has no Lua scripting", "", NULL },
+
+    /* pub/sub */
+    { "subscribe", "O(N), N the channels", "channel#string...", NULL },
+    { "unsubscribe", "O(N), N the clients subscribed", "[channel#string...]", NULL },
+    { "psubscribe", "O(N), N the patterns", "{pattern#pattern}...", NULL },
+    { "punsubscribe", "O(N+M), N and M the patterns", "[pattern#pattern...]", NULL },
+    { "publish", "O(N+M), N the subscribers and M the patterns", "channel#string message", NULL },
+    { "pubsub", "Depends on subcommand.", "", NULL },
+    { "pubsub|channels", "O(N), N the active channels", "[pattern#pattern]", NULL },
+    { "pubsub|numsub", "O(N), N the channels asked for", "[channel#string...]", NULL },
+    { "pubsub|numpat", "O(1)", "", NULL },
+    { "pubsub|help", "O(1)", "", NULL },
+
+    /* transactions */
+    { "multi", "O(1)", "", NULL },
+    { "exec", "Depends on the commands queued", "", NULL },
+    { "discard", "O(N), N the commands queued", "", NULL },
+    { "watch", "O(1) per key", "key...", "RO 1 -1 1" },
+    { "unwatch", "O(1)", "", NULL },
+
+    /* replication */
+    { "replicaof", "O(1)", "args=(host-port=(host port#integer)|no-one=(NO ONE))", NULL },
+    { "slaveof", "O(1)", "args=(host-port=(host port#integer)|no-one=(NO ONE))", NULL },
+    { "role", "O(1)", "", NULL },
+    { "replconf", "O(1)", "", NULL },
+    { "psync", "O(1) (a full sync: O(N), N the keys)", "replicationid#string offset#integer", NULL },
+    { "sync", "O(N), N the keys", "", NULL },
+    { "failover", "O(1)", "[TO host port#integer [FORCE]] [ABORT] [TIMEOUT milliseconds#integer]", NULL },
+    { "wait", "O(1)", "numreplicas#integer timeout#integer", NULL },
+
+    /* cluster (the cluster layer's rows) */
+    { "cluster", "Depends on subcommand.", "", NULL },
+    { "cluster|keyslot", "O(N), N the bytes of the key", "key#string", NULL },
+    { "cluster|countkeysinslot", "O(N), N the keys of the slot's shard", "slot#integer", NULL },
+    { "cluster|getkeysinslot", "O(N), N the keys of the slot's shard", "slot#integer count#integer", NULL },
+    { "cluster|myid", "O(1)", "", NULL },
+    { "cluster|nodes", "O(N), N the nodes", "", NULL },
+    { "cluster|slots", "O(N), N the nodes", "", NULL },
+    { "cluster|shards", "O(N), N the nodes", "", NULL },
+    { "cluster|info", "O(1)", "", NULL },
+    { "cluster|help", "O(1)", "", NULL },
+    { "cluster|failover", "O(1)", "options=[FORCE|TAKEOVER]", NULL },
+    { "cluster|addslots", "O(N), N the slots", "slot#integer...", NULL },
+    { "cluster|addslotsrange", "O(N), N the slots", "range=(start-slot#integer end-slot#integer)...", NULL },
+    { "cluster|delslots", "O(N), N the slots", "slot#integer...", NULL },
+    { "cluster|delslotsrange", "O(N), N the slots", "range=(start-slot#integer end-slot#integer)...", NULL },
+    { "cluster|count-failure-reports", "O(N), N the failure reports", "node-id", NULL },
+    { "cluster|forget", "O(1)", "node-id", NULL },
+    { "cluster|meet", "O(1)", "ip port#integer [cluster_bus_port#integer]", NULL },
+    { "cluster|replicas", "O(1)", "node-id", NULL },
+    { "cluster|slaves", "O(1)", "node-id", NULL },
+    { "cluster|replicate", "O(1)", "node-id", NULL },
+    { "cluster|reset", "O(N), N the known nodes", "reset-type=[HARD|SOFT]", NULL },
+    { "cluster|set-config-epoch", "O(1)", "config-epoch#integer", NULL },
+    { "cluster|setslot", "O(1)",
+      "slot#integer subcommand=(IMPORTING node-id|MIGRATING node-id|NODE node-id|STABLE)", NULL },
+    { "cluster|bumpepoch", "O(1)", "", NULL },
+    { "cluster|flushslots", "O(1)", "", NULL },
+    { "cluster|links", "O(N), N the nodes", "", NULL },
+    { "cluster|saveconfig", "O(1)", "", NULL },
+};
+
+const struct command_doc *command_doc_find(const char *fullname)
+{
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
+        if (strcmp(docs[i].name, fullname) == 0)
+            return &docs[i];
+    return NULL;
+}
+
+/* ---- the syntax line, parsed into a tree of arguments ------------------- */
+
+struct doc_arg {
+    char   name[64];
+    const char *type;         /* "key", "string", ..., "oneof", "block", "pure-token" */
+    char   token[32];         /* "" if none */
+    bool   optional, multiple;
+    int    key_spec_index;    /* key arguments: their position among the keys */
+    struct doc_arg *kids;     /* oneof / block */
+    size_t nkids;
+};
+
+struct parser {
+    const char *p;
+    int         keys;         /* key arguments numbered so far */
+};
+
+static void skip_spaces(struct parser *ps)
+{
+    while (*ps->p == ' ')
+        ps->p++;
+}
+
+static bool is_word_char(char c)
+{
+    return c && c != ' ' && c != '[' && c != ']' && c != '(' && c != ')' && c != '{' && c != '}' &&
+           c != '|' && c != '=';
+}
+
+static bool is_token(const char *w, size_t n)
+{
+    bool letter = false;
+    for (size_t i = 0; i < n; i++) {
+        if (islower((unsigned char)w[i]))
+            return false;
+        if (isupper((unsigned char)w[i]))
+            letter = true;
+    }
+    return letter;
+}
+
+static void arg_free(struct doc_arg *a)
+{
+    for (size_t i = 0; i < a->nkids; i++)
+        arg_free(&a->kids[i]);
+    mi_free(a->kids);
+}
+
+static void push(struct doc_arg **v, size_t *n, const struct doc_arg *a)
+{
+    *v = mi_realloc(*v, sizeof(**v) * (*n + 1));
+    if (!*v)
+        abort();
+    (*v)[(*n)++] = *a;
+}
+
+static void copy_text(char *dst, size_t cap, const char *s, size_t n)
+{
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+static void parse_seq(struct parser *ps, struct doc_arg **out, size_t *nout, bool in_group);
+
+/* One alternative of a group, as one argument: a single item, or a block of
+ * several (a leading token then belongs to the block). */
+static struct doc_arg alternative(struct doc_arg *items, size_t n, const char *lead_token)
+{
+    if (n == 1 && !lead_token)
+        return items[0];
+    if (n == 1 && lead_token && !items[0].token[0]) {
+        snprintf(items[0].token, sizeof(items[0].token), "%s", lead_token);
+        return items[0];
+    }
+    struct doc_arg b = { .type = "block", .kids = items, .nkids = n, .key_spec_index = -1 };
+    snprintf(b.name, sizeof(b.name), "%s", n ? items[0].name : "block");
+    if (lead_token)
+        snprintf(b.token, sizeof(b.token), "%s", lead_token);
+    return b;
+}
+
+/* A group after its opening bracket, up to and including the closing one. */
+static struct doc_arg parse_group(struct parser *ps, char close, bool force_block)
+{
+    struct doc_arg *alts = NULL;
+    size_t nalts = 0;
+    for (;;) {
+        struct doc_arg *items = NULL;
+        size_t n = 0;
+        parse_seq(ps, &items, &n, true);
+        /* a token before several items is the group's (AUTH username
+         * password), not its first item's */
+        const char *lead = NULL;
+        char lead_buf[32];
+        if (n >= 2 && items[0].token[0] && strcmp(items[0].type, "pure-token") != 0) {
+            snprintf(lead_buf, sizeof(lead_buf), "%s", items[0].token);
+            lead = lead_buf;
+            items[0].token[0] = '\0';
+        }
+        struct doc_arg a = alternative(items, n, lead);
+        if (a.kids != items)
+            mi_free(items);
+        push(&alts, &nalts, &a);
+        skip_spaces(ps);
+        if (*ps->p == '|') {
+            ps->p++;
+            continue;
+        }
+        if (*ps->p == close)
+            ps->p++;
+        break;
+    }
+    if (nalts == 1 && (!force_block || strcmp(alts[0].type, "block") == 0)) {
+        struct doc_arg a = alts[0];
+        mi_free(alts);
+        return a;
+    }
+    if (nalts == 1) { /* { x }: a block of one */
+        struct doc_arg b = { .type = "block", .kids = alts, .nkids = 1, .key_spec_index = -1 };
+        snprintf(b.name, sizeof(b.name), "%s", alts[0].name);
+        return b;
+    }
+    struct doc_arg o = { .type = "oneof", .kids = alts, .nkids = nalts, .key_spec_index = -1 };
+    snprintf(o.name, sizeof(o.name), "%s", alts[0].name);
+    return o;
+}
+
+static void parse_seq(struct parser *ps, struct doc_arg **out, size_t *nout, bool in_group)
+{
+    char pending_token[32] = "";
+    for (;;) {
+        skip_spaces(ps);
+        char c = *ps->p;
+        if (!c || (in_group && (c == '|' || c == ']' || c == ')' || c == '}')))
+            break;
+        struct doc_arg a = { .key_spec_index = -1 };
+        const char *w = ps->p;
+        while (is_word_char(*ps->p))
+            ps->p++;
+        size_t wn = (size_t)(ps->p - w);
+        const char *given_name = NULL;
+        size_t given_len = 0;
+        if (*ps->p == '=') { /* name=group */
+            given_name = w;
+            given_len = wn;
+            ps->p++;
+            w = ps->p;
+            wn = 0;
+        }
+        if (wn == 0 && (*ps->p == '[' || *ps->p == '(' || *ps->p == '{')) {
+            char open = *ps->p++;
+            a = parse_group(ps, open == '[' ? ']' : open == '(' ? ')' : '}', open == '{');
+            if (open == '[')
+                a.optional = true;
+            if (given_name)
+                copy_text(a.name, sizeof(a.name), given_name, given_len);
+        } else if (wn == 0) {
+            ps->p++; /* a stray character: skip it */
+            continue;
+        } else {
+            size_t dots = wn >= 3 && memcmp(w + wn - 3, "...", 3) == 0 ? 3 : 0;
+            size_t len = wn - dots;
+            const char *hash = memchr(w, '#', len);
+            if (!hash && is_token(w, len)) {
+                if (!pending_token[0] && !dots) {
+                    /* maybe the next item's token: decided below */
+                    copy_text(pending_token, sizeof(pending_token), w, len);
+                    continue;
+                }
+                a.type = "pure-token";
+                copy_text(a.token, sizeof(a.token), w, len);
+                for (size_t i = 0; i < len && i < sizeof(a.name) - 1; i++)
+                    a.name[i] = (char)tolower((unsigned char)w[i]);
+            } else {
+                size_t nlen = hash ? (size_t)(hash - w) : len;
+                copy_text(a.name, sizeof(a.name), w, nlen);
+                static const char *const types[] = { "key", "string", "integer", "double", "pattern",
+                                                     "unix-time" };
+                a.type = strcmp(a.name, "key") == 0 ? "key" : "string";
+                if (hash)
+                    for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++)
+                        if (strlen(types[t]) == len - nlen - 1 && memcmp(types[t], hash + 1, len - nlen - 1) == 0)
+                            a.type = types[t];
+            }
+            ps->p = w + wn; /* after any dots */
+            if (dots)
+                a.multiple = true;
+        }
+        if (strncmp(ps->p, "...", 3) == 0) {
+            ps->p += 3;
+            a.multiple = true;
+        }
+        if (pending_token[0]) {
+            if (a.token[0] || (strcmp(a.type, "pure-token") == 0)) {
+                /* two tokens in a row: the first stands alone */
+                struct doc_arg t = { .type = "pure-token", .key_spec_index = -1 };
+                snprintf(t.token, sizeof(t.token), "%s", pending_token);
+                for (size_t i = 0; pending_token[i] && i < sizeof(t.name) - 1; i++)
+                    t.name[i] = (char)tolower((unsigned char)pending_token[i]);
+                push(out, nout, &t);
+            } else {
+                snprintf(a.token, sizeof(a.token), "%s", pending_token);
+            }
+            pending_token[0] = '\0';
+        }
+        push(out, nout, &a);
+    }
+    if (pending_token[0]) { /* a token at the end stands alone */
+        struct doc_arg t = { .type = "pure-token", .key_spec_index = -1 };
+        snprintf(t.token, sizeof(t.token), "%s", pending_token);
+        for (size_t i = 0; pending_token[i] && i < sizeof(t.name) - 1; i++)
+            t.name[i] = (char)tolower((unsigned char)pending_token[i]);
+        push(out, nout, &t);
+    }
+}
+
+/* Number the key arguments in the order they appear. */
+static void number_keys(struct doc_arg *a, size_t n, int *next)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(a[i].type, "key") == 0)
+            a[i].key_spec_index = (*next)++;
+        number_keys(a[i].kids, a[i].nkids, next);
+    }
+}
+
+static void reply_args(struct reply *r, const struct doc_arg *a, size_t n)
+{
+    reply_array(r, n);
+    for (size_t i = 0; i < n; i++) {
+        size_t pairs = 2 + (a[i].key_spec_index >= 0) + (a[i].token[0] != 0) +
+                       (a[i].optional || a[i].multiple) + (a[i].nkids > 0);
+        reply_map(r, pairs);
+        reply_bulk_str(r, "name");
+        reply_bulk_str(r, a[i].name);
+        reply_bulk_str(r, "type");
+        reply_bulk_str(r, a[i].type);
+        if (a[i].key_spec_index >= 0) {
+            reply_bulk_str(r, "key_spec_index");
+            reply_int(r, a[i].key_spec_index);
+        }
+        if (a[i].token[0]) {
+            reply_bulk_str(r, "token");
+            reply_bulk_str(r, a[i].token);
+        }
+        if (a[i].optional || a[i].multiple) {
+            reply_bulk_str(r, "flags");
+            reply_set(r, (size_t)a[i].optional + (size_t)a[i].multiple);
+            if (a[i].optional)
+                reply_simple(r, "optional");
+            if (a[i].multiple)
+                reply_simple(r, "multiple");
+        }
+        if (a[i].nkids) {
+            reply_bulk_str(r, "arguments");
+            reply_args(r, a[i].kids, a[i].nkids);
+        }
+    }
+}
+
+bool doc_has_arguments(const struct command_doc *d)
+{
+    return d && d->syntax && d->syntax[0];
+}
+
+void reply_doc_arguments(struct reply *r, const struct command_doc *d)
+{
+    struct parser ps = { d->syntax, 0 };
+    struct doc_arg *args = NULL;
+    size_t n = 0;
+    parse_seq(&ps, &args, &n, false);
+    int next = 0;
+    number_keys(args, n, &next);
+    reply_args(r, args, n);
+    for (size_t i = 0; i < n; i++)
+        arg_free(&args[i]);
+    mi_free(args);
+}
+
+/* ---- key specs ---------------------------------------------------------- */
+
+size_t doc_key_specs(const struct command_doc *d, struct doc_key_spec *out, size_t max)
+{
+    if (!d || !d->key_specs)
+        return 0;
+    size_t n = 0;
+    const char *p = d->key_specs;
+    while (*p && n < max) {
+        struct doc_key_spec *ks = &out[n];
+        memset(ks, 0, sizeof(*ks));
+        const char *end = strchr(p, ';');
+        if (!end)
+            end = p + strlen(p);
+        /* words: flags..., then three numbers */
+        const char *words[12];
+        size_t lens[12], nw = 0;
+        for (const char *q = p; q < end && nw < 12;) {
+            while (q < end && *q == ' ')
+                q++;
+            const char *w = q;
+            while (q < end && *q != ' ')
+                q++;
+            if (q > w) {
+                words[nw] = w;
+                lens[nw++] = (size_t)(q - w);
+            }
+        }
+        if (nw < 3)
+            break;
+        for (size_t i = 0; i + 3 < nw && (size_t)ks->nflags < sizeof(ks->flags) / sizeof(ks->flags[0]); i++)
+            copy_text(ks->flags[ks->nflags++], sizeof(ks->flags[0]), words[i], lens[i]);
+        ks->index = atoi(words[nw - 3]);
+        ks->lastkey = atoi(words[nw - 2]);
+        ks->keystep = atoi(words[nw - 1]);
+        n++;
+        p = *end ? end + 1 : end;
+    }
+    return n;
+}

@@ -1,0 +1,33 @@
+/* docs: COMMAND DOCS's and COMMAND INFO's data beyond the rows (docs.c):
+ * complexity, arguments and key specs by command name. Private to
+ * shards/commands (introspection.c). */
+#ifndef RINGKV_COMMANDS_DOCS_H
+#define RINGKV_COMMANDS_DOCS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "core/reply.h"
+
+struct command_doc {
+    const char *name;       /* "set", "client|list" */
+    const char *complexity;
+    const char *syntax;     /* the arguments, in docs.c's grammar ("" none) */
+    const char *key_specs;  /* "flags... index lastkey keystep[; ...]", NULL: from the row */
+};
+
+/* The entry of "name" or "container|sub", NULL if none. */
+const struct command_doc *command_doc_find(const char *fullname);
+
+/* Whether d has arguments, and the arguments array COMMAND DOCS gives. */
+bool doc_has_arguments(const struct command_doc *d);
+void reply_doc_arguments(struct reply *r, const struct command_doc *d);
+
+/* d's key specs (up to max), 0 when d has none written out. */
+struct doc_key_spec {
+    char flags[6][16];
+    int  nflags;
+    int  index, lastkey, keystep;
+};
+size_t doc_key_specs(const struct command_doc *d, struct doc_key_spec *out, size_t max);
+
+#endif

@@ -1,0 +1,316 @@
+/* tracking: the table of tracked keys on each shard and the invalidation
+ * messages (tracking.h). */
+#include "shards/tracking.h"
+
+#include <mimalloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "core/config.h"
+#include "core/reply.h"
+#include "shards/conn_owner.h"
+#include "shards/message.h"
+#include "shards/node.h"
+#include "shards/session.h"
+#include "shards/shard.h"
+
+struct reader {
+    uint64_t id;
+    int      shard;
+};
+
+/* One tracked key and who read it. */
+struct tracked {
+    struct tracked *next;
+    uint64_t        hash;
+    struct reader  *readers;
+    uint32_t        nreaders, cap;
+    size_t          klen;
+    char            key[];
+};
+
+struct tracking {
+    struct tracked **buckets;
+    size_t           nbuckets;  /* power of two */
+    size_t           count;
+    size_t           evict_at;  /* bucket where the next eviction looks */
+};
+
+static struct tracking *table_of(struct shard *sh)
+{
+    if (!sh->tracking) {
+        struct tracking *t = mi_zalloc(sizeof(*t));
+        if (!t)
+            abort();
+        t->nbuckets = 1024;
+        t->buckets = mi_calloc(t->nbuckets, sizeof(*t->buckets));
+        if (!t->buckets)
+            abort();
+        sh->tracking = t;
+    }
+    return sh->tracking;
+}
+
+static void tracked_free(struct tracked *e)
+{
+    mi_free(e->readers);
+    mi_free(e);
+}
+
+void tracking_free(struct shard *sh)
+{
+    struct tracking *t = sh->tracking;
+    if (!t)
+        return;
+    for (size_t b = 0; b < t->nbuckets; b++)
+        for (struct tracked *e = t->buckets[b], *next; e; e = next) {
+            next = e->next;
+            tracked_free(e);
+        }
+    mi_free(t->buckets);
+    mi_free(t);
+    sh->tracking = NULL;
+}
+
+size_t tracking_keys(const struct shard *sh)
+{
+    return sh->tracking ? sh->tracking->count : 0;
+}
+
+static void grow(struct tracking *t)
+{
+    size_t n = t->nbuckets * 2;
+    struct tracked **b = mi_calloc(n, sizeof(*b));
+    if (!b)
+        abort();
+    for (size_t i = 0; i < t->nbuckets; i++)
+        for (struct tracked *e = t->buckets[i], *next; e; e = next) {
+            next = e->next;
+            e->next = b[e->hash & (n - 1)];
+            b[e->hash & (n - 1)] = e;
+        }
+    mi_free(t->buckets);
+    t->buckets = b;
+    t->nbuckets = n;
+    t->evict_at = 0;
+}
+
+/* The entry of key, unlinked from the table (the caller owns it), or NULL. */
+static struct tracked *take(struct tracking *t, const char *key, size_t klen)
+{
+    uint64_t h = XXH3_64bits(key, klen);
+    for (struct tracked **pp = &t->buckets[h & (t->nbuckets - 1)]; *pp; pp = &(*pp)->next) {
+        struct tracked *e = *pp;
+        if (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0) {
+            *pp = e->next;
+            t->count--;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* ---- invalidation messages ------------------------------------------------ */
+
+/* Push the invalidation of key (NULL: all keys) to the tracking client id
+ * if its connection is on this shard and still tracks. */
+struct find_session {
+    uint64_t        id;
+    struct session *s;
+};
+
+static void find_visit(void *arg, struct conn *c, const struct conn_view *v)
+{
+    struct find_session *f = arg;
+    if (v->client->id == f->id && (v->type == CLIENT_TYPE_NORMAL || v->type == CLIENT_TYPE_PUBSUB))
+        f->s = session_of_conn(c);
+}
+
+static void push_invalidation(struct session *s, const struct slice *key)
+{
+    if (!s->conn || !s->client.tracking || s->client.proto != 3)
+        return; /* gone, tracking off, or back to RESP2 (HELLO 2): no pushes */
+    struct reply r = { session_push_target(s), 3 };
+    buf_append_str(r.out, ">2\r\n");
+    reply_bulk_str(&r, "invalidate");
+    if (key) {
+        reply_array(&r, 1);
+        reply_bulk(&r, key->ptr, key->len);
+    } else {
+        reply_null(&r);
+    }
+    if (!s->head)
+        conn_flush(s->conn); /* else it leaves when the replies before it do */
+}
+
+static void deliver(struct shard *sh, const uint64_t *ids, size_t n, const struct slice *key)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct find_session f = { ids[i], NULL };
+        shard_each_conn_view(sh, find_visit, &f);
+        if (f.s)
+            push_invalidation(f.s, key);
+    }
+}
+
+/* At the readers' shard: argv[0] is the key (argc 0: every key), payload
+ * the client ids; back home: freed. */
+static void tracking_message(struct shard *sh, struct shard_msg *m)
+{
+    if (m->answered) {
+        msg_free(m);
+        return;
+    }
+    deliver(sh, (const uint64_t *)m->payload.data, m->payload.len / sizeof(uint64_t),
+            m->argc ? &m->argv[0] : NULL);
+    m->answered = true;
+    msg_post(sh, m, m->home);
+}
+
+/* Tell every reader of e that its key changed. */
+static void invalidate(struct shard *sh, struct tracked *e)
+{
+    struct slice key = { e->key, e->klen };
+    int nshards = sh->node->nshards;
+    for (int target = 0; target < nshards; target++) {
+        struct buf ids;
+        buf_init(&ids);
+        for (uint32_t i = 0; i < e->nreaders; i++)
+            if (e->readers[i].shard == target)
+                buf_append(&ids, &e->readers[i].id, sizeof(uint64_t));
+        if (ids.len == 0)
+            continue;
+        /* to this shard too, as a message: handled next turn, after the
+         * reply of the write (a client's own write: its reply first, then
+         * the invalidation, as Redis orders them) */
+        struct shard_msg *m = msg_create(0, sh->id, target, NULL, -1, &key, 1);
+        m->handler = tracking_message;
+        m->payload = ids;
+        msg_post(sh, m, target);
+    }
+}
+
+/* ---- reads and changes ---------------------------------------------------- */
+
+/* Evict entries until the shard is within its share of
+ * tracking-table-max-keys, invalidating their readers. */
+static void evict(struct shard *sh, struct tracking *t)
+{
+    long long max = config_load(&sh->node->config, tracking_table_max_keys);
+    if (max <= 0)
+        return; /* 0: no limit, as in Redis */
+    size_t share = (size_t)max / (size_t)sh->node->nshards;
+    if (share == 0)
+        share = 1;
+    while (t->count > share) {
+        struct tracked *e = t->buckets[t->evict_at];
+        if (!e) {
+            t->evict_at = (t->evict_at + 1) & (t->nbuckets - 1);
+            continue;
+        }
+        t->buckets[t->evict_at] = e->next;
+        t->count--;
+        invalidate(sh, e);
+        tracked_free(e);
+    }
+}
+
+static void remember(struct shard *sh, struct tracking *t, struct slice key, uint64_t id, int home)
+{
+    uint64_t h = XXH3_64bits(key.ptr, key.len);
+    struct tracked *e = t->buckets[h & (t->nbuckets - 1)];
+    while (e && !(e->hash == h && e->klen == key.len && memcmp(e->key, key.ptr, key.len) == 0))
+        e = e->next;
+    if (!e) {
+        if (t->count >= t->nbuckets)
+            grow(t);
+        e = mi_zalloc(sizeof(*e) + key.len);
+        if (!e)
+            abort();
+        e->hash = h;
+        e->klen = key.len;
+        memcpy(e->key, key.ptr, key.len);
+        size_t b = h & (t->nbuckets - 1);
+        e->next = t->buckets[b];
+        t->buckets[b] = e;
+        t->count++;
+    }
+    for (uint32_t i = 0; i < e->nreaders; i++)
+        if (e->readers[i].id == id)
+            return;
+    if (e->nreaders == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 2;
+        e->readers = mi_realloc(e->readers, e->cap * sizeof(*e->readers));
+        if (!e->readers)
+            abort();
+    }
+    e->readers[e->nreaders++] = (struct reader){ id, home };
+    (void)sh;
+}
+
+void tracking_read(struct shard *sh, const struct command *cmd, int argc, const struct slice *argv,
+                   uint64_t id, int home)
+{
+    int small[16];
+    int *idx = small;
+    int n = command_keys(cmd, argc, argv, idx, 16);
+    if (n > 16) {
+        idx = mi_malloc(sizeof(int) * (size_t)n);
+        if (!idx)
+            abort();
+        command_keys(cmd, argc, argv, idx, n);
+    }
+    if (n == 0)
+        return; /* no keys (KEYS, DBSIZE): nothing to remember */
+    struct tracking *t = table_of(sh);
+    for (int k = 0; k < n; k++)
+        remember(sh, t, argv[idx[k]], id, home);
+    if (idx != small)
+        mi_free(idx);
+    evict(sh, t);
+}
+
+/* A flush: every tracking connection of this shard is told all its keys
+ * changed (each shard flushes its own store, FLUSHALL and a replica's full
+ * sync on every shard, so each client hears it once). */
+static void flush_visit(void *arg, struct conn *c, const struct conn_view *v)
+{
+    (void)arg;
+    if (v->type == CLIENT_TYPE_NORMAL || v->type == CLIENT_TYPE_PUBSUB)
+        push_invalidation(session_of_conn(c), NULL);
+}
+
+void tracking_flushed(struct shard *sh)
+{
+    struct tracking *t = sh->tracking;
+    if (!t)
+        return; /* no client ever tracked a key of this shard */
+    for (size_t b = 0; b < t->nbuckets; b++) {
+        for (struct tracked *e = t->buckets[b], *next; e; e = next) {
+            next = e->next;
+            tracked_free(e);
+        }
+        t->buckets[b] = NULL;
+    }
+    t->count = 0;
+    shard_each_conn_view(sh, flush_visit, NULL);
+}
+
+void tracking_changed(struct shard *sh, const struct journal_record *rec)
+{
+    struct tracking *t = sh->tracking;
+    if (!t)
+        return; /* the common case: one load and a test */
+    if (rec->op == JOURNAL_FLUSH) {
+        tracking_flushed(sh);
+        return;
+    }
+    if (t->count == 0)
+        return;
+    struct tracked *e = take(t, rec->key.ptr, rec->key.len);
+    if (!e)
+        return;
+    invalidate(sh, e);
+    tracked_free(e);
+}

@@ -1,0 +1,119 @@
+/* Commands ringkv does not have, refused with a text that says what is
+ * missing: SELECT/MOVE/SWAPDB name the one database (Redis's texts where
+ * Redis with `databases 1` gives them), EVAL/EVALSHA/_RO/FCALL/FCALL_RO/
+ * SCRIPT/FUNCTION say there is no Lua scripting, and redis-cli shows that
+ * text. Against redis-server (RINGKV_TEST_TARGET=redis) it runs with
+ * `--databases 1`; the scripting checks are ringkv's only. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+static struct server srv;
+static tconn *c;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    static const char *const args[] = { "--threads", "2", NULL };
+    static const char *const redis_args[] = { "--databases", "1", NULL };
+    return server_start(&srv, target_is_redis() ? redis_args : args);
+}
+static int group_teardown(void **state) { (void)state; return server_stop(&srv) == 0 ? 0 : -1; }
+static int setup(void **state)
+{
+    (void)state;
+    c = tconnect(srv.port);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    return 0;
+}
+static int teardown(void **state) { (void)state; tclose(c); c = NULL; return 0; }
+
+static void test_select(void **state)
+{
+    (void)state;
+    expect_ok(tcmd(c, "SELECT 0"));
+    expect_error(tcmd(c, "SELECT 1"), "ERR DB index is out of range");
+    expect_error(tcmd(c, "SELECT 15"), "ERR DB index is out of range");
+    expect_error(tcmd(c, "SELECT x"), "ERR value is not an integer or out of range");
+}
+
+static void test_move(void **state)
+{
+    (void)state;
+    expect_ok(tcmd(c, "SET k v"));
+    expect_error_prefix(tcmd(c, "MOVE k 1"), "ERR DB index is out of range");
+    expect_error_prefix(tcmd(c, "MOVE nokey 1"), "ERR DB index is out of range");
+    expect_error(tcmd(c, "MOVE k 0"), "ERR source and destination objects are the same");
+    expect_error(tcmd(c, "MOVE k x"), "ERR value is not an integer or out of range");
+    expect_error(tcmd(c, "MOVE k"), "ERR wrong number of arguments for 'move' command");
+    expect_bulk(tcmd(c, "GET k"), "v");
+    if (!target_is_redis())
+        expect_error(tcmd(c, "MOVE k 3"), "ERR DB index is out of range (ringkv has one database, 0)");
+}
+
+static void test_swapdb(void **state)
+{
+    (void)state;
+    expect_ok(tcmd(c, "SET k v"));
+    expect_ok(tcmd(c, "SWAPDB 0 0"));
+    expect_bulk(tcmd(c, "GET k"), "v");
+    expect_error_prefix(tcmd(c, "SWAPDB 0 1"), "ERR DB index is out of range");
+    expect_error(tcmd(c, "SWAPDB x 0"), "ERR invalid first DB index");
+    expect_error(tcmd(c, "SWAPDB 0 x"), "ERR invalid second DB index");
+    expect_error(tcmd(c, "SWAPDB 0"), "ERR wrong number of arguments for 'swapdb' command");
+    if (!target_is_redis())
+        expect_error(tcmd(c, "SWAPDB 1 0"), "ERR DB index is out of range (ringkv has one database, 0)");
+}
+
+#define NO_LUA "ERR no Lua scripting in ringkv: EVAL, EVALSHA, FCALL, SCRIPT and FUNCTION are not supported"
+
+static void test_scripting(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    expect_error(tcmd(c, "EVAL return 0"), NO_LUA);
+    expect_error(tcmd(c, "EVALSHA e0e1f9fabfc9d4800c877a703b823ac0578ff8db 0"), NO_LUA);
+    expect_error(tcmd(c, "EVAL_RO return 0"), NO_LUA);
+    expect_error(tcmd(c, "EVALSHA_RO e0e1f9fabfc9d4800c877a703b823ac0578ff8db 0"), NO_LUA);
+    expect_error(tcmd(c, "FCALL f 0"), NO_LUA);
+    expect_error(tcmd(c, "FCALL_RO f 0"), NO_LUA);
+    expect_error(tcmd(c, "SCRIPT LOAD x"), NO_LUA);
+    expect_error(tcmd(c, "SCRIPT FLUSH"), NO_LUA);
+    expect_error(tcmd(c, "FUNCTION LIST"), NO_LUA);
+    expect_error(tcmd(c, "EVAL x"), "ERR wrong number of arguments for 'eval' command");
+    /* what a user of redis-cli sees */
+    char cmd[256], *out = NULL;
+    snprintf(cmd, sizeof cmd, "timeout 20 redis-cli -p %d EVAL 'return 1' 0 2>&1", srv.port);
+    int rc = run_cmd(cmd, &out);
+    if (rc == 127) {
+        free(out);
+        return;
+    }
+    if (!strstr(out, NO_LUA))
+        fail_msg("redis-cli printed '%s'", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "timeout 20 redis-cli -p %d SCRIPT FLUSH 2>&1", srv.port);
+    run_cmd(cmd, &out);
+    if (!strstr(out, NO_LUA))
+        fail_msg("redis-cli printed '%s'", out);
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_select, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_move, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swapdb, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scripting, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
