@@ -61,6 +61,8 @@ static const struct option_range ranges[] = {
     { "slowlog-log-slower-than", -1, LLONG_MAX },
     { "slowlog-max-len",         0, LLONG_MAX },
     { "hz",                      1, 500 },
+    { "hash-max-listpack-entries", 0, LLONG_MAX },
+    { "hash-max-listpack-value", 0, LLONG_MAX },
 };
 
 static void option_range_of(const struct option_desc *o, long long *min, long long *max)

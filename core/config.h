@@ -69,6 +69,8 @@ enum config_type {
     X("cluster-enabled", cluster_enabled, CONF_BOOL,   "no",        0, NULL, "cluster mode: keys of slots this node's group does not serve are answered -MOVED (shards/cluster/cluster.h)") \
     X("cluster-config-file", cluster_config_file, CONF_STRING, "nodes.conf", 0, NULL, "where a cluster node keeps its id and cluster state (written by the node)") \
     X("cluster-node-timeout", cluster_node_timeout, CONF_INT, "15000", CONF_RUNTIME, NULL, "milliseconds after which an unreachable node counts as failing") \
+    X("hash-max-listpack-entries", hash_max_listpack_entries, CONF_INT, "128", CONF_RUNTIME, NULL, "a hash with more fields than this is a hashtable, not a listpack (alias hash-max-ziplist-entries)") \
+    X("hash-max-listpack-value", hash_max_listpack_value, CONF_INT, "64", CONF_RUNTIME, NULL, "a hash with a field or value longer than this many bytes is a hashtable (alias hash-max-ziplist-value)") \
     X("dir",             dir,             CONF_STRING, "",          0, NULL, "working directory, entered at start (empty: stay where started); CONFIG GET shows it absolute")
 
 /* Redis 7's redis.conf directives that mean nothing in ringkv (no disk
@@ -171,8 +173,6 @@ enum config_type {
     X("latency-tracking", latency_tracking, "yes") \
     X("latency-tracking-info-percentiles", latency_tracking_info_percentiles, "50 99 99.9") \
     X("notify-keyspace-events", notify_keyspace_events, "") \
-    X("hash-max-listpack-entries", hash_max_listpack_entries, "128") \
-    X("hash-max-listpack-value", hash_max_listpack_value, "64") \
     X("list-max-listpack-size", list_max_listpack_size, "-2") \
     X("list-compress-depth", list_compress_depth, "0") \
     X("set-max-intset-entries", set_max_intset_entries, "512") \

@@ -1,6 +1,9 @@
 /* journal: a shard's replication stream as a circular backlog (journal.h). */
 #include "replication/journal.h"
+#include "shards/store/hash.h"
+#include "core/resp.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,8 +86,70 @@ static char *write_int_bulk(char *w, int64_t v)
 /* A constant's bytes at w; the end. */
 #define WRITE_LIT(w, s) (memcpy((w), (s), sizeof(s) - 1), (w) + sizeof(s) - 1)
 
+/* A collection's rebuild, chunk by chunk: argv holds [prefix] CMD key, then
+ * the elements gathered so far. */
+struct rebuild {
+    struct buf   *out;
+    struct slice *argv;
+    int           head;  /* arguments before the elements */
+    int           argc;
+};
+
+static void rebuild_flush(struct rebuild *r)
+{
+    if (r->argc > r->head)
+        resp_encode_command(r->out, r->argc, r->argv);
+    r->argc = r->head;
+}
+
+static void rebuild_pair(void *arg, struct slice f, struct slice v)
+{
+    struct rebuild *r = arg;
+    r->argv[r->argc++] = f;
+    r->argv[r->argc++] = v;
+    if (r->argc - r->head >= 2 * COLLECTION_CHUNK)
+        rebuild_flush(r);
+}
+
+void journal_encode_collection(struct buf *out, const char *prefix, struct slice key, enum value_type t,
+                               const void *obj, int64_t at)
+{
+    struct slice *argv = mi_malloc((3 + 2 * COLLECTION_CHUNK) * sizeof *argv);
+    if (!argv)
+        abort();
+    int head = 0;
+    if (prefix)
+        argv[head++] = (struct slice){ prefix, strlen(prefix) };
+    struct rebuild r = { out, argv, head + 2, head + 2 };
+    argv[head + 1] = key;
+    switch (t) {
+    case TYPE_HASH:
+        argv[head] = SLICE_LIT("HSET");
+        hash_foreach(obj, rebuild_pair, &r);
+        break;
+    default:
+        break;
+    }
+    rebuild_flush(&r);
+    if (at) {
+        char num[24];
+        int n = snprintf(num, sizeof(num), "%lld", (long long)at);
+        argv[head] = SLICE_LIT("PEXPIREAT");
+        argv[head + 2] = (struct slice){ num, (size_t)n };
+        resp_encode_command(out, head + 3, argv);
+    }
+    mi_free(argv);
+}
+
 void journal_encode(const struct journal_record *rec, struct buf *out)
 {
+    if (rec->op == JOURNAL_SET && rec->type != TYPE_STRING) {
+        struct slice del[] = { SLICE_LIT("DEL"), rec->key };
+        resp_encode_command(out, 2, del);
+        if (rec->object)
+            journal_encode_collection(out, NULL, rec->key, rec->type, rec->object, rec->expire_at_ms);
+        return;
+    }
     /* one reservation per record: an array header, up to five bulks, the
      * longest command name, the key, the value and one integer */
     char *w = buf_reserve(out, 8 + 5 * BULK_OVERHEAD + 9 + rec->key.len + rec->value.len + 20);

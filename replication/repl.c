@@ -408,12 +408,18 @@ void apply_put_command(struct buf *b, size_t *open, int argc, const struct slice
 #define APPLY_ARGS_MAX 64
 static void apply_command(struct shard *sh, struct store *st, const char *p, uint32_t n)
 {
-    struct slice args[APPLY_ARGS_MAX];
+    struct slice few[APPLY_ARGS_MAX];
+    struct slice *args = few;
     uint32_t argc;
     memcpy(&argc, p, 4);
     const char *q = p + 4;
-    if (argc == 0 || argc > APPLY_ARGS_MAX)
+    if (argc == 0)
         return; /* replica.c checked the arity against the row */
+    if (argc > APPLY_ARGS_MAX) { /* HSET of many fields, a collection's rebuild */
+        args = mi_malloc(argc * sizeof *args);
+        if (!args)
+            abort();
+    }
     for (uint32_t i = 0; i < argc; i++) {
         uint32_t l;
         memcpy(&l, q, 4);
@@ -436,6 +442,8 @@ static void apply_command(struct shard *sh, struct store *st, const char *p, uin
         log_warning("A command of the master's stream failed here: '%.*s': %.*s", (int)args[0].len,
                     args[0].ptr, (int)(out.len > 2 ? out.len - 2 : out.len), out.data);
     buf_free(&out);
+    if (args != few)
+        mi_free(args);
 }
 
 /* A MSG_REPL_APPLY's payload, in order. Records apply with now 0 too. */
@@ -526,6 +534,13 @@ static void put_bulk(struct buf *b, const char *p, size_t n)
 static void add_frame(void *arg, struct entry *e)
 {
     struct frame_sink *f = arg;
+    if (entry_type(e) != TYPE_STRING) {
+        /* a collection goes as the commands that rebuild it, in chunks */
+        journal_encode_collection(f->out, FRAME_LOADCMD, (struct slice){ entry_key(e), entry_key_len(e) },
+                                  entry_type(e), entry_object(e), entry_expire_at(e));
+        f->keys++;
+        return;
+    }
     char t[24];
     int tl = snprintf(t, sizeof(t), "%lld", (long long)entry_expire_at(e));
     buf_append_str(f->out, "*4\r\n$8\r\n" FRAME_LOAD "\r\n");

@@ -42,6 +42,9 @@ struct shard_msg *repl_msg_create(struct shard *sh, int kind, int to, const stru
 /* Frames of a full sync, not part of the offset. */
 #define FRAME_LOAD "RKV.LOAD"
 #define FRAME_LOADDONE "RKV.LOADDONE"
+/* A snapshot frame holding one command of a collection's rebuild
+ * (journal_encode_collection): RKV.LOADCMD HSET key f v ... */
+#define FRAME_LOADCMD "RKV.LOADCMD"
 
 /* MSG_REPL_FEED's value: what the replica's shard does with the bytes.
  * FEED_DROP closes the connection once what it holds is sent, FEED_CUT at

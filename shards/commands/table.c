@@ -16,7 +16,8 @@
  *    edits of a value (APPEND, SETRANGE, SETBIT, INCR, DECR, INCRBY, DECRBY,
  *    and INCRBYFLOAT in the form its handler states: SET key result KEEPTTL)
  *    are journaled as themselves, FLUSHALL/FLUSHDB as one node-wide record;
- *    every other write by its effects. */
+ *    the collection writes (HSET, HDEL, HINCRBY...) as themselves too, and
+ *    HINCRBYFLOAT as HSET of its result; every other write by its effects. */
 #include "core/command.h"
 #include "shards/commands/commands.h"
 
@@ -64,6 +65,20 @@ static struct command config_subcommands[] = {
     ROW("rewrite",   2,  CMD_SHARD0 | F_ADMIN, 0, 0, 0, cmd_config_rewrite, NULL, "server", "2.8.0",
         "Rewrite the configuration file with the in memory configuration"),
     ROW("help",      2,  F_SERVER, 0, 0, 0, cmd_config_help, NULL, "server", "5.0.0",
+        "Show helpful text about the different subcommands"),
+    END_OF_SUBCOMMANDS,
+};
+
+static struct command object_subcommands[] = {
+    ROW("encoding", 3, CMD_READONLY, 2, 2, 1, cmd_object_encoding, NULL, "generic", "2.2.3",
+        "Inspect the internal encoding of a Redis object"),
+    ROW("freq",     3, CMD_READONLY | CMD_RANDOM, 2, 2, 1, cmd_object_freq, NULL, "generic", "4.0.0",
+        "Get the logarithmic access frequency counter of a Redis object"),
+    ROW("idletime", 3, CMD_READONLY | CMD_RANDOM, 2, 2, 1, cmd_object_idletime, NULL, "generic", "2.2.3",
+        "Get the time since a Redis object was last accessed"),
+    ROW("refcount", 3, CMD_READONLY, 2, 2, 1, cmd_object_refcount, NULL, "generic", "2.2.3",
+        "Get the number of references to the value of the key"),
+    ROW("help",     2, CMD_CONN | CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_object_help, NULL, "generic", "6.2.0",
         "Show helpful text about the different subcommands"),
     END_OF_SUBCOMMANDS,
 };
@@ -175,6 +190,40 @@ static struct command table[] = {
         "Perform bitwise operations between strings"),
 
     /* keyspace */
+    /* hashes */
+    ROW_JOURNAL(JOURNAL_COMMAND, "hset", -4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_hset, NULL, "hash", "2.0.0", "Set the string value of a hash field"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "hsetnx", 4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_hsetnx, NULL, "hash", "2.0.0", "Set the value of a hash field, only if the field does not exist"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "hmset", -4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_hmset, NULL, "hash", "2.0.0", "Set multiple hash fields to multiple values"),
+    ROW("hget",         3,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_hget, NULL, "hash", "2.0.0",
+        "Get the value of a hash field"),
+    ROW("hmget",        -3, CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_hmget, NULL, "hash", "2.0.0",
+        "Get the values of all the given hash fields"),
+    ROW("hexists",      3,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_hexists, NULL, "hash", "2.0.0",
+        "Determine if a hash field exists"),
+    ROW("hlen",         2,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_hlen, NULL, "hash", "2.0.0",
+        "Get the number of fields in a hash"),
+    ROW("hstrlen",      3,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_hstrlen, NULL, "hash", "3.2.0",
+        "Get the length of the value of a hash field"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "hdel", -3, CMD_WRITE | CMD_FAST, 1, 1, 1,
+        cmd_hdel, NULL, "hash", "2.0.0", "Delete one or more hash fields"),
+    ROW("hkeys",        2,  CMD_READONLY, 1, 1, 1, cmd_hkeys, NULL, "hash", "2.0.0",
+        "Get all the fields in a hash"),
+    ROW("hvals",        2,  CMD_READONLY, 1, 1, 1, cmd_hvals, NULL, "hash", "2.0.0",
+        "Get all the values in a hash"),
+    ROW("hgetall",      2,  CMD_READONLY, 1, 1, 1, cmd_hgetall, NULL, "hash", "2.0.0",
+        "Get all the fields and values in a hash"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "hincrby", 4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_hincrby, NULL, "hash", "2.0.0", "Increment the integer value of a hash field by the given number"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "hincrbyfloat", 4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_hincrbyfloat, NULL, "hash", "2.6.0", "Increment the float value of a hash field by the given amount"),
+    ROW("hrandfield",   -2, CMD_READONLY | CMD_RANDOM, 1, 1, 1, cmd_hrandfield, NULL, "hash", "6.2.0",
+        "Get one or multiple random fields from a hash"),
+    ROW("hscan",        -3, CMD_READONLY | CMD_RANDOM, 1, 1, 1, cmd_hscan, NULL, "hash", "2.8.0",
+        "Incrementally iterate hash fields and associated values"),
+
     ROW("del",         -2, CMD_WRITE | CMD_SPLIT, 1, -1, 1, cmd_del, merge_sum_int, "generic", "1.0.0",
         "Delete a key"),
     ROW("unlink",      -2, CMD_WRITE | CMD_FAST | CMD_SPLIT, 1, -1, 1, cmd_unlink, merge_sum_int,
@@ -211,6 +260,8 @@ static struct command table[] = {
         "Get the expiration Unix timestamp for a key in milliseconds"),
     ROW("persist",     2,  CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_persist, NULL, "generic", "2.2.0",
         "Remove the expiration from a key"),
+    CONTAINER("object", -2, CMD_CONN, NULL, object_subcommands, "generic", "2.2.3",
+        "A container for object introspection commands"),
     ROW("keys",        2,  CMD_READONLY | CMD_ALL_SHARDS, 0, 0, 0, cmd_keys, merge_concat_arrays,
         "generic", "1.0.0", "Find all keys matching the given pattern"),
     ROW("scan",        -2, CMD_READONLY | CMD_RANDOM | CMD_CURSOR, 0, 0, 0, cmd_scan, NULL,
