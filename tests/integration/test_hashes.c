@@ -400,6 +400,47 @@ static void test_memory(void **state)
     assert_true(now - base < 20000 * 5);
 }
 
+/* maxmemory holds with hashes: noeviction refuses HSET with -OOM, and
+ * allkeys-lru evicts whole hashes to stay near the limit. */
+static void test_maxmemory(void **state)
+{
+    (void)state;
+    long long base = used_memory();
+    long long limit = base + 2 * 1024 * 1024;
+    expect_ok(tcmd(c, "CONFIG SET maxmemory-policy noeviction"));
+    expect_ok(tcmd(c, "CONFIG SET maxmemory %lld", limit));
+    int i = 0;
+    struct rval *v = NULL;
+    for (; i < 100000; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "mm:%d", i);
+        v = tcmd(c, "HSET %s a 0123456789012345678901234567890123456789 b 0123456789012345678901234567890123456789 "
+                    "c 0123456789012345678901234567890123456789 d 0123456789012345678901234567890123456789",
+                 key);
+        if (v->type == R_ERROR)
+            break;
+        rval_free(v);
+        v = NULL;
+    }
+    assert_non_null(v);
+    expect_error(v, "OOM command not allowed when used memory > 'maxmemory'.");
+    assert_true(i > 1000);
+    assert_true(used_memory() < limit + limit / 10);
+    expect_int(tcmd(c, "HDEL mm:1 a"), 1);      /* not DENYOOM */
+
+    expect_ok(tcmd(c, "CONFIG SET maxmemory-policy allkeys-lru"));
+    for (int k = 0; k < 3; k++)
+        fill("lru-big", k * 10000, k * 10000 + 10000);
+    for (int k = 0; k < 20000; k++) {
+        v = tcmd(c, "HSET lru:%d f 0123456789012345678901234567890123456789", k);
+        assert_int_equal(v->type, R_INT);
+        rval_free(v);
+    }
+    assert_true(used_memory() < limit + limit / 10);
+    expect_ok(tcmd(c, "CONFIG SET maxmemory 0"));
+    expect_ok(tcmd(c, "CONFIG SET maxmemory-policy noeviction"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -412,6 +453,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_encoding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyspace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_maxmemory, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
