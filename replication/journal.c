@@ -1,6 +1,7 @@
 /* journal: a shard's replication stream as a circular backlog (journal.h). */
 #include "replication/journal.h"
 #include "shards/store/hash.h"
+#include "shards/store/set.h"
 #include "core/resp.h"
 
 #include <stdio.h>
@@ -102,6 +103,39 @@ static void rebuild_flush(struct rebuild *r)
     r->argc = r->head;
 }
 
+/* An intset's members are texts written for the visit only: kept in the
+ * rebuild's own storage until the chunk is written. */
+struct rebuild_texts {
+    struct rebuild *r;
+    struct buf      texts;
+};
+
+static void rebuild_member(void *arg, struct slice m)
+{
+    struct rebuild_texts *rt = arg;
+    struct rebuild *r = rt->r;
+    if (rt->texts.cap == 0)
+        buf_reserve(&rt->texts, (size_t)COLLECTION_CHUNK * SET_INT_TEXT);
+    /* copied: the buffer was reserved for a whole chunk and never moves */
+    char *p = rt->texts.data + rt->texts.len;
+    memcpy(p, m.ptr, m.len);
+    rt->texts.len += m.len;
+    r->argv[r->argc++] = (struct slice){ p, m.len };
+    if (r->argc - r->head >= COLLECTION_CHUNK) {
+        rebuild_flush(r);
+        rt->texts.len = 0;
+    }
+}
+
+/* A listpack's or hashtable's members stay put during the visit. */
+static void rebuild_member_ref(void *arg, struct slice m)
+{
+    struct rebuild *r = ((struct rebuild_texts *)arg)->r;
+    r->argv[r->argc++] = m;
+    if (r->argc - r->head >= COLLECTION_CHUNK)
+        rebuild_flush(r);
+}
+
 static void rebuild_pair(void *arg, struct slice f, struct slice v)
 {
     struct rebuild *r = arg;
@@ -127,6 +161,20 @@ void journal_encode_collection(struct buf *out, const char *prefix, struct slice
         argv[head] = SLICE_LIT("HSET");
         hash_foreach(obj, rebuild_pair, &r);
         break;
+    case TYPE_SET: {
+        argv[head] = SLICE_LIT("SADD");
+        if (strcmp(set_encoding(obj), "intset") == 0) {
+            struct rebuild_texts rt = { &r, { 0 } };
+            buf_init(&rt.texts);
+            set_foreach(obj, rebuild_member, &rt);
+            rebuild_flush(&r);
+            buf_free(&rt.texts);
+        } else {
+            struct rebuild_texts rt = { &r, { 0 } };
+            set_foreach(obj, rebuild_member_ref, &rt);
+        }
+        break;
+    }
     default:
         break;
     }

@@ -187,10 +187,12 @@ static void send_barrier(struct shard *sh, int argc, const struct slice *argv)
 }
 
 /* exec_ctx.journal_as: the handler's deterministic form of itself. */
+/* exec_ctx.journal_as: the handler's deterministic form of itself; called
+ * more than once, the forms follow each other (SMOVE: SREM src m, SADD dst
+ * m, each applied where its key lives). repl_command_begin empties it. */
 static void journal_form(struct exec_ctx *ctx, int argc, const struct slice *argv)
 {
     struct repl_shard *rs = ctx->shard->repl;
-    buf_clear(&rs->journal_form);
     resp_encode_command(&rs->journal_form, argc, argv);
 }
 

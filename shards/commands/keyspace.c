@@ -22,6 +22,7 @@
 #include "shards/node.h"
 #include "shards/shard.h"
 #include "shards/store/hash.h"
+#include "shards/store/set.h"
 #include "shards/store/store.h"
 #include "core/config.h"
 #include "core/numbers.h"
@@ -98,6 +99,8 @@ static void copy_entry(struct store *s, struct entry *src, struct slice dst, boo
             obj = store_take_object(s, src);
         } else if (t == TYPE_HASH) {
             obj = hash_dup(s, entry_object(src));
+        } else if (t == TYPE_SET) {
+            obj = set_dup(s, entry_object(src));
         } else {
             abort(); /* every collection type has its copy here */
         }
@@ -532,6 +535,9 @@ void cmd_object_encoding(struct exec_ctx *ctx)
         break;
     case TYPE_HASH:
         reply_bulk_str(ctx->reply, hash_is_listpack(entry_object(e)) ? "listpack" : "hashtable");
+        break;
+    case TYPE_SET:
+        reply_bulk_str(ctx->reply, set_encoding(entry_object(e)));
         break;
     default:
         reply_bulk_str(ctx->reply, "unknown");

@@ -16,8 +16,13 @@
  *    edits of a value (APPEND, SETRANGE, SETBIT, INCR, DECR, INCRBY, DECRBY,
  *    and INCRBYFLOAT in the form its handler states: SET key result KEEPTTL)
  *    are journaled as themselves, FLUSHALL/FLUSHDB as one node-wide record;
- *    the collection writes (HSET, HDEL, HINCRBY...) as themselves too, and
- *    HINCRBYFLOAT as HSET of its result; every other write by its effects. */
+ *    the collection writes (HSET, HDEL, HINCRBY, SADD, SREM...) as
+ *    themselves too, HINCRBYFLOAT as HSET of its result, SPOP as the SREM
+ *    of what it chose and SMOVE as SREM + SADD (each form applied where its
+ *    key lives); every other write by its effects (the STORE forms of set
+ *    operations too: their keys may be on different shards of a replica).
+ *  - SINTERCARD's keys are counted by numkeys: its row names every argument
+ *    from the first key on, LIMIT and its value too (looked up, unused). */
 #include "core/command.h"
 #include "shards/commands/commands.h"
 
@@ -223,6 +228,42 @@ static struct command table[] = {
         "Get one or multiple random fields from a hash"),
     ROW("hscan",        -3, CMD_READONLY | CMD_RANDOM, 1, 1, 1, cmd_hscan, NULL, "hash", "2.8.0",
         "Incrementally iterate hash fields and associated values"),
+
+    /* sets */
+    ROW_JOURNAL(JOURNAL_COMMAND, "sadd", -3, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_sadd, NULL, "set", "1.0.0", "Add one or more members to a set"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "srem", -3, CMD_WRITE | CMD_FAST, 1, 1, 1,
+        cmd_srem, NULL, "set", "1.0.0", "Remove one or more members from a set"),
+    ROW("smembers",     2,  CMD_READONLY, 1, 1, 1, cmd_smembers, NULL, "set", "1.0.0",
+        "Get all the members in a set"),
+    ROW("sismember",    3,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_sismember, NULL, "set", "1.0.0",
+        "Determine if a given value is a member of a set"),
+    ROW("smismember",   -3, CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_smismember, NULL, "set", "6.2.0",
+        "Returns the membership associated with the given elements for a set"),
+    ROW("scard",        2,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_scard, NULL, "set", "1.0.0",
+        "Get the number of members in a set"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "spop", -2, CMD_WRITE | CMD_RANDOM | CMD_FAST, 1, 1, 1,
+        cmd_spop, NULL, "set", "1.0.0", "Remove and return one or multiple random members from a set"),
+    ROW("srandmember",  -2, CMD_READONLY | CMD_RANDOM, 1, 1, 1, cmd_srandmember, NULL, "set", "1.0.0",
+        "Get one or multiple random members from a set"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "smove", 4, CMD_WRITE | CMD_FAST, 1, 2, 1,
+        cmd_smove, NULL, "set", "1.0.0", "Move a member from one set to another"),
+    ROW("sinter",       -2, CMD_READONLY, 1, -1, 1, cmd_sinter, NULL, "set", "1.0.0",
+        "Intersect multiple sets"),
+    ROW("sintercard",   -3, CMD_READONLY, 2, -1, 1, cmd_sintercard, NULL, "set", "7.0.0",
+        "Intersect multiple sets and return the cardinality of the result"),
+    ROW("sunion",       -2, CMD_READONLY, 1, -1, 1, cmd_sunion, NULL, "set", "1.0.0",
+        "Add multiple sets"),
+    ROW("sdiff",        -2, CMD_READONLY, 1, -1, 1, cmd_sdiff, NULL, "set", "1.0.0",
+        "Subtract multiple sets"),
+    ROW("sinterstore",  -3, CMD_WRITE | CMD_DENYOOM, 1, -1, 1, cmd_sinterstore, NULL, "set", "1.0.0",
+        "Intersect multiple sets and store the resulting set in a key"),
+    ROW("sunionstore",  -3, CMD_WRITE | CMD_DENYOOM, 1, -1, 1, cmd_sunionstore, NULL, "set", "1.0.0",
+        "Add multiple sets and store the resulting set in a key"),
+    ROW("sdiffstore",   -3, CMD_WRITE | CMD_DENYOOM, 1, -1, 1, cmd_sdiffstore, NULL, "set", "1.0.0",
+        "Subtract multiple sets and store the resulting set in a key"),
+    ROW("sscan",        -3, CMD_READONLY | CMD_RANDOM, 1, 1, 1, cmd_sscan, NULL, "set", "2.8.0",
+        "Incrementally iterate Set elements"),
 
     ROW("del",         -2, CMD_WRITE | CMD_SPLIT, 1, -1, 1, cmd_del, merge_sum_int, "generic", "1.0.0",
         "Delete a key"),

@@ -43,6 +43,7 @@
 #endif
 #include "shards/store/store.h"
 #include "shards/store/hash.h"
+#include "shards/store/set.h"
 #include "core/clock.h"
 
 #include <assert.h>
@@ -406,7 +407,11 @@ void store_free(struct store *s, void *p)
 
 static size_t object_len(enum value_type t, const void *obj)
 {
-    return t == TYPE_HASH ? hash_len(obj) : 0;
+    switch (t) {
+    case TYPE_HASH: return hash_len(obj);
+    case TYPE_SET:  return set_len(obj);
+    default:        return 0;
+    }
 }
 
 /* Free up to *budget allocations of obj; true when it is all gone. */
@@ -415,6 +420,8 @@ static bool object_free_step(struct store *s, enum value_type t, void *obj, size
     switch (t) {
     case TYPE_HASH:
         return hash_free_step(s, obj, budget);
+    case TYPE_SET:
+        return set_free_step(s, obj, budget);
     default:
         return true;
     }
@@ -994,6 +1001,9 @@ void store_object_encode(enum value_type t, const void *obj, struct buf *out)
     case TYPE_HASH:
         hash_encode(obj, out);
         break;
+    case TYPE_SET:
+        set_encode(obj, out);
+        break;
     default:
         abort();
     }
@@ -1004,6 +1014,8 @@ void *store_object_decode(struct store *s, enum value_type t, const char *p, siz
     switch (t) {
     case TYPE_HASH:
         return hash_decode(s, p, n);
+    case TYPE_SET:
+        return set_decode(s, p, n);
     default:
         return NULL;
     }

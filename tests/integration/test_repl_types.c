@@ -78,6 +78,19 @@ static char *digest(int port, size_t *nkeys)
             }
             free(pairs);
             rval_free(v);
+        } else if (strcmp(ty->str, "set") == 0) {
+            struct rval *v = tcmd(c, "SMEMBERS %s", keys[i]);
+            assert_int_equal(v->type, R_ARRAY);
+            char **ms = malloc((v->n + 1) * sizeof *ms);
+            for (size_t k = 0; k < v->n; k++)
+                ms[k] = v->elem[k]->str;
+            qsort(ms, v->n, sizeof *ms, cmp_pair);
+            for (size_t k = 0; k < v->n; k++) {
+                text_add(&t, ms[k], strlen(ms[k]));
+                text_add(&t, ",", 1);
+            }
+            free(ms);
+            rval_free(v);
         } else {
             struct rval *v = tcmd(c, "GET %s", keys[i]);
             assert_int_equal(v->type, R_BULK);
@@ -142,6 +155,23 @@ static void load_hashes(tconn *c, const char *prefix, int n)
             expect_int(tcmd(c, "EXPIRE %s 10000", key), 1);
     }
     hset_fields(c, "big", 0, 5000, "b", true);          /* a hashtable of 5000 fields */
+    for (int i = 0; i < 30; i++) { /* sets: intsets, listpacks, hashtables */
+        char cmd[16384];
+        int len = snprintf(cmd, sizeof cmd, "SADD %s:set:%d", prefix, i);
+        for (int j = 0; j < 1 + i * 40; j++)
+            len += snprintf(cmd + len, sizeof cmd - (size_t)len, i % 3 ? " %d" : " m%d", j * 3);
+        struct rval *v = tcmd(c, "%s", cmd);
+        assert_int_equal(v->type, R_INT);
+        rval_free(v);
+    }
+    for (int b = 0; b < 5000; b += 500) {
+        char cmd[16384];
+        int len = snprintf(cmd, sizeof cmd, "SADD bigset");
+        for (int j = b; j < b + 500; j++)
+            len += snprintf(cmd + len, sizeof cmd - (size_t)len, " member-%d", j);
+        rval_free(tcmd(c, "%s", cmd));
+    }
+    expect_int(tcmd(c, "EXPIRE bigset 100000"), 1);
     expect_int(tcmd(c, "PEXPIRE big 100000000"), 1);
     expect_ok(tcmd(c, "SET plain hello"));
 }
@@ -154,7 +184,45 @@ static void random_write(tconn *c, unsigned *seed)
     snprintf(k2, sizeof k2, "h:%u", rand_r(seed) % 60);
     int f = (int)(rand_r(seed) % 80);
     struct rval *v;
-    switch (rand_r(seed) % 12) {
+    char s1[32], s2[32], s3[32];
+    snprintf(s1, sizeof s1, "h:set:%u", rand_r(seed) % 30);
+    snprintf(s2, sizeof s2, "h:set:%u", rand_r(seed) % 30);
+    snprintf(s3, sizeof s3, "h:set:%u", rand_r(seed) % 30);
+    unsigned m = rand_r(seed) % 200;
+    switch (rand_r(seed) % 24) {
+    case 12: case 13:
+        v = m % 2 ? tcmd(c, "SADD %s %u %u", s1, m * 3, m + 1) : tcmd(c, "SADD %s m%u x%u", s1, m, m);
+        break;
+    case 14:
+        v = tcmd(c, "SREM %s %u m%u x%u", s1, m * 3, m, m);
+        break;
+    case 15:
+        v = rand_r(seed) % 2 ? tcmd(c, "SPOP %s", s1) : tcmd(c, "SPOP %s %u", s1, m % 7);
+        break;
+    case 16:
+        v = tcmd(c, "SMOVE %s %s %u", s1, s2, m * 3);
+        break;
+    case 17:
+        v = tcmd(c, "SINTERSTORE %s %s %s", s1, s2, s3);
+        break;
+    case 18:
+        v = tcmd(c, "SUNIONSTORE %s %s %s", s1, s2, s3);
+        break;
+    case 19:
+        v = tcmd(c, "SDIFFSTORE %s %s %s", s1, s2, s3);
+        break;
+    case 20:
+        v = tcmd(c, "RENAME %s %s", s1, s2);
+        break;
+    case 21:
+        v = tcmd(c, "COPY %s %s REPLACE", s1, s2);
+        break;
+    case 22:
+        v = tcmd(c, "SMOVE bigset %s member-%u", s1, m);
+        break;
+    case 23:
+        v = tcmd(c, "SPOP bigset %u", m % 5);
+        break;
     case 0: case 1: case 2:
         v = tcmd(c, "HSET %s f%d x%u f%d y", k1, f, rand_r(seed) % 1000, f + 1);
         break;
@@ -201,12 +269,14 @@ static void test_full_sync_and_stream(void **state)
     load_hashes(mc, "h", 60);
     replicaof(rc, m->port);
     wait_synced(mc, rc, 20000);
-    expect_same_digest(m->port, r->port, 62);
+    expect_same_digest(m->port, r->port, 93);
+    expect_bulk(tcmd(rc, "OBJECT ENCODING bigset"), "hashtable");
+    expect_int(tcmd(rc, "SCARD bigset"), 5000);
     expect_bulk(tcmd(rc, "OBJECT ENCODING big"), "hashtable");
     expect_int(tcmd(rc, "HLEN big"), 5000);
 
     unsigned seed = 12345;
-    for (int i = 0; i < 3000; i++)
+    for (int i = 0; i < 6000; i++)
         random_write(mc, &seed);
     usleep(100 * 1000); /* the PEXPIRE 30 keys are gone on the master by now */
     for (int i = 0; i < 60; i++)

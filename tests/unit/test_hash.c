@@ -147,7 +147,10 @@ static void mark(void *arg, struct slice f, struct slice v)
 {
     (void)v;
     struct seen *s = arg;
-    int i = atoi(f.ptr + 1);
+    char b[40];
+    memcpy(b, f.ptr, f.len); /* fields are not NUL-terminated */
+    b[f.len] = 0;
+    int i = atoi(b + 1);
     assert_true(i >= 0 && i < s->n);
     s->flags[i] = 1;
 }

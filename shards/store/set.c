@@ -1,0 +1,628 @@
+/* set: a Redis set's value object (see set.h for the contract).
+ *
+ * intset: buf holds count integers of width bytes each (2, 4 or 8, native
+ * byte order), ascending; a wider value widens them all (never back).
+ * listpack: buf holds count elements, each a LEB128 length then its bytes;
+ * size bytes are used. hashtable: buckets[size] chains of struct snode;
+ * grows at one member per bucket, shrinks below one per eight. */
+#include "shards/store/set.h"
+#include "shards/store/store.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/numbers.h"
+
+const struct set_limits set_default_limits = { 512, 128, 64 };
+
+enum { ENC_INTSET = 0, ENC_LISTPACK = 1, ENC_TABLE = 2 };
+
+struct snode {
+    struct snode *next;
+    uint32_t      len;
+    char          data[];
+};
+
+struct set {
+    union {
+        char          *buf;
+        struct snode **buckets;
+    };
+    uint32_t count;
+    uint32_t size;  /* listpack: bytes used; hashtable: buckets */
+    uint8_t  enc;
+    uint8_t  width; /* intset */
+};
+
+#define TABLE_MIN 8
+
+static inline bool same(struct slice a, struct slice b)
+{
+    return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
+}
+
+/* member is the canonical text of a 64-bit integer (as Redis's string2ll
+ * reads it: no sign but '-', no leading zeros, no spaces). */
+static bool as_int(struct slice m, int64_t *v)
+{
+    if (m.len == 0 || m.len > 20)
+        return false;
+    long long x;
+    if (!parse_ll(m, &x))
+        return false;
+    char t[SET_INT_TEXT];
+    int n = format_ll(t, sizeof t, x);
+    if ((size_t)n != m.len || memcmp(t, m.ptr, m.len) != 0)
+        return false;
+    *v = x;
+    return true;
+}
+
+static inline struct slice int_text(int64_t v, char *t)
+{
+    return (struct slice){ t, (size_t)format_ll(t, SET_INT_TEXT, v) };
+}
+
+/* ---- intset ---- */
+
+static inline int width_of(int64_t v)
+{
+    if (v >= INT16_MIN && v <= INT16_MAX)
+        return 2;
+    if (v >= INT32_MIN && v <= INT32_MAX)
+        return 4;
+    return 8;
+}
+
+static inline int64_t is_get(const struct set *set, size_t i)
+{
+    const char *p = set->buf + i * set->width;
+    switch (set->width) {
+    case 2: { int16_t x; memcpy(&x, p, 2); return x; }
+    case 4: { int32_t x; memcpy(&x, p, 4); return x; }
+    default: { int64_t x; memcpy(&x, p, 8); return x; }
+    }
+}
+
+static inline void is_put(char *buf, int width, size_t i, int64_t v)
+{
+    char *p = buf + i * (size_t)width;
+    switch (width) {
+    case 2: { int16_t x = (int16_t)v; memcpy(p, &x, 2); break; }
+    case 4: { int32_t x = (int32_t)v; memcpy(p, &x, 4); break; }
+    default: memcpy(p, &v, 8); break;
+    }
+}
+
+/* Position of v, or where it would go (*found false). */
+static size_t is_search(const struct set *set, int64_t v, bool *found)
+{
+    size_t lo = 0, hi = set->count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int64_t x = is_get(set, mid);
+        if (x == v) {
+            *found = true;
+            return mid;
+        }
+        if (x < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+static bool is_add(struct store *s, struct set *set, int64_t v)
+{
+    int w = width_of(v);
+    if (w > set->width) {
+        /* widen every member, from the last down, in place */
+        set->buf = store_realloc(s, set->buf, (size_t)(set->count + 1) * (size_t)w);
+        for (size_t i = set->count; i-- > 0;)
+            is_put(set->buf, w, i, is_get(set, i));
+        int old = set->width;
+        set->width = (uint8_t)w;
+        (void)old;
+        /* a value needing the wider width is below or above them all */
+        if (v < 0) {
+            memmove(set->buf + w, set->buf, (size_t)set->count * (size_t)w);
+            is_put(set->buf, w, 0, v);
+        } else {
+            is_put(set->buf, w, set->count, v);
+        }
+        set->count++;
+        return true;
+    }
+    bool found;
+    size_t at = is_search(set, v, &found);
+    if (found)
+        return false;
+    set->buf = store_realloc(s, set->buf, (size_t)(set->count + 1) * set->width);
+    memmove(set->buf + (at + 1) * set->width, set->buf + at * set->width,
+            (size_t)(set->count - at) * set->width);
+    is_put(set->buf, set->width, at, v);
+    set->count++;
+    return true;
+}
+
+static bool is_remove(struct store *s, struct set *set, int64_t v)
+{
+    if (width_of(v) > set->width)
+        return false;
+    bool found;
+    size_t at = is_search(set, v, &found);
+    if (!found)
+        return false;
+    memmove(set->buf + at * set->width, set->buf + (at + 1) * set->width,
+            (size_t)(set->count - at - 1) * set->width);
+    set->count--;
+    if (set->count == 0) {
+        store_free(s, set->buf);
+        set->buf = NULL;
+    } else {
+        set->buf = store_realloc(s, set->buf, (size_t)set->count * set->width);
+    }
+    return true;
+}
+
+/* ---- listpack ---- */
+
+static size_t varint_size(size_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static char *varint_put(char *w, size_t v)
+{
+    while (v >= 0x80) {
+        *w++ = (char)(0x80 | (v & 0x7f));
+        v >>= 7;
+    }
+    *w++ = (char)v;
+    return w;
+}
+
+static const char *lp_elem(const char *p, struct slice *out)
+{
+    size_t v = 0;
+    int shift = 0;
+    unsigned char c;
+    do {
+        c = (unsigned char)*p++;
+        v |= (size_t)(c & 0x7f) << shift;
+        shift += 7;
+    } while (c & 0x80);
+    out->ptr = p;
+    out->len = v;
+    return p + v;
+}
+
+static long lp_find(const struct set *set, struct slice m)
+{
+    const char *p = set->buf, *end = set->buf + set->size;
+    while (p < end) {
+        struct slice e;
+        const char *at = p;
+        p = lp_elem(p, &e);
+        if (same(e, m))
+            return (long)(at - set->buf);
+    }
+    return -1;
+}
+
+static void lp_append(struct store *s, struct set *set, struct slice m)
+{
+    size_t n = set->size + varint_size(m.len) + m.len;
+    set->buf = store_realloc(s, set->buf, n);
+    char *w = varint_put(set->buf + set->size, m.len);
+    memcpy(w, m.ptr, m.len);
+    set->size = (uint32_t)n;
+    set->count++;
+}
+
+/* ---- hashtable ---- */
+
+static inline size_t bucket_of(const struct set *set, struct slice m)
+{
+    return (size_t)store_key_hash(m) & (set->size - 1);
+}
+
+static void table_resize(struct store *s, struct set *set, size_t nsize)
+{
+    struct snode **nb = store_alloc(s, nsize * sizeof *nb);
+    memset(nb, 0, nsize * sizeof *nb);
+    for (size_t b = 0; b < set->size; b++) {
+        struct snode *n = set->buckets[b];
+        while (n) {
+            struct snode *next = n->next;
+            size_t i = (size_t)store_key_hash((struct slice){ n->data, n->len }) & (nsize - 1);
+            n->next = nb[i];
+            nb[i] = n;
+            n = next;
+        }
+    }
+    store_free(s, set->buckets);
+    set->buckets = nb;
+    set->size = (uint32_t)nsize;
+}
+
+static struct snode **table_slot(const struct set *set, struct slice m)
+{
+    struct snode **pp = &set->buckets[bucket_of(set, m)];
+    while (*pp && !same((struct slice){ (*pp)->data, (*pp)->len }, m))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static void table_insert(struct store *s, struct set *set, struct slice m)
+{
+    if (set->count >= set->size)
+        table_resize(s, set, (size_t)set->size * 2);
+    struct snode *n = store_alloc(s, sizeof *n + m.len);
+    n->len = (uint32_t)m.len;
+    memcpy(n->data, m.ptr, m.len);
+    size_t b = bucket_of(set, m);
+    n->next = set->buckets[b];
+    set->buckets[b] = n;
+    set->count++;
+}
+
+/* ---- conversions ---- */
+
+struct convert {
+    struct store *s;
+    struct set   *to;
+};
+
+static void convert_visit(void *arg, struct slice m)
+{
+    struct convert *c = arg;
+    if (c->to->enc == ENC_TABLE)
+        table_insert(c->s, c->to, m);
+    else
+        lp_append(c->s, c->to, m);
+}
+
+/* set takes encoding enc (listpack or hashtable) with the same members. */
+static void convert(struct store *s, struct set *set, int enc, size_t hint)
+{
+    struct set to = { .enc = (uint8_t)enc };
+    if (enc == ENC_TABLE) {
+        size_t size = TABLE_MIN;
+        while (size < hint)
+            size <<= 1;
+        to.buckets = store_alloc(s, size * sizeof *to.buckets);
+        memset(to.buckets, 0, size * sizeof *to.buckets);
+        to.size = (uint32_t)size;
+    }
+    struct convert c = { s, &to };
+    set_foreach(set, convert_visit, &c);
+    if (set->buf)
+        store_free(s, set->buf);
+    *set = to;
+}
+
+/* ---- the API ---- */
+
+struct set *set_create(struct store *s, struct slice first, size_t size_hint, const struct set_limits *lim)
+{
+    struct set *set = store_alloc(s, sizeof *set);
+    memset(set, 0, sizeof *set);
+    int64_t v;
+    if (as_int(first, &v) && size_hint <= lim->max_intset_entries) {
+        set->enc = ENC_INTSET;
+        set->width = 2;
+    } else if (size_hint <= lim->max_listpack_entries && first.len <= lim->max_listpack_value) {
+        set->enc = ENC_LISTPACK;
+    } else {
+        set->enc = ENC_LISTPACK;
+        convert(s, set, ENC_TABLE, size_hint);
+    }
+    return set;
+}
+
+bool set_free_step(struct store *s, struct set *set, size_t *budget)
+{
+    if (set->enc == ENC_TABLE) {
+        while (set->size > 0) {
+            struct snode **b = &set->buckets[set->size - 1];
+            while (*b) {
+                if (*budget == 0)
+                    return false;
+                struct snode *n = *b;
+                *b = n->next;
+                store_free(s, n);
+                (*budget)--;
+            }
+            set->size--;
+        }
+        store_free(s, set->buckets);
+    } else if (set->buf) {
+        store_free(s, set->buf);
+    }
+    store_free(s, set);
+    if (*budget)
+        (*budget)--;
+    return true;
+}
+
+void set_destroy(struct store *s, struct set *set)
+{
+    size_t all = SIZE_MAX;
+    set_free_step(s, set, &all);
+}
+
+size_t set_len(const struct set *set) { return set->count; }
+
+const char *set_encoding(const struct set *set)
+{
+    switch (set->enc) {
+    case ENC_INTSET:   return "intset";
+    case ENC_LISTPACK: return "listpack";
+    default:           return "hashtable";
+    }
+}
+
+bool set_contains(const struct set *set, struct slice m)
+{
+    int64_t v;
+    bool found;
+    switch (set->enc) {
+    case ENC_INTSET:
+        if (!as_int(m, &v) || width_of(v) > set->width)
+            return false;
+        is_search(set, v, &found);
+        return found;
+    case ENC_LISTPACK:
+        return lp_find(set, m) >= 0;
+    default:
+        return *table_slot(set, m) != NULL;
+    }
+}
+
+bool set_add(struct store *s, struct set *set, struct slice m, const struct set_limits *lim)
+{
+    int64_t v;
+    if (set->enc == ENC_INTSET) {
+        if (as_int(m, &v)) {
+            if (!is_add(s, set, v))
+                return false;
+            if (set->count > lim->max_intset_entries)
+                convert(s, set, ENC_TABLE, set->count);
+            return true;
+        }
+        /* another member: a listpack if it fits (every integer is at most
+         * 20 bytes of text), else a hashtable */
+        if (set->count < lim->max_listpack_entries && m.len <= lim->max_listpack_value &&
+            (set->count == 0 || lim->max_listpack_value >= 20))
+            convert(s, set, ENC_LISTPACK, 0);
+        else
+            convert(s, set, ENC_TABLE, set->count + 1);
+    }
+    if (set->enc == ENC_LISTPACK) {
+        if (lp_find(set, m) >= 0)
+            return false;
+        if (set->count < lim->max_listpack_entries && m.len <= lim->max_listpack_value) {
+            lp_append(s, set, m);
+            return true;
+        }
+        convert(s, set, ENC_TABLE, set->count + 1);
+    }
+    if (*table_slot(set, m))
+        return false;
+    table_insert(s, set, m);
+    return true;
+}
+
+bool set_remove(struct store *s, struct set *set, struct slice m)
+{
+    int64_t v;
+    switch (set->enc) {
+    case ENC_INTSET:
+        return as_int(m, &v) && is_remove(s, set, v);
+    case ENC_LISTPACK: {
+        long at = lp_find(set, m);
+        if (at < 0)
+            return false;
+        size_t sz = varint_size(m.len) + m.len;
+        memmove(set->buf + at, set->buf + at + sz, set->size - (size_t)at - sz);
+        set->size -= (uint32_t)sz;
+        set->count--;
+        if (set->size == 0) {
+            store_free(s, set->buf);
+            set->buf = NULL;
+        } else {
+            set->buf = store_realloc(s, set->buf, set->size);
+        }
+        return true;
+    }
+    default: {
+        struct snode **pp = table_slot(set, m);
+        if (!*pp)
+            return false;
+        struct snode *n = *pp;
+        *pp = n->next;
+        store_free(s, n);
+        set->count--;
+        if (set->size > TABLE_MIN && (size_t)set->count * 8 < set->size)
+            table_resize(s, set, set->size / 2);
+        return true;
+    }
+    }
+}
+
+void set_foreach(const struct set *set, set_visit_fn *fn, void *arg)
+{
+    char t[SET_INT_TEXT];
+    switch (set->enc) {
+    case ENC_INTSET:
+        for (size_t i = 0; i < set->count; i++)
+            fn(arg, int_text(is_get(set, i), t));
+        break;
+    case ENC_LISTPACK: {
+        const char *p = set->buf, *end = set->buf + set->size;
+        while (p < end) {
+            struct slice e;
+            p = lp_elem(p, &e);
+            fn(arg, e);
+        }
+        break;
+    }
+    default:
+        for (size_t b = 0; b < set->size; b++)
+            for (struct snode *n = set->buckets[b]; n; n = n->next)
+                fn(arg, (struct slice){ n->data, n->len });
+    }
+}
+
+static inline uint64_t reverse_bits(uint64_t v)
+{
+    v = ((v >> 1) & UINT64_C(0x5555555555555555)) | ((v & UINT64_C(0x5555555555555555)) << 1);
+    v = ((v >> 2) & UINT64_C(0x3333333333333333)) | ((v & UINT64_C(0x3333333333333333)) << 2);
+    v = ((v >> 4) & UINT64_C(0x0f0f0f0f0f0f0f0f)) | ((v & UINT64_C(0x0f0f0f0f0f0f0f0f)) << 4);
+    return __builtin_bswap64(v);
+}
+
+uint64_t set_scan(const struct set *set, uint64_t cursor, size_t count, set_visit_fn *fn, void *arg)
+{
+    if (set->enc != ENC_TABLE) {
+        set_foreach(set, fn, arg);
+        return 0;
+    }
+    uint64_t mask = set->size - 1, v = cursor;
+    size_t seen = 0, visits = 0, max_visits = count > SIZE_MAX / 10 ? SIZE_MAX : count * 10;
+    do {
+        for (struct snode *n = set->buckets[v & mask]; n; n = n->next) {
+            fn(arg, (struct slice){ n->data, n->len });
+            seen++;
+        }
+        v |= ~mask;
+        v = reverse_bits(v);
+        v++;
+        v = reverse_bits(v);
+        visits++;
+    } while (v != 0 && seen < count && visits < max_visits);
+    return v;
+}
+
+struct slice set_random(const struct set *set, uint64_t (*rnd)(void *), void *rarg, char *text)
+{
+    assert(set->count > 0);
+    switch (set->enc) {
+    case ENC_INTSET:
+        return int_text(is_get(set, (size_t)(rnd(rarg) % set->count)), text);
+    case ENC_LISTPACK: {
+        size_t k = (size_t)(rnd(rarg) % set->count);
+        const char *p = set->buf;
+        struct slice e;
+        for (;;) {
+            p = lp_elem(p, &e);
+            if (k-- == 0)
+                return e;
+        }
+    }
+    default: {
+        const struct snode *head = NULL;
+        while (!head)
+            head = set->buckets[rnd(rarg) & (set->size - 1)];
+        size_t len = 0;
+        for (const struct snode *n = head; n; n = n->next)
+            len++;
+        size_t k = (size_t)(rnd(rarg) % len);
+        while (k--)
+            head = head->next;
+        return (struct slice){ head->data, head->len };
+    }
+    }
+}
+
+struct set *set_dup(struct store *s, const struct set *set)
+{
+    struct set *d = store_alloc(s, sizeof *d);
+    *d = *set;
+    if (set->enc == ENC_INTSET || set->enc == ENC_LISTPACK) {
+        size_t n = set->enc == ENC_INTSET ? (size_t)set->count * set->width : set->size;
+        d->buf = NULL;
+        if (n) {
+            d->buf = store_alloc(s, n);
+            memcpy(d->buf, set->buf, n);
+        }
+        return d;
+    }
+    d->buckets = store_alloc(s, (size_t)set->size * sizeof *d->buckets);
+    memset(d->buckets, 0, (size_t)set->size * sizeof *d->buckets);
+    for (size_t b = 0; b < set->size; b++)
+        for (struct snode *n = set->buckets[b]; n; n = n->next) {
+            struct snode *c = store_alloc(s, sizeof *c + n->len);
+            c->len = n->len;
+            memcpy(c->data, n->data, n->len);
+            c->next = d->buckets[b];
+            d->buckets[b] = c;
+        }
+    return d;
+}
+
+static void encode_member(void *arg, struct slice m)
+{
+    struct buf *out = arg;
+    uint32_t l = (uint32_t)m.len;
+    buf_append(out, &l, 4);
+    buf_append(out, m.ptr, m.len);
+}
+
+void set_encode(const struct set *set, struct buf *out)
+{
+    buf_append(out, &set->enc, 1);
+    buf_append(out, &set->count, 4);
+    set_foreach(set, encode_member, out);
+}
+
+struct set *set_decode(struct store *s, const char *p, size_t n)
+{
+    const char *end = p + n;
+    if (n < 5 || (uint8_t)p[0] > ENC_TABLE)
+        return NULL;
+    uint8_t enc = (uint8_t)p[0];
+    uint32_t count;
+    memcpy(&count, p + 1, 4);
+    p += 5;
+    /* keep the encoding: limits that never convert */
+    const struct set_limits any = { SIZE_MAX, SIZE_MAX, SIZE_MAX };
+    struct set *set = store_alloc(s, sizeof *set);
+    memset(set, 0, sizeof *set);
+    set->enc = ENC_LISTPACK;
+    if (enc == ENC_INTSET)
+        set->enc = ENC_INTSET, set->width = 2;
+    else if (enc == ENC_TABLE)
+        convert(s, set, ENC_TABLE, count);
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t l;
+        if (end - p < 4)
+            goto bad;
+        memcpy(&l, p, 4);
+        p += 4;
+        if ((size_t)(end - p) < l)
+            goto bad;
+        struct slice m = { p, l };
+        int64_t v;
+        if (set->enc == ENC_INTSET && !as_int(m, &v))
+            goto bad;
+        set_add(s, set, m, &any);
+        p += l;
+    }
+    if (p != end)
+        goto bad;
+    return set;
+bad:
+    set_destroy(s, set);
+    return NULL;
+}
