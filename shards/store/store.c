@@ -461,6 +461,13 @@ static void lazy_step(struct store *s, size_t budget)
 
 size_t store_lazy_pending(const struct store *s) { return s->lazy_len; }
 
+bool store_lazy_free_step(struct store *s)
+{
+    if (s->lazy_len)
+        lazy_step(s, LAZY_STEP_IDLE);
+    return s->lazy_len > 0;
+}
+
 /* e's value goes away (the key is deleted or gets a new value). */
 static inline void entry_release_value(struct store *s, struct entry *e)
 {

@@ -218,5 +218,9 @@ void store_rehash_step(struct store *s);
 /* Collections deleted and not yet entirely freed (their memory still
  * counts until they are). */
 size_t store_lazy_pending(const struct store *s);
+/* Free one slice (a few thousand allocations) of those collections; true if
+ * some are still left. The shard calls it every loop turn while it answers
+ * true, so a big collection is gone within a few ms of turns. */
+bool store_lazy_free_step(struct store *s);
 
 #endif
