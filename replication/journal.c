@@ -145,8 +145,11 @@ static void rebuild_pair(void *arg, struct slice f, struct slice v)
         rebuild_flush(r);
 }
 
-void journal_encode_collection(struct buf *out, const char *prefix, struct slice key, enum value_type t,
-                               const void *obj, int64_t at)
+static void rebuild_member_ref(void *arg, struct slice m);
+
+uint64_t journal_encode_collection_part(struct buf *out, const char *prefix, struct slice key,
+                                        enum value_type t, const void *obj, int64_t at,
+                                        uint64_t cursor, size_t count)
 {
     struct slice *argv = mi_malloc((3 + 2 * COLLECTION_CHUNK) * sizeof *argv);
     if (!argv)
@@ -156,30 +159,27 @@ void journal_encode_collection(struct buf *out, const char *prefix, struct slice
         argv[head++] = (struct slice){ prefix, strlen(prefix) };
     struct rebuild r = { out, argv, head + 2, head + 2 };
     argv[head + 1] = key;
+    uint64_t next = 0;
     switch (t) {
     case TYPE_HASH:
         argv[head] = SLICE_LIT("HSET");
-        hash_foreach(obj, rebuild_pair, &r);
+        next = hash_scan(obj, cursor, count, rebuild_pair, &r);
         break;
     case TYPE_SET: {
         argv[head] = SLICE_LIT("SADD");
-        if (strcmp(set_encoding(obj), "intset") == 0) {
-            struct rebuild_texts rt = { &r, { 0 } };
-            buf_init(&rt.texts);
-            set_foreach(obj, rebuild_member, &rt);
-            rebuild_flush(&r);
-            buf_free(&rt.texts);
-        } else {
-            struct rebuild_texts rt = { &r, { 0 } };
-            set_foreach(obj, rebuild_member_ref, &rt);
-        }
+        struct rebuild_texts rt = { &r, { 0 } };
+        bool texts = strcmp(set_encoding(obj), "intset") == 0;
+        buf_init(&rt.texts);
+        next = set_scan(obj, cursor, count, texts ? rebuild_member : rebuild_member_ref, &rt);
+        rebuild_flush(&r);
+        buf_free(&rt.texts);
         break;
     }
     default:
         break;
     }
     rebuild_flush(&r);
-    if (at) {
+    if (at && next == 0) {
         char num[24];
         int n = snprintf(num, sizeof(num), "%lld", (long long)at);
         argv[head] = SLICE_LIT("PEXPIREAT");
@@ -187,6 +187,14 @@ void journal_encode_collection(struct buf *out, const char *prefix, struct slice
         resp_encode_command(out, head + 3, argv);
     }
     mi_free(argv);
+    return next;
+}
+
+void journal_encode_collection(struct buf *out, const char *prefix, struct slice key, enum value_type t,
+                               const void *obj, int64_t at)
+{
+    /* a scan that never stops short: every element once */
+    journal_encode_collection_part(out, prefix, key, t, obj, at, 0, SIZE_MAX);
 }
 
 void journal_encode(const struct journal_record *rec, struct buf *out)

@@ -49,5 +49,14 @@ void journal_encode(const struct journal_record *rec, struct buf *out);
  * argument (the snapshot's frame, replication/repl_state.h). */
 void journal_encode_collection(struct buf *out, const char *prefix, struct slice key, enum value_type t,
                                const void *obj, int64_t at);
+/* The same for a part of it: the elements a scan of obj from cursor visits
+ * (about count; a compact encoding is visited whole), then PEXPIREAT if this
+ * part ends the scan. Returns the next cursor (0: done). Parts sent while
+ * the collection changes rebuild it right as long as every change in
+ * between also reaches the replica as a command that sets or removes
+ * whole elements (the collection commands' journal forms do). */
+uint64_t journal_encode_collection_part(struct buf *out, const char *prefix, struct slice key,
+                                        enum value_type t, const void *obj, int64_t at,
+                                        uint64_t cursor, size_t count);
 
 #endif

@@ -107,6 +107,8 @@ void repl_shard_setup(struct shard *sh)
     }
 }
 
+static void snap_free(struct snap *s);
+
 void repl_shard_teardown(struct shard *sh)
 {
     struct repl_shard *rs = sh->repl;
@@ -118,8 +120,7 @@ void repl_shard_teardown(struct shard *sh)
     buf_free(&rs->deferred_apply);
     for (struct snap *s = rs->snaps, *next; s; s = next) {
         next = s->next;
-        snap_flow_unref(s->flow);
-        mi_free(s);
+        snap_free(s);
     }
     if (rs->staging)
         store_destroy(rs->staging);
@@ -522,9 +523,13 @@ static void snapshots_settle(struct shard *sh)
 }
 
 struct frame_sink {
-    struct buf *out;
-    size_t      keys;
+    struct buf  *out;
+    size_t       keys;
+    struct snap *snap;
 };
+
+/* A collection bigger than this goes a part at a time, over turns. */
+#define SNAP_COLLECTION_WHOLE (2 * COLLECTION_CHUNK)
 
 static void put_bulk(struct buf *b, const char *p, size_t n)
 {
@@ -537,10 +542,26 @@ static void add_frame(void *arg, struct entry *e)
 {
     struct frame_sink *f = arg;
     if (entry_type(e) != TYPE_STRING) {
-        /* a collection goes as the commands that rebuild it, in chunks */
-        journal_encode_collection(f->out, FRAME_LOADCMD, (struct slice){ entry_key(e), entry_key_len(e) },
-                                  entry_type(e), entry_object(e), entry_expire_at(e));
+        /* a collection goes as the commands that rebuild it, in chunks; a
+         * big one over the next turns (snapshot_slices) */
+        struct slice key = { entry_key(e), entry_key_len(e) };
         f->keys++;
+        if (store_object_len(entry_type(e), entry_object(e)) <= SNAP_COLLECTION_WHOLE) {
+            journal_encode_collection(f->out, FRAME_LOADCMD, key, entry_type(e), entry_object(e),
+                                      entry_expire_at(e));
+            return;
+        }
+        struct snap_pending *p = mi_malloc(sizeof *p + key.len);
+        if (!p)
+            abort();
+        p->next = NULL;
+        p->cursor = 0;
+        p->klen = key.len;
+        memcpy(p->key, key.ptr, key.len);
+        if (!f->snap->pending)
+            f->snap->pending_tail = &f->snap->pending;
+        *f->snap->pending_tail = p;
+        f->snap->pending_tail = &p->next;
         return;
     }
     char t[24];
@@ -550,6 +571,38 @@ static void add_frame(void *arg, struct entry *e)
     put_bulk(f->out, entry_value(e), entry_value_len(e));
     put_bulk(f->out, t, (size_t)tl);
     f->keys++;
+}
+
+static void snap_free(struct snap *s)
+{
+    while (s->pending) {
+        struct snap_pending *p = s->pending;
+        s->pending = p->next;
+        mi_free(p);
+    }
+    snap_flow_unref(s->flow);
+    mi_free(s);
+}
+
+/* The next parts of the big collections s has met, until out holds a
+ * slice. The collection may have changed since the last part (its writes
+ * reach the replica as whole-element commands: journal_encode_collection_part)
+ * or gone, or be another value now: then it is dropped, the stream carries
+ * what became of it. */
+static void pending_parts(struct snap *s, struct store *st, int64_t now, struct buf *out)
+{
+    while (s->pending && out->len < SNAPSHOT_SLICE_BYTES) {
+        struct snap_pending *p = s->pending;
+        struct slice key = { p->key, p->klen };
+        struct entry *e = store_peek(st, key, now);
+        if (e && entry_type(e) != TYPE_STRING)
+            p->cursor = journal_encode_collection_part(out, FRAME_LOADCMD, key, entry_type(e), entry_object(e),
+                                                       entry_expire_at(e), p->cursor, COLLECTION_CHUNK);
+        if (!e || entry_type(e) == TYPE_STRING || p->cursor == 0) {
+            s->pending = p->next;
+            mi_free(p);
+        }
+    }
 }
 
 /* One slice of each snapshot in progress: a few hundred KB of keys, sent
@@ -568,8 +621,7 @@ static void snapshot_slices(struct shard *sh)
         struct snap *s = *pp;
         if (s->flow && atomic_load(&s->flow->cancelled)) {
             *pp = s->next; /* its replica was dropped or went away */
-            snap_flow_unref(s->flow);
-            mi_free(s);
+            snap_free(s);
             continue;
         }
         if (s->waiting || (s->flow && snap_flow_full(s->flow))) {
@@ -578,21 +630,24 @@ static void snapshot_slices(struct shard *sh)
         }
         struct buf frames;
         buf_init(&frames);
-        struct frame_sink sink = { &frames, 0 };
-        do {
+        struct frame_sink sink = { &frames, 0, s };
+        bool started = s->cursor != 0 || s->pending;
+        pending_parts(s, sh->store, now, &frames);
+        while ((!started || s->cursor != 0) && frames.len < SNAPSHOT_SLICE_BYTES) {
             s->cursor = store_scan(sh->store, s->cursor, 128, now, add_frame, &sink);
-        } while (s->cursor != 0 && frames.len < SNAPSHOT_SLICE_BYTES);
+            started = true;
+            pending_parts(s, sh->store, now, &frames);
+        }
         if (frames.len) {
             if (s->flow)
                 atomic_fetch_add(&s->flow->inflight, (long long)frames.len);
             repl_post(sh, 0, MSG_SNAP_DATA, s->replica_id, NULL, &frames);
         }
         buf_free(&frames);
-        if (s->cursor == 0) {
+        if (started && s->cursor == 0 && !s->pending) {
             repl_post(sh, 0, MSG_SNAP_DONE, s->replica_id, NULL, NULL);
             *pp = s->next;
-            snap_flow_unref(s->flow);
-            mi_free(s);
+            snap_free(s);
         } else {
             pp = &s->next;
         }

@@ -74,10 +74,21 @@ bool snap_flow_full(struct snap_flow *f);
 void snap_flow_unsent(struct shard *sh, struct snap_flow *f, size_t unsent);
 
 /* A snapshot this shard is producing for one replica. */
+/* A big collection the snapshot has met and sends a slice at a time
+ * (repl.c, snapshot_slices): its key and where its own scan is. */
+struct snap_pending {
+    struct snap_pending *next;
+    uint64_t             cursor;
+    size_t               klen;
+    char                 key[];
+};
+
 struct snap {
     struct snap      *next;
     uint64_t          replica_id;
     uint64_t          cursor;
+    struct snap_pending *pending; /* big collections still being sent, oldest first */
+    struct snap_pending **pending_tail;
     struct snap_flow *flow;
     /* on a replica, a snapshot that waits for the one running here: it
      * starts once the applies deferred before its start (the first `mark`

@@ -9,9 +9,12 @@
  * goes, as Redis does.
  *
  * Replication: every write row is journaled as the command itself
- * (JOURNAL_COMMAND: deterministic given the keyspace); HINCRBYFLOAT states
- * HSET key field result instead, as Redis propagates it, so a replica does
- * not redo the float arithmetic. */
+ * (JOURNAL_COMMAND: deterministic given the keyspace), except the
+ * increments: HINCRBYFLOAT states HSET key field result, as Redis
+ * propagates it, so a replica does not redo the float arithmetic, and
+ * HINCRBY does the same, so that every form in the stream sets or removes
+ * whole fields and may meet a field a full sync sent before or after it
+ * (a big hash goes in parts over turns: replication/repl.c). */
 #include "shards/commands/commands.h"
 
 #include <limits.h>
@@ -274,8 +277,15 @@ void cmd_hincrby(struct exec_ctx *ctx)
     if (!h)
         h = hash_create(ctx->store);
     struct hash_limits lim = limits_of(ctx);
-    hash_set(ctx->store, h, ctx->argv[2], (struct slice){ text, (size_t)len }, &lim);
+    struct slice result = { text, (size_t)len };
+    hash_set(ctx->store, h, ctx->argv[2], result, &lim);
     hash_written(ctx, ctx->argv[1], e, h);
+    if (ctx->journal_as) {
+        /* the result: applied twice it is still right, which a full sync
+         * that sends a big hash in parts while it changes relies on */
+        struct slice form[] = { SLICE_LIT("HSET"), ctx->argv[1], ctx->argv[2], result };
+        ctx->journal_as(ctx, 4, form);
+    }
     reply_int(ctx->reply, value);
 }
 

@@ -405,7 +405,7 @@ void store_free(struct store *s, void *p)
 #define LAZY_STEP_WRITE 1024
 #define LAZY_STEP_IDLE  16384
 
-static size_t object_len(enum value_type t, const void *obj)
+size_t store_object_len(enum value_type t, const void *obj)
 {
     switch (t) {
     case TYPE_HASH: return hash_len(obj);
@@ -431,7 +431,7 @@ static void object_release(struct store *s, enum value_type t, void *obj, bool m
 {
     if (!obj)
         return;
-    if (may_defer && object_len(t, obj) > LAZY_FREE_MIN) {
+    if (may_defer && store_object_len(t, obj) > LAZY_FREE_MIN) {
         if (s->lazy_len == s->lazy_cap) {
             s->lazy_cap = s->lazy_cap ? s->lazy_cap * 2 : 8;
             s->lazy = mem_realloc(s, s->lazy, s->lazy_cap * sizeof *s->lazy);

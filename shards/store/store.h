@@ -142,6 +142,9 @@ struct entry *store_set_object(struct store *s, struct slice key, enum value_typ
  * no value, and must be deleted by the caller before the next lookup. */
 void *store_take_object(struct store *s, struct entry *e);
 
+/* Elements of a collection object (fields of a hash, members of a set). */
+size_t store_object_len(enum value_type t, const void *obj);
+
 /* The allocator of collection objects: counted in store_used_memory. */
 void *store_alloc(struct store *s, size_t n);
 void *store_realloc(struct store *s, void *p, size_t n);

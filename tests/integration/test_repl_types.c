@@ -6,6 +6,7 @@
  * digest of each node: every key's type, its TTL's presence and its whole
  * value (a hash's field/value pairs sorted). Master and replica have
  * different thread counts, so keys land on different shards. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -298,10 +299,86 @@ static void test_full_sync_and_stream(void **state)
     node_stop(m);
 }
 
+/* A big hash and a big set go to a replica a part per loop turn while
+ * they keep changing: the replica is stopped (SIGSTOP) as soon as its sync
+ * starts, so the snapshot stalls half way while HINCRBY, HDEL, HSET, SREM,
+ * SADD, SPOP and HINCRBYFLOAT change both collections, then continues; the
+ * replica must end identical (an increment applied both in a part sent
+ * after it and from the stream would show). */
+#define BIGF "field-with-a-long-name-to-fill-the-window-"
+static void test_big_collections_during_sync(void **state)
+{
+    (void)state;
+    struct server *m = node_start((const char *[]){ "--threads", "2", NULL });
+    struct server *r = node_start((const char *[]){ "--threads", "1", NULL });
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    /* 400k fields of 50 bytes: a snapshot well past the master's 8 MB window
+     * of unsent snapshot bytes, so it stalls while the replica is stopped;
+     * values are numbers, for HINCRBY */
+    for (int i = 0; i < 400000; i += 200) {
+        static char cmd[65536];
+        int len = snprintf(cmd, sizeof cmd, "HSET bh");
+        for (int j = i; j < i + 200; j++)
+            len += snprintf(cmd + len, sizeof cmd - (size_t)len, " " BIGF "%d %d", j, j);
+        rval_free(tcmd(mc, "%s", cmd));
+    }
+    for (int b = 0; b < 100000; b += 500) {
+        char cmd[16384];
+        int len = snprintf(cmd, sizeof cmd, "SADD bs");
+        for (int j = b; j < b + 500; j++)
+            len += snprintf(cmd + len, sizeof cmd - (size_t)len, " m%d", j);
+        rval_free(tcmd(mc, "%s", cmd));
+    }
+    replicaof(rc, m->port);
+    long long deadline = now_ms() + 10000;
+    for (;;) { /* until the master is sending the snapshot */
+        char *mi = info_text(mc, "replication");
+        bool syncing = strstr(mi, "state=wait_bgsave") != NULL;
+        free(mi);
+        if (syncing)
+            break;
+        assert_true(now_ms() < deadline);
+        usleep(1000);
+    }
+    kill(r->pid, SIGSTOP);
+    unsigned seed = 777;
+    int writes = 0;
+    for (;;) {
+        int f = (int)(rand_r(&seed) % 400000);
+        switch (writes % 8) {
+        case 0: case 1: rval_free(tcmd(mc, "HINCRBY bh " BIGF "%d 3", f)); break;
+        case 2: rval_free(tcmd(mc, "HDEL bh " BIGF "%d", (int)(rand_r(&seed) % 400000))); break;
+        case 3: rval_free(tcmd(mc, "HSET bh new%d x", writes)); break;
+        case 4: rval_free(tcmd(mc, "SREM bs m%d", (int)(rand_r(&seed) % 100000))); break;
+        case 5: rval_free(tcmd(mc, "SADD bs n%d", writes)); break;
+        case 6: rval_free(tcmd(mc, "SPOP bs 2")); break;
+        default: rval_free(tcmd(mc, "HINCRBYFLOAT bh " BIGF "%d 0.5", f)); break;
+        }
+        if (++writes == 3000)
+            kill(r->pid, SIGCONT);
+        if (writes > 3000 && writes % 200 == 0) {
+            char *ri = info_text(rc, "replication");
+            bool done = info_num(ri, "master_sync_in_progress") == 0 && strstr(ri, "master_link_status:up");
+            free(ri);
+            if (done)
+                break;
+            assert_true(writes < 1000000);
+        }
+    }
+    expect_int(tcmd(mc, "EXPIRE bh 100000"), 1);
+    wait_synced(mc, rc, 30000);
+    expect_same_digest(m->port, r->port, 2);
+    tclose(mc);
+    tclose(rc);
+    node_stop(r);
+    node_stop(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_full_sync_and_stream, nodes_teardown),
+        cmocka_unit_test_teardown(test_big_collections_during_sync, nodes_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
