@@ -71,9 +71,10 @@ static void hash_written(struct exec_ctx *ctx, struct slice key, struct entry *e
         else
             store_set_object(ctx->store, key, TYPE_HASH, h, 0);
     } else if (hash_len(h) == 0) {
+        store_object_changed(ctx->store, e, h); /* the entry must not keep a freed pointer */
         store_delete(ctx->store, key);
     } else {
-        store_changed(ctx->store, e);
+        store_object_changed(ctx->store, e, h);
     }
 }
 
@@ -101,7 +102,7 @@ static void hset_generic(struct exec_ctx *ctx, bool reply_count)
     struct hash_limits lim = limits_of(ctx);
     long long created = 0;
     for (int i = 2; i < ctx->argc; i += 2)
-        created += hash_set(ctx->store, h, ctx->argv[i], ctx->argv[i + 1], &lim);
+        created += hash_set(ctx->store, &h, ctx->argv[i], ctx->argv[i + 1], &lim);
     hash_written(ctx, ctx->argv[1], e, h);
     if (reply_count)
         reply_int(ctx->reply, created);
@@ -126,7 +127,7 @@ void cmd_hsetnx(struct exec_ctx *ctx)
     if (!h)
         h = hash_create(ctx->store);
     struct hash_limits lim = limits_of(ctx);
-    hash_set(ctx->store, h, ctx->argv[2], ctx->argv[3], &lim);
+    hash_set(ctx->store, &h, ctx->argv[2], ctx->argv[3], &lim);
     hash_written(ctx, ctx->argv[1], e, h);
     reply_int(ctx->reply, 1);
 }
@@ -202,7 +203,7 @@ void cmd_hdel(struct exec_ctx *ctx)
     long long removed = 0;
     if (h) {
         for (int i = 2; i < ctx->argc && hash_len(h) > 0; i++)
-            removed += hash_delete(ctx->store, h, ctx->argv[i]);
+            removed += hash_delete(ctx->store, &h, ctx->argv[i]);
         if (removed)
             hash_written(ctx, ctx->argv[1], e, h);
     }
@@ -278,7 +279,7 @@ void cmd_hincrby(struct exec_ctx *ctx)
         h = hash_create(ctx->store);
     struct hash_limits lim = limits_of(ctx);
     struct slice result = { text, (size_t)len };
-    hash_set(ctx->store, h, ctx->argv[2], result, &lim);
+    hash_set(ctx->store, &h, ctx->argv[2], result, &lim);
     hash_written(ctx, ctx->argv[1], e, h);
     if (ctx->journal_as) {
         /* the result: applied twice it is still right, which a full sync
@@ -320,7 +321,7 @@ void cmd_hincrbyfloat(struct exec_ctx *ctx)
     if (!h)
         h = hash_create(ctx->store);
     struct hash_limits lim = limits_of(ctx);
-    hash_set(ctx->store, h, ctx->argv[2], result, &lim);
+    hash_set(ctx->store, &h, ctx->argv[2], result, &lim);
     hash_written(ctx, ctx->argv[1], e, h);
     if (ctx->journal_as) {
         struct slice form[] = { SLICE_LIT("HSET"), ctx->argv[1], ctx->argv[2], result };

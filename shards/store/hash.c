@@ -1,10 +1,13 @@
 /* hash: a Redis hash's value object (see hash.h for the contract).
  *
- * listpack: lp holds count pairs of elements, each element a LEB128 length
- * then its bytes; lp_len bytes are used (the allocation may be larger).
- * hashtable: buckets[nbuckets] chains of struct hnode (next, lengths, field
- * bytes then value bytes in one allocation); grows at one field per bucket,
- * shrinks below one per eight, rehashing at once. */
+ * One allocation holds the header and, for a listpack, its bytes (a small
+ * hash costs one allocation, not two): count pairs of elements, each element
+ * a LEB128 length then its bytes, size bytes used. So a listpack that grows
+ * or shrinks may move: the calls that change a hash take its address.
+ * hashtable: the header's data holds the pointer to buckets[size], chains of
+ * struct hnode (next, lengths, field bytes then value bytes in one
+ * allocation); grows at one field per bucket, shrinks below one per eight,
+ * rehashing at once. */
 #include "shards/store/hash.h"
 #include "shards/store/store.h"
 
@@ -23,14 +26,28 @@ struct hnode {
 };
 
 struct hash {
-    union {
-        char          *lp;
-        struct hnode **buckets;
-    };
     uint32_t count;
     uint32_t size;    /* listpack: bytes used; hashtable: buckets (power of two) */
     uint8_t  enc;
+    char     data[];  /* listpack: its bytes; hashtable: a struct hnode ** (unaligned) */
 };
+
+#define HEADER offsetof(struct hash, data)
+
+static inline struct hnode **buckets_of(const struct hash *h)
+{
+    struct hnode **b;
+    memcpy(&b, h->data, sizeof b);
+    return b;
+}
+
+static inline void set_buckets(struct hash *h, struct hnode **b) { memcpy(h->data, &b, sizeof b); }
+
+/* h's listpack resized to n bytes (h may move). */
+static struct hash *lp_resize(struct store *s, struct hash *h, size_t n)
+{
+    return store_realloc(s, h, HEADER + n);
+}
 
 #define TABLE_MIN 8
 
@@ -87,7 +104,7 @@ static inline size_t elem_size(size_t len) { return varint_size(len) + len; }
 /* Offset of field's pair in the listpack, or -1. */
 static long lp_find(const struct hash *h, struct slice field, struct slice *value)
 {
-    const char *p = h->lp, *end = h->lp + h->size;
+    const char *p = h->data, *end = h->data + h->size;
     while (p < end) {
         struct slice f, v;
         const char *at = p;
@@ -96,7 +113,7 @@ static long lp_find(const struct hash *h, struct slice field, struct slice *valu
         if (same(f, field)) {
             if (value)
                 *value = v;
-            return (long)(at - h->lp);
+            return (long)(at - h->data);
         }
     }
     return -1;
@@ -123,9 +140,10 @@ static struct hnode *node_new(struct store *s, struct slice f, struct slice v)
 static void table_resize(struct store *s, struct hash *h, size_t nsize)
 {
     struct hnode **nb = store_alloc(s, nsize * sizeof *nb);
+    struct hnode **ob = buckets_of(h);
     memset(nb, 0, nsize * sizeof *nb);
     for (size_t b = 0; b < h->size; b++) {
-        struct hnode *n = h->buckets[b];
+        struct hnode *n = ob[b];
         while (n) {
             struct hnode *next = n->next;
             size_t i = (size_t)store_key_hash(node_field(n)) & (nsize - 1);
@@ -134,14 +152,14 @@ static void table_resize(struct store *s, struct hash *h, size_t nsize)
             n = next;
         }
     }
-    store_free(s, h->buckets);
-    h->buckets = nb;
+    store_free(s, ob);
+    set_buckets(h, nb);
     h->size = (uint32_t)nsize;
 }
 
 static struct hnode **table_slot(const struct hash *h, struct slice field)
 {
-    struct hnode **pp = &h->buckets[bucket_of(h, field)];
+    struct hnode **pp = &buckets_of(h)[bucket_of(h, field)];
     while (*pp && !same(node_field(*pp), field))
         pp = &(*pp)->next;
     return pp;
@@ -152,41 +170,45 @@ static void table_insert(struct store *s, struct hash *h, struct hnode *n)
     if (h->count >= h->size)
         table_resize(s, h, (size_t)h->size * 2);
     size_t b = bucket_of(h, node_field(n));
-    n->next = h->buckets[b];
-    h->buckets[b] = n;
+    struct hnode **bk = buckets_of(h);
+    n->next = bk[b];
+    bk[b] = n;
     h->count++;
 }
 
-/* The listpack becomes a hashtable holding the same pairs. */
-static void to_table(struct store *s, struct hash *h)
+/* The listpack h becomes a hashtable holding the same pairs (a new
+ * header: the old one, with its listpack, is freed). */
+static struct hash *to_table(struct store *s, struct hash *old)
 {
-    char *lp = h->lp;
-    size_t len = h->size, n = h->count;
+    size_t n = old->count;
     size_t size = TABLE_MIN;
     while (size < n * 2)
         size <<= 1;
-    h->buckets = store_alloc(s, size * sizeof *h->buckets);
-    memset(h->buckets, 0, size * sizeof *h->buckets);
+    struct hash *h = store_alloc(s, HEADER + sizeof(struct hnode **));
+    struct hnode **b = store_alloc(s, size * sizeof *b);
+    memset(b, 0, size * sizeof *b);
+    set_buckets(h, b);
     h->size = (uint32_t)size;
     h->count = 0;
     h->enc = ENC_TABLE;
-    const char *p = lp, *end = lp + len;
+    const char *p = old->data, *end = old->data + old->size;
     while (p < end) {
         struct slice f, v;
         p = lp_elem(p, &f);
         p = lp_elem(p, &v);
         table_insert(s, h, node_new(s, f, v));
     }
-    if (lp)
-        store_free(s, lp);
+    store_free(s, old);
+    return h;
 }
 
 /* ---- the API ---- */
 
 struct hash *hash_create(struct store *s)
 {
-    struct hash *h = store_alloc(s, sizeof *h);
-    memset(h, 0, sizeof *h);
+    struct hash *h = store_alloc(s, HEADER);
+    h->count = 0;
+    h->size = 0;
     h->enc = ENC_LISTPACK;
     return h;
 }
@@ -196,8 +218,9 @@ bool hash_free_step(struct store *s, struct hash *h, size_t *budget)
     if (h->enc == ENC_TABLE) {
         /* free from the last bucket down, shrinking size as buckets empty,
          * so a later step resumes where this one stopped */
+        struct hnode **bk = buckets_of(h);
         while (h->size > 0) {
-            struct hnode **b = &h->buckets[h->size - 1];
+            struct hnode **b = &bk[h->size - 1];
             while (*b) {
                 if (*budget == 0)
                     return false;
@@ -208,9 +231,7 @@ bool hash_free_step(struct store *s, struct hash *h, size_t *budget)
             }
             h->size--;
         }
-        store_free(s, h->buckets);
-    } else if (h->lp) {
-        store_free(s, h->lp);
+        store_free(s, bk);
     }
     store_free(s, h);
     if (*budget)
@@ -238,13 +259,14 @@ bool hash_get(const struct hash *h, struct slice field, struct slice *value)
     return true;
 }
 
-bool hash_set(struct store *s, struct hash *h, struct slice field, struct slice value,
+bool hash_set(struct store *s, struct hash **hp, struct slice field, struct slice value,
               const struct hash_limits *lim)
 {
+    struct hash *h = *hp;
     if (h->enc == ENC_LISTPACK &&
         (field.len > lim->max_listpack_value || value.len > lim->max_listpack_value ||
          (h->count >= lim->max_listpack_entries && lp_find(h, field, NULL) < 0)))
-        to_table(s, h);
+        *hp = h = to_table(s, h);
     if (h->enc == ENC_TABLE) {
         struct hnode **pp = table_slot(h, field);
         if (*pp) {
@@ -267,23 +289,23 @@ bool hash_set(struct store *s, struct hash *h, struct slice field, struct slice 
     size_t need_v = elem_size(value.len);
     if (at >= 0) {
         /* replace the value element in place, moving the tail */
-        size_t voff = (size_t)(oldv.ptr - h->lp) - varint_size(oldv.len);
+        size_t voff = (size_t)(oldv.ptr - h->data) - varint_size(oldv.len);
         size_t old_sz = elem_size(oldv.len);
         size_t tail = h->size - voff - old_sz;
         size_t nlen = h->size - old_sz + need_v;
         if (nlen > h->size)
-            h->lp = store_realloc(s, h->lp, nlen);
-        memmove(h->lp + voff + need_v, h->lp + voff + old_sz, tail);
-        char *w = varint_put(h->lp + voff, value.len);
+            *hp = h = lp_resize(s, h, nlen);
+        memmove(h->data + voff + need_v, h->data + voff + old_sz, tail);
+        char *w = varint_put(h->data + voff, value.len);
         memcpy(w, value.ptr, value.len);
         if (nlen < h->size)
-            h->lp = store_realloc(s, h->lp, nlen);
+            *hp = h = lp_resize(s, h, nlen);
         h->size = (uint32_t)nlen;
         return false;
     }
     size_t nlen = h->size + elem_size(field.len) + need_v;
-    h->lp = store_realloc(s, h->lp, nlen);
-    char *w = varint_put(h->lp + h->size, field.len);
+    *hp = h = lp_resize(s, h, nlen);
+    char *w = varint_put(h->data + h->size, field.len);
     memcpy(w, field.ptr, field.len);
     w = varint_put(w + field.len, value.len);
     memcpy(w, value.ptr, value.len);
@@ -292,8 +314,9 @@ bool hash_set(struct store *s, struct hash *h, struct slice field, struct slice 
     return true;
 }
 
-bool hash_delete(struct store *s, struct hash *h, struct slice field)
+bool hash_delete(struct store *s, struct hash **hp, struct slice field)
 {
+    struct hash *h = *hp;
     if (h->enc == ENC_TABLE) {
         struct hnode **pp = table_slot(h, field);
         if (!*pp)
@@ -310,23 +333,18 @@ bool hash_delete(struct store *s, struct hash *h, struct slice field)
     long at = lp_find(h, field, &v);
     if (at < 0)
         return false;
-    size_t end = (size_t)(v.ptr - h->lp) + v.len;
-    memmove(h->lp + at, h->lp + end, h->size - end);
+    size_t end = (size_t)(v.ptr - h->data) + v.len;
+    memmove(h->data + at, h->data + end, h->size - end);
     h->size -= (uint32_t)(end - (size_t)at);
     h->count--;
-    if (h->size == 0) {
-        store_free(s, h->lp);
-        h->lp = NULL;
-    } else {
-        h->lp = store_realloc(s, h->lp, h->size);
-    }
+    *hp = lp_resize(s, h, h->size);
     return true;
 }
 
 void hash_foreach(const struct hash *h, hash_visit_fn *fn, void *arg)
 {
     if (h->enc == ENC_LISTPACK) {
-        const char *p = h->lp, *end = h->lp + h->size;
+        const char *p = h->data, *end = h->data + h->size;
         while (p < end) {
             struct slice f, v;
             p = lp_elem(p, &f);
@@ -335,8 +353,9 @@ void hash_foreach(const struct hash *h, hash_visit_fn *fn, void *arg)
         }
         return;
     }
+    struct hnode **bk = buckets_of(h);
     for (size_t b = 0; b < h->size; b++)
-        for (struct hnode *n = h->buckets[b]; n; n = n->next)
+        for (struct hnode *n = bk[b]; n; n = n->next)
             fn(arg, node_field(n), node_value(n));
 }
 
@@ -356,8 +375,9 @@ uint64_t hash_scan(const struct hash *h, uint64_t cursor, size_t count, hash_vis
     }
     uint64_t mask = h->size - 1, v = cursor;
     size_t seen = 0, visits = 0, max_visits = count > SIZE_MAX / 10 ? SIZE_MAX : count * 10;
+    struct hnode **bk = buckets_of(h);
     do {
-        for (struct hnode *n = h->buckets[v & mask]; n; n = n->next) {
+        for (struct hnode *n = bk[v & mask]; n; n = n->next) {
             fn(arg, node_field(n), node_value(n));
             seen++;
         }
@@ -376,7 +396,7 @@ void hash_random(const struct hash *h, uint64_t (*rnd)(void *), void *rarg,
     assert(h->count > 0);
     if (h->enc == ENC_LISTPACK) {
         size_t k = (size_t)(rnd(rarg) % h->count);
-        const char *p = h->lp;
+        const char *p = h->data;
         for (;;) {
             p = lp_elem(p, field);
             p = lp_elem(p, value);
@@ -385,8 +405,9 @@ void hash_random(const struct hash *h, uint64_t (*rnd)(void *), void *rarg,
         }
     }
     const struct hnode *head = NULL;
+    struct hnode **bk = buckets_of(h);
     while (!head)
-        head = h->buckets[rnd(rarg) & (h->size - 1)];
+        head = bk[rnd(rarg) & (h->size - 1)];
     size_t len = 0;
     for (const struct hnode *n = head; n; n = n->next)
         len++;
@@ -399,25 +420,22 @@ void hash_random(const struct hash *h, uint64_t (*rnd)(void *), void *rarg,
 
 struct hash *hash_dup(struct store *s, const struct hash *h)
 {
-    struct hash *d = hash_create(s);
     if (h->enc == ENC_LISTPACK) {
-        if (h->size) {
-            d->lp = store_alloc(s, h->size);
-            memcpy(d->lp, h->lp, h->size);
-        }
-        d->size = h->size;
-        d->count = h->count;
+        struct hash *d = store_alloc(s, HEADER + h->size);
+        memcpy(d, h, HEADER + h->size);
         return d;
     }
+    struct hash *d = store_alloc(s, HEADER + sizeof(struct hnode **));
     d->enc = ENC_TABLE;
     d->size = h->size;
-    d->buckets = store_alloc(s, (size_t)h->size * sizeof *d->buckets);
-    memset(d->buckets, 0, (size_t)h->size * sizeof *d->buckets);
+    struct hnode **db = store_alloc(s, (size_t)h->size * sizeof *db), **hb = buckets_of(h);
+    memset(db, 0, (size_t)h->size * sizeof *db);
+    set_buckets(d, db);
     for (size_t b = 0; b < h->size; b++)
-        for (struct hnode *n = h->buckets[b]; n; n = n->next) {
+        for (struct hnode *n = hb[b]; n; n = n->next) {
             struct hnode *c = node_new(s, node_field(n), node_value(n));
-            c->next = d->buckets[b];
-            d->buckets[b] = c;
+            c->next = db[b];
+            db[b] = c;
         }
     d->count = h->count;
     return d;
@@ -453,8 +471,8 @@ struct hash *hash_decode(struct store *s, const char *p, size_t n)
     /* the listpack keeps its encoding whatever the pairs; a hashtable too */
     const struct hash_limits any = { SIZE_MAX, SIZE_MAX };
     struct hash *h = hash_create(s);
-    if (enc == ENC_TABLE && count > 0)
-        to_table(s, h);
+    if (enc == ENC_TABLE)
+        h = to_table(s, h);
     for (uint32_t i = 0; i < count; i++) {
         struct slice e[2];
         for (int k = 0; k < 2; k++) {
@@ -468,7 +486,7 @@ struct hash *hash_decode(struct store *s, const char *p, size_t n)
             e[k] = (struct slice){ p, l };
             p += l;
         }
-        hash_set(s, h, e[0], e[1], &any);
+        hash_set(s, &h, e[0], e[1], &any);
     }
     if (p != end)
         goto bad;

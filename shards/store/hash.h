@@ -16,7 +16,7 @@
  * exactly. A hash never outlives its store.
  *
  * Slices handed out (hash_get, visits) point into the hash and stay valid
- * until the next change to it. */
+ * until the next change to it (which may also move the hash itself). */
 #ifndef RINGKV_HASH_H
 #define RINGKV_HASH_H
 
@@ -48,11 +48,13 @@ bool   hash_is_listpack(const struct hash *h);
 /* The value of field, or false if absent. */
 bool hash_get(const struct hash *h, struct slice field, struct slice *value);
 /* Set field to value: true if the field is new. Converts to a hashtable
- * past the limits. */
-bool hash_set(struct store *s, struct hash *h, struct slice field, struct slice value,
+ * past the limits. The hash may move (its header and a listpack are one
+ * allocation): *hp is updated, and an entry holding it must be told
+ * (store_object_changed). */
+bool hash_set(struct store *s, struct hash **hp, struct slice field, struct slice value,
               const struct hash_limits *lim);
-/* Remove field: true if it was there. */
-bool hash_delete(struct store *s, struct hash *h, struct slice field);
+/* Remove field: true if it was there. May move the hash, as hash_set. */
+bool hash_delete(struct store *s, struct hash **hp, struct slice field);
 
 typedef void hash_visit_fn(void *arg, struct slice field, struct slice value);
 /* Every field, in the encoding's order. */

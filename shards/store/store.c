@@ -993,6 +993,13 @@ struct entry *store_set_object(struct store *s, struct slice key, enum value_typ
     return e;
 }
 
+void store_object_changed(struct store *s, struct entry *e, void *obj)
+{
+    assert(entry_type(e) != TYPE_STRING && obj);
+    memcpy(entry_value(e), &obj, sizeof obj);
+    journal(s, JOURNAL_SET, e, true, entry_expire_at(e));
+}
+
 void *store_take_object(struct store *s, struct entry *e)
 {
     (void)s;

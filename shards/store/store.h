@@ -138,6 +138,10 @@ void store_changed(struct store *s, struct entry *e);
  * object. */
 struct entry *store_set_object(struct store *s, struct slice key, enum value_type t, void *obj,
                                int64_t expire_at_ms);
+/* The caller changed e's collection, which may have moved to obj (a
+ * compact encoding is reallocated as it grows): e holds obj from now on;
+ * journaled as store_changed. */
+void store_object_changed(struct store *s, struct entry *e, void *obj);
 /* Take e's object away from it (RENAME moves it to another key): e keeps
  * no value, and must be deleted by the caller before the next lookup. */
 void *store_take_object(struct store *s, struct entry *e);
