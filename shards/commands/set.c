@@ -71,9 +71,10 @@ static void set_written(struct exec_ctx *ctx, struct slice key, struct entry *e,
         else
             store_set_object(ctx->store, key, TYPE_SET, set, 0);
     } else if (set_len(set) == 0) {
+        store_object_changed(ctx->store, e, set); /* the entry must not keep a freed pointer */
         store_delete(ctx->store, key);
     } else {
-        store_changed(ctx->store, e);
+        store_object_changed(ctx->store, e, set);
     }
 }
 
@@ -133,7 +134,7 @@ void cmd_sadd(struct exec_ctx *ctx)
         set = set_create(ctx->store, ctx->argv[2], (size_t)(ctx->argc - 2), &lim);
     long long added = 0;
     for (int i = 2; i < ctx->argc; i++)
-        added += set_add(ctx->store, set, ctx->argv[i], &lim);
+        added += set_add(ctx->store, &set, ctx->argv[i], &lim);
     if (e && added == 0) {
         reply_int(ctx->reply, 0);
         return;
@@ -151,7 +152,7 @@ void cmd_srem(struct exec_ctx *ctx)
     long long removed = 0;
     if (set) {
         for (int i = 2; i < ctx->argc && set_len(set) > 0; i++)
-            removed += set_remove(ctx->store, set, ctx->argv[i]);
+            removed += set_remove(ctx->store, &set, ctx->argv[i]);
         if (removed)
             set_written(ctx, ctx->argv[1], e, set);
     }
@@ -251,7 +252,7 @@ void cmd_spop(struct exec_ctx *ctx)
         buf_init(&one.bytes);
         members_add(&one, m);
         members_index(&one);
-        set_remove(ctx->store, set, one.at[0]);
+        set_remove(ctx->store, &set, one.at[0]);
         set_written(ctx, key, e, set);
         if (ctx->journal_as) {
             struct slice form[] = { SLICE_LIT("SREM"), key, one.at[0] };
@@ -276,7 +277,7 @@ void cmd_spop(struct exec_ctx *ctx)
             buf_init(&one.bytes);
             members_add(&one, m);
             members_index(&one);
-            set_remove(ctx->store, set, one.at[0]);
+            set_remove(ctx->store, &set, one.at[0]);
             members_add(&got, one.at[0]);
             members_free(&one);
         }
@@ -391,14 +392,14 @@ void cmd_smove(struct exec_ctx *ctx)
         reply_int(ctx->reply, set_contains(ss, m) ? 1 : 0);
         return;
     }
-    if (!set_remove(ctx->store, ss, m)) {
+    if (!set_remove(ctx->store, &ss, m)) {
         reply_int(ctx->reply, 0);
         return;
     }
     struct set_limits lim = limits_of(ctx);
     if (!sd)
         sd = set_create(ctx->store, m, 1, &lim);
-    set_add(ctx->store, sd, m, &lim);
+    set_add(ctx->store, &sd, m, &lim);
     /* dst first: es stays valid across the store call that creates dst */
     set_written(ctx, dst, ed, sd);
     set_written(ctx, src, es, ss);
@@ -461,7 +462,7 @@ static void combine_visit(void *arg, struct slice m)
         c->count++;
         return;
     }
-    c->count += set_add(c->store, c->out, m, &c->lim);
+    c->count += set_add(c->store, &c->out, m, &c->lim);
 }
 
 static int by_size(const void *a, const void *b)

@@ -1,10 +1,13 @@
 /* set: a Redis set's value object (see set.h for the contract).
  *
- * intset: buf holds count integers of width bytes each (2, 4 or 8, native
- * byte order), ascending; a wider value widens them all (never back).
- * listpack: buf holds count elements, each a LEB128 length then its bytes;
- * size bytes are used. hashtable: buckets[size] chains of struct snode;
- * grows at one member per bucket, shrinks below one per eight. */
+ * One allocation holds the header and a compact encoding's bytes (so a
+ * small set is one allocation; growing or shrinking it may move it, and the
+ * calls that change a set take its address):
+ * intset: count integers of width bytes each (2, 4 or 8, native byte
+ * order), ascending; a wider value widens them all (never back).
+ * listpack: count elements, each a LEB128 length then its bytes; size bytes.
+ * hashtable: the data holds the pointer to buckets[size], chains of struct
+ * snode; grows at one member per bucket, shrinks below one per eight. */
 #include "shards/store/set.h"
 #include "shards/store/store.h"
 
@@ -26,15 +29,28 @@ struct snode {
 };
 
 struct set {
-    union {
-        char          *buf;
-        struct snode **buckets;
-    };
     uint32_t count;
     uint32_t size;  /* listpack: bytes used; hashtable: buckets */
     uint8_t  enc;
     uint8_t  width; /* intset */
+    char     data[]; /* intset, listpack: their bytes; hashtable: a struct snode ** */
 };
+
+#define HEADER offsetof(struct set, data)
+
+static inline struct snode **buckets_of(const struct set *set)
+{
+    struct snode **b;
+    memcpy(&b, set->data, sizeof b);
+    return b;
+}
+
+static inline void set_buckets(struct set *set, struct snode **b) { memcpy(set->data, &b, sizeof b); }
+
+static inline struct set *resize(struct store *s, struct set *set, size_t bytes)
+{
+    return store_realloc(s, set, HEADER + bytes);
+}
 
 #define TABLE_MIN 8
 
@@ -78,7 +94,7 @@ static inline int width_of(int64_t v)
 
 static inline int64_t is_get(const struct set *set, size_t i)
 {
-    const char *p = set->buf + i * set->width;
+    const char *p = set->data + i * set->width;
     switch (set->width) {
     case 2: { int16_t x; memcpy(&x, p, 2); return x; }
     case 4: { int32_t x; memcpy(&x, p, 4); return x; }
@@ -116,23 +132,22 @@ static size_t is_search(const struct set *set, int64_t v, bool *found)
     return lo;
 }
 
-static bool is_add(struct store *s, struct set *set, int64_t v)
+static bool is_add(struct store *s, struct set **sp, int64_t v)
 {
+    struct set *set = *sp;
     int w = width_of(v);
     if (w > set->width) {
         /* widen every member, from the last down, in place */
-        set->buf = store_realloc(s, set->buf, (size_t)(set->count + 1) * (size_t)w);
+        *sp = set = resize(s, set, (size_t)(set->count + 1) * (size_t)w);
         for (size_t i = set->count; i-- > 0;)
-            is_put(set->buf, w, i, is_get(set, i));
-        int old = set->width;
+            is_put(set->data, w, i, is_get(set, i));
         set->width = (uint8_t)w;
-        (void)old;
         /* a value needing the wider width is below or above them all */
         if (v < 0) {
-            memmove(set->buf + w, set->buf, (size_t)set->count * (size_t)w);
-            is_put(set->buf, w, 0, v);
+            memmove(set->data + w, set->data, (size_t)set->count * (size_t)w);
+            is_put(set->data, w, 0, v);
         } else {
-            is_put(set->buf, w, set->count, v);
+            is_put(set->data, w, set->count, v);
         }
         set->count++;
         return true;
@@ -141,31 +156,27 @@ static bool is_add(struct store *s, struct set *set, int64_t v)
     size_t at = is_search(set, v, &found);
     if (found)
         return false;
-    set->buf = store_realloc(s, set->buf, (size_t)(set->count + 1) * set->width);
-    memmove(set->buf + (at + 1) * set->width, set->buf + at * set->width,
+    *sp = set = resize(s, set, (size_t)(set->count + 1) * set->width);
+    memmove(set->data + (at + 1) * set->width, set->data + at * set->width,
             (size_t)(set->count - at) * set->width);
-    is_put(set->buf, set->width, at, v);
+    is_put(set->data, set->width, at, v);
     set->count++;
     return true;
 }
 
-static bool is_remove(struct store *s, struct set *set, int64_t v)
+static bool is_remove(struct store *s, struct set **sp, int64_t v)
 {
+    struct set *set = *sp;
     if (width_of(v) > set->width)
         return false;
     bool found;
     size_t at = is_search(set, v, &found);
     if (!found)
         return false;
-    memmove(set->buf + at * set->width, set->buf + (at + 1) * set->width,
+    memmove(set->data + at * set->width, set->data + (at + 1) * set->width,
             (size_t)(set->count - at - 1) * set->width);
     set->count--;
-    if (set->count == 0) {
-        store_free(s, set->buf);
-        set->buf = NULL;
-    } else {
-        set->buf = store_realloc(s, set->buf, (size_t)set->count * set->width);
-    }
+    *sp = resize(s, set, (size_t)set->count * set->width);
     return true;
 }
 
@@ -208,25 +219,26 @@ static const char *lp_elem(const char *p, struct slice *out)
 
 static long lp_find(const struct set *set, struct slice m)
 {
-    const char *p = set->buf, *end = set->buf + set->size;
+    const char *p = set->data, *end = set->data + set->size;
     while (p < end) {
         struct slice e;
         const char *at = p;
         p = lp_elem(p, &e);
         if (same(e, m))
-            return (long)(at - set->buf);
+            return (long)(at - set->data);
     }
     return -1;
 }
 
-static void lp_append(struct store *s, struct set *set, struct slice m)
+static struct set *lp_append(struct store *s, struct set *set, struct slice m)
 {
     size_t n = set->size + varint_size(m.len) + m.len;
-    set->buf = store_realloc(s, set->buf, n);
-    char *w = varint_put(set->buf + set->size, m.len);
+    set = resize(s, set, n);
+    char *w = varint_put(set->data + set->size, m.len);
     memcpy(w, m.ptr, m.len);
     set->size = (uint32_t)n;
     set->count++;
+    return set;
 }
 
 /* ---- hashtable ---- */
@@ -238,10 +250,10 @@ static inline size_t bucket_of(const struct set *set, struct slice m)
 
 static void table_resize(struct store *s, struct set *set, size_t nsize)
 {
-    struct snode **nb = store_alloc(s, nsize * sizeof *nb);
+    struct snode **nb = store_alloc(s, nsize * sizeof *nb), **ob = buckets_of(set);
     memset(nb, 0, nsize * sizeof *nb);
     for (size_t b = 0; b < set->size; b++) {
-        struct snode *n = set->buckets[b];
+        struct snode *n = ob[b];
         while (n) {
             struct snode *next = n->next;
             size_t i = (size_t)store_key_hash((struct slice){ n->data, n->len }) & (nsize - 1);
@@ -250,14 +262,14 @@ static void table_resize(struct store *s, struct set *set, size_t nsize)
             n = next;
         }
     }
-    store_free(s, set->buckets);
-    set->buckets = nb;
+    store_free(s, ob);
+    set_buckets(set, nb);
     set->size = (uint32_t)nsize;
 }
 
 static struct snode **table_slot(const struct set *set, struct slice m)
 {
-    struct snode **pp = &set->buckets[bucket_of(set, m)];
+    struct snode **pp = &buckets_of(set)[bucket_of(set, m)];
     while (*pp && !same((struct slice){ (*pp)->data, (*pp)->len }, m))
         pp = &(*pp)->next;
     return pp;
@@ -271,8 +283,9 @@ static void table_insert(struct store *s, struct set *set, struct slice m)
     n->len = (uint32_t)m.len;
     memcpy(n->data, m.ptr, m.len);
     size_t b = bucket_of(set, m);
-    n->next = set->buckets[b];
-    set->buckets[b] = n;
+    struct snode **bk = buckets_of(set);
+    n->next = bk[b];
+    bk[b] = n;
     set->count++;
 }
 
@@ -289,43 +302,52 @@ static void convert_visit(void *arg, struct slice m)
     if (c->to->enc == ENC_TABLE)
         table_insert(c->s, c->to, m);
     else
-        lp_append(c->s, c->to, m);
+        c->to = lp_append(c->s, c->to, m);
 }
 
-/* set takes encoding enc (listpack or hashtable) with the same members. */
-static void convert(struct store *s, struct set *set, int enc, size_t hint)
+/* A set of encoding enc (listpack or hashtable) with the members of set,
+ * which is freed. */
+static struct set *convert(struct store *s, struct set *set, int enc, size_t hint)
 {
-    struct set to = { .enc = (uint8_t)enc };
+    struct set *to;
     if (enc == ENC_TABLE) {
         size_t size = TABLE_MIN;
         while (size < hint)
             size <<= 1;
-        to.buckets = store_alloc(s, size * sizeof *to.buckets);
-        memset(to.buckets, 0, size * sizeof *to.buckets);
-        to.size = (uint32_t)size;
+        to = store_alloc(s, HEADER + sizeof(struct snode **));
+        struct snode **b = store_alloc(s, size * sizeof *b);
+        memset(b, 0, size * sizeof *b);
+        set_buckets(to, b);
+        to->size = (uint32_t)size;
+    } else {
+        to = store_alloc(s, HEADER);
+        to->size = 0;
     }
-    struct convert c = { s, &to };
+    to->count = 0;
+    to->enc = (uint8_t)enc;
+    to->width = 0;
+    struct convert c = { s, to };
     set_foreach(set, convert_visit, &c);
-    if (set->buf)
-        store_free(s, set->buf);
-    *set = to;
+    store_free(s, set);
+    return c.to;
 }
 
 /* ---- the API ---- */
 
 struct set *set_create(struct store *s, struct slice first, size_t size_hint, const struct set_limits *lim)
 {
-    struct set *set = store_alloc(s, sizeof *set);
-    memset(set, 0, sizeof *set);
+    struct set *set = store_alloc(s, HEADER);
+    set->count = 0;
+    set->size = 0;
+    set->width = 0;
     int64_t v;
     if (as_int(first, &v) && size_hint <= lim->max_intset_entries) {
         set->enc = ENC_INTSET;
         set->width = 2;
-    } else if (size_hint <= lim->max_listpack_entries && first.len <= lim->max_listpack_value) {
-        set->enc = ENC_LISTPACK;
     } else {
         set->enc = ENC_LISTPACK;
-        convert(s, set, ENC_TABLE, size_hint);
+        if (size_hint > lim->max_listpack_entries || first.len > lim->max_listpack_value)
+            set = convert(s, set, ENC_TABLE, size_hint);
     }
     return set;
 }
@@ -333,8 +355,9 @@ struct set *set_create(struct store *s, struct slice first, size_t size_hint, co
 bool set_free_step(struct store *s, struct set *set, size_t *budget)
 {
     if (set->enc == ENC_TABLE) {
+        struct snode **bk = buckets_of(set);
         while (set->size > 0) {
-            struct snode **b = &set->buckets[set->size - 1];
+            struct snode **b = &bk[set->size - 1];
             while (*b) {
                 if (*budget == 0)
                     return false;
@@ -345,9 +368,7 @@ bool set_free_step(struct store *s, struct set *set, size_t *budget)
             }
             set->size--;
         }
-        store_free(s, set->buckets);
-    } else if (set->buf) {
-        store_free(s, set->buf);
+        store_free(s, bk);
     }
     store_free(s, set);
     if (*budget)
@@ -389,33 +410,34 @@ bool set_contains(const struct set *set, struct slice m)
     }
 }
 
-bool set_add(struct store *s, struct set *set, struct slice m, const struct set_limits *lim)
+bool set_add(struct store *s, struct set **sp, struct slice m, const struct set_limits *lim)
 {
+    struct set *set = *sp;
     int64_t v;
     if (set->enc == ENC_INTSET) {
         if (as_int(m, &v)) {
-            if (!is_add(s, set, v))
+            if (!is_add(s, sp, v))
                 return false;
-            if (set->count > lim->max_intset_entries)
-                convert(s, set, ENC_TABLE, set->count);
+            if ((*sp)->count > lim->max_intset_entries)
+                *sp = convert(s, *sp, ENC_TABLE, (*sp)->count);
             return true;
         }
         /* another member: a listpack if it fits (every integer is at most
          * 20 bytes of text), else a hashtable */
         if (set->count < lim->max_listpack_entries && m.len <= lim->max_listpack_value &&
             (set->count == 0 || lim->max_listpack_value >= 20))
-            convert(s, set, ENC_LISTPACK, 0);
+            *sp = set = convert(s, set, ENC_LISTPACK, 0);
         else
-            convert(s, set, ENC_TABLE, set->count + 1);
+            *sp = set = convert(s, set, ENC_TABLE, set->count + 1);
     }
     if (set->enc == ENC_LISTPACK) {
         if (lp_find(set, m) >= 0)
             return false;
         if (set->count < lim->max_listpack_entries && m.len <= lim->max_listpack_value) {
-            lp_append(s, set, m);
+            *sp = lp_append(s, set, m);
             return true;
         }
-        convert(s, set, ENC_TABLE, set->count + 1);
+        *sp = set = convert(s, set, ENC_TABLE, set->count + 1);
     }
     if (*table_slot(set, m))
         return false;
@@ -423,26 +445,22 @@ bool set_add(struct store *s, struct set *set, struct slice m, const struct set_
     return true;
 }
 
-bool set_remove(struct store *s, struct set *set, struct slice m)
+bool set_remove(struct store *s, struct set **sp, struct slice m)
 {
+    struct set *set = *sp;
     int64_t v;
     switch (set->enc) {
     case ENC_INTSET:
-        return as_int(m, &v) && is_remove(s, set, v);
+        return as_int(m, &v) && is_remove(s, sp, v);
     case ENC_LISTPACK: {
         long at = lp_find(set, m);
         if (at < 0)
             return false;
         size_t sz = varint_size(m.len) + m.len;
-        memmove(set->buf + at, set->buf + at + sz, set->size - (size_t)at - sz);
+        memmove(set->data + at, set->data + at + sz, set->size - (size_t)at - sz);
         set->size -= (uint32_t)sz;
         set->count--;
-        if (set->size == 0) {
-            store_free(s, set->buf);
-            set->buf = NULL;
-        } else {
-            set->buf = store_realloc(s, set->buf, set->size);
-        }
+        *sp = resize(s, set, set->size);
         return true;
     }
     default: {
@@ -469,7 +487,7 @@ void set_foreach(const struct set *set, set_visit_fn *fn, void *arg)
             fn(arg, int_text(is_get(set, i), t));
         break;
     case ENC_LISTPACK: {
-        const char *p = set->buf, *end = set->buf + set->size;
+        const char *p = set->data, *end = set->data + set->size;
         while (p < end) {
             struct slice e;
             p = lp_elem(p, &e);
@@ -477,10 +495,12 @@ void set_foreach(const struct set *set, set_visit_fn *fn, void *arg)
         }
         break;
     }
-    default:
+    default: {
+        struct snode **bk = buckets_of(set);
         for (size_t b = 0; b < set->size; b++)
-            for (struct snode *n = set->buckets[b]; n; n = n->next)
+            for (struct snode *n = bk[b]; n; n = n->next)
                 fn(arg, (struct slice){ n->data, n->len });
+    }
     }
 }
 
@@ -500,8 +520,9 @@ uint64_t set_scan(const struct set *set, uint64_t cursor, size_t count, set_visi
     }
     uint64_t mask = set->size - 1, v = cursor;
     size_t seen = 0, visits = 0, max_visits = count > SIZE_MAX / 10 ? SIZE_MAX : count * 10;
+    struct snode **bk = buckets_of(set);
     do {
-        for (struct snode *n = set->buckets[v & mask]; n; n = n->next) {
+        for (struct snode *n = bk[v & mask]; n; n = n->next) {
             fn(arg, (struct slice){ n->data, n->len });
             seen++;
         }
@@ -522,7 +543,7 @@ struct slice set_random(const struct set *set, uint64_t (*rnd)(void *), void *ra
         return int_text(is_get(set, (size_t)(rnd(rarg) % set->count)), text);
     case ENC_LISTPACK: {
         size_t k = (size_t)(rnd(rarg) % set->count);
-        const char *p = set->buf;
+        const char *p = set->data;
         struct slice e;
         for (;;) {
             p = lp_elem(p, &e);
@@ -532,8 +553,9 @@ struct slice set_random(const struct set *set, uint64_t (*rnd)(void *), void *ra
     }
     default: {
         const struct snode *head = NULL;
+        struct snode **bk = buckets_of(set);
         while (!head)
-            head = set->buckets[rnd(rarg) & (set->size - 1)];
+            head = bk[rnd(rarg) & (set->size - 1)];
         size_t len = 0;
         for (const struct snode *n = head; n; n = n->next)
             len++;
@@ -547,26 +569,24 @@ struct slice set_random(const struct set *set, uint64_t (*rnd)(void *), void *ra
 
 struct set *set_dup(struct store *s, const struct set *set)
 {
-    struct set *d = store_alloc(s, sizeof *d);
-    *d = *set;
     if (set->enc == ENC_INTSET || set->enc == ENC_LISTPACK) {
-        size_t n = set->enc == ENC_INTSET ? (size_t)set->count * set->width : set->size;
-        d->buf = NULL;
-        if (n) {
-            d->buf = store_alloc(s, n);
-            memcpy(d->buf, set->buf, n);
-        }
+        size_t n = HEADER + (set->enc == ENC_INTSET ? (size_t)set->count * set->width : set->size);
+        struct set *d = store_alloc(s, n);
+        memcpy(d, set, n);
         return d;
     }
-    d->buckets = store_alloc(s, (size_t)set->size * sizeof *d->buckets);
-    memset(d->buckets, 0, (size_t)set->size * sizeof *d->buckets);
+    struct set *d = store_alloc(s, HEADER + sizeof(struct snode **));
+    memcpy(d, set, HEADER);
+    struct snode **db = store_alloc(s, (size_t)set->size * sizeof *db), **sb = buckets_of(set);
+    memset(db, 0, (size_t)set->size * sizeof *db);
+    set_buckets(d, db);
     for (size_t b = 0; b < set->size; b++)
-        for (struct snode *n = set->buckets[b]; n; n = n->next) {
+        for (struct snode *n = sb[b]; n; n = n->next) {
             struct snode *c = store_alloc(s, sizeof *c + n->len);
             c->len = n->len;
             memcpy(c->data, n->data, n->len);
-            c->next = d->buckets[b];
-            d->buckets[b] = c;
+            c->next = db[b];
+            db[b] = c;
         }
     return d;
 }
@@ -597,13 +617,15 @@ struct set *set_decode(struct store *s, const char *p, size_t n)
     p += 5;
     /* keep the encoding: limits that never convert */
     const struct set_limits any = { SIZE_MAX, SIZE_MAX, SIZE_MAX };
-    struct set *set = store_alloc(s, sizeof *set);
-    memset(set, 0, sizeof *set);
+    struct set *set = store_alloc(s, HEADER);
+    set->count = 0;
+    set->size = 0;
+    set->width = 0;
     set->enc = ENC_LISTPACK;
     if (enc == ENC_INTSET)
         set->enc = ENC_INTSET, set->width = 2;
     else if (enc == ENC_TABLE)
-        convert(s, set, ENC_TABLE, count);
+        set = convert(s, set, ENC_TABLE, count);
     for (uint32_t i = 0; i < count; i++) {
         uint32_t l;
         if (end - p < 4)
@@ -616,7 +638,7 @@ struct set *set_decode(struct store *s, const char *p, size_t n)
         int64_t v;
         if (set->enc == ENC_INTSET && !as_int(m, &v))
             goto bad;
-        set_add(s, set, m, &any);
+        set_add(s, &set, m, &any);
         p += l;
     }
     if (p != end)

@@ -53,10 +53,12 @@ size_t set_len(const struct set *set);
 const char *set_encoding(const struct set *set);
 
 bool set_contains(const struct set *set, struct slice member);
-/* true if member was added (was not there). */
-bool set_add(struct store *s, struct set *set, struct slice member, const struct set_limits *lim);
-/* true if member was removed. */
-bool set_remove(struct store *s, struct set *set, struct slice member);
+/* true if member was added (was not there). The set may move (a compact
+ * encoding shares its header's allocation): *sp is updated, and an entry
+ * holding it must be told (store_object_changed). */
+bool set_add(struct store *s, struct set **sp, struct slice member, const struct set_limits *lim);
+/* true if member was removed. May move the set, as set_add. */
+bool set_remove(struct store *s, struct set **sp, struct slice member);
 
 typedef void set_visit_fn(void *arg, struct slice member);
 void set_foreach(const struct set *set, set_visit_fn *fn, void *arg);

@@ -46,8 +46,8 @@ static void test_intset(void **state)
     const char *in[] = { "5", "-3", "100", "70000", "-70000", "5000000000", "-9223372036854775808",
                          "9223372036854775807", "0" };
     for (size_t i = 0; i < sizeof in / sizeof *in; i++)
-        assert_true(set_add(s, set, S(in[i]), &set_default_limits));
-    assert_false(set_add(s, set, S("70000"), &set_default_limits));
+        assert_true(set_add(s, &set, S(in[i]), &set_default_limits));
+    assert_false(set_add(s, &set, S("70000"), &set_default_limits));
     assert_string_equal(set_encoding(set), "intset");
     struct text_list l = { .len = 0 };
     set_foreach(set, gather, &l);               /* ascending, widened without loss */
@@ -58,11 +58,11 @@ static void test_intset(void **state)
     assert_false(set_contains(set, S("+5")));
     assert_false(set_contains(set, S("6")));
     assert_false(set_contains(set, S("99999999999999999999")));
-    assert_true(set_remove(s, set, S("-3")));
-    assert_false(set_remove(s, set, S("-3")));
-    assert_false(set_remove(s, set, S("x")));
+    assert_true(set_remove(s, &set, S("-3")));
+    assert_false(set_remove(s, &set, S("-3")));
+    assert_false(set_remove(s, &set, S("x")));
     assert_int_equal(set_len(set), 8);
-    assert_true(set_add(s, set, S("05"), &set_default_limits)); /* not canonical: a listpack */
+    assert_true(set_add(s, &set, S("05"), &set_default_limits)); /* not canonical: a listpack */
     assert_string_equal(set_encoding(set), "listpack");
     assert_true(set_contains(set, S("05")));
     assert_true(set_contains(set, S("5000000000")));
@@ -72,15 +72,15 @@ static void test_intset(void **state)
     set = set_create(s, S("1"), 1, &small);
     char b[40];
     for (int i = 0; i < 4; i++)
-        set_add(s, set, num(b, "", i), &small);
+        set_add(s, &set, num(b, "", i), &small);
     assert_string_equal(set_encoding(set), "intset");
-    set_add(s, set, S("4"), &small);             /* past max_intset_entries */
+    set_add(s, &set, S("4"), &small);             /* past max_intset_entries */
     assert_string_equal(set_encoding(set), "hashtable");
     set_destroy(s, set);
     set = set_create(s, S("1"), 1, &small);
     for (int i = 0; i < 3; i++)
-        set_add(s, set, num(b, "", i), &small);
-    set_add(s, set, S("a"), &small);             /* 3 members already: no listpack */
+        set_add(s, &set, num(b, "", i), &small);
+    set_add(s, &set, S("a"), &small);             /* 3 members already: no listpack */
     assert_string_equal(set_encoding(set), "hashtable");
     set_destroy(s, set);
     assert_int_equal(store_used_memory(s), 0);
@@ -94,22 +94,22 @@ static void test_listpack_table(void **state)
     const struct set_limits lim = { 512, 4, 5 };
     struct set *set = set_create(s, S("a"), 1, &lim);
     assert_string_equal(set_encoding(set), "listpack");
-    assert_true(set_add(s, set, S("a"), &lim));
-    assert_true(set_add(s, set, S("bb"), &lim));
-    assert_false(set_add(s, set, S("a"), &lim));
-    assert_true(set_add(s, set, S(""), &lim));
-    assert_true(set_remove(s, set, S("bb")));
+    assert_true(set_add(s, &set, S("a"), &lim));
+    assert_true(set_add(s, &set, S("bb"), &lim));
+    assert_false(set_add(s, &set, S("a"), &lim));
+    assert_true(set_add(s, &set, S(""), &lim));
+    assert_true(set_remove(s, &set, S("bb")));
     assert_true(set_contains(set, S("")));
-    assert_true(set_add(s, set, S("12345"), &lim));
+    assert_true(set_add(s, &set, S("12345"), &lim));
     assert_string_equal(set_encoding(set), "listpack");
-    assert_true(set_add(s, set, S("123456"), &lim)); /* too long */
+    assert_true(set_add(s, &set, S("123456"), &lim)); /* too long */
     assert_string_equal(set_encoding(set), "hashtable");
     assert_int_equal(set_len(set), 4);
     char b[40];
     for (int i = 0; i < 20000; i++)
-        assert_true(set_add(s, set, num(b, "m", i), &lim));
+        assert_true(set_add(s, &set, num(b, "m", i), &lim));
     for (int i = 0; i < 20000; i++)
-        assert_true(set_remove(s, set, num(b, "m", i)));
+        assert_true(set_remove(s, &set, num(b, "m", i)));
     assert_int_equal(set_len(set), 4);
     assert_true(set_contains(set, S("123456")));
     set_destroy(s, set);
@@ -132,7 +132,7 @@ static void test_scan_encode_dup(void **state)
     struct set *set = set_create(s, S("m0"), 1, &set_default_limits);
     char b[40];
     for (int i = 0; i < 1000; i++)
-        set_add(s, set, num(b, "m", i), &set_default_limits);
+        set_add(s, &set, num(b, "m", i), &set_default_limits);
     char *seen = calloc(50000, 1);
     uint64_t cursor = 0;
     int calls = 0, added = 1000;
@@ -140,7 +140,7 @@ static void test_scan_encode_dup(void **state)
         cursor = set_scan(set, cursor, 10, mark, seen);
         if (++calls < 40)
             for (int k = 0; k < 500; k++)
-                set_add(s, set, num(b, "m", added++), &set_default_limits);
+                set_add(s, &set, num(b, "m", added++), &set_default_limits);
     } while (cursor != 0);
     for (int i = 0; i < 1000; i++)
         assert_true(seen[i]);
@@ -148,7 +148,7 @@ static void test_scan_encode_dup(void **state)
 
     struct set *ints = set_create(s, S("1"), 1, &set_default_limits);
     for (int i = -300; i < 300; i += 3)
-        set_add(s, ints, num(b, "", i * 1000), &set_default_limits);
+        set_add(s, &ints, num(b, "", i * 1000), &set_default_limits);
     struct set *all[] = { set, ints };
     for (int k = 0; k < 2; k++) {
         struct buf e;
