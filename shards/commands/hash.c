@@ -34,6 +34,9 @@
 #include "core/numbers.h"
 
 #define LD_TEXT_MAX (5 * 1024)
+/* Most elements HRANDFIELD with a negative count answers (Redis has no
+ * bound: a count of -2^62 would build the reply until memory runs out). */
+#define RANDOM_REPLY_MAX (1u << 24)
 
 static struct hash_limits limits_of(const struct exec_ctx *ctx)
 {
@@ -422,6 +425,10 @@ void cmd_hrandfield(struct exec_ctx *ctx)
     if (count < 0 || count == 1) {
         /* repetitions allowed: each pick on its own */
         unsigned long long n = count < 0 ? (unsigned long long)-count : 1;
+        if (n > RANDOM_REPLY_MAX) { /* a reply that would take the shard's memory and time */
+            reply_error(ctx->reply, "ERR value is out of range");
+            return;
+        }
         reply_array(ctx->reply, (size_t)(resp2_pairs ? n * 2 : n));
         for (unsigned long long i = 0; i < n; i++) {
             hash_random(h, rng_next, &seed, &f, &v);

@@ -35,6 +35,10 @@
 #include "core/glob.h"
 #include "core/numbers.h"
 
+/* Most elements SRANDMEMBER with a negative count answers (Redis has no
+ * bound: a count of -2^62 would build the reply until memory runs out). */
+#define RANDOM_REPLY_MAX (1u << 24)
+
 static struct set_limits limits_of(const struct exec_ctx *ctx)
 {
     if (!ctx->shard || !ctx->shard->node)
@@ -345,6 +349,10 @@ void cmd_srandmember(struct exec_ctx *ctx)
     }
     if (count < 0) { /* repetitions allowed */
         unsigned long long n = (unsigned long long)-count;
+        if (n > RANDOM_REPLY_MAX) { /* a reply that would take the shard's memory and time */
+            reply_error(ctx->reply, "ERR value is out of range");
+            return;
+        }
         reply_array(ctx->reply, (size_t)n);
         for (unsigned long long i = 0; i < n; i++) {
             struct slice m = set_random(set, rng_next, rng(), text);
