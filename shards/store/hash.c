@@ -4,11 +4,11 @@
  * hash costs one allocation, not two): count pairs of elements, each element
  * a LEB128 length then its bytes, size bytes used. So a listpack that grows
  * or shrinks may move: the calls that change a hash take its address.
- * hashtable: the header's data holds the pointer to buckets[size], chains of
- * struct hnode (next, lengths, field bytes then value bytes in one
- * allocation); grows at one field per bucket, shrinks below one per eight,
- * rehashing at once. */
+ * hashtable: the header's data holds the pointer to a struct ctab (ctab.h:
+ * chained buckets resized incrementally) of struct hnode (link, lengths,
+ * field bytes then value bytes in one allocation). */
 #include "shards/store/hash.h"
+#include "shards/store/ctab.h"
 #include "shards/store/store.h"
 
 #include <assert.h>
@@ -20,36 +20,51 @@ const struct hash_limits hash_default_limits = { 128, 64 };
 enum { ENC_LISTPACK = 0, ENC_TABLE = 1 };
 
 struct hnode {
-    struct hnode *next;
-    uint32_t      flen, vlen;
-    char          data[];
+    struct ctab_node link;  /* first: the table's chain */
+    uint32_t         flen, vlen;
+    char             data[];
 };
 
 struct hash {
     uint32_t count;
-    uint32_t size;    /* listpack: bytes used; hashtable: buckets (power of two) */
+    uint32_t size;    /* listpack: bytes used */
     uint8_t  enc;
-    char     data[];  /* listpack: its bytes; hashtable: a struct hnode ** (unaligned) */
+    char     data[];  /* listpack: its bytes; hashtable: a struct ctab * (unaligned) */
 };
 
 #define HEADER offsetof(struct hash, data)
 
-static inline struct hnode **buckets_of(const struct hash *h)
+static inline struct ctab *table_of(const struct hash *h)
 {
-    struct hnode **b;
-    memcpy(&b, h->data, sizeof b);
-    return b;
+    struct ctab *t;
+    memcpy(&t, h->data, sizeof t);
+    return t;
 }
 
-static inline void set_buckets(struct hash *h, struct hnode **b) { memcpy(h->data, &b, sizeof b); }
+static struct slice node_key(const struct ctab_node *n)
+{
+    const struct hnode *h = (const struct hnode *)n;
+    return (struct slice){ h->data, h->flen };
+}
+
+/* A new hashtable-encoded hash, empty, for about n fields. */
+static struct hash *table_new(struct store *s, size_t n)
+{
+    struct hash *h = store_alloc(s, HEADER + sizeof(struct ctab *));
+    struct ctab *t = store_alloc(s, sizeof *t);
+    ctab_init(s, t, n, node_key);
+    memcpy(h->data, &t, sizeof t);
+    h->count = 0;
+    h->size = 0;
+    h->enc = ENC_TABLE;
+    return h;
+}
 
 /* h's listpack resized to n bytes (h may move). */
 static struct hash *lp_resize(struct store *s, struct hash *h, size_t n)
 {
     return store_realloc(s, h, HEADER + n);
 }
-
-#define TABLE_MIN 8
 
 static inline struct slice node_field(const struct hnode *n) { return (struct slice){ n->data, n->flen }; }
 static inline struct slice node_value(const struct hnode *n)
@@ -121,15 +136,11 @@ static long lp_find(const struct hash *h, struct slice field, struct slice *valu
 
 /* ---- hashtable ---- */
 
-static inline size_t bucket_of(const struct hash *h, struct slice field)
-{
-    return (size_t)store_key_hash(field) & (h->size - 1);
-}
 
 static struct hnode *node_new(struct store *s, struct slice f, struct slice v)
 {
     struct hnode *n = store_alloc(s, sizeof *n + f.len + v.len);
-    n->next = NULL;
+    n->link.next = NULL;
     n->flen = (uint32_t)f.len;
     n->vlen = (uint32_t)v.len;
     memcpy(n->data, f.ptr, f.len);
@@ -137,67 +148,23 @@ static struct hnode *node_new(struct store *s, struct slice f, struct slice v)
     return n;
 }
 
-static void table_resize(struct store *s, struct hash *h, size_t nsize)
-{
-    struct hnode **nb = store_alloc(s, nsize * sizeof *nb);
-    struct hnode **ob = buckets_of(h);
-    memset(nb, 0, nsize * sizeof *nb);
-    for (size_t b = 0; b < h->size; b++) {
-        struct hnode *n = ob[b];
-        while (n) {
-            struct hnode *next = n->next;
-            size_t i = (size_t)store_key_hash(node_field(n)) & (nsize - 1);
-            n->next = nb[i];
-            nb[i] = n;
-            n = next;
-        }
-    }
-    store_free(s, ob);
-    set_buckets(h, nb);
-    h->size = (uint32_t)nsize;
-}
 
-static struct hnode **table_slot(const struct hash *h, struct slice field)
-{
-    struct hnode **pp = &buckets_of(h)[bucket_of(h, field)];
-    while (*pp && !same(node_field(*pp), field))
-        pp = &(*pp)->next;
-    return pp;
-}
 
-static void table_insert(struct store *s, struct hash *h, struct hnode *n)
-{
-    if (h->count >= h->size)
-        table_resize(s, h, (size_t)h->size * 2);
-    size_t b = bucket_of(h, node_field(n));
-    struct hnode **bk = buckets_of(h);
-    n->next = bk[b];
-    bk[b] = n;
-    h->count++;
-}
 
-/* The listpack h becomes a hashtable holding the same pairs (a new
+/* The listpack old becomes a hashtable holding the same pairs (a new
  * header: the old one, with its listpack, is freed). */
 static struct hash *to_table(struct store *s, struct hash *old)
 {
-    size_t n = old->count;
-    size_t size = TABLE_MIN;
-    while (size < n * 2)
-        size <<= 1;
-    struct hash *h = store_alloc(s, HEADER + sizeof(struct hnode **));
-    struct hnode **b = store_alloc(s, size * sizeof *b);
-    memset(b, 0, size * sizeof *b);
-    set_buckets(h, b);
-    h->size = (uint32_t)size;
-    h->count = 0;
-    h->enc = ENC_TABLE;
+    struct hash *h = table_new(s, (size_t)old->count * 2);
+    struct ctab *t = table_of(h);
     const char *p = old->data, *end = old->data + old->size;
     while (p < end) {
         struct slice f, v;
         p = lp_elem(p, &f);
         p = lp_elem(p, &v);
-        table_insert(s, h, node_new(s, f, v));
+        ctab_add(s, t, &node_new(s, f, v)->link);
     }
+    h->count = old->count;
     store_free(s, old);
     return h;
 }
@@ -216,22 +183,10 @@ struct hash *hash_create(struct store *s)
 bool hash_free_step(struct store *s, struct hash *h, size_t *budget)
 {
     if (h->enc == ENC_TABLE) {
-        /* free from the last bucket down, shrinking size as buckets empty,
-         * so a later step resumes where this one stopped */
-        struct hnode **bk = buckets_of(h);
-        while (h->size > 0) {
-            struct hnode **b = &bk[h->size - 1];
-            while (*b) {
-                if (*budget == 0)
-                    return false;
-                struct hnode *n = *b;
-                *b = n->next;
-                store_free(s, n);
-                (*budget)--;
-            }
-            h->size--;
-        }
-        store_free(s, bk);
+        struct ctab *t = table_of(h);
+        if (!ctab_free_step(s, t, budget))
+            return false;
+        store_free(s, t);
     }
     store_free(s, h);
     if (*budget)
@@ -252,10 +207,10 @@ bool hash_get(const struct hash *h, struct slice field, struct slice *value)
 {
     if (h->enc == ENC_LISTPACK)
         return lp_find(h, field, value) >= 0;
-    struct hnode *n = *table_slot(h, field);
-    if (!n)
+    struct ctab_node **link = ctab_find(table_of(h), field);
+    if (!link)
         return false;
-    *value = node_value(n);
+    *value = node_value((const struct hnode *)*link);
     return true;
 }
 
@@ -268,20 +223,21 @@ bool hash_set(struct store *s, struct hash **hp, struct slice field, struct slic
          (h->count >= lim->max_listpack_entries && lp_find(h, field, NULL) < 0)))
         *hp = h = to_table(s, h);
     if (h->enc == ENC_TABLE) {
-        struct hnode **pp = table_slot(h, field);
-        if (*pp) {
-            struct hnode *old = *pp;
+        struct ctab_node **link = ctab_find(table_of(h), field);
+        if (link) {
+            struct hnode *old = (struct hnode *)*link;
             if (old->vlen == value.len) {
                 memcpy(old->data + old->flen, value.ptr, value.len);
-            } else {
+            } else { /* a new node in the old one's place in its chain */
                 struct hnode *n = node_new(s, field, value);
-                n->next = old->next;
-                *pp = n;
+                n->link.next = old->link.next;
+                *link = &n->link;
                 store_free(s, old);
             }
             return false;
         }
-        table_insert(s, h, node_new(s, field, value));
+        ctab_add(s, table_of(h), &node_new(s, field, value)->link);
+        h->count++;
         return true;
     }
     struct slice oldv;
@@ -318,15 +274,14 @@ bool hash_delete(struct store *s, struct hash **hp, struct slice field)
 {
     struct hash *h = *hp;
     if (h->enc == ENC_TABLE) {
-        struct hnode **pp = table_slot(h, field);
-        if (!*pp)
+        struct ctab *t = table_of(h);
+        struct ctab_node **link = ctab_find(t, field);
+        if (!link)
             return false;
-        struct hnode *n = *pp;
-        *pp = n->next;
+        struct ctab_node *n = *link;
+        ctab_unlink(s, t, link);
         store_free(s, n);
         h->count--;
-        if (h->size > TABLE_MIN && (size_t)h->count * 8 < h->size)
-            table_resize(s, h, h->size / 2);
         return true;
     }
     struct slice v;
@@ -341,6 +296,18 @@ bool hash_delete(struct store *s, struct hash **hp, struct slice field)
     return true;
 }
 
+struct visit {
+    hash_visit_fn *fn;
+    void          *arg;
+};
+
+static void visit_node(void *arg, const struct ctab_node *n)
+{
+    struct visit *v = arg;
+    const struct hnode *h = (const struct hnode *)n;
+    v->fn(v->arg, node_field(h), node_value(h));
+}
+
 void hash_foreach(const struct hash *h, hash_visit_fn *fn, void *arg)
 {
     if (h->enc == ENC_LISTPACK) {
@@ -353,19 +320,10 @@ void hash_foreach(const struct hash *h, hash_visit_fn *fn, void *arg)
         }
         return;
     }
-    struct hnode **bk = buckets_of(h);
-    for (size_t b = 0; b < h->size; b++)
-        for (struct hnode *n = bk[b]; n; n = n->next)
-            fn(arg, node_field(n), node_value(n));
+    struct visit v = { fn, arg };
+    ctab_foreach(table_of(h), visit_node, &v);
 }
 
-static inline uint64_t reverse_bits(uint64_t v)
-{
-    v = ((v >> 1) & UINT64_C(0x5555555555555555)) | ((v & UINT64_C(0x5555555555555555)) << 1);
-    v = ((v >> 2) & UINT64_C(0x3333333333333333)) | ((v & UINT64_C(0x3333333333333333)) << 2);
-    v = ((v >> 4) & UINT64_C(0x0f0f0f0f0f0f0f0f)) | ((v & UINT64_C(0x0f0f0f0f0f0f0f0f)) << 4);
-    return __builtin_bswap64(v);
-}
 
 uint64_t hash_scan(const struct hash *h, uint64_t cursor, size_t count, hash_visit_fn *fn, void *arg)
 {
@@ -373,21 +331,8 @@ uint64_t hash_scan(const struct hash *h, uint64_t cursor, size_t count, hash_vis
         hash_foreach(h, fn, arg);
         return 0;
     }
-    uint64_t mask = h->size - 1, v = cursor;
-    size_t seen = 0, visits = 0, max_visits = count > SIZE_MAX / 10 ? SIZE_MAX : count * 10;
-    struct hnode **bk = buckets_of(h);
-    do {
-        for (struct hnode *n = bk[v & mask]; n; n = n->next) {
-            fn(arg, node_field(n), node_value(n));
-            seen++;
-        }
-        v |= ~mask;
-        v = reverse_bits(v);
-        v++;
-        v = reverse_bits(v);
-        visits++;
-    } while (v != 0 && seen < count && visits < max_visits);
-    return v;
+    struct visit v = { fn, arg };
+    return ctab_scan(table_of(h), cursor, count, visit_node, &v);
 }
 
 void hash_random(const struct hash *h, uint64_t (*rnd)(void *), void *rarg,
@@ -404,18 +349,16 @@ void hash_random(const struct hash *h, uint64_t (*rnd)(void *), void *rarg,
                 return;
         }
     }
-    const struct hnode *head = NULL;
-    struct hnode **bk = buckets_of(h);
-    while (!head)
-        head = bk[rnd(rarg) & (h->size - 1)];
-    size_t len = 0;
-    for (const struct hnode *n = head; n; n = n->next)
-        len++;
-    size_t k = (size_t)(rnd(rarg) % len);
-    while (k--)
-        head = head->next;
-    *field = node_field(head);
-    *value = node_value(head);
+    const struct hnode *n = (const struct hnode *)ctab_random(table_of(h), rnd, rarg);
+    *field = node_field(n);
+    *value = node_value(n);
+}
+
+static void dup_node(void *arg, const struct ctab_node *n)
+{
+    void **a = arg;
+    const struct hnode *h = (const struct hnode *)n;
+    ctab_add(a[0], a[1], &node_new(a[0], node_field(h), node_value(h))->link);
 }
 
 struct hash *hash_dup(struct store *s, const struct hash *h)
@@ -425,18 +368,9 @@ struct hash *hash_dup(struct store *s, const struct hash *h)
         memcpy(d, h, HEADER + h->size);
         return d;
     }
-    struct hash *d = store_alloc(s, HEADER + sizeof(struct hnode **));
-    d->enc = ENC_TABLE;
-    d->size = h->size;
-    struct hnode **db = store_alloc(s, (size_t)h->size * sizeof *db), **hb = buckets_of(h);
-    memset(db, 0, (size_t)h->size * sizeof *db);
-    set_buckets(d, db);
-    for (size_t b = 0; b < h->size; b++)
-        for (struct hnode *n = hb[b]; n; n = n->next) {
-            struct hnode *c = node_new(s, node_field(n), node_value(n));
-            c->next = db[b];
-            db[b] = c;
-        }
+    struct hash *d = table_new(s, h->count);
+    void *arg[2] = { s, table_of(d) };
+    ctab_foreach(table_of(h), dup_node, arg);
     d->count = h->count;
     return d;
 }
@@ -470,9 +404,7 @@ struct hash *hash_decode(struct store *s, const char *p, size_t n)
     p += 5;
     /* the listpack keeps its encoding whatever the pairs; a hashtable too */
     const struct hash_limits any = { SIZE_MAX, SIZE_MAX };
-    struct hash *h = hash_create(s);
-    if (enc == ENC_TABLE)
-        h = to_table(s, h);
+    struct hash *h = enc == ENC_TABLE ? table_new(s, count) : hash_create(s);
     for (uint32_t i = 0; i < count; i++) {
         struct slice e[2];
         for (int k = 0; k < 2; k++) {

@@ -6,9 +6,10 @@
  * intset: count integers of width bytes each (2, 4 or 8, native byte
  * order), ascending; a wider value widens them all (never back).
  * listpack: count elements, each a LEB128 length then its bytes; size bytes.
- * hashtable: the data holds the pointer to buckets[size], chains of struct
- * snode; grows at one member per bucket, shrinks below one per eight. */
+ * hashtable: the data holds the pointer to a struct ctab (ctab.h: chained
+ * buckets resized incrementally) of struct snode. */
 #include "shards/store/set.h"
+#include "shards/store/ctab.h"
 #include "shards/store/store.h"
 
 #include <assert.h>
@@ -23,36 +24,52 @@ const struct set_limits set_default_limits = { 512, 128, 64 };
 enum { ENC_INTSET = 0, ENC_LISTPACK = 1, ENC_TABLE = 2 };
 
 struct snode {
-    struct snode *next;
-    uint32_t      len;
-    char          data[];
+    struct ctab_node link; /* first: the table's chain */
+    uint32_t         len;
+    char             data[];
 };
 
 struct set {
     uint32_t count;
-    uint32_t size;  /* listpack: bytes used; hashtable: buckets */
+    uint32_t size;  /* listpack: bytes used */
     uint8_t  enc;
     uint8_t  width; /* intset */
-    char     data[]; /* intset, listpack: their bytes; hashtable: a struct snode ** */
+    char     data[]; /* intset, listpack: their bytes; hashtable: a struct ctab * */
 };
 
 #define HEADER offsetof(struct set, data)
 
-static inline struct snode **buckets_of(const struct set *set)
+static inline struct ctab *table_of(const struct set *set)
 {
-    struct snode **b;
-    memcpy(&b, set->data, sizeof b);
-    return b;
+    struct ctab *t;
+    memcpy(&t, set->data, sizeof t);
+    return t;
 }
 
-static inline void set_buckets(struct set *set, struct snode **b) { memcpy(set->data, &b, sizeof b); }
+static struct slice node_key(const struct ctab_node *n)
+{
+    const struct snode *m = (const struct snode *)n;
+    return (struct slice){ m->data, m->len };
+}
+
+/* A new hashtable-encoded set, empty, for about n members. */
+static struct set *table_new(struct store *s, size_t n)
+{
+    struct set *set = store_alloc(s, HEADER + sizeof(struct ctab *));
+    struct ctab *t = store_alloc(s, sizeof *t);
+    ctab_init(s, t, n, node_key);
+    memcpy(set->data, &t, sizeof t);
+    set->count = 0;
+    set->size = 0;
+    set->enc = ENC_TABLE;
+    set->width = 0;
+    return set;
+}
 
 static inline struct set *resize(struct store *s, struct set *set, size_t bytes)
 {
     return store_realloc(s, set, HEADER + bytes);
 }
-
-#define TABLE_MIN 8
 
 static inline bool same(struct slice a, struct slice b)
 {
@@ -243,49 +260,15 @@ static struct set *lp_append(struct store *s, struct set *set, struct slice m)
 
 /* ---- hashtable ---- */
 
-static inline size_t bucket_of(const struct set *set, struct slice m)
-{
-    return (size_t)store_key_hash(m) & (set->size - 1);
-}
 
-static void table_resize(struct store *s, struct set *set, size_t nsize)
-{
-    struct snode **nb = store_alloc(s, nsize * sizeof *nb), **ob = buckets_of(set);
-    memset(nb, 0, nsize * sizeof *nb);
-    for (size_t b = 0; b < set->size; b++) {
-        struct snode *n = ob[b];
-        while (n) {
-            struct snode *next = n->next;
-            size_t i = (size_t)store_key_hash((struct slice){ n->data, n->len }) & (nsize - 1);
-            n->next = nb[i];
-            nb[i] = n;
-            n = next;
-        }
-    }
-    store_free(s, ob);
-    set_buckets(set, nb);
-    set->size = (uint32_t)nsize;
-}
 
-static struct snode **table_slot(const struct set *set, struct slice m)
-{
-    struct snode **pp = &buckets_of(set)[bucket_of(set, m)];
-    while (*pp && !same((struct slice){ (*pp)->data, (*pp)->len }, m))
-        pp = &(*pp)->next;
-    return pp;
-}
 
 static void table_insert(struct store *s, struct set *set, struct slice m)
 {
-    if (set->count >= set->size)
-        table_resize(s, set, (size_t)set->size * 2);
     struct snode *n = store_alloc(s, sizeof *n + m.len);
     n->len = (uint32_t)m.len;
     memcpy(n->data, m.ptr, m.len);
-    size_t b = bucket_of(set, m);
-    struct snode **bk = buckets_of(set);
-    n->next = bk[b];
-    bk[b] = n;
+    ctab_add(s, table_of(set), &n->link);
     set->count++;
 }
 
@@ -311,21 +294,14 @@ static struct set *convert(struct store *s, struct set *set, int enc, size_t hin
 {
     struct set *to;
     if (enc == ENC_TABLE) {
-        size_t size = TABLE_MIN;
-        while (size < hint)
-            size <<= 1;
-        to = store_alloc(s, HEADER + sizeof(struct snode **));
-        struct snode **b = store_alloc(s, size * sizeof *b);
-        memset(b, 0, size * sizeof *b);
-        set_buckets(to, b);
-        to->size = (uint32_t)size;
+        to = table_new(s, hint);
     } else {
         to = store_alloc(s, HEADER);
+        to->count = 0;
         to->size = 0;
+        to->enc = (uint8_t)enc;
+        to->width = 0;
     }
-    to->count = 0;
-    to->enc = (uint8_t)enc;
-    to->width = 0;
     struct convert c = { s, to };
     set_foreach(set, convert_visit, &c);
     store_free(s, set);
@@ -355,20 +331,10 @@ struct set *set_create(struct store *s, struct slice first, size_t size_hint, co
 bool set_free_step(struct store *s, struct set *set, size_t *budget)
 {
     if (set->enc == ENC_TABLE) {
-        struct snode **bk = buckets_of(set);
-        while (set->size > 0) {
-            struct snode **b = &bk[set->size - 1];
-            while (*b) {
-                if (*budget == 0)
-                    return false;
-                struct snode *n = *b;
-                *b = n->next;
-                store_free(s, n);
-                (*budget)--;
-            }
-            set->size--;
-        }
-        store_free(s, bk);
+        struct ctab *t = table_of(set);
+        if (!ctab_free_step(s, t, budget))
+            return false;
+        store_free(s, t);
     }
     store_free(s, set);
     if (*budget)
@@ -406,7 +372,7 @@ bool set_contains(const struct set *set, struct slice m)
     case ENC_LISTPACK:
         return lp_find(set, m) >= 0;
     default:
-        return *table_slot(set, m) != NULL;
+        return ctab_find(table_of(set), m) != NULL;
     }
 }
 
@@ -439,7 +405,7 @@ bool set_add(struct store *s, struct set **sp, struct slice m, const struct set_
         }
         *sp = set = convert(s, set, ENC_TABLE, set->count + 1);
     }
-    if (*table_slot(set, m))
+    if (ctab_find(table_of(set), m))
         return false;
     table_insert(s, set, m);
     return true;
@@ -464,18 +430,28 @@ bool set_remove(struct store *s, struct set **sp, struct slice m)
         return true;
     }
     default: {
-        struct snode **pp = table_slot(set, m);
-        if (!*pp)
+        struct ctab *t = table_of(set);
+        struct ctab_node **link = ctab_find(t, m);
+        if (!link)
             return false;
-        struct snode *n = *pp;
-        *pp = n->next;
+        struct ctab_node *n = *link;
+        ctab_unlink(s, t, link);
         store_free(s, n);
         set->count--;
-        if (set->size > TABLE_MIN && (size_t)set->count * 8 < set->size)
-            table_resize(s, set, set->size / 2);
         return true;
     }
     }
+}
+
+struct visit {
+    set_visit_fn *fn;
+    void         *arg;
+};
+
+static void visit_node(void *arg, const struct ctab_node *n)
+{
+    struct visit *v = arg;
+    v->fn(v->arg, node_key(n));
 }
 
 void set_foreach(const struct set *set, set_visit_fn *fn, void *arg)
@@ -496,21 +472,12 @@ void set_foreach(const struct set *set, set_visit_fn *fn, void *arg)
         break;
     }
     default: {
-        struct snode **bk = buckets_of(set);
-        for (size_t b = 0; b < set->size; b++)
-            for (struct snode *n = bk[b]; n; n = n->next)
-                fn(arg, (struct slice){ n->data, n->len });
+        struct visit vi = { fn, arg };
+        ctab_foreach(table_of(set), visit_node, &vi);
     }
     }
 }
 
-static inline uint64_t reverse_bits(uint64_t v)
-{
-    v = ((v >> 1) & UINT64_C(0x5555555555555555)) | ((v & UINT64_C(0x5555555555555555)) << 1);
-    v = ((v >> 2) & UINT64_C(0x3333333333333333)) | ((v & UINT64_C(0x3333333333333333)) << 2);
-    v = ((v >> 4) & UINT64_C(0x0f0f0f0f0f0f0f0f)) | ((v & UINT64_C(0x0f0f0f0f0f0f0f0f)) << 4);
-    return __builtin_bswap64(v);
-}
 
 uint64_t set_scan(const struct set *set, uint64_t cursor, size_t count, set_visit_fn *fn, void *arg)
 {
@@ -518,21 +485,8 @@ uint64_t set_scan(const struct set *set, uint64_t cursor, size_t count, set_visi
         set_foreach(set, fn, arg);
         return 0;
     }
-    uint64_t mask = set->size - 1, v = cursor;
-    size_t seen = 0, visits = 0, max_visits = count > SIZE_MAX / 10 ? SIZE_MAX : count * 10;
-    struct snode **bk = buckets_of(set);
-    do {
-        for (struct snode *n = bk[v & mask]; n; n = n->next) {
-            fn(arg, (struct slice){ n->data, n->len });
-            seen++;
-        }
-        v |= ~mask;
-        v = reverse_bits(v);
-        v++;
-        v = reverse_bits(v);
-        visits++;
-    } while (v != 0 && seen < count && visits < max_visits);
-    return v;
+    struct visit vi = { fn, arg };
+    return ctab_scan(table_of(set), cursor, count, visit_node, &vi);
 }
 
 struct slice set_random(const struct set *set, uint64_t (*rnd)(void *), void *rarg, char *text)
@@ -551,20 +505,19 @@ struct slice set_random(const struct set *set, uint64_t (*rnd)(void *), void *ra
                 return e;
         }
     }
-    default: {
-        const struct snode *head = NULL;
-        struct snode **bk = buckets_of(set);
-        while (!head)
-            head = bk[rnd(rarg) & (set->size - 1)];
-        size_t len = 0;
-        for (const struct snode *n = head; n; n = n->next)
-            len++;
-        size_t k = (size_t)(rnd(rarg) % len);
-        while (k--)
-            head = head->next;
-        return (struct slice){ head->data, head->len };
+    default:
+        return node_key(ctab_random(table_of(set), rnd, rarg));
     }
-    }
+}
+
+static void dup_node(void *arg, const struct ctab_node *n)
+{
+    void **a = arg;
+    struct slice m = node_key(n);
+    struct snode *c = store_alloc(a[0], sizeof *c + m.len);
+    c->len = (uint32_t)m.len;
+    memcpy(c->data, m.ptr, m.len);
+    ctab_add(a[0], a[1], &c->link);
 }
 
 struct set *set_dup(struct store *s, const struct set *set)
@@ -575,19 +528,10 @@ struct set *set_dup(struct store *s, const struct set *set)
         memcpy(d, set, n);
         return d;
     }
-    struct set *d = store_alloc(s, HEADER + sizeof(struct snode **));
-    memcpy(d, set, HEADER);
-    struct snode **db = store_alloc(s, (size_t)set->size * sizeof *db), **sb = buckets_of(set);
-    memset(db, 0, (size_t)set->size * sizeof *db);
-    set_buckets(d, db);
-    for (size_t b = 0; b < set->size; b++)
-        for (struct snode *n = sb[b]; n; n = n->next) {
-            struct snode *c = store_alloc(s, sizeof *c + n->len);
-            c->len = n->len;
-            memcpy(c->data, n->data, n->len);
-            c->next = db[b];
-            db[b] = c;
-        }
+    struct set *d = table_new(s, set->count);
+    void *arg[2] = { s, table_of(d) };
+    ctab_foreach(table_of(set), dup_node, arg);
+    d->count = set->count;
     return d;
 }
 

@@ -50,6 +50,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -381,6 +382,34 @@ void *store_alloc(struct store *s, size_t n)
     void *p = mem_alloc(s, n ? n : 1);
     s->mem_objects += mi_usable_size(p);
     return p;
+}
+
+#define ZEROED_MMAP_MIN (1u << 20)
+
+void *store_alloc_zeroed(struct store *s, size_t n)
+{
+    if (n < ZEROED_MMAP_MIN) {
+        void *p = mem_calloc(s, n ? n : 1, 1);
+        s->mem_objects += mi_usable_size(p);
+        return p;
+    }
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        abort();
+    s->mem_objects += n;
+    return p;
+}
+
+void store_free_zeroed(struct store *s, void *p, size_t n)
+{
+    if (!p)
+        return;
+    if (n < ZEROED_MMAP_MIN) {
+        store_free(s, p);
+        return;
+    }
+    munmap(p, n);
+    s->mem_objects -= n;
 }
 
 void *store_realloc(struct store *s, void *p, size_t n)

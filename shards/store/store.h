@@ -151,6 +151,13 @@ size_t store_object_len(enum value_type t, const void *obj);
 
 /* The allocator of collection objects: counted in store_used_memory. */
 void *store_alloc(struct store *s, size_t n);
+/* n zeroed bytes for a big array (a collection's bucket array): past a
+ * megabyte straight from the kernel, whose pages cost nothing until touched,
+ * where an allocator's calloc would zero them all at once (tens of ms for
+ * a few tens of MB, in the one command that makes the table grow). Free
+ * with store_free_zeroed and the same n. */
+void *store_alloc_zeroed(struct store *s, size_t n);
+void  store_free_zeroed(struct store *s, void *p, size_t n);
 void *store_realloc(struct store *s, void *p, size_t n);
 void  store_free(struct store *s, void *p);
 
