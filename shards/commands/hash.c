@@ -16,6 +16,7 @@
  * whole fields and may meet a field a full sync sent before or after it
  * (a big hash goes in parts over turns: replication/repl.c). */
 #include "shards/commands/commands.h"
+#include "shards/commands/sample.h"
 
 #include <limits.h>
 #include <math.h>
@@ -437,6 +438,21 @@ void cmd_hrandfield(struct exec_ctx *ctx)
         return;
     }
     size_t n = (unsigned long long)count >= size ? size : (size_t)count;
+    if (!hash_is_listpack(h) && sample_sparse(n, size)) {
+        /* a few of many: random picks, without copying them all */
+        struct sample_seen seen;
+        sample_init(&seen, n);
+        reply_array(ctx->reply, resp2_pairs ? n * 2 : n);
+        for (size_t got = 0; got < n;) {
+            hash_random(h, rng_next, &seed, &f, &v);
+            if (sample_first(&seen, f.ptr)) {
+                emit_random(ctx->reply, f, v, withvalues);
+                got++;
+            }
+        }
+        sample_free(&seen);
+        return;
+    }
     struct pair_list l = { mi_malloc(size * sizeof(struct slice)), mi_malloc(size * sizeof(struct slice)), 0 };
     if (!l.f || !l.v)
         abort();

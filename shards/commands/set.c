@@ -19,6 +19,7 @@
  * shards differently); the STORE forms by their effects (the new set, as
  * DEL and SADDs of at most a thousand members, or a DEL). */
 #include "shards/commands/commands.h"
+#include "shards/commands/sample.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -358,6 +359,22 @@ void cmd_srandmember(struct exec_ctx *ctx)
             struct slice m = set_random(set, rng_next, rng(), text);
             reply_bulk(ctx->reply, m.ptr, m.len);
         }
+        return;
+    }
+    size_t size = set_len(set);
+    if (strcmp(set_encoding(set), "hashtable") == 0 && sample_sparse((size_t)count, size)) {
+        /* a few of many: random picks, without copying them all */
+        struct sample_seen seen;
+        sample_init(&seen, (size_t)count);
+        reply_array(ctx->reply, (size_t)count);
+        for (long long got = 0; got < count;) {
+            struct slice m = set_random(set, rng_next, rng(), text);
+            if (sample_first(&seen, m.ptr)) {
+                reply_bulk(ctx->reply, m.ptr, m.len);
+                got++;
+            }
+        }
+        sample_free(&seen);
         return;
     }
     struct members all = { .n = 0 };

@@ -185,6 +185,8 @@ static void test_incr(void **state)
     expect_int(tcmd(c, "EXISTS nokey"), 0);
 }
 
+static void fill(const char *key, int from, int to);
+
 static void test_randfield(void **state)
 {
     (void)state;
@@ -219,6 +221,20 @@ static void test_randfield(void **state)
     expect_error(tcmd(c, "HRANDFIELD h 1 foo"), "ERR syntax error");
     expect_error(tcmd(c, "HRANDFIELD h x"), "ERR value is not an integer or out of range");
     expect_error(tcmd(c, "HRANDFIELD h 9223372036854775807 WITHVALUES"), "ERR value is out of range");
+    /* a few distinct fields of a big hash (sampled, not shuffled whole) */
+    fill("rbig", 0, 3000);
+    for (int round = 0; round < 20; round++) {
+        v = tcmd(c, "HRANDFIELD rbig 50 WITHVALUES");
+        assert_int_equal(v->n, 100);
+        char seen[3000] = { 0 };
+        for (size_t i = 0; i < v->n; i += 2) {
+            int f = atoi(v->elem[i]->str + 1);
+            assert_true(f >= 0 && f < 3000 && !seen[f]);
+            seen[f] = 1;
+            assert_int_equal(atoi(v->elem[i + 1]->str + 1), f);
+        }
+        rval_free(v);
+    }
     if (!target_is_redis()) { /* Redis would build the reply until its memory runs out */
         expect_error(tcmd(c, "HRANDFIELD h -4611686018427387904"), "ERR value is out of range");
         expect_error(tcmd(c, "HRANDFIELD h -16777217"), "ERR value is out of range");

@@ -171,6 +171,25 @@ static void test_pop_random(void **state)
     expect_int(tcmd(c, "SCARD r"), 3);
     expect_error(tcmd(c, "SRANDMEMBER r 1 2"), "ERR syntax error");
     expect_error(tcmd(c, "SRANDMEMBER r x"), "ERR value is not an integer or out of range");
+    /* a few distinct members of a big set (sampled, not shuffled whole) */
+    for (int b = 0; b < 3000; b += 500) {
+        char cmd[8192];
+        int len = snprintf(cmd, sizeof cmd, "SADD rbig");
+        for (int j = b; j < b + 500; j++)
+            len += snprintf(cmd + len, sizeof cmd - (size_t)len, " m%d", j);
+        rval_free(tcmd(c, "%s", cmd));
+    }
+    for (int round = 0; round < 20; round++) {
+        v = tcmd(c, "SRANDMEMBER rbig 50");
+        assert_int_equal(v->n, 50);
+        char seen[3000] = { 0 };
+        for (size_t i = 0; i < v->n; i++) {
+            int m = atoi(v->elem[i]->str + 1);
+            assert_true(m >= 0 && m < 3000 && !seen[m]);
+            seen[m] = 1;
+        }
+        rval_free(v);
+    }
     if (!target_is_redis()) { /* Redis would build the reply until its memory runs out */
         expect_error(tcmd(c, "SRANDMEMBER r -4611686018427387904"), "ERR value is out of range");
         expect_int(tcmd(c, "SCARD r"), 3);
