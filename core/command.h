@@ -42,7 +42,9 @@ struct exec_ctx {
     /* Set by replication for a row journaled as itself (JOURNAL_COMMAND)
      * while something journals it, else NULL: a handler whose command is
      * not deterministic as sent states here the form to journal instead
-     * (INCRBYFLOAT: SET key result KEEPTTL, as Redis propagates it). */
+     * (INCRBYFLOAT: SET key result KEEPTTL, as Redis propagates it). Called
+     * several times, the forms are journaled one after the other (SMOVE:
+     * SREM src m then SADD dst m, each applied on its key's shard). */
     void (*journal_as)(struct exec_ctx *ctx, int argc, const struct slice *argv);
 };
 

@@ -62,6 +62,11 @@ static const struct option_range ranges[] = {
     { "slowlog-max-len",         0, LLONG_MAX },
     { "hz",                      1, 500 },
     { "latency-monitor-threshold", 0, LLONG_MAX },
+    { "hash-max-listpack-entries", 0, LLONG_MAX },
+    { "hash-max-listpack-value", 0, LLONG_MAX },
+    { "set-max-intset-entries",  0, LLONG_MAX },
+    { "set-max-listpack-entries", 0, LLONG_MAX },
+    { "set-max-listpack-value",  0, LLONG_MAX },
 };
 
 static void option_range_of(const struct option_desc *o, long long *min, long long *max)

@@ -69,6 +69,11 @@ enum config_type {
     X("cluster-enabled", cluster_enabled, CONF_BOOL,   "no",        0, NULL, "cluster mode: keys of slots this node's group does not serve are answered -MOVED (shards/cluster/cluster.h)") \
     X("cluster-config-file", cluster_config_file, CONF_STRING, "nodes.conf", 0, NULL, "where a cluster node keeps its id and cluster state (written by the node)") \
     X("cluster-node-timeout", cluster_node_timeout, CONF_INT, "15000", CONF_RUNTIME, NULL, "milliseconds after which an unreachable node counts as failing") \
+    X("hash-max-listpack-entries", hash_max_listpack_entries, CONF_INT, "128", CONF_RUNTIME, NULL, "a hash with more fields than this is a hashtable, not a listpack (alias hash-max-ziplist-entries)") \
+    X("hash-max-listpack-value", hash_max_listpack_value, CONF_INT, "64", CONF_RUNTIME, NULL, "a hash with a field or value longer than this many bytes is a hashtable (alias hash-max-ziplist-value)") \
+    X("set-max-intset-entries", set_max_intset_entries, CONF_INT, "512", CONF_RUNTIME, NULL, "a set of integers with more members than this is a hashtable, not an intset") \
+    X("set-max-listpack-entries", set_max_listpack_entries, CONF_INT, "128", CONF_RUNTIME, NULL, "a set with more members than this (not all integers) is a hashtable, not a listpack") \
+    X("set-max-listpack-value", set_max_listpack_value, CONF_INT, "64", CONF_RUNTIME, NULL, "a set with a member longer than this many bytes is a hashtable") \
     X("dir",             dir,             CONF_STRING, "",          0, NULL, "working directory, entered at start (empty: stay where started); CONFIG GET shows it absolute") \
     X("latency-monitor-threshold", latency_monitor_threshold, CONF_INT, "0", CONF_RUNTIME, NULL, "record latency spikes (commands, expiry and eviction cycles) of at least this many ms for LATENCY (0: off)") \
     X("latency-tracking", latency_tracking, CONF_BOOL, "yes", CONF_RUNTIME, NULL, "show the per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM)") \
@@ -171,13 +176,8 @@ enum config_type {
     X("lua-time-limit", lua_time_limit, "5000") \
     X("busy-reply-threshold", busy_reply_threshold, "5000") \
     X("notify-keyspace-events", notify_keyspace_events, "") \
-    X("hash-max-listpack-entries", hash_max_listpack_entries, "128") \
-    X("hash-max-listpack-value", hash_max_listpack_value, "64") \
     X("list-max-listpack-size", list_max_listpack_size, "-2") \
     X("list-compress-depth", list_compress_depth, "0") \
-    X("set-max-intset-entries", set_max_intset_entries, "512") \
-    X("set-max-listpack-entries", set_max_listpack_entries, "128") \
-    X("set-max-listpack-value", set_max_listpack_value, "64") \
     X("zset-max-listpack-entries", zset_max_listpack_entries, "128") \
     X("zset-max-listpack-value", zset_max_listpack_value, "64") \
     X("hll-sparse-max-bytes", hll_sparse_max_bytes, "3000") \

@@ -59,7 +59,9 @@ struct shard_stats {
     uint64_t expired_stale_ppm;    /* its stale share, in millionths */
     uint64_t expired_time_cap;     /* its cycles that stopped at their time budget */
     /* published by the shard every tick (shards/commands/memory.c): bytes
-     * in the blocks its thread's heaps (store heap and default heap) hold */
+     * in the blocks its thread's default heap holds (the store's heap is
+     * used_memory above, published as it changes, so used_memory follows a
+     * write at once) */
     uint64_t allocated;
     uint64_t active;               /* bytes of the pages those blocks are in */
     struct error_stat errors[ERROR_KINDS_MAX];

@@ -1,6 +1,10 @@
 /* journal: a shard's replication stream as a circular backlog (journal.h). */
 #include "replication/journal.h"
+#include "shards/store/hash.h"
+#include "shards/store/set.h"
+#include "core/resp.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,8 +87,125 @@ static char *write_int_bulk(char *w, int64_t v)
 /* A constant's bytes at w; the end. */
 #define WRITE_LIT(w, s) (memcpy((w), (s), sizeof(s) - 1), (w) + sizeof(s) - 1)
 
+/* A collection's rebuild, chunk by chunk: argv holds [prefix] CMD key, then
+ * the elements gathered so far. */
+struct rebuild {
+    struct buf   *out;
+    struct slice *argv;
+    int           head;  /* arguments before the elements */
+    int           argc;
+};
+
+static void rebuild_flush(struct rebuild *r)
+{
+    if (r->argc > r->head)
+        resp_encode_command(r->out, r->argc, r->argv);
+    r->argc = r->head;
+}
+
+/* An intset's members are texts written for the visit only: kept in the
+ * rebuild's own storage until the chunk is written. */
+struct rebuild_texts {
+    struct rebuild *r;
+    struct buf      texts;
+};
+
+static void rebuild_member(void *arg, struct slice m)
+{
+    struct rebuild_texts *rt = arg;
+    struct rebuild *r = rt->r;
+    if (rt->texts.cap == 0)
+        buf_reserve(&rt->texts, (size_t)COLLECTION_CHUNK * SET_INT_TEXT);
+    /* copied: the buffer was reserved for a whole chunk and never moves */
+    char *p = rt->texts.data + rt->texts.len;
+    memcpy(p, m.ptr, m.len);
+    rt->texts.len += m.len;
+    r->argv[r->argc++] = (struct slice){ p, m.len };
+    if (r->argc - r->head >= COLLECTION_CHUNK) {
+        rebuild_flush(r);
+        rt->texts.len = 0;
+    }
+}
+
+/* A listpack's or hashtable's members stay put during the visit. */
+static void rebuild_member_ref(void *arg, struct slice m)
+{
+    struct rebuild *r = ((struct rebuild_texts *)arg)->r;
+    r->argv[r->argc++] = m;
+    if (r->argc - r->head >= COLLECTION_CHUNK)
+        rebuild_flush(r);
+}
+
+static void rebuild_pair(void *arg, struct slice f, struct slice v)
+{
+    struct rebuild *r = arg;
+    r->argv[r->argc++] = f;
+    r->argv[r->argc++] = v;
+    if (r->argc - r->head >= 2 * COLLECTION_CHUNK)
+        rebuild_flush(r);
+}
+
+static void rebuild_member_ref(void *arg, struct slice m);
+
+uint64_t journal_encode_collection_part(struct buf *out, const char *prefix, struct slice key,
+                                        enum value_type t, const void *obj, int64_t at,
+                                        uint64_t cursor, size_t count)
+{
+    struct slice *argv = mi_malloc((3 + 2 * COLLECTION_CHUNK) * sizeof *argv);
+    if (!argv)
+        abort();
+    int head = 0;
+    if (prefix)
+        argv[head++] = (struct slice){ prefix, strlen(prefix) };
+    struct rebuild r = { out, argv, head + 2, head + 2 };
+    argv[head + 1] = key;
+    uint64_t next = 0;
+    switch (t) {
+    case TYPE_HASH:
+        argv[head] = SLICE_LIT("HSET");
+        next = hash_scan(obj, cursor, count, rebuild_pair, &r);
+        break;
+    case TYPE_SET: {
+        argv[head] = SLICE_LIT("SADD");
+        struct rebuild_texts rt = { &r, { 0 } };
+        bool texts = strcmp(set_encoding(obj), "intset") == 0;
+        buf_init(&rt.texts);
+        next = set_scan(obj, cursor, count, texts ? rebuild_member : rebuild_member_ref, &rt);
+        rebuild_flush(&r);
+        buf_free(&rt.texts);
+        break;
+    }
+    default:
+        break;
+    }
+    rebuild_flush(&r);
+    if (at && next == 0) {
+        char num[24];
+        int n = snprintf(num, sizeof(num), "%lld", (long long)at);
+        argv[head] = SLICE_LIT("PEXPIREAT");
+        argv[head + 2] = (struct slice){ num, (size_t)n };
+        resp_encode_command(out, head + 3, argv);
+    }
+    mi_free(argv);
+    return next;
+}
+
+void journal_encode_collection(struct buf *out, const char *prefix, struct slice key, enum value_type t,
+                               const void *obj, int64_t at)
+{
+    /* a scan that never stops short: every element once */
+    journal_encode_collection_part(out, prefix, key, t, obj, at, 0, SIZE_MAX);
+}
+
 void journal_encode(const struct journal_record *rec, struct buf *out)
 {
+    if (rec->op == JOURNAL_SET && rec->type != TYPE_STRING) {
+        struct slice del[] = { SLICE_LIT("DEL"), rec->key };
+        resp_encode_command(out, 2, del);
+        if (rec->object)
+            journal_encode_collection(out, NULL, rec->key, rec->type, rec->object, rec->expire_at_ms);
+        return;
+    }
     /* one reservation per record: an array header, up to five bulks, the
      * longest command name, the key, the value and one integer */
     char *w = buf_reserve(out, 8 + 5 * BULK_OVERHEAD + 9 + rec->key.len + rec->value.len + 20);

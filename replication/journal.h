@@ -34,7 +34,29 @@ void journal_append_raw(struct journal *j, const void *p, size_t n);
 /* Empty the backlog and continue at offset (after a full resync). */
 void journal_reset(struct journal *j, uint64_t offset);
 
-/* Encode one record as a RESP command (what journal_append stores). */
+/* Encode one record as a RESP command (what journal_append stores). A SET
+ * of a collection is DEL key, then the commands that rebuild it
+ * (journal_encode_collection). */
 void journal_encode(const struct journal_record *rec, struct buf *out);
+
+/* Most fields or members one command of a collection's rebuild carries: a
+ * big collection goes as several commands, none of them huge. */
+#define COLLECTION_CHUNK 1000
+
+/* The commands that rebuild the collection obj of type t under key: HSET key
+ * f v ... (at most COLLECTION_CHUNK fields each), then PEXPIREAT key at if
+ * at is not 0. With prefix, each command is preceded by that word as a first
+ * argument (the snapshot's frame, replication/repl_state.h). */
+void journal_encode_collection(struct buf *out, const char *prefix, struct slice key, enum value_type t,
+                               const void *obj, int64_t at);
+/* The same for a part of it: the elements a scan of obj from cursor visits
+ * (about count; a compact encoding is visited whole), then PEXPIREAT if this
+ * part ends the scan. Returns the next cursor (0: done). Parts sent while
+ * the collection changes rebuild it right as long as every change in
+ * between also reaches the replica as a command that sets or removes
+ * whole elements (the collection commands' journal forms do). */
+uint64_t journal_encode_collection_part(struct buf *out, const char *prefix, struct slice key,
+                                        enum value_type t, const void *obj, int64_t at,
+                                        uint64_t cursor, size_t count);
 
 #endif

@@ -109,6 +109,8 @@ void repl_shard_setup(struct shard *sh)
     }
 }
 
+static void snap_free(struct snap *s);
+
 void repl_shard_teardown(struct shard *sh)
 {
     struct repl_shard *rs = sh->repl;
@@ -120,8 +122,7 @@ void repl_shard_teardown(struct shard *sh)
     buf_free(&rs->deferred_apply);
     for (struct snap *s = rs->snaps, *next; s; s = next) {
         next = s->next;
-        snap_flow_unref(s->flow);
-        mi_free(s);
+        snap_free(s);
     }
     if (rs->staging)
         store_destroy(rs->staging);
@@ -189,10 +190,12 @@ static void send_barrier(struct shard *sh, int argc, const struct slice *argv)
 }
 
 /* exec_ctx.journal_as: the handler's deterministic form of itself. */
+/* exec_ctx.journal_as: the handler's deterministic form of itself; called
+ * more than once, the forms follow each other (SMOVE: SREM src m, SADD dst
+ * m, each applied where its key lives). repl_command_begin empties it. */
 static void journal_form(struct exec_ctx *ctx, int argc, const struct slice *argv)
 {
     struct repl_shard *rs = ctx->shard->repl;
-    buf_clear(&rs->journal_form);
     resp_encode_command(&rs->journal_form, argc, argv);
 }
 
@@ -410,12 +413,18 @@ void apply_put_command(struct buf *b, size_t *open, int argc, const struct slice
 #define APPLY_ARGS_MAX 64
 static void apply_command(struct shard *sh, struct store *st, const char *p, uint32_t n)
 {
-    struct slice args[APPLY_ARGS_MAX];
+    struct slice few[APPLY_ARGS_MAX];
+    struct slice *args = few;
     uint32_t argc;
     memcpy(&argc, p, 4);
     const char *q = p + 4;
-    if (argc == 0 || argc > APPLY_ARGS_MAX)
+    if (argc == 0)
         return; /* replica.c checked the arity against the row */
+    if (argc > APPLY_ARGS_MAX) { /* HSET of many fields, a collection's rebuild */
+        args = mi_malloc(argc * sizeof *args);
+        if (!args)
+            abort();
+    }
     for (uint32_t i = 0; i < argc; i++) {
         uint32_t l;
         memcpy(&l, q, 4);
@@ -438,6 +447,8 @@ static void apply_command(struct shard *sh, struct store *st, const char *p, uin
         log_warning("A command of the master's stream failed here: '%.*s': %.*s", (int)args[0].len,
                     args[0].ptr, (int)(out.len > 2 ? out.len - 2 : out.len), out.data);
     buf_free(&out);
+    if (args != few)
+        mi_free(args);
 }
 
 /* A MSG_REPL_APPLY's payload, in order. Records apply with now 0 too. */
@@ -514,10 +525,14 @@ static void snapshots_settle(struct shard *sh)
 }
 
 struct frame_sink {
-    struct buf *out;
-    size_t      keys;
-    struct buf  payload; /* one key's, reused */
+    struct buf  *out;
+    size_t       keys;
+    struct buf   payload; /* one key's, reused */
+    struct snap *snap;
 };
+
+/* A collection bigger than this goes a part at a time, over turns. */
+#define SNAP_COLLECTION_WHOLE (2 * COLLECTION_CHUNK)
 
 static void put_bulk(struct buf *b, const char *p, size_t n)
 {
@@ -529,6 +544,29 @@ static void put_bulk(struct buf *b, const char *p, size_t n)
 static void add_frame(void *arg, struct entry *e)
 {
     struct frame_sink *f = arg;
+    if (entry_type(e) != TYPE_STRING) {
+        /* a collection goes as the commands that rebuild it, in chunks; a
+         * big one over the next turns (snapshot_slices) */
+        struct slice key = { entry_key(e), entry_key_len(e) };
+        f->keys++;
+        if (store_object_len(entry_type(e), entry_object(e)) <= SNAP_COLLECTION_WHOLE) {
+            journal_encode_collection(f->out, FRAME_LOADCMD, key, entry_type(e), entry_object(e),
+                                      entry_expire_at(e));
+            return;
+        }
+        struct snap_pending *p = mi_malloc(sizeof *p + key.len);
+        if (!p)
+            abort();
+        p->next = NULL;
+        p->cursor = 0;
+        p->klen = key.len;
+        memcpy(p->key, key.ptr, key.len);
+        if (!f->snap->pending)
+            f->snap->pending_tail = &f->snap->pending;
+        *f->snap->pending_tail = p;
+        f->snap->pending_tail = &p->next;
+        return;
+    }
     char t[24];
     int tl = snprintf(t, sizeof(t), "%lld", (long long)entry_expire_at(e));
     buf_append_str(f->out, "*4\r\n$11\r\n" FRAME_RESTORE "\r\n");
@@ -538,6 +576,38 @@ static void add_frame(void *arg, struct entry *e)
     serialize_dump(e, &f->payload);
     put_bulk(f->out, f->payload.data, f->payload.len);
     f->keys++;
+}
+
+static void snap_free(struct snap *s)
+{
+    while (s->pending) {
+        struct snap_pending *p = s->pending;
+        s->pending = p->next;
+        mi_free(p);
+    }
+    snap_flow_unref(s->flow);
+    mi_free(s);
+}
+
+/* The next parts of the big collections s has met, until out holds a
+ * slice. The collection may have changed since the last part (its writes
+ * reach the replica as whole-element commands: journal_encode_collection_part)
+ * or gone, or be another value now: then it is dropped, the stream carries
+ * what became of it. */
+static void pending_parts(struct snap *s, struct store *st, int64_t now, struct buf *out)
+{
+    while (s->pending && out->len < SNAPSHOT_SLICE_BYTES) {
+        struct snap_pending *p = s->pending;
+        struct slice key = { p->key, p->klen };
+        struct entry *e = store_peek(st, key, now);
+        if (e && entry_type(e) != TYPE_STRING)
+            p->cursor = journal_encode_collection_part(out, FRAME_LOADCMD, key, entry_type(e), entry_object(e),
+                                                       entry_expire_at(e), p->cursor, COLLECTION_CHUNK);
+        if (!e || entry_type(e) == TYPE_STRING || p->cursor == 0) {
+            s->pending = p->next;
+            mi_free(p);
+        }
+    }
 }
 
 /* One slice of each snapshot in progress: a few hundred KB of keys, sent
@@ -556,8 +626,7 @@ static void snapshot_slices(struct shard *sh)
         struct snap *s = *pp;
         if (s->flow && atomic_load(&s->flow->cancelled)) {
             *pp = s->next; /* its replica was dropped or went away */
-            snap_flow_unref(s->flow);
-            mi_free(s);
+            snap_free(s);
             continue;
         }
         if (s->waiting || (s->flow && snap_flow_full(s->flow))) {
@@ -566,10 +635,14 @@ static void snapshot_slices(struct shard *sh)
         }
         struct buf frames;
         buf_init(&frames);
-        struct frame_sink sink = { &frames, 0, { NULL, 0, 0 } };
-        do {
+        struct frame_sink sink = { &frames, 0, { NULL, 0, 0 }, s };
+        bool started = s->cursor != 0 || s->pending;
+        pending_parts(s, sh->store, now, &frames);
+        while ((!started || s->cursor != 0) && frames.len < SNAPSHOT_SLICE_BYTES) {
             s->cursor = store_scan(sh->store, s->cursor, 128, now, add_frame, &sink);
-        } while (s->cursor != 0 && frames.len < SNAPSHOT_SLICE_BYTES);
+            started = true;
+            pending_parts(s, sh->store, now, &frames);
+        }
         if (frames.len) {
             if (s->flow)
                 atomic_fetch_add(&s->flow->inflight, (long long)frames.len);
@@ -577,11 +650,10 @@ static void snapshot_slices(struct shard *sh)
         }
         buf_free(&frames);
         buf_free(&sink.payload);
-        if (s->cursor == 0) {
+        if (started && s->cursor == 0 && !s->pending) {
             repl_post(sh, 0, MSG_SNAP_DONE, s->replica_id, NULL, NULL);
             *pp = s->next;
-            snap_flow_unref(s->flow);
-            mi_free(s);
+            snap_free(s);
         } else {
             pp = &s->next;
         }

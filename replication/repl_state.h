@@ -53,6 +53,9 @@ struct shard_msg *repl_msg_create(struct shard *sh, int kind, int to, const stru
 #define FRAME_RESTORE "RKV.RESTORE"
 #define FRAME_LOAD "RKV.LOAD"
 #define FRAME_LOADDONE "RKV.LOADDONE"
+/* A snapshot frame holding one command of a collection's rebuild
+ * (journal_encode_collection): RKV.LOADCMD HSET key f v ... */
+#define FRAME_LOADCMD "RKV.LOADCMD"
 
 /* MSG_REPL_FEED's value: what the replica's shard does with the bytes.
  * FEED_DROP closes the connection once what it holds is sent, FEED_CUT at
@@ -82,10 +85,21 @@ bool snap_flow_full(struct snap_flow *f);
 void snap_flow_unsent(struct shard *sh, struct snap_flow *f, size_t unsent);
 
 /* A snapshot this shard is producing for one replica. */
+/* A big collection the snapshot has met and sends a slice at a time
+ * (repl.c, snapshot_slices): its key and where its own scan is. */
+struct snap_pending {
+    struct snap_pending *next;
+    uint64_t             cursor;
+    size_t               klen;
+    char                 key[];
+};
+
 struct snap {
     struct snap      *next;
     uint64_t          replica_id;
     uint64_t          cursor;
+    struct snap_pending *pending; /* big collections still being sent, oldest first */
+    struct snap_pending **pending_tail;
     struct snap_flow *flow;
     /* on a replica, a snapshot that waits for the one running here: it
      * starts once the applies deferred before its start (the first `mark`

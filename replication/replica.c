@@ -353,7 +353,7 @@ static void post_applies(struct shard *sh, struct repl_link *l)
 static bool queue_command(struct shard *sh, struct repl_link *l, const struct command *cmd, int argc,
                           const struct slice *argv)
 {
-    if (!command_arity_ok(cmd, argc) || argc > 64)
+    if (!command_arity_ok(cmd, argc))
         return false;
     if (cmd->journal == JOURNAL_NODE) {
         for (int i = 0; i < sh->node->nshards; i++)
@@ -416,6 +416,15 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
             return false;
         queue_record(sh, l, &rec);
         return true;
+    }
+    if (slice_eq_nocase(name, FRAME_LOADCMD)) {
+        /* one command of a collection's rebuild, for the staging store:
+         * not part of the stream (no offset, not passed on) */
+        const struct command *cmd;
+        if (r->step != LINK_TRANSFER || argc < 3 || !(cmd = command_lookup(argv[1])) ||
+            cmd->journal == JOURNAL_NODE)
+            return false;
+        return queue_command(sh, l, cmd, argc - 1, argv + 1);
     }
     if (slice_eq_nocase(name, FRAME_LOADDONE)) {
         if (r->step != LINK_TRANSFER)

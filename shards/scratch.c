@@ -11,23 +11,53 @@ static void put_i64(struct buf *b, int64_t v) { buf_append(b, &v, 8); }
 static uint32_t get_u32(const char **p) { uint32_t v; memcpy(&v, *p, 4); *p += 4; return v; }
 static int64_t get_i64(const char **p) { int64_t v; memcpy(&v, *p, 8); *p += 8; return v; }
 
-/* For each key: u8 present, then i64 expiry, u32 length, value bytes. */
+/* A value's bytes: u32 length, then a string's bytes or a collection's
+ * encoding (store_object_encode). */
+static void put_value(struct buf *b, enum value_type t, const void *obj, struct slice bytes)
+{
+    if (t == TYPE_STRING) {
+        put_u32(b, (uint32_t)bytes.len);
+        buf_append(b, bytes.ptr, bytes.len);
+        return;
+    }
+    size_t at = b->len;
+    put_u32(b, 0);
+    store_object_encode(t, obj, b);
+    uint32_t n = (uint32_t)(b->len - at - 4);
+    memcpy(b->data + at, &n, 4);
+}
+
+/* key now holds a value of type t from put_value's bytes. */
+static void set_value(struct store *st, struct slice key, enum value_type t, const char *p, uint32_t n,
+                      int64_t at)
+{
+    if (t == TYPE_STRING) {
+        store_set(st, key, p, n, at);
+        return;
+    }
+    void *obj = store_object_decode(st, t, p, n);
+    if (obj)
+        store_set_object(st, key, t, obj, at);
+}
+
+/* For each key: u8 0 (absent) or 1 + its type, then i64 expiry, u32 length,
+ * value bytes. */
 void keys_export(struct store *st, int nkeys, const struct slice *keys, struct buf *out, int64_t now)
 {
     for (int i = 0; i < nkeys; i++) {
         struct entry *e = store_peek(st, keys[i], now);
-        char present = e != NULL;
+        char present = e ? (char)(1 + entry_type(e)) : 0;
         buf_append(out, &present, 1);
         if (!e)
             continue;
         put_i64(out, entry_expire_at(e));
-        put_u32(out, (uint32_t)entry_value_len(e));
-        buf_append(out, entry_value(e), entry_value_len(e));
+        put_value(out, entry_type(e), entry_object(e),
+                  (struct slice){ entry_value(e), entry_value_len(e) });
     }
 }
 
 /* Records: u8 op, u32 key length, key (empty for FLUSH), then per op: SET
- * u32 len + value + i64 expiry; EXPIRE i64. */
+ * u8 type, u32 len + value (put_value) + i64 expiry; EXPIRE i64. */
 void write_record_encode(struct buf *b, const struct journal_record *r)
 {
     char op = (char)r->op;
@@ -35,8 +65,9 @@ void write_record_encode(struct buf *b, const struct journal_record *r)
     put_u32(b, (uint32_t)r->key.len);
     buf_append(b, r->key.ptr, r->key.len);
     if (r->op == JOURNAL_SET) {
-        put_u32(b, (uint32_t)r->value.len);
-        buf_append(b, r->value.ptr, r->value.len);
+        char type = (char)r->type;
+        buf_append(b, &type, 1);
+        put_value(b, r->type, r->object, r->value);
         put_i64(b, r->expire_at_ms);
     } else if (r->op == JOURNAL_EXPIRE) {
         put_i64(b, r->expire_at_ms);
@@ -52,8 +83,11 @@ static const char *record_decode(const char *p, struct journal_record *r)
     r->key = (struct slice){ p, klen };
     p += klen;
     r->value = (struct slice){ NULL, 0 };
+    r->type = TYPE_STRING;
+    r->object = NULL;
     r->expire_at_ms = 0;
     if (r->op == JOURNAL_SET) {
+        r->type = (enum value_type)*p++;
         uint32_t vlen = get_u32(&p);
         r->value = (struct slice){ p, vlen };
         p += vlen;
@@ -95,7 +129,7 @@ void writes_apply(struct store *st, const struct buf *b, int64_t now)
         p = record_decode(p, &r);
         switch (r.op) {
         case JOURNAL_SET:
-            store_set(st, r.key, r.value.ptr, r.value.len, r.expire_at_ms);
+            set_value(st, r.key, r.type, r.value.ptr, (uint32_t)r.value.len, r.expire_at_ms);
             break;
         case JOURNAL_DEL:
             store_delete(st, r.key);
@@ -131,7 +165,7 @@ void key_import(struct store *st, struct slice key, const char **cursor, int64_t
         int64_t at = get_i64(&q);
         uint32_t vlen = get_u32(&q);
         if (!store_peek(st, key, now))
-            store_set(st, key, q, vlen, at);
+            set_value(st, key, (enum value_type)(present - 1), q, vlen, at);
         q += vlen;
     }
     *cursor = q;

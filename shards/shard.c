@@ -62,6 +62,9 @@ static bool before_sleep(void *arg)
         if (n->modules[i]->turn)
             n->modules[i]->turn(sh);
     bool more = mail_exchange(sh);
+    /* a big collection deleted: free a slice of it each turn until gone */
+    if (store_lazy_pending(sh->store) && store_lazy_free_step(sh->store))
+        more = true;
     for (int i = 0; i < n->nmodules && !more; i++)
         more = n->modules[i]->pending && n->modules[i]->pending(sh);
     shard_publish_stats(sh);

@@ -1,5 +1,7 @@
 /* commands: the handlers of every command of this layer, grouped by file:
  *   string.c          string commands
+ *   hash.c            hash commands
+ *   set.c             set commands
  *   keyspace.c        generic key commands
  *   connection.c      connection commands
  *   info.c, config.c, introspection.c (COMMAND, TIME, SHUTDOWN),
@@ -21,7 +23,20 @@ command_fn cmd_get, cmd_set, cmd_setnx, cmd_setex, cmd_psetex, cmd_getset,
     cmd_getrange, cmd_setrange, cmd_lcs, cmd_setbit, cmd_getbit,
     cmd_bitcount, cmd_bitpos, cmd_bitop;
 
+/* hashes */
+command_fn cmd_hset, cmd_hmset, cmd_hsetnx, cmd_hget, cmd_hmget, cmd_hexists,
+    cmd_hlen, cmd_hstrlen, cmd_hdel, cmd_hkeys, cmd_hvals, cmd_hgetall,
+    cmd_hincrby, cmd_hincrbyfloat, cmd_hrandfield, cmd_hscan;
+
+/* sets */
+command_fn cmd_sadd, cmd_srem, cmd_smembers, cmd_sismember, cmd_smismember,
+    cmd_scard, cmd_spop, cmd_srandmember, cmd_smove, cmd_sinter, cmd_sintercard,
+    cmd_sunion, cmd_sdiff, cmd_sinterstore, cmd_sunionstore, cmd_sdiffstore,
+    cmd_sscan;
+
 /* keyspace */
+command_fn cmd_object_encoding, cmd_object_freq, cmd_object_idletime, cmd_object_refcount,
+    cmd_object_help;
 command_fn cmd_del, cmd_unlink, cmd_exists, cmd_touch, cmd_type, cmd_rename,
     cmd_renamenx, cmd_copy, cmd_expire, cmd_pexpire, cmd_expireat,
     cmd_pexpireat, cmd_ttl, cmd_pttl, cmd_expiretime, cmd_pexpiretime,

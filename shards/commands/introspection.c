@@ -42,6 +42,8 @@ static size_t command_categories(const struct command *cmd, const char **out)
         if (strcmp(cmd->group, "string") == 0) out[n++] = "@string";
         else if (strcmp(cmd->group, "generic") == 0) out[n++] = "@keyspace";
         else if (strcmp(cmd->group, "connection") == 0) out[n++] = "@connection";
+        else if (strcmp(cmd->group, "hash") == 0) out[n++] = "@hash";
+        else if (strcmp(cmd->group, "set") == 0) out[n++] = "@set";
     }
     if (cmd->flags & CMD_ADMIN) {
         out[n++] = "@admin";

@@ -21,6 +21,8 @@
 #include "shards/commands/commands.h"
 #include "shards/node.h"
 #include "shards/shard.h"
+#include "shards/store/hash.h"
+#include "shards/store/set.h"
 #include "shards/store/store.h"
 #include "core/config.h"
 #include "core/numbers.h"
@@ -34,10 +36,7 @@ static inline bool slice_same(struct slice a, struct slice b)
 
 static inline const char *type_name(enum value_type t)
 {
-    switch (t) {
-    case TYPE_STRING: return "string";
-    }
-    return "none";
+    return value_type_name(t);
 }
 
 /* ---- DEL UNLINK EXISTS TOUCH ------------------------------------------ */
@@ -91,9 +90,27 @@ void cmd_type(struct exec_ctx *ctx)
 /* ---- RENAME RENAMENX COPY --------------------------------------------- */
 
 /* Put a copy of src's value and expiry under dst (replacing dst). The value
- * is copied out first: src's entry is not guaranteed to survive store_set. */
-static void copy_entry(struct store *s, struct entry *src, struct slice dst)
+ * is copied out first: src's entry is not guaranteed to survive store_set.
+ * A collection is duplicated; move: src is deleted next (RENAME), so its
+ * object is moved rather than copied. */
+static void copy_entry(struct store *s, struct entry *src, struct slice dst, bool move)
 {
+    if (entry_type(src) != TYPE_STRING) {
+        enum value_type t = entry_type(src);
+        int64_t at = entry_expire_at(src);
+        void *obj;
+        if (move) {
+            obj = store_take_object(s, src);
+        } else if (t == TYPE_HASH) {
+            obj = hash_dup(s, entry_object(src));
+        } else if (t == TYPE_SET) {
+            obj = set_dup(s, entry_object(src));
+        } else {
+            abort(); /* every collection type has its copy here */
+        }
+        store_set_object(s, dst, t, obj, at);
+        return;
+    }
     size_t vlen = entry_value_len(src);
     int64_t expire_at = entry_expire_at(src);
     char *tmp = mi_malloc(vlen ? vlen : 1);
@@ -125,7 +142,7 @@ static void rename_generic(struct exec_ctx *ctx, bool nx)
         reply_int(ctx->reply, 0);
         return;
     }
-    copy_entry(ctx->store, e, dst);
+    copy_entry(ctx->store, e, dst, true);
     store_delete(ctx->store, src);
     if (nx)
         reply_int(ctx->reply, 1);
@@ -175,7 +192,7 @@ void cmd_copy(struct exec_ctx *ctx)
         reply_int(ctx->reply, 0);
         return;
     }
-    copy_entry(ctx->store, e, dst);
+    copy_entry(ctx->store, e, dst, false);
     reply_int(ctx->reply, 1);
 }
 
@@ -495,3 +512,116 @@ static void flush_generic(struct exec_ctx *ctx)
 
 void cmd_flushdb(struct exec_ctx *ctx) { flush_generic(ctx); }
 void cmd_flushall(struct exec_ctx *ctx) { flush_generic(ctx); }
+
+/* ---- OBJECT ----------------------------------------------------------- */
+
+/* A string's encoding as Redis names it: "int" for the text of a 64-bit
+ * integer (at most 20 bytes), "embstr" up to 44 bytes, "raw" beyond. */
+static const char *string_encoding(struct entry *e)
+{
+    size_t n = entry_value_len(e);
+    long long v;
+    if (n <= 20 && parse_ll((struct slice){ entry_value(e), n }, &v))
+        return "int";
+    return n <= 44 ? "embstr" : "raw";
+}
+
+void cmd_object_encoding(struct exec_ctx *ctx)
+{
+    struct entry *e = store_peek(ctx->store, ctx->argv[2], ctx->now_ms);
+    if (!e) {
+        reply_null(ctx->reply);
+        return;
+    }
+    switch (entry_type(e)) {
+    case TYPE_STRING:
+        reply_bulk_str(ctx->reply, string_encoding(e));
+        break;
+    case TYPE_HASH:
+        reply_bulk_str(ctx->reply, hash_is_listpack(entry_object(e)) ? "listpack" : "hashtable");
+        break;
+    case TYPE_SET:
+        reply_bulk_str(ctx->reply, set_encoding(entry_object(e)));
+        break;
+    default:
+        reply_bulk_str(ctx->reply, "unknown");
+        break;
+    }
+}
+
+static bool lfu_policy(const struct exec_ctx *ctx)
+{
+    if (!ctx->shard || !ctx->shard->node)
+        return false;
+    long long p = config_load(&ctx->shard->node->config, maxmemory_policy);
+    return p == EVICT_ALLKEYS_LFU || p == EVICT_VOLATILE_LFU;
+}
+
+/* The store keeps no access counts and an LRU clock in steps, not seconds:
+ * FREQ answers 0 under an LFU policy, IDLETIME 0 under the others (README,
+ * Limitations); the errors for the wrong policy are Redis's. */
+void cmd_object_freq(struct exec_ctx *ctx)
+{
+    struct entry *e = store_peek(ctx->store, ctx->argv[2], ctx->now_ms);
+    if (!e) {
+        reply_null(ctx->reply);
+        return;
+    }
+    if (!lfu_policy(ctx)) {
+        reply_error(ctx->reply, "ERR An LFU maxmemory policy is not selected, access frequency not tracked. "
+                                "Please note that when switching between policies at runtime LRU and LFU data "
+                                "will take some time to adjust.");
+        return;
+    }
+    reply_int(ctx->reply, 0);
+}
+
+void cmd_object_idletime(struct exec_ctx *ctx)
+{
+    struct entry *e = store_peek(ctx->store, ctx->argv[2], ctx->now_ms);
+    if (!e) {
+        reply_null(ctx->reply);
+        return;
+    }
+    if (lfu_policy(ctx)) {
+        reply_error(ctx->reply, "ERR An LFU maxmemory policy is selected, idle time not tracked. "
+                                "Please note that when switching between policies at runtime LRU and LFU data "
+                                "will take some time to adjust.");
+        return;
+    }
+    reply_int(ctx->reply, 0);
+}
+
+void cmd_object_refcount(struct exec_ctx *ctx)
+{
+    struct entry *e = store_peek(ctx->store, ctx->argv[2], ctx->now_ms);
+    if (!e)
+        reply_null(ctx->reply);
+    else
+        reply_int(ctx->reply, 1);
+}
+
+void cmd_object_help(struct exec_ctx *ctx)
+{
+    static const char *const lines[] = {
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Print this help.",
+    };
+    size_t n = sizeof(lines) / sizeof(lines[0]);
+    reply_array(ctx->reply, n);
+    for (size_t i = 0; i < n; i++)
+        reply_simple(ctx->reply, lines[i]);
+}

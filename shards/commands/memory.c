@@ -9,7 +9,8 @@
  *    every tick: the default heap from its pages (mi_heap_visit_blocks over
  *    areas only: pages x used blocks x block size, no walk over blocks),
  *    the store's heap from the store's own count (sample_shard says why),
- *    so the figure is at most a tick old. Not in it (but in the RSS once
+ *    published as it changes: the store's part is current, the rest at
+ *    most a tick old. Not in it (but in the RSS once
  *    touched): each shard's receive ring (recv-buffers x 16 KB, mapped at
  *    start), the main thread's allocations (the configuration), thread
  *    stacks, the binary and its libraries.
@@ -88,7 +89,7 @@ static uint64_t shards_allocated(const struct node *n)
 {
     uint64_t sum = 0;
     for (int i = 0; i < n->nshards; i++)
-        sum += stat_load(&n->shards[i]->stats.allocated);
+        sum += stat_load(&n->shards[i]->stats.allocated) + stat_load(&n->shards[i]->stats.used_memory);
     return sum;
 }
 
@@ -102,11 +103,6 @@ static void sample_shard(struct shard *sh)
 {
     struct heap_count c = { 0, 0 };
     mi_heap_visit_blocks(mi_heap_get_default(), false, count_area, &c);
-    if (sh->store) {
-        uint64_t store = store_used_memory(sh->store);
-        c.allocated += store;
-        c.active += store; /* its pages' slack is not seen */
-    }
     __atomic_store_n(&sh->stats.allocated, c.allocated, __ATOMIC_RELAXED);
     __atomic_store_n(&sh->stats.active, c.active, __ATOMIC_RELAXED);
 }
@@ -162,9 +158,10 @@ void memory_figures(const struct node *n, struct memory_figures *f)
     memset(f, 0, sizeof(*f));
     for (int i = 0; i < n->nshards; i++) {
         const struct shard_stats *s = &n->shards[i]->stats;
-        f->used += stat_load(&s->allocated);
-        f->active += stat_load(&s->active);
-        f->dataset += stat_load(&s->used_memory);
+        uint64_t store = stat_load(&s->used_memory); /* the store's heap, current */
+        f->used += stat_load(&s->allocated) + store;
+        f->active += stat_load(&s->active) + store; /* its pages' slack is not seen */
+        f->dataset += store;
         f->keys += stat_load(&s->keys);
     }
     note_peak(f->used);
@@ -176,8 +173,6 @@ void memory_figures(const struct node *n, struct memory_figures *f)
         f->committed = f->rss; /* committed ahead, not yet touched */
     if (f->committed < f->active)
         f->committed = f->active;
-    if (f->dataset > f->used) /* counted a tick apart */
-        f->dataset = f->used;
     f->overhead = f->used - f->dataset;
 }
 

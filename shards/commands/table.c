@@ -16,7 +16,13 @@
  *    edits of a value (APPEND, SETRANGE, SETBIT, INCR, DECR, INCRBY, DECRBY,
  *    and INCRBYFLOAT in the form its handler states: SET key result KEEPTTL)
  *    are journaled as themselves, FLUSHALL/FLUSHDB as one node-wide record;
- *    every other write by its effects. */
+ *    the collection writes (HSET, HDEL, HINCRBY, SADD, SREM...) as
+ *    themselves too, HINCRBYFLOAT as HSET of its result, SPOP as the SREM
+ *    of what it chose and SMOVE as SREM + SADD (each form applied where its
+ *    key lives); every other write by its effects (the STORE forms of set
+ *    operations too: their keys may be on different shards of a replica).
+ *  - SINTERCARD's keys are counted by numkeys: its row names every argument
+ *    from the first key on, LIMIT and its value too (looked up, unused). */
 #include "core/command.h"
 #include "shards/commands/commands.h"
 
@@ -116,6 +122,20 @@ static struct command memory_subcommands[] = {
     ROW("usage",        -3, CMD_READONLY, 2, 2, 1, cmd_memory_usage, NULL, "server", "4.0.0",
         "Estimate the memory usage of a key"),
     ROW("help",         2,  F_SERVER, 0, 0, 0, cmd_memory_help, NULL, "server", "4.0.0",
+        "Show helpful text about the different subcommands"),
+    END_OF_SUBCOMMANDS,
+};
+
+static struct command object_subcommands[] = {
+    ROW("encoding", 3, CMD_READONLY, 2, 2, 1, cmd_object_encoding, NULL, "generic", "2.2.3",
+        "Inspect the internal encoding of a Redis object"),
+    ROW("freq",     3, CMD_READONLY | CMD_RANDOM, 2, 2, 1, cmd_object_freq, NULL, "generic", "4.0.0",
+        "Get the logarithmic access frequency counter of a Redis object"),
+    ROW("idletime", 3, CMD_READONLY | CMD_RANDOM, 2, 2, 1, cmd_object_idletime, NULL, "generic", "2.2.3",
+        "Get the time since a Redis object was last accessed"),
+    ROW("refcount", 3, CMD_READONLY, 2, 2, 1, cmd_object_refcount, NULL, "generic", "2.2.3",
+        "Get the number of references to the value of the key"),
+    ROW("help",     2, CMD_CONN | CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_object_help, NULL, "generic", "6.2.0",
         "Show helpful text about the different subcommands"),
     END_OF_SUBCOMMANDS,
 };
@@ -289,6 +309,76 @@ static struct command table[] = {
         "Perform bitwise operations between strings"),
 
     /* keyspace */
+    /* hashes */
+    ROW_JOURNAL(JOURNAL_COMMAND, "hset", -4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_hset, NULL, "hash", "2.0.0", "Set the string value of a hash field"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "hsetnx", 4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_hsetnx, NULL, "hash", "2.0.0", "Set the value of a hash field, only if the field does not exist"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "hmset", -4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_hmset, NULL, "hash", "2.0.0", "Set multiple hash fields to multiple values"),
+    ROW("hget",         3,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_hget, NULL, "hash", "2.0.0",
+        "Get the value of a hash field"),
+    ROW("hmget",        -3, CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_hmget, NULL, "hash", "2.0.0",
+        "Get the values of all the given hash fields"),
+    ROW("hexists",      3,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_hexists, NULL, "hash", "2.0.0",
+        "Determine if a hash field exists"),
+    ROW("hlen",         2,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_hlen, NULL, "hash", "2.0.0",
+        "Get the number of fields in a hash"),
+    ROW("hstrlen",      3,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_hstrlen, NULL, "hash", "3.2.0",
+        "Get the length of the value of a hash field"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "hdel", -3, CMD_WRITE | CMD_FAST, 1, 1, 1,
+        cmd_hdel, NULL, "hash", "2.0.0", "Delete one or more hash fields"),
+    ROW("hkeys",        2,  CMD_READONLY, 1, 1, 1, cmd_hkeys, NULL, "hash", "2.0.0",
+        "Get all the fields in a hash"),
+    ROW("hvals",        2,  CMD_READONLY, 1, 1, 1, cmd_hvals, NULL, "hash", "2.0.0",
+        "Get all the values in a hash"),
+    ROW("hgetall",      2,  CMD_READONLY, 1, 1, 1, cmd_hgetall, NULL, "hash", "2.0.0",
+        "Get all the fields and values in a hash"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "hincrby", 4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_hincrby, NULL, "hash", "2.0.0", "Increment the integer value of a hash field by the given number"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "hincrbyfloat", 4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_hincrbyfloat, NULL, "hash", "2.6.0", "Increment the float value of a hash field by the given amount"),
+    ROW("hrandfield",   -2, CMD_READONLY | CMD_RANDOM, 1, 1, 1, cmd_hrandfield, NULL, "hash", "6.2.0",
+        "Get one or multiple random fields from a hash"),
+    ROW("hscan",        -3, CMD_READONLY | CMD_RANDOM, 1, 1, 1, cmd_hscan, NULL, "hash", "2.8.0",
+        "Incrementally iterate hash fields and associated values"),
+
+    /* sets */
+    ROW_JOURNAL(JOURNAL_COMMAND, "sadd", -3, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_sadd, NULL, "set", "1.0.0", "Add one or more members to a set"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "srem", -3, CMD_WRITE | CMD_FAST, 1, 1, 1,
+        cmd_srem, NULL, "set", "1.0.0", "Remove one or more members from a set"),
+    ROW("smembers",     2,  CMD_READONLY, 1, 1, 1, cmd_smembers, NULL, "set", "1.0.0",
+        "Get all the members in a set"),
+    ROW("sismember",    3,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_sismember, NULL, "set", "1.0.0",
+        "Determine if a given value is a member of a set"),
+    ROW("smismember",   -3, CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_smismember, NULL, "set", "6.2.0",
+        "Returns the membership associated with the given elements for a set"),
+    ROW("scard",        2,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_scard, NULL, "set", "1.0.0",
+        "Get the number of members in a set"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "spop", -2, CMD_WRITE | CMD_RANDOM | CMD_FAST, 1, 1, 1,
+        cmd_spop, NULL, "set", "1.0.0", "Remove and return one or multiple random members from a set"),
+    ROW("srandmember",  -2, CMD_READONLY | CMD_RANDOM, 1, 1, 1, cmd_srandmember, NULL, "set", "1.0.0",
+        "Get one or multiple random members from a set"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "smove", 4, CMD_WRITE | CMD_FAST, 1, 2, 1,
+        cmd_smove, NULL, "set", "1.0.0", "Move a member from one set to another"),
+    ROW("sinter",       -2, CMD_READONLY, 1, -1, 1, cmd_sinter, NULL, "set", "1.0.0",
+        "Intersect multiple sets"),
+    ROW("sintercard",   -3, CMD_READONLY, 2, -1, 1, cmd_sintercard, NULL, "set", "7.0.0",
+        "Intersect multiple sets and return the cardinality of the result"),
+    ROW("sunion",       -2, CMD_READONLY, 1, -1, 1, cmd_sunion, NULL, "set", "1.0.0",
+        "Add multiple sets"),
+    ROW("sdiff",        -2, CMD_READONLY, 1, -1, 1, cmd_sdiff, NULL, "set", "1.0.0",
+        "Subtract multiple sets"),
+    ROW("sinterstore",  -3, CMD_WRITE | CMD_DENYOOM, 1, -1, 1, cmd_sinterstore, NULL, "set", "1.0.0",
+        "Intersect multiple sets and store the resulting set in a key"),
+    ROW("sunionstore",  -3, CMD_WRITE | CMD_DENYOOM, 1, -1, 1, cmd_sunionstore, NULL, "set", "1.0.0",
+        "Add multiple sets and store the resulting set in a key"),
+    ROW("sdiffstore",   -3, CMD_WRITE | CMD_DENYOOM, 1, -1, 1, cmd_sdiffstore, NULL, "set", "1.0.0",
+        "Subtract multiple sets and store the resulting set in a key"),
+    ROW("sscan",        -3, CMD_READONLY | CMD_RANDOM, 1, 1, 1, cmd_sscan, NULL, "set", "2.8.0",
+        "Incrementally iterate Set elements"),
+
     ROW("del",         -2, CMD_WRITE | CMD_SPLIT, 1, -1, 1, cmd_del, merge_sum_int, "generic", "1.0.0",
         "Delete a key"),
     ROW("unlink",      -2, CMD_WRITE | CMD_FAST | CMD_SPLIT, 1, -1, 1, cmd_unlink, merge_sum_int,
@@ -333,6 +423,8 @@ static struct command table[] = {
         "An internal command for migrating keys in a cluster"),
     ROW("migrate",     -6, CMD_WRITE | CMD_SHARD0 | CMD_HOLD_LATER, 0, 0, 0, cmd_migrate, NULL, "generic", "2.6.0",
         "Atomically transfer a key from a Redis instance to another one."),
+    CONTAINER("object", -2, CMD_CONN, NULL, object_subcommands, "generic", "2.2.3",
+        "A container for object introspection commands"),
     ROW("keys",        2,  CMD_READONLY | CMD_ALL_SHARDS, 0, 0, 0, cmd_keys, merge_concat_arrays,
         "generic", "1.0.0", "Find all keys matching the given pattern"),
     ROW("scan",        -2, CMD_READONLY | CMD_RANDOM | CMD_CURSOR, 0, 0, 0, cmd_scan, NULL,

@@ -23,6 +23,14 @@
  * The expiry field is only there for keys that have (or had) an expiry; adding
  * it to a key without one moves the entry (store_set_expire).
  *
+ * Types: 3 bits of the flags say the value's type. A string's value is the
+ * entry's value bytes; a collection's value bytes are a pointer to its object
+ * (hash.h), allocated through store_alloc so that mem_objects counts it.
+ * Deleting a key (a command, expiry, eviction, FLUSH) frees its object at
+ * once when small; a big one goes on the lazy list and is freed a slice at a
+ * time (lazy_step: on later writes and in store_rehash_step), so no single
+ * call stalls the shard; its memory counts until it is gone.
+ *
  * LRU: a per-store logical clock that ticks once every (1 + count/4096)
  * accesses, so ages are comparable whatever the request rate; eviction
  * samples keys into a pool of the best candidates (largest idle time or
@@ -34,6 +42,8 @@
 #define _GNU_SOURCE
 #endif
 #include "shards/store/store.h"
+#include "shards/store/hash.h"
+#include "shards/store/set.h"
 #include "core/clock.h"
 #include "shards/store/slot.h"
 #include "shards/store/slot_index.h"
@@ -42,6 +52,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,8 +75,8 @@ struct entry {
 
 #define F_LONG         0x01u  /* lengths in long form */
 #define F_EXPF         0x02u  /* expiry field present */
-#define F_TYPE_SHIFT   2      /* 2 bits of value type */
-#define F_TYPE_MASK    0x0cu
+#define F_TYPE_SHIFT   2      /* 3 bits of value type */
+#define F_TYPE_MASK    0x1cu
 #define META_FLAGS     0xffu
 #define LRU_BITS       24
 #define LRU_MASK       ((1u << LRU_BITS) - 1)
@@ -159,6 +170,27 @@ int64_t entry_expire_at(const struct entry *e)
     return at;
 }
 
+void *entry_object(const struct entry *e)
+{
+    if (entry_type(e) == TYPE_STRING)
+        return NULL;
+    void *obj;
+    memcpy(&obj, entry_value((struct entry *)e), sizeof obj);
+    return obj;
+}
+
+const char *value_type_name(enum value_type t)
+{
+    switch (t) {
+    case TYPE_STRING: return "string";
+    case TYPE_LIST:   return "list";
+    case TYPE_SET:    return "set";
+    case TYPE_ZSET:   return "zset";
+    case TYPE_HASH:   return "hash";
+    }
+    return "none";
+}
+
 static inline void entry_store_expire(struct entry *e, int64_t at)
 {
     assert(entry_flags(e) & F_EXPF);
@@ -206,6 +238,10 @@ struct store {
     size_t         rehash_idx; /* next bucket of table[0] to move */
 
     size_t         mem_entries; /* usable size of every entry */
+    size_t         mem_objects; /* usable size of every collection object's allocations */
+
+    struct lazy_object *lazy;  /* collections deleted, being freed in slices */
+    size_t         lazy_len, lazy_cap;
 
     struct entry **vol;        /* entries with an expiry, in no order */
     size_t         vol_len, vol_cap;
@@ -232,6 +268,11 @@ struct store {
     void          *hold_arg;
     struct store_stats stats;
     struct slot_index *slots;  /* cluster mode: the keys by slot (store_index_slots), else NULL */
+};
+
+struct lazy_object {
+    enum value_type type;
+    void           *obj;
 };
 
 static inline bool rehashing(const struct store *s) { return s->table[1] != NULL; }
@@ -339,6 +380,135 @@ static void bury_graveyard(struct store *s)
     }
 }
 
+/* ---- collection objects ---- */
+
+void *store_alloc(struct store *s, size_t n)
+{
+    void *p = mem_alloc(s, n ? n : 1);
+    s->mem_objects += mi_usable_size(p);
+    return p;
+}
+
+#define ZEROED_MMAP_MIN (1u << 20)
+
+void *store_alloc_zeroed(struct store *s, size_t n)
+{
+    if (n < ZEROED_MMAP_MIN) {
+        void *p = mem_calloc(s, n ? n : 1, 1);
+        s->mem_objects += mi_usable_size(p);
+        return p;
+    }
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        abort();
+    s->mem_objects += n;
+    return p;
+}
+
+void store_free_zeroed(struct store *s, void *p, size_t n)
+{
+    if (!p)
+        return;
+    if (n < ZEROED_MMAP_MIN) {
+        store_free(s, p);
+        return;
+    }
+    munmap(p, n);
+    s->mem_objects -= n;
+}
+
+void *store_realloc(struct store *s, void *p, size_t n)
+{
+    size_t was = p ? mi_usable_size(p) : 0;
+    p = mem_realloc(s, p, n ? n : 1);
+    s->mem_objects += mi_usable_size(p) - was;
+    return p;
+}
+
+void store_free(struct store *s, void *p)
+{
+    if (!p)
+        return;
+    s->mem_objects -= mi_usable_size(p);
+    mi_free(p);
+}
+
+/* A collection past this many elements is freed in slices. */
+#define LAZY_FREE_MIN   1024
+/* Allocations freed per slice: on a write, and in idle time. */
+#define LAZY_STEP_WRITE 1024
+#define LAZY_STEP_IDLE  16384
+
+size_t store_object_len(enum value_type t, const void *obj)
+{
+    switch (t) {
+    case TYPE_HASH: return hash_len(obj);
+    case TYPE_SET:  return set_len(obj);
+    default:        return 0;
+    }
+}
+
+/* Free up to *budget allocations of obj; true when it is all gone. */
+static bool object_free_step(struct store *s, enum value_type t, void *obj, size_t *budget)
+{
+    switch (t) {
+    case TYPE_HASH:
+        return hash_free_step(s, obj, budget);
+    case TYPE_SET:
+        return set_free_step(s, obj, budget);
+    default:
+        return true;
+    }
+}
+
+static void object_release(struct store *s, enum value_type t, void *obj, bool may_defer)
+{
+    if (!obj)
+        return;
+    if (may_defer && store_object_len(t, obj) > LAZY_FREE_MIN) {
+        if (s->lazy_len == s->lazy_cap) {
+            s->lazy_cap = s->lazy_cap ? s->lazy_cap * 2 : 8;
+            s->lazy = mem_realloc(s, s->lazy, s->lazy_cap * sizeof *s->lazy);
+        }
+        s->lazy[s->lazy_len++] = (struct lazy_object){ t, obj };
+        return;
+    }
+    size_t all = SIZE_MAX;
+    object_free_step(s, t, obj, &all);
+}
+
+/* Free about budget allocations of the collections waiting on the lazy list. */
+static void lazy_step(struct store *s, size_t budget)
+{
+    while (s->lazy_len > 0 && budget > 0) {
+        struct lazy_object *o = &s->lazy[s->lazy_len - 1];
+        if (!object_free_step(s, o->type, o->obj, &budget))
+            return;
+        s->lazy_len--;
+    }
+    if (s->lazy_len == 0 && s->lazy) {
+        mi_free(s->lazy);
+        s->lazy = NULL;
+        s->lazy_cap = 0;
+    }
+}
+
+size_t store_lazy_pending(const struct store *s) { return s->lazy_len; }
+
+bool store_lazy_free_step(struct store *s)
+{
+    if (s->lazy_len)
+        lazy_step(s, LAZY_STEP_IDLE);
+    return s->lazy_len > 0;
+}
+
+/* e's value goes away (the key is deleted or gets a new value). */
+static inline void entry_release_value(struct store *s, struct entry *e)
+{
+    if (entry_type(e) != TYPE_STRING)
+        object_release(s, entry_type(e), entry_object(e), true);
+}
+
 static inline void lru_touch(struct store *s, struct entry *e)
 {
     if (++s->lru_ops > (store_count_(s) >> LRU_TICK_SHIFT)) {
@@ -356,7 +526,10 @@ static inline void journal(struct store *s, enum journal_op op, const struct ent
     struct journal_record rec = { .op = op };
     if (e) {
         rec.key = (struct slice){ entry_key(e), entry_key_len(e) };
-        if (with_value)
+        rec.type = entry_type(e);
+        if (with_value && rec.type != TYPE_STRING)
+            rec.object = entry_object(e);
+        else if (with_value)
             rec.value = (struct slice){ entry_value((struct entry *)e), entry_value_len(e) };
     }
     rec.expire_at_ms = at;
@@ -582,6 +755,7 @@ static void remove_entry(struct store *s, struct entry *e, uint64_t h, bool by_s
         slot_index_remove(s->slots, key_slot(entry_key(e), entry_key_len(e)), h);
     if (entry_volatile(e))
         vol_remove(s, e);
+    entry_release_value(s, e);
     entry_free(s, e);
     maybe_shrink(s);
     check_invariants(s);
@@ -620,13 +794,17 @@ struct store *store_create(void *heap, journal_hook *hook, void *hook_arg)
     return s;
 }
 
-static void free_all_entries(struct store *s)
+/* lazy: big collections go on the lazy list (FLUSH) rather than being
+ * freed at once (destroy). */
+static void free_all_entries(struct store *s, bool lazy)
 {
     for (int t = 0; t < 2; t++) {
         for (size_t b = 0; b < s->size[t]; b++) {
             struct entry *e = s->table[t][b];
             while (e) {
                 struct entry *next = entry_next(e);
+                if (entry_type(e) != TYPE_STRING)
+                    object_release(s, entry_type(e), entry_object(e), lazy);
                 entry_free(s, e);
                 e = next;
             }
@@ -651,7 +829,8 @@ void store_destroy(struct store *s)
     if (!s)
         return;
     bury_graveyard(s);
-    free_all_entries(s);
+    free_all_entries(s, false);
+    lazy_step(s, SIZE_MAX);
     slot_index_destroy(s->slots);
     mi_free(s);
 }
@@ -757,7 +936,13 @@ struct entry *store_set(struct store *s, struct slice key, const void *val,
     unsigned flags = (needs_long(key.len, vlen) ? F_LONG : 0) | (expire_at_ms ? F_EXPF : 0);
     struct entry *e;
 
+    if (s->lazy_len)
+        lazy_step(s, LAZY_STEP_WRITE);
     if (old) {
+        if (entry_type(old) != TYPE_STRING) { /* SET over a collection */
+            entry_release_value(s, old);
+            old->meta &= ~F_TYPE_MASK;
+        }
         /* Reuse the allocation when the new layout fits without wasting
          * more than half of it; keep an existing expiry field. */
         unsigned keep = flags | (entry_flags(old) & F_EXPF);
@@ -849,6 +1034,59 @@ void store_changed(struct store *s, struct entry *e)
     journal(s, JOURNAL_SET, e, true, entry_expire_at(e));
 }
 
+struct entry *store_set_object(struct store *s, struct slice key, enum value_type t, void *obj,
+                               int64_t expire_at_ms)
+{
+    assert(t != TYPE_STRING && obj);
+    struct entry *e = store_set(s, key, NULL, sizeof obj, expire_at_ms);
+    e->meta = (e->meta & ~F_TYPE_MASK) | ((unsigned)t << F_TYPE_SHIFT);
+    memcpy(entry_value(e), &obj, sizeof obj);
+    journal(s, JOURNAL_SET, e, true, expire_at_ms);
+    return e;
+}
+
+void store_object_changed(struct store *s, struct entry *e, void *obj)
+{
+    assert(entry_type(e) != TYPE_STRING && obj);
+    memcpy(entry_value(e), &obj, sizeof obj);
+    journal(s, JOURNAL_SET, e, true, entry_expire_at(e));
+}
+
+void *store_take_object(struct store *s, struct entry *e)
+{
+    (void)s;
+    void *obj = entry_object(e), *none = NULL;
+    if (obj)
+        memcpy(entry_value(e), &none, sizeof none);
+    return obj;
+}
+
+void store_object_encode(enum value_type t, const void *obj, struct buf *out)
+{
+    switch (t) {
+    case TYPE_HASH:
+        hash_encode(obj, out);
+        break;
+    case TYPE_SET:
+        set_encode(obj, out);
+        break;
+    default:
+        abort();
+    }
+}
+
+void *store_object_decode(struct store *s, enum value_type t, const char *p, size_t n)
+{
+    switch (t) {
+    case TYPE_HASH:
+        return hash_decode(s, p, n);
+    case TYPE_SET:
+        return set_decode(s, p, n);
+    default:
+        return NULL;
+    }
+}
+
 bool store_delete(struct store *s, struct slice key)
 {
     bury_graveyard(s);
@@ -858,6 +1096,8 @@ bool store_delete(struct store *s, struct slice key)
     if (!e)
         return false;
     bool was_expired = expired(e, s->last_now_ms);
+    if (s->lazy_len)
+        lazy_step(s, LAZY_STEP_WRITE);
     remove_entry(s, e, h, false);
     if (was_expired)
         s->stats.expired_keys++;
@@ -906,7 +1146,7 @@ bool store_set_expire(struct store *s, struct entry *e, int64_t at_ms, int64_t n
 void store_flush(struct store *s)
 {
     bury_graveyard(s);
-    free_all_entries(s);
+    free_all_entries(s, true);
     journal(s, JOURNAL_FLUSH, NULL, false, 0);
 }
 
@@ -998,7 +1238,7 @@ size_t store_entry_memory(const struct entry *e)
 
 size_t store_used_memory(const struct store *s)
 {
-    size_t m = s->mem_entries;
+    size_t m = s->mem_entries + s->mem_objects;
     if (s->table[0])
         m += mi_usable_size(s->table[0]);
     if (s->table[1])
@@ -1225,6 +1465,15 @@ bool store_make_room(struct store *s, size_t limit, enum evict_policy policy, in
     }
     while (store_used_memory(s) > limit) {
         struct entry *victim = NULL;
+        if (s->lazy_len) {
+            /* a collection evicted or deleted is still being freed: free a
+             * big slice of it rather than evict more keys; if that is not
+             * enough yet, the rest of it comes back on the next calls */
+            lazy_step(s, LAZY_STEP_IDLE * 4);
+            if (s->lazy_len)
+                return true;
+            continue;
+        }
         uint64_t h = 0;
         switch (policy) {
         case EVICT_NOEVICTION:
@@ -1325,6 +1574,8 @@ size_t store_expire_cycle(struct store *s, int64_t now_ms, int64_t budget_us)
 void store_rehash_step(struct store *s)
 {
     bury_graveyard(s);
+    if (s->lazy_len)
+        lazy_step(s, LAZY_STEP_IDLE);
     if (rehashing(s))
         rehash_buckets(s, 128);
     else

@@ -23,7 +23,13 @@
 #include <stdint.h>
 #include "core/buf.h"
 
-enum value_type { TYPE_STRING = 0 };
+/* A key's type, as Redis names them (value_type_name). A string's value is
+ * the entry's bytes; a collection's is an object of its own (hash.h for
+ * TYPE_HASH) that the entry points to and the store frees with the key. */
+enum value_type { TYPE_STRING = 0, TYPE_LIST = 1, TYPE_SET = 2, TYPE_ZSET = 3, TYPE_HASH = 4 };
+
+/* "string", "list", "set", "zset", "hash". */
+const char *value_type_name(enum value_type t);
 
 /* One key and its value in a single allocation. Layout is private to
  * store.c; use the accessors. */
@@ -35,6 +41,8 @@ char       *entry_value(struct entry *e);           /* writable in place; call s
 size_t      entry_value_len(const struct entry *e);
 enum value_type entry_type(const struct entry *e);
 int64_t     entry_expire_at(const struct entry *e); /* unix ms, 0 = no expiry */
+/* A collection's value object (type not TYPE_STRING), or NULL. */
+void       *entry_object(const struct entry *e);
 
 enum journal_op {
     JOURNAL_SET,     /* key now holds value, expiring at expire_at_ms (0 = never) */
@@ -47,7 +55,10 @@ enum journal_op {
 struct journal_record {
     enum journal_op op;
     struct slice    key;          /* not for JOURNAL_FLUSH */
-    struct slice    value;        /* JOURNAL_SET only */
+    struct slice    value;        /* JOURNAL_SET of a string only */
+    enum value_type type;         /* JOURNAL_SET: the value's type */
+    const void     *object;       /* JOURNAL_SET of a collection: its object (the
+                                     whole value, to be written out in full) */
     int64_t         expire_at_ms; /* JOURNAL_SET (0 = none) and JOURNAL_EXPIRE */
     bool            by_store;     /* JOURNAL_DEL the store decided on its own (the key's
                                      time passed, eviction), not the command running */
@@ -129,7 +140,9 @@ struct entry *store_set(struct store *s, struct slice key, const void *val,
 struct entry *store_resize(struct store *s, struct entry *e, size_t vlen);
 
 /* The caller changed e's value in place: journal it (a SET of the whole new
- * value with its expiry) and update the memory count. */
+ * value with its expiry) and update the memory count. For a collection, the
+ * record carries the object (a row journaled as itself, the usual case for
+ * collection commands, holds it back and ships the command instead). */
 void store_changed(struct store *s, struct entry *e);
 
 /* How long since e was last used, in ticks of the store's LRU clock (which
@@ -137,6 +150,42 @@ void store_changed(struct store *s, struct entry *e);
 uint32_t store_entry_lru_age(const struct store *s, const struct entry *e);
 /* The tick of the store's LRU clock e was last used at. */
 uint32_t store_entry_lru(const struct entry *e);
+/* ---- collections ----
+ * Create or replace key with a collection of type t whose object is obj
+ * (allocated from this store: store_alloc), expiring at expire_at_ms (0 =
+ * never); the store owns obj from now on. Journals a SET carrying the
+ * object. */
+struct entry *store_set_object(struct store *s, struct slice key, enum value_type t, void *obj,
+                               int64_t expire_at_ms);
+/* The caller changed e's collection, which may have moved to obj (a
+ * compact encoding is reallocated as it grows): e holds obj from now on;
+ * journaled as store_changed. */
+void store_object_changed(struct store *s, struct entry *e, void *obj);
+/* Take e's object away from it (RENAME moves it to another key): e keeps
+ * no value, and must be deleted by the caller before the next lookup. */
+void *store_take_object(struct store *s, struct entry *e);
+
+/* Elements of a collection object (fields of a hash, members of a set). */
+size_t store_object_len(enum value_type t, const void *obj);
+
+/* The allocator of collection objects: counted in store_used_memory. */
+void *store_alloc(struct store *s, size_t n);
+/* n zeroed bytes for a big array (a collection's bucket array): past a
+ * megabyte straight from the kernel, whose pages cost nothing until touched,
+ * where an allocator's calloc would zero them all at once (tens of ms for
+ * a few tens of MB, in the one command that makes the table grow). Free
+ * with store_free_zeroed and the same n. */
+void *store_alloc_zeroed(struct store *s, size_t n);
+void  store_free_zeroed(struct store *s, void *p, size_t n);
+void *store_realloc(struct store *s, void *p, size_t n);
+void  store_free(struct store *s, void *p);
+
+/* A flat copy of a collection object for moving it to another store of this
+ * process (cross-shard commands): its type's encoding (hash_encode). */
+void store_object_encode(enum value_type t, const void *obj, struct buf *out);
+/* Build an object of type t from store_value_encode's bytes, allocated in s,
+ * or NULL if they are not such a form. */
+void *store_object_decode(struct store *s, enum value_type t, const char *p, size_t n);
 
 /* Remove key; returns true if it existed (journals a DEL then). A key whose
  * expiry has passed (by the latest now_ms the store was given) is removed
@@ -215,8 +264,17 @@ void store_set_passive(struct store *s, bool passive);
 typedef bool store_hold_fn(void *arg, int64_t now_ms);
 void store_set_hold(struct store *s, store_hold_fn *held, void *arg);
 
-/* Do a small step of any incremental rehash in progress (called from the
- * shard's idle time so growth finishes even without traffic). */
+/* Do a small step of any incremental rehash in progress, and of the freeing
+ * of big collections deleted (called from the shard's idle time so both
+ * finish even without traffic). */
 void store_rehash_step(struct store *s);
+
+/* Collections deleted and not yet entirely freed (their memory still
+ * counts until they are). */
+size_t store_lazy_pending(const struct store *s);
+/* Free one slice (a few thousand allocations) of those collections; true if
+ * some are still left. The shard calls it every loop turn while it answers
+ * true, so a big collection is gone within a few ms of turns. */
+bool store_lazy_free_step(struct store *s);
 
 #endif
