@@ -374,7 +374,7 @@ static void test_redis_directives_accepted(void **state)
     assert_string_equal(names, "rename-command, appendfsync, replica-serve-stale-data, "
                                "notify-keyspace-events");
     /* cut short, still terminated */
-    assert_int_equal(config_ignored_names(&c, names, 10), 5);
+    assert_int_equal(config_ignored_names(&c, names, 10), 4);
     assert_int_equal(strlen(names), 9);
 
     /* CONFIG SET takes them too, and every policy name Redis 7 has */
