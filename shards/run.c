@@ -123,7 +123,12 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
                                          ? sh->node->journal : NULL;
     if (journal)
         journal->command_begin(sh, cmd, &ctx);
-    bool no_touch = client ? client->no_touch : msg && msg->no_touch;
+    /* NO-TOUCH and TRACKING: rare, one test for both on the usual path */
+    bool no_touch = false, tracking = false;
+    if (client ? (client->no_touch | client->tracking) : msg && (msg->no_touch | msg->tracking)) {
+        no_touch = client ? client->no_touch : msg->no_touch;
+        tracking = client ? client->tracking : msg->tracking;
+    }
     if (no_touch)
         store_set_no_touch(store, true);
     cmd->fn(&ctx);
@@ -131,7 +136,7 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
         store_set_no_touch(store, false);
     if (journal)
         journal->command_end(sh, cmd, argc, argv);
-    if ((cmd->flags & CMD_READONLY) && store == sh->store && (client ? client->tracking : msg && msg->tracking))
+    if (tracking && (cmd->flags & CMD_READONLY) && store == sh->store)
         tracking_read(sh, cmd, argc, argv, caller_id, msg ? msg->home : sh->id);
     /* one clock read per command: it ends this one and starts the next */
     uint64_t t1 = clock_mono_ns();

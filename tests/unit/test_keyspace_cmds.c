@@ -495,6 +495,19 @@ static void test_table_lookup(void **state)
     assert_null(command_lookup(SLICE_LIT("nosuchcommand")));
     assert_null(command_lookup(SLICE_LIT("ge")));
     assert_null(command_lookup((struct slice){ "", 0 }));
+    /* names are folded 8 bytes at a time: only A..Z fold, nothing is read
+     * past the slice, and every length up to 32 works */
+    assert_null(command_lookup(SLICE_LIT("eval\x7fro")));       /* '_' | 0x20 */
+    assert_null(command_lookup(SLICE_LIT("eval\x7fRO")));
+    assert_non_null(command_lookup(SLICE_LIT("EVAL_RO")));
+    assert_null(command_lookup(SLICE_LIT("restore\rasking")));  /* '-' & ~0x20 */
+    assert_non_null(command_lookup(SLICE_LIT("RESTORE-ASKING")));
+    assert_null(command_lookup(SLICE_LIT("\xc7\xc5\xd4")));       /* "GET" with the high bit */
+    assert_null(command_lookup(SLICE_LIT("g\x05t")));            /* 'e' ^ 0x60 */
+    assert_null(command_lookup(SLICE_LIT("[et")));                /* 'Z' + 1 */
+    assert_ptr_equal(command_lookup((struct slice){ "getrange", 3 }), command_lookup(SLICE_LIT("get")));
+    assert_null(command_lookup(SLICE_LIT("zremrangebyscorezremrangebyscore")));   /* 32 bytes */
+    assert_null(command_lookup(SLICE_LIT("zremrangebyscorezremrangebyscorex")));  /* 33 */
 
     size_t n;
     const struct command *t = command_table(&n);
