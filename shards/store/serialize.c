@@ -452,6 +452,87 @@ static bool walk_listpack(struct slice blob, uint64_t *count, struct made *m, el
     return true;
 }
 
+/* A ziplist (Redis 6 and older: RDB_TYPE_HASH_ZIPLIST): u32 total bytes,
+ * u32 offset of the last entry (not needed going forward), u16 count
+ * (65535: unknown), the entries, then 0xff. An entry is the previous
+ * entry's length (1 byte, or 0xfe and 4 bytes), its encoding (a string
+ * with a 6-bit, 14-bit big-endian or 32-bit big-endian length; an integer
+ * of 8, 16, 24, 32 or 64 bits little-endian; or 0..12 in the byte
+ * itself), then its data. */
+static bool walk_ziplist(struct slice blob, uint64_t *count, struct made *m, element_fn *fn, void *arg)
+{
+    const unsigned char *p = (const unsigned char *)blob.ptr, *end = p + blob.len;
+    if (blob.len < 11 || (uint64_t)get_le(p, 4) != blob.len || end[-1] != 0xff)
+        return false;
+    uint64_t said = (uint64_t)get_le(p + 8, 2) & 0xffff, n = 0;
+    p += 10;
+    end--;
+    while (p < end) {
+        size_t prev = p[0] == 0xfe ? 5 : 1;
+        if ((size_t)(end - p) < prev + 1)
+            return false;
+        p += prev;
+        size_t left = (size_t)(end - p), hdr = 1, w = 0;
+        uint64_t slen = 0;
+        bool is_int = true;
+        int64_t v = 0;
+        unsigned char c = p[0];
+        switch (c >> 6) {
+        case 0:
+            is_int = false;
+            slen = c & 0x3f;
+            break;
+        case 1:
+            is_int = false;
+            hdr = 2;
+            if (left < hdr)
+                return false;
+            slen = ((uint64_t)(c & 0x3f) << 8) | p[1];
+            break;
+        case 2:
+            is_int = false;
+            hdr = 5;
+            if (c != 0x80 || left < hdr)
+                return false;
+            slen = (uint64_t)p[1] << 24 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 8 | p[4];
+            break;
+        default:
+            if (c == 0xc0)
+                w = 2;
+            else if (c == 0xd0)
+                w = 4;
+            else if (c == 0xe0)
+                w = 8;
+            else if (c == 0xf0)
+                w = 3;
+            else if (c == 0xfe)
+                w = 1;
+            else if (c >= 0xf1 && c <= 0xfd)
+                v = (c & 0x0f) - 1;
+            else
+                return false;
+            hdr = 1 + w;
+            if (left < hdr)
+                return false;
+            if (w)
+                v = get_le(p + 1, (int)w);
+            break;
+        }
+        if (slen > left - hdr)
+            return false;
+        struct slice e = is_int ? int_text(m->text[n & 1], v)
+                                : (struct slice){ (const char *)p + hdr, (size_t)slen };
+        if (fn && !fn(arg, e))
+            return false;
+        p += hdr + slen;
+        n++;
+    }
+    if (n == 0 || (said != 65535 && said != n))
+        return false;
+    *count = n;
+    return true;
+}
+
 /* Every element of v's body in order (a hash's field then its value);
  * false if the body is not what its type says or fn refused one. On
  * success v->count holds the elements (a hash: its fields). */
@@ -479,6 +560,10 @@ static bool walk_elements(struct decoded_value *v, element_fn *fn, void *arg)
         ok = walk_listpack(v->body, &n, &m, fn, arg) && n % 2 == 0;
         n /= 2;
         break;
+    case RDB_TYPE_HASH_ZIPLIST:
+        ok = walk_ziplist(v->body, &n, &m, fn, arg) && n % 2 == 0;
+        n /= 2;
+        break;
     }
     buf_free(&m.bytes[0]);
     buf_free(&m.bytes[1]);
@@ -491,7 +576,8 @@ static bool walk_elements(struct decoded_value *v, element_fn *fn, void *arg)
 static bool get_collection(struct reader *r, unsigned t, struct decoded_value *v)
 {
     v->rdb_type = (uint8_t)t;
-    v->type = t == RDB_TYPE_HASH || t == RDB_TYPE_HASH_LISTPACK ? TYPE_HASH : TYPE_SET;
+    v->type = t == RDB_TYPE_HASH || t == RDB_TYPE_HASH_LISTPACK || t == RDB_TYPE_HASH_ZIPLIST ? TYPE_HASH
+                                                                                            : TYPE_SET;
     if (t == RDB_TYPE_SET || t == RDB_TYPE_HASH) {
         uint64_t n;
         if (!get_plain_len(r, &n))
@@ -532,6 +618,7 @@ bool serialize_decode(const char *p, size_t n, struct decoded_value *v)
     case RDB_TYPE_SET_INTSET:
     case RDB_TYPE_SET_LISTPACK:
     case RDB_TYPE_HASH_LISTPACK:
+    case RDB_TYPE_HASH_ZIPLIST:
         ok = get_collection(&r, t[0], v);
         break;
     case RDB_TYPE_LIST_QUICKLIST_2: /* lists: decode here when the store has them */

@@ -29,9 +29,10 @@
  * value as RDB strings), a set as RDB_TYPE_SET (a count, then members),
  * whatever our encoding: the plain forms every Redis reads, converting
  * them by its own thresholds. Read are those and the compact forms Redis
- * writes: RDB_TYPE_HASH_LISTPACK, RDB_TYPE_SET_INTSET and (7.2)
- * RDB_TYPE_SET_LISTPACK, a blob (an RDB string, maybe LZF) in Redis's
- * listpack or intset layout. A decoded collection is built into our own
+ * writes: RDB_TYPE_HASH_LISTPACK, RDB_TYPE_SET_INTSET, (7.2)
+ * RDB_TYPE_SET_LISTPACK and (6 and older) RDB_TYPE_HASH_ZIPLIST, a blob
+ * (an RDB string, maybe LZF) in Redis's listpack, intset or ziplist
+ * layout. A decoded collection is built into our own
  * encoding by the thresholds HSET and SADD use (hash-max-listpack-*,
  * set-max-*). An empty collection, or an element twice, is bad data (as
  * Redis has it).
@@ -68,6 +69,7 @@ enum rdb_type {
     RDB_TYPE_HASH             = 4,
     RDB_TYPE_ZSET_2           = 5,  /* not decoded yet */
     RDB_TYPE_SET_INTSET       = 11,
+    RDB_TYPE_HASH_ZIPLIST     = 13, /* Redis 6 and older (RDB 9) */
     RDB_TYPE_HASH_LISTPACK    = 16,
     RDB_TYPE_ZSET_LISTPACK    = 17, /* not decoded yet */
     RDB_TYPE_LIST_QUICKLIST_2 = 18, /* not decoded yet */

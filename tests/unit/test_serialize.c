@@ -511,6 +511,88 @@ static void test_collections_refused(void **state)
     assert_false(restores("\x11\x0c\x0c\x00\x00\x00\x02\x00\x81\x61\x02\x01\x01\xff", 14)); /* zset listpack */
 }
 
+/* A Redis 6 hash (RDB_TYPE_HASH_ZIPLIST), written here by hand from the
+ * ziplist layout: every integer encoding and a 14-bit string length. */
+static void test_hash_ziplist(void **state)
+{
+    (void)state;
+    static const unsigned char entries[] = {
+        0x00, 0x01, 'a',  0x03, 0xf2,                                     /* "a" 1 (immediate) */
+        0x02, 0x01, 'n',  0x03, 0xfe, 0xfb,                               /* "n" -5 (int8) */
+        0x03, 0x03, 'b',  'i',  'g',                                      /* "big" */
+        0x05, 0xe0, 0x00, 0xf2, 0x05, 0x2a, 0x01, 0x00, 0x00, 0x00,       /* 5000000000 (int64) */
+        0x0a, 0x01, 's',  0x03, 0xc0, 0x2c, 0x01,                         /* "s" 300 (int16) */
+        0x04, 0x01, 't',  0x03, 0xf0, 0xa0, 0x86, 0x01,                   /* "t" 100000 (int24) */
+        0x05, 0x01, 'u',  0x03, 0xd0, 0x00, 0xe1, 0xf5, 0x05,             /* "u" 100000000 (int32) */
+        0x06, 0x01, 'w',  0x03, 0x40, 0x46,                               /* "w" then 70 x 'q' */
+    };
+    unsigned char obj[200];
+    size_t n = 0;
+    obj[n++] = RDB_TYPE_HASH_ZIPLIST;
+    size_t zl_len = 10 + sizeof entries + 70 + 1;
+    obj[n++] = (unsigned char)(0x40 | (zl_len >> 8)); /* the blob's RDB length, 14 bits */
+    obj[n++] = (unsigned char)zl_len;
+    size_t zl = n;
+    uint32_t tail = (uint32_t)(10 + sizeof entries - 3);
+    obj[n++] = (unsigned char)zl_len;
+    obj[n++] = 0;
+    obj[n++] = 0;
+    obj[n++] = 0;
+    memcpy(obj + n, &tail, 4); /* little-endian hosts only, as the rest of the tests */
+    n += 4;
+    obj[n++] = 14;
+    obj[n++] = 0;
+    memcpy(obj + n, entries, sizeof entries);
+    n += sizeof entries;
+    memset(obj + n, 'q', 70);
+    n += 70;
+    obj[n++] = 0xff;
+    assert_int_equal(n - zl, zl_len);
+
+    unsigned char p[256];
+    size_t len = forge(p, obj, n, 9);
+    struct decoded_value v;
+    assert_true(serialize_decode((const char *)p, len, &v));
+    assert_int_equal(v.type, TYPE_HASH);
+    struct store *s = new_store();
+    assert_true(decoded_value_store(s, SL("k"), &v, 0));
+    const struct hash *h = entry_object(store_peek(s, SL("k"), NOW));
+    assert_int_equal(hash_len(h), 7);
+    static const char *want[] = { "a", "1", "n", "-5", "big", "5000000000", "s", "300", "t", "100000",
+                                  "u", "100000000" };
+    for (size_t i = 0; i < 12; i += 2) {
+        struct slice got;
+        assert_true(hash_get(h, (struct slice){ want[i], strlen(want[i]) }, &got));
+        assert_int_equal(got.len, strlen(want[i + 1]));
+        assert_memory_equal(got.ptr, want[i + 1], got.len);
+    }
+    struct slice w;
+    assert_true(hash_get(h, SL("w"), &w));
+    assert_int_equal(w.len, 70);
+    assert_false(hash_is_listpack(h)); /* a value past 64 bytes */
+    store_destroy(s);
+
+    /* damaged: count, total, a cut string, a bad encoding, odd */
+    assert_true(restores(obj, n));
+    obj[zl + 8] = 13;
+    assert_false(restores(obj, n));
+    obj[zl + 8] = 0xff; /* unknown: counted */
+    obj[zl + 9] = 0xff;
+    assert_true(restores(obj, n));
+    obj[zl]++;
+    assert_false(restores(obj, n));
+    obj[zl]--;
+    obj[zl + 10 + sizeof entries - 1] = 0x47; /* 71 bytes: runs into the end */
+    assert_false(restores(obj, n));
+    obj[zl + 10 + sizeof entries - 1] = 0x46;
+    obj[zl + 10 + 4] = 0xc1; /* no such encoding */
+    assert_false(restores(obj, n));
+    obj[zl + 10 + 4] = 0xf2;
+    assert_true(restores(obj, n));
+    assert_false(restores("\x0d\x0d\x0d\x00\x00\x00\x0a\x00\x00\x00\x01\x00\x00\xf2\xff", 15));      /* odd */
+    assert_true(restores("\x0d\x0f\x0f\x00\x00\x00\x0a\x00\x00\x00\x02\x00\x00\xf2\x02\xf3\xff", 17)); /* 1 -> 2 */
+}
+
 static void test_lzf(void **state)
 {
     (void)state;
@@ -539,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_set_round_trip),
         cmocka_unit_test(test_redis_collections_decode),
         cmocka_unit_test(test_collections_refused),
+        cmocka_unit_test(test_hash_ziplist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
