@@ -8,7 +8,11 @@
  * payload's version and checksum, then its object (-ERR Bad data format
  * for anything we cannot decode, a type we do not have included). A bad
  * payload changes nothing: the value is decoded aside before the key is
- * touched.
+ * touched. A hash or a set is built aside too (in the shard's store, not
+ * under any key yet), in the encoding HSET/SADD would give it under this
+ * node's hash-max-listpack-* / set-max-* config; an element given twice
+ * refuses the payload. DUMP of a type that has no serialization yet
+ * answers an error, never a broken payload.
  *
  * Replication: the row journals RESTORE by its effects: the store's SET of
  * the value with the absolute expiry (a TTL relative to this node's clock
@@ -132,8 +136,8 @@ void cmd_restore(struct exec_ctx *ctx)
     }
     struct decoded_value v;
     struct serialize_limits lim = limits_of(ctx);
-    /* a collection is built (aside) before anything else is decided, so
-     * its last check (an element twice) answers as Redis's load does */
+    /* a collection is built (aside) before anything else is decided: a
+     * payload is refused for an element twice whatever its TTL */
     if (!serialize_decode(payload.ptr, payload.len, &v) || !decoded_value_build(ctx->store, &v, &lim)) {
         reply_error(ctx->reply, ERR_BAD_FORMAT);
         return;
