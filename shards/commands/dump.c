@@ -8,7 +8,11 @@
  * payload's version and checksum, then its object (-ERR Bad data format
  * for anything we cannot decode, a type we do not have included). A bad
  * payload changes nothing: the value is decoded aside before the key is
- * touched.
+ * touched. A hash or a set is built aside too (in the shard's store, not
+ * under any key yet), in the encoding HSET/SADD would give it under this
+ * node's hash-max-listpack-* / set-max-* config; an element given twice
+ * refuses the payload. DUMP of a type that has no serialization yet
+ * answers an error, never a broken payload.
  *
  * Replication: the row journals RESTORE by its effects: the store's SET of
  * the value with the absolute expiry (a TTL relative to this node's clock
@@ -23,15 +27,36 @@
 #include <string.h>
 
 #include "shards/commands/commands.h"
+#include "shards/node.h"
+#include "shards/shard.h"
 #include "shards/store/serialize.h"
 #include "shards/store/store.h"
 #include "core/buf.h"
+#include "core/config.h"
 #include "core/numbers.h"
 #include "core/reply.h"
 
 #define ERR_BUSYKEY     "BUSYKEY Target key name already exists."
 #define ERR_BAD_PAYLOAD "ERR DUMP payload version or checksum are wrong"
 #define ERR_BAD_FORMAT  "ERR Bad data format"
+
+/* The thresholds a restored collection is encoded by: HSET's and SADD's. */
+static struct serialize_limits limits_of(const struct exec_ctx *ctx)
+{
+    struct serialize_limits l = { hash_default_limits, set_default_limits };
+    if (!ctx->shard || !ctx->shard->node)
+        return l;
+    const struct config *c = &ctx->shard->node->config;
+    long long v[5] = { config_load(c, hash_max_listpack_entries), config_load(c, hash_max_listpack_value),
+                       config_load(c, set_max_intset_entries), config_load(c, set_max_listpack_entries),
+                       config_load(c, set_max_listpack_value) };
+    for (int i = 0; i < 5; i++)
+        if (v[i] < 0)
+            v[i] = 0;
+    l.hash = (struct hash_limits){ (size_t)v[0], (size_t)v[1] };
+    l.set = (struct set_limits){ (size_t)v[2], (size_t)v[3], (size_t)v[4] };
+    return l;
+}
 
 /* DUMP key: the payload, or nil for a missing key. */
 void cmd_dump(struct exec_ctx *ctx)
@@ -43,8 +68,10 @@ void cmd_dump(struct exec_ctx *ctx)
     }
     struct buf payload;
     buf_init(&payload);
-    serialize_dump(e, &payload);
-    reply_bulk(ctx->reply, payload.data, payload.len);
+    if (serialize_dump(e, &payload))
+        reply_bulk(ctx->reply, payload.data, payload.len);
+    else /* a type without its serialization yet (serialize.h) */
+        reply_error(ctx->reply, "ERR DUMP of this type is not supported");
     buf_free(&payload);
 }
 
@@ -108,7 +135,10 @@ void cmd_restore(struct exec_ctx *ctx)
         return;
     }
     struct decoded_value v;
-    if (!serialize_decode(payload.ptr, payload.len, &v)) {
+    struct serialize_limits lim = limits_of(ctx);
+    /* a collection is built (aside) before anything else is decided: a
+     * payload is refused for an element twice whatever its TTL */
+    if (!serialize_decode(payload.ptr, payload.len, &v) || !decoded_value_build(ctx->store, &v, &lim)) {
         reply_error(ctx->reply, ERR_BAD_FORMAT);
         return;
     }

@@ -25,11 +25,23 @@
  * requires at most), and read every version up to 12 (Redis 7.4, 8.x),
  * since the encoding of what we decode did not change in them.
  *
- * Types: a type byte we cannot decode (the collections, until the store
- * has them; modules; streams) is refused whole, as Redis refuses a payload
- * it cannot load ("Bad data format"). A new value type adds its case to
- * serialize_object and serialize_decode, and its member to struct
- * decoded_value.
+ * Collections: a hash is written as RDB_TYPE_HASH (a count, then field and
+ * value as RDB strings), a set as RDB_TYPE_SET (a count, then members),
+ * whatever our encoding: the plain forms every Redis reads, converting
+ * them by its own thresholds. Read are those and the compact forms Redis
+ * writes: RDB_TYPE_HASH_LISTPACK, RDB_TYPE_SET_INTSET, (7.2)
+ * RDB_TYPE_SET_LISTPACK and (6 and older) RDB_TYPE_HASH_ZIPLIST, a blob
+ * (an RDB string, maybe LZF) in Redis's listpack, intset or ziplist
+ * layout. A decoded collection is built into our own
+ * encoding by the thresholds HSET and SADD use (hash-max-listpack-*,
+ * set-max-*). An empty collection, or an element twice, is bad data (as
+ * Redis has it).
+ *
+ * Types: a type byte we cannot decode (lists and sorted sets, until the
+ * store has them; modules; streams) is refused whole, as Redis refuses a
+ * payload it cannot load ("Bad data format"). A new value type adds its
+ * case to serialize_object, serialize_decode (the cases are there, named)
+ * and decoded_value_build.
  *
  * Nothing in a payload is trusted: every length is checked against the
  * bytes there are, and a value is built aside and only then stored, so a
@@ -41,6 +53,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/buf.h"
+#include "shards/store/hash.h"
+#include "shards/store/set.h"
 #include "shards/store/store.h"
 
 #define SERIALIZE_RDB_VERSION     10 /* written */
@@ -50,14 +64,25 @@
 /* RDB type bytes (Redis's rdb.h). Only those a value of the store can be
  * are written; only those listed here as decoded are read. */
 enum rdb_type {
-    RDB_TYPE_STRING = 0,
+    RDB_TYPE_STRING           = 0,
+    RDB_TYPE_SET              = 2,
+    RDB_TYPE_HASH             = 4,
+    RDB_TYPE_ZSET_2           = 5,  /* not decoded yet */
+    RDB_TYPE_SET_INTSET       = 11,
+    RDB_TYPE_HASH_ZIPLIST     = 13, /* Redis 6 and older (RDB 9) */
+    RDB_TYPE_HASH_LISTPACK    = 16,
+    RDB_TYPE_ZSET_LISTPACK    = 17, /* not decoded yet */
+    RDB_TYPE_LIST_QUICKLIST_2 = 18, /* not decoded yet */
+    RDB_TYPE_SET_LISTPACK     = 20,
 };
 
-/* Append e's object (type byte and body), without the footer. */
-void serialize_object(const struct entry *e, struct buf *out);
+/* Append e's object (type byte and body), without the footer. false (and
+ * nothing appended) for a type that has no serialization yet. */
+bool serialize_object(const struct entry *e, struct buf *out);
 
-/* Append e's whole DUMP payload: object, version, crc. */
-void serialize_dump(const struct entry *e, struct buf *out);
+/* Append e's whole DUMP payload: object, version, crc. false (nothing
+ * appended) as serialize_object. */
+bool serialize_dump(const struct entry *e, struct buf *out);
 
 /* Does the payload end in a version we read and the right checksum? (Redis
  * answers "DUMP payload version or checksum are wrong" when not.) */
@@ -68,11 +93,24 @@ bool serialize_payload_valid(const char *p, size_t n);
 bool serialize_payload_version_ok(const char *p, size_t n);
 
 /* A value decoded from a payload, held aside until it is stored. A plain
- * string is not copied: it points into the payload, which must outlive it. */
+ * string is not copied: it points into the payload, which must outlive it.
+ * A collection is checked whole by serialize_decode and built (in a store,
+ * still aside) by decoded_value_build. */
 struct decoded_value {
     enum value_type type;
-    struct slice    string; /* TYPE_STRING: the string (in the payload or in own) */
-    struct buf      own;    /* bytes the decoder had to make (an integer's text, LZF) */
+    struct slice    string;   /* TYPE_STRING: the string (in the payload or in own) */
+    struct buf      own;      /* bytes the decoder had to make (an integer's text, LZF) */
+    uint8_t         rdb_type; /* a collection: its RDB type */
+    struct slice    body;     /* its elements' bytes (in the payload or in own) */
+    uint64_t        count;    /* its elements (a hash: fields), checked */
+    void           *object;   /* built by decoded_value_build, in store */
+    struct store   *store;
+};
+
+/* The encoding thresholds a collection is built by (the config's). */
+struct serialize_limits {
+    struct hash_limits hash;
+    struct set_limits  set;
 };
 
 /* Decode the object of a payload that serialize_payload_valid accepted
@@ -82,10 +120,18 @@ struct decoded_value {
  * Redis's "Bad data format". */
 bool serialize_decode(const char *p, size_t n, struct decoded_value *v);
 
+/* Build a decoded collection's object in s, aside (no key is touched), by
+ * lim's thresholds (NULL: Redis's defaults). false if an element comes
+ * twice (Redis's "Bad data format"); v is then released. Nothing to do for
+ * a string, or a value already built. */
+bool decoded_value_build(struct store *s, struct decoded_value *v, const struct serialize_limits *lim);
+
 /* Store v under key with the expiry (unix ms, 0: none), replacing what
- * key held; journals what the store did (a SET with the absolute expiry).
- * v is left empty. */
-void decoded_value_store(struct store *s, struct slice key, struct decoded_value *v, int64_t expire_at_ms);
+ * key held; journals what the store did (a SET with the absolute expiry; a
+ * collection's SET carries its object). A collection not built yet is
+ * built first, with the default thresholds: false if that fails, and then
+ * nothing changed. v is left empty. */
+bool decoded_value_store(struct store *s, struct slice key, struct decoded_value *v, int64_t expire_at_ms);
 
 void decoded_value_free(struct decoded_value *v);
 

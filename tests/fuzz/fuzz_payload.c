@@ -5,9 +5,11 @@
  * its checksum, which must not crash either), and as an object given a
  * right footer, so that the decoder itself meets every byte the fuzzer
  * makes. Invariants checked: a refused object leaves nothing behind; an
- * accepted one decodes to at most what its bytes can produce (LZF expands
- * at most 88 times), stores, and dumps again to a payload that is valid
- * and decodes to the same bytes. */
+ * accepted string decodes to at most what its bytes can produce (LZF
+ * expands at most 88 times), stores, and dumps again to a payload that is
+ * valid and decodes to the same bytes; an accepted collection (hash, set)
+ * either builds (then it stores, dumps again and decodes to as many
+ * elements) or is refused for an element twice, storing nothing. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,7 +18,9 @@
 
 #include "core/buf.h"
 #include "core/crc64.h"
+#include "shards/store/hash.h"
 #include "shards/store/serialize.h"
+#include "shards/store/set.h"
 #include "shards/store/store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,6 +34,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
         }                                                                       \
     } while (0)
 
+static size_t object_len(const struct entry *e)
+{
+    return entry_type(e) == TYPE_HASH ? hash_len(entry_object(e)) : set_len(entry_object(e));
+}
+
+static void check_collection(struct decoded_value *v)
+{
+    CHECK(v->type == TYPE_HASH || v->type == TYPE_SET);
+    CHECK(v->count > 0);
+    struct store *s = store_create(NULL, NULL, NULL);
+    struct slice key = { "k", 1 };
+    enum value_type t = v->type;
+    uint64_t count = v->count;
+    if (!decoded_value_store(s, key, v, 0)) {
+        CHECK(v->object == NULL && v->own.data == NULL);
+        CHECK(store_count(s) == 0);
+        store_destroy(s);
+        return;
+    }
+    struct entry *e = store_peek(s, key, 0);
+    CHECK(e != NULL && entry_type(e) == t);
+    CHECK(object_len(e) == count);
+    struct buf again;
+    buf_init(&again);
+    CHECK(serialize_dump(e, &again));
+    CHECK(serialize_payload_valid(again.data, again.len));
+    struct decoded_value w;
+    CHECK(serialize_decode(again.data, again.len, &w));
+    CHECK(w.type == t && w.count == count);
+    CHECK(decoded_value_store(s, (struct slice){ "k2", 2 }, &w, 0));
+    buf_free(&again);
+    store_destroy(s);
+}
+
 static void decode_and_check(const char *p, size_t n, size_t object_len)
 {
     if (!serialize_payload_valid(p, n))
@@ -39,7 +77,10 @@ static void decode_and_check(const char *p, size_t n, size_t object_len)
         CHECK(v.own.data == NULL);
         return;
     }
-    CHECK(v.type == TYPE_STRING);
+    if (v.type != TYPE_STRING) {
+        check_collection(&v);
+        return;
+    }
     CHECK(v.string.len <= object_len * 88 + 24);
     /* a string not made by the decoder lies inside the payload */
     CHECK(v.own.data || v.string.len == 0 ||

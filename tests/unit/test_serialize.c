@@ -14,7 +14,9 @@
 
 #include "core/crc64.h"
 #include "core/lzf.h"
+#include "shards/store/hash.h"
 #include "shards/store/serialize.h"
+#include "shards/store/set.h"
 #include "shards/store/store.h"
 
 #define NOW 1700000000000LL
@@ -245,6 +247,352 @@ static void test_refused(void **state)
     assert_false(decodes("\x00\xc3\xc1\x01\x01", 5));                 /* an encoded length as clen */
 }
 
+
+/* ---- collections ---- */
+
+#define SL(lit) ((struct slice){ lit, sizeof(lit) - 1 })
+
+/* key's payload decoded and stored under "copy" (by lim, NULL: the
+ * defaults); returns the copy's entry. */
+static struct entry *dump_restore(struct store *s, const char *key, const struct serialize_limits *lim)
+{
+    struct entry *e = store_peek(s, (struct slice){ key, strlen(key) }, NOW);
+    assert_non_null(e);
+    struct buf b;
+    buf_init(&b);
+    assert_true(serialize_dump(e, &b));
+    assert_true(serialize_payload_valid(b.data, b.len));
+    assert_int_equal((unsigned char)b.data[0], entry_type(e) == TYPE_HASH ? RDB_TYPE_HASH : RDB_TYPE_SET);
+    struct decoded_value v;
+    assert_true(serialize_decode(b.data, b.len, &v));
+    assert_int_equal(v.type, entry_type(e));
+    assert_true(decoded_value_build(s, &v, lim));
+    assert_true(decoded_value_store(s, SL("copy"), &v, NOW + 5000));
+    buf_free(&b);
+    struct entry *c = store_peek(s, SL("copy"), NOW);
+    assert_non_null(c);
+    assert_int_equal(entry_expire_at(c), NOW + 5000);
+    return c;
+}
+
+static void in_hash(void *arg, struct slice f, struct slice v)
+{
+    struct slice w;
+    assert_true(hash_get(arg, f, &w));
+    assert_int_equal(v.len, w.len);
+    assert_memory_equal(v.ptr, w.ptr, v.len);
+}
+
+static void same_hash(const struct hash *a, const struct hash *b)
+{
+    assert_int_equal(hash_len(a), hash_len(b));
+    hash_foreach(a, in_hash, (void *)b);
+}
+
+static void in_set(void *arg, struct slice m)
+{
+    assert_true(set_contains(arg, m));
+}
+
+static void test_hash_round_trip(void **state)
+{
+    (void)state;
+    struct store *s = new_store();
+    const struct hash_limits lim = hash_default_limits;
+    size_t sizes[] = { 1, 5, 128, 129, 1000 };
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        struct hash *h = hash_create(s);
+        for (size_t i = 0; i < sizes[k]; i++) {
+            char f[32], v[32];
+            int fl = snprintf(f, sizeof f, i % 3 ? "field:%zu" : "%zu", i);
+            int vl = snprintf(v, sizeof v, i % 2 ? "%d" : "value-%d", (int)(i * 7919) - 3000);
+            hash_set(s, &h, (struct slice){ f, (size_t)fl }, (struct slice){ v, (size_t)vl }, &lim);
+        }
+        if (k == 0) /* a value past the listpack's size: a hashtable of one */
+            hash_set(s, &h, SL("long"), SL("0123456789012345678901234567890123456789012345678901234567890123456789"),
+                     &lim);
+        store_set_object(s, SL("h"), TYPE_HASH, h, 0);
+        struct entry *c = dump_restore(s, "h", NULL);
+        assert_int_equal(entry_type(c), TYPE_HASH);
+        same_hash(entry_object(store_peek(s, SL("h"), NOW)), entry_object(c));
+        assert_int_equal(hash_is_listpack(entry_object(c)), sizes[k] <= 128 && k != 0);
+    }
+    /* the thresholds given are the ones applied */
+    struct serialize_limits tight = { { 2, 64 }, set_default_limits };
+    struct entry *c = dump_restore(s, "h", &tight);
+    assert_false(hash_is_listpack(entry_object(c)));
+    struct hash *h = hash_create(s);
+    hash_set(s, &h, SL("a"), SL("1"), &lim);
+    hash_set(s, &h, SL("b"), SL("2"), &lim);
+    hash_set(s, &h, SL("c"), SL("3"), &lim);
+    store_set_object(s, SL("h"), TYPE_HASH, h, 0);
+    c = dump_restore(s, "h", &tight);
+    assert_false(hash_is_listpack(entry_object(c)));
+    tight.hash.max_listpack_entries = 3;
+    c = dump_restore(s, "h", &tight);
+    assert_true(hash_is_listpack(entry_object(c)));
+    store_destroy(s);
+}
+
+static void test_set_round_trip(void **state)
+{
+    (void)state;
+    struct store *s = new_store();
+    const struct set_limits lim = set_default_limits;
+    struct {
+        size_t n;
+        bool ints;
+        const char *enc;
+    } cases[] = { { 1, true, "intset" },   { 3, true, "intset" },      { 512, true, "intset" },
+                  { 513, true, "hashtable" }, { 2, false, "listpack" }, { 128, false, "listpack" },
+                  { 129, false, "hashtable" }, { 2000, false, "hashtable" } };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char m[40];
+        int ml = snprintf(m, sizeof m, cases[k].ints ? "%d" : "m%d", -40000);
+        struct set *set = set_create(s, (struct slice){ m, (size_t)ml }, cases[k].n, &lim);
+        for (size_t i = 0; i < cases[k].n; i++) {
+            /* integers of every width, among them 64-bit ones */
+            long long x = (long long)i * (i % 2 ? 1 : -1) * (i % 5 == 0 ? 3000000000LL : 77);
+            ml = snprintf(m, sizeof m, cases[k].ints ? "%lld" : "m%lld", x);
+            set_add(s, &set, (struct slice){ m, (size_t)ml }, &lim);
+        }
+        assert_string_equal(set_encoding(set), cases[k].enc);
+        store_set_object(s, SL("s"), TYPE_SET, set, 0);
+        struct entry *c = dump_restore(s, "s", NULL);
+        assert_int_equal(entry_type(c), TYPE_SET);
+        const struct set *a = entry_object(store_peek(s, SL("s"), NOW)), *b = entry_object(c);
+        assert_int_equal(set_len(a), set_len(b));
+        assert_string_equal(set_encoding(b), cases[k].enc);
+        set_foreach(a, in_set, (void *)b);
+    }
+    store_destroy(s);
+}
+
+/* Payloads of DUMP on redis-server 7.0.15 of hashes and sets. */
+#define RP(b) b, sizeof(b) - 1
+static const struct {
+    const char *bytes;
+    size_t      len;
+    const char *elems[16]; /* a hash: field, value, ...; NULL ends */
+    const char *enc;
+} redis_collections[] = {
+    /* HSET rh a 1 b hello c 300000 d -5 e 70000 f 5000000000 g -4000: a
+     * listpack (RDB_TYPE_HASH_LISTPACK) with integers of every width */
+    { RP("\x10\x3f\x3f\x00\x00\x00\x0e\x00\x81\x61\x02\x01\x01\x81\x62\x02\x85\x68\x65\x6c\x6c\x6f\x06\x81\x63"
+         "\x02\xf2\xe0\x93\x04\x04\x81\x64\x02\xdf\xfb\x02\x81\x65\x02\xf2\x70\x11\x01\x04\x81\x66\x02\xf4\x00"
+         "\xf2\x05\x2a\x01\x00\x00\x00\x09\x81\x67\x02\xd0\x60\x02\xff\x0a\x00\x2d\x9e\xb0\xf9\x1b\x79\xe9\x58"),
+      { "a", "1", "b", "hello", "c", "300000", "d", "-5", "e", "70000", "f", "5000000000", "g", "-4000" },
+      "listpack" },
+    /* HSET rz <30 x a> <36 x a>: a listpack, LZF-compressed */
+    { RP("\x10\xc3\x17\x40\x4d\x07\x4d\x00\x00\x00\x02\x00\x9e\x61\xe0\x14\x00\x01\x1f\xa4\xe0\x14\x1e\xa0\x00"
+         "\x01\x25\xff\x0a\x00\x12\xa1\xb6\xe0\x0d\x5d\xff\xd4"),
+      { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }, "listpack" },
+    /* HSET bigv f1 <70 x q>: a hashtable (RDB_TYPE_HASH), the value LZF */
+    { RP("\x04\x01\x02\x66\x31\xc3\x09\x40\x46\x01\x71\x71\xe0\x39\x00\x01\x71\x71\x0a\x00\xb9\xa4\xf3\x5d\x12"
+         "\x1a\x54\xdc"),
+      { "f1", "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq" }, "hashtable" },
+    /* SADD rs 1 2 3 -70000 5000000000: an intset of 8-byte integers, LZF */
+    { RP("\x0b\xc3\x29\x30\x04\x08\x00\x00\x00\x05\x20\x03\x03\x90\xee\xfe\xff\x40\x00\x00\x01\x20\x0b\x40\x00"
+         "\x00\x02\x40\x04\x20\x00\x00\x03\x20\x03\x60\x00\x02\xf2\x05\x2a\x20\x1b\x00\x00\x0a\x00\x04\xdf\x17"
+         "\x72\x0f\xf7\x57\xdf"),
+      { "1", "2", "3", "-70000", "5000000000" }, "intset" },
+    /* SADD si2 1 300: an intset, plain */
+    { RP("\x0b\x0c\x02\x00\x00\x00\x02\x00\x00\x00\x01\x00\x2c\x01\x0a\x00\x29\x08\xaf\x51\x41\x78\xa5\x13"),
+      { "1", "300" }, "intset" },
+    /* SADD rss x y z: 7.0 has no set listpack: RDB_TYPE_SET */
+    { RP("\x02\x03\x01\x7a\x01\x79\x01\x78\x0a\x00\xa2\x11\x7a\x19\x6f\x6e\xa3\xe5"), { "x", "y", "z" },
+      "listpack" },
+    /* SADD ss2 "hello world" 7: an integer member int-encoded */
+    { RP("\x02\x02\xc0\x07\x0b\x68\x65\x6c\x6c\x6f\x20\x77\x6f\x72\x6c\x64\x0a\x00\x62\x09\xd7\xd7\x81\xd4\x49"
+         "\x3b"),
+      { "7", "hello world" }, "listpack" },
+};
+
+static void test_redis_collections_decode(void **state)
+{
+    (void)state;
+    struct store *s = new_store();
+    for (size_t i = 0; i < sizeof(redis_collections) / sizeof(redis_collections[0]); i++) {
+        const char *p = redis_collections[i].bytes;
+        size_t len = redis_collections[i].len;
+        const char *const *el = redis_collections[i].elems;
+        assert_true(serialize_payload_valid(p, len));
+        struct decoded_value v;
+        assert_true(serialize_decode(p, len, &v));
+        assert_true(decoded_value_store(s, SL("k"), &v, 0));
+        struct entry *e = store_peek(s, SL("k"), NOW);
+        assert_non_null(e);
+        size_t n = 0;
+        while (n < 16 && el[n])
+            n++;
+        if (p[0] == RDB_TYPE_HASH || p[0] == RDB_TYPE_HASH_LISTPACK) {
+            assert_int_equal(entry_type(e), TYPE_HASH);
+            const struct hash *h = entry_object(e);
+            assert_int_equal(hash_len(h), n / 2);
+            for (size_t j = 0; j < n; j += 2) {
+                struct slice got;
+                assert_true(hash_get(h, (struct slice){ el[j], strlen(el[j]) }, &got));
+                assert_int_equal(got.len, strlen(el[j + 1]));
+                assert_memory_equal(got.ptr, el[j + 1], got.len);
+            }
+            assert_int_equal(hash_is_listpack(h), strcmp(redis_collections[i].enc, "listpack") == 0);
+        } else {
+            assert_int_equal(entry_type(e), TYPE_SET);
+            const struct set *set = entry_object(e);
+            assert_int_equal(set_len(set), n);
+            for (size_t j = 0; j < n; j++)
+                assert_true(set_contains(set, (struct slice){ el[j], strlen(el[j]) }));
+            assert_string_equal(set_encoding(set), redis_collections[i].enc);
+        }
+    }
+    store_destroy(s);
+}
+
+/* Decoded, and built in a store: what RESTORE needs of a payload. */
+static bool restores(const void *object, size_t n)
+{
+    unsigned char p[256];
+    size_t len = forge(p, object, n, 10);
+    struct decoded_value v;
+    if (!serialize_decode((const char *)p, len, &v))
+        return false;
+    struct store *s = new_store();
+    bool ok = decoded_value_store(s, SL("k"), &v, 0);
+    assert_int_equal(store_count(s), ok ? 1 : 0);
+    store_destroy(s);
+    return ok;
+}
+
+static void test_collections_refused(void **state)
+{
+    (void)state;
+    assert_true(restores("\x02\x01\x01x", 4));
+    assert_true(restores("\x04\x01\x01x\x01y", 6));
+    /* forged counts: more elements than bytes, 2^32, 2^64-1 */
+    assert_false(restores("\x02\x05\x01x", 4));
+    assert_false(restores("\x02\x80\xff\xff\xff\xff\x01x", 8));
+    assert_false(restores("\x04\x81\xff\xff\xff\xff\xff\xff\xff\xff\x01x\x01y", 14));
+    assert_false(restores("\x04\x02\x01x\x01y", 6));            /* a pair short */
+    assert_false(restores("\x04\x01\x01x", 4));                 /* a field without value */
+    assert_false(restores("\x02\x00", 2));                      /* empty */
+    assert_false(restores("\x04\x00", 2));
+    assert_false(restores("\x02\x02\x01x\x01x", 6));            /* a member twice */
+    assert_false(restores("\x02\x02\xc0\x05\x01\x35", 6));      /* 5 encoded, then "5" */
+    assert_false(restores("\x04\x02\x01x\x01y\x01x\x01z", 10)); /* a field twice */
+    assert_false(restores("\x02\x01\xc4", 3));                  /* a bad string */
+    /* intsets: width, count against the bytes, order */
+    assert_true(restores("\x0b\x0c\x02\x00\x00\x00\x02\x00\x00\x00\x01\x00\x2c\x01", 14));
+    assert_false(restores("\x0b\x0c\x03\x00\x00\x00\x02\x00\x00\x00\x01\x00\x2c\x01", 14)); /* width 3 */
+    assert_false(restores("\x0b\x0c\x02\x00\x00\x00\x03\x00\x00\x00\x01\x00\x2c\x01", 14)); /* count 3 */
+    assert_false(restores("\x0b\x0c\x02\x00\x00\x00\xff\xff\xff\xff\x01\x00\x2c\x01", 14)); /* 2^32-1 */
+    assert_false(restores("\x0b\x0c\x02\x00\x00\x00\x02\x00\x00\x00\x2c\x01\x01\x00", 14)); /* unsorted */
+    assert_false(restores("\x0b\x0c\x02\x00\x00\x00\x02\x00\x00\x00\x01\x00\x01\x00", 14)); /* twice */
+    assert_false(restores("\x0b\x08\x02\x00\x00\x00\x00\x00\x00\x00", 10));                 /* empty */
+    assert_false(restores("\x0b\x0d\x02\x00\x00\x00\x02\x00\x00\x00\x01\x00\x2c\x01", 14)); /* cut */
+    /* listpacks: "a" 1 as a hash, then damaged */
+    assert_true(restores("\x10\x0c\x0c\x00\x00\x00\x02\x00\x81\x61\x02\x01\x01\xff", 14));
+    assert_true(restores("\x14\x0c\x0c\x00\x00\x00\x02\x00\x81\x61\x02\x01\x01\xff", 14)); /* a set */
+    assert_false(restores("\x10\x0c\x0d\x00\x00\x00\x02\x00\x81\x61\x02\x01\x01\xff", 14)); /* total */
+    assert_false(restores("\x10\x0c\x0c\x00\x00\x00\x03\x00\x81\x61\x02\x01\x01\xff", 14)); /* count */
+    assert_true(restores("\x10\x0c\x0c\x00\x00\x00\xff\xff\x81\x61\x02\x01\x01\xff", 14));  /* unknown */
+    assert_false(restores("\x10\x0c\x0c\x00\x00\x00\x02\x00\x81\x61\x02\x01\x01\xfe", 14)); /* no end */
+    assert_false(restores("\x10\x0c\x0c\x00\x00\x00\x02\x00\x85\x61\x02\x01\x01\xff", 14)); /* string long */
+    assert_false(restores("\x10\x0c\x0c\x00\x00\x00\x02\x00\x81\x61\x02\xf5\x01\xff", 14)); /* no encoding */
+    assert_false(restores("\x10\x0c\x0c\x00\x00\x00\x02\x00\x81\x61\x02\xf4\x01\xff", 14)); /* int64 cut */
+    assert_false(restores("\x10\x0c\x0c\x00\x00\x00\x02\x00\x81\x61\x02\xf0\x01\xff", 14)); /* len32 cut */
+    assert_false(restores("\x10\x0c\x0c\x00\x00\x00\x02\x00\x81\x61\x02\xe0\x05\xff", 14)); /* len12 long */
+    assert_false(restores("\x10\x0c\x0c\x00\x00\x00\x01\x00\x81\x61\x02\xff\x01\xff", 14)); /* odd, early end */
+    assert_false(restores("\x10\x0a\x0a\x00\x00\x00\x01\x00\x81\x61\x02\xff", 12));         /* odd */
+    assert_false(restores("\x10\x07\x07\x00\x00\x00\x00\x00\xff", 9));                      /* empty */
+    assert_false(restores("\x10\x10\x10\x00\x00\x00\x04\x00\x81\x61\x02\x01\x01\x81\x61\x02\x01\x01\xff", 19)); /* dup */
+    /* types not here yet */
+    assert_false(restores("\x12\x01\x01x", 4)); /* a quicklist */
+    assert_false(restores("\x05\x01\x01x\x00\x00\x00\x00\x00\x00\x00\x00", 12)); /* zset */
+    assert_false(restores("\x11\x0c\x0c\x00\x00\x00\x02\x00\x81\x61\x02\x01\x01\xff", 14)); /* zset listpack */
+}
+
+/* A Redis 6 hash (RDB_TYPE_HASH_ZIPLIST), written here by hand from the
+ * ziplist layout: every integer encoding and a 14-bit string length. */
+static void test_hash_ziplist(void **state)
+{
+    (void)state;
+    static const unsigned char entries[] = {
+        0x00, 0x01, 'a',  0x03, 0xf2,                                     /* "a" 1 (immediate) */
+        0x02, 0x01, 'n',  0x03, 0xfe, 0xfb,                               /* "n" -5 (int8) */
+        0x03, 0x03, 'b',  'i',  'g',                                      /* "big" */
+        0x05, 0xe0, 0x00, 0xf2, 0x05, 0x2a, 0x01, 0x00, 0x00, 0x00,       /* 5000000000 (int64) */
+        0x0a, 0x01, 's',  0x03, 0xc0, 0x2c, 0x01,                         /* "s" 300 (int16) */
+        0x04, 0x01, 't',  0x03, 0xf0, 0xa0, 0x86, 0x01,                   /* "t" 100000 (int24) */
+        0x05, 0x01, 'u',  0x03, 0xd0, 0x00, 0xe1, 0xf5, 0x05,             /* "u" 100000000 (int32) */
+        0x06, 0x01, 'w',  0x03, 0x40, 0x46,                               /* "w" then 70 x 'q' */
+    };
+    unsigned char obj[200];
+    size_t n = 0;
+    obj[n++] = RDB_TYPE_HASH_ZIPLIST;
+    size_t zl_len = 10 + sizeof entries + 70 + 1;
+    obj[n++] = (unsigned char)(0x40 | (zl_len >> 8)); /* the blob's RDB length, 14 bits */
+    obj[n++] = (unsigned char)zl_len;
+    size_t zl = n;
+    uint32_t tail = (uint32_t)(10 + sizeof entries - 3);
+    obj[n++] = (unsigned char)zl_len;
+    obj[n++] = 0;
+    obj[n++] = 0;
+    obj[n++] = 0;
+    memcpy(obj + n, &tail, 4); /* little-endian hosts only, as the rest of the tests */
+    n += 4;
+    obj[n++] = 14;
+    obj[n++] = 0;
+    memcpy(obj + n, entries, sizeof entries);
+    n += sizeof entries;
+    memset(obj + n, 'q', 70);
+    n += 70;
+    obj[n++] = 0xff;
+    assert_int_equal(n - zl, zl_len);
+
+    unsigned char p[256];
+    size_t len = forge(p, obj, n, 9);
+    struct decoded_value v;
+    assert_true(serialize_decode((const char *)p, len, &v));
+    assert_int_equal(v.type, TYPE_HASH);
+    struct store *s = new_store();
+    assert_true(decoded_value_store(s, SL("k"), &v, 0));
+    const struct hash *h = entry_object(store_peek(s, SL("k"), NOW));
+    assert_int_equal(hash_len(h), 7);
+    static const char *want[] = { "a", "1", "n", "-5", "big", "5000000000", "s", "300", "t", "100000",
+                                  "u", "100000000" };
+    for (size_t i = 0; i < 12; i += 2) {
+        struct slice got;
+        assert_true(hash_get(h, (struct slice){ want[i], strlen(want[i]) }, &got));
+        assert_int_equal(got.len, strlen(want[i + 1]));
+        assert_memory_equal(got.ptr, want[i + 1], got.len);
+    }
+    struct slice w;
+    assert_true(hash_get(h, SL("w"), &w));
+    assert_int_equal(w.len, 70);
+    assert_false(hash_is_listpack(h)); /* a value past 64 bytes */
+    store_destroy(s);
+
+    /* damaged: count, total, a cut string, a bad encoding, odd */
+    assert_true(restores(obj, n));
+    obj[zl + 8] = 13;
+    assert_false(restores(obj, n));
+    obj[zl + 8] = 0xff; /* unknown: counted */
+    obj[zl + 9] = 0xff;
+    assert_true(restores(obj, n));
+    obj[zl]++;
+    assert_false(restores(obj, n));
+    obj[zl]--;
+    obj[zl + 10 + sizeof entries - 1] = 0x47; /* 71 bytes: runs into the end */
+    assert_false(restores(obj, n));
+    obj[zl + 10 + sizeof entries - 1] = 0x46;
+    obj[zl + 10 + 4] = 0xc1; /* no such encoding */
+    assert_false(restores(obj, n));
+    obj[zl + 10 + 4] = 0xf2;
+    assert_true(restores(obj, n));
+    assert_false(restores("\x0d\x0d\x0d\x00\x00\x00\x0a\x00\x00\x00\x01\x00\x00\xf2\xff", 15));      /* odd */
+    assert_true(restores("\x0d\x0f\x0f\x00\x00\x00\x0a\x00\x00\x00\x02\x00\x00\xf2\x02\xf3\xff", 17)); /* 1 -> 2 */
+}
+
 static void test_lzf(void **state)
 {
     (void)state;
@@ -269,6 +617,11 @@ int main(void)
         cmocka_unit_test(test_redis_payloads_decode),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_hash_round_trip),
+        cmocka_unit_test(test_set_round_trip),
+        cmocka_unit_test(test_redis_collections_decode),
+        cmocka_unit_test(test_collections_refused),
+        cmocka_unit_test(test_hash_ziplist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
