@@ -69,7 +69,7 @@ enum config_type {
     X("cluster-enabled", cluster_enabled, CONF_BOOL,   "no",        0, NULL, "cluster mode: keys of slots this node's group does not serve are answered -MOVED (shards/cluster/cluster.h)") \
     X("cluster-config-file", cluster_config_file, CONF_STRING, "nodes.conf", 0, NULL, "where a cluster node keeps its id and cluster state (written by the node)") \
     X("cluster-node-timeout", cluster_node_timeout, CONF_INT, "15000", CONF_RUNTIME, NULL, "milliseconds after which an unreachable node counts as failing") \
-    X("hash-max-listpack-entries", hash_max_listpack_entries, CONF_INT, "128", CONF_RUNTIME, NULL, "a hash with more fields than this is a hashtable, not a listpack (alias hash-max-ziplist-entries)") \
+    X("hash-max-listpack-entries", hash_max_listpack_entries, CONF_INT, "512", CONF_RUNTIME, NULL, "a hash with more fields than this is a hashtable, not a listpack (alias hash-max-ziplist-entries)") \
     X("hash-max-listpack-value", hash_max_listpack_value, CONF_INT, "64", CONF_RUNTIME, NULL, "a hash with a field or value longer than this many bytes is a hashtable (alias hash-max-ziplist-value)") \
     X("set-max-intset-entries", set_max_intset_entries, CONF_INT, "512", CONF_RUNTIME, NULL, "a set of integers with more members than this is a hashtable, not an intset") \
     X("set-max-listpack-entries", set_max_listpack_entries, CONF_INT, "128", CONF_RUNTIME, NULL, "a set with more members than this (not all integers) is a hashtable, not a listpack") \
