@@ -44,6 +44,10 @@ void dispatch_message(struct shard *sh, struct shard_msg *m);
  * stats, where INFO on any shard reads them. */
 void shard_publish_stats(struct shard *sh);
 
+/* The bytes this shard's store may hold under maxmemory (0: no limit): an
+ * even share of maxmemory minus the rest of used_memory that counts, never
+ * under a quarter of maxmemory / shards (run.c says why). */
+size_t shard_memory_limit(const struct shard *sh);
 /* Evict from this shard's store what the policy allows until it is under
  * limit (store_make_room), recording an "eviction-cycle" latency spike
  * when it took latency-monitor-threshold ms or more. */

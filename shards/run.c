@@ -17,12 +17,28 @@
 #include "shards/store/store.h"
 #include "shards/tracking.h"
 
+/* What maxmemory bounds, as in Redis: used_memory minus what is not
+ * counted for eviction (mem_not_counted_for_evict). The stores are the
+ * only part eviction can shrink, so each shard keeps its store under an
+ * even share of (maxmemory - the rest of used_memory that counts), that
+ * rest sampled every tick (node->mem_counted_overhead). Never under a
+ * quarter of maxmemory / shards: a burst of connection buffers (a client
+ * reading slowly, a big MULTI) must not evict the whole dataset, and an
+ * idle node's own megabyte must not leave a small maxmemory no room. */
+#define SHARE_FLOOR_DIV 4
+
 size_t shard_memory_limit(const struct shard *sh)
 {
     long long max = config_load(&sh->node->config, maxmemory);
     if (max <= 0)
         return 0;
-    return (size_t)max / (size_t)sh->node->nshards;
+    size_t nshards = (size_t)sh->node->nshards;
+    uint64_t rest = atomic_load_explicit(&sh->node->mem_counted_overhead, memory_order_relaxed);
+    size_t room = (uint64_t)max > rest ? (size_t)((uint64_t)max - rest) / nshards : 0;
+    size_t floor = (size_t)max / nshards / SHARE_FLOOR_DIV;
+    if (room < floor)
+        room = floor;
+    return room ? room : 1;
 }
 
 bool shard_make_room(struct shard *sh, size_t limit, int policy, int64_t now_ms)

@@ -43,7 +43,7 @@ static void on_tick(void *arg)
     long long max = config_load(&sh->node->config, maxmemory);
     long long policy = config_load(&sh->node->config, maxmemory_policy);
     if (max > 0 && policy != EVICT_NOEVICTION && !node_is_replica(sh->node))
-        shard_make_room(sh, (size_t)max / (size_t)sh->node->nshards, (int)policy, now);
+        shard_make_room(sh, shard_memory_limit(sh), (int)policy, now);
     dispatch_timeouts(sh, now);
     if (sh->nheld)
         pause_release(sh); /* a CLIENT PAUSE's timeout may have run out */
