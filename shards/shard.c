@@ -65,6 +65,9 @@ static bool before_sleep(void *arg)
     /* a big collection deleted: free a slice of it each turn until gone */
     if (store_lazy_pending(sh->store) && store_lazy_free_step(sh->store))
         more = true;
+    /* over its memory share when an eviction's time ran out: on with it */
+    if (sh->evicting && shard_evict_step(sh))
+        more = true;
     for (int i = 0; i < n->nmodules && !more; i++)
         more = n->modules[i]->pending && n->modules[i]->pending(sh);
     shard_publish_stats(sh);

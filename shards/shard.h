@@ -58,6 +58,7 @@ struct shard {
     struct session **held;     /* sessions holding a command while paused, oldest first (pause.c) */
     int              nheld;
     struct tracking *tracking; /* keys tracking clients read here (tracking.c), NULL if none yet */
+    bool             evicting; /* over its memory share, evicting a budget per turn (run.c) */
 };
 
 struct journal_record;

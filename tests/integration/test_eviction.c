@@ -2,7 +2,8 @@
  * keys are evicted and recently used keys outlive untouched ones; with
  * noeviction writes get -OOM while reads still work; volatile-lru evicts only
  * keys that have a TTL. maxmemory bounds used_memory (minus
- * mem_not_counted_for_evict) as in Redis. */
+ * mem_not_counted_for_evict) as in Redis, and a limit set far below the
+ * data is reached in bounded steps, the server answering all along. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -230,6 +232,89 @@ static void test_used_memory_bounded(void **state)
     assert_int_equal(server_stop(&s), 0);
 }
 
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* maxmemory set far below the data (300k keys, then `limit`) is reached in
+ * bounded steps: every PING meanwhile is answered within a bounded time,
+ * and the end is a store near its limit, not an empty one. Before, one
+ * eviction call ran until under the limit (1161 ms with the shard deaf),
+ * and as a shrinking table's old and new arrays both counted against a
+ * share smaller than the old one, it evicted every key. */
+static void shrink_to(const char *limit, long long used_max)
+{
+    enum { KEYS = 300000 };
+    struct server s;
+    server_start(&s, NULL);
+    tconn *t = tconnect(s.port);
+    char key[32], val[32];
+    for (int base = 0; base < KEYS; base += 1000) {
+        for (int i = base; i < base + 1000; i++) {
+            snprintf(key, sizeof key, "k:%d", i);
+            snprintf(val, sizeof val, "value-%08d", i);
+            const char *a[] = { "SET", key, val };
+            tsendv(t, 3, a);
+        }
+        for (int i = base; i < base + 1000; i++) {
+            struct rval *r = tread(t, 10000);
+            assert_non_null(r);
+            assert_int_equal(r->type, R_STATUS);
+            rval_free(r);
+        }
+    }
+    expect_ok(tcmd(t, "CONFIG SET maxmemory-policy allkeys-lru"));
+    expect_ok(tcmd(t, "CONFIG SET maxmemory %s", limit));
+    long long worst = 0, start = mono_ms(), keys = KEYS, stable_since = mono_ms();
+    int pings = 0;
+    while (mono_ms() - start < 20000) {
+        long long t0 = mono_ms();
+        expect_status(tcmd(t, "PING"), "PONG");
+        long long took = mono_ms() - t0;
+        worst = took > worst ? took : worst;
+        pings++;
+        struct rval *v = tcmd(t, "DBSIZE");
+        long long now_keys = v->integer;
+        rval_free(v);
+        if (now_keys != keys) {
+            keys = now_keys;
+            stable_since = mono_ms();
+        } else if (mono_ms() - stable_since > 1000) {
+            break; /* a second without an eviction: done */
+        }
+        usleep(2000);
+    }
+    long long used = info_num(t, "memory", "used_memory");
+    print_message("worst PING %lld ms over %d, keys left %lld, used_memory %lld\n", worst, pings, keys, used);
+    assert_true(worst < 500); /* answering, not fast: a loose bound */
+    assert_true(keys > 0);
+    assert_true(keys < KEYS / 10);
+    assert_true(used < used_max);
+    tclose(t);
+    assert_int_equal(server_stop(&s), 0);
+}
+
+static void test_eviction_in_steps(void **state)
+{
+    (void)state;
+    shrink_to("2mb", 2 * 1024 * 1024 + 200 * 1024);
+}
+
+/* 1mb is about what an idle node holds (its backlog, its buffers): Redis
+ * evicts every key there; ringkv keeps each store a floor of a quarter of
+ * maxmemory / shards (README, "Memory"), so a burst of buffers never
+ * empties it. */
+static void test_eviction_floor(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    shrink_to("1mb", 2 * 1024 * 1024);
+}
+
 int main(void)
 {
     memset(value, 'v', VALUE_SIZE);
@@ -238,6 +323,8 @@ int main(void)
         cmocka_unit_test(test_noeviction),
         cmocka_unit_test(test_volatile_lru),
         cmocka_unit_test(test_used_memory_bounded),
+        cmocka_unit_test(test_eviction_in_steps),
+        cmocka_unit_test(test_eviction_floor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
