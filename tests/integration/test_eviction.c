@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -232,6 +233,50 @@ static void test_used_memory_bounded(void **state)
     assert_int_equal(server_stop(&s), 0);
 }
 
+/* A replica that does not read: the master's output to it grows, and as in
+ * Redis that memory is mem_not_counted_for_evict, not a reason to evict the
+ * data (with it counted, the master would evict nearly every key). */
+static void test_replica_output_not_counted(void **state)
+{
+    (void)state;
+    const long long limit = 8 * 1024 * 1024;
+    struct server m, r;
+    const char *margs[] = { "--maxmemory", "8mb", "--maxmemory-policy", "allkeys-lru", "--save", "", NULL };
+    server_start(&m, margs);
+    const char *rargs[] = { "--save", "", NULL };
+    server_start(&r, rargs);
+    tconn *t = tconnect(m.port);
+    tconn *rt = tconnect(r.port);
+    expect_ok(tcmd(rt, "REPLICAOF 127.0.0.1 %d", m.port));
+    long long deadline = now_ms() + 10000;
+    for (;;) {
+        struct rval *ri = tcmd(rt, "INFO replication");
+        bool up = strstr(ri->str, "master_link_status:up") != NULL;
+        rval_free(ri);
+        if (up && info_num(t, "replication", "connected_slaves") >= 1)
+            break;
+        assert_true(now_ms() < deadline);
+        usleep(50 * 1000);
+    }
+    tclose(rt);
+    kill(r.pid, SIGSTOP);
+    assert_int_equal(write_keys(t, "rep", 0, 12000, NULL, NULL), 0); /* 12 MB through 8mb */
+    usleep(300 * 1000); /* a tick or more: the buffers sampled */
+    long long used = info_num(t, "memory", "used_memory");
+    long long not_counted = info_num(t, "memory", "mem_not_counted_for_evict");
+    struct rval *v = tcmd(t, "DBSIZE");
+    long long keys = v->integer;
+    rval_free(v);
+    print_message("used_memory %lld, not counted %lld, keys %lld\n", used, not_counted, keys);
+    kill(r.pid, SIGCONT);
+    assert_true(not_counted > 2 * 1024 * 1024);
+    assert_true(used - not_counted <= limit + limit / 10);
+    assert_true(keys > 3000); /* the data still fills what maxmemory leaves it */
+    tclose(t);
+    assert_int_equal(server_stop(&r), 0);
+    assert_int_equal(server_stop(&m), 0);
+}
+
 static long long mono_ms(void)
 {
     struct timespec ts;
@@ -323,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_noeviction),
         cmocka_unit_test(test_volatile_lru),
         cmocka_unit_test(test_used_memory_bounded),
+        cmocka_unit_test(test_replica_output_not_counted),
         cmocka_unit_test(test_eviction_in_steps),
         cmocka_unit_test(test_eviction_floor),
     };
