@@ -1494,6 +1494,7 @@ enum evict_result store_evict(struct store *s, size_t limit, enum evict_policy p
              * would take every key, a table bigger than the limit never
              * getting to go. So finish it first (in budgeted steps). */
             rehash_buckets(s, EVICT_REHASH_STEP);
+            since_clock = EVICT_CLOCK_EVERY - 1; /* a round this big: look next */
             continue;
         }
         struct entry *victim = NULL;
