@@ -236,7 +236,7 @@ void cmd_memory_stats(struct exec_ctx *ctx)
     reply_pair_int(r, "total.allocated", (long long)f.used);
     reply_pair_int(r, "startup.allocated", (long long)f.startup);
     reply_pair_int(r, "replication.backlog", 0);  /* in overhead.total: not told apart yet */
-    reply_pair_int(r, "clients.slaves", 0);
+    reply_pair_int(r, "clients.slaves", (long long)f.not_counted); /* replicas' buffers, a tick old */
     reply_pair_int(r, "clients.normal", 0);       /* in overhead.total */
     reply_pair_int(r, "cluster.links", 0);
     reply_pair_int(r, "aof.buffer", 0);
