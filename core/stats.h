@@ -64,6 +64,7 @@ struct shard_stats {
      * write at once) */
     uint64_t allocated;
     uint64_t active;               /* bytes of the pages those blocks are in */
+    uint64_t not_counted;          /* of those, what maxmemory does not count (replication) */
     struct error_stat errors[ERROR_KINDS_MAX];
     int      nerrors;
     struct command_stat *cmd;      /* command_count_all() entries, by command->index */

@@ -67,6 +67,20 @@ static void repl_module_info(struct shard *sh, const char *section, struct buf *
     }
 }
 
+/* Redis's mem_not_counted_for_evict, on shard 0 (which holds them): the
+ * replicas' buffers waiting here. The backlog counts, as in Redis 7 (its
+ * size is fixed: it is here to stay and makes no eviction spiral). */
+static uint64_t repl_memory_not_counted(struct shard *sh)
+{
+    if (sh->id != 0 || !sh->node->repl)
+        return 0;
+    struct repl *r = repl_of(sh);
+    uint64_t held = 0;
+    for (const struct replica *x = r->replicas; x; x = x->next)
+        held += x->feed.cap + x->feed_spare.cap + x->stream_held.cap;
+    return held;
+}
+
 /* The master REPLICAOF set at run time, for CONFIG REWRITE. */
 static bool repl_option_now(struct shard *sh, const char *option, char *value, size_t len)
 {
@@ -115,6 +129,7 @@ static const struct shard_module repl_module = {
     .node_teardown = repl_node_teardown,
     .info = repl_module_info,
     .option_now = repl_option_now,
+    .memory_not_counted = repl_memory_not_counted,
 };
 
 void repl_attach(struct node *n)

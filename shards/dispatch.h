@@ -44,10 +44,19 @@ void dispatch_message(struct shard *sh, struct shard_msg *m);
  * stats, where INFO on any shard reads them. */
 void shard_publish_stats(struct shard *sh);
 
+/* The bytes this shard's store may hold under maxmemory (0: no limit): an
+ * even share of maxmemory minus the rest of used_memory that counts, never
+ * under a quarter of maxmemory / shards (run.c says why). */
+size_t shard_memory_limit(const struct shard *sh);
 /* Evict from this shard's store what the policy allows until it is under
- * limit (store_make_room), recording an "eviction-cycle" latency spike
- * when it took latency-monitor-threshold ms or more. */
+ * limit (store_evict), for at most Redis's default eviction time (500 us),
+ * recording an "eviction-cycle" latency spike when it took
+ * latency-monitor-threshold ms or more. Still over the limit when the time
+ * is up: sh->evicting is set and shard_evict_step goes on each loop turn.
+ * False only if the policy can free nothing more (the caller answers -OOM). */
 bool shard_make_room(struct shard *sh, size_t limit, int policy, int64_t now_ms);
+/* One more budget of an eviction still running; true while one is. */
+bool shard_evict_step(struct shard *sh);
 
 /* Pauses (pause.c): ask every shard to run the commands it holds whose
  * pause is over (CLIENT UNPAUSE, the end of a FAILOVER); the tick's check

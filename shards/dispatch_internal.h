@@ -31,9 +31,6 @@ void session_unknown_command(struct session *s, int argc, const struct slice *ar
 
 /* ---- run.c ---- */
 
-/* This shard's share of maxmemory (0: no limit). */
-size_t shard_memory_limit(const struct shard *sh);
-
 /* The slow log: a command of `client` that ran for usec goes into this
  * shard's log if it is slow, with the next id of the node's one sequence.
  * Called on the connection's shard, wherever the command ran (the time

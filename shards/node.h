@@ -92,6 +92,10 @@ struct node {
     atomic_uint_fast64_t next_client_id;
     atomic_long     clients;           /* connected now, across shards (maxclients) */
     atomic_uint_fast64_t next_slowlog_id;
+    /* Bytes of used_memory outside the stores that maxmemory counts (the
+     * shards' heaps minus mem_not_counted_for_evict), a tick old: written
+     * by shard 0's memory module, read by shard_memory_limit. */
+    atomic_uint_fast64_t mem_counted_overhead;
     struct repl    *repl;             /* replication state, owned by shard 0 */
     atomic_int      repl_role;        /* 1: this node is a replica */
     atomic_int      repl_feeding;     /* 1: shards send their stream bytes to shard 0 */

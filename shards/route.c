@@ -201,7 +201,7 @@ static bool over_memory(struct shard *sh)
     if (limit == 0)
         return false;
     long long policy = config_load(&sh->node->config, maxmemory_policy);
-    return !store_make_room(sh->store, limit, (enum evict_policy)policy, shard_now_ms(sh));
+    return !shard_make_room(sh, limit, (int)policy, shard_now_ms(sh));
 }
 
 const char *dispatch_exec_refusal(struct shard *sh, const struct session *s)

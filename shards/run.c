@@ -17,27 +17,65 @@
 #include "shards/store/store.h"
 #include "shards/tracking.h"
 
+/* What maxmemory bounds, as in Redis: used_memory minus what is not
+ * counted for eviction (mem_not_counted_for_evict). The stores are the
+ * only part eviction can shrink, so each shard keeps its store under an
+ * even share of (maxmemory - the rest of used_memory that counts), that
+ * rest sampled every tick (node->mem_counted_overhead). Never under a
+ * quarter of maxmemory / shards: a burst of connection buffers (a client
+ * reading slowly, a big MULTI) must not evict the whole dataset, and an
+ * idle node's own megabyte must not leave a small maxmemory no room. */
+#define SHARE_FLOOR_DIV 4
+
 size_t shard_memory_limit(const struct shard *sh)
 {
     long long max = config_load(&sh->node->config, maxmemory);
     if (max <= 0)
         return 0;
-    return (size_t)max / (size_t)sh->node->nshards;
+    size_t nshards = (size_t)sh->node->nshards;
+    uint64_t rest = atomic_load_explicit(&sh->node->mem_counted_overhead, memory_order_relaxed);
+    size_t room = (uint64_t)max > rest ? (size_t)((uint64_t)max - rest) / nshards : 0;
+    size_t floor = (size_t)max / nshards / SHARE_FLOOR_DIV;
+    if (room < floor)
+        room = floor;
+    return room ? room : 1;
 }
+
+/* Time one call may evict for: Redis's at its default
+ * maxmemory-eviction-tenacity (10: 500 us). What is left over goes on in
+ * the next loop turns (shard_evict_step), the shard answering meanwhile. */
+#define EVICT_BUDGET_NS (500u * 1000u)
 
 bool shard_make_room(struct shard *sh, size_t limit, int policy, int64_t now_ms)
 {
-    if (limit == 0) /* nothing to evict for: the common case stays a call */
+    if (limit == 0) { /* nothing to evict for: the common case stays a call */
+        sh->evicting = false;
         return store_make_room(sh->store, limit, (enum evict_policy)policy, now_ms);
+    }
     long long spike_ms = config_load(&sh->node->config, latency_monitor_threshold);
-    if (spike_ms <= 0)
-        return store_make_room(sh->store, limit, (enum evict_policy)policy, now_ms);
-    uint64_t t0 = clock_mono_ns();
-    bool ok = store_make_room(sh->store, limit, (enum evict_policy)policy, now_ms);
-    uint64_t ms = (clock_mono_ns() - t0) / 1000000;
-    if (ms >= (uint64_t)spike_ms)
-        latency_add(&sh->latency, "eviction-cycle", (uint32_t)ms, (int32_t)(now_ms / 1000));
-    return ok;
+    uint64_t t0 = spike_ms > 0 ? clock_mono_ns() : 0;
+    enum evict_result r = store_evict(sh->store, limit, (enum evict_policy)policy, now_ms, EVICT_BUDGET_NS);
+    sh->evicting = r == EVICT_RUNNING;
+    if (spike_ms > 0) {
+        uint64_t ms = (clock_mono_ns() - t0) / 1000000;
+        if (ms >= (uint64_t)spike_ms)
+            latency_add(&sh->latency, "eviction-cycle", (uint32_t)ms, (int32_t)(now_ms / 1000));
+    }
+    return r != EVICT_FAILED;
+}
+
+bool shard_evict_step(struct shard *sh)
+{
+    if (!sh->evicting)
+        return false;
+    long long policy = config_load(&sh->node->config, maxmemory_policy);
+    size_t limit = shard_memory_limit(sh);
+    if (limit == 0 || policy == EVICT_NOEVICTION || node_is_replica(sh->node)) {
+        sh->evicting = false;
+        return false;
+    }
+    shard_make_room(sh, limit, (int)policy, shard_now_ms(sh));
+    return sh->evicting;
 }
 
 void shard_publish_stats(struct shard *sh)

@@ -43,7 +43,7 @@ static void on_tick(void *arg)
     long long max = config_load(&sh->node->config, maxmemory);
     long long policy = config_load(&sh->node->config, maxmemory_policy);
     if (max > 0 && policy != EVICT_NOEVICTION && !node_is_replica(sh->node))
-        shard_make_room(sh, (size_t)max / (size_t)sh->node->nshards, (int)policy, now);
+        shard_make_room(sh, shard_memory_limit(sh), (int)policy, now);
     dispatch_timeouts(sh, now);
     if (sh->nheld)
         pause_release(sh); /* a CLIENT PAUSE's timeout may have run out */
@@ -64,6 +64,9 @@ static bool before_sleep(void *arg)
     bool more = mail_exchange(sh);
     /* a big collection deleted: free a slice of it each turn until gone */
     if (store_lazy_pending(sh->store) && store_lazy_free_step(sh->store))
+        more = true;
+    /* over its memory share when an eviction's time ran out: on with it */
+    if (sh->evicting && shard_evict_step(sh))
         more = true;
     for (int i = 0; i < n->nmodules && !more; i++)
         more = n->modules[i]->pending && n->modules[i]->pending(sh);

@@ -58,6 +58,7 @@ struct shard {
     struct session **held;     /* sessions holding a command while paused, oldest first (pause.c) */
     int              nheld;
     struct tracking *tracking; /* keys tracking clients read here (tracking.c), NULL if none yet */
+    bool             evicting; /* over its memory share, evicting a budget per turn (run.c) */
 };
 
 struct journal_record;
@@ -94,6 +95,10 @@ struct shard_module {
      * changes at run time (REPLICAOF changes "replicaof"): true and value
      * filled if it has one now, false if the option is not to be written. */
     bool (*option_now)(struct shard *sh, const char *option, char *value, size_t len);
+    /* Every tick, on the shard's thread: bytes of this shard's used_memory
+     * that maxmemory does not count (Redis's mem_not_counted_for_evict:
+     * replicas' output). */
+    uint64_t (*memory_not_counted)(struct shard *sh);
 };
 
 /* The attached modules' INFO fields of a section, in attach order. */

@@ -385,8 +385,8 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "rss_overhead_bytes:%lld\r\n"
                    "mem_fragmentation_ratio:%.2f\r\n"
                    "mem_fragmentation_bytes:%lld\r\n"
-                   "mem_not_counted_for_evict:0\r\n"
-                   "mem_clients_slaves:0\r\n"
+                   "mem_not_counted_for_evict:%llu\r\n"
+                   "mem_clients_slaves:%llu\r\n"
                    "mem_cluster_links:0\r\n"
                    "mem_aof_buffer:0\r\n"
                    "mem_allocator:mimalloc-%d.%d.%d\r\n"
@@ -406,7 +406,7 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    f.committed ? (double)f.rss / (double)f.committed : 0.0,
                    (long long)f.rss - (long long)f.committed,
                    f.used ? (double)f.rss / (double)f.used : 0.0, (long long)f.rss - (long long)f.used,
-                   mv / 100, (mv / 10) % 10, mv % 10);
+                   (unsigned long long)f.not_counted, (unsigned long long)f.not_counted, mv / 100, (mv / 10) % 10, mv % 10);
         shard_modules_info(sh, "memory", out); /* replication's backlog, when it tells */
     }
     if (want & INFO_PERSISTENCE) {

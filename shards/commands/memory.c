@@ -25,7 +25,13 @@
  *    headers, tables); used_memory_overhead is the rest of used_memory.
  *  - used_memory_startup: used_memory at shard 0's first tick; the peak is
  *    the highest used_memory seen at a tick or an INFO.
- * maxmemory bounds the dataset (README, "Memory"), not used_memory. */
+ *  - mem_not_counted_for_evict: what the modules say maxmemory does not
+ *    count (replication: its replicas' feeds) and the unsent
+ *    output of replicas' connections, per shard each tick.
+ * maxmemory bounds used_memory minus mem_not_counted_for_evict, as in
+ * Redis: shard 0's tick publishes the rest of that outside the stores
+ * (node->mem_counted_overhead) and each shard keeps its store under an
+ * even share of what maxmemory leaves (shard_memory_limit, shards/run.c). */
 #include <fcntl.h>
 #include <mimalloc.h>
 #include <stdatomic.h>
@@ -35,6 +41,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "net/loop.h"
 #include "core/numbers.h"
 #include "core/reply.h"
 #include "shards/commands/commands.h"
@@ -105,6 +112,26 @@ static void sample_shard(struct shard *sh)
     mi_heap_visit_blocks(mi_heap_get_default(), false, count_area, &c);
     __atomic_store_n(&sh->stats.allocated, c.allocated, __ATOMIC_RELAXED);
     __atomic_store_n(&sh->stats.active, c.active, __ATOMIC_RELAXED);
+    uint64_t not_counted = 0;
+    for (int i = 0; i < sh->nreplica_conns; i++) /* replicas' output waiting to go */
+        not_counted += conn_output_bytes(sh->replica_conns[i]);
+    for (int i = 0; i < sh->node->nmodules; i++)
+        if (sh->node->modules[i]->memory_not_counted)
+            not_counted += sh->node->modules[i]->memory_not_counted(sh);
+    __atomic_store_n(&sh->stats.not_counted, not_counted, __ATOMIC_RELAXED);
+}
+
+/* used_memory outside the stores that maxmemory counts, for
+ * shard_memory_limit: every shard's last sample (a tick old at most). */
+static void publish_counted_overhead(struct node *n)
+{
+    uint64_t rest = 0, not_counted = 0;
+    for (int i = 0; i < n->nshards; i++) {
+        rest += stat_load(&n->shards[i]->stats.allocated);
+        not_counted += stat_load(&n->shards[i]->stats.not_counted);
+    }
+    rest = rest > not_counted ? rest - not_counted : 0;
+    atomic_store_explicit(&n->mem_counted_overhead, rest, memory_order_relaxed);
 }
 
 static int memory_start(struct shard *sh)
@@ -112,6 +139,7 @@ static int memory_start(struct shard *sh)
     if (sh->id == 0 && statm_fd < 0)
         statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     sample_shard(sh);
+    publish_counted_overhead(sh->node); /* the shards sampled so far: better than none */
     if (sh->id == 0)
         atomic_store_explicit(&rss_now, read_rss(), memory_order_relaxed);
     return 0;
@@ -127,6 +155,7 @@ static void memory_tick(struct shard *sh, int64_t now_ms)
     size_t elapsed, user, sys, rss, peak_rss, commit, peak_commit, faults;
     mi_process_info(&elapsed, &user, &sys, &rss, &peak_rss, &commit, &peak_commit, &faults);
     atomic_store_explicit(&committed_now, (uint64_t)commit, memory_order_relaxed);
+    publish_counted_overhead(sh->node);
     uint64_t used = shards_allocated(sh->node);
     uint64_t zero = 0;
     atomic_compare_exchange_strong(&used_startup, &zero, used);
@@ -162,6 +191,7 @@ void memory_figures(const struct node *n, struct memory_figures *f)
         f->used += stat_load(&s->allocated) + store;
         f->active += stat_load(&s->active) + store; /* its pages' slack is not seen */
         f->dataset += store;
+        f->not_counted += stat_load(&s->not_counted);
         f->keys += stat_load(&s->keys);
     }
     note_peak(f->used);
@@ -206,7 +236,7 @@ void cmd_memory_stats(struct exec_ctx *ctx)
     reply_pair_int(r, "total.allocated", (long long)f.used);
     reply_pair_int(r, "startup.allocated", (long long)f.startup);
     reply_pair_int(r, "replication.backlog", 0);  /* in overhead.total: not told apart yet */
-    reply_pair_int(r, "clients.slaves", 0);
+    reply_pair_int(r, "clients.slaves", (long long)f.not_counted); /* replicas' buffers, a tick old */
     reply_pair_int(r, "clients.normal", 0);       /* in overhead.total */
     reply_pair_int(r, "cluster.links", 0);
     reply_pair_int(r, "aof.buffer", 0);

@@ -44,6 +44,7 @@ struct memory_figures {
     uint64_t committed;  /* mimalloc's committed memory (allocator_resident) */
     uint64_t dataset;    /* the stores' keys, values, entries and tables */
     uint64_t overhead;   /* used - dataset */
+    uint64_t not_counted; /* of used, what maxmemory does not count (mem_not_counted_for_evict) */
     uint64_t keys;
 };
 struct node;

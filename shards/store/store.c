@@ -1449,12 +1449,20 @@ static struct entry *pool_pop(struct store *s, enum evict_policy p, uint64_t *ha
     return NULL;
 }
 
-bool store_make_room(struct store *s, size_t limit, enum evict_policy policy, int64_t now_ms)
+/* Evictions between two looks at the clock (Redis looks every 16 too). */
+#define EVICT_CLOCK_EVERY 16
+/* Buckets of a rehash in progress moved per round of an eviction. */
+#define EVICT_REHASH_STEP 1024
+
+enum evict_result store_evict(struct store *s, size_t limit, enum evict_policy policy, int64_t now_ms,
+                              uint64_t budget_ns)
 {
     note_now(s, now_ms);
     bury_graveyard(s);
     if (limit == 0 || (s->hold && s->hold(s->hold_arg, now_ms)))
-        return true;
+        return EVICT_DONE;
+    if (store_used_memory(s) <= limit)
+        return EVICT_DONE;
     if (policy == EVICT_ALLKEYS_LFU)
         policy = EVICT_ALLKEYS_LRU;
     else if (policy == EVICT_VOLATILE_LFU)
@@ -1463,21 +1471,37 @@ bool store_make_room(struct store *s, size_t limit, enum evict_policy policy, in
         s->pool_len = 0;
         s->pool_policy = policy;
     }
+    uint64_t deadline = budget_ns ? clock_mono_ns() + budget_ns : 0;
+    unsigned since_clock = 0;
     while (store_used_memory(s) > limit) {
-        struct entry *victim = NULL;
+        if (deadline && ++since_clock >= EVICT_CLOCK_EVERY) {
+            since_clock = 0;
+            if (clock_mono_ns() >= deadline)
+                return EVICT_RUNNING; /* the rest on the next calls */
+        }
         if (s->lazy_len) {
             /* a collection evicted or deleted is still being freed: free a
              * big slice of it rather than evict more keys; if that is not
              * enough yet, the rest of it comes back on the next calls */
             lazy_step(s, LAZY_STEP_IDLE * 4);
             if (s->lazy_len)
-                return true;
+                return EVICT_RUNNING;
             continue;
         }
+        if (rehashing(s)) {
+            /* both tables count until the rehash is done, and a table can
+             * shrink only after it (maybe_shrink): evicting on meanwhile
+             * would take every key, a table bigger than the limit never
+             * getting to go. So finish it first (in budgeted steps). */
+            rehash_buckets(s, EVICT_REHASH_STEP);
+            since_clock = EVICT_CLOCK_EVERY - 1; /* a round this big: look next */
+            continue;
+        }
+        struct entry *victim = NULL;
         uint64_t h = 0;
         switch (policy) {
         case EVICT_NOEVICTION:
-            return false;
+            return EVICT_FAILED;
         case EVICT_ALLKEYS_RANDOM:
             victim = random_entry(s);
             if (victim)
@@ -1485,7 +1509,7 @@ bool store_make_room(struct store *s, size_t limit, enum evict_policy policy, in
             break;
         case EVICT_VOLATILE_RANDOM:
             if (s->vol_len == 0)
-                return false;
+                break;
             victim = s->vol[rng_next(s) % s->vol_len];
             h = entry_hash(victim);
             break;
@@ -1494,7 +1518,7 @@ bool store_make_room(struct store *s, size_t limit, enum evict_policy policy, in
         case EVICT_VOLATILE_TTL:
         default: /* the LFU policies were mapped above */
             if (policy != EVICT_ALLKEYS_LRU && s->vol_len == 0)
-                return false;
+                break;
             for (int tries = 0; !victim && tries < 8; tries++) {
                 pool_fill(s, policy);
                 victim = pool_pop(s, policy, &h);
@@ -1503,12 +1527,17 @@ bool store_make_room(struct store *s, size_t limit, enum evict_policy policy, in
                 h = entry_hash(victim); /* sampling found nothing: very sparse table */
             break;
         }
-        if (!victim)
-            return false;
+        if (!victim) /* nothing (more) the policy may take */
+            return EVICT_FAILED;
         remove_entry(s, victim, h, true);
         s->stats.evicted_keys++;
     }
-    return true;
+    return EVICT_DONE;
+}
+
+bool store_make_room(struct store *s, size_t limit, enum evict_policy policy, int64_t now_ms)
+{
+    return store_evict(s, limit, policy, now_ms, 0) != EVICT_FAILED;
 }
 
 /* ---- active expiry ---- */

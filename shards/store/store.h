@@ -241,10 +241,22 @@ size_t store_slot_keys(struct store *s, unsigned slot, size_t max, int64_t now_m
 /* Bytes the index holds (0 without one). */
 size_t store_slot_index_memory(const struct store *s);
 
-/* Evict keys by policy until used memory is at most limit bytes.
- * Returns true if under the limit afterwards (always true when limit is 0,
- * meaning no limit), false if the policy could not free enough (noeviction,
- * or volatile-* without volatile keys): the caller answers -OOM. */
+/* Evict keys by policy until used memory is at most limit bytes (0: no
+ * limit), for at most budget_ns of the monotonic clock (0: no budget).
+ * Before evicting more keys it finishes freeing what is already going (big
+ * collections freed in slices, the old table of a shrink), so a table
+ * bigger than the limit shrinks instead of taking every key with it.
+ *  - EVICT_DONE: under the limit;
+ *  - EVICT_RUNNING: still over, the budget ran out while freeing (or a
+ *    collection is still being freed): call again later (Redis's
+ *    "evicting in the background"); a write may go ahead;
+ *  - EVICT_FAILED: still over and the policy has nothing (more) to take
+ *    (noeviction, volatile-* without volatile keys, an empty store): the
+ *    caller answers -OOM. */
+enum evict_result { EVICT_DONE, EVICT_RUNNING, EVICT_FAILED };
+enum evict_result store_evict(struct store *s, size_t limit, enum evict_policy policy, int64_t now_ms,
+                              uint64_t budget_ns);
+/* store_evict without a budget; false only for EVICT_FAILED. */
 bool store_make_room(struct store *s, size_t limit, enum evict_policy policy, int64_t now_ms);
 
 /* Active expiry: sample keys with an expiry and delete those whose time has

@@ -754,6 +754,27 @@ static void test_noeviction_and_random(void **state)
     store_destroy(s);
 }
 
+/* A limit far under the data is reached in bounded steps (each call within
+ * its budget answers EVICT_RUNNING until done), and a table that was bigger
+ * than the limit shrinks instead of taking every key with it. */
+static void test_evict_in_steps(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    fill(s, 0, 200000, 0);
+    size_t limit = 128 * 1024; /* under the table alone (256k buckets: 2 MB) */
+    int calls = 0;
+    enum evict_result r;
+    while ((r = store_evict(s, limit, EVICT_ALLKEYS_LRU, NOW, 200 * 1000)) == EVICT_RUNNING)
+        calls++;
+    assert_int_equal(r, EVICT_DONE);
+    assert_true(calls > 1); /* not in one go */
+    assert_true(store_used_memory(s) <= limit);
+    assert_true(store_count(s) > 0);
+    assert_true(store_used_memory(s) > limit / 2); /* near the limit, not far under */
+    store_destroy(s);
+}
+
 static void test_overwrite_keeps_memory_stable(void **state)
 {
     (void)state;
@@ -997,6 +1018,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_lru_hit_ratio_zipf),
         cmocka_unit_test(test_volatile_policies),
         cmocka_unit_test(test_noeviction_and_random),
+        cmocka_unit_test(test_evict_in_steps),
         cmocka_unit_test(test_overwrite_keeps_memory_stable),
         cmocka_unit_test(test_random_ops_against_model),
         cmocka_unit_test(test_hash_seeded_per_process),
