@@ -89,6 +89,8 @@ enum command_flag {
     CMD_HOLD_LATER = 1u << 22, /* with CMD_SHARD0: the connection's later commands wait for
                                   its reply, as after a scratch command (MIGRATE: Redis
                                   blocks for it, so what follows sees the keys gone) */
+    CMD_ASKING     = 1u << 23, /* cluster mode: passes the key gate as if the connection had
+                                  sent ASKING (RESTORE-ASKING, as Redis's CMD_ASKING) */
 };
 
 /* How a command's writes reach the replication stream: the journal column

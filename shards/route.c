@@ -336,7 +336,7 @@ static bool key_gate_passes(struct shard *sh, struct session *s, const struct co
         return true;
     }
     unsigned how = 0;
-    if (s->client.asking)
+    if (s->client.asking || (cmd->flags & CMD_ASKING))
         how |= KEY_GATE_ASKING;
     if (s->client.read_replica && !(cmd->flags & CMD_WRITE))
         how |= KEY_GATE_READ_HERE;
