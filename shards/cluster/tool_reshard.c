@@ -371,6 +371,62 @@ static long long migrate_batch(struct tool_client *src, const struct cluster_nod
     return -2; /* retried by the caller */
 }
 
+/* Push the state text to node i with compare-and-set: expecting the
+ * version the tool last gave it, or (a node that was not told every
+ * version: a source in add, a target in remove) the one it answers it has:
+ * every version it can hold is of the same chain, older. */
+static int push_cas(struct reshard *x, int i, uint64_t expected, const char *text)
+{
+    struct tool_client *c = node_conn(x, i);
+    if (!c)
+        return -1;
+    for (int tries = 0; tries < 3; tries++) {
+        char exp[32];
+        snprintf(exp, sizeof exp, "%" PRIu64, expected);
+        const char *cmd[] = { "CLUSTER", "RINGKV-SETSTATE", exp, text };
+        if (tool_call(c, 4, cmd) < 0) {
+            fprintf(stderr, "\n[ERR] %s\n", c->err);
+            return -1;
+        }
+        if (c->reply.len >= 3 && memcmp(c->reply.data, "+OK", 3) == 0)
+            return 0;
+        unsigned long long have;
+        if (sscanf(c->reply.data, "-ERR table version is %llu,", &have) != 1)
+            break;
+        expected = have;
+    }
+    fprintf(stderr, "\n[ERR] pushing the table to %s: %.*s\n", c->addr,
+            (int)(c->reply.len > 200 ? 200 : c->reply.len - 2), c->reply.data);
+    return -1;
+}
+
+/* The flip of one slot: the tool's state (x->st) with the slot given to
+ * group `to` and the version + 1, pushed to the target then the source.
+ * Why the tool and not SETSLOT NODE makes the version: every node told a
+ * flip would make "its version + 1" from whatever it holds, and a node
+ * behind (a source of add is not told the other sources' flips; it pulls
+ * them) would make a version number another node already has with other
+ * contents; a node pulling the higher of two such tables could lose a
+ * flip for a moment (-MOVED back and forth). Made here, the versions are
+ * one chain: a node holds a prefix of it, and pulling only goes forward. */
+static int flip_push(struct reshard *x, int slot, int to, int si, int di)
+{
+    struct cluster_state *st = x->st;
+    uint64_t before = st->version;
+    unsigned from = st->slot_group[slot];
+    st->slot_group[slot] = (uint16_t)to;
+    st->groups[from].nslots--;
+    st->groups[to].nslots++;
+    st->version++;
+    struct buf text;
+    buf_init(&text);
+    cluster_state_format(st, NULL, &text);
+    buf_append(&text, "", 1);
+    int rc = push_cas(x, di, before, text.data) == 0 && push_cas(x, si, before, text.data) == 0 ? 0 : -1;
+    buf_free(&text);
+    return rc;
+}
+
 /* Move one slot from group `from` to group `to` (indexes of x->st). */
 static int move_slot(struct reshard *x, int slot, int from, int to)
 {
@@ -417,8 +473,13 @@ static int move_slot(struct reshard *x, int slot, int from, int to)
             }
         }
     }
-    /* the flip: the target first (it serves the slot from then on), then
-     * the source (it answers -MOVED from then on) */
+    /* the flip: the next table version of the one chain this tool makes
+     * (see flip_push), pushed to the target first (it serves the slot from
+     * then on), then to the source (it answers -MOVED from then on); each
+     * then told SETSLOT NODE, which finds the table so already and only
+     * drops its marks (the target's import, the source's, after a while) */
+    if (flip_push(x, slot, to, si, di) < 0)
+        return -1;
     const char *node_cmd[] = { "CLUSTER", "SETSLOT", sl, "NODE", dst_node->id };
     if (!flipped_on_target && call_ok(dst, 5, node_cmd, NULL) < 0)
         return -1;
@@ -677,7 +738,7 @@ int tool_add(const struct tool_reshard_opts *o)
     if (plan_and_move(&x, moves, o->yes) < 0)
         goto out;
     printf("[OK] Group %" PRIu32 " serves %d slots.\n", x.st->groups[newg].id,
-           x.st->groups[newg].nslots + x.slots_done);
+           x.st->groups[newg].nslots);
     rc = 0;
 out:
     for (int i = 0; i < nnew; i++)
