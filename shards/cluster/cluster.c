@@ -501,6 +501,19 @@ int cluster_publish(struct shard *sh, struct cluster *c, struct cluster_state *s
     struct cluster_state *old = atomic_exchange_explicit(&c->state, st, memory_order_acq_rel);
     publish_served(sh, sh->node, st);
     c->generation++;
+    /* the marks of slots the new table (pushed by the admin tool, or
+     * pulled) hands over, as SETSLOT NODE drops them: a slot this node
+     * was giving away and is another group's now keeps its mark for the
+     * grace; a slot it was importing and owns now is simply its own */
+    if (atomic_load_explicit(&sh->node->key_gate_moving, memory_order_relaxed) > 0)
+        for (int sl = 0; sl < SLOT_COUNT; sl++) {
+            unsigned g = st->slot_group[sl];
+            bool mine = g != CLUSTER_NO_GROUP && st->groups[g].master == st->myself;
+            if (mine && cluster_importing(c, sl))
+                cluster_set_importing(c, sl, false);
+            else if (!mine && cluster_migrating(c, sl) && !c->given_away_until[sl])
+                cluster_slot_given_away(c, sl, shard_now_ms(sh));
+        }
     char **ptrs = mi_malloc(sizeof(char *));
     ptrs[0] = (char *)old;
     dispatch_free_later(sh, ptrs, 1);

@@ -22,14 +22,18 @@
  *     RESET HARD (empty, in no cluster: they can be shut down or added
  *     again).
  *
- * Moving one slot (move_slot), as redis-cli does it: SETSLOT IMPORTING on
- * the target, MIGRATING on the source; then, until the source has none of
- * the slot's keys: GETKEYSINSLOT <slot> <batch> and one MIGRATE ... REPLACE
- * KEYS k1..kN of them (REPLACE: a key written here while an earlier
- * MIGRATE was in flight stays here, and is sent again over the target's
- * older copy); then SETSLOT NODE on the target (the new table version),
- * then on the source. From MIGRATING on, a key missing on the source is
- * created on the target (-ASK), so "none left" stays true once seen.
+ * Moving slots (move_slots), as redis-cli does it but SLOTS_PER_FLIP
+ * slots of one source and target at a time, each step pipelined: SETSLOT
+ * IMPORTING on the target, MIGRATING on the source; then, until the
+ * source has none of their keys: GETKEYSINSLOT <slot> <batch> for each and
+ * MIGRATE ... REPLACE KEYS k1..kN of them, N = --batch (REPLACE: a key
+ * written on the source while an earlier MIGRATE was in flight stays
+ * there, and is sent again over the target's older copy); then the flip:
+ * one new table version giving them to the target, made by the tool and
+ * pushed to the target then the source (flip_push says why not by SETSLOT
+ * NODE), and SETSLOT NODE on both, which drops the marks. From MIGRATING
+ * on, a key missing on the source is created on the target (-ASK), so
+ * "none left" stays true once seen.
  *
  * Interrupted, running the same command again resumes: the group added is
  * found in the state (step 2 is skipped), the slots still to move are the
@@ -38,6 +42,7 @@
  * target already owns only needs the source told). */
 #include <inttypes.h>
 #include <mimalloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +59,10 @@
 
 #define MIGRATE_TIMEOUT "10000" /* ms, MIGRATE's own timeout */
 #define MIGRATE_TRIES   5
+/* Slots moved together: marked, drained and flipped in one table version.
+ * A version per slot costs each side a file write with fsync and the
+ * state parsed; per 64 slots, the move is bound by the keys' transfer. */
+#define SLOTS_PER_FLIP  64
 
 struct reshard {
     struct cluster_state *st;   /* as last read */
@@ -66,6 +75,10 @@ struct reshard {
     long long keys_done, keys_total;
     double bytes_per_key;       /* estimated from the sources' memory */
     bool tty;
+    /* fault injection for the tests: the tool kills itself (SIGKILL) in
+     * the middle of the step after this many flips (-1: never); from
+     * RINGKV_CLUSTER_DIE_AFTER_FLIPS */
+    int die_after_flips, flips;
 };
 
 static long long mono_ms(void)
@@ -320,19 +333,10 @@ static int call_ok(struct tool_client *c, int argc, const char *const *argv, con
     return -1;
 }
 
-/* MIGRATE the keys of one GETKEYSINSLOT reply (in src->reply) to dst.
- * Returns the number of keys sent, or -1. */
-static long long migrate_batch(struct tool_client *src, const struct cluster_node *dst)
+/* MIGRATE keys[0..n) to dst, REPLACE: 0, -1 (the link failed), or -2
+ * (an error answer: worth another try). */
+static int migrate_keys(struct tool_client *src, const struct cluster_node *dst, const struct slice *keys, int n)
 {
-    struct resp_reader rd;
-    long long n;
-    resp_reader_init(&rd, src->reply.data, src->reply.len);
-    if (!resp_read_aggregate(&rd, &n) || n < 0) {
-        fprintf(stderr, "\n[ERR] %s: unexpected reply to CLUSTER GETKEYSINSLOT\n", src->addr);
-        return -1;
-    }
-    if (n == 0)
-        return 0;
     struct slice *argv = malloc(sizeof(struct slice) * (size_t)(n + 8));
     if (!argv)
         abort();
@@ -347,15 +351,10 @@ static long long migrate_batch(struct tool_client *src, const struct cluster_nod
     argv[a++] = (struct slice){ MIGRATE_TIMEOUT, strlen(MIGRATE_TIMEOUT) };
     argv[a++] = (struct slice){ "REPLACE", 7 };
     argv[a++] = (struct slice){ "KEYS", 4 };
-    for (long long k = 0; k < n; k++)
-        if (!resp_read_string(&rd, &argv[a++])) {
-            fprintf(stderr, "\n[ERR] %s: unexpected reply to CLUSTER GETKEYSINSLOT\n", src->addr);
-            free(argv);
-            return -1;
-        }
+    memcpy(argv + a, keys, sizeof(struct slice) * (size_t)n);
     struct buf out;
     buf_init(&out);
-    resp_encode_command(&out, a, argv); /* the keys point into src->reply: encoded before it is reused */
+    resp_encode_command(&out, a + n, argv);
     free(argv);
     int rc = tool_send(src, &out);
     buf_free(&out);
@@ -365,10 +364,114 @@ static long long migrate_batch(struct tool_client *src, const struct cluster_nod
     }
     if ((src->reply.len >= 3 && memcmp(src->reply.data, "+OK", 3) == 0) ||
         (src->reply.len >= 6 && memcmp(src->reply.data, "+NOKEY", 6) == 0))
-        return n;
+        return 0;
     fprintf(stderr, "\n[WARN] MIGRATE from %s: %.*s\n", src->addr, (int)(src->reply.len > 200 ? 200 : src->reply.len - 2),
             src->reply.data);
-    return -2; /* retried by the caller */
+    return -2;
+}
+
+/* CLUSTER SETSLOT <slot> <what> <id> for each slot, pipelined; every
+ * answer must be +OK. */
+static int setslot_each(struct tool_client *c, const int *slots, int n, const char *what, const char *id)
+{
+    struct buf out;
+    buf_init(&out);
+    for (int i = 0; i < n; i++) {
+        char sl[16];
+        snprintf(sl, sizeof sl, "%d", slots[i]);
+        const char *argv[] = { "CLUSTER", "SETSLOT", sl, what, id };
+        resp_encode_strings(&out, 5, argv);
+    }
+    int rc = tool_send(c, &out);
+    buf_free(&out);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        if (tool_read(c) < 0) {
+            fprintf(stderr, "\n[ERR] %s\n", c->err);
+            return -1;
+        }
+        if (c->reply.len < 3 || memcmp(c->reply.data, "+OK", 3) != 0) {
+            fprintf(stderr, "\n[ERR] CLUSTER SETSLOT %d %s: %s answered %.*s\n", slots[i], what, c->addr,
+                    (int)(c->reply.len > 200 ? 200 : c->reply.len - 2), c->reply.data);
+            rc = -2; /* the other answers are still read */
+        }
+    }
+    if (rc == -1)
+        fprintf(stderr, "\n[ERR] %s\n", c->err);
+    return rc < 0 ? -1 : 0;
+}
+
+/* The keys the source still has in these slots, at most `max` a slot
+ * (GETKEYSINSLOT, pipelined): copied into names, their slices in *keys.
+ * Returns how many, or -1. */
+static int keys_left(struct tool_client *src, const int *slots, int n, int max, struct buf *names,
+                     struct slice **keys, int *cap)
+{
+    struct buf out;
+    buf_init(&out);
+    char m[16];
+    snprintf(m, sizeof m, "%d", max);
+    for (int i = 0; i < n; i++) {
+        char sl[16];
+        snprintf(sl, sizeof sl, "%d", slots[i]);
+        const char *argv[] = { "CLUSTER", "GETKEYSINSLOT", sl, m };
+        resp_encode_strings(&out, 4, argv);
+    }
+    int rc = tool_send(src, &out);
+    buf_free(&out);
+    if (rc < 0) {
+        fprintf(stderr, "\n[ERR] %s\n", src->err);
+        return -1;
+    }
+    buf_clear(names);
+    size_t *offs = NULL, *lens = NULL;
+    int count = 0, ocap = 0;
+    for (int i = 0; i < n; i++) {
+        if (tool_read(src) < 0) {
+            fprintf(stderr, "\n[ERR] %s\n", src->err);
+            free(offs);
+            free(lens);
+            return -1;
+        }
+        struct resp_reader rd;
+        long long nk;
+        resp_reader_init(&rd, src->reply.data, src->reply.len);
+        if (!resp_read_aggregate(&rd, &nk) || nk < 0) {
+            fprintf(stderr, "\n[ERR] %s: unexpected reply to CLUSTER GETKEYSINSLOT\n", src->addr);
+            free(offs);
+            free(lens);
+            return -1;
+        }
+        for (long long k = 0; k < nk; k++) {
+            struct slice key;
+            if (!resp_read_string(&rd, &key) || !key.ptr) {
+                fprintf(stderr, "\n[ERR] %s: unexpected reply to CLUSTER GETKEYSINSLOT\n", src->addr);
+                free(offs);
+                free(lens);
+                return -1;
+            }
+            if (count == ocap) {
+                ocap = ocap ? ocap * 2 : 1024;
+                offs = realloc(offs, sizeof(size_t) * (size_t)ocap);
+                lens = realloc(lens, sizeof(size_t) * (size_t)ocap);
+                if (!offs || !lens)
+                    abort();
+            }
+            offs[count] = names->len;
+            lens[count++] = key.len;
+            buf_append(names, key.ptr, key.len);
+        }
+    }
+    if (count > *cap) {
+        *cap = count;
+        *keys = realloc(*keys, sizeof(struct slice) * (size_t)count);
+        if (!*keys)
+            abort();
+    }
+    for (int k = 0; k < count; k++)
+        (*keys)[k] = (struct slice){ names->data + offs[k], lens[k] };
+    free(offs);
+    free(lens);
+    return count;
 }
 
 /* Push the state text to node i with compare-and-set: expecting the
@@ -400,23 +503,26 @@ static int push_cas(struct reshard *x, int i, uint64_t expected, const char *tex
     return -1;
 }
 
-/* The flip of one slot: the tool's state (x->st) with the slot given to
- * group `to` and the version + 1, pushed to the target then the source.
- * Why the tool and not SETSLOT NODE makes the version: every node told a
- * flip would make "its version + 1" from whatever it holds, and a node
- * behind (a source of add is not told the other sources' flips; it pulls
- * them) would make a version number another node already has with other
- * contents; a node pulling the higher of two such tables could lose a
- * flip for a moment (-MOVED back and forth). Made here, the versions are
- * one chain: a node holds a prefix of it, and pulling only goes forward. */
-static int flip_push(struct reshard *x, int slot, int to, int si, int di)
+/* The flip of some slots: the tool's state (x->st) with the slots given
+ * to group `to` and the version + 1, pushed to the target then the
+ * source. Why the tool and not SETSLOT NODE makes the version: every node
+ * told a flip would make "its version + 1" from whatever it holds, and a
+ * node behind (a source of add is not told the other sources' flips; it
+ * pulls them) would make a version number another node already has with
+ * other contents; a node pulling the higher of two such tables could lose
+ * a flip for a moment (-MOVED back and forth: seen under redis-py). Made
+ * here, the versions are one chain: a node holds a prefix of it, and
+ * pulling only goes forward. */
+static int flip_push(struct reshard *x, const int *slots, int n, int to, int si, int di)
 {
     struct cluster_state *st = x->st;
     uint64_t before = st->version;
-    unsigned from = st->slot_group[slot];
-    st->slot_group[slot] = (uint16_t)to;
-    st->groups[from].nslots--;
-    st->groups[to].nslots++;
+    for (int i = 0; i < n; i++) {
+        unsigned from = st->slot_group[slots[i]];
+        st->slot_group[slots[i]] = (uint16_t)to;
+        st->groups[from].nslots--;
+        st->groups[to].nslots++;
+    }
     st->version++;
     struct buf text;
     buf_init(&text);
@@ -427,8 +533,9 @@ static int flip_push(struct reshard *x, int slot, int to, int si, int di)
     return rc;
 }
 
-/* Move one slot from group `from` to group `to` (indexes of x->st). */
-static int move_slot(struct reshard *x, int slot, int from, int to)
+/* Move some slots (at most SLOTS_PER_FLIP) from group `from` to group `to`
+ * (indexes of x->st), together: marked, drained, flipped in one version. */
+static int move_slots(struct reshard *x, const int *slots, int n, int from, int to)
 {
     const struct cluster_state *st = x->st;
     int si = st->groups[from].master, di = st->groups[to].master;
@@ -436,56 +543,50 @@ static int move_slot(struct reshard *x, int slot, int from, int to)
     struct tool_client *src = node_conn(x, si), *dst = node_conn(x, di);
     if (!src || !dst)
         return -1;
-    char sl[16];
-    snprintf(sl, sizeof sl, "%d", slot);
-    const char *imp[] = { "CLUSTER", "SETSLOT", sl, "IMPORTING", src_node->id };
-    int r = call_ok(dst, 5, imp, "ERR I'm already the owner");
-    if (r < 0)
+    if (setslot_each(dst, slots, n, "IMPORTING", src_node->id) < 0 ||
+        setslot_each(src, slots, n, "MIGRATING", dst_node->id) < 0)
         return -1;
-    bool flipped_on_target = r == 1; /* an earlier run flipped it there: the source is empty */
-    if (!flipped_on_target) {
-        const char *mig[] = { "CLUSTER", "SETSLOT", sl, "MIGRATING", dst_node->id };
-        r = call_ok(src, 5, mig, "ERR I'm not the owner");
-        if (r < 0)
-            return -1;
-        if (r == 0) { /* else the source gave it away already: the flips are what is left */
-            char batch[16];
-            snprintf(batch, sizeof batch, "%d", x->batch);
-            const char *get[] = { "CLUSTER", "GETKEYSINSLOT", sl, batch };
-            for (int fails = 0;;) {
-                if (tool_call(src, 4, get) < 0) {
-                    fprintf(stderr, "\n[ERR] %s\n", src->err);
-                    return -1;
-                }
-                long long n = migrate_batch(src, dst_node);
-                if (n == -1)
-                    return -1;
-                if (n == -2) {
-                    if (++fails >= MIGRATE_TRIES)
-                        return -1;
-                    usleep(100 * 1000);
-                    continue;
-                }
-                if (n == 0)
-                    break;
-                x->keys_done += n;
-                progress(x, false);
+    struct buf names;
+    buf_init(&names);
+    struct slice *keys = NULL;
+    int cap = 0, rc = -1;
+    for (int fails = 0;;) {
+        int nk = keys_left(src, slots, n, x->batch, &names, &keys, &cap);
+        if (nk < 0)
+            goto out;
+        if (nk == 0)
+            break;
+        for (int k = 0; k < nk; k += x->batch) {
+            int m = nk - k < x->batch ? nk - k : x->batch;
+            int r = migrate_keys(src, dst_node, keys + k, m);
+            if (r == -1)
+                goto out;
+            if (r == -2) {
+                if (++fails >= MIGRATE_TRIES)
+                    goto out;
+                usleep(100 * 1000);
+                break; /* the keys are asked for again */
+            }
+            x->keys_done += m;
+            progress(x, false);
+            if (x->die_after_flips >= 0 && x->flips == x->die_after_flips) {
+                printf("\n[TEST] killing myself in the middle of a step (RINGKV_CLUSTER_DIE_AFTER_FLIPS)\n");
+                fflush(stdout);
+                raise(SIGKILL);
             }
         }
     }
-    /* the flip: the next table version of the one chain this tool makes
-     * (see flip_push), pushed to the target first (it serves the slot from
-     * then on), then to the source (it answers -MOVED from then on); each
-     * then told SETSLOT NODE, which finds the table so already and only
-     * drops its marks (the target's import, the source's, after a while) */
-    if (flip_push(x, slot, to, si, di) < 0)
-        return -1;
-    const char *node_cmd[] = { "CLUSTER", "SETSLOT", sl, "NODE", dst_node->id };
-    if (!flipped_on_target && call_ok(dst, 5, node_cmd, NULL) < 0)
-        return -1;
-    if (call_ok(src, 5, node_cmd, NULL) < 0)
-        return -1;
-    return 0;
+    /* the flip, then SETSLOT NODE on each side, which finds the table so
+     * already and only drops the marks (the source's after a while) */
+    if (flip_push(x, slots, n, to, si, di) < 0 || setslot_each(dst, slots, n, "NODE", dst_node->id) < 0 ||
+        setslot_each(src, slots, n, "NODE", dst_node->id) < 0)
+        goto out;
+    x->flips++;
+    rc = 0;
+out:
+    buf_free(&names);
+    free(keys);
+    return rc;
 }
 
 /* The plan: for each source group, slots, keys and bytes (estimated from
@@ -563,15 +664,25 @@ static int plan_and_move(struct reshard *x, const int *moves, bool yes)
     x->t0_ms = x->last_print_ms = mono_ms();
     x->slots_done = 0;
     x->keys_done = 0;
-    for (int s = 0; s < SLOT_COUNT; s++) {
-        if (moves[s] < 0)
+    /* in steps of at most SLOTS_PER_FLIP slots of one source and target */
+    for (int s = 0; s < SLOT_COUNT;) {
+        if (moves[s] < 0) {
+            s++;
             continue;
-        if (move_slot(x, s, st->slot_group[s], moves[s]) < 0) {
-            fprintf(stderr, "[ERR] moving slot %d stopped; the cluster is consistent (every slot has one owner "
-                            "holding its keys): run the same command again to go on.\n", s);
+        }
+        int step[SLOTS_PER_FLIP], n = 0, from = st->slot_group[s], to = moves[s];
+        for (; s < SLOT_COUNT && n < SLOTS_PER_FLIP; s++)
+            if (moves[s] >= 0) {
+                if (st->slot_group[s] != from || moves[s] != to)
+                    break;
+                step[n++] = s;
+            }
+        if (move_slots(x, step, n, from, to) < 0) {
+            fprintf(stderr, "[ERR] moving slots %d-%d stopped; the cluster is consistent (every slot has one owner "
+                            "holding its keys): run the same command again to go on.\n", step[0], step[n - 1]);
             goto out;
         }
-        x->slots_done++;
+        x->slots_done += n;
         progress(x, false);
     }
     progress(x, true);
@@ -586,6 +697,12 @@ out:
     free(slots);
     free(bpk);
     return rc;
+}
+
+static int die_after_flips(void)
+{
+    const char *v = getenv("RINGKV_CLUSTER_DIE_AFTER_FLIPS");
+    return v && *v ? atoi(v) : -1;
 }
 
 /* --------------------------------------------------------------- add */
@@ -620,7 +737,7 @@ static int check_new_node(struct tool_client *c, char id[CLUSTER_ID_LEN + 1], ui
 
 int tool_add(const struct tool_reshard_opts *o)
 {
-    struct reshard x = { .batch = o->batch };
+    struct reshard x = { .batch = o->batch, .die_after_flips = die_after_flips() };
     char host[256];
     int port, rc = TOOL_EXIT_FAIL;
     uint16_t *table = calloc(SLOT_COUNT, sizeof *table);
@@ -759,7 +876,7 @@ out:
 
 int tool_remove(const struct tool_reshard_opts *o)
 {
-    struct reshard x = { .batch = o->batch };
+    struct reshard x = { .batch = o->batch, .die_after_flips = die_after_flips() };
     char host[256];
     int port, rc = TOOL_EXIT_FAIL;
     uint16_t *table = calloc(SLOT_COUNT, sizeof *table);
