@@ -10,6 +10,9 @@
 #       back: k:* as filled, each counter at the value its last INCR
 #       answered, each n:* acknowledged. Prints one line:
 #         ok keys <n> incr <n> new <n> retried <n> tool <exit status>
+#       then the writer's latency before the move (RESHARD_WARMUP seconds,
+#       default 0.5) and during it: p50, p99, max (the longest wait, its
+#       retries included), and the tool's output.
 #       or "lost ..." / "wrong ..." / "surfaced ..." lines and exits 1.
 #   reshard_load.py <port> <keys> run-any <command ...>
 #       the same, whatever <command> exits with (one killed on purpose).
@@ -61,6 +64,7 @@ class Writer(threading.Thread):
         self.incr = 0
         self.retried = 0
         self.surfaced = []
+        self.lat = []  # (start, seconds) of each INCR/SET pair, retries included
 
     def call(self, *args):
         for _ in range(50):
@@ -85,6 +89,7 @@ class Writer(threading.Thread):
         i = 0
         while not self.stop:
             j = i % COUNTERS
+            t0 = time.monotonic()
             v = self.call("INCR", "c:%d" % j)
             if v is not None:
                 self.counters[j] = v
@@ -93,6 +98,7 @@ class Writer(threading.Thread):
                 self.new = i + 1
             else:
                 break
+            self.lat.append((t0, time.monotonic() - t0))
             i += 1
 
 
@@ -128,6 +134,15 @@ def verify(rc, keys, w):
     return bad
 
 
+def pct(xs):
+    if not xs:
+        return "no samples"
+    xs = sorted(xs)
+    def at(q):
+        return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
+    return "n %d p50 %.2f p99 %.2f max %.1f" % (len(xs), at(0.5), at(0.99), xs[-1] * 1000)
+
+
 def main():
     # redis-py prints a traceback for each redirection it follows: not ours to see
     sys.stderr = open(os.devnull, "w")
@@ -140,9 +155,11 @@ def main():
         return 0
     w = Writer(port)
     w.start()
-    time.sleep(0.5)  # the writer going before the move starts
+    time.sleep(float(os.environ.get("RESHARD_WARMUP", "0.5")))  # the writer going before the move starts
+    t_start = time.monotonic()
     tool = subprocess.run(sys.argv[4:], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT)
+    t_end = time.monotonic()
     time.sleep(0.5)
     w.stop = True
     w.join()
@@ -155,6 +172,9 @@ def main():
     if bad:
         return 1
     print("ok keys %d incr %d new %d retried %d tool %d" % (keys, w.incr, w.new, w.retried, tool.returncode))
+    print("writer (INCR+SET, ms) before: %s; during: %s; move took %.2f s" % (
+        pct([d for t, d in w.lat if t < t_start]), pct([d for t, d in w.lat if t_start <= t < t_end]),
+        t_end - t_start))
     sys.stdout.write(tool.stdout.decode(errors="replace"))
     return 0
 
