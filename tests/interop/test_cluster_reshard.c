@@ -11,7 +11,8 @@
  * keys; after remove, the table is the one before add, the group's nodes
  * are in no cluster. Then the tool killed in the middle of an add (by
  * itself: RINGKV_CLUSTER_DIE_AFTER_FLIPS): the cluster still serves every
- * key, and the same command run again finishes the move. */
+ * key, and the same command run again finishes the move. And redis-cli
+ * --cluster reshard moving 100 slots under the writer, nothing lost. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -226,6 +227,51 @@ static void test_add_interrupted_then_resumed(void **state)
     assert_true(moved >= 16384 / 4 - 16384 * 3 / 100 && moved <= 16384 / 4 + 16384 * 2 / 100);
 }
 
+/* redis-cli --cluster reshard moves 100 slots between two groups of a
+ * ringkv cluster under the writer (SETSLOT IMPORTING/MIGRATING/NODE sent
+ * by redis-cli itself): nothing lost, 100 more slots on the target. */
+static void test_redis_cli_reshard(void **state)
+{
+    (void)state;
+    if (!node[0].pid || run_cmd("redis-cli --version >/dev/null 2>&1", NULL) != 0)
+        skip();
+    char from[64], to[64];
+    tconn *c = tconnect(node[0].port);
+    struct rval *v = tcmd(c, "CLUSTER MYID");
+    snprintf(from, sizeof from, "%s", v->str);
+    rval_free(v);
+    tclose(c);
+    c = tconnect(node[1].port);
+    v = tcmd(c, "CLUSTER MYID");
+    snprintf(to, sizeof to, "%s", v->str);
+    rval_free(v);
+    tclose(c);
+    int before[16384], after[16384], had = 0, has = 0;
+    owners(0, before);
+    char cmd[1200], *out = NULL;
+    snprintf(cmd, sizeof cmd, "timeout 280 /usr/bin/python3 %s %d %d run redis-cli --cluster reshard 127.0.0.1:%d "
+             "--cluster-from %s --cluster-to %s --cluster-slots 100 --cluster-yes </dev/null", load_py(),
+             node[0].port, KEYS, node[0].port, from, to);
+    int st = run_cmd(cmd, &out);
+    if (st != 0)
+        fail_msg("redis-cli reshard under load exited %d:\n%s", st, out);
+    assert_int_equal(strncmp(out, "ok keys 100000 ", 15), 0);
+    free(out);
+    long long until = now_ms() + 5000;
+    for (;;) { /* the last flip reaches node 2 by its peers */
+        owners(2, after);
+        has = had = 0;
+        for (int s = 0; s < 16384; s++) {
+            had += before[s] == node[1].port;
+            has += after[s] == node[1].port;
+        }
+        if (has == had + 100 || now_ms() > until)
+            break;
+        usleep(50 * 1000);
+    }
+    assert_int_equal(has, had + 100);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -233,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_add_under_load),
         cmocka_unit_test(test_remove_under_load),
         cmocka_unit_test(test_add_interrupted_then_resumed),
+        cmocka_unit_test(test_redis_cli_reshard),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
