@@ -105,12 +105,15 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    int rc = 0;
     for (int i = 0; i < NODES; i++) {
-        if (node[i].pid > 0)
-            server_stop(&node[i]);
+        if (node[i].pid > 0 && server_stop(&node[i]) != 0) {
+            print_error("node %d did not exit cleanly (a sanitizer report?)\n", i);
+            rc = -1;
+        }
         unlink(conf_path[i]);
     }
-    return 0;
+    return rc;
 }
 
 /* The writer and the read-back around one tool command; its report. */
