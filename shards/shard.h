@@ -57,6 +57,13 @@ struct shard {
     struct monitor_shard *monitor; /* MONITOR: this shard's monitors and outgoing lines (monitor.c) */
     struct session **held;     /* sessions holding a command while paused, oldest first (pause.c) */
     int              nheld;
+    /* Cluster mode: per slot, how many of this shard's keys a MIGRATE has
+     * dumped and not yet settled (deleted or kept: shards/commands/
+     * migrate.c), or NULL before the first. The key gate at the keys
+     * (node->key_gate_here) refuses writes to a slot being given away
+     * while it has keys in flight: a key deleted here meanwhile would
+     * live on at the target. */
+    uint16_t        *keys_in_flight;
 };
 
 /* ---- shard modules -------------------------------------------------------

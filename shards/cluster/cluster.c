@@ -201,6 +201,10 @@ static const char *cluster_key_gate_here(struct shard *sh, const struct command 
             snprintf(err, errlen, "MOVED %d %s:%d", slot, m->ip, m->port);
             return err;
         }
+        /* a MIGRATE of some of its keys is in flight: a key deleted here now
+         * would live on at the target (Redis blocks for MIGRATE instead) */
+        if ((cmd->flags & CMD_WRITE) && sh->keys_in_flight && sh->keys_in_flight[slot])
+            return ERR_TRYAGAIN;
     }
     if (nk > 64) {
         idx = mi_malloc(sizeof(int) * (size_t)nk);

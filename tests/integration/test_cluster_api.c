@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include "harness.h"
@@ -460,6 +464,70 @@ static void test_migrating_slot(void **state)
     stop_three();
 }
 
+/* A key deleted on the source while a MIGRATE of it is in flight would
+ * live on at the target (the delete step finds nothing to delete): so
+ * while some key of a slot being given away is in flight, writes to that
+ * slot answer -TRYAGAIN, as Redis makes them wait. The target is a fake
+ * one here (a socket of the test), so the MIGRATE stays in flight until
+ * the test answers its RESTORE-ASKING. */
+static void test_write_during_migrate_in_flight(void **state)
+{
+    (void)state;
+    SKIP_ON_REDIS();
+    start_three(false, "15000");
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t salen = sizeof sa;
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
+    char fport[16];
+    snprintf(fport, sizeof fport, "%d", ntohs(sa.sin_port));
+
+    tconn *a = tconnect(node[0].port), *b = tconnect(node[0].port);
+    char tag[32], k[48], other[48];
+    key_of_group(a, 0, tag, sizeof tag);
+    snprintf(k, sizeof k, "{%s}k", tag);
+    snprintf(other, sizeof other, "{%s}other", tag);
+    long long slot = get_int(tcmd(a, "CLUSTER KEYSLOT %s", k));
+    expect_ok(tcmd(a, "SET %s v", k));
+    expect_ok(tcmd(a, "SET %s w", other));
+    expect_ok(tcmd(a, "CLUSTER SETSLOT %lld MIGRATING %s", slot, ids[1]));
+    const char *argv[] = { "MIGRATE", "127.0.0.1", fport, "", "0", "5000", "KEYS", k };
+    tsendv(a, 8, argv);
+    /* the fake target: the RESTORE-ASKING arrives, nothing is answered yet */
+    int fd = accept(lfd, NULL, NULL);
+    assert_true(fd >= 0);
+    char in[4096];
+    size_t got = 0;
+    while (got < sizeof in - 1) {
+        struct pollfd pf = { .fd = fd, .events = POLLIN };
+        assert_int_equal(poll(&pf, 1, 5000), 1);
+        ssize_t r = read(fd, in + got, sizeof in - 1 - got);
+        assert_true(r > 0);
+        got += (size_t)r;
+        in[got] = 0;
+        if (strstr(in, "RESTORE-ASKING") && got >= 2 && strcmp(in + got - 2, "\r\n") == 0 &&
+            strstr(in, k))
+            break;
+    }
+    /* in flight: writes of the slot wait (-TRYAGAIN), reads are served */
+    expect_error(tcmd(b, "DEL %s", k), "TRYAGAIN Multiple keys request during rehashing of slot");
+    expect_error(tcmd(b, "SET %s w2", other), "TRYAGAIN Multiple keys request during rehashing of slot");
+    expect_bulk(tcmd(b, "GET %s", k), "v");
+    /* the target takes it: MIGRATE deletes it here and answers */
+    assert_int_equal(write(fd, "+OK\r\n", 5), 5);
+    expect_ok(tread(a, 5000));
+    expect_error_prefix(tcmd(b, "GET %s", k), "ASK ");
+    /* settled: the slot's other key takes writes again */
+    expect_int(tcmd(b, "DEL %s", other), 1);
+    close(fd);
+    close(lfd);
+    tclose(a);
+    tclose(b);
+    stop_three();
+}
+
 /* A READONLY connection on a replica reads its group's slots there; writes
  * and other groups' slots are still redirected; READWRITE (and RESET) undo
  * it. CLUSTER REPLICAS/SLAVES list the replica in NODES's format; CLUSTER
@@ -763,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_asking),
         cmocka_unit_test(test_migrating_slot),
+        cmocka_unit_test(test_write_during_migrate_in_flight),
         cmocka_unit_test(test_readonly_replica),
         cmocka_unit_test(test_nodes_link_state),
         cmocka_unit_test(test_keys_in_slot),
