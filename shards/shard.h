@@ -57,13 +57,22 @@ struct shard {
     struct monitor_shard *monitor; /* MONITOR: this shard's monitors and outgoing lines (monitor.c) */
     struct session **held;     /* sessions holding a command while paused, oldest first (pause.c) */
     int              nheld;
-    /* Cluster mode: per slot, how many of this shard's keys a MIGRATE has
-     * dumped and not yet settled (deleted or kept: shards/commands/
-     * migrate.c), or NULL before the first. The key gate at the keys
-     * (node->key_gate_here) refuses writes to a slot being given away
-     * while it has keys in flight: a key deleted here meanwhile would
-     * live on at the target. */
-    uint16_t        *keys_in_flight;
+    /* Cluster mode: this shard's keys a MIGRATE has dumped and not yet
+     * settled (deleted or kept: shards/commands/migrate.c), or NULL before
+     * the first. The key gate at the keys (node->key_gate_here) refuses
+     * writes to them while their slot is being given away: a key deleted
+     * here meanwhile would live on at the target. */
+    struct keys_in_flight *keys_in_flight;
+};
+
+/* The keys of a shard in flight (above): a count per slot (the gate's
+ * first test) and the keys' hashes (store_key_hash), a multiset in no
+ * order: few at a time (a MIGRATE's batch), searched only for a write to
+ * a slot that has some. */
+struct keys_in_flight {
+    uint32_t  by_slot[16384];
+    int       n, cap;
+    uint64_t *hashes;
 };
 
 /* ---- shard modules -------------------------------------------------------

@@ -201,10 +201,6 @@ static const char *cluster_key_gate_here(struct shard *sh, const struct command 
             snprintf(err, errlen, "MOVED %d %s:%d", slot, m->ip, m->port);
             return err;
         }
-        /* a MIGRATE of some of its keys is in flight: a key deleted here now
-         * would live on at the target (Redis blocks for MIGRATE instead) */
-        if ((cmd->flags & CMD_WRITE) && sh->keys_in_flight && sh->keys_in_flight[slot])
-            return ERR_TRYAGAIN;
     }
     if (nk > 64) {
         idx = mi_malloc(sizeof(int) * (size_t)nk);
@@ -212,9 +208,18 @@ static const char *cluster_key_gate_here(struct shard *sh, const struct command 
     }
     int64_t now = shard_now_ms(sh);
     int missing = 0, here = 0;
-    bool several = false;
+    bool several = false, in_flight = false;
+    /* a write of a key a MIGRATE has in flight waits: deleted here now, it
+     * would live on at the target (Redis's MIGRATE blocks the server) */
+    const struct keys_in_flight *f = sh->keys_in_flight;
+    bool check_flight = to && (cmd->flags & CMD_WRITE) && f && f->by_slot[slot];
     for (int k = 0; k < nk; k++) {
         struct slice key = argv[idx[k]];
+        if (check_flight) {
+            uint64_t h = store_key_hash(key);
+            for (int j = 0; j < f->n && !in_flight; j++)
+                in_flight = f->hashes[j] == h;
+        }
         if (k > 0 && (key.len != argv[idx[0]].len || memcmp(key.ptr, argv[idx[0]].ptr, key.len) != 0))
             several = true;
         if (store_peek(sh->store, key, now))
@@ -224,6 +229,8 @@ static const char *cluster_key_gate_here(struct shard *sh, const struct command 
     }
     if (idx != small)
         mi_free(idx);
+    if (in_flight)
+        return ERR_TRYAGAIN;
     if (!missing)
         return NULL;
     if (to) {

@@ -22,8 +22,8 @@
  *      same expiry): a key written while MIGRATE was in flight is kept
  *      here (see "Atomicity"). The deletions are journaled as DELs, as
  *      Redis propagates MIGRATE. In cluster mode every dumped key is also
- *      settled there (counted in flight per slot from the dump on:
- *      shard.h, keys_in_flight, which the cluster's gate reads).
+ *      settled there (in flight from the dump on: shard.h,
+ *      keys_in_flight, which the cluster's gate reads).
  *   4. the answer: +OK; or the target's first error as "ERR Target
  *      instance replied with error: <its text>" (BUSYKEY when the target
  *      has the key and REPLACE was not given); or -IOERR when the
@@ -279,9 +279,15 @@ static void dump_keys(struct shard *sh, struct shard_msg *m)
         if (!e)
             continue;
         if (sh->node->cluster) { /* in flight until settled (shard.h, keys_in_flight) */
-            if (!sh->keys_in_flight)
-                sh->keys_in_flight = mi_zalloc(sizeof(uint16_t) * SLOT_COUNT);
-            sh->keys_in_flight[key_slot(m->argv[i].ptr, m->argv[i].len)]++;
+            struct keys_in_flight *f = sh->keys_in_flight;
+            if (!f)
+                f = sh->keys_in_flight = mi_zalloc(sizeof(*f));
+            if (f->n == f->cap) {
+                f->cap = f->cap ? f->cap * 2 : 512;
+                f->hashes = mi_realloc(f->hashes, sizeof(uint64_t) * (size_t)f->cap);
+            }
+            f->hashes[f->n++] = store_key_hash(m->argv[i]);
+            f->by_slot[key_slot(m->argv[i].ptr, m->argv[i].len)]++;
         }
         int64_t at = entry_expire_at(e);
         long long ttl = 0;
@@ -307,12 +313,18 @@ static void dump_keys(struct shard *sh, struct shard_msg *m)
  * length and the payload per key). */
 static void delete_unchanged(struct shard *sh, struct shard_msg *m)
 {
-    if (sh->keys_in_flight)
-        for (int i = 0; i < m->argc; i++) {
-            uint16_t *n = &sh->keys_in_flight[key_slot(m->argv[i].ptr, m->argv[i].len)];
-            if (*n)
-                (*n)--;
-        }
+    struct keys_in_flight *f = sh->keys_in_flight;
+    for (int i = 0; f && i < m->argc; i++) {
+        uint64_t h = store_key_hash(m->argv[i]);
+        for (int j = 0; j < f->n; j++)
+            if (f->hashes[j] == h) {
+                f->hashes[j] = f->hashes[--f->n];
+                uint32_t *c = &f->by_slot[key_slot(m->argv[i].ptr, m->argv[i].len)];
+                if (*c)
+                    (*c)--;
+                break;
+            }
+    }
     bool any = false;
     for (const char *q = m->payload.data; q && q < m->payload.data + m->payload.len;) {
         any = any || *q;
@@ -757,6 +769,8 @@ static void migrate_tick(struct shard *sh, int64_t now_ms)
 
 static void migrate_teardown(struct shard *sh)
 {
+    if (sh->keys_in_flight)
+        mi_free(sh->keys_in_flight->hashes);
     mi_free(sh->keys_in_flight);
     sh->keys_in_flight = NULL;
 }
