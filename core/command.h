@@ -95,6 +95,8 @@ enum command_flag {
                                   enable-debug-command allows the connection (route.c) */
     CMD_HIDDEN_SUBS = 1u << 24, /* a container whose subcommands only route (DEBUG OBJECT to
                                    its key's shard): COMMAND shows it as one command, as Redis */
+    CMD_ASKING     = 1u << 25, /* cluster mode: passes the key gate as if the connection had
+                                  sent ASKING (RESTORE-ASKING, as Redis's CMD_ASKING) */
 };
 
 /* How a command's writes reach the replication stream: the journal column

@@ -56,6 +56,16 @@ enum key_gate_how {
 typedef const char *key_gate_fn(const struct node *n, int slot, bool cross, unsigned how, char *err,
                                 size_t errlen);
 
+/* Cluster mode, while some slot moves between groups: may this command run
+ * here, given which of its keys this shard holds? Asked on the shard that
+ * owns the keys, right before the command runs on its store (so the answer
+ * and the run are one step: no key can come or go in between), only while
+ * node->key_gate_moving > 0. NULL, or the error to answer (-ASK for a slot
+ * this node gives away and that lacks the keys, -TRYAGAIN for a multi-key
+ * command some of whose keys have moved), possibly written into err. */
+typedef const char *key_gate_here_fn(struct shard *sh, const struct command *cmd, int argc,
+                                     const struct slice *argv, char *err, size_t errlen);
+
 struct node {
     struct config  config;
     int            nshards;
@@ -85,6 +95,9 @@ struct node {
      * change, and any new reason for the gate to refuse must clear the
      * slots it concerns here first. */
     _Atomic(const uint64_t *) key_gate_served;
+    key_gate_here_fn *key_gate_here; /* see key_gate_here_fn, or NULL */
+    atomic_int      key_gate_moving;  /* slots moving now (set by the layer that sets key_gate_here):
+                                       * key_gate_here is asked only while this is > 0 */
     struct cluster *cluster;       /* the cluster layer's state (cluster mode), or NULL */
 
     atomic_int      shutdown;          /* set once: shards leave their loops */

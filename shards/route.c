@@ -337,7 +337,7 @@ static bool key_gate_passes(struct shard *sh, struct session *s, const struct co
         return true;
     }
     unsigned how = 0;
-    if (s->client.asking)
+    if (s->client.asking || (cmd->flags & CMD_ASKING))
         how |= KEY_GATE_ASKING;
     if (s->client.read_replica && !(cmd->flags & CMD_WRITE))
         how |= KEY_GATE_READ_HERE;
@@ -611,6 +611,8 @@ void dispatch_execute(struct shard *sh, struct session *s, int argc, const struc
         /* the usual connection: nothing muted, not asking; what follows
          * would leave it so (costs ~20 instructions a command otherwise) */
         execute_command(sh, s, argc, argv);
+        if (s->client.asking) /* it was ASKING: the next command is asking (route_command) */
+            s->client.asking = 1;
         return;
     }
     bool outer = s->muting;

@@ -150,6 +150,20 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
             return false;
         }
     }
+    if (cmd->first_key > 0 && store == sh->store && sh->node->key_gate_here &&
+        atomic_load_explicit(&sh->node->key_gate_moving, memory_order_relaxed) > 0) {
+        /* cluster mode, a slot moving: whether its keys are here decides (node.h) */
+        char text[160];
+        const char *refused = sh->node->key_gate_here(sh, cmd, argc, argv, text, sizeof(text));
+        if (refused) {
+            reply_error(&r, refused);
+            stats_command_rejected(&sh->stats, cmd->index);
+            stats_error_reply(&sh->stats, refused, strlen(refused));
+            if (msg && sh->node->journal && (cmd->flags & CMD_WRITE))
+                sh->node->journal->command_refused(sh, cmd);
+            return false;
+        }
+    }
     if (cmd->flags & CMD_CONN)
         shard_publish_stats(sh);
     struct exec_ctx ctx = {

@@ -59,6 +59,22 @@ struct shard {
     int              nheld;
     struct tracking *tracking; /* keys tracking clients read here (tracking.c), NULL if none yet */
     bool             evicting; /* over its memory share, evicting a budget per turn (run.c) */
+    /* Cluster mode: this shard's keys a MIGRATE has dumped and not yet
+     * settled (deleted or kept: shards/commands/migrate.c), or NULL before
+     * the first. The key gate at the keys (node->key_gate_here) refuses
+     * writes to them while their slot is being given away: a key deleted
+     * here meanwhile would live on at the target. */
+    struct keys_in_flight *keys_in_flight;
+};
+
+/* The keys of a shard in flight (above): a count per slot (the gate's
+ * first test) and the keys' hashes (store_key_hash), a multiset in no
+ * order: few at a time (a MIGRATE's batch), searched only for a write to
+ * a slot that has some. */
+struct keys_in_flight {
+    uint32_t  by_slot[16384];
+    int       n, cap;
+    uint64_t *hashes;
 };
 
 struct journal_record;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/command.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "shards/cluster/fence.h"
@@ -20,6 +21,7 @@
 #include "shards/dispatch.h"
 #include "shards/node.h"
 #include "shards/shard.h"
+#include "shards/store/slot.h"
 #include "shards/store/store.h"
 
 struct cluster *cluster_of(const struct node *n)
@@ -91,13 +93,153 @@ static void publish_served(struct shard *sh, struct node *n, const struct cluste
     dispatch_free_later(sh, ptrs, 1);
 }
 
+/* node->key_gate_moving counts the slots marked either way (shard 0 is
+ * the one writer; the shards read it before each keyed command). */
+static bool slot_moving(const struct cluster *c, int slot)
+{
+    return cluster_importing(c, slot) || atomic_load_explicit(&c->migrating_to[slot], memory_order_relaxed);
+}
+
+static void count_moving(struct node *n, bool before, bool after)
+{
+    if (before != after)
+        atomic_fetch_add_explicit(&n->key_gate_moving, after ? 1 : -1, memory_order_release);
+}
+
 void cluster_set_importing(struct cluster *c, int slot, bool on)
 {
+    bool before = slot_moving(c, slot);
     uint64_t bit = (uint64_t)1 << (slot & 63);
     if (on)
         atomic_fetch_or_explicit(&c->importing[slot >> 6], bit, memory_order_relaxed);
     else
         atomic_fetch_and_explicit(&c->importing[slot >> 6], ~bit, memory_order_relaxed);
+    count_moving(c->node, before, slot_moving(c, slot));
+}
+
+int cluster_set_migrating(struct cluster *c, int slot, int to)
+{
+    bool before = slot_moving(c, slot);
+    unsigned mark = 0;
+    if (to >= 0) {
+        const struct cluster_node *nd = &cluster_now(c)->nodes[to];
+        int n = atomic_load_explicit(&c->ntargets, memory_order_relaxed), t = 0;
+        while (t < n && !(strcmp(c->targets[t].id, nd->id) == 0 && strcmp(c->targets[t].ip, nd->ip) == 0 &&
+                          c->targets[t].port == nd->port))
+            t++;
+        if (t == n) {
+            if (n == CLUSTER_NODES_MAX)
+                return -1;
+            struct cluster_target *tg = &c->targets[n];
+            memcpy(tg->id, nd->id, sizeof(tg->id));
+            memcpy(tg->ip, nd->ip, sizeof(tg->ip));
+            tg->port = nd->port;
+            atomic_store_explicit(&c->ntargets, n + 1, memory_order_release);
+        }
+        mark = (unsigned)t + 1;
+    }
+    atomic_store_explicit(&c->migrating_to[slot], (uint16_t)mark, memory_order_release);
+    count_moving(c->node, before, slot_moving(c, slot));
+    return 0;
+}
+
+void cluster_slot_given_away(struct cluster *c, int slot, int64_t now_ms)
+{
+    if (!cluster_migrating(c, slot))
+        return;
+    if (!c->given_away_until[slot])
+        c->given_away++;
+    c->given_away_until[slot] = now_ms + CLUSTER_GIVEN_AWAY_MS;
+}
+
+/* Shard 0's tick: the marks of slots given away long enough ago go. */
+static void given_away_tick(struct cluster *c, int64_t now_ms)
+{
+    for (int sl = 0; c->given_away > 0 && sl < SLOT_COUNT; sl++) {
+        if (!c->given_away_until[sl] || c->given_away_until[sl] > now_ms)
+            continue;
+        c->given_away_until[sl] = 0;
+        c->given_away--;
+        const struct cluster_state *st = cluster_now(c);
+        unsigned g = st->slot_group[sl];
+        if (g == CLUSTER_NO_GROUP || st->groups[g].master != st->myself)
+            cluster_set_migrating(c, sl, -1); /* not if the slot came back meanwhile and moves again */
+    }
+}
+
+#define ERR_TRYAGAIN "TRYAGAIN Multiple keys request during rehashing of slot"
+
+/* The gate at the keys (node.h, key_gate_here), Redis's getNodeByQuery for
+ * a slot being moved: on the node giving it away, a command whose keys are
+ * all here runs; none here: -ASK to the target (a new key is created there,
+ * so a key never gets back here once moved); some here: -TRYAGAIN. On the
+ * node importing it (reached only by ASKING, the first gate saw to that), a
+ * command of several keys not all there: -TRYAGAIN. Missing means absent or
+ * past its time. (MIGRATE, whose row names no keys, is not asked: it moves
+ * the slot's keys either way, as in Redis.) */
+static const char *cluster_key_gate_here(struct shard *sh, const struct command *cmd, int argc,
+                                         const struct slice *argv, char *err, size_t errlen)
+{
+    const struct cluster *c = sh->node->cluster;
+    int small[64];
+    int *idx = small;
+    int nk = command_keys(cmd, argc, argv, idx, 64);
+    if (nk <= 0)
+        return NULL;
+    int slot = (int)key_slot(argv[idx[0]].ptr, argv[idx[0]].len);
+    const struct cluster_target *to = cluster_migrating(c, slot);
+    if (!to && !cluster_importing(c, slot))
+        return NULL;
+    if (to) {
+        /* given away by a table published since the first gate passed it */
+        const struct cluster_state *st = cluster_now(c);
+        unsigned g = st->slot_group[slot];
+        if (g == CLUSTER_NO_GROUP)
+            return ERR_UNSERVED;
+        if (st->groups[g].master != st->myself) {
+            const struct cluster_node *m = &st->nodes[st->groups[g].master];
+            snprintf(err, errlen, "MOVED %d %s:%d", slot, m->ip, m->port);
+            return err;
+        }
+    }
+    if (nk > 64) {
+        idx = mi_malloc(sizeof(int) * (size_t)nk);
+        command_keys(cmd, argc, argv, idx, nk);
+    }
+    int64_t now = shard_now_ms(sh);
+    int missing = 0, here = 0;
+    bool several = false, in_flight = false;
+    /* a write of a key a MIGRATE has in flight waits: deleted here now, it
+     * would live on at the target (Redis's MIGRATE blocks the server) */
+    const struct keys_in_flight *f = sh->keys_in_flight;
+    bool check_flight = to && (cmd->flags & CMD_WRITE) && f && f->by_slot[slot];
+    for (int k = 0; k < nk; k++) {
+        struct slice key = argv[idx[k]];
+        if (check_flight) {
+            uint64_t h = store_key_hash(key);
+            for (int j = 0; j < f->n && !in_flight; j++)
+                in_flight = f->hashes[j] == h;
+        }
+        if (k > 0 && (key.len != argv[idx[0]].len || memcmp(key.ptr, argv[idx[0]].ptr, key.len) != 0))
+            several = true;
+        if (store_peek(sh->store, key, now))
+            here++;
+        else
+            missing++;
+    }
+    if (idx != small)
+        mi_free(idx);
+    if (in_flight)
+        return ERR_TRYAGAIN;
+    if (!missing)
+        return NULL;
+    if (to) {
+        if (here)
+            return ERR_TRYAGAIN;
+        snprintf(err, errlen, "ASK %d %s:%d", slot, to->ip, to->port);
+        return err;
+    }
+    return several ? ERR_TRYAGAIN : NULL;
 }
 
 /* ------------------------------------------------------------- the file */
@@ -222,6 +364,7 @@ static void cluster_tick(struct shard *sh, int64_t now_ms)
     cluster_sentinels_tick(sh, c, now_ms);
     cluster_roles_tick(sh, c);
     cluster_fence_tick(sh, c, now_ms);
+    given_away_tick(c, now_ms);
 }
 
 /* Shard 0's loop closed the peer links already. */
@@ -306,6 +449,8 @@ int cluster_attach(struct node *n, cluster_set_master_fn *set_master)
     atomic_init(&c->fenced, st->myself >= 0 && cluster_node_is_master(st, st->myself));
     n->cluster = c;
     n->key_gate = cluster_key_gate;
+    n->key_gate_here = cluster_key_gate_here;
+    c->node = n;
     cluster_fence_attach(n, c);
     publish_served(NULL, n, st);
     node_attach_module(n, &cluster_module);
@@ -341,8 +486,12 @@ int cluster_reset(struct shard *sh, struct cluster *c, bool hard, char *err, siz
         memcpy(c->myid, old_id, sizeof(old_id));
         return -1;
     }
-    for (int w = 0; w < SLOT_COUNT / 64; w++)
-        atomic_store_explicit(&c->importing[w], 0, memory_order_relaxed);
+    for (int sl = 0; sl < SLOT_COUNT; sl++) {
+        cluster_set_importing(c, sl, false);
+        cluster_set_migrating(c, sl, -1);
+        c->given_away_until[sl] = 0;
+    }
+    c->given_away = 0;
     memset(&c->role, 0, sizeof(c->role));
     if (hard)
         log_notice("CLUSTER RESET HARD: I forgot the cluster, I'm %s now (was %s)", c->myid, old_id);
@@ -363,6 +512,19 @@ int cluster_publish(struct shard *sh, struct cluster *c, struct cluster_state *s
     struct cluster_state *old = atomic_exchange_explicit(&c->state, st, memory_order_acq_rel);
     publish_served(sh, sh->node, st);
     c->generation++;
+    /* the marks of slots the new table (pushed by the admin tool, or
+     * pulled) hands over, as SETSLOT NODE drops them: a slot this node
+     * was giving away and is another group's now keeps its mark for the
+     * grace; a slot it was importing and owns now is simply its own */
+    if (atomic_load_explicit(&sh->node->key_gate_moving, memory_order_relaxed) > 0)
+        for (int sl = 0; sl < SLOT_COUNT; sl++) {
+            unsigned g = st->slot_group[sl];
+            bool mine = g != CLUSTER_NO_GROUP && st->groups[g].master == st->myself;
+            if (mine && cluster_importing(c, sl))
+                cluster_set_importing(c, sl, false);
+            else if (!mine && cluster_migrating(c, sl) && !c->given_away_until[sl])
+                cluster_slot_given_away(c, sl, shard_now_ms(sh));
+        }
     char **ptrs = mi_malloc(sizeof(char *));
     ptrs[0] = (char *)old;
     dispatch_free_later(sh, ptrs, 1);

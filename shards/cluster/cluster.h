@@ -55,6 +55,7 @@ struct cluster {
     char myid[CLUSTER_ID_LEN + 1];   /* this node's id (kept in the file); CLUSTER RESET HARD
                                       * draws a new one on shard 0: read it there only */
     char path[1024];                 /* the cluster config file */
+    struct node *node;               /* the node it belongs to */
     _Atomic(struct cluster_state *) state; /* never NULL; read with cluster_now */
     cluster_set_master_fn *set_master;     /* see above */
     uint64_t generation;             /* states published since start (shard 0) */
@@ -66,6 +67,27 @@ struct cluster {
      * (cluster_set_importing; the slot migration of the next issue, CLUSTER
      * SETSLOT IMPORTING/STABLE/NODE), read by the gate on any shard. */
     _Atomic uint64_t importing[SLOT_COUNT / 64];
+    /* Slots this node gives away (CLUSTER SETSLOT MIGRATING): 0, or 1 + the
+     * index in targets of the node they go to. A command of such a slot
+     * whose keys are not all here is answered -ASK (none here) or -TRYAGAIN
+     * (some here) on the shard that owns the keys (node->key_gate_here).
+     * Written on shard 0 only (cluster_set_migrating), read on any shard. */
+    _Atomic uint16_t migrating_to[SLOT_COUNT];
+    /* The addresses -ASK names: appended on shard 0, never changed once
+     * counted in ntargets (release), so any shard reads them without locks. */
+    struct cluster_target {
+        char id[CLUSTER_ID_LEN + 1];
+        char ip[64];
+        int  port;
+    } targets[CLUSTER_NODES_MAX];
+    atomic_int ntargets;
+    /* shard 0 only: slots given away by SETSLOT NODE whose migrating mark
+     * is kept a while (unix ms it may go, 0: none): a command the first gate
+     * let through under the old table may still be on its way to the shard
+     * owning its keys, which must then answer -MOVED, not create the key
+     * here (cluster_key_gate_here); cluster_tick clears them. */
+    int64_t  given_away_until[SLOT_COUNT];
+    int      given_away;             /* how many of them are set */
     /* shard 0 only: */
     struct cluster_peers *peers;     /* the links to the other nodes (peers.h) */
     struct cluster_sentinels *sentinels; /* the links to the Sentinels (sentinels.h) */
@@ -80,6 +102,23 @@ int cluster_attach(struct node *n, cluster_set_master_fn *set_master);
 
 /* Mark slot as importing or not (see importing above). Shard 0. */
 void cluster_set_importing(struct cluster *c, int slot, bool on);
+
+/* Mark slot as given away to node `to` of the current state (to < 0:
+ * not any more; see migrating_to above). Shard 0. Returns 0, or -1 when
+ * CLUSTER_NODES_MAX different targets were named since start. */
+int cluster_set_migrating(struct cluster *c, int slot, int to);
+
+/* The slot now belongs to another group by the table: its migrating mark
+ * stays CLUSTER_GIVEN_AWAY_MS longer (see given_away_until). Shard 0. */
+#define CLUSTER_GIVEN_AWAY_MS 5000
+void cluster_slot_given_away(struct cluster *c, int slot, int64_t now_ms);
+
+/* The node slot is given away to, or NULL. Any shard. */
+static inline const struct cluster_target *cluster_migrating(const struct cluster *c, int slot)
+{
+    unsigned t = atomic_load_explicit(&c->migrating_to[slot], memory_order_acquire);
+    return t ? &c->targets[t - 1] : NULL;
+}
 
 /* Is slot being imported by this node? Any shard. */
 static inline bool cluster_importing(const struct cluster *c, int slot)

@@ -11,15 +11,15 @@
  * (0: no failure reports in ringkv), COUNTKEYSINSLOT and GETKEYSINSLOT (the
  * stores' keys by slot, store.h), KEYSLOT. RESET [SOFT|HARD] forgets the
  * table (cluster.h, cluster_reset), SAVECONFIG writes the file again,
- * SETSLOT IMPORTING/STABLE mark a slot for ASKING (the gate, cluster.h).
+ * SETSLOT IMPORTING/MIGRATING/STABLE/NODE move a slot in Redis's way (see
+ * cmd_cluster_setslot).
  * ASKING sets a flag for the next command (route.c wears it off),
  * READONLY/READWRITE one for the connection (struct client).
  *
  * MEET, FORGET, REPLICATE, FLUSHSLOTS, BUMPEPOCH, SET-CONFIG-EPOCH,
- * ADDSLOTS[RANGE], DELSLOTS[RANGE] and SETSLOT NODE check their arguments
- * as Redis does, then answer "ERR CLUSTER <name> is not used by ringkv:
- * <why>": nodes, groups and slots are the table ringkv-cluster pushes.
- * SETSLOT MIGRATING is the next issue's (moving slots live).
+ * ADDSLOTS[RANGE] and DELSLOTS[RANGE] check their arguments as Redis does,
+ * then answer "ERR CLUSTER <name> is not used by ringkv: <why>": nodes,
+ * groups and slots are the table ringkv-cluster pushes.
  *
  * For the admin tool (ringkv-cluster), one internal subcommand:
  *
@@ -138,7 +138,7 @@ static void cmd_cluster_help(struct exec_ctx *ctx)
         "    Return 0: ringkv's nodes send no failure reports (Sentinels decide failovers).",
         "SAVECONFIG",
         "    Write the cluster config file again.",
-        "SETSLOT <slot> IMPORTING <node-id>|STABLE",
+        "SETSLOT <slot> (IMPORTING <node-id>|MIGRATING <node-id>|STABLE|NODE <node-id>)",
         "    Mark (or unmark) a slot this node imports: ASKING connections are served it.",
         "MEET, FORGET, REPLICATE, FLUSHSLOTS, BUMPEPOCH, SET-CONFIG-EPOCH, ADDSLOTS, DELSLOTS",
         "    Not used by ringkv: the slot table is pushed by ringkv-cluster.",
@@ -996,10 +996,52 @@ static void cmd_cluster_slots_by_hand(struct exec_ctx *ctx)
     refuse_by_design(ctx, WHY_TABLE);
 }
 
-/* CLUSTER SETSLOT <slot> IMPORTING <id> | STABLE | MIGRATING <id> | NODE
- * <id>. IMPORTING and STABLE mark the slot for the gate (cluster.h: an
- * ASKING connection is served it here); MIGRATING and NODE are the next
- * issue's (moving slots live). Redis's errors. On shard 0. */
+/* The slot's keys on this node: exact when the slot's keys are on this
+ * shard (shard 0, where SETSLOT runs); -1 when they are another shard's
+ * (not readable from here without a message; the admin tool checks
+ * COUNTKEYSINSLOT before the flip). */
+static long long slot_keys_here(struct exec_ctx *ctx, int slot)
+{
+    struct store *st = slot_store(ctx, (unsigned)slot);
+    return st ? (long long)store_slot_count(st, (unsigned)slot) : -1;
+}
+
+/* SETSLOT NODE: the slot to node n's group in a new table version, unless
+ * the table says so already. The new state is the current one with that
+ * one change and the version + 1, so that every node told the same flip
+ * from the same table (redis-cli tells the target, the source and the
+ * other masters in turn) makes the same state, whichever of them the
+ * peers pull. Returns 0, or -1 after answering. */
+static int flip_slot(struct exec_ctx *ctx, struct cluster *c, int slot, int n)
+{
+    const struct cluster_state *cur = cluster_now(c);
+    unsigned to = (unsigned)cur->nodes[n].group, from = cur->slot_group[slot];
+    if (from == to)
+        return 0;
+    struct cluster_state *st = cluster_state_copy(cur);
+    st->version = cur->version + 1;
+    if (from == CLUSTER_NO_GROUP)
+        st->slots_assigned++;
+    else
+        st->groups[from].nslots--;
+    st->groups[to].nslots++;
+    st->slot_group[slot] = (uint16_t)to;
+    char err[300];
+    if (cluster_publish(ctx->shard, c, st, err, sizeof(err)) != 0) {
+        reply_errorf(ctx->reply, "ERR %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* CLUSTER SETSLOT <slot> IMPORTING <id> | MIGRATING <id> | STABLE | NODE
+ * <id>, Redis's way of moving a slot (README "Growing and shrinking"):
+ * IMPORTING on the target (ASKING connections are served the slot there),
+ * MIGRATING on the source (its keys still here are served, a command
+ * lacking them is sent on with -ASK: cluster.h, migrating_to), then
+ * MIGRATE of the keys, then NODE: the flip, a new table version where the
+ * slot is the target group's, published like any table change (the peers
+ * pull it). STABLE drops the marks. Redis's errors. On shard 0. */
 static void cmd_cluster_setslot(struct exec_ctx *ctx)
 {
     struct cluster *c = cluster_or_refuse(ctx);
@@ -1035,24 +1077,51 @@ static void cmd_cluster_setslot(struct exec_ctx *ctx)
         reply_ok(ctx->reply);
     } else if (ACTION_IS("stable") && ctx->argc == 4) {
         cluster_set_importing(c, slot, false);
+        if (mine) /* a slot given away keeps its mark a while (cluster.h) */
+            cluster_set_migrating(c, slot, -1);
         reply_ok(ctx->reply);
     } else if (ACTION_IS("migrating") && ctx->argc == 5) {
         if (!mine) {
             reply_errorf(ctx->reply, "ERR I'm not the owner of hash slot %d", slot);
             return;
         }
-        if (node_by_id_arg(st, ctx->argv[4]) < 0) {
+        int n = node_by_id_arg(st, ctx->argv[4]);
+        if (n < 0) {
             reply_errorf(ctx->reply, "ERR I don't know about node " ARG_FMT, ARG(ctx->argv[4]));
             return;
         }
-        reply_error(ctx->reply, "ERR CLUSTER SETSLOT MIGRATING is not supported by ringkv yet: slots move "
-                                "between groups by a new slot table");
+        if (!cluster_node_is_master(st, n)) {
+            reply_error(ctx->reply, "ERR Target node is not a master");
+            return;
+        }
+        if (cluster_set_migrating(c, slot, n) < 0) {
+            reply_error(ctx->reply, "ERR too many migration targets since start");
+            return;
+        }
+        reply_ok(ctx->reply);
     } else if (ACTION_IS("node") && ctx->argc == 5) {
-        if (node_by_id_arg(st, ctx->argv[4]) < 0) {
+        int n = node_by_id_arg(st, ctx->argv[4]);
+        if (n < 0) {
             reply_errorf(ctx->reply, "ERR Unknown node " ARG_FMT, ARG(ctx->argv[4]));
             return;
         }
-        refuse_by_design(ctx, WHY_TABLE);
+        if (!cluster_node_is_master(st, n)) {
+            reply_error(ctx->reply, "ERR Target node is not a master");
+            return;
+        }
+        bool to_me = (unsigned)st->nodes[n].group == (unsigned)st->nodes[st->myself].group;
+        if (mine && !to_me && slot_keys_here(ctx, slot) > 0) {
+            reply_errorf(ctx->reply, "ERR Can't assign hashslot %d to a different node while I still hold keys "
+                                     "for this hash slot.", slot);
+            return;
+        }
+        if (flip_slot(ctx, c, slot, n) != 0)
+            return;
+        if (to_me)
+            cluster_set_importing(c, slot, false);
+        else /* after the flip: until then a command lacking its keys is sent on with -ASK */
+            cluster_slot_given_away(c, slot, ctx->now_ms);
+        reply_ok(ctx->reply);
     } else {
         reply_error(ctx->reply, "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP");
     }

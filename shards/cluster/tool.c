@@ -1,5 +1,6 @@
 /* tool: ringkv-cluster's command line (tool.h). */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,47 @@ out:
     return rc;
 }
 
+static int cmd_reshard(int argc, char **argv, bool add)
+{
+    struct tool_reshard_opts o = { .batch = 500 };
+    o.addrs = calloc((size_t)argc + 1, sizeof(char *));
+    if (!o.addrs)
+        abort();
+    int rc;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--batch") == 0) {
+            char *end;
+            long n = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
+            if (i + 1 >= argc || *argv[i + 1] == 0 || *end != 0 || n < 1 || n > 100000) {
+                rc = usage_error("--batch needs a number of keys from 1 to 100000");
+                goto out;
+            }
+            o.batch = (int)n;
+            i++;
+        } else if (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0) {
+            o.yes = 1;
+        } else if (a[0] == '-') {
+            rc = usage_error("unknown option '%s'", a);
+            goto out;
+        } else if (check_addr(a) < 0) {
+            rc = usage_error("bad node address '%s' (expected ip:port)", a);
+            goto out;
+        } else {
+            o.addrs[o.naddrs++] = argv[i];
+        }
+    }
+    if (add ? o.naddrs < 2 : o.naddrs != 2) {
+        rc = usage_error(add ? "add needs a node of the cluster and the new master (then its replicas)"
+                             : "remove needs a node of the cluster and the master of the group to remove");
+        goto out;
+    }
+    rc = add ? tool_add(&o) : tool_remove(&o);
+out:
+    free(o.addrs);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -153,6 +195,8 @@ int main(int argc, char **argv)
         }
     if (strcmp(cmd, "create") == 0)
         return cmd_create(argc - 2, argv + 2);
+    if (strcmp(cmd, "add") == 0 || strcmp(cmd, "remove") == 0)
+        return cmd_reshard(argc - 2, argv + 2, strcmp(cmd, "add") == 0);
     if (strcmp(cmd, "status") == 0) {
         if (argc != 3)
             return usage_error("status takes one address");

@@ -3,10 +3,13 @@
  *
  *     ringkv-cluster create <ip:port>... [--replicas N] [--sentinels a,b,c] [--yes]
  *     ringkv-cluster status <ip:port>
+ *     ringkv-cluster add <ip:port> <new-master> [<replica>...] [--batch N] [--yes]
+ *     ringkv-cluster remove <ip:port> <master-of-group> [--batch N] [--yes]
  *
  * tool.c parses the command line and dispatches; tool_create.c forms the
  * groups, computes and pushes the slot table; tool_status.c prints the
- * table of groups and nodes; tool_client.c is the blocking RESP client they
+ * table of groups and nodes; tool_reshard.c adds or removes a group, its
+ * slots moving live; tool_client.c is the blocking RESP client they
  * share. Exit codes: 0 done, 1 refused or failed (a message on stderr says
  * why), 2 usage. */
 #ifndef RINGKV_TOOL_H
@@ -28,6 +31,18 @@ struct tool_create_opts {
 };
 
 int tool_create(const struct tool_create_opts *o);
+
+/* add <any-node> <new-master> [<replica>...] and remove <any-node>
+ * <master-of-group> (tool_reshard.c): addrs[0] is any node of the cluster. */
+struct tool_reshard_opts {
+    int          naddrs;
+    char       **addrs;      /* "host:port" each */
+    int          batch;      /* keys per MIGRATE */
+    int          yes;        /* do not ask */
+};
+
+int tool_add(const struct tool_reshard_opts *o);
+int tool_remove(const struct tool_reshard_opts *o);
 int tool_status(const char *addr);
 
 /* Split "host:port" (an IPv6 host in brackets); 0, or -1 if malformed. */

@@ -85,31 +85,34 @@ void tool_close(struct tool_client *c)
     buf_free(&c->reply);
 }
 
-int tool_call(struct tool_client *c, int argc, const char *const *argv)
+int tool_send(struct tool_client *c, const struct buf *cmds)
 {
     if (c->fd < 0) {
         if (!c->err[0])
             snprintf(c->err, sizeof c->err, "not connected to %s", c->addr);
         return -1;
     }
-    struct buf out;
-    buf_init(&out);
-    resp_encode_strings(&out, argc, argv);
-    for (size_t sent = 0; sent < out.len;) {
-        ssize_t w = send(c->fd, out.data + sent, out.len - sent, MSG_NOSIGNAL);
+    for (size_t sent = 0; sent < cmds->len;) {
+        ssize_t w = send(c->fd, cmds->data + sent, cmds->len - sent, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            int e = errno;
-            buf_free(&out);
             char what[340];
             snprintf(what, sizeof what, "cannot send to %s", c->addr);
-            return fail(c, what, e);
+            return fail(c, what, errno);
         }
         sent += (size_t)w;
     }
-    buf_free(&out);
+    return 0;
+}
 
+int tool_read(struct tool_client *c)
+{
+    if (c->fd < 0) {
+        if (!c->err[0])
+            snprintf(c->err, sizeof c->err, "not connected to %s", c->addr);
+        return -1;
+    }
     for (;;) {
         size_t n = c->in.len ? resp_value_len(c->in.data, c->in.len) : 0;
         if (n > 0) {
@@ -137,6 +140,16 @@ int tool_call(struct tool_client *c, int argc, const char *const *argv)
             return fail(c, what, 0);
         }
     }
+}
+
+int tool_call(struct tool_client *c, int argc, const char *const *argv)
+{
+    struct buf out;
+    buf_init(&out);
+    resp_encode_strings(&out, argc, argv);
+    int rc = tool_send(c, &out);
+    buf_free(&out);
+    return rc < 0 ? -1 : tool_read(c);
 }
 
 /* An error reply's text into c->err. */

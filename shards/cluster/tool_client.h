@@ -35,6 +35,12 @@ void tool_close(struct tool_client *c);
  * c->err set when none did. */
 int tool_call(struct tool_client *c, int argc, const char *const *argv);
 
+/* The two halves of tool_call, for pipelining: send commands already
+ * encoded (any number), then read their replies one by one into c->reply.
+ * Each returns 0, or -1 with c->err set. */
+int tool_send(struct tool_client *c, const struct buf *cmds);
+int tool_read(struct tool_client *c);
+
 /* tool_call, then the reply as text: a bulk or simple string (malloc'd,
  * NUL-terminated; a nil bulk gives ""). NULL with c->err set when the call
  * failed or the reply is of another type (an error reply's text goes to

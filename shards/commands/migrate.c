@@ -21,7 +21,9 @@
  *      their shards, each only if it is still what was sent (same payload,
  *      same expiry): a key written while MIGRATE was in flight is kept
  *      here (see "Atomicity"). The deletions are journaled as DELs, as
- *      Redis propagates MIGRATE.
+ *      Redis propagates MIGRATE. In cluster mode every dumped key is also
+ *      settled there (in flight from the dump on: shard.h,
+ *      keys_in_flight, which the cluster's gate reads).
  *   4. the answer: +OK; or the target's first error as "ERR Target
  *      instance replied with error: <its text>" (BUSYKEY when the target
  *      has the key and REPLACE was not given); or -IOERR when the
@@ -276,6 +278,17 @@ static void dump_keys(struct shard *sh, struct shard_msg *m)
         buf_append(&m->reply, &present, 1);
         if (!e)
             continue;
+        if (sh->node->cluster) { /* in flight until settled (shard.h, keys_in_flight) */
+            struct keys_in_flight *f = sh->keys_in_flight;
+            if (!f)
+                f = sh->keys_in_flight = mi_zalloc(sizeof(*f));
+            if (f->n == f->cap) {
+                f->cap = f->cap ? f->cap * 2 : 512;
+                f->hashes = mi_realloc(f->hashes, sizeof(uint64_t) * (size_t)f->cap);
+            }
+            f->hashes[f->n++] = store_key_hash(m->argv[i]);
+            f->by_slot[key_slot(m->argv[i].ptr, m->argv[i].len)]++;
+        }
         int64_t at = entry_expire_at(e);
         long long ttl = 0;
         if (at != 0) {
@@ -294,10 +307,33 @@ static void dump_keys(struct shard *sh, struct shard_msg *m)
     }
 }
 
-/* At an owner: delete each key of argv that is still what was sent
- * (payload holds i64 expire_at, u32 length and the payload per key). */
+/* At an owner: settle each key of argv that was dumped (no longer in
+ * flight), and delete those flagged (acknowledged by the target, no COPY)
+ * that are still what was sent (payload holds u8 flag, i64 expire_at, u32
+ * length and the payload per key). */
 static void delete_unchanged(struct shard *sh, struct shard_msg *m)
 {
+    struct keys_in_flight *f = sh->keys_in_flight;
+    for (int i = 0; f && i < m->argc; i++) {
+        uint64_t h = store_key_hash(m->argv[i]);
+        for (int j = 0; j < f->n; j++)
+            if (f->hashes[j] == h) {
+                f->hashes[j] = f->hashes[--f->n];
+                uint32_t *c = &f->by_slot[key_slot(m->argv[i].ptr, m->argv[i].len)];
+                if (*c)
+                    (*c)--;
+                break;
+            }
+    }
+    bool any = false;
+    for (const char *q = m->payload.data; q && q < m->payload.data + m->payload.len;) {
+        any = any || *q;
+        uint32_t len;
+        memcpy(&len, q + 1 + 8, 4);
+        q += 1 + 8 + 4 + len;
+    }
+    if (!any) /* only settling: nothing to delete */
+        return;
     /* the node may have stopped taking writes since MIGRATE was accepted
      * (it became a replica, a FAILOVER hands it over): then nothing is
      * deleted, and MIGRATE answers why (the answer's reply holds it) */
@@ -313,10 +349,13 @@ static void delete_unchanged(struct shard *sh, struct shard_msg *m)
     struct buf now_payload;
     buf_init(&now_payload);
     for (int i = 0; i < m->argc; i++) {
+        char del = *p++;
         int64_t at = get_i64(&p);
         uint32_t len = get_u32(&p);
         const char *sent = p;
         p += len;
+        if (!del)
+            continue;
         struct entry *e = store_peek(sh->store, m->argv[i], now);
         if (!e || entry_expire_at(e) != at)
             continue;
@@ -329,6 +368,7 @@ static void delete_unchanged(struct shard *sh, struct shard_msg *m)
 }
 
 static void connect_target(struct migration *g);
+static void settle(struct migration *g);
 
 static void migrate_message(struct shard *sh, struct shard_msg *m)
 {
@@ -373,7 +413,7 @@ static void migrate_message(struct shard *sh, struct shard_msg *m)
         if (!any)
             answer(g, NULL, "NOKEY");
         else if (g->io_error) /* an address we cannot connect to */
-            answer_final(g);
+            settle(g);
         else
             connect_target(g);
     } else if (g->phase == PHASE_DELETE) {
@@ -399,6 +439,8 @@ static void post_per_shard(struct migration *g, int kind, bool (*wanted)(const s
                 continue;
             names[kc++] = k->name;
             if (kind == MIGRATE_MSG_DEL) {
+                char del = k->acked && !g->copy;
+                buf_append(&payload, &del, 1);
                 put_i64(&payload, k->expire_at);
                 put_u32(&payload, (uint32_t)k->payload.len);
                 buf_append(&payload, k->payload.data, k->payload.len);
@@ -419,7 +461,7 @@ static void post_per_shard(struct migration *g, int kind, bool (*wanted)(const s
 }
 
 static bool every_key(const struct migrate_key *k) { (void)k; return true; }
-static bool acked_key(const struct migrate_key *k) { return k->acked; }
+static bool dumped_key(const struct migrate_key *k) { return k->present; }
 
 /* -------------------------------------------------- 2. the target */
 
@@ -521,12 +563,19 @@ static int next_present(const struct migration *g, int i)
 static void replies_done(struct migration *g)
 {
     link_release(g, g->io_error == NULL && !g->link_dirty);
+    settle(g);
+}
+
+/* The deletions (of the keys the target acknowledged, unless COPY) and,
+ * in cluster mode, the end of every dumped key's flight; then the answer. */
+static void settle(struct migration *g)
+{
     g->phase = PHASE_DELETE;
     bool any = false;
     for (int i = 0; i < g->nkeys; i++)
-        any = any || g->keys[i].acked;
-    if (!g->copy && any) {
-        post_per_shard(g, MIGRATE_MSG_DEL, acked_key);
+        any = any || (g->keys[i].acked && !g->copy) || (g->keys[i].present && g->sh->node->cluster);
+    if (any) {
+        post_per_shard(g, MIGRATE_MSG_DEL, dumped_key);
         return;
     }
     answer_final(g);
@@ -718,9 +767,18 @@ static void migrate_tick(struct shard *sh, int64_t now_ms)
     }
 }
 
+static void migrate_teardown(struct shard *sh)
+{
+    if (sh->keys_in_flight)
+        mi_free(sh->keys_in_flight->hashes);
+    mi_free(sh->keys_in_flight);
+    sh->keys_in_flight = NULL;
+}
+
 const struct shard_module migrate_module = {
     .name = "migrate",
     .tick = migrate_tick,
+    .teardown = migrate_teardown,
 };
 
 /* ------------------------------------------------------- the command */

@@ -419,7 +419,7 @@ static struct command table[] = {
         "Return a serialized version of the value stored at the specified key."),
     ROW("restore",     -4, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, cmd_restore, NULL, "generic", "2.6.0",
         "Create a key using the provided serialized value, previously obtained using DUMP."),
-    ROW("restore-asking", -4, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, cmd_restore, NULL, "server", "3.0.0",
+    ROW("restore-asking", -4, CMD_WRITE | CMD_DENYOOM | CMD_ASKING, 1, 1, 1, cmd_restore, NULL, "server", "3.0.0",
         "An internal command for migrating keys in a cluster"),
     ROW("migrate",     -6, CMD_WRITE | CMD_SHARD0 | CMD_HOLD_LATER, 0, 0, 0, cmd_migrate, NULL, "generic", "2.6.0",
         "Atomically transfer a key from a Redis instance to another one."),

@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include "harness.h"
@@ -347,10 +351,183 @@ static void test_asking(void **state)
     expect_ok(tcmd(c, "CLUSTER SETSLOT %lld STABLE", slot));
     expect_ok(tcmd(c, "ASKING"));
     expect_error(tcmd(c, "GET %s", key), moved);
-    /* MIGRATING/NODE are the next step's (moving slots live) */
-    expect_error_prefix(tcmd(c, "CLUSTER SETSLOT %d MIGRATING %s", bounds[1], ids[0]),
-                        "ERR CLUSTER SETSLOT MIGRATING is not supported by ringkv yet");
     tclose(c);
+    stop_three();
+}
+
+/* Wait until node i's table is at least version v. */
+static void wait_table_version(int i, long long v)
+{
+    long long until = now_ms() + 5000;
+    for (;;) {
+        tconn *c = tconnect(node[i].port);
+        char *info = bulk_text(tcmd(c, "CLUSTER INFO"));
+        tclose(c);
+        const char *f = strstr(info, "cluster_table_version:");
+        long long have = f ? atoll(f + strlen("cluster_table_version:")) : 0;
+        free(info);
+        if (have >= v)
+            return;
+        if (now_ms() > until)
+            fail_msg("node %d stays at table version %lld, below %lld", i, have, v);
+        usleep(20 * 1000);
+    }
+}
+
+/* MIGRATE of one key (MIGRATE's KEYS form: an empty key argument). */
+static void migrate_one(tconn *c, int port, const char *key)
+{
+    char p[16];
+    snprintf(p, sizeof p, "%d", port);
+    const char *argv[] = { "MIGRATE", "127.0.0.1", p, "", "0", "5000", "KEYS", key };
+    tsendv(c, 8, argv);
+    expect_ok(tread(c, 5000));
+}
+
+/* A slot moved Redis's way (README "Growing and shrinking"): IMPORTING on
+ * the target, MIGRATING on the source: the source serves the keys it still
+ * has, sends a command lacking its keys on with -ASK (a new key too), and
+ * answers -TRYAGAIN when only some are here; the target serves ASKING
+ * connections, -TRYAGAIN for several keys not all there; MIGRATE moves the
+ * keys; NODE flips the slot in a new table version, the source then answers
+ * -MOVED and the third node learns it from its peers. Redis's errors. */
+static void test_migrating_slot(void **state)
+{
+    (void)state;
+    SKIP_ON_REDIS();
+    start_three(false, "15000");
+    tconn *src = tconnect(node[0].port), *dst = tconnect(node[1].port), *other = tconnect(node[2].port);
+    char tag[32], a[48], b[48], fresh[48];
+    key_of_group(src, 0, tag, sizeof tag);
+    snprintf(a, sizeof a, "{%s}a", tag);
+    snprintf(b, sizeof b, "{%s}b", tag);
+    snprintf(fresh, sizeof fresh, "{%s}fresh", tag);
+    long long slot = get_int(tcmd(src, "CLUSTER KEYSLOT %s", a));
+    char ask[100], moved_to_dst[100];
+    snprintf(ask, sizeof ask, "ASK %lld 127.0.0.1:%d", slot, node[1].port);
+    snprintf(moved_to_dst, sizeof moved_to_dst, "MOVED %lld 127.0.0.1:%d", slot, node[1].port);
+    expect_ok(tcmd(src, "SET %s va", a));
+    expect_ok(tcmd(src, "SET %s vb", b));
+
+    /* the checks, in Redis's words */
+    char want[160];
+    snprintf(want, sizeof want, "ERR I don't know about node %.39sx", ids[1]);
+    expect_error(tcmd(src, "CLUSTER SETSLOT %lld MIGRATING %.39sx", slot, ids[1]), want);
+    snprintf(want, sizeof want, "ERR I'm not the owner of hash slot %d", bounds[1]);
+    expect_error(tcmd(src, "CLUSTER SETSLOT %d MIGRATING %s", bounds[1], ids[1]), want);
+    snprintf(want, sizeof want, "ERR Unknown node %.39sx", ids[1]);
+    expect_error(tcmd(src, "CLUSTER SETSLOT %lld NODE %.39sx", slot, ids[1]), want);
+    expect_error(tcmd(src, "CLUSTER SETSLOT %lld MIGRATING", slot),
+                 "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP");
+
+    expect_ok(tcmd(dst, "CLUSTER SETSLOT %lld IMPORTING %s", slot, ids[0]));
+    expect_ok(tcmd(src, "CLUSTER SETSLOT %lld MIGRATING %s", slot, ids[1]));
+    /* the source: what is here is served; what is not goes on with -ASK */
+    expect_bulk(tcmd(src, "GET %s", a), "va");
+    expect_error(tcmd(src, "GET %s", fresh), ask);
+    expect_error(tcmd(src, "SET %s x", fresh), ask);
+    expect_error(tcmd(src, "MGET %s %s", a, fresh), "TRYAGAIN Multiple keys request during rehashing of slot");
+    expect_error(tcmd(src, "EXISTS %s", fresh), ask); /* a read too, as Redis */
+    /* the target: an ASKING connection creates the new key there */
+    expect_error_prefix(tcmd(dst, "GET %s", fresh), "MOVED ");
+    expect_ok(tcmd(dst, "ASKING"));
+    expect_ok(tcmd(dst, "SET %s new", fresh));
+    /* MIGRATE moves a; the source asks for it from then on */
+    migrate_one(src, node[1].port, a);
+    expect_error(tcmd(src, "GET %s", a), ask);
+    expect_ok(tcmd(dst, "ASKING"));
+    expect_bulk(tcmd(dst, "GET %s", a), "va");
+    expect_ok(tcmd(dst, "ASKING"));
+    expect_error(tcmd(dst, "MGET %s %s", a, b), "TRYAGAIN Multiple keys request during rehashing of slot");
+    expect_int(tcmd(src, "CLUSTER COUNTKEYSINSLOT %lld", slot), 1);
+    migrate_one(src, node[1].port, b);
+    expect_int(tcmd(src, "CLUSTER COUNTKEYSINSLOT %lld", slot), 0);
+
+    /* the flip: the target first, as redis-cli does, then the source */
+    expect_ok(tcmd(dst, "CLUSTER SETSLOT %lld NODE %s", slot, ids[1]));
+    expect_bulk(tcmd(dst, "GET %s", b), "vb"); /* no ASKING: its own slot now */
+    expect_error(tcmd(src, "GET %s", fresh), ask); /* not told yet, or told by its peers: either way to dst */
+    expect_ok(tcmd(src, "CLUSTER SETSLOT %lld NODE %s", slot, ids[1]));
+    expect_error(tcmd(src, "GET %s", a), moved_to_dst);
+    wait_table_version(2, 2);
+    expect_error(tcmd(other, "GET %s", a), moved_to_dst);
+    expect_int(tcmd(dst, "CLUSTER COUNTKEYSINSLOT %lld", slot), 3);
+    /* told again: nothing changes */
+    expect_ok(tcmd(src, "CLUSTER SETSLOT %lld NODE %s", slot, ids[1]));
+    wait_table_version(0, 2);
+    char *info = bulk_text(tcmd(src, "CLUSTER INFO"));
+    assert_non_null(strstr(info, "cluster_table_version:2\r\n"));
+    free(info);
+    tclose(src);
+    tclose(dst);
+    tclose(other);
+    stop_three();
+}
+
+/* A key deleted on the source while a MIGRATE of it is in flight would
+ * live on at the target (the delete step finds nothing to delete): so
+ * while a key of a slot being given away is in flight, writes to it
+ * answer -TRYAGAIN, as Redis makes them wait (the slot's other keys are
+ * written as usual). The target is a fake
+ * one here (a socket of the test), so the MIGRATE stays in flight until
+ * the test answers its RESTORE-ASKING. */
+static void test_write_during_migrate_in_flight(void **state)
+{
+    (void)state;
+    SKIP_ON_REDIS();
+    start_three(false, "15000");
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t salen = sizeof sa;
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
+    char fport[16];
+    snprintf(fport, sizeof fport, "%d", ntohs(sa.sin_port));
+
+    tconn *a = tconnect(node[0].port), *b = tconnect(node[0].port);
+    char tag[32], k[48], other[48];
+    key_of_group(a, 0, tag, sizeof tag);
+    snprintf(k, sizeof k, "{%s}k", tag);
+    snprintf(other, sizeof other, "{%s}other", tag);
+    long long slot = get_int(tcmd(a, "CLUSTER KEYSLOT %s", k));
+    expect_ok(tcmd(a, "SET %s v", k));
+    expect_ok(tcmd(a, "SET %s w", other));
+    expect_ok(tcmd(a, "CLUSTER SETSLOT %lld MIGRATING %s", slot, ids[1]));
+    const char *argv[] = { "MIGRATE", "127.0.0.1", fport, "", "0", "5000", "KEYS", k };
+    tsendv(a, 8, argv);
+    /* the fake target: the RESTORE-ASKING arrives, nothing is answered yet */
+    int fd = accept(lfd, NULL, NULL);
+    assert_true(fd >= 0);
+    char in[4096];
+    size_t got = 0;
+    while (got < sizeof in - 1) {
+        struct pollfd pf = { .fd = fd, .events = POLLIN };
+        assert_int_equal(poll(&pf, 1, 5000), 1);
+        ssize_t r = read(fd, in + got, sizeof in - 1 - got);
+        assert_true(r > 0);
+        got += (size_t)r;
+        in[got] = 0;
+        if (strstr(in, "RESTORE-ASKING") && got >= 2 && strcmp(in + got - 2, "\r\n") == 0 &&
+            strstr(in, k))
+            break;
+    }
+    /* in flight: writes of the key wait (-TRYAGAIN), reads are served;
+     * the slot's other key is written as usual */
+    expect_error(tcmd(b, "DEL %s", k), "TRYAGAIN Multiple keys request during rehashing of slot");
+    expect_error(tcmd(b, "SET %s v2", k), "TRYAGAIN Multiple keys request during rehashing of slot");
+    expect_bulk(tcmd(b, "GET %s", k), "v");
+    expect_ok(tcmd(b, "SET %s w2", other));
+    /* the target takes it: MIGRATE deletes it here and answers */
+    assert_int_equal(write(fd, "+OK\r\n", 5), 5);
+    expect_ok(tread(a, 5000));
+    expect_error_prefix(tcmd(b, "GET %s", k), "ASK ");
+    /* settled: the slot's other key takes writes again */
+    expect_int(tcmd(b, "DEL %s", other), 1);
+    close(fd);
+    close(lfd);
+    tclose(a);
+    tclose(b);
     stop_three();
 }
 
@@ -656,6 +833,8 @@ int main(void)
         cmocka_unit_test(test_disabled_in_standalone),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_asking),
+        cmocka_unit_test(test_migrating_slot),
+        cmocka_unit_test(test_write_during_migrate_in_flight),
         cmocka_unit_test(test_readonly_replica),
         cmocka_unit_test(test_nodes_link_state),
         cmocka_unit_test(test_keys_in_slot),

@@ -1,0 +1,992 @@
+/* tool_reshard: `ringkv-cluster add` and `remove` (tool.h; issue 11):
+ * grow or shrink a running cluster by one group, slots moving live in
+ * Redis's way (README "Growing and shrinking", design notes).
+ *
+ *   add <any-node> <new-master> [<replica>...]
+ *     1. read the state from <any-node> (CLUSTER RINGKV-GETSTATE) and wait
+ *        until every node holds that table version;
+ *     2. check the new nodes (cluster mode, in no cluster, empty), then push
+ *        the state with the new group (id: the highest + 1, no slots yet)
+ *        to every node (RINGKV-SETSTATE, compare-and-set on the version),
+ *        make the replicas follow their master, wait until all agree;
+ *     3. the target table: placement_compute over all the groups (ids as
+ *        decimal text, weight 1, as create does); the slots to move are
+ *        those it gives the new group (only those: the other groups'
+ *        slots stay where they are, so nothing moves twice);
+ *     4. the plan (slots, keys and bytes per source group), confirmed when
+ *        stdin is a terminal; then move_slot for each, with a progress line.
+ *   remove <any-node> <master-of-group>
+ *     the same, the slots being the group's, each to its owner in the
+ *     target table of the other groups; then the state without the group
+ *     is pushed to the other nodes, and the group's nodes are told CLUSTER
+ *     RESET HARD (empty, in no cluster: they can be shut down or added
+ *     again).
+ *
+ * Moving slots (move_slots), as redis-cli does it but SLOTS_PER_FLIP
+ * slots of one source and target at a time, each step pipelined: SETSLOT
+ * IMPORTING on the target, MIGRATING on the source; then, until the
+ * source has none of their keys: GETKEYSINSLOT <slot> <batch> for each and
+ * MIGRATE ... REPLACE KEYS k1..kN of them, N = --batch (REPLACE: a key
+ * written on the source while an earlier MIGRATE was in flight stays
+ * there, and is sent again over the target's older copy); then the flip:
+ * one new table version giving them to the target, made by the tool and
+ * pushed to the target then the source (flip_push says why not by SETSLOT
+ * NODE), and SETSLOT NODE on both, which drops the marks. From MIGRATING
+ * on, a key missing on the source is created on the target (-ASK), so
+ * "none left" stays true once seen.
+ *
+ * Interrupted, running the same command again resumes: the group added is
+ * found in the state (step 2 is skipped), the slots still to move are the
+ * ones whose owner is not yet their target, and moving a slot again from
+ * wherever it was left is the same steps (each is idempotent; a slot the
+ * target already owns only needs the source told). */
+#include <inttypes.h>
+#include <mimalloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/resp.h"
+#include "shards/cluster/placement.h"
+#include "shards/cluster/state.h"
+#include "shards/cluster/tool.h"
+#include "shards/cluster/tool_client.h"
+#include "shards/store/slot.h"
+
+#define MIGRATE_TIMEOUT "10000" /* ms, MIGRATE's own timeout */
+#define MIGRATE_TRIES   5
+/* Slots moved together: marked, drained and flipped in one table version.
+ * A version per slot costs each side a file write with fsync and the
+ * state parsed; per 64 slots, the move is bound by the keys' transfer. */
+#define SLOTS_PER_FLIP  64
+
+struct reshard {
+    struct cluster_state *st;   /* as last read */
+    struct tool_client *conn;   /* by node index of st; fd -1 until used */
+    int nconn;
+    int batch;                  /* keys per MIGRATE */
+    /* progress */
+    long long t0_ms, last_print_ms;
+    int slots_done, slots_total;
+    long long keys_done, keys_total;
+    double bytes_per_key;       /* estimated from the sources' memory */
+    bool tty;
+    /* fault injection for the tests: the tool kills itself (SIGKILL) in
+     * the middle of the step after this many flips (-1: never); from
+     * RINGKV_CLUSTER_DIE_AFTER_FLIPS */
+    int die_after_flips, flips;
+};
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void close_all(struct reshard *x)
+{
+    for (int i = 0; i < x->nconn; i++)
+        tool_close(&x->conn[i]);
+    free(x->conn);
+    x->conn = NULL;
+    x->nconn = 0;
+}
+
+/* The connection to node i of the state, made on first use. */
+static struct tool_client *node_conn(struct reshard *x, int i)
+{
+    struct tool_client *c = &x->conn[i];
+    if (c->fd < 0 && tool_connect(c, x->st->nodes[i].ip, x->st->nodes[i].port, TOOL_TIMEOUT_MS, NULL) < 0) {
+        fprintf(stderr, "[ERR] %s\n", c->err);
+        return NULL;
+    }
+    return c;
+}
+
+/* Read the state from the node at host:port (kept in x->st, with one
+ * connection slot a node). */
+static int read_state(struct reshard *x, const char *host, int port)
+{
+    struct tool_client c = { .fd = -1 };
+    if (tool_connect(&c, host, port, TOOL_TIMEOUT_MS, NULL) < 0) {
+        fprintf(stderr, "[ERR] %s\n", c.err);
+        return -1;
+    }
+    const char *cmd[] = { "CLUSTER", "RINGKV-GETSTATE" };
+    char *text = tool_call_text(&c, 2, cmd);
+    if (!text) {
+        fprintf(stderr, "[ERR] reading the cluster state: %s\n", c.err);
+        tool_close(&c);
+        return -1;
+    }
+    tool_close(&c);
+    char err[300];
+    struct cluster_state *st = cluster_state_parse(text, strlen(text), NULL, NULL, err, sizeof err);
+    free(text);
+    if (!st) {
+        fprintf(stderr, "[ERR] the node's cluster state does not parse: %s\n", err);
+        return -1;
+    }
+    if (st->version == 0 || st->ngroups == 0) {
+        fprintf(stderr, "[ERR] %s:%d is in no cluster (no slot table): create one first.\n", host, port);
+        mi_free(st);
+        return -1;
+    }
+    close_all(x);
+    mi_free(x->st);
+    x->st = st;
+    x->nconn = st->nnodes;
+    x->conn = calloc((size_t)st->nnodes, sizeof *x->conn);
+    if (!x->conn)
+        abort();
+    for (int i = 0; i < st->nnodes; i++)
+        x->conn[i].fd = -1;
+    return 0;
+}
+
+/* The table version node i reports (-1: unreachable). */
+static long long node_version(struct reshard *x, int i, bool *ok)
+{
+    struct tool_client *c = node_conn(x, i);
+    if (!c)
+        return -1;
+    const char *cmd[] = { "CLUSTER", "INFO" };
+    char *info = tool_call_text(c, 2, cmd);
+    if (!info)
+        return -1;
+    char v[32] = "", state[16] = "";
+    tool_info_field(info, "cluster_table_version", v, sizeof v);
+    tool_info_field(info, "cluster_state", state, sizeof state);
+    free(info);
+    if (ok)
+        *ok = strcmp(state, "ok") == 0;
+    return atoll(v);
+}
+
+/* Wait until every node of the state holds table version >= v and is ok. */
+static int wait_version(struct reshard *x, uint64_t v, int wait_ms)
+{
+    long long deadline = mono_ms() + wait_ms;
+    for (int i = 0; i < x->st->nnodes;) {
+        bool ok = false;
+        long long have = node_version(x, i, &ok);
+        if (have < 0)
+            return -1;
+        if ((uint64_t)have >= v && ok) {
+            i++;
+            continue;
+        }
+        if (mono_ms() > deadline) {
+            fprintf(stderr, "[ERR] %s:%d stays at table version %lld (want %" PRIu64 ")%s\n", x->st->nodes[i].ip,
+                    x->st->nodes[i].port, have, v, ok ? "" : ", cluster_state not ok");
+            return -1;
+        }
+        usleep(50 * 1000);
+    }
+    return 0;
+}
+
+/* After the flips: every node at one table version, the highest any holds
+ * (each flip made a version on its target and source; the others pull). */
+static int wait_settled(struct reshard *x, int wait_ms)
+{
+    long long deadline = mono_ms() + wait_ms;
+    for (;;) {
+        long long lo = -1, hi = -1;
+        for (int i = 0; i < x->st->nnodes; i++) {
+            long long v = node_version(x, i, NULL);
+            if (v < 0)
+                return -1;
+            lo = lo < 0 || v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+        if (lo == hi)
+            return 0;
+        if (mono_ms() > deadline) {
+            fprintf(stderr, "[ERR] the nodes do not agree on a table version (%lld to %lld)\n", lo, hi);
+            return -1;
+        }
+        usleep(50 * 1000);
+    }
+}
+
+/* The state's text with table-version v. */
+static void state_text_version(const struct cluster_state *st, uint64_t v, struct buf *out)
+{
+    struct buf t;
+    buf_init(&t);
+    cluster_state_format(st, NULL, &t);
+    buf_append(&t, "", 1);
+    for (char *line = t.data, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        if (strncmp(line, "table-version ", 14) == 0)
+            buf_printf(out, "table-version %" PRIu64 "\n", v);
+        else
+            buf_printf(out, "%s\n", line);
+    }
+    buf_free(&t);
+}
+
+/* Push text (a state of version > st's) to node i, expecting its version
+ * to be `expected`. A node that has it already from its peers answers +OK. */
+static int push_to(struct reshard *x, int i, struct tool_client *c, uint64_t expected, const char *text)
+{
+    char exp[32];
+    snprintf(exp, sizeof exp, "%" PRIu64, expected);
+    const char *cmd[] = { "CLUSTER", "RINGKV-SETSTATE", exp, text };
+    char *ok = tool_call_text(c, 4, cmd);
+    if (!ok) {
+        fprintf(stderr, "[ERR] pushing the new table to %s: %s\n", i >= 0 ? x->conn[i].addr : c->addr, c->err);
+        return -1;
+    }
+    free(ok);
+    return 0;
+}
+
+/* Checked before anything is changed: every node of the state answers and
+ * holds the same table version. */
+static int check_cluster(struct reshard *x)
+{
+    printf(">>> Checking the cluster (%d nodes, %d groups, table version %" PRIu64 ")\n", x->st->nnodes,
+           x->st->ngroups, x->st->version);
+    return wait_version(x, x->st->version, 10000);
+}
+
+/* ---------------------------------------------------------- the target */
+
+/* The target owner (group index of x->st) of every slot: placement over
+ * the groups except `without` (-1: all of them). */
+static int target_table(const struct cluster_state *st, int without, uint16_t *table)
+{
+    struct placement_group *pg = calloc((size_t)st->ngroups, sizeof *pg);
+    char (*pid)[16] = calloc((size_t)st->ngroups, sizeof *pid);
+    int *index = calloc((size_t)st->ngroups, sizeof *index);
+    if (!pg || !pid || !index)
+        abort();
+    int n = 0;
+    for (int g = 0; g < st->ngroups; g++) {
+        if (g == without)
+            continue;
+        snprintf(pid[n], sizeof pid[n], "%" PRIu32, st->groups[g].id);
+        pg[n] = (struct placement_group){ .id = pid[n], .id_len = strlen(pid[n]), .weight = 1 };
+        index[n++] = g;
+    }
+    int rc = n > 0 ? placement_compute(pg, n, table) : -1;
+    if (rc == 0)
+        for (int s = 0; s < SLOT_COUNT; s++)
+            table[s] = (uint16_t)index[table[s]];
+    free(pg);
+    free(pid);
+    free(index);
+    return rc;
+}
+
+/* ------------------------------------------------------ moving a slot */
+
+static bool reply_is_error(const struct tool_client *c, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return c->reply.len > n && c->reply.data[0] == '-' && strncmp(c->reply.data + 1, prefix, n) == 0;
+}
+
+static void progress(struct reshard *x, bool last)
+{
+    long long now = mono_ms();
+    if (!last && now - x->last_print_ms < (x->tty ? 200 : 1000))
+        return;
+    x->last_print_ms = now;
+    double secs = (double)(now - x->t0_ms) / 1000.0;
+    double rate = secs > 0 ? (double)x->keys_done / secs : 0;
+    double mb = rate * x->bytes_per_key / 1e6;
+    double slot_rate = secs > 0 ? x->slots_done / secs : 0;
+    double eta = slot_rate > 0 ? (x->slots_total - x->slots_done) / slot_rate : 0;
+    printf("%sslots %d/%d, keys %lld/%lld, %.0f keys/s, %.1f MB/s, ETA %.0f s%s", x->tty ? "\r" : "",
+           x->slots_done, x->slots_total, x->keys_done, x->keys_total, rate, mb, eta, x->tty && !last ? "" : "\n");
+    fflush(stdout);
+}
+
+/* Call and require +OK (or one of the allowed error prefixes: returns 1). */
+static int call_ok(struct tool_client *c, int argc, const char *const *argv, const char *allowed)
+{
+    if (tool_call(c, argc, argv) < 0) {
+        fprintf(stderr, "\n[ERR] %s\n", c->err);
+        return -1;
+    }
+    if (c->reply.len >= 3 && memcmp(c->reply.data, "+OK", 3) == 0)
+        return 0;
+    if (allowed) {
+        char copy[256];
+        snprintf(copy, sizeof copy, "%s", allowed);
+        for (char *save = NULL, *t = strtok_r(copy, "|", &save); t; t = strtok_r(NULL, "|", &save))
+            if (reply_is_error(c, t))
+                return 1;
+    }
+    fprintf(stderr, "\n[ERR] %s %s %s: %s answered %.*s\n", argv[0], argv[1], argc > 2 ? argv[2] : "", c->addr,
+            (int)(c->reply.len > 200 ? 200 : c->reply.len - 2), c->reply.data);
+    return -1;
+}
+
+/* MIGRATE keys[0..n) to dst, REPLACE: 0, -1 (the link failed), or -2
+ * (an error answer: worth another try). */
+static int migrate_keys(struct tool_client *src, const struct cluster_node *dst, const struct slice *keys, int n)
+{
+    struct slice *argv = malloc(sizeof(struct slice) * (size_t)(n + 8));
+    if (!argv)
+        abort();
+    char port[16];
+    snprintf(port, sizeof port, "%d", dst->port);
+    int a = 0;
+    argv[a++] = (struct slice){ "MIGRATE", 7 };
+    argv[a++] = (struct slice){ dst->ip, strlen(dst->ip) };
+    argv[a++] = (struct slice){ port, strlen(port) };
+    argv[a++] = (struct slice){ "", 0 };
+    argv[a++] = (struct slice){ "0", 1 };
+    argv[a++] = (struct slice){ MIGRATE_TIMEOUT, strlen(MIGRATE_TIMEOUT) };
+    argv[a++] = (struct slice){ "REPLACE", 7 };
+    argv[a++] = (struct slice){ "KEYS", 4 };
+    memcpy(argv + a, keys, sizeof(struct slice) * (size_t)n);
+    struct buf out;
+    buf_init(&out);
+    resp_encode_command(&out, a + n, argv);
+    free(argv);
+    int rc = tool_send(src, &out);
+    buf_free(&out);
+    if (rc < 0 || tool_read(src) < 0) {
+        fprintf(stderr, "\n[ERR] %s\n", src->err);
+        return -1;
+    }
+    if ((src->reply.len >= 3 && memcmp(src->reply.data, "+OK", 3) == 0) ||
+        (src->reply.len >= 6 && memcmp(src->reply.data, "+NOKEY", 6) == 0))
+        return 0;
+    fprintf(stderr, "\n[WARN] MIGRATE from %s: %.*s\n", src->addr, (int)(src->reply.len > 200 ? 200 : src->reply.len - 2),
+            src->reply.data);
+    return -2;
+}
+
+/* CLUSTER SETSLOT <slot> <what> <id> for each slot, pipelined; every
+ * answer must be +OK. */
+static int setslot_each(struct tool_client *c, const int *slots, int n, const char *what, const char *id)
+{
+    struct buf out;
+    buf_init(&out);
+    for (int i = 0; i < n; i++) {
+        char sl[16];
+        snprintf(sl, sizeof sl, "%d", slots[i]);
+        const char *argv[] = { "CLUSTER", "SETSLOT", sl, what, id };
+        resp_encode_strings(&out, 5, argv);
+    }
+    int rc = tool_send(c, &out);
+    buf_free(&out);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        if (tool_read(c) < 0) {
+            fprintf(stderr, "\n[ERR] %s\n", c->err);
+            return -1;
+        }
+        if (c->reply.len < 3 || memcmp(c->reply.data, "+OK", 3) != 0) {
+            fprintf(stderr, "\n[ERR] CLUSTER SETSLOT %d %s: %s answered %.*s\n", slots[i], what, c->addr,
+                    (int)(c->reply.len > 200 ? 200 : c->reply.len - 2), c->reply.data);
+            rc = -2; /* the other answers are still read */
+        }
+    }
+    if (rc == -1)
+        fprintf(stderr, "\n[ERR] %s\n", c->err);
+    return rc < 0 ? -1 : 0;
+}
+
+/* The keys the source still has in these slots, at most `max` a slot
+ * (GETKEYSINSLOT, pipelined): copied into names, their slices in *keys.
+ * Returns how many, or -1. */
+static int keys_left(struct tool_client *src, const int *slots, int n, int max, struct buf *names,
+                     struct slice **keys, int *cap)
+{
+    struct buf out;
+    buf_init(&out);
+    char m[16];
+    snprintf(m, sizeof m, "%d", max);
+    for (int i = 0; i < n; i++) {
+        char sl[16];
+        snprintf(sl, sizeof sl, "%d", slots[i]);
+        const char *argv[] = { "CLUSTER", "GETKEYSINSLOT", sl, m };
+        resp_encode_strings(&out, 4, argv);
+    }
+    int rc = tool_send(src, &out);
+    buf_free(&out);
+    if (rc < 0) {
+        fprintf(stderr, "\n[ERR] %s\n", src->err);
+        return -1;
+    }
+    buf_clear(names);
+    size_t *offs = NULL, *lens = NULL;
+    int count = 0, ocap = 0;
+    for (int i = 0; i < n; i++) {
+        if (tool_read(src) < 0) {
+            fprintf(stderr, "\n[ERR] %s\n", src->err);
+            free(offs);
+            free(lens);
+            return -1;
+        }
+        struct resp_reader rd;
+        long long nk;
+        resp_reader_init(&rd, src->reply.data, src->reply.len);
+        if (!resp_read_aggregate(&rd, &nk) || nk < 0) {
+            fprintf(stderr, "\n[ERR] %s: unexpected reply to CLUSTER GETKEYSINSLOT\n", src->addr);
+            free(offs);
+            free(lens);
+            return -1;
+        }
+        for (long long k = 0; k < nk; k++) {
+            struct slice key;
+            if (!resp_read_string(&rd, &key) || !key.ptr) {
+                fprintf(stderr, "\n[ERR] %s: unexpected reply to CLUSTER GETKEYSINSLOT\n", src->addr);
+                free(offs);
+                free(lens);
+                return -1;
+            }
+            if (count == ocap) {
+                ocap = ocap ? ocap * 2 : 1024;
+                offs = realloc(offs, sizeof(size_t) * (size_t)ocap);
+                lens = realloc(lens, sizeof(size_t) * (size_t)ocap);
+                if (!offs || !lens)
+                    abort();
+            }
+            offs[count] = names->len;
+            lens[count++] = key.len;
+            buf_append(names, key.ptr, key.len);
+        }
+    }
+    if (count > *cap) {
+        *cap = count;
+        *keys = realloc(*keys, sizeof(struct slice) * (size_t)count);
+        if (!*keys)
+            abort();
+    }
+    for (int k = 0; k < count; k++)
+        (*keys)[k] = (struct slice){ names->data + offs[k], lens[k] };
+    free(offs);
+    free(lens);
+    return count;
+}
+
+/* Push the state text to node i with compare-and-set: expecting the
+ * version the tool last gave it, or (a node that was not told every
+ * version: a source in add, a target in remove) the one it answers it has:
+ * every version it can hold is of the same chain, older. */
+static int push_cas(struct reshard *x, int i, uint64_t expected, const char *text)
+{
+    struct tool_client *c = node_conn(x, i);
+    if (!c)
+        return -1;
+    for (int tries = 0; tries < 3; tries++) {
+        char exp[32];
+        snprintf(exp, sizeof exp, "%" PRIu64, expected);
+        const char *cmd[] = { "CLUSTER", "RINGKV-SETSTATE", exp, text };
+        if (tool_call(c, 4, cmd) < 0) {
+            fprintf(stderr, "\n[ERR] %s\n", c->err);
+            return -1;
+        }
+        if (c->reply.len >= 3 && memcmp(c->reply.data, "+OK", 3) == 0)
+            return 0;
+        unsigned long long have;
+        if (sscanf(c->reply.data, "-ERR table version is %llu,", &have) != 1)
+            break;
+        expected = have;
+    }
+    fprintf(stderr, "\n[ERR] pushing the table to %s: %.*s\n", c->addr,
+            (int)(c->reply.len > 200 ? 200 : c->reply.len - 2), c->reply.data);
+    return -1;
+}
+
+/* The flip of some slots: the tool's state (x->st) with the slots given
+ * to group `to` and the version + 1, pushed to the target then the
+ * source. Why the tool and not SETSLOT NODE makes the version: every node
+ * told a flip would make "its version + 1" from whatever it holds, and a
+ * node behind (a source of add is not told the other sources' flips; it
+ * pulls them) would make a version number another node already has with
+ * other contents; a node pulling the higher of two such tables could lose
+ * a flip for a moment (-MOVED back and forth: seen under redis-py). Made
+ * here, the versions are one chain: a node holds a prefix of it, and
+ * pulling only goes forward. */
+static int flip_push(struct reshard *x, const int *slots, int n, int to, int si, int di)
+{
+    struct cluster_state *st = x->st;
+    uint64_t before = st->version;
+    for (int i = 0; i < n; i++) {
+        unsigned from = st->slot_group[slots[i]];
+        st->slot_group[slots[i]] = (uint16_t)to;
+        st->groups[from].nslots--;
+        st->groups[to].nslots++;
+    }
+    st->version++;
+    struct buf text;
+    buf_init(&text);
+    cluster_state_format(st, NULL, &text);
+    buf_append(&text, "", 1);
+    int rc = push_cas(x, di, before, text.data) == 0 && push_cas(x, si, before, text.data) == 0 ? 0 : -1;
+    buf_free(&text);
+    return rc;
+}
+
+/* Move some slots (at most SLOTS_PER_FLIP) from group `from` to group `to`
+ * (indexes of x->st), together: marked, drained, flipped in one version. */
+static int move_slots(struct reshard *x, const int *slots, int n, int from, int to)
+{
+    const struct cluster_state *st = x->st;
+    int si = st->groups[from].master, di = st->groups[to].master;
+    const struct cluster_node *src_node = &st->nodes[si], *dst_node = &st->nodes[di];
+    struct tool_client *src = node_conn(x, si), *dst = node_conn(x, di);
+    if (!src || !dst)
+        return -1;
+    if (setslot_each(dst, slots, n, "IMPORTING", src_node->id) < 0 ||
+        setslot_each(src, slots, n, "MIGRATING", dst_node->id) < 0)
+        return -1;
+    struct buf names;
+    buf_init(&names);
+    struct slice *keys = NULL;
+    int cap = 0, rc = -1;
+    for (int fails = 0;;) {
+        int nk = keys_left(src, slots, n, x->batch, &names, &keys, &cap);
+        if (nk < 0)
+            goto out;
+        if (nk == 0)
+            break;
+        for (int k = 0; k < nk; k += x->batch) {
+            int m = nk - k < x->batch ? nk - k : x->batch;
+            int r = migrate_keys(src, dst_node, keys + k, m);
+            if (r == -1)
+                goto out;
+            if (r == -2) {
+                if (++fails >= MIGRATE_TRIES)
+                    goto out;
+                usleep(100 * 1000);
+                break; /* the keys are asked for again */
+            }
+            x->keys_done += m;
+            progress(x, false);
+            if (x->die_after_flips >= 0 && x->flips == x->die_after_flips) {
+                printf("\n[TEST] killing myself in the middle of a step (RINGKV_CLUSTER_DIE_AFTER_FLIPS)\n");
+                fflush(stdout);
+                raise(SIGKILL);
+            }
+        }
+    }
+    /* the flip, then SETSLOT NODE on each side, which finds the table so
+     * already and only drops the marks (the source's after a while) */
+    if (flip_push(x, slots, n, to, si, di) < 0 || setslot_each(dst, slots, n, "NODE", dst_node->id) < 0 ||
+        setslot_each(src, slots, n, "NODE", dst_node->id) < 0)
+        goto out;
+    x->flips++;
+    rc = 0;
+out:
+    buf_free(&names);
+    free(keys);
+    return rc;
+}
+
+/* The plan: for each source group, slots, keys and bytes (estimated from
+ * its master's used_memory per key); then the moves. moves[s] is the
+ * target group of slot s, or -1. */
+static int plan_and_move(struct reshard *x, const int *moves, bool yes)
+{
+    const struct cluster_state *st = x->st;
+    long long *keys = calloc((size_t)st->ngroups, sizeof *keys);
+    int *slots = calloc((size_t)st->ngroups, sizeof *slots);
+    double *bpk = calloc((size_t)st->ngroups, sizeof *bpk);
+    int rc = -1;
+    if (!keys || !slots || !bpk)
+        abort();
+    x->slots_total = 0;
+    x->keys_total = 0;
+    for (int s = 0; s < SLOT_COUNT; s++) {
+        if (moves[s] < 0)
+            continue;
+        int g = st->slot_group[s];
+        struct tool_client *c = node_conn(x, st->groups[g].master);
+        if (!c)
+            goto out;
+        char sl[16];
+        snprintf(sl, sizeof sl, "%d", s);
+        const char *cnt[] = { "CLUSTER", "COUNTKEYSINSLOT", sl };
+        long long n;
+        if (tool_call_int(c, 3, cnt, &n) < 0) {
+            fprintf(stderr, "[ERR] %s\n", c->err);
+            goto out;
+        }
+        keys[g] += n;
+        slots[g]++;
+        x->slots_total++;
+        x->keys_total += n;
+    }
+    double bytes_total = 0;
+    printf(">>> Plan: %d slots, %lld keys to move\n", x->slots_total, x->keys_total);
+    for (int g = 0; g < st->ngroups; g++) {
+        if (!slots[g])
+            continue;
+        struct tool_client *c = node_conn(x, st->groups[g].master);
+        const char *info_cmd[] = { "INFO", "memory" };
+        const char *size_cmd[] = { "DBSIZE" };
+        char *info = c ? tool_call_text(c, 2, info_cmd) : NULL;
+        long long dbsize = 0;
+        char used[32] = "0";
+        if (info) {
+            tool_info_field(info, "used_memory", used, sizeof used);
+            free(info);
+        }
+        if (c && tool_call_int(c, 1, size_cmd, &dbsize) == 0 && dbsize > 0)
+            bpk[g] = (double)atoll(used) / (double)dbsize;
+        bytes_total += bpk[g] * (double)keys[g];
+        const struct cluster_node *m = &st->nodes[st->groups[g].master];
+        printf("    from group %" PRIu32 " (%s:%d): %d slots, %lld keys, ~%.1f MB\n", st->groups[g].id, m->ip, m->port,
+               slots[g], keys[g], bpk[g] * (double)keys[g] / 1e6);
+    }
+    x->bytes_per_key = x->keys_total ? bytes_total / (double)x->keys_total : 0;
+    if (x->slots_total == 0) {
+        printf("[OK] Nothing to move.\n");
+        rc = 0;
+        goto out;
+    }
+    if (!yes && isatty(STDIN_FILENO)) {
+        printf("Move them now? (type 'yes' to accept): ");
+        fflush(stdout);
+        char line[64];
+        if (!fgets(line, sizeof line, stdin) || strncmp(line, "yes", 3) != 0) {
+            fprintf(stderr, "Nothing moved.\n");
+            goto out;
+        }
+    }
+    x->tty = isatty(STDOUT_FILENO);
+    x->t0_ms = x->last_print_ms = mono_ms();
+    x->slots_done = 0;
+    x->keys_done = 0;
+    /* in steps of at most SLOTS_PER_FLIP slots of one source and target */
+    for (int s = 0; s < SLOT_COUNT;) {
+        if (moves[s] < 0) {
+            s++;
+            continue;
+        }
+        int step[SLOTS_PER_FLIP], n = 0, from = st->slot_group[s], to = moves[s];
+        for (; s < SLOT_COUNT && n < SLOTS_PER_FLIP; s++)
+            if (moves[s] >= 0) {
+                if (st->slot_group[s] != from || moves[s] != to)
+                    break;
+                step[n++] = s;
+            }
+        if (move_slots(x, step, n, from, to) < 0) {
+            fprintf(stderr, "[ERR] moving slots %d-%d stopped; the cluster is consistent (every slot has one owner "
+                            "holding its keys): run the same command again to go on.\n", step[0], step[n - 1]);
+            goto out;
+        }
+        x->slots_done += n;
+        progress(x, false);
+    }
+    progress(x, true);
+    if (wait_settled(x, 30000) < 0)
+        goto out;
+    double secs = (double)(mono_ms() - x->t0_ms) / 1000.0;
+    printf("[OK] Moved %d slots, %lld keys in %.2f s (%.0f keys/s, ~%.1f MB).\n", x->slots_done, x->keys_done, secs,
+           secs > 0 ? (double)x->keys_done / secs : 0, x->bytes_per_key * (double)x->keys_done / 1e6);
+    rc = 0;
+out:
+    free(keys);
+    free(slots);
+    free(bpk);
+    return rc;
+}
+
+static int die_after_flips(void)
+{
+    const char *v = getenv("RINGKV_CLUSTER_DIE_AFTER_FLIPS");
+    return v && *v ? atoi(v) : -1;
+}
+
+/* --------------------------------------------------------------- add */
+
+/* A node to be added: reachable, in cluster mode, in no cluster, empty. */
+static int check_new_node(struct tool_client *c, char id[CLUSTER_ID_LEN + 1], uint64_t *version)
+{
+    const char *myid_cmd[] = { "CLUSTER", "MYID" };
+    char *got = tool_call_text(c, 2, myid_cmd);
+    if (!got) {
+        if (strstr(c->err, "cluster support disabled"))
+            fprintf(stderr, "[ERR] Node %s is not configured as a cluster node (start it with --cluster-enabled "
+                            "yes).\n", c->addr);
+        else
+            fprintf(stderr, "[ERR] %s\n", c->err);
+        return -1;
+    }
+    snprintf(id, CLUSTER_ID_LEN + 1, "%s", got);
+    free(got);
+    const char *info_cmd[] = { "CLUSTER", "INFO" };
+    char *info = tool_call_text(c, 2, info_cmd);
+    if (!info) {
+        fprintf(stderr, "[ERR] %s\n", c->err);
+        return -1;
+    }
+    char v[32] = "";
+    tool_info_field(info, "cluster_table_version", v, sizeof v);
+    free(info);
+    *version = strtoull(v, NULL, 10);
+    return 0;
+}
+
+int tool_add(const struct tool_reshard_opts *o)
+{
+    struct reshard x = { .batch = o->batch, .die_after_flips = die_after_flips() };
+    char host[256];
+    int port, rc = TOOL_EXIT_FAIL;
+    uint16_t *table = calloc(SLOT_COUNT, sizeof *table);
+    int *moves = calloc(SLOT_COUNT, sizeof *moves);
+    int nnew = o->naddrs - 1;
+    struct tool_client *nc = calloc((size_t)nnew, sizeof *nc);
+    char (*nid)[CLUSTER_ID_LEN + 1] = calloc((size_t)nnew, sizeof *nid);
+    char (*nip)[64] = calloc((size_t)nnew, sizeof *nip);
+    int *nport = calloc((size_t)nnew, sizeof *nport);
+    struct buf text;
+    buf_init(&text);
+    if (!table || !moves || !nc || !nid || !nip || !nport)
+        abort();
+    for (int i = 0; i < nnew; i++)
+        nc[i].fd = -1;
+    tool_split_addr(o->addrs[0], host, sizeof host, &port);
+    if (read_state(&x, host, port) < 0 || check_cluster(&x) < 0)
+        goto out;
+
+    /* the new nodes: already in the state (a resumed add), or checked */
+    int in_state = 0;
+    for (int i = 0; i < nnew; i++) {
+        char h[256];
+        tool_split_addr(o->addrs[i + 1], h, sizeof h, &nport[i]);
+        if (tool_connect(&nc[i], h, nport[i], TOOL_TIMEOUT_MS, nip[i]) < 0) {
+            fprintf(stderr, "[ERR] %s\n", nc[i].err);
+            goto out;
+        }
+        uint64_t v;
+        if (check_new_node(&nc[i], nid[i], &v) < 0)
+            goto out;
+        bool known = false;
+        for (int n = 0; n < x.st->nnodes; n++)
+            known = known || strcmp(x.st->nodes[n].id, nid[i]) == 0;
+        in_state += known;
+        if (!known) {
+            const char *dbsize[] = { "DBSIZE" };
+            long long keys = 0;
+            if (v != 0) {
+                fprintf(stderr, "[ERR] Node %s is already in a cluster (table version %" PRIu64 ").\n", nc[i].addr, v);
+                goto out;
+            }
+            if (tool_call_int(&nc[i], 1, dbsize, &keys) < 0 || keys != 0) {
+                fprintf(stderr, "[ERR] Node %s is not empty (%lld keys).\n", nc[i].addr, keys);
+                goto out;
+            }
+        }
+    }
+    int newg = -1;
+    if (in_state == nnew) {
+        for (int n = 0; n < x.st->nnodes; n++)
+            if (strcmp(x.st->nodes[n].id, nid[0]) == 0)
+                newg = x.st->nodes[n].group;
+        if (x.st->groups[newg].master < 0 || strcmp(x.st->nodes[x.st->groups[newg].master].id, nid[0]) != 0) {
+            fprintf(stderr, "[ERR] %s is in the cluster but not the master of its group.\n", o->addrs[1]);
+            goto out;
+        }
+        printf(">>> %s is the master of group %" PRIu32 " already: going on with its slots\n", o->addrs[1],
+               x.st->groups[newg].id);
+    } else if (in_state != 0) {
+        fprintf(stderr, "[ERR] Some of the nodes given are in the cluster and some are not.\n");
+        goto out;
+    } else {
+        if (x.st->ngroups >= PLACEMENT_MAX_GROUPS || x.st->nnodes + nnew > CLUSTER_NODES_MAX) {
+            fprintf(stderr, "[ERR] Too many groups or nodes.\n");
+            goto out;
+        }
+        uint32_t gid = 0;
+        for (int g = 0; g < x.st->ngroups; g++)
+            if (x.st->groups[g].id >= gid)
+                gid = x.st->groups[g].id + 1;
+        uint64_t v = x.st->version;
+        state_text_version(x.st, v + 1, &text);
+        buf_printf(&text, "group %" PRIu32 " %s 0\n", gid, nid[0]);
+        for (int i = 0; i < nnew; i++)
+            buf_printf(&text, "node %s %s %d %" PRIu32 "\n", nid[i], nip[i], nport[i], gid);
+        buf_append(&text, "", 1);
+        char perr[256];
+        struct cluster_state *check = cluster_state_parse(text.data, text.len - 1, NULL, NULL, perr, sizeof perr);
+        if (!check) {
+            fprintf(stderr, "[ERR] the state built is not valid: %s\n", perr);
+            goto out;
+        }
+        mi_free(check);
+        printf(">>> Adding group %" PRIu32 ": master %s, %d replica(s) (table version %" PRIu64 ")\n", gid,
+               o->addrs[1], nnew - 1, v + 1);
+        for (int n = 0; n < x.st->nnodes; n++) {
+            struct tool_client *c = node_conn(&x, n);
+            if (!c || push_to(&x, n, c, v, text.data) < 0)
+                goto out;
+        }
+        for (int i = 0; i < nnew; i++)
+            if (push_to(&x, -1, &nc[i], 0, text.data) < 0)
+                goto out;
+        for (int i = 1; i < nnew; i++) {
+            char p[16];
+            snprintf(p, sizeof p, "%d", nport[0]);
+            const char *follow[] = { "REPLICAOF", nip[0], p };
+            if (call_ok(&nc[i], 3, follow, NULL) < 0)
+                goto out;
+        }
+        if (read_state(&x, host, port) < 0 || wait_version(&x, v + 1, 30000) < 0)
+            goto out;
+        for (int g = 0; g < x.st->ngroups; g++)
+            if (x.st->groups[g].id == gid)
+                newg = g;
+    }
+
+    if (target_table(x.st, -1, table) < 0) {
+        fprintf(stderr, "[ERR] the target table could not be computed\n");
+        goto out;
+    }
+    for (int s = 0; s < SLOT_COUNT; s++)
+        moves[s] = table[s] == newg && x.st->slot_group[s] != newg ? newg : -1;
+    if (plan_and_move(&x, moves, o->yes) < 0)
+        goto out;
+    printf("[OK] Group %" PRIu32 " serves %d slots.\n", x.st->groups[newg].id,
+           x.st->groups[newg].nslots);
+    rc = 0;
+out:
+    for (int i = 0; i < nnew; i++)
+        tool_close(&nc[i]);
+    close_all(&x);
+    mi_free(x.st);
+    buf_free(&text);
+    free(table);
+    free(moves);
+    free(nc);
+    free(nid);
+    free(nip);
+    free(nport);
+    return rc;
+}
+
+/* ------------------------------------------------------------ remove */
+
+int tool_remove(const struct tool_reshard_opts *o)
+{
+    struct reshard x = { .batch = o->batch, .die_after_flips = die_after_flips() };
+    char host[256];
+    int port, rc = TOOL_EXIT_FAIL;
+    uint16_t *table = calloc(SLOT_COUNT, sizeof *table);
+    int *moves = calloc(SLOT_COUNT, sizeof *moves);
+    struct buf text;
+    buf_init(&text);
+    struct tool_client m = { .fd = -1 };
+    if (!table || !moves)
+        abort();
+    tool_split_addr(o->addrs[0], host, sizeof host, &port);
+    if (read_state(&x, host, port) < 0 || check_cluster(&x) < 0)
+        goto out;
+    char mh[256], mid[CLUSTER_ID_LEN + 1];
+    int mport;
+    uint64_t mv;
+    tool_split_addr(o->addrs[1], mh, sizeof mh, &mport);
+    if (tool_connect(&m, mh, mport, TOOL_TIMEOUT_MS, NULL) < 0) {
+        fprintf(stderr, "[ERR] %s\n", m.err);
+        goto out;
+    }
+    if (check_new_node(&m, mid, &mv) < 0)
+        goto out;
+    int g = -1;
+    for (int n = 0; n < x.st->nnodes; n++)
+        if (strcmp(x.st->nodes[n].id, mid) == 0)
+            g = x.st->nodes[n].group;
+    if (g < 0) {
+        printf("[OK] %s is in no group of the cluster: nothing to remove.\n", o->addrs[1]);
+        rc = 0;
+        goto out;
+    }
+    if (strcmp(x.st->nodes[x.st->groups[g].master].id, mid) != 0) {
+        fprintf(stderr, "[ERR] %s is a replica: name the master of the group to remove.\n", o->addrs[1]);
+        goto out;
+    }
+    if (x.st->ngroups < 2) {
+        fprintf(stderr, "[ERR] Group %" PRIu32 " is the cluster's only group.\n", x.st->groups[g].id);
+        goto out;
+    }
+    uint32_t gid = x.st->groups[g].id;
+    printf(">>> Removing group %" PRIu32 " (master %s, %d slots)\n", gid, o->addrs[1], x.st->groups[g].nslots);
+    if (target_table(x.st, g, table) < 0) {
+        fprintf(stderr, "[ERR] the target table could not be computed\n");
+        goto out;
+    }
+    for (int s = 0; s < SLOT_COUNT; s++)
+        moves[s] = x.st->slot_group[s] == g ? table[s] : -1;
+    if (plan_and_move(&x, moves, o->yes) < 0)
+        goto out;
+
+    /* the state without the group, from the settled table */
+    if (read_state(&x, host, port) < 0)
+        goto out;
+    g = cluster_state_group_by_id(x.st, gid);
+    if (g < 0 || x.st->groups[g].nslots != 0) {
+        fprintf(stderr, "[ERR] group %" PRIu32 " still serves slots: run the same command again.\n", gid);
+        goto out;
+    }
+    uint64_t v = x.st->version;
+    struct buf full;
+    buf_init(&full);
+    state_text_version(x.st, v + 1, &full);
+    buf_append(&full, "", 1);
+    char gword[16];
+    snprintf(gword, sizeof gword, "%" PRIu32, gid);
+    for (char *line = full.data, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        char copy[512];
+        snprintf(copy, sizeof copy, "%s", line);
+        char *w[6] = { 0 };
+        int nw = 0;
+        for (char *save = NULL, *t = strtok_r(copy, " ", &save); t && nw < 6; t = strtok_r(NULL, " ", &save))
+            w[nw++] = t;
+        bool drop = (nw >= 2 && (strcmp(w[0], "group") == 0 || strcmp(w[0], "slots") == 0) && strcmp(w[1], gword) == 0) ||
+                    (nw == 5 && strcmp(w[0], "node") == 0 && strcmp(w[4], gword) == 0);
+        if (!drop)
+            buf_printf(&text, "%s\n", line);
+    }
+    buf_free(&full);
+    buf_append(&text, "", 1);
+    printf(">>> Taking group %" PRIu32 " out of the table (version %" PRIu64 ")\n", gid, v + 1);
+    for (int n = 0; n < x.st->nnodes; n++) {
+        if (x.st->nodes[n].group == g)
+            continue;
+        struct tool_client *c = node_conn(&x, n);
+        if (!c || push_to(&x, n, c, v, text.data) < 0)
+            goto out;
+    }
+    /* the group's nodes forget the cluster: replicas first (each becomes an
+     * empty master), then the master */
+    for (int pass = 0; pass < 2; pass++)
+        for (int n = 0; n < x.st->nnodes; n++) {
+            if (x.st->nodes[n].group != g || (n == x.st->groups[g].master) != (pass == 1))
+                continue;
+            struct tool_client *c = node_conn(&x, n);
+            const char *reset[] = { "CLUSTER", "RESET", "HARD" };
+            if (!c || call_ok(c, 3, reset, NULL) < 0)
+                fprintf(stderr, "[WARN] %s:%d did not forget the cluster; it serves no slot and can be shut down.\n",
+                        x.st->nodes[n].ip, x.st->nodes[n].port);
+        }
+    printf("[OK] Group %" PRIu32 " removed; its nodes are in no cluster and can be shut down.\n", gid);
+    rc = 0;
+out:
+    tool_close(&m);
+    close_all(&x);
+    mi_free(x.st);
+    buf_free(&text);
+    free(table);
+    free(moves);
+    return rc;
+}
