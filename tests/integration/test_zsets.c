@@ -276,6 +276,21 @@ static void test_algebra(void **state)
     expect_error(tcmd(c, "ZUNION 2 a b AGGREGATE avg"), "ERR syntax error");
     expect_error(tcmd(c, "ZINTERCARD 0 a"), "ERR at least 1 input key is needed for 'zintercard' command");
     expect_error(tcmd(c, "ZINTERCARD 2 a b LIMIT -1"), "ERR LIMIT can't be negative");
+    /* sixteen triples of keys: most spread over both shards */
+    for (int i = 0; i < 16; i++) {
+        expect_int(tcmd(c, "ZADD p%d 1 x 2 y", i), 2);
+        expect_int(tcmd(c, "ZADD q%d 4 y 8 z", i), 2);
+        expect_int(tcmd(c, "ZUNIONSTORE d%d 2 p%d q%d", i, i, i), 3);
+        expect_words(tcmd(c, "ZRANGE d%d 0 -1 WITHSCORES", i), "x 1 y 6 z 8");
+        expect_int(tcmd(c, "ZINTERSTORE d%d 2 p%d q%d WEIGHTS 1 2", i, i, i), 1);
+        expect_words(tcmd(c, "ZRANGE d%d 0 -1 WITHSCORES", i), "y 10");
+        expect_int(tcmd(c, "ZRANGESTORE r%d q%d 0 0", i, i), 1);
+        expect_words(tcmd(c, "ZRANGE r%d 0 -1 WITHSCORES", i), "y 4");
+        char want[32];
+        snprintf(want, sizeof want, "q%d ((z 8))", i);
+        expect_words(tcmd(c, "ZMPOP 2 none%d q%d MAX", i, i), want);
+        expect_words(tcmd(c, "ZRANGE q%d 0 -1", i), "y");
+    }
 }
 
 static void test_wrongtype(void **state)
