@@ -637,7 +637,10 @@ struct zset *zset_decode(struct store *s, const char *p, size_t n)
     p += 5;
     struct zset_limits any = { SIZE_MAX, SIZE_MAX };
     struct zset_limits none = { 0, 0 };
-    struct zset *z = enc == ENC_LISTPACK ? &lp_new(s, n)->h : &sl_new(s, count)->h;
+    /* each element takes at least 12 bytes: a count past that is not
+     * believed for the table's first size */
+    size_t hint = count < n / 12 ? count : n / 12;
+    struct zset *z = enc == ENC_LISTPACK ? &lp_new(s, n)->h : &sl_new(s, hint)->h;
     for (uint32_t i = 0; i < count; i++) {
         double score;
         uint32_t len;
