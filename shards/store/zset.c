@@ -3,7 +3,13 @@
  * listpack: one allocation holds the header and the elements' bytes (so a
  * small zset is one allocation; growing it may move it, and the calls that
  * change a zset take its address). Every operation walks it: at most a
- * hundred-odd elements by default.
+ * hundred-odd elements by default. An element: a LEB128 header (member
+ * length << 1, | 1 when the score is a whole number), the member, the
+ * score (a zigzag LEB128 integer, else the 8 bytes of the double), then
+ * the element's size so far written backwards (its last byte holds the
+ * low 7 bits, a high bit set where more bytes come before it) to walk the
+ * buffer in reverse. A 10-byte member with a small whole score takes 13
+ * bytes.
  * skiplist: as Redis's zskiplist: each node has 1..32 levels (a level more
  * with probability 1/4), each level's link counts the elements it passes
  * over (its span), so walking down from the top finds a rank or the count
@@ -59,7 +65,8 @@ struct zset_sl {
 };
 
 #define LP_HEADER offsetof(struct zset_lp, data)
-#define LP_ELEM(len) ((size_t)(len) + 16)
+/* The most bytes an element adds to its member's. */
+#define LP_OVERHEAD 25
 
 size_t zset_format_score(char *buf, double d)
 {
@@ -100,32 +107,139 @@ static int elem_cmp(double s1, const char *m1, size_t l1, double s2, const char 
 
 /* ---- listpack --------------------------------------------------------- */
 
-static inline uint32_t lp_len_at(const struct zset_lp *z, size_t off)
+/* A whole score small enough to be written as an integer. */
+static bool score_is_int(double d, int64_t *v)
 {
-    uint32_t len;
-    memcpy(&len, z->data + off, 4);
-    return len;
+    if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0) || d != (double)(int64_t)d ||
+        (d == 0 && signbit(d)))
+        return false;
+    *v = (int64_t)d;
+    return true;
 }
 
-static inline double lp_score_at(const struct zset_lp *z, size_t off, uint32_t len)
+static size_t put_varint(char *p, uint64_t v)
 {
-    double d;
-    memcpy(&d, z->data + off + 4 + len, 8);
-    return d;
+    size_t n = 0;
+    do {
+        uint8_t b = v & 127;
+        v >>= 7;
+        p[n++] = (char)(b | (v ? 128 : 0));
+    } while (v);
+    return n;
+}
+
+static uint64_t get_varint(const char *p, size_t *n)
+{
+    uint64_t v = 0;
+    int shift = 0;
+    size_t i = 0;
+    uint8_t b;
+    do {
+        b = (uint8_t)p[i++];
+        v |= (uint64_t)(b & 127) << shift;
+        shift += 7;
+    } while (b & 128);
+    *n = i;
+    return v;
+}
+
+/* size written backwards (see the top of the file) */
+static size_t put_backlen(char *p, uint64_t v)
+{
+    uint8_t g[10];
+    size_t k = 0;
+    do {
+        g[k++] = v & 127;
+        v >>= 7;
+    } while (v);
+    for (size_t i = 0; i < k; i++) /* highest group first, unflagged */
+        p[i] = (char)(g[k - 1 - i] | (i == 0 ? 0 : 128));
+    return k;
+}
+
+static inline size_t backlen_size(uint64_t v)
+{
+    size_t k = 1;
+    while (v >>= 7)
+        k++;
+    return k;
+}
+
+/* The size of the element that ends at end. */
+static size_t get_backlen(const char *end)
+{
+    uint64_t v = 0;
+    int shift = 0;
+    uint8_t b;
+    do {
+        b = (uint8_t)*--end;
+        v |= (uint64_t)(b & 127) << shift;
+        shift += 7;
+    } while (b & 128);
+    return (size_t)v + (size_t)(shift / 7);
+}
+
+/* An element as written: its bytes into out (LP_OVERHEAD + member), its
+ * size returned. */
+static size_t lp_encode(char *out, struct slice m, double score)
+{
+    int64_t iv;
+    bool isint = score_is_int(score, &iv);
+    size_t n = put_varint(out, ((uint64_t)m.len << 1) | (isint ? 1 : 0));
+    memcpy(out + n, m.ptr, m.len);
+    n += m.len;
+    if (isint) {
+        n += put_varint(out + n, ((uint64_t)iv << 1) ^ (uint64_t)(iv >> 63));
+    } else {
+        memcpy(out + n, &score, 8);
+        n += 8;
+    }
+    return n + put_backlen(out + n, n);
+}
+
+struct lp_elem {
+    const char *m;
+    size_t      len;
+    double      score;
+    size_t      size;  /* bytes of the whole element */
+};
+
+static inline struct lp_elem lp_read(const struct zset_lp *z, size_t off)
+{
+    struct lp_elem e;
+    const char *p = z->data + off;
+    size_t n;
+    uint64_t hdr = get_varint(p, &n);
+    e.len = (size_t)(hdr >> 1);
+    e.m = p + n;
+    n += e.len;
+    if (hdr & 1) {
+        size_t k;
+        uint64_t u = get_varint(p + n, &k);
+        e.score = (double)(int64_t)((u >> 1) ^ (~(u & 1) + 1));
+        n += k;
+    } else {
+        memcpy(&e.score, p + n, 8);
+        n += 8;
+    }
+    e.size = n + backlen_size(n); /* the backlen holds n */
+    return e;
 }
 
 /* Offset of member's element, or SIZE_MAX; *rank its position. */
-static size_t lp_find(const struct zset_lp *z, struct slice m, size_t *rank)
+static size_t lp_find(const struct zset_lp *z, struct slice m, size_t *rank, double *score)
 {
     size_t off = 0;
     for (size_t i = 0; i < z->h.count; i++) {
-        uint32_t len = lp_len_at(z, off);
-        if (len == m.len && memcmp(z->data + off + 4, m.ptr, len) == 0) {
+        struct lp_elem e = lp_read(z, off);
+        if (e.len == m.len && memcmp(e.m, m.ptr, m.len) == 0) {
             if (rank)
                 *rank = i;
+            if (score)
+                *score = e.score;
             return off;
         }
-        off += LP_ELEM(len);
+        off += e.size;
     }
     return SIZE_MAX;
 }
@@ -141,7 +255,7 @@ static struct zset_lp *lp_new(struct store *s, size_t bytes)
 
 static void lp_remove_at(struct zset_lp *z, size_t off)
 {
-    size_t n = LP_ELEM(lp_len_at(z, off));
+    size_t n = lp_read(z, off).size;
     memmove(z->data + off, z->data + off + n, z->used - off - n);
     z->used -= (uint32_t)n;
     z->h.count--;
@@ -151,19 +265,19 @@ static struct zset_lp *lp_insert(struct store *s, struct zset_lp *z, struct slic
 {
     size_t off = 0;
     for (size_t i = 0; i < z->h.count; i++) {
-        uint32_t len = lp_len_at(z, off);
-        if (elem_cmp(lp_score_at(z, off, len), z->data + off + 4, len, score, m.ptr, m.len) > 0)
+        struct lp_elem e = lp_read(z, off);
+        if (elem_cmp(e.score, e.m, e.len, score, m.ptr, m.len) > 0)
             break;
-        off += LP_ELEM(len);
+        off += e.size;
     }
-    size_t n = LP_ELEM(m.len);
+    char tmp[256];
+    char *enc = m.len + LP_OVERHEAD <= sizeof tmp ? tmp : store_alloc(s, m.len + LP_OVERHEAD);
+    size_t n = lp_encode(enc, m, score);
     z = store_realloc(s, z, LP_HEADER + z->used + n);
     memmove(z->data + off + n, z->data + off, z->used - off);
-    uint32_t len = (uint32_t)m.len;
-    memcpy(z->data + off, &len, 4);
-    memcpy(z->data + off + 4, m.ptr, m.len);
-    memcpy(z->data + off + 4 + m.len, &score, 8);
-    memcpy(z->data + off + 12 + m.len, &len, 4);
+    memcpy(z->data + off, enc, n);
+    if (enc != tmp)
+        store_free(s, enc);
     z->used += (uint32_t)n;
     z->h.count++;
     return z;
@@ -326,9 +440,9 @@ static struct zset *to_skiplist(struct store *s, struct zset_lp *lp)
     struct zset_sl *z = sl_new(s, lp->h.count * 2);
     size_t off = 0;
     for (size_t i = 0; i < lp->h.count; i++) {
-        uint32_t len = lp_len_at(lp, off);
-        sl_insert(s, z, (struct slice){ lp->data + off + 4, len }, lp_score_at(lp, off, len));
-        off += LP_ELEM(len);
+        struct lp_elem e = lp_read(lp, off);
+        sl_insert(s, z, (struct slice){ e.m, e.len }, e.score);
+        off += e.size;
     }
     store_free(s, lp);
     return &z->h;
@@ -339,7 +453,7 @@ static struct zset *to_skiplist(struct store *s, struct zset_lp *lp)
 struct zset *zset_create(struct store *s, size_t size_hint, size_t max_member, const struct zset_limits *lim)
 {
     if (size_hint <= lim->max_listpack_entries && max_member <= lim->max_listpack_value)
-        return &lp_new(s, size_hint * LP_ELEM(max_member < 16 ? max_member : 16))->h;
+        return &lp_new(s, size_hint * (4 + (max_member < 16 ? max_member : 16)))->h;
     return &sl_new(s, size_hint)->h;
 }
 
@@ -374,11 +488,7 @@ bool zset_score(const struct zset *z, struct slice m, double *score)
 {
     if (z->enc == ENC_LISTPACK) {
         const struct zset_lp *lp = (const struct zset_lp *)z;
-        size_t off = lp_find(lp, m, NULL);
-        if (off == SIZE_MAX)
-            return false;
-        *score = lp_score_at(lp, off, (uint32_t)m.len);
-        return true;
+        return lp_find(lp, m, NULL, score) != SIZE_MAX;
     }
     struct znode *n = sl_find((const struct zset_sl *)z, m);
     if (!n)
@@ -392,10 +502,11 @@ bool zset_set(struct store *s, struct zset **zp, struct slice m, double score, c
     struct zset *z = *zp;
     if (z->enc == ENC_LISTPACK) {
         struct zset_lp *lp = (struct zset_lp *)z;
-        size_t off = lp_find(lp, m, NULL);
+        double cur;
+        size_t off = lp_find(lp, m, NULL, &cur);
         bool added = off == SIZE_MAX;
         if (!added) {
-            if (lp_score_at(lp, off, (uint32_t)m.len) == score)
+            if (cur == score)
                 return false;
             lp_remove_at(lp, off);
         }
@@ -434,7 +545,7 @@ bool zset_remove(struct store *s, struct zset **zp, struct slice m)
     struct zset *z = *zp;
     if (z->enc == ENC_LISTPACK) {
         struct zset_lp *lp = (struct zset_lp *)z;
-        size_t off = lp_find(lp, m, NULL);
+        size_t off = lp_find(lp, m, NULL, NULL);
         if (off == SIZE_MAX)
             return false;
         lp_remove_at(lp, off);
@@ -454,7 +565,7 @@ bool zset_remove(struct store *s, struct zset **zp, struct slice m)
 bool zset_rank(const struct zset *z, struct slice m, size_t *rank)
 {
     if (z->enc == ENC_LISTPACK)
-        return lp_find((const struct zset_lp *)z, m, rank) != SIZE_MAX;
+        return lp_find((const struct zset_lp *)z, m, rank, NULL) != SIZE_MAX;
     const struct zset_sl *sl = (const struct zset_sl *)z;
     struct znode *n = sl_find(sl, m);
     if (!n)
@@ -484,10 +595,10 @@ static size_t count_prefix(const struct zset *z, before_fn *before, const void *
         const struct zset_lp *lp = (const struct zset_lp *)z;
         size_t off = 0, i = 0;
         for (; i < z->count; i++) {
-            uint32_t len = lp_len_at(lp, off);
-            if (!before(arg, lp_score_at(lp, off, len), lp->data + off + 4, len))
+            struct lp_elem e = lp_read(lp, off);
+            if (!before(arg, e.score, e.m, e.len))
                 break;
-            off += LP_ELEM(len);
+            off += e.size;
         }
         return i;
     }
@@ -546,7 +657,7 @@ void zset_iter_at(const struct zset *z, size_t rank, bool rev, struct zset_iter 
         const struct zset_lp *lp = (const struct zset_lp *)z;
         size_t off = 0;
         for (size_t i = 0; i < asc; i++)
-            off += LP_ELEM(lp_len_at(lp, off));
+            off += lp_read(lp, off).size;
         it->off = off;
     } else {
         it->node = sl_at((const struct zset_sl *)z, asc);
@@ -560,17 +671,14 @@ bool zset_iter_next(struct zset_iter *it, struct slice *m, double *score)
     it->left--;
     if (it->z->enc == ENC_LISTPACK) {
         const struct zset_lp *lp = (const struct zset_lp *)it->z;
-        uint32_t len = lp_len_at(lp, it->off);
-        *m = (struct slice){ lp->data + it->off + 4, len };
-        *score = lp_score_at(lp, it->off, len);
+        struct lp_elem e = lp_read(lp, it->off);
+        *m = (struct slice){ e.m, e.len };
+        *score = e.score;
         if (it->rev) {
-            if (it->left) {
-                uint32_t plen;
-                memcpy(&plen, lp->data + it->off - 4, 4);
-                it->off -= LP_ELEM(plen);
-            }
+            if (it->left)
+                it->off -= get_backlen(lp->data + it->off);
         } else {
-            it->off += LP_ELEM(len);
+            it->off += e.size;
         }
         return true;
     }

@@ -75,7 +75,7 @@ static void check(const struct zset *z, const struct model *md)
         assert_true(zset_score(z, S(md->m[i]), &s));
         assert_true(s == md->score[i]);
     }
-    for (int v = -1; v <= 12; v++) {
+    for (int v = -2; v <= 12; v++) {
         size_t below = 0, upto = 0;
         for (int i = 0; i < md->n; i++) {
             below += md->score[i] < v;
@@ -94,12 +94,15 @@ static void check(const struct zset *z, const struct model *md)
             assert_true(zset_iter_next(&it, &m, &s));
             assert_int_equal(m.len, strlen(md->m[i]));
             assert_memory_equal(m.ptr, md->m[i], m.len);
+            assert_true(s == md->score[i]);
         }
         assert_false(zset_iter_next(&it, &m, &s));
         zset_iter_at(z, (size_t)start, true, &it);
         for (int i = md->n - 1 - start; i >= 0; i--) {
             assert_true(zset_iter_next(&it, &m, &s));
+            assert_int_equal(m.len, strlen(md->m[i]));
             assert_memory_equal(m.ptr, md->m[i], m.len);
+            assert_true(s == md->score[i]);
         }
         assert_false(zset_iter_next(&it, &m, &s));
     }
@@ -115,7 +118,9 @@ static void random_mix(const struct zset_limits *lim, int members, const char *w
     for (int op = 0; op < 3000; op++) {
         char m[16];
         snprintf(m, sizeof m, "m%u", rand_r(&seed) % (unsigned)members);
-        double sc = (double)(rand_r(&seed) % 12);
+        /* whole scores (written as integers in a listpack), halves and
+         * one below zero (written as doubles) */
+        double sc = (double)(rand_r(&seed) % 12) + (rand_r(&seed) % 3 == 0 ? 0.5 : 0) - (op % 5 == 0 ? 1 : 0);
         if (rand_r(&seed) % 4 == 0) {
             assert_int_equal(zset_remove(s, &z, S(m)), model_remove(&md, m));
         } else {
@@ -197,6 +202,46 @@ static void test_conversions(void **state)
     store_destroy(s);
 }
 
+/* Members long enough for two-byte lengths, scores of every kind: walks
+ * both ways agree. */
+static void test_long_members(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    struct zset_limits lim = { 1000, 1000 };
+    struct zset *z = zset_create(s, 0, 0, &lim);
+    static char m[60][400];
+    for (int i = 0; i < 60; i++) {
+        int len = 100 + i * 5;
+        memset(m[i], 'a' + i % 26, (size_t)len);
+        snprintf(m[i] + len, 8, "%d", i);
+        double sc = i % 3 == 0 ? i * 1000003.0 : i % 3 == 1 ? -i - 0.25 : 1e300 / (i + 1);
+        zset_set(s, &z, S(m[i]), sc, &lim);
+    }
+    assert_string_equal(zset_encoding(z), "listpack");
+    struct slice fw[60], mm;
+    double fs[60], sc;
+    struct zset_iter it;
+    zset_iter_at(z, 0, false, &it);
+    for (int i = 0; i < 60; i++) {
+        assert_true(zset_iter_next(&it, &fw[i], &fs[i]));
+        if (i)
+            assert_true(fs[i - 1] <= fs[i]);
+    }
+    zset_iter_at(z, 0, true, &it);
+    for (int i = 59; i >= 0; i--) {
+        assert_true(zset_iter_next(&it, &mm, &sc));
+        assert_true(mm.ptr == fw[i].ptr && sc == fs[i]);
+    }
+    for (int i = 0; i < 60; i++) {
+        size_t r;
+        assert_true(zset_rank(z, S(m[i]), &r));
+        assert_true(fw[r].len == strlen(m[i]));
+    }
+    zset_destroy(s, z);
+    store_destroy(s);
+}
+
 struct seen { int n; };
 static void count_visit(void *arg, struct slice m, double score)
 {
@@ -231,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_listpack),
         cmocka_unit_test(test_skiplist),
         cmocka_unit_test(test_conversions),
+        cmocka_unit_test(test_long_members),
         cmocka_unit_test(test_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
