@@ -345,8 +345,11 @@ static inline bool node_before(const struct znode *n, double score, const char *
     return elem_cmp(n->score, node_member(n), n->len, score, m, len) < 0;
 }
 
-static void sl_insert(struct store *s, struct zset_sl *z, struct slice m, double score)
+/* Link node n (its score and member set, its level drawn) into the list. */
+static void sl_link(struct zset_sl *z, struct znode *n)
 {
+    struct slice m = { node_member(n), n->len };
+    double score = n->score;
     struct znode *update[MAX_LEVEL];
     size_t rank[MAX_LEVEL];
     struct znode *x = z->head;
@@ -358,7 +361,7 @@ static void sl_insert(struct store *s, struct zset_sl *z, struct slice m, double
         }
         update[i] = x;
     }
-    int level = random_level(z);
+    int level = (int)n->level;
     if (level > z->level) {
         for (int i = z->level; i < level; i++) {
             rank[i] = 0;
@@ -367,7 +370,6 @@ static void sl_insert(struct store *s, struct zset_sl *z, struct slice m, double
         }
         z->level = level;
     }
-    struct znode *n = node_new(s, level, score, m);
     for (int i = 0; i < level; i++) {
         n->lv[i].forward = update[i]->lv[i].forward;
         update[i]->lv[i].forward = n;
@@ -382,6 +384,12 @@ static void sl_insert(struct store *s, struct zset_sl *z, struct slice m, double
     else
         z->tail = n;
     z->h.count++;
+}
+
+static void sl_insert(struct store *s, struct zset_sl *z, struct slice m, double score)
+{
+    struct znode *n = node_new(s, random_level(z), score, m);
+    sl_link(z, n);
     ctab_add(s, &z->dict, &n->link);
 }
 
@@ -531,9 +539,12 @@ bool zset_set(struct store *s, struct zset **zp, struct slice m, double score, c
             *zp = z;
             return false;
         }
+        /* moved in the order: the same node, relinked (the table keeps it) */
         sl_unlink(sl, n);
-        ctab_unlink(s, &sl->dict, ctab_find(&sl->dict, m));
-        store_free(s, n);
+        n->score = score;
+        sl_link(sl, n);
+        *zp = z;
+        return false;
     }
     sl_insert(s, sl, m, score);
     *zp = z;
