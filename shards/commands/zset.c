@@ -314,6 +314,11 @@ static void journal_zadd(struct exec_ctx *ctx, struct slice key, struct slice m,
 
 static void reply_score(struct reply *r, double d)
 {
+    if (r->proto < 3) { /* a bulk of its text; a whole number's without the float formatting */
+        char text[ZSET_SCORE_TEXT];
+        reply_bulk(r, text, zset_format_score(text, d));
+        return;
+    }
     reply_double(r, d == 0 ? 0.0 : d); /* -0 as 0, as Redis shows it */
 }
 

@@ -78,6 +78,20 @@ size_t zset_format_score(char *buf, double d)
         buf[0] = '0';
         return 1;
     }
+    if (d > -1e15 && d < 1e15 && d == (double)(long long)d) { /* a whole number below 10^15: %g prints all its digits */
+        char tmp[24];
+        unsigned long long u = d < 0 ? (unsigned long long)-(long long)d : (unsigned long long)d;
+        size_t n = 0;
+        do
+            tmp[n++] = (char)('0' + u % 10);
+        while (u /= 10);
+        size_t k = 0;
+        if (d < 0)
+            buf[k++] = '-';
+        while (n)
+            buf[k++] = tmp[--n];
+        return k;
+    }
     int n = 0;
     for (int prec = 15; prec <= 17; prec++) { /* %g drops trailing zeros: 15 is already shortest */
         n = snprintf(buf, ZSET_SCORE_TEXT, "%.*g", prec, d);
