@@ -67,6 +67,8 @@ static const struct option_range ranges[] = {
     { "set-max-intset-entries",  0, LLONG_MAX },
     { "set-max-listpack-entries", 0, LLONG_MAX },
     { "set-max-listpack-value",  0, LLONG_MAX },
+    { "zset-max-listpack-entries", 0, LLONG_MAX },
+    { "zset-max-listpack-value", 0, LLONG_MAX },
 };
 
 static void option_range_of(const struct option_desc *o, long long *min, long long *max)

@@ -2,6 +2,7 @@
 #include "replication/journal.h"
 #include "shards/store/hash.h"
 #include "shards/store/set.h"
+#include "shards/store/zset.h"
 #include "core/resp.h"
 
 #include <stdio.h>
@@ -147,6 +148,25 @@ static void rebuild_pair(void *arg, struct slice f, struct slice v)
 
 static void rebuild_member_ref(void *arg, struct slice m);
 
+/* A zset's element: its score as text (kept in the rebuild's own storage,
+ * reserved for a whole chunk) then its member, which stays put. */
+static void rebuild_scored(void *arg, struct slice m, double score)
+{
+    struct rebuild_texts *rt = arg;
+    struct rebuild *r = rt->r;
+    if (rt->texts.cap == 0)
+        buf_reserve(&rt->texts, (size_t)COLLECTION_CHUNK * ZSET_SCORE_TEXT);
+    char *p = rt->texts.data + rt->texts.len;
+    size_t n = zset_format_score(p, score);
+    rt->texts.len += n;
+    r->argv[r->argc++] = (struct slice){ p, n };
+    r->argv[r->argc++] = m;
+    if (r->argc - r->head >= 2 * COLLECTION_CHUNK) {
+        rebuild_flush(r);
+        rt->texts.len = 0;
+    }
+}
+
 uint64_t journal_encode_collection_part(struct buf *out, const char *prefix, struct slice key,
                                         enum value_type t, const void *obj, int64_t at,
                                         uint64_t cursor, size_t count)
@@ -171,6 +191,15 @@ uint64_t journal_encode_collection_part(struct buf *out, const char *prefix, str
         bool texts = strcmp(set_encoding(obj), "intset") == 0;
         buf_init(&rt.texts);
         next = set_scan(obj, cursor, count, texts ? rebuild_member : rebuild_member_ref, &rt);
+        rebuild_flush(&r);
+        buf_free(&rt.texts);
+        break;
+    }
+    case TYPE_ZSET: {
+        argv[head] = SLICE_LIT("ZADD");
+        struct rebuild_texts rt = { &r, { 0 } };
+        buf_init(&rt.texts);
+        next = zset_scan(obj, cursor, count, rebuild_scored, &rt);
         rebuild_flush(&r);
         buf_free(&rt.texts);
         break;

@@ -2,6 +2,7 @@
  *   string.c          string commands
  *   hash.c            hash commands
  *   set.c             set commands
+ *   zset.c            sorted set commands
  *   keyspace.c        generic key commands
  *   connection.c      connection commands
  *   info.c, config.c, introspection.c (COMMAND, TIME, SHUTDOWN),
@@ -33,6 +34,14 @@ command_fn cmd_sadd, cmd_srem, cmd_smembers, cmd_sismember, cmd_smismember,
     cmd_scard, cmd_spop, cmd_srandmember, cmd_smove, cmd_sinter, cmd_sintercard,
     cmd_sunion, cmd_sdiff, cmd_sinterstore, cmd_sunionstore, cmd_sdiffstore,
     cmd_sscan;
+/* sorted sets */
+command_fn cmd_zadd, cmd_zincrby, cmd_zrem, cmd_zscore, cmd_zmscore, cmd_zcard,
+    cmd_zcount, cmd_zlexcount, cmd_zrank, cmd_zrevrank, cmd_zrange, cmd_zrangestore,
+    cmd_zrevrange, cmd_zrangebyscore, cmd_zrevrangebyscore, cmd_zrangebylex,
+    cmd_zrevrangebylex, cmd_zremrangebyrank, cmd_zremrangebyscore, cmd_zremrangebylex,
+    cmd_zpopmin, cmd_zpopmax, cmd_zmpop, cmd_zunion, cmd_zinter, cmd_zdiff,
+    cmd_zunionstore, cmd_zinterstore, cmd_zdiffstore, cmd_zintercard,
+    cmd_zrandmember, cmd_zscan;
 
 /* keyspace */
 command_fn cmd_object_encoding, cmd_object_freq, cmd_object_idletime, cmd_object_refcount,

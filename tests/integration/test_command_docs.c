@@ -32,11 +32,16 @@ static tconn *c, *ref;
 
 /* Rows whose keys are not compared: the refused ones (refusals.c) run
  * nothing, MIGRATE finds its keys itself on shard 0 and SINTERCARD's row
+ * (and those of the sorted set commands counting their keys by numkeys)
  * names every argument after numkeys (Redis: movable keys, which the table
  * cannot express yet; README, Limitations). Their
  * flags and docs are compared. */
 static const char *const refused[] = { "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro",
-                                       "migrate", "sintercard", NULL };
+                                       "migrate", "sintercard", "zintercard", "zunion", "zinter", "zdiff",
+                                       "zunionstore", "zinterstore", "zdiffstore", "zmpop", NULL };
+/* Rows that follow Redis 7.2 where the 7.0 this test compares with differs:
+ * Z[REV]RANK take WITHSCORE (arity -3, 7.0 has 3). */
+static const char *const newer[] = { "zrank", "zrevrank", NULL };
 
 static bool is_refused(const char *name)
 {
@@ -233,7 +238,10 @@ static void test_info_matches_redis(void **state)
         struct rval *a = tcmd(c, "COMMAND INFO %s", name);
         struct rval *b = tcmd(ref, "COMMAND INFO %s", name);
         assert_int_equal(a->n, 1);
-        if (b->n == 1 && b->elem[0]->type == R_ARRAY) {
+        bool is_newer = false;
+        for (int k = 0; newer[k]; k++)
+            is_newer |= strcmp(newer[k], name) == 0;
+        if (b->n == 1 && b->elem[0]->type == R_ARRAY && !is_newer) {
             assert_int_equal(a->elem[0]->type, R_ARRAY);
             bool keys = !is_refused(name);
             char *x = info_line(a->elem[0], keys), *y = info_line(b->elem[0], keys);
