@@ -137,6 +137,9 @@ int loop_parse_addr(const char *host, int port, struct sockaddr_storage *ss);
 static inline size_t conn_input_bytes(const struct conn *c) { return c->in.len - c->in_off; }
 /* Bytes queued for sending (out + in flight). */
 static inline size_t conn_output_bytes(const struct conn *c) { return c->out.len + (c->wire.len - c->wire_off); }
+/* Memory its output holds (the buffers' capacity, sent bytes included until
+ * the buffer is reused): what maxmemory leaves out for a replica. */
+static inline size_t conn_output_memory(const struct conn *c) { return c->out.cap + c->wire.cap; }
 
 /* "ip:port" of an IPv4 or IPv6 address ("?:0" for another family). */
 void conn_addr_text(const struct sockaddr_storage *a, char *out, size_t n);

@@ -113,8 +113,8 @@ static void sample_shard(struct shard *sh)
     __atomic_store_n(&sh->stats.allocated, c.allocated, __ATOMIC_RELAXED);
     __atomic_store_n(&sh->stats.active, c.active, __ATOMIC_RELAXED);
     uint64_t not_counted = 0;
-    for (int i = 0; i < sh->nreplica_conns; i++) /* replicas' output waiting to go */
-        not_counted += conn_output_bytes(sh->replica_conns[i]);
+    for (int i = 0; i < sh->nreplica_conns; i++) /* replicas' output buffers, as allocated */
+        not_counted += conn_output_memory(sh->replica_conns[i]);
     for (int i = 0; i < sh->node->nmodules; i++)
         if (sh->node->modules[i]->memory_not_counted)
             not_counted += sh->node->modules[i]->memory_not_counted(sh);
