@@ -74,6 +74,7 @@ enum config_type {
     X("set-max-intset-entries", set_max_intset_entries, CONF_INT, "512", CONF_RUNTIME, NULL, "a set of integers with more members than this is a hashtable, not an intset") \
     X("set-max-listpack-entries", set_max_listpack_entries, CONF_INT, "128", CONF_RUNTIME, NULL, "a set with more members than this (not all integers) is a hashtable, not a listpack") \
     X("set-max-listpack-value", set_max_listpack_value, CONF_INT, "64", CONF_RUNTIME, NULL, "a set with a member longer than this many bytes is a hashtable") \
+    X("list-max-listpack-size", list_max_listpack_size, CONF_INT, "-2", CONF_RUNTIME, NULL, "a list node holds at most this many elements (positive) or 4/8/16/32/64 KB (-1..-5) (alias list-max-ziplist-size)") \
     X("dir",             dir,             CONF_STRING, "",          0, NULL, "working directory, entered at start (empty: stay where started); CONFIG GET shows it absolute") \
     X("latency-monitor-threshold", latency_monitor_threshold, CONF_INT, "0", CONF_RUNTIME, NULL, "record latency spikes (commands, expiry and eviction cycles) of at least this many ms for LATENCY (0: off)") \
     X("latency-tracking", latency_tracking, CONF_BOOL, "yes", CONF_RUNTIME, NULL, "show the per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM)") \
@@ -176,7 +177,6 @@ enum config_type {
     X("lua-time-limit", lua_time_limit, "5000") \
     X("busy-reply-threshold", busy_reply_threshold, "5000") \
     X("notify-keyspace-events", notify_keyspace_events, "") \
-    X("list-max-listpack-size", list_max_listpack_size, "-2") \
     X("list-compress-depth", list_compress_depth, "0") \
     X("zset-max-listpack-entries", zset_max_listpack_entries, "128") \
     X("zset-max-listpack-value", zset_max_listpack_value, "64") \

@@ -2,6 +2,7 @@
  *   string.c          string commands
  *   hash.c            hash commands
  *   set.c             set commands
+ *   list.c            list commands (blocking forms with shards/blocking.c)
  *   keyspace.c        generic key commands
  *   connection.c      connection commands
  *   info.c, config.c, introspection.c (COMMAND, TIME, SHUTDOWN),
@@ -33,6 +34,11 @@ command_fn cmd_sadd, cmd_srem, cmd_smembers, cmd_sismember, cmd_smismember,
     cmd_scard, cmd_spop, cmd_srandmember, cmd_smove, cmd_sinter, cmd_sintercard,
     cmd_sunion, cmd_sdiff, cmd_sinterstore, cmd_sunionstore, cmd_sdiffstore,
     cmd_sscan;
+
+/* lists */
+command_fn cmd_lpush, cmd_rpush, cmd_lpushx, cmd_rpushx, cmd_lpop, cmd_rpop, cmd_llen,
+    cmd_lindex, cmd_lrange, cmd_lpos, cmd_linsert, cmd_lset, cmd_lrem, cmd_ltrim, cmd_lmove,
+    cmd_rpoplpush, cmd_lmpop;
 
 /* keyspace */
 command_fn cmd_object_encoding, cmd_object_freq, cmd_object_idletime, cmd_object_refcount,

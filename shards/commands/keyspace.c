@@ -22,6 +22,7 @@
 #include "shards/node.h"
 #include "shards/shard.h"
 #include "shards/store/hash.h"
+#include "shards/store/list.h"
 #include "shards/store/set.h"
 #include "shards/store/store.h"
 #include "core/config.h"
@@ -105,6 +106,8 @@ static void copy_entry(struct store *s, struct entry *src, struct slice dst, boo
             obj = hash_dup(s, entry_object(src));
         } else if (t == TYPE_SET) {
             obj = set_dup(s, entry_object(src));
+        } else if (t == TYPE_LIST) {
+            obj = list_dup(s, entry_object(src));
         } else {
             abort(); /* every collection type has its copy here */
         }
@@ -542,6 +545,9 @@ void cmd_object_encoding(struct exec_ctx *ctx)
         break;
     case TYPE_SET:
         reply_bulk_str(ctx->reply, set_encoding(entry_object(e)));
+        break;
+    case TYPE_LIST:
+        reply_bulk_str(ctx->reply, list_encoding(entry_object(e)));
         break;
     default:
         reply_bulk_str(ctx->reply, "unknown");

@@ -43,6 +43,7 @@
 #endif
 #include "shards/store/store.h"
 #include "shards/store/hash.h"
+#include "shards/store/list.h"
 #include "shards/store/set.h"
 #include "core/clock.h"
 #include "shards/store/slot.h"
@@ -444,6 +445,7 @@ size_t store_object_len(enum value_type t, const void *obj)
     switch (t) {
     case TYPE_HASH: return hash_len(obj);
     case TYPE_SET:  return set_len(obj);
+    case TYPE_LIST: return list_len(obj);
     default:        return 0;
     }
 }
@@ -456,6 +458,8 @@ static bool object_free_step(struct store *s, enum value_type t, void *obj, size
         return hash_free_step(s, obj, budget);
     case TYPE_SET:
         return set_free_step(s, obj, budget);
+    case TYPE_LIST:
+        return list_free_step(s, obj, budget);
     default:
         return true;
     }
@@ -1070,6 +1074,9 @@ void store_object_encode(enum value_type t, const void *obj, struct buf *out)
     case TYPE_SET:
         set_encode(obj, out);
         break;
+    case TYPE_LIST:
+        list_encode(obj, out);
+        break;
     default:
         abort();
     }
@@ -1082,6 +1089,8 @@ void *store_object_decode(struct store *s, enum value_type t, const char *p, siz
         return hash_decode(s, p, n);
     case TYPE_SET:
         return set_decode(s, p, n);
+    case TYPE_LIST:
+        return list_decode(s, p, n);
     default:
         return NULL;
     }
