@@ -95,6 +95,13 @@ enum command_flag {
                                   enable-debug-command allows the connection (route.c) */
     CMD_HIDDEN_SUBS = 1u << 24, /* a container whose subcommands only route (DEBUG OBJECT to
                                    its key's shard): COMMAND shows it as one command, as Redis */
+    CMD_BLOCKING   = 1u << 25, /* may block (BLPOP...): sent as a message to its keys' shard,
+                                  which may keep it (shards/blocking.h); the connection reads
+                                  nothing more until it is answered */
+    CMD_NUMKEYS    = 1u << 26, /* the keys are counted by the integer argument just before
+                                  first_key (LMPOP, BLMPOP): the row names every argument
+                                  from first_key on; a blocking row's shard is that of the
+                                  counted keys */
 };
 
 /* How a command's writes reach the replication stream: the journal column

@@ -11,6 +11,7 @@
 
 #include "core/config.h"
 #include "core/reply.h"
+#include "shards/blocking.h"
 #include "shards/message.h"
 #include "shards/node.h"
 #include "shards/scratch.h"
@@ -298,6 +299,8 @@ static void handle_answer(struct shard *sh, struct shard_msg *m)
         *dst = m->reply;
         m->reply = t;
     }
+    if (!s->conn && m->kind == MSG_EXEC && m->cmd && (m->cmd->flags & CMD_BLOCKING))
+        blocking_answer_orphaned(sh, m); /* a served element goes back */
     msg_free(m);
     if (--p->waiting == 0)
         pending_complete(sh, p);

@@ -58,6 +58,7 @@ struct shard {
     struct session **held;     /* sessions holding a command while paused, oldest first (pause.c) */
     int              nheld;
     struct tracking *tracking; /* keys tracking clients read here (tracking.c), NULL if none yet */
+    struct blocking_shard *blocking; /* clients blocked on keys here (blocking.c), NULL if none yet */
 };
 
 struct journal_record;

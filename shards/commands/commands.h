@@ -38,7 +38,7 @@ command_fn cmd_sadd, cmd_srem, cmd_smembers, cmd_sismember, cmd_smismember,
 /* lists */
 command_fn cmd_lpush, cmd_rpush, cmd_lpushx, cmd_rpushx, cmd_lpop, cmd_rpop, cmd_llen,
     cmd_lindex, cmd_lrange, cmd_lpos, cmd_linsert, cmd_lset, cmd_lrem, cmd_ltrim, cmd_lmove,
-    cmd_rpoplpush, cmd_lmpop;
+    cmd_rpoplpush, cmd_lmpop, cmd_blpop, cmd_brpop, cmd_blmove, cmd_brpoplpush, cmd_blmpop;
 
 /* keyspace */
 command_fn cmd_object_encoding, cmd_object_freq, cmd_object_idletime, cmd_object_refcount,

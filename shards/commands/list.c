@@ -34,6 +34,8 @@
 #include <mimalloc.h>
 
 #include "shards/blocking.h"
+#include "shards/dispatch.h"
+#include "shards/message.h"
 #include "shards/node.h"
 #include "shards/shard.h"
 #include "shards/store/list.h"
@@ -612,5 +614,215 @@ void cmd_lmpop(struct exec_ctx *ctx)
     if (!list_mpop_parse(ctx, 1, &numkeys, &head, &count))
         return;
     if (list_mpop_keys(ctx, ctx->argv + 2, (int)numkeys, head, count) == 0)
+        reply_null_array(ctx->reply);
+}
+
+/* ---- BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP ------------------------------
+ * Each first acts as its non-blocking form; when no key it names has
+ * elements it waits (shards/blocking.h) and is served later by a serve
+ * function that runs that form here as a command of its own (journaled as
+ * LPOP/RPOP/LMOVE/LMPOP's effects) and leaves the command that would give
+ * the elements back to a client that turned out to be gone. */
+
+/* Redis's timeout argument: float seconds, 0 = forever; the deadline in
+ * unix ms (0: none), or an error replied. */
+static bool parse_timeout(struct exec_ctx *ctx, struct slice arg, int64_t *deadline)
+{
+    long double t;
+    if (!parse_ld(arg, &t)) {
+        reply_error(ctx->reply, "ERR timeout is not a float or out of range");
+        return false;
+    }
+    if (t < 0) {
+        reply_error(ctx->reply, "ERR timeout is negative");
+        return false;
+    }
+    long double ms = t * 1000.0L;
+    if (ms > (long double)(INT64_MAX / 2)) {
+        reply_error(ctx->reply, "ERR timeout is out of range");
+        return false;
+    }
+    *deadline = ms > 0 ? ctx->now_ms + (int64_t)(ms + 0.5L) : 0;
+    if (ms > 0 && *deadline == ctx->now_ms)
+        *deadline = ctx->now_ms + 1;
+    return true;
+}
+
+static bool is_name(struct slice s, const char *name)
+{
+    size_t n = strlen(name);
+    return s.len == n && strncasecmp(s.ptr, name, n) == 0;
+}
+
+/* The list at key on the shard's store, if it has elements. */
+static struct list *ready_list(struct shard *sh, struct slice key)
+{
+    struct entry *e = store_peek(sh->store, key, shard_now_ms(sh));
+    if (!e || entry_type(e) != TYPE_LIST || list_len(entry_object(e)) == 0)
+        return NULL;
+    return entry_object(e);
+}
+
+static struct slice copy_slice(struct buf *b, struct slice v)
+{
+    size_t at = b->len;
+    buf_append(b, v.ptr, v.len);
+    return (struct slice){ b->data + at, v.len };
+}
+
+/* BLPOP / BRPOP served from key: [key, element]. */
+static bool serve_pop(struct shard *sh, struct shard_msg *m, struct slice key, struct buf *out)
+{
+    struct list *l = ready_list(sh, key);
+    if (!l)
+        return false;
+    bool head = is_name(m->argv[0], "blpop");
+    struct buf keep;
+    buf_init(&keep);
+    buf_reserve(&keep, list_peek(l, head).len + 1);
+    struct slice v = copy_slice(&keep, list_peek(l, head));
+    struct reply r = { out, m->proto };
+    reply_array(&r, 2);
+    reply_bulk(&r, key.ptr, key.len);
+    struct slice pop[] = { head ? SLICE_LIT("LPOP") : SLICE_LIT("RPOP"), key };
+    blocking_run(sh, 2, pop, out, m->proto);
+    struct slice undo[] = { head ? SLICE_LIT("LPUSH") : SLICE_LIT("RPUSH"), key, v };
+    blocking_undo(m, 3, undo);
+    buf_free(&keep);
+    return true;
+}
+
+static void bpop_generic(struct exec_ctx *ctx, bool head)
+{
+    int64_t deadline;
+    if (!parse_timeout(ctx, ctx->argv[ctx->argc - 1], &deadline))
+        return;
+    for (int i = 1; i < ctx->argc - 1; i++) {
+        struct entry *e;
+        struct list *l;
+        if (!find_list(ctx, ctx->argv[i], &e, &l))
+            return;
+        if (!l)
+            continue;
+        reply_array(ctx->reply, 2);
+        reply_bulk(ctx->reply, ctx->argv[i].ptr, ctx->argv[i].len);
+        journal_pop(ctx, ctx->argv[i], head, 1, false);
+        pop_into_reply(ctx, ctx->argv[i], e, l, head, 1, false);
+        return;
+    }
+    if (!blocking_wait(ctx, ctx->argv + 1, ctx->argc - 2, deadline, serve_pop, BLOCKING_NULL_ARRAY))
+        reply_null_array(ctx->reply);
+}
+
+void cmd_blpop(struct exec_ctx *ctx) { bpop_generic(ctx, true); }
+void cmd_brpop(struct exec_ctx *ctx) { bpop_generic(ctx, false); }
+
+/* BLMOVE src dst from to timeout / BRPOPLPUSH src dst timeout. */
+static bool serve_move(struct shard *sh, struct shard_msg *m, struct slice key, struct buf *out)
+{
+    struct list *l = ready_list(sh, key);
+    if (!l)
+        return false;
+    bool from_head = false, to_head = true;
+    if (m->argc == 6) {
+        parse_where(m->argv[3], &from_head);
+        parse_where(m->argv[4], &to_head);
+    }
+    struct slice src = m->argv[1], dst = m->argv[2];
+    size_t start = out->len;
+    struct slice mv[] = { SLICE_LIT("LMOVE"), src, dst, from_head ? SLICE_LIT("LEFT") : SLICE_LIT("RIGHT"),
+                          to_head ? SLICE_LIT("LEFT") : SLICE_LIT("RIGHT") };
+    blocking_run(sh, 5, mv, out, m->proto);
+    if (out->len > start && out->data[start] != '-') {
+        struct slice back[] = { SLICE_LIT("LMOVE"), dst, src, mv[4], mv[3] };
+        blocking_undo(m, 5, back);
+    }
+    return true;
+}
+
+static void bmove_generic(struct exec_ctx *ctx, bool from_head, bool to_head, struct slice timeout)
+{
+    int64_t deadline;
+    if (!parse_timeout(ctx, timeout, &deadline))
+        return;
+    struct entry *e;
+    struct list *l;
+    if (!find_list(ctx, ctx->argv[1], &e, &l))
+        return;
+    if (l) {
+        list_move(ctx, ctx->argv[1], ctx->argv[2], from_head, to_head);
+        return;
+    }
+    if (!blocking_wait(ctx, ctx->argv + 1, 1, deadline, serve_move, BLOCKING_NULL_BULK))
+        reply_null(ctx->reply);
+}
+
+void cmd_blmove(struct exec_ctx *ctx)
+{
+    bool from_head, to_head;
+    if (!parse_where(ctx->argv[3], &from_head) || !parse_where(ctx->argv[4], &to_head)) {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return;
+    }
+    bmove_generic(ctx, from_head, to_head, ctx->argv[5]);
+}
+
+void cmd_brpoplpush(struct exec_ctx *ctx) { bmove_generic(ctx, false, true, ctx->argv[3]); }
+
+/* BLMPOP timeout numkeys key... LEFT|RIGHT [COUNT n], served from key. */
+static bool serve_mpop(struct shard *sh, struct shard_msg *m, struct slice key, struct buf *out)
+{
+    struct list *l = ready_list(sh, key);
+    if (!l)
+        return false;
+    long long nk, count = 1;
+    parse_ll(m->argv[2], &nk);
+    bool head = true;
+    parse_where(m->argv[3 + nk], &head);
+    if (m->argc > 4 + nk + 1)
+        parse_ll(m->argv[5 + nk], &count);
+    size_t n = (size_t)count < list_len(l) ? (size_t)count : list_len(l);
+    /* the elements it takes, for the undo: pushed back in reverse order */
+    struct buf keep;
+    buf_init(&keep);
+    struct slice *undo = mi_malloc((n + 2) * sizeof *undo);
+    if (!undo)
+        abort();
+    undo[0] = head ? SLICE_LIT("LPUSH") : SLICE_LIT("RPUSH");
+    undo[1] = key;
+    size_t total = 0;
+    struct list_iter it;
+    struct slice v;
+    list_iter_at(l, head ? 0 : list_len(l) - 1, &it);
+    for (size_t i = 0; i < n && (head ? list_iter_next(&it, &v) : list_iter_prev(&it, &v)); i++)
+        total += v.len;
+    buf_reserve(&keep, total + 1); /* no reallocation below: the slices stay */
+    list_iter_at(l, head ? 0 : list_len(l) - 1, &it);
+    for (size_t i = 0; i < n && (head ? list_iter_next(&it, &v) : list_iter_prev(&it, &v)); i++)
+        undo[2 + n - 1 - i] = copy_slice(&keep, v);
+    char num[24];
+    int nl = snprintf(num, sizeof num, "%zu", n);
+    struct slice mp[] = { SLICE_LIT("LMPOP"), SLICE_LIT("1"), key, head ? SLICE_LIT("LEFT") : SLICE_LIT("RIGHT"),
+                          SLICE_LIT("COUNT"), { num, (size_t)nl } };
+    blocking_run(sh, 6, mp, out, m->proto);
+    blocking_undo(m, (int)n + 2, undo);
+    mi_free(undo);
+    buf_free(&keep);
+    return true;
+}
+
+void cmd_blmpop(struct exec_ctx *ctx)
+{
+    int64_t deadline;
+    if (!parse_timeout(ctx, ctx->argv[1], &deadline))
+        return;
+    long long numkeys, count;
+    bool head;
+    if (!list_mpop_parse(ctx, 2, &numkeys, &head, &count))
+        return;
+    int r = list_mpop_keys(ctx, ctx->argv + 3, (int)numkeys, head, count);
+    if (r != 0)
+        return;
+    if (!blocking_wait(ctx, ctx->argv + 3, (int)numkeys, deadline, serve_mpop, BLOCKING_NULL_ARRAY))
         reply_null_array(ctx->reply);
 }
