@@ -8,6 +8,7 @@
  * clients are served in the order they blocked, as Redis does. */
 #include "shards/blocking.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <mimalloc.h>
@@ -23,9 +24,19 @@
 /* Module messages: a closed connection's notice, an undo. */
 #define MSG_BLOCKING_GONE 0x426c01
 #define MSG_BLOCKING_UNDO 0x426c02
+#define MSG_BLOCKING_TAKEN 0x426c03
+
+/* The parts of one command over several shards: one may take elements. */
+struct claim {
+    _Atomic int      taken;
+    uint64_t         id;   /* what the cancel notices name (never reused) */
+};
+
+static _Atomic uint64_t next_claim_id = 1;
 
 struct blocked {
     struct shard_msg         *m;
+    uint64_t                  claim_id;     /* 0: not a part */
     int64_t                   deadline_ms;  /* 0: forever */
     blocking_serve_fn        *serve;
     enum blocking_timeout_reply on_timeout;
@@ -57,6 +68,9 @@ bool blocking_wait(struct exec_ctx *ctx, const struct slice *keys, int nkeys, in
     struct shard_msg *m = ctx->msg;
     if (!m || m->value != MAY_BLOCK || ctx->store != ctx->shard->store)
         return false;
+    struct claim *c = m->arg;
+    if (c && atomic_load_explicit(&c->taken, memory_order_acquire))
+        return false; /* another part was served already */
     struct blocking_shard *b = state_of(ctx->shard);
     if (b->n == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 16;
@@ -64,7 +78,7 @@ bool blocking_wait(struct exec_ctx *ctx, const struct slice *keys, int nkeys, in
         if (!b->at)
             abort();
     }
-    b->at[b->n++] = (struct blocked){ m, deadline_ms, serve, on_timeout, nkeys, keys };
+    b->at[b->n++] = (struct blocked){ m, c ? c->id : 0, deadline_ms, serve, on_timeout, nkeys, keys };
     ctx->deferred = true;
     return true;
 }
@@ -187,6 +201,90 @@ static void blocking_tick(struct shard *sh, int64_t now_ms)
         else
             i++;
     }
+}
+
+void *blocking_claim_new(void)
+{
+    struct claim *c = mi_zalloc(sizeof *c);
+    if (!c)
+        abort();
+    c->id = atomic_fetch_add_explicit(&next_claim_id, 1, memory_order_relaxed);
+    return c;
+}
+
+void blocking_claim_free(void *claim) { mi_free(claim); }
+
+/* Another part took elements: the parts blocked here answer null. */
+static void taken_handler(struct shard *sh, struct shard_msg *m)
+{
+    if (m->answered) {
+        msg_free(m);
+        return;
+    }
+    struct blocking_shard *b = sh->blocking;
+    for (size_t i = 0; b && i < b->n;) {
+        if (b->at[i].claim_id == m->value)
+            answer_timeout(sh, b, i);
+        else
+            i++;
+    }
+    m->answered = true;
+    msg_post(sh, m, m->home);
+}
+
+bool blocking_take(struct shard *sh, struct shard_msg *m)
+{
+    struct claim *c = m ? m->arg : NULL;
+    if (!c || m->kind != MSG_EXEC || !m->cmd || !(m->cmd->flags & CMD_BLOCKING))
+        return true;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong_explicit(&c->taken, &expected, 1, memory_order_acq_rel,
+                                                 memory_order_acquire))
+        return false;
+    for (int t = 0; t < sh->node->nshards; t++) {
+        if (t == sh->id)
+            continue;
+        struct shard_msg *n = msg_create(MSG_BLOCKING_TAKEN, sh->id, t, NULL, -1, NULL, 0);
+        n->handler = taken_handler;
+        n->value = c->id;
+        msg_post(sh, n, t);
+    }
+    return true;
+}
+
+/* A part's reply: is it a null (*-1, $-1 or RESP3 _)? */
+static bool is_null_reply(const struct buf *b)
+{
+    return b->len == 0 || b->data[0] == '_' || (b->len >= 3 && b->data[1] == '-' && b->data[2] == '1');
+}
+
+void merge_blocking(struct reply *out, const struct merge_input *in)
+{
+    int err = -1;
+    for (int i = 0; i < in->nparts; i++) {
+        const struct buf *p = &in->parts[i];
+        if (p->len && p->data[0] == '-') {
+            if (err < 0)
+                err = i;
+        } else if (!is_null_reply(p)) {
+            buf_append(out->out, p->data, p->len);
+            return;
+        }
+    }
+    const struct buf *p = &in->parts[err >= 0 ? err : 0];
+    buf_append(out->out, p->data, p->len);
+}
+
+void merge_client_unblock(struct reply *out, const struct merge_input *in)
+{
+    if (merge_copy_first_error(out, in))
+        return;
+    for (int i = 0; i < in->nparts; i++)
+        if (in->parts[i].len >= 2 && memcmp(in->parts[i].data, ":1", 2) == 0) {
+            reply_int(out, 1);
+            return;
+        }
+    reply_int(out, 0);
 }
 
 bool blocking_unblock(struct shard *sh, uint64_t id, bool as_error)

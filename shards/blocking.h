@@ -25,9 +25,18 @@
  *    elements back (blocking_undo), which the connection's shard sends to
  *    the keys' shard when the answer finds the connection gone: an element
  *    is never lost.
- * A blocking command that may not block (inside MULTI/EXEC, or keys on
- * several shards, which run on a scratch store: README, Limitations)
- * answers as its non-blocking form with its timeout passed.
+ * Keys on several shards (a row with a merge: BLPOP, BRPOP): the command
+ * goes to each of their shards as a part (route.c), every part with the
+ * whole argument list (a shard finds only its own keys) and one shared
+ * claim. A part takes elements only after winning the claim
+ * (blocking_take: one atomic compare-and-swap), and the winner tells the
+ * other shards, whose parts then answer null (the merge keeps the
+ * winner's reply). So the first key to get elements, on whichever shard,
+ * serves the client, and only once.
+ * A blocking command that may not block (inside MULTI/EXEC; BLMOVE and
+ * BLMPOP with keys on several shards, which run on a scratch store:
+ * README, Limitations) answers as its non-blocking form with its timeout
+ * passed.
  *
  * Everything here runs on the keys' shard's thread; no locks. */
 #ifndef RINGKV_BLOCKING_H
@@ -66,6 +75,24 @@ bool blocking_wait(struct exec_ctx *ctx, const struct slice *keys, int nkeys, in
  * the shard's own (a scratch store: the owner's apply is an ordinary
  * write there) or nobody waits. */
 void blocking_key_ready(struct exec_ctx *ctx, struct slice key);
+
+/* Before taking elements (a handler at once, or a serve function): false
+ * when the command is a part of one over several shards and another part
+ * took elements already; then answer the timeout reply instead. True
+ * otherwise (and the other parts are told). */
+bool blocking_take(struct shard *sh, struct shard_msg *m);
+
+/* route.c: a claim shared by the parts of one command (msg->arg), and its
+ * end once every part is back (handle_answer). */
+void *blocking_claim_new(void);
+void blocking_claim_free(void *claim);
+/* A merge for rows whose parts block (BLPOP, BRPOP): the part that took
+ * elements, else the first error, else the first part (null). */
+merge_fn merge_blocking;
+/* CLIENT UNBLOCK's merge: :1 if any shard unblocked the client (the parts
+ * of one command over several shards all answer 1), else :0; an error
+ * part as it is. */
+merge_fn merge_client_unblock;
 
 /* From a serve function: run the row named argv[0] here as a command
  * (journaled as itself when its row says so), its reply appended to out

@@ -24,6 +24,41 @@
 
 static int key_shard(const struct shard *sh, struct slice key);
 
+/* A blocking command (a row with a merge: BLPOP, BRPOP) whose keys are on
+ * several shards: one part per shard, each with the whole argument list
+ * (a shard finds only its own keys) and one shared claim, so that one part
+ * only takes elements (shards/blocking.h); the merge keeps its reply. The
+ * connection reads nothing more until every part is back. */
+static void route_blocking_parts(struct shard *sh, struct session *s, const struct command *cmd, int argc,
+                                 const struct slice *argv)
+{
+    int n = sh->node->nshards;
+    bool *has = mi_calloc((size_t)n, sizeof *has);
+    int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+    for (int i = cmd->first_key; i > 0 && i <= last && i < argc; i += cmd->key_step ? cmd->key_step : 1)
+        has[key_shard(sh, argv[i])] = true;
+    struct pending *p = session_pending_add(s, STAGE_MERGE);
+    p->cmd = cmd;
+    p->holds = true;
+    s->blocked = true;
+    for (int t = 0; t < n; t++)
+        p->nparts += has[t];
+    p->parts = mi_calloc((size_t)p->nparts, sizeof(struct buf));
+    void *claim = blocking_claim_new();
+    int part = 0;
+    for (int t = 0; t < n; t++) {
+        if (!has[t])
+            continue;
+        struct shard_msg *m = msg_create(MSG_EXEC, sh->id, t, p, part++, argv, argc);
+        m->cmd = cmd;
+        m->value = 1; /* may block (blocking.c) */
+        m->arg = claim;
+        p->waiting++;
+        dispatch_send_request(sh, s, m);
+    }
+    mi_free(has);
+}
+
 /* The shard holding every key a blocking command waits on, or -1 when they
  * are on several. A CMD_NUMKEYS row's keys are the counted ones. */
 static int blocking_shard_of(const struct shard *sh, const struct command *cmd, int argc,
@@ -579,7 +614,12 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
             dispatch_send_request(sh, s, m);
             return;
         }
-        /* keys on several shards: run where they are copied, unblocking */
+        if (cmd->merge) {
+            route_blocking_parts(sh, s, cmd, argc, argv);
+            return;
+        }
+        /* keys on several shards, not waited on in parts (BLMOVE, BLMPOP):
+         * run where they are copied, unblocking */
     }
     if (cmd->flags & CMD_ALL_SHARDS) {
         /* even alone: the merge shapes the reply (SLOWLOG GET) */

@@ -299,8 +299,12 @@ static void handle_answer(struct shard *sh, struct shard_msg *m)
         *dst = m->reply;
         m->reply = t;
     }
-    if (!s->conn && m->kind == MSG_EXEC && m->cmd && (m->cmd->flags & CMD_BLOCKING))
-        blocking_answer_orphaned(sh, m); /* a served element goes back */
+    if (m->kind == MSG_EXEC && m->cmd && (m->cmd->flags & CMD_BLOCKING)) {
+        if (!s->conn)
+            blocking_answer_orphaned(sh, m); /* a served element goes back */
+        if (m->arg && p->waiting == 1)
+            blocking_claim_free(m->arg); /* the last part of one over several shards */
+    }
     msg_free(m);
     if (--p->waiting == 0)
         pending_complete(sh, p);

@@ -587,7 +587,7 @@ void cmd_client_caching(struct exec_ctx *ctx)
 /* CLIENT UNBLOCK id [TIMEOUT|ERROR]: runs on every shard (a client blocks
  * on its keys' shard, shards/blocking.h); the shard where it is blocked
  * answers it (its timeout reply, or -UNBLOCKED) and counts 1, the others
- * 0, summed (merge_sum_int). */
+ * 0 (merge_client_unblock: 1 if any). */
 void cmd_client_unblock(struct exec_ctx *ctx)
 {
     long long id;

@@ -677,6 +677,11 @@ static bool serve_pop(struct shard *sh, struct shard_msg *m, struct slice key, s
     if (!l)
         return false;
     bool head = is_name(m->argv[0], "blpop");
+    if (!blocking_take(sh, m)) { /* another part (shard) was served */
+        struct reply r = { out, m->proto };
+        reply_null_array(&r);
+        return true;
+    }
     struct buf keep;
     buf_init(&keep);
     buf_reserve(&keep, list_peek(l, head).len + 1);
@@ -700,10 +705,16 @@ static void bpop_generic(struct exec_ctx *ctx, bool head)
     for (int i = 1; i < ctx->argc - 1; i++) {
         struct entry *e;
         struct list *l;
-        if (!find_list(ctx, ctx->argv[i], &e, &l))
+        if (!find_list(ctx, ctx->argv[i], &e, &l)) {
+            blocking_take(ctx->shard, ctx->msg); /* the error ends the other parts' wait */
             return;
+        }
         if (!l)
             continue;
+        if (!blocking_take(ctx->shard, ctx->msg)) {
+            reply_null_array(ctx->reply); /* another part (shard) was served */
+            return;
+        }
         reply_array(ctx->reply, 2);
         reply_bulk(ctx->reply, ctx->argv[i].ptr, ctx->argv[i].len);
         journal_pop(ctx, ctx->argv[i], head, 1, false);

@@ -25,6 +25,7 @@
  *    from the first key on, LIMIT and its value too (looked up, unused). */
 #include "core/command.h"
 #include "shards/commands/commands.h"
+#include "shards/blocking.h"
 
 /* Flag sets that many rows share. */
 #define F_CONNECTION (CMD_CONN | CMD_LOADING | CMD_STALE | CMD_FAST)
@@ -73,7 +74,7 @@ static struct command client_subcommands[] = {
     ROW("caching", 3,  F_CLIENT, 0, 0, 0, cmd_client_caching, NULL, "connection", "6.0.0",
         "Instruct the server about tracking or not keys in the next request"),
     ROW("unblock", -3, (F_CLIENT & ~CMD_CONN) | CMD_ADMIN | CMD_ALL_SHARDS, 0, 0, 0,
-        cmd_client_unblock, merge_sum_int, "connection", "5.0.0",
+        cmd_client_unblock, merge_client_unblock, "connection", "5.0.0",
         "Unblock a client blocked in a blocking command from a different connection"),
     END_OF_SUBCOMMANDS,
 };
@@ -419,10 +420,10 @@ static struct command table[] = {
         cmd_lmpop, NULL, "list", "7.0.0", "Pop elements from a list"),
     /* the blocking forms: journaled as the pops they make (shards/blocking.h) */
     ROW_JOURNAL(JOURNAL_COMMAND, "blpop", -3, CMD_WRITE | CMD_BLOCKING, 1, -2, 1,
-        cmd_blpop, NULL, "list", "2.0.0",
+        cmd_blpop, merge_blocking, "list", "2.0.0",
         "Remove and get the first element in a list, or block until one is available"),
     ROW_JOURNAL(JOURNAL_COMMAND, "brpop", -3, CMD_WRITE | CMD_BLOCKING, 1, -2, 1,
-        cmd_brpop, NULL, "list", "2.0.0",
+        cmd_brpop, merge_blocking, "list", "2.0.0",
         "Remove and get the last element in a list, or block until one is available"),
     ROW_JOURNAL(JOURNAL_COMMAND, "blmove", 6, CMD_WRITE | CMD_DENYOOM | CMD_BLOCKING, 1, 2, 1,
         cmd_blmove, NULL, "list", "6.2.0",

@@ -178,6 +178,76 @@ static void test_several_keys(void **state)
     tclose(w);
 }
 
+/* Blocked on keys that are on both shards (keys a..h spread over them):
+ * served once, by the first key pushed, whichever shard holds it; the
+ * other keys keep what is pushed to them later. */
+static void test_keys_on_both_shards(void **state)
+{
+    (void)state;
+    const char *keys = "xa xb xc xd xe xf xg xh";
+    for (int round = 0; round < 8; round++) {
+        tconn *w = tconnect(srv.port);
+        char line[128];
+        snprintf(line, sizeof line, "%s %s 0", round % 2 ? "BRPOP" : "BLPOP", keys);
+        send_words(w, line);
+        expect_blocked(w);
+        char key[8];
+        snprintf(key, sizeof key, "x%c", 'a' + round);
+        expect_int(tcmd(c, "RPUSH %s v%d", key, round), 1);
+        char elem[8];
+        snprintf(elem, sizeof elem, "v%d", round);
+        expect_pair(tread(w, 2000), key, elem);
+        /* served once: later pushes stay */
+        for (int k = 0; k < 8; k++)
+            rval_free(tcmd(c, "RPUSH x%c later", 'a' + k));
+        usleep(50 * 1000);
+        for (int k = 0; k < 8; k++) {
+            expect_int(tcmd(c, "LLEN x%c", 'a' + k), 1);
+            expect_bulk(tcmd(c, "LPOP x%c", 'a' + k), "later");
+        }
+        expect_status(tcmd(w, "PING"), "PONG");
+        tclose(w);
+    }
+    /* at once: the first key with elements in argument order, on either shard */
+    expect_int(tcmd(c, "RPUSH xh last"), 1);
+    expect_pair(tcmd(c, "BLPOP %s 0", keys), "xh", "last");
+    /* timeout and CLIENT UNBLOCK across shards */
+    expect_nil(tcmd(c, "BLPOP %s 0.1", keys));
+    tconn *w = tconnect(srv.port);
+    long long id = get_int(tcmd(w, "CLIENT ID"));
+    char line[128];
+    snprintf(line, sizeof line, "BLPOP %s 0", keys);
+    send_words(w, line);
+    expect_blocked(w);
+    expect_int(tcmd(c, "CLIENT UNBLOCK %lld ERROR", id), 1);
+    expect_error(tread(w, 2000), "UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    /* many clients on keys of both shards, pushes to all: every element served once */
+    tconn *m[6];
+    for (int i = 0; i < 6; i++) {
+        m[i] = tconnect(srv.port);
+        send_words(m[i], "BLPOP xa xb xc xd 0");
+    }
+    for (int i = 0; i < 6; i++)
+        expect_blocked(m[i]);
+    expect_int(tcmd(c, "RPUSH xa 1 2"), 2);
+    expect_int(tcmd(c, "RPUSH xb 3 4"), 2);
+    expect_int(tcmd(c, "RPUSH xc 5"), 1);
+    expect_int(tcmd(c, "RPUSH xd 6"), 1);
+    int seen = 0;
+    for (int i = 0; i < 6; i++) {
+        struct rval *v = tread(m[i], 2000);
+        assert_non_null(v);
+        assert_int_equal(v->n, 2);
+        seen |= 1 << atoi(v->elem[1]->str);
+        rval_free(v);
+        tclose(m[i]);
+    }
+    assert_int_equal(seen, 0x7e); /* 1..6, each once */
+    for (int k = 0; k < 4; k++)
+        expect_int(tcmd(c, "LLEN x%c", 'a' + k), 0);
+    tclose(w);
+}
+
 /* Per key, clients are served in the order they blocked. */
 static void test_fifo(void **state)
 {
@@ -250,17 +320,34 @@ static void test_client_unblock(void **state)
 }
 
 /* A client gone while blocked takes nothing: the pushed elements stay,
- * whether the push comes well after the close or right behind it. */
+ * whether the push comes well after the close or right behind it (as soon
+ * as the server has seen the close: then the push and the news of the
+ * close race to the key's shard, and an element served to the closed
+ * connection goes back). */
 static void test_disconnect(void **state)
 {
     (void)state;
     for (int round = 0; round < 20; round++) {
         tconn *w = tconnect(srv.port);
+        long long id = get_int(tcmd(w, "CLIENT ID"));
         send_words(w, round % 2 ? "BLPOP {g}gone 0" : "BLMOVE {g}gone {g}gone2 LEFT LEFT 0");
         expect_blocked(w);
         tclose(w);
-        if (round < 2)
+        if (round < 2) {
             usleep(100 * 1000);
+        } else {
+            /* push as soon as the server has seen the close (before that,
+             * a reply to a closed socket loses its element, in Redis too) */
+            char idtext[32];
+            snprintf(idtext, sizeof idtext, "id=%lld ", id);
+            for (int tries = 0; tries < 200; tries++) {
+                struct rval *l = tcmd(c, "CLIENT LIST");
+                bool there = l->str && strstr(l->str, idtext);
+                rval_free(l);
+                if (!there)
+                    break;
+            }
+        }
         expect_int(tcmd(c, "RPUSH {g}gone e%d", round), 1);
         /* what a served-then-gone client took comes back */
         long long n = 0;
@@ -286,6 +373,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_served_by_push, setup, teardown),
         cmocka_unit_test_setup_teardown(test_several_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys_on_both_shards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fifo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multi, setup, teardown),
         cmocka_unit_test_setup_teardown(test_later_commands_wait, setup, teardown),
