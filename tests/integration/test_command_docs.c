@@ -32,11 +32,11 @@ static tconn *c, *ref;
 
 /* Rows whose keys are not compared: the refused ones (refusals.c) run
  * nothing, MIGRATE finds its keys itself on shard 0 and SINTERCARD's row
- * names every argument after numkeys (Redis: movable keys, which the table
+ * names every argument after numkeys (so do LMPOP's and BLMPOP's) (Redis: movable keys, which the table
  * cannot express yet; README, Limitations). Their
  * flags and docs are compared. */
 static const char *const refused[] = { "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro",
-                                       "migrate", "sintercard", NULL };
+                                       "migrate", "sintercard", "lmpop", "blmpop", NULL };
 
 static bool is_refused(const char *name)
 {
