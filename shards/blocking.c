@@ -18,6 +18,7 @@
 #include "shards/message.h"
 #include "shards/node.h"
 #include "shards/shard.h"
+#include "shards/store/store.h"
 
 /* MSG_EXEC's value for a command that may block (set by route.c). */
 #define MAY_BLOCK 1
@@ -83,14 +84,27 @@ bool blocking_wait(struct exec_ctx *ctx, const struct slice *keys, int nkeys, in
     return true;
 }
 
+static void mark_ready(struct blocking_shard *b, struct slice key)
+{
+    uint32_t n = (uint32_t)key.len;
+    buf_append(&b->ready, &n, 4);
+    buf_append(&b->ready, key.ptr, key.len);
+}
+
+void blocking_store_changed(struct shard *sh, const struct journal_record *rec)
+{
+    if (!sh->blocking || sh->blocking->n == 0)
+        return;
+    if (rec->op == JOURNAL_SET && rec->type != TYPE_STRING)
+        mark_ready(sh->blocking, rec->key);
+}
+
 void blocking_key_ready(struct exec_ctx *ctx, struct slice key)
 {
     struct shard *sh = ctx->shard;
     if (!sh || !sh->blocking || sh->blocking->n == 0 || ctx->store != sh->store)
         return;
-    uint32_t n = (uint32_t)key.len;
-    buf_append(&sh->blocking->ready, &n, 4);
-    buf_append(&sh->blocking->ready, key.ptr, key.len);
+    mark_ready(sh->blocking, key);
 }
 
 void blocking_run(struct shard *sh, int argc, const struct slice *argv, struct buf *out, int proto)

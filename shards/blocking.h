@@ -8,9 +8,11 @@
  * it is answered, as a blocked Redis client. Its handler first tries its
  * non-blocking form; when no key has anything, it calls blocking_wait,
  * which keeps the message on the keys' shard until:
- *  - a key it waits on gets elements: a write calls blocking_key_ready
- *    (any command that adds elements of a type someone may wait for); at
- *    the end of the shard's loop turn the module serves the clients blocked
+ *  - a key it waits on gets elements: the shard's store reports every
+ *    write of a collection (blocking_store_changed, from the store's hook:
+ *    a push, but also RENAME, COPY, RESTORE, a cross-shard command's
+ *    apply, a replica's stream), whatever the type; at the end of the
+ *    shard's loop turn the module serves the clients blocked
  *    on that key in the order they blocked, each through the serve
  *    function its command gave (which runs the non-blocking form, e.g.
  *    LPOP key, as a command here: journaled as that command, after the
@@ -70,10 +72,12 @@ enum blocking_timeout_reply {
 bool blocking_wait(struct exec_ctx *ctx, const struct slice *keys, int nkeys, int64_t deadline_ms,
                    blocking_serve_fn *serve, enum blocking_timeout_reply on_timeout);
 
-/* A command added elements to key in ctx's store: clients blocked on it
- * are served at the end of this loop turn. Nothing when ctx's store is not
- * the shard's own (a scratch store: the owner's apply is an ordinary
- * write there) or nobody waits. */
+/* The store's hook (shard.c): a collection written at a key someone
+ * waits on makes it ready (nothing to do when nobody waits here). */
+struct journal_record;
+void blocking_store_changed(struct shard *sh, const struct journal_record *rec);
+/* The same for a command that adds elements the store does not report
+ * (none today). */
 void blocking_key_ready(struct exec_ctx *ctx, struct slice key);
 
 /* Before taking elements (a handler at once, or a serve function): false

@@ -22,8 +22,8 @@
  * lives on the replica), LMPOP as the LPOP/RPOP of the key it popped from,
  * as Redis propagates them.
  *
- * A push tells the blocking module (shards/blocking.h) that its key got
- * elements, so that clients blocked on it are served. */
+ * Clients blocked on a key are served when the store reports a write of
+ * it (shards/blocking.h). */
 #include "shards/commands/commands.h"
 
 #include <limits.h>
@@ -125,7 +125,6 @@ static void push_generic(struct exec_ctx *ctx, bool head, bool only_existing)
         list_push(ctx->store, l, head, ctx->argv[i], &lim);
     long long len = (long long)list_len(l);
     list_written(ctx, key, e, l);
-    blocking_key_ready(ctx, key);
     reply_int(ctx->reply, len);
 }
 
@@ -530,7 +529,6 @@ static bool list_move(struct exec_ctx *ctx, struct slice src, struct slice dst, 
         struct slice push[] = { to_head ? SLICE_LIT("LPUSH") : SLICE_LIT("RPUSH"), dst, moved };
         ctx->journal_as(ctx, 3, push);
     }
-    blocking_key_ready(ctx, dst);
     mi_free(copy);
     return true;
 }

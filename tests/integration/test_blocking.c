@@ -248,6 +248,30 @@ static void test_keys_on_both_shards(void **state)
     tclose(w);
 }
 
+/* Elements arriving other than by a push wake a blocked client too:
+ * RENAME onto the key, and LMOVE from keys of either shard. */
+static void test_woken_by_any_write(void **state)
+{
+    (void)state;
+    tconn *w = tconnect(srv.port);
+    send_words(w, "BLPOP {r}dst 0");
+    expect_blocked(w);
+    expect_int(tcmd(c, "RPUSH {r}src a"), 1);
+    expect_ok(tcmd(c, "RENAME {r}src {r}dst"));
+    expect_pair(tread(w, 2000), "{r}dst", "a");
+    for (int i = 0; i < 8; i++) {
+        expect_int(tcmd(c, "RPUSH ws%d m%d", i, i), 1);
+        send_words(w, "BLPOP wk 0");
+        expect_blocked(w);
+        char elem[8];
+        snprintf(elem, sizeof elem, "m%d", i);
+        expect_bulk(tcmd(c, "LMOVE ws%d wk LEFT RIGHT", i), elem);
+        expect_pair(tread(w, 2000), "wk", elem);
+        expect_int(tcmd(c, "EXISTS wk"), 0);
+    }
+    tclose(w);
+}
+
 /* Per key, clients are served in the order they blocked. */
 static void test_fifo(void **state)
 {
@@ -374,6 +398,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_served_by_push, setup, teardown),
         cmocka_unit_test_setup_teardown(test_several_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys_on_both_shards, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_woken_by_any_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fifo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multi, setup, teardown),
         cmocka_unit_test_setup_teardown(test_later_commands_wait, setup, teardown),
