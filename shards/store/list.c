@@ -45,6 +45,10 @@ static size_t bytes_limit(long long fill)
     return by_neg[i];
 }
 
+/* The bytes of elements a node holds at most: its allocation, header
+ * included, within the limit. */
+static size_t node_data_limit(long long fill);
+
 /* ---- elements ---------------------------------------------------------- */
 
 static size_t varint_len(size_t v)
@@ -154,7 +158,13 @@ static struct list_node *node_reserve(struct store *s, struct list *l, struct li
     size_t need = (size_t)n->bytes + extra;
     if (need <= n->cap)
         return n;
-    size_t cap = need < 64 ? 64 : need + need / 4;
+    /* a list of several nodes is a big one: its nodes fill up, so they get
+     * their whole size at once, header included (8 KB nodes are 8 KB
+     * allocations, not a size class above); a small list's node takes
+     * just what it holds (the allocator's size classes leave the room
+     * for the next pushes) */
+    size_t lim = node_data_limit(l->fill);
+    size_t cap = l->nodes > 1 && need <= lim ? lim : need;
     n = store_realloc(s, n, sizeof *n + cap);
     n->cap = (uint32_t)cap;
     relink(l, n);
@@ -202,10 +212,15 @@ static void unlink_free(struct store *s, struct list *l, struct list_node *n)
     store_free(s, n);
 }
 
+static size_t node_data_limit(long long fill)
+{
+    return bytes_limit(fill) - sizeof(struct list_node);
+}
+
 /* May n take one more element of sz bytes under the limit? */
 static bool allows(const struct list_node *n, size_t sz, long long fill)
 {
-    size_t lim = bytes_limit(fill);
+    size_t lim = node_data_limit(fill);
     if (sz > lim || (size_t)n->bytes + sz > lim)
         return false;
     return fill < 0 || (long long)n->count + 1 <= (fill ? fill : 1);
@@ -215,7 +230,7 @@ static bool node_over(const struct list_node *n, long long fill, size_t div)
 {
     if (fill >= 0 && (size_t)n->count > (size_t)(fill ? fill : 1) / div)
         return true;
-    return n->bytes > bytes_limit(fill) / div;
+    return n->bytes > node_data_limit(fill) / div;
 }
 
 /* Keep OBJECT ENCODING as Redis 7.2 would answer. */
