@@ -27,7 +27,7 @@
  *    elements back (blocking_undo), which the connection's shard sends to
  *    the keys' shard when the answer finds the connection gone: an element
  *    is never lost.
- * Keys on several shards (a row with a merge: BLPOP, BRPOP): the command
+ * Keys on several shards (a row with a merge: BLPOP, BRPOP, BLMPOP): the command
  * goes to each of their shards as a part (route.c), every part with the
  * whole argument list (a shard finds only its own keys) and one shared
  * claim. A part takes elements only after winning the claim
@@ -35,9 +35,9 @@
  * other shards, whose parts then answer null (the merge keeps the
  * winner's reply). So the first key to get elements, on whichever shard,
  * serves the client, and only once.
- * A blocking command that may not block (inside MULTI/EXEC; BLMOVE and
- * BLMPOP with keys on several shards, which run on a scratch store:
- * README, Limitations) answers as its non-blocking form with its timeout
+ * A blocking command that may not block (inside MULTI/EXEC; BLMOVE with
+ * its keys on two shards, which runs on a scratch store: README,
+ * Limitations) answers as its non-blocking form with its timeout
  * passed.
  *
  * Everything here runs on the keys' shard's thread; no locks. */
@@ -90,7 +90,7 @@ bool blocking_take(struct shard *sh, struct shard_msg *m);
  * end once every part is back (handle_answer). */
 void *blocking_claim_new(void);
 void blocking_claim_free(void *claim);
-/* A merge for rows whose parts block (BLPOP, BRPOP): the part that took
+/* A merge for rows whose parts block (BLPOP, BRPOP, BLMPOP): the part that took
  * elements, else the first error, else the first part (null). */
 merge_fn merge_blocking;
 /* CLIENT UNBLOCK's merge: :1 if any shard unblocked the client (the parts

@@ -24,7 +24,7 @@
 
 static int key_shard(const struct shard *sh, struct slice key);
 
-/* A blocking command (a row with a merge: BLPOP, BRPOP) whose keys are on
+/* A blocking command (a row with a merge: BLPOP, BRPOP, BLMPOP) whose keys are on
  * several shards: one part per shard, each with the whole argument list
  * (a shard finds only its own keys) and one shared claim, so that one part
  * only takes elements (shards/blocking.h); the merge keeps its reply. The
@@ -35,6 +35,10 @@ static void route_blocking_parts(struct shard *sh, struct session *s, const stru
     int n = sh->node->nshards;
     bool *has = mi_calloc((size_t)n, sizeof *has);
     int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+    long long nk;
+    if ((cmd->flags & CMD_NUMKEYS) && parse_ll(argv[cmd->first_key - 1], &nk) && nk > 0 &&
+        nk <= argc - cmd->first_key)
+        last = cmd->first_key + (int)nk - 1; /* the counted keys (blocking_shard_of checked them) */
     for (int i = cmd->first_key; i > 0 && i <= last && i < argc; i += cmd->key_step ? cmd->key_step : 1)
         has[key_shard(sh, argv[i])] = true;
     struct pending *p = session_pending_add(s, STAGE_MERGE);

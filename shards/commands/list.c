@@ -591,10 +591,16 @@ static int list_mpop_keys(struct exec_ctx *ctx, const struct slice *keys, int nk
     for (int i = 0; i < nkeys; i++) {
         struct entry *e;
         struct list *l;
-        if (!find_list(ctx, keys[i], &e, &l))
+        if (!find_list(ctx, keys[i], &e, &l)) {
+            blocking_take(ctx->shard, ctx->msg); /* the error ends the other parts' wait */
             return -1;
+        }
         if (!l)
             continue;
+        if (!blocking_take(ctx->shard, ctx->msg)) {
+            reply_null_array(ctx->reply); /* another part (shard) was served */
+            return -1;
+        }
         size_t n = (size_t)count < list_len(l) ? (size_t)count : list_len(l);
         reply_array(ctx->reply, 2);
         reply_bulk(ctx->reply, keys[i].ptr, keys[i].len);
@@ -784,6 +790,11 @@ static bool serve_mpop(struct shard *sh, struct shard_msg *m, struct slice key, 
     struct list *l = ready_list(sh, key);
     if (!l)
         return false;
+    if (!blocking_take(sh, m)) { /* another part (shard) was served */
+        struct reply r = { out, m->proto };
+        reply_null_array(&r);
+        return true;
+    }
     long long nk, count = 1;
     parse_ll(m->argv[2], &nk);
     bool head = true;

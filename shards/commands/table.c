@@ -432,7 +432,7 @@ static struct command table[] = {
         cmd_brpoplpush, NULL, "list", "2.2.0",
         "Pop an element from a list, push it to another list and return it; or block until one is available"),
     ROW_JOURNAL(JOURNAL_COMMAND, "blmpop", -5, CMD_WRITE | CMD_BLOCKING | CMD_NUMKEYS, 3, -1, 1,
-        cmd_blmpop, NULL, "list", "7.0.0", "Pop elements from a list, or block until one is available"),
+        cmd_blmpop, merge_blocking, "list", "7.0.0", "Pop elements from a list, or block until one is available"),
 
     ROW("del",         -2, CMD_WRITE | CMD_SPLIT, 1, -1, 1, cmd_del, merge_sum_int, "generic", "1.0.0",
         "Delete a key"),

@@ -208,6 +208,25 @@ static void test_keys_on_both_shards(void **state)
         expect_status(tcmd(w, "PING"), "PONG");
         tclose(w);
     }
+    /* BLMPOP over keys of both shards */
+    for (int round = 0; round < 4; round++) {
+        tconn *w = tconnect(srv.port);
+        send_words(w, "BLMPOP 0 8 xa xb xc xd xe xf xg xh RIGHT COUNT 2");
+        expect_blocked(w);
+        expect_int(tcmd(c, "RPUSH x%c p q r", 'a' + round * 2 + 1), 3);
+        struct rval *v = tread(w, 2000);
+        assert_non_null(v);
+        assert_int_equal(v->n, 2);
+        char key[8];
+        snprintf(key, sizeof key, "x%c", 'a' + round * 2 + 1);
+        assert_string_equal(v->elem[0]->str, key);
+        assert_int_equal(v->elem[1]->n, 2);
+        assert_string_equal(v->elem[1]->elem[0]->str, "r");
+        rval_free(v);
+        expect_bulk(tcmd(c, "LPOP %s", key), "p");
+        expect_status(tcmd(w, "PING"), "PONG");
+        tclose(w);
+    }
     /* at once: the first key with elements in argument order, on either shard */
     expect_int(tcmd(c, "RPUSH xh last"), 1);
     expect_pair(tcmd(c, "BLPOP %s 0", keys), "xh", "last");
