@@ -28,6 +28,7 @@
 #include "replication/repl.h"
 #include "shards/cluster/cluster.h"
 #include "shards/commands/commands.h"
+#include "shards/blocking.h"
 #include "shards/monitor.h"
 #include "shards/node.h"
 #include "shards/store/store.h"
@@ -253,6 +254,7 @@ int main(int argc, char **argv)
     monitor_attach(n); /* MONITOR's per-shard part and end-of-turn delivery */
     memory_attach(n);  /* every shard's heaps and the RSS, sampled each tick */
     node_attach_module(n, &migrate_module); /* MIGRATE's timeouts */
+    node_attach_module(n, &blocking_module); /* clients blocked on keys: serving, timeouts */
     repl_attach(n);   /* its shard module, its commands, the journal sink, the write gate */
     cluster_commands_register(); /* CLUSTER, in every mode */
     if (config_load(&n->config, cluster_enabled) && cluster_attach(n, repl_set_master) != 0) {

@@ -97,6 +97,13 @@ enum command_flag {
                                    its key's shard): COMMAND shows it as one command, as Redis */
     CMD_ASKING     = 1u << 25, /* cluster mode: passes the key gate as if the connection had
                                   sent ASKING (RESTORE-ASKING, as Redis's CMD_ASKING) */
+    CMD_BLOCKING   = 1u << 26, /* may block (BLPOP...): sent as a message to its keys' shard,
+                                  which may keep it (shards/blocking.h); the connection reads
+                                  nothing more until it is answered */
+    CMD_NUMKEYS    = 1u << 27, /* the keys are counted by the integer argument just before
+                                  first_key (LMPOP, BLMPOP): the row names every argument
+                                  from first_key on; a blocking row's shard is that of the
+                                  counted keys */
 };
 
 /* How a command's writes reach the replication stream: the journal column

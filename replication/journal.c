@@ -1,6 +1,7 @@
 /* journal: a shard's replication stream as a circular backlog (journal.h). */
 #include "replication/journal.h"
 #include "shards/store/hash.h"
+#include "shards/store/list.h"
 #include "shards/store/set.h"
 #include "shards/store/zset.h"
 #include "core/resp.h"
@@ -167,6 +168,14 @@ static void rebuild_scored(void *arg, struct slice m, double score)
     }
 }
 
+static void rebuild_list_elem(void *arg, struct slice v)
+{
+    struct rebuild *r = arg;
+    r->argv[r->argc++] = v;
+    if (r->argc - r->head >= COLLECTION_CHUNK)
+        rebuild_flush(r);
+}
+
 uint64_t journal_encode_collection_part(struct buf *out, const char *prefix, struct slice key,
                                         enum value_type t, const void *obj, int64_t at,
                                         uint64_t cursor, size_t count)
@@ -202,6 +211,13 @@ uint64_t journal_encode_collection_part(struct buf *out, const char *prefix, str
         next = zset_scan(obj, cursor, count, rebuild_scored, &rt);
         rebuild_flush(&r);
         buf_free(&rt.texts);
+        break;
+    }
+    case TYPE_LIST: {
+        /* elements in order, RPUSH after RPUSH; the cursor is an index */
+        argv[head] = SLICE_LIT("RPUSH");
+        size_t end = list_visit(obj, (size_t)cursor, count, rebuild_list_elem, &r);
+        next = end >= list_len(obj) ? 0 : end;
         break;
     }
     default:

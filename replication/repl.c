@@ -549,7 +549,11 @@ static void add_frame(void *arg, struct entry *e)
          * big one over the next turns (snapshot_slices) */
         struct slice key = { entry_key(e), entry_key_len(e) };
         f->keys++;
-        if (store_object_len(entry_type(e), entry_object(e)) <= SNAP_COLLECTION_WHOLE) {
+        /* a list goes whole now (in chunks of RPUSH): its parts over turns
+         * would meet the stream's pushes and pops, which shift indexes (a
+         * hash's or a set's parts do not care: README, Limitations) */
+        if (entry_type(e) == TYPE_LIST ||
+            store_object_len(entry_type(e), entry_object(e)) <= SNAP_COLLECTION_WHOLE) {
             journal_encode_collection(f->out, FRAME_LOADCMD, key, entry_type(e), entry_object(e),
                                       entry_expire_at(e));
             return;

@@ -12,6 +12,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "shards/blocking.h"
 #include "shards/dispatch.h"
 #include "shards/monitor.h"
 #include "shards/node.h"
@@ -113,6 +114,8 @@ static void session_closed(struct shard *sh, struct conn *c)
     pubsub_session_end(sh, s);
     monitor_session_end(sh, s);
     pause_session_end(sh, s);
+    if (s->inflight > 0) /* it may be blocked on a shard's keys */
+        blocking_client_gone(sh, s->client.id);
     atomic_fetch_sub(&sh->node->clients, 1);
     stat_add(&sh->stats.connected_clients, (uint64_t)-1);
     s->conn = NULL;

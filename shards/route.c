@@ -14,12 +14,80 @@
 #include "core/config.h"
 #include "core/numbers.h"
 #include "core/reply.h"
+#include "shards/blocking.h"
 #include "shards/message.h"
 #include "shards/monitor.h"
 #include "shards/node.h"
 #include "shards/scratch.h"
 #include "shards/store/slot.h"
 #include "shards/store/store.h"
+
+static int key_shard(const struct shard *sh, struct slice key);
+
+/* A blocking command (a row with a merge: BLPOP, BRPOP, BLMPOP) whose keys are on
+ * several shards: one part per shard, each with the whole argument list
+ * (a shard finds only its own keys) and one shared claim, so that one part
+ * only takes elements (shards/blocking.h); the merge keeps its reply. The
+ * connection reads nothing more until every part is back. */
+static void route_blocking_parts(struct shard *sh, struct session *s, const struct command *cmd, int argc,
+                                 const struct slice *argv)
+{
+    int n = sh->node->nshards;
+    bool *has = mi_calloc((size_t)n, sizeof *has);
+    int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+    long long nk;
+    if ((cmd->flags & CMD_NUMKEYS) && parse_ll(argv[cmd->first_key - 1], &nk) && nk > 0 &&
+        nk <= argc - cmd->first_key)
+        last = cmd->first_key + (int)nk - 1; /* the counted keys (blocking_shard_of checked them) */
+    for (int i = cmd->first_key; i > 0 && i <= last && i < argc; i += cmd->key_step ? cmd->key_step : 1)
+        has[key_shard(sh, argv[i])] = true;
+    struct pending *p = session_pending_add(s, STAGE_MERGE);
+    p->cmd = cmd;
+    p->holds = true;
+    s->blocked = true;
+    for (int t = 0; t < n; t++)
+        p->nparts += has[t];
+    p->parts = mi_calloc((size_t)p->nparts, sizeof(struct buf));
+    void *claim = blocking_claim_new();
+    int part = 0;
+    for (int t = 0; t < n; t++) {
+        if (!has[t])
+            continue;
+        struct shard_msg *m = msg_create(MSG_EXEC, sh->id, t, p, part++, argv, argc);
+        m->cmd = cmd;
+        m->value = 1; /* may block (blocking.c) */
+        m->arg = claim;
+        p->waiting++;
+        dispatch_send_request(sh, s, m);
+    }
+    mi_free(has);
+}
+
+/* The shard holding every key a blocking command waits on, or -1 when they
+ * are on several. A CMD_NUMKEYS row's keys are the counted ones. */
+static int blocking_shard_of(const struct shard *sh, const struct command *cmd, int argc,
+                             const struct slice *argv, int gate_slot)
+{
+    if (gate_slot >= 0)
+        return shard_of_slot(sh->node, (unsigned)gate_slot);
+    int first = cmd->first_key, last;
+    if (cmd->flags & CMD_NUMKEYS) {
+        long long nk;
+        if (first < 2 || first - 1 >= argc || !parse_ll(argv[first - 1], &nk) || nk <= 0)
+            return sh->id; /* the handler's own error, here */
+        last = nk > argc - first ? argc - 1 : first + (int)nk - 1;
+    } else {
+        last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+    }
+    int owner = -1;
+    for (int i = first; i > 0 && i <= last && i < argc; i += cmd->key_step ? cmd->key_step : 1) {
+        int o = key_shard(sh, argv[i]);
+        if (owner >= 0 && o != owner)
+            return -1;
+        owner = o;
+    }
+    return owner >= 0 ? owner : sh->id;
+}
 
 static int key_shard(const struct shard *sh, struct slice key)
 {
@@ -532,6 +600,30 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
         if (s->head == p)
             pending_launch(sh, p);
         return;
+    }
+    if ((cmd->flags & CMD_BLOCKING) && !s->in_exec) {
+        int owner = blocking_shard_of(sh, cmd, argc, argv, gate_slot);
+        if (owner >= 0) {
+            /* always as a message, even here, so its shard may keep it until
+             * a key gets elements (shards/blocking.h); nothing more is read
+             * from the connection until it is answered */
+            struct pending *p = session_pending_add(s, STAGE_EXEC);
+            p->cmd = cmd;
+            p->holds = true;
+            s->blocked = true;
+            struct shard_msg *m = msg_create(MSG_EXEC, sh->id, owner, p, -1, argv, argc);
+            m->cmd = cmd;
+            m->value = 1; /* may block (blocking.c) */
+            p->waiting = 1;
+            dispatch_send_request(sh, s, m);
+            return;
+        }
+        if (cmd->merge) {
+            route_blocking_parts(sh, s, cmd, argc, argv);
+            return;
+        }
+        /* keys on several shards, not waited on in parts (BLMOVE, BLMPOP):
+         * run where they are copied, unblocking */
     }
     if (cmd->flags & CMD_ALL_SHARDS) {
         /* even alone: the merge shapes the reply (SLOWLOG GET) */

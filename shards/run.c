@@ -11,6 +11,7 @@
 
 #include "core/config.h"
 #include "core/reply.h"
+#include "shards/blocking.h"
 #include "shards/message.h"
 #include "shards/node.h"
 #include "shards/scratch.h"
@@ -354,6 +355,12 @@ static void handle_answer(struct shard *sh, struct shard_msg *m)
         struct buf t = *dst;
         *dst = m->reply;
         m->reply = t;
+    }
+    if (m->kind == MSG_EXEC && m->cmd && (m->cmd->flags & CMD_BLOCKING)) {
+        if (!s->conn)
+            blocking_answer_orphaned(sh, m); /* a served element goes back */
+        if (m->arg && p->waiting == 1)
+            blocking_claim_free(m->arg); /* the last part of one over several shards */
     }
     msg_free(m);
     if (--p->waiting == 0)

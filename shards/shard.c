@@ -1,5 +1,6 @@
 /* shard: the body of one shard thread: set up what it owns on its own
  * thread (heap, store, journal, ring), run the loop, tear down in reverse. */
+#include "shards/blocking.h"
 #include "shards/shard.h"
 
 #include <mimalloc.h>
@@ -96,6 +97,7 @@ void shard_store_changed(void *shard, const struct journal_record *rec)
 {
     struct shard *sh = shard;
     tracking_changed(sh, rec);
+    blocking_store_changed(sh, rec);
     if (sh->node->journal)
         sh->node->journal->record(sh, rec);
 }

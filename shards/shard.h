@@ -59,6 +59,7 @@ struct shard {
     int              nheld;
     struct tracking *tracking; /* keys tracking clients read here (tracking.c), NULL if none yet */
     bool             evicting; /* over its memory share, evicting a budget per turn (run.c) */
+    struct blocking_shard *blocking; /* clients blocked on keys here (blocking.c), NULL if none yet */
     /* Cluster mode: this shard's keys a MIGRATE has dumped and not yet
      * settled (deleted or kept: shards/commands/migrate.c), or NULL before
      * the first. The key gate at the keys (node->key_gate_here) refuses

@@ -3,6 +3,7 @@
  *   hash.c            hash commands
  *   set.c             set commands
  *   zset.c            sorted set commands
+ *   list.c            list commands (blocking forms with shards/blocking.c)
  *   keyspace.c        generic key commands
  *   connection.c      connection commands
  *   info.c, config.c, introspection.c (COMMAND, TIME, SHUTDOWN),
@@ -42,6 +43,11 @@ command_fn cmd_zadd, cmd_zincrby, cmd_zrem, cmd_zscore, cmd_zmscore, cmd_zcard,
     cmd_zpopmin, cmd_zpopmax, cmd_zmpop, cmd_zunion, cmd_zinter, cmd_zdiff,
     cmd_zunionstore, cmd_zinterstore, cmd_zdiffstore, cmd_zintercard,
     cmd_zrandmember, cmd_zscan;
+
+/* lists */
+command_fn cmd_lpush, cmd_rpush, cmd_lpushx, cmd_rpushx, cmd_lpop, cmd_rpop, cmd_llen,
+    cmd_lindex, cmd_lrange, cmd_lpos, cmd_linsert, cmd_lset, cmd_lrem, cmd_ltrim, cmd_lmove,
+    cmd_rpoplpush, cmd_lmpop, cmd_blpop, cmd_brpop, cmd_blmove, cmd_brpoplpush, cmd_blmpop;
 
 /* keyspace */
 command_fn cmd_object_encoding, cmd_object_freq, cmd_object_idletime, cmd_object_refcount,

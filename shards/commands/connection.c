@@ -17,6 +17,7 @@
 #include <mimalloc.h>
 
 #include "shards/commands/commands.h"
+#include "shards/blocking.h"
 #include "shards/dispatch.h"
 #include "shards/conn_owner.h"
 #include "shards/monitor.h"
@@ -583,8 +584,10 @@ void cmd_client_caching(struct exec_ctx *ctx)
                             "mode with OPTIN or OPTOUT mode enabled");
 }
 
-/* CLIENT UNBLOCK id [TIMEOUT|ERROR]: ringkv has no blocking commands, so no
- * client is ever blocked: 0, after Redis's checks of the arguments. */
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR]: runs on every shard (a client blocks
+ * on its keys' shard, shards/blocking.h); the shard where it is blocked
+ * answers it (its timeout reply, or -UNBLOCKED) and counts 1, the others
+ * 0 (merge_client_unblock: 1 if any). */
 void cmd_client_unblock(struct exec_ctx *ctx)
 {
     long long id;
@@ -601,7 +604,8 @@ void cmd_client_unblock(struct exec_ctx *ctx)
         reply_error(ctx->reply, ERR_SYNTAX);
         return;
     }
-    reply_int(ctx->reply, 0);
+    bool as_error = ctx->argc == 4 && slice_eq_nocase(ctx->argv[3], "error");
+    reply_int(ctx->reply, ctx->shard && blocking_unblock(ctx->shard, (uint64_t)id, as_error) ? 1 : 0);
 }
 
 /* ---- CLIENT LIST ------------------------------------------------------ */

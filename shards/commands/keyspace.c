@@ -22,6 +22,7 @@
 #include "shards/node.h"
 #include "shards/shard.h"
 #include "shards/store/hash.h"
+#include "shards/store/list.h"
 #include "shards/store/set.h"
 #include "shards/store/zset.h"
 #include "shards/store/store.h"
@@ -108,6 +109,8 @@ static void copy_entry(struct store *s, struct entry *src, struct slice dst, boo
             obj = set_dup(s, entry_object(src));
         } else if (t == TYPE_ZSET) {
             obj = zset_dup(s, entry_object(src));
+        } else if (t == TYPE_LIST) {
+            obj = list_dup(s, entry_object(src));
         } else {
             abort(); /* every collection type has its copy here */
         }
@@ -548,6 +551,9 @@ void cmd_object_encoding(struct exec_ctx *ctx)
         break;
     case TYPE_ZSET:
         reply_bulk_str(ctx->reply, zset_encoding(entry_object(e)));
+        break;
+    case TYPE_LIST:
+        reply_bulk_str(ctx->reply, list_encoding(entry_object(e)));
         break;
     default:
         reply_bulk_str(ctx->reply, "unknown");

@@ -43,6 +43,7 @@
 #endif
 #include "shards/store/store.h"
 #include "shards/store/hash.h"
+#include "shards/store/list.h"
 #include "shards/store/set.h"
 #include "shards/store/zset.h"
 #include "core/clock.h"
@@ -446,6 +447,7 @@ size_t store_object_len(enum value_type t, const void *obj)
     case TYPE_HASH: return hash_len(obj);
     case TYPE_SET:  return set_len(obj);
     case TYPE_ZSET: return zset_len(obj);
+    case TYPE_LIST: return list_len(obj);
     default:        return 0;
     }
 }
@@ -460,6 +462,8 @@ static bool object_free_step(struct store *s, enum value_type t, void *obj, size
         return set_free_step(s, obj, budget);
     case TYPE_ZSET:
         return zset_free_step(s, obj, budget);
+    case TYPE_LIST:
+        return list_free_step(s, obj, budget);
     default:
         return true;
     }
@@ -1077,6 +1081,9 @@ void store_object_encode(enum value_type t, const void *obj, struct buf *out)
     case TYPE_ZSET:
         zset_encode(obj, out);
         break;
+    case TYPE_LIST:
+        list_encode(obj, out);
+        break;
     default:
         abort();
     }
@@ -1091,6 +1098,8 @@ void *store_object_decode(struct store *s, enum value_type t, const char *p, siz
         return set_decode(s, p, n);
     case TYPE_ZSET:
         return zset_decode(s, p, n);
+    case TYPE_LIST:
+        return list_decode(s, p, n);
     default:
         return NULL;
     }

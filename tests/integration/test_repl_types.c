@@ -92,6 +92,14 @@ static char *digest(int port, size_t *nkeys)
             }
             free(ms);
             rval_free(v);
+        } else if (strcmp(ty->str, "list") == 0) {
+            struct rval *v = tcmd(c, "LRANGE %s 0 -1", keys[i]);
+            assert_int_equal(v->type, R_ARRAY);
+            for (size_t k = 0; k < v->n; k++) {
+                text_add(&t, v->elem[k]->str, v->elem[k]->len);
+                text_add(&t, ",", 1);
+            }
+            rval_free(v);
         } else {
             struct rval *v = tcmd(c, "GET %s", keys[i]);
             assert_int_equal(v->type, R_BULK);
@@ -173,6 +181,20 @@ static void load_hashes(tconn *c, const char *prefix, int n)
         rval_free(tcmd(c, "%s", cmd));
     }
     expect_int(tcmd(c, "EXPIRE bigset 100000"), 1);
+    for (int i = 0; i < 20; i++) { /* lists: one node, several, and a big one */
+        char cmd[16384];
+        int len = snprintf(cmd, sizeof cmd, "RPUSH l:%d", i);
+        for (int j = 0; j < 1 + i * 30; j++)
+            len += snprintf(cmd + len, sizeof cmd - (size_t)len, " e%d", j);
+        rval_free(tcmd(c, "%s", cmd));
+    }
+    for (int b = 0; b < 5000; b += 500) {
+        char cmd[16384];
+        int len = snprintf(cmd, sizeof cmd, "RPUSH biglist");
+        for (int j = b; j < b + 500; j++)
+            len += snprintf(cmd + len, sizeof cmd - (size_t)len, " item-%d", j);
+        rval_free(tcmd(c, "%s", cmd));
+    }
     expect_int(tcmd(c, "PEXPIRE big 100000000"), 1);
     expect_ok(tcmd(c, "SET plain hello"));
 }
@@ -190,7 +212,49 @@ static void random_write(tconn *c, unsigned *seed)
     snprintf(s2, sizeof s2, "h:set:%u", rand_r(seed) % 30);
     snprintf(s3, sizeof s3, "h:set:%u", rand_r(seed) % 30);
     unsigned m = rand_r(seed) % 200;
-    switch (rand_r(seed) % 24) {
+    char l1[32], l2[32];
+    snprintf(l1, sizeof l1, "l:%u", rand_r(seed) % 20);
+    snprintf(l2, sizeof l2, "l:%u", rand_r(seed) % 20);
+    switch (rand_r(seed) % 38) {
+    case 24: case 25:
+        v = tcmd(c, "%s %s a%u b%u", m % 2 ? "LPUSH" : "RPUSH", l1, m, m);
+        break;
+    case 26:
+        v = tcmd(c, "%s %s %u", m % 2 ? "LPOP" : "RPOP", l1, m % 4);
+        break;
+    case 27:
+        v = tcmd(c, "LINSERT %s %s e%u i%u", l1, m % 2 ? "BEFORE" : "AFTER", m % 30, m);
+        break;
+    case 28:
+        v = tcmd(c, "LSET %s %d s%u", l1, (int)(m % 20) - 10, m);
+        break;
+    case 29:
+        v = tcmd(c, "LREM %s %d a%u", l1, (int)(m % 5) - 2, m % 10);
+        break;
+    case 30:
+        v = tcmd(c, "LTRIM %s %u -%u", l1, m % 3, 1 + m % 3);
+        break;
+    case 31:
+        v = tcmd(c, "LMOVE %s %s %s %s", l1, l2, m % 2 ? "LEFT" : "RIGHT", m % 3 ? "LEFT" : "RIGHT");
+        break;
+    case 32:
+        v = tcmd(c, "RPOPLPUSH %s %s", l1, l2);
+        break;
+    case 33:
+        v = tcmd(c, "LMPOP 2 %s %s %s COUNT %u", l1, l2, m % 2 ? "LEFT" : "RIGHT", 1 + m % 3);
+        break;
+    case 34:
+        v = tcmd(c, "%s %s 0.01", m % 2 ? "BLPOP" : "BRPOP", l1);
+        break;
+    case 35:
+        v = tcmd(c, "BLMPOP 0.01 1 %s LEFT COUNT 2", l1);
+        break;
+    case 36:
+        v = tcmd(c, "LPUSHX %s x%u", l1, m);
+        break;
+    case 37:
+        v = tcmd(c, "RPUSH biglist n%u", m);
+        break;
     case 12: case 13:
         v = m % 2 ? tcmd(c, "SADD %s %u %u", s1, m * 3, m + 1) : tcmd(c, "SADD %s m%u x%u", s1, m, m);
         break;
@@ -270,7 +334,9 @@ static void test_full_sync_and_stream(void **state)
     load_hashes(mc, "h", 60);
     replicaof(rc, m->port);
     wait_synced(mc, rc, 20000);
-    expect_same_digest(m->port, r->port, 93);
+    expect_same_digest(m->port, r->port, 114);
+    expect_int(tcmd(rc, "LLEN biglist"), 5000);
+    expect_bulk(tcmd(rc, "LINDEX biglist 4999"), "item-4999");
     expect_bulk(tcmd(rc, "OBJECT ENCODING bigset"), "hashtable");
     expect_int(tcmd(rc, "SCARD bigset"), 5000);
     expect_bulk(tcmd(rc, "OBJECT ENCODING big"), "hashtable");
@@ -284,6 +350,30 @@ static void test_full_sync_and_stream(void **state)
         rval_free(tcmd(mc, "EXISTS h:%d", i)); /* lazily expired: their DELs go out */
     wait_synced(mc, rc, 20000);
     expect_same_digest(m->port, r->port, 10);
+
+    /* clients blocked on lists, served by pushes: the replica gets the pops */
+    tconn *w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = tconnect(m->port);
+        char key[16];
+        snprintf(key, sizeof key, "wait%d", i);
+        const char *argv[] = { i % 2 ? "BRPOP" : "BLPOP", key, "0" };
+        tsendv(w[i], 3, argv);
+    }
+    usleep(100 * 1000);
+    for (int i = 0; i < 4; i++)
+        expect_int(tcmd(mc, "RPUSH wait%d x y", i), 2);
+    for (int i = 0; i < 4; i++) {
+        struct rval *v = tread(w[i], 2000);
+        assert_non_null(v);
+        assert_int_equal(v->n, 2);
+        rval_free(v);
+        tclose(w[i]);
+    }
+    wait_synced(mc, rc, 20000);
+    expect_same_digest(m->port, r->port, 10);
+    expect_int(tcmd(rc, "LLEN wait0"), 1);
+    expect_int(tcmd(rc, "EXISTS biglist"), 1);
 
     /* and a second replica syncing from this state */
     struct server *r2 = node_start((const char *[]){ "--threads", "2", NULL });

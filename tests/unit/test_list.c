@@ -1,0 +1,222 @@
+/* list (shards/store/list.c): pushes and pops at both ends across nodes,
+ * elements of every length class (varint lengths of 1 to 3 bytes, an
+ * element longer than a node), positions from both ends, insertion that
+ * splits a node, range deletion, LREM from both ends, walking both ways,
+ * the encodings' names, the flat encoding and copies, freeing in slices
+ * and memory back to zero. Every change is checked against a model. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "shards/store/list.h"
+#include "shards/store/store.h"
+
+#define MAXN 3000
+static char *model[MAXN];
+static size_t model_len[MAXN];
+static int n_model;
+
+static struct slice mk(char *buf, int i, size_t len)
+{
+    for (size_t k = 0; k < len; k++)
+        buf[k] = (char)('a' + (i + (int)k) % 26);
+    return (struct slice){ buf, len };
+}
+
+static void m_insert(int at, struct slice v)
+{
+    memmove(&model[at + 1], &model[at], (size_t)(n_model - at) * sizeof *model);
+    memmove(&model_len[at + 1], &model_len[at], (size_t)(n_model - at) * sizeof *model_len);
+    model[at] = malloc(v.len + 1);
+    memcpy(model[at], v.ptr, v.len);
+    model_len[at] = v.len;
+    n_model++;
+}
+
+static void m_delete(int at, int n)
+{
+    for (int i = at; i < at + n; i++)
+        free(model[i]);
+    memmove(&model[at], &model[at + n], (size_t)(n_model - at - n) * sizeof *model);
+    memmove(&model_len[at], &model_len[at + n], (size_t)(n_model - at - n) * sizeof *model_len);
+    n_model -= n;
+}
+
+static void check(const struct list *l)
+{
+    assert_int_equal(list_len(l), (size_t)n_model);
+    struct list_iter it;
+    struct slice v;
+    list_iter_at(l, 0, &it);
+    for (int i = 0; i < n_model; i++) {
+        assert_true(list_iter_next(&it, &v));
+        assert_int_equal(v.len, model_len[i]);
+        assert_memory_equal(v.ptr, model[i], v.len);
+    }
+    assert_false(list_iter_next(&it, &v));
+    if (n_model) {
+        list_iter_at(l, (size_t)n_model - 1, &it);
+        for (int i = n_model - 1; i >= 0; i--) {
+            assert_true(list_iter_prev(&it, &v));
+            assert_int_equal(v.len, model_len[i]);
+        }
+        assert_false(list_iter_prev(&it, &v));
+        int i = rand() % n_model;
+        assert_true(list_index(l, i, &v));
+        assert_memory_equal(v.ptr, model[i], v.len);
+        assert_true(list_index(l, i - n_model, &v));
+        assert_memory_equal(v.ptr, model[i], v.len);
+        assert_false(list_index(l, n_model, &v));
+        assert_false(list_index(l, -n_model - 1, &v));
+    }
+}
+
+static void random_ops(long long fill, int rounds)
+{
+    struct store *s = store_create(NULL, NULL, NULL);
+    struct list *l = list_create(s);
+    struct list_limits lim = { fill };
+    static char buf[20000];
+    srand((unsigned)(fill + 100));
+    for (int r = 0; r < rounds; r++) {
+        /* mostly short, some of 2-byte and 3-byte varint lengths, a few past a node */
+        size_t len = (size_t)(rand() % 4 == 0 ? rand() % 300 : rand() % 12);
+        if (rand() % 97 == 0)
+            len = 9000 + (size_t)(rand() % 10000);
+        struct slice v = mk(buf, r, len);
+        int op = rand() % 8;
+        if (n_model > MAXN - 100)
+            op = 5;
+        switch (op) {
+        case 0: list_push(s, l, true, v, &lim); m_insert(0, v); break;
+        case 1: list_push(s, l, false, v, &lim); m_insert(n_model, v); break;
+        case 2: {
+            int at = n_model ? rand() % (n_model + 1) : 0;
+            list_insert(s, l, (size_t)at, v, &lim);
+            m_insert(at, v);
+            break;
+        }
+        case 3:
+            if (n_model) {
+                bool head = rand() % 2;
+                struct slice p = list_peek(l, head);
+                assert_int_equal(p.len, model_len[head ? 0 : n_model - 1]);
+                list_pop(s, l, head);
+                m_delete(head ? 0 : n_model - 1, 1);
+            }
+            break;
+        case 4:
+            if (n_model) {
+                int at = rand() % n_model;
+                list_replace(s, l, (size_t)at, v, &lim);
+                m_delete(at, 1);
+                m_insert(at, v);
+            }
+            break;
+        case 5:
+            if (n_model) {
+                int at = rand() % n_model, n = 1 + rand() % (n_model - at);
+                if (n > 50 && rand() % 2)
+                    n = 50;
+                list_delete_range(s, l, (size_t)at, (size_t)n);
+                m_delete(at, n);
+            }
+            break;
+        case 6: {
+            /* LREM of a short element that repeats */
+            char e[2] = { (char)('a' + rand() % 3), 0 };
+            struct slice ev = { e, 1 };
+            long long count = rand() % 5 - 2;
+            size_t removed = 0;
+            if (count >= 0) {
+                for (int k = 0; k < n_model && (count == 0 || removed < (size_t)count);)
+                    if (model_len[k] == 1 && model[k][0] == e[0])
+                        m_delete(k, 1), removed++;
+                    else
+                        k++;
+            } else {
+                for (int k = n_model - 1; k >= 0 && removed < (size_t)-count; k--)
+                    if (model_len[k] == 1 && model[k][0] == e[0])
+                        m_delete(k, 1), removed++;
+            }
+            assert_int_equal(list_remove(s, l, ev, count), removed);
+            break;
+        }
+        case 7:
+            for (int k = 0; k < 5; k++) {
+                char e[2] = { (char)('a' + rand() % 3), 0 };
+                struct slice ev = { e, 1 };
+                bool head = rand() % 2;
+                list_push(s, l, head, ev, &lim);
+                m_insert(head ? 0 : n_model, ev);
+            }
+            break;
+        }
+        check(l);
+        const char *enc = list_encoding(l);
+        assert_true(strcmp(enc, "listpack") == 0 || strcmp(enc, "quicklist") == 0);
+    }
+    /* a copy, the flat form */
+    struct list *c = list_dup(s, l);
+    check(c);
+    struct buf b;
+    buf_init(&b);
+    list_encode(l, &b);
+    struct list *d = list_decode(s, b.data, b.len);
+    assert_non_null(d);
+    check(d);
+    assert_null(list_decode(s, b.data, b.len ? b.len - 1 : 0));
+    buf_free(&b);
+    list_destroy(s, c);
+    list_destroy(s, d);
+    /* freed in slices */
+    size_t budget;
+    do
+        budget = 3;
+    while (!list_free_step(s, l, &budget));
+    m_delete(0, n_model);
+    assert_int_equal(store_used_memory(s), 0);
+    store_destroy(s);
+}
+
+static void test_random_bytes(void **state) { (void)state; random_ops(-2, 4000); }
+static void test_random_small_nodes(void **state) { (void)state; random_ops(3, 4000); }
+static void test_random_one_per_node(void **state) { (void)state; random_ops(1, 1500); }
+
+static void test_encoding(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    struct list *l = list_create(s);
+    struct list_limits four = { 4 };
+    char buf[16];
+    for (int i = 0; i < 4; i++)
+        list_push(s, l, false, mk(buf, i, 3), &four);
+    assert_string_equal(list_encoding(l), "listpack");
+    list_push(s, l, false, mk(buf, 9, 3), &four);
+    assert_string_equal(list_encoding(l), "quicklist");
+    list_pop(s, l, false); /* the second node goes */
+    list_pop(s, l, false);
+    assert_string_equal(list_encoding(l), "quicklist"); /* one node of 3: over half of 4 */
+    list_pop(s, l, false);
+    assert_string_equal(list_encoding(l), "listpack");  /* one node of 2 */
+    list_destroy(s, l);
+    assert_int_equal(store_used_memory(s), 0);
+    store_destroy(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_random_small_nodes),
+        cmocka_unit_test(test_random_one_per_node),
+        cmocka_unit_test(test_encoding),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
