@@ -111,6 +111,34 @@ static void test_benchmark_threads(void **state)
     assert_true(nkeys > 1 && nkeys <= 500);
 }
 
+/* Plain `redis-benchmark -q`: every one of its default tests runs to the
+ * end without an error (it used to stop at LPUSH, an unknown command), and
+ * what the list, set, hash and sorted set tests leave behind is there. */
+static void test_default_tests(void **state)
+{
+    char cmd[1024], *out = NULL;
+    snprintf(cmd, sizeof cmd, "timeout 120 redis-benchmark -p %d -q -n 2000 2>&1 </dev/null", srv.port);
+    int st = run_cmd(cmd, &out);
+    if (st != 0)
+        fail_msg("`%s` exited %d: %s", cmd, st, out);
+    if (strstr(out, "ERR") || strstr(out, "rror"))
+        fail_msg("`%s` reported errors: %s", cmd, out);
+    static const char *const names[] = { "PING_INLINE:", "PING_MBULK:", "SET:", "GET:", "INCR:", "LPUSH:",
+                                         "RPUSH:", "LPOP:", "RPOP:", "SADD:", "HSET:", "SPOP:", "ZADD:",
+                                         "ZPOPMIN:", "LRANGE_100", "LRANGE_300", "LRANGE_500",
+                                         "LRANGE_600", "MSET (10 keys):", NULL };
+    for (int i = 0; names[i]; i++)
+        if (!strstr(out, names[i]))
+            fail_msg("no result for %s in: %s", names[i], out);
+    free(out);
+    /* LPUSH/RPUSH/LPOP/RPOP and the LRANGE runs use "mylist", SADD/SPOP
+     * "myset", HSET "myhash", ZADD/ZPOPMIN "myzset" */
+    expect_status(tcmd(c, "TYPE mylist"), "list");
+    assert_true(get_int(tcmd(c, "LLEN mylist")) >= 600);
+    expect_status(tcmd(c, "TYPE myhash"), "hash");
+    assert_true(get_int(tcmd(c, "HLEN myhash")) >= 1);
+}
+
 int main(void)
 {
     if (run_cmd("command -v redis-benchmark >/dev/null 2>&1", NULL) != 0)
@@ -119,6 +147,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipelined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_benchmark_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_tests, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
