@@ -1,7 +1,7 @@
 /* libFuzzer target for the command handlers: the input is a sequence of
  * commands, each run through its row's real handler on one store, in
- * process (as tests/unit/test_keyspace_cmds.c runs them: no sockets, no
- * shard, a fixed clock), with the store's invariants checked after each.
+ * process (as tests/unit/test_keyspace_cmds.c runs them: no sockets, a lone
+ * shard of a node that is only its config, a clock the input moves), with the store's invariants checked after each.
  *
  * Any row of the command table can be picked, so rows other engineers add
  * (lists, sorted sets) are covered once registered; rows that need a
@@ -9,7 +9,9 @@
  * (CMD_CONN, CMD_ALL_SHARDS, CMD_SHARD0, CMD_PROTECTED, CMD_PUBSUB,
  * CMD_NO_REPLY, CMD_EXEC), except FLUSHALL, which has an op of its own.
  *
- * The byte code, one command after the other until the input ends:
+ * The byte code: a first byte choosing the encoding limits (set_limits: 0
+ * the defaults, else small ones), then one command after the other until
+ * the input ends:
  *   op        0xff: FLUSHALL (then the memory count must be back to where
  *                   the empty store started);
  *             0xfe: the clock moves on by (next byte) * 50 ms;
@@ -26,7 +28,8 @@
  *             number (edge values), else an option word.
  *
  * Checked after every command: the reply is exactly one RESP value; every
- * key SCAN meets has a type whose OBJECT ENCODING is one of that type's, a
+ * key SCAN meets is found, TYPE answers its type, and OBJECT ENCODING one of
+ * that type's encodings (an "int" string is an integer's text); a
  * string holds no object and a collection is not empty (hashes and sets:
  * their length is what walking them counts, an intset holds integers
  * only); store_count equals the keys SCAN meets plus the ones whose time has
@@ -46,7 +49,10 @@
 #include "core/command.h"
 #include "core/reply.h"
 #include "core/resp.h"
+#include "core/config.h"
 #include "shards/commands/commands.h"
+#include "shards/node.h"
+#include "shards/shard.h"
 #include "shards/store/hash.h"
 #include "shards/store/set.h"
 #include "shards/store/store.h"
@@ -68,9 +74,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* ---- the rows it may run ---------------------------------------------- */
 
+/* the lone shard every command runs on, of a node that is only its config */
+static struct node  node;
+static struct shard shard;
+
 static const struct command *rows[MAX_ROWS];
 static size_t nrows;
-static const struct command *row_flushall, *row_object_encoding;
+static const struct command *row_flushall, *row_object_encoding, *row_type;
 
 #define SKIPPED (CMD_CONN | CMD_ALL_SHARDS | CMD_SHARD0 | CMD_PROTECTED | CMD_PUBSUB | \
                  CMD_NO_REPLY | CMD_EXEC)
@@ -88,6 +98,10 @@ static void table_once(void)
     done = true;
     commands_register();
     command_setup();
+    config_init(&node.config);
+    node.nshards = 1;
+    shard.node = &node;
+    shard.id = 0;
     size_t n;
     const struct command *t = command_table(&n);
     for (size_t i = 0; i < n; i++) {
@@ -106,7 +120,8 @@ static void table_once(void)
     row_flushall = command_lookup((struct slice){ "flushall", 8 });
     const struct command *object = command_lookup((struct slice){ "object", 6 });
     row_object_encoding = command_lookup_sub(object, (struct slice){ "encoding", 8 });
-    CHECK(row_flushall && row_object_encoding);
+    row_type = command_lookup((struct slice){ "type", 4 });
+    CHECK(row_flushall && row_object_encoding && row_type);
     if (getenv("FUZZ_COMMANDS_ROWS")) /* which rows a run picks from */
         for (size_t i = 0; i < nrows; i++)
             fprintf(stderr, "%s%s", rows[i]->name, i + 1 < nrows ? " " : "\n");
@@ -143,6 +158,40 @@ static const char *const words[] = {
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- the encoding limits --------------------------------------------
+ * A lone shard of a node whose config the input's first byte sets: small
+ * limits make every conversion (listpack to hashtable, intset to listpack
+ * ...) happen within a few commands. Set by name, so options that rows
+ * added later read (zset-, list-) take part once they mean something. */
+
+struct limit_choice {
+    const char *option;
+    int         shift;       /* the two bits of the first byte choosing the value */
+    const char *values[4];   /* [0]: the default */
+};
+
+static const struct limit_choice limit_choices[] = {
+    { "hash-max-listpack-entries", 0, { "512", "1", "2", "4" } },
+    { "hash-max-listpack-value",   2, { "64", "0", "2", "8" } },
+    { "set-max-listpack-value",    2, { "64", "0", "2", "8" } },
+    { "zset-max-listpack-value",   2, { "64", "0", "2", "8" } },
+    { "set-max-intset-entries",    4, { "512", "1", "2", "4" } },
+    { "zset-max-listpack-entries", 4, { "128", "1", "2", "4" } },
+    { "set-max-listpack-entries",  6, { "128", "1", "2", "4" } },
+    { "list-max-listpack-size",    6, { "-2", "1", "2", "-1" } },
+};
+
+static void set_limits(uint8_t b)
+{
+    char err[256];
+    for (size_t i = 0; i < sizeof(limit_choices) / sizeof(limit_choices[0]); i++) {
+        const struct limit_choice *l = &limit_choices[i];
+        /* an option this build does not know is no failure */
+        (void)config_set(&node.config, l->option, l->values[(b >> l->shift) & 3], true, err,
+                         sizeof err);
+    }
+}
 
 /* ---- reading the input ----------------------------------------------- */
 
@@ -211,7 +260,7 @@ static void run(struct world *w, const struct command *c, int argc, const struct
 {
     buf_clear(&w->out);
     struct exec_ctx ctx = {
-        .store = w->store, .reply = &w->reply, .argc = argc, .argv = argv,
+        .shard = &shard, .store = w->store, .reply = &w->reply, .argc = argc, .argv = argv,
         .now_ms = w->now, .caller_id = 1,
     };
     c->fn(&ctx);
@@ -335,6 +384,13 @@ static void check_store(struct world *w)
         struct entry *e = store_peek(w->store, key, w->now);
         CHECK(e != NULL);
         enum value_type t = entry_type(e);
+        /* TYPE answers the type the entry holds */
+        struct slice targv[2] = { text("type"), key };
+        run(w, row_type, 2, targv);
+        char want[32];
+        snprintf(want, sizeof want, "+%s\r\n", value_type_name(t));
+        CHECK(w->out.len == strlen(want) && memcmp(w->out.data, want, w->out.len) == 0);
+
         struct slice argv[3] = { text("object"), text("encoding"), key };
         run(w, row_object_encoding, 3, argv);
         buf_append(&w->out, "", 1);
@@ -405,6 +461,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     w.empty_memory = store_used_memory(w.store);
 
     struct input in = { data, size };
+    set_limits(byte(&in));
+    shard.store = w.store;
     int commands = 0;
     while (more(&in) && commands++ < 256) {
         uint8_t op = byte(&in);
