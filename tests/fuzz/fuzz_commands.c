@@ -32,7 +32,8 @@
  * that type's encodings (an "int" string is an integer's text); a
  * string holds no object and a collection is not empty (hashes and sets:
  * their length is what walking them counts, an intset holds integers
- * only); store_count equals the keys SCAN meets plus the ones whose time has
+ * only, a listpack or intset no more elements, nor longer ones, than its
+ * limits allow); store_count equals the keys SCAN meets plus the ones whose time has
  * passed but are not yet removed. After FLUSHALL, and at the end of each
  * input, the store's memory count is exactly what it was when empty.
  *
@@ -273,7 +274,7 @@ static void run(struct world *w, const struct command *c, int argc, const struct
 
 struct walk {
     size_t count;
-    bool   intset;
+    size_t longest; /* the longest field, value or member */
     bool   all_integers;
 };
 
@@ -293,15 +294,20 @@ static bool integer_text(struct slice s)
 
 static void count_field(void *arg, struct slice f, struct slice v)
 {
-    (void)f;
-    (void)v;
-    ((struct walk *)arg)->count++;
+    struct walk *wk = arg;
+    wk->count++;
+    if (f.len > wk->longest)
+        wk->longest = f.len;
+    if (v.len > wk->longest)
+        wk->longest = v.len;
 }
 
 static void count_member(void *arg, struct slice m)
 {
     struct walk *wk = arg;
     wk->count++;
+    if (m.len > wk->longest)
+        wk->longest = m.len;
     if (!integer_text(m))
         wk->all_integers = false;
 }
@@ -339,16 +345,30 @@ static void check_entry(void *arg, struct entry *e)
         CHECK(obj != NULL);
         CHECK(store_object_len(t, obj) > 0);
     }
+    /* a small encoding holds only what its limits allow: Redis converts
+     * to the next one as soon as an element or the count goes past them,
+     * and never back (the limits are fixed for the whole input) */
+    const struct config *cfg = &node.config;
     if (t == TYPE_HASH) {
-        struct walk wk = { 0, false, true };
+        struct walk wk = { 0, 0, true };
         hash_foreach(obj, count_field, &wk);
         CHECK(wk.count == hash_len(obj));
+        if (hash_is_listpack(obj)) {
+            CHECK(wk.count <= (size_t)config_load(cfg, hash_max_listpack_entries));
+            CHECK(wk.longest <= (size_t)config_load(cfg, hash_max_listpack_value));
+        }
     } else if (t == TYPE_SET) {
-        struct walk wk = { 0, false, true };
+        struct walk wk = { 0, 0, true };
         set_foreach(obj, count_member, &wk);
         CHECK(wk.count == set_len(obj));
-        if (strcmp(set_encoding(obj), "intset") == 0)
+        const char *enc = set_encoding(obj);
+        if (strcmp(enc, "intset") == 0) {
             CHECK(wk.all_integers);
+            CHECK(wk.count <= (size_t)config_load(cfg, set_max_intset_entries));
+        } else if (strcmp(enc, "listpack") == 0) {
+            CHECK(wk.count <= (size_t)config_load(cfg, set_max_listpack_entries));
+            CHECK(wk.longest <= (size_t)config_load(cfg, set_max_listpack_value));
+        }
     }
     if (ck->nnames < NELEM(ck->names) && entry_key_len(e) < sizeof ck->names[0]) {
         memcpy(ck->names[ck->nnames], entry_key(e), entry_key_len(e));
