@@ -1,0 +1,534 @@
+/* libFuzzer target for the command handlers: the input is a sequence of
+ * commands, each run through its row's real handler on one store, in
+ * process (as tests/unit/test_keyspace_cmds.c runs them: no sockets, a lone
+ * shard of a node that is only its config, a clock the input moves), with the store's invariants checked after each.
+ *
+ * Any row of the command table can be picked, so rows other engineers add
+ * (lists, sorted sets) are covered once registered; rows that need a
+ * connection, another shard or the replication shard are skipped
+ * (CMD_CONN, CMD_ALL_SHARDS, CMD_SHARD0, CMD_PROTECTED, CMD_PUBSUB,
+ * CMD_NO_REPLY, CMD_EXEC), except FLUSHALL, which has an op of its own.
+ *
+ * The byte code: a first byte choosing the encoding limits (set_limits: 0
+ * the defaults, else small ones), then one command after the other until
+ * the input ends:
+ *   op        0xff: FLUSHALL (then the memory count must be back to where
+ *                   the empty store started);
+ *             0xfe: the clock moves on by (next byte) * 50 ms;
+ *             0xfd: a row by name: next byte n, then n bytes of name (the
+ *                   seeds use this form, which survives rows being added);
+ *             else: the row (op % number of rows), a container's row
+ *                   picking its subcommand with the next byte.
+ *   argc      a byte: that many arguments after the name (and the
+ *             subcommand), at most 23, raised to the row's least; a row of
+ *             fixed arity takes its arity whatever the byte.
+ *   each arg  a byte: >= 230 raw bytes (next byte % 72 of them, taken from
+ *             the input); else at a key position of the row one of 4 keys
+ *             (byte % 4); else < 40 a key, < 100 a field/member, < 170 a
+ *             number (edge values), else an option word.
+ *
+ * Checked after every command: the reply is exactly one RESP value; every
+ * key SCAN meets is found, TYPE answers its type, and OBJECT ENCODING one of
+ * that type's encodings (an "int" string is an integer's text); a
+ * string holds no object and a collection is not empty (hashes and sets:
+ * their length is what walking them counts, an intset holds integers
+ * only, a listpack or intset no more elements, nor longer ones, than its
+ * limits allow); store_count equals the keys SCAN meets plus the ones whose time has
+ * passed but are not yet removed. After FLUSHALL, and at the end of each
+ * input, the store's memory count is exactly what it was when empty.
+ *
+ * Not covered: what needs more than one shard (cross-shard commands run on
+ * a scratch store in the server, see shards/route.c), and blocking or
+ * connection state. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/command.h"
+#include "core/reply.h"
+#include "core/resp.h"
+#include "core/config.h"
+#include "shards/commands/commands.h"
+#include "shards/node.h"
+#include "shards/shard.h"
+#include "shards/store/hash.h"
+#include "shards/store/set.h"
+#include "shards/store/store.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            fprintf(stderr, "fuzz_commands: check failed: %s (%s:%d)\n", #cond,  \
+                    __FILE__, __LINE__);                                         \
+            abort();                                                             \
+        }                                                                        \
+    } while (0)
+
+#define START_MS 1700000000000LL
+#define MAX_ARGS 24
+#define MAX_ROWS 512
+
+/* ---- the rows it may run ---------------------------------------------- */
+
+/* the lone shard every command runs on, of a node that is only its config */
+static struct node  node;
+static struct shard shard;
+
+static const struct command *rows[MAX_ROWS];
+static size_t nrows;
+static const struct command *row_flushall, *row_object_encoding, *row_type;
+
+#define SKIPPED (CMD_CONN | CMD_ALL_SHARDS | CMD_SHARD0 | CMD_PROTECTED | CMD_PUBSUB | \
+                 CMD_NO_REPLY | CMD_EXEC)
+
+static bool runnable(const struct command *c)
+{
+    return c->fn && !(c->flags & SKIPPED);
+}
+
+static void table_once(void)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    commands_register();
+    command_setup();
+    config_init(&node.config);
+    node.nshards = 1;
+    shard.node = &node;
+    shard.id = 0;
+    size_t n;
+    const struct command *t = command_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        const struct command *c = &t[i];
+        if (c->subcommands) {
+            /* a container runs when one of its subcommands does */
+            bool any = false;
+            for (const struct command *s = c->subcommands; s->name; s++)
+                any |= runnable(s) && !(c->flags & CMD_PROTECTED);
+            if (any && nrows < MAX_ROWS)
+                rows[nrows++] = c;
+        } else if (runnable(c) && nrows < MAX_ROWS) {
+            rows[nrows++] = c;
+        }
+    }
+    row_flushall = command_lookup((struct slice){ "flushall", 8 });
+    const struct command *object = command_lookup((struct slice){ "object", 6 });
+    row_object_encoding = command_lookup_sub(object, (struct slice){ "encoding", 8 });
+    row_type = command_lookup((struct slice){ "type", 4 });
+    CHECK(row_flushall && row_object_encoding && row_type);
+    if (getenv("FUZZ_COMMANDS_ROWS")) /* which rows a run picks from */
+        for (size_t i = 0; i < nrows; i++)
+            fprintf(stderr, "%s%s", rows[i]->name, i + 1 < nrows ? " " : "\n");
+}
+
+/* ---- the argument alphabet ------------------------------------------- */
+
+static const char *const keys[] = { "k0", "k1", "k2", "{k}3" };
+
+static const char *const members[] = {
+    "a", "b", "c", "f", "1", "2", "-1", "0", "3.5", "", "12345678901", "x y",
+    "a-much-longer-member-that-does-not-fit-a-small-listpack-entry-of-64-bytes",
+};
+
+/* Huge negative counts are left out on purpose: SRANDMEMBER key -N answers
+ * N elements in Redis too. LONG_MIN stays: it must be refused, not negated. */
+static const char *const numbers[] = {
+    "0", "-0", "1", "-1", "2", "3", "10", "100", "1000000", "-1000", "1e308", "-1e308",
+    "nan", "-nan", "inf", "-inf", "+inf", "9223372036854775807", "-9223372036854775808",
+    "9223372036854775808", "18446744073709551615", "4294967295", "4294967296",
+    "2147483647", "-2147483648", "1.5", "0.1", "-0.0", "1e-320", "0x10", " 1", "1 ",
+    "01", "+1", "5e3", "99999999999999999999999", "1.7976931348623157e308", "(1", "(-inf",
+};
+
+static const char *const words[] = {
+    "NX", "XX", "GT", "LT", "CH", "INCR", "EX", "PX", "EXAT", "PXAT", "KEEPTTL", "GET",
+    "PERSIST", "COUNT", "MATCH", "TYPE", "WITHSCORES", "WITHVALUES", "LIMIT", "BYSCORE",
+    "BYLEX", "REV", "LEFT", "RIGHT", "BEFORE", "AFTER", "SUM", "MIN", "MAX", "WEIGHTS",
+    "AGGREGATE", "REPLACE", "ABSTTL", "IDLETIME", "FREQ", "ASYNC", "SYNC", "IDX", "LEN",
+    "MINMATCHLEN", "WITHMATCHLEN", "BIT", "BYTE", "OVERFLOW", "WRAP", "SAT", "FAIL",
+    "INCRBY", "SET", "string", "hash", "set", "list", "zset", "*", "k*", "[a-", "-", "+",
+    "[a", "(a", "?", "DB", "RANK", "MAXLEN", "FIELDS", "FNX", "FXX", "u8", "i64", "#1",
+    "encoding", "usage", "SAMPLES",
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- the encoding limits --------------------------------------------
+ * A lone shard of a node whose config the input's first byte sets: small
+ * limits make every conversion (listpack to hashtable, intset to listpack
+ * ...) happen within a few commands. Set by name, so options that rows
+ * added later read (zset-, list-) take part once they mean something. */
+
+struct limit_choice {
+    const char *option;
+    int         shift;       /* the two bits of the first byte choosing the value */
+    const char *values[4];   /* [0]: the default */
+};
+
+static const struct limit_choice limit_choices[] = {
+    { "hash-max-listpack-entries", 0, { "512", "1", "2", "4" } },
+    { "hash-max-listpack-value",   2, { "64", "0", "2", "8" } },
+    { "set-max-listpack-value",    2, { "64", "0", "2", "8" } },
+    { "zset-max-listpack-value",   2, { "64", "0", "2", "8" } },
+    { "set-max-intset-entries",    4, { "512", "1", "2", "4" } },
+    { "zset-max-listpack-entries", 4, { "128", "1", "2", "4" } },
+    { "set-max-listpack-entries",  6, { "128", "1", "2", "4" } },
+    { "list-max-listpack-size",    6, { "-2", "1", "2", "-1" } },
+};
+
+static void set_limits(uint8_t b)
+{
+    char err[256];
+    for (size_t i = 0; i < sizeof(limit_choices) / sizeof(limit_choices[0]); i++) {
+        const struct limit_choice *l = &limit_choices[i];
+        /* an option this build does not know is no failure */
+        (void)config_set(&node.config, l->option, l->values[(b >> l->shift) & 3], true, err,
+                         sizeof err);
+    }
+}
+
+/* ---- reading the input ----------------------------------------------- */
+
+struct input {
+    const uint8_t *p;
+    size_t         n;
+};
+
+static bool more(const struct input *in) { return in->n > 0; }
+
+static uint8_t byte(struct input *in)
+{
+    if (!in->n)
+        return 0;
+    in->n--;
+    return *in->p++;
+}
+
+static struct slice text(const char *s) { return (struct slice){ s, strlen(s) }; }
+
+static struct slice raw(struct input *in)
+{
+    size_t n = byte(in) % 72;
+    if (n > in->n)
+        n = in->n;
+    struct slice s = { (const char *)in->p, n };
+    in->p += n;
+    in->n -= n;
+    return s;
+}
+
+static bool is_key_position(const struct command *c, int argc, int i)
+{
+    if (c->first_key <= 0 || i < c->first_key)
+        return false;
+    int last = c->last_key < 0 ? argc + c->last_key : c->last_key;
+    int step = c->key_step > 0 ? c->key_step : 1;
+    return i <= last && (i - c->first_key) % step == 0;
+}
+
+static struct slice argument(struct input *in, const struct command *c, int argc, int i)
+{
+    uint8_t b = byte(in);
+    if (b >= 230)
+        return raw(in);
+    if (is_key_position(c, argc, i) || b < 40)
+        return text(keys[b % NELEM(keys)]);
+    if (b < 100)
+        return text(members[b % NELEM(members)]);
+    if (b < 170)
+        return text(numbers[b % NELEM(numbers)]);
+    return text(words[b % NELEM(words)]);
+}
+
+/* ---- running --------------------------------------------------------- */
+
+struct world {
+    struct store *store;
+    struct buf    out;
+    struct reply  reply;
+    int64_t       now;
+    size_t        empty_memory;
+};
+
+static void run(struct world *w, const struct command *c, int argc, const struct slice *argv)
+{
+    buf_clear(&w->out);
+    struct exec_ctx ctx = {
+        .shard = &shard, .store = w->store, .reply = &w->reply, .argc = argc, .argv = argv,
+        .now_ms = w->now, .caller_id = 1,
+    };
+    c->fn(&ctx);
+    /* exactly one reply, whole */
+    CHECK(w->out.len > 0);
+    CHECK(resp_value_len(w->out.data, w->out.len) == w->out.len);
+}
+
+/* ---- the invariants -------------------------------------------------- */
+
+struct walk {
+    size_t count;
+    size_t longest; /* the longest field, value or member */
+    bool   all_integers;
+};
+
+static bool integer_text(struct slice s)
+{
+    if (s.len == 0 || s.len > 20)
+        return false;
+    char tmp[24];
+    memcpy(tmp, s.ptr, s.len);
+    tmp[s.len] = 0;
+    char *end;
+    long long v = strtoll(tmp, &end, 10);
+    char again[24];
+    snprintf(again, sizeof again, "%lld", v);
+    return *end == 0 && strcmp(again, tmp) == 0;
+}
+
+static void count_field(void *arg, struct slice f, struct slice v)
+{
+    struct walk *wk = arg;
+    wk->count++;
+    if (f.len > wk->longest)
+        wk->longest = f.len;
+    if (v.len > wk->longest)
+        wk->longest = v.len;
+}
+
+static void count_member(void *arg, struct slice m)
+{
+    struct walk *wk = arg;
+    wk->count++;
+    if (m.len > wk->longest)
+        wk->longest = m.len;
+    if (!integer_text(m))
+        wk->all_integers = false;
+}
+
+static bool encoding_is(const char *reply, const char *const *allowed)
+{
+    for (; *allowed; allowed++) {
+        char want[64];
+        snprintf(want, sizeof want, "$%zu\r\n%s\r\n", strlen(*allowed), *allowed);
+        if (strcmp(reply, want) == 0)
+            return true;
+    }
+    return false;
+}
+
+struct check {
+    struct world *w;
+    size_t        keys;
+    /* what to look at once the scan is over: OBJECT ENCODING runs a
+     * handler, which may touch the table the scan walks */
+    char          names[64][80];
+    size_t        lens[64];
+    size_t        nnames;
+};
+
+static void check_entry(void *arg, struct entry *e)
+{
+    struct check *ck = arg;
+    ck->keys++;
+    enum value_type t = entry_type(e);
+    void *obj = entry_object(e);
+    if (t == TYPE_STRING) {
+        CHECK(obj == NULL);
+    } else {
+        CHECK(obj != NULL);
+        CHECK(store_object_len(t, obj) > 0);
+    }
+    /* a small encoding holds only what its limits allow: Redis converts
+     * to the next one as soon as an element or the count goes past them,
+     * and never back (the limits are fixed for the whole input) */
+    const struct config *cfg = &node.config;
+    if (t == TYPE_HASH) {
+        struct walk wk = { 0, 0, true };
+        hash_foreach(obj, count_field, &wk);
+        CHECK(wk.count == hash_len(obj));
+        if (hash_is_listpack(obj)) {
+            CHECK(wk.count <= (size_t)config_load(cfg, hash_max_listpack_entries));
+            CHECK(wk.longest <= (size_t)config_load(cfg, hash_max_listpack_value));
+        }
+    } else if (t == TYPE_SET) {
+        struct walk wk = { 0, 0, true };
+        set_foreach(obj, count_member, &wk);
+        CHECK(wk.count == set_len(obj));
+        const char *enc = set_encoding(obj);
+        if (strcmp(enc, "intset") == 0) {
+            CHECK(wk.all_integers);
+            CHECK(wk.count <= (size_t)config_load(cfg, set_max_intset_entries));
+        } else if (strcmp(enc, "listpack") == 0) {
+            CHECK(wk.count <= (size_t)config_load(cfg, set_max_listpack_entries));
+            CHECK(wk.longest <= (size_t)config_load(cfg, set_max_listpack_value));
+        }
+    }
+    if (ck->nnames < NELEM(ck->names) && entry_key_len(e) < sizeof ck->names[0]) {
+        memcpy(ck->names[ck->nnames], entry_key(e), entry_key_len(e));
+        ck->lens[ck->nnames++] = entry_key_len(e);
+    }
+}
+
+static void count_all(void *arg, struct entry *e)
+{
+    (void)e;
+    (*(size_t *)arg)++;
+}
+
+static void check_store(struct world *w)
+{
+    struct check ck = { .w = w };
+    uint64_t cursor = 0;
+    do
+        cursor = store_scan(w->store, cursor, 100, w->now, check_entry, &ck);
+    while (cursor != 0);
+    /* the keys whose time passed but are still there: a scan at a clock
+     * before any expiry meets them too */
+    size_t all = 0;
+    cursor = 0;
+    do
+        cursor = store_scan(w->store, cursor, 100, 0, count_all, &all);
+    while (cursor != 0);
+    CHECK(all >= ck.keys);
+    CHECK(store_count(w->store) == all);
+
+    for (size_t i = 0; i < ck.nnames; i++) {
+        struct slice key = { ck.names[i], ck.lens[i] };
+        struct entry *e = store_peek(w->store, key, w->now);
+        CHECK(e != NULL);
+        enum value_type t = entry_type(e);
+        /* TYPE answers the type the entry holds */
+        struct slice targv[2] = { text("type"), key };
+        run(w, row_type, 2, targv);
+        char want[32];
+        snprintf(want, sizeof want, "+%s\r\n", value_type_name(t));
+        CHECK(w->out.len == strlen(want) && memcmp(w->out.data, want, w->out.len) == 0);
+
+        struct slice argv[3] = { text("object"), text("encoding"), key };
+        run(w, row_object_encoding, 3, argv);
+        buf_append(&w->out, "", 1);
+        static const char *const string_enc[] = { "int", "embstr", "raw", NULL };
+        static const char *const list_enc[] = { "quicklist", "listpack", NULL };
+        static const char *const set_enc[] = { "intset", "listpack", "hashtable", NULL };
+        static const char *const zset_enc[] = { "listpack", "skiplist", NULL };
+        static const char *const hash_enc[] = { "listpack", "hashtable", NULL };
+        const char *const *allowed = t == TYPE_STRING ? string_enc
+                                   : t == TYPE_LIST   ? list_enc
+                                   : t == TYPE_SET    ? set_enc
+                                   : t == TYPE_ZSET   ? zset_enc
+                                                      : hash_enc;
+        if (!encoding_is(w->out.data, allowed)) {
+            fprintf(stderr, "fuzz_commands: key %.*s of type %s has encoding %s", (int)key.len,
+                    key.ptr, value_type_name(t), w->out.data);
+            CHECK(!"an encoding of its type");
+        }
+        if (t == TYPE_STRING && strcmp(w->out.data, "$3\r\nint\r\n") == 0)
+            CHECK(integer_text((struct slice){ entry_value(e), entry_value_len(e) }));
+    }
+}
+
+static void flush_and_check(struct world *w)
+{
+    struct slice argv[2] = { text("flushall"), text("sync") };
+    run(w, row_flushall, 2, argv);
+    while (store_lazy_free_step(w->store))
+        ;
+    CHECK(store_count(w->store) == 0);
+    if (store_used_memory(w->store) != w->empty_memory) {
+        fprintf(stderr, "fuzz_commands: %zu bytes counted after FLUSHALL, %zu when empty\n",
+                store_used_memory(w->store), w->empty_memory);
+        CHECK(!"memory count back to empty");
+    }
+}
+
+/* ---- one input ------------------------------------------------------- */
+
+static const struct command *pick_row(struct input *in, uint8_t op)
+{
+    if (op == 0xfd) {
+        size_t n = byte(in);
+        if (n > in->n)
+            n = in->n;
+        struct slice name = { (const char *)in->p, n };
+        in->p += n;
+        in->n -= n;
+        const struct command *c = command_lookup(name);
+        if (!c)
+            return NULL;
+        for (size_t i = 0; i < nrows; i++)
+            if (rows[i] == c)
+                return c;
+        return NULL;
+    }
+    return rows[op % nrows];
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    table_once();
+    struct world w;
+    w.store = store_create(NULL, NULL, NULL);
+    buf_init(&w.out);
+    w.reply = (struct reply){ &w.out, 2 };
+    w.now = START_MS;
+    w.empty_memory = store_used_memory(w.store);
+
+    struct input in = { data, size };
+    set_limits(byte(&in));
+    shard.store = w.store;
+    int commands = 0;
+    while (more(&in) && commands++ < 256) {
+        uint8_t op = byte(&in);
+        if (op == 0xff) {
+            flush_and_check(&w);
+            continue;
+        }
+        if (op == 0xfe) {
+            w.now += (int64_t)byte(&in) * 50;
+            check_store(&w);
+            continue;
+        }
+        const struct command *c = pick_row(&in, op);
+        if (!c)
+            continue;
+        struct slice argv[MAX_ARGS];
+        int argc = 0;
+        argv[argc++] = text(c->name);
+        const struct command *row = c;
+        if (c->subcommands) {
+            /* the subcommand by the next byte, among the runnable ones */
+            size_t nsub = 0;
+            for (const struct command *s = c->subcommands; s->name; s++)
+                nsub += runnable(s);
+            size_t want = byte(&in) % nsub;
+            for (const struct command *s = c->subcommands; s->name; s++)
+                if (runnable(s) && want-- == 0) {
+                    row = s;
+                    break;
+                }
+            argv[argc++] = text(row->name);
+        }
+        int total = argc + byte(&in) % (MAX_ARGS - 1);
+        if (total > MAX_ARGS)
+            total = MAX_ARGS;
+        if (row->arity >= 0)
+            total = row->arity;
+        else if (total < -row->arity)
+            total = -row->arity;
+        while (argc < total)
+            argv[argc] = argument(&in, row, total, argc), argc++;
+        run(&w, row, argc, argv);
+        check_store(&w);
+    }
+    flush_and_check(&w);
+    store_destroy(w.store);
+    buf_free(&w.out);
+    return 0;
+}
