@@ -20,6 +20,11 @@
 #include <cmocka.h>
 
 #include "harness.h"
+/* the helpers this test has no use for are fine unused */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "repl_helpers.h"
+#pragma GCC diagnostic pop
 
 static struct server srv;
 static tconn *c;
@@ -505,6 +510,44 @@ static void test_blocking_pops_resp3(void **state)
     expect_words(v, "k3 ((b 2))");
 }
 
+/* A master's replica gets what blocked BZPOPMIN/BZPOPMAX/BZMPOP clients
+ * took (as ZREM) after the ZADD that served them: both end the same. */
+static void test_blocking_pops_replicated(void **state)
+{
+    (void)state;
+    /* ringkv: master and replica with different shard counts */
+    bool redis = target_is_redis();
+    struct server *m = node_start(redis ? NULL : (const char *[]){ "--threads", "2", NULL });
+    struct server *r = node_start(redis ? NULL : (const char *[]){ "--threads", "1", NULL });
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    replicaof(rc, m->port);
+    wait_synced(mc, rc, 20000);
+    static const char *const forms[] = { "BZPOPMIN rza rzb 0", "BZPOPMAX rza rzb 0",
+                                         "BZMPOP 0 2 rza rzb MAX COUNT 2", "BZMPOP 0 2 rzb rza MIN" };
+    tconn *w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = tconnect(m->port);
+        send_words(w[i], forms[i]);
+        expect_blocked(w[i]);
+    }
+    expect_int(tcmd(mc, "ZADD rza 1 a 2 b 3 c 4 d 5 e 6 f"), 6);
+    expect_int(tcmd(mc, "ZADD rzb 1 x 2 y"), 2);
+    expect_words(tread(w[0], 2000), "rza a 1");
+    expect_words(tread(w[1], 2000), "rza f 6");
+    expect_words(tread(w[2], 2000), "rza ((e 5) (d 4))");
+    expect_words(tread(w[3], 2000), "rza ((b 2))");
+    wait_synced(mc, rc, 20000);
+    expect_words(tcmd(mc, "ZRANGE rza 0 -1 WITHSCORES"), "c 3");
+    expect_words(tcmd(rc, "ZRANGE rza 0 -1 WITHSCORES"), "c 3");
+    expect_words(tcmd(rc, "ZRANGE rzb 0 -1 WITHSCORES"), "x 1 y 2");
+    for (int i = 0; i < 4; i++)
+        tclose(w[i]);
+    tclose(mc);
+    tclose(rc);
+    node_stop(r);
+    node_stop(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -518,6 +561,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_encoding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocking_pops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocking_pops_resp3, setup, teardown),
+        cmocka_unit_test_teardown(test_blocking_pops_replicated, nodes_teardown),
         cmocka_unit_test_setup_teardown(test_resp3, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
