@@ -510,6 +510,61 @@ static void test_blocking_pops_resp3(void **state)
     expect_words(v, "k3 ((b 2))");
 }
 
+/* CLIENT UNBLOCK, and a client gone while blocked takes nothing: the
+ * members stay, with their scores, whether the ZADD comes well after the
+ * close or right behind it (then a member served to the closed connection
+ * is given back). Keys of both shards. */
+static void test_blocking_pops_unblock_and_disconnect(void **state)
+{
+    (void)state;
+    tconn *w = tconnect(srv.port);
+    long long id = get_int(tcmd(w, "CLIENT ID"));
+    send_words(w, "BZPOPMIN za zb 0");
+    expect_blocked(w);
+    expect_int(tcmd(c, "CLIENT UNBLOCK %lld", id), 1);
+    expect_nil(tread(w, 2000));
+    send_words(w, "BZMPOP 0 2 za zb MAX");
+    expect_blocked(w);
+    expect_int(tcmd(c, "CLIENT UNBLOCK %lld ERROR", id), 1);
+    expect_error(tread(w, 2000), "UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    expect_status(tcmd(w, "PING"), "PONG");
+    tclose(w);
+    for (int round = 0; round < 20; round++) {
+        const char *key = round % 4 < 2 ? "za" : "zb";
+        w = tconnect(srv.port);
+        id = get_int(tcmd(w, "CLIENT ID"));
+        send_words(w, round % 2 ? "BZPOPMIN za zb 0" : "BZMPOP 0 2 za zb MIN COUNT 3");
+        expect_blocked(w);
+        tclose(w);
+        if (round < 2) {
+            usleep(100 * 1000);
+        } else {
+            char idtext[32];
+            snprintf(idtext, sizeof idtext, "id=%lld ", id);
+            for (int tries = 0; tries < 200; tries++) {
+                struct rval *l = tcmd(c, "CLIENT LIST");
+                bool there = l->str && strstr(l->str, idtext);
+                rval_free(l);
+                if (!there)
+                    break;
+            }
+        }
+        expect_int(tcmd(c, "ZADD %s %d.25 m%d 0 n", key, round, round), 2);
+        long long n = 0;
+        for (int tries = 0; tries < 100; tries++) {
+            n = get_int(tcmd(c, "ZCARD %s", key));
+            if (n == 2)
+                break;
+            usleep(10 * 1000);
+        }
+        assert_int_equal(n, 2);
+        char want[64];
+        snprintf(want, sizeof want, "n 0 m%d %d.25", round, round);
+        expect_words(tcmd(c, "ZRANGE %s 0 -1 WITHSCORES", key), want);
+        expect_int(tcmd(c, "DEL %s", key), 1);
+    }
+}
+
 /* A master's replica gets what blocked BZPOPMIN/BZPOPMAX/BZMPOP clients
  * took (as ZREM) after the ZADD that served them: both end the same. */
 static void test_blocking_pops_replicated(void **state)
@@ -561,6 +616,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_encoding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocking_pops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocking_pops_resp3, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocking_pops_unblock_and_disconnect, setup, teardown),
         cmocka_unit_test_teardown(test_blocking_pops_replicated, nodes_teardown),
         cmocka_unit_test_setup_teardown(test_resp3, setup, teardown),
     };
