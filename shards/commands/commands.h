@@ -42,7 +42,7 @@ command_fn cmd_zadd, cmd_zincrby, cmd_zrem, cmd_zscore, cmd_zmscore, cmd_zcard,
     cmd_zrevrangebylex, cmd_zremrangebyrank, cmd_zremrangebyscore, cmd_zremrangebylex,
     cmd_zpopmin, cmd_zpopmax, cmd_zmpop, cmd_zunion, cmd_zinter, cmd_zdiff,
     cmd_zunionstore, cmd_zinterstore, cmd_zdiffstore, cmd_zintercard,
-    cmd_zrandmember, cmd_zscan;
+    cmd_zrandmember, cmd_zscan, cmd_bzpopmin, cmd_bzpopmax, cmd_bzmpop;
 
 /* lists */
 command_fn cmd_lpush, cmd_rpush, cmd_lpushx, cmd_rpushx, cmd_lpop, cmd_rpop, cmd_llen,

@@ -37,6 +37,9 @@
 #include <string.h>
 #include <mimalloc.h>
 
+#include "shards/blocking.h"
+#include "shards/dispatch.h"
+#include "shards/message.h"
 #include "shards/node.h"
 #include "shards/shard.h"
 #include "shards/store/set.h"
@@ -881,59 +884,260 @@ static void zpop_generic(struct exec_ctx *ctx, bool max)
 void cmd_zpopmin(struct exec_ctx *ctx) { zpop_generic(ctx, false); }
 void cmd_zpopmax(struct exec_ctx *ctx) { zpop_generic(ctx, true); }
 
-/* ZMPOP numkeys key [key ...] MIN|MAX [COUNT count] */
-void cmd_zmpop(struct exec_ctx *ctx)
+/* ZMPOP's (and BZMPOP's) arguments from numkeys at argv[numkeys_at]:
+ * false with the error replied, in Redis's order of checks. */
+static bool zmpop_parse(struct exec_ctx *ctx, int numkeys_at, long long *numkeys, bool *max, long long *count)
 {
-    long long numkeys, count = -1;
-    if (!parse_ll(ctx->argv[1], &numkeys) || numkeys < 1) {
+    long long nk;
+    *count = -1;
+    if (!parse_ll(ctx->argv[numkeys_at], &nk) || nk < 1) {
         reply_error(ctx->reply, "ERR numkeys should be greater than 0");
-        return;
+        return false;
     }
-    if (numkeys >= ctx->argc - 2) {
+    if (nk >= ctx->argc - numkeys_at - 1) {
         reply_error(ctx->reply, ERR_SYNTAX);
-        return;
+        return false;
     }
-    int where = 2 + (int)numkeys;
-    bool max;
+    int where = numkeys_at + 1 + (int)nk;
     if (slice_eq_nocase(ctx->argv[where], "min")) {
-        max = false;
+        *max = false;
     } else if (slice_eq_nocase(ctx->argv[where], "max")) {
-        max = true;
+        *max = true;
     } else {
         reply_error(ctx->reply, ERR_SYNTAX);
-        return;
+        return false;
     }
     for (int j = where + 1; j < ctx->argc; j++) {
-        if (count == -1 && slice_eq_nocase(ctx->argv[j], "count") && j + 1 < ctx->argc) {
+        if (*count == -1 && slice_eq_nocase(ctx->argv[j], "count") && j + 1 < ctx->argc) {
             j++;
-            if (!parse_ll(ctx->argv[j], &count) || count < 1) {
+            if (!parse_ll(ctx->argv[j], count) || *count < 1) {
                 reply_error(ctx->reply, "ERR count should be greater than 0");
-                return;
+                return false;
             }
         } else {
             reply_error(ctx->reply, ERR_SYNTAX);
-            return;
+            return false;
         }
     }
-    if (count == -1)
-        count = 1;
-    for (int k = 2; k < where; k++) {
+    if (*count == -1)
+        *count = 1;
+    *numkeys = nk;
+    return true;
+}
+
+/* Pop from the first of keys that has members: [key, [[member, score]...]]
+ * replied, 1. 0 with nothing replied when none has; -1 when replied
+ * otherwise (WRONGTYPE, or a null because another part of the blocking
+ * form, on another shard, took elements first: shards/blocking.h). */
+static int zmpop_keys(struct exec_ctx *ctx, const struct slice *keys, int nkeys, bool max, long long count)
+{
+    for (int k = 0; k < nkeys; k++) {
         struct entry *e;
         struct zset *z;
-        if (!find_zset(ctx, ctx->argv[k], &e, &z))
-            return;
+        if (!find_zset(ctx, keys[k], &e, &z)) {
+            blocking_take(ctx->shard, ctx->msg); /* the error ends the other parts' wait */
+            return -1;
+        }
         if (!z)
             continue;
+        if (!blocking_take(ctx->shard, ctx->msg)) {
+            reply_null_array(ctx->reply);
+            return -1;
+        }
         struct elems l;
-        struct slice key = ctx->argv[k];
         reply_array(ctx->reply, 2);
-        reply_bulk(ctx->reply, key.ptr, key.len);
-        pop_from(ctx, key, e, z, (size_t)count, max, &l);
+        reply_bulk(ctx->reply, keys[k].ptr, keys[k].len);
+        pop_from(ctx, keys[k], e, z, (size_t)count, max, &l);
         reply_elems(ctx->reply, &l, true, true);
+        elems_free(&l);
+        return 1;
+    }
+    return 0;
+}
+
+/* ZMPOP numkeys key [key ...] MIN|MAX [COUNT count] */
+void cmd_zmpop(struct exec_ctx *ctx)
+{
+    long long numkeys, count;
+    bool max;
+    if (!zmpop_parse(ctx, 1, &numkeys, &max, &count))
+        return;
+    if (zmpop_keys(ctx, ctx->argv + 2, (int)numkeys, max, count) == 0)
+        reply_null_array(ctx->reply);
+}
+
+/* ---- BZPOPMIN BZPOPMAX BZMPOP --------------------------------------------
+ * Each first acts as its non-blocking form; when no key it names has
+ * members it waits (shards/blocking.h), and a write that gives one of its
+ * keys members serves it through a serve function here, which runs the
+ * removal as a command of its own (ZREM for BZPOP*, ZMPOP for BZMPOP:
+ * journaled as the ZREM of what it took, after the write that woke it) and
+ * leaves the ZADD that gives the members back to a client that turned out
+ * to be gone. Inside MULTI they do not block: the timeout reply. */
+
+/* Redis's timeout argument: float seconds, 0 = forever; the deadline in
+ * unix ms (0: none), or the error replied. */
+static bool parse_timeout(struct exec_ctx *ctx, struct slice arg, int64_t *deadline)
+{
+    long double t;
+    if (!parse_ld(arg, &t)) {
+        reply_error(ctx->reply, "ERR timeout is not a float or out of range");
+        return false;
+    }
+    if (t < 0) {
+        reply_error(ctx->reply, "ERR timeout is negative");
+        return false;
+    }
+    long double ms = t * 1000.0L;
+    if (ms > (long double)(INT64_MAX / 2)) {
+        reply_error(ctx->reply, "ERR timeout is out of range");
+        return false;
+    }
+    *deadline = ms > 0 ? ctx->now_ms + (int64_t)(ms + 0.5L) : 0;
+    if (ms > 0 && *deadline == ctx->now_ms)
+        *deadline = ctx->now_ms + 1; /* a sub-millisecond timeout still waits */
+    return true;
+}
+
+/* The zset at key on the shard's store, if it has members. */
+static struct zset *ready_zset(struct shard *sh, struct slice key)
+{
+    struct entry *e = store_peek(sh->store, key, shard_now_ms(sh));
+    if (!e || entry_type(e) != TYPE_ZSET || zset_len(entry_object(e)) == 0)
+        return NULL;
+    return entry_object(e);
+}
+
+/* The undo of taking l's members from key: ZADD key score member... */
+static void undo_zadd(struct shard_msg *m, struct slice key, const struct elems *l)
+{
+    struct slice *form = mi_malloc((2 * l->n + 2) * sizeof *form);
+    char *text = mi_malloc((l->n ? l->n : 1) * ZSET_SCORE_TEXT);
+    if (!form || !text)
+        abort();
+    form[0] = SLICE_LIT("ZADD");
+    form[1] = key;
+    for (size_t i = 0; i < l->n; i++) {
+        char *t = text + i * ZSET_SCORE_TEXT;
+        form[2 + 2 * i] = (struct slice){ t, zset_format_score(t, l->score[i]) };
+        form[3 + 2 * i] = l->at[i];
+    }
+    blocking_undo(m, (int)(2 * l->n + 2), form);
+    mi_free(text);
+    mi_free(form);
+}
+
+/* BZPOPMIN / BZPOPMAX served from key: [key, member, score]. */
+static bool serve_zpop(struct shard *sh, struct shard_msg *m, struct slice key, struct buf *out)
+{
+    struct zset *z = ready_zset(sh, key);
+    if (!z)
+        return false;
+    struct reply r = { out, m->proto };
+    if (!blocking_take(sh, m)) { /* another part (shard) was served */
+        reply_null_array(&r);
+        return true;
+    }
+    bool max = slice_eq_nocase(m->argv[0], "bzpopmax");
+    struct elems l;
+    elems_init(&l);
+    elems_from(&l, z, 0, 1, max);
+    elems_index(&l);
+    reply_array(&r, 3);
+    reply_bulk(&r, key.ptr, key.len);
+    reply_bulk(&r, l.at[0].ptr, l.at[0].len);
+    reply_score(&r, l.score[0]);
+    /* the removal as a command: journaled as ZREM; its own reply dropped */
+    struct buf ignored;
+    buf_init(&ignored);
+    struct slice zrem[] = { SLICE_LIT("ZREM"), key, l.at[0] };
+    blocking_run(sh, 3, zrem, &ignored, m->proto);
+    buf_free(&ignored);
+    undo_zadd(m, key, &l);
+    elems_free(&l);
+    return true;
+}
+
+static void bzpop_generic(struct exec_ctx *ctx, bool max)
+{
+    int64_t deadline;
+    if (!parse_timeout(ctx, ctx->argv[ctx->argc - 1], &deadline))
+        return;
+    for (int i = 1; i < ctx->argc - 1; i++) {
+        struct entry *e;
+        struct zset *z;
+        struct slice key = ctx->argv[i];
+        if (!find_zset(ctx, key, &e, &z)) {
+            blocking_take(ctx->shard, ctx->msg); /* the error ends the other parts' wait */
+            return;
+        }
+        if (!z)
+            continue;
+        if (!blocking_take(ctx->shard, ctx->msg)) {
+            reply_null_array(ctx->reply); /* another part (shard) was served */
+            return;
+        }
+        struct elems l;
+        pop_from(ctx, key, e, z, 1, max, &l);
+        reply_array(ctx->reply, 3);
+        reply_bulk(ctx->reply, key.ptr, key.len);
+        reply_bulk(ctx->reply, l.at[0].ptr, l.at[0].len);
+        reply_score(ctx->reply, l.score[0]);
         elems_free(&l);
         return;
     }
-    reply_null_array(ctx->reply);
+    if (!blocking_wait(ctx, ctx->argv + 1, ctx->argc - 2, deadline, serve_zpop, BLOCKING_NULL_ARRAY))
+        reply_null_array(ctx->reply);
+}
+
+void cmd_bzpopmin(struct exec_ctx *ctx) { bzpop_generic(ctx, false); }
+void cmd_bzpopmax(struct exec_ctx *ctx) { bzpop_generic(ctx, true); }
+
+/* BZMPOP timeout numkeys key... MIN|MAX [COUNT n], served from key. */
+static bool serve_zmpop(struct shard *sh, struct shard_msg *m, struct slice key, struct buf *out)
+{
+    struct zset *z = ready_zset(sh, key);
+    if (!z)
+        return false;
+    if (!blocking_take(sh, m)) { /* another part (shard) was served */
+        struct reply r = { out, m->proto };
+        reply_null_array(&r);
+        return true;
+    }
+    long long nk = 1, count = 1;
+    parse_ll(m->argv[2], &nk);
+    bool max = slice_eq_nocase(m->argv[3 + nk], "max");
+    if (m->argc > 5 + nk)
+        parse_ll(m->argv[5 + nk], &count);
+    /* what it takes, copied for the undo before the removal frees it */
+    struct elems l;
+    elems_init(&l);
+    elems_from(&l, z, 0, (size_t)count, max);
+    elems_index(&l);
+    char num[24];
+    int nl = snprintf(num, sizeof num, "%lld", count);
+    struct slice mp[] = { SLICE_LIT("ZMPOP"), SLICE_LIT("1"), key, max ? SLICE_LIT("MAX") : SLICE_LIT("MIN"),
+                          SLICE_LIT("COUNT"), { num, (size_t)nl } };
+    blocking_run(sh, 6, mp, out, m->proto);
+    undo_zadd(m, key, &l);
+    elems_free(&l);
+    return true;
+}
+
+/* As Redis: the arguments are checked before the timeout. */
+void cmd_bzmpop(struct exec_ctx *ctx)
+{
+    long long numkeys, count;
+    bool max;
+    if (!zmpop_parse(ctx, 2, &numkeys, &max, &count))
+        return;
+    int64_t deadline;
+    if (!parse_timeout(ctx, ctx->argv[1], &deadline))
+        return;
+    if (zmpop_keys(ctx, ctx->argv + 3, (int)numkeys, max, count) != 0)
+        return;
+    if (!blocking_wait(ctx, ctx->argv + 3, (int)numkeys, deadline, serve_zmpop, BLOCKING_NULL_ARRAY))
+        reply_null_array(ctx->reply);
 }
 
 /* ---- ZUNION ZINTER ZDIFF, their STORE forms, ZINTERCARD ----------------- */

@@ -20,6 +20,11 @@
 #include <cmocka.h>
 
 #include "harness.h"
+/* the helpers this test has no use for are fine unused */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "repl_helpers.h"
+#pragma GCC diagnostic pop
 
 static struct server srv;
 static tconn *c;
@@ -381,6 +386,223 @@ static void test_resp3(void **state)
     expect_words(tcmd(c, "ZUNION 1 z WITHSCORES"), "(b 2.5)");
 }
 
+/* ---- BZPOPMIN BZPOPMAX BZMPOP ---------------------------------------- */
+
+/* Send a command without reading its reply. */
+static void send_words(tconn *t, const char *line)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", line);
+    const char *argv[32];
+    int argc = 0;
+    for (char *w = strtok(buf, " "); w && argc < 32; w = strtok(NULL, " "))
+        argv[argc++] = w;
+    tsendv(t, argc, argv);
+}
+
+/* t sent a blocking command: it is still waiting after a while. */
+static void expect_blocked(tconn *t)
+{
+    struct rval *v = tread(t, 150);
+    if (v)
+        fail_msg("expected to be blocked, got %s", rval_text(v));
+}
+
+static void test_blocking_pops(void **state)
+{
+    (void)state;
+    /* at once: the first key with members, in argument order */
+    expect_int(tcmd(c, "ZADD {b}2 1 a 2 b 3 c"), 3);
+    expect_words(tcmd(c, "BZPOPMIN {b}1 {b}2 0"), "{b}2 a 1");
+    expect_words(tcmd(c, "BZPOPMAX {b}1 {b}2 0.5"), "{b}2 c 3");
+    expect_words(tcmd(c, "BZMPOP 0 2 {b}1 {b}2 MIN COUNT 5"), "{b}2 ((b 2))");
+    expect_int(tcmd(c, "EXISTS {b}2"), 0);
+    /* timeouts: nil */
+    expect_nil(tcmd(c, "BZPOPMIN {b}1 {b}2 0.05"));
+    expect_nil(tcmd(c, "BZMPOP 0.05 1 {b}1 MAX"));
+    /* errors, in Redis's order */
+    expect_error(tcmd(c, "BZPOPMIN k x"), "ERR timeout is not a float or out of range");
+    expect_error(tcmd(c, "BZPOPMAX k -1"), "ERR timeout is negative");
+    expect_error(tcmd(c, "BZMPOP x 1 k MIN"), "ERR timeout is not a float or out of range");
+    expect_error(tcmd(c, "BZMPOP -1 1 k MIN"), "ERR timeout is negative");
+    expect_error(tcmd(c, "BZMPOP 0 0 k MIN"), "ERR numkeys should be greater than 0");
+    expect_error(tcmd(c, "BZMPOP 0 1 k LEFT"), "ERR syntax error");
+    expect_error(tcmd(c, "BZMPOP 0 1 k MIN COUNT 0"), "ERR count should be greater than 0");
+    expect_error(tcmd(c, "BZMPOP -1 0 k MIN"), "ERR numkeys should be greater than 0");
+    expect_ok(tcmd(c, "SET {b}s v"));
+    expect_error(tcmd(c, "BZPOPMIN {b}1 {b}s 0"), "WRONGTYPE Operation against a key holding the wrong kind of value");
+    /* inside MULTI: no blocking, the timeout reply */
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "BZPOPMIN {b}1 0"), "QUEUED");
+    expect_status(tcmd(c, "BZMPOP 0 1 {b}1 MIN"), "QUEUED");
+    expect_words(tcmd(c, "EXEC"), "nil nil");
+
+    /* blocked, served by a later ZADD, in the order they blocked */
+    tconn *w[3];
+    for (int i = 0; i < 3; i++) {
+        w[i] = tconnect(srv.port);
+        send_words(w[i], i == 2 ? "BZPOPMAX {b}q 0" : "BZPOPMIN {b}q 0");
+        expect_blocked(w[i]);
+    }
+    expect_int(tcmd(c, "ZADD {b}q 5 e 1.5 d"), 2);
+    expect_words(tread(w[0], 2000), "{b}q d 1.5");
+    expect_words(tread(w[1], 2000), "{b}q e 5");
+    expect_blocked(w[2]);
+    expect_int(tcmd(c, "ZADD {b}q 7 f 8 g"), 2);
+    expect_words(tread(w[2], 2000), "{b}q g 8");
+    expect_words(tcmd(c, "ZRANGE {b}q 0 -1 WITHSCORES"), "f 7");
+    send_words(w[0], "BZMPOP 0 2 {b}m {b}n MAX COUNT 2");
+    expect_blocked(w[0]);
+    expect_int(tcmd(c, "ZADD {b}n 1 x 2 y 3 z"), 3);
+    expect_words(tread(w[0], 2000), "{b}n ((z 3) (y 2))");
+    expect_words(tcmd(c, "ZRANGE {b}n 0 -1"), "x");
+    for (int i = 0; i < 3; i++)
+        tclose(w[i]);
+
+    /* keys on both shards: the first to get members serves, once */
+    const char *keys = "za zb zc zd ze zf zg zh";
+    for (int round = 0; round < 8; round++) {
+        tconn *t = tconnect(srv.port);
+        char line[160];
+        if (round < 4)
+            snprintf(line, sizeof line, "%s %s 0", round % 2 ? "BZPOPMAX" : "BZPOPMIN", keys);
+        else
+            snprintf(line, sizeof line, "BZMPOP 0 8 %s MIN COUNT 2", keys);
+        send_words(t, line);
+        expect_blocked(t);
+        expect_int(tcmd(c, "ZADD z%c 1 p 2 q 3 r", 'a' + round), 3);
+        char want[64];
+        if (round < 4)
+            snprintf(want, sizeof want, "z%c %s", 'a' + round, round % 2 ? "r 3" : "p 1");
+        else
+            snprintf(want, sizeof want, "z%c ((p 1) (q 2))", 'a' + round);
+        expect_words(tread(t, 2000), want);
+        /* the other shard's part took nothing later */
+        for (int k = 0; k < 8; k++)
+            rval_free(tcmd(c, "ZADD z%c 9 later", 'a' + k));
+        usleep(50 * 1000);
+        for (int k = 0; k < 8; k++)
+            expect_words(tcmd(c, "ZRANGE z%c 0 -1", 'a' + k), k != round ? "later"
+                                                          : round >= 4   ? "r later"
+                                                          : round % 2    ? "p q later"
+                                                                         : "q r later");
+        for (int k = 0; k < 8; k++)
+            rval_free(tcmd(c, "DEL z%c", 'a' + k));
+        expect_status(tcmd(t, "PING"), "PONG");
+        tclose(t);
+    }
+    expect_nil(tcmd(c, "BZPOPMIN %s 0.1", keys));
+}
+
+/* RESP3: the score as a double, [key, member, score] flat. */
+static void test_blocking_pops_resp3(void **state)
+{
+    (void)state;
+    rval_free(tcmd(c, "HELLO 3"));
+    expect_int(tcmd(c, "ZADD k3 1.5 a 2 b"), 2);
+    struct rval *v = tcmd(c, "BZPOPMIN k3 0");
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 3);
+    assert_int_equal(v->elem[2]->type, R_DOUBLE);
+    expect_words(v, "k3 a 1.5");
+    v = tcmd(c, "BZMPOP 0 1 k3 MAX");
+    assert_int_equal(v->elem[1]->elem[0]->elem[1]->type, R_DOUBLE);
+    expect_words(v, "k3 ((b 2))");
+}
+
+/* CLIENT UNBLOCK, and a client gone while blocked takes nothing: the
+ * members stay, with their scores, whether the ZADD comes well after the
+ * close or right behind it (then a member served to the closed connection
+ * is given back). Keys of both shards. */
+static void test_blocking_pops_unblock_and_disconnect(void **state)
+{
+    (void)state;
+    tconn *w = tconnect(srv.port);
+    long long id = get_int(tcmd(w, "CLIENT ID"));
+    send_words(w, "BZPOPMIN za zb 0");
+    expect_blocked(w);
+    expect_int(tcmd(c, "CLIENT UNBLOCK %lld", id), 1);
+    expect_nil(tread(w, 2000));
+    send_words(w, "BZMPOP 0 2 za zb MAX");
+    expect_blocked(w);
+    expect_int(tcmd(c, "CLIENT UNBLOCK %lld ERROR", id), 1);
+    expect_error(tread(w, 2000), "UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    expect_status(tcmd(w, "PING"), "PONG");
+    tclose(w);
+    for (int round = 0; round < 20; round++) {
+        const char *key = round % 4 < 2 ? "za" : "zb";
+        w = tconnect(srv.port);
+        id = get_int(tcmd(w, "CLIENT ID"));
+        send_words(w, round % 2 ? "BZPOPMIN za zb 0" : "BZMPOP 0 2 za zb MIN COUNT 3");
+        expect_blocked(w);
+        tclose(w);
+        if (round < 2) {
+            usleep(100 * 1000);
+        } else {
+            char idtext[32];
+            snprintf(idtext, sizeof idtext, "id=%lld ", id);
+            for (int tries = 0; tries < 200; tries++) {
+                struct rval *l = tcmd(c, "CLIENT LIST");
+                bool there = l->str && strstr(l->str, idtext);
+                rval_free(l);
+                if (!there)
+                    break;
+            }
+        }
+        expect_int(tcmd(c, "ZADD %s %d.25 m%d 0 n", key, round, round), 2);
+        long long n = 0;
+        for (int tries = 0; tries < 100; tries++) {
+            n = get_int(tcmd(c, "ZCARD %s", key));
+            if (n == 2)
+                break;
+            usleep(10 * 1000);
+        }
+        assert_int_equal(n, 2);
+        char want[64];
+        snprintf(want, sizeof want, "n 0 m%d %d.25", round, round);
+        expect_words(tcmd(c, "ZRANGE %s 0 -1 WITHSCORES", key), want);
+        expect_int(tcmd(c, "DEL %s", key), 1);
+    }
+}
+
+/* A master's replica gets what blocked BZPOPMIN/BZPOPMAX/BZMPOP clients
+ * took (as ZREM) after the ZADD that served them: both end the same. */
+static void test_blocking_pops_replicated(void **state)
+{
+    (void)state;
+    /* ringkv: master and replica with different shard counts */
+    bool redis = target_is_redis();
+    struct server *m = node_start(redis ? NULL : (const char *[]){ "--threads", "2", NULL });
+    struct server *r = node_start(redis ? NULL : (const char *[]){ "--threads", "1", NULL });
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    replicaof(rc, m->port);
+    wait_synced(mc, rc, 20000);
+    static const char *const forms[] = { "BZPOPMIN rza rzb 0", "BZPOPMAX rza rzb 0",
+                                         "BZMPOP 0 2 rza rzb MAX COUNT 2", "BZMPOP 0 2 rzb rza MIN" };
+    tconn *w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = tconnect(m->port);
+        send_words(w[i], forms[i]);
+        expect_blocked(w[i]);
+    }
+    expect_int(tcmd(mc, "ZADD rza 1 a 2 b 3 c 4 d 5 e 6 f"), 6);
+    expect_int(tcmd(mc, "ZADD rzb 1 x 2 y"), 2);
+    expect_words(tread(w[0], 2000), "rza a 1");
+    expect_words(tread(w[1], 2000), "rza f 6");
+    expect_words(tread(w[2], 2000), "rza ((e 5) (d 4))");
+    expect_words(tread(w[3], 2000), "rza ((b 2))");
+    wait_synced(mc, rc, 20000);
+    expect_words(tcmd(mc, "ZRANGE rza 0 -1 WITHSCORES"), "c 3");
+    expect_words(tcmd(rc, "ZRANGE rza 0 -1 WITHSCORES"), "c 3");
+    expect_words(tcmd(rc, "ZRANGE rzb 0 -1 WITHSCORES"), "x 1 y 2");
+    for (int i = 0; i < 4; i++)
+        tclose(w[i]);
+    tclose(mc);
+    tclose(rc);
+    node_stop(r);
+    node_stop(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,6 +614,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrongtype, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_and_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_encoding, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocking_pops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocking_pops_resp3, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocking_pops_unblock_and_disconnect, setup, teardown),
+        cmocka_unit_test_teardown(test_blocking_pops_replicated, nodes_teardown),
         cmocka_unit_test_setup_teardown(test_resp3, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
