@@ -16,6 +16,7 @@
  * whole fields and may meet a field a full sync sent before or after it
  * (a big hash goes in parts over turns: replication/repl.c). */
 #include "shards/commands/commands.h"
+#include "shards/commands/collection.h"
 #include "shards/commands/sample.h"
 
 #include <limits.h>
@@ -53,33 +54,17 @@ static struct hash_limits limits_of(const struct exec_ctx *ctx)
  * key is missing. Replies WRONGTYPE and returns false for another type. */
 static bool find_hash(struct exec_ctx *ctx, struct slice key, struct entry **e, struct hash **h)
 {
-    *e = store_find(ctx->store, key, ctx->now_ms);
-    *h = NULL;
-    if (!*e)
-        return true;
-    if (entry_type(*e) != TYPE_HASH) {
-        reply_error(ctx->reply, ERR_WRONGTYPE);
-        return false;
-    }
-    *h = entry_object(*e);
-    return true;
+    void *obj;
+    bool ok = collection_find(ctx, key, TYPE_HASH, e, &obj);
+    *h = obj;
+    return ok;
 }
 
 /* After a write to h (new when e is NULL): hand a new hash to the store,
  * journal a change to an existing one, or delete the key if h is empty. */
 static void hash_written(struct exec_ctx *ctx, struct slice key, struct entry *e, struct hash *h)
 {
-    if (!e) {
-        if (hash_len(h) == 0)
-            hash_destroy(ctx->store, h);
-        else
-            store_set_object(ctx->store, key, TYPE_HASH, h, 0);
-    } else if (hash_len(h) == 0) {
-        store_object_changed(ctx->store, e, h); /* the entry must not keep a freed pointer */
-        store_delete(ctx->store, key);
-    } else {
-        store_object_changed(ctx->store, e, h);
-    }
+    collection_written(ctx, key, TYPE_HASH, e, h);
 }
 
 /* ---- HSET HMSET HSETNX ------------------------------------------------ */

@@ -25,6 +25,7 @@
  * Clients blocked on a key are served when the store reports a write of
  * it (shards/blocking.h). */
 #include "shards/commands/commands.h"
+#include "shards/commands/collection.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -56,32 +57,17 @@ static struct list_limits limits_of(const struct exec_ctx *ctx)
  * WRONGTYPE and returns false for another type. */
 static bool find_list(struct exec_ctx *ctx, struct slice key, struct entry **e, struct list **l)
 {
-    *e = store_find(ctx->store, key, ctx->now_ms);
-    *l = NULL;
-    if (!*e)
-        return true;
-    if (entry_type(*e) != TYPE_LIST) {
-        reply_error(ctx->reply, ERR_WRONGTYPE);
-        return false;
-    }
-    *l = entry_object(*e);
-    return true;
+    void *obj;
+    bool ok = collection_find(ctx, key, TYPE_LIST, e, &obj);
+    *l = obj;
+    return ok;
 }
 
 /* After a write to l (new when e is NULL): hand a new list to the store,
  * journal a change to an existing one, or delete the key once empty. */
 static void list_written(struct exec_ctx *ctx, struct slice key, struct entry *e, struct list *l)
 {
-    if (!e) {
-        if (list_len(l) == 0)
-            list_destroy(ctx->store, l);
-        else
-            store_set_object(ctx->store, key, TYPE_LIST, l, 0);
-    } else if (list_len(l) == 0) {
-        store_delete(ctx->store, key);
-    } else {
-        store_object_changed(ctx->store, e, l);
-    }
+    collection_written(ctx, key, TYPE_LIST, e, l);
 }
 
 static bool parse_where(struct slice s, bool *head)
@@ -628,30 +614,6 @@ void cmd_lmpop(struct exec_ctx *ctx)
  * LPOP/RPOP/LMOVE/LMPOP's effects) and leaves the command that would give
  * the elements back to a client that turned out to be gone. */
 
-/* Redis's timeout argument: float seconds, 0 = forever; the deadline in
- * unix ms (0: none), or an error replied. */
-static bool parse_timeout(struct exec_ctx *ctx, struct slice arg, int64_t *deadline)
-{
-    long double t;
-    if (!parse_ld(arg, &t)) {
-        reply_error(ctx->reply, "ERR timeout is not a float or out of range");
-        return false;
-    }
-    if (t < 0) {
-        reply_error(ctx->reply, "ERR timeout is negative");
-        return false;
-    }
-    long double ms = t * 1000.0L;
-    if (ms > (long double)(INT64_MAX / 2)) {
-        reply_error(ctx->reply, "ERR timeout is out of range");
-        return false;
-    }
-    *deadline = ms > 0 ? ctx->now_ms + (int64_t)(ms + 0.5L) : 0;
-    if (ms > 0 && *deadline == ctx->now_ms)
-        *deadline = ctx->now_ms + 1;
-    return true;
-}
-
 static bool is_name(struct slice s, const char *name)
 {
     size_t n = strlen(name);
@@ -704,7 +666,7 @@ static bool serve_pop(struct shard *sh, struct shard_msg *m, struct slice key, s
 static void bpop_generic(struct exec_ctx *ctx, bool head)
 {
     int64_t deadline;
-    if (!parse_timeout(ctx, ctx->argv[ctx->argc - 1], &deadline))
+    if (!collection_timeout(ctx, ctx->argv[ctx->argc - 1], &deadline))
         return;
     for (int i = 1; i < ctx->argc - 1; i++) {
         struct entry *e;
@@ -758,7 +720,7 @@ static bool serve_move(struct shard *sh, struct shard_msg *m, struct slice key, 
 static void bmove_generic(struct exec_ctx *ctx, bool from_head, bool to_head, struct slice timeout)
 {
     int64_t deadline;
-    if (!parse_timeout(ctx, timeout, &deadline))
+    if (!collection_timeout(ctx, timeout, &deadline))
         return;
     struct entry *e;
     struct list *l;
@@ -834,7 +796,7 @@ static bool serve_mpop(struct shard *sh, struct shard_msg *m, struct slice key, 
 void cmd_blmpop(struct exec_ctx *ctx)
 {
     int64_t deadline;
-    if (!parse_timeout(ctx, ctx->argv[1], &deadline))
+    if (!collection_timeout(ctx, ctx->argv[1], &deadline))
         return;
     long long numkeys, count;
     bool head;

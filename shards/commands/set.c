@@ -19,6 +19,7 @@
  * shards differently); the STORE forms by their effects (the new set, as
  * DEL and SADDs of at most a thousand members, or a DEL). */
 #include "shards/commands/commands.h"
+#include "shards/commands/collection.h"
 #include "shards/commands/sample.h"
 
 #include <limits.h>
@@ -55,32 +56,16 @@ static struct set_limits limits_of(const struct exec_ctx *ctx)
  * WRONGTYPE and returns false for another type. */
 static bool find_set(struct exec_ctx *ctx, struct slice key, struct entry **e, struct set **set)
 {
-    *e = store_find(ctx->store, key, ctx->now_ms);
-    *set = NULL;
-    if (!*e)
-        return true;
-    if (entry_type(*e) != TYPE_SET) {
-        reply_error(ctx->reply, ERR_WRONGTYPE);
-        return false;
-    }
-    *set = entry_object(*e);
-    return true;
+    void *obj;
+    bool ok = collection_find(ctx, key, TYPE_SET, e, &obj);
+    *set = obj;
+    return ok;
 }
 
 /* After a write to set (new when e is NULL). */
 static void set_written(struct exec_ctx *ctx, struct slice key, struct entry *e, struct set *set)
 {
-    if (!e) {
-        if (set_len(set) == 0)
-            set_destroy(ctx->store, set);
-        else
-            store_set_object(ctx->store, key, TYPE_SET, set, 0);
-    } else if (set_len(set) == 0) {
-        store_object_changed(ctx->store, e, set); /* the entry must not keep a freed pointer */
-        store_delete(ctx->store, key);
-    } else {
-        store_object_changed(ctx->store, e, set);
-    }
+    collection_written(ctx, key, TYPE_SET, e, set);
 }
 
 /* Copies of members (set visits may hand out texts valid only for the

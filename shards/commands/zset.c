@@ -27,6 +27,7 @@
  * by their effects (the new zset, as DEL and ZADDs of at most a thousand
  * members, or a DEL). */
 #include "shards/commands/commands.h"
+#include "shards/commands/collection.h"
 #include "shards/commands/sample.h"
 
 #include <errno.h>
@@ -73,32 +74,16 @@ static struct zset_limits limits_of(const struct exec_ctx *ctx)
  * WRONGTYPE and returns false for another type. */
 static bool find_zset(struct exec_ctx *ctx, struct slice key, struct entry **e, struct zset **z)
 {
-    *e = store_find(ctx->store, key, ctx->now_ms);
-    *z = NULL;
-    if (!*e)
-        return true;
-    if (entry_type(*e) != TYPE_ZSET) {
-        reply_error(ctx->reply, ERR_WRONGTYPE);
-        return false;
-    }
-    *z = entry_object(*e);
-    return true;
+    void *obj;
+    bool ok = collection_find(ctx, key, TYPE_ZSET, e, &obj);
+    *z = obj;
+    return ok;
 }
 
 /* After a write to z (new when e is NULL). */
 static void zset_written(struct exec_ctx *ctx, struct slice key, struct entry *e, struct zset *z)
 {
-    if (!e) {
-        if (zset_len(z) == 0)
-            zset_destroy(ctx->store, z);
-        else
-            store_set_object(ctx->store, key, TYPE_ZSET, z, 0);
-    } else if (zset_len(z) == 0) {
-        store_object_changed(ctx->store, e, z); /* the entry must not keep a freed pointer */
-        store_delete(ctx->store, key);
-    } else {
-        store_object_changed(ctx->store, e, z);
-    }
+    collection_written(ctx, key, TYPE_ZSET, e, z);
 }
 
 /* Redis's string2d: strtod over the whole argument, no leading space, no
@@ -975,30 +960,6 @@ void cmd_zmpop(struct exec_ctx *ctx)
  * leaves the ZADD that gives the members back to a client that turned out
  * to be gone. Inside MULTI they do not block: the timeout reply. */
 
-/* Redis's timeout argument: float seconds, 0 = forever; the deadline in
- * unix ms (0: none), or the error replied. */
-static bool parse_timeout(struct exec_ctx *ctx, struct slice arg, int64_t *deadline)
-{
-    long double t;
-    if (!parse_ld(arg, &t)) {
-        reply_error(ctx->reply, "ERR timeout is not a float or out of range");
-        return false;
-    }
-    if (t < 0) {
-        reply_error(ctx->reply, "ERR timeout is negative");
-        return false;
-    }
-    long double ms = t * 1000.0L;
-    if (ms > (long double)(INT64_MAX / 2)) {
-        reply_error(ctx->reply, "ERR timeout is out of range");
-        return false;
-    }
-    *deadline = ms > 0 ? ctx->now_ms + (int64_t)(ms + 0.5L) : 0;
-    if (ms > 0 && *deadline == ctx->now_ms)
-        *deadline = ctx->now_ms + 1; /* a sub-millisecond timeout still waits */
-    return true;
-}
-
 /* The zset at key on the shard's store, if it has members. */
 static struct zset *ready_zset(struct shard *sh, struct slice key)
 {
@@ -1061,7 +1022,7 @@ static bool serve_zpop(struct shard *sh, struct shard_msg *m, struct slice key, 
 static void bzpop_generic(struct exec_ctx *ctx, bool max)
 {
     int64_t deadline;
-    if (!parse_timeout(ctx, ctx->argv[ctx->argc - 1], &deadline))
+    if (!collection_timeout(ctx, ctx->argv[ctx->argc - 1], &deadline))
         return;
     for (int i = 1; i < ctx->argc - 1; i++) {
         struct entry *e;
@@ -1132,7 +1093,7 @@ void cmd_bzmpop(struct exec_ctx *ctx)
     if (!zmpop_parse(ctx, 2, &numkeys, &max, &count))
         return;
     int64_t deadline;
-    if (!parse_timeout(ctx, ctx->argv[1], &deadline))
+    if (!collection_timeout(ctx, ctx->argv[1], &deadline))
         return;
     if (zmpop_keys(ctx, ctx->argv + 3, (int)numkeys, max, count) != 0)
         return;

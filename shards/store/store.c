@@ -452,6 +452,17 @@ size_t store_object_len(enum value_type t, const void *obj)
     }
 }
 
+void store_object_destroy(struct store *s, enum value_type t, void *obj)
+{
+    switch (t) {
+    case TYPE_HASH: hash_destroy(s, obj); break;
+    case TYPE_SET:  set_destroy(s, obj); break;
+    case TYPE_ZSET: zset_destroy(s, obj); break;
+    case TYPE_LIST: list_destroy(s, obj); break;
+    default:        break;
+    }
+}
+
 /* Free up to *budget allocations of obj; true when it is all gone. */
 static bool object_free_step(struct store *s, enum value_type t, void *obj, size_t *budget)
 {

@@ -167,6 +167,9 @@ void *store_take_object(struct store *s, struct entry *e);
 
 /* Elements of a collection object (fields of a hash, members of a set). */
 size_t store_object_len(enum value_type t, const void *obj);
+/* Free a collection object of type t that no entry holds (one built and
+ * left empty), at once. */
+void store_object_destroy(struct store *s, enum value_type t, void *obj);
 
 /* The allocator of collection objects: counted in store_used_memory. */
 void *store_alloc(struct store *s, size_t n);
