@@ -156,10 +156,11 @@ static bool build(struct parse *p, struct cluster_state *st, struct record *rec,
             seen_version = true;
             st->version = v;
         } else if (is(r, "group")) {
-            uint64_t gid, epoch;
-            if (r->n != 4 || !parse_u64(r->w[1], INT32_MAX, &gid) ||
-                !cluster_id_valid(r->w[2], strlen(r->w[2])) || !parse_u64(r->w[3], INT64_MAX, &epoch)) {
-                fail(p, r, "expected 'group <group-id> <master id> <epoch>'");
+            uint64_t gid, epoch, weight = 1;
+            if ((r->n != 4 && r->n != 5) || !parse_u64(r->w[1], INT32_MAX, &gid) ||
+                !cluster_id_valid(r->w[2], strlen(r->w[2])) || !parse_u64(r->w[3], INT64_MAX, &epoch) ||
+                (r->n == 5 && (!parse_u64(r->w[4], CLUSTER_WEIGHT_MAX, &weight) || weight == 0))) {
+                fail(p, r, "expected 'group <group-id> <master id> <epoch>' and maybe a weight 1..%d", CLUSTER_WEIGHT_MAX);
                 return false;
             }
             if (find_group(st, (uint32_t)gid) >= 0) {
@@ -169,6 +170,7 @@ static bool build(struct parse *p, struct cluster_state *st, struct record *rec,
             struct cluster_group *gr = &st->groups[st->ngroups++];
             gr->id = (uint32_t)gid;
             gr->epoch = epoch;
+            gr->weight = (uint32_t)weight;
             gr->master = -1;
         } else if (is(r, "sentinel")) {
             uint64_t port;
@@ -344,7 +346,10 @@ void cluster_state_format(const struct cluster_state *st, const char *myid, stru
     buf_printf(out, "table-version %" PRIu64 "\n", st->version);
     for (int g = 0; g < st->ngroups; g++) {
         const struct cluster_group *gr = &st->groups[g];
-        buf_printf(out, "group %" PRIu32 " %s %" PRIu64 "\n", gr->id, st->nodes[gr->master].id, gr->epoch);
+        buf_printf(out, "group %" PRIu32 " %s %" PRIu64, gr->id, st->nodes[gr->master].id, gr->epoch);
+        if (gr->weight != 1) /* the default is not written: a state without weights reads as before */
+            buf_printf(out, " %" PRIu32, gr->weight);
+        buf_append_str(out, "\n");
     }
     for (int i = 0; i < st->nnodes; i++) {
         const struct cluster_node *nd = &st->nodes[i];

@@ -18,7 +18,14 @@
  *     myid <40 hex>                          the file only: this node's id
  *     table-version <n>                      n >= 1; the slot table's version
  *     node <id> <ip> <port> <group-id>       every node, masters and replicas
- *     group <group-id> <master-id> <epoch>   every group and its master
+ *     group <group-id> <master-id> <epoch> [<weight>]
+ *                                            every group and its master;
+ *                                            the weight (1..CLUSTER_WEIGHT_MAX,
+ *                                            1 when not given) is the group's
+ *                                            share of the slots for placement.h
+ *                                            (the admin tool's --weight): it goes
+ *                                            with the table version, not the
+ *                                            record's epoch
  *     slots <group-id> <a>-<b> | <a> ...     the slots of a group
  *     sentinel <ip> <port>                   a Sentinel watching the groups
  *                                            (the admin tool's --sentinels;
@@ -50,6 +57,7 @@
 #define CLUSTER_GROUPS_MAX 1024
 #define CLUSTER_NO_GROUP   0xFFFFu /* slot_group of a slot no group serves */
 #define CLUSTER_SENTINELS_MAX 16
+#define CLUSTER_WEIGHT_MAX 1000000
 
 /* Group record epochs (ARCHITECTURE.md "Cluster", "Who decides a group's
  * master"). One 64-bit number, ordered as (Sentinel's config epoch, the
@@ -79,6 +87,7 @@ struct cluster_group {
     uint32_t id;           /* as the admin tool numbers groups */
     int      master;       /* index into nodes */
     uint64_t epoch;        /* of its group record: the higher one wins */
+    uint32_t weight;       /* its share of the slots in the target table (placement.h); 1 by default */
     int      nslots;
 };
 

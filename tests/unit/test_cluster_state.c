@@ -239,6 +239,54 @@ static void test_copy_and_merge(void **state)
     mi_free(merged);
 }
 
+/* Group weights (the admin tool's --weight): 1 when not given, so a file
+ * written before weights existed reads as before; written only when not 1,
+ * read back the same, kept by a copy; a merge of a newer group record
+ * takes its master and epoch but not its weight (the weight goes with the
+ * table). */
+static void test_weights(void **state)
+{
+    (void)state;
+    char err[300] = "";
+    struct cluster_state *old = parse(two_groups, A, err, sizeof err);
+    assert_non_null(old);
+    assert_int_equal(old->groups[0].weight, 1);
+    assert_int_equal(old->groups[1].weight, 1);
+    const char *text = "ringkv-cluster-state 1\ntable-version 7\ngroup 1 " A " 3 2\ngroup 2 " B " 9\n"
+                       "node " A " h 1 1\nnode " B " h 2 2\nnode " C " h 3 1\nslots 1 0-99\nslots 2 100-16383\n";
+    struct cluster_state *st = parse(text, A, err, sizeof err);
+    assert_non_null(st);
+    assert_int_equal(st->groups[0].weight, 2);
+    assert_int_equal(st->groups[1].weight, 1);
+    struct buf out;
+    buf_init(&out);
+    cluster_state_format(st, NULL, &out);
+    buf_append(&out, "", 1);
+    assert_non_null(strstr(out.data, "group 1 " A " 3 2\n"));
+    assert_non_null(strstr(out.data, "group 2 " B " 9\n"));
+    struct cluster_state *again = parse(out.data, A, err, sizeof err);
+    assert_non_null(again);
+    assert_int_equal(again->groups[0].weight, 2);
+    struct cluster_state *copy = cluster_state_copy(st);
+    assert_int_equal(copy->groups[0].weight, 2);
+    struct cluster_state *theirs = parse("ringkv-cluster-state 1\ntable-version 5\ngroup 1 " C " 10 5\n"
+                                         "node " A " h 1 1\nnode " C " h 3 1\nslots 1 0-16383\n", A, err, sizeof err);
+    assert_non_null(theirs);
+    assert_int_equal(cluster_state_keep_newer_groups(copy, theirs), 1);
+    assert_int_equal(copy->groups[0].epoch, 10);
+    assert_int_equal(copy->groups[0].weight, 2);
+    expect_refused(HEAD "group 1 " A " 1 0\nnode " A " h 1 1\n", "maybe a weight 1..1000000");
+    expect_refused(HEAD "group 1 " A " 1 x\nnode " A " h 1 1\n", "maybe a weight");
+    expect_refused(HEAD "group 1 " A " 1 1000001\nnode " A " h 1 1\n", "maybe a weight");
+    expect_refused(HEAD "group 1 " A " 1 2 3\nnode " A " h 1 1\n", "expected 'group <group-id>");
+    buf_free(&out);
+    mi_free(old);
+    mi_free(st);
+    mi_free(again);
+    mi_free(copy);
+    mi_free(theirs);
+}
+
 /* Two replicas of a group promoted at the same moment take the same epoch:
  * every node settles on the record with the greater master id, whichever
  * it held. */
@@ -348,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_groups_never_go_back),
         cmocka_unit_test(test_copy_and_merge),
+        cmocka_unit_test(test_weights),
         cmocka_unit_test(test_equal_epochs_settle),
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_sentinels),
