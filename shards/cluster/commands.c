@@ -193,6 +193,11 @@ static void slot_ranges_text(const struct cluster_state *st, int g, struct buf *
 /* One node's line in Redis 7's format, without the newline:
  *   <id> <ip>:<port>@<cport> <flags> <master-id|-> <ping-sent> <pong-recv>
  *   <config-epoch> <link-state> <slot ranges...>
+ * then, on the myself line as Redis does, the slots this node is moving:
+ * "[<slot>->-<target id>]" for one it gives away (MIGRATING, also in the
+ * grace after the flip) and "[<slot>-<-<id>]" for one it imports, the id
+ * being the slot's owner in the table (ringkv keeps the mark, not where
+ * it was told the keys come from: the owner is where they come from).
  * The bus port is port + 10000 as Redis's default (ringkv has no bus: the
  * peers talk over the normal port). flags: myself, master or slave, fail?
  * once the node has not answered its peer link for cluster-node-timeout,
@@ -220,6 +225,15 @@ static void node_line(const struct cluster *c, const struct cluster_state *st, i
                myself ? 0 : v.pong_recv_ms, gr->epoch, v.connected ? "connected" : "disconnected");
     if (master)
         slot_ranges_text(st, nd->group, out);
+    if (myself)
+        for (int sl = 0; sl < SLOT_COUNT; sl++) {
+            const struct cluster_target *to = cluster_migrating(c, sl);
+            unsigned g = st->slot_group[sl];
+            if (to)
+                buf_printf(out, " [%d->-%s]", sl, to->id);
+            else if (cluster_importing(c, sl) && g != CLUSTER_NO_GROUP)
+                buf_printf(out, " [%d-<-%s]", sl, st->nodes[st->groups[g].master].id);
+        }
 }
 
 static void nodes_text(const struct cluster *c, const struct cluster_state *st, struct shard *sh, int64_t now_ms,
