@@ -176,7 +176,12 @@ static void given_away_tick(struct cluster *c, int64_t now_ms)
  * node importing it (reached only by ASKING, the first gate saw to that), a
  * command of several keys not all there: -TRYAGAIN. Missing means absent or
  * past its time. (MIGRATE, whose row names no keys, is not asked: it moves
- * the slot's keys either way, as in Redis.) */
+ * the slot's keys either way, as in Redis.) One exception to -ASK on the
+ * node giving a slot away, where Redis has none: RESTORE-ASKING (a
+ * MIGRATE's) of keys not here runs, creating them. The slot is this
+ * node's, so its keys belong here: they are coming back from the node it
+ * was going to (ringkv-cluster --abort, which first makes that node stop
+ * importing, so no client writes them there any more). */
 static const char *cluster_key_gate_here(struct shard *sh, const struct command *cmd, int argc,
                                          const struct slice *argv, char *err, size_t errlen)
 {
@@ -234,6 +239,8 @@ static const char *cluster_key_gate_here(struct shard *sh, const struct command 
     if (!missing)
         return NULL;
     if (to) {
+        if (cmd->flags & CMD_ASKING)
+            return NULL;
         if (here)
             return ERR_TRYAGAIN;
         snprintf(err, errlen, "ASK %d %s:%d", slot, to->ip, to->port);
