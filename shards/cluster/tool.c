@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shards/cluster/state.h"
 #include "shards/cluster/tool.h"
 
 static const char usage_text[] =
@@ -19,6 +20,20 @@ static const char usage_text[] =
     "      is registered with those Redis Sentinels as master name ringkv-<group id>.\n"
     "      Asks for confirmation when stdin is a terminal, unless --yes (-y).\n"
     "      --wait <seconds>: how long to wait for the cluster to settle (default 30).\n"
+    "  add <ip:port> <new-master> [<replica> ...] [--weight <w>] [--batch <n>] [--yes] [--abort]\n"
+    "      Grow the cluster of <ip:port> by one group (the new nodes empty and in no\n"
+    "      cluster): its share of the slots (by its weight, default 1) moves to it live;\n"
+    "      with Sentinels in the cluster, the group is registered with them first.\n"
+    "  remove <ip:port> <master-of-group> [--batch <n>] [--yes] [--abort]\n"
+    "      Move that group's slots to the other groups, take it out of the cluster and\n"
+    "      off the Sentinels; its nodes are left empty and in no cluster.\n"
+    "  rebalance <ip:port> [--weight <group>=<w> ...] [--batch <n>] [--yes] [--abort]\n"
+    "      Set groups' weights (group ids as status prints them; w from 1 to 1000000)\n"
+    "      and move the slots whose owner differs from the table they give.\n"
+    "      Interrupted, the same command resumes; --abort instead rolls back the\n"
+    "      slots left half-moved (their keys back to their owner, no slot left\n"
+    "      MIGRATING or IMPORTING) and, for add, takes out a new group that serves\n"
+    "      no slot yet. --batch: keys per MIGRATE (default 500).\n"
     "  status <ip:port>\n"
     "      Print the cluster's groups and nodes as the node at <ip:port> knows them:\n"
     "      roles, slots, keys, memory, replication lag, table version per node.\n"
@@ -138,11 +153,33 @@ out:
     return rc;
 }
 
-static int cmd_reshard(int argc, char **argv, bool add)
+/* "W" (add) or "GROUP=W" (rebalance): 0, or -1. */
+static int parse_weight(const char *v, bool with_group, struct tool_weight *w)
 {
+    char *end;
+    w->group = 0;
+    if (with_group) {
+        const char *eq = strchr(v, '=');
+        long long g = eq && eq != v ? strtoll(v, &end, 10) : -1;
+        if (!eq || eq == v || end != eq || g < 0 || g > INT32_MAX || v[0] == '-' || v[0] == '+' || v[0] == ' ')
+            return -1;
+        w->group = (uint32_t)g;
+        v = eq + 1;
+    }
+    long long n = strtoll(v, &end, 10);
+    if (*v == 0 || *end != 0 || v[0] == '-' || v[0] == '+' || v[0] == ' ' || n < 1 || n > CLUSTER_WEIGHT_MAX)
+        return -1;
+    w->weight = (uint32_t)n;
+    return 0;
+}
+
+static int cmd_reshard(int argc, char **argv, const char *cmd)
+{
+    bool add = strcmp(cmd, "add") == 0, rebalance = strcmp(cmd, "rebalance") == 0;
     struct tool_reshard_opts o = { .batch = 500 };
     o.addrs = calloc((size_t)argc + 1, sizeof(char *));
-    if (!o.addrs)
+    o.weights = calloc((size_t)argc + 1, sizeof *o.weights);
+    if (!o.addrs || !o.weights)
         abort();
     int rc;
     for (int i = 0; i < argc; i++) {
@@ -156,6 +193,26 @@ static int cmd_reshard(int argc, char **argv, bool add)
             }
             o.batch = (int)n;
             i++;
+        } else if (strcmp(a, "--weight") == 0 && (add || rebalance)) {
+            struct tool_weight w;
+            if (i + 1 >= argc || parse_weight(argv[i + 1], rebalance, &w) < 0) {
+                rc = usage_error(rebalance ? "--weight needs <group>=<w>, a group id and a whole number from 1 to %d"
+                                           : "--weight needs a whole number from 1 to %d", CLUSTER_WEIGHT_MAX);
+                goto out;
+            }
+            if (rebalance) {
+                for (int k = 0; k < o.nweights; k++)
+                    if (o.weights[k].group == w.group) {
+                        rc = usage_error("--weight given twice for group %u", (unsigned)w.group);
+                        goto out;
+                    }
+                o.weights[o.nweights++] = w;
+            } else {
+                o.weight = w.weight;
+            }
+            i++;
+        } else if (strcmp(a, "--abort") == 0) {
+            o.abort = 1;
         } else if (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0) {
             o.yes = 1;
         } else if (a[0] == '-') {
@@ -168,14 +225,23 @@ static int cmd_reshard(int argc, char **argv, bool add)
             o.addrs[o.naddrs++] = argv[i];
         }
     }
-    if (add ? o.naddrs < 2 : o.naddrs != 2) {
+    if (add ? o.naddrs < 2 : rebalance ? o.naddrs != 1 : o.naddrs != 2) {
         rc = usage_error(add ? "add needs a node of the cluster and the new master (then its replicas)"
-                             : "remove needs a node of the cluster and the master of the group to remove");
+                         : rebalance ? "rebalance needs one node of the cluster"
+                                     : "remove needs a node of the cluster and the master of the group to remove");
         goto out;
     }
-    rc = add ? tool_add(&o) : tool_remove(&o);
+    if (o.abort && (o.nweights || o.weight)) {
+        rc = usage_error("--abort takes no --weight: it rolls back, it sets nothing");
+        goto out;
+    }
+    if (o.abort)
+        rc = tool_abort(&o, cmd);
+    else
+        rc = add ? tool_add(&o) : rebalance ? tool_rebalance(&o) : tool_remove(&o);
 out:
     free(o.addrs);
+    free(o.weights);
     return rc;
 }
 
@@ -195,8 +261,8 @@ int main(int argc, char **argv)
         }
     if (strcmp(cmd, "create") == 0)
         return cmd_create(argc - 2, argv + 2);
-    if (strcmp(cmd, "add") == 0 || strcmp(cmd, "remove") == 0)
-        return cmd_reshard(argc - 2, argv + 2, strcmp(cmd, "add") == 0);
+    if (strcmp(cmd, "add") == 0 || strcmp(cmd, "remove") == 0 || strcmp(cmd, "rebalance") == 0)
+        return cmd_reshard(argc - 2, argv + 2, cmd);
     if (strcmp(cmd, "status") == 0) {
         if (argc != 3)
             return usage_error("status takes one address");

@@ -129,21 +129,7 @@ static int check_node(struct cnode *nd)
         return -1;
     }
     /* cluster-node-timeout: the Sentinels' down-after-milliseconds */
-    nd->node_timeout = 15000;
-    const char *cfg_cmd[] = { "CONFIG", "GET", "cluster-node-timeout" };
-    if (tool_call(c, 3, cfg_cmd) == 0) {
-        struct resp_reader rd;
-        long long n;
-        struct slice name, val;
-        resp_reader_init(&rd, c->reply.data, c->reply.len);
-        if (resp_read_aggregate(&rd, &n) && n == 2 && resp_read_string(&rd, &name) && resp_read_string(&rd, &val))
-            nd->node_timeout = atoll(val.ptr);
-        if (nd->node_timeout <= 0)
-            nd->node_timeout = 15000;
-    } else {
-        fprintf(stderr, "[ERR] %s\n", c->err);
-        return -1;
-    }
+    nd->node_timeout = tool_node_timeout(c);
     return 0;
 }
 
@@ -362,68 +348,6 @@ static int follow(struct cnode *replica, const struct cnode *master)
     return 0;
 }
 
-static int sentinel_register(struct sentinel *s, const struct cnode *m, uint32_t gid, int quorum, long long down_ms)
-{
-    char name[32], port[16], q[16], down[32], fo[32];
-    snprintf(name, sizeof name, "ringkv-%" PRIu32, gid);
-    snprintf(port, sizeof port, "%d", m->port);
-    snprintf(q, sizeof q, "%d", quorum);
-    snprintf(down, sizeof down, "%lld", down_ms);
-    /* time for one failover attempt (and before the next): three times the
-     * down detection, at least 10 s; Redis's default of 3 min is for WANs */
-    snprintf(fo, sizeof fo, "%lld", down_ms * 3 > 10000 ? down_ms * 3 : 10000);
-    const char *mon[] = { "SENTINEL", "MONITOR", name, m->ip, port, q };
-    const char *set[] = { "SENTINEL", "SET", name, "down-after-milliseconds", down, "failover-timeout", fo };
-    char *ok = tool_call_text(&s->c, 6, mon);
-    if (ok) {
-        free(ok);
-        ok = tool_call_text(&s->c, 7, set);
-    }
-    if (!ok) {
-        fprintf(stderr, "[ERR] registering %s with Sentinel %s: %s\n", name, s->c.addr, s->c.err);
-        return -1;
-    }
-    free(ok);
-    return 0;
-}
-
-/* Does Sentinel s know group gid's replicas and the other Sentinels (so
- * that it can vote and promote)? From SENTINEL MASTER's num-slaves and
- * num-other-sentinels. */
-static bool sentinel_ready(struct sentinel *s, uint32_t gid, int replicas, int others, char *why, size_t whylen)
-{
-    char name[32];
-    snprintf(name, sizeof name, "ringkv-%" PRIu32, gid);
-    const char *cmd[] = { "SENTINEL", "MASTER", name };
-    if (tool_call(&s->c, 3, cmd) < 0) {
-        snprintf(why, whylen, "%s", s->c.err);
-        return false;
-    }
-    struct resp_reader rd;
-    long long count;
-    long long slaves = -1, sentinels = -1;
-    resp_reader_init(&rd, s->c.reply.data, s->c.reply.len);
-    if (!resp_read_aggregate(&rd, &count) || count < 0) {
-        snprintf(why, whylen, "Sentinel %s: SENTINEL MASTER %s: %.*s", s->c.addr, name,
-                 (int)(s->c.reply.len > 100 ? 100 : s->c.reply.len), s->c.reply.data);
-        return false;
-    }
-    for (long long i = 0; i + 1 < count; i += 2) {
-        struct slice k, v;
-        if (!resp_read_string(&rd, &k) || !resp_read_string(&rd, &v) || !k.ptr || !v.ptr)
-            break;
-        if (k.len == 10 && memcmp(k.ptr, "num-slaves", 10) == 0)
-            slaves = atoll(v.ptr);
-        else if (k.len == 19 && memcmp(k.ptr, "num-other-sentinels", 19) == 0)
-            sentinels = atoll(v.ptr);
-    }
-    if (slaves >= replicas && sentinels >= others)
-        return true;
-    snprintf(why, whylen, "Sentinel %s knows %lld replica(s) of %s and %lld other Sentinel(s)", s->c.addr, slaves,
-             name, sentinels);
-    return false;
-}
-
 /* Is the node settled: cluster_state:ok at our version, and (a replica)
  * its link to the master up? */
 static bool settled(struct cnode *nd, bool replica, char *why, size_t whylen)
@@ -598,13 +522,14 @@ int tool_create(const struct tool_create_opts *o)
         printf(">>> Registering %d groups with %d Sentinels (down-after-milliseconds %lld)\n", ngroups, nsent, down);
         for (int s = 0; s < nsent; s++)
             for (int g = 0; g < ngroups; g++)
-                if (sentinel_register(&sents[s], &nodes[groups[g].master], groups[g].id, nsent / 2 + 1, down) < 0)
+                if (tool_sentinel_register(&sents[s].c, nodes[groups[g].master].ip, nodes[groups[g].master].port,
+                                           groups[g].id, nsent / 2 + 1, down) < 0)
                     goto out;
         printf(">>> Waiting for every Sentinel to know each group's replicas and the other Sentinels\n");
         fflush(stdout);
         for (int s = 0; s < nsent; s++)
             for (int g = 0; g < ngroups;) {
-                if (sentinel_ready(&sents[s], groups[g].id, o->replicas, nsent - 1, why, sizeof why)) {
+                if (tool_sentinel_ready(&sents[s].c, groups[g].id, o->replicas, nsent - 1, why, sizeof why)) {
                     g++;
                     continue;
                 }

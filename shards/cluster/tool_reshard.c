@@ -10,17 +10,21 @@
  *        to every node (RINGKV-SETSTATE, compare-and-set on the version),
  *        make the replicas follow their master, wait until all agree;
  *     3. the target table: placement_compute over all the groups (ids as
- *        decimal text, weight 1, as create does); the slots to move are
+ *        decimal text, as create does, and each group's weight from the
+ *        state: 1 unless set by --weight); the slots to move are
  *        those it gives the new group (only those: the other groups'
  *        slots stay where they are, so nothing moves twice);
- *     4. the plan (slots, keys and bytes per source group), confirmed when
+ *     4. with Sentinels in the state: once the replicas' links are up, the
+ *        group is registered with them as create --sentinels does
+ *        (tool_sentinel.c), and waited for until they know its replicas;
+ *     5. the plan (slots, keys and bytes per source group), confirmed when
  *        stdin is a terminal; then move_slot for each, with a progress line.
  *   remove <any-node> <master-of-group>
  *     the same, the slots being the group's, each to its owner in the
  *     target table of the other groups; then the state without the group
- *     is pushed to the other nodes, and the group's nodes are told CLUSTER
- *     RESET HARD (empty, in no cluster: they can be shut down or added
- *     again).
+ *     is pushed to the other nodes, its name taken off the Sentinels
+ *     (SENTINEL REMOVE), and the group's nodes are told CLUSTER RESET HARD
+ *     (empty, in no cluster: they can be shut down or added again).
  *
  * Moving slots (move_slots), as redis-cli does it but SLOTS_PER_FLIP
  * slots of one source and target at a time, each step pipelined: SETSLOT
@@ -275,7 +279,7 @@ static int target_table(const struct cluster_state *st, int without, uint16_t *t
         if (g == without)
             continue;
         snprintf(pid[n], sizeof pid[n], "%" PRIu32, st->groups[g].id);
-        pg[n] = (struct placement_group){ .id = pid[n], .id_len = strlen(pid[n]), .weight = 1 };
+        pg[n] = (struct placement_group){ .id = pid[n], .id_len = strlen(pid[n]), .weight = st->groups[g].weight };
         index[n++] = g;
     }
     int rc = n > 0 ? placement_compute(pg, n, table) : -1;
@@ -811,7 +815,10 @@ int tool_add(const struct tool_reshard_opts *o)
                 gid = x.st->groups[g].id + 1;
         uint64_t v = x.st->version;
         state_text_version(x.st, v + 1, &text);
-        buf_printf(&text, "group %" PRIu32 " %s 0\n", gid, nid[0]);
+        if (o->weight > 1)
+            buf_printf(&text, "group %" PRIu32 " %s 0 %" PRIu32 "\n", gid, nid[0], o->weight);
+        else
+            buf_printf(&text, "group %" PRIu32 " %s 0\n", gid, nid[0]);
         for (int i = 0; i < nnew; i++)
             buf_printf(&text, "node %s %s %d %" PRIu32 "\n", nid[i], nip[i], nport[i], gid);
         buf_append(&text, "", 1);
@@ -822,8 +829,8 @@ int tool_add(const struct tool_reshard_opts *o)
             goto out;
         }
         mi_free(check);
-        printf(">>> Adding group %" PRIu32 ": master %s, %d replica(s) (table version %" PRIu64 ")\n", gid,
-               o->addrs[1], nnew - 1, v + 1);
+        printf(">>> Adding group %" PRIu32 ": master %s, %d replica(s), weight %" PRIu32 " (table version %" PRIu64
+               ")\n", gid, o->addrs[1], nnew - 1, o->weight > 1 ? o->weight : 1, v + 1);
         for (int n = 0; n < x.st->nnodes; n++) {
             struct tool_client *c = node_conn(&x, n);
             if (!c || push_to(&x, n, c, v, text.data) < 0)
@@ -846,6 +853,33 @@ int tool_add(const struct tool_reshard_opts *o)
                 newg = g;
     }
 
+    if (x.st->nsentinels > 0) {
+        /* registered after the replicas' links are up (tool_sentinel.c) */
+        long long deadline = mono_ms() + 30000, down = 0;
+        for (int i = 0; i < nnew; i++) {
+            long long t = tool_node_timeout(&nc[i]);
+            down = t > down ? t : down;
+        }
+        for (int i = 1; i < nnew;) {
+            const char *repl[] = { "INFO", "replication" };
+            char *info = tool_call_text(&nc[i], 2, repl);
+            char link[32] = "";
+            if (info)
+                tool_info_field(info, "master_link_status", link, sizeof link);
+            free(info);
+            if (strcmp(link, "up") == 0) {
+                i++;
+                continue;
+            }
+            if (!info || mono_ms() > deadline) {
+                fprintf(stderr, "[ERR] %s: replication link %s\n", nc[i].addr, info ? link : nc[i].err);
+                goto out;
+            }
+            usleep(100 * 1000);
+        }
+        if (tool_sentinels_watch_group(x.st, newg, down, 30000) < 0)
+            goto out;
+    }
     if (target_table(x.st, -1, table) < 0) {
         fprintf(stderr, "[ERR] the target table could not be computed\n");
         goto out;
@@ -869,6 +903,75 @@ out:
     free(nid);
     free(nip);
     free(nport);
+    return rc;
+}
+
+/* The group numbered gid, which serves no slot now, out: the state
+ * without it pushed to the other nodes, its name off the Sentinels, its
+ * nodes told to forget the cluster (remove; --abort of an add). */
+static int take_out(struct reshard *x, uint32_t gid, const char *host, int port)
+{
+    int rc = -1;
+    struct buf text;
+    buf_init(&text);
+    /* the state without the group, from the settled table */
+    if (read_state(x, host, port) < 0)
+        goto out;
+    int g = cluster_state_group_by_id(x->st, gid);
+    if (g < 0 || x->st->groups[g].nslots != 0) {
+        fprintf(stderr, "[ERR] group %" PRIu32 " still serves slots: run the same command again.\n", gid);
+        goto out;
+    }
+    uint64_t v = x->st->version;
+    struct buf full;
+    buf_init(&full);
+    state_text_version(x->st, v + 1, &full);
+    buf_append(&full, "", 1);
+    char gword[16];
+    snprintf(gword, sizeof gword, "%" PRIu32, gid);
+    for (char *line = full.data, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        char copy[512];
+        snprintf(copy, sizeof copy, "%s", line);
+        char *w[6] = { 0 };
+        int nw = 0;
+        for (char *save = NULL, *t = strtok_r(copy, " ", &save); t && nw < 6; t = strtok_r(NULL, " ", &save))
+            w[nw++] = t;
+        bool drop = (nw >= 2 && (strcmp(w[0], "group") == 0 || strcmp(w[0], "slots") == 0) && strcmp(w[1], gword) == 0) ||
+                    (nw == 5 && strcmp(w[0], "node") == 0 && strcmp(w[4], gword) == 0);
+        if (!drop)
+            buf_printf(&text, "%s\n", line);
+    }
+    buf_free(&full);
+    buf_append(&text, "", 1);
+    printf(">>> Taking group %" PRIu32 " out of the table (version %" PRIu64 ")\n", gid, v + 1);
+    for (int n = 0; n < x->st->nnodes; n++) {
+        if (x->st->nodes[n].group == g)
+            continue;
+        struct tool_client *c = node_conn(x, n);
+        if (!c || push_to(x, n, c, v, text.data) < 0)
+            goto out;
+    }
+    /* off the Sentinels before its nodes forget the cluster (a Sentinel
+     * would see the master's replicas go) */
+    tool_sentinels_forget_group(x->st, gid);
+    /* the group's nodes forget the cluster: replicas first (each becomes an
+     * empty master), then the master */
+    for (int pass = 0; pass < 2; pass++)
+        for (int n = 0; n < x->st->nnodes; n++) {
+            if (x->st->nodes[n].group != g || (n == x->st->groups[g].master) != (pass == 1))
+                continue;
+            struct tool_client *c = node_conn(x, n);
+            const char *reset[] = { "CLUSTER", "RESET", "HARD" };
+            if (!c || call_ok(c, 3, reset, NULL) < 0)
+                fprintf(stderr, "[WARN] %s:%d did not forget the cluster; it serves no slot and can be shut down.\n",
+                        x->st->nodes[n].ip, x->st->nodes[n].port);
+        }
+    rc = 0;
+out:
+    buf_free(&text);
     return rc;
 }
 
@@ -927,58 +1030,8 @@ int tool_remove(const struct tool_reshard_opts *o)
     if (plan_and_move(&x, moves, o->yes) < 0)
         goto out;
 
-    /* the state without the group, from the settled table */
-    if (read_state(&x, host, port) < 0)
+    if (take_out(&x, gid, host, port) < 0)
         goto out;
-    g = cluster_state_group_by_id(x.st, gid);
-    if (g < 0 || x.st->groups[g].nslots != 0) {
-        fprintf(stderr, "[ERR] group %" PRIu32 " still serves slots: run the same command again.\n", gid);
-        goto out;
-    }
-    uint64_t v = x.st->version;
-    struct buf full;
-    buf_init(&full);
-    state_text_version(x.st, v + 1, &full);
-    buf_append(&full, "", 1);
-    char gword[16];
-    snprintf(gword, sizeof gword, "%" PRIu32, gid);
-    for (char *line = full.data, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = 0;
-        char copy[512];
-        snprintf(copy, sizeof copy, "%s", line);
-        char *w[6] = { 0 };
-        int nw = 0;
-        for (char *save = NULL, *t = strtok_r(copy, " ", &save); t && nw < 6; t = strtok_r(NULL, " ", &save))
-            w[nw++] = t;
-        bool drop = (nw >= 2 && (strcmp(w[0], "group") == 0 || strcmp(w[0], "slots") == 0) && strcmp(w[1], gword) == 0) ||
-                    (nw == 5 && strcmp(w[0], "node") == 0 && strcmp(w[4], gword) == 0);
-        if (!drop)
-            buf_printf(&text, "%s\n", line);
-    }
-    buf_free(&full);
-    buf_append(&text, "", 1);
-    printf(">>> Taking group %" PRIu32 " out of the table (version %" PRIu64 ")\n", gid, v + 1);
-    for (int n = 0; n < x.st->nnodes; n++) {
-        if (x.st->nodes[n].group == g)
-            continue;
-        struct tool_client *c = node_conn(&x, n);
-        if (!c || push_to(&x, n, c, v, text.data) < 0)
-            goto out;
-    }
-    /* the group's nodes forget the cluster: replicas first (each becomes an
-     * empty master), then the master */
-    for (int pass = 0; pass < 2; pass++)
-        for (int n = 0; n < x.st->nnodes; n++) {
-            if (x.st->nodes[n].group != g || (n == x.st->groups[g].master) != (pass == 1))
-                continue;
-            struct tool_client *c = node_conn(&x, n);
-            const char *reset[] = { "CLUSTER", "RESET", "HARD" };
-            if (!c || call_ok(c, 3, reset, NULL) < 0)
-                fprintf(stderr, "[WARN] %s:%d did not forget the cluster; it serves no slot and can be shut down.\n",
-                        x.st->nodes[n].ip, x.st->nodes[n].port);
-        }
     printf("[OK] Group %" PRIu32 " removed; its nodes are in no cluster and can be shut down.\n", gid);
     rc = 0;
 out:
@@ -989,4 +1042,114 @@ out:
     free(table);
     free(moves);
     return rc;
+}
+
+/* ------------------------------------- for tool_rebalance.c (tool.h) */
+
+struct reshard *reshard_open(const char *host, int port, int batch)
+{
+    struct reshard *x = calloc(1, sizeof *x);
+    if (!x)
+        abort();
+    x->batch = batch;
+    x->die_after_flips = die_after_flips();
+    if (read_state(x, host, port) < 0 || check_cluster(x) < 0) {
+        reshard_close(x);
+        return NULL;
+    }
+    return x;
+}
+
+void reshard_close(struct reshard *x)
+{
+    if (!x)
+        return;
+    close_all(x);
+    mi_free(x->st);
+    free(x);
+}
+
+const struct cluster_state *reshard_state(const struct reshard *x)
+{
+    return x->st;
+}
+
+int reshard_reread(struct reshard *x, const char *host, int port)
+{
+    return read_state(x, host, port);
+}
+
+struct tool_client *reshard_node(struct reshard *x, int i)
+{
+    return node_conn(x, i);
+}
+
+int reshard_settle(struct reshard *x, int wait_ms)
+{
+    return wait_settled(x, wait_ms);
+}
+
+int reshard_push_all(struct reshard *x, const char *text, const char *host, int port)
+{
+    uint64_t v = x->st->version;
+    for (int n = 0; n < x->st->nnodes; n++) {
+        struct tool_client *c = node_conn(x, n);
+        if (!c || push_to(x, n, c, v, text) < 0)
+            return -1;
+    }
+    if (read_state(x, host, port) < 0)
+        return -1;
+    return wait_version(x, v + 1, 30000);
+}
+
+int reshard_target(const struct cluster_state *st, int without, uint16_t *table)
+{
+    return target_table(st, without, table);
+}
+
+int reshard_move(struct reshard *x, const int *moves, bool yes)
+{
+    return plan_and_move(x, moves, yes);
+}
+
+int reshard_drain(struct reshard *x, int from, const int *slots, int n, int to)
+{
+    struct tool_client *src = node_conn(x, from);
+    if (!src)
+        return -1;
+    const struct cluster_node *dst = &x->st->nodes[to];
+    struct buf names;
+    buf_init(&names);
+    struct slice *keys = NULL;
+    int cap = 0, rc = -1;
+    for (int fails = 0;;) {
+        int nk = keys_left(src, slots, n, x->batch, &names, &keys, &cap);
+        if (nk < 0)
+            goto out;
+        if (nk == 0)
+            break;
+        for (int k = 0; k < nk; k += x->batch) {
+            int m = nk - k < x->batch ? nk - k : x->batch;
+            int r = migrate_keys(src, dst, keys + k, m);
+            if (r == -1)
+                goto out;
+            if (r == -2) {
+                if (++fails >= MIGRATE_TRIES)
+                    goto out;
+                usleep(100 * 1000);
+                break;
+            }
+            x->keys_done += m;
+        }
+    }
+    rc = 0;
+out:
+    buf_free(&names);
+    free(keys);
+    return rc;
+}
+
+int reshard_take_out(struct reshard *x, uint32_t gid, const char *host, int port)
+{
+    return take_out(x, gid, host, port);
 }

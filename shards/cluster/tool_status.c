@@ -7,12 +7,17 @@
  * group's master first then its replicas; lag is the master's offset minus
  * the replica's. A node whose table version is lower than the highest seen
  * is flagged "behind"; an unreachable node is shown as such and makes the
- * exit status 1. */
+ * exit status 1. A group is shown by its id in the cluster state (CLUSTER
+ * RINGKV-GETSTATE), the number add, remove and rebalance --weight take,
+ * with its weight after a slash when it is not 1 ("4/2"). */
+#include <inttypes.h>
+#include <mimalloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
+#include "shards/cluster/state.h"
 #include "shards/cluster/tool.h"
 #include "shards/cluster/tool_client.h"
 
@@ -166,6 +171,15 @@ int tool_status(const char *addr)
         tool_close(&c);
         return TOOL_EXIT_FAIL;
     }
+    /* the group ids and weights */
+    const char *state_cmd[] = { "CLUSTER", "RINGKV-GETSTATE" };
+    char *state_text = tool_call_text(&c, 2, state_cmd);
+    struct cluster_state *st = NULL;
+    if (state_text) {
+        char err[300];
+        st = cluster_state_parse(state_text, strlen(state_text), NULL, NULL, err, sizeof err);
+        free(state_text);
+    }
     tool_close(&c);
     struct snode *nodes = calloc(MAX_NODES, sizeof *nodes);
     if (!nodes)
@@ -193,8 +207,16 @@ int tool_status(const char *addr)
     for (int i = 0; i < n; i++) {
         if (nodes[i].master >= 0)
             continue;
-        char gname[16];
+        char gname[32];
         snprintf(gname, sizeof gname, "%d", ++g);
+        for (int k = 0; st && k < st->nnodes; k++)
+            if (strcmp(st->nodes[k].id, nodes[i].id) == 0) {
+                const struct cluster_group *gr = &st->groups[st->nodes[k].group];
+                if (gr->weight != 1)
+                    snprintf(gname, sizeof gname, "%" PRIu32 "/%" PRIu32, gr->id, gr->weight);
+                else
+                    snprintf(gname, sizeof gname, "%" PRIu32, gr->id);
+            }
         print_row(gname, &nodes[i], nodes, maxver);
         for (int j = 0; j < n; j++)
             if (nodes[j].master == i)
@@ -208,5 +230,6 @@ int tool_status(const char *addr)
     if (unreachable)
         printf("%d node(s) unreachable\n", unreachable);
     free(nodes);
+    mi_free(st);
     return unreachable ? TOOL_EXIT_FAIL : 0;
 }
