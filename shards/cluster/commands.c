@@ -194,10 +194,13 @@ static void slot_ranges_text(const struct cluster_state *st, int g, struct buf *
  *   <id> <ip>:<port>@<cport> <flags> <master-id|-> <ping-sent> <pong-recv>
  *   <config-epoch> <link-state> <slot ranges...>
  * then, on the myself line as Redis does, the slots this node is moving:
- * "[<slot>->-<target id>]" for one it gives away (MIGRATING, also in the
- * grace after the flip) and "[<slot>-<-<id>]" for one it imports, the id
- * being the slot's owner in the table (ringkv keeps the mark, not where
- * it was told the keys come from: the owner is where they come from).
+ * "[<slot>->-<target id>]" for one of its own it gives away (MIGRATING;
+ * not during the grace after the flip, when the slot is another's and the
+ * mark only answers -MOVED: Redis has dropped it by then, and redis-cli
+ * --cluster would take it for an open slot) and "[<slot>-<-<id>]" for one
+ * it imports, the id being the slot's owner in the table (ringkv keeps
+ * the mark, not where it was told the keys come from: the owner is where
+ * they come from).
  * The bus port is port + 10000 as Redis's default (ringkv has no bus: the
  * peers talk over the normal port). flags: myself, master or slave, fail?
  * once the node has not answered its peer link for cluster-node-timeout,
@@ -227,8 +230,8 @@ static void node_line(const struct cluster *c, const struct cluster_state *st, i
         slot_ranges_text(st, nd->group, out);
     if (myself)
         for (int sl = 0; sl < SLOT_COUNT; sl++) {
-            const struct cluster_target *to = cluster_migrating(c, sl);
             unsigned g = st->slot_group[sl];
+            const struct cluster_target *to = g == (unsigned)nd->group ? cluster_migrating(c, sl) : NULL;
             if (to)
                 buf_printf(out, " [%d->-%s]", sl, to->id);
             else if (cluster_importing(c, sl) && g != CLUSTER_NO_GROUP)
