@@ -30,9 +30,9 @@
  *       2. its keys of the slot go back to O (MIGRATE REPLACE from it,
  *          reshard_drain), until it has none;
  *       3. SETSLOT STABLE on O: the slot is simply O's again.
- *     Then it waits until no master shows a mark (CLUSTER NODES; a mark
- *     left on a node that gave its slot away goes by itself after
- *     CLUSTER_GIVEN_AWAY_MS). For add, a new group that serves no slot yet
+ *     Then it checks that no master shows a mark any more (CLUSTER NODES,
+ *     a while: a node told STABLE by a moment-late flip may still show
+ *     one). For add, a new group that serves no slot yet
  *     is then taken out again as remove does (its Sentinel names too).
  *     Not rolled back: slots whose move finished (their flip), and weights
  *     set by rebalance; run remove or rebalance for those. */
@@ -53,8 +53,8 @@
 
 /* Slots rolled back together (one GETKEYSINSLOT pipeline). */
 #define ABORT_SLOTS_PER_STEP 64
-/* How long the marks may take to go after the rollback: a node that gave
- * a slot away keeps its mark 5 s (cluster.h, CLUSTER_GIVEN_AWAY_MS). */
+/* How long the marks may take to go after the rollback (a table version
+ * still reaching a node hands its marked slot over). */
 #define MARKS_GONE_MS 20000
 
 static long long mono_ms(void)
@@ -405,7 +405,7 @@ int tool_abort(const struct tool_reshard_opts *o, const char *kind)
             fprintf(stderr, "[ERR] the rollback stopped; run the same command again to go on.\n");
             goto out;
         }
-        /* the marks a node keeps a while after giving its slot away */
+        /* none left, checked */
         long long deadline = mono_ms() + MARKS_GONE_MS;
         for (int left; (left = all_marks(x, &marks, &nmarks, &cap)) != 0;) {
             if (left < 0 || mono_ms() > deadline) {

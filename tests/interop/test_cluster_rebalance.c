@@ -21,7 +21,10 @@
  *     owners (the masters' DBSIZE add up to the keys there are: each in
  *     exactly one place), every key readable through redis-cli -c, and the
  *     new group, which served no slot yet, out again (its nodes in no
- *     cluster, off the Sentinels). */
+ *     cluster, off the Sentinels);
+ *   - rebalance --weight 1=2 killed after its first flip under the writer,
+ *     then rebalance --abort: no marks, each key in one place, the flipped
+ *     slots stay; the same rebalance again finishes: 1/2, 1/4, 1/4. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -440,6 +443,46 @@ static void test_add_killed_then_aborted(void **state)
     free(out);
 }
 
+/* rebalance killed mid-move under the writer, then rebalance --abort: the
+ * half-moved slots back with their owner (the flipped ones and the weight
+ * stay); then rebalance without --weight finishes the move. */
+static void test_rebalance_killed_aborted_resumed(void **state)
+{
+    (void)state;
+    if (!ready)
+        skip();
+    char args[300];
+    int before[NODES], count[NODES];
+    slots_by_port(0, before);
+    snprintf(args, sizeof args, "rebalance 127.0.0.1:%d --weight 1=2", node[0].port);
+    char *out = under_load("run-any", "RINGKV_CLUSTER_DIE_AFTER_FLIPS=1", args);
+    assert_non_null(strstr(out, "[TEST] killing myself"));
+    free(out);
+    int marked = 0;
+    for (int i = 0; i < 3; i++)
+        marked += marks_on(i);
+    assert_true(marked > 0);
+    int st = tool(&out, "rebalance 127.0.0.1:%d --abort --yes", node[2].port);
+    if (st != 0 || !strstr(out, "rolled back"))
+        fail_msg("rebalance --abort exited %d:\n%s", st, out);
+    free(out);
+    for (int i = 0; i < 3; i++)
+        if (marks_on(i) != 0)
+            fail_msg("node %d still shows slot marks after --abort", i);
+    assert_int_equal(dbsize(0) + dbsize(1) + dbsize(2), KEYS + COUNTERS + new_keys);
+    slots_by_port(1, count);
+    print_message("after --abort: %d %d %d slots\n", count[0], count[1], count[2]);
+    /* the first step's flip stays; the second step's slots are back */
+    assert_true(count[0] > before[0] && count[0] <= before[0] + 64);
+    out = under_load("run", "", args); /* the same command again: goes on */
+    free(out);
+    slots_by_port(2, count);
+    print_message("resumed: %d %d %d slots\n", count[0], count[1], count[2]);
+    assert_true(abs(count[0] - 16384 / 2) <= 16384 * 3 / 100);
+    assert_true(abs(count[1] - 16384 / 4) <= 16384 * 3 / 100);
+    assert_true(abs(count[2] - 16384 / 4) <= 16384 * 3 / 100);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -448,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_rebalance_weight),
         cmocka_unit_test(test_remove_unregisters),
         cmocka_unit_test(test_add_killed_then_aborted),
+        cmocka_unit_test(test_rebalance_killed_aborted_resumed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
