@@ -115,7 +115,8 @@ static inline uint16_t crc16(const unsigned char *p, size_t len)
  * to keep in cache. Every load stays inside the key (an 8-byte key part is
  * read as its first and last 4 bytes when shorter), which ASan checks. */
 static bool crc_use_clmul;
-static uint64_t crc_mu; /* x^80 div P, without its x^64 term */
+static uint64_t crc_mu;  /* x^80 div P, without its x^64 term */
+static uint64_t crc_x64; /* x^64 mod P */
 
 static void crc_clmul_setup(void)
 {
@@ -127,6 +128,10 @@ static void crc_clmul_setup(void)
             quot |= (unsigned __int128)1 << (d - 16);
         }
     crc_mu = (uint64_t)quot;
+    uint64_t r = 1; /* x^0, times x 64 times, mod P */
+    for (int i = 0; i < 64; i++)
+        r = (r << 1) ^ ((r & 0x8000) ? 0x11021 : 0);
+    crc_x64 = r;
 #if defined(__x86_64__)
     __builtin_cpu_init();
     crc_use_clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
@@ -150,9 +155,10 @@ bool slot_clmul_use(bool on)
 /* The CRC of the bytes whose big-endian value is v, from a zero register. */
 CLMUL_TARGET static inline unsigned crc_reduce(uint64_t v)
 {
-    __m128i q = _mm_clmulepi64_si128(_mm_cvtsi64_si128((long long)v), _mm_cvtsi64_si128((long long)crc_mu), 0);
-    uint64_t quot = (uint64_t)_mm_extract_epi64(q, 1) ^ v;
-    __m128i r = _mm_clmulepi64_si128(_mm_cvtsi64_si128((long long)quot), _mm_cvtsi64_si128(0x1021), 0);
+    __m128i x = _mm_cvtsi64_si128((long long)v);
+    __m128i q = _mm_clmulepi64_si128(x, _mm_cvtsi64_si128((long long)crc_mu), 0);
+    q = _mm_xor_si128(_mm_srli_si128(q, 8), x); /* the quotient, without leaving the register */
+    __m128i r = _mm_clmulepi64_si128(q, _mm_cvtsi64_si128(0x1021), 0);
     return (unsigned)_mm_cvtsi128_si32(r) & 0xffff;
 }
 
@@ -251,13 +257,16 @@ CLMUL_TARGET __attribute__((noinline)) static unsigned key_slot_clmul_any(const 
 }
 
 /* The common key, 8 to 16 bytes without a '{': its first and last 8 bytes
- * (overlapping) in one vector register, one compare finds any brace, then
- * the first len - 8 bytes and the last 8 are two Barrett steps (the first
- * of zero for an 8-byte key: nothing). */
-CLMUL_TARGET static unsigned key_slot_clmul(const char *key, size_t len)
+ * (overlapping) in one vector register, one compare finds any brace; the
+ * key is then head x^64 + tail, head its first len - 8 bytes (none for 8)
+ * and tail its last 8. Up to 14 bytes, head has at most 48 bits and
+ * head * (x^64 mod P) + tail, congruent to the key and within 64 bits, is
+ * one multiply and one reduction; 15 and 16 bytes take two reductions, the
+ * first's remainder carried into the top of the tail. short_key: the
+ * caller knows len <= 14 (one length test on the common path). */
+CLMUL_TARGET static inline __attribute__((always_inline)) unsigned
+key_slot_clmul_16(const char *key, size_t len, bool short_key)
 {
-    if (len - 8 > 8)
-        return key_slot_clmul_any(key, len);
     const unsigned char *p = (const unsigned char *)key;
     uint64_t first, last;
     memcpy(&first, p, 8);
@@ -266,9 +275,22 @@ CLMUL_TARGET static unsigned key_slot_clmul(const char *key, size_t len)
     if (_mm_movemask_epi8(_mm_cmpeq_epi8(both, _mm_set1_epi8('{'))))
         return key_slot_clmul_any(key, len);
     unsigned half = 4 * (16 - (unsigned)len); /* the shift by 8 * (16 - len) in two, as it may be 64 */
-    uint64_t head = (__builtin_bswap64(first) >> half) >> half;
+    uint64_t head = (__builtin_bswap64(first) >> half) >> half, tail = __builtin_bswap64(last);
+    if (short_key) {
+        __m128i h = _mm_clmulepi64_si128(_mm_cvtsi64_si128((long long)head), _mm_cvtsi64_si128((long long)crc_x64), 0);
+        return crc_reduce((uint64_t)_mm_cvtsi128_si64(h) ^ tail) & (SLOT_COUNT - 1);
+    }
     unsigned crc = crc_reduce(head);
-    return crc_reduce(__builtin_bswap64(last) ^ ((uint64_t)crc << 48)) & (SLOT_COUNT - 1);
+    return crc_reduce(tail ^ ((uint64_t)crc << 48)) & (SLOT_COUNT - 1);
+}
+
+CLMUL_TARGET static unsigned key_slot_clmul(const char *key, size_t len)
+{
+    if (len - 8 <= 6)
+        return key_slot_clmul_16(key, len, true);
+    if (len - 15 <= 1)
+        return key_slot_clmul_16(key, len, false);
+    return key_slot_clmul_any(key, len);
 }
 #endif
 
