@@ -24,7 +24,8 @@
  * 8 KiB of tables, of which a key touches a line per byte at most. The
  * last bytes (fewer than 16) go through a straight-line ladder; the
  * register carried in is pushed through them separately, as each table is
- * linear. */
+ * linear. Where the CPU multiplies carry-less, the way below this one is
+ * used instead (the tables are kept for other CPUs, and tests use both). */
 #define CRC_SPAN 16
 static uint16_t crc_tab[CRC_SPAN][256];
 static void crc_table_build(void) __attribute__((constructor));
@@ -109,8 +110,9 @@ static inline uint16_t crc16(const unsigned char *p, size_t len)
  * L x^16 div P = L xor (L * crc_mu) div x^64, and the remainder is the low
  * 16 bits of quotient * P (those of L x^16 are zero). Longer input goes 8
  * bytes a step, the register carried into the top two bytes of the next 8,
- * after a first step of the n mod 8 leading bytes. A 12-byte key is two
- * steps: about 20 instructions where the tables take about 45 (bench/
+ * after a first step of the n mod 8 leading bytes; keys of 8..16 bytes have
+ * a shorter way (key_slot_clmul_16). key_slot of a 12-byte key, brace test
+ * included, is 33 instructions where the tables' way takes 81 (bench/
  * RESULTS.md, "Cluster mode's cost"); all in registers, no 8 KiB of tables
  * to keep in cache. Every load stays inside the key (an 8-byte key part is
  * read as its first and last 4 bytes when shorter), which ASan checks. */
@@ -243,6 +245,8 @@ static inline __attribute__((always_inline)) const char *slot_bytes(const char *
 }
 
 #if defined(__x86_64__)
+/* crc16_xmodem's way with carry-less multiplication (the inline one can
+ * only be inlined into a function of the same target) */
 CLMUL_TARGET static unsigned crc16_clmul_call(const void *buf, size_t len)
 {
     return crc16_clmul(buf, len);
@@ -303,14 +307,15 @@ uint16_t crc16_xmodem(const void *buf, size_t len)
     return crc16(buf, len);
 }
 
-/* The carry-less multiply where the CPU has it (chosen once at start),
- * else the tables; the choice is one predictable branch. */
+/* The tables' way; out of line, so that key_slot is only the choice. */
 __attribute__((noinline)) static unsigned key_slot_tables(const char *key, size_t len)
 {
     const char *p = slot_bytes(key, &len);
     return crc16((const unsigned char *)p, len) & (SLOT_COUNT - 1);
 }
 
+/* The carry-less multiply where the CPU has it (chosen once at start),
+ * else the tables; the choice is one predictable branch and a jump. */
 unsigned key_slot(const char *key, size_t len)
 {
 #if defined(__x86_64__)
