@@ -359,12 +359,11 @@ void dispatch_replay(struct shard *sh, struct session *s, struct buf *cmds)
 }
 
 /* The slot of a command's first key (-1: it has none), and whether some
- * other key of it is in another slot. */
+ * other key of it is in another slot: a command of several keys (the one-key
+ * command is key_gate_passes's own). */
 static int keys_slot(const struct command *cmd, int argc, const struct slice *argv, bool *cross)
 {
     *cross = false;
-    if (cmd->last_key == cmd->first_key) /* one key (GET, SET...): the common case, no key list */
-        return cmd->first_key < argc ? (int)key_slot(argv[cmd->first_key].ptr, argv[cmd->first_key].len) : -1;
     int small[64];
     int *idx = small;
     int nk = command_keys(cmd, argc, argv, idx, 64);
@@ -385,25 +384,15 @@ static int keys_slot(const struct command *cmd, int argc, const struct slice *ar
     return first;
 }
 
-/* Cluster mode: the key gate's verdict on a command's keys (node.h). The
- * slot of each key is computed once here; when the gate lets the command
- * through, its keys are all in *slot (-1: it has none), which routing
- * reuses. false: refused, the error answered. */
-static bool key_gate_passes(struct shard *sh, struct session *s, const struct command *cmd, int argc,
-                            const struct slice *argv, int *slot)
+#define KEY_GATE_REFUSED (-2) /* key_gate_passes: refused, the error answered */
+
+/* Cluster mode, the gate asked (node.h key_gate): its verdict on keys whose
+ * first is in slot `first` (cross: some other key is elsewhere), as
+ * key_gate_passes returns it. Out of line: the common command never comes
+ * here. */
+__attribute__((noinline)) static int key_gate_asked(struct shard *sh, struct session *s, const struct command *cmd,
+                                                    int first, bool cross)
 {
-    *slot = -1;
-    if (cmd->first_key <= 0)
-        return true;
-    bool cross;
-    int first = keys_slot(cmd, argc, argv, &cross);
-    if (first < 0)
-        return true;
-    const uint64_t *served = atomic_load_explicit(&sh->node->key_gate_served, memory_order_acquire);
-    if (!cross && served && ((served[first >> 6] >> (first & 63)) & 1)) {
-        *slot = first; /* this node's own slot: what the gate would say, without asking it */
-        return true;
-    }
     unsigned how = 0;
     if (s->client.asking || (cmd->flags & CMD_ASKING))
         how |= KEY_GATE_ASKING;
@@ -414,10 +403,45 @@ static bool key_gate_passes(struct shard *sh, struct session *s, const struct co
     if (refused) {
         session_reply_error(s, refused);
         stats_command_rejected(&sh->stats, cmd->index);
-        return false;
+        return KEY_GATE_REFUSED;
     }
-    *slot = first;
-    return true;
+    return first;
+}
+
+/* Is the slot one the gate passes for any connection (node.h
+ * key_gate_served)? One load and a bit test instead of asking it. */
+static inline bool key_gate_serves(const struct shard *sh, unsigned slot)
+{
+    const uint64_t *served = atomic_load_explicit(&sh->node->key_gate_served, memory_order_acquire);
+    return served && ((served[slot >> 6] >> (slot & 63)) & 1);
+}
+
+/* Cluster mode: the key gate's verdict on the keys of a command that has
+ * some (node.h). The slot of each key is computed once here; when the gate
+ * lets the command through, its keys are all in the slot returned (-1: it
+ * has none), which routing reuses; KEY_GATE_REFUSED: refused, the error
+ * answered. The common command, one key (GET, SET...) in a slot of this
+ * node, is a key_slot call, a load and a bit test (bench/RESULTS.md,
+ * "Cluster mode's cost"). */
+static inline int key_gate_passes(struct shard *sh, struct session *s, const struct command *cmd, int argc,
+                                  const struct slice *argv)
+{
+    int k = cmd->first_key;
+    if (k == cmd->last_key) { /* one key: no key list, never cross-slot */
+        if (k >= argc)
+            return -1;
+        unsigned sl = key_slot(argv[k].ptr, argv[k].len);
+        if (key_gate_serves(sh, sl))
+            return (int)sl; /* this node's own slot: what the gate would say, without asking it */
+        return key_gate_asked(sh, s, cmd, (int)sl, false);
+    }
+    bool cross;
+    int first = keys_slot(cmd, argc, argv, &cross);
+    if (first < 0)
+        return -1;
+    if (!cross && key_gate_serves(sh, (unsigned)first))
+        return first;
+    return key_gate_asked(sh, s, cmd, first, cross);
 }
 
 /* Copy a command name into a fixed field, cut to fit. */
@@ -520,9 +544,11 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
     /* cluster mode: where the keys live decides first, as in Redis */
     int gate_slot = -1;
     if (sh->node->key_gate) {
-        if (!key_gate_passes(sh, s, cmd, argc, argv, &gate_slot))
-            return;
-        if ((cmd->flags & CMD_EXEC) && s->in_multi && s->multi_count > 0 && s->multi_crossslot) {
+        if (cmd->first_key > 0) {
+            gate_slot = key_gate_passes(sh, s, cmd, argc, argv);
+            if (gate_slot == KEY_GATE_REFUSED)
+                return;
+        } else if ((cmd->flags & CMD_EXEC) && s->in_multi && s->multi_count > 0 && s->multi_crossslot) {
             /* the queue's keys are over several slots: Redis discards it */
             multi_session_end(s);
             session_reply_error(s, "CROSSSLOT Keys in request don't hash to the same slot");

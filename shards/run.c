@@ -151,9 +151,11 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
             return false;
         }
     }
-    if (cmd->first_key > 0 && store == sh->store && sh->node->key_gate_here &&
-        atomic_load_explicit(&sh->node->key_gate_moving, memory_order_relaxed) > 0) {
-        /* cluster mode, a slot moving: whether its keys are here decides (node.h) */
+    if (atomic_load_explicit(&sh->node->key_gate_moving, memory_order_relaxed) > 0 && cmd->first_key > 0 &&
+        store == sh->store && sh->node->key_gate_here) {
+        /* cluster mode, a slot moving: whether its keys are here decides
+         * (node.h). The count first: zero but while a slot moves, one load
+         * and a compare in either mode. */
         char text[160];
         const char *refused = sh->node->key_gate_here(sh, cmd, argc, argv, text, sizeof(text));
         if (refused) {

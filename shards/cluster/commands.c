@@ -409,6 +409,9 @@ static void cmd_cluster_info(struct exec_ctx *ctx)
     }
     if (st->myself >= 0)
         my_epoch = st->groups[st->nodes[st->myself].group].epoch;
+    /* fenced (fence.h: a master cut off from a majority of its deciders)
+     * is Redis's minority partition, where a node says fail */
+    bool state_ok = cluster_state_ok(st) && !atomic_load_explicit(&c->fenced, memory_order_relaxed);
     struct buf text;
     buf_init(&text);
     buf_printf(&text,
@@ -425,7 +428,7 @@ static void cmd_cluster_info(struct exec_ctx *ctx)
                "cluster_stats_messages_received:0\r\n"
                "total_cluster_links_buffer_limit_exceeded:0\r\n"
                "cluster_table_version:%" PRIu64 "\r\n",
-               cluster_state_ok(st) ? "ok" : "fail", st->slots_assigned, st->slots_assigned,
+               state_ok ? "ok" : "fail", st->slots_assigned, st->slots_assigned,
                st->nnodes > 0 ? st->nnodes : 1, size, current_epoch, my_epoch, st->version);
     reply_verbatim(ctx->reply, text.data, text.len);
     buf_free(&text);

@@ -4,6 +4,7 @@
 #ifndef RINGKV_SLOT_H
 #define RINGKV_SLOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,5 +12,10 @@
 
 uint16_t crc16_xmodem(const void *buf, size_t len);
 unsigned key_slot(const char *key, size_t len);
+
+/* Tests: compute the CRC with carry-less multiplication where the CPU has
+ * it (the default) or, false, with the tables; returns the previous
+ * choice. Not for use while other threads compute slots. */
+bool slot_clmul_use(bool on);
 
 #endif

@@ -12,8 +12,9 @@
  *     Sentinels reach the nodes directly, so they see every master alive
  *     and promote nobody): with the proxies stalled, a master answers
  *     writes -CLUSTERDOWN The cluster is down within cluster-node-timeout
- *     (+ slack for a loaded machine) and still serves reads; with the
- *     proxies flowing again it takes writes again.
+ *     (+ slack for a loaded machine) and still serves reads, its CLUSTER
+ *     INFO saying cluster_state:fail (Redis's minority partition); with the
+ *     proxies flowing again it takes writes again, cluster_state:ok.
  *  d) a node that can reach no other node (its peers' addresses are dead)
  *     and one "Sentinel" (a scripted one in this test, so its answers can
  *     be chosen): it takes the master the Sentinel names for a group, with
@@ -280,6 +281,21 @@ static char *try_set(int port, const char *key)
     return t;
 }
 
+/* CLUSTER INFO's cluster_state on port is want ("ok" or "fail"). */
+static void expect_cluster_state(int port, const char *want)
+{
+    tconn *c = tconnect(port);
+    struct rval *v = tcmd(c, "CLUSTER INFO");
+    tclose(c);
+    assert_non_null(v);
+    assert_non_null(v->str); /* a bulk string, verbatim in RESP3 */
+    char line[64];
+    snprintf(line, sizeof line, "cluster_state:%s\r\n", want);
+    if (!strstr(v->str, line))
+        fail_msg("CLUSTER INFO on %d: expected %s, got:\n%s", port, line, v->str);
+    rval_free(v);
+}
+
 /* Poll SET on port until its answer starts with want; the ms it took, or
  * fails the test after limit_ms with the last answer. */
 static long long wait_set_answer(int port, const char *key, const char *want, long long limit_ms)
@@ -318,11 +334,13 @@ static void test_cut_off_from_sentinels_fences(void **state)
     printf("# fenced %lld ms after the Sentinels were cut off (cluster-node-timeout %d)\n", took, TIMEOUT);
     /* within the timeout, plus the ask period and slack for a loaded machine */
     assert_true(took <= TIMEOUT + 3000);
-    /* reads are still served */
+    /* reads are still served; CLUSTER INFO says fail, as a Redis Cluster
+     * node in a minority partition does */
     c = tconnect(mport);
     expect_bulk(tcmd(c, "GET {fence}:kept"), "before");
     expect_error(tcmd(c, "DEL {fence}:kept"), ERR_DOWN);
     tclose(c);
+    expect_cluster_state(mport, "fail");
     /* still fenced a while later: the Sentinels see the master alive, so
      * nobody was promoted, and the record still names it */
     usleep(TIMEOUT * 1000);
@@ -334,6 +352,7 @@ static void test_cut_off_from_sentinels_fences(void **state)
         proxy_set_stall(sent_proxy[i], false);
     took = wait_set_answer(mport, "{fence}:3", "OK", 20000);
     printf("# writes taken again %lld ms after the links healed\n", took);
+    expect_cluster_state(mport, "ok");
     assert_int_equal(master_of_slot(slot, NULL), mport);
 }
 
@@ -490,6 +509,7 @@ static void test_cut_off_from_masters_fences(void **state)
     int slot = slot_of("{alone}");
     int mport = master_of_slot(slot, NULL);
     wait_set_answer(mport, "{alone}:0", "OK", 10000);
+    expect_cluster_state(mport, "ok");
     tconn *c = tconnect(mport);
     expect_ok(tcmd(c, "SET {alone}:kept before"));
     tclose(c);
@@ -512,6 +532,7 @@ static void test_cut_off_from_masters_fences(void **state)
     c = tconnect(mport);
     expect_bulk(tcmd(c, "GET {alone}:kept"), "before");
     tclose(c);
+    expect_cluster_state(mport, "fail"); /* Redis's minority partition */
     for (int k = 0; k < 2; k++) {
         int i = node_by_port(others[k]);
         kill(node[i].pid, SIGCONT);
@@ -519,6 +540,7 @@ static void test_cut_off_from_masters_fences(void **state)
     }
     took = wait_set_answer(mport, "{alone}:2", "OK", 20000);
     printf("# writes taken again %lld ms after the masters answered again\n", took);
+    expect_cluster_state(mport, "ok");
 }
 
 /* ------------------------------- d) learning from a Sentinel, alone */

@@ -31,9 +31,8 @@ static uint16_t crc16_bitwise(const unsigned char *p, size_t n)
     return crc;
 }
 
-static void test_crc16_every_length(void **state)
+static void check_every_length(void)
 {
-    (void)state;
     unsigned char buf[300];
     uint32_t x = 12345;
     for (size_t i = 0; i < sizeof(buf); i++) {
@@ -62,9 +61,8 @@ static unsigned key_slot_plain(const unsigned char *k, size_t n)
     return crc16_bitwise(k, n) % 16384;
 }
 
-static void test_braces_everywhere(void **state)
+static void check_braces_everywhere(void)
 {
-    (void)state;
     unsigned char k[48];
     uint32_t x = 99;
     for (size_t n = 0; n <= 40; n++)
@@ -85,6 +83,36 @@ static void test_braces_everywhere(void **state)
                         k[i] = (unsigned char)(k[i] | 0x80);
                 assert_int_equal(key_slot((const char *)k, n), key_slot_plain(k, n));
             }
+}
+
+/* Both ways of computing the CRC (slot.h): carry-less multiplication where
+ * the CPU has it, which is what runs, and the tables, which run elsewhere. */
+static void check_known(void)
+{
+    assert_int_equal(crc16_xmodem("123456789", 9), 0x31C3);
+    assert_int_equal(key_slot("foo", 3), 12182);
+    assert_int_equal(key_slot("key:00001234", 12), crc16_bitwise((const unsigned char *)"key:00001234", 12) % 16384);
+}
+
+static void test_crc16_every_length(void **state)
+{
+    (void)state;
+    check_every_length();
+    bool was = slot_clmul_use(false);
+    check_every_length();
+    slot_clmul_use(was);
+}
+
+static void test_braces_everywhere(void **state)
+{
+    (void)state;
+    check_braces_everywhere();
+    bool was = slot_clmul_use(false);
+    check_braces_everywhere();
+    check_known();
+    slot_clmul_use(true);
+    check_known();
+    slot_clmul_use(was);
 }
 
 static void test_known_slots(void **state)
