@@ -30,8 +30,8 @@
  * groups and slot table when the node's table version is <expected-version>
  * (compare-and-set) and the pushed version is higher; a group record the
  * node holds with a higher epoch than the pushed one is kept. A push of
- * exactly the state the node holds answers +OK whatever the expected
- * version (its peers brought it first: shards/cluster/peers.h). The node must
+ * exactly the state the node holds (those records aside) answers +OK
+ * whatever the expected version (its peers brought it first: shards/cluster/peers.h). The node must
  * be one of the pushed nodes. +OK once the state is in the cluster config
  * file and in force; otherwise an error saying why:
  *     -ERR table version is <v>, not the expected <e>
@@ -507,6 +507,10 @@ static bool holds_already(const struct cluster *c, const struct cluster_state *c
         return false;
     bool same = st->version == cur->version;
     if (same) {
+        /* as the push would be taken: a group record this node holds with
+         * a higher epoch stays (a failover during a move: the tool's text
+         * carries the record it read, the node the Sentinels' newer one) */
+        cluster_state_keep_newer_groups(st, cur);
         struct buf a, b;
         buf_init(&a);
         buf_init(&b);

@@ -884,6 +884,60 @@ static void test_source_killed_mid_move(void **state)
     check_replicas_match();
 }
 
+/* MIGRATE in cluster mode deletes a key on the source only once the
+ * target's replicas have it too: with the target's replica stopped
+ * (SIGSTOP: connected, answering nothing), MIGRATE answers NOREPLICAS and
+ * the key stays on the source; with it going again, the key moves. Before,
+ * the source deleted it at the target master's +OK, and a target master
+ * killed within its replication lag lost it. */
+static void test_migrate_waits_for_target_replicas(void **state)
+{
+    (void)state;
+    if (skipped)
+        skip();
+    int target = 8, replica = 9;
+    assert_false(node_dead[target] || node_dead[replica]);
+    refresh_slots();
+    int s = 0;
+    while (s < 16384 && (slot_port[s] == node[target].port || node_dead[node_by_port(slot_port[s])]))
+        s++;
+    assert_true(s < 16384);
+    int src = slot_port[s];
+    char key[32];
+    key_in_slot(s, key, sizeof key);
+    tconn *t = tconnect(node[target].port), *c = tconnect(src);
+    struct rval *tid = tcmd(t, "CLUSTER MYID"), *sid = tcmd(c, "CLUSTER MYID");
+    expect_ok(tcmd(c, "SET %s moved-once", key));
+    expect_ok(tcmd(t, "CLUSTER SETSLOT %d IMPORTING %s", s, sid->str));
+    expect_ok(tcmd(c, "CLUSTER SETSLOT %d MIGRATING %s", s, tid->str));
+
+    kill(node[replica].pid, SIGSTOP);
+    struct rval *v = tcmd(c, "MIGRATE 127.0.0.1 %d %s 0 3000", node[target].port, key);
+    kill(node[replica].pid, SIGCONT);
+    if (v->type != R_ERROR || !strstr(v->str, "NOREPLICAS"))
+        fail_msg("MIGRATE with the target's replica stopped: %s", rval_text(v));
+    print_message("# %s\n", v->str);
+    rval_free(v);
+    expect_bulk(tcmd(c, "GET %s", key), "moved-once"); /* still here */
+
+    /* REPLACE, as the tool sends it: the target's master has a copy */
+    expect_ok(tcmd(c, "MIGRATE 127.0.0.1 %d %s 0 10000 REPLACE", node[target].port, key));
+    v = tcmd(c, "GET %s", key);
+    expect_error_prefix(v, "ASK ");
+    tconn *r = tconnect(node[replica].port);
+    expect_int(tcmd(r, "CLUSTER COUNTKEYSINSLOT %d", s), 1); /* the replica had it before the +OK */
+    tclose(r);
+    /* undone */
+    expect_ok(tcmd(t, "ASKING"));
+    expect_int(tcmd(t, "DEL %s", key), 1);
+    expect_ok(tcmd(t, "CLUSTER SETSLOT %d STABLE", s));
+    expect_ok(tcmd(c, "CLUSTER SETSLOT %d STABLE", s));
+    rval_free(tid);
+    rval_free(sid);
+    tclose(t);
+    tclose(c);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -891,6 +945,7 @@ int main(void)
         cmocka_unit_test(test_add_remove_with_replicas),
         cmocka_unit_test(test_target_killed_mid_move),
         cmocka_unit_test(test_source_killed_mid_move),
+        cmocka_unit_test(test_migrate_waits_for_target_replicas),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
