@@ -31,17 +31,18 @@
  * (compare-and-set) and the pushed version is higher; a group record the
  * node holds with a higher epoch than the pushed one is kept. A push of
  * exactly the state the node holds (those records aside) answers +OK
- * whatever the expected version (its peers brought it first: shards/cluster/peers.h). The node must
- * be one of the pushed nodes. +OK once the state is in the cluster config
- * file and in force; otherwise an error saying why:
+ * whatever the expected version (its peers brought it first:
+ * shards/cluster/peers.h). The node must be one of the pushed nodes. +OK
+ * once the state is in the cluster config file and in force; otherwise an
+ * error saying why:
  *     -ERR table version is <v>, not the expected <e>
  *     -ERR table version <n> is not newer than this node's <v>
  *     -ERR bad cluster state: line <l>: <what>
  *     -ERR this node (<id>) is not in the pushed state
  * It runs on shard 0 (CMD_SHARD0): one writer of the state.
  *
- * and CLUSTER RINGKV-SETSLOT <slot> IMPORTING|MIGRATING <id> | STABLE,
- * SETSLOT's marks on a replica too (cmd_cluster_ringkv_setslot).
+ * Also for the admin tool: CLUSTER RINGKV-SETSLOT <slot> IMPORTING|MIGRATING
+ * <id> | STABLE, SETSLOT's marks on a replica too (cmd_cluster_ringkv_setslot).
  *
  * For the peers (shards/cluster/peers.h), two internal subcommands:
  *
