@@ -39,7 +39,17 @@
  * found in the state (step 2 is skipped), the slots still to move are the
  * ones whose owner is not yet their target, and moving a slot again from
  * wherever it was left is the same steps (each is idempotent; a slot the
- * target already owns only needs the source told). */
+ * target already owns only needs the source told).
+ *
+ * Nodes dying (issue 11, faults; tests/interop/test_reshard_faults.c): the
+ * marks go to the replicas of both groups before their masters (CLUSTER
+ * RINGKV-SETSLOT), so a replica Sentinel promotes mid-move goes on with
+ * it; a step is marked again, on the masters the state names now, when it
+ * is done again. A node that does not answer and is no group's master by
+ * the state (a dead replica, a master replaced) is gone without, with a
+ * warning (may_go_without), and a resumed add finds its group from any
+ * node given that the state lists, dead ones by address. add registers
+ * the new group with the cluster's Sentinels, remove unregisters it. */
 #include <inttypes.h>
 #include <mimalloc.h>
 #include <signal.h>

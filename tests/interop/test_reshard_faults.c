@@ -260,8 +260,10 @@ static bool replica_has_it(int port)
 /* One round of the writer: SET w:<i> <i>, INCR c:<i % COUNTERS>. */
 static void write_round(void)
 {
-    if (w.next >= MAX_NEW)
+    if (w.next >= MAX_NEW) {
+        usleep(1000); /* the writer has done its share: the loops around it go on */
         return;
+    }
     char key[32], val[32], ctr[32];
     int i = w.next++, port = 0;
     snprintf(key, sizeof key, "w:%d", i);
