@@ -317,42 +317,87 @@ static char *cluster_get(const char *key)
     return s;
 }
 
+/* GET of n keys, pipelined to each key's master by the slot map: their
+ * values (malloc'd, NULL for nil) in out. A reply that is an error (a
+ * slot half moved: -ASK, or a table learnt since) is asked again through
+ * cluster_get. */
+static void get_many(char (*keys)[32], int n, char **out)
+{
+    int *port = calloc((size_t)n, sizeof *port);
+    assert_non_null(port);
+    for (int i = 0; i < n; i++) {
+        port[i] = slot_port[key_slot(keys[i], strlen(keys[i]))];
+        tconn *c = conn_to(port[i]);
+        if (!c) {
+            port[i] = 0;
+            continue;
+        }
+        const char *get[] = { "GET", keys[i] };
+        tsendv(c, 2, get);
+    }
+    for (int i = 0; i < n; i++) {
+        out[i] = NULL;
+        if (!port[i]) {
+            out[i] = cluster_get(keys[i]);
+            continue;
+        }
+        struct rval *v = tread(conn_to(port[i]), 10000);
+        if (!v)
+            fail_msg("no reply from %d to GET %s", port[i], keys[i]);
+        if (v->type == R_ERROR)
+            port[i] = -1; /* asked again below, once every reply is read */
+        else if (v->type == R_BULK)
+            out[i] = strdup(v->str);
+        rval_free(v);
+    }
+    for (int i = 0; i < n; i++)
+        if (port[i] < 0)
+            out[i] = cluster_get(keys[i]);
+    free(port);
+}
+
 /* Every key of the fill, every acknowledged new key and every counter's
  * last acknowledged value (or more: an INCR taken without WAIT's
  * confirmation may have happened) reads back. */
 static void check_acknowledged(const char *when)
 {
+    enum { BATCH = 2000 };
+    static char keys[BATCH][32], want[BATCH][32];
+    static char *got[BATCH];
+    static int counter_of[BATCH];
     refresh_slots();
-    char key[32], want[32];
     long long checked = 0;
-    for (int i = 0; i < KEYS; i++) {
-        snprintf(key, sizeof key, "k:%d", i);
-        snprintf(want, sizeof want, "v%d", i);
-        char *got = cluster_get(key);
-        if (!got || strcmp(got, want) != 0)
-            fail_msg("%s: %s is %s, filled as %s", when, key, got ? got : "(nil)", want);
-        free(got);
-        checked++;
-    }
-    for (int i = 0; i < w.next; i++) {
-        if (!w.acked[i])
-            continue;
-        snprintf(key, sizeof key, "w:%d", i);
-        snprintf(want, sizeof want, "%d", i);
-        char *got = cluster_get(key);
-        if (!got || strcmp(got, want) != 0)
-            fail_msg("%s: acknowledged %s is %s, not %s", when, key, got ? got : "(nil)", want);
-        free(got);
-        checked++;
-    }
-    for (int j = 0; j < COUNTERS; j++) {
-        snprintf(key, sizeof key, "c:%d", j);
-        char *got = cluster_get(key);
-        long long v = got ? atoll(got) : 0;
-        if (v < w.counter[j])
-            fail_msg("%s: %s is %s, an INCR acknowledged %lld", when, key, got ? got : "(nil)", w.counter[j]);
-        free(got);
-        checked++;
+    int total = KEYS + w.next + COUNTERS;
+    for (int from = 0; from < total;) {
+        int n = 0;
+        for (; from < total && n < BATCH; from++) {
+            counter_of[n] = -1;
+            if (from < KEYS) {
+                snprintf(keys[n], sizeof keys[n], "k:%d", from);
+                snprintf(want[n], sizeof want[n], "v%d", from);
+            } else if (from < KEYS + w.next) {
+                int i = from - KEYS;
+                if (!w.acked[i])
+                    continue;
+                snprintf(keys[n], sizeof keys[n], "w:%d", i);
+                snprintf(want[n], sizeof want[n], "%d", i);
+            } else {
+                counter_of[n] = from - KEYS - w.next;
+                snprintf(keys[n], sizeof keys[n], "c:%d", counter_of[n]);
+            }
+            n++;
+        }
+        get_many(keys, n, got);
+        for (int i = 0; i < n; i++) {
+            int j = counter_of[i];
+            if (j >= 0 && (got[i] ? atoll(got[i]) : 0) < w.counter[j])
+                fail_msg("%s: %s is %s, an INCR acknowledged %lld", when, keys[i], got[i] ? got[i] : "(nil)",
+                         w.counter[j]);
+            if (j < 0 && (!got[i] || strcmp(got[i], want[i]) != 0))
+                fail_msg("%s: acknowledged %s is %s, not %s", when, keys[i], got[i] ? got[i] : "(nil)", want[i]);
+            free(got[i]);
+            checked++;
+        }
     }
     print_message("# %s: %lld keys read back (writer: %lld writes acknowledged, %lld taken, %lld refused)\n", when,
                   checked, w.acked_writes, w.taken, w.refused);
