@@ -973,11 +973,30 @@ static void test_migrate_waits_for_target_replicas(void **state)
     expect_ok(tcmd(t, "CLUSTER SETSLOT %d IMPORTING %s", s, sid->str));
     expect_ok(tcmd(c, "CLUSTER SETSLOT %d MIGRATING %s", s, tid->str));
 
+    /* the replica's link is up and has everything (a precondition: the
+     * stopped replica must be one the target counts) */
+    for (long long until = now_ms() + 30000;; usleep(50 * 1000)) {
+        struct rval *role = tcmd(t, "ROLE");
+        bool linked = role->type == R_ARRAY && role->n == 3 && role->elem[2]->n >= 1;
+        rval_free(role);
+        if (linked) {
+            struct rval *w1 = tcmd(t, "WAIT 1 5000");
+            linked = w1->type == R_INT && w1->integer >= 1;
+            rval_free(w1);
+        }
+        if (linked)
+            break;
+        if (now_ms() > until)
+            fail_msg("the target %d has no replica caught up", node[target].port);
+    }
     kill(node[replica].pid, SIGSTOP);
     struct rval *v = tcmd(c, "MIGRATE 127.0.0.1 %d %s 0 3000", node[target].port, key);
     kill(node[replica].pid, SIGCONT);
-    if (v->type != R_ERROR || !strstr(v->str, "NOREPLICAS"))
-        fail_msg("MIGRATE with the target's replica stopped: %s", rval_text(v));
+    if (v->type != R_ERROR || !strstr(v->str, "NOREPLICAS")) {
+        struct rval *role = tcmd(t, "ROLE");
+        fail_msg("MIGRATE with the target's replica stopped: %s (the target's ROLE: %s)", rval_text(v),
+                 rval_text(role));
+    }
     print_message("# %s\n", v->str);
     rval_free(v);
     expect_bulk(tcmd(c, "GET %s", key), "moved-once"); /* still here */
