@@ -778,11 +778,14 @@ static int teardown(void **state)
     (void)state;
     if (skipped)
         return 0;
+    int rc = 0;
     for (int i = 0; i < NODES; i++) {
         tclose(conns[i]);
         conns[i] = NULL;
-        if (!node_dead[i] && node[i].pid > 0)
-            server_stop(&node[i]);
+        if (!node_dead[i] && node[i].pid > 0 && server_stop(&node[i]) != 0) {
+            print_error("node %d did not exit cleanly (a sanitizer report?)\n", i);
+            rc = -1;
+        }
     }
     for (int i = 0; i < NSENT; i++)
         if (sent_pid[i] > 0) {
@@ -796,7 +799,7 @@ static int teardown(void **state)
         snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
         run_cmd(cmd, NULL);
     }
-    return 0;
+    return rc;
 }
 
 /* ----------------------------------------------------------------- tests */
