@@ -56,7 +56,9 @@ static const char *cluster_key_gate(const struct node *n, int slot, bool cross, 
     if (master == st->myself)
         return NULL;
     if (how) {
-        if ((how & KEY_GATE_ASKING) && cluster_importing(n->cluster, slot))
+        /* a replica holds the marks for when it is promoted (RINGKV-SETSLOT) */
+        if ((how & KEY_GATE_ASKING) && cluster_importing(n->cluster, slot) && st->myself >= 0 &&
+            cluster_node_is_master(st, st->myself))
             return NULL;
         if ((how & KEY_GATE_READ_HERE) && st->myself >= 0 && (unsigned)st->nodes[st->myself].group == g)
             return NULL; /* a replica of the slot's group, read from by a READONLY client */
@@ -108,6 +110,16 @@ static void count_moving(struct node *n, bool before, bool after)
 
 void cluster_set_importing(struct cluster *c, int slot, bool on)
 {
+    if (on && cluster_migrating(c, slot)) {
+        /* a slot this node gave away a moment ago comes back: its mark,
+         * kept for the grace (given_away_until), would answer -MOVED to the
+         * very connections the import is for */
+        if (c->given_away_until[slot]) {
+            c->given_away_until[slot] = 0;
+            c->given_away--;
+        }
+        cluster_set_migrating(c, slot, -1);
+    }
     bool before = slot_moving(c, slot);
     uint64_t bit = (uint64_t)1 << (slot & 63);
     if (on)
@@ -162,7 +174,7 @@ static void given_away_tick(struct cluster *c, int64_t now_ms)
         c->given_away--;
         const struct cluster_state *st = cluster_now(c);
         unsigned g = st->slot_group[sl];
-        if (g == CLUSTER_NO_GROUP || st->groups[g].master != st->myself)
+        if (g == CLUSTER_NO_GROUP || st->myself < 0 || (unsigned)st->nodes[st->myself].group != g)
             cluster_set_migrating(c, sl, -1); /* not if the slot came back meanwhile and moves again */
     }
 }
@@ -195,9 +207,14 @@ static const char *cluster_key_gate_here(struct shard *sh, const struct command 
     const struct cluster_target *to = cluster_migrating(c, slot);
     if (!to && !cluster_importing(c, slot))
         return NULL;
+    const struct cluster_state *st = cluster_now(c);
+    /* a replica keeps its master's marks for when it is promoted and does
+     * not act on them: what it runs is its master's stream (and READONLY
+     * reads of what it has) */
+    if (st->myself < 0 || !cluster_node_is_master(st, st->myself))
+        return NULL;
     if (to) {
         /* given away by a table published since the first gate passed it */
-        const struct cluster_state *st = cluster_now(c);
         unsigned g = st->slot_group[slot];
         if (g == CLUSTER_NO_GROUP)
             return ERR_UNSERVED;
@@ -243,7 +260,20 @@ static const char *cluster_key_gate_here(struct shard *sh, const struct command 
             return NULL;
         if (here)
             return ERR_TRYAGAIN;
-        snprintf(err, errlen, "ASK %d %s:%d", slot, to->ip, to->port);
+        /* to the target's group's master now: the node marked may have
+         * died and its replica (marked too) been promoted meanwhile */
+        const char *ip = to->ip;
+        int port = to->port;
+        for (int i = 0; i < st->nnodes; i++)
+            if (strcmp(st->nodes[i].id, to->id) == 0) {
+                int m = st->groups[st->nodes[i].group].master;
+                if (m >= 0) {
+                    ip = st->nodes[m].ip;
+                    port = st->nodes[m].port;
+                }
+                break;
+            }
+        snprintf(err, errlen, "ASK %d %s:%d", slot, ip, port);
         return err;
     }
     return several ? ERR_TRYAGAIN : NULL;
@@ -526,7 +556,8 @@ int cluster_publish(struct shard *sh, struct cluster *c, struct cluster_state *s
     if (atomic_load_explicit(&sh->node->key_gate_moving, memory_order_relaxed) > 0)
         for (int sl = 0; sl < SLOT_COUNT; sl++) {
             unsigned g = st->slot_group[sl];
-            bool mine = g != CLUSTER_NO_GROUP && st->groups[g].master == st->myself;
+            /* this node's group's: a replica keeps its marks as its master does */
+            bool mine = g != CLUSTER_NO_GROUP && st->myself >= 0 && (unsigned)st->nodes[st->myself].group == g;
             if (mine && cluster_importing(c, sl))
                 cluster_set_importing(c, sl, false);
             else if (!mine && cluster_migrating(c, sl) && !c->given_away_until[sl])

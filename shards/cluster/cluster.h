@@ -100,7 +100,8 @@ struct cluster {
  * be read, parsed or written: the node must not start with another id). */
 int cluster_attach(struct node *n, cluster_set_master_fn *set_master);
 
-/* Mark slot as importing or not (see importing above). Shard 0. */
+/* Mark slot as importing or not (see importing above); importing drops
+ * a migrating mark the slot still has (given away, and coming back). Shard 0. */
 void cluster_set_importing(struct cluster *c, int slot, bool on);
 
 /* Mark slot as given away to node `to` of the current state (to < 0:

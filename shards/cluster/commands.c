@@ -30,15 +30,19 @@
  * groups and slot table when the node's table version is <expected-version>
  * (compare-and-set) and the pushed version is higher; a group record the
  * node holds with a higher epoch than the pushed one is kept. A push of
- * exactly the state the node holds answers +OK whatever the expected
- * version (its peers brought it first: shards/cluster/peers.h). The node must
- * be one of the pushed nodes. +OK once the state is in the cluster config
- * file and in force; otherwise an error saying why:
+ * exactly the state the node holds (those records aside) answers +OK
+ * whatever the expected version (its peers brought it first:
+ * shards/cluster/peers.h). The node must be one of the pushed nodes. +OK
+ * once the state is in the cluster config file and in force; otherwise an
+ * error saying why:
  *     -ERR table version is <v>, not the expected <e>
  *     -ERR table version <n> is not newer than this node's <v>
  *     -ERR bad cluster state: line <l>: <what>
  *     -ERR this node (<id>) is not in the pushed state
  * It runs on shard 0 (CMD_SHARD0): one writer of the state.
+ *
+ * Also for the admin tool: CLUSTER RINGKV-SETSLOT <slot> IMPORTING|MIGRATING
+ * <id> | STABLE, SETSLOT's marks on a replica too (cmd_cluster_ringkv_setslot).
  *
  * For the peers (shards/cluster/peers.h), two internal subcommands:
  *
@@ -144,6 +148,8 @@ static void cmd_cluster_help(struct exec_ctx *ctx)
         "    Not used by ringkv: the slot table is pushed by ringkv-cluster.",
         "RINGKV-SETSTATE <expected-version> <state>",
         "    Replace the cluster state (ringkv's admin tool).",
+        "RINGKV-SETSLOT <slot> (IMPORTING <node-id>|MIGRATING <node-id>|STABLE)",
+        "    SETSLOT's marks on any node of a group, replicas too (ringkv's admin tool).",
         "RINGKV-VERSIONS",
         "    Return the versions of the cluster state (the peers' exchange).",
         "RINGKV-GETSTATE",
@@ -522,6 +528,10 @@ static bool holds_already(const struct cluster *c, const struct cluster_state *c
         return false;
     bool same = st->version == cur->version;
     if (same) {
+        /* as the push would be taken: a group record this node holds with
+         * a higher epoch stays (a failover during a move: the tool's text
+         * carries the record it read, the node the Sentinels' newer one) */
+        cluster_state_keep_newer_groups(st, cur);
         struct buf a, b;
         buf_init(&a);
         buf_init(&b);
@@ -1062,12 +1072,12 @@ static int flip_slot(struct exec_ctx *ctx, struct cluster *c, int slot, int n)
  * MIGRATE of the keys, then NODE: the flip, a new table version where the
  * slot is the target group's, published like any table change (the peers
  * pull it). STABLE drops the marks. Redis's errors. On shard 0. */
-static void cmd_cluster_setslot(struct exec_ctx *ctx)
+static void setslot(struct exec_ctx *ctx, bool any_role)
 {
     struct cluster *c = cluster_or_refuse(ctx);
     if (!c)
         return;
-    if (!node_is_master(ctx)) {
+    if (!any_role && !node_is_master(ctx)) {
         reply_error(ctx->reply, "ERR Please use SETSLOT only with masters.");
         return;
     }
@@ -1078,7 +1088,12 @@ static void cmd_cluster_setslot(struct exec_ctx *ctx)
     struct slice action = ctx->argv[3];
 #define ACTION_IS(w) (action.len == sizeof(w) - 1 && strncasecmp(action.ptr, w, sizeof(w) - 1) == 0)
     unsigned g = st->slot_group[slot];
-    bool mine = g != CLUSTER_NO_GROUP && st->myself >= 0 && st->groups[g].master == st->myself;
+    /* the slot is this node's group's (on a master: this node's) */
+    bool mine = g != CLUSTER_NO_GROUP && st->myself >= 0 && (unsigned)st->nodes[st->myself].group == g;
+    if (any_role && ACTION_IS("node")) {
+        reply_error(ctx->reply, "ERR RINGKV-SETSLOT sets marks only: IMPORTING, MIGRATING or STABLE");
+        return;
+    }
     if (ACTION_IS("importing") && ctx->argc == 5) {
         if (mine) {
             reply_errorf(ctx->reply, "ERR I'm already the owner of hash slot %d", slot);
@@ -1146,6 +1161,26 @@ static void cmd_cluster_setslot(struct exec_ctx *ctx)
         reply_error(ctx->reply, "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP");
     }
 #undef ACTION_IS
+}
+
+static void cmd_cluster_setslot(struct exec_ctx *ctx)
+{
+    setslot(ctx, false);
+}
+
+/* CLUSTER RINGKV-SETSLOT <slot> IMPORTING <id> | MIGRATING <id> | STABLE:
+ * SETSLOT's marks on any node of a group, its replicas included (Redis
+ * refuses SETSLOT on a replica, and SETSLOT keeps that). The admin tool
+ * marks the replicas of both groups before their masters, so that a
+ * replica promoted in the middle of a move holds the marks its master
+ * had: the source's replica answers -ASK for the keys that have gone (it
+ * got their DELs in its stream) instead of serving them as missing, and
+ * the target's replica serves ASKING connections. A replica does not act
+ * on its marks while it is one (cluster.c, the gates); they drop as on a
+ * master when a table hands the slot over. */
+static void cmd_cluster_ringkv_setslot(struct exec_ctx *ctx)
+{
+    setslot(ctx, true);
 }
 
 /* ------------------------------------------- ASKING, READONLY, READWRITE */
@@ -1245,6 +1280,8 @@ static struct command cluster_subcommands[] = {
         "Bind a hash slot to a specific node"),
     ROW("slaves", 3, F_SHARD0 | CMD_ADMIN, 0, 0, 0, cmd_cluster_replicas, NULL, "cluster", "3.0.0",
         "List replica nodes of the specified master node"),
+    ROW("ringkv-setslot", -4, F_SHARD0 | CMD_ADMIN, 0, 0, 0, cmd_cluster_ringkv_setslot, NULL, "cluster", "0.1.0",
+        "Mark a slot importing or migrating on any node of a group, replicas included (ringkv's admin tool)"),
     ROW("ringkv-setstate", 4, CMD_SHARD0 | CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0,
         cmd_cluster_setstate, NULL, "cluster", "0.1.0",
         "Set the node's cluster state (ringkv's admin tool; compare-and-set on the table version)"),

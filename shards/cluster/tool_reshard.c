@@ -43,7 +43,17 @@
  * found in the state (step 2 is skipped), the slots still to move are the
  * ones whose owner is not yet their target, and moving a slot again from
  * wherever it was left is the same steps (each is idempotent; a slot the
- * target already owns only needs the source told). */
+ * target already owns only needs the source told).
+ *
+ * Nodes dying (issue 11, faults; tests/interop/test_reshard_faults.c): the
+ * marks go to the replicas of both groups before their masters (CLUSTER
+ * RINGKV-SETSLOT), so a replica Sentinel promotes mid-move goes on with
+ * it; a step is marked again, on the masters the state names now, when it
+ * is done again. A node that does not answer and is no group's master by
+ * the state (a dead replica, a master replaced) is gone without, with a
+ * warning (may_go_without), and a resumed add finds its group from any
+ * node given that the state lists, dead ones by address. add registers
+ * the new group with the cluster's Sentinels, remove unregisters it. */
 #include <inttypes.h>
 #include <mimalloc.h>
 #include <signal.h>
@@ -79,10 +89,16 @@ struct reshard {
     long long keys_done, keys_total;
     double bytes_per_key;       /* estimated from the sources' memory */
     bool tty;
+    bool *warned_down;          /* by node index: may_go_without said so */
     /* fault injection for the tests: the tool kills itself (SIGKILL) in
      * the middle of the step after this many flips (-1: never); from
      * RINGKV_CLUSTER_DIE_AFTER_FLIPS */
     int die_after_flips, flips;
+    /* and stops itself (SIGSTOP) once, in the middle of the first step
+     * after a flip whose source or target master listens on this port (0:
+     * never), so a test can kill that node mid-move and let the tool go on;
+     * from RINGKV_CLUSTER_STOP_AT */
+    int stop_at_port;
 };
 
 static long long mono_ms(void)
@@ -97,19 +113,42 @@ static void close_all(struct reshard *x)
     for (int i = 0; i < x->nconn; i++)
         tool_close(&x->conn[i]);
     free(x->conn);
+    free(x->warned_down);
     x->conn = NULL;
+    x->warned_down = NULL;
     x->nconn = 0;
 }
 
-/* The connection to node i of the state, made on first use. */
-static struct tool_client *node_conn(struct reshard *x, int i)
+/* The connection to node i of the state, made on first use (NULL, with
+ * the reason in x->conn[i].err, when it cannot be made). */
+static struct tool_client *node_conn_quiet(struct reshard *x, int i)
 {
     struct tool_client *c = &x->conn[i];
-    if (c->fd < 0 && tool_connect(c, x->st->nodes[i].ip, x->st->nodes[i].port, TOOL_TIMEOUT_MS, NULL) < 0) {
-        fprintf(stderr, "[ERR] %s\n", c->err);
+    if (c->fd < 0 && tool_connect(c, x->st->nodes[i].ip, x->st->nodes[i].port, TOOL_TIMEOUT_MS, NULL) < 0)
         return NULL;
-    }
     return c;
+}
+
+static struct tool_client *node_conn(struct reshard *x, int i)
+{
+    struct tool_client *c = node_conn_quiet(x, i);
+    if (!c)
+        fprintf(stderr, "[ERR] %s\n", x->conn[i].err);
+    return c;
+}
+
+/* A node the tool goes on without when it does not answer: not its
+ * group's master by the state (a replica, or a master a failover has
+ * replaced: it is no owner of any slot). Says so once. */
+static bool may_go_without(struct reshard *x, int i)
+{
+    if (cluster_node_is_master(x->st, i))
+        return false;
+    if (!x->warned_down[i])
+        fprintf(stderr, "[WARN] %s:%d (not its group's master) does not answer: going on without it\n",
+                x->st->nodes[i].ip, x->st->nodes[i].port);
+    x->warned_down[i] = true;
+    return true;
 }
 
 /* Read the state from the node at host:port (kept in x->st, with one
@@ -146,7 +185,8 @@ static int read_state(struct reshard *x, const char *host, int port)
     x->st = st;
     x->nconn = st->nnodes;
     x->conn = calloc((size_t)st->nnodes, sizeof *x->conn);
-    if (!x->conn)
+    x->warned_down = calloc((size_t)st->nnodes, sizeof *x->warned_down);
+    if (!x->conn || !x->warned_down)
         abort();
     for (int i = 0; i < st->nnodes; i++)
         x->conn[i].fd = -1;
@@ -156,7 +196,7 @@ static int read_state(struct reshard *x, const char *host, int port)
 /* The table version node i reports (-1: unreachable). */
 static long long node_version(struct reshard *x, int i, bool *ok)
 {
-    struct tool_client *c = node_conn(x, i);
+    struct tool_client *c = node_conn_quiet(x, i);
     if (!c)
         return -1;
     const char *cmd[] = { "CLUSTER", "INFO" };
@@ -179,8 +219,14 @@ static int wait_version(struct reshard *x, uint64_t v, int wait_ms)
     for (int i = 0; i < x->st->nnodes;) {
         bool ok = false;
         long long have = node_version(x, i, &ok);
-        if (have < 0)
+        if (have < 0 && may_go_without(x, i)) {
+            i++;
+            continue;
+        }
+        if (have < 0) {
+            fprintf(stderr, "[ERR] %s\n", x->conn[i].err);
             return -1;
+        }
         if ((uint64_t)have >= v && ok) {
             i++;
             continue;
@@ -204,8 +250,12 @@ static int wait_settled(struct reshard *x, int wait_ms)
         long long lo = -1, hi = -1;
         for (int i = 0; i < x->st->nnodes; i++) {
             long long v = node_version(x, i, NULL);
-            if (v < 0)
+            if (v < 0 && may_go_without(x, i))
+                continue;
+            if (v < 0) {
+                fprintf(stderr, "[ERR] %s\n", x->conn[i].err);
                 return -1;
+            }
             lo = lo < 0 || v < lo ? v : lo;
             hi = v > hi ? v : hi;
         }
@@ -374,16 +424,17 @@ static int migrate_keys(struct tool_client *src, const struct cluster_node *dst,
     return -2;
 }
 
-/* CLUSTER SETSLOT <slot> <what> <id> for each slot, pipelined; every
- * answer must be +OK. */
-static int setslot_each(struct tool_client *c, const int *slots, int n, const char *what, const char *id)
+/* CLUSTER <sub> <slot> <what> <id> for each slot, pipelined (sub:
+ * SETSLOT, or RINGKV-SETSLOT for a replica); every answer must be +OK. */
+static int setslot_each_sub(struct tool_client *c, const char *sub, const int *slots, int n, const char *what,
+                            const char *id)
 {
     struct buf out;
     buf_init(&out);
     for (int i = 0; i < n; i++) {
         char sl[16];
         snprintf(sl, sizeof sl, "%d", slots[i]);
-        const char *argv[] = { "CLUSTER", "SETSLOT", sl, what, id };
+        const char *argv[] = { "CLUSTER", sub, sl, what, id };
         resp_encode_strings(&out, 5, argv);
     }
     int rc = tool_send(c, &out);
@@ -402,6 +453,33 @@ static int setslot_each(struct tool_client *c, const int *slots, int n, const ch
     if (rc == -1)
         fprintf(stderr, "\n[ERR] %s\n", c->err);
     return rc < 0 ? -1 : 0;
+}
+
+static int setslot_each(struct tool_client *c, const int *slots, int n, const char *what, const char *id)
+{
+    return setslot_each_sub(c, "SETSLOT", slots, n, what, id);
+}
+
+/* The same marks on the other nodes of group g (its replicas), before its
+ * master is marked: a replica promoted in the middle of the move then
+ * holds them (commands.c, RINGKV-SETSLOT), so the source's replica
+ * answers -ASK for the keys that have gone instead of serving them as
+ * missing, and the target's serves ASKING connections. A replica that
+ * does not answer is left out with a warning (a dead node is promoted by
+ * nobody); one that comes back later lacks the marks until the step is
+ * done again. */
+static void mark_replicas(struct reshard *x, int g, const int *slots, int n, const char *what, const char *id)
+{
+    for (int i = 0; i < x->st->nnodes; i++) {
+        if (x->st->nodes[i].group != g || i == x->st->groups[g].master)
+            continue;
+        struct tool_client *c = node_conn_quiet(x, i);
+        if (!c && may_go_without(x, i))
+            continue;
+        if (!c || setslot_each_sub(c, "RINGKV-SETSLOT", slots, n, what, id) < 0)
+            fprintf(stderr, "\n[WARN] %s:%d (a replica) did not take the %s marks: promoted during this step, "
+                            "it would not know the slots are moving\n", x->st->nodes[i].ip, x->st->nodes[i].port, what);
+    }
 }
 
 /* The keys the source still has in these slots, at most `max` a slot
@@ -547,6 +625,12 @@ static int move_slots(struct reshard *x, const int *slots, int n, int from, int 
     struct tool_client *src = node_conn(x, si), *dst = node_conn(x, di);
     if (!src || !dst)
         return -1;
+    /* the marks, replicas first; issued again on a resumed move, to the
+     * masters the state names now (a promoted replica has them from here
+     * if it did not before; a source still marked for a target that died
+     * is marked for its promoted replica) */
+    mark_replicas(x, to, slots, n, "IMPORTING", src_node->id);
+    mark_replicas(x, from, slots, n, "MIGRATING", dst_node->id);
     if (setslot_each(dst, slots, n, "IMPORTING", src_node->id) < 0 ||
         setslot_each(src, slots, n, "MIGRATING", dst_node->id) < 0)
         return -1;
@@ -577,6 +661,15 @@ static int move_slots(struct reshard *x, const int *slots, int n, int from, int 
                 printf("\n[TEST] killing myself in the middle of a step (RINGKV_CLUSTER_DIE_AFTER_FLIPS)\n");
                 fflush(stdout);
                 raise(SIGKILL);
+            }
+            if (x->stop_at_port && x->flips > 0 &&
+                (src_node->port == x->stop_at_port || dst_node->port == x->stop_at_port)) {
+                printf("\n[TEST] stopping in the middle of moving slots %d-%d from %s:%d to %s:%d "
+                       "(RINGKV_CLUSTER_STOP_AT)\n", slots[0], slots[n - 1], src_node->ip, src_node->port,
+                       dst_node->ip, dst_node->port);
+                fflush(stdout);
+                x->stop_at_port = 0;
+                raise(SIGSTOP);
             }
         }
     }
@@ -709,6 +802,64 @@ static int die_after_flips(void)
     return v && *v ? atoi(v) : -1;
 }
 
+static int stop_at_port(void)
+{
+    const char *v = getenv("RINGKV_CLUSTER_STOP_AT");
+    return v && *v ? atoi(v) : 0;
+}
+
+/* ---------------------------------------------------------- Sentinels */
+
+/* Register group g (index of x->st) with every Sentinel the state lists,
+ * as create does (tool_sentinel.c), once the links of the group's
+ * replicas that answer are up (a dead one, failed over meanwhile, is
+ * skipped), and wait until each Sentinel knows them and the other
+ * Sentinels: from then on a dying master of the group is failed over,
+ * during the move too. fresh: a new group, whose name a Sentinel may still monitor from
+ * a group of that id removed earlier (SENTINEL REMOVE first); otherwise
+ * (a resumed add) a Sentinel monitoring the name already is left as it
+ * is. Nothing to do without Sentinels. */
+static int register_with_sentinels(struct reshard *x, int g, bool fresh)
+{
+    const struct cluster_state *st = x->st;
+    if (st->nsentinels == 0)
+        return 0;
+    long long deadline = mono_ms() + 30000;
+    for (int i = 0; i < st->nnodes; i++) {
+        if (st->nodes[i].group != g || i == st->groups[g].master)
+            continue;
+        struct tool_client *c = node_conn_quiet(x, i);
+        if (!c && may_go_without(x, i))
+            continue;
+        for (;;) { /* the link to the master up */
+            const char *info_cmd[] = { "INFO", "replication" };
+            char *info = c ? tool_call_text(c, 2, info_cmd) : NULL;
+            char link[16] = "";
+            if (info) {
+                tool_info_field(info, "master_link_status", link, sizeof link);
+                free(info);
+            }
+            if (strcmp(link, "up") == 0)
+                break;
+            if (!c || mono_ms() > deadline) {
+                fprintf(stderr, "[ERR] %s:%d: the replica's link to its master is not up\n", st->nodes[i].ip,
+                        st->nodes[i].port);
+                return -1;
+            }
+            usleep(50 * 1000);
+        }
+    }
+    struct tool_client *mc = node_conn(x, st->groups[g].master);
+    if (!mc)
+        return -1;
+    long long down = tool_node_timeout(mc);
+    /* a name left on a Sentinel by a group of this id removed earlier
+     * names another master: gone first */
+    if (fresh)
+        tool_sentinels_forget_group(st, st->groups[g].id);
+    return tool_sentinels_watch_group(st, g, down, 30000);
+}
+
 /* --------------------------------------------------------------- add */
 
 /* A node to be added: reachable, in cluster mode, in no cluster, empty. */
@@ -741,7 +892,7 @@ static int check_new_node(struct tool_client *c, char id[CLUSTER_ID_LEN + 1], ui
 
 int tool_add(const struct tool_reshard_opts *o)
 {
-    struct reshard x = { .batch = o->batch, .die_after_flips = die_after_flips() };
+    struct reshard x = { .batch = o->batch, .die_after_flips = die_after_flips(), .stop_at_port = stop_at_port() };
     char host[256];
     int port, rc = TOOL_EXIT_FAIL;
     uint16_t *table = calloc(SLOT_COUNT, sizeof *table);
@@ -761,21 +912,37 @@ int tool_add(const struct tool_reshard_opts *o)
     if (read_state(&x, host, port) < 0 || check_cluster(&x) < 0)
         goto out;
 
-    /* the new nodes: already in the state (a resumed add), or checked */
-    int in_state = 0;
+    /* the new nodes: already in the state (a resumed add), or checked. On
+     * a resumed add a node of the group may be dead (its master killed
+     * during the move, its replica promoted): one the state lists at that
+     * address is left out */
+    int in_state = 0, ingroup = -1;
     for (int i = 0; i < nnew; i++) {
         char h[256];
         tool_split_addr(o->addrs[i + 1], h, sizeof h, &nport[i]);
         if (tool_connect(&nc[i], h, nport[i], TOOL_TIMEOUT_MS, nip[i]) < 0) {
-            fprintf(stderr, "[ERR] %s\n", nc[i].err);
-            goto out;
+            int n = 0;
+            while (n < x.st->nnodes && !(strcmp(x.st->nodes[n].ip, h) == 0 && x.st->nodes[n].port == nport[i]))
+                n++;
+            if (n == x.st->nnodes) {
+                fprintf(stderr, "[ERR] %s\n", nc[i].err);
+                goto out;
+            }
+            fprintf(stderr, "[WARN] %s does not answer; it is in group %" PRIu32 " already: going on without it\n",
+                    o->addrs[i + 1], x.st->groups[x.st->nodes[n].group].id);
+            in_state++;
+            ingroup = x.st->nodes[n].group;
+            continue;
         }
         uint64_t v;
         if (check_new_node(&nc[i], nid[i], &v) < 0)
             goto out;
         bool known = false;
         for (int n = 0; n < x.st->nnodes; n++)
-            known = known || strcmp(x.st->nodes[n].id, nid[i]) == 0;
+            if (strcmp(x.st->nodes[n].id, nid[i]) == 0) {
+                known = true;
+                ingroup = x.st->nodes[n].group;
+            }
         in_state += known;
         if (!known) {
             const char *dbsize[] = { "DBSIZE" };
@@ -792,15 +959,33 @@ int tool_add(const struct tool_reshard_opts *o)
     }
     int newg = -1;
     if (in_state == nnew) {
-        for (int n = 0; n < x.st->nnodes; n++)
-            if (strcmp(x.st->nodes[n].id, nid[0]) == 0)
-                newg = x.st->nodes[n].group;
-        if (x.st->groups[newg].master < 0 || strcmp(x.st->nodes[x.st->groups[newg].master].id, nid[0]) != 0) {
-            fprintf(stderr, "[ERR] %s is in the cluster but not the master of its group.\n", o->addrs[1]);
+        /* the group the nodes given are in; its master is the one its
+         * record names now (the first node given, unless a failover
+         * promoted another) */
+        newg = ingroup;
+        int m = x.st->groups[newg].master;
+        if (m < 0 || x.st->nodes[m].group != newg) {
+            fprintf(stderr, "[ERR] group %" PRIu32 " has no master.\n", x.st->groups[newg].id);
             goto out;
         }
-        printf(">>> %s is the master of group %" PRIu32 " already: going on with its slots\n", o->addrs[1],
-               x.st->groups[newg].id);
+        for (int i = 0; i < nnew; i++)
+            if (nc[i].fd >= 0) {
+                bool same = false;
+                for (int n = 0; n < x.st->nnodes; n++)
+                    same = same || (strcmp(x.st->nodes[n].id, nid[i]) == 0 && x.st->nodes[n].group == newg);
+                if (!same) {
+                    fprintf(stderr, "[ERR] %s is in another group of the cluster.\n", o->addrs[i + 1]);
+                    goto out;
+                }
+            }
+        if (strcmp(x.st->nodes[m].id, nid[0]) == 0)
+            printf(">>> %s is the master of group %" PRIu32 " already: going on with its slots\n", o->addrs[1],
+                   x.st->groups[newg].id);
+        else
+            printf(">>> group %" PRIu32 " is in the cluster already, its master now %s:%d: going on with its slots\n",
+                   x.st->groups[newg].id, x.st->nodes[m].ip, x.st->nodes[m].port);
+        if (register_with_sentinels(&x, newg, false) < 0)
+            goto out;
     } else if (in_state != 0) {
         fprintf(stderr, "[ERR] Some of the nodes given are in the cluster and some are not.\n");
         goto out;
@@ -832,7 +1017,11 @@ int tool_add(const struct tool_reshard_opts *o)
         printf(">>> Adding group %" PRIu32 ": master %s, %d replica(s), weight %" PRIu32 " (table version %" PRIu64
                ")\n", gid, o->addrs[1], nnew - 1, o->weight > 1 ? o->weight : 1, v + 1);
         for (int n = 0; n < x.st->nnodes; n++) {
-            struct tool_client *c = node_conn(&x, n);
+            struct tool_client *c = node_conn_quiet(&x, n);
+            if (!c && may_go_without(&x, n))
+                continue; /* a dead replica: its peers give it the state if it comes back */
+            if (!c)
+                fprintf(stderr, "[ERR] %s\n", x.conn[n].err);
             if (!c || push_to(&x, n, c, v, text.data) < 0)
                 goto out;
         }
@@ -851,35 +1040,10 @@ int tool_add(const struct tool_reshard_opts *o)
         for (int g = 0; g < x.st->ngroups; g++)
             if (x.st->groups[g].id == gid)
                 newg = g;
-    }
-
-    if (x.st->nsentinels > 0) {
-        /* registered after the replicas' links are up (tool_sentinel.c) */
-        long long deadline = mono_ms() + 30000, down = 0;
-        for (int i = 0; i < nnew; i++) {
-            long long t = tool_node_timeout(&nc[i]);
-            down = t > down ? t : down;
-        }
-        for (int i = 1; i < nnew;) {
-            const char *repl[] = { "INFO", "replication" };
-            char *info = tool_call_text(&nc[i], 2, repl);
-            char link[32] = "";
-            if (info)
-                tool_info_field(info, "master_link_status", link, sizeof link);
-            free(info);
-            if (strcmp(link, "up") == 0) {
-                i++;
-                continue;
-            }
-            if (!info || mono_ms() > deadline) {
-                fprintf(stderr, "[ERR] %s: replication link %s\n", nc[i].addr, info ? link : nc[i].err);
-                goto out;
-            }
-            usleep(100 * 1000);
-        }
-        if (tool_sentinels_watch_group(x.st, newg, down, 30000) < 0)
+        if (register_with_sentinels(&x, newg, true) < 0)
             goto out;
     }
+
     if (target_table(x.st, -1, table) < 0) {
         fprintf(stderr, "[ERR] the target table could not be computed\n");
         goto out;
@@ -950,7 +1114,11 @@ static int take_out(struct reshard *x, uint32_t gid, const char *host, int port)
     for (int n = 0; n < x->st->nnodes; n++) {
         if (x->st->nodes[n].group == g)
             continue;
-        struct tool_client *c = node_conn(x, n);
+        struct tool_client *c = node_conn_quiet(x, n);
+        if (!c && may_go_without(x, n))
+            continue;
+        if (!c)
+            fprintf(stderr, "[ERR] %s\n", x->conn[n].err);
         if (!c || push_to(x, n, c, v, text.data) < 0)
             goto out;
     }
@@ -979,7 +1147,7 @@ out:
 
 int tool_remove(const struct tool_reshard_opts *o)
 {
-    struct reshard x = { .batch = o->batch, .die_after_flips = die_after_flips() };
+    struct reshard x = { .batch = o->batch, .die_after_flips = die_after_flips(), .stop_at_port = stop_at_port() };
     char host[256];
     int port, rc = TOOL_EXIT_FAIL;
     uint16_t *table = calloc(SLOT_COUNT, sizeof *table);

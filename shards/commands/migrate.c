@@ -17,6 +17,17 @@
  *      one write: AUTH if asked, and per key RESTORE (RESTORE-ASKING in
  *      cluster mode, as Redis chooses) key ttl payload [REPLACE]. The
  *      replies are read as they come.
+ *   2b. in cluster mode, unless COPY: the target's replicas have them. ROLE
+ *      is sent after the RESTOREs; when it names connected replicas, WAIT
+ *      <that many> <timeout / 2> follows, and the keys count as
+ *      acknowledged only if every one of them acknowledged (otherwise they
+ *      stay here, and the answer is the target's "NOREPLICAS ..." as its
+ *      error). A slot's keys are moved so: deleted here only once the
+ *      target's group would keep them through a failover of its master
+ *      (README "Growing and shrinking": the target's master killed right
+ *      after taking a key lost it when the source deleted it at the first
+ *      acknowledgement). Redis's MIGRATE does not wait; outside cluster
+ *      mode neither does this one.
  *   3. delete: unless COPY, the keys the target acknowledged are deleted on
  *      their shards, each only if it is still what was sent (same payload,
  *      same expiry): a key written while MIGRATE was in flight is kept
@@ -96,6 +107,7 @@ struct migrate_key {
     struct slice name;     /* in the command's message */
     int          shard;
     bool         present;
+    bool         restored; /* the target's master answered +OK (2b: acked waits for its replicas) */
     long long    ttl_ms;   /* sent to the target (0: none) */
     int64_t      expire_at; /* here, when dumped */
     struct buf   payload;
@@ -137,7 +149,9 @@ struct migration {
     int                 waiting;  /* messages out */
     int                 replies_due; /* replies still expected from the target */
     int                 replies_seen;
-    int                 next_reply;  /* -1: the AUTH reply; else the key it answers */
+    int                 next_reply;  /* -1: the AUTH reply; else the key it answers; nkeys: ROLE, then WAIT */
+    bool                ask_role;    /* 2b: ROLE follows the RESTOREs */
+    int                 wait_for;    /* 2b: the replicas WAIT was sent for (0: none) */
     bool                auth_failed;
     bool                link_dirty; /* the destination sent more than the replies */
     struct buf          refused;  /* why an owner deleted nothing (it no longer takes writes) */
@@ -545,6 +559,13 @@ static void send_restores(struct migration *g)
         resp_encode_command(&c->out, g->replace ? 5 : 4, argv);
         g->replies_due++;
     }
+    g->ask_role = cluster && !g->copy;
+    g->wait_for = 0;
+    if (g->ask_role) {
+        struct slice role[1] = { SLICE_LIT("ROLE") };
+        resp_encode_command(&c->out, 1, role);
+        g->replies_due++;
+    }
     conn_flush(c);
     g->phase = PHASE_REPLIES;
     g->deadline_ms = shard_now_ms(g->sh) + g->timeout_ms;
@@ -607,6 +628,54 @@ static void link_failed(struct migration *g, const char *what)
     io_failed(g, what);
 }
 
+/* 2b: the target's ROLE. A master with connected replicas is asked to
+ * WAIT for all of them; until they answer, no key counts as acknowledged. */
+static void target_role(struct migration *g, const char *p, size_t len)
+{
+    struct resp_reader rd;
+    long long n, offset, replicas = 0;
+    struct slice role;
+    resp_reader_init(&rd, p, len);
+    if (!resp_read_aggregate(&rd, &n) || n < 3 || !resp_read_string(&rd, &role) || !role.ptr ||
+        role.len != 6 || memcmp(role.ptr, "master", 6) != 0 || !resp_read_int(&rd, &offset) ||
+        !resp_read_aggregate(&rd, &replicas) || replicas <= 0)
+        return; /* no replicas (or not a master: its RESTOREs failed anyway) */
+    bool any = false;
+    for (int i = 0; i < g->nkeys; i++) {
+        g->keys[i].restored = g->keys[i].acked;
+        any = any || g->keys[i].acked;
+        g->keys[i].acked = false;
+    }
+    if (!any)
+        return;
+    char want[24], ms[24];
+    int wl = snprintf(want, sizeof(want), "%lld", replicas);
+    long long t = g->timeout_ms / 2 > 0 ? g->timeout_ms / 2 : 1;
+    int tl = snprintf(ms, sizeof(ms), "%lld", t);
+    struct slice wait[3] = { SLICE_LIT("WAIT"), { want, (size_t)wl }, { ms, (size_t)tl } };
+    struct conn *c = g->link->conn;
+    resp_encode_command(&c->out, 3, wait);
+    conn_flush(c);
+    g->wait_for = (int)replicas;
+    g->replies_due++;
+}
+
+/* 2b: WAIT's answer: every replica has the keys, or none counts. */
+static void target_waited(struct migration *g, const char *p, size_t len)
+{
+    struct resp_reader rd;
+    long long got = -1;
+    resp_reader_init(&rd, p, len);
+    if (resp_read_int(&rd, &got) && got >= g->wait_for) {
+        for (int i = 0; i < g->nkeys; i++)
+            g->keys[i].acked = g->keys[i].restored;
+    } else if (g->error.len == 0) {
+        buf_printf(&g->error, "NOREPLICAS %lld of its %d replicas acknowledged the keys in time", got < 0 ? 0 : got,
+                   g->wait_for);
+    }
+    g->wait_for = 0;
+}
+
 /* One reply of the target (the whole RESP value). */
 static void target_reply(struct migration *g, const char *p, size_t len)
 {
@@ -624,6 +693,11 @@ static void target_reply(struct migration *g, const char *p, size_t len)
         if (i < g->nkeys) {
             g->keys[i].acked = !err && !g->auth_failed;
             g->next_reply = next_present(g, i + 1);
+        } else if (g->ask_role) {
+            g->ask_role = false;
+            target_role(g, p, len);
+        } else if (g->wait_for > 0) {
+            target_waited(g, p, len);
         }
     }
     g->replies_due--;
