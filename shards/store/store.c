@@ -1257,12 +1257,30 @@ void store_reset_stats(struct store *s)
     s->stats.expired_time_cap_reached_count = 0;
 }
 
-size_t store_entry_memory(const struct entry *e)
+size_t store_entry_memory(const struct entry *e, size_t samples)
 {
     size_t m = mi_usable_size(e) + sizeof(struct entry *);
     if (entry_flags(e) & F_EXPF)
         m += sizeof(struct entry *);
+    if (entry_type(e) != TYPE_STRING)
+        m += store_object_memory(entry_type(e), entry_object(e), samples);
     return m;
+}
+
+size_t store_object_memory(enum value_type t, const void *obj, size_t samples)
+{
+    switch (t) {
+    case TYPE_HASH: return hash_memory(obj, samples);
+    case TYPE_SET:  return set_memory(obj, samples);
+    case TYPE_ZSET: return zset_memory(obj, samples);
+    case TYPE_LIST: return list_memory(obj, samples);
+    default:        return 0;
+    }
+}
+
+size_t store_alloc_size(const void *p)
+{
+    return mi_usable_size(p);
 }
 
 size_t store_used_memory(const struct store *s)

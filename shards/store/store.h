@@ -182,6 +182,9 @@ void *store_alloc_zeroed(struct store *s, size_t n);
 void  store_free_zeroed(struct store *s, void *p, size_t n);
 void *store_realloc(struct store *s, void *p, size_t n);
 void  store_free(struct store *s, void *p);
+/* The bytes an allocation of store_alloc/store_realloc takes (what the
+ * allocator sized it to, as store_used_memory counts it). */
+size_t store_alloc_size(const void *p);
 
 /* A flat copy of a collection object for moving it to another store of this
  * process (cross-shard commands): its type's encoding (hash_encode). */
@@ -215,9 +218,15 @@ size_t store_used_memory(const struct store *s);
 
 /* Memory one entry takes (MEMORY USAGE): its allocation (header, key and
  * value, as the allocator sized it), its bucket pointer, and with an
- * expiry its slot in the index of keys with one. A value kept outside the
- * entry adds its own here. */
-size_t store_entry_memory(const struct entry *e);
+ * expiry its slot in the index of keys with one; a collection adds its
+ * object's (store_object_memory, samples as there). */
+size_t store_entry_memory(const struct entry *e, size_t samples);
+/* The bytes a collection object takes in its encoding: a compact one its
+ * allocation exactly; a table or a chain its fixed parts (header, bucket
+ * arrays) exactly and its per-element allocations as the average of the
+ * first `samples` of them (0: all, O(n)) times their number, as Redis's
+ * MEMORY USAGE samples. */
+size_t store_object_memory(enum value_type t, const void *obj, size_t samples);
 
 /* SCAN over this store with Redis's guarantees: a key present for the whole
  * scan is returned at least once, even while the table grows or shrinks.
