@@ -75,8 +75,8 @@ enum evict_policy {
     EVICT_ALLKEYS_RANDOM,
     EVICT_VOLATILE_TTL,
     EVICT_VOLATILE_RANDOM,
-    /* the store keeps no access counts: the LFU policies evict as their LRU
-     * counterparts (the nearest ringkv has); README says so */
+    /* evicted as their LRU counterparts, by the entries' LFU counters while
+     * the store keeps them (store_set_lfu) */
     EVICT_ALLKEYS_LFU,
     EVICT_VOLATILE_LFU,
 };
@@ -150,6 +150,23 @@ void store_changed(struct store *s, struct entry *e);
 uint32_t store_entry_lru_age(const struct store *s, const struct entry *e);
 /* The tick of the store's LRU clock e was last used at. */
 uint32_t store_entry_lru(const struct entry *e);
+
+/* Access tracking, as Redis's: each entry has 24 bits that are either its
+ * LRU clock tick (the default) or, while an LFU policy is on
+ * (store_set_lfu, which the shard calls every tick from the config), a
+ * logarithmic access counter with the minute it last decayed (Redis's
+ * LFU, its default lfu-log-factor 10 and lfu-decay-time 1). Switching
+ * does not convert: as in Redis, the values take some time to adjust.
+ * Under LFU the LFU policies evict the least used keys first. */
+void store_set_lfu(struct store *s, bool on);
+/* OBJECT IDLETIME: how long since e was used, in ms of the store's latest
+ * time, from its tick: the store notes its clock once a second it moves
+ * (1024 seconds back) and once a minute (1024 minutes back), so the
+ * figure is good to about a second (or a minute past 17 minutes of
+ * activity, and a bound past that). Meaningful under LRU only. */
+int64_t store_entry_idle_ms(const struct store *s, const struct entry *e);
+/* OBJECT FREQ: e's access counter, decayed to now. Under LFU only. */
+unsigned store_entry_freq(const struct store *s, const struct entry *e);
 /* ---- collections ----
  * Create or replace key with a collection of type t whose object is obj
  * (allocated from this store: store_alloc), expiring at expire_at_ms (0 =
