@@ -21,8 +21,9 @@
  * becomes a time), or DEL when a REPLACE meets a TTL already past. So a
  * replica does not decode the payload again and does not read the clock.
  *
- * IDLETIME and FREQ are checked as Redis checks them and otherwise ignored:
- * the store keeps no per-key idle time to set, and no access counts. */
+ * IDLETIME and FREQ are checked as Redis checks them and set the restored
+ * key's access bits (store_entry_set_idle / _freq: IDLETIME under an LRU
+ * policy, FREQ under an LFU one, as Redis). */
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -86,6 +87,7 @@ void cmd_dump(struct exec_ctx *ctx)
 void cmd_restore(struct exec_ctx *ctx)
 {
     bool replace = false, absttl = false, idle_given = false, freq_given = false;
+    long long idle = 0, freq = 0;
     for (int j = 4; j < ctx->argc; j++) {
         int more = ctx->argc - j - 1;
         struct slice o = ctx->argv[j];
@@ -94,7 +96,6 @@ void cmd_restore(struct exec_ctx *ctx)
         } else if (slice_eq_nocase(o, "absttl")) {
             absttl = true;
         } else if (slice_eq_nocase(o, "idletime") && more >= 1 && !freq_given) {
-            long long idle;
             if (!parse_ll(ctx->argv[j + 1], &idle)) {
                 reply_error(ctx->reply, ERR_NOT_INT);
                 return;
@@ -106,7 +107,6 @@ void cmd_restore(struct exec_ctx *ctx)
             idle_given = true;
             j++;
         } else if (slice_eq_nocase(o, "freq") && more >= 1 && !idle_given) {
-            long long freq;
             if (!parse_ll(ctx->argv[j + 1], &freq)) {
                 reply_error(ctx->reply, ERR_NOT_INT);
                 return;
@@ -166,5 +166,12 @@ void cmd_restore(struct exec_ctx *ctx)
         return;
     }
     decoded_value_store(ctx->store, key, &v, expire_at);
+    if (idle_given || freq_given) {
+        struct entry *e = store_peek(ctx->store, key, ctx->now_ms);
+        if (e && idle_given)
+            store_entry_set_idle(ctx->store, e, idle > LLONG_MAX / 1000 ? LLONG_MAX / 2 : idle * 1000);
+        else if (e)
+            store_entry_set_freq(ctx->store, e, (unsigned)freq);
+    }
     reply_ok(ctx->reply);
 }

@@ -1531,6 +1531,35 @@ int64_t store_entry_idle_ms(const struct store *s, const struct entry *e)
     return idle > 0 ? idle : 0;
 }
 
+void store_entry_set_idle(struct store *s, struct entry *e, int64_t idle_ms)
+{
+    if (s->lfu)
+        return;
+    int64_t then = s->last_now_ms - idle_ms; /* idle_ms is at most LLONG_MAX / 2 */
+    uint32_t target = then > 0 ? (uint32_t)(then / 1000) : 0, tick = s->lru_clock;
+    bool found = false;
+    const struct clock_ring *rings[2] = { &s->by_second, &s->by_minute };
+    for (int k = 0; k < 2 && !found && idle_ms > 0; k++) {
+        const struct clock_ring *r = rings[k];
+        for (uint32_t i = 1; i <= r->len; i++) {
+            const struct clock_sample *c = &r->at[(r->next + CLOCK_SAMPLES - i) % CLOCK_SAMPLES];
+            tick = (c->clock - 1) & LRU_MASK; /* before anything the ring knows */
+            if (c->sec <= target) {
+                tick = c->clock;
+                found = true;
+                break;
+            }
+        }
+    }
+    entry_set_lru(e, tick);
+}
+
+void store_entry_set_freq(struct store *s, struct entry *e, unsigned freq)
+{
+    if (s->lfu)
+        entry_set_lru(e, (lfu_minutes(s) << 8) | (freq > 255 ? 255 : freq));
+}
+
 unsigned store_entry_freq(const struct store *s, const struct entry *e)
 {
     return entry_lru(e) == 0 ? LFU_INIT_VAL : lfu_decayed(s, e);

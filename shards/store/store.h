@@ -167,6 +167,11 @@ void store_set_lfu(struct store *s, bool on);
 int64_t store_entry_idle_ms(const struct store *s, const struct entry *e);
 /* OBJECT FREQ: e's access counter, decayed to now. Under LFU only. */
 unsigned store_entry_freq(const struct store *s, const struct entry *e);
+/* RESTORE's IDLETIME (ms; under LRU) and FREQ (under LFU): e's access
+ * bits as if it had been used that long ago / that often; each does
+ * nothing under the other kind, as in Redis. */
+void store_entry_set_idle(struct store *s, struct entry *e, int64_t idle_ms);
+void store_entry_set_freq(struct store *s, struct entry *e, unsigned freq);
 /* ---- collections ----
  * Create or replace key with a collection of type t whose object is obj
  * (allocated from this store: store_alloc), expiring at expire_at_ms (0 =

@@ -397,6 +397,16 @@ static void test_object_idletime_freq(void **state)
     expect_int(tcmd(t, "OBJECT IDLETIME l"), 0);
     long long idle = get_int(tcmd(t, "OBJECT IDLETIME h"));
     assert_true(idle >= 2); /* asking is no use */
+    /* RESTORE ... IDLETIME: as old as asked (ringkv: as far back as its
+     * clock's history goes, here the 3 s since the first write) */
+    struct rval *p = tcmd(t, "DUMP k");
+    assert_int_equal(p->type, R_BULK);
+    const char *ra[] = { "RESTORE", "old", "0", p->str, "IDLETIME", "1000" };
+    size_t rl[] = { 7, 3, 1, p->len, 8, 4 };
+    tsendb(t, 6, ra, rl);
+    expect_ok(tread(t, 5000));
+    idle = get_int(tcmd(t, "OBJECT IDLETIME old"));
+    assert_true(idle >= 2 && idle <= 1000);
     expect_nil(tcmd(t, "OBJECT IDLETIME missing"));
     expect_error(tcmd(t, "OBJECT FREQ k"), "ERR An LFU maxmemory policy is not selected, access frequency not "
                                            "tracked. Please note that when switching between policies at "
@@ -409,6 +419,13 @@ static void test_object_idletime_freq(void **state)
                                                "and LFU data will take some time to adjust.");
     expect_ok(tcmd(t, "SET fresh v"));
     expect_int(tcmd(t, "OBJECT FREQ fresh"), 5);
+    /* RESTORE ... FREQ sets the counter */
+    const char *rf[] = { "RESTORE", "often", "0", p->str, "FREQ", "100" };
+    size_t rfl[] = { 7, 5, 1, p->len, 4, 3 };
+    tsendb(t, 6, rf, rfl);
+    expect_ok(tread(t, 5000));
+    expect_int(tcmd(t, "OBJECT FREQ often"), 100);
+    rval_free(p);
     expect_int(tcmd(t, "HSET hf f v"), 1);
     long long before = get_int(tcmd(t, "OBJECT FREQ hf"));
     for (int i = 0; i < 300; i++) {
