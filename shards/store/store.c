@@ -235,6 +235,10 @@ struct clock_ring {
     uint32_t next, len;
 };
 
+struct clock_history {
+    struct clock_ring by_second, by_minute;
+};
+
 /* LFU (while the store is told an LFU policy is on: store_set_lfu), the
  * entry's 24 access bits are Redis's: the minute of the last decrement
  * (16 bits) and a logarithmic access counter (8 bits), new keys at 5,
@@ -284,7 +288,9 @@ struct store {
     bool           no_touch;   /* store_find leaves the LRU clock of what it finds
                                   (the command's caller said CLIENT NO-TOUCH) */
     bool           lfu;        /* access bits are LFU counters (store_set_lfu) */
-    struct clock_ring by_second, by_minute; /* the LRU clock's past, for idle times */
+    struct clock_history *history; /* the LRU clock's past, for idle times: kept
+                                      from the first store_set_lfu on (a shard's
+                                      store; not a command's scratch store) */
     bool           passive;    /* a replica's store: keys past their time
                                   read as missing but stay until the
                                   master's DEL arrives */
@@ -611,9 +617,11 @@ static inline void lru_touch(struct store *s, struct entry *e)
     if (++s->lru_ops > (store_count_(s) >> LRU_TICK_SHIFT)) {
         s->lru_ops = 0;
         s->lru_clock = (s->lru_clock + 1) & LRU_MASK;
-        uint32_t sec = (uint32_t)(s->last_now_ms / 1000);
-        clock_ring_note(&s->by_second, s->lru_clock, sec, 1);
-        clock_ring_note(&s->by_minute, s->lru_clock, sec, 60);
+        if (s->history) {
+            uint32_t sec = (uint32_t)(s->last_now_ms / 1000);
+            clock_ring_note(&s->history->by_second, s->lru_clock, sec, 1);
+            clock_ring_note(&s->history->by_minute, s->lru_clock, sec, 60);
+        }
     }
     entry_set_lru(e, s->lru_clock);
 }
@@ -932,6 +940,7 @@ void store_destroy(struct store *s)
     free_all_entries(s, false);
     lazy_step(s, SIZE_MAX);
     slot_index_destroy(s->slots);
+    mi_free(s->history);
     mi_free(s);
 }
 
@@ -1518,15 +1527,25 @@ static uint64_t evict_score(const struct store *s, const struct entry *e, enum e
 void store_set_lfu(struct store *s, bool on)
 {
     s->lfu = on;
+    if (s->history)
+        return;
+    if (!(s->history = mi_zalloc(sizeof *s->history)))
+        abort();
+    /* the keys used so far were used at the latest this clock */
+    if (s->last_now_ms > 0) {
+        uint32_t sec = (uint32_t)(s->last_now_ms / 1000);
+        clock_ring_note(&s->history->by_second, s->lru_clock, sec, 1);
+        clock_ring_note(&s->history->by_minute, s->lru_clock, sec, 60);
+    }
 }
 
 int64_t store_entry_idle_ms(const struct store *s, const struct entry *e)
 {
     uint32_t age = (s->lru_clock - entry_lru(e)) & LRU_MASK, sec = 0;
-    if (s->by_second.len == 0) /* the clock never moved: nothing used since */
+    if (!s->history || s->history->by_second.len == 0) /* no history (yet) */
         return 0;
-    if (!clock_ring_find(&s->by_second, s->lru_clock, age, &sec))
-        clock_ring_find(&s->by_minute, s->lru_clock, age, &sec);
+    if (!clock_ring_find(&s->history->by_second, s->lru_clock, age, &sec))
+        clock_ring_find(&s->history->by_minute, s->lru_clock, age, &sec);
     int64_t idle = s->last_now_ms - (int64_t)sec * 1000;
     return idle > 0 ? idle : 0;
 }
@@ -1538,7 +1557,9 @@ void store_entry_set_idle(struct store *s, struct entry *e, int64_t idle_ms)
     int64_t then = s->last_now_ms - idle_ms; /* idle_ms is at most LLONG_MAX / 2 */
     uint32_t target = then > 0 ? (uint32_t)(then / 1000) : 0, tick = s->lru_clock;
     bool found = false;
-    const struct clock_ring *rings[2] = { &s->by_second, &s->by_minute };
+    if (!s->history)
+        return;
+    const struct clock_ring *rings[2] = { &s->history->by_second, &s->history->by_minute };
     for (int k = 0; k < 2 && !found && idle_ms > 0; k++) {
         const struct clock_ring *r = rings[k];
         for (uint32_t i = 1; i <= r->len; i++) {

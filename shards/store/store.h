@@ -157,7 +157,10 @@ uint32_t store_entry_lru(const struct entry *e);
  * logarithmic access counter with the minute it last decayed (Redis's
  * LFU, its default lfu-log-factor 10 and lfu-decay-time 1). Switching
  * does not convert: as in Redis, the values take some time to adjust.
- * Under LFU the LFU policies evict the least used keys first. */
+ * Under LFU the LFU policies evict the least used keys first. From the
+ * first call on, the store also keeps its LRU clock's history (16 KB) for
+ * store_entry_idle_ms; a store never told (a command's scratch store) has
+ * none, and answers 0. */
 void store_set_lfu(struct store *s, bool on);
 /* OBJECT IDLETIME: how long since e was used, in ms of the store's latest
  * time, from its tick: the store notes its clock once a second it moves
