@@ -222,12 +222,6 @@ int main(int argc, char **argv)
                 p++;
         }
     }
-    long long policy = config_load(&n->config, maxmemory_policy);
-    if (policy == EVICT_ALLKEYS_LFU || policy == EVICT_VOLATILE_LFU)
-        log_notice("maxmemory-policy %s evicts as %s: ringkv keeps no access frequencies",
-                   policy == EVICT_ALLKEYS_LFU ? "allkeys-lfu" : "volatile-lfu",
-                   policy == EVICT_ALLKEYS_LFU ? "allkeys-lru" : "volatile-lru");
-
     /* as in Redis: a daemon writes a pid file even when none is named */
     const char *pidfile = config_str(&n->config, pidfile);
     if (pidfile[0] == '\0' && daemonized)

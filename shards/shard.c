@@ -43,6 +43,8 @@ static void on_tick(void *arg)
     /* keep memory under the limit even without writes (CONFIG SET maxmemory) */
     long long max = config_load(&sh->node->config, maxmemory);
     long long policy = config_load(&sh->node->config, maxmemory_policy);
+    /* the keys' access bits follow the policy: LFU counters under an LFU one */
+    store_set_lfu(sh->store, policy == EVICT_ALLKEYS_LFU || policy == EVICT_VOLATILE_LFU);
     if (max > 0 && policy != EVICT_NOEVICTION && !node_is_replica(sh->node))
         shard_make_room(sh, shard_memory_limit(sh), (int)policy, now);
     dispatch_timeouts(sh, now);

@@ -8,19 +8,22 @@
  * payload's version and checksum, then its object (-ERR Bad data format
  * for anything we cannot decode, a type we do not have included). A bad
  * payload changes nothing: the value is decoded aside before the key is
- * touched. A hash or a set is built aside too (in the shard's store, not
- * under any key yet), in the encoding HSET/SADD would give it under this
- * node's hash-max-listpack-* / set-max-* config; an element given twice
- * refuses the payload. DUMP of a type that has no serialization yet
- * answers an error, never a broken payload.
+ * touched. A collection is built aside too (in the shard's store, not
+ * under any key yet), in the encoding HSET/SADD/RPUSH/ZADD would give it
+ * under this node's hash-max-listpack-* / set-max-* / list-max-listpack-size
+ * / zset-max-listpack-* config; an element given twice refuses the
+ * payload. Every type the store has is dumped (serialize.h); were one
+ * without a serialization added, DUMP would answer an error, never a
+ * broken payload.
  *
  * Replication: the row journals RESTORE by its effects: the store's SET of
  * the value with the absolute expiry (a TTL relative to this node's clock
  * becomes a time), or DEL when a REPLACE meets a TTL already past. So a
  * replica does not decode the payload again and does not read the clock.
  *
- * IDLETIME and FREQ are checked as Redis checks them and otherwise ignored:
- * the store keeps no per-key idle time to set, and no access counts. */
+ * IDLETIME and FREQ are checked as Redis checks them and set the restored
+ * key's access bits (store_entry_set_idle / _freq: IDLETIME under an LRU
+ * policy, FREQ under an LFU one, as Redis). */
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -40,21 +43,26 @@
 #define ERR_BAD_PAYLOAD "ERR DUMP payload version or checksum are wrong"
 #define ERR_BAD_FORMAT  "ERR Bad data format"
 
-/* The thresholds a restored collection is encoded by: HSET's and SADD's. */
+/* The thresholds a restored collection is encoded by: HSET's, SADD's,
+ * RPUSH's and ZADD's. */
 static struct serialize_limits limits_of(const struct exec_ctx *ctx)
 {
-    struct serialize_limits l = { hash_default_limits, set_default_limits };
+    struct serialize_limits l = { hash_default_limits, set_default_limits, list_default_limits,
+                                  zset_default_limits };
     if (!ctx->shard || !ctx->shard->node)
         return l;
     const struct config *c = &ctx->shard->node->config;
-    long long v[5] = { config_load(c, hash_max_listpack_entries), config_load(c, hash_max_listpack_value),
-                       config_load(c, set_max_intset_entries), config_load(c, set_max_listpack_entries),
-                       config_load(c, set_max_listpack_value) };
-    for (int i = 0; i < 5; i++)
+    long long v[7] = { config_load(c, hash_max_listpack_entries), config_load(c, hash_max_listpack_value),
+                       config_load(c, set_max_intset_entries),    config_load(c, set_max_listpack_entries),
+                       config_load(c, set_max_listpack_value),    config_load(c, zset_max_listpack_entries),
+                       config_load(c, zset_max_listpack_value) };
+    for (int i = 0; i < 7; i++)
         if (v[i] < 0)
             v[i] = 0;
     l.hash = (struct hash_limits){ (size_t)v[0], (size_t)v[1] };
     l.set = (struct set_limits){ (size_t)v[2], (size_t)v[3], (size_t)v[4] };
+    l.zset = (struct zset_limits){ (size_t)v[5], (size_t)v[6] };
+    l.list = (struct list_limits){ config_load(c, list_max_listpack_size) };
     return l;
 }
 
@@ -79,6 +87,7 @@ void cmd_dump(struct exec_ctx *ctx)
 void cmd_restore(struct exec_ctx *ctx)
 {
     bool replace = false, absttl = false, idle_given = false, freq_given = false;
+    long long idle = 0, freq = 0;
     for (int j = 4; j < ctx->argc; j++) {
         int more = ctx->argc - j - 1;
         struct slice o = ctx->argv[j];
@@ -87,7 +96,6 @@ void cmd_restore(struct exec_ctx *ctx)
         } else if (slice_eq_nocase(o, "absttl")) {
             absttl = true;
         } else if (slice_eq_nocase(o, "idletime") && more >= 1 && !freq_given) {
-            long long idle;
             if (!parse_ll(ctx->argv[j + 1], &idle)) {
                 reply_error(ctx->reply, ERR_NOT_INT);
                 return;
@@ -99,7 +107,6 @@ void cmd_restore(struct exec_ctx *ctx)
             idle_given = true;
             j++;
         } else if (slice_eq_nocase(o, "freq") && more >= 1 && !idle_given) {
-            long long freq;
             if (!parse_ll(ctx->argv[j + 1], &freq)) {
                 reply_error(ctx->reply, ERR_NOT_INT);
                 return;
@@ -159,5 +166,12 @@ void cmd_restore(struct exec_ctx *ctx)
         return;
     }
     decoded_value_store(ctx->store, key, &v, expire_at);
+    if (idle_given || freq_given) {
+        struct entry *e = store_peek(ctx->store, key, ctx->now_ms);
+        if (e && idle_given)
+            store_entry_set_idle(ctx->store, e, idle > LLONG_MAX / 1000 ? LLONG_MAX / 2 : idle * 1000);
+        else if (e)
+            store_entry_set_freq(ctx->store, e, (unsigned)freq);
+    }
     reply_ok(ctx->reply);
 }

@@ -569,9 +569,9 @@ static bool lfu_policy(const struct exec_ctx *ctx)
     return p == EVICT_ALLKEYS_LFU || p == EVICT_VOLATILE_LFU;
 }
 
-/* The store keeps no access counts and an LRU clock in steps, not seconds:
- * FREQ answers 0 under an LFU policy, IDLETIME 0 under the others (README,
- * Limitations); the errors for the wrong policy are Redis's. */
+/* FREQ (under an LFU policy) and IDLETIME (under the others) from the
+ * entry's access bits (store.h, "Access tracking"); the errors for the
+ * wrong policy are Redis's. Neither touches the key. */
 void cmd_object_freq(struct exec_ctx *ctx)
 {
     struct entry *e = store_peek(ctx->store, ctx->argv[2], ctx->now_ms);
@@ -585,7 +585,7 @@ void cmd_object_freq(struct exec_ctx *ctx)
                                 "will take some time to adjust.");
         return;
     }
-    reply_int(ctx->reply, 0);
+    reply_int(ctx->reply, (long long)store_entry_freq(ctx->store, e));
 }
 
 void cmd_object_idletime(struct exec_ctx *ctx)
@@ -601,7 +601,7 @@ void cmd_object_idletime(struct exec_ctx *ctx)
                                 "will take some time to adjust.");
         return;
     }
-    reply_int(ctx->reply, 0);
+    reply_int(ctx->reply, (long long)(store_entry_idle_ms(ctx->store, e) / 1000));
 }
 
 void cmd_object_refcount(struct exec_ctx *ctx)

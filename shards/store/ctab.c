@@ -148,6 +148,21 @@ void ctab_unlink(struct store *s, struct ctab *t, struct ctab_node **link)
     }
 }
 
+size_t ctab_memory(const struct ctab *t, size_t samples)
+{
+    size_t m = ((size_t)t->cap[0] + t->cap[1]) * sizeof(struct ctab_node *);
+    size_t n = ctab_count(t), seen = 0, bytes = 0;
+    for (int k = 0; k < 2 && (samples == 0 || seen < samples); k++)
+        for (size_t b = 0; b < t->size[k] && (samples == 0 || seen < samples); b++)
+            for (const struct ctab_node *x = t->b[k][b]; x && (samples == 0 || seen < samples); x = x->next) {
+                bytes += store_alloc_size(x);
+                seen++;
+            }
+    if (seen)
+        m += seen == n ? bytes : (size_t)((double)bytes / (double)seen * (double)n);
+    return m;
+}
+
 void ctab_foreach(const struct ctab *t, ctab_visit_fn *fn, void *arg)
 {
     for (int k = 0; k < 2; k++)

@@ -58,6 +58,11 @@ uint64_t ctab_scan(const struct ctab *t, uint64_t cursor, size_t count, ctab_vis
 /* A node picked at random; the table is not empty. */
 const struct ctab_node *ctab_random(const struct ctab *t, uint64_t (*rnd)(void *), void *rarg);
 
+/* Bytes the table takes: its bucket arrays, and its nodes as the average
+ * allocation of the first `samples` of them (0: all) times their number
+ * (store_object_memory). */
+size_t ctab_memory(const struct ctab *t, size_t samples);
+
 /* Free up to *budget nodes (counted off *budget), then the bucket arrays;
  * true when all is freed. */
 bool ctab_free_step(struct store *s, struct ctab *t, size_t *budget);

@@ -46,6 +46,9 @@ void list_destroy(struct store *s, struct list *l);
 bool list_free_step(struct store *s, struct list *l, size_t *budget);
 
 size_t list_len(const struct list *l);
+/* Bytes l takes: its header and its nodes, the average of the first
+ * `samples` nodes (0: all) times their number. */
+size_t list_memory(const struct list *l, size_t samples);
 /* "listpack" or "quicklist". */
 const char *list_encoding(const struct list *l);
 

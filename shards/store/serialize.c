@@ -1,12 +1,16 @@
 #include "shards/store/serialize.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/crc64.h"
 #include "core/lzf.h"
 #include "shards/store/hash.h"
+#include "shards/store/list.h"
 #include "shards/store/set.h"
+#include "shards/store/zset.h"
 
 /* The first byte of a length: its top two bits say how it goes on. */
 #define LEN_6BIT  0u   /* 00xxxxxx */
@@ -113,6 +117,247 @@ static void put_pair(void *arg, struct slice field, struct slice value)
     put_string(arg, value.ptr, value.len);
 }
 
+/* An RDB string written as it is (a blob: never taken for an integer). */
+static void put_raw_string(struct buf *out, const char *s, size_t len)
+{
+    put_len(out, len);
+    buf_append(out, s, len);
+}
+
+static void put_le(unsigned char *b, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Is s the canonical decimal text of a 64-bit integer (Redis's string2ll:
+ * no sign but '-', no leading zero, not "-0")? Listpacks keep exactly these
+ * as integers. */
+static bool int64_text(struct slice s, int64_t *v)
+{
+    if (s.len == 0 || s.len > 20)
+        return false;
+    size_t i = s.ptr[0] == '-' ? 1 : 0;
+    if (i == s.len || (s.ptr[i] == '0' && (s.len - i > 1 || i == 1)))
+        return false;
+    uint64_t x = 0;
+    for (; i < s.len; i++) {
+        unsigned d = (unsigned)(s.ptr[i] - '0');
+        if (d > 9 || x > (UINT64_MAX - d) / 10)
+            return false;
+        x = x * 10 + d;
+    }
+    if (s.ptr[0] == '-') {
+        if (x > (uint64_t)INT64_MAX + 1)
+            return false;
+        *v = (int64_t)(0 - x);
+    } else {
+        if (x > (uint64_t)INT64_MAX)
+            return false;
+        *v = (int64_t)x;
+    }
+    return true;
+}
+
+/* ---- listpacks, as Redis lays them out (the reader's walk_listpack says
+ * how): what Redis writes for lists and small sorted sets ---- */
+
+/* An element's encoding (header) in h (at most 9 bytes); *data_len: the
+ * bytes that follow it (0 for an integer). Returns the header's size. */
+static size_t lp_header(struct slice e, unsigned char *h, size_t *data_len)
+{
+    int64_t v;
+    *data_len = 0;
+    if (int64_text(e, &v)) {
+        if (v >= 0 && v <= 127) {
+            h[0] = (unsigned char)v;
+            return 1;
+        }
+        if (v >= -4096 && v <= 4095) {
+            uint64_t u = (uint64_t)v & 0x1fff;
+            h[0] = (unsigned char)(0xc0 | (u >> 8));
+            h[1] = (unsigned char)(u & 0xff);
+            return 2;
+        }
+        static const struct {
+            int64_t lo, hi;
+            unsigned char tag;
+            int width;
+        } ints[] = { { INT16_MIN, INT16_MAX, 0xf1, 2 },
+                     { -8388608, 8388607, 0xf2, 3 },
+                     { INT32_MIN, INT32_MAX, 0xf3, 4 },
+                     { INT64_MIN, INT64_MAX, 0xf4, 8 } };
+        for (size_t i = 0;; i++)
+            if (v >= ints[i].lo && v <= ints[i].hi) {
+                h[0] = ints[i].tag;
+                put_le(h + 1, (uint64_t)v, ints[i].width);
+                return 1 + (size_t)ints[i].width;
+            }
+    }
+    *data_len = e.len;
+    if (e.len < 64) {
+        h[0] = (unsigned char)(0x80 | e.len);
+        return 1;
+    }
+    if (e.len < 4096) {
+        h[0] = (unsigned char)(0xe0 | (e.len >> 8));
+        h[1] = (unsigned char)(e.len & 0xff);
+        return 2;
+    }
+    h[0] = 0xf0;
+    put_le(h + 1, e.len, 4);
+    return 5;
+}
+
+static size_t lp_backlen_size(uint64_t len);
+
+/* The bytes e takes in a listpack: header, data, back-length. */
+static size_t lp_entry_size(struct slice e)
+{
+    unsigned char h[9];
+    size_t data, hl = lp_header(e, h, &data);
+    return hl + data + lp_backlen_size(hl + data);
+}
+
+static void lp_append(struct buf *lp, struct slice e)
+{
+    unsigned char h[9], back[5];
+    size_t data, hl = lp_header(e, h, &data);
+    buf_append(lp, h, hl);
+    buf_append(lp, e.ptr, data);
+    /* the entry's length again, 7 bits a byte, most significant first,
+     * every byte but the first with its top bit set (read backwards) */
+    uint64_t l = hl + data;
+    size_t n = lp_backlen_size(l);
+    for (size_t i = 0; i < n; i++) {
+        back[i] = (unsigned char)((l >> (7 * (n - 1 - i))) & 127);
+        if (i > 0)
+            back[i] |= 128;
+    }
+    buf_append(lp, back, n);
+}
+
+static void lp_begin(struct buf *lp)
+{
+    buf_clear(lp);
+    buf_append(lp, "\0\0\0\0\0\0", 6);
+}
+
+/* Close lp, holding count elements: terminator, total bytes, count. */
+static void lp_end(struct buf *lp, size_t count)
+{
+    unsigned char end = 0xff;
+    buf_append(lp, &end, 1);
+    put_le((unsigned char *)lp->data, lp->len, 4);
+    put_le((unsigned char *)lp->data + 4, count < 65535 ? count : 65535, 2);
+}
+
+/* A list as Redis 7.0 writes it (RDB_TYPE_LIST_QUICKLIST_2): the number of
+ * nodes, then per node its container (PACKED: a listpack) and the listpack
+ * as an RDB string. A node closes before it would pass 8 KB (what Redis's
+ * default list-max-listpack-size, -2, gives its nodes); a longer element
+ * gets a node of its own, as in Redis (which writes PLAIN nodes only for
+ * elements past its 1 GB packed threshold, longer than any ringkv takes). */
+#define QUICKLIST_NODE_PLAIN  1
+#define QUICKLIST_NODE_PACKED 2
+#define LIST_NODE_BYTES       8192
+
+struct list_writer {
+    struct buf  lp;     /* the node being filled */
+    size_t      count;  /* its elements */
+    struct buf  nodes;  /* the nodes closed so far */
+    uint64_t    n_nodes;
+};
+
+static void list_node_close(struct list_writer *w)
+{
+    lp_end(&w->lp, w->count);
+    put_len(&w->nodes, QUICKLIST_NODE_PACKED);
+    put_raw_string(&w->nodes, w->lp.data, w->lp.len);
+    w->n_nodes++;
+    w->count = 0;
+    lp_begin(&w->lp);
+}
+
+static void list_node_elem(void *arg, struct slice e)
+{
+    struct list_writer *w = arg;
+    if (w->count > 0 && w->lp.len + lp_entry_size(e) + 1 > LIST_NODE_BYTES)
+        list_node_close(w);
+    lp_append(&w->lp, e);
+    w->count++;
+}
+
+static void put_list(struct buf *out, const struct list *l)
+{
+    struct list_writer w = { .count = 0, .n_nodes = 0 };
+    buf_init(&w.lp);
+    buf_init(&w.nodes);
+    lp_begin(&w.lp);
+    list_visit(l, 0, SIZE_MAX, list_node_elem, &w);
+    if (w.count > 0)
+        list_node_close(&w);
+    put_len(out, w.n_nodes);
+    buf_append(out, w.nodes.data, w.nodes.len);
+    buf_free(&w.lp);
+    buf_free(&w.nodes);
+}
+
+/* A score as a listpack holds it (Redis's text of it, which the listpack
+ * keeps as an integer when it is one): "inf", "-inf", "-0", whole numbers
+ * in digits, others the shortest text that reads back exactly. */
+static struct slice score_text(char *buf, double d)
+{
+    if (d == 0 && signbit(d)) {
+        memcpy(buf, "-0", 2);
+        return (struct slice){ buf, 2 };
+    }
+    return (struct slice){ buf, zset_format_score(buf, d) };
+}
+
+/* A sorted set as Redis writes it: a small one (our listpack encoding,
+ * within the same limits as Redis's) as RDB_TYPE_ZSET_LISTPACK, member then
+ * score in ascending order in one listpack; a big one as RDB_TYPE_ZSET_2,
+ * a count then member and score (8 bytes, a little-endian double), from the
+ * highest down as Redis writes it (its load then always inserts at the
+ * head). */
+static void put_zset(struct buf *out, const struct zset *z)
+{
+    struct zset_iter it;
+    struct slice m;
+    double d;
+    unsigned char t;
+    if (strcmp(zset_encoding(z), "listpack") == 0) {
+        t = RDB_TYPE_ZSET_LISTPACK;
+        buf_append(out, &t, 1);
+        struct buf lp;
+        buf_init(&lp);
+        lp_begin(&lp);
+        char text[ZSET_SCORE_TEXT];
+        zset_iter_at(z, 0, false, &it);
+        while (zset_iter_next(&it, &m, &d)) {
+            lp_append(&lp, m);
+            lp_append(&lp, score_text(text, d));
+        }
+        lp_end(&lp, 2 * zset_len(z));
+        put_raw_string(out, lp.data, lp.len);
+        buf_free(&lp);
+        return;
+    }
+    t = RDB_TYPE_ZSET_2;
+    buf_append(out, &t, 1);
+    put_len(out, zset_len(z));
+    zset_iter_at(z, 0, true, &it);
+    while (zset_iter_next(&it, &m, &d)) {
+        put_string(out, m.ptr, m.len);
+        uint64_t bits;
+        unsigned char b[8];
+        memcpy(&bits, &d, 8);
+        put_le(b, bits, 8);
+        buf_append(out, b, 8);
+    }
+}
+
 bool serialize_object(const struct entry *e, struct buf *out)
 {
     unsigned char t;
@@ -138,9 +383,14 @@ bool serialize_object(const struct entry *e, struct buf *out)
         put_len(out, set_len(obj));
         set_foreach(obj, put_member, out);
         return true;
-    case TYPE_LIST: /* RDB_TYPE_LIST_QUICKLIST_2 goes here when lists land */
-    case TYPE_ZSET: /* RDB_TYPE_ZSET_2 goes here when sorted sets land */
-        break;
+    case TYPE_LIST:
+        t = RDB_TYPE_LIST_QUICKLIST_2;
+        buf_append(out, &t, 1);
+        put_list(out, obj);
+        return true;
+    case TYPE_ZSET:
+        put_zset(out, obj);
+        return true;
     }
     return false;
 }
@@ -312,6 +562,7 @@ static bool get_string(struct reader *r, struct slice *s, struct buf *out)
 struct made {
     struct buf bytes[2];
     char       text[2][24];
+    struct buf node;        /* a quicklist's node, when it had to be made (LZF) */
 };
 
 typedef bool element_fn(void *arg, struct slice elem);
@@ -533,18 +784,158 @@ static bool walk_ziplist(struct slice blob, uint64_t *count, struct made *m, ele
     return true;
 }
 
-/* Every element of v's body in order (a hash's field then its value);
- * false if the body is not what its type says or fn refused one. On
- * success v->count holds the elements (a hash: its fields). */
+/* A score's text (a listpack's or ziplist's, RDB_TYPE_ZSET's, or ours
+ * made of a binary double) as a double: the whole text, not NaN. */
+static bool score_parse(struct slice t, double *d)
+{
+    char text[128];
+    if (t.len == 0 || t.len >= sizeof text)
+        return false;
+    memcpy(text, t.ptr, t.len);
+    text[t.len] = 0;
+    char *end;
+    *d = strtod(text, &end);
+    return end == text + t.len && !isnan(*d);
+}
+
+/* RDB_TYPE_ZSET_2's body: n of a member (an RDB string) and its score, 8
+ * bytes of a little-endian double, handed on as member then the score's
+ * exact text. */
+static bool walk_zset_binary(struct slice body, uint64_t n, struct made *m, element_fn *fn, void *arg)
+{
+    struct reader r = { (const unsigned char *)body.ptr, (const unsigned char *)body.ptr + body.len };
+    for (uint64_t i = 0; i < n; i++) {
+        struct slice e;
+        const unsigned char *b;
+        buf_clear(&m->bytes[0]);
+        if (!get_string(&r, &e, &m->bytes[0]) || !get_bytes(&r, 8, &b))
+            return false;
+        uint64_t bits = (uint64_t)get_le(b, 8);
+        double d;
+        memcpy(&d, &bits, 8);
+        if (isnan(d))
+            return false; /* Redis: "Zset with NAN score detected" */
+        char text[32]; /* "-1.7976931348623157e+308" and its NUL: 25 */
+        int len = snprintf(text, sizeof text, "%.17g", d);
+        if (fn && (!fn(arg, e) || !fn(arg, (struct slice){ text, (size_t)len })))
+            return false;
+    }
+    return true;
+}
+
+/* RDB_TYPE_ZSET's body (RDB 7 and older): n of a member and its score as
+ * text: a length byte then the text, or 253, 254, 255 for NaN (refused),
+ * inf and -inf. */
+static bool walk_zset_text(struct slice body, uint64_t n, struct made *m, element_fn *fn, void *arg)
+{
+    struct reader r = { (const unsigned char *)body.ptr, (const unsigned char *)body.ptr + body.len };
+    for (uint64_t i = 0; i < n; i++) {
+        struct slice e, score;
+        const unsigned char *b, *t;
+        buf_clear(&m->bytes[0]);
+        if (!get_string(&r, &e, &m->bytes[0]) || !get_bytes(&r, 1, &b))
+            return false;
+        if (b[0] == 254 || b[0] == 255)
+            score = b[0] == 254 ? (struct slice){ "inf", 3 } : (struct slice){ "-inf", 4 };
+        else if (b[0] == 253 || !get_bytes(&r, b[0], &t))
+            return false;
+        else
+            score = (struct slice){ (const char *)t, b[0] };
+        if (fn && (!fn(arg, e) || !fn(arg, score)))
+            return false;
+    }
+    return true;
+}
+
+/* Is blob an empty listpack (zl: ziplist)? Redis skips such quicklist
+ * nodes on load. */
+static bool blob_empty(struct slice blob, bool zl)
+{
+    const unsigned char *p = (const unsigned char *)blob.ptr;
+    size_t n = zl ? 11 : 7;
+    return blob.len == n && (uint64_t)get_le(p, 4) == n && p[n - 1] == 0xff;
+}
+
+/* A quicklist's body: nodes of (v2: a container, PLAIN for one element
+ * as an RDB string, PACKED for a listpack) a listpack, or (RDB_TYPE_LIST_
+ * QUICKLIST, Redis 6 and older) a ziplist; each node an RDB string, maybe
+ * LZF. Empty nodes are skipped, as Redis does; no element at all is no
+ * list. */
+static bool walk_quicklist(struct slice body, uint64_t nodes, bool v2, uint64_t *count, struct made *m,
+                           element_fn *fn, void *arg)
+{
+    struct reader r = { (const unsigned char *)body.ptr, (const unsigned char *)body.ptr + body.len };
+    uint64_t total = 0;
+    for (uint64_t i = 0; i < nodes; i++) {
+        uint64_t container = QUICKLIST_NODE_PACKED, n;
+        if (v2 && (!get_plain_len(&r, &container) ||
+                   (container != QUICKLIST_NODE_PLAIN && container != QUICKLIST_NODE_PACKED)))
+            return false;
+        struct slice blob;
+        buf_clear(&m->node);
+        if (!get_string(&r, &blob, &m->node))
+            return false;
+        if (container == QUICKLIST_NODE_PLAIN) {
+            if (fn && !fn(arg, blob))
+                return false;
+            total++;
+            continue;
+        }
+        if (blob_empty(blob, !v2))
+            continue;
+        if (!(v2 ? walk_listpack : walk_ziplist)(blob, &n, m, fn, arg))
+            return false;
+        total += n;
+    }
+    if (total == 0)
+        return false;
+    *count = total;
+    return true;
+}
+
+/* A sorted set's elements come as member then score: a score that is no
+ * number refuses the body, whoever walks it. */
+struct scored {
+    element_fn *fn;
+    void       *arg;
+    bool        member_seen;
+};
+
+static bool scored_element(void *arg, struct slice e)
+{
+    struct scored *z = arg;
+    z->member_seen = !z->member_seen;
+    double d;
+    if (!z->member_seen && !score_parse(e, &d))
+        return false;
+    return !z->fn || z->fn(z->arg, e);
+}
+
+static bool is_zset_type(unsigned t)
+{
+    return t == RDB_TYPE_ZSET || t == RDB_TYPE_ZSET_2 || t == RDB_TYPE_ZSET_ZIPLIST || t == RDB_TYPE_ZSET_LISTPACK;
+}
+
+/* Every element of v's body in order (a hash's field then its value, a
+ * sorted set's member then its score's text); false if the body is not what
+ * its type says or fn refused one. On success v->count holds the elements
+ * (a hash: its fields; a sorted set: its members). */
 static bool walk_elements(struct decoded_value *v, element_fn *fn, void *arg)
 {
     struct made m;
     buf_init(&m.bytes[0]);
     buf_init(&m.bytes[1]);
+    buf_init(&m.node);
+    struct scored z = { fn, arg, false };
+    if (is_zset_type(v->rdb_type)) {
+        fn = scored_element;
+        arg = &z;
+    }
     uint64_t n = v->count;
     bool ok = false;
     switch (v->rdb_type) {
     case RDB_TYPE_SET:
+    case RDB_TYPE_LIST:
         ok = walk_strings(v->body, n, &m, fn, arg);
         break;
     case RDB_TYPE_HASH:
@@ -557,37 +948,92 @@ static bool walk_elements(struct decoded_value *v, element_fn *fn, void *arg)
         ok = walk_listpack(v->body, &n, &m, fn, arg);
         break;
     case RDB_TYPE_HASH_LISTPACK:
+    case RDB_TYPE_ZSET_LISTPACK:
         ok = walk_listpack(v->body, &n, &m, fn, arg) && n % 2 == 0;
         n /= 2;
         break;
     case RDB_TYPE_HASH_ZIPLIST:
+    case RDB_TYPE_ZSET_ZIPLIST:
         ok = walk_ziplist(v->body, &n, &m, fn, arg) && n % 2 == 0;
         n /= 2;
+        break;
+    case RDB_TYPE_LIST_ZIPLIST:
+        ok = walk_ziplist(v->body, &n, &m, fn, arg);
+        break;
+    case RDB_TYPE_LIST_QUICKLIST:
+    case RDB_TYPE_LIST_QUICKLIST_2:
+        ok = walk_quicklist(v->body, v->nodes, v->rdb_type == RDB_TYPE_LIST_QUICKLIST_2, &n, &m, fn, arg);
+        break;
+    case RDB_TYPE_ZSET:
+        ok = walk_zset_text(v->body, n, &m, fn, arg);
+        break;
+    case RDB_TYPE_ZSET_2:
+        ok = walk_zset_binary(v->body, n, &m, fn, arg);
         break;
     }
     buf_free(&m.bytes[0]);
     buf_free(&m.bytes[1]);
+    buf_free(&m.node);
     if (ok)
         v->count = n;
     return ok;
+}
+
+/* What value an RDB type byte holds (a collection's). */
+static enum value_type collection_type(unsigned t)
+{
+    switch (t) {
+    case RDB_TYPE_HASH:
+    case RDB_TYPE_HASH_LISTPACK:
+    case RDB_TYPE_HASH_ZIPLIST:
+        return TYPE_HASH;
+    case RDB_TYPE_LIST:
+    case RDB_TYPE_LIST_ZIPLIST:
+    case RDB_TYPE_LIST_QUICKLIST:
+    case RDB_TYPE_LIST_QUICKLIST_2:
+        return TYPE_LIST;
+    case RDB_TYPE_ZSET:
+    case RDB_TYPE_ZSET_2:
+    case RDB_TYPE_ZSET_ZIPLIST:
+    case RDB_TYPE_ZSET_LISTPACK:
+        return TYPE_ZSET;
+    default:
+        return TYPE_SET;
+    }
+}
+
+/* The least bytes one element (a hash: a pair; a quicklist: a node) of a
+ * counted body takes, for checking a count against the bytes there are. */
+static size_t element_min_bytes(unsigned t)
+{
+    switch (t) {
+    case RDB_TYPE_HASH:
+    case RDB_TYPE_ZSET:
+    case RDB_TYPE_LIST_QUICKLIST_2:
+        return 2;
+    case RDB_TYPE_ZSET_2:
+        return 9;
+    default:
+        return 1;
+    }
 }
 
 /* The body of a collection of RDB type t at r: checked whole, kept in v. */
 static bool get_collection(struct reader *r, unsigned t, struct decoded_value *v)
 {
     v->rdb_type = (uint8_t)t;
-    v->type = t == RDB_TYPE_HASH || t == RDB_TYPE_HASH_LISTPACK || t == RDB_TYPE_HASH_ZIPLIST ? TYPE_HASH
-                                                                                            : TYPE_SET;
-    if (t == RDB_TYPE_SET || t == RDB_TYPE_HASH) {
+    v->type = collection_type(t);
+    if (t == RDB_TYPE_SET || t == RDB_TYPE_HASH || t == RDB_TYPE_LIST || t == RDB_TYPE_ZSET ||
+        t == RDB_TYPE_ZSET_2 || t == RDB_TYPE_LIST_QUICKLIST || t == RDB_TYPE_LIST_QUICKLIST_2) {
         uint64_t n;
         if (!get_plain_len(r, &n))
             return false;
-        /* each element takes a byte at least: a count past the bytes there
-         * are is forged, and never sizes anything */
+        /* each element takes some bytes at least: a count past the bytes
+         * there are is forged, and never sizes anything */
         size_t left = (size_t)(r->end - r->p);
-        if (n == 0 || n > left || (t == RDB_TYPE_HASH && n > left / 2))
+        if (n == 0 || n > left / element_min_bytes(t))
             return false; /* an empty collection is no value (Redis refuses it too) */
-        v->count = n;
+        v->count = v->nodes = n;
         v->body = (struct slice){ (const char *)r->p, left };
     } else if (!get_string(r, &v->body, &v->own)) { /* the blob, LZF or not */
         return false;
@@ -619,11 +1065,16 @@ bool serialize_decode(const char *p, size_t n, struct decoded_value *v)
     case RDB_TYPE_SET_LISTPACK:
     case RDB_TYPE_HASH_LISTPACK:
     case RDB_TYPE_HASH_ZIPLIST:
+    case RDB_TYPE_LIST:
+    case RDB_TYPE_LIST_ZIPLIST:
+    case RDB_TYPE_LIST_QUICKLIST:
+    case RDB_TYPE_LIST_QUICKLIST_2:
+    case RDB_TYPE_ZSET:
+    case RDB_TYPE_ZSET_2:
+    case RDB_TYPE_ZSET_ZIPLIST:
+    case RDB_TYPE_ZSET_LISTPACK:
         ok = get_collection(&r, t[0], v);
         break;
-    case RDB_TYPE_LIST_QUICKLIST_2: /* lists: decode here when the store has them */
-    case RDB_TYPE_ZSET_2:           /* sorted sets: here, and RDB_TYPE_ZSET_LISTPACK */
-    case RDB_TYPE_ZSET_LISTPACK:
     default:
         break;
     }
@@ -668,16 +1119,52 @@ static bool build_set(void *arg, struct slice e)
     return fresh;
 }
 
+static bool build_list(void *arg, struct slice e)
+{
+    struct builder *b = arg;
+    list_push(b->s, b->v->object, false, e, &b->lim->list);
+    return true;
+}
+
+static bool build_zset(void *arg, struct slice e)
+{
+    struct builder *b = arg;
+    if (!b->have_field) {
+        b->field = e;
+        b->have_field = true;
+        return true;
+    }
+    b->have_field = false;
+    double score;
+    if (!score_parse(e, &score))
+        return false;
+    struct zset *z = b->v->object;
+    bool fresh = zset_set(b->s, &z, b->field, score, &b->lim->zset);
+    b->v->object = z;
+    return fresh; /* a member twice: refused, as Redis refuses it */
+}
+
 bool decoded_value_build(struct store *s, struct decoded_value *v, const struct serialize_limits *lim)
 {
     if (v->type == TYPE_STRING || v->object)
         return true;
-    struct serialize_limits defaults = { hash_default_limits, set_default_limits };
+    struct serialize_limits defaults = { hash_default_limits, set_default_limits, list_default_limits,
+                                         zset_default_limits };
     struct builder b = { s, lim ? lim : &defaults, v, { "", 0 }, false };
     v->store = s;
-    if (v->type == TYPE_HASH)
+    element_fn *fn = build_set;
+    if (v->type == TYPE_HASH) {
         v->object = hash_create(s);
-    if (!walk_elements(v, v->type == TYPE_HASH ? build_hash : build_set, &b)) {
+        fn = build_hash;
+    } else if (v->type == TYPE_LIST) {
+        v->object = list_create(s);
+        fn = build_list;
+    } else if (v->type == TYPE_ZSET) {
+        /* by its count (checked); a member too long converts it on the way */
+        v->object = zset_create(s, (size_t)v->count, 0, &b.lim->zset);
+        fn = build_zset;
+    }
+    if (!walk_elements(v, fn, &b)) {
         decoded_value_free(v);
         return false;
     }
@@ -694,11 +1181,10 @@ bool decoded_value_store(struct store *s, struct slice key, struct decoded_value
         break;
     case TYPE_HASH:
     case TYPE_SET:
-        store_set_object(s, key, v->type, v->object, expire_at_ms);
-        v->object = NULL; /* the store's now */
-        break;
     case TYPE_LIST:
     case TYPE_ZSET:
+        store_set_object(s, key, v->type, v->object, expire_at_ms);
+        v->object = NULL; /* the store's now */
         break;
     }
     decoded_value_free(v);
@@ -708,10 +1194,7 @@ bool decoded_value_store(struct store *s, struct slice key, struct decoded_value
 void decoded_value_free(struct decoded_value *v)
 {
     if (v->object) {
-        if (v->type == TYPE_HASH)
-            hash_destroy(v->store, v->object);
-        else if (v->type == TYPE_SET)
-            set_destroy(v->store, v->object);
+        store_object_destroy(v->store, v->type, v->object);
         v->object = NULL;
     }
     buf_free(&v->own);

@@ -28,20 +28,28 @@
  * Collections: a hash is written as RDB_TYPE_HASH (a count, then field and
  * value as RDB strings), a set as RDB_TYPE_SET (a count, then members),
  * whatever our encoding: the plain forms every Redis reads, converting
- * them by its own thresholds. Read are those and the compact forms Redis
- * writes: RDB_TYPE_HASH_LISTPACK, RDB_TYPE_SET_INTSET, (7.2)
- * RDB_TYPE_SET_LISTPACK and (6 and older) RDB_TYPE_HASH_ZIPLIST, a blob
- * (an RDB string, maybe LZF) in Redis's listpack, intset or ziplist
- * layout. A decoded collection is built into our own
- * encoding by the thresholds HSET and SADD use (hash-max-listpack-*,
- * set-max-*). An empty collection, or an element twice, is bad data (as
- * Redis has it).
+ * them by its own thresholds. A list and a sorted set are written as Redis
+ * 7.0 writes them: a list as RDB_TYPE_LIST_QUICKLIST_2 (a count of nodes,
+ * each a container, PACKED, and a listpack of at most 8 KB, or of one
+ * longer element), a sorted set as RDB_TYPE_ZSET_LISTPACK while ours is a
+ * listpack (member then score, ascending) and as RDB_TYPE_ZSET_2 past that
+ * (a count, then member and a binary double, highest first). Read are
+ * those and the other forms Redis writes or wrote: RDB_TYPE_HASH_LISTPACK,
+ * RDB_TYPE_SET_INTSET, (7.2) RDB_TYPE_SET_LISTPACK, (6 and older)
+ * RDB_TYPE_HASH_ZIPLIST, RDB_TYPE_ZSET_ZIPLIST and RDB_TYPE_LIST_QUICKLIST
+ * (nodes of ziplists), and the oldest RDB_TYPE_LIST, RDB_TYPE_LIST_ZIPLIST
+ * and RDB_TYPE_ZSET (scores as text); a blob (an RDB string, maybe LZF) in
+ * Redis's listpack, intset or ziplist layout. A decoded collection is
+ * built into our own encoding by the thresholds its commands use
+ * (hash-max-listpack-*, set-max-*, list-max-listpack-size,
+ * zset-max-listpack-*). An empty collection, a field or member twice, a
+ * score that is no number or NaN, is bad data (as Redis has it); a
+ * quicklist's empty nodes are skipped (as Redis does).
  *
- * Types: a type byte we cannot decode (lists and sorted sets, until the
- * store has them; modules; streams) is refused whole, as Redis refuses a
- * payload it cannot load ("Bad data format"). A new value type adds its
- * case to serialize_object, serialize_decode (the cases are there, named)
- * and decoded_value_build.
+ * Types: a type byte we cannot decode (modules, streams) is refused whole,
+ * as Redis refuses a payload it cannot load ("Bad data format"). A new
+ * value type adds its case to serialize_object, serialize_decode (the
+ * cases are there, named) and decoded_value_build.
  *
  * Nothing in a payload is trusted: every length is checked against the
  * bytes there are, and a value is built aside and only then stored, so a
@@ -54,7 +62,9 @@
 #include <stdint.h>
 #include "core/buf.h"
 #include "shards/store/hash.h"
+#include "shards/store/list.h"
 #include "shards/store/set.h"
+#include "shards/store/zset.h"
 #include "shards/store/store.h"
 
 #define SERIALIZE_RDB_VERSION     10 /* written */
@@ -65,14 +75,19 @@
  * are written; only those listed here as decoded are read. */
 enum rdb_type {
     RDB_TYPE_STRING           = 0,
+    RDB_TYPE_LIST             = 1,  /* read only (RDB 6 and older) */
     RDB_TYPE_SET              = 2,
+    RDB_TYPE_ZSET             = 3,  /* read only: scores as text (RDB 7 and older) */
     RDB_TYPE_HASH             = 4,
-    RDB_TYPE_ZSET_2           = 5,  /* not decoded yet */
+    RDB_TYPE_ZSET_2           = 5,  /* a big sorted set: binary double scores */
+    RDB_TYPE_LIST_ZIPLIST     = 10, /* read only (Redis 3.0 and older) */
     RDB_TYPE_SET_INTSET       = 11,
+    RDB_TYPE_ZSET_ZIPLIST     = 12, /* read only (Redis 6 and older) */
     RDB_TYPE_HASH_ZIPLIST     = 13, /* Redis 6 and older (RDB 9) */
+    RDB_TYPE_LIST_QUICKLIST   = 14, /* read only: ziplist nodes (Redis 3.2 to 6) */
     RDB_TYPE_HASH_LISTPACK    = 16,
-    RDB_TYPE_ZSET_LISTPACK    = 17, /* not decoded yet */
-    RDB_TYPE_LIST_QUICKLIST_2 = 18, /* not decoded yet */
+    RDB_TYPE_ZSET_LISTPACK    = 17, /* a small sorted set */
+    RDB_TYPE_LIST_QUICKLIST_2 = 18, /* a list: listpack (or plain) nodes */
     RDB_TYPE_SET_LISTPACK     = 20,
 };
 
@@ -103,6 +118,7 @@ struct decoded_value {
     uint8_t         rdb_type; /* a collection: its RDB type */
     struct slice    body;     /* its elements' bytes (in the payload or in own) */
     uint64_t        count;    /* its elements (a hash: fields), checked */
+    uint64_t        nodes;    /* a quicklist's nodes (its body's count) */
     void           *object;   /* built by decoded_value_build, in store */
     struct store   *store;
 };
@@ -111,6 +127,8 @@ struct decoded_value {
 struct serialize_limits {
     struct hash_limits hash;
     struct set_limits  set;
+    struct list_limits list;
+    struct zset_limits zset;
 };
 
 /* Decode the object of a payload that serialize_payload_valid accepted

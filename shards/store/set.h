@@ -49,6 +49,8 @@ void set_destroy(struct store *s, struct set *set);
 bool set_free_step(struct store *s, struct set *set, size_t *budget);
 
 size_t set_len(const struct set *set);
+/* Bytes set takes (store_object_memory says how; samples as there). */
+size_t set_memory(const struct set *set, size_t samples);
 /* "intset", "listpack" or "hashtable". */
 const char *set_encoding(const struct set *set);
 

@@ -223,6 +223,30 @@ static inline bool entry_volatile(const struct entry *e)
 #define EVICT_SAMPLES  16
 #define LRU_TICK_SHIFT 12  /* clock ticks every 1 + count/4096 accesses */
 
+/* The LRU clock's value at a time (unix seconds): a ring of them, one a
+ * second (or minute) in which the clock moved, maps an entry's tick to
+ * about when it was used (OBJECT IDLETIME). */
+#define CLOCK_SAMPLES 1024
+struct clock_ring {
+    struct clock_sample {
+        uint32_t clock;
+        uint32_t sec;
+    } at[CLOCK_SAMPLES];
+    uint32_t next, len;
+};
+
+struct clock_history {
+    struct clock_ring by_second, by_minute;
+};
+
+/* LFU (while the store is told an LFU policy is on: store_set_lfu), the
+ * entry's 24 access bits are Redis's: the minute of the last decrement
+ * (16 bits) and a logarithmic access counter (8 bits), new keys at 5,
+ * with Redis's default lfu-log-factor (10) and lfu-decay-time (1 minute). */
+#define LFU_INIT_VAL   5
+#define LFU_LOG_FACTOR 10
+#define LFU_DECAY_MIN  1
+
 struct pool_slot {
     struct entry *e;
     uint64_t      hash;   /* to find e's bucket when checking it is still live */
@@ -263,6 +287,10 @@ struct store {
                                   freed at the next store call */
     bool           no_touch;   /* store_find leaves the LRU clock of what it finds
                                   (the command's caller said CLIENT NO-TOUCH) */
+    bool           lfu;        /* access bits are LFU counters (store_set_lfu) */
+    struct clock_history *history; /* the LRU clock's past, for idle times: kept
+                                      from the first store_set_lfu on (a shard's
+                                      store; not a command's scratch store) */
     bool           passive;    /* a replica's store: keys past their time
                                   read as missing but stay until the
                                   master's DEL arrives */
@@ -528,11 +556,72 @@ static inline void entry_release_value(struct store *s, struct entry *e)
         object_release(s, entry_type(e), entry_object(e), true);
 }
 
+/* The clock took a new value: note it once a second (and a minute). */
+static void clock_ring_note(struct clock_ring *r, uint32_t clock, uint32_t sec, uint32_t step)
+{
+    if (r->len && r->at[(r->next + CLOCK_SAMPLES - 1) % CLOCK_SAMPLES].sec / step == sec / step)
+        return;
+    r->at[r->next] = (struct clock_sample){ clock, sec };
+    r->next = (r->next + 1) % CLOCK_SAMPLES;
+    if (r->len < CLOCK_SAMPLES)
+        r->len++;
+}
+
+/* The newest time at which the clock was at most tick (age: how far back
+ * tick is from the clock now); false if the ring does not reach it (then
+ * *sec is its oldest time, a bound). */
+static bool clock_ring_find(const struct clock_ring *r, uint32_t clock, uint32_t age, uint32_t *sec)
+{
+    for (uint32_t i = 1; i <= r->len; i++) {
+        const struct clock_sample *c = &r->at[(r->next + CLOCK_SAMPLES - i) % CLOCK_SAMPLES];
+        *sec = c->sec;
+        if (((clock - c->clock) & LRU_MASK) >= age)
+            return true;
+    }
+    return false;
+}
+
+static inline uint32_t lfu_minutes(const struct store *s) { return (uint32_t)(s->last_now_ms / 60000) & 0xffff; }
+
+/* e's counter as decayed by the minutes since its last decrement. */
+static uint32_t lfu_decayed(const struct store *s, const struct entry *e)
+{
+    uint32_t bits = entry_lru(e), counter = bits & 0xff, last = bits >> 8, now = lfu_minutes(s);
+    uint32_t elapsed = now >= last ? now - last : 65535 - last + now;
+    uint32_t periods = elapsed / LFU_DECAY_MIN;
+    return periods > counter ? 0 : counter - periods;
+}
+
+static void lfu_touch(struct store *s, struct entry *e)
+{
+    uint32_t counter;
+    if (entry_lru(e) == 0) { /* new (or never touched in LFU) */
+        counter = LFU_INIT_VAL;
+    } else {
+        /* Redis's LFULogIncr: the likelier the fewer accesses it has */
+        counter = lfu_decayed(s, e);
+        double r = (double)(rng_next(s) >> 11) * 0x1.0p-53;
+        uint32_t base = counter > LFU_INIT_VAL ? counter - LFU_INIT_VAL : 0;
+        if (counter < 255 && r < 1.0 / (base * LFU_LOG_FACTOR + 1))
+            counter++;
+    }
+    entry_set_lru(e, (lfu_minutes(s) << 8) | counter);
+}
+
 static inline void lru_touch(struct store *s, struct entry *e)
 {
+    if (s->lfu) {
+        lfu_touch(s, e);
+        return;
+    }
     if (++s->lru_ops > (store_count_(s) >> LRU_TICK_SHIFT)) {
         s->lru_ops = 0;
         s->lru_clock = (s->lru_clock + 1) & LRU_MASK;
+        if (s->history) {
+            uint32_t sec = (uint32_t)(s->last_now_ms / 1000);
+            clock_ring_note(&s->history->by_second, s->lru_clock, sec, 1);
+            clock_ring_note(&s->history->by_minute, s->lru_clock, sec, 60);
+        }
     }
     entry_set_lru(e, s->lru_clock);
 }
@@ -851,6 +940,7 @@ void store_destroy(struct store *s)
     free_all_entries(s, false);
     lazy_step(s, SIZE_MAX);
     slot_index_destroy(s->slots);
+    mi_free(s->history);
     mi_free(s);
 }
 
@@ -1257,12 +1347,30 @@ void store_reset_stats(struct store *s)
     s->stats.expired_time_cap_reached_count = 0;
 }
 
-size_t store_entry_memory(const struct entry *e)
+size_t store_entry_memory(const struct entry *e, size_t samples)
 {
     size_t m = mi_usable_size(e) + sizeof(struct entry *);
     if (entry_flags(e) & F_EXPF)
         m += sizeof(struct entry *);
+    if (entry_type(e) != TYPE_STRING)
+        m += store_object_memory(entry_type(e), entry_object(e), samples);
     return m;
+}
+
+size_t store_object_memory(enum value_type t, const void *obj, size_t samples)
+{
+    switch (t) {
+    case TYPE_HASH: return hash_memory(obj, samples);
+    case TYPE_SET:  return set_memory(obj, samples);
+    case TYPE_ZSET: return zset_memory(obj, samples);
+    case TYPE_LIST: return list_memory(obj, samples);
+    default:        return 0;
+    }
+}
+
+size_t store_alloc_size(const void *p)
+{
+    return mi_usable_size(p);
 }
 
 size_t store_used_memory(const struct store *s)
@@ -1411,7 +1519,71 @@ static uint64_t evict_score(const struct store *s, const struct entry *e, enum e
 {
     if (p == EVICT_VOLATILE_TTL)
         return UINT64_MAX - (uint64_t)entry_expire_at(e);
+    if (s->lfu) /* the least used first (and those decayed most) */
+        return 255 - lfu_decayed(s, e);
     return (s->lru_clock - entry_lru(e)) & LRU_MASK;
+}
+
+void store_set_lfu(struct store *s, bool on)
+{
+    s->lfu = on;
+    if (s->history)
+        return;
+    if (!(s->history = mi_zalloc(sizeof *s->history)))
+        abort();
+    /* the keys used so far were used at the latest this clock */
+    if (s->last_now_ms > 0) {
+        uint32_t sec = (uint32_t)(s->last_now_ms / 1000);
+        clock_ring_note(&s->history->by_second, s->lru_clock, sec, 1);
+        clock_ring_note(&s->history->by_minute, s->lru_clock, sec, 60);
+    }
+}
+
+int64_t store_entry_idle_ms(const struct store *s, const struct entry *e)
+{
+    uint32_t age = (s->lru_clock - entry_lru(e)) & LRU_MASK, sec = 0;
+    if (!s->history || s->history->by_second.len == 0) /* no history (yet) */
+        return 0;
+    if (!clock_ring_find(&s->history->by_second, s->lru_clock, age, &sec))
+        clock_ring_find(&s->history->by_minute, s->lru_clock, age, &sec);
+    int64_t idle = s->last_now_ms - (int64_t)sec * 1000;
+    return idle > 0 ? idle : 0;
+}
+
+void store_entry_set_idle(struct store *s, struct entry *e, int64_t idle_ms)
+{
+    if (s->lfu)
+        return;
+    int64_t then = s->last_now_ms - idle_ms; /* idle_ms is at most LLONG_MAX / 2 */
+    uint32_t target = then > 0 ? (uint32_t)(then / 1000) : 0, tick = s->lru_clock;
+    bool found = false;
+    if (!s->history)
+        return;
+    const struct clock_ring *rings[2] = { &s->history->by_second, &s->history->by_minute };
+    for (int k = 0; k < 2 && !found && idle_ms > 0; k++) {
+        const struct clock_ring *r = rings[k];
+        for (uint32_t i = 1; i <= r->len; i++) {
+            const struct clock_sample *c = &r->at[(r->next + CLOCK_SAMPLES - i) % CLOCK_SAMPLES];
+            tick = (c->clock - 1) & LRU_MASK; /* before anything the ring knows */
+            if (c->sec <= target) {
+                tick = c->clock;
+                found = true;
+                break;
+            }
+        }
+    }
+    entry_set_lru(e, tick);
+}
+
+void store_entry_set_freq(struct store *s, struct entry *e, unsigned freq)
+{
+    if (s->lfu)
+        entry_set_lru(e, (lfu_minutes(s) << 8) | (freq > 255 ? 255 : freq));
+}
+
+unsigned store_entry_freq(const struct store *s, const struct entry *e)
+{
+    return entry_lru(e) == 0 ? LFU_INIT_VAL : lfu_decayed(s, e);
 }
 
 uint32_t store_entry_lru_age(const struct store *s, const struct entry *e)

@@ -75,8 +75,8 @@ enum evict_policy {
     EVICT_ALLKEYS_RANDOM,
     EVICT_VOLATILE_TTL,
     EVICT_VOLATILE_RANDOM,
-    /* the store keeps no access counts: the LFU policies evict as their LRU
-     * counterparts (the nearest ringkv has); README says so */
+    /* evicted as their LRU counterparts, by the entries' LFU counters while
+     * the store keeps them (store_set_lfu) */
     EVICT_ALLKEYS_LFU,
     EVICT_VOLATILE_LFU,
 };
@@ -150,6 +150,31 @@ void store_changed(struct store *s, struct entry *e);
 uint32_t store_entry_lru_age(const struct store *s, const struct entry *e);
 /* The tick of the store's LRU clock e was last used at. */
 uint32_t store_entry_lru(const struct entry *e);
+
+/* Access tracking, as Redis's: each entry has 24 bits that are either its
+ * LRU clock tick (the default) or, while an LFU policy is on
+ * (store_set_lfu, which the shard calls every tick from the config), a
+ * logarithmic access counter with the minute it last decayed (Redis's
+ * LFU, its default lfu-log-factor 10 and lfu-decay-time 1). Switching
+ * does not convert: as in Redis, the values take some time to adjust.
+ * Under LFU the LFU policies evict the least used keys first. From the
+ * first call on, the store also keeps its LRU clock's history (16 KB) for
+ * store_entry_idle_ms; a store never told (a command's scratch store) has
+ * none, and answers 0. */
+void store_set_lfu(struct store *s, bool on);
+/* OBJECT IDLETIME: how long since e was used, in ms of the store's latest
+ * time, from its tick: the store notes its clock once a second it moves
+ * (1024 seconds back) and once a minute (1024 minutes back), so the
+ * figure is good to about a second (or a minute past 17 minutes of
+ * activity, and a bound past that). Meaningful under LRU only. */
+int64_t store_entry_idle_ms(const struct store *s, const struct entry *e);
+/* OBJECT FREQ: e's access counter, decayed to now. Under LFU only. */
+unsigned store_entry_freq(const struct store *s, const struct entry *e);
+/* RESTORE's IDLETIME (ms; under LRU) and FREQ (under LFU): e's access
+ * bits as if it had been used that long ago / that often; each does
+ * nothing under the other kind, as in Redis. */
+void store_entry_set_idle(struct store *s, struct entry *e, int64_t idle_ms);
+void store_entry_set_freq(struct store *s, struct entry *e, unsigned freq);
 /* ---- collections ----
  * Create or replace key with a collection of type t whose object is obj
  * (allocated from this store: store_alloc), expiring at expire_at_ms (0 =
@@ -182,6 +207,9 @@ void *store_alloc_zeroed(struct store *s, size_t n);
 void  store_free_zeroed(struct store *s, void *p, size_t n);
 void *store_realloc(struct store *s, void *p, size_t n);
 void  store_free(struct store *s, void *p);
+/* The bytes an allocation of store_alloc/store_realloc takes (what the
+ * allocator sized it to, as store_used_memory counts it). */
+size_t store_alloc_size(const void *p);
 
 /* A flat copy of a collection object for moving it to another store of this
  * process (cross-shard commands): its type's encoding (hash_encode). */
@@ -215,9 +243,15 @@ size_t store_used_memory(const struct store *s);
 
 /* Memory one entry takes (MEMORY USAGE): its allocation (header, key and
  * value, as the allocator sized it), its bucket pointer, and with an
- * expiry its slot in the index of keys with one. A value kept outside the
- * entry adds its own here. */
-size_t store_entry_memory(const struct entry *e);
+ * expiry its slot in the index of keys with one; a collection adds its
+ * object's (store_object_memory, samples as there). */
+size_t store_entry_memory(const struct entry *e, size_t samples);
+/* The bytes a collection object takes in its encoding: a compact one its
+ * allocation exactly; a table or a chain its fixed parts (header, bucket
+ * arrays) exactly and its per-element allocations as the average of the
+ * first `samples` of them (0: all, O(n)) times their number, as Redis's
+ * MEMORY USAGE samples. */
+size_t store_object_memory(enum value_type t, const void *obj, size_t samples);
 
 /* SCAN over this store with Redis's guarantees: a key present for the whole
  * scan is returned at least once, even while the table grows or shrinks.

@@ -46,6 +46,9 @@ void zset_destroy(struct store *s, struct zset *z);
 bool zset_free_step(struct store *s, struct zset *z, size_t *budget);
 
 size_t zset_len(const struct zset *z);
+/* Bytes z takes (store_object_memory says how; samples as there): a
+ * skiplist's nodes are its table's. */
+size_t zset_memory(const struct zset *z, size_t samples);
 /* "listpack" or "skiplist". */
 const char *zset_encoding(const struct zset *z);
 

@@ -7,9 +7,10 @@
  * makes. Invariants checked: a refused object leaves nothing behind; an
  * accepted string decodes to at most what its bytes can produce (LZF
  * expands at most 88 times), stores, and dumps again to a payload that is
- * valid and decodes to the same bytes; an accepted collection (hash, set)
- * either builds (then it stores, dumps again and decodes to as many
- * elements) or is refused for an element twice, storing nothing. */
+ * valid and decodes to the same bytes; an accepted collection (hash, set,
+ * list, sorted set) either builds (then it stores, dumps again and decodes
+ * to as many elements) or is refused for an element twice, storing
+ * nothing. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,9 +20,11 @@
 #include "core/buf.h"
 #include "core/crc64.h"
 #include "shards/store/hash.h"
+#include "shards/store/list.h"
 #include "shards/store/serialize.h"
 #include "shards/store/set.h"
 #include "shards/store/store.h"
+#include "shards/store/zset.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -36,12 +39,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static size_t object_len(const struct entry *e)
 {
-    return entry_type(e) == TYPE_HASH ? hash_len(entry_object(e)) : set_len(entry_object(e));
+    return store_object_len(entry_type(e), entry_object(e));
 }
 
 static void check_collection(struct decoded_value *v)
 {
-    CHECK(v->type == TYPE_HASH || v->type == TYPE_SET);
+    CHECK(v->type == TYPE_HASH || v->type == TYPE_SET || v->type == TYPE_LIST || v->type == TYPE_ZSET);
     CHECK(v->count > 0);
     struct store *s = store_create(NULL, NULL, NULL);
     struct slice key = { "k", 1 };

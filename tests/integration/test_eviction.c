@@ -364,6 +364,114 @@ static void test_eviction_floor(void **state)
     shrink_to("1mb", 2 * 1024 * 1024);
 }
 
+/* OBJECT IDLETIME and FREQ give real values (they answered 0 always
+ * before): IDLETIME grows while a key is not used and goes back to 0
+ * when it is, and does not count itself as a use; under an LFU policy
+ * FREQ grows with accesses, a new key starting at Redis's 5, while
+ * IDLETIME answers Redis's error (and FREQ under LRU), of every type. */
+static void test_object_idletime_freq(void **state)
+{
+    (void)state;
+    struct server s;
+    const char *args[] = { NULL };
+    server_start(&s, args);
+    tconn *t = tconnect(s.port);
+    expect_ok(tcmd(t, "SET k v"));
+    expect_int(tcmd(t, "HSET h f v"), 1);
+    expect_int(tcmd(t, "RPUSH l a"), 1);
+    expect_int(tcmd(t, "ZADD z 1 m"), 1);
+    expect_int(tcmd(t, "SADD st m"), 1);
+    expect_int(tcmd(t, "OBJECT IDLETIME k"), 0);
+    sleep(3);
+    /* another key used meanwhile moves the clock on: k stays idle */
+    expect_ok(tcmd(t, "SET other v"));
+    static const char *keys[] = { "k", "h", "l", "z", "st" };
+    for (int i = 0; i < 5; i++) {
+        long long idle = get_int(tcmd(t, "OBJECT IDLETIME %s", keys[i]));
+        if (idle < 2 || idle > 4)
+            fail_msg("OBJECT IDLETIME %s: %lld after 3 s", keys[i], idle);
+    }
+    expect_bulk(tcmd(t, "GET k"), "v");
+    expect_int(tcmd(t, "OBJECT IDLETIME k"), 0);
+    expect_int(tcmd(t, "LLEN l"), 1);
+    expect_int(tcmd(t, "OBJECT IDLETIME l"), 0);
+    long long idle = get_int(tcmd(t, "OBJECT IDLETIME h"));
+    assert_true(idle >= 2); /* asking is no use */
+    /* RESTORE ... IDLETIME: as old as asked (ringkv: as far back as its
+     * clock's history goes, here the 3 s since the first write) */
+    struct rval *p = tcmd(t, "DUMP k");
+    assert_int_equal(p->type, R_BULK);
+    const char *ra[] = { "RESTORE", "old", "0", p->str, "IDLETIME", "1000" };
+    size_t rl[] = { 7, 3, 1, p->len, 8, 4 };
+    tsendb(t, 6, ra, rl);
+    expect_ok(tread(t, 5000));
+    idle = get_int(tcmd(t, "OBJECT IDLETIME old"));
+    assert_true(idle >= 2 && idle <= 1000);
+    expect_nil(tcmd(t, "OBJECT IDLETIME missing"));
+    expect_error(tcmd(t, "OBJECT FREQ k"), "ERR An LFU maxmemory policy is not selected, access frequency not "
+                                           "tracked. Please note that when switching between policies at "
+                                           "runtime LRU and LFU data will take some time to adjust.");
+
+    expect_ok(tcmd(t, "CONFIG SET maxmemory-policy allkeys-lfu"));
+    usleep(300 * 1000); /* ringkv's shards take the policy on at their next tick */
+    expect_error(tcmd(t, "OBJECT IDLETIME k"), "ERR An LFU maxmemory policy is selected, idle time not tracked. "
+                                               "Please note that when switching between policies at runtime LRU "
+                                               "and LFU data will take some time to adjust.");
+    expect_ok(tcmd(t, "SET fresh v"));
+    expect_int(tcmd(t, "OBJECT FREQ fresh"), 5);
+    /* RESTORE ... FREQ sets the counter */
+    const char *rf[] = { "RESTORE", "often", "0", p->str, "FREQ", "100" };
+    size_t rfl[] = { 7, 5, 1, p->len, 4, 3 };
+    tsendb(t, 6, rf, rfl);
+    expect_ok(tread(t, 5000));
+    expect_int(tcmd(t, "OBJECT FREQ often"), 100);
+    rval_free(p);
+    expect_int(tcmd(t, "HSET hf f v"), 1);
+    long long before = get_int(tcmd(t, "OBJECT FREQ hf"));
+    for (int i = 0; i < 300; i++) {
+        expect_bulk(tcmd(t, "GET fresh"), "v");
+        expect_bulk(tcmd(t, "HGET hf f"), "v");
+    }
+    long long after = get_int(tcmd(t, "OBJECT FREQ fresh")), hafter = get_int(tcmd(t, "OBJECT FREQ hf"));
+    print_message("OBJECT FREQ: 5 -> %lld after 300 GETs; a hash %lld -> %lld\n", after, before, hafter);
+    /* with lfu-log-factor 10, 300 accesses make about 10 */
+    assert_true(after > 6 && after < 20);
+    assert_true(hafter > before);
+    expect_nil(tcmd(t, "OBJECT FREQ missing"));
+    tclose(t);
+    server_stop(&s);
+}
+
+/* allkeys-lfu evicts the keys least used: keys read many times outlive
+ * keys written once, however recently those were written (allkeys-lru
+ * would evict the hot keys first: they are the least recent). 100 reads
+ * make a counter of about 10; it decays by one a minute, so it stays
+ * above a new key's 5 even if the writes take minutes (a sanitizer on a
+ * loaded machine). */
+static void test_allkeys_lfu(void **state)
+{
+    (void)state;
+    struct server s;
+    const char *args[] = { "--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lfu", NULL };
+    server_start(&s, args);
+    tconn *t = tconnect(s.port);
+    usleep(300 * 1000);
+    enum { HOT = 100 };
+    assert_int_equal(write_keys(t, "hot", 0, HOT, NULL, NULL), 0);
+    for (int r = 0; r < 100; r++)
+        touch_keys(t, "hot", 0, HOT);
+    /* 10 MB of keys used once, written after the hot ones */
+    for (int base = 0; base < 10000; base += 1000)
+        assert_int_equal(write_keys(t, "once", base, base + 1000, NULL, NULL), 0);
+    long long evicted = info_num(t, "stats", "evicted_keys");
+    int hot = count_present(t, "hot", 0, HOT);
+    print_message("allkeys-lfu: evicted %lld, hot keys left %d of %d\n", evicted, hot, HOT);
+    assert_true(evicted > 0);
+    assert_true(hot >= HOT * 9 / 10);
+    tclose(t);
+    server_stop(&s);
+}
+
 int main(void)
 {
     memset(value, 'v', VALUE_SIZE);
@@ -375,6 +483,8 @@ int main(void)
         cmocka_unit_test(test_replica_output_not_counted),
         cmocka_unit_test(test_eviction_in_steps),
         cmocka_unit_test(test_eviction_floor),
+        cmocka_unit_test(test_object_idletime_freq),
+        cmocka_unit_test(test_allkeys_lfu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

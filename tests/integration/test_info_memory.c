@@ -324,6 +324,92 @@ static void test_memory_subcommands(void **state)
     tclose(c);
 }
 
+/* n elements into a collection of type t ("hash", "set", "list", "zset")
+ * at key, each about 20 bytes, 500 per command. */
+static void fill_collection(tconn *c, const char *t, const char *key, int n)
+{
+    for (int at = 0; at < n;) {
+        int k = n - at < 500 ? n - at : 500, argc = 0;
+        const char **argv = calloc((size_t)(3 * k + 2), sizeof *argv);
+        char **made = calloc((size_t)(2 * k), sizeof *made);
+        argv[argc++] = strcmp(t, "hash") == 0 ? "HSET" : strcmp(t, "set") == 0 ? "SADD"
+                       : strcmp(t, "list") == 0 ? "RPUSH" : "ZADD";
+        argv[argc++] = key;
+        for (int i = 0; i < k; i++) {
+            made[2 * i] = malloc(32);
+            made[2 * i + 1] = malloc(32);
+            snprintf(made[2 * i], 32, "element:%012d", at + i);
+            snprintf(made[2 * i + 1], 32, "%d", (at + i) * 3);
+            if (strcmp(t, "zset") == 0)
+                argv[argc++] = made[2 * i + 1];
+            argv[argc++] = made[2 * i];
+            if (strcmp(t, "hash") == 0)
+                argv[argc++] = made[2 * i + 1];
+        }
+        tsendv(c, argc, argv);
+        struct rval *v = tread(c, 10000);
+        assert_non_null(v);
+        assert_int_equal(v->type, R_INT);
+        rval_free(v);
+        for (int i = 0; i < 2 * k; i++)
+            free(made[i]);
+        free(made);
+        free(argv);
+        at += k;
+    }
+}
+
+/* MEMORY USAGE of a collection counts its elements in its encoding: more
+ * with more elements (compact and big encodings), about what used_memory
+ * grew by for them, sampled by SAMPLES (0: every element). */
+static void test_memory_usage_collections(void **state)
+{
+    (void)state;
+    tconn *c = tconnect(srv.port);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    static const char *types[] = { "hash", "set", "list", "zset" };
+    for (int t = 0; t < 4; t++) {
+        long long usage[3];
+        static const int sizes[3] = { 1, 100, 3000 };
+        for (int i = 0; i < 3; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "%s:%d", types[t], sizes[i]);
+            fill_collection(c, types[t], key, sizes[i]);
+            usage[i] = get_int(tcmd(c, "MEMORY USAGE %s SAMPLES 0", key));
+            long long sampled = get_int(tcmd(c, "MEMORY USAGE %s", key));
+            /* sampling estimates the same thing */
+            if (sampled < usage[i] / 2 || sampled > usage[i] * 2)
+                fail_msg("%s: MEMORY USAGE %lld, %lld with SAMPLES 0", key, sampled, usage[i]);
+        }
+        print_message("MEMORY USAGE %s of 1, 100, 3000 elements: %lld %lld %lld\n", types[t], usage[0], usage[1],
+                      usage[2]);
+        assert_true(usage[0] > 0);
+        assert_true(usage[1] > usage[0] + 100 * 10);
+        assert_true(usage[2] > usage[1] + 2900 * 16); /* each element's 18 bytes at least */
+    }
+    /* about what the server holds for them: 20 of each, 3000 elements */
+    expect_ok(tcmd(c, "FLUSHALL"));
+    char *m = info(c, "memory");
+    double before = num(m, "used_memory");
+    free(m);
+    long long counted = 0;
+    for (int t = 0; t < 4; t++)
+        for (int i = 0; i < 20; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "%s-many:%d", types[t], i);
+            fill_collection(c, types[t], key, 3000);
+            counted += get_int(tcmd(c, "MEMORY USAGE %s SAMPLES 0", key));
+        }
+    m = info(c, "memory");
+    double grew = num(m, "used_memory") - before;
+    free(m);
+    print_message("MEMORY USAGE total %lld, used_memory grew by %.0f\n", counted, grew);
+    if (counted < grew * 0.6 || counted > grew * 1.5)
+        fail_msg("MEMORY USAGE total %lld, used_memory grew by %.0f", counted, grew);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    tclose(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +418,8 @@ int main(void)
         cmocka_unit_test(test_memory_follows_data),
         cmocka_unit_test(test_avg_ttl),
         cmocka_unit_test(test_memory_stats),
+            /* last: its 20 MB of collections would move the ratios the others check */
+        cmocka_unit_test(test_memory_usage_collections),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

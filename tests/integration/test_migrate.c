@@ -511,9 +511,11 @@ static int by_text(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* A hash's or a set's contents as one text whatever the order of the
- * answer ("type:n" then sorted "field=value" lines or members); "none"
- * for a missing key. */
+/* A collection's contents as one text ("type:n" then lines): a hash's
+ * "field=value" lines or a set's members, sorted (whatever the order of
+ * the answer); a list's elements and a sorted set's "member=score" lines
+ * in order (the score as the double it reads as: each side prints it its
+ * own way); "none" for a missing key. */
 static char *contents(tconn *c, const char *key)
 {
     struct rval *t = tcmd(c, "TYPE %s", key);
@@ -522,22 +524,34 @@ static char *contents(tconn *c, const char *key)
         rval_free(t);
         return strdup("none");
     }
-    bool hash = strcmp(t->str, "hash") == 0;
-    assert_true(hash || strcmp(t->str, "set") == 0);
+    bool hash = strcmp(t->str, "hash") == 0, list = strcmp(t->str, "list") == 0,
+         zset = strcmp(t->str, "zset") == 0;
+    assert_true(hash || list || zset || strcmp(t->str, "set") == 0);
+    char kind[8];
+    snprintf(kind, sizeof kind, "%s", t->str);
     rval_free(t);
-    struct rval *v = tcmd(c, hash ? "HGETALL %s" : "SMEMBERS %s", key);
-    size_t n = hash ? v->n / 2 : v->n, total = 16;
+    struct rval *v = tcmd(c, hash ? "HGETALL %s" : list ? "LRANGE %s 0 -1" : zset ? "ZRANGE %s 0 -1 WITHSCORES" : "SMEMBERS %s",
+                          key);
+    bool pairs = hash || zset;
+    size_t n = pairs ? v->n / 2 : v->n, total = 16;
     char **lines = calloc(n + 1, sizeof *lines);
     for (size_t i = 0; i < n; i++) {
-        const struct rval *a = v->elem[hash ? 2 * i : i], *b = hash ? v->elem[2 * i + 1] : NULL;
-        size_t len = a->len + (b ? b->len + 1 : 0) + 2;
+        const struct rval *a = v->elem[pairs ? 2 * i : i], *b = pairs ? v->elem[2 * i + 1] : NULL;
+        char score[40];
+        const char *second = b ? b->str : "";
+        if (zset) {
+            snprintf(score, sizeof score, "%.17g", strtod(b->str, NULL));
+            second = score;
+        }
+        size_t len = a->len + strlen(second) + 3;
         lines[i] = malloc(len);
-        snprintf(lines[i], len, b ? "%s=%s\n" : "%s\n", a->str, b ? b->str : "");
+        snprintf(lines[i], len, b ? "%s=%s\n" : "%s\n", a->str, second);
         total += len;
     }
-    qsort(lines, n, sizeof *lines, by_text);
+    if (!list && !zset)
+        qsort(lines, n, sizeof *lines, by_text);
     char *out = malloc(total);
-    size_t at = (size_t)snprintf(out, 16, "%s:%zu\n", hash ? "hash" : "set", n);
+    size_t at = (size_t)snprintf(out, 16, "%s:%zu\n", kind, n);
     for (size_t i = 0; i < n; i++) {
         size_t l = strlen(lines[i]);
         memcpy(out + at, lines[i], l);
@@ -550,8 +564,10 @@ static char *contents(tconn *c, const char *key)
     return out;
 }
 
-/* from's hashes and sets (small and big, one with a TTL) moved to `to` by
- * MIGRATE on from: whole there, gone here; then COPY and REPLACE. */
+/* from's hashes, sets, lists and sorted sets (small and big, one with a
+ * TTL) moved to `to` by MIGRATE on from: whole there, gone here; then COPY
+ * and REPLACE. (Lists and sorted sets were not dumped before: MIGRATE
+ * sent an empty payload for them, which the target refused.) */
 static void collection_moves(tconn *from, tconn *to, int to_port)
 {
     expect_int(tcmd(from, "HSET h1 a 1 b hello c 5000000000"), 3);
@@ -562,13 +578,21 @@ static void collection_moves(tconn *from, tconn *to, int to_port)
     for (int i = 0; i < 300; i++)
         expect_int(tcmd(from, "SADD s3 member:%d", i), 1);
     expect_int(tcmd(from, "PEXPIRE s2 600000"), 1);
-    const char *keys[] = { "h1", "h2", "s1", "s2", "s3" };
-    char *want[5];
-    for (int i = 0; i < 5; i++)
+    expect_int(tcmd(from, "RPUSH l1 a 1 -70000 5000000000 hello"), 5);
+    for (int i = 0; i < 500; i++)
+        expect_int(tcmd(from, "RPUSH l2 element:%d:%0100d", i, i), i + 1);
+    expect_int(tcmd(from, "ZADD z1 inf a -inf b 1.5 c 0.1 d -3 e"), 5);
+    for (int i = 0; i < 300; i++)
+        expect_int(tcmd(from, "ZADD z2 %d.125 member:%d", i * 3 - 400, i), 1);
+    expect_int(tcmd(from, "PEXPIRE z2 600000"), 1);
+    const char *keys[] = { "h1", "h2", "s1", "s2", "s3", "l1", "l2", "z1", "z2" };
+    enum { NKEYS = sizeof keys / sizeof keys[0] };
+    char *want[NKEYS];
+    for (int i = 0; i < NKEYS; i++)
         want[i] = contents(from, keys[i]);
     expect_ok(migrate(from, to_port, "h1", 5000, NULL));
-    expect_ok(migrate_keys(from, to_port, 5000, NULL, 4, keys + 1));
-    for (int i = 0; i < 5; i++) {
+    expect_ok(migrate_keys(from, to_port, 5000, NULL, NKEYS - 1, keys + 1));
+    for (int i = 0; i < NKEYS; i++) {
         expect_int(tcmd(from, "EXISTS %s", keys[i]), 0);
         char *got = contents(to, keys[i]);
         assert_string_equal(got, want[i]);
@@ -576,7 +600,10 @@ static void collection_moves(tconn *from, tconn *to, int to_port)
     }
     long long pttl = get_int(tcmd(to, "PTTL s2"));
     assert_true(pttl > 500000 && pttl <= 600000);
+    pttl = get_int(tcmd(to, "PTTL z2"));
+    assert_true(pttl > 500000 && pttl <= 600000);
     expect_int(tcmd(to, "PTTL h2"), -1);
+    expect_int(tcmd(to, "PTTL l2"), -1);
     /* COPY REPLACE over what is there: replaced there, kept here */
     expect_int(tcmd(from, "SADD h1 other"), 1);
     expect_ok(migrate(from, to_port, "h1", 5000, "COPY REPLACE"));
@@ -585,7 +612,7 @@ static void collection_moves(tconn *from, tconn *to, int to_port)
     assert_string_equal(there, here);
     free(here);
     free(there);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < NKEYS; i++)
         free(want[i]);
 }
 

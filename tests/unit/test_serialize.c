@@ -14,10 +14,14 @@
 
 #include "core/crc64.h"
 #include "core/lzf.h"
+#include <math.h>
+
 #include "shards/store/hash.h"
+#include "shards/store/list.h"
 #include "shards/store/serialize.h"
 #include "shards/store/set.h"
 #include "shards/store/store.h"
+#include "shards/store/zset.h"
 
 #define NOW 1700000000000LL
 
@@ -318,7 +322,7 @@ static void test_hash_round_trip(void **state)
         assert_int_equal(hash_is_listpack(entry_object(c)), sizes[k] <= 128 && k != 0);
     }
     /* the thresholds given are the ones applied */
-    struct serialize_limits tight = { { 2, 64 }, set_default_limits };
+    struct serialize_limits tight = { { 2, 64 }, set_default_limits, list_default_limits, zset_default_limits };
     struct entry *c = dump_restore(s, "h", &tight);
     assert_false(hash_is_listpack(entry_object(c)));
     struct hash *h = hash_create(s);
@@ -449,6 +453,7 @@ static void test_redis_collections_decode(void **state)
 }
 
 /* Decoded, and built in a store: what RESTORE needs of a payload. */
+#define RESTORES(lit) restores(lit, sizeof(lit) - 1)
 static bool restores(const void *object, size_t n)
 {
     unsigned char p[256];
@@ -505,10 +510,10 @@ static void test_collections_refused(void **state)
     assert_false(restores("\x10\x0a\x0a\x00\x00\x00\x01\x00\x81\x61\x02\xff", 12));         /* odd */
     assert_false(restores("\x10\x07\x07\x00\x00\x00\x00\x00\xff", 9));                      /* empty */
     assert_false(restores("\x10\x10\x10\x00\x00\x00\x04\x00\x81\x61\x02\x01\x01\x81\x61\x02\x01\x01\xff", 19)); /* dup */
-    /* types not here yet */
-    assert_false(restores("\x12\x01\x01x", 4)); /* a quicklist */
-    assert_false(restores("\x05\x01\x01x\x00\x00\x00\x00\x00\x00\x00\x00", 12)); /* zset */
-    assert_false(restores("\x11\x0c\x0c\x00\x00\x00\x02\x00\x81\x61\x02\x01\x01\xff", 14)); /* zset listpack */
+    /* lists and sorted sets (test_list_zset_refused has more) */
+    assert_false(restores("\x12\x01\x01x", 4)); /* a quicklist whose node runs past the end */
+    assert_true(restores("\x05\x01\x01x\x00\x00\x00\x00\x00\x00\x00\x00", 12)); /* zset: x 0 */
+    assert_true(restores("\x11\x0c\x0c\x00\x00\x00\x02\x00\x81\x61\x02\x01\x01\xff", 14)); /* zset listpack */
 }
 
 /* A Redis 6 hash (RDB_TYPE_HASH_ZIPLIST), written here by hand from the
@@ -593,6 +598,254 @@ static void test_hash_ziplist(void **state)
     assert_true(restores("\x0d\x0f\x0f\x00\x00\x00\x0a\x00\x00\x00\x02\x00\x00\xf2\x02\xf3\xff", 17)); /* 1 -> 2 */
 }
 
+
+/* ---- lists and sorted sets ---- */
+
+/* Payloads of DUMP on redis-server 7.0.15. RPUSH ls a -5 300 70000
+ * 5000000000 -9223372036854775808 "": one PACKED node, integers of every
+ * listpack width, the same bytes as ours. */
+static const char redis_list[] =
+    "\x12\x01\x02\x2b\x2b\x00\x00\x00\x07\x00\x81\x61\x02\xdf\xfb\x02\xc1\x2c\x02\xf2\x70\x11\x01\x04\xf4\x00"
+    "\xf2\x05\x2a\x01\x00\x00\x00\x09\xf4\x00\x00\x00\x00\x00\x00\x00\x80\x09\x80\x01\xff\x0a\x00\xf4\xb5\xac"
+    "\x4a\x2a\x0b\x86\xde";
+
+/* ZADD zs 1.5 a -0 b inf c -inf d 5e-324 e 1e308 f 3 g -2 h: a listpack
+ * (RDB_TYPE_ZSET_LISTPACK), scores as integers and as text (Redis's %.17g). */
+static const char redis_zset[] =
+    "\x11\x40\x57\x57\x00\x00\x00\x10\x00\x81\x64\x02\x84\x2d\x69\x6e\x66\x05\x81\x68\x02\xdf\xfe\x02\x81\x62"
+    "\x02\x00\x01\x81\x65\x02\x97\x34\x2e\x39\x34\x30\x36\x35\x36\x34\x35\x38\x34\x31\x32\x34\x36\x35\x34\x65"
+    "\x2d\x33\x32\x34\x18\x81\x61\x02\x83\x31\x2e\x35\x04\x81\x67\x02\x03\x01\x81\x66\x02\x86\x31\x65\x2b\x33"
+    "\x30\x38\x07\x81\x63\x02\x83\x69\x6e\x66\x04\xff\x0a\x00\xbb\x97\xe7\xcf\x28\x19\x78\xf2";
+
+/* The list's elements, head to tail, as one text "a|b|...". */
+static void join_elem(void *arg, struct slice v)
+{
+    struct buf *b = arg;
+    buf_append(b, v.ptr, v.len);
+    buf_append(b, "|", 1);
+}
+
+static void assert_list(const struct list *l, const char *want)
+{
+    struct buf b;
+    buf_init(&b);
+    list_visit(l, 0, SIZE_MAX, join_elem, &b);
+    buf_append(&b, "", 1);
+    assert_string_equal(b.data, want);
+    buf_free(&b);
+}
+
+static void assert_score(const struct zset *z, const char *member, double want)
+{
+    double got;
+    assert_true(zset_score(z, (struct slice){ member, strlen(member) }, &got));
+    /* the same bits: -0 stays -0 */
+    assert_memory_equal(&got, &want, sizeof got);
+}
+
+static const struct entry *restored(struct store *s, const char *p, size_t len, const char *key)
+{
+    struct decoded_value v;
+    assert_true(serialize_payload_valid(p, len));
+    if (!serialize_decode(p, len, &v))
+        fail_msg("%s does not decode (type %u)", key, (unsigned char)p[0]);
+    assert_true(decoded_value_store(s, (struct slice){ key, strlen(key) }, &v, 0));
+    const struct entry *e = store_peek(s, (struct slice){ key, strlen(key) }, NOW);
+    assert_non_null(e);
+    return e;
+}
+
+static void test_redis_list_zset_decode(void **state)
+{
+    (void)state;
+    struct store *s = new_store();
+    const struct entry *e = restored(s, redis_list, sizeof redis_list - 1, "l");
+    assert_int_equal(entry_type(e), TYPE_LIST);
+    assert_list(entry_object(e), "a|-5|300|70000|5000000000|-9223372036854775808||");
+    /* ours is byte for byte Redis's (no node compressed) */
+    struct buf b;
+    buf_init(&b);
+    assert_true(serialize_dump(e, &b));
+    assert_int_equal(b.len, sizeof redis_list - 1);
+    assert_memory_equal(b.data, redis_list, b.len);
+    buf_free(&b);
+
+    e = restored(s, redis_zset, sizeof redis_zset - 1, "z");
+    assert_int_equal(entry_type(e), TYPE_ZSET);
+    const struct zset *z = entry_object(e);
+    assert_int_equal(zset_len(z), 8);
+    assert_string_equal(zset_encoding(z), "listpack");
+    assert_score(z, "a", 1.5);
+    assert_score(z, "b", 0.0); /* Redis 7.0 keeps ZADD's -0 as 0 */
+    assert_score(z, "c", INFINITY);
+    assert_score(z, "d", -INFINITY);
+    assert_score(z, "e", 5e-324);
+    assert_score(z, "f", 1e308);
+    assert_score(z, "g", 3);
+    assert_score(z, "h", -2);
+    store_destroy(s);
+}
+
+/* Our lists round trip: small, many nodes, elements past a node (70 KB),
+ * integers, empty strings; in the encoding RPUSH would give them. */
+static void test_list_round_trip(void **state)
+{
+    (void)state;
+    struct store *s = new_store();
+    struct list *l = list_create(s);
+    struct buf want;
+    buf_init(&want);
+    char *big = malloc(70000);
+    memset(big, 'y', 70000);
+    for (int i = 0; i < 3000; i++) {
+        char text[64];
+        struct slice v;
+        if (i % 1000 == 7)
+            v = (struct slice){ big, 70000 - (size_t)i };
+        else if (i % 3 == 0)
+            v = (struct slice){ text, (size_t)snprintf(text, sizeof text, "%lld", (long long)i * 1000003 - 700000) };
+        else if (i % 5 == 1)
+            v = (struct slice){ "", 0 };
+        else
+            v = (struct slice){ text, (size_t)snprintf(text, sizeof text, "element:%d", i) };
+        list_push(s, l, false, v, &list_default_limits);
+        join_elem(&want, v);
+    }
+    buf_append(&want, "", 1);
+    store_set_object(s, SL("l"), TYPE_LIST, l, 0);
+    struct buf b;
+    buf_init(&b);
+    const struct entry *e = store_peek(s, SL("l"), NOW);
+    assert_true(serialize_dump(e, &b));
+    assert_int_equal((unsigned char)b.data[0], RDB_TYPE_LIST_QUICKLIST_2);
+    const struct entry *c = restored(s, b.data, b.len, "copy");
+    assert_int_equal(list_len(entry_object(c)), 3000);
+    assert_list(entry_object(c), want.data);
+    assert_string_equal(list_encoding(entry_object(c)), "quicklist");
+    /* a small one is one node, a listpack */
+    struct list *one = list_create(s);
+    list_push(s, one, false, SL("x"), &list_default_limits);
+    store_set_object(s, SL("one"), TYPE_LIST, one, 0);
+    buf_clear(&b);
+    assert_true(serialize_dump(store_peek(s, SL("one"), NOW), &b));
+    c = restored(s, b.data, b.len, "copy");
+    assert_list(entry_object(c), "x|");
+    assert_string_equal(list_encoding(entry_object(c)), "listpack");
+    buf_free(&b);
+    buf_free(&want);
+    free(big);
+    store_destroy(s);
+}
+
+/* Our sorted sets round trip in both forms with every kind of score. */
+static void test_zset_round_trip(void **state)
+{
+    (void)state;
+    static const double special[] = { INFINITY, -INFINITY, -0.0, 0.0, 5e-324, -5e-324, 1.7976931348623157e308,
+                                      -1e300, 0.1, 1.0 / 3, 1e15, 123456789012345678.0, -2, 4096, -4097 };
+    size_t ns = sizeof special / sizeof special[0];
+    for (int big = 0; big < 2; big++) {
+        struct store *s = new_store();
+        size_t n = big ? 500 : ns;
+        struct zset *z = zset_create(s, n, 8, &zset_default_limits);
+        for (size_t i = 0; i < n; i++) {
+            char m[32];
+            snprintf(m, sizeof m, i % 4 == 0 ? "%zu" : "m%zu", i);
+            double d = i < ns ? special[i] : (double)i * 1.25 - 300;
+            assert_true(zset_set(s, &z, (struct slice){ m, strlen(m) }, d, &zset_default_limits));
+        }
+        assert_string_equal(zset_encoding(z), big ? "skiplist" : "listpack");
+        store_set_object(s, SL("z"), TYPE_ZSET, z, 0);
+        struct buf b;
+        buf_init(&b);
+        assert_true(serialize_dump(store_peek(s, SL("z"), NOW), &b));
+        assert_int_equal((unsigned char)b.data[0], big ? RDB_TYPE_ZSET_2 : RDB_TYPE_ZSET_LISTPACK);
+        const struct zset *c = entry_object(restored(s, b.data, b.len, "copy"));
+        z = entry_object(store_peek(s, SL("z"), NOW));
+        assert_int_equal(zset_len(c), n);
+        assert_string_equal(zset_encoding(c), big ? "skiplist" : "listpack");
+        for (size_t i = 0; i < n; i++) {
+            char m[32];
+            snprintf(m, sizeof m, i % 4 == 0 ? "%zu" : "m%zu", i);
+            double want;
+            assert_true(zset_score(z, (struct slice){ m, strlen(m) }, &want));
+            assert_score(c, m, want);
+        }
+        buf_free(&b);
+        store_destroy(s);
+    }
+}
+
+/* The forms older Redis wrote, by hand from their layouts. */
+static void test_old_list_zset_forms(void **state)
+{
+    (void)state;
+    struct store *s = new_store();
+    unsigned char p[512];
+    size_t len;
+#define OLD(lit) len = forge(p, lit, sizeof(lit) - 1, 9)
+    /* RDB_TYPE_LIST: a count, strings */
+    OLD("\x01\x03\x01\x61\xc0\x05\x00");
+    assert_list(entry_object(restored(s, (const char *)p, len, "l1")), "a|5||");
+    /* RDB_TYPE_LIST_ZIPLIST: one ziplist of "a", 7, "bc" */
+    OLD("\x0a\x14\x14\x00\x00\x00\x0f\x00\x00\x00\x03\x00\x00\x01\x61\x03\xf8\x02\x02\x62\x63\xff");
+    assert_list(entry_object(restored(s, (const char *)p, len, "l2")), "a|7|bc|");
+    /* RDB_TYPE_LIST_QUICKLIST: ziplist nodes, one of them empty (skipped) */
+    OLD("\x0e\x03\x0e\x0e\x00\x00\x00\x0a\x00\x00\x00\x01\x00\x00\x01\x61\xff"
+        "\x0b\x0b\x00\x00\x00\x0a\x00\x00\x00\x00\x00\xff"
+        "\x0e\x0e\x00\x00\x00\x0a\x00\x00\x00\x01\x00\x00\xfe\x80\xff");
+    assert_list(entry_object(restored(s, (const char *)p, len, "l3")), "a|-128|");
+    /* RDB_TYPE_LIST_QUICKLIST_2: a PLAIN node (one element), an empty and a
+     * PACKED one */
+    OLD("\x12\x03\x01\x03" "big\x02\x07\x07\x00\x00\x00\x00\x00\xff\x02\x0a\x0a\x00\x00\x00\x01\x00\x81z\x02\xff");
+    assert_list(entry_object(restored(s, (const char *)p, len, "l4")), "big|z|");
+    /* RDB_TYPE_ZSET: scores as text, 254 inf, 255 -inf */
+    OLD("\x03\x03\x01\x61\x03\x31\x2e\x35\x01\x62\xfe\xc0\x07\xff");
+    const struct zset *z = entry_object(restored(s, (const char *)p, len, "z1"));
+    assert_int_equal(zset_len(z), 3);
+    assert_score(z, "a", 1.5);
+    assert_score(z, "b", INFINITY);
+    assert_score(z, "7", -INFINITY);
+    /* RDB_TYPE_ZSET_ZIPLIST: "a" 2 "b" "-0.5" */
+    OLD("\x0c\x19\x19\x00\x00\x00\x12\x00\x00\x00\x04\x00\x00\x01\x61\x03\xf3\x02\x01\x62\x03\x04-0.5\xff");
+    z = entry_object(restored(s, (const char *)p, len, "z2"));
+    assert_int_equal(zset_len(z), 2);
+    assert_score(z, "a", 2);
+    assert_score(z, "b", -0.5);
+#undef OLD
+    store_destroy(s);
+}
+
+static void test_list_zset_refused(void **state)
+{
+    (void)state;
+    /* quicklists: a container that is neither, nodes all empty, a forged
+     * node count, a node cut short, a bad listpack */
+    assert_true(RESTORES("\x12\x01\x02\x0a\x0a\x00\x00\x00\x01\x00\x81z\x02\xff"));
+    assert_false(RESTORES("\x12\x01\x03\x0a\x0a\x00\x00\x00\x01\x00\x81z\x02\xff"));
+    assert_false(RESTORES("\x12\x01\x02\x07\x07\x00\x00\x00\x00\x00\xff"));
+    assert_false(RESTORES("\x12\x00"));
+    assert_false(RESTORES("\x12\x80\xff\xff\xff\xff\x02\x07"));
+    assert_false(RESTORES("\x12\x02\x02\x0a\x0a\x00\x00\x00\x01\x00\x81z\x02\xff")); /* 2 nodes, 1 there */
+    assert_false(RESTORES("\x12\x01\x02\x0a\x0a\x00\x00\x00\x01\x00\x85z\x02\xff")); /* string long */
+    assert_false(RESTORES("\x01\x02\x01x"));  /* a list of 2 with 1 */
+    assert_false(RESTORES("\x01\x00"));       /* empty */
+    /* sorted sets: NaN (text, binary), a score that is no number, a
+     * member twice, pairs short, forged counts */
+    assert_false(RESTORES("\x03\x01\x01x\xfd"));
+    assert_false(RESTORES("\x03\x01\x01x\x03" "abc"));
+    assert_false(RESTORES("\x03\x01\x01x\x00"));
+    assert_true(RESTORES("\x03\x01\x01x\x01\x37"));
+    assert_false(RESTORES("\x05\x01\x01x\x00\x00\x00\x00\x00\x00\xf8\x7f")); /* NaN */
+    assert_false(RESTORES("\x05\x02\x01x\x00\x00\x00\x00\x00\x00\x00\x00\x01x\x00\x00\x00\x00\x00\x00\xf0\x3f"));
+    assert_false(RESTORES("\x05\x02\x01x\x00\x00\x00\x00\x00\x00\x00\x00"));
+    assert_false(RESTORES("\x05\x81\x7f\xff\xff\xff\xff\xff\xff\xff\x01x\x00\x00\x00\x00\x00\x00\x00\x00"));
+    assert_false(RESTORES("\x11\x0c\x0c\x00\x00\x00\x02\x00\x81\x61\x02\x81\x78\x02\xff")); /* "x" */
+    assert_false(RESTORES("\x11\x0e\x0e\x00\x00\x00\x02\x00\x81\x61\x02\x83nan\x04\xff"));
+    assert_false(RESTORES("\x11\x0a\x0a\x00\x00\x00\x01\x00\x81\x61\x02\xff")); /* odd */
+    assert_false(RESTORES("\x11\x10\x10\x00\x00\x00\x04\x00\x81\x61\x02\x01\x01\x81\x61\x02\x02\x01\xff")); /* dup */
+}
+
 static void test_lzf(void **state)
 {
     (void)state;
@@ -622,6 +875,11 @@ int main(void)
         cmocka_unit_test(test_redis_collections_decode),
         cmocka_unit_test(test_collections_refused),
         cmocka_unit_test(test_hash_ziplist),
+        cmocka_unit_test(test_redis_list_zset_decode),
+        cmocka_unit_test(test_list_round_trip),
+        cmocka_unit_test(test_zset_round_trip),
+        cmocka_unit_test(test_old_list_zset_forms),
+        cmocka_unit_test(test_list_zset_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
