@@ -133,6 +133,15 @@ static void test_add_and_read(void **state)
     expect_error(tcmd(c, "ZADD z 1 a x b"), "ERR value is not a valid float");
     expect_error(tcmd(c, "ZINCRBY z x a"), "ERR value is not a valid float");
     expect_error(tcmd(c, "ZADD z"), "ERR wrong number of arguments for 'zadd' command");
+    /* score texts: whole numbers (read without strtod up to 15 digits)
+     * and their edges, against what strtod makes of them */
+    expect_int(tcmd(c, "ZADD sc 007 a -0 b -12 c 123456789012345 d 1234567890123456789 e 1e3 f +5 g"), 7);
+    expect_words(tcmd(c, "ZRANGE sc 0 -1 WITHSCORES"),
+                 "c -12 b 0 g 5 a 7 f 1000 d 123456789012345 e 1.2345678901234568e+18");
+    expect_error(tcmd(c, "ZADD sc - a"), "ERR value is not a valid float");
+    expect_error(tcmd(c, "ZADD sc 12x a"), "ERR value is not a valid float");
+    expect_error(tcmd(c, "ZADD sc -1-2 a"), "ERR value is not a valid float");
+    expect_int(tcmd(c, "DEL sc"), 1);
     /* infinities, and NaN results refused */
     expect_int(tcmd(c, "ZADD inf +inf a -inf b"), 2);
     expect_words(tcmd(c, "ZRANGE inf 0 -1 WITHSCORES"), "b -inf a inf");
