@@ -394,14 +394,17 @@ void cmd_zadd(struct exec_ctx *ctx)
         reply_error(ctx->reply, "ERR GT, LT, and/or NX options at the same time are not compatible");
         return;
     }
-    double *scores = mi_malloc((size_t)pairs * sizeof *scores);
+    /* a few pairs (the usual ZADD) on the stack, not allocated */
+    double few[8];
+    double *scores = pairs <= 8 ? few : mi_malloc((size_t)pairs * sizeof *scores);
     if (!scores)
         abort();
     size_t longest = 0;
     for (int p = 0; p < pairs; p++) {
         if (!parse_score(ctx->argv[i + 2 * p], &scores[p])) {
             reply_error(ctx->reply, ERR_NOT_FLOAT);
-            mi_free(scores);
+            if (scores != few)
+                mi_free(scores);
             return;
         }
         if (ctx->argv[i + 2 * p + 1].len > longest)
@@ -410,7 +413,8 @@ void cmd_zadd(struct exec_ctx *ctx)
     struct entry *e;
     struct zset *z;
     if (!find_zset(ctx, key, &e, &z)) {
-        mi_free(scores);
+        if (scores != few)
+            mi_free(scores);
         return;
     }
     if (!z && (flags & ZADD_XX)) {
@@ -418,7 +422,8 @@ void cmd_zadd(struct exec_ctx *ctx)
             reply_null(ctx->reply);
         else
             reply_int(ctx->reply, 0);
-        mi_free(scores);
+        if (scores != few)
+            mi_free(scores);
         return;
     }
     struct zset_limits lim = limits_of(ctx);
@@ -430,6 +435,12 @@ void cmd_zadd(struct exec_ctx *ctx)
     for (int p = 0; p < pairs; p++) {
         struct slice m = ctx->argv[i + 2 * p + 1];
         double cur, score = scores[p];
+        if (!(flags & ~ZADD_CH)) { /* no condition on the current score: one lookup */
+            enum zset_put_result r = zset_put(ctx->store, &z, m, score, &lim);
+            added += r == ZSET_ADDED;
+            updated += r == ZSET_UPDATED;
+            continue;
+        }
         if (zset_score(z, m, &cur)) {
             if (flags & ZADD_NX) {
                 skipped = true;
@@ -461,7 +472,8 @@ void cmd_zadd(struct exec_ctx *ctx)
             added++;
         }
     }
-    mi_free(scores);
+    if (scores != few)
+        mi_free(scores);
     if (added || updated || !e)
         zset_written(ctx, key, e, z);
     if (nan_err) {
