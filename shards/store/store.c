@@ -23,6 +23,18 @@
  * The expiry field is only there for keys that have (or had) an expiry; adding
  * it to a key without one moves the entry (store_set_expire).
  *
+ * Split strings (F_SPLIT): where mimalloc's size classes would waste a good
+ * part of one block (above 1 KB they go in quarter-power-of-two steps, so a
+ * 1000-byte value with its key and header, 1032 B, takes a 1280-byte block
+ * while Redis's sds of the value alone fits 1024), the value goes in a block
+ * of its own and the entry's value bytes hold its address instead
+ * (split_pays decides at each SET: whichever layout mimalloc makes smaller
+ * by a sixteenth, for values of SPLIT_MIN bytes and up, so small strings
+ * keep their one allocation and one cache miss). The value length stays in
+ * lens; entry_value returns the block; the block counts in mem_entries and
+ * goes with the key. Only store_set chooses the split; APPEND-like growth
+ * (store_resize) keeps the layout the entry has.
+ *
  * Types: 3 bits of the flags say the value's type. A string's value is the
  * entry's value bytes; a collection's value bytes are a pointer to its object
  * (hash.h), allocated through store_alloc so that mem_objects counts it.
@@ -79,6 +91,7 @@ struct entry {
 #define F_EXPF         0x02u  /* expiry field present */
 #define F_TYPE_SHIFT   2      /* 3 bits of value type */
 #define F_TYPE_MASK    0x1cu
+#define F_SPLIT        0x20u  /* a string's value in a block of its own (see the top) */
 #define META_FLAGS     0xffu
 #define LRU_BITS       24
 #define LRU_MASK       ((1u << LRU_BITS) - 1)
@@ -87,6 +100,7 @@ struct entry {
 #define SHORT_VLEN_MAX ((1u << 24) - 1)
 
 #define EXPF_SIZE      12  /* int64 expire_at + uint32 volatile index */
+#define SPLIT_MIN      512 /* smaller strings stay in the entry's block */
 
 static inline unsigned entry_flags(const struct entry *e) { return e->meta & META_FLAGS; }
 static inline uint32_t entry_lru(const struct entry *e) { return e->meta >> 8; }
@@ -153,9 +167,37 @@ const char *entry_key(const struct entry *e)
     return e->data + prefix_size(entry_flags(e));
 }
 
+/* The value bytes inside e's own block: the value itself, or (F_SPLIT)
+ * the address of the block holding it. */
+static inline char *entry_held(const struct entry *e)
+{
+    return (char *)e->data + prefix_size(entry_flags(e)) + entry_key_len(e);
+}
+
+/* How many of the value bytes e's own block holds. */
+static inline size_t entry_held_len(const struct entry *e)
+{
+    return (entry_flags(e) & F_SPLIT) ? sizeof(char *) : entry_value_len(e);
+}
+
+static inline char *split_block(const struct entry *e)
+{
+    char *v;
+    memcpy(&v, entry_held(e), sizeof v);
+    return v;
+}
+
+static inline void split_set_block(struct entry *e, char *v)
+{
+    memcpy(entry_held(e), &v, sizeof v);
+}
+
 char *entry_value(struct entry *e)
 {
-    return e->data + prefix_size(entry_flags(e)) + entry_key_len(e);
+    char *v = entry_held(e);
+    if (entry_flags(e) & F_SPLIT)
+        memcpy(&v, v, sizeof v);
+    return v;
 }
 
 enum value_type entry_type(const struct entry *e)
@@ -263,7 +305,7 @@ struct store {
     size_t         used[2];    /* entries in each table */
     size_t         rehash_idx; /* next bucket of table[0] to move */
 
-    size_t         mem_entries; /* usable size of every entry */
+    size_t         mem_entries; /* usable size of every entry (and split strings' value blocks) */
     size_t         mem_objects; /* usable size of every collection object's allocations */
 
     struct lazy_object *lazy;  /* collections deleted, being freed in slices */
@@ -400,6 +442,36 @@ static void entry_free(struct store *s, struct entry *e)
 {
     s->mem_entries -= mi_usable_size(e);
     mi_free(e);
+}
+
+/* A split string's value block (F_SPLIT): counted with the entries. */
+static char *split_alloc(struct store *s, size_t n)
+{
+    char *v = mem_alloc(s, n ? n : 1);
+    s->mem_entries += mi_usable_size(v);
+    return v;
+}
+
+/* Free e's value block; e is left a plain entry whose value bytes are
+ * undefined (the caller gives it new ones or frees it). */
+static void split_free(struct store *s, struct entry *e)
+{
+    char *v = split_block(e);
+    s->mem_entries -= mi_usable_size(v);
+    mi_free(v);
+    e->meta &= ~F_SPLIT;
+}
+
+/* Whether a string of vlen bytes under a klen-byte key takes less memory
+ * split (an entry holding an address, and the value alone) than in one
+ * block, by at least a sixteenth: mimalloc's size classes decide. */
+static bool split_pays(size_t klen, size_t vlen, unsigned flags)
+{
+    if (vlen < SPLIT_MIN)
+        return false;
+    size_t whole = mi_good_size(entry_alloc_size(klen, vlen, flags));
+    size_t split = mi_good_size(entry_alloc_size(klen, sizeof(char *), flags)) + mi_good_size(vlen);
+    return split + whole / 16 <= whole;
 }
 
 static void bury_graveyard(struct store *s)
@@ -554,6 +626,8 @@ static inline void entry_release_value(struct store *s, struct entry *e)
 {
     if (entry_type(e) != TYPE_STRING)
         object_release(s, entry_type(e), entry_object(e), true);
+    else if (entry_flags(e) & F_SPLIT)
+        split_free(s, e);
 }
 
 /* The clock took a new value: note it once a second (and a minute). */
@@ -913,6 +987,8 @@ static void free_all_entries(struct store *s, bool lazy)
                 struct entry *next = entry_next(e);
                 if (entry_type(e) != TYPE_STRING)
                     object_release(s, entry_type(e), entry_object(e), lazy);
+                else if (entry_flags(e) & F_SPLIT)
+                    split_free(s, e);
                 entry_free(s, e);
                 e = next;
             }
@@ -1043,30 +1119,33 @@ struct entry *store_set(struct store *s, struct slice key, const void *val,
     uint64_t h = key_hash(key.ptr, key.len);
     struct entry *old = lookup(s, key.ptr, key.len, h);
     unsigned flags = (needs_long(key.len, vlen) ? F_LONG : 0) | (expire_at_ms ? F_EXPF : 0);
+    if (split_pays(key.len, vlen, flags))
+        flags |= F_SPLIT;
+    size_t held = (flags & F_SPLIT) ? sizeof(char *) : vlen;
     struct entry *e;
 
     if (s->lazy_len)
         lazy_step(s, LAZY_STEP_WRITE);
     if (old) {
-        if (entry_type(old) != TYPE_STRING) { /* SET over a collection */
-            entry_release_value(s, old);
-            old->meta &= ~F_TYPE_MASK;
-        }
+        /* the old value goes: a collection's object, a split string's block */
+        entry_release_value(s, old);
+        old->meta &= ~F_TYPE_MASK;
         /* Reuse the allocation when the new layout fits without wasting
          * more than half of it; keep an existing expiry field. */
         unsigned keep = flags | (entry_flags(old) & F_EXPF);
-        size_t need = entry_alloc_size(key.len, vlen, keep);
+        size_t need = entry_alloc_size(key.len, held, keep);
         size_t have = mi_usable_size(old);
         if (need <= have && need * 2 >= have &&
             (keep & (F_LONG | F_EXPF)) == (entry_flags(old) & (F_LONG | F_EXPF))) {
             e = old;
+            e->meta |= flags & F_SPLIT;
             entry_set_lens(e, key.len, vlen);
             if (entry_flags(e) & F_EXPF)
                 entry_put_expire(s, e, expire_at_ms);
         } else {
             if (entry_volatile(old))
                 vol_remove(s, old);
-            e = entry_alloc(s, entry_alloc_size(key.len, vlen, flags));
+            e = entry_alloc(s, entry_alloc_size(key.len, held, flags));
             entry_init(e, h, flags, key, vlen);
             int t = chain_find(s, old, h);
             chain_replace(s, t, (size_t)h & (s->size[t] - 1), old, e, false);
@@ -1076,7 +1155,7 @@ struct entry *store_set(struct store *s, struct slice key, const void *val,
         }
     } else {
         maybe_grow(s);
-        e = entry_alloc(s, entry_alloc_size(key.len, vlen, flags));
+        e = entry_alloc(s, entry_alloc_size(key.len, held, flags));
         entry_init(e, h, flags, key, vlen);
         int t = rehashing(s) ? 1 : 0;
         size_t b = (size_t)h & (s->size[t] - 1);
@@ -1088,6 +1167,8 @@ struct entry *store_set(struct store *s, struct slice key, const void *val,
         if (expire_at_ms)
             entry_put_expire(s, e, expire_at_ms);
     }
+    if (flags & F_SPLIT)
+        split_set_block(e, split_alloc(s, vlen));
     lru_touch(s, e);
     check_invariants(s);
     if (val) {
@@ -1098,6 +1179,51 @@ struct entry *store_set(struct store *s, struct slice key, const void *val,
     return e;
 }
 
+/* e in a new block laid out by nflags (its key, expiry field and the
+ * address of its value block: F_SPLIT), in e's place in the table; e is
+ * freed, its value block kept. */
+static struct entry *split_move(struct store *s, struct entry *e, size_t vlen, unsigned nflags)
+{
+    size_t klen = entry_key_len(e);
+    char *v = split_block(e);
+    uint64_t h = entry_hash(e);
+    struct entry *ne = entry_alloc(s, entry_alloc_size(klen, sizeof v, nflags));
+    ne->link = e->link & ~LINK_PTR_MASK;
+    ne->meta = (e->meta & ~META_FLAGS) | nflags;
+    if (nflags & F_EXPF) {
+        entry_store_expire(ne, entry_expire_at(e));
+        entry_set_vol_index(ne, entry_vol_index(e));
+    }
+    entry_set_lens(ne, klen, vlen);
+    memcpy((char *)entry_key(ne), entry_key(e), klen);
+    split_set_block(ne, v);
+    replace_entry(s, e, ne, h);
+    entry_free(s, e);
+    return ne;
+}
+
+/* store_resize of a split string: its value block grows (with the same
+ * slack as a one-block entry's) or stays; the entry moves only if its
+ * lengths change form. */
+static struct entry *split_resize(struct store *s, struct entry *e, size_t vlen, unsigned nflags)
+{
+    size_t oldv = entry_value_len(e);
+    char *v = split_block(e);
+    size_t have = mi_usable_size(v);
+    if (vlen > have) {
+        size_t slack = vlen < (1u << 20) ? vlen : (1u << 20);
+        v = mem_realloc(s, v, vlen + slack);
+        s->mem_entries += mi_usable_size(v) - have;
+        split_set_block(e, v);
+    }
+    if (vlen > oldv)
+        memset(v + oldv, 0, vlen - oldv);
+    if (nflags != entry_flags(e))
+        return split_move(s, e, vlen, nflags);
+    entry_set_lens(e, entry_key_len(e), vlen);
+    return e;
+}
+
 struct entry *store_resize(struct store *s, struct entry *e, size_t vlen)
 {
     assert(vlen <= UINT32_MAX);
@@ -1105,6 +1231,8 @@ struct entry *store_resize(struct store *s, struct entry *e, size_t vlen)
     size_t klen = entry_key_len(e), oldv = entry_value_len(e);
     unsigned flags = entry_flags(e);
     unsigned nflags = (flags & ~F_LONG) | (needs_long(klen, vlen) ? F_LONG : 0);
+    if (flags & F_SPLIT)
+        return split_resize(s, e, vlen, nflags);
     size_t need = entry_alloc_size(klen, vlen, nflags);
     if (nflags == flags && need <= mi_usable_size(e)) {
         if (vlen > oldv)
@@ -1243,15 +1371,17 @@ bool store_set_expire(struct store *s, struct entry *e, int64_t at_ms, int64_t n
         /* Move to an entry with an expiry field. The old copy stays readable
          * (same key and value) until the next store call, so a caller that
          * still reads e right after this call reads valid bytes. */
-        size_t klen = entry_key_len(e), vlen = entry_value_len(e);
+        size_t klen = entry_key_len(e), vlen = entry_value_len(e), held = entry_held_len(e);
         unsigned nflags = entry_flags(e) | F_EXPF;
-        struct entry *ne = entry_alloc(s, entry_alloc_size(klen, vlen, nflags));
+        struct entry *ne = entry_alloc(s, entry_alloc_size(klen, held, nflags));
         ne->link = e->link & ~LINK_PTR_MASK;
         ne->meta = (e->meta & ~META_FLAGS) | nflags;
         entry_store_expire(ne, 0);
         entry_set_lens(ne, klen, vlen);
         memcpy((char *)entry_key(ne), entry_key(e), klen);
-        memcpy(entry_value(ne), entry_value(e), vlen);
+        /* a split string's block is shared with the old copy, which the
+         * graveyard frees alone */
+        memcpy(entry_held(ne), entry_held(e), held);
         replace_entry(s, e, ne, h);
         s->mem_entries -= mi_usable_size(e);
         s->graveyard = e;
@@ -1350,6 +1480,8 @@ void store_reset_stats(struct store *s)
 size_t store_entry_memory(const struct entry *e, size_t samples)
 {
     size_t m = mi_usable_size(e) + sizeof(struct entry *);
+    if (entry_flags(e) & F_SPLIT)
+        m += mi_usable_size(split_block(e));
     if (entry_flags(e) & F_EXPF)
         m += sizeof(struct entry *);
     if (entry_type(e) != TYPE_STRING)

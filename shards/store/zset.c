@@ -529,7 +529,8 @@ bool zset_score(const struct zset *z, struct slice m, double *score)
     return true;
 }
 
-bool zset_set(struct store *s, struct zset **zp, struct slice m, double score, const struct zset_limits *lim)
+enum zset_put_result zset_put(struct store *s, struct zset **zp, struct slice m, double score,
+                              const struct zset_limits *lim)
 {
     struct zset *z = *zp;
     if (z->enc == ENC_LISTPACK) {
@@ -539,40 +540,41 @@ bool zset_set(struct store *s, struct zset **zp, struct slice m, double score, c
         bool added = off == SIZE_MAX;
         if (!added) {
             if (cur == score)
-                return false;
+                return ZSET_SAME;
             lp_remove_at(lp, off);
         }
         if (added && (lp->h.count + 1 > lim->max_listpack_entries || m.len > lim->max_listpack_value)) {
             z = to_skiplist(s, lp);
         } else {
             *zp = &lp_insert(s, lp, m, score)->h;
-            return added;
+            return added ? ZSET_ADDED : ZSET_UPDATED;
         }
     }
     struct zset_sl *sl = (struct zset_sl *)z;
     struct znode *n = sl_find(sl, m);
-    bool added = n == NULL;
     if (n) {
-        if (n->score == score) {
-            *zp = z;
-            return false;
-        }
+        *zp = z;
+        if (n->score == score)
+            return ZSET_SAME;
         struct znode *prev = n->backward, *next = n->lv[0].forward;
         if ((!prev || prev->score < score) && (!next || next->score > score)) {
             n->score = score; /* its place stays: no relinking */
-            *zp = z;
-            return false;
+            return ZSET_UPDATED;
         }
         /* moved in the order: the same node, relinked (the table keeps it) */
         sl_unlink(sl, n);
         n->score = score;
         sl_link(sl, n);
-        *zp = z;
-        return false;
+        return ZSET_UPDATED;
     }
     sl_insert(s, sl, m, score);
     *zp = z;
-    return added;
+    return ZSET_ADDED;
+}
+
+bool zset_set(struct store *s, struct zset **zp, struct slice m, double score, const struct zset_limits *lim)
+{
+    return zset_put(s, zp, m, score, lim) == ZSET_ADDED;
 }
 
 bool zset_remove(struct store *s, struct zset **zp, struct slice m)

@@ -57,6 +57,12 @@ bool zset_score(const struct zset *z, struct slice member, double *score);
  * zset may move (a listpack shares its header's allocation): *zp is
  * updated, and an entry holding it must be told (store_object_changed). */
 bool zset_set(struct store *s, struct zset **zp, struct slice member, double score, const struct zset_limits *lim);
+/* zset_set telling what it did, with the one lookup of member: ZADD
+ * without NX/XX/GT/LT/INCR, which needs no current score to decide, counts
+ * the members added and (CH) changed from it. */
+enum zset_put_result { ZSET_SAME, ZSET_ADDED, ZSET_UPDATED };
+enum zset_put_result zset_put(struct store *s, struct zset **zp, struct slice member, double score,
+                              const struct zset_limits *lim);
 /* true if member was removed. May move the zset, as zset_set. */
 bool zset_remove(struct store *s, struct zset **zp, struct slice member);
 

@@ -133,6 +133,32 @@ static void test_add_and_read(void **state)
     expect_error(tcmd(c, "ZADD z 1 a x b"), "ERR value is not a valid float");
     expect_error(tcmd(c, "ZINCRBY z x a"), "ERR value is not a valid float");
     expect_error(tcmd(c, "ZADD z"), "ERR wrong number of arguments for 'zadd' command");
+    /* score texts: whole numbers (read without strtod up to 15 digits)
+     * and their edges, against what strtod makes of them */
+    expect_int(tcmd(c, "ZADD sc 007 a -0 b -12 c 123456789012345 d 1234567890123456789 e 1e3 f +5 g"), 7);
+    expect_words(tcmd(c, "ZRANGE sc 0 -1 WITHSCORES"),
+                 "c -12 b 0 g 5 a 7 f 1000 d 123456789012345 e 1.2345678901234568e+18");
+    expect_error(tcmd(c, "ZADD sc - a"), "ERR value is not a valid float");
+    expect_error(tcmd(c, "ZADD sc 12x a"), "ERR value is not a valid float");
+    expect_error(tcmd(c, "ZADD sc -1-2 a"), "ERR value is not a valid float");
+    expect_int(tcmd(c, "DEL sc"), 1);
+    /* counts of a ZADD without conditions (one lookup a member), listpack
+     * and skiplist alike: a member twice, a score unchanged, CH */
+    expect_int(tcmd(c, "ZADD cnt 1 a 2 a 3 b"), 2);
+    expect_words(tcmd(c, "ZRANGE cnt 0 -1 WITHSCORES"), "a 2 b 3");
+    expect_int(tcmd(c, "ZADD cnt CH 1 x 2 x"), 2);
+    expect_int(tcmd(c, "ZADD cnt CH 2 a 3 b 2 x"), 0);
+    expect_int(tcmd(c, "ZADD cnt 5 a 3 b"), 0);
+    expect_int(tcmd(c, "ZADD cnt CH 6 a 3 b 7 c"), 2);
+    expect_words(tcmd(c, "ZRANGE cnt 0 -1 WITHSCORES"), "x 2 b 3 a 6 c 7");
+    expect_ok(tcmd(c, "CONFIG SET zset-max-listpack-entries 2"));
+    expect_int(tcmd(c, "ZADD big CH 1 a 2 b 3 c 4 a 4 d"), 5);
+    expect_int(tcmd(c, "ZADD big CH 4 a 9 b 3 c"), 1);
+    expect_int(tcmd(c, "ZADD big 0 a 0 e"), 1);
+    expect_words(tcmd(c, "ZRANGE big 0 -1 WITHSCORES"), "a 0 e 0 c 3 d 4 b 9");
+    expect_bulk(tcmd(c, "OBJECT ENCODING big"), "skiplist");
+    expect_ok(tcmd(c, "CONFIG SET zset-max-listpack-entries 128"));
+    expect_int(tcmd(c, "DEL cnt big"), 2);
     /* infinities, and NaN results refused */
     expect_int(tcmd(c, "ZADD inf +inf a -inf b"), 2);
     expect_words(tcmd(c, "ZRANGE inf 0 -1 WITHSCORES"), "b -inf a inf");
