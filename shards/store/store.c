@@ -194,10 +194,7 @@ static inline void split_set_block(struct entry *e, char *v)
 
 char *entry_value(struct entry *e)
 {
-    char *v = entry_held(e);
-    if (entry_flags(e) & F_SPLIT)
-        memcpy(&v, v, sizeof v);
-    return v;
+    return (entry_flags(e) & F_SPLIT) ? split_block(e) : entry_held(e);
 }
 
 enum value_type entry_type(const struct entry *e)
