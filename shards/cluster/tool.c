@@ -156,6 +156,23 @@ static int cmd_reshard(int argc, char **argv, bool add)
             }
             o.batch = (int)n;
             i++;
+        } else if (strcmp(a, "--pipeline") == 0 || strcmp(a, "--parallel") == 0 ||
+                   strcmp(a, "--max-keys-per-sec") == 0) {
+            /* the move loop's knobs (tool_reshard.c) */
+            char *end;
+            long long n = i + 1 < argc ? strtoll(argv[i + 1], &end, 10) : 0;
+            long long most = strcmp(a, "--max-keys-per-sec") == 0 ? 1000000000LL : 64;
+            if (i + 1 >= argc || *argv[i + 1] == 0 || *end != 0 || n < 1 || n > most) {
+                rc = usage_error("%s needs a number from 1 to %lld", a, most);
+                goto out;
+            }
+            if (strcmp(a, "--pipeline") == 0)
+                o.pipeline = (int)n;
+            else if (strcmp(a, "--parallel") == 0)
+                o.parallel = (int)n;
+            else
+                o.max_keys_per_sec = n;
+            i++;
         } else if (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0) {
             o.yes = 1;
         } else if (a[0] == '-') {

@@ -5,6 +5,8 @@
  *     ringkv-cluster status <ip:port>
  *     ringkv-cluster add <ip:port> <new-master> [<replica>...] [--batch N] [--yes]
  *     ringkv-cluster remove <ip:port> <master-of-group> [--batch N] [--yes]
+ *         (add and remove also take --pipeline N, --parallel N and
+ *         --max-keys-per-sec N: tool_reshard.c)
  *
  * tool.c parses the command line and dispatches; tool_create.c forms the
  * groups, computes and pushes the slot table; tool_status.c prints the
@@ -38,6 +40,9 @@ struct tool_reshard_opts {
     int          naddrs;
     char       **addrs;      /* "host:port" each */
     int          batch;      /* keys per MIGRATE */
+    int          pipeline;   /* MIGRATEs a mover has unanswered (0: 4) */
+    int          parallel;   /* steps moved at once (0: 4) */
+    long long    max_keys_per_sec; /* the move's rate limit (0: none) */
     int          yes;        /* do not ask */
 };
 

@@ -12,7 +12,8 @@
  * are in no cluster. Then the tool killed in the middle of an add (by
  * itself: RINGKV_CLUSTER_DIE_AFTER_FLIPS): the cluster still serves every
  * key, and the same command run again finishes the move. And redis-cli
- * --cluster reshard moving 100 slots under the writer, nothing lost. */
+ * --cluster reshard moving 100 slots under the writer, nothing lost. Last,
+ * `remove` under --max-keys-per-sec keeps the move's keys/s under it. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -275,6 +276,48 @@ static void test_redis_cli_reshard(void **state)
     assert_int_equal(has, had + 100);
 }
 
+/* --max-keys-per-sec is a bound: `remove` of the fourth group (all its
+ * keys move back to the other three) under a limit of 2000 keys/s takes at
+ * least its keys / 2000 seconds (unthrottled: well under a second a
+ * 10k keys); every key is still served afterwards. A bound, not a speed
+ * claim: the move may be slower, never faster. */
+static void test_rate_limit_respected(void **state)
+{
+    (void)state;
+    if (!node[0].pid)
+        skip();
+    long long total = 0, moving;
+    tconn *c = tconnect(node[3].port);
+    moving = get_int(tcmd(c, "DBSIZE"));
+    tclose(c);
+    for (int i = 0; i < 4; i++) {
+        c = tconnect(node[i].port);
+        total += get_int(tcmd(c, "DBSIZE"));
+        tclose(c);
+    }
+    assert_true(moving > 10000); /* the group holds its share (1/4 of 100k) */
+    char cmd[600], *out = NULL;
+    snprintf(cmd, sizeof cmd, "timeout 280 %s remove 127.0.0.1:%d 127.0.0.1:%d --max-keys-per-sec 2000 --parallel 3 "
+             "--pipeline 2 --batch 100 2>&1 </dev/null", tool_bin(), node[0].port, node[3].port);
+    long long t0 = now_ms();
+    int st = run_cmd(cmd, &out);
+    long long ms = now_ms() - t0;
+    if (st != 0)
+        fail_msg("remove with --max-keys-per-sec exited %d:\n%s", st, out);
+    free(out);
+    double rate = (double)moving * 1000.0 / (double)ms;
+    print_message("moved %lld keys in %lld ms: %.0f keys/s (limit 2000)\n", moving, ms, rate);
+    assert_true(rate <= 2000.0);
+    long long now_total = 0;
+    for (int i = 0; i < 3; i++) {
+        c = tconnect(node[i].port);
+        now_total += get_int(tcmd(c, "DBSIZE"));
+        tclose(c);
+    }
+    assert_int_equal(now_total, total);
+    assert_int_equal(table_version(3), 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -283,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_remove_under_load),
         cmocka_unit_test(test_add_interrupted_then_resumed),
         cmocka_unit_test(test_redis_cli_reshard),
+        cmocka_unit_test(test_rate_limit_respected),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
