@@ -164,6 +164,11 @@ def main():
         print("filled %d" % keys)
         return 0
     w = Writer(port)
+    # the counters as an earlier run left them: a counter this run's writer
+    # does not reach (fewer than COUNTERS pairs on a slow machine) must
+    # still hold that value, not 0
+    for j, v in enumerate(get_many(rc, ["c:%d" % j for j in range(COUNTERS)])):
+        w.counters[j] = int(v) if v is not None else 0
     w.start()
     time.sleep(float(os.environ.get("RESHARD_WARMUP", "0.5")))  # the writer going before the move starts
     t_start = time.monotonic()
