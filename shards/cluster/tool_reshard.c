@@ -71,9 +71,11 @@
 #define MIGRATE_TIMEOUT "10000" /* ms, MIGRATE's own timeout */
 #define MIGRATE_TRIES   5
 /* Slots moved together: marked, drained and flipped in one table version.
- * A version per slot costs each side a file write with fsync and the
- * state parsed; per 64 slots, the move is bound by the keys' transfer. */
-#define SLOTS_PER_FLIP  64
+ * A version costs each side a file write with fsync and the state parsed,
+ * one after another for all movers: on a loaded machine 10-40 ms a flip
+ * (bench/RESULTS.md, "Growing a cluster"), which at 64 slots a step was
+ * most of the move's time; at 256, 16 flips move a quarter of the slots. */
+#define SLOTS_PER_FLIP  256
 
 struct reshard {
     struct cluster_state *st;   /* as last read */
@@ -88,6 +90,10 @@ struct reshard {
      * its own. */
     pthread_mutex_t lock;
     long long keys_sent;        /* sent in MIGRATEs, for the rate */
+    /* the longest a MIGRATE took at the source (from its turn, the one
+     * before it answered, to its answer): its keys' writes wait that
+     * long at most (-TRYAGAIN while in flight, shards/commands/migrate.c) */
+    long long migrate_max_ms, migrates;
     /* progress */
     long long t0_ms, last_print_ms;
     int slots_done, slots_total;
@@ -643,6 +649,7 @@ static int move_slots(struct reshard *x, struct tool_client *conns, const int *s
     buf_init(&names);
     struct slice *keys = NULL;
     int cap = 0, rc = -1, *sizes = NULL;
+    long long *sent_at = NULL, turn_ms = 0;
     if (keys_ask(src, slots, n, x->batch) < 0)
         goto out;
     for (int fails = 0;;) {
@@ -653,7 +660,8 @@ static int move_slots(struct reshard *x, struct tool_client *conns, const int *s
             break;
         int nm = (nk + x->batch - 1) / x->batch, sent = 0, answered = 0, bad = 0;
         sizes = realloc(sizes, sizeof(int) * (size_t)nm);
-        if (!sizes)
+        sent_at = realloc(sent_at, sizeof(long long) * (size_t)nm);
+        if (!sizes || !sent_at)
             abort();
         while (answered < nm) {
             int r = 0;
@@ -662,6 +670,7 @@ static int move_slots(struct reshard *x, struct tool_client *conns, const int *s
                 rate_wait(x, m);
                 if (migrate_send(src, dst_node, keys + sent * x->batch, m) < 0)
                     goto out;
+                sent_at[sent] = mono_ms();
                 sizes[sent++] = m;
                 if (sent == nm && keys_ask(src, slots, n, x->batch) < 0) /* behind the last: what is left */
                     goto out;
@@ -670,10 +679,14 @@ static int move_slots(struct reshard *x, struct tool_client *conns, const int *s
             r = migrate_answer(src);
             if (r == -1)
                 goto out;
+            long long now = mono_ms(), took = now - (sent_at[answered] > turn_ms ? sent_at[answered] : turn_ms);
+            turn_ms = now;
             if (r == -2) {
                 bad++;
             } else {
                 pthread_mutex_lock(&x->lock);
+                x->migrates++;
+                x->migrate_max_ms = took > x->migrate_max_ms ? took : x->migrate_max_ms;
                 x->keys_done += sizes[answered];
                 progress(x, false);
                 pthread_mutex_unlock(&x->lock);
@@ -714,13 +727,14 @@ out:
     buf_free(&names);
     free(keys);
     free(sizes);
+    free(sent_at);
     return rc;
 }
 
 /* A step: some slots of one source and target, moved together. */
 struct step {
     int from, to, n;
-    int slots[SLOTS_PER_FLIP];
+    const int *slots; /* n of them, in struct movers' order */
 };
 
 /* The movers share the steps (a queue under x->lock); each moves one at a
@@ -730,6 +744,7 @@ struct movers {
     struct reshard *x;
     struct step    *steps;
     int             nsteps, next;
+    int            *order;  /* the slots moved, step after step */
     bool            failed;
 };
 
@@ -779,24 +794,28 @@ static int move_all(struct reshard *x, const int *moves)
     int *count = calloc((size_t)np, sizeof *count);
     struct movers all = { .x = x };
     all.steps = calloc(SLOT_COUNT, sizeof *all.steps);
-    if (!count || !all.steps)
+    all.order = calloc(SLOT_COUNT, sizeof *all.order);
+    if (!count || !all.steps || !all.order)
         abort();
     for (int s = 0; s < SLOT_COUNT; s++)
         if (moves[s] >= 0)
             count[st->slot_group[s] * st->ngroups + moves[s]]++;
-    /* round r of a pair: its slots [r * SLOTS_PER_FLIP, (r + 1) * SLOTS_PER_FLIP) in slot order */
+    /* round r of a pair: its slots [r * per, (r + 1) * per) in slot order */
+    int per = SLOTS_PER_FLIP, used = 0;
     for (int round = 0;; round++) {
         int before = all.nsteps;
         for (int p = 0; p < np; p++) {
-            if (count[p] <= round * SLOTS_PER_FLIP)
+            if (count[p] <= round * per)
                 continue;
             struct step *sp = &all.steps[all.nsteps++];
             sp->from = p / st->ngroups;
             sp->to = p % st->ngroups;
+            sp->slots = all.order + used;
             int seen = 0;
-            for (int s = 0; s < SLOT_COUNT && sp->n < SLOTS_PER_FLIP; s++)
-                if (moves[s] == sp->to && st->slot_group[s] == sp->from && seen++ >= round * SLOTS_PER_FLIP)
-                    sp->slots[sp->n++] = s;
+            for (int s = 0; s < SLOT_COUNT && sp->n < per; s++)
+                if (moves[s] == sp->to && st->slot_group[s] == sp->from && seen++ >= round * per)
+                    all.order[used + sp->n++] = s;
+            used += sp->n;
         }
         if (all.nsteps == before)
             break;
@@ -832,6 +851,7 @@ static int move_all(struct reshard *x, const int *moves)
     bool failed = all.failed;
     free(w);
     free(all.steps);
+    free(all.order);
     free(count);
     return failed ? -1 : 0;
 }
@@ -919,6 +939,8 @@ static int plan_and_move(struct reshard *x, const int *moves, bool yes)
     double secs = (double)(mono_ms() - x->t0_ms) / 1000.0;
     printf("[OK] Moved %d slots, %lld keys in %.2f s (%.0f keys/s, ~%.1f MB).\n", x->slots_done, x->keys_done, secs,
            secs > 0 ? (double)x->keys_done / secs : 0, x->bytes_per_key * (double)x->keys_done / 1e6);
+    printf(">>> %lld MIGRATEs, the longest %lld ms (writes of its keys waited at most that long)\n", x->migrates,
+           x->migrate_max_ms);
     rc = 0;
 out:
     free(keys);

@@ -37,6 +37,36 @@ from redis.cluster import RedisCluster
 
 COUNTERS = 1000
 
+# What the writer's waits are made of (the benchmark's "pause"): redis-py
+# reloads the whole slot table (NodesManager.initialize: INFO and CLUSTER
+# SLOTS of a node, parsed slot by slot) on every 10th -MOVED, and sleeps
+# 50 ms between -TRYAGAIN retries after its first 8; both are timed here.
+RELOADS = []      # ms each
+WAITS = {"reload": 0.0, "backoff": 0}  # of the current pair
+_initialize = redis.cluster.NodesManager.initialize
+_sleep = time.sleep
+
+
+def _timed_initialize(self):
+    t0 = time.monotonic()
+    try:
+        return _initialize(self)
+    finally:
+        ms = (time.monotonic() - t0) * 1000
+        RELOADS.append(ms)
+        WAITS["reload"] += ms
+
+
+def _counted_sleep(t):
+    if t == 0.05:
+        WAITS["backoff"] += 1
+    _sleep(t)
+
+
+redis.cluster.NodesManager.initialize = _timed_initialize
+redis.cluster.time = type("T", (), {"sleep": staticmethod(_counted_sleep), "time": time.time,
+                                    "monotonic": time.monotonic})
+
 
 def client(port):
     return RedisCluster(host="127.0.0.1", port=port, socket_timeout=10)
@@ -69,6 +99,7 @@ class Writer(threading.Thread):
         self.ask_unknown = 0
         self.surfaced = []
         self.lat = []  # (start, seconds) of each INCR/SET pair, retries included
+        self.waits = []  # (start, ms reloading the table, TRYAGAIN back-offs) of each pair
 
     def call(self, *args):
         for _ in range(50):
@@ -100,6 +131,7 @@ class Writer(threading.Thread):
         while not self.stop:
             j = i % COUNTERS
             t0 = time.monotonic()
+            WAITS["reload"], WAITS["backoff"] = 0.0, 0
             v = self.call("INCR", "c:%d" % j)
             if v is not None:
                 self.counters[j] = v
@@ -109,6 +141,7 @@ class Writer(threading.Thread):
             else:
                 break
             self.lat.append((t0, time.monotonic() - t0))
+            self.waits.append((t0, WAITS["reload"], WAITS["backoff"]))
             i += 1
 
 
@@ -191,6 +224,14 @@ def main():
     print("writer (INCR+SET, ms) before: %s; during: %s; move took %.2f s" % (
         pct([d for t, d in w.lat if t < t_start]), pct([d for t, d in w.lat if t_start <= t < t_end]),
         t_end - t_start))
+    during = [(d * 1000, wr, wb) for (t, d), (_, wr, wb) in zip(w.lat, w.waits) if t_start <= t < t_end]
+    if during:
+        top = max(during)
+        print("pause (during): longest pair %.1f ms (%.1f ms of it redis-py reloading the table, %d TRYAGAIN "
+              "back-offs); longest pair less its reloads %.1f ms; reloads %d, longest %.1f ms; back-offs %d" % (
+                  top[0], top[1], top[2], max(d - wr for d, wr, wb in during),
+                  sum(1 for d, wr, wb in during if wr > 0), max([wr for d, wr, wb in during] + [0]),
+                  sum(wb for d, wr, wb in during)))
     sys.stdout.write(tool.stdout.decode(errors="replace"))
     return 0
 
