@@ -783,6 +783,13 @@ static void *mover_run(void *arg)
     return NULL;
 }
 
+/* The slots of a pair's step in round r: 8, 32, 128, then SLOTS_PER_FLIP. */
+static int step_size(int round)
+{
+    int n = 8 << (2 * (round < 3 ? round : 3));
+    return n < SLOTS_PER_FLIP ? n : SLOTS_PER_FLIP;
+}
+
 /* Move every slot s with moves[s] >= 0 to group moves[s]: in steps of at
  * most SLOTS_PER_FLIP slots of one source and target, the steps of the
  * different pairs taken in turn so that movers at once tend to work on
@@ -800,12 +807,17 @@ static int move_all(struct reshard *x, const int *moves)
     for (int s = 0; s < SLOT_COUNT; s++)
         if (moves[s] >= 0)
             count[st->slot_group[s] * st->ngroups + moves[s]]++;
-    /* round r of a pair: its slots [r * per, (r + 1) * per) in slot order */
-    int per = SLOTS_PER_FLIP, used = 0;
-    for (int round = 0;; round++) {
-        int before = all.nsteps;
+    /* round r of a pair: its next step_size(r) slots in slot order. The
+     * first steps are small: a slot is marked (-ASK for what has moved)
+     * for as long as its step drains, and a client learns a new node
+     * only from the first -MOVED naming it, after the first flip (redis-py
+     * 4.3.4 cannot even follow an -ASK to a node it does not know: it
+     * retries until then) */
+    int used = 0;
+    for (int round = 0, done = 0;; round++) {
+        int before = all.nsteps, per = step_size(round);
         for (int p = 0; p < np; p++) {
-            if (count[p] <= round * per)
+            if (count[p] <= done)
                 continue;
             struct step *sp = &all.steps[all.nsteps++];
             sp->from = p / st->ngroups;
@@ -813,10 +825,11 @@ static int move_all(struct reshard *x, const int *moves)
             sp->slots = all.order + used;
             int seen = 0;
             for (int s = 0; s < SLOT_COUNT && sp->n < per; s++)
-                if (moves[s] == sp->to && st->slot_group[s] == sp->from && seen++ >= round * per)
+                if (moves[s] == sp->to && st->slot_group[s] == sp->from && seen++ >= done)
                     all.order[used + sp->n++] = s;
             used += sp->n;
         }
+        done += per;
         if (all.nsteps == before)
             break;
     }

@@ -42,7 +42,7 @@ COUNTERS = 1000
 # SLOTS of a node, parsed slot by slot) on every 10th -MOVED, and sleeps
 # 50 ms between -TRYAGAIN retries after its first 8; both are timed here.
 RELOADS = []      # ms each
-WAITS = {"reload": 0.0, "backoff": 0}  # of the current pair
+WAITS = {"reload": 0.0, "backoff": 0, "ask_unknown": 0}  # of the current pair
 _initialize = redis.cluster.NodesManager.initialize
 _sleep = time.sleep
 
@@ -119,6 +119,7 @@ class Writer(threading.Thread):
                 # (a new group's master before any -MOVED named it): raised
                 # before the command is sent, so it did not run
                 self.ask_unknown += 1
+                WAITS["ask_unknown"] += 1
             except Exception as e:  # a connection error: the command may have run
                 self.surfaced.append("%s: %r" % (args[0], e))
                 return None
@@ -131,7 +132,7 @@ class Writer(threading.Thread):
         while not self.stop:
             j = i % COUNTERS
             t0 = time.monotonic()
-            WAITS["reload"], WAITS["backoff"] = 0.0, 0
+            WAITS["reload"], WAITS["backoff"], WAITS["ask_unknown"] = 0.0, 0, 0
             v = self.call("INCR", "c:%d" % j)
             if v is not None:
                 self.counters[j] = v
@@ -141,7 +142,7 @@ class Writer(threading.Thread):
             else:
                 break
             self.lat.append((t0, time.monotonic() - t0))
-            self.waits.append((t0, WAITS["reload"], WAITS["backoff"]))
+            self.waits.append((t0, WAITS["reload"], WAITS["backoff"], WAITS["ask_unknown"]))
             i += 1
 
 
@@ -224,14 +225,15 @@ def main():
     print("writer (INCR+SET, ms) before: %s; during: %s; move took %.2f s" % (
         pct([d for t, d in w.lat if t < t_start]), pct([d for t, d in w.lat if t_start <= t < t_end]),
         t_end - t_start))
-    during = [(d * 1000, wr, wb) for (t, d), (_, wr, wb) in zip(w.lat, w.waits) if t_start <= t < t_end]
+    during = [(d * 1000, wr, wb, wa) for (t, d), (_, wr, wb, wa) in zip(w.lat, w.waits) if t_start <= t < t_end]
     if during:
         top = max(during)
         print("pause (during): longest pair %.1f ms (%.1f ms of it redis-py reloading the table, %d TRYAGAIN "
-              "back-offs); longest pair less its reloads %.1f ms; reloads %d, longest %.1f ms; back-offs %d" % (
-                  top[0], top[1], top[2], max(d - wr for d, wr, wb in during),
-                  sum(1 for d, wr, wb in during if wr > 0), max([wr for d, wr, wb in during] + [0]),
-                  sum(wb for d, wr, wb in during)))
+              "back-offs, %d ask-unknown retries); longest pair less its reloads %.1f ms; reloads %d, longest "
+              "%.1f ms; back-offs %d; longest pair without ask-unknown retries %.1f ms" % (
+                  top[0], top[1], top[2], top[3], max(d - wr for d, wr, wb, wa in during),
+                  sum(1 for d, wr, wb, wa in during if wr > 0), max([wr for d, wr, wb, wa in during] + [0]),
+                  sum(wb for d, wr, wb, wa in during), max([d for d, wr, wb, wa in during if wa == 0] + [0])))
     sys.stdout.write(tool.stdout.decode(errors="replace"))
     return 0
 
