@@ -74,7 +74,8 @@
  * A version costs each side a file write with fsync and the state parsed,
  * one after another for all movers: on a loaded machine 10-40 ms a flip
  * (bench/RESULTS.md, "Growing a cluster"), which at 64 slots a step was
- * most of the move's time; at 256, 16 flips move a quarter of the slots. */
+ * most of the move's time; at 256 (a pair's first steps smaller:
+ * step_size), 24 flips move a quarter of the slots from three groups. */
 #define SLOTS_PER_FLIP  256
 
 struct reshard {
