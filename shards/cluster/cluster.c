@@ -108,6 +108,14 @@ static void count_moving(struct node *n, bool before, bool after)
 
 void cluster_set_importing(struct cluster *c, int slot, bool on)
 {
+    if (on && c->given_away_until[slot]) {
+        /* taken back while the mark of its giving away lasts: that mark
+         * would answer the keys coming back (RESTORE-ASKING) -MOVED to the
+         * node they come from, and the move could never finish */
+        c->given_away_until[slot] = 0;
+        c->given_away--;
+        cluster_set_migrating(c, slot, -1);
+    }
     bool before = slot_moving(c, slot);
     uint64_t bit = (uint64_t)1 << (slot & 63);
     if (on)
