@@ -140,7 +140,7 @@ out:
 
 static int cmd_reshard(int argc, char **argv, bool add)
 {
-    struct tool_reshard_opts o = { .batch = 500 };
+    struct tool_reshard_opts o = { .batch = 100 };
     o.addrs = calloc((size_t)argc + 1, sizeof(char *));
     if (!o.addrs)
         abort();

@@ -40,7 +40,7 @@ struct tool_reshard_opts {
     int          naddrs;
     char       **addrs;      /* "host:port" each */
     int          batch;      /* keys per MIGRATE */
-    int          pipeline;   /* MIGRATEs a mover has unanswered (0: 4) */
+    int          pipeline;   /* MIGRATEs a mover has unanswered (0: 8) */
     int          parallel;   /* steps moved at once (0: 4) */
     long long    max_keys_per_sec; /* the move's rate limit (0: none) */
     int          yes;        /* do not ask */

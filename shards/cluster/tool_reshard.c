@@ -1002,7 +1002,7 @@ static int check_new_node(struct tool_client *c, char id[CLUSTER_ID_LEN + 1], ui
 int tool_add(const struct tool_reshard_opts *o)
 {
     struct reshard x = { .batch = o->batch,
-                         .pipeline = o->pipeline > 0 ? o->pipeline : 4,
+                         .pipeline = o->pipeline > 0 ? o->pipeline : 8,
                          .parallel = o->parallel > 0 ? o->parallel : 4,
                          .max_keys_per_sec = o->max_keys_per_sec,
                          .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -1146,7 +1146,7 @@ out:
 int tool_remove(const struct tool_reshard_opts *o)
 {
     struct reshard x = { .batch = o->batch,
-                         .pipeline = o->pipeline > 0 ? o->pipeline : 4,
+                         .pipeline = o->pipeline > 0 ? o->pipeline : 8,
                          .parallel = o->parallel > 0 ? o->parallel : 4,
                          .max_keys_per_sec = o->max_keys_per_sec,
                          .lock = PTHREAD_MUTEX_INITIALIZER,
