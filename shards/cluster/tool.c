@@ -33,7 +33,9 @@ static const char usage_text[] =
     "      Interrupted, the same command resumes; --abort instead rolls back the\n"
     "      slots left half-moved (their keys back to their owner, no slot left\n"
     "      MIGRATING or IMPORTING) and, for add, takes out a new group that serves\n"
-    "      no slot yet. --batch: keys per MIGRATE (default 500).\n"
+    "      no slot yet. --batch: keys per MIGRATE (default 100); --pipeline: MIGRATEs\n"
+    "      in flight per mover (default 8); --parallel: steps moved at once (default 4);\n"
+    "      --max-keys-per-sec: a rate limit for the whole move (default none).\n"
     "  status <ip:port>\n"
     "      Print the cluster's groups and nodes as the node at <ip:port> knows them:\n"
     "      roles, slots, keys, memory, replication lag, table version per node.\n"
@@ -176,7 +178,7 @@ static int parse_weight(const char *v, bool with_group, struct tool_weight *w)
 static int cmd_reshard(int argc, char **argv, const char *cmd)
 {
     bool add = strcmp(cmd, "add") == 0, rebalance = strcmp(cmd, "rebalance") == 0;
-    struct tool_reshard_opts o = { .batch = 500 };
+    struct tool_reshard_opts o = { .batch = 100 };
     o.addrs = calloc((size_t)argc + 1, sizeof(char *));
     o.weights = calloc((size_t)argc + 1, sizeof *o.weights);
     if (!o.addrs || !o.weights)
@@ -213,6 +215,23 @@ static int cmd_reshard(int argc, char **argv, const char *cmd)
             i++;
         } else if (strcmp(a, "--abort") == 0) {
             o.abort = 1;
+        } else if (strcmp(a, "--pipeline") == 0 || strcmp(a, "--parallel") == 0 ||
+                   strcmp(a, "--max-keys-per-sec") == 0) {
+            /* the move loop's knobs (tool_reshard.c) */
+            char *end;
+            long long n = i + 1 < argc ? strtoll(argv[i + 1], &end, 10) : 0;
+            long long most = strcmp(a, "--max-keys-per-sec") == 0 ? 1000000000LL : 64;
+            if (i + 1 >= argc || *argv[i + 1] == 0 || *end != 0 || n < 1 || n > most) {
+                rc = usage_error("%s needs a number from 1 to %lld", a, most);
+                goto out;
+            }
+            if (strcmp(a, "--pipeline") == 0)
+                o.pipeline = (int)n;
+            else if (strcmp(a, "--parallel") == 0)
+                o.parallel = (int)n;
+            else
+                o.max_keys_per_sec = n;
+            i++;
         } else if (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0) {
             o.yes = 1;
         } else if (a[0] == '-') {

@@ -6,6 +6,8 @@
  *     ringkv-cluster add <ip:port> <new-master> [<replica>...] [--weight W] [--batch N] [--yes] [--abort]
  *     ringkv-cluster remove <ip:port> <master-of-group> [--batch N] [--yes] [--abort]
  *     ringkv-cluster rebalance <ip:port> [--weight GROUP=W ...] [--batch N] [--yes] [--abort]
+ *         (add, remove and rebalance also take --pipeline N, --parallel N and
+ *         --max-keys-per-sec N: tool_reshard.c)
  *
  * tool.c parses the command line and dispatches; tool_create.c forms the
  * groups, computes and pushes the slot table; tool_status.c prints the
@@ -54,6 +56,9 @@ struct tool_reshard_opts {
     int          naddrs;
     char       **addrs;      /* "host:port" each */
     int          batch;      /* keys per MIGRATE */
+    int          pipeline;   /* MIGRATEs a mover has unanswered (0: 8) */
+    int          parallel;   /* steps moved at once (0: 4) */
+    long long    max_keys_per_sec; /* the move's rate limit (0: none) */
     int          yes;        /* do not ask */
     int          abort;      /* --abort: roll back an interrupted move */
     uint32_t     weight;     /* add: the new group's weight (0: 1) */
@@ -79,7 +84,7 @@ int tool_abort(const struct tool_reshard_opts *o, const char *kind);
 struct reshard;
 /* Read the state from host:port, check every node answers at its table
  * version. NULL (a message printed) when it cannot. */
-struct reshard *reshard_open(const char *host, int port, int batch);
+struct reshard *reshard_open(const char *host, int port, const struct tool_reshard_opts *o);
 void reshard_close(struct reshard *x);
 const struct cluster_state *reshard_state(const struct reshard *x);
 /* Read the state again from host:port: 0 or -1. */

@@ -92,7 +92,7 @@ int tool_rebalance(const struct tool_reshard_opts *o)
     char host[256];
     int port, rc = TOOL_EXIT_FAIL;
     tool_split_addr(o->addrs[0], host, sizeof host, &port);
-    struct reshard *x = reshard_open(host, port, o->batch);
+    struct reshard *x = reshard_open(host, port, o);
     if (!x)
         return TOOL_EXIT_FAIL;
     uint16_t *table = calloc(SLOT_COUNT, sizeof *table);
@@ -383,7 +383,7 @@ int tool_abort(const struct tool_reshard_opts *o, const char *kind)
     char host[256];
     int port, rc = TOOL_EXIT_FAIL;
     tool_split_addr(o->addrs[0], host, sizeof host, &port);
-    struct reshard *x = reshard_open(host, port, o->batch);
+    struct reshard *x = reshard_open(host, port, o);
     if (!x)
         return TOOL_EXIT_FAIL;
     struct mark *marks = NULL;

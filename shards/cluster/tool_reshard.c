@@ -26,18 +26,28 @@
  *     (SENTINEL REMOVE), and the group's nodes are told CLUSTER RESET HARD
  *     (empty, in no cluster: they can be shut down or added again).
  *
- * Moving slots (move_slots), as redis-cli does it but SLOTS_PER_FLIP
- * slots of one source and target at a time, each step pipelined: SETSLOT
- * IMPORTING on the target, MIGRATING on the source; then, until the
- * source has none of their keys: GETKEYSINSLOT <slot> <batch> for each and
- * MIGRATE ... REPLACE KEYS k1..kN of them, N = --batch (REPLACE: a key
- * written on the source while an earlier MIGRATE was in flight stays
- * there, and is sent again over the target's older copy); then the flip:
- * one new table version giving them to the target, made by the tool and
- * pushed to the target then the source (flip_push says why not by SETSLOT
- * NODE), and SETSLOT NODE on both, which drops the marks. From MIGRATING
- * on, a key missing on the source is created on the target (-ASK), so
- * "none left" stays true once seen.
+ * Moving slots (move_all, move_slots), as redis-cli does it but
+ * SLOTS_PER_FLIP slots of one source and target at a time (a step), each
+ * step pipelined: SETSLOT IMPORTING on the target, MIGRATING on the
+ * source; then, until the source has none of their keys: GETKEYSINSLOT
+ * <slot> <batch> for each and MIGRATE ... REPLACE KEYS k1..kN of them,
+ * N = --batch, up to --pipeline of them unanswered, the next listing
+ * behind the last (REPLACE: a key written on the source while an earlier
+ * MIGRATE was in flight stays there, and is sent again over the target's
+ * older copy); then the flip: one new table version giving them to the
+ * target, made by the tool and pushed to the target then the source
+ * (flip_push says why not by SETSLOT NODE), and SETSLOT NODE on both,
+ * which drops the marks. From MIGRATING on, a key missing on the source
+ * is created on the target (-ASK), so "none left" stays true once seen.
+ *
+ * --parallel movers (threads, each with connections of its own) take the
+ * steps from one queue, the pairs of source and target in turn, so that
+ * several sources (or several steps of one) move at once: the move is
+ * bound by round trips, not by the nodes' CPU (bench/RESULTS.md, "Growing
+ * a cluster"). Their flips are one after another (x->lock). The rate
+ * (--max-keys-per-sec) is one account for all of them: a MIGRATE is sent
+ * only when the keys sent so far stay within the limit times the time
+ * gone.
  *
  * Interrupted, running the same command again resumes: the group added is
  * found in the state (step 2 is skipped), the slots still to move are the
@@ -56,6 +66,7 @@
  * the new group with the cluster's Sentinels, remove unregisters it. */
 #include <inttypes.h>
 #include <mimalloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,15 +85,30 @@
 #define MIGRATE_TIMEOUT "10000" /* ms, MIGRATE's own timeout */
 #define MIGRATE_TRIES   5
 /* Slots moved together: marked, drained and flipped in one table version.
- * A version per slot costs each side a file write with fsync and the
- * state parsed; per 64 slots, the move is bound by the keys' transfer. */
-#define SLOTS_PER_FLIP  64
+ * A version costs each side a file write with fsync and the state parsed,
+ * one after another for all movers: on a loaded machine 10-40 ms a flip
+ * (bench/RESULTS.md, "Growing a cluster"), which at 64 slots a step was
+ * most of the move's time; at 256 (a pair's first steps smaller:
+ * step_size), 24 flips move a quarter of the slots from three groups. */
+#define SLOTS_PER_FLIP  256
 
 struct reshard {
     struct cluster_state *st;   /* as last read */
     struct tool_client *conn;   /* by node index of st; fd -1 until used */
     int nconn;
     int batch;                  /* keys per MIGRATE */
+    int pipeline;               /* MIGRATEs a mover has sent and not yet seen answered */
+    int parallel;               /* movers at once */
+    long long max_keys_per_sec; /* 0: no limit */
+    /* While movers run (move_all), `lock` guards st's table (the flips),
+     * the progress and the rate's account; each mover has connections of
+     * its own. */
+    pthread_mutex_t lock;
+    long long keys_sent;        /* sent in MIGRATEs, for the rate */
+    /* the longest a MIGRATE took at the source (from its turn, the one
+     * before it answered, to its answer): its keys' writes wait that
+     * long at most (-TRYAGAIN while in flight, shards/commands/migrate.c) */
+    long long migrate_max_ms, migrates;
     /* progress */
     long long t0_ms, last_print_ms;
     int slots_done, slots_total;
@@ -119,22 +145,33 @@ static void close_all(struct reshard *x)
     x->nconn = 0;
 }
 
-/* The connection to node i of the state, made on first use (NULL, with
- * the reason in x->conn[i].err, when it cannot be made). */
-static struct tool_client *node_conn_quiet(struct reshard *x, int i)
+/* The connection to node i of the state out of conns (x->conn, or a
+ * mover's own), made on first use (NULL, with the reason in
+ * conns[i].err, when it cannot be made). */
+static struct tool_client *conn_to_quiet(struct reshard *x, struct tool_client *conns, int i)
 {
-    struct tool_client *c = &x->conn[i];
+    struct tool_client *c = &conns[i];
     if (c->fd < 0 && tool_connect(c, x->st->nodes[i].ip, x->st->nodes[i].port, TOOL_TIMEOUT_MS, NULL) < 0)
         return NULL;
     return c;
 }
 
+static struct tool_client *conn_to(struct reshard *x, struct tool_client *conns, int i)
+{
+    struct tool_client *c = conn_to_quiet(x, conns, i);
+    if (!c)
+        fprintf(stderr, "[ERR] %s\n", conns[i].err);
+    return c;
+}
+
+static struct tool_client *node_conn_quiet(struct reshard *x, int i)
+{
+    return conn_to_quiet(x, x->conn, i);
+}
+
 static struct tool_client *node_conn(struct reshard *x, int i)
 {
-    struct tool_client *c = node_conn_quiet(x, i);
-    if (!c)
-        fprintf(stderr, "[ERR] %s\n", x->conn[i].err);
-    return c;
+    return conn_to(x, x->conn, i);
 }
 
 /* A node the tool goes on without when it does not answer: not its
@@ -144,10 +181,12 @@ static bool may_go_without(struct reshard *x, int i)
 {
     if (cluster_node_is_master(x->st, i))
         return false;
+    pthread_mutex_lock(&x->lock);
     if (!x->warned_down[i])
         fprintf(stderr, "[WARN] %s:%d (not its group's master) does not answer: going on without it\n",
                 x->st->nodes[i].ip, x->st->nodes[i].port);
     x->warned_down[i] = true;
+    pthread_mutex_unlock(&x->lock);
     return true;
 }
 
@@ -387,9 +426,9 @@ static int call_ok(struct tool_client *c, int argc, const char *const *argv, con
     return -1;
 }
 
-/* MIGRATE keys[0..n) to dst, REPLACE: 0, -1 (the link failed), or -2
- * (an error answer: worth another try). */
-static int migrate_keys(struct tool_client *src, const struct cluster_node *dst, const struct slice *keys, int n)
+/* MIGRATE keys[0..n) to dst, REPLACE, sent without waiting for its answer
+ * (migrate_answer reads it): 0, or -1 (the link failed). */
+static int migrate_send(struct tool_client *src, const struct cluster_node *dst, const struct slice *keys, int n)
 {
     struct slice *argv = malloc(sizeof(struct slice) * (size_t)(n + 8));
     if (!argv)
@@ -412,7 +451,16 @@ static int migrate_keys(struct tool_client *src, const struct cluster_node *dst,
     free(argv);
     int rc = tool_send(src, &out);
     buf_free(&out);
-    if (rc < 0 || tool_read(src) < 0) {
+    if (rc < 0)
+        fprintf(stderr, "\n[ERR] %s\n", src->err);
+    return rc < 0 ? -1 : 0;
+}
+
+/* The answer of the oldest MIGRATE sent: 0, -1 (the link failed), or -2
+ * (an error answer: worth another try). */
+static int migrate_answer(struct tool_client *src)
+{
+    if (tool_read(src) < 0) {
         fprintf(stderr, "\n[ERR] %s\n", src->err);
         return -1;
     }
@@ -424,22 +472,24 @@ static int migrate_keys(struct tool_client *src, const struct cluster_node *dst,
     return -2;
 }
 
-/* CLUSTER <sub> <slot> <what> <id> for each slot, pipelined (sub:
- * SETSLOT, or RINGKV-SETSLOT for a replica); every answer must be +OK. */
-static int setslot_each_sub(struct tool_client *c, const char *sub, const int *slots, int n, const char *what,
-                            const char *id)
+/* CLUSTER <sub> <slot> <what> <id> for each slot, encoded into out (sub:
+ * SETSLOT, or RINGKV-SETSLOT for a replica). */
+static void setslot_encode(struct buf *out, const char *sub, const int *slots, int n, const char *what,
+                           const char *id)
 {
-    struct buf out;
-    buf_init(&out);
     for (int i = 0; i < n; i++) {
         char sl[16];
         snprintf(sl, sizeof sl, "%d", slots[i]);
         const char *argv[] = { "CLUSTER", sub, sl, what, id };
-        resp_encode_strings(&out, 5, argv);
+        resp_encode_strings(out, 5, argv);
     }
-    int rc = tool_send(c, &out);
-    buf_free(&out);
-    for (int i = 0; rc == 0 && i < n; i++) {
+}
+
+/* Their answers: every one must be +OK. */
+static int setslot_answers(struct tool_client *c, const int *slots, int n, const char *what)
+{
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
         if (tool_read(c) < 0) {
             fprintf(stderr, "\n[ERR] %s\n", c->err);
             return -1;
@@ -447,12 +497,27 @@ static int setslot_each_sub(struct tool_client *c, const char *sub, const int *s
         if (c->reply.len < 3 || memcmp(c->reply.data, "+OK", 3) != 0) {
             fprintf(stderr, "\n[ERR] CLUSTER SETSLOT %d %s: %s answered %.*s\n", slots[i], what, c->addr,
                     (int)(c->reply.len > 200 ? 200 : c->reply.len - 2), c->reply.data);
-            rc = -2; /* the other answers are still read */
+            rc = -1; /* the other answers are still read */
         }
     }
-    if (rc == -1)
+    return rc;
+}
+
+/* CLUSTER <sub> <slot> <what> <id> for each slot, pipelined; every
+ * answer must be +OK. */
+static int setslot_each_sub(struct tool_client *c, const char *sub, const int *slots, int n, const char *what,
+                            const char *id)
+{
+    struct buf out;
+    buf_init(&out);
+    setslot_encode(&out, sub, slots, n, what, id);
+    int rc = tool_send(c, &out);
+    buf_free(&out);
+    if (rc < 0) {
         fprintf(stderr, "\n[ERR] %s\n", c->err);
-    return rc < 0 ? -1 : 0;
+        return -1;
+    }
+    return setslot_answers(c, slots, n, what);
 }
 
 static int setslot_each(struct tool_client *c, const int *slots, int n, const char *what, const char *id)
@@ -467,13 +532,13 @@ static int setslot_each(struct tool_client *c, const int *slots, int n, const ch
  * missing, and the target's serves ASKING connections. A replica that
  * does not answer is left out with a warning (a dead node is promoted by
  * nobody); one that comes back later lacks the marks until the step is
- * done again. */
-static void mark_replicas(struct reshard *x, int g, const int *slots, int n, const char *what, const char *id)
+ * done again. On conns, as the step's other commands. */
+static void mark_replicas(struct reshard *x, struct tool_client *conns, int g, const int *slots, int n, const char *what, const char *id)
 {
     for (int i = 0; i < x->st->nnodes; i++) {
         if (x->st->nodes[i].group != g || i == x->st->groups[g].master)
             continue;
-        struct tool_client *c = node_conn_quiet(x, i);
+        struct tool_client *c = conn_to_quiet(x, conns, i);
         if (!c && may_go_without(x, i))
             continue;
         if (!c || setslot_each_sub(c, "RINGKV-SETSLOT", slots, n, what, id) < 0)
@@ -482,11 +547,9 @@ static void mark_replicas(struct reshard *x, int g, const int *slots, int n, con
     }
 }
 
-/* The keys the source still has in these slots, at most `max` a slot
- * (GETKEYSINSLOT, pipelined): copied into names, their slices in *keys.
- * Returns how many, or -1. */
-static int keys_left(struct tool_client *src, const int *slots, int n, int max, struct buf *names,
-                     struct slice **keys, int *cap)
+/* Ask the source for the keys it still has in these slots, at most `max`
+ * a slot (GETKEYSINSLOT each, pipelined; keys_listed reads the answers). */
+static int keys_ask(struct tool_client *src, const int *slots, int n, int max)
 {
     struct buf out;
     buf_init(&out);
@@ -500,10 +563,15 @@ static int keys_left(struct tool_client *src, const int *slots, int n, int max, 
     }
     int rc = tool_send(src, &out);
     buf_free(&out);
-    if (rc < 0) {
+    if (rc < 0)
         fprintf(stderr, "\n[ERR] %s\n", src->err);
-        return -1;
-    }
+    return rc < 0 ? -1 : 0;
+}
+
+/* The answers to keys_ask for n slots: the keys copied into names, their
+ * slices in *keys. Returns how many, or -1. */
+static int keys_listed(struct tool_client *src, int n, struct buf *names, struct slice **keys, int *cap)
+{
     buf_clear(names);
     size_t *offs = NULL, *lens = NULL;
     int count = 0, ocap = 0;
@@ -556,13 +624,13 @@ static int keys_left(struct tool_client *src, const int *slots, int n, int max, 
     return count;
 }
 
-/* Push the state text to node i with compare-and-set: expecting the
- * version the tool last gave it, or (a node that was not told every
- * version: a source in add, a target in remove) the one it answers it has:
- * every version it can hold is of the same chain, older. */
-static int push_cas(struct reshard *x, int i, uint64_t expected, const char *text)
+/* Push the state text to node i (on conns) with compare-and-set:
+ * expecting the version the tool last gave it, or (a node that was not
+ * told every version: a source in add, a target in remove) the one it
+ * answers it has: every version it can hold is of the same chain, older. */
+static int push_cas(struct reshard *x, struct tool_client *conns, int i, uint64_t expected, const char *text)
 {
-    struct tool_client *c = node_conn(x, i);
+    struct tool_client *c = conn_to(x, conns, i);
     if (!c)
         return -1;
     for (int tries = 0; tries < 3; tries++) {
@@ -594,8 +662,10 @@ static int push_cas(struct reshard *x, int i, uint64_t expected, const char *tex
  * other contents; a node pulling the higher of two such tables could lose
  * a flip for a moment (-MOVED back and forth: seen under redis-py). Made
  * here, the versions are one chain: a node holds a prefix of it, and
- * pulling only goes forward. */
-static int flip_push(struct reshard *x, const int *slots, int n, int to, int si, int di)
+ * pulling only goes forward. Called with x->lock held, pushes included:
+ * the movers' flips are one after another, so a node is never pushed a
+ * version older than one it was pushed already. */
+static int flip_push(struct reshard *x, struct tool_client *conns, const int *slots, int n, int to, int si, int di)
 {
     struct cluster_state *st = x->st;
     uint64_t before = st->version;
@@ -610,80 +680,313 @@ static int flip_push(struct reshard *x, const int *slots, int n, int to, int si,
     buf_init(&text);
     cluster_state_format(st, NULL, &text);
     buf_append(&text, "", 1);
-    int rc = push_cas(x, di, before, text.data) == 0 && push_cas(x, si, before, text.data) == 0 ? 0 : -1;
+    int rc = push_cas(x, conns, di, before, text.data) == 0 && push_cas(x, conns, si, before, text.data) == 0 ? 0 : -1;
     buf_free(&text);
     return rc;
 }
 
-/* Move some slots (at most SLOTS_PER_FLIP) from group `from` to group `to`
- * (indexes of x->st), together: marked, drained, flipped in one version. */
-static int move_slots(struct reshard *x, const int *slots, int n, int from, int to)
+/* The rate's account (--max-keys-per-sec): m more keys are about to be
+ * sent; waits until sending them keeps the keys sent since the move
+ * began at or under the limit times the time gone, so that the move's
+ * keys/s never exceeds it, whatever the batch. */
+static void rate_wait(struct reshard *x, int m)
 {
-    const struct cluster_state *st = x->st;
+    if (x->max_keys_per_sec <= 0)
+        return;
+    pthread_mutex_lock(&x->lock);
+    x->keys_sent += m;
+    long long due = x->t0_ms + (x->keys_sent * 1000 + x->max_keys_per_sec - 1) / x->max_keys_per_sec;
+    pthread_mutex_unlock(&x->lock);
+    for (long long now = mono_ms(); now < due; now = mono_ms())
+        usleep((useconds_t)(due - now) * 1000);
+}
+
+/* The test's fault (RINGKV_CLUSTER_DIE_AFTER_FLIPS), in the middle of a
+ * step: after a MIGRATE, once that many flips are done. */
+static void maybe_die(struct reshard *x)
+{
+    pthread_mutex_lock(&x->lock);
+    bool die = x->die_after_flips >= 0 && x->flips == x->die_after_flips;
+    pthread_mutex_unlock(&x->lock);
+    if (die) {
+        printf("\n[TEST] killing myself in the middle of a step (RINGKV_CLUSTER_DIE_AFTER_FLIPS)\n");
+        fflush(stdout);
+        raise(SIGKILL);
+    }
+}
+
+/* The test's pause (RINGKV_CLUSTER_STOP_AT=<port>): once a flip is done,
+ * in the middle of a step whose source or target is that node, the tool
+ * stops itself (SIGSTOP) so the test can kill the node there. Once. */
+static void maybe_stop(struct reshard *x, const struct cluster_node *src_node, const struct cluster_node *dst_node,
+                       const int *slots, int n)
+{
+    pthread_mutex_lock(&x->lock);
+    bool stop = x->stop_at_port && x->flips > 0 &&
+                (src_node->port == x->stop_at_port || dst_node->port == x->stop_at_port);
+    if (stop)
+        x->stop_at_port = 0;
+    pthread_mutex_unlock(&x->lock);
+    if (stop) {
+        printf("\n[TEST] stopping in the middle of moving slots %d-%d from %s:%d to %s:%d "
+               "(RINGKV_CLUSTER_STOP_AT)\n", slots[0], slots[n - 1], src_node->ip, src_node->port,
+               dst_node->ip, dst_node->port);
+        fflush(stdout);
+        raise(SIGSTOP);
+    }
+}
+
+/* Move the slots of one step (at most SLOTS_PER_FLIP, of one source and
+ * target: indexes of x->st) together: marked, drained, flipped in one
+ * version, on the mover's connections `conns`.
+ *
+ * Round trips, the move's cost on a busy machine: the marks (the target's
+ * before the source's: the source's -ASK must find the target importing),
+ * one listing, then rounds of the listed keys' MIGRATEs, at most
+ * x->pipeline of them unanswered (the source runs a connection's MIGRATEs
+ * one after the other: CMD_HOLD_LATER), with the next listing pipelined
+ * behind the last (so it sees what they left); the flip (two pushes); the
+ * two sides' SETSLOT NODE at once. */
+static int move_slots(struct reshard *x, struct tool_client *conns, const int *slots, int n, int from, int to)
+{
+    const struct cluster_state *st = x->st; /* nodes and masters: not changed by the flips */
     int si = st->groups[from].master, di = st->groups[to].master;
     const struct cluster_node *src_node = &st->nodes[si], *dst_node = &st->nodes[di];
-    struct tool_client *src = node_conn(x, si), *dst = node_conn(x, di);
+    struct tool_client *src = conn_to(x, conns, si), *dst = conn_to(x, conns, di);
     if (!src || !dst)
         return -1;
     /* the marks, replicas first; issued again on a resumed move, to the
      * masters the state names now (a promoted replica has them from here
      * if it did not before; a source still marked for a target that died
      * is marked for its promoted replica) */
-    mark_replicas(x, to, slots, n, "IMPORTING", src_node->id);
-    mark_replicas(x, from, slots, n, "MIGRATING", dst_node->id);
+    mark_replicas(x, conns, to, slots, n, "IMPORTING", src_node->id);
+    mark_replicas(x, conns, from, slots, n, "MIGRATING", dst_node->id);
     if (setslot_each(dst, slots, n, "IMPORTING", src_node->id) < 0 ||
         setslot_each(src, slots, n, "MIGRATING", dst_node->id) < 0)
         return -1;
     struct buf names;
     buf_init(&names);
     struct slice *keys = NULL;
-    int cap = 0, rc = -1;
+    int cap = 0, rc = -1, *sizes = NULL;
+    long long *sent_at = NULL, turn_ms = 0;
+    if (keys_ask(src, slots, n, x->batch) < 0)
+        goto out;
     for (int fails = 0;;) {
-        int nk = keys_left(src, slots, n, x->batch, &names, &keys, &cap);
+        int nk = keys_listed(src, n, &names, &keys, &cap);
         if (nk < 0)
             goto out;
         if (nk == 0)
             break;
-        for (int k = 0; k < nk; k += x->batch) {
-            int m = nk - k < x->batch ? nk - k : x->batch;
-            int r = migrate_keys(src, dst_node, keys + k, m);
+        int nm = (nk + x->batch - 1) / x->batch, sent = 0, answered = 0, bad = 0;
+        sizes = realloc(sizes, sizeof(int) * (size_t)nm);
+        sent_at = realloc(sent_at, sizeof(long long) * (size_t)nm);
+        if (!sizes || !sent_at)
+            abort();
+        while (answered < nm) {
+            int r = 0;
+            if (sent < nm && sent - answered < x->pipeline) {
+                int m = nk - sent * x->batch < x->batch ? nk - sent * x->batch : x->batch;
+                rate_wait(x, m);
+                if (migrate_send(src, dst_node, keys + sent * x->batch, m) < 0)
+                    goto out;
+                sent_at[sent] = mono_ms();
+                sizes[sent++] = m;
+                if (sent == nm && keys_ask(src, slots, n, x->batch) < 0) /* behind the last: what is left */
+                    goto out;
+                continue;
+            }
+            r = migrate_answer(src);
             if (r == -1)
                 goto out;
+            long long now = mono_ms(), took = now - (sent_at[answered] > turn_ms ? sent_at[answered] : turn_ms);
+            turn_ms = now;
             if (r == -2) {
-                if (++fails >= MIGRATE_TRIES)
-                    goto out;
-                usleep(100 * 1000);
-                break; /* the keys are asked for again */
+                bad++;
+            } else {
+                pthread_mutex_lock(&x->lock);
+                x->migrates++;
+                x->migrate_max_ms = took > x->migrate_max_ms ? took : x->migrate_max_ms;
+                x->keys_done += sizes[answered];
+                progress(x, false);
+                pthread_mutex_unlock(&x->lock);
             }
-            x->keys_done += m;
-            progress(x, false);
-            if (x->die_after_flips >= 0 && x->flips == x->die_after_flips) {
-                printf("\n[TEST] killing myself in the middle of a step (RINGKV_CLUSTER_DIE_AFTER_FLIPS)\n");
-                fflush(stdout);
-                raise(SIGKILL);
-            }
-            if (x->stop_at_port && x->flips > 0 &&
-                (src_node->port == x->stop_at_port || dst_node->port == x->stop_at_port)) {
-                printf("\n[TEST] stopping in the middle of moving slots %d-%d from %s:%d to %s:%d "
-                       "(RINGKV_CLUSTER_STOP_AT)\n", slots[0], slots[n - 1], src_node->ip, src_node->port,
-                       dst_node->ip, dst_node->port);
-                fflush(stdout);
-                x->stop_at_port = 0;
-                raise(SIGSTOP);
-            }
+            answered++;
+            maybe_die(x);
+            maybe_stop(x, src_node, dst_node, slots, n);
+        }
+        if (bad) {
+            if (++fails >= MIGRATE_TRIES)
+                goto out;
+            usleep(100 * 1000); /* the listing in flight says what is left */
         }
     }
-    /* the flip, then SETSLOT NODE on each side, which finds the table so
-     * already and only drops the marks (the source's after a while) */
-    if (flip_push(x, slots, n, to, si, di) < 0 || setslot_each(dst, slots, n, "NODE", dst_node->id) < 0 ||
-        setslot_each(src, slots, n, "NODE", dst_node->id) < 0)
+    /* the flip, then SETSLOT NODE on both sides at once, which find the
+     * table so already and only drop the marks (the source's after a
+     * while) */
+    pthread_mutex_lock(&x->lock);
+    int flipped = flip_push(x, conns, slots, n, to, si, di);
+    if (flipped == 0)
+        x->flips++;
+    pthread_mutex_unlock(&x->lock);
+    if (flipped < 0)
         goto out;
-    x->flips++;
+    struct buf out;
+    buf_init(&out);
+    setslot_encode(&out, "SETSLOT", slots, n, "NODE", dst_node->id);
+    int sent = tool_send(dst, &out) == 0 && tool_send(src, &out) == 0 ? 0 : -1;
+    buf_free(&out);
+    if (sent < 0) {
+        fprintf(stderr, "\n[ERR] %s%s\n", dst->err, src->err);
+        goto out;
+    }
+    int a = setslot_answers(dst, slots, n, "NODE"), b = setslot_answers(src, slots, n, "NODE");
+    if (a < 0 || b < 0)
+        goto out;
     rc = 0;
 out:
     buf_free(&names);
     free(keys);
+    free(sizes);
+    free(sent_at);
     return rc;
+}
+
+/* A step: some slots of one source and target, moved together. */
+struct step {
+    int from, to, n;
+    const int *slots; /* n of them, in struct movers' order */
+};
+
+/* The movers share the steps (a queue under x->lock); each moves one at a
+ * time on connections of its own. A mover that fails stops the others
+ * after their step: the cluster is consistent after every step. */
+struct movers {
+    struct reshard *x;
+    struct step    *steps;
+    int             nsteps, next;
+    int            *order;  /* the slots moved, step after step */
+    bool            failed;
+};
+
+struct mover {
+    struct movers      *all;
+    struct tool_client *conn; /* by node index of x->st; fd -1 until used */
+    pthread_t           thread;
+};
+
+static void *mover_run(void *arg)
+{
+    struct mover *w = arg;
+    struct movers *all = w->all;
+    struct reshard *x = all->x;
+    for (;;) {
+        pthread_mutex_lock(&x->lock);
+        struct step *sp = all->failed || all->next >= all->nsteps ? NULL : &all->steps[all->next++];
+        pthread_mutex_unlock(&x->lock);
+        if (!sp)
+            break;
+        int rc = move_slots(x, w->conn, sp->slots, sp->n, sp->from, sp->to);
+        pthread_mutex_lock(&x->lock);
+        if (rc < 0) {
+            fprintf(stderr, "[ERR] moving slots %d-%d stopped; the cluster is consistent (every slot has one owner "
+                            "holding its keys): run the same command again to go on.\n", sp->slots[0],
+                    sp->slots[sp->n - 1]);
+            all->failed = true;
+        } else {
+            x->slots_done += sp->n;
+            progress(x, false);
+        }
+        pthread_mutex_unlock(&x->lock);
+        if (rc < 0)
+            break;
+    }
+    return NULL;
+}
+
+/* The slots of a pair's step in round r: 8, 32, 128, then SLOTS_PER_FLIP. */
+static int step_size(int round)
+{
+    int n = 8 << (2 * (round < 3 ? round : 3));
+    return n < SLOTS_PER_FLIP ? n : SLOTS_PER_FLIP;
+}
+
+/* Move every slot s with moves[s] >= 0 to group moves[s]: in steps of at
+ * most SLOTS_PER_FLIP slots of one source and target, the steps of the
+ * different pairs taken in turn so that movers at once tend to work on
+ * different sources, by x->parallel movers. 0, or -1 (a step failed). */
+static int move_all(struct reshard *x, const int *moves)
+{
+    const struct cluster_state *st = x->st;
+    int np = st->ngroups * st->ngroups;
+    int *count = calloc((size_t)np, sizeof *count);
+    struct movers all = { .x = x };
+    all.steps = calloc(SLOT_COUNT, sizeof *all.steps);
+    all.order = calloc(SLOT_COUNT, sizeof *all.order);
+    if (!count || !all.steps || !all.order)
+        abort();
+    for (int s = 0; s < SLOT_COUNT; s++)
+        if (moves[s] >= 0)
+            count[st->slot_group[s] * st->ngroups + moves[s]]++;
+    /* round r of a pair: its next step_size(r) slots in slot order. The
+     * first steps are small: a slot is marked (-ASK for what has moved)
+     * for as long as its step drains, and a client learns a new node
+     * only from the first -MOVED naming it, after the first flip (redis-py
+     * 4.3.4 cannot even follow an -ASK to a node it does not know: it
+     * retries until then) */
+    int used = 0;
+    for (int round = 0, done = 0;; round++) {
+        int before = all.nsteps, per = step_size(round);
+        for (int p = 0; p < np; p++) {
+            if (count[p] <= done)
+                continue;
+            struct step *sp = &all.steps[all.nsteps++];
+            sp->from = p / st->ngroups;
+            sp->to = p % st->ngroups;
+            sp->slots = all.order + used;
+            int seen = 0;
+            for (int s = 0; s < SLOT_COUNT && sp->n < per; s++)
+                if (moves[s] == sp->to && st->slot_group[s] == sp->from && seen++ >= done)
+                    all.order[used + sp->n++] = s;
+            used += sp->n;
+        }
+        done += per;
+        if (all.nsteps == before)
+            break;
+    }
+    int n = x->parallel < all.nsteps ? x->parallel : all.nsteps;
+    struct mover *w = calloc((size_t)(n > 0 ? n : 1), sizeof *w);
+    if (!w)
+        abort();
+    int started = 0;
+    for (int i = 0; i < n; i++) {
+        w[i].all = &all;
+        w[i].conn = calloc((size_t)st->nnodes, sizeof *w[i].conn);
+        if (!w[i].conn)
+            abort();
+        for (int j = 0; j < st->nnodes; j++)
+            w[i].conn[j].fd = -1;
+        if (pthread_create(&w[i].thread, NULL, mover_run, &w[i]) != 0) {
+            free(w[i].conn);
+            break;
+        }
+        started++;
+    }
+    if (started == 0 && all.nsteps > 0) {
+        fprintf(stderr, "[ERR] no thread could be started to move the slots\n");
+        all.failed = true;
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(w[i].thread, NULL);
+        for (int j = 0; j < st->nnodes; j++)
+            tool_close(&w[i].conn[j]);
+        free(w[i].conn);
+    }
+    bool failed = all.failed;
+    free(w);
+    free(all.steps);
+    free(all.order);
+    free(count);
+    return failed ? -1 : 0;
 }
 
 /* The plan: for each source group, slots, keys and bytes (estimated from
@@ -761,33 +1064,16 @@ static int plan_and_move(struct reshard *x, const int *moves, bool yes)
     x->t0_ms = x->last_print_ms = mono_ms();
     x->slots_done = 0;
     x->keys_done = 0;
-    /* in steps of at most SLOTS_PER_FLIP slots of one source and target */
-    for (int s = 0; s < SLOT_COUNT;) {
-        if (moves[s] < 0) {
-            s++;
-            continue;
-        }
-        int step[SLOTS_PER_FLIP], n = 0, from = st->slot_group[s], to = moves[s];
-        for (; s < SLOT_COUNT && n < SLOTS_PER_FLIP; s++)
-            if (moves[s] >= 0) {
-                if (st->slot_group[s] != from || moves[s] != to)
-                    break;
-                step[n++] = s;
-            }
-        if (move_slots(x, step, n, from, to) < 0) {
-            fprintf(stderr, "[ERR] moving slots %d-%d stopped; the cluster is consistent (every slot has one owner "
-                            "holding its keys): run the same command again to go on.\n", step[0], step[n - 1]);
-            goto out;
-        }
-        x->slots_done += n;
-        progress(x, false);
-    }
+    if (move_all(x, moves) < 0)
+        goto out;
     progress(x, true);
     if (wait_settled(x, 30000) < 0)
         goto out;
     double secs = (double)(mono_ms() - x->t0_ms) / 1000.0;
     printf("[OK] Moved %d slots, %lld keys in %.2f s (%.0f keys/s, ~%.1f MB).\n", x->slots_done, x->keys_done, secs,
            secs > 0 ? (double)x->keys_done / secs : 0, x->bytes_per_key * (double)x->keys_done / 1e6);
+    printf(">>> %lld MIGRATEs, the longest %lld ms (writes of its keys waited at most that long)\n", x->migrates,
+           x->migrate_max_ms);
     rc = 0;
 out:
     free(keys);
@@ -806,6 +1092,18 @@ static int stop_at_port(void)
 {
     const char *v = getenv("RINGKV_CLUSTER_STOP_AT");
     return v && *v ? atoi(v) : 0;
+}
+
+/* x's settings from the command line's options (the defaults where 0). */
+static void reshard_init(struct reshard *x, const struct tool_reshard_opts *o)
+{
+    x->batch = o->batch;
+    x->pipeline = o->pipeline > 0 ? o->pipeline : 8;
+    x->parallel = o->parallel > 0 ? o->parallel : 4;
+    x->max_keys_per_sec = o->max_keys_per_sec;
+    pthread_mutex_init(&x->lock, NULL);
+    x->die_after_flips = die_after_flips();
+    x->stop_at_port = stop_at_port();
 }
 
 /* ---------------------------------------------------------- Sentinels */
@@ -892,7 +1190,8 @@ static int check_new_node(struct tool_client *c, char id[CLUSTER_ID_LEN + 1], ui
 
 int tool_add(const struct tool_reshard_opts *o)
 {
-    struct reshard x = { .batch = o->batch, .die_after_flips = die_after_flips(), .stop_at_port = stop_at_port() };
+    struct reshard x = { 0 };
+    reshard_init(&x, o);
     char host[256];
     int port, rc = TOOL_EXIT_FAIL;
     uint16_t *table = calloc(SLOT_COUNT, sizeof *table);
@@ -1147,7 +1446,8 @@ out:
 
 int tool_remove(const struct tool_reshard_opts *o)
 {
-    struct reshard x = { .batch = o->batch, .die_after_flips = die_after_flips(), .stop_at_port = stop_at_port() };
+    struct reshard x = { 0 };
+    reshard_init(&x, o);
     char host[256];
     int port, rc = TOOL_EXIT_FAIL;
     uint16_t *table = calloc(SLOT_COUNT, sizeof *table);
@@ -1214,13 +1514,12 @@ out:
 
 /* ------------------------------------- for tool_rebalance.c (tool.h) */
 
-struct reshard *reshard_open(const char *host, int port, int batch)
+struct reshard *reshard_open(const char *host, int port, const struct tool_reshard_opts *o)
 {
     struct reshard *x = calloc(1, sizeof *x);
     if (!x)
         abort();
-    x->batch = batch;
-    x->die_after_flips = die_after_flips();
+    reshard_init(x, o);
     if (read_state(x, host, port) < 0 || check_cluster(x) < 0) {
         reshard_close(x);
         return NULL;
@@ -1291,14 +1590,14 @@ int reshard_drain(struct reshard *x, int from, const int *slots, int n, int to)
     struct slice *keys = NULL;
     int cap = 0, rc = -1;
     for (int fails = 0;;) {
-        int nk = keys_left(src, slots, n, x->batch, &names, &keys, &cap);
+        int nk = keys_ask(src, slots, n, x->batch) < 0 ? -1 : keys_listed(src, n, &names, &keys, &cap);
         if (nk < 0)
             goto out;
         if (nk == 0)
             break;
         for (int k = 0; k < nk; k += x->batch) {
             int m = nk - k < x->batch ? nk - k : x->batch;
-            int r = migrate_keys(src, dst, keys + k, m);
+            int r = migrate_send(src, dst, keys + k, m) < 0 ? -1 : migrate_answer(src);
             if (r == -1)
                 goto out;
             if (r == -2) {

@@ -10,8 +10,9 @@
  *
  *   1. dump: each shard owning some of the keys serializes them (the DUMP
  *      payload, shards/store/serialize.h) with their TTL left, in one
- *      message per shard; a key missing or expired is left out. None
- *      there: +NOKEY, as Redis.
+ *      message per shard, DUMP_TURN_BYTES a loop turn at most (the
+ *      message goes round again for the rest); a key missing or expired
+ *      is left out. None there: +NOKEY, as Redis.
  *   2. send: a connection to the target (net/loop.h: non-blocking, a
  *      connection owner of its own, "migrate link" in CLIENT LIST), then in
  *      one write: AUTH if asked, and per key RESTORE (RESTORE-ASKING in
@@ -51,7 +52,9 @@
  * a write made here to a key while MIGRATE is in flight is never lost (the
  * key is then kept here, the target having the value as it was dumped). The
  * keys of one MIGRATE on several shards are dumped by each shard on its
- * own: atomic per shard, as the other commands over several shards. The
+ * own, in slices of a loop turn: the dump only reads, and a key is
+ * deleted only once the target has it and if it is still what was sent,
+ * so no other client can tell the slices apart. The
  * connection's own later commands wait for MIGRATE's reply (the row's
  * CMD_HOLD_LATER, as after a scratch command), so a GET pipelined after it,
  * or after it in a transaction, finds the key gone, as in Redis.
@@ -90,6 +93,12 @@ enum migrate_msg_kind {
     MIGRATE_MSG_DUMP = 1, /* 0 -> owner: serialize the keys in argv */
     MIGRATE_MSG_DEL,      /* 0 -> owner: delete the keys in argv if unchanged */
 };
+
+/* The serialized bytes one shard writes for one MIGRATE in one loop turn:
+ * past it the rest of its keys wait for the next turn, so that a MIGRATE
+ * of big values (or many) holds the shard's other clients for a slice,
+ * not for the whole (throttling: bench/RESULTS.md, "Growing a cluster"). */
+#define DUMP_TURN_BYTES (256 * 1024)
 
 /* Replies from the target bigger than this without being complete: not a
  * Redis answering RESTORE. */
@@ -282,11 +291,21 @@ static void answer_final(struct migration *g)
 
 /* At an owner: each key of argv as u8 present, then i64 ttl, i64 expire_at,
  * u32 length and the payload. A key whose time has passed is missing (the
- * lookup deletes it, as Redis's). */
-static void dump_keys(struct shard *sh, struct shard_msg *m)
+ * lookup deletes it, as Redis's). In slices: once DUMP_TURN_BYTES are
+ * written in this loop turn and keys remain, returns false with the next
+ * key's index in m->value (the caller posts m to this shard again: the
+ * rest comes next turn, the shard's clients served in between). Only
+ * reads: a key written between two slices is dumped as it is then, as if
+ * the write had come before the MIGRATE. */
+static bool dump_keys(struct shard *sh, struct shard_msg *m)
 {
     int64_t now = shard_now_ms(sh);
-    for (int i = 0; i < m->argc; i++) {
+    size_t turn_start = m->reply.len;
+    for (int i = (int)m->value; i < m->argc; i++) {
+        if (m->reply.len - turn_start >= DUMP_TURN_BYTES) {
+            m->value = (uint64_t)i;
+            return false;
+        }
         struct entry *e = store_find(sh->store, m->argv[i], now);
         char present = e != NULL;
         buf_append(&m->reply, &present, 1);
@@ -319,6 +338,7 @@ static void dump_keys(struct shard *sh, struct shard_msg *m)
         uint32_t plen = (uint32_t)(m->reply.len - start);
         memcpy(m->reply.data + at_len, &plen, 4);
     }
+    return true;
 }
 
 /* At an owner: settle each key of argv that was dumped (no longer in
@@ -387,9 +407,11 @@ static void settle(struct migration *g);
 static void migrate_message(struct shard *sh, struct shard_msg *m)
 {
     if (!m->answered) {
-        if (m->kind == MIGRATE_MSG_DUMP)
-            dump_keys(sh, m);
-        else if (m->kind == MIGRATE_MSG_DEL)
+        if (m->kind == MIGRATE_MSG_DUMP && !dump_keys(sh, m)) {
+            msg_post(sh, m, sh->id); /* the rest next turn */
+            return;
+        }
+        if (m->kind == MIGRATE_MSG_DEL)
             delete_unchanged(sh, m);
         m->answered = true;
         msg_post(sh, m, m->home);

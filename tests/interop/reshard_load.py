@@ -37,6 +37,36 @@ from redis.cluster import RedisCluster
 
 COUNTERS = 1000
 
+# What the writer's waits are made of (the benchmark's "pause"): redis-py
+# reloads the whole slot table (NodesManager.initialize: INFO and CLUSTER
+# SLOTS of a node, parsed slot by slot) on every 10th -MOVED, and sleeps
+# 50 ms between -TRYAGAIN retries after its first 8; both are timed here.
+RELOADS = []      # ms each
+WAITS = {"reload": 0.0, "backoff": 0, "ask_unknown": 0}  # of the current pair
+_initialize = redis.cluster.NodesManager.initialize
+_sleep = time.sleep
+
+
+def _timed_initialize(self):
+    t0 = time.monotonic()
+    try:
+        return _initialize(self)
+    finally:
+        ms = (time.monotonic() - t0) * 1000
+        RELOADS.append(ms)
+        WAITS["reload"] += ms
+
+
+def _counted_sleep(t):
+    if t == 0.05:
+        WAITS["backoff"] += 1
+    _sleep(t)
+
+
+redis.cluster.NodesManager.initialize = _timed_initialize
+redis.cluster.time = type("T", (), {"sleep": staticmethod(_counted_sleep), "time": time.time,
+                                    "monotonic": time.monotonic})
+
 
 def client(port):
     return RedisCluster(host="127.0.0.1", port=port, socket_timeout=10)
@@ -69,6 +99,7 @@ class Writer(threading.Thread):
         self.ask_unknown = 0
         self.surfaced = []
         self.lat = []  # (start, seconds) of each INCR/SET pair, retries included
+        self.waits = []  # (start, ms reloading the table, TRYAGAIN back-offs) of each pair
 
     def call(self, *args):
         for _ in range(50):
@@ -88,6 +119,7 @@ class Writer(threading.Thread):
                 # (a new group's master before any -MOVED named it): raised
                 # before the command is sent, so it did not run
                 self.ask_unknown += 1
+                WAITS["ask_unknown"] += 1
             except Exception as e:  # a connection error: the command may have run
                 self.surfaced.append("%s: %r" % (args[0], e))
                 return None
@@ -100,6 +132,7 @@ class Writer(threading.Thread):
         while not self.stop:
             j = i % COUNTERS
             t0 = time.monotonic()
+            WAITS["reload"], WAITS["backoff"], WAITS["ask_unknown"] = 0.0, 0, 0
             v = self.call("INCR", "c:%d" % j)
             if v is not None:
                 self.counters[j] = v
@@ -109,6 +142,7 @@ class Writer(threading.Thread):
             else:
                 break
             self.lat.append((t0, time.monotonic() - t0))
+            self.waits.append((t0, WAITS["reload"], WAITS["backoff"], WAITS["ask_unknown"]))
             i += 1
 
 
@@ -164,6 +198,11 @@ def main():
         print("filled %d" % keys)
         return 0
     w = Writer(port)
+    # the counters as an earlier run left them: a counter this run's writer
+    # does not reach (fewer than COUNTERS pairs on a slow machine) must
+    # still hold that value, not 0
+    for j, v in enumerate(get_many(rc, ["c:%d" % j for j in range(COUNTERS)])):
+        w.counters[j] = int(v) if v is not None else 0
     w.start()
     time.sleep(float(os.environ.get("RESHARD_WARMUP", "0.5")))  # the writer going before the move starts
     t_start = time.monotonic()
@@ -186,6 +225,15 @@ def main():
     print("writer (INCR+SET, ms) before: %s; during: %s; move took %.2f s" % (
         pct([d for t, d in w.lat if t < t_start]), pct([d for t, d in w.lat if t_start <= t < t_end]),
         t_end - t_start))
+    during = [(d * 1000, wr, wb, wa) for (t, d), (_, wr, wb, wa) in zip(w.lat, w.waits) if t_start <= t < t_end]
+    if during:
+        top = max(during)
+        print("pause (during): longest pair %.1f ms (%.1f ms of it redis-py reloading the table, %d TRYAGAIN "
+              "back-offs, %d ask-unknown retries); longest pair less its reloads %.1f ms; reloads %d, longest "
+              "%.1f ms; back-offs %d; longest pair without ask-unknown retries %.1f ms" % (
+                  top[0], top[1], top[2], top[3], max(d - wr for d, wr, wb, wa in during),
+                  sum(1 for d, wr, wb, wa in during if wr > 0), max([wr for d, wr, wb, wa in during] + [0]),
+                  sum(wb for d, wr, wb, wa in during), max([d for d, wr, wb, wa in during if wa == 0] + [0])))
     sys.stdout.write(tool.stdout.decode(errors="replace"))
     return 0
 
