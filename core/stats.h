@@ -65,6 +65,16 @@ struct shard_stats {
     uint64_t allocated;
     uint64_t active;               /* bytes of the pages those blocks are in */
     uint64_t not_counted;          /* of those, what maxmemory does not count (replication) */
+    /* gauges, kept by the shard as they change (INFO clients and stats;
+     * CONFIG RESETSTAT leaves them): a sum over the shards is the node's
+     * figure, though one shard's may wrap below zero (a client blocked on
+     * several shards is counted where its first part blocked and uncounted
+     * where its last part left: shards/blocking.c) */
+    uint64_t blocked_clients;      /* clients blocked in a blocking pop */
+    uint64_t blocked_with_timeout; /* of those, with a timeout (clients_in_timeout_table) */
+    uint64_t tracking_clients;     /* connections here with CLIENT TRACKING on */
+    uint64_t tracking_keys;        /* keys of this shard's tracking table */
+    uint64_t tracking_items;       /* (key, reader) pairs in it */
     struct error_stat errors[ERROR_KINDS_MAX];
     int      nerrors;
     struct command_stat *cmd;      /* command_count_all() entries, by command->index */

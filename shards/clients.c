@@ -17,6 +17,7 @@
 #include "shards/monitor.h"
 #include "shards/node.h"
 #include "shards/session.h"
+#include "shards/tracking.h"
 
 static bool peer_is_loopback(const struct sockaddr_storage *a)
 {
@@ -114,6 +115,7 @@ static void session_closed(struct shard *sh, struct conn *c)
     pubsub_session_end(sh, s);
     monitor_session_end(sh, s);
     pause_session_end(sh, s);
+    tracking_client_set(sh, &s->client, false);
     if (s->inflight > 0) /* it may be blocked on a shard's keys */
         blocking_client_gone(sh, s->client.id);
     atomic_fetch_sub(&sh->node->clients, 1);

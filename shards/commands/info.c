@@ -70,6 +70,8 @@ struct info_totals {
     uint64_t commands, connections, rejected_conns, net_in, net_out, errors, cross_shard;
     uint64_t keys, expires, used_memory, expired, evicted, hits, misses;
     uint64_t client_max_output; /* the biggest of the shards' */
+    /* gauges: each shard's may wrap, their sum does not (stats.h) */
+    uint64_t blocked, blocked_timeout, tracking_clients, tracking_keys, tracking_items;
     /* the expiry cycles' estimates: avg_ttl weighted by each shard's keys
      * with an expiry (shards with an estimate only), the stale share
      * averaged over the shards */
@@ -105,6 +107,11 @@ static void sum_shards(const struct node *n, struct info_totals *t)
             ttl_weighted += (double)avg_ttl * (double)stat_load(&s->expires);
             ttl_keys += stat_load(&s->expires);
         }
+        t->blocked          += stat_load(&s->blocked_clients);
+        t->blocked_timeout  += stat_load(&s->blocked_with_timeout);
+        t->tracking_clients += stat_load(&s->tracking_clients);
+        t->tracking_keys    += stat_load(&s->tracking_keys);
+        t->tracking_items   += stat_load(&s->tracking_items);
         uint64_t out = stat_load(&s->client_max_output);
         t->client_max_output = out > t->client_max_output ? out : t->client_max_output;
     }
@@ -322,11 +329,12 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "maxclients:%lld\r\n"
                    "client_recent_max_input_buffer:0\r\n"
                    "client_recent_max_output_buffer:%llu\r\n"
-                   "blocked_clients:0\r\n"
-                   "tracking_clients:0\r\n"
-                   "clients_in_timeout_table:0\r\n",
+                   "blocked_clients:%llu\r\n"
+                   "tracking_clients:%llu\r\n"
+                   "clients_in_timeout_table:%llu\r\n",
                    (long)atomic_load(&n->clients), config_load(cfg, maxclients),
-                   (unsigned long long)t.client_max_output);
+                   (unsigned long long)t.client_max_output, (unsigned long long)t.blocked,
+                   (unsigned long long)t.tracking_clients, (unsigned long long)t.blocked_timeout);
     }
     if (want & INFO_MEMORY) {
         /* Redis 7's fields; what each means here: memory.c */
@@ -472,9 +480,9 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "active_defrag_misses:0\r\n"
                    "active_defrag_key_hits:0\r\n"
                    "active_defrag_key_misses:0\r\n"
-                   "tracking_total_keys:0\r\n"
-                   "tracking_total_items:0\r\n"
-                   "tracking_total_prefixes:0\r\n"
+                   "tracking_total_keys:%llu\r\n"
+                   "tracking_total_items:%llu\r\n"
+                   "tracking_total_prefixes:0\r\n" /* BCAST is refused: no prefixes */
                    "unexpected_error_replies:0\r\n"
                    "total_error_replies:%llu\r\n"
                    "dump_payload_sanitizations:0\r\n"
@@ -489,7 +497,8 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    (unsigned long long)t.rejected_conns, (unsigned long long)t.expired,
                    t.expired_stale_perc, (unsigned long long)t.expired_time_cap,
                    (unsigned long long)t.evicted, (unsigned long long)t.hits,
-                   (unsigned long long)t.misses, (unsigned long long)t.errors,
+                   (unsigned long long)t.misses, (unsigned long long)t.tracking_keys,
+                   (unsigned long long)t.tracking_items, (unsigned long long)t.errors,
                    (unsigned long long)t.commands, (unsigned long long)t.cross_shard);
         if (sh->id == 0)
             shard_modules_info(sh, "stats", out);
