@@ -357,12 +357,13 @@ void cmd_memory_purge(struct exec_ctx *ctx)
 }
 
 /* MEMORY USAGE key [SAMPLES count] (where the key lives): what the store
- * says the entry takes. Strings are sampled whole; SAMPLES is checked and
- * kept for the collections. */
+ * says the entry takes, a collection's elements sampled as Redis samples
+ * them (5 by default, 0: all). */
+#define MEMORY_USAGE_SAMPLES 5
 void cmd_memory_usage(struct exec_ctx *ctx)
 {
+    long long samples = MEMORY_USAGE_SAMPLES;
     for (int i = 3; i < ctx->argc; i++) {
-        long long samples;
         if (slice_eq_nocase(ctx->argv[i], "samples") && i + 1 < ctx->argc) {
             if (!parse_ll(ctx->argv[i + 1], &samples)) {
                 reply_error(ctx->reply, "ERR value is not an integer or out of range");
@@ -383,7 +384,7 @@ void cmd_memory_usage(struct exec_ctx *ctx)
         reply_null(ctx->reply);
         return;
     }
-    reply_int(ctx->reply, (long long)store_entry_memory(e));
+    reply_int(ctx->reply, (long long)store_entry_memory(e, (size_t)samples));
 }
 
 void cmd_memory_help(struct exec_ctx *ctx)

@@ -148,6 +148,19 @@ void ctab_unlink(struct store *s, struct ctab *t, struct ctab_node **link)
     }
 }
 
+size_t ctab_memory(const struct ctab *t, size_t samples)
+{
+    size_t buckets = ((size_t)t->cap[0] + t->cap[1]) * sizeof(struct ctab_node *);
+    size_t count = ctab_count(t), seen = 0, bytes = 0;
+    for (int k = 0; k < 2 && (samples == 0 || seen < samples); k++)
+        for (size_t b = 0; b < t->size[k] && (samples == 0 || seen < samples); b++)
+            for (const struct ctab_node *n = t->b[k][b]; n && (samples == 0 || seen < samples); n = n->next) {
+                bytes += store_alloc_size(n);
+                seen++;
+            }
+    return buckets + (seen ? (size_t)((double)bytes / (double)seen * (double)count) : 0);
+}
+
 void ctab_foreach(const struct ctab *t, ctab_visit_fn *fn, void *arg)
 {
     for (int k = 0; k < 2; k++)

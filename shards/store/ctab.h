@@ -49,6 +49,11 @@ void ctab_add(struct store *s, struct ctab *t, struct ctab_node *node);
  * it. */
 void ctab_unlink(struct store *s, struct ctab *t, struct ctab_node **link);
 
+/* Memory the table holds (MEMORY USAGE): its bucket arrays, and its nodes
+ * as the allocator sized them, the first `samples` nodes averaged over all
+ * (samples 0: every node). */
+size_t ctab_memory(const struct ctab *t, size_t samples);
+
 typedef void ctab_visit_fn(void *arg, const struct ctab_node *n);
 void ctab_foreach(const struct ctab *t, ctab_visit_fn *fn, void *arg);
 /* SCAN's guarantee (a node present for the whole scan is visited at least

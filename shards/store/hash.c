@@ -201,6 +201,14 @@ void hash_destroy(struct store *s, struct hash *h)
 }
 
 size_t hash_len(const struct hash *h) { return h->count; }
+
+size_t hash_memory(const struct hash *h, size_t samples)
+{
+    size_t m = store_alloc_size(h);
+    if (h->enc == ENC_TABLE)
+        m += store_alloc_size(table_of(h)) + ctab_memory(table_of(h), samples);
+    return m;
+}
 bool hash_is_listpack(const struct hash *h) { return h->enc == ENC_LISTPACK; }
 
 bool hash_get(const struct hash *h, struct slice field, struct slice *value)

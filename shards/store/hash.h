@@ -43,6 +43,9 @@ void hash_destroy(struct store *s, struct hash *h);
 bool hash_free_step(struct store *s, struct hash *h, size_t *budget);
 
 size_t hash_len(const struct hash *h);
+/* Memory the hash holds (MEMORY USAGE): exact for a listpack; for a
+ * table, its fields sampled (the first `samples`, 0: all; ctab_memory). */
+size_t hash_memory(const struct hash *h, size_t samples);
 bool   hash_is_listpack(const struct hash *h);
 
 /* The value of field, or false if absent. */

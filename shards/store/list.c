@@ -300,6 +300,16 @@ void list_destroy(struct store *s, struct list *l)
 
 size_t list_len(const struct list *l) { return l->len; }
 
+size_t list_memory(const struct list *l, size_t samples)
+{
+    size_t seen = 0, bytes = 0;
+    for (const struct list_node *n = l->head; n && (samples == 0 || seen < samples); n = n->next) {
+        bytes += store_alloc_size(n);
+        seen++;
+    }
+    return store_alloc_size(l) + (seen ? (size_t)((double)bytes / (double)seen * (double)l->nodes) : 0);
+}
+
 const char *list_encoding(const struct list *l) { return l->quick ? "quicklist" : "listpack"; }
 
 void list_push(struct store *s, struct list *l, bool head, struct slice v, const struct list_limits *lim)

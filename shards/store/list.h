@@ -46,6 +46,10 @@ void list_destroy(struct store *s, struct list *l);
 bool list_free_step(struct store *s, struct list *l, size_t *budget);
 
 size_t list_len(const struct list *l);
+/* Memory the list holds (MEMORY USAGE): its nodes as allocated, the first
+ * `samples` averaged over all (0: every node), as Redis samples a
+ * quicklist. */
+size_t list_memory(const struct list *l, size_t samples);
 /* "listpack" or "quicklist". */
 const char *list_encoding(const struct list *l);
 

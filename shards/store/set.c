@@ -350,6 +350,14 @@ void set_destroy(struct store *s, struct set *set)
 
 size_t set_len(const struct set *set) { return set->count; }
 
+size_t set_memory(const struct set *set, size_t samples)
+{
+    size_t m = store_alloc_size(set);
+    if (set->enc == ENC_TABLE)
+        m += store_alloc_size(table_of(set)) + ctab_memory(table_of(set), samples);
+    return m;
+}
+
 const char *set_encoding(const struct set *set)
 {
     switch (set->enc) {

@@ -49,6 +49,9 @@ void set_destroy(struct store *s, struct set *set);
 bool set_free_step(struct store *s, struct set *set, size_t *budget);
 
 size_t set_len(const struct set *set);
+/* Memory the set holds (MEMORY USAGE): exact for an intset or listpack;
+ * for a table, its members sampled (the first `samples`, 0: all). */
+size_t set_memory(const struct set *set, size_t samples);
 /* "intset", "listpack" or "hashtable". */
 const char *set_encoding(const struct set *set);
 

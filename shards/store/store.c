@@ -427,6 +427,11 @@ void *store_realloc(struct store *s, void *p, size_t n)
     return p;
 }
 
+size_t store_alloc_size(const void *p)
+{
+    return p ? mi_usable_size(p) : 0;
+}
+
 void store_free(struct store *s, void *p)
 {
     if (!p)
@@ -1257,11 +1262,21 @@ void store_reset_stats(struct store *s)
     s->stats.expired_time_cap_reached_count = 0;
 }
 
-size_t store_entry_memory(const struct entry *e)
+size_t store_entry_memory(const struct entry *e, size_t samples)
 {
     size_t m = mi_usable_size(e) + sizeof(struct entry *);
     if (entry_flags(e) & F_EXPF)
         m += sizeof(struct entry *);
+    const void *obj = entry_type(e) == TYPE_STRING ? NULL : entry_object(e);
+    if (obj) {
+        switch (entry_type(e)) {
+        case TYPE_HASH: m += hash_memory(obj, samples); break;
+        case TYPE_SET:  m += set_memory(obj, samples); break;
+        case TYPE_ZSET: m += zset_memory(obj, samples); break;
+        case TYPE_LIST: m += list_memory(obj, samples); break;
+        default:        break;
+        }
+    }
     return m;
 }
 

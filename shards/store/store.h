@@ -182,6 +182,9 @@ void *store_alloc_zeroed(struct store *s, size_t n);
 void  store_free_zeroed(struct store *s, void *p, size_t n);
 void *store_realloc(struct store *s, void *p, size_t n);
 void  store_free(struct store *s, void *p);
+/* Bytes an allocation from store_alloc/store_realloc takes, as the
+ * allocator sized it (what mem_objects counts for it: MEMORY USAGE). */
+size_t store_alloc_size(const void *p);
 
 /* A flat copy of a collection object for moving it to another store of this
  * process (cross-shard commands): its type's encoding (hash_encode). */
@@ -215,9 +218,11 @@ size_t store_used_memory(const struct store *s);
 
 /* Memory one entry takes (MEMORY USAGE): its allocation (header, key and
  * value, as the allocator sized it), its bucket pointer, and with an
- * expiry its slot in the index of keys with one. A value kept outside the
- * entry adds its own here. */
-size_t store_entry_memory(const struct entry *e);
+ * expiry its slot in the index of keys with one. A collection adds its
+ * object's (hash_memory...: exact for the compact encodings, else
+ * `samples` of its elements averaged over all, 0: all, as Redis's
+ * MEMORY USAGE SAMPLES). */
+size_t store_entry_memory(const struct entry *e, size_t samples);
 
 /* SCAN over this store with Redis's guarantees: a key present for the whole
  * scan is returned at least once, even while the table grows or shrinks.

@@ -501,6 +501,16 @@ void zset_destroy(struct store *s, struct zset *z)
 
 size_t zset_len(const struct zset *z) { return z->count; }
 
+size_t zset_memory(const struct zset *z, size_t samples)
+{
+    size_t m = store_alloc_size(z);
+    if (z->enc == ENC_SKIPLIST) {
+        const struct zset_sl *sl = (const struct zset_sl *)z;
+        m += store_alloc_size(sl->head) + ctab_memory(&sl->dict, samples);
+    }
+    return m;
+}
+
 const char *zset_encoding(const struct zset *z)
 {
     return z->enc == ENC_LISTPACK ? "listpack" : "skiplist";

@@ -46,6 +46,9 @@ void zset_destroy(struct store *s, struct zset *z);
 bool zset_free_step(struct store *s, struct zset *z, size_t *budget);
 
 size_t zset_len(const struct zset *z);
+/* Memory the sorted set holds (MEMORY USAGE): exact for a listpack; for a
+ * skiplist, its nodes sampled (the first `samples` of its table, 0: all). */
+size_t zset_memory(const struct zset *z, size_t samples);
 /* "listpack" or "skiplist". */
 const char *zset_encoding(const struct zset *z);
 
