@@ -58,6 +58,14 @@ struct shard_stats {
     uint64_t avg_ttl_ms;           /* the expiry cycle's estimate (store_stats) */
     uint64_t expired_stale_ppm;    /* its stale share, in millionths */
     uint64_t expired_time_cap;     /* its cycles that stopped at their time budget */
+    /* eviction: its steps that stopped at their time bound
+     * (maxmemory-eviction-tenacity) still over the limit (published with
+     * the store's), the time the store was over its share (us; finished
+     * spells), and since when it is now (monotonic us + 1, 0: not over;
+     * shards/run.c) */
+    uint64_t eviction_time_cap;
+    uint64_t eviction_exceeded_us;
+    uint64_t eviction_exceeded_since_us;
     /* published by the shard every tick (shards/commands/memory.c): bytes
      * in the blocks its thread's default heap holds (the store's heap is
      * used_memory above, published as it changes, so used_memory follows a

@@ -72,6 +72,10 @@ struct info_totals {
     uint64_t client_max_output; /* the biggest of the shards' */
     /* gauges: each shard's may wrap, their sum does not (stats.h) */
     uint64_t blocked, blocked_timeout, tracking_clients, tracking_keys, tracking_items;
+    /* eviction: steps cut at their time bound; ms over maxmemory in all
+     * (ended spells and current ones) and in the current spell (the
+     * longest of the shards') */
+    uint64_t eviction_time_cap, eviction_exceeded_ms, eviction_current_ms;
     /* the expiry cycles' estimates: avg_ttl weighted by each shard's keys
      * with an expiry (shards with an estimate only), the stale share
      * averaged over the shards */
@@ -112,6 +116,11 @@ static void sum_shards(const struct node *n, struct info_totals *t)
         t->tracking_clients += stat_load(&s->tracking_clients);
         t->tracking_keys    += stat_load(&s->tracking_keys);
         t->tracking_items   += stat_load(&s->tracking_items);
+        t->eviction_time_cap += stat_load(&s->eviction_time_cap);
+        uint64_t since = stat_load(&s->eviction_exceeded_since_us), now_us = clock_mono_ns() / 1000 + 1;
+        uint64_t current = since && now_us > since ? (now_us - since) / 1000 : 0;
+        t->eviction_exceeded_ms += stat_load(&s->eviction_exceeded_us) / 1000 + current;
+        t->eviction_current_ms = current > t->eviction_current_ms ? current : t->eviction_current_ms;
         uint64_t out = stat_load(&s->client_max_output);
         t->client_max_output = out > t->client_max_output ? out : t->client_max_output;
     }
@@ -466,8 +475,8 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "expire_cycle_cpu_milliseconds:0\r\n"
                    "evicted_keys:%llu\r\n"
                    "evicted_clients:0\r\n"
-                   "total_eviction_exceeded_time:0\r\n"
-                   "current_eviction_exceeded_time:0\r\n"
+                   "total_eviction_exceeded_time:%llu\r\n"
+                   "current_eviction_exceeded_time:%llu\r\n"
                    "keyspace_hits:%llu\r\n"
                    "keyspace_misses:%llu\r\n"
                    "pubsub_channels:0\r\n"
@@ -490,16 +499,19 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "total_writes_processed:0\r\n"
                    "io_threaded_reads_processed:0\r\n"
                    "io_threaded_writes_processed:0\r\n"
-                   "cross_shard_requests:%llu\r\n",
+                   "cross_shard_requests:%llu\r\n"
+                   "eviction_time_cap_reached_count:%llu\r\n",
                    (unsigned long long)t.connections, (unsigned long long)t.commands,
                    (unsigned long long)ops_per_sec(now_ms, t.commands),
                    (unsigned long long)t.net_in, (unsigned long long)t.net_out,
                    (unsigned long long)t.rejected_conns, (unsigned long long)t.expired,
                    t.expired_stale_perc, (unsigned long long)t.expired_time_cap,
-                   (unsigned long long)t.evicted, (unsigned long long)t.hits,
+                   (unsigned long long)t.evicted, (unsigned long long)t.eviction_exceeded_ms,
+                   (unsigned long long)t.eviction_current_ms, (unsigned long long)t.hits,
                    (unsigned long long)t.misses, (unsigned long long)t.tracking_keys,
                    (unsigned long long)t.tracking_items, (unsigned long long)t.errors,
-                   (unsigned long long)t.commands, (unsigned long long)t.cross_shard);
+                   (unsigned long long)t.commands, (unsigned long long)t.cross_shard,
+                   (unsigned long long)t.eviction_time_cap);
         if (sh->id == 0)
             shard_modules_info(sh, "stats", out);
     }

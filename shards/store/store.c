@@ -1260,6 +1260,7 @@ void store_reset_stats(struct store *s)
     s->stats.keyspace_hits = 0;
     s->stats.keyspace_misses = 0;
     s->stats.expired_time_cap_reached_count = 0;
+    s->stats.evict_time_cap_reached_count = 0;
 }
 
 size_t store_entry_memory(const struct entry *e, size_t samples)
@@ -1520,8 +1521,10 @@ enum evict_result store_evict(struct store *s, size_t limit, enum evict_policy p
     while (store_used_memory(s) > limit) {
         if (deadline && ++since_clock >= EVICT_CLOCK_EVERY) {
             since_clock = 0;
-            if (clock_mono_ns() >= deadline)
+            if (clock_mono_ns() >= deadline) {
+                s->stats.evict_time_cap_reached_count++;
                 return EVICT_RUNNING; /* the rest on the next calls */
+            }
         }
         if (s->lazy_len) {
             /* a collection evicted or deleted is still being freed: free a
