@@ -83,6 +83,16 @@ struct shard_stats {
     uint64_t tracking_clients;     /* connections here with CLIENT TRACKING on */
     uint64_t tracking_keys;        /* keys of this shard's tracking table */
     uint64_t tracking_items;       /* (key, reader) pairs in it */
+    /* published every tick (shards/clients.c): the channels and patterns
+     * this shard's connections subscribe to, each counted once here (one
+     * subscribed from connections of two shards counts on both), and the
+     * buffers of its normal clients (INFO mem_clients_normal) */
+    uint64_t pubsub_channels;
+    uint64_t pubsub_patterns;
+    uint64_t clients_normal_memory;
+    /* changes the store made (its change hook: one a key written, deleted,
+     * expired or evicted, one a flush): INFO rdb_changes_since_last_save */
+    uint64_t changes;
     struct error_stat errors[ERROR_KINDS_MAX];
     int      nerrors;
     struct command_stat *cmd;      /* command_count_all() entries, by command->index */

@@ -459,6 +459,77 @@ static void test_tracking_fields(void **state)
     tclose(c);
 }
 
+/* The fields a dashboard (redis_exporter) reads beyond the ones above:
+ * pubsub_channels/pubsub_patterns count the channels and patterns with
+ * subscribers, instantaneous_input_kbps/_output_kbps follow the traffic,
+ * rdb_changes_since_last_save counts the changes (nothing is ever saved
+ * here, as with Redis's `save ""`), mem_clients_normal the clients'
+ * memory, the main thread's CPU. */
+static void test_dashboard_fields(void **state)
+{
+    (void)state;
+    tconn *c = tconnect(srv.port);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    tconn *s1 = tconnect(srv.port), *s2 = tconnect(srv.port), *s3 = tconnect(srv.port);
+    const char *sub1[] = { "SUBSCRIBE", "dash:a", "dash:b" };
+    tsendv(s1, 3, sub1);
+    for (int i = 0; i < 2; i++)
+        rval_free(tread(s1, 5000));
+    const char *sub2[] = { "SUBSCRIBE", "dash:c" };
+    tsendv(s2, 2, sub2);
+    rval_free(tread(s2, 5000));
+    const char *psub[] = { "PSUBSCRIBE", "dash:p*", "dash:q*" };
+    tsendv(s3, 3, psub);
+    for (int i = 0; i < 2; i++)
+        rval_free(tread(s3, 5000));
+    assert_int_equal(field_becomes(c, "stats", "pubsub_channels", 3), 3);
+    assert_int_equal(field_becomes(c, "stats", "pubsub_patterns", 2), 2);
+    tclose(s1);
+    assert_int_equal(field_becomes(c, "stats", "pubsub_channels", 1), 1);
+    tclose(s2);
+    tclose(s3);
+    assert_int_equal(field_becomes(c, "stats", "pubsub_channels", 0), 0);
+    assert_int_equal(field_becomes(c, "stats", "pubsub_patterns", 0), 0);
+
+    /* changes: 3 SETs and a DEL of 2 keys are 5 */
+    char *p = info(c, "persistence");
+    long long before = (long long)num(p, "rdb_changes_since_last_save");
+    free(p);
+    for (int i = 0; i < 3; i++)
+        expect_ok(tcmd(c, "SET dash:%d v", i));
+    expect_int(tcmd(c, "DEL dash:0 dash:1 dash:none"), 2);
+    assert_int_equal(field_becomes(c, "persistence", "rdb_changes_since_last_save", before + 5), before + 5);
+
+    /* traffic: the rates over the last second or so are not 0 */
+    expect_ok(tcmd(c, "CONFIG RESETSTAT")); /* the rates' window may begin before it */
+    static char value[2049];
+    memset(value, 'v', 2048);
+    for (int round = 0; round < 12; round++) {
+        for (int i = 0; i < 50; i++) {
+            const char *set[] = { "SET", "dash:big", value };
+            tsendv(c, 3, set);
+        }
+        for (int i = 0; i < 50; i++)
+            expect_ok(tread(c, 5000));
+        usleep(100000);
+    }
+    char *st = info(c, "stats");
+    if (num(st, "instantaneous_input_kbps") <= 0 || num(st, "instantaneous_output_kbps") <= 0 ||
+        num(st, "instantaneous_ops_per_sec") <= 0)
+        fail_msg("rates after traffic: in %.2f out %.2f ops %.0f", num(st, "instantaneous_input_kbps"),
+                 num(st, "instantaneous_output_kbps"), num(st, "instantaneous_ops_per_sec"));
+    free(st);
+    char *m = info(c, "memory");
+    assert_true(num(m, "mem_clients_normal") > 0);
+    free(m);
+    char *cpu = info(c, "cpu");
+    num(cpu, "used_cpu_sys_main_thread");
+    num(cpu, "used_cpu_user_main_thread");
+    free(cpu);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    tclose(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_memory_stats),
         cmocka_unit_test(test_blocked_clients),
         cmocka_unit_test(test_tracking_fields),
+        cmocka_unit_test(test_dashboard_fields),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
