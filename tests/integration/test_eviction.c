@@ -420,7 +420,8 @@ static void test_eviction_tenacity(void **state)
 {
     (void)state;
     struct server s;
-    server_start(&s, NULL);
+    static const char *const no_save[] = { "--save", "", NULL }; /* no dump.rdb left by redis-server */
+    server_start(&s, target_is_redis() ? no_save : NULL);
     tconn *t = tconnect(s.port);
     struct rval *v = tcmd(t, "CONFIG GET maxmemory-eviction-tenacity");
     assert_int_equal(v->n, 2);
