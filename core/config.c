@@ -51,6 +51,7 @@ static const struct option_range ranges[] = {
     { "threads",                 0, 1024 },
     { "recv-buffers",            1, 32768 },
     { "maxmemory-samples",       1, INT_MAX },
+    { "maxmemory-eviction-tenacity", 0, 100 },
     { "timeout",                 0, INT_MAX },
     { "tcp-keepalive",           0, INT_MAX },
     { "tcp-backlog",             0, INT_MAX },

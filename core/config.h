@@ -36,6 +36,7 @@ enum config_type {
     X("maxmemory",       maxmemory,       CONF_MEMORY, "0",         CONF_RUNTIME, NULL, "memory limit for data (0: none), split evenly over the shards") \
     X("maxmemory-policy", maxmemory_policy, CONF_ENUM, "noeviction", CONF_RUNTIME, "noeviction allkeys-lru volatile-lru allkeys-random volatile-ttl volatile-random allkeys-lfu volatile-lfu", "what to do when maxmemory is reached") \
     X("maxmemory-samples", maxmemory_samples, CONF_INT, "5",        CONF_RUNTIME, NULL, "keys sampled per eviction (accepted for compatibility)") \
+    X("maxmemory-eviction-tenacity", maxmemory_eviction_tenacity, CONF_INT, "10", CONF_RUNTIME, NULL, "how long one eviction step may run, as Redis's: 0..10 up to 500 us linearly, then 15% more a unit, 100 without a bound") \
     X("requirepass",     requirepass,     CONF_STRING, "",          CONF_RUNTIME, NULL, "password clients must give with AUTH (empty: none)") \
     X("protected-mode",  protected_mode,  CONF_BOOL,   "yes",       CONF_RUNTIME, NULL, "without a password, accept only loopback clients") \
     X("timeout",         timeout,         CONF_INT,    "0",         CONF_RUNTIME, NULL, "close a client idle this many seconds (0: never)") \
@@ -162,7 +163,6 @@ enum config_type {
     X("lazyfree-lazy-user-del", lazyfree_lazy_user_del, "no") \
     X("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush, "no") \
     X("maxmemory-clients", maxmemory_clients, "0") \
-    X("maxmemory-eviction-tenacity", maxmemory_eviction_tenacity, "10") \
     X("lfu-log-factor", lfu_log_factor, "10") \
     X("lfu-decay-time", lfu_decay_time, "1") \
     X("active-expire-effort", active_expire_effort, "1") \

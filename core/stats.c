@@ -53,6 +53,7 @@ void shard_stats_reset(struct shard_stats *s, size_t ncommands)
     zero_u64(&s->cross_shard_requests);
     zero_u64(&s->expired_keys);
     zero_u64(&s->evicted_keys);
+    zero_u64(&s->eviction_exceeded_us);
     zero_u64(&s->keyspace_hits);
     zero_u64(&s->keyspace_misses);
     if (s->cmd == NULL)

@@ -58,6 +58,14 @@ struct shard_stats {
     uint64_t avg_ttl_ms;           /* the expiry cycle's estimate (store_stats) */
     uint64_t expired_stale_ppm;    /* its stale share, in millionths */
     uint64_t expired_time_cap;     /* its cycles that stopped at their time budget */
+    /* eviction: its steps that stopped at their time bound
+     * (maxmemory-eviction-tenacity) still over the limit (published with
+     * the store's), the time the store was over its share (us; finished
+     * spells), and since when it is now (monotonic us + 1, 0: not over;
+     * shards/run.c) */
+    uint64_t eviction_time_cap;
+    uint64_t eviction_exceeded_us;
+    uint64_t eviction_exceeded_since_us;
     /* published by the shard every tick (shards/commands/memory.c): bytes
      * in the blocks its thread's default heap holds (the store's heap is
      * used_memory above, published as it changes, so used_memory follows a
@@ -65,6 +73,26 @@ struct shard_stats {
     uint64_t allocated;
     uint64_t active;               /* bytes of the pages those blocks are in */
     uint64_t not_counted;          /* of those, what maxmemory does not count (replication) */
+    /* gauges, kept by the shard as they change (INFO clients and stats;
+     * CONFIG RESETSTAT leaves them): a sum over the shards is the node's
+     * figure, though one shard's may wrap below zero (a client blocked on
+     * several shards is counted where its first part blocked and uncounted
+     * where its last part left: shards/blocking.c) */
+    uint64_t blocked_clients;      /* clients blocked in a blocking pop */
+    uint64_t blocked_with_timeout; /* of those, with a timeout (clients_in_timeout_table) */
+    uint64_t tracking_clients;     /* connections here with CLIENT TRACKING on */
+    uint64_t tracking_keys;        /* keys of this shard's tracking table */
+    uint64_t tracking_items;       /* (key, reader) pairs in it */
+    /* published every tick (shards/clients.c): the channels and patterns
+     * this shard's connections subscribe to, each counted once here (one
+     * subscribed from connections of two shards counts on both), and the
+     * buffers of its normal clients (INFO mem_clients_normal) */
+    uint64_t pubsub_channels;
+    uint64_t pubsub_patterns;
+    uint64_t clients_normal_memory;
+    /* changes the store made (its change hook: one a key written, deleted,
+     * expired or evicted, one a flush): INFO rdb_changes_since_last_save */
+    uint64_t changes;
     struct error_stat errors[ERROR_KINDS_MAX];
     int      nerrors;
     struct command_stat *cmd;      /* command_count_all() entries, by command->index */

@@ -40,6 +40,7 @@ struct loop {
     bool                   stopping;
     atomic_int             sleeping;   /* 1 while waiting in io_uring_enter */
     unsigned               turn_io;    /* socket completions handled this turn */
+    uint64_t               bytes_sent; /* over every connection, ever */
 };
 
 static void arm_accept(struct loop *l, int i)
@@ -117,6 +118,7 @@ struct loop *loop_create(const struct loop_options *o, const struct loop_handler
 
 const char *loop_ring_mode(const struct loop *l) { return l->ring_mode; }
 size_t loop_conn_count(const struct loop *l) { return l->nconns; }
+uint64_t loop_bytes_sent(const struct loop *l) { return l->bytes_sent; }
 
 void loop_each_conn(struct loop *l, loop_conn_fn *fn, void *arg)
 {
@@ -476,6 +478,7 @@ static void handle_send(struct loop *l, struct io_uring_cqe *cqe)
         if (!c->closing)
             conn_close(c, false);
     } else if (!c->closing) {
+        l->bytes_sent += (uint64_t)cqe->res;
         c->wire_off += (size_t)cqe->res;
         if (c->wire_off >= c->wire.len) {
             c->wire.len = 0;

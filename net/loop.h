@@ -28,6 +28,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include "core/buf.h"
 
@@ -151,6 +152,9 @@ void conn_set_keepalive(struct conn *c, int seconds);
 typedef void loop_conn_fn(void *arg, struct conn *c);
 void loop_each_conn(struct loop *l, loop_conn_fn *fn, void *arg);
 size_t loop_conn_count(const struct loop *l);
+/* Bytes the sends of every connection of l have written (the loop's
+ * thread only). */
+uint64_t loop_bytes_sent(const struct loop *l);
 
 /* Cross-shard wake-ups (ARCHITECTURE.md "Process model"): a loop about to sleep sets its flag;
  * another shard that posted work swaps the flag to 0 and, if it was set,

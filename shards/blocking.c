@@ -31,6 +31,7 @@
 struct claim {
     _Atomic int      taken;
     uint64_t         id;   /* what the cancel notices name (never reused) */
+    _Atomic int      blocked; /* its parts blocked now (INFO blocked_clients) */
 };
 
 static _Atomic uint64_t next_claim_id = 1;
@@ -63,6 +64,23 @@ size_t blocking_count(const struct shard *sh)
     return sh->blocking ? sh->blocking->n : 0;
 }
 
+/* INFO blocked_clients and clients_in_timeout_table count clients, once
+ * each: a client blocked on several shards (a claim's parts) counts where
+ * its first part blocks and stops counting where its last part leaves, so
+ * only the sum over the shards means something (stats.h). */
+static void count_blocked(struct shard *sh, const struct blocked *w, int delta)
+{
+    struct claim *c = w->m->arg;
+    if (w->claim_id && c) {
+        int before = atomic_fetch_add_explicit(&c->blocked, delta, memory_order_acq_rel);
+        if (before + (delta < 0 ? delta : 0) != 0)
+            return; /* another part of the same client counts it */
+    }
+    stat_add(&sh->stats.blocked_clients, (uint64_t)(int64_t)delta);
+    if (w->deadline_ms)
+        stat_add(&sh->stats.blocked_with_timeout, (uint64_t)(int64_t)delta);
+}
+
 bool blocking_wait(struct exec_ctx *ctx, const struct slice *keys, int nkeys, int64_t deadline_ms,
                    blocking_serve_fn *serve, enum blocking_timeout_reply on_timeout)
 {
@@ -80,6 +98,7 @@ bool blocking_wait(struct exec_ctx *ctx, const struct slice *keys, int nkeys, in
             abort();
     }
     b->at[b->n++] = (struct blocked){ m, c ? c->id : 0, deadline_ms, serve, on_timeout, nkeys, keys };
+    count_blocked(ctx->shard, &b->at[b->n - 1], 1);
     ctx->deferred = true;
     return true;
 }
@@ -130,6 +149,7 @@ void blocking_undo(struct shard_msg *m, int argc, const struct slice *argv)
 static void answer(struct shard *sh, struct blocking_shard *b, size_t i)
 {
     struct shard_msg *m = b->at[i].m;
+    count_blocked(sh, &b->at[i], -1);
     memmove(&b->at[i], &b->at[i + 1], (b->n - i - 1) * sizeof *b->at);
     b->n--;
     m->answered = true;

@@ -17,6 +17,7 @@
 #include "shards/monitor.h"
 #include "shards/node.h"
 #include "shards/session.h"
+#include "shards/tracking.h"
 
 static bool peer_is_loopback(const struct sockaddr_storage *a)
 {
@@ -90,6 +91,10 @@ size_t dispatch_data(void *arg, struct conn *c, const char *p, size_t n)
 
 void dispatch_sent(void *arg, struct conn *c)
 {
+    struct shard *sh = arg;
+    uint64_t sent = loop_bytes_sent(sh->loop); /* INFO total_net_output_bytes */
+    stat_add(&sh->stats.net_output_bytes, sent - sh->net_out_seen);
+    sh->net_out_seen = sent;
     if (c->owner && c->owner->ops->sent)
         c->owner->ops->sent(arg, c);
 }
@@ -114,6 +119,7 @@ static void session_closed(struct shard *sh, struct conn *c)
     pubsub_session_end(sh, s);
     monitor_session_end(sh, s);
     pause_session_end(sh, s);
+    tracking_client_set(sh, &s->client, false);
     if (s->inflight > 0) /* it may be blocked on a shard's keys */
         blocking_client_gone(sh, s->client.id);
     atomic_fetch_sub(&sh->node->clients, 1);
@@ -195,7 +201,7 @@ static const struct conn_owner_ops feed_ops = {
 
 /* ---- walkers over the shard's connections ------------------------------ */
 
-struct tick_walk { int64_t now, limit_ms; size_t max_output; };
+struct tick_walk { int64_t now, limit_ms; size_t max_output, normal_memory; };
 
 static void tick_conn(void *arg, struct conn *c)
 {
@@ -203,6 +209,8 @@ static void tick_conn(void *arg, struct conn *c)
     size_t out = conn_output_bytes(c);
     if (out > w->max_output)
         w->max_output = out;
+    if (c->owner && c->owner->ops == &session_ops) /* a client's: its buffers and session */
+        w->normal_memory += conn_output_memory(c) + c->in.cap + sizeof(struct session);
     if (w->limit_ms > 0 && c->owner && c->owner->ops->idle &&
         c->owner->ops->idle(c, w->now, w->limit_ms)) {
         log_verbose("Closing idle %s on fd %d", c->owner->ops->name, c->fd);
@@ -211,14 +219,16 @@ static void tick_conn(void *arg, struct conn *c)
 }
 
 /* Every tick (as Redis's clientsCron): subscribers over their output
- * limits, idle connections, the biggest output for INFO. */
+ * limits, idle connections, the biggest output and the normal clients'
+ * buffers for INFO. */
 void dispatch_timeouts(struct shard *sh, int64_t now_ms)
 {
     pubsub_check_output(sh, now_ms);
     long long t = config_load(&sh->node->config, timeout);
-    struct tick_walk w = { now_ms, t > 0 ? t * 1000 : 0, 0 };
+    struct tick_walk w = { now_ms, t > 0 ? t * 1000 : 0, 0, 0 };
     loop_each_conn(sh->loop, tick_conn, &w);
     __atomic_store_n(&sh->stats.client_max_output, (uint64_t)w.max_output, __ATOMIC_RELAXED);
+    __atomic_store_n(&sh->stats.clients_normal_memory, (uint64_t)w.normal_memory, __ATOMIC_RELAXED);
 }
 
 static bool conn_view_of(struct shard *sh, struct conn *c, struct conn_view *v)

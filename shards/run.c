@@ -6,9 +6,11 @@
 #include "shards/dispatch.h"
 #include "shards/dispatch_internal.h"
 
+#include <math.h>
 #include <mimalloc.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/reply.h"
 #include "shards/blocking.h"
@@ -42,20 +44,53 @@ size_t shard_memory_limit(const struct shard *sh)
     return room ? room : 1;
 }
 
-/* Time one call may evict for: Redis's at its default
- * maxmemory-eviction-tenacity (10: 500 us). What is left over goes on in
- * the next loop turns (shard_evict_step), the shard answering meanwhile. */
-#define EVICT_BUDGET_NS (500u * 1000u)
+/* Time one call may evict for, from maxmemory-eviction-tenacity as Redis
+ * computes it (evictionTimeLimitUs): 0..10 linearly up to 500 us (10, the
+ * default), then 15% more a unit (about 2 minutes at 99), 100 without a
+ * bound (0 here). Tenacity 0 gets 1 ns: store_evict then evicts the few
+ * keys it takes between two looks at the clock (16, as Redis). What is
+ * left over goes on in the next loop turns (shard_evict_step), the shard
+ * answering meanwhile. */
+static uint64_t evict_budget_ns(long long tenacity)
+{
+    if (tenacity <= 0)
+        return 1;
+    if (tenacity <= 10)
+        return (uint64_t)tenacity * 50u * 1000u;
+    if (tenacity < 100)
+        return (uint64_t)(500.0 * pow(1.15, (double)tenacity - 10.0)) * 1000u;
+    return 0;
+}
+
+/* INFO stats' eviction_exceeded_time figures, as Redis keeps them: a call
+ * that leaves the store over its share starts the time it is exceeded (if
+ * not started), one that gets under it adds that time to the total. */
+static void count_eviction(struct shard *sh, enum evict_result r)
+{
+    struct shard_stats *st = &sh->stats;
+    uint64_t since = stat_load(&st->eviction_exceeded_since_us);
+    if (r != EVICT_DONE) {
+        if (since == 0)
+            __atomic_store_n(&st->eviction_exceeded_since_us, clock_mono_ns() / 1000 + 1, __ATOMIC_RELAXED);
+    } else if (since != 0) {
+        stat_add(&st->eviction_exceeded_us, clock_mono_ns() / 1000 + 1 - since);
+        __atomic_store_n(&st->eviction_exceeded_since_us, 0, __ATOMIC_RELAXED);
+    }
+}
 
 bool shard_make_room(struct shard *sh, size_t limit, int policy, int64_t now_ms)
 {
     if (limit == 0) { /* nothing to evict for: the common case stays a call */
         sh->evicting = false;
+        if (__builtin_expect(stat_load(&sh->stats.eviction_exceeded_since_us) != 0, 0))
+            count_eviction(sh, EVICT_DONE); /* maxmemory was lifted */
         return store_make_room(sh->store, limit, (enum evict_policy)policy, now_ms);
     }
     long long spike_ms = config_load(&sh->node->config, latency_monitor_threshold);
     uint64_t t0 = spike_ms > 0 ? clock_mono_ns() : 0;
-    enum evict_result r = store_evict(sh->store, limit, (enum evict_policy)policy, now_ms, EVICT_BUDGET_NS);
+    uint64_t budget = evict_budget_ns(config_load(&sh->node->config, maxmemory_eviction_tenacity));
+    enum evict_result r = store_evict(sh->store, limit, (enum evict_policy)policy, now_ms, budget);
+    count_eviction(sh, r);
     sh->evicting = r == EVICT_RUNNING;
     if (spike_ms > 0) {
         uint64_t ms = (clock_mono_ns() - t0) / 1000000;
@@ -93,6 +128,7 @@ void shard_publish_stats(struct shard *sh)
     __atomic_store_n(&st->avg_ttl_ms, (uint64_t)ss->avg_ttl_ms, __ATOMIC_RELAXED);
     __atomic_store_n(&st->expired_stale_ppm, (uint64_t)(ss->expired_stale_perc * 10000.0), __ATOMIC_RELAXED);
     __atomic_store_n(&st->expired_time_cap, ss->expired_time_cap_reached_count, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->eviction_time_cap, ss->evict_time_cap_reached_count, __ATOMIC_RELAXED);
 }
 
 /* The slow log: a command of `client` that ran for usec goes into this

@@ -98,6 +98,7 @@ static void pin(struct shard *sh)
 void shard_store_changed(void *shard, const struct journal_record *rec)
 {
     struct shard *sh = shard;
+    stat_add(&sh->stats.changes, 1);
     tracking_changed(sh, rec);
     blocking_store_changed(sh, rec);
     if (sh->node->journal)

@@ -32,6 +32,7 @@ struct shard {
     struct node     *node;
     struct store    *store;
     struct shard_stats stats;
+    uint64_t         net_out_seen; /* loop_bytes_sent already in stats.net_output_bytes */
     struct slowlog   slowlog;
     struct latency_events latency; /* LATENCY's spikes seen on this shard (core/latency.h) */
     void            *heap;     /* mi_heap_t * of this thread */

@@ -4,7 +4,9 @@
 #include "shards/subscriptions.h"
 
 #include <mimalloc.h>
+#include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -134,6 +136,45 @@ void pubsub_push(struct session *s, const struct buf *pattern, struct slice chan
         conn_flush(s->conn); /* else it leaves when the replies before it do */
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Distinct names among every subscriber's channels (patterns: the
+ * patterns), by their hashes sorted (a collision of two 64-bit hashes
+ * would count one name less). */
+static uint64_t count_distinct(struct shard *sh, bool patterns)
+{
+    size_t total = 0;
+    for (int i = 0; i < sh->nsubscribers; i++) {
+        const struct pubsub *ps = sh->subscribers[i]->pubsub;
+        total += ps ? (patterns ? ps->npatterns : ps->nchannels) : 0;
+    }
+    if (total == 0)
+        return 0;
+    uint64_t *h = mi_malloc(total * sizeof *h);
+    if (!h)
+        abort();
+    size_t n = 0;
+    for (int i = 0; i < sh->nsubscribers; i++) {
+        const struct pubsub *ps = sh->subscribers[i]->pubsub;
+        if (!ps)
+            continue;
+        const struct buf *set = patterns ? ps->patterns : ps->channels;
+        size_t k = patterns ? ps->npatterns : ps->nchannels;
+        for (size_t j = 0; j < k; j++)
+            h[n++] = XXH3_64bits(set[j].data, set[j].len);
+    }
+    qsort(h, n, sizeof *h, cmp_u64);
+    uint64_t distinct = 0;
+    for (size_t j = 0; j < n; j++)
+        distinct += j == 0 || h[j] != h[j - 1];
+    mi_free(h);
+    return distinct;
+}
+
 void pubsub_check_output(struct shard *sh, int64_t now_ms)
 {
     const struct output_limit *lim = pubsub_limit(&sh->node->config);
@@ -142,6 +183,8 @@ void pubsub_check_output(struct shard *sh, int64_t now_ms)
         if (s->conn && !s->conn->closing && over_output_limit(s, lim, now_ms))
             drop_subscriber(s); /* leaves the list when its connection is freed */
     }
+    __atomic_store_n(&sh->stats.pubsub_channels, count_distinct(sh, false), __ATOMIC_RELAXED);
+    __atomic_store_n(&sh->stats.pubsub_patterns, count_distinct(sh, true), __ATOMIC_RELAXED);
 }
 
 bool pubsub_drop_if_over(struct shard *sh, struct session *s, int64_t now_ms)

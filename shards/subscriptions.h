@@ -52,7 +52,9 @@ void pubsub_push(struct session *s, const struct buf *pattern, struct slice chan
 /* Drop s (close its connection, with Redis's log line) if it is over its
  * output limits now; true if it was. */
 bool pubsub_drop_if_over(struct shard *sh, struct session *s, int64_t now_ms);
-/* Every tick: drop the subscribers over their output limits. */
+/* Every tick: drop the subscribers over their output limits, and publish
+ * how many distinct channels and patterns this shard's sessions have
+ * (stats.h: INFO pubsub_channels, pubsub_patterns). */
 void pubsub_check_output(struct shard *sh, int64_t now_ms);
 
 #endif

@@ -34,6 +34,7 @@ struct tracking {
     struct tracked **buckets;
     size_t           nbuckets;  /* power of two */
     size_t           count;
+    size_t           items;     /* readers over all entries (tracking_total_items) */
     size_t           evict_at;  /* bucket where the next eviction looks */
 };
 
@@ -52,10 +53,29 @@ static struct tracking *table_of(struct shard *sh)
     return sh->tracking;
 }
 
-static void tracked_free(struct tracked *e)
+/* INFO's tracking_total_keys and tracking_total_items: this shard's part,
+ * published as the table changes. */
+static void publish(struct shard *sh, const struct tracking *t)
 {
+    __atomic_store_n(&sh->stats.tracking_keys, (uint64_t)t->count, __ATOMIC_RELAXED);
+    __atomic_store_n(&sh->stats.tracking_items, (uint64_t)t->items, __ATOMIC_RELAXED);
+}
+
+/* Free an entry unlinked from t (its readers leave the item count). */
+static void tracked_drop(struct tracking *t, struct tracked *e)
+{
+    t->items -= e->nreaders;
     mi_free(e->readers);
     mi_free(e);
+}
+
+void tracking_client_set(struct shard *sh, struct client *c, bool on)
+{
+    if (c->tracking == on)
+        return;
+    c->tracking = on;
+    if (sh)
+        stat_add(&sh->stats.tracking_clients, on ? 1 : (uint64_t)-1);
 }
 
 void tracking_free(struct shard *sh)
@@ -66,7 +86,7 @@ void tracking_free(struct shard *sh)
     for (size_t b = 0; b < t->nbuckets; b++)
         for (struct tracked *e = t->buckets[b], *next; e; e = next) {
             next = e->next;
-            tracked_free(e);
+            tracked_drop(t, e);
         }
     mi_free(t->buckets);
     mi_free(t);
@@ -212,7 +232,7 @@ static void evict(struct shard *sh, struct tracking *t)
         t->buckets[t->evict_at] = e->next;
         t->count--;
         invalidate(sh, e);
-        tracked_free(e);
+        tracked_drop(t, e);
     }
 }
 
@@ -246,6 +266,7 @@ static void remember(struct shard *sh, struct tracking *t, struct slice key, uin
             abort();
     }
     e->readers[e->nreaders++] = (struct reader){ id, home };
+    t->items++;
     (void)sh;
 }
 
@@ -269,6 +290,7 @@ void tracking_read(struct shard *sh, const struct command *cmd, int argc, const 
     if (idx != small)
         mi_free(idx);
     evict(sh, t);
+    publish(sh, t);
 }
 
 /* A flush: every tracking connection of this shard is told all its keys
@@ -289,11 +311,12 @@ void tracking_flushed(struct shard *sh)
     for (size_t b = 0; b < t->nbuckets; b++) {
         for (struct tracked *e = t->buckets[b], *next; e; e = next) {
             next = e->next;
-            tracked_free(e);
+            tracked_drop(t, e);
         }
         t->buckets[b] = NULL;
     }
     t->count = 0;
+    publish(sh, t);
     shard_each_conn_view(sh, flush_visit, NULL);
 }
 
@@ -312,5 +335,6 @@ void tracking_changed(struct shard *sh, const struct journal_record *rec)
     if (!e)
         return;
     invalidate(sh, e);
-    tracked_free(e);
+    tracked_drop(t, e);
+    publish(sh, t);
 }

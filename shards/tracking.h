@@ -44,6 +44,12 @@ void tracking_changed(struct shard *sh, const struct journal_record *rec);
  * client's cache is stale. */
 void tracking_flushed(struct shard *sh);
 
+/* CLIENT TRACKING ON|OFF, RESET, a closed connection: c (a connection of
+ * shard sh, NULL outside a shard) tracks or not; counted in the shard's
+ * stats (INFO tracking_clients). */
+struct client;
+void tracking_client_set(struct shard *sh, struct client *c, bool on);
+
 /* Keys tracked on this shard (INFO tracking_total_keys). */
 size_t tracking_keys(const struct shard *sh);
 

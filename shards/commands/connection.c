@@ -24,6 +24,7 @@
 #include "shards/session.h"
 #include "shards/node.h"
 #include "shards/shard.h"
+#include "shards/tracking.h"
 #include "core/config.h"
 #include "core/numbers.h"
 #include "core/reply.h"
@@ -269,7 +270,7 @@ void cmd_reset(struct exec_ctx *ctx)
         c->no_touch = false;
         c->reply_off = false;
         c->reply_skip_next = false;
-        c->tracking = false;
+        tracking_client_set(ctx->shard, c, false);
         c->authenticated = required_password(ctx)[0] == '\0';
         if (ctx->shard) {
             pubsub_session_end(ctx->shard, session_of_client(c));
@@ -560,7 +561,7 @@ void cmd_client_tracking(struct exec_ctx *ctx)
                                 "REDIRECT is not supported");
         return;
     }
-    ctx->client->tracking = on;
+    tracking_client_set(ctx->shard, ctx->client, on);
     reply_ok(ctx->reply);
 }
 

@@ -70,6 +70,13 @@ struct info_totals {
     uint64_t commands, connections, rejected_conns, net_in, net_out, errors, cross_shard;
     uint64_t keys, expires, used_memory, expired, evicted, hits, misses;
     uint64_t client_max_output; /* the biggest of the shards' */
+    /* gauges: each shard's may wrap, their sum does not (stats.h) */
+    uint64_t blocked, blocked_timeout, tracking_clients, tracking_keys, tracking_items;
+    /* eviction: steps cut at their time bound; ms over maxmemory in all
+     * (ended spells and current ones) and in the current spell (the
+     * longest of the shards') */
+    uint64_t eviction_time_cap, eviction_exceeded_ms, eviction_current_ms;
+    uint64_t pubsub_channels, pubsub_patterns, clients_normal_memory, changes;
     /* the expiry cycles' estimates: avg_ttl weighted by each shard's keys
      * with an expiry (shards with an estimate only), the stale share
      * averaged over the shards */
@@ -105,6 +112,20 @@ static void sum_shards(const struct node *n, struct info_totals *t)
             ttl_weighted += (double)avg_ttl * (double)stat_load(&s->expires);
             ttl_keys += stat_load(&s->expires);
         }
+        t->blocked          += stat_load(&s->blocked_clients);
+        t->blocked_timeout  += stat_load(&s->blocked_with_timeout);
+        t->tracking_clients += stat_load(&s->tracking_clients);
+        t->tracking_keys    += stat_load(&s->tracking_keys);
+        t->tracking_items   += stat_load(&s->tracking_items);
+        t->eviction_time_cap += stat_load(&s->eviction_time_cap);
+        t->pubsub_channels   += stat_load(&s->pubsub_channels);
+        t->pubsub_patterns   += stat_load(&s->pubsub_patterns);
+        t->clients_normal_memory += stat_load(&s->clients_normal_memory);
+        t->changes           += stat_load(&s->changes);
+        uint64_t since = stat_load(&s->eviction_exceeded_since_us), now_us = clock_mono_ns() / 1000 + 1;
+        uint64_t current = since && now_us > since ? (now_us - since) / 1000 : 0;
+        t->eviction_exceeded_ms += stat_load(&s->eviction_exceeded_us) / 1000 + current;
+        t->eviction_current_ms = current > t->eviction_current_ms ? current : t->eviction_current_ms;
         uint64_t out = stat_load(&s->client_max_output);
         t->client_max_output = out > t->client_max_output ? out : t->client_max_output;
     }
@@ -129,29 +150,35 @@ static void bytes_human(char *out, size_t n, uint64_t b)
         snprintf(out, n, "%.2fP", d / (1024.0 * 1024 * 1024 * 1024 * 1024));
 }
 
-/* instantaneous_ops_per_sec: commands per second between two INFO calls at
- * least a second apart (the last rate is kept in between). INFO is rare and
- * runs on any shard, so a mutex is fine here. */
+/* instantaneous_ops_per_sec, instantaneous_input_kbps and _output_kbps:
+ * commands and network bytes per second between two INFO calls at least a
+ * second apart (the last rates are kept in between). INFO is rare and runs
+ * on any shard, so a mutex is fine here. */
+enum { RATE_OPS, RATE_NET_IN, RATE_NET_OUT, RATES };
 static pthread_mutex_t ops_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t  ops_last_ms;
-static uint64_t ops_last_count;
-static uint64_t ops_rate;
+static uint64_t ops_last_count[RATES];
+static double   ops_rate[RATES];
 
-static uint64_t ops_per_sec(int64_t now_ms, uint64_t commands)
+/* counts[RATES] now: rates[RATES] per second */
+static void rates_per_sec(int64_t now_ms, const uint64_t *counts, double *rates)
 {
     pthread_mutex_lock(&ops_lock);
     if (ops_last_ms == 0) {
         ops_last_ms = now_ms;
-        ops_last_count = commands;
+        memcpy(ops_last_count, counts, sizeof ops_last_count);
     } else if (now_ms - ops_last_ms >= 1000) {
-        uint64_t delta = commands >= ops_last_count ? commands - ops_last_count : 0;
-        ops_rate = delta * 1000 / (uint64_t)(now_ms - ops_last_ms);
+        for (int i = 0; i < RATES; i++) {
+            /* a count below the last one was reset (CONFIG RESETSTAT)
+             * meanwhile: all of it is from this window */
+            uint64_t delta = counts[i] >= ops_last_count[i] ? counts[i] - ops_last_count[i] : counts[i];
+            ops_rate[i] = (double)delta * 1000.0 / (double)(now_ms - ops_last_ms);
+        }
         ops_last_ms = now_ms;
-        ops_last_count = commands;
+        memcpy(ops_last_count, counts, sizeof ops_last_count);
     }
-    uint64_t r = ops_rate;
+    memcpy(rates, ops_rate, sizeof ops_rate);
     pthread_mutex_unlock(&ops_lock);
-    return r;
 }
 
 struct info_cmd_arg {
@@ -322,11 +349,12 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "maxclients:%lld\r\n"
                    "client_recent_max_input_buffer:0\r\n"
                    "client_recent_max_output_buffer:%llu\r\n"
-                   "blocked_clients:0\r\n"
-                   "tracking_clients:0\r\n"
-                   "clients_in_timeout_table:0\r\n",
+                   "blocked_clients:%llu\r\n"
+                   "tracking_clients:%llu\r\n"
+                   "clients_in_timeout_table:%llu\r\n",
                    (long)atomic_load(&n->clients), config_load(cfg, maxclients),
-                   (unsigned long long)t.client_max_output);
+                   (unsigned long long)t.client_max_output, (unsigned long long)t.blocked,
+                   (unsigned long long)t.tracking_clients, (unsigned long long)t.blocked_timeout);
     }
     if (want & INFO_MEMORY) {
         /* Redis 7's fields; what each means here: memory.c */
@@ -387,6 +415,7 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "mem_fragmentation_bytes:%lld\r\n"
                    "mem_not_counted_for_evict:%llu\r\n"
                    "mem_clients_slaves:%llu\r\n"
+                   "mem_clients_normal:%llu\r\n"
                    "mem_cluster_links:0\r\n"
                    "mem_aof_buffer:0\r\n"
                    "mem_allocator:mimalloc-%d.%d.%d\r\n"
@@ -406,10 +435,14 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    f.committed ? (double)f.rss / (double)f.committed : 0.0,
                    (long long)f.rss - (long long)f.committed,
                    f.used ? (double)f.rss / (double)f.used : 0.0, (long long)f.rss - (long long)f.used,
-                   (unsigned long long)f.not_counted, (unsigned long long)f.not_counted, mv / 100, (mv / 10) % 10, mv % 10);
+                   (unsigned long long)f.not_counted, (unsigned long long)f.not_counted,
+                   (unsigned long long)t.clients_normal_memory, mv / 100, (mv / 10) % 10, mv % 10);
         shard_modules_info(sh, "memory", out); /* replication's backlog, when it tells */
     }
     if (want & INFO_PERSISTENCE) {
+        /* ringkv never saves (no RDB, no AOF): the last save is the start,
+         * every change since is unsaved (what Redis with `save ""` shows),
+         * nothing forks or loads */
         info_section_header(out, &sections, "Persistence");
         buf_printf(out,
                    "loading:0\r\n"
@@ -420,7 +453,7 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "current_fork_perc:0.00\r\n"
                    "current_save_keys_processed:0\r\n"
                    "current_save_keys_total:0\r\n"
-                   "rdb_changes_since_last_save:0\r\n"
+                   "rdb_changes_since_last_save:%llu\r\n"
                    "rdb_bgsave_in_progress:0\r\n"
                    "rdb_last_save_time:%lld\r\n"
                    "rdb_last_bgsave_status:ok\r\n"
@@ -428,6 +461,8 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "rdb_current_bgsave_time_sec:-1\r\n"
                    "rdb_saves:0\r\n"
                    "rdb_last_cow_size:0\r\n"
+                   "rdb_last_load_keys_expired:0\r\n"
+                   "rdb_last_load_keys_loaded:0\r\n"
                    "aof_enabled:0\r\n"
                    "aof_rewrite_in_progress:0\r\n"
                    "aof_rewrite_scheduled:0\r\n"
@@ -435,13 +470,17 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "aof_current_rewrite_time_sec:-1\r\n"
                    "aof_last_bgrewrite_status:ok\r\n"
                    "aof_rewrites:0\r\n"
+                   "aof_rewrites_consecutive_failures:0\r\n"
                    "aof_last_write_status:ok\r\n"
                    "aof_last_cow_size:0\r\n"
                    "module_fork_in_progress:0\r\n"
                    "module_fork_last_cow_size:0\r\n",
-                   (long long)(n->start_ms / 1000));
+                   (unsigned long long)t.changes, (long long)(n->start_ms / 1000));
     }
     if (want & INFO_STATS) {
+        uint64_t counts[RATES] = { t.commands, t.net_in, t.net_out };
+        double rates[RATES];
+        rates_per_sec(now_ms, counts, rates);
         info_section_header(out, &sections, "Stats");
         buf_printf(out,
                    "total_connections_received:%llu\r\n"
@@ -449,8 +488,8 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "instantaneous_ops_per_sec:%llu\r\n"
                    "total_net_input_bytes:%llu\r\n"
                    "total_net_output_bytes:%llu\r\n"
-                   "instantaneous_input_kbps:0.00\r\n"
-                   "instantaneous_output_kbps:0.00\r\n"
+                   "instantaneous_input_kbps:%.2f\r\n"
+                   "instantaneous_output_kbps:%.2f\r\n"
                    "rejected_connections:%llu\r\n"
                    "expired_keys:%llu\r\n"
                    "expired_stale_perc:%.2f\r\n"
@@ -458,12 +497,15 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "expire_cycle_cpu_milliseconds:0\r\n"
                    "evicted_keys:%llu\r\n"
                    "evicted_clients:0\r\n"
-                   "total_eviction_exceeded_time:0\r\n"
-                   "current_eviction_exceeded_time:0\r\n"
+                   "total_eviction_exceeded_time:%llu\r\n"
+                   "current_eviction_exceeded_time:%llu\r\n"
+                   "current_active_defrag_time:0\r\n"
+                   "total_active_defrag_time:0\r\n"
                    "keyspace_hits:%llu\r\n"
                    "keyspace_misses:%llu\r\n"
-                   "pubsub_channels:0\r\n"
-                   "pubsub_patterns:0\r\n"
+                   "pubsub_channels:%llu\r\n"
+                   "pubsub_patterns:%llu\r\n"
+                   "pubsubshard_channels:0\r\n" /* no SSUBSCRIBE */
                    "latest_fork_usec:0\r\n"
                    "total_forks:0\r\n"
                    "migrate_cached_sockets:0\r\n"
@@ -472,9 +514,9 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "active_defrag_misses:0\r\n"
                    "active_defrag_key_hits:0\r\n"
                    "active_defrag_key_misses:0\r\n"
-                   "tracking_total_keys:0\r\n"
-                   "tracking_total_items:0\r\n"
-                   "tracking_total_prefixes:0\r\n"
+                   "tracking_total_keys:%llu\r\n"
+                   "tracking_total_items:%llu\r\n"
+                   "tracking_total_prefixes:0\r\n" /* BCAST is refused: no prefixes */
                    "unexpected_error_replies:0\r\n"
                    "total_error_replies:%llu\r\n"
                    "dump_payload_sanitizations:0\r\n"
@@ -482,15 +524,21 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "total_writes_processed:0\r\n"
                    "io_threaded_reads_processed:0\r\n"
                    "io_threaded_writes_processed:0\r\n"
-                   "cross_shard_requests:%llu\r\n",
+                   "cross_shard_requests:%llu\r\n"
+                   "eviction_time_cap_reached_count:%llu\r\n",
                    (unsigned long long)t.connections, (unsigned long long)t.commands,
-                   (unsigned long long)ops_per_sec(now_ms, t.commands),
+                   (unsigned long long)rates[RATE_OPS],
                    (unsigned long long)t.net_in, (unsigned long long)t.net_out,
+                   rates[RATE_NET_IN] / 1024.0, rates[RATE_NET_OUT] / 1024.0,
                    (unsigned long long)t.rejected_conns, (unsigned long long)t.expired,
                    t.expired_stale_perc, (unsigned long long)t.expired_time_cap,
-                   (unsigned long long)t.evicted, (unsigned long long)t.hits,
-                   (unsigned long long)t.misses, (unsigned long long)t.errors,
-                   (unsigned long long)t.commands, (unsigned long long)t.cross_shard);
+                   (unsigned long long)t.evicted, (unsigned long long)t.eviction_exceeded_ms,
+                   (unsigned long long)t.eviction_current_ms, (unsigned long long)t.hits,
+                   (unsigned long long)t.misses, (unsigned long long)t.pubsub_channels,
+                   (unsigned long long)t.pubsub_patterns, (unsigned long long)t.tracking_keys,
+                   (unsigned long long)t.tracking_items, (unsigned long long)t.errors,
+                   (unsigned long long)t.commands, (unsigned long long)t.cross_shard,
+                   (unsigned long long)t.eviction_time_cap);
         if (sh->id == 0)
             shard_modules_info(sh, "stats", out);
     }
@@ -500,17 +548,23 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
             shard_modules_info(sh, "replication", out);
     }
     if (want & INFO_CPU) {
-        struct rusage ru;
+        struct rusage ru, main_ru; /* the process; this thread: shard 0's, INFO runs there */
         if (getrusage(RUSAGE_SELF, &ru) != 0)
             memset(&ru, 0, sizeof(ru));
+        if (getrusage(RUSAGE_THREAD, &main_ru) != 0)
+            memset(&main_ru, 0, sizeof(main_ru));
         info_section_header(out, &sections, "CPU");
         buf_printf(out,
                    "used_cpu_sys:%ld.%06ld\r\n"
                    "used_cpu_user:%ld.%06ld\r\n"
                    "used_cpu_sys_children:0.000000\r\n"
-                   "used_cpu_user_children:0.000000\r\n",
+                   "used_cpu_user_children:0.000000\r\n"
+                   "used_cpu_sys_main_thread:%ld.%06ld\r\n"
+                   "used_cpu_user_main_thread:%ld.%06ld\r\n",
                    (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec,
-                   (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
+                   (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec,
+                   (long)main_ru.ru_stime.tv_sec, (long)main_ru.ru_stime.tv_usec,
+                   (long)main_ru.ru_utime.tv_sec, (long)main_ru.ru_utime.tv_usec);
     }
     if (want & INFO_MODULES)
         info_section_header(out, &sections, "Modules");

@@ -524,6 +524,11 @@ void *store_realloc(struct store *s, void *p, size_t n)
     return p;
 }
 
+size_t store_alloc_size(const void *p)
+{
+    return p ? mi_usable_size(p) : 0;
+}
+
 void store_free(struct store *s, void *p)
 {
     if (!p)
@@ -1472,6 +1477,7 @@ void store_reset_stats(struct store *s)
     s->stats.keyspace_hits = 0;
     s->stats.keyspace_misses = 0;
     s->stats.expired_time_cap_reached_count = 0;
+    s->stats.evict_time_cap_reached_count = 0;
 }
 
 size_t store_entry_memory(const struct entry *e, size_t samples)
@@ -1495,11 +1501,6 @@ size_t store_object_memory(enum value_type t, const void *obj, size_t samples)
     case TYPE_LIST: return list_memory(obj, samples);
     default:        return 0;
     }
-}
-
-size_t store_alloc_size(const void *p)
-{
-    return mi_usable_size(p);
 }
 
 size_t store_used_memory(const struct store *s)
@@ -1806,8 +1807,10 @@ enum evict_result store_evict(struct store *s, size_t limit, enum evict_policy p
     while (store_used_memory(s) > limit) {
         if (deadline && ++since_clock >= EVICT_CLOCK_EVERY) {
             since_clock = 0;
-            if (clock_mono_ns() >= deadline)
+            if (clock_mono_ns() >= deadline) {
+                s->stats.evict_time_cap_reached_count++;
                 return EVICT_RUNNING; /* the rest on the next calls */
+            }
         }
         if (s->lazy_len) {
             /* a collection evicted or deleted is still being freed: free a

@@ -95,6 +95,9 @@ struct store_stats {
     int64_t  avg_ttl_ms;
     double   expired_stale_perc;
     uint64_t expired_time_cap_reached_count;
+    /* store_evict calls that stopped at their time budget still over the
+     * limit (maxmemory-eviction-tenacity's bound on a step) */
+    uint64_t evict_time_cap_reached_count;
 };
 
 struct store;

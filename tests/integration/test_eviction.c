@@ -472,6 +472,98 @@ static void test_allkeys_lfu(void **state)
     server_stop(&s);
 }
 
+/* Fill a fresh store with `keys` small keys, then set maxmemory `limit`
+ * under allkeys-lru and wait until the evictions stop (a second without
+ * one). */
+static void fill_and_shrink(tconn *t, int keys, const char *limit)
+{
+    expect_ok(tcmd(t, "CONFIG SET maxmemory 0"));
+    expect_ok(tcmd(t, "FLUSHALL"));
+    expect_ok(tcmd(t, "CONFIG RESETSTAT"));
+    char key[32], val[32];
+    for (int base = 0; base < keys; base += 1000) {
+        for (int i = base; i < base + 1000; i++) {
+            snprintf(key, sizeof key, "k:%d", i);
+            snprintf(val, sizeof val, "value-%08d", i);
+            const char *a[] = { "SET", key, val };
+            tsendv(t, 3, a);
+        }
+        for (int i = base; i < base + 1000; i++) {
+            struct rval *r = tread(t, 10000);
+            assert_non_null(r);
+            assert_int_equal(r->type, R_STATUS);
+            rval_free(r);
+        }
+    }
+    expect_ok(tcmd(t, "CONFIG SET maxmemory-policy allkeys-lru"));
+    expect_ok(tcmd(t, "CONFIG SET maxmemory %s", limit));
+    long long start = mono_ms(), last = keys, stable_since = mono_ms();
+    while (mono_ms() - start < 60000) {
+        /* a write: eviction's first step (unbounded at tenacity 100: under
+         * a sanitizer build it may take seconds) */
+        const char *poke[] = { "SET", "poke", "x" };
+        tsendv(t, 3, poke);
+        expect_ok(tread(t, 60000));
+        long long now_keys = get_int(tcmd(t, "DBSIZE"));
+        if (now_keys != last) {
+            last = now_keys;
+            stable_since = mono_ms();
+        } else if (mono_ms() - stable_since > 1000) {
+            break;
+        }
+        usleep(5000);
+    }
+    print_message("%d keys shrunk to %lld\n", keys, last);
+    assert_true(last < keys / 2);
+}
+
+/* maxmemory-eviction-tenacity bounds one eviction step as Redis's does:
+ * at 100 a step is unbounded, so shrinking 80k keys to 2mb never stops
+ * at a time bound (eviction_time_cap_reached_count stays 0); at 10 (500
+ * us) the same shrink (tens of thousands of keys to evict) cannot be done
+ * in one step and stops at its bound over and over. CONFIG GET/SET with
+ * Redis's range and error. */
+static void test_eviction_tenacity(void **state)
+{
+    (void)state;
+    struct server s;
+    static const char *const no_save[] = { "--save", "", NULL }; /* no dump.rdb left by redis-server */
+    server_start(&s, target_is_redis() ? no_save : NULL);
+    tconn *t = tconnect(s.port);
+    struct rval *v = tcmd(t, "CONFIG GET maxmemory-eviction-tenacity");
+    assert_int_equal(v->n, 2);
+    assert_string_equal(v->elem[1]->str, "10");
+    rval_free(v);
+    expect_error(tcmd(t, "CONFIG SET maxmemory-eviction-tenacity 101"),
+                 "ERR CONFIG SET failed (possibly related to argument 'maxmemory-eviction-tenacity') - "
+                 "argument must be between 0 and 100 inclusive");
+    expect_ok(tcmd(t, "CONFIG SET maxmemory-eviction-tenacity 100"));
+    v = tcmd(t, "CONFIG GET maxmemory-eviction-tenacity");
+    assert_string_equal(v->elem[1]->str, "100");
+    rval_free(v);
+    if (target_is_redis()) { /* the step counter is ringkv's */
+        tclose(t);
+        assert_int_equal(server_stop(&s), 0);
+        return;
+    }
+    fill_and_shrink(t, 80000, "2mb");
+    assert_true(info_num(t, "stats", "evicted_keys") > 40000);
+    assert_int_equal(info_num(t, "stats", "eviction_time_cap_reached_count"), 0);
+    assert_int_equal(info_num(t, "stats", "current_eviction_exceeded_time"), 0);
+    info_num(t, "stats", "total_eviction_exceeded_time");
+
+    expect_ok(tcmd(t, "CONFIG SET maxmemory-eviction-tenacity 10"));
+    fill_and_shrink(t, 80000, "2mb");
+    long long capped = info_num(t, "stats", "eviction_time_cap_reached_count");
+    print_message("tenacity 10: %lld steps stopped at their bound\n", capped);
+    assert_true(capped > 0);
+    assert_int_equal(info_num(t, "stats", "current_eviction_exceeded_time"), 0);
+    expect_ok(tcmd(t, "CONFIG RESETSTAT"));
+    assert_int_equal(info_num(t, "stats", "eviction_time_cap_reached_count"), 0);
+    tclose(t);
+    assert_int_equal(server_stop(&s), 0);
+}
+
 int main(void)
 {
     memset(value, 'v', VALUE_SIZE);
@@ -485,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_eviction_floor),
         cmocka_unit_test(test_object_idletime_freq),
         cmocka_unit_test(test_allkeys_lfu),
+        cmocka_unit_test(test_eviction_tenacity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

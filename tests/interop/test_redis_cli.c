@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/types.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -147,6 +149,217 @@ static void test_pipe(void **state)
     unlink(path);
 }
 
+/* One row of `redis-cli --stat`: keys, mem, clients, blocked, requests
+ * (+delta), connections. */
+struct stat_row {
+    long long keys, clients, blocked, requests, delta, connections;
+    char mem[32];
+};
+
+static bool parse_stat_row(const char *line, struct stat_row *r)
+{
+    return sscanf(line, "%lld %31s %lld %lld %lld (+%lld) %lld", &r->keys, r->mem, &r->clients, &r->blocked,
+                  &r->requests, &r->delta, &r->connections) == 7;
+}
+
+/* INFO field name's value (as a number) once it is want, polled up to 10 s. */
+static long long info_field_becomes(tconn *c, const char *name, long long want)
+{
+    long long deadline = now_ms() + 10000, v = -1;
+    size_t n = strlen(name);
+    for (;;) {
+        struct rval *r = tcmd(c, "INFO");
+        const char *p = r && r->str ? strstr(r->str, name) : NULL;
+        v = p && p[n] == ':' ? atoll(p + n + 1) : -1;
+        rval_free(r);
+        if (v == want || now_ms() > deadline)
+            return v;
+        usleep(20000);
+    }
+}
+
+/* redis-cli --stat, as a user watches a server: rows every 0.2 s while
+ * two clients block and another writes ten keys at a time (each round once
+ * a row shows the last); the columns parse and mean what they should
+ * (keys counts every key, blocked the clients in a blocking pop, requests
+ * grows with the commands sent, its (+n) the difference with the row
+ * before). No row is expected at any particular time. */
+static void test_stat(void **state)
+{
+    tconn *c = tconnect(srv.port);
+    for (int i = 0; i < 100; i++)
+        expect_ok(tcmd(c, "SET stat:%d x", i));
+    /* two clients blocked, one on keys over several shards */
+    tconn *b1 = tconnect(srv.port), *b2 = tconnect(srv.port);
+    const char *many[] = { "BLPOP", "q:1", "q:2", "q:3", "q:4", "q:5", "q:6", "0" };
+    tsendv(b1, 8, many);
+    const char *one[] = { "BZPOPMAX", "q:z", "0" };
+    tsendv(b2, 3, one);
+    assert_int_equal(info_field_becomes(c, "blocked_clients", 2), 2);
+
+    char cmd[256];
+    /* its first line: the pid of the shell that becomes `timeout`, which
+     * passes our SIGTERM on to redis-cli when we are done */
+    snprintf(cmd, sizeof cmd, "echo $$; exec timeout 30 stdbuf -oL redis-cli -p %d --stat -i 0.2 2>&1 </dev/null",
+             srv.port);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[512];
+    assert_non_null(fgets(line, sizeof line, p));
+    pid_t cli_pid = (pid_t)atoi(line);
+    assert_true(cli_pid > 0);
+    enum { ROUNDS = 5 };
+    int rows = 0, headers = 0, written = 100, rounds = 0;
+    struct stat_row first = { 0 }, prev = { 0 }, r;
+    while (rounds <= ROUNDS && fgets(line, sizeof line, p)) {
+        if (strstr(line, "------- data ------")) {
+            headers++;
+            continue;
+        }
+        if (strncmp(line, "keys", 4) == 0)
+            continue;
+        if (!parse_stat_row(line, &r))
+            fail_msg("redis-cli --stat printed a row that does not parse: %s", line);
+        if (r.keys > written || (rows > 0 && r.keys < prev.keys))
+            fail_msg("keys column %lld with %d keys written (row before: %lld): %s", r.keys, written,
+                     prev.keys, line);
+        assert_int_equal(r.blocked, 2);
+        assert_true(r.clients >= 4); /* c, b1, b2, redis-cli */
+        assert_true(r.mem[0] >= '0' && r.mem[0] <= '9');
+        if (rows > 0) {
+            /* at least the INFO of the row before since then */
+            if (r.requests <= prev.requests || r.delta != r.requests - prev.requests)
+                fail_msg("requests %lld (+%lld) after %lld: %s", r.requests, r.delta, prev.requests, line);
+            assert_true(r.connections >= prev.connections);
+        } else {
+            first = r;
+        }
+        prev = r;
+        rows++;
+        if (r.keys == written) { /* this round's keys are counted: the next ten */
+            rounds++;
+            for (int i = 0; rounds <= ROUNDS && i < 10; i++)
+                expect_ok(tcmd(c, "SET stat:%d x", written++));
+        }
+    }
+    kill(cli_pid, SIGTERM);
+    pclose(p);
+    assert_true(headers >= 1);
+    if (rounds <= ROUNDS)
+        fail_msg("redis-cli --stat never showed %d keys (%d rows, last %lld)", written, rows, prev.keys);
+    /* the 50 SETs, and one INFO a row */
+    assert_true(prev.requests - first.requests >= 50 + rows - 1);
+
+    /* the blocked clients are served: blocked falls to 0 */
+    expect_int(tcmd(c, "RPUSH q:4 v"), 1);
+    expect_int(tcmd(c, "ZADD q:z 1 m"), 1);
+    struct rval *v = tread(b1, 5000);
+    assert_non_null(v);
+    rval_free(v);
+    v = tread(b2, 5000);
+    assert_non_null(v);
+    rval_free(v);
+    assert_int_equal(info_field_becomes(c, "blocked_clients", 0), 0);
+    tclose(b1);
+    tclose(b2);
+    tclose(c);
+}
+
+/* A keyspace with every type: hashes, lists, sets, sorted sets, strings
+ * (small ones and one big of each). */
+static void fill_every_type(void)
+{
+    tconn *c = tconnect(srv.port);
+    for (int i = 0; i < 20; i++) {
+        expect_ok(tcmd(c, "SET str:%d v%d", i, i));
+        expect_int(tcmd(c, "HSET hash:%d f v", i), 1);
+        expect_int(tcmd(c, "RPUSH list:%d a", i), 1);
+        expect_int(tcmd(c, "SADD set:%d m", i), 1);
+        expect_int(tcmd(c, "ZADD zset:%d 1 m", i), 1);
+    }
+    static char big[10001];
+    memset(big, 'x', 10000);
+    const char *set[] = { "SET", "big:str", big };
+    tsendv(c, 3, set);
+    expect_ok(tread(c, 5000));
+    for (int i = 0; i < 1000; i++) {
+        expect_int(tcmd(c, "HSET big:hash field:%d value-%d", i, i), 1);
+        expect_int(tcmd(c, "RPUSH big:list element-%d", i), i + 1);
+        expect_int(tcmd(c, "SADD big:set member-%d", i), 1);
+        expect_int(tcmd(c, "ZADD big:zset %d member-%d", i, i), 1);
+    }
+    tclose(c);
+}
+
+/* The line of the summary that names the biggest key of a type. */
+static const char *biggest_line(const char *out, const char *type)
+{
+    char want[64];
+    snprintf(want, sizeof want, "%s found '\"big:%s\"' has ", type, strcmp(type, "string") ? type : "str");
+    const char *p = strstr(out, want);
+    if (!p)
+        fail_msg("redis-cli names no biggest %s big:%s:\n%s", type, type, out);
+    return p + strlen(want);
+}
+
+static void test_bigkeys_memkeys_scan_latency(void **state)
+{
+    fill_every_type();
+    char *out = cli("--bigkeys");
+    assert_non_null(strstr(out, "Sampled 105 keys in the keyspace!"));
+    assert_int_equal(atoll(biggest_line(out, "string")), 10000);
+    assert_int_equal(atoll(biggest_line(out, "list")), 1000);
+    assert_int_equal(atoll(biggest_line(out, "hash")), 1000);
+    assert_int_equal(atoll(biggest_line(out, "set")), 1000);
+    assert_int_equal(atoll(biggest_line(out, "zset")), 1000);
+    assert_non_null(strstr(out, "21 strings with 10"));
+    assert_non_null(strstr(out, "21 lists with 1020 items"));
+    assert_non_null(strstr(out, "21 hashs with 1020 fields"));
+    assert_non_null(strstr(out, "21 sets with 1020 members"));
+    assert_non_null(strstr(out, "21 zsets with 1020 members"));
+    free(out);
+
+    /* --memkeys: MEMORY USAGE of each; a collection of 1000 elements
+     * takes more than 10 KB, the 10000-byte string more than 10000 bytes,
+     * a one-element key less than 1 KB */
+    out = cli("--memkeys");
+    assert_non_null(strstr(out, "Sampled 105 keys in the keyspace!"));
+    static const char *const types[] = { "string", "list", "hash", "set", "zset" };
+    for (int t = 0; t < 5; t++) {
+        long long bytes = atoll(biggest_line(out, types[t]));
+        if (bytes < 10000 || bytes > 1000000)
+            fail_msg("--memkeys: big:%s has %lld bytes", types[t], bytes);
+    }
+    free(out);
+    for (int t = 0; t < 5; t++) {
+        char *one = cli("memory usage %s:3", t == 0 ? "str" : types[t]);
+        long long bytes = atoll(one);
+        if (bytes <= 0 || bytes > 1024)
+            fail_msg("MEMORY USAGE %s:3 = %s", types[t], one);
+        free(one);
+    }
+
+    out = cli("--scan");
+    int lines = 0;
+    for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        lines++;
+    assert_int_equal(lines, 105);
+    free(out);
+
+    /* --latency prints "min: a, max: b, avg: c (n samples)"; without a tty
+     * one line at the end: min max avg samples */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "timeout 2 redis-cli -p %d --latency 2>&1 </dev/null", srv.port);
+    out = NULL;
+    run_cmd(cmd, &out); /* ended by timeout: it runs until interrupted */
+    long long min = -1, max = -1, samples = 0;
+    double avg = -1;
+    if (sscanf(out, "%lld %lld %lf %lld", &min, &max, &avg, &samples) != 4 || samples < 1 || min < 0 ||
+        max < min || avg < (double)min || avg > (double)max)
+        fail_msg("redis-cli --latency printed '%s'", out);
+    free(out);
+}
+
 int main(void)
 {
     if (run_cmd("command -v redis-cli >/dev/null 2>&1", NULL) != 0)
@@ -157,6 +370,8 @@ int main(void)
         cmocka_unit_test_setup(test_scan_pattern, setup),
         cmocka_unit_test_setup(test_info_keyspace, setup),
         cmocka_unit_test_setup(test_pipe, setup),
+        cmocka_unit_test_setup(test_stat, setup),
+        cmocka_unit_test_setup(test_bigkeys_memkeys_scan_latency, setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
