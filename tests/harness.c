@@ -874,3 +874,37 @@ long long get_int(struct rval *v)
     rval_free(v);
     return n;
 }
+
+pid_t sentinel_spawn(const char *dir, int idx, const char *extra, int *port)
+{
+    char conf[512];
+    *port = free_port();
+    snprintf(conf, sizeof conf, "%s/sentinel-%d.conf", dir, idx);
+    FILE *f = fopen(conf, "w");
+    assert_non_null(f);
+    fprintf(f, "port %d\nbind 127.0.0.1\ndaemonize no\nlogfile %s/sentinel-%d.log\ndir %s\n%s", *port, dir, idx,
+            dir, extra ? extra : "");
+    fclose(f);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execlp("redis-sentinel", "redis-sentinel", conf, (char *)NULL);
+        _exit(127);
+    }
+    for (long long until = now_ms() + 10000;; usleep(20000)) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "timeout 2 redis-cli -p %d ping >/dev/null 2>&1", *port);
+        if (run_cmd(cmd, NULL) == 0)
+            return pid;
+        if (now_ms() > until)
+            fail_msg("redis-sentinel did not answer PING on port %d", *port);
+    }
+}

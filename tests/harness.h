@@ -106,4 +106,10 @@ char *rval_text(const struct rval *v);
  * not NULL; malloc'd, NUL-terminated). */
 int run_cmd(const char *cmdline, char **out);
 
+/* Start a real redis-sentinel (number idx) on a free loopback port, its
+ * config file and log in dir (extra: more config lines, or NULL); waits
+ * until it answers PING (fails the test after 10 s). It dies with the
+ * test process. Returns its pid, its port in *port. */
+pid_t sentinel_spawn(const char *dir, int idx, const char *extra, int *port);
+
 #endif

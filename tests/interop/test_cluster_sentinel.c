@@ -101,37 +101,7 @@ static void stop_nodes(void)
 
 static void sentinel_start(int i)
 {
-    char conf[256];
-    sent_port[i] = free_port();
-    snprintf(conf, sizeof conf, "%s/sentinel-%d.conf", tmpdir, i);
-    FILE *f = fopen(conf, "w");
-    assert_non_null(f);
-    fprintf(f, "port %d\nbind 127.0.0.1\ndaemonize no\nloglevel verbose\nlogfile %s/sentinel-%d.log\ndir %s\n",
-            sent_port[i], tmpdir, i, tmpdir);
-    fclose(f);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        int devnull = open("/dev/null", O_RDWR);
-        dup2(devnull, 0);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        execlp("redis-sentinel", "redis-sentinel", conf, (char *)NULL);
-        _exit(127);
-    }
-    sent_pid[i] = pid;
-    for (long long until = now_ms() + 10000;; usleep(20000)) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "timeout 2 redis-cli -p %d ping >/dev/null 2>&1", sent_port[i]);
-        if (run_cmd(cmd, NULL) == 0)
-            return;
-        if (now_ms() > until)
-            fail_msg("redis-sentinel did not answer PING on port %d", sent_port[i]);
-    }
+    sent_pid[i] = sentinel_spawn(tmpdir, i, "loglevel verbose\n", &sent_port[i]);
 }
 
 /* Run the tool (stdin not a terminal); fails the test unless it exits 0. */
