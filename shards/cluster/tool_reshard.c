@@ -706,7 +706,7 @@ static void rate_wait(struct reshard *x, int m)
 static void maybe_die(struct reshard *x)
 {
     pthread_mutex_lock(&x->lock);
-    bool die = x->die_after_flips >= 0 && x->flips == x->die_after_flips;
+    bool die = x->die_after_flips >= 0 && x->flips >= x->die_after_flips;
     pthread_mutex_unlock(&x->lock);
     if (die) {
         printf("\n[TEST] killing myself in the middle of a step (RINGKV_CLUSTER_DIE_AFTER_FLIPS)\n");
