@@ -1,7 +1,8 @@
 /* collection: the steps every collection command (hash.c, set.c, list.c,
  * zset.c) takes around its type's own work: finding the key's object with
  * Redis's WRONGTYPE check, handing the object back to the store after a
- * write, and the blocking forms' timeout argument. */
+ * write, the blocking forms' timeout argument, and the arguments and
+ * reply frame of HSCAN/SSCAN/ZSCAN. */
 #ifndef RINGKV_COMMANDS_COLLECTION_H
 #define RINGKV_COMMANDS_COLLECTION_H
 
@@ -25,5 +26,24 @@ void collection_written(struct exec_ctx *ctx, struct slice key, enum value_type 
  * forever. The deadline in unix ms (0: none), or false with the error
  * replied. */
 bool collection_timeout(struct exec_ctx *ctx, struct slice arg, int64_t *deadline);
+
+/* The cursor argument of a SCAN-family command, read as Redis 7.0 reads it
+ * (strtoull: "-1" is accepted and wraps), or false with "ERR invalid
+ * cursor" replied. */
+bool collection_scan_cursor(struct exec_ctx *ctx, struct slice arg, uint64_t *cursor);
+
+/* HSCAN/SSCAN/ZSCAN's options after the cursor ([MATCH pattern] [COUNT
+ * n], any order, repeated: the last wins): *count (10 when not given) and
+ * *pattern (ptr NULL: every element, "*" too), or false with Redis's error
+ * replied. Read after the key is found, as Redis does (a missing key
+ * answers an empty scan whatever the options). */
+bool collection_scan_options(struct exec_ctx *ctx, long long *count, struct slice *pattern);
+
+/* The reply of a scan of a missing key: cursor 0, no elements. */
+void collection_scan_reply_none(struct exec_ctx *ctx);
+
+/* The start of a scan's reply: the two-element frame and the next cursor;
+ * the caller then replies the elements' array. */
+void collection_scan_reply_cursor(struct exec_ctx *ctx, uint64_t next);
 
 #endif

@@ -1557,67 +1557,27 @@ static void scan_visit(void *arg, struct slice m, double score)
     elems_add(&o->list, m, score);
 }
 
-static bool parse_cursor(struct slice s, uint64_t *out)
-{
-    unsigned long long u;
-    long long v;
-    if (parse_ull(s, &u)) {
-        *out = u;
-        return true;
-    }
-    if (parse_ll(s, &v) && v < 0) {
-        *out = (uint64_t)v;
-        return true;
-    }
-    return false;
-}
-
 void cmd_zscan(struct exec_ctx *ctx)
 {
     uint64_t cursor;
-    if (!parse_cursor(ctx->argv[2], &cursor)) {
-        reply_error(ctx->reply, "ERR invalid cursor");
+    if (!collection_scan_cursor(ctx, ctx->argv[2], &cursor))
         return;
-    }
     struct entry *e;
     struct zset *z;
     if (!find_zset(ctx, ctx->argv[1], &e, &z))
         return;
     if (!z) {
-        reply_array(ctx->reply, 2);
-        reply_bulk(ctx->reply, "0", 1);
-        reply_array(ctx->reply, 0);
+        collection_scan_reply_none(ctx);
         return;
     }
-    long long count = 10;
+    long long count;
     struct scan_out o;
-    o.pattern = (struct slice){ NULL, 0 };
-    for (int i = 3; i < ctx->argc; i += 2) {
-        struct slice opt = ctx->argv[i];
-        if (i + 1 < ctx->argc && slice_eq_nocase(opt, "count")) {
-            if (!parse_ll(ctx->argv[i + 1], &count)) {
-                reply_error(ctx->reply, ERR_NOT_INT);
-                return;
-            }
-            if (count < 1) {
-                reply_error(ctx->reply, ERR_SYNTAX);
-                return;
-            }
-        } else if (i + 1 < ctx->argc && slice_eq_nocase(opt, "match")) {
-            struct slice p = ctx->argv[i + 1];
-            o.pattern = p.len == 1 && p.ptr[0] == '*' ? (struct slice){ NULL, 0 } : p;
-        } else {
-            reply_error(ctx->reply, ERR_SYNTAX);
-            return;
-        }
-    }
+    if (!collection_scan_options(ctx, &count, &o.pattern))
+        return;
     elems_init(&o.list);
     uint64_t next = zset_scan(z, cursor, (size_t)count, scan_visit, &o);
     elems_index(&o.list);
-    char num[24];
-    int nlen = snprintf(num, sizeof(num), "%llu", (unsigned long long)next);
-    reply_array(ctx->reply, 2);
-    reply_bulk(ctx->reply, num, (size_t)nlen);
+    collection_scan_reply_cursor(ctx, next);
     reply_array(ctx->reply, o.list.n * 2);
     for (size_t i = 0; i < o.list.n; i++) {
         char text[ZSET_SCORE_TEXT];
