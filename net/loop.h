@@ -141,6 +141,20 @@ static inline size_t conn_output_bytes(const struct conn *c) { return c->out.len
 /* Memory its output holds (the buffers' capacity, sent bytes included until
  * the buffer is reused): what maxmemory leaves out for a replica. */
 static inline size_t conn_output_memory(const struct conn *c) { return c->out.cap + c->wire.cap; }
+/* Give back c's input buffer and its drained send buffer once they are
+ * empty and bigger than keep bytes (from a tick, as Redis's clientsCron
+ * resizes query buffers): a connection that once sent a big pipeline or
+ * got a big reply does not hold its peak for ever. The input buffer only
+ * holds copies of received bytes (reads go to the ring's buffers), and an
+ * empty wire buffer has no send in flight, so nothing in the kernel points
+ * into either. */
+static inline void conn_trim_buffers(struct conn *c, size_t keep)
+{
+    if (c->in.len == 0 && c->in.cap > keep)
+        buf_free(&c->in);
+    if (c->wire.len == 0 && c->wire.cap > keep)
+        buf_free(&c->wire);
+}
 
 /* "ip:port" of an IPv4 or IPv6 address ("?:0" for another family). */
 void conn_addr_text(const struct sockaddr_storage *a, char *out, size_t n);

@@ -209,6 +209,7 @@ static void tick_conn(void *arg, struct conn *c)
     size_t out = conn_output_bytes(c);
     if (out > w->max_output)
         w->max_output = out;
+    conn_trim_buffers(c, 32u << 10);
     if (c->owner && c->owner->ops == &session_ops) /* a client's: its buffers and session */
         w->normal_memory += conn_output_memory(c) + c->in.cap + sizeof(struct session);
     if (w->limit_ms > 0 && c->owner && c->owner->ops->idle &&

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "core/buf.h"
 
 static struct server srv;
 
@@ -614,6 +615,45 @@ static void test_dashboard_fields(void **state)
     tclose(c);
 }
 
+/* A connection's buffers come back after a big pipeline (as Redis's
+ * clientsCron resizes query buffers): mem_clients_normal falls back once
+ * the pipeline is served, instead of holding its peak for ever. */
+static void test_client_buffers_given_back(void **state)
+{
+    (void)state;
+    tconn *c = tconnect(srv.port), *p = tconnect(srv.port);
+    /* 20000 HSETs in one write: about 900 KB of input */
+    struct buf cmds;
+    buf_init(&cmds);
+    for (int i = 0; i < 20000; i++) {
+        char one[96];
+        int n = snprintf(one, sizeof one, "*4\r\n$4\r\nHSET\r\n$7\r\nbufbig1\r\n$6\r\nf%05d\r\n$6\r\nv%05d\r\n", i, i);
+        buf_append(&cmds, one, (size_t)n);
+    }
+    tsend_raw(p, cmds.data, cmds.len);
+    buf_free(&cmds);
+    for (int i = 0; i < 20000; i++) {
+        struct rval *v = tread(p, 10000);
+        assert_non_null(v);
+        assert_int_equal(v->type, R_INT);
+        rval_free(v);
+    }
+    expect_int(tcmd(p, "DEL bufbig1"), 1);
+    /* a deadline, not a speed: the buffers go at a tick (hz) */
+    long long after = 0;
+    for (long long until = now_ms() + 5000; now_ms() < until; usleep(50 * 1000)) {
+        char *t = info(c, "memory");
+        after = (long long)num(t, "mem_clients_normal");
+        free(t);
+        if (after < 128 * 1024)
+            break;
+    }
+    print_message("mem_clients_normal after the pipeline: %lld\n", after);
+    assert_true(after < 128 * 1024);
+    tclose(p);
+    tclose(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -625,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_blocked_clients),
         cmocka_unit_test(test_tracking_fields),
         cmocka_unit_test(test_dashboard_fields),
+        cmocka_unit_test(test_client_buffers_given_back),
         /* last: its 20 MB of collections would move the ratios the others check */
         cmocka_unit_test(test_memory_usage_collections),
     };
