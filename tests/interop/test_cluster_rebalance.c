@@ -441,12 +441,15 @@ static void test_rebalance_killed_aborted_resumed(void **state)
             fail_msg("node %d still shows slot marks after --abort", i);
     assert_int_equal(dbsize(0) + dbsize(1) + dbsize(2), KEYS + COUNTERS + new_keys);
     slots_by_port(1, count);
-    print_message("after --abort: %d %d %d slots\n", count[0], count[1], count[2]);
+    print_message("after --abort: %d %d %d slots (before the move: %d %d %d)\n", count[0], count[1], count[2],
+                  before[0], before[1], before[2]);
     /* the steps flipped before the kill stay (at least one: the tool dies
-     * in a step after its first flip; the movers run several steps at
+     * in a step after its first flip, which may move slots between the
+     * other groups as well as to group 1; the movers run several steps at
      * once, so how many is timing), the others' slots are back: the move
      * is not finished */
-    assert_true(count[0] > before[0] && count[0] < 16384 / 2 - 16384 * 3 / 100);
+    assert_true(count[0] != before[0] || count[1] != before[1] || count[2] != before[2]);
+    assert_true(count[0] < 16384 / 2 - 16384 * 3 / 100);
     out = under_load("run", "", args); /* the same command again: goes on */
     free(out);
     slots_by_port(2, count);
