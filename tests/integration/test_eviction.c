@@ -288,20 +288,12 @@ static long long mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* maxmemory set far below the data (300k keys, then `limit`) is reached in
- * bounded steps: every PING meanwhile is answered within a bounded time,
- * and the end is a store near its limit, not an empty one. Before, one
- * eviction call ran until under the limit (1161 ms with the shard deaf),
- * and as a shrinking table's old and new arrays both counted against a
- * share smaller than the old one, it evicted every key. */
-static void shrink_to(const char *limit, long long used_max)
+/* keys k:0.. k:<n-1> (a multiple of 1000) with 14-byte values, pipelined
+ * 1000 at a time. */
+static void load_small_keys(tconn *t, int n)
 {
-    enum { KEYS = 300000 };
-    struct server s;
-    server_start(&s, NULL);
-    tconn *t = tconnect(s.port);
     char key[32], val[32];
-    for (int base = 0; base < KEYS; base += 1000) {
+    for (int base = 0; base < n; base += 1000) {
         for (int i = base; i < base + 1000; i++) {
             snprintf(key, sizeof key, "k:%d", i);
             snprintf(val, sizeof val, "value-%08d", i);
@@ -315,6 +307,21 @@ static void shrink_to(const char *limit, long long used_max)
             rval_free(r);
         }
     }
+}
+
+/* maxmemory set far below the data (300k keys, then `limit`) is reached in
+ * bounded steps: every PING meanwhile is answered within a bounded time,
+ * and the end is a store near its limit, not an empty one. Before, one
+ * eviction call ran until under the limit (1161 ms with the shard deaf),
+ * and as a shrinking table's old and new arrays both counted against a
+ * share smaller than the old one, it evicted every key. */
+static void shrink_to(const char *limit, long long used_max)
+{
+    enum { KEYS = 300000 };
+    struct server s;
+    server_start(&s, NULL);
+    tconn *t = tconnect(s.port);
+    load_small_keys(t, KEYS);
     expect_ok(tcmd(t, "CONFIG SET maxmemory-policy allkeys-lru"));
     expect_ok(tcmd(t, "CONFIG SET maxmemory %s", limit));
     long long worst = 0, start = mono_ms(), keys = KEYS, stable_since = mono_ms();
@@ -480,21 +487,7 @@ static void fill_and_shrink(tconn *t, int keys, const char *limit)
     expect_ok(tcmd(t, "CONFIG SET maxmemory 0"));
     expect_ok(tcmd(t, "FLUSHALL"));
     expect_ok(tcmd(t, "CONFIG RESETSTAT"));
-    char key[32], val[32];
-    for (int base = 0; base < keys; base += 1000) {
-        for (int i = base; i < base + 1000; i++) {
-            snprintf(key, sizeof key, "k:%d", i);
-            snprintf(val, sizeof val, "value-%08d", i);
-            const char *a[] = { "SET", key, val };
-            tsendv(t, 3, a);
-        }
-        for (int i = base; i < base + 1000; i++) {
-            struct rval *r = tread(t, 10000);
-            assert_non_null(r);
-            assert_int_equal(r->type, R_STATUS);
-            rval_free(r);
-        }
-    }
+    load_small_keys(t, keys);
     expect_ok(tcmd(t, "CONFIG SET maxmemory-policy allkeys-lru"));
     expect_ok(tcmd(t, "CONFIG SET maxmemory %s", limit));
     long long start = mono_ms(), last = keys, stable_since = mono_ms();
