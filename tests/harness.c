@@ -36,6 +36,14 @@
 
 #include <cmocka.h>
 
+/* cmocka writes a test's name to stdout and its failure to stderr: with
+ * stdout a pipe (meson), its block buffer put every failure message far
+ * from its test in the log, out of the last 100 lines meson prints. */
+__attribute__((constructor)) static void stdout_by_line(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
 /* ---- child process bookkeeping ---- */
 
 #define MAX_CHILDREN 64
