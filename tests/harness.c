@@ -883,6 +883,34 @@ long long get_int(struct rval *v)
     return n;
 }
 
+long long info_field(tconn *c, const char *section, const char *name)
+{
+    struct rval *v = tcmd(c, "INFO %s", section);
+    if (!v || (v->type != R_BULK && v->type != R_VERBATIM)) {
+        char *t = rval_text(v);
+        fail_msg("INFO %s: %s", section, t);
+    }
+    char pat[128];
+    snprintf(pat, sizeof pat, "\r\n%s:", name);
+    const char *p = strstr(v->str, pat);
+    if (!p)
+        fail_msg("INFO %s has no field %s", section, name);
+    long long n = atoll(p + strlen(pat));
+    rval_free(v);
+    return n;
+}
+
+long long info_field_becomes(tconn *c, const char *section, const char *name, long long want, int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+    for (;;) {
+        long long v = info_field(c, section, name);
+        if (v == want || now_ms() > deadline)
+            return v;
+        usleep(10000);
+    }
+}
+
 pid_t sentinel_spawn(const char *dir, int idx, const char *extra, int *port)
 {
     char conf[512];

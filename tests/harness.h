@@ -101,6 +101,11 @@ void harness_where(const char *file, int line);
 long long get_int(struct rval *v);
 /* Reply as text, for messages: malloc'd. */
 char *rval_text(const struct rval *v);
+/* The number of INFO section's field name (fails the test if missing). */
+long long info_field(tconn *c, const char *section, const char *name);
+/* Poll info_field until it equals want or timeout_ms pass; returns the
+ * last value read (the caller asserts). */
+long long info_field_becomes(tconn *c, const char *section, const char *name, long long want, int timeout_ms);
 
 /* Run a shell command line; returns its exit status, its output in out (if
  * not NULL; malloc'd, NUL-terminated). */

@@ -1821,6 +1821,12 @@ enum evict_result store_evict(struct store *s, size_t limit, enum evict_policy p
                 return EVICT_RUNNING;
             continue;
         }
+        if (policy == EVICT_NOEVICTION || (policy != EVICT_ALLKEYS_LRU && policy != EVICT_ALLKEYS_RANDOM &&
+                                           s->vol_len == 0))
+            return EVICT_FAILED; /* nothing the policy may take: a rehash frees nothing now, and its
+                                  * steps running out of budget must not answer EVICT_RUNNING, which
+                                  * lets the write in (a noeviction node took writes over maxmemory
+                                  * whenever a rehash was under way on a slow machine) */
         if (rehashing(s)) {
             /* both tables count until the rehash is done, and a table can
              * shrink only after it (maybe_shrink): evicting on meanwhile

@@ -754,6 +754,24 @@ static void test_noeviction_and_random(void **state)
     store_destroy(s);
 }
 
+/* Over the limit with nothing the policy may evict, the answer is
+ * EVICT_FAILED (the write refused) even while the table is rehashing and
+ * the budget is spent: it was EVICT_RUNNING after the rehash's step, and a
+ * noeviction node under load took writes over maxmemory (CI's ASan run of
+ * itest_transactions: +QUEUED where -OOM was due). */
+static void test_nothing_to_evict_fails_while_rehashing(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    fill(s, 0, 300, 0); /* grew at 256 keys: the rehash moves a bucket a write, still under way */
+    assert_int_equal(store_evict(s, 1, EVICT_NOEVICTION, NOW, 1), EVICT_FAILED);
+    fill(s, 300, 600, 0);
+    assert_int_equal(store_evict(s, 1, EVICT_VOLATILE_LRU, NOW, 1), EVICT_FAILED); /* no key with a TTL */
+    assert_int_equal(store_evict(s, 1, EVICT_VOLATILE_TTL, NOW, 1), EVICT_FAILED);
+    assert_int_equal(store_count(s), 600);
+    store_destroy(s);
+}
+
 /* A limit far under the data is reached in bounded steps (each call within
  * its budget answers EVICT_RUNNING until done), and a table that was bigger
  * than the limit shrinks instead of taking every key with it. */
@@ -1133,6 +1151,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_volatile_policies),
         cmocka_unit_test(test_noeviction_and_random),
         cmocka_unit_test(test_evict_in_steps),
+        cmocka_unit_test(test_nothing_to_evict_fails_while_rehashing),
         cmocka_unit_test(test_overwrite_keeps_memory_stable),
         cmocka_unit_test(test_split_string_memory),
         cmocka_unit_test(test_split_strings_against_model),
