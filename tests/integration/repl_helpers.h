@@ -95,16 +95,6 @@ static long long info_num(const char *info, const char *name)
     return info_str(info, name, v, sizeof v) ? atoll(v) : LLONG_MIN;
 }
 
-static long long info_field(tconn *c, const char *section, const char *name)
-{
-    char *i = info_text(c, section);
-    long long v = info_num(i, name);
-    free(i);
-    if (v == LLONG_MIN)
-        fail_msg("INFO %s has no field %s", section, name);
-    return v;
-}
-
 static long long dbsize(tconn *c)
 {
     struct rval *v = tcmd(c, "DBSIZE");

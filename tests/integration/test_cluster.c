@@ -60,7 +60,7 @@ static char *bulk_text(struct rval *v)
 }
 
 /* The value of "field:" in CLUSTER INFO's text. */
-static long long info_field(const char *info, const char *field)
+static long long text_field(const char *info, const char *field)
 {
     const char *p = strstr(info, field);
     assert_non_null(p);
@@ -83,8 +83,8 @@ static void test_no_table(void **state)
     expect_int(tcmd(c, "DBSIZE"), 0);
     char *info = bulk_text(tcmd(c, "CLUSTER INFO"));
     assert_non_null(strstr(info, "cluster_state:fail\r\n"));
-    assert_int_equal(info_field(info, "cluster_slots_assigned"), 0);
-    assert_int_equal(info_field(info, "cluster_known_nodes"), 1);
+    assert_int_equal(text_field(info, "cluster_slots_assigned"), 0);
+    assert_int_equal(text_field(info, "cluster_known_nodes"), 1);
     free(info);
     char *all = bulk_text(tcmd(c, "INFO cluster"));
     assert_non_null(strstr(all, "cluster_enabled:1\r\n"));
@@ -376,10 +376,10 @@ static void test_views(void **state)
 
         char *info = bulk_text(tcmd(c, "CLUSTER INFO"));
         assert_non_null(strstr(info, "cluster_state:ok\r\n"));
-        assert_int_equal(info_field(info, "cluster_slots_assigned"), 16384);
-        assert_int_equal(info_field(info, "cluster_slots_ok"), 16384);
-        assert_int_equal(info_field(info, "cluster_known_nodes"), 3);
-        assert_int_equal(info_field(info, "cluster_size"), 3);
+        assert_int_equal(text_field(info, "cluster_slots_assigned"), 16384);
+        assert_int_equal(text_field(info, "cluster_slots_ok"), 16384);
+        assert_int_equal(text_field(info, "cluster_known_nodes"), 3);
+        assert_int_equal(text_field(info, "cluster_size"), 3);
         free(info);
         tclose(c);
     }
@@ -407,7 +407,7 @@ static void test_push_refusals(void **state)
     expect_ok(push(0, "1", state_text(2)));
     tconn *c = tconnect(node[0].port);
     char *info = bulk_text(tcmd(c, "CLUSTER INFO"));
-    assert_int_equal(info_field(info, "cluster_table_version"), 2);
+    assert_int_equal(text_field(info, "cluster_table_version"), 2);
     free(info);
     tclose(c);
     stop_three();
@@ -437,7 +437,7 @@ static void test_restart_keeps_state(void **state)
         info = bulk_text(tcmd(c, "CLUSTER INFO"));
     }
     assert_non_null(strstr(info, "cluster_state:ok\r\n"));
-    assert_int_equal(info_field(info, "cluster_table_version"), 1);
+    assert_int_equal(text_field(info, "cluster_table_version"), 1);
     char *after = bulk_text(tcmd(c, "CLUSTER NODES"));
     /* the same table; only the restarted node's own port may differ (the
      * harness picks a free one), so compare the other nodes' lines, but for
@@ -505,7 +505,7 @@ static long long table_version(int i)
 {
     tconn *c = tconnect(node[i].port);
     char *info = bulk_text(tcmd(c, "CLUSTER INFO"));
-    long long v = info_field(info, "cluster_table_version");
+    long long v = text_field(info, "cluster_table_version");
     free(info);
     tclose(c);
     return v;
@@ -628,7 +628,7 @@ static void test_peers_authenticate(void **state)
         long long start = now_ms(), v = 0;
         while (v != 1 && now_ms() - start < 5000) {
             char *info = bulk_text(tcmd(c, "CLUSTER INFO"));
-            v = info_field(info, "cluster_table_version");
+            v = text_field(info, "cluster_table_version");
             free(info);
             usleep(20 * 1000);
         }
@@ -733,7 +733,7 @@ static void test_group_roles_and_takeover(void **state)
     }
     print_message("every node named the new master in %lld ms\n", now_ms() - start);
     char *info = bulk_text(tcmd(r, "CLUSTER INFO"));
-    assert_int_equal(info_field(info, "cluster_my_epoch"), 2);
+    assert_int_equal(text_field(info, "cluster_my_epoch"), 2);
     free(info);
     /* the new master takes writes and has the old master's keys */
     for (int k = 0; k < 200; k++) {
@@ -773,7 +773,7 @@ static void test_group_roles_and_takeover(void **state)
     }
     expect_bulk(tcmd(m, "GET %s", first), "after");
     info = bulk_text(tcmd(m, "CLUSTER INFO"));
-    assert_int_equal(info_field(info, "cluster_my_epoch"), 3);
+    assert_int_equal(text_field(info, "cluster_my_epoch"), 3);
     free(info);
 
     /* promoted by hand (as a Sentinel does): recorded with epoch 4, the
@@ -787,7 +787,7 @@ static void test_group_roles_and_takeover(void **state)
     }
     wait_role(0, "slave", 2, 3000);
     info = bulk_text(tcmd(r, "CLUSTER INFO"));
-    assert_int_equal(info_field(info, "cluster_my_epoch"), 4);
+    assert_int_equal(text_field(info, "cluster_my_epoch"), 4);
     free(info);
 
     /* the peer links: in CLIENT LIST as cluster-peer clients, not dropped

@@ -23,21 +23,6 @@
 
 static char value[VALUE_SIZE + 1];
 
-static long long info_num(tconn *t, const char *section, const char *name)
-{
-    struct rval *v = tcmd(t, "INFO %s", section);
-    assert_non_null(v);
-    assert_true(v->type == R_BULK || v->type == R_VERBATIM);
-    char pat[128];
-    snprintf(pat, sizeof pat, "\r\n%s:", name);
-    const char *p = strstr(v->str, pat);
-    if (!p)
-        fail_msg("INFO %s has no field %s", section, name);
-    long long n = atoll(p + strlen(pat));
-    rval_free(v);
-    return n;
-}
-
 /* SET prefix:i for i in [from, to) with `value`, pipelined in batches; extra
  * arguments (e.g. "EX", "1000") appended. Returns how many got an error. */
 static int write_keys(tconn *t, const char *prefix, int from, int to, const char *ex, const char *exv)
@@ -113,7 +98,7 @@ static void test_allkeys_lru(void **state)
     /* 18 MB of values through a 4 MB limit */
     for (int base = 0; base < BULK; base += 1000) {
         assert_int_equal(write_keys(t, "bulk", base, base + 1000, NULL, NULL), 0);
-        long long used = info_num(t, "memory", "used_memory");
+        long long used = info_field(t, "memory", "used_memory");
         if (used > peak)
             peak = used;
     }
@@ -126,12 +111,12 @@ static void test_allkeys_lru(void **state)
         usleep(1100 * 1000);
         touch_keys(t, "hot", 0, HOT);
         assert_int_equal(write_keys(t, "late", r * ROUND, (r + 1) * ROUND, NULL, NULL), 0);
-        long long used = info_num(t, "memory", "used_memory");
+        long long used = info_field(t, "memory", "used_memory");
         if (used > peak)
             peak = used;
     }
-    long long evicted = info_num(t, "stats", "evicted_keys");
-    long long used = info_num(t, "memory", "used_memory");
+    long long evicted = info_field(t, "stats", "evicted_keys");
+    long long used = info_field(t, "memory", "used_memory");
     print_message("used_memory %lld (peak %lld, limit %lld), evicted_keys %lld\n",
                   used, peak, 2 * LIMIT, evicted);
     assert_true(evicted > 0);
@@ -169,7 +154,7 @@ static void test_noeviction(void **state)
     expect_int(tcmd(t, "EXISTS fill:0"), 1);
     expect_int(tcmd(t, "DEL fill:0"), 1);
     expect_status(tcmd(t, "PING"), "PONG");
-    assert_int_equal(info_num(t, "stats", "evicted_keys"), 0);
+    assert_int_equal(info_field(t, "stats", "evicted_keys"), 0);
     /* raising the limit lets writes in again */
     expect_ok(tcmd(t, "CONFIG SET maxmemory 0"));
     expect_ok(tcmd(t, "SET more 1"));
@@ -186,7 +171,7 @@ static void test_volatile_lru(void **state)
     enum { KEEP = 300 };
     assert_int_equal(write_keys(t, "persist", 0, KEEP, NULL, NULL), 0);
     assert_int_equal(write_keys(t, "vol", 0, 10000, "EX", "1000"), 0);
-    assert_true(info_num(t, "stats", "evicted_keys") > 0);
+    assert_true(info_field(t, "stats", "evicted_keys") > 0);
     assert_int_equal(count_present(t, "persist", 0, KEEP), KEEP);
     assert_true(count_present(t, "vol", 0, 10000) < 10000);
     tclose(t);
@@ -207,17 +192,17 @@ static void test_used_memory_bounded(void **state)
     const char *args[] = { "--maxmemory", "8mb", "--maxmemory-policy", "allkeys-lru", NULL };
     server_start(&s, args);
     tconn *t = tconnect(s.port);
-    assert_int_equal(info_num(t, "memory", "mem_not_counted_for_evict"), 0); /* no replicas */
+    assert_int_equal(info_field(t, "memory", "mem_not_counted_for_evict"), 0); /* no replicas */
     long long peak = 0;
     for (int base = 0; base < BULK; base += 1000) {
         assert_int_equal(write_keys(t, "fill", base, base + 1000, NULL, NULL), 0);
-        long long used = info_num(t, "memory", "used_memory");
+        long long used = info_field(t, "memory", "used_memory");
         if (used > peak)
             peak = used;
     }
-    long long used = info_num(t, "memory", "used_memory");
-    long long not_counted = info_num(t, "memory", "mem_not_counted_for_evict");
-    long long evicted = info_num(t, "stats", "evicted_keys");
+    long long used = info_field(t, "memory", "used_memory");
+    long long not_counted = info_field(t, "memory", "mem_not_counted_for_evict");
+    long long evicted = info_field(t, "stats", "evicted_keys");
     struct rval *v = tcmd(t, "DBSIZE");
     long long keys = v->integer;
     rval_free(v);
@@ -253,7 +238,7 @@ static void test_replica_output_not_counted(void **state)
         struct rval *ri = tcmd(rt, "INFO replication");
         bool up = strstr(ri->str, "master_link_status:up") != NULL;
         rval_free(ri);
-        if (up && info_num(t, "replication", "connected_slaves") >= 1)
+        if (up && info_field(t, "replication", "connected_slaves") >= 1)
             break;
         assert_true(now_ms() < deadline);
         usleep(50 * 1000);
@@ -262,8 +247,8 @@ static void test_replica_output_not_counted(void **state)
     kill(r.pid, SIGSTOP);
     assert_int_equal(write_keys(t, "rep", 0, 12000, NULL, NULL), 0); /* 12 MB through 8mb */
     usleep(300 * 1000); /* a tick or more: the buffers sampled */
-    long long used = info_num(t, "memory", "used_memory");
-    long long not_counted = info_num(t, "memory", "mem_not_counted_for_evict");
+    long long used = info_field(t, "memory", "used_memory");
+    long long not_counted = info_field(t, "memory", "mem_not_counted_for_evict");
     struct rval *v = tcmd(t, "DBSIZE");
     long long keys = v->integer;
     rval_free(v);
@@ -345,12 +330,12 @@ static void shrink_to(const char *limit, long long used_max)
             keys = now_keys;
             stable_since = mono_ms();
         } else if (mono_ms() - stable_since > 1000 && keys < KEYS &&
-                   info_num(t, "stats", "current_eviction_exceeded_time") == 0) {
+                   info_field(t, "stats", "current_eviction_exceeded_time") == 0) {
             break;
         }
         usleep(2000);
     }
-    long long used = info_num(t, "memory", "used_memory");
+    long long used = info_field(t, "memory", "used_memory");
     print_message("worst PING %lld ms over %d, keys left %lld, used_memory %lld\n", worst, pings, keys, used);
     assert_true(worst < 500); /* answering, not fast: a loose bound */
     assert_true(keys > 0);
@@ -477,7 +462,7 @@ static void test_allkeys_lfu(void **state)
     /* 10 MB of keys used once, written after the hot ones */
     for (int base = 0; base < 10000; base += 1000)
         assert_int_equal(write_keys(t, "once", base, base + 1000, NULL, NULL), 0);
-    long long evicted = info_num(t, "stats", "evicted_keys");
+    long long evicted = info_field(t, "stats", "evicted_keys");
     int hot = count_present(t, "hot", 0, HOT);
     print_message("allkeys-lfu: evicted %lld, hot keys left %d of %d\n", evicted, hot, HOT);
     assert_true(evicted > 0);
@@ -547,19 +532,19 @@ static void test_eviction_tenacity(void **state)
         return;
     }
     fill_and_shrink(t, 80000, "2mb");
-    assert_true(info_num(t, "stats", "evicted_keys") > 40000);
-    assert_int_equal(info_num(t, "stats", "eviction_time_cap_reached_count"), 0);
-    assert_int_equal(info_num(t, "stats", "current_eviction_exceeded_time"), 0);
-    info_num(t, "stats", "total_eviction_exceeded_time");
+    assert_true(info_field(t, "stats", "evicted_keys") > 40000);
+    assert_int_equal(info_field(t, "stats", "eviction_time_cap_reached_count"), 0);
+    assert_int_equal(info_field(t, "stats", "current_eviction_exceeded_time"), 0);
+    info_field(t, "stats", "total_eviction_exceeded_time");
 
     expect_ok(tcmd(t, "CONFIG SET maxmemory-eviction-tenacity 10"));
     fill_and_shrink(t, 80000, "2mb");
-    long long capped = info_num(t, "stats", "eviction_time_cap_reached_count");
+    long long capped = info_field(t, "stats", "eviction_time_cap_reached_count");
     print_message("tenacity 10: %lld steps stopped at their bound\n", capped);
     assert_true(capped > 0);
-    assert_int_equal(info_num(t, "stats", "current_eviction_exceeded_time"), 0);
+    assert_int_equal(info_field(t, "stats", "current_eviction_exceeded_time"), 0);
     expect_ok(tcmd(t, "CONFIG RESETSTAT"));
-    assert_int_equal(info_num(t, "stats", "eviction_time_cap_reached_count"), 0);
+    assert_int_equal(info_field(t, "stats", "eviction_time_cap_reached_count"), 0);
     tclose(t);
     assert_int_equal(server_stop(&s), 0);
 }

@@ -414,19 +414,6 @@ static void test_memory_usage_collections(void **state)
 /* The value of an INFO field once it equals want (polled: a blocked
  * client is counted when its command reaches its keys' shard), or the
  * last value seen after 5 s. */
-static long long field_becomes(tconn *c, const char *section, const char *name, long long want)
-{
-    long long deadline = now_ms() + 5000, v;
-    for (;;) {
-        char *t = info(c, section);
-        v = (long long)num(t, name);
-        free(t);
-        if (v == want || now_ms() > deadline)
-            return v;
-        usleep(20000);
-    }
-}
-
 /* blocked_clients counts clients blocked in a blocking pop, once each
  * (even when their keys are on several shards); clients_in_timeout_table
  * those of them with a timeout; both fall as clients are served, time
@@ -436,7 +423,7 @@ static void test_blocked_clients(void **state)
     (void)state;
     tconn *c = tconnect(srv.port);
     expect_ok(tcmd(c, "FLUSHALL"));
-    assert_int_equal(field_becomes(c, "clients", "blocked_clients", 0), 0);
+    assert_int_equal(info_field_becomes(c, "clients", "blocked_clients", 0, 5000), 0);
     tconn *forever = tconnect(srv.port), *timed = tconnect(srv.port), *zset = tconnect(srv.port);
     /* eight keys: over both shards of ringkv */
     const char *many[] = { "BLPOP", "b:1", "b:2", "b:3", "b:4", "b:5", "b:6", "b:7", "b:8", "0" };
@@ -445,27 +432,27 @@ static void test_blocked_clients(void **state)
     tsendv(timed, 3, one);
     const char *z[] = { "BZPOPMIN", "b:z", "100" };
     tsendv(zset, 3, z);
-    assert_int_equal(field_becomes(c, "clients", "blocked_clients", 3), 3);
-    assert_int_equal(field_becomes(c, "clients", "clients_in_timeout_table", 2), 2);
+    assert_int_equal(info_field_becomes(c, "clients", "blocked_clients", 3, 5000), 3);
+    assert_int_equal(info_field_becomes(c, "clients", "clients_in_timeout_table", 2, 5000), 2);
 
     expect_int(tcmd(c, "LPUSH b:5 x"), 1); /* serves the one blocked on eight keys */
     struct rval *v = tread(forever, 5000);
     assert_non_null(v);
     assert_int_equal(v->type, R_ARRAY);
     rval_free(v);
-    assert_int_equal(field_becomes(c, "clients", "blocked_clients", 2), 2);
-    assert_int_equal(field_becomes(c, "clients", "clients_in_timeout_table", 2), 2);
+    assert_int_equal(info_field_becomes(c, "clients", "blocked_clients", 2, 5000), 2);
+    assert_int_equal(info_field_becomes(c, "clients", "clients_in_timeout_table", 2, 5000), 2);
 
     expect_int(tcmd(c, "ZADD b:z 1 m"), 1);
     v = tread(zset, 5000);
     assert_non_null(v);
     rval_free(v);
-    assert_int_equal(field_becomes(c, "clients", "blocked_clients", 1), 1);
-    assert_int_equal(field_becomes(c, "clients", "clients_in_timeout_table", 1), 1);
+    assert_int_equal(info_field_becomes(c, "clients", "blocked_clients", 1, 5000), 1);
+    assert_int_equal(info_field_becomes(c, "clients", "clients_in_timeout_table", 1, 5000), 1);
 
     tclose(timed); /* a blocked client that leaves is no longer counted */
-    assert_int_equal(field_becomes(c, "clients", "blocked_clients", 0), 0);
-    assert_int_equal(field_becomes(c, "clients", "clients_in_timeout_table", 0), 0);
+    assert_int_equal(info_field_becomes(c, "clients", "blocked_clients", 0, 5000), 0);
+    assert_int_equal(info_field_becomes(c, "clients", "clients_in_timeout_table", 0, 5000), 0);
 
     /* a timeout, and blocking again on the same connection */
     const char *shortwait[] = { "BLPOP", "b:1", "b:2", "b:3", "b:4", "0.3" };
@@ -474,18 +461,18 @@ static void test_blocked_clients(void **state)
     assert_non_null(v);
     assert_true(v->type == R_NIL || (v->type == R_ARRAY && v->n == 0) || v->type == R_ARRAY);
     rval_free(v);
-    assert_int_equal(field_becomes(c, "clients", "blocked_clients", 0), 0);
-    assert_int_equal(field_becomes(c, "clients", "clients_in_timeout_table", 0), 0);
+    assert_int_equal(info_field_becomes(c, "clients", "blocked_clients", 0, 5000), 0);
+    assert_int_equal(info_field_becomes(c, "clients", "clients_in_timeout_table", 0, 5000), 0);
     /* CONFIG RESETSTAT leaves what describes the present */
     tsendv(forever, 10, many);
-    assert_int_equal(field_becomes(c, "clients", "blocked_clients", 1), 1);
+    assert_int_equal(info_field_becomes(c, "clients", "blocked_clients", 1, 5000), 1);
     expect_ok(tcmd(c, "CONFIG RESETSTAT"));
-    assert_int_equal(field_becomes(c, "clients", "blocked_clients", 1), 1);
+    assert_int_equal(info_field_becomes(c, "clients", "blocked_clients", 1, 5000), 1);
     expect_int(tcmd(c, "RPUSH b:8 y"), 1);
     v = tread(forever, 5000);
     assert_non_null(v);
     rval_free(v);
-    assert_int_equal(field_becomes(c, "clients", "blocked_clients", 0), 0);
+    assert_int_equal(info_field_becomes(c, "clients", "blocked_clients", 0, 5000), 0);
     tclose(forever);
     tclose(zset);
     expect_ok(tcmd(c, "FLUSHALL"));
@@ -500,15 +487,15 @@ static void test_tracking_fields(void **state)
     (void)state;
     tconn *c = tconnect(srv.port);
     expect_ok(tcmd(c, "FLUSHALL")); /* empties the table */
-    assert_int_equal(field_becomes(c, "clients", "tracking_clients", 0), 0);
-    assert_int_equal(field_becomes(c, "stats", "tracking_total_keys", 0), 0);
+    assert_int_equal(info_field_becomes(c, "clients", "tracking_clients", 0, 5000), 0);
+    assert_int_equal(info_field_becomes(c, "stats", "tracking_total_keys", 0, 5000), 0);
     tconn *t1 = tconnect(srv.port), *t2 = tconnect(srv.port);
     rval_free(tcmd(t1, "HELLO 3"));
     rval_free(tcmd(t2, "HELLO 3"));
     expect_ok(tcmd(t1, "CLIENT TRACKING ON"));
     expect_ok(tcmd(t1, "CLIENT TRACKING ON")); /* twice: still one client */
     expect_ok(tcmd(t2, "CLIENT TRACKING ON"));
-    assert_int_equal(field_becomes(c, "clients", "tracking_clients", 2), 2);
+    assert_int_equal(info_field_becomes(c, "clients", "tracking_clients", 2, 5000), 2);
     for (int i = 0; i < 6; i++) {
         char key[16];
         snprintf(key, sizeof key, "tr:%d", i);
@@ -516,9 +503,9 @@ static void test_tracking_fields(void **state)
         if (i < 2)
             expect_nil(tcmd(t2, "GET %s", key));
     }
-    assert_int_equal(field_becomes(c, "stats", "tracking_total_keys", 6), 6);
-    assert_int_equal(field_becomes(c, "stats", "tracking_total_items", 8), 8);
-    assert_int_equal(field_becomes(c, "stats", "tracking_total_prefixes", 0), 0);
+    assert_int_equal(info_field_becomes(c, "stats", "tracking_total_keys", 6, 5000), 6);
+    assert_int_equal(info_field_becomes(c, "stats", "tracking_total_items", 8, 5000), 8);
+    assert_int_equal(info_field_becomes(c, "stats", "tracking_total_prefixes", 0, 5000), 0);
     expect_ok(tcmd(c, "SET tr:0 v")); /* forgets tr:0 and its two readers */
     for (int i = 0; i < 2; i++) { /* who hear it */
         struct rval *push = tread(i ? t2 : t1, 5000);
@@ -526,20 +513,20 @@ static void test_tracking_fields(void **state)
         assert_int_equal(push->type, R_PUSH);
         rval_free(push);
     }
-    assert_int_equal(field_becomes(c, "stats", "tracking_total_keys", 5), 5);
-    assert_int_equal(field_becomes(c, "stats", "tracking_total_items", 6), 6);
+    assert_int_equal(info_field_becomes(c, "stats", "tracking_total_keys", 5, 5000), 5);
+    assert_int_equal(info_field_becomes(c, "stats", "tracking_total_items", 6, 5000), 6);
     expect_ok(tcmd(t2, "CLIENT TRACKING OFF"));
-    assert_int_equal(field_becomes(c, "clients", "tracking_clients", 1), 1);
+    assert_int_equal(info_field_becomes(c, "clients", "tracking_clients", 1, 5000), 1);
     tclose(t1); /* a tracking client that leaves */
-    assert_int_equal(field_becomes(c, "clients", "tracking_clients", 0), 0);
+    assert_int_equal(info_field_becomes(c, "clients", "tracking_clients", 0, 5000), 0);
     expect_ok(tcmd(c, "FLUSHALL"));
-    assert_int_equal(field_becomes(c, "stats", "tracking_total_keys", 0), 0);
-    assert_int_equal(field_becomes(c, "stats", "tracking_total_items", 0), 0);
+    assert_int_equal(info_field_becomes(c, "stats", "tracking_total_keys", 0, 5000), 0);
+    assert_int_equal(info_field_becomes(c, "stats", "tracking_total_items", 0, 5000), 0);
     /* RESET turns tracking off */
     expect_ok(tcmd(t2, "CLIENT TRACKING ON"));
-    assert_int_equal(field_becomes(c, "clients", "tracking_clients", 1), 1);
+    assert_int_equal(info_field_becomes(c, "clients", "tracking_clients", 1, 5000), 1);
     rval_free(tcmd(t2, "RESET"));
-    assert_int_equal(field_becomes(c, "clients", "tracking_clients", 0), 0);
+    assert_int_equal(info_field_becomes(c, "clients", "tracking_clients", 0, 5000), 0);
     tclose(t2);
     tclose(c);
 }
@@ -567,14 +554,14 @@ static void test_dashboard_fields(void **state)
     tsendv(s3, 3, psub);
     for (int i = 0; i < 2; i++)
         rval_free(tread(s3, 5000));
-    assert_int_equal(field_becomes(c, "stats", "pubsub_channels", 3), 3);
-    assert_int_equal(field_becomes(c, "stats", "pubsub_patterns", 2), 2);
+    assert_int_equal(info_field_becomes(c, "stats", "pubsub_channels", 3, 5000), 3);
+    assert_int_equal(info_field_becomes(c, "stats", "pubsub_patterns", 2, 5000), 2);
     tclose(s1);
-    assert_int_equal(field_becomes(c, "stats", "pubsub_channels", 1), 1);
+    assert_int_equal(info_field_becomes(c, "stats", "pubsub_channels", 1, 5000), 1);
     tclose(s2);
     tclose(s3);
-    assert_int_equal(field_becomes(c, "stats", "pubsub_channels", 0), 0);
-    assert_int_equal(field_becomes(c, "stats", "pubsub_patterns", 0), 0);
+    assert_int_equal(info_field_becomes(c, "stats", "pubsub_channels", 0, 5000), 0);
+    assert_int_equal(info_field_becomes(c, "stats", "pubsub_patterns", 0, 5000), 0);
 
     /* changes: 3 SETs and a DEL of 2 keys are 5 */
     char *p = info(c, "persistence");
@@ -583,7 +570,7 @@ static void test_dashboard_fields(void **state)
     for (int i = 0; i < 3; i++)
         expect_ok(tcmd(c, "SET dash:%d v", i));
     expect_int(tcmd(c, "DEL dash:0 dash:1 dash:none"), 2);
-    assert_int_equal(field_becomes(c, "persistence", "rdb_changes_since_last_save", before + 5), before + 5);
+    assert_int_equal(info_field_becomes(c, "persistence", "rdb_changes_since_last_save", before + 5, 5000), before + 5);
 
     /* traffic: the rates over the last second or so are not 0 */
     expect_ok(tcmd(c, "CONFIG RESETSTAT")); /* the rates' window may begin before it */

@@ -162,22 +162,6 @@ static bool parse_stat_row(const char *line, struct stat_row *r)
                   &r->requests, &r->delta, &r->connections) == 7;
 }
 
-/* INFO field name's value (as a number) once it is want, polled up to 10 s. */
-static long long info_field_becomes(tconn *c, const char *name, long long want)
-{
-    long long deadline = now_ms() + 10000, v = -1;
-    size_t n = strlen(name);
-    for (;;) {
-        struct rval *r = tcmd(c, "INFO");
-        const char *p = r && r->str ? strstr(r->str, name) : NULL;
-        v = p && p[n] == ':' ? atoll(p + n + 1) : -1;
-        rval_free(r);
-        if (v == want || now_ms() > deadline)
-            return v;
-        usleep(20000);
-    }
-}
-
 /* redis-cli --stat, as a user watches a server: rows every 0.2 s while
  * two clients block and another writes ten keys at a time (each round once
  * a row shows the last); the columns parse and mean what they should
@@ -195,7 +179,7 @@ static void test_stat(void **state)
     tsendv(b1, 8, many);
     const char *one[] = { "BZPOPMAX", "q:z", "0" };
     tsendv(b2, 3, one);
-    assert_int_equal(info_field_becomes(c, "blocked_clients", 2), 2);
+    assert_int_equal(info_field_becomes(c, "clients", "blocked_clients", 2, 10000), 2);
 
     char cmd[256];
     /* its first line: the pid of the shell that becomes `timeout`, which
@@ -259,7 +243,7 @@ static void test_stat(void **state)
     v = tread(b2, 5000);
     assert_non_null(v);
     rval_free(v);
-    assert_int_equal(info_field_becomes(c, "blocked_clients", 0), 0);
+    assert_int_equal(info_field_becomes(c, "clients", "blocked_clients", 0, 10000), 0);
     tclose(b1);
     tclose(b2);
     tclose(c);
