@@ -869,9 +869,10 @@ static void send_push(tconn *c, long long expected, const char *text)
  * answers another client, the push is not answered, and the version in
  * force is still the old one; once read, the write fails (fsync of a FIFO:
  * EINVAL), the push is answered with the file's error and the version
- * never goes in force. The next push is written, +OK, and a kill -9 right
- * after it finds that version in the file at restart. (Before the writer
- * thread, shard 0 itself hung in open(): the PING got no answer.) */
+ * never goes in force. Then two versions stacked up behind a hung write
+ * (below) are written as one, +OK, and a kill -9 right after it finds
+ * the newest in the file at restart. (Before the writer thread, shard 0
+ * itself hung in open(): the PING got no answer.) */
 static void test_file_written_off_the_loop(void **state)
 {
     (void)state;
@@ -924,20 +925,55 @@ static void test_file_written_off_the_loop(void **state)
     expect_error_prefix(answer, "ERR can't write the cluster config file");
     assert_int_equal(version_at(s.port), 1);
     assert_int_equal(access(fifo, F_OK), -1); /* the failed write took its temp file away */
-    /* a good write: acknowledged, in force, and in the file at a kill -9 */
+    /* Versions stack up while a write hangs: the second push (from another
+     * connection) is compare-and-set on the newest version accepted, v2,
+     * not on the one in force, and is held too; once the hung write is let
+     * go, the writer writes the newest (v3) and its push is answered +OK
+     * (the first one's too, or its own write's error, whichever shard 0
+     * sees first: v3 is built on v2). In force and in the file at a kill
+     * -9 right after the +OK. */
+    assert_int_equal(mkfifo(fifo, 0600), 0);
     send_push(pusher, 1, single_state_text(id, s.port, 2));
-    expect_ok(tread(pusher, 10000));
+    usleep(200 * 1000);
+    tconn *second = tconnect(s.port);
+    send_push(second, 2, single_state_text(id, s.port, 3));
+    assert_null(tread(second, 300));
+    assert_int_equal(version_at(s.port), 1);
+    rd = open(fifo, O_RDONLY | O_NONBLOCK);
+    assert_true(rd >= 0);
+    n = 0;
+    for (long long until = now_ms() + 10000; now_ms() < until && !memmem(got, n, "slots 0 0-16383\n", 16);) {
+        ssize_t r = read(rd, got + n, sizeof got - 1 - n);
+        if (r > 0)
+            n += (size_t)r;
+        else
+            usleep(10 * 1000);
+    }
+    got[n] = '\0';
+    close(rd);
+    assert_non_null(strstr(got, "table-version 2\n"));
+    answer = tread(pusher, 10000);
+    assert_non_null(answer);
+    if (answer->type == R_ERROR)
+        expect_error_prefix(answer, "ERR can't write the cluster config file");
+    else
+        expect_ok(answer);
+    answer = tread(second, 10000);
+    assert_non_null(answer);
+    expect_ok(answer);
     server_kill(&s);
     tclose(pusher);
+    tclose(second);
     tclose(other);
     const char *args[] = { "--cluster-enabled", "yes", "--cluster-config-file", conf_path[0], "--threads", "1", NULL };
     assert_int_equal(server_start(&s, args), 0);
-    assert_int_equal(version_at(s.port), 2);
+    assert_int_equal(version_at(s.port), 3);
     assert_int_equal(server_stop(&s), 0);
 }
 
-/* 200 versions pushed in one pipeline (each compare-and-set on the one
- * before, accepted before the one before is in the file): every push is
+/* 200 versions pushed in one pipeline, each compare-and-set on the one
+ * before (a connection's CLUSTER commands run one after the other, each
+ * once the one before is answered, i.e. in the file): every push is
  * answered +OK in order, a client of the one shard is answered
  * meanwhile, and a kill -9 right after the last +OK finds the last
  * version in the file at restart. A clean stop writes what was accepted
