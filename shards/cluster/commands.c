@@ -555,8 +555,9 @@ static void cmd_cluster_setstate(struct exec_ctx *ctx)
         reply_error(ctx->reply, ERR_NOT_INT);
         return;
     }
-    /* the newest state accepted, maybe not in the file yet: pushes
-     * pipelined to one node stack up in order (cluster.h, Durability) */
+    /* the newest state accepted, maybe not in the file yet: pushes from
+     * other connections, or pulls, while one is being written stack up
+     * in order (cluster.h, Durability) */
     const struct cluster_state *cur = cluster_newest(c);
     if (expected != cur->version) {
         if (holds_already(c, cur, ctx->argv[3]))
