@@ -44,7 +44,8 @@
  *     every state accepted up to the command is in the file and in force
  *     (cluster_reply_ok_when_saved); a write that fails answers
  *     -ERR ... can't write the cluster config file ... instead, and that
- *     state never goes in force.
+ *     state never goes in force (its changes do only if a newer state,
+ *     accepted on top of it meanwhile, is written: then that one is).
  *   - A state pulled from a peer, learnt from a Sentinel or recorded by
  *     the roles is acknowledged to nobody: it is written, and goes in
  *     force, the same way (a failed write is logged; the peers offer it
