@@ -41,6 +41,9 @@ struct loop {
     atomic_int             sleeping;   /* 1 while waiting in io_uring_enter */
     unsigned               turn_io;    /* socket completions handled this turn */
     uint64_t               bytes_sent; /* over every connection, ever */
+    int                    bell;       /* loop_bell's eventfd (its owner's), -1 without one */
+    bool                   bell_armed; /* a read of it is in flight */
+    uint64_t               bell_count; /* what that read reads */
 };
 
 static void arm_accept(struct loop *l, int i)
@@ -55,6 +58,16 @@ static void arm_tick(struct loop *l)
     struct io_uring_sqe *sqe = ring_sqe(&l->ring);
     io_uring_prep_timeout(sqe, &l->tick, 0, 0);
     io_uring_sqe_set_data64(sqe, ud_make(OP_TICK, NULL));
+}
+
+/* The bell's read: an OP_WAKE with the loop as payload (a shard's
+ * MSG_RING wake-up has none), armed again each time it completes. */
+static void arm_bell(struct loop *l)
+{
+    struct io_uring_sqe *sqe = ring_sqe(&l->ring);
+    io_uring_prep_read(sqe, l->bell, &l->bell_count, sizeof(l->bell_count), 0);
+    io_uring_sqe_set_data64(sqe, ud_make(OP_WAKE, l));
+    l->bell_armed = true;
 }
 
 static void arm_recv(struct loop *l, struct conn *c)
@@ -107,6 +120,7 @@ struct loop *loop_create(const struct loop_options *o, const struct loop_handler
     }
     l->h = *h;
     l->arg = arg;
+    l->bell = -1;
     l->listen_fds = o->listen_fds;
     l->nlisten = o->nlisten;
     loop_set_hz(l, o->hz > 0 ? o->hz : 10);
@@ -558,6 +572,12 @@ static void handle_cqe(struct loop *l, struct io_uring_cqe *cqe)
             l->h.on_tick(l->arg);
         break;
     case OP_WAKE:   /* the point was to return from the wait */
+        if (ud_ptr(cqe->user_data)) { /* the bell rang (loop_bell) */
+            l->bell_armed = false;
+            if (!l->stopping)
+                arm_bell(l);
+        }
+        break;
     case OP_IGNORE:
         break;
     }
@@ -653,6 +673,25 @@ void loop_run(struct loop *l, atomic_int *stop)
 
 void loop_destroy(struct loop *l)
 {
+    /* the bell's read writes into l: cancelled and reaped before l goes
+     * (its eventfd is its owner's, who may still ring it) */
+    if (l->bell_armed) {
+        struct io_uring_sqe *sqe = ring_sqe(&l->ring);
+        io_uring_prep_cancel64(sqe, ud_make(OP_WAKE, l), 0);
+        io_uring_sqe_set_data64(sqe, ud_make(OP_IGNORE, NULL));
+        for (int tries = 0; l->bell_armed && tries < 50; tries++) {
+            struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = 100000000L };
+            struct io_uring_cqe *cqe = NULL;
+            io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+            unsigned head, n = 0;
+            io_uring_for_each_cqe(&l->ring, head, cqe) {
+                if (cqe->user_data == ud_make(OP_WAKE, l))
+                    l->bell_armed = false;
+                n++;
+            }
+            io_uring_cq_advance(&l->ring, n);
+        }
+    }
     while (l->conns) {
         struct conn *c = l->conns;
         c->ops = 0;
@@ -673,6 +712,12 @@ void loop_wake(struct loop *self, struct loop *target)
     struct io_uring_sqe *sqe = ring_sqe(&self->ring);
     io_uring_prep_msg_ring(sqe, target->ring.ring_fd, 0, ud_make(OP_WAKE, NULL), 0);
     io_uring_sqe_set_data64(sqe, ud_make(OP_IGNORE, NULL));
+}
+
+void loop_bell(struct loop *l, int fd)
+{
+    l->bell = fd;
+    arm_bell(l);
 }
 
 int loop_parse_addr(const char *host, int port, struct sockaddr_storage *ss)

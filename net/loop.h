@@ -175,6 +175,16 @@ uint64_t loop_bytes_sent(const struct loop *l);
  * queues an IORING_OP_MSG_RING on its own ring to the sleeper's ring (sent
  * with its next submit: no extra syscall). */
 void loop_wake(struct loop *self, struct loop *target);
+/* A doorbell for a thread of the process that has no loop (a shard
+ * module's background thread: shards/cluster/state_file.c): loop_bell, on
+ * the loop's thread, once, keeps a read armed on fd, an eventfd of the
+ * caller's; the thread write()s to the eventfd, and the loop returns from
+ * its wait (awake, it sees one more completion) and its turn runs the
+ * layer above's turn hooks, which look for what the thread has done. No
+ * syscall on the loop's side. The eventfd stays the caller's: it outlives
+ * the loop (loop_destroy reaps the read) and the caller closes it once
+ * nothing rings it any more. */
+void loop_bell(struct loop *l, int fd);
 /* Did the last turn bring no socket completions (the loop is about to wait,
  * unless mail or a handler keeps it busy)? For work worth batching while
  * busy and worth doing at once when idle. */

@@ -4,7 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
+#include <inttypes.h>
 #include <mimalloc.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +18,11 @@
 #include "shards/cluster/fence.h"
 #include "shards/cluster/peers.h"
 #include "shards/cluster/sentinels.h"
+#include "shards/cluster/state_file.h"
+#include "core/reply.h"
+#include "net/loop.h"
 #include "shards/dispatch.h"
+#include "shards/message.h"
 #include "shards/node.h"
 #include "shards/shard.h"
 #include "shards/store/slot.h"
@@ -281,58 +285,32 @@ static const char *cluster_key_gate_here(struct shard *sh, const struct command 
 
 /* ------------------------------------------------------------- the file */
 
-static int write_all(int fd, const char *p, size_t len)
+/* The file's text for st: a comment, then the state with this node's id. */
+static void file_text(const struct cluster *c, const struct cluster_state *st, struct buf *text)
 {
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
+    buf_append_str(text, "# ringkv cluster state: written by the node, not to be edited (shards/cluster/state.h)\n");
+    cluster_state_format(st, c->myid, text);
 }
 
-/* Write the state to the file: a temp file next to it, fsync, rename, and
- * fsync of the directory so the rename itself survives a crash. */
-static int state_save(const struct cluster *c, const struct cluster_state *st, char *err, size_t errlen)
+/* A state accepted and not in force yet: ticket is its text's at the
+ * writer (state_file.h). */
+struct cluster_unsaved {
+    struct cluster_unsaved *next;
+    uint64_t ticket;
+    struct cluster_state *st;
+};
+
+/* A command whose +OK waits until the file holds ticket. */
+struct cluster_saved_ack {
+    struct cluster_saved_ack *next;
+    uint64_t ticket;
+    struct shard_msg *msg;
+    char err_prefix[64];
+};
+
+const struct cluster_state *cluster_newest(const struct cluster *c)
 {
-    struct buf text;
-    buf_init(&text);
-    buf_append_str(&text, "# ringkv cluster state: written by the node, not to be edited (shards/cluster/state.h)\n");
-    cluster_state_format(st, c->myid, &text);
-    char tmp[1100];
-    snprintf(tmp, sizeof(tmp), "%s.tmp-%d", c->path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int rc = -1;
-    if (fd >= 0) {
-        rc = write_all(fd, text.data, text.len) == 0 && fsync(fd) == 0 ? 0 : -1;
-        if (close(fd) != 0)
-            rc = -1;
-        if (rc == 0 && rename(tmp, c->path) != 0)
-            rc = -1;
-        if (rc != 0) {
-            int saved = errno;
-            unlink(tmp);
-            errno = saved;
-        }
-    }
-    if (rc == 0) {
-        char dir[1024];
-        snprintf(dir, sizeof(dir), "%s", c->path);
-        int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            (void)fsync(dfd); /* best effort: some filesystems refuse it */
-            close(dfd);
-        }
-    } else {
-        snprintf(err, errlen, "can't write the cluster config file '%s': %s", c->path, strerror(errno));
-    }
-    buf_free(&text);
-    return rc;
+    return c->unsaved_last ? c->unsaved_last->st : cluster_now(c);
 }
 
 /* 40 random hex characters: the node's id, for its whole life. */
@@ -404,13 +382,57 @@ static void cluster_tick(struct shard *sh, int64_t now_ms)
     given_away_tick(c, now_ms);
 }
 
-/* Shard 0's loop closed the peer links already. */
+/* Shard 0's loop listens to the file's writer (state_file.h): the bell it
+ * rings after each write makes the loop run a turn, whose hook
+ * (cluster_turn) puts what was written in force. */
+static int cluster_shard_start(struct shard *sh)
+{
+    struct cluster *c = cluster_of(sh->node);
+    if (sh->id == 0 && c && c->file)
+        loop_bell(sh->loop, state_file_bell(c->file));
+    return 0;
+}
+
+static void saved_check(struct shard *sh, struct cluster *c);
+
+static void cluster_turn(struct shard *sh)
+{
+    struct cluster *c = cluster_of(sh->node);
+    if (sh->id == 0 && c && c->file)
+        saved_check(sh, c);
+}
+
+/* The writer's states and the commands waiting for them, at shutdown:
+ * what the writer wrote last is in the file; the waiting commands'
+ * messages are abandoned with the heaps, as every message in flight is. */
+static void drop_unsaved(struct cluster *c)
+{
+    while (c->unsaved) {
+        struct cluster_unsaved *u = c->unsaved;
+        c->unsaved = u->next;
+        mi_free(u->st);
+        mi_free(u);
+    }
+    c->unsaved_last = NULL;
+    while (c->acks) {
+        struct cluster_saved_ack *a = c->acks;
+        c->acks = a->next;
+        mi_free(a);
+    }
+    c->acks_last = NULL;
+}
+
+/* Shard 0's loop closed the peer links already, and is gone (with it the
+ * bell's read): the writer finishes the newest state and stops. */
 static void cluster_shard_teardown(struct shard *sh)
 {
     struct cluster *c = cluster_of(sh->node);
     if (sh->id == 0 && c) {
         cluster_peers_free(c);
         cluster_sentinels_free(c);
+        state_file_stop(c->file);
+        c->file = NULL;
+        drop_unsaved(c);
     }
 }
 
@@ -420,6 +442,9 @@ static void cluster_node_teardown(struct node *n)
     struct cluster *c = n->cluster;
     if (!c)
         return;
+    state_file_stop(c->file); /* shard 0 never ran */
+    c->file = NULL;
+    drop_unsaved(c);
     mi_free(atomic_load(&c->state));
     mi_free((void *)atomic_exchange(&n->key_gate_served, NULL));
     mi_free(c);
@@ -428,6 +453,8 @@ static void cluster_node_teardown(struct node *n)
 
 static const struct shard_module cluster_module = {
     .name = "cluster",
+    .start = cluster_shard_start,
+    .turn = cluster_turn,
     .tick = cluster_tick,
     .teardown = cluster_shard_teardown,
     .node_teardown = cluster_node_teardown,
@@ -464,8 +491,21 @@ int cluster_attach(struct node *n, cluster_set_master_fn *set_master)
         /* a new node: a new id, no table, and the file holding them at once
          * (a restart must find the same id) */
         st = cluster_state_empty();
-        if (make_node_id(c->myid) != 0 || state_save(c, st, err, sizeof(err)) != 0) {
-            log_warning("%s", c->myid[0] ? err : "can't draw a node id: getrandom failed");
+        struct buf first;
+        buf_init(&first);
+        bool made = make_node_id(c->myid) == 0, written = false;
+        if (made) {
+            /* before the shards run: the one write not left to the writer */
+            file_text(c, st, &first);
+            written = state_file_write(c->path, first.data, first.len) == 0;
+        }
+        int why = errno;
+        buf_free(&first);
+        if (!written) {
+            if (made)
+                log_warning("can't write the cluster config file '%s': %s", c->path, strerror(why));
+            else
+                log_warning("can't draw a node id: getrandom failed");
             mi_free(st);
             st = NULL;
         } else {
@@ -473,6 +513,14 @@ int cluster_attach(struct node *n, cluster_set_master_fn *set_master)
         }
     }
     buf_free(&text);
+    if (st) {
+        c->file = state_file_start(c->path);
+        if (!c->file) {
+            log_warning("Can't start the cluster config file's writer: %s", strerror(errno));
+            mi_free(st);
+            st = NULL;
+        }
+    }
     if (!st) {
         mi_free(c);
         return -1;
@@ -494,14 +542,22 @@ int cluster_attach(struct node *n, cluster_set_master_fn *set_master)
     return 0;
 }
 
-int cluster_save(const struct cluster *c, char *err, size_t errlen)
+void cluster_save(struct shard *sh, struct cluster *c)
 {
-    return state_save(c, cluster_now(c), err, errlen);
+    (void)sh;
+    struct buf text;
+    buf_init(&text);
+    file_text(c, cluster_newest(c), &text);
+    uint64_t ticket = state_file_hand(c->file, text.data, text.len);
+    buf_free(&text);
+    /* nothing new goes in force: the newest accepted state is what was
+     * written, so no state waits on this ticket, only the command */
+    (void)ticket;
 }
 
 int cluster_reset(struct shard *sh, struct cluster *c, bool hard, char *err, size_t errlen)
 {
-    const struct cluster_state *cur = cluster_now(c);
+    const struct cluster_state *cur = cluster_newest(c);
     struct cluster_state *st = cluster_state_empty();
     char old_id[CLUSTER_ID_LEN + 1];
     memcpy(old_id, c->myid, sizeof(old_id));
@@ -537,12 +593,9 @@ int cluster_reset(struct shard *sh, struct cluster *c, bool hard, char *err, siz
     return 0;
 }
 
-int cluster_publish(struct shard *sh, struct cluster *c, struct cluster_state *st, char *err, size_t errlen)
+/* Put st (accepted earlier, now in the file) in force. */
+static void state_in_force(struct shard *sh, struct cluster *c, struct cluster_state *st)
 {
-    if (state_save(c, st, err, errlen) != 0) {
-        mi_free(st);
-        return -1;
-    }
     /* no short cut while the state changes: a command between the two
      * swaps asks the gate, which reads the old state or the new one */
     publish_served(sh, sh->node, NULL);
@@ -569,5 +622,113 @@ int cluster_publish(struct shard *sh, struct cluster *c, struct cluster_state *s
     /* follow a changed group record now, not at the next tick: a promotion
      * by hand in between would be taken for a return to the old record */
     cluster_roles_tick(sh, c);
+}
+
+int cluster_publish(struct shard *sh, struct cluster *c, struct cluster_state *st, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    struct buf text;
+    buf_init(&text);
+    file_text(c, st, &text);
+    struct cluster_unsaved *u = mi_zalloc(sizeof(*u));
+    u->ticket = state_file_hand(c->file, text.data, text.len);
+    u->st = st;
+    buf_free(&text);
+    if (c->unsaved_last)
+        c->unsaved_last->next = u;
+    else
+        c->unsaved = u;
+    c->unsaved_last = u;
+    (void)sh;
     return 0;
+}
+
+/* Answer a waiting command's message and send it home. */
+static void ack_answer(struct shard *sh, struct cluster_saved_ack *a, const char *error)
+{
+    struct shard_msg *m = a->msg;
+    struct reply rep = { &m->reply, m->proto };
+    if (error)
+        reply_errorf(&rep, "ERR %s%s", a->err_prefix, error);
+    else
+        reply_ok(&rep);
+    m->answered = true;
+    msg_post(sh, m, m->home);
+    mi_free(a);
+}
+
+/* What the writer reported since the last look (two atomic loads when
+ * nothing): the newest state the file holds goes in force (the older ones
+ * it superseded never do), the states whose write failed are dropped
+ * (unless a newer one built on them made it), and the commands waiting for
+ * them are answered. Each turn of shard 0, after the bell. */
+static void saved_check(struct shard *sh, struct cluster *c)
+{
+    int failed_errno = 0;
+    uint64_t durable = state_file_durable(c->file);
+    uint64_t failed = state_file_failed(c->file, &failed_errno);
+    if (durable == c->seen_durable && failed == c->seen_failed)
+        return;
+    c->seen_durable = durable;
+    c->seen_failed = failed;
+    char why[1200];
+    snprintf(why, sizeof(why), "can't write the cluster config file '%s': %s", c->path, strerror(failed_errno));
+    struct cluster_state *take = NULL;
+    while (c->unsaved && (c->unsaved->ticket <= durable || c->unsaved->ticket <= failed)) {
+        struct cluster_unsaved *u = c->unsaved;
+        c->unsaved = u->next;
+        if (!c->unsaved)
+            c->unsaved_last = NULL;
+        if (u->ticket <= durable) {
+            mi_free(take); /* never in force: superseded in the file by u's */
+            take = u->st;
+        } else {
+            log_warning("Cluster state (table version %" PRIu64 ") not taken: %s", u->st->version, why);
+            mi_free(u->st);
+        }
+        mi_free(u);
+    }
+    if (take)
+        state_in_force(sh, c, take);
+    while (c->acks && (c->acks->ticket <= durable || c->acks->ticket <= failed)) {
+        struct cluster_saved_ack *a = c->acks;
+        c->acks = a->next;
+        if (!c->acks)
+            c->acks_last = NULL;
+        ack_answer(sh, a, a->ticket <= durable ? NULL : why);
+    }
+}
+
+void cluster_reply_ok_when_saved(struct exec_ctx *ctx, struct cluster *c, const char *err_prefix)
+{
+    saved_check(ctx->shard, c); /* what the writer did since this turn began */
+    uint64_t ticket = state_file_handed(c->file);
+    int failed_errno = 0;
+    if (ticket <= c->seen_durable) {
+        reply_ok(ctx->reply);
+        return;
+    }
+    if (ticket <= c->seen_failed) {
+        state_file_failed(c->file, &failed_errno);
+        reply_errorf(ctx->reply, "ERR %scan't write the cluster config file '%s': %s", err_prefix, c->path,
+                     strerror(failed_errno));
+        return;
+    }
+    if (!ctx->msg) {
+        /* not run through a message (a CMD_SHARD0 row always is): nothing
+         * to keep, and +OK would come before the file holds the state */
+        reply_errorf(ctx->reply, "ERR %sthe cluster config file is being written: try again", err_prefix);
+        return;
+    }
+    struct cluster_saved_ack *a = mi_zalloc(sizeof(*a));
+    a->ticket = ticket;
+    a->msg = ctx->msg;
+    snprintf(a->err_prefix, sizeof(a->err_prefix), "%s", err_prefix);
+    if (c->acks_last)
+        c->acks_last->next = a;
+    else
+        c->acks = a;
+    c->acks_last = a;
+    ctx->deferred = true;
 }

@@ -14,16 +14,44 @@
  *
  * The state is read by every shard on every key command and changes rarely:
  * one immutable struct behind an atomic pointer. A change builds a new
- * struct, writes it to the file, swaps the pointer, and frees the old one
- * once every shard has passed a command boundary (dispatch_free_later).
- * Changes are made only on shard 0 (the commands that make them are
- * CMD_SHARD0 rows), so there is one writer.
+ * struct, has it written to the file, swaps the pointer once the file
+ * holds it, and frees the old one once every shard has passed a command
+ * boundary (dispatch_free_later). Changes are made only on shard 0 (the
+ * commands that make them are CMD_SHARD0 rows, the peer links, the
+ * Sentinel links and the roles are shard 0's), so there is one writer.
  *
  * The cluster config file holds the state's text form with this node's id
  * (state.h). It is written whole, atomically (a temp file in the same
- * directory, fsync, rename, fsync of the directory), whenever the state
- * changes, and at start when it did not exist. Blocking file I/O, on
- * shard 0, only on an admin command. */
+ * directory, fsync, rename, fsync of the directory), for every state the
+ * node accepts, and at start when it did not exist, by a writer thread
+ * (state_file.h), never on a shard's loop: shard 0 goes on serving its
+ * clients while an fsync runs.
+ *
+ * Durability: the state in force (cluster_now: what the gates, CLUSTER
+ * INFO/NODES/SLOTS, RINGKV-VERSIONS and RINGKV-GETSTATE show, what the
+ * peers pull) is always one the file holds, or an older one: a state
+ * accepted (cluster_publish) is handed to the writer at once and put in
+ * force by shard 0's loop when the writer reports it (or a newer one) in
+ * the file. Until then it is the newest (cluster_newest), the base every
+ * further change is built on, so changes pipelined meanwhile stack up in
+ * order and the writer writes only the last. So a node that restarts comes
+ * back with at least every version it showed anyone, and never owns again
+ * a slot it was seen giving away. What is acknowledged when:
+ *   - CLUSTER RINGKV-SETSTATE (the admin tool's push, compare-and-set on
+ *     the newest version), SETSLOT ... NODE, RESET, SAVECONFIG,
+ *     FAILOVER FORCE|TAKEOVER: their +OK is held (the command's message
+ *     kept, the connection's later commands waiting behind it) until
+ *     every state accepted up to the command is in the file and in force
+ *     (cluster_reply_ok_when_saved); a write that fails answers
+ *     -ERR ... can't write the cluster config file ... instead, and that
+ *     state never goes in force (its changes do only if a newer state,
+ *     accepted on top of it meanwhile, is written: then that one is).
+ *   - A state pulled from a peer, learnt from a Sentinel or recorded by
+ *     the roles is acknowledged to nobody: it is written, and goes in
+ *     force, the same way (a failed write is logged; the peers offer it
+ *     again).
+ *   - At shutdown the writer writes the newest state accepted before the
+ *     process exits; a kill -9 leaves the old file or the new one. */
 #ifndef RINGKV_CLUSTER_H
 #define RINGKV_CLUSTER_H
 
@@ -34,6 +62,10 @@
 
 struct node;
 struct shard;
+struct exec_ctx;
+struct state_file;
+struct cluster_unsaved;
+struct cluster_saved_ack;
 struct cluster_peers;
 struct cluster_sentinels;
 
@@ -92,6 +124,13 @@ struct cluster {
     struct cluster_peers *peers;     /* the links to the other nodes (peers.h) */
     struct cluster_sentinels *sentinels; /* the links to the Sentinels (sentinels.h) */
     struct cluster_role role;        /* the group record the role follows */
+    /* shard 0 only: the file's writer (state_file.h), the states accepted
+     * and not in force yet (oldest first; the last is cluster_newest) and
+     * the commands whose +OK waits for the file */
+    struct state_file *file;
+    struct cluster_unsaved *unsaved, *unsaved_last;
+    struct cluster_saved_ack *acks, *acks_last;
+    uint64_t seen_durable, seen_failed; /* the writer's reports dealt with */
 };
 
 /* Load (or create) the cluster config file named by the node's
@@ -137,16 +176,29 @@ static inline const struct cluster_state *cluster_now(const struct cluster *c)
     return atomic_load_explicit(&c->state, memory_order_acquire);
 }
 
-/* Replace the state with st (taken over), after writing it to the file.
- * On shard 0 only: an admin command's push, a pull from a peer, a change of
- * this node's group record (both rare; the file write blocks shard 0 for
- * an fsync). Returns 0, or -1 with err set (the file could not be
- * written: st is freed, the state is unchanged). */
+/* Accept st (taken over) as the node's newest state: it is handed to the
+ * file's writer now and replaces the state in force once the file holds
+ * it (see "Durability" above), on shard 0's loop. On shard 0 only: an
+ * admin command's push, a pull from a peer, a change of this node's group
+ * record. Build st on cluster_newest, not on cluster_now. Returns 0 (a
+ * failed write is reported later: cluster_reply_ok_when_saved, the log);
+ * err and errlen are kept for the callers' sake. */
 int cluster_publish(struct shard *sh, struct cluster *c, struct cluster_state *st, char *err, size_t errlen);
 
-/* Write the state to the file again (CLUSTER SAVECONFIG). Shard 0.
- * Returns 0, or -1 with err set. */
-int cluster_save(const struct cluster *c, char *err, size_t errlen);
+/* The newest state accepted: the one in force, or one still being written
+ * (cluster_publish). What a change is built on and compared with. Shard 0. */
+const struct cluster_state *cluster_newest(const struct cluster *c);
+
+/* Write the newest state to the file again (CLUSTER SAVECONFIG); answered
+ * by cluster_reply_ok_when_saved. Shard 0. */
+void cluster_save(struct shard *sh, struct cluster *c);
+
+/* Answer the command being run +OK once every state accepted so far is in
+ * the file and in force: at once when it is, else later (the command's
+ * message is kept: ctx->deferred). If the write of the newest fails (and
+ * no newer one is written), -ERR <prefix><why>. Shard 0, a CMD_SHARD0
+ * command. */
+void cluster_reply_ok_when_saved(struct exec_ctx *ctx, struct cluster *c, const char *err_prefix);
 
 /* CLUSTER RESET: forget the table, the nodes and the groups (an empty
  * state, in force and in the file) and be a master again. SOFT keeps the

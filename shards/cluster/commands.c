@@ -555,10 +555,13 @@ static void cmd_cluster_setstate(struct exec_ctx *ctx)
         reply_error(ctx->reply, ERR_NOT_INT);
         return;
     }
-    const struct cluster_state *cur = cluster_now(c);
+    /* the newest state accepted, maybe not in the file yet: pushes from
+     * other connections, or pulls, while one is being written stack up
+     * in order (cluster.h, Durability) */
+    const struct cluster_state *cur = cluster_newest(c);
     if (expected != cur->version) {
         if (holds_already(c, cur, ctx->argv[3]))
-            reply_ok(ctx->reply);
+            cluster_reply_ok_when_saved(ctx, c, "");
         else
             reply_errorf(ctx->reply, "ERR table version is %" PRIu64 ", not the expected %llu", cur->version,
                          expected);
@@ -590,7 +593,7 @@ static void cmd_cluster_setstate(struct exec_ctx *ctx)
         reply_errorf(ctx->reply, "ERR %s", err);
         return;
     }
-    reply_ok(ctx->reply);
+    cluster_reply_ok_when_saved(ctx, c, "");
 }
 
 /* ------------------------------------------- RINGKV-VERSIONS, GETSTATE */
@@ -662,7 +665,7 @@ static void cmd_cluster_failover(struct exec_ctx *ctx)
         reply_errorf(ctx->reply, "ERR %s", c->set_master ? err : "no replication on this node");
         return;
     }
-    reply_ok(ctx->reply);
+    cluster_reply_ok_when_saved(ctx, c, "");
 }
 
 /* ------------------------------------------------- REPLICAS, SLAVES */
@@ -764,7 +767,7 @@ static void cmd_cluster_reset(struct exec_ctx *ctx)
         reply_errorf(ctx->reply, "ERR %s", err);
         return;
     }
-    reply_ok(ctx->reply);
+    cluster_reply_ok_when_saved(ctx, c, "");
 }
 
 /* ------------------------------- COUNT-FAILURE-REPORTS, LINKS, MYSHARDID */
@@ -840,12 +843,8 @@ static void cmd_cluster_saveconfig(struct exec_ctx *ctx)
     struct cluster *c = cluster_or_refuse(ctx);
     if (!c)
         return;
-    char err[300];
-    if (cluster_save(c, err, sizeof(err)) != 0) {
-        reply_errorf(ctx->reply, "ERR error saving the cluster node config: %s", err);
-        return;
-    }
-    reply_ok(ctx->reply);
+    cluster_save(ctx->shard, c);
+    cluster_reply_ok_when_saved(ctx, c, "error saving the cluster node config: ");
 }
 
 /* The subcommands with which Redis's nodes build a cluster by hand answer,
@@ -1036,15 +1035,16 @@ static long long slot_keys_here(struct exec_ctx *ctx, int slot)
     return st ? (long long)store_slot_count(st, (unsigned)slot) : -1;
 }
 
-/* SETSLOT NODE: the slot to node n's group in a new table version, unless
- * the table says so already. The new state is the current one with that
- * one change and the version + 1, so that every node told the same flip
- * from the same table (redis-cli tells the target, the source and the
- * other masters in turn) makes the same state, whichever of them the
- * peers pull. Returns 0, or -1 after answering. */
+/* SETSLOT NODE: the slot to node n (of the newest state)'s group in a new
+ * table version, unless the table says so already. The new state is the
+ * newest one with that one change and the version + 1, so that every node
+ * told the same flip from the same table (redis-cli tells the target, the
+ * source and the other masters in turn) makes the same state, whichever
+ * of them the peers pull. Returns 1 (a new version accepted), 0 (none
+ * needed), or -1 after answering. */
 static int flip_slot(struct exec_ctx *ctx, struct cluster *c, int slot, int n)
 {
-    const struct cluster_state *cur = cluster_now(c);
+    const struct cluster_state *cur = cluster_newest(c);
     unsigned to = (unsigned)cur->nodes[n].group, from = cur->slot_group[slot];
     if (from == to)
         return 0;
@@ -1061,7 +1061,7 @@ static int flip_slot(struct exec_ctx *ctx, struct cluster *c, int slot, int n)
         reply_errorf(ctx->reply, "ERR %s", err);
         return -1;
     }
-    return 0;
+    return 1;
 }
 
 /* CLUSTER SETSLOT <slot> IMPORTING <id> | MIGRATING <id> | STABLE | NODE
@@ -1135,6 +1135,12 @@ static void setslot(struct exec_ctx *ctx, bool any_role)
         }
         reply_ok(ctx->reply);
     } else if (ACTION_IS("node") && ctx->argc == 5) {
+        /* the flip is a change of the table: checked against, and built
+         * on, the newest state (cluster.h, Durability); the marks above are
+         * the gates', of the state in force */
+        st = cluster_newest(c);
+        g = st->slot_group[slot];
+        mine = g != CLUSTER_NO_GROUP && st->myself >= 0 && (unsigned)st->nodes[st->myself].group == g;
         int n = node_by_id_arg(st, ctx->argv[4]);
         if (n < 0) {
             reply_errorf(ctx->reply, "ERR Unknown node " ARG_FMT, ARG(ctx->argv[4]));
@@ -1150,13 +1156,18 @@ static void setslot(struct exec_ctx *ctx, bool any_role)
                                      "for this hash slot.", slot);
             return;
         }
-        if (flip_slot(ctx, c, slot, n) != 0)
+        int flipped = flip_slot(ctx, c, slot, n);
+        if (flipped < 0)
             return;
-        if (to_me)
-            cluster_set_importing(c, slot, false);
-        else /* after the flip: until then a command lacking its keys is sent on with -ASK */
-            cluster_slot_given_away(c, slot, ctx->now_ms);
-        reply_ok(ctx->reply);
+        /* a new version drops the marks when it goes in force (cluster.c,
+         * state_in_force); with none, and none on its way, now */
+        if (flipped == 0 && cluster_newest(c) == cluster_now(c)) {
+            if (to_me)
+                cluster_set_importing(c, slot, false);
+            else /* after the flip: until then a command lacking its keys is sent on with -ASK */
+                cluster_slot_given_away(c, slot, ctx->now_ms);
+        }
+        cluster_reply_ok_when_saved(ctx, c, "");
     } else {
         reply_error(ctx->reply, "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP");
     }

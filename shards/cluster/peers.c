@@ -397,7 +397,9 @@ static void take_state(struct shard *sh, struct cluster *c, struct peer *p, cons
         log_warning("Cluster peer %.8s sent a state I can't read: %s", p->id, err);
         return;
     }
-    const struct cluster_state *ours = cluster_now(c);
+    /* the newest state accepted (cluster.h): one still being written is
+     * not pulled again */
+    const struct cluster_state *ours = cluster_newest(c);
     struct cluster_state *next = NULL;
     if (theirs->version > ours->version) {
         if (theirs->myself < 0) {
@@ -458,7 +460,7 @@ static bool link_reply(struct shard *sh, struct cluster *c, struct peer_link *l,
             return true;
         }
         uint64_t theirs;
-        if (s.ptr && versions_newer(cluster_now(c), s.ptr, s.len, &theirs)) {
+        if (s.ptr && versions_newer(cluster_newest(c), s.ptr, s.len, &theirs)) {
             ask(l, STEP_STATE, now);
             return true;
         }

@@ -29,11 +29,15 @@ static void remember(struct cluster_role *r, const struct cluster_group *gr, con
 
 int cluster_record_myself_master(struct shard *sh, struct cluster *c, char *err, size_t errlen)
 {
-    const struct cluster_state *cur = cluster_now(c);
+    const struct cluster_state *cur = cluster_newest(c); /* a change's base (cluster.h) */
     if (cur->myself < 0) {
         snprintf(err, errlen, "this node is in no table");
         return -1;
     }
+    /* recorded already, and still being written: the tick that looks at
+     * the state in force must not record it again with another epoch */
+    if (cur != cluster_now(c) && cur->groups[cur->nodes[cur->myself].group].master == cur->myself)
+        return 0;
     struct cluster_state *next = cluster_state_copy(cur);
     struct cluster_group *gr = &next->groups[next->nodes[next->myself].group];
     gr->master = next->myself;

@@ -309,7 +309,7 @@ static void take_view(struct shard *sh, struct cluster *c, struct sentinel *s, u
 {
     if (!v->has_ip || !v->has_port || !v->has_epoch || v->failing_over)
         return;
-    const struct cluster_state *st = cluster_now(c);
+    const struct cluster_state *st = cluster_newest(c); /* a change's base (cluster.h) */
     int g = cluster_state_group_by_id(st, gid);
     if (g < 0)
         return;
