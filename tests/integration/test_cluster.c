@@ -847,7 +847,7 @@ static long long version_at(int port)
 {
     tconn *c = tconnect(port);
     char *info = bulk_text(tcmd(c, "CLUSTER INFO"));
-    long long v = info_field(info, "cluster_table_version");
+    long long v = text_field(info, "cluster_table_version");
     free(info);
     tclose(c);
     return v;
@@ -917,7 +917,7 @@ static void test_file_written_off_the_loop(void **state)
     assert_null(early); /* not acknowledged before the file holds it */
     assert_non_null(info);
     char *text = bulk_text(info);
-    assert_int_equal(info_field(text, "cluster_table_version"), 1); /* not in force either */
+    assert_int_equal(text_field(text, "cluster_table_version"), 1); /* not in force either */
     free(text);
     assert_non_null(strstr(got, "table-version 2\n")); /* what the writer was writing */
     struct rval *answer = tread(pusher, 10000);
