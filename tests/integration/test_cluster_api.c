@@ -539,16 +539,18 @@ static void test_write_during_migrate_in_flight(void **state)
     snprintf(fport, sizeof fport, "%d", ntohs(sa.sin_port));
 
     tconn *a = tconnect(node[0].port), *b = tconnect(node[0].port), *c = tconnect(node[0].port);
-    char tag[32], k[48], other[48], elsewhere[48];
+    char tag[32], k[48], other[48], third[48], elsewhere[48];
     key_of_group(a, 0, tag, sizeof tag);
     snprintf(k, sizeof k, "{%s}k", tag);
     snprintf(other, sizeof other, "{%s}other", tag);
+    snprintf(third, sizeof third, "{%s}third", tag);
     long long slot = get_int(tcmd(a, "CLUSTER KEYSLOT %s", k));
     key_of_group0_not_in(a, slot, elsewhere, sizeof elsewhere);
     char ask[100];
     snprintf(ask, sizeof ask, "ASK %lld 127.0.0.1:%d", slot, node[1].port);
     expect_ok(tcmd(a, "SET %s v", k));
     expect_ok(tcmd(a, "SET %s w", other));
+    expect_ok(tcmd(a, "SET %s t", third));
     expect_ok(tcmd(a, "CLUSTER SETSLOT %lld MIGRATING %s", slot, ids[1]));
     const char *argv[] = { "MIGRATE", "127.0.0.1", fport, "", "0", "5000", "KEYS", k };
     tsendv(a, 8, argv);
@@ -575,18 +577,26 @@ static void test_write_during_migrate_in_flight(void **state)
     expect_error(tread(b, 5000), ask);
 
     /* a MIGRATE that fails leaves its key here: the write held runs, then
-     * its connection's next command sees it */
+     * its connection's next command sees it; a command of several keys,
+     * one of them in flight, waits the same */
     argv[7] = other;
     tsendv(a, 8, argv);
     fd = fake_target_read(lfd, fd, other);
     const char *set_o[] = { "SET", other, "w3" }, *get_o[] = { "GET", other };
+    /* (the same value for other: c's MSET may run between b's SET and GET) */
+    const char *mset[] = { "MSET", third, "t3", other, "w3" }, *get_t[] = { "GET", third };
     tsendv(b, 3, set_o);
     tsendv(b, 2, get_o);
+    tsendv(c, 5, mset);
+    tsendv(c, 2, get_t);
     assert_null(tread(b, 300));
+    assert_null(tread(c, 0));
     assert_int_equal(write(fd, TARGET_REFUSES, strlen(TARGET_REFUSES)), (ssize_t)strlen(TARGET_REFUSES));
     expect_error(tread(a, 5000), "ERR Target instance replied with error: ERR not today");
     expect_ok(tread(b, 5000));
     expect_bulk(tread(b, 5000), "w3");
+    expect_ok(tread(c, 5000));
+    expect_bulk(tread(c, 5000), "t3");
 
     /* the target silent: the write held answers -TRYAGAIN after the
      * bound (a second), as before this wait existed, and the client
