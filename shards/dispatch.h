@@ -72,6 +72,29 @@ void pause_release(struct shard *sh);
  * (no expiry, no eviction) so the replication offset does not move. */
 bool pause_keeps_keys(void *shard, int64_t now_ms);
 
+/* Cluster mode: writes waiting for keys a MIGRATE has in flight on this
+ * shard (node.h, KEY_GATE_WAIT). Such a write is held on the keys' shard,
+ * in arrival order, and with it every later request of the same
+ * connection that reaches this shard (a connection's own commands on
+ * its shard: the connection reads nothing more until it is answered);
+ * nothing else on the shard waits. It is asked again, and runs or is
+ * refused (-ASK once its keys are gone), when the shard's keys in flight
+ * settle: the one who settles them calls dispatch_key_waits_wake. A hold
+ * is bounded (KEY_WAIT_MAX_MS, checked each tick): past it the command
+ * answers -TRYAGAIN as before, and the client's own retry decides. The
+ * bound: under the default socket timeouts of common clients (Jedis 2 s,
+ * Lettuce's command timeout 60 s; redis-py none), so a held client is
+ * never timed out for it, far over a MIGRATE batch's time (tens of ms on
+ * a loaded machine, bench/RESULTS.md), and under CLUSTER_GIVEN_AWAY_MS
+ * (5 s), so that a held command is asked again while the source still
+ * knows the slot was given away (-MOVED rather than writing a key it no
+ * longer owns). */
+#define KEY_WAIT_MAX_MS 1000
+void dispatch_key_waits_wake(struct shard *sh);
+/* Every tick while some wait: the holds past KEY_WAIT_MAX_MS are asked
+ * again (answered -TRYAGAIN if their keys are still in flight). */
+void dispatch_key_waits_tick(struct shard *sh, int64_t now_ms);
+
 /* Free ptrs[0..n) (mi_ allocations; ptrs too) once no other shard can
  * still be using them: each other shard is sent a message, and a shard
  * handles messages between commands, so once all have answered none holds

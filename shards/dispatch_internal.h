@@ -47,6 +47,15 @@ uint64_t dispatch_run_command(struct shard *sh, struct store *store, const struc
 void dispatch_run_logged(struct shard *sh, struct session *s, const struct command *cmd, int argc,
                          const struct slice *argv, struct buf *out);
 
+/* Run cmd here for the session's client, its reply to the connection, and
+ * log it if it was slow. A write of keys a MIGRATE has in flight here
+ * waits (dispatch.h, dispatch_key_waits_wake): it goes to this shard's own
+ * mailbox as a request, to wait there like one from another shard, and
+ * the connection's later commands wait for it (the pending entry holds
+ * them, as after MIGRATE itself). */
+void dispatch_run_here(struct shard *sh, struct session *s, const struct command *cmd, int argc,
+                       const struct slice *argv);
+
 /* Post a request for the session to its target and count it in flight. */
 void dispatch_send_request(struct shard *sh, struct session *s, struct shard_msg *m);
 

@@ -40,6 +40,9 @@ struct shard_msg {
     uint64_t              caller_id;
     bool                  tracking; /* EXEC: the caller tracks the keys it reads (tracking.h) */
     bool                  no_touch; /* EXEC: the caller said CLIENT NO-TOUCH */
+    bool                  in_transaction; /* EXEC: sent by a transaction's EXEC: never held for
+                                           * keys in flight (-TRYAGAIN), so no other client's
+                                           * command runs between the transaction's */
     struct pending       *pending;
     int                   part;   /* index into pending->parts, or -1 */
     const struct command *cmd;

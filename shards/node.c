@@ -18,6 +18,8 @@
 #include "core/log.h"
 #include "shards/shard.h"
 
+const char KEY_GATE_WAIT[] = "TRYAGAIN Multiple keys request during rehashing of slot";
+
 #define MAILBOX_CAPACITY 4096
 #define MAX_BIND_ADDRS 16
 

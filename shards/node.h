@@ -62,9 +62,18 @@ typedef const char *key_gate_fn(const struct node *n, int slot, bool cross, unsi
  * and the run are one step: no key can come or go in between), only while
  * node->key_gate_moving > 0. NULL, or the error to answer (-ASK for a slot
  * this node gives away and that lacks the keys, -TRYAGAIN for a multi-key
- * command some of whose keys have moved), possibly written into err. */
+ * command some of whose keys have moved), possibly written into err; or
+ * KEY_GATE_WAIT (below). */
 typedef const char *key_gate_here_fn(struct shard *sh, const struct command *cmd, int argc,
                                      const struct slice *argv, char *err, size_t errlen);
+
+/* key_gate_here's answer for a write to keys a MIGRATE has in flight on
+ * this shard (shard.h, keys_in_flight): not yet. The runtime holds the
+ * command and asks again once the shard's keys in flight settle
+ * (dispatch_key_waits_wake), for KEY_WAIT_MAX_MS at most; where it cannot
+ * hold it, or past that time, this is the error answered (its text is
+ * Redis's -TRYAGAIN). Compared by address. */
+extern const char KEY_GATE_WAIT[];
 
 struct node {
     struct config  config;

@@ -657,7 +657,7 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
         return;
     }
     if (n == 1 || (cmd->flags & CMD_CONN)) {
-        dispatch_run_logged(sh, s, cmd, argc, argv, session_reply_target(s));
+        dispatch_run_here(sh, s, cmd, argc, argv);
         return;
     }
     int target = sh->id;
@@ -706,7 +706,7 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
         }
     }
     if (target == sh->id) {
-        dispatch_run_logged(sh, s, cmd, argc, argv, session_reply_target(s));
+        dispatch_run_here(sh, s, cmd, argc, argv);
         return;
     }
     struct pending *p = session_pending_add(s, STAGE_EXEC);

@@ -147,13 +147,21 @@ void dispatch_slow_record(struct shard *sh, uint64_t usec, int argc, const struc
                 usec, argc, argv, client->addr, client->name);
 }
 
+/* What became of a command run_command_msg was given. */
+enum run_result {
+    RUN_DONE,  /* answered in out */
+    RUN_KEPT,  /* the handler kept msg to answer it later */
+    RUN_WAITS, /* nothing done: its keys are in flight here (KEY_GATE_WAIT), the caller holds it */
+};
+
 /* Run cmd on this shard against store, appending its one reply to out; *usec
- * is set to how long it ran. Returns true if the handler kept msg to answer
- * it later. */
-static bool run_command_msg(struct shard *sh, struct store *store, const struct command *cmd,
-                            int argc, const struct slice *argv, struct buf *out, int proto,
-                            struct client *client, uint64_t caller_id, struct shard_msg *msg,
-                            uint64_t *usec_out)
+ * is set to how long it ran. wait_since: when the command began waiting for
+ * keys in flight (dispatch.h, KEY_WAIT_MAX_MS; now if it has not yet), or
+ * -1 if the caller cannot hold it (it is answered -TRYAGAIN then). */
+static enum run_result run_command_msg(struct shard *sh, struct store *store, const struct command *cmd,
+                                       int argc, const struct slice *argv, struct buf *out, int proto,
+                                       struct client *client, uint64_t caller_id, struct shard_msg *msg,
+                                       int64_t wait_since, uint64_t *usec_out)
 {
     *usec_out = 0;
     struct reply r = { out, proto };
@@ -168,7 +176,7 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
             reply_error(&r, ERR_OOM);
             stats_command_rejected(&sh->stats, cmd->index);
             stats_error_reply(&sh->stats, ERR_OOM, strlen(ERR_OOM));
-            return false;
+            return RUN_DONE;
         }
     }
     if ((cmd->flags & CMD_WRITE) && msg && store == sh->store) {
@@ -184,7 +192,7 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
             stats_error_reply(&sh->stats, refused, strlen(refused));
             if (sh->node->journal)
                 sh->node->journal->command_refused(sh, cmd);
-            return false;
+            return RUN_DONE;
         }
     }
     if (atomic_load_explicit(&sh->node->key_gate_moving, memory_order_relaxed) > 0 && cmd->first_key > 0 &&
@@ -194,13 +202,15 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
          * and a compare in either mode. */
         char text[160];
         const char *refused = sh->node->key_gate_here(sh, cmd, argc, argv, text, sizeof(text));
+        if (refused == KEY_GATE_WAIT && wait_since >= 0 && now - wait_since < KEY_WAIT_MAX_MS)
+            return RUN_WAITS;
         if (refused) {
             reply_error(&r, refused);
             stats_command_rejected(&sh->stats, cmd->index);
             stats_error_reply(&sh->stats, refused, strlen(refused));
             if (msg && sh->node->journal && (cmd->flags & CMD_WRITE))
                 sh->node->journal->command_refused(sh, cmd);
-            return false;
+            return RUN_DONE;
         }
     }
     if (cmd->flags & CMD_CONN)
@@ -245,7 +255,7 @@ static bool run_command_msg(struct shard *sh, struct store *store, const struct 
         stats_error_reply(&sh->stats, out->data + start, out->len - start);
     if (!ctx.deferred) /* else msg may be on its way back already */
         *usec_out = usec;
-    return ctx.deferred;
+    return ctx.deferred ? RUN_KEPT : RUN_DONE;
 }
 
 /* Run cmd here for the session's client; returns how long it ran. */
@@ -254,7 +264,7 @@ uint64_t dispatch_run_command(struct shard *sh, struct store *store, const struc
                               struct client *client, uint64_t caller_id)
 {
     uint64_t usec;
-    run_command_msg(sh, store, cmd, argc, argv, out, proto, client, caller_id, NULL, &usec);
+    run_command_msg(sh, store, cmd, argc, argv, out, proto, client, caller_id, NULL, -1, &usec);
     return usec;
 }
 
@@ -268,11 +278,35 @@ void dispatch_run_logged(struct shard *sh, struct session *s, const struct comma
         dispatch_slow_record(sh, usec, argc, argv, &s->client);
 }
 
+void dispatch_run_here(struct shard *sh, struct session *s, const struct command *cmd, int argc,
+                       const struct slice *argv)
+{
+    uint64_t usec;
+    /* a transaction's command is not held: -TRYAGAIN in its place keeps
+     * the EXEC isolated (Redis's answer for a key of a slot mid-move) */
+    int64_t wait_since = s->in_exec ? -1 : shard_now_ms(sh);
+    if (run_command_msg(sh, sh->store, cmd, argc, argv, session_reply_target(s), s->client.proto, &s->client,
+                        s->client.id, NULL, wait_since, &usec) == RUN_WAITS) {
+        struct pending *p = session_pending_add(s, STAGE_EXEC);
+        p->cmd = cmd;
+        p->holds = true;
+        s->blocked = true;
+        struct shard_msg *m = msg_create(MSG_EXEC, sh->id, sh->id, p, -1, argv, argc);
+        m->cmd = cmd;
+        p->waiting = 1;
+        dispatch_send_request(sh, s, m);
+        return;
+    }
+    if (!(cmd->flags & CMD_SKIP_SLOWLOG))
+        dispatch_slow_record(sh, usec, argc, argv, &s->client);
+}
+
 void dispatch_send_request(struct shard *sh, struct session *s, struct shard_msg *m)
 {
     m->proto = s->client.proto;
     m->tracking = s->client.tracking;
     m->no_touch = s->client.no_touch;
+    m->in_transaction = s->in_exec;
     m->caller_id = s->client.id;
     s->inflight++;
     stat_add(&sh->stats.cross_shard_requests, 1);
@@ -411,15 +445,90 @@ static void handle_answer(struct shard *sh, struct shard_msg *m)
     session_drain(s);
 }
 
+/* ---- requests waiting for keys in flight (dispatch.h) ---- */
+
+struct key_wait {
+    struct shard_msg *msg;
+    int64_t           since_ms; /* when it began to wait (the bound counts from there) */
+};
+
+static void key_wait_add(struct shard *sh, struct shard_msg *m, int64_t since_ms)
+{
+    if (sh->nkey_waits == sh->key_waits_cap) {
+        sh->key_waits_cap = sh->key_waits_cap ? sh->key_waits_cap * 2 : 16;
+        sh->key_waits = mi_realloc(sh->key_waits, sizeof(*sh->key_waits) * (size_t)sh->key_waits_cap);
+    }
+    sh->key_waits[sh->nkey_waits++] = (struct key_wait){ m, since_ms };
+}
+
+/* Does an earlier request of m's connection wait here? Then m waits
+ * behind it: a connection's commands run in the order it sent them. */
+static bool key_wait_caller_waits(const struct shard *sh, const struct shard_msg *m)
+{
+    for (int i = 0; i < sh->nkey_waits; i++) {
+        const struct shard_msg *w = sh->key_waits[i].msg;
+        if (w->caller_id == m->caller_id && w->home == m->home)
+            return true;
+    }
+    return false;
+}
+
+/* A command request: run it, or hold it (its keys in flight, or an
+ * earlier request of its connection held), or leave it to the handler
+ * that kept it; answered, it goes home. */
+static void exec_request(struct shard *sh, struct shard_msg *m, int64_t since_ms)
+{
+    if (sh->nkey_waits > 0 && key_wait_caller_waits(sh, m)) {
+        key_wait_add(sh, m, since_ms);
+        return;
+    }
+    switch (run_command_msg(sh, sh->store, m->cmd, m->argc, m->argv, &m->reply, m->proto, NULL, m->caller_id, m,
+                            m->in_transaction ? -1 : since_ms, &m->usec)) {
+    case RUN_KEPT:
+        return; /* the handler keeps the message and answers it later */
+    case RUN_WAITS:
+        key_wait_add(sh, m, since_ms);
+        return;
+    case RUN_DONE:
+        break;
+    }
+    m->answered = true;
+    msg_post(sh, m, m->home);
+}
+
+/* Every waiting request is asked again, oldest first: it runs, is
+ * answered (-ASK, -TRYAGAIN past the bound), or waits again, keeping its
+ * place before the later ones and its first time. */
+void dispatch_key_waits_wake(struct shard *sh)
+{
+    int n = sh->nkey_waits;
+    if (n == 0)
+        return;
+    struct key_wait *list = sh->key_waits;
+    sh->key_waits = NULL;
+    sh->nkey_waits = 0;
+    sh->key_waits_cap = 0;
+    for (int i = 0; i < n; i++)
+        exec_request(sh, list[i].msg, list[i].since_ms);
+    mi_free(list);
+}
+
+void dispatch_key_waits_tick(struct shard *sh, int64_t now_ms)
+{
+    for (int i = 0; i < sh->nkey_waits; i++)
+        if (now_ms - sh->key_waits[i].since_ms >= KEY_WAIT_MAX_MS) {
+            dispatch_key_waits_wake(sh);
+            return;
+        }
+}
+
 static void handle_request(struct shard *sh, struct shard_msg *m)
 {
     int64_t now = shard_now_ms(sh);
     switch (m->kind) {
     case MSG_EXEC:
-        if (run_command_msg(sh, sh->store, m->cmd, m->argc, m->argv, &m->reply, m->proto, NULL,
-                            m->caller_id, m, &m->usec))
-            return; /* the handler keeps the message and answers it later */
-        break;
+        exec_request(sh, m, now);
+        return;
     case MSG_EXPORT:
         keys_export(sh->store, m->argc, m->argv, &m->reply, now);
         break;

@@ -50,6 +50,8 @@ static void on_tick(void *arg)
     dispatch_timeouts(sh, now);
     if (sh->nheld)
         pause_release(sh); /* a CLIENT PAUSE's timeout may have run out */
+    if (sh->nkey_waits)
+        dispatch_key_waits_tick(sh, now); /* a wait for keys in flight may have run out */
     for (int i = 0; i < sh->node->nmodules; i++)
         if (sh->node->modules[i]->tick)
             sh->node->modules[i]->tick(sh, now);
@@ -193,6 +195,7 @@ void shard_teardown(struct shard *sh)
     mi_free(sh->overflow_head);
     mi_free(sh->overflow_tail);
     mi_free(sh->posted);
+    mi_free(sh->key_waits); /* the requests in it are abandoned with the heap, as below */
     /* messages still in flight at shutdown are abandoned with the heap */
     if (sh->heap)
         mi_heap_destroy(sh->heap);

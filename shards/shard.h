@@ -63,10 +63,14 @@ struct shard {
     struct blocking_shard *blocking; /* clients blocked on keys here (blocking.c), NULL if none yet */
     /* Cluster mode: this shard's keys a MIGRATE has dumped and not yet
      * settled (deleted or kept: shards/commands/migrate.c), or NULL before
-     * the first. The key gate at the keys (node->key_gate_here) refuses
-     * writes to them while their slot is being given away: a key deleted
-     * here meanwhile would live on at the target. */
+     * the first. The key gate at the keys (node->key_gate_here) holds
+     * writes to them while their slot is being given away (KEY_GATE_WAIT):
+     * a key deleted here meanwhile would live on at the target. */
     struct keys_in_flight *keys_in_flight;
+    /* The requests waiting for such keys to settle, oldest first (run.c,
+     * dispatch_key_waits_wake), each with when it began to wait. */
+    struct key_wait *key_waits;
+    int              nkey_waits, key_waits_cap;
 };
 
 /* The keys of a shard in flight (above): a count per slot (the gate's

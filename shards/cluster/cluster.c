@@ -186,7 +186,11 @@ static void given_away_tick(struct cluster *c, int64_t now_ms)
 #define ERR_TRYAGAIN "TRYAGAIN Multiple keys request during rehashing of slot"
 
 /* The gate at the keys (node.h, key_gate_here), Redis's getNodeByQuery for
- * a slot being moved: on the node giving it away, a command whose keys are
+ * a slot being moved: on the node giving it away, a write to a key a
+ * MIGRATE has in flight on this shard waits (KEY_GATE_WAIT: the runtime
+ * holds it and asks again once that MIGRATE settles, as Redis's MIGRATE
+ * makes the whole server wait for its keys' time; here only the commands
+ * of those keys wait); a command whose keys are
  * all here runs; none here: -ASK to the target (a new key is created there,
  * so a key never gets back here once moved); some here: -TRYAGAIN. On the
  * node importing it (reached only by ASKING, the first gate saw to that), a
@@ -236,7 +240,9 @@ static const char *cluster_key_gate_here(struct shard *sh, const struct command 
     int missing = 0, here = 0;
     bool several = false, in_flight = false;
     /* a write of a key a MIGRATE has in flight waits: deleted here now, it
-     * would live on at the target (Redis's MIGRATE blocks the server) */
+     * would live on at the target (Redis's MIGRATE blocks the server); once
+     * settled the key is gone (-ASK: the write goes to the target) or, the
+     * MIGRATE failed, still here (it runs) */
     const struct keys_in_flight *f = sh->keys_in_flight;
     bool check_flight = to && (cmd->flags & CMD_WRITE) && f && f->by_slot[slot];
     for (int k = 0; k < nk; k++) {
@@ -256,7 +262,7 @@ static const char *cluster_key_gate_here(struct shard *sh, const struct command 
     if (idx != small)
         mi_free(idx);
     if (in_flight)
-        return ERR_TRYAGAIN;
+        return KEY_GATE_WAIT;
     if (!missing)
         return NULL;
     if (to) {

@@ -107,7 +107,7 @@ struct reshard {
     long long keys_sent;        /* sent in MIGRATEs, for the rate */
     /* the longest a MIGRATE took at the source (from its turn, the one
      * before it answered, to its answer): its keys' writes wait that
-     * long at most (-TRYAGAIN while in flight, shards/commands/migrate.c) */
+     * long at most (held at the source while in flight, shards/dispatch.h) */
     long long migrate_max_ms, migrates;
     /* progress */
     long long t0_ms, last_print_ms;

@@ -35,7 +35,9 @@
  *      here (see "Atomicity"). The deletions are journaled as DELs, as
  *      Redis propagates MIGRATE. In cluster mode every dumped key is also
  *      settled there (in flight from the dump on: shard.h,
- *      keys_in_flight, which the cluster's gate reads).
+ *      keys_in_flight, which the cluster's gate reads: a write to such a
+ *      key waits on its shard until it is settled, dispatch.h
+ *      dispatch_key_waits_wake).
  *   4. the answer: +OK; or the target's first error as "ERR Target
  *      instance replied with error: <its text>" (BUSYKEY when the target
  *      has the key and REPLACE was not given); or -IOERR when the
@@ -411,8 +413,12 @@ static void migrate_message(struct shard *sh, struct shard_msg *m)
             msg_post(sh, m, sh->id); /* the rest next turn */
             return;
         }
-        if (m->kind == MIGRATE_MSG_DEL)
+        if (m->kind == MIGRATE_MSG_DEL) {
             delete_unchanged(sh, m);
+            /* the writes held for these keys are asked again: -ASK now
+             * for a key deleted, run for one kept */
+            dispatch_key_waits_wake(sh);
+        }
         m->answered = true;
         msg_post(sh, m, m->home);
         return;

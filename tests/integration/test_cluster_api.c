@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "proxy.h"
 
 #define SKIP_ON_REDIS() do { if (target_is_redis()) skip(); } while (0)
 
@@ -464,13 +465,65 @@ static void test_migrating_slot(void **state)
     stop_three();
 }
 
+/* The fake target's side of a MIGRATE: wait for its RESTORE-ASKING of key
+ * and the ROLE after it, on the link fd or on a new connection to lfd (a
+ * MIGRATE reuses its link to a destination when it can). Returns the fd
+ * they came on. */
+static int fake_target_read(int lfd, int fd, const char *key)
+{
+    char in[16384];
+    size_t got = 0;
+    for (;;) {
+        struct pollfd pf[2] = { { .fd = lfd, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
+        if (poll(pf, fd >= 0 ? 2 : 1, 5000) < 1)
+            fail_msg("no MIGRATE of %s came (%zu bytes)", key, got);
+        if (pf[0].revents & POLLIN) {
+            if (fd >= 0)
+                close(fd);
+            fd = accept(lfd, NULL, NULL);
+            assert_true(fd >= 0);
+            got = 0;
+            continue;
+        }
+        ssize_t r = read(fd, in + got, sizeof in - 1 - got);
+        assert_true(r > 0);
+        got += (size_t)r;
+        in[got] = 0;
+        /* the payloads are binary: memmem, not strstr */
+        if (memmem(in, got, "RESTORE-ASKING", 14) && memmem(in, got, key, strlen(key)) &&
+            memmem(in, got, "ROLE\r\n", 6))
+            return fd;
+        assert_true(got < sizeof in - 1);
+    }
+}
+
+/* A key of group 0 in a slot other than `slot`. */
+static void key_of_group0_not_in(tconn *c, long long slot, char *key, size_t cap)
+{
+    for (int k = 0;; k++) {
+        snprintf(key, cap, "elsewhere:%d", k);
+        long long sl = get_int(tcmd(c, "CLUSTER KEYSLOT %s", key));
+        if (sl >= bounds[0] && sl < bounds[1] && sl != slot)
+            return;
+    }
+}
+
+#define ERR_TRYAGAIN_TEXT "TRYAGAIN Multiple keys request during rehashing of slot"
+#define TARGET_HAS_IT "+OK\r\n*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n" /* RESTORE's and ROLE's answers */
+#define TARGET_REFUSES "-ERR not today\r\n*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n"
+
 /* A key deleted on the source while a MIGRATE of it is in flight would
  * live on at the target (the delete step finds nothing to delete): so
- * while a key of a slot being given away is in flight, writes to it
- * answer -TRYAGAIN, as Redis makes them wait (the slot's other keys are
- * written as usual). The target is a fake
- * one here (a socket of the test), so the MIGRATE stays in flight until
- * the test answers its RESTORE-ASKING. */
+ * while a key of a slot being given away is in flight, a write to it
+ * waits on the source until that MIGRATE settles, as Redis's MIGRATE
+ * makes its whole server wait; then it is asked again: the key gone, it
+ * gets -ASK; the MIGRATE failed and the key still here, it runs. With it
+ * wait the commands its connection sent after it (in order), and nothing
+ * else: reads of the key, the slot's other keys and other slots are
+ * served meanwhile. A wait is bounded: past about a second it answers
+ * -TRYAGAIN (dispatch.h, KEY_WAIT_MAX_MS). The target is a fake one here
+ * (a socket of the test), so each MIGRATE stays in flight until the test
+ * answers its RESTORE-ASKING. */
 static void test_write_during_migrate_in_flight(void **state)
 {
     (void)state;
@@ -485,52 +538,178 @@ static void test_write_during_migrate_in_flight(void **state)
     char fport[16];
     snprintf(fport, sizeof fport, "%d", ntohs(sa.sin_port));
 
-    tconn *a = tconnect(node[0].port), *b = tconnect(node[0].port);
-    char tag[32], k[48], other[48];
+    tconn *a = tconnect(node[0].port), *b = tconnect(node[0].port), *c = tconnect(node[0].port);
+    char tag[32], k[48], other[48], third[48], elsewhere[48];
     key_of_group(a, 0, tag, sizeof tag);
     snprintf(k, sizeof k, "{%s}k", tag);
     snprintf(other, sizeof other, "{%s}other", tag);
+    snprintf(third, sizeof third, "{%s}third", tag);
     long long slot = get_int(tcmd(a, "CLUSTER KEYSLOT %s", k));
+    key_of_group0_not_in(a, slot, elsewhere, sizeof elsewhere);
+    char ask[100];
+    snprintf(ask, sizeof ask, "ASK %lld 127.0.0.1:%d", slot, node[1].port);
     expect_ok(tcmd(a, "SET %s v", k));
     expect_ok(tcmd(a, "SET %s w", other));
+    expect_ok(tcmd(a, "SET %s t", third));
     expect_ok(tcmd(a, "CLUSTER SETSLOT %lld MIGRATING %s", slot, ids[1]));
     const char *argv[] = { "MIGRATE", "127.0.0.1", fport, "", "0", "5000", "KEYS", k };
     tsendv(a, 8, argv);
-    /* the fake target: the RESTORE-ASKING arrives, nothing is answered yet */
-    int fd = accept(lfd, NULL, NULL);
-    assert_true(fd >= 0);
-    char in[4096];
-    size_t got = 0;
-    while (got < sizeof in - 1) {
-        struct pollfd pf = { .fd = fd, .events = POLLIN };
-        assert_int_equal(poll(&pf, 1, 5000), 1);
-        ssize_t r = read(fd, in + got, sizeof in - 1 - got);
-        assert_true(r > 0);
-        got += (size_t)r;
-        in[got] = 0;
-        if (strstr(in, "RESTORE-ASKING") && got >= 2 && strcmp(in + got - 2, "\r\n") == 0 &&
-            strstr(in, k))
-            break;
-    }
-    /* in flight: writes of the key wait (-TRYAGAIN), reads are served;
-     * the slot's other key is written as usual */
-    expect_error(tcmd(b, "DEL %s", k), "TRYAGAIN Multiple keys request during rehashing of slot");
-    expect_error(tcmd(b, "SET %s v2", k), "TRYAGAIN Multiple keys request during rehashing of slot");
-    expect_bulk(tcmd(b, "GET %s", k), "v");
-    expect_ok(tcmd(b, "SET %s w2", other));
+    int fd = fake_target_read(lfd, -1, k);
+
+    /* in flight: a write of the key waits, and the GET its connection
+     * sent after it waits behind it */
+    const char *set_k[] = { "SET", k, "v2" }, *get_k[] = { "GET", k };
+    tsendv(b, 3, set_k);
+    tsendv(b, 2, get_k);
+    assert_null(tread(b, 300));
+    /* nothing else waits: a read of the key, the slot's other key, another slot */
+    expect_bulk(tcmd(c, "GET %s", k), "v");
+    expect_ok(tcmd(c, "SET %s w2", other));
+    expect_ok(tcmd(c, "SET %s e", elsewhere));
+    assert_null(tread(a, 0)); /* the MIGRATE is still in flight */
     /* the target takes it, and its ROLE names no replica to wait for (in
      * cluster mode MIGRATE asks, README "Limitations"): MIGRATE deletes
-     * it here and answers */
-    const char *answers = "+OK\r\n*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n";
-    assert_int_equal(write(fd, answers, strlen(answers)), (ssize_t)strlen(answers));
+     * it here and answers; the write held, asked again, goes to the
+     * target, and so does the GET after it */
+    assert_int_equal(write(fd, TARGET_HAS_IT, strlen(TARGET_HAS_IT)), (ssize_t)strlen(TARGET_HAS_IT));
     expect_ok(tread(a, 5000));
-    expect_error_prefix(tcmd(b, "GET %s", k), "ASK ");
-    /* settled: the slot's other key takes writes again */
+    expect_error(tread(b, 5000), ask);
+    expect_error(tread(b, 5000), ask);
+
+    /* a MIGRATE that fails leaves its key here: the write held runs, then
+     * its connection's next command sees it; a command of several keys,
+     * one of them in flight, waits the same */
+    argv[7] = other;
+    tsendv(a, 8, argv);
+    fd = fake_target_read(lfd, fd, other);
+    const char *set_o[] = { "SET", other, "w3" }, *get_o[] = { "GET", other };
+    /* (the same value for other: c's MSET may run between b's SET and GET) */
+    const char *mset[] = { "MSET", third, "t3", other, "w3" }, *get_t[] = { "GET", third };
+    tsendv(b, 3, set_o);
+    tsendv(b, 2, get_o);
+    tsendv(c, 5, mset);
+    tsendv(c, 2, get_t);
+    assert_null(tread(b, 300));
+    assert_null(tread(c, 0));
+    assert_int_equal(write(fd, TARGET_REFUSES, strlen(TARGET_REFUSES)), (ssize_t)strlen(TARGET_REFUSES));
+    expect_error(tread(a, 5000), "ERR Target instance replied with error: ERR not today");
+    expect_ok(tread(b, 5000));
+    expect_bulk(tread(b, 5000), "w3");
+    expect_ok(tread(c, 5000));
+    expect_bulk(tread(c, 5000), "t3");
+
+    /* the target silent: the write held answers -TRYAGAIN after the
+     * bound (a second), as before this wait existed, and the client
+     * retries as it chooses */
+    tsendv(a, 8, argv);
+    fd = fake_target_read(lfd, fd, other);
+    const char *set_o4[] = { "SET", other, "w4" };
+    long long t0 = now_ms();
+    tsendv(b, 3, set_o4);
+    expect_error(tread(b, 5000), ERR_TRYAGAIN_TEXT);
+    assert_true(now_ms() - t0 >= 900);
+    expect_bulk(tcmd(c, "GET %s", other), "w3");
+    /* a transaction's write of it is not held (other clients' commands
+     * would run between the transaction's): -TRYAGAIN in its place in the
+     * EXEC array while the MIGRATE is still in flight */
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "SET %s w5", other), "QUEUED");
+    expect_status(tcmd(c, "GET %s", third), "QUEUED");
+    tsendv(c, 1, (const char *[]){ "EXEC" });
+    usleep(500 * 1000); /* the EXEC has run (or, held, would be held for a second) */
+    expect_ok(tcmd(b, "SET %s t9", third)); /* after the EXEC: its GET saw t3 */
+    struct rval *x = tread(c, 5000);
+    assert_non_null(x);
+    assert_int_equal(x->type, R_ARRAY);
+    assert_int_equal(x->n, 2);
+    assert_int_equal(x->elem[0]->type, R_ERROR);
+    assert_string_equal(x->elem[0]->str, ERR_TRYAGAIN_TEXT);
+    assert_string_equal(x->elem[1]->str, "t3");
+    rval_free(x);
+    assert_null(tread(a, 0)); /* still in flight */
+    assert_int_equal(write(fd, TARGET_REFUSES, strlen(TARGET_REFUSES)), (ssize_t)strlen(TARGET_REFUSES));
+    expect_error(tread(a, 5000), "ERR Target instance replied with error: ERR not today");
+    /* settled: the slot's other key takes writes at once again */
     expect_int(tcmd(b, "DEL %s", other), 1);
     close(fd);
     close(lfd);
     tclose(a);
     tclose(b);
+    tclose(c);
+    stop_three();
+}
+
+/* The same with a real target and a MIGRATE made slow by a proxy that
+ * delays every byte (a big batch on a slow link): a write of a key in
+ * flight waits for the MIGRATE, then gets -ASK, and written at the target
+ * (ASKING) it is there; writes of the slot's other keys and of other
+ * slots are answered while the MIGRATE is still in flight. Before the
+ * wait existed the write got -TRYAGAIN at once. */
+static void test_write_waits_for_real_migrate(void **state)
+{
+    (void)state;
+    SKIP_ON_REDIS();
+    start_three(false, "15000");
+    struct proxy *px = proxy_start(node[1].port);
+    proxy_set_delay(px, 150);
+    tconn *a = tconnect(node[0].port), *b = tconnect(node[0].port), *c = tconnect(node[0].port),
+          *t = tconnect(node[1].port);
+    char tag[32], small[48], elsewhere[48], names[20][48];
+    key_of_group(a, 0, tag, sizeof tag);
+    snprintf(small, sizeof small, "{%s}small", tag);
+    long long slot = get_int(tcmd(a, "CLUSTER KEYSLOT %s", small));
+    key_of_group0_not_in(a, slot, elsewhere, sizeof elsewhere);
+    char ask[100];
+    snprintf(ask, sizeof ask, "ASK %lld 127.0.0.1:%d", slot, node[1].port);
+    size_t vlen = 64 * 1024;
+    char *value = malloc(vlen + 1);
+    memset(value, 'x', vlen);
+    value[vlen] = 0;
+    const char *margv[7 + 20] = { "MIGRATE", "127.0.0.1", NULL, "", "0", "10000", "KEYS" };
+    char pport[16];
+    snprintf(pport, sizeof pport, "%d", proxy_port(px));
+    margv[2] = pport;
+    for (int i = 0; i < 20; i++) {
+        snprintf(names[i], sizeof names[i], "{%s}big:%d", tag, i);
+        const char *set[] = { "SET", names[i], value };
+        tsendv(a, 3, set);
+        expect_ok(tread(a, 5000));
+        margv[7 + i] = names[i];
+    }
+    expect_ok(tcmd(a, "SET %s s", small));
+    expect_ok(tcmd(t, "CLUSTER SETSLOT %lld IMPORTING %s", slot, ids[0]));
+    expect_ok(tcmd(a, "CLUSTER SETSLOT %lld MIGRATING %s", slot, ids[1]));
+    tsendv(a, 27, margv);
+    /* the keys are dumped (in flight) before the link is made */
+    long long until = now_ms() + 5000;
+    while (proxy_accepted(px) < 1) {
+        if (now_ms() > until)
+            fail_msg("the MIGRATE did not connect");
+        usleep(2000);
+    }
+    const char *set_k[] = { "SET", names[7], "fresh" };
+    tsendv(b, 3, set_k);
+    expect_ok(tcmd(c, "SET %s s2", small));
+    expect_ok(tcmd(c, "SET %s e", elsewhere));
+    assert_null(tread(a, 0)); /* answered while the MIGRATE is in flight */
+    expect_ok(tread(a, 10000));
+    /* the write waited for it, and goes to the target */
+    expect_error(tread(b, 5000), ask);
+    expect_ok(tcmd(t, "ASKING"));
+    expect_ok(tcmd(t, "SET %s fresh", names[7]));
+    /* nothing lost: the write is at the target, with the keys moved */
+    expect_ok(tcmd(t, "ASKING"));
+    expect_bulk(tcmd(t, "GET %s", names[7]), "fresh");
+    expect_ok(tcmd(t, "ASKING"));
+    expect_int(tcmd(t, "STRLEN %s", names[3]), (long long)vlen);
+    expect_bulk(tcmd(c, "GET %s", small), "s2");
+    expect_int(tcmd(c, "CLUSTER COUNTKEYSINSLOT %lld", slot), 1); /* small alone is left here */
+    free(value);
+    tclose(a);
+    tclose(b);
+    tclose(c);
+    tclose(t);
+    proxy_stop(px);
     stop_three();
 }
 
@@ -838,6 +1017,7 @@ int main(void)
         cmocka_unit_test(test_asking),
         cmocka_unit_test(test_migrating_slot),
         cmocka_unit_test(test_write_during_migrate_in_flight),
+        cmocka_unit_test(test_write_waits_for_real_migrate),
         cmocka_unit_test(test_readonly_replica),
         cmocka_unit_test(test_nodes_link_state),
         cmocka_unit_test(test_keys_in_slot),
