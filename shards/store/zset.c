@@ -30,11 +30,13 @@
  *  - Members' bytes live once, in the nodes of a chained hash table
  *    (ctab.h) keyed by member, which also hold the score (ZSCORE, and a
  *    ZADD's "did it change" are one lookup); the tree points at them.
- *  - A node that fills splits in two (at the end of the tree the old one
- *    stays full and the new one starts with the new element, so a load in
- *    order fills its nodes); one that falls under a third of its capacity
- *    takes elements from a neighbour, or merges with it when both fit in
- *    one node.
+ *  - A full leaf first gives some of its elements to a neighbour with
+ *    room (random inserts then keep leaves about 80% full, where splits
+ *    alone leave them 50-70%); else it splits in two, as a full inner node
+ *    does (at the end of the tree the old one stays full and the new one
+ *    starts with the new element, so a load in order fills its nodes). A
+ *    node that falls under a third of its capacity takes elements from a
+ *    neighbour, or merges with it when both fit in one node.
  *  - A score change whose place in the order stays (between its
  *    neighbours) is written in place; otherwise the element leaves its
  *    leaf and is inserted anew (the ctab node stays).
@@ -79,12 +81,14 @@ struct zset_lp {
  * is 32 bits: no tree is deeper. */
 #define MAX_DEPTH  36
 
-/* A member: the table's node, which the tree points at. */
+/* A member: the table's node, which the tree points at. Its length goes
+ * before its bytes as a LEB128 number (one byte below 128): with a 16-byte
+ * header, a 13-byte member takes a 32-byte block, where a 4-byte length
+ * field would make it 48 (mimalloc's classes past 32 are 16 bytes apart). */
 struct zmember {
     struct ctab_node link;     /* first: the table's chain */
     double           score;
-    uint32_t         len;
-    char             bytes[];
+    char             bytes[];  /* length, member */
 };
 
 struct bnode {
@@ -355,10 +359,18 @@ static struct zset_lp *lp_insert(struct store *s, struct zset_lp *z, struct slic
 
 /* ---- the tree ------------------------------------------------------------ */
 
+static inline struct slice zm_member(const struct zmember *zm)
+{
+    if ((uint8_t)zm->bytes[0] < 128)
+        return (struct slice){ zm->bytes + 1, (uint8_t)zm->bytes[0] };
+    size_t n;
+    uint64_t len = get_varint(zm->bytes, &n);
+    return (struct slice){ zm->bytes + n, (size_t)len };
+}
+
 static struct slice member_key(const struct ctab_node *n)
 {
-    const struct zmember *z = (const struct zmember *)n;
-    return (struct slice){ z->bytes, z->len };
+    return zm_member((const struct zmember *)n);
 }
 
 /* (score, member) order between members of the tree: equal only for the
@@ -371,7 +383,8 @@ static inline int key_cmp(double s1, const struct zmember *m1, double s2, const 
         return 1;
     if (m1 == m2)
         return 0;
-    return member_cmp(m1->bytes, m1->len, m2->bytes, m2->len);
+    struct slice a = zm_member(m1), b = zm_member(m2);
+    return member_cmp(a.ptr, a.len, b.ptr, b.len);
 }
 
 /* What a slot holds: a leaf's (score, m), an inner node's greatest
@@ -560,6 +573,52 @@ static struct bnode *node_insert(struct store *s, struct zset_tree *t, bool leaf
     return b;
 }
 
+/* v into the full leaf l (child i of in) by way of a neighbour with room
+ * for two or more: l gives it half that room's worth of its slots, and v
+ * goes where it belongs. A split would leave two half-full leaves: with
+ * this, leaves filled in random order stay about four fifths full. false
+ * if neither neighbour has the room. */
+static bool leaf_share(struct binner *in, unsigned i, struct bleaf *l, unsigned pos, const struct bslot *v)
+{
+    if (i > 0) {
+        struct bnode *left = in->child[i - 1];
+        unsigned room = LEAF_CAP - left->n;
+        if (room >= 2) {
+            unsigned k = room / 2, was = left->n;
+            slots_move(true, left, was, &l->h, 0, k);
+            slots_move(true, &l->h, 0, &l->h, k, LEAF_CAP - k);
+            left->n = (uint16_t)(was + k);
+            l->h.n = (uint16_t)(LEAF_CAP - k);
+            if (pos < k)
+                slot_insert(true, left, was + pos, v);
+            else
+                slot_insert(true, &l->h, pos - k, v);
+            child_refresh(in, i - 1, true);
+            child_refresh(in, i, true);
+            return true;
+        }
+    }
+    if (i + 1u < in->h.n) {
+        struct bnode *right = in->child[i + 1];
+        unsigned room = LEAF_CAP - right->n;
+        if (room >= 2) {
+            unsigned k = room / 2, keep = LEAF_CAP - k;
+            slots_move(true, right, k, right, 0, right->n);
+            slots_move(true, right, 0, &l->h, keep, k);
+            right->n = (uint16_t)(right->n + k);
+            l->h.n = (uint16_t)keep;
+            if (pos <= keep)
+                slot_insert(true, &l->h, pos, v);
+            else
+                slot_insert(true, right, pos - keep, v);
+            child_refresh(in, i, true);
+            child_refresh(in, i + 1, true);
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Link zm (its score set) into the tree. */
 static void tree_insert(struct store *s, struct zset_tree *t, const struct zmember *zm)
 {
@@ -569,8 +628,14 @@ static void tree_insert(struct store *s, struct zset_tree *t, const struct zmemb
     struct bleaf *l = (struct bleaf *)p.node[h];
     struct bslot v = { .score = zm->score, .m = zm };
     bool at_end = !l->next && p.idx[h] == LEAF_CAP;
-    struct bnode *right = node_insert(s, t, true, &l->h, p.idx[h], &v, at_end);
-    for (int d = (int)h - 1; d >= 0; d--) {
+    int d = (int)h - 1;
+    struct bnode *right = NULL;
+    if (l->h.n == LEAF_CAP && !at_end && h > 0 &&
+        leaf_share((struct binner *)p.node[h - 1], p.idx[h - 1], l, p.idx[h], &v))
+        d--; /* the parent knows */
+    else
+        right = node_insert(s, t, true, &l->h, p.idx[h], &v, at_end);
+    for (; d >= 0; d--) {
         struct binner *in = (struct binner *)p.node[d];
         unsigned i = p.idx[d];
         bool below_leaf = d == (int)h - 1;
@@ -719,11 +784,13 @@ static struct zmember *tree_lookup(const struct zset_tree *t, struct slice m)
 
 static void tree_add(struct store *s, struct zset_tree *t, struct slice m, double score)
 {
-    struct zmember *zm = store_alloc(s, sizeof *zm + m.len);
+    char len[10];
+    size_t n = put_varint(len, m.len);
+    struct zmember *zm = store_alloc(s, offsetof(struct zmember, bytes) + n + m.len);
     zm->link.next = NULL;
     zm->score = score;
-    zm->len = (uint32_t)m.len;
-    memcpy(zm->bytes, m.ptr, m.len);
+    memcpy(zm->bytes, len, n);
+    memcpy(zm->bytes + n, m.ptr, m.len);
     ctab_add(s, &t->dict, &zm->link);
     tree_insert(s, t, zm);
     t->h.count++;
@@ -962,7 +1029,8 @@ static inline bool before_member(const struct bound *b, double score, const stru
 {
     if (!b->is_lex)
         return score < b->v || (b->or_equal && score == b->v);
-    return before(b, score, zm->bytes, zm->len);
+    struct slice m = zm_member(zm);
+    return before(b, score, m.ptr, m.len);
 }
 
 static size_t count_prefix(const struct zset *z, const struct bound *b)
@@ -1061,7 +1129,7 @@ bool zset_iter_next(struct zset_iter *it, struct slice *m, double *score)
     }
     const struct bleaf *l = it->node;
     const struct zmember *zm = l->m[it->off];
-    *m = (struct slice){ zm->bytes, zm->len };
+    *m = zm_member(zm);
     *score = l->score[it->off];
     if (!it->left)
         return true;
@@ -1088,7 +1156,7 @@ static void scan_member(void *arg, const struct ctab_node *cn)
 {
     const struct scan_visit *v = arg;
     const struct zmember *zm = (const struct zmember *)cn;
-    v->fn(v->arg, (struct slice){ zm->bytes, zm->len }, zm->score);
+    v->fn(v->arg, zm_member(zm), zm->score);
 }
 
 uint64_t zset_scan(const struct zset *z, uint64_t cursor, size_t count, zset_visit_fn *fn, void *arg)

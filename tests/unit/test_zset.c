@@ -203,43 +203,52 @@ static void test_conversions(void **state)
     store_destroy(s);
 }
 
-/* Members long enough for two-byte lengths, scores of every kind: walks
- * both ways agree. */
+/* Members long enough for two-byte lengths (126..130 bytes around the
+ * one-byte limit, and up to 400), scores of every kind, in both encodings:
+ * walks both ways agree, ranks, scores and ZSCAN find every member. */
 static void test_long_members(void **state)
 {
     (void)state;
     struct store *s = store_create(NULL, NULL, NULL);
-    struct zset_limits lim = { 1000, 1000 };
-    struct zset *z = zset_create(s, 0, 0, &lim);
-    static char m[60][400];
+    struct zset_limits lims[2] = { { 1000, 1000 }, { 1000, 64 } };
+    static char m[60][420];
     for (int i = 0; i < 60; i++) {
-        int len = 100 + i * 5;
+        int len = i < 5 ? 120 + i : 100 + i * 5; /* 126..130 with the number */
         memset(m[i], 'a' + i % 26, (size_t)len);
         snprintf(m[i] + len, 8, "%d", i);
-        double sc = i % 3 == 0 ? i * 1000003.0 : i % 3 == 1 ? -i - 0.25 : 1e300 / (i + 1);
-        zset_set(s, &z, S(m[i]), sc, &lim);
     }
-    assert_string_equal(zset_encoding(z), "listpack");
-    struct slice fw[60], mm;
-    double fs[60], sc;
-    struct zset_iter it;
-    zset_iter_at(z, 0, false, &it);
-    for (int i = 0; i < 60; i++) {
-        assert_true(zset_iter_next(&it, &fw[i], &fs[i]));
-        if (i)
-            assert_true(fs[i - 1] <= fs[i]);
+    for (int e = 0; e < 2; e++) {
+        struct zset *z = zset_create(s, 0, 0, &lims[e]);
+        for (int i = 0; i < 60; i++) {
+            double sc = i % 3 == 0 ? i * 1000003.0 : i % 3 == 1 ? -i - 0.25 : 1e300 / (i + 1);
+            zset_set(s, &z, S(m[i]), sc, &lims[e]);
+        }
+        assert_string_equal(zset_encoding(z), e == 0 ? "listpack" : "skiplist");
+        struct slice fw[60], mm;
+        double fs[60], sc;
+        struct zset_iter it;
+        zset_iter_at(z, 0, false, &it);
+        for (int i = 0; i < 60; i++) {
+            assert_true(zset_iter_next(&it, &fw[i], &fs[i]));
+            if (i)
+                assert_true(fs[i - 1] <= fs[i]);
+        }
+        zset_iter_at(z, 0, true, &it);
+        for (int i = 59; i >= 0; i--) {
+            assert_true(zset_iter_next(&it, &mm, &sc));
+            assert_true(mm.ptr == fw[i].ptr && sc == fs[i]);
+        }
+        for (int i = 0; i < 60; i++) {
+            size_t r;
+            assert_true(zset_rank(z, S(m[i]), &r));
+            assert_true(fw[r].len == strlen(m[i]));
+            assert_memory_equal(fw[r].ptr, m[i], fw[r].len);
+            assert_true(zset_score(z, S(m[i]), &sc));
+            assert_true(sc == fs[r]);
+        }
+        zset_destroy(s, z);
     }
-    zset_iter_at(z, 0, true, &it);
-    for (int i = 59; i >= 0; i--) {
-        assert_true(zset_iter_next(&it, &mm, &sc));
-        assert_true(mm.ptr == fw[i].ptr && sc == fs[i]);
-    }
-    for (int i = 0; i < 60; i++) {
-        size_t r;
-        assert_true(zset_rank(z, S(m[i]), &r));
-        assert_true(fw[r].len == strlen(m[i]));
-    }
-    zset_destroy(s, z);
+    assert_int_equal(store_used_memory(s), 0);
     store_destroy(s);
 }
 
