@@ -16,9 +16,12 @@
  * as Dragonfly keeps its sorted sets. A skip list of 100,000 members is
  * about 17 levels of nodes scattered in memory, and a ZADD that moves a
  * member walks it twice (out of the old place, into the new one): most of
- * its time is cache misses. The tree's nodes are NODE_BYTES blocks (512,
- * measured against 256 and 1024: bench/RESULTS.md "Sorted sets as a
- * B+tree"), so the same search is 3-4 nodes of a few cache lines each.
+ * its time is cache misses. The tree's nodes are NODE_BYTES blocks (1024:
+ * a leaf of 62 elements, an inner node of 36 children; measured against
+ * 256 and 512, it took the least CPU and memory per element for ZADD at
+ * 100,000 members: bench/RESULTS.md "Sorted sets as a B+tree"), so the
+ * same search is 4 nodes at 1,000,000 members, a binary search of a few
+ * cache lines in each.
  *  - A leaf holds (score, member) pairs in order, the scores in one array
  *    (a search compares doubles side by side; members' bytes are read only
  *    between equal scores), and links to its neighbours for walks.
@@ -70,7 +73,7 @@ struct zset_lp {
 
 /* ---- the tree's parts --------------------------------------------------- */
 
-#define NODE_BYTES 512
+#define NODE_BYTES 1024
 #define LEAF_CAP   ((NODE_BYTES - 24) / 16)
 #define INNER_CAP  ((NODE_BYTES - 8) / 28)
 /* Under this a node takes from a neighbour or merges with it (the root
