@@ -660,6 +660,7 @@ static void tree_insert(struct store *s, struct zset_tree *t, const struct zmemb
         slot_insert(false, &root->h, 1, &b);
         t->root = &root->h;
         t->height++;
+        assert(t->height < MAX_DEPTH); /* a path fits its arrays */
     }
 }
 
