@@ -80,8 +80,9 @@ struct zset_lp {
  * excepted). */
 #define LEAF_MIN   (LEAF_CAP / 3)
 #define INNER_MIN  (INNER_CAP / 3 > 2 ? INNER_CAP / 3 : 2)
-/* Every inner node but the root has at least two children, and a count
- * is 32 bits: no tree is deeper. */
+/* The longest search path: a root splits only when full, and a node under
+ * its minimum is merged or refilled, so a tree of 2^32 elements is about
+ * seven levels deep; far more than that is a broken tree (asserted). */
 #define MAX_DEPTH  36
 
 /* A member: the table's node, which the tree points at. Its length goes
@@ -94,6 +95,7 @@ struct zmember {
     char             bytes[];  /* length, member */
 };
 
+/* What both kinds of node start with: n slots in use. */
 struct bnode {
     uint16_t n;
     uint16_t pad16;
