@@ -10,16 +10,46 @@
  * low 7 bits, a high bit set where more bytes come before it) to walk the
  * buffer in reverse. A 10-byte member with a small whole score takes 13
  * bytes.
- * skiplist: as Redis's zskiplist: each node has 1..32 levels (a level more
- * with probability 1/4), each level's link counts the elements it passes
- * over (its span), so walking down from the top finds a rank or the count
- * below a bound in O(log n). A header node with every level starts it. The
- * nodes are also the entries of a ctab keyed by member (score lookups and
- * removal by member in O(1)); the table frees them when the zset goes. */
+ *
+ * skiplist (Redis's name, which OBJECT ENCODING reports and clients and
+ * tests read): behind it is not a skip list but an order-statistic B+tree,
+ * as Dragonfly keeps its sorted sets. A skip list of 100,000 members is
+ * about 17 levels of nodes scattered in memory, and a ZADD that moves a
+ * member walks it twice (out of the old place, into the new one): most of
+ * its time is cache misses. The tree's nodes are NODE_BYTES blocks (1024:
+ * a leaf of 62 elements, an inner node of 36 children; measured against
+ * 256 and 512, it took the least CPU and memory per element for ZADD at
+ * 100,000 members: bench/RESULTS.md "Sorted sets as a B+tree"), so the
+ * same search is 4 nodes at 1,000,000 members, a binary search of a few
+ * cache lines in each.
+ *  - A leaf holds (score, member) pairs in order, the scores in one array
+ *    (a search compares doubles side by side; members' bytes are read only
+ *    between equal scores), and links to its neighbours for walks.
+ *  - An inner node holds, for each child, its pointer, its element count
+ *    and its greatest (score, member): a search picks the first child
+ *    whose greatest is not below the key, and summing the counts of the
+ *    children passed over gives ranks and the count below a score or a
+ *    member bound in O(log n); a walk from a rank descends by the counts.
+ *  - Members' bytes live once, in the nodes of a chained hash table
+ *    (ctab.h) keyed by member, which also hold the score (ZSCORE, and a
+ *    ZADD's "did it change" are one lookup); the tree points at them.
+ *  - A full leaf first gives some of its elements to a neighbour with
+ *    room (random inserts then keep leaves about 80% full, where splits
+ *    alone leave them 50-70%); else it splits in two, as a full inner node
+ *    does (at the end of the tree the old one stays full and the new one
+ *    starts with the new element, so a load in order fills its nodes). A
+ *    node that falls under a third of its capacity takes elements from a
+ *    neighbour, or merges with it when both fit in one node.
+ *  - A score change whose place in the order stays (between its
+ *    neighbours) is written in place; otherwise the element leaves its
+ *    leaf and is inserted anew (the ctab node stays).
+ * The table frees the members when the zset goes, after the tree's nodes
+ * (both in slices: zset_free_step). */
 #include "shards/store/zset.h"
 #include "shards/store/ctab.h"
 #include "shards/store/store.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,23 +57,8 @@
 
 const struct zset_limits zset_default_limits = { 128, 64 };
 
+/* ENC_SKIPLIST names the tree: the flat form's encoding byte is 1. */
 enum { ENC_LISTPACK = 0, ENC_SKIPLIST = 1 };
-
-#define MAX_LEVEL 32
-
-struct zlevel {
-    struct znode *forward;
-    size_t        span;
-};
-
-struct znode {
-    struct ctab_node link;     /* first: the table's chain */
-    double           score;
-    struct znode    *backward;
-    uint32_t         len;
-    uint32_t         level;
-    struct zlevel    lv[];     /* then the member's bytes */
-};
 
 struct zset {
     uint32_t enc;
@@ -56,11 +71,61 @@ struct zset_lp {
     char        data[];
 };
 
-struct zset_sl {
+/* ---- the tree's parts --------------------------------------------------- */
+
+#define NODE_BYTES 1024
+#define LEAF_CAP   ((NODE_BYTES - 24) / 16)
+#define INNER_CAP  ((NODE_BYTES - 8) / 28)
+/* Under this a node takes from a neighbour or merges with it (the root
+ * excepted). */
+#define LEAF_MIN   (LEAF_CAP / 3)
+#define INNER_MIN  (INNER_CAP / 3 > 2 ? INNER_CAP / 3 : 2)
+/* The longest search path: a root splits only when full, and a node under
+ * its minimum is merged or refilled, so a tree of 2^32 elements is about
+ * seven levels deep; far more than that is a broken tree (asserted). */
+#define MAX_DEPTH  36
+
+/* A member: the table's node, which the tree points at. Its length goes
+ * before its bytes as a LEB128 number (one byte below 128): with a 16-byte
+ * header, a 13-byte member takes a 32-byte block, where a 4-byte length
+ * field would make it 48 (mimalloc's classes past 32 are 16 bytes apart). */
+struct zmember {
+    struct ctab_node link;     /* first: the table's chain */
+    double           score;
+    char             bytes[];  /* length, member */
+};
+
+/* What both kinds of node start with: n slots in use. */
+struct bnode {
+    uint16_t n;
+    uint16_t pad16;
+    uint32_t pad32;
+};
+
+struct bleaf {
+    struct bnode           h;
+    struct bleaf          *prev, *next;
+    double                 score[LEAF_CAP];
+    const struct zmember  *m[LEAF_CAP];
+};
+
+/* max_*[i]: the greatest element under child[i], cnt[i] how many. */
+struct binner {
+    struct bnode           h;
+    double                 max_score[INNER_CAP];
+    const struct zmember  *max_m[INNER_CAP];
+    struct bnode          *child[INNER_CAP];
+    uint32_t               cnt[INNER_CAP];
+};
+
+_Static_assert(sizeof(struct bleaf) <= NODE_BYTES, "a leaf fits its block");
+_Static_assert(sizeof(struct binner) <= NODE_BYTES, "an inner node fits its block");
+
+struct zset_tree {
     struct zset   h;
-    int           level;
-    struct znode *head, *tail;
-    uint64_t      rnd;
+    uint32_t      height; /* inner levels above the leaves: 0 when the root is a leaf */
+    uint32_t      nodes;  /* tree nodes allocated, NODE_BYTES each */
+    struct bnode *root;   /* NULL only while zset_free_step frees it */
     struct ctab   dict;
 };
 
@@ -297,177 +362,516 @@ static struct zset_lp *lp_insert(struct store *s, struct zset_lp *z, struct slic
     return z;
 }
 
-/* ---- skiplist --------------------------------------------------------- */
+/* ---- the tree ------------------------------------------------------------ */
 
-static inline char *node_member(const struct znode *n)
+static inline struct slice zm_member(const struct zmember *zm)
 {
-    return (char *)&n->lv[n->level];
+    if ((uint8_t)zm->bytes[0] < 128)
+        return (struct slice){ zm->bytes + 1, (uint8_t)zm->bytes[0] };
+    size_t n;
+    uint64_t len = get_varint(zm->bytes, &n);
+    return (struct slice){ zm->bytes + n, (size_t)len };
 }
 
-static struct slice node_key(const struct ctab_node *n)
+static struct slice member_key(const struct ctab_node *n)
 {
-    const struct znode *z = (const struct znode *)n;
-    return (struct slice){ node_member(z), z->len };
+    return zm_member((const struct zmember *)n);
 }
 
-static struct znode *node_new(struct store *s, int level, double score, struct slice m)
+/* (score, member) order between members of the tree: equal only for the
+ * same member, whose bytes are then not read. */
+static inline int key_cmp(double s1, const struct zmember *m1, double s2, const struct zmember *m2)
 {
-    struct znode *n = store_alloc(s, sizeof *n + (size_t)level * sizeof(struct zlevel) + m.len);
-    n->link.next = NULL;
-    n->score = score;
-    n->backward = NULL;
-    n->len = (uint32_t)m.len;
-    n->level = (uint32_t)level;
-    for (int i = 0; i < level; i++)
-        n->lv[i] = (struct zlevel){ NULL, 0 };
-    memcpy(node_member(n), m.ptr, m.len);
+    if (s1 < s2)
+        return -1;
+    if (s1 > s2)
+        return 1;
+    if (m1 == m2)
+        return 0;
+    struct slice a = zm_member(m1), b = zm_member(m2);
+    return member_cmp(a.ptr, a.len, b.ptr, b.len);
+}
+
+/* What a slot holds: a leaf's (score, m), an inner node's greatest
+ * (score, m) of child and its count. */
+struct bslot {
+    double                score;
+    const struct zmember *m;
+    struct bnode         *child;
+    uint32_t              cnt;
+};
+
+/* A search's way down: node[d] at depth d (0 the root, the tree's height
+ * the leaf), idx[d] the child taken there, in the leaf the element's
+ * place (where it is, or would go). */
+struct bpath {
+    struct bnode *node[MAX_DEPTH];
+    unsigned      idx[MAX_DEPTH];
+};
+
+static struct bnode *node_new(struct store *s, struct zset_tree *t, bool leaf)
+{
+    struct bnode *n = store_alloc(s, NODE_BYTES);
+    n->n = 0;
+    if (leaf) {
+        struct bleaf *l = (struct bleaf *)n;
+        l->prev = l->next = NULL;
+    }
+    t->nodes++;
     return n;
 }
 
-static struct zset_sl *sl_new(struct store *s, size_t hint)
+static void node_free(struct store *s, struct zset_tree *t, struct bnode *n)
 {
-    struct zset_sl *z = store_alloc(s, sizeof *z);
-    z->h.enc = ENC_SKIPLIST;
-    z->h.count = 0;
-    z->level = 1;
-    z->head = node_new(s, MAX_LEVEL, 0, (struct slice){ "", 0 });
-    z->tail = NULL;
-    z->rnd = (uint64_t)(uintptr_t)z | 1;
-    ctab_init(s, &z->dict, hint, node_key);
-    return z;
+    store_free(s, n);
+    t->nodes--;
 }
 
-static int random_level(struct zset_sl *z)
+/* k slots from src at si to dst at di (the same node too). */
+static void slots_move(bool leaf, struct bnode *dst, unsigned di, const struct bnode *src, unsigned si, unsigned k)
 {
-    int level = 1;
-    for (;;) {
-        uint64_t x = z->rnd;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        z->rnd = x;
-        for (int i = 0; i < 32; i++, x >>= 2) {
-            if ((x & 3) != 0 || level == MAX_LEVEL)
-                return level;
-            level++;
-        }
+    if (k == 0)
+        return;
+    if (leaf) {
+        struct bleaf *d = (struct bleaf *)dst;
+        const struct bleaf *f = (const struct bleaf *)src;
+        memmove(&d->score[di], &f->score[si], k * sizeof d->score[0]);
+        memmove(&d->m[di], &f->m[si], k * sizeof d->m[0]);
+        return;
+    }
+    struct binner *d = (struct binner *)dst;
+    const struct binner *f = (const struct binner *)src;
+    memmove(&d->max_score[di], &f->max_score[si], k * sizeof d->max_score[0]);
+    memmove(&d->max_m[di], &f->max_m[si], k * sizeof d->max_m[0]);
+    memmove(&d->child[di], &f->child[si], k * sizeof d->child[0]);
+    memmove(&d->cnt[di], &f->cnt[si], k * sizeof d->cnt[0]);
+}
+
+static void slot_insert(bool leaf, struct bnode *n, unsigned pos, const struct bslot *v)
+{
+    slots_move(leaf, n, pos + 1, n, pos, n->n - pos);
+    if (leaf) {
+        struct bleaf *l = (struct bleaf *)n;
+        l->score[pos] = v->score;
+        l->m[pos] = v->m;
+    } else {
+        struct binner *in = (struct binner *)n;
+        in->max_score[pos] = v->score;
+        in->max_m[pos] = v->m;
+        in->child[pos] = v->child;
+        in->cnt[pos] = v->cnt;
+    }
+    n->n++;
+}
+
+static void slot_remove(bool leaf, struct bnode *n, unsigned pos)
+{
+    slots_move(leaf, n, pos, n, pos + 1, n->n - pos - 1);
+    n->n--;
+}
+
+/* The greatest element under n (which is not empty). */
+static inline void node_max(bool leaf, const struct bnode *n, double *score, const struct zmember **m)
+{
+    if (leaf) {
+        const struct bleaf *l = (const struct bleaf *)n;
+        *score = l->score[n->n - 1];
+        *m = l->m[n->n - 1];
+    } else {
+        const struct binner *in = (const struct binner *)n;
+        *score = in->max_score[n->n - 1];
+        *m = in->max_m[n->n - 1];
     }
 }
 
-static inline bool node_before(const struct znode *n, double score, const char *m, size_t len)
+static uint32_t node_count(bool leaf, const struct bnode *n)
 {
-    return elem_cmp(n->score, node_member(n), n->len, score, m, len) < 0;
+    if (leaf)
+        return n->n;
+    const struct binner *in = (const struct binner *)n;
+    uint32_t c = 0;
+    for (unsigned i = 0; i < n->n; i++)
+        c += in->cnt[i];
+    return c;
 }
 
-/* Link node n (its score and member set, its level drawn) into the list. */
-static void sl_link(struct zset_sl *z, struct znode *n)
+/* What in says of its child i, made true again. */
+static void child_refresh(struct binner *in, unsigned i, bool leaf)
 {
-    struct slice m = { node_member(n), n->len };
-    double score = n->score;
-    struct znode *update[MAX_LEVEL];
-    size_t rank[MAX_LEVEL];
-    struct znode *x = z->head;
-    for (int i = z->level - 1; i >= 0; i--) {
-        rank[i] = i == z->level - 1 ? 0 : rank[i + 1];
-        while (x->lv[i].forward && node_before(x->lv[i].forward, score, m.ptr, m.len)) {
-            rank[i] += x->lv[i].span;
-            x = x->lv[i].forward;
+    in->cnt[i] = node_count(leaf, in->child[i]);
+    node_max(leaf, in->child[i], &in->max_score[i], &in->max_m[i]);
+}
+
+static struct bslot slot_of(bool leaf, struct bnode *n)
+{
+    struct bslot v = { .child = n, .cnt = node_count(leaf, n) };
+    node_max(leaf, n, &v.score, &v.m);
+    return v;
+}
+
+/* Find (score, zm)'s place: in each inner node the first child whose
+ * greatest is not below it (the last if none), in the leaf the first
+ * element not below it. */
+static void tree_find(const struct zset_tree *t, double score, const struct zmember *zm, struct bpath *p)
+{
+    struct bnode *n = t->root;
+    for (unsigned d = 0; d < t->height; d++) {
+        const struct binner *in = (const struct binner *)n;
+        unsigned lo = 0, hi = in->h.n - 1u;
+        while (lo < hi) {
+            unsigned mid = (lo + hi) / 2;
+            if (key_cmp(score, zm, in->max_score[mid], in->max_m[mid]) <= 0)
+                hi = mid;
+            else
+                lo = mid + 1;
         }
-        update[i] = x;
+        p->node[d] = n;
+        p->idx[d] = lo;
+        n = in->child[lo];
     }
-    int level = (int)n->level;
-    if (level > z->level) {
-        for (int i = z->level; i < level; i++) {
-            rank[i] = 0;
-            update[i] = z->head;
-            update[i]->lv[i].span = z->h.count;
+    const struct bleaf *l = (const struct bleaf *)n;
+    unsigned lo = 0, hi = l->h.n;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (key_cmp(score, zm, l->score[mid], l->m[mid]) <= 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    p->node[t->height] = n;
+    p->idx[t->height] = lo;
+}
+
+/* Put v in node a at pos; a full node splits, and the new right half is
+ * returned (NULL if none). At the tree's end (at_end: a is the last node
+ * of its level and v goes after all) a keeps all it had, so a load in
+ * order leaves full nodes behind it. */
+static struct bnode *node_insert(struct store *s, struct zset_tree *t, bool leaf, struct bnode *a, unsigned pos,
+                                 const struct bslot *v, bool at_end)
+{
+    unsigned cap = leaf ? LEAF_CAP : INNER_CAP;
+    if (a->n < cap) {
+        slot_insert(leaf, a, pos, v);
+        return NULL;
+    }
+    struct bnode *b = node_new(s, t, leaf);
+    unsigned k = at_end && pos == cap ? cap : (cap + 1) / 2; /* a's slots after */
+    if (pos < k) {
+        slots_move(leaf, b, 0, a, k - 1, cap - k + 1);
+        b->n = (uint16_t)(cap - k + 1);
+        a->n = (uint16_t)(k - 1);
+        slot_insert(leaf, a, pos, v);
+    } else {
+        slots_move(leaf, b, 0, a, k, cap - k);
+        b->n = (uint16_t)(cap - k);
+        a->n = (uint16_t)k;
+        slot_insert(leaf, b, pos - k, v);
+    }
+    if (leaf) {
+        struct bleaf *al = (struct bleaf *)a, *bl = (struct bleaf *)b;
+        bl->prev = al;
+        bl->next = al->next;
+        if (al->next)
+            al->next->prev = bl;
+        al->next = bl;
+    }
+    return b;
+}
+
+/* v into the full leaf l (child i of in) by way of a neighbour with room
+ * for two or more: l gives it half that room's worth of its slots, and v
+ * goes where it belongs. A split would leave two half-full leaves: with
+ * this, leaves filled in random order stay about four fifths full. false
+ * if neither neighbour has the room. */
+static bool leaf_share(struct binner *in, unsigned i, struct bleaf *l, unsigned pos, const struct bslot *v)
+{
+    if (i > 0) {
+        struct bnode *left = in->child[i - 1];
+        unsigned room = LEAF_CAP - left->n;
+        if (room >= 2) {
+            unsigned k = room / 2, was = left->n;
+            slots_move(true, left, was, &l->h, 0, k);
+            slots_move(true, &l->h, 0, &l->h, k, LEAF_CAP - k);
+            left->n = (uint16_t)(was + k);
+            l->h.n = (uint16_t)(LEAF_CAP - k);
+            if (pos < k)
+                slot_insert(true, left, was + pos, v);
+            else
+                slot_insert(true, &l->h, pos - k, v);
+            child_refresh(in, i - 1, true);
+            child_refresh(in, i, true);
+            return true;
         }
-        z->level = level;
     }
-    for (int i = 0; i < level; i++) {
-        n->lv[i].forward = update[i]->lv[i].forward;
-        update[i]->lv[i].forward = n;
-        n->lv[i].span = update[i]->lv[i].span - (rank[0] - rank[i]);
-        update[i]->lv[i].span = (rank[0] - rank[i]) + 1;
+    if (i + 1u < in->h.n) {
+        struct bnode *right = in->child[i + 1];
+        unsigned room = LEAF_CAP - right->n;
+        if (room >= 2) {
+            unsigned k = room / 2, keep = LEAF_CAP - k;
+            slots_move(true, right, k, right, 0, right->n);
+            slots_move(true, right, 0, &l->h, keep, k);
+            right->n = (uint16_t)(right->n + k);
+            l->h.n = (uint16_t)keep;
+            if (pos <= keep)
+                slot_insert(true, &l->h, pos, v);
+            else
+                slot_insert(true, right, pos - keep, v);
+            child_refresh(in, i, true);
+            child_refresh(in, i + 1, true);
+            return true;
+        }
     }
-    for (int i = level; i < z->level; i++)
-        update[i]->lv[i].span++;
-    n->backward = update[0] == z->head ? NULL : update[0];
-    if (n->lv[0].forward)
-        n->lv[0].forward->backward = n;
+    return false;
+}
+
+/* Link zm (its score set) into the tree. */
+static void tree_insert(struct store *s, struct zset_tree *t, const struct zmember *zm)
+{
+    struct bpath p;
+    tree_find(t, zm->score, zm, &p);
+    unsigned h = t->height;
+    struct bleaf *l = (struct bleaf *)p.node[h];
+    struct bslot v = { .score = zm->score, .m = zm };
+    bool at_end = !l->next && p.idx[h] == LEAF_CAP;
+    int d = (int)h - 1;
+    struct bnode *right = NULL;
+    if (l->h.n == LEAF_CAP && !at_end && h > 0 &&
+        leaf_share((struct binner *)p.node[h - 1], p.idx[h - 1], l, p.idx[h], &v))
+        d--; /* the parent knows */
     else
-        z->tail = n;
-    z->h.count++;
-}
-
-static void sl_insert(struct store *s, struct zset_sl *z, struct slice m, double score)
-{
-    struct znode *n = node_new(s, random_level(z), score, m);
-    sl_link(z, n);
-    ctab_add(s, &z->dict, &n->link);
-}
-
-/* Take node n out of the list (not the table). */
-static void sl_unlink(struct zset_sl *z, struct znode *n)
-{
-    struct znode *update[MAX_LEVEL];
-    struct znode *x = z->head;
-    for (int i = z->level - 1; i >= 0; i--) {
-        while (x->lv[i].forward && node_before(x->lv[i].forward, n->score, node_member(n), n->len))
-            x = x->lv[i].forward;
-        update[i] = x;
+        right = node_insert(s, t, true, &l->h, p.idx[h], &v, at_end);
+    for (; d >= 0; d--) {
+        struct binner *in = (struct binner *)p.node[d];
+        unsigned i = p.idx[d];
+        bool below_leaf = d == (int)h - 1;
+        if (!right) {
+            in->cnt[i]++;
+            node_max(below_leaf, in->child[i], &in->max_score[i], &in->max_m[i]);
+            continue;
+        }
+        child_refresh(in, i, below_leaf);
+        v = slot_of(below_leaf, right);
+        at_end = at_end && i + 1 == INNER_CAP;
+        right = node_insert(s, t, false, &in->h, i + 1, &v, at_end);
     }
-    for (int i = 0; i < z->level; i++) {
-        if (update[i]->lv[i].forward == n) {
-            update[i]->lv[i].span += n->lv[i].span - 1;
-            update[i]->lv[i].forward = n->lv[i].forward;
+    if (right) { /* the root split: a new root above both halves */
+        bool below_leaf = h == 0;
+        struct binner *root = (struct binner *)node_new(s, t, false);
+        struct bslot a = slot_of(below_leaf, t->root), b = slot_of(below_leaf, right);
+        slot_insert(false, &root->h, 0, &a);
+        slot_insert(false, &root->h, 1, &b);
+        t->root = &root->h;
+        t->height++;
+        assert(t->height < MAX_DEPTH); /* a path fits its arrays */
+    }
+}
+
+/* in's children i and i + 1 (one of them under its minimum): merged into
+ * the first when they fit in one node, else their slots shared evenly. */
+static void children_rebalance(struct store *s, struct zset_tree *t, struct binner *in, unsigned i, bool leaf)
+{
+    struct bnode *a = in->child[i], *b = in->child[i + 1];
+    unsigned cap = leaf ? LEAF_CAP : INNER_CAP;
+    if (a->n + b->n <= cap) {
+        slots_move(leaf, a, a->n, b, 0, b->n);
+        a->n = (uint16_t)(a->n + b->n);
+        if (leaf) {
+            struct bleaf *al = (struct bleaf *)a, *bl = (struct bleaf *)b;
+            al->next = bl->next;
+            if (bl->next)
+                bl->next->prev = al;
+        }
+        node_free(s, t, b);
+        in->cnt[i] += in->cnt[i + 1];
+        slot_remove(false, &in->h, i + 1);
+        node_max(leaf, a, &in->max_score[i], &in->max_m[i]);
+        return;
+    }
+    unsigned want = (a->n + b->n) / 2u; /* a's slots after */
+    if (a->n < want) {
+        unsigned k = want - a->n;
+        slots_move(leaf, a, a->n, b, 0, k);
+        slots_move(leaf, b, 0, b, k, b->n - k);
+        a->n = (uint16_t)(a->n + k);
+        b->n = (uint16_t)(b->n - k);
+    } else {
+        unsigned k = a->n - want;
+        slots_move(leaf, b, k, b, 0, b->n);
+        slots_move(leaf, b, 0, a, a->n - k, k);
+        a->n = (uint16_t)(a->n - k);
+        b->n = (uint16_t)(b->n + k);
+    }
+    child_refresh(in, i, leaf);
+    child_refresh(in, i + 1, leaf);
+}
+
+/* Take the element at p's leaf place out of the tree (not the table). */
+static void tree_remove_at(struct store *s, struct zset_tree *t, const struct bpath *p)
+{
+    unsigned h = t->height;
+    slot_remove(true, p->node[h], p->idx[h]);
+    for (int d = (int)h - 1; d >= 0; d--) {
+        struct binner *in = (struct binner *)p->node[d];
+        unsigned i = p->idx[d];
+        bool below_leaf = d == (int)h - 1;
+        struct bnode *c = in->child[i];
+        in->cnt[i]--;
+        if (c->n == 0) { /* emptied (a node split off at the end may hold one) */
+            if (below_leaf) {
+                struct bleaf *l = (struct bleaf *)c;
+                if (l->prev)
+                    l->prev->next = l->next;
+                if (l->next)
+                    l->next->prev = l->prev;
+            }
+            node_free(s, t, c);
+            slot_remove(false, &in->h, i);
+        } else if (c->n < (below_leaf ? LEAF_MIN : INNER_MIN) && in->h.n > 1) {
+            children_rebalance(s, t, in, i > 0 ? i - 1 : i, below_leaf);
         } else {
-            update[i]->lv[i].span--;
+            node_max(below_leaf, c, &in->max_score[i], &in->max_m[i]);
         }
     }
-    if (n->lv[0].forward)
-        n->lv[0].forward->backward = n->backward;
-    else
-        z->tail = n->backward;
-    while (z->level > 1 && !z->head->lv[z->level - 1].forward)
-        z->level--;
-    z->h.count--;
-}
-
-static struct znode *sl_find(const struct zset_sl *z, struct slice m)
-{
-    struct ctab_node **link = ctab_find(&z->dict, m);
-    return link ? (struct znode *)*link : NULL;
-}
-
-/* The node at 0-based rank r (< count). */
-static struct znode *sl_at(const struct zset_sl *z, size_t r)
-{
-    size_t want = r + 1, traversed = 0;
-    struct znode *x = z->head;
-    for (int i = z->level - 1; i >= 0; i--) {
-        while (x->lv[i].forward && traversed + x->lv[i].span <= want) {
-            traversed += x->lv[i].span;
-            x = x->lv[i].forward;
-        }
-        if (traversed == want)
-            return x;
+    while (t->height > 0 && t->root->n <= 1) {
+        struct binner *root = (struct binner *)t->root;
+        struct bnode *only = root->h.n ? root->child[0] : NULL;
+        node_free(s, t, &root->h);
+        t->height--;
+        t->root = only ? only : node_new(s, t, true);
+        if (!only)
+            t->height = 0;
     }
-    return NULL;
 }
 
-/* Convert a listpack to a skiplist (for good). */
-static struct zset *to_skiplist(struct store *s, struct zset_lp *lp)
+/* The leaf and place of the element at rank r (< count). */
+static const struct bleaf *tree_at(const struct zset_tree *t, size_t r, unsigned *pos)
 {
-    struct zset_sl *z = sl_new(s, lp->h.count * 2);
+    const struct bnode *n = t->root;
+    for (unsigned d = 0; d < t->height; d++) {
+        const struct binner *in = (const struct binner *)n;
+        unsigned j = 0;
+        while (j + 1u < in->h.n && r >= in->cnt[j])
+            r -= in->cnt[j++];
+        n = in->child[j];
+    }
+    *pos = (unsigned)r;
+    return (const struct bleaf *)n;
+}
+
+/* The rank of the element at p's leaf place. */
+static size_t tree_rank(const struct zset_tree *t, const struct bpath *p)
+{
+    size_t r = 0;
+    for (unsigned d = 0; d < t->height; d++) {
+        const struct binner *in = (const struct binner *)p->node[d];
+        for (unsigned j = 0; j < p->idx[d]; j++)
+            r += in->cnt[j];
+    }
+    return r + p->idx[t->height];
+}
+
+static struct zset_tree *tree_new(struct store *s, size_t hint)
+{
+    struct zset_tree *t = store_alloc(s, sizeof *t);
+    t->h.enc = ENC_SKIPLIST;
+    t->h.count = 0;
+    t->height = 0;
+    t->nodes = 0;
+    t->root = node_new(s, t, true);
+    ctab_init(s, &t->dict, hint, member_key);
+    return t;
+}
+
+static struct zmember *tree_lookup(const struct zset_tree *t, struct slice m)
+{
+    struct ctab_node **link = ctab_find(&t->dict, m);
+    return link ? (struct zmember *)*link : NULL;
+}
+
+static void tree_add(struct store *s, struct zset_tree *t, struct slice m, double score)
+{
+    char len[10];
+    size_t n = put_varint(len, m.len);
+    struct zmember *zm = store_alloc(s, offsetof(struct zmember, bytes) + n + m.len);
+    zm->link.next = NULL;
+    zm->score = score;
+    memcpy(zm->bytes, len, n);
+    memcpy(zm->bytes + n, m.ptr, m.len);
+    ctab_add(s, &t->dict, &zm->link);
+    tree_insert(s, t, zm);
+    t->h.count++;
+}
+
+/* zm's score becomes score (another): in place when its neighbours still
+ * surround it, else out of its leaf and in anew. */
+static void tree_rescore(struct store *s, struct zset_tree *t, struct zmember *zm, double score)
+{
+    struct bpath p;
+    tree_find(t, zm->score, zm, &p);
+    unsigned h = t->height, pos = p.idx[h];
+    struct bleaf *l = (struct bleaf *)p.node[h];
+    assert(pos < l->h.n && l->m[pos] == zm);
+    const struct bleaf *pl = pos > 0 ? l : l->prev, *nl = pos + 1u < l->h.n ? l : l->next;
+    unsigned pi = pos > 0 ? pos - 1 : pl ? pl->h.n - 1u : 0, ni = pos + 1u < l->h.n ? pos + 1 : 0;
+    if ((!pl || key_cmp(score, zm, pl->score[pi], pl->m[pi]) > 0) &&
+        (!nl || key_cmp(score, zm, nl->score[ni], nl->m[ni]) < 0)) {
+        l->score[pos] = score;
+        zm->score = score;
+        for (int d = (int)h - 1; d >= 0; d--) { /* the greatest of the nodes it ends */
+            struct binner *in = (struct binner *)p.node[d];
+            if (in->max_m[p.idx[d]] != zm)
+                break;
+            in->max_score[p.idx[d]] = score;
+        }
+        return;
+    }
+    tree_remove_at(s, t, &p);
+    zm->score = score;
+    tree_insert(s, t, zm);
+}
+
+/* Free up to *budget of the tree's nodes: the leftmost leaf each time, and
+ * the inner nodes it leaves empty. */
+static bool tree_free_step(struct store *s, struct zset_tree *t, size_t *budget)
+{
+    while (t->root) {
+        if (*budget == 0)
+            return false;
+        struct binner *path[MAX_DEPTH];
+        struct bnode *n = t->root;
+        for (unsigned d = 0; d < t->height; d++) {
+            path[d] = (struct binner *)n;
+            n = path[d]->child[0];
+        }
+        node_free(s, t, n);
+        (*budget)--;
+        int d = (int)t->height - 1;
+        for (; d >= 0; d--) {
+            slot_remove(false, &path[d]->h, 0);
+            if (path[d]->h.n > 0)
+                break;
+            node_free(s, t, &path[d]->h);
+            if (*budget)
+                (*budget)--;
+        }
+        if (d < 0)
+            t->root = NULL;
+    }
+    return true;
+}
+
+/* Convert a listpack to a tree (for good). */
+static struct zset *to_tree(struct store *s, struct zset_lp *lp)
+{
+    struct zset_tree *t = tree_new(s, lp->h.count * 2);
     size_t off = 0;
     for (size_t i = 0; i < lp->h.count; i++) {
         struct lp_elem e = lp_read(lp, off);
-        sl_insert(s, z, (struct slice){ e.m, e.len }, e.score);
+        tree_add(s, t, (struct slice){ e.m, e.len }, e.score);
         off += e.size;
     }
     store_free(s, lp);
-    return &z->h;
+    return &t->h;
 }
 
 /* ---- the interface ---------------------------------------------------- */
@@ -476,16 +880,15 @@ struct zset *zset_create(struct store *s, size_t size_hint, size_t max_member, c
 {
     if (size_hint <= lim->max_listpack_entries && max_member <= lim->max_listpack_value)
         return &lp_new(s, size_hint * (4 + (max_member < 16 ? max_member : 16)))->h;
-    return &sl_new(s, size_hint)->h;
+    return &tree_new(s, size_hint)->h;
 }
 
 bool zset_free_step(struct store *s, struct zset *z, size_t *budget)
 {
     if (z->enc == ENC_SKIPLIST) {
-        struct zset_sl *sl = (struct zset_sl *)z;
-        if (!ctab_free_step(s, &sl->dict, budget))
+        struct zset_tree *t = (struct zset_tree *)z;
+        if (!tree_free_step(s, t, budget) || !ctab_free_step(s, &t->dict, budget))
             return false;
-        store_free(s, sl->head);
     }
     store_free(s, z);
     if (*budget)
@@ -505,8 +908,10 @@ size_t zset_memory(const struct zset *z, size_t samples)
 {
     size_t m = store_alloc_size(z);
     if (z->enc == ENC_SKIPLIST) {
-        const struct zset_sl *sl = (const struct zset_sl *)z;
-        m += store_alloc_size(sl->head) + ctab_memory(&sl->dict, samples);
+        const struct zset_tree *t = (const struct zset_tree *)z;
+        m += ctab_memory(&t->dict, samples);
+        if (t->root) /* every node is a NODE_BYTES block */
+            m += t->nodes * store_alloc_size(t->root);
     }
     return m;
 }
@@ -522,10 +927,10 @@ bool zset_score(const struct zset *z, struct slice m, double *score)
         const struct zset_lp *lp = (const struct zset_lp *)z;
         return lp_find(lp, m, NULL, score) != SIZE_MAX;
     }
-    struct znode *n = sl_find((const struct zset_sl *)z, m);
-    if (!n)
+    const struct zmember *zm = tree_lookup((const struct zset_tree *)z, m);
+    if (!zm)
         return false;
-    *score = n->score;
+    *score = zm->score;
     return true;
 }
 
@@ -544,31 +949,22 @@ enum zset_put_result zset_put(struct store *s, struct zset **zp, struct slice m,
             lp_remove_at(lp, off);
         }
         if (added && (lp->h.count + 1 > lim->max_listpack_entries || m.len > lim->max_listpack_value)) {
-            z = to_skiplist(s, lp);
+            z = to_tree(s, lp);
         } else {
             *zp = &lp_insert(s, lp, m, score)->h;
             return added ? ZSET_ADDED : ZSET_UPDATED;
         }
     }
-    struct zset_sl *sl = (struct zset_sl *)z;
-    struct znode *n = sl_find(sl, m);
-    if (n) {
-        *zp = z;
-        if (n->score == score)
+    struct zset_tree *t = (struct zset_tree *)z;
+    *zp = z;
+    struct zmember *zm = tree_lookup(t, m);
+    if (zm) {
+        if (zm->score == score)
             return ZSET_SAME;
-        struct znode *prev = n->backward, *next = n->lv[0].forward;
-        if ((!prev || prev->score < score) && (!next || next->score > score)) {
-            n->score = score; /* its place stays: no relinking */
-            return ZSET_UPDATED;
-        }
-        /* moved in the order: the same node, relinked (the table keeps it) */
-        sl_unlink(sl, n);
-        n->score = score;
-        sl_link(sl, n);
+        tree_rescore(s, t, zm, score);
         return ZSET_UPDATED;
     }
-    sl_insert(s, sl, m, score);
-    *zp = z;
+    tree_add(s, t, m, score);
     return ZSET_ADDED;
 }
 
@@ -588,14 +984,17 @@ bool zset_remove(struct store *s, struct zset **zp, struct slice m)
         lp_remove_at(lp, off);
         return true;
     }
-    struct zset_sl *sl = (struct zset_sl *)z;
-    struct ctab_node **link = ctab_find(&sl->dict, m);
+    struct zset_tree *t = (struct zset_tree *)z;
+    struct ctab_node **link = ctab_find(&t->dict, m);
     if (!link)
         return false;
-    struct znode *n = (struct znode *)*link;
-    ctab_unlink(s, &sl->dict, link);
-    sl_unlink(sl, n);
-    store_free(s, n);
+    struct zmember *zm = (struct zmember *)*link;
+    struct bpath p;
+    tree_find(t, zm->score, zm, &p);
+    tree_remove_at(s, t, &p);
+    ctab_unlink(s, &t->dict, link);
+    store_free(s, zm);
+    t->h.count--;
     return true;
 }
 
@@ -603,84 +1002,97 @@ bool zset_rank(const struct zset *z, struct slice m, size_t *rank)
 {
     if (z->enc == ENC_LISTPACK)
         return lp_find((const struct zset_lp *)z, m, rank, NULL) != SIZE_MAX;
-    const struct zset_sl *sl = (const struct zset_sl *)z;
-    struct znode *n = sl_find(sl, m);
-    if (!n)
+    const struct zset_tree *t = (const struct zset_tree *)z;
+    const struct zmember *zm = tree_lookup(t, m);
+    if (!zm)
         return false;
-    size_t r = 0;
-    struct znode *x = sl->head;
-    for (int i = sl->level - 1; i >= 0; i--) {
-        while (x->lv[i].forward && elem_cmp(x->lv[i].forward->score, node_member(x->lv[i].forward),
-                                            x->lv[i].forward->len, n->score, m.ptr, m.len) <= 0) {
-            r += x->lv[i].span;
-            x = x->lv[i].forward;
-        }
-        if (x == n)
-            break;
-    }
-    *rank = r - 1;
+    struct bpath p;
+    tree_find(t, zm->score, zm, &p);
+    *rank = tree_rank(t, &p);
     return true;
 }
 
-/* The count of elements for which before(elem) holds, a prefix of the
- * order. */
-typedef bool before_fn(const void *arg, double score, const char *m, size_t len);
+/* A bound of a score or a member range: an element is before it when its
+ * score (lex: its member) is below v, or with or_equal equal to it. The
+ * elements before a bound are a prefix of the order. */
+struct bound {
+    double       v;
+    struct slice lex;
+    bool         is_lex;
+    bool         or_equal;
+};
 
-static size_t count_prefix(const struct zset *z, before_fn *before, const void *arg)
+static inline bool before(const struct bound *b, double score, const char *m, size_t len)
+{
+    if (!b->is_lex)
+        return score < b->v || (b->or_equal && score == b->v);
+    int c = member_cmp(m, len, b->lex.ptr, b->lex.len);
+    return c < 0 || (b->or_equal && c == 0);
+}
+
+/* The same for a member of the tree: its bytes read only for a lex bound. */
+static inline bool before_member(const struct bound *b, double score, const struct zmember *zm)
+{
+    if (!b->is_lex)
+        return score < b->v || (b->or_equal && score == b->v);
+    struct slice m = zm_member(zm);
+    return before(b, score, m.ptr, m.len);
+}
+
+static size_t count_prefix(const struct zset *z, const struct bound *b)
 {
     if (z->enc == ENC_LISTPACK) {
         const struct zset_lp *lp = (const struct zset_lp *)z;
         size_t off = 0, i = 0;
         for (; i < z->count; i++) {
             struct lp_elem e = lp_read(lp, off);
-            if (!before(arg, e.score, e.m, e.len))
+            if (!before(b, e.score, e.m, e.len))
                 break;
             off += e.size;
         }
         return i;
     }
-    const struct zset_sl *sl = (const struct zset_sl *)z;
+    const struct zset_tree *t = (const struct zset_tree *)z;
     size_t r = 0;
-    struct znode *x = sl->head;
-    for (int i = sl->level - 1; i >= 0; i--) {
-        while (x->lv[i].forward && before(arg, x->lv[i].forward->score, node_member(x->lv[i].forward),
-                                          x->lv[i].forward->len)) {
-            r += x->lv[i].span;
-            x = x->lv[i].forward;
+    const struct bnode *n = t->root;
+    for (unsigned d = 0; d < t->height; d++) {
+        const struct binner *in = (const struct binner *)n;
+        unsigned lo = 0, hi = in->h.n;
+        while (lo < hi) { /* the first child not wholly before */
+            unsigned mid = (lo + hi) / 2;
+            if (before_member(b, in->max_score[mid], in->max_m[mid]))
+                lo = mid + 1;
+            else
+                hi = mid;
         }
+        for (unsigned j = 0; j < lo; j++)
+            r += in->cnt[j];
+        if (lo == in->h.n)
+            return r;
+        n = in->child[lo];
     }
-    return r;
-}
-
-struct score_bound { double v; bool or_equal; };
-struct lex_bound   { struct slice v; bool or_equal; };
-
-static bool before_score(const void *arg, double score, const char *m, size_t len)
-{
-    (void)m;
-    (void)len;
-    const struct score_bound *b = arg;
-    return score < b->v || (b->or_equal && score == b->v);
-}
-
-static bool before_lex(const void *arg, double score, const char *m, size_t len)
-{
-    (void)score;
-    const struct lex_bound *b = arg;
-    int c = member_cmp(m, len, b->v.ptr, b->v.len);
-    return c < 0 || (b->or_equal && c == 0);
+    const struct bleaf *l = (const struct bleaf *)n;
+    unsigned lo = 0, hi = l->h.n;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (before_member(b, l->score[mid], l->m[mid]))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return r + lo;
 }
 
 size_t zset_count_below(const struct zset *z, double v, bool or_equal)
 {
-    struct score_bound b = { v, or_equal };
-    return count_prefix(z, before_score, &b);
+    struct bound b = { .v = v, .or_equal = or_equal };
+    return count_prefix(z, &b);
 }
 
 size_t zset_count_below_lex(const struct zset *z, struct slice v, bool or_equal)
 {
-    struct lex_bound b = { v, or_equal };
-    return count_prefix(z, before_lex, &b);
+    struct bound b = { .lex = v, .is_lex = true, .or_equal = or_equal };
+    return count_prefix(z, &b);
 }
 
 void zset_iter_at(const struct zset *z, size_t rank, bool rev, struct zset_iter *it)
@@ -697,7 +1109,9 @@ void zset_iter_at(const struct zset *z, size_t rank, bool rev, struct zset_iter 
             off += lp_read(lp, off).size;
         it->off = off;
     } else {
-        it->node = sl_at((const struct zset_sl *)z, asc);
+        unsigned pos;
+        it->node = tree_at((const struct zset_tree *)z, asc, &pos);
+        it->off = pos; /* the place in the leaf */
     }
 }
 
@@ -719,10 +1133,23 @@ bool zset_iter_next(struct zset_iter *it, struct slice *m, double *score)
         }
         return true;
     }
-    const struct znode *n = it->node;
-    *m = (struct slice){ node_member(n), n->len };
-    *score = n->score;
-    it->node = it->rev ? n->backward : n->lv[0].forward;
+    const struct bleaf *l = it->node;
+    const struct zmember *zm = l->m[it->off];
+    *m = zm_member(zm);
+    *score = l->score[it->off];
+    if (!it->left)
+        return true;
+    if (it->rev) {
+        if (it->off == 0) {
+            l = l->prev;
+            it->node = l;
+            it->off = l->h.n;
+        }
+        it->off--;
+    } else if (++it->off == l->h.n) {
+        it->node = l->next;
+        it->off = 0;
+    }
     return true;
 }
 
@@ -731,18 +1158,18 @@ struct scan_visit {
     void          *arg;
 };
 
-static void scan_node(void *arg, const struct ctab_node *cn)
+static void scan_member(void *arg, const struct ctab_node *cn)
 {
     const struct scan_visit *v = arg;
-    const struct znode *n = (const struct znode *)cn;
-    v->fn(v->arg, (struct slice){ node_member(n), n->len }, n->score);
+    const struct zmember *zm = (const struct zmember *)cn;
+    v->fn(v->arg, zm_member(zm), zm->score);
 }
 
 uint64_t zset_scan(const struct zset *z, uint64_t cursor, size_t count, zset_visit_fn *fn, void *arg)
 {
     if (z->enc == ENC_SKIPLIST) {
         struct scan_visit v = { fn, arg };
-        return ctab_scan(&((const struct zset_sl *)z)->dict, cursor, count, scan_node, &v);
+        return ctab_scan(&((const struct zset_tree *)z)->dict, cursor, count, scan_member, &v);
     }
     struct zset_iter it;
     struct slice m;
@@ -785,7 +1212,7 @@ struct zset *zset_decode(struct store *s, const char *p, size_t n)
     /* each element takes at least 12 bytes: a count past that is not
      * believed for the table's first size */
     size_t hint = count < n / 12 ? count : n / 12;
-    struct zset *z = enc == ENC_LISTPACK ? &lp_new(s, n)->h : &sl_new(s, hint)->h;
+    struct zset *z = enc == ENC_LISTPACK ? &lp_new(s, n)->h : &tree_new(s, hint)->h;
     for (uint32_t i = 0; i < count; i++) {
         double score;
         uint32_t len;

@@ -7,9 +7,11 @@
  *    at most max_listpack_value bytes): one buffer of elements in order,
  *    each [u32 length][bytes][double score][u32 length] (the length at
  *    both ends walks it both ways);
- *  - skiplist: past those, for good: a skip list whose links count the
- *    elements they pass over (ranks in O(log n)), and a chained hash table
- *    (ctab.h) from member to its node, one allocation per member.
+ *  - skiplist: past those, for good: Redis's name for what is here an
+ *    order-statistic B+tree (nodes keep their children's element counts:
+ *    ranks and counts below a bound in O(log n); zset.c says why), and a
+ *    chained hash table (ctab.h) from member to its score, one allocation
+ *    per member that the tree points at.
  *
  * Memory: every allocation goes through the store's allocator, so
  * store_used_memory counts it exactly.
@@ -47,7 +49,7 @@ bool zset_free_step(struct store *s, struct zset *z, size_t *budget);
 
 size_t zset_len(const struct zset *z);
 /* Bytes z takes (store_object_memory says how; samples as there): a
- * skiplist's nodes are its table's. */
+ * skiplist's members are its table's nodes, plus the tree's nodes. */
 size_t zset_memory(const struct zset *z, size_t samples);
 /* "listpack" or "skiplist". */
 const char *zset_encoding(const struct zset *z);
@@ -80,7 +82,7 @@ size_t zset_count_below_lex(const struct zset *z, struct slice v, bool or_equal)
  * from the walk's start (rev: 0 is the highest). */
 struct zset_iter {
     const struct zset *z;
-    const void        *node; /* skiplist */
+    const void        *node; /* skiplist: the leaf (off: the place in it) */
     size_t             off;  /* listpack: offset of the next element */
     size_t             left;
     bool               rev;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <math.h>
 
 #include "shards/store/store.h"
 #include "shards/store/zset.h"
@@ -202,43 +203,52 @@ static void test_conversions(void **state)
     store_destroy(s);
 }
 
-/* Members long enough for two-byte lengths, scores of every kind: walks
- * both ways agree. */
+/* Members long enough for two-byte lengths (126..130 bytes around the
+ * one-byte limit, and up to 400), scores of every kind, in both encodings:
+ * walks both ways agree, ranks, scores and ZSCAN find every member. */
 static void test_long_members(void **state)
 {
     (void)state;
     struct store *s = store_create(NULL, NULL, NULL);
-    struct zset_limits lim = { 1000, 1000 };
-    struct zset *z = zset_create(s, 0, 0, &lim);
-    static char m[60][400];
+    struct zset_limits lims[2] = { { 1000, 1000 }, { 1000, 64 } };
+    static char m[60][420];
     for (int i = 0; i < 60; i++) {
-        int len = 100 + i * 5;
+        int len = i < 5 ? 120 + i : 100 + i * 5; /* 126..130 with the number */
         memset(m[i], 'a' + i % 26, (size_t)len);
         snprintf(m[i] + len, 8, "%d", i);
-        double sc = i % 3 == 0 ? i * 1000003.0 : i % 3 == 1 ? -i - 0.25 : 1e300 / (i + 1);
-        zset_set(s, &z, S(m[i]), sc, &lim);
     }
-    assert_string_equal(zset_encoding(z), "listpack");
-    struct slice fw[60], mm;
-    double fs[60], sc;
-    struct zset_iter it;
-    zset_iter_at(z, 0, false, &it);
-    for (int i = 0; i < 60; i++) {
-        assert_true(zset_iter_next(&it, &fw[i], &fs[i]));
-        if (i)
-            assert_true(fs[i - 1] <= fs[i]);
+    for (int e = 0; e < 2; e++) {
+        struct zset *z = zset_create(s, 0, 0, &lims[e]);
+        for (int i = 0; i < 60; i++) {
+            double sc = i % 3 == 0 ? i * 1000003.0 : i % 3 == 1 ? -i - 0.25 : 1e300 / (i + 1);
+            zset_set(s, &z, S(m[i]), sc, &lims[e]);
+        }
+        assert_string_equal(zset_encoding(z), e == 0 ? "listpack" : "skiplist");
+        struct slice fw[60], mm;
+        double fs[60], sc;
+        struct zset_iter it;
+        zset_iter_at(z, 0, false, &it);
+        for (int i = 0; i < 60; i++) {
+            assert_true(zset_iter_next(&it, &fw[i], &fs[i]));
+            if (i)
+                assert_true(fs[i - 1] <= fs[i]);
+        }
+        zset_iter_at(z, 0, true, &it);
+        for (int i = 59; i >= 0; i--) {
+            assert_true(zset_iter_next(&it, &mm, &sc));
+            assert_true(mm.ptr == fw[i].ptr && sc == fs[i]);
+        }
+        for (int i = 0; i < 60; i++) {
+            size_t r;
+            assert_true(zset_rank(z, S(m[i]), &r));
+            assert_true(fw[r].len == strlen(m[i]));
+            assert_memory_equal(fw[r].ptr, m[i], fw[r].len);
+            assert_true(zset_score(z, S(m[i]), &sc));
+            assert_true(sc == fs[r]);
+        }
+        zset_destroy(s, z);
     }
-    zset_iter_at(z, 0, true, &it);
-    for (int i = 59; i >= 0; i--) {
-        assert_true(zset_iter_next(&it, &mm, &sc));
-        assert_true(mm.ptr == fw[i].ptr && sc == fs[i]);
-    }
-    for (int i = 0; i < 60; i++) {
-        size_t r;
-        assert_true(zset_rank(z, S(m[i]), &r));
-        assert_true(fw[r].len == strlen(m[i]));
-    }
-    zset_destroy(s, z);
+    assert_int_equal(store_used_memory(s), 0);
     store_destroy(s);
 }
 
@@ -270,6 +280,362 @@ static void test_scan(void **state)
     store_destroy(s);
 }
 
+/* ---- the tree against a model, at scale --------------------------------- */
+
+/* A sorted array of (score, member number), in the zset's order. */
+struct big_model {
+    double *score;
+    int    *m;
+    int     n;
+    bool   *has; /* by member number: in the model, with score cur */
+    double *cur;
+};
+
+static uint64_t prng_state;
+static uint64_t prng(void)
+{
+    uint64_t x = prng_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return prng_state = x;
+}
+
+static int mname(char *buf, int m) { return snprintf(buf, 16, "mem%d", m); }
+
+static int big_cmp(double s1, int m1, double s2, int m2)
+{
+    if (s1 != s2)
+        return s1 < s2 ? -1 : 1;
+    char a[16], b[16];
+    mname(a, m1);
+    mname(b, m2);
+    return strcmp(a, b);
+}
+
+/* m's place, or -1: binary search when its score is known (has[m]). */
+static int big_find(const struct big_model *md, int m)
+{
+    if (!md->has || !md->has[m]) {
+        if (md->has)
+            return -1;
+        for (int i = 0; i < md->n; i++)
+            if (md->m[i] == m)
+                return i;
+        return -1;
+    }
+    double s = md->cur[m];
+    int lo = 0, hi = md->n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (big_cmp(md->score[mid], md->m[mid], s, m) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    assert_true(lo < md->n && md->m[lo] == m);
+    return lo;
+}
+
+static void big_remove_at(struct big_model *md, int i)
+{
+    if (md->has)
+        md->has[md->m[i]] = false;
+    memmove(&md->m[i], &md->m[i + 1], (size_t)(md->n - i - 1) * sizeof md->m[0]);
+    memmove(&md->score[i], &md->score[i + 1], (size_t)(md->n - i - 1) * sizeof md->score[0]);
+    md->n--;
+}
+
+static void big_insert(struct big_model *md, int m, double s)
+{
+    int lo = 0, hi = md->n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (big_cmp(md->score[mid], md->m[mid], s, m) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    memmove(&md->m[lo + 1], &md->m[lo], (size_t)(md->n - lo) * sizeof md->m[0]);
+    memmove(&md->score[lo + 1], &md->score[lo], (size_t)(md->n - lo) * sizeof md->score[0]);
+    md->m[lo] = m;
+    md->score[lo] = s;
+    md->n++;
+    if (md->has) {
+        md->has[m] = true;
+        md->cur[m] = s;
+    }
+}
+
+/* Scores with many ties: whole numbers, halves, both zeros, both
+ * infinities, huge and tiny ones. */
+static double big_score(void)
+{
+    static const double special[] = { 0.0, -0.0, INFINITY, -INFINITY, 1e300, -1e300, 5e-324, 1.5, -2.25 };
+    uint64_t r = prng();
+    if (r % 8 == 0)
+        return special[(r >> 8) % (sizeof special / sizeof special[0])];
+    return (double)((int64_t)((r >> 8) % 200) - 100) + ((r >> 20) % 2 ? 0.5 : 0);
+}
+
+static void same_score(double a, double b)
+{
+    assert_true(a == b);
+    assert_int_equal(signbit(a) != 0, signbit(b) != 0); /* -0 stays -0 */
+}
+
+/* A walk of up to k from rank r, one way, against the model. */
+static void big_walk(const struct zset *z, const struct big_model *md, int r, int k, bool rev)
+{
+    struct zset_iter it;
+    struct slice m;
+    double s;
+    char name[16];
+    zset_iter_at(z, (size_t)r, rev, &it);
+    for (int j = 0; j < k && r + j < md->n; j++) {
+        int i = rev ? md->n - 1 - (r + j) : r + j;
+        assert_true(zset_iter_next(&it, &m, &s));
+        int len = mname(name, md->m[i]);
+        assert_int_equal(m.len, (size_t)len);
+        assert_memory_equal(m.ptr, name, m.len);
+        same_score(s, md->score[i]);
+    }
+    if (r + k >= md->n)
+        assert_false(zset_iter_next(&it, &m, &s));
+}
+
+static size_t big_below(const struct big_model *md, double v, bool or_equal)
+{
+    size_t c = 0;
+    for (int i = 0; i < md->n; i++)
+        c += md->score[i] < v || (or_equal && md->score[i] == v);
+    return c;
+}
+
+/* Everything the model knows, checked (full) or a sample of it. */
+static void big_check(const struct zset *z, const struct big_model *md, bool full)
+{
+    char name[16];
+    assert_int_equal(zset_len(z), (size_t)md->n);
+    if (full) {
+        big_walk(z, md, 0, md->n, false);
+        big_walk(z, md, 0, md->n, true);
+        for (int i = 0; i < md->n; i++) {
+            size_t r;
+            double s;
+            int len = mname(name, md->m[i]);
+            assert_true(zset_rank(z, (struct slice){ name, (size_t)len }, &r));
+            assert_int_equal(r, (size_t)i);
+            assert_true(zset_score(z, (struct slice){ name, (size_t)len }, &s));
+            same_score(s, md->score[i]);
+        }
+    }
+    for (int k = 0; k < (full ? 40 : prng() % 16 == 0); k++) {
+        double v = big_score();
+        assert_int_equal(zset_count_below(z, v, false), big_below(md, v, false));
+        assert_int_equal(zset_count_below(z, v, true), big_below(md, v, true));
+    }
+    if (md->n) {
+        int r = (int)(prng() % (uint64_t)md->n);
+        big_walk(z, md, r, 40, false);
+        big_walk(z, md, r, 40, true);
+        int i = (int)(prng() % (uint64_t)md->n);
+        size_t rank;
+        int len = mname(name, md->m[i]);
+        assert_true(zset_rank(z, (struct slice){ name, (size_t)len }, &rank));
+        assert_int_equal(rank, (size_t)i);
+    }
+}
+
+/* One step of the mix: a set (ZADD's zset_put) or a removal of a member
+ * out of pool; the result checked against the model. */
+static void big_step(struct store *s, struct zset **z, struct big_model *md, int pool, int remove_pct,
+                     const struct zset_limits *lim)
+{
+    char name[16];
+    int m = (int)(prng() % (uint64_t)pool);
+    struct slice key = { name, (size_t)mname(name, m) };
+    int at = big_find(md, m);
+    if ((int)(prng() % 100) < remove_pct) {
+        assert_int_equal(zset_remove(s, z, key), at >= 0);
+        if (at >= 0)
+            big_remove_at(md, at);
+        return;
+    }
+    double sc = big_score();
+    enum zset_put_result want = at < 0 ? ZSET_ADDED : md->score[at] == sc ? ZSET_SAME : ZSET_UPDATED;
+    assert_int_equal(zset_put(s, z, key, sc, lim), want);
+    if (want == ZSET_SAME)
+        return;
+    if (at >= 0)
+        big_remove_at(md, at);
+    big_insert(md, m, sc);
+}
+
+/* Tens of thousands of random sets, score changes and removals against
+ * the model: from a listpack past its conversion to a tree of three and
+ * four levels, down to empty and up again; pops from both ends and runs
+ * removed from the middle; the flat form, a copy, memory and freeing in
+ * slices. */
+static void test_tree_model(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    struct zset_limits lim = { 64, 64 };
+    static struct big_model md;
+    md.score = calloc(40000, sizeof *md.score);
+    md.m = calloc(40000, sizeof *md.m);
+    md.has = calloc(40000, sizeof *md.has);
+    md.cur = calloc(40000, sizeof *md.cur);
+    md.n = 0;
+    prng_state = 0x9e3779b97f4a7c15u;
+    struct zset *z = zset_create(s, 0, 0, &lim);
+    /* small: the listpack, and its conversion */
+    for (int op = 0; op < 3000; op++) {
+        big_step(s, &z, &md, 100, 20, &lim);
+        big_check(z, &md, op % 250 == 0);
+    }
+    assert_string_equal(zset_encoding(z), "skiplist");
+    big_check(z, &md, true);
+    /* big: a pool of 30,000, more sets than removals, then the reverse */
+    for (int op = 0; op < 40000; op++) {
+        big_step(s, &z, &md, 30000, 10, &lim);
+        big_check(z, &md, op % 5000 == 4999);
+    }
+    assert_true(md.n > 15000);
+    for (int op = 0; op < 25000; op++) {
+        big_step(s, &z, &md, 30000, 50, &lim);
+        big_check(z, &md, op % 5000 == 4999);
+    }
+    /* pops from both ends, a run out of the middle */
+    char name[16];
+    for (int k = 0; k < 3000 && md.n; k++) {
+        bool max = k % 3 == 0;
+        struct zset_iter it;
+        struct slice m;
+        double sc;
+        zset_iter_at(z, 0, max, &it);
+        assert_true(zset_iter_next(&it, &m, &sc));
+        snprintf(name, sizeof name, "%.*s", (int)m.len, m.ptr);
+        assert_true(zset_remove(s, &z, (struct slice){ name, m.len }));
+        big_remove_at(&md, max ? md.n - 1 : 0);
+    }
+    big_check(z, &md, true);
+    int from = md.n / 3, run = md.n / 3;
+    for (int k = 0; k < run; k++) {
+        struct zset_iter it;
+        struct slice m;
+        double sc;
+        zset_iter_at(z, (size_t)from, false, &it);
+        assert_true(zset_iter_next(&it, &m, &sc));
+        snprintf(name, sizeof name, "%.*s", (int)m.len, m.ptr);
+        assert_true(zset_remove(s, &z, (struct slice){ name, m.len }));
+        big_remove_at(&md, from);
+    }
+    big_check(z, &md, true);
+    /* the flat form (NaN refused in it) and a copy */
+    struct buf b;
+    buf_init(&b);
+    zset_encode(z, &b);
+    struct zset *d = zset_decode(s, b.data, b.len);
+    assert_non_null(d);
+    assert_string_equal(zset_encoding(d), "skiplist");
+    big_check(d, &md, true);
+    double nan = NAN;
+    memcpy(b.data + 5, &nan, 8);
+    assert_null(zset_decode(s, b.data, b.len));
+    buf_free(&b);
+    zset_destroy(s, d);
+    /* memory: what zset_memory says is what the store counts */
+    size_t before = store_used_memory(s);
+    struct zset *copy = zset_dup(s, z);
+    big_check(copy, &md, true);
+    size_t used = store_used_memory(s) - before, said = zset_memory(copy, 0);
+    assert_true(said <= used && said >= used - used / 50);
+    zset_destroy(s, copy);
+    /* down to empty in random order, up again in order (the end's splits) */
+    while (md.n) {
+        int i = (int)(prng() % (uint64_t)md.n);
+        assert_true(zset_remove(s, &z, (struct slice){ name, (size_t)mname(name, md.m[i]) }));
+        big_remove_at(&md, i);
+        if (md.n % 1000 == 0)
+            big_check(z, &md, md.n % 5000 == 0);
+    }
+    assert_string_equal(zset_encoding(z), "skiplist");
+    for (int i = 0; i < 20000; i++) {
+        zset_set(s, &z, (struct slice){ name, (size_t)mname(name, i) }, i / 4, &lim);
+        big_insert(&md, i, i / 4);
+    }
+    big_check(z, &md, true);
+    for (int op = 0; op < 20000; op++) {
+        big_step(s, &z, &md, 30000, 30, &lim);
+        big_check(z, &md, op % 5000 == 4999);
+    }
+    /* freed in slices */
+    size_t budget = 0;
+    int steps = 0;
+    do {
+        budget = 7;
+        steps++;
+    } while (!zset_free_step(s, z, &budget));
+    assert_true(steps > 100);
+    assert_int_equal(store_used_memory(s), 0);
+    store_destroy(s);
+    free(md.score);
+    free(md.m);
+    free(md.has);
+    free(md.cur);
+}
+
+/* Lex counts on a big zset of equal scores, against the model. */
+static void test_tree_lex(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    static struct big_model md;
+    md.score = calloc(5000, sizeof *md.score);
+    md.m = calloc(5000, sizeof *md.m);
+    md.n = 0;
+    prng_state = 12345;
+    struct zset *z = zset_create(s, 0, 0, &zset_default_limits);
+    char name[16], bound[16];
+    for (int op = 0; op < 20000; op++) {
+        int m = (int)(prng() % 4000);
+        int at = big_find(&md, m);
+        struct slice key = { name, (size_t)mname(name, m) };
+        if (prng() % 3 == 0) {
+            assert_int_equal(zset_remove(s, &z, key), at >= 0);
+            if (at >= 0)
+                big_remove_at(&md, at);
+        } else if (at < 0) {
+            assert_true(zset_set(s, &z, key, 7, &zset_default_limits));
+            big_insert(&md, m, 7);
+        }
+        if (op % 100 == 0) {
+            /* a member's name, or one between two ("mem12" < "mem12x" < "mem120") */
+            int n = mname(bound, (int)(prng() % 4000));
+            if (prng() % 2)
+                bound[n++] = 'x', bound[n] = 0;
+            for (int eq = 0; eq < 2; eq++) {
+                size_t want = 0;
+                for (int i = 0; i < md.n; i++) {
+                    char mm[16];
+                    mname(mm, md.m[i]);
+                    int c = strcmp(mm, bound);
+                    want += c < 0 || (eq && c == 0);
+                }
+                assert_int_equal(zset_count_below_lex(z, (struct slice){ bound, (size_t)n }, eq), want);
+            }
+        }
+    }
+    big_check(z, &md, true);
+    zset_destroy(s, z);
+    assert_int_equal(store_used_memory(s), 0);
+    store_destroy(s);
+    free(md.score);
+    free(md.m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -278,6 +644,8 @@ int main(void)
         cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_long_members),
         cmocka_unit_test(test_scan),
+        cmocka_unit_test(test_tree_model),
+        cmocka_unit_test(test_tree_lex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
