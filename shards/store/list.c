@@ -506,7 +506,10 @@ size_t list_memory(const struct list *l, size_t samples)
 
 const char *list_encoding(const struct list *l) { return is_block(l) ? "listpack" : "quicklist"; }
 
-static void chain_push(struct store *s, struct list *l, bool head, struct slice v, const struct list_limits *lim)
+/* (Not inlined, nor is block_push: list_push then only picks one, and the
+ * other's register saves stay out of the path taken.) */
+__attribute__((noinline)) static void chain_push(struct store *s, struct list *l, bool head, struct slice v,
+                                                 const struct list_limits *lim)
 {
     l->fill = fill_of(lim->fill);
     size_t sz = elem_size(v.len);
@@ -528,29 +531,34 @@ static void chain_push(struct store *s, struct list *l, bool head, struct slice 
     l->len++;
 }
 
+__attribute__((noinline)) static void block_push(struct store *s, struct list **lp, bool head, struct slice v,
+                                                 const struct list_limits *lim)
+{
+    struct list_block *b = block_of(*lp);
+    size_t sz = elem_size(v.len);
+    if (!fits(b->count, b->bytes, sz, lim->fill)) {
+        *lp = chain_of(s, b, lim->fill);
+        chain_push(s, *lp, head, v, lim);
+        return; /* two nodes, or one past the limit: a chain */
+    }
+    b = block_reserve(s, b, sz);
+    if (head) {
+        memmove(b->data + sz, b->data, b->bytes);
+        write_elem(b->data, v);
+    } else {
+        write_elem(b->data + b->bytes, v);
+    }
+    b->bytes = (uint16_t)(b->bytes + sz);
+    b->count++;
+    *lp = (struct list *)b;
+}
+
 void list_push(struct store *s, struct list **lp, bool head, struct slice v, const struct list_limits *lim)
 {
-    if (is_block(*lp)) {
-        struct list_block *b = block_of(*lp);
-        size_t sz = elem_size(v.len);
-        if (!fits(b->count, b->bytes, sz, lim->fill)) {
-            *lp = chain_of(s, b, lim->fill);
-            chain_push(s, *lp, head, v, lim);
-            return; /* two nodes, or one past the limit: a chain */
-        }
-        b = block_reserve(s, b, sz);
-        if (head) {
-            memmove(b->data + sz, b->data, b->bytes);
-            write_elem(b->data, v);
-        } else {
-            write_elem(b->data + b->bytes, v);
-        }
-        b->bytes = (uint16_t)(b->bytes + sz);
-        b->count++;
-        *lp = (struct list *)b;
-        return;
-    }
-    chain_push(s, *lp, head, v, lim);
+    if (is_block(*lp))
+        block_push(s, lp, head, v, lim);
+    else
+        chain_push(s, *lp, head, v, lim);
 }
 
 struct slice list_peek(const struct list *l, bool head)
@@ -580,17 +588,19 @@ static void node_cut(struct store *s, struct list *l, struct list_node *n, size_
         node_shrink(s, l, n);
 }
 
-void list_pop(struct store *s, struct list **lp, bool head)
+__attribute__((noinline)) static void block_pop(struct store *s, struct list **lp, bool head)
 {
+    struct list_block *b = block_of(*lp);
     struct slice v;
-    if (is_block(*lp)) {
-        struct list_block *b = block_of(*lp);
-        size_t off = head ? 0 : prev_off(b->data, b->bytes);
-        size_t sz = head ? read_elem(b->data, &v) : b->bytes - off;
-        *lp = (struct list *)block_cut(s, b, off, sz, 1);
-        return;
-    }
+    size_t off = head ? 0 : prev_off(b->data, b->bytes);
+    size_t sz = head ? read_elem(b->data, &v) : b->bytes - off;
+    *lp = (struct list *)block_cut(s, b, off, sz, 1);
+}
+
+__attribute__((noinline)) static void chain_pop(struct store *s, struct list **lp, bool head)
+{
     struct list *l = *lp;
+    struct slice v;
     if (head) {
         node_cut(s, l, l->head, 0, read_elem(l->head->data, &v), 1);
     } else {
@@ -599,6 +609,14 @@ void list_pop(struct store *s, struct list **lp, bool head)
         node_cut(s, l, n, off, n->bytes - off, 1);
     }
     settle(s, lp);
+}
+
+void list_pop(struct store *s, struct list **lp, bool head)
+{
+    if (is_block(*lp))
+        block_pop(s, lp, head);
+    else
+        chain_pop(s, lp, head);
 }
 
 /* The node and offset of the element at index (< len) of a chain. */
