@@ -436,13 +436,14 @@ static struct list *chain_of(struct store *s, struct list_block *b, long long fi
     return l;
 }
 
-/* After a write to the chain *lp: back to a block when it is none or one
- * node within half the limit (Redis 7.2's quicklist -> listpack rule). */
-static void settle(struct store *s, struct list **lp)
+/* The chain *lp (no more than one node) back to a block when it is none
+ * or one node within half the limit (Redis 7.2's quicklist -> listpack
+ * rule). */
+static void settle_small(struct store *s, struct list **lp)
 {
     struct list *l = *lp;
     struct list_node *n = l->head;
-    if (l->nodes > 1 || (n && over(n->count, n->bytes, l->fill, 2)))
+    if (n && over(n->count, n->bytes, l->fill, 2))
         return;
     struct list_block *b = block_new(s, n ? n->bytes : 0);
     if (n) {
@@ -453,6 +454,14 @@ static void settle(struct store *s, struct list **lp)
     }
     store_free(s, l);
     *lp = (struct list *)b;
+}
+
+/* After a write to the chain *lp: a block again if it is small enough
+ * (the test of several nodes inline: it is every pop of a big list). */
+static inline void settle(struct store *s, struct list **lp)
+{
+    if ((*lp)->nodes <= 1)
+        settle_small(s, lp);
 }
 
 /* ---- the list ---------------------------------------------------------- */
