@@ -43,6 +43,7 @@ struct list_limits {
 };
 extern const struct list_limits list_default_limits; /* -2: 8 KB nodes */
 
+/* A new empty list (a listpack). */
 struct list *list_create(struct store *s);
 void list_destroy(struct store *s, struct list *l);
 /* Free up to *budget nodes, counting them off; true when l is entirely
@@ -50,8 +51,9 @@ void list_destroy(struct store *s, struct list *l);
 bool list_free_step(struct store *s, struct list *l, size_t *budget);
 
 size_t list_len(const struct list *l);
-/* Bytes l takes: its header and its nodes, the average of the first
- * `samples` nodes (0: all) times their number. */
+/* Bytes l takes: a listpack its one allocation; a quicklist its header
+ * and its nodes, the average of the first `samples` nodes (0: all) times
+ * their number. */
 size_t list_memory(const struct list *l, size_t samples);
 /* "listpack" or "quicklist". */
 const char *list_encoding(const struct list *l);
