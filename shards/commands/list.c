@@ -4,8 +4,9 @@
  * A list lives in its key's entry as an object (shards/store/list.h); its
  * node size is the node's list-max-listpack-size, read at each write. As
  * for hashes and sets, a new list is built before the store gets it, an
- * existing one changes in place and the store is told, and a key whose
- * last element goes is deleted.
+ * existing one changes (and may move: a small list is one allocation that
+ * grows by reallocation) and the store is told its new address, and a key
+ * whose last element goes is deleted.
  *
  * LMOVE and RPOPLPUSH run where their keys are, or on a scratch store
  * holding copies of both when they live on different shards
@@ -108,7 +109,7 @@ static void push_generic(struct exec_ctx *ctx, bool head, bool only_existing)
         l = list_create(ctx->store);
     struct list_limits lim = limits_of(ctx);
     for (int i = 2; i < ctx->argc; i++)
-        list_push(ctx->store, l, head, ctx->argv[i], &lim);
+        list_push(ctx->store, &l, head, ctx->argv[i], &lim);
     long long len = (long long)list_len(l);
     list_written(ctx, key, e, l);
     reply_int(ctx->reply, len);
@@ -132,7 +133,7 @@ static void pop_into_reply(struct exec_ctx *ctx, struct slice key, struct entry 
     for (size_t i = 0; i < n; i++) {
         struct slice v = list_peek(l, head);
         reply_bulk(ctx->reply, v.ptr, v.len);
-        list_pop(ctx->store, l, head);
+        list_pop(ctx->store, &l, head);
     }
     list_written(ctx, key, e, l);
 }
@@ -284,7 +285,7 @@ void cmd_linsert(struct exec_ctx *ctx)
         return;
     }
     struct list_limits lim = limits_of(ctx);
-    list_insert(ctx->store, l, after ? at + 1 : at, ctx->argv[4], &lim);
+    list_insert(ctx->store, &l, after ? at + 1 : at, ctx->argv[4], &lim);
     long long len = (long long)list_len(l);
     list_written(ctx, ctx->argv[1], e, l);
     reply_int(ctx->reply, len);
@@ -311,7 +312,7 @@ void cmd_lset(struct exec_ctx *ctx)
         return;
     }
     struct list_limits lim = limits_of(ctx);
-    list_replace(ctx->store, l, (size_t)index, ctx->argv[3], &lim);
+    list_replace(ctx->store, &l, (size_t)index, ctx->argv[3], &lim);
     list_written(ctx, ctx->argv[1], e, l);
     reply_ok(ctx->reply);
 }
@@ -329,7 +330,7 @@ void cmd_lrem(struct exec_ctx *ctx)
         reply_int(ctx->reply, 0);
         return;
     }
-    size_t removed = list_remove(ctx->store, l, ctx->argv[3], count);
+    size_t removed = list_remove(ctx->store, &l, ctx->argv[3], count);
     if (removed)
         list_written(ctx, ctx->argv[1], e, l);
     reply_int(ctx->reply, (long long)removed);
@@ -357,8 +358,8 @@ void cmd_ltrim(struct exec_ctx *ctx)
         reply_ok(ctx->reply); /* nothing to trim */
         return;
     }
-    list_delete_range(ctx->store, l, from + n, len - from - n);
-    list_delete_range(ctx->store, l, 0, from);
+    list_delete_range(ctx->store, &l, from + n, len - from - n);
+    list_delete_range(ctx->store, &l, 0, from);
     list_written(ctx, ctx->argv[1], e, l);
     reply_ok(ctx->reply);
 }
@@ -497,13 +498,15 @@ static bool list_move(struct exec_ctx *ctx, struct slice src, struct slice dst, 
         abort();
     memcpy(copy, v.ptr, v.len);
     struct slice moved = { copy, v.len };
-    list_pop(ctx->store, ls, from_head);
     bool same_key = ls == ld;
-    if (!ld)
+    list_pop(ctx->store, &ls, from_head);
+    if (same_key)
+        ld = ls; /* the pop may have moved it */
+    else if (!ld)
         ld = list_create(ctx->store);
-    list_push(ctx->store, ld, to_head, moved, &lim);
+    list_push(ctx->store, &ld, to_head, moved, &lim);
     if (same_key) {
-        list_written(ctx, src, es, ls);
+        list_written(ctx, src, es, ld);
     } else {
         /* dst first: es stays valid across the store call that creates dst */
         list_written(ctx, dst, ed, ld);

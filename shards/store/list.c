@@ -1,12 +1,24 @@
 /* list: a Redis list's value object (see list.h for the contract).
  *
- * The header (struct list) is allocated once and never moves; the nodes
- * are a doubly linked chain, each one allocation holding count elements in
- * bytes bytes: [LEB128 length][bytes][back-length], the back-length being
- * the size of the first two parts written so that it reads from its last
- * byte leftwards (each byte's top bit: more bytes to the left). A node
- * grows by reallocation (so its address changes; its neighbours and the
- * header are relinked) and never holds zero elements. */
+ * Two forms, told apart by the first byte of the object:
+ *  - a block (struct list_block): a small list, the one the listpack rule
+ *    of OBJECT ENCODING allows, is one allocation, an 8-byte header and
+ *    its elements right after it, as Redis's listpack object is; it grows
+ *    by reallocation (so the list moves), to the allocator's size class
+ *    (what the class leaves over is room for the next pushes);
+ *  - a chain (struct list): a 32-byte header and a doubly linked chain of
+ *    nodes, each one allocation holding count elements in bytes bytes.
+ * Elements are written the same way in both: [LEB128 length][bytes]
+ * [back-length], the back-length being the size of the first two parts
+ * written so that it reads from its last byte leftwards (each byte's top
+ * bit: more bytes to the left).
+ *
+ * A block becomes a chain when a write would take it past the limit (the
+ * write then runs on the chain: a new node, a split); a chain becomes a
+ * block again after a write leaves it one node of at most half the limit
+ * (or none): the form is OBJECT ENCODING's listpack / quicklist, with
+ * Redis 7.2's hysteresis. A node grows by reallocation (its neighbours
+ * and the header are relinked) and never holds zero elements. */
 #include "shards/store/list.h"
 #include "shards/store/store.h"
 
@@ -14,6 +26,8 @@
 #include <string.h>
 
 const struct list_limits list_default_limits = { -2 };
+
+enum { FORM_BLOCK = 0, FORM_CHAIN = 1 };
 
 struct list_node {
     struct list_node *prev, *next;
@@ -23,15 +37,37 @@ struct list_node {
     char              data[];
 };
 
-/* 32 bytes, one mimalloc size class, where 48 took 1.6 bytes per element
- * of a 10-element list (every small list has a header and one node). */
-struct list {
-    struct list_node *head, *tail;
-    size_t            len;
-    uint32_t          nodes;
-    int16_t           fill;   /* the limit last given (for shrinking back): fill_of */
-    bool              quick;  /* OBJECT ENCODING quicklist */
+/* A small list: 8 bytes before its elements, so ten elements of 10 bytes
+ * (12 each) make a 128-byte block. Its sizes fit 16 bits: a block holds
+ * at most node_data_limit (under 64 KB) bytes, elements take 2 bytes or
+ * more. */
+struct list_block {
+    uint8_t  form;   /* FORM_BLOCK */
+    uint8_t  spare;
+    uint16_t count;
+    uint16_t bytes;
+    uint16_t cap;    /* the bytes data may hold: the allocation less the header */
+    char     data[];
 };
+#define BLOCK_HEADER offsetof(struct list_block, data)
+
+/* A chain's header: 32 bytes, one mimalloc size class. */
+struct list {
+    uint8_t           form;   /* FORM_CHAIN */
+    uint8_t           spare;
+    int16_t           fill;   /* the limit last given (for shrinking back): fill_of */
+    uint32_t          nodes;
+    size_t            len;
+    struct list_node *head, *tail;
+};
+
+_Static_assert(BLOCK_HEADER == 8, "a small list's header is 8 bytes");
+_Static_assert(sizeof(struct list) == 32, "a chain's header is one 32-byte block");
+
+/* The form of l, read as a byte whichever struct it is. */
+static inline bool is_block(const struct list *l) { return *(const unsigned char *)l == FORM_BLOCK; }
+static inline struct list_block *block_of(struct list *l) { return (struct list_block *)l; }
+static inline const struct list_block *cblock_of(const struct list *l) { return (const struct list_block *)l; }
 
 /* A list-max-listpack-size as the header keeps it. Nothing changes for
  * the values clamped: past 32767 elements a node is bounded by its 8 KB
@@ -56,9 +92,32 @@ static size_t bytes_limit(long long fill)
     return by_neg[i];
 }
 
-/* The bytes of elements a node holds at most: its allocation, header
- * included, within the limit. */
-static size_t node_data_limit(long long fill);
+/* The bytes of elements a node (or a block) holds at most: a node's
+ * allocation, header included, within the limit. */
+static size_t node_data_limit(long long fill)
+{
+    return bytes_limit(fill) - sizeof(struct list_node);
+}
+
+_Static_assert(65536 - sizeof(struct list_node) <= UINT16_MAX, "a block's bytes fit its 16 bits");
+
+/* May count elements in bytes bytes take one more of sz bytes under the
+ * limit? */
+static bool fits(size_t count, size_t bytes, size_t sz, long long fill)
+{
+    size_t lim = node_data_limit(fill);
+    if (sz > lim || bytes + sz > lim)
+        return false;
+    return fill < 0 || (long long)count + 1 <= (fill ? fill : 1);
+}
+
+/* Are count elements in bytes bytes past the limit divided by div? */
+static bool over(size_t count, size_t bytes, long long fill, size_t div)
+{
+    if (fill >= 0 && count > (size_t)(fill ? fill : 1) / div)
+        return true;
+    return bytes > node_data_limit(fill) / div;
+}
 
 /* ---- elements ---------------------------------------------------------- */
 
@@ -119,10 +178,10 @@ static size_t read_elem(const char *p, struct slice *out)
     return front + varint_len(front);
 }
 
-/* Offset of the element before the one at off (off > 0). */
-static size_t prev_off(const struct list_node *n, size_t off)
+/* Offset of the element before the one at off (off > 0) in data. */
+static size_t prev_off(const char *data, size_t off)
 {
-    const unsigned char *u = (const unsigned char *)n->data;
+    const unsigned char *u = (const unsigned char *)data;
     size_t p = off - 1, front = 0;
     for (;;) {
         unsigned char b = u[p];
@@ -134,9 +193,127 @@ static size_t prev_off(const struct list_node *n, size_t off)
     return p - front;
 }
 
-static size_t last_off(const struct list_node *n)
+/* Offset of element in (< count) of count elements in bytes bytes, walked
+ * to from the nearer end. */
+static size_t elem_off(const char *data, size_t bytes, size_t count, size_t in)
 {
-    return prev_off(n, n->bytes);
+    size_t off;
+    struct slice v;
+    if (in < count / 2) {
+        off = 0;
+        for (size_t i = 0; i < in; i++)
+            off += read_elem(data + off, &v);
+    } else {
+        off = prev_off(data, bytes);
+        for (size_t i = count - 1; i > in; i--)
+            off = prev_off(data, off);
+    }
+    return off;
+}
+
+/* Offset after k elements from off. */
+static size_t skip_elems(const char *data, size_t off, size_t k)
+{
+    struct slice v;
+    for (size_t i = 0; i < k; i++)
+        off += read_elem(data + off, &v);
+    return off;
+}
+
+static bool same(struct slice a, struct slice b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+/* LREM's pass over one run of elements: drops those equal to v (after
+ * skipping *skip matches, while *removed < limit), moving the kept ones
+ * down; returns how many it dropped and the bytes kept in *bytes. */
+static size_t remove_in(char *data, size_t *bytes, struct slice v, size_t *skip, size_t limit, size_t *removed)
+{
+    size_t r = 0, w = 0, gone = 0;
+    struct slice e;
+    while (r < *bytes) {
+        size_t sz = read_elem(data + r, &e);
+        bool drop = false;
+        if (*removed < limit && same(e, v)) {
+            if (*skip)
+                (*skip)--;
+            else
+                drop = true;
+        }
+        if (drop) {
+            (*removed)++;
+            gone++;
+        } else {
+            if (w != r)
+                memmove(data + w, data + r, sz);
+            w += sz;
+        }
+        r += sz;
+    }
+    *bytes = w;
+    return gone;
+}
+
+/* How many elements of a run equal v. */
+static size_t matches_in(const char *data, size_t bytes, struct slice v)
+{
+    size_t n = 0;
+    struct slice e;
+    for (size_t off = 0; off < bytes;)
+        if ((off += read_elem(data + off, &e)), same(e, v))
+            n++;
+    return n;
+}
+
+/* ---- blocks ------------------------------------------------------------ */
+
+static uint16_t block_cap(const struct list_block *b)
+{
+    size_t cap = store_alloc_size(b) - BLOCK_HEADER;
+    return (uint16_t)(cap > UINT16_MAX ? UINT16_MAX : cap);
+}
+
+static struct list_block *block_new(struct store *s, size_t need)
+{
+    struct list_block *b = store_alloc(s, BLOCK_HEADER + need);
+    b->form = FORM_BLOCK;
+    b->spare = 0;
+    b->count = 0;
+    b->bytes = 0;
+    b->cap = block_cap(b);
+    return b;
+}
+
+/* Room for extra more bytes (b may move): the size class that holds them. */
+static struct list_block *block_reserve(struct store *s, struct list_block *b, size_t extra)
+{
+    size_t need = (size_t)b->bytes + extra;
+    if (need <= b->cap)
+        return b;
+    b = store_realloc(s, b, BLOCK_HEADER + need);
+    b->cap = block_cap(b);
+    return b;
+}
+
+/* Give back most of the room once the block is mostly empty (b may
+ * move), as node_shrink does for a node. */
+static struct list_block *block_shrink(struct store *s, struct list_block *b)
+{
+    if (b->cap > 256 && b->bytes < b->cap / 4) {
+        b = store_realloc(s, b, BLOCK_HEADER + (size_t)b->bytes * 2);
+        b->cap = block_cap(b);
+    }
+    return b;
+}
+
+/* Cut bytes [off, off + sz) holding k elements (b may move). */
+static struct list_block *block_cut(struct store *s, struct list_block *b, size_t off, size_t sz, size_t k)
+{
+    memmove(b->data + off, b->data + off + sz, b->bytes - off - sz);
+    b->bytes = (uint16_t)(b->bytes - sz);
+    b->count = (uint16_t)(b->count - k);
+    return block_shrink(s, b);
 }
 
 /* ---- nodes ------------------------------------------------------------- */
@@ -171,9 +348,8 @@ static struct list_node *node_reserve(struct store *s, struct list *l, struct li
         return n;
     /* a list of several nodes is a big one: its nodes fill up, so they get
      * their whole size at once, header included (8 KB nodes are 8 KB
-     * allocations, not a size class above); a small list's node takes
-     * just what it holds (the allocator's size classes leave the room
-     * for the next pushes) */
+     * allocations, not a size class above); a node alone takes just what
+     * it holds */
     size_t lim = node_data_limit(l->fill);
     size_t cap = l->nodes > 1 && need <= lim ? lim : need;
     n = store_realloc(s, n, sizeof *n + cap);
@@ -223,48 +399,11 @@ static void unlink_free(struct store *s, struct list *l, struct list_node *n)
     store_free(s, n);
 }
 
-static size_t node_data_limit(long long fill)
-{
-    return bytes_limit(fill) - sizeof(struct list_node);
-}
-
-/* May n take one more element of sz bytes under the limit? */
-static bool allows(const struct list_node *n, size_t sz, long long fill)
-{
-    size_t lim = node_data_limit(fill);
-    if (sz > lim || (size_t)n->bytes + sz > lim)
-        return false;
-    return fill < 0 || (long long)n->count + 1 <= (fill ? fill : 1);
-}
-
-static bool node_over(const struct list_node *n, long long fill, size_t div)
-{
-    if (fill >= 0 && (size_t)n->count > (size_t)(fill ? fill : 1) / div)
-        return true;
-    return n->bytes > node_data_limit(fill) / div;
-}
-
-/* Keep OBJECT ENCODING as Redis 7.2 would answer. */
-static void update_encoding(struct list *l)
-{
-    if (l->nodes > 1)
-        l->quick = true;
-    else if (l->nodes == 0)
-        l->quick = false;
-    else if (!l->quick)
-        l->quick = node_over(l->head, l->fill, 1);
-    else
-        l->quick = node_over(l->head, l->fill, 2);
-}
-
 /* Split n so that its first k elements (0 < k < count) stay and the rest
  * go to a new node after it. */
 static void node_split(struct store *s, struct list *l, struct list_node *n, size_t k)
 {
-    size_t off = 0;
-    struct slice v;
-    for (size_t i = 0; i < k; i++)
-        off += read_elem(n->data + off, &v);
+    size_t off = skip_elems(n->data, 0, k);
     size_t rest = n->bytes - off;
     struct list_node *m = node_new(s, rest);
     memcpy(m->data, n->data + off, rest);
@@ -275,27 +414,76 @@ static void node_split(struct store *s, struct list *l, struct list_node *n, siz
     link_after(l, n, m);
 }
 
+/* ---- between the forms ------------------------------------------------- */
+
+/* b's elements as a chain of one node (none when b is empty), for a write
+ * that takes the list past the limit fill; b is freed. */
+static struct list *chain_of(struct store *s, struct list_block *b, long long fill)
+{
+    struct list *l = store_alloc(s, sizeof *l);
+    memset(l, 0, sizeof *l);
+    l->form = FORM_CHAIN;
+    l->fill = fill_of(fill);
+    if (b->count) {
+        struct list_node *n = node_new(s, b->bytes);
+        memcpy(n->data, b->data, b->bytes);
+        n->bytes = b->bytes;
+        n->count = b->count;
+        link_after(l, NULL, n);
+        l->len = b->count;
+    }
+    store_free(s, b);
+    return l;
+}
+
+/* The chain *lp (no more than one node) back to a block when it is none
+ * or one node within half the limit (Redis 7.2's quicklist -> listpack
+ * rule). */
+static void settle_small(struct store *s, struct list **lp)
+{
+    struct list *l = *lp;
+    struct list_node *n = l->head;
+    if (n && over(n->count, n->bytes, l->fill, 2))
+        return;
+    struct list_block *b = block_new(s, n ? n->bytes : 0);
+    if (n) {
+        memcpy(b->data, n->data, n->bytes);
+        b->bytes = (uint16_t)n->bytes;
+        b->count = (uint16_t)n->count;
+        store_free(s, n);
+    }
+    store_free(s, l);
+    *lp = (struct list *)b;
+}
+
+/* After a write to the chain *lp: a block again if it is small enough
+ * (the test of several nodes inline: it is every pop of a big list). */
+static inline void settle(struct store *s, struct list **lp)
+{
+    if ((*lp)->nodes <= 1)
+        settle_small(s, lp);
+}
+
 /* ---- the list ---------------------------------------------------------- */
 
 struct list *list_create(struct store *s)
 {
-    struct list *l = store_alloc(s, sizeof *l);
-    memset(l, 0, sizeof *l);
-    l->fill = fill_of(list_default_limits.fill);
-    return l;
+    return (struct list *)block_new(s, 0);
 }
 
 bool list_free_step(struct store *s, struct list *l, size_t *budget)
 {
-    while (l->head) {
-        if (*budget == 0)
-            return false;
-        struct list_node *n = l->head;
-        l->head = n->next;
-        l->len -= n->count;
-        l->nodes--;
-        store_free(s, n);
-        (*budget)--;
+    if (!is_block(l)) {
+        while (l->head) {
+            if (*budget == 0)
+                return false;
+            struct list_node *n = l->head;
+            l->head = n->next;
+            l->len -= n->count;
+            l->nodes--;
+            store_free(s, n);
+            (*budget)--;
+        }
     }
     store_free(s, l);
     if (*budget)
@@ -309,11 +497,13 @@ void list_destroy(struct store *s, struct list *l)
     list_free_step(s, l, &all);
 }
 
-size_t list_len(const struct list *l) { return l->len; }
+size_t list_len(const struct list *l) { return is_block(l) ? cblock_of(l)->count : l->len; }
 
 size_t list_memory(const struct list *l, size_t samples)
 {
     size_t m = store_alloc_size(l), seen = 0, bytes = 0;
+    if (is_block(l))
+        return m;
     for (const struct list_node *n = l->head; n && (samples == 0 || seen < samples); n = n->next) {
         bytes += store_alloc_size(n);
         seen++;
@@ -323,14 +513,17 @@ size_t list_memory(const struct list *l, size_t samples)
     return m;
 }
 
-const char *list_encoding(const struct list *l) { return l->quick ? "quicklist" : "listpack"; }
+const char *list_encoding(const struct list *l) { return is_block(l) ? "listpack" : "quicklist"; }
 
-void list_push(struct store *s, struct list *l, bool head, struct slice v, const struct list_limits *lim)
+/* (Not inlined, nor is block_push: list_push then only picks one, and the
+ * other's register saves stay out of the path taken.) */
+__attribute__((noinline)) static void chain_push(struct store *s, struct list *l, bool head, struct slice v,
+                                                 const struct list_limits *lim)
 {
     l->fill = fill_of(lim->fill);
     size_t sz = elem_size(v.len);
     struct list_node *n = head ? l->head : l->tail;
-    if (!n || !allows(n, sz, lim->fill)) {
+    if (!n || !fits(n->count, n->bytes, sz, lim->fill)) {
         n = node_new(s, sz);
         link_after(l, head ? NULL : l->tail, n);
     } else {
@@ -345,16 +538,49 @@ void list_push(struct store *s, struct list *l, bool head, struct slice v, const
     n->bytes += (uint32_t)sz;
     n->count++;
     l->len++;
-    update_encoding(l);
+}
+
+__attribute__((noinline)) static void block_push(struct store *s, struct list **lp, bool head, struct slice v,
+                                                 const struct list_limits *lim)
+{
+    struct list_block *b = block_of(*lp);
+    size_t sz = elem_size(v.len);
+    if (!fits(b->count, b->bytes, sz, lim->fill)) {
+        *lp = chain_of(s, b, lim->fill);
+        chain_push(s, *lp, head, v, lim);
+        return; /* two nodes, or one past the limit: a chain */
+    }
+    b = block_reserve(s, b, sz);
+    if (head) {
+        memmove(b->data + sz, b->data, b->bytes);
+        write_elem(b->data, v);
+    } else {
+        write_elem(b->data + b->bytes, v);
+    }
+    b->bytes = (uint16_t)(b->bytes + sz);
+    b->count++;
+    *lp = (struct list *)b;
+}
+
+void list_push(struct store *s, struct list **lp, bool head, struct slice v, const struct list_limits *lim)
+{
+    if (is_block(*lp))
+        block_push(s, lp, head, v, lim);
+    else
+        chain_push(s, *lp, head, v, lim);
 }
 
 struct slice list_peek(const struct list *l, bool head)
 {
     struct slice v;
-    if (head)
+    if (is_block(l)) {
+        const struct list_block *b = cblock_of(l);
+        read_elem(head ? b->data : b->data + prev_off(b->data, b->bytes), &v);
+    } else if (head) {
         read_elem(l->head->data, &v);
-    else
-        read_elem(l->tail->data + last_off(l->tail), &v);
+    } else {
+        read_elem(l->tail->data + prev_off(l->tail->data, l->tail->bytes), &v);
+    }
     return v;
 }
 
@@ -371,20 +597,38 @@ static void node_cut(struct store *s, struct list *l, struct list_node *n, size_
         node_shrink(s, l, n);
 }
 
-void list_pop(struct store *s, struct list *l, bool head)
+__attribute__((noinline)) static void block_pop(struct store *s, struct list **lp, bool head)
 {
+    struct list_block *b = block_of(*lp);
+    struct slice v;
+    size_t off = head ? 0 : prev_off(b->data, b->bytes);
+    size_t sz = head ? read_elem(b->data, &v) : b->bytes - off;
+    *lp = (struct list *)block_cut(s, b, off, sz, 1);
+}
+
+__attribute__((noinline)) static void chain_pop(struct store *s, struct list **lp, bool head)
+{
+    struct list *l = *lp;
     struct slice v;
     if (head) {
         node_cut(s, l, l->head, 0, read_elem(l->head->data, &v), 1);
     } else {
         struct list_node *n = l->tail;
-        size_t off = last_off(n);
+        size_t off = prev_off(n->data, n->bytes);
         node_cut(s, l, n, off, n->bytes - off, 1);
     }
-    update_encoding(l);
+    settle(s, lp);
 }
 
-/* The node and offset of the element at index (< len). */
+void list_pop(struct store *s, struct list **lp, bool head)
+{
+    if (is_block(*lp))
+        block_pop(s, lp, head);
+    else
+        chain_pop(s, lp, head);
+}
+
+/* The node and offset of the element at index (< len) of a chain. */
 static void locate(const struct list *l, size_t index, struct list_node **np, size_t *offp)
 {
     struct list_node *n;
@@ -405,27 +649,22 @@ static void locate(const struct list *l, size_t index, struct list_node **np, si
         }
         in = n->count - 1 - back;
     }
-    size_t off;
-    struct slice v;
-    if (in < n->count / 2) {
-        off = 0;
-        for (size_t i = 0; i < in; i++)
-            off += read_elem(n->data + off, &v);
-    } else {
-        off = last_off(n);
-        for (size_t i = n->count - 1; i > in; i--)
-            off = prev_off(n, off);
-    }
     *np = n;
-    *offp = off;
+    *offp = elem_off(n->data, n->bytes, n->count, in);
 }
 
 bool list_index(const struct list *l, long long index, struct slice *out)
 {
+    long long len = (long long)list_len(l);
     if (index < 0)
-        index += (long long)l->len;
-    if (index < 0 || (size_t)index >= l->len)
+        index += len;
+    if (index < 0 || index >= len)
         return false;
+    if (is_block(l)) {
+        const struct list_block *b = cblock_of(l);
+        read_elem(b->data + elem_off(b->data, b->bytes, b->count, (size_t)index), out);
+        return true;
+    }
     struct list_node *n;
     size_t off;
     locate(l, (size_t)index, &n, &off);
@@ -433,26 +672,44 @@ bool list_index(const struct list *l, long long index, struct slice *out)
     return true;
 }
 
+/* Point it at the elements of n (NULL: past an end). */
+static void iter_enter(struct list_iter *it, struct list_node *n)
+{
+    it->node = n;
+    it->data = n ? n->data : NULL;
+    it->bytes = n ? n->bytes : 0;
+}
+
 void list_iter_at(const struct list *l, size_t index, struct list_iter *it)
 {
     it->l = l;
     it->index = index;
-    if (index >= l->len) {
-        it->node = NULL;
-        it->off = 0;
+    it->node = NULL;
+    it->data = NULL;
+    it->bytes = 0;
+    it->off = 0;
+    if (index >= list_len(l))
+        return;
+    if (is_block(l)) {
+        const struct list_block *b = cblock_of(l);
+        it->data = b->data;
+        it->bytes = b->bytes;
+        it->off = elem_off(b->data, b->bytes, b->count, index);
         return;
     }
-    locate(l, index, &it->node, &it->off);
+    struct list_node *n;
+    locate(l, index, &n, &it->off);
+    iter_enter(it, n);
 }
 
 bool list_iter_next(struct list_iter *it, struct slice *out)
 {
-    if (!it->node)
+    if (!it->data)
         return false;
-    it->off += read_elem(it->node->data + it->off, out);
+    it->off += read_elem(it->data + it->off, out);
     it->index++;
-    if (it->off >= it->node->bytes) {
-        it->node = it->node->next;
+    if (it->off >= it->bytes) {
+        iter_enter(it, it->node ? it->node->next : NULL);
         it->off = 0;
     }
     return true;
@@ -460,29 +717,21 @@ bool list_iter_next(struct list_iter *it, struct slice *out)
 
 bool list_iter_prev(struct list_iter *it, struct slice *out)
 {
-    if (!it->node)
+    if (!it->data)
         return false;
-    read_elem(it->node->data + it->off, out);
+    read_elem(it->data + it->off, out);
     it->index--;
     if (it->off == 0) {
-        it->node = it->node->prev;
-        it->off = it->node ? last_off(it->node) : 0;
+        iter_enter(it, it->node ? it->node->prev : NULL);
+        it->off = it->data ? prev_off(it->data, it->bytes) : 0;
     } else {
-        it->off = prev_off(it->node, it->off);
+        it->off = prev_off(it->data, it->off);
     }
     return true;
 }
 
-void list_insert(struct store *s, struct list *l, size_t index, struct slice v, const struct list_limits *lim)
+static void chain_insert(struct store *s, struct list *l, size_t index, struct slice v, const struct list_limits *lim)
 {
-    if (index >= l->len) {
-        list_push(s, l, false, v, lim);
-        return;
-    }
-    if (index == 0) {
-        list_push(s, l, true, v, lim);
-        return;
-    }
     l->fill = fill_of(lim->fill);
     struct list_node *n;
     size_t off;
@@ -496,21 +745,58 @@ void list_insert(struct store *s, struct list *l, size_t index, struct slice v, 
     l->len++;
     /* past the limit: halve the node (an over-long element ends alone in
      * one half or shares it with few) */
-    if (node_over(n, lim->fill, 1) && n->count > 1)
+    if (over(n->count, n->bytes, lim->fill, 1) && n->count > 1)
         node_split(s, l, n, n->count / 2);
-    update_encoding(l);
 }
 
-void list_replace(struct store *s, struct list *l, size_t index, struct slice v, const struct list_limits *lim)
+void list_insert(struct store *s, struct list **lp, size_t index, struct slice v, const struct list_limits *lim)
 {
-    list_delete_range(s, l, index, 1);
-    list_insert(s, l, index, v, lim);
+    size_t len = list_len(*lp);
+    if (index >= len || index == 0) {
+        list_push(s, lp, index == 0 && len > 0, v, lim);
+        return;
+    }
+    if (is_block(*lp)) {
+        struct list_block *b = block_of(*lp);
+        size_t sz = elem_size(v.len);
+        if (over((size_t)b->count + 1, (size_t)b->bytes + sz, lim->fill, 1)) {
+            /* the chain splits the node it grew past the limit */
+            *lp = chain_of(s, b, lim->fill);
+            chain_insert(s, *lp, index, v, lim);
+            settle(s, lp);
+            return;
+        }
+        size_t off = elem_off(b->data, b->bytes, b->count, index);
+        b = block_reserve(s, b, sz);
+        memmove(b->data + off + sz, b->data + off, b->bytes - off);
+        write_elem(b->data + off, v);
+        b->bytes = (uint16_t)(b->bytes + sz);
+        b->count++;
+        *lp = (struct list *)b;
+        return;
+    }
+    chain_insert(s, *lp, index, v, lim);
+    settle(s, lp);
 }
 
-void list_delete_range(struct store *s, struct list *l, size_t index, size_t n)
+void list_replace(struct store *s, struct list **lp, size_t index, struct slice v, const struct list_limits *lim)
+{
+    list_delete_range(s, lp, index, 1);
+    list_insert(s, lp, index, v, lim);
+}
+
+void list_delete_range(struct store *s, struct list **lp, size_t index, size_t n)
 {
     if (n == 0)
         return;
+    if (is_block(*lp)) {
+        struct list_block *b = block_of(*lp);
+        size_t off = elem_off(b->data, b->bytes, b->count, index);
+        size_t end = index + n == b->count ? b->bytes : skip_elems(b->data, off, n);
+        *lp = (struct list *)block_cut(s, b, off, end - off, n);
+        return;
+    }
+    struct list *l = *lp;
     struct list_node *node;
     size_t off;
     locate(l, index, &node, &off);
@@ -533,56 +819,46 @@ void list_delete_range(struct store *s, struct list *l, size_t index, size_t n)
         node = next;
         off = 0;
     }
-    update_encoding(l);
+    settle(s, lp);
 }
 
-static bool same(struct slice a, struct slice b)
+size_t list_remove(struct store *s, struct list **lp, struct slice v, long long count)
 {
-    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
-}
-
-size_t list_remove(struct store *s, struct list *l, struct slice v, long long count)
-{
+    struct list *l = *lp;
+    bool block = is_block(l);
     size_t skip = 0, limit = SIZE_MAX;
-    struct slice e;
     if (count < 0) {
         /* the last -count matches: skip all the others from the head */
         size_t matches = 0;
-        for (struct list_node *n = l->head; n; n = n->next)
-            for (size_t off = 0; off < n->bytes;)
-                if ((off += read_elem(n->data + off, &e)), same(e, v))
-                    matches++;
+        if (block)
+            matches = matches_in(block_of(l)->data, block_of(l)->bytes, v);
+        else
+            for (struct list_node *n = l->head; n; n = n->next)
+                matches += matches_in(n->data, n->bytes, v);
         limit = (size_t)-(count + 1) + 1;
         skip = matches > limit ? matches - limit : 0;
     } else if (count > 0) {
         limit = (size_t)count;
     }
     size_t removed = 0;
+    if (block) {
+        struct list_block *b = block_of(l);
+        size_t bytes = b->bytes;
+        size_t gone = remove_in(b->data, &bytes, v, &skip, limit, &removed);
+        if (gone) {
+            b->count = (uint16_t)(b->count - gone);
+            b->bytes = (uint16_t)bytes;
+            *lp = (struct list *)block_shrink(s, b);
+        }
+        return removed;
+    }
     struct list_node *n = l->head;
     while (n && removed < limit) {
         struct list_node *next = n->next;
-        size_t r = 0, w = 0, gone = 0;
-        while (r < n->bytes) {
-            size_t sz = read_elem(n->data + r, &e);
-            bool drop = false;
-            if (same(e, v) && removed < limit) {
-                if (skip)
-                    skip--;
-                else
-                    drop = true;
-            }
-            if (drop) {
-                removed++;
-                gone++;
-            } else {
-                if (w != r)
-                    memmove(n->data + w, n->data + r, sz);
-                w += sz;
-            }
-            r += sz;
-        }
+        size_t bytes = n->bytes;
+        size_t gone = remove_in(n->data, &bytes, v, &skip, limit, &removed);
         if (gone) {
-            n->bytes = (uint32_t)w;
+            n->bytes = (uint32_t)bytes;
             n->count -= (uint32_t)gone;
             l->len -= gone;
             if (n->count == 0)
@@ -592,13 +868,23 @@ size_t list_remove(struct store *s, struct list *l, struct slice v, long long co
         }
         n = next;
     }
-    update_encoding(l);
+    settle(s, lp);
     return removed;
 }
 
 struct list *list_dup(struct store *s, const struct list *l)
 {
-    struct list *c = list_create(s);
+    if (is_block(l)) {
+        const struct list_block *b = cblock_of(l);
+        struct list_block *c = block_new(s, b->bytes);
+        memcpy(c->data, b->data, b->bytes);
+        c->bytes = b->bytes;
+        c->count = b->count;
+        return (struct list *)c;
+    }
+    struct list *c = store_alloc(s, sizeof *c);
+    memset(c, 0, sizeof *c);
+    c->form = FORM_CHAIN;
     c->fill = l->fill;
     for (const struct list_node *n = l->head; n; n = n->next) {
         struct list_node *m = node_new(s, n->bytes);
@@ -608,14 +894,14 @@ struct list *list_dup(struct store *s, const struct list *l)
         link_after(c, c->tail, m);
         c->len += n->count;
     }
-    c->quick = l->quick;
     return c;
 }
 
 size_t list_visit(const struct list *l, size_t start, size_t count, list_visit_fn *fn, void *arg)
 {
-    if (start >= l->len)
-        return l->len;
+    size_t len = list_len(l);
+    if (start >= len)
+        return len;
     struct list_iter it;
     struct slice v;
     list_iter_at(l, start, &it);
@@ -637,7 +923,7 @@ static void encode_elem(void *arg, struct slice v)
 
 void list_encode(const struct list *l, struct buf *out)
 {
-    uint32_t count = (uint32_t)l->len;
+    uint32_t count = (uint32_t)list_len(l);
     buf_append(out, &count, 4);
     list_visit(l, 0, SIZE_MAX, encode_elem, out);
 }
@@ -659,7 +945,7 @@ struct list *list_decode(struct store *s, const char *p, size_t n)
         p += 4;
         if ((size_t)(end - p) < len)
             goto bad;
-        list_push(s, l, false, (struct slice){ p, len }, &list_default_limits);
+        list_push(s, &l, false, (struct slice){ p, len }, &list_default_limits);
         p += len;
     }
     if (p != end)

@@ -1,26 +1,30 @@
 /* list: the value object of a Redis list (a sequence of binary-safe
  * elements, pushed and popped at both ends), owned by one store entry.
  *
- * In the manner of Redis's quicklist: a doubly linked chain of compact
- * nodes, each one allocation holding its elements back to back as
- * [varint length][bytes][varint back-length] (the back-length lets a node
- * be walked from its end, so both ends cost O(1)). A node holds at most
- * list-max-listpack-size elements (a positive limit) or bytes (-1..-5:
- * 4, 8, 16, 32, 64 KB); an element longer than that gets a node of its
- * own. Positions are found by skipping whole nodes by their counts from
- * the nearer end. list-compress-depth is not implemented (accepted and
- * ignored, README).
+ * Elements are written back to back as [varint length][bytes][varint
+ * back-length] (the back-length lets them be walked from the end, so both
+ * ends cost O(1)). Two forms, as Redis 7.2's OBJECT ENCODING names them:
+ *  - "listpack": a small list is one allocation, a small header and its
+ *    elements, as Redis's listpack object is;
+ *  - "quicklist": in the manner of Redis's quicklist, a header and a
+ *    doubly linked chain of compact nodes, each one allocation. A node
+ *    holds at most list-max-listpack-size elements (a positive limit) or
+ *    bytes (-1..-5: 4, 8, 16, 32, 64 KB); an element longer than that gets
+ *    a node of its own. Positions are found by skipping whole nodes by
+ *    their counts from the nearer end.
+ * A list is a listpack while it is within that limit, becomes a quicklist
+ * once a write takes it past it, and a listpack again when it shrinks to
+ * one node of at most half the limit. list-compress-depth is not
+ * implemented (accepted and ignored, README).
  *
- * OBJECT ENCODING, as Redis 7.2: "listpack" while the list is one node
- * within the limit, "quicklist" once it grew past it, back to "listpack"
- * when it shrinks to one node at most half the limit.
+ * The list moves: a listpack grows and shrinks by reallocation, and a
+ * change of form is a new allocation. The calls that change a list take
+ * its address (struct list **) and update it; an entry holding the list
+ * must then be told (store_object_changed). Everything is allocated
+ * through the store's allocator, so store_used_memory counts it exactly.
  *
- * The list header never moves (its address is the entry's object for the
- * list's whole life); nodes are allocated through the store's allocator,
- * so store_used_memory counts them exactly.
- *
- * Element slices handed out point into a node and stay valid until the
- * next change to the list. */
+ * Element slices handed out point into the list and stay valid until the
+ * next change to it. */
 #ifndef RINGKV_LIST_H
 #define RINGKV_LIST_H
 
@@ -39,6 +43,7 @@ struct list_limits {
 };
 extern const struct list_limits list_default_limits; /* -2: 8 KB nodes */
 
+/* A new empty list (a listpack). */
 struct list *list_create(struct store *s);
 void list_destroy(struct store *s, struct list *l);
 /* Free up to *budget nodes, counting them off; true when l is entirely
@@ -46,18 +51,19 @@ void list_destroy(struct store *s, struct list *l);
 bool list_free_step(struct store *s, struct list *l, size_t *budget);
 
 size_t list_len(const struct list *l);
-/* Bytes l takes: its header and its nodes, the average of the first
- * `samples` nodes (0: all) times their number. */
+/* Bytes l takes: a listpack its one allocation; a quicklist its header
+ * and its nodes, the average of the first `samples` nodes (0: all) times
+ * their number. */
 size_t list_memory(const struct list *l, size_t samples);
 /* "listpack" or "quicklist". */
 const char *list_encoding(const struct list *l);
 
 /* Add v at the head (LPUSH) or the tail (RPUSH). */
-void list_push(struct store *s, struct list *l, bool head, struct slice v, const struct list_limits *lim);
+void list_push(struct store *s, struct list **lp, bool head, struct slice v, const struct list_limits *lim);
 /* The element at the head or the tail; l not empty. */
 struct slice list_peek(const struct list *l, bool head);
 /* Remove the element at the head or the tail; l not empty. */
-void list_pop(struct store *s, struct list *l, bool head);
+void list_pop(struct store *s, struct list **lp, bool head);
 
 /* The element at index (0-based from the head; negative from the tail, as
  * LINDEX); false when out of range. */
@@ -66,8 +72,10 @@ bool list_index(const struct list *l, long long index, struct slice *out);
 /* A position in the list for walking it either way. */
 struct list_iter {
     const struct list      *l;
-    struct list_node       *node;
-    size_t                  off;    /* byte offset of the element in node */
+    struct list_node       *node;   /* a quicklist's node it is in (NULL in a listpack) */
+    const char             *data;   /* the elements it walks (NULL: past an end) */
+    size_t                  bytes;  /* their bytes */
+    size_t                  off;    /* byte offset of the element in data */
     size_t                  index;  /* its index in the list */
 };
 /* Position it at index (0 <= index < len). */
@@ -77,15 +85,15 @@ bool list_iter_next(struct list_iter *it, struct slice *out);
 bool list_iter_prev(struct list_iter *it, struct slice *out);
 
 /* Insert v before the element at index (index == len: at the tail). */
-void list_insert(struct store *s, struct list *l, size_t index, struct slice v, const struct list_limits *lim);
+void list_insert(struct store *s, struct list **lp, size_t index, struct slice v, const struct list_limits *lim);
 /* Replace the element at index (0 <= index < len). */
-void list_replace(struct store *s, struct list *l, size_t index, struct slice v, const struct list_limits *lim);
+void list_replace(struct store *s, struct list **lp, size_t index, struct slice v, const struct list_limits *lim);
 /* Remove n elements from index on (index + n <= len). */
-void list_delete_range(struct store *s, struct list *l, size_t index, size_t n);
+void list_delete_range(struct store *s, struct list **lp, size_t index, size_t n);
 /* LREM: remove elements equal to v: every one (count 0), the first count
  * from the head (count > 0) or the last -count from the tail (count < 0).
  * Returns how many were removed. */
-size_t list_remove(struct store *s, struct list *l, struct slice v, long long count);
+size_t list_remove(struct store *s, struct list **lp, struct slice v, long long count);
 
 /* A copy, for COPY. */
 struct list *list_dup(struct store *s, const struct list *l);

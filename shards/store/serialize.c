@@ -1122,7 +1122,9 @@ static bool build_set(void *arg, struct slice e)
 static bool build_list(void *arg, struct slice e)
 {
     struct builder *b = arg;
-    list_push(b->s, b->v->object, false, e, &b->lim->list);
+    struct list *l = b->v->object;
+    list_push(b->s, &l, false, e, &b->lim->list);
+    b->v->object = l;
     return true;
 }
 

@@ -246,6 +246,17 @@ static void test_lmove(void **state)
     expect_error_prefix(tcmd(c, "LMOVE str r LEFT RIGHT"), "WRONGTYPE");
     expect_nil(tcmd(c, "LMOVE nokey str LEFT RIGHT")); /* the source first */
     expect_list(tcmd(c, "LRANGE r 0 -1"), "1 2 3");
+    /* a rotation whose pop moves the list: nodes of 4, [d] [e] after the
+     * LPOP, and the pop of e leaves one small node, which becomes a
+     * listpack (a new allocation) before the push of e */
+    expect_ok(tcmd(c, "CONFIG SET list-max-listpack-size 4"));
+    expect_int(tcmd(c, "RPUSH q a b c d e"), 5);
+    rval_free(tcmd(c, "LPOP q 3"));
+    expect_bulk(tcmd(c, "LMOVE q q RIGHT LEFT"), "e");
+    expect_list(tcmd(c, "LRANGE q 0 -1"), "e d");
+    expect_bulk(tcmd(c, "RPOPLPUSH q q"), "d");
+    expect_list(tcmd(c, "LRANGE q 0 -1"), "d e");
+    expect_ok(tcmd(c, "CONFIG SET list-max-listpack-size -2"));
 }
 
 static void test_lmpop(void **state)

@@ -708,7 +708,7 @@ static void test_list_round_trip(void **state)
             v = (struct slice){ "", 0 };
         else
             v = (struct slice){ text, (size_t)snprintf(text, sizeof text, "element:%d", i) };
-        list_push(s, l, false, v, &list_default_limits);
+        list_push(s, &l, false, v, &list_default_limits);
         join_elem(&want, v);
     }
     buf_append(&want, "", 1);
@@ -724,7 +724,7 @@ static void test_list_round_trip(void **state)
     assert_string_equal(list_encoding(entry_object(c)), "quicklist");
     /* a small one is one node, a listpack */
     struct list *one = list_create(s);
-    list_push(s, one, false, SL("x"), &list_default_limits);
+    list_push(s, &one, false, SL("x"), &list_default_limits);
     store_set_object(s, SL("one"), TYPE_LIST, one, 0);
     buf_clear(&b);
     assert_true(serialize_dump(store_peek(s, SL("one"), NOW), &b));
