@@ -1,6 +1,7 @@
 /* config_rewrite: CONFIG REWRITE, the config file rewritten to hold the
  * current values (see config_rewrite in core/config.h for the rules). */
 #include "core/config.h"
+#include "core/file_replace.h"
 #include "core/config_table.h"
 
 #include <ctype.h>
@@ -258,58 +259,6 @@ static void rewrite_content(const struct config *cfg, char *old, size_t oldlen,
     }
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Write content to a temporary file next to path, then rename it over path. */
-static int replace_file(const char *path, const char *content, size_t len)
-{
-    size_t plen = strlen(path);
-    char *tmp = mi_malloc(plen + sizeof(".tmp-XXXXXX"));
-    if (tmp == NULL)
-        abort();
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp-XXXXXX", sizeof(".tmp-XXXXXX"));
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        mi_free(tmp);
-        return -1;
-    }
-    /* keep the old file's permissions (it may hold a password); a new file
-     * gets 0644 as Redis gives it */
-    struct stat st;
-    mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644;
-    int rc = 0;
-    if (fchmod(fd, mode) != 0 || write_all(fd, content, len) != 0 || fsync(fd) != 0)
-        rc = -1;
-    int saved = errno;
-    if (close(fd) != 0 && rc == 0) {
-        rc = -1;
-        saved = errno;
-    }
-    if (rc == 0 && rename(tmp, path) != 0) {
-        rc = -1;
-        saved = errno;
-    }
-    if (rc != 0)
-        unlink(tmp);
-    mi_free(tmp);
-    errno = saved;
-    return rc;
-}
-
 int config_rewrite(const struct config *cfg, const char *path, const char *replicaof_line,
                    char *err, size_t errlen)
 {
@@ -325,7 +274,7 @@ int config_rewrite(const struct config *cfg, const char *path, const char *repli
     struct text t = { 0 };
     rewrite_content(cfg, old ? old : "", old ? oldlen : 0, replicaof_line, &t);
     mi_free(old);
-    int rc = replace_file(target, t.p ? t.p : "", t.len);
+    int rc = file_replace(target, t.p ? t.p : "", t.len, 0644);
     if (rc != 0)
         snprintf(err, errlen, "ERR Rewriting config file: %s", strerror(errno));
     mi_free(t.p);

@@ -1,5 +1,6 @@
 /* state_file: the cluster config file's writer thread (see state_file.h). */
 #include "shards/cluster/state_file.h"
+#include "core/file_replace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,51 +36,9 @@ struct state_file {
     pthread_t thread;
 };
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 int state_file_write(const char *path, const char *text, size_t len)
 {
-    char tmp[1100];
-    snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
-    int rc = write_all(fd, text, len) == 0 && fsync(fd) == 0 ? 0 : -1;
-    int saved = errno;
-    if (close(fd) != 0 && rc == 0) {
-        rc = -1;
-        saved = errno;
-    }
-    if (rc == 0 && rename(tmp, path) != 0) {
-        rc = -1;
-        saved = errno;
-    }
-    if (rc != 0) {
-        unlink(tmp);
-        errno = saved;
-        return -1;
-    }
-    char dir[1024];
-    snprintf(dir, sizeof(dir), "%s", path);
-    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd); /* best effort: some filesystems refuse it */
-        close(dfd);
-    }
-    return 0;
+    return file_replace(path, text, len, 0644);
 }
 
 static void futex_wake(_Atomic uint32_t *word)
