@@ -47,6 +47,25 @@ static void m_delete(int at, int n)
     n_model -= n;
 }
 
+/* LREM on the model: up to |count| one-letter elements e (all of them for
+ * 0), from the head (count >= 0) or the tail; how many went. */
+static size_t m_remove(char e, long long count)
+{
+    size_t removed = 0;
+    if (count >= 0) {
+        for (int k = 0; k < n_model && (count == 0 || removed < (size_t)count);)
+            if (model_len[k] == 1 && model[k][0] == e)
+                m_delete(k, 1), removed++;
+            else
+                k++;
+    } else {
+        for (int k = n_model - 1; k >= 0 && removed < (size_t)-count; k--)
+            if (model_len[k] == 1 && model[k][0] == e)
+                m_delete(k, 1), removed++;
+    }
+    return removed;
+}
+
 static void check(const struct list *l)
 {
     assert_int_equal(list_len(l), (size_t)n_model);
@@ -132,19 +151,7 @@ static void random_ops(long long fill, int rounds)
             char e[2] = { (char)('a' + rand() % 3), 0 };
             struct slice ev = { e, 1 };
             long long count = rand() % 5 - 2;
-            size_t removed = 0;
-            if (count >= 0) {
-                for (int k = 0; k < n_model && (count == 0 || removed < (size_t)count);)
-                    if (model_len[k] == 1 && model[k][0] == e[0])
-                        m_delete(k, 1), removed++;
-                    else
-                        k++;
-            } else {
-                for (int k = n_model - 1; k >= 0 && removed < (size_t)-count; k--)
-                    if (model_len[k] == 1 && model[k][0] == e[0])
-                        m_delete(k, 1), removed++;
-            }
-            assert_int_equal(list_remove(s, &l, ev, count), removed);
+            assert_int_equal(list_remove(s, &l, ev, count), m_remove(e[0], count));
             break;
         }
         case 7:
@@ -314,19 +321,7 @@ static void conversions(long long fill, size_t elem_max, int rounds)
                 break;
             }
             long long count = rand() % 5 - 2;
-            size_t removed = 0;
-            if (count >= 0) {
-                for (int k = 0; k < n_model && (count == 0 || removed < (size_t)count);)
-                    if (model_len[k] == 1 && model[k][0] == e[0])
-                        m_delete(k, 1), removed++;
-                    else
-                        k++;
-            } else {
-                for (int k = n_model - 1; k >= 0 && removed < (size_t)-count; k--)
-                    if (model_len[k] == 1 && model[k][0] == e[0])
-                        m_delete(k, 1), removed++;
-            }
-            assert_int_equal(list_remove(s, &l, ev, count), removed);
+            assert_int_equal(list_remove(s, &l, ev, count), m_remove(e[0], count));
             break;
         }
         case 4: /* LTRIM start stop, as cmd_ltrim does it: the tail, then the head */
