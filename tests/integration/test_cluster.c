@@ -861,6 +861,24 @@ static void send_push(tconn *c, long long expected, const char *text)
     tsendv(c, 4, argv);
 }
 
+/* Read the node's state file written into a FIFO (which holds its writer)
+ * until its table's last line, up to 10 s; got is NUL-terminated. */
+static void drain_fifo(const char *fifo, char *got, size_t cap)
+{
+    int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+    assert_true(rd >= 0);
+    size_t n = 0;
+    for (long long until = now_ms() + 10000; now_ms() < until && !memmem(got, n, "slots 0 0-16383\n", 16);) {
+        ssize_t r = read(rd, got + n, cap - 1 - n);
+        if (r > 0)
+            n += (size_t)r;
+        else
+            usleep(10 * 1000);
+    }
+    got[n] = '\0';
+    close(rd);
+}
+
 /* The cluster config file is written by a thread of its own, not on shard
  * 0's loop (issue 11), and a push is acknowledged only once its state is
  * in the file. The node's temp file is made a FIFO, so the write of the
@@ -895,19 +913,8 @@ static void test_file_written_off_the_loop(void **state)
     struct rval *early = pong ? tread(pusher, 300) : NULL;
     struct rval *info = pong ? (tsendv(other, 2, (const char *[]){ "CLUSTER", "INFO" }), tread(other, 5000)) : NULL;
     /* the writer (or, before it, shard 0) is let go in every case */
-    int rd = open(fifo, O_RDONLY | O_NONBLOCK);
-    assert_true(rd >= 0);
     char got[4096];
-    size_t n = 0;
-    for (long long until = now_ms() + 10000; now_ms() < until && !memmem(got, n, "slots 0 0-16383\n", 16);) {
-        ssize_t r = read(rd, got + n, sizeof got - 1 - n);
-        if (r > 0)
-            n += (size_t)r;
-        else
-            usleep(10 * 1000);
-    }
-    got[n] = '\0';
-    close(rd);
+    drain_fifo(fifo, got, sizeof got);
     if (!pong) {
         server_kill(&s);
         unlink(fifo);
@@ -939,18 +946,7 @@ static void test_file_written_off_the_loop(void **state)
     send_push(second, 2, single_state_text(id, s.port, 3));
     assert_null(tread(second, 300));
     assert_int_equal(version_at(s.port), 1);
-    rd = open(fifo, O_RDONLY | O_NONBLOCK);
-    assert_true(rd >= 0);
-    n = 0;
-    for (long long until = now_ms() + 10000; now_ms() < until && !memmem(got, n, "slots 0 0-16383\n", 16);) {
-        ssize_t r = read(rd, got + n, sizeof got - 1 - n);
-        if (r > 0)
-            n += (size_t)r;
-        else
-            usleep(10 * 1000);
-    }
-    got[n] = '\0';
-    close(rd);
+    drain_fifo(fifo, got, sizeof got);
     assert_non_null(strstr(got, "table-version 2\n"));
     answer = tread(pusher, 10000);
     assert_non_null(answer);
