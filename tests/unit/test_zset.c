@@ -314,6 +314,20 @@ static int big_cmp(double s1, int m1, double s2, int m2)
 }
 
 /* m's place, or -1: binary search when its score is known (has[m]). */
+/* The first place whose (score, member) is not below (s, m). */
+static int big_lower_bound(const struct big_model *md, double s, int m)
+{
+    int lo = 0, hi = md->n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (big_cmp(md->score[mid], md->m[mid], s, m) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 static int big_find(const struct big_model *md, int m)
 {
     if (!md->has || !md->has[m]) {
@@ -325,14 +339,7 @@ static int big_find(const struct big_model *md, int m)
         return -1;
     }
     double s = md->cur[m];
-    int lo = 0, hi = md->n;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (big_cmp(md->score[mid], md->m[mid], s, m) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    int lo = big_lower_bound(md, s, m);
     assert_true(lo < md->n && md->m[lo] == m);
     return lo;
 }
@@ -348,14 +355,7 @@ static void big_remove_at(struct big_model *md, int i)
 
 static void big_insert(struct big_model *md, int m, double s)
 {
-    int lo = 0, hi = md->n;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (big_cmp(md->score[mid], md->m[mid], s, m) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    int lo = big_lower_bound(md, s, m);
     memmove(&md->m[lo + 1], &md->m[lo], (size_t)(md->n - lo) * sizeof md->m[0]);
     memmove(&md->score[lo + 1], &md->score[lo], (size_t)(md->n - lo) * sizeof md->score[0]);
     md->m[lo] = m;
