@@ -512,32 +512,35 @@ static struct bslot slot_of(bool leaf, struct bnode *n)
 /* Find (score, zm)'s place: in each inner node the first child whose
  * greatest is not below it (the last if none), in the leaf the first
  * element not below it. */
+/* The first of n (score, member) pairs in order that is not below
+ * (score, zm); n if none. */
+static inline unsigned first_not_below(const double *sc, const struct zmember *const *m, unsigned n, double score,
+                                       const struct zmember *zm)
+{
+    unsigned lo = 0, hi = n;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (key_cmp(score, zm, sc[mid], m[mid]) <= 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
 static void tree_find(const struct zset_tree *t, double score, const struct zmember *zm, struct bpath *p)
 {
     struct bnode *n = t->root;
     for (unsigned d = 0; d < t->height; d++) {
         const struct binner *in = (const struct binner *)n;
-        unsigned lo = 0, hi = in->h.n - 1u;
-        while (lo < hi) {
-            unsigned mid = (lo + hi) / 2;
-            if (key_cmp(score, zm, in->max_score[mid], in->max_m[mid]) <= 0)
-                hi = mid;
-            else
-                lo = mid + 1;
-        }
+        /* the last child takes what is past every max */
+        unsigned lo = first_not_below(in->max_score, in->max_m, in->h.n - 1u, score, zm);
         p->node[d] = n;
         p->idx[d] = lo;
         n = in->child[lo];
     }
     const struct bleaf *l = (const struct bleaf *)n;
-    unsigned lo = 0, hi = l->h.n;
-    while (lo < hi) {
-        unsigned mid = (lo + hi) / 2;
-        if (key_cmp(score, zm, l->score[mid], l->m[mid]) <= 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
+    unsigned lo = first_not_below(l->score, l->m, l->h.n, score, zm);
     p->node[t->height] = n;
     p->idx[t->height] = lo;
 }

@@ -66,6 +66,18 @@ static size_t m_remove(char e, long long count)
     return removed;
 }
 
+/* Push n one-letter elements ('a'..'c') at random ends, list and model. */
+static void push_letters(struct store *s, struct list **l, int n, const struct list_limits *lim)
+{
+    for (int k = 0; k < n; k++) {
+        char e[2] = { (char)('a' + rand() % 3), 0 };
+        struct slice ev = { e, 1 };
+        bool head = rand() % 2;
+        list_push(s, l, head, ev, lim);
+        m_insert(head ? 0 : n_model, ev);
+    }
+}
+
 static void check(const struct list *l)
 {
     assert_int_equal(list_len(l), (size_t)n_model);
@@ -155,13 +167,7 @@ static void random_ops(long long fill, int rounds)
             break;
         }
         case 7:
-            for (int k = 0; k < 5; k++) {
-                char e[2] = { (char)('a' + rand() % 3), 0 };
-                struct slice ev = { e, 1 };
-                bool head = rand() % 2;
-                list_push(s, &l, head, ev, &lim);
-                m_insert(head ? 0 : n_model, ev);
-            }
+            push_letters(s, &l, 5, &lim);
             break;
         }
         check(l);
@@ -334,13 +340,8 @@ static void conversions(long long fill, size_t elem_max, int rounds)
             }
             break;
         case 5: /* several one-letter elements at both ends */
-            for (int k = 0; grow && k < 4; k++) {
-                char e[2] = { (char)('a' + rand() % 3), 0 };
-                struct slice ev = { e, 1 };
-                bool head = rand() % 2;
-                list_push(s, &l, head, ev, &lim);
-                m_insert(head ? 0 : n_model, ev);
-            }
+            if (grow)
+                push_letters(s, &l, 4, &lim);
             break;
         }
         check(l);
