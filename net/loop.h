@@ -145,13 +145,15 @@ static inline size_t conn_output_memory(const struct conn *c) { return c->out.ca
  * empty and bigger than keep bytes (from a tick, as Redis's clientsCron
  * resizes query buffers): a connection that once sent a big pipeline or
  * got a big reply does not hold its peak for ever. The input buffer only
- * holds copies of received bytes (reads go to the ring's buffers), and an
- * empty wire buffer has no send in flight, so nothing in the kernel points
- * into either. */
+ * holds copies of received bytes (reads go to the ring's buffers), the
+ * out buffer is never in a send, and an empty wire buffer has no send in
+ * flight, so nothing in the kernel points into any of them. */
 static inline void conn_trim_buffers(struct conn *c, size_t keep)
 {
     if (c->in.len == 0 && c->in.cap > keep)
         buf_free(&c->in);
+    if (c->out.len == 0 && c->out.cap > keep) /* a drained wire swapped in (queue_send) */
+        buf_free(&c->out);
     if (c->wire.len == 0 && c->wire.cap > keep)
         buf_free(&c->wire);
 }
