@@ -16,6 +16,7 @@
 #undef expect_error
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -845,6 +846,46 @@ void expect_error(struct rval *v, const char *full_text)
 }
 
 /* ---- shell ---- */
+
+/* A thread's state letter from /proc/<pid>/task/<tid>/stat: after the
+ * command name in parentheses (which may hold spaces or parentheses). */
+static char task_state(const char *stat_path)
+{
+    char line[512];
+    FILE *f = fopen(stat_path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = 0;
+    const char *close = strrchr(line, ')');
+    return close && close[1] == ' ' ? close[2] : 0;
+}
+
+void process_stop(pid_t pid)
+{
+    assert_int_equal(kill(pid, SIGSTOP), 0);
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    for (long long until = now_ms() + 5000;; usleep(1000)) {
+        DIR *d = opendir(dir);
+        assert_non_null(d);
+        bool all = true;
+        for (struct dirent *e; all && (e = readdir(d));) {
+            if (e->d_name[0] == '.')
+                continue;
+            char path[128];
+            snprintf(path, sizeof path, "%s/%s/stat", dir, e->d_name);
+            char st = task_state(path);
+            all = st == 'T' || st == 't' || st == 0; /* 0: the thread is gone */
+        }
+        closedir(d);
+        if (all)
+            return;
+        if (now_ms() > until)
+            fail_msg("process %d did not stop within 5 s of SIGSTOP", (int)pid);
+    }
+}
 
 int run_cmd(const char *cmdline, char **out)
 {

@@ -107,6 +107,11 @@ long long info_field(tconn *c, const char *section, const char *name);
  * last value read (the caller asserts). */
 long long info_field_becomes(tconn *c, const char *section, const char *name, long long want, int timeout_ms);
 
+/* SIGSTOP pid and wait until every thread of it is stopped (kill()
+ * returns before a thread running on another CPU has stopped); fails the
+ * test after 5 s. SIGCONT resumes it. */
+void process_stop(pid_t pid);
+
 /* Run a shell command line; returns its exit status, its output in out (if
  * not NULL; malloc'd, NUL-terminated). */
 int run_cmd(const char *cmdline, char **out);

@@ -962,14 +962,19 @@ static void test_migrate_waits_for_target_replicas(void **state)
         if (now_ms() > until)
             fail_msg("the target %d has no replica caught up", node[target].port);
     }
-    kill(node[replica].pid, SIGSTOP);
+    process_stop(node[replica].pid);
+    struct rval *before = tcmd(t, "ROLE");
+    long long t0 = now_ms();
     struct rval *v = tcmd(c, "MIGRATE 127.0.0.1 %d %s 0 3000", node[target].port, key);
+    long long took = now_ms() - t0;
     kill(node[replica].pid, SIGCONT);
     if (v->type != R_ERROR || !strstr(v->str, "NOREPLICAS")) {
         struct rval *role = tcmd(t, "ROLE");
-        fail_msg("MIGRATE with the target's replica stopped: %s (the target's ROLE: %s)", rval_text(v),
+        fail_msg("MIGRATE with the target's replica (port %d) stopped: %s after %lld ms (the target's ROLE "
+                 "before: %s, after: %s)", node[replica].port, rval_text(v), took, rval_text(before),
                  rval_text(role));
     }
+    rval_free(before);
     print_message("# %s\n", v->str);
     rval_free(v);
     expect_bulk(tcmd(c, "GET %s", key), "moved-once"); /* still here */
