@@ -244,7 +244,7 @@ static void test_replica_output_not_counted(void **state)
         usleep(50 * 1000);
     }
     tclose(rt);
-    kill(r.pid, SIGSTOP);
+    process_stop(r.pid);
     assert_int_equal(write_keys(t, "rep", 0, 12000, NULL, NULL), 0); /* 12 MB through 8mb */
     usleep(300 * 1000); /* a tick or more: the buffers sampled */
     long long used = info_field(t, "memory", "used_memory");

@@ -278,7 +278,7 @@ static void test_migrate_silent_destination(void **state)
     tconn *c = tconnect(s->port), *other = NULL;
     expect_ok(tcmd(c, "SET k v"));
     expect_ok(tcmd(c, "SET k2 v2"));
-    assert_int_equal(kill(d->pid, SIGSTOP), 0);
+    process_stop(d->pid);
     long long t0 = now_ms();
     const char *argv[] = { "MIGRATE", "127.0.0.1", "0", "k", "0", "300" };
     char port[16];
@@ -309,7 +309,7 @@ static void test_migrate_destination_killed(void **state)
     struct server *d = start_node(NULL);
     tconn *c = tconnect(s->port);
     expect_ok(tcmd(c, "SET k v"));
-    assert_int_equal(kill(d->pid, SIGSTOP), 0);
+    process_stop(d->pid);
     char port[16];
     snprintf(port, sizeof port, "%d", d->port);
     const char *argv[] = { "MIGRATE", "127.0.0.1", port, "k", "0", "5000" };
@@ -378,7 +378,7 @@ static void test_write_during_migrate_kept(void **state)
     tconn *c = tconnect(s->port), *w = tconnect(s->port), *dc = tconnect(d->port);
     expect_ok(tcmd(c, "SET k old"));
     expect_ok(tcmd(c, "SET untouched same"));
-    assert_int_equal(kill(d->pid, SIGSTOP), 0);
+    process_stop(d->pid);
     char port[16];
     snprintf(port, sizeof port, "%d", d->port);
     const char *argv[] = { "MIGRATE", "127.0.0.1", port, "", "0", "10000", "KEYS", "k", "untouched" };
@@ -515,7 +515,7 @@ static void test_migrate_deletes_nothing_once_writes_refused(void **state)
     struct server *d = start_redis(NULL);
     tconn *c = tconnect(s->port), *admin = tconnect(s->port), *dc = tconnect(d->port);
     expect_ok(tcmd(c, "SET k v"));
-    assert_int_equal(kill(d->pid, SIGSTOP), 0);
+    process_stop(d->pid);
     char port[16];
     snprintf(port, sizeof port, "%d", d->port);
     const char *mig[] = { "MIGRATE", "127.0.0.1", port, "k", "0", "10000" };
@@ -734,7 +734,7 @@ static void test_collection_written_during_migrate_kept(void **state)
         expect_int(tcmd(c, "SADD bigs m%d", i), 1);
     }
     char *bigs = contents(c, "bigs");
-    assert_int_equal(kill(d->pid, SIGSTOP), 0);
+    process_stop(d->pid);
     char port[16];
     snprintf(port, sizeof port, "%d", d->port);
     const char *argv[] = { "MIGRATE", "127.0.0.1", port, "", "0", "10000", "KEYS", "h", "s", "bigh", "bigs" };

@@ -430,7 +430,7 @@ static void test_big_collections_during_sync(void **state)
         assert_true(now_ms() < deadline);
         usleep(1000);
     }
-    kill(r->pid, SIGSTOP);
+    process_stop(r->pid);
     unsigned seed = 777;
     int writes = 0;
     for (;;) {

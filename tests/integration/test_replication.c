@@ -545,7 +545,7 @@ static void test_failover_holds_writes(void **state)
     struct server *m, *r;
     pair_up(&m, &r, "2", "1", NULL);
     tconn *mc = tconnect(m->port), *wc = tconnect(m->port);
-    kill(r->pid, SIGSTOP);
+    process_stop(r->pid);
     expect_ok(tcmd(mc, "SET behind 1")); /* the replica cannot acknowledge this */
     expect_ok(tcmd(mc, "FAILOVER TIMEOUT 2000"));
     tsendv(wc, 3, (const char *[]){ "SET", "held", "1" });

@@ -320,7 +320,7 @@ static void test_stopped_replica_dropped(void **state)
     replicaof(rc, m->port);
     wait_link(rc, "up", 10000);
     tclose(rc);
-    kill(r->pid, SIGSTOP);
+    process_stop(r->pid);
     /* about 20 MB of writes while the replica sleeps */
     long long deadline = now_ms() + 20000;
     long round = 0;

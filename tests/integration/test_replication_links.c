@@ -389,7 +389,7 @@ static void test_failover_pause_holds_expiry(void **state)
     struct server *m, *r;
     tconn *mc, *rc;
     long long t0 = pair_with_ttl_keys(&m, &r, &mc, &rc, 50, 1500);
-    kill(r->pid, SIGSTOP); /* the target cannot acknowledge: the pause lasts */
+    process_stop(r->pid); /* the target cannot acknowledge: the pause lasts */
     expect_ok(tcmd(mc, "SET behind 1"));
     expect_ok(tcmd(mc, "FAILOVER TIMEOUT 3500"));
     sleep_past_ttl(mc, t0, 1500, 151);
@@ -487,7 +487,7 @@ static void stop_replica_in_sync(tconn *mc, struct server *replica)
             fail_msg("the replica never attached");
         usleep(1000);
     }
-    kill(replica->pid, SIGSTOP);
+    process_stop(replica->pid);
     char *i = info_text(mc, "replication");
     bool syncing = strstr(i, "state=online") == NULL;
     free(i);

@@ -493,7 +493,7 @@ static void test_cut_off_from_masters_fences(void **state)
     assert_int_equal(nothers, 2);
     for (int k = 0; k < 2; k++) {
         int i = node_by_port(others[k]);
-        kill(node[i].pid, SIGSTOP);
+        process_stop(node[i].pid);
         node_stopped[i] = true;
     }
     long long took = wait_set_answer(mport, "{alone}:1", ERR_DOWN, TIMEOUT + 8000);
