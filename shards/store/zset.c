@@ -1,15 +1,27 @@
 /* zset: a Redis sorted set's value object (see zset.h for the contract).
  *
- * listpack: one allocation holds the header and the elements' bytes (so a
- * small zset is one allocation; growing it may move it, and the calls that
- * change a zset take its address). Every operation walks it: at most a
- * hundred-odd elements by default. An element: a LEB128 header (member
- * length << 1, | 1 when the score is a whole number), the member, the
- * score (a zigzag LEB128 integer, else the 8 bytes of the double), then
- * the element's size so far written backwards (its last byte holds the
- * low 7 bits, a high bit set where more bytes come before it) to walk the
- * buffer in reverse. A 10-byte member with a small whole score takes 13
- * bytes.
+ * listpack: one allocation, a 4-byte header (the count and the
+ * encoding) and the elements in order, so a small zset is one block
+ * (growing it may move it, and the calls that change a zset take its
+ * address). Every operation walks it, forwards (at most a hundred-odd
+ * elements by default): a change is one walk that finds the member, its
+ * new place and the end. An element is
+ *     [member length: LEB128][member][score]
+ * and a score's first byte says its form:
+ *     0xxxxxxx                  a whole number 0..127
+ *     10xxxxxx + 1 byte         a whole number in 14 bits (two's complement,
+ *     110xxxxx + 2 bytes            the tag's bits the highest, the bytes
+ *     1110xxxx + 3 bytes            big-endian): 14, 21, 28 bits
+ *     11110nnn + n bytes        a whole number in 8n bits, n 4..7
+ *     0xFE + 4 bytes            a float that is exactly the score
+ *                               (1.5, -0, inf)
+ *     0xFF + 8 bytes            any other double
+ * (whole numbers up to 2^53 in magnitude, -0 excepted). So a 13-byte
+ * member with a score under 128 takes 15 bytes, where Redis's listpack
+ * takes 17 (two entries, each with its back-length), and ten of them
+ * with the header a 160-byte block. Nothing needs the back-lengths
+ * Redis keeps: a descending walk goes forward from marks it keeps
+ * (zset.h's zset_iter).
  *
  * skiplist (Redis's name, which OBJECT ENCODING reports and clients and
  * tests read): behind it is not a skip list but an order-statistic B+tree,
@@ -50,6 +62,7 @@
 #include "shards/store/store.h"
 
 #include <assert.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,14 +73,20 @@ const struct zset_limits zset_default_limits = { 128, 64 };
 /* ENC_SKIPLIST names the tree: the flat form's encoding byte is 1. */
 enum { ENC_LISTPACK = 0, ENC_SKIPLIST = 1 };
 
+/* What both forms start with: count << 1 | encoding, one word so that a
+ * listpack's header is 4 bytes. */
 struct zset {
-    uint32_t enc;
-    uint32_t count;
+    uint32_t word;
 };
 
+static inline unsigned zenc(const struct zset *z) { return z->word & 1; }
+static inline size_t zcount(const struct zset *z) { return z->word >> 1; }
+static inline void zcount_add(struct zset *z, int d) { z->word += (uint32_t)(d * 2); }
+
+/* The listpack: its bytes in use are not kept, a walk of count elements
+ * ends there. */
 struct zset_lp {
     struct zset h;
-    uint32_t    used;  /* bytes of data in use */
     char        data[];
 };
 
@@ -130,8 +149,7 @@ struct zset_tree {
 };
 
 #define LP_HEADER offsetof(struct zset_lp, data)
-/* The most bytes an element adds to its member's. */
-#define LP_OVERHEAD 25
+_Static_assert(LP_HEADER == 4, "a listpack's header is one word");
 
 size_t zset_format_score(char *buf, double d)
 {
@@ -222,64 +240,123 @@ static uint64_t get_varint(const char *p, size_t *n)
     return v;
 }
 
-/* size written backwards (see the top of the file) */
-static size_t put_backlen(char *p, uint64_t v)
+/* A score's forms (the top of the file): the first byte's tag. */
+#define SC_INT14  0x80 /* 10xxxxxx */
+#define SC_INT21  0xC0 /* 110xxxxx */
+#define SC_INT28  0xE0 /* 1110xxxx */
+#define SC_INTN   0xF0 /* 11110nnn, n 4..7 */
+#define SC_FLOAT  0xFE
+#define SC_DOUBLE 0xFF
+
+/* The bytes of a score whose first byte is b. */
+static inline size_t score_size(uint8_t b)
 {
-    uint8_t g[10];
-    size_t k = 0;
-    do {
-        g[k++] = v & 127;
-        v >>= 7;
-    } while (v);
-    for (size_t i = 0; i < k; i++) /* highest group first, unflagged */
-        p[i] = (char)(g[k - 1 - i] | (i == 0 ? 0 : 128));
-    return k;
+    if (b < 0x80)
+        return 1;
+    if (b < 0xC0)
+        return 2;
+    if (b < 0xE0)
+        return 3;
+    if (b < 0xF0)
+        return 4;
+    if (b < 0xF8)
+        return 1 + (b & 7u);
+    return b == SC_FLOAT ? 5 : 9;
 }
 
-static inline size_t backlen_size(uint64_t v)
+/* v in the form whose tag keeps tbits of it before k bytes, if it fits. */
+static bool put_int_form(char *p, int64_t v, uint8_t tag, unsigned tbits, unsigned k)
 {
-    size_t k = 1;
-    while (v >>= 7)
-        k++;
-    return k;
+    unsigned bits = tbits + 8 * k;
+    int64_t lim = (int64_t)1 << (bits - 1);
+    if (v < -lim || v >= lim)
+        return false;
+    uint64_t u = (uint64_t)v;
+    p[0] = (char)(tag | ((u >> (8 * k)) & ((1u << tbits) - 1)));
+    for (unsigned i = 1; i <= k; i++)
+        p[i] = (char)(u >> (8 * (k - i)));
+    return true;
 }
 
-/* The size of the element that ends at end. */
-static size_t get_backlen(const char *end)
+/* score at p in its fewest bytes (at most 9): the size. */
+static size_t score_put(char *p, double d)
 {
-    uint64_t v = 0;
-    int shift = 0;
-    uint8_t b;
-    do {
-        b = (uint8_t)*--end;
-        v |= (uint64_t)(b & 127) << shift;
-        shift += 7;
-    } while (b & 128);
-    return (size_t)v + (size_t)(shift / 7);
+    int64_t v;
+    if (score_is_int(d, &v)) {
+        if (v >= 0 && v < 128) {
+            p[0] = (char)v;
+            return 1;
+        }
+        if (put_int_form(p, v, SC_INT14, 6, 1))
+            return 2;
+        if (put_int_form(p, v, SC_INT21, 5, 2))
+            return 3;
+        if (put_int_form(p, v, SC_INT28, 4, 3))
+            return 4;
+        for (unsigned k = 4; k <= 7; k++) /* |v| <= 2^53: 7 bytes hold it */
+            if (put_int_form(p, v, (uint8_t)(SC_INTN | k), 0, k))
+                return 1 + k;
+    }
+    /* (a double past float's range may not be converted: C leaves it
+     * undefined) */
+    if (isinf(d) || fabs(d) <= FLT_MAX) {
+        float f = (float)d;
+        if ((double)f == d) { /* -0 stays -0: the conversion keeps the sign */
+            p[0] = (char)SC_FLOAT;
+            memcpy(p + 1, &f, 4);
+            return 5;
+        }
+    }
+    p[0] = (char)SC_DOUBLE;
+    memcpy(p + 1, &d, 8);
+    return 9;
 }
+
+/* The score at p (written by score_put). */
+static inline double score_get(const char *p)
+{
+    uint8_t b = (uint8_t)p[0];
+    if (b < 0x80)
+        return b;
+    if (b == SC_DOUBLE) {
+        double d;
+        memcpy(&d, p + 1, 8);
+        return d;
+    }
+    if (b == SC_FLOAT) {
+        float f;
+        memcpy(&f, p + 1, 4);
+        return f;
+    }
+    unsigned k = (unsigned)score_size(b) - 1, tbits = b < 0xC0 ? 6 : b < 0xE0 ? 5 : b < 0xF0 ? 4 : 0;
+    uint64_t u = b & ((1u << tbits) - 1);
+    for (unsigned i = 1; i <= k; i++)
+        u = u << 8 | (uint8_t)p[i];
+    uint64_t sign = (uint64_t)1 << (tbits + 8 * k - 1);
+    return (double)(int64_t)((u ^ sign) - sign);
+}
+
+/* The most bytes an element adds to its member's: a length of up to 10
+ * bytes, a score of up to 9. */
+#define LP_OVERHEAD 19
+/* A listpack converts past this many bytes whatever the limits say
+ * (Redis's listpack safety size): its offsets then fit 32 bits. */
+#define LP_MAX_BYTES ((size_t)1 << 30)
 
 /* An element as written: its bytes into out (LP_OVERHEAD + member), its
  * size returned. */
 static size_t lp_encode(char *out, struct slice m, double score)
 {
-    int64_t iv;
-    bool isint = score_is_int(score, &iv);
-    size_t n = put_varint(out, ((uint64_t)m.len << 1) | (isint ? 1 : 0));
+    size_t n = put_varint(out, m.len);
     memcpy(out + n, m.ptr, m.len);
     n += m.len;
-    if (isint) {
-        n += put_varint(out + n, ((uint64_t)iv << 1) ^ (uint64_t)(iv >> 63));
-    } else {
-        memcpy(out + n, &score, 8);
-        n += 8;
-    }
-    return n + put_backlen(out + n, n);
+    return n + score_put(out + n, score);
 }
 
 struct lp_elem {
     const char *m;
     size_t      len;
-    double      score;
+    const char *score; /* its bytes: score_get */
     size_t      size;  /* bytes of the whole element */
 };
 
@@ -287,35 +364,41 @@ static inline struct lp_elem lp_read(const struct zset_lp *z, size_t off)
 {
     struct lp_elem e;
     const char *p = z->data + off;
-    size_t n;
-    uint64_t hdr = get_varint(p, &n);
-    e.len = (size_t)(hdr >> 1);
+    size_t n = 1;
+    if ((uint8_t)p[0] < 128)
+        e.len = (uint8_t)p[0];
+    else
+        e.len = (size_t)get_varint(p, &n);
     e.m = p + n;
-    n += e.len;
-    if (hdr & 1) {
-        size_t k;
-        uint64_t u = get_varint(p + n, &k);
-        e.score = (double)(int64_t)((u >> 1) ^ (~(u & 1) + 1));
-        n += k;
-    } else {
-        memcpy(&e.score, p + n, 8);
-        n += 8;
-    }
-    e.size = n + backlen_size(n); /* the backlen holds n */
+    e.score = e.m + e.len;
+    e.size = n + e.len + score_size((uint8_t)*e.score);
     return e;
+}
+
+/* The offset of the element count elements on from off. */
+static size_t lp_skip(const struct zset_lp *z, size_t off, size_t count)
+{
+    while (count--)
+        off += lp_read(z, off).size;
+    return off;
+}
+
+static inline size_t lp_end(const struct zset_lp *z)
+{
+    return lp_skip(z, 0, zcount(&z->h));
 }
 
 /* Offset of member's element, or SIZE_MAX; *rank its position. */
 static size_t lp_find(const struct zset_lp *z, struct slice m, size_t *rank, double *score)
 {
-    size_t off = 0;
-    for (size_t i = 0; i < z->h.count; i++) {
+    size_t off = 0, n = zcount(&z->h);
+    for (size_t i = 0; i < n; i++) {
         struct lp_elem e = lp_read(z, off);
         if (e.len == m.len && memcmp(e.m, m.ptr, m.len) == 0) {
             if (rank)
                 *rank = i;
             if (score)
-                *score = e.score;
+                *score = score_get(e.score);
             return off;
         }
         off += e.size;
@@ -325,40 +408,72 @@ static size_t lp_find(const struct zset_lp *z, struct slice m, size_t *rank, dou
 
 static struct zset_lp *lp_new(struct store *s, size_t bytes)
 {
-    struct zset_lp *z = store_alloc(s, LP_HEADER + (bytes ? bytes : 1));
-    z->h.enc = ENC_LISTPACK;
-    z->h.count = 0;
-    z->used = 0;
+    struct zset_lp *z = store_alloc(s, LP_HEADER + bytes);
+    z->h.word = ENC_LISTPACK;
     return z;
 }
 
-static void lp_remove_at(struct zset_lp *z, size_t off)
-{
-    size_t n = lp_read(z, off).size;
-    memmove(z->data + off, z->data + off + n, z->used - off - n);
-    z->used -= (uint32_t)n;
-    z->h.count--;
-}
+/* What one walk finds for a member and the score it is to have: its
+ * element (at, SIZE_MAX if absent; at_size; cur its score), where the
+ * element would go among the others (place: the offset of the first other
+ * one that sorts after it), and the end. */
+struct lp_walk {
+    size_t at, at_size, place, end;
+    double cur;
+};
 
-static struct zset_lp *lp_insert(struct store *s, struct zset_lp *z, struct slice m, double score)
+static void lp_walk(const struct zset_lp *z, struct slice m, double score, struct lp_walk *w)
 {
-    size_t off = 0;
-    for (size_t i = 0; i < z->h.count; i++) {
+    size_t off = 0, n = zcount(&z->h);
+    w->at = w->place = SIZE_MAX;
+    w->at_size = 0;
+    w->cur = 0;
+    for (size_t i = 0; i < n; i++) {
         struct lp_elem e = lp_read(z, off);
-        if (elem_cmp(e.score, e.m, e.len, score, m.ptr, m.len) > 0)
-            break;
+        if (w->at == SIZE_MAX && e.len == m.len && memcmp(e.m, m.ptr, m.len) == 0) {
+            w->at = off;
+            w->at_size = e.size;
+            w->cur = score_get(e.score);
+        } else if (w->place == SIZE_MAX && elem_cmp(score_get(e.score), e.m, e.len, score, m.ptr, m.len) > 0) {
+            w->place = off;
+        }
         off += e.size;
     }
+    w->end = off;
+    if (w->place == SIZE_MAX)
+        w->place = off;
+}
+
+/* Take n bytes at off out of end bytes of elements. */
+static void lp_cut(struct zset_lp *z, size_t off, size_t n, size_t end)
+{
+    memmove(z->data + off, z->data + off + n, end - off - n);
+}
+
+/* The block holds end bytes of elements now: one at most half used is
+ * made smaller (the allocator reallocates in place down to half). */
+static struct zset_lp *lp_fit(struct store *s, struct zset_lp *z, size_t end)
+{
+    if (LP_HEADER + end <= store_alloc_size(z) / 2)
+        z = store_realloc(s, z, LP_HEADER + end);
+    return z;
+}
+
+/* Put the element (m, score) at place, end bytes of elements before: the
+ * block grows when it must (to what it needs, the allocator's size class
+ * leaving room over). */
+static struct zset_lp *lp_insert_at(struct store *s, struct zset_lp *z, size_t place, size_t end, struct slice m,
+                                    double score)
+{
     char tmp[256];
     char *enc = m.len + LP_OVERHEAD <= sizeof tmp ? tmp : store_alloc(s, m.len + LP_OVERHEAD);
     size_t n = lp_encode(enc, m, score);
-    z = store_realloc(s, z, LP_HEADER + z->used + n);
-    memmove(z->data + off + n, z->data + off, z->used - off);
-    memcpy(z->data + off, enc, n);
+    if (LP_HEADER + end + n > store_alloc_size(z))
+        z = store_realloc(s, z, LP_HEADER + end + n);
+    memmove(z->data + place + n, z->data + place, end - place);
+    memcpy(z->data + place, enc, n);
     if (enc != tmp)
         store_free(s, enc);
-    z->used += (uint32_t)n;
-    z->h.count++;
     return z;
 }
 
@@ -776,8 +891,7 @@ static size_t tree_rank(const struct zset_tree *t, const struct bpath *p)
 static struct zset_tree *tree_new(struct store *s, size_t hint)
 {
     struct zset_tree *t = store_alloc(s, sizeof *t);
-    t->h.enc = ENC_SKIPLIST;
-    t->h.count = 0;
+    t->h.word = ENC_SKIPLIST;
     t->height = 0;
     t->nodes = 0;
     t->root = node_new(s, t, true);
@@ -802,7 +916,7 @@ static void tree_add(struct store *s, struct zset_tree *t, struct slice m, doubl
     memcpy(zm->bytes + n, m.ptr, m.len);
     ctab_add(s, &t->dict, &zm->link);
     tree_insert(s, t, zm);
-    t->h.count++;
+    zcount_add(&t->h, 1);
 }
 
 /* zm's score becomes score (another): in place when its neighbours still
@@ -866,11 +980,12 @@ static bool tree_free_step(struct store *s, struct zset_tree *t, size_t *budget)
 /* Convert a listpack to a tree (for good). */
 static struct zset *to_tree(struct store *s, struct zset_lp *lp)
 {
-    struct zset_tree *t = tree_new(s, lp->h.count * 2);
+    size_t n = zcount(&lp->h);
+    struct zset_tree *t = tree_new(s, n * 2);
     size_t off = 0;
-    for (size_t i = 0; i < lp->h.count; i++) {
+    for (size_t i = 0; i < n; i++) {
         struct lp_elem e = lp_read(lp, off);
-        tree_add(s, t, (struct slice){ e.m, e.len }, e.score);
+        tree_add(s, t, (struct slice){ e.m, e.len }, score_get(e.score));
         off += e.size;
     }
     store_free(s, lp);
@@ -881,14 +996,17 @@ static struct zset *to_tree(struct store *s, struct zset_lp *lp)
 
 struct zset *zset_create(struct store *s, size_t size_hint, size_t max_member, const struct zset_limits *lim)
 {
+    /* a length byte, the member and a one-byte score each (the block
+     * grows past that as it must, and a block begun too big stays so:
+     * members guessed at 16 bytes at most) */
     if (size_hint <= lim->max_listpack_entries && max_member <= lim->max_listpack_value)
-        return &lp_new(s, size_hint * (4 + (max_member < 16 ? max_member : 16)))->h;
+        return &lp_new(s, size_hint * (2 + (max_member < 16 ? max_member : 16)))->h;
     return &tree_new(s, size_hint)->h;
 }
 
 bool zset_free_step(struct store *s, struct zset *z, size_t *budget)
 {
-    if (z->enc == ENC_SKIPLIST) {
+    if (zenc(z) == ENC_SKIPLIST) {
         struct zset_tree *t = (struct zset_tree *)z;
         if (!tree_free_step(s, t, budget) || !ctab_free_step(s, &t->dict, budget))
             return false;
@@ -905,12 +1023,12 @@ void zset_destroy(struct store *s, struct zset *z)
     zset_free_step(s, z, &all);
 }
 
-size_t zset_len(const struct zset *z) { return z->count; }
+size_t zset_len(const struct zset *z) { return zcount(z); }
 
 size_t zset_memory(const struct zset *z, size_t samples)
 {
     size_t m = store_alloc_size(z);
-    if (z->enc == ENC_SKIPLIST) {
+    if (zenc(z) == ENC_SKIPLIST) {
         const struct zset_tree *t = (const struct zset_tree *)z;
         m += ctab_memory(&t->dict, samples);
         if (t->root) /* every node is a NODE_BYTES block */
@@ -921,12 +1039,12 @@ size_t zset_memory(const struct zset *z, size_t samples)
 
 const char *zset_encoding(const struct zset *z)
 {
-    return z->enc == ENC_LISTPACK ? "listpack" : "skiplist";
+    return zenc(z) == ENC_LISTPACK ? "listpack" : "skiplist";
 }
 
 bool zset_score(const struct zset *z, struct slice m, double *score)
 {
-    if (z->enc == ENC_LISTPACK) {
+    if (zenc(z) == ENC_LISTPACK) {
         const struct zset_lp *lp = (const struct zset_lp *)z;
         return lp_find(lp, m, NULL, score) != SIZE_MAX;
     }
@@ -941,20 +1059,27 @@ enum zset_put_result zset_put(struct store *s, struct zset **zp, struct slice m,
                               const struct zset_limits *lim)
 {
     struct zset *z = *zp;
-    if (z->enc == ENC_LISTPACK) {
+    if (zenc(z) == ENC_LISTPACK) {
         struct zset_lp *lp = (struct zset_lp *)z;
-        double cur;
-        size_t off = lp_find(lp, m, NULL, &cur);
-        bool added = off == SIZE_MAX;
+        struct lp_walk w;
+        lp_walk(lp, m, score, &w);
+        bool added = w.at == SIZE_MAX;
         if (!added) {
-            if (cur == score)
+            if (w.cur == score)
                 return ZSET_SAME;
-            lp_remove_at(lp, off);
+            lp_cut(lp, w.at, w.at_size, w.end);
+            w.end -= w.at_size;
+            if (w.place > w.at)
+                w.place -= w.at_size;
         }
-        if (added && (lp->h.count + 1 > lim->max_listpack_entries || m.len > lim->max_listpack_value)) {
+        if (added && (zcount(z) + 1 > lim->max_listpack_entries || m.len > lim->max_listpack_value ||
+                      w.end + m.len + LP_OVERHEAD > LP_MAX_BYTES)) {
             z = to_tree(s, lp);
         } else {
-            *zp = &lp_insert(s, lp, m, score)->h;
+            lp = lp_insert_at(s, lp, w.place, w.end, m, score);
+            if (added)
+                zcount_add(&lp->h, 1);
+            *zp = &lp->h;
             return added ? ZSET_ADDED : ZSET_UPDATED;
         }
     }
@@ -979,12 +1104,15 @@ bool zset_set(struct store *s, struct zset **zp, struct slice m, double score, c
 bool zset_remove(struct store *s, struct zset **zp, struct slice m)
 {
     struct zset *z = *zp;
-    if (z->enc == ENC_LISTPACK) {
+    if (zenc(z) == ENC_LISTPACK) {
         struct zset_lp *lp = (struct zset_lp *)z;
-        size_t off = lp_find(lp, m, NULL, NULL);
+        size_t rank, off = lp_find(lp, m, &rank, NULL);
         if (off == SIZE_MAX)
             return false;
-        lp_remove_at(lp, off);
+        size_t size = lp_read(lp, off).size, end = lp_skip(lp, off + size, zcount(z) - rank - 1);
+        lp_cut(lp, off, size, end);
+        zcount_add(&lp->h, -1);
+        *zp = &lp_fit(s, lp, end - size)->h;
         return true;
     }
     struct zset_tree *t = (struct zset_tree *)z;
@@ -997,13 +1125,13 @@ bool zset_remove(struct store *s, struct zset **zp, struct slice m)
     tree_remove_at(s, t, &p);
     ctab_unlink(s, &t->dict, link);
     store_free(s, zm);
-    t->h.count--;
+    zcount_add(&t->h, -1);
     return true;
 }
 
 bool zset_rank(const struct zset *z, struct slice m, size_t *rank)
 {
-    if (z->enc == ENC_LISTPACK)
+    if (zenc(z) == ENC_LISTPACK)
         return lp_find((const struct zset_lp *)z, m, rank, NULL) != SIZE_MAX;
     const struct zset_tree *t = (const struct zset_tree *)z;
     const struct zmember *zm = tree_lookup(t, m);
@@ -1044,12 +1172,12 @@ static inline bool before_member(const struct bound *b, double score, const stru
 
 static size_t count_prefix(const struct zset *z, const struct bound *b)
 {
-    if (z->enc == ENC_LISTPACK) {
+    if (zenc(z) == ENC_LISTPACK) {
         const struct zset_lp *lp = (const struct zset_lp *)z;
         size_t off = 0, i = 0;
-        for (; i < z->count; i++) {
+        for (size_t n = zcount(z); i < n; i++) {
             struct lp_elem e = lp_read(lp, off);
-            if (!before(b, e.score, e.m, e.len))
+            if (!before(b, score_get(e.score), e.m, e.len))
                 break;
             off += e.size;
         }
@@ -1100,16 +1228,35 @@ size_t zset_count_below_lex(const struct zset *z, struct slice v, bool or_equal)
 
 void zset_iter_at(const struct zset *z, size_t rank, bool rev, struct zset_iter *it)
 {
-    *it = (struct zset_iter){ .z = z, .rev = rev };
-    if (rank >= z->count)
+    /* (not the marks: only a descending listpack walk writes and reads them) */
+    it->z = z;
+    it->node = NULL;
+    it->off = 0;
+    it->left = 0;
+    it->rev = rev;
+    size_t n = zcount(z);
+    if (rank >= n)
         return;
-    it->left = z->count - rank;
-    size_t asc = rev ? z->count - 1 - rank : rank;
-    if (z->enc == ENC_LISTPACK) {
+    it->left = n - rank;
+    size_t asc = rev ? n - 1 - rank : rank;
+    if (zenc(z) == ENC_LISTPACK) {
         const struct zset_lp *lp = (const struct zset_lp *)z;
-        size_t off = 0;
-        for (size_t i = 0; i < asc; i++)
+        if (!rev) {
+            it->off = lp_skip(lp, 0, asc);
+            return;
+        }
+        /* marks at 0, stride, 2 stride... up to asc: asc / stride is
+         * below ZSET_ITER_MARKS */
+        size_t stride = asc / ZSET_ITER_MARKS + 1, off = 0;
+        for (size_t i = 0; i < asc; i++) {
+            if (i % stride == 0)
+                it->mark[i / stride] = (uint32_t)off;
             off += lp_read(lp, off).size;
+        }
+        if (asc % stride == 0)
+            it->mark[asc / stride] = (uint32_t)off;
+        it->stride = stride;
+        it->pos = asc;
         it->off = off;
     } else {
         unsigned pos;
@@ -1123,16 +1270,16 @@ bool zset_iter_next(struct zset_iter *it, struct slice *m, double *score)
     if (it->left == 0)
         return false;
     it->left--;
-    if (it->z->enc == ENC_LISTPACK) {
+    if (zenc(it->z) == ENC_LISTPACK) {
         const struct zset_lp *lp = (const struct zset_lp *)it->z;
         struct lp_elem e = lp_read(lp, it->off);
         *m = (struct slice){ e.m, e.len };
-        *score = e.score;
-        if (it->rev) {
-            if (it->left)
-                it->off -= get_backlen(lp->data + it->off);
-        } else {
+        *score = score_get(e.score);
+        if (!it->rev) {
             it->off += e.size;
+        } else if (it->left) { /* the one before: forward from its mark */
+            size_t p = --it->pos;
+            it->off = lp_skip(lp, it->mark[p / it->stride], p % it->stride);
         }
         return true;
     }
@@ -1170,7 +1317,7 @@ static void scan_member(void *arg, const struct ctab_node *cn)
 
 uint64_t zset_scan(const struct zset *z, uint64_t cursor, size_t count, zset_visit_fn *fn, void *arg)
 {
-    if (z->enc == ENC_SKIPLIST) {
+    if (zenc(z) == ENC_SKIPLIST) {
         struct scan_visit v = { fn, arg };
         return ctab_scan(&((const struct zset_tree *)z)->dict, cursor, count, scan_member, &v);
     }
@@ -1185,8 +1332,8 @@ uint64_t zset_scan(const struct zset *z, uint64_t cursor, size_t count, zset_vis
 
 void zset_encode(const struct zset *z, struct buf *out)
 {
-    uint8_t enc = (uint8_t)z->enc;
-    uint32_t count = z->count;
+    uint8_t enc = (uint8_t)zenc(z);
+    uint32_t count = (uint32_t)zcount(z);
     buf_append(out, &enc, 1);
     buf_append(out, &count, 4);
     struct zset_iter it;
@@ -1215,7 +1362,10 @@ struct zset *zset_decode(struct store *s, const char *p, size_t n)
     /* each element takes at least 12 bytes: a count past that is not
      * believed for the table's first size */
     size_t hint = count < n / 12 ? count : n / 12;
-    struct zset *z = enc == ENC_LISTPACK ? &lp_new(s, n)->h : &tree_new(s, hint)->h;
+    /* a listpack's element is at least 10 bytes smaller than here: a block
+     * begun bigger than it needs would stay so */
+    size_t lp_bytes = n - 5 > 10 * hint ? n - 5 - 10 * hint : 0;
+    struct zset *z = enc == ENC_LISTPACK ? &lp_new(s, lp_bytes)->h : &tree_new(s, hint)->h;
     for (uint32_t i = 0; i < count; i++) {
         double score;
         uint32_t len;

@@ -4,9 +4,11 @@
  *
  * Two encodings, as Redis 7 names them for OBJECT ENCODING:
  *  - listpack: small sorted sets (at most max_listpack_entries members of
- *    at most max_listpack_value bytes): one buffer of elements in order,
- *    each [u32 length][bytes][double score][u32 length] (the length at
- *    both ends walks it both ways);
+ *    at most max_listpack_value bytes): one allocation, a 4-byte header
+ *    and the elements in order, each its member's length, its bytes and
+ *    its score in as few bytes as it takes (a whole score 0..127 in one);
+ *    zset.c has the layout. Walked forwards only: a descending walk
+ *    (zset_iter) goes forward from marks it keeps;
  *  - skiplist: past those, for good: Redis's name for what is here an
  *    order-statistic B+tree (nodes keep their children's element counts:
  *    ranks and counts below a bound in O(log n); zset.c says why), and a
@@ -14,7 +16,9 @@
  *    per member that the tree points at.
  *
  * Memory: every allocation goes through the store's allocator, so
- * store_used_memory counts it exactly.
+ * store_used_memory counts it exactly. A zset holds at most 2^31 - 1
+ * members (its count shares a 32-bit word with the encoding); a listpack
+ * past 1 GB converts whatever the limits say, as Redis's does.
  *
  * Scores are never NaN (callers refuse them). Members handed out are slices
  * valid until the next change to the zset. Ranks are 0-based, ascending. */
@@ -80,12 +84,21 @@ size_t zset_count_below_lex(const struct zset *z, struct slice v, bool or_equal)
 
 /* Walking in order from a rank, ascending or (rev) descending; rank counts
  * from the walk's start (rev: 0 is the highest). */
+#define ZSET_ITER_MARKS 32
 struct zset_iter {
     const struct zset *z;
     const void        *node; /* skiplist: the leaf (off: the place in it) */
     size_t             off;  /* listpack: offset of the next element */
     size_t             left;
     bool               rev;
+    /* A listpack walked descending: its elements say nothing of where the
+     * one before starts, so zset_iter_at keeps the offset of every
+     * stride-th element up to the start (marks), and each step goes
+     * forward from the mark at or before the element it wants: at most
+     * stride - 1 elements skipped, stride 1..4 within the default 128. */
+    size_t             pos;      /* the next element's position (ascending) */
+    size_t             stride;
+    uint32_t           mark[ZSET_ITER_MARKS];
 };
 void zset_iter_at(const struct zset *z, size_t rank, bool rev, struct zset_iter *it);
 bool zset_iter_next(struct zset_iter *it, struct slice *member, double *score);

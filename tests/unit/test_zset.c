@@ -3,7 +3,10 @@
  * removals: lengths, scores, ranks, counts below score and member bounds,
  * walks from every rank both ways; the listpack's conversion past each
  * limit; ZSCAN's cursor over a skiplist; the flat encoding and copies; and
- * memory back to zero. */
+ * memory back to zero. The listpack's own encoding: scores at the edges of
+ * each of its forms, members of every length class, the conversion
+ * points, its bytes on issue 12's load, and binary members against a
+ * model. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <float.h>
 #include <math.h>
 
 #include "shards/store/store.h"
@@ -636,6 +640,371 @@ static void test_tree_lex(void **state)
     free(md.m);
 }
 
+/* ---- the listpack's encoding -------------------------------------------- */
+
+/* Scores at the edges of every form of the listpack (one byte 0..127,
+ * whole numbers in 14, 21, 28 bits and 4..7 bytes, floats, doubles), read
+ * back bit for bit, in order both ways, counted below, in one listpack. */
+static void test_listpack_scores(void **state)
+{
+    (void)state;
+    static const double scores[] = {
+        0, 1, 127, 128, -1, -64, -65, 8191, 8192, -8192, -8193,
+        1048575, 1048576, -1048576, -1048577, 134217727, 134217728, -134217728, -134217729,
+        2147483647.0, 2147483648.0, -2147483648.0, -2147483649.0, 549755813887.0, 549755813888.0,
+        140737488355327.0, 140737488355328.0, 9007199254740991.0, 9007199254740992.0, -9007199254740992.0,
+        9007199254740994.0, 9223372036854775808.0, -9223372036854775808.0, 1e300, -1e300, 5e-324, DBL_MIN,
+        0.5, -2.25, 0.1, 1.0 / 3, -0.0, INFINITY, -INFINITY, FLT_MAX, (double)FLT_MAX * 2, FLT_MIN / 4,
+        1.5e-45, 16777217.0, 1234567.125,
+    };
+    enum { N = sizeof scores / sizeof scores[0] };
+    struct store *s = store_create(NULL, NULL, NULL);
+    struct zset_limits lim = { 1000, 64 };
+    struct zset *z = zset_create(s, 0, 0, &lim);
+    char name[N][8];
+    for (int i = 0; i < N; i++) {
+        snprintf(name[i], sizeof name[i], "s%02d", i);
+        assert_int_equal(zset_put(s, &z, S(name[i]), scores[i], &lim), ZSET_ADDED);
+    }
+    assert_string_equal(zset_encoding(z), "listpack");
+    /* the order: by score, -0 and 0 equal (then by member) */
+    int order[N];
+    for (int i = 0; i < N; i++)
+        order[i] = i;
+    for (int i = 1; i < N; i++)
+        for (int j = i; j > 0; j--) {
+            int a = order[j - 1], b = order[j];
+            if (scores[a] < scores[b] || (scores[a] == scores[b] && strcmp(name[a], name[b]) < 0))
+                break;
+            order[j - 1] = b;
+            order[j] = a;
+        }
+    for (int i = 0; i < N; i++) {
+        double sc;
+        size_t r;
+        assert_true(zset_score(z, S(name[i]), &sc));
+        assert_memory_equal(&sc, &scores[i], sizeof sc); /* bit for bit: -0 stays -0 */
+        assert_true(zset_rank(z, S(name[i]), &r));
+        assert_string_equal(name[order[r]], name[i]);
+        size_t below = 0;
+        for (int j = 0; j < N; j++)
+            below += scores[j] < scores[i];
+        assert_int_equal(zset_count_below(z, scores[i], false), below);
+    }
+    for (int start = 0; start < N; start++)
+        for (int rev = 0; rev < 2; rev++) {
+            struct zset_iter it;
+            struct slice m;
+            double sc;
+            zset_iter_at(z, (size_t)start, rev, &it);
+            for (int k = start; k < N; k++) {
+                int want = order[rev ? N - 1 - k : k];
+                assert_true(zset_iter_next(&it, &m, &sc));
+                assert_int_equal(m.len, strlen(name[want]));
+                assert_memory_equal(m.ptr, name[want], m.len);
+                assert_memory_equal(&sc, &scores[want], sizeof sc);
+            }
+            assert_false(zset_iter_next(&it, &m, &sc));
+        }
+    /* every score changed to every form's neighbour, and back */
+    for (int i = 0; i < N; i++) {
+        double to = scores[(i + 7) % N];
+        enum zset_put_result r = zset_put(s, &z, S(name[i]), to, &lim);
+        assert_int_equal(r, to == scores[i] ? ZSET_SAME : ZSET_UPDATED);
+        double sc;
+        assert_true(zset_score(z, S(name[i]), &sc));
+        if (r == ZSET_UPDATED)
+            assert_memory_equal(&sc, &to, sizeof sc);
+        zset_put(s, &z, S(name[i]), scores[i], &lim);
+    }
+    for (int i = 0; i < N; i++) {
+        double sc;
+        assert_true(zset_score(z, S(name[i]), &sc));
+        assert_true(sc == scores[i]);
+    }
+    assert_int_equal(zset_len(z), N);
+    zset_destroy(s, z);
+    assert_int_equal(store_used_memory(s), 0);
+    store_destroy(s);
+}
+
+/* Members of 0, 1, 63, 64, 127, 128 (the length's second byte), 255, 256,
+ * 1000 and 20000 bytes, any bytes (NUL, 0xFF), in a listpack. */
+static void test_listpack_member_lengths(void **state)
+{
+    (void)state;
+    static const size_t lens[] = { 0, 1, 63, 64, 127, 128, 255, 256, 1000, 20000 };
+    enum { N = sizeof lens / sizeof lens[0] };
+    struct store *s = store_create(NULL, NULL, NULL);
+    struct zset_limits lim = { 100, 20000 };
+    static char m[N][20001];
+    for (int i = 0; i < N; i++)
+        for (size_t j = 0; j < lens[i]; j++)
+            m[i][j] = (char)(j % 3 == 0 ? 0 : j % 3 == 1 ? 0xFF : 'a' + i);
+    struct zset *z = zset_create(s, N, 20000, &lim);
+    for (int i = 0; i < N; i++) /* scores falling: the last member first */
+        assert_true(zset_set(s, &z, (struct slice){ m[i], lens[i] }, (double)(N - i) * 1000.5, &lim));
+    assert_string_equal(zset_encoding(z), "listpack");
+    for (int rev = 0; rev < 2; rev++) {
+        struct zset_iter it;
+        struct slice mm;
+        double sc;
+        zset_iter_at(z, 0, rev, &it);
+        for (int k = 0; k < N; k++) {
+            int i = rev ? k : N - 1 - k;
+            assert_true(zset_iter_next(&it, &mm, &sc));
+            assert_int_equal(mm.len, lens[i]);
+            if (lens[i])
+                assert_memory_equal(mm.ptr, m[i], lens[i]);
+            assert_true(sc == (double)(N - i) * 1000.5);
+        }
+    }
+    /* taken out one by one from the middle, the rest still read */
+    for (int i = N / 2, k = 0; k < N; k++, i = (i + 3) % N) {
+        size_t r;
+        assert_true(zset_rank(z, (struct slice){ m[i], lens[i] }, &r));
+        assert_true(zset_remove(s, &z, (struct slice){ m[i], lens[i] }));
+        assert_false(zset_rank(z, (struct slice){ m[i], lens[i] }, &r));
+        assert_int_equal(zset_len(z), (size_t)(N - k - 1));
+        for (int j = 0; j < N; j++) {
+            double sc;
+            bool gone = false;
+            for (int q = N / 2, t = 0; t <= k; t++, q = (q + 3) % N)
+                gone |= q == j;
+            assert_int_equal(zset_score(z, (struct slice){ m[j], lens[j] }, &sc), !gone);
+        }
+    }
+    /* emptied: the block gave back what it held */
+    assert_true(zset_memory(z, 0) <= 64);
+    zset_destroy(s, z);
+    assert_int_equal(store_used_memory(s), 0);
+    store_destroy(s);
+}
+
+/* The conversion points: max_listpack_entries members stay a listpack,
+ * one more converts; a member of max_listpack_value bytes stays, one byte
+ * longer converts; a score change of a member at the limit converts
+ * nothing. */
+static void test_listpack_limits(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    struct zset_limits lim = { 128, 64 };
+    char m[70];
+    memset(m, 'x', sizeof m);
+    struct zset *z = zset_create(s, 0, 0, &lim);
+    for (int i = 0; i < 128; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "%d", i);
+        zset_set(s, &z, S(k), i % 2 ? -i : i * 1000, &lim);
+    }
+    assert_string_equal(zset_encoding(z), "listpack");
+    assert_int_equal(zset_put(s, &z, S("5"), 0.25, &lim), ZSET_UPDATED);
+    assert_string_equal(zset_encoding(z), "listpack");
+    assert_true(zset_set(s, &z, S("128"), 1, &lim));
+    assert_string_equal(zset_encoding(z), "skiplist");
+    assert_int_equal(zset_len(z), 129);
+    double sc;
+    assert_true(zset_score(z, S("5"), &sc) && sc == 0.25);
+    assert_true(zset_score(z, S("127"), &sc) && sc == -127);
+    zset_destroy(s, z);
+    z = zset_create(s, 1, 64, &lim);
+    assert_true(zset_set(s, &z, (struct slice){ m, 64 }, 1, &lim));
+    assert_string_equal(zset_encoding(z), "listpack");
+    assert_true(zset_set(s, &z, (struct slice){ m, 65 }, 2, &lim));
+    assert_string_equal(zset_encoding(z), "skiplist");
+    assert_true(zset_score(z, (struct slice){ m, 64 }, &sc) && sc == 1);
+    zset_destroy(s, z);
+    assert_int_equal(store_used_memory(s), 0);
+    store_destroy(s);
+}
+
+/* issue 12's load of small sorted sets (ten members "member:f:kkkk", whole
+ * scores under 170) in a 160-byte block: 15 bytes an element, where the
+ * listpack with back-lengths and 8-byte scores headers took a 192-byte
+ * block (bench/RESULTS.md "Small sorted sets"). */
+static void test_listpack_bytes(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    for (int k = 9000; k < 10000; k += 37) {
+        struct zset *z = zset_create(s, 10, 13, &zset_default_limits);
+        for (int f = 0; f < 10; f++) {
+            char m[16];
+            snprintf(m, sizeof m, "member:%d:%d", f, k);
+            zset_set(s, &z, S(m), f * 7 + k % 100, &zset_default_limits);
+        }
+        assert_int_equal(zset_len(z), 10);
+        assert_true(zset_memory(z, 0) <= 160);
+        zset_destroy(s, z);
+    }
+    store_destroy(s);
+}
+
+/* ---- the listpack against a model: binary members ------------------------ */
+
+struct bin_model {
+    char   m[400][40];
+    size_t len[400];
+    double score[400];
+    int    n;
+};
+
+static int bin_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : al < bl ? -1 : al > bl;
+}
+
+static int bin_find(const struct bin_model *md, const char *m, size_t len)
+{
+    for (int i = 0; i < md->n; i++)
+        if (md->len[i] == len && memcmp(md->m[i], m, len) == 0)
+            return i;
+    return -1;
+}
+
+static void bin_remove_at(struct bin_model *md, int i)
+{
+    memmove(&md->m[i], &md->m[i + 1], (size_t)(md->n - i - 1) * sizeof md->m[0]);
+    memmove(&md->len[i], &md->len[i + 1], (size_t)(md->n - i - 1) * sizeof md->len[0]);
+    memmove(&md->score[i], &md->score[i + 1], (size_t)(md->n - i - 1) * sizeof md->score[0]);
+    md->n--;
+}
+
+static void bin_insert(struct bin_model *md, const char *m, size_t len, double sc)
+{
+    int at = 0;
+    while (at < md->n && (md->score[at] < sc || (md->score[at] == sc && bin_cmp(md->m[at], md->len[at], m, len) < 0)))
+        at++;
+    memmove(&md->m[at + 1], &md->m[at], (size_t)(md->n - at) * sizeof md->m[0]);
+    memmove(&md->len[at + 1], &md->len[at], (size_t)(md->n - at) * sizeof md->len[0]);
+    memmove(&md->score[at + 1], &md->score[at], (size_t)(md->n - at) * sizeof md->score[0]);
+    memcpy(md->m[at], m, len);
+    md->len[at] = len;
+    md->score[at] = sc;
+    md->n++;
+}
+
+/* A score of any of the listpack's forms. */
+static double any_score(void)
+{
+    static const double special[] = { 0.0, -0.0, INFINITY, -INFINITY, 1e300, -1e300, 5e-324, 0.1, 127, 128,
+                                      -8193, 2147483648.0, 9007199254740992.0, 9007199254740994.0 };
+    uint64_t r = prng();
+    switch (r % 6) {
+    case 0: return special[(r >> 8) % (sizeof special / sizeof special[0])];
+    case 1: return (double)((r >> 8) % 160);                            /* one byte and two */
+    case 2: return (double)((int64_t)((r >> 8) % 4000000) - 2000000);   /* 14..28 bits */
+    case 3: return (double)((int64_t)(r >> 12) - ((int64_t)1 << 51)); /* 4..7 bytes */
+    case 4: return (double)((r >> 8) % 64) / 4 - 8;                     /* floats */
+    default: return (double)((r >> 8) % 1000) / 7;                      /* doubles */
+    }
+}
+
+static void bin_check(const struct zset *z, const struct bin_model *md)
+{
+    assert_int_equal(zset_len(z), (size_t)md->n);
+    assert_string_equal(zset_encoding(z), "listpack");
+    for (int i = 0; i < md->n; i++) {
+        size_t r;
+        double sc;
+        struct slice m = { md->m[i], md->len[i] };
+        assert_true(zset_rank(z, m, &r));
+        assert_int_equal(r, (size_t)i);
+        assert_true(zset_score(z, m, &sc));
+        same_score(sc, md->score[i]);
+    }
+    for (int k = 0; k < 8; k++) {
+        double v = any_score();
+        for (int eq = 0; eq < 2; eq++) {
+            size_t want = 0;
+            for (int i = 0; i < md->n; i++)
+                want += md->score[i] < v || (eq && md->score[i] == v);
+            assert_int_equal(zset_count_below(z, v, eq), want);
+        }
+    }
+    /* walks both ways from every rank, up to 12 steps, and one whole */
+    for (int start = 0; start <= md->n; start++)
+        for (int rev = 0; rev < 2; rev++) {
+            struct zset_iter it;
+            struct slice m;
+            double sc;
+            int steps = start == 0 ? md->n : 12;
+            zset_iter_at(z, (size_t)start, rev, &it);
+            for (int k = start; k < md->n && k < start + steps; k++) {
+                int i = rev ? md->n - 1 - k : k;
+                assert_true(zset_iter_next(&it, &m, &sc));
+                assert_int_equal(m.len, md->len[i]);
+                if (m.len)
+                    assert_memory_equal(m.ptr, md->m[i], m.len);
+                same_score(sc, md->score[i]);
+            }
+            if (start + steps >= md->n)
+                assert_false(zset_iter_next(&it, &m, &sc));
+        }
+}
+
+/* Random puts and removals of 300 binary members of 0..39 bytes with scores of every form, up to 300 members in one
+ * listpack (descending walks then skip up to 9 elements from their marks),
+ * against the model; then the flat form and a copy, and memory back to
+ * zero. */
+static void test_listpack_model(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    struct zset_limits lim = { 400, 64 };
+    static struct bin_model md;
+    md.n = 0;
+    prng_state = 0x2545f4914f6cdd1du;
+    struct zset *z = zset_create(s, 0, 0, &lim);
+    int most = 0;
+    for (int op = 0; op < 6000; op++) {
+        /* member k of 300: k % 40 bytes, from its number and 0, 0xFF */
+        char m[40];
+        unsigned k = (unsigned)(prng() % 300);
+        size_t len = k % 40;
+        for (size_t j = 0; j < len; j++)
+            m[j] = (char)(j == 0 ? k >> 8 : j == 1 ? k & 0xFF : j % 2 ? 0 : 0xFF);
+        int at = bin_find(&md, m, len);
+        int remove_pct = op < 4000 ? 25 : 70;
+        if ((int)(prng() % 100) < remove_pct) {
+            assert_int_equal(zset_remove(s, &z, (struct slice){ m, len }), at >= 0);
+            if (at >= 0)
+                bin_remove_at(&md, at);
+        } else {
+            double sc = any_score();
+            enum zset_put_result want = at < 0 ? ZSET_ADDED : md.score[at] == sc ? ZSET_SAME : ZSET_UPDATED;
+            assert_int_equal(zset_put(s, &z, (struct slice){ m, len }, sc, &lim), want);
+            if (want != ZSET_SAME) {
+                if (at >= 0)
+                    bin_remove_at(&md, at);
+                bin_insert(&md, m, len, sc);
+            }
+        }
+        if (md.n > most)
+            most = md.n;
+        if (op % 150 == 0)
+            bin_check(z, &md);
+    }
+    assert_true(most > 150); /* walks from marks 5 and more apart */
+    bin_check(z, &md);
+    struct buf b;
+    buf_init(&b);
+    zset_encode(z, &b);
+    struct zset *d = zset_decode(s, b.data, b.len);
+    buf_free(&b);
+    assert_non_null(d);
+    bin_check(d, &md);
+    struct zset *copy = zset_dup(s, z);
+    bin_check(copy, &md);
+    zset_destroy(s, copy);
+    zset_destroy(s, d);
+    zset_destroy(s, z);
+    assert_int_equal(store_used_memory(s), 0);
+    store_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -646,6 +1015,11 @@ int main(void)
         cmocka_unit_test(test_scan),
         cmocka_unit_test(test_tree_model),
         cmocka_unit_test(test_tree_lex),
+        cmocka_unit_test(test_listpack_scores),
+        cmocka_unit_test(test_listpack_member_lengths),
+        cmocka_unit_test(test_listpack_limits),
+        cmocka_unit_test(test_listpack_bytes),
+        cmocka_unit_test(test_listpack_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
