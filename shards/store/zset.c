@@ -383,11 +383,6 @@ static size_t lp_skip(const struct zset_lp *z, size_t off, size_t count)
     return off;
 }
 
-static inline size_t lp_end(const struct zset_lp *z)
-{
-    return lp_skip(z, 0, zcount(&z->h));
-}
-
 /* Offset of member's element, or SIZE_MAX; *rank its position. */
 static size_t lp_find(const struct zset_lp *z, struct slice m, size_t *rank, double *score)
 {
