@@ -70,11 +70,9 @@ static void hand_over(struct shard *sh, const char *host, int port)
     r->failover = FAILOVER_NONE;
 }
 
-void failover_flushed(struct shard *sh)
+static void stream_complete(struct shard *sh)
 {
     struct repl *r = repl_of(sh);
-    if (r->failover != FAILOVER_WAIT_SYNC || --r->failover_flushes > 0)
-        return;
     /* The target must have everything, the GETACK included: the old
      * master asks to continue from its own end of the stream, and a byte
      * the target never got (dropped with the link at the hand-over) would
@@ -85,10 +83,35 @@ void failover_flushed(struct shard *sh)
     failover_tick(sh, shard_now_ms(sh));
 }
 
+/* Every shard has sent its stream bytes; if the gate holds some back (a
+ * FLUSHALL's barrier not passed by every shard), the end of the stream is
+ * known only once it lets them go (master_flushed says why). */
+void failover_flushed(struct shard *sh)
+{
+    struct repl *r = repl_of(sh);
+    if (r->failover != FAILOVER_WAIT_SYNC || --r->failover_flushes > 0)
+        return;
+    if (repl_gate_holds(sh)) {
+        r->failover_held = true;
+        return;
+    }
+    stream_complete(sh);
+}
+
+void failover_gate_released(struct shard *sh)
+{
+    struct repl *r = repl_of(sh);
+    if (!r->failover_held)
+        return;
+    r->failover_held = false;
+    if (r->failover == FAILOVER_WAIT_SYNC)
+        stream_complete(sh);
+}
+
 void failover_tick(struct shard *sh, int64_t now_ms)
 {
     struct repl *r = repl_of(sh);
-    if (r->failover != FAILOVER_WAIT_SYNC || r->failover_flushes > 0)
+    if (r->failover != FAILOVER_WAIT_SYNC || r->failover_flushes > 0 || r->failover_held)
         return;
     struct replica *x = target_replica(r);
     /* the whole stream so far (the write pause holds expiry and eviction
@@ -206,6 +229,7 @@ void cmd_failover(struct exec_ctx *ctx)
     r->failover_force = force;
     r->failover_deadline_ms = has_timeout ? ctx->now_ms + timeout : 0;
     r->failover_flushes = sh->node->nshards;
+    r->failover_held = false;
     atomic_store(&sh->node->repl_writes_paused, 1);
     log_notice("FAILOVER requested to %s:%d: writes paused, waiting for the replica to catch up",
                host ? r->failover_host : "any replica", r->failover_port);

@@ -406,7 +406,7 @@ static void check_waiters(struct shard *sh, int64_t now_ms, bool timeouts)
     struct repl *r = repl_of(sh);
     for (struct waiter **pp = &r->waiters; *pp;) {
         struct waiter *w = *pp;
-        if (w->flushes > 0) {
+        if (w->flushes > 0 || w->held) {
             pp = &w->next;
             continue;
         }
@@ -423,15 +423,43 @@ static void check_waiters(struct shard *sh, int64_t now_ms, bool timeouts)
 
 /* Every shard has posted the stream bytes of the writes done before the
  * WAIT: the target offset is known. */
-void master_flushed(struct shard *sh, struct waiter *w)
+static void waiter_target(struct shard *sh, struct waiter *w)
 {
     struct repl *r = repl_of(sh);
-    if (--w->flushes > 0)
-        return;
     w->target = journal_offset(r->backlog);
     if (acked(r, w->target) < w->numreplicas && r->nreplicas > 0)
         stream_command(sh, "*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n");
+}
+
+/* A shard's bytes may have reached shard 0 yet wait at the stream gate
+ * (a FLUSHALL's barrier that another shard has not passed yet): then the
+ * backlog's end is short of them, and a WAIT would count a replica that
+ * never got them. Such a WAIT takes its target when the gate lets go. */
+void master_flushed(struct shard *sh, struct waiter *w)
+{
+    if (--w->flushes > 0)
+        return;
+    if (repl_gate_holds(sh)) {
+        w->held = true;
+        return;
+    }
+    waiter_target(sh, w);
     check_waiters(sh, shard_now_ms(sh), false);
+}
+
+void master_gate_released(struct shard *sh)
+{
+    struct repl *r = repl_of(sh);
+    bool any = false;
+    for (struct waiter *w = r->waiters; w; w = w->next)
+        if (w->held) {
+            w->held = false;
+            waiter_target(sh, w);
+            any = true;
+        }
+    if (any)
+        check_waiters(sh, shard_now_ms(sh), false);
+    failover_gate_released(sh);
 }
 
 /* WAIT numreplicas timeout: runs on shard 0 as a deferred message. */

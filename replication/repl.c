@@ -343,6 +343,19 @@ static void gate_release(struct shard *sh, struct stream_gate *g)
     }
 }
 
+static bool gate_holding(const struct stream_gate *g)
+{
+    for (int i = 0; i < g->nshards; i++)
+        if (g->waiting[i] > 0)
+            return true;
+    return false;
+}
+
+bool repl_gate_holds(struct shard *sh)
+{
+    return sh->repl && sh->repl->gate && gate_holding(sh->repl->gate);
+}
+
 /* A MSG_JOURNAL from shard `from` at shard 0. */
 static void gate_arrive(struct shard *sh, int from, uint64_t kind, const struct buf *p)
 {
@@ -369,6 +382,8 @@ static void gate_arrive(struct shard *sh, int from, uint64_t kind, const struct 
     if (g->waiting[from]++ > 0)
         held_put(&g->held[from], 'B', NULL, 0);
     gate_release(sh, g);
+    if (!gate_holding(g))
+        master_gate_released(sh);
 }
 
 /* ---- applying the master's stream (replica) ------------------------------ */
@@ -705,8 +720,10 @@ void repl_shard_tick(struct shard *sh, int64_t now_ms)
 
 void repl_broadcast_role(struct shard *sh, bool replica)
 {
-    if (sh->repl->gate)
+    if (sh->repl->gate) {
         gate_reset(sh->repl->gate);
+        master_gate_released(sh); /* nothing is held any more */
+    }
     for (int i = 0; i < sh->node->nshards; i++)
         repl_post(sh, i, MSG_ROLE, replica ? 1 : 0, NULL, NULL);
 }

@@ -164,7 +164,9 @@ struct waiter {
     long long         numreplicas;
     int64_t           deadline_ms; /* 0: none */
     int               flushes;     /* FLUSH_JOURNAL answers still to come */
-    uint64_t          target;      /* offset to reach once flushes == 0 */
+    bool              held;        /* flushed, but the stream gate holds some of
+                                      those bytes: no target until it lets them go */
+    uint64_t          target;      /* offset to reach once flushes == 0 and !held */
 };
 
 enum link_step {
@@ -211,6 +213,7 @@ struct repl {
     bool            failover_force;
     int64_t         failover_deadline_ms; /* 0: none */
     int             failover_flushes;     /* FLUSH_JOURNAL answers still to come */
+    bool            failover_held;        /* flushed; the stream gate holds bytes of it */
     uint64_t        failover_offset;      /* the offset the target must reach */
     bool            psync_failover;       /* our next PSYNC carries FAILOVER */
     /* replica side */
@@ -253,9 +256,17 @@ bool master_feeds_held(struct shard *sh);
 /* A feed message's buffer came back (empty, or with bytes already sent). */
 void master_feed_returned(struct shard *sh, uint64_t id, struct buf *b);
 void master_flushed(struct shard *sh, struct waiter *w);
+/* Does the stream gate hold bytes back behind a node-wide record (repl.c)?
+ * Those bytes are not in the backlog yet, so an offset read now is short of
+ * the writes made before them. */
+bool repl_gate_holds(struct shard *sh);
+/* The gate let go of everything it held: the WAITs and the FAILOVER that
+ * flushed meanwhile get their target offset now. */
+void master_gate_released(struct shard *sh);
 void master_tick(struct shard *sh, int64_t now_ms);
 void master_drop_replicas(struct shard *sh);
 void failover_flushed(struct shard *sh);
+void failover_gate_released(struct shard *sh);
 void failover_tick(struct shard *sh, int64_t now_ms);
 /* Make the replica whose PSYNC carries FAILOVER our master's successor. */
 bool failover_accept(struct shard *sh, struct slice replid);

@@ -239,6 +239,7 @@ static bool conn_view_of(struct shard *sh, struct conn *c, struct conn_view *v)
     memset(v, 0, sizeof(*v));
     v->qbuf = conn_input_bytes(c);
     v->obuf = conn_output_bytes(c);
+    v->shard = sh->id;
     c->owner->ops->describe(sh, c, v);
     return v->client != NULL;
 }

@@ -47,6 +47,7 @@ struct conn_view {
     bool                 in_multi; /* inside MULTI (flags x) ... */
     int                  multi_count; /* ... with this many commands queued (multi=) */
     size_t               multi_mem; /* bytes the queue holds (multi-mem=) */
+    int                  shard;   /* the shard thread serving it (io-thread=, as Redis 8) */
 };
 
 struct conn_owner_ops {

@@ -321,7 +321,7 @@ void cmd_client_setname(struct exec_ctx *ctx)
 }
 
 /* One CLIENT LIST / CLIENT INFO line, newline included, in Redis 7's field
- * order. ringkv has no per-client query/argv/multi buffers the way Redis
+ * order, then Redis 8's io-thread (the shard thread serving the client). ringkv has no per-client query/argv/multi buffers the way Redis
  * does: the memory fields are approximations from what the connection holds
  * (unparsed input, unsent output, replies waiting on other shards). */
 static void client_line(struct buf *out, const struct conn_view *v, int64_t now_ms)
@@ -344,12 +344,12 @@ static void client_line(struct buf *out, const struct conn_view *v, int64_t now_
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
                "sub=%zu psub=%zu ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu "
                "rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s cmd=%s "
-               "user=%s redir=%d resp=%d\n",
+               "user=%s redir=%d resp=%d io-thread=%d\n",
                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name, age, idle,
                flags, c->db, v->sub, v->psub, v->in_multi ? v->multi_count : -1,
                v->qbuf, qbuf_free, v->multi_mem, read_buf, v->qbuf, v->obuf, v->pending, v->obuf, tot_mem,
                v->obuf ? "rw" : "r", c->last_cmd[0] ? c->last_cmd : "NULL", v->user,
-               c->tracking ? 0 : -1, c->proto);
+               c->tracking ? 0 : -1, c->proto, v->shard);
 }
 
 struct find_client {

@@ -15,6 +15,7 @@
 #include "harness.h"
 #include "proxy.h"
 #include "repl_helpers.h"
+#include "shards/store/slot.h"
 
 /* A writer on the master (new keys, and overwrites of key:0..keys-1) goes
  * on while rc becomes a replica of from_port and its link comes up, and
@@ -566,6 +567,85 @@ static void test_failover_holds_writes(void **state)
     node_stop(m);
 }
 
+/* The shard thread serving connection c (CLIENT INFO's io-thread). */
+static int shard_of_conn(tconn *c)
+{
+    struct rval *v = tcmd(c, "CLIENT INFO");
+    const char *f = v->type == R_BULK || v->type == R_VERBATIM ? strstr(v->str, " io-thread=") : NULL;
+    if (!f)
+        fail_msg("CLIENT INFO without io-thread: %s", rval_text(v));
+    int shard = atoi(f + strlen(" io-thread="));
+    rval_free(v);
+    return shard;
+}
+
+/* A WAIT right after writes that wait at the stream gate behind a FLUSHALL
+ * (which another shard has not run its part of yet) counts only replicas
+ * that have them: with the one replica stopped, 0. Before, the WAIT took
+ * the backlog's end as its target while those writes were still held, and
+ * answered 1. Three shards: the FLUSHALL comes from a connection of shard 1
+ * while shard 2 sleeps (DEBUG SLEEP), so shard 2 reads the WAIT's flush
+ * (from shard 0, whose mailbox it reads first) before its FLUSHALL part
+ * (from shard 1); shards 0 and 1 have passed the FLUSHALL, so a write on
+ * shard 0 waits at the gate. FAILOVER takes the end of the stream the same
+ * way. */
+static void test_wait_counts_writes_held_behind_flushall(void **state)
+{
+    (void)state;
+    struct server *m, *r;
+    pair_up(&m, &r, "3", "1", (const char *[]){ "--enable-debug-command", "yes", NULL });
+    tconn *on[3] = { NULL, NULL, NULL }, *spare[48];
+    int nspare = 0;
+    while (!on[0] || !on[1] || !on[2]) {
+        assert_true(nspare < 48);
+        tconn *c = tconnect(m->port);
+        int sh = shard_of_conn(c);
+        assert_true(sh >= 0 && sh < 3);
+        if (!on[sh])
+            on[sh] = c;
+        else
+            spare[nspare++] = c;
+    }
+    char key[32];
+    for (int i = 0;; i++) {
+        snprintf(key, sizeof key, "held:%d", i);
+        if (key_slot(key, strlen(key)) % 3 == 0)
+            break;
+    }
+    /* the master streams a PING every second, which the stopped replica
+     * would not acknowledge either (and which would hide the bug): start
+     * right after one, and take well under a second */
+    long long at = info_field(on[0], "replication", "master_repl_offset");
+    for (long long until = now_ms() + 3000;
+         info_field(on[0], "replication", "master_repl_offset") == at && now_ms() < until;)
+        usleep(2000);
+    expect_int(tcmd(on[0], "WAIT 1 5000"), 1);
+    process_stop(r->pid);
+    tsendv(on[2], 3, (const char *[]){ "DEBUG", "SLEEP", "0.3" });
+    usleep(50 * 1000);
+    tsendv(on[1], 1, (const char *[]){ "FLUSHALL" });
+    usleep(50 * 1000);
+    expect_ok(tcmd(on[0], "SET %s v", key));
+    struct rval *w = tcmd(on[0], "WAIT 1 100");
+    if (w->type != R_INT || w->integer != 0)
+        fail_msg("WAIT 1 100 with the only replica stopped, a write held behind a FLUSHALL: %s", rval_text(w));
+    rval_free(w);
+    expect_ok(tread(on[1], 10000));
+    expect_ok(tread(on[2], 10000));
+    kill(r->pid, SIGCONT);
+    tconn *rc = tconnect(r->port);
+    wait_synced(on[0], rc, 10000);
+    expect_bulk(tcmd(rc, "GET %s", key), "v");
+    assert_int_equal(dbsize(rc), 1);
+    tclose(rc);
+    for (int i = 0; i < 3; i++)
+        tclose(on[i]);
+    for (int i = 0; i < nspare; i++)
+        tclose(spare[i]);
+    node_stop(r);
+    node_stop(m);
+}
+
 /* The lines of a CLIENT LIST reply that contain `needle`; the reply's text in
  * *all (malloc'd) when all is not NULL. */
 static int client_lines_with(tconn *c, const char *args, const char *needle, char **all)
@@ -688,6 +768,7 @@ int main(void)
         cmocka_unit_test_teardown(test_expiry_on_replica, nodes_teardown),
         cmocka_unit_test_teardown(test_failover_under_load, nodes_teardown),
         cmocka_unit_test_teardown(test_failover_holds_writes, nodes_teardown),
+        cmocka_unit_test_teardown(test_wait_counts_writes_held_behind_flushall, nodes_teardown),
         cmocka_unit_test_teardown(test_failover_idle_partial, nodes_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
