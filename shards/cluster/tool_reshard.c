@@ -39,6 +39,9 @@
  * (flip_push says why not by SETSLOT NODE), and SETSLOT NODE on both,
  * which drops the marks. From MIGRATING on, a key missing on the source
  * is created on the target (-ASK), so "none left" stays true once seen.
+ * Once every step is done, the last flip's table goes to every node that
+ * holds an older one (push_last_flip), rather than waiting for them to
+ * pull it from their peers.
  *
  * --parallel movers (threads, each with connections of its own) take the
  * steps from one queue, the pairs of source and target in turn, so that
