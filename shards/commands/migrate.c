@@ -343,16 +343,12 @@ static bool dump_keys(struct shard *sh, struct shard_msg *m)
     return true;
 }
 
-/* At an owner: settle each key of argv that was dumped (no longer in
- * flight), and delete those flagged (acknowledged by the target, no COPY)
- * that are still what was sent (payload holds u8 flag, i64 expire_at, u32
- * length and the payload per key). */
 /* The keys of argv are no longer in flight: one occurrence of each key's
  * hash leaves f (a key two MIGRATEs have in flight is there twice). In one
  * pass over f, the keys counted in a small table first: f holds the keys
- * of every MIGRATE in flight on this shard (a thousand or more while the
- * tool moves slots: bench/RESULTS.md, wt-migcpu), and a pass per key
- * settled cost that many compares a key. */
+ * of every MIGRATE in flight on this shard (hundreds while the tool moves
+ * slots: a batch per mover; more with bigger batches), and a pass per
+ * key settled cost that many compares a key. */
 static void settle_in_flight(struct keys_in_flight *f, const struct slice *keys, int n)
 {
     if (!f || f->n == 0 || n == 0)
@@ -395,6 +391,10 @@ static void settle_in_flight(struct keys_in_flight *f, const struct slice *keys,
     mi_free(t);
 }
 
+/* At an owner: settle each key of argv that was dumped (no longer in
+ * flight), and delete those flagged (acknowledged by the target, no COPY)
+ * that are still what was sent (payload holds u8 flag, i64 expire_at, u32
+ * length and the payload per key). */
 static void delete_unchanged(struct shard *sh, struct shard_msg *m)
 {
     settle_in_flight(sh->keys_in_flight, m->argv, m->argc);
