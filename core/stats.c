@@ -51,6 +51,8 @@ void shard_stats_reset(struct shard_stats *s, size_t ncommands)
     for (int i = 0; i < __atomic_load_n(&s->nerrors, __ATOMIC_ACQUIRE); i++)
         zero_u64(&s->errors[i].count);
     zero_u64(&s->cross_shard_requests);
+    zero_u64(&s->held_writes);
+    zero_u64(&s->held_writes_tryagain);
     zero_u64(&s->expired_keys);
     zero_u64(&s->evicted_keys);
     zero_u64(&s->eviction_exceeded_us);

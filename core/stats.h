@@ -45,6 +45,12 @@ struct shard_stats {
     uint64_t net_output_bytes;
     uint64_t total_error_replies;
     uint64_t cross_shard_requests; /* commands or parts sent to another shard */
+    /* cluster mode: writes of keys a MIGRATE had in flight, held on their
+     * shard until it settled (shards/dispatch.h, dispatch_key_waits_wake),
+     * each counted once; and those of them answered -TRYAGAIN at last,
+     * still in flight past the hold's bound (KEY_WAIT_MAX_MS) */
+    uint64_t held_writes;
+    uint64_t held_writes_tryagain;
     uint64_t connected_clients;    /* current */
     uint64_t client_max_output;    /* the biggest unsent output of a connection, at the last tick */
     /* published by the shard from its store once per loop turn */

@@ -43,6 +43,7 @@ struct shard_msg {
     bool                  in_transaction; /* EXEC: sent by a transaction's EXEC: never held for
                                            * keys in flight (-TRYAGAIN), so no other client's
                                            * command runs between the transaction's */
+    bool                  held;     /* EXEC: held for keys in flight at least once (counted) */
     struct pending       *pending;
     int                   part;   /* index into pending->parts, or -1 */
     const struct command *cmd;

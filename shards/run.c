@@ -204,6 +204,8 @@ static enum run_result run_command_msg(struct shard *sh, struct store *store, co
         const char *refused = sh->node->key_gate_here(sh, cmd, argc, argv, text, sizeof(text));
         if (refused == KEY_GATE_WAIT && wait_since >= 0 && now - wait_since < KEY_WAIT_MAX_MS)
             return RUN_WAITS;
+        if (refused == KEY_GATE_WAIT && msg && msg->held) /* held, and past the bound */
+            stat_add(&sh->stats.held_writes_tryagain, 1);
         if (refused) {
             reply_error(&r, refused);
             stats_command_rejected(&sh->stats, cmd->index);
@@ -487,6 +489,10 @@ static void exec_request(struct shard *sh, struct shard_msg *m, int64_t since_ms
     case RUN_KEPT:
         return; /* the handler keeps the message and answers it later */
     case RUN_WAITS:
+        if (!m->held) { /* counted once, however often it is asked again */
+            m->held = true;
+            stat_add(&sh->stats.held_writes, 1);
+        }
         key_wait_add(sh, m, since_ms);
         return;
     case RUN_DONE:

@@ -343,24 +343,61 @@ static bool dump_keys(struct shard *sh, struct shard_msg *m)
     return true;
 }
 
+/* The keys of argv are no longer in flight: one occurrence of each key's
+ * hash leaves f (a key two MIGRATEs have in flight is there twice). In one
+ * pass over f, the keys counted in a small table first: f holds the keys
+ * of every MIGRATE in flight on this shard (hundreds while the tool moves
+ * slots: a batch per mover; more with bigger batches), and a pass per
+ * key settled cost that many compares a key. */
+static void settle_in_flight(struct keys_in_flight *f, const struct slice *keys, int n)
+{
+    if (!f || f->n == 0 || n == 0)
+        return;
+    struct settling {
+        uint64_t hash;
+        uint32_t slot;
+        int      count; /* occurrences still to take out of f */
+        bool     used;
+    };
+    size_t cap = 16;
+    while (cap < (size_t)n * 2)
+        cap <<= 1;
+    struct settling *t = mi_calloc(cap, sizeof(*t));
+    for (int i = 0; i < n; i++) {
+        uint64_t h = store_key_hash(keys[i]);
+        size_t b = (size_t)h & (cap - 1);
+        while (t[b].used && t[b].hash != h)
+            b = (b + 1) & (cap - 1);
+        t[b].used = true;
+        t[b].hash = h;
+        t[b].slot = key_slot(keys[i].ptr, keys[i].len);
+        t[b].count++;
+    }
+    int kept = 0;
+    for (int j = 0; j < f->n; j++) {
+        uint64_t h = f->hashes[j];
+        size_t b = (size_t)h & (cap - 1);
+        while (t[b].used && t[b].hash != h)
+            b = (b + 1) & (cap - 1);
+        if (t[b].used && t[b].count > 0) {
+            t[b].count--;
+            if (f->by_slot[t[b].slot])
+                f->by_slot[t[b].slot]--;
+            continue;
+        }
+        f->hashes[kept++] = h;
+    }
+    f->n = kept;
+    mi_free(t);
+}
+
 /* At an owner: settle each key of argv that was dumped (no longer in
  * flight), and delete those flagged (acknowledged by the target, no COPY)
  * that are still what was sent (payload holds u8 flag, i64 expire_at, u32
  * length and the payload per key). */
 static void delete_unchanged(struct shard *sh, struct shard_msg *m)
 {
-    struct keys_in_flight *f = sh->keys_in_flight;
-    for (int i = 0; f && i < m->argc; i++) {
-        uint64_t h = store_key_hash(m->argv[i]);
-        for (int j = 0; j < f->n; j++)
-            if (f->hashes[j] == h) {
-                f->hashes[j] = f->hashes[--f->n];
-                uint32_t *c = &f->by_slot[key_slot(m->argv[i].ptr, m->argv[i].len)];
-                if (*c)
-                    (*c)--;
-                break;
-            }
-    }
+    settle_in_flight(sh->keys_in_flight, m->argv, m->argc);
     bool any = false;
     for (const char *q = m->payload.data; q && q < m->payload.data + m->payload.len;) {
         any = any || *q;

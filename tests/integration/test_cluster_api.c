@@ -447,7 +447,12 @@ static void test_migrating_slot(void **state)
     /* the flip: the target first, as redis-cli does, then the source */
     expect_ok(tcmd(dst, "CLUSTER SETSLOT %lld NODE %s", slot, ids[1]));
     expect_bulk(tcmd(dst, "GET %s", b), "vb"); /* no ASKING: its own slot now */
-    expect_error(tcmd(src, "GET %s", fresh), ask); /* not told yet, or told by its peers: either way to dst */
+    /* not told yet (-ASK), or told by its peers already (-MOVED): either
+     * way to dst */
+    struct rval *v = tcmd(src, "GET %s", fresh);
+    if (!v || v->type != R_ERROR || (strcmp(v->str, ask) != 0 && strcmp(v->str, moved_to_dst) != 0))
+        fail_msg("GET %s on the source after the target's flip: %s", fresh, rval_text(v));
+    rval_free(v);
     expect_ok(tcmd(src, "CLUSTER SETSLOT %lld NODE %s", slot, ids[1]));
     expect_error(tcmd(src, "GET %s", a), moved_to_dst);
     wait_table_version(2, 2);
@@ -506,6 +511,14 @@ static void key_of_group0_not_in(tconn *c, long long slot, char *key, size_t cap
         if (sl >= bounds[0] && sl < bounds[1] && sl != slot)
             return;
     }
+}
+
+/* INFO stats' field `name` is want (the field must be there). */
+static void expect_int_field(tconn *c, const char *name, long long want)
+{
+    long long got = info_field(c, "stats", name);
+    if (got != want)
+        fail_msg("INFO stats %s: %lld, expected %lld", name, got, want);
 }
 
 #define ERR_TRYAGAIN_TEXT "TRYAGAIN Multiple keys request during rehashing of slot"
@@ -575,6 +588,10 @@ static void test_write_during_migrate_in_flight(void **state)
     expect_ok(tread(a, 5000));
     expect_error(tread(b, 5000), ask);
     expect_error(tread(b, 5000), ask);
+    /* INFO counts the write held (the GET behind it waited for its
+     * connection's order, not for a key in flight: not counted) */
+    expect_int_field(c, "migrate_held_writes", 1);
+    expect_int_field(c, "migrate_held_writes_tryagain", 0);
 
     /* a MIGRATE that fails leaves its key here: the write held runs, then
      * its connection's next command sees it; a command of several keys,
@@ -597,6 +614,8 @@ static void test_write_during_migrate_in_flight(void **state)
     expect_bulk(tread(b, 5000), "w3");
     expect_ok(tread(c, 5000));
     expect_bulk(tread(c, 5000), "t3");
+    expect_int_field(c, "migrate_held_writes", 3); /* b's SET and c's MSET */
+    expect_int_field(c, "migrate_held_writes_tryagain", 0);
 
     /* the target silent: the write held answers -TRYAGAIN after the
      * bound (a second), as before this wait existed, and the client
@@ -609,6 +628,8 @@ static void test_write_during_migrate_in_flight(void **state)
     expect_error(tread(b, 5000), ERR_TRYAGAIN_TEXT);
     assert_true(now_ms() - t0 >= 900);
     expect_bulk(tcmd(c, "GET %s", other), "w3");
+    expect_int_field(c, "migrate_held_writes", 4);
+    expect_int_field(c, "migrate_held_writes_tryagain", 1); /* held, then past the bound */
     /* a transaction's write of it is not held (other clients' commands
      * would run between the transaction's): -TRYAGAIN in its place in the
      * EXEC array while the MIGRATE is still in flight */
@@ -631,6 +652,13 @@ static void test_write_during_migrate_in_flight(void **state)
     expect_error(tread(a, 5000), "ERR Target instance replied with error: ERR not today");
     /* settled: the slot's other key takes writes at once again */
     expect_int(tcmd(b, "DEL %s", other), 1);
+    /* the transaction's write was refused, not held: not counted; CONFIG
+     * RESETSTAT zeroes both */
+    expect_int_field(c, "migrate_held_writes", 4);
+    expect_int_field(c, "migrate_held_writes_tryagain", 1);
+    expect_ok(tcmd(c, "CONFIG RESETSTAT"));
+    expect_int_field(c, "migrate_held_writes", 0);
+    expect_int_field(c, "migrate_held_writes_tryagain", 0);
     close(fd);
     close(lfd);
     tclose(a);
