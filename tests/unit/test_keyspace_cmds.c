@@ -686,7 +686,7 @@ static void test_client_name_id_info(void **state)
     const char *info = run(f, cmd_client_info, "client info");
     const char *want_head = "id=42 addr=127.0.0.1:50188 laddr=127.0.0.1:6379 fd=8 name=worker-1 age=5 idle=2 "
                             "flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=";
-    const char *want_tail = " events=r cmd=client|info user=default redir=-1 resp=2\n\r\n";
+    const char *want_tail = " events=r cmd=client|info user=default redir=-1 resp=2 io-thread=0\n\r\n";
     const char *body = strstr(info, "\r\n");
     assert_non_null(body);
     assert_true(strncmp(body + 2, want_head, strlen(want_head)) == 0);
