@@ -460,8 +460,11 @@ int tool_create(const struct tool_create_opts *o)
         goto out;
     }
     state_text(nodes, n, groups, ngroups, table, sents, nsent, &text);
+    /* push_state sends it as a C string: a buf ends in a NUL only by luck
+     * (buf_printf leaves one, the last "\n" appended overwrites it) */
+    buf_append(&text, "", 1);
     char perr[256];
-    struct cluster_state *st = cluster_state_parse(text.data, text.len, NULL, NULL, perr, sizeof perr);
+    struct cluster_state *st = cluster_state_parse(text.data, text.len - 1, NULL, NULL, perr, sizeof perr);
     if (!st) { /* a bug of the tool: say so rather than push it */
         fprintf(stderr, "[ERR] the state built is not valid: %s\n", perr);
         goto out;
