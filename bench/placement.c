@@ -4,6 +4,9 @@
  * Schemes, each over blocks of B aligned slots:
  * - transport B: what shards/cluster/placement.c does (exact quotas, the
  *   cheapest assignment by weighted rendezvous cost);
+ * - shared B/C slope S: the same transport over blocks of B slots whose
+ *   costs are shared by a cost block of C slots plus a random slope
+ *   (placement_compute_shaped): small blocks' movement with fewer ranges;
  * - greedy-cap B: rendezvous hashing with a cap, dealt greedily: offers in
  *   one global order of weighted score, each taken while the group has room
  *   (exact quotas, or with cap=+x% a loose cap of fair share + x %);
@@ -24,7 +27,8 @@
  * - ranges: the most maximal runs of one owner (CLUSTER SLOTS entries);
  * - us: the mean time to compute one table, in microseconds.
  *
- * Usage: placement [--equal] [--trials N] [--quick] */
+ * Usage: placement [--equal] [--trials N] [--quick] [--only TEXT]
+ * (--only: just the schemes whose name, as printed, contains TEXT) */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -39,12 +43,13 @@
 #define MAX_N 65
 #define SEED 0x72696e676b762d70ull
 
-enum scheme { PLACEMENT, GREEDY, HRW, RING };
+enum scheme { PLACEMENT, GREEDY, HRW, RING, SHAPED };
 
 struct choice {
     enum scheme scheme;
     unsigned param; /* block size, or virtual nodes per unit of weight */
     unsigned slack;
+    unsigned cost_slots, slope; /* SHAPED: placement_shape's */
 };
 
 struct groups {
@@ -245,6 +250,14 @@ static void compute(const struct choice *c, const struct groups *gs, uint16_t *t
             exit(1);
         }
         break;
+    case SHAPED:
+        if (placement_compute_shaped(gs->g, gs->n,
+                                     &(struct placement_shape){ c->param, c->cost_slots, c->slope },
+                                     table) != 0) {
+            fprintf(stderr, "placement_compute_shaped failed\n");
+            exit(1);
+        }
+        break;
     case HRW: hrw(gs, c->param, table); break;
     case RING: ring(gs, c->param, table); break;
     case GREEDY: greedy(gs, c->param, c->slack, table); break;
@@ -358,7 +371,11 @@ static void measure(const struct choice *c, int n, int trials, int equal, struct
 
 static const char *name_of(const struct choice *c, char *buf, size_t len)
 {
-    static const char *names[] = { "transport", "greedy-cap", "hrw", "ring" };
+    static const char *names[] = { "transport", "greedy-cap", "hrw", "ring", "shared" };
+    if (c->scheme == SHAPED) {
+        snprintf(buf, len, "shared block=%u/%u slope=%u", c->param, c->cost_slots, c->slope);
+        return buf;
+    }
     int n = snprintf(buf, len, "%s %s=%u", names[c->scheme], c->scheme == RING ? "vnodes" : "block",
                      c->param);
     if (c->slack)
@@ -369,6 +386,7 @@ static const char *name_of(const struct choice *c, char *buf, size_t len)
 int main(int argc, char **argv)
 {
     int equal = 0, trials = 20;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--equal"))
             equal = 1;
@@ -376,21 +394,27 @@ int main(int argc, char **argv)
             trials = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quick"))
             trials = 1;
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
         else {
-            fprintf(stderr, "usage: placement [--equal] [--trials N] [--quick]\n");
+            fprintf(stderr, "usage: placement [--equal] [--trials N] [--quick] [--only TEXT]\n");
             return 2;
         }
     }
     static const struct choice choices[] = {
-        { PLACEMENT, 32, 0 }, { PLACEMENT, 16, 0 }, { PLACEMENT, 64, 0 }, { PLACEMENT, 128, 0 },
-        { GREEDY, 32, 0 }, { GREEDY, 16, 0 }, { GREEDY, 64, 0 }, { GREEDY, 32, 20 },
-        { HRW, 16, 0 }, { HRW, 32, 0 }, { HRW, 64, 0 }, { HRW, 128, 0 },
-        { RING, 4, 0 }, { RING, 16, 0 }, { RING, 64, 0 },
+        { PLACEMENT, 32, 0, 0, 0 }, { PLACEMENT, 16, 0, 0, 0 }, { PLACEMENT, 64, 0, 0, 0 }, { PLACEMENT, 128, 0, 0, 0 },
+        { PLACEMENT, 18, 0, 0, 0 }, { PLACEMENT, 20, 0, 0, 0 }, { PLACEMENT, 22, 0, 0, 0 }, { PLACEMENT, 24, 0, 0, 0 },
+        { SHAPED, 8, 0, 32, 16 }, { SHAPED, 4, 0, 32, 8 }, { SHAPED, 9, 0, 36, 16 },
+        { GREEDY, 32, 0, 0, 0 }, { GREEDY, 16, 0, 0, 0 }, { GREEDY, 64, 0, 0, 0 }, { GREEDY, 32, 20, 0, 0 },
+        { HRW, 16, 0, 0, 0 }, { HRW, 32, 0, 0, 0 }, { HRW, 64, 0, 0, 0 }, { HRW, 128, 0, 0, 0 },
+        { RING, 4, 0, 0, 0 }, { RING, 16, 0, 0, 0 }, { RING, 64, 0, 0, 0 },
     };
     static const int ns[] = { 2, 3, 4, 5, 6, 8, 12, 16, 24, 32, 48, 64 };
     printf("weights %s, %d trials per n, worst over the trials\n", equal ? "all 1" : "1..4", trials);
     for (size_t c = 0; c < sizeof choices / sizeof choices[0]; c++) {
         char name[48];
+        if (only && !strstr(name_of(&choices[c], name, sizeof name), only))
+            continue;
         printf("\n%s\n", name_of(&choices[c], name, sizeof name));
         printf("%4s %6s | %6s %6s %6s %6s | %6s %6s %6s %6s | %6s %6s\n", "n", "dev%", "add%",
                "over%", "new%", "other%", "rm%", "over%", "own%", "other%", "ranges", "us");

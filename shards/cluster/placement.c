@@ -12,7 +12,7 @@
  * 4. The table is the assignment of slots to groups of least total cost in
  *    which every group gets exactly its quota and a block's slots go to the
  *    groups in whole pieces (min-cost transport: blocks supply
- *    block_slots each, groups take their quota). Its dual is one price per
+ *    block_slots each, the last one what is left, groups take their quota). Its dual is one price per
  *    group: each block goes to the group whose cost plus price is least,
  *    and a block is split only where two groups tie, which at the optimum of
  *    a transport problem happens at most n - 1 times (its support is a
@@ -26,6 +26,13 @@
  * many), about as many beyond: every group that fills earlier pushes its
  * overflow down a chain of others (bench/RESULTS.md "Cluster slot
  * placement").
+ *
+ * Why blocks of 18: what moves between the old groups when one joins comes
+ * from the whole blocks the joiner takes (from a few groups, while every
+ * group's quota shrinks a little, so the others pass slots along) and
+ * shrinks with the block; 18 is the smallest block with blocks + n - 1
+ * ≤ 1024 for 64 groups (17 gives 1027). Blocks of 32 moved about 1.5
+ * times as much between the old groups (bench/RESULTS.md).
  *
  * Solved by successive shortest paths, one block at a time, in block order:
  * its slots go along the cheapest path from the block to a group with quota
@@ -48,6 +55,8 @@
 
 /* Fixed for all time: changing it changes every node's table. */
 #define PLACEMENT_SEED 0x72696e676b762d70ull /* "ringkv-p" */
+/* Shaped costs only (bench): a second hash of the member's key for slopes. */
+#define PLACEMENT_SLOPE_SALT 0x736c6f7065000000ull /* "slope" */
 
 struct member {
     const struct placement_group *group;
@@ -273,6 +282,14 @@ static void place_block(struct transport *t, struct member *m, unsigned b, unsig
             offer_moves(t, i, b);
 }
 
+/* Block b's slots: block_slots, but the last block holds what is left when
+ * block_slots does not divide SLOT_COUNT. */
+static unsigned block_size(unsigned b, unsigned block_slots)
+{
+    unsigned first = b * block_slots;
+    return SLOT_COUNT - first < block_slots ? SLOT_COUNT - first : block_slots;
+}
+
 static void transport_free(struct transport *t)
 {
     free(t->cost);
@@ -286,16 +303,38 @@ static void transport_free(struct transport *t)
     free(t->gained);
 }
 
-int placement_compute_blocks(const struct placement_group *groups, int n, unsigned block_slots,
-                             uint16_t *table)
+/* The cost of block b to member r. Plain: block_cost of the block. Shaped
+ * (bench only): blocks inherit their cost block's cost plus a slope, the
+ * same for all of a member's blocks in one cost block and random in sign and
+ * size (up to slope times 2^31 over the cost block, 2^32 being a factor of 2
+ * in arrival time), so a cost block's blocks mostly stay together and where
+ * two groups meet inside one, the split point moves a block at a time as
+ * prices change. */
+static int64_t unit_cost(const struct member *mr, unsigned b, const struct placement_shape *shape)
 {
-    if (n < 1 || n > PLACEMENT_MAX_GROUPS || block_slots < 16 || block_slots > SLOT_COUNT ||
-        (block_slots & (block_slots - 1)))
+    unsigned first = b * shape->block_slots;
+    if (shape->cost_slots <= shape->block_slots)
+        return block_cost(mr->key, b, mr->group->weight);
+    unsigned cb = first / shape->cost_slots;
+    int64_t per = (int64_t)(shape->cost_slots / shape->block_slots);
+    int64_t step = (int64_t)(first % shape->cost_slots / shape->block_slots);
+    uint64_t h = block_hash(mr->key ^ PLACEMENT_SLOPE_SALT, cb);
+    int64_t slope = (int64_t)(int32_t)(uint32_t)(h >> 32) * (int64_t)shape->slope / per;
+    return block_cost(mr->key, cb, mr->group->weight) + step * slope;
+}
+
+int placement_compute_shaped(const struct placement_group *groups, int n,
+                             const struct placement_shape *shape, uint16_t *table)
+{
+    unsigned block_slots = shape->block_slots;
+    if (n < 1 || n > PLACEMENT_MAX_GROUPS || block_slots < 1 || block_slots > SLOT_COUNT ||
+        shape->slope > 1024 ||
+        (shape->cost_slots > block_slots && shape->cost_slots % block_slots))
         return -1;
     for (int i = 0; i < n; i++)
         if (groups[i].weight == 0)
             return -1;
-    struct transport t = { .n = n, .blocks = SLOT_COUNT / block_slots };
+    struct transport t = { .n = n, .blocks = (SLOT_COUNT + block_slots - 1) / block_slots };
     struct member *m = malloc(sizeof *m * (size_t)n);
     t.cost = malloc(sizeof *t.cost * t.blocks * (size_t)n);
     t.flow = calloc((size_t)t.blocks * (size_t)n, sizeof *t.flow);
@@ -323,11 +362,11 @@ int placement_compute_blocks(const struct placement_group *groups, int n, unsign
         share_quotas(m, n);
         for (unsigned b = 0; b < t.blocks; b++)
             for (int r = 0; r < n; r++)
-                t.cost[(size_t)b * n + r] = block_cost(m[r].key, b, m[r].group->weight);
+                t.cost[(size_t)b * n + r] = unit_cost(&m[r], b, shape);
         for (int i = 0; i < n * n; i++)
             t.move[i] = INT64_MAX;
         for (unsigned b = 0; b < t.blocks; b++)
-            place_block(&t, m, b, block_slots);
+            place_block(&t, m, b, block_size(b, block_slots));
         /* A shared block's pieces lie in rank order. */
         for (unsigned b = 0; b < t.blocks; b++) {
             unsigned s = b * block_slots;
@@ -339,6 +378,15 @@ int placement_compute_blocks(const struct placement_group *groups, int n, unsign
     free(m);
     transport_free(&t);
     return rc;
+}
+
+int placement_compute_blocks(const struct placement_group *groups, int n, unsigned block_slots,
+                             uint16_t *table)
+{
+    if (block_slots < 16)
+        return -1;
+    struct placement_shape shape = { .block_slots = block_slots };
+    return placement_compute_shaped(groups, n, &shape, table);
 }
 
 int placement_compute(const struct placement_group *groups, int n, uint16_t *table)

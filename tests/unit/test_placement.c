@@ -5,8 +5,8 @@
  * Balance, ranges and determinism are exact properties. Movement is not:
  * exact quotas and a table computed from the groups alone cannot also move
  * only the new group's slots (bench/RESULTS.md "Cluster slot placement"), so
- * the movement tests assert the bounds measured there with a margin: the
- * total moved stays near the joining (leaving) group's share, and what moves
+ * the movement tests assert bounds near the ones measured there: the total
+ * moved stays near the joining (leaving) group's share, and what moves
  * between the other groups stays a few percent of the table. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,8 +21,10 @@
 #include "shards/store/slot.h"
 
 #define MAX_N 65
+/* blocks of PLACEMENT_BLOCK_SLOTS, the last one short */
+#define BLOCKS ((SLOT_COUNT + PLACEMENT_BLOCK_SLOTS - 1) / PLACEMENT_BLOCK_SLOTS)
 /* XXH64 (seed 0) of the table for alpha..echo, owners as little-endian 16-bit */
-#define KNOWN_ANSWER 0xadf0442fb8842ed9ull
+#define KNOWN_ANSWER 0x39d2f82969089bdfull
 
 struct groups {
     int n;
@@ -93,8 +95,8 @@ static void test_rejects_bad_input(void **state)
     assert_int_equal(placement_compute(g, 2, table), -1);
     g[1].weight = 1;
     assert_int_equal(placement_compute(g, PLACEMENT_MAX_GROUPS + 1, table), -1);
-    assert_int_equal(placement_compute_blocks(g, 2, 24, table), -1); /* not a power of two */
-    assert_int_equal(placement_compute_blocks(g, 2, 8, table), -1);
+    assert_int_equal(placement_compute_blocks(g, 2, 8, table), -1); /* under 16 */
+    assert_int_equal(placement_compute_blocks(g, 2, SLOT_COUNT + 1, table), -1);
     for (unsigned s = 0; s < SLOT_COUNT; s++)
         assert_int_equal(table[s], 0xabab); /* untouched */
     /* ids are bytes: a prefix and an id with a NUL in it are other ids */
@@ -136,7 +138,7 @@ static void test_balance_and_ranges(void **state)
                 assert_true(count[i] >= 0.97 * fair && count[i] <= 1.03 * fair);
             }
             int ranges = placement_ranges(table);
-            assert_true(ranges <= SLOT_COUNT / PLACEMENT_BLOCK_SLOTS + n);
+            assert_true(ranges <= BLOCKS + n - 1);
             assert_true(ranges <= 1024);
         }
     }
@@ -159,7 +161,7 @@ static void test_extreme_weights(void **state)
     assert_int_equal(count[0], 0);
     assert_int_equal(count[1], SLOT_COUNT / 2);
     assert_int_equal(count[2], SLOT_COUNT / 2);
-    assert_true(placement_ranges(table) <= SLOT_COUNT / PLACEMENT_BLOCK_SLOTS + 2);
+    assert_true(placement_ranges(table) <= BLOCKS + 2);
 }
 
 static void test_ranges_counts_runs(void **state)
@@ -277,12 +279,13 @@ static void leave(const struct groups *gs, int gone, struct movement *mv)
     mv->share = (double)gs->g[gone].weight / (double)total_weight(gs);
 }
 
-/* The bounds measured in bench/RESULTS.md (worst over 20 sets per n from 2
- * to 64, weights 1 or 1..4: moved ≤ share + 5.7 %, between the others
- * ≤ 5.7 % of the table), with a little margin: they fail if a change makes
- * the scheme shuffle more slots among the old groups. */
-#define MOVED_OVER_SHARE 0.06
-#define MOVED_BETWEEN_OTHERS 0.06
+/* Issue 10 asks for moved ≤ share + 2 %. Blocks of 18 miss that by up to
+ * 2.0 points in bench/RESULTS.md's worst case (100 sets per n from 2 to 64,
+ * weights 1 or 1..4), so this asserts share + 4 %, and at most 4 % of the
+ * table between the others: these sets move up to 3.6 % of it; with blocks
+ * of 32 they moved up to 4.2 % and this failed. */
+#define MOVED_OVER_SHARE 0.04
+#define MOVED_BETWEEN_OTHERS 0.04
 
 static const int movement_ns[] = { 2, 3, 4, 5, 6, 8, 12, 16, 24, 32, 48, 64 };
 
