@@ -62,6 +62,7 @@ struct member {
     const struct placement_group *group;
     uint16_t index;  /* in the caller's array */
     uint64_t key;    /* XXH64 of the id */
+    uint64_t log2_weight; /* log2_q32 of its weight */
     uint64_t excess; /* SLOT_COUNT * weight mod total weight */
     uint32_t room;   /* slots of its quota not placed yet */
 };
@@ -138,11 +139,12 @@ static uint64_t log2_q32(uint64_t h)
 }
 
 /* log2(-log2(u) / w) in 32.32 fixed point, u = hash / 2^64: the order of
- * log(-ln(u) / w), shifted by a constant that is the same for all. */
-static int64_t block_cost(uint64_t key, unsigned block, uint32_t weight)
+ * log(-ln(u) / w), shifted by a constant that is the same for all.
+ * log2_weight is log2_q32(w), the same for all of a group's blocks. */
+static int64_t block_cost(uint64_t key, unsigned block, uint64_t log2_weight)
 {
     uint64_t minus_log2_u = (64ull << 32) - log2_q32(block_hash(key, block)); /* 32.32, > 0 */
-    return (int64_t)log2_q32(minus_log2_u) - (32ll << 32) - (int64_t)log2_q32(weight);
+    return (int64_t)log2_q32(minus_log2_u) - (32ll << 32) - (int64_t)log2_weight;
 }
 
 /* Largest remainders: members[] is in rank order, so among equal excesses the
@@ -314,13 +316,13 @@ static int64_t unit_cost(const struct member *mr, unsigned b, const struct place
 {
     unsigned first = b * shape->block_slots;
     if (shape->cost_slots <= shape->block_slots)
-        return block_cost(mr->key, b, mr->group->weight);
+        return block_cost(mr->key, b, mr->log2_weight);
     unsigned cb = first / shape->cost_slots;
     int64_t per = (int64_t)(shape->cost_slots / shape->block_slots);
     int64_t step = (int64_t)(first % shape->cost_slots / shape->block_slots);
     uint64_t h = block_hash(mr->key ^ PLACEMENT_SLOPE_SALT, cb);
     int64_t slope = (int64_t)(int32_t)(uint32_t)(h >> 32) * (int64_t)shape->slope / per;
-    return block_cost(mr->key, cb, mr->group->weight) + step * slope;
+    return block_cost(mr->key, cb, mr->log2_weight) + step * slope;
 }
 
 int placement_compute_shaped(const struct placement_group *groups, int n,
@@ -352,6 +354,7 @@ int placement_compute_shaped(const struct placement_group *groups, int n,
             m[i].group = &groups[i];
             m[i].index = (uint16_t)i;
             m[i].key = XXH64(groups[i].id, groups[i].id_len, PLACEMENT_SEED);
+            m[i].log2_weight = log2_q32(groups[i].weight);
         }
         qsort(m, (size_t)n, sizeof *m, member_by_id);
         for (int i = 1; i < n; i++)
