@@ -33,7 +33,7 @@
  *   points beyond; tests/unit/test_placement.c asserts share + 4 %).
  *
  * Not on the data path: computed when the list of groups changes; it
- * allocates (about blocks * n * 10 bytes) and takes some 60 ms for 64
+ * allocates (about blocks * n * 10 bytes) and takes some 75 ms for 64
  * groups (bench/RESULTS.md). */
 #ifndef RINGKV_PLACEMENT_H
 #define RINGKV_PLACEMENT_H
