@@ -12,7 +12,8 @@
  * 4. The table is the assignment of slots to groups of least total cost in
  *    which every group gets exactly its quota and a block's slots go to the
  *    groups in whole pieces (min-cost transport: blocks supply
- *    block_slots each, the last one what is left, groups take their quota). Its dual is one price per
+ *    block_slots each, the last one what is left, groups take their
+ *    quota). Its dual is one price per
  *    group: each block goes to the group whose cost plus price is least,
  *    and a block is split only where two groups tie, which at the optimum of
  *    a transport problem happens at most n - 1 times (its support is a
@@ -31,7 +32,7 @@
  * from the whole blocks the joiner takes (from a few groups, while every
  * group's quota shrinks a little, so the others pass slots along) and
  * shrinks with the block; 18 is the smallest block with blocks + n - 1
- * ≤ 1024 for 64 groups (17 gives 1027). Blocks of 32 moved about 1.5
+ * ≤ 1024 for 64 groups (17 gives 1027). Blocks of 32 moved about 1.4
  * times as much between the old groups (bench/RESULTS.md).
  *
  * Solved by successive shortest paths, one block at a time, in block order:
@@ -305,7 +306,7 @@ static void transport_free(struct transport *t)
     free(t->gained);
 }
 
-/* The cost of block b to member r. Plain: block_cost of the block. Shaped
+/* The cost of block b to member mr. Plain: block_cost of the block. Shaped
  * (bench only): blocks inherit their cost block's cost plus a slope, the
  * same for all of a member's blocks in one cost block and random in sign and
  * size (up to slope times 2^31 over the cost block, 2^32 being a factor of 2
