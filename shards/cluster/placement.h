@@ -31,8 +31,8 @@
  *   bench's worst case (100 sets per n) an add or remove moves up to the
  *   group's share + 4.0 % of the slots (issue 10 asks share + 2 %: met for
  *   2 and 3 groups, missed by up to 2.0 points beyond; at 64 groups at
- *   least 22 % of what an add moves goes to the new group); the unit test asserts
- *   share + 4 %.
+ *   least 22 % of what an add moves goes to the new group); the unit
+ *   test asserts share + 4 %.
  *
  * Not on the data path: computed when the list of groups changes; it
  * allocates (about blocks * n * 10 bytes) and takes some 75 ms for 64
