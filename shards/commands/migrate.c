@@ -81,6 +81,7 @@
 #include "core/resp.h"
 #include "net/loop.h"
 #include "shards/commands/commands.h"
+#include "shards/commands/migrate.h"
 #include "shards/conn_owner.h"
 #include "shards/dispatch.h"
 #include "shards/message.h"
@@ -145,7 +146,9 @@ struct migrate_link {
 struct migration {
     struct migration   *next;     /* this shard's migrations in flight */
     struct shard       *sh;
-    struct shard_msg   *msg;      /* the MIGRATE, answered at the end */
+    struct shard_msg   *msg;      /* the MIGRATE, answered at the end; NULL: a batch (done) */
+    migrate_done_fn    *done;     /* a batch of another command (migrate.h): told at the end */
+    void               *done_arg;
     struct migrate_link *link;    /* while connecting and reading; else NULL */
     bool                reused;   /* the link was a cached one */
     bool                retried;  /* a new link was made after a cached one failed */
@@ -248,9 +251,19 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
     return memcmp(a, b, sizeof(*a)) == 0;
 }
 
-/* The MIGRATE's answer goes home; the link (if any) is closed. */
+/* The MIGRATE's answer goes home (a batch's to its done); the link (if
+ * any) is closed. */
 static void answer(struct migration *g, const char *err, const char *status)
 {
+    if (g->done) {
+        g->phase = PHASE_DONE;
+        link_release(g, false);
+        int acked = 0;
+        for (int i = 0; i < g->nkeys; i++)
+            acked += g->keys[i].acked;
+        g->done(g->done_arg, err, acked);
+        return;
+    }
     struct shard_msg *m = g->msg;
     struct reply r = { &m->reply, m->proto };
     if (err)
@@ -922,6 +935,50 @@ const struct shard_module migrate_module = {
 
 /* ------------------------------------------------------- the command */
 
+bool migrate_parse_addr(struct slice host, struct slice port, struct sockaddr_storage *addr)
+{
+    memset(addr, 0, sizeof(*addr));
+    char text[256];
+    long long p;
+    if (host.len >= sizeof(text) || !parse_ll(port, &p) || p <= 0 || p >= 65536)
+        return false;
+    memcpy(text, host.ptr, host.len);
+    text[host.len] = '\0';
+    return loop_parse_addr(text, (int)p, addr) == 0;
+}
+
+/* A migration of keys[0..n) (the slices must live until it is answered),
+ * in the dump phase, on this shard's list; the caller sets how it is
+ * answered and posts the dumps. */
+static struct migration *migration_new(struct shard *sh, const struct migrate_target *t, const struct slice *keys,
+                                       int n)
+{
+    struct migration *g = mi_zalloc(sizeof(*g));
+    g->sh = sh;
+    g->addr = t->addr;
+    g->user = t->user;
+    g->pass = t->pass;
+    g->copy = t->copy;
+    g->replace = t->replace;
+    g->timeout_ms = t->timeout_ms;
+    g->nkeys = n;
+    g->keys = mi_calloc((size_t)n, sizeof(struct migrate_key));
+    for (int i = 0; i < n; i++) {
+        struct migrate_key *k = &g->keys[i];
+        k->name = keys[i];
+        k->shard = shard_of_slot(sh->node, key_slot(k->name.ptr, k->name.len));
+        buf_init(&k->payload);
+    }
+    buf_init(&g->error);
+    buf_init(&g->refused);
+    if (t->bad_addr)
+        g->io_error = "connecting"; /* found out once the keys are known: NOKEY first, as Redis */
+    g->phase = PHASE_DUMP;
+    g->next = in_flight;
+    in_flight = g;
+    return g;
+}
+
 void cmd_migrate(struct exec_ctx *ctx)
 {
     int argc = ctx->argc;
@@ -962,7 +1019,7 @@ void cmd_migrate(struct exec_ctx *ctx)
             return;
         }
     }
-    long long timeout, db, port;
+    long long timeout, db;
     if (!parse_ll(argv[5], &timeout) || !parse_ll(argv[4], &db)) {
         reply_error(ctx->reply, ERR_NOT_INT);
         return;
@@ -978,43 +1035,28 @@ void cmd_migrate(struct exec_ctx *ctx)
         return;
     }
     struct sockaddr_storage addr;
-    memset(&addr, 0, sizeof(addr));
-    char host[256];
-    bool addr_ok = argv[1].len < sizeof(host) && parse_ll(argv[2], &port) && port > 0 && port < 65536;
-    if (addr_ok) {
-        memcpy(host, argv[1].ptr, argv[1].len);
-        host[argv[1].len] = '\0';
-        addr_ok = loop_parse_addr(host, (int)port, &addr) == 0;
-    }
+    bool addr_ok = migrate_parse_addr(argv[1], argv[2], &addr);
     if (!ctx->msg) {
         /* not run through a message (the row is CMD_SHARD0, so it is) */
         reply_error(ctx->reply, "ERR MIGRATE could not be run here");
         return;
     }
-    struct migration *g = mi_zalloc(sizeof(*g));
-    g->sh = ctx->shard;
+    struct migrate_target t = { .addr = addr, .user = user, .pass = pass, .timeout_ms = timeout,
+                                .replace = replace, .copy = copy, .bad_addr = !addr_ok };
+    struct migration *g = migration_new(ctx->shard, &t, argv + first_key, nkeys);
     g->msg = ctx->msg;
-    g->addr = addr;
-    g->user = user;
-    g->pass = pass;
-    g->copy = copy;
-    g->replace = replace;
-    g->timeout_ms = timeout;
-    g->nkeys = nkeys;
-    g->keys = mi_calloc((size_t)nkeys, sizeof(struct migrate_key));
-    for (int i = 0; i < nkeys; i++) {
-        struct migrate_key *k = &g->keys[i];
-        k->name = argv[first_key + i];
-        k->shard = shard_of_slot(ctx->shard->node, key_slot(k->name.ptr, k->name.len));
-        buf_init(&k->payload);
-    }
-    buf_init(&g->error);
-    buf_init(&g->refused);
-    if (!addr_ok)
-        g->io_error = "connecting"; /* found out once the keys are known: NOKEY first, as Redis */
-    g->phase = PHASE_DUMP;
-    g->next = in_flight;
-    in_flight = g;
     ctx->deferred = true;
     post_per_shard(g, MIGRATE_MSG_DUMP, every_key);
+}
+
+bool migrate_batch(struct shard *sh, const struct migrate_target *t, const struct slice *keys, int n,
+                   migrate_done_fn *done, void *arg)
+{
+    if (n <= 0)
+        return false;
+    struct migration *g = migration_new(sh, t, keys, n);
+    g->done = done;
+    g->done_arg = arg;
+    post_per_shard(g, MIGRATE_MSG_DUMP, every_key);
+    return true;
 }
