@@ -36,6 +36,8 @@ static const char usage_text[] =
     "      no slot yet. --batch: keys per MIGRATE (default 100); --pipeline: MIGRATEs\n"
     "      in flight per mover (default 8); --parallel: steps moved at once (default 4);\n"
     "      --max-keys-per-sec: a rate limit for the whole move (default none).\n"
+    "      The source of a slot pushes its keys itself (RINGKV-MIGRATESLOTS);\n"
+    "      --by-migrate: the tool lists them and sends MIGRATEs instead (slower).\n"
     "  status <ip:port>\n"
     "      Print the cluster's groups and nodes as the node at <ip:port> knows them:\n"
     "      roles, slots, keys, memory, replication lag, table version per node.\n"
@@ -215,6 +217,8 @@ static int cmd_reshard(int argc, char **argv, const char *cmd)
             i++;
         } else if (strcmp(a, "--abort") == 0) {
             o.abort = 1;
+        } else if (strcmp(a, "--by-migrate") == 0) {
+            o.by_migrate = 1;
         } else if (strcmp(a, "--pipeline") == 0 || strcmp(a, "--parallel") == 0 ||
                    strcmp(a, "--max-keys-per-sec") == 0) {
             /* the move loop's knobs (tool_reshard.c) */

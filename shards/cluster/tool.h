@@ -59,6 +59,7 @@ struct tool_reshard_opts {
     int          pipeline;   /* MIGRATEs a mover has unanswered (0: 8) */
     int          parallel;   /* steps moved at once (0: 4) */
     long long    max_keys_per_sec; /* the move's rate limit (0: none) */
+    int          by_migrate; /* --by-migrate: keys listed by the tool and sent by MIGRATE */
     int          yes;        /* do not ask */
     int          abort;      /* --abort: roll back an interrupted move */
     uint32_t     weight;     /* add: the new group's weight (0: 1) */
