@@ -324,36 +324,41 @@ static bool dump_keys(struct shard *sh, struct shard_msg *m)
         struct entry *e = store_find(sh->store, m->argv[i], now);
         char present = e != NULL;
         buf_append(&m->reply, &present, 1);
-        if (!e)
-            continue;
-        if (sh->node->cluster) { /* in flight until settled (shard.h, keys_in_flight) */
-            struct keys_in_flight *f = sh->keys_in_flight;
-            if (!f)
-                f = sh->keys_in_flight = mi_zalloc(sizeof(*f));
-            if (f->n == f->cap) {
-                f->cap = f->cap ? f->cap * 2 : 512;
-                f->hashes = mi_realloc(f->hashes, sizeof(uint64_t) * (size_t)f->cap);
-            }
-            f->hashes[f->n++] = store_key_hash(m->argv[i]);
-            f->by_slot[key_slot(m->argv[i].ptr, m->argv[i].len)]++;
-        }
-        int64_t at = entry_expire_at(e);
-        long long ttl = 0;
-        if (at != 0) {
-            ttl = at - now;
-            if (ttl < 1)
-                ttl = 1; /* Redis: a key about to expire is sent with 1 ms */
-        }
-        put_i64(&m->reply, ttl);
-        put_i64(&m->reply, at);
-        size_t at_len = m->reply.len;
-        put_u32(&m->reply, 0);
-        size_t start = m->reply.len;
-        serialize_dump(e, &m->reply);
-        uint32_t plen = (uint32_t)(m->reply.len - start);
-        memcpy(m->reply.data + at_len, &plen, 4);
+        if (e)
+            migrate_dump_entry(sh, m->argv[i], e, &m->reply);
     }
     return true;
+}
+
+void migrate_dump_entry(struct shard *sh, struct slice key, struct entry *e, struct buf *out)
+{
+    int64_t now = shard_now_ms(sh);
+    if (sh->node->cluster) { /* in flight until settled (shard.h, keys_in_flight) */
+        struct keys_in_flight *f = sh->keys_in_flight;
+        if (!f)
+            f = sh->keys_in_flight = mi_zalloc(sizeof(*f));
+        if (f->n == f->cap) {
+            f->cap = f->cap ? f->cap * 2 : 512;
+            f->hashes = mi_realloc(f->hashes, sizeof(uint64_t) * (size_t)f->cap);
+        }
+        f->hashes[f->n++] = store_key_hash(key);
+        f->by_slot[key_slot(key.ptr, key.len)]++;
+    }
+    int64_t at = entry_expire_at(e);
+    long long ttl = 0;
+    if (at != 0) {
+        ttl = at - now;
+        if (ttl < 1)
+            ttl = 1; /* Redis: a key about to expire is sent with 1 ms */
+    }
+    put_i64(out, ttl);
+    put_i64(out, at);
+    size_t at_len = out->len;
+    put_u32(out, 0);
+    size_t start = out->len;
+    serialize_dump(e, out);
+    uint32_t plen = (uint32_t)(out->len - start);
+    memcpy(out->data + at_len, &plen, 4);
 }
 
 /* The keys of argv are no longer in flight: one occurrence of each key's
@@ -448,13 +453,33 @@ static void delete_unchanged(struct shard *sh, struct shard_msg *m)
         buf_clear(&now_payload);
         serialize_dump(e, &now_payload);
         if (now_payload.len == len && memcmp(now_payload.data, sent, len) == 0)
-            store_delete(sh->store, m->argv[i]);
+            store_delete_entry(sh->store, e); /* found just above: one lookup a key, not two */
     }
     buf_free(&now_payload);
 }
 
 static void connect_target(struct migration *g);
 static void settle(struct migration *g);
+
+/* An owner's dump (dump_keys' form) into the keys of g on that shard, in
+ * the order they were asked. */
+static void take_dump(struct migration *g, int shard, const char *p)
+{
+    for (int i = 0; i < g->nkeys; i++) {
+        struct migrate_key *k = &g->keys[i];
+        if (k->shard != shard)
+            continue;
+        char present = *p++;
+        if (!present)
+            continue;
+        k->present = true;
+        k->ttl_ms = get_i64(&p);
+        k->expire_at = get_i64(&p);
+        uint32_t len = get_u32(&p);
+        buf_append(&k->payload, p, len);
+        p += len;
+    }
+}
 
 static void migrate_message(struct shard *sh, struct shard_msg *m)
 {
@@ -476,24 +501,8 @@ static void migrate_message(struct shard *sh, struct shard_msg *m)
     struct migration *g = m->arg;
     if (m->kind == MIGRATE_MSG_DEL && m->reply.len > 0 && g->refused.len == 0)
         buf_append(&g->refused, m->reply.data, m->reply.len);
-    if (m->kind == MIGRATE_MSG_DUMP) {
-        /* the keys of this shard, in the order they were asked */
-        const char *p = m->reply.data;
-        for (int i = 0; i < g->nkeys; i++) {
-            struct migrate_key *k = &g->keys[i];
-            if (k->shard != m->target)
-                continue;
-            char present = *p++;
-            if (!present)
-                continue;
-            k->present = true;
-            k->ttl_ms = get_i64(&p);
-            k->expire_at = get_i64(&p);
-            uint32_t len = get_u32(&p);
-            buf_append(&k->payload, p, len);
-            p += len;
-        }
-    }
+    if (m->kind == MIGRATE_MSG_DUMP)
+        take_dump(g, m->target, m->reply.data);
     msg_free(m);
     g->waiting--;
     if (g->waiting > 0)
@@ -1047,6 +1056,24 @@ void cmd_migrate(struct exec_ctx *ctx)
     g->msg = ctx->msg;
     ctx->deferred = true;
     post_per_shard(g, MIGRATE_MSG_DUMP, every_key);
+}
+
+bool migrate_batch_dumped(struct shard *sh, const struct migrate_target *t, const struct slice *keys, int n,
+                          int owner, const char *dumped, migrate_done_fn *done, void *arg)
+{
+    if (n <= 0)
+        return false;
+    struct migration *g = migration_new(sh, t, keys, n);
+    g->done = done;
+    g->done_arg = arg;
+    for (int i = 0; i < n; i++)
+        g->keys[i].shard = owner;
+    take_dump(g, owner, dumped);
+    if (g->io_error)
+        settle(g);
+    else
+        connect_target(g);
+    return true;
 }
 
 bool migrate_batch(struct shard *sh, const struct migrate_target *t, const struct slice *keys, int n,

@@ -47,4 +47,17 @@ typedef void migrate_done_fn(void *arg, const char *err, int acked);
 bool migrate_batch(struct shard *sh, const struct migrate_target *t, const struct slice *keys, int n,
                    migrate_done_fn *done, void *arg);
 
+/* The same for keys[0..n) already dumped on their shard `owner` (each
+ * present, with migrate_dump_entry, in this order, the bytes at dumped
+ * living until done): no dump round; the keys are in flight from their
+ * dump on. */
+bool migrate_batch_dumped(struct shard *sh, const struct migrate_target *t, const struct slice *keys, int n,
+                          int owner, const char *dumped, migrate_done_fn *done, void *arg);
+
+/* At the key's owner: e (key's entry, just found) dumped for a batch
+ * into out (u8 1 first is the caller's), the key in flight from now on
+ * (cluster mode), to be settled by its batch. */
+struct entry;
+void migrate_dump_entry(struct shard *sh, struct slice key, struct entry *e, struct buf *out);
+
 #endif

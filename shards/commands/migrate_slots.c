@@ -60,15 +60,15 @@
 #define BATCH_MAX        100000
 #define PIPELINE_MAX     256
 
-/* Names listed at once: enough for the pipeline to stay full several
- * times over (a listing is one message to the owner and back, a loop turn
- * of each), few enough that the owner's walk is a short slice of a loop
- * turn (about 0.1 us a key) and the names a few hundred KB at most. */
-static size_t list_keys_max(int batch, int pipeline)
-{
-    size_t n = (size_t)batch * (size_t)pipeline * 4;
-    return n < 1024 ? 1024 : n > 65536 ? 65536 : n;
-}
+/* The bytes one listing dumps at most (past the first key): a slice of
+ * the owner's loop turn, as MIGRATE's dumps (migrate.c DUMP_TURN_BYTES). */
+#define LIST_DUMP_BYTES (256 * 1024)
+
+/* The slots a listing is given at most (from the first not found empty):
+ * enough to hold the batches in flight and the next (the keys in flight
+ * are skipped there), few enough that building and walking the list is
+ * no cost a key (one listing a batch). */
+#define LIST_SLOTS_MAX 512
 
 enum { PUSH_MSG_LIST = 1 };
 
@@ -81,32 +81,24 @@ struct slot_push {
     uint16_t             *slots;
     bool                 *empty;     /* by index into slots: found with no key */
     int                   first;     /* slots before it are all empty */
-    /* the current listing: names (their bytes in `names`), sent from `next` on */
-    struct buf            names;
-    struct slice         *keys;
-    int                   nkeys, next;
     int                   in_flight; /* batches out */
-    bool                  listing;   /* a listing out */
+    int                   listings;  /* listings out */
+    bool                  dry;       /* the last listing found no key: list again once a batch is back */
     long long             acked, longest_ms;
     struct buf            error;     /* the first batch's error */
 };
 
+/* A batch: the keys of one listing, their names in the listing's
+ * message (kept until the batch is done). */
 struct push_batch {
     struct slot_push *p;
-    int64_t           started_ms;
+    struct shard_msg *m;
+    struct slice     *keys;
+    int64_t           started_ms; /* when it was listed (and dumped) */
 };
 
 static void push_go_on(struct slot_push *p);
-
-static void push_free(struct slot_push *p)
-{
-    buf_free(&p->names);
-    buf_free(&p->error);
-    mi_free(p->keys);
-    mi_free(p->slots);
-    mi_free(p->empty);
-    mi_free(p);
-}
+static void batch_done(void *arg, const char *err, int acked);
 
 static void push_answer(struct slot_push *p)
 {
@@ -122,90 +114,145 @@ static void push_answer(struct slot_push *p)
     }
     m->answered = true;
     msg_post(p->sh, m, m->home);
-    push_free(p);
+    buf_free(&p->error);
+    mi_free(p->slots);
+    mi_free(p->empty);
+    mi_free(p);
 }
 
 /* --------------------------------------------------- the listing */
 
-/* At the owner: each slot of the payload (u16 each, all this shard's) in
- * order, its keys while they fit in m->value names: per slot visited u32
- * count, then count times u32 length and the name. A slot not reached is
- * not in the reply. */
+/* At the owner: the next batch, listed and dumped in one walk of the
+ * slots' keys (one lookup a key: the slot index's hash to the entry),
+ * leaving out the keys in flight (earlier batches', whose hashes are
+ * skipped before any lookup): up to m->value keys, LIST_DUMP_BYTES of
+ * dumps past the first. The payload (the slots asked, u16 each, in
+ * order, all this shard's) is replaced by the dumps (migrate.h's form,
+ * u8 1 first); the reply: u32 slots visited, then per slot u16 slot and
+ * u8 1 if it has no key left, not even in flight; u32 keys, then per key
+ * u32 length and the name. */
 struct listing {
-    struct buf *out;
-    uint32_t    count;
+    struct shard *sh;
+    struct buf   *names, *dumps;
+    uint64_t     *flying;    /* the hashes in flight: open addressing, 0 free */
+    size_t        mask;
+    uint32_t      count, room;
+    bool          full;
 };
+
+static bool flying(void *arg, uint64_t h)
+{
+    struct listing *l = arg;
+    if (l->full)
+        return true; /* the walk goes on, but looks nothing up */
+    if (!l->flying)
+        return false;
+    for (size_t b = (size_t)h & l->mask; l->flying[b]; b = (b + 1) & l->mask)
+        if (l->flying[b] == h)
+            return true;
+    return false;
+}
 
 static void list_one(void *arg, struct entry *e)
 {
     struct listing *l = arg;
-    uint32_t len = (uint32_t)entry_key_len(e);
-    buf_append(l->out, &len, 4);
-    buf_append(l->out, entry_key(e), len);
+    struct slice key = { entry_key(e), entry_key_len(e) };
+    uint32_t len = (uint32_t)key.len;
+    buf_append(l->names, &len, 4);
+    buf_append(l->names, key.ptr, len);
+    char present = 1;
+    buf_append(l->dumps, &present, 1);
+    migrate_dump_entry(l->sh, key, e, l->dumps);
     l->count++;
+    l->full = l->count >= l->room || l->dumps->len >= LIST_DUMP_BYTES;
 }
 
 static void list_keys(struct shard *sh, struct shard_msg *m)
 {
-    size_t room = (size_t)m->value;
     int64_t now = shard_now_ms(sh);
-    const uint16_t *slots = (const uint16_t *)m->payload.data;
     size_t n = m->payload.len / sizeof(uint16_t);
-    for (size_t i = 0; i < n && room > 0; i++) {
-        size_t at = m->reply.len;
-        struct listing l = { &m->reply, 0 };
-        buf_append(&m->reply, &l.count, 4);
-        store_slot_keys(sh->store, slots[i], room, now, list_one, &l);
-        memcpy(m->reply.data + at, &l.count, 4);
-        room -= l.count;
+    uint16_t *slots = mi_malloc(sizeof(uint16_t) * (n ? n : 1));
+    memcpy(slots, m->payload.data, n * sizeof(uint16_t));
+    buf_clear(&m->payload);
+    struct listing l = { .sh = sh, .dumps = &m->payload, .room = (uint32_t)m->value };
+    struct buf names;
+    buf_init(&names);
+    l.names = &names;
+    const struct keys_in_flight *f = sh->keys_in_flight;
+    if (f && f->n > 0) {
+        size_t cap = 16;
+        while (cap < (size_t)f->n * 2)
+            cap <<= 1;
+        l.flying = mi_calloc(cap, sizeof(uint64_t));
+        l.mask = cap - 1;
+        for (int j = 0; j < f->n; j++) {
+            uint64_t h = f->hashes[j] ? f->hashes[j] : 1; /* as the index keeps it */
+            size_t b = (size_t)h & l.mask;
+            while (l.flying[b] && l.flying[b] != h)
+                b = (b + 1) & l.mask;
+            l.flying[b] = h;
+        }
     }
+    uint32_t visited = 0;
+    buf_append(&m->reply, &visited, 4);
+    for (size_t i = 0; i < n && !l.full; i++) {
+        uint32_t before = l.count;
+        store_slot_keys_except(sh->store, slots[i], l.room - l.count, now, flying, list_one, &l);
+        f = sh->keys_in_flight;
+        uint8_t none = l.count == before && (!f || f->by_slot[slots[i]] == 0);
+        buf_append(&m->reply, &slots[i], sizeof(uint16_t));
+        buf_append(&m->reply, &none, 1);
+        visited++;
+    }
+    memcpy(m->reply.data, &visited, 4);
+    buf_append(&m->reply, &l.count, 4);
+    buf_append(&m->reply, names.data, names.len);
+    buf_free(&names);
+    mi_free(l.flying);
+    mi_free(slots);
 }
 
-/* Back home: the names become the current listing; the slots found with
- * none are done. */
+/* Back home: the slots found with no key are done; the keys listed go as
+ * a batch. */
 static void listed(struct slot_push *p, struct shard_msg *m)
 {
-    buf_clear(&p->names);
-    buf_append(&p->names, m->reply.data, m->reply.len);
-    int cap = 0;
-    for (const char *q = p->names.data, *end = q + p->names.len; q < end;) {
-        uint32_t c;
-        memcpy(&c, q, 4);
-        q += 4;
-        for (uint32_t k = 0; k < c; k++) {
-            uint32_t len;
-            memcpy(&len, q, 4);
-            q += 4 + len;
-        }
-        cap += (int)c;
+    const char *q = m->reply.data;
+    uint32_t visited, count;
+    memcpy(&visited, q, 4);
+    q += 4;
+    /* the slots visited are in p->slots' order (list_next): one pass */
+    int i = p->first;
+    for (uint32_t v = 0; v < visited; v++) {
+        uint16_t slot;
+        memcpy(&slot, q, 2);
+        while (i < p->nslots && (p->empty[i] || p->slots[i] != slot))
+            i++;
+        if (i < p->nslots && q[2])
+            p->empty[i] = true;
+        q += 3;
     }
-    mi_free(p->keys);
-    p->keys = mi_malloc(sizeof(struct slice) * (size_t)(cap > 0 ? cap : 1));
-    p->nkeys = 0;
-    p->next = 0;
-    const uint16_t *asked = (const uint16_t *)m->payload.data;
-    size_t nasked = m->payload.len / sizeof(uint16_t), visited = 0;
-    for (const char *q = p->names.data, *end = q + p->names.len; q < end; visited++) {
-        uint32_t c;
-        memcpy(&c, q, 4);
-        q += 4;
-        if (c == 0) /* the slot's index in p->slots: the first not empty with this number */
-            for (int i = p->first; i < p->nslots; i++)
-                if (!p->empty[i] && p->slots[i] == asked[visited]) {
-                    p->empty[i] = true;
-                    break;
-                }
-        for (uint32_t k = 0; k < c; k++) {
-            uint32_t len;
-            memcpy(&len, q, 4);
-            q += 4;
-            p->keys[p->nkeys++] = (struct slice){ q, len };
-            q += len;
-        }
-    }
-    (void)nasked;
     while (p->first < p->nslots && p->empty[p->first])
         p->first++;
+    memcpy(&count, q, 4);
+    q += 4;
+    p->dry = count == 0;
+    if (count == 0) {
+        msg_free(m);
+        return;
+    }
+    struct push_batch *b = mi_malloc(sizeof(*b));
+    b->p = p;
+    b->m = m;
+    b->started_ms = (int64_t)m->usec; /* when it was sent: the keys' flight began after */
+    b->keys = mi_malloc(sizeof(struct slice) * count);
+    for (uint32_t k = 0; k < count; k++) {
+        uint32_t len;
+        memcpy(&len, q, 4);
+        b->keys[k] = (struct slice){ q + 4, len };
+        q += 4 + len;
+    }
+    p->in_flight++;
+    migrate_batch_dumped(p->sh, &p->target, b->keys, (int)count, m->target, m->payload.data, batch_done, b);
 }
 
 static void push_message(struct shard *sh, struct shard_msg *m)
@@ -217,30 +264,31 @@ static void push_message(struct shard *sh, struct shard_msg *m)
         return;
     }
     struct slot_push *p = m->arg;
-    p->listing = false;
-    if (p->error.len == 0)
-        listed(p, m);
-    msg_free(m);
+    p->listings--;
+    listed(p, m);
     push_go_on(p);
 }
 
-/* The slots not found empty yet that the owner of the first of them owns,
- * listed there. */
+/* The slots not found empty yet that the owner of the first of them owns
+ * (the first LIST_SLOTS_MAX of them), asked there for the next batch. */
 static void list_next(struct slot_push *p)
 {
     struct shard *sh = p->sh;
     int owner = shard_of_slot(sh->node, p->slots[p->first]);
     struct buf slots;
     buf_init(&slots);
-    for (int i = p->first; i < p->nslots; i++)
-        if (!p->empty[i] && shard_of_slot(sh->node, p->slots[i]) == owner)
+    for (int i = p->first, n = 0; i < p->nslots && n < LIST_SLOTS_MAX; i++)
+        if (!p->empty[i] && shard_of_slot(sh->node, p->slots[i]) == owner) {
             buf_append(&slots, &p->slots[i], sizeof(uint16_t));
+            n++;
+        }
     struct shard_msg *m = msg_create(PUSH_MSG_LIST, sh->id, owner, NULL, -1, NULL, 0);
     m->handler = push_message;
     m->arg = p;
     m->payload = slots;
-    m->value = list_keys_max(p->batch, p->pipeline);
-    p->listing = true;
+    m->value = (uint64_t)p->batch;
+    m->usec = (uint64_t)shard_now_ms(sh);
+    p->listings++;
     msg_post(sh, m, owner);
 }
 
@@ -251,9 +299,12 @@ static void batch_done(void *arg, const char *err, int acked)
     struct push_batch *b = arg;
     struct slot_push *p = b->p;
     long long took = shard_now_ms(p->sh) - b->started_ms;
+    mi_free(b->keys);
+    msg_free(b->m);
     mi_free(b);
     p->in_flight--;
     p->acked += acked;
+    p->dry = false; /* what it kept (changed meanwhile) is listed again */
     if (took > p->longest_ms)
         p->longest_ms = took;
     if (err && p->error.len == 0)
@@ -261,35 +312,24 @@ static void batch_done(void *arg, const char *err, int acked)
     push_go_on(p);
 }
 
-/* The next step: more batches of the listing while the pipeline has room;
- * once they are all back, the next listing; once every slot is found
- * empty (or a batch failed and the others are back), the answer. */
+/* The next step: listings (each a batch) while the pipeline has room and
+ * the last one found keys; once every slot is found empty with nothing
+ * out (or a batch failed and the others are back), the answer. */
 static void push_go_on(struct slot_push *p)
 {
-    if (p->listing)
-        return;
-    if (p->error.len > 0) {
-        if (p->in_flight == 0)
+    bool idle = p->in_flight == 0 && p->listings == 0;
+    if (p->error.len > 0 || p->first >= p->nslots) {
+        if (idle)
             push_answer(p);
         return;
     }
-    while (p->next < p->nkeys && p->in_flight < p->pipeline) {
-        int n = p->nkeys - p->next < p->batch ? p->nkeys - p->next : p->batch;
-        struct push_batch *b = mi_malloc(sizeof(*b));
-        b->p = p;
-        b->started_ms = shard_now_ms(p->sh);
-        p->in_flight++;
-        struct slice *keys = p->keys + p->next;
-        p->next += n;
-        migrate_batch(p->sh, &p->target, keys, n, batch_done, b);
+    if (p->dry && !idle)
+        return; /* all that is left is in flight: wait for a batch */
+    while (p->in_flight + p->listings < p->pipeline) {
+        list_next(p);
+        if (p->dry)
+            break; /* one listing to see whether anything is left */
     }
-    if (p->in_flight > 0 || p->next < p->nkeys)
-        return;
-    if (p->first >= p->nslots) {
-        push_answer(p);
-        return;
-    }
-    list_next(p);
 }
 
 /* ------------------------------------------------------ the command */
@@ -376,8 +416,7 @@ void cmd_ringkv_migrateslots(struct exec_ctx *ctx)
     p->nslots = nslots;
     p->slots = slots;
     p->empty = mi_calloc((size_t)nslots, sizeof(bool));
-    buf_init(&p->names);
     buf_init(&p->error);
     ctx->deferred = true;
-    list_next(p);
+    push_go_on(p);
 }

@@ -1353,6 +1353,18 @@ bool store_delete(struct store *s, struct slice key)
     return !was_expired;
 }
 
+bool store_delete_entry(struct store *s, struct entry *e)
+{
+    bury_graveyard(s);
+    bool was_expired = expired(e, s->last_now_ms);
+    if (s->lazy_len)
+        lazy_step(s, LAZY_STEP_WRITE);
+    remove_entry(s, e, entry_hash(e), false);
+    if (was_expired)
+        s->stats.expired_keys++;
+    return !was_expired;
+}
+
 bool store_set_expire(struct store *s, struct entry *e, int64_t at_ms, int64_t now_ms)
 {
     note_now(s, now_ms);
@@ -1428,12 +1440,18 @@ size_t store_slot_count(const struct store *s, unsigned slot)
 
 size_t store_slot_keys(struct store *s, unsigned slot, size_t max, int64_t now_ms, store_scan_fn *fn, void *arg)
 {
+    return store_slot_keys_except(s, slot, max, now_ms, NULL, fn, arg);
+}
+
+size_t store_slot_keys_except(struct store *s, unsigned slot, size_t max, int64_t now_ms, store_skip_fn *skip,
+                              store_scan_fn *fn, void *arg)
+{
     if (!s->slots)
         return 0;
     size_t found = 0, span = slot_index_span(s->slots, slot);
     for (size_t pos = 0; pos < span && found < max; pos++) {
         uint64_t h;
-        if (!slot_index_at(s->slots, slot, pos, &h))
+        if (!slot_index_at(s->slots, slot, pos, &h) || (skip && skip(arg, h)))
             continue;
         /* the entries of h's bucket whose whole hash is h (the index keeps
          * a hash of 0 as 1) */
