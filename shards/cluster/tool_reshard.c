@@ -29,12 +29,17 @@
  * Moving slots (move_all, move_slots), as redis-cli does it but
  * SLOTS_PER_FLIP slots of one source and target at a time (a step), each
  * step pipelined: SETSLOT IMPORTING on the target, MIGRATING on the
- * source; then, until the source has none of their keys: GETKEYSINSLOT
- * <slot> <batch> for each and MIGRATE ... REPLACE KEYS k1..kN of them,
- * N = --batch, up to --pipeline of them unanswered, the next listing
- * behind the last (REPLACE: a key written on the source while an earlier
- * MIGRATE was in flight stays there, and is sent again over the target's
- * older copy); then the flip: one new table version giving them to the
+ * source; then the source pushes their keys itself: one RINGKV-MIGRATESLOTS
+ * <target> ... BATCH --batch PIPELINE --pipeline SLOTS <the step's slots>
+ * (shards/commands/migrate_slots.c: batches of MIGRATE ... REPLACE run by
+ * the source, --pipeline of them in flight, until the slots hold no key
+ * there; REPLACE: a key written on the source between two batches stays
+ * there, and is sent again over the target's older copy), answered once
+ * they are empty (push_step; in pieces under --max-keys-per-sec).
+ * --by-migrate does this part as before the push: GETKEYSINSLOT <slot>
+ * <batch> for each and MIGRATE ... REPLACE KEYS k1..kN from the tool, up
+ * to --pipeline unanswered, the next listing behind the last, until the
+ * source has none. Then the flip: one new table version giving them to the
  * target, made by the tool and pushed to the target then the source
  * (flip_push says why not by SETSLOT NODE), and SETSLOT NODE on both,
  * which drops the marks. From MIGRATING on, a key missing on the source
@@ -891,10 +896,11 @@ static int push_step(struct reshard *x, struct tool_client *src, const struct cl
  *
  * Round trips, the move's cost on a busy machine: the marks (the target's
  * before the source's: the source's -ASK must find the target importing),
- * one listing, then rounds of the listed keys' MIGRATEs, at most
+ * the source's push (one call; with --by-migrate instead: one listing,
+ * then rounds of the listed keys' MIGRATEs, at most
  * x->pipeline of them unanswered (the source runs a connection's MIGRATEs
  * one after the other: CMD_HOLD_LATER), with the next listing pipelined
- * behind the last (so it sees what they left); the flip (two pushes); the
+ * behind the last (so it sees what they left)); the flip (two pushes); the
  * two sides' SETSLOT NODE at once. */
 static int move_slots(struct reshard *x, struct tool_client *conns, const int *slots, int n, int from, int to)
 {

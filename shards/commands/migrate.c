@@ -64,6 +64,11 @@
  * The connection to a destination is kept for the next MIGRATE there (see
  * struct migrate_link), as Redis keeps its migration sockets.
  *
+ * The same machinery moves the batches of a slot push (RINGKV-MIGRATESLOTS,
+ * migrate_slots.c) through migrate.h: a batch is a migration answered to
+ * a callback instead of a client (its keys possibly dumped already, by
+ * the push's listing: migrate_batch_dumped), REPLACE, never COPY.
+ *
  * Not done: host must be a numeric address or "localhost" (a name would
  * need a blocking lookup); destination-db must be 0 (ringkv has one
  * database), refused as a missing database is. */

@@ -48,8 +48,8 @@ bool migrate_batch(struct shard *sh, const struct migrate_target *t, const struc
                    migrate_done_fn *done, void *arg);
 
 /* The same for keys[0..n) already dumped on their shard `owner` (each
- * present, with migrate_dump_entry, in this order, the bytes at dumped
- * living until done): no dump round; the keys are in flight from their
+ * present: u8 1 and migrate_dump_entry's bytes, in this order, at dumped,
+ * which is read at once): no dump round; the keys are in flight from their
  * dump on. */
 bool migrate_batch_dumped(struct shard *sh, const struct migrate_target *t, const struct slice *keys, int n,
                           int owner, const char *dumped, migrate_done_fn *done, void *arg);
