@@ -106,8 +106,8 @@ struct reshard {
     struct cluster_state *st;   /* as last read */
     struct tool_client *conn;   /* by node index of st; fd -1 until used */
     int nconn;
-    int batch;                  /* keys per MIGRATE */
-    int pipeline;               /* MIGRATEs a mover has sent and not yet seen answered */
+    int batch;                  /* keys per batch (a push's or a MIGRATE's) */
+    int pipeline;               /* batches a push keeps in flight (--by-migrate: MIGRATEs a mover has unanswered) */
     int parallel;               /* movers at once */
     long long max_keys_per_sec; /* 0: no limit */
     bool by_migrate;            /* --by-migrate: the tool lists the keys and sends MIGRATEs (the way before

@@ -39,7 +39,10 @@ bool migrate_parse_addr(struct slice host, struct slice port, struct sockaddr_st
  * here unless they changed meanwhile; 0 with none of them here any more)
  * or MIGRATE's error text ("IOERR ...", "ERR Target instance replied with
  * error: ...", a READONLY refusal), the keys not acknowledged left here.
- * Called on the shard that started the batch, once. */
+ * Called on the shard that started the batch, once, from a message or a
+ * link event: never before migrate_batch returns (migrate_batch_dumped:
+ * in cluster mode, where every dumped key is settled by a message; the
+ * slot push is cluster-only). */
 typedef void migrate_done_fn(void *arg, const char *err, int acked);
 
 /* Start moving keys[0..n) (n > 0; the slices must live until done is
