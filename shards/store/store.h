@@ -282,7 +282,9 @@ bool store_slots_indexed(const struct store *s);
 size_t store_slot_count(const struct store *s, unsigned slot);
 size_t store_slot_keys(struct store *s, unsigned slot, size_t max, int64_t now_ms, store_scan_fn *fn, void *arg);
 /* store_slot_keys leaving out the keys whose hash (store_key_hash; 0 given
- * as 1) skip(arg, hash) is true for, asked before they are looked up. */
+ * as 1) skip(arg, hash) is true for, asked before they are looked up
+ * (maybe twice for a key: again just before its lookup, after fn has seen
+ * the keys before it). fn must not change the store. */
 typedef bool store_skip_fn(void *arg, uint64_t hash);
 size_t store_slot_keys_except(struct store *s, unsigned slot, size_t max, int64_t now_ms, store_skip_fn *skip,
                               store_scan_fn *fn, void *arg);

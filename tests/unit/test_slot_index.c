@@ -225,7 +225,7 @@ static void test_keys_except_and_delete_entry(void **state)
     }
     assert_int_equal(store_slot_keys_except(s, slot, SIZE_MAX, NOW, in_skip, count_listed, x), 200);
     assert_int_equal(x->listed, 200);
-    assert_int_equal(x->asked, 300);
+    assert_true(x->asked >= 300); /* every key asked, before its lookup */
     x->listed = 0;
     assert_int_equal(store_slot_keys_except(s, slot, 50, NOW, in_skip, count_listed, x), 50);
     /* delete by entry: gone, the index follows */
