@@ -7,21 +7,25 @@
  * trip to the tool per batch, no listing sent to it.
  *
  * How: the push runs on shard 0 (the row is CMD_SHARD0, its answer held
- * as MIGRATE's is). It asks the shard owning the slots for their keys
- * (one message: the keys of as many of the slots, in their order, as fit
- * in LIST_KEYS_MAX(batch, pipeline) names; a slot with none is done),
- * cuts them into batches of BATCH keys (default 100) and keeps up to
- * PIPELINE batches (default 8) in flight, each one MIGRATE ... REPLACE
- * KEYS of MIGRATE's machinery (migrate.h: dumped on the keys' shard, sent
- * as RESTORE-ASKING on a migrate link to the target, one link a batch in
- * flight, kept for the next; the target's replicas waited for, ROLE +
- * WAIT; the keys acknowledged deleted here only if unchanged, journaled
- * as DELs; each key in flight from its dump to its settle, its writes held
- * meanwhile). Once a listing's batches are all back, the slots are listed
- * again from the first one not yet found empty: what a batch kept (a key
- * written between two batches) goes again. With the slots marked
- * MIGRATING (as the tool does before), a key missing here is created on
- * the target (-ASK), so a slot found empty stays so.
+ * as MIGRATE's is). It asks the shard owning the slots for one batch at a
+ * time (a listing: a message with up to LIST_SLOTS_MAX of the slots not
+ * found empty yet, in their order), and that shard lists and dumps up to
+ * BATCH keys (default 100) in one walk of its keys-by-slot index (one
+ * lookup a key, the next keys' buckets prefetched), leaving out the keys
+ * already in flight (skipped by their hash before any lookup), and marks
+ * them in flight (their writes held from then on). Up to PIPELINE
+ * (default 8) listings and batches are out at once; each batch is one
+ * MIGRATE ... REPLACE KEYS of MIGRATE's machinery from the connect on
+ * (migrate.h, migrate_batch_dumped: sent as RESTORE-ASKING on a migrate
+ * link to the target, one link a batch in flight, kept for the next; the
+ * target's replicas waited for, ROLE + WAIT; the keys acknowledged
+ * deleted here only if unchanged, journaled as DELs; every key settled).
+ * A slot is done once a listing finds no key of it, none in flight
+ * either; a listing that finds nothing while batches are out waits for
+ * one of them (what a batch kept, a key that changed, is listed again).
+ * With the slots marked MIGRATING (as the tool does before), a key
+ * missing here is created on the target (-ASK), so a slot found empty
+ * stays so.
  *
  * The answer, once every slot was found empty: an array of two integers,
  * the keys the target acknowledged and the longest a batch was in flight
@@ -34,8 +38,9 @@
  * the tool runs it again).
  *
  * Cluster mode only (keys by slot: shards/store/slot_index.h). Big
- * collections go as MIGRATE sends them: one RESTORE a key, dumped in
- * DUMP_TURN_BYTES slices of a loop turn. */
+ * collections go as MIGRATE sends them: one RESTORE a key; a listing
+ * dumps at most LIST_DUMP_BYTES past its first key, a slice of the owner's
+ * loop turn. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
