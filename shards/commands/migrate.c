@@ -66,8 +66,9 @@
  *
  * The same machinery moves the batches of a slot push (RINGKV-MIGRATESLOTS,
  * migrate_slots.c) through migrate.h: a batch is a migration answered to
- * a callback instead of a client (its keys possibly dumped already, by
- * the push's listing: migrate_batch_dumped), REPLACE, never COPY.
+ * a callback instead of a client, its keys dumped already by the push's
+ * listing (migrate_dump_entry, the dump's own code), so it starts at the
+ * connect (migrate_batch_dumped); REPLACE, never COPY.
  *
  * Not done: host must be a numeric address or "localhost" (a name would
  * need a blocking lookup); destination-db must be 0 (ringkv has one
@@ -1100,14 +1101,3 @@ bool migrate_batch_dumped(struct shard *sh, const struct migrate_target *t, cons
     return true;
 }
 
-bool migrate_batch(struct shard *sh, const struct migrate_target *t, const struct slice *keys, int n,
-                   migrate_done_fn *done, void *arg)
-{
-    if (n <= 0)
-        return false;
-    struct migration *g = migration_new(sh, t, keys, n);
-    g->done = done;
-    g->done_arg = arg;
-    post_per_shard(g, MIGRATE_MSG_DUMP, every_key);
-    return true;
-}

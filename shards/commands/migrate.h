@@ -40,20 +40,16 @@ bool migrate_parse_addr(struct slice host, struct slice port, struct sockaddr_st
  * or MIGRATE's error text ("IOERR ...", "ERR Target instance replied with
  * error: ...", a READONLY refusal), the keys not acknowledged left here.
  * Called on the shard that started the batch, once, from a message or a
- * link event: never before migrate_batch returns (migrate_batch_dumped:
- * in cluster mode, where every dumped key is settled by a message; the
- * slot push is cluster-only). */
+ * link event: in cluster mode (where every dumped key is settled by a
+ * message; the slot push is cluster-only) never before
+ * migrate_batch_dumped returns. */
 typedef void migrate_done_fn(void *arg, const char *err, int acked);
 
 /* Start moving keys[0..n) (n > 0; the slices must live until done is
- * called). */
-bool migrate_batch(struct shard *sh, const struct migrate_target *t, const struct slice *keys, int n,
-                   migrate_done_fn *done, void *arg);
-
-/* The same for keys[0..n) already dumped on their shard `owner` (each
- * present: u8 1 and migrate_dump_entry's bytes, in this order, at dumped,
- * which is read at once): no dump round; the keys are in flight from their
- * dump on. */
+ * called), already dumped on their shard `owner` (each present: u8 1 and
+ * migrate_dump_entry's bytes, in this order, at dumped, which is read at
+ * once): the batch starts at the connect (no dump round); the keys are in
+ * flight from their dump on. */
 bool migrate_batch_dumped(struct shard *sh, const struct migrate_target *t, const struct slice *keys, int n,
                           int owner, const char *dumped, migrate_done_fn *done, void *arg);
 
