@@ -33,9 +33,12 @@ static const char usage_text[] =
     "      Interrupted, the same command resumes; --abort instead rolls back the\n"
     "      slots left half-moved (their keys back to their owner, no slot left\n"
     "      MIGRATING or IMPORTING) and, for add, takes out a new group that serves\n"
-    "      no slot yet. --batch: keys per MIGRATE (default 100); --pipeline: MIGRATEs\n"
-    "      in flight per mover (default 8); --parallel: steps moved at once (default 4);\n"
-    "      --max-keys-per-sec: a rate limit for the whole move (default none).\n"
+    "      no slot yet. The source of a slot pushes its keys itself\n"
+    "      (RINGKV-MIGRATESLOTS): --batch: keys per batch (default 100); --pipeline:\n"
+    "      batches in flight per step (default 8); --parallel: steps moved at once\n"
+    "      (default 4); --max-keys-per-sec: a rate limit for the whole move (default\n"
+    "      none); --by-migrate: the tool lists the keys and sends MIGRATEs instead\n"
+    "      (the earlier, slower way).\n"
     "  status <ip:port>\n"
     "      Print the cluster's groups and nodes as the node at <ip:port> knows them:\n"
     "      roles, slots, keys, memory, replication lag, table version per node.\n"
@@ -215,6 +218,8 @@ static int cmd_reshard(int argc, char **argv, const char *cmd)
             i++;
         } else if (strcmp(a, "--abort") == 0) {
             o.abort = 1;
+        } else if (strcmp(a, "--by-migrate") == 0) {
+            o.by_migrate = 1;
         } else if (strcmp(a, "--pipeline") == 0 || strcmp(a, "--parallel") == 0 ||
                    strcmp(a, "--max-keys-per-sec") == 0) {
             /* the move loop's knobs (tool_reshard.c) */

@@ -55,10 +55,11 @@ struct tool_weight {
 struct tool_reshard_opts {
     int          naddrs;
     char       **addrs;      /* "host:port" each */
-    int          batch;      /* keys per MIGRATE */
-    int          pipeline;   /* MIGRATEs a mover has unanswered (0: 8) */
+    int          batch;      /* keys per batch of a push (or per MIGRATE with --by-migrate) */
+    int          pipeline;   /* batches a push keeps in flight (--by-migrate: MIGRATEs unanswered; 0: 8) */
     int          parallel;   /* steps moved at once (0: 4) */
     long long    max_keys_per_sec; /* the move's rate limit (0: none) */
+    int          by_migrate; /* --by-migrate: keys listed by the tool and sent by MIGRATE */
     int          yes;        /* do not ask */
     int          abort;      /* --abort: roll back an interrupted move */
     uint32_t     weight;     /* add: the new group's weight (0: 1) */

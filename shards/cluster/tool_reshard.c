@@ -29,12 +29,17 @@
  * Moving slots (move_all, move_slots), as redis-cli does it but
  * SLOTS_PER_FLIP slots of one source and target at a time (a step), each
  * step pipelined: SETSLOT IMPORTING on the target, MIGRATING on the
- * source; then, until the source has none of their keys: GETKEYSINSLOT
- * <slot> <batch> for each and MIGRATE ... REPLACE KEYS k1..kN of them,
- * N = --batch, up to --pipeline of them unanswered, the next listing
- * behind the last (REPLACE: a key written on the source while an earlier
- * MIGRATE was in flight stays there, and is sent again over the target's
- * older copy); then the flip: one new table version giving them to the
+ * source; then the source pushes their keys itself: one RINGKV-MIGRATESLOTS
+ * <target> ... BATCH --batch PIPELINE --pipeline SLOTS <the step's slots>
+ * (shards/commands/migrate_slots.c: batches of MIGRATE ... REPLACE run by
+ * the source, --pipeline of them in flight, until the slots hold no key
+ * there; REPLACE: a key written on the source between two batches stays
+ * there, and is sent again over the target's older copy), answered once
+ * they are empty (push_step; in pieces under --max-keys-per-sec).
+ * --by-migrate does this part as before the push: GETKEYSINSLOT <slot>
+ * <batch> for each and MIGRATE ... REPLACE KEYS k1..kN from the tool, up
+ * to --pipeline unanswered, the next listing behind the last, until the
+ * source has none. Then the flip: one new table version giving them to the
  * target, made by the tool and pushed to the target then the source
  * (flip_push says why not by SETSLOT NODE), and SETSLOT NODE on both,
  * which drops the marks. From MIGRATING on, a key missing on the source
@@ -76,6 +81,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include "core/buf.h"
 #include "core/resp.h"
@@ -99,10 +106,12 @@ struct reshard {
     struct cluster_state *st;   /* as last read */
     struct tool_client *conn;   /* by node index of st; fd -1 until used */
     int nconn;
-    int batch;                  /* keys per MIGRATE */
-    int pipeline;               /* MIGRATEs a mover has sent and not yet seen answered */
+    int batch;                  /* keys per batch (a push's or a MIGRATE's) */
+    int pipeline;               /* batches a push keeps in flight (--by-migrate: MIGRATEs a mover has unanswered) */
     int parallel;               /* movers at once */
     long long max_keys_per_sec; /* 0: no limit */
+    bool by_migrate;            /* --by-migrate: the tool lists the keys and sends MIGRATEs (the way before
+                                 * RINGKV-MIGRATESLOTS) */
     /* While movers run (move_all), `lock` guards st's table (the flips),
      * the progress and the rate's account; each mover has connections of
      * its own. */
@@ -765,16 +774,133 @@ static void maybe_stop(struct reshard *x, const struct cluster_node *src_node, c
     }
 }
 
+/* How long the tool waits for one push's answer: the source answers once
+ * every key of the slots has gone (each batch bounded by MIGRATE_TIMEOUT
+ * per read there), which for a step of big slots on a loaded machine may
+ * take longer than a call's TOOL_TIMEOUT_MS. A source that dies answers
+ * at once (the connection resets). */
+#define PUSH_READ_TIMEOUT_MS 120000
+
+/* Slots pushed at a time under --max-keys-per-sec: pieces of about a
+ * batch's keys (by the step's average), the rate accounted after each. */
+static int piece_slots(const struct reshard *x, int n)
+{
+    if (x->max_keys_per_sec <= 0 || x->slots_total <= 0)
+        return n;
+    long long per_slot = x->keys_total / x->slots_total;
+    long long k = per_slot > 0 ? x->batch / per_slot : n;
+    return k < 1 ? 1 : k > n ? n : (int)k;
+}
+
+static void set_read_timeout(struct tool_client *c, int ms)
+{
+    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+/* RINGKV-MIGRATESLOTS on the source for slots[0..n): it pushes every key
+ * of them to dst, --batch keys a batch, --pipeline batches in flight, and
+ * answers once they have none (shards/commands/migrate_slots.c). 0, -1
+ * (the link failed), or -2 (an error answer: the keys not moved are still
+ * at the source; worth another try). keys_done and the longest batch
+ * counted. */
+static int push_slots(struct reshard *x, struct tool_client *src, const struct cluster_node *dst_node,
+                      const int *slots, int n)
+{
+    char port[16], timeout[16], batch[16], pipeline[16];
+    snprintf(port, sizeof port, "%d", dst_node->port);
+    snprintf(timeout, sizeof timeout, "%s", MIGRATE_TIMEOUT);
+    snprintf(batch, sizeof batch, "%d", x->batch);
+    snprintf(pipeline, sizeof pipeline, "%d", x->pipeline);
+    char (*sl)[8] = malloc(sizeof(*sl) * (size_t)n);
+    struct slice *argv = malloc(sizeof(struct slice) * (size_t)(n + 9));
+    if (!sl || !argv)
+        abort();
+    int a = 0;
+    argv[a++] = (struct slice){ "RINGKV-MIGRATESLOTS", 19 };
+    argv[a++] = (struct slice){ dst_node->ip, strlen(dst_node->ip) };
+    argv[a++] = (struct slice){ port, strlen(port) };
+    argv[a++] = (struct slice){ timeout, strlen(timeout) };
+    argv[a++] = (struct slice){ "BATCH", 5 };
+    argv[a++] = (struct slice){ batch, strlen(batch) };
+    argv[a++] = (struct slice){ "PIPELINE", 8 };
+    argv[a++] = (struct slice){ pipeline, strlen(pipeline) };
+    argv[a++] = (struct slice){ "SLOTS", 5 };
+    for (int i = 0; i < n; i++) {
+        snprintf(sl[i], sizeof sl[i], "%d", slots[i]);
+        argv[a++] = (struct slice){ sl[i], strlen(sl[i]) };
+    }
+    struct buf out;
+    buf_init(&out);
+    resp_encode_command(&out, a, argv);
+    free(argv);
+    free(sl);
+    int rc = tool_send(src, &out);
+    buf_free(&out);
+    if (rc == 0) {
+        set_read_timeout(src, PUSH_READ_TIMEOUT_MS);
+        rc = tool_read(src);
+        set_read_timeout(src, TOOL_TIMEOUT_MS);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "\n[ERR] %s\n", src->err);
+        return -1;
+    }
+    struct resp_reader rd;
+    long long count = 0, moved = 0, longest = 0;
+    resp_reader_init(&rd, src->reply.data, src->reply.len);
+    if (!resp_read_aggregate(&rd, &count) || count != 2 || !resp_read_int(&rd, &moved) ||
+        !resp_read_int(&rd, &longest)) {
+        fprintf(stderr, "\n[WARN] RINGKV-MIGRATESLOTS on %s: %.*s\n", src->addr,
+                (int)(src->reply.len > 200 ? 200 : src->reply.len > 2 ? src->reply.len - 2 : 0), src->reply.data);
+        return -2;
+    }
+    pthread_mutex_lock(&x->lock);
+    x->migrates++;
+    x->migrate_max_ms = longest > x->migrate_max_ms ? longest : x->migrate_max_ms;
+    x->keys_done += moved;
+    progress(x, false);
+    pthread_mutex_unlock(&x->lock);
+    rate_wait(x, (int)moved);
+    return 0;
+}
+
+/* The keys of a step's slots go: pushed by the source (push_slots), in
+ * pieces under a rate limit; a piece that fails is tried again (what it
+ * left is still at the source) up to MIGRATE_TRIES times. 0 or -1. */
+static int push_step(struct reshard *x, struct tool_client *src, const struct cluster_node *src_node,
+                     const struct cluster_node *dst_node, const int *slots, int n)
+{
+    int per = piece_slots(x, n);
+    for (int at = 0, fails = 0; at < n;) {
+        int m = n - at < per ? n - at : per;
+        int r = push_slots(x, src, dst_node, slots + at, m);
+        if (r == -1)
+            return -1;
+        if (r == -2) {
+            if (++fails >= MIGRATE_TRIES)
+                return -1;
+            usleep(100 * 1000);
+            continue;
+        }
+        at += m;
+        maybe_die(x);
+        maybe_stop(x, src_node, dst_node, slots, n);
+    }
+    return 0;
+}
+
 /* Move the slots of one step (at most SLOTS_PER_FLIP, of one source and
  * target: indexes of x->st) together: marked, drained, flipped in one
  * version, on the mover's connections `conns`.
  *
  * Round trips, the move's cost on a busy machine: the marks (the target's
  * before the source's: the source's -ASK must find the target importing),
- * one listing, then rounds of the listed keys' MIGRATEs, at most
+ * the source's push (one call; with --by-migrate instead: one listing,
+ * then rounds of the listed keys' MIGRATEs, at most
  * x->pipeline of them unanswered (the source runs a connection's MIGRATEs
  * one after the other: CMD_HOLD_LATER), with the next listing pipelined
- * behind the last (so it sees what they left); the flip (two pushes); the
+ * behind the last (so it sees what they left)); the flip (two pushes); the
  * two sides' SETSLOT NODE at once. */
 static int move_slots(struct reshard *x, struct tool_client *conns, const int *slots, int n, int from, int to)
 {
@@ -798,6 +924,11 @@ static int move_slots(struct reshard *x, struct tool_client *conns, const int *s
     struct slice *keys = NULL;
     int cap = 0, rc = -1, *sizes = NULL;
     long long *sent_at = NULL, turn_ms = 0;
+    if (!x->by_migrate) {
+        if (push_step(x, src, src_node, dst_node, slots, n) < 0)
+            goto out;
+        goto flip;
+    }
     if (keys_ask(src, slots, n, x->batch) < 0)
         goto out;
     for (int fails = 0;;) {
@@ -852,6 +983,7 @@ static int move_slots(struct reshard *x, struct tool_client *conns, const int *s
     /* the flip, then SETSLOT NODE on both sides at once, which find the
      * table so already and only drop the marks (the source's after a
      * while) */
+flip:
     pthread_mutex_lock(&x->lock);
     int flipped = flip_push(x, conns, slots, n, to, si, di);
     if (flipped == 0)
@@ -1148,8 +1280,12 @@ static int plan_and_move(struct reshard *x, const int *moves, bool yes)
     double secs = (double)(mono_ms() - x->t0_ms) / 1000.0;
     printf("[OK] Moved %d slots, %lld keys in %.2f s (%.0f keys/s, ~%.1f MB).\n", x->slots_done, x->keys_done, secs,
            secs > 0 ? (double)x->keys_done / secs : 0, x->bytes_per_key * (double)x->keys_done / 1e6);
-    printf(">>> %lld MIGRATEs, the longest %lld ms (writes of its keys waited at most that long)\n", x->migrates,
-           x->migrate_max_ms);
+    if (x->by_migrate)
+        printf(">>> %lld MIGRATEs, the longest %lld ms (writes of its keys waited at most that long)\n", x->migrates,
+               x->migrate_max_ms);
+    else
+        printf(">>> %lld pushes (RINGKV-MIGRATESLOTS), the longest batch in flight %lld ms (writes of its keys "
+               "waited at most that long)\n", x->migrates, x->migrate_max_ms);
     rc = 0;
 out:
     free(keys);
@@ -1177,6 +1313,7 @@ static void reshard_init(struct reshard *x, const struct tool_reshard_opts *o)
     x->pipeline = o->pipeline > 0 ? o->pipeline : 8;
     x->parallel = o->parallel > 0 ? o->parallel : 4;
     x->max_keys_per_sec = o->max_keys_per_sec;
+    x->by_migrate = o->by_migrate;
     pthread_mutex_init(&x->lock, NULL);
     x->die_after_flips = die_after_flips();
     x->stop_at_port = stop_at_port();

@@ -58,8 +58,9 @@ command_fn cmd_del, cmd_unlink, cmd_exists, cmd_touch, cmd_type, cmd_rename,
     cmd_persist, cmd_keys, cmd_scan, cmd_randomkey, cmd_dbsize, cmd_flushdb,
     cmd_flushall;
 
-/* DUMP / RESTORE (dump.c), MIGRATE (migrate.c) */
-command_fn cmd_dump, cmd_restore, cmd_migrate;
+/* DUMP / RESTORE (dump.c), MIGRATE (migrate.c), RINGKV-MIGRATESLOTS
+ * (migrate_slots.c) */
+command_fn cmd_dump, cmd_restore, cmd_migrate, cmd_ringkv_migrateslots;
 /* MIGRATE's shard module (its timeouts, on every tick): attached to the
  * node with the rows (main.c). */
 struct shard_module;

@@ -64,6 +64,12 @@
  * The connection to a destination is kept for the next MIGRATE there (see
  * struct migrate_link), as Redis keeps its migration sockets.
  *
+ * The same machinery moves the batches of a slot push (RINGKV-MIGRATESLOTS,
+ * migrate_slots.c) through migrate.h: a batch is a migration answered to
+ * a callback instead of a client, its keys dumped already by the push's
+ * listing (migrate_dump_entry, the dump's own code), so it starts at the
+ * connect (migrate_batch_dumped); REPLACE, never COPY.
+ *
  * Not done: host must be a numeric address or "localhost" (a name would
  * need a blocking lookup); destination-db must be 0 (ringkv has one
  * database), refused as a missing database is. */
@@ -81,6 +87,7 @@
 #include "core/resp.h"
 #include "net/loop.h"
 #include "shards/commands/commands.h"
+#include "shards/commands/migrate.h"
 #include "shards/conn_owner.h"
 #include "shards/dispatch.h"
 #include "shards/message.h"
@@ -145,7 +152,9 @@ struct migrate_link {
 struct migration {
     struct migration   *next;     /* this shard's migrations in flight */
     struct shard       *sh;
-    struct shard_msg   *msg;      /* the MIGRATE, answered at the end */
+    struct shard_msg   *msg;      /* the MIGRATE, answered at the end; NULL: a batch (done) */
+    migrate_done_fn    *done;     /* a batch of another command (migrate.h): told at the end */
+    void               *done_arg;
     struct migrate_link *link;    /* while connecting and reading; else NULL */
     bool                reused;   /* the link was a cached one */
     bool                retried;  /* a new link was made after a cached one failed */
@@ -248,9 +257,19 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
     return memcmp(a, b, sizeof(*a)) == 0;
 }
 
-/* The MIGRATE's answer goes home; the link (if any) is closed. */
+/* The MIGRATE's answer goes home (a batch's to its done); the link (if
+ * any) is closed. */
 static void answer(struct migration *g, const char *err, const char *status)
 {
+    if (g->done) {
+        g->phase = PHASE_DONE;
+        link_release(g, false);
+        int acked = 0;
+        for (int i = 0; i < g->nkeys; i++)
+            acked += g->keys[i].acked;
+        g->done(g->done_arg, err, acked);
+        return;
+    }
     struct shard_msg *m = g->msg;
     struct reply r = { &m->reply, m->proto };
     if (err)
@@ -311,36 +330,41 @@ static bool dump_keys(struct shard *sh, struct shard_msg *m)
         struct entry *e = store_find(sh->store, m->argv[i], now);
         char present = e != NULL;
         buf_append(&m->reply, &present, 1);
-        if (!e)
-            continue;
-        if (sh->node->cluster) { /* in flight until settled (shard.h, keys_in_flight) */
-            struct keys_in_flight *f = sh->keys_in_flight;
-            if (!f)
-                f = sh->keys_in_flight = mi_zalloc(sizeof(*f));
-            if (f->n == f->cap) {
-                f->cap = f->cap ? f->cap * 2 : 512;
-                f->hashes = mi_realloc(f->hashes, sizeof(uint64_t) * (size_t)f->cap);
-            }
-            f->hashes[f->n++] = store_key_hash(m->argv[i]);
-            f->by_slot[key_slot(m->argv[i].ptr, m->argv[i].len)]++;
-        }
-        int64_t at = entry_expire_at(e);
-        long long ttl = 0;
-        if (at != 0) {
-            ttl = at - now;
-            if (ttl < 1)
-                ttl = 1; /* Redis: a key about to expire is sent with 1 ms */
-        }
-        put_i64(&m->reply, ttl);
-        put_i64(&m->reply, at);
-        size_t at_len = m->reply.len;
-        put_u32(&m->reply, 0);
-        size_t start = m->reply.len;
-        serialize_dump(e, &m->reply);
-        uint32_t plen = (uint32_t)(m->reply.len - start);
-        memcpy(m->reply.data + at_len, &plen, 4);
+        if (e)
+            migrate_dump_entry(sh, m->argv[i], e, &m->reply);
     }
     return true;
+}
+
+void migrate_dump_entry(struct shard *sh, struct slice key, struct entry *e, struct buf *out)
+{
+    int64_t now = shard_now_ms(sh);
+    if (sh->node->cluster) { /* in flight until settled (shard.h, keys_in_flight) */
+        struct keys_in_flight *f = sh->keys_in_flight;
+        if (!f)
+            f = sh->keys_in_flight = mi_zalloc(sizeof(*f));
+        if (f->n == f->cap) {
+            f->cap = f->cap ? f->cap * 2 : 512;
+            f->hashes = mi_realloc(f->hashes, sizeof(uint64_t) * (size_t)f->cap);
+        }
+        f->hashes[f->n++] = store_key_hash(key);
+        f->by_slot[key_slot(key.ptr, key.len)]++;
+    }
+    int64_t at = entry_expire_at(e);
+    long long ttl = 0;
+    if (at != 0) {
+        ttl = at - now;
+        if (ttl < 1)
+            ttl = 1; /* Redis: a key about to expire is sent with 1 ms */
+    }
+    put_i64(out, ttl);
+    put_i64(out, at);
+    size_t at_len = out->len;
+    put_u32(out, 0);
+    size_t start = out->len;
+    serialize_dump(e, out);
+    uint32_t plen = (uint32_t)(out->len - start);
+    memcpy(out->data + at_len, &plen, 4);
 }
 
 /* The keys of argv are no longer in flight: one occurrence of each key's
@@ -391,6 +415,23 @@ static void settle_in_flight(struct keys_in_flight *f, const struct slice *keys,
     mi_free(t);
 }
 
+/* The keys deleted, DELETE_AHEAD at a time, have their buckets and first
+ * entries prefetched first: a batch's keys are each in a bucket of its own,
+ * cold on a big table, and their lookups' cache misses were most of the
+ * delete's time (bench/RESULTS.md, wt-slotpush). */
+#define DELETE_AHEAD 16
+
+static void prefetch_keys(struct store *st, const struct slice *keys, int n)
+{
+    uint64_t h[DELETE_AHEAD];
+    for (int i = 0; i < n; i++) {
+        h[i] = store_key_hash(keys[i]);
+        store_prefetch_bucket(st, h[i]);
+    }
+    for (int i = 0; i < n; i++)
+        store_prefetch_entry(st, h[i]);
+}
+
 /* At an owner: settle each key of argv that was dumped (no longer in
  * flight), and delete those flagged (acknowledged by the target, no COPY)
  * that are still what was sent (payload holds u8 flag, i64 expire_at, u32
@@ -422,6 +463,8 @@ static void delete_unchanged(struct shard *sh, struct shard_msg *m)
     struct buf now_payload;
     buf_init(&now_payload);
     for (int i = 0; i < m->argc; i++) {
+        if (i % DELETE_AHEAD == 0) /* the next keys' buckets and entries, their misses overlapping */
+            prefetch_keys(sh->store, m->argv + i, m->argc - i < DELETE_AHEAD ? m->argc - i : DELETE_AHEAD);
         char del = *p++;
         int64_t at = get_i64(&p);
         uint32_t len = get_u32(&p);
@@ -435,13 +478,33 @@ static void delete_unchanged(struct shard *sh, struct shard_msg *m)
         buf_clear(&now_payload);
         serialize_dump(e, &now_payload);
         if (now_payload.len == len && memcmp(now_payload.data, sent, len) == 0)
-            store_delete(sh->store, m->argv[i]);
+            store_delete_entry(sh->store, e); /* found just above: one lookup a key, not two */
     }
     buf_free(&now_payload);
 }
 
 static void connect_target(struct migration *g);
 static void settle(struct migration *g);
+
+/* An owner's dump (dump_keys' form) into the keys of g on that shard, in
+ * the order they were asked. */
+static void take_dump(struct migration *g, int shard, const char *p)
+{
+    for (int i = 0; i < g->nkeys; i++) {
+        struct migrate_key *k = &g->keys[i];
+        if (k->shard != shard)
+            continue;
+        char present = *p++;
+        if (!present)
+            continue;
+        k->present = true;
+        k->ttl_ms = get_i64(&p);
+        k->expire_at = get_i64(&p);
+        uint32_t len = get_u32(&p);
+        buf_append(&k->payload, p, len);
+        p += len;
+    }
+}
 
 static void migrate_message(struct shard *sh, struct shard_msg *m)
 {
@@ -463,24 +526,8 @@ static void migrate_message(struct shard *sh, struct shard_msg *m)
     struct migration *g = m->arg;
     if (m->kind == MIGRATE_MSG_DEL && m->reply.len > 0 && g->refused.len == 0)
         buf_append(&g->refused, m->reply.data, m->reply.len);
-    if (m->kind == MIGRATE_MSG_DUMP) {
-        /* the keys of this shard, in the order they were asked */
-        const char *p = m->reply.data;
-        for (int i = 0; i < g->nkeys; i++) {
-            struct migrate_key *k = &g->keys[i];
-            if (k->shard != m->target)
-                continue;
-            char present = *p++;
-            if (!present)
-                continue;
-            k->present = true;
-            k->ttl_ms = get_i64(&p);
-            k->expire_at = get_i64(&p);
-            uint32_t len = get_u32(&p);
-            buf_append(&k->payload, p, len);
-            p += len;
-        }
-    }
+    if (m->kind == MIGRATE_MSG_DUMP)
+        take_dump(g, m->target, m->reply.data);
     msg_free(m);
     g->waiting--;
     if (g->waiting > 0)
@@ -922,6 +969,50 @@ const struct shard_module migrate_module = {
 
 /* ------------------------------------------------------- the command */
 
+bool migrate_parse_addr(struct slice host, struct slice port, struct sockaddr_storage *addr)
+{
+    memset(addr, 0, sizeof(*addr));
+    char text[256];
+    long long p;
+    if (host.len >= sizeof(text) || !parse_ll(port, &p) || p <= 0 || p >= 65536)
+        return false;
+    memcpy(text, host.ptr, host.len);
+    text[host.len] = '\0';
+    return loop_parse_addr(text, (int)p, addr) == 0;
+}
+
+/* A migration of keys[0..n) (the slices must live until it is answered),
+ * in the dump phase, on this shard's list; the caller sets how it is
+ * answered and posts the dumps. */
+static struct migration *migration_new(struct shard *sh, const struct migrate_target *t, const struct slice *keys,
+                                       int n)
+{
+    struct migration *g = mi_zalloc(sizeof(*g));
+    g->sh = sh;
+    g->addr = t->addr;
+    g->user = t->user;
+    g->pass = t->pass;
+    g->copy = t->copy;
+    g->replace = t->replace;
+    g->timeout_ms = t->timeout_ms;
+    g->nkeys = n;
+    g->keys = mi_calloc((size_t)n, sizeof(struct migrate_key));
+    for (int i = 0; i < n; i++) {
+        struct migrate_key *k = &g->keys[i];
+        k->name = keys[i];
+        k->shard = shard_of_slot(sh->node, key_slot(k->name.ptr, k->name.len));
+        buf_init(&k->payload);
+    }
+    buf_init(&g->error);
+    buf_init(&g->refused);
+    if (t->bad_addr)
+        g->io_error = "connecting"; /* found out once the keys are known: NOKEY first, as Redis */
+    g->phase = PHASE_DUMP;
+    g->next = in_flight;
+    in_flight = g;
+    return g;
+}
+
 void cmd_migrate(struct exec_ctx *ctx)
 {
     int argc = ctx->argc;
@@ -962,7 +1053,7 @@ void cmd_migrate(struct exec_ctx *ctx)
             return;
         }
     }
-    long long timeout, db, port;
+    long long timeout, db;
     if (!parse_ll(argv[5], &timeout) || !parse_ll(argv[4], &db)) {
         reply_error(ctx->reply, ERR_NOT_INT);
         return;
@@ -978,43 +1069,35 @@ void cmd_migrate(struct exec_ctx *ctx)
         return;
     }
     struct sockaddr_storage addr;
-    memset(&addr, 0, sizeof(addr));
-    char host[256];
-    bool addr_ok = argv[1].len < sizeof(host) && parse_ll(argv[2], &port) && port > 0 && port < 65536;
-    if (addr_ok) {
-        memcpy(host, argv[1].ptr, argv[1].len);
-        host[argv[1].len] = '\0';
-        addr_ok = loop_parse_addr(host, (int)port, &addr) == 0;
-    }
+    bool addr_ok = migrate_parse_addr(argv[1], argv[2], &addr);
     if (!ctx->msg) {
         /* not run through a message (the row is CMD_SHARD0, so it is) */
         reply_error(ctx->reply, "ERR MIGRATE could not be run here");
         return;
     }
-    struct migration *g = mi_zalloc(sizeof(*g));
-    g->sh = ctx->shard;
+    struct migrate_target t = { .addr = addr, .user = user, .pass = pass, .timeout_ms = timeout,
+                                .replace = replace, .copy = copy, .bad_addr = !addr_ok };
+    struct migration *g = migration_new(ctx->shard, &t, argv + first_key, nkeys);
     g->msg = ctx->msg;
-    g->addr = addr;
-    g->user = user;
-    g->pass = pass;
-    g->copy = copy;
-    g->replace = replace;
-    g->timeout_ms = timeout;
-    g->nkeys = nkeys;
-    g->keys = mi_calloc((size_t)nkeys, sizeof(struct migrate_key));
-    for (int i = 0; i < nkeys; i++) {
-        struct migrate_key *k = &g->keys[i];
-        k->name = argv[first_key + i];
-        k->shard = shard_of_slot(ctx->shard->node, key_slot(k->name.ptr, k->name.len));
-        buf_init(&k->payload);
-    }
-    buf_init(&g->error);
-    buf_init(&g->refused);
-    if (!addr_ok)
-        g->io_error = "connecting"; /* found out once the keys are known: NOKEY first, as Redis */
-    g->phase = PHASE_DUMP;
-    g->next = in_flight;
-    in_flight = g;
     ctx->deferred = true;
     post_per_shard(g, MIGRATE_MSG_DUMP, every_key);
 }
+
+bool migrate_batch_dumped(struct shard *sh, const struct migrate_target *t, const struct slice *keys, int n,
+                          int owner, const char *dumped, migrate_done_fn *done, void *arg)
+{
+    if (n <= 0)
+        return false;
+    struct migration *g = migration_new(sh, t, keys, n);
+    g->done = done;
+    g->done_arg = arg;
+    for (int i = 0; i < n; i++)
+        g->keys[i].shard = owner;
+    take_dump(g, owner, dumped);
+    if (g->io_error)
+        settle(g);
+    else
+        connect_target(g);
+    return true;
+}
+

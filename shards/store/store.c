@@ -1353,6 +1353,18 @@ bool store_delete(struct store *s, struct slice key)
     return !was_expired;
 }
 
+bool store_delete_entry(struct store *s, struct entry *e)
+{
+    bury_graveyard(s);
+    bool was_expired = expired(e, s->last_now_ms);
+    if (s->lazy_len)
+        lazy_step(s, LAZY_STEP_WRITE);
+    remove_entry(s, e, entry_hash(e), false);
+    if (was_expired)
+        s->stats.expired_keys++;
+    return !was_expired;
+}
+
 bool store_set_expire(struct store *s, struct entry *e, int64_t at_ms, int64_t now_ms)
 {
     note_now(s, now_ms);
@@ -1428,31 +1440,56 @@ size_t store_slot_count(const struct store *s, unsigned slot)
 
 size_t store_slot_keys(struct store *s, unsigned slot, size_t max, int64_t now_ms, store_scan_fn *fn, void *arg)
 {
+    return store_slot_keys_except(s, slot, max, now_ms, NULL, fn, arg);
+}
+
+/* The index's hashes are taken SLOT_KEYS_AHEAD at a time and their
+ * buckets and first entries prefetched before any is looked up, so the
+ * cache misses of a slot's keys (each in a bucket of its own, cold on a big
+ * table) overlap instead of following each other. */
+#define SLOT_KEYS_AHEAD 16
+
+size_t store_slot_keys_except(struct store *s, unsigned slot, size_t max, int64_t now_ms, store_skip_fn *skip,
+                              store_scan_fn *fn, void *arg)
+{
     if (!s->slots)
         return 0;
-    size_t found = 0, span = slot_index_span(s->slots, slot);
-    for (size_t pos = 0; pos < span && found < max; pos++) {
-        uint64_t h;
-        if (!slot_index_at(s->slots, slot, pos, &h))
-            continue;
-        /* the entries of h's bucket whose whole hash is h (the index keeps
-         * a hash of 0 as 1) */
-        uint16_t tag = hash_tag(h);
-        for (int t = 0; t < 2 && found < max; t++) {
-            if (s->size[t] == 0)
-                break;
-            size_t b = (size_t)h & (s->size[t] - 1);
-            if (t == 0 && rehashing(s) && b < s->rehash_idx)
-                continue;
-            for (struct entry *e = s->table[t][b]; e && found < max; e = entry_next(e)) {
-                if (entry_tag(e) != tag)
+    size_t found = 0, pos = 0, span = slot_index_span(s->slots, slot);
+    uint64_t ahead[SLOT_KEYS_AHEAD];
+    while (pos < span && found < max) {
+        int k = 0;
+        for (; pos < span && k < SLOT_KEYS_AHEAD && found + (size_t)k < max; pos++) {
+            uint64_t h;
+            if (slot_index_at(s->slots, slot, pos, &h) && !(skip && skip(arg, h)))
+                ahead[k++] = h;
+        }
+        for (int i = 0; i < k; i++)
+            store_prefetch_bucket(s, ahead[i]);
+        for (int i = 0; i < k; i++)
+            store_prefetch_entry(s, ahead[i]);
+        for (int i = 0; i < k && found < max; i++) {
+            uint64_t h = ahead[i];
+            if (i > 0 && skip && skip(arg, h))
+                continue; /* asked again: fn may have changed its mind (a listing now full) */
+            /* the entries of h's bucket whose whole hash is h (the index
+             * keeps a hash of 0 as 1) */
+            uint16_t tag = hash_tag(h);
+            for (int t = 0; t < 2 && found < max; t++) {
+                if (s->size[t] == 0)
+                    break;
+                size_t b = (size_t)h & (s->size[t] - 1);
+                if (t == 0 && rehashing(s) && b < s->rehash_idx)
                     continue;
-                uint64_t eh = entry_hash(e);
-                if ((eh ? eh : 1) != h || key_slot(entry_key(e), entry_key_len(e)) != slot ||
-                    expired(e, now_ms))
-                    continue;
-                fn(arg, e);
-                found++;
+                for (struct entry *e = s->table[t][b]; e && found < max; e = entry_next(e)) {
+                    if (entry_tag(e) != tag)
+                        continue;
+                    uint64_t eh = entry_hash(e);
+                    if ((eh ? eh : 1) != h || key_slot(entry_key(e), entry_key_len(e)) != slot ||
+                        expired(e, now_ms))
+                        continue;
+                    fn(arg, e);
+                    found++;
+                }
             }
         }
     }

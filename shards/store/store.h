@@ -225,6 +225,9 @@ void *store_object_decode(struct store *s, enum value_type t, const char *p, siz
  * expiry has passed (by the latest now_ms the store was given) is removed
  * too, but counts as not existing, as in Redis's DEL. */
 bool store_delete(struct store *s, struct slice key);
+/* store_delete of the key of e, an entry store_peek or store_find gave
+ * with no other store call since: the same, without looking it up again. */
+bool store_delete_entry(struct store *s, struct entry *e);
 
 /* Set (at_ms > 0) or remove (at_ms == 0) e's expiry; journals EXPIRE/PERSIST.
  * An at_ms in the past deletes the key (journals DEL) and returns false.
@@ -278,6 +281,13 @@ void store_index_slots(struct store *s);
 bool store_slots_indexed(const struct store *s);
 size_t store_slot_count(const struct store *s, unsigned slot);
 size_t store_slot_keys(struct store *s, unsigned slot, size_t max, int64_t now_ms, store_scan_fn *fn, void *arg);
+/* store_slot_keys leaving out the keys whose hash (store_key_hash; 0 given
+ * as 1) skip(arg, hash) is true for, asked before they are looked up
+ * (maybe twice for a key: again just before its lookup, after fn has seen
+ * the keys before it). fn must not change the store. */
+typedef bool store_skip_fn(void *arg, uint64_t hash);
+size_t store_slot_keys_except(struct store *s, unsigned slot, size_t max, int64_t now_ms, store_skip_fn *skip,
+                              store_scan_fn *fn, void *arg);
 /* Bytes the index holds (0 without one). */
 size_t store_slot_index_memory(const struct store *s);
 

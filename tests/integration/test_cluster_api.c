@@ -1037,6 +1037,195 @@ static void test_replica_keys_in_slot(void **state)
     stop_three();
 }
 
+/* ------------------------------------------- RINGKV-MIGRATESLOTS */
+
+/* A slot of group 0 and a tag whose keys are in it, the k-th such. */
+static long long tag_of_group0(tconn *c, int k, char *tag, size_t cap)
+{
+    for (int i = 0, seen = 0;; i++) {
+        snprintf(tag, cap, "push:%d", i);
+        long long slot = get_int(tcmd(c, "CLUSTER KEYSLOT %s", tag));
+        if (slot < bounds[1] && seen++ == k)
+            return slot;
+    }
+}
+
+/* Marks the slots as moving from node 0 to node 1, as the tool does. */
+static void mark_moving(tconn *src, tconn *dst, const long long *slots, int n)
+{
+    for (int i = 0; i < n; i++) {
+        expect_ok(tcmd(dst, "CLUSTER SETSLOT %lld IMPORTING %s", slots[i], ids[0]));
+        expect_ok(tcmd(src, "CLUSTER SETSLOT %lld MIGRATING %s", slots[i], ids[1]));
+    }
+}
+
+/* RINGKV-MIGRATESLOTS host port timeout [BATCH n] [PIPELINE n] SLOTS ...:
+ * the source pushes every key of the slots (README "Growing and
+ * shrinking"): afterwards the source has none, the target has them all
+ * with their TTLs, a 100k-member set whole; the answer counts them. A
+ * writer INCRs a key of a moving slot throughout (following -ASK, as a
+ * cluster client does): none of its writes is lost. */
+static void test_migrateslots_moves_slots(void **state)
+{
+    (void)state;
+    SKIP_ON_REDIS();
+    start_three(false, "15000");
+    tconn *src = tconnect(node[0].port), *dst = tconnect(node[1].port);
+    char tag[3][32];
+    long long slots[3];
+    for (int t = 0; t < 3; t++)
+        slots[t] = tag_of_group0(src, t, tag[t], sizeof tag[t]);
+    /* 3 x 400 strings (a third with a TTL), a counter, a 100k-member set */
+    for (int t = 0; t < 3; t++)
+        for (int i = 0; i < 400; i++) {
+            if (i % 3 == 0)
+                expect_ok(tcmd(src, "SET {%s}:%d v%d PX 600000", tag[t], i, i));
+            else
+                expect_ok(tcmd(src, "SET {%s}:%d v%d", tag[t], i, i));
+        }
+    expect_ok(tcmd(src, "SET {%s}:counter 1000", tag[0]));
+    for (int i = 0; i < 100000; i += 1000) {
+        char *argv[1002];
+        char bufs[1000][24];
+        argv[0] = "SADD";
+        char key[64];
+        snprintf(key, sizeof key, "{%s}:set", tag[1]);
+        argv[1] = key;
+        for (int j = 0; j < 1000; j++) {
+            snprintf(bufs[j], sizeof bufs[j], "m%d", i + j);
+            argv[2 + j] = bufs[j];
+        }
+        tsendv(src, 1002, (const char *const *)argv);
+        expect_int(tread(src, 5000), 1000);
+    }
+    mark_moving(src, dst, slots, 3);
+    tconn *push = tconnect(node[0].port);
+    char port[16], s0[16], s1[16], s2[16];
+    snprintf(port, sizeof port, "%d", node[1].port);
+    snprintf(s0, sizeof s0, "%lld", slots[0]);
+    snprintf(s1, sizeof s1, "%lld", slots[1]);
+    snprintf(s2, sizeof s2, "%lld", slots[2]);
+    const char *argv[] = { "RINGKV-MIGRATESLOTS", "127.0.0.1", port, "10000", "BATCH", "50", "PIPELINE", "4",
+                           "SLOTS", s0, s1, s2 };
+    tsendv(push, 12, argv);
+    /* the writer, while the push runs (it may be done before the last) */
+    char counter[64], ask[100];
+    snprintf(counter, sizeof counter, "{%s}:counter", tag[0]);
+    snprintf(ask, sizeof ask, "ASK %lld 127.0.0.1:%d", slots[0], node[1].port);
+    long long want = 1000;
+    for (int i = 0; i < 300; i++) {
+        struct rval *v = tcmd(src, "INCR %s", counter);
+        if (v->type == R_ERROR) {
+            if (strcmp(v->str, ask) != 0)
+                fail_msg("INCR on the source: %s", rval_text(v));
+            rval_free(v);
+            expect_ok(tcmd(dst, "ASKING"));
+            v = tcmd(dst, "INCR %s", counter);
+        }
+        assert_int_equal(v->type, R_INT);
+        assert_int_equal(v->integer, ++want);
+        rval_free(v);
+    }
+    struct rval *r = tread(push, 30000);
+    if (!r || r->type != R_ARRAY || r->n != 2 || r->elem[0]->type != R_INT)
+        fail_msg("RINGKV-MIGRATESLOTS answered %s", r ? rval_text(r) : "nothing");
+    /* every key went once at least (the counter may have gone before the
+     * writer's first INCR on the source, or after some) */
+    assert_true(r->elem[0]->integer >= 3 * 400 + 2);
+    assert_true(r->elem[1]->integer >= 0);
+    rval_free(r);
+    for (int t = 0; t < 3; t++) {
+        expect_int(tcmd(src, "CLUSTER COUNTKEYSINSLOT %lld", slots[t]), 0);
+        expect_int(tcmd(dst, "CLUSTER COUNTKEYSINSLOT %lld", slots[t]), 400 + (t < 2 ? 1 : 0));
+    }
+    for (int t = 0; t < 3; t++)
+        for (int i = 0; i < 400; i++) {
+            expect_ok(tcmd(dst, "ASKING"));
+            char val[16];
+            snprintf(val, sizeof val, "v%d", i);
+            expect_bulk(tcmd(dst, "GET {%s}:%d", tag[t], i), val);
+            expect_ok(tcmd(dst, "ASKING"));
+            long long ttl = get_int(tcmd(dst, "PTTL {%s}:%d", tag[t], i));
+            if (i % 3 == 0)
+                assert_true(ttl > 500000 && ttl <= 600000);
+            else
+                assert_int_equal(ttl, -1);
+        }
+    expect_ok(tcmd(dst, "ASKING"));
+    expect_int(tcmd(dst, "SCARD {%s}:set", tag[1]), 100000);
+    expect_ok(tcmd(dst, "ASKING"));
+    expect_int(tcmd(dst, "SISMEMBER {%s}:set m99999", tag[1]), 1);
+    expect_ok(tcmd(dst, "ASKING"));
+    char wantv[24];
+    snprintf(wantv, sizeof wantv, "%lld", want);
+    expect_bulk(tcmd(dst, "GET %s", counter), wantv);
+    expect_error(tcmd(src, "GET %s", counter), ask);
+    /* nothing left: at once, none moved */
+    tsendv(push, 12, argv);
+    r = tread(push, 10000);
+    assert_int_equal(r->type, R_ARRAY);
+    assert_int_equal(r->elem[0]->integer, 0);
+    rval_free(r);
+    tclose(push);
+    tclose(src);
+    tclose(dst);
+    stop_three();
+}
+
+/* Its errors: Redis-style for bad arguments; a target that cannot be
+ * reached or refuses the keys leaves every key at the source and says
+ * why. */
+static void test_migrateslots_errors(void **state)
+{
+    (void)state;
+    SKIP_ON_REDIS();
+    start_three(false, "15000");
+    tconn *src = tconnect(node[0].port), *dst = tconnect(node[1].port);
+    expect_error(tcmd(src, "RINGKV-MIGRATESLOTS 127.0.0.1 1 1000 SLOTS"),
+                 "ERR wrong number of arguments for 'ringkv-migrateslots' command");
+    expect_error(tcmd(src, "RINGKV-MIGRATESLOTS 127.0.0.1 %d 1000 SLOTS 16384", node[1].port),
+                 "ERR Invalid or out of range slot");
+    expect_error(tcmd(src, "RINGKV-MIGRATESLOTS 127.0.0.1 %d 1000 SLOTS -1", node[1].port),
+                 "ERR Invalid or out of range slot");
+    expect_error(tcmd(src, "RINGKV-MIGRATESLOTS 127.0.0.1 %d 1000 SLOTS 1 x", node[1].port),
+                 "ERR Invalid or out of range slot");
+    expect_error(tcmd(src, "RINGKV-MIGRATESLOTS 127.0.0.1 %d soon SLOTS 1", node[1].port),
+                 "ERR value is not an integer or out of range");
+    expect_error(tcmd(src, "RINGKV-MIGRATESLOTS 127.0.0.1 %d 1000 BATCH x SLOTS 1", node[1].port),
+                 "ERR value is not an integer or out of range");
+    expect_error(tcmd(src, "RINGKV-MIGRATESLOTS 127.0.0.1 %d 1000 BATCH 0 SLOTS 1", node[1].port),
+                 "ERR value is out of range, must be positive");
+    expect_error(tcmd(src, "RINGKV-MIGRATESLOTS 127.0.0.1 %d 1000 NOW SLOTS 1", node[1].port), "ERR syntax error");
+    expect_error(tcmd(src, "RINGKV-MIGRATESLOTS 127.0.0.1 %d 1000 BATCH 10 PIPELINE 2", node[1].port),
+                 "ERR syntax error");
+    char tag[32];
+    long long slot = tag_of_group0(src, 0, tag, sizeof tag);
+    for (int i = 0; i < 300; i++)
+        expect_ok(tcmd(src, "SET {%s}:%d v", tag, i));
+    /* not importing there: the target answers -MOVED to RESTORE-ASKING */
+    struct rval *v = tcmd(src, "RINGKV-MIGRATESLOTS 127.0.0.1 %d 5000 BATCH 40 SLOTS %lld", node[1].port, slot);
+    expect_error_prefix(v, "ERR Target instance replied with error: MOVED ");
+    expect_int(tcmd(src, "CLUSTER COUNTKEYSINSLOT %lld", slot), 300);
+    expect_int(tcmd(dst, "DBSIZE"), 0);
+    /* nobody listening there */
+    int gone = free_port();
+    mark_moving(src, dst, &slot, 1);
+    expect_error(tcmd(src, "RINGKV-MIGRATESLOTS 127.0.0.1 %d 5000 SLOTS %lld", gone, slot),
+                 "IOERR error or timeout writing to target instance");
+    expect_int(tcmd(src, "CLUSTER COUNTKEYSINSLOT %lld", slot), 300);
+    for (int i = 0; i < 300; i++)
+        expect_bulk(tcmd(src, "GET {%s}:%d", tag, i), "v");
+    /* and then it goes */
+    v = tcmd(src, "RINGKV-MIGRATESLOTS 127.0.0.1 %d 5000 SLOTS %lld", node[1].port, slot);
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->elem[0]->integer, 300);
+    rval_free(v);
+    expect_int(tcmd(dst, "CLUSTER COUNTKEYSINSLOT %lld", slot), 300);
+    tclose(src);
+    tclose(dst);
+    stop_three();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1050,6 +1239,8 @@ int main(void)
         cmocka_unit_test(test_nodes_link_state),
         cmocka_unit_test(test_keys_in_slot),
         cmocka_unit_test(test_replica_keys_in_slot),
+        cmocka_unit_test(test_migrateslots_moves_slots),
+        cmocka_unit_test(test_migrateslots_errors),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,0 +1,427 @@
+/* cmd_ringkv_migrateslots: RINGKV-MIGRATESLOTS host port timeout [AUTH
+ * password | AUTH2 username password] [BATCH keys] [PIPELINE batches]
+ * SLOTS slot [slot ...]: the source of a slot move pushes every key of
+ * the slots to the target itself (issue 11; ringkv-cluster's way of
+ * moving keys, shards/cluster/tool_reshard.c), instead of the admin tool
+ * asking CLUSTER GETKEYSINSLOT and sending a MIGRATE per batch: no round
+ * trip to the tool per batch, no listing sent to it.
+ *
+ * How: the push runs on shard 0 (the row is CMD_SHARD0, its answer held
+ * as MIGRATE's is). It asks the shard owning the slots for one batch at a
+ * time (a listing: a message with up to LIST_SLOTS_MAX of the slots not
+ * found empty yet, in their order), and that shard lists and dumps up to
+ * BATCH keys (default 100) in one walk of its keys-by-slot index (one
+ * lookup a key, the next keys' buckets prefetched), leaving out the keys
+ * already in flight (skipped by their hash before any lookup), and marks
+ * them in flight (their writes held from then on). Up to PIPELINE
+ * (default 8) listings and batches are out at once; each batch is one
+ * MIGRATE ... REPLACE KEYS of MIGRATE's machinery from the connect on
+ * (migrate.h, migrate_batch_dumped: sent as RESTORE-ASKING on a migrate
+ * link to the target, one link a batch in flight, kept for the next; the
+ * target's replicas waited for, ROLE + WAIT; the keys acknowledged
+ * deleted here only if unchanged, journaled as DELs; every key settled).
+ * A slot is done once a listing finds no key of it, none in flight
+ * either; a listing that finds nothing while batches are out waits for
+ * one of them (what a batch kept, a key that changed, is listed again).
+ * With the slots marked MIGRATING (as the tool does before), a key
+ * missing here is created on the target (-ASK), so a slot found empty
+ * stays so.
+ *
+ * The answer, once every slot was found empty: an array of two integers,
+ * the keys the target acknowledged and the longest a batch was in flight
+ * in ms (from its start to its settle: the longest a write of one of its
+ * keys waited here). Or the first batch's error (MIGRATE's text: "IOERR
+ * error or timeout ...", "ERR Target instance replied with error: ...",
+ * a READONLY refusal), given once the batches in flight are back: the
+ * keys not acknowledged stay here, those of batches that were acknowledged
+ * are at the target (slots half moved, as after a MIGRATE that failed:
+ * the tool runs it again).
+ *
+ * Cluster mode only (keys by slot: shards/store/slot_index.h). Big
+ * collections go as MIGRATE sends them: one RESTORE a key; a listing
+ * dumps at most LIST_DUMP_BYTES past its first key, a slice of the owner's
+ * loop turn. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <mimalloc.h>
+
+#include "core/buf.h"
+#include "core/command.h"
+#include "core/numbers.h"
+#include "core/reply.h"
+#include "shards/commands/commands.h"
+#include "shards/commands/migrate.h"
+#include "shards/dispatch.h"
+#include "shards/message.h"
+#include "shards/node.h"
+#include "shards/shard.h"
+#include "shards/store/slot.h"
+#include "shards/store/store.h"
+
+#define BATCH_DEFAULT    100
+#define PIPELINE_DEFAULT 8
+#define BATCH_MAX        100000
+#define PIPELINE_MAX     256
+
+/* The bytes one listing dumps at most (past the first key): a slice of
+ * the owner's loop turn, as MIGRATE's dumps (migrate.c DUMP_TURN_BYTES). */
+#define LIST_DUMP_BYTES (256 * 1024)
+
+/* The slots a listing is given at most (from the first not found empty):
+ * enough to hold the batches in flight and the next (the keys in flight
+ * are skipped there), few enough that building and walking the list is
+ * no cost a key (one listing a batch). */
+#define LIST_SLOTS_MAX 512
+
+enum { PUSH_MSG_LIST = 1 };
+
+struct slot_push {
+    struct shard         *sh;
+    struct shard_msg     *msg;       /* the command, answered at the end */
+    struct migrate_target target;
+    int                   batch, pipeline;
+    int                   nslots;
+    uint16_t             *slots;
+    bool                 *empty;     /* by index into slots: found with no key */
+    int                   first;     /* slots before it are all empty */
+    int                   in_flight; /* batches out */
+    int                   listings;  /* listings out */
+    bool                  dry;       /* the last listing found no key: list again once a batch is back */
+    long long             acked, longest_ms;
+    struct buf            error;     /* the first batch's error */
+};
+
+/* A batch: the keys of one listing, their names in the listing's
+ * message (kept until the batch is done). */
+struct push_batch {
+    struct slot_push *p;
+    struct shard_msg *m;
+    struct slice     *keys;
+    int64_t           started_ms; /* when it was listed (and dumped) */
+};
+
+static void push_go_on(struct slot_push *p);
+static void batch_done(void *arg, const char *err, int acked);
+
+static void push_answer(struct slot_push *p)
+{
+    struct shard_msg *m = p->msg;
+    struct reply r = { &m->reply, m->proto };
+    if (p->error.len > 0) {
+        buf_append(&p->error, "", 1);
+        reply_error(&r, p->error.data);
+    } else {
+        reply_array(&r, 2);
+        reply_int(&r, p->acked);
+        reply_int(&r, p->longest_ms);
+    }
+    m->answered = true;
+    msg_post(p->sh, m, m->home);
+    buf_free(&p->error);
+    mi_free(p->slots);
+    mi_free(p->empty);
+    mi_free(p);
+}
+
+/* --------------------------------------------------- the listing */
+
+/* At the owner: the next batch, listed and dumped in one walk of the
+ * slots' keys (one lookup a key: the slot index's hash to the entry),
+ * leaving out the keys in flight (earlier batches', whose hashes are
+ * skipped before any lookup): up to m->value keys, LIST_DUMP_BYTES of
+ * dumps past the first. The payload (the slots asked, u16 each, in
+ * order, all this shard's) is replaced by the dumps (migrate.h's form,
+ * u8 1 first); the reply: u32 slots visited, then per slot u16 slot and
+ * u8 1 if it has no key left, not even in flight; u32 keys, then per key
+ * u32 length and the name. */
+struct listing {
+    struct shard *sh;
+    struct buf   *names, *dumps;
+    uint64_t     *flying;    /* the hashes in flight: open addressing, 0 free */
+    size_t        mask;
+    uint32_t      count, room;
+    bool          full;
+};
+
+static bool flying(void *arg, uint64_t h)
+{
+    struct listing *l = arg;
+    if (l->full)
+        return true; /* the walk goes on, but looks nothing up */
+    if (!l->flying)
+        return false;
+    for (size_t b = (size_t)h & l->mask; l->flying[b]; b = (b + 1) & l->mask)
+        if (l->flying[b] == h)
+            return true;
+    return false;
+}
+
+static void list_one(void *arg, struct entry *e)
+{
+    struct listing *l = arg;
+    struct slice key = { entry_key(e), entry_key_len(e) };
+    uint32_t len = (uint32_t)key.len;
+    buf_append(l->names, &len, 4);
+    buf_append(l->names, key.ptr, len);
+    char present = 1;
+    buf_append(l->dumps, &present, 1);
+    migrate_dump_entry(l->sh, key, e, l->dumps);
+    l->count++;
+    l->full = l->count >= l->room || l->dumps->len >= LIST_DUMP_BYTES;
+}
+
+static void list_keys(struct shard *sh, struct shard_msg *m)
+{
+    int64_t now = shard_now_ms(sh);
+    size_t n = m->payload.len / sizeof(uint16_t);
+    uint16_t *slots = mi_malloc(sizeof(uint16_t) * (n ? n : 1));
+    memcpy(slots, m->payload.data, n * sizeof(uint16_t));
+    buf_clear(&m->payload);
+    struct listing l = { .sh = sh, .dumps = &m->payload, .room = (uint32_t)m->value };
+    struct buf names;
+    buf_init(&names);
+    l.names = &names;
+    const struct keys_in_flight *f = sh->keys_in_flight;
+    if (f && f->n > 0) {
+        size_t cap = 16;
+        while (cap < (size_t)f->n * 2)
+            cap <<= 1;
+        l.flying = mi_calloc(cap, sizeof(uint64_t));
+        l.mask = cap - 1;
+        for (int j = 0; j < f->n; j++) {
+            uint64_t h = f->hashes[j] ? f->hashes[j] : 1; /* as the index keeps it */
+            size_t b = (size_t)h & l.mask;
+            while (l.flying[b] && l.flying[b] != h)
+                b = (b + 1) & l.mask;
+            l.flying[b] = h;
+        }
+    }
+    uint32_t visited = 0;
+    buf_append(&m->reply, &visited, 4);
+    for (size_t i = 0; i < n && !l.full; i++) {
+        uint32_t before = l.count;
+        store_slot_keys_except(sh->store, slots[i], l.room - l.count, now, flying, list_one, &l);
+        f = sh->keys_in_flight;
+        uint8_t none = l.count == before && (!f || f->by_slot[slots[i]] == 0);
+        buf_append(&m->reply, &slots[i], sizeof(uint16_t));
+        buf_append(&m->reply, &none, 1);
+        visited++;
+    }
+    memcpy(m->reply.data, &visited, 4);
+    buf_append(&m->reply, &l.count, 4);
+    buf_append(&m->reply, names.data, names.len);
+    buf_free(&names);
+    mi_free(l.flying);
+    mi_free(slots);
+}
+
+/* Back home: the slots found with no key are done; the keys listed go as
+ * a batch. */
+static void listed(struct slot_push *p, struct shard_msg *m)
+{
+    const char *q = m->reply.data;
+    uint32_t visited, count;
+    memcpy(&visited, q, 4);
+    q += 4;
+    /* the slots visited are in p->slots' order (list_next): one pass */
+    int i = p->first;
+    for (uint32_t v = 0; v < visited; v++) {
+        uint16_t slot;
+        memcpy(&slot, q, 2);
+        while (i < p->nslots && (p->empty[i] || p->slots[i] != slot))
+            i++;
+        if (i < p->nslots && q[2])
+            p->empty[i] = true;
+        q += 3;
+    }
+    while (p->first < p->nslots && p->empty[p->first])
+        p->first++;
+    memcpy(&count, q, 4);
+    q += 4;
+    p->dry = count == 0;
+    if (count == 0) {
+        msg_free(m);
+        return;
+    }
+    struct push_batch *b = mi_malloc(sizeof(*b));
+    b->p = p;
+    b->m = m;
+    b->started_ms = (int64_t)m->usec; /* when it was sent: the keys' flight began after */
+    b->keys = mi_malloc(sizeof(struct slice) * count);
+    for (uint32_t k = 0; k < count; k++) {
+        uint32_t len;
+        memcpy(&len, q, 4);
+        b->keys[k] = (struct slice){ q + 4, len };
+        q += 4 + len;
+    }
+    p->in_flight++;
+    migrate_batch_dumped(p->sh, &p->target, b->keys, (int)count, m->target, m->payload.data, batch_done, b);
+}
+
+static void push_message(struct shard *sh, struct shard_msg *m)
+{
+    if (!m->answered) {
+        list_keys(sh, m);
+        m->answered = true;
+        msg_post(sh, m, m->home);
+        return;
+    }
+    struct slot_push *p = m->arg;
+    p->listings--;
+    listed(p, m);
+    push_go_on(p);
+}
+
+/* The slots not found empty yet that the owner of the first of them owns
+ * (the first LIST_SLOTS_MAX of them), asked there for the next batch. */
+static void list_next(struct slot_push *p)
+{
+    struct shard *sh = p->sh;
+    int owner = shard_of_slot(sh->node, p->slots[p->first]);
+    struct buf slots;
+    buf_init(&slots);
+    for (int i = p->first, n = 0; i < p->nslots && n < LIST_SLOTS_MAX; i++)
+        if (!p->empty[i] && shard_of_slot(sh->node, p->slots[i]) == owner) {
+            buf_append(&slots, &p->slots[i], sizeof(uint16_t));
+            n++;
+        }
+    struct shard_msg *m = msg_create(PUSH_MSG_LIST, sh->id, owner, NULL, -1, NULL, 0);
+    m->handler = push_message;
+    m->arg = p;
+    m->payload = slots;
+    m->value = (uint64_t)p->batch;
+    m->usec = (uint64_t)shard_now_ms(sh);
+    p->listings++;
+    msg_post(sh, m, owner);
+}
+
+/* ------------------------------------------------------ the batches */
+
+static void batch_done(void *arg, const char *err, int acked)
+{
+    struct push_batch *b = arg;
+    struct slot_push *p = b->p;
+    long long took = shard_now_ms(p->sh) - b->started_ms;
+    mi_free(b->keys);
+    msg_free(b->m);
+    mi_free(b);
+    p->in_flight--;
+    p->acked += acked;
+    p->dry = false; /* what it kept (changed meanwhile) is listed again */
+    if (took > p->longest_ms)
+        p->longest_ms = took;
+    if (err && p->error.len == 0)
+        buf_append(&p->error, err, strlen(err));
+    push_go_on(p);
+}
+
+/* The next step: listings (each a batch) while the pipeline has room and
+ * the last one found keys; once every slot is found empty with nothing
+ * out (or a batch failed and the others are back), the answer. */
+static void push_go_on(struct slot_push *p)
+{
+    bool idle = p->in_flight == 0 && p->listings == 0;
+    if (p->error.len > 0 || p->first >= p->nslots) {
+        if (idle)
+            push_answer(p);
+        return;
+    }
+    if (p->dry && !idle)
+        return; /* all that is left is in flight: wait for a batch */
+    while (p->in_flight + p->listings < p->pipeline) {
+        list_next(p);
+        if (p->dry)
+            break; /* one listing to see whether anything is left */
+    }
+}
+
+/* ------------------------------------------------------ the command */
+
+static bool positive(struct exec_ctx *ctx, struct slice s, long long max, int *out)
+{
+    long long v;
+    if (!parse_ll(s, &v)) {
+        reply_error(ctx->reply, ERR_NOT_INT);
+        return false;
+    }
+    if (v <= 0 || v > max) {
+        reply_error(ctx->reply, "ERR value is out of range, must be positive");
+        return false;
+    }
+    *out = (int)v;
+    return true;
+}
+
+void cmd_ringkv_migrateslots(struct exec_ctx *ctx)
+{
+    int argc = ctx->argc;
+    const struct slice *argv = ctx->argv;
+    if (!ctx->shard->node->cluster) {
+        reply_error(ctx->reply, "ERR This instance has cluster support disabled");
+        return;
+    }
+    struct migrate_target t = { .replace = true };
+    int batch = BATCH_DEFAULT, pipeline = PIPELINE_DEFAULT, first_slot = -1;
+    long long timeout;
+    if (!parse_ll(argv[3], &timeout)) {
+        reply_error(ctx->reply, ERR_NOT_INT);
+        return;
+    }
+    t.timeout_ms = timeout > 0 ? timeout : 1000;
+    for (int j = 4; j < argc; j++) {
+        int more = argc - 1 - j;
+        if (slice_eq_nocase(argv[j], "auth") && more >= 1) {
+            t.pass = argv[++j];
+        } else if (slice_eq_nocase(argv[j], "auth2") && more >= 2) {
+            t.user = argv[++j];
+            t.pass = argv[++j];
+        } else if (slice_eq_nocase(argv[j], "batch") && more >= 1) {
+            if (!positive(ctx, argv[++j], BATCH_MAX, &batch))
+                return;
+        } else if (slice_eq_nocase(argv[j], "pipeline") && more >= 1) {
+            if (!positive(ctx, argv[++j], PIPELINE_MAX, &pipeline))
+                return;
+        } else if (slice_eq_nocase(argv[j], "slots") && more >= 1) {
+            first_slot = j + 1;
+            break;
+        } else {
+            reply_error(ctx->reply, ERR_SYNTAX);
+            return;
+        }
+    }
+    if (first_slot < 0) {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return;
+    }
+    int nslots = argc - first_slot;
+    uint16_t *slots = mi_malloc(sizeof(uint16_t) * (size_t)nslots);
+    for (int i = 0; i < nslots; i++) {
+        long long s;
+        if (!parse_ll(argv[first_slot + i], &s) || s < 0 || s >= SLOT_COUNT) {
+            mi_free(slots);
+            reply_error(ctx->reply, "ERR Invalid or out of range slot");
+            return;
+        }
+        slots[i] = (uint16_t)s;
+    }
+    if (!ctx->msg) {
+        mi_free(slots);
+        reply_error(ctx->reply, "ERR RINGKV-MIGRATESLOTS could not be run here");
+        return;
+    }
+    t.bad_addr = !migrate_parse_addr(argv[1], argv[2], &t.addr);
+    struct slot_push *p = mi_zalloc(sizeof(*p));
+    p->sh = ctx->shard;
+    p->msg = ctx->msg;
+    p->target = t;
+    p->batch = batch;
+    p->pipeline = pipeline;
+    p->nslots = nslots;
+    p->slots = slots;
+    p->empty = mi_calloc((size_t)nslots, sizeof(bool));
+    buf_init(&p->error);
+    ctx->deferred = true;
+    push_go_on(p);
+}
