@@ -892,6 +892,9 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
     case MSG_FLUSH_JOURNAL:
         ship_journal(sh);
         break;
+    case MSG_APPLY_FENCE:
+        /* the applies shard 0 posted before it are done: the answer says so */
+        break;
     }
     answer(sh, m);
 }
@@ -913,6 +916,8 @@ static void handle_answer(struct shard *sh, struct shard_msg *m)
             master_flushed(sh, m->arg);
         else
             failover_flushed(sh);
+    } else if ((int)m->kind == MSG_APPLY_FENCE) {
+        replica_fence_passed(sh, m->value);
     } else if ((int)m->kind == MSG_JOURNAL) {
         buf_keep_spare(&sh->repl->journal_spare, &m->payload, SPARE_BUF_MAX);
     } else if ((int)m->kind == MSG_REPL_FEED) {

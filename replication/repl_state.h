@@ -33,6 +33,8 @@ enum repl_msg_kind {
     MSG_LOAD_ABORT,  /* 0 -> shard (replica): drop the staging store */
     MSG_ROLE,        /* 0 -> shard: role changed (arg: 1 = replica) */
     MSG_FLUSH_JOURNAL, /* 0 -> shard: post your journal bytes now (WAIT) */
+    MSG_APPLY_FENCE, /* 0 -> shard (replica): answered once the applies posted
+                        before it are done (value: the fence's id) */
 };
 
 /* MSG_REPL_ATTACH's value: on the way to shard 0, whether the replica said
@@ -189,6 +191,7 @@ struct repl_link {
     struct buf        *apply;    /* per shard: what to apply there, sent each turn (apply_put_*) */
     size_t            *apply_open; /* per shard: offset of the open record segment's
                                       header in apply[i], or SIZE_MAX */
+    struct ack_fence  *fences;   /* acknowledgements waiting for the shards, oldest first */
     unsigned long long turn;     /* the loop turn turn_bytes counts */
     size_t             turn_bytes; /* stream bytes taken in that turn */
 };
@@ -204,6 +207,7 @@ struct repl {
     int             nreplicas;
     struct waiter  *waiters;
     uint64_t        sync_full, sync_partial_ok, sync_partial_err;
+    uint64_t        fence_seq;      /* the last ack fence's id (replica.c) */
     int64_t         last_ping_ms;
     uint64_t        feed_since_ns;  /* the replicas' feeds are held since (0: not held) */
     /* FAILOVER (master side) */
@@ -266,6 +270,8 @@ void master_gate_released(struct shard *sh);
 void master_tick(struct shard *sh, int64_t now_ms);
 void master_drop_replicas(struct shard *sh);
 void failover_flushed(struct shard *sh);
+/* replica.c: shard 0 got back an ack fence (MSG_APPLY_FENCE) from a shard */
+void replica_fence_passed(struct shard *sh, uint64_t id);
 void failover_gate_released(struct shard *sh);
 void failover_tick(struct shard *sh, int64_t now_ms);
 /* Make the replica whose PSYNC carries FAILOVER our master's successor. */

@@ -42,8 +42,21 @@ static struct repl_link *link_of(const struct conn *c)
     return (struct repl_link *)c->owner;
 }
 
+/* An acknowledgement waiting for the shards (see send_ack). */
+struct ack_fence {
+    struct ack_fence *next;
+    uint64_t          id;      /* struct repl's fence_seq when posted: unique */
+    uint64_t          offset;  /* what the ACK says */
+    int               pending; /* shards that have not answered yet */
+};
+
 static void link_free(struct repl_link *l, int nshards)
 {
+    while (l->fences) {
+        struct ack_fence *f = l->fences;
+        l->fences = f->next;
+        mi_free(f);
+    }
     resp_parser_deinit(&l->parser);
     for (int i = 0; i < nshards; i++)
         buf_free(&l->apply[i]);
@@ -157,16 +170,56 @@ static void send_command(struct repl_link *l, int argc, const char **argv)
     buf_free(&b);
 }
 
+static void post_applies(struct shard *sh, struct repl_link *l);
+
+/* REPLCONF ACK <offset>, once every shard has applied the writes up to
+ * offset. Shard 0 reads the stream and hands each write to the shard that
+ * owns its key (MSG_REPL_APPLY, applied there later); an ACK of what was
+ * only read would let WAIT count this replica while a read here still
+ * misses the write (a Redis replica's offset counts what it has executed).
+ * So the applies queued so far are posted, then a fence to every shard
+ * behind them (each mailbox is in order); the ACK goes when all are back,
+ * on the link it was asked on. */
 static void send_ack(struct shard *sh)
 {
     struct repl *r = repl_of(sh);
-    if (!r->link || !r->link->conn)
+    struct repl_link *l = r->link;
+    if (!l || !l->conn)
         return;
-    char off[24];
-    snprintf(off, sizeof(off), "%llu", (unsigned long long)journal_offset(r->backlog));
-    const char *argv[] = { "REPLCONF", "ACK", off };
-    send_command(r->link, 3, argv);
+    post_applies(sh, l);
+    struct ack_fence *f = mi_zalloc(sizeof(*f));
+    f->id = ++r->fence_seq;
+    f->offset = journal_offset(r->backlog);
+    f->pending = sh->node->nshards;
+    struct ack_fence **tail = &l->fences;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = f;
+    for (int i = 0; i < sh->node->nshards; i++)
+        repl_post(sh, i, MSG_APPLY_FENCE, f->id, NULL, NULL);
     r->last_ack_ms = shard_now_ms(sh);
+}
+
+void replica_fence_passed(struct shard *sh, uint64_t id)
+{
+    struct repl *r = repl_of(sh);
+    struct repl_link *l = r->link;
+    if (!l)
+        return; /* the link it was for is gone, and its fences with it */
+    struct ack_fence **pp = &l->fences;
+    while (*pp && (*pp)->id != id)
+        pp = &(*pp)->next;
+    struct ack_fence *f = *pp;
+    if (!f || --f->pending > 0)
+        return;
+    *pp = f->next;
+    if (l->conn) {
+        char off[24];
+        snprintf(off, sizeof(off), "%llu", (unsigned long long)f->offset);
+        const char *argv[] = { "REPLCONF", "ACK", off };
+        send_command(l, 3, argv);
+    }
+    mi_free(f);
 }
 
 static void connect_master(struct shard *sh)

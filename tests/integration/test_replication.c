@@ -646,6 +646,58 @@ static void test_wait_counts_writes_held_behind_flushall(void **state)
     node_stop(m);
 }
 
+/* WAIT counts a replica once it has applied the writes, not once its link
+ * has read them: a replica's shard 0 reads the stream and hands each write
+ * to the shard owning its key, and its acknowledgement waits until those
+ * shards are past it (a Redis replica's offset counts what it has
+ * executed), so a read on the replica after WAIT sees the write. Here the
+ * replica's shard 1 sleeps (DEBUG SLEEP) while the master writes a key of
+ * it: WAIT answered 1 before the acknowledgement waited (the stream was
+ * read), 0 now; and 1 once the shard is awake and has applied it. */
+static void test_wait_counts_applied_writes(void **state)
+{
+    (void)state;
+    struct server *m = node_start((const char *[]){ "--threads", "1", NULL });
+    struct server *r = node_start((const char *[]){ "--threads", "2", "--enable-debug-command", "yes", NULL });
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    replicaof(rc, m->port);
+    wait_synced(mc, rc, 10000);
+    tconn *on1 = NULL, *spare[48];
+    int nspare = 0;
+    while (!on1) {
+        assert_true(nspare < 48);
+        tconn *c = tconnect(r->port);
+        if (shard_of_conn(c) == 1)
+            on1 = c;
+        else
+            spare[nspare++] = c;
+    }
+    char key[32];
+    for (int i = 0;; i++) {
+        snprintf(key, sizeof key, "applied:%d", i);
+        if (key_slot(key, strlen(key)) % 2 == 1)
+            break;
+    }
+    expect_int(tcmd(mc, "WAIT 1 5000"), 1);
+    tsendv(on1, 3, (const char *[]){ "DEBUG", "SLEEP", "1" });
+    usleep(100 * 1000);
+    expect_ok(tcmd(mc, "SET %s v", key));
+    struct rval *w = tcmd(mc, "WAIT 1 300");
+    if (w->type != R_INT || w->integer != 0)
+        fail_msg("WAIT 1 300 while the replica's shard owning the key sleeps: %s (expected 0)", rval_text(w));
+    rval_free(w);
+    expect_ok(tread(on1, 10000));
+    expect_int(tcmd(mc, "WAIT 1 5000"), 1);
+    expect_bulk(tcmd(rc, "GET %s", key), "v");
+    tclose(on1);
+    for (int i = 0; i < nspare; i++)
+        tclose(spare[i]);
+    tclose(mc);
+    tclose(rc);
+    node_stop(r);
+    node_stop(m);
+}
+
 /* The lines of a CLIENT LIST reply that contain `needle`; the reply's text in
  * *all (malloc'd) when all is not NULL. */
 static int client_lines_with(tconn *c, const char *args, const char *needle, char **all)
@@ -769,6 +821,7 @@ int main(void)
         cmocka_unit_test_teardown(test_failover_under_load, nodes_teardown),
         cmocka_unit_test_teardown(test_failover_holds_writes, nodes_teardown),
         cmocka_unit_test_teardown(test_wait_counts_writes_held_behind_flushall, nodes_teardown),
+        cmocka_unit_test_teardown(test_wait_counts_applied_writes, nodes_teardown),
         cmocka_unit_test_teardown(test_failover_idle_partial, nodes_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
