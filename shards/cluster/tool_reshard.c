@@ -665,13 +665,19 @@ static int keys_listed(struct tool_client *src, int n, struct buf *names, struct
 /* Push the state text to node i (on conns) with compare-and-set:
  * expecting the version the tool last gave it, or (a node that was not
  * told every version: a source in add, a target in remove) the one it
- * answers it has: every version it can hold is of the same chain, older. */
+ * answers it has: every version it can hold is of the same chain, older.
+ * Such a node may be pulling the versions it missed from its peers while
+ * the tool pushes (one at a time: with flips a few ms apart, several in a
+ * row): the push is tried again as long as the node's version moves
+ * forward between tries (seen in CI: 6, 7, 8 in three tries). */
+#define PUSH_CAS_TRIES 200
+
 static int push_cas(struct reshard *x, struct tool_client *conns, int i, uint64_t expected, const char *text)
 {
     struct tool_client *c = conn_to(x, conns, i);
     if (!c)
         return -1;
-    for (int tries = 0; tries < 3; tries++) {
+    for (int tries = 0; tries < PUSH_CAS_TRIES; tries++) {
         char exp[32];
         snprintf(exp, sizeof exp, "%" PRIu64, expected);
         const char *cmd[] = { "CLUSTER", "RINGKV-SETSTATE", exp, text };
@@ -684,6 +690,8 @@ static int push_cas(struct reshard *x, struct tool_client *conns, int i, uint64_
         unsigned long long have;
         if (sscanf(c->reply.data, "-ERR table version is %llu,", &have) != 1)
             break;
+        if (tries > 0 && have <= expected)
+            break; /* not catching up: a version of another chain */
         expected = have;
     }
     fprintf(stderr, "\n[ERR] pushing the table to %s: %.*s\n", c->addr,
