@@ -101,8 +101,14 @@ class Writer(threading.Thread):
         self.lat = []  # (start, seconds) of each INCR/SET pair, retries included
         self.waits = []  # (start, ms reloading the table, TRYAGAIN back-offs) of each pair
 
+    # Tries of one command through redirections, 10 ms apart: 3 s. While an
+    # interrupted move waits for its resume, redis-py 4.3.4 cannot follow an
+    # -ASK to the new node (below) and retries; 0.5 s (50) was too short for
+    # the resume under AddressSanitizer once (CI-like run).
+    TRIES = 300
+
     def call(self, *args):
-        for _ in range(50):
+        for _ in range(self.TRIES):
             try:
                 return self.rc.execute_command(*args)
             except (redis.exceptions.TryAgainError, redis.exceptions.ClusterDownError,
@@ -124,7 +130,7 @@ class Writer(threading.Thread):
                 self.surfaced.append("%s: %r" % (args[0], e))
                 return None
             time.sleep(0.01)
-        self.surfaced.append("%s: still refused after 50 tries" % args[0])
+        self.surfaced.append("%s: still refused after %d tries" % (args[0], self.TRIES))
         return None
 
     def run(self):
