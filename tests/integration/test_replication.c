@@ -579,6 +579,20 @@ static int shard_of_conn(tconn *c)
     return shard;
 }
 
+/* Connects to port until a connection lands on shard `want`; the others
+ * go into spare (up to 48, *nspare of them), kept open so the node's
+ * round-robin moves on. */
+static tconn *conn_on_shard(int port, int want, tconn **spare, int *nspare)
+{
+    for (;;) {
+        assert_true(*nspare < 48);
+        tconn *c = tconnect(port);
+        if (shard_of_conn(c) == want)
+            return c;
+        spare[(*nspare)++] = c;
+    }
+}
+
 /* A WAIT right after writes that wait at the stream gate behind a FLUSHALL
  * (which another shard has not run its part of yet) counts only replicas
  * that have them: with the one replica stopped, 0. Before, the WAIT took
@@ -594,18 +608,10 @@ static void test_wait_counts_writes_held_behind_flushall(void **state)
     (void)state;
     struct server *m, *r;
     pair_up(&m, &r, "3", "1", (const char *[]){ "--enable-debug-command", "yes", NULL });
-    tconn *on[3] = { NULL, NULL, NULL }, *spare[48];
+    tconn *on[3], *spare[48];
     int nspare = 0;
-    while (!on[0] || !on[1] || !on[2]) {
-        assert_true(nspare < 48);
-        tconn *c = tconnect(m->port);
-        int sh = shard_of_conn(c);
-        assert_true(sh >= 0 && sh < 3);
-        if (!on[sh])
-            on[sh] = c;
-        else
-            spare[nspare++] = c;
-    }
+    for (int i = 0; i < 3; i++)
+        on[i] = conn_on_shard(m->port, i, spare, &nspare);
     char key[32];
     for (int i = 0;; i++) {
         snprintf(key, sizeof key, "held:%d", i);
@@ -662,16 +668,9 @@ static void test_wait_counts_applied_writes(void **state)
     tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
     replicaof(rc, m->port);
     wait_synced(mc, rc, 10000);
-    tconn *on1 = NULL, *spare[48];
+    tconn *spare[48];
     int nspare = 0;
-    while (!on1) {
-        assert_true(nspare < 48);
-        tconn *c = tconnect(r->port);
-        if (shard_of_conn(c) == 1)
-            on1 = c;
-        else
-            spare[nspare++] = c;
-    }
+    tconn *on1 = conn_on_shard(r->port, 1, spare, &nspare);
     char key[32];
     for (int i = 0;; i++) {
         snprintf(key, sizeof key, "applied:%d", i);
