@@ -161,16 +161,7 @@ static void check_memory_relations(const char *m)
  * AddressSanitizer the RSS also holds the shadow memory and the quarantine
  * of freed blocks (the pipeline's grown buffers): 2.5-2.8 on a loaded
  * machine, so the ratio means little there and only a gross error fails. */
-#if defined(__SANITIZE_ADDRESS__)
-#define LOADED_RATIO_MAX 8.0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LOADED_RATIO_MAX 8.0
-#endif
-#endif
-#ifndef LOADED_RATIO_MAX
-#define LOADED_RATIO_MAX 3.0
-#endif
+#define LOADED_RATIO_MAX (HARNESS_SANITIZED ? 8.0 : 3.0)
 
 static double used_now(tconn *c)
 {
