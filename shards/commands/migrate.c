@@ -130,6 +130,7 @@ struct migrate_key {
     int64_t      expire_at; /* here, when dumped */
     struct buf   payload;
     bool         acked;    /* the target answered +OK */
+    int          run_end;  /* many: on a run's first key, one past its last (its one reply covers them) */
 };
 
 /* A connection to a destination. It serves one MIGRATE at a time and is
@@ -162,6 +163,7 @@ struct migration {
     struct sockaddr_storage addr;
     struct slice        user, pass; /* pass.ptr NULL: no AUTH */
     bool                copy, replace;
+    bool                many;     /* RINGKV-RESTOREMANY per run of one slot's keys (migrate.h) */
     long long           timeout_ms;
     int64_t             deadline_ms;
     int                 nkeys;
@@ -637,6 +639,53 @@ static void connect_target(struct migration *g)
 }
 
 /* Write AUTH and the RESTOREs, all at once (the target answers in order). */
+/* The next present key at or after i. */
+static int next_present(const struct migration *g, int i)
+{
+    while (i < g->nkeys && !g->keys[i].present)
+        i++;
+    return i;
+}
+
+/* The most keys one RINGKV-RESTOREMANY carries: a listing's batch is
+ * bounded already (its count, LIST_DUMP_BYTES of dumps), this keeps one
+ * command of a big --batch a slice of the target's loop turn too. */
+#define RUN_KEYS_MAX 1024
+
+/* many: the present keys as RINGKV-RESTOREMANY key ttl payload ..., one
+ * command per run of consecutive keys of one slot (a listing's keys come
+ * slot by slot; the target's gate wants one slot a command), each run's
+ * first key told where it ends. */
+static void send_restore_runs(struct migration *g, struct buf *out)
+{
+    char (*ttl)[24] = mi_malloc(sizeof(*ttl) * (size_t)g->nkeys);
+    struct slice *argv = mi_malloc(sizeof(struct slice) * (size_t)(1 + 3 * RUN_KEYS_MAX));
+    argv[0] = SLICE_LIT("RINGKV-RESTOREMANY");
+    for (int i = next_present(g, 0); i < g->nkeys;) {
+        struct migrate_key *first = &g->keys[i];
+        unsigned slot = key_slot(first->name.ptr, first->name.len);
+        int argc = 1, j = i, n = 0;
+        for (; j < g->nkeys && n < RUN_KEYS_MAX; j++) {
+            struct migrate_key *k = &g->keys[j];
+            if (!k->present)
+                continue;
+            if (j > i && key_slot(k->name.ptr, k->name.len) != slot)
+                break;
+            int tl = snprintf(ttl[j], sizeof(ttl[j]), "%lld", k->ttl_ms);
+            argv[argc++] = k->name;
+            argv[argc++] = (struct slice){ ttl[j], (size_t)tl };
+            argv[argc++] = (struct slice){ k->payload.data, k->payload.len };
+            n++;
+        }
+        resp_encode_command(out, argc, argv);
+        first->run_end = j;
+        g->replies_due++;
+        i = next_present(g, j);
+    }
+    mi_free(argv);
+    mi_free(ttl);
+}
+
 static void send_restores(struct migration *g)
 {
     struct conn *c = g->link->conn;
@@ -655,7 +704,9 @@ static void send_restores(struct migration *g)
         g->next_reply = -1;
     }
     bool cluster = g->sh->node->cluster != NULL;
-    for (int i = 0; i < g->nkeys; i++) {
+    if (g->many)
+        send_restore_runs(g, &c->out);
+    for (int i = 0; i < g->nkeys && !g->many; i++) {
         struct migrate_key *k = &g->keys[i];
         if (!k->present)
             continue;
@@ -683,13 +734,6 @@ static void send_restores(struct migration *g)
     g->deadline_ms = shard_now_ms(g->sh) + g->timeout_ms;
 }
 
-/* The next present key at or after i. */
-static int next_present(const struct migration *g, int i)
-{
-    while (i < g->nkeys && !g->keys[i].present)
-        i++;
-    return i;
-}
 
 /* All replies in, or the connection failed: delete what the target has
  * (unless COPY), then answer. */
@@ -802,7 +846,12 @@ static void target_reply(struct migration *g, const char *p, size_t len)
         g->next_reply = next_present(g, 0);
     } else {
         int i = g->next_reply;
-        if (i < g->nkeys) {
+        if (i < g->nkeys && g->many) { /* one reply for the run starting at i */
+            int end = g->keys[i].run_end;
+            for (int j = i; j < end; j++)
+                g->keys[j].acked = g->keys[j].present && !err && !g->auth_failed;
+            g->next_reply = next_present(g, end);
+        } else if (i < g->nkeys) {
             g->keys[i].acked = !err && !g->auth_failed;
             g->next_reply = next_present(g, i + 1);
         } else if (g->ask_role) {
@@ -994,6 +1043,7 @@ static struct migration *migration_new(struct shard *sh, const struct migrate_ta
     g->pass = t->pass;
     g->copy = t->copy;
     g->replace = t->replace;
+    g->many = t->many && sh->node->cluster != NULL;
     g->timeout_ms = t->timeout_ms;
     g->nkeys = n;
     g->keys = mi_calloc((size_t)n, sizeof(struct migrate_key));

@@ -1,7 +1,8 @@
 /* migrate.h: MIGRATE's machinery (migrate.c) for the other commands of
  * this layer that move keys (RINGKV-MIGRATESLOTS, migrate_slots.c): one
  * batch of keys dumped on their shards, sent to the target as RESTOREs
- * (RESTORE-ASKING in cluster mode) on a migrate link, the target's
+ * (RESTORE-ASKING in cluster mode; RINGKV-RESTOREMANY per slot to a ringkv
+ * target, struct migrate_target's many) on a migrate link, the target's
  * replicas waited for in cluster mode (ROLE + WAIT), the keys the target
  * acknowledged deleted here if unchanged (journaled as DELs), every dumped
  * key settled (no longer in flight: its held writes woken). Everything
@@ -29,6 +30,12 @@ struct migrate_target {
     struct slice            user, pass;
     long long               timeout_ms; /* per read, as MIGRATE's */
     bool                    replace, copy, bad_addr;
+    /* The target is a ringkv node (a slot push's, cluster mode): a
+     * batch's keys go as one RINGKV-RESTOREMANY per run of one slot's
+     * keys (REPLACE and ASKING implied; shards/commands/dump.c), its one
+     * +OK acknowledging the run, instead of a RESTORE-ASKING a key.
+     * Plain MIGRATE never sets it: its target may be a redis-server. */
+    bool                    many;
 };
 
 /* host (a numeric address or "localhost") and port as given to MIGRATE

@@ -1,6 +1,6 @@
 /* cmd_ringkv_migrateslots: RINGKV-MIGRATESLOTS host port timeout [AUTH
  * password | AUTH2 username password] [BATCH keys] [PIPELINE batches]
- * SLOTS slot [slot ...]: the source of a slot move pushes every key of
+ * [RESTORES MANY|ONE] SLOTS slot [slot ...]: the source of a slot move pushes every key of
  * the slots to the target itself (issue 11; ringkv-cluster's way of
  * moving keys, shards/cluster/tool_reshard.c), instead of the admin tool
  * asking CLUSTER GETKEYSINSLOT and sending a MIGRATE per batch: no round
@@ -16,8 +16,10 @@
  * them in flight (their writes held from then on). Up to PIPELINE
  * (default 8) listings and batches are out at once; each batch is one
  * MIGRATE ... REPLACE KEYS of MIGRATE's machinery from the connect on
- * (migrate.h, migrate_batch_dumped: sent as RESTORE-ASKING on a migrate
- * link to the target, one link a batch in flight, kept for the next; the
+ * (migrate.h, migrate_batch_dumped: sent on a migrate link to the target
+ * as one RINGKV-RESTOREMANY per slot's keys in the batch, the target being
+ * ringkv (RESTORES MANY, the default; RESTORES ONE: a RESTORE-ASKING a
+ * key, as MIGRATE sends them), one link a batch in flight, kept for the next; the
  * target's replicas waited for, ROLE + WAIT; the keys acknowledged
  * deleted here only if unchanged, journaled as DELs; every key settled).
  * A slot is done once a listing finds no key of it, none in flight
@@ -362,7 +364,7 @@ void cmd_ringkv_migrateslots(struct exec_ctx *ctx)
         reply_error(ctx->reply, "ERR This instance has cluster support disabled");
         return;
     }
-    struct migrate_target t = { .replace = true };
+    struct migrate_target t = { .replace = true, .many = true };
     int batch = BATCH_DEFAULT, pipeline = PIPELINE_DEFAULT, first_slot = -1;
     long long timeout;
     if (!parse_ll(argv[3], &timeout)) {
@@ -380,6 +382,16 @@ void cmd_ringkv_migrateslots(struct exec_ctx *ctx)
         } else if (slice_eq_nocase(argv[j], "batch") && more >= 1) {
             if (!positive(ctx, argv[++j], BATCH_MAX, &batch))
                 return;
+        } else if (slice_eq_nocase(argv[j], "restores") && more >= 1) {
+            j++;
+            if (slice_eq_nocase(argv[j], "one")) {
+                t.many = false;
+            } else if (slice_eq_nocase(argv[j], "many")) {
+                t.many = true;
+            } else {
+                reply_error(ctx->reply, ERR_SYNTAX);
+                return;
+            }
         } else if (slice_eq_nocase(argv[j], "pipeline") && more >= 1) {
             if (!positive(ctx, argv[++j], PIPELINE_MAX, &pipeline))
                 return;

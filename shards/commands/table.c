@@ -552,6 +552,8 @@ static struct command table[] = {
         "Create a key using the provided serialized value, previously obtained using DUMP."),
     ROW("restore-asking", -4, CMD_WRITE | CMD_DENYOOM | CMD_ASKING, 1, 1, 1, cmd_restore, NULL, "server", "3.0.0",
         "An internal command for migrating keys in a cluster"),
+    ROW("ringkv-restoremany", -4, CMD_WRITE | CMD_DENYOOM | CMD_ASKING, 1, -3, 3, cmd_ringkv_restoremany, NULL,
+        "server", "7.0.0", "ringkv-internal: RESTORE-ASKING ... REPLACE of a batch of one slot's keys, all or nothing"),
     ROW("migrate",     -6, CMD_WRITE | CMD_SHARD0 | CMD_HOLD_LATER, 0, 0, 0, cmd_migrate, NULL, "generic", "2.6.0",
         "Atomically transfer a key from a Redis instance to another one."),
     ROW("ringkv-migrateslots", -6, CMD_WRITE | CMD_ADMIN | CMD_SHARD0 | CMD_HOLD_LATER | CMD_NO_MULTI, 0, 0, 0,
