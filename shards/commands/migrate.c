@@ -128,7 +128,8 @@ struct migrate_key {
     bool         restored; /* the target's master answered +OK (2b: acked waits for its replicas) */
     long long    ttl_ms;   /* sent to the target (0: none) */
     int64_t      expire_at; /* here, when dumped */
-    struct buf   payload;
+    struct buf   payload;  /* MIGRATE's: the dump's bytes, copied from its message */
+    struct slice sent;     /* the payload: in payload, or (a batch) in the listing's dumps */
     bool         acked;    /* the target answered +OK */
     int          run_end;  /* many: on a run's first key, one past its last (its one reply covers them) */
 };
@@ -477,9 +478,13 @@ static void delete_unchanged(struct shard *sh, struct shard_msg *m)
         struct entry *e = store_peek(sh->store, m->argv[i], now);
         if (!e || entry_expire_at(e) != at)
             continue;
+        /* the object's bytes against what was sent less its footer (the
+         * version and the CRC-64 of what precedes: the same object makes
+         * the same footer), so no checksum is computed again */
         buf_clear(&now_payload);
-        serialize_dump(e, &now_payload);
-        if (now_payload.len == len && memcmp(now_payload.data, sent, len) == 0)
+        serialize_object(e, &now_payload);
+        if (len >= SERIALIZE_FOOTER_LEN && now_payload.len == len - SERIALIZE_FOOTER_LEN &&
+            memcmp(now_payload.data, sent, now_payload.len) == 0)
             store_delete_entry(sh->store, e); /* found just above: one lookup a key, not two */
     }
     buf_free(&now_payload);
@@ -489,8 +494,10 @@ static void connect_target(struct migration *g);
 static void settle(struct migration *g);
 
 /* An owner's dump (dump_keys' form) into the keys of g on that shard, in
- * the order they were asked. */
-static void take_dump(struct migration *g, int shard, const char *p)
+ * the order they were asked: the payloads copied (MIGRATE's dump message
+ * is freed), or (in_place: a batch's dumps, which live until its done)
+ * pointed to. */
+static void take_dump(struct migration *g, int shard, const char *p, bool in_place)
 {
     for (int i = 0; i < g->nkeys; i++) {
         struct migrate_key *k = &g->keys[i];
@@ -503,7 +510,12 @@ static void take_dump(struct migration *g, int shard, const char *p)
         k->ttl_ms = get_i64(&p);
         k->expire_at = get_i64(&p);
         uint32_t len = get_u32(&p);
-        buf_append(&k->payload, p, len);
+        if (in_place) {
+            k->sent = (struct slice){ p, len };
+        } else {
+            buf_append(&k->payload, p, len);
+            k->sent = (struct slice){ k->payload.data, k->payload.len };
+        }
         p += len;
     }
 }
@@ -529,7 +541,7 @@ static void migrate_message(struct shard *sh, struct shard_msg *m)
     if (m->kind == MIGRATE_MSG_DEL && m->reply.len > 0 && g->refused.len == 0)
         buf_append(&g->refused, m->reply.data, m->reply.len);
     if (m->kind == MIGRATE_MSG_DUMP)
-        take_dump(g, m->target, m->reply.data);
+        take_dump(g, m->target, m->reply.data, false);
     msg_free(m);
     g->waiting--;
     if (g->waiting > 0)
@@ -570,8 +582,8 @@ static void post_per_shard(struct migration *g, int kind, bool (*wanted)(const s
                 char del = k->acked && !g->copy;
                 buf_append(&payload, &del, 1);
                 put_i64(&payload, k->expire_at);
-                put_u32(&payload, (uint32_t)k->payload.len);
-                buf_append(&payload, k->payload.data, k->payload.len);
+                put_u32(&payload, (uint32_t)k->sent.len);
+                buf_append(&payload, k->sent.ptr, k->sent.len);
             }
         }
         if (kc == 0) {
@@ -671,10 +683,14 @@ static void send_restore_runs(struct migration *g, struct buf *out)
                 continue;
             if (j > i && key_slot(k->name.ptr, k->name.len) != slot)
                 break;
-            int tl = snprintf(ttl[j], sizeof(ttl[j]), "%lld", k->ttl_ms);
             argv[argc++] = k->name;
-            argv[argc++] = (struct slice){ ttl[j], (size_t)tl };
-            argv[argc++] = (struct slice){ k->payload.data, k->payload.len };
+            if (k->ttl_ms == 0) { /* most keys: no printf */
+                argv[argc++] = SLICE_LIT("0");
+            } else {
+                int tl = snprintf(ttl[j], sizeof(ttl[j]), "%lld", k->ttl_ms);
+                argv[argc++] = (struct slice){ ttl[j], (size_t)tl };
+            }
+            argv[argc++] = k->sent;
             n++;
         }
         resp_encode_command(out, argc, argv);
@@ -716,7 +732,7 @@ static void send_restores(struct migration *g)
             cluster ? SLICE_LIT("RESTORE-ASKING") : SLICE_LIT("RESTORE"),
             k->name,
             { ttl, (size_t)tl },
-            { k->payload.data, k->payload.len },
+            k->sent,
             SLICE_LIT("REPLACE"),
         };
         resp_encode_command(&c->out, g->replace ? 5 : 4, argv);
@@ -1034,7 +1050,7 @@ bool migrate_parse_addr(struct slice host, struct slice port, struct sockaddr_st
  * in the dump phase, on this shard's list; the caller sets how it is
  * answered and posts the dumps. */
 static struct migration *migration_new(struct shard *sh, const struct migrate_target *t, const struct slice *keys,
-                                       int n)
+                                       int n, int owner)
 {
     struct migration *g = mi_zalloc(sizeof(*g));
     g->sh = sh;
@@ -1050,7 +1066,7 @@ static struct migration *migration_new(struct shard *sh, const struct migrate_ta
     for (int i = 0; i < n; i++) {
         struct migrate_key *k = &g->keys[i];
         k->name = keys[i];
-        k->shard = shard_of_slot(sh->node, key_slot(k->name.ptr, k->name.len));
+        k->shard = owner >= 0 ? owner : shard_of_slot(sh->node, key_slot(k->name.ptr, k->name.len));
         buf_init(&k->payload);
     }
     buf_init(&g->error);
@@ -1127,7 +1143,7 @@ void cmd_migrate(struct exec_ctx *ctx)
     }
     struct migrate_target t = { .addr = addr, .user = user, .pass = pass, .timeout_ms = timeout,
                                 .replace = replace, .copy = copy, .bad_addr = !addr_ok };
-    struct migration *g = migration_new(ctx->shard, &t, argv + first_key, nkeys);
+    struct migration *g = migration_new(ctx->shard, &t, argv + first_key, nkeys, -1);
     g->msg = ctx->msg;
     ctx->deferred = true;
     post_per_shard(g, MIGRATE_MSG_DUMP, every_key);
@@ -1138,12 +1154,10 @@ bool migrate_batch_dumped(struct shard *sh, const struct migrate_target *t, cons
 {
     if (n <= 0)
         return false;
-    struct migration *g = migration_new(sh, t, keys, n);
+    struct migration *g = migration_new(sh, t, keys, n, owner);
     g->done = done;
     g->done_arg = arg;
-    for (int i = 0; i < n; i++)
-        g->keys[i].shard = owner;
-    take_dump(g, owner, dumped);
+    take_dump(g, owner, dumped, true);
     if (g->io_error)
         settle(g);
     else

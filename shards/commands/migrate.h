@@ -54,9 +54,10 @@ typedef void migrate_done_fn(void *arg, const char *err, int acked);
 
 /* Start moving keys[0..n) (n > 0; the slices must live until done is
  * called), already dumped on their shard `owner` (each present: u8 1 and
- * migrate_dump_entry's bytes, in this order, at dumped, which is read at
- * once): the batch starts at the connect (no dump round); the keys are in
- * flight from their dump on. */
+ * migrate_dump_entry's bytes, in this order, at dumped, which must live
+ * until done is called too: the payloads are sent from there, not
+ * copied): the batch starts at the connect (no dump round); the keys are
+ * in flight from their dump on. */
 bool migrate_batch_dumped(struct shard *sh, const struct migrate_target *t, const struct slice *keys, int n,
                           int owner, const char *dumped, migrate_done_fn *done, void *arg);
 

@@ -174,6 +174,8 @@ static void list_one(void *arg, struct entry *e)
     l->full = l->count >= l->room || l->dumps->len >= LIST_DUMP_BYTES;
 }
 
+static void flying_table(struct listing *l, const struct keys_in_flight *f);
+
 static void list_keys(struct shard *sh, struct shard_msg *m)
 {
     int64_t now = shard_now_ms(sh);
@@ -186,25 +188,22 @@ static void list_keys(struct shard *sh, struct shard_msg *m)
     buf_init(&names);
     l.names = &names;
     const struct keys_in_flight *f = sh->keys_in_flight;
-    if (f && f->n > 0) {
-        size_t cap = 16;
-        while (cap < (size_t)f->n * 2)
-            cap <<= 1;
-        l.flying = mi_calloc(cap, sizeof(uint64_t));
-        l.mask = cap - 1;
-        for (int j = 0; j < f->n; j++) {
-            uint64_t h = f->hashes[j] ? f->hashes[j] : 1; /* as the index keeps it */
-            size_t b = (size_t)h & l.mask;
-            while (l.flying[b] && l.flying[b] != h)
-                b = (b + 1) & l.mask;
-            l.flying[b] = h;
-        }
-    }
     uint32_t visited = 0;
     buf_append(&m->reply, &visited, 4);
     for (size_t i = 0; i < n && !l.full; i++) {
         uint32_t before = l.count;
-        store_slot_keys_except(sh->store, slots[i], l.room - l.count, now, flying, list_one, &l);
+        f = sh->keys_in_flight;
+        unsigned flying_here = f ? f->by_slot[slots[i]] : 0;
+        if (flying_here == 0 || flying_here < store_slot_count(sh->store, slots[i])) {
+            /* some keys of the slot not in flight: walked (the hashes in
+             * flight skipped); a slot whose keys are all in flight (the
+             * batches out, a listing ahead of their settles) is not: a
+             * listing passed over each of them, a table of their hashes
+             * made for every listing, was most of its cost */
+            if (flying_here && !l.flying)
+                flying_table(&l, f);
+            store_slot_keys_except(sh->store, slots[i], l.room - l.count, now, flying, list_one, &l);
+        }
         f = sh->keys_in_flight;
         uint8_t none = l.count == before && (!f || f->by_slot[slots[i]] == 0);
         buf_append(&m->reply, &slots[i], sizeof(uint16_t));
@@ -217,6 +216,24 @@ static void list_keys(struct shard *sh, struct shard_msg *m)
     buf_free(&names);
     mi_free(l.flying);
     mi_free(slots);
+}
+
+/* The hashes in flight (f, which has some) as the listing's open-addressed
+ * table, made once a listing, when a slot it walks has some. */
+static void flying_table(struct listing *l, const struct keys_in_flight *f)
+{
+    size_t cap = 16;
+    while (cap < (size_t)f->n * 2)
+        cap <<= 1;
+    l->flying = mi_calloc(cap, sizeof(uint64_t));
+    l->mask = cap - 1;
+    for (int j = 0; j < f->n; j++) {
+        uint64_t h = f->hashes[j] ? f->hashes[j] : 1; /* as the index keeps it */
+        size_t b = (size_t)h & l->mask;
+        while (l->flying[b] && l->flying[b] != h)
+            b = (b + 1) & l->mask;
+        l->flying[b] = h;
+    }
 }
 
 /* Back home: the slots found with no key are done; the keys listed go as
