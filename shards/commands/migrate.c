@@ -707,7 +707,7 @@ static void send_restores(struct migration *g)
     struct conn *c = g->link->conn;
     g->replies_due = 0;
     g->replies_seen = 0;
-    g->next_reply = 0;
+    g->next_reply = next_present(g, 0); /* the first RESTORE's key (some may be missing) */
     if (g->pass.ptr) {
         struct slice auth[3] = { SLICE_LIT("AUTH"), g->user, g->pass };
         if (g->user.ptr)
