@@ -41,7 +41,17 @@
  * key in the batch's order, nothing it must decode. Bounded by what the
  * RESP parser takes (the argument count, proto-max-bulk-len a payload);
  * the decoded values held aside are at most the command's own bytes (a
- * collection built from them). */
+ * collection built from them).
+ *
+ * RINGKV-RESERVEKEYS count: a slot push's source says, before its first
+ * batch, how many keys it is about to send (RINGKV-MIGRATESLOTS counts
+ * its slots' keys), and every shard makes room for its part of them
+ * (store_reserve: its table grown once, not doubled again and again
+ * while they come, each growth moving every key there: a fifth of the
+ * target's CPU in a move). A hint: +OK whether or not room was made (a
+ * growth under way ends first), nothing journaled (a replica's table
+ * grows as the keys come). count is bounded by RESERVE_KEYS_MAX (its
+ * table: 8 to 16 bytes a key). */
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -264,4 +274,26 @@ void cmd_ringkv_restoremany(struct exec_ctx *ctx)
         mi_free(v);
     if (at != small_at)
         mi_free(at);
+}
+
+/* The most keys RINGKV-RESERVEKEYS makes room for: a table of 128 to 256
+ * MB at most, for a hint from the network. */
+#define RESERVE_KEYS_MAX (16LL * 1024 * 1024)
+
+/* RINGKV-RESERVEKEYS count (the header), on every shard */
+void cmd_ringkv_reservekeys(struct exec_ctx *ctx)
+{
+    long long n;
+    if (!parse_ll(ctx->argv[1], &n)) {
+        reply_error(ctx->reply, ERR_NOT_INT);
+        return;
+    }
+    if (n < 0 || n > RESERVE_KEYS_MAX) {
+        reply_error(ctx->reply, "ERR value is out of range");
+        return;
+    }
+    int shards = ctx->shard && ctx->shard->node ? ctx->shard->node->nshards : 1;
+    if (n > 0) /* this shard's part: slots spread over the shards evenly */
+        store_reserve(ctx->store, (size_t)(n / shards + 1));
+    reply_ok(ctx->reply);
 }

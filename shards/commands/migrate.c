@@ -165,6 +165,7 @@ struct migration {
     struct slice        user, pass; /* pass.ptr NULL: no AUTH */
     bool                copy, replace;
     bool                many;     /* RINGKV-RESTOREMANY per run of one slot's keys (migrate.h) */
+    long long           reserve;  /* many: RINGKV-RESERVEKEYS first (migrate.h) */
     long long           timeout_ms;
     int64_t             deadline_ms;
     int                 nkeys;
@@ -172,7 +173,8 @@ struct migration {
     int                 waiting;  /* messages out */
     int                 replies_due; /* replies still expected from the target */
     int                 replies_seen;
-    int                 next_reply;  /* -1: the AUTH reply; else the key it answers; nkeys: ROLE, then WAIT */
+    int                 next_reply;  /* -1: the AUTH reply; -2: RINGKV-RESERVEKEYS's; else the key it
+                                        answers; nkeys: ROLE, then WAIT */
     bool                ask_role;    /* 2b: ROLE follows the RESTOREs */
     int                 wait_for;    /* 2b: the replicas WAIT was sent for (0: none) */
     bool                auth_failed;
@@ -719,6 +721,15 @@ static void send_restores(struct migration *g)
         g->replies_due++;
         g->next_reply = -1;
     }
+    if (g->reserve > 0) {
+        char n[24];
+        int nl = snprintf(n, sizeof(n), "%lld", g->reserve);
+        struct slice reserve[2] = { SLICE_LIT("RINGKV-RESERVEKEYS"), { n, (size_t)nl } };
+        resp_encode_command(&c->out, 2, reserve);
+        g->replies_due++;
+        if (!g->pass.ptr)
+            g->next_reply = -2; /* its reply first (else after AUTH's) */
+    }
     bool cluster = g->sh->node->cluster != NULL;
     if (g->many)
         send_restore_runs(g, &c->out);
@@ -852,14 +863,17 @@ static void target_waited(struct migration *g, const char *p, size_t len)
 static void target_reply(struct migration *g, const char *p, size_t len)
 {
     bool err = p[0] == '-';
-    if (err && g->error.len == 0) {
+    if (err && g->error.len == 0 && g->next_reply != -2) { /* RINGKV-RESERVEKEYS's is no key's error */
         /* the text without '-' and CRLF (an error is one line) */
         size_t n = len >= 3 ? len - 3 : 0;
         buf_append(&g->error, p + 1, n);
     }
-    if (g->next_reply < 0) {
-        g->auth_failed = err;
+    if (g->next_reply == -2) {
+        /* RINGKV-RESERVEKEYS: a hint, whatever it answered */
         g->next_reply = next_present(g, 0);
+    } else if (g->next_reply < 0) {
+        g->auth_failed = err;
+        g->next_reply = g->reserve > 0 ? -2 : next_present(g, 0);
     } else {
         int i = g->next_reply;
         if (i < g->nkeys && g->many) { /* one reply for the run starting at i */
@@ -1060,6 +1074,7 @@ static struct migration *migration_new(struct shard *sh, const struct migrate_ta
     g->copy = t->copy;
     g->replace = t->replace;
     g->many = t->many && sh->node->cluster != NULL;
+    g->reserve = g->many ? t->reserve : 0;
     g->timeout_ms = t->timeout_ms;
     g->nkeys = n;
     g->keys = mi_calloc((size_t)n, sizeof(struct migrate_key));

@@ -36,6 +36,10 @@ struct migrate_target {
      * +OK acknowledging the run, instead of a RESTORE-ASKING a key.
      * Plain MIGRATE never sets it: its target may be a redis-server. */
     bool                    many;
+    /* many: > 0, RINGKV-RESERVEKEYS <reserve> goes first (the keys a
+     * push is about to send, shards/commands/dump.c), its answer not
+     * waited on for anything */
+    long long               reserve;
 };
 
 /* host (a numeric address or "localhost") and port as given to MIGRATE

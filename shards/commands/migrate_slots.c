@@ -77,7 +77,7 @@
  * no cost a key (one listing a batch). */
 #define LIST_SLOTS_MAX 512
 
-enum { PUSH_MSG_LIST = 1 };
+enum { PUSH_MSG_LIST = 1, PUSH_MSG_COUNT };
 
 struct slot_push {
     struct shard         *sh;
@@ -91,6 +91,8 @@ struct slot_push {
     int                   in_flight; /* batches out */
     int                   listings;  /* listings out */
     bool                  dry;       /* the last listing found no key: list again once a batch is back */
+    int                   counting;  /* RESTORES MANY: owners still counting the slots' keys */
+    long long             reserve;   /* what they counted: RINGKV-RESERVEKEYS with the first batch */
     long long             acked, longest_ms;
     struct buf            error;     /* the first batch's error */
 };
@@ -276,21 +278,73 @@ static void listed(struct slot_push *p, struct shard_msg *m)
         q += 4 + len;
     }
     p->in_flight++;
-    migrate_batch_dumped(p->sh, &p->target, b->keys, (int)count, m->target, m->payload.data, batch_done, b);
+    struct migrate_target t = p->target;
+    t.reserve = p->reserve; /* the first batch says how many keys are coming */
+    p->reserve = 0;
+    migrate_batch_dumped(p->sh, &t, b->keys, (int)count, m->target, m->payload.data, batch_done, b);
+}
+
+/* At an owner: the keys of the slots in the payload (u16 each), in
+ * m->value. */
+static void count_keys(struct shard *sh, struct shard_msg *m)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i + sizeof(uint16_t) <= m->payload.len; i += sizeof(uint16_t)) {
+        uint16_t slot;
+        memcpy(&slot, m->payload.data + i, sizeof(slot));
+        n += store_slot_count(sh->store, slot);
+    }
+    m->value = n;
 }
 
 static void push_message(struct shard *sh, struct shard_msg *m)
 {
     if (!m->answered) {
-        list_keys(sh, m);
+        if (m->kind == PUSH_MSG_COUNT)
+            count_keys(sh, m);
+        else
+            list_keys(sh, m);
         m->answered = true;
         msg_post(sh, m, m->home);
         return;
     }
     struct slot_push *p = m->arg;
-    p->listings--;
-    listed(p, m);
+    if (m->kind == PUSH_MSG_COUNT) {
+        p->counting--;
+        p->reserve += (long long)m->value;
+        msg_free(m);
+    } else {
+        p->listings--;
+        listed(p, m);
+    }
     push_go_on(p);
+}
+
+/* RESTORES MANY: each owner of some of the slots counts their keys (one
+ * message each, all at once), so that the first batch tells the target
+ * how many are coming (RINGKV-RESERVEKEYS: its table grown once for
+ * them). The listings start when the counts are back. */
+static void count_slots(struct slot_push *p)
+{
+    struct shard *sh = p->sh;
+    int n = sh->node->nshards;
+    for (int owner = 0; owner < n; owner++) {
+        struct buf slots;
+        buf_init(&slots);
+        for (int i = 0; i < p->nslots; i++)
+            if (shard_of_slot(sh->node, p->slots[i]) == owner)
+                buf_append(&slots, &p->slots[i], sizeof(uint16_t));
+        if (slots.len == 0) {
+            buf_free(&slots);
+            continue;
+        }
+        struct shard_msg *m = msg_create(PUSH_MSG_COUNT, sh->id, owner, NULL, -1, NULL, 0);
+        m->handler = push_message;
+        m->arg = p;
+        m->payload = slots;
+        p->counting++;
+        msg_post(sh, m, owner);
+    }
 }
 
 /* The slots not found empty yet that the owner of the first of them owns
@@ -341,6 +395,8 @@ static void batch_done(void *arg, const char *err, int acked)
  * out (or a batch failed and the others are back), the answer. */
 static void push_go_on(struct slot_push *p)
 {
+    if (p->counting > 0)
+        return; /* the listings start once the keys are counted */
     bool idle = p->in_flight == 0 && p->listings == 0;
     if (p->error.len > 0 || p->first >= p->nslots) {
         if (idle)
@@ -452,5 +508,7 @@ void cmd_ringkv_migrateslots(struct exec_ctx *ctx)
     p->empty = mi_calloc((size_t)nslots, sizeof(bool));
     buf_init(&p->error);
     ctx->deferred = true;
+    if (t.many)
+        count_slots(p);
     push_go_on(p);
 }

@@ -337,6 +337,7 @@ struct store {
     void          *hold_arg;
     struct store_stats stats;
     struct slot_index *slots;  /* cluster mode: the keys by slot (store_index_slots), else NULL */
+    size_t         reserved;   /* store_reserve: no shrink until this many keys are here (0: none) */
 };
 
 struct lazy_object {
@@ -837,6 +838,8 @@ static void maybe_grow(struct store *s)
     }
     if (!rehashing(s) && s->used[0] >= s->size[0] * MAX_LOAD)
         start_rehash(s, s->size[0] * 2);
+    if (s->reserved && store_count_(s) + 1 >= s->reserved)
+        s->reserved = 0; /* store_reserve's keys came (this one the last) */
 }
 
 /* Called after a delete: shrink when fewer than 1 key per 8 buckets. */
@@ -844,6 +847,11 @@ static void maybe_shrink(struct store *s)
 {
     if (rehashing(s) || s->size[0] <= TABLE_MIN)
         return;
+    if (s->reserved) { /* store_reserve's room holds until its keys came */
+        if (store_count_(s) < s->reserved)
+            return;
+        s->reserved = 0;
+    }
     if (s->used[0] * 8 < s->size[0])
         start_rehash(s, pow2_at_least(s->used[0] * 2));
 }
@@ -1001,6 +1009,7 @@ static void free_all_entries(struct store *s, bool lazy)
         s->used[t] = 0;
     }
     s->rehash_idx = 0;
+    s->reserved = 0;
     mi_free(s->vol);
     s->vol = NULL;
     s->vol_len = s->vol_cap = 0;
@@ -1414,6 +1423,28 @@ void store_flush(struct store *s)
 }
 
 size_t store_count(const struct store *s) { return store_count_(s); }
+
+bool store_reserve(struct store *s, size_t n)
+{
+    if (rehashing(s))
+        return false; /* the growth under way ends first; the next one is a doubling */
+    /* a reservation not filled yet (another move's keys still coming) adds up */
+    size_t base = s->reserved > store_count_(s) ? s->reserved : store_count_(s);
+    s->reserved = base + n;
+    size_t want = pow2_at_least(s->reserved / MAX_LOAD);
+    if (want <= s->size[0])
+        return true;
+    if (s->size[0] == 0) {
+        s->table[0] = mem_calloc(s, want, sizeof(struct entry *));
+        s->size[0] = want;
+    } else {
+        start_rehash(s, want); /* the keys there move bucket by bucket, as in any growth */
+    }
+    check_invariants(s);
+    return true;
+}
+
+size_t store_buckets(const struct store *s) { return s->size[rehashing(s) ? 1 : 0]; }
 
 /* ---- keys by slot (cluster mode: slot_index.h) ---- */
 

@@ -1169,6 +1169,9 @@ static void test_migrateslots_moves_slots(void **state)
     long long many = cmd_calls(dst, "ringkv-restoremany");
     assert_true(many >= 3 * 400 / 50 && many < 3 * 400);
     assert_int_equal(cmd_calls(dst, "restore-asking"), 0);
+    /* and the keys coming were announced once, before them (run on each
+     * of the node's two shards, each counting a call) */
+    assert_int_equal(cmd_calls(dst, "ringkv-reservekeys"), 2);
     expect_ok(tcmd(dst, "ASKING"));
     expect_int(tcmd(dst, "SCARD {%s}:set", tag[1]), 100000);
     expect_ok(tcmd(dst, "ASKING"));
@@ -1298,6 +1301,13 @@ static void test_restoremany_gate(void **state)
     lens[7] = strlen(k[3]);
     tsendb(dst, 10, argv, lens);
     expect_error(tread(dst, 5000), "CROSSSLOT Keys in request don't hash to the same slot");
+    /* the announcement of keys coming: a count within bounds */
+    expect_ok(tcmd(dst, "RINGKV-RESERVEKEYS 100000"));
+    expect_ok(tcmd(dst, "RINGKV-RESERVEKEYS 0"));
+    expect_error(tcmd(dst, "RINGKV-RESERVEKEYS many"), "ERR value is not an integer or out of range");
+    expect_error(tcmd(dst, "RINGKV-RESERVEKEYS -1"), "ERR value is out of range");
+    expect_error(tcmd(dst, "RINGKV-RESERVEKEYS 16777217"), "ERR value is out of range");
+    expect_error(tcmd(dst, "RINGKV-RESERVEKEYS"), "ERR wrong number of arguments for 'ringkv-reservekeys' command");
     rval_free(p);
     tclose(src);
     tclose(dst);
