@@ -763,6 +763,8 @@ static void vol_remove(struct store *s, struct entry *e)
 
 /* ---- table and incremental rehash ---- */
 
+static void grow_to_reserved(struct store *s);
+
 static void rehash_buckets(struct store *s, size_t n)
 {
     size_t empty_visits = n * 10;
@@ -795,6 +797,7 @@ static void rehash_buckets(struct store *s, size_t n)
         s->size[1] = 0;
         s->used[1] = 0;
         s->rehash_idx = 0;
+        grow_to_reserved(s); /* a store_reserve that came during this rehash */
     }
     check_invariants(s);
 }
@@ -827,6 +830,14 @@ static size_t pow2_at_least(size_t n)
  * per key, which with a 96-byte entry keeps a 16/64-byte key/value pair at
  * about 105 bytes. */
 #define MAX_LOAD 1
+
+/* Once no rehash is under way: the room a store_reserve asked for while
+ * one was, if the keys it is for are still to come. */
+static void grow_to_reserved(struct store *s)
+{
+    if (s->reserved > store_count_(s) && pow2_at_least(s->reserved / MAX_LOAD) > s->size[0])
+        start_rehash(s, pow2_at_least(s->reserved / MAX_LOAD));
+}
 
 /* Called before an insert: make sure there is a table, grow at MAX_LOAD. */
 static void maybe_grow(struct store *s)
@@ -1426,11 +1437,11 @@ size_t store_count(const struct store *s) { return store_count_(s); }
 
 bool store_reserve(struct store *s, size_t n)
 {
-    if (rehashing(s))
-        return false; /* the growth under way ends first; the next one is a doubling */
     /* a reservation not filled yet (another move's keys still coming) adds up */
     size_t base = s->reserved > store_count_(s) ? s->reserved : store_count_(s);
     s->reserved = base + n;
+    if (rehashing(s))
+        return false; /* the rehash under way ends first, then grows to it (rehash_buckets) */
     size_t want = pow2_at_least(s->reserved / MAX_LOAD);
     if (want <= s->size[0])
         return true;

@@ -248,9 +248,11 @@ size_t store_count(const struct store *s);
  * moving bucket by bucket as in any growth (incremental: no stall), and
  * keeps it from shrinking until the store holds that many keys (or
  * store_flush); a reservation made while another is not filled yet adds
- * to it (several sources' keys coming at once). false, and nothing done,
- * while a growth or shrink is under way (it ends first). The caller
- * bounds n: 8 to 16 bytes a key reserved. */
+ * to it (several sources' keys coming at once). While a growth or shrink
+ * is under way: false, and the table grows to the room reserved the
+ * moment that one ends (the keys there, few if the store was filling
+ * from nothing, moving once more). The caller bounds n: 8 to 16 bytes a
+ * key reserved. */
 bool store_reserve(struct store *s, size_t n);
 /* The buckets of the table keys go to (the new one while rehashing). */
 size_t store_buckets(const struct store *s);

@@ -1177,6 +1177,29 @@ static void test_reserve(void **state)
         assert_non_null(store_find(s, key_of(kb, i), NOW));
     for (int i = 199000; i < 200000; i++)
         assert_non_null(store_find(s, key_of(kb, i), NOW));
+    /* made while a growth by inserts is under way (a store filling from
+     * nothing, the first batches in before the reservation): the room is
+     * made once that growth ends, not a doubling at a time */
+    store_flush(s);
+    int i = 0;
+    for (;; i++) { /* inserts until a doubling (past 1024 buckets) is under way */
+        size_t before = store_buckets(s);
+        store_set(s, key_of(kb, i), "v", 1, 0);
+        if (store_buckets(s) != before && before >= 1024)
+            break;
+    }
+    assert_false(store_reserve(s, 300000));
+    for (int j = 0; j < 100; j++)
+        store_rehash_step(s);
+    assert_true(store_buckets(s) >= 300000);
+    b = store_buckets(s);
+    int first = i + 1;
+    for (i = first; i < first + 290000; i++)
+        store_set(s, key_of(kb, i), "v", 1, 0);
+    assert_int_equal(store_buckets(s), b);
+    for (i = 0; i < first + 290000; i++)
+        assert_non_null(store_find(s, key_of(kb, i), NOW));
+
     /* a flush drops it: the next idle steps may shrink the empty table */
     store_flush(s);
     store_set(s, key_of(kb, 1), "v", 1, 0);
