@@ -1437,9 +1437,10 @@ size_t store_count(const struct store *s) { return store_count_(s); }
 
 bool store_reserve(struct store *s, size_t n)
 {
-    /* a reservation not filled yet (another move's keys still coming) adds up */
-    size_t base = s->reserved > store_count_(s) ? s->reserved : store_count_(s);
-    s->reserved = base + n;
+    /* one not filled yet that is bigger (the admin tool's for the whole
+     * move, then each push's for its part) stands */
+    if (store_count_(s) + n > s->reserved)
+        s->reserved = store_count_(s) + n;
     if (rehashing(s))
         return false; /* the rehash under way ends first, then grows to it (rehash_buckets) */
     size_t want = pow2_at_least(s->reserved / MAX_LOAD);

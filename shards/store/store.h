@@ -247,8 +247,9 @@ size_t store_count(const struct store *s);
  * the size those keys would have grown it to, the keys already there
  * moving bucket by bucket as in any growth (incremental: no stall), and
  * keeps it from shrinking until the store holds that many keys (or
- * store_flush); a reservation made while another is not filled yet adds
- * to it (several sources' keys coming at once). While a growth or shrink
+ * store_flush); of two reservations not filled, the bigger one stands
+ * (the admin tool's for a whole move, a push's for its part: they are the
+ * same keys). While a growth or shrink
  * is under way: false, and the table grows to the room reserved the
  * moment that one ends (the keys there, few if the store was filling
  * from nothing, moving once more). The caller bounds n: 8 to 16 bytes a

@@ -1127,7 +1127,7 @@ static void test_del_by_store_marked(void **state)
 /* store_reserve (a slot move's target): the table grown once to hold n
  * more keys, which then come without any growth; the room is kept from
  * shrinking until the keys came (the idle step would shrink a big table
- * holding few keys at once); reservations not filled add up; refused
+ * holding few keys at once); of two not filled the bigger stands; refused
  * while a growth is under way; on a store with keys the growth is the
  * usual incremental one (every key found throughout); store_flush drops
  * the reservation. */
@@ -1144,8 +1144,11 @@ static void test_reserve(void **state)
         store_rehash_step(s); /* idle time: would shrink 128k buckets holding 1000 keys */
     }
     assert_int_equal(store_buckets(s), b);
-    /* another source's keys on the way: the room adds up */
-    assert_true(store_reserve(s, 100000));
+    /* a smaller one meanwhile (a push's part of a move reserved whole):
+     * the bigger stands; a bigger one grows the room */
+    assert_true(store_reserve(s, 5000));
+    assert_int_equal(store_buckets(s), b);
+    assert_true(store_reserve(s, 199000));
     assert_true(store_buckets(s) >= 200000);
     b = store_buckets(s);
     for (int i = 1000; i < 200000; i++)
