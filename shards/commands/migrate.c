@@ -673,7 +673,8 @@ static int next_present(const struct migration *g, int i)
 static void send_restore_runs(struct migration *g, struct buf *out)
 {
     char (*ttl)[24] = mi_malloc(sizeof(*ttl) * (size_t)g->nkeys);
-    struct slice *argv = mi_malloc(sizeof(struct slice) * (size_t)(1 + 3 * RUN_KEYS_MAX));
+    int most = g->nkeys < RUN_KEYS_MAX ? g->nkeys : RUN_KEYS_MAX;
+    struct slice *argv = mi_malloc(sizeof(struct slice) * (size_t)(1 + 3 * most));
     argv[0] = SLICE_LIT("RINGKV-RESTOREMANY");
     for (int i = next_present(g, 0); i < g->nkeys;) {
         struct migrate_key *first = &g->keys[i];
