@@ -338,6 +338,7 @@ struct store {
     struct store_stats stats;
     struct slot_index *slots;  /* cluster mode: the keys by slot (store_index_slots), else NULL */
     size_t         reserved;   /* store_reserve: no shrink until this many keys are here (0: none) */
+    int64_t        reserved_at_ms; /* last_now_ms when it was made */
 };
 
 struct lazy_object {
@@ -853,13 +854,17 @@ static void maybe_grow(struct store *s)
         s->reserved = 0; /* store_reserve's keys came (this one the last) */
 }
 
+/* How long a store_reserve's room is kept from shrinking at most, its
+ * keys not all come (a move given up): then the usual shrink. */
+#define RESERVE_HOLD_MS (60 * 1000)
+
 /* Called after a delete: shrink when fewer than 1 key per 8 buckets. */
 static void maybe_shrink(struct store *s)
 {
     if (rehashing(s) || s->size[0] <= TABLE_MIN)
         return;
-    if (s->reserved) { /* store_reserve's room holds until its keys came */
-        if (store_count_(s) < s->reserved)
+    if (s->reserved) { /* store_reserve's room holds until its keys came, or for RESERVE_HOLD_MS */
+        if (store_count_(s) < s->reserved && s->last_now_ms - s->reserved_at_ms < RESERVE_HOLD_MS)
             return;
         s->reserved = 0;
     }
@@ -1441,6 +1446,7 @@ bool store_reserve(struct store *s, size_t n)
      * move, then each push's for its part) stands */
     if (store_count_(s) + n > s->reserved)
         s->reserved = store_count_(s) + n;
+    s->reserved_at_ms = s->last_now_ms;
     if (rehashing(s))
         return false; /* the rehash under way ends first, then grows to it (rehash_buckets) */
     size_t want = pow2_at_least(s->reserved / MAX_LOAD);

@@ -247,7 +247,8 @@ size_t store_count(const struct store *s);
  * the size those keys would have grown it to, the keys already there
  * moving bucket by bucket as in any growth (incremental: no stall), and
  * keeps it from shrinking until the store holds that many keys (or
- * store_flush); of two reservations not filled, the bigger one stands
+ * store_flush, or a minute after the last reservation by the clock the
+ * store's calls give it: a move given up); of two reservations not filled, the bigger one stands
  * (the admin tool's for a whole move, a push's for its part: they are the
  * same keys). While a growth or shrink
  * is under way: false, and the table grows to the room reserved the

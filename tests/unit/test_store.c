@@ -1203,6 +1203,21 @@ static void test_reserve(void **state)
     for (i = 0; i < first + 290000; i++)
         assert_non_null(store_find(s, key_of(kb, i), NOW));
 
+    /* keys that never come (a move given up): held a minute by the
+     * store's clock, then the table shrinks as usual */
+    store_flush(s);
+    assert_non_null(store_set(s, key_of(kb, 1), "v", 1, 0));
+    assert_null(store_find(s, key_of(kb, 2), NOW));
+    assert_true(store_reserve(s, 100000));
+    b = store_buckets(s);
+    for (int j = 0; j < 100; j++)
+        store_rehash_step(s);
+    assert_int_equal(store_buckets(s), b);
+    assert_null(store_find(s, key_of(kb, 2), NOW + 61000));
+    for (int j = 0; j < 100000 && store_buckets(s) == b; j++)
+        store_rehash_step(s);
+    assert_true(store_buckets(s) < b);
+
     /* a flush drops it: the next idle steps may shrink the empty table */
     store_flush(s);
     store_set(s, key_of(kb, 1), "v", 1, 0);
