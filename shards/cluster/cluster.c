@@ -234,8 +234,10 @@ static const char *cluster_key_gate_here(struct shard *sh, const struct command 
     }
     /* importing, one key: it passes whether it is here or not (what
      * follows could only answer -TRYAGAIN for several keys), so no lookup:
-     * every key a slot move brings (RESTORE-ASKING) comes through here */
-    if (!to && nk == 1)
+     * every key a slot move brings (RESTORE-ASKING) comes through here;
+     * so do a move's batches (RINGKV-RESTOREMANY, CMD_ASKING), which
+     * create their keys whether some are here or not */
+    if (!to && (nk == 1 || (cmd->flags & CMD_ASKING)))
         return NULL;
     if (nk > 64) {
         idx = mi_malloc(sizeof(int) * (size_t)nk);

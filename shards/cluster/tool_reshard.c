@@ -1188,10 +1188,12 @@ static int plan_and_move(struct reshard *x, const int *moves, bool yes)
 {
     const struct cluster_state *st = x->st;
     long long *keys = calloc((size_t)st->ngroups, sizeof *keys);
+    long long *into = calloc((size_t)st->ngroups, sizeof *into); /* by target group */
+    int *asked_slot = calloc(SLOT_COUNT, sizeof *asked_slot);
     int *slots = calloc((size_t)st->ngroups, sizeof *slots);
     double *bpk = calloc((size_t)st->ngroups, sizeof *bpk);
     int rc = -1;
-    if (!keys || !slots || !bpk)
+    if (!keys || !into || !asked_slot || !slots || !bpk)
         abort();
     x->slots_total = 0;
     x->keys_total = 0;
@@ -1209,7 +1211,7 @@ static int plan_and_move(struct reshard *x, const int *moves, bool yes)
             snprintf(sl, sizeof sl, "%d", s);
             const char *cnt[] = { "CLUSTER", "COUNTKEYSINSLOT", sl };
             resp_encode_strings(&out, 3, cnt);
-            asked++;
+            asked_slot[asked++] = s;
         }
         struct tool_client *c = asked ? node_conn(x, st->groups[g].master) : NULL;
         int sent = c ? tool_send(c, &out) : -1;
@@ -1233,6 +1235,7 @@ static int plan_and_move(struct reshard *x, const int *moves, bool yes)
                 goto out;
             }
             keys[g] += n;
+            into[moves[asked_slot[k]]] += n;
         }
         slots[g] += asked;
         x->slots_total += asked;
@@ -1275,6 +1278,18 @@ static int plan_and_move(struct reshard *x, const int *moves, bool yes)
             goto out;
         }
     }
+    /* each target is told how many keys are coming (RINGKV-RESERVEKEYS:
+     * its table grown once for them, not doubled as they come, each
+     * doubling moving every key there); a hint, its answer not needed */
+    for (int g = 0; g < st->ngroups; g++) {
+        struct tool_client *c = into[g] > 0 ? node_conn(x, st->groups[g].master) : NULL;
+        if (!c)
+            continue;
+        char n[24];
+        snprintf(n, sizeof n, "%lld", into[g]);
+        const char *reserve[] = { "RINGKV-RESERVEKEYS", n };
+        tool_call(c, 2, reserve);
+    }
     x->tty = isatty(STDOUT_FILENO);
     x->t0_ms = x->last_print_ms = mono_ms();
     x->slots_done = 0;
@@ -1297,6 +1312,8 @@ static int plan_and_move(struct reshard *x, const int *moves, bool yes)
     rc = 0;
 out:
     free(keys);
+    free(into);
+    free(asked_slot);
     free(slots);
     free(bpk);
     return rc;

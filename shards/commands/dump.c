@@ -23,11 +23,41 @@
  *
  * IDLETIME and FREQ are checked as Redis checks them and set the restored
  * key's access bits (store_entry_set_idle / _freq: IDLETIME under an LRU
- * policy, FREQ under an LFU one, as Redis). */
+ * policy, FREQ under an LFU one, as Redis).
+ *
+ * RINGKV-RESTOREMANY key ttl payload [key ttl payload ...]: ringkv's own
+ * multi-key RESTORE, what a slot push sends a ringkv target (issue 11;
+ * migrate.h, struct migrate_target's many), so a batch of keys is parsed,
+ * routed, gated and run as one command instead of one RESTORE a key. It is
+ * RESTORE-ASKING ... REPLACE for each triple in order (a TTL relative, 0
+ * none; a key given twice ends as the last one), with these differences:
+ * all or nothing: every TTL and payload is checked and every value decoded
+ * (and a collection built) aside before any key is touched, so a bad one
+ * (the first, in order, answers RESTORE's error for it) leaves no key
+ * written; +OK once for the batch. Its keys are one slot's (the key gate
+ * answers -CROSSSLOT otherwise: one slot lives on one shard), and the row
+ * passes the gate as RESTORE-ASKING does. Journaled by its effects, as
+ * RESTORE: a replica gets SET k v [PXAT t] (or a collection's rebuild) per
+ * key in the batch's order, nothing it must decode. Bounded by what the
+ * RESP parser takes (the argument count, proto-max-bulk-len a payload);
+ * the decoded values held aside are at most the command's own bytes (a
+ * collection built from them).
+ *
+ * RINGKV-RESERVEKEYS count: a slot push's source says, before its first
+ * batch, how many keys it is about to send (RINGKV-MIGRATESLOTS counts
+ * its slots' keys), and every shard makes room for its part of them
+ * (store_reserve: its table grown once, not doubled again and again
+ * while they come, each growth moving every key there: a fifth of the
+ * target's CPU in a move). A hint: +OK whether or not room was made (a
+ * growth under way ends first), nothing journaled (a replica's table
+ * grows as the keys come). count is bounded by RESERVE_KEYS_MAX (its
+ * table: 8 to 16 bytes a key). */
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+
+#include <mimalloc.h>
 
 #include "shards/commands/commands.h"
 #include "shards/node.h"
@@ -173,5 +203,97 @@ void cmd_restore(struct exec_ctx *ctx)
         else if (e)
             store_entry_set_freq(ctx->store, e, (unsigned)freq);
     }
+    reply_ok(ctx->reply);
+}
+
+/* The keys' buckets are prefetched this many ahead of their stores: a
+ * batch's keys are cold in a big table, each in a bucket of its own. */
+#define RESTORE_AHEAD 16
+
+/* RINGKV-RESTOREMANY key ttl payload [key ttl payload ...] (the header) */
+void cmd_ringkv_restoremany(struct exec_ctx *ctx)
+{
+    if (ctx->argc < 4 || (ctx->argc - 1) % 3 != 0) {
+        /* the router checks the triples (key_groups_whole), but not for a
+         * command queued in MULTI */
+        reply_error(ctx->reply, "ERR wrong number of arguments for 'ringkv-restoremany' command");
+        return;
+    }
+    int n = (ctx->argc - 1) / 3;
+    struct decoded_value small[16];
+    int64_t small_at[16];
+    struct decoded_value *v = n <= 16 ? small : mi_malloc(sizeof(*v) * (size_t)n);
+    int64_t *at = n <= 16 ? small_at : mi_malloc(sizeof(*at) * (size_t)n);
+    struct serialize_limits lim = limits_of(ctx);
+    const char *err = NULL;
+    int decoded = 0;
+    /* 1. every triple checked and decoded aside, in order */
+    for (int i = 0; i < n && !err; i++) {
+        const struct slice *t = ctx->argv + 1 + 3 * i;
+        long long ttl;
+        if (!parse_ll(t[1], &ttl)) {
+            err = ERR_NOT_INT;
+            break;
+        }
+        if (ttl < 0) {
+            err = "ERR Invalid TTL value, must be >= 0";
+            break;
+        }
+        if (!serialize_payload_valid(t[2].ptr, t[2].len)) {
+            err = ERR_BAD_PAYLOAD;
+            break;
+        }
+        if (!serialize_decode(t[2].ptr, t[2].len, &v[i])) {
+            err = ERR_BAD_FORMAT;
+            break;
+        }
+        if (!decoded_value_build(ctx->store, &v[i], &lim)) { /* v[i] released */
+            err = ERR_BAD_FORMAT;
+            break;
+        }
+        decoded++;
+        at[i] = 0;
+        if (ttl > 0)
+            at[i] = ttl > LLONG_MAX - ctx->now_ms ? LLONG_MAX : ttl + ctx->now_ms;
+    }
+    if (err) {
+        for (int i = 0; i < decoded; i++)
+            decoded_value_free(&v[i]);
+        reply_error(ctx->reply, err);
+    } else {
+        /* 2. stored in order (a relative TTL > 0 is never past) */
+        for (int i = 0; i < n; i++) {
+            if (i % RESTORE_AHEAD == 0)
+                for (int j = i; j < n && j < i + RESTORE_AHEAD; j++)
+                    store_prefetch_bucket(ctx->store, store_key_hash(ctx->argv[1 + 3 * j]));
+            decoded_value_store(ctx->store, ctx->argv[1 + 3 * i], &v[i], at[i]);
+        }
+        reply_ok(ctx->reply);
+    }
+    if (v != small)
+        mi_free(v);
+    if (at != small_at)
+        mi_free(at);
+}
+
+/* The most keys RINGKV-RESERVEKEYS makes room for: a table of 128 to 256
+ * MB at most, for a hint from the network. */
+#define RESERVE_KEYS_MAX (16LL * 1024 * 1024)
+
+/* RINGKV-RESERVEKEYS count (the header), on every shard */
+void cmd_ringkv_reservekeys(struct exec_ctx *ctx)
+{
+    long long n;
+    if (!parse_ll(ctx->argv[1], &n)) {
+        reply_error(ctx->reply, ERR_NOT_INT);
+        return;
+    }
+    if (n < 0 || n > RESERVE_KEYS_MAX) {
+        reply_error(ctx->reply, "ERR value is out of range");
+        return;
+    }
+    int shards = ctx->shard && ctx->shard->node ? ctx->shard->node->nshards : 1;
+    if (n > 0) /* this shard's part: slots spread over the shards evenly */
+        store_reserve(ctx->store, (size_t)(n / shards + 1));
     reply_ok(ctx->reply);
 }

@@ -128,8 +128,10 @@ struct migrate_key {
     bool         restored; /* the target's master answered +OK (2b: acked waits for its replicas) */
     long long    ttl_ms;   /* sent to the target (0: none) */
     int64_t      expire_at; /* here, when dumped */
-    struct buf   payload;
+    struct buf   payload;  /* MIGRATE's: the dump's bytes, copied from its message */
+    struct slice sent;     /* the payload: in payload, or (a batch) in the listing's dumps */
     bool         acked;    /* the target answered +OK */
+    int          run_end;  /* many: on a run's first key, one past its last (its one reply covers them) */
 };
 
 /* A connection to a destination. It serves one MIGRATE at a time and is
@@ -162,6 +164,8 @@ struct migration {
     struct sockaddr_storage addr;
     struct slice        user, pass; /* pass.ptr NULL: no AUTH */
     bool                copy, replace;
+    bool                many;     /* RINGKV-RESTOREMANY per run of one slot's keys (migrate.h) */
+    long long           reserve;  /* many: RINGKV-RESERVEKEYS first (migrate.h) */
     long long           timeout_ms;
     int64_t             deadline_ms;
     int                 nkeys;
@@ -169,7 +173,8 @@ struct migration {
     int                 waiting;  /* messages out */
     int                 replies_due; /* replies still expected from the target */
     int                 replies_seen;
-    int                 next_reply;  /* -1: the AUTH reply; else the key it answers; nkeys: ROLE, then WAIT */
+    int                 next_reply;  /* -1: the AUTH reply; -2: RINGKV-RESERVEKEYS's; else the key it
+                                        answers; nkeys: ROLE, then WAIT */
     bool                ask_role;    /* 2b: ROLE follows the RESTOREs */
     int                 wait_for;    /* 2b: the replicas WAIT was sent for (0: none) */
     bool                auth_failed;
@@ -475,9 +480,13 @@ static void delete_unchanged(struct shard *sh, struct shard_msg *m)
         struct entry *e = store_peek(sh->store, m->argv[i], now);
         if (!e || entry_expire_at(e) != at)
             continue;
+        /* the object's bytes against what was sent less its footer (the
+         * version and the CRC-64 of what precedes: the same object makes
+         * the same footer), so no checksum is computed again */
         buf_clear(&now_payload);
-        serialize_dump(e, &now_payload);
-        if (now_payload.len == len && memcmp(now_payload.data, sent, len) == 0)
+        serialize_object(e, &now_payload);
+        if (len >= SERIALIZE_FOOTER_LEN && now_payload.len == len - SERIALIZE_FOOTER_LEN &&
+            memcmp(now_payload.data, sent, now_payload.len) == 0)
             store_delete_entry(sh->store, e); /* found just above: one lookup a key, not two */
     }
     buf_free(&now_payload);
@@ -487,8 +496,10 @@ static void connect_target(struct migration *g);
 static void settle(struct migration *g);
 
 /* An owner's dump (dump_keys' form) into the keys of g on that shard, in
- * the order they were asked. */
-static void take_dump(struct migration *g, int shard, const char *p)
+ * the order they were asked: the payloads copied (MIGRATE's dump message
+ * is freed), or (in_place: a batch's dumps, which live until its done)
+ * pointed to. */
+static void take_dump(struct migration *g, int shard, const char *p, bool in_place)
 {
     for (int i = 0; i < g->nkeys; i++) {
         struct migrate_key *k = &g->keys[i];
@@ -501,7 +512,12 @@ static void take_dump(struct migration *g, int shard, const char *p)
         k->ttl_ms = get_i64(&p);
         k->expire_at = get_i64(&p);
         uint32_t len = get_u32(&p);
-        buf_append(&k->payload, p, len);
+        if (in_place) {
+            k->sent = (struct slice){ p, len };
+        } else {
+            buf_append(&k->payload, p, len);
+            k->sent = (struct slice){ k->payload.data, k->payload.len };
+        }
         p += len;
     }
 }
@@ -527,7 +543,7 @@ static void migrate_message(struct shard *sh, struct shard_msg *m)
     if (m->kind == MIGRATE_MSG_DEL && m->reply.len > 0 && g->refused.len == 0)
         buf_append(&g->refused, m->reply.data, m->reply.len);
     if (m->kind == MIGRATE_MSG_DUMP)
-        take_dump(g, m->target, m->reply.data);
+        take_dump(g, m->target, m->reply.data, false);
     msg_free(m);
     g->waiting--;
     if (g->waiting > 0)
@@ -568,8 +584,8 @@ static void post_per_shard(struct migration *g, int kind, bool (*wanted)(const s
                 char del = k->acked && !g->copy;
                 buf_append(&payload, &del, 1);
                 put_i64(&payload, k->expire_at);
-                put_u32(&payload, (uint32_t)k->payload.len);
-                buf_append(&payload, k->payload.data, k->payload.len);
+                put_u32(&payload, (uint32_t)k->sent.len);
+                buf_append(&payload, k->sent.ptr, k->sent.len);
             }
         }
         if (kc == 0) {
@@ -637,12 +653,64 @@ static void connect_target(struct migration *g)
 }
 
 /* Write AUTH and the RESTOREs, all at once (the target answers in order). */
+/* The next present key at or after i. */
+static int next_present(const struct migration *g, int i)
+{
+    while (i < g->nkeys && !g->keys[i].present)
+        i++;
+    return i;
+}
+
+/* The most keys one RINGKV-RESTOREMANY carries: a listing's batch is
+ * bounded already (its count, LIST_DUMP_BYTES of dumps), this keeps one
+ * command of a big --batch a slice of the target's loop turn too. */
+#define RUN_KEYS_MAX 1024
+
+/* many: the present keys as RINGKV-RESTOREMANY key ttl payload ..., one
+ * command per run of consecutive keys of one slot (a listing's keys come
+ * slot by slot; the target's gate wants one slot a command), each run's
+ * first key told where it ends. */
+static void send_restore_runs(struct migration *g, struct buf *out)
+{
+    char (*ttl)[24] = mi_malloc(sizeof(*ttl) * (size_t)g->nkeys);
+    int most = g->nkeys < RUN_KEYS_MAX ? g->nkeys : RUN_KEYS_MAX;
+    struct slice *argv = mi_malloc(sizeof(struct slice) * (size_t)(1 + 3 * most));
+    argv[0] = SLICE_LIT("RINGKV-RESTOREMANY");
+    for (int i = next_present(g, 0); i < g->nkeys;) {
+        struct migrate_key *first = &g->keys[i];
+        unsigned slot = key_slot(first->name.ptr, first->name.len);
+        int argc = 1, j = i, n = 0;
+        for (; j < g->nkeys && n < RUN_KEYS_MAX; j++) {
+            struct migrate_key *k = &g->keys[j];
+            if (!k->present)
+                continue;
+            if (j > i && key_slot(k->name.ptr, k->name.len) != slot)
+                break;
+            argv[argc++] = k->name;
+            if (k->ttl_ms == 0) { /* most keys: no printf */
+                argv[argc++] = SLICE_LIT("0");
+            } else {
+                int tl = snprintf(ttl[j], sizeof(ttl[j]), "%lld", k->ttl_ms);
+                argv[argc++] = (struct slice){ ttl[j], (size_t)tl };
+            }
+            argv[argc++] = k->sent;
+            n++;
+        }
+        resp_encode_command(out, argc, argv);
+        first->run_end = j;
+        g->replies_due++;
+        i = next_present(g, j);
+    }
+    mi_free(argv);
+    mi_free(ttl);
+}
+
 static void send_restores(struct migration *g)
 {
     struct conn *c = g->link->conn;
     g->replies_due = 0;
     g->replies_seen = 0;
-    g->next_reply = 0;
+    g->next_reply = next_present(g, 0); /* the first RESTORE's key (some may be missing) */
     if (g->pass.ptr) {
         struct slice auth[3] = { SLICE_LIT("AUTH"), g->user, g->pass };
         if (g->user.ptr)
@@ -654,8 +722,19 @@ static void send_restores(struct migration *g)
         g->replies_due++;
         g->next_reply = -1;
     }
+    if (g->reserve > 0) {
+        char n[24];
+        int nl = snprintf(n, sizeof(n), "%lld", g->reserve);
+        struct slice reserve[2] = { SLICE_LIT("RINGKV-RESERVEKEYS"), { n, (size_t)nl } };
+        resp_encode_command(&c->out, 2, reserve);
+        g->replies_due++;
+        if (!g->pass.ptr)
+            g->next_reply = -2; /* its reply first (else after AUTH's) */
+    }
     bool cluster = g->sh->node->cluster != NULL;
-    for (int i = 0; i < g->nkeys; i++) {
+    if (g->many)
+        send_restore_runs(g, &c->out);
+    for (int i = 0; i < g->nkeys && !g->many; i++) {
         struct migrate_key *k = &g->keys[i];
         if (!k->present)
             continue;
@@ -665,7 +744,7 @@ static void send_restores(struct migration *g)
             cluster ? SLICE_LIT("RESTORE-ASKING") : SLICE_LIT("RESTORE"),
             k->name,
             { ttl, (size_t)tl },
-            { k->payload.data, k->payload.len },
+            k->sent,
             SLICE_LIT("REPLACE"),
         };
         resp_encode_command(&c->out, g->replace ? 5 : 4, argv);
@@ -683,13 +762,6 @@ static void send_restores(struct migration *g)
     g->deadline_ms = shard_now_ms(g->sh) + g->timeout_ms;
 }
 
-/* The next present key at or after i. */
-static int next_present(const struct migration *g, int i)
-{
-    while (i < g->nkeys && !g->keys[i].present)
-        i++;
-    return i;
-}
 
 /* All replies in, or the connection failed: delete what the target has
  * (unless COPY), then answer. */
@@ -792,17 +864,25 @@ static void target_waited(struct migration *g, const char *p, size_t len)
 static void target_reply(struct migration *g, const char *p, size_t len)
 {
     bool err = p[0] == '-';
-    if (err && g->error.len == 0) {
+    if (err && g->error.len == 0 && g->next_reply != -2) { /* RINGKV-RESERVEKEYS's is no key's error */
         /* the text without '-' and CRLF (an error is one line) */
         size_t n = len >= 3 ? len - 3 : 0;
         buf_append(&g->error, p + 1, n);
     }
-    if (g->next_reply < 0) {
-        g->auth_failed = err;
+    if (g->next_reply == -2) {
+        /* RINGKV-RESERVEKEYS: a hint, whatever it answered */
         g->next_reply = next_present(g, 0);
+    } else if (g->next_reply < 0) {
+        g->auth_failed = err;
+        g->next_reply = g->reserve > 0 ? -2 : next_present(g, 0);
     } else {
         int i = g->next_reply;
-        if (i < g->nkeys) {
+        if (i < g->nkeys && g->many) { /* one reply for the run starting at i */
+            int end = g->keys[i].run_end;
+            for (int j = i; j < end; j++)
+                g->keys[j].acked = g->keys[j].present && !err && !g->auth_failed;
+            g->next_reply = next_present(g, end);
+        } else if (i < g->nkeys) {
             g->keys[i].acked = !err && !g->auth_failed;
             g->next_reply = next_present(g, i + 1);
         } else if (g->ask_role) {
@@ -985,7 +1065,7 @@ bool migrate_parse_addr(struct slice host, struct slice port, struct sockaddr_st
  * in the dump phase, on this shard's list; the caller sets how it is
  * answered and posts the dumps. */
 static struct migration *migration_new(struct shard *sh, const struct migrate_target *t, const struct slice *keys,
-                                       int n)
+                                       int n, int owner)
 {
     struct migration *g = mi_zalloc(sizeof(*g));
     g->sh = sh;
@@ -994,13 +1074,15 @@ static struct migration *migration_new(struct shard *sh, const struct migrate_ta
     g->pass = t->pass;
     g->copy = t->copy;
     g->replace = t->replace;
+    g->many = t->many && sh->node->cluster != NULL;
+    g->reserve = g->many ? t->reserve : 0;
     g->timeout_ms = t->timeout_ms;
     g->nkeys = n;
     g->keys = mi_calloc((size_t)n, sizeof(struct migrate_key));
     for (int i = 0; i < n; i++) {
         struct migrate_key *k = &g->keys[i];
         k->name = keys[i];
-        k->shard = shard_of_slot(sh->node, key_slot(k->name.ptr, k->name.len));
+        k->shard = owner >= 0 ? owner : shard_of_slot(sh->node, key_slot(k->name.ptr, k->name.len));
         buf_init(&k->payload);
     }
     buf_init(&g->error);
@@ -1077,7 +1159,7 @@ void cmd_migrate(struct exec_ctx *ctx)
     }
     struct migrate_target t = { .addr = addr, .user = user, .pass = pass, .timeout_ms = timeout,
                                 .replace = replace, .copy = copy, .bad_addr = !addr_ok };
-    struct migration *g = migration_new(ctx->shard, &t, argv + first_key, nkeys);
+    struct migration *g = migration_new(ctx->shard, &t, argv + first_key, nkeys, -1);
     g->msg = ctx->msg;
     ctx->deferred = true;
     post_per_shard(g, MIGRATE_MSG_DUMP, every_key);
@@ -1088,12 +1170,10 @@ bool migrate_batch_dumped(struct shard *sh, const struct migrate_target *t, cons
 {
     if (n <= 0)
         return false;
-    struct migration *g = migration_new(sh, t, keys, n);
+    struct migration *g = migration_new(sh, t, keys, n, owner);
     g->done = done;
     g->done_arg = arg;
-    for (int i = 0; i < n; i++)
-        g->keys[i].shard = owner;
-    take_dump(g, owner, dumped);
+    take_dump(g, owner, dumped, true);
     if (g->io_error)
         settle(g);
     else

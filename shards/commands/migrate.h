@@ -1,7 +1,8 @@
 /* migrate.h: MIGRATE's machinery (migrate.c) for the other commands of
  * this layer that move keys (RINGKV-MIGRATESLOTS, migrate_slots.c): one
  * batch of keys dumped on their shards, sent to the target as RESTOREs
- * (RESTORE-ASKING in cluster mode) on a migrate link, the target's
+ * (RESTORE-ASKING in cluster mode; RINGKV-RESTOREMANY per slot to a ringkv
+ * target, struct migrate_target's many) on a migrate link, the target's
  * replicas waited for in cluster mode (ROLE + WAIT), the keys the target
  * acknowledged deleted here if unchanged (journaled as DELs), every dumped
  * key settled (no longer in flight: its held writes woken). Everything
@@ -29,6 +30,16 @@ struct migrate_target {
     struct slice            user, pass;
     long long               timeout_ms; /* per read, as MIGRATE's */
     bool                    replace, copy, bad_addr;
+    /* The target is a ringkv node (a slot push's, cluster mode): a
+     * batch's keys go as one RINGKV-RESTOREMANY per run of one slot's
+     * keys (REPLACE and ASKING implied; shards/commands/dump.c), its one
+     * +OK acknowledging the run, instead of a RESTORE-ASKING a key.
+     * Plain MIGRATE never sets it: its target may be a redis-server. */
+    bool                    many;
+    /* many: > 0, RINGKV-RESERVEKEYS <reserve> goes first (the keys a
+     * push is about to send, shards/commands/dump.c), its answer not
+     * waited on for anything */
+    long long               reserve;
 };
 
 /* host (a numeric address or "localhost") and port as given to MIGRATE
@@ -47,9 +58,10 @@ typedef void migrate_done_fn(void *arg, const char *err, int acked);
 
 /* Start moving keys[0..n) (n > 0; the slices must live until done is
  * called), already dumped on their shard `owner` (each present: u8 1 and
- * migrate_dump_entry's bytes, in this order, at dumped, which is read at
- * once): the batch starts at the connect (no dump round); the keys are in
- * flight from their dump on. */
+ * migrate_dump_entry's bytes, in this order, at dumped, which must live
+ * until done is called too: the payloads are sent from there, not
+ * copied): the batch starts at the connect (no dump round); the keys are
+ * in flight from their dump on. */
 bool migrate_batch_dumped(struct shard *sh, const struct migrate_target *t, const struct slice *keys, int n,
                           int owner, const char *dumped, migrate_done_fn *done, void *arg);
 

@@ -1,6 +1,6 @@
 /* cmd_ringkv_migrateslots: RINGKV-MIGRATESLOTS host port timeout [AUTH
  * password | AUTH2 username password] [BATCH keys] [PIPELINE batches]
- * SLOTS slot [slot ...]: the source of a slot move pushes every key of
+ * [RESTORES MANY|ONE] SLOTS slot [slot ...]: the source of a slot move pushes every key of
  * the slots to the target itself (issue 11; ringkv-cluster's way of
  * moving keys, shards/cluster/tool_reshard.c), instead of the admin tool
  * asking CLUSTER GETKEYSINSLOT and sending a MIGRATE per batch: no round
@@ -16,8 +16,10 @@
  * them in flight (their writes held from then on). Up to PIPELINE
  * (default 8) listings and batches are out at once; each batch is one
  * MIGRATE ... REPLACE KEYS of MIGRATE's machinery from the connect on
- * (migrate.h, migrate_batch_dumped: sent as RESTORE-ASKING on a migrate
- * link to the target, one link a batch in flight, kept for the next; the
+ * (migrate.h, migrate_batch_dumped: sent on a migrate link to the target
+ * as one RINGKV-RESTOREMANY per slot's keys in the batch, the target being
+ * ringkv (RESTORES MANY, the default; RESTORES ONE: a RESTORE-ASKING a
+ * key, as MIGRATE sends them), one link a batch in flight, kept for the next; the
  * target's replicas waited for, ROLE + WAIT; the keys acknowledged
  * deleted here only if unchanged, journaled as DELs; every key settled).
  * A slot is done once a listing finds no key of it, none in flight
@@ -75,7 +77,7 @@
  * no cost a key (one listing a batch). */
 #define LIST_SLOTS_MAX 512
 
-enum { PUSH_MSG_LIST = 1 };
+enum { PUSH_MSG_LIST = 1, PUSH_MSG_COUNT };
 
 struct slot_push {
     struct shard         *sh;
@@ -89,6 +91,8 @@ struct slot_push {
     int                   in_flight; /* batches out */
     int                   listings;  /* listings out */
     bool                  dry;       /* the last listing found no key: list again once a batch is back */
+    int                   counting;  /* RESTORES MANY: owners still counting the slots' keys */
+    long long             reserve;   /* what they counted: RINGKV-RESERVEKEYS with the first batch */
     long long             acked, longest_ms;
     struct buf            error;     /* the first batch's error */
 };
@@ -172,6 +176,8 @@ static void list_one(void *arg, struct entry *e)
     l->full = l->count >= l->room || l->dumps->len >= LIST_DUMP_BYTES;
 }
 
+static void flying_table(struct listing *l, const struct keys_in_flight *f);
+
 static void list_keys(struct shard *sh, struct shard_msg *m)
 {
     int64_t now = shard_now_ms(sh);
@@ -184,25 +190,22 @@ static void list_keys(struct shard *sh, struct shard_msg *m)
     buf_init(&names);
     l.names = &names;
     const struct keys_in_flight *f = sh->keys_in_flight;
-    if (f && f->n > 0) {
-        size_t cap = 16;
-        while (cap < (size_t)f->n * 2)
-            cap <<= 1;
-        l.flying = mi_calloc(cap, sizeof(uint64_t));
-        l.mask = cap - 1;
-        for (int j = 0; j < f->n; j++) {
-            uint64_t h = f->hashes[j] ? f->hashes[j] : 1; /* as the index keeps it */
-            size_t b = (size_t)h & l.mask;
-            while (l.flying[b] && l.flying[b] != h)
-                b = (b + 1) & l.mask;
-            l.flying[b] = h;
-        }
-    }
     uint32_t visited = 0;
     buf_append(&m->reply, &visited, 4);
     for (size_t i = 0; i < n && !l.full; i++) {
         uint32_t before = l.count;
-        store_slot_keys_except(sh->store, slots[i], l.room - l.count, now, flying, list_one, &l);
+        f = sh->keys_in_flight;
+        unsigned flying_here = f ? f->by_slot[slots[i]] : 0;
+        if (flying_here == 0 || flying_here < store_slot_count(sh->store, slots[i])) {
+            /* some keys of the slot not in flight: walked (the hashes in
+             * flight skipped); a slot whose keys are all in flight (the
+             * batches out, a listing ahead of their settles) is not: a
+             * listing passed over each of them, a table of their hashes
+             * made for every listing, was most of its cost */
+            if (flying_here && !l.flying)
+                flying_table(&l, f);
+            store_slot_keys_except(sh->store, slots[i], l.room - l.count, now, flying, list_one, &l);
+        }
         f = sh->keys_in_flight;
         uint8_t none = l.count == before && (!f || f->by_slot[slots[i]] == 0);
         buf_append(&m->reply, &slots[i], sizeof(uint16_t));
@@ -215,6 +218,24 @@ static void list_keys(struct shard *sh, struct shard_msg *m)
     buf_free(&names);
     mi_free(l.flying);
     mi_free(slots);
+}
+
+/* The hashes in flight (f, which has some) as the listing's open-addressed
+ * table, made once a listing, when a slot it walks has some. */
+static void flying_table(struct listing *l, const struct keys_in_flight *f)
+{
+    size_t cap = 16;
+    while (cap < (size_t)f->n * 2)
+        cap <<= 1;
+    l->flying = mi_calloc(cap, sizeof(uint64_t));
+    l->mask = cap - 1;
+    for (int j = 0; j < f->n; j++) {
+        uint64_t h = f->hashes[j] ? f->hashes[j] : 1; /* as the index keeps it */
+        size_t b = (size_t)h & l->mask;
+        while (l->flying[b] && l->flying[b] != h)
+            b = (b + 1) & l->mask;
+        l->flying[b] = h;
+    }
 }
 
 /* Back home: the slots found with no key are done; the keys listed go as
@@ -257,21 +278,73 @@ static void listed(struct slot_push *p, struct shard_msg *m)
         q += 4 + len;
     }
     p->in_flight++;
-    migrate_batch_dumped(p->sh, &p->target, b->keys, (int)count, m->target, m->payload.data, batch_done, b);
+    struct migrate_target t = p->target;
+    t.reserve = p->reserve; /* the first batch says how many keys are coming */
+    p->reserve = 0;
+    migrate_batch_dumped(p->sh, &t, b->keys, (int)count, m->target, m->payload.data, batch_done, b);
+}
+
+/* At an owner: the keys of the slots in the payload (u16 each), in
+ * m->value. */
+static void count_keys(struct shard *sh, struct shard_msg *m)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i + sizeof(uint16_t) <= m->payload.len; i += sizeof(uint16_t)) {
+        uint16_t slot;
+        memcpy(&slot, m->payload.data + i, sizeof(slot));
+        n += store_slot_count(sh->store, slot);
+    }
+    m->value = n;
 }
 
 static void push_message(struct shard *sh, struct shard_msg *m)
 {
     if (!m->answered) {
-        list_keys(sh, m);
+        if (m->kind == PUSH_MSG_COUNT)
+            count_keys(sh, m);
+        else
+            list_keys(sh, m);
         m->answered = true;
         msg_post(sh, m, m->home);
         return;
     }
     struct slot_push *p = m->arg;
-    p->listings--;
-    listed(p, m);
+    if (m->kind == PUSH_MSG_COUNT) {
+        p->counting--;
+        p->reserve += (long long)m->value;
+        msg_free(m);
+    } else {
+        p->listings--;
+        listed(p, m);
+    }
     push_go_on(p);
+}
+
+/* RESTORES MANY: each owner of some of the slots counts their keys (one
+ * message each, all at once), so that the first batch tells the target
+ * how many are coming (RINGKV-RESERVEKEYS: its table grown once for
+ * them). The listings start when the counts are back. */
+static void count_slots(struct slot_push *p)
+{
+    struct shard *sh = p->sh;
+    int n = sh->node->nshards;
+    for (int owner = 0; owner < n; owner++) {
+        struct buf slots;
+        buf_init(&slots);
+        for (int i = 0; i < p->nslots; i++)
+            if (shard_of_slot(sh->node, p->slots[i]) == owner)
+                buf_append(&slots, &p->slots[i], sizeof(uint16_t));
+        if (slots.len == 0) {
+            buf_free(&slots);
+            continue;
+        }
+        struct shard_msg *m = msg_create(PUSH_MSG_COUNT, sh->id, owner, NULL, -1, NULL, 0);
+        m->handler = push_message;
+        m->arg = p;
+        m->payload = slots;
+        p->counting++;
+        msg_post(sh, m, owner);
+    }
 }
 
 /* The slots not found empty yet that the owner of the first of them owns
@@ -322,6 +395,8 @@ static void batch_done(void *arg, const char *err, int acked)
  * out (or a batch failed and the others are back), the answer. */
 static void push_go_on(struct slot_push *p)
 {
+    if (p->counting > 0)
+        return; /* the listings start once the keys are counted */
     bool idle = p->in_flight == 0 && p->listings == 0;
     if (p->error.len > 0 || p->first >= p->nslots) {
         if (idle)
@@ -362,7 +437,7 @@ void cmd_ringkv_migrateslots(struct exec_ctx *ctx)
         reply_error(ctx->reply, "ERR This instance has cluster support disabled");
         return;
     }
-    struct migrate_target t = { .replace = true };
+    struct migrate_target t = { .replace = true, .many = true };
     int batch = BATCH_DEFAULT, pipeline = PIPELINE_DEFAULT, first_slot = -1;
     long long timeout;
     if (!parse_ll(argv[3], &timeout)) {
@@ -380,6 +455,16 @@ void cmd_ringkv_migrateslots(struct exec_ctx *ctx)
         } else if (slice_eq_nocase(argv[j], "batch") && more >= 1) {
             if (!positive(ctx, argv[++j], BATCH_MAX, &batch))
                 return;
+        } else if (slice_eq_nocase(argv[j], "restores") && more >= 1) {
+            j++;
+            if (slice_eq_nocase(argv[j], "one")) {
+                t.many = false;
+            } else if (slice_eq_nocase(argv[j], "many")) {
+                t.many = true;
+            } else {
+                reply_error(ctx->reply, ERR_SYNTAX);
+                return;
+            }
         } else if (slice_eq_nocase(argv[j], "pipeline") && more >= 1) {
             if (!positive(ctx, argv[++j], PIPELINE_MAX, &pipeline))
                 return;
@@ -423,5 +508,7 @@ void cmd_ringkv_migrateslots(struct exec_ctx *ctx)
     p->empty = mi_calloc((size_t)nslots, sizeof(bool));
     buf_init(&p->error);
     ctx->deferred = true;
+    if (t.many)
+        count_slots(p);
     push_go_on(p);
 }

@@ -337,6 +337,8 @@ struct store {
     void          *hold_arg;
     struct store_stats stats;
     struct slot_index *slots;  /* cluster mode: the keys by slot (store_index_slots), else NULL */
+    size_t         reserved;   /* store_reserve: no shrink until this many keys are here (0: none) */
+    int64_t        reserved_at_ms; /* last_now_ms when it was made */
 };
 
 struct lazy_object {
@@ -762,6 +764,8 @@ static void vol_remove(struct store *s, struct entry *e)
 
 /* ---- table and incremental rehash ---- */
 
+static void grow_to_reserved(struct store *s);
+
 static void rehash_buckets(struct store *s, size_t n)
 {
     size_t empty_visits = n * 10;
@@ -794,6 +798,7 @@ static void rehash_buckets(struct store *s, size_t n)
         s->size[1] = 0;
         s->used[1] = 0;
         s->rehash_idx = 0;
+        grow_to_reserved(s); /* a store_reserve that came during this rehash */
     }
     check_invariants(s);
 }
@@ -827,6 +832,14 @@ static size_t pow2_at_least(size_t n)
  * about 105 bytes. */
 #define MAX_LOAD 1
 
+/* Once no rehash is under way: the room a store_reserve asked for while
+ * one was, if the keys it is for are still to come. */
+static void grow_to_reserved(struct store *s)
+{
+    if (s->reserved > store_count_(s) && pow2_at_least(s->reserved / MAX_LOAD) > s->size[0])
+        start_rehash(s, pow2_at_least(s->reserved / MAX_LOAD));
+}
+
 /* Called before an insert: make sure there is a table, grow at MAX_LOAD. */
 static void maybe_grow(struct store *s)
 {
@@ -837,13 +850,24 @@ static void maybe_grow(struct store *s)
     }
     if (!rehashing(s) && s->used[0] >= s->size[0] * MAX_LOAD)
         start_rehash(s, s->size[0] * 2);
+    if (s->reserved && store_count_(s) + 1 >= s->reserved)
+        s->reserved = 0; /* store_reserve's keys came (this one the last) */
 }
+
+/* How long a store_reserve's room is kept from shrinking at most, its
+ * keys not all come (a move given up): then the usual shrink. */
+#define RESERVE_HOLD_MS (60 * 1000)
 
 /* Called after a delete: shrink when fewer than 1 key per 8 buckets. */
 static void maybe_shrink(struct store *s)
 {
     if (rehashing(s) || s->size[0] <= TABLE_MIN)
         return;
+    if (s->reserved) { /* store_reserve's room holds until its keys came, or for RESERVE_HOLD_MS */
+        if (store_count_(s) < s->reserved && s->last_now_ms - s->reserved_at_ms < RESERVE_HOLD_MS)
+            return;
+        s->reserved = 0;
+    }
     if (s->used[0] * 8 < s->size[0])
         start_rehash(s, pow2_at_least(s->used[0] * 2));
 }
@@ -1001,6 +1025,7 @@ static void free_all_entries(struct store *s, bool lazy)
         s->used[t] = 0;
     }
     s->rehash_idx = 0;
+    s->reserved = 0;
     mi_free(s->vol);
     s->vol = NULL;
     s->vol_len = s->vol_cap = 0;
@@ -1414,6 +1439,30 @@ void store_flush(struct store *s)
 }
 
 size_t store_count(const struct store *s) { return store_count_(s); }
+
+bool store_reserve(struct store *s, size_t n)
+{
+    /* one not filled yet that is bigger (the admin tool's for the whole
+     * move, then each push's for its part) stands */
+    if (store_count_(s) + n > s->reserved)
+        s->reserved = store_count_(s) + n;
+    s->reserved_at_ms = s->last_now_ms;
+    if (rehashing(s))
+        return false; /* the rehash under way ends first, then grows to it (rehash_buckets) */
+    size_t want = pow2_at_least(s->reserved / MAX_LOAD);
+    if (want <= s->size[0])
+        return true;
+    if (s->size[0] == 0) {
+        s->table[0] = mem_calloc(s, want, sizeof(struct entry *));
+        s->size[0] = want;
+    } else {
+        start_rehash(s, want); /* the keys there move bucket by bucket, as in any growth */
+    }
+    check_invariants(s);
+    return true;
+}
+
+size_t store_buckets(const struct store *s) { return s->size[rehashing(s) ? 1 : 0]; }
 
 /* ---- keys by slot (cluster mode: slot_index.h) ---- */
 

@@ -1059,6 +1059,19 @@ static void mark_moving(tconn *src, tconn *dst, const long long *slots, int n)
     }
 }
 
+/* The calls of a command INFO commandstats counts (0: none yet). */
+static long long cmd_calls(tconn *c, const char *name)
+{
+    struct rval *v = tcmd(c, "INFO commandstats");
+    assert_true(v->type == R_BULK || v->type == R_VERBATIM);
+    char want[80];
+    snprintf(want, sizeof want, "cmdstat_%s:calls=", name);
+    const char *at = strstr(v->str, want);
+    long long n = at ? atoll(at + strlen(want)) : 0;
+    rval_free(v);
+    return n;
+}
+
 /* RINGKV-MIGRATESLOTS host port timeout [BATCH n] [PIPELINE n] SLOTS ...:
  * the source pushes every key of the slots (README "Growing and
  * shrinking"): afterwards the source has none, the target has them all
@@ -1151,6 +1164,14 @@ static void test_migrateslots_moves_slots(void **state)
             else
                 assert_int_equal(ttl, -1);
         }
+    /* to a ringkv target the batches went as RINGKV-RESTOREMANY, one a
+     * slot's keys of a batch, no RESTORE-ASKING a key */
+    long long many = cmd_calls(dst, "ringkv-restoremany");
+    assert_true(many >= 3 * 400 / 50 && many < 3 * 400);
+    assert_int_equal(cmd_calls(dst, "restore-asking"), 0);
+    /* and the keys coming were announced once, before them (run on each
+     * of the node's two shards, each counting a call) */
+    assert_int_equal(cmd_calls(dst, "ringkv-reservekeys"), 2);
     expect_ok(tcmd(dst, "ASKING"));
     expect_int(tcmd(dst, "SCARD {%s}:set", tag[1]), 100000);
     expect_ok(tcmd(dst, "ASKING"));
@@ -1215,12 +1236,79 @@ static void test_migrateslots_errors(void **state)
     expect_int(tcmd(src, "CLUSTER COUNTKEYSINSLOT %lld", slot), 300);
     for (int i = 0; i < 300; i++)
         expect_bulk(tcmd(src, "GET {%s}:%d", tag, i), "v");
-    /* and then it goes */
-    v = tcmd(src, "RINGKV-MIGRATESLOTS 127.0.0.1 %d 5000 SLOTS %lld", node[1].port, slot);
+    expect_error(tcmd(src, "RINGKV-MIGRATESLOTS 127.0.0.1 %d 5000 RESTORES SOME SLOTS %lld", node[1].port, slot),
+                 "ERR syntax error");
+    /* and then it goes, a RESTORE-ASKING a key when asked so (RESTORES
+     * ONE: what MIGRATE sends) */
+    v = tcmd(src, "RINGKV-MIGRATESLOTS 127.0.0.1 %d 5000 RESTORES ONE SLOTS %lld", node[1].port, slot);
     assert_int_equal(v->type, R_ARRAY);
     assert_int_equal(v->elem[0]->integer, 300);
     rval_free(v);
     expect_int(tcmd(dst, "CLUSTER COUNTKEYSINSLOT %lld", slot), 300);
+    assert_int_equal(cmd_calls(dst, "restore-asking"), 300);
+    assert_int_equal(cmd_calls(dst, "ringkv-restoremany"), 0);
+    tclose(src);
+    tclose(dst);
+    stop_three();
+}
+
+/* RINGKV-RESTOREMANY at the key gate (a slot push's batches): on a node
+ * importing the slot it creates several keys none of which is there (a
+ * multi-key command of an importing slot gets -TRYAGAIN otherwise), as
+ * RESTORE-ASKING without ASKING; keys of two slots: -CROSSSLOT; a slot
+ * not imported: -MOVED. */
+static void test_restoremany_gate(void **state)
+{
+    (void)state;
+    SKIP_ON_REDIS();
+    start_three(false, "15000");
+    tconn *src = tconnect(node[0].port), *dst = tconnect(node[1].port);
+    char tag[2][32];
+    long long slot[2];
+    for (int t = 0; t < 2; t++)
+        slot[t] = tag_of_group0(src, t, tag[t], sizeof tag[t]);
+    expect_ok(tcmd(src, "SET payload:{%s} v", tag[0]));
+    const char *dargv[2] = { "DUMP", NULL };
+    char pk[64];
+    snprintf(pk, sizeof pk, "payload:{%s}", tag[0]);
+    dargv[1] = pk;
+    tsendv(src, 2, dargv);
+    struct rval *p = tread(src, 5000);
+    assert_int_equal(p->type, R_BULK);
+    char k[4][64];
+    snprintf(k[0], sizeof k[0], "{%s}:a", tag[0]);
+    snprintf(k[1], sizeof k[1], "{%s}:b", tag[0]);
+    snprintf(k[2], sizeof k[2], "{%s}:c", tag[0]);
+    snprintf(k[3], sizeof k[3], "{%s}:d", tag[1]);
+    const char *argv[10] = { "RINGKV-RESTOREMANY", k[0], "0", p->str, k[1], "5000", p->str, k[2], "0", p->str };
+    size_t lens[10] = { 18, strlen(k[0]), 1, p->len, strlen(k[1]), 4, p->len, strlen(k[2]), 1, p->len };
+    char moved[100];
+    snprintf(moved, sizeof moved, "MOVED %lld 127.0.0.1:%d", slot[0], node[0].port);
+    tsendb(dst, 10, argv, lens);
+    expect_error(tread(dst, 5000), moved);
+    mark_moving(src, dst, slot, 2);
+    tsendb(dst, 10, argv, lens);
+    expect_ok(tread(dst, 5000));
+    expect_ok(tcmd(dst, "ASKING"));
+    expect_int(tcmd(dst, "EXISTS %s %s %s", k[0], k[1], k[2]), 3);
+    expect_ok(tcmd(dst, "ASKING"));
+    long long pttl = get_int(tcmd(dst, "PTTL %s", k[1]));
+    assert_true(pttl > 0 && pttl <= 5000);
+    /* again over them (REPLACE), one of them there: still +OK */
+    tsendb(dst, 10, argv, lens);
+    expect_ok(tread(dst, 5000));
+    argv[7] = k[3];
+    lens[7] = strlen(k[3]);
+    tsendb(dst, 10, argv, lens);
+    expect_error(tread(dst, 5000), "CROSSSLOT Keys in request don't hash to the same slot");
+    /* the announcement of keys coming: a count within bounds */
+    expect_ok(tcmd(dst, "RINGKV-RESERVEKEYS 100000"));
+    expect_ok(tcmd(dst, "RINGKV-RESERVEKEYS 0"));
+    expect_error(tcmd(dst, "RINGKV-RESERVEKEYS many"), "ERR value is not an integer or out of range");
+    expect_error(tcmd(dst, "RINGKV-RESERVEKEYS -1"), "ERR value is out of range");
+    expect_error(tcmd(dst, "RINGKV-RESERVEKEYS 16777217"), "ERR value is out of range");
+    expect_error(tcmd(dst, "RINGKV-RESERVEKEYS"), "ERR wrong number of arguments for 'ringkv-reservekeys' command");
+    rval_free(p);
     tclose(src);
     tclose(dst);
     stop_three();
@@ -1241,6 +1329,7 @@ int main(void)
         cmocka_unit_test(test_replica_keys_in_slot),
         cmocka_unit_test(test_migrateslots_moves_slots),
         cmocka_unit_test(test_migrateslots_errors),
+        cmocka_unit_test(test_restoremany_gate),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -672,6 +672,165 @@ static void test_restore_collections_replicated(void **state)
     node_stop(m);
 }
 
+/* RINGKV-RESTOREMANY key ttl payload ...: n triples in one command (the
+ * payloads as DUMP gave them, p[i]; NULL: the bytes in bad). */
+static struct rval *restoremany(tconn *c, int n, const char *const *keys, const char *const *ttls,
+                                struct rval *const *p, const char *bad, size_t badlen)
+{
+    const char *argv[64];
+    size_t lens[64];
+    assert_true(1 + 3 * n <= 64);
+    argv[0] = "RINGKV-RESTOREMANY";
+    lens[0] = strlen(argv[0]);
+    for (int i = 0; i < n; i++) {
+        argv[1 + 3 * i] = keys[i];
+        lens[1 + 3 * i] = strlen(keys[i]);
+        argv[2 + 3 * i] = ttls[i];
+        lens[2 + 3 * i] = strlen(ttls[i]);
+        argv[3 + 3 * i] = p[i] ? p[i]->str : bad;
+        lens[3 + 3 * i] = p[i] ? p[i]->len : badlen;
+    }
+    tsendb(c, 1 + 3 * n, argv, lens);
+    struct rval *v = tread(c, 5000);
+    assert_non_null(v);
+    return v;
+}
+
+/* ringkv's multi-key RESTORE (a slot push's batches, issue 11): each
+ * triple as RESTORE ... REPLACE (relative TTLs, collections, over keys of
+ * other types), all or nothing (a bad payload or TTL anywhere writes no
+ * key), RESTORE's errors, Redis's arity error for a count that is not
+ * triples; the replica gets the keys through its stream (read after WAIT):
+ * the same values and absolute expiries. Keys of one slot (as a push sends
+ * them) and keys over both shards. ringkv only. */
+static void test_restoremany(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    struct server *m = start_node(NULL);
+    struct server *r = start_node(NULL);
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    replicaof(rc, m->port);
+    wait_synced(mc, rc, 10000);
+    expect_ok(tcmd(mc, "SET src:s hello"));
+    expect_int(tcmd(mc, "HSET src:h a 1 b two"), 2);
+    expect_int(tcmd(mc, "RPUSH src:l x y z"), 3);
+    expect_int(tcmd(mc, "ZADD src:z 1 one 2.5 two"), 2);
+    expect_int(tcmd(mc, "SADD src:set p q r"), 3);
+    struct rval *ps = dump(mc, "src:s"), *ph = dump(mc, "src:h"), *pl = dump(mc, "src:l"), *pz = dump(mc, "src:z"),
+                *pset = dump(mc, "src:set");
+    /* keys there before, of other types: replaced */
+    expect_int(tcmd(mc, "RPUSH {b}:s old"), 1);
+    expect_ok(tcmd(mc, "SET {b}:h old"));
+    expect_ok(tcmd(mc, "SET {b}:keep before"));
+    const char *k1[] = { "{b}:s", "{b}:t", "{b}:h", "{b}:l", "{b}:z", "{b}:set", "{b}:s" };
+    const char *t1[] = { "0", "600000", "0", "300000", "0", "0", "0" };
+    struct rval *p1[] = { ps, ps, ph, pl, pz, pset, pz };
+    /* the last triple restores {b}:s again: the later one wins, as with
+     * RESTOREs one after the other */
+    expect_ok(restoremany(mc, 7, k1, t1, p1, NULL, 0));
+    expect_status(tcmd(mc, "TYPE {b}:s"), "zset");
+    expect_bulk(tcmd(mc, "ZSCORE {b}:s two"), "2.5");
+    expect_bulk(tcmd(mc, "GET {b}:t"), "hello");
+    long long pttl = get_int(tcmd(mc, "PTTL {b}:t"));
+    assert_true(pttl > 590000 && pttl <= 600000);
+    expect_bulk(tcmd(mc, "HGET {b}:h b"), "two");
+    expect_int(tcmd(mc, "PTTL {b}:h"), -1);
+    expect_bulk(tcmd(mc, "LINDEX {b}:l 2"), "z");
+    pttl = get_int(tcmd(mc, "PTTL {b}:l"));
+    assert_true(pttl > 290000 && pttl <= 300000);
+    expect_int(tcmd(mc, "SCARD {b}:set"), 3);
+    /* keys on both shards (no tag): the same, one command */
+    const char *k2[] = { "a:1", "a:2", "a:3", "a:4", "a:5", "a:6" };
+    const char *t2[] = { "0", "0", "0", "0", "0", "400000" };
+    struct rval *p2[] = { ps, ph, ps, pl, ps, pset };
+    expect_ok(restoremany(mc, 6, k2, t2, p2, NULL, 0));
+    expect_bulk(tcmd(mc, "GET a:5"), "hello");
+    expect_bulk(tcmd(mc, "HGET a:2 a"), "1");
+    expect_int(tcmd(mc, "SISMEMBER a:6 q"), 1);
+
+    /* all or nothing: a bad payload, a bad TTL after good triples (of a
+     * key there and of new keys) leaves every key as it was */
+    const char *k3[] = { "{b}:keep", "{b}:n1", "{b}:n2" };
+    const char *t3[] = { "0", "0", "0" };
+    struct rval *p3[] = { ps, ph, NULL };
+    expect_error(restoremany(mc, 3, k3, t3, p3, "junk", 4), "ERR DUMP payload version or checksum are wrong");
+    char *flipped = malloc(ps->len);
+    memcpy(flipped, ps->str, ps->len);
+    flipped[1] ^= 1;
+    expect_error(restoremany(mc, 3, k3, t3, p3, flipped, ps->len), "ERR DUMP payload version or checksum are wrong");
+    free(flipped);
+    /* a forged object with a right footer: a set of 2^32 - 1 in 2 bytes */
+    char forged[24] = "\x02\x80\xff\xff\xff\xff\x01x";
+    size_t fn = 8;
+    forged[fn] = 10;
+    forged[fn + 1] = 0;
+    uint64_t crc = 0;
+    for (size_t i = 0; i < fn + 2; i++) {
+        crc ^= (unsigned char)forged[i];
+        for (int b = 0; b < 8; b++)
+            crc = (crc & 1) ? (crc >> 1) ^ 0x95ac9329ac4bc9b5ULL : crc >> 1;
+    }
+    for (int i = 0; i < 8; i++)
+        forged[fn + 2 + i] = (char)(crc >> (8 * i));
+    expect_error(restoremany(mc, 3, k3, t3, p3, forged, fn + 10), "ERR Bad data format");
+    struct rval *p4[] = { ps, ph, ps };
+    const char *t4[] = { "0", "0", "-5" };
+    expect_error(restoremany(mc, 3, k3, t4, p4, NULL, 0), "ERR Invalid TTL value, must be >= 0");
+    const char *t5[] = { "0", "soon", "0" };
+    expect_error(restoremany(mc, 3, k3, t5, p4, NULL, 0), "ERR value is not an integer or out of range");
+    expect_bulk(tcmd(mc, "GET {b}:keep"), "before");
+    expect_int(tcmd(mc, "EXISTS {b}:n1 {b}:n2"), 0);
+
+    /* the arity: at least one triple, and only whole ones (in MULTI too,
+     * where the router's check is not made) */
+    expect_error(tcmd(mc, "RINGKV-RESTOREMANY k 0"), "ERR wrong number of arguments for 'ringkv-restoremany' command");
+    expect_error(tcmd(mc, "RINGKV-RESTOREMANY"), "ERR wrong number of arguments for 'ringkv-restoremany' command");
+    const char *odd[] = { "RINGKV-RESTOREMANY", "{b}:n1", "0", ps->str, "{b}:n2" };
+    size_t oddl[] = { 18, 6, 1, ps->len, 6 };
+    tsendb(mc, 5, odd, oddl);
+    expect_error(tread(mc, 5000), "ERR wrong number of arguments for 'ringkv-restoremany' command");
+    expect_ok(tcmd(mc, "MULTI"));
+    tsendb(mc, 5, odd, oddl);
+    expect_status(tread(mc, 5000), "QUEUED");
+    struct rval *ex = tcmd(mc, "EXEC");
+    assert_int_equal(ex->type, R_ARRAY);
+    assert_int_equal(ex->n, 1);
+    assert_int_equal(ex->elem[0]->type, R_ERROR);
+    assert_string_equal(ex->elem[0]->str, "ERR wrong number of arguments for 'ringkv-restoremany' command");
+    rval_free(ex);
+    expect_int(tcmd(mc, "EXISTS {b}:n1 {b}:n2"), 0);
+
+    /* the replica: what the master has, read after WAIT */
+    expect_int(tcmd(mc, "WAIT 1 5000"), 1);
+    const char *coll[] = { "{b}:s", "{b}:h", "{b}:l", "{b}:set", "a:2", "a:4", "a:6" };
+    for (size_t i = 0; i < sizeof coll / sizeof coll[0]; i++) {
+        char *want = contents(mc, coll[i]), *got = contents(rc, coll[i]);
+        assert_string_equal(got, want);
+        free(want);
+        free(got);
+    }
+    const char *all[] = { "{b}:s", "{b}:t", "{b}:h", "{b}:l", "{b}:set", "a:1", "a:3", "a:5", "a:6" };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        long long at = get_int(tcmd(mc, "PEXPIRETIME %s", all[i]));
+        expect_int(tcmd(rc, "PEXPIRETIME %s", all[i]), at);
+    }
+    expect_bulk(tcmd(rc, "GET {b}:t"), "hello");
+    expect_bulk(tcmd(rc, "GET a:3"), "hello");
+    expect_bulk(tcmd(rc, "GET {b}:keep"), "before");
+    expect_int(tcmd(rc, "EXISTS {b}:n1 {b}:n2"), 0);
+    rval_free(ps);
+    rval_free(ph);
+    rval_free(pl);
+    rval_free(pz);
+    rval_free(pset);
+    tclose(mc);
+    tclose(rc);
+    node_stop(r);
+    node_stop(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -683,6 +842,7 @@ int main(void)
         cmocka_unit_test_teardown(test_collections_both_ways, redis_nodes_teardown),
         cmocka_unit_test_teardown(test_collections_refused, redis_nodes_teardown),
         cmocka_unit_test_teardown(test_restore_collections_replicated, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_restoremany, redis_nodes_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1124,6 +1124,109 @@ static void test_del_by_store_marked(void **state)
     store_destroy(s);
 }
 
+/* store_reserve (a slot move's target): the table grown once to hold n
+ * more keys, which then come without any growth; the room is kept from
+ * shrinking until the keys came (the idle step would shrink a big table
+ * holding few keys at once); of two not filled the bigger stands; refused
+ * while a growth is under way; on a store with keys the growth is the
+ * usual incremental one (every key found throughout); store_flush drops
+ * the reservation. */
+static void test_reserve(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    char kb[32];
+    assert_true(store_reserve(s, 100000));
+    size_t b = store_buckets(s);
+    assert_true(b >= 100000 && b < 2 * 131072);
+    for (int i = 0; i < 1000; i++) {
+        store_set(s, key_of(kb, i), "v", 1, 0);
+        store_rehash_step(s); /* idle time: would shrink 128k buckets holding 1000 keys */
+    }
+    assert_int_equal(store_buckets(s), b);
+    /* a smaller one meanwhile (a push's part of a move reserved whole):
+     * the bigger stands; a bigger one grows the room */
+    assert_true(store_reserve(s, 5000));
+    assert_int_equal(store_buckets(s), b);
+    assert_true(store_reserve(s, 199000));
+    assert_true(store_buckets(s) >= 200000);
+    b = store_buckets(s);
+    for (int i = 1000; i < 200000; i++)
+        store_set(s, key_of(kb, i), "v", 1, 0);
+    assert_int_equal(store_buckets(s), b); /* no growth while they came */
+    for (int i = 0; i < 200000; i++)
+        assert_non_null(store_find(s, key_of(kb, i), NOW));
+    /* filled: deletes shrink it as usual again */
+    for (int i = 0; i < 199000; i++)
+        assert_true(store_delete(s, key_of(kb, i)));
+    for (int i = 0; i < 100000 && store_buckets(s) == b; i++)
+        store_rehash_step(s);
+    assert_true(store_buckets(s) < b);
+    for (int i = 0; i < 1000; i++)
+        store_rehash_step(s);
+    /* on a store with keys: an incremental growth, refused again meanwhile */
+    for (int i = 0; i < 50000; i++)
+        store_set(s, key_of(kb, i), "v", 1, 0);
+    for (int i = 0; i < 100000; i++)
+        store_rehash_step(s);
+    assert_true(store_reserve(s, 500000));
+    assert_false(store_reserve(s, 10)); /* moving the 50k keys there: not done at once */
+    for (int i = 0; i < 50000; i += 7)
+        assert_non_null(store_find(s, key_of(kb, i), NOW));
+    for (int i = 0; i < 100000; i++)
+        store_rehash_step(s);
+    assert_true(store_buckets(s) >= 550000);
+    for (int i = 0; i < 50000; i++)
+        assert_non_null(store_find(s, key_of(kb, i), NOW));
+    for (int i = 199000; i < 200000; i++)
+        assert_non_null(store_find(s, key_of(kb, i), NOW));
+    /* made while a growth by inserts is under way (a store filling from
+     * nothing, the first batches in before the reservation): the room is
+     * made once that growth ends, not a doubling at a time */
+    store_flush(s);
+    int i = 0;
+    for (;; i++) { /* inserts until a doubling (past 1024 buckets) is under way */
+        size_t before = store_buckets(s);
+        store_set(s, key_of(kb, i), "v", 1, 0);
+        if (store_buckets(s) != before && before >= 1024)
+            break;
+    }
+    assert_false(store_reserve(s, 300000));
+    for (int j = 0; j < 100; j++)
+        store_rehash_step(s);
+    assert_true(store_buckets(s) >= 300000);
+    b = store_buckets(s);
+    int first = i + 1;
+    for (i = first; i < first + 290000; i++)
+        store_set(s, key_of(kb, i), "v", 1, 0);
+    assert_int_equal(store_buckets(s), b);
+    for (i = 0; i < first + 290000; i++)
+        assert_non_null(store_find(s, key_of(kb, i), NOW));
+
+    /* keys that never come (a move given up): held a minute by the
+     * store's clock, then the table shrinks as usual */
+    store_flush(s);
+    assert_non_null(store_set(s, key_of(kb, 1), "v", 1, 0));
+    assert_null(store_find(s, key_of(kb, 2), NOW));
+    assert_true(store_reserve(s, 100000));
+    b = store_buckets(s);
+    for (int j = 0; j < 100; j++)
+        store_rehash_step(s);
+    assert_int_equal(store_buckets(s), b);
+    assert_null(store_find(s, key_of(kb, 2), NOW + 61000));
+    for (int j = 0; j < 100000 && store_buckets(s) == b; j++)
+        store_rehash_step(s);
+    assert_true(store_buckets(s) < b);
+
+    /* a flush drops it: the next idle steps may shrink the empty table */
+    store_flush(s);
+    store_set(s, key_of(kb, 1), "v", 1, 0);
+    store_reserve(s, 100000);
+    store_flush(s);
+    assert_true(store_buckets(s) <= 16);
+    store_destroy(s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--print-hash") == 0) {
@@ -1158,6 +1261,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_random_ops_against_model),
         cmocka_unit_test(test_hash_seeded_per_process),
         cmocka_unit_test(test_del_by_store_marked),
+        cmocka_unit_test(test_reserve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
