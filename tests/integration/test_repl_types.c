@@ -464,11 +464,104 @@ static void test_big_collections_during_sync(void **state)
     node_stop(m);
 }
 
+/* HSET key BIGF<i> <i> for i in [0, n), 200 fields a command. */
+static void big_hash(tconn *c, const char *key, int n)
+{
+    for (int i = 0; i < n; i += 200) {
+        static char cmd[65536];
+        int len = snprintf(cmd, sizeof cmd, "HSET %s", key);
+        for (int j = i; j < i + 200 && j < n; j++)
+            len += snprintf(cmd + len, sizeof cmd - (size_t)len, " " BIGF "%d %d", j, j);
+        rval_free(tcmd(c, "%s", cmd));
+    }
+}
+
+/* The replica is syncing from m: stop it (SIGSTOP) once the master sends
+ * its snapshot, so the snapshot stalls at its window, half way through the
+ * first big collection it met. */
+static void hold_sync(tconn *mc, struct server *r)
+{
+    long long deadline = now_ms() + 10000;
+    for (;;) {
+        char *mi = info_text(mc, "replication");
+        bool syncing = strstr(mi, "state=wait_bgsave") != NULL;
+        free(mi);
+        if (syncing)
+            break;
+        assert_true(now_ms() < deadline);
+        usleep(1000);
+    }
+    process_stop(r->pid);
+    usleep(300 * 1000); /* the master fills the window meanwhile */
+}
+
+/* Until the replica's full sync is over (its link up, no sync running). */
+static void wait_sync_over(tconn *rc)
+{
+    long long deadline = now_ms() + 60000;
+    for (;;) {
+        char *ri = info_text(rc, "replication");
+        bool done = info_num(ri, "master_sync_in_progress") == 0 && strstr(ri, "master_link_status:up");
+        free(ri);
+        if (done)
+            return;
+        assert_true(now_ms() < deadline);
+        usleep(10 * 1000);
+    }
+}
+
+/* A big hash whose parts are still being sent is renamed, renamed over,
+ * copied, deleted and made anew, restored over: the keys a write names
+ * while their parts are pending must end on the replica as they are on
+ * the master (the rest of a key's parts goes before the write: a pending
+ * part is found by the key's name). One shard on each side, so the
+ * snapshot's order is that of the one store. */
+static void test_keys_replaced_during_parts(void **state)
+{
+    (void)state;
+    struct server *m = node_start((const char *[]){ "--threads", "1", NULL });
+    struct server *r = node_start((const char *[]){ "--threads", "1", NULL });
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    big_hash(mc, "bh", 300000); /* about 20 MB: past the 8 MB window */
+    big_hash(mc, "other", 5000);
+    big_hash(mc, "small", 50);
+    expect_int(tcmd(mc, "EXPIRE bh 100000"), 1);
+    replicaof(rc, m->port);
+    hold_sync(mc, r);
+    expect_ok(tcmd(mc, "RENAME bh bh2"));
+    expect_int(tcmd(mc, "HSET bh2 after-rename 1"), 1);
+    expect_int(tcmd(mc, "HDEL bh2 " BIGF "299999"), 1);
+    expect_int(tcmd(mc, "COPY bh2 bhcopy"), 1);
+    expect_int(tcmd(mc, "HSET bh made-anew 1"), 1);
+    expect_int(tcmd(mc, "DEL bh"), 1);
+    expect_ok(tcmd(mc, "RENAME other bh"));
+    struct rval *d = tcmd(mc, "DUMP small");
+    assert_int_equal(d->type, R_BULK);
+    const char *argv[] = { "RESTORE", "bhcopy", "0", d->str, "REPLACE" };
+    size_t lens[] = { 7, 6, 1, d->len, 7 };
+    tsendb(mc, 5, argv, lens);
+    expect_ok(tread(mc, 5000));
+    rval_free(d);
+    expect_ok(tcmd(mc, "RENAME bh2 bh3"));
+    kill(r->pid, SIGCONT);
+    wait_sync_over(rc);
+    wait_synced(mc, rc, 30000);
+    expect_int(tcmd(rc, "HLEN bh3"), 300000);
+    expect_int(tcmd(rc, "HLEN bh"), 5000);
+    expect_int(tcmd(rc, "HLEN bhcopy"), 50);
+    expect_same_digest(m->port, r->port, 4);
+    tclose(mc);
+    tclose(rc);
+    node_stop(r);
+    node_stop(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_full_sync_and_stream, nodes_teardown),
         cmocka_unit_test_teardown(test_big_collections_during_sync, nodes_teardown),
+        cmocka_unit_test_teardown(test_keys_replaced_during_parts, nodes_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
