@@ -109,7 +109,7 @@ void repl_shard_setup(struct shard *sh)
     }
 }
 
-static void snap_free(struct snap *s);
+static void snap_free(struct shard *sh, struct snap *s);
 
 void repl_shard_teardown(struct shard *sh)
 {
@@ -122,7 +122,7 @@ void repl_shard_teardown(struct shard *sh)
     buf_free(&rs->deferred_apply);
     for (struct snap *s = rs->snaps, *next; s; s = next) {
         next = s->next;
-        snap_free(s);
+        snap_free(sh, s);
     }
     if (rs->staging)
         store_destroy(rs->staging);
@@ -421,6 +421,28 @@ void apply_put_command(struct buf *b, size_t *open, int argc, const struct slice
     }
 }
 
+/* The master's writes applied to our store while a snapshot of it runs
+ * here (on a replica, only once promoted: deferred applies) meet its keys
+ * sent in parts as a client's write would (repl_key_before_write). */
+static void keys_before_write(struct shard *sh, const struct command *cmd, int argc, const struct slice *argv)
+{
+    int n = command_keys(cmd, argc, argv, NULL, 0);
+    int *idx = mi_malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+    if (!idx)
+        abort();
+    command_keys(cmd, argc, argv, idx, n);
+    for (int i = 0; i < n && sh->snap_keys_pending > 0; i++)
+        repl_key_before_write(sh, &argv[idx[i]]);
+    mi_free(idx);
+}
+
+static void key_before_write(void *arg, const struct slice *key)
+{
+    struct shard *sh = arg;
+    if (sh->snap_keys_pending > 0)
+        repl_key_before_write(sh, key);
+}
+
 /* One command of the master's stream, through its table row and handler:
  * the replica ends as its master did. Its clock is the master's: now_ms 0,
  * so no key is past its time to the handler (a key the master still has
@@ -450,6 +472,8 @@ static void apply_command(struct shard *sh, struct store *st, const char *p, uin
     const struct command *cmd = command_lookup(args[0]);
     if (!cmd || !cmd->fn)
         return;
+    if (st == sh->store && sh->snap_keys_pending > 0 && (cmd->flags & CMD_WRITE))
+        keys_before_write(sh, cmd, (int)argc, args);
     struct buf out;
     buf_init(&out);
     struct reply r = { &out, 2 };
@@ -477,6 +501,8 @@ static void stream_apply(struct shard *sh, struct store *st, const struct buf *b
         p += 5;
         if (kind == 'R') {
             struct buf view = { (char *)p, n, n };
+            if (st == sh->store && sh->snap_keys_pending > 0)
+                writes_each_key(&view, key_before_write, sh);
             writes_apply(st, &view, 0);
         } else {
             apply_command(sh, st, p, n);
@@ -540,13 +566,15 @@ static void snapshots_settle(struct shard *sh)
 }
 
 struct frame_sink {
-    struct buf  *out;
-    size_t       keys;
-    struct buf   payload; /* one key's, reused */
-    struct snap *snap;
+    struct buf   *out;
+    size_t        keys;
+    struct buf    payload; /* one key's, reused */
+    struct snap  *snap;
+    struct shard *shard;
 };
 
-/* A collection bigger than this goes a part at a time, over turns. */
+/* A collection bigger than this goes a part at a time, over turns: a
+ * shard's turn stays bounded (SNAPSHOT_SLICE_BYTES) whatever its keys. */
 #define SNAP_COLLECTION_WHOLE (2 * COLLECTION_CHUNK)
 
 static void put_bulk(struct buf *b, const char *p, size_t n)
@@ -556,19 +584,35 @@ static void put_bulk(struct buf *b, const char *p, size_t n)
     buf_append(b, "\r\n", 2);
 }
 
+/* The entry of s for key among its big collections under way, or NULL. */
+static struct snap_pending *pending_find(struct snap *s, struct slice key)
+{
+    for (struct snap_pending *p = s->pending; p; p = p->next)
+        if (p->klen == key.len && memcmp(p->key, key.ptr, key.len) == 0)
+            return p;
+    return NULL;
+}
+
 static void add_frame(void *arg, struct entry *e)
 {
     struct frame_sink *f = arg;
     if (entry_type(e) != TYPE_STRING) {
         /* a collection goes as the commands that rebuild it, in chunks; a
-         * big one over the next turns (snapshot_slices) */
+         * big one over the next turns (snapshot_slices, pending_parts) */
         struct slice key = { entry_key(e), entry_key_len(e) };
         f->keys++;
-        /* a list goes whole now (in chunks of RPUSH): its parts over turns
-         * would meet the stream's pushes and pops, which shift indexes (a
-         * hash's or a set's parts do not care: README, Limitations) */
-        if (entry_type(e) == TYPE_LIST ||
-            store_object_len(entry_type(e), entry_object(e)) <= SNAP_COLLECTION_WHOLE) {
+        bool big = store_object_len(entry_type(e), entry_object(e)) > SNAP_COLLECTION_WHOLE;
+        if (big && pending_find(f->snap, key))
+            return; /* met again (the walk may visit a key twice): its parts are under way */
+        /* what the stream made of the key on the replica before this frame
+         * is in the value sent now (this shard's stream bytes go ahead of
+         * its frames): the copy starts empty, as a string's RESTORE
+         * replaces. Else a push the replica applied before the list's
+         * frames (the key not yet met, or writes racing the snapshot's
+         * start) would be in it twice. */
+        buf_append_str(f->out, "*3\r\n$11\r\n" FRAME_LOADCMD "\r\n$3\r\nDEL\r\n");
+        put_bulk(f->out, key.ptr, key.len);
+        if (!big) {
             journal_encode_collection(f->out, FRAME_LOADCMD, key, entry_type(e), entry_object(e),
                                       entry_expire_at(e));
             return;
@@ -578,6 +622,13 @@ static void add_frame(void *arg, struct entry *e)
             abort();
         p->next = NULL;
         p->cursor = 0;
+        p->type = entry_type(e);
+        /* a list's parts go by index, head to tail, which the stream's
+         * pushes and pops would shift: a write to it sends the rest first
+         * (repl_key_before_write). A hash's, a set's or a zset's parts
+         * carry current elements and meet its writes harmlessly. */
+        if (p->type == TYPE_LIST)
+            f->shard->snap_keys_pending++;
         p->klen = key.len;
         memcpy(p->key, key.ptr, key.len);
         if (!f->snap->pending)
@@ -597,35 +648,84 @@ static void add_frame(void *arg, struct entry *e)
     f->keys++;
 }
 
-static void snap_free(struct snap *s)
+static void pending_free(struct shard *sh, struct snap_pending *p)
+{
+    if (p->type == TYPE_LIST)
+        sh->snap_keys_pending--;
+    mi_free(p);
+}
+
+static void snap_free(struct shard *sh, struct snap *s)
 {
     while (s->pending) {
         struct snap_pending *p = s->pending;
         s->pending = p->next;
-        mi_free(p);
+        pending_free(sh, p);
     }
     snap_flow_unref(s->flow);
     mi_free(s);
 }
 
 /* The next parts of the big collections s has met, until out holds a
- * slice. The collection may have changed since the last part (its writes
- * reach the replica as whole-element commands: journal_encode_collection_part)
- * or gone, or be another value now: then it is dropped, the stream carries
- * what became of it. */
-static void pending_parts(struct snap *s, struct store *st, int64_t now, struct buf *out)
+ * slice. A hash, set or zset may have changed since the last part (its
+ * writes reach the replica as whole-element commands:
+ * journal_encode_collection_part); a list has not (a write to it sent its
+ * rest first). It may be gone, or hold a value of another type now: then
+ * it is dropped, the stream carries what became of it (its cursor means
+ * nothing in the new value: a hash's cursor taken as a list's index would
+ * send that list's elements again). */
+static void pending_parts(struct shard *sh, struct snap *s, int64_t now, struct buf *out)
 {
     while (s->pending && out->len < SNAPSHOT_SLICE_BYTES) {
         struct snap_pending *p = s->pending;
         struct slice key = { p->key, p->klen };
-        struct entry *e = store_peek(st, key, now);
-        if (e && entry_type(e) != TYPE_STRING)
-            p->cursor = journal_encode_collection_part(out, FRAME_LOADCMD, key, entry_type(e), entry_object(e),
+        struct entry *e = store_peek(sh->store, key, now);
+        bool same = e && entry_type(e) == p->type;
+        if (same)
+            p->cursor = journal_encode_collection_part(out, FRAME_LOADCMD, key, p->type, entry_object(e),
                                                        entry_expire_at(e), p->cursor, COLLECTION_CHUNK);
-        if (!e || entry_type(e) == TYPE_STRING || p->cursor == 0) {
+        if (!same || p->cursor == 0) {
             s->pending = p->next;
-            mi_free(p);
+            pending_free(sh, p);
         }
+    }
+}
+
+/* A write is about to reach key (shards/node.h, journal_sink.key_before_write;
+ * the runtime asks only while sh->snap_keys_pending > 0). If a snapshot
+ * still has parts of key to send, a list's (those go by index), the rest
+ * goes now and the key is done for that snapshot: the stream bytes of the
+ * writes before go first (shipped now), then the frames, then, at the end
+ * of the turn, this write's own bytes; one mailbox carries them to shard 0
+ * in that order. The window (flow.c) is not asked: the write cannot wait. */
+void repl_key_before_write(struct shard *sh, const struct slice *key)
+{
+    struct repl_shard *rs = sh->repl;
+    int64_t now = repl_is_replica(sh->node) ? 0 : shard_now_ms(sh);
+    for (struct snap *s = rs->snaps; s && sh->snap_keys_pending > 0; s = s->next) {
+        struct snap_pending **pp = &s->pending;
+        while (*pp && ((*pp)->type != TYPE_LIST || (*pp)->klen != key->len ||
+                       memcmp((*pp)->key, key->ptr, key->len) != 0))
+            pp = &(*pp)->next;
+        struct snap_pending *p = *pp;
+        if (!p)
+            continue;
+        *pp = p->next;
+        if (s->pending_tail == &p->next)
+            s->pending_tail = pp;
+        struct entry *e = store_peek(sh->store, *key, now);
+        if (e && entry_type(e) == TYPE_LIST && !(s->flow && atomic_load(&s->flow->cancelled))) {
+            struct buf frames;
+            buf_init(&frames);
+            journal_encode_collection_part(&frames, FRAME_LOADCMD, *key, TYPE_LIST, entry_object(e),
+                                           entry_expire_at(e), p->cursor, SIZE_MAX);
+            ship_journal(sh);
+            if (s->flow)
+                atomic_fetch_add(&s->flow->inflight, (long long)frames.len);
+            repl_post(sh, 0, MSG_SNAP_DATA, s->replica_id, NULL, &frames);
+            buf_free(&frames);
+        }
+        pending_free(sh, p);
     }
 }
 
@@ -645,7 +745,7 @@ static void snapshot_slices(struct shard *sh)
         struct snap *s = *pp;
         if (s->flow && atomic_load(&s->flow->cancelled)) {
             *pp = s->next; /* its replica was dropped or went away */
-            snap_free(s);
+            snap_free(sh, s);
             continue;
         }
         if (s->waiting || (s->flow && snap_flow_full(s->flow))) {
@@ -654,13 +754,12 @@ static void snapshot_slices(struct shard *sh)
         }
         struct buf frames;
         buf_init(&frames);
-        struct frame_sink sink = { &frames, 0, { NULL, 0, 0 }, s };
-        bool started = s->cursor != 0 || s->pending;
-        pending_parts(s, sh->store, now, &frames);
-        while ((!started || s->cursor != 0) && frames.len < SNAPSHOT_SLICE_BYTES) {
+        struct frame_sink sink = { &frames, 0, { NULL, 0, 0 }, s, sh };
+        pending_parts(sh, s, now, &frames);
+        while ((!s->started || s->cursor != 0) && frames.len < SNAPSHOT_SLICE_BYTES) {
             s->cursor = store_scan(sh->store, s->cursor, 128, now, add_frame, &sink);
-            started = true;
-            pending_parts(s, sh->store, now, &frames);
+            s->started = true;
+            pending_parts(sh, s, now, &frames);
         }
         if (frames.len) {
             if (s->flow)
@@ -669,10 +768,12 @@ static void snapshot_slices(struct shard *sh)
         }
         buf_free(&frames);
         buf_free(&sink.payload);
-        if (started && s->cursor == 0 && !s->pending) {
+        /* (a write may have sent the last pending key's rest since the
+         * last turn: repl_key_before_write) */
+        if (s->started && s->cursor == 0 && !s->pending) {
             repl_post(sh, 0, MSG_SNAP_DONE, s->replica_id, NULL, NULL);
             *pp = s->next;
-            snap_free(s);
+            snap_free(sh, s);
         } else {
             pp = &s->next;
         }

@@ -86,20 +86,26 @@ bool snap_flow_full(struct snap_flow *f);
 /* Replica's shard: its connection's unsent output is now `unsent` bytes. */
 void snap_flow_unsent(struct shard *sh, struct snap_flow *f, size_t unsent);
 
-/* A snapshot this shard is producing for one replica. */
 /* A big collection the snapshot has met and sends a slice at a time
- * (repl.c, snapshot_slices): its key and where its own scan is. */
+ * (repl.c, snapshot_slices): its key, its type and where its own scan is
+ * (a list's: the index of the next element). A list is one of the shard's
+ * snap_keys_pending: a write to it sends its rest first
+ * (repl_key_before_write). */
 struct snap_pending {
     struct snap_pending *next;
     uint64_t             cursor;
+    enum value_type      type;
     size_t               klen;
     char                 key[];
 };
+
+/* A snapshot this shard is producing for one replica. */
 
 struct snap {
     struct snap      *next;
     uint64_t          replica_id;
     uint64_t          cursor;
+    bool              started;  /* the walk has begun: cursor 0 now means it is over */
     struct snap_pending *pending; /* big collections still being sent, oldest first */
     struct snap_pending **pending_tail;
     struct snap_flow *flow;

@@ -36,6 +36,15 @@ struct journal_sink {
      * accepted it (a role change, a FAILOVER's pause): still its part of a
      * node-wide command. */
     void (*command_refused)(struct shard *sh, const struct command *cmd);
+    /* A write is about to reach key on the shard's own store, while a full
+     * sync still sends some of its keys in parts over loop turns
+     * (sh->snap_keys_pending > 0; only then is this called). If key is one
+     * of them, the rest of its parts goes now, ahead of this write's own
+     * stream bytes, so the write meets it whole on the replica (a list's
+     * parts go by index, which pushes and pops shift). The runtime calls
+     * it for every key a write names (a command's keys, a cross-shard
+     * command's records applied here), before the write runs. */
+    void (*key_before_write)(struct shard *sh, const struct slice *key);
 };
 
 /* Why a client's write must be refused now (a read-only replica, too few

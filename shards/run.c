@@ -147,6 +147,43 @@ void dispatch_slow_record(struct shard *sh, uint64_t usec, int argc, const struc
                 usec, argc, argv, client->addr, client->name);
 }
 
+/* A full sync sends some of this shard's keys in parts over loop turns,
+ * and a write must not meet one of them half sent (node.h,
+ * journal_sink.key_before_write): every key this write names goes whole
+ * first, if it is one of them. Asked only while sh->snap_keys_pending > 0. */
+#define KEYS_FEW 16
+static void snapshot_keys_first(struct shard *sh, const struct command *cmd, int argc,
+                                const struct slice *argv)
+{
+    int few[KEYS_FEW];
+    int *idx = few;
+    int n = command_keys(cmd, argc, argv, few, KEYS_FEW);
+    if (n > KEYS_FEW) {
+        idx = mi_malloc(sizeof(int) * (size_t)n);
+        command_keys(cmd, argc, argv, idx, n);
+    }
+    for (int i = 0; i < n && sh->snap_keys_pending > 0; i++)
+        sh->node->journal->key_before_write(sh, &argv[idx[i]]);
+    if (idx != few)
+        mi_free(idx);
+}
+
+static void snapshot_key_first(void *arg, const struct slice *key)
+{
+    struct shard *sh = arg;
+    if (sh->snap_keys_pending > 0)
+        sh->node->journal->key_before_write(sh, key);
+}
+
+/* A cross-shard command's writes to this shard's keys (scratch.h), with
+ * the same care as a command's for keys a full sync sends in parts. */
+static void apply_writes(struct shard *sh, const struct buf *records, int64_t now)
+{
+    if (sh->snap_keys_pending > 0)
+        writes_each_key(records, snapshot_key_first, sh);
+    writes_apply(sh->store, records, now);
+}
+
 /* What became of a command run_command_msg was given. */
 enum run_result {
     RUN_DONE,  /* answered in out */
@@ -215,6 +252,8 @@ static enum run_result run_command_msg(struct shard *sh, struct store *store, co
             return RUN_DONE;
         }
     }
+    if (sh->snap_keys_pending > 0 && (cmd->flags & CMD_WRITE) && store == sh->store)
+        snapshot_keys_first(sh, cmd, argc, argv);
     if (cmd->flags & CMD_CONN)
         shard_publish_stats(sh);
     struct exec_ctx ctx = {
@@ -362,7 +401,7 @@ static void scratch_run(struct shard *sh, struct pending *p)
         if (cap.per_shard[t].len == 0)
             continue;
         if (t == sh->id) {
-            writes_apply(sh->store, &cap.per_shard[t], now);
+            apply_writes(sh, &cap.per_shard[t], now);
             buf_free(&cap.per_shard[t]);
             continue;
         }
@@ -539,7 +578,7 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         keys_export(sh->store, m->argc, m->argv, &m->reply, now);
         break;
     case MSG_APPLY:
-        writes_apply(sh->store, &m->payload, now);
+        apply_writes(sh, &m->payload, now);
         break;
     default:
         break;

@@ -148,6 +148,17 @@ void writes_apply(struct store *st, const struct buf *b, int64_t now)
     }
 }
 
+void writes_each_key(const struct buf *b, void (*fn)(void *arg, const struct slice *key), void *arg)
+{
+    const char *p = b->data, *end = b->data + b->len;
+    struct journal_record r;
+    while (p < end) {
+        p = record_decode(p, &r);
+        if (r.op != JOURNAL_FLUSH)
+            fn(arg, &r.key);
+    }
+}
+
 void write_capture_hook(void *arg, const struct journal_record *r)
 {
     struct write_capture *c = arg;

@@ -33,5 +33,7 @@ void write_record_encode(struct buf *b, const struct journal_record *r);
 
 /* Apply captured records (as produced by write_capture_hook) to st. */
 void writes_apply(struct store *st, const struct buf *records, int64_t now);
+/* fn(arg, key) for the key of each record, in order (FLUSH has none). */
+void writes_each_key(const struct buf *records, void (*fn)(void *arg, const struct slice *key), void *arg);
 
 #endif

@@ -51,6 +51,11 @@ struct shard {
     struct shard_msg **overflow_head, **overflow_tail;
     bool            *posted;   /* per target: pushed this turn, publish + wake */
     struct repl_shard *repl;   /* replication/: this shard's part */
+    /* Keys of this shard that a full sync is sending in parts and that a
+     * write must not meet half sent (node.h, journal_sink.key_before_write):
+     * while this is 0, a write costs one load and a branch for it. Kept by
+     * the replication layer. */
+    int              snap_keys_pending;
     struct session **subscribers;  /* sessions with pub/sub subscriptions (pubsub.c) */
     int              nsubscribers;
     struct conn    **replica_conns; /* connections of replicas (after PSYNC) */

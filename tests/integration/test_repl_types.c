@@ -464,11 +464,220 @@ static void test_big_collections_during_sync(void **state)
     node_stop(m);
 }
 
+/* HSET key BIGF<i> <i> for i in [0, n), 200 fields a command. */
+static void big_hash(tconn *c, const char *key, int n)
+{
+    for (int i = 0; i < n; i += 200) {
+        static char cmd[65536];
+        int len = snprintf(cmd, sizeof cmd, "HSET %s", key);
+        for (int j = i; j < i + 200 && j < n; j++)
+            len += snprintf(cmd + len, sizeof cmd - (size_t)len, " " BIGF "%d %d", j, j);
+        rval_free(tcmd(c, "%s", cmd));
+    }
+}
+
+/* The replica is syncing from m: stop it (SIGSTOP) once the master sends
+ * its snapshot, so the snapshot stalls at its window, half way through the
+ * first big collection it met. */
+static void hold_sync(tconn *mc, struct server *r)
+{
+    long long deadline = now_ms() + 30000;
+    for (;;) {
+        char *mi = info_text(mc, "replication");
+        bool syncing = strstr(mi, "state=wait_bgsave") != NULL;
+        free(mi);
+        if (syncing)
+            break;
+        assert_true(now_ms() < deadline);
+        usleep(1000);
+    }
+    process_stop(r->pid);
+    usleep(300 * 1000); /* the master fills the window meanwhile */
+}
+
+/* Until the replica's full sync is over (its link up, no sync running). */
+static void wait_sync_over(tconn *rc)
+{
+    long long deadline = now_ms() + 180000;
+    for (;;) {
+        char *ri = info_text(rc, "replication");
+        bool done = info_num(ri, "master_sync_in_progress") == 0 && strstr(ri, "master_link_status:up");
+        free(ri);
+        if (done)
+            return;
+        assert_true(now_ms() < deadline);
+        usleep(10 * 1000);
+    }
+}
+
+/* A big hash whose parts are still being sent is renamed, renamed over,
+ * copied, deleted and made anew, restored over, and last made a list:
+ * the keys a write names while their parts are pending must end on the
+ * replica as they are on the master (a pending part is found again by
+ * the key's name; the stream carries whole values for RENAME, COPY and
+ * RESTORE, and the parts that go on re-send current elements, except
+ * into a value of another type). One shard on each side, so the
+ * snapshot's order is that of the one store. */
+static void test_keys_replaced_during_parts(void **state)
+{
+    (void)state;
+    struct server *m = node_start((const char *[]){ "--threads", "1", NULL });
+    struct server *r = node_start((const char *[]){ "--threads", "1", NULL });
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    big_hash(mc, "bh", 300000); /* about 20 MB: past the 8 MB window */
+    big_hash(mc, "other", 5000);
+    big_hash(mc, "small", 50);
+    expect_int(tcmd(mc, "EXPIRE bh 100000"), 1);
+    replicaof(rc, m->port);
+    hold_sync(mc, r);
+    expect_ok(tcmd(mc, "RENAME bh bh2"));
+    expect_int(tcmd(mc, "HSET bh2 after-rename 1"), 1);
+    expect_int(tcmd(mc, "HDEL bh2 " BIGF "299999"), 1);
+    expect_int(tcmd(mc, "COPY bh2 bhcopy"), 1);
+    expect_int(tcmd(mc, "HSET bh made-anew 1"), 1);
+    expect_int(tcmd(mc, "DEL bh"), 1);
+    expect_ok(tcmd(mc, "RENAME other bh"));
+    struct rval *d = tcmd(mc, "DUMP small");
+    assert_int_equal(d->type, R_BULK);
+    const char *argv[] = { "RESTORE", "bhcopy", "0", d->str, "REPLACE" };
+    size_t lens[] = { 7, 6, 1, d->len, 7 };
+    tsendb(mc, 5, argv, lens);
+    expect_ok(tread(mc, 5000));
+    rval_free(d);
+    expect_ok(tcmd(mc, "RENAME bh2 bh3"));
+    /* bh, whose parts are pending as a hash's (a cursor in its table),
+     * becomes a list longer than that cursor: the cursor means nothing
+     * there (taken as an index, the list's tail would go twice) */
+    expect_ok(tcmd(mc, "RENAME bh bhx"));
+    for (int i = 0; i < 600000; i += 1000) {
+        static char cmd[16384];
+        int len = snprintf(cmd, sizeof cmd, "RPUSH bh");
+        for (int j = i; j < i + 1000; j++)
+            len += snprintf(cmd + len, sizeof cmd - (size_t)len, " e%d", j);
+        rval_free(tcmd(mc, "%s", cmd));
+    }
+    kill(r->pid, SIGCONT);
+    wait_sync_over(rc);
+    wait_synced(mc, rc, 60000);
+    expect_int(tcmd(rc, "HLEN bh3"), 300000);
+    expect_int(tcmd(rc, "HLEN bhx"), 5000);
+    expect_int(tcmd(rc, "LLEN bh"), 600000);
+    expect_int(tcmd(rc, "HLEN bhcopy"), 50);
+    expect_same_digest(m->port, r->port, 4);
+    tclose(mc);
+    tclose(rc);
+    node_stop(r);
+    node_stop(m);
+}
+
+/* A big list goes a part per loop turn too (head to tail, RPUSH after
+ * RPUSH): while its sync is held half way, pushes, pops, LSET, LTRIM,
+ * LINSERT, LREM and moves between it and other lists of its shard
+ * (RPOPLPUSH, LMOVE) change it; each must find the list whole on the
+ * replica, or the indexes the remaining parts start from would have
+ * shifted. One move with a list that may be on the other shard goes
+ * through the cross-shard path (the list's whole value as a record, 30 MB
+ * of stream: only one, under the replica's output limits). Then the sync goes on while the writes do,
+ * and small lists are pushed, most before the snapshot meets them (a
+ * list's frames replace what the stream made of it before them). */
+#define BIGL "list-element-with-a-long-name-to-fill-the-window-"
+#define SMALL_LISTS 20000
+static void list_write(tconn *mc, unsigned *seed, int n)
+{
+    unsigned x = rand_r(seed);
+    int side = (int)(x / 16 % 4);
+    struct rval *v;
+    switch (n % 14) {
+    case 0: v = tcmd(mc, "LPUSH {bl} head%d", n); break;
+    case 1: v = tcmd(mc, "RPUSH {bl} tail%d", n); break;
+    case 2: v = tcmd(mc, "LPOP {bl}"); break;
+    case 3: v = tcmd(mc, "RPOP {bl} 2"); break;
+    case 4: v = tcmd(mc, "LSET {bl} %d set%d", (int)(x % 1000), n); break;
+    case 5: v = tcmd(mc, "LSET {bl} -%d set%d", 1 + (int)(x % 1000), n); break;
+    case 6: v = tcmd(mc, "LTRIM {bl} 1 -2"); break;
+    case 7: v = tcmd(mc, "LINSERT {bl} BEFORE " BIGL "%d ins%d", (int)(x % 500000), n); break;
+    case 8: v = tcmd(mc, "RPOPLPUSH {bl} {bl}side%d", side); break;
+    case 9: v = tcmd(mc, "RPOPLPUSH {bl}side%d {bl}", side); break;
+    case 10: v = tcmd(mc, "LMOVE {bl} {bl}side LEFT RIGHT"); break;
+    case 11: v = tcmd(mc, "LMOVE {bl}side {bl} LEFT LEFT"); break;
+    case 12: v = tcmd(mc, "LREM {bl} 1 " BIGL "%d", (int)(x % 500000)); break;
+    default: v = tcmd(mc, "LMOVE {bl}side%d {bl} RIGHT RIGHT", side); break;
+    }
+    if (n == 100)
+        rval_free(tcmd(mc, "RPOPLPUSH {bl} side"));
+    if (n % 10 == 0) /* most likely a list the snapshot has not met yet */
+        expect_int(tcmd(mc, "RPUSH small%d x%d", n / 10 * 7919 % SMALL_LISTS, n), 4);
+    assert_non_null(v);
+    if (v->type == R_ERROR)
+        fail_msg("list write %d: %s", n, v->str);
+    rval_free(v);
+}
+
+static void test_big_list_during_sync(void **state)
+{
+    (void)state;
+    struct server *m = node_start((const char *[]){ "--threads", "2", NULL });
+    struct server *r = node_start((const char *[]){ "--threads", "1", NULL });
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    for (int i = 0; i < 500000; i += 500) { /* about 30 MB of frames */
+        static char cmd[65536];
+        int len = snprintf(cmd, sizeof cmd, "RPUSH {bl}");
+        for (int j = i; j < i + 500; j++)
+            len += snprintf(cmd + len, sizeof cmd - (size_t)len, " " BIGL "%d", j);
+        rval_free(tcmd(mc, "%s", cmd));
+    }
+    expect_int(tcmd(mc, "RPUSH {bl}side a b c"), 3);
+    expect_int(tcmd(mc, "RPUSH side a b c"), 3);
+    for (int i = 0; i < 4; i++)
+        expect_int(tcmd(mc, "RPUSH {bl}side%d a b c", i), 3);
+    /* small lists, many: the snapshot walks 128 keys a turn while the big
+     * list's parts go, so most are still ahead of it when it is held */
+    for (int i = 0; i < SMALL_LISTS; i += 1000) {
+        static char pipe[65536];
+        size_t len = 0;
+        for (int j = i; j < i + 1000; j++) {
+            char key[32];
+            int kl = snprintf(key, sizeof key, "small%d", j);
+            len += (size_t)snprintf(pipe + len, sizeof pipe - len,
+                                    "*5\r\n$5\r\nRPUSH\r\n$%d\r\n%s\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n", kl, key);
+        }
+        tsend_raw(mc, pipe, len);
+        for (int j = i; j < i + 1000; j++)
+            expect_int(tread(mc, 10000), 3);
+    }
+    replicaof(rc, m->port);
+    hold_sync(mc, r);
+    unsigned seed = 4242;
+    int n = 0;
+    for (; n < 300; n++)
+        list_write(mc, &seed, n);
+    kill(r->pid, SIGCONT);
+    for (long long deadline = now_ms() + 180000;; n++) {
+        list_write(mc, &seed, n);
+        if (n % 50 == 0) {
+            char *ri = info_text(rc, "replication");
+            bool done = info_num(ri, "master_sync_in_progress") == 0 && strstr(ri, "master_link_status:up");
+            free(ri);
+            if (done)
+                break;
+            assert_true(now_ms() < deadline);
+        }
+    }
+    wait_synced(mc, rc, 60000);
+    expect_same_digest(m->port, r->port, SMALL_LISTS);
+    tclose(mc);
+    tclose(rc);
+    node_stop(r);
+    node_stop(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_full_sync_and_stream, nodes_teardown),
         cmocka_unit_test_teardown(test_big_collections_during_sync, nodes_teardown),
+        cmocka_unit_test_teardown(test_keys_replaced_during_parts, nodes_teardown),
+        cmocka_unit_test_teardown(test_big_list_during_sync, nodes_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
