@@ -706,21 +706,15 @@ static void link_describe(struct shard *sh, const struct conn *c, struct conn_vi
     v->user = "(superuser)";
 }
 
-/* CLIENT KILL TYPE master: drop the link now; it reconnects (and asks for a
- * partial resync) after the retry delay, as after any cut. */
-static void link_kill(struct shard *sh, struct conn *c)
-{
-    (void)sh;
-    conn_close(c, false);
-}
-
 /* No idle op: the master link is exempt from `timeout` (repl-timeout is
- * its own). */
+ * its own).
+ * CLIENT KILL TYPE master: drop the link now; it reconnects (and asks for a
+ * partial resync) after the retry delay, as after any cut. */
 static const struct conn_owner_ops link_ops = {
     .name = "master link",
     .data = link_data,
     .connected = link_connected,
     .closed = link_closed,
     .describe = link_describe,
-    .kill = link_kill,
+    .kill = conn_owner_kill_close,
 };

@@ -260,6 +260,24 @@ void shard_each_conn_view(struct shard *sh, conn_view_fn *fn, void *arg)
     loop_each_conn(sh->loop, visit_view, &w);
 }
 
+void conn_view_outgoing(const struct conn *c, struct client *cl, struct conn_view *v)
+{
+    conn_addr_text(&c->peer, cl->addr, sizeof(cl->addr));
+    conn_addr_text(&c->local, cl->laddr, sizeof(cl->laddr));
+    v->client = cl;
+    v->type = CLIENT_TYPE_NORMAL;
+    v->flags = "N";
+    v->user = "default";
+    v->qbuf = conn_input_bytes(c);
+    v->obuf = conn_output_bytes(c);
+}
+
+void conn_owner_kill_close(struct shard *sh, struct conn *c)
+{
+    (void)sh;
+    conn_close(c, false);
+}
+
 struct kill_walk { struct shard *sh; const struct client *target; };
 
 static void kill_match(void *arg, struct conn *c)

@@ -78,4 +78,14 @@ struct conn_owner {
 typedef void conn_view_fn(void *arg, struct conn *c, const struct conn_view *v);
 void shard_each_conn_view(struct shard *sh, conn_view_fn *fn, void *arg);
 
+/* For the outgoing links a node makes to other servers (a cluster peer, a
+ * Sentinel, a MIGRATE target): their describe fills cl's addresses from c
+ * and shows them as Redis shows its own such links, a normal client (flags
+ * N, user default) with c's buffered bytes. */
+void conn_view_outgoing(const struct conn *c, struct client *cl, struct conn_view *v);
+
+/* A kill op for owners whose CLIENT KILL is a close (their closed op does
+ * the rest: a link reconnects, a MIGRATE fails as on a lost connection). */
+void conn_owner_kill_close(struct shard *sh, struct conn *c);
+
 #endif

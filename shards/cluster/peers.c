@@ -594,32 +594,17 @@ static void link_closed(struct shard *sh, struct conn *c)
 static void link_describe(struct shard *sh, const struct conn *c, struct conn_view *v)
 {
     (void)sh;
-    struct peer_link *l = link_of(c);
-    struct client *cl = &l->client;
-    conn_addr_text(&c->peer, cl->addr, sizeof(cl->addr));
-    conn_addr_text(&c->local, cl->laddr, sizeof(cl->laddr));
-    v->client = cl;
-    v->type = CLIENT_TYPE_NORMAL;
-    v->flags = "N";
-    v->user = "default";
-    v->qbuf = conn_input_bytes(c);
-    v->obuf = conn_output_bytes(c);
-}
-
-/* CLIENT KILL: the link goes; the tick makes it again. */
-static void link_kill(struct shard *sh, struct conn *c)
-{
-    (void)sh;
-    conn_close(c, false);
+    conn_view_outgoing(c, &link_of(c)->client, v);
 }
 
 /* No idle op: the link asks at least every PEER_SLOW_MS, and its liveness
- * is PEER_TIMEOUT_MS, not the clients' `timeout`. */
+ * is PEER_TIMEOUT_MS, not the clients' `timeout`.
+ * CLIENT KILL: the link goes; the tick makes it again. */
 static const struct conn_owner_ops peer_link_ops = {
     .name = "cluster peer link",
     .data = link_data,
     .connected = link_connected,
     .closed = link_closed,
     .describe = link_describe,
-    .kill = link_kill,
+    .kill = conn_owner_kill_close,
 };

@@ -474,23 +474,9 @@ static void link_closed(struct shard *sh, struct conn *c)
 static void link_describe(struct shard *sh, const struct conn *c, struct conn_view *v)
 {
     (void)sh;
-    struct sentinel_link *l = link_of(c);
-    struct client *cl = &l->client;
-    conn_addr_text(&c->peer, cl->addr, sizeof(cl->addr));
-    conn_addr_text(&c->local, cl->laddr, sizeof(cl->laddr));
-    v->client = cl;
-    v->type = CLIENT_TYPE_NORMAL;
-    v->flags = "N";
-    v->user = "default";
-    v->qbuf = conn_input_bytes(c);
-    v->obuf = conn_output_bytes(c);
+    conn_view_outgoing(c, &link_of(c)->client, v);
 }
 
-static void link_kill(struct shard *sh, struct conn *c)
-{
-    (void)sh;
-    conn_close(c, false);
-}
 
 /* No idle op: the ask link asks every poll period and times out on
  * cluster-node-timeout; the watch link is quiet between switches. */
@@ -500,5 +486,5 @@ static const struct conn_owner_ops sentinel_link_ops = {
     .connected = link_connected,
     .closed = link_closed,
     .describe = link_describe,
-    .kill = link_kill,
+    .kill = conn_owner_kill_close,
 };

@@ -984,34 +984,19 @@ static void link_closed(struct shard *sh, struct conn *c)
 static void link_describe(struct shard *sh, const struct conn *c, struct conn_view *v)
 {
     (void)sh;
-    struct migrate_link *l = link_of(c);
-    struct client *cl = &l->client;
-    conn_addr_text(&c->peer, cl->addr, sizeof(cl->addr));
-    conn_addr_text(&c->local, cl->laddr, sizeof(cl->laddr));
-    v->client = cl;
-    v->type = CLIENT_TYPE_NORMAL;
-    v->flags = "N";
-    v->user = "default";
-    v->qbuf = conn_input_bytes(c);
-    v->obuf = conn_output_bytes(c);
-}
-
-/* CLIENT KILL: the MIGRATE fails as on a lost connection. */
-static void link_kill(struct shard *sh, struct conn *c)
-{
-    (void)sh;
-    conn_close(c, false);
+    conn_view_outgoing(c, &link_of(c)->client, v);
 }
 
 /* No idle op: the MIGRATE's own timeout watches a busy link, the tick an
- * idle one. */
+ * idle one.
+ * CLIENT KILL: the MIGRATE fails as on a lost connection. */
 static const struct conn_owner_ops migrate_link_ops = {
     .name = "migrate link",
     .data = link_data,
     .connected = link_connected,
     .closed = link_closed,
     .describe = link_describe,
-    .kill = link_kill,
+    .kill = conn_owner_kill_close,
 };
 
 /* ------------------------------------------------------- the module */
