@@ -389,6 +389,25 @@ static void test_full_sync_and_stream(void **state)
     node_stop(m);
 }
 
+/* The replica is syncing from m: stop it (SIGSTOP) once the master sends
+ * its snapshot, so the snapshot stalls at its window, half way through the
+ * first big collection it met. */
+static void hold_sync(tconn *mc, struct server *r)
+{
+    long long deadline = now_ms() + 30000;
+    for (;;) {
+        char *mi = info_text(mc, "replication");
+        bool syncing = strstr(mi, "state=wait_bgsave") != NULL;
+        free(mi);
+        if (syncing)
+            break;
+        assert_true(now_ms() < deadline);
+        usleep(1000);
+    }
+    process_stop(r->pid);
+    usleep(300 * 1000); /* the master fills the window meanwhile */
+}
+
 /* A big hash and a big set go to a replica a part per loop turn while
  * they keep changing: the replica is stopped (SIGSTOP) as soon as its sync
  * starts, so the snapshot stalls half way while HINCRBY, HDEL, HSET, SREM,
@@ -420,17 +439,7 @@ static void test_big_collections_during_sync(void **state)
         rval_free(tcmd(mc, "%s", cmd));
     }
     replicaof(rc, m->port);
-    long long deadline = now_ms() + 10000;
-    for (;;) { /* until the master is sending the snapshot */
-        char *mi = info_text(mc, "replication");
-        bool syncing = strstr(mi, "state=wait_bgsave") != NULL;
-        free(mi);
-        if (syncing)
-            break;
-        assert_true(now_ms() < deadline);
-        usleep(1000);
-    }
-    process_stop(r->pid);
+    hold_sync(mc, r);
     unsigned seed = 777;
     int writes = 0;
     for (;;) {
@@ -474,25 +483,6 @@ static void big_hash(tconn *c, const char *key, int n)
             len += snprintf(cmd + len, sizeof cmd - (size_t)len, " " BIGF "%d %d", j, j);
         rval_free(tcmd(c, "%s", cmd));
     }
-}
-
-/* The replica is syncing from m: stop it (SIGSTOP) once the master sends
- * its snapshot, so the snapshot stalls at its window, half way through the
- * first big collection it met. */
-static void hold_sync(tconn *mc, struct server *r)
-{
-    long long deadline = now_ms() + 30000;
-    for (;;) {
-        char *mi = info_text(mc, "replication");
-        bool syncing = strstr(mi, "state=wait_bgsave") != NULL;
-        free(mi);
-        if (syncing)
-            break;
-        assert_true(now_ms() < deadline);
-        usleep(1000);
-    }
-    process_stop(r->pid);
-    usleep(300 * 1000); /* the master fills the window meanwhile */
 }
 
 /* Until the replica's full sync is over (its link up, no sync running). */
