@@ -113,6 +113,35 @@ void cmd_dump(struct exec_ctx *ctx)
     buf_free(&payload);
 }
 
+/* A RESTORE's ttl and payload arguments (RESTORE, RINGKV-RESTOREMANY):
+ * the TTL in *ttl and the value decoded in *v, a collection built aside
+ * before anything else is decided (a payload is refused for an element
+ * twice whatever its TTL); NULL, or RESTORE's error for them, with nothing
+ * held. */
+static const char *restore_decode(struct exec_ctx *ctx, struct slice ttl_arg, struct slice payload, long long *ttl,
+                                  struct decoded_value *v)
+{
+    if (!parse_ll(ttl_arg, ttl))
+        return ERR_NOT_INT;
+    if (*ttl < 0)
+        return "ERR Invalid TTL value, must be >= 0";
+    if (!serialize_payload_valid(payload.ptr, payload.len))
+        return ERR_BAD_PAYLOAD;
+    struct serialize_limits lim = limits_of(ctx);
+    if (!serialize_decode(payload.ptr, payload.len, v) || !decoded_value_build(ctx->store, v, &lim))
+        return ERR_BAD_FORMAT; /* a failed build released v */
+    return NULL;
+}
+
+/* A relative TTL's unix time (0: none). Redis's sum would wrap past
+ * LLONG_MAX; no clock reaches that, so it is kept there. */
+static int64_t restore_expire_at(const struct exec_ctx *ctx, long long ttl)
+{
+    if (ttl <= 0)
+        return 0;
+    return ttl > LLONG_MAX - ctx->now_ms ? LLONG_MAX : ttl + ctx->now_ms;
+}
+
 /* RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency] */
 void cmd_restore(struct exec_ctx *ctx)
 {
@@ -158,35 +187,13 @@ void cmd_restore(struct exec_ctx *ctx)
         return;
     }
     long long ttl;
-    if (!parse_ll(ctx->argv[2], &ttl)) {
-        reply_error(ctx->reply, ERR_NOT_INT);
-        return;
-    }
-    if (ttl < 0) {
-        reply_error(ctx->reply, "ERR Invalid TTL value, must be >= 0");
-        return;
-    }
-    struct slice payload = ctx->argv[3];
-    if (!serialize_payload_valid(payload.ptr, payload.len)) {
-        reply_error(ctx->reply, ERR_BAD_PAYLOAD);
-        return;
-    }
     struct decoded_value v;
-    struct serialize_limits lim = limits_of(ctx);
-    /* a collection is built (aside) before anything else is decided: a
-     * payload is refused for an element twice whatever its TTL */
-    if (!serialize_decode(payload.ptr, payload.len, &v) || !decoded_value_build(ctx->store, &v, &lim)) {
-        reply_error(ctx->reply, ERR_BAD_FORMAT);
+    const char *err = restore_decode(ctx, ctx->argv[2], ctx->argv[3], &ttl, &v);
+    if (err) {
+        reply_error(ctx->reply, err);
         return;
     }
-    int64_t expire_at = 0;
-    if (ttl > 0) {
-        if (!absttl && ttl > LLONG_MAX - ctx->now_ms)
-            ttl = LLONG_MAX; /* Redis's sum would wrap; no clock reaches this */
-        else if (!absttl)
-            ttl += ctx->now_ms;
-        expire_at = ttl;
-    }
+    int64_t expire_at = absttl ? ttl : restore_expire_at(ctx, ttl);
     if (expire_at != 0 && expire_at <= ctx->now_ms) {
         /* already past: the key goes, as it would the moment it came */
         if (replace)
@@ -224,37 +231,17 @@ void cmd_ringkv_restoremany(struct exec_ctx *ctx)
     int64_t small_at[16];
     struct decoded_value *v = n <= 16 ? small : mi_malloc(sizeof(*v) * (size_t)n);
     int64_t *at = n <= 16 ? small_at : mi_malloc(sizeof(*at) * (size_t)n);
-    struct serialize_limits lim = limits_of(ctx);
     const char *err = NULL;
     int decoded = 0;
     /* 1. every triple checked and decoded aside, in order */
     for (int i = 0; i < n && !err; i++) {
         const struct slice *t = ctx->argv + 1 + 3 * i;
         long long ttl;
-        if (!parse_ll(t[1], &ttl)) {
-            err = ERR_NOT_INT;
+        err = restore_decode(ctx, t[1], t[2], &ttl, &v[i]);
+        if (err)
             break;
-        }
-        if (ttl < 0) {
-            err = "ERR Invalid TTL value, must be >= 0";
-            break;
-        }
-        if (!serialize_payload_valid(t[2].ptr, t[2].len)) {
-            err = ERR_BAD_PAYLOAD;
-            break;
-        }
-        if (!serialize_decode(t[2].ptr, t[2].len, &v[i])) {
-            err = ERR_BAD_FORMAT;
-            break;
-        }
-        if (!decoded_value_build(ctx->store, &v[i], &lim)) { /* v[i] released */
-            err = ERR_BAD_FORMAT;
-            break;
-        }
         decoded++;
-        at[i] = 0;
-        if (ttl > 0)
-            at[i] = ttl > LLONG_MAX - ctx->now_ms ? LLONG_MAX : ttl + ctx->now_ms;
+        at[i] = restore_expire_at(ctx, ttl);
     }
     if (err) {
         for (int i = 0; i < decoded; i++)
