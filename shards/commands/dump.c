@@ -92,7 +92,7 @@ static struct serialize_limits limits_of(const struct exec_ctx *ctx)
     l.hash = (struct hash_limits){ (size_t)v[0], (size_t)v[1] };
     l.set = (struct set_limits){ (size_t)v[2], (size_t)v[3], (size_t)v[4] };
     l.zset = (struct zset_limits){ (size_t)v[5], (size_t)v[6] };
-    l.list = (struct list_limits){ config_load(c, list_max_listpack_size) };
+    l.list = (struct list_limits){ config_load(c, list_max_listpack_size), config_load(c, list_compress_depth) };
     return l;
 }
 

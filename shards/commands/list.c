@@ -51,7 +51,8 @@ static struct list_limits limits_of(const struct exec_ctx *ctx)
 {
     if (!ctx->shard || !ctx->shard->node)
         return list_default_limits;
-    return (struct list_limits){ config_load(&ctx->shard->node->config, list_max_listpack_size) };
+    const struct config *c = &ctx->shard->node->config;
+    return (struct list_limits){ config_load(c, list_max_listpack_size), config_load(c, list_compress_depth) };
 }
 
 /* The list at key (found: lazily expired), NULL when missing; replies

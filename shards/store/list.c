@@ -18,24 +18,68 @@
  * block again after a write leaves it one node of at most half the limit
  * (or none): the form is OBJECT ENCODING's listpack / quicklist, with
  * Redis 7.2's hysteresis. A node grows by reallocation (its neighbours
- * and the header are relinked) and never holds zero elements. */
+ * and the header are relinked) and never holds zero elements.
+ *
+ * Compression (list-compress-depth d > 0, as Redis's quicklist): the
+ * nodes of a chain past the first d and before the last d hold their
+ * elements LZF-compressed (core/lzf.h) when that saves at least
+ * COMPRESS_MIN_GAIN bytes of a node of COMPRESS_MIN_BYTES or more. The
+ * depth is the chain's own, taken when it is made from a block (a
+ * CONFIG SET reaches the lists that become chains after it, as in Redis,
+ * where a quicklist keeps the depth it was created with). Invariant, after
+ * every call that changes a chain: its first and last d nodes are plain
+ * (pushes, pops and peeks at the ends never see a compressed node), every
+ * node between them is compressed unless compressing it did not pay. It
+ * is kept:
+ *  - at the ends (push, pop, a range cut from an end) by keep_window,
+ *    O(d): the d nodes at each end made plain, the node after them
+ *    compressed (a node that leaves the end window is compressed once);
+ *  - after a change inside (LINSERT, LSET, LREM, a range cut from the
+ *    middle) by keep_all, a walk of every node (those are O(N) in Redis
+ *    too): the nodes the change touched were made plain to be changed.
+ * A node changed in place is made plain first (node_unpack: a new
+ * allocation, relinked) and compressed again afterwards (node_pack).
+ * Reading does not change the list: a compressed node's elements are
+ * decompressed into one of two per-thread buffers (node_view), used in
+ * turn, so that a slice handed out by a walk stays valid while the walk
+ * enters the next node (list.h: until the next read of a list). */
 #include "shards/store/list.h"
 #include "shards/store/store.h"
+#include "core/lzf.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-const struct list_limits list_default_limits = { -2 };
+const struct list_limits list_default_limits = { -2, 0 };
 
 enum { FORM_BLOCK = 0, FORM_CHAIN = 1 };
 
 struct list_node {
     struct list_node *prev, *next;
     uint32_t          count;
-    uint32_t          bytes;
-    uint32_t          cap;
+    uint32_t          bytes;  /* of its elements, as they are when plain */
+    uint32_t          cap;    /* the bytes data may hold */
+    uint32_t          packed; /* PLAIN, PLAIN_TRIED, or the size of data compressed */
     char              data[];
 };
+
+/* A node's packed: plain, or plain and found not worth compressing as it
+ * is (not tried again until it changes). Any other value: data holds
+ * `packed` bytes of LZF that make `bytes` bytes of elements. */
+#define PLAIN       0u
+#define PLAIN_TRIED UINT32_MAX
+/* Redis's quicklist rules: a node under 48 bytes is not compressed, nor
+ * one that would not get at least 8 bytes smaller. */
+#define COMPRESS_MIN_BYTES 48
+#define COMPRESS_MIN_GAIN  8
+
+static inline bool node_is_packed(const struct list_node *n) { return n->packed != PLAIN && n->packed != PLAIN_TRIED; }
+/* n's elements changed: a compression found not to pay may pay now. */
+static inline void node_changed(struct list_node *n)
+{
+    if (n->packed == PLAIN_TRIED)
+        n->packed = PLAIN;
+}
 
 /* A small list: 8 bytes before its elements, so ten elements of 10 bytes
  * (12 each) make a 128-byte block. Its sizes fit 16 bits: a block holds
@@ -54,7 +98,7 @@ struct list_block {
 /* A chain's header: 32 bytes, one mimalloc size class. */
 struct list {
     uint8_t           form;   /* FORM_CHAIN */
-    uint8_t           spare;
+    uint8_t           depth;  /* list-compress-depth, taken when made (depth_of) */
     int16_t           fill;   /* the limit last given (for shrinking back): fill_of */
     uint32_t          nodes;
     size_t            len;
@@ -63,6 +107,7 @@ struct list {
 
 _Static_assert(BLOCK_HEADER == 8, "a small list's header is 8 bytes");
 _Static_assert(sizeof(struct list) == 32, "a chain's header is one 32-byte block");
+_Static_assert(sizeof(struct list_node) == 32, "a node's header is 32 bytes, compressed or not");
 
 /* The form of l, read as a byte whichever struct it is. */
 static inline bool is_block(const struct list *l) { return *(const unsigned char *)l == FORM_BLOCK; }
@@ -76,6 +121,14 @@ static inline const struct list_block *cblock_of(const struct list *l) { return 
 static int16_t fill_of(long long fill)
 {
     return (int16_t)(fill > INT16_MAX ? INT16_MAX : fill < INT16_MIN ? INT16_MIN : fill);
+}
+
+/* A list-compress-depth as the header keeps it: beyond 255 plain nodes at
+ * each end (2 MB of elements with 8 KB nodes) a list is kept plain up to
+ * 510 nodes where Redis would go on to the depth given. */
+static uint8_t depth_of(long long depth)
+{
+    return (uint8_t)(depth < 0 ? 0 : depth > UINT8_MAX ? UINT8_MAX : depth);
 }
 
 /* Redis's limit for a positive fill: a node's bytes stay under this too. */
@@ -325,6 +378,7 @@ static struct list_node *node_new(struct store *s, size_t cap)
     n->count = 0;
     n->bytes = 0;
     n->cap = (uint32_t)cap;
+    n->packed = PLAIN;
     return n;
 }
 
@@ -399,8 +453,8 @@ static void unlink_free(struct store *s, struct list *l, struct list_node *n)
     store_free(s, n);
 }
 
-/* Split n so that its first k elements (0 < k < count) stay and the rest
- * go to a new node after it. */
+/* Split the plain node n so that its first k elements (0 < k < count)
+ * stay and the rest go to a new (plain) node after it. */
 static void node_split(struct store *s, struct list *l, struct list_node *n, size_t k)
 {
     size_t off = skip_elems(n->data, 0, k);
@@ -411,19 +465,120 @@ static void node_split(struct store *s, struct list *l, struct list_node *n, siz
     m->count = (uint32_t)(n->count - k);
     n->bytes = (uint32_t)off;
     n->count = (uint32_t)k;
+    node_changed(n);
     link_after(l, n, m);
+}
+
+/* ---- compression (list-compress-depth) -------------------------------- */
+
+/* The biggest node compressed (what node_view can decompress into): an
+ * element longer than a node's limit has a node of its own, of any size;
+ * such a node past 64 KB stays plain. */
+#define VIEW_MAX 65536
+
+/* The two buffers a thread reads compressed nodes into, used in turn. */
+static _Thread_local char view_buf[2][VIEW_MAX];
+static _Thread_local unsigned view_next;
+
+/* n's elements, plain: its own bytes, or (compressed) a copy decompressed
+ * into the next of the thread's two buffers, valid until the one after. */
+static const char *node_view(const struct list_node *n)
+{
+    if (!node_is_packed(n))
+        return n->data;
+    char *out = view_buf[view_next++ & 1];
+    if (!lzf_decompress_exact(n->data, n->packed, out, n->bytes))
+        abort(); /* written by node_pack: cannot be malformed */
+    return out;
+}
+
+/* n made plain in place, to be changed (a new allocation, relinked). */
+static struct list_node *node_unpack(struct store *s, struct list *l, struct list_node *n)
+{
+    if (!node_is_packed(n))
+        return n;
+    struct list_node *m = node_new(s, n->bytes);
+    if (!lzf_decompress_exact(n->data, n->packed, m->data, n->bytes))
+        abort();
+    m->prev = n->prev;
+    m->next = n->next;
+    m->count = n->count;
+    m->bytes = n->bytes;
+    relink(l, m);
+    store_free(s, n);
+    return m;
+}
+
+/* n compressed, if that pays (a new allocation of just the compressed
+ * bytes, relinked); else marked so that it is not tried again unchanged. */
+static struct list_node *node_pack(struct store *s, struct list *l, struct list_node *n)
+{
+    if (n->packed != PLAIN || n->bytes < COMPRESS_MIN_BYTES || n->bytes > VIEW_MAX)
+        return n;
+    char out[VIEW_MAX];
+    size_t z = lzf_compress(n->data, n->bytes, out, n->bytes - COMPRESS_MIN_GAIN);
+    if (z == 0) {
+        n->packed = PLAIN_TRIED;
+        return n;
+    }
+    struct list_node *m = store_alloc(s, sizeof *m + z);
+    *m = *n;
+    m->cap = (uint32_t)z;
+    m->packed = (uint32_t)z;
+    memcpy(m->data, out, z);
+    relink(l, m);
+    store_free(s, n);
+    return m;
+}
+
+/* After a change at an end (a push, a pop, a range cut from an end): the
+ * depth's nodes at each end plain, the node after each window compressed.
+ * The nodes further in did not move by more than the change at the end,
+ * so they are as the invariant wants them. O(depth). */
+static void keep_window(struct store *s, struct list *l)
+{
+    unsigned d = l->depth;
+    if (d == 0)
+        return;
+    if (l->nodes <= 2 * d) {
+        for (struct list_node *n = l->head; n; n = n->next)
+            n = node_unpack(s, l, n);
+        return;
+    }
+    struct list_node *n = l->head;
+    for (unsigned i = 0; i < d; i++)
+        n = node_unpack(s, l, n)->next;
+    node_pack(s, l, n);
+    n = l->tail;
+    for (unsigned i = 0; i < d; i++)
+        n = node_unpack(s, l, n)->prev;
+    node_pack(s, l, n);
+}
+
+/* After a change inside the chain: every node as the invariant wants it
+ * (the changed ones were made plain to be changed). O(nodes). */
+static void keep_all(struct store *s, struct list *l)
+{
+    unsigned d = l->depth;
+    if (d == 0)
+        return;
+    size_t i = 0, all = l->nodes;
+    for (struct list_node *n = l->head; n; n = n->next, i++)
+        n = i < d || i + d >= all ? node_unpack(s, l, n) : node_pack(s, l, n);
 }
 
 /* ---- between the forms ------------------------------------------------- */
 
 /* b's elements as a chain of one node (none when b is empty), for a write
- * that takes the list past the limit fill; b is freed. */
-static struct list *chain_of(struct store *s, struct list_block *b, long long fill)
+ * that takes the list past the limit lim->fill; b is freed. The chain
+ * keeps lim->compress as its depth. */
+static struct list *chain_of(struct store *s, struct list_block *b, const struct list_limits *lim)
 {
     struct list *l = store_alloc(s, sizeof *l);
     memset(l, 0, sizeof *l);
     l->form = FORM_CHAIN;
-    l->fill = fill_of(fill);
+    l->fill = fill_of(lim->fill);
+    l->depth = depth_of(lim->compress);
     if (b->count) {
         struct list_node *n = node_new(s, b->bytes);
         memcpy(n->data, b->data, b->bytes);
@@ -445,6 +600,8 @@ static void settle_small(struct store *s, struct list **lp)
     struct list_node *n = l->head;
     if (n && over(n->count, n->bytes, l->fill, 2))
         return;
+    if (n)
+        n = node_unpack(s, l, n); /* an end: plain already (keep_window) */
     struct list_block *b = block_new(s, n ? n->bytes : 0);
     if (n) {
         memcpy(b->data, n->data, n->bytes);
@@ -537,7 +694,9 @@ __attribute__((noinline)) static void chain_push(struct store *s, struct list *l
     }
     n->bytes += (uint32_t)sz;
     n->count++;
+    node_changed(n);
     l->len++;
+    keep_window(s, l);
 }
 
 __attribute__((noinline)) static void block_push(struct store *s, struct list **lp, bool head, struct slice v,
@@ -546,7 +705,7 @@ __attribute__((noinline)) static void block_push(struct store *s, struct list **
     struct list_block *b = block_of(*lp);
     size_t sz = elem_size(v.len);
     if (!fits(b->count, b->bytes, sz, lim->fill)) {
-        *lp = chain_of(s, b, lim->fill);
+        *lp = chain_of(s, b, lim);
         chain_push(s, *lp, head, v, lim);
         return; /* two nodes, or one past the limit: a chain */
     }
@@ -577,19 +736,21 @@ struct slice list_peek(const struct list *l, bool head)
         const struct list_block *b = cblock_of(l);
         read_elem(head ? b->data : b->data + prev_off(b->data, b->bytes), &v);
     } else if (head) {
-        read_elem(l->head->data, &v);
+        read_elem(node_view(l->head), &v); /* an end: plain (keep_window) */
     } else {
-        read_elem(l->tail->data + prev_off(l->tail->data, l->tail->bytes), &v);
+        const char *data = node_view(l->tail);
+        read_elem(data + prev_off(data, l->tail->bytes), &v);
     }
     return v;
 }
 
-/* Remove the element at off of n (its size sz). */
+/* Remove the k elements at off of n (their size sz); n is plain. */
 static void node_cut(struct store *s, struct list *l, struct list_node *n, size_t off, size_t sz, size_t k)
 {
     memmove(n->data + off, n->data + off + sz, n->bytes - off - sz);
     n->bytes -= (uint32_t)sz;
     n->count -= (uint32_t)k;
+    node_changed(n);
     l->len -= k;
     if (n->count == 0)
         unlink_free(s, l, n);
@@ -617,6 +778,7 @@ __attribute__((noinline)) static void chain_pop(struct store *s, struct list **l
         size_t off = prev_off(n->data, n->bytes);
         node_cut(s, l, n, off, n->bytes - off, 1);
     }
+    keep_window(s, l);
     settle(s, lp);
 }
 
@@ -628,8 +790,9 @@ void list_pop(struct store *s, struct list **lp, bool head)
         chain_pop(s, lp, head);
 }
 
-/* The node and offset of the element at index (< len) of a chain. */
-static void locate(const struct list *l, size_t index, struct list_node **np, size_t *offp)
+/* The node of the element at index (< len) of a chain, and the element's
+ * index within it. */
+static void locate(const struct list *l, size_t index, struct list_node **np, size_t *inp)
 {
     struct list_node *n;
     size_t in; /* index within n */
@@ -650,7 +813,7 @@ static void locate(const struct list *l, size_t index, struct list_node **np, si
         in = n->count - 1 - back;
     }
     *np = n;
-    *offp = elem_off(n->data, n->bytes, n->count, in);
+    *inp = in;
 }
 
 bool list_index(const struct list *l, long long index, struct slice *out)
@@ -666,9 +829,10 @@ bool list_index(const struct list *l, long long index, struct slice *out)
         return true;
     }
     struct list_node *n;
-    size_t off;
-    locate(l, (size_t)index, &n, &off);
-    read_elem(n->data + off, out);
+    size_t in;
+    locate(l, (size_t)index, &n, &in);
+    const char *data = node_view(n);
+    read_elem(data + elem_off(data, n->bytes, n->count, in), out);
     return true;
 }
 
@@ -676,7 +840,7 @@ bool list_index(const struct list *l, long long index, struct slice *out)
 static void iter_enter(struct list_iter *it, struct list_node *n)
 {
     it->node = n;
-    it->data = n ? n->data : NULL;
+    it->data = n ? node_view(n) : NULL;
     it->bytes = n ? n->bytes : 0;
 }
 
@@ -698,35 +862,42 @@ void list_iter_at(const struct list *l, size_t index, struct list_iter *it)
         return;
     }
     struct list_node *n;
-    locate(l, index, &n, &it->off);
+    size_t in;
+    locate(l, index, &n, &in);
     iter_enter(it, n);
+    it->off = elem_off(it->data, it->bytes, n->count, in);
 }
+
+/* An iterator steps into the next node only when it reads from it (so a
+ * compressed node is decompressed then, and the slice read last from the
+ * node before stays valid: node_view's two buffers). PAST_START: the
+ * backward walk has read a node's first element. */
+#define PAST_START SIZE_MAX
 
 bool list_iter_next(struct list_iter *it, struct slice *out)
 {
+    if (it->data && it->off >= it->bytes) {
+        iter_enter(it, it->node ? it->node->next : NULL);
+        it->off = 0;
+    }
     if (!it->data)
         return false;
     it->off += read_elem(it->data + it->off, out);
     it->index++;
-    if (it->off >= it->bytes) {
-        iter_enter(it, it->node ? it->node->next : NULL);
-        it->off = 0;
-    }
     return true;
 }
 
 bool list_iter_prev(struct list_iter *it, struct slice *out)
 {
+    if (it->data && it->off == PAST_START) {
+        iter_enter(it, it->node ? it->node->prev : NULL);
+        it->off = it->data ? prev_off(it->data, it->bytes) : 0;
+    }
     if (!it->data)
         return false;
     read_elem(it->data + it->off, out);
     it->index--;
-    if (it->off == 0) {
-        iter_enter(it, it->node ? it->node->prev : NULL);
-        it->off = it->data ? prev_off(it->data, it->bytes) : 0;
-    } else {
-        it->off = prev_off(it->data, it->off);
-    }
+    it->off = it->off == 0 ? PAST_START : prev_off(it->data, it->off);
     return true;
 }
 
@@ -734,19 +905,23 @@ static void chain_insert(struct store *s, struct list *l, size_t index, struct s
 {
     l->fill = fill_of(lim->fill);
     struct list_node *n;
-    size_t off;
-    locate(l, index, &n, &off);
+    size_t in;
+    locate(l, index, &n, &in);
+    n = node_unpack(s, l, n);
+    size_t off = elem_off(n->data, n->bytes, n->count, in);
     size_t sz = elem_size(v.len);
     n = node_reserve(s, l, n, sz);
     memmove(n->data + off + sz, n->data + off, n->bytes - off);
     write_elem(n->data + off, v);
     n->bytes += (uint32_t)sz;
     n->count++;
+    node_changed(n);
     l->len++;
     /* past the limit: halve the node (an over-long element ends alone in
      * one half or shares it with few) */
     if (over(n->count, n->bytes, lim->fill, 1) && n->count > 1)
         node_split(s, l, n, n->count / 2);
+    keep_all(s, l);
 }
 
 void list_insert(struct store *s, struct list **lp, size_t index, struct slice v, const struct list_limits *lim)
@@ -761,7 +936,7 @@ void list_insert(struct store *s, struct list **lp, size_t index, struct slice v
         size_t sz = elem_size(v.len);
         if (over((size_t)b->count + 1, (size_t)b->bytes + sz, lim->fill, 1)) {
             /* the chain splits the node it grew past the limit */
-            *lp = chain_of(s, b, lim->fill);
+            *lp = chain_of(s, b, lim);
             chain_insert(s, *lp, index, v, lim);
             settle(s, lp);
             return;
@@ -797,17 +972,19 @@ void list_delete_range(struct store *s, struct list **lp, size_t index, size_t n
         return;
     }
     struct list *l = *lp;
+    bool at_end = index == 0 || index + n == l->len;
     struct list_node *node;
-    size_t off;
-    locate(l, index, &node, &off);
+    size_t in;
+    locate(l, index, &node, &in);
     while (n > 0 && node) {
         struct list_node *next = node->next;
-        if (off == 0 && n >= node->count) {
+        if (in == 0 && n >= node->count) {
             n -= node->count;
             l->len -= node->count;
             unlink_free(s, l, node);
         } else {
-            size_t end = off, k = 0;
+            node = node_unpack(s, l, node);
+            size_t off = elem_off(node->data, node->bytes, node->count, in), end = off, k = 0;
             struct slice v;
             while (k < n && end < node->bytes) {
                 end += read_elem(node->data + end, &v);
@@ -817,8 +994,12 @@ void list_delete_range(struct store *s, struct list **lp, size_t index, size_t n
             node_cut(s, l, node, off, end - off, k);
         }
         node = next;
-        off = 0;
+        in = 0;
     }
+    if (at_end)
+        keep_window(s, l);
+    else
+        keep_all(s, l);
     settle(s, lp);
 }
 
@@ -834,7 +1015,7 @@ size_t list_remove(struct store *s, struct list **lp, struct slice v, long long 
             matches = matches_in(block_of(l)->data, block_of(l)->bytes, v);
         else
             for (struct list_node *n = l->head; n; n = n->next)
-                matches += matches_in(n->data, n->bytes, v);
+                matches += matches_in(node_view(n), n->bytes, v);
         limit = (size_t)-(count + 1) + 1;
         skip = matches > limit ? matches - limit : 0;
     } else if (count > 0) {
@@ -855,11 +1036,17 @@ size_t list_remove(struct store *s, struct list **lp, struct slice v, long long 
     struct list_node *n = l->head;
     while (n && removed < limit) {
         struct list_node *next = n->next;
+        if (node_is_packed(n) && matches_in(node_view(n), n->bytes, v) == 0) {
+            n = next; /* nothing to remove here: left compressed */
+            continue;
+        }
+        n = node_unpack(s, l, n);
         size_t bytes = n->bytes;
         size_t gone = remove_in(n->data, &bytes, v, &skip, limit, &removed);
         if (gone) {
             n->bytes = (uint32_t)bytes;
             n->count -= (uint32_t)gone;
+            node_changed(n);
             l->len -= gone;
             if (n->count == 0)
                 unlink_free(s, l, n);
@@ -868,6 +1055,7 @@ size_t list_remove(struct store *s, struct list **lp, struct slice v, long long 
         }
         n = next;
     }
+    keep_all(s, l);
     settle(s, lp);
     return removed;
 }
@@ -886,11 +1074,14 @@ struct list *list_dup(struct store *s, const struct list *l)
     memset(c, 0, sizeof *c);
     c->form = FORM_CHAIN;
     c->fill = l->fill;
+    c->depth = l->depth;
     for (const struct list_node *n = l->head; n; n = n->next) {
-        struct list_node *m = node_new(s, n->bytes);
-        memcpy(m->data, n->data, n->bytes);
+        size_t held = node_is_packed(n) ? n->packed : n->bytes; /* compressed nodes copied as they are */
+        struct list_node *m = node_new(s, held);
+        memcpy(m->data, n->data, held);
         m->bytes = n->bytes;
         m->count = n->count;
+        m->packed = n->packed;
         link_after(c, c->tail, m);
         c->len += n->count;
     }

@@ -14,8 +14,9 @@
  *    their counts from the nearer end.
  * A list is a listpack while it is within that limit, becomes a quicklist
  * once a write takes it past it, and a listpack again when it shrinks to
- * one node of at most half the limit. list-compress-depth is not
- * implemented (accepted and ignored, README).
+ * one node of at most half the limit. With list-compress-depth d > 0 a
+ * quicklist's nodes past the first d and before the last d are kept
+ * LZF-compressed, as Redis's are (list.c says how).
  *
  * The list moves: a listpack grows and shrinks by reallocation, and a
  * change of form is a new allocation. The calls that change a list take
@@ -23,8 +24,11 @@
  * must then be told (store_object_changed). Everything is allocated
  * through the store's allocator, so store_used_memory counts it exactly.
  *
- * Element slices handed out point into the list and stay valid until the
- * next change to it. */
+ * Element slices handed out point into the list, or into a per-thread
+ * buffer a compressed node was decompressed into: they stay valid until
+ * the next change to the list and until the second read after (a walk's
+ * slice stays valid while it steps on once; the next element is then read
+ * before the one after that). */
 #ifndef RINGKV_LIST_H
 #define RINGKV_LIST_H
 
@@ -37,11 +41,12 @@ struct store;
 struct list;
 struct list_node;
 
-/* list-max-listpack-size as Redis reads it. */
+/* list-max-listpack-size and list-compress-depth as Redis reads them. */
 struct list_limits {
     long long fill;
+    long long compress; /* nodes kept plain at each end (0: none compressed); taken when a list becomes a quicklist */
 };
-extern const struct list_limits list_default_limits; /* -2: 8 KB nodes */
+extern const struct list_limits list_default_limits; /* -2: 8 KB nodes; 0: no compression */
 
 /* A new empty list (a listpack). */
 struct list *list_create(struct store *s);

@@ -311,7 +311,7 @@ static void test_wrongtype(void **state)
 /* A random mix of edits on one list with nodes of 4 elements, checked
  * after each against a model. */
 #define MODEL_MAX 400
-static char model[MODEL_MAX * 2][16];
+static char model[MODEL_MAX * 2][40];
 static int model_len;
 
 static void model_insert(int at, const char *v)
@@ -347,15 +347,17 @@ static void check_model(void)
     expect_bulk(tcmd(c, "LINDEX m %d", i - model_len), model[i]);
 }
 
-static void test_model(void **state)
+/* A random mix of edits under list-max-listpack-size fill and
+ * list-compress-depth depth, elements named prefix + a number. */
+static void model_mix(int fill, int depth, const char *prefix)
 {
-    (void)state;
     srand(7);
-    expect_ok(tcmd(c, "CONFIG SET list-max-listpack-size 4"));
+    expect_ok(tcmd(c, "CONFIG SET list-max-listpack-size %d", fill));
+    expect_ok(tcmd(c, "CONFIG SET list-compress-depth %d", depth));
     model_len = 0;
     for (int round = 0; round < 1500; round++) {
-        char v[16];
-        snprintf(v, sizeof v, "v%d", rand() % 50);
+        char v[40];
+        snprintf(v, sizeof v, "%s%d", prefix, rand() % 50);
         int op = rand() % 8;
         if (model_len > MODEL_MAX - 10)
             op = 3;
@@ -373,7 +375,7 @@ static void test_model(void **state)
                 break;
             int at = rand() % model_len;
             bool after = rand() % 2;
-            char pivot[16];
+            char pivot[40];
             snprintf(pivot, sizeof pivot, "%s", model[at]);
             int first = 0;
             while (strcmp(model[first], pivot) != 0)
@@ -432,7 +434,7 @@ static void test_model(void **state)
         }
         case 7: {
             for (int k = 0; k < 6; k++) {
-                snprintf(v, sizeof v, "w%d", rand() % 50);
+                snprintf(v, sizeof v, "w%s%d", prefix, rand() % 50);
                 model_insert(model_len, v);
                 expect_int(tcmd(c, "RPUSH m %s", v), model_len);
             }
@@ -441,6 +443,89 @@ static void test_model(void **state)
         }
         check_model();
     }
+    expect_ok(tcmd(c, "CONFIG SET list-compress-depth 0"));
+}
+
+static void test_model(void **state)
+{
+    (void)state;
+    model_mix(4, 0, "v");
+}
+
+/* The same with list-compress-depth 1 and 2: nodes of 8 elements of about
+ * 20 bytes (past the 48 bytes under which a node is not compressed), so
+ * that edits, pops and ranges go through compressed inner nodes. */
+static void test_model_compressed(void **state)
+{
+    (void)state;
+    model_mix(8, 1, "compressed-value-");
+    expect_int(tcmd(c, "DEL m"), 1);
+    model_mix(8, 2, "compressed-value-");
+}
+
+/* list-compress-depth as Redis: a big list made under depth 1 takes far
+ * less memory than the same list made under depth 0 (its inner nodes
+ * LZF-compressed; MEMORY USAGE of the whole list), reads back the same,
+ * and a list keeps the depth it was made with (CONFIG SET reaches the
+ * lists made after it). */
+static void test_compress_depth(void **state)
+{
+    (void)state;
+    expect_ok(tcmd(c, "CONFIG SET list-compress-depth 0"));
+    struct rval *v = tcmd(c, "CONFIG GET list-compress-depth");
+    assert_int_equal((int)v->n, 2);
+    assert_string_equal(v->elem[1]->str, "0");
+    rval_free(v);
+    expect_error_prefix(tcmd(c, "CONFIG SET list-compress-depth -1"), "ERR ");
+    expect_error_prefix(tcmd(c, "CONFIG SET list-compress-depth x"), "ERR ");
+    for (int depth = 0; depth <= 1; depth++) {
+        expect_ok(tcmd(c, "CONFIG SET list-compress-depth %d", depth));
+        for (int b = 0; b < 20000; b += 100) {
+            char cmd[4000];
+            int n = snprintf(cmd, sizeof cmd, "RPUSH big%d", depth);
+            for (int i = b; i < b + 100; i++)
+                n += snprintf(cmd + n, sizeof cmd - (size_t)n, " value%05d", i);
+            expect_int(tcmd(c, "%s", cmd), b + 100);
+        }
+    }
+    expect_ok(tcmd(c, "CONFIG SET list-compress-depth 0"));
+    struct rval *m0 = tcmd(c, "MEMORY USAGE big0 SAMPLES 0"), *m1 = tcmd(c, "MEMORY USAGE big1 SAMPLES 0");
+    assert_int_equal(m0->type, R_INT);
+    assert_int_equal(m1->type, R_INT);
+    print_message("# 20000 elements: %lld bytes plain, %lld with list-compress-depth 1\n", m0->integer,
+                  m1->integer);
+    assert_true(m1->integer * 2 < m0->integer);
+    rval_free(m0);
+    rval_free(m1);
+    struct rval *a = tcmd(c, "LRANGE big0 0 -1"), *b = tcmd(c, "LRANGE big1 0 -1");
+    assert_int_equal((int)a->n, 20000);
+    assert_int_equal((int)b->n, 20000);
+    for (int i = 0; i < 20000; i++)
+        assert_string_equal(a->elem[i]->str, b->elem[i]->str);
+    rval_free(a);
+    rval_free(b);
+    expect_bulk(tcmd(c, "LINDEX big1 12345"), "value12345");
+    expect_ok(tcmd(c, "LSET big1 10000 changed"));
+    expect_int(tcmd(c, "LINSERT big1 BEFORE value15000 inserted"), 20001);
+    expect_int(tcmd(c, "LREM big1 0 value05000"), 1);
+    expect_int(tcmd(c, "LPOS big1 inserted"), 14999);
+    expect_bulk(tcmd(c, "LINDEX big1 9999"), "changed");
+    /* made under depth 1, it stays compressed after depth 0 is set */
+    expect_int(tcmd(c, "RPUSH big1 more"), 20001);
+    struct rval *m2 = tcmd(c, "MEMORY USAGE big1 SAMPLES 0"), *m3 = tcmd(c, "MEMORY USAGE big0 SAMPLES 0");
+    assert_true(m2->integer * 2 < m3->integer);
+    rval_free(m2);
+    rval_free(m3);
+    /* popped to nothing from both ends through the compressed nodes */
+    for (int i = 0; i < 20; i++) {
+        struct rval *r = tcmd(c, "LPOP big1 600");
+        assert_int_equal(r->type, R_ARRAY);
+        rval_free(r);
+        r = tcmd(c, "RPOP big1 400");
+        rval_free(r);
+    }
+    expect_int(tcmd(c, "LLEN big1"), 1);
+    expect_int(tcmd(c, "DEL big0 big1"), 2);
 }
 
 static void test_encoding(void **state)
@@ -506,6 +591,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lmpop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrongtype, setup, teardown),
         cmocka_unit_test_setup_teardown(test_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_model_compressed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compress_depth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_encoding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rename_copy_expire, setup, teardown),
     };

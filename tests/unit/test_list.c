@@ -3,7 +3,8 @@
  * element longer than a node), positions from both ends, insertion that
  * splits a node, range deletion, LREM from both ends, walking both ways,
  * the encodings' names, the flat encoding and copies, freeing in slices
- * and memory back to zero. Every change is checked against a model. */
+ * and memory back to zero; the same with list-compress-depth 1 and 2 (the
+ * inner nodes compressed). Every change is checked against a model. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -84,10 +85,16 @@ static void check(const struct list *l)
     struct list_iter it;
     struct slice v;
     list_iter_at(l, 0, &it);
+    struct slice before = { NULL, 0 };
     for (int i = 0; i < n_model; i++) {
         assert_true(list_iter_next(&it, &v));
         assert_int_equal(v.len, model_len[i]);
         assert_memory_equal(v.ptr, model[i], v.len);
+        /* the slice before is still valid one step on (list.h), also when
+         * that step entered another (compressed) node */
+        if (i > 0)
+            assert_memory_equal(before.ptr, model[i - 1], before.len);
+        before = v;
     }
     assert_false(list_iter_next(&it, &v));
     if (n_model) {
@@ -107,11 +114,11 @@ static void check(const struct list *l)
     }
 }
 
-static void random_ops(long long fill, int rounds)
+static void random_ops(long long fill, int rounds, long long depth)
 {
     struct store *s = store_create(NULL, NULL, NULL);
     struct list *l = list_create(s);
-    struct list_limits lim = { fill };
+    struct list_limits lim = { fill, depth };
     static char buf[20000];
     srand((unsigned)(fill + 100));
     for (int r = 0; r < rounds; r++) {
@@ -197,16 +204,73 @@ static void random_ops(long long fill, int rounds)
     store_destroy(s);
 }
 
-static void test_random_bytes(void **state) { (void)state; random_ops(-2, 4000); }
-static void test_random_small_nodes(void **state) { (void)state; random_ops(3, 4000); }
-static void test_random_one_per_node(void **state) { (void)state; random_ops(1, 1500); }
+static void test_random_bytes(void **state) { (void)state; random_ops(-2, 4000, 0); }
+static void test_random_small_nodes(void **state) { (void)state; random_ops(3, 4000, 0); }
+static void test_random_one_per_node(void **state) { (void)state; random_ops(1, 1500, 0); }
+/* list-compress-depth: the same random changes with the inner nodes
+ * compressed (elements of 48 bytes and more make nodes worth it even at
+ * three elements a node; the one-element nodes of 9-19 KB are too) */
+static void test_random_compressed(void **state) { (void)state; random_ops(-2, 4000, 1); }
+static void test_random_compressed_small_nodes(void **state) { (void)state; random_ops(3, 4000, 2); }
+static void test_random_compressed_one_per_node(void **state) { (void)state; random_ops(1, 1500, 1); }
+
+/* What compression saves, and that it leaves the ends alone: 100,000
+ * elements "value00000".."value99999" (bench/types/lists' large list) take
+ * about 12 bytes each plain; with depth 1 the inner nodes are
+ * LZF-compressed to well under half. Pops from both ends then walk into
+ * compressed nodes and read them back right; a copy keeps them compressed. */
+static void test_compressed_memory(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    size_t m0 = store_used_memory(s);
+    struct list_limits plain = { -2, 0 }, packed = { -2, 1 };
+    struct list *a = list_create(s), *b = list_create(s);
+    char buf[16];
+    for (int i = 0; i < 100000; i++) {
+        int n = snprintf(buf, sizeof buf, "value%05d", i);
+        list_push(s, &a, false, (struct slice){ buf, (size_t)n }, &plain);
+        list_push(s, &b, false, (struct slice){ buf, (size_t)n }, &packed);
+    }
+    size_t ma = list_memory(a, 0), mb = list_memory(b, 0);
+    print_message("plain %zu bytes, compressed %zu bytes (%.2fx)\n", ma, mb, (double)mb / (double)ma);
+    assert_true(ma > 100000 * 12);
+    assert_true(mb < ma / 2);
+    assert_int_equal(store_used_memory(s) - m0, ma + mb);
+    struct slice v;
+    assert_true(list_index(b, 50000, &v));
+    assert_int_equal(v.len, 10);
+    assert_memory_equal(v.ptr, "value50000", 10);
+    struct list *c = list_dup(s, b);
+    assert_true(list_memory(c, 0) <= mb); /* its ends' nodes without room to grow */
+    for (int i = 0; i < 50000; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "value%05d", i);
+        v = list_peek(b, true);
+        assert_int_equal(v.len, 10);
+        assert_memory_equal(v.ptr, want, 10);
+        list_pop(s, &b, true);
+        snprintf(want, sizeof want, "value%05d", 99999 - i);
+        v = list_peek(b, false);
+        assert_memory_equal(v.ptr, want, 10);
+        list_pop(s, &b, false);
+    }
+    assert_int_equal(list_len(b), 0);
+    assert_true(list_index(c, -1, &v));
+    assert_memory_equal(v.ptr, "value99999", 10);
+    list_destroy(s, a);
+    list_destroy(s, b);
+    list_destroy(s, c);
+    assert_int_equal(store_used_memory(s), m0);
+    store_destroy(s);
+}
 
 static void test_encoding(void **state)
 {
     (void)state;
     struct store *s = store_create(NULL, NULL, NULL);
     struct list *l = list_create(s);
-    struct list_limits four = { 4 };
+    struct list_limits four = { 4, 0 };
     char buf[16];
     for (int i = 0; i < 4; i++)
         list_push(s, &l, false, mk(buf, i, 3), &four);
@@ -240,7 +304,7 @@ static void test_small_list_memory(void **state)
     assert_int_equal(store_used_memory(s) - m0, 128);
     assert_int_equal(list_memory(l, 0), 128);
     /* a fill past what the header keeps behaves as the biggest it keeps */
-    struct list_limits huge = { 1000000 };
+    struct list_limits huge = { 1000000, 0 };
     for (int i = 0; i < 3000; i++)
         list_push(s, &l, false, mk(buf, i, 1), &huge);
     assert_int_equal(list_len(l), 3010);
@@ -276,7 +340,7 @@ static void conversions(long long fill, size_t elem_max, int rounds)
     struct store *s = store_create(NULL, NULL, NULL);
     size_t m0 = store_used_memory(s);
     struct list *l = list_create(s);
-    struct list_limits lim = { fill };
+    struct list_limits lim = { fill, 0 };
     static char buf[20000];
     srand((unsigned)(fill + 7000));
     /* the list's length wanders around target, which moves */
@@ -380,6 +444,10 @@ int main(void)
         cmocka_unit_test(test_random_bytes),
         cmocka_unit_test(test_random_small_nodes),
         cmocka_unit_test(test_random_one_per_node),
+        cmocka_unit_test(test_random_compressed),
+        cmocka_unit_test(test_random_compressed_small_nodes),
+        cmocka_unit_test(test_random_compressed_one_per_node),
+        cmocka_unit_test(test_compressed_memory),
         cmocka_unit_test(test_encoding),
         cmocka_unit_test(test_small_list_memory),
         cmocka_unit_test(test_conversions_by_count),

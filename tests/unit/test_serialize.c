@@ -862,11 +862,45 @@ static void test_lzf(void **state)
     assert_true(lzf_decompress_exact("", 0, out, 0));
 }
 
+/* lzf_compress: what it writes decompresses to the input (random bytes,
+ * runs, repeats near and past the 8 KB reach, lengths 0 to 70,000, the
+ * longest match 264), shrinks what repeats, and says 0 when the output
+ * would not fit. */
+static void test_lzf_compress(void **state)
+{
+    (void)state;
+    static unsigned char in[70000], packed[80000], back[70000];
+    srand(12);
+    for (int round = 0; round < 300; round++) {
+        size_t n = (size_t)(round < 10 ? round : rand() % (int)sizeof in);
+        int kind = round % 4;
+        for (size_t i = 0; i < n; i++) {
+            if (kind == 0)
+                in[i] = (unsigned char)rand(); /* incompressible */
+            else if (kind == 1)
+                in[i] = (unsigned char)(i % 7 == 0 ? rand() % 4 : 'x'); /* long runs */
+            else if (kind == 2)
+                in[i] = i >= 9000 && rand() % 5 ? in[i - 8192 - (size_t)(rand() % 3)] : (unsigned char)rand();
+            else
+                in[i] = (unsigned char)("value0" [i % 6] + (i / 97) % 3);
+        }
+        size_t z = lzf_compress(in, n, packed, sizeof packed);
+        assert_true(z > 0 || n == 0);
+        if (kind == 1 && n > 1000)
+            assert_true(z < n / 4);
+        assert_true(lzf_decompress_exact(packed, z, back, n));
+        assert_memory_equal(back, in, n);
+        if (n > 0 && kind == 0) /* random bytes do not fit in less than they are */
+            assert_int_equal(lzf_compress(in, n, packed, n - 1), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc64),
         cmocka_unit_test(test_lzf),
+        cmocka_unit_test(test_lzf_compress),
         cmocka_unit_test(test_redis_payloads_decode),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_refused),
