@@ -29,8 +29,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,8 +119,75 @@ const char *server_binary(void)
     return b && *b ? b : NULL;
 }
 
-/* Ports up to 55535 only: Redis in cluster mode also listens on port+10000. */
-int free_port(void)
+/* ---- ports ----
+ *
+ * The integration and interop tests run several at a time (tests/meson.build),
+ * so two test processes must never be handed the same port. Asking the
+ * kernel for a free one (bind to port 0) cannot promise that: the port is
+ * free only until the socket closes, and the next test process, or an
+ * outgoing connection's source port, may get it before the server binds it.
+ * So each test process claims a block of ports of its own, held by an
+ * flock(2) on a file in /tmp for as long as the process lives (the kernel
+ * drops it when the process dies, however it dies), and hands them out in
+ * turn. The blocks lie below the kernel's ephemeral range (32768 and up on
+ * Linux), where no source port is ever chosen, and below 20000, so Redis's
+ * cluster bus (port + 10000, the redis target) never lands in a block. A
+ * process that cannot claim a block (all taken) falls back to the kernel. */
+#define PORT_BASE   10000
+#define PORT_BLOCK  200
+#define PORT_BLOCKS 50     /* 10000..19999 */
+#define PORT_DIR    "/tmp/ringkv-test-ports"
+
+static pid_t port_owner;   /* the process that holds port_block */
+static int   port_block = -1;
+static int   port_next;
+
+/* Claim a block for this process; false if every block is held. */
+static bool port_block_claim(void)
+{
+    mkdir(PORT_DIR, 0777);
+    chmod(PORT_DIR, 0777);  /* whatever the umask: tests run as other users too */
+    int first = (int)(getpid() % PORT_BLOCKS);
+    for (int i = 0; i < PORT_BLOCKS; i++) {
+        int b = (first + i) % PORT_BLOCKS;
+        char path[64];
+        snprintf(path, sizeof path, PORT_DIR "/block-%d", b);
+        /* close-on-exec: the servers started here must not hold the block
+         * past this process */
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0)
+            continue;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            /* kept open (and locked) until this process exits */
+            port_owner = getpid();
+            port_block = b;
+            port_next = 0;
+            return true;
+        }
+        close(fd);
+    }
+    return false;
+}
+
+/* Whether a server could listen on 127.0.0.1:port now (SO_REUSEADDR, as
+ * servers bind: connections of an earlier server in TIME_WAIT do not count). */
+static bool port_bindable(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+/* The kernel's choice: free a moment ago. Ports up to 55535 only: Redis in
+ * cluster mode also listens on port+10000. */
+static int kernel_free_port(void)
 {
     for (int tries = 0; tries < 100; tries++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -134,6 +203,24 @@ int free_port(void)
     }
     fail_msg("no free port below 55536");
     return -1;
+}
+
+int free_port(void)
+{
+    /* a forked child has the parent's counter: it claims its own block */
+    if (port_block < 0 || port_owner != getpid())
+        if (!port_block_claim())
+            return kernel_free_port();
+    /* in turn through the block, so a port handed out (a server's, or one a
+     * test keeps as "nobody listens there") comes back only after the other
+     * 199; one something else listens on is passed over */
+    for (int i = 0; i < PORT_BLOCK; i++) {
+        int port = PORT_BASE + port_block * PORT_BLOCK + port_next;
+        port_next = (port_next + 1) % PORT_BLOCK;
+        if (port_bindable(port))
+            return port;
+    }
+    return kernel_free_port();
 }
 
 static void print_log(const struct server *s)

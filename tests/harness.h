@@ -56,7 +56,10 @@ void server_kill(struct server *s);
 bool target_is_redis(void);
 /* The binary under test: $RINGKV_BIN (or "redis-server" on the redis target). */
 const char *server_binary(void);
-/* A loopback TCP port that was free a moment ago. */
+/* A loopback TCP port free for this test process: from a block of ports
+ * the process holds (an flock in /tmp/ringkv-test-ports), so tests running
+ * at the same time never share one; each port comes back only after the
+ * rest of the block, so one a test keeps unused stays unused. */
 int  free_port(void);
 /* Milliseconds of a monotonic clock. */
 long long now_ms(void);
