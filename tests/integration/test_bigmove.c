@@ -1,0 +1,531 @@
+/* A big collection in a slot move goes in bounded parts (issues 11 and
+ * 12; shards/commands/migrate_slots.c, RINGKV-RESTOREPART in dump.c, the
+ * target's staging in staging.h): real ringkv nodes in cluster mode, the
+ * table pushed with CLUSTER RINGKV-SETSTATE, the move run with
+ * RINGKV-MIGRATESLOTS as ringkv-cluster runs it.
+ *
+ *  - a slot holding a 300k-element hash (with a TTL), set, zset and list
+ *    and small keys: moved whole (each compared by a digest of
+ *    HGETALL / SMEMBERS / ZRANGE WITHSCORES / LRANGE), none left at the
+ *    source, the target's replica has them; PING clients on both nodes
+ *    answered throughout; a write to the big hash sent to the source
+ *    while it moves lands (-ASK followed, as a cluster client does);
+ *  - the target killed -9 mid-key: the source keeps the key whole and
+ *    writable; moved again to the restarted target, it arrives whole;
+ *  - the source killed -9 mid-key: the target has no key under its name
+ *    (its parts were staged aside, never in the keyspace). */
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define BIG 300000
+
+static char conf_path[3][300];
+static struct server node[3];
+static char ids[3][41];
+
+static void start_cluster_node(struct server *s, int i)
+{
+    unlink(conf_path[i]);
+    const char *args[] = { "--cluster-enabled", "yes", "--cluster-config-file", conf_path[i],
+                           "--cluster-node-timeout", "5000", NULL };
+    assert_int_equal(server_start(s, args), 0);
+}
+
+static char *myid(int port)
+{
+    tconn *c = tconnect(port);
+    struct rval *v = tcmd(c, "CLUSTER MYID");
+    assert_true(v->type == R_BULK);
+    char *id = strdup(v->str);
+    rval_free(v);
+    tclose(c);
+    return id;
+}
+
+static void wait_table_version(int i, long long v)
+{
+    long long until = now_ms() + 10000;
+    for (;;) {
+        tconn *c = tconnect(node[i].port);
+        struct rval *info = tcmd(c, "CLUSTER INFO");
+        tclose(c);
+        assert_true(info->type == R_BULK || info->type == R_VERBATIM);
+        const char *f = strstr(info->str, "cluster_table_version:");
+        long long have = f ? atoll(f + strlen("cluster_table_version:")) : 0;
+        bool ok = strstr(info->str, "cluster_state:ok") != NULL;
+        rval_free(info);
+        if (have >= v && ok)
+            return;
+        if (now_ms() > until)
+            fail_msg("node %d stays at table version %lld, below %lld", i, have, v);
+        usleep(20 * 1000);
+    }
+}
+
+/* Group 0: node 0 (master) and node 2 (its replica); group 1: node 1.
+ * moved >= 0: that slot of group 1's is group 0's (a move done). */
+static void push_state(int to, int version, long long moved)
+{
+    char text[2048], slots[256];
+    if (moved < 0)
+        snprintf(slots, sizeof slots, "slots 0 0-8191\nslots 1 8192-16383\n");
+    else
+        snprintf(slots, sizeof slots, "slots 0 0-8191 %lld\nslots 1 8192-%lld %lld-16383\n", moved, moved - 1,
+                 moved + 1);
+    snprintf(text, sizeof text,
+             "ringkv-cluster-state 1\ntable-version %d\n"
+             "group 0 %s 1\ngroup 1 %s 1\n"
+             "node %s 127.0.0.1 %d 0\nnode %s 127.0.0.1 %d 1\nnode %s 127.0.0.1 %d 0\n%s",
+             version, ids[0], ids[1], ids[0], node[0].port, ids[1], node[1].port, ids[2], node[2].port, slots);
+    tconn *c = tconnect(node[to].port);
+    char expected[16];
+    snprintf(expected, sizeof expected, "%d", version - 1);
+    const char *argv[] = { "CLUSTER", "RINGKV-SETSTATE", expected, text };
+    tsendv(c, 4, argv);
+    expect_ok(tread(c, 5000));
+    tclose(c);
+    for (int i = 0; i < 3; i++)
+        if (node[i].pid > 0)
+            wait_table_version(i, version);
+}
+
+static void start_three(void)
+{
+    for (int i = 0; i < 3; i++) {
+        start_cluster_node(&node[i], i);
+        char *id = myid(node[i].port);
+        snprintf(ids[i], sizeof ids[i], "%s", id);
+        free(id);
+    }
+    push_state(0, 1, -1);
+}
+
+static void stop_all(void)
+{
+    for (int i = 0; i < 3; i++)
+        if (node[i].pid > 0)
+            assert_int_equal(server_stop(&node[i]), 0);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        snprintf(conf_path[i], sizeof conf_path[i], "/tmp/ringkv-test-bigmove-%d-%d.conf", (int)getpid(), i);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        unlink(conf_path[i]);
+    return 0;
+}
+
+/* A hash tag whose slot is group 1's (node 1's). */
+static long long tag_of_group1(tconn *c, char *tag, size_t cap)
+{
+    for (int i = 0;; i++) {
+        snprintf(tag, cap, "big:%d", i);
+        long long slot = get_int(tcmd(c, "CLUSTER KEYSLOT %s", tag));
+        if (slot >= 8192)
+            return slot;
+    }
+}
+
+static long long cmd_calls(tconn *c, const char *name)
+{
+    struct rval *v = tcmd(c, "INFO commandstats");
+    assert_true(v->type == R_BULK || v->type == R_VERBATIM);
+    char want[80];
+    snprintf(want, sizeof want, "cmdstat_%s:calls=", name);
+    const char *at = strstr(v->str, want);
+    long long n = at ? atoll(at + strlen(want)) : 0;
+    rval_free(v);
+    return n;
+}
+
+/* n elements into key, 1000 a command: HSET f<i> v<i>, SADD m<i>, ZADD
+ * <i/7> m<i>, RPUSH e<i>. */
+static void load(tconn *c, const char *cmd, const char *key, int n)
+{
+    static char bufs[2000][32];
+    const char *argv[2 + 2000];
+    for (int i = 0; i < n; i += 1000) {
+        int argc = 0;
+        argv[argc++] = cmd;
+        argv[argc++] = key;
+        for (int j = i; j < i + 1000 && j < n; j++) {
+            int b = 2 * (j - i);
+            if (strcmp(cmd, "HSET") == 0) {
+                snprintf(bufs[b], 32, "f%d", j);
+                snprintf(bufs[b + 1], 32, "v%d", j * 7);
+                argv[argc++] = bufs[b];
+                argv[argc++] = bufs[b + 1];
+            } else if (strcmp(cmd, "ZADD") == 0) {
+                snprintf(bufs[b], 32, "%d.5", j / 7);
+                snprintf(bufs[b + 1], 32, "m%d", j);
+                argv[argc++] = bufs[b];
+                argv[argc++] = bufs[b + 1];
+            } else {
+                snprintf(bufs[b], 32, "%s%d", strcmp(cmd, "SADD") == 0 ? "m" : "e", j);
+                argv[argc++] = bufs[b];
+            }
+        }
+        tsendv(c, argc, argv);
+    }
+    for (int i = 0; i < n; i += 1000) {
+        struct rval *v = tread(c, 30000);
+        assert_non_null(v);
+        assert_int_equal(v->type, R_INT);
+        rval_free(v);
+    }
+}
+
+static uint64_t fnv(uint64_t h, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* A digest of a reply: an array's elements in order (ordered: a list, a
+ * zset by score) or, unordered, the sum of each element's (a set) or of
+ * each pair's (a hash). */
+static uint64_t digest(struct rval *v, bool ordered, int group)
+{
+    if (!v || (v->type != R_ARRAY && v->type != R_MAP))
+        fail_msg("not an array: %s", v ? rval_text(v) : "nothing");
+    uint64_t sum = 0, h = 1469598103934665603ULL;
+    for (size_t i = 0; i < v->n; i += (size_t)group) {
+        uint64_t e = 1469598103934665603ULL;
+        for (int g = 0; g < group; g++) {
+            e = fnv(e, v->elem[i + g]->str, strlen(v->elem[i + g]->str));
+            e = fnv(e, "\0", 1);
+        }
+        if (ordered)
+            h = fnv(h, (const char *)&e, 8);
+        else
+            sum += e;
+    }
+    uint64_t d = ordered ? h : sum;
+    d ^= (uint64_t)v->n * 0x9e3779b97f4a7c15ULL;
+    rval_free(v);
+    return d;
+}
+
+struct digests {
+    uint64_t hash, set, zset, list;
+};
+
+/* The four collections' digests on c (asking: ASKING before each). */
+static void digests_of(tconn *c, const char *tag, bool asking, struct digests *d)
+{
+    if (asking)
+        expect_ok(tcmd(c, "ASKING"));
+    d->hash = digest(tcmd(c, "HGETALL {%s}:hash", tag), false, 2);
+    if (asking)
+        expect_ok(tcmd(c, "ASKING"));
+    d->set = digest(tcmd(c, "SMEMBERS {%s}:set", tag), false, 1);
+    if (asking)
+        expect_ok(tcmd(c, "ASKING"));
+    d->zset = digest(tcmd(c, "ZRANGE {%s}:zset 0 -1 WITHSCORES", tag), true, 2);
+    if (asking)
+        expect_ok(tcmd(c, "ASKING"));
+    d->list = digest(tcmd(c, "LRANGE {%s}:list 0 -1", tag), true, 1);
+}
+
+static void start_push(tconn *push, int to_port, long long slot)
+{
+    char port[16], s[24];
+    snprintf(port, sizeof port, "%d", to_port);
+    snprintf(s, sizeof s, "%lld", slot);
+    const char *argv[] = { "RINGKV-MIGRATESLOTS", "127.0.0.1", port, "10000", "SLOTS", s };
+    tsendv(push, 6, argv);
+}
+
+static bool readable(tconn *c)
+{
+    struct pollfd p = { tfd(c), POLLIN, 0 };
+    return poll(&p, 1, 0) > 0;
+}
+
+/* The slot's move from node 1 to node 0 (IMPORTING / MIGRATING, as the
+ * tool marks it). */
+static void mark_moving(tconn *src, tconn *dst, long long slot)
+{
+    expect_ok(tcmd(dst, "CLUSTER SETSLOT %lld IMPORTING %s", slot, ids[1]));
+    expect_ok(tcmd(src, "CLUSTER SETSLOT %lld MIGRATING %s", slot, ids[0]));
+}
+
+static void load_big(tconn *src, const char *tag, int n)
+{
+    char key[64];
+    snprintf(key, sizeof key, "{%s}:hash", tag);
+    load(src, "HSET", key, n);
+    snprintf(key, sizeof key, "{%s}:set", tag);
+    load(src, "SADD", key, n);
+    snprintf(key, sizeof key, "{%s}:zset", tag);
+    load(src, "ZADD", key, n);
+    snprintf(key, sizeof key, "{%s}:list", tag);
+    load(src, "RPUSH", key, n);
+}
+
+/* The write to the big hash answered: held while the hash is in flight,
+ * -TRYAGAIN past the hold's bound (KEY_WAIT_MAX_MS: sent again, as a
+ * cluster client retries), -ASK once it is gone from the source
+ * (followed to the target), or run. true once it ran. */
+static bool write_answered(tconn *writer, tconn *dst, const char *hkey, bool *writing, int *tryagain)
+{
+    struct rval *v = tread(writer, 60000);
+    assert_non_null(v);
+    const char *hset[] = { "HSET", hkey, "written-during-move", "yes" };
+    if (v->type == R_ERROR && strncmp(v->str, "TRYAGAIN", 8) == 0) {
+        rval_free(v);
+        (*tryagain)++;
+        usleep(10 * 1000);
+        tsendv(writer, 4, hset);
+        return false;
+    }
+    if (v->type == R_ERROR && strncmp(v->str, "ASK ", 4) == 0) {
+        rval_free(v);
+        expect_ok(tcmd(dst, "ASKING"));
+        tsendv(dst, 4, hset);
+        v = tread(dst, 10000);
+    }
+    expect_int(v, 1);
+    *writing = false;
+    return true;
+}
+
+static void test_big_collections_move_in_parts(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    start_three();
+    tconn *src = tconnect(node[1].port), *dst = tconnect(node[0].port);
+    char tag[32];
+    long long slot = tag_of_group1(src, tag, sizeof tag);
+    load_big(src, tag, BIG);
+    expect_int(tcmd(src, "PEXPIRE {%s}:hash 600000", tag), 1);
+    for (int i = 0; i < 50; i++)
+        expect_ok(tcmd(src, "SET {%s}:small%d v%d", tag, i, i));
+    struct digests before, after, replica;
+    digests_of(src, tag, false, &before);
+    mark_moving(src, dst, slot);
+
+    tconn *push = tconnect(node[1].port);
+    tconn *ping_src = tconnect(node[1].port), *ping_dst = tconnect(node[0].port);
+    tconn *writer = tconnect(node[1].port);
+    start_push(push, node[0].port, slot);
+    /* a write to the big hash, sent to the source while it moves (held
+     * while the hash is in flight; then run there, or -ASK once it is
+     * gone, followed as a cluster client does) */
+    bool wrote = false, writing = false;
+    int tryagain = 0;
+    char hkey[64];
+    snprintf(hkey, sizeof hkey, "{%s}:hash", tag);
+    long long worst_src = 0, worst_dst = 0, pings = 0;
+    long long until = now_ms() + 120000;
+    while (!readable(push)) {
+        if (now_ms() > until)
+            fail_msg("RINGKV-MIGRATESLOTS did not answer in 120 s");
+        long long t0 = now_ms();
+        expect_status(tcmd(ping_src, "PING"), "PONG");
+        long long t1 = now_ms();
+        expect_status(tcmd(ping_dst, "PING"), "PONG");
+        long long t2 = now_ms();
+        if (t1 - t0 > worst_src)
+            worst_src = t1 - t0;
+        if (t2 - t1 > worst_dst)
+            worst_dst = t2 - t1;
+        pings++;
+        if (!wrote && !writing && cmd_calls(dst, "ringkv-restorepart") > 0) {
+            /* the first big key's parts are under way */
+            const char *hset[] = { "HSET", hkey, "written-during-move", "yes" };
+            tsendv(writer, 4, hset);
+            writing = true;
+        }
+        if (writing && readable(writer))
+            wrote = write_answered(writer, dst, hkey, &writing, &tryagain);
+    }
+    while (writing) /* the push may be done before the write is answered */
+        wrote = write_answered(writer, dst, hkey, &writing, &tryagain);
+    struct rval *r = tread(push, 10000);
+    if (!r || r->type != R_ARRAY || r->n != 2)
+        fail_msg("RINGKV-MIGRATESLOTS answered %s", r ? rval_text(r) : "nothing");
+    rval_free(r);
+    print_message("moved; %lld pings each, worst gap %lld ms on the source, %lld ms on the target; the write "
+                  "held and answered -TRYAGAIN %d times\n",
+                  pings, worst_src, worst_dst, tryagain);
+    assert_true(wrote);
+
+    /* the collections went in parts: RINGKV-RESTOREPART, one part a
+     * few thousand elements at most */
+    long long parts = cmd_calls(dst, "ringkv-restorepart");
+    assert_true(parts >= 4 * (BIG / 4096));
+    expect_int(tcmd(src, "CLUSTER COUNTKEYSINSLOT %lld", slot), 0);
+    expect_int(tcmd(dst, "CLUSTER COUNTKEYSINSLOT %lld", slot), 54);
+    /* whole at the target: the hash with the write made meanwhile */
+    expect_ok(tcmd(dst, "ASKING"));
+    expect_bulk(tcmd(dst, "HGET {%s}:hash written-during-move", tag), "yes");
+    expect_ok(tcmd(dst, "ASKING"));
+    expect_int(tcmd(dst, "HDEL {%s}:hash written-during-move", tag), 1);
+    digests_of(dst, tag, true, &after);
+    assert_true(after.hash == before.hash);
+    assert_true(after.set == before.set);
+    assert_true(after.zset == before.zset);
+    assert_true(after.list == before.list);
+    expect_ok(tcmd(dst, "ASKING"));
+    long long ttl = get_int(tcmd(dst, "PTTL {%s}:hash", tag));
+    assert_true(ttl > 400000 && ttl <= 600000);
+    expect_ok(tcmd(dst, "ASKING"));
+    expect_int(tcmd(dst, "PTTL {%s}:set", tag), -1);
+    for (int i = 0; i < 50; i += 7) {
+        char v[16];
+        snprintf(v, sizeof v, "v%d", i);
+        expect_ok(tcmd(dst, "ASKING"));
+        expect_bulk(tcmd(dst, "GET {%s}:small%d", tag, i), v);
+    }
+    /* and the target's replica has them (the slot given to the target's
+     * group, as the tool ends a move) */
+    expect_int(tcmd(dst, "WAIT 1 30000"), 1);
+    push_state(0, 2, slot);
+    tconn *rep = tconnect(node[2].port);
+    expect_ok(tcmd(rep, "READONLY"));
+    expect_int(tcmd(rep, "HLEN {%s}:hash", tag), BIG);
+    digests_of(rep, tag, false, &replica);
+    assert_true(replica.hash == before.hash);
+    assert_true(replica.set == before.set);
+    assert_true(replica.zset == before.zset);
+    assert_true(replica.list == before.list);
+    tclose(rep);
+    tclose(push);
+    tclose(writer);
+    tclose(ping_src);
+    tclose(ping_dst);
+    tclose(src);
+    tclose(dst);
+    stop_all();
+}
+
+/* Waits until the target has taken some parts of a big key (mid-key). */
+static void wait_mid_key(tconn *dst)
+{
+    long long until = now_ms() + 60000;
+    while (cmd_calls(dst, "ringkv-restorepart") < 3) {
+        if (now_ms() > until)
+            fail_msg("no part reached the target");
+        usleep(2000);
+    }
+}
+
+/* The target killed -9 while a big list's parts are under way: the push
+ * fails, the source still holds the list whole and takes writes to it;
+ * moved again to the restarted target, it arrives whole. */
+static void test_target_killed_mid_key(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    start_three();
+    tconn *src = tconnect(node[1].port), *dst = tconnect(node[0].port);
+    char tag[32], key[64];
+    long long slot = tag_of_group1(src, tag, sizeof tag);
+    snprintf(key, sizeof key, "{%s}:list", tag);
+    load(src, "RPUSH", key, 1000000);
+    uint64_t want = digest(tcmd(src, "LRANGE %s 0 -1", key), true, 1);
+    mark_moving(src, dst, slot);
+    tconn *push = tconnect(node[1].port);
+    start_push(push, node[0].port, slot);
+    wait_mid_key(dst);
+    tclose(dst);
+    server_kill(&node[0]);
+    struct rval *r = tread(push, 60000);
+    if (!r || r->type != R_ERROR)
+        fail_msg("the push answered %s", r ? rval_text(r) : "nothing");
+    rval_free(r);
+    /* whole and writable at the source */
+    expect_int(tcmd(src, "LLEN %s", key), 1000000);
+    assert_true(digest(tcmd(src, "LRANGE %s 0 -1", key), true, 1) == want);
+    expect_int(tcmd(src, "RPUSH %s after", key), 1000001);
+    expect_bulk(tcmd(src, "RPOP %s", key), "after");
+    /* the target back (empty), the move run again: whole there */
+    /* a new, empty target in its place (a table of a newer version) */
+    start_cluster_node(&node[0], 0);
+    char *id = myid(node[0].port);
+    snprintf(ids[0], sizeof ids[0], "%s", id);
+    free(id);
+    push_state(1, 2, -1);
+    dst = tconnect(node[0].port);
+    expect_ok(tcmd(dst, "CLUSTER SETSLOT %lld IMPORTING %s", slot, ids[1]));
+    expect_ok(tcmd(src, "CLUSTER SETSLOT %lld MIGRATING %s", slot, ids[0]));
+    start_push(push, node[0].port, slot);
+    r = tread(push, 120000);
+    if (!r || r->type != R_ARRAY)
+        fail_msg("the push answered %s", r ? rval_text(r) : "nothing");
+    rval_free(r);
+    expect_error_prefix(tcmd(src, "EXISTS %s", key), "ASK ");
+    expect_ok(tcmd(dst, "ASKING"));
+    assert_true(digest(tcmd(dst, "LRANGE %s 0 -1", key), true, 1) == want);
+    tclose(push);
+    tclose(src);
+    tclose(dst);
+    stop_all();
+}
+
+/* The source killed -9 while a big hash's parts are under way: the
+ * target has no key under its name (the parts were staged aside), and
+ * nothing of the slot. */
+static void test_source_killed_mid_key(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    start_three();
+    tconn *src = tconnect(node[1].port), *dst = tconnect(node[0].port);
+    char tag[32], key[64];
+    long long slot = tag_of_group1(src, tag, sizeof tag);
+    snprintf(key, sizeof key, "{%s}:hash", tag);
+    load(src, "HSET", key, 1000000);
+    mark_moving(src, dst, slot);
+    tconn *push = tconnect(node[1].port);
+    start_push(push, node[0].port, slot);
+    wait_mid_key(dst);
+    server_kill(&node[1]);
+    tclose(push);
+    tclose(src);
+    for (int i = 0; i < 5; i++) {
+        expect_ok(tcmd(dst, "ASKING"));
+        expect_int(tcmd(dst, "EXISTS %s", key), 0);
+        expect_int(tcmd(dst, "CLUSTER COUNTKEYSINSLOT %lld", slot), 0);
+        usleep(100 * 1000);
+    }
+    tclose(dst);
+    stop_all();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_big_collections_move_in_parts),
+        cmocka_unit_test(test_target_killed_mid_key),
+        cmocka_unit_test(test_source_killed_mid_key),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
