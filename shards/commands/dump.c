@@ -61,9 +61,11 @@
  * empty (a part that found none). FIRST starts the key's staged
  * collection (shards/commands/staging.h: aside, outside the keyspace),
  * dropping one staged before; a part without FIRST adds its elements to
- * the one this connection started (refused otherwise: "ERR no part of
- * this key was staged by this connection", the source then keeps the
- * key); LAST moves the staged collection under the key with REPLACE
+ * the one staged (refused if none is: "ERR no part of this key is
+ * staged", the source then keeps the key; the parts of a key come one
+ * after the other, each once the one before is acknowledged, over
+ * whichever of the source's migrate links is free: only one push has the
+ * key in flight at a time, its listings skip keys in flight); LAST moves the staged collection under the key with REPLACE
  * semantics, in O(1), expiring by this part's ttl (relative, 0 none).
  * Each part is checked as RESTORE checks a payload (its errors); a bad
  * one drops what was staged. Until LAST nothing is in the keyspace and
@@ -337,8 +339,8 @@ void cmd_ringkv_restorepart(struct exec_ctx *ctx)
         staging_drop(sh, st); /* the move of this key started over */
         st = NULL;
     }
-    if (!first && (!st || st->sender != ctx->caller_id)) {
-        reply_error(ctx->reply, "ERR no part of this key was staged by this connection");
+    if (!first && !st) {
+        reply_error(ctx->reply, "ERR no part of this key is staged");
         return;
     }
     if (payload.len > 0 || !st) {

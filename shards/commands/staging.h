@@ -6,9 +6,10 @@
  * A staged collection is outside the keyspace: no command, no scan, no
  * snapshot, no DUMP, no MIGRATE (the rollback of an unfinished move)
  * sees it, so nothing can take a partial collection for the whole value.
- * Each is keyed by the key's name and tied to the connection that sent
- * its first part (a part from another one is refused: two senders never
- * mix their elements). Its object is allocated from the shard's store
+ * Each is keyed by the key's name (the source sends a key's parts one
+ * after the other, each once the one before is acknowledged, possibly on
+ * different links; only one push has a key in flight at a time). The
+ * client that sent the first part is noted (sender). Its object is allocated from the shard's store
  * (counted in used_memory) and built by the same code as a RESTORE's
  * (shards/store/serialize.h, decoded_value_add_to); the last part moves
  * it under the key in O(1) (store_set_object, REPLACE semantics).
