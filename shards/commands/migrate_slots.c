@@ -39,10 +39,46 @@
  * are at the target (slots half moved, as after a MIGRATE that failed:
  * the tool runs it again).
  *
- * Cluster mode only (keys by slot: shards/store/slot_index.h). Big
- * collections go as MIGRATE sends them: one RESTORE a key; a listing
- * dumps at most LIST_DUMP_BYTES past its first key, a slice of the owner's
- * loop turn. */
+ * Big collections go in bounded parts (issue 12; "big collections"
+ * below). What holds:
+ *  1. A hash, set, sorted set or list of more than PART_WHOLE_MAX
+ *     elements (its whole dump about a millisecond of the owner's turn,
+ *     its restore more of the target's: bench/RESULTS.md, "Big
+ *     collections in a slot move") is not dumped by the listing: it is
+ *     marked in flight and sent as a sequence of parts, each at most
+ *     PART_ELEMENTS elements and about PART_BYTES bytes
+ *     (serialize_dump_part), one part a message to its owner (one part's
+ *     work in a turn there), sent as one batch of MIGRATE's machinery
+ *     (RINGKV-RESTOREPART, migrate.h's part), the next asked once it is
+ *     acknowledged; one big key at a time a push, so one part on the
+ *     target's turn too (where RINGKV-RESTOREPART builds it).
+ *  2. While its parts go, the key stays here, in flight: its writes
+ *     held (a write waiting past KEY_WAIT_MAX_MS answers -TRYAGAIN, the
+ *     client retries), its reads served here. Its last part's batch
+ *     waits for the target's replicas (ROLE + WAIT), then deletes it here
+ *     if it still holds the object the listing met (identity: its writes
+ *     were held, so no dump compares it), journaled as DEL, freed in
+ *     slices by the store (its lazy free of big collections).
+ *  3. The target never shows a partial collection under the key: the
+ *     parts build a staged object outside its keyspace
+ *     (shards/commands/staging.h; choice (a) of issue 12: no scan,
+ *     DUMP, MIGRATE or snapshot sees it, so neither a client, nor the
+ *     --abort rollback's MIGRATE REPLACE back to the owner, nor a
+ *     resumed move can take it for the whole value), installed by the
+ *     last part in O(1) with REPLACE semantics, and journaled to the
+ *     target's replicas in parts over turns (replication/repl.c, the
+ *     live stream's big collections). A staged object with no part for
+ *     STAGING_IDLE_MS is dropped; a FIRST part drops an earlier one.
+ *  4. A death of the source, of the target or of the tool mid-key, and
+ *     --abort, leave the key whole in one writable place: the source
+ *     keeps it until the last part is acknowledged (a failed part
+ *     settles it here, kept); the target's staged parts are never a key.
+ *  5. Plain MIGRATE and RESTORE are unchanged (their target may be a
+ *     redis-server): only this push sends parts.
+ *
+ * Cluster mode only (keys by slot: shards/store/slot_index.h). A listing
+ * dumps at most LIST_DUMP_BYTES past its first key, a slice of the
+ * owner's loop turn. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -78,15 +114,17 @@
  * no cost a key (one listing a batch). */
 #define LIST_SLOTS_MAX 512
 
-/* A collection of more elements than this goes in parts (issue 12): its
- * whole dump would stretch the owner's loop turn (and its whole restore
- * the target's) past about a millisecond (bench/RESULTS.md, "Big
+/* A collection of more elements than this goes in parts (issue 12): a
+ * whole dump of a big hash costs 0.1-0.4 us an element here (DUMP of
+ * 10k fields 0.9 ms, of 1M 425 ms: cache misses), its RESTORE 0.2-0.3
+ * us, a list's a quarter of that; so a part of 1,024 elements is well
+ * under a millisecond on either side (bench/RESULTS.md, "Big
  * collections in a slot move"). */
-#define PART_WHOLE_MAX 4096
+#define PART_WHOLE_MAX 1024
 
 /* A part's bounds: elements, and bytes of payload (checked between scan
  * steps: serialize_dump_part). */
-#define PART_ELEMENTS 4096
+#define PART_ELEMENTS 1024
 #define PART_BYTES    (256 * 1024)
 
 enum { PUSH_MSG_LIST = 1, PUSH_MSG_COUNT, PUSH_MSG_PART };
