@@ -520,12 +520,97 @@ static void test_source_killed_mid_key(void **state)
     stop_all();
 }
 
+/* RINGKV-RESTOREPART itself (dump.c): parts are staged aside, nothing
+ * under the key until LAST (then the union of the parts, with the TTL);
+ * a part with no staging, a bad part, a part of another type are refused
+ * (the two last dropping what was staged); gated as RINGKV-RESTOREMANY
+ * (an importing slot's key with ASKING). */
+static void test_restorepart_protocol(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    start_three();
+    tconn *src = tconnect(node[1].port), *dst = tconnect(node[0].port);
+    char tag[32];
+    long long slot = tag_of_group1(src, tag, sizeof tag);
+    expect_int(tcmd(src, "HSET {%s}:a a1 1 a2 2 a3 3", tag), 3);
+    expect_int(tcmd(src, "HSET {%s}:b b1 4 b2 5", tag), 2);
+    expect_int(tcmd(src, "SADD {%s}:s m1 m2", tag), 2);
+    expect_ok(tcmd(src, "SET {%s}:str x", tag));
+    struct rval *pa = tcmd(src, "DUMP {%s}:a", tag), *pb = tcmd(src, "DUMP {%s}:b", tag);
+    struct rval *ps = tcmd(src, "DUMP {%s}:s", tag), *pstr = tcmd(src, "DUMP {%s}:str", tag);
+    char key[64];
+    snprintf(key, sizeof key, "{%s}:k", tag);
+    /* not importing yet: -MOVED, as any key of another node's slot */
+    const char *first_a[] = { "RINGKV-RESTOREPART", key, "0", pa->str, "FIRST" };
+    size_t first_a_len[] = { 18, strlen(key), 1, pa->len, 5 };
+    tsendb(dst, 5, first_a, first_a_len);
+    expect_error_prefix(tread(dst, 5000), "MOVED ");
+    expect_ok(tcmd(dst, "CLUSTER SETSLOT %lld IMPORTING %s", slot, ids[1]));
+    /* a part with nothing staged */
+    expect_ok(tcmd(dst, "ASKING"));
+    const char *more_b[] = { "RINGKV-RESTOREPART", key, "60000", pb->str, "LAST" };
+    size_t more_b_len[] = { 18, strlen(key), 5, pb->len, 4 };
+    tsendb(dst, 5, more_b, more_b_len);
+    expect_error(tread(dst, 5000), "ERR no part of this key is staged");
+    /* FIRST, then nothing under the key, then LAST: the union, the TTL */
+    expect_ok(tcmd(dst, "ASKING"));
+    tsendb(dst, 5, first_a, first_a_len);
+    expect_ok(tread(dst, 5000));
+    expect_ok(tcmd(dst, "ASKING"));
+    expect_int(tcmd(dst, "EXISTS %s", key), 0);
+    expect_int(tcmd(dst, "DBSIZE"), 0);
+    expect_ok(tcmd(dst, "ASKING"));
+    tsendb(dst, 5, more_b, more_b_len);
+    expect_ok(tread(dst, 5000));
+    expect_ok(tcmd(dst, "ASKING"));
+    expect_int(tcmd(dst, "HLEN %s", key), 5);
+    expect_ok(tcmd(dst, "ASKING"));
+    expect_bulk(tcmd(dst, "HGET %s b2", key), "5");
+    expect_ok(tcmd(dst, "ASKING"));
+    long long ttl = get_int(tcmd(dst, "PTTL %s", key));
+    assert_true(ttl > 50000 && ttl <= 60000);
+    /* a part of another type, or a string's payload: refused, the
+     * staging dropped (its LAST finds nothing); the key untouched */
+    expect_ok(tcmd(dst, "ASKING"));
+    tsendb(dst, 5, first_a, first_a_len);
+    expect_ok(tread(dst, 5000));
+    const char *more_s[] = { "RINGKV-RESTOREPART", key, "0", ps->str };
+    size_t more_s_len[] = { 18, strlen(key), 1, ps->len };
+    expect_ok(tcmd(dst, "ASKING"));
+    tsendb(dst, 4, more_s, more_s_len);
+    expect_error(tread(dst, 5000), "ERR Bad data format");
+    expect_ok(tcmd(dst, "ASKING"));
+    tsendb(dst, 5, more_b, more_b_len);
+    expect_error(tread(dst, 5000), "ERR no part of this key is staged");
+    const char *first_str[] = { "RINGKV-RESTOREPART", key, "0", pstr->str, "FIRST" };
+    size_t first_str_len[] = { 18, strlen(key), 1, pstr->len, 5 };
+    expect_ok(tcmd(dst, "ASKING"));
+    tsendb(dst, 5, first_str, first_str_len);
+    expect_error(tread(dst, 5000), "ERR Bad data format");
+    expect_ok(tcmd(dst, "ASKING"));
+    expect_error(tcmd(dst, "RINGKV-RESTOREPART %s 0 junk FIRST", key), "ERR DUMP payload version or checksum are wrong");
+    expect_ok(tcmd(dst, "ASKING"));
+    expect_error(tcmd(dst, "RINGKV-RESTOREPART %s 0 junk NEXT", key), "ERR syntax error");
+    expect_ok(tcmd(dst, "ASKING"));
+    expect_int(tcmd(dst, "HLEN %s", key), 5);
+    rval_free(pa);
+    rval_free(pb);
+    rval_free(ps);
+    rval_free(pstr);
+    tclose(src);
+    tclose(dst);
+    stop_all();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_big_collections_move_in_parts),
         cmocka_unit_test(test_target_killed_mid_key),
         cmocka_unit_test(test_source_killed_mid_key),
+        cmocka_unit_test(test_restorepart_protocol),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
