@@ -127,6 +127,12 @@ void repl_shard_teardown(struct shard *sh)
     }
     while (rs->live)
         live_unlink(sh, &rs->live);
+    for (size_t i = 0; i + sizeof(struct shard_msg *) <= rs->flush_held.len; i += sizeof(struct shard_msg *)) {
+        struct shard_msg *m;
+        memcpy(&m, rs->flush_held.data + i, sizeof(m));
+        msg_free(m); /* the node is stopping: nobody waits for it */
+    }
+    buf_free(&rs->flush_held);
     if (rs->staging)
         store_destroy(rs->staging);
     gate_destroy(rs->gate);
@@ -680,6 +686,11 @@ static void pending_free(struct shard *sh, struct snap_pending *p)
  *    the replica;
  *  - the key gone or holding another object (expired, evicted: the stream
  *    carries what became of it) ends its parts;
+ *  - a WAIT (or a FAILOVER) asking this shard to flush its stream is
+ *    answered once the parts are all shipped (struct repl_shard's
+ *    flush_held), so the offset it waits for covers the collections: a
+ *    slot move's WAIT after its last part means the target's replicas
+ *    have the key whole before the source deletes it;
  *  - a full sync's snapshot starting here sends every rest first
  *    (MSG_SNAP_START: the stream before its start is complete), and while
  *    a snapshot runs here a big collection is journaled whole (its walk
@@ -901,6 +912,19 @@ static void snapshot_slices(struct shard *sh)
     snapshots_settle(sh);
 }
 
+/* The flush requests held while live parts remained: their bytes are
+ * shipped (ahead of the answers, in the same mailbox). */
+static void flush_answer_held(struct shard *sh)
+{
+    struct repl_shard *rs = sh->repl;
+    for (size_t i = 0; i + sizeof(struct shard_msg *) <= rs->flush_held.len; i += sizeof(struct shard_msg *)) {
+        struct shard_msg *m;
+        memcpy(&m, rs->flush_held.data + i, sizeof(m));
+        answer(sh, m);
+    }
+    buf_clear(&rs->flush_held);
+}
+
 void repl_shard_turn(struct shard *sh)
 {
     if (!sh->repl)
@@ -908,6 +932,8 @@ void repl_shard_turn(struct shard *sh)
     if (sh->repl->live)
         live_parts(sh, SNAPSHOT_SLICE_BYTES);
     ship_journal(sh);
+    if (!sh->repl->live && sh->repl->flush_held.len > 0)
+        flush_answer_held(sh);
     if (sh->repl->snaps)
         snapshot_slices(sh);
     if (sh->id == 0)
@@ -1116,6 +1142,10 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         break;
     case MSG_FLUSH_JOURNAL:
         ship_journal(sh);
+        if (rs->live) { /* answered once the live parts are shipped (repl_shard_turn) */
+            buf_append(&rs->flush_held, &m, sizeof(m));
+            return;
+        }
         break;
     case MSG_APPLY_FENCE:
         /* the applies shard 0 posted before it are done: the answer says so */

@@ -139,6 +139,11 @@ struct repl_shard {
      * snap_keys_pending (a write to it sends its rest first) */
     struct snap_pending *live;
     struct snap_pending **live_tail;
+    /* MSG_FLUSH_JOURNAL requests (a WAIT's, a FAILOVER's) held while live
+     * parts remain: answered once the last is shipped, so the offset they
+     * fix covers every collection given whole before them (a slot move's
+     * WAIT for its last part) */
+    struct buf    flush_held;
     struct store *staging;      /* replica, full sync: the store being loaded */
     /* the command running whose row journals it as itself (not its
      * effects), and the store records it made meanwhile (held back) */
