@@ -75,7 +75,8 @@ static void wait_table_version(int i, long long v)
 }
 
 /* Group 0: node 0 (master) and node 2 (its replica; the master once
- * group0_master says so); group 1: node 1.
+ * group0_master says so, the group's record at a newer epoch); group 1:
+ * node 1.
  * moved >= 0: that slot of group 1's is group 0's (a move done). */
 static void push_state(int to, int version, long long moved)
 {
@@ -87,9 +88,9 @@ static void push_state(int to, int version, long long moved)
                  moved + 1);
     snprintf(text, sizeof text,
              "ringkv-cluster-state 1\ntable-version %d\n"
-             "group 0 %s 1\ngroup 1 %s 1\n"
+             "group 0 %s %d\ngroup 1 %s 1\n"
              "node %s 127.0.0.1 %d 0\nnode %s 127.0.0.1 %d 1\nnode %s 127.0.0.1 %d 0\n%s",
-             version, ids[group0_master], ids[1], ids[0], node[0].port, ids[1], node[1].port, ids[2], node[2].port, slots);
+             version, ids[group0_master], group0_master == 0 ? 1 : 2, ids[1], ids[0], node[0].port, ids[1], node[1].port, ids[2], node[2].port, slots);
     tconn *c = tconnect(node[to].port);
     char expected[16];
     snprintf(expected, sizeof expected, "%d", version - 1);
@@ -632,6 +633,70 @@ static void test_restorepart_protocol(void **state)
     stop_all();
 }
 
+/* The live stream's big collections (replication/repl.c, live parts), on
+ * a plain master and replicas: RESTOREs of a 200k-element list and hash
+ * (a collection given to a key whole: DEL, then its elements over the
+ * next turns), a write to each pipelined right behind (its rest goes
+ * first), and a second replica's full sync started meanwhile (the rests
+ * go before its snapshot): both replicas end with what the master has,
+ * the list's elements once each. */
+static void test_live_parts_to_replicas(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    struct server m, r1, r2;
+    assert_int_equal(server_start(&m, NULL), 0);
+    assert_int_equal(server_start(&r1, NULL), 0);
+    assert_int_equal(server_start(&r2, NULL), 0);
+    tconn *mc = tconnect(m.port), *c1 = tconnect(r1.port), *c2 = tconnect(r2.port);
+    expect_ok(tcmd(c1, "REPLICAOF 127.0.0.1 %d", m.port));
+    for (long long deadline = now_ms() + 30000; get_int(tcmd(mc, "WAIT 1 100")) < 1;)
+        if (now_ms() > deadline)
+            fail_msg("the replica did not attach");
+    load(mc, "RPUSH", "src:list", 200000);
+    load(mc, "HSET", "src:hash", 200000);
+    struct rval *pl = tcmd_big(mc, "DUMP src:list"), *ph = tcmd_big(mc, "DUMP src:hash");
+    const char *rl[] = { "RESTORE", "l", "0", pl->str };
+    size_t rl_len[] = { 7, 1, 1, pl->len };
+    const char *rh[] = { "RESTORE", "h", "0", ph->str };
+    size_t rh_len[] = { 7, 1, 1, ph->len };
+    tsendb(mc, 4, rl, rl_len);
+    tsendb(mc, 4, rh, rh_len);
+    const char *push[] = { "RPUSH", "l", "tail" };
+    const char *hset[] = { "HSET", "h", "extra", "1" };
+    tsendv(mc, 3, push);
+    tsendv(mc, 4, hset);
+    expect_ok(tread(mc, 60000));
+    expect_ok(tread(mc, 60000));
+    expect_int(tread(mc, 60000), 200001);
+    expect_int(tread(mc, 60000), 1);
+    expect_ok(tcmd(c2, "REPLICAOF 127.0.0.1 %d", m.port));
+    /* more writes while the second replica syncs */
+    expect_int(tcmd(mc, "LPUSH l head"), 200002);
+    expect_int(tcmd(mc, "HDEL h f7"), 1);
+    for (long long deadline = now_ms() + 60000; get_int(tcmd(mc, "WAIT 2 100")) < 2;)
+        if (now_ms() > deadline)
+            fail_msg("the replicas did not catch up");
+    uint64_t want_l = digest(tcmd_big(mc, "LRANGE l 0 -1"), true, 1);
+    uint64_t want_h = digest(tcmd_big(mc, "HGETALL h"), false, 2);
+    tconn *rs[2] = { c1, c2 };
+    for (int i = 0; i < 2; i++) {
+        expect_int(tcmd(rs[i], "LLEN l"), 200002);
+        expect_int(tcmd(rs[i], "HLEN h"), 200000);
+        assert_true(digest(tcmd_big(rs[i], "LRANGE l 0 -1"), true, 1) == want_l);
+        assert_true(digest(tcmd_big(rs[i], "HGETALL h"), false, 2) == want_h);
+    }
+    rval_free(pl);
+    rval_free(ph);
+    tclose(mc);
+    tclose(c1);
+    tclose(c2);
+    assert_int_equal(server_stop(&r2), 0);
+    assert_int_equal(server_stop(&r1), 0);
+    assert_int_equal(server_stop(&m), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -639,6 +704,7 @@ int main(void)
         cmocka_unit_test(test_target_killed_mid_key),
         cmocka_unit_test(test_source_killed_mid_key),
         cmocka_unit_test(test_restorepart_protocol),
+        cmocka_unit_test(test_live_parts_to_replicas),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
