@@ -68,7 +68,10 @@
  * migrate_slots.c) through migrate.h: a batch is a migration answered to
  * a callback instead of a client, its keys dumped already by the push's
  * listing (migrate_dump_entry, the dump's own code), so it starts at the
- * connect (migrate_batch_dumped); REPLACE, never COPY.
+ * connect (migrate_batch_dumped); REPLACE, never COPY. A big collection
+ * of a push goes as a sequence of one-key batches, each a part
+ * (migrate.h's part: RINGKV-RESTOREPART; only the last waits for the
+ * target's replicas, then deletes the key by identity and settles it).
  *
  * Not done: host must be a numeric address or "localhost" (a name would
  * need a blocking lookup); destination-db must be 0 (ringkv has one
