@@ -13,7 +13,11 @@
  *  - the target killed -9 mid-key: the source keeps the key whole and
  *    writable; moved again to the restarted target, it arrives whole;
  *  - the source killed -9 mid-key: the target has no key under its name
- *    (its parts were staged aside, never in the keyspace). */
+ *    (its parts were staged aside, never in the keyspace);
+ *  - the move given up mid-key (--abort's first step): the source keeps
+ *    the key whole;
+ *  - RINGKV-RESTOREPART's own contract, and the live stream's parts to
+ *    a plain master's replicas. */
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -549,6 +553,45 @@ static void test_source_killed_mid_key(void **state)
     stop_all();
 }
 
+/* A move given up while a big list's parts are under way, as
+ * `ringkv-cluster --abort` does it (the importing node drops its mark
+ * first, then sends back what it has): the target's staged parts are no
+ * key, so nothing half-built can go back over the whole one; the next
+ * part is refused, the push answers an error, and the source holds the
+ * list whole and writable. */
+static void test_abort_mid_key(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    start_three();
+    tconn *src = tconnect(node[1].port), *dst = tconnect(node[0].port);
+    char tag[32], key[64];
+    long long slot = tag_of_group1(src, tag, sizeof tag);
+    snprintf(key, sizeof key, "{%s}:list", tag);
+    load(src, "RPUSH", key, 1000000);
+    uint64_t want = digest(tcmd_big(src, "LRANGE %s 0 -1", key), true, 1);
+    mark_moving(src, dst, slot);
+    tconn *push = tconnect(node[1].port);
+    start_push(push, node[0].port, slot);
+    wait_mid_key(dst);
+    expect_ok(tcmd(dst, "CLUSTER SETSLOT %lld STABLE", slot));
+    expect_int(tcmd(dst, "CLUSTER COUNTKEYSINSLOT %lld", slot), 0);
+    struct rval *r = tread(push, 120000);
+    if (!r || r->type != R_ERROR)
+        fail_msg("the push answered %s", r ? rval_text(r) : "nothing");
+    rval_free(r);
+    expect_ok(tcmd(src, "CLUSTER SETSLOT %lld STABLE", slot));
+    expect_int(tcmd(dst, "CLUSTER COUNTKEYSINSLOT %lld", slot), 0);
+    expect_int(tcmd(src, "LLEN %s", key), 1000000);
+    assert_true(digest(tcmd_big(src, "LRANGE %s 0 -1", key), true, 1) == want);
+    expect_int(tcmd(src, "RPUSH %s after", key), 1000001);
+    tclose(push);
+    tclose(src);
+    tclose(dst);
+    stop_all();
+}
+
 /* RINGKV-RESTOREPART itself (dump.c): parts are staged aside, nothing
  * under the key until LAST (then the union of the parts, with the TTL);
  * a part with no staging, a bad part, a part of another type are refused
@@ -703,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_big_collections_move_in_parts),
         cmocka_unit_test(test_target_killed_mid_key),
         cmocka_unit_test(test_source_killed_mid_key),
+        cmocka_unit_test(test_abort_mid_key),
         cmocka_unit_test(test_restorepart_protocol),
         cmocka_unit_test(test_live_parts_to_replicas),
     };
