@@ -457,11 +457,16 @@ static void test_big_collections_move_in_parts(void **state)
     stop_all();
 }
 
-/* Waits until the target has taken some parts of a big key (mid-key). */
-static void wait_mid_key(tconn *dst)
+/* Waits until the target has taken some parts of a big key (mid-key);
+ * the push's answer, if it came first, says why not. */
+static void wait_mid_key(tconn *dst, tconn *push)
 {
-    long long until = now_ms() + 60000;
+    long long until = now_ms() + 120000;
     while (cmd_calls(dst, "ringkv-restorepart") < 3) {
+        if (readable(push)) {
+            struct rval *r = tread(push, 1000);
+            fail_msg("the push answered before its parts: %s", r ? rval_text(r) : "nothing");
+        }
         if (now_ms() > until)
             fail_msg("no part reached the target");
         usleep(2000);
@@ -486,7 +491,7 @@ static void test_target_killed_mid_key(void **state)
     mark_moving(src, dst, slot);
     tconn *push = tconnect(node[1].port);
     start_push(push, node[0].port, slot);
-    wait_mid_key(dst);
+    wait_mid_key(dst, push);
     tclose(dst);
     server_kill(&node[0]);
     struct rval *r = tread(push, 60000);
@@ -539,7 +544,7 @@ static void test_source_killed_mid_key(void **state)
     mark_moving(src, dst, slot);
     tconn *push = tconnect(node[1].port);
     start_push(push, node[0].port, slot);
-    wait_mid_key(dst);
+    wait_mid_key(dst, push);
     server_kill(&node[1]);
     tclose(push);
     tclose(src);
@@ -574,7 +579,7 @@ static void test_abort_mid_key(void **state)
     mark_moving(src, dst, slot);
     tconn *push = tconnect(node[1].port);
     start_push(push, node[0].port, slot);
-    wait_mid_key(dst);
+    wait_mid_key(dst, push);
     expect_ok(tcmd(dst, "CLUSTER SETSLOT %lld STABLE", slot));
     expect_int(tcmd(dst, "CLUSTER COUNTKEYSINSLOT %lld", slot), 0);
     struct rval *r = tread(push, 120000);
