@@ -60,7 +60,7 @@ static char *myid(int port)
 
 static void wait_table_version(int i, long long v)
 {
-    long long until = now_ms() + 10000;
+    long long until = now_ms() + 30000;
     for (;;) {
         tconn *c = tconnect(node[i].port);
         struct rval *info = tcmd(c, "CLUSTER INFO");
@@ -277,6 +277,11 @@ static void digests_of(tconn *c, const char *tag, bool asking, struct digests *d
 
 static void start_push(tconn *push, int to_port, long long slot)
 {
+    /* both nodes see the cluster up: a node busy loading a million
+     * elements under ASan may have found its peers silent for a while
+     * (-CLUSTERDOWN) */
+    wait_table_version(1, 1);
+    wait_table_version(0, 1);
     char port[16], s[24];
     snprintf(port, sizeof port, "%d", to_port);
     snprintf(s, sizeof s, "%lld", slot);
