@@ -110,6 +110,7 @@ void repl_shard_setup(struct shard *sh)
 }
 
 static void snap_free(struct shard *sh, struct snap *s);
+static void live_unlink(struct shard *sh, struct snap_pending **pp);
 
 void repl_shard_teardown(struct shard *sh)
 {
@@ -124,6 +125,14 @@ void repl_shard_teardown(struct shard *sh)
         next = s->next;
         snap_free(sh, s);
     }
+    while (rs->live)
+        live_unlink(sh, &rs->live);
+    for (size_t i = 0; i + sizeof(struct shard_msg *) <= rs->flush_held.len; i += sizeof(struct shard_msg *)) {
+        struct shard_msg *m;
+        memcpy(&m, rs->flush_held.data + i, sizeof(m));
+        msg_free(m); /* the node is stopping: nobody waits for it */
+    }
+    buf_free(&rs->flush_held);
     if (rs->staging)
         store_destroy(rs->staging);
     gate_destroy(rs->gate);
@@ -150,6 +159,8 @@ void repl_shard_teardown(struct shard *sh)
  *    and shard 0's gate below puts one record in the stream once every
  *    shard has passed that barrier. */
 
+static bool live_part_start(struct shard *sh, const struct journal_record *rec);
+
 void repl_journal_hook(void *arg, const struct journal_record *rec)
 {
     struct shard *sh = arg;
@@ -160,6 +171,8 @@ void repl_journal_hook(void *arg, const struct journal_record *rec)
     }
     if (!atomic_load_explicit(&sh->node->repl_feeding, memory_order_relaxed))
         return;
+    if (live_part_start(sh, rec))
+        return; /* a big collection: DEL now, its elements in parts over the next turns */
     journal_encode(rec, &rs->journal_out);
 }
 
@@ -627,7 +640,9 @@ static void add_frame(void *arg, struct entry *e)
          * pushes and pops would shift: a write to it sends the rest first
          * (repl_key_before_write). A hash's, a set's or a zset's parts
          * carry current elements and meet its writes harmlessly. */
-        if (p->type == TYPE_LIST)
+        p->held = p->type == TYPE_LIST;
+        p->object = NULL;
+        if (p->held)
             f->shard->snap_keys_pending++;
         p->klen = key.len;
         memcpy(p->key, key.ptr, key.len);
@@ -650,9 +665,123 @@ static void add_frame(void *arg, struct entry *e)
 
 static void pending_free(struct shard *sh, struct snap_pending *p)
 {
-    if (p->type == TYPE_LIST)
+    if (p->held)
         sh->snap_keys_pending--;
     mi_free(p);
+}
+
+/* ---- the live stream's big collections, in parts --------------------------
+ *
+ * A record giving a key a big collection whole (a SET carrying an object:
+ * a slot move's last part installing a staged collection, RESTORE of a
+ * big payload, SUNIONSTORE...) would be encoded whole in the turn that
+ * made it: hundreds of ms for a million elements, every client of the
+ * shard waiting. Instead, as the snapshot does with its big collections
+ * (the same snap_pending, the same journal_encode_collection_part), the
+ * stream carries DEL key at once and the elements over the next turns,
+ * SNAPSHOT_SLICE_BYTES a turn (live_parts), each part read from the
+ * collection as it is then:
+ *  - a write to the key sends the rest first (repl_key_before_write: the
+ *    key is one of snap_keys_pending), so every write meets it whole on
+ *    the replica;
+ *  - the key gone or holding another object (expired, evicted: the stream
+ *    carries what became of it) ends its parts;
+ *  - a WAIT (or a FAILOVER) asking this shard to flush its stream is
+ *    answered once the parts are all shipped (struct repl_shard's
+ *    flush_held), so the offset it waits for covers the collections: a
+ *    slot move's WAIT after its last part means the target's replicas
+ *    have the key whole before the source deletes it;
+ *  - a full sync's snapshot starting here sends every rest first
+ *    (MSG_SNAP_START: the stream before its start is complete), and while
+ *    a snapshot runs here a big collection is journaled whole (its walk
+ *    could meet the key and send it too: a list would get its elements
+ *    twice).
+ * A replica reads the collection growing over those turns (its master's
+ * stream is a sequence of writes; the snapshot's parts do the same). */
+
+static struct snap_pending *live_find(struct repl_shard *rs, struct slice key, struct snap_pending ***where)
+{
+    struct snap_pending **pp = &rs->live;
+    while (*pp && ((*pp)->klen != key.len || memcmp((*pp)->key, key.ptr, key.len) != 0))
+        pp = &(*pp)->next;
+    *where = pp;
+    return *pp;
+}
+
+static void live_unlink(struct shard *sh, struct snap_pending **pp)
+{
+    struct repl_shard *rs = sh->repl;
+    struct snap_pending *p = *pp;
+    *pp = p->next;
+    if (rs->live_tail == &p->next)
+        rs->live_tail = pp;
+    pending_free(sh, p);
+}
+
+static bool live_part_start(struct shard *sh, const struct journal_record *rec)
+{
+    struct repl_shard *rs = sh->repl;
+    if (rec->op != JOURNAL_SET || rec->type == TYPE_STRING || !rec->object || rs->snaps ||
+        store_object_len(rec->type, rec->object) <= SNAP_COLLECTION_WHOLE)
+        return false;
+    struct snap_pending **pp;
+    if (live_find(rs, rec->key, &pp))
+        live_unlink(sh, pp); /* (its rest went before the write: this replaces it) */
+    struct slice del[] = { SLICE_LIT("DEL"), rec->key };
+    resp_encode_command(&rs->journal_out, 2, del);
+    struct snap_pending *p = mi_malloc(sizeof *p + rec->key.len);
+    if (!p)
+        abort();
+    p->next = NULL;
+    p->cursor = 0;
+    p->type = rec->type;
+    p->held = true;
+    p->object = rec->object;
+    p->klen = rec->key.len;
+    memcpy(p->key, rec->key.ptr, rec->key.len);
+    if (!rs->live)
+        rs->live_tail = &rs->live;
+    *rs->live_tail = p;
+    rs->live_tail = &p->next;
+    sh->snap_keys_pending++;
+    return true;
+}
+
+/* The next parts of the live stream's big collections, up to `budget`
+ * bytes (SIZE_MAX: all of them), into this turn's stream bytes. */
+static void live_parts(struct shard *sh, size_t budget)
+{
+    struct repl_shard *rs = sh->repl;
+    int64_t now = repl_is_replica(sh->node) ? 0 : shard_now_ms(sh);
+    size_t start = rs->journal_out.len;
+    while (rs->live && rs->journal_out.len - start < budget) {
+        struct snap_pending *p = rs->live;
+        struct slice key = { p->key, p->klen };
+        struct entry *e = store_peek(sh->store, key, now);
+        bool same = e && entry_object(e) == p->object;
+        if (same)
+            p->cursor = journal_encode_collection_part(&rs->journal_out, NULL, key, p->type, entry_object(e),
+                                                       entry_expire_at(e), p->cursor,
+                                                       budget == SIZE_MAX ? SIZE_MAX : COLLECTION_CHUNK);
+        if (!same || p->cursor == 0)
+            live_unlink(sh, &rs->live);
+    }
+}
+
+/* A write is about to reach key: its live parts' rest goes first. */
+static void live_before_write(struct shard *sh, const struct slice *key)
+{
+    struct repl_shard *rs = sh->repl;
+    struct snap_pending **pp;
+    struct snap_pending *p = live_find(rs, *key, &pp);
+    if (!p)
+        return;
+    int64_t now = repl_is_replica(sh->node) ? 0 : shard_now_ms(sh);
+    struct entry *e = store_peek(sh->store, *key, now);
+    if (e && entry_object(e) == p->object)
+        journal_encode_collection_part(&rs->journal_out, NULL, *key, p->type, entry_object(e),
+                                       entry_expire_at(e), p->cursor, SIZE_MAX);
+    live_unlink(sh, pp);
 }
 
 static void snap_free(struct shard *sh, struct snap *s)
@@ -701,6 +830,8 @@ static void pending_parts(struct shard *sh, struct snap *s, int64_t now, struct 
 void repl_key_before_write(struct shard *sh, const struct slice *key)
 {
     struct repl_shard *rs = sh->repl;
+    if (rs->live)
+        live_before_write(sh, key);
     int64_t now = repl_is_replica(sh->node) ? 0 : shard_now_ms(sh);
     for (struct snap *s = rs->snaps; s && sh->snap_keys_pending > 0; s = s->next) {
         struct snap_pending **pp = &s->pending;
@@ -781,11 +912,28 @@ static void snapshot_slices(struct shard *sh)
     snapshots_settle(sh);
 }
 
+/* The flush requests held while live parts remained: their bytes are
+ * shipped (ahead of the answers, in the same mailbox). */
+static void flush_answer_held(struct shard *sh)
+{
+    struct repl_shard *rs = sh->repl;
+    for (size_t i = 0; i + sizeof(struct shard_msg *) <= rs->flush_held.len; i += sizeof(struct shard_msg *)) {
+        struct shard_msg *m;
+        memcpy(&m, rs->flush_held.data + i, sizeof(m));
+        answer(sh, m);
+    }
+    buf_clear(&rs->flush_held);
+}
+
 void repl_shard_turn(struct shard *sh)
 {
     if (!sh->repl)
         return;
+    if (sh->repl->live)
+        live_parts(sh, SNAPSHOT_SLICE_BYTES);
     ship_journal(sh);
+    if (!sh->repl->live && sh->repl->flush_held.len > 0)
+        flush_answer_held(sh);
     if (sh->repl->snaps)
         snapshot_slices(sh);
     if (sh->id == 0)
@@ -802,7 +950,7 @@ static bool snapshot_ready(struct shard *sh)
 
 bool repl_turn_pending(struct shard *sh)
 {
-    return master_feeds_held(sh) || snapshot_ready(sh);
+    return master_feeds_held(sh) || snapshot_ready(sh) || (sh->repl && sh->repl->live);
 }
 
 void repl_replica_sent(struct shard *sh, struct conn *c, struct client *cl)
@@ -937,7 +1085,9 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         }
         s->next = rs->snaps;
         rs->snaps = s;
-        /* journal bytes from before this point go out first */
+        /* journal bytes from before this point go out first, the live
+         * stream's big collections whole among them */
+        live_parts(sh, SIZE_MAX);
         ship_journal(sh);
         break;
     }
@@ -992,6 +1142,10 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         break;
     case MSG_FLUSH_JOURNAL:
         ship_journal(sh);
+        if (rs->live) { /* answered once the live parts are shipped (repl_shard_turn) */
+            buf_append(&rs->flush_held, &m, sizeof(m));
+            return;
+        }
         break;
     case MSG_APPLY_FENCE:
         /* the applies shard 0 posted before it are done: the answer says so */

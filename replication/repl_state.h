@@ -95,6 +95,8 @@ struct snap_pending {
     struct snap_pending *next;
     uint64_t             cursor;
     enum value_type      type;
+    bool                 held;   /* one of sh->snap_keys_pending (a write to it sends its rest first) */
+    const void          *object; /* the live stream's (struct repl_shard's live): the collection journaled */
     size_t               klen;
     char                 key[];
 };
@@ -131,6 +133,17 @@ struct repl_shard {
     struct buf    journal_out;  /* stream bytes of this turn, for shard 0 */
     struct buf    journal_spare; /* an empty buffer come back from shard 0, for the next turn */
     struct snap  *snaps;
+    /* big collections the live stream sends in parts (repl.c, live_parts:
+     * a key given a big collection whole, a slot move's last part), oldest
+     * first: DEL went first, then a part a turn; each is one of
+     * snap_keys_pending (a write to it sends its rest first) */
+    struct snap_pending *live;
+    struct snap_pending **live_tail;
+    /* MSG_FLUSH_JOURNAL requests (a WAIT's, a FAILOVER's) held while live
+     * parts remain: answered once the last is shipped, so the offset they
+     * fix covers every collection given whole before them (a slot move's
+     * WAIT for its last part) */
+    struct buf    flush_held;
     struct store *staging;      /* replica, full sync: the store being loaded */
     /* the command running whose row journals it as itself (not its
      * effects), and the store records it made meanwhile (held back) */

@@ -60,7 +60,7 @@ command_fn cmd_del, cmd_unlink, cmd_exists, cmd_touch, cmd_type, cmd_rename,
 
 /* DUMP / RESTORE (dump.c), MIGRATE (migrate.c), RINGKV-MIGRATESLOTS
  * (migrate_slots.c) */
-command_fn cmd_dump, cmd_restore, cmd_ringkv_restoremany, cmd_ringkv_reservekeys, cmd_migrate,
+command_fn cmd_dump, cmd_restore, cmd_ringkv_restoremany, cmd_ringkv_restorepart, cmd_ringkv_reservekeys, cmd_migrate,
     cmd_ringkv_migrateslots;
 /* MIGRATE's shard module (its timeouts, on every tick): attached to the
  * node with the rows (main.c). */

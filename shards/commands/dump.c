@@ -51,7 +51,26 @@
  * target's CPU in a move). A hint: +OK whether or not room was made (a
  * growth under way ends first), nothing journaled (a replica's table
  * grows as the keys come). count is bounded by RESERVE_KEYS_MAX (its
- * table: 8 to 16 bytes a key). */
+ * table: 8 to 16 bytes a key).
+ *
+ * RINGKV-RESTOREPART key ttl payload [FIRST] [LAST]: a part of a big
+ * collection that a slot move's source sends in parts (issue 12;
+ * shards/commands/migrate_slots.c), gated as RINGKV-RESTOREMANY
+ * (CMD_ASKING: an importing slot's key). payload is a DUMP payload of a
+ * collection holding some of the elements (serialize_dump_part), or
+ * empty (a part that found none). FIRST starts the key's staged
+ * collection (shards/commands/staging.h: aside, outside the keyspace),
+ * dropping one staged before; a part without FIRST adds its elements to
+ * the one staged (refused if none is: "ERR no part of this key is
+ * staged", the source then keeps the key; the parts of a key come one
+ * after the other, each once the one before is acknowledged, over
+ * whichever of the source's migrate links is free: only one push has the
+ * key in flight at a time, its listings skip keys in flight); LAST moves the staged collection under the key with REPLACE
+ * semantics, in O(1), expiring by this part's ttl (relative, 0 none).
+ * Each part is checked as RESTORE checks a payload (its errors); a bad
+ * one drops what was staged. Until LAST nothing is in the keyspace and
+ * nothing is journaled; LAST is journaled by its effect, as RESTORE (the
+ * store's SET of the collection). */
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -60,6 +79,7 @@
 #include <mimalloc.h>
 
 #include "shards/commands/commands.h"
+#include "shards/commands/staging.h"
 #include "shards/node.h"
 #include "shards/shard.h"
 #include "shards/store/serialize.h"
@@ -282,5 +302,82 @@ void cmd_ringkv_reservekeys(struct exec_ctx *ctx)
     int shards = ctx->shard && ctx->shard->node ? ctx->shard->node->nshards : 1;
     if (n > 0) /* this shard's part: slots spread over the shards evenly */
         store_reserve(ctx->store, (size_t)(n / shards + 1));
+    reply_ok(ctx->reply);
+}
+
+/* RINGKV-RESTOREPART key ttl payload [FIRST] [LAST] (the header) */
+void cmd_ringkv_restorepart(struct exec_ctx *ctx)
+{
+    bool first = false, last = false;
+    for (int j = 4; j < ctx->argc; j++) {
+        if (slice_eq_nocase(ctx->argv[j], "first")) {
+            first = true;
+        } else if (slice_eq_nocase(ctx->argv[j], "last")) {
+            last = true;
+        } else {
+            reply_error(ctx->reply, ERR_SYNTAX);
+            return;
+        }
+    }
+    struct shard *sh = ctx->shard;
+    if (!sh || ctx->store != sh->store) { /* a transaction's scratch store: the staging is the shard's */
+        reply_error(ctx->reply, "ERR RINGKV-RESTOREPART could not be run here");
+        return;
+    }
+    struct slice key = ctx->argv[1], payload = ctx->argv[3];
+    long long ttl;
+    if (!parse_ll(ctx->argv[2], &ttl)) {
+        reply_error(ctx->reply, ERR_NOT_INT);
+        return;
+    }
+    if (ttl < 0) {
+        reply_error(ctx->reply, "ERR Invalid TTL value, must be >= 0");
+        return;
+    }
+    struct staged *st = staging_find(sh, key);
+    if (first && st) {
+        staging_drop(sh, st); /* the move of this key started over */
+        st = NULL;
+    }
+    if (!first && !st) {
+        reply_error(ctx->reply, "ERR no part of this key is staged");
+        return;
+    }
+    if (payload.len > 0 || !st) {
+        const char *err = NULL;
+        struct decoded_value v;
+        struct serialize_limits lim = limits_of(ctx);
+        if (!serialize_payload_valid(payload.ptr, payload.len))
+            err = ERR_BAD_PAYLOAD;
+        else if (!serialize_decode(payload.ptr, payload.len, &v))
+            err = ERR_BAD_FORMAT;
+        else if (v.type == TYPE_STRING) {
+            decoded_value_free(&v);
+            err = ERR_BAD_FORMAT;
+        } else if (!st) {
+            if (!decoded_value_build(ctx->store, &v, &lim)) {
+                err = ERR_BAD_FORMAT; /* the failed build released v */
+            } else {
+                st = staging_start(sh, key, ctx->caller_id, v.type, v.object, ctx->now_ms);
+                v.object = NULL; /* the staging's now */
+                decoded_value_free(&v);
+            }
+        } else if (!decoded_value_add_to(ctx->store, &v, st->type, &st->object, &lim)) {
+            err = ERR_BAD_FORMAT;
+        }
+        if (err) {
+            if (st)
+                staging_drop(sh, st);
+            reply_error(ctx->reply, err);
+            return;
+        }
+    }
+    st->last_ms = ctx->now_ms;
+    if (last) {
+        int64_t at = restore_expire_at(ctx, ttl);
+        enum value_type t = st->type;
+        void *obj = staging_take(sh, st);
+        store_set_object(ctx->store, key, t, obj, at);
+    }
     reply_ok(ctx->reply);
 }

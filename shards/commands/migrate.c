@@ -68,7 +68,10 @@
  * migrate_slots.c) through migrate.h: a batch is a migration answered to
  * a callback instead of a client, its keys dumped already by the push's
  * listing (migrate_dump_entry, the dump's own code), so it starts at the
- * connect (migrate_batch_dumped); REPLACE, never COPY.
+ * connect (migrate_batch_dumped); REPLACE, never COPY. A big collection
+ * of a push goes as a sequence of one-key batches, each a part
+ * (migrate.h's part: RINGKV-RESTOREPART; only the last waits for the
+ * target's replicas, then deletes the key by identity and settles it).
  *
  * Not done: host must be a numeric address or "localhost" (a name would
  * need a blocking lookup); destination-db must be 0 (ringkv has one
@@ -88,6 +91,7 @@
 #include "net/loop.h"
 #include "shards/commands/commands.h"
 #include "shards/commands/migrate.h"
+#include "shards/commands/staging.h"
 #include "shards/conn_owner.h"
 #include "shards/dispatch.h"
 #include "shards/message.h"
@@ -166,6 +170,8 @@ struct migration {
     bool                copy, replace;
     bool                many;     /* RINGKV-RESTOREMANY per run of one slot's keys (migrate.h) */
     long long           reserve;  /* many: RINGKV-RESERVEKEYS first (migrate.h) */
+    bool                part, part_first, part_last; /* RINGKV-RESTOREPART of one key's part (migrate.h) */
+    const void         *object;   /* part_last: deleted here only if the key still holds it */
     long long           timeout_ms;
     int64_t             deadline_ms;
     int                 nkeys;
@@ -341,20 +347,26 @@ static bool dump_keys(struct shard *sh, struct shard_msg *m)
     return true;
 }
 
+void migrate_mark_in_flight(struct shard *sh, struct slice key)
+{
+    if (!sh->node->cluster)
+        return;
+    /* in flight until settled (shard.h, keys_in_flight) */
+    struct keys_in_flight *f = sh->keys_in_flight;
+    if (!f)
+        f = sh->keys_in_flight = mi_zalloc(sizeof(*f));
+    if (f->n == f->cap) {
+        f->cap = f->cap ? f->cap * 2 : 512;
+        f->hashes = mi_realloc(f->hashes, sizeof(uint64_t) * (size_t)f->cap);
+    }
+    f->hashes[f->n++] = store_key_hash(key);
+    f->by_slot[key_slot(key.ptr, key.len)]++;
+}
+
 void migrate_dump_entry(struct shard *sh, struct slice key, struct entry *e, struct buf *out)
 {
     int64_t now = shard_now_ms(sh);
-    if (sh->node->cluster) { /* in flight until settled (shard.h, keys_in_flight) */
-        struct keys_in_flight *f = sh->keys_in_flight;
-        if (!f)
-            f = sh->keys_in_flight = mi_zalloc(sizeof(*f));
-        if (f->n == f->cap) {
-            f->cap = f->cap ? f->cap * 2 : 512;
-            f->hashes = mi_realloc(f->hashes, sizeof(uint64_t) * (size_t)f->cap);
-        }
-        f->hashes[f->n++] = store_key_hash(key);
-        f->by_slot[key_slot(key.ptr, key.len)]++;
-    }
+    migrate_mark_in_flight(sh, key);
     int64_t at = entry_expire_at(e);
     long long ttl = 0;
     if (at != 0) {
@@ -420,6 +432,12 @@ static void settle_in_flight(struct keys_in_flight *f, const struct slice *keys,
     mi_free(t);
 }
 
+void migrate_settle_keys(struct shard *sh, const struct slice *keys, int n)
+{
+    settle_in_flight(sh->keys_in_flight, keys, n);
+    dispatch_key_waits_wake(sh);
+}
+
 /* The keys deleted, DELETE_AHEAD at a time, have their buckets and first
  * entries prefetched first: a batch's keys are each in a bucket of its own,
  * cold on a big table, and their lookups' cache misses were most of the
@@ -436,6 +454,11 @@ static void prefetch_keys(struct store *st, const struct slice *keys, int n)
     for (int i = 0; i < n; i++)
         store_prefetch_entry(st, h[i]);
 }
+
+/* A DEL message's flag for a key: keep it (only settle), delete it if
+ * still the same bytes as sent, or if still the same object (a big
+ * collection sent in parts: the payload is the object's pointer). */
+enum { DEL_KEEP = 0, DEL_IF_SAME_BYTES = 1, DEL_IF_SAME_OBJECT = 2 };
 
 /* At an owner: settle each key of argv that was dumped (no longer in
  * flight), and delete those flagged (acknowledged by the target, no COPY)
@@ -480,6 +503,17 @@ static void delete_unchanged(struct shard *sh, struct shard_msg *m)
         struct entry *e = store_peek(sh->store, m->argv[i], now);
         if (!e || entry_expire_at(e) != at)
             continue;
+        if (del == DEL_IF_SAME_OBJECT) {
+            /* a big collection sent in parts: still the object sent (its
+             * writes were held all along), compared by identity, not by
+             * serializing it again; freed in slices (the store's lazy
+             * free of big collections) */
+            const void *sent_obj;
+            memcpy(&sent_obj, sent, sizeof(sent_obj));
+            if (len == sizeof(sent_obj) && entry_object(e) == sent_obj)
+                store_delete_entry(sh->store, e);
+            continue;
+        }
         /* the object's bytes against what was sent less its footer (the
          * version and the CRC-64 of what precedes: the same object makes
          * the same footer), so no checksum is computed again */
@@ -580,8 +614,15 @@ static void post_per_shard(struct migration *g, int kind, bool (*wanted)(const s
             if (k->shard != t || !wanted(k))
                 continue;
             names[kc++] = k->name;
-            if (kind == MIGRATE_MSG_DEL) {
-                char del = k->acked && !g->copy;
+            if (kind == MIGRATE_MSG_DEL && g->part) {
+                /* a part's key: deleted by identity, after its last part */
+                char del = k->acked && g->part_last ? DEL_IF_SAME_OBJECT : DEL_KEEP;
+                buf_append(&payload, &del, 1);
+                put_i64(&payload, k->expire_at);
+                put_u32(&payload, (uint32_t)sizeof(g->object));
+                buf_append(&payload, &g->object, sizeof(g->object));
+            } else if (kind == MIGRATE_MSG_DEL) {
+                char del = k->acked && !g->copy ? DEL_IF_SAME_BYTES : DEL_KEEP;
                 buf_append(&payload, &del, 1);
                 put_i64(&payload, k->expire_at);
                 put_u32(&payload, (uint32_t)k->sent.len);
@@ -705,6 +746,23 @@ static void send_restore_runs(struct migration *g, struct buf *out)
     mi_free(ttl);
 }
 
+/* part: the one key's part as RINGKV-RESTOREPART key ttl payload [FIRST]
+ * [LAST] (migrate.h). */
+static void send_part(struct migration *g, struct buf *out)
+{
+    struct migrate_key *k = &g->keys[0];
+    char ttl[24];
+    int tl = snprintf(ttl, sizeof(ttl), "%lld", k->ttl_ms);
+    struct slice argv[6] = { SLICE_LIT("RINGKV-RESTOREPART"), k->name, { ttl, (size_t)tl }, k->sent };
+    int argc = 4;
+    if (g->part_first)
+        argv[argc++] = SLICE_LIT("FIRST");
+    if (g->part_last)
+        argv[argc++] = SLICE_LIT("LAST");
+    resp_encode_command(out, argc, argv);
+    g->replies_due++;
+}
+
 static void send_restores(struct migration *g)
 {
     struct conn *c = g->link->conn;
@@ -734,7 +792,9 @@ static void send_restores(struct migration *g)
     bool cluster = g->sh->node->cluster != NULL;
     if (g->many)
         send_restore_runs(g, &c->out);
-    for (int i = 0; i < g->nkeys && !g->many; i++) {
+    if (g->part)
+        send_part(g, &c->out);
+    for (int i = 0; i < g->nkeys && !g->many && !g->part; i++) {
         struct migrate_key *k = &g->keys[i];
         if (!k->present)
             continue;
@@ -750,7 +810,7 @@ static void send_restores(struct migration *g)
         resp_encode_command(&c->out, g->replace ? 5 : 4, argv);
         g->replies_due++;
     }
-    g->ask_role = cluster && !g->copy;
+    g->ask_role = cluster && !g->copy && (!g->part || g->part_last); /* a key's parts: once, after the last */
     g->wait_for = 0;
     if (g->ask_role) {
         struct slice role[1] = { SLICE_LIT("ROLE") };
@@ -776,6 +836,10 @@ static void replies_done(struct migration *g)
 static void settle(struct migration *g)
 {
     g->phase = PHASE_DELETE;
+    if (g->part && !g->part_last && g->keys[0].acked && !g->io_error && g->error.len == 0) {
+        answer_final(g); /* the key stays in flight for its next part */
+        return;
+    }
     bool any = false;
     for (int i = 0; i < g->nkeys; i++)
         any = any || (g->keys[i].acked && !g->copy) || (g->keys[i].present && g->sh->node->cluster);
@@ -1003,7 +1067,7 @@ static const struct conn_owner_ops migrate_link_ops = {
 
 static void migrate_tick(struct shard *sh, int64_t now_ms)
 {
-    (void)sh;
+    staging_tick(sh, now_ms); /* the receiving end of a big key's parts */
     for (struct migrate_link *l = links, *next; l; l = next) {
         next = l->next;
         if (!l->user && l->conn && now_ms - l->idle_since_ms > LINK_IDLE_MS)
@@ -1020,6 +1084,7 @@ static void migrate_tick(struct shard *sh, int64_t now_ms)
 
 static void migrate_teardown(struct shard *sh)
 {
+    staging_teardown(sh);
     if (sh->keys_in_flight)
         mi_free(sh->keys_in_flight->hashes);
     mi_free(sh->keys_in_flight);
@@ -1061,6 +1126,12 @@ static struct migration *migration_new(struct shard *sh, const struct migrate_ta
     g->replace = t->replace;
     g->many = t->many && sh->node->cluster != NULL;
     g->reserve = g->many ? t->reserve : 0;
+    g->part = t->part && n == 1 && sh->node->cluster != NULL;
+    g->part_first = t->part_first;
+    g->part_last = t->part_last;
+    g->object = t->object;
+    if (g->part)
+        g->many = false;
     g->timeout_ms = t->timeout_ms;
     g->nkeys = n;
     g->keys = mi_calloc((size_t)n, sizeof(struct migrate_key));

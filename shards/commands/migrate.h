@@ -40,6 +40,18 @@ struct migrate_target {
      * push is about to send, shards/commands/dump.c), its answer not
      * waited on for anything */
     long long               reserve;
+    /* A part of a big collection (a slot push's, migrate_slots.c): the
+     * batch's one key's payload is a part (serialize_dump_part, or empty),
+     * sent as RINGKV-RESTOREPART key ttl payload [FIRST] [LAST]
+     * (shards/commands/dump.c) instead of a RESTORE. A part other than
+     * the last: no ROLE + WAIT, and, acknowledged, nothing deleted or
+     * settled here (the key stays in flight for its next part); refused
+     * or lost, the key is settled (kept here). The last part: ROLE +
+     * WAIT, then the key is deleted here only if it still holds `object`
+     * (its identity: the same collection, its writes held all along) and
+     * the same expiry, and settled. */
+    bool                    part, part_first, part_last;
+    const void             *object;
 };
 
 /* host (a numeric address or "localhost") and port as given to MIGRATE
@@ -64,6 +76,16 @@ typedef void migrate_done_fn(void *arg, const char *err, int acked);
  * in flight from their dump on. */
 bool migrate_batch_dumped(struct shard *sh, const struct migrate_target *t, const struct slice *keys, int n,
                           int owner, const char *dumped, migrate_done_fn *done, void *arg);
+
+/* At the key's owner: key in flight from now on (cluster mode), its
+ * writes held until a batch settles it (a big collection sent in parts:
+ * marked once, settled by its last part's batch, or by
+ * migrate_settle_keys). */
+void migrate_mark_in_flight(struct shard *sh, struct slice key);
+
+/* At the keys' owner: keys[0..n) no longer in flight (one mark each), the
+ * writes held for them woken. */
+void migrate_settle_keys(struct shard *sh, const struct slice *keys, int n);
 
 /* At the key's owner: e (key's entry, just found) dumped for a batch
  * into out (u8 1 first is the caller's), the key in flight from now on

@@ -39,10 +39,46 @@
  * are at the target (slots half moved, as after a MIGRATE that failed:
  * the tool runs it again).
  *
- * Cluster mode only (keys by slot: shards/store/slot_index.h). Big
- * collections go as MIGRATE sends them: one RESTORE a key; a listing
- * dumps at most LIST_DUMP_BYTES past its first key, a slice of the owner's
- * loop turn. */
+ * Big collections go in bounded parts (issue 12; "big collections"
+ * below). What holds:
+ *  1. A hash, set, sorted set or list of more than PART_WHOLE_MAX
+ *     elements (its whole dump about a millisecond of the owner's turn,
+ *     its restore more of the target's: bench/RESULTS.md, "Big
+ *     collections in a slot move") is not dumped by the listing: it is
+ *     marked in flight and sent as a sequence of parts, each at most
+ *     PART_ELEMENTS elements and about PART_BYTES bytes
+ *     (serialize_dump_part), one part a message to its owner (one part's
+ *     work in a turn there), sent as one batch of MIGRATE's machinery
+ *     (RINGKV-RESTOREPART, migrate.h's part), the next asked once it is
+ *     acknowledged; one big key at a time a push, so one part on the
+ *     target's turn too (where RINGKV-RESTOREPART builds it).
+ *  2. While its parts go, the key stays here, in flight: its writes
+ *     held (a write waiting past KEY_WAIT_MAX_MS answers -TRYAGAIN, the
+ *     client retries), its reads served here. Its last part's batch
+ *     waits for the target's replicas (ROLE + WAIT), then deletes it here
+ *     if it still holds the object the listing met (identity: its writes
+ *     were held, so no dump compares it), journaled as DEL, freed in
+ *     slices by the store (its lazy free of big collections).
+ *  3. The target never shows a partial collection under the key: the
+ *     parts build a staged object outside its keyspace
+ *     (shards/commands/staging.h; choice (a) of issue 12: no scan,
+ *     DUMP, MIGRATE or snapshot sees it, so neither a client, nor the
+ *     --abort rollback's MIGRATE REPLACE back to the owner, nor a
+ *     resumed move can take it for the whole value), installed by the
+ *     last part in O(1) with REPLACE semantics, and journaled to the
+ *     target's replicas in parts over turns (replication/repl.c, the
+ *     live stream's big collections). A staged object with no part for
+ *     STAGING_IDLE_MS is dropped; a FIRST part drops an earlier one.
+ *  4. A death of the source, of the target or of the tool mid-key, and
+ *     --abort, leave the key whole in one writable place: the source
+ *     keeps it until the last part is acknowledged (a failed part
+ *     settles it here, kept); the target's staged parts are never a key.
+ *  5. Plain MIGRATE and RESTORE are unchanged (their target may be a
+ *     redis-server): only this push sends parts.
+ *
+ * Cluster mode only (keys by slot: shards/store/slot_index.h). A listing
+ * dumps at most LIST_DUMP_BYTES past its first key, a slice of the
+ * owner's loop turn. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -59,6 +95,7 @@
 #include "shards/message.h"
 #include "shards/node.h"
 #include "shards/shard.h"
+#include "shards/store/serialize.h"
 #include "shards/store/slot.h"
 #include "shards/store/store.h"
 
@@ -77,7 +114,20 @@
  * no cost a key (one listing a batch). */
 #define LIST_SLOTS_MAX 512
 
-enum { PUSH_MSG_LIST = 1, PUSH_MSG_COUNT };
+/* A collection of more elements than this goes in parts (issue 12): a
+ * whole dump of a big hash costs 0.1-0.4 us an element here (DUMP of
+ * 10k fields 0.9 ms, of 1M 425 ms: cache misses), its RESTORE 0.2-0.3
+ * us, a list's a quarter of that; so a part of 1,024 elements is well
+ * under a millisecond on either side (bench/RESULTS.md, "Big
+ * collections in a slot move"). */
+#define PART_WHOLE_MAX 1024
+
+/* A part's bounds: elements, and bytes of payload (checked between scan
+ * steps: serialize_dump_part). */
+#define PART_ELEMENTS 1024
+#define PART_BYTES    (256 * 1024)
+
+enum { PUSH_MSG_LIST = 1, PUSH_MSG_COUNT, PUSH_MSG_PART };
 
 struct slot_push {
     struct shard         *sh;
@@ -95,6 +145,9 @@ struct slot_push {
     long long             reserve;   /* what they counted: RINGKV-RESERVEKEYS with the first batch */
     long long             acked, longest_ms;
     struct buf            error;     /* the first batch's error */
+    struct big_key       *big_waiting; /* big collections listed, waiting for the one under way */
+    struct big_key      **big_tail;
+    bool                  big_moving;  /* one big collection's parts under way */
 };
 
 /* A batch: the keys of one listing, their names in the listing's
@@ -108,6 +161,7 @@ struct push_batch {
 
 static void push_go_on(struct slot_push *p);
 static void batch_done(void *arg, const char *err, int acked);
+static void push_message(struct shard *sh, struct shard_msg *m);
 
 static void push_answer(struct slot_push *p)
 {
@@ -143,6 +197,8 @@ static void push_answer(struct slot_push *p)
 struct listing {
     struct shard *sh;
     struct buf   *names, *dumps;
+    struct buf    big;       /* the big collections met: u32 length, name, object pointer */
+    uint32_t      nbig;
     uint64_t     *flying;    /* the hashes in flight: open addressing, 0 free */
     size_t        mask;
     uint32_t      count, room;
@@ -167,6 +223,19 @@ static void list_one(void *arg, struct entry *e)
     struct listing *l = arg;
     struct slice key = { entry_key(e), entry_key_len(e) };
     uint32_t len = (uint32_t)key.len;
+    if (entry_type(e) != TYPE_STRING && store_object_len(entry_type(e), entry_object(e)) > PART_WHOLE_MAX) {
+        /* a big collection: not dumped here, sent in parts (big_next),
+         * in flight from now on; its object is its identity */
+        const void *obj = entry_object(e);
+        buf_append(&l->big, &len, 4);
+        buf_append(&l->big, key.ptr, len);
+        buf_append(&l->big, &obj, sizeof(obj));
+        l->nbig++;
+        migrate_mark_in_flight(l->sh, key);
+        l->count++;
+        l->full = l->count >= l->room;
+        return;
+    }
     buf_append(l->names, &len, 4);
     buf_append(l->names, key.ptr, len);
     char present = 1;
@@ -188,6 +257,7 @@ static void list_keys(struct shard *sh, struct shard_msg *m)
     struct listing l = { .sh = sh, .dumps = &m->payload, .room = (uint32_t)m->value };
     struct buf names;
     buf_init(&names);
+    buf_init(&l.big);
     l.names = &names;
     const struct keys_in_flight *f = sh->keys_in_flight;
     uint32_t visited = 0;
@@ -213,9 +283,13 @@ static void list_keys(struct shard *sh, struct shard_msg *m)
         visited++;
     }
     memcpy(m->reply.data, &visited, 4);
-    buf_append(&m->reply, &l.count, 4);
+    uint32_t small = l.count - l.nbig;
+    buf_append(&m->reply, &small, 4);
     buf_append(&m->reply, names.data, names.len);
+    buf_append(&m->reply, &l.nbig, 4);
+    buf_append(&m->reply, l.big.data, l.big.len);
     buf_free(&names);
+    buf_free(&l.big);
     mi_free(l.flying);
     mi_free(slots);
 }
@@ -236,6 +310,178 @@ static void flying_table(struct listing *l, const struct keys_in_flight *f)
             b = (b + 1) & l->mask;
         l->flying[b] = h;
     }
+}
+
+/* ------------------------------------------------- big collections */
+
+/* A big collection on its way in parts (the header, issue 12): one part
+ * at a time, dumped on the owner (PUSH_MSG_PART, one part a message: one
+ * a turn there) and sent as a batch of MIGRATE's machinery
+ * (RINGKV-RESTOREPART, migrate.h's part), the next asked when it is
+ * acknowledged. In flight (its writes held) from its listing to its last
+ * part's settle. */
+struct big_key {
+    struct big_key   *next;     /* waiting */
+    struct slot_push *p;
+    struct slice      name;     /* in keybuf */
+    char             *keybuf;
+    int               owner;
+    const void       *object;   /* its identity at the owner */
+    uint64_t          cursor;   /* the next part's (0 with first: the first) */
+    bool              first;    /* no part sent yet */
+    struct shard_msg *m;        /* the part being sent (its dump in reply) */
+    int64_t           started_ms;
+};
+
+static void big_next(struct big_key *b);
+
+static void big_start(struct slot_push *p, struct slice key, int owner, const void *obj)
+{
+    struct big_key *b = mi_zalloc(sizeof(*b));
+    b->p = p;
+    b->keybuf = mi_malloc(key.len ? key.len : 1);
+    memcpy(b->keybuf, key.ptr, key.len);
+    b->name = (struct slice){ b->keybuf, key.len };
+    b->owner = owner;
+    b->object = obj;
+    b->first = true;
+    b->started_ms = shard_now_ms(p->sh);
+    p->in_flight++; /* a batch's place in the pipeline until its last part */
+    /* one big collection at a time: one part on the owner's turn and on
+     * the target's, whatever the pipeline */
+    if (p->big_moving) {
+        if (!p->big_waiting)
+            p->big_tail = &p->big_waiting;
+        *p->big_tail = b;
+        p->big_tail = &b->next;
+        return;
+    }
+    p->big_moving = true;
+    big_next(b);
+}
+
+static void big_free(struct big_key *b)
+{
+    if (b->m)
+        msg_free(b->m);
+    mi_free(b->keybuf);
+    mi_free(b);
+}
+
+/* The key's end (its last part settled, or the key kept here). */
+static void big_done(struct big_key *b, const char *err, int acked)
+{
+    struct slot_push *p = b->p;
+    long long took = shard_now_ms(p->sh) - b->started_ms;
+    big_free(b);
+    p->big_moving = false;
+    struct big_key *w = p->big_waiting;
+    if (w) { /* the next one's parts */
+        p->big_waiting = w->next;
+        p->big_moving = true;
+        big_next(w);
+    }
+    p->in_flight--;
+    p->acked += acked;
+    p->dry = false;
+    if (took > p->longest_ms)
+        p->longest_ms = took;
+    if (err && p->error.len == 0)
+        buf_append(&p->error, err, strlen(err));
+    push_go_on(p);
+}
+
+/* At the owner: the next part of the key in m->argv[0] from the cursor
+ * in m->value, if it still holds the object in the payload (u64): reply
+ * u8 1, u64 the next cursor (0: this part is the last), then the part in
+ * migrate.h's dumped form (u8 1, ttl, expire_at, length, payload); or
+ * u8 0: gone (expired meanwhile: its writes were held), settled here. */
+static void part_dump(struct shard *sh, struct shard_msg *m)
+{
+    int64_t now = shard_now_ms(sh);
+    const void *obj;
+    memcpy(&obj, m->payload.data, sizeof(obj));
+    struct entry *e = store_peek(sh->store, m->argv[0], now);
+    if (!e || entry_object(e) != obj) {
+        char gone = 0;
+        buf_append(&m->reply, &gone, 1);
+        migrate_settle_keys(sh, m->argv, 1);
+        return;
+    }
+    char present = 1;
+    buf_append(&m->reply, &present, 1);
+    size_t at_next = m->reply.len;
+    uint64_t next = 0;
+    buf_append(&m->reply, &next, 8);
+    buf_append(&m->reply, &present, 1);
+    int64_t at = entry_expire_at(e);
+    int64_t ttl = 0;
+    if (at != 0) {
+        ttl = at - now;
+        if (ttl < 1)
+            ttl = 1; /* as migrate_dump_entry */
+    }
+    buf_append(&m->reply, &ttl, 8);
+    buf_append(&m->reply, &at, 8);
+    size_t at_len = m->reply.len;
+    uint32_t plen = 0;
+    buf_append(&m->reply, &plen, 4);
+    size_t start = m->reply.len, elems;
+    next = serialize_dump_part(e, m->value, PART_ELEMENTS, PART_BYTES, &m->reply, &elems);
+    plen = (uint32_t)(m->reply.len - start);
+    memcpy(m->reply.data + at_len, &plen, 4);
+    memcpy(m->reply.data + at_next, &next, 8);
+}
+
+static void part_sent(void *arg, const char *err, int acked);
+
+/* Back home: the part dumped goes to the target. */
+static void part_dumped(struct big_key *b, struct shard_msg *m)
+{
+    b->m = m;
+    const char *q = m->reply.data;
+    if (q[0] == 0) { /* gone at the owner: nothing to move */
+        big_done(b, NULL, 0);
+        return;
+    }
+    uint64_t next;
+    memcpy(&next, q + 1, 8);
+    struct migrate_target t = b->p->target;
+    t.many = false;
+    t.reserve = 0;
+    t.part = true;
+    t.part_first = b->first;
+    t.part_last = next == 0;
+    t.object = b->object;
+    b->first = false;
+    b->cursor = next;
+    migrate_batch_dumped(b->p->sh, &t, &b->name, 1, b->owner, q + 9, part_sent, b);
+}
+
+static void part_sent(void *arg, const char *err, int acked)
+{
+    struct big_key *b = arg;
+    msg_free(b->m);
+    b->m = NULL;
+    if (err || acked == 0 || b->cursor == 0) {
+        /* the last part settled it (deleted here if acknowledged and
+         * unchanged), or a part failed: kept here, settled */
+        big_done(b, err, acked);
+        return;
+    }
+    big_next(b);
+}
+
+/* The next part asked of the owner. */
+static void big_next(struct big_key *b)
+{
+    struct shard *sh = b->p->sh;
+    struct shard_msg *m = msg_create(PUSH_MSG_PART, sh->id, b->owner, NULL, -1, &b->name, 1);
+    m->handler = push_message;
+    m->arg = b;
+    m->value = b->cursor;
+    buf_append(&m->payload, &b->object, sizeof(b->object));
+    msg_post(sh, m, b->owner);
 }
 
 /* Back home: the slots found with no key are done; the keys listed go as
@@ -261,7 +507,24 @@ static void listed(struct slot_push *p, struct shard_msg *m)
         p->first++;
     memcpy(&count, q, 4);
     q += 4;
-    p->dry = count == 0;
+    const char *names = q;
+    for (uint32_t k = 0; k < count; k++) {
+        uint32_t len;
+        memcpy(&len, q, 4);
+        q += 4 + len;
+    }
+    uint32_t nbig;
+    memcpy(&nbig, q, 4);
+    q += 4;
+    for (uint32_t k = 0; k < nbig; k++) {
+        uint32_t len;
+        const void *obj;
+        memcpy(&len, q, 4);
+        memcpy(&obj, q + 4 + len, sizeof(obj));
+        big_start(p, (struct slice){ q + 4, len }, m->target, obj);
+        q += 4 + len + sizeof(obj);
+    }
+    p->dry = count == 0 && nbig == 0;
     if (count == 0) {
         msg_free(m);
         return;
@@ -271,6 +534,7 @@ static void listed(struct slot_push *p, struct shard_msg *m)
     b->m = m;
     b->started_ms = (int64_t)m->usec; /* when it was sent: the keys' flight began after */
     b->keys = mi_malloc(sizeof(struct slice) * count);
+    q = names;
     for (uint32_t k = 0; k < count; k++) {
         uint32_t len;
         memcpy(&len, q, 4);
@@ -302,10 +566,16 @@ static void push_message(struct shard *sh, struct shard_msg *m)
     if (!m->answered) {
         if (m->kind == PUSH_MSG_COUNT)
             count_keys(sh, m);
+        else if (m->kind == PUSH_MSG_PART)
+            part_dump(sh, m);
         else
             list_keys(sh, m);
         m->answered = true;
         msg_post(sh, m, m->home);
+        return;
+    }
+    if (m->kind == PUSH_MSG_PART) {
+        part_dumped(m->arg, m);
         return;
     }
     struct slot_push *p = m->arg;

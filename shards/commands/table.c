@@ -554,6 +554,8 @@ static struct command table[] = {
         "An internal command for migrating keys in a cluster"),
     ROW("ringkv-restoremany", -4, CMD_WRITE | CMD_DENYOOM | CMD_ASKING, 1, -3, 3, cmd_ringkv_restoremany, NULL,
         "server", "7.0.0", "ringkv-internal: RESTORE-ASKING ... REPLACE of a batch of one slot's keys, all or nothing"),
+    ROW("ringkv-restorepart", -4, CMD_WRITE | CMD_DENYOOM | CMD_ASKING, 1, 1, 1, cmd_ringkv_restorepart, NULL,
+        "server", "7.0.0", "ringkv-internal: a part of a big collection a slot move sends in parts"),
     ROW("ringkv-reservekeys", 2, CMD_ADMIN | CMD_DENYOOM | CMD_ALL_SHARDS, 0, 0, 0, cmd_ringkv_reservekeys,
         merge_first_ok, "server", "7.0.0", "ringkv-internal: make room for keys a slot push is about to send"),
     ROW("migrate",     -6, CMD_WRITE | CMD_SHARD0 | CMD_HOLD_LATER, 0, 0, 0, cmd_migrate, NULL, "generic", "2.6.0",

@@ -395,11 +395,9 @@ bool serialize_object(const struct entry *e, struct buf *out)
     return false;
 }
 
-bool serialize_dump(const struct entry *e, struct buf *out)
+/* The footer of the object written at out->data + start: version, CRC-64. */
+static void put_footer(struct buf *out, size_t start)
 {
-    size_t start = out->len;
-    if (!serialize_object(e, out))
-        return false;
     unsigned char footer[SERIALIZE_FOOTER_LEN];
     footer[0] = SERIALIZE_RDB_VERSION & 0xff;
     footer[1] = (SERIALIZE_RDB_VERSION >> 8) & 0xff;
@@ -408,7 +406,121 @@ bool serialize_dump(const struct entry *e, struct buf *out)
     for (int i = 0; i < 8; i++)
         footer[2 + i] = (unsigned char)(crc >> (8 * i));
     buf_append(out, footer + 2, 8);
+}
+
+bool serialize_dump(const struct entry *e, struct buf *out)
+{
+    size_t start = out->len;
+    if (!serialize_object(e, out))
+        return false;
+    put_footer(out, start);
     return true;
+}
+
+/* ------------------------------------------------------------ parts */
+
+/* A part's elements, written as the plain form's body, counted. */
+struct part_writer {
+    struct buf body;
+    uint64_t   n;
+};
+
+static void part_member(void *arg, struct slice m)
+{
+    struct part_writer *w = arg;
+    put_string(&w->body, m.ptr, m.len);
+    w->n++;
+}
+
+static void part_pair(void *arg, struct slice field, struct slice value)
+{
+    struct part_writer *w = arg;
+    put_string(&w->body, field.ptr, field.len);
+    put_string(&w->body, value.ptr, value.len);
+    w->n++;
+}
+
+static void part_scored(void *arg, struct slice m, double d)
+{
+    struct part_writer *w = arg;
+    put_string(&w->body, m.ptr, m.len);
+    uint64_t bits;
+    unsigned char b[8];
+    memcpy(&bits, &d, 8);
+    put_le(b, bits, 8);
+    buf_append(&w->body, b, 8);
+    w->n++;
+}
+
+/* The scan steps a part is gathered in: the byte bound is checked between
+ * them, so a part passes it by one step's elements at most. */
+#define PART_STEP 64
+
+uint64_t serialize_dump_part(const struct entry *e, uint64_t cursor, size_t count, size_t bytes, struct buf *out,
+                             size_t *elems)
+{
+    const void *obj = entry_object(e);
+    enum value_type t = entry_type(e);
+    struct part_writer w = { .n = 0 };
+    buf_init(&w.body);
+    struct list_writer lw = { .count = 0, .n_nodes = 0 };
+    buf_init(&lw.lp);
+    buf_init(&lw.nodes);
+    lp_begin(&lw.lp);
+    uint64_t next = cursor;
+    bool first = true;
+    *elems = 0;
+    /* at least one element, unless the scan ends first (a hash's, set's
+     * or zset's last buckets may be empty) */
+    while ((first || next != 0) && (w.n == 0 || (w.n < count && w.body.len + lw.nodes.len + lw.lp.len < bytes))) {
+        size_t step = w.n < count ? count - (size_t)w.n : 1;
+        if (step > PART_STEP)
+            step = PART_STEP;
+        first = false;
+        switch (t) {
+        case TYPE_HASH:
+            next = hash_scan(obj, next, step, part_pair, &w);
+            break;
+        case TYPE_SET:
+            next = set_scan(obj, next, step, part_member, &w);
+            break;
+        case TYPE_ZSET:
+            next = zset_scan(obj, next, step, part_scored, &w);
+            break;
+        case TYPE_LIST: {
+            size_t end = list_visit(obj, (size_t)next, step, list_node_elem, &lw);
+            w.n += end - (size_t)next;
+            next = end >= list_len(obj) ? 0 : end;
+            break;
+        }
+        default:
+            next = 0;
+            break;
+        }
+    }
+    if (w.n > 0) {
+        size_t start = out->len;
+        unsigned char type = t == TYPE_HASH ? RDB_TYPE_HASH
+                             : t == TYPE_SET ? RDB_TYPE_SET
+                             : t == TYPE_ZSET ? RDB_TYPE_ZSET_2
+                                              : RDB_TYPE_LIST_QUICKLIST_2;
+        buf_append(out, &type, 1);
+        if (t == TYPE_LIST) {
+            if (lw.count > 0)
+                list_node_close(&lw);
+            put_len(out, lw.n_nodes);
+            buf_append(out, lw.nodes.data, lw.nodes.len);
+        } else {
+            put_len(out, w.n);
+            buf_append(out, w.body.data, w.body.len);
+        }
+        put_footer(out, start);
+        *elems = (size_t)w.n;
+    }
+    buf_free(&w.body);
+    buf_free(&lw.lp);
+    buf_free(&lw.nodes);
+    return next;
 }
 
 /* ------------------------------------------------------------ reading */
@@ -1091,6 +1203,7 @@ struct builder {
     struct decoded_value     *v;
     struct slice              field; /* a hash's field, until its value comes */
     bool                      have_field;
+    bool                      merge; /* adding to a collection built earlier: an element met again is no error */
 };
 
 static bool build_hash(void *arg, struct slice e)
@@ -1105,7 +1218,7 @@ static bool build_hash(void *arg, struct slice e)
     struct hash *h = b->v->object;
     bool fresh = hash_set(b->s, &h, b->field, e, &b->lim->hash);
     b->v->object = h;
-    return fresh; /* a field twice: Redis refuses the payload */
+    return fresh || b->merge; /* a field twice: Redis refuses the payload */
 }
 
 static bool build_set(void *arg, struct slice e)
@@ -1116,7 +1229,7 @@ static bool build_set(void *arg, struct slice e)
     struct set *set = b->v->object;
     bool fresh = set_add(b->s, &set, e, &b->lim->set);
     b->v->object = set;
-    return fresh;
+    return fresh || b->merge;
 }
 
 static bool build_list(void *arg, struct slice e)
@@ -1143,7 +1256,7 @@ static bool build_zset(void *arg, struct slice e)
     struct zset *z = b->v->object;
     bool fresh = zset_set(b->s, &z, b->field, score, &b->lim->zset);
     b->v->object = z;
-    return fresh; /* a member twice: refused, as Redis refuses it */
+    return fresh || b->merge; /* a member twice: refused, as Redis refuses it */
 }
 
 bool decoded_value_build(struct store *s, struct decoded_value *v, const struct serialize_limits *lim)
@@ -1152,7 +1265,7 @@ bool decoded_value_build(struct store *s, struct decoded_value *v, const struct 
         return true;
     struct serialize_limits defaults = { hash_default_limits, set_default_limits, list_default_limits,
                                          zset_default_limits };
-    struct builder b = { s, lim ? lim : &defaults, v, { "", 0 }, false };
+    struct builder b = { s, lim ? lim : &defaults, v, { "", 0 }, false, false };
     v->store = s;
     element_fn *fn = build_set;
     if (v->type == TYPE_HASH) {
@@ -1171,6 +1284,26 @@ bool decoded_value_build(struct store *s, struct decoded_value *v, const struct 
         return false;
     }
     return true;
+}
+
+bool decoded_value_add_to(struct store *s, struct decoded_value *v, enum value_type t, void **obj,
+                          const struct serialize_limits *lim)
+{
+    if (v->type != t || v->type == TYPE_STRING || v->object || !*obj) {
+        decoded_value_free(v);
+        return false;
+    }
+    struct serialize_limits defaults = { hash_default_limits, set_default_limits, list_default_limits,
+                                         zset_default_limits };
+    struct builder b = { s, lim ? lim : &defaults, v, { "", 0 }, false, true };
+    element_fn *fn = t == TYPE_HASH ? build_hash : t == TYPE_LIST ? build_list : t == TYPE_ZSET ? build_zset : build_set;
+    v->store = s;
+    v->object = *obj;
+    bool ok = walk_elements(v, fn, &b);
+    *obj = v->object; /* a compact encoding may have moved as it grew */
+    v->object = NULL;  /* the caller's, whatever happened */
+    decoded_value_free(v);
+    return ok;
 }
 
 bool decoded_value_store(struct store *s, struct slice key, struct decoded_value *v, int64_t expire_at_ms)

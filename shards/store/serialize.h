@@ -99,6 +99,22 @@ bool serialize_object(const struct entry *e, struct buf *out);
  * appended) as serialize_object. */
 bool serialize_dump(const struct entry *e, struct buf *out);
 
+/* A part of e's collection (a hash, set, sorted set or list), for moving a
+ * big one in bounded parts (a slot move: shards/commands/migrate_slots.c):
+ * a whole DUMP payload (footer included) of a collection of e's type that
+ * holds the elements a scan from cursor visits (a list: from index
+ * cursor, head to tail), in the plain forms (RDB_TYPE_HASH, _SET, _ZSET_2,
+ * _LIST_QUICKLIST_2), count elements at most and about `bytes` of body
+ * (checked between scan steps of a few dozen elements; one element at
+ * least). Returns the next cursor (0: this part ends the scan) and the
+ * elements written in *elems; 0 elements (the scan's last buckets were
+ * empty): nothing is appended. A hash's, set's or sorted set's scan
+ * visits every element present all along once at least (an element may
+ * come twice if the collection is resized between parts: the receiver
+ * adds parts with decoded_value_add_to, which takes that). */
+uint64_t serialize_dump_part(const struct entry *e, uint64_t cursor, size_t count, size_t bytes, struct buf *out,
+                             size_t *elems);
+
 /* Does the payload end in a version we read and the right checksum? (Redis
  * answers "DUMP payload version or checksum are wrong" when not.) */
 bool serialize_payload_valid(const char *p, size_t n);
@@ -150,6 +166,17 @@ bool decoded_value_build(struct store *s, struct decoded_value *v, const struct 
  * built first, with the default thresholds: false if that fails, and then
  * nothing changed. v is left empty. */
 bool decoded_value_store(struct store *s, struct slice key, struct decoded_value *v, int64_t expire_at_ms);
+
+/* Add a decoded collection's elements to *obj, a collection of type t
+ * built earlier in s (a part of a big collection moved in parts, added to
+ * what came before), by lim's thresholds (NULL: the defaults); *obj may
+ * move (a compact encoding grows or converts). An element already there
+ * is no error (a hash's field or a zset's member takes the new value, a
+ * set keeps it). false for another type, a string, or data it cannot
+ * decode (then *obj may hold part of v's elements: the caller drops it).
+ * v is released either way; *obj stays the caller's. */
+bool decoded_value_add_to(struct store *s, struct decoded_value *v, enum value_type t, void **obj,
+                          const struct serialize_limits *lim);
 
 void decoded_value_free(struct decoded_value *v);
 

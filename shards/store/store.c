@@ -567,6 +567,13 @@ void store_object_destroy(struct store *s, enum value_type t, void *obj)
     }
 }
 
+static void object_release(struct store *s, enum value_type t, void *obj, bool may_defer);
+
+void store_object_release(struct store *s, enum value_type t, void *obj)
+{
+    object_release(s, t, obj, true);
+}
+
 /* Free up to *budget allocations of obj; true when it is all gone. */
 static bool object_free_step(struct store *s, enum value_type t, void *obj, size_t *budget)
 {

@@ -198,6 +198,10 @@ size_t store_object_len(enum value_type t, const void *obj);
 /* Free a collection object of type t that no entry holds (one built and
  * left empty), at once. */
 void store_object_destroy(struct store *s, enum value_type t, void *obj);
+/* The same for a big one (a collection staged aside and dropped): freed as
+ * a deleted key's value is, a big one in slices over later turns
+ * (store_lazy_free_step), so dropping it stalls nothing. */
+void store_object_release(struct store *s, enum value_type t, void *obj);
 
 /* The allocator of collection objects: counted in store_used_memory. */
 void *store_alloc(struct store *s, size_t n);

@@ -895,6 +895,129 @@ static void test_lzf_compress(void **state)
     }
 }
 
+/* serialize_dump_part and decoded_value_add_to: a hash, set, zset and list
+ * of N elements sent as parts (each a valid payload of at most `count`
+ * elements), the first built, the others added to it: the same
+ * collection (a list in the same order); a part of another type is
+ * refused. */
+#define PARTS_N 5000
+
+static void *parts_rebuilt(struct store *s, const struct entry *e, size_t count, size_t bytes)
+{
+    void *obj = NULL;
+    enum value_type t = entry_type(e);
+    uint64_t cursor = 0;
+    int parts = 0;
+    size_t total = 0;
+    do {
+        struct buf b;
+        buf_init(&b);
+        size_t elems;
+        cursor = serialize_dump_part(e, cursor, count, bytes, &b, &elems);
+        if (elems == 0) {
+            assert_int_equal(b.len, 0);
+            buf_free(&b);
+            continue;
+        }
+        /* bounded: the count exactly for a list, within one scan step's
+         * buckets for the others (a few dozen) */
+        assert_true(elems <= count + (t == TYPE_LIST ? 0 : 256));
+        total += elems;
+        assert_true(serialize_payload_valid(b.data, b.len));
+        struct decoded_value v;
+        assert_true(serialize_decode(b.data, b.len, &v));
+        assert_int_equal(v.type, t);
+        if (!obj) {
+            assert_true(decoded_value_build(s, &v, NULL));
+            obj = v.object;
+            v.object = NULL;
+            decoded_value_free(&v);
+        } else {
+            assert_true(decoded_value_add_to(s, &v, t, &obj, NULL));
+        }
+        buf_free(&b);
+        parts++;
+    } while (cursor != 0);
+    assert_true(parts >= (int)(PARTS_N / (count + 256)));
+    assert_true(total >= PARTS_N);
+    return obj;
+}
+
+static void test_parts_round_trip(void **state)
+{
+    (void)state;
+    struct store *s = new_store();
+    struct hash *h = hash_create(s);
+    struct set *st = NULL;
+    struct zset *z = zset_create(s, PARTS_N, 0, &zset_default_limits);
+    struct list *l = list_create(s);
+    char *big = malloc(20000);
+    memset(big, 'q', 20000);
+    for (int i = 0; i < PARTS_N; i++) {
+        char f[32], v[32];
+        struct slice fs = { f, (size_t)snprintf(f, sizeof f, "f%d", i) };
+        struct slice vs = { v, (size_t)snprintf(v, sizeof v, "%d", i * 7) };
+        hash_set(s, &h, fs, i == 77 ? (struct slice){ big, 20000 } : vs, &hash_default_limits);
+        if (!st)
+            st = set_create(s, fs, PARTS_N, &set_default_limits);
+        set_add(s, &st, fs, &set_default_limits);
+        zset_set(s, &z, fs, i / 3.0, &zset_default_limits);
+        list_push(s, &l, false, i == 99 ? (struct slice){ big, 19999 } : vs, &list_default_limits);
+    }
+    store_set_object(s, SL("h"), TYPE_HASH, h, 0);
+    store_set_object(s, SL("s"), TYPE_SET, st, 0);
+    store_set_object(s, SL("z"), TYPE_ZSET, z, 0);
+    store_set_object(s, SL("l"), TYPE_LIST, l, 0);
+    for (int round = 0; round < 2; round++) {
+        size_t count = round == 0 ? 1000 : 64, bytes = round == 0 ? 64 * 1024 : 4096;
+        struct hash *h2 = parts_rebuilt(s, store_peek(s, SL("h"), NOW), count, bytes);
+        struct set *s2 = parts_rebuilt(s, store_peek(s, SL("s"), NOW), count, bytes);
+        struct zset *z2 = parts_rebuilt(s, store_peek(s, SL("z"), NOW), count, bytes);
+        struct list *l2 = parts_rebuilt(s, store_peek(s, SL("l"), NOW), count, bytes);
+        assert_int_equal(hash_len(h2), PARTS_N);
+        assert_int_equal(set_len(s2), PARTS_N);
+        assert_int_equal(zset_len(z2), PARTS_N);
+        assert_int_equal(list_len(l2), PARTS_N);
+        for (int i = 0; i < PARTS_N; i++) {
+            char f[32], v[32];
+            struct slice fs = { f, (size_t)snprintf(f, sizeof f, "f%d", i) };
+            struct slice vs = { v, (size_t)snprintf(v, sizeof v, "%d", i * 7) };
+            struct slice got;
+            assert_true(hash_get(h2, fs, &got));
+            if (i == 77)
+                assert_int_equal(got.len, 20000);
+            else
+                assert_true(got.len == vs.len && memcmp(got.ptr, vs.ptr, vs.len) == 0);
+            assert_true(set_contains(s2, fs));
+            double d;
+            assert_true(zset_score(z2, fs, &d));
+            assert_true(d == i / 3.0);
+            assert_true(list_index(l2, i, &got));
+            if (i == 99)
+                assert_int_equal(got.len, 19999);
+            else
+                assert_true(got.len == vs.len && memcmp(got.ptr, vs.ptr, vs.len) == 0);
+        }
+        /* a part of another type is refused; the object stays the caller's */
+        struct buf b;
+        buf_init(&b);
+        size_t elems;
+        serialize_dump_part(store_peek(s, SL("s"), NOW), 0, 10, 1024, &b, &elems);
+        struct decoded_value v;
+        assert_true(serialize_decode(b.data, b.len, &v));
+        void *obj = h2;
+        assert_false(decoded_value_add_to(s, &v, TYPE_HASH, &obj, NULL));
+        assert_ptr_equal(obj, h2);
+        buf_free(&b);
+        store_object_destroy(s, TYPE_HASH, h2);
+        store_object_destroy(s, TYPE_SET, s2);
+        store_object_destroy(s, TYPE_ZSET, z2);
+        store_object_destroy(s, TYPE_LIST, l2);
+    }
+    free(big);
+    store_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -914,6 +1037,7 @@ int main(void)
         cmocka_unit_test(test_zset_round_trip),
         cmocka_unit_test(test_old_list_zset_forms),
         cmocka_unit_test(test_list_zset_refused),
+        cmocka_unit_test(test_parts_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
