@@ -478,6 +478,33 @@ static void wait_mid_key(tconn *dst, tconn *push)
     }
 }
 
+/* The opening of the mid-key tests: three nodes, a key of node 1's group
+ * (name "{tag}:<suffix>") made a collection of a million elements by cmd
+ * (RPUSH or HSET), its digest in *want when want is given (a list's, in
+ * order), the slot marked moving to node 0 and pushed there, caught while
+ * its parts are under way. */
+struct mid_key {
+    tconn    *src, *dst, *push;
+    long long slot;
+    char      key[64];
+};
+static void start_mid_key(struct mid_key *m, const char *cmd, const char *suffix, uint64_t *want)
+{
+    start_three();
+    m->src = tconnect(node[1].port);
+    m->dst = tconnect(node[0].port);
+    char tag[32];
+    m->slot = tag_of_group1(m->src, tag, sizeof tag);
+    snprintf(m->key, sizeof m->key, "{%s}:%s", tag, suffix);
+    load(m->src, cmd, m->key, 1000000);
+    if (want)
+        *want = digest(tcmd_big(m->src, "LRANGE %s 0 -1", m->key), true, 1);
+    mark_moving(m->src, m->dst, m->slot);
+    m->push = tconnect(node[1].port);
+    start_push(m->push, node[0].port, m->slot);
+    wait_mid_key(m->dst, m->push);
+}
+
 /* The target killed -9 while a big list's parts are under way: the push
  * fails, the source still holds the list whole and takes writes to it;
  * moved again to the restarted target, it arrives whole. */
@@ -486,17 +513,12 @@ static void test_target_killed_mid_key(void **state)
     (void)state;
     if (target_is_redis())
         skip();
-    start_three();
-    tconn *src = tconnect(node[1].port), *dst = tconnect(node[0].port);
-    char tag[32], key[64];
-    long long slot = tag_of_group1(src, tag, sizeof tag);
-    snprintf(key, sizeof key, "{%s}:list", tag);
-    load(src, "RPUSH", key, 1000000);
-    uint64_t want = digest(tcmd_big(src, "LRANGE %s 0 -1", key), true, 1);
-    mark_moving(src, dst, slot);
-    tconn *push = tconnect(node[1].port);
-    start_push(push, node[0].port, slot);
-    wait_mid_key(dst, push);
+    struct mid_key m;
+    uint64_t want;
+    start_mid_key(&m, "RPUSH", "list", &want);
+    tconn *src = m.src, *dst = m.dst, *push = m.push;
+    long long slot = m.slot;
+    const char *key = m.key;
     tclose(dst);
     server_kill(&node[0]);
     struct rval *r = tread(push, 60000);
@@ -540,16 +562,11 @@ static void test_source_killed_mid_key(void **state)
     (void)state;
     if (target_is_redis())
         skip();
-    start_three();
-    tconn *src = tconnect(node[1].port), *dst = tconnect(node[0].port);
-    char tag[32], key[64];
-    long long slot = tag_of_group1(src, tag, sizeof tag);
-    snprintf(key, sizeof key, "{%s}:hash", tag);
-    load(src, "HSET", key, 1000000);
-    mark_moving(src, dst, slot);
-    tconn *push = tconnect(node[1].port);
-    start_push(push, node[0].port, slot);
-    wait_mid_key(dst, push);
+    struct mid_key m;
+    start_mid_key(&m, "HSET", "hash", NULL);
+    tconn *src = m.src, *dst = m.dst, *push = m.push;
+    long long slot = m.slot;
+    const char *key = m.key;
     server_kill(&node[1]);
     tclose(push);
     tclose(src);
@@ -574,17 +591,12 @@ static void test_abort_mid_key(void **state)
     (void)state;
     if (target_is_redis())
         skip();
-    start_three();
-    tconn *src = tconnect(node[1].port), *dst = tconnect(node[0].port);
-    char tag[32], key[64];
-    long long slot = tag_of_group1(src, tag, sizeof tag);
-    snprintf(key, sizeof key, "{%s}:list", tag);
-    load(src, "RPUSH", key, 1000000);
-    uint64_t want = digest(tcmd_big(src, "LRANGE %s 0 -1", key), true, 1);
-    mark_moving(src, dst, slot);
-    tconn *push = tconnect(node[1].port);
-    start_push(push, node[0].port, slot);
-    wait_mid_key(dst, push);
+    struct mid_key m;
+    uint64_t want;
+    start_mid_key(&m, "RPUSH", "list", &want);
+    tconn *src = m.src, *dst = m.dst, *push = m.push;
+    long long slot = m.slot;
+    const char *key = m.key;
     expect_ok(tcmd(dst, "CLUSTER SETSLOT %lld STABLE", slot));
     expect_int(tcmd(dst, "CLUSTER COUNTKEYSINSLOT %lld", slot), 0);
     struct rval *r = tread(push, 120000);
