@@ -181,6 +181,7 @@ static const struct limit_choice limit_choices[] = {
     { "zset-max-listpack-entries", 4, { "128", "1", "2", "4" } },
     { "set-max-listpack-entries",  6, { "128", "1", "2", "4" } },
     { "list-max-listpack-size",    6, { "-2", "1", "2", "-1" } },
+    { "list-compress-depth",       0, { "0", "1", "2", "1" } },
 };
 
 static void set_limits(uint8_t b)
