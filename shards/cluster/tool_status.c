@@ -5,7 +5,11 @@
  * view: table version and state (CLUSTER INFO), keys (DBSIZE), memory (INFO
  * memory), replication offsets (INFO replication). Prints one table, a
  * group's master first then its replicas; lag is the master's offset minus
- * the replica's. A node whose table version is lower than the highest seen
+ * the replica's, 0 when the replica is past it: the masters are asked
+ * first, so under writes a replica asked later can be ahead of the
+ * offset its master had (the master's own record of its replicas'
+ * offsets comes with their acknowledgements, once a second, and would
+ * show a second's writes as lag). A node whose table version is lower than the highest seen
  * is flagged "behind"; an unreachable node is shown as such and makes the
  * exit status 1. A group is shown by its id in the cluster state (CLUSTER
  * RINGKV-GETSTATE), the number add, remove and rebalance --weight take,
@@ -143,7 +147,7 @@ static void print_row(const char *group, const struct snode *s, const struct sno
         return;
     }
     if (s->master >= 0 && all[s->master].reachable)
-        snprintf(lag, sizeof lag, "%lld", all[s->master].offset - s->offset);
+        snprintf(lag, sizeof lag, "%lld", all[s->master].offset > s->offset ? all[s->master].offset - s->offset : 0);
     else
         snprintf(lag, sizeof lag, "-");
     snprintf(ver, sizeof ver, "%lld%s%s", s->version, s->version < maxver ? " BEHIND" : "",
@@ -193,7 +197,10 @@ int tool_status(const char *addr)
         }
     long long maxver = 0;
     int unreachable = 0, groups = 0;
-    for (int i = 0; i < n; i++) {
+    for (int k = 0; k < 2 * n; k++) { /* the masters first (the lag's comparison) */
+        int i = k % n;
+        if ((k < n) != (nodes[i].master < 0))
+            continue;
         ask_node(&nodes[i]);
         if (nodes[i].reachable && nodes[i].version > maxver)
             maxver = nodes[i].version;

@@ -333,6 +333,41 @@ static void test_status(void **state)
     free(out);
 }
 
+/* status while writes go on: a replica's lag is never below 0 (a replica
+ * asked after its master can be past the offset the master had). */
+static void test_status_lag_under_writes(void **state)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd,
+             "timeout 60 redis-benchmark --cluster -p %d -t set -n 2000000 -c 4 -q >/dev/null 2>&1 </dev/null & echo $!",
+             node[0].port);
+    char *pid = NULL;
+    assert_int_equal(run_cmd(cmd, &pid), 0);
+    int replicas = 0;
+    for (int round = 0; round < 10; round++) {
+        char *out = NULL;
+        int st = tool(&out, "status 127.0.0.1:%d", node[0].port);
+        if (st != 0)
+            fail_msg("status exited %d:\n%s", st, out);
+        for (const char *l = out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+            char id[32], addr[64], role[16], slots[32], mem[32];
+            long long keys, lag;
+            if (sscanf(l, "%31s %63s %15s %31s %lld %31s %lld", id, addr, role, slots, &keys, mem, &lag) == 7 &&
+                strcmp(role, "replica") == 0) {
+                replicas++;
+                if (lag < 0)
+                    fail_msg("a negative lag under writes:\n%s", out);
+            }
+        }
+        free(out);
+    }
+    char kill[64];
+    snprintf(kill, sizeof kill, "kill %d 2>/dev/null", atoi(pid));
+    (void)!system(kill);
+    free(pid);
+    assert_int_equal(replicas, 10 * 3);
+}
+
 /* create on nodes already in a cluster: refused, the table unchanged. */
 static void test_create_twice_refused(void **state)
 {
@@ -637,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_redis_py_100k),
         cmocka_unit_test(test_replicas_hold_keys),
         cmocka_unit_test(test_status),
+        cmocka_unit_test(test_status_lag_under_writes),
         cmocka_unit_test(test_create_twice_refused),
         cmocka_unit_test(test_status_unreachable),
     };
