@@ -873,16 +873,12 @@ static void zpop_generic(struct exec_ctx *ctx, bool max)
             reply_error(ctx->reply, "ERR value is out of range, must be positive");
             return;
         }
-        if (count == 0) {
-            reply_array(ctx->reply, 0);
-            return;
-        }
     }
     struct entry *e;
     struct zset *z;
-    if (!find_zset(ctx, ctx->argv[1], &e, &z))
+    if (!find_zset(ctx, ctx->argv[1], &e, &z)) /* a count of 0 too: WRONGTYPE first, as Redis */
         return;
-    if (!z) {
+    if (!z || count == 0) {
         reply_array(ctx->reply, 0);
         return;
     }

@@ -335,6 +335,7 @@ static void test_wrongtype(void **state)
     expect_error(tcmd(c, "ZSCORE str a"), wt);
     expect_error(tcmd(c, "ZUNION 2 z str"), wt);
     expect_error(tcmd(c, "ZPOPMIN str"), wt);
+    expect_error(tcmd(c, "ZPOPMAX str 0"), wt); /* the count of 0 answered after the type check */
     expect_error(tcmd(c, "GET z"), wt);
     expect_error(tcmd(c, "SADD z a"), wt);
     expect_status(tcmd(c, "TYPE z"), "zset");
