@@ -1,0 +1,105 @@
+/* A differential run against the real redis-server 7: tests/interop/
+ * differential.py sends the same random commands of every type (hashes,
+ * lists, sets, sorted sets, strings, the keyspace commands, WRONGTYPE paths
+ * and bad arguments included) to a redis-server and to ringkv, compares
+ * every reply and, every 200 commands, both keyspaces whole. The script
+ * lists what it leaves out and why (random picks, encoding names ringkv
+ * takes from Redis 7.2, lex ranges Redis leaves unspecified).
+ *
+ * Two pairs of servers: the default thresholds (most collections stay in
+ * their compact form), and thresholds of 2 with list-compress-depth 1 on
+ * both sides (every collection converts, list nodes are compressed). ringkv
+ * runs two shards (the harness's default), so multi-key commands over keys of different shards go
+ * through its copies (the hash-tagged keys stay on one).
+ * Skipped (exit 77) when redis-server or python3-redis is missing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "harness.h"
+
+/* Rounds of a pair: seeds and commands each (a few seconds in release). */
+#define SEEDS    3
+#define COMMANDS 4000
+
+static struct server redis_srv, ringkv_srv;
+
+/* A redis-server (as the harness starts it on the redis target) or ringkv. */
+static void start(struct server *s, bool redis, const char *const *args)
+{
+    if (redis)
+        setenv("RINGKV_TEST_TARGET", "redis", 1);
+    else
+        unsetenv("RINGKV_TEST_TARGET");
+    int rc = server_start(s, args);
+    unsetenv("RINGKV_TEST_TARGET");
+    assert_int_equal(rc, 0);
+}
+
+static int stop_both(void **state)
+{
+    (void)state;
+    if (redis_srv.pid > 0)
+        server_kill(&redis_srv);
+    if (ringkv_srv.pid > 0)
+        server_kill(&ringkv_srv);
+    memset(&redis_srv, 0, sizeof redis_srv);
+    memset(&ringkv_srv, 0, sizeof ringkv_srv);
+    return 0;
+}
+
+static void run_pair(const char *const *redis_args, const char *const *ringkv_args)
+{
+    const char *script = getenv("RINGKV_DIFFERENTIAL_PY");
+    if (!script || run_cmd("/usr/bin/python3 -c 'import redis' >/dev/null 2>&1", NULL) != 0)
+        skip();
+    start(&redis_srv, true, redis_args);
+    start(&ringkv_srv, false, ringkv_args);
+    struct server *r = &redis_srv, *k = &ringkv_srv;
+    for (int seed = 1; seed <= SEEDS; seed++) {
+        char cmd[600], *out = NULL;
+        snprintf(cmd, sizeof cmd, "timeout 240 /usr/bin/python3 %s %d %d %d %d 2>&1 </dev/null", script, r->port,
+                 k->port, seed, COMMANDS);
+        int st = run_cmd(cmd, &out);
+        if (st != 0 || strncmp(out, "ok ", 3) != 0)
+            fail_msg("seed %d: differential.py exited %d:\n%s", seed, st, out);
+        print_message("seed %d: %s", seed, out);
+        free(out);
+    }
+}
+
+static void test_default_thresholds(void **state)
+{
+    (void)state;
+    const char *redis_args[] = { NULL };
+    const char *ringkv_args[] = { NULL };
+    run_pair(redis_args, ringkv_args);
+}
+
+static void test_every_collection_converts(void **state)
+{
+    (void)state;
+    const char *redis_args[] = { "--hash-max-listpack-entries", "2", "--zset-max-listpack-entries", "2",
+                                 "--list-max-listpack-size", "2", "--set-max-intset-entries", "2",
+                                 "--list-compress-depth", "1", NULL };
+    const char *ringkv_args[] = { "--hash-max-listpack-entries", "2",
+                                  "--zset-max-listpack-entries", "2", "--list-max-listpack-size", "2",
+                                  "--set-max-intset-entries", "2", "--set-max-listpack-entries", "2",
+                                  "--list-compress-depth", "1", NULL };
+    run_pair(redis_args, ringkv_args);
+}
+
+int main(void)
+{
+    if (run_cmd("command -v redis-server >/dev/null 2>&1", NULL) != 0)
+        return 77;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_default_thresholds, stop_both),
+        cmocka_unit_test_teardown(test_every_collection_converts, stop_both),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
