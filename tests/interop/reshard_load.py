@@ -42,6 +42,7 @@ COUNTERS = 1000
 # SLOTS of a node, parsed slot by slot) on every 10th -MOVED, and sleeps
 # 50 ms between -TRYAGAIN retries after its first 8; both are timed here.
 RELOADS = []      # ms each
+REDIRECTS = {}    # answers -MOVED, -ASK, -TRYAGAIN met, by kind, over the run
 WAITS = {"reload": 0.0, "backoff": 0, "ask_unknown": 0, "redirects": 0}  # of the current pair
 _initialize = redis.cluster.NodesManager.initialize
 _read_response = redis.connection.Connection.read_response
@@ -69,8 +70,9 @@ def _counted_read_response(self, *args, **kwargs):
     # (and redis-py's handling) for it, whatever the server's own latency
     try:
         return _read_response(self, *args, **kwargs)
-    except (redis.exceptions.MovedError, redis.exceptions.AskError, redis.exceptions.TryAgainError):
+    except (redis.exceptions.MovedError, redis.exceptions.AskError, redis.exceptions.TryAgainError) as e:
         WAITS["redirects"] += 1
+        REDIRECTS[type(e).__name__] = REDIRECTS.get(type(e).__name__, 0) + 1
         raise
 
 
@@ -251,8 +253,9 @@ def main():
              if t_start <= t < t_end and r == 0 and wr == 0 and wa == 0]
     redirected = sum(1 for (t, d), (_, wr, wb, wa, r) in zip(w.lat, w.waits)
                      if t_start <= t < t_end and (r or wr or wa))
-    print("writer during, pairs with no redirection: %s; pairs redirected: %d (%.2f%%)" % (
-        pct(plain), redirected, 100.0 * redirected / max(1, redirected + len(plain))))
+    print("writer during, pairs with no redirection: %s; pairs redirected: %d (%.2f%%); redirections %s" % (
+        pct(plain), redirected, 100.0 * redirected / max(1, redirected + len(plain)),
+        " ".join("%s %d" % (k.replace("Error", ""), v) for k, v in sorted(REDIRECTS.items())) or "none"))
     if during:
         top = max(during)
         print("pause (during): longest pair %.1f ms (%.1f ms of it redis-py reloading the table, %d TRYAGAIN "
