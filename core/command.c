@@ -172,7 +172,6 @@ size_t command_count_all(void)
 
 int command_keys(const struct command *cmd, int argc, const struct slice *argv, int *idx, int max)
 {
-    (void)argv;
     if (cmd->first_key <= 0 || cmd->first_key >= argc)
         return 0;
     int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
@@ -184,6 +183,25 @@ int command_keys(const struct command *cmd, int argc, const struct slice *argv, 
         if (n < max)
             idx[n] = i;
         n++;
+    }
+    if (cmd->flags & CMD_STORE_KEY) {
+        /* SORT's options after the key, skipped by their arguments' count
+         * so that a pattern spelled "store" is not taken for the word; the
+         * last STORE wins, as in Redis */
+        int store = 0;
+        for (int i = last + 1; i < argc; i++) {
+            if (slice_eq_nocase(argv[i], "limit"))
+                i += 2;
+            else if (slice_eq_nocase(argv[i], "get") || slice_eq_nocase(argv[i], "by"))
+                i += 1;
+            else if (slice_eq_nocase(argv[i], "store") && i + 1 < argc)
+                store = i + 1; /* the next word is read as an option too, as Redis's */
+        }
+        if (store) {
+            if (n < max)
+                idx[n] = store;
+            n++;
+        }
     }
     return n;
 }

@@ -104,6 +104,9 @@ enum command_flag {
                                   first_key (LMPOP, BLMPOP): the row names every argument
                                   from first_key on; a blocking row's shard is that of the
                                   counted keys */
+    CMD_STORE_KEY  = 1u << 28, /* the argument after a STORE word is a key too (SORT's
+                                  destination; command_keys finds it as Redis's
+                                  sortGetKeys does); COMMAND shows "movablekeys" */
 };
 
 /* How a command's writes reach the replication stream: the journal column

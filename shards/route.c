@@ -427,7 +427,7 @@ static inline int key_gate_passes(struct shard *sh, struct session *s, const str
                                   const struct slice *argv)
 {
     int k = cmd->first_key;
-    if (k == cmd->last_key) { /* one key: no key list, never cross-slot */
+    if (k == cmd->last_key && !(cmd->flags & CMD_STORE_KEY)) { /* one key: no key list, never cross-slot */
         if (k >= argc)
             return -1;
         unsigned sl = key_slot(argv[k].ptr, argv[k].len);

@@ -31,6 +31,7 @@ command_fn cmd_hset, cmd_hmset, cmd_hsetnx, cmd_hget, cmd_hmget, cmd_hexists,
     cmd_hincrby, cmd_hincrbyfloat, cmd_hrandfield, cmd_hscan;
 
 /* sets */
+command_fn cmd_sort, cmd_sort_ro;
 command_fn cmd_sadd, cmd_srem, cmd_smembers, cmd_sismember, cmd_smismember,
     cmd_scard, cmd_spop, cmd_srandmember, cmd_smove, cmd_sinter, cmd_sintercard,
     cmd_sunion, cmd_sdiff, cmd_sinterstore, cmd_sunionstore, cmd_sdiffstore,

@@ -104,6 +104,12 @@ static const struct command_doc docs[] = {
     { "zrem", "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.",
       "key member#string...", "RW delete 1 0 1" },
     { "zcard", "O(1)", "key", "RO 1 0 1" },
+    { "sort", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).",
+      "key [BY pattern#pattern] [LIMIT offset#integer count#integer] [GET pattern#pattern...] order=[ASC|DESC] "
+      "[ALPHA] [STORE destination#key]", "RO access 1 0 1" },
+    { "sort_ro", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).",
+      "key [BY pattern#pattern] [LIMIT offset#integer count#integer] [GET pattern#pattern...] order=[ASC|DESC] "
+      "[ALPHA]", "RO access 1 0 1" },
     { "zrangestore", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.",
       "dst#key src#key min#string max#string sortby=[BYSCORE|BYLEX] [REV] [LIMIT offset#integer count#integer]",
       "OW update 1 0 1; RO access 2 0 1" },

@@ -29,7 +29,7 @@ static const struct {
     { CMD_ADMIN, "admin" }, { CMD_PUBSUB, "pubsub" }, { CMD_NOSCRIPT, "noscript" },
     { CMD_LOADING, "loading" }, { CMD_STALE, "stale" }, { CMD_SKIP_SLOWLOG, "skip_slowlog" },
     { CMD_FAST, "fast" },
-    { CMD_NOAUTH, "no_auth" }, { CMD_NO_MULTI, "no_multi" },
+    { CMD_NOAUTH, "no_auth" }, { CMD_NO_MULTI, "no_multi" }, { CMD_STORE_KEY, "movablekeys" },
 };
 
 /* ACL categories as Redis derives them from a command's flags and group. */
@@ -382,6 +382,16 @@ static void command_getkeys(struct exec_ctx *ctx, bool with_flags)
             spec_of[nkeys++] = (int)k;
         }
     }
+    if ((cmd->flags & CMD_STORE_KEY) && nkeys < 256) {
+        /* SORT's STORE destination, found as the command path finds it
+         * (command_keys: the last of the keys it lists) */
+        int all[8];
+        int n = command_keys(cmd, argc, argv, all, 8);
+        if (n > 1 && n <= 8 && all[n - 1] > idx[nkeys - 1]) {
+            idx[nkeys] = all[n - 1];
+            spec_of[nkeys++] = -1;
+        }
+    }
     if (nkeys == 0) {
         reply_error(ctx->reply, "ERR The command has no key arguments");
         return;
@@ -395,6 +405,14 @@ static void command_getkeys(struct exec_ctx *ctx, bool with_flags)
         struct slice key = argv[idx[k]];
         if (!with_flags) {
             reply_bulk(ctx->reply, key.ptr, key.len);
+            continue;
+        }
+        if (spec_of[k] < 0) { /* a STORE destination */
+            reply_array(ctx->reply, 2);
+            reply_bulk(ctx->reply, key.ptr, key.len);
+            reply_set(ctx->reply, 2);
+            reply_simple(ctx->reply, "OW");
+            reply_simple(ctx->reply, "update");
             continue;
         }
         const struct doc_key_spec *s = &specs[spec_of[k]];

@@ -520,6 +520,11 @@ static struct command table[] = {
     ROW("touch",       -2, CMD_READONLY | CMD_FAST | CMD_SPLIT, 1, -1, 1, cmd_touch, merge_sum_int,
         "generic", "3.2.1",
         "Alters the last access time of a key(s). Returns the number of existing keys specified."),
+    /* journaled by effects: the destination's new list, or its DEL */
+    ROW("sort",        -2, CMD_WRITE | CMD_DENYOOM | CMD_STORE_KEY, 1, 1, 1, cmd_sort, NULL, "generic", "1.0.0",
+        "Sort the elements in a list, set or sorted set"),
+    ROW("sort_ro",     -2, CMD_READONLY, 1, 1, 1, cmd_sort_ro, NULL, "generic", "7.0.0",
+        "Sort the elements in a list, set or sorted set. Read-only variant of SORT."),
     ROW("type",        2,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_type, NULL, "generic", "1.0.0",
         "Determine the type stored at key"),
     ROW("rename",      3,  CMD_WRITE, 1, 2, 1, cmd_rename, NULL, "generic", "1.0.0",

@@ -1008,6 +1008,30 @@ static void test_keys_in_slot(void **state)
     server_stop(&s);
 }
 
+/* SORT in a cluster, as Redis Cluster: BY with a pattern and any GET
+ * refused with Redis's texts, STORE to another slot -CROSSSLOT, STORE to
+ * a key of the same slot (a hash tag) done. */
+static void test_sort_in_cluster(void **state)
+{
+    (void)state;
+    struct server s;
+    start_one_owner(&s);
+    tconn *c = tconnect(s.port);
+    expect_int(tcmd(c, "RPUSH {l}:a 3 1 2"), 3);
+    expect_error(tcmd(c, "SORT {l}:a BY w_*"), "ERR BY option of SORT denied in Cluster mode.");
+    expect_error(tcmd(c, "SORT {l}:a GET #"), "ERR GET option of SORT denied in Cluster mode.");
+    expect_error(tcmd(c, "SORT {l}:a STORE other"), "CROSSSLOT Keys in request don't hash to the same slot");
+    expect_int(tcmd(c, "SORT {l}:a BY nosort DESC STORE {l}:b"), 3);
+    struct rval *v = tcmd(c, "LRANGE {l}:b 0 -1");
+    char *text = rval_text(v);
+    if (strcmp(text, "[\"2\", \"1\", \"3\"]") != 0)
+        fail_msg("LRANGE {l}:b: %s", text);
+    free(text);
+    rval_free(v);
+    tclose(c);
+    server_stop(&s);
+}
+
 /* A replica's keys by slot are its master's, also after a full sync
  * replaced its store (the index is made again). */
 static void test_replica_keys_in_slot(void **state)
@@ -1326,6 +1350,7 @@ int main(void)
         cmocka_unit_test(test_readonly_replica),
         cmocka_unit_test(test_nodes_link_state),
         cmocka_unit_test(test_keys_in_slot),
+        cmocka_unit_test(test_sort_in_cluster),
         cmocka_unit_test(test_replica_keys_in_slot),
         cmocka_unit_test(test_migrateslots_moves_slots),
         cmocka_unit_test(test_migrateslots_errors),

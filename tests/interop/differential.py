@@ -26,8 +26,10 @@
 #     returned elements are unspecified");
 #   - TTL, PTTL and EXPIRETIME one unit apart (the servers' clocks are read
 #     a moment apart);
+#   - SORT of a set BY nosort without STORE (each server's set order);
+#     SORT's BY and GET patterns (ringkv refuses them: README);
 #   - DUMP payloads (each server's own encodings; RESTORE of the other's is
-#     tested in tests/integration/test_dump.c), SORT (not in ringkv).
+#     tested in tests/integration/test_dump.c).
 import random
 import sys
 
@@ -68,6 +70,14 @@ def lex():
 
 def idx():
     return str(rnd.randint(-6, 6)).encode()
+
+
+def sort_options():
+    opts = []
+    for _ in range(rnd.randint(0, 3)):
+        opts += rnd.choice([[b'ASC'], [b'DESC'], [b'ALPHA'], [b'LIMIT', idx(), idx()], [b'BY', b'nosort'],
+                            [b'GET', b'#'], [b'FOO']])
+    return opts
 
 
 def side():
@@ -148,6 +158,8 @@ GENS = [
     lambda: [b'LCS', k(), k()] + rnd.choice([[], [b'LEN'], [b'IDX'], [b'IDX', b'WITHMATCHLEN', b'MINMATCHLEN', b'1']]),
     lambda: [b'PEXPIRE', k(), rnd.choice([b'100000', b'-1', b'x'])] + rnd.choice([[], [b'LT'], [b'GT']]),
     lambda: [b'EXPIRETIME', k()], lambda: [b'TOUCH', k(), k()], lambda: [b'PTTL', k()],
+    # SORT without BY/GET patterns (ringkv refuses those: README)
+    lambda: [rnd.choice([b'SORT', b'SORT_RO']), k()] + sort_options() + ([b'STORE', k()] if rnd.random() < .3 else []),
 ]
 
 UNORDERED = {b'HGETALL', b'HKEYS', b'HVALS', b'SMEMBERS', b'SINTER', b'SUNION', b'SDIFF'}
@@ -197,6 +209,8 @@ def excused(args, a, b):
         return abs(a - b) <= (5 if args[0] == b'PTTL' else 1) and (a < 0) == (b < 0)
     if args[0] == b'OBJECT':
         return run(R, [b'TYPE', args[2]]) in (b'set', b'list', b'string')
+    if args[0] in (b'SORT', b'SORT_RO') and b'BY' in args and b'STORE' not in args:
+        return run(R, [b'TYPE', args[1]]) == b'set'  # a set's own order
     if b'BYLEX' in args or b'LEX' in args[0]:
         scores = run(R, [b'ZRANGE', args[1], b'0', b'-1', b'WITHSCORES'])
         return isinstance(scores, list) and len(set(scores[1::2])) > 1
