@@ -155,7 +155,7 @@ static const char *const words[] = {
     "MINMATCHLEN", "WITHMATCHLEN", "BIT", "BYTE", "OVERFLOW", "WRAP", "SAT", "FAIL",
     "INCRBY", "SET", "string", "hash", "set", "list", "zset", "*", "k*", "[a-", "-", "+",
     "[a", "(a", "?", "DB", "RANK", "MAXLEN", "FIELDS", "FNX", "FXX", "u8", "i64", "#1",
-    "encoding", "usage", "SAMPLES",
+    "encoding", "usage", "SAMPLES", "ALPHA", "STORE", "BY", "ASC", "DESC", "nosort", "#",
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
