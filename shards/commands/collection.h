@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "core/command.h"
+#include "shards/store/list.h"
 #include "shards/store/store.h"
 
 /* The object of type t at key (found, so lazily expired) in *obj, or NULL
@@ -21,6 +22,10 @@ bool collection_find(struct exec_ctx *ctx, struct slice key, enum value_type t, 
  * store, journal a change to an existing one, or delete the key once the
  * object is empty (a new empty one is destroyed). */
 void collection_written(struct exec_ctx *ctx, struct slice key, enum value_type t, struct entry *e, void *obj);
+
+/* A new or growing list's limits: the node's list-max-listpack-size and
+ * list-compress-depth (list.c; the defaults off a node, as in unit tests). */
+struct list_limits list_limits_of(const struct exec_ctx *ctx);
 
 /* Redis's timeout argument of the blocking pops: float seconds, 0 =
  * forever. The deadline in unix ms (0: none), or false with the error

@@ -47,7 +47,7 @@
 
 #define ERR_POSITIVE "ERR value is out of range, must be positive"
 
-static struct list_limits limits_of(const struct exec_ctx *ctx)
+struct list_limits list_limits_of(const struct exec_ctx *ctx)
 {
     if (!ctx->shard || !ctx->shard->node)
         return list_default_limits;
@@ -108,7 +108,7 @@ static void push_generic(struct exec_ctx *ctx, bool head, bool only_existing)
     }
     if (!l)
         l = list_create(ctx->store);
-    struct list_limits lim = limits_of(ctx);
+    struct list_limits lim = list_limits_of(ctx);
     for (int i = 2; i < ctx->argc; i++)
         list_push(ctx->store, &l, head, ctx->argv[i], &lim);
     long long len = (long long)list_len(l);
@@ -285,7 +285,7 @@ void cmd_linsert(struct exec_ctx *ctx)
         reply_int(ctx->reply, -1);
         return;
     }
-    struct list_limits lim = limits_of(ctx);
+    struct list_limits lim = list_limits_of(ctx);
     list_insert(ctx->store, &l, after ? at + 1 : at, ctx->argv[4], &lim);
     long long len = (long long)list_len(l);
     list_written(ctx, ctx->argv[1], e, l);
@@ -312,7 +312,7 @@ void cmd_lset(struct exec_ctx *ctx)
         reply_error(ctx->reply, "ERR index out of range");
         return;
     }
-    struct list_limits lim = limits_of(ctx);
+    struct list_limits lim = list_limits_of(ctx);
     list_replace(ctx->store, &l, (size_t)index, ctx->argv[3], &lim);
     list_written(ctx, ctx->argv[1], e, l);
     reply_ok(ctx->reply);
@@ -489,7 +489,7 @@ static bool list_move(struct exec_ctx *ctx, struct slice src, struct slice dst, 
     }
     if (!find_list(ctx, dst, &ed, &ld))
         return true;
-    struct list_limits lim = limits_of(ctx);
+    struct list_limits lim = list_limits_of(ctx);
     struct slice v = list_peek(ls, from_head);
     /* the element is replied (copied) before the pop frees it */
     reply_bulk(ctx->reply, v.ptr, v.len);

@@ -36,7 +36,6 @@
 #include <string.h>
 
 #include "core/buf.h"
-#include "core/config.h"
 #include "core/numbers.h"
 #include "shards/node.h"
 #include "shards/shard.h"
@@ -260,12 +259,7 @@ static void sort_generic(struct exec_ctx *ctx, bool readonly)
         if (out == 0) {
             store_delete(ctx->store, dst);
         } else {
-            struct list_limits lim = list_default_limits;
-            if (ctx->shard && ctx->shard->node) {
-                const struct config *c = &ctx->shard->node->config;
-                lim = (struct list_limits){ config_load(c, list_max_listpack_size),
-                                            config_load(c, list_compress_depth) };
-            }
+            struct list_limits lim = list_limits_of(ctx);
             struct list *l = list_create(ctx->store);
             for (size_t i = 0; i < out; i++)
                 for (int g = 0; g < per; g++) {
