@@ -1079,6 +1079,27 @@ static int step_size(int round)
     return n < SLOTS_PER_FLIP ? n : SLOTS_PER_FLIP;
 }
 
+/* Under --max-keys-per-sec, the slots a step takes at most: as many as
+ * drain in about STEP_DRAIN_MS at a mover's share of the rate (by the
+ * plan's keys a slot), from 8 to SLOTS_PER_FLIP. A step's slots stay
+ * marked until its flip: one drained early answers -ASK for all its keys
+ * until then, and one not reached yet -ASK for a new key; at 25,000 keys/s
+ * a step of 256 slots took ~2.5 s, and 94% of a writer's redirections
+ * were those -ASKs (bench/RESULTS.md, "Growing a cluster on a quiet
+ * machine"). Unthrottled a step drains in tens of milliseconds, and a
+ * flip (a table version: a file written and synced on each side) is what
+ * costs: SLOTS_PER_FLIP. */
+#define STEP_DRAIN_MS 250
+static int step_cap(const struct reshard *x)
+{
+    if (x->max_keys_per_sec <= 0 || x->slots_total <= 0 || x->keys_total <= 0)
+        return SLOTS_PER_FLIP;
+    double per_slot = (double)x->keys_total / x->slots_total;
+    double share = (double)x->max_keys_per_sec / (x->parallel > 0 ? x->parallel : 1);
+    double n = share * STEP_DRAIN_MS / 1000.0 / per_slot;
+    return n < 8 ? 8 : n > SLOTS_PER_FLIP ? SLOTS_PER_FLIP : (int)n;
+}
+
 /* Move every slot s with moves[s] >= 0 to group moves[s]: in steps of at
  * most SLOTS_PER_FLIP slots of one source and target, the steps of the
  * different pairs taken in turn so that movers at once tend to work on
@@ -1104,7 +1125,9 @@ static int move_all(struct reshard *x, const int *moves)
      * retries until then) */
     int used = 0;
     for (int round = 0, done = 0;; round++) {
-        int before = all.nsteps, per = step_size(round);
+        int before = all.nsteps, per = step_size(round), cap = step_cap(x);
+        if (per > cap)
+            per = cap;
         for (int p = 0; p < np; p++) {
             if (count[p] <= done)
                 continue;
