@@ -462,6 +462,99 @@ static void test_big_collections_move_in_parts(void **state)
     stop_all();
 }
 
+/* A collection of few but huge elements: HFIELDS fields of HFIELD_BYTES
+ * (19 MB) and a list of LELEMS elements each bigger than a part's bound
+ * (PART_BYTES, 256 KB, in migrate_slots.c). Each element's bytes are a
+ * letter of its index, its first bytes the index. */
+#define HFIELDS      300
+#define HFIELD_BYTES (64 * 1024)
+#define LELEMS       20
+#define LELEM_BYTES  (300 * 1024)
+
+static void big_element(char *buf, size_t n, int i)
+{
+    memset(buf, 'a' + i % 26, n);
+    char head[16];
+    int hl = snprintf(head, sizeof head, "%d:", i);
+    memcpy(buf, head, (size_t)hl);
+}
+
+static void load_big_elements(tconn *c, const char *hkey, const char *lkey)
+{
+    char *buf = malloc(LELEM_BYTES);
+    char field[32];
+    const char *hset[] = { "HSET", hkey, field, buf };
+    const char *rpush[] = { "RPUSH", lkey, buf };
+    for (int i = 0; i < HFIELDS; i++) {
+        big_element(buf, HFIELD_BYTES, i);
+        size_t lens[] = { 4, strlen(hkey), (size_t)snprintf(field, sizeof field, "f%d", i), HFIELD_BYTES };
+        tsendb(c, 4, hset, lens);
+        expect_int(tread(c, 10000), 1);
+    }
+    for (int i = 0; i < LELEMS; i++) {
+        big_element(buf, LELEM_BYTES, i);
+        size_t lens[] = { 5, strlen(lkey), LELEM_BYTES };
+        tsendb(c, 3, rpush, lens);
+        expect_int(tread(c, 10000), i + 1);
+    }
+    free(buf);
+}
+
+/* A hash of 300 fields of 64 KB and a list of 20 elements of 300 KB
+ * (few elements, many bytes: each far under PART_WHOLE_MAX elements) go
+ * in parts, each about PART_BYTES (an element bigger than that a part of
+ * its own), not whole in one turn of each side: the target counts the
+ * parts (RINGKV-RESTOREPART calls: the list's 20 and the hash's 19 MB in
+ * parts of about 256 KB, against none before, when both went whole, or
+ * a few when a part was bounded only between steps of 64 elements); both
+ * arrive whole, on the target and on its replica. */
+static void test_big_elements_move_in_parts(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    start_three();
+    tconn *src = tconnect(node[1].port), *dst = tconnect(node[0].port);
+    char tag[32], hkey[64], lkey[64];
+    long long slot = tag_of_group1(src, tag, sizeof tag);
+    snprintf(hkey, sizeof hkey, "{%s}:hash", tag);
+    snprintf(lkey, sizeof lkey, "{%s}:list", tag);
+    load_big_elements(src, hkey, lkey);
+    uint64_t want_h = digest(tcmd_big(src, "HGETALL %s", hkey), false, 2);
+    uint64_t want_l = digest(tcmd_big(src, "LRANGE %s 0 -1", lkey), true, 1);
+    mark_moving(src, dst, slot);
+    tconn *push = tconnect(node[1].port);
+    start_push(push, node[0].port, slot);
+    struct rval *r = tread(push, 120000);
+    if (!r || r->type != R_ARRAY || r->n != 2)
+        fail_msg("RINGKV-MIGRATESLOTS answered %s", r ? rval_text(r) : "nothing");
+    assert_true(r->elem[0]->type == R_INT && r->elem[0]->integer == 2); /* the two keys */
+    rval_free(r);
+    long long parts = cmd_calls(dst, "ringkv-restorepart");
+    print_message("%lld parts for a hash of %d fields of %d bytes and a list of %d elements of %d bytes\n", parts,
+                  HFIELDS, HFIELD_BYTES, LELEMS, LELEM_BYTES);
+    /* the list: one part an element; the hash: at least its bytes over a
+     * part's bound and one bucket (three fields) past it */
+    assert_true(parts >= LELEMS + (long long)HFIELDS * HFIELD_BYTES / (256 * 1024 + 3 * HFIELD_BYTES));
+    expect_int(tcmd(src, "CLUSTER COUNTKEYSINSLOT %lld", slot), 0);
+    expect_ok(tcmd(dst, "ASKING"));
+    assert_true(digest(tcmd_big(dst, "HGETALL %s", hkey), false, 2) == want_h);
+    expect_ok(tcmd(dst, "ASKING"));
+    assert_true(digest(tcmd_big(dst, "LRANGE %s 0 -1", lkey), true, 1) == want_l);
+    /* the slot group 0's: its replica (node 2) serves a READONLY client
+     * what its master's stream gave it (the push's last WAIT covered it) */
+    push_state(0, 2, slot);
+    tconn *rep = tconnect(node[2].port);
+    expect_ok(tcmd(rep, "READONLY"));
+    assert_true(digest(tcmd_big(rep, "HGETALL %s", hkey), false, 2) == want_h);
+    assert_true(digest(tcmd_big(rep, "LRANGE %s 0 -1", lkey), true, 1) == want_l);
+    tclose(rep);
+    tclose(push);
+    tclose(src);
+    tclose(dst);
+    stop_all();
+}
+
 /* Waits until the target has taken some parts of a big key (mid-key);
  * the push's answer, if it came first, says why not. */
 static void wait_mid_key(tconn *dst, tconn *push)
@@ -766,6 +859,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_big_collections_move_in_parts),
+        cmocka_unit_test(test_big_elements_move_in_parts),
         cmocka_unit_test(test_target_killed_mid_key),
         cmocka_unit_test(test_source_killed_mid_key),
         cmocka_unit_test(test_abort_mid_key),
