@@ -43,7 +43,7 @@ static void start_cluster_node(struct server *s, int i)
 {
     unlink(conf_path[i]);
     const char *args[] = { "--cluster-enabled", "yes", "--cluster-config-file", conf_path[i],
-                           "--cluster-node-timeout", "5000", NULL };
+                           "--cluster-node-timeout", "5000", "--enable-debug-command", "local", NULL };
     assert_int_equal(server_start(s, args), 0);
 }
 
@@ -707,6 +707,146 @@ static void test_abort_mid_key(void **state)
     stop_all();
 }
 
+/* The admin tool, as a user runs it (RINGKV_CLUSTER, or build's). */
+static const char *tool_bin(void)
+{
+    const char *t = getenv("RINGKV_CLUSTER");
+    return t ? t : "build/ringkv-cluster";
+}
+
+/* Every key of the slot is on the slot's owner: none elsewhere, and
+ * nothing else anywhere (DBSIZE, and a full SCAN, on every master). */
+static void slot_whole_on(int owner, int other, long long slot, long long keys)
+{
+    tconn *o = tconnect(node[owner].port), *x = tconnect(node[other].port);
+    expect_int(tcmd(o, "CLUSTER COUNTKEYSINSLOT %lld", slot), keys);
+    expect_int(tcmd(o, "DBSIZE"), keys);
+    expect_int(tcmd(x, "CLUSTER COUNTKEYSINSLOT %lld", slot), 0);
+    expect_int(tcmd(x, "DBSIZE"), 0);
+    char cursor[32] = "0";
+    do {
+        struct rval *v = tcmd(x, "SCAN %s COUNT 1000", cursor);
+        assert_true(v->type == R_ARRAY && v->n == 2);
+        snprintf(cursor, sizeof cursor, "%s", v->elem[0]->str);
+        assert_int_equal(v->elem[1]->n, 0);
+        rval_free(v);
+    } while (strcmp(cursor, "0") != 0);
+    tclose(o);
+    tclose(x);
+}
+
+/* `ringkv-cluster rebalance --abort` itself run while a big list's parts
+ * are under way (the tool that drove the move gone; its push still
+ * running on the source): the tool rolls the slot back (the target's
+ * mark dropped, what it holds of the slot sent back, the source's mark
+ * dropped) and exits 0; the push answers (an error: its next part is
+ * refused); then the slot has one owner holding all its keys, the list
+ * whole there and nowhere else, no slot marked, and the target's staged
+ * parts gone at once (INFO migrate_staged_keys 0 well before the idle
+ * bound's 30 s: its slot no longer imported, the next part could never
+ * come), never a key (DBSIZE, SCAN). */
+static void test_tool_abort_mid_key(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    struct mid_key m;
+    uint64_t want;
+    start_mid_key(&m, "RPUSH", "list", &want);
+    tconn *src = m.src, *dst = m.dst, *push = m.push;
+    long long slot = m.slot;
+    const char *key = m.key;
+    assert_int_equal(info_field(dst, "stats", "migrate_staged_keys"), 1);
+    char cmd[600], *out = NULL;
+    snprintf(cmd, sizeof cmd, "timeout 120 %s rebalance 127.0.0.1:%d --abort --yes 2>&1 </dev/null", tool_bin(),
+             node[1].port);
+    int st = run_cmd(cmd, &out);
+    if (st != 0)
+        fail_msg("rebalance --abort exited %d:\n%s", st, out ? out : "");
+    print_message("%s", out ? out : "");
+    free(out);
+    struct rval *r = tread(push, 120000);
+    if (!r || r->type != R_ERROR)
+        fail_msg("the push answered %s", r ? rval_text(r) : "nothing");
+    rval_free(r);
+    /* no mark left on either node */
+    for (int i = 0; i < 2; i++) {
+        tconn *c = i == 0 ? dst : src;
+        struct rval *nodes = tcmd(c, "CLUSTER NODES");
+        assert_true(nodes->type == R_BULK || nodes->type == R_VERBATIM);
+        if (strstr(nodes->str, "->-") || strstr(nodes->str, "-<-"))
+            fail_msg("node %d still marks a slot:\n%s", i, nodes->str);
+        rval_free(nodes);
+    }
+    assert_int_equal(info_field_becomes(dst, "stats", "migrate_staged_keys", 0, 10000), 0);
+    slot_whole_on(1, 0, slot, 1);
+    expect_int(tcmd(src, "LLEN %s", key), 1000000);
+    assert_true(digest(tcmd_big(src, "LRANGE %s 0 -1", key), true, 1) == want);
+    expect_int(tcmd(src, "RPUSH %s after", key), 1000001);
+    tclose(push);
+    tclose(src);
+    tclose(dst);
+    stop_all();
+}
+
+/* A staged collection whose sender went away (no part for the idle
+ * bound, set short with DEBUG SET-STAGING-IDLE instead of the default 30
+ * s) is dropped while its slot is still imported: INFO
+ * migrate_staged_keys back to 0, its memory given back (used_memory),
+ * never a key; a part arriving after is refused ("no part of this key
+ * is staged"). The bounds waited for are under the default's 30 s: it is
+ * the set bound that drops it. */
+static void test_staged_idle_drop(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    start_three();
+    tconn *src = tconnect(node[1].port), *dst = tconnect(node[0].port);
+    char tag[32], key[64];
+    long long slot = tag_of_group1(src, tag, sizeof tag);
+    snprintf(key, sizeof key, "{%s}:h", tag);
+    load(src, "HSET", key, 50000);
+    struct rval *pay = tcmd_big(src, "DUMP %s", key);
+    assert_true(pay && pay->type == R_BULK);
+    expect_ok(tcmd(dst, "CLUSTER SETSLOT %lld IMPORTING %s", slot, ids[1]));
+    assert_int_equal(info_field(dst, "stats", "migrate_staged_keys"), 0);
+    long long mem0 = info_field(dst, "memory", "used_memory");
+    const char *first[] = { "RINGKV-RESTOREPART", key, "0", pay->str, "FIRST" };
+    size_t first_len[] = { 18, strlen(key), 1, pay->len, 5 };
+    expect_ok(tcmd(dst, "ASKING"));
+    tsendb(dst, 5, first, first_len);
+    expect_ok(tread(dst, 10000));
+    assert_int_equal(info_field(dst, "stats", "migrate_staged_keys"), 1);
+    /* 50k fields staged: a few MB more (published once a loop turn) */
+    long long mem1 = mem0;
+    for (long long until = now_ms() + 10000; mem1 < mem0 + 2000000 && now_ms() < until; usleep(10000))
+        mem1 = info_field(dst, "memory", "used_memory");
+    if (mem1 < mem0 + 2000000)
+        fail_msg("used_memory %lld, %lld before the part", mem1, mem0);
+    expect_ok(tcmd(dst, "DEBUG SET-STAGING-IDLE 200"));
+    assert_int_equal(info_field_becomes(dst, "stats", "migrate_staged_keys", 0, 10000), 0);
+    long long mem2 = mem1;
+    for (long long until = now_ms() + 10000; mem2 > mem0 + 500000 && now_ms() < until; usleep(10000))
+        mem2 = info_field(dst, "memory", "used_memory");
+    if (mem2 > mem0 + 500000)
+        fail_msg("used_memory %lld after the drop, %lld before the part", mem2, mem0);
+    print_message("used_memory %lld before the part, %lld staged, %lld after the drop\n", mem0, mem1, mem2);
+    const char *last[] = { "RINGKV-RESTOREPART", key, "0", pay->str, "LAST" };
+    size_t last_len[] = { 18, strlen(key), 1, pay->len, 4 };
+    expect_ok(tcmd(dst, "ASKING"));
+    tsendb(dst, 5, last, last_len);
+    expect_error(tread(dst, 10000), "ERR no part of this key is staged");
+    expect_ok(tcmd(dst, "ASKING"));
+    expect_int(tcmd(dst, "EXISTS %s", key), 0);
+    expect_int(tcmd(dst, "DBSIZE"), 0);
+    expect_ok(tcmd(dst, "DEBUG SET-STAGING-IDLE 0"));
+    rval_free(pay);
+    tclose(src);
+    tclose(dst);
+    stop_all();
+}
+
 /* RINGKV-RESTOREPART itself (dump.c): parts are staged aside, nothing
  * under the key until LAST (then the union of the parts, with the TTL);
  * a part with no staging, a bad part, a part of another type are refused
@@ -863,6 +1003,8 @@ int main(void)
         cmocka_unit_test(test_target_killed_mid_key),
         cmocka_unit_test(test_source_killed_mid_key),
         cmocka_unit_test(test_abort_mid_key),
+        cmocka_unit_test(test_tool_abort_mid_key),
+        cmocka_unit_test(test_staged_idle_drop),
         cmocka_unit_test(test_restorepart_protocol),
         cmocka_unit_test(test_live_parts_to_replicas),
     };
