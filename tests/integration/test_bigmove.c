@@ -995,6 +995,72 @@ static void test_live_parts_to_replicas(void **state)
     assert_int_equal(server_stop(&m), 0);
 }
 
+/* A field "name:<n>" of INFO's text (the first, after a line start or a
+ * comma), or -1. */
+static long long text_field(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = strstr(text, name); p; p = strstr(p + 1, name))
+        if ((p == text || p[-1] == '\n' || p[-1] == ',') && (p[n] == ':' || p[n] == '='))
+            return atoll(p + n + 1);
+    return -1;
+}
+
+/* The WAIT fence of the live stream's big collections (repl.c): a WAIT
+ * on a master whose stream is still sending a big collection in parts
+ * (a RESTORE of a 200k-field hash: DEL, then its fields over the next
+ * turns) takes as its target the offset past the last part, so once it
+ * counts the replica, the replica has acknowledged every part: at that
+ * moment the replica's offset (INFO's slave0 offset) is the master's
+ * whole stream but for the stream's PINGs since (14 bytes a second; the
+ * parts are megabytes). Without the fence the target is the stream so
+ * far (the DEL and a part or two): the replica's answer to the GETACK
+ * right behind them counts, while the rest of the parts are still
+ * coming; its next ACK is up to a second away, so its offset then is
+ * megabytes short of the master's. (That a periodic ACK covering the
+ * rest lands between the WAIT's answer and the INFO is the only way that
+ * case could pass: a window of a round trip in a second.) */
+static void test_wait_covers_live_parts(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    struct server m, r;
+    assert_int_equal(server_start(&m, NULL), 0);
+    assert_int_equal(server_start(&r, NULL), 0);
+    tconn *mc = tconnect(m.port), *rc = tconnect(r.port);
+    expect_ok(tcmd(rc, "REPLICAOF 127.0.0.1 %d", m.port));
+    for (long long deadline = now_ms() + 30000; get_int(tcmd(mc, "WAIT 1 100")) < 1;)
+        if (now_ms() > deadline)
+            fail_msg("the replica did not attach");
+    load(mc, "HSET", "src:hash", 200000);
+    struct rval *ph = tcmd_big(mc, "DUMP src:hash");
+    expect_int(tcmd(mc, "WAIT 1 60000"), 1);
+    const char *restore[] = { "RESTORE", "h", "0", ph->str };
+    size_t restore_len[] = { 7, 1, 1, ph->len };
+    const char *wait[] = { "WAIT", "1", "0" };
+    tsendb(mc, 4, restore, restore_len);
+    tsendv(mc, 3, wait);
+    expect_ok(tread(mc, 60000));
+    expect_int(tread(mc, 60000), 1);
+    struct rval *info = tcmd(mc, "INFO replication");
+    assert_true(info->type == R_BULK || info->type == R_VERBATIM);
+    long long master_offset = text_field(info->str, "master_repl_offset");
+    const char *slave0 = strstr(info->str, "slave0:");
+    long long replica_offset = slave0 ? text_field(slave0, "offset") : -1;
+    print_message("at the WAIT's answer: master offset %lld, the replica's %lld\n", master_offset, replica_offset);
+    if (replica_offset < master_offset - 1000)
+        fail_msg("WAIT 1 answered with the replica at offset %lld, the master's stream at %lld:\n%s", replica_offset,
+                 master_offset, info->str);
+    rval_free(info);
+    expect_int(tcmd(rc, "HLEN h"), 200000);
+    rval_free(ph);
+    tclose(mc);
+    tclose(rc);
+    assert_int_equal(server_stop(&r), 0);
+    assert_int_equal(server_stop(&m), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1007,6 +1073,7 @@ int main(void)
         cmocka_unit_test(test_staged_idle_drop),
         cmocka_unit_test(test_restorepart_protocol),
         cmocka_unit_test(test_live_parts_to_replicas),
+        cmocka_unit_test(test_wait_covers_live_parts),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
