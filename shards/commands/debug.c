@@ -206,7 +206,7 @@ void cmd_debug_set_staging_idle(struct exec_ctx *ctx)
         return;
     }
     if (ms < 0) {
-        reply_error(ctx->reply, "ERR value is out of range, must be positive");
+        reply_error(ctx->reply, "ERR value is out of range");
         return;
     }
     if (ctx->shard)

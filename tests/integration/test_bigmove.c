@@ -824,6 +824,13 @@ static void test_staged_idle_drop(void **state)
         mem1 = info_field(dst, "memory", "used_memory");
     if (mem1 < mem0 + 2000000)
         fail_msg("used_memory %lld, %lld before the part", mem1, mem0);
+    /* bad arguments: refused, nothing set */
+    expect_error(tcmd(dst, "DEBUG SET-STAGING-IDLE"),
+                 "ERR unknown subcommand or wrong number of arguments for 'SET-STAGING-IDLE'. Try DEBUG HELP.");
+    expect_error(tcmd(dst, "DEBUG SET-STAGING-IDLE 1 2"),
+                 "ERR unknown subcommand or wrong number of arguments for 'SET-STAGING-IDLE'. Try DEBUG HELP.");
+    expect_error(tcmd(dst, "DEBUG SET-STAGING-IDLE soon"), "ERR value is not an integer or out of range");
+    expect_error(tcmd(dst, "DEBUG SET-STAGING-IDLE -1"), "ERR value is out of range");
     expect_ok(tcmd(dst, "DEBUG SET-STAGING-IDLE 200"));
     assert_int_equal(info_field_becomes(dst, "stats", "migrate_staged_keys", 0, 10000), 0);
     long long mem2 = mem1;
