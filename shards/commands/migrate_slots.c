@@ -72,7 +72,9 @@
  *     last part in O(1) with REPLACE semantics, and journaled to the
  *     target's replicas in parts over turns (replication/repl.c, the
  *     live stream's big collections). A staged object with no part for
- *     STAGING_IDLE_MS is dropped; a FIRST part drops an earlier one.
+ *     STAGING_IDLE_MS is dropped, and at the target's next tick once its
+ *     slot is no longer imported there (the move given up); a FIRST part
+ *     drops an earlier one.
  *  4. A death of the source, of the target or of the tool mid-key, and
  *     --abort, leave the key whole in one writable place: the source
  *     keeps it until the last part is acknowledged (a failed part
