@@ -602,7 +602,10 @@ static bool collection_in_parts(enum value_type t, const void *obj)
 /* The elements a part of a collection takes: COLLECTION_CHUNK, fewer when
  * its elements are big, so that a part is about SNAPSHOT_SLICE_BYTES (by
  * the average of a few of them, store_object_memory's sample); one at
- * least, so an element bigger than that is a part of its own. */
+ * least, so an element bigger than that is a part of its own. Taken once
+ * a collection, when its parts start: the sample walks a table's buckets
+ * from the first until it meets a few elements, which a table being
+ * resized (its old half emptied from the start) can make long. */
 #define PART_SAMPLES 16
 static size_t part_elements(enum value_type t, const void *obj)
 {
@@ -660,6 +663,7 @@ static void add_frame(void *arg, struct entry *e)
         p->next = NULL;
         p->cursor = 0;
         p->type = entry_type(e);
+        p->part_elems = part_elements(p->type, entry_object(e));
         /* a list's parts go by index, head to tail, which the stream's
          * pushes and pops would shift: a write to it sends the rest first
          * (repl_key_before_write). A hash's, a set's or a zset's parts
@@ -759,6 +763,7 @@ static bool live_part_start(struct shard *sh, const struct journal_record *rec)
     p->next = NULL;
     p->cursor = 0;
     p->type = rec->type;
+    p->part_elems = part_elements(rec->type, rec->object);
     p->held = true;
     p->object = rec->object;
     p->klen = rec->key.len;
@@ -786,8 +791,7 @@ static void live_parts(struct shard *sh, size_t budget)
         if (same)
             p->cursor = journal_encode_collection_part(&rs->journal_out, NULL, key, p->type, entry_object(e),
                                                        entry_expire_at(e), p->cursor,
-                                                       budget == SIZE_MAX ? SIZE_MAX
-                                                                          : part_elements(p->type, entry_object(e)));
+                                                       budget == SIZE_MAX ? SIZE_MAX : p->part_elems);
         if (!same || p->cursor == 0)
             live_unlink(sh, &rs->live);
     }
@@ -837,8 +841,7 @@ static void pending_parts(struct shard *sh, struct snap *s, int64_t now, struct 
         bool same = e && entry_type(e) == p->type;
         if (same)
             p->cursor = journal_encode_collection_part(out, FRAME_LOADCMD, key, p->type, entry_object(e),
-                                                       entry_expire_at(e), p->cursor,
-                                                       part_elements(p->type, entry_object(e)));
+                                                       entry_expire_at(e), p->cursor, p->part_elems);
         if (!same || p->cursor == 0) {
             s->pending = p->next;
             pending_free(sh, p);
