@@ -89,6 +89,7 @@ struct shard_stats {
     uint64_t tracking_clients;     /* connections here with CLIENT TRACKING on */
     uint64_t tracking_keys;        /* keys of this shard's tracking table */
     uint64_t tracking_items;       /* (key, reader) pairs in it */
+    uint64_t staged_keys;          /* big collections staged from a slot move's parts (staging.h) */
     /* published every tick (shards/clients.c): the channels and patterns
      * this shard's connections subscribe to, each counted once here (one
      * subscribed from connections of two shards counts on both), and the

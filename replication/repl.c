@@ -590,6 +590,33 @@ struct frame_sink {
  * shard's turn stays bounded (SNAPSHOT_SLICE_BYTES) whatever its keys. */
 #define SNAP_COLLECTION_WHOLE (2 * COLLECTION_CHUNK)
 
+/* Whether a collection goes in parts: more than SNAP_COLLECTION_WHOLE
+ * elements, or more than SNAPSHOT_SLICE_BYTES bytes (a few huge elements:
+ * 300 fields of 64 KB are 19 MB to encode in one turn), the rule a slot
+ * move's parts follow (store_object_over). */
+static bool collection_in_parts(enum value_type t, const void *obj)
+{
+    return store_object_over(t, obj, SNAP_COLLECTION_WHOLE, SNAPSHOT_SLICE_BYTES);
+}
+
+/* The elements a part of a collection takes: COLLECTION_CHUNK, fewer when
+ * its elements are big, so that a part is about SNAPSHOT_SLICE_BYTES (by
+ * the average of a few of them, store_object_memory's sample); one at
+ * least, so an element bigger than that is a part of its own. Taken once
+ * a collection, when its parts start: the sample walks a table's buckets
+ * from the first until it meets a few elements, which a table being
+ * resized (its old half emptied from the start) can make long. */
+#define PART_SAMPLES 16
+static size_t part_elements(enum value_type t, const void *obj)
+{
+    size_t n = store_object_len(t, obj);
+    if (n == 0)
+        return COLLECTION_CHUNK;
+    size_t each = store_object_memory(t, obj, PART_SAMPLES) / n + 1;
+    size_t fit = SNAPSHOT_SLICE_BYTES / each;
+    return fit == 0 ? 1 : fit > COLLECTION_CHUNK ? COLLECTION_CHUNK : fit;
+}
+
 static void put_bulk(struct buf *b, const char *p, size_t n)
 {
     buf_printf(b, "$%zu\r\n", n);
@@ -614,7 +641,7 @@ static void add_frame(void *arg, struct entry *e)
          * big one over the next turns (snapshot_slices, pending_parts) */
         struct slice key = { entry_key(e), entry_key_len(e) };
         f->keys++;
-        bool big = store_object_len(entry_type(e), entry_object(e)) > SNAP_COLLECTION_WHOLE;
+        bool big = collection_in_parts(entry_type(e), entry_object(e));
         if (big && pending_find(f->snap, key))
             return; /* met again (the walk may visit a key twice): its parts are under way */
         /* what the stream made of the key on the replica before this frame
@@ -636,6 +663,7 @@ static void add_frame(void *arg, struct entry *e)
         p->next = NULL;
         p->cursor = 0;
         p->type = entry_type(e);
+        p->part_elems = part_elements(p->type, entry_object(e));
         /* a list's parts go by index, head to tail, which the stream's
          * pushes and pops would shift: a write to it sends the rest first
          * (repl_key_before_write). A hash's, a set's or a zset's parts
@@ -722,7 +750,7 @@ static bool live_part_start(struct shard *sh, const struct journal_record *rec)
 {
     struct repl_shard *rs = sh->repl;
     if (rec->op != JOURNAL_SET || rec->type == TYPE_STRING || !rec->object || rs->snaps ||
-        store_object_len(rec->type, rec->object) <= SNAP_COLLECTION_WHOLE)
+        !collection_in_parts(rec->type, rec->object))
         return false;
     struct snap_pending **pp;
     if (live_find(rs, rec->key, &pp))
@@ -735,6 +763,7 @@ static bool live_part_start(struct shard *sh, const struct journal_record *rec)
     p->next = NULL;
     p->cursor = 0;
     p->type = rec->type;
+    p->part_elems = part_elements(rec->type, rec->object);
     p->held = true;
     p->object = rec->object;
     p->klen = rec->key.len;
@@ -762,7 +791,7 @@ static void live_parts(struct shard *sh, size_t budget)
         if (same)
             p->cursor = journal_encode_collection_part(&rs->journal_out, NULL, key, p->type, entry_object(e),
                                                        entry_expire_at(e), p->cursor,
-                                                       budget == SIZE_MAX ? SIZE_MAX : COLLECTION_CHUNK);
+                                                       budget == SIZE_MAX ? SIZE_MAX : p->part_elems);
         if (!same || p->cursor == 0)
             live_unlink(sh, &rs->live);
     }
@@ -812,7 +841,7 @@ static void pending_parts(struct shard *sh, struct snap *s, int64_t now, struct 
         bool same = e && entry_type(e) == p->type;
         if (same)
             p->cursor = journal_encode_collection_part(out, FRAME_LOADCMD, key, p->type, entry_object(e),
-                                                       entry_expire_at(e), p->cursor, COLLECTION_CHUNK);
+                                                       entry_expire_at(e), p->cursor, p->part_elems);
         if (!same || p->cursor == 0) {
             s->pending = p->next;
             pending_free(sh, p);

@@ -97,6 +97,7 @@ struct snap_pending {
     enum value_type      type;
     bool                 held;   /* one of sh->snap_keys_pending (a write to it sends its rest first) */
     const void          *object; /* the live stream's (struct repl_shard's live): the collection journaled */
+    size_t               part_elems; /* the elements of a part (repl.c part_elements, taken at its start) */
     size_t               klen;
     char                 key[];
 };

@@ -134,6 +134,7 @@ struct node {
     atomic_int      repl_writes_paused; /* 1 while a FAILOVER hands over */
     atomic_int      client_pause_mode;  /* CLIENT PAUSE: enum pause_mode */
     atomic_int      active_expire_off;  /* DEBUG SET-ACTIVE-EXPIRE 0: ticks sweep no expired keys */
+    _Atomic int64_t staging_idle_ms;    /* DEBUG SET-STAGING-IDLE: 0 for STAGING_IDLE_MS (staging.h) */
     _Atomic int64_t client_pause_end_ms; /* unix ms the CLIENT PAUSE ends at */
     atomic_int      monitors;          /* MONITOR connections, across shards (monitor.h) */
 };

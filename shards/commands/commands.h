@@ -80,7 +80,7 @@ command_fn cmd_ping, cmd_echo, cmd_hello, cmd_auth, cmd_quit, cmd_reset,
 command_fn cmd_move, cmd_swapdb, cmd_no_scripting;
 
 /* DEBUG (debug.c) */
-command_fn cmd_debug_help, cmd_debug_sleep, cmd_debug_object, cmd_debug_set_active_expire,
+command_fn cmd_debug_help, cmd_debug_sleep, cmd_debug_object, cmd_debug_set_active_expire, cmd_debug_set_staging_idle,
     cmd_debug_error, cmd_debug_log, cmd_debug_populate, cmd_debug_refused;
 /* CLIENT LIST: the shards' lists (bulk or verbatim strings) as one string. */
 merge_fn merge_client_list;

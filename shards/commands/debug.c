@@ -16,6 +16,10 @@
  *    in ticks of the store's LRU clock, which counts accesses, not seconds.
  *  - SET-ACTIVE-EXPIRE 0|1: stops or restarts every shard's expiry sweep
  *    (keys past their time still read as missing).
+ *  - SET-STAGING-IDLE <ms>: the time after which a big collection whose
+ *    parts a slot move was sending here, staged with no part since, is
+ *    dropped (staging.h; 0: STAGING_IDLE_MS, 30 s): for tests, which
+ *    would otherwise wait 30 s to see it.
  *  - POPULATE <count> [prefix] [size]: every shard adds the keys
  *    prefix:0..count-1 it owns that do not exist yet (values "value:N",
  *    padded or cut to size), as Redis does.
@@ -70,6 +74,9 @@ void cmd_debug_help(struct exec_ctx *ctx)
         "SET-ACTIVE-EXPIRE <0|1>",
         "    0: keys past their time are removed only when touched; 1: also in the",
         "    background again (the default).",
+        "SET-STAGING-IDLE <milliseconds>",
+        "    Drop a big collection a slot move was sending here in parts once no part",
+        "    came for <milliseconds> (0: the default, 30000).",
         "SLEEP <seconds>",
         "    Keep the connection's shard thread busy for <seconds> (decimals allowed):",
         "    its clients wait, other shards go on.",
@@ -182,6 +189,28 @@ void cmd_debug_set_active_expire(struct exec_ctx *ctx)
     }
     if (ctx->shard)
         atomic_store_explicit(&ctx->shard->node->active_expire_off, on == 0, memory_order_relaxed);
+    reply_ok(ctx->reply);
+}
+
+/* DEBUG SET-STAGING-IDLE <ms>: every shard's bound on a staged
+ * collection's idle time (staging_tick reads it each tick). */
+void cmd_debug_set_staging_idle(struct exec_ctx *ctx)
+{
+    long long ms;
+    if (ctx->argc != 3) {
+        debug_usage_error(ctx);
+        return;
+    }
+    if (!parse_ll(ctx->argv[2], &ms)) {
+        reply_error(ctx->reply, ERR_NOT_INT);
+        return;
+    }
+    if (ms < 0) {
+        reply_error(ctx->reply, "ERR value is out of range");
+        return;
+    }
+    if (ctx->shard)
+        atomic_store_explicit(&ctx->shard->node->staging_idle_ms, (int64_t)ms, memory_order_relaxed);
     reply_ok(ctx->reply);
 }
 

@@ -68,7 +68,7 @@ static const struct {
 /* Every shard's counters added up. */
 struct info_totals {
     uint64_t commands, connections, rejected_conns, net_in, net_out, errors, cross_shard;
-    uint64_t held_writes, held_writes_tryagain;
+    uint64_t held_writes, held_writes_tryagain, staged_keys;
     uint64_t keys, expires, used_memory, expired, evicted, hits, misses;
     uint64_t client_max_output; /* the biggest of the shards' */
     /* gauges: each shard's may wrap, their sum does not (stats.h) */
@@ -101,6 +101,7 @@ static void sum_shards(const struct node *n, struct info_totals *t)
         t->cross_shard    += stat_load(&s->cross_shard_requests);
         t->held_writes    += stat_load(&s->held_writes);
         t->held_writes_tryagain += stat_load(&s->held_writes_tryagain);
+        t->staged_keys    += stat_load(&s->staged_keys);
         t->keys           += stat_load(&s->keys);
         t->expires        += stat_load(&s->expires);
         t->used_memory    += stat_load(&s->used_memory);
@@ -515,6 +516,9 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    /* ringkv's: writes of keys in flight held (dispatch.h) */
                    "migrate_held_writes:%llu\r\n"
                    "migrate_held_writes_tryagain:%llu\r\n"
+                   /* ringkv's: big collections whose parts a slot move is
+                    * sending here, staged outside the keyspace (staging.h) */
+                   "migrate_staged_keys:%llu\r\n"
                    "slave_expires_tracked_keys:0\r\n"
                    "active_defrag_hits:0\r\n"
                    "active_defrag_misses:0\r\n"
@@ -542,7 +546,8 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    (unsigned long long)t.eviction_current_ms, (unsigned long long)t.hits,
                    (unsigned long long)t.misses, (unsigned long long)t.pubsub_channels,
                    (unsigned long long)t.pubsub_patterns, (unsigned long long)t.held_writes,
-                   (unsigned long long)t.held_writes_tryagain, (unsigned long long)t.tracking_keys,
+                   (unsigned long long)t.held_writes_tryagain, (unsigned long long)t.staged_keys,
+                   (unsigned long long)t.tracking_keys,
                    (unsigned long long)t.tracking_items, (unsigned long long)t.errors,
                    (unsigned long long)t.commands, (unsigned long long)t.cross_shard,
                    (unsigned long long)t.eviction_time_cap);

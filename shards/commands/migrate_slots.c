@@ -44,10 +44,14 @@
  *  1. A hash, set, sorted set or list of more than PART_WHOLE_MAX
  *     elements (its whole dump about a millisecond of the owner's turn,
  *     its restore more of the target's: bench/RESULTS.md, "Big
- *     collections in a slot move") is not dumped by the listing: it is
+ *     collections in a slot move"), or of more than PART_BYTES bytes
+ *     (a few huge elements: a hash of 300 fields of 64 KB is 19 MB to
+ *     copy, bench/RESULTS.md, "Big collections of big elements in a slot
+ *     move"; store_object_over) is not dumped by the listing: it is
  *     marked in flight and sent as a sequence of parts, each at most
- *     PART_ELEMENTS elements and about PART_BYTES bytes
- *     (serialize_dump_part), one part a message to its owner (one part's
+ *     PART_ELEMENTS elements and about PART_BYTES bytes, an element
+ *     bigger than that a part of its own (serialize_dump_part), one part
+ *     a message to its owner (one part's
  *     work in a turn there), sent as one batch of MIGRATE's machinery
  *     (RINGKV-RESTOREPART, migrate.h's part), the next asked once it is
  *     acknowledged; one big key at a time a push, so one part on the
@@ -68,7 +72,9 @@
  *     last part in O(1) with REPLACE semantics, and journaled to the
  *     target's replicas in parts over turns (replication/repl.c, the
  *     live stream's big collections). A staged object with no part for
- *     STAGING_IDLE_MS is dropped; a FIRST part drops an earlier one.
+ *     STAGING_IDLE_MS is dropped, and at the target's next tick once its
+ *     slot is no longer imported there (the move given up); a FIRST part
+ *     drops an earlier one.
  *  4. A death of the source, of the target or of the tool mid-key, and
  *     --abort, leave the key whole in one writable place: the source
  *     keeps it until the last part is acknowledged (a failed part
@@ -114,16 +120,18 @@
  * no cost a key (one listing a batch). */
 #define LIST_SLOTS_MAX 512
 
-/* A collection of more elements than this goes in parts (issue 12): a
- * whole dump of a big hash costs 0.1-0.4 us an element here (DUMP of
- * 10k fields 0.9 ms, of 1M 425 ms: cache misses), its RESTORE 0.2-0.3
- * us, a list's a quarter of that; so a part of 1,024 elements is well
- * under a millisecond on either side (bench/RESULTS.md, "Big
- * collections in a slot move"). */
+/* A collection of more elements than this, or of more bytes than
+ * PART_BYTES, goes in parts (issue 12): a whole dump of a big hash costs
+ * 0.1-0.4 us an element here (DUMP of 10k fields 0.9 ms, of 1M 425 ms:
+ * cache misses), its RESTORE 0.2-0.3 us, a list's a quarter of that; so
+ * a part of 1,024 elements is well under a millisecond on either side
+ * (bench/RESULTS.md, "Big collections in a slot move"). A few huge
+ * elements cost their bytes instead: copied and checksummed on both
+ * sides, tens of MB are tens of ms. */
 #define PART_WHOLE_MAX 1024
 
-/* A part's bounds: elements, and bytes of payload (checked between scan
- * steps: serialize_dump_part). */
+/* A part's bounds: elements, and bytes of payload (serialize_dump_part:
+ * passed by one element at most). */
 #define PART_ELEMENTS 1024
 #define PART_BYTES    (256 * 1024)
 
@@ -223,9 +231,10 @@ static void list_one(void *arg, struct entry *e)
     struct listing *l = arg;
     struct slice key = { entry_key(e), entry_key_len(e) };
     uint32_t len = (uint32_t)key.len;
-    if (entry_type(e) != TYPE_STRING && store_object_len(entry_type(e), entry_object(e)) > PART_WHOLE_MAX) {
-        /* a big collection: not dumped here, sent in parts (big_next),
-         * in flight from now on; its object is its identity */
+    if (store_object_over(entry_type(e), entry_object(e), PART_WHOLE_MAX, PART_BYTES)) {
+        /* a big collection (many elements, or a few huge ones): not
+         * dumped here, sent in parts (big_next), in flight from now on;
+         * its object is its identity */
         const void *obj = entry_object(e);
         buf_append(&l->big, &len, 4);
         buf_append(&l->big, key.ptr, len);

@@ -15,10 +15,13 @@
  * it under the key in O(1) (store_set_object, REPLACE semantics).
  *
  * One dropped: a first part for the same key (the move started over),
- * a bad part, or no part for STAGING_IDLE_MS (its sender went away: the
+ * a bad part, no part for STAGING_IDLE_MS (its sender went away: the
  * source died, or the move was given up; the source still has the key,
- * it deletes it only once the last part is acknowledged). Freed as a
- * deleted key's value is (in slices, store_object_release).
+ * it deletes it only once the last part is acknowledged), or, at the
+ * next tick, its slot no longer imported here (the node's key gate would
+ * answer its next part -MOVED: the move was given up, SETSLOT STABLE as
+ * `ringkv-cluster --abort` sends it; no part can complete it). Freed as
+ * a deleted key's value is (in slices, store_object_release).
  *
  * Per shard, on the shard's own thread (thread-local). */
 #ifndef RINGKV_STAGING_H
@@ -32,7 +35,9 @@
 
 struct shard;
 
-/* No part for this long: its sender is taken to be gone. */
+/* No part for this long: its sender is taken to be gone. Tests set
+ * another bound (DEBUG SET-STAGING-IDLE: the node's staging_idle_ms) to
+ * see the drop without waiting for this one. */
 #define STAGING_IDLE_MS 30000
 
 struct staged {
@@ -41,6 +46,7 @@ struct staged {
     void           *object;  /* in the shard's store */
     uint64_t        sender;  /* the client id that sent the first part */
     int64_t         last_ms; /* the last part's time */
+    int             slot;    /* the key's (cluster mode) */
     size_t          klen;
     char            key[];
 };
@@ -61,10 +67,13 @@ void staging_drop(struct shard *sh, struct staged *st);
  * key). */
 void *staging_take(struct shard *sh, struct staged *st);
 
-/* Collections staged on this shard now. */
+/* Collections staged on this shard now (also the shard's stats.staged_keys,
+ * INFO's migrate_staged_keys). */
 size_t staging_count(struct shard *sh);
 
-/* Every tick: those with no part for STAGING_IDLE_MS are dropped. */
+/* Every tick: those with no part for STAGING_IDLE_MS (or the node's
+ * staging_idle_ms when set), and those whose slot the node's key gate
+ * would now send elsewhere, are dropped. */
 void staging_tick(struct shard *sh, int64_t now_ms);
 
 /* The shard stops: every staged collection freed, before its store goes. */

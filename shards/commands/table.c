@@ -176,6 +176,8 @@ static struct command debug_subcommands[] = {
         "Show low level information about a key"),
     ROW("set-active-expire", -2, CMD_CONN | F_DEBUG, 0, 0, 0, cmd_debug_set_active_expire, NULL,
         "server", "1.0.0", "Stop or restart the expiry of keys in the background"),
+    ROW("set-staging-idle", -2, CMD_CONN | F_DEBUG, 0, 0, 0, cmd_debug_set_staging_idle, NULL,
+        "server", "1.0.0", "Set the idle time after which a big key's staged parts are dropped"),
     ROW("error",  -2, CMD_CONN | F_DEBUG, 0, 0, 0, cmd_debug_error, NULL, "server", "1.0.0",
         "Answer the given text as an error"),
     ROW("log",    -2, CMD_CONN | F_DEBUG, 0, 0, 0, cmd_debug_log, NULL, "server", "1.0.0",

@@ -453,7 +453,12 @@ static void part_scored(void *arg, struct slice m, double d)
 }
 
 /* The scan steps a part is gathered in: the byte bound is checked between
- * them, so a part passes it by one step's elements at most. */
+ * them. A step takes at most the elements that fit in the bytes left, by
+ * the average size of those gathered (the first step one element), so a
+ * part passes the bound by about one element (a hash's, set's or zset's
+ * bucket) however big its elements are: 64 elements of 1 MB in a step
+ * would pass it 256 times, and an element bigger than the bound is a part
+ * of its own. */
 #define PART_STEP 64
 
 uint64_t serialize_dump_part(const struct entry *e, uint64_t cursor, size_t count, size_t bytes, struct buf *out,
@@ -476,6 +481,12 @@ uint64_t serialize_dump_part(const struct entry *e, uint64_t cursor, size_t coun
         size_t step = w.n < count ? count - (size_t)w.n : 1;
         if (step > PART_STEP)
             step = PART_STEP;
+        size_t have = w.body.len + lw.nodes.len + lw.lp.len;
+        size_t fit = w.n == 0 ? 1 : (bytes - have) / (have / (size_t)w.n + 1);
+        if (fit == 0)
+            fit = 1;
+        if (step > fit)
+            step = fit;
         first = false;
         switch (t) {
         case TYPE_HASH:

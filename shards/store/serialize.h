@@ -105,8 +105,9 @@ bool serialize_dump(const struct entry *e, struct buf *out);
  * holds the elements a scan from cursor visits (a list: from index
  * cursor, head to tail), in the plain forms (RDB_TYPE_HASH, _SET, _ZSET_2,
  * _LIST_QUICKLIST_2), count elements at most and about `bytes` of body
- * (checked between scan steps of a few dozen elements; one element at
- * least). Returns the next cursor (0: this part ends the scan) and the
+ * (checked between scan steps sized by the elements' bytes: passed by
+ * about one element; one element at least, so an element bigger than
+ * `bytes` is a part of its own). Returns the next cursor (0: this part ends the scan) and the
  * elements written in *elems; 0 elements (the scan's last buckets were
  * empty): nothing is appended. A hash's, set's or sorted set's scan
  * visits every element present all along once at least (an element may

@@ -1596,6 +1596,17 @@ size_t store_object_memory(enum value_type t, const void *obj, size_t samples)
     }
 }
 
+/* The elements store_object_over samples: enough that a collection of
+ * few huge elements is seen as such, few enough to be no cost. */
+#define OVER_SAMPLES 16
+
+bool store_object_over(enum value_type t, const void *obj, size_t max_elements, size_t max_bytes)
+{
+    if (t == TYPE_STRING)
+        return false;
+    return store_object_len(t, obj) > max_elements || store_object_memory(t, obj, OVER_SAMPLES) > max_bytes;
+}
+
 size_t store_used_memory(const struct store *s)
 {
     size_t m = s->mem_entries + s->mem_objects;

@@ -281,6 +281,14 @@ size_t store_entry_memory(const struct entry *e, size_t samples);
  * MEMORY USAGE samples. */
 size_t store_object_memory(enum value_type t, const void *obj, size_t samples);
 
+/* Whether a collection object is too big to be handled in one piece (in
+ * one turn of a shard's loop): more than max_elements elements, or more
+ * than max_bytes bytes by store_object_memory sampling a few elements (a
+ * few huge elements weigh as much as millions of small ones). The
+ * sampling walks at most the buckets of max_elements elements: no more
+ * than a small collection's own cost. */
+bool store_object_over(enum value_type t, const void *obj, size_t max_elements, size_t max_bytes);
+
 /* SCAN over this store with Redis's guarantees: a key present for the whole
  * scan is returned at least once, even while the table grows or shrinks.
  * Calls fn for each live entry of the next few buckets (about `count` keys)

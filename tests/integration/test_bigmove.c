@@ -43,7 +43,7 @@ static void start_cluster_node(struct server *s, int i)
 {
     unlink(conf_path[i]);
     const char *args[] = { "--cluster-enabled", "yes", "--cluster-config-file", conf_path[i],
-                           "--cluster-node-timeout", "5000", NULL };
+                           "--cluster-node-timeout", "5000", "--enable-debug-command", "local", NULL };
     assert_int_equal(server_start(s, args), 0);
 }
 
@@ -462,6 +462,99 @@ static void test_big_collections_move_in_parts(void **state)
     stop_all();
 }
 
+/* A collection of few but huge elements: HFIELDS fields of HFIELD_BYTES
+ * (19 MB) and a list of LELEMS elements each bigger than a part's bound
+ * (PART_BYTES, 256 KB, in migrate_slots.c). Each element's bytes are a
+ * letter of its index, its first bytes the index. */
+#define HFIELDS      300
+#define HFIELD_BYTES (64 * 1024)
+#define LELEMS       20
+#define LELEM_BYTES  (300 * 1024)
+
+static void big_element(char *buf, size_t n, int i)
+{
+    memset(buf, 'a' + i % 26, n);
+    char head[16];
+    int hl = snprintf(head, sizeof head, "%d:", i);
+    memcpy(buf, head, (size_t)hl);
+}
+
+static void load_big_elements(tconn *c, const char *hkey, const char *lkey)
+{
+    char *buf = malloc(LELEM_BYTES);
+    char field[32];
+    const char *hset[] = { "HSET", hkey, field, buf };
+    const char *rpush[] = { "RPUSH", lkey, buf };
+    for (int i = 0; i < HFIELDS; i++) {
+        big_element(buf, HFIELD_BYTES, i);
+        size_t lens[] = { 4, strlen(hkey), (size_t)snprintf(field, sizeof field, "f%d", i), HFIELD_BYTES };
+        tsendb(c, 4, hset, lens);
+        expect_int(tread(c, 10000), 1);
+    }
+    for (int i = 0; i < LELEMS; i++) {
+        big_element(buf, LELEM_BYTES, i);
+        size_t lens[] = { 5, strlen(lkey), LELEM_BYTES };
+        tsendb(c, 3, rpush, lens);
+        expect_int(tread(c, 10000), i + 1);
+    }
+    free(buf);
+}
+
+/* A hash of 300 fields of 64 KB and a list of 20 elements of 300 KB
+ * (few elements, many bytes: each far under PART_WHOLE_MAX elements) go
+ * in parts, each about PART_BYTES (an element bigger than that a part of
+ * its own), not whole in one turn of each side: the target counts the
+ * parts (RINGKV-RESTOREPART calls: the list's 20 and the hash's 19 MB in
+ * parts of about 256 KB, against none before, when both went whole, or
+ * a few when a part was bounded only between steps of 64 elements); both
+ * arrive whole, on the target and on its replica. */
+static void test_big_elements_move_in_parts(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    start_three();
+    tconn *src = tconnect(node[1].port), *dst = tconnect(node[0].port);
+    char tag[32], hkey[64], lkey[64];
+    long long slot = tag_of_group1(src, tag, sizeof tag);
+    snprintf(hkey, sizeof hkey, "{%s}:hash", tag);
+    snprintf(lkey, sizeof lkey, "{%s}:list", tag);
+    load_big_elements(src, hkey, lkey);
+    uint64_t want_h = digest(tcmd_big(src, "HGETALL %s", hkey), false, 2);
+    uint64_t want_l = digest(tcmd_big(src, "LRANGE %s 0 -1", lkey), true, 1);
+    mark_moving(src, dst, slot);
+    tconn *push = tconnect(node[1].port);
+    start_push(push, node[0].port, slot);
+    struct rval *r = tread(push, 120000);
+    if (!r || r->type != R_ARRAY || r->n != 2)
+        fail_msg("RINGKV-MIGRATESLOTS answered %s", r ? rval_text(r) : "nothing");
+    assert_true(r->elem[0]->type == R_INT && r->elem[0]->integer == 2); /* the two keys */
+    rval_free(r);
+    long long parts = cmd_calls(dst, "ringkv-restorepart");
+    print_message("%lld parts for a hash of %d fields of %d bytes and a list of %d elements of %d bytes\n", parts,
+                  HFIELDS, HFIELD_BYTES, LELEMS, LELEM_BYTES);
+    /* the list: one part an element; the hash: at least its bytes over a
+     * part's bound and a scan step's bucket (a few fields) past it */
+    assert_true(parts >= LELEMS + (long long)HFIELDS * HFIELD_BYTES / (256 * 1024 + 6 * HFIELD_BYTES));
+    expect_int(tcmd(src, "CLUSTER COUNTKEYSINSLOT %lld", slot), 0);
+    expect_ok(tcmd(dst, "ASKING"));
+    assert_true(digest(tcmd_big(dst, "HGETALL %s", hkey), false, 2) == want_h);
+    expect_ok(tcmd(dst, "ASKING"));
+    assert_true(digest(tcmd_big(dst, "LRANGE %s 0 -1", lkey), true, 1) == want_l);
+    /* the slot group 0's: its replica (node 2) serves a READONLY client
+     * what its master's stream gave it (the push's last WAIT covered it) */
+    push_state(0, 2, slot);
+    tconn *rep = tconnect(node[2].port);
+    expect_ok(tcmd(rep, "READONLY"));
+    assert_true(digest(tcmd_big(rep, "HGETALL %s", hkey), false, 2) == want_h);
+    assert_true(digest(tcmd_big(rep, "LRANGE %s 0 -1", lkey), true, 1) == want_l);
+    tclose(rep);
+    tclose(push);
+    tclose(src);
+    tclose(dst);
+    stop_all();
+}
+
 /* Waits until the target has taken some parts of a big key (mid-key);
  * the push's answer, if it came first, says why not. */
 static void wait_mid_key(tconn *dst, tconn *push)
@@ -609,6 +702,153 @@ static void test_abort_mid_key(void **state)
     assert_true(digest(tcmd_big(src, "LRANGE %s 0 -1", key), true, 1) == want);
     expect_int(tcmd(src, "RPUSH %s after", key), 1000001);
     tclose(push);
+    tclose(src);
+    tclose(dst);
+    stop_all();
+}
+
+/* The admin tool, as a user runs it (RINGKV_CLUSTER, or build's). */
+static const char *tool_bin(void)
+{
+    const char *t = getenv("RINGKV_CLUSTER");
+    return t ? t : "build/ringkv-cluster";
+}
+
+/* Every key of the slot is on the slot's owner: none elsewhere, and
+ * nothing else anywhere (DBSIZE, and a full SCAN, on every master). */
+static void slot_whole_on(int owner, int other, long long slot, long long keys)
+{
+    tconn *o = tconnect(node[owner].port), *x = tconnect(node[other].port);
+    expect_int(tcmd(o, "CLUSTER COUNTKEYSINSLOT %lld", slot), keys);
+    expect_int(tcmd(o, "DBSIZE"), keys);
+    expect_int(tcmd(x, "CLUSTER COUNTKEYSINSLOT %lld", slot), 0);
+    expect_int(tcmd(x, "DBSIZE"), 0);
+    char cursor[32] = "0";
+    do {
+        struct rval *v = tcmd(x, "SCAN %s COUNT 1000", cursor);
+        assert_true(v->type == R_ARRAY && v->n == 2);
+        snprintf(cursor, sizeof cursor, "%s", v->elem[0]->str);
+        assert_int_equal(v->elem[1]->n, 0);
+        rval_free(v);
+    } while (strcmp(cursor, "0") != 0);
+    tclose(o);
+    tclose(x);
+}
+
+/* `ringkv-cluster rebalance --abort` itself run while a big list's parts
+ * are under way (the tool that drove the move gone; its push still
+ * running on the source): the tool rolls the slot back (the target's
+ * mark dropped, what it holds of the slot sent back, the source's mark
+ * dropped) and exits 0; the push answers (an error: its next part is
+ * refused); then the slot has one owner holding all its keys, the list
+ * whole there and nowhere else, no slot marked, and the target's staged
+ * parts gone at once (INFO migrate_staged_keys 0 well before the idle
+ * bound's 30 s: its slot no longer imported, the next part could never
+ * come), never a key (DBSIZE, SCAN). */
+static void test_tool_abort_mid_key(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    struct mid_key m;
+    uint64_t want;
+    start_mid_key(&m, "RPUSH", "list", &want);
+    tconn *src = m.src, *dst = m.dst, *push = m.push;
+    long long slot = m.slot;
+    const char *key = m.key;
+    assert_int_equal(info_field(dst, "stats", "migrate_staged_keys"), 1);
+    char cmd[600], *out = NULL;
+    snprintf(cmd, sizeof cmd, "timeout 120 %s rebalance 127.0.0.1:%d --abort --yes 2>&1 </dev/null", tool_bin(),
+             node[1].port);
+    int st = run_cmd(cmd, &out);
+    if (st != 0)
+        fail_msg("rebalance --abort exited %d:\n%s", st, out ? out : "");
+    print_message("%s", out ? out : "");
+    free(out);
+    struct rval *r = tread(push, 120000);
+    if (!r || r->type != R_ERROR)
+        fail_msg("the push answered %s", r ? rval_text(r) : "nothing");
+    rval_free(r);
+    /* no mark left on either node */
+    for (int i = 0; i < 2; i++) {
+        tconn *c = i == 0 ? dst : src;
+        struct rval *nodes = tcmd(c, "CLUSTER NODES");
+        assert_true(nodes->type == R_BULK || nodes->type == R_VERBATIM);
+        if (strstr(nodes->str, "->-") || strstr(nodes->str, "-<-"))
+            fail_msg("node %d still marks a slot:\n%s", i, nodes->str);
+        rval_free(nodes);
+    }
+    assert_int_equal(info_field_becomes(dst, "stats", "migrate_staged_keys", 0, 10000), 0);
+    slot_whole_on(1, 0, slot, 1);
+    expect_int(tcmd(src, "LLEN %s", key), 1000000);
+    assert_true(digest(tcmd_big(src, "LRANGE %s 0 -1", key), true, 1) == want);
+    expect_int(tcmd(src, "RPUSH %s after", key), 1000001);
+    tclose(push);
+    tclose(src);
+    tclose(dst);
+    stop_all();
+}
+
+/* A staged collection whose sender went away (no part for the idle
+ * bound, set short with DEBUG SET-STAGING-IDLE instead of the default 30
+ * s) is dropped while its slot is still imported: INFO
+ * migrate_staged_keys back to 0, its memory given back (used_memory),
+ * never a key; a part arriving after is refused ("no part of this key
+ * is staged"). The bounds waited for are under the default's 30 s: it is
+ * the set bound that drops it. */
+static void test_staged_idle_drop(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    start_three();
+    tconn *src = tconnect(node[1].port), *dst = tconnect(node[0].port);
+    char tag[32], key[64];
+    long long slot = tag_of_group1(src, tag, sizeof tag);
+    snprintf(key, sizeof key, "{%s}:h", tag);
+    load(src, "HSET", key, 50000);
+    struct rval *pay = tcmd_big(src, "DUMP %s", key);
+    assert_true(pay && pay->type == R_BULK);
+    expect_ok(tcmd(dst, "CLUSTER SETSLOT %lld IMPORTING %s", slot, ids[1]));
+    assert_int_equal(info_field(dst, "stats", "migrate_staged_keys"), 0);
+    long long mem0 = info_field(dst, "memory", "used_memory");
+    const char *first[] = { "RINGKV-RESTOREPART", key, "0", pay->str, "FIRST" };
+    size_t first_len[] = { 18, strlen(key), 1, pay->len, 5 };
+    expect_ok(tcmd(dst, "ASKING"));
+    tsendb(dst, 5, first, first_len);
+    expect_ok(tread(dst, 10000));
+    assert_int_equal(info_field(dst, "stats", "migrate_staged_keys"), 1);
+    /* 50k fields staged: a few MB more (published once a loop turn) */
+    long long mem1 = mem0;
+    for (long long until = now_ms() + 10000; mem1 < mem0 + 2000000 && now_ms() < until; usleep(10000))
+        mem1 = info_field(dst, "memory", "used_memory");
+    if (mem1 < mem0 + 2000000)
+        fail_msg("used_memory %lld, %lld before the part", mem1, mem0);
+    /* bad arguments: refused, nothing set */
+    expect_error(tcmd(dst, "DEBUG SET-STAGING-IDLE"),
+                 "ERR unknown subcommand or wrong number of arguments for 'SET-STAGING-IDLE'. Try DEBUG HELP.");
+    expect_error(tcmd(dst, "DEBUG SET-STAGING-IDLE 1 2"),
+                 "ERR unknown subcommand or wrong number of arguments for 'SET-STAGING-IDLE'. Try DEBUG HELP.");
+    expect_error(tcmd(dst, "DEBUG SET-STAGING-IDLE soon"), "ERR value is not an integer or out of range");
+    expect_error(tcmd(dst, "DEBUG SET-STAGING-IDLE -1"), "ERR value is out of range");
+    expect_ok(tcmd(dst, "DEBUG SET-STAGING-IDLE 200"));
+    assert_int_equal(info_field_becomes(dst, "stats", "migrate_staged_keys", 0, 10000), 0);
+    long long mem2 = mem1;
+    for (long long until = now_ms() + 10000; mem2 > mem0 + 500000 && now_ms() < until; usleep(10000))
+        mem2 = info_field(dst, "memory", "used_memory");
+    if (mem2 > mem0 + 500000)
+        fail_msg("used_memory %lld after the drop, %lld before the part", mem2, mem0);
+    print_message("used_memory %lld before the part, %lld staged, %lld after the drop\n", mem0, mem1, mem2);
+    const char *last[] = { "RINGKV-RESTOREPART", key, "0", pay->str, "LAST" };
+    size_t last_len[] = { 18, strlen(key), 1, pay->len, 4 };
+    expect_ok(tcmd(dst, "ASKING"));
+    tsendb(dst, 5, last, last_len);
+    expect_error(tread(dst, 10000), "ERR no part of this key is staged");
+    expect_ok(tcmd(dst, "ASKING"));
+    expect_int(tcmd(dst, "EXISTS %s", key), 0);
+    expect_int(tcmd(dst, "DBSIZE"), 0);
+    expect_ok(tcmd(dst, "DEBUG SET-STAGING-IDLE 0"));
+    rval_free(pay);
     tclose(src);
     tclose(dst);
     stop_all();
@@ -762,15 +1002,85 @@ static void test_live_parts_to_replicas(void **state)
     assert_int_equal(server_stop(&m), 0);
 }
 
+/* A field "name:<n>" of INFO's text (the first, after a line start or a
+ * comma), or -1. */
+static long long text_field(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = strstr(text, name); p; p = strstr(p + 1, name))
+        if ((p == text || p[-1] == '\n' || p[-1] == ',') && (p[n] == ':' || p[n] == '='))
+            return atoll(p + n + 1);
+    return -1;
+}
+
+/* The WAIT fence of the live stream's big collections (repl.c): a WAIT
+ * on a master whose stream is still sending a big collection in parts
+ * (a RESTORE of a 200k-field hash: DEL, then its fields over the next
+ * turns) takes as its target the offset past the last part, so once it
+ * counts the replica, the replica has acknowledged every part: at that
+ * moment the replica's offset (INFO's slave0 offset) is the master's
+ * whole stream but for the stream's PINGs since (14 bytes a second; the
+ * parts are megabytes). Without the fence the target is the stream so
+ * far (the DEL and a part or two): the replica's answer to the GETACK
+ * right behind them counts, while the rest of the parts are still
+ * coming; its next ACK is up to a second away, so its offset then is
+ * megabytes short of the master's. (That a periodic ACK covering the
+ * rest lands between the WAIT's answer and the INFO is the only way that
+ * case could pass: a window of a round trip in a second.) */
+static void test_wait_covers_live_parts(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip();
+    struct server m, r;
+    assert_int_equal(server_start(&m, NULL), 0);
+    assert_int_equal(server_start(&r, NULL), 0);
+    tconn *mc = tconnect(m.port), *rc = tconnect(r.port);
+    expect_ok(tcmd(rc, "REPLICAOF 127.0.0.1 %d", m.port));
+    for (long long deadline = now_ms() + 30000; get_int(tcmd(mc, "WAIT 1 100")) < 1;)
+        if (now_ms() > deadline)
+            fail_msg("the replica did not attach");
+    load(mc, "HSET", "src:hash", 200000);
+    struct rval *ph = tcmd_big(mc, "DUMP src:hash");
+    expect_int(tcmd(mc, "WAIT 1 60000"), 1);
+    const char *restore[] = { "RESTORE", "h", "0", ph->str };
+    size_t restore_len[] = { 7, 1, 1, ph->len };
+    const char *wait[] = { "WAIT", "1", "0" };
+    tsendb(mc, 4, restore, restore_len);
+    tsendv(mc, 3, wait);
+    expect_ok(tread(mc, 60000));
+    expect_int(tread(mc, 60000), 1);
+    struct rval *info = tcmd(mc, "INFO replication");
+    assert_true(info->type == R_BULK || info->type == R_VERBATIM);
+    long long master_offset = text_field(info->str, "master_repl_offset");
+    const char *slave0 = strstr(info->str, "slave0:");
+    long long replica_offset = slave0 ? text_field(slave0, "offset") : -1;
+    print_message("at the WAIT's answer: master offset %lld, the replica's %lld\n", master_offset, replica_offset);
+    if (replica_offset < master_offset - 1000)
+        fail_msg("WAIT 1 answered with the replica at offset %lld, the master's stream at %lld:\n%s", replica_offset,
+                 master_offset, info->str);
+    rval_free(info);
+    expect_int(tcmd(rc, "HLEN h"), 200000);
+    rval_free(ph);
+    tclose(mc);
+    tclose(rc);
+    assert_int_equal(server_stop(&r), 0);
+    assert_int_equal(server_stop(&m), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_big_collections_move_in_parts),
+        cmocka_unit_test(test_big_elements_move_in_parts),
         cmocka_unit_test(test_target_killed_mid_key),
         cmocka_unit_test(test_source_killed_mid_key),
         cmocka_unit_test(test_abort_mid_key),
+        cmocka_unit_test(test_tool_abort_mid_key),
+        cmocka_unit_test(test_staged_idle_drop),
         cmocka_unit_test(test_restorepart_protocol),
         cmocka_unit_test(test_live_parts_to_replicas),
+        cmocka_unit_test(test_wait_covers_live_parts),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1018,6 +1018,92 @@ static void test_parts_round_trip(void **state)
     store_destroy(s);
 }
 
+/* A collection of few huge elements in parts: each part bounded by the
+ * bytes asked, within about one element (a hash's bucket, whose chain
+ * may hold a few), an element bigger than the bound a part of its own;
+ * rebuilt, the same collection. */
+static void test_parts_bounded_by_bytes(void **state)
+{
+    (void)state;
+    struct store *s = new_store();
+    struct hash *h = hash_create(s);
+    struct list *l = list_create(s);
+    enum { HASH_FIELDS = 40, FIELD_BYTES = 10000, LIST_ELEMS = 30, ELEM_BYTES = 20000, BOUND = 16384 };
+    char *big = malloc(ELEM_BYTES);
+    for (int i = 0; i < HASH_FIELDS; i++) {
+        char f[32];
+        memset(big, 'a' + i % 26, FIELD_BYTES);
+        struct slice fs = { f, (size_t)snprintf(f, sizeof f, "f%d", i) };
+        hash_set(s, &h, fs, (struct slice){ big, FIELD_BYTES }, &hash_default_limits);
+    }
+    for (int i = 0; i < LIST_ELEMS; i++) {
+        memset(big, 'a' + i % 26, ELEM_BYTES);
+        list_push(s, &l, false, (struct slice){ big, ELEM_BYTES }, &list_default_limits);
+    }
+    store_set_object(s, SL("h"), TYPE_HASH, h, 0);
+    store_set_object(s, SL("l"), TYPE_LIST, l, 0);
+    const char *keys[] = { "h", "l" };
+    for (int k = 0; k < 2; k++) {
+        const struct entry *e = store_peek(s, (struct slice){ keys[k], 1 }, NOW);
+        bool is_list = entry_type(e) == TYPE_LIST;
+        void *obj = NULL;
+        uint64_t cursor = 0;
+        size_t total = 0;
+        int parts = 0;
+        do {
+            struct buf b;
+            buf_init(&b);
+            size_t elems;
+            cursor = serialize_dump_part(e, cursor, 1000, BOUND, &b, &elems);
+            if (elems == 0) {
+                buf_free(&b);
+                continue;
+            }
+            if (is_list)
+                assert_int_equal(elems, 1); /* each bigger than the bound */
+            else /* up to two buckets (a first step of one bucket, then one
+                  * more): a few fields; all 40 when steps took 64 elements */
+                assert_true(elems <= HASH_FIELDS / 4);
+            total += elems;
+            parts++;
+            struct decoded_value v;
+            assert_true(serialize_decode(b.data, b.len, &v));
+            if (!obj) {
+                assert_true(decoded_value_build(s, &v, NULL));
+                obj = v.object;
+                v.object = NULL;
+                decoded_value_free(&v);
+            } else {
+                assert_true(decoded_value_add_to(s, &v, entry_type(e), &obj, NULL));
+            }
+            buf_free(&b);
+        } while (cursor != 0);
+        if (is_list) {
+            assert_int_equal(parts, LIST_ELEMS);
+            assert_int_equal(list_len(obj), LIST_ELEMS);
+            for (int i = 0; i < LIST_ELEMS; i++) {
+                struct slice got;
+                assert_true(list_index(obj, i, &got));
+                assert_int_equal(got.len, ELEM_BYTES);
+                assert_int_equal(got.ptr[0], 'a' + i % 26);
+            }
+        } else {
+            assert_true(total >= HASH_FIELDS);
+            assert_int_equal(hash_len(obj), HASH_FIELDS);
+            for (int i = 0; i < HASH_FIELDS; i++) {
+                char f[32];
+                struct slice got, fs = { f, (size_t)snprintf(f, sizeof f, "f%d", i) };
+                assert_true(hash_get(obj, fs, &got));
+                assert_int_equal(got.len, FIELD_BYTES);
+                assert_int_equal(got.ptr[FIELD_BYTES - 1], 'a' + i % 26);
+            }
+        }
+        store_object_destroy(s, entry_type(e), obj);
+    }
+    free(big);
+    store_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1038,6 +1124,7 @@ int main(void)
         cmocka_unit_test(test_old_list_zset_forms),
         cmocka_unit_test(test_list_zset_refused),
         cmocka_unit_test(test_parts_round_trip),
+        cmocka_unit_test(test_parts_bounded_by_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
