@@ -32,8 +32,10 @@
  * by a sixteenth, for values of SPLIT_MIN bytes and up, so small strings
  * keep their one allocation and one cache miss). The value length stays in
  * lens; entry_value returns the block; the block counts in mem_entries and
- * goes with the key. Only store_set chooses the split; APPEND-like growth
- * (store_resize) keeps the layout the entry has.
+ * goes with the key. store_set chooses the layout, and so does
+ * store_resize (APPEND, SETRANGE, INCR) when the value no longer fits its
+ * block and the entry moves; a split value that grows stays split (its
+ * block grows), and one that shrinks keeps its block.
  *
  * Types: 3 bits of the flags say the value's type. A string's value is the
  * entry's value bytes; a collection's value bytes are a pointer to its object
@@ -1275,12 +1277,16 @@ struct entry *store_resize(struct store *s, struct entry *e, size_t vlen)
         return e;
     }
     /* Move. Growth gets slack (as sds does) so that repeated APPENDs are
-     * amortised; a shrink allocates exactly. */
-    size_t alloc = need;
-    if (vlen > oldv) {
-        size_t slack = vlen < (1u << 20) ? vlen : (1u << 20);
-        alloc += slack;
-    }
+     * amortised; a shrink allocates exactly. A move is a write like SET's:
+     * the layout is chosen again, so a value grown past a size class's
+     * edge (a 2 KB value with its slack: 4 KB, one block 5 KB) goes in a
+     * block of its own as SET would put it. */
+    size_t room = vlen;
+    if (vlen > oldv)
+        room += vlen < (1u << 20) ? vlen : (1u << 20);
+    if (entry_type(e) == TYPE_STRING && split_pays(klen, room, nflags))
+        nflags |= F_SPLIT;
+    size_t alloc = entry_alloc_size(klen, (nflags & F_SPLIT) ? sizeof(char *) : room, nflags);
     uint64_t h = entry_hash(e);
     struct entry *ne = entry_alloc(s, alloc);
     ne->link = e->link & ~LINK_PTR_MASK;
@@ -1291,6 +1297,8 @@ struct entry *store_resize(struct store *s, struct entry *e, size_t vlen)
     }
     entry_set_lens(ne, klen, vlen);
     memcpy((char *)entry_key(ne), entry_key(e), klen);
+    if (nflags & F_SPLIT)
+        split_set_block(ne, split_alloc(s, room));
     size_t keep = oldv < vlen ? oldv : vlen;
     memcpy(entry_value(ne), entry_value(e), keep);
     if (vlen > keep)
