@@ -1159,10 +1159,21 @@ struct entry *store_set(struct store *s, struct slice key, const void *val,
         flags |= F_SPLIT;
     size_t held = (flags & F_SPLIT) ? sizeof(char *) : vlen;
     struct entry *e;
+    char *block = NULL; /* a split string's value block kept for the new value */
 
     if (s->lazy_len)
         lazy_step(s, LAZY_STEP_WRITE);
     if (old) {
+        /* A split string given a new value of its block's size class keeps
+         * the block, as a one-block entry is rewritten in place: freeing it
+         * and allocating the same size again took mimalloc's slow path at
+         * every SET (a freed block goes to a list the next allocation must
+         * first collect), 2316 -> 2928 instructions a 1000-byte SET. */
+        if ((flags & F_SPLIT) && entry_type(old) == TYPE_STRING && (entry_flags(old) & F_SPLIT) &&
+            mi_usable_size(split_block(old)) == mi_good_size(vlen)) {
+            block = split_block(old);
+            old->meta &= ~F_SPLIT;
+        }
         /* the old value goes: a collection's object, a split string's block */
         entry_release_value(s, old);
         old->meta &= ~F_TYPE_MASK;
@@ -1204,7 +1215,7 @@ struct entry *store_set(struct store *s, struct slice key, const void *val,
             entry_put_expire(s, e, expire_at_ms);
     }
     if (flags & F_SPLIT)
-        split_set_block(e, split_alloc(s, vlen));
+        split_set_block(e, block ? block : split_alloc(s, vlen));
     lru_touch(s, e);
     check_invariants(s);
     if (val) {
