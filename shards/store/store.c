@@ -465,14 +465,20 @@ static void split_free(struct store *s, struct entry *e)
 
 /* Whether a string of vlen bytes under a klen-byte key takes less memory
  * split (an entry holding an address, and the value alone) than in one
- * block, by at least a sixteenth: mimalloc's size classes decide. */
-static bool split_pays(size_t klen, size_t vlen, unsigned flags)
+ * block, by at least a sixteenth: mimalloc's size classes decide. Returns
+ * the size of the value's block if so, else 0. */
+static size_t split_pays(size_t klen, size_t vlen, unsigned flags)
 {
     if (vlen < SPLIT_MIN)
-        return false;
-    size_t whole = mi_good_size(entry_alloc_size(klen, vlen, flags));
-    size_t split = mi_good_size(entry_alloc_size(klen, sizeof(char *), flags)) + mi_good_size(vlen);
-    return split + whole / 16 <= whole;
+        return 0;
+    size_t one = entry_alloc_size(klen, vlen, flags), whole = mi_good_size(one);
+    /* a split takes more than one block's bytes (the address, a second
+     * header): one block wasting less than a sixteenth cannot lose */
+    if ((whole - one) * 16 < whole)
+        return 0;
+    size_t value = mi_good_size(vlen);
+    size_t split = mi_good_size(entry_alloc_size(klen, sizeof(char *), flags)) + value;
+    return split + whole / 16 <= whole ? value : 0;
 }
 
 static void bury_graveyard(struct store *s)
@@ -1155,7 +1161,8 @@ struct entry *store_set(struct store *s, struct slice key, const void *val,
     uint64_t h = key_hash(key.ptr, key.len);
     struct entry *old = lookup(s, key.ptr, key.len, h);
     unsigned flags = (needs_long(key.len, vlen) ? F_LONG : 0) | (expire_at_ms ? F_EXPF : 0);
-    if (split_pays(key.len, vlen, flags))
+    size_t value_class = split_pays(key.len, vlen, flags); /* 0: one block */
+    if (value_class)
         flags |= F_SPLIT;
     size_t held = (flags & F_SPLIT) ? sizeof(char *) : vlen;
     struct entry *e;
@@ -1170,7 +1177,7 @@ struct entry *store_set(struct store *s, struct slice key, const void *val,
          * every SET (a freed block goes to a list the next allocation must
          * first collect), 2316 -> 2928 instructions a 1000-byte SET. */
         if ((flags & F_SPLIT) && entry_type(old) == TYPE_STRING && (entry_flags(old) & F_SPLIT) &&
-            mi_usable_size(split_block(old)) == mi_good_size(vlen)) {
+            mi_usable_size(split_block(old)) == value_class) {
             block = split_block(old);
             old->meta &= ~F_SPLIT;
         }
