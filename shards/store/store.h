@@ -31,8 +31,9 @@ enum value_type { TYPE_STRING = 0, TYPE_LIST = 1, TYPE_SET = 2, TYPE_ZSET = 3, T
 /* "string", "list", "set", "zset", "hash". */
 const char *value_type_name(enum value_type t);
 
-/* One key and its value in a single allocation. Layout is private to
- * store.c; use the accessors. */
+/* One key and its value: a single allocation, or for a big string whose
+ * one block would waste part of a size class, the entry and its value's
+ * block. Layout is private to store.c; use the accessors. */
 struct entry;
 
 const char *entry_key(const struct entry *e);

@@ -922,6 +922,73 @@ static void test_split_strings_against_model(void **state)
     store_destroy(s);
 }
 
+/* Growth across the layout boundary (APPEND, SETRANGE: store_resize). A
+ * one-block string grown past its block moves, and the move lays it out
+ * as a SET would: 100 bytes grown to 2048 under a 16-byte key get 2048
+ * bytes of slack, 4096 bytes of room, which in one block with the header,
+ * expiry field and key (4140 B) take a 5120-byte class, and split 64 +
+ * 4096. Then the split value grows within its block, past it, shrinks,
+ * loses and gets an expiry; its bytes and the memory count follow each
+ * step, and DEL then FLUSH give back every byte counted. */
+static void test_split_on_growth(void **state)
+{
+    (void)state;
+    struct store *s = store_create(NULL, NULL, NULL);
+    char kb[] = "key:000000000001"; /* 16 bytes */
+    struct slice k = { kb, sizeof kb - 1 };
+    char *val = malloc(20000), *want = malloc(20000);
+    for (size_t i = 0; i < 20000; i++)
+        val[i] = (char)('a' + i % 26);
+    struct store *fresh = store_create(NULL, NULL, NULL);
+    /* another key with an expiry keeps the volatile keys' array there */
+    store_set(s, (struct slice){ "other", 5 }, "x", 1, NOW + 1000000);
+    struct entry *e = store_set(s, k, val, 100, NOW + 100000);
+    /* the memory outside the entry (the table, the volatile keys' array,
+     * the other key): the same at each step */
+    size_t rest = store_used_memory(s) - store_entry_memory(e, 0);
+
+    /* each step: a new length, the bytes the model says, the count */
+    size_t len = 100;
+    memcpy(want, val, len);
+    static const size_t steps[] = { 2048, 3000, 9000, 10, 1100, 20000 };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        size_t n = steps[i];
+        e = store_resize(s, e, n);
+        if (n > len)
+            memset(want + len, 0, n - len); /* new bytes are zero */
+        assert_int_equal(entry_value_len(e), n);
+        assert_memory_equal(entry_value(e), want, n);
+        if (n > len) { /* as APPEND then writes them */
+            memcpy(entry_value(e) + len, val + len, n - len);
+            memcpy(want + len, val + len, n - len);
+        }
+        len = n;
+        if (i == 0) /* one block would be 5120 + 16 */
+            assert_true(store_entry_memory(e, 0) <= 4096 + 64 + 16);
+        if (i == 2) /* the expiry goes and comes back: the entry may move */
+            assert_true(store_set_expire(s, e, 0, NOW));
+        if (i == 3) {
+            assert_true(store_set_expire(s, e, NOW + 5000, NOW));
+            e = store_peek(s, k, NOW);
+            assert_non_null(e);
+        }
+        assert_int_equal(store_used_memory(s), rest + store_entry_memory(e, 0));
+        e = store_find(s, k, NOW);
+        assert_non_null(e);
+        assert_memory_equal(entry_key(e), kb, k.len);
+        assert_memory_equal(entry_value(e), want, len);
+    }
+    assert_int_equal(entry_expire_at(e), NOW + 5000);
+    assert_true(store_delete(s, k));
+    store_flush(s);
+    store_rehash_step(s);
+    assert_int_equal(store_used_memory(s), store_used_memory(fresh));
+    store_destroy(fresh);
+    free(want);
+    free(val);
+    store_destroy(s);
+}
+
 /* Random operations checked against a plain model of the keyspace. */
 struct model_key {
     int     present;
@@ -1258,6 +1325,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_overwrite_keeps_memory_stable),
         cmocka_unit_test(test_split_string_memory),
         cmocka_unit_test(test_split_strings_against_model),
+        cmocka_unit_test(test_split_on_growth),
         cmocka_unit_test(test_random_ops_against_model),
         cmocka_unit_test(test_hash_seeded_per_process),
         cmocka_unit_test(test_del_by_store_marked),
