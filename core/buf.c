@@ -28,6 +28,21 @@ static void buf_grow(struct buf *b, size_t extra)
     b->cap = cap;
 }
 
+char *buf_reserve_exact(struct buf *b, size_t extra)
+{
+    if (b->cap - b->len < extra) {
+        size_t cap = b->len + extra;
+        if (cap < b->len)
+            abort(); /* size_t overflow: a caller bug */
+        char *p = mi_realloc(b->data, cap);
+        if (!p)
+            abort();
+        b->data = p;
+        b->cap = cap;
+    }
+    return b->data + b->len;
+}
+
 char *buf_reserve(struct buf *b, size_t extra)
 {
     if (b->cap - b->len < extra)

@@ -30,6 +30,10 @@ static inline void buf_init(struct buf *b) { b->data = NULL; b->len = 0; b->cap 
 void buf_free(struct buf *b);
 /* Make room for at least `extra` more bytes; returns data + len. */
 char *buf_reserve(struct buf *b, size_t extra);
+/* The same, growing to exactly len + extra when it must grow (no doubling:
+ * for a size known in advance, such as a big argument announced by its
+ * length). */
+char *buf_reserve_exact(struct buf *b, size_t extra);
 void buf_append(struct buf *b, const void *p, size_t n);
 static inline void buf_append_str(struct buf *b, const char *s) { buf_append(b, s, strlen(s)); }
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

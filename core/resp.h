@@ -55,6 +55,16 @@ struct resp_parser {
                            * points into p->scratch instead) */
 };
 
+/* After RESP_MORE: the bytes the current command is known to take at least,
+ * from its first byte (what was scanned and the bulk being read, with its
+ * CRLF); 0 when no bulk's length is known yet. A caller may make room for
+ * them at once where a big argument would otherwise arrive into a buffer
+ * grown by doubling, read after read. */
+static inline size_t resp_parse_wants(const struct resp_parser *p)
+{
+    return p->bulk_len >= 0 ? p->pos + (size_t)p->bulk_len + 2 : 0;
+}
+
 void resp_parser_init(struct resp_parser *p);
 void resp_parser_deinit(struct resp_parser *p);
 

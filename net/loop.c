@@ -357,12 +357,23 @@ static void input_consumed(struct conn *c, size_t used)
         c->in.len = c->in_off = 0;
 }
 
+/* Room for what on_data said the kept input will grow to. */
+static void input_make_room(struct conn *c)
+{
+    size_t keep = conn_input_bytes(c);
+    if (c->in_expect > keep)
+        buf_reserve_exact(&c->in, c->in_expect - keep);
+    c->in_expect = 0;
+}
+
 /* Hand on_data what conn->in holds. */
 static void input_process(struct loop *l, struct conn *c)
 {
     size_t used = l->h.on_data(l->arg, c, c->in.data + c->in_off, conn_input_bytes(c));
-    if (!c->closing)
+    if (!c->closing) {
         input_consumed(c, used);
+        input_make_room(c);
+    }
 }
 
 /* Input piling up unconsumed: stop reading (the multishot recv ends with
@@ -393,8 +404,10 @@ static void deliver(struct loop *l, struct conn *c, const char *p, size_t n)
     bool waiting = c->paused || c->yielded;
     if (conn_input_bytes(c) == 0 && !waiting) {
         size_t used = l->h.on_data(l->arg, c, p, n);
-        if (used < n && !c->closing)
+        if (used < n && !c->closing) {
             input_keep(c, p + used, n - used);
+            input_make_room(c);
+        }
     } else {
         input_keep(c, p, n);
         if (c->in_limit && conn_input_bytes(c) > c->in_limit) {

@@ -615,8 +615,13 @@ static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t 
         size_t consumed = 0;
         const char *err = NULL;
         enum resp_status st = resp_parse(&l->parser, p + used, n - used, &lim, &consumed, &err);
-        if (st == RESP_MORE)
+        if (st == RESP_MORE) {
+            /* a big value in the stream: its room at once, as a client's
+             * (shards/dispatch.c) */
+            if (resp_parse_wants(&l->parser) >= (32u << 10))
+                conn_input_expect(c, resp_parse_wants(&l->parser));
             break;
+        }
         if (st == RESP_ERROR) {
             log_warning("Protocol error in the replication stream: %s", err);
             goto broken;

@@ -73,6 +73,8 @@ struct session {
     struct shard       *shard;
     struct client       client;
     struct resp_parser  parser;
+    size_t              input_counted; /* bytes session_data left unconsumed, counted in
+                                          net_input_bytes already (given again next time) */
     struct pending     *head, *tail;
     int                 npending;
     int                 inflight; /* messages out for this session */

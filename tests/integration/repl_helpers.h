@@ -59,7 +59,12 @@ static void node_stop(struct server *s)
 
 static char *info_text(tconn *c, const char *section)
 {
-    struct rval *v = tcmd(c, "INFO %s", section);
+    /* up to a minute, not tcmd's 10 s: a replica applying a 512 MB value
+     * from its stream (test_stream_bulk_over_512mb) answered after that
+     * on a loaded machine (a fresh-clone CI run, four tests at a time) */
+    const char *argv[] = { "INFO", section };
+    tsendv(c, 2, argv);
+    struct rval *v = tread(c, 60000);
     if (!v || (v->type != R_BULK && v->type != R_VERBATIM)) {
         char *t = rval_text(v);
         fail_msg("INFO %s: %s", section, t);
