@@ -618,8 +618,9 @@ static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t 
         if (st == RESP_MORE) {
             /* a big value in the stream: its room at once, as a client's
              * (shards/dispatch.c) */
-            if (resp_parse_wants(&l->parser) >= (32u << 10))
-                conn_input_expect(c, resp_parse_wants(&l->parser));
+            size_t wants = resp_parse_wants(&l->parser);
+            if (wants >= (32u << 10))
+                conn_input_expect(c, wants);
             break;
         }
         if (st == RESP_ERROR) {
