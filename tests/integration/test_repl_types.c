@@ -532,7 +532,7 @@ static void test_keys_replaced_during_parts(void **state)
     const char *argv[] = { "RESTORE", "bhcopy", "0", d->str, "REPLACE" };
     size_t lens[] = { 7, 6, 1, d->len, 7 };
     tsendb(mc, 5, argv, lens);
-    expect_ok(tread(mc, 5000));
+    expect_ok(tread(mc, 60000));
     rval_free(d);
     expect_ok(tcmd(mc, "RENAME bh2 bh3"));
     /* bh, whose parts are pending as a hash's (a cursor in its table),
