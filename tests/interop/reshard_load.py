@@ -217,6 +217,9 @@ def main():
         fill(rc, keys)
         print("filled %d" % keys)
         return 0
+    if os.environ.get("RESHARD_NOGC"):
+        import gc
+        gc.disable()
     w = Writer(port)
     # the counters as an earlier run left them: a counter this run's writer
     # does not reach (fewer than COUNTERS pairs on a slow machine) must
@@ -264,6 +267,11 @@ def main():
                   top[0], top[1], top[2], top[3], max(d - wr for d, wr, wb, wa in during),
                   sum(1 for d, wr, wb, wa in during if wr > 0), max([wr for d, wr, wb, wa in during] + [0]),
                   sum(wb for d, wr, wb, wa in during), max([d for d, wr, wb, wa in during if wa == 0] + [0])))
+    if os.environ.get("RESHARD_DUMP"):
+        with open(os.environ["RESHARD_DUMP"], "w") as f:
+            f.write("%f %f\n" % (t_start, t_end))
+            for (t, d), (_, wr, wb, wa, r) in zip(w.lat, w.waits):
+                f.write("%f %f %d\n" % (t, d * 1000, 1 if (r or wr or wa) else 0))
     sys.stdout.write(tool.stdout.decode(errors="replace"))
     return 0
 

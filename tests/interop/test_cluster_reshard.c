@@ -309,6 +309,8 @@ static void test_rate_limit_respected(void **state)
     long long ms = now_ms() - t0;
     if (st != 0)
         fail_msg("remove with --max-keys-per-sec exited %d:\n%s", st, out);
+    if (!strstr(out, "3 steps at once, at most 2000 keys/s"))
+        fail_msg("the plan does not name the movers and the limit:\n%s", out);
     free(out);
     double rate = (double)moving * 1000.0 / (double)ms;
     print_message("moved %lld keys in %lld ms: %.0f keys/s (limit 2000)\n", moving, ms, rate);
