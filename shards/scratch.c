@@ -27,12 +27,26 @@ static void put_value(struct buf *b, enum value_type t, const void *obj, struct 
     memcpy(b->data + at, &n, 4);
 }
 
-/* key now holds a value of type t from put_value's bytes. */
-static void set_value(struct store *st, struct slice key, enum value_type t, const char *p, uint32_t n,
-                      int64_t at)
+/* A value's type and, for a string, its form (store_string_form) in one
+ * byte. */
+static char type_byte(enum value_type t, enum string_form form)
+{
+    return (char)((unsigned)t | (t == TYPE_STRING ? (unsigned)form << 4 : 0));
+}
+static enum value_type byte_type(char b) { return (enum value_type)((unsigned char)b & 0x0f); }
+static enum string_form byte_form(char b) { return (enum string_form)((unsigned char)b >> 4); }
+
+/* key now holds a value of type t (a string of that form) from
+ * put_value's bytes. */
+static void set_value(struct store *st, struct slice key, enum value_type t, enum string_form form, const char *p,
+                      uint32_t n, int64_t at)
 {
     if (t == TYPE_STRING) {
-        store_set(st, key, p, n, at);
+        struct entry *e = store_set(st, key, NULL, n, at);
+        if (n)
+            memcpy(entry_value(e), p, n);
+        store_string_set_form(e, form);
+        store_changed(st, e);
         return;
     }
     void *obj = store_object_decode(st, t, p, n);
@@ -40,13 +54,15 @@ static void set_value(struct store *st, struct slice key, enum value_type t, con
         store_set_object(st, key, t, obj, at);
 }
 
-/* For each key: u8 0 (absent) or 1 + its type, then i64 expiry, u32 length,
- * value bytes. */
+/* For each key: u8 0 (absent) or 1 + its type byte (type_byte), then i64
+ * expiry, u32 length, value bytes. */
 void keys_export(struct store *st, int nkeys, const struct slice *keys, struct buf *out, int64_t now)
 {
     for (int i = 0; i < nkeys; i++) {
         struct entry *e = store_peek(st, keys[i], now);
-        char present = e ? (char)(1 + entry_type(e)) : 0;
+        char present = e ? (char)(1 + type_byte(entry_type(e), entry_type(e) == TYPE_STRING ? store_string_form(e)
+                                                                                            : STRING_AS_SET))
+                         : 0;
         buf_append(out, &present, 1);
         if (!e)
             continue;
@@ -57,7 +73,8 @@ void keys_export(struct store *st, int nkeys, const struct slice *keys, struct b
 }
 
 /* Records: u8 op, u32 key length, key (empty for FLUSH), then per op: SET
- * u8 type, u32 len + value (put_value) + i64 expiry; EXPIRE i64. */
+ * u8 type byte (type_byte), u32 len + value (put_value) + i64 expiry;
+ * EXPIRE i64. */
 void write_record_encode(struct buf *b, const struct journal_record *r)
 {
     char op = (char)r->op;
@@ -65,7 +82,7 @@ void write_record_encode(struct buf *b, const struct journal_record *r)
     put_u32(b, (uint32_t)r->key.len);
     buf_append(b, r->key.ptr, r->key.len);
     if (r->op == JOURNAL_SET) {
-        char type = (char)r->type;
+        char type = type_byte(r->type, r->form);
         buf_append(b, &type, 1);
         put_value(b, r->type, r->object, r->value);
         put_i64(b, r->expire_at_ms);
@@ -84,10 +101,12 @@ static const char *record_decode(const char *p, struct journal_record *r)
     p += klen;
     r->value = (struct slice){ NULL, 0 };
     r->type = TYPE_STRING;
+    r->form = STRING_AS_SET;
     r->object = NULL;
     r->expire_at_ms = 0;
     if (r->op == JOURNAL_SET) {
-        r->type = (enum value_type)*p++;
+        r->type = byte_type(*p);
+        r->form = byte_form(*p++);
         uint32_t vlen = get_u32(&p);
         r->value = (struct slice){ p, vlen };
         p += vlen;
@@ -129,7 +148,7 @@ void writes_apply(struct store *st, const struct buf *b, int64_t now)
         p = record_decode(p, &r);
         switch (r.op) {
         case JOURNAL_SET:
-            set_value(st, r.key, r.type, r.value.ptr, (uint32_t)r.value.len, r.expire_at_ms);
+            set_value(st, r.key, r.type, r.form, r.value.ptr, (uint32_t)r.value.len, r.expire_at_ms);
             break;
         case JOURNAL_DEL:
             store_delete(st, r.key);
@@ -176,7 +195,7 @@ void key_import(struct store *st, struct slice key, const char **cursor, int64_t
         int64_t at = get_i64(&q);
         uint32_t vlen = get_u32(&q);
         if (!store_peek(st, key, now))
-            set_value(st, key, (enum value_type)(present - 1), q, vlen, at);
+            set_value(st, key, byte_type((char)(present - 1)), byte_form((char)(present - 1)), q, vlen, at);
         q += vlen;
     }
     *cursor = q;

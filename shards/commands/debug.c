@@ -147,7 +147,11 @@ void cmd_debug_object(struct exec_ctx *ctx)
     size_t len = entry_value_len(e);
     long long iv;
     bool is_int = value_is_int(val, len, &iv);
-    const char *encoding = is_int ? "int" : len <= 44 ? "embstr" : "raw";
+    enum string_form form = store_string_form(e);
+    const char *encoding = form == STRING_RAW                  ? "raw"
+                           : is_int && form == STRING_AS_SET ? "int"
+                           : len <= 44                       ? "embstr"
+                                                             : "raw";
     size_t serialized;
     if (is_int && iv >= -128 && iv <= 127)
         serialized = 2;

@@ -119,11 +119,15 @@ static void copy_entry(struct store *s, struct entry *src, struct slice dst, boo
     }
     size_t vlen = entry_value_len(src);
     int64_t expire_at = entry_expire_at(src);
+    enum string_form form = store_string_form(src);
     char *tmp = mi_malloc(vlen ? vlen : 1);
     if (!tmp)
         abort();
     memcpy(tmp, entry_value(src), vlen);
-    store_set(s, dst, tmp, vlen, expire_at);
+    struct entry *e = store_set(s, dst, NULL, vlen, expire_at);
+    memcpy(entry_value(e), tmp, vlen);
+    store_string_set_form(e, form); /* the same object to Redis */
+    store_changed(s, e);
     mi_free(tmp);
 }
 
@@ -522,12 +526,16 @@ void cmd_flushall(struct exec_ctx *ctx) { flush_generic(ctx); }
 /* ---- OBJECT ----------------------------------------------------------- */
 
 /* A string's encoding as Redis names it: "int" for the text of a 64-bit
- * integer (at most 20 bytes), "embstr" up to 44 bytes, "raw" beyond. */
+ * integer (at most 20 bytes), "embstr" up to 44 bytes, "raw" beyond, and
+ * as store_string_form says where the text alone does not. */
 static const char *string_encoding(struct entry *e)
 {
+    enum string_form form = store_string_form(e);
+    if (form == STRING_RAW)
+        return "raw";
     size_t n = entry_value_len(e);
     long long v;
-    if (n <= 20 && parse_ll((struct slice){ entry_value(e), n }, &v))
+    if (form == STRING_AS_SET && n <= 20 && parse_ll((struct slice){ entry_value(e), n }, &v))
         return "int";
     return n <= 44 ? "embstr" : "raw";
 }

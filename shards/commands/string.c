@@ -402,8 +402,9 @@ void cmd_append(struct exec_ctx *ctx)
     if (add.len > 0) {
         e = store_resize(ctx->store, e, old_len + add.len);
         memcpy(entry_value(e) + old_len, add.ptr, add.len);
-        store_changed(ctx->store, e);
     }
+    store_string_set_form(e, STRING_RAW); /* as Redis's, even for an empty APPEND */
+    store_changed(ctx->store, e);
     reply_int(ctx->reply, (long long)(old_len + add.len));
 }
 
@@ -419,14 +420,11 @@ void cmd_strlen(struct exec_ctx *ctx)
 /* Replace e's value (or create key when e is NULL) with text, keeping e's
  * expiry: INCR and friends do not touch the TTL. */
 static void rewrite_value(struct exec_ctx *ctx, struct slice key, struct entry *e,
-                          const char *text, size_t len)
+                          const char *text, size_t len, enum string_form form)
 {
-    if (e == NULL) {
-        store_set(ctx->store, key, text, len, 0);
-        return;
-    }
-    e = store_resize(ctx->store, e, len);
+    e = e ? store_resize(ctx->store, e, len) : store_set(ctx->store, key, NULL, len, 0);
     memcpy(entry_value(e), text, len);
+    store_string_set_form(e, form); /* a new value */
     store_changed(ctx->store, e);
 }
 
@@ -451,7 +449,7 @@ static void incr_by(struct exec_ctx *ctx, long long incr)
     }
     value += incr;
     len = format_ll(text, sizeof(text), value);
-    rewrite_value(ctx, key, e, text, (size_t)len);
+    rewrite_value(ctx, key, e, text, (size_t)len, STRING_AS_SET);
     reply_int(ctx->reply, value);
 }
 
@@ -504,7 +502,7 @@ void cmd_incrbyfloat(struct exec_ctx *ctx)
         return;
     }
     len = format_ld(text, sizeof(text), value);
-    rewrite_value(ctx, key, e, text, (size_t)len);
+    rewrite_value(ctx, key, e, text, (size_t)len, STRING_TEXT); /* Redis's: embstr even for "3" */
     if (ctx->journal_as) {
         /* the result, not the increment: a replica must not redo the float
          * arithmetic and formatting (as Redis propagates it) */
@@ -579,6 +577,7 @@ void cmd_setrange(struct exec_ctx *ctx)
         e = store_set(ctx->store, key, NULL, len, 0);
         memset(entry_value(e), 0, (size_t)offset);
         memcpy(entry_value(e) + offset, patch.ptr, patch.len);
+        store_string_set_form(e, STRING_RAW);
         store_changed(ctx->store, e);
         reply_int(ctx->reply, (long long)len);
         return;
@@ -597,6 +596,7 @@ void cmd_setrange(struct exec_ctx *ctx)
         e = store_resize(ctx->store, e, len); /* new bytes are zero */
     }
     memcpy(entry_value(e) + offset, patch.ptr, patch.len);
+    store_string_set_form(e, STRING_RAW);
     store_changed(ctx->store, e);
     reply_int(ctx->reply, (long long)len);
 }
@@ -654,6 +654,7 @@ void cmd_setbit(struct exec_ctx *ctx)
         *p |= mask;
     else
         *p &= (unsigned char)~mask;
+    store_string_set_form(e, STRING_RAW);
     if (dirty || old != (int)on)
         store_changed(ctx->store, e);
     reply_int(ctx->reply, old);
@@ -932,7 +933,10 @@ void cmd_bitop(struct exec_ctx *ctx)
             break;
         }
     }
-    store_set(ctx->store, dest, res, maxlen, 0);
+    struct entry *d = store_set(ctx->store, dest, NULL, maxlen, 0);
+    memcpy(entry_value(d), res, maxlen);
+    store_string_set_form(d, STRING_RAW); /* Redis's BITOP result is raw */
+    store_changed(ctx->store, d);
     mi_free(res);
     reply_int(ctx->reply, (long long)maxlen);
 }

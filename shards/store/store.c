@@ -94,6 +94,8 @@ struct entry {
 #define F_TYPE_SHIFT   2      /* 3 bits of value type */
 #define F_TYPE_MASK    0x1cu
 #define F_SPLIT        0x20u  /* a string's value in a block of its own (see the top) */
+#define F_RAW          0x40u  /* a string changed in place: OBJECT ENCODING "raw" */
+#define F_TEXT         0x80u  /* a string never "int" (INCRBYFLOAT's result) */
 #define META_FLAGS     0xffu
 #define LRU_BITS       24
 #define LRU_MASK       ((1u << LRU_BITS) - 1)
@@ -732,6 +734,8 @@ static inline void journal(struct store *s, enum journal_op op, const struct ent
             rec.object = entry_object(e);
         else if (with_value)
             rec.value = (struct slice){ entry_value((struct entry *)e), entry_value_len(e) };
+        if (rec.type == TYPE_STRING)
+            rec.form = store_string_form(e);
     }
     rec.expire_at_ms = at;
     s->hook(s->hook_arg, &rec);
@@ -1183,7 +1187,7 @@ struct entry *store_set(struct store *s, struct slice key, const void *val,
         }
         /* the old value goes: a collection's object, a split string's block */
         entry_release_value(s, old);
-        old->meta &= ~F_TYPE_MASK;
+        old->meta &= ~(F_TYPE_MASK | F_RAW | F_TEXT);
         /* Reuse the allocation when the new layout fits without wasting
          * more than half of it; keep an existing expiry field. */
         unsigned keep = flags | (entry_flags(old) & F_EXPF);
@@ -1324,6 +1328,17 @@ struct entry *store_resize(struct store *s, struct entry *e, size_t vlen)
     replace_entry(s, e, ne, h);
     entry_free(s, e);
     return ne;
+}
+
+void store_string_set_form(struct entry *e, enum string_form f)
+{
+    e->meta = (e->meta & ~(F_RAW | F_TEXT)) | (f == STRING_RAW ? F_RAW : f == STRING_TEXT ? F_TEXT : 0);
+}
+
+enum string_form store_string_form(const struct entry *e)
+{
+    unsigned f = entry_flags(e);
+    return (f & F_RAW) ? STRING_RAW : (f & F_TEXT) ? STRING_TEXT : STRING_AS_SET;
 }
 
 void store_changed(struct store *s, struct entry *e)

@@ -53,11 +53,23 @@ enum journal_op {
     JOURNAL_FLUSH,   /* every key of this store removed */
 };
 
+/* How Redis would encode a string, where its text alone does not say:
+ * one changed in place (APPEND, SETRANGE, SETBIT, a BITOP result) is
+ * "raw" whatever its length or text, and INCRBYFLOAT's result is never
+ * "int", until a command gives the key a new value (SET, INCR...; a new
+ * value is STRING_AS_SET: "int" for an integer's text, "embstr" up to 44
+ * bytes, "raw" beyond). OBJECT ENCODING says so. Set before the
+ * change is journaled, so that a command's writes across shards carry it;
+ * a replica, a DUMP and a moved slot see a new value, as Redis's RESTORE
+ * does. */
+enum string_form { STRING_AS_SET, STRING_RAW, STRING_TEXT };
+
 struct journal_record {
     enum journal_op op;
     struct slice    key;          /* not for JOURNAL_FLUSH */
     struct slice    value;        /* JOURNAL_SET of a string only */
     enum value_type type;         /* JOURNAL_SET: the value's type */
+    enum string_form form;        /* JOURNAL_SET of a string: how Redis encodes it */
     const void     *object;       /* JOURNAL_SET of a collection: its object (the
                                      whole value, to be written out in full) */
     int64_t         expire_at_ms; /* JOURNAL_SET (0 = none) and JOURNAL_EXPIRE */
@@ -142,6 +154,9 @@ struct entry *store_set(struct store *s, struct slice key, const void *val,
  * bytes (new bytes are zero). e may move: use the returned entry. Does not
  * journal: fill the value, then call store_changed. */
 struct entry *store_resize(struct store *s, struct entry *e, size_t vlen);
+
+void store_string_set_form(struct entry *e, enum string_form f);
+enum string_form store_string_form(const struct entry *e);
 
 /* The caller changed e's value in place: journal it (a SET of the whole new
  * value with its expiry) and update the memory count. For a collection, the

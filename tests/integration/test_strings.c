@@ -392,6 +392,59 @@ static void test_binary_values(void **state)
     rval_free(v);
 }
 
+/* OBJECT ENCODING of strings as Redis 7 answers it: by text and length
+ * for a value given whole (int, embstr up to 44 bytes, raw beyond), raw
+ * for one changed in place whatever its text, embstr for INCRBYFLOAT's
+ * result even when whole, kept by COPY and RENAME, forgotten by the next
+ * value given whole. */
+#define enc(key, want) expect_bulk(tcmd(c, "OBJECT ENCODING %s", key), want)
+
+static void test_string_encodings(void **state)
+{
+    expect_ok(tcmd(c, "SET a 123"));
+    enc("a", "int");
+    expect_ok(tcmd(c, "SET a 007"));
+    enc("a", "embstr");
+    expect_ok(tcmd(c, "SET a 123456789012345678901234567890123456789012345"));
+    enc("a", "raw");
+    expect_ok(tcmd(c, "SET a hello"));
+    expect_int(tcmd(c, "APPEND a x"), 6);
+    enc("a", "raw");
+    expect_ok(tcmd(c, "SET a 10"));
+    expect_int(tcmd(c, "APPEND a 5"), 3);
+    enc("a", "raw"); /* "105", but changed in place */
+    expect_int(tcmd(c, "INCR a"), 106);
+    enc("a", "int");
+    expect_ok(tcmd(c, "SET b abc"));
+    const char *argv[] = { "APPEND", "b", "" };
+    size_t lens[] = { 6, 1, 0 };
+    tsendb(c, 3, argv, lens);
+    expect_int(tread(c, 5000), 3);
+    enc("b", "raw"); /* even an empty APPEND */
+    expect_int(tcmd(c, "APPEND fresh 5"), 1);
+    enc("fresh", "int"); /* a new key: the argument as given */
+    expect_int(tcmd(c, "SETRANGE {t}c 0 abc"), 3);
+    enc("{t}c", "raw");
+    expect_int(tcmd(c, "COPY {t}c {t}d"), 1);
+    enc("{t}d", "raw");
+    expect_ok(tcmd(c, "RENAME {t}c {t}e"));
+    enc("{t}e", "raw");
+    expect_ok(tcmd(c, "SET {t}e y"));
+    enc("{t}e", "embstr");
+    expect_int(tcmd(c, "SETBIT f 3 1"), 0);
+    enc("f", "raw");
+    expect_ok(tcmd(c, "SET {b}g x"));
+    expect_int(tcmd(c, "BITOP OR {b}h {b}g {b}g"), 1);
+    enc("{b}h", "raw");
+    expect_bulk(tcmd(c, "INCRBYFLOAT i 3"), "3");
+    enc("i", "embstr");
+    expect_int(tcmd(c, "INCR i"), 4);
+    enc("i", "int");
+    expect_ok(tcmd(c, "SET j 5"));
+    expect_bulk(tcmd(c, "INCRBYFLOAT j 1.5"), "6.5");
+    enc("j", "embstr");
+}
+
 static void test_wrongtype_free(void **state)
 {
     /* with strings only, every key is a string: TYPE says so */
@@ -418,6 +471,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bitcount_bitpos, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bitop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_binary_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_string_encodings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrongtype_free, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -16,6 +16,9 @@
 #       or "lost ..." / "wrong ..." / "surfaced ..." lines and exits 1.
 #   reshard_load.py <port> <keys> run-any <command ...>
 #       the same, whatever <command> exits with (one killed on purpose).
+#   RESHARD_DUMP=<file>: also writes the move's start and end, then each
+#       pair's start, ms and whether it met a redirection, a line each
+#       (to see when in a move the slow pairs fall).
 #
 # "ask-unknown" counts the commands redis-py 4.3.4 could not send after an
 # -ASK naming a node it did not know yet (its bug: see Writer.call), retried.
@@ -217,9 +220,6 @@ def main():
         fill(rc, keys)
         print("filled %d" % keys)
         return 0
-    if os.environ.get("RESHARD_NOGC"):
-        import gc
-        gc.disable()
     w = Writer(port)
     # the counters as an earlier run left them: a counter this run's writer
     # does not reach (fewer than COUNTERS pairs on a slow machine) must
