@@ -349,8 +349,8 @@ static void test_slow_subscriber_soft_limit(void **state)
         expect_error(tread(pub, 5000), want);
     }
     /* 4 s over the soft limit: publishing 24 MB and reading INFO take
-     * less than that even under load (at 1 s a loaded run saw the
-     * subscriber gone before it was looked for) */
+     * less than that even under load (at 1 s the subscriber could be gone
+     * before it was looked for) */
     config_set(pub, "client-output-buffer-limit", "pubsub 0 1mb 4");
     struct rval *v = tcmd(pub, "CONFIG GET client-output-buffer-limit");
     assert_string_equal(v->elem[1]->str, "normal 0 0 0 slave 268435456 67108864 60 pubsub 0 1048576 4");
