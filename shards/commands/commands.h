@@ -1,5 +1,6 @@
 /* commands: the handlers of every command of this layer, grouped by file:
  *   string.c          string commands
+ *   bitfield.c        BITFIELD and BITFIELD_RO
  *   hash.c            hash commands
  *   set.c             set commands
  *   zset.c            sorted set commands
@@ -23,7 +24,11 @@ command_fn cmd_get, cmd_set, cmd_setnx, cmd_setex, cmd_psetex, cmd_getset,
     cmd_getdel, cmd_getex, cmd_mget, cmd_mset, cmd_msetnx, cmd_append,
     cmd_strlen, cmd_incr, cmd_decr, cmd_incrby, cmd_decrby, cmd_incrbyfloat,
     cmd_getrange, cmd_setrange, cmd_lcs, cmd_setbit, cmd_getbit,
-    cmd_bitcount, cmd_bitpos, cmd_bitop;
+    cmd_bitcount, cmd_bitpos, cmd_bitop, cmd_bitfield, cmd_bitfield_ro;
+/* proto-max-bulk-len: the largest string APPEND, SETRANGE, SETBIT and
+ * BITFIELD may build (BITFIELD's last field may end a few bytes past it, as
+ * in Redis: only where a field starts is bounded). */
+#define STRING_MAX_BYTES (512LL * 1024 * 1024)
 
 /* hashes */
 command_fn cmd_hset, cmd_hmset, cmd_hsetnx, cmd_hget, cmd_hmget, cmd_hexists,

@@ -69,6 +69,11 @@ static const struct command_doc docs[] = {
     { "bitcount", "O(N)", "key index=[start#integer end#integer unit=[BYTE|BIT]]", NULL },
     { "bitpos", "O(N)", "key bit#integer index=[start#integer end_index=[end#integer unit=[BYTE|BIT]]]", NULL },
     { "bitop", "O(N)", "operation#string destkey#key key...", "OW update 2 0 1; RO access 3 -1 1" },
+    { "bitfield", "O(1) for each subcommand specified",
+      "key operation=[GET encoding offset#integer|write=([OVERFLOW (WRAP|SAT|FAIL)] "
+      "(SET encoding offset#integer value#integer|INCRBY encoding offset#integer increment#integer))]...",
+      "RW access update variable_flags 1 0 1" },
+    { "bitfield_ro", "O(1) for each subcommand specified", "key [GET encoding offset#integer]...", "RO access 1 0 1" },
 
     /* keyspace */
     { "del", "O(N) for N keys", "key...", "RM delete 1 -1 1" },
@@ -410,10 +415,12 @@ static struct doc_arg parse_group(struct parser *ps, char close, bool force_bloc
         size_t n = 0;
         parse_seq(ps, &items, &n, true);
         /* a token before several items is the group's (AUTH username
-         * password), not its first item's */
+         * password), not its first item's; an optional first item's token
+         * was written inside its brackets, so it stays its own (BITFIELD's
+         * [OVERFLOW (WRAP|SAT|FAIL)] (SET ...|INCRBY ...)) */
         const char *lead = NULL;
         char lead_buf[32];
-        if (n >= 2 && items[0].token[0] && strcmp(items[0].type, "pure-token") != 0) {
+        if (n >= 2 && items[0].token[0] && !items[0].optional && strcmp(items[0].type, "pure-token") != 0) {
             snprintf(lead_buf, sizeof(lead_buf), "%s", items[0].token);
             lead = lead_buf;
             items[0].token[0] = '\0';

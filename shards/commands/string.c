@@ -23,8 +23,6 @@
 #include "shards/store/store.h"
 #include "core/numbers.h"
 
-/* proto-max-bulk-len: the largest string APPEND, SETRANGE and SETBIT may build. */
-#define STRING_MAX_BYTES (512LL * 1024 * 1024)
 /* LCS needs (alen+1)*(blen+1) 32-bit cells; past this it answers with Redis's
  * out-of-memory error instead of letting one command take the machine. */
 #define LCS_MAX_TABLE_BYTES (1ULL << 30)

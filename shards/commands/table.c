@@ -13,8 +13,9 @@
  *    answers combines into the same reply Redis gives;
  *  - SCAN is CMD_CURSOR; the other key commands run where their keys live;
  *  - the journal column (enum journal_kind, set with ROW_JOURNAL): in-place
- *    edits of a value (APPEND, SETRANGE, SETBIT, INCR, DECR, INCRBY, DECRBY,
- *    and INCRBYFLOAT in the form its handler states: SET key result KEEPTTL)
+ *    edits of a value (APPEND, SETRANGE, SETBIT, BITFIELD, INCR, DECR, INCRBY,
+ *    DECRBY, and INCRBYFLOAT in the form its handler states: SET key result
+ *    KEEPTTL)
  *    are journaled as themselves, FLUSHALL/FLUSHDB as one node-wide record;
  *    the collection writes (HSET, HDEL, HINCRBY, SADD, SREM...) as
  *    themselves too, HINCRBYFLOAT as HSET of its result, SPOP as the SREM
@@ -311,6 +312,11 @@ static struct command table[] = {
         "Find first bit set or clear in a string"),
     ROW("bitop",       -4, CMD_WRITE | CMD_DENYOOM, 2, -1, 1, cmd_bitop, NULL, "bitmap", "2.6.0",
         "Perform bitwise operations between strings"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "bitfield", -2, CMD_WRITE | CMD_DENYOOM, 1, 1, 1,
+        cmd_bitfield, NULL, "bitmap", "3.2.0",
+        "Perform arbitrary bitfield integer operations on strings"),
+    ROW("bitfield_ro", -2, CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_bitfield_ro, NULL, "bitmap", "6.0.0",
+        "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD"),
 
     /* keyspace */
     /* hashes */
