@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -453,6 +454,188 @@ static void test_wrongtype_free(void **state)
     expect_status(tcmd(c, "TYPE nokey"), "none");
 }
 
+/* ---- BITFIELD and BITFIELD_RO ---- */
+
+/* v is BITFIELD's array: one word of want per element, an integer or "nil"
+ * ("" = an empty array). */
+static void expect_fields(struct rval *v, const char *want)
+{
+    char *text = rval_text(v);
+    char buf[1024];
+    size_t n = 0;
+
+    if (v->type != R_ARRAY)
+        fail_msg("reply %s is not an array for '%s'", text, want);
+    snprintf(buf, sizeof buf, "%s", want);
+    for (char *t = strtok(buf, " "); t; t = strtok(NULL, " "), n++) {
+        bool nil = strcmp(t, "nil") == 0;
+        if (n >= v->n || (nil ? v->elem[n]->type != R_NIL
+                              : v->elem[n]->type != R_INT || v->elem[n]->integer != strtoll(t, NULL, 10)))
+            fail_msg("reply %s is not '%s'", text, want);
+    }
+    if (n != v->n)
+        fail_msg("reply %s is not '%s'", text, want);
+    free(text);
+    rval_free(v);
+}
+
+/* The value of key is the n bytes of want. */
+static void expect_bytes(const char *key, const char *want, size_t n)
+{
+    struct rval *v = tcmd(c, "GET %s", key);
+    assert_non_null(v);
+    assert_int_equal(v->type, R_BULK);
+    assert_int_equal(v->len, n);
+    assert_memory_equal(v->str, want, n);
+    rval_free(v);
+}
+
+static void test_bitfield_get_set_incrby(void **state)
+{
+    /* aligned: SET answers the old value; the bits read back as either sign */
+    expect_fields(tcmd(c, "BITFIELD bf SET u8 0 200 GET u8 0 GET i8 0"), "0 200 -56");
+    expect_bytes("bf", "\xc8", 1);
+    /* unaligned inside a byte: bits 3..7 of 11001000 */
+    expect_fields(tcmd(c, "BITFIELD bf GET u5 3 SET u5 3 31 GET u8 0"), "8 8 223");
+    /* unaligned across three bytes, the most significant bit first:
+     * -1000 in 13 bits is 1110000011000, at bits 7..19 */
+    expect_fields(tcmd(c, "BITFIELD x SET i13 7 -1000 GET i13 7 GET u13 7 GET u24 0"),
+                  "0 -1000 7192 115072");
+    expect_bytes("x", "\x01\xc1\x80", 3);
+    /* #N: the N-th field of the type's width */
+    expect_fields(tcmd(c, "BITFIELD h SET u8 #1 65 SET u8 #0 66 GET u16 #0 GET i4 #3"), "0 0 16961 1");
+    expect_bytes("h", "BA", 2);
+    /* INCRBY answers the new value; subcommand and mode names in any case */
+    expect_fields(tcmd(c, "BITFIELD cnt INCRBY u4 #2 5 incrby u4 #2 5 Get u4 #2 INCRBY i16 100 -7"),
+                  "5 10 10 -7");
+    expect_fields(tcmd(c, "BITFIELD cnt overflow Sat INCRBY u4 #2 10 GET i4 #2"), "15 -1");
+    /* a string given whole is read as its bytes ("12" is 0x31 0x32) */
+    expect_ok(tcmd(c, "SET n 12"));
+    expect_fields(tcmd(c, "BITFIELD n GET u16 0 GET u4 4"), "12594 1");
+    /* no subcommand: an empty array */
+    expect_fields(tcmd(c, "BITFIELD n"), "");
+    expect_fields(tcmd(c, "BITFIELD_RO n"), "");
+}
+
+static void test_bitfield_overflow(void **state)
+{
+    /* u8 255 + 1 */
+    expect_fields(tcmd(c, "BITFIELD u SET u8 0 255 INCRBY u8 0 1"), "0 0");
+    expect_fields(tcmd(c, "BITFIELD u SET u8 0 255 OVERFLOW SAT INCRBY u8 0 1"), "0 255");
+    expect_fields(tcmd(c, "BITFIELD u OVERFLOW FAIL INCRBY u8 0 1 GET u8 0"), "nil 255");
+    /* u8 0 - 1 */
+    expect_fields(tcmd(c, "BITFIELD u SET u8 0 0 INCRBY u8 0 -1"), "255 255");
+    expect_fields(tcmd(c, "BITFIELD u SET u8 0 0 OVERFLOW SAT INCRBY u8 0 -1"), "255 0");
+    expect_fields(tcmd(c, "BITFIELD u OVERFLOW FAIL INCRBY u8 0 -1 GET u8 0"), "nil 0");
+    /* i8 127 + 1 */
+    expect_fields(tcmd(c, "BITFIELD s SET i8 0 127 INCRBY i8 0 1"), "0 -128");
+    expect_fields(tcmd(c, "BITFIELD s SET i8 0 127 OVERFLOW SAT INCRBY i8 0 1"), "-128 127");
+    expect_fields(tcmd(c, "BITFIELD s OVERFLOW FAIL INCRBY i8 0 1 GET i8 0"), "nil 127");
+    /* i8 -128 - 1 */
+    expect_fields(tcmd(c, "BITFIELD s SET i8 0 -128 INCRBY i8 0 -1"), "127 127");
+    expect_fields(tcmd(c, "BITFIELD s SET i8 0 -128 OVERFLOW SAT INCRBY i8 0 -1"), "127 -128");
+    expect_fields(tcmd(c, "BITFIELD s OVERFLOW FAIL INCRBY i8 0 -1 GET i8 0"), "nil -128");
+    /* SET overflows too; an unsigned SET of a negative value overflows
+     * upwards, as Redis reads it as an unsigned 64-bit number */
+    expect_fields(tcmd(c, "BITFIELD t SET i8 0 200 GET i8 0"), "0 -56");
+    expect_fields(tcmd(c, "BITFIELD t OVERFLOW SAT SET i8 0 200 SET i8 0 -200 GET i8 0"), "-56 127 -128");
+    expect_fields(tcmd(c, "BITFIELD t SET u8 0 -5 OVERFLOW SAT SET u8 0 -5 GET u8 0"), "128 251 255");
+    expect_fields(tcmd(c, "BITFIELD t OVERFLOW FAIL SET u8 0 256 SET i8 0 -129 GET u8 0"), "nil nil 255");
+    /* OVERFLOW applies to what follows it, until the next OVERFLOW */
+    expect_fields(tcmd(c, "BITFIELD o INCRBY u2 0 4 OVERFLOW SAT INCRBY u2 0 4 OVERFLOW FAIL "
+                          "INCRBY u2 0 4 INCRBY u2 0 -1 OVERFLOW WRAP INCRBY u2 0 6"),
+                  "0 3 nil 2 0");
+    /* i64 at both ends */
+    expect_fields(tcmd(c, "BITFIELD e SET i64 0 9223372036854775807 INCRBY i64 0 1"),
+                  "0 -9223372036854775808");
+    expect_fields(tcmd(c, "BITFIELD e INCRBY i64 0 -1 OVERFLOW SAT INCRBY i64 0 1 INCRBY i64 0 1"),
+                  "9223372036854775807 9223372036854775807 9223372036854775807");
+    expect_fields(tcmd(c, "BITFIELD e SET i64 0 -9223372036854775808 OVERFLOW SAT INCRBY i64 0 -1 "
+                          "OVERFLOW FAIL INCRBY i64 0 -1 INCRBY i64 0 9223372036854775807"),
+                  "9223372036854775807 -9223372036854775808 nil -1");
+    expect_bytes("e", "\xff\xff\xff\xff\xff\xff\xff\xff", 8);
+    /* u63 at both ends, at an unaligned offset */
+    expect_fields(tcmd(c, "BITFIELD g SET u63 3 9223372036854775807 GET u63 3 INCRBY u63 3 1"),
+                  "0 9223372036854775807 0");
+    expect_fields(tcmd(c, "BITFIELD g OVERFLOW SAT INCRBY u63 3 -9223372036854775808 "
+                          "INCRBY u63 3 9223372036854775807 INCRBY u63 3 1 "
+                          "OVERFLOW FAIL INCRBY u63 3 1 INCRBY u63 3 -9223372036854775808 GET u63 3"),
+                  "0 9223372036854775807 9223372036854775807 nil nil 9223372036854775807");
+    expect_bytes("g", "\x1f\xff\xff\xff\xff\xff\xff\xff\xc0", 9); /* bits 3..65 */
+}
+
+static void test_bitfield_growth(void **state)
+{
+    /* GETs alone never create a key, and read past the end as zeros */
+    expect_fields(tcmd(c, "BITFIELD nk GET u8 0 GET i64 1000 GET u8 4294967295"), "0 0 0");
+    expect_fields(tcmd(c, "BITFIELD_RO nk GET u8 #536870911"), "0");
+    expect_int(tcmd(c, "EXISTS nk"), 0);
+    expect_ok(tcmd(c, "SET s ab"));
+    expect_fields(tcmd(c, "BITFIELD s GET u16 8 GET i8 #5"), "25088 0");
+    expect_bytes("s", "ab", 2);
+    /* a write grows the string, zero-filled, to its field's last byte */
+    expect_fields(tcmd(c, "BITFIELD s SET u8 #3 1"), "0");
+    expect_bytes("s", "ab\0\x01", 4);
+    expect_fields(tcmd(c, "BITFIELD s SET u4 37 15"), "0");
+    expect_bytes("s", "ab\0\x01\x07\x80", 6);
+    /* a new key is as long as its furthest field, even one that FAILs */
+    expect_fields(tcmd(c, "BITFIELD w OVERFLOW FAIL SET u8 #5 256 GET u8 #5"), "nil 0");
+    expect_int(tcmd(c, "STRLEN w"), 6);
+    expect_fields(tcmd(c, "BITFIELD w GET u8 #9 SET u1 0 1 OVERFLOW FAIL INCRBY u8 #12 -1"), "0 0 nil");
+    expect_bytes("w", "\x80\0\0\0\0\0\0\0\0\0\0\0\0", 13);
+    /* a write marks the string raw, even one writing the bits already there */
+    expect_ok(tcmd(c, "SET n 12"));
+    expect_fields(tcmd(c, "BITFIELD n GET u8 0"), "49");
+    expect_bulk(tcmd(c, "OBJECT ENCODING n"), "int");
+    expect_fields(tcmd(c, "BITFIELD n SET u8 0 49"), "49");
+    expect_bulk(tcmd(c, "OBJECT ENCODING n"), "raw");
+    expect_bulk(tcmd(c, "GET n"), "12");
+}
+
+static void test_bitfield_errors(void **state)
+{
+    static const char *const bad_types[] = { "I8", "u64", "i65", "u0", "i0", "x8", "i08", "u", "i-1", "u+8" };
+    for (size_t i = 0; i < sizeof bad_types / sizeof bad_types[0]; i++)
+        expect_error(tcmd(c, "BITFIELD k GET %s 0", bad_types[i]),
+                     "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.");
+    static const char *const bad_offsets[] = { "-1", "4294967296", "#536870912", "#-1", "#", "x", "1.5", "##1" };
+    for (size_t i = 0; i < sizeof bad_offsets / sizeof bad_offsets[0]; i++)
+        expect_error(tcmd(c, "BITFIELD k SET u8 %s 1", bad_offsets[i]),
+                     "ERR bit offset is not an integer or out of range");
+    expect_error(tcmd(c, "BITFIELD k SET u8 0 x"), "ERR value is not an integer or out of range");
+    expect_error(tcmd(c, "BITFIELD k INCRBY i8 0 9223372036854775808"),
+                 "ERR value is not an integer or out of range");
+    expect_error(tcmd(c, "BITFIELD k GET u8"), "ERR syntax error");
+    expect_error(tcmd(c, "BITFIELD k SET u8 0"), "ERR syntax error");
+    expect_error(tcmd(c, "BITFIELD k INCR u8 0 1"), "ERR syntax error");
+    expect_error(tcmd(c, "BITFIELD k GET u8 0 OVERFLOW"), "ERR syntax error");
+    expect_error(tcmd(c, "BITFIELD k OVERFLOW BOGUS GET u8 0"), "ERR Invalid OVERFLOW type specified");
+    expect_error(tcmd(c, "BITFIELD"), "ERR wrong number of arguments for 'bitfield' command");
+    expect_error(tcmd(c, "BITFIELD_RO"), "ERR wrong number of arguments for 'bitfield_ro' command");
+    /* every argument is checked before anything runs */
+    expect_error(tcmd(c, "BITFIELD k SET u8 0 1 GET u8 x"), "ERR bit offset is not an integer or out of range");
+    expect_int(tcmd(c, "EXISTS k"), 0);
+
+    /* a key of another type: WRONGTYPE, after the arguments' errors */
+    expect_int(tcmd(c, "RPUSH l a"), 1);
+    expect_error(tcmd(c, "BITFIELD l GET u8 0"), "WRONGTYPE Operation against a key holding the wrong kind of value");
+    expect_error(tcmd(c, "BITFIELD l SET u8 0 1"), "WRONGTYPE Operation against a key holding the wrong kind of value");
+    expect_error(tcmd(c, "BITFIELD_RO l GET u8 0"), "WRONGTYPE Operation against a key holding the wrong kind of value");
+    expect_error(tcmd(c, "BITFIELD l GET u99 0"),
+                 "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.");
+
+    /* BITFIELD_RO: GET (and OVERFLOW, which changes nothing) only */
+    expect_ok(tcmd(c, "SET r A"));
+    expect_fields(tcmd(c, "BITFIELD_RO r GET u8 0 OVERFLOW SAT GET i4 #1"), "65 1");
+    expect_error(tcmd(c, "BITFIELD_RO r GET u8 0 SET u8 0 1"), "ERR BITFIELD_RO only supports the GET subcommand");
+    expect_error(tcmd(c, "BITFIELD_RO r INCRBY u8 0 1"), "ERR BITFIELD_RO only supports the GET subcommand");
+    expect_error(tcmd(c, "BITFIELD_RO nk SET u8 0 1"), "ERR BITFIELD_RO only supports the GET subcommand");
+    expect_error(tcmd(c, "BITFIELD_RO l SET u8 0 1"), "ERR BITFIELD_RO only supports the GET subcommand");
+    expect_error(tcmd(c, "BITFIELD_RO r SET u8 0 x"), "ERR value is not an integer or out of range");
+    expect_bulk(tcmd(c, "GET r"), "A");
+    expect_int(tcmd(c, "EXISTS nk"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +653,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_setbit_getbit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bitcount_bitpos, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bitop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bitfield_get_set_incrby, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bitfield_overflow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bitfield_growth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bitfield_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_binary_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_string_encodings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrongtype_free, setup, teardown),
