@@ -218,6 +218,19 @@ static long long field_value(const struct field_step *step, uint64_t raw)
 
 /* ---- overflow ---- */
 
+/* Whether SAT takes a signed SET's value below the type's range for one
+ * above it, as Redis's range check does: it computes max - value in 64 bits,
+ * and when that wraps (value < max - INT64_MAX: the 128 lowest values for
+ * i8, every value below the range for i63) it finds the value too large.
+ * Kept so that both servers hold the same bits (i8: SET of INT64_MIN
+ * saturates to 127). */
+static bool set_saturates_up(const struct field_step *step, __int128 want)
+{
+    __int128 max = ((__int128)1 << (step->bits - 1)) - 1;
+
+    return step->op == FIELD_SET && step->is_signed && want < max - INT64_MAX;
+}
+
 /* Brings want (an exact result: a sum of two 64-bit integers always fits
  * 128 bits) into the step's type as its OVERFLOW mode says. Returns false
  * when the mode is FAIL and want is out of range; else *bits_out holds the
@@ -243,7 +256,8 @@ static bool fit_to_type(const struct field_step *step, __int128 want, uint64_t *
     case OVERFLOW_FAIL:
         return false;
     case OVERFLOW_SAT:
-        *bits_out = (uint64_t)(want > max ? max : min) & width_mask(step->bits);
+        *bits_out = (uint64_t)(want > max || set_saturates_up(step, want) ? max : min) &
+                    width_mask(step->bits);
         return true;
     case OVERFLOW_WRAP:
     default:

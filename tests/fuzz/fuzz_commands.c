@@ -156,6 +156,7 @@ static const char *const words[] = {
     "INCRBY", "SET", "string", "hash", "set", "list", "zset", "*", "k*", "[a-", "-", "+",
     "[a", "(a", "?", "DB", "RANK", "MAXLEN", "FIELDS", "FNX", "FXX", "u8", "i64", "#1",
     "encoding", "usage", "SAMPLES", "ALPHA", "STORE", "BY", "ASC", "DESC", "nosort", "#",
+    "i1", "u63", "i13", "u64", "#0", "#536870911",
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

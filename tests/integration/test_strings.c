@@ -541,6 +541,14 @@ static void test_bitfield_overflow(void **state)
     expect_fields(tcmd(c, "BITFIELD t OVERFLOW SAT SET i8 0 200 SET i8 0 -200 GET i8 0"), "-56 127 -128");
     expect_fields(tcmd(c, "BITFIELD t SET u8 0 -5 OVERFLOW SAT SET u8 0 -5 GET u8 0"), "128 251 255");
     expect_fields(tcmd(c, "BITFIELD t OVERFLOW FAIL SET u8 0 256 SET i8 0 -129 GET u8 0"), "nil nil 255");
+    /* and, as in Redis, SAT takes a signed SET's value far below the range
+     * (below max - INT64_MAX) for one above it */
+    expect_fields(tcmd(c, "BITFIELD t OVERFLOW SAT SET i8 0 -9223372036854775681 GET i8 0 "
+                          "SET i8 0 -9223372036854775680 GET i8 0 SET i8 0 -9223372036854775808 GET i8 0"),
+                  "-1 127 127 -128 -128 127");
+    expect_fields(tcmd(c, "BITFIELD t OVERFLOW SAT SET i63 0 -4611686018427387905 GET i63 0 "
+                          "SET i63 0 -4611686018427387904 GET i63 0"),
+                  "4575657221408423936 4611686018427387903 4611686018427387903 -4611686018427387904");
     /* OVERFLOW applies to what follows it, until the next OVERFLOW */
     expect_fields(tcmd(c, "BITFIELD o INCRBY u2 0 4 OVERFLOW SAT INCRBY u2 0 4 OVERFLOW FAIL "
                           "INCRBY u2 0 4 INCRBY u2 0 -1 OVERFLOW WRAP INCRBY u2 0 6"),

@@ -79,6 +79,44 @@ def sort_options():
     return opts
 
 
+def bitfield_ops(read_only):
+    """BITFIELD's subcommands: mostly good ones over a few small offsets (so
+    fields overlap and strings grow), every OVERFLOW mode, the extremes of
+    i64 and u63, and now and then a bad type, offset, value or word. The
+    last valid offset is read only: a write there makes a 512 MB string."""
+    def field(far=False):
+        t = rnd.choice([b'u1', b'u4', b'i4', b'u8', b'i8', b'u13', b'i13', b'i16', b'u63', b'i64',
+                        b'u64', b'i65', b'U8', b'x8'] if rnd.random() < .1 else
+                       [b'u1', b'u4', b'i4', b'u8', b'i8', b'u13', b'i13', b'i16', b'u63', b'i64'])
+        if rnd.random() < .3:
+            o = b'#' + str(rnd.randint(0, 4)).encode()
+        else:
+            o = str(rnd.randint(0, 40)).encode()
+        if rnd.random() < .05:
+            o = rnd.choice([b'-1', b'#-1', b'#', b'x', b'4294967296', b'#536870912'] +
+                           ([b'4294967295', b'#67108863'] if far else []))
+        return [t, o]
+
+    def value():
+        return rnd.choice([num(), num(), b'127', b'128', b'255', b'256', b'-128', b'-129',
+                           b'9223372036854775807', b'-9223372036854775808', b'x'])
+
+    ops = []
+    for _ in range(rnd.randint(0, 4)):
+        r = rnd.random()
+        if r < .4 or (read_only and r < .9):
+            ops += [b'GET'] + field(far=True)
+        elif r < .6:
+            ops += [b'SET'] + field() + [value()]
+        elif r < .8:
+            ops += [b'INCRBY'] + field() + [value()]
+        elif r < .97:
+            ops += [b'OVERFLOW', rnd.choice([b'WRAP', b'SAT', b'FAIL', b'sat', b'BOGUS'])]
+        else:
+            ops += rnd.choice([[b'GET', b'u8'], [b'FOO'], [b'OVERFLOW']])
+    return ops
+
+
 def side():
     return rnd.choice([b'LEFT', b'RIGHT'])
 
@@ -154,6 +192,8 @@ GENS = [
     lambda: [b'BITCOUNT', k()] + rnd.choice([[], [idx(), idx()], [idx(), idx(), b'BIT'], [idx(), idx(), b'BYTE']]),
     lambda: [b'BITPOS', k(), rnd.choice([b'0', b'1'])] + rnd.choice([[], [idx()], [idx(), idx()], [idx(), idx(), b'BIT']]),
     lambda: [b'BITOP', rnd.choice([b'AND', b'OR', b'XOR', b'NOT']), k(), k()] + ([k()] if rnd.random() < .5 else []),
+    lambda: [b'BITFIELD', k()] + bitfield_ops(False), lambda: [b'BITFIELD', k()] + bitfield_ops(False),
+    lambda: [b'BITFIELD_RO', k()] + bitfield_ops(True),
     lambda: [b'LCS', k(), k()] + rnd.choice([[], [b'LEN'], [b'IDX'], [b'IDX', b'WITHMATCHLEN', b'MINMATCHLEN', b'1']]),
     lambda: [b'PEXPIRE', k(), rnd.choice([b'100000', b'-1', b'x'])] + rnd.choice([[], [b'LT'], [b'GT']]),
     lambda: [b'EXPIRETIME', k()], lambda: [b'TOUCH', k(), k()], lambda: [b'PTTL', k()],
