@@ -237,6 +237,64 @@ static void test_setbit_ships_the_command(void **state)
     unlink_pair(m, r, mc, rc);
 }
 
+/* BITFIELD is an in-place edit too: it travels as itself, and the replica,
+ * running it on the same bytes, ends with the same bytes (FAILed steps, a
+ * string grown by a step that FAILs, OVERFLOW modes and all). BITFIELD_RO
+ * answers on the replica, BITFIELD does not (it is a write, even with GETs
+ * only, as in Redis). */
+static void test_bitfield_ships_the_command(void **state)
+{
+    (void)state;
+    struct server *m, *r;
+    tconn *mc, *rc;
+    link_pair(&m, &r, "2", "3", &mc, &rc);
+    expect_int(tcmd(mc, "SETBIT bitmap 8388607 1"), 0); /* 1 MB */
+    wait_synced(mc, rc, 10000);
+    long long before = repl_offset(mc);
+    for (int i = 0; i < 5; i++)
+        rval_free(tcmd(mc, "BITFIELD bitmap SET u8 #%d 200 OVERFLOW SAT INCRBY i13 %d 5000 "
+                           "OVERFLOW FAIL INCRBY u4 %d 9 GET i64 %d", i * 999, i * 7777, i * 13, i));
+    wait_synced(mc, rc, 10000);
+    long long edits = repl_offset(mc) - before;
+    print_message("five BITFIELDs on a 1 MB string moved the offset by %lld bytes\n", edits);
+    assert_true(edits < 4096); /* five commands of ~180 bytes, not 1 MB values */
+
+    /* GETs alone change nothing and send nothing (but a PING may fall in) */
+    before = repl_offset(mc);
+    rval_free(tcmd(mc, "BITFIELD bitmap GET u8 0 GET i64 #3"));
+    rval_free(tcmd(mc, "BITFIELD_RO bitmap GET u8 0"));
+    wait_synced(mc, rc, 10000);
+    long long reads = repl_offset(mc) - before;
+    if (reads % 14 != 0 || reads > 2 * 14)
+        fail_msg("BITFIELD's GETs moved the offset by %lld bytes", reads);
+
+    /* more keys: a new one grown by a FAILed step only (redis-server creates
+     * it but sends nothing, as it counts no change: its replica never gets
+     * the key), signed and unsigned fields across bytes, every mode at both
+     * ends */
+    if (!target_is_redis())
+        rval_free(tcmd(mc, "BITFIELD grown OVERFLOW FAIL SET u8 #40 256"));
+    for (int i = 0; i < 200; i++)
+        rval_free(tcmd(mc, "BITFIELD b:%d INCRBY i%d %d %d OVERFLOW %s INCRBY u%d %d -%d SET i64 %d %d",
+                       i % 7, 1 + i % 64, i % 29, i * 37, i % 3 == 0 ? "WRAP" : i % 3 == 1 ? "SAT" : "FAIL",
+                       1 + i % 63, i % 31, i * 11, i % 50, i - 100));
+    wait_synced(mc, rc, 10000);
+    if (!target_is_redis())
+        expect_int(tcmd(rc, "STRLEN grown"), 41);
+    size_t n = expect_same_data(m->port, r->port);
+    print_message("%zu keys the same after BITFIELDs\n", n);
+
+    /* on the replica: BITFIELD_RO reads, BITFIELD is refused */
+    struct rval *v = tcmd(rc, "BITFIELD_RO bitmap GET u8 #999");
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 1);
+    assert_int_equal(v->elem[0]->type, R_INT);
+    assert_int_equal(v->elem[0]->integer, 200);
+    rval_free(v);
+    expect_error(tcmd(rc, "BITFIELD bitmap GET u8 0"), "READONLY You can't write against a read only replica.");
+    unlink_pair(m, r, mc, rc);
+}
+
 /* A replica serving a full sync to a replica of its own (chained), while
  * its master's stream carries INCRs and APPENDs: these are not idempotent,
  * so the chained replica must get each exactly once, counting what its
@@ -581,6 +639,7 @@ int main(void)
         cmocka_unit_test_teardown(test_flushall_3_to_2, nodes_teardown),
         cmocka_unit_test_teardown(test_flushall_from_many_clients, nodes_teardown),
         cmocka_unit_test_teardown(test_setbit_ships_the_command, nodes_teardown),
+        cmocka_unit_test_teardown(test_bitfield_ships_the_command, nodes_teardown),
         cmocka_unit_test_teardown(test_chained_full_sync_with_edits, nodes_teardown),
         cmocka_unit_test_teardown(test_chained_full_sync_keeps_late_keys, nodes_teardown),
         cmocka_unit_test_teardown(test_ttl_extended_before_expiry, nodes_teardown),
