@@ -339,11 +339,52 @@ void cmd_command_list(struct exec_ctx *ctx)
     buf_free(&f.names);
 }
 
+/* BITFIELD only reads when every subcommand is a GET or an OVERFLOW with
+ * all its arguments (Redis's bitfieldGetKeys: anything else, a SET, an
+ * INCRBY or a syntax error, counts as a write). */
+static bool bitfield_reads_only(int argc, const struct slice *argv)
+{
+    for (int i = 2; i < argc; i++) {
+        int following = argc - i - 1;
+        if (slice_eq_nocase(argv[i], "get") && following >= 2)
+            i += 2;
+        else if (slice_eq_nocase(argv[i], "overflow") && following >= 1)
+            i += 1;
+        else
+            return false;
+    }
+    return true;
+}
+
+/* The flags of a key spec with variable_flags, for this call, as Redis's
+ * getkeys procedures set them: SET is RW access update with GET, else OW
+ * update; BITFIELD is RO access when it only reads, else RW access
+ * update. */
+static void variable_key_flags(const char *name, int argc, const struct slice *argv,
+                               const char *const **flags, size_t *n)
+{
+    static const char *const read_access[] = { "RO", "access" };
+    static const char *const read_write[] = { "RW", "access", "update" };
+    static const char *const overwrite[] = { "OW", "update" };
+    bool reads = false;
+
+    if (strcmp(name, "bitfield") == 0) {
+        reads = bitfield_reads_only(argc, argv);
+        *flags = reads ? read_access : read_write;
+        *n = reads ? 2 : 3;
+        return;
+    }
+    for (int i = 1; i < argc; i++)
+        if (slice_eq_nocase(argv[i], "get"))
+            reads = true;
+    *flags = reads ? read_write : overwrite;
+    *n = reads ? 3 : 2;
+}
+
 /* COMMAND GETKEYS|GETKEYSANDFLAGS <command> [arg ...]: the keys the
  * command would touch, found by its key specs (each key with its spec's
- * flags), with Redis's errors. A spec with variable_flags (SET) says what
- * this call does: RW access update with GET, else OW update, as Redis's
- * SET does. */
+ * flags), with Redis's errors. A spec with variable_flags (SET, BITFIELD)
+ * says what this call does (variable_key_flags). */
 static void command_getkeys(struct exec_ctx *ctx, bool with_flags)
 {
     const struct slice *argv = ctx->argv + 2;
@@ -396,10 +437,6 @@ static void command_getkeys(struct exec_ctx *ctx, bool with_flags)
         reply_error(ctx->reply, "ERR The command has no key arguments");
         return;
     }
-    bool get = false;
-    for (int i = 1; i < argc; i++)
-        if (slice_eq_nocase(argv[i], "get"))
-            get = true;
     reply_array(ctx->reply, (size_t)nkeys);
     for (int k = 0; k < nkeys; k++) {
         struct slice key = argv[idx[k]];
@@ -423,10 +460,9 @@ static void command_getkeys(struct exec_ctx *ctx, bool with_flags)
         reply_array(ctx->reply, 2);
         reply_bulk(ctx->reply, key.ptr, key.len);
         if (variable) {
-            static const char *const with_get[] = { "RW", "access", "update" };
-            static const char *const without[] = { "OW", "update" };
-            const char *const *fl = get ? with_get : without;
-            size_t nf = get ? 3 : 2;
+            const char *const *fl;
+            size_t nf;
+            variable_key_flags(full, argc, argv, &fl, &nf);
             reply_set(ctx->reply, nf);
             for (size_t f = 0; f < nf; f++)
                 reply_simple(ctx->reply, fl[f]);
