@@ -759,6 +759,7 @@ static void test_readonly_replica(void **state)
         snprintf(slot < 8192 ? key : other, 32, "%s", name);
     }
     expect_ok(tcmd(m, "SET %s v1", key));
+    struct rval *v;
     long long until = now_ms() + 5000;
     while (get_int(tcmd(m, "WAIT 1 200")) != 1)
         if (now_ms() > until)
@@ -774,9 +775,18 @@ static void test_readonly_replica(void **state)
     expect_int(tcmd(r, "EXISTS %s", key), 1);
     expect_error(tcmd(r, "SET %s v2", key), to_master);
     expect_error(tcmd(r, "GET %s", other), to_other);
+    /* BITFIELD_RO reads there too; BITFIELD is a write, even with GETs only */
+    v = tcmd(r, "BITFIELD_RO %s GET u8 0", key);
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 1);
+    assert_int_equal(v->elem[0]->integer, 'v');
+    rval_free(v);
+    expect_error(tcmd(r, "BITFIELD %s GET u8 0", key), to_master);
+    expect_error(tcmd(r, "BITFIELD_RO %s GET u8 0", other), to_other);
+    expect_error(tcmd(m, "BITFIELD %s SET u8 0 1", other), to_other);
     expect_ok(tcmd(r, "MULTI"));
     expect_status(tcmd(r, "GET %s", key), "QUEUED");
-    struct rval *v = tcmd(r, "EXEC");
+    v = tcmd(r, "EXEC");
     assert_int_equal(v->type, R_ARRAY);
     assert_string_equal(v->elem[0]->str, "v1");
     rval_free(v);
