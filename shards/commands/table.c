@@ -15,13 +15,13 @@
  *  - the journal column (enum journal_kind, set with ROW_JOURNAL): in-place
  *    edits of a value (APPEND, SETRANGE, SETBIT, BITFIELD, INCR, DECR, INCRBY,
  *    DECRBY, and INCRBYFLOAT in the form its handler states: SET key result
- *    KEEPTTL)
- *    are journaled as themselves, FLUSHALL/FLUSHDB as one node-wide record;
- *    the collection writes (HSET, HDEL, HINCRBY, SADD, SREM...) as
- *    themselves too, HINCRBYFLOAT as HSET of its result, SPOP as the SREM
- *    of what it chose and SMOVE as SREM + SADD (each form applied where its
- *    key lives); every other write by its effects (the STORE forms of set
- *    operations too: their keys may be on different shards of a replica).
+ *    KEEPTTL) are journaled as themselves, FLUSHALL/FLUSHDB as one
+ *    node-wide record; the collection writes (HSET, HDEL, HINCRBY, SADD,
+ *    SREM...) as themselves too, HINCRBYFLOAT as HSET of its result, SPOP
+ *    as the SREM of what it chose and SMOVE as SREM + SADD (each form
+ *    applied where its key lives); every other write by its effects (the
+ *    STORE forms of set operations too: their keys may be on different
+ *    shards of a replica).
  *  - SINTERCARD's keys are counted by numkeys: its row names every argument
  *    from the first key on, LIMIT and its value too (looked up, unused). */
 #include "core/command.h"
