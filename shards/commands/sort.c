@@ -175,6 +175,12 @@ static void sort_generic(struct exec_ctx *ctx, bool readonly)
         return;
     }
     void *obj = e ? entry_object(e) : NULL;
+    /* Redis's SORT turns a sorted set it reads into a skiplist for good
+     * (OBJECT ENCODING says so after it, even when the SORT fails) */
+    if (t == TYPE_ZSET && obj) {
+        obj = zset_to_skiplist(ctx->store, obj);
+        store_object_reencoded(ctx->store, e, obj);
+    }
     /* a set's own order is not the same on a replica: sorted into STORE
      * by its bytes, as Redis */
     if (a.dontsort && t == TYPE_SET && a.store) {

@@ -1364,6 +1364,13 @@ void store_object_changed(struct store *s, struct entry *e, void *obj)
     journal(s, JOURNAL_SET, e, true, entry_expire_at(e));
 }
 
+void store_object_reencoded(struct store *s, struct entry *e, void *obj)
+{
+    (void)s;
+    assert(entry_type(e) != TYPE_STRING && obj);
+    memcpy(entry_value(e), &obj, sizeof obj);
+}
+
 void *store_take_object(struct store *s, struct entry *e)
 {
     (void)s;

@@ -205,6 +205,10 @@ struct entry *store_set_object(struct store *s, struct slice key, enum value_typ
  * compact encoding is reallocated as it grows): e holds obj from now on;
  * journaled as store_changed. */
 void store_object_changed(struct store *s, struct entry *e, void *obj);
+/* e's collection holds the same elements in another encoding, obj: no
+ * key changed, so nothing is journaled (SORT turning a listpack sorted
+ * set into a skiplist, as Redis's does). */
+void store_object_reencoded(struct store *s, struct entry *e, void *obj);
 /* Take e's object away from it (RENAME moves it to another key): e keeps
  * no value, and must be deleted by the caller before the next lookup. */
 void *store_take_object(struct store *s, struct entry *e);

@@ -989,6 +989,11 @@ static struct zset *to_tree(struct store *s, struct zset_lp *lp)
 
 /* ---- the interface ---------------------------------------------------- */
 
+struct zset *zset_to_skiplist(struct store *s, struct zset *z)
+{
+    return zenc(z) == ENC_LISTPACK ? to_tree(s, (struct zset_lp *)z) : z;
+}
+
 struct zset *zset_create(struct store *s, size_t size_hint, size_t max_member, const struct zset_limits *lim)
 {
     /* a length byte, the member and a one-byte score each (the block

@@ -57,6 +57,9 @@ size_t zset_len(const struct zset *z);
 size_t zset_memory(const struct zset *z, size_t samples);
 /* "listpack" or "skiplist". */
 const char *zset_encoding(const struct zset *z);
+/* z as a skiplist, whatever the limits (for good; z itself if it is one
+ * already): what Redis's SORT does to a sorted set it reads. */
+struct zset *zset_to_skiplist(struct store *s, struct zset *z);
 
 bool zset_score(const struct zset *z, struct slice member, double *score);
 /* Set member's score (adding it when absent); true if it was added. The

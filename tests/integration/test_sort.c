@@ -132,6 +132,30 @@ static void test_store(void **state)
     expect_text(tcmd(c, "COMMAND GETKEYS SORT_RO l"), "[\"l\"]");
 }
 
+/* Redis's SORT turns a small (listpack) sorted set it reads into a
+ * skiplist for good, SORT_RO and a SORT that fails too; nothing else
+ * about the set changes. */
+static void test_sorted_set_encoding(void **state)
+{
+    (void)state;
+    expect_int(tcmd(c, "ZADD z 2 b 1 a"), 2);
+    expect_bulk(tcmd(c, "OBJECT ENCODING z"), "listpack");
+    struct rval *v = tcmd(c, "SORT z BY nosort");
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 2);
+    rval_free(v);
+    expect_bulk(tcmd(c, "OBJECT ENCODING z"), "skiplist");
+    expect_int(tcmd(c, "ZCARD z"), 2);
+    expect_bulk(tcmd(c, "ZSCORE z b"), "2");
+    expect_int(tcmd(c, "ZADD y 1 x"), 1);
+    expect_error(tcmd(c, "SORT_RO y"), "ERR One or more scores can't be converted into double");
+    expect_bulk(tcmd(c, "OBJECT ENCODING y"), "skiplist");
+    /* a syntax error stops SORT before it looks at the key */
+    expect_int(tcmd(c, "ZADD w 1 x"), 1);
+    expect_error(tcmd(c, "SORT w LIMIT 0"), "ERR syntax error");
+    expect_bulk(tcmd(c, "OBJECT ENCODING w"), "listpack");
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -163,6 +187,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_numeric_and_alpha, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limit_and_nosort, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sorted_set_encoding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
