@@ -1,5 +1,6 @@
 /* commands: the handlers of every command of this layer, grouped by file:
  *   string.c          string commands
+ *   hyperloglog.c     PFADD, PFCOUNT, PFMERGE (HLLs are strings)
  *   hash.c            hash commands
  *   set.c             set commands
  *   zset.c            sorted set commands
@@ -24,6 +25,9 @@ command_fn cmd_get, cmd_set, cmd_setnx, cmd_setex, cmd_psetex, cmd_getset,
     cmd_strlen, cmd_incr, cmd_decr, cmd_incrby, cmd_decrby, cmd_incrbyfloat,
     cmd_getrange, cmd_setrange, cmd_lcs, cmd_setbit, cmd_getbit,
     cmd_bitcount, cmd_bitpos, cmd_bitop;
+
+/* HyperLogLog (hyperloglog.c) */
+command_fn cmd_pfadd, cmd_pfcount, cmd_pfmerge;
 
 /* hashes */
 command_fn cmd_hset, cmd_hmset, cmd_hsetnx, cmd_hget, cmd_hmget, cmd_hexists,

@@ -312,6 +312,19 @@ static struct command table[] = {
     ROW("bitop",       -4, CMD_WRITE | CMD_DENYOOM, 2, -1, 1, cmd_bitop, NULL, "bitmap", "2.6.0",
         "Perform bitwise operations between strings"),
 
+    /* HyperLogLog (hyperloglog.c): strings in Redis's HLL format. PFADD and
+     * PFCOUNT (which writes its cached count back, as Redis's) journal as
+     * themselves; PFMERGE by its effect, its keys may be on different shards
+     * of a replica. */
+    ROW_JOURNAL(JOURNAL_COMMAND, "pfadd", -2, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_pfadd, NULL, "hyperloglog", "2.8.9",
+        "Adds the specified elements to the specified HyperLogLog."),
+    ROW_JOURNAL(JOURNAL_COMMAND, "pfcount", -2, CMD_READONLY, 1, -1, 1,
+        cmd_pfcount, NULL, "hyperloglog", "2.8.9",
+        "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s)."),
+    ROW("pfmerge",     -2, CMD_WRITE | CMD_DENYOOM, 1, -1, 1, cmd_pfmerge, NULL, "hyperloglog", "2.8.9",
+        "Merge N different HyperLogLogs into a single one."),
+
     /* keyspace */
     /* hashes */
     ROW_JOURNAL(JOURNAL_COMMAND, "hset", -4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
