@@ -162,7 +162,7 @@ GENS = [
     # HyperLogLog: a few elements or hundreds (a sparse HLL past 3000 bytes turns dense), counts
     # and merges over keys of every kind (GET and the keyspace compare the HLLs' bytes)
     lambda: [b'PFADD', k()] + rnd.choice([[m() for _ in range(rnd.randint(0, 3))],
-                                          [str(rnd.randint(0, 5000)).encode() for _ in range(rnd.randint(1, 400))]]),
+                                          [str(rnd.randint(0, 5000)).encode() for _ in range(rnd.randint(1, 3000))]]),
     lambda: [b'PFCOUNT', k()] + [k() for _ in range(rnd.randint(0, 2))],
     lambda: [b'PFMERGE', k()] + [k() for _ in range(rnd.randint(0, 2))],
 ]
