@@ -313,9 +313,12 @@ static struct command table[] = {
         "Perform bitwise operations between strings"),
 
     /* HyperLogLog (hyperloglog.c): strings in Redis's HLL format. PFADD and
-     * PFCOUNT (which writes its cached count back, as Redis's) journal as
-     * themselves; PFMERGE by its effect, its keys may be on different shards
-     * of a replica. */
+     * PFCOUNT journal as themselves; PFMERGE by its effect, its keys may be
+     * on different shards of a replica. PFCOUNT writes its count into the
+     * HLL's cache, yet its flags are Redis 7.0's: readonly (Redis adds
+     * may-replicate, which COMMAND does not show), so that replicas answer
+     * it; the cache write still reaches the stream through the journal
+     * column. */
     ROW_JOURNAL(JOURNAL_COMMAND, "pfadd", -2, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
         cmd_pfadd, NULL, "hyperloglog", "2.8.9",
         "Adds the specified elements to the specified HyperLogLog."),
