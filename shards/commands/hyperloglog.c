@@ -648,6 +648,10 @@ void cmd_pfadd(struct exec_ctx *ctx)
         int r = hll_raise(&h, index, value, max_bytes);
 
         if (r < 0) {
+            /* Redis keeps what the elements before this one changed (its
+             * edits are in place), the cache marked invalid by them. */
+            if (updated)
+                hll_store(ctx, key, e, &h);
             mi_free(h.bytes);
             reply_error(ctx->reply, ERR_CORRUPT);
             return;

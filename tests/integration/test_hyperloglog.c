@@ -334,6 +334,23 @@ static void test_errors(void **state)
     expect_error(tcmd(c, "PFCOUNT short bd"), "INVALIDOBJ Corrupted HLL object detected");
     expect_error(tcmd(c, "PFMERGE m short"), "INVALIDOBJ Corrupted HLL object detected");
     expect_int(tcmd(c, "EXISTS m"), 0);
+    /* PFADD to it: the elements before the one that meets the corruption
+     * (here, when the string would turn dense) stay added, as in Redis */
+    {
+        const char *argv[3002];
+        static char names[3000][8];
+
+        argv[0] = "PFADD";
+        argv[1] = "short";
+        for (int i = 0; i < 3000; i++) {
+            snprintf(names[i], sizeof names[i], "%d", i + 1);
+            argv[i + 2] = names[i];
+        }
+        tsendv(c, 3002, argv);
+        expect_error(tread(c, 5000), "INVALIDOBJ Corrupted HLL object detected");
+    }
+    expect_int(tcmd(c, "STRLEN short"), 3000);
+    assert_int_equal(value_digest("short"), 0xc83b473c3b989e9bULL);
 }
 
 /* A replica holds the master's bytes: from the full sync, then from the
