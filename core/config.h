@@ -79,6 +79,7 @@ enum config_type {
     X("zset-max-listpack-value", zset_max_listpack_value, CONF_INT, "64", CONF_RUNTIME, NULL, "a sorted set with a member longer than this many bytes is a skiplist (alias zset-max-ziplist-value)") \
     X("list-max-listpack-size", list_max_listpack_size, CONF_INT, "-2", CONF_RUNTIME, NULL, "a list node holds at most this many elements (positive) or 4/8/16/32/64 KB (-1..-5) (alias list-max-ziplist-size)") \
     X("list-compress-depth", list_compress_depth, CONF_INT, "0", CONF_RUNTIME, NULL, "a list's nodes past this many at each end are kept LZF-compressed (0: none); lists take it when they outgrow one node") \
+    X("hll-sparse-max-bytes", hll_sparse_max_bytes, CONF_MEMORY, "3000", CONF_RUNTIME, NULL, "a sparse HyperLogLog whose string would pass this many bytes turns dense") \
     X("dir",             dir,             CONF_STRING, "",          0, NULL, "working directory, entered at start (empty: stay where started); CONFIG GET shows it absolute") \
     X("latency-monitor-threshold", latency_monitor_threshold, CONF_INT, "0", CONF_RUNTIME, NULL, "record latency spikes (commands, expiry and eviction cycles) of at least this many ms for LATENCY (0: off)") \
     X("latency-tracking", latency_tracking, CONF_BOOL, "yes", CONF_RUNTIME, NULL, "show the per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM)") \
@@ -180,7 +181,6 @@ enum config_type {
     X("lua-time-limit", lua_time_limit, "5000") \
     X("busy-reply-threshold", busy_reply_threshold, "5000") \
     X("notify-keyspace-events", notify_keyspace_events, "") \
-    X("hll-sparse-max-bytes", hll_sparse_max_bytes, "3000") \
     X("stream-node-max-bytes", stream_node_max_bytes, "4096") \
     X("stream-node-max-entries", stream_node_max_entries, "100") \
     X("cluster-port", cluster_port, "0") \

@@ -1,6 +1,7 @@
 /* commands: the handlers of every command of this layer, grouped by file:
  *   string.c          string commands
  *   bitfield.c        BITFIELD and BITFIELD_RO
+ *   hyperloglog.c     PFADD, PFCOUNT, PFMERGE (HLLs are strings)
  *   hash.c            hash commands
  *   set.c             set commands
  *   zset.c            sorted set commands
@@ -29,6 +30,9 @@ command_fn cmd_get, cmd_set, cmd_setnx, cmd_setex, cmd_psetex, cmd_getset,
  * BITFIELD may build (BITFIELD's last field may end a few bytes past it, as
  * in Redis: only where a field starts is bounded). */
 #define STRING_MAX_BYTES (512LL * 1024 * 1024)
+
+/* HyperLogLog (hyperloglog.c) */
+command_fn cmd_pfadd, cmd_pfcount, cmd_pfmerge;
 
 /* hashes */
 command_fn cmd_hset, cmd_hmset, cmd_hsetnx, cmd_hget, cmd_hmget, cmd_hexists,

@@ -188,6 +188,14 @@ static const struct command_doc docs[] = {
     { "move", "O(1)", "key db#integer", "RW access update 1 0 1" },
     { "swapdb", "O(1)", "index1#integer index2#integer", NULL },
 
+    /* HyperLogLog */
+    { "pfadd", "O(1) to add every element.", "key [element...]", "RW insert 1 0 1" },
+    { "pfcount", "O(1) with a very small average constant time when called with a single key. "
+      "O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.",
+      "key...", "RW access 1 -1 1" },
+    { "pfmerge", "O(N) to merge N HyperLogLogs, but with high constant times.",
+      "destkey#key sourcekey#key...", "RW access insert 1 0 1; RO access 2 -1 1" },
+
     /* connection */
     { "ping", "O(1)", "[message]", NULL },
     { "echo", "O(1)", "message", NULL },

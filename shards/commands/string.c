@@ -20,7 +20,10 @@
 #include <string.h>
 #include <mimalloc.h>
 
+#include "shards/node.h"
+#include "shards/shard.h"
 #include "shards/store/store.h"
+#include "core/config.h"
 #include "core/numbers.h"
 
 /* LCS needs (alen+1)*(blen+1) 32-bit cells; past this it answers with Redis's
@@ -941,6 +944,14 @@ void cmd_bitop(struct exec_ctx *ctx)
 
 /* ---- LCS ---- */
 
+/* proto-max-bulk-len, the largest table LCS may build (as Redis's). */
+static unsigned long long lcs_max_bytes(const struct exec_ctx *ctx)
+{
+    if (!ctx->shard || !ctx->shard->node)
+        return STRING_MAX_BYTES;
+    return (unsigned long long)config_load(&ctx->shard->node->config, proto_max_bulk_len);
+}
+
 struct lcs_match {
     uint32_t a_start, a_end, b_start, b_end;
 };
@@ -995,8 +1006,13 @@ void cmd_lcs(struct exec_ctx *ctx)
     alen = ea != NULL ? (uint32_t)entry_value_len(ea) : 0;
     blen = eb != NULL ? (uint32_t)entry_value_len(eb) : 0;
 
-    /* dp[i][j] = length of the LCS of a[0..i) and b[0..j). */
+    /* dp[i][j] = length of the LCS of a[0..i) and b[0..j). Redis 7 refuses
+     * a table larger than proto-max-bulk-len before trying to allocate it. */
     cells = (unsigned long long)(alen + 1ULL) * (blen + 1ULL);
+    if (cells * sizeof(uint32_t) > lcs_max_bytes(ctx)) {
+        reply_error(ctx->reply, "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+        return;
+    }
     dp = NULL;
     if (cells * sizeof(uint32_t) <= LCS_MAX_TABLE_BYTES)
         dp = mi_malloc(cells * sizeof(uint32_t));

@@ -592,6 +592,22 @@ static struct command table[] = {
         cmd_flushall, merge_first_ok,
         "server", "1.0.0", "Remove all keys from all databases"),
 
+    /* HyperLogLog (hyperloglog.c): strings in Redis's HLL format. PFADD and
+     * PFCOUNT journal as themselves; PFMERGE by its effect, its keys may be
+     * on different shards of a replica. PFCOUNT writes its count into the
+     * HLL's cache, yet its flags are Redis 7.0's: readonly (Redis adds
+     * may-replicate, which COMMAND does not show), so that replicas answer
+     * it; the cache write still reaches the stream through the journal
+     * column. */
+    ROW_JOURNAL(JOURNAL_COMMAND, "pfadd", -2, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_pfadd, NULL, "hyperloglog", "2.8.9",
+        "Adds the specified elements to the specified HyperLogLog."),
+    ROW_JOURNAL(JOURNAL_COMMAND, "pfcount", -2, CMD_READONLY, 1, -1, 1,
+        cmd_pfcount, NULL, "hyperloglog", "2.8.9",
+        "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s)."),
+    ROW("pfmerge",     -2, CMD_WRITE | CMD_DENYOOM, 1, -1, 1, cmd_pfmerge, NULL, "hyperloglog", "2.8.9",
+        "Merge N different HyperLogLogs into a single one."),
+
     /* connection */
     ROW("ping",        -1, CMD_CONN | CMD_FAST | CMD_SUBSCRIBED, 0, 0, 0, cmd_ping, NULL, "connection", "1.0.0",
         "Ping the server"),

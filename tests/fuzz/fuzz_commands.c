@@ -157,6 +157,14 @@ static const char *const words[] = {
     "[a", "(a", "?", "DB", "RANK", "MAXLEN", "FIELDS", "FNX", "FXX", "u8", "i64", "#1",
     "encoding", "usage", "SAMPLES", "ALPHA", "STORE", "BY", "ASC", "DESC", "nosort", "#",
     "i1", "u63", "i13", "u64", "#0", "#536870911",
+    /* HyperLogLog strings (no NUL inside: the unused header bytes are 1): an
+     * empty sparse HLL with its cache marked invalid, one whose opcodes cover
+     * 16383 registers, one ending in half an XZERO, a dense header on a
+     * string too short, and the magic alone */
+    "HYLL\x01\x01\x01\x01\x80\x80\x80\x80\x80\x80\x80\x80\x7f\xff",
+    "HYLL\x01\x01\x01\x01\x80\x80\x80\x80\x80\x80\x80\x80\x7f\xfe",
+    "HYLL\x01\x01\x01\x01\x80\x80\x80\x80\x80\x80\x80\x80\x40",
+    "HYLL\x02\x01\x01\x01\x80\x80\x80\x80\x80\x80\x80\x80\x7f\xff", "HYLL",
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -183,6 +191,7 @@ static const struct limit_choice limit_choices[] = {
     { "set-max-listpack-entries",  6, { "128", "1", "2", "4" } },
     { "list-max-listpack-size",    6, { "-2", "1", "2", "-1" } },
     { "list-compress-depth",       0, { "0", "1", "2", "1" } },
+    { "hll-sparse-max-bytes",      2, { "3000", "18", "30", "100" } },
 };
 
 static void set_limits(uint8_t b)

@@ -250,6 +250,8 @@ static void test_routing(void **state)
     for (int i = 0; i < 3; i++) {
         expect_error(tcmd(c[i], "MSET a 1 b 2"), "CROSSSLOT Keys in request don't hash to the same slot");
         expect_error(tcmd(c[i], "DEL a b c"), "CROSSSLOT Keys in request don't hash to the same slot");
+        expect_error(tcmd(c[i], "PFCOUNT a b"), "CROSSSLOT Keys in request don't hash to the same slot");
+        expect_error(tcmd(c[i], "PFMERGE a b c"), "CROSSSLOT Keys in request don't hash to the same slot");
     }
     int o = owner_of(c[0], "foo");
     assert_int_equal(owner_of(c[0], "somekey"), o);
@@ -258,6 +260,10 @@ static void test_routing(void **state)
     int t = owner_of(c[0], "{user1000}");
     expect_ok(tcmd(c[t], "MSET {user1000}.following 1 {user1000}.followers 2"));
     expect_int(tcmd(c[t], "DEL {user1000}.following {user1000}.followers"), 2);
+    expect_int(tcmd(c[t], "PFADD {user1000}.visits a b c"), 1);
+    expect_ok(tcmd(c[t], "PFMERGE {user1000}.all {user1000}.visits {user1000}.none"));
+    expect_int(tcmd(c[t], "PFCOUNT {user1000}.all {user1000}.visits"), 3);
+    expect_int(tcmd(c[t], "DEL {user1000}.visits {user1000}.all"), 2);
     expect_error_prefix(tcmd(c[(t + 1) % 3], "MSET {user1000}.a 1 {user1000}.b 2"), "MOVED ");
     /* commands without keys are not gated */
     expect_status(tcmd(c[0], "PING"), "PONG");

@@ -288,6 +288,18 @@ static void test_lcs(void **state)
     expect_error(tcmd(c, "LCS key1 key2 LEN IDX"),
                  "ERR If you want both the length and indexes, please just use IDX.");
     expect_error(tcmd(c, "LCS key1"), "ERR wrong number of arguments for 'lcs' command");
+    /* a table ((len+1)^2 32-bit cells) over proto-max-bulk-len is refused
+     * before anything is allocated: 12304 bytes (a dense HyperLogLog's size)
+     * need 605 MB, past the 512 MB default; at 1mb, 1000 bytes need 4 MB */
+    expect_int(tcmd(c, "SETRANGE big 12303 x"), 12304);
+    expect_error(tcmd(c, "LCS big big"),
+                 "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+    expect_int(tcmd(c, "SETRANGE mid 999 x"), 1000);
+    expect_int(tcmd(c, "LCS mid mid LEN"), 1000);
+    expect_ok(tcmd(c, "CONFIG SET proto-max-bulk-len 1mb"));
+    expect_error(tcmd(c, "LCS mid mid LEN"),
+                 "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+    expect_ok(tcmd(c, "CONFIG SET proto-max-bulk-len 512mb"));
 }
 
 static void test_setbit_getbit(void **state)

@@ -171,6 +171,12 @@ GENS = [
     lambda: [b'ZUNIONSTORE', k(), b'2', k(), k()] + rnd.choice([[], [b'AGGREGATE', b'MIN'], [b'WEIGHTS', b'1', b'-1']]),
     lambda: [b'ZINTERSTORE', k(), b'2', k(), k()], lambda: [b'ZDIFFSTORE', k(), b'2', k(), k()],
     lambda: [b'ZINTERCARD', b'2', k(), k()], lambda: [b'ZRANDMEMBER', k(), b'0'],
+    # HyperLogLog: a few elements or thousands (a sparse HLL past 3000 bytes turns dense), counts
+    # and merges over keys of every kind (GET and the keyspace compare the HLLs' bytes)
+    lambda: [b'PFADD', k()] + rnd.choice([[m() for _ in range(rnd.randint(0, 3))],
+                                          [str(rnd.randint(0, 5000)).encode() for _ in range(rnd.randint(1, 3000))]]),
+    lambda: [b'PFCOUNT', k()] + [k() for _ in range(rnd.randint(0, 2))],
+    lambda: [b'PFMERGE', k()] + [k() for _ in range(rnd.randint(0, 2))],
     # strings and the keyspace
     lambda: [b'SET', k(), m()], lambda: [b'APPEND', k(), m()], lambda: [b'INCR', k()], lambda: [b'GETDEL', k()],
     lambda: [b'SET', k(), m(), b'GET'], lambda: [b'STRLEN', k()], lambda: [b'SETRANGE', k(), b'2', m()],
