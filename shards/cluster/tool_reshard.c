@@ -1363,8 +1363,8 @@ static int stop_at_port(void)
  * one under a rate limit one mover can keep. Concurrent steps cost the
  * source's clients more than their share of the keys: at 12,000 and
  * 25,000 keys/s a writer's p99 during the move was 2.0-3.0x its p99
- * before with 4 movers, 1.8-2.4x with one, at the same rate
- * (bench/RESULTS.md, "One mover under a rate limit"). */
+ * before with 4 movers, 1.9-2.4x with one at 25,000 and 1.88x in the
+ * median at 12,000 (bench/RESULTS.md, "One mover under a rate limit"). */
 #define ONE_MOVER_MAX_KEYS_PER_SEC 150000
 static int default_parallel(long long max_keys_per_sec)
 {
