@@ -16,10 +16,12 @@
  * ASKING sets a flag for the next command (route.c wears it off),
  * READONLY/READWRITE one for the connection (struct client).
  *
- * MEET, FORGET, REPLICATE, FLUSHSLOTS, BUMPEPOCH, SET-CONFIG-EPOCH,
- * ADDSLOTS[RANGE] and DELSLOTS[RANGE] check their arguments as Redis does,
- * then answer "ERR CLUSTER <name> is not used by ringkv: <why>": nodes,
- * groups and slots are the table ringkv-cluster pushes.
+ * ADDSLOTS[RANGE] and DELSLOTS[RANGE] give slots to this node's group (a
+ * node without a table makes a group of its own) or take them from their
+ * group, in a new table version (cmd_cluster_slots_by_hand). MEET, FORGET,
+ * REPLICATE, FLUSHSLOTS, BUMPEPOCH and SET-CONFIG-EPOCH check their
+ * arguments as Redis does, then answer "ERR CLUSTER <name> is not used by
+ * ringkv: <why>": nodes and groups are the table ringkv-cluster pushes.
  *
  * For the admin tool (ringkv-cluster), one internal subcommand:
  *
@@ -143,9 +145,13 @@ static void cmd_cluster_help(struct exec_ctx *ctx)
         "SAVECONFIG",
         "    Write the cluster config file again.",
         "SETSLOT <slot> (IMPORTING <node-id>|MIGRATING <node-id>|STABLE|NODE <node-id>)",
-        "    Mark (or unmark) a slot this node imports: ASKING connections are served it.",
-        "MEET, FORGET, REPLICATE, FLUSHSLOTS, BUMPEPOCH, SET-CONFIG-EPOCH, ADDSLOTS, DELSLOTS",
-        "    Not used by ringkv: the slot table is pushed by ringkv-cluster.",
+        "    Move a slot in Redis's way: IMPORTING/MIGRATING marks, STABLE drops them, NODE flips it.",
+        "ADDSLOTS <slot> [<slot> ...] | ADDSLOTSRANGE <start> <end> [<start> <end> ...]",
+        "    Give unassigned slots to this node's group (a node without a table: a group of its own).",
+        "DELSLOTS <slot> [<slot> ...] | DELSLOTSRANGE <start> <end> [<start> <end> ...]",
+        "    Take slots from their group: nobody serves them (a new table version, the cluster's).",
+        "MEET, FORGET, REPLICATE, FLUSHSLOTS, BUMPEPOCH, SET-CONFIG-EPOCH",
+        "    Not used by ringkv: the nodes and groups are pushed by ringkv-cluster.",
         "RINGKV-SETSTATE <expected-version> <state>",
         "    Replace the cluster state (ringkv's admin tool).",
         "RINGKV-SETSLOT <slot> (IMPORTING <node-id>|MIGRATING <node-id>|STABLE)",
@@ -983,11 +989,63 @@ static int slot_arg(struct exec_ctx *ctx, struct slice a)
     return (int)slot;
 }
 
+/* The address a group this node makes for itself (ADDSLOTS on a node
+ * without a table) names it by: the first address it listens on that is
+ * one address (not a wildcard, not a '-' optional one), else 127.0.0.1.
+ * Redis leaves it empty until a peer tells it; the state's text form needs
+ * one, and ringkv-cluster replaces it with the address it reaches the node
+ * at when it takes the node into a cluster. */
+static void own_address(const struct node *n, char *ip, size_t cap)
+{
+    const char *bind = config_str(&n->config, bind);
+    snprintf(ip, cap, "127.0.0.1");
+    for (const char *p = bind ? bind : ""; *p;) {
+        while (*p == ' ')
+            p++;
+        size_t len = strcspn(p, " ");
+        if (len > 0 && len < cap && *p != '-' && *p != '*' && !(len == 7 && memcmp(p, "0.0.0.0", 7) == 0) &&
+            !(len == 2 && memcmp(p, "::", 2) == 0)) {
+            memcpy(ip, p, len);
+            ip[len] = '\0';
+            return;
+        }
+        p += len;
+    }
+}
+
+/* A copy of the newest state in which this node is in a group: the newest
+ * itself, or, on a node without a table, a state of one group (id 0, epoch
+ * 1) whose master and only node is this node. NULL after answering. */
+static struct cluster_state *state_with_myself(struct exec_ctx *ctx, struct cluster *c)
+{
+    const struct cluster_state *cur = cluster_newest(c);
+    if (cur->myself >= 0)
+        return cluster_state_copy(cur);
+    char ip[64], err[300];
+    own_address(ctx->shard->node, ip, sizeof(ip));
+    struct buf text;
+    buf_init(&text);
+    buf_printf(&text, "ringkv-cluster-state 1\ntable-version %" PRIu64 "\ngroup 0 %s 1\nnode %s %s %d 0\n",
+               cur->version + 1, c->myid, c->myid, ip, ctx->shard->node->port);
+    struct cluster_state *st = cluster_state_parse(text.data, text.len, c->myid, NULL, err, sizeof(err));
+    buf_free(&text);
+    if (!st)
+        reply_errorf(ctx->reply, "ERR can't make a group of this node: %s", err);
+    return st;
+}
+
 /* ADDSLOTS/DELSLOTS <slot>..., ADDSLOTSRANGE/DELSLOTSRANGE <start> <end>...:
- * Redis's checks of the arguments, then the refusal. */
+ * Redis's checks of the arguments (each slot in turn: assigned or not,
+ * then named twice), then one new table version in which the slots are
+ * this node's group's (ADD; a node without a table becomes the master of
+ * a group of its own, as a Redis node that assigns itself slots serves
+ * them) or nobody's (DEL). Unlike Redis's, whose DELSLOTS changes only the
+ * node's own view until gossip says otherwise, the change is the cluster's:
+ * the peers pull the new version as any other (README, Cluster). */
 static void cmd_cluster_slots_by_hand(struct exec_ctx *ctx)
 {
-    if (!cluster_or_refuse(ctx))
+    struct cluster *c = cluster_or_refuse(ctx);
+    if (!c)
         return;
     bool range = ctx->argv[1].len > 5 && strncasecmp(ctx->argv[1].ptr + ctx->argv[1].len - 5, "range", 5) == 0;
     bool add = ctx->argv[1].len >= 3 && strncasecmp(ctx->argv[1].ptr, "add", 3) == 0;
@@ -996,33 +1054,63 @@ static void cmd_cluster_slots_by_hand(struct exec_ctx *ctx)
                      add ? "addslotsrange" : "delslotsrange");
         return;
     }
-    const struct cluster_state *st = cluster_now(cluster_of(ctx->shard->node));
+    const struct cluster_state *cur = cluster_newest(c);
+    uint8_t *named = mi_zalloc(SLOT_COUNT);
     for (int a = 2; a < ctx->argc; a += range ? 2 : 1) {
         int start = slot_arg(ctx, ctx->argv[a]), end = start;
         if (start < 0)
-            return;
+            goto done;
         if (range) {
             end = slot_arg(ctx, ctx->argv[a + 1]);
             if (end < 0)
-                return;
+                goto done;
             if (start > end) {
                 reply_errorf(ctx->reply, "ERR start slot number %d is greater than end slot number %d", start, end);
-                return;
+                goto done;
             }
         }
         for (int sl = start; sl <= end; sl++) {
-            bool assigned = st->slot_group[sl] != CLUSTER_NO_GROUP;
+            bool assigned = cur->slot_group[sl] != CLUSTER_NO_GROUP;
             if (add && assigned) {
                 reply_errorf(ctx->reply, "ERR Slot %d is already busy", sl);
-                return;
+                goto done;
             }
             if (!add && !assigned) {
                 reply_errorf(ctx->reply, "ERR Slot %d is already unassigned", sl);
-                return;
+                goto done;
+            }
+            if (named[sl]++) {
+                reply_errorf(ctx->reply, "ERR Slot %d specified multiple times", sl);
+                goto done;
             }
         }
     }
-    refuse_by_design(ctx, WHY_TABLE);
+    struct cluster_state *st = add ? state_with_myself(ctx, c) : cluster_state_copy(cur);
+    if (!st)
+        goto done;
+    st->version = cur->version + 1;
+    int mine = add ? st->nodes[st->myself].group : -1;
+    for (int sl = 0; sl < SLOT_COUNT; sl++) {
+        if (!named[sl])
+            continue;
+        if (add) {
+            st->slot_group[sl] = (uint16_t)mine;
+            st->groups[mine].nslots++;
+            st->slots_assigned++;
+        } else {
+            st->groups[st->slot_group[sl]].nslots--;
+            st->slot_group[sl] = CLUSTER_NO_GROUP;
+            st->slots_assigned--;
+        }
+    }
+    char err[300];
+    if (cluster_publish(ctx->shard, c, st, err, sizeof(err)) != 0) {
+        reply_errorf(ctx->reply, "ERR %s", err);
+        goto done;
+    }
+    cluster_reply_ok_when_saved(ctx, c, "");
+done:
+    mi_free(named);
 }
 
 /* The slot's keys on this node: exact when the slot's keys are on this
