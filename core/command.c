@@ -184,7 +184,22 @@ int command_keys(const struct command *cmd, int argc, const struct slice *argv, 
             idx[n] = i;
         n++;
     }
-    if (cmd->flags & CMD_STORE_KEY) {
+    if ((cmd->flags & CMD_STORE_KEY) && (cmd->flags & CMD_STORE_GEO)) {
+        /* GEORADIUS[BYMEMBER]'s STORE or STOREDIST key, the last given;
+         * the word after it is not read as an option */
+        int store = 0;
+        for (int i = 5; i < argc; i++) {
+            if ((slice_eq_nocase(argv[i], "store") || slice_eq_nocase(argv[i], "storedist")) && i + 1 < argc) {
+                store = i + 1;
+                i++;
+            }
+        }
+        if (store) {
+            if (n < max)
+                idx[n] = store;
+            n++;
+        }
+    } else if (cmd->flags & CMD_STORE_KEY) {
         /* SORT's options after the key, skipped by their arguments' count
          * so that a pattern spelled "store" is not taken for the word; the
          * last STORE wins, as in Redis */
