@@ -89,10 +89,25 @@ uint64_t geohash_score(double lon, double lat)
     return h.bits;
 }
 
+/* The bits of a score. Redis casts it to uint64_t; for a score that is no
+ * geohash (a ZADD's: negative, huge, infinite) that cast is undefined in
+ * C, and what the x86-64 build of redis-server does is spelled out here:
+ * below 2^63 a conversion to int64 (2^63 when out of its range, NaN too),
+ * from 2^63 on one of the score less 2^63 with the top bit flipped (0 for
+ * 2^64 and past). */
+static uint64_t score_bits(double score)
+{
+    const double two63 = 9223372036854775808.0;
+    const uint64_t top = 1ULL << 63;
+    if (!(score >= two63))
+        return score >= -two63 ? (uint64_t)(int64_t)score : top;
+    double rest = score - two63;
+    return rest < two63 ? (uint64_t)(int64_t)rest ^ top : 0;
+}
+
 void geohash_score_position(double score, double *lon, double *lat)
 {
-    /* A score that is no geohash (a ZADD's) decodes as Redis's cast reads it */
-    struct geohash h = { (uint64_t)score, GEO_STEP_MAX };
+    struct geohash h = { score_bits(score), GEO_STEP_MAX };
     struct geo_area a;
     decode(lon_range, lat_range, h, &a);
     double x = (a.lon.min + a.lon.max) / 2, y = (a.lat.min + a.lat.max) / 2;
