@@ -88,6 +88,9 @@ static void test_geoadd_replies(void **state)
     /* XX on a missing key makes none */
     expect_int(tcmd(c, "GEOADD missing XX 1 1 a"), 0);
     expect_int(tcmd(c, "EXISTS missing"), 0);
+    /* a score whose shortest digits end before its units: written out */
+    expect_int(tcmd(c, "GEOADD round 13.51 38.19 here"), 1);
+    expect_reply("ZRANGE round 0 -1 WITHSCORES", "[\"here\", \"3479101695761900\"]");
     /* the corners of the map: a score past 2^52 at the top, as Redis's */
     expect_int(tcmd(c, "GEOADD corners 180 85.05112878 top -180 -85.05112878 bottom 0 0 middle"), 3);
     expect_reply("ZRANGE corners 0 -1 WITHSCORES",
