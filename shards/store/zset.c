@@ -181,12 +181,13 @@ size_t zset_format_score(char *buf, double d)
         if (strtod(buf, NULL) == d)
             break;
     }
-    /* A whole number written with an exponent: Redis 7.2 writes it out
-     * (its shortest digits, then zeros) while the exponent is below the
-     * digits' count + 7, as for the 16-digit scores of a geo set
+    /* A whole number below 10^17 written with an exponent: Redis writes
+     * it out (7.0's %.17g in all its digits; 7.2 its shortest digits, then
+     * zeros, while the exponent is below the digits' count + 7; where both
+     * do, so does this), as the 16-digit scores of a geo set
      * (3476079861717830, not 3.47607986171783e+15). */
     const char *e = memchr(buf, 'e', (size_t)n);
-    if (e && e[1] == '+') {
+    if (e && e[1] == '+' && d > -1e17 && d < 1e17) {
         char digits[24];
         size_t nd = 0;
         for (const char *p = buf; p < e; p++)
