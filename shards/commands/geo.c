@@ -210,11 +210,15 @@ static void reply_coordinate(struct reply *r, double v)
     reply_double_text(r, text, (size_t)n);
 }
 
-/* A distance as Redis replies it: a bulk with 4 decimals. */
+/* A distance as Redis 7.0 replies it: a bulk with 4 decimals, rounded as
+ * its fixed-point formatting rounds (d * 10^4 to the nearest integer,
+ * halves to even: 60979335.38555 ft is "60979335.3856", where printf's
+ * exact "%.4f" says .3855). Distances are never negative. */
 static void reply_distance(struct reply *r, double d)
 {
-    char text[400];
-    int n = snprintf(text, sizeof text, "%.4f", d);
+    char text[32];
+    long long units = llrint(d * 10000.0);
+    int n = snprintf(text, sizeof text, "%lld.%04lld", units / 10000, units % 10000);
     reply_bulk(r, text, (size_t)n);
 }
 

@@ -264,6 +264,13 @@ static void test_search(void **state)
     expect_reply("GEOSEARCH Sicily FROMLONLAT 15 38 BYBOX 2000000 500 ft ASC",
                  "[]");
 
+    /* a distance on a half of its last decimal: rounded to even, as
+     * Redis's fixed-point formatting does (printf's %.4f says .3855) */
+    expect_int(tcmd(c, "GEOADD far 73.49873095750808716 -76.94046084423649745 south"), 1);
+    expect_reply("GEOSEARCH far FROMLONLAT 180 83.09000657678986 BYRADIUS 30000 km WITHDIST",
+                 "[[\"south\", \"18586.5014\"]]");
+    expect_reply("GEORADIUS far 180 83.09000657678986 99000000 ft WITHDIST", "[[\"south\", \"60979335.3856\"]]");
+
     /* the older forms */
     expect_reply("GEORADIUS Sicily 15 37 200 km WITHDIST ASC",
                  "[[\"Catania\", \"56.4413\"], [\"CataniaTwin\", \"56.4413\"], [\"Palermo\", \"190.4424\"], "
