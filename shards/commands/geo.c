@@ -174,8 +174,13 @@ void cmd_geoadd(struct exec_ctx *ctx)
     }
     int members = (ctx->argc - first) / 3;
     int argc = first + members * 2;
-    struct slice *argv = mi_malloc((size_t)argc * sizeof *argv);
-    char (*scores)[24] = mi_malloc((size_t)(members ? members : 1) * sizeof *scores);
+    /* a few members (the usual GEOADD) on the stack, not allocated */
+    enum { FEW = 8 };
+    struct slice few_argv[5 + FEW * 2];
+    char few_scores[FEW][24];
+    bool few = members <= FEW && (size_t)argc <= sizeof few_argv / sizeof few_argv[0];
+    struct slice *argv = few ? few_argv : mi_malloc((size_t)argc * sizeof *argv);
+    char (*scores)[24] = few ? few_scores : mi_malloc((size_t)members * sizeof *scores);
     if (!argv || !scores)
         abort();
     argv[0] = SLICE_LIT("ZADD");
@@ -198,8 +203,10 @@ void cmd_geoadd(struct exec_ctx *ctx)
         zadd.argv = argv;
         cmd_zadd(&zadd);
     }
-    mi_free(argv);
-    mi_free(scores);
+    if (!few) {
+        mi_free(argv);
+        mi_free(scores);
+    }
 }
 
 /* A coordinate as Redis replies it: 17 decimals, trailing zeros dropped. */

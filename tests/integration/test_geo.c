@@ -85,6 +85,10 @@ static void test_geoadd_replies(void **state)
     expect_int(tcmd(c, "GEOADD Sicily XX CH 13.4 38.1 Palermo"), 1);
     expect_int(tcmd(c, "GEOADD Sicily ch nx 13.4 38.1 Palermo 1 2 New"), 1);
     expect_int(tcmd(c, "ZCARD Sicily"), 4);
+    /* options repeated, and many members at once */
+    expect_int(tcmd(c, "GEOADD opts CH CH CH NX CH CH 1 1 a 2 2 b"), 2);
+    expect_int(tcmd(c, "GEOADD opts 1 1 c 2 2 d 3 3 e 4 4 f 5 5 g 6 6 h 7 7 i 8 8 j 9 9 k 10 10 l 11 11 m"), 11);
+    expect_reply("GEOHASH opts a m", "[\"s00twy01mt0\", \"s1zyd63zws0\"]");
     /* XX on a missing key makes none */
     expect_int(tcmd(c, "GEOADD missing XX 1 1 a"), 0);
     expect_int(tcmd(c, "EXISTS missing"), 0);
