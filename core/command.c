@@ -225,7 +225,7 @@ int command_keys(const struct command *cmd, int argc, const struct slice *argv, 
         }
         if (written && written != found[0] && written != found[1]) {
             if (n < max)
-                idx[n] = last;
+                idx[n] = written;
             n++;
         }
     } else if (cmd->flags & CMD_STORE_KEY) {

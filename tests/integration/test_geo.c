@@ -372,6 +372,13 @@ static void test_cross_shard(void **state)
     expect_reply("GEOPOS {b}near edge1", "[[\"12.7584877610206604\", \"38.78813451624225195\"]]");
     expect_int(tcmd(c, "GEOSEARCHSTORE {b}dst {a}src FROMLONLAT 0 0 BYRADIUS 1 km"), 0);
     expect_int(tcmd(c, "EXISTS {b}dst"), 0);
+    /* the last STORE is written, wherever the first is */
+    expect_int(tcmd(c, "GEORADIUS {a}src 15 37 200 km STORE {a}first STORE {b}last"), 4);
+    expect_int(tcmd(c, "EXISTS {a}first"), 0);
+    expect_int(tcmd(c, "ZCARD {b}last"), 4);
+    expect_int(tcmd(c, "GEORADIUS {a}src 15 37 200 km STOREDIST {b}first STORE {a}mid STOREDIST {b}last2"), 4);
+    expect_int(tcmd(c, "EXISTS {b}first {a}mid"), 0);
+    expect_score("{b}last2", "Catania", "56.441257870158204");
     expect_ok(tcmd(c, "SET {b}s text"));
     expect_error(tcmd(c, "GEOSEARCHSTORE {a}x {b}s FROMLONLAT 1 1 BYRADIUS 1 km"),
                  "WRONGTYPE Operation against a key holding the wrong kind of value");
