@@ -184,7 +184,51 @@ int command_keys(const struct command *cmd, int argc, const struct slice *argv, 
             idx[n] = i;
         n++;
     }
-    if (cmd->flags & CMD_STORE_KEY) {
+    if ((cmd->flags & CMD_STORE_KEY) && (cmd->flags & CMD_STORE_GEO)) {
+        /* GEORADIUS[BYMEMBER]: as Redis's key specs find them, the word
+         * after the first STORE, then after the first STOREDIST, searched
+         * from the first optional argument (-arity); a word with nothing
+         * after it makes Redis fall back to georadiusGetKeys, which takes
+         * the last STORE or STOREDIST from argv[5] on. The key the command
+         * writes, the last given, is listed too when those miss it
+         * (STORE a STORE b), so that it is routed where it lives. */
+        static const char *const words[2] = { "store", "storedist" };
+        int found[2] = { 0, 0 }, written = 0;
+        bool complete = true;
+        for (int w = 0; w < 2; w++) {
+            for (int i = -cmd->arity; i < argc; i++) {
+                if (slice_eq_nocase(argv[i], words[w])) {
+                    if (i + 1 < argc)
+                        found[w] = i + 1;
+                    else
+                        complete = false;
+                    break;
+                }
+            }
+        }
+        for (int i = 5; i < argc; i++) {
+            if ((slice_eq_nocase(argv[i], "store") || slice_eq_nocase(argv[i], "storedist")) && i + 1 < argc) {
+                written = i + 1;
+                i++;
+            }
+        }
+        if (!complete) {
+            found[0] = written;
+            found[1] = 0;
+        }
+        for (int w = 0; w < 2; w++) {
+            if (!found[w])
+                continue;
+            if (n < max)
+                idx[n] = found[w];
+            n++;
+        }
+        if (written && written != found[0] && written != found[1]) {
+            if (n < max)
+                idx[n] = written;
+            n++;
+        }
+    } else if (cmd->flags & CMD_STORE_KEY) {
         /* SORT's options after the key, skipped by their arguments' count
          * so that a pattern spelled "store" is not taken for the word; the
          * last STORE wins, as in Redis */

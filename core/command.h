@@ -107,6 +107,10 @@ enum command_flag {
     CMD_STORE_KEY  = 1u << 28, /* the argument after a STORE word is a key too (SORT's
                                   destination; command_keys finds it as Redis's
                                   sortGetKeys does); COMMAND shows "movablekeys" */
+    CMD_STORE_GEO  = 1u << 29, /* with CMD_STORE_KEY: GEORADIUS's destinations, found as
+                                  Redis's key specs find them (after the first STORE and
+                                  the first STOREDIST) and the one it writes (after the
+                                  last of them), not as SORT's */
 };
 
 /* How a command's writes reach the replication stream: the journal column

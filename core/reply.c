@@ -237,6 +237,14 @@ void reply_double(struct reply *r, double d)
         reply_bulk(r, text, n);
 }
 
+void reply_double_text(struct reply *r, const char *text, size_t n)
+{
+    if (r->proto >= 3)
+        write_line(r->out, ',', text, n);
+    else
+        reply_bulk(r, text, n);
+}
+
 void reply_bool(struct reply *r, bool b)
 {
     if (r->proto >= 3)

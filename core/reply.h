@@ -29,6 +29,9 @@ void reply_array(struct reply *r, size_t n);           /* *n */
 void reply_map(struct reply *r, size_t pairs);         /* %n / *2n */
 void reply_set(struct reply *r, size_t n);             /* ~n / *n */
 void reply_double(struct reply *r, double d);          /* ,d / bulk */
+/* A double already formatted (GEOPOS's coordinates, as Redis prints them
+ * with 17 decimals): ,text on RESP3, a bulk of the text on RESP2. */
+void reply_double_text(struct reply *r, const char *text, size_t n);
 void reply_bool(struct reply *r, bool b);              /* #t / :1 */
 void reply_verbatim(struct reply *r, const char *p, size_t n); /* =n txt: / bulk */
 

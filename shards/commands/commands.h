@@ -34,6 +34,10 @@ command_fn cmd_get, cmd_set, cmd_setnx, cmd_setex, cmd_psetex, cmd_getset,
 /* HyperLogLog (hyperloglog.c) */
 command_fn cmd_pfadd, cmd_pfcount, cmd_pfmerge;
 
+/* geo (geo.c): sorted sets scored by geohash */
+command_fn cmd_geoadd, cmd_geopos, cmd_geodist, cmd_geohash, cmd_georadius, cmd_georadius_ro,
+    cmd_georadiusbymember, cmd_georadiusbymember_ro, cmd_geosearch, cmd_geosearchstore;
+
 /* hashes */
 command_fn cmd_hset, cmd_hmset, cmd_hsetnx, cmd_hget, cmd_hmget, cmd_hexists,
     cmd_hlen, cmd_hstrlen, cmd_hdel, cmd_hkeys, cmd_hvals, cmd_hgetall,

@@ -196,6 +196,33 @@ static const struct command_doc docs[] = {
     { "pfmerge", "O(N) to merge N HyperLogLogs, but with high constant times.",
       "destkey#key sourcekey#key...", "RW access insert 1 0 1; RO access 2 -1 1" },
 
+    /* geo: GEORADIUS[BYMEMBER]'s STORE/STOREDIST keys are found by
+     * command_keys (CMD_STORE_GEO), not by a spec */
+    { "geoadd", "O(log(N)) for each item added, where N is the number of elements in the sorted set.",
+      "key condition=[NX|XX] [CH] longitude_latitude_member=(longitude#double latitude#double member)...",
+      "RW update 1 0 1" },
+    { "geodist", "O(log(N))", "key member1 member2 unit=[M|KM|FT|MI]", NULL },
+    { "geohash", "O(log(N)) for each member requested, where N is the number of elements in the sorted set.",
+      "key member...", NULL },
+    { "geopos", "O(N) where N is the number of members requested.", "key member...", NULL },
+    { "georadius", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.",
+      "key longitude#double latitude#double radius#double unit=(M|KM|FT|MI) [WITHCOORD] [WITHDIST] [WITHHASH] count=[COUNT count#integer [ANY]] order=[ASC|DESC] [STORE key] [STOREDIST key]",
+      "RO access 1 0 1" },
+    { "georadius_ro", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.",
+      "key longitude#double latitude#double radius#double unit=(M|KM|FT|MI) [WITHCOORD] [WITHDIST] [WITHHASH] count=[COUNT count#integer [ANY]] order=[ASC|DESC]", "RO access 1 0 1" },
+    { "georadiusbymember", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.",
+      "key member radius#double unit=(M|KM|FT|MI) [WITHCOORD] [WITHDIST] [WITHHASH] count=[COUNT count#integer [ANY]] order=[ASC|DESC] [STORE key] [STOREDIST key]", "RO access 1 0 1" },
+    { "georadiusbymember_ro", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.",
+      "key member radius#double unit=(M|KM|FT|MI) [WITHCOORD] [WITHDIST] [WITHHASH] count=[COUNT count#integer [ANY]] order=[ASC|DESC]", "RO access 1 0 1" },
+    { "geosearch", "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape",
+      "key from=(FROMMEMBER member|FROMLONLAT longitude_latitude=(longitude#double latitude#double)) "
+      "by=(circle=(BYRADIUS radius#double unit=(M|KM|FT|MI))|box=(BYBOX width#double height#double unit=(M|KM|FT|MI))) "
+      "order=[ASC|DESC] count=[COUNT count#integer [ANY]] [WITHCOORD] [WITHDIST] [WITHHASH]", "RO access 1 0 1" },
+    { "geosearchstore", "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape",
+      "destination#key source#key from=(FROMMEMBER member|FROMLONLAT longitude_latitude=(longitude#double latitude#double)) "
+      "by=(circle=(BYRADIUS radius#double unit=(M|KM|FT|MI))|box=(BYBOX width#double height#double unit=(M|KM|FT|MI))) "
+      "order=[ASC|DESC] count=[COUNT count#integer [ANY]] [STOREDIST]", "OW update 1 0 1; RO access 2 0 1" },
+
     /* connection */
     { "ping", "O(1)", "[message]", NULL },
     { "echo", "O(1)", "message", NULL },

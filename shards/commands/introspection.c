@@ -424,12 +424,13 @@ static void command_getkeys(struct exec_ctx *ctx, bool with_flags)
         }
     }
     if ((cmd->flags & CMD_STORE_KEY) && nkeys < 256) {
-        /* SORT's STORE destination, found as the command path finds it
-         * (command_keys: the last of the keys it lists) */
+        /* SORT's STORE destination, GEORADIUS's STORE and STOREDIST ones,
+         * found as the command path finds them (command_keys: the keys it
+         * lists after the first, in its order) */
         int all[8];
         int n = command_keys(cmd, argc, argv, all, 8);
-        if (n > 1 && n <= 8 && all[n - 1] > idx[nkeys - 1]) {
-            idx[nkeys] = all[n - 1];
+        for (int j = 1; j < n && j < 8 && nkeys < 256; j++) {
+            idx[nkeys] = all[j];
             spec_of[nkeys++] = -1;
         }
     }

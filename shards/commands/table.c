@@ -608,6 +608,33 @@ static struct command table[] = {
     ROW("pfmerge",     -2, CMD_WRITE | CMD_DENYOOM, 1, -1, 1, cmd_pfmerge, NULL, "hyperloglog", "2.8.9",
         "Merge N different HyperLogLogs into a single one."),
 
+    /* geo (geo.c): sorted sets scored by geohash. GEOADD journals as
+     * itself (its scores follow from its arguments); the STORE forms by
+     * their effects. GEORADIUS and GEORADIUSBYMEMBER are writes because of
+     * STORE/STOREDIST, whose key command_keys finds (CMD_STORE_GEO). */
+    ROW_JOURNAL(JOURNAL_COMMAND, "geoadd", -5, CMD_WRITE | CMD_DENYOOM, 1, 1, 1,
+        cmd_geoadd, NULL, "geo", "3.2.0", "Add one or more geospatial items in the geospatial index represented using a sorted set"),
+    ROW("geopos",      -2, CMD_READONLY, 1, 1, 1, cmd_geopos, NULL, "geo", "3.2.0",
+        "Returns longitude and latitude of members of a geospatial index"),
+    ROW("geodist",     -4, CMD_READONLY, 1, 1, 1, cmd_geodist, NULL, "geo", "3.2.0",
+        "Returns the distance between two members of a geospatial index"),
+    ROW("geohash",     -2, CMD_READONLY, 1, 1, 1, cmd_geohash, NULL, "geo", "3.2.0",
+        "Returns members of a geospatial index as standard geohash strings"),
+    ROW("georadius",   -6, CMD_WRITE | CMD_DENYOOM | CMD_STORE_KEY | CMD_STORE_GEO, 1, 1, 1,
+        cmd_georadius, NULL, "geo", "3.2.0",
+        "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point"),
+    ROW("georadius_ro", -6, CMD_READONLY, 1, 1, 1, cmd_georadius_ro, NULL, "geo", "3.2.10",
+        "A read-only variant for GEORADIUS"),
+    ROW("georadiusbymember", -5, CMD_WRITE | CMD_DENYOOM | CMD_STORE_KEY | CMD_STORE_GEO, 1, 1, 1,
+        cmd_georadiusbymember, NULL, "geo", "3.2.0",
+        "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member"),
+    ROW("georadiusbymember_ro", -5, CMD_READONLY, 1, 1, 1, cmd_georadiusbymember_ro, NULL, "geo", "3.2.10",
+        "A read-only variant for GEORADIUSBYMEMBER"),
+    ROW("geosearch",   -7, CMD_READONLY, 1, 1, 1, cmd_geosearch, NULL, "geo", "6.2.0",
+        "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle."),
+    ROW("geosearchstore", -8, CMD_WRITE | CMD_DENYOOM, 1, 2, 1, cmd_geosearchstore, NULL, "geo", "6.2.0",
+        "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key."),
+
     /* connection */
     ROW("ping",        -1, CMD_CONN | CMD_FAST | CMD_SUBSCRIBED, 0, 0, 0, cmd_ping, NULL, "connection", "1.0.0",
         "Ping the server"),

@@ -181,6 +181,30 @@ size_t zset_format_score(char *buf, double d)
         if (strtod(buf, NULL) == d)
             break;
     }
+    /* A whole number below 10^17 written with an exponent: Redis writes
+     * it out (7.0's %.17g in all its digits; 7.2 its shortest digits, then
+     * zeros, while the exponent is below the digits' count + 7; where both
+     * do, so does this), as the 16-digit scores of a geo set
+     * (3476079861717830, not 3.47607986171783e+15). */
+    const char *e = memchr(buf, 'e', (size_t)n);
+    if (e && e[1] == '+' && d > -1e17 && d < 1e17) {
+        char digits[24];
+        size_t nd = 0;
+        for (const char *p = buf; p < e; p++)
+            if (*p >= '0' && *p <= '9')
+                digits[nd++] = *p;
+        int exp = atoi(e + 2);
+        int zeros = exp - ((int)nd - 1);
+        if (zeros >= 0 && exp < (int)nd + 7) {
+            size_t k = 0;
+            if (d < 0)
+                buf[k++] = '-';
+            memcpy(buf + k, digits, nd);
+            k += nd;
+            memset(buf + k, '0', (size_t)zeros);
+            return k + (size_t)zeros;
+        }
+    }
     return (size_t)n;
 }
 

@@ -165,6 +165,10 @@ static const char *const words[] = {
     "HYLL\x01\x01\x01\x01\x80\x80\x80\x80\x80\x80\x80\x80\x7f\xfe",
     "HYLL\x01\x01\x01\x01\x80\x80\x80\x80\x80\x80\x80\x80\x40",
     "HYLL\x02\x01\x01\x01\x80\x80\x80\x80\x80\x80\x80\x80\x7f\xff", "HYLL",
+    /* geo: options, units, and places (the Mercator edges and just past them) */
+    "FROMMEMBER", "FROMLONLAT", "BYRADIUS", "BYBOX", "WITHDIST", "WITHCOORD", "WITHHASH", "ANY",
+    "STOREDIST", "m", "km", "mi", "ft", "KM", "13.361389", "38.115556", "180", "-180",
+    "85.05112878", "-85.05112878", "85.05112879", "180.0000001", "5000",
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -252,6 +252,11 @@ static void test_routing(void **state)
         expect_error(tcmd(c[i], "DEL a b c"), "CROSSSLOT Keys in request don't hash to the same slot");
         expect_error(tcmd(c[i], "PFCOUNT a b"), "CROSSSLOT Keys in request don't hash to the same slot");
         expect_error(tcmd(c[i], "PFMERGE a b c"), "CROSSSLOT Keys in request don't hash to the same slot");
+        expect_error(tcmd(c[i], "GEOSEARCHSTORE a b FROMLONLAT 1 1 BYRADIUS 1 km"),
+                     "CROSSSLOT Keys in request don't hash to the same slot");
+        expect_error(tcmd(c[i], "GEORADIUS a 1 1 1 km STORE b"), "CROSSSLOT Keys in request don't hash to the same slot");
+        expect_error(tcmd(c[i], "GEORADIUSBYMEMBER a m 1 km STOREDIST c"),
+                     "CROSSSLOT Keys in request don't hash to the same slot");
     }
     int o = owner_of(c[0], "foo");
     assert_int_equal(owner_of(c[0], "somekey"), o);

@@ -37,12 +37,14 @@ static tconn *c, *ref;
  * keys, which the table cannot express yet; README, Limitations); SORT's
  * and SORT_RO's name their key only (Redis adds specs of unknown place for
  * BY/GET's keys and STORE's, which ringkv refuses or finds by
- * CMD_STORE_KEY). Their
+ * CMD_STORE_KEY), and so do GEORADIUS's and GEORADIUSBYMEMBER's (Redis
+ * adds keyword specs for STORE and STOREDIST, found by CMD_STORE_GEO). Their
  * flags and docs are compared. */
 static const char *const refused[] = { "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro",
                                        "migrate", "sintercard", "zintercard", "zunion", "zinter", "zdiff",
                                        "zunionstore", "zinterstore", "zdiffstore", "zmpop", "lmpop", "blmpop",
-                                       "bzmpop", "sort", "sort_ro", NULL };
+                                       "bzmpop", "sort", "sort_ro", "georadius",
+                                       "georadiusbymember", NULL };
 /* Rows that follow Redis 7.2 where the 7.0 this test compares with differs:
  * Z[REV]RANK take WITHSCORE (arity -3, 7.0 has 3). */
 static const char *const newer[] = { "zrank", "zrevrank", NULL };
@@ -370,6 +372,11 @@ static void test_getkeys(void **state)
         "COMMAND GETKEYSANDFLAGS bitfield_ro k GET u8 0", "COMMAND GETKEYS bitfield k SET u8 0 1",
         "COMMAND GETKEYS nosuch a", "COMMAND GETKEYS get a b", "COMMAND GETKEYS ping x",
         "COMMAND GETKEYS client nosuch", "COMMAND GETKEYS get",
+        "COMMAND GETKEYS georadius k 1 2 3 km STORE d", "COMMAND GETKEYS georadius k 1 2 3 km STOREDIST d STORE e",
+        "COMMAND GETKEYS georadius k 1 2 3 km STORE", "COMMAND GETKEYS georadiusbymember k m 3 km STOREDIST d",
+        "COMMAND GETKEYS georadius k 1 2 3 km", "COMMAND GETKEYS georadius k 1 2 3 km STORE d STOREDIST",
+        "COMMAND GETKEYSANDFLAGS georadius k 1 2 3 km STORE d", "COMMAND GETKEYS geosearchstore d s FROMMEMBER m BYRADIUS 1 km",
+        "COMMAND GETKEYS geoadd k 1 2 m", "COMMAND GETKEYSANDFLAGS geosearchstore d s FROMMEMBER m BYRADIUS 1 km",
         NULL,
     };
     for (int i = 0; lines[i]; i++)
