@@ -107,6 +107,9 @@ enum command_flag {
     CMD_STORE_KEY  = 1u << 28, /* the argument after a STORE word is a key too (SORT's
                                   destination; command_keys finds it as Redis's
                                   sortGetKeys does); COMMAND shows "movablekeys" */
+    CMD_MAY_REPLICATE = 1u << 29, /* not a write row, but may write (EVAL, EVALSHA: their
+                                     scripts' commands): CLIENT PAUSE WRITE and a FAILOVER's
+                                     pause hold it as a write (Redis's may_replicate) */
 };
 
 /* How a command's writes reach the replication stream: the journal column

@@ -183,6 +183,11 @@ static int redis_call_common(lua_State *L, bool raise)
         refused = "Write commands are not allowed from read-only scripts.";
     } else if ((cmd->flags & CMD_WRITE) && (refused = node_write_refusal(ctx->shard->node))) {
         refused_has_code = true; /* -READONLY, -NOREPLICAS */
+    } else if ((cmd->flags & CMD_WRITE) &&
+               atomic_load_explicit(&ctx->shard->node->repl_writes_paused, memory_order_relaxed)) {
+        /* a FAILOVER began after the script was let through */
+        refused = "READONLY You can't write while a FAILOVER hands this master over to a replica.";
+        refused_has_code = true;
     } else {
         int few[16];
         int *idx = few;

@@ -450,6 +450,23 @@ static void test_script_in_transaction(void **state)
     rval_free(v);
 }
 
+/* CLIENT PAUSE WRITE holds EVAL and EVALSHA (their scripts may write:
+ * Redis's may_replicate) but not EVAL_RO, until UNPAUSE. */
+static void test_pause_write_holds_eval(void **state)
+{
+    expect_ok(tcmd(c, "SET p 1"));
+    expect_ok(tcmd(c, "CLIENT PAUSE 100000 WRITE"));
+    tconn *other = tconnect(srv.port);
+    expect_bulk(run_script(other, "EVAL_RO", "return redis.call('get', KEYS[1])", 1, "p", NULL), "1");
+    const char *argv[] = { "EVAL", "return redis.call('incr', KEYS[1])", "1", "p" };
+    tsendv(other, 4, argv);
+    struct rval *held = tread(other, 300);
+    assert_null(held); /* held: no answer while the pause lasts */
+    expect_ok(tcmd(c, "CLIENT UNPAUSE"));
+    expect_int(tread(other, 10000), 2);
+    tclose(other);
+}
+
 /* A reply nested deeper than can be converted: an error in place, the
  * server goes on. (Read as bytes: the harness reads 64 levels at most.) */
 static void test_deep_reply(void **state)
@@ -550,6 +567,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_undeclared_key_of_another_shard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time_from_script, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_in_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pause_write_holds_eval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deep_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replica_gets_script_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_py_lock, setup, teardown),
