@@ -10,9 +10,10 @@
  *
  * Commands run from scripts always answer in RESP2 (redis.setresp(3) is
  * refused), so the reader meets no RESP3 types. A reply the script builds
- * may nest tables as deep as it likes: past SCRIPT_REPLY_DEPTH levels the
- * element is an error in place, as Redis writes one when its Lua stack is
- * exhausted, so the conversion's recursion is bounded. */
+ * may nest tables as deep as it likes: past RESP_MAX_DEPTH levels (64, as
+ * deep as the server's own RESP reader walks) the element is an error in
+ * place, as Redis writes one when its Lua stack is exhausted (there, some
+ * thousands of levels), so the conversion's recursion is bounded. */
 #include "shards/commands/script.h"
 
 #include <lauxlib.h>
@@ -25,7 +26,7 @@
 #include "core/reply.h"
 #include "core/resp.h"
 
-#define SCRIPT_REPLY_DEPTH 1000
+#define SCRIPT_REPLY_DEPTH RESP_MAX_DEPTH
 
 void script_push_error_text(lua_State *L, const char *text, size_t len)
 {

@@ -100,6 +100,7 @@ static void table_once(void)
     commands_register();
     command_setup();
     config_init(&node.config);
+    scripting_attach(&node); /* EVAL's registry: the lone shard's scripts */
     node.nshards = 1;
     shard.node = &node;
     shard.id = 0;
@@ -165,6 +166,20 @@ static const char *const words[] = {
     "HYLL\x01\x01\x01\x01\x80\x80\x80\x80\x80\x80\x80\x80\x7f\xfe",
     "HYLL\x01\x01\x01\x01\x80\x80\x80\x80\x80\x80\x80\x80\x40",
     "HYLL\x02\x01\x01\x01\x80\x80\x80\x80\x80\x80\x80\x80\x7f\xff", "HYLL",
+    /* EVAL's scripts and EVALSHA's names: writes and reads of the declared
+     * keys, replies of every kind back, errors raised and returned, the
+     * globals' protection, a reply too deep to convert, one that does not
+     * compile; the sha of "return 1" and of the first script here */
+    "return redis.call('set', KEYS[1], ARGV[1])", "return redis.call('get', KEYS[1])",
+    "return {KEYS[1], ARGV[1], redis.call('type', KEYS[1]), redis.pcall('incr', KEYS[1])}",
+    "redis.call('del', KEYS[1]) return redis.call('rpush', KEYS[1], ARGV[1], ARGV[2])",
+    "return redis.call('hgetall', KEYS[1])", "return redis.call('smembers', KEYS[1])",
+    "return redis.call(ARGV[1], KEYS[1], ARGV[2])", "return redis.pcall(ARGV[1], KEYS[1])",
+    "return {1.5, -2, true, false, 'x', {ok='y'}, {err='z'}}", "error('x')", "error({err='E x'})",
+    "x = 1", "return nosuch", "return redis.sha1hex(ARGV[1])", "return tonumber(ARGV[1])",
+    "local t = {} local x = t for i = 1, 3000 do x[1] = {} x = x[1] end return t", "return (",
+    "return redis.call('time')", "return redis.call('keys', '*')", "return 1",
+    "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "LOAD", "EXISTS", "FLUSH",
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
