@@ -143,7 +143,9 @@ static void test_return_values(void **state)
     assert_int_equal(v->elem[1]->type, R_ERROR);
     assert_string_equal(v->elem[1]->str, "b c");
     rval_free(v);
-    expect_array_len(EVAL("return {a=1}", 0), 0);
+    v = EVAL("return {a=1}", 0);
+    expect_array_len(v, 0);
+    rval_free(v);
     expect_bulk(EVAL("return redis.sha1hex('')", 0), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
 }
 
