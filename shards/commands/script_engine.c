@@ -163,12 +163,11 @@ static int redis_call_common(lua_State *L, bool raise)
     const struct command *cmd = command_lookup(argv[0]);
     const struct command *container = NULL;
     if (cmd && cmd->subcommands && (argc >= 2 || !cmd->fn)) {
-        container = cmd;
+        container = cmd; /* a container alone (SCRIPT) has too few arguments */
         cmd = argc >= 2 ? command_lookup_sub(container, argv[1]) : NULL;
-        if (!cmd && argc < 2)
-            refused = "Wrong number of args calling Redis command from script";
     }
-    if (refused) {
+    if (!cmd && container && argc < 2) {
+        refused = "Wrong number of args calling Redis command from script";
     } else if (!cmd) {
         refused = "Unknown Redis command called from script";
     } else if (!command_arity_ok(cmd, argc)) {
