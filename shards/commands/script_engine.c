@@ -21,7 +21,8 @@
  * ringkv adds: each key of the command must be on this shard (and, for a
  * script run on a scratch store over several shards, one of its declared
  * keys), since a shard never touches another's store. Commands that run on
- * the connection's thread or on every shard are refused, except TIME.
+ * the connection's thread or on every shard are refused, except TIME, PING,
+ * ECHO and SELECT, which need nothing of the connection.
  * Also error_reply, status_reply, sha1hex, log, setresp (2 only),
  * set_repl and replicate_commands (no-ops: ringkv always replicates a
  * script's effects), the LOG_ and REPL_ constants and REDIS_VERSION. */
@@ -128,6 +129,18 @@ static const char *key_refusal(const struct script_shard *ss, struct slice key)
 
 #define CALL_ARGS_SMALL 16
 
+/* Commands ringkv runs on the connection's thread whose handlers need
+ * nothing of the connection (they read ctx->client only when it is set):
+ * a script runs them where it is. TIME is a rate limiter's clock. */
+static bool runs_without_connection(const struct command *cmd)
+{
+    static const char *const names[] = { "time", "ping", "echo", "select" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(cmd->name, names[i]) == 0)
+            return true;
+    return false;
+}
+
 static int redis_call_common(lua_State *L, bool raise)
 {
     struct script_shard *ss = shard_state(L);
@@ -175,7 +188,7 @@ static int redis_call_common(lua_State *L, bool raise)
     } else if ((cmd->flags | (container ? container->flags : 0)) & CMD_NOSCRIPT) {
         refused = "This Redis command is not allowed from script";
     } else if ((cmd->flags & (CMD_CONN | CMD_ALL_SHARDS | CMD_SHARD0 | CMD_CURSOR | CMD_PROTECTED)) &&
-               strcmp(cmd->name, "time") != 0) {
+               !((cmd->flags & CMD_CONN) && !container && runs_without_connection(cmd))) {
         refused = ERR_NOT_HERE_FROM_SCRIPT;
         refused_has_code = true;
     } else if ((cmd->flags & CMD_WRITE) && ss->read_only) {
@@ -210,14 +223,14 @@ static int redis_call_common(lua_State *L, bool raise)
     struct buf out;
     buf_init(&out);
     if (cmd->flags & CMD_CONN) {
-        /* TIME: it needs nothing of the connection */
+        /* one of runs_without_connection's: called as it is, no client */
         struct reply r = { &out, 2 };
-        struct exec_ctx time_ctx = *ctx;
-        time_ctx.reply = &r;
-        time_ctx.argc = argc;
-        time_ctx.argv = argv;
-        time_ctx.client = NULL;
-        cmd->fn(&time_ctx);
+        struct exec_ctx conn_ctx = *ctx;
+        conn_ctx.reply = &r;
+        conn_ctx.argc = argc;
+        conn_ctx.argv = argv;
+        conn_ctx.client = NULL;
+        cmd->fn(&conn_ctx);
     } else {
         dispatch_run_nested(ctx, cmd, argc, argv, &out);
     }

@@ -430,7 +430,7 @@ static void test_undeclared_key_of_another_shard(void **state)
     expect_error_prefix(EVAL("return redis.call('keys', '*')", 0), "ERR This command runs on the connection");
 }
 
-static void test_time_from_script(void **state)
+static void test_time_and_ping_from_script(void **state)
 {
     /* a rate limiter's use: the seconds and microseconds of TIME */
     struct rval *v = EVAL("local t = redis.call('time') return {t[1], t[2], type(t[1])}", 0);
@@ -439,6 +439,10 @@ static void test_time_from_script(void **state)
     assert_true(atoll(v->elem[1]->str) >= 0 && atoll(v->elem[1]->str) < 1000000);
     assert_string_equal(v->elem[2]->str, "string");
     rval_free(v);
+    /* connection commands that need nothing of the connection */
+    expect_status(EVAL("return redis.call('ping')", 0), "PONG");
+    expect_bulk(EVAL("return redis.call('echo', 'hi')", 0), "hi");
+    expect_status(EVAL("return redis.call('select', 0)", 0), "OK");
 }
 
 static void test_script_in_transaction(void **state)
@@ -567,7 +571,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hash_tag_keys_one_shard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys_across_shards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_undeclared_key_of_another_shard, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_time_from_script, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time_and_ping_from_script, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_in_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pause_write_holds_eval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deep_reply, setup, teardown),
