@@ -1,7 +1,8 @@
 /* script_engine: a shard's Lua 5.1 state, as Redis 7.0 sets up its own.
  *
- * The sandbox: the base, table, string and math libraries, without
- * dofile, loadfile, print, setfenv, getfenv and newproxy (no files, no
+ * The sandbox: the base, table, string and math libraries, cjson and bit
+ * (Debian's lua-cjson and LuaBitOp, the libraries Redis gives scripts too),
+ * without dofile, loadfile, print, setfenv, getfenv and newproxy (no files, no
  * output, no way around the globals' protection); no os, io, debug or
  * package. The globals table is read-only: a script reading a global that
  * does not exist gets "Script attempted to access nonexistent global
@@ -35,6 +36,9 @@
 #include <mimalloc.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <lua-bitop.h>
+#include <lua-cjson.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -468,6 +472,13 @@ lua_State *script_engine_new(struct script_shard *ss)
         lua_pushstring(L, libs[i].name);
         lua_call(L, 1, 0);
     }
+    /* cjson and bit as globals, as Redis has them */
+    lua_pushcfunction(L, luaopen_cjson);
+    lua_call(L, 0, 1);
+    lua_setglobal(L, "cjson");
+    lua_pushcfunction(L, luaopen_bit);
+    lua_call(L, 0, 1);
+    lua_setglobal(L, "bit");
     static const char *const removed[] = { "dofile", "loadfile", "print", "setfenv", "getfenv", "newproxy" };
     for (size_t i = 0; i < sizeof removed / sizeof removed[0]; i++) {
         lua_pushnil(L);

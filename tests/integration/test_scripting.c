@@ -357,6 +357,11 @@ static void test_globals_protected(void **state)
     expect_bulk(EVAL("return string.upper(table.concat({'a', 'b'}, '-'))", 0), "A-B");
     expect_int(EVAL("return math.floor(7.5)", 0), 7);
     expect_int(EVAL("local r = math.random(10) return (r >= 1 and r <= 10) and 1 or 0", 0), 1);
+    /* cjson and bit, as Redis gives them */
+    expect_bulk(EVAL("return cjson.encode({1, 'x', {a = true}})", 0), "[1,\"x\",{\"a\":true}]");
+    expect_bulk(EVAL("return cjson.decode(ARGV[1]).k[2]", 0, "{\"k\":[1,\"two\"]}"), "two");
+    expect_int(EVAL("return bit.band(12, 10) + bit.lshift(1, 4)", 0), 24);
+    expect_bulk(EVAL("return bit.tohex(255)", 0), "000000ff");
 }
 
 static void test_hash_tag_keys_one_shard(void **state)
