@@ -121,8 +121,12 @@ static const char *key_refusal(const struct script_shard *ss, struct slice key)
     }
     unsigned slot = key_slot(key.ptr, key.len);
     if (sh->node->key_gate) {
+        /* the slots served to anyone first (one load and a bit test, as
+         * the router does), the gate itself for the others */
+        const uint64_t *served = atomic_load_explicit(&sh->node->key_gate_served, memory_order_acquire);
         char text[160];
-        if (sh->node->key_gate(sh->node, (int)slot, false, 0, text, sizeof text))
+        if (!(served && ((served[slot >> 6] >> (slot & 63)) & 1)) &&
+            sh->node->key_gate(sh->node, (int)slot, false, 0, text, sizeof text))
             return ERR_NON_LOCAL_CLUSTER;
     }
     if (shard_of_slot(sh->node, slot) != sh->id)
