@@ -357,6 +357,15 @@ static void test_globals_protected(void **state)
     expect_bulk(EVAL("return string.upper(table.concat({'a', 'b'}, '-'))", 0), "A-B");
     expect_int(EVAL("return math.floor(7.5)", 0), 7);
     expect_int(EVAL("local r = math.random(10) return (r >= 1 and r <= 10) and 1 or 0", 0), 1);
+    /* precompiled chunks are not loaded (Redis's Lua refuses them too):
+     * neither as the script nor by loadstring or load */
+    expect_error(EVAL("\033Lua", 0), "ERR Error compiling script (new function): user_script:1: unexpected symbol "
+                                       "near 'char(27)'");
+    expect_int(EVAL("return loadstring(string.dump(function() return 1 end)) == nil and 1 or 0", 0), 1);
+    expect_int(EVAL("local s = string.dump(function() return 7 end) local done = false\n"
+                    "return load(function() if done then return nil end done = true return s end) == nil and 1 or 0",
+                    0), 1);
+    expect_int(EVAL("return loadstring('return 6')()", 0), 6);
     /* cjson and bit, as Redis gives them */
     expect_bulk(EVAL("return cjson.encode({1, 'x', {a = true}})", 0), "[1,\"x\",{\"a\":true}]");
     expect_bulk(EVAL("return cjson.decode(ARGV[1]).k[2]", 0, "{\"k\":[1,\"two\"]}"), "two");
