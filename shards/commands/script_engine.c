@@ -507,6 +507,23 @@ static int globals_newindex(lua_State *L)
     return luaL_error(L, "Attempt to modify a readonly table");
 }
 
+/* rawset(t, k, v), except into the globals: the proxy's own fields would
+ * shadow the real globals (KEYS, redis) for every later script of the
+ * shard. */
+static int safe_rawset(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    luaL_checkany(L, 3);
+    if (lua_rawequal(L, 1, LUA_GLOBALSINDEX)) {
+        lua_pushliteral(L, "Attempt to modify a readonly table"); /* no position, as Redis's */
+        return lua_error(L);
+    }
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 1;
+}
+
 /* ---- the state ---------------------------------------------------------- */
 
 static void set_closure(lua_State *L, struct script_shard *ss, const char *name, lua_CFunction fn)
@@ -538,6 +555,7 @@ lua_State *script_engine_new(struct script_shard *ss)
         lua_pushstring(L, libs[i].name);
         lua_call(L, 1, 0);
     }
+    lua_register(L, "rawset", safe_rawset);
     lua_register(L, "loadstring", safe_loadstring);
     lua_register(L, "load", safe_load);
     /* cjson and bit as globals, as Redis has them */
