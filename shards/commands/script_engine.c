@@ -10,7 +10,9 @@
  * (Redis's texts). It is done with a proxy: the real globals live in a
  * table of their own, the thread's globals table is empty with a locked
  * metatable whose __index reads the real ones and whose __newindex refuses,
- * so that chunks made by loadstring are held to it too. math.random draws
+ * so that chunks made by loadstring are held to it too. The libraries are
+ * read-only proxies the same way (rawset into any of them refused), so no
+ * script changes what the shard's later scripts see. math.random draws
  * from a generator of the shard's own (C's rand() is shared state behind a
  * lock), not reseeded per script: Redis 7.0's is not either.
  *
@@ -51,6 +53,7 @@
 /* LUA_REGISTRYINDEX fields: the compiled scripts by sha, the real globals */
 #define CACHE_FIELD   "ringkv.scripts"
 #define GLOBALS_FIELD "ringkv.globals"
+#define READONLY_FIELD "ringkv.readonly" /* the read-only proxies: proxy -> true */
 
 #define ERR_NON_LOCAL_CLUSTER "ERR Script attempted to access a non local key in a cluster node script"
 #define ERR_NOT_HERE_FROM_SCRIPT \
@@ -507,21 +510,46 @@ static int globals_newindex(lua_State *L)
     return luaL_error(L, "Attempt to modify a readonly table");
 }
 
-/* rawset(t, k, v), except into the globals: the proxy's own fields would
- * shadow the real globals (KEYS, redis) for every later script of the
- * shard. */
+/* rawset(t, k, v), except into the globals or a library: a proxy's own
+ * fields would shadow the real ones (KEYS, redis.call) for every later
+ * script of the shard. */
 static int safe_rawset(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checkany(L, 2);
     luaL_checkany(L, 3);
-    if (lua_rawequal(L, 1, LUA_GLOBALSINDEX)) {
+    lua_getfield(L, LUA_REGISTRYINDEX, READONLY_FIELD);
+    lua_pushvalue(L, 1);
+    lua_rawget(L, -2);
+    if (lua_toboolean(L, -1)) {
         lua_pushliteral(L, "Attempt to modify a readonly table"); /* no position, as Redis's */
         return lua_error(L);
     }
     lua_settop(L, 3);
     lua_rawset(L, 1);
     return 1;
+}
+
+/* Replace the table at the top of the stack with a read-only proxy of it
+ * (reads go through, writes raise Redis's error, its metatable is locked),
+ * entered in READONLY_FIELD for safe_rawset. */
+static void make_readonly_proxy(lua_State *L)
+{
+    lua_newtable(L);                                   /* real, proxy */
+    lua_createtable(L, 0, 3);                          /* real, proxy, meta */
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, globals_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);                           /* real, proxy */
+    lua_remove(L, -2);                                 /* proxy */
+    lua_getfield(L, LUA_REGISTRYINDEX, READONLY_FIELD);
+    lua_pushvalue(L, -2);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
 }
 
 /* ---- the state ---------------------------------------------------------- */
@@ -605,6 +633,24 @@ lua_State *script_engine_new(struct script_shard *ss)
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, CACHE_FIELD);
 
+    /* the libraries read-only, as Redis 7's: one script may not change
+     * what the shard's later scripts call (the proxies hide the libraries
+     * from pairs(), and the strings' metatable from getmetatable) */
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, READONLY_FIELD);
+    static const char *const libraries[] = { "redis", LUA_STRLIBNAME, LUA_MATHLIBNAME, LUA_TABLIBNAME,
+                                             LUA_COLIBNAME, "cjson", "bit" };
+    for (size_t i = 0; i < sizeof libraries / sizeof libraries[0]; i++) {
+        lua_getglobal(L, libraries[i]);
+        make_readonly_proxy(L);
+        lua_setglobal(L, libraries[i]);
+    }
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 2);
+
     /* the globals so far become the real ones behind the read-only proxy */
     lua_pushvalue(L, LUA_GLOBALSINDEX);                /* real */
     lua_pushvalue(L, -1);
@@ -621,6 +667,11 @@ lua_State *script_engine_new(struct script_shard *ss)
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");               /* setmetatable(_G, ...) refused */
     lua_setmetatable(L, -2);                           /* real, proxy */
+    lua_getfield(L, LUA_REGISTRYINDEX, READONLY_FIELD);
+    lua_pushvalue(L, -2);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
     lua_replace(L, LUA_GLOBALSINDEX);                  /* real */
     lua_pop(L, 1);
     return L;

@@ -354,6 +354,12 @@ static void test_globals_protected(void **state)
                         "ERR user_script:1: Script attempted to access nonexistent global variable 'print'");
     expect_error_prefix(EVAL("rawset(_G, 'KEYS', {'stolen'})", 0), "ERR Attempt to modify a readonly table script: ");
     expect_bulk(EVAL("return KEYS[1]", 1, "mine"), "mine");
+    /* the libraries too: no script changes what the later ones call */
+    expect_error_prefix(EVAL("redis.call = nil", 0), "ERR user_script:1: Attempt to modify a readonly table script: ");
+    expect_error_prefix(EVAL("string.upper = string.lower", 0),
+                        "ERR user_script:1: Attempt to modify a readonly table script: ");
+    expect_error_prefix(EVAL("rawset(math, 'floor', nil)", 0), "ERR Attempt to modify a readonly table script: ");
+    expect_bulk(EVAL("return string.upper('a') .. ('b'):upper()", 0), "AB");
     /* locals are the script's own; the libraries are there */
     expect_int(EVAL("local x = 2 return x * 3", 0), 6);
     expect_bulk(EVAL("return string.upper(table.concat({'a', 'b'}, '-'))", 0), "A-B");
