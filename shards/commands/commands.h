@@ -143,6 +143,9 @@ command_fn cmd_eval, cmd_evalsha, cmd_eval_ro, cmd_evalsha_ro, cmd_script_load, 
 /* The node's script registry and each shard's Lua state (scripting.c), to
  * the node before node_start. */
 void scripting_attach(struct node *n);
+/* The scripts the node keeps (INFO's number_of_cached_scripts) and the
+ * bytes of their bodies (used_memory_scripts_eval). */
+void scripting_registry_size(struct node *n, size_t *count, size_t *bytes);
 
 /* SLOWLOG GET (CMD_ALL_SHARDS): each shard replies [count, entry...] (the
  * requested count first, then its own newest entries); this merge sorts all

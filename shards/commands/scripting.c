@@ -51,6 +51,7 @@ struct script_body {
 struct script_registry {
     pthread_mutex_t      lock;
     struct script_body  *buckets[REGISTRY_BUCKETS]; /* by the sha's first two hex digits */
+    size_t               count, bytes;              /* scripts kept, bytes of their bodies */
     atomic_uint_fast64_t epoch; /* moved on by every SCRIPT FLUSH */
 };
 
@@ -87,6 +88,8 @@ static void registry_add(struct script_registry *reg, const char *sha, const cha
         unsigned at = bucket_of(sha);
         b->next = reg->buckets[at];
         reg->buckets[at] = b;
+        reg->count++;
+        reg->bytes += len;
     }
     pthread_mutex_unlock(&reg->lock);
 }
@@ -117,6 +120,8 @@ static void registry_empty_locked(struct script_registry *reg)
         }
         reg->buckets[i] = NULL;
     }
+    reg->count = 0;
+    reg->bytes = 0;
 }
 
 static void registry_flush(struct script_registry *reg)
@@ -124,6 +129,18 @@ static void registry_flush(struct script_registry *reg)
     pthread_mutex_lock(&reg->lock);
     registry_empty_locked(reg);
     atomic_fetch_add_explicit(&reg->epoch, 1, memory_order_release);
+    pthread_mutex_unlock(&reg->lock);
+}
+
+void scripting_registry_size(struct node *n, size_t *count, size_t *bytes)
+{
+    struct script_registry *reg = n->scripts;
+    *count = *bytes = 0;
+    if (!reg)
+        return;
+    pthread_mutex_lock(&reg->lock);
+    *count = reg->count;
+    *bytes = reg->bytes;
     pthread_mutex_unlock(&reg->lock);
 }
 

@@ -297,7 +297,11 @@ static void test_script_exists_and_flush(void **state)
     /* both shards ran it: after FLUSH, neither finds it */
     expect_bulk(EVALSHA(loaded, 1, k0), "loaded");
     expect_bulk(EVALSHA(loaded, 1, k1), "loaded");
+    /* INFO counts the scripts kept, and the bytes of their bodies */
+    assert_int_equal(info_field(c, "memory", "number_of_cached_scripts"), 2);
+    assert_true(info_field(c, "memory", "used_memory_scripts_eval") > 0);
     expect_ok(tcmd(c, "SCRIPT FLUSH"));
+    assert_int_equal(info_field(c, "memory", "number_of_cached_scripts"), 0);
     v = tcmd(c, "SCRIPT EXISTS %s %s", loaded, ev_sha);
     expect_array_len(v, 2);
     assert_int_equal(v->elem[0]->integer, 0);
