@@ -31,14 +31,27 @@ struct script_shard {
 
 /* ---- script_engine.c ---- */
 
+/* What a script's shebang line (Redis 7: "#!lua flags=no-writes,...")
+ * says; a script without one has none of these (not even SCRIPT_SHEBANG). */
+enum script_flag {
+    SCRIPT_SHEBANG          = 1 << 0, /* it has the line: writes must be declared */
+    SCRIPT_NO_WRITES        = 1 << 1,
+    SCRIPT_ALLOW_OOM        = 1 << 2,
+    SCRIPT_ALLOW_STALE      = 1 << 3,
+    SCRIPT_NO_CLUSTER       = 1 << 4,
+    SCRIPT_ALLOW_CROSS_SLOT = 1 << 5,
+};
+
 /* A new Lua state with Redis's sandbox and library; NULL if out of memory. */
 struct lua_State *script_engine_new(struct script_shard *ss);
-/* Compile body as the script named sha and keep the function in the state's
- * cache; false with Redis's compile error written into err. */
+/* Compile body as the script named sha and keep the function (and the
+ * flags of its shebang line) in the state's cache; false with Redis's
+ * error (a shebang's, or the compiler's) written into err. */
 bool script_engine_compile(struct script_shard *ss, const char *sha, const char *body, size_t len, char *err,
                            size_t errlen);
-/* Is the script named sha compiled in this state? */
-bool script_engine_has(struct script_shard *ss, const char *sha);
+/* The flags of the script named sha (enum script_flag), or -1 if it is not
+ * compiled in this state. */
+int script_engine_flags(struct script_shard *ss, const char *sha);
 /* Drop every compiled script (SCRIPT FLUSH). */
 void script_engine_forget_all(struct script_shard *ss);
 /* Run the compiled script sha with ctx's KEYS (nkeys of them from argv[3])

@@ -54,6 +54,7 @@
 #define CACHE_FIELD   "ringkv.scripts"
 #define GLOBALS_FIELD "ringkv.globals"
 #define READONLY_FIELD "ringkv.readonly" /* the read-only proxies: proxy -> true */
+#define FLAGS_FIELD   "ringkv.flags"    /* the flags of the scripts with a shebang, by sha */
 
 #define ERR_NON_LOCAL_CLUSTER "ERR Script attempted to access a non local key in a cluster node script"
 #define ERR_NOT_HERE_FROM_SCRIPT \
@@ -632,6 +633,8 @@ lua_State *script_engine_new(struct script_shard *ss)
 
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, CACHE_FIELD);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, FLAGS_FIELD);
 
     /* the libraries read-only, as Redis 7's: one script may not change
      * what the shard's later scripts call (the proxies hide the libraries
@@ -677,8 +680,97 @@ lua_State *script_engine_new(struct script_shard *ss)
     return L;
 }
 
+static bool compile_text(struct script_shard *ss, const char *sha, const char *body, size_t len, char *err,
+                         size_t errlen);
+
+/* Redis 7's shebang line, "#!lua [flags=f1,f2...]": its flags, or -1 with
+ * Redis's error in err. */
+static int shebang_flags(const char *line, size_t len, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        int         flag;
+    } known[] = {
+        { "no-writes", SCRIPT_NO_WRITES }, { "allow-oom", SCRIPT_ALLOW_OOM },
+        { "allow-stale", SCRIPT_ALLOW_STALE }, { "no-cluster", SCRIPT_NO_CLUSTER },
+        { "allow-cross-slot-keys", SCRIPT_ALLOW_CROSS_SLOT },
+    };
+    int flags = SCRIPT_SHEBANG;
+    size_t i = 0;
+    for (int word = 0;; word++) {
+        while (i < len && line[i] == ' ')
+            i++;
+        if (i >= len)
+            break;
+        size_t start = i;
+        while (i < len && line[i] != ' ')
+            i++;
+        const char *w = line + start;
+        int wl = (int)(i - start);
+        if (word == 0) {
+            if (wl != 5 || memcmp(w, "#!lua", 5) != 0) {
+                snprintf(err, errlen, "ERR Unexpected engine in script shebang: %.*s", wl, w);
+                return -1;
+            }
+            continue;
+        }
+        if (wl < 6 || memcmp(w, "flags=", 6) != 0) {
+            snprintf(err, errlen, "ERR Unknown lua shebang option: %.*s", wl, w);
+            return -1;
+        }
+        for (int f = 6; f < wl;) {
+            int end = f;
+            while (end < wl && w[end] != ',')
+                end++;
+            size_t k = 0;
+            for (; k < sizeof known / sizeof known[0]; k++)
+                if ((size_t)(end - f) == strlen(known[k].name) && memcmp(w + f, known[k].name, (size_t)(end - f)) == 0)
+                    break;
+            if (k == sizeof known / sizeof known[0]) {
+                snprintf(err, errlen, "ERR Unexpected flag in script shebang: %.*s", end - f, w + f);
+                return -1;
+            }
+            flags |= known[k].flag;
+            f = end + 1;
+        }
+    }
+    return flags;
+}
+
 bool script_engine_compile(struct script_shard *ss, const char *sha, const char *body, size_t len, char *err,
                            size_t errlen)
+{
+    lua_State *L = ss->L;
+    int flags = 0;
+    char *text = NULL; /* the body with its shebang line emptied (line numbers kept) */
+    if (len >= 2 && body[0] == '#' && body[1] == '!') {
+        const char *nl = memchr(body, '\n', len);
+        if (!nl) {
+            snprintf(err, errlen, "ERR Invalid script shebang");
+            return false;
+        }
+        flags = shebang_flags(body, (size_t)(nl - body), err, errlen);
+        if (flags < 0)
+            return false;
+        size_t rest = len - (size_t)(nl - body);
+        text = mi_malloc(rest);
+        memcpy(text, nl, rest);
+        body = text;
+        len = rest;
+    }
+    bool ok = compile_text(ss, sha, body, len, err, errlen);
+    mi_free(text);
+    if (ok && flags) {
+        lua_getfield(L, LUA_REGISTRYINDEX, FLAGS_FIELD);
+        lua_pushinteger(L, flags);
+        lua_setfield(L, -2, sha);
+        lua_pop(L, 1);
+    }
+    return ok;
+}
+
+static bool compile_text(struct script_shard *ss, const char *sha, const char *body, size_t len, char *err,
+                         size_t errlen)
 {
     lua_State *L = ss->L;
     if (is_binary_chunk(body, len)) {
@@ -699,14 +791,20 @@ bool script_engine_compile(struct script_shard *ss, const char *sha, const char 
     return true;
 }
 
-bool script_engine_has(struct script_shard *ss, const char *sha)
+int script_engine_flags(struct script_shard *ss, const char *sha)
 {
     lua_State *L = ss->L;
     lua_getfield(L, LUA_REGISTRYINDEX, CACHE_FIELD);
     lua_getfield(L, -1, sha);
     bool has = lua_isfunction(L, -1);
     lua_pop(L, 2);
-    return has;
+    if (!has)
+        return -1;
+    lua_getfield(L, LUA_REGISTRYINDEX, FLAGS_FIELD);
+    lua_getfield(L, -1, sha);
+    int flags = (int)lua_tointeger(L, -1); /* nil: 0 */
+    lua_pop(L, 2);
+    return flags;
 }
 
 void script_engine_forget_all(struct script_shard *ss)
@@ -714,6 +812,8 @@ void script_engine_forget_all(struct script_shard *ss)
     lua_State *L = ss->L;
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, CACHE_FIELD);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, FLAGS_FIELD);
     lua_gc(L, LUA_GCCOLLECT, 0);
 }
 

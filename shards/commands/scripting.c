@@ -233,7 +233,8 @@ static void eval_generic(struct exec_ctx *ctx, bool by_sha, bool read_only)
     } else {
         sha1_hex(ctx->argv[1].ptr, ctx->argv[1].len, sha);
     }
-    if (!script_engine_has(ss, sha)) {
+    int flags = script_engine_flags(ss, sha);
+    if (flags < 0) {
         if (by_sha) {
             /* another shard's EVAL or a SCRIPT LOAD: the body is in the registry */
             size_t len = 0;
@@ -251,6 +252,27 @@ static void eval_generic(struct exec_ctx *ctx, bool by_sha, bool read_only)
             }
         } else if (!compile_and_register(ctx, ss, sha, ctx->argv[1])) {
             return;
+        }
+        flags = script_engine_flags(ss, sha);
+    }
+    if (flags & SCRIPT_SHEBANG) {
+        /* a script with a shebang line declares what it does, as Redis 7
+         * checks it before running it */
+        if ((flags & SCRIPT_NO_CLUSTER) && ctx->shard->node->key_gate) {
+            reply_error(ctx->reply, "ERR Can not run script on cluster, 'no-cluster' flag is set.");
+            return;
+        }
+        if (flags & SCRIPT_NO_WRITES) {
+            read_only = true;
+        } else if (read_only) {
+            reply_error(ctx->reply, "ERR Can not execute a script with write flag using *_ro command.");
+            return;
+        } else {
+            const char *refused = node_write_refusal(ctx->shard->node);
+            if (refused) {
+                reply_error(ctx->reply, refused);
+                return;
+            }
         }
     }
     script_engine_run(ss, ctx, sha, (int)nkeys, read_only);

@@ -243,6 +243,38 @@ static void test_numkeys_errors(void **state)
                  "ERR Number of keys can't be greater than number of args");
 }
 
+/* Redis 7's shebang line: flags, and its errors */
+static void test_shebang(void **state)
+{
+    expect_ok(tcmd(c, "SET sb v"));
+    expect_int(EVAL("#!lua\nreturn 1", 0), 1);
+    expect_bulk(EVAL("#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", 1, "sb"), "v");
+    const char *script = "#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], 'w')";
+    expect_error(EVAL(script, 1, "sb"), raised("ERR Write commands are not allowed from read-only scripts.", script, 2));
+    /* line numbers count the shebang line */
+    script = "#!lua\n\nreturn x";
+    expect_error(EVAL(script, 0),
+                 raised("ERR user_script:3: Script attempted to access nonexistent global variable 'x'", script, 3));
+    expect_int(EVAL("#!lua  flags=no-writes,allow-oom,allow-stale,no-cluster,allow-cross-slot-keys  \nreturn 2", 0), 2);
+    expect_int(EVAL("#!lua flags=\nreturn 5", 0), 5);
+    expect_error(EVAL("#!lua flags=bogus\nreturn 1", 0), "ERR Unexpected flag in script shebang: bogus");
+    expect_error(EVAL("#!python\nreturn 1", 0), "ERR Unexpected engine in script shebang: #!python");
+    expect_error(EVAL("#!lua foo=bar\nreturn 1", 0), "ERR Unknown lua shebang option: foo=bar");
+    expect_error(EVAL("#!lua", 0), "ERR Invalid script shebang");
+    /* EVAL_RO runs only a script that declares no writes */
+    expect_error(run_script(c, "EVAL_RO", "#!lua\nreturn 4", 0, NULL),
+                 "ERR Can not execute a script with write flag using *_ro command.");
+    expect_int(run_script(c, "EVAL_RO", "#!lua flags=no-writes\nreturn 4", 0, NULL), 4);
+    /* SCRIPT LOAD checks the line too; EVALSHA keeps the flags */
+    const char *argv[] = { "SCRIPT", "LOAD", "#!lua flags=nope\nreturn 1" };
+    tsendv(c, 3, argv);
+    expect_error(tread(c, 10000), "ERR Unexpected flag in script shebang: nope");
+    char *sha = script_load("#!lua flags=no-writes\nreturn redis.call('del', KEYS[1])");
+    expect_error_prefix(EVALSHA(sha, 1, "sb"), "ERR Write commands are not allowed from read-only scripts.");
+    free(sha);
+    expect_bulk(tcmd(c, "GET sb"), "v");
+}
+
 /* ---- the cache: EVALSHA wherever the keys are ---- */
 
 static void test_evalsha_on_each_shard(void **state)
@@ -590,6 +622,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keys_and_argv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_call_and_pcall_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_numkeys_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shebang, setup, teardown),
         cmocka_unit_test_setup_teardown(test_evalsha_on_each_shard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_exists_and_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_scripts, setup, teardown),
