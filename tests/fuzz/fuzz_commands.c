@@ -187,7 +187,8 @@ static const char *const words[] = {
 /* EVAL's and EVALSHA's first argument, SCRIPT LOAD's and EXISTS's: writes
  * and reads of the declared keys, replies of every kind back, errors raised
  * and returned, the globals' protection, a reply too deep to convert, one
- * that does not compile, another shard's command; the sha of "return 1".
+ * that does not compile, another shard's command, shebang lines, bytecode;
+ * the sha of "return 1".
  * An alphabet of its own, so that the words' decoding stays what the
  * seeds were written against. */
 static const char *const scripts[] = {
@@ -200,7 +201,8 @@ static const char *const scripts[] = {
     "x = 1", "return nosuch", "return redis.sha1hex(ARGV[1])", "return tonumber(ARGV[1])",
     "local t = {} local x = t for i = 1, 3000 do x[1] = {} x = x[1] end return t", "return (",
     "return redis.call('time')", "return redis.call('keys', '*')", "return 1",
-    "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+    "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], 1)",
+    "#!lua flags=bogus\nreturn 1", "return loadstring(string.dump(function() return 1 end))",
 };
 
 /* ---- the encoding limits --------------------------------------------
