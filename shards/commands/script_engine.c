@@ -2,8 +2,9 @@
  *
  * The sandbox: the base, table, string and math libraries, cjson and bit
  * (Debian's lua-cjson and LuaBitOp, the libraries Redis gives scripts too),
- * no precompiled chunks (below, loading code), without dofile, loadfile, print, setfenv, getfenv and newproxy (no files, no
- * output, no way around the globals' protection); no os, io, debug or
+ * without dofile, loadfile, print, setfenv, getfenv and newproxy (no files,
+ * no output, no way around the globals' protection) and without
+ * precompiled chunks (see "loading code" below); no os, io, debug or
  * package. The globals table is read-only: a script reading a global that
  * does not exist gets "Script attempted to access nonexistent global
  * variable", one writing any gets "Attempt to modify a readonly table"
@@ -50,11 +51,11 @@
 #include "shards/shard.h"
 #include "shards/store/slot.h"
 
-/* LUA_REGISTRYINDEX fields: the compiled scripts by sha, the real globals */
-#define CACHE_FIELD   "ringkv.scripts"
-#define GLOBALS_FIELD "ringkv.globals"
+/* LUA_REGISTRYINDEX fields */
+#define CACHE_FIELD    "ringkv.scripts"  /* the compiled scripts, by sha */
+#define FLAGS_FIELD    "ringkv.flags"    /* the flags of those with a shebang line, by sha */
+#define GLOBALS_FIELD  "ringkv.globals"  /* the real globals, behind the proxy */
 #define READONLY_FIELD "ringkv.readonly" /* the read-only proxies: proxy -> true */
-#define FLAGS_FIELD   "ringkv.flags"    /* the flags of the scripts with a shebang, by sha */
 
 #define ERR_NON_LOCAL_CLUSTER "ERR Script attempted to access a non local key in a cluster node script"
 #define ERR_NOT_HERE_FROM_SCRIPT \
