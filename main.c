@@ -249,6 +249,7 @@ int main(int argc, char **argv)
     memory_attach(n);  /* every shard's heaps and the RSS, sampled each tick */
     node_attach_module(n, &migrate_module); /* MIGRATE's timeouts */
     node_attach_module(n, &blocking_module); /* clients blocked on keys: serving, timeouts */
+    scripting_attach(n); /* the script registry; each shard's Lua state */
     repl_attach(n);   /* its shard module, its commands, the journal sink, the write gate */
     cluster_commands_register(); /* CLUSTER, in every mode */
     if (config_load(&n->config, cluster_enabled) && cluster_attach(n, repl_set_master) != 0) {

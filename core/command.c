@@ -8,6 +8,7 @@
  * 8 bytes at a time, hashes those words and compares them with the slot's,
  * without allocating. */
 #include "core/command.h"
+#include "core/numbers.h"
 
 #include <mimalloc.h>
 #include <pthread.h>
@@ -177,6 +178,14 @@ int command_keys(const struct command *cmd, int argc, const struct slice *argv, 
     int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
     if (last >= argc)
         last = argc - 1;
+    if (cmd->flags & CMD_NUMKEYS) {
+        /* only the counted keys (EVAL's ARGV after them are no keys); a
+         * count that is not one has none: the handler answers its error */
+        long long nk;
+        if (!parse_ll(argv[cmd->first_key - 1], &nk) || nk < 0 || nk > argc - cmd->first_key)
+            return 0;
+        last = cmd->first_key + (int)nk - 1;
+    }
     int step = cmd->key_step > 0 ? cmd->key_step : 1;
     int n = 0;
     for (int i = cmd->first_key; i <= last; i += step) {

@@ -111,6 +111,9 @@ enum command_flag {
                                   Redis's key specs find them (after the first STORE and
                                   the first STOREDIST) and the one it writes (after the
                                   last of them), not as SORT's */
+    CMD_MAY_REPLICATE = 1u << 30, /* not a write row, but may write (EVAL, EVALSHA: their
+                                     scripts' commands): CLIENT PAUSE WRITE and a FAILOVER's
+                                     pause hold it as a write (Redis's may_replicate) */
 };
 
 /* How a command's writes reach the replication stream: the journal column

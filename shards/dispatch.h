@@ -44,6 +44,17 @@ void dispatch_message(struct shard *sh, struct shard_msg *m);
  * stats, where INFO on any shard reads them. */
 void shard_publish_stats(struct shard *sh);
 
+/* Run cmd from inside another command on the same shard and store (a
+ * script's redis.call: shards/commands/scripting.c), its RESP2 reply
+ * appended to out. The command goes through what any command run here
+ * goes through (the -OOM check, the key gate while a slot moves, the
+ * journal, its stats) and is timed on its own; the time of the outer
+ * command goes on counting around it. */
+struct exec_ctx;
+struct command;
+void dispatch_run_nested(const struct exec_ctx *outer, const struct command *cmd, int argc,
+                         const struct slice *argv, struct buf *out);
+
 /* The bytes this shard's store may hold under maxmemory (0: no limit): an
  * even share of maxmemory minus the rest of used_memory that counts, never
  * under a quarter of maxmemory / shards (run.c says why). */

@@ -65,7 +65,8 @@ bool pause_holds(struct shard *sh, const struct session *s, const struct command
     int mode = client_pause_mode(n, shard_now_ms(sh));
     if (mode == PAUSE_ALL)
         return true;
-    bool write = (cmd->flags & CMD_WRITE) || ((cmd->flags & CMD_EXEC) && s->in_multi && s->multi_writes);
+    bool write = (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) ||
+                 ((cmd->flags & CMD_EXEC) && s->in_multi && s->multi_writes);
     if (!write || node_write_refusal(n))
         return false; /* a replica's -READONLY (or -NOREPLICAS) comes first, as in Redis */
     return mode == PAUSE_WRITE || atomic_load_explicit(&n->repl_writes_paused, memory_order_relaxed);

@@ -309,6 +309,18 @@ uint64_t dispatch_run_command(struct shard *sh, struct store *store, const struc
     return usec;
 }
 
+void dispatch_run_nested(const struct exec_ctx *outer, const struct command *cmd, int argc,
+                         const struct slice *argv, struct buf *out)
+{
+    struct shard *sh = outer->shard;
+    uint64_t outer_start = sh->clock_ns, usec;
+    sh->clock_ns = clock_mono_ns();
+    /* no msg and no waiting: a key in flight is answered -TRYAGAIN, since
+     * the script cannot be held half run */
+    run_command_msg(sh, outer->store, cmd, argc, argv, out, 2, NULL, outer->caller_id, NULL, -1, &usec);
+    sh->clock_ns = outer_start;
+}
+
 /* Run cmd here for the session's client and log it if it was slow. */
 void dispatch_run_logged(struct shard *sh, struct session *s, const struct command *cmd, int argc,
                          const struct slice *argv, struct buf *out)

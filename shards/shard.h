@@ -76,6 +76,9 @@ struct shard {
      * dispatch_key_waits_wake), each with when it began to wait. */
     struct key_wait *key_waits;
     int              nkey_waits, key_waits_cap;
+    /* EVAL's Lua state and this shard's compiled scripts
+     * (shards/commands/scripting.c), NULL before the shard's first script */
+    struct script_shard *scripting;
 };
 
 /* The keys of a shard in flight (above): a count per slot (the gate's

@@ -141,6 +141,16 @@ command_fn cmd_memory_stats, cmd_memory_doctor, cmd_memory_malloc_stats, cmd_mem
 struct node;
 void memory_attach(struct node *n);
 
+/* Lua scripting (scripting.c, script_engine.c, script_convert.c) */
+command_fn cmd_eval, cmd_evalsha, cmd_eval_ro, cmd_evalsha_ro, cmd_script_load, cmd_script_exists,
+    cmd_script_flush, cmd_script_kill, cmd_script_debug, cmd_script_help;
+/* The node's script registry and each shard's Lua state (scripting.c), to
+ * the node before node_start. */
+void scripting_attach(struct node *n);
+/* The scripts the node keeps (INFO's number_of_cached_scripts) and the
+ * bytes of their bodies (used_memory_scripts_eval). */
+void scripting_registry_size(struct node *n, size_t *count, size_t *bytes);
+
 /* SLOWLOG GET (CMD_ALL_SHARDS): each shard replies [count, entry...] (the
  * requested count first, then its own newest entries); this merge sorts all
  * the entries newest first and keeps at most count. It must run even when

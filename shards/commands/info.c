@@ -367,7 +367,12 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
         uint64_t maxmem = (uint64_t)config_load(cfg, maxmemory);
         uint64_t sysmem = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
         uint64_t net = f.used > f.startup ? f.used - f.startup : 0;
-        char policy[32], h3[32], h4[32], h5[32];
+        char policy[32], h3[32], h4[32], h5[32], h6[32];
+        /* the bodies the node keeps for EVALSHA (scripting.c); the
+         * compiled scripts are in the shards' heaps, in used_memory */
+        size_t scripts = 0, script_bytes = 0;
+        scripting_registry_size(n, &scripts, &script_bytes);
+        bytes_human(h6, sizeof(h6), script_bytes);
         config_value_text(cfg, "maxmemory-policy", policy, sizeof(policy));
         bytes_human(h1, sizeof(h1), f.used);
         bytes_human(h2, sizeof(h2), f.rss);
@@ -396,16 +401,16 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "used_memory_lua:0\r\n"
                    "used_memory_vm_eval:0\r\n"
                    "used_memory_lua_human:0B\r\n"
-                   "used_memory_scripts_eval:0\r\n"
-                   "number_of_cached_scripts:0\r\n"
+                   "used_memory_scripts_eval:%llu\r\n"
+                   "number_of_cached_scripts:%llu\r\n"
                    "number_of_functions:0\r\n"
                    "number_of_libraries:0\r\n"
                    "used_memory_vm_functions:0\r\n"
                    "used_memory_vm_total:0\r\n"
                    "used_memory_vm_total_human:0B\r\n"
                    "used_memory_functions:0\r\n"
-                   "used_memory_scripts:0\r\n"
-                   "used_memory_scripts_human:0B\r\n"
+                   "used_memory_scripts:%llu\r\n"
+                   "used_memory_scripts_human:%s\r\n"
                    "maxmemory:%llu\r\n"
                    "maxmemory_human:%s\r\n"
                    "maxmemory_policy:%s\r\n"
@@ -432,6 +437,8 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    (unsigned long long)f.dataset, net ? 100.0 * (double)f.dataset / (double)net : 0.0,
                    (unsigned long long)f.used, (unsigned long long)f.active, (unsigned long long)f.committed,
                    (unsigned long long)sysmem, h5,
+                   (unsigned long long)script_bytes, (unsigned long long)scripts,
+                   (unsigned long long)script_bytes, h6,
                    (unsigned long long)maxmem, h4, policy,
                    f.used ? (double)f.active / (double)f.used : 0.0, (long long)f.active - (long long)f.used,
                    f.active ? (double)f.committed / (double)f.active : 0.0,

@@ -30,6 +30,7 @@ static const struct {
     { CMD_LOADING, "loading" }, { CMD_STALE, "stale" }, { CMD_SKIP_SLOWLOG, "skip_slowlog" },
     { CMD_FAST, "fast" },
     { CMD_NOAUTH, "no_auth" }, { CMD_NO_MULTI, "no_multi" }, { CMD_STORE_KEY, "movablekeys" },
+    { CMD_MAY_REPLICATE, "may_replicate" },
 };
 
 /* ACL categories as Redis derives them from a command's flags and group. */

@@ -129,6 +129,24 @@ static struct command memory_subcommands[] = {
     END_OF_SUBCOMMANDS,
 };
 
+/* SCRIPT (scripting.c): every subcommand runs on the connection's shard;
+ * the registry it reads and changes is the node's */
+static struct command script_subcommands[] = {
+    ROW("load",   3,  CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, cmd_script_load, NULL, "scripting", "2.6.0",
+        "Load the specified Lua script into the script cache."),
+    ROW("exists", -3, CMD_NOSCRIPT, 0, 0, 0, cmd_script_exists, NULL, "scripting", "2.6.0",
+        "Check existence of scripts in the script cache."),
+    ROW("flush",  -2, CMD_NOSCRIPT, 0, 0, 0, cmd_script_flush, NULL, "scripting", "2.6.0",
+        "Remove all the scripts from the script cache."),
+    ROW("kill",   2,  CMD_NOSCRIPT, 0, 0, 0, cmd_script_kill, NULL, "scripting", "2.6.0",
+        "Kill the script currently in execution."),
+    ROW("debug",  3,  CMD_NOSCRIPT, 0, 0, 0, cmd_script_debug, NULL, "scripting", "3.2.0",
+        "Set the debug mode for executed scripts."),
+    ROW("help",   2,  CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_script_help, NULL, "scripting", "5.0.0",
+        "Show helpful text about the different subcommands"),
+    END_OF_SUBCOMMANDS,
+};
+
 static struct command object_subcommands[] = {
     ROW("encoding", 3, CMD_READONLY, 2, 2, 1, cmd_object_encoding, NULL, "generic", "2.2.3",
         "Inspect the internal encoding of a Redis object"),
@@ -702,24 +720,26 @@ static struct command table[] = {
         cmd_unwatch, NULL, "transactions", "2.2.0", "Forget about all watched keys"),
 
     /* refused, saying what ringkv does not have (refusals.c): one database;
-     * no Lua scripting (the rows keep Redis's arity and main flags, no keys) */
+     * no functions (the rows keep Redis's arity and main flags, no keys).
+     * EVAL and the rest of Lua scripting (scripting.c): a script's keys are
+     * the numkeys ones, where the router sends it */
     ROW("move",        3,  CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_move, NULL, "generic", "1.0.0",
         "Move a key to another database"),
     ROW("swapdb",      3,  CMD_CONN | CMD_WRITE | CMD_FAST, 0, 0, 0, cmd_swapdb, NULL, "server", "4.0.0",
         "Swaps two Redis databases"),
-    ROW("eval",        -3, CMD_CONN | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, cmd_no_scripting, NULL,
+    ROW("eval",        -3, CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS | CMD_MAY_REPLICATE, 3, -1, 1, cmd_eval, NULL,
         "scripting", "2.6.0", "Execute a Lua script server side"),
-    ROW("evalsha",     -3, CMD_CONN | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, cmd_no_scripting, NULL,
+    ROW("evalsha",     -3, CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS | CMD_MAY_REPLICATE, 3, -1, 1, cmd_evalsha, NULL,
         "scripting", "2.6.0", "Execute a Lua script server side"),
-    ROW("eval_ro",     -3, CMD_CONN | CMD_READONLY | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, cmd_no_scripting, NULL,
+    ROW("eval_ro",     -3, CMD_READONLY | CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS, 3, -1, 1, cmd_eval_ro, NULL,
         "scripting", "7.0.0", "Execute a read-only Lua script server side"),
-    ROW("evalsha_ro",  -3, CMD_CONN | CMD_READONLY | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, cmd_no_scripting, NULL,
+    ROW("evalsha_ro",  -3, CMD_READONLY | CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS, 3, -1, 1, cmd_evalsha_ro, NULL,
         "scripting", "7.0.0", "Execute a read-only Lua script server side"),
     ROW("fcall",       -3, CMD_CONN | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, cmd_no_scripting, NULL,
         "scripting", "7.0.0", "Invoke a function"),
     ROW("fcall_ro",    -3, CMD_CONN | CMD_READONLY | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, cmd_no_scripting, NULL,
         "scripting", "7.0.0", "Invoke a read-only function"),
-    ROW("script",      -2, CMD_CONN, 0, 0, 0, cmd_no_scripting, NULL, "scripting", "2.6.0",
+    CONTAINER("script", -2, 0, NULL, script_subcommands, "scripting", "2.6.0",
         "A container for Lua scripts management commands"),
     ROW("function",    -2, CMD_CONN, 0, 0, 0, cmd_no_scripting, NULL, "scripting", "7.0.0",
         "A container for function commands"),

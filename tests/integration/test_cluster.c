@@ -270,6 +270,20 @@ static void test_routing(void **state)
     expect_int(tcmd(c[t], "PFCOUNT {user1000}.all {user1000}.visits"), 3);
     expect_int(tcmd(c[t], "DEL {user1000}.visits {user1000}.all"), 2);
     expect_error_prefix(tcmd(c[(t + 1) % 3], "MSET {user1000}.a 1 {user1000}.b 2"), "MOVED ");
+    /* EVAL: its declared keys are gated (ARGV is not), as in Redis Cluster;
+     * a key the script did not declare, of another node, is refused */
+    expect_error(tcmd(c[0], "EVAL return 2 a b"), "CROSSSLOT Keys in request don't hash to the same slot");
+    expect_error_prefix(tcmd(c[(t + 1) % 3], "EVAL return 1 {user1000}.a"), "MOVED ");
+    expect_nil(tcmd(c[t], "EVAL return 1 {user1000}.a a b c"));
+    const char *argv[] = { "EVAL", "return redis.call('set', KEYS[1], ARGV[1])", "1", "{user1000}.s", "a" };
+    tsendv(c[t], 5, argv);
+    expect_ok(tread(c[t], 10000));
+    const char *stray_key = owner_of(c[0], "a") == t ? "b" : "a"; /* a, b: on different nodes */
+    assert_true(owner_of(c[0], stray_key) != t);
+    const char *stray[] = { "EVAL", "return redis.call('set', ARGV[1], 'x')", "1", "{user1000}.s", stray_key };
+    tsendv(c[t], 5, stray);
+    expect_error_prefix(tread(c[t], 10000), "ERR Script attempted to access a non local key in a cluster node script");
+    expect_int(tcmd(c[t], "DEL {user1000}.s"), 1);
     /* commands without keys are not gated */
     expect_status(tcmd(c[0], "PING"), "PONG");
     /* COUNTKEYSINSLOT/GETKEYSINSLOT on the owner */

@@ -30,10 +30,12 @@ static pid_t ref_pid;
 static int ref_port;
 static tconn *c, *ref;
 
-/* Rows whose keys are not compared: the refused ones (refusals.c) run
- * nothing, MIGRATE finds its keys itself on shard 0 and SINTERCARD's row
- * (and those of the commands counting their keys by numkeys: the sorted
- * set ones, LMPOP, BLMPOP, BZMPOP) name every argument after numkeys (Redis: movable
+/* Rows whose keys are not compared: the refused ones (refusals.c: FCALL,
+ * FCALL_RO) run nothing, MIGRATE finds its keys itself on shard 0 and
+ * SINTERCARD's row (and those of the commands counting their keys by
+ * numkeys: the sorted set ones, LMPOP, BLMPOP, BZMPOP, and EVAL, EVALSHA and
+ * their _RO forms, which route by the counted keys only, CMD_NUMKEYS) name
+ * every argument after numkeys (Redis: movable
  * keys, which the table cannot express yet; README, Limitations); SORT's
  * and SORT_RO's name their key only (Redis adds specs of unknown place for
  * BY/GET's keys and STORE's, which ringkv refuses or finds by

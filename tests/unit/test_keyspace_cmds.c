@@ -586,6 +586,25 @@ static void test_table_arity_and_keys(void **state)
     assert_int_equal(command_keys(ping, 2, argv, idx, 8), 0);
     const struct command *del = command_lookup(SLICE_LIT("del"));
     assert_int_equal(command_keys(del, 4, argv, idx, 8), 3);
+
+    /* counted by numkeys: EVAL's ARGV and LMPOP's direction are no keys;
+     * a count that is not one gives none (the handler's error follows) */
+    const struct command *eval = command_lookup(SLICE_LIT("eval"));
+    struct slice ev[6] = { SLICE_LIT("eval"), SLICE_LIT("return 1"), SLICE_LIT("2"), SLICE_LIT("k1"),
+                           SLICE_LIT("k2"), SLICE_LIT("arg") };
+    assert_int_equal(command_keys(eval, 6, ev, idx, 8), 2);
+    assert_int_equal(idx[0], 3);
+    assert_int_equal(idx[1], 4);
+    ev[2] = SLICE_LIT("0");
+    assert_int_equal(command_keys(eval, 6, ev, idx, 8), 0);
+    ev[2] = SLICE_LIT("4");
+    assert_int_equal(command_keys(eval, 6, ev, idx, 8), 0);
+    ev[2] = SLICE_LIT("-1");
+    assert_int_equal(command_keys(eval, 6, ev, idx, 8), 0);
+    const struct command *lmpop = command_lookup(SLICE_LIT("lmpop"));
+    struct slice lm[4] = { SLICE_LIT("lmpop"), SLICE_LIT("1"), SLICE_LIT("list"), SLICE_LIT("LEFT") };
+    assert_int_equal(command_keys(lmpop, 4, lm, idx, 8), 1);
+    assert_int_equal(idx[0], 2);
 }
 
 /* ---- connection commands (no shard: no requirepass, no other clients) --- */

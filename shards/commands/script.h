@@ -1,0 +1,76 @@
+/* script: what the scripting files share (private to them).
+ *   scripting.c       EVAL, EVALSHA, their _RO forms and SCRIPT; the node's
+ *                     registry of script bodies; each shard's cache
+ *   script_engine.c   a shard's Lua state: the sandbox, the redis library
+ *                     (redis.call runs a command on the script's store)
+ *   script_convert.c  RESP replies to Lua values and back
+ */
+#ifndef RINGKV_SCRIPT_H
+#define RINGKV_SCRIPT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/command.h"
+#include "core/sha1.h"
+
+struct lua_State;
+
+/* One shard's scripting: its Lua state (created on the shard's first
+ * script, never shared with another thread) and what the script running
+ * now may do. */
+struct script_shard {
+    struct lua_State *L;
+    uint64_t          registry_epoch; /* the registry's epoch the cache matches (scripting.c) */
+    uint64_t          rand_state;     /* math.random's generator (48 bits, as lrand48) */
+    /* the script running now, NULL between scripts */
+    struct exec_ctx  *ctx;
+    bool              read_only;      /* EVAL_RO, EVALSHA_RO */
+    int               nkeys;          /* its declared keys: ctx->argv[3 .. 3 + nkeys - 1] */
+};
+
+/* ---- script_engine.c ---- */
+
+/* What a script's shebang line (Redis 7: "#!lua flags=no-writes,...")
+ * says; a script without one has none of these (not even SCRIPT_SHEBANG). */
+enum script_flag {
+    SCRIPT_SHEBANG          = 1 << 0, /* it has the line: writes must be declared */
+    SCRIPT_NO_WRITES        = 1 << 1,
+    SCRIPT_ALLOW_OOM        = 1 << 2,
+    SCRIPT_ALLOW_STALE      = 1 << 3,
+    SCRIPT_NO_CLUSTER       = 1 << 4,
+    SCRIPT_ALLOW_CROSS_SLOT = 1 << 5,
+};
+
+/* A new Lua state with Redis's sandbox and library; NULL if out of memory. */
+struct lua_State *script_engine_new(struct script_shard *ss);
+/* Compile body as the script named sha and keep the function (and the
+ * flags of its shebang line) in the state's cache; false with Redis's
+ * error (a shebang's, or the compiler's) written into err. */
+bool script_engine_compile(struct script_shard *ss, const char *sha, const char *body, size_t len, char *err,
+                           size_t errlen);
+/* The flags of the script named sha (enum script_flag), or -1 if it is not
+ * compiled in this state. */
+int script_engine_flags(struct script_shard *ss, const char *sha);
+/* Drop every compiled script (SCRIPT FLUSH). */
+void script_engine_forget_all(struct script_shard *ss);
+/* Run the compiled script sha with ctx's KEYS (nkeys of them from argv[3])
+ * and ARGV, its reply (or Redis's error) to ctx->reply. */
+void script_engine_run(struct script_shard *ss, struct exec_ctx *ctx, const char *sha, int nkeys, bool read_only);
+
+/* ---- script_convert.c ---- */
+
+/* The RESP2 reply at p (len bytes, one whole value) pushed as a Lua value
+ * by Redis's rules (integer: number; bulk: string; nil: false; array:
+ * table; status: {ok=...}; error: {err=...}). */
+void script_push_reply(struct lua_State *L, const char *p, size_t len);
+/* The Lua value on the top of the stack as the script's reply (number:
+ * integer; string: bulk; table: array up to the first nil, {ok=} status,
+ * {err=} error; false and nil: nil; true: 1). Leaves the stack as it was. */
+void script_write_reply(struct lua_State *L, struct reply *r);
+/* Redis's error-table text for an error reply or message: "-CODE msg" keeps
+ * its code, a text without the '-' gets ERR (luaPushErrorBuff); the result
+ * pushed as a string. */
+void script_push_error_text(struct lua_State *L, const char *text, size_t len);
+
+#endif

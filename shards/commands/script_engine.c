@@ -1,0 +1,921 @@
+/* script_engine: a shard's Lua 5.1 state, as Redis 7.0 sets up its own.
+ *
+ * The sandbox: the base, table, string and math libraries, cjson and bit
+ * (Debian's lua-cjson and LuaBitOp, the libraries Redis gives scripts too),
+ * without dofile, loadfile, print, setfenv, getfenv and newproxy (no files,
+ * no output, no way around the globals' protection) and without
+ * precompiled chunks (see "loading code" below); no os, io, debug or
+ * package. The globals table is read-only: a script reading a global that
+ * does not exist gets "Script attempted to access nonexistent global
+ * variable", one writing any gets "Attempt to modify a readonly table"
+ * (Redis's texts). It is done with a proxy: the real globals live in a
+ * table of their own, the thread's globals table is empty with a locked
+ * metatable whose __index reads the real ones and whose __newindex refuses,
+ * so that chunks made by loadstring are held to it too. The libraries are
+ * read-only proxies the same way (rawset into any of them refused), so no
+ * script changes what the shard's later scripts see. math.random draws
+ * from a generator of the shard's own (C's rand() is shared state behind a
+ * lock), not reseeded per script: Redis 7.0's is not either.
+ *
+ * The redis library: call and pcall run a command on the store the script
+ * runs against, on this shard (dispatch_run_nested: it is journaled and
+ * counted as if a client had sent it, so a replica gets the script's
+ * effects), after the checks Redis makes (noscript commands, arity, writes
+ * from read-only scripts, a replica's or min-replicas' refusal) and the one
+ * ringkv adds: each key of the command must be on this shard (and, for a
+ * script run on a scratch store over several shards, one of its declared
+ * keys), since a shard never touches another's store. Commands that run on
+ * the connection's thread or on every shard are refused, except TIME, PING,
+ * ECHO and SELECT, which need nothing of the connection.
+ * Also error_reply, status_reply, sha1hex, log, setresp (2 only),
+ * set_repl and replicate_commands (no-ops: ringkv always replicates a
+ * script's effects), the LOG_ and REPL_ constants and REDIS_VERSION. */
+#include "shards/commands/script.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <math.h>
+#include <mimalloc.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <lua-bitop.h>
+#include <lua-cjson.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/reply.h"
+#include "shards/dispatch.h"
+#include "shards/node.h"
+#include "shards/shard.h"
+#include "shards/store/slot.h"
+
+/* LUA_REGISTRYINDEX fields */
+#define CACHE_FIELD    "ringkv.scripts"  /* the compiled scripts, by sha */
+#define FLAGS_FIELD    "ringkv.flags"    /* the flags of those with a shebang line, by sha */
+#define GLOBALS_FIELD  "ringkv.globals"  /* the real globals, behind the proxy */
+#define READONLY_FIELD "ringkv.readonly" /* the read-only proxies: proxy -> true */
+
+#define ERR_NON_LOCAL_CLUSTER "ERR Script attempted to access a non local key in a cluster node script"
+#define ERR_NOT_HERE_FROM_SCRIPT \
+    "ERR This command runs on the connection or on every shard in ringkv: it is not allowed from scripts"
+
+static struct script_shard *shard_state(lua_State *L)
+{
+    return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+/* The Lua state's memory comes from the shard's heap (mimalloc's
+ * per-thread heap), so used_memory counts it. */
+static void *lua_alloc_fn(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    (void)ud;
+    (void)osize;
+    if (nsize == 0) {
+        mi_free(ptr);
+        return NULL;
+    }
+    return mi_realloc(ptr, nsize);
+}
+
+/* ---- errors as Redis's scripts see them ---------------------------------- */
+
+/* Push {err=text} where text is normalised as Redis's luaPushErrorBuff
+ * does; text_has_code: it starts with its error code ("WRONGTYPE ..."). */
+static void push_error_table(lua_State *L, const char *text, bool text_has_code)
+{
+    lua_createtable(L, 0, 1);
+    if (text_has_code) {
+        lua_pushfstring(L, "-%s", text);
+        size_t n;
+        const char *s = lua_tolstring(L, -1, &n);
+        script_push_error_text(L, s, n);
+        lua_remove(L, -2);
+    } else {
+        script_push_error_text(L, text, strlen(text));
+    }
+    lua_setfield(L, -2, "err");
+}
+
+/* redis.call raises the error table; redis.pcall returns it. */
+static int call_failed(lua_State *L, bool raise, const char *text, bool text_has_code)
+{
+    push_error_table(L, text, text_has_code);
+    if (raise)
+        return lua_error(L);
+    return 1;
+}
+
+/* ---- redis.call, redis.pcall ------------------------------------------------ */
+
+/* May the script touch this key? (see the file's comment) */
+static const char *key_refusal(const struct script_shard *ss, struct slice key)
+{
+    const struct exec_ctx *ctx = ss->ctx;
+    struct shard *sh = ctx->shard;
+    if (ctx->store != sh->store) {
+        /* a scratch store holds copies of the script's declared keys only */
+        for (int k = 0; k < ss->nkeys; k++) {
+            struct slice d = ctx->argv[3 + k];
+            if (d.len == key.len && memcmp(d.ptr, key.ptr, key.len) == 0)
+                return NULL;
+        }
+        return "ERR Script attempted to access a key it did not declare, in a script whose keys are on "
+               "several shards: declare every key in KEYS";
+    }
+    unsigned slot = key_slot(key.ptr, key.len);
+    if (sh->node->key_gate) {
+        /* the slots served to anyone first (one load and a bit test, as
+         * the router does), the gate itself for the others */
+        const uint64_t *served = atomic_load_explicit(&sh->node->key_gate_served, memory_order_acquire);
+        char text[160];
+        if (!(served && ((served[slot >> 6] >> (slot & 63)) & 1)) &&
+            sh->node->key_gate(sh->node, (int)slot, false, 0, text, sizeof text))
+            return ERR_NON_LOCAL_CLUSTER;
+    }
+    if (shard_of_slot(sh->node, slot) != sh->id)
+        return "ERR Script attempted to access a key of another shard than the one it runs on: declare its "
+               "keys in KEYS, and keep them on one shard with a hash tag ({...})";
+    return NULL;
+}
+
+#define CALL_ARGS_SMALL 16
+
+/* Commands ringkv runs on the connection's thread whose handlers need
+ * nothing of the connection (they read ctx->client only when it is set):
+ * a script runs them where it is. TIME is a rate limiter's clock. */
+static bool runs_without_connection(const struct command *cmd)
+{
+    static const char *const names[] = { "time", "ping", "echo", "select" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(cmd->name, names[i]) == 0)
+            return true;
+    return false;
+}
+
+static int redis_call_common(lua_State *L, bool raise)
+{
+    struct script_shard *ss = shard_state(L);
+    struct exec_ctx *ctx = ss->ctx;
+    int argc = lua_gettop(L);
+    if (!ctx)
+        return call_failed(L, raise, "redis.call is only available while a script runs", false);
+    if (argc == 0)
+        return call_failed(L, raise, "Please specify at least one argument for this redis lib call", false);
+    /* numbers as Redis 7.0 turns them into arguments (%.17g); each string
+     * stays on the Lua stack while the command runs */
+    for (int i = 1; i <= argc; i++) {
+        int t = lua_type(L, i);
+        if (t == LUA_TNUMBER) {
+            char num[64];
+            int n = snprintf(num, sizeof num, "%.17g", (double)lua_tonumber(L, i));
+            lua_pushlstring(L, num, (size_t)n);
+            lua_replace(L, i);
+        } else if (t != LUA_TSTRING) {
+            return call_failed(L, raise, "Lua redis lib command arguments must be strings or integers", false);
+        }
+    }
+    luaL_checkstack(L, 8, "too many arguments");
+    struct slice small[CALL_ARGS_SMALL];
+    struct slice *argv = argc <= CALL_ARGS_SMALL ? small : mi_malloc(sizeof(struct slice) * (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        size_t n;
+        argv[i].ptr = lua_tolstring(L, i + 1, &n);
+        argv[i].len = n;
+    }
+    const char *refused = NULL;
+    bool refused_has_code = false;
+    const struct command *cmd = command_lookup(argv[0]);
+    const struct command *container = NULL;
+    if (cmd && cmd->subcommands && (argc >= 2 || !cmd->fn)) {
+        container = cmd; /* a container alone (SCRIPT) has too few arguments */
+        cmd = argc >= 2 ? command_lookup_sub(container, argv[1]) : NULL;
+    }
+    if (!cmd && container && argc < 2) {
+        refused = "Wrong number of args calling Redis command from script";
+    } else if (!cmd) {
+        refused = "Unknown Redis command called from script";
+    } else if (!command_arity_ok(cmd, argc)) {
+        refused = "Wrong number of args calling Redis command from script";
+    } else if ((cmd->flags | (container ? container->flags : 0)) & CMD_NOSCRIPT) {
+        refused = "This Redis command is not allowed from script";
+    } else if ((cmd->flags & (CMD_CONN | CMD_ALL_SHARDS | CMD_SHARD0 | CMD_CURSOR | CMD_PROTECTED)) &&
+               !((cmd->flags & CMD_CONN) && !container && runs_without_connection(cmd))) {
+        refused = ERR_NOT_HERE_FROM_SCRIPT;
+        refused_has_code = true;
+    } else if ((cmd->flags & CMD_WRITE) && ss->read_only) {
+        refused = "Write commands are not allowed from read-only scripts.";
+    } else if ((cmd->flags & CMD_WRITE) && (refused = node_write_refusal(ctx->shard->node))) {
+        refused_has_code = true; /* -READONLY, -NOREPLICAS */
+    } else if ((cmd->flags & CMD_WRITE) &&
+               atomic_load_explicit(&ctx->shard->node->repl_writes_paused, memory_order_relaxed)) {
+        /* a FAILOVER began after the script was let through */
+        refused = "READONLY You can't write while a FAILOVER hands this master over to a replica.";
+        refused_has_code = true;
+    } else {
+        int few[16];
+        int *idx = few;
+        int nk = command_keys(cmd, argc, argv, few, 16);
+        if (nk > 16) {
+            idx = mi_malloc(sizeof(int) * (size_t)nk);
+            command_keys(cmd, argc, argv, idx, nk);
+        }
+        for (int k = 0; k < nk && !refused; k++)
+            refused = key_refusal(ss, argv[idx[k]]);
+        if (refused)
+            refused_has_code = true;
+        if (idx != few)
+            mi_free(idx);
+    }
+    if (refused) {
+        if (argv != small)
+            mi_free(argv);
+        return call_failed(L, raise, refused, refused_has_code);
+    }
+    struct buf out;
+    buf_init(&out);
+    if (cmd->flags & CMD_CONN) {
+        /* one of runs_without_connection's: called as it is, no client */
+        struct reply r = { &out, 2 };
+        struct exec_ctx conn_ctx = *ctx;
+        conn_ctx.reply = &r;
+        conn_ctx.argc = argc;
+        conn_ctx.argv = argv;
+        conn_ctx.client = NULL;
+        cmd->fn(&conn_ctx);
+    } else {
+        dispatch_run_nested(ctx, cmd, argc, argv, &out);
+    }
+    if (argv != small)
+        mi_free(argv);
+    /* out is freed before anything here may raise a Lua error (a longjmp) */
+    if (out.len > 0 && out.data[0] == '-') {
+        script_push_reply(L, out.data, out.len);
+        buf_free(&out);
+        if (raise)
+            return lua_error(L);
+        return 1;
+    }
+    if (out.len == 0)
+        lua_pushboolean(L, 0);
+    else
+        script_push_reply(L, out.data, out.len);
+    buf_free(&out);
+    return 1;
+}
+
+static int redis_call(lua_State *L)
+{
+    return redis_call_common(L, true);
+}
+
+static int redis_pcall(lua_State *L)
+{
+    return redis_call_common(L, false);
+}
+
+/* ---- the rest of the redis library --------------------------------------- */
+
+static int redis_error_reply(lua_State *L)
+{
+    if (lua_gettop(L) != 1 || lua_type(L, 1) != LUA_TSTRING) {
+        push_error_table(L, "wrong number or type of arguments", false);
+        return 1;
+    }
+    size_t n;
+    const char *s = lua_tolstring(L, 1, &n);
+    lua_createtable(L, 0, 1);
+    if (n > 0 && s[0] == '-') {
+        script_push_error_text(L, s, n);
+    } else {
+        lua_pushfstring(L, "-%s", s);
+        size_t dn;
+        const char *d = lua_tolstring(L, -1, &dn);
+        script_push_error_text(L, d, dn);
+        lua_remove(L, -2);
+    }
+    lua_setfield(L, -2, "err");
+    return 1;
+}
+
+static int redis_status_reply(lua_State *L)
+{
+    if (lua_gettop(L) != 1 || lua_type(L, 1) != LUA_TSTRING) {
+        push_error_table(L, "wrong number or type of arguments", false);
+        return 1;
+    }
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "ok");
+    return 1;
+}
+
+static int redis_sha1hex(lua_State *L)
+{
+    if (lua_gettop(L) != 1)
+        return call_failed(L, true, "wrong number of arguments", false);
+    size_t n;
+    const char *s = lua_tolstring(L, 1, &n);
+    char hex[SHA1_HEX_LEN + 1];
+    sha1_hex(s ? s : "", s ? n : 0, hex);
+    lua_pushstring(L, hex);
+    return 1;
+}
+
+/* redis.log(level, message...): the arguments joined by spaces */
+static int redis_log(lua_State *L)
+{
+    int argc = lua_gettop(L);
+    if (argc < 2)
+        return call_failed(L, true, "redis.log() requires two arguments or more.", false);
+    if (!lua_isnumber(L, 1))
+        return call_failed(L, true, "First argument must be a number (log level).", false);
+    lua_Number level = lua_tonumber(L, 1);
+    if (level < LOG_DEBUG || level > LOG_WARNING)
+        return call_failed(L, true, "Invalid debug level.", false);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 2; i <= argc; i++) {
+        size_t n;
+        const char *s = lua_tolstring(L, i, &n);
+        if (!s)
+            continue;
+        if (i > 2)
+            luaL_addchar(&b, ' ');
+        luaL_addlstring(&b, s, n);
+    }
+    luaL_pushresult(&b);
+    log_msg((int)level, "%s", lua_tostring(L, -1));
+    return 0;
+}
+
+static int redis_setresp(lua_State *L)
+{
+    if (lua_gettop(L) != 1)
+        return call_failed(L, true, "redis.setresp() requires one argument.", false);
+    lua_Number v = lua_tonumber(L, 1);
+    if (v != 2 && v != 3)
+        return call_failed(L, true, "RESP version must be 2 or 3.", false);
+    if (v == 3)
+        return call_failed(L, true, "RESP3 replies in scripts are not supported by ringkv", false);
+    return 0;
+}
+
+/* ringkv always replicates a script's effects (Redis 7's default): the
+ * arguments are checked as Redis does and then ignored */
+static int redis_set_repl(lua_State *L)
+{
+    if (lua_gettop(L) != 1)
+        return call_failed(L, true, "redis.set_repl() requires two arguments.", false);
+    return 0;
+}
+
+static int redis_replicate_commands(lua_State *L)
+{
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int redis_breakpoint(lua_State *L)
+{
+    lua_pushboolean(L, 0); /* no debugger attached, ever */
+    return 1;
+}
+
+static int redis_debug(lua_State *L)
+{
+    (void)L;
+    return 0;
+}
+
+/* ---- math.random -------------------------------------------------------- */
+
+/* The next number in [0, 1) of the shard's 48-bit linear congruential
+ * generator (lrand48's constants: the top 31 bits of its state). */
+static double next_random(struct script_shard *ss)
+{
+    ss->rand_state = (ss->rand_state * 0x5DEECE66DULL + 0xBULL) & ((1ULL << 48) - 1);
+    return (double)(ss->rand_state >> 17) / 2147483648.0;
+}
+
+/* math.random([m [, n]]) with Lua 5.1's arguments and errors */
+static int math_random(lua_State *L)
+{
+    lua_Number r = next_random(shard_state(L));
+    switch (lua_gettop(L)) {
+    case 0:
+        lua_pushnumber(L, r);
+        break;
+    case 1: {
+        int u = luaL_checkint(L, 1);
+        luaL_argcheck(L, 1 <= u, 1, "interval is empty");
+        lua_pushnumber(L, floor(r * u) + 1);
+        break;
+    }
+    case 2: {
+        int l = luaL_checkint(L, 1);
+        int u = luaL_checkint(L, 2);
+        luaL_argcheck(L, l <= u, 2, "interval is empty");
+        lua_pushnumber(L, floor(r * (u - l + 1)) + l);
+        break;
+    }
+    default:
+        return luaL_error(L, "wrong number of arguments");
+    }
+    return 1;
+}
+
+static int math_randomseed(lua_State *L)
+{
+    struct script_shard *ss = shard_state(L);
+    ss->rand_state = ((uint64_t)(uint32_t)luaL_checkint(L, 1) << 16) | 0x330E;
+    return 0;
+}
+
+/* ---- loading code: text only --------------------------------------------- */
+
+/* Lua 5.1 loads precompiled chunks as readily as text, and a crafted one
+ * can break out of the virtual machine's checks: Redis patches its Lua to
+ * refuse them, ringkv (with Debian's Lua) refuses them before Lua sees
+ * them, in script bodies and in loadstring and load, with Redis's
+ * answers. */
+static bool is_binary_chunk(const char *s, size_t len)
+{
+    return len > 0 && s[0] == LUA_SIGNATURE[0];
+}
+
+/* The chunk at the top of the stack (a string) as loadstring returns it:
+ * the function, or nil and the message. */
+static int load_text_chunk(lua_State *L, const char *chunkname)
+{
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    if (is_binary_chunk(s, len)) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "binary chunks are not allowed");
+        return 2;
+    }
+    if (luaL_loadbuffer(L, s, len, chunkname) == 0)
+        return 1;
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+}
+
+/* loadstring(string [, chunkname]) */
+static int safe_loadstring(lua_State *L)
+{
+    const char *s = luaL_checkstring(L, 1);
+    const char *chunkname = luaL_optstring(L, 2, s);
+    lua_settop(L, 2);
+    lua_pushvalue(L, 1);
+    return load_text_chunk(L, chunkname);
+}
+
+/* load(func [, chunkname]): the pieces func returns, joined, then as
+ * loadstring */
+static int safe_load(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    const char *chunkname = luaL_optstring(L, 2, "=(load)");
+    lua_settop(L, 2);
+    lua_pushliteral(L, "");
+    for (;;) {
+        lua_pushvalue(L, 1);
+        lua_call(L, 0, 1);
+        if (lua_isnil(L, -1) || (lua_isstring(L, -1) && lua_objlen(L, -1) == 0)) {
+            lua_pop(L, 1);
+            break;
+        }
+        if (!lua_isstring(L, -1))
+            return luaL_error(L, "reader function must return a string");
+        lua_concat(L, 2);
+    }
+    return load_text_chunk(L, chunkname);
+}
+
+/* ---- the globals' protection -------------------------------------------- */
+
+static int globals_index(lua_State *L)
+{
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+    if (!lua_isnil(L, -1))
+        return 1;
+    const char *name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?";
+    return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", name);
+}
+
+static int globals_newindex(lua_State *L)
+{
+    return luaL_error(L, "Attempt to modify a readonly table");
+}
+
+/* rawset(t, k, v), except into the globals or a library: a proxy's own
+ * fields would shadow the real ones (KEYS, redis.call) for every later
+ * script of the shard. */
+static int safe_rawset(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    luaL_checkany(L, 3);
+    lua_getfield(L, LUA_REGISTRYINDEX, READONLY_FIELD);
+    lua_pushvalue(L, 1);
+    lua_rawget(L, -2);
+    if (lua_toboolean(L, -1)) {
+        lua_pushliteral(L, "Attempt to modify a readonly table"); /* no position, as Redis's */
+        return lua_error(L);
+    }
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 1;
+}
+
+/* Replace the table at the top of the stack with a read-only proxy of it
+ * (reads go through, writes raise Redis's error, its metatable is locked),
+ * entered in READONLY_FIELD for safe_rawset. */
+static void make_readonly_proxy(lua_State *L)
+{
+    lua_newtable(L);                                   /* real, proxy */
+    lua_createtable(L, 0, 3);                          /* real, proxy, meta */
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, globals_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);                           /* real, proxy */
+    lua_remove(L, -2);                                 /* proxy */
+    lua_getfield(L, LUA_REGISTRYINDEX, READONLY_FIELD);
+    lua_pushvalue(L, -2);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+
+/* ---- the state ---------------------------------------------------------- */
+
+static void set_closure(lua_State *L, struct script_shard *ss, const char *name, lua_CFunction fn)
+{
+    lua_pushlightuserdata(L, ss);
+    lua_pushcclosure(L, fn, 1);
+    lua_setfield(L, -2, name);
+}
+
+static void set_number(lua_State *L, const char *name, lua_Number v)
+{
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, name);
+}
+
+lua_State *script_engine_new(struct script_shard *ss)
+{
+    lua_State *L = lua_newstate(lua_alloc_fn, NULL);
+    if (!L)
+        return NULL;
+    static const luaL_Reg libs[] = {
+        { "", luaopen_base },
+        { LUA_TABLIBNAME, luaopen_table },
+        { LUA_STRLIBNAME, luaopen_string },
+        { LUA_MATHLIBNAME, luaopen_math },
+    };
+    for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
+        lua_pushcfunction(L, libs[i].func);
+        lua_pushstring(L, libs[i].name);
+        lua_call(L, 1, 0);
+    }
+    lua_register(L, "rawset", safe_rawset);
+    lua_register(L, "loadstring", safe_loadstring);
+    lua_register(L, "load", safe_load);
+    /* cjson and bit as globals, as Redis has them */
+    lua_pushcfunction(L, luaopen_cjson);
+    lua_call(L, 0, 1);
+    lua_setglobal(L, "cjson");
+    lua_pushcfunction(L, luaopen_bit);
+    lua_call(L, 0, 1);
+    lua_setglobal(L, "bit");
+    static const char *const removed[] = { "dofile", "loadfile", "print", "setfenv", "getfenv", "newproxy" };
+    for (size_t i = 0; i < sizeof removed / sizeof removed[0]; i++) {
+        lua_pushnil(L);
+        lua_setglobal(L, removed[i]);
+    }
+    ss->rand_state = (clock_mono_ns() << 16) & ((1ULL << 48) - 1);
+    lua_getglobal(L, LUA_MATHLIBNAME);
+    set_closure(L, ss, "random", math_random);
+    set_closure(L, ss, "randomseed", math_randomseed);
+    lua_pop(L, 1);
+
+    lua_newtable(L);
+    set_closure(L, ss, "call", redis_call);
+    set_closure(L, ss, "pcall", redis_pcall);
+    set_closure(L, ss, "error_reply", redis_error_reply);
+    set_closure(L, ss, "status_reply", redis_status_reply);
+    set_closure(L, ss, "sha1hex", redis_sha1hex);
+    set_closure(L, ss, "log", redis_log);
+    set_closure(L, ss, "setresp", redis_setresp);
+    set_closure(L, ss, "set_repl", redis_set_repl);
+    set_closure(L, ss, "replicate_commands", redis_replicate_commands);
+    set_closure(L, ss, "breakpoint", redis_breakpoint);
+    set_closure(L, ss, "debug", redis_debug);
+    set_number(L, "LOG_DEBUG", LOG_DEBUG);
+    set_number(L, "LOG_VERBOSE", LOG_VERBOSE);
+    set_number(L, "LOG_NOTICE", LOG_NOTICE);
+    set_number(L, "LOG_WARNING", LOG_WARNING);
+    set_number(L, "REPL_NONE", 0);
+    set_number(L, "REPL_AOF", 1);
+    set_number(L, "REPL_SLAVE", 2);
+    set_number(L, "REPL_REPLICA", 2);
+    set_number(L, "REPL_ALL", 3);
+    lua_pushliteral(L, "7.0.0"); /* the version ringkv's INFO reports */
+    lua_setfield(L, -2, "REDIS_VERSION");
+    set_number(L, "REDIS_VERSION_NUM", 0x070000);
+    lua_setglobal(L, "redis");
+
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, CACHE_FIELD);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, FLAGS_FIELD);
+
+    /* the libraries read-only, as Redis 7's: one script may not change
+     * what the shard's later scripts call (the proxies hide the libraries
+     * from pairs(), and the strings' metatable from getmetatable) */
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, READONLY_FIELD);
+    static const char *const libraries[] = { "redis", LUA_STRLIBNAME, LUA_MATHLIBNAME, LUA_TABLIBNAME,
+                                             LUA_COLIBNAME, "cjson", "bit" };
+    for (size_t i = 0; i < sizeof libraries / sizeof libraries[0]; i++) {
+        lua_getglobal(L, libraries[i]);
+        make_readonly_proxy(L);
+        lua_setglobal(L, libraries[i]);
+    }
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 2);
+
+    /* the globals so far become the real ones behind the read-only proxy */
+    lua_pushvalue(L, LUA_GLOBALSINDEX);                /* real */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, GLOBALS_FIELD);
+    lua_newtable(L);                                   /* real, proxy */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "_G");                         /* real._G = proxy */
+    lua_createtable(L, 0, 3);                          /* real, proxy, meta */
+    lua_pushvalue(L, -3);
+    lua_pushcclosure(L, globals_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, globals_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");               /* setmetatable(_G, ...) refused */
+    lua_setmetatable(L, -2);                           /* real, proxy */
+    lua_getfield(L, LUA_REGISTRYINDEX, READONLY_FIELD);
+    lua_pushvalue(L, -2);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    lua_replace(L, LUA_GLOBALSINDEX);                  /* real */
+    lua_pop(L, 1);
+    return L;
+}
+
+static bool compile_text(struct script_shard *ss, const char *sha, const char *body, size_t len, char *err,
+                         size_t errlen);
+
+/* Redis 7's shebang line, "#!lua [flags=f1,f2...]": its flags, or -1 with
+ * Redis's error in err. */
+static int shebang_flags(const char *line, size_t len, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        int         flag;
+    } known[] = {
+        { "no-writes", SCRIPT_NO_WRITES }, { "allow-oom", SCRIPT_ALLOW_OOM },
+        { "allow-stale", SCRIPT_ALLOW_STALE }, { "no-cluster", SCRIPT_NO_CLUSTER },
+        { "allow-cross-slot-keys", SCRIPT_ALLOW_CROSS_SLOT },
+    };
+    int flags = SCRIPT_SHEBANG;
+    size_t i = 0;
+    for (int word = 0;; word++) {
+        while (i < len && line[i] == ' ')
+            i++;
+        if (i >= len)
+            break;
+        size_t start = i;
+        while (i < len && line[i] != ' ')
+            i++;
+        const char *w = line + start;
+        int wl = (int)(i - start);
+        if (word == 0) {
+            if (wl != 5 || memcmp(w, "#!lua", 5) != 0) {
+                snprintf(err, errlen, "ERR Unexpected engine in script shebang: %.*s", wl, w);
+                return -1;
+            }
+            continue;
+        }
+        if (wl < 6 || memcmp(w, "flags=", 6) != 0) {
+            snprintf(err, errlen, "ERR Unknown lua shebang option: %.*s", wl, w);
+            return -1;
+        }
+        for (int f = 6; f < wl;) {
+            int end = f;
+            while (end < wl && w[end] != ',')
+                end++;
+            size_t k = 0;
+            for (; k < sizeof known / sizeof known[0]; k++)
+                if ((size_t)(end - f) == strlen(known[k].name) && memcmp(w + f, known[k].name, (size_t)(end - f)) == 0)
+                    break;
+            if (k == sizeof known / sizeof known[0]) {
+                snprintf(err, errlen, "ERR Unexpected flag in script shebang: %.*s", end - f, w + f);
+                return -1;
+            }
+            flags |= known[k].flag;
+            f = end + 1;
+        }
+    }
+    return flags;
+}
+
+bool script_engine_compile(struct script_shard *ss, const char *sha, const char *body, size_t len, char *err,
+                           size_t errlen)
+{
+    lua_State *L = ss->L;
+    int flags = 0;
+    char *text = NULL; /* the body with its shebang line emptied (line numbers kept) */
+    if (len >= 2 && body[0] == '#' && body[1] == '!') {
+        const char *nl = memchr(body, '\n', len);
+        if (!nl) {
+            snprintf(err, errlen, "ERR Invalid script shebang");
+            return false;
+        }
+        flags = shebang_flags(body, (size_t)(nl - body), err, errlen);
+        if (flags < 0)
+            return false;
+        size_t rest = len - (size_t)(nl - body);
+        text = mi_malloc(rest);
+        memcpy(text, nl, rest);
+        body = text;
+        len = rest;
+    }
+    bool ok = compile_text(ss, sha, body, len, err, errlen);
+    mi_free(text);
+    if (ok && flags) {
+        lua_getfield(L, LUA_REGISTRYINDEX, FLAGS_FIELD);
+        lua_pushinteger(L, flags);
+        lua_setfield(L, -2, sha);
+        lua_pop(L, 1);
+    }
+    return ok;
+}
+
+static bool compile_text(struct script_shard *ss, const char *sha, const char *body, size_t len, char *err,
+                         size_t errlen)
+{
+    lua_State *L = ss->L;
+    if (is_binary_chunk(body, len)) {
+        /* Redis's parser, which never takes it for bytecode, stops there */
+        snprintf(err, errlen, "ERR Error compiling script (new function): user_script:1: unexpected symbol "
+                              "near 'char(27)'");
+        return false;
+    }
+    if (luaL_loadbuffer(L, body, len, "@user_script") != 0) {
+        snprintf(err, errlen, "ERR Error compiling script (new function): %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return false;
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, CACHE_FIELD);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, sha);
+    lua_pop(L, 2);
+    return true;
+}
+
+int script_engine_flags(struct script_shard *ss, const char *sha)
+{
+    lua_State *L = ss->L;
+    lua_getfield(L, LUA_REGISTRYINDEX, CACHE_FIELD);
+    lua_getfield(L, -1, sha);
+    bool has = lua_isfunction(L, -1);
+    lua_pop(L, 2);
+    if (!has)
+        return -1;
+    lua_getfield(L, LUA_REGISTRYINDEX, FLAGS_FIELD);
+    lua_getfield(L, -1, sha);
+    int flags = (int)lua_tointeger(L, -1); /* nil: 0 */
+    lua_pop(L, 2);
+    return flags;
+}
+
+void script_engine_forget_all(struct script_shard *ss)
+{
+    lua_State *L = ss->L;
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, CACHE_FIELD);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, FLAGS_FIELD);
+    lua_gc(L, LUA_GCCOLLECT, 0);
+}
+
+/* The message handler of a script's pcall: whatever was raised becomes an
+ * error table {err=...} (a string gets the code ERR, as Redis's
+ * __redis__err__handler does) with where it was raised: the first Lua
+ * function on the stack (error() and redis.call are C functions). */
+static int error_handler(lua_State *L)
+{
+    if (lua_type(L, 1) != LUA_TTABLE) {
+        const char *text;
+        switch (lua_type(L, 1)) {
+        case LUA_TSTRING:
+        case LUA_TNUMBER:
+            text = lua_tostring(L, 1);
+            break;
+        case LUA_TNIL:
+            text = "nil";
+            break;
+        case LUA_TBOOLEAN:
+            text = lua_toboolean(L, 1) ? "true" : "false";
+            break;
+        default:
+            text = lua_typename(L, lua_type(L, 1));
+            break;
+        }
+        lua_createtable(L, 0, 3);
+        lua_pushfstring(L, "ERR %s", text);
+        lua_setfield(L, -2, "err");
+        lua_replace(L, 1);
+    }
+    lua_Debug ar;
+    for (int level = 1; level <= 2; level++) {
+        if (!lua_getstack(L, level, &ar) || !lua_getinfo(L, "Sl", &ar))
+            break;
+        if (strcmp(ar.what, "C") == 0)
+            continue;
+        lua_pushstring(L, ar.source);
+        lua_setfield(L, 1, "source");
+        lua_pushinteger(L, ar.currentline);
+        lua_setfield(L, 1, "line");
+        break;
+    }
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* The reply for the error table (or, past a failing handler, the string)
+ * on the top of the stack. */
+static void write_script_error(lua_State *L, struct reply *r, const char *sha)
+{
+    if (lua_type(L, -1) != LUA_TTABLE) {
+        const char *s = lua_tostring(L, -1);
+        reply_errorf(r, "ERR %s script: %s", s ? s : "unknown error", sha);
+        return;
+    }
+    lua_getfield(L, -1, "err");
+    lua_getfield(L, -2, "source");
+    lua_getfield(L, -3, "line");
+    const char *err = lua_type(L, -3) == LUA_TSTRING ? lua_tostring(L, -3) : NULL;
+    const char *source = lua_tostring(L, -2);
+    if (!err)
+        reply_errorf(r, "ERR unknown error script: %s", sha);
+    else if (source && lua_isnumber(L, -1))
+        reply_errorf(r, "%s script: %s, on %s:%d.", err, sha, source, (int)lua_tointeger(L, -1));
+    else
+        reply_errorf(r, "%s", err);
+    lua_pop(L, 3);
+}
+
+/* KEYS or ARGV: n arguments from argv[from] */
+static void set_argument_table(lua_State *L, const char *name, const struct slice *argv, int from, int n)
+{
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushlstring(L, argv[from + i].ptr, argv[from + i].len);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, name);
+}
+
+void script_engine_run(struct script_shard *ss, struct exec_ctx *ctx, const char *sha, int nkeys, bool read_only)
+{
+    lua_State *L = ss->L;
+    int base = lua_gettop(L);
+    lua_pushcfunction(L, error_handler);
+    lua_getfield(L, LUA_REGISTRYINDEX, GLOBALS_FIELD);
+    set_argument_table(L, "KEYS", ctx->argv, 3, nkeys);
+    set_argument_table(L, "ARGV", ctx->argv, 3 + nkeys, ctx->argc - 3 - nkeys);
+    lua_pop(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, CACHE_FIELD);
+    lua_getfield(L, -1, sha);
+    lua_remove(L, -2);
+    ss->ctx = ctx;
+    ss->read_only = read_only;
+    ss->nkeys = nkeys;
+    int rc = lua_pcall(L, 0, 1, base + 1);
+    ss->ctx = NULL;
+    if (rc == 0)
+        script_write_reply(L, ctx->reply);
+    else
+        write_script_error(L, ctx->reply, sha);
+    lua_settop(L, base);
+}

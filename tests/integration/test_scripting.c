@@ -1,0 +1,641 @@
+/* Lua scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT against a
+ * running server with two shards. The expectations are redis-server
+ * 7.0's answers (the test runs unchanged against it:
+ * RINGKV_TEST_TARGET=redis), error texts included; the checks of what only
+ * ringkv does (a key of another shard refused inside a script) are made
+ * against ringkv only. Keys are chosen by their slot so that each shard
+ * gets its own (ringkv puts slot s on shard s % 2). Also: a replica gets
+ * a script's writes, and redis-py's Redis.lock() (EVALSHA of its own
+ * scripts) acquires and releases. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include "core/sha1.h"
+#include "shards/store/slot.h"
+/* the helpers this test has no use for are fine unused */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "repl_helpers.h"
+#pragma GCC diagnostic pop
+
+static struct server srv;
+static tconn *c;
+
+static int group_setup(void **state) { return server_start(&srv, NULL); }
+static int group_teardown(void **state) { return server_stop(&srv) == 0 ? 0 : -1; }
+static int setup(void **state)
+{
+    c = tconnect(srv.port);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    expect_ok(tcmd(c, "SCRIPT FLUSH"));
+    return 0;
+}
+static int teardown(void **state) { tclose(c); c = NULL; return 0; }
+
+/* A key named prefix<n> whose slot is of the given parity: on shard
+ * `parity` of a two-shard ringkv. */
+static void key_on_shard(char *out, size_t cap, const char *prefix, int parity)
+{
+    for (int n = 0;; n++) {
+        snprintf(out, cap, "%s%d", prefix, n);
+        if ((int)(key_slot(out, strlen(out)) % 2) == parity)
+            return;
+    }
+}
+
+/* cmd (EVAL, EVALSHA, ...) script-or-sha numkeys, then the NULL-ended
+ * words (keys, then args) */
+static struct rval *run_script(tconn *conn, const char *cmd, const char *script, int numkeys, ...)
+{
+    const char *argv[32];
+    char nk[16];
+    snprintf(nk, sizeof nk, "%d", numkeys);
+    int argc = 0;
+    argv[argc++] = cmd;
+    argv[argc++] = script;
+    argv[argc++] = nk;
+    va_list ap;
+    va_start(ap, numkeys);
+    for (const char *w; (w = va_arg(ap, const char *)) != NULL && argc < 32;)
+        argv[argc++] = w;
+    va_end(ap);
+    tsendv(conn, argc, argv);
+    return tread(conn, 10000);
+}
+#define EVAL(script, ...) run_script(c, "EVAL", script, __VA_ARGS__, NULL)
+#define EVALSHA(sha, ...) run_script(c, "EVALSHA", sha, __VA_ARGS__, NULL)
+
+/* The sha1 of a script, as SCRIPT LOAD answers it. */
+static char *script_load(const char *script)
+{
+    const char *argv[] = { "SCRIPT", "LOAD", script };
+    tsendv(c, 3, argv);
+    struct rval *v = tread(c, 10000);
+    assert_non_null(v);
+    assert_int_equal(v->type, R_BULK);
+    assert_int_equal(v->len, 40);
+    char *sha = strdup(v->str);
+    rval_free(v);
+    return sha;
+}
+
+/* Redis's text for an error raised in a script: "<text> script: <sha of
+ * the body>, on @user_script:<line>." */
+static const char *raised(const char *text, const char *script, int line)
+{
+    static char out[1024];
+    char sha[SHA1_HEX_LEN + 1];
+    sha1_hex(script, strlen(script), sha);
+    snprintf(out, sizeof out, "%s script: %s, on @user_script:%d.", text, sha, line);
+    return out;
+}
+
+static void expect_array_len(struct rval *v, size_t n)
+{
+    assert_non_null(v);
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, n);
+}
+
+/* ---- the script's value as the client sees it ---- */
+
+static void test_return_values(void **state)
+{
+    expect_int(EVAL("return 3.99", 0), 3);
+    expect_int(EVAL("return -3.99", 0), -3);
+    expect_bulk(EVAL("return 'hello'", 0), "hello");
+    expect_int(EVAL("return true", 0), 1);
+    expect_nil(EVAL("return false", 0));
+    expect_nil(EVAL("return nil", 0));
+    expect_nil(EVAL("return", 0));
+    expect_status(EVAL("return {ok='FINE'}", 0), "FINE");
+    expect_status(EVAL("return redis.status_reply('FINE')", 0), "FINE");
+    expect_error(EVAL("return {err='MY failure'}", 0), "MY failure");
+    expect_error(EVAL("return {err='x'}", 0), "x");
+    expect_error(EVAL("return redis.error_reply('x')", 0), "ERR x");
+    expect_error(EVAL("return redis.error_reply('MY x')", 0), "MY x");
+    expect_error(EVAL("return redis.error_reply('-MY x')", 0), "MY x");
+    /* an array stops at the first nil; false inside is a nil bulk */
+    struct rval *v = EVAL("return {1, 'two', false, {3, {4}}, nil, 6}", 0);
+    expect_array_len(v, 4);
+    assert_int_equal(v->elem[0]->type, R_INT);
+    assert_int_equal(v->elem[0]->integer, 1);
+    assert_string_equal(v->elem[1]->str, "two");
+    assert_int_equal(v->elem[2]->type, R_NIL);
+    assert_int_equal(v->elem[3]->type, R_ARRAY);
+    assert_int_equal(v->elem[3]->n, 2);
+    assert_int_equal(v->elem[3]->elem[1]->type, R_ARRAY);
+    assert_int_equal(v->elem[3]->elem[1]->elem[0]->integer, 4);
+    rval_free(v);
+    /* a table with ok or err inside an array */
+    v = EVAL("return {{ok='a'}, {err='b c'}}", 0);
+    expect_array_len(v, 2);
+    assert_int_equal(v->elem[0]->type, R_STATUS);
+    assert_string_equal(v->elem[0]->str, "a");
+    assert_int_equal(v->elem[1]->type, R_ERROR);
+    assert_string_equal(v->elem[1]->str, "b c");
+    rval_free(v);
+    v = EVAL("return {a=1}", 0);
+    expect_array_len(v, 0);
+    rval_free(v);
+    expect_bulk(EVAL("return redis.sha1hex('')", 0), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+}
+
+/* ---- a command's reply as the script sees it ---- */
+
+static void test_replies_in_lua(void **state)
+{
+    expect_ok(tcmd(c, "SET str hello"));
+    expect_int(tcmd(c, "RPUSH list a b"), 2);
+    expect_bulk(EVAL("return type(redis.call('incr', KEYS[1]))", 1, "n"), "number");
+    expect_bulk(EVAL("return type(redis.call('get', KEYS[1]))", 1, "str"), "string");
+    expect_bulk(EVAL("return tostring(redis.call('get', KEYS[1]))", 1, "missing"), "false");
+    expect_bulk(EVAL("return type(redis.call('lrange', KEYS[1], 0, -1))", 1, "list"), "table");
+    expect_bulk(EVAL("return redis.call('lrange', KEYS[1], 0, -1)[2]", 1, "list"), "b");
+    expect_bulk(EVAL("return redis.call('set', KEYS[1], 'v')['ok']", 1, "k"), "OK");
+    expect_bulk(EVAL("return redis.pcall('incr', KEYS[1])['err']", 1, "str"),
+                "ERR value is not an integer or out of range");
+    expect_bulk(EVAL("return redis.pcall('lpush', KEYS[1], 'x')['err']", 1, "str"),
+                "WRONGTYPE Operation against a key holding the wrong kind of value");
+    /* numbers as arguments: %.17g, as Redis 7.0 writes them */
+    expect_ok(EVAL("return redis.call('set', KEYS[1], 0.1)", 1, "f"));
+    expect_bulk(tcmd(c, "GET f"), "0.10000000000000001");
+    expect_ok(EVAL("return redis.call('set', KEYS[1], 12)", 1, "f"));
+    expect_bulk(tcmd(c, "GET f"), "12");
+    /* a reply passed straight back */
+    struct rval *v = EVAL("return redis.call('lrange', KEYS[1], 0, -1)", 1, "list");
+    expect_array_len(v, 2);
+    assert_string_equal(v->elem[0]->str, "a");
+    rval_free(v);
+    expect_nil(EVAL("return redis.call('get', KEYS[1])", 1, "missing"));
+}
+
+static void test_keys_and_argv(void **state)
+{
+    struct rval *v = EVAL("return {KEYS[1], KEYS[2], ARGV[1], ARGV[2], #KEYS, #ARGV}", 2, "{t}k1", "{t}k2",
+                          "a1", "a2");
+    expect_array_len(v, 6);
+    assert_string_equal(v->elem[0]->str, "{t}k1");
+    assert_string_equal(v->elem[1]->str, "{t}k2");
+    assert_string_equal(v->elem[2]->str, "a1");
+    assert_string_equal(v->elem[3]->str, "a2");
+    assert_int_equal(v->elem[4]->integer, 2);
+    assert_int_equal(v->elem[5]->integer, 2);
+    rval_free(v);
+    v = EVAL("return {#KEYS, #ARGV, ARGV[1]}", 0, "only-arg");
+    expect_array_len(v, 3);
+    assert_int_equal(v->elem[0]->integer, 0);
+    assert_int_equal(v->elem[1]->integer, 1);
+    assert_string_equal(v->elem[2]->str, "only-arg");
+    rval_free(v);
+}
+
+/* ---- errors ---- */
+
+static void test_call_and_pcall_errors(void **state)
+{
+    expect_ok(tcmd(c, "SET s abc"));
+    /* redis.call raises the command's error, with where it was raised */
+    const char *script = "return redis.call('incr', KEYS[1])";
+    expect_error(EVAL(script, 1, "s"), raised("ERR value is not an integer or out of range", script, 1));
+    /* redis.pcall returns it: returned as is, it is the reply */
+    expect_error(EVAL("return redis.pcall('incr', KEYS[1])", 1, "s"), "ERR value is not an integer or out of range");
+    script = "return redis.call('nosuchcommand')";
+    expect_error(EVAL(script, 0), raised("ERR Unknown Redis command called from script", script, 1));
+    expect_error(EVAL("return redis.pcall('incr')", 0), "ERR Wrong number of args calling Redis command from script");
+    expect_error(EVAL("return redis.pcall()", 0), "ERR Please specify at least one argument for this redis lib call");
+    expect_error(EVAL("return redis.pcall('get', {})", 0),
+                 "ERR Lua redis lib command arguments must be strings or integers");
+    expect_error(EVAL("return redis.pcall('eval', 'return 1', 0)", 0),
+                 "ERR This Redis command is not allowed from script");
+    expect_error(EVAL("return redis.pcall('blpop', KEYS[1], 0)", 1, "l"),
+                 "ERR This Redis command is not allowed from script");
+    /* a Lua error; error() with a table; the line is the one raising */
+    script = "local a = 1\nerror('boom')";
+    expect_error(EVAL(script, 0), raised("ERR user_script:2: boom", script, 2));
+    script = "error({err='MY boom'})";
+    expect_error(EVAL(script, 0), raised("MY boom", script, 1));
+    script = "local a = nil\n\nreturn a.field";
+    expect_error(EVAL(script, 0), raised("ERR user_script:3: attempt to index local 'a' (a nil value)", script, 3));
+    /* compile errors */
+    expect_error(EVAL("return (", 0), "ERR Error compiling script (new function): user_script:1: unexpected symbol "
+                                      "near '<eof>'");
+    expect_status(tcmd(c, "PING"), "PONG");
+}
+
+static void test_numkeys_errors(void **state)
+{
+    expect_error(EVAL("return 1", 2, "a"), "ERR Number of keys can't be greater than number of args");
+    expect_error(EVAL("return 1", -1), "ERR Number of keys can't be negative");
+    expect_error(tcmd(c, "EVAL x y"), "ERR value is not an integer or out of range");
+    expect_error(tcmd(c, "EVAL x"), "ERR wrong number of arguments for 'eval' command");
+    expect_error(EVALSHA("0000000000000000000000000000000000000000", 0), "NOSCRIPT No matching script. Please use EVAL.");
+    expect_error(EVALSHA("abc", 0), "NOSCRIPT No matching script. Please use EVAL.");
+    expect_error(EVALSHA("0000000000000000000000000000000000000000", 3, "a"),
+                 "ERR Number of keys can't be greater than number of args");
+}
+
+/* Redis 7's shebang line: flags, and its errors */
+static void test_shebang(void **state)
+{
+    expect_ok(tcmd(c, "SET sb v"));
+    expect_int(EVAL("#!lua\nreturn 1", 0), 1);
+    expect_bulk(EVAL("#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", 1, "sb"), "v");
+    const char *script = "#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], 'w')";
+    expect_error(EVAL(script, 1, "sb"), raised("ERR Write commands are not allowed from read-only scripts.", script, 2));
+    /* line numbers count the shebang line */
+    script = "#!lua\n\nreturn x";
+    expect_error(EVAL(script, 0),
+                 raised("ERR user_script:3: Script attempted to access nonexistent global variable 'x'", script, 3));
+    expect_int(EVAL("#!lua  flags=no-writes,allow-oom,allow-stale,no-cluster,allow-cross-slot-keys  \nreturn 2", 0), 2);
+    expect_int(EVAL("#!lua flags=\nreturn 5", 0), 5);
+    expect_error(EVAL("#!lua flags=bogus\nreturn 1", 0), "ERR Unexpected flag in script shebang: bogus");
+    expect_error(EVAL("#!python\nreturn 1", 0), "ERR Unexpected engine in script shebang: #!python");
+    expect_error(EVAL("#!lua foo=bar\nreturn 1", 0), "ERR Unknown lua shebang option: foo=bar");
+    expect_error(EVAL("#!lua", 0), "ERR Invalid script shebang");
+    /* EVAL_RO runs only a script that declares no writes */
+    expect_error(run_script(c, "EVAL_RO", "#!lua\nreturn 4", 0, NULL),
+                 "ERR Can not execute a script with write flag using *_ro command.");
+    expect_int(run_script(c, "EVAL_RO", "#!lua flags=no-writes\nreturn 4", 0, NULL), 4);
+    /* SCRIPT LOAD checks the line too; EVALSHA keeps the flags */
+    const char *argv[] = { "SCRIPT", "LOAD", "#!lua flags=nope\nreturn 1" };
+    tsendv(c, 3, argv);
+    expect_error(tread(c, 10000), "ERR Unexpected flag in script shebang: nope");
+    char *sha = script_load("#!lua flags=no-writes\nreturn redis.call('del', KEYS[1])");
+    expect_error_prefix(EVALSHA(sha, 1, "sb"), "ERR Write commands are not allowed from read-only scripts.");
+    free(sha);
+    expect_bulk(tcmd(c, "GET sb"), "v");
+}
+
+/* ---- the cache: EVALSHA wherever the keys are ---- */
+
+static void test_evalsha_on_each_shard(void **state)
+{
+    char k0[32], k1[32];
+    key_on_shard(k0, sizeof k0, "sha-a", 0);
+    key_on_shard(k1, sizeof k1, "sha-b", 1);
+    const char *incr = "return redis.call('incrby', KEYS[1], ARGV[1])";
+    /* EVAL on one shard's key, EVALSHA of it on both */
+    expect_int(EVAL(incr, 1, k0, "5"), 5);
+    char *sha = script_load(incr); /* the same body: the same name */
+    expect_int(EVALSHA(sha, 1, k1, "7"), 7);
+    expect_int(EVALSHA(sha, 1, k0, "1"), 6);
+    /* upper case names the same script */
+    for (char *p = sha; *p; p++)
+        *p = (char)(*p >= 'a' && *p <= 'f' ? *p - 32 : *p);
+    expect_int(EVALSHA(sha, 1, k1, "1"), 8);
+    free(sha);
+    /* SCRIPT LOAD, then EVALSHA on each shard, from another connection */
+    sha = script_load("return {KEYS[1], redis.call('get', KEYS[1])}");
+    tconn *other = tconnect(srv.port);
+    struct rval *v = run_script(other, "EVALSHA", sha, 1, k0, NULL);
+    expect_array_len(v, 2);
+    assert_string_equal(v->elem[1]->str, "6");
+    rval_free(v);
+    v = run_script(other, "EVALSHA", sha, 1, k1, NULL);
+    expect_array_len(v, 2);
+    assert_string_equal(v->elem[1]->str, "8");
+    rval_free(v);
+    tclose(other);
+    free(sha);
+}
+
+static void test_script_exists_and_flush(void **state)
+{
+    char k0[32], k1[32];
+    key_on_shard(k0, sizeof k0, "fl-a", 0);
+    key_on_shard(k1, sizeof k1, "fl-b", 1);
+    char *loaded = script_load("return 'loaded'");
+    expect_bulk(EVAL("return 'evaluated'", 1, k0), "evaluated");
+    /* EVAL keeps the script under the sha1 of its body */
+    char ev_sha[SHA1_HEX_LEN + 1];
+    sha1_hex("return 'evaluated'", strlen("return 'evaluated'"), ev_sha);
+    const char *none = "a1b0bb8d2b7b8d3e8c5a8e7f6d5c4b3a29181716"; /* no script's */
+    struct rval *v = tcmd(c, "SCRIPT EXISTS %s %s %s", loaded, ev_sha, none);
+    expect_array_len(v, 3);
+    assert_int_equal(v->elem[0]->integer, 1);
+    assert_int_equal(v->elem[1]->integer, 1);
+    assert_int_equal(v->elem[2]->integer, 0);
+    rval_free(v);
+    expect_bulk(EVALSHA(ev_sha, 1, k1), "evaluated");
+    /* both shards ran it: after FLUSH, neither finds it */
+    expect_bulk(EVALSHA(loaded, 1, k0), "loaded");
+    expect_bulk(EVALSHA(loaded, 1, k1), "loaded");
+    /* INFO counts the scripts kept, and the bytes of their bodies */
+    assert_int_equal(info_field(c, "memory", "number_of_cached_scripts"), 2);
+    assert_true(info_field(c, "memory", "used_memory_scripts_eval") > 0);
+    expect_ok(tcmd(c, "SCRIPT FLUSH"));
+    assert_int_equal(info_field(c, "memory", "number_of_cached_scripts"), 0);
+    v = tcmd(c, "SCRIPT EXISTS %s %s", loaded, ev_sha);
+    expect_array_len(v, 2);
+    assert_int_equal(v->elem[0]->integer, 0);
+    assert_int_equal(v->elem[1]->integer, 0);
+    rval_free(v);
+    expect_error(EVALSHA(loaded, 1, k0), "NOSCRIPT No matching script. Please use EVAL.");
+    expect_error(EVALSHA(loaded, 1, k1), "NOSCRIPT No matching script. Please use EVAL.");
+    free(loaded);
+    expect_ok(tcmd(c, "SCRIPT FLUSH ASYNC"));
+    expect_ok(tcmd(c, "SCRIPT FLUSH SYNC"));
+    expect_error(tcmd(c, "SCRIPT FLUSH NOW"), "ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+    expect_error(tcmd(c, "SCRIPT KILL"), "NOTBUSY No scripts in execution right now.");
+    expect_error(tcmd(c, "SCRIPT NOPE"), "ERR unknown subcommand 'NOPE'. Try SCRIPT HELP.");
+    expect_error(tcmd(c, "SCRIPT"), "ERR wrong number of arguments for 'script' command");
+    v = tcmd(c, "SCRIPT HELP");
+    assert_int_equal(v->type, R_ARRAY);
+    assert_true(v->n > 5);
+    rval_free(v);
+    /* a body that does not compile is not kept */
+    expect_error(tcmd(c, "SCRIPT LOAD (("), "ERR Error compiling script (new function): user_script:1: "
+                                           "unexpected symbol near '<eof>'");
+}
+
+/* ---- what a script may do ---- */
+
+static void test_read_only_scripts(void **state)
+{
+    expect_ok(tcmd(c, "SET ro v"));
+    expect_bulk(run_script(c, "EVAL_RO", "return redis.call('get', KEYS[1])", 1, "ro", NULL), "v");
+    const char *script = "return redis.call('set', KEYS[1], 'w')";
+    expect_error(run_script(c, "EVAL_RO", script, 1, "ro", NULL),
+                 raised("ERR Write commands are not allowed from read-only scripts.", script, 1));
+    char *sha = script_load("return redis.call('del', KEYS[1])");
+    expect_error_prefix(run_script(c, "EVALSHA_RO", sha, 1, "ro", NULL),
+                        "ERR Write commands are not allowed from read-only scripts.");
+    expect_bulk(tcmd(c, "GET ro"), "v");
+    expect_int(EVALSHA(sha, 1, "ro"), 1);
+    free(sha);
+}
+
+static void test_globals_protected(void **state)
+{
+    expect_error_prefix(EVAL("x = 1", 0), "ERR user_script:1: Attempt to modify a readonly table script: ");
+    expect_error_prefix(EVAL("return undefined_thing", 0),
+                        "ERR user_script:1: Script attempted to access nonexistent global variable "
+                        "'undefined_thing' script: ");
+    expect_error_prefix(EVAL("return os.time()", 0),
+                        "ERR user_script:1: Script attempted to access nonexistent global variable 'os'");
+    expect_error_prefix(EVAL("return loadfile('/etc/passwd')", 0),
+                        "ERR user_script:1: Script attempted to access nonexistent global variable 'loadfile'");
+    expect_error_prefix(EVAL("return dofile('/etc/passwd')", 0),
+                        "ERR user_script:1: Script attempted to access nonexistent global variable 'dofile'");
+    expect_error_prefix(EVAL("print('x')", 0),
+                        "ERR user_script:1: Script attempted to access nonexistent global variable 'print'");
+    expect_error_prefix(EVAL("rawset(_G, 'KEYS', {'stolen'})", 0), "ERR Attempt to modify a readonly table script: ");
+    expect_bulk(EVAL("return KEYS[1]", 1, "mine"), "mine");
+    /* the libraries too: no script changes what the later ones call */
+    expect_error_prefix(EVAL("redis.call = nil", 0), "ERR user_script:1: Attempt to modify a readonly table script: ");
+    expect_error_prefix(EVAL("string.upper = string.lower", 0),
+                        "ERR user_script:1: Attempt to modify a readonly table script: ");
+    expect_error_prefix(EVAL("rawset(math, 'floor', nil)", 0), "ERR Attempt to modify a readonly table script: ");
+    expect_bulk(EVAL("return string.upper('a') .. ('b'):upper()", 0), "AB");
+    /* locals are the script's own; the libraries are there */
+    expect_int(EVAL("local x = 2 return x * 3", 0), 6);
+    expect_bulk(EVAL("return string.upper(table.concat({'a', 'b'}, '-'))", 0), "A-B");
+    expect_int(EVAL("return math.floor(7.5)", 0), 7);
+    expect_int(EVAL("local r = math.random(10) return (r >= 1 and r <= 10) and 1 or 0", 0), 1);
+    /* precompiled chunks are not loaded (Redis's Lua refuses them too):
+     * neither as the script nor by loadstring or load */
+    expect_error(EVAL("\033Lua", 0), "ERR Error compiling script (new function): user_script:1: unexpected symbol "
+                                       "near 'char(27)'");
+    expect_int(EVAL("return loadstring(string.dump(function() return 1 end)) == nil and 1 or 0", 0), 1);
+    expect_int(EVAL("local s = string.dump(function() return 7 end) local done = false\n"
+                    "return load(function() if done then return nil end done = true return s end) == nil and 1 or 0",
+                    0), 1);
+    expect_int(EVAL("return loadstring('return 6')()", 0), 6);
+    /* cjson and bit, as Redis gives them */
+    expect_bulk(EVAL("return cjson.encode({1, 'x', {a = true}})", 0), "[1,\"x\",{\"a\":true}]");
+    expect_bulk(EVAL("return cjson.decode(ARGV[1]).k[2]", 0, "{\"k\":[1,\"two\"]}"), "two");
+    expect_int(EVAL("return bit.band(12, 10) + bit.lshift(1, 4)", 0), 24);
+    expect_bulk(EVAL("return bit.tohex(255)", 0), "000000ff");
+}
+
+static void test_hash_tag_keys_one_shard(void **state)
+{
+    /* a transfer between two keys of one shard: all or nothing */
+    expect_ok(tcmd(c, "MSET {acct}:a 100 {acct}:b 5"));
+    const char *transfer = "local a = tonumber(redis.call('get', KEYS[1]))\n"
+                           "local n = tonumber(ARGV[1])\n"
+                           "if a < n then return redis.error_reply('INSUFFICIENT funds') end\n"
+                           "redis.call('decrby', KEYS[1], n)\n"
+                           "return redis.call('incrby', KEYS[2], n)";
+    expect_int(EVAL(transfer, 2, "{acct}:a", "{acct}:b", "30"), 35);
+    expect_error(EVAL(transfer, 2, "{acct}:a", "{acct}:b", "500"), "INSUFFICIENT funds");
+    expect_bulk(tcmd(c, "GET {acct}:a"), "70");
+    expect_bulk(tcmd(c, "GET {acct}:b"), "35");
+}
+
+static void test_keys_across_shards(void **state)
+{
+    char k0[32], k1[32];
+    key_on_shard(k0, sizeof k0, "x-a", 0);
+    key_on_shard(k1, sizeof k1, "x-b", 1);
+    expect_ok(tcmd(c, "SET %s 10", k0));
+    expect_ok(tcmd(c, "SET %s 20", k1));
+    const char *swap = "local a = redis.call('get', KEYS[1])\n"
+                       "local b = redis.call('get', KEYS[2])\n"
+                       "redis.call('set', KEYS[1], b)\n"
+                       "redis.call('set', KEYS[2], a)\n"
+                       "redis.call('rpush', KEYS[3], a, b)\n"
+                       "return {a, b}";
+    char k2[32];
+    key_on_shard(k2, sizeof k2, "x-list", 1);
+    struct rval *v = EVAL(swap, 3, k0, k1, k2);
+    expect_array_len(v, 2);
+    assert_string_equal(v->elem[0]->str, "10");
+    assert_string_equal(v->elem[1]->str, "20");
+    rval_free(v);
+    expect_bulk(tcmd(c, "GET %s", k0), "20");
+    expect_bulk(tcmd(c, "GET %s", k1), "10");
+    expect_int(tcmd(c, "LLEN %s", k2), 2);
+    /* deleting across shards */
+    expect_int(EVAL("return redis.call('del', KEYS[1], KEYS[2])", 2, k0, k1), 2);
+    expect_int(tcmd(c, "EXISTS %s %s", k0, k1), 0);
+}
+
+/* ringkv only: a script touches only its shard's keys (Redis, one
+ * process, lets it touch any) */
+static void test_undeclared_key_of_another_shard(void **state)
+{
+    if (target_is_redis())
+        skip();
+    char k0[32], k1[32];
+    key_on_shard(k0, sizeof k0, "nl-a", 0);
+    key_on_shard(k1, sizeof k1, "nl-b", 1);
+    char script[128];
+    snprintf(script, sizeof script, "return redis.call('set', '%s', 'v')", k1);
+    expect_error_prefix(EVAL(script, 1, k0), "ERR Script attempted to access a key of another shard");
+    expect_int(tcmd(c, "EXISTS %s", k1), 0);
+    /* pcall gets it as an error table */
+    snprintf(script, sizeof script, "return redis.pcall('get', '%s')['err'] ~= nil and 1 or 0", k1);
+    expect_int(EVAL(script, 1, k0), 1);
+    /* a script over several shards: its declared keys only */
+    char k2[32];
+    key_on_shard(k2, sizeof k2, "nl-c", 0);
+    snprintf(script, sizeof script, "return redis.call('set', '%s', 'v')", k2);
+    expect_error_prefix(EVAL(script, 2, k0, k1), "ERR Script attempted to access a key it did not declare");
+    /* undeclared but on the script's shard: allowed, as in Redis */
+    snprintf(script, sizeof script, "return redis.call('set', '%s', 'v')", k2);
+    expect_ok(EVAL(script, 1, k0));
+    /* commands that run on every shard are refused */
+    expect_error_prefix(EVAL("return redis.call('keys', '*')", 0), "ERR This command runs on the connection");
+}
+
+static void test_time_and_ping_from_script(void **state)
+{
+    /* a rate limiter's use: the seconds and microseconds of TIME */
+    struct rval *v = EVAL("local t = redis.call('time') return {t[1], t[2], type(t[1])}", 0);
+    expect_array_len(v, 3);
+    assert_true(atoll(v->elem[0]->str) > 1600000000LL);
+    assert_true(atoll(v->elem[1]->str) >= 0 && atoll(v->elem[1]->str) < 1000000);
+    assert_string_equal(v->elem[2]->str, "string");
+    rval_free(v);
+    /* connection commands that need nothing of the connection */
+    expect_status(EVAL("return redis.call('ping')", 0), "PONG");
+    expect_bulk(EVAL("return redis.call('echo', 'hi')", 0), "hi");
+    expect_status(EVAL("return redis.call('select', 0)", 0), "OK");
+}
+
+static void test_script_in_transaction(void **state)
+{
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(EVAL("return redis.call('incr', KEYS[1])", 1, "tx"), "QUEUED");
+    expect_status(EVAL("return redis.call('incr', KEYS[1])", 1, "tx"), "QUEUED");
+    struct rval *v = tcmd(c, "EXEC");
+    expect_array_len(v, 2);
+    assert_int_equal(v->elem[1]->integer, 2);
+    rval_free(v);
+}
+
+/* CLIENT PAUSE WRITE holds EVAL and EVALSHA (their scripts may write:
+ * Redis's may_replicate) but not EVAL_RO, until UNPAUSE. */
+static void test_pause_write_holds_eval(void **state)
+{
+    expect_ok(tcmd(c, "SET p 1"));
+    expect_ok(tcmd(c, "CLIENT PAUSE 100000 WRITE"));
+    tconn *other = tconnect(srv.port);
+    expect_bulk(run_script(other, "EVAL_RO", "return redis.call('get', KEYS[1])", 1, "p", NULL), "1");
+    const char *argv[] = { "EVAL", "return redis.call('incr', KEYS[1])", "1", "p" };
+    tsendv(other, 4, argv);
+    struct rval *held = tread(other, 300);
+    assert_null(held); /* held: no answer while the pause lasts */
+    expect_ok(tcmd(c, "CLIENT UNPAUSE"));
+    expect_int(tread(other, 10000), 2);
+    tclose(other);
+}
+
+/* A reply nested deeper than can be converted: an error in place, the
+ * server goes on. (Read as bytes: the harness reads 64 levels at most.) */
+static void test_deep_reply(void **state)
+{
+    const char *argv[] = { "EVAL", "local t = {} local x = t for i = 1, 5000 do x[1] = {} x = x[1] end return t", "0" };
+    tsendv(c, 3, argv);
+    const char *ping[] = { "PING" };
+    tsendv(c, 1, ping);
+    /* everything up to PING's reply, which comes last */
+    size_t len = 0, cap = 1 << 16;
+    char *got = malloc(cap);
+    long long deadline = now_ms() + 10000;
+    while (now_ms() < deadline) {
+        if (len + 4096 > cap)
+            got = realloc(got, cap *= 2);
+        ssize_t n = read(tfd(c), got + len, cap - len - 1);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        got[len] = '\0';
+        if (len >= 7 && memcmp(got + len - 7, "+PONG\r\n", 7) == 0)
+            break;
+    }
+    assert_true(len >= 7 && memcmp(got + len - 7, "+PONG\r\n", 7) == 0);
+    assert_true(memcmp(got, "*1\r\n*1\r\n", 8) == 0);
+    free(got);
+}
+
+/* ---- replication: the replica gets the script's writes ---- */
+
+static void test_replica_gets_script_writes(void **state)
+{
+    struct server *r = node_start(NULL);
+    tconn *rc = tconnect(r->port);
+    replicaof(rc, srv.port);
+    wait_synced(c, rc, 10000);
+    char k0[32], k1[32];
+    key_on_shard(k0, sizeof k0, "rp-a", 0);
+    key_on_shard(k1, sizeof k1, "rp-b", 1);
+    expect_int(EVAL("redis.call('set', KEYS[1], 'one') redis.call('hset', KEYS[2], 'f', 'v') "
+                    "return redis.call('incrby', KEYS[3], 5)", 3, k0, "{rp-a}h", "{rp-a}n"), 5);
+    expect_ok(EVAL("return redis.call('set', KEYS[1], 'two')", 1, k1));
+    expect_int(EVAL("redis.call('set', KEYS[1], 'x') return redis.call('append', KEYS[2], 'y')", 2, k0, k1), 4);
+    expect_ok(EVAL("return redis.call('set', KEYS[1], ARGV[1], 'PX', 100000)", 1, "{rp-a}ttl", "t"));
+    wait_synced(c, rc, 10000);
+    expect_bulk(tcmd(rc, "GET %s", k0), "x");
+    expect_bulk(tcmd(rc, "GET %s", k1), "twoy");
+    expect_bulk(tcmd(rc, "HGET {rp-a}h f"), "v");
+    expect_bulk(tcmd(rc, "GET {rp-a}n"), "5");
+    assert_true(get_int(tcmd(rc, "PTTL {rp-a}ttl")) > 0);
+    tclose(rc);
+    nodes_teardown(state);
+}
+
+/* ---- redis-py's lock: EVALSHA of its own scripts ---- */
+
+static void test_redis_py_lock(void **state)
+{
+    if (run_cmd("/usr/bin/python3 -c 'import redis' >/dev/null 2>&1", NULL) != 0)
+        skip();
+    char cmd[1024], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "timeout 60 /usr/bin/python3 -c \"\n"
+             "import redis\n"
+             "r = redis.Redis(port=%d)\n"
+             "a = r.lock('resource', timeout=10)\n"
+             "b = r.lock('resource', timeout=10)\n"
+             "assert a.acquire(blocking=False)\n"
+             "assert not b.acquire(blocking=False)\n"
+             "assert a.owned() and not b.owned()\n"
+             "a.extend(5)\n"
+             "a.release()\n"
+             "assert b.acquire(blocking=False)\n"
+             "b.release()\n"
+             "print('lock ok')\n"
+             "\" 2>&1 </dev/null",
+             srv.port);
+    int st = run_cmd(cmd, &out);
+    if (st != 0 || !out || !strstr(out, "lock ok"))
+        fail_msg("redis-py lock: status %d, output: %s", st, out ? out : "");
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_return_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replies_in_lua, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys_and_argv, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_call_and_pcall_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_numkeys_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shebang, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_evalsha_on_each_shard, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_script_exists_and_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_scripts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_globals_protected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hash_tag_keys_one_shard, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys_across_shards, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_undeclared_key_of_another_shard, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time_and_ping_from_script, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_script_in_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pause_write_holds_eval, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deep_reply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_gets_script_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_py_lock, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
