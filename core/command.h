@@ -107,6 +107,9 @@ enum command_flag {
     CMD_STORE_KEY  = 1u << 28, /* the argument after a STORE word is a key too (SORT's
                                   destination; command_keys finds it as Redis's
                                   sortGetKeys does); COMMAND shows "movablekeys" */
+    CMD_WATCH      = 1u << 29, /* WATCH: refused inside MULTI; the connection remembers its
+                                  keys, which EXEC checks (shards/watched.c), and the row
+                                  runs on the keys' shards (shards/watch.h) */
 };
 
 /* How a command's writes reach the replication stream: the journal column

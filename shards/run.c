@@ -309,6 +309,14 @@ uint64_t dispatch_run_command(struct shard *sh, struct store *store, const struc
     return usec;
 }
 
+uint64_t dispatch_run_shipped(struct shard *sh, const struct command *cmd, int argc, const struct slice *argv,
+                              struct buf *out, struct shard_msg *msg)
+{
+    uint64_t usec;
+    run_command_msg(sh, sh->store, cmd, argc, argv, out, msg->proto, NULL, msg->caller_id, msg, -1, &usec);
+    return usec;
+}
+
 /* Run cmd here for the session's client and log it if it was slow. */
 void dispatch_run_logged(struct shard *sh, struct session *s, const struct command *cmd, int argc,
                          const struct slice *argv, struct buf *out)
