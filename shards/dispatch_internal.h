@@ -65,6 +65,12 @@ void dispatch_run_logged(struct shard *sh, struct session *s, const struct comma
 void dispatch_run_here(struct shard *sh, struct session *s, const struct command *cmd, int argc,
                        const struct slice *argv);
 
+/* A message of a connection (one with its own handler: caller_id and
+ * home set) that must not overtake the connection's request held here for
+ * keys in flight (dispatch.h, KEY_WAIT_MAX_MS): true if one is, and m now
+ * waits behind it, its handler called again when its turn comes. */
+bool dispatch_request_waits(struct shard *sh, struct shard_msg *m);
+
 /* Post a request for the session to its target and count it in flight. */
 void dispatch_send_request(struct shard *sh, struct session *s, struct shard_msg *m);
 

@@ -531,6 +531,10 @@ static void exec_request(struct shard *sh, struct shard_msg *m, int64_t since_ms
         key_wait_add(sh, m, since_ms);
         return;
     }
+    if (m->handler) { /* a connection's own message that waited behind its request */
+        m->handler(sh, m);
+        return;
+    }
     switch (run_command_msg(sh, sh->store, m->cmd, m->argc, m->argv, &m->reply, m->proto, NULL, m->caller_id, m,
                             m->in_transaction ? -1 : since_ms, &m->usec)) {
     case RUN_KEPT:
@@ -547,6 +551,14 @@ static void exec_request(struct shard *sh, struct shard_msg *m, int64_t since_ms
     }
     m->answered = true;
     msg_post(sh, m, m->home);
+}
+
+bool dispatch_request_waits(struct shard *sh, struct shard_msg *m)
+{
+    if (sh->nkey_waits == 0 || !key_wait_caller_waits(sh, m))
+        return false;
+    key_wait_add(sh, m, shard_now_ms(sh));
+    return true;
 }
 
 /* Every waiting request is asked again, oldest first: it runs, is

@@ -1,5 +1,4 @@
-/* watch: the table of watched keys on each shard and the message that
- * forgets a connection's watches on another shard (watch.h). */
+/* watch: the table of watched keys on each shard (watch.h). */
 #include "shards/watch.h"
 
 #include <mimalloc.h>
@@ -7,7 +6,6 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "shards/message.h"
 #include "shards/shard.h"
 
 struct watcher {
@@ -163,26 +161,6 @@ void watch_forget(struct shard *sh, const struct slice *keys, int n, uint64_t id
         mi_free(e->watchers);
         mi_free(e);
     }
-}
-
-/* At the target: argv are the keys, caller_id the client; back home: freed. */
-static void forget_message(struct shard *sh, struct shard_msg *m)
-{
-    if (m->answered) {
-        msg_free(m);
-        return;
-    }
-    watch_forget(sh, m->argv, m->argc, m->caller_id);
-    m->answered = true;
-    msg_post(sh, m, m->home);
-}
-
-void watch_forget_on(struct shard *sh, int target, const struct slice *keys, int n, uint64_t id)
-{
-    struct shard_msg *m = msg_create(0, sh->id, target, NULL, -1, keys, n);
-    m->handler = forget_message;
-    m->caller_id = id;
-    msg_post(sh, m, target);
 }
 
 /* Touch the watchers of e; on a flush (existed_only) only those for whom

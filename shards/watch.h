@@ -42,11 +42,6 @@ bool watch_touched(struct shard *sh, const struct slice *keys, int n, uint64_t i
 /* Client id no longer watches keys[0..n) here. */
 void watch_forget(struct shard *sh, const struct slice *keys, int n, uint64_t id);
 
-/* The same on shard `target`, from this shard: a message, which reaches
- * it in order with this shard's later requests there (a later WATCH of
- * the same connection). */
-void watch_forget_on(struct shard *sh, int target, const struct slice *keys, int n, uint64_t id);
-
 /* The store changed (its change hook): touch the key's watchers. */
 void watch_changed(struct shard *sh, const struct journal_record *rec);
 

@@ -34,8 +34,9 @@
 #include "shards/store/slot.h"
 #include "shards/watch.h"
 
-/* A kind of its own for the shipped transaction (it carries its handler). */
+/* Kinds of their own for the messages of this file (they carry their handler). */
 #define MSG_WATCHED_EXEC 0x576174
+#define MSG_WATCH_FORGET 0x576175
 
 static int key_shard(const struct shard *sh, struct slice key)
 {
@@ -92,6 +93,32 @@ static void watched_clear(struct session *s)
     s->nwatched = 0;
 }
 
+/* At the keys' shard: argv are the keys, caller_id the client (after the
+ * connection's earlier command held there, if one is); back home: freed. */
+static void forget_message(struct shard *sh, struct shard_msg *m)
+{
+    if (m->answered) {
+        msg_free(m);
+        return;
+    }
+    if (dispatch_request_waits(sh, m))
+        return;
+    watch_forget(sh, m->argv, m->argc, m->caller_id);
+    m->answered = true;
+    msg_post(sh, m, m->home);
+}
+
+/* Forget client id's watches of keys[0..n) on shard target: a message,
+ * which reaches it in order with this shard's later requests there (a
+ * later WATCH of the same connection). */
+static void forget_on(struct shard *sh, int target, const struct slice *keys, int n, uint64_t id)
+{
+    struct shard_msg *m = msg_create(MSG_WATCH_FORGET, sh->id, target, NULL, -1, keys, n);
+    m->handler = forget_message;
+    m->caller_id = id;
+    msg_post(sh, m, target);
+}
+
 void session_unwatch(struct session *s)
 {
     if (s->nwatched == 0)
@@ -109,7 +136,7 @@ void session_unwatch(struct session *s)
         if (t == sh->id)
             watch_forget(sh, group, n, s->client.id);
         else
-            watch_forget_on(sh, t, group, n, s->client.id);
+            forget_on(sh, t, group, n, s->client.id);
     }
     mi_free(group);
     mi_free(keys);
@@ -261,6 +288,8 @@ static void shipped_message(struct shard *sh, struct shard_msg *m)
 {
     struct shipped *tx = m->arg;
     if (!m->answered) {
+        if (dispatch_request_waits(sh, m))
+            return; /* after the connection's earlier command, held here */
         struct reply r = { &m->reply, m->proto };
         bool touched = watch_touched(sh, m->argv, m->argc, m->caller_id, shard_now_ms(sh));
         watch_forget(sh, m->argv, m->argc, m->caller_id);
