@@ -460,6 +460,57 @@ static void test_watch_cross_shard_refused(void **state)
     expect_exec_ran(tcmd(c, "EXEC"), 2);
 }
 
+/* Poll GET key on x until it answers want (a bound, not a pass/fail). */
+static void wait_value(tconn *x, const char *key, const char *want)
+{
+    long long deadline = now_ms() + 10000;
+    for (;;) {
+        struct rval *v = tcmd(x, "GET %s", key);
+        bool same = v && v->type == R_BULK && strcmp(v->str, want) == 0;
+        rval_free(v);
+        if (same)
+            return;
+        if (now_ms() > deadline)
+            fail_msg("the replica did not get %s = %s", key, want);
+        usleep(10000);
+    }
+}
+
+/* A replica's client may WATCH: a write replicated from the master
+ * changes the key; a watched key the master did not write does not. */
+static void test_watch_on_replica(void **state)
+{
+    find_tags();
+    struct server rep;
+    char threads[8];
+    snprintf(threads, sizeof threads, "%d", server_shards);
+    const char *args[] = { "--threads", threads, "--pin", "no", NULL };
+    assert_int_equal(server_start(&rep, target_is_redis() ? NULL : args), 0);
+    tconn *rc = tconnect(rep.port), *rb = tconnect(rep.port);
+    expect_ok(tcmd(rc, "REPLICAOF 127.0.0.1 %d", srv.port));
+    for (int t = 0; t < NTAGS; t++) {
+        const char *g = tags[t];
+        char key[64];
+        snprintf(key, sizeof key, "%sk", g);
+        expect_ok(tcmd(c, "SET %s 1", key));
+        wait_value(rb, key, "1");
+        expect_ok(tcmd(rc, "WATCH %s", key));
+        expect_ok(tcmd(rc, "MULTI"));
+        expect_status(tcmd(rc, "GET %s", key), "QUEUED");
+        expect_exec_ran(tcmd(rc, "EXEC"), 1);
+
+        expect_ok(tcmd(rc, "WATCH %s", key));
+        expect_ok(tcmd(c, "SET %s 2", key));
+        wait_value(rb, key, "2");
+        expect_ok(tcmd(rc, "MULTI"));
+        expect_status(tcmd(rc, "GET %s", key), "QUEUED");
+        expect_nil(tcmd(rc, "EXEC"));
+    }
+    tclose(rb);
+    tclose(rc);
+    assert_int_equal(server_stop(&rep), 0);
+}
+
 /* Check-and-set on one counter by two clients: each WATCH, GET, MULTI,
  * SET n+1, EXEC, retried on a null, N times; the counter ends at exactly
  * 2N whatever the interleaving (a lost update would leave it short).
@@ -840,6 +891,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watch_inside_multi_and_several_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_resp3_null, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_cross_shard_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_on_replica, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_check_and_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resp3_exec, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mset_shape_checked_before_split, setup, teardown),
