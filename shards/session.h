@@ -112,9 +112,13 @@ struct session {
     struct shard_msg   *held;
     const struct command *held_cmd;
     /* WATCH: copies of the keys the client watches, each a uint32_t length
-     * then its bytes, once each; their shards hold the watches (watch.h) */
+     * then its bytes, once each; their shards hold the watches (watch.h).
+     * watched_index finds a key among them (open addressing: its offset in
+     * watched + 1, 0 for a free slot; watched_slots a power of two). */
     struct buf          watched;
     int                 nwatched;
+    size_t             *watched_index;
+    uint32_t            watched_slots;
 };
 
 /* The session owning c (a client's connection or a replica's feed: never

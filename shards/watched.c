@@ -24,8 +24,10 @@
 
 #include <limits.h>
 #include <mimalloc.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "core/numbers.h"
 #include "core/reply.h"
@@ -60,25 +62,51 @@ static struct slice *watched_keys(const struct session *s)
     return keys;
 }
 
-static bool is_watched(const struct session *s, struct slice key)
+/* The slot of watched_index where key is, or the free one it would take. */
+static uint32_t index_slot(const struct session *s, const char *key, uint32_t len)
 {
-    const char *p = s->watched.data;
+    uint32_t mask = s->watched_slots - 1;
+    for (uint32_t i = (uint32_t)XXH3_64bits(key, len) & mask;; i = (i + 1) & mask) {
+        size_t at = s->watched_index[i];
+        if (at == 0)
+            return i;
+        uint32_t l;
+        memcpy(&l, s->watched.data + at - 1, sizeof(l));
+        if (l == len && memcmp(s->watched.data + at - 1 + sizeof(l), key, len) == 0)
+            return i;
+    }
+}
+
+/* Room in watched_index for one more key: at most half full. */
+static void index_reserve(struct session *s)
+{
+    if ((uint32_t)(s->nwatched + 1) * 2 <= s->watched_slots)
+        return;
+    uint32_t slots = s->watched_slots ? s->watched_slots * 2 : 16;
+    mi_free(s->watched_index);
+    s->watched_index = mi_calloc(slots, sizeof(*s->watched_index));
+    if (!s->watched_index)
+        abort();
+    s->watched_slots = slots;
+    size_t at = 0;
     for (int i = 0; i < s->nwatched; i++) {
         uint32_t len;
-        memcpy(&len, p, sizeof(len));
-        if (len == key.len && memcmp(p + sizeof(len), key.ptr, len) == 0)
-            return true;
-        p += sizeof(len) + len;
+        memcpy(&len, s->watched.data + at, sizeof(len));
+        s->watched_index[index_slot(s, s->watched.data + at + sizeof(len), len)] = at + 1;
+        at += sizeof(len) + len;
     }
-    return false;
 }
 
 void session_watch(struct session *s, int argc, const struct slice *argv)
 {
     for (int i = 1; i < argc; i++) {
-        if (is_watched(s, argv[i]))
-            continue; /* once each: a client watching in a loop stays bounded */
+        /* once each: a client watching in a loop stays bounded */
+        index_reserve(s);
         uint32_t len = (uint32_t)argv[i].len;
+        uint32_t slot = index_slot(s, argv[i].ptr, len);
+        if (s->watched_index[slot])
+            continue;
+        s->watched_index[slot] = s->watched.len + 1;
         buf_append(&s->watched, &len, sizeof(len));
         buf_append(&s->watched, argv[i].ptr, argv[i].len);
         s->nwatched++;
@@ -91,6 +119,9 @@ static void watched_clear(struct session *s)
 {
     buf_free(&s->watched);
     s->nwatched = 0;
+    mi_free(s->watched_index);
+    s->watched_index = NULL;
+    s->watched_slots = 0;
 }
 
 /* At the keys' shard: argv are the keys, caller_id the client (after the

@@ -407,6 +407,43 @@ static void test_watch_inside_multi_and_several_keys(void **state)
     tclose(b);
 }
 
+/* A WATCH of many keys, sent twice (each key watched once), then one of
+ * them written: the EXEC is aborted; untouched, it runs. */
+static void test_watch_many_keys(void **state)
+{
+    find_tags();
+    tconn *b = tconnect(srv.port);
+    enum { NKEYS = 5000 };
+    const char **argv = malloc(sizeof(char *) * (NKEYS + 1));
+    char (*names)[64] = malloc(sizeof(*names) * NKEYS);
+    assert_non_null(argv);
+    assert_non_null(names);
+    for (int t = 0; t < NTAGS; t++) {
+        argv[0] = "WATCH";
+        for (int i = 0; i < NKEYS; i++) {
+            snprintf(names[i], sizeof names[i], "%sm:%d", tags[t], i);
+            argv[i + 1] = names[i];
+        }
+        for (int round = 0; round < 2; round++) {
+            for (int twice = 0; twice < 2; twice++) {
+                tsendv(c, NKEYS + 1, argv);
+                expect_ok(tread(c, 10000));
+            }
+            if (round == 1)
+                expect_ok(tcmd(b, "SET %s x", names[NKEYS / 2]));
+            expect_ok(tcmd(c, "MULTI"));
+            expect_status(tcmd(c, "SET %s y", names[0]), "QUEUED");
+            if (round == 0)
+                expect_exec_ran(tcmd(c, "EXEC"), 1);
+            else
+                expect_nil(tcmd(c, "EXEC"));
+        }
+    }
+    free(names);
+    free(argv);
+    tclose(b);
+}
+
 /* RESP3: an aborted EXEC answers the null (_). */
 static void test_watch_resp3_null(void **state)
 {
@@ -889,6 +926,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watch_flushall, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_forgotten, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_inside_multi_and_several_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_many_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_resp3_null, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_cross_shard_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_on_replica, setup, teardown),
