@@ -166,7 +166,8 @@ void session_unwatch(struct session *s);
  * back to back. Over several shards: refused (README, Transactions). The
  * answer: EXEC's array, or a null array if a watched key changed. */
 struct reply;
-void dispatch_exec_watched(struct shard *sh, struct session *s, struct buf *cmds, int count, struct reply *r);
+void dispatch_exec_watched(struct shard *sh, struct session *s, struct buf *cmds, int count, struct reply *r,
+                           struct slice exec);
 /* Why EXEC may not run the session's queue now (route.c): the node
  * refuses writes (READONLY, NOREPLICAS) and the queue has one, or this
  * shard is over maxmemory and the queue may add memory; NULL if it may. */

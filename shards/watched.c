@@ -32,6 +32,7 @@
 #include "core/numbers.h"
 #include "core/reply.h"
 #include "shards/message.h"
+#include "shards/monitor.h"
 #include "shards/node.h"
 #include "shards/store/slot.h"
 #include "shards/watch.h"
@@ -279,6 +280,8 @@ static bool place_command(void *arg, int i, const struct command *cmd, int argc,
  * slow log is kept on the connection's shard, with the client's address). */
 struct shipped {
     int      count;
+    bool     ran;          /* no watched key had changed: the queue ran */
+    char     exec_name[4]; /* EXEC as sent, for MONITOR's line ("exec", "EXEC"...) */
     uint64_t usec[];
 };
 
@@ -324,6 +327,7 @@ static void shipped_message(struct shard *sh, struct shard_msg *m)
         struct reply r = { &m->reply, m->proto };
         bool touched = watch_touched(sh, m->argv, m->argc, m->caller_id, shard_now_ms(sh));
         watch_forget(sh, m->argv, m->argc, m->caller_id);
+        tx->ran = !touched;
         if (touched) {
             reply_null_array(&r);
         } else {
@@ -338,8 +342,12 @@ static void shipped_message(struct shard *sh, struct shard_msg *m)
     struct pending *p = m->pending;
     struct session *s = p->session;
     s->inflight--;
-    struct slow_home h = { sh, s, tx };
-    each_queued(&m->payload, slow_home, &h);
+    if (tx->ran) {
+        struct slow_home h = { sh, s, tx };
+        each_queued(&m->payload, slow_home, &h);
+    }
+    if (monitor_watching(sh->node))
+        monitor_exec_watched(sh, s, (struct slice){ tx->exec_name, sizeof(tx->exec_name) }, &m->payload, tx->ran);
     struct buf t = p->out;
     p->out = m->reply;
     m->reply = t;
@@ -355,7 +363,7 @@ static void shipped_message(struct shard *sh, struct shard_msg *m)
     session_drain(s);
 }
 
-static void ship(struct shard *sh, struct session *s, struct buf *cmds, int count, int target)
+static void ship(struct shard *sh, struct session *s, struct buf *cmds, int count, int target, struct slice exec)
 {
     struct slice *keys = watched_keys(s);
     struct shard_msg *m = msg_create(MSG_WATCHED_EXEC, sh->id, target, NULL, -1, keys, s->nwatched);
@@ -365,6 +373,7 @@ static void ship(struct shard *sh, struct session *s, struct buf *cmds, int coun
     buf_init(cmds);
     struct shipped *tx = mi_zalloc(sizeof(*tx) + sizeof(uint64_t) * (size_t)count);
     tx->count = count;
+    memcpy(tx->exec_name, exec.ptr, exec.len < sizeof(tx->exec_name) ? exec.len : sizeof(tx->exec_name));
     m->arg = tx;
     struct pending *p = session_pending_add(s, STAGE_EXEC);
     p->waiting = 1;
@@ -375,7 +384,16 @@ static void ship(struct shard *sh, struct session *s, struct buf *cmds, int coun
 
 /* ---- EXEC ---------------------------------------------------------------- */
 
-void dispatch_exec_watched(struct shard *sh, struct session *s, struct buf *cmds, int count, struct reply *r)
+/* MONITOR's lines of a watched EXEC decided here. */
+static void monitor_here(struct shard *sh, const struct session *s, struct slice exec, const struct buf *cmds,
+                         bool ran)
+{
+    if (monitor_watching(sh->node))
+        monitor_exec_watched(sh, s, exec, cmds, ran);
+}
+
+void dispatch_exec_watched(struct shard *sh, struct session *s, struct buf *cmds, int count, struct reply *r,
+                           struct slice exec)
 {
     int n = sh->node->nshards;
     struct placement pl = { sh, s, -2, NULL, { 0 } };
@@ -393,6 +411,7 @@ void dispatch_exec_watched(struct shard *sh, struct session *s, struct buf *cmds
         pl.shard = sh->id;
     }
     if (pl.shard == SEVERAL) {
+        monitor_here(sh, s, exec, cmds, false);
         multi_session_end(s);
         reply_errorf(r, "ERR WATCH needs the watched keys and the transaction's keys on one shard of this "
                         "node (ringkv has %d shards): give them a common hash tag, as {user:1}:a {user:1}:b", n);
@@ -403,6 +422,7 @@ void dispatch_exec_watched(struct shard *sh, struct session *s, struct buf *cmds
         bool touched = watch_touched(sh, keys, s->nwatched, s->client.id, shard_now_ms(sh));
         mi_free(keys);
         multi_session_end(s); /* forgets the watches, here */
+        monitor_here(sh, s, exec, cmds, !touched);
         if (touched) {
             reply_null_array(r);
             return;
@@ -414,10 +434,11 @@ void dispatch_exec_watched(struct shard *sh, struct session *s, struct buf *cmds
     if (pl.refused) {
         /* cluster mode, the slot no longer served as when the commands were
          * queued: Redis answers EXEC with the redirection, discarding it */
+        monitor_here(sh, s, exec, cmds, false);
         multi_session_end(s);
         reply_error(r, pl.refused);
         return;
     }
-    ship(sh, s, cmds, count, pl.shard);
+    ship(sh, s, cmds, count, pl.shard, exec);
     multi_session_end(s);
 }

@@ -97,7 +97,7 @@ void cmd_exec(struct exec_ctx *ctx)
     int count = s->multi_count;
     buf_init(&s->multi_cmds);
     if (s->nwatched > 0) {
-        dispatch_exec_watched(ctx->shard, s, &cmds, count, ctx->reply);
+        dispatch_exec_watched(ctx->shard, s, &cmds, count, ctx->reply, ctx->argv[0]);
         buf_free(&cmds);
         return;
     }
