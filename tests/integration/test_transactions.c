@@ -444,6 +444,40 @@ static void test_watch_many_keys(void **state)
     tclose(b);
 }
 
+/* A watched transaction keeps EXEC's semantics wherever its shard is:
+ * errors in their places, a blocking command that does not block, the
+ * writes made. */
+static void test_watch_exec_semantics(void **state)
+{
+    find_tags();
+    for (int t = 0; t < NTAGS; t++) {
+        const char *g = tags[t];
+        expect_ok(tcmd(c, "WATCH %sk %sempty", g, g));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "SET %sk 1", g), "QUEUED");
+        expect_status(tcmd(c, "INCR %sk", g), "QUEUED");
+        expect_status(tcmd(c, "LPUSH %sk x", g), "QUEUED");
+        expect_status(tcmd(c, "BLPOP %sempty 0", g), "QUEUED");
+        expect_status(tcmd(c, "MSET %sa 1 %sb", g, g), "QUEUED");
+        expect_status(tcmd(c, "RPUSH %slist a b", g), "QUEUED");
+        expect_status(tcmd(c, "GET %sk", g), "QUEUED");
+        struct rval *v = tcmd(c, "EXEC");
+        assert_int_equal(v->type, R_ARRAY);
+        assert_int_equal(v->n, 7);
+        assert_string_equal(v->elem[0]->str, "OK");
+        assert_int_equal(v->elem[1]->integer, 2);
+        assert_int_equal(v->elem[2]->type, R_ERROR);
+        assert_string_equal(v->elem[2]->str, "WRONGTYPE Operation against a key holding the wrong kind of value");
+        assert_int_equal(v->elem[3]->type, R_NIL);
+        assert_int_equal(v->elem[4]->type, R_ERROR);
+        assert_string_equal(v->elem[4]->str, "ERR wrong number of arguments for 'mset' command");
+        assert_int_equal(v->elem[5]->integer, 2);
+        assert_string_equal(v->elem[6]->str, "2");
+        rval_free(v);
+        expect_int(tcmd(c, "LLEN %slist", g), 2);
+    }
+}
+
 /* RESP3: an aborted EXEC answers the null (_). */
 static void test_watch_resp3_null(void **state)
 {
@@ -927,6 +961,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watch_forgotten, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_inside_multi_and_several_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_many_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_exec_semantics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_resp3_null, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_cross_shard_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_on_replica, setup, teardown),
