@@ -548,7 +548,8 @@ static void wait_value(tconn *x, const char *key, const char *want)
 }
 
 /* A replica's client may WATCH: a write replicated from the master
- * changes the key; a watched key the master did not write does not. */
+ * changes the key, and so does a full sync; a watched key the master did
+ * not write does not. */
 static void test_watch_on_replica(void **state)
 {
     find_tags();
@@ -577,6 +578,39 @@ static void test_watch_on_replica(void **state)
         expect_status(tcmd(rc, "GET %s", key), "QUEUED");
         expect_nil(tcmd(rc, "EXEC"));
     }
+    /* a full sync replaces the replica's data set: a watched key of it
+     * changed, in the master's data set or not (promoted and attached
+     * again, the replica's history is its own: the master sends
+     * everything) */
+    char key[64], own[64];
+    snprintf(key, sizeof key, "%sk", tags[0]);
+    snprintf(own, sizeof own, "%sown", tags[1]);
+    tconn *rd = tconnect(rep.port);
+    expect_ok(tcmd(rb, "REPLICAOF NO ONE"));
+    expect_ok(tcmd(rb, "SET %s 1", own)); /* not in the master's data set */
+    expect_ok(tcmd(rc, "WATCH %s", key));
+    expect_ok(tcmd(rd, "WATCH %s", own));
+    expect_ok(tcmd(rb, "REPLICAOF 127.0.0.1 %d", srv.port));
+    long long deadline = now_ms() + 10000;
+    for (;;) {
+        struct rval *v = tcmd(rb, "INFO replication");
+        bool up = v && v->str && strstr(v->str, "master_link_status:up") &&
+                  strstr(v->str, "master_sync_in_progress:0");
+        rval_free(v);
+        if (up)
+            break;
+        if (now_ms() > deadline)
+            fail_msg("the replica did not sync again");
+        usleep(10000);
+    }
+    expect_ok(tcmd(rc, "MULTI"));
+    expect_status(tcmd(rc, "GET %s", key), "QUEUED");
+    expect_nil(tcmd(rc, "EXEC"));
+    expect_nil(tcmd(rd, "GET %s", own));
+    expect_ok(tcmd(rd, "MULTI"));
+    expect_status(tcmd(rd, "GET %s", own), "QUEUED");
+    expect_nil(tcmd(rd, "EXEC"));
+    tclose(rd);
     tclose(rb);
     tclose(rc);
     assert_int_equal(server_stop(&rep), 0);
