@@ -1,5 +1,5 @@
 /* dispatch_internal: what the dispatcher's files (dispatch.c, route.c,
- * run.c, reply_queue.c, prefetch.c) share. Private to them. */
+ * run.c, reply_queue.c, prefetch.c, watched.c) share. Private to them. */
 #ifndef RINGKV_DISPATCH_INTERNAL_H
 #define RINGKV_DISPATCH_INTERNAL_H
 

@@ -1,6 +1,6 @@
 /* session: the protocol side of one client connection, and its ordered
  * reply queue. Private to the dispatcher's files (dispatch.c, route.c, run.c,
- * reply_queue.c, prefetch.c, clients.c).
+ * reply_queue.c, prefetch.c, clients.c, watched.c).
  *
  * A reply that cannot be written at once (it waits on other shards) takes a
  * place in the queue; replies behind it wait there too, so a pipeline's
