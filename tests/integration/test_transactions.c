@@ -206,6 +206,22 @@ static void test_watch_other_client_write(void **state)
         expect_int(tcmd(b, "INCR %sk", g), 11);
         expect_nil(tcmd(c, "EXEC"));
         expect_bulk(tcmd(c, "GET %sk", g), "11");
+        /* writes of commands over keys of several shards count too: a
+         * RENAME from keys of every shard, an MSET split over shards */
+        for (int from = 0; from < NTAGS; from++) {
+            expect_ok(tcmd(b, "SET %ssrc renamed%d", tags[from], from));
+            expect_ok(tcmd(c, "WATCH %sk", g));
+            expect_ok(tcmd(b, "RENAME %ssrc %sk", tags[from], g));
+            expect_ok(tcmd(c, "MULTI"));
+            expect_status(tcmd(c, "SET %sk mine", g), "QUEUED");
+            expect_nil(tcmd(c, "EXEC"));
+        }
+        expect_ok(tcmd(c, "WATCH %sk", g));
+        expect_ok(tcmd(b, "MSET %sx 1 %sx 1 %sk 12 %sx 1", tags[0], tags[1], g, tags[2]));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "SET %sk mine", g), "QUEUED");
+        expect_nil(tcmd(c, "EXEC"));
+        expect_bulk(tcmd(c, "GET %sk", g), "12");
     }
     tclose(b);
 }
