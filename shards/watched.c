@@ -178,6 +178,7 @@ void session_unwatch(struct session *s)
 /* ---- where a transaction runs ------------------------------------------- */
 
 #define SEVERAL (-1)
+#define NOWHERE (-2) /* no key or command placed yet */
 
 /* The row a queued command runs (a container's subcommand), or NULL. */
 static const struct command *row_of(int argc, const struct slice *argv)
@@ -246,14 +247,14 @@ static void each_queued(const struct buf *cmds, queued_fn *fn, void *arg)
 struct placement {
     struct shard         *sh;
     const struct session *s;
-    int                   shard;   /* where everything so far runs, -2: nothing yet */
+    int                   shard;   /* where everything so far runs, SEVERAL, or NOWHERE */
     const char           *refused; /* cluster mode: the gate's verdict on a command now */
     char                  text[160];
 };
 
 static void place(struct placement *pl, int shard)
 {
-    if (pl->shard == -2)
+    if (pl->shard == NOWHERE)
         pl->shard = shard;
     else if (pl->shard != shard)
         pl->shard = SEVERAL;
@@ -396,7 +397,7 @@ void dispatch_exec_watched(struct shard *sh, struct session *s, struct buf *cmds
                            struct slice exec)
 {
     int n = sh->node->nshards;
-    struct placement pl = { sh, s, -2, NULL, { 0 } };
+    struct placement pl = { sh, s, NOWHERE, NULL, { 0 } };
     if (n > 1) {
         const char *p = s->watched.data;
         for (int i = 0; i < s->nwatched; i++) {
