@@ -111,7 +111,7 @@ struct session {
      * nothing after it is read until then */
     struct shard_msg   *held;
     const struct command *held_cmd;
-    /* WATCH: copies of the keys the client watches, each a uint32_t length
+    /* WATCH: copies of the keys the client watches, each a uint64_t length
      * then its bytes, once each; their shards hold the watches (watch.h).
      * watched_index finds a key among them (open addressing: its offset in
      * watched + 1, 0 for a free slot; watched_slots a power of two). */

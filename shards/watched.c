@@ -55,7 +55,7 @@ static struct slice *watched_keys(const struct session *s)
     struct slice *keys = mi_malloc(sizeof(*keys) * (size_t)s->nwatched);
     const char *p = s->watched.data;
     for (int i = 0; i < s->nwatched; i++) {
-        uint32_t len;
+        uint64_t len;
         memcpy(&len, p, sizeof(len));
         keys[i] = (struct slice){ p + sizeof(len), len };
         p += sizeof(len) + len;
@@ -64,14 +64,14 @@ static struct slice *watched_keys(const struct session *s)
 }
 
 /* The slot of watched_index where key is, or the free one it would take. */
-static uint32_t index_slot(const struct session *s, const char *key, uint32_t len)
+static uint32_t index_slot(const struct session *s, const char *key, uint64_t len)
 {
     uint32_t mask = s->watched_slots - 1;
     for (uint32_t i = (uint32_t)XXH3_64bits(key, len) & mask;; i = (i + 1) & mask) {
         size_t at = s->watched_index[i];
         if (at == 0)
             return i;
-        uint32_t l;
+        uint64_t l;
         memcpy(&l, s->watched.data + at - 1, sizeof(l));
         if (l == len && memcmp(s->watched.data + at - 1 + sizeof(l), key, len) == 0)
             return i;
@@ -91,7 +91,7 @@ static void index_reserve(struct session *s)
     s->watched_slots = slots;
     size_t at = 0;
     for (int i = 0; i < s->nwatched; i++) {
-        uint32_t len;
+        uint64_t len;
         memcpy(&len, s->watched.data + at, sizeof(len));
         s->watched_index[index_slot(s, s->watched.data + at + sizeof(len), len)] = at + 1;
         at += sizeof(len) + len;
@@ -103,7 +103,7 @@ void session_watch(struct session *s, int argc, const struct slice *argv)
     for (int i = 1; i < argc; i++) {
         /* once each: a client watching in a loop stays bounded */
         index_reserve(s);
-        uint32_t len = (uint32_t)argv[i].len;
+        uint64_t len = argv[i].len;
         uint32_t slot = index_slot(s, argv[i].ptr, len);
         if (s->watched_index[slot])
             continue;
@@ -401,7 +401,7 @@ void dispatch_exec_watched(struct shard *sh, struct session *s, struct buf *cmds
     if (n > 1) {
         const char *p = s->watched.data;
         for (int i = 0; i < s->nwatched; i++) {
-            uint32_t len;
+            uint64_t len;
             memcpy(&len, p, sizeof(len));
             place(&pl, key_shard(sh, (struct slice){ p + sizeof(len), len }));
             p += sizeof(len) + len;
