@@ -114,6 +114,9 @@ enum command_flag {
     CMD_MAY_REPLICATE = 1u << 30, /* not a write row, but may write (EVAL, EVALSHA: their
                                      scripts' commands): CLIENT PAUSE WRITE and a FAILOVER's
                                      pause hold it as a write (Redis's may_replicate) */
+    CMD_WATCH      = 1u << 31, /* WATCH: refused inside MULTI; the connection remembers its
+                                  keys, which EXEC checks (shards/watched.c), and the row
+                                  runs on the keys' shards (shards/watch.h) */
 };
 
 /* How a command's writes reach the replication stream: the journal column

@@ -22,6 +22,7 @@
 #include "shards/shard.h"
 #include "shards/store/serialize.h"
 #include "shards/tracking.h"
+#include "shards/watch.h"
 #include "shards/store/store.h"
 
 #define SNAPSHOT_SLICE_BYTES (256 * 1024) /* per shard per loop turn */
@@ -1149,6 +1150,7 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
             sh->store = rs->staging;
             rs->staging = NULL;
             tracking_flushed(sh); /* every key may have changed */
+            watch_flushed(sh);
         }
         break;
     case MSG_LOAD_ABORT:

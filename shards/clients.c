@@ -120,6 +120,7 @@ static void session_closed(struct shard *sh, struct conn *c)
     monitor_session_end(sh, s);
     pause_session_end(sh, s);
     tracking_client_set(sh, &s->client, false);
+    session_unwatch(s);
     if (s->inflight > 0) /* it may be blocked on a shard's keys */
         blocking_client_gone(sh, s->client.id);
     atomic_fetch_sub(&sh->node->clients, 1);

@@ -1,5 +1,5 @@
 /* dispatch_internal: what the dispatcher's files (dispatch.c, route.c,
- * run.c, reply_queue.c, prefetch.c) share. Private to them. */
+ * run.c, reply_queue.c, prefetch.c, watched.c) share. Private to them. */
 #ifndef RINGKV_DISPATCH_INTERNAL_H
 #define RINGKV_DISPATCH_INTERNAL_H
 
@@ -43,6 +43,15 @@ uint64_t dispatch_run_command(struct shard *sh, struct store *store, const struc
                               int argc, const struct slice *argv, struct buf *out, int proto,
                               struct client *client, uint64_t caller_id);
 
+/* Run cmd here as part of a transaction another shard sent whole (msg:
+ * its message, for the caller's id, protocol and tracking; never kept, so
+ * cmd must not be a row that keeps its message: no CMD_SHARD0 row, and
+ * msg->value is not blocking.c's "may block"). A command of keys a
+ * MIGRATE has in flight answers -TRYAGAIN in its place, as in a replayed
+ * EXEC. Returns how long it ran. */
+uint64_t dispatch_run_shipped(struct shard *sh, const struct command *cmd, int argc, const struct slice *argv,
+                              struct buf *out, struct shard_msg *msg);
+
 /* Run cmd here for the session's client and log it if it was slow. */
 void dispatch_run_logged(struct shard *sh, struct session *s, const struct command *cmd, int argc,
                          const struct slice *argv, struct buf *out);
@@ -55,6 +64,12 @@ void dispatch_run_logged(struct shard *sh, struct session *s, const struct comma
  * them, as after MIGRATE itself). */
 void dispatch_run_here(struct shard *sh, struct session *s, const struct command *cmd, int argc,
                        const struct slice *argv);
+
+/* A message of a connection (one with its own handler: caller_id and
+ * home set) that must not overtake the connection's request held here for
+ * keys in flight (dispatch.h, KEY_WAIT_MAX_MS): true if one is, and m now
+ * waits behind it, its handler called again when its turn comes. */
+bool dispatch_request_waits(struct shard *sh, struct shard_msg *m);
 
 /* Post a request for the session to its target and count it in flight. */
 void dispatch_send_request(struct shard *sh, struct session *s, struct shard_msg *m);
@@ -75,6 +90,12 @@ void dispatch_replay_continue(struct shard *sh, struct session *s);
 
 /* The command path: look argv up, check it, and run or route it. */
 void dispatch_execute(struct shard *sh, struct session *s, int argc, const struct slice *argv);
+
+/* Cluster mode: the key gate's refusal of cmd's keys for this session now
+ * (-MOVED, -ASK, -CROSSSLOT... written in text), or NULL if it passes (or
+ * the node has no gate, or cmd no keys). Answers nothing. */
+const char *dispatch_key_gate_refusal(struct shard *sh, const struct session *s, const struct command *cmd,
+                                      int argc, const struct slice *argv, char *text, size_t cap);
 
 /* ---- prefetch.c ---- */
 

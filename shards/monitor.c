@@ -132,28 +132,41 @@ static void feed(struct shard *sh, const char *peer, const struct command *cmd, 
  * queue, then "exec" (Redis feeds a command after it ran; EXEC ends after
  * its queue). Only when the queue will run: not after a refused command
  * (EXECABORT) or when the node refuses it now. */
+static void feed_queue(struct shard *sh, const char *peer, const struct buf *cmds)
+{
+    struct resp_parser parser;
+    resp_parser_init(&parser);
+    struct resp_limits lim = { LLONG_MAX, LLONG_MAX, SIZE_MAX, false };
+    size_t used = 0;
+    while (used < cmds->len) {
+        size_t consumed = 0;
+        const char *err = NULL;
+        if (resp_parse(&parser, cmds->data + used, cmds->len - used, &lim, &consumed, &err) != RESP_DONE)
+            break; /* cannot happen: route.c wrote the queue */
+        used += consumed;
+        const struct command *c = row_of((int)parser.argc, parser.argv);
+        if (c && !(c->flags & CMD_ADMIN))
+            feed(sh, peer, c, (int)parser.argc, parser.argv);
+    }
+    resp_parser_deinit(&parser);
+}
+
 static void feed_exec(struct shard *sh, struct session *s, const struct command *exec, int argc,
                       const struct slice *argv)
 {
-    if (s->in_multi && !s->multi_dirty && !dispatch_exec_refusal(sh, s)) {
-        struct resp_parser parser;
-        resp_parser_init(&parser);
-        struct resp_limits lim = { LLONG_MAX, LLONG_MAX, SIZE_MAX, false };
-        size_t used = 0;
-        while (used < s->multi_cmds.len) {
-            size_t consumed = 0;
-            const char *err = NULL;
-            if (resp_parse(&parser, s->multi_cmds.data + used, s->multi_cmds.len - used, &lim, &consumed,
-                           &err) != RESP_DONE)
-                break; /* cannot happen: route.c wrote the queue */
-            used += consumed;
-            const struct command *c = row_of((int)parser.argc, parser.argv);
-            if (c && !(c->flags & CMD_ADMIN))
-                feed(sh, s->client.addr, c, (int)parser.argc, parser.argv);
-        }
-        resp_parser_deinit(&parser);
-    }
+    if (s->nwatched > 0 && s->in_multi && !s->multi_dirty && !dispatch_exec_refusal(sh, s))
+        return; /* a watched EXEC: shown once its check is known (monitor_exec_watched) */
+    if (s->in_multi && !s->multi_dirty && !dispatch_exec_refusal(sh, s))
+        feed_queue(sh, s->client.addr, &s->multi_cmds);
     feed(sh, s->client.addr, exec, argc, argv);
+}
+
+void monitor_exec_watched(struct shard *sh, const struct session *s, struct slice exec, const struct buf *cmds,
+                          bool ran)
+{
+    if (ran)
+        feed_queue(sh, s->client.addr, cmds);
+    feed(sh, s->client.addr, command_lookup(exec), 1, &exec);
 }
 
 static void deliver(struct shard *sh, const char *p, size_t n);

@@ -8,7 +8,8 @@
  * out the commands refused before they run (unknown, wrong arity, NOAUTH,
  * -MOVED...), the admin commands (CONFIG, MONITOR, CLIENT LIST...), and the
  * passwords of AUTH and HELLO (shown as "(redacted)"); the commands of a
- * MULTI are shown when EXEC runs them, before "exec"; the commands a
+ * MULTI are shown when EXEC runs them, before "exec" (a watched EXEC's
+ * once its check is known, as a null one ran nothing); the commands a
  * replica's link applies are shown with the master's address.
  *
  * Cost: nothing is formed while no monitor is attached anywhere in the node
@@ -52,6 +53,13 @@ static inline bool monitor_watching(const struct node *n)
  * Redis's error. Returns false if the command was refused (answered). */
 bool monitor_command(struct shard *sh, struct session *s, const struct command *cmd, int argc,
                      const struct slice *argv);
+
+/* A watched EXEC (shards/watched.c), only while monitor_watching, once
+ * its check is known: the lines of the queue it ran (cmds), then EXEC's
+ * own (exec: its name as sent; it has no arguments); a null or refused
+ * EXEC ran nothing and shows its own line alone, as in Redis. */
+void monitor_exec_watched(struct shard *sh, const struct session *s, struct slice exec, const struct buf *cmds,
+                          bool ran);
 
 /* A command of the replication stream applied here (shard 0, the link to
  * the master at peer "ip:port"), only while monitor_watching. */

@@ -51,6 +51,8 @@ void session_free(struct session *s)
     resp_parser_deinit(&s->parser);
     buf_free(&s->multi_cmds);
     buf_free(&s->exec_cmds);
+    buf_free(&s->watched);
+    mi_free(s->watched_index);
     if (s->held)
         msg_free(s->held);
     mi_free(s);

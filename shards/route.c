@@ -390,16 +390,22 @@ static int keys_slot(const struct command *cmd, int argc, const struct slice *ar
  * first is in slot `first` (cross: some other key is elsewhere), as
  * key_gate_passes returns it. Out of line: the common command never comes
  * here. */
-__attribute__((noinline)) static int key_gate_asked(struct shard *sh, struct session *s, const struct command *cmd,
-                                                    int first, bool cross)
+static const char *key_gate_verdict(struct shard *sh, const struct session *s, const struct command *cmd,
+                                    int first, bool cross, char *text, size_t cap)
 {
     unsigned how = 0;
     if (s->client.asking || (cmd->flags & CMD_ASKING))
         how |= KEY_GATE_ASKING;
     if (s->client.read_replica && !(cmd->flags & CMD_WRITE))
         how |= KEY_GATE_READ_HERE;
+    return sh->node->key_gate(sh->node, first, cross, how, text, cap);
+}
+
+__attribute__((noinline)) static int key_gate_asked(struct shard *sh, struct session *s, const struct command *cmd,
+                                                    int first, bool cross)
+{
     char text[160];
-    const char *refused = sh->node->key_gate(sh->node, first, cross, how, text, sizeof(text));
+    const char *refused = key_gate_verdict(sh, s, cmd, first, cross, text, sizeof(text));
     if (refused) {
         session_reply_error(s, refused);
         stats_command_rejected(&sh->stats, cmd->index);
@@ -442,6 +448,18 @@ static inline int key_gate_passes(struct shard *sh, struct session *s, const str
     if (!cross && key_gate_serves(sh, (unsigned)first))
         return first;
     return key_gate_asked(sh, s, cmd, first, cross);
+}
+
+const char *dispatch_key_gate_refusal(struct shard *sh, const struct session *s, const struct command *cmd,
+                                      int argc, const struct slice *argv, char *text, size_t cap)
+{
+    if (!sh->node->key_gate || cmd->first_key <= 0)
+        return NULL;
+    bool cross;
+    int first = keys_slot(cmd, argc, argv, &cross);
+    if (first < 0 || (!cross && key_gate_serves(sh, (unsigned)first)))
+        return NULL;
+    return key_gate_verdict(sh, s, cmd, first, cross, text, cap);
 }
 
 /* Copy a command name into a fixed field, cut to fit. */
@@ -574,6 +592,20 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
             stats_command_rejected(&sh->stats, cmd->index);
             return;
         }
+    }
+    if (cmd->flags & CMD_WATCH) {
+        if (s->in_multi) {
+            /* the command's own error in Redis, not a refusal: the
+             * transaction goes on (session_reply_error would abort it) */
+            static const char inside[] = "ERR WATCH inside MULTI is not allowed";
+            struct reply r = { session_reply_target(s), s->client.proto };
+            reply_error(&r, inside);
+            stats_error_reply(&sh->stats, inside, sizeof(inside) - 1);
+            return;
+        }
+        /* the keys are remembered here, where EXEC will check them, before
+         * the row goes to their shards to be watched there */
+        session_watch(s, argc, argv);
     }
     if (s->in_multi && !(cmd->flags & CMD_NOT_QUEUED)) {
         const char *refused = NULL;

@@ -321,6 +321,14 @@ void dispatch_run_nested(const struct exec_ctx *outer, const struct command *cmd
     sh->clock_ns = outer_start;
 }
 
+uint64_t dispatch_run_shipped(struct shard *sh, const struct command *cmd, int argc, const struct slice *argv,
+                              struct buf *out, struct shard_msg *msg)
+{
+    uint64_t usec;
+    run_command_msg(sh, sh->store, cmd, argc, argv, out, msg->proto, NULL, msg->caller_id, msg, -1, &usec);
+    return usec;
+}
+
 /* Run cmd here for the session's client and log it if it was slow. */
 void dispatch_run_logged(struct shard *sh, struct session *s, const struct command *cmd, int argc,
                          const struct slice *argv, struct buf *out)
@@ -535,6 +543,10 @@ static void exec_request(struct shard *sh, struct shard_msg *m, int64_t since_ms
         key_wait_add(sh, m, since_ms);
         return;
     }
+    if (m->handler) { /* a connection's own message that waited behind its request */
+        m->handler(sh, m);
+        return;
+    }
     switch (run_command_msg(sh, sh->store, m->cmd, m->argc, m->argv, &m->reply, m->proto, NULL, m->caller_id, m,
                             m->in_transaction ? -1 : since_ms, &m->usec)) {
     case RUN_KEPT:
@@ -551,6 +563,14 @@ static void exec_request(struct shard *sh, struct shard_msg *m, int64_t since_ms
     }
     m->answered = true;
     msg_post(sh, m, m->home);
+}
+
+bool dispatch_request_waits(struct shard *sh, struct shard_msg *m)
+{
+    if (sh->nkey_waits == 0 || !key_wait_caller_waits(sh, m))
+        return false;
+    key_wait_add(sh, m, shard_now_ms(sh));
+    return true;
 }
 
 /* Every waiting request is asked again, oldest first: it runs, is

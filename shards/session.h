@@ -1,6 +1,6 @@
 /* session: the protocol side of one client connection, and its ordered
  * reply queue. Private to the dispatcher's files (dispatch.c, route.c, run.c,
- * reply_queue.c, prefetch.c, clients.c).
+ * reply_queue.c, prefetch.c, clients.c, watched.c).
  *
  * A reply that cannot be written at once (it waits on other shards) takes a
  * place in the queue; replies behind it wait there too, so a pipeline's
@@ -111,6 +111,14 @@ struct session {
      * nothing after it is read until then */
     struct shard_msg   *held;
     const struct command *held_cmd;
+    /* WATCH: copies of the keys the client watches, each a uint64_t length
+     * then its bytes, once each; their shards hold the watches (watch.h).
+     * watched_index finds a key among them (open addressing: its offset in
+     * watched + 1, 0 for a free slot; watched_slots a power of two). */
+    struct buf          watched;
+    int                 nwatched;
+    size_t             *watched_index;
+    uint32_t            watched_slots;
 };
 
 /* The session owning c (a client's connection or a replica's feed: never
@@ -141,8 +149,25 @@ void pause_session_end(struct shard *sh, struct session *s);
 void dispatch_run_held(struct shard *sh, struct session *s, int argc, const struct slice *argv);
 
 /* Transactions (transaction.c): leave MULTI, forgetting the queued
- * commands (DISCARD, EXEC, RESET). */
+ * commands and the watched keys (DISCARD, EXEC, RESET). */
 void multi_session_end(struct session *s);
+
+/* WATCH (watched.c). The session remembers the keys of a WATCH as it is
+ * routed to their shards, where they are watched; it forgets them all
+ * (UNWATCH, EXEC, DISCARD, RESET, the connection closing): at once here,
+ * by a message on another shard, in order with its later requests there. */
+void session_watch(struct session *s, int argc, const struct slice *argv);
+void session_unwatch(struct session *s);
+/* EXEC of a session that watches keys (cmds: its queue of count commands,
+ * taken over; the session has passed EXEC's other checks, and leaves
+ * MULTI here). The watched keys and the commands all on this shard: the
+ * check, then the commands, back to back here. All on one other shard:
+ * the whole transaction goes there as one message, checked and run there
+ * back to back. Over several shards: refused (README, Transactions). The
+ * answer: EXEC's array, or a null array if a watched key changed. */
+struct reply;
+void dispatch_exec_watched(struct shard *sh, struct session *s, struct buf *cmds, int count, struct reply *r,
+                           struct slice exec);
 /* Why EXEC may not run the session's queue now (route.c): the node
  * refuses writes (READONLY, NOREPLICAS) and the queue has one, or this
  * shard is over maxmemory and the queue may add memory; NULL if it may. */

@@ -17,6 +17,7 @@
 #include "shards/store/slot.h"
 #include "shards/store/store.h"
 #include "shards/tracking.h"
+#include "shards/watch.h"
 
 int shard_of_slot(const struct node *n, unsigned slot)
 {
@@ -102,6 +103,7 @@ void shard_store_changed(void *shard, const struct journal_record *rec)
     struct shard *sh = shard;
     stat_add(&sh->stats.changes, 1);
     tracking_changed(sh, rec);
+    watch_changed(sh, rec);
     blocking_store_changed(sh, rec);
     if (sh->node->journal)
         sh->node->journal->record(sh, rec);
@@ -188,6 +190,7 @@ void shard_teardown(struct shard *sh)
     if (sh->store)
         store_destroy(sh->store);
     tracking_free(sh);
+    watch_free(sh);
     mi_free(sh->replica_conns);
     mi_free(sh->subscribers);
     slowlog_deinit(&sh->slowlog);

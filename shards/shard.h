@@ -64,6 +64,7 @@ struct shard {
     struct session **held;     /* sessions holding a command while paused, oldest first (pause.c) */
     int              nheld;
     struct tracking *tracking; /* keys tracking clients read here (tracking.c), NULL if none yet */
+    struct watch_table *watch; /* keys clients WATCH here (watch.c), NULL if none yet */
     bool             evicting; /* over its memory share, evicting a budget per turn (run.c) */
     struct blocking_shard *blocking; /* clients blocked on keys here (blocking.c), NULL if none yet */
     /* Cluster mode: this shard's keys a MIGRATE has dumped and not yet
@@ -93,7 +94,8 @@ struct keys_in_flight {
 
 struct journal_record;
 /* The change hook of the shard's stores (arg: the shard): client-side
- * caching's invalidations (tracking.h), then the node's journal sink. */
+ * caching's invalidations (tracking.h), WATCH's touched keys (watch.h),
+ * then the node's journal sink. */
 void shard_store_changed(void *shard, const struct journal_record *rec);
 
 /* ---- shard modules -------------------------------------------------------

@@ -714,8 +714,8 @@ static struct command table[] = {
         cmd_exec, NULL, "transactions", "1.2.0", "Execute all commands issued after MULTI"),
     ROW("discard",     1,  CMD_CONN | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
         cmd_discard, NULL, "transactions", "2.0.0", "Discard all commands issued after MULTI"),
-    ROW("watch",       -2, CMD_CONN | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 1, -1, 1,
-        cmd_watch, NULL, "transactions", "2.2.0", "Watch the given keys to determine execution of the MULTI/EXEC block"),
+    ROW("watch",       -2, CMD_WATCH | CMD_SPLIT | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 1, -1, 1,
+        cmd_watch, merge_first_ok, "transactions", "2.2.0", "Watch the given keys to determine execution of the MULTI/EXEC block"),
     ROW("unwatch",     1,  CMD_CONN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
         cmd_unwatch, NULL, "transactions", "2.2.0", "Forget about all watched keys"),
 

@@ -9,8 +9,11 @@
  * keys are all on the connection's shard run back to back without anything
  * in between; commands for another shard go there in one batch and run back
  * to back there too; a transaction that spans shards is not isolated from
- * other clients between its shards (README, Guarantees). WATCH is not
- * supported yet and says so. */
+ * other clients between its shards (README, Guarantees).
+ *
+ * WATCH is routed to its keys' shards, where cmd_watch enters them in the
+ * shard's watch table (shards/watch.h); the session remembers them, and
+ * EXEC of a session that watches keys is shards/watched.c's. */
 #include <stdio.h>
 #include <string.h>
 
@@ -20,6 +23,8 @@
 #include "shards/node.h"
 #include "shards/session.h"
 #include "shards/shard.h"
+#include "shards/store/store.h"
+#include "shards/watch.h"
 
 static struct session *tx_session(struct exec_ctx *ctx)
 {
@@ -48,6 +53,7 @@ void cmd_multi(struct exec_ctx *ctx)
 
 void multi_session_end(struct session *s)
 {
+    session_unwatch(s); /* Redis: a transaction's end forgets the watches too */
     s->in_multi = false;
     s->multi_dirty = false;
     s->multi_writes = false;
@@ -90,22 +96,36 @@ void cmd_exec(struct exec_ctx *ctx)
     struct buf cmds = s->multi_cmds;
     int count = s->multi_count;
     buf_init(&s->multi_cmds);
+    if (s->nwatched > 0) {
+        dispatch_exec_watched(ctx->shard, s, &cmds, count, ctx->reply, ctx->argv[0]);
+        buf_free(&cmds);
+        return;
+    }
     multi_session_end(s);
     reply_array(ctx->reply, (size_t)count);
     dispatch_replay(ctx->shard, s, &cmds);
 }
 
+/* On the keys' shard (route.c split the command per shard and remembered
+ * the keys in the session): each key is watched by the caller from now on,
+ * noting whether it is live, so that one that expires before the EXEC
+ * counts as changed and one that had expired already does not. */
 void cmd_watch(struct exec_ctx *ctx)
 {
-    struct session *s = tx_session(ctx);
-    if (s && s->in_multi) {
-        reply_error(ctx->reply, "ERR WATCH inside MULTI is not allowed");
-        return;
+    if (ctx->store != ctx->shard->store) {
+        reply_error(ctx->reply, "ERR WATCH needs the keys' own shard");
+        return; /* cannot happen: WATCH is split per shard, never run on copies */
     }
-    reply_error(ctx->reply, "ERR WATCH is not supported by ringkv yet");
+    for (int i = 1; i < ctx->argc; i++)
+        watch_add(ctx->shard, ctx->argv[i], ctx->caller_id,
+                  store_peek(ctx->store, ctx->argv[i], ctx->now_ms) != NULL);
+    reply_ok(ctx->reply);
 }
 
 void cmd_unwatch(struct exec_ctx *ctx)
 {
-    reply_ok(ctx->reply); /* nothing is ever watched */
+    struct session *s = tx_session(ctx);
+    if (s)
+        session_unwatch(s);
+    reply_ok(ctx->reply);
 }

@@ -314,6 +314,29 @@ static void test_routing(void **state)
     assert_int_equal(v->n, 2);
     rval_free(v);
     expect_bulk(tcmd(c[o], "GET foo"), "2");
+
+    /* WATCH: its keys pass the slot gate (MOVED, CROSSSLOT); on the owner
+     * another client's write aborts the EXEC, no write lets it run */
+    char moved[100];
+    snprintf(moved, sizeof moved, "MOVED %lld 127.0.0.1:%d", slot, node[o].port);
+    expect_error(tcmd(c[other], "WATCH foo"), moved);
+    expect_error(tcmd(c[o], "WATCH foo somekey"), "CROSSSLOT Keys in request don't hash to the same slot");
+    tconn *w = tconnect(node[o].port);
+    expect_ok(tcmd(c[o], "WATCH foo"));
+    expect_ok(tcmd(w, "SET foo 3"));
+    expect_ok(tcmd(c[o], "MULTI"));
+    expect_status(tcmd(c[o], "SET foo 4"), "QUEUED");
+    expect_nil(tcmd(c[o], "EXEC"));
+    expect_bulk(tcmd(c[o], "GET foo"), "3");
+    expect_ok(tcmd(c[o], "WATCH foo"));
+    expect_ok(tcmd(c[o], "MULTI"));
+    expect_status(tcmd(c[o], "SET foo 4"), "QUEUED");
+    v = tcmd(c[o], "EXEC");
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 1);
+    rval_free(v);
+    expect_bulk(tcmd(w, "GET foo"), "4");
+    tclose(w);
     for (int i = 0; i < 3; i++)
         tclose(c[i]);
     stop_three();

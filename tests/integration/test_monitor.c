@@ -146,6 +146,43 @@ static void test_multi_exec(void **state)
     tclose(m);
 }
 
+/* A watched EXEC shows the commands it ran, then EXEC; one aborted by a
+ * changed key ran nothing and shows EXEC alone (keys of every shard). */
+static void test_watched_exec(void **state)
+{
+    (void)state;
+    tconn *m = monitor_open();
+    tconn *c = tconnect(srv.port);
+    const char *keys[] = { "{t}w", "{u}w", "{v}w", "{w}w" };
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        char set[64], watch[64];
+        snprintf(watch, sizeof watch, "\"WATCH\" \"%s\"", keys[k]);
+        snprintf(set, sizeof set, "\"SET\" \"%s\" \"1\"", keys[k]);
+        expect_ok(tcmd(c, "WATCH %s", keys[k]));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "SET %s 1", keys[k]), "QUEUED");
+        struct rval *v = tcmd(c, "EXEC");
+        assert_int_equal(v->type, R_ARRAY);
+        rval_free(v);
+        expect_line(m, watch);
+        expect_line(m, "\"MULTI\"");
+        expect_line(m, set);
+        expect_line(m, "\"EXEC\"");
+
+        expect_ok(tcmd(c, "WATCH %s", keys[k]));
+        expect_ok(tcmd(c, "SET %s 1", keys[k])); /* its own write changes it */
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "INCR %s", keys[k]), "QUEUED");
+        expect_nil(tcmd(c, "EXEC"));
+        expect_line(m, watch);
+        expect_line(m, set);
+        expect_line(m, "\"MULTI\"");
+        expect_line(m, "\"EXEC\"");
+    }
+    tclose(c);
+    tclose(m);
+}
+
 /* Monitors spread over the shards see the commands of clients spread over
  * the shards, each client's in its order. */
 static void test_every_shard(void **state)
@@ -366,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_format_and_quoting),
         cmocka_unit_test(test_left_out_and_redacted),
         cmocka_unit_test(test_multi_exec),
+        cmocka_unit_test(test_watched_exec),
         cmocka_unit_test(test_every_shard),
         cmocka_unit_test(test_monitor_connection),
         cmocka_unit_test(test_slow_monitor_dropped),

@@ -5,7 +5,11 @@
  * errors of misuse, a queued bulk past 512 MB; and MSET's shape checked
  * before it is split over shards.
  * Runs against ringkv with 1 and 3 shards (and against redis-server with
- * RINGKV_TEST_TARGET=redis, except the WATCH refusal, which is ringkv's). */
+ * RINGKV_TEST_TARGET=redis, except the WATCH refusal over shards, which is
+ * ringkv's). WATCH: untouched keys, another client's write, the client's
+ * own, the same value, a DEL of nothing, expiry, creation, FLUSHALL,
+ * what forgets the watches, RESP3's null, and a check-and-set counter
+ * shared by two clients. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,15 +17,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "harness.h"
 
 static struct server srv;
 static tconn *c;
+static int server_shards; /* 1 on redis-server */
 
 static int start_with(const char *threads)
 {
+    server_shards = target_is_redis() ? 1 : atoi(threads);
     if (target_is_redis())
         return server_start(&srv, NULL);
     const char *args[] = { "--threads", threads, "--pin", "no", NULL };
@@ -106,14 +116,604 @@ static void test_discard_and_misuse(void **state)
     rval_free(v);
 }
 
-static void test_watch_refused(void **state)
+/* ---- WATCH ----------------------------------------------------------------
+ * Each test runs on a key of every shard (a hash tag per shard): the
+ * connection's own shard and the others. Against redis-server the tags
+ * are any three. */
+
+#define NTAGS 3
+static char tags[NTAGS][16];
+
+/* The shard (of 3) a key lives on: its hash slot modulo the shard count. */
+static int shard_of(const char *key);
+
+/* A hash tag for each shard of a 3-shard server ({w0}.. otherwise). */
+static void find_tags(void)
+{
+    for (int t = 0; t < NTAGS; t++)
+        snprintf(tags[t], sizeof tags[t], "{w%d}", t);
+    if (target_is_redis())
+        return;
+    bool found[NTAGS] = { false };
+    for (int i = 0, left = NTAGS; i < 1000 && left > 0; i++) {
+        char tag[16];
+        snprintf(tag, sizeof tag, "{w%d}", i);
+        int sh = shard_of(tag);
+        if (!found[sh]) {
+            found[sh] = true;
+            snprintf(tags[sh], sizeof tags[sh], "%s", tag);
+            left--;
+        }
+    }
+}
+
+/* EXEC's reply is a transaction that ran (an array of n) or was aborted
+ * by a watched key (a null array). */
+static void expect_exec_ran(struct rval *v, size_t n)
+{
+    if (!v || v->type != R_ARRAY || v->n != n) {
+        char *t = v ? rval_text(v) : NULL;
+        fail_msg("EXEC: expected an array of %zu, got %s", n, t ? t : "nothing");
+    }
+    rval_free(v);
+}
+
+static void test_watch_untouched_runs(void **state)
+{
+    find_tags();
+    for (int t = 0; t < NTAGS; t++) {
+        const char *g = tags[t];
+        expect_ok(tcmd(c, "SET %sk 1", g));
+        expect_ok(tcmd(c, "WATCH %sk %sother", g, g));
+        expect_bulk(tcmd(c, "GET %sk", g), "1");
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "INCR %sk", g), "QUEUED");
+        expect_status(tcmd(c, "GET %sk", g), "QUEUED");
+        struct rval *v = tcmd(c, "EXEC");
+        assert_int_equal(v->type, R_ARRAY);
+        assert_int_equal(v->n, 2);
+        assert_int_equal(v->elem[0]->integer, 2);
+        assert_string_equal(v->elem[1]->str, "2");
+        rval_free(v);
+        /* an empty transaction under a watch */
+        expect_ok(tcmd(c, "WATCH %sk", g));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_exec_ran(tcmd(c, "EXEC"), 0);
+    }
+}
+
+/* Another client's write of a watched key between WATCH and EXEC aborts
+ * the transaction: nothing of it runs. */
+static void test_watch_other_client_write(void **state)
+{
+    find_tags();
+    tconn *b = tconnect(srv.port);
+    for (int t = 0; t < NTAGS; t++) {
+        const char *g = tags[t];
+        expect_ok(tcmd(c, "SET %sk 1", g));
+        expect_ok(tcmd(c, "WATCH %sk", g));
+        expect_ok(tcmd(b, "SET %sk 10", g));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "INCR %sk", g), "QUEUED");
+        expect_status(tcmd(c, "SET %sside x", g), "QUEUED");
+        expect_nil(tcmd(c, "EXEC"));
+        expect_bulk(tcmd(c, "GET %sk", g), "10");
+        expect_nil(tcmd(c, "GET %sside", g));
+        /* the queued commands on the other side of the write: still aborted */
+        expect_ok(tcmd(c, "WATCH %sk", g));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "INCR %sk", g), "QUEUED");
+        expect_int(tcmd(b, "INCR %sk", g), 11);
+        expect_nil(tcmd(c, "EXEC"));
+        expect_bulk(tcmd(c, "GET %sk", g), "11");
+        /* writes of commands over keys of several shards count too: a
+         * RENAME from keys of every shard, an MSET split over shards */
+        for (int from = 0; from < NTAGS; from++) {
+            expect_ok(tcmd(b, "SET %ssrc renamed%d", tags[from], from));
+            expect_ok(tcmd(c, "WATCH %sk", g));
+            expect_ok(tcmd(b, "RENAME %ssrc %sk", tags[from], g));
+            expect_ok(tcmd(c, "MULTI"));
+            expect_status(tcmd(c, "SET %sk mine", g), "QUEUED");
+            expect_nil(tcmd(c, "EXEC"));
+        }
+        expect_ok(tcmd(c, "WATCH %sk", g));
+        expect_ok(tcmd(b, "MSET %sx 1 %sx 1 %sk 12 %sx 1", tags[0], tags[1], g, tags[2]));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "SET %sk mine", g), "QUEUED");
+        expect_nil(tcmd(c, "EXEC"));
+        expect_bulk(tcmd(c, "GET %sk", g), "12");
+    }
+    tclose(b);
+}
+
+/* The client's own write before MULTI counts too (Redis), as does a SET
+ * of the same value; a DEL of a key that does not exist changes nothing. */
+static void test_watch_own_write_same_value_and_noop(void **state)
+{
+    find_tags();
+    tconn *b = tconnect(srv.port);
+    for (int t = 0; t < NTAGS; t++) {
+        const char *g = tags[t];
+        expect_ok(tcmd(c, "SET %sk v", g));
+        expect_ok(tcmd(c, "WATCH %sk", g));
+        expect_ok(tcmd(c, "SET %sk v2", g));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "SET %sk v3", g), "QUEUED");
+        expect_nil(tcmd(c, "EXEC"));
+        expect_bulk(tcmd(c, "GET %sk", g), "v2");
+
+        expect_ok(tcmd(c, "WATCH %sk", g));
+        expect_ok(tcmd(b, "SET %sk v2", g)); /* the value it had */
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "SET %sk v3", g), "QUEUED");
+        expect_nil(tcmd(c, "EXEC"));
+        expect_bulk(tcmd(c, "GET %sk", g), "v2");
+
+        expect_ok(tcmd(c, "WATCH %sk %smissing", g, g));
+        expect_int(tcmd(b, "DEL %smissing", g), 0);
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "SET %sk v3", g), "QUEUED");
+        expect_exec_ran(tcmd(c, "EXEC"), 1);
+        expect_bulk(tcmd(c, "GET %sk", g), "v3");
+    }
+    tclose(b);
+}
+
+/* A watched key that expires before EXEC changed; so did one that did not
+ * exist and was created meanwhile. */
+static void test_watch_expiry_and_creation(void **state)
+{
+    find_tags();
+    tconn *b = tconnect(srv.port);
+    for (int t = 0; t < NTAGS; t++) {
+        const char *g = tags[t];
+        /* live when watched (the PTTL after WATCH says so: on a slow run
+         * the next, longer expiry is tried), gone before EXEC, nothing
+         * reading it in between */
+        bool checked = false;
+        for (int ms = 100; ms <= 10000 && !checked; ms *= 10) {
+            expect_ok(tcmd(c, "SET %sttl v PX %d", g, ms));
+            expect_ok(tcmd(c, "WATCH %sttl", g));
+            struct rval *pttl = tcmd(c, "PTTL %sttl", g);
+            long long left = pttl->integer;
+            rval_free(pttl);
+            if (left <= 0) {
+                expect_ok(tcmd(c, "UNWATCH"));
+                continue;
+            }
+            struct timespec ts = { (ms + 100) / 1000, (long)((ms + 100) % 1000) * 1000000L };
+            nanosleep(&ts, NULL);
+            expect_ok(tcmd(c, "MULTI"));
+            expect_status(tcmd(c, "SET %sttl again", g), "QUEUED");
+            expect_nil(tcmd(c, "EXEC"));
+            expect_nil(tcmd(c, "GET %sttl", g));
+            checked = true;
+        }
+        assert_true(checked);
+        /* expired, and the expiry seen by a read of another client first */
+        expect_ok(tcmd(c, "SET %sttl v PX 100000", g));
+        expect_ok(tcmd(c, "WATCH %sttl", g));
+        expect_int(tcmd(b, "PEXPIRE %sttl 1", g), 1);
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "GET %sttl", g), "QUEUED");
+        expect_nil(tcmd(c, "EXEC"));
+
+        expect_int(tcmd(c, "DEL %snew", g), 0);
+        expect_ok(tcmd(c, "WATCH %snew", g));
+        expect_ok(tcmd(b, "SET %snew 1", g));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "SET %snew 2", g), "QUEUED");
+        expect_nil(tcmd(c, "EXEC"));
+        expect_bulk(tcmd(c, "GET %snew", g), "1");
+    }
+    tclose(b);
+}
+
+/* FLUSHALL changes every watched key that existed; one that did not exist
+ * and still does not is unchanged (Redis's rule). */
+static void test_watch_flushall(void **state)
+{
+    find_tags();
+    tconn *b = tconnect(srv.port);
+    for (int t = 0; t < NTAGS; t++) {
+        const char *g = tags[t];
+        expect_ok(tcmd(c, "SET %sk 1", g));
+        expect_ok(tcmd(c, "WATCH %sk", g));
+        expect_ok(tcmd(b, "FLUSHALL"));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "SET %sk 2", g), "QUEUED");
+        expect_nil(tcmd(c, "EXEC"));
+        expect_nil(tcmd(c, "GET %sk", g));
+
+        expect_ok(tcmd(c, "WATCH %sk", g));
+        expect_ok(tcmd(b, "FLUSHALL"));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "SET %sk 2", g), "QUEUED");
+        expect_exec_ran(tcmd(c, "EXEC"), 1);
+        expect_bulk(tcmd(c, "GET %sk", g), "2");
+    }
+    tclose(b);
+}
+
+/* UNWATCH, DISCARD and EXEC (run or aborted) forget the watched keys: a
+ * later write does not abort the next transaction. */
+static void test_watch_forgotten(void **state)
+{
+    find_tags();
+    tconn *b = tconnect(srv.port);
+    for (int t = 0; t < NTAGS; t++) {
+        const char *g = tags[t];
+        expect_ok(tcmd(c, "WATCH %sk", g));
+        expect_ok(tcmd(c, "UNWATCH"));
+        expect_ok(tcmd(b, "SET %sk 1", g));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "INCR %sk", g), "QUEUED");
+        expect_exec_ran(tcmd(c, "EXEC"), 1);
+
+        expect_ok(tcmd(c, "WATCH %sk", g));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_ok(tcmd(c, "DISCARD"));
+        expect_ok(tcmd(b, "SET %sk 1", g));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "INCR %sk", g), "QUEUED");
+        expect_exec_ran(tcmd(c, "EXEC"), 1);
+
+        expect_ok(tcmd(c, "WATCH %sk", g));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "INCR %sk", g), "QUEUED");
+        expect_exec_ran(tcmd(c, "EXEC"), 1);
+        expect_ok(tcmd(b, "SET %sk 1", g));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "INCR %sk", g), "QUEUED");
+        expect_exec_ran(tcmd(c, "EXEC"), 1);
+
+        expect_ok(tcmd(c, "WATCH %sk", g));
+        expect_ok(tcmd(b, "SET %sk 1", g));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "INCR %sk", g), "QUEUED");
+        expect_nil(tcmd(c, "EXEC"));
+        expect_ok(tcmd(b, "SET %sk 1", g));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "INCR %sk", g), "QUEUED");
+        expect_exec_ran(tcmd(c, "EXEC"), 1);
+
+        /* an EXEC that aborts on a queued error forgets them too */
+        expect_ok(tcmd(c, "WATCH %sk", g));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_error(tcmd(c, "SET %sk", g), "ERR wrong number of arguments for 'set' command");
+        expect_error(tcmd(c, "EXEC"), "EXECABORT Transaction discarded because of previous errors.");
+        expect_ok(tcmd(b, "SET %sk 1", g));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "INCR %sk", g), "QUEUED");
+        expect_exec_ran(tcmd(c, "EXEC"), 1);
+
+        /* RESET too */
+        expect_ok(tcmd(c, "WATCH %sk", g));
+        expect_status(tcmd(c, "RESET"), "RESET");
+        expect_ok(tcmd(b, "SET %sk 1", g));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "INCR %sk", g), "QUEUED");
+        expect_exec_ran(tcmd(c, "EXEC"), 1);
+    }
+    tclose(b);
+}
+
+/* WATCH inside MULTI is refused and the transaction goes on; of several
+ * watched keys, one written is enough to abort. */
+static void test_watch_inside_multi_and_several_keys(void **state)
+{
+    find_tags();
+    tconn *b = tconnect(srv.port);
+    for (int t = 0; t < NTAGS; t++) {
+        const char *g = tags[t];
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "SET %sk 1", g), "QUEUED");
+        expect_error(tcmd(c, "WATCH %sk", g), "ERR WATCH inside MULTI is not allowed");
+        expect_exec_ran(tcmd(c, "EXEC"), 1);
+
+        expect_ok(tcmd(c, "MSET %sa 1 %sb 1 %sc 1", g, g, g));
+        expect_ok(tcmd(c, "WATCH %sa %sb", g, g));
+        expect_ok(tcmd(c, "WATCH %sc %sa", g, g)); /* a again: still one watch */
+        expect_int(tcmd(b, "INCR %sb", g), 2);
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "INCR %sa", g), "QUEUED");
+        expect_nil(tcmd(c, "EXEC"));
+        expect_bulk(tcmd(c, "GET %sa", g), "1");
+    }
+    tclose(b);
+}
+
+/* A WATCH of many keys, sent twice (each key watched once), then one of
+ * them written: the EXEC is aborted; untouched, it runs. */
+static void test_watch_many_keys(void **state)
+{
+    find_tags();
+    tconn *b = tconnect(srv.port);
+    enum { NKEYS = 5000 };
+    const char **argv = malloc(sizeof(char *) * (NKEYS + 1));
+    char (*names)[64] = malloc(sizeof(*names) * NKEYS);
+    assert_non_null(argv);
+    assert_non_null(names);
+    for (int t = 0; t < NTAGS; t++) {
+        argv[0] = "WATCH";
+        for (int i = 0; i < NKEYS; i++) {
+            snprintf(names[i], sizeof names[i], "%sm:%d", tags[t], i);
+            argv[i + 1] = names[i];
+        }
+        for (int round = 0; round < 2; round++) {
+            for (int twice = 0; twice < 2; twice++) {
+                tsendv(c, NKEYS + 1, argv);
+                expect_ok(tread(c, 10000));
+            }
+            if (round == 1)
+                expect_ok(tcmd(b, "SET %s x", names[NKEYS / 2]));
+            expect_ok(tcmd(c, "MULTI"));
+            expect_status(tcmd(c, "SET %s y", names[0]), "QUEUED");
+            if (round == 0)
+                expect_exec_ran(tcmd(c, "EXEC"), 1);
+            else
+                expect_nil(tcmd(c, "EXEC"));
+        }
+    }
+    free(names);
+    free(argv);
+    tclose(b);
+}
+
+/* A watched transaction keeps EXEC's semantics wherever its shard is:
+ * errors in their places, a blocking command that does not block, the
+ * writes made. */
+static void test_watch_exec_semantics(void **state)
+{
+    find_tags();
+    for (int t = 0; t < NTAGS; t++) {
+        const char *g = tags[t];
+        expect_ok(tcmd(c, "WATCH %sk %sempty", g, g));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "SET %sk 1", g), "QUEUED");
+        expect_status(tcmd(c, "INCR %sk", g), "QUEUED");
+        expect_status(tcmd(c, "LPUSH %sk x", g), "QUEUED");
+        expect_status(tcmd(c, "BLPOP %sempty 0", g), "QUEUED");
+        expect_status(tcmd(c, "MSET %sa 1 %sb", g, g), "QUEUED");
+        expect_status(tcmd(c, "RPUSH %slist a b", g), "QUEUED");
+        expect_status(tcmd(c, "GET %sk", g), "QUEUED");
+        struct rval *v = tcmd(c, "EXEC");
+        assert_int_equal(v->type, R_ARRAY);
+        assert_int_equal(v->n, 7);
+        assert_string_equal(v->elem[0]->str, "OK");
+        assert_int_equal(v->elem[1]->integer, 2);
+        assert_int_equal(v->elem[2]->type, R_ERROR);
+        assert_string_equal(v->elem[2]->str, "WRONGTYPE Operation against a key holding the wrong kind of value");
+        assert_int_equal(v->elem[3]->type, R_NIL);
+        assert_int_equal(v->elem[4]->type, R_ERROR);
+        assert_string_equal(v->elem[4]->str, "ERR wrong number of arguments for 'mset' command");
+        assert_int_equal(v->elem[5]->integer, 2);
+        assert_string_equal(v->elem[6]->str, "2");
+        rval_free(v);
+        expect_int(tcmd(c, "LLEN %slist", g), 2);
+    }
+}
+
+/* RESP3: an aborted EXEC answers the null (_). */
+static void test_watch_resp3_null(void **state)
+{
+    find_tags();
+    tconn *b = tconnect(srv.port);
+    rval_free(tcmd(c, "HELLO 3"));
+    for (int t = 0; t < NTAGS; t++) {
+        const char *g = tags[t];
+        expect_ok(tcmd(c, "WATCH %sk", g));
+        expect_ok(tcmd(b, "SET %sk 1", g));
+        expect_ok(tcmd(c, "MULTI"));
+        expect_status(tcmd(c, "GET %sk", g), "QUEUED");
+        tsend_raw(c, "EXEC\r\n", 6);
+        char got[8] = { 0 };
+        size_t have = 0;
+        while (have < 3) {
+            struct pollfd pfd = { tfd(c), POLLIN, 0 };
+            assert_true(poll(&pfd, 1, 5000) == 1);
+            ssize_t r = read(tfd(c), got + have, 3 - have);
+            assert_true(r > 0);
+            have += (size_t)r;
+        }
+        assert_memory_equal(got, "_\r\n", 3);
+    }
+    tclose(b);
+}
+
+/* ringkv: watched keys and a transaction over several shards are refused
+ * at EXEC (the transaction dropped, the watches forgotten). */
+static void test_watch_cross_shard_refused(void **state)
 {
     if (target_is_redis())
-        skip();
-    /* refused loudly rather than ignored: an ignored WATCH would break the
-     * optimistic locking a client builds on it */
-    expect_error(tcmd(c, "WATCH a"), "ERR WATCH is not supported by ringkv yet");
-    expect_ok(tcmd(c, "UNWATCH"));
+        skip(); /* Redis has one keyspace: no shards */
+    if (server_shards == 1)
+        skip(); /* every key on the connection's shard */
+    find_tags();
+    const char want[] = "ERR WATCH needs the watched keys and the transaction's keys on one shard of this "
+                        "node (ringkv has 3 shards): give them a common hash tag, as {user:1}:a {user:1}:b";
+    expect_ok(tcmd(c, "WATCH %sk", tags[0]));
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "SET %sk 1", tags[1]), "QUEUED");
+    expect_error(tcmd(c, "EXEC"), want);
+    expect_nil(tcmd(c, "GET %sk", tags[1]));
+    expect_ok(tcmd(c, "WATCH %sa %sb", tags[0], tags[2]));
+    expect_ok(tcmd(c, "MULTI"));
+    expect_error(tcmd(c, "EXEC"), want);
+    /* forgotten: the next transaction runs as usual, over shards too */
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "SET %sk 1", tags[1]), "QUEUED");
+    expect_status(tcmd(c, "SET %sk 1", tags[2]), "QUEUED");
+    expect_exec_ran(tcmd(c, "EXEC"), 2);
+}
+
+/* Poll GET key on x until it answers want (a bound, not a pass/fail). */
+static void wait_value(tconn *x, const char *key, const char *want)
+{
+    long long deadline = now_ms() + 10000;
+    for (;;) {
+        struct rval *v = tcmd(x, "GET %s", key);
+        bool same = v && v->type == R_BULK && strcmp(v->str, want) == 0;
+        rval_free(v);
+        if (same)
+            return;
+        if (now_ms() > deadline)
+            fail_msg("the replica did not get %s = %s", key, want);
+        usleep(10000);
+    }
+}
+
+/* A replica's client may WATCH: a write replicated from the master
+ * changes the key, and so does a full sync; a watched key the master did
+ * not write does not. */
+static void test_watch_on_replica(void **state)
+{
+    find_tags();
+    struct server rep;
+    char threads[8];
+    snprintf(threads, sizeof threads, "%d", server_shards);
+    const char *args[] = { "--threads", threads, "--pin", "no", NULL };
+    assert_int_equal(server_start(&rep, target_is_redis() ? NULL : args), 0);
+    tconn *rc = tconnect(rep.port), *rb = tconnect(rep.port);
+    expect_ok(tcmd(rc, "REPLICAOF 127.0.0.1 %d", srv.port));
+    for (int t = 0; t < NTAGS; t++) {
+        const char *g = tags[t];
+        char key[64];
+        snprintf(key, sizeof key, "%sk", g);
+        expect_ok(tcmd(c, "SET %s 1", key));
+        wait_value(rb, key, "1");
+        expect_ok(tcmd(rc, "WATCH %s", key));
+        expect_ok(tcmd(rc, "MULTI"));
+        expect_status(tcmd(rc, "GET %s", key), "QUEUED");
+        expect_exec_ran(tcmd(rc, "EXEC"), 1);
+
+        expect_ok(tcmd(rc, "WATCH %s", key));
+        expect_ok(tcmd(c, "SET %s 2", key));
+        wait_value(rb, key, "2");
+        expect_ok(tcmd(rc, "MULTI"));
+        expect_status(tcmd(rc, "GET %s", key), "QUEUED");
+        expect_nil(tcmd(rc, "EXEC"));
+    }
+    /* a full sync replaces the replica's data set: a watched key of it
+     * changed, in the master's data set or not (promoted and attached
+     * again, the replica's history is its own: the master sends
+     * everything) */
+    char key[64], own[64];
+    snprintf(key, sizeof key, "%sk", tags[0]);
+    snprintf(own, sizeof own, "%sown", tags[1]);
+    tconn *rd = tconnect(rep.port);
+    expect_ok(tcmd(rb, "REPLICAOF NO ONE"));
+    expect_ok(tcmd(rb, "SET %s 1", own)); /* not in the master's data set */
+    expect_ok(tcmd(rc, "WATCH %s", key));
+    expect_ok(tcmd(rd, "WATCH %s", own));
+    expect_ok(tcmd(rb, "REPLICAOF 127.0.0.1 %d", srv.port));
+    long long deadline = now_ms() + 10000;
+    for (;;) {
+        struct rval *v = tcmd(rb, "INFO replication");
+        bool up = v && v->str && strstr(v->str, "master_link_status:up") &&
+                  strstr(v->str, "master_sync_in_progress:0");
+        rval_free(v);
+        if (up)
+            break;
+        if (now_ms() > deadline)
+            fail_msg("the replica did not sync again");
+        usleep(10000);
+    }
+    expect_ok(tcmd(rc, "MULTI"));
+    expect_status(tcmd(rc, "GET %s", key), "QUEUED");
+    expect_nil(tcmd(rc, "EXEC"));
+    expect_nil(tcmd(rd, "GET %s", own));
+    expect_ok(tcmd(rd, "MULTI"));
+    expect_status(tcmd(rd, "GET %s", own), "QUEUED");
+    expect_nil(tcmd(rd, "EXEC"));
+    tclose(rd);
+    tclose(rb);
+    tclose(rc);
+    assert_int_equal(server_stop(&rep), 0);
+}
+
+/* Check-and-set on one counter by two clients: each WATCH, GET, MULTI,
+ * SET n+1, EXEC, retried on a null, N times; the counter ends at exactly
+ * 2N whatever the interleaving (a lost update would leave it short).
+ * First in lockstep (the second client's EXEC always follows the first's
+ * write), then two processes at full speed. */
+#define CAS_ROUNDS 300
+
+static long long get_counter(tconn *x, const char *key)
+{
+    struct rval *v = tcmd(x, "GET %s", key);
+    long long n = v && v->type == R_BULK ? atoll(v->str) : 0;
+    rval_free(v);
+    return n;
+}
+
+/* One check-and-set attempt: 1 if its EXEC ran, 0 if a watched key
+ * changed, -1 on no or a wrong reply. */
+static int cas_attempt(tconn *x, const char *key)
+{
+    rval_free(tcmd(x, "WATCH %s", key));
+    long long n = get_counter(x, key);
+    rval_free(tcmd(x, "MULTI"));
+    rval_free(tcmd(x, "SET %s %lld", key, n + 1));
+    struct rval *v = tcmd(x, "EXEC");
+    int ran = !v ? -1 : v->type == R_ARRAY && v->n == 1 ? 1 : v->type == R_NIL ? 0 : -1;
+    rval_free(v);
+    return ran;
+}
+
+/* Attempts until one runs: false if one failed. */
+static bool cas_increment(tconn *x, const char *key)
+{
+    int r;
+    while ((r = cas_attempt(x, key)) == 0)
+        ;
+    return r == 1;
+}
+
+static void test_watch_check_and_set(void **state)
+{
+    find_tags();
+    tconn *b = tconnect(srv.port);
+    for (int t = 0; t < NTAGS; t++) {
+        char key[64];
+        snprintf(key, sizeof key, "%scounter", tags[t]);
+        /* lockstep: both read, both try; the second must fail and retry */
+        for (int i = 0; i < 20; i++) {
+            expect_ok(tcmd(c, "WATCH %s", key));
+            expect_ok(tcmd(b, "WATCH %s", key));
+            long long nc = get_counter(c, key), nb = get_counter(b, key);
+            assert_int_equal(nc, nb);
+            expect_ok(tcmd(c, "MULTI"));
+            expect_status(tcmd(c, "SET %s %lld", key, nc + 1), "QUEUED");
+            expect_ok(tcmd(b, "MULTI"));
+            expect_status(tcmd(b, "SET %s %lld", key, nb + 1), "QUEUED");
+            expect_exec_ran(tcmd(c, "EXEC"), 1);
+            expect_nil(tcmd(b, "EXEC"));
+            assert_true(cas_increment(b, key));
+        }
+        assert_int_equal(get_counter(c, key), 40);
+        expect_int(tcmd(c, "DEL %s", key), 1);
+
+        /* two processes */
+        fflush(NULL);
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+            tconn *x = tconnect(srv.port);
+            for (int i = 0; i < CAS_ROUNDS; i++)
+                if (!cas_increment(x, key))
+                    _exit(1);
+            tclose(x);
+            _exit(0);
+        }
+        for (int i = 0; i < CAS_ROUNDS; i++)
+            assert_true(cas_increment(c, key));
+        int status = 0;
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        assert_int_equal(get_counter(c, key), 2 * CAS_ROUNDS);
+    }
+    tclose(b);
 }
 
 static void test_resp3_exec(void **state)
@@ -355,7 +955,6 @@ static void test_refusals_at_exec_abort_it(void **state)
     tclose(b);
 }
 
-/* The shard (of 3) a key lives on: its hash slot modulo the shard count. */
 static int shard_of(const char *key)
 {
     struct rval *v = tcmd(c, "CLUSTER KEYSLOT %s", key);
@@ -404,7 +1003,19 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exec_replies_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued_error_aborts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_discard_and_misuse, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_watch_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_untouched_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_other_client_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_own_write_same_value_and_noop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_expiry_and_creation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_flushall, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_forgotten, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_inside_multi_and_several_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_many_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_exec_semantics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_resp3_null, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_cross_shard_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_on_replica, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_check_and_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resp3_exec, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mset_shape_checked_before_split, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exec_waits_for_cross_shard_commands, setup, teardown),
