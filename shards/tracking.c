@@ -5,37 +5,27 @@
 #include <mimalloc.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "core/config.h"
 #include "core/reply.h"
 #include "shards/conn_owner.h"
+#include "shards/key_clients.h"
 #include "shards/message.h"
 #include "shards/node.h"
 #include "shards/session.h"
 #include "shards/shard.h"
 
 struct reader {
-    uint64_t id;
-    int      shard;
+    uint64_t id;    /* first: key_clients' client id */
+    int      shard; /* where its connection is */
 };
 
-/* One tracked key and who read it. */
-struct tracked {
-    struct tracked *next;
-    uint64_t        hash;
-    struct reader  *readers;
-    uint32_t        nreaders, cap;
-    size_t          klen;
-    char            key[];
-};
-
+/* The keys tracking clients read here, each with its readers
+ * (key_clients.h). */
 struct tracking {
-    struct tracked **buckets;
-    size_t           nbuckets;  /* power of two */
-    size_t           count;
-    size_t           items;     /* readers over all entries (tracking_total_items) */
-    size_t           evict_at;  /* bucket where the next eviction looks */
+    struct key_clients keys;
+    size_t             items;    /* readers over all keys (tracking_total_items) */
+    size_t             evict_at; /* bucket where the next eviction looks */
 };
 
 static struct tracking *table_of(struct shard *sh)
@@ -44,10 +34,7 @@ static struct tracking *table_of(struct shard *sh)
         struct tracking *t = mi_zalloc(sizeof(*t));
         if (!t)
             abort();
-        t->nbuckets = 1024;
-        t->buckets = mi_calloc(t->nbuckets, sizeof(*t->buckets));
-        if (!t->buckets)
-            abort();
+        key_clients_init(&t->keys, sizeof(struct reader), 1024);
         sh->tracking = t;
     }
     return sh->tracking;
@@ -57,16 +44,15 @@ static struct tracking *table_of(struct shard *sh)
  * published as the table changes. */
 static void publish(struct shard *sh, const struct tracking *t)
 {
-    __atomic_store_n(&sh->stats.tracking_keys, (uint64_t)t->count, __ATOMIC_RELAXED);
+    __atomic_store_n(&sh->stats.tracking_keys, (uint64_t)t->keys.count, __ATOMIC_RELAXED);
     __atomic_store_n(&sh->stats.tracking_items, (uint64_t)t->items, __ATOMIC_RELAXED);
 }
 
 /* Free an entry unlinked from t (its readers leave the item count). */
-static void tracked_drop(struct tracking *t, struct tracked *e)
+static void tracked_drop(struct tracking *t, struct key_clients_entry *e)
 {
-    t->items -= e->nreaders;
-    mi_free(e->readers);
-    mi_free(e);
+    t->items -= e->n;
+    key_clients_entry_free(e);
 }
 
 void tracking_client_set(struct shard *sh, struct client *c, bool on)
@@ -83,52 +69,14 @@ void tracking_free(struct shard *sh)
     struct tracking *t = sh->tracking;
     if (!t)
         return;
-    for (size_t b = 0; b < t->nbuckets; b++)
-        for (struct tracked *e = t->buckets[b], *next; e; e = next) {
-            next = e->next;
-            tracked_drop(t, e);
-        }
-    mi_free(t->buckets);
+    key_clients_free(&t->keys);
     mi_free(t);
     sh->tracking = NULL;
 }
 
 size_t tracking_keys(const struct shard *sh)
 {
-    return sh->tracking ? sh->tracking->count : 0;
-}
-
-static void grow(struct tracking *t)
-{
-    size_t n = t->nbuckets * 2;
-    struct tracked **b = mi_calloc(n, sizeof(*b));
-    if (!b)
-        abort();
-    for (size_t i = 0; i < t->nbuckets; i++)
-        for (struct tracked *e = t->buckets[i], *next; e; e = next) {
-            next = e->next;
-            e->next = b[e->hash & (n - 1)];
-            b[e->hash & (n - 1)] = e;
-        }
-    mi_free(t->buckets);
-    t->buckets = b;
-    t->nbuckets = n;
-    t->evict_at = 0;
-}
-
-/* The entry of key, unlinked from the table (the caller owns it), or NULL. */
-static struct tracked *take(struct tracking *t, const char *key, size_t klen)
-{
-    uint64_t h = XXH3_64bits(key, klen);
-    for (struct tracked **pp = &t->buckets[h & (t->nbuckets - 1)]; *pp; pp = &(*pp)->next) {
-        struct tracked *e = *pp;
-        if (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0) {
-            *pp = e->next;
-            t->count--;
-            return e;
-        }
-    }
-    return NULL;
+    return sh->tracking ? sh->tracking->keys.count : 0;
 }
 
 /* ---- invalidation messages ------------------------------------------------ */
@@ -189,16 +137,18 @@ static void tracking_message(struct shard *sh, struct shard_msg *m)
 }
 
 /* Tell every reader of e that its key changed. */
-static void invalidate(struct shard *sh, struct tracked *e)
+static void invalidate(struct shard *sh, const struct tracking *t, const struct key_clients_entry *e)
 {
     struct slice key = { e->key, e->klen };
     int nshards = sh->node->nshards;
     for (int target = 0; target < nshards; target++) {
         struct buf ids;
         buf_init(&ids);
-        for (uint32_t i = 0; i < e->nreaders; i++)
-            if (e->readers[i].shard == target)
-                buf_append(&ids, &e->readers[i].id, sizeof(uint64_t));
+        for (uint32_t i = 0; i < e->n; i++) {
+            const struct reader *r = key_clients_at(&t->keys, e, i);
+            if (r->shard == target)
+                buf_append(&ids, &r->id, sizeof(uint64_t));
+        }
         if (ids.len == 0)
             continue;
         /* to this shard too, as a message: handled next turn, after the
@@ -223,51 +173,21 @@ static void evict(struct shard *sh, struct tracking *t)
     size_t share = (size_t)max / (size_t)sh->node->nshards;
     if (share == 0)
         share = 1;
-    while (t->count > share) {
-        struct tracked *e = t->buckets[t->evict_at];
-        if (!e) {
-            t->evict_at = (t->evict_at + 1) & (t->nbuckets - 1);
-            continue;
-        }
-        t->buckets[t->evict_at] = e->next;
-        t->count--;
-        invalidate(sh, e);
+    while (t->keys.count > share) {
+        struct key_clients_entry *e = key_clients_take_any(&t->keys, &t->evict_at);
+        invalidate(sh, t, e);
         tracked_drop(t, e);
     }
 }
 
-static void remember(struct shard *sh, struct tracking *t, struct slice key, uint64_t id, int home)
+static void remember(struct tracking *t, struct slice key, uint64_t id, int home)
 {
-    uint64_t h = XXH3_64bits(key.ptr, key.len);
-    struct tracked *e = t->buckets[h & (t->nbuckets - 1)];
-    while (e && !(e->hash == h && e->klen == key.len && memcmp(e->key, key.ptr, key.len) == 0))
-        e = e->next;
-    if (!e) {
-        if (t->count >= t->nbuckets)
-            grow(t);
-        e = mi_zalloc(sizeof(*e) + key.len);
-        if (!e)
-            abort();
-        e->hash = h;
-        e->klen = key.len;
-        memcpy(e->key, key.ptr, key.len);
-        size_t b = h & (t->nbuckets - 1);
-        e->next = t->buckets[b];
-        t->buckets[b] = e;
-        t->count++;
+    bool added;
+    struct reader *r = key_clients_attach(&t->keys, key_clients_add(&t->keys, key.ptr, key.len), id, &added);
+    if (added) {
+        r->shard = home;
+        t->items++;
     }
-    for (uint32_t i = 0; i < e->nreaders; i++)
-        if (e->readers[i].id == id)
-            return;
-    if (e->nreaders == e->cap) {
-        e->cap = e->cap ? e->cap * 2 : 2;
-        e->readers = mi_realloc(e->readers, e->cap * sizeof(*e->readers));
-        if (!e->readers)
-            abort();
-    }
-    e->readers[e->nreaders++] = (struct reader){ id, home };
-    t->items++;
-    (void)sh;
 }
 
 void tracking_read(struct shard *sh, const struct command *cmd, int argc, const struct slice *argv,
@@ -286,7 +206,7 @@ void tracking_read(struct shard *sh, const struct command *cmd, int argc, const 
         return; /* no keys (KEYS, DBSIZE): nothing to remember */
     struct tracking *t = table_of(sh);
     for (int k = 0; k < n; k++)
-        remember(sh, t, argv[idx[k]], id, home);
+        remember(t, argv[idx[k]], id, home);
     if (idx != small)
         mi_free(idx);
     evict(sh, t);
@@ -308,14 +228,8 @@ void tracking_flushed(struct shard *sh)
     struct tracking *t = sh->tracking;
     if (!t)
         return; /* no client ever tracked a key of this shard */
-    for (size_t b = 0; b < t->nbuckets; b++) {
-        for (struct tracked *e = t->buckets[b], *next; e; e = next) {
-            next = e->next;
-            tracked_drop(t, e);
-        }
-        t->buckets[b] = NULL;
-    }
-    t->count = 0;
+    key_clients_clear(&t->keys);
+    t->items = 0;
     publish(sh, t);
     shard_each_conn_view(sh, flush_visit, NULL);
 }
@@ -329,12 +243,12 @@ void tracking_changed(struct shard *sh, const struct journal_record *rec)
         tracking_flushed(sh);
         return;
     }
-    if (t->count == 0)
+    if (t->keys.count == 0)
         return;
-    struct tracked *e = take(t, rec->key.ptr, rec->key.len);
+    struct key_clients_entry *e = key_clients_take(&t->keys, rec->key.ptr, rec->key.len);
     if (!e)
         return;
-    invalidate(sh, e);
+    invalidate(sh, t, e);
     tracked_drop(t, e);
     publish(sh, t);
 }
