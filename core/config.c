@@ -13,6 +13,7 @@
 #include "core/config_table.h"
 #include "core/glob.h"
 #include "core/output_limits.h"
+#include "core/keyspace_events.h"
 #include "core/numbers.h"
 
 #include <ctype.h>
@@ -259,6 +260,11 @@ static const char *option_parse(const struct option_desc *o, const char *value, 
         v = idx;
         break;
     }
+    case CONF_EVENTS:
+        v = keyspace_events_parse(value);
+        if (v < 0)
+            return KEYSPACE_EVENTS_INVALID;
+        break;
     case CONF_STRING:
         if (strcmp(o->name, "client-output-buffer-limit") == 0) {
             struct output_limit lim[OUTPUT_CLASSES];
@@ -406,6 +412,12 @@ const char *option_text(const struct config *cfg, const struct option_desc *o,
         return out;
     case CONF_ENUM:
         return enum_word(o->words, v, out, outlen);
+    case CONF_EVENTS: {
+        char letters[32];
+        keyspace_events_text((int)v, letters);
+        snprintf(out, outlen, "%s", letters);
+        return out;
+    }
     case CONF_STRING: {
         const char *s = (const char *)(intptr_t)v;
         snprintf(out, outlen, "%s", s ? s : "");
@@ -469,6 +481,7 @@ static const char *type_word(const struct option_desc *o)
     case CONF_BOOL:   return "<yes|no>";
     case CONF_STRING: return "<text>";
     case CONF_ENUM:   return "<word>";
+    case CONF_EVENTS: return "<classes>";
     }
     return "";
 }

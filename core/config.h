@@ -21,6 +21,7 @@ enum config_type {
     CONF_BOOL,   /* yes|no */
     CONF_STRING, /* any string */
     CONF_ENUM,   /* one of a fixed list of words, stored as its index */
+    CONF_EVENTS, /* keyspace-event class letters, stored as their bits (core/keyspace_events.h) */
 };
 
 #define CONF_RUNTIME 1 /* may be changed by CONFIG SET */
@@ -78,6 +79,7 @@ enum config_type {
     X("zset-max-listpack-entries", zset_max_listpack_entries, CONF_INT, "128", CONF_RUNTIME, NULL, "a sorted set with more members than this is a skiplist, not a listpack (alias zset-max-ziplist-entries)") \
     X("zset-max-listpack-value", zset_max_listpack_value, CONF_INT, "64", CONF_RUNTIME, NULL, "a sorted set with a member longer than this many bytes is a skiplist (alias zset-max-ziplist-value)") \
     X("list-max-listpack-size", list_max_listpack_size, CONF_INT, "-2", CONF_RUNTIME, NULL, "a list node holds at most this many elements (positive) or 4/8/16/32/64 KB (-1..-5) (alias list-max-ziplist-size)") \
+    X("notify-keyspace-events", notify_keyspace_events, CONF_EVENTS, "", CONF_RUNTIME, NULL, "keyspace notifications to publish, as Redis's class letters (KEA: every class on both channels; empty: none)") \
     X("list-compress-depth", list_compress_depth, CONF_INT, "0", CONF_RUNTIME, NULL, "a list's nodes past this many at each end are kept LZF-compressed (0: none); lists take it when they outgrow one node") \
     X("hll-sparse-max-bytes", hll_sparse_max_bytes, CONF_MEMORY, "3000", CONF_RUNTIME, NULL, "a sparse HyperLogLog whose string would pass this many bytes turns dense") \
     X("dir",             dir,             CONF_STRING, "",          0, NULL, "working directory, entered at start (empty: stay where started); CONFIG GET shows it absolute") \
@@ -180,7 +182,6 @@ enum config_type {
     X("active-defrag-max-scan-fields", active_defrag_max_scan_fields, "1000") \
     X("lua-time-limit", lua_time_limit, "5000") \
     X("busy-reply-threshold", busy_reply_threshold, "5000") \
-    X("notify-keyspace-events", notify_keyspace_events, "") \
     X("stream-node-max-bytes", stream_node_max_bytes, "4096") \
     X("stream-node-max-entries", stream_node_max_entries, "100") \
     X("cluster-port", cluster_port, "0") \

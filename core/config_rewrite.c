@@ -121,6 +121,10 @@ static void text_put_option(struct text *t, const struct config *cfg, const stru
             text_puts(t, s);
         else
             text_put_quoted(t, s);
+    } else if (o->type == CONF_EVENTS) {
+        /* quoted as Redis writes it, so that no classes ("") reads back */
+        char value[32];
+        text_put_quoted(t, option_text(cfg, o, value, sizeof(value)));
     } else {
         char value[128];
         text_puts(t, option_text(cfg, o, value, sizeof(value)));

@@ -18,6 +18,7 @@
 #include "shards/dispatch.h"
 #include "shards/message.h"
 #include "shards/node.h"
+#include "shards/notify.h"
 #include "shards/scratch.h"
 #include "shards/shard.h"
 #include "shards/store/serialize.h"
@@ -495,7 +496,9 @@ static void apply_command(struct shard *sh, struct store *st, const char *p, uin
         .shard = sh, .store = st, .reply = &r, .argc = (int)argc, .argv = args,
         .client = NULL, .now_ms = 0, .caller_id = 0, .msg = NULL,
     };
+    notify_command_begin(sh, st, cmd, (int)argc, args, 0);
     cmd->fn(&ctx);
+    notify_command_end(sh);
     if (out.len && out.data[0] == '-')
         log_warning("A command of the master's stream failed here: '%.*s': %.*s", (int)args[0].len,
                     args[0].ptr, (int)(out.len > 2 ? out.len - 2 : out.len), out.data);

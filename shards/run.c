@@ -16,6 +16,7 @@
 #include "shards/blocking.h"
 #include "shards/message.h"
 #include "shards/node.h"
+#include "shards/notify.h"
 #include "shards/scratch.h"
 #include "shards/store/store.h"
 #include "shards/tracking.h"
@@ -181,7 +182,9 @@ static void apply_writes(struct shard *sh, const struct buf *records, int64_t no
 {
     if (sh->snap_keys_pending > 0)
         writes_each_key(records, snapshot_key_first, sh);
+    notify_quiet(sh, true); /* the command's shard named them */
     writes_apply(sh->store, records, now);
+    notify_quiet(sh, false);
 }
 
 /* What became of a command run_command_msg was given. */
@@ -273,7 +276,9 @@ static enum run_result run_command_msg(struct shard *sh, struct store *store, co
     }
     if (no_touch)
         store_set_no_touch(store, true);
+    notify_command_begin(sh, store, cmd, argc, argv, now);
     cmd->fn(&ctx);
+    notify_command_end(sh);
     if (no_touch)
         store_set_no_touch(store, false);
     if (journal)
@@ -389,7 +394,7 @@ static void scratch_run(struct shard *sh, struct pending *p)
 {
     struct session *s = p->session;
     int n = sh->node->nshards;
-    struct write_capture cap = { false, sh->node, mi_calloc((size_t)n, sizeof(struct buf)) };
+    struct write_capture cap = { false, sh->node, mi_calloc((size_t)n, sizeof(struct buf)), NULL };
     struct store *scratch = store_create(NULL, write_capture_hook, &cap);
     int64_t now = shard_now_ms(sh);
     /* import: the keys of part i are in key order among those with
@@ -410,6 +415,7 @@ static void scratch_run(struct shard *sh, struct pending *p)
     mi_free(cursor);
     mi_free(idx);
     cap.on = true;
+    cap.notify = sh;
     uint64_t usec = dispatch_run_command(sh, scratch, cmd, p->argc, p->argv, &p->out, s->client.proto, NULL,
                                 s->client.id);
     dispatch_slow_record(sh, usec, p->argc, p->argv, &s->client);

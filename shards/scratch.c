@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "shards/node.h"
+#include "shards/notify.h"
 #include "shards/shard.h"
 #include "shards/store/slot.h"
 
@@ -185,6 +186,8 @@ void write_capture_hook(void *arg, const struct journal_record *r)
         return;
     int owner = shard_of_slot(c->node, key_slot(r->key.ptr, r->key.len));
     write_record_encode(&c->per_shard[owner], r);
+    if (c->notify)
+        notify_store_changed(c->notify, r);
 }
 
 void key_import(struct store *st, struct slice key, const char **cursor, int64_t now)

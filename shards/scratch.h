@@ -25,6 +25,9 @@ struct write_capture {
     bool               on;
     const struct node *node;
     struct buf        *per_shard;
+    /* The shard running the command, whose keyspace notifications name its
+     * writes here (its owners apply them quietly: notify_quiet), or NULL. */
+    struct shard      *notify;
 };
 void write_capture_hook(void *arg, const struct journal_record *r);
 

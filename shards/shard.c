@@ -14,6 +14,7 @@
 #include "shards/dispatch.h"
 #include "shards/message.h"
 #include "shards/node.h"
+#include "shards/notify.h"
 #include "shards/store/slot.h"
 #include "shards/store/store.h"
 #include "shards/tracking.h"
@@ -105,6 +106,7 @@ void shard_store_changed(void *shard, const struct journal_record *rec)
     tracking_changed(sh, rec);
     watch_changed(sh, rec);
     blocking_store_changed(sh, rec);
+    notify_store_changed(sh, rec);
     if (sh->node->journal)
         sh->node->journal->record(sh, rec);
 }
@@ -191,6 +193,7 @@ void shard_teardown(struct shard *sh)
         store_destroy(sh->store);
     tracking_free(sh);
     watch_free(sh);
+    notify_free(sh);
     mi_free(sh->replica_conns);
     mi_free(sh->subscribers);
     slowlog_deinit(&sh->slowlog);

@@ -80,6 +80,7 @@ struct shard {
     /* EVAL's Lua state and this shard's compiled scripts
      * (shards/commands/scripting.c), NULL before the shard's first script */
     struct script_shard *scripting;
+    struct notify_shard *notify; /* keyspace notifications' state (notify.c), NULL if never on */
 };
 
 /* The keys of a shard in flight (above): a count per slot (the gate's

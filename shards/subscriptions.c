@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "core/config.h"
+#include "core/glob.h"
 #include "core/log.h"
 #include "core/output_limits.h"
 #include "core/reply.h"
@@ -185,6 +186,35 @@ void pubsub_check_output(struct shard *sh, int64_t now_ms)
     }
     __atomic_store_n(&sh->stats.pubsub_channels, count_distinct(sh, false), __ATOMIC_RELAXED);
     __atomic_store_n(&sh->stats.pubsub_patterns, count_distinct(sh, true), __ATOMIC_RELAXED);
+}
+
+long long pubsub_publish(struct shard *sh, struct slice channel, struct slice message, int64_t now_ms)
+{
+    long long reached = 0;
+    for (int i = 0; i < sh->nsubscribers; i++) {
+        struct session *s = sh->subscribers[i];
+        struct pubsub *ps = s->pubsub;
+        if (!s->conn || s->conn->closing || !ps)
+            continue;
+        bool sent = false;
+        if (pubsub_find(ps->channels, ps->nchannels, channel) >= 0) {
+            pubsub_push(s, NULL, channel, message);
+            reached++;
+            sent = true;
+        }
+        for (size_t p = 0; p < ps->npatterns; p++) {
+            if (glob_match(ps->patterns[p].data, ps->patterns[p].len, channel.ptr, channel.len, false)) {
+                pubsub_push(s, &ps->patterns[p], channel, message);
+                reached++;
+                sent = true;
+            }
+        }
+        /* counted as delivered, as Redis counts a message to a client it
+         * then drops */
+        if (sent)
+            pubsub_drop_if_over(sh, s, now_ms);
+    }
+    return reached;
 }
 
 bool pubsub_drop_if_over(struct shard *sh, struct session *s, int64_t now_ms)

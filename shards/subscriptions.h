@@ -49,6 +49,10 @@ void pubsub_session_end(struct shard *sh, struct session *s);
 /* Push a message (pattern NULL: matched by name) to s. */
 void pubsub_push(struct session *s, const struct buf *pattern, struct slice channel,
                  struct slice message);
+/* Deliver a message published on channel to this shard's subscribers of
+ * it, by name and by pattern; how many got it (PUBLISH, keyspace
+ * notifications). */
+long long pubsub_publish(struct shard *sh, struct slice channel, struct slice message, int64_t now_ms);
 /* Drop s (close its connection, with Redis's log line) if it is over its
  * output limits now; true if it was. */
 bool pubsub_drop_if_over(struct shard *sh, struct session *s, int64_t now_ms);

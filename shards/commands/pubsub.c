@@ -112,33 +112,7 @@ void cmd_punsubscribe(struct exec_ctx *ctx) { unsubscribe(ctx, true); }
 /* PUBLISH channel message, on this shard's subscribers. */
 void cmd_publish(struct exec_ctx *ctx)
 {
-    struct slice channel = ctx->argv[1], message = ctx->argv[2];
-    long long reached = 0;
-    struct shard *sh = ctx->shard;
-    for (int i = 0; sh && i < sh->nsubscribers; i++) {
-        struct session *s = sh->subscribers[i];
-        struct pubsub *ps = s->pubsub;
-        if (!s->conn || s->conn->closing || !ps)
-            continue;
-        bool sent = false;
-        if (pubsub_find(ps->channels, ps->nchannels, channel) >= 0) {
-            pubsub_push(s, NULL, channel, message);
-            reached++;
-            sent = true;
-        }
-        for (size_t p = 0; p < ps->npatterns; p++) {
-            if (glob_match(ps->patterns[p].data, ps->patterns[p].len, channel.ptr, channel.len, false)) {
-                pubsub_push(s, &ps->patterns[p], channel, message);
-                reached++;
-                sent = true;
-            }
-        }
-        /* counted as delivered, as Redis counts a message to a client it
-         * then drops */
-        if (sent)
-            pubsub_drop_if_over(sh, s, ctx->now_ms);
-    }
-    reply_int(ctx->reply, reached);
+    reply_int(ctx->reply, ctx->shard ? pubsub_publish(ctx->shard, ctx->argv[1], ctx->argv[2], ctx->now_ms) : 0);
 }
 
 /* ---- PUBSUB CHANNELS / NUMSUB / NUMPAT ---------------------------------- */

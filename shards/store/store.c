@@ -300,6 +300,7 @@ struct store {
     void         *heap;        /* mi_heap_t *, or NULL for the default heap */
     journal_hook *hook;
     void         *hook_arg;
+    bool          evicting;    /* a DEL journaled now is an eviction's (journal_record.evicted) */
 
     struct entry **table[2];   /* table[1] is non-NULL only while rehashing */
     size_t         size[2];    /* buckets, a power of two (0 = no table) */
@@ -745,7 +746,7 @@ static inline void journal_del(struct store *s, const struct entry *e, bool by_s
 {
     if (!s->hook)
         return;
-    struct journal_record rec = { .op = JOURNAL_DEL, .by_store = by_store };
+    struct journal_record rec = { .op = JOURNAL_DEL, .by_store = by_store, .evicted = s->evicting };
     rec.key = (struct slice){ entry_key(e), entry_key_len(e) };
     s->hook(s->hook_arg, &rec);
 }
@@ -2020,7 +2021,9 @@ enum evict_result store_evict(struct store *s, size_t limit, enum evict_policy p
         }
         if (!victim) /* nothing (more) the policy may take */
             return EVICT_FAILED;
+        s->evicting = true;
         remove_entry(s, victim, h, true);
+        s->evicting = false;
         s->stats.evicted_keys++;
     }
     return EVICT_DONE;

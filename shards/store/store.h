@@ -75,6 +75,8 @@ struct journal_record {
     int64_t         expire_at_ms; /* JOURNAL_SET (0 = none) and JOURNAL_EXPIRE */
     bool            by_store;     /* JOURNAL_DEL the store decided on its own (the key's
                                      time passed, eviction), not the command running */
+    bool            evicted;      /* JOURNAL_DEL by_store: eviction's, not expiry's
+                                     (keyspace notifications tell them apart) */
 };
 
 /* Called synchronously for every change; the record's slices are valid only
