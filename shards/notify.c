@@ -545,8 +545,11 @@ static void name_record(struct notify_shard *ns, int flags, const struct journal
 {
     switch (rec->op) {
     case JOURNAL_SET:
+        /* a master's SET k v PXAT t (its SET EX's form) */
         if (rec->type == TYPE_STRING)
             event_add(ns, flags, KEV_STRING, "set", rec->key);
+        if (rec->type == TYPE_STRING && rec->expire_at_ms)
+            event_add(ns, flags, KEV_GENERIC, "expire", rec->key);
         break;
     case JOURNAL_DEL:
         event_add(ns, flags, KEV_GENERIC, "del", rec->key);
