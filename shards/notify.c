@@ -148,6 +148,10 @@ struct notify_shard {
     int                 nlooked;
     int                 looked_at[KEYS_LOOKED]; /* argv index */
     bool                existed[KEYS_LOOKED];
+    /* here but past its time when the command began, and no "expired" yet:
+     * a write that replaces it (SET) makes no DEL of it, but Redis's
+     * lookup expires it first */
+    bool                stale[KEYS_LOOKED];
     struct buf          keys;
     struct change      *changes;
     size_t              nchanges, cap;
@@ -510,14 +514,17 @@ void notify_command_begin(struct shard *sh, struct store *store, const struct co
     ns->keys.len = 0;
     ns->nlooked = 0;
     bool misses = (flags & KEV_KEY_MISS) && (cmd->flags & CMD_READONLY);
-    if (!misses && !((flags & KEV_NEW) && ns->rule))
+    if (!misses && !((flags & (KEV_NEW | KEV_EXPIRED)) && ns->rule))
         return;
-    /* which of its keys are there now: "new" and "keymiss" need it */
+    /* which of its keys are there now ("new", "keymiss"), which past their
+     * time ("expired") */
     int idx[KEYS_LOOKED];
     int n = command_keys(cmd, argc, argv, idx, KEYS_LOOKED);
     for (int i = 0; i < n && i < KEYS_LOOKED; i++) {
         ns->looked_at[ns->nlooked] = idx[i];
         ns->existed[ns->nlooked] = store_peek(store, argv[idx[i]], now_ms) != NULL;
+        ns->stale[ns->nlooked] = (flags & KEV_EXPIRED) && ns->rule && !ns->existed[ns->nlooked] &&
+                                 store_peek_expired(store, argv[idx[i]], now_ms);
         ns->nlooked++;
     }
 }
@@ -528,6 +535,9 @@ void notify_command_end(struct shard *sh)
     if (!ns || !ns->active)
         return;
     ns->active = false;
+    for (int i = 0; i < ns->nlooked; i++)
+        if (ns->stale[i])
+            event_add(ns, ns->flags, KEV_EXPIRED, "expired", ns->argv[ns->looked_at[i]]);
     if ((ns->flags & KEV_KEY_MISS) && (ns->cmd->flags & CMD_READONLY))
         for (int i = 0; i < ns->nlooked; i++)
             if (!ns->existed[i])
@@ -573,6 +583,9 @@ void notify_store_changed(struct shard *sh, const struct journal_record *rec)
     struct notify_shard *ns = state_of(sh);
     if (rec->op == JOURNAL_DEL && rec->by_store) {
         /* the store's own: at once, ahead of the command's events */
+        for (int i = 0; ns->active && i < ns->nlooked; i++)
+            if (ns->stale[i] && same_key(ns->argv[ns->looked_at[i]], rec->key))
+                ns->stale[i] = false; /* its DEL is this one */
         event_add(ns, flags, rec->evicted ? KEV_EVICTED : KEV_EXPIRED, rec->evicted ? "evicted" : "expired",
                   rec->key);
         post_events(sh, ns);

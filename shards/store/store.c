@@ -1133,6 +1133,14 @@ struct entry *store_peek(struct store *s, struct slice key, int64_t now_ms)
     return e;
 }
 
+bool store_peek_expired(struct store *s, struct slice key, int64_t now_ms)
+{
+    note_now(s, now_ms);
+    uint64_t h = key_hash(key.ptr, key.len);
+    struct entry *e = lookup(s, key.ptr, key.len, h);
+    return e && expired(e, now_ms);
+}
+
 /* Fill a fresh entry's header for key/vlen with flags. */
 static void entry_init(struct entry *e, uint64_t h, unsigned flags, struct slice key, size_t vlen)
 {

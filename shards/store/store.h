@@ -143,6 +143,9 @@ void store_prefetch_entry(const struct store *s, uint64_t h);
 /* The same without counting, touching the LRU or deleting: for SCAN/KEYS,
  * TYPE-like checks and exports. Returns NULL for missing or expired keys. */
 struct entry *store_peek(struct store *s, struct slice key, int64_t now_ms);
+/* Is key here but past its time (a write may replace it without the DEL
+ * a lookup journals)? Nothing changes. */
+bool store_peek_expired(struct store *s, struct slice key, int64_t now_ms);
 
 /* Create or replace key with a value of vlen bytes (copied from val if val is
  * not NULL, else left uninitialised for the caller to fill before its next
