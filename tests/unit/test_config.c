@@ -370,12 +370,23 @@ static void test_redis_directives_accepted(void **state)
     /* hash-max-listpack-entries is a real option now (hashes' encoding), as
      * is latency-tracking-info-percentiles (LATENCY) */
     assert_int_equal(config_load(&c, hash_max_listpack_entries), 64);
-    assert_int_equal(config_ignored_names(&c, names, sizeof(names)), 4);
-    assert_string_equal(names, "rename-command, appendfsync, replica-serve-stale-data, "
-                               "notify-keyspace-events");
+    /* notify-keyspace-events is applied now (keyspace notifications) */
+    assert_int_equal(config_ignored_names(&c, names, sizeof(names)), 3);
+    assert_string_equal(names, "rename-command, appendfsync, replica-serve-stale-data");
     /* cut short, still terminated */
-    assert_int_equal(config_ignored_names(&c, names, 10), 4);
+    assert_int_equal(config_ignored_names(&c, names, 10), 3);
     assert_int_equal(strlen(names), 9);
+
+    /* notify-keyspace-events: Redis's letters, written back in its order */
+    assert_int_equal(config_set(&c, "notify-keyspace-events", "KEA", true, err, sizeof(err)), 0);
+    assert_string_equal(config_value_text(&c, "notify-keyspace-events", v, sizeof(v)), "AKE");
+    assert_int_equal(config_set(&c, "notify-keyspace-events", "Kg$x", true, err, sizeof(err)), 0);
+    assert_string_equal(config_value_text(&c, "notify-keyspace-events", v, sizeof(v)), "g$xK");
+    assert_int_equal(config_set(&c, "notify-keyspace-events", "KEQ", true, err, sizeof(err)), -1);
+    assert_string_equal(err, "ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - "
+                             "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+    assert_string_equal(config_value_text(&c, "notify-keyspace-events", v, sizeof(v)), "g$xK");
+    assert_int_equal(config_set(&c, "notify-keyspace-events", "", true, err, sizeof(err)), 0);
 
     /* CONFIG SET takes them too, and every policy name Redis 7 has */
     assert_int_equal(config_set(&c, "lazyfree-lazy-eviction", "yes", true, err, sizeof(err)), 0);
