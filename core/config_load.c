@@ -209,9 +209,9 @@ int config_from_args(struct config *cfg, int argc, char **argv, char *err, size_
             words_push(&ws, argv[i], strlen(argv[i]));
             i++;
         }
-        /* `--save` alone means `save ""`, as in Redis */
+        /* `--save` alone means `save ""`, as in Redis (and a class list alone, none) */
         const struct option_desc *o = option_find(ws.w[0]);
-        if (ws.n == 1 && o != NULL && o->type == CONF_STRING)
+        if (ws.n == 1 && o != NULL && (o->type == CONF_STRING || o->type == CONF_EVENTS))
             words_push(&ws, "", 0);
         bool nested = false;
         const char *reason = apply_words(cfg, &ws, 0, why, sizeof(why), err, errlen, &nested);
