@@ -511,6 +511,11 @@ static void apply_command(struct shard *sh, struct store *st, const char *p, uin
 static void stream_apply(struct shard *sh, struct store *st, const struct buf *b)
 {
     const char *p = b->data, *end = b->data + b->len;
+    /* a full sync's store (the snapshot, then the stream until it is done):
+     * no keyspace notifications, as Redis publishes none loading an RDB */
+    bool loading = st != sh->store;
+    if (loading)
+        notify_quiet(sh, true);
     while (p < end) {
         char kind = *p;
         uint32_t n;
@@ -526,6 +531,8 @@ static void stream_apply(struct shard *sh, struct store *st, const struct buf *b
         }
         p += n;
     }
+    if (loading)
+        notify_quiet(sh, false);
 }
 
 /* ---- deferred applies: a replica's snapshot for a replica of its own ----

@@ -504,6 +504,8 @@ void notify_command_begin(struct shard *sh, struct store *store, const struct co
     struct notify_shard *ns = state_of(sh);
     if (ns->active)
         notify_command_end(sh); /* EXEC's commands: each its own */
+    if (ns->quiet)
+        return; /* a replica's full sync applying the master's commands */
     ns->active = true;
     ns->cmd = cmd;
     ns->rule = cmd->index >= 0 && (size_t)cmd->index < ns->nrows ? ns->by_index[cmd->index] : NULL;
