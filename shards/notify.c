@@ -131,8 +131,16 @@ struct change {
 };
 
 /* The keys the command names and whether each was there before it ran
- * (for "new" and "keymiss"; only looked at when those classes are on). */
-#define KEYS_LOOKED 16
+ * (for "new", "keymiss" and "expired"; only looked at when those classes
+ * are on). */
+struct looked {
+    int  at;      /* argv index */
+    bool existed;
+    /* here but past its time when the command began, and no "expired" yet:
+     * a write that replaces it (SET) makes no DEL of it, but Redis's
+     * lookup expires it first */
+    bool stale;
+};
 
 struct notify_shard {
     const struct rule **by_index; /* per command row (command->index), built on first use */
@@ -146,12 +154,10 @@ struct notify_shard {
     const struct slice *argv;
     int                 flags;
     int                 nlooked;
-    int                 looked_at[KEYS_LOOKED]; /* argv index */
-    bool                existed[KEYS_LOOKED];
-    /* here but past its time when the command began, and no "expired" yet:
-     * a write that replaces it (SET) makes no DEL of it, but Redis's
-     * lookup expires it first */
-    bool                stale[KEYS_LOOKED];
+    struct looked      *looked;
+    int                 looked_cap;
+    int                *key_idx;    /* command_keys's answer */
+    int                 key_idx_cap;
     struct buf          keys;
     struct change      *changes;
     size_t              nchanges, cap;
@@ -206,6 +212,8 @@ void notify_free(struct shard *sh)
     buf_free(&ns->text);
     mi_free(ns->changes);
     mi_free(ns->spans);
+    mi_free(ns->looked);
+    mi_free(ns->key_idx);
     mi_free(ns);
     sh->notify = NULL;
 }
@@ -385,8 +393,8 @@ static bool first_change_of(const struct notify_shard *ns, size_t at)
 static bool existed_before(const struct notify_shard *ns, struct slice key)
 {
     for (int i = 0; i < ns->nlooked; i++)
-        if (same_key(ns->argv[ns->looked_at[i]], key))
-            return ns->existed[i];
+        if (same_key(ns->argv[ns->looked[i].at], key))
+            return ns->looked[i].existed;
     return true;
 }
 
@@ -520,14 +528,21 @@ void notify_command_begin(struct shard *sh, struct store *store, const struct co
         return;
     /* which of its keys are there now ("new", "keymiss"), which past their
      * time ("expired") */
-    int idx[KEYS_LOOKED];
-    int n = command_keys(cmd, argc, argv, idx, KEYS_LOOKED);
-    for (int i = 0; i < n && i < KEYS_LOOKED; i++) {
-        ns->looked_at[ns->nlooked] = idx[i];
-        ns->existed[ns->nlooked] = store_peek(store, argv[idx[i]], now_ms) != NULL;
-        ns->stale[ns->nlooked] = (flags & KEV_EXPIRED) && ns->rule && !ns->existed[ns->nlooked] &&
-                                 store_peek_expired(store, argv[idx[i]], now_ms);
-        ns->nlooked++;
+    int n = command_keys(cmd, argc, argv, NULL, 0);
+    if (n > ns->looked_cap) {
+        ns->looked_cap = n;
+        ns->looked = mi_realloc(ns->looked, sizeof *ns->looked * (size_t)n);
+        ns->key_idx = mi_realloc(ns->key_idx, sizeof *ns->key_idx * (size_t)n);
+        if (!ns->looked || !ns->key_idx)
+            abort();
+    }
+    if (n > 0)
+        command_keys(cmd, argc, argv, ns->key_idx, n);
+    for (int i = 0; i < n; i++) {
+        struct looked *l = &ns->looked[ns->nlooked++];
+        l->at = ns->key_idx[i];
+        l->existed = store_peek(store, argv[l->at], now_ms) != NULL;
+        l->stale = (flags & KEV_EXPIRED) && ns->rule && !l->existed && store_peek_expired(store, argv[l->at], now_ms);
     }
 }
 
@@ -538,12 +553,12 @@ void notify_command_end(struct shard *sh)
         return;
     ns->active = false;
     for (int i = 0; i < ns->nlooked; i++)
-        if (ns->stale[i])
-            event_add(ns, ns->flags, KEV_EXPIRED, "expired", ns->argv[ns->looked_at[i]]);
+        if (ns->looked[i].stale)
+            event_add(ns, ns->flags, KEV_EXPIRED, "expired", ns->argv[ns->looked[i].at]);
     if ((ns->flags & KEV_KEY_MISS) && (ns->cmd->flags & CMD_READONLY))
         for (int i = 0; i < ns->nlooked; i++)
-            if (!ns->existed[i])
-                event_add(ns, ns->flags, KEV_KEY_MISS, "keymiss", ns->argv[ns->looked_at[i]]);
+            if (!ns->looked[i].existed)
+                event_add(ns, ns->flags, KEV_KEY_MISS, "keymiss", ns->argv[ns->looked[i].at]);
     if (ns->rule && ns->nchanges)
         name_changes(ns);
     ns->nchanges = 0;
@@ -586,8 +601,8 @@ void notify_store_changed(struct shard *sh, const struct journal_record *rec)
     if (rec->op == JOURNAL_DEL && rec->by_store) {
         /* the store's own: at once, ahead of the command's events */
         for (int i = 0; ns->active && i < ns->nlooked; i++)
-            if (ns->stale[i] && same_key(ns->argv[ns->looked_at[i]], rec->key))
-                ns->stale[i] = false; /* its DEL is this one */
+            if (ns->looked[i].stale && same_key(ns->argv[ns->looked[i].at], rec->key))
+                ns->looked[i].stale = false; /* its DEL is this one */
         event_add(ns, flags, rec->evicted ? KEV_EVICTED : KEV_EXPIRED, rec->evicted ? "evicted" : "expired",
                   rec->key);
         post_events(sh, ns);

@@ -390,6 +390,9 @@ static const char *const with_miss[][3] = {
     { NULL, "LRANGE {T}l 0 -1", "K:{T}l=keymiss E:keymiss={T}l" },
     { "SET {T}a 1", "MGET {T}a {T}b", "K:{T}b=keymiss E:keymiss={T}b" },
     { NULL, "SET {T}a 1", "K:{T}a=set E:set={T}a" },
+    /* more keys than a command usually names */
+    { NULL, "MGET {T}k0 {T}k1 {T}k2 {T}k3 {T}k4 {T}k5 {T}k6 {T}k7 {T}k8 {T}k9 {T}k10 {T}k11 {T}k12 {T}k13 {T}k14 {T}k15 {T}k16 {T}k17 {T}k18 {T}k19",
+      "K:{T}k0=keymiss E:keymiss={T}k0 K:{T}k1=keymiss E:keymiss={T}k1 K:{T}k2=keymiss E:keymiss={T}k2 K:{T}k3=keymiss E:keymiss={T}k3 K:{T}k4=keymiss E:keymiss={T}k4 K:{T}k5=keymiss E:keymiss={T}k5 K:{T}k6=keymiss E:keymiss={T}k6 K:{T}k7=keymiss E:keymiss={T}k7 K:{T}k8=keymiss E:keymiss={T}k8 K:{T}k9=keymiss E:keymiss={T}k9 K:{T}k10=keymiss E:keymiss={T}k10 K:{T}k11=keymiss E:keymiss={T}k11 K:{T}k12=keymiss E:keymiss={T}k12 K:{T}k13=keymiss E:keymiss={T}k13 K:{T}k14=keymiss E:keymiss={T}k14 K:{T}k15=keymiss E:keymiss={T}k15 K:{T}k16=keymiss E:keymiss={T}k16 K:{T}k17=keymiss E:keymiss={T}k17 K:{T}k18=keymiss E:keymiss={T}k18 K:{T}k19=keymiss E:keymiss={T}k19" },
 };
 
 static void test_new_and_keymiss(void **state)
