@@ -169,40 +169,29 @@ bool geo_shape_holds(const struct geo_shape *shape, double score, double *lon, d
 
 /* ---- search cells --------------------------------------------------------- */
 
-/* A cell d columns east (d < 0: west), wrapping round the map. */
-static void move_east(struct geohash *h, int d)
-{
-    if (d == 0)
-        return;
-    uint64_t x = h->bits & 0xaaaaaaaaaaaaaaaaULL;
-    uint64_t y = h->bits & 0x5555555555555555ULL;
-    uint64_t fill = 0x5555555555555555ULL >> (64 - h->step * 2);
-    if (d > 0) {
-        x = x + (fill + 1);
-    } else {
-        x = x | fill;
-        x = x - (fill + 1);
-    }
-    x &= 0xaaaaaaaaaaaaaaaaULL >> (64 - h->step * 2);
-    h->bits = x | y;
-}
+/* The interleaved bits of each axis: longitude in the odd positions,
+ * latitude in the even ones. */
+#define LON_BITS 0xaaaaaaaaaaaaaaaaULL
+#define LAT_BITS 0x5555555555555555ULL
 
-/* A cell d rows north (d < 0: south), wrapping. */
-static void move_north(struct geohash *h, int d)
+/* A cell d steps along one axis (axis: LON_BITS, east; LAT_BITS, north;
+ * d < 0 the other way), wrapping round the map: the axis's bits count up
+ * or down with the other axis's positions filled so the carry crosses
+ * them, which are then put back. */
+static void move_along(struct geohash *h, int d, uint64_t axis)
 {
     if (d == 0)
         return;
-    uint64_t x = h->bits & 0xaaaaaaaaaaaaaaaaULL;
-    uint64_t y = h->bits & 0x5555555555555555ULL;
-    uint64_t fill = 0xaaaaaaaaaaaaaaaaULL >> (64 - h->step * 2);
+    uint64_t moved = h->bits & axis, kept = h->bits & ~axis;
+    uint64_t fill = ~axis >> (64 - h->step * 2);
     if (d > 0) {
-        y = y + (fill + 1);
+        moved = moved + (fill + 1);
     } else {
-        y = y | fill;
-        y = y - (fill + 1);
+        moved = moved | fill;
+        moved = moved - (fill + 1);
     }
-    y &= 0x5555555555555555ULL >> (64 - h->step * 2);
-    h->bits = x | y;
+    moved &= axis >> (64 - h->step * 2);
+    h->bits = moved | kept;
 }
 
 enum { CELL_CENTRE, CELL_N, CELL_S, CELL_E, CELL_W, CELL_NE, CELL_NW, CELL_SE, CELL_SW };
@@ -213,8 +202,8 @@ static void neighbours(struct geohash centre, struct geohash cells[9])
     static const int north[9] = { 0, 1, -1, 0, 0, 1, 1, -1, -1 };
     for (int i = 0; i < 9; i++) {
         cells[i] = centre;
-        move_east(&cells[i], east[i]);
-        move_north(&cells[i], north[i]);
+        move_along(&cells[i], east[i], LON_BITS);
+        move_along(&cells[i], north[i], LAT_BITS);
     }
 }
 
