@@ -396,7 +396,9 @@ static const char *key_gate_verdict(struct shard *sh, const struct session *s, c
     unsigned how = 0;
     if (s->client.asking || (cmd->flags & CMD_ASKING))
         how |= KEY_GATE_ASKING;
-    if (s->client.read_replica && !(cmd->flags & CMD_WRITE))
+    /* sharded pub/sub goes to the master even so: its messages do not
+     * reach the replicas' subscribers */
+    if (s->client.read_replica && !(cmd->flags & (CMD_WRITE | CMD_PUBSUB)))
         how |= KEY_GATE_READ_HERE;
     return sh->node->key_gate(sh->node, first, cross, how, text, cap);
 }

@@ -105,6 +105,7 @@ merge_fn merge_client_kill;
 /* pub/sub */
 command_fn cmd_subscribe, cmd_unsubscribe, cmd_psubscribe, cmd_punsubscribe, cmd_publish,
     cmd_pubsub_channels, cmd_pubsub_numsub, cmd_pubsub_numpat, cmd_pubsub_help;
+command_fn cmd_ssubscribe, cmd_sunsubscribe, cmd_spublish, cmd_pubsub_shardchannels, cmd_pubsub_shardnumsub;
 merge_fn merge_pubsub_channels, merge_pubsub_numsub, merge_pubsub_numpat;
 
 /* transactions */

@@ -306,6 +306,11 @@ static const struct command_doc docs[] = {
     { "pubsub|numsub", "O(N), N the channels asked for", "[channel#string...]", NULL },
     { "pubsub|numpat", "O(1)", "", NULL },
     { "pubsub|help", "O(1)", "", NULL },
+    { "pubsub|shardchannels", "O(N), N the active shard channels", "[pattern#pattern]", NULL },
+    { "pubsub|shardnumsub", "O(N), N the shard channels asked for", "[shardchannel#string...]", NULL },
+    { "ssubscribe", "O(N), N the shard channels", "shardchannel#string...", "not_key 1 -1 1" },
+    { "sunsubscribe", "O(N), N the clients subscribed", "[shardchannel#string...]", "not_key 1 -1 1" },
+    { "spublish", "O(N), N the subscribers", "shardchannel#string message", "not_key 1 0 1" },
 
     /* transactions */
     { "multi", "O(1)", "", NULL },
@@ -648,6 +653,14 @@ void reply_doc_arguments(struct reply *r, const struct command_doc *d)
 }
 
 /* ---- key specs ---------------------------------------------------------- */
+
+bool doc_key_spec_has(const struct doc_key_spec *ks, const char *flag)
+{
+    for (int i = 0; i < ks->nflags; i++)
+        if (strcmp(ks->flags[i], flag) == 0)
+            return true;
+    return false;
+}
 
 size_t doc_key_specs(const struct command_doc *d, struct doc_key_spec *out, size_t max)
 {

@@ -77,7 +77,7 @@ struct info_totals {
      * (ended spells and current ones) and in the current spell (the
      * longest of the shards') */
     uint64_t eviction_time_cap, eviction_exceeded_ms, eviction_current_ms;
-    uint64_t pubsub_channels, pubsub_patterns, clients_normal_memory, changes;
+    uint64_t pubsub_channels, pubsub_patterns, pubsubshard_channels, clients_normal_memory, changes;
     /* the expiry cycles' estimates: avg_ttl weighted by each shard's keys
      * with an expiry (shards with an estimate only), the stale share
      * averaged over the shards */
@@ -124,6 +124,7 @@ static void sum_shards(const struct node *n, struct info_totals *t)
         t->eviction_time_cap += stat_load(&s->eviction_time_cap);
         t->pubsub_channels   += stat_load(&s->pubsub_channels);
         t->pubsub_patterns   += stat_load(&s->pubsub_patterns);
+        t->pubsubshard_channels += stat_load(&s->pubsubshard_channels);
         t->clients_normal_memory += stat_load(&s->clients_normal_memory);
         t->changes           += stat_load(&s->changes);
         uint64_t since = stat_load(&s->eviction_exceeded_since_us), now_us = clock_mono_ns() / 1000 + 1;
@@ -516,7 +517,7 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "keyspace_misses:%llu\r\n"
                    "pubsub_channels:%llu\r\n"
                    "pubsub_patterns:%llu\r\n"
-                   "pubsubshard_channels:0\r\n" /* no SSUBSCRIBE */
+                   "pubsubshard_channels:%llu\r\n"
                    "latest_fork_usec:0\r\n"
                    "total_forks:0\r\n"
                    "migrate_cached_sockets:0\r\n"
@@ -552,7 +553,8 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    (unsigned long long)t.evicted, (unsigned long long)t.eviction_exceeded_ms,
                    (unsigned long long)t.eviction_current_ms, (unsigned long long)t.hits,
                    (unsigned long long)t.misses, (unsigned long long)t.pubsub_channels,
-                   (unsigned long long)t.pubsub_patterns, (unsigned long long)t.held_writes,
+                   (unsigned long long)t.pubsub_patterns, (unsigned long long)t.pubsubshard_channels,
+                   (unsigned long long)t.held_writes,
                    (unsigned long long)t.held_writes_tryagain, (unsigned long long)t.staged_keys,
                    (unsigned long long)t.tracking_keys,
                    (unsigned long long)t.tracking_items, (unsigned long long)t.errors,

@@ -261,6 +261,11 @@ static struct command pubsub_subcommands[] = {
         cmd_pubsub_numsub, merge_pubsub_numsub, "pubsub", "2.8.0", "Get the count of subscribers for channels"),
     ROW("numpat",   2,  CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE, 0, 0, 0,
         cmd_pubsub_numpat, merge_pubsub_numpat, "pubsub", "2.8.0", "Get the count of unique patterns pattern subscriptions"),
+    ROW("shardchannels", -2, CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE, 0, 0, 0,
+        cmd_pubsub_shardchannels, merge_pubsub_channels, "pubsub", "7.0.0", "List active shard channels"),
+    ROW("shardnumsub", -2, CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE, 0, 0, 0,
+        cmd_pubsub_shardnumsub, merge_pubsub_numsub, "pubsub", "7.0.0",
+        "Get the count of subscribers for shard channels"),
     ROW("help",     2,  CMD_CONN | CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_pubsub_help, NULL,
         "pubsub", "6.2.0", "Show helpful text about the different subcommands"),
     END_OF_SUBCOMMANDS,
@@ -704,6 +709,14 @@ static struct command table[] = {
         cmd_punsubscribe, NULL, "pubsub", "2.0.0", "Stop listening for messages posted to channels matching the given patterns"),
     ROW("publish",     3,  CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
         cmd_publish, merge_sum_int, "pubsub", "2.0.0", "Post a message to a channel"),
+    /* sharded pub/sub: the channels are keys to the cluster's key gate only
+     * (their key specs say not_key) */
+    ROW("ssubscribe",  -2, CMD_CONN | CMD_PUBSUB | CMD_SUBSCRIBED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 1, -1, 1,
+        cmd_ssubscribe, NULL, "pubsub", "7.0.0", "Listen for messages published to the given shard channels"),
+    ROW("sunsubscribe", -1, CMD_CONN | CMD_PUBSUB | CMD_SUBSCRIBED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 1, -1, 1,
+        cmd_sunsubscribe, NULL, "pubsub", "7.0.0", "Stop listening for messages posted to the given shard channels"),
+    ROW("spublish",    3,  CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST, 1, 1, 1,
+        cmd_spublish, merge_sum_int, "pubsub", "7.0.0", "Post a message to a shard channel"),
     CONTAINER("pubsub", -2, CMD_CONN, NULL, pubsub_subcommands, "pubsub", "2.8.0",
         "A container for Pub/Sub commands"),
 
