@@ -8,6 +8,7 @@
 #ifndef RINGKV_SCRIPT_H
 #define RINGKV_SCRIPT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -15,6 +16,7 @@
 #include "core/sha1.h"
 
 struct lua_State;
+struct shard;
 
 /* One shard's scripting: its Lua state (created on the shard's first
  * script, never shared with another thread) and what the script running
@@ -27,6 +29,15 @@ struct script_shard {
     struct exec_ctx  *ctx;
     bool              read_only;      /* EVAL_RO, EVALSHA_RO */
     int               nkeys;          /* its declared keys: ctx->argv[3 .. 3 + nkeys - 1] */
+    int64_t           started_ms;     /* when it started (monotonic) */
+    bool              ending;         /* killed: the hook raises at every instruction until it is out */
+    /* Past busy-reply-threshold a script is busy: listed here for SCRIPT
+     * KILL, which runs on another shard's thread and reads or asks these
+     * (the shard's scripting pointer is published with a release store) */
+    _Atomic int64_t   busy_since_ms;  /* 0: none busy */
+    atomic_bool       wrote;          /* it called a write command: it cannot be killed */
+    atomic_bool       kill;           /* SCRIPT KILL asked it to end */
+    char              busy_sha[SHA1_HEX_LEN + 1];
 };
 
 /* ---- script_engine.c ---- */
@@ -57,6 +68,13 @@ void script_engine_forget_all(struct script_shard *ss);
 /* Run the compiled script sha with ctx's KEYS (nkeys of them from argv[3])
  * and ARGV, its reply (or Redis's error) to ctx->reply. */
 void script_engine_run(struct script_shard *ss, struct exec_ctx *ctx, const char *sha, int nkeys, bool read_only);
+
+/* ---- scripting.c ---- */
+
+/* The script on ss's shard passed busy-reply-threshold: listed for SCRIPT
+ * KILL, and the node answers -BUSY until script_busy_end. */
+void script_busy_begin(struct shard *sh, struct script_shard *ss, const char *sha);
+void script_busy_end(struct shard *sh, struct script_shard *ss);
 
 /* ---- script_convert.c ---- */
 

@@ -44,6 +44,7 @@
 #include <lua-cjson.h>
 
 #include "core/clock.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/reply.h"
 #include "shards/dispatch.h"
@@ -233,6 +234,8 @@ static int redis_call_common(lua_State *L, bool raise)
             mi_free(argv);
         return call_failed(L, raise, refused, refused_has_code);
     }
+    if (cmd->flags & CMD_WRITE) /* SCRIPT KILL must not end it now (Redis's UNKILLABLE) */
+        atomic_store_explicit(&ss->wrote, true, memory_order_relaxed);
     struct buf out;
     buf_init(&out);
     if (cmd->flags & CMD_CONN) {
@@ -896,6 +899,47 @@ static void set_argument_table(lua_State *L, const char *name, const struct slic
     lua_setfield(L, -2, name);
 }
 
+/* ---- a script that runs long -------------------------------------------
+ *
+ * Every BUSY_CHECK_EVERY virtual-machine instructions the count hook reads
+ * the clock (as Redis's hook does). Past busy-reply-threshold the script is
+ * busy (script_busy_begin: the node answers -BUSY, SCRIPT KILL may end it);
+ * then each check looks whether SCRIPT KILL asked it to end, or the node is
+ * shutting down, and if so raises an error out of the script, which its
+ * caller gets. The shard's thread stays in the script until then: its own
+ * connections wait, the others are answered. */
+#define BUSY_CHECK_EVERY 100000
+#define ERR_KILLED "Script killed by user with SCRIPT KILL..." /* the handler adds ERR */
+
+static _Thread_local struct script_shard *running; /* the hook's script (hooks get only L) */
+
+static void busy_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    struct script_shard *ss = running;
+    if (!ss || !ss->ctx)
+        return;
+    struct shard *sh = ss->ctx->shard;
+    if (!atomic_load_explicit(&ss->busy_since_ms, memory_order_relaxed)) {
+        int64_t now = clock_mono_us() / 1000;
+        long long threshold = config_load(&sh->node->config, busy_reply_threshold);
+        if (threshold <= 0 || now - ss->started_ms < threshold)
+            return;
+        script_busy_begin(sh, ss, ss->busy_sha);
+        return;
+    }
+    bool stop = atomic_load_explicit(&ss->kill, memory_order_relaxed) ||
+                atomic_load_explicit(&sh->node->shutdown, memory_order_relaxed);
+    if (!stop)
+        return;
+    if (!ss->ending && !atomic_load_explicit(&sh->node->shutdown, memory_order_relaxed))
+        log_warning("Lua script killed by user with SCRIPT KILL.");
+    ss->ending = true;
+    lua_sethook(L, busy_hook, LUA_MASKCOUNT, 1); /* a pcall in the script gets this again at once */
+    lua_pushstring(L, ERR_KILLED);
+    lua_error(L);
+}
+
 void script_engine_run(struct script_shard *ss, struct exec_ctx *ctx, const char *sha, int nkeys, bool read_only)
 {
     lua_State *L = ss->L;
@@ -911,7 +955,18 @@ void script_engine_run(struct script_shard *ss, struct exec_ctx *ctx, const char
     ss->ctx = ctx;
     ss->read_only = read_only;
     ss->nkeys = nkeys;
+    ss->started_ms = clock_mono_us() / 1000;
+    atomic_store_explicit(&ss->wrote, false, memory_order_relaxed);
+    atomic_store_explicit(&ss->kill, false, memory_order_relaxed);
+    ss->ending = false;
+    snprintf(ss->busy_sha, sizeof ss->busy_sha, "%s", sha);
+    running = ss;
+    lua_sethook(L, busy_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
     int rc = lua_pcall(L, 0, 1, base + 1);
+    lua_sethook(L, NULL, 0, 0);
+    running = NULL;
+    if (atomic_load_explicit(&ss->busy_since_ms, memory_order_relaxed))
+        script_busy_end(ctx->shard, ss);
     ss->ctx = NULL;
     if (rc == 0)
         script_write_reply(L, ctx->reply);

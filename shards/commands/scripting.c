@@ -32,6 +32,8 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "core/clock.h"
+#include "core/log.h"
 #include "core/numbers.h"
 #include "core/reply.h"
 #include "shards/commands/script.h"
@@ -168,7 +170,7 @@ static struct script_shard *shard_scripting(struct exec_ctx *ctx)
             return NULL;
         }
         ss->registry_epoch = epoch;
-        sh->scripting = ss;
+        __atomic_store_n(&sh->scripting, ss, __ATOMIC_RELEASE); /* SCRIPT KILL reads it from other shards */
     } else if (ss->registry_epoch != epoch) {
         script_engine_forget_all(ss);
         ss->registry_epoch = epoch;
@@ -344,10 +346,51 @@ void cmd_script_flush(struct exec_ctx *ctx)
     reply_ok(ctx->reply);
 }
 
-/* SCRIPT KILL: a script runs on its shard's thread to its end, so there is
- * never one to kill from another connection */
+/* ---- busy scripts ---------------------------------------------------------
+ *
+ * A script runs on its shard's thread to its end; past busy-reply-threshold
+ * its engine's hook lists it here (the shard's script_shard, whose pointer
+ * other threads read with an acquire load) and counts it in the node's
+ * busy_scripts, which makes the command path answer -BUSY to every command
+ * but Redis's allow_busy ones (route.c). SCRIPT KILL, served by any other
+ * shard's thread, asks it to end unless it wrote. */
+
+void script_busy_begin(struct shard *sh, struct script_shard *ss, const char *sha)
+{
+    log_warning("Slow script detected: still in execution after %lld milliseconds. You can try killing the "
+                "script using the SCRIPT KILL command. Script name is: %s.",
+                (long long)(clock_mono_us() / 1000 - ss->started_ms), sha);
+    atomic_store_explicit(&ss->busy_since_ms, clock_mono_us() / 1000, memory_order_release);
+    atomic_fetch_add_explicit(&sh->node->busy_scripts, 1, memory_order_acq_rel);
+}
+
+void script_busy_end(struct shard *sh, struct script_shard *ss)
+{
+    atomic_store_explicit(&ss->busy_since_ms, 0, memory_order_release);
+    atomic_store_explicit(&ss->kill, false, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&sh->node->busy_scripts, 1, memory_order_acq_rel);
+}
+
+/* SCRIPT KILL: the busy script of any shard (a shard's own connections
+ * cannot reach it while its thread runs the script: the command comes in
+ * on another shard's connection) */
 void cmd_script_kill(struct exec_ctx *ctx)
 {
+    struct node *n = ctx->shard->node;
+    for (int i = 0; i < n->nshards; i++) {
+        struct script_shard *ss = n->shards[i] ? __atomic_load_n(&n->shards[i]->scripting, __ATOMIC_ACQUIRE) : NULL;
+        if (!ss || !atomic_load_explicit(&ss->busy_since_ms, memory_order_acquire))
+            continue;
+        if (atomic_load_explicit(&ss->wrote, memory_order_relaxed)) {
+            reply_error(ctx->reply, "UNKILLABLE Sorry the script already executed write commands against the "
+                                    "dataset. You can either wait the script termination or kill the server in "
+                                    "a hard way using the SHUTDOWN NOSAVE command.");
+            return;
+        }
+        atomic_store_explicit(&ss->kill, true, memory_order_relaxed);
+        reply_ok(ctx->reply);
+        return;
+    }
     reply_error(ctx->reply, "NOTBUSY No scripts in execution right now.");
 }
 
