@@ -959,7 +959,8 @@ void script_engine_run(struct script_shard *ss, struct exec_ctx *ctx, const char
     atomic_store_explicit(&ss->wrote, false, memory_order_relaxed);
     atomic_store_explicit(&ss->kill, false, memory_order_relaxed);
     ss->ending = false;
-    snprintf(ss->busy_sha, sizeof ss->busy_sha, "%s", sha);
+    memcpy(ss->busy_sha, sha, SHA1_HEX_LEN);
+    ss->busy_sha[SHA1_HEX_LEN] = 0;
     running = ss;
     lua_sethook(L, busy_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
     int rc = lua_pcall(L, 0, 1, base + 1);
