@@ -136,11 +136,18 @@ enum command_flag {
  *  - JOURNAL_NODE: one record for the whole node (FLUSHALL, FLUSHDB): every
  *    shard runs its part, and the record takes one place in the stream,
  *    after every write any shard made before its part and before every
- *    write after it (a barrier, see replication/repl.c). */
+ *    write after it (a barrier, see replication/repl.c).
+ *  - JOURNAL_ALWAYS: the command itself, as sent, each time it runs, for
+ *    node-wide state outside the stores (FUNCTION LOAD, DELETE, FLUSH,
+ *    RESTORE: the function libraries); deterministic given that state, so
+ *    one that failed here fails the same way on the replica, which runs it
+ *    on its shard 0. A full sync sends the state first (the shard module's
+ *    full_sync hook). */
 enum journal_kind {
     JOURNAL_EFFECTS = 0,
     JOURNAL_COMMAND,
     JOURNAL_NODE,
+    JOURNAL_ALWAYS,
 };
 
 struct command {

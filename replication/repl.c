@@ -238,6 +238,11 @@ void repl_command_end(struct shard *sh, const struct command *cmd, int argc, con
         send_barrier(sh, argc, changed ? argv : NULL);
         return;
     }
+    if (cmd->journal == JOURNAL_ALWAYS) {
+        if (atomic_load_explicit(&sh->node->repl_feeding, memory_order_relaxed))
+            resp_encode_command(&rs->journal_out, argc, argv);
+        return;
+    }
     if (!changed || !atomic_load_explicit(&sh->node->repl_feeding, memory_order_relaxed))
         return;
     if (rs->journal_form.len)
@@ -485,6 +490,8 @@ static void apply_command(struct shard *sh, struct store *st, const char *p, uin
     }
     (void)n;
     const struct command *cmd = command_lookup(args[0]);
+    if (cmd && cmd->subcommands && argc >= 2) /* FUNCTION LOAD: the subcommand's row */
+        cmd = command_lookup_sub(cmd, args[1]);
     if (!cmd || !cmd->fn)
         return;
     if (st == sh->store && sh->snap_keys_pending > 0 && (cmd->flags & CMD_WRITE))

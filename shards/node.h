@@ -142,6 +142,9 @@ struct node {
     /* The bodies of the scripts EVAL and SCRIPT LOAD were given, for every
      * shard (shards/commands/scripting.c), or NULL without scripting. */
     struct script_registry *scripts;
+    /* The function libraries FUNCTION LOAD was given, for every shard
+     * (shards/commands/functions.c). */
+    struct function_registry *functions;
 };
 
 enum pause_mode { PAUSE_NONE, PAUSE_WRITE, PAUSE_ALL };

@@ -471,7 +471,9 @@ __attribute__((noinline)) static bool allowed_while_busy(const struct command *c
     static const char *const allowed[] = { "shutdown", "reset", "multi", "auth", "discard", "replconf",
                                            "watch", "unwatch", "quit", "hello" };
     if (container)
-        return strcmp(container->name, "script") == 0 && strcmp(cmd->name, "kill") == 0;
+        return (strcmp(container->name, "script") == 0 && strcmp(cmd->name, "kill") == 0) ||
+               (strcmp(container->name, "function") == 0 &&
+                (strcmp(cmd->name, "kill") == 0 || strcmp(cmd->name, "stats") == 0));
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
         if (strcmp(cmd->name, allowed[i]) == 0)
             return true;

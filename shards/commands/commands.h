@@ -90,7 +90,9 @@ command_fn cmd_ping, cmd_echo, cmd_hello, cmd_auth, cmd_quit, cmd_reset,
     cmd_client_caching, cmd_client_unblock;
 
 /* commands ringkv does not have, refused with what is missing (refusals.c) */
-command_fn cmd_move, cmd_swapdb, cmd_no_scripting;
+command_fn cmd_move, cmd_swapdb;
+command_fn cmd_fcall, cmd_fcall_ro, cmd_function_load, cmd_function_delete, cmd_function_flush, cmd_function_kill,
+    cmd_function_list, cmd_function_stats, cmd_function_dump, cmd_function_restore, cmd_function_help;
 
 /* DEBUG (debug.c) */
 command_fn cmd_debug_help, cmd_debug_sleep, cmd_debug_object, cmd_debug_set_active_expire, cmd_debug_set_staging_idle,

@@ -639,6 +639,10 @@ lua_State *script_engine_new(struct script_shard *ss)
     lua_setfield(L, LUA_REGISTRYINDEX, CACHE_FIELD);
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, FLAGS_FIELD);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, "ringkv.functions");
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, "ringkv.function_flags");
 
     /* the libraries read-only, as Redis 7's: one script may not change
      * what the shard's later scripts call (the proxies hide the libraries
@@ -925,7 +929,7 @@ static void busy_hook(lua_State *L, lua_Debug *ar)
         long long threshold = config_load(&sh->node->config, busy_reply_threshold);
         if (threshold <= 0 || now - ss->started_ms < threshold)
             return;
-        script_busy_begin(sh, ss, ss->busy_sha);
+        script_busy_begin(sh, ss, ss->busy_name);
         return;
     }
     bool stop = atomic_load_explicit(&ss->kill, memory_order_relaxed) ||
@@ -940,6 +944,40 @@ static void busy_hook(lua_State *L, lua_Debug *ar)
     lua_error(L);
 }
 
+/* Call the function on the stack under its nargs arguments (the error
+ * handler at base + 1) for ctx: its reply, or its error naming it ("script:
+ * name"), to ctx->reply; the stack back to base. */
+static void run_called(struct script_shard *ss, struct exec_ctx *ctx, int base, int nargs, const char *name,
+                       int nkeys, bool read_only)
+{
+    lua_State *L = ss->L;
+    ss->ctx = ctx;
+    ss->read_only = read_only;
+    ss->nkeys = nkeys;
+    ss->started_ms = clock_mono_us() / 1000;
+    atomic_store_explicit(&ss->wrote, false, memory_order_relaxed);
+    atomic_store_explicit(&ss->kill, false, memory_order_relaxed);
+    ss->ending = false;
+    size_t n = strlen(name);
+    if (n >= sizeof ss->busy_name)
+        n = sizeof ss->busy_name - 1;
+    memcpy(ss->busy_name, name, n);
+    ss->busy_name[n] = 0;
+    running = ss;
+    lua_sethook(L, busy_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+    int rc = lua_pcall(L, nargs, 1, base + 1);
+    lua_sethook(L, NULL, 0, 0);
+    running = NULL;
+    if (atomic_load_explicit(&ss->busy_since_ms, memory_order_relaxed))
+        script_busy_end(ctx->shard, ss);
+    ss->ctx = NULL;
+    if (rc == 0)
+        script_write_reply(L, ctx->reply);
+    else
+        write_script_error(L, ctx->reply, name);
+    lua_settop(L, base);
+}
+
 void script_engine_run(struct script_shard *ss, struct exec_ctx *ctx, const char *sha, int nkeys, bool read_only)
 {
     lua_State *L = ss->L;
@@ -952,26 +990,394 @@ void script_engine_run(struct script_shard *ss, struct exec_ctx *ctx, const char
     lua_getfield(L, LUA_REGISTRYINDEX, CACHE_FIELD);
     lua_getfield(L, -1, sha);
     lua_remove(L, -2);
-    ss->ctx = ctx;
-    ss->read_only = read_only;
-    ss->nkeys = nkeys;
-    ss->started_ms = clock_mono_us() / 1000;
-    atomic_store_explicit(&ss->wrote, false, memory_order_relaxed);
-    atomic_store_explicit(&ss->kill, false, memory_order_relaxed);
-    ss->ending = false;
-    memcpy(ss->busy_sha, sha, SHA1_HEX_LEN);
-    ss->busy_sha[SHA1_HEX_LEN] = 0;
-    running = ss;
-    lua_sethook(L, busy_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
-    int rc = lua_pcall(L, 0, 1, base + 1);
-    lua_sethook(L, NULL, 0, 0);
+    run_called(ss, ctx, base, 0, sha, nkeys, read_only);
+}
+
+/* ---- function libraries (FUNCTION LOAD, FCALL) ---------------------------
+ *
+ * A library's code runs once in the state to register its functions: in an
+ * environment of its own whose `redis` is the load-time library (only
+ * register_function, log and the constants: anything else is Redis's
+ * "nonexistent global variable" error) and whose other names are the
+ * sandbox's globals, read-only. Once it has run, the environment's `redis`
+ * is dropped so that the functions, which keep that environment, see the
+ * whole redis library when they are called. The functions kept are in
+ * FUNCTIONS_FIELD (name -> function) with their flags in FN_FLAGS_FIELD;
+ * the one being loaded collects them in LOADING_FIELD first, so a library
+ * that fails leaves nothing behind. */
+#define FUNCTIONS_FIELD "ringkv.functions"
+#define FN_FLAGS_FIELD  "ringkv.function_flags"
+#define LOADING_FIELD   "ringkv.loading"
+
+static const struct {
+    const char *name;
+    int         flag;
+} function_flag_names[] = {
+    { "no-writes", SCRIPT_NO_WRITES }, { "allow-oom", SCRIPT_ALLOW_OOM }, { "allow-stale", SCRIPT_ALLOW_STALE },
+    { "no-cluster", SCRIPT_NO_CLUSTER }, { "allow-cross-slot-keys", SCRIPT_ALLOW_CROSS_SLOT },
+};
+
+const char *script_function_flag_name(int flag)
+{
+    for (size_t i = 0; i < sizeof function_flag_names / sizeof function_flag_names[0]; i++)
+        if (function_flag_names[i].flag == flag)
+            return function_flag_names[i].name;
+    return NULL;
+}
+
+bool script_name_ok(const char *s, size_t len)
+{
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* A library's code runs at most this long when it is loaded (Redis's
+ * limit): past it, the load fails. */
+#define LOAD_TIMEOUT_MS 500
+static _Thread_local int64_t load_started_ms;
+
+static void load_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    if (clock_mono_us() / 1000 - load_started_ms <= LOAD_TIMEOUT_MS)
+        return;
+    lua_sethook(L, load_hook, LUA_MASKCOUNT, 1); /* a pcall in the code gets it again at once */
+    lua_pushliteral(L, "FUNCTION LOAD timeout");
+    lua_error(L);
+}
+
+/* register_function's error: raised without a position, as Redis's */
+static int register_failed(lua_State *L, const char *text)
+{
+    lua_pushstring(L, text);
+    return lua_error(L);
+}
+
+/* redis.register_function(name, callback) or
+ * redis.register_function{function_name=, callback=, flags=, description=} */
+static int redis_register_function(lua_State *L)
+{
+    int argc = lua_gettop(L);
+    if (argc < 1 || argc > 2)
+        return register_failed(L, "wrong number of arguments to redis.register_function");
+    int flags = 0;
+    if (argc == 1) {
+        if (!lua_istable(L, 1))
+            return register_failed(L, "calling redis.register_function with a single argument is only "
+                                      "applicable to Lua table (representing named arguments).");
+        lua_getfield(L, 1, "function_name");
+        lua_getfield(L, 1, "callback");
+        lua_getfield(L, 1, "description");
+        lua_getfield(L, 1, "flags");                     /* t, name, cb, desc, flags */
+        if (!lua_isnil(L, 5)) {
+            if (!lua_istable(L, 5))
+                return register_failed(L, "flags argument to redis.register_function must be a table "
+                                          "representing function flags");
+            for (int i = 1;; i++) {
+                lua_rawgeti(L, 5, i);
+                if (lua_isnil(L, -1)) {
+                    lua_pop(L, 1);
+                    break;
+                }
+                const char *f = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+                size_t k = 0;
+                for (; f && k < sizeof function_flag_names / sizeof function_flag_names[0]; k++)
+                    if (strcmp(f, function_flag_names[k].name) == 0)
+                        break;
+                if (!f || k == sizeof function_flag_names / sizeof function_flag_names[0])
+                    return register_failed(L, "unknown flag given");
+                flags |= function_flag_names[k].flag;
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 1);                                   /* t, name, cb, desc */
+        if (!lua_isnil(L, 4) && lua_type(L, 4) != LUA_TSTRING)
+            return register_failed(L, "description argument given to redis.register_function must be a "
+                                      "string");
+    } else {
+        lua_pushnil(L);                                  /* name, cb, desc */
+    }
+    int at = argc == 1 ? 2 : 1;                          /* name at `at`, callback after it */
+    if (lua_type(L, at) != LUA_TSTRING)
+        return register_failed(L, "function_name argument given to redis.register_function must be a "
+                                  "string");
+    if (!lua_isfunction(L, at + 1))
+        return register_failed(L, "callback argument given to redis.register_function must be a function");
+    size_t len;
+    const char *name = lua_tolstring(L, at, &len);
+    if (!script_name_ok(name, len))
+        /* Redis 7.0 names the library in this error, for a function's name */
+        return register_failed(L, "Library names can only contain letters, numbers, or underscores(_) and "
+                                  "must be at least one character long");
+    lua_getfield(L, LUA_REGISTRYINDEX, LOADING_FIELD);
+    if (!lua_istable(L, -1))
+        return register_failed(L, "redis.register_function can only be called on FUNCTION LOAD command");
+    lua_getfield(L, -1, name);
+    if (!lua_isnil(L, -1))
+        return register_failed(L, "Function already exists in the library");
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 3);                            /* ..., loading, entry */
+    lua_pushvalue(L, at + 1);
+    lua_setfield(L, -2, "callback");
+    lua_pushinteger(L, flags);
+    lua_setfield(L, -2, "flags");
+    lua_pushvalue(L, at + 2);
+    lua_setfield(L, -2, "description");
+    lua_setfield(L, -2, name);
+    return 0;
+}
+
+/* The library's shebang line, "#!lua name=<name>": the name, or NULL with
+ * Redis's error in err. */
+static char *library_name(const char *line, size_t len, char *err, size_t errlen)
+{
+    char *name = NULL;
+    size_t i = 0;
+    for (int word = 0;; word++) {
+        while (i < len && line[i] == ' ')
+            i++;
+        if (i >= len)
+            break;
+        size_t start = i;
+        while (i < len && line[i] != ' ')
+            i++;
+        const char *w = line + start;
+        int wl = (int)(i - start);
+        if (word == 0) {
+            if (wl != 5 || memcmp(w, "#!lua", 5) != 0) {
+                snprintf(err, errlen, "ERR Engine '%.*s' not found", wl > 2 ? wl - 2 : 0, w + 2);
+                return NULL;
+            }
+            continue;
+        }
+        if (wl < 5 || memcmp(w, "name=", 5) != 0) {
+            snprintf(err, errlen, "ERR Invalid metadata value given: %.*s", wl, w);
+            mi_free(name);
+            return NULL;
+        }
+        mi_free(name);
+        name = mi_malloc((size_t)wl - 4);
+        memcpy(name, w + 5, (size_t)wl - 5);
+        name[wl - 5] = '\0';
+    }
+    if (!name) {
+        snprintf(err, errlen, "ERR Library name was not given");
+        return NULL;
+    }
+    if (!script_name_ok(name, strlen(name))) {
+        snprintf(err, errlen, "ERR Library names can only contain letters, numbers, or underscores(_) and "
+                              "must be at least one character long");
+        mi_free(name);
+        return NULL;
+    }
+    return name;
+}
+
+void library_desc_free(struct library_desc *d)
+{
+    for (int i = 0; i < d->nfns; i++) {
+        mi_free(d->fns[i].name);
+        mi_free(d->fns[i].description);
+    }
+    mi_free(d->fns);
+    mi_free(d->name);
+    memset(d, 0, sizeof *d);
+}
+
+static char *copy_string(const char *s, size_t len)
+{
+    char *c = mi_malloc(len + 1);
+    memcpy(c, s, len);
+    c[len] = '\0';
+    return c;
+}
+
+/* The load-time environment of a library: a table reading the load-time
+ * redis library first, then the sandbox's globals; writes refused. Leaves
+ * it on the stack, and the table that holds `redis` (to drop it after). */
+static void push_library_env(lua_State *L, struct script_shard *ss)
+{
+    lua_newtable(L);                                     /* holder */
+    lua_newtable(L);                                     /* holder, real load-time redis */
+    set_closure(L, ss, "register_function", redis_register_function);
+    set_closure(L, ss, "log", redis_log);
+    set_number(L, "LOG_DEBUG", LOG_DEBUG);
+    set_number(L, "LOG_VERBOSE", LOG_VERBOSE);
+    set_number(L, "LOG_NOTICE", LOG_NOTICE);
+    set_number(L, "LOG_WARNING", LOG_WARNING);
+    lua_pushliteral(L, "7.0.0");
+    lua_setfield(L, -2, "REDIS_VERSION");
+    set_number(L, "REDIS_VERSION_NUM", 0x070000);
+    lua_newtable(L);                                     /* holder, real, proxy */
+    lua_createtable(L, 0, 3);                            /* holder, real, proxy, meta */
+    lua_pushvalue(L, -3);
+    lua_pushcclosure(L, globals_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, globals_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);                             /* holder, real, proxy */
+    lua_remove(L, -2);                                   /* holder, proxy */
+    lua_setfield(L, -2, "redis");                        /* holder */
+    lua_createtable(L, 0, 1);                            /* holder, meta: to the globals */
+    lua_pushvalue(L, LUA_GLOBALSINDEX);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    lua_newtable(L);                                     /* holder, env */
+    lua_createtable(L, 0, 3);
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, globals_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);                             /* holder, env */
+}
+
+bool script_engine_load_library(struct script_shard *ss, const char *code, size_t len, bool keep,
+                                struct library_desc *out, char *err, size_t errlen)
+{
+    lua_State *L = ss->L;
+    memset(out, 0, sizeof *out);
+    if (len < 2 || code[0] != '#' || code[1] != '!') {
+        snprintf(err, errlen, "ERR Missing library metadata");
+        return false;
+    }
+    const char *nl = memchr(code, '\n', len);
+    size_t line = nl ? (size_t)(nl - code) : len;
+    char *name = library_name(code, line, err, errlen);
+    if (!name)
+        return false;
+    const char *body = code + line; /* from the newline: line numbers kept */
+    size_t blen = len - line;
+    if (is_binary_chunk(body, blen)) {
+        snprintf(err, errlen, "ERR Error compiling function: user_function:1: unexpected symbol near 'char(27)'");
+        mi_free(name);
+        return false;
+    }
+    if (luaL_loadbuffer(L, body, blen, "@user_function") != 0) {
+        snprintf(err, errlen, "ERR Error compiling function: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        mi_free(name);
+        return false;
+    }
+    int base = lua_gettop(L) - 1;                        /* chunk at base + 1 */
+    lua_pushcfunction(L, error_handler);                 /* chunk, handler */
+    lua_insert(L, -2);                                   /* handler, chunk */
+    push_library_env(L, ss);                             /* handler, chunk, holder, env */
+    lua_pushvalue(L, -1);
+    lua_setfenv(L, base + 2);                            /* the chunk's env */
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, LOADING_FIELD);
+    lua_pushvalue(L, base + 2);                          /* ..., chunk */
     running = NULL;
-    if (atomic_load_explicit(&ss->busy_since_ms, memory_order_relaxed))
-        script_busy_end(ctx->shard, ss);
-    ss->ctx = NULL;
-    if (rc == 0)
-        script_write_reply(L, ctx->reply);
-    else
-        write_script_error(L, ctx->reply, sha);
+    load_started_ms = clock_mono_us() / 1000;
+    lua_sethook(L, load_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+    int rc = lua_pcall(L, 0, 0, base + 1);
+    lua_sethook(L, NULL, 0, 0);
+    lua_pushnil(L);
+    lua_setfield(L, base + 3, "redis");                  /* the functions see the whole library now */
+    bool ok = rc == 0;
+    if (!ok) {
+        const char *text = "unknown error";
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "err");
+            if (lua_isstring(L, -1))
+                text = lua_tostring(L, -1);
+        } else if (lua_isstring(L, -1)) {
+            text = lua_tostring(L, -1);
+        }
+        snprintf(err, errlen, "ERR Error registering functions: %s", text);
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, LOADING_FIELD);
+    int loading = lua_gettop(L);
+    int count = 0;
+    for (lua_pushnil(L); ok && lua_next(L, loading); lua_pop(L, 1))
+        count++;
+    if (ok && count == 0) {
+        snprintf(err, errlen, "ERR No functions registered");
+        ok = false;
+    }
+    if (ok) {
+        out->name = name;
+        name = NULL;
+        out->fns = mi_calloc((size_t)count, sizeof *out->fns);
+        lua_getfield(L, LUA_REGISTRYINDEX, FUNCTIONS_FIELD);
+        lua_getfield(L, LUA_REGISTRYINDEX, FN_FLAGS_FIELD);   /* loading, functions, flags */
+        for (lua_pushnil(L); lua_next(L, loading); lua_pop(L, 1)) {
+            struct function_desc *f = &out->fns[out->nfns++]; /* key at -2, entry at -1 */
+            size_t nlen, dlen;
+            const char *fname = lua_tolstring(L, -2, &nlen);
+            f->name = copy_string(fname, nlen);
+            lua_getfield(L, -1, "flags");
+            f->flags = (int)lua_tointeger(L, -1);
+            lua_pop(L, 1);
+            lua_getfield(L, -1, "description");
+            const char *d = lua_tolstring(L, -1, &dlen);
+            f->description = d ? copy_string(d, dlen) : NULL;
+            lua_pop(L, 1);
+            if (keep) {
+                lua_getfield(L, -1, "callback");
+                lua_setfield(L, loading + 1, f->name);
+                lua_pushinteger(L, f->flags);
+                lua_setfield(L, loading + 2, f->name);
+            }
+        }
+    }
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, LOADING_FIELD);
     lua_settop(L, base);
+    mi_free(name);
+    return ok;
+}
+
+void script_engine_forget_functions(struct script_shard *ss)
+{
+    lua_State *L = ss->L;
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, FUNCTIONS_FIELD);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, FN_FLAGS_FIELD);
+    lua_gc(L, LUA_GCCOLLECT, 0);
+}
+
+int script_engine_function_flags(struct script_shard *ss, const char *name)
+{
+    lua_State *L = ss->L;
+    lua_getfield(L, LUA_REGISTRYINDEX, FN_FLAGS_FIELD);
+    lua_getfield(L, -1, name);
+    int flags = lua_isnil(L, -1) ? -1 : (int)lua_tointeger(L, -1);
+    lua_pop(L, 2);
+    return flags;
+}
+
+/* keys, then args: each a table of the arguments from argv[from] */
+static void push_argument_list(lua_State *L, const struct slice *argv, int from, int n)
+{
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushlstring(L, argv[from + i].ptr, argv[from + i].len);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+void script_engine_run_function(struct script_shard *ss, struct exec_ctx *ctx, const char *name, int nkeys,
+                                bool read_only)
+{
+    lua_State *L = ss->L;
+    int base = lua_gettop(L);
+    lua_pushcfunction(L, error_handler);
+    lua_getfield(L, LUA_REGISTRYINDEX, FUNCTIONS_FIELD);
+    lua_getfield(L, -1, name);
+    lua_remove(L, -2);
+    push_argument_list(L, ctx->argv, 3, nkeys);
+    push_argument_list(L, ctx->argv, 3 + nkeys, ctx->argc - 3 - nkeys);
+    run_called(ss, ctx, base, 2, name, nkeys, read_only);
 }

@@ -151,7 +151,7 @@ void scripting_registry_size(struct node *n, size_t *count, size_t *bytes)
 /* This shard's scripting, its state made on first use and its compiled
  * scripts dropped if a SCRIPT FLUSH came since; NULL with the error
  * answered if there is none. */
-static struct script_shard *shard_scripting(struct exec_ctx *ctx)
+struct script_shard *shard_scripting(struct exec_ctx *ctx)
 {
     struct shard *sh = ctx->shard;
     struct script_registry *reg = sh->node->scripts;
@@ -448,10 +448,29 @@ static void scripting_node_teardown(struct node *n)
     pthread_mutex_destroy(&reg->lock);
     mi_free(reg);
     n->scripts = NULL;
+    function_registry_free(n->functions);
+    n->functions = NULL;
+}
+
+/* A full sync's replica gets the libraries as FUNCTION RESTORE ... FLUSH
+ * (its own go, whatever it had). */
+static void scripting_full_sync(struct shard *sh, void (*emit)(void *arg, int argc, const struct slice *argv),
+                                void *arg)
+{
+    if (!sh->node->functions)
+        return;
+    struct buf payload;
+    buf_init(&payload);
+    function_registry_dump(sh->node->functions, &payload);
+    struct slice argv[] = { SLICE_LIT("FUNCTION"), SLICE_LIT("RESTORE"), { payload.data, payload.len },
+                            SLICE_LIT("FLUSH") };
+    emit(arg, 4, argv);
+    buf_free(&payload);
 }
 
 static const struct shard_module scripting_module = {
     .name = "scripting",
+    .full_sync = scripting_full_sync,
     .teardown = scripting_teardown,
     .node_teardown = scripting_node_teardown,
 };
@@ -462,5 +481,6 @@ void scripting_attach(struct node *n)
     pthread_mutex_init(&reg->lock, NULL);
     atomic_init(&reg->epoch, 0);
     n->scripts = reg;
+    n->functions = function_registry_new();
     node_attach_module(n, &scripting_module);
 }

@@ -147,6 +147,31 @@ static struct command script_subcommands[] = {
     END_OF_SUBCOMMANDS,
 };
 
+/* FUNCTION (functions.c): every subcommand runs on the connection's shard;
+ * the libraries it reads and changes are the node's, and the changes reach
+ * replicas as the commands themselves (JOURNAL_ALWAYS) */
+static struct command function_subcommands[] = {
+    ROW_JOURNAL(JOURNAL_ALWAYS, "load", -3, CMD_WRITE | CMD_DENYOOM | CMD_NOSCRIPT, 0, 0, 0, cmd_function_load, NULL, "scripting",
+        "7.0.0", "Create a function with the given arguments (name, code, description)"),
+    ROW_JOURNAL(JOURNAL_ALWAYS, "delete", 3, CMD_WRITE | CMD_NOSCRIPT, 0, 0, 0, cmd_function_delete, NULL, "scripting", "7.0.0",
+        "Delete a function by name"),
+    ROW_JOURNAL(JOURNAL_ALWAYS, "flush", -2, CMD_WRITE | CMD_NOSCRIPT, 0, 0, 0, cmd_function_flush, NULL, "scripting", "7.0.0",
+        "Deleting all functions"),
+    ROW("kill",    2,  CMD_NOSCRIPT, 0, 0, 0, cmd_function_kill, NULL, "scripting", "7.0.0",
+        "Kill the function currently in execution."),
+    ROW("list",    -2, CMD_NOSCRIPT, 0, 0, 0, cmd_function_list, NULL, "scripting", "7.0.0",
+        "List information about all the functions"),
+    ROW("stats",   2,  CMD_NOSCRIPT, 0, 0, 0, cmd_function_stats, NULL, "scripting", "7.0.0",
+        "Return information about the function currently running (name, description, duration)"),
+    ROW("dump",    2,  CMD_NOSCRIPT, 0, 0, 0, cmd_function_dump, NULL, "scripting", "7.0.0",
+        "Dump all functions into a serialized binary payload"),
+    ROW_JOURNAL(JOURNAL_ALWAYS, "restore", -3, CMD_WRITE | CMD_DENYOOM | CMD_NOSCRIPT, 0, 0, 0, cmd_function_restore, NULL, "scripting",
+        "7.0.0", "Restore all the functions on the given payload"),
+    ROW("help",    2,  CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_function_help, NULL, "scripting", "7.0.0",
+        "Show helpful text about the different subcommands"),
+    END_OF_SUBCOMMANDS,
+};
+
 static struct command object_subcommands[] = {
     ROW("encoding", 3, CMD_READONLY, 2, 2, 1, cmd_object_encoding, NULL, "generic", "2.2.3",
         "Inspect the internal encoding of a Redis object"),
@@ -748,13 +773,13 @@ static struct command table[] = {
         "scripting", "7.0.0", "Execute a read-only Lua script server side"),
     ROW("evalsha_ro",  -3, CMD_READONLY | CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS, 3, -1, 1, cmd_evalsha_ro, NULL,
         "scripting", "7.0.0", "Execute a read-only Lua script server side"),
-    ROW("fcall",       -3, CMD_CONN | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, cmd_no_scripting, NULL,
+    ROW("fcall",       -3, CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS | CMD_MAY_REPLICATE, 3, -1, 1, cmd_fcall, NULL,
         "scripting", "7.0.0", "Invoke a function"),
-    ROW("fcall_ro",    -3, CMD_CONN | CMD_READONLY | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, cmd_no_scripting, NULL,
+    ROW("fcall_ro",    -3, CMD_READONLY | CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS, 3, -1, 1, cmd_fcall_ro, NULL,
         "scripting", "7.0.0", "Invoke a read-only function"),
     CONTAINER("script", -2, 0, NULL, script_subcommands, "scripting", "2.6.0",
         "A container for Lua scripts management commands"),
-    ROW("function",    -2, CMD_CONN, 0, 0, 0, cmd_no_scripting, NULL, "scripting", "7.0.0",
+    CONTAINER("function", -2, 0, NULL, function_subcommands, "scripting", "7.0.0",
         "A container for function commands"),
 
     /* CLUSTER: the cluster layer's rows (shards/cluster/commands.c) */

@@ -1346,3 +1346,20 @@ void decoded_value_free(struct decoded_value *v)
     buf_free(&v->own);
     v->string = (struct slice){ "", 0 };
 }
+
+/* ------------------------------------------- strings outside an object */
+
+void serialize_put_string(struct buf *out, const char *p, size_t n)
+{
+    put_len(out, n);
+    buf_append(out, p, n);
+}
+
+bool serialize_get_string(const char **p, const char *end, struct slice *s, struct buf *scratch)
+{
+    struct reader r = { (const unsigned char *)*p, (const unsigned char *)end };
+    if (!get_string(&r, s, scratch))
+        return false;
+    *p = (const char *)r.p;
+    return true;
+}

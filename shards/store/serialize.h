@@ -181,4 +181,11 @@ bool decoded_value_add_to(struct store *s, struct decoded_value *v, enum value_t
 
 void decoded_value_free(struct decoded_value *v);
 
+/* An RDB string on its own (FUNCTION DUMP's library code): its length and
+ * bytes appended to out; read back from *p (before end), plain or encoded,
+ * *s pointing at the bytes (in scratch when they were encoded), *p moved
+ * past it; false if it is malformed. */
+void serialize_put_string(struct buf *out, const char *p, size_t n);
+bool serialize_get_string(const char **p, const char *end, struct slice *s, struct buf *scratch);
+
 #endif
