@@ -378,7 +378,8 @@ void cmd_script_kill(struct exec_ctx *ctx)
 {
     struct node *n = ctx->shard->node;
     for (int i = 0; i < n->nshards; i++) {
-        struct script_shard *ss = n->shards[i] ? __atomic_load_n(&n->shards[i]->scripting, __ATOMIC_ACQUIRE) : NULL;
+        struct shard *sh = n->shards ? n->shards[i] : (i == 0 ? ctx->shard : NULL); /* a test node may list none */
+        struct script_shard *ss = sh ? __atomic_load_n(&sh->scripting, __ATOMIC_ACQUIRE) : NULL;
         if (!ss || !atomic_load_explicit(&ss->busy_since_ms, memory_order_acquire))
             continue;
         if (atomic_load_explicit(&ss->wrote, memory_order_relaxed)) {
