@@ -142,7 +142,10 @@ enum command_flag {
  *    RESTORE: the function libraries); deterministic given that state, so
  *    one that failed here fails the same way on the replica, which runs it
  *    on its shard 0. A full sync sends the state first (the shard module's
- *    full_sync hook). */
+ *    full_sync hook). Also PUBLISH and SPUBLISH, as Redis propagates them
+ *    so that a replica's subscribers get the master's messages: a
+ *    CMD_ALL_SHARDS row goes out once (shard 0's part) and the replica runs
+ *    it on every shard. */
 enum journal_kind {
     JOURNAL_EFFECTS = 0,
     JOURNAL_COMMAND,

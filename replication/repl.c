@@ -239,7 +239,11 @@ void repl_command_end(struct shard *sh, const struct command *cmd, int argc, con
         return;
     }
     if (cmd->journal == JOURNAL_ALWAYS) {
-        if (atomic_load_explicit(&sh->node->repl_feeding, memory_order_relaxed))
+        /* a command every shard runs (PUBLISH) goes out once, with shard 0's
+         * part; a replica's own clients' (a PUBLISH there) stay out of the
+         * stream it passes on */
+        if (atomic_load_explicit(&sh->node->repl_feeding, memory_order_relaxed) && !repl_is_replica(sh->node) &&
+            (!(cmd->flags & CMD_ALL_SHARDS) || sh->id == 0))
             resp_encode_command(&rs->journal_out, argc, argv);
         return;
     }

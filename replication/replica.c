@@ -410,8 +410,11 @@ static bool queue_command(struct shard *sh, struct repl_link *l, const struct co
         return false;
     if (cmd->subcommands && (argc < 2 || !(cmd = command_lookup_sub(cmd, argv[1])) || !command_arity_ok(cmd, argc)))
         return false;
-    if (cmd->journal == JOURNAL_ALWAYS) { /* node-wide state: shard 0 runs it */
-        apply_put_command(&l->apply[0], &l->apply_open[0], argc, argv);
+    if (cmd->journal == JOURNAL_ALWAYS) {
+        /* node-wide state: shard 0 runs it; PUBLISH: every shard, for its
+         * own subscribers */
+        for (int i = 0; i < ((cmd->flags & CMD_ALL_SHARDS) ? sh->node->nshards : 1); i++)
+            apply_put_command(&l->apply[i], &l->apply_open[i], argc, argv);
         return true;
     }
     if (cmd->journal == JOURNAL_NODE) {

@@ -396,9 +396,11 @@ static const char *key_gate_verdict(struct shard *sh, const struct session *s, c
     unsigned how = 0;
     if (s->client.asking || (cmd->flags & CMD_ASKING))
         how |= KEY_GATE_ASKING;
-    /* sharded pub/sub goes to the master even so: its messages do not
-     * reach the replicas' subscribers */
-    if (s->client.read_replica && !(cmd->flags & (CMD_WRITE | CMD_PUBSUB)))
+    /* a READONLY connection subscribes to shard channels on a replica (the
+     * master's SPUBLISH reaches it through the stream), but SPUBLISH goes
+     * to the master, whose replicas all get it */
+    if (s->client.read_replica && !(cmd->flags & CMD_WRITE) &&
+        (cmd->flags & (CMD_PUBSUB | CMD_ALL_SHARDS)) != (CMD_PUBSUB | CMD_ALL_SHARDS))
         how |= KEY_GATE_READ_HERE;
     return sh->node->key_gate(sh->node, first, cross, how, text, cap);
 }

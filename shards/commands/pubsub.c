@@ -15,9 +15,10 @@
  * shard channel is a key to the key gate, so SSUBSCRIBE and SPUBLISH reach
  * the master serving the channel's slot (-MOVED elsewhere, -CROSSSLOT for
  * channels of several slots), and a subscriber whose slot leaves the node
- * is unsubscribed with a push (pubsub_drop_shard_channels). A message
- * published on a master does not reach its replicas' subscribers, so the
- * gate sends both commands to the master even on a READONLY connection.
+ * is unsubscribed with a push (pubsub_drop_shard_channels). PUBLISH and
+ * SPUBLISH reach replicas through the replication stream (their rows'
+ * JOURNAL_ALWAYS), so a READONLY connection may subscribe on a replica of
+ * the slot's group; SPUBLISH itself goes to the master.
  *
  * The subscriptions themselves, the pushing of messages and subscribers'
  * output limits are the runtime's (shards/subscriptions.h), which closing

@@ -732,7 +732,7 @@ static struct command table[] = {
         cmd_psubscribe, NULL, "pubsub", "2.0.0", "Listen for messages published to channels matching the given patterns"),
     ROW("punsubscribe", -1, CMD_CONN | CMD_PUBSUB | CMD_SUBSCRIBED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
         cmd_punsubscribe, NULL, "pubsub", "2.0.0", "Stop listening for messages posted to channels matching the given patterns"),
-    ROW("publish",     3,  CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
+    ROW_JOURNAL(JOURNAL_ALWAYS, "publish", 3, CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
         cmd_publish, merge_sum_int, "pubsub", "2.0.0", "Post a message to a channel"),
     /* sharded pub/sub: the channels are keys to the cluster's key gate only
      * (their key specs say not_key) */
@@ -740,7 +740,7 @@ static struct command table[] = {
         cmd_ssubscribe, NULL, "pubsub", "7.0.0", "Listen for messages published to the given shard channels"),
     ROW("sunsubscribe", -1, CMD_CONN | CMD_PUBSUB | CMD_SUBSCRIBED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 1, -1, 1,
         cmd_sunsubscribe, NULL, "pubsub", "7.0.0", "Stop listening for messages posted to the given shard channels"),
-    ROW("spublish",    3,  CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST, 1, 1, 1,
+    ROW_JOURNAL(JOURNAL_ALWAYS, "spublish", 3, CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST, 1, 1, 1,
         cmd_spublish, merge_sum_int, "pubsub", "7.0.0", "Post a message to a shard channel"),
     CONTAINER("pubsub", -2, CMD_CONN, NULL, pubsub_subcommands, "pubsub", "2.8.0",
         "A container for Pub/Sub commands"),

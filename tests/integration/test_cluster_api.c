@@ -787,12 +787,26 @@ static void test_readonly_replica(void **state)
     expect_error(tcmd(r, "BITFIELD %s GET u8 0", key), to_master);
     expect_error(tcmd(r, "BITFIELD_RO %s GET u8 0", other), to_other);
     expect_error(tcmd(m, "BITFIELD %s SET u8 0 1", other), to_other);
-    /* sharded pub/sub lives on the slot's master, READONLY or not (a
-     * master's SPUBLISH does not reach its replicas' subscribers) */
-    expect_error(tcmd(r, "SSUBSCRIBE %s", key), to_master);
+    /* sharded pub/sub: SPUBLISH on the slot's master, whose replicas get it
+     * through the stream; a READONLY connection subscribes on a replica */
     expect_error(tcmd(r, "SPUBLISH %s m", key), to_master);
     expect_error(tcmd(m, "SPUBLISH %s m", other), to_other);
-    expect_int(tcmd(m, "SPUBLISH %s m", key), 0);
+    tconn *rs = tconnect(node[2].port);
+    expect_error(tcmd(rs, "SSUBSCRIBE %s", key), to_master);
+    expect_ok(tcmd(rs, "READONLY"));
+    const char *ssub[] = { "SSUBSCRIBE", key };
+    tsendv(rs, 2, ssub);
+    v = tread(rs, 5000);
+    assert_non_null(v);
+    assert_string_equal(v->elem[0]->str, "ssubscribe");
+    rval_free(v);
+    expect_int(tcmd(m, "SPUBLISH %s m1", key), 0);
+    v = tread(rs, 5000);
+    assert_non_null(v);
+    assert_string_equal(v->elem[0]->str, "smessage");
+    assert_string_equal(v->elem[2]->str, "m1");
+    rval_free(v);
+    tclose(rs);
     expect_ok(tcmd(r, "MULTI"));
     expect_status(tcmd(r, "GET %s", key), "QUEUED");
     v = tcmd(r, "EXEC");

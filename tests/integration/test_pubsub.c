@@ -222,6 +222,55 @@ static void test_sharded_pubsub(void **state)
     tclose(pub);
 }
 
+/* A replica's subscribers get what is published on its master (Redis
+ * propagates PUBLISH and SPUBLISH to replicas); one published on the
+ * replica stays there. */
+static void test_replica_gets_publish(void **state)
+{
+    struct server r;
+    assert_int_equal(server_start(&r, NULL), 0);
+    tconn *rc = tconnect(r.port), *m = tconnect(srv.port);
+    expect_ok(tcmd(rc, "REPLICAOF 127.0.0.1 %d", srv.port));
+    for (long long until = now_ms() + 10000; get_int(tcmd(m, "WAIT 1 100")) != 1;)
+        if (now_ms() > until)
+            fail_msg("the replica did not come up");
+    enum { N = 4 }; /* over the replica's shards */
+    tconn *sub[N];
+    for (int i = 0; i < N; i++) {
+        sub[i] = tconnect(r.port);
+        const char *a[] = { "SUBSCRIBE", "feed" };
+        tsendv(sub[i], 2, a);
+        expect_confirm(tread(sub[i], 5000), "subscribe", "feed", 1);
+        const char *b[] = { "SSUBSCRIBE", "sfeed" };
+        tsendv(sub[i], 2, b);
+        expect_confirm(tread(sub[i], 5000), "ssubscribe", "sfeed", 1);
+    }
+    expect_int(tcmd(m, "PUBLISH feed hello"), 0); /* counted where it was published */
+    expect_int(tcmd(m, "SPUBLISH sfeed there"), 0);
+    for (int i = 0; i < N; i++) {
+        expect_message(sub[i], NULL, "feed", "hello");
+        struct rval *v = tread(sub[i], 5000);
+        assert_non_null(v);
+        assert_string_equal(v->elem[0]->str, "smessage");
+        assert_string_equal(v->elem[2]->str, "there");
+        rval_free(v);
+    }
+    /* published on the replica: its subscribers, not the master's stream */
+    expect_int(tcmd(rc, "PUBLISH feed local"), N);
+    for (int i = 0; i < N; i++)
+        expect_message(sub[i], NULL, "feed", "local");
+    expect_ok(tcmd(m, "SET after 1"));
+    for (long long until = now_ms() + 10000; get_int(tcmd(m, "WAIT 1 100")) != 1;)
+        if (now_ms() > until)
+            fail_msg("the replica fell behind");
+    expect_bulk(tcmd(rc, "GET after"), "1");
+    for (int i = 0; i < N; i++)
+        tclose(sub[i]);
+    tclose(rc);
+    tclose(m);
+    assert_int_equal(server_stop(&r), 0);
+}
+
 static void test_resp3_push(void **state)
 {
     tconn *c = tconnect(srv.port);
@@ -470,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_publish_reaches_every_shard),
         cmocka_unit_test(test_subscribe_mode_and_unsubscribe),
         cmocka_unit_test(test_sharded_pubsub),
+        cmocka_unit_test(test_replica_gets_publish),
         cmocka_unit_test(test_resp3_push),
         cmocka_unit_test(test_push_behind_queued_reply),
         cmocka_unit_test(test_subscribers_timeout_and_kill),
