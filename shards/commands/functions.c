@@ -17,6 +17,7 @@
  * with it, its writes are refused, and FCALL_RO runs only those. A
  * function's writes reach replicas as its effects, as a script's do. */
 #include "shards/commands/commands.h"
+#include "shards/commands/server.h"
 
 #include <mimalloc.h>
 #include <pthread.h>
@@ -186,18 +187,8 @@ static struct script_shard *shard_functions(struct exec_ctx *ctx)
 static void fcall_generic(struct exec_ctx *ctx, bool read_only)
 {
     long long nkeys;
-    if (!parse_ll(ctx->argv[2], &nkeys)) {
-        reply_error(ctx->reply, "ERR Bad number of keys provided");
+    if (!script_numkeys(ctx, "ERR Bad number of keys provided", &nkeys))
         return;
-    }
-    if (nkeys > ctx->argc - 3) {
-        reply_error(ctx->reply, "ERR Number of keys can't be greater than number of args");
-        return;
-    }
-    if (nkeys < 0) {
-        reply_error(ctx->reply, "ERR Number of keys can't be negative");
-        return;
-    }
     struct script_shard *ss = shard_functions(ctx);
     if (!ss)
         return;
@@ -210,22 +201,8 @@ static void fcall_generic(struct exec_ctx *ctx, bool read_only)
         reply_error(ctx->reply, "ERR Function not found");
         return;
     }
-    if ((flags & SCRIPT_NO_CLUSTER) && ctx->shard->node->key_gate) {
-        reply_error(ctx->reply, "ERR Can not run a function on cluster, 'no-cluster' flag is set.");
+    if (!script_flags_allow(ctx, flags, &read_only, "ERR Can not run a function on cluster, 'no-cluster' flag is set."))
         return;
-    }
-    if (flags & SCRIPT_NO_WRITES) {
-        read_only = true;
-    } else if (read_only) {
-        reply_error(ctx->reply, "ERR Can not execute a script with write flag using *_ro command.");
-        return;
-    } else {
-        const char *refused = node_write_refusal(ctx->shard->node);
-        if (refused) {
-            reply_error(ctx->reply, refused);
-            return;
-        }
-    }
     script_engine_run_function(ss, ctx, name, (int)nkeys, read_only);
 }
 
@@ -624,8 +601,7 @@ void cmd_function_help(struct exec_ctx *ctx)
         "      in case of functions name collision with another library).",
         "HELP",
         "    Prints this help.",
+        NULL,
     };
-    reply_array(ctx->reply, sizeof(lines) / sizeof(lines[0]));
-    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-        reply_simple(ctx->reply, lines[i]);
+    reply_help(ctx->reply, lines);
 }

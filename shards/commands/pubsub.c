@@ -34,6 +34,7 @@
 #include "core/resp.h"
 #include "core/glob.h"
 #include "shards/commands/commands.h"
+#include "shards/commands/server.h"
 #include "shards/node.h"
 #include "shards/session.h"
 #include "shards/subscriptions.h"
@@ -347,8 +348,7 @@ void cmd_pubsub_help(struct exec_ctx *ctx)
         "    Return the number of subscribers for the specified shard level channel(s)",
         "HELP",
         "    Prints this help.",
+        NULL,
     };
-    reply_array(ctx->reply, sizeof(lines) / sizeof(lines[0]));
-    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-        reply_simple(ctx->reply, lines[i]);
+    reply_help(ctx->reply, lines);
 }

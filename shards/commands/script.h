@@ -110,6 +110,16 @@ void script_engine_run_function(struct script_shard *ss, struct exec_ctx *ctx, c
  * answered if there is none. */
 struct script_shard *shard_scripting(struct exec_ctx *ctx);
 
+/* EVAL's and FCALL's numkeys (argv[2]), checked against the arguments;
+ * false with Redis's error answered (not_int: the text for a non-number). */
+bool script_numkeys(struct exec_ctx *ctx, const char *not_int, long long *nkeys);
+
+/* Does a script's or function's declared flags let it run here now
+ * (no-cluster: refused in cluster mode with the text given; no-writes: it
+ * runs read-only; else it may write: refused by *_RO, or where writes are
+ * refused)? false with the error answered. */
+bool script_flags_allow(struct exec_ctx *ctx, int flags, bool *read_only, const char *no_cluster);
+
 /* The script on ss's shard passed busy-reply-threshold: listed for SCRIPT
  * KILL, and the node answers -BUSY until script_busy_end. */
 void script_busy_begin(struct shard *sh, struct script_shard *ss, const char *sha);

@@ -535,20 +535,31 @@ static int safe_rawset(lua_State *L)
     return 1;
 }
 
-/* Replace the table at the top of the stack with a read-only proxy of it
- * (reads go through, writes raise Redis's error, its metatable is locked),
- * entered in READONLY_FIELD for safe_rawset. */
-static void make_readonly_proxy(lua_State *L)
+/* Push a view of the table at stack index `of` (absolute): an empty table
+ * whose reads go to it (strict: a name it lacks is Redis's "nonexistent
+ * global variable" error), whose writes raise Redis's error, and whose
+ * metatable is locked. */
+static void push_view(lua_State *L, int of, bool strict)
 {
-    lua_newtable(L);                                   /* real, proxy */
-    lua_createtable(L, 0, 3);                          /* real, proxy, meta */
-    lua_pushvalue(L, -3);
+    lua_newtable(L);
+    lua_createtable(L, 0, 3);
+    lua_pushvalue(L, of);
+    if (strict)
+        lua_pushcclosure(L, globals_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, globals_newindex);
     lua_setfield(L, -2, "__newindex");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, -2);                           /* real, proxy */
+    lua_setmetatable(L, -2);
+}
+
+/* Replace the table at the top of the stack with a read-only proxy of it
+ * (reads go through, writes raise Redis's error, its metatable is locked),
+ * entered in READONLY_FIELD for safe_rawset. */
+static void make_readonly_proxy(lua_State *L)
+{
+    push_view(L, lua_gettop(L), false);                /* real, proxy */
     lua_remove(L, -2);                                 /* proxy */
     lua_getfield(L, LUA_REGISTRYINDEX, READONLY_FIELD);
     lua_pushvalue(L, -2);
@@ -570,6 +581,19 @@ static void set_number(lua_State *L, const char *name, lua_Number v)
 {
     lua_pushnumber(L, v);
     lua_setfield(L, -2, name);
+}
+
+/* The redis library's LOG_ levels and version, into the table on the top
+ * of the stack (scripts' and libraries' loading alike). */
+static void set_log_and_version(lua_State *L)
+{
+    set_number(L, "LOG_DEBUG", LOG_DEBUG);
+    set_number(L, "LOG_VERBOSE", LOG_VERBOSE);
+    set_number(L, "LOG_NOTICE", LOG_NOTICE);
+    set_number(L, "LOG_WARNING", LOG_WARNING);
+    lua_pushliteral(L, "7.0.0"); /* the version ringkv's INFO reports */
+    lua_setfield(L, -2, "REDIS_VERSION");
+    set_number(L, "REDIS_VERSION_NUM", 0x070000);
 }
 
 lua_State *script_engine_new(struct script_shard *ss)
@@ -621,18 +645,12 @@ lua_State *script_engine_new(struct script_shard *ss)
     set_closure(L, ss, "replicate_commands", redis_replicate_commands);
     set_closure(L, ss, "breakpoint", redis_breakpoint);
     set_closure(L, ss, "debug", redis_debug);
-    set_number(L, "LOG_DEBUG", LOG_DEBUG);
-    set_number(L, "LOG_VERBOSE", LOG_VERBOSE);
-    set_number(L, "LOG_NOTICE", LOG_NOTICE);
-    set_number(L, "LOG_WARNING", LOG_WARNING);
+    set_log_and_version(L);
     set_number(L, "REPL_NONE", 0);
     set_number(L, "REPL_AOF", 1);
     set_number(L, "REPL_SLAVE", 2);
     set_number(L, "REPL_REPLICA", 2);
     set_number(L, "REPL_ALL", 3);
-    lua_pushliteral(L, "7.0.0"); /* the version ringkv's INFO reports */
-    lua_setfield(L, -2, "REDIS_VERSION");
-    set_number(L, "REDIS_VERSION_NUM", 0x070000);
     lua_setglobal(L, "redis");
 
     lua_newtable(L);
@@ -666,18 +684,9 @@ lua_State *script_engine_new(struct script_shard *ss)
     lua_pushvalue(L, LUA_GLOBALSINDEX);                /* real */
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, GLOBALS_FIELD);
-    lua_newtable(L);                                   /* real, proxy */
+    push_view(L, lua_gettop(L), true);                 /* real, proxy (setmetatable(_G, ...) refused) */
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, "_G");                         /* real._G = proxy */
-    lua_createtable(L, 0, 3);                          /* real, proxy, meta */
-    lua_pushvalue(L, -3);
-    lua_pushcclosure(L, globals_index, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, globals_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");               /* setmetatable(_G, ...) refused */
-    lua_setmetatable(L, -2);                           /* real, proxy */
     lua_getfield(L, LUA_REGISTRYINDEX, READONLY_FIELD);
     lua_pushvalue(L, -2);
     lua_pushboolean(L, 1);
@@ -691,30 +700,40 @@ lua_State *script_engine_new(struct script_shard *ss)
 static bool compile_text(struct script_shard *ss, const char *sha, const char *body, size_t len, char *err,
                          size_t errlen);
 
+/* The flags a script's shebang line or a function's registration may
+ * declare (Redis 7's names). */
+static const struct {
+    const char *name;
+    int         flag;
+} known[] = {
+    { "no-writes", SCRIPT_NO_WRITES }, { "allow-oom", SCRIPT_ALLOW_OOM }, { "allow-stale", SCRIPT_ALLOW_STALE },
+    { "no-cluster", SCRIPT_NO_CLUSTER }, { "allow-cross-slot-keys", SCRIPT_ALLOW_CROSS_SLOT },
+};
+
+/* The next space-separated word of line[0..len) from *i: false at the end. */
+static bool next_word(const char *line, size_t len, size_t *i, const char **w, int *wl)
+{
+    while (*i < len && line[*i] == ' ')
+        (*i)++;
+    if (*i >= len)
+        return false;
+    size_t start = *i;
+    while (*i < len && line[*i] != ' ')
+        (*i)++;
+    *w = line + start;
+    *wl = (int)(*i - start);
+    return true;
+}
+
 /* Redis 7's shebang line, "#!lua [flags=f1,f2...]": its flags, or -1 with
  * Redis's error in err. */
 static int shebang_flags(const char *line, size_t len, char *err, size_t errlen)
 {
-    static const struct {
-        const char *name;
-        int         flag;
-    } known[] = {
-        { "no-writes", SCRIPT_NO_WRITES }, { "allow-oom", SCRIPT_ALLOW_OOM },
-        { "allow-stale", SCRIPT_ALLOW_STALE }, { "no-cluster", SCRIPT_NO_CLUSTER },
-        { "allow-cross-slot-keys", SCRIPT_ALLOW_CROSS_SLOT },
-    };
     int flags = SCRIPT_SHEBANG;
     size_t i = 0;
-    for (int word = 0;; word++) {
-        while (i < len && line[i] == ' ')
-            i++;
-        if (i >= len)
-            break;
-        size_t start = i;
-        while (i < len && line[i] != ' ')
-            i++;
-        const char *w = line + start;
-        int wl = (int)(i - start);
+    const char *w;
+    int wl;
+    for (int word = 0; next_word(line, len, &i, &w, &wl); word++) {
         if (word == 0) {
             if (wl != 5 || memcmp(w, "#!lua", 5) != 0) {
                 snprintf(err, errlen, "ERR Unexpected engine in script shebang: %.*s", wl, w);
@@ -815,14 +834,19 @@ int script_engine_flags(struct script_shard *ss, const char *sha)
     return flags;
 }
 
+/* Two registry fields emptied (a cache and its flags), the garbage gone. */
+static void empty_fields(lua_State *L, const char *a, const char *b)
+{
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, a);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, b);
+    lua_gc(L, LUA_GCCOLLECT, 0);
+}
+
 void script_engine_forget_all(struct script_shard *ss)
 {
-    lua_State *L = ss->L;
-    lua_newtable(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, CACHE_FIELD);
-    lua_newtable(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, FLAGS_FIELD);
-    lua_gc(L, LUA_GCCOLLECT, 0);
+    empty_fields(ss->L, CACHE_FIELD, FLAGS_FIELD);
 }
 
 /* The message handler of a script's pcall: whatever was raised becomes an
@@ -892,14 +916,20 @@ static void write_script_error(lua_State *L, struct reply *r, const char *sha)
     lua_pop(L, 3);
 }
 
-/* KEYS or ARGV: n arguments from argv[from] */
-static void set_argument_table(lua_State *L, const char *name, const struct slice *argv, int from, int n)
+/* A table of n arguments from argv[from] (FCALL's keys and args). */
+static void push_argument_list(lua_State *L, const struct slice *argv, int from, int n)
 {
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
         lua_pushlstring(L, argv[from + i].ptr, argv[from + i].len);
         lua_rawseti(L, -2, i + 1);
     }
+}
+
+/* KEYS or ARGV: n arguments from argv[from], into the table on the top */
+static void set_argument_table(lua_State *L, const char *name, const struct slice *argv, int from, int n)
+{
+    push_argument_list(L, argv, from, n);
     lua_setfield(L, -2, name);
 }
 
@@ -1009,19 +1039,12 @@ void script_engine_run(struct script_shard *ss, struct exec_ctx *ctx, const char
 #define FN_FLAGS_FIELD  "ringkv.function_flags"
 #define LOADING_FIELD   "ringkv.loading"
 
-static const struct {
-    const char *name;
-    int         flag;
-} function_flag_names[] = {
-    { "no-writes", SCRIPT_NO_WRITES }, { "allow-oom", SCRIPT_ALLOW_OOM }, { "allow-stale", SCRIPT_ALLOW_STALE },
-    { "no-cluster", SCRIPT_NO_CLUSTER }, { "allow-cross-slot-keys", SCRIPT_ALLOW_CROSS_SLOT },
-};
 
 const char *script_function_flag_name(int flag)
 {
-    for (size_t i = 0; i < sizeof function_flag_names / sizeof function_flag_names[0]; i++)
-        if (function_flag_names[i].flag == flag)
-            return function_flag_names[i].name;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (known[i].flag == flag)
+            return known[i].name;
     return NULL;
 }
 
@@ -1087,12 +1110,12 @@ static int redis_register_function(lua_State *L)
                 }
                 const char *f = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
                 size_t k = 0;
-                for (; f && k < sizeof function_flag_names / sizeof function_flag_names[0]; k++)
-                    if (strcmp(f, function_flag_names[k].name) == 0)
+                for (; f && k < sizeof known / sizeof known[0]; k++)
+                    if (strcmp(f, known[k].name) == 0)
                         break;
-                if (!f || k == sizeof function_flag_names / sizeof function_flag_names[0])
+                if (!f || k == sizeof known / sizeof known[0])
                     return register_failed(L, "unknown flag given");
-                flags |= function_flag_names[k].flag;
+                flags |= known[k].flag;
                 lua_pop(L, 1);
             }
         }
@@ -1139,16 +1162,9 @@ static char *library_name(const char *line, size_t len, char *err, size_t errlen
 {
     char *name = NULL;
     size_t i = 0;
-    for (int word = 0;; word++) {
-        while (i < len && line[i] == ' ')
-            i++;
-        if (i >= len)
-            break;
-        size_t start = i;
-        while (i < len && line[i] != ' ')
-            i++;
-        const char *w = line + start;
-        int wl = (int)(i - start);
+    const char *w;
+    int wl;
+    for (int word = 0; next_word(line, len, &i, &w, &wl); word++) {
         if (word == 0) {
             if (wl != 5 || memcmp(w, "#!lua", 5) != 0) {
                 snprintf(err, errlen, "ERR Engine '%.*s' not found", wl > 2 ? wl - 2 : 0, w + 2);
@@ -1207,38 +1223,15 @@ static void push_library_env(lua_State *L, struct script_shard *ss)
     lua_newtable(L);                                     /* holder, real load-time redis */
     set_closure(L, ss, "register_function", redis_register_function);
     set_closure(L, ss, "log", redis_log);
-    set_number(L, "LOG_DEBUG", LOG_DEBUG);
-    set_number(L, "LOG_VERBOSE", LOG_VERBOSE);
-    set_number(L, "LOG_NOTICE", LOG_NOTICE);
-    set_number(L, "LOG_WARNING", LOG_WARNING);
-    lua_pushliteral(L, "7.0.0");
-    lua_setfield(L, -2, "REDIS_VERSION");
-    set_number(L, "REDIS_VERSION_NUM", 0x070000);
-    lua_newtable(L);                                     /* holder, real, proxy */
-    lua_createtable(L, 0, 3);                            /* holder, real, proxy, meta */
-    lua_pushvalue(L, -3);
-    lua_pushcclosure(L, globals_index, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, globals_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, -2);                             /* holder, real, proxy */
+    set_log_and_version(L);
+    push_view(L, lua_gettop(L), true);                   /* holder, real, proxy */
     lua_remove(L, -2);                                   /* holder, proxy */
     lua_setfield(L, -2, "redis");                        /* holder */
     lua_createtable(L, 0, 1);                            /* holder, meta: to the globals */
     lua_pushvalue(L, LUA_GLOBALSINDEX);
     lua_setfield(L, -2, "__index");
     lua_setmetatable(L, -2);
-    lua_newtable(L);                                     /* holder, env */
-    lua_createtable(L, 0, 3);
-    lua_pushvalue(L, -3);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, globals_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, -2);                             /* holder, env */
+    push_view(L, lua_gettop(L), false);                  /* holder, env */
 }
 
 bool script_engine_load_library(struct script_shard *ss, const char *code, size_t len, bool keep,
@@ -1340,12 +1333,7 @@ bool script_engine_load_library(struct script_shard *ss, const char *code, size_
 
 void script_engine_forget_functions(struct script_shard *ss)
 {
-    lua_State *L = ss->L;
-    lua_newtable(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, FUNCTIONS_FIELD);
-    lua_newtable(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, FN_FLAGS_FIELD);
-    lua_gc(L, LUA_GCCOLLECT, 0);
+    empty_fields(ss->L, FUNCTIONS_FIELD, FN_FLAGS_FIELD);
 }
 
 int script_engine_function_flags(struct script_shard *ss, const char *name)
@@ -1356,16 +1344,6 @@ int script_engine_function_flags(struct script_shard *ss, const char *name)
     int flags = lua_isnil(L, -1) ? -1 : (int)lua_tointeger(L, -1);
     lua_pop(L, 2);
     return flags;
-}
-
-/* keys, then args: each a table of the arguments from argv[from] */
-static void push_argument_list(lua_State *L, const struct slice *argv, int from, int n)
-{
-    lua_createtable(L, n, 0);
-    for (int i = 0; i < n; i++) {
-        lua_pushlstring(L, argv[from + i].ptr, argv[from + i].len);
-        lua_rawseti(L, -2, i + 1);
-    }
 }
 
 void script_engine_run_function(struct script_shard *ss, struct exec_ctx *ctx, const char *name, int nkeys,

@@ -211,18 +211,8 @@ static bool compile_and_register(struct exec_ctx *ctx, struct script_shard *ss, 
 static void eval_generic(struct exec_ctx *ctx, bool by_sha, bool read_only)
 {
     long long nkeys;
-    if (!parse_ll(ctx->argv[2], &nkeys)) {
-        reply_error(ctx->reply, ERR_NOT_INT);
+    if (!script_numkeys(ctx, ERR_NOT_INT, &nkeys))
         return;
-    }
-    if (nkeys > ctx->argc - 3) {
-        reply_error(ctx->reply, "ERR Number of keys can't be greater than number of args");
-        return;
-    }
-    if (nkeys < 0) {
-        reply_error(ctx->reply, "ERR Number of keys can't be negative");
-        return;
-    }
     struct script_shard *ss = shard_scripting(ctx);
     if (!ss)
         return;
@@ -257,27 +247,46 @@ static void eval_generic(struct exec_ctx *ctx, bool by_sha, bool read_only)
         }
         flags = script_engine_flags(ss, sha);
     }
-    if (flags & SCRIPT_SHEBANG) {
-        /* a script with a shebang line declares what it does, as Redis 7
-         * checks it before running it */
-        if ((flags & SCRIPT_NO_CLUSTER) && ctx->shard->node->key_gate) {
-            reply_error(ctx->reply, "ERR Can not run script on cluster, 'no-cluster' flag is set.");
-            return;
-        }
-        if (flags & SCRIPT_NO_WRITES) {
-            read_only = true;
-        } else if (read_only) {
-            reply_error(ctx->reply, "ERR Can not execute a script with write flag using *_ro command.");
-            return;
-        } else {
-            const char *refused = node_write_refusal(ctx->shard->node);
-            if (refused) {
-                reply_error(ctx->reply, refused);
-                return;
-            }
-        }
-    }
+    /* a script with a shebang line declares what it does, as Redis 7
+     * checks it before running it */
+    if ((flags & SCRIPT_SHEBANG) &&
+        !script_flags_allow(ctx, flags, &read_only, "ERR Can not run script on cluster, 'no-cluster' flag is set."))
+        return;
     script_engine_run(ss, ctx, sha, (int)nkeys, read_only);
+}
+
+bool script_numkeys(struct exec_ctx *ctx, const char *not_int, long long *nkeys)
+{
+    const char *refused = NULL;
+    if (!parse_ll(ctx->argv[2], nkeys))
+        refused = not_int;
+    else if (*nkeys > ctx->argc - 3)
+        refused = "ERR Number of keys can't be greater than number of args";
+    else if (*nkeys < 0)
+        refused = "ERR Number of keys can't be negative";
+    if (refused)
+        reply_error(ctx->reply, refused);
+    return !refused;
+}
+
+bool script_flags_allow(struct exec_ctx *ctx, int flags, bool *read_only, const char *no_cluster)
+{
+    if ((flags & SCRIPT_NO_CLUSTER) && ctx->shard->node->key_gate) {
+        reply_error(ctx->reply, no_cluster);
+        return false;
+    }
+    if (flags & SCRIPT_NO_WRITES) {
+        *read_only = true;
+        return true;
+    }
+    if (*read_only) {
+        reply_error(ctx->reply, "ERR Can not execute a script with write flag using *_ro command.");
+        return false;
+    }
+    const char *refused = node_write_refusal(ctx->shard->node);
+    if (refused)
+        reply_error(ctx->reply, refused);
+    return !refused;
 }
 
 void cmd_eval(struct exec_ctx *ctx)
