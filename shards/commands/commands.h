@@ -153,6 +153,8 @@ void scripting_attach(struct node *n);
 /* The scripts the node keeps (INFO's number_of_cached_scripts) and the
  * bytes of their bodies (used_memory_scripts_eval). */
 void scripting_registry_size(struct node *n, size_t *count, size_t *bytes);
+/* The function libraries the node keeps: how many, their functions, the bytes of their code. */
+void function_registry_counts(const struct node *n, size_t *libs, size_t *fns, size_t *bytes);
 
 /* SLOWLOG GET (CMD_ALL_SHARDS): each shard replies [count, entry...] (the
  * requested count first, then its own newest entries); this merge sorts all

@@ -367,19 +367,27 @@ void cmd_function_list(struct exec_ctx *ctx)
     pthread_mutex_unlock(&reg->lock);
 }
 
+void function_registry_counts(const struct node *n, size_t *libs, size_t *fns, size_t *bytes)
+{
+    struct function_registry *reg = n->functions;
+    *libs = *fns = *bytes = 0;
+    if (!reg)
+        return;
+    pthread_mutex_lock(&reg->lock);
+    for (struct library *l = reg->libs; l; l = l->next) {
+        (*libs)++;
+        *fns += (size_t)l->desc.nfns;
+        *bytes += l->len;
+    }
+    pthread_mutex_unlock(&reg->lock);
+}
+
 /* FUNCTION STATS: the function running past busy-reply-threshold, if any
  * (others end before another command is served), and the counts. */
 void cmd_function_stats(struct exec_ctx *ctx)
 {
-    struct node *n = ctx->shard->node;
-    struct function_registry *reg = n->functions;
-    size_t libs = 0, fns = 0;
-    pthread_mutex_lock(&reg->lock);
-    for (struct library *l = reg->libs; l; l = l->next) {
-        libs++;
-        fns += (size_t)l->desc.nfns;
-    }
-    pthread_mutex_unlock(&reg->lock);
+    size_t libs, fns, bytes;
+    function_registry_counts(ctx->shard->node, &libs, &fns, &bytes);
     reply_map(ctx->reply, 2);
     reply_bulk_str(ctx->reply, "running_script");
     reply_null(ctx->reply);

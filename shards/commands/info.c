@@ -373,6 +373,8 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
          * compiled scripts are in the shards' heaps, in used_memory */
         size_t scripts = 0, script_bytes = 0;
         scripting_registry_size(n, &scripts, &script_bytes);
+        size_t libraries, functions, function_bytes; /* FUNCTION LOAD's code (functions.c) */
+        function_registry_counts(n, &libraries, &functions, &function_bytes);
         bytes_human(h6, sizeof(h6), script_bytes);
         config_value_text(cfg, "maxmemory-policy", policy, sizeof(policy));
         bytes_human(h1, sizeof(h1), f.used);
@@ -404,12 +406,12 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "used_memory_lua_human:0B\r\n"
                    "used_memory_scripts_eval:%llu\r\n"
                    "number_of_cached_scripts:%llu\r\n"
-                   "number_of_functions:0\r\n"
-                   "number_of_libraries:0\r\n"
+                   "number_of_functions:%zu\r\n"
+                   "number_of_libraries:%zu\r\n"
                    "used_memory_vm_functions:0\r\n"
                    "used_memory_vm_total:0\r\n"
                    "used_memory_vm_total_human:0B\r\n"
-                   "used_memory_functions:0\r\n"
+                   "used_memory_functions:%zu\r\n"
                    "used_memory_scripts:%llu\r\n"
                    "used_memory_scripts_human:%s\r\n"
                    "maxmemory:%llu\r\n"
@@ -438,7 +440,8 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    (unsigned long long)f.dataset, net ? 100.0 * (double)f.dataset / (double)net : 0.0,
                    (unsigned long long)f.used, (unsigned long long)f.active, (unsigned long long)f.committed,
                    (unsigned long long)sysmem, h5,
-                   (unsigned long long)script_bytes, (unsigned long long)scripts,
+                   (unsigned long long)script_bytes, (unsigned long long)scripts, functions, libraries,
+                   function_bytes,
                    (unsigned long long)script_bytes, h6,
                    (unsigned long long)maxmem, h4, policy,
                    f.used ? (double)f.active / (double)f.used : 0.0, (long long)f.active - (long long)f.used,

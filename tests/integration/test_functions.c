@@ -203,6 +203,10 @@ static void test_list_delete_flush(void **state)
     assert_int_equal(lua->elem[3]->integer, 3);
     rval_free(v);
 
+    struct rval *info = tcmd(c, "INFO memory");
+    assert_non_null(strstr(info->str, "\r\nnumber_of_functions:3\r\n"));
+    assert_non_null(strstr(info->str, "\r\nnumber_of_libraries:2\r\n"));
+    rval_free(info);
     expect_ok(RUN("FUNCTION", "DELETE", "cache"));
     expect_error(RUN("FUNCTION", "DELETE", "cache"), "ERR Library not found");
     expect_error(RUN("FCALL", "c1", "0"), "ERR Function not found");
