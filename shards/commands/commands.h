@@ -33,6 +33,7 @@ command_fn cmd_get, cmd_set, cmd_setnx, cmd_setex, cmd_psetex, cmd_getset,
 
 /* HyperLogLog (hyperloglog.c) */
 command_fn cmd_pfadd, cmd_pfcount, cmd_pfmerge;
+command_fn cmd_pfdebug, cmd_pfselftest;
 
 /* geo (geo.c): sorted sets scored by geohash */
 command_fn cmd_geoadd, cmd_geopos, cmd_geodist, cmd_geohash, cmd_georadius, cmd_georadius_ro,

@@ -190,6 +190,8 @@ static const struct command_doc docs[] = {
 
     /* HyperLogLog */
     { "pfadd", "O(1) to add every element.", "key [element...]", "RW insert 1 0 1" },
+    { "pfdebug", "N/A", "subcommand key", "RW access 2 0 1" },
+    { "pfselftest", "N/A", "", NULL },
     { "pfcount", "O(1) with a very small average constant time when called with a single key. "
       "O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.",
       "key...", "RW access 1 -1 1" },

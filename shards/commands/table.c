@@ -655,6 +655,10 @@ static struct command table[] = {
         "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s)."),
     ROW("pfmerge",     -2, CMD_WRITE | CMD_DENYOOM, 1, -1, 1, cmd_pfmerge, NULL, "hyperloglog", "2.8.9",
         "Merge N different HyperLogLogs into a single one."),
+    ROW("pfdebug",     3,  CMD_WRITE | CMD_DENYOOM | CMD_ADMIN, 2, 2, 1, cmd_pfdebug, NULL, "hyperloglog", "2.8.9",
+        "Internal commands for debugging HyperLogLog values"),
+    ROW("pfselftest",  1,  CMD_ADMIN, 0, 0, 0, cmd_pfselftest, NULL, "hyperloglog", "2.8.9",
+        "An internal command for testing HyperLogLog values"),
 
     /* geo (geo.c): sorted sets scored by geohash. GEOADD journals as
      * itself (its scores follow from its arguments); the STORE forms by
