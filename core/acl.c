@@ -817,8 +817,15 @@ int acl_load_text(struct acl *a, const char *text, const char *requirepass, bool
                     }
                     next->users[next->n++] = u;
                 }
-                const char *w;
-                user_apply(u, "reset", 5, a->pubsub_all, &w);
+                if (is_default) {
+                    /* the line says all of it: from a user with nothing
+                     * (what a new user is: no sanitize-payload shown) */
+                    const char *w;
+                    user_apply(u, "reset", 5, a->pubsub_all, &w);
+                    u->flags &= ~(uint32_t)ACL_USER_SANITIZE;
+                } else {
+                    reset_channels(u, a->pubsub_all);
+                }
                 for (int r = 2; r < rw.n && !problem; r++) {
                     const char *why;
                     if (user_apply(u, rw.w[r].ptr, rw.w[r].len, a->pubsub_all, &why) != 0) {

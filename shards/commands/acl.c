@@ -83,7 +83,24 @@ int acl_node_start(struct node *n, char *err, size_t errlen)
         return -1;
     }
     char *text = NULL;
-    const char *source = users;
+    const char *source = NULL;
+    if (users && *users) {
+        /* config.c keeps the lines' words after "user", one line each */
+        struct buf b;
+        buf_init(&b);
+        for (const char *p = users; *p;) {
+            const char *eol = strchr(p, '\n');
+            size_t len = eol ? (size_t)(eol - p) : strlen(p);
+            buf_append_str(&b, "user ");
+            buf_append(&b, p, len);
+            buf_append_str(&b, "\n");
+            p += len + (eol ? 1 : 0);
+        }
+        buf_append(&b, "", 1);
+        text = mi_strdup(b.data);
+        buf_free(&b);
+        source = text;
+    }
     if (file && *file) {
         text = read_file(file, err, errlen);
         if (!text)
