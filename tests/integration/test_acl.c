@@ -266,23 +266,24 @@ static void test_noperm(void **state)
 /* A script's calls are checked against the user that runs it. */
 static void test_script_calls_checked(void **state)
 {
-    expect_ok(tcmd(c, "ACL SETUSER sc on >pw ~app:* +eval +get"));
+    /* the keys share a slot, so that an undeclared one is on the script's shard */
+    expect_ok(tcmd(c, "ACL SETUSER sc on >pw ~{app}:* +eval +get"));
     tconn *t = login("sc", "pw");
-    const char *set[] = { "EVAL", "return redis.call('set','app:1','x')", "0" };
-    tsendv(t, 3, set);
+    const char *set[] = { "EVAL", "return redis.call('set',KEYS[1],'x')", "1", "{app}:1" };
+    tsendv(t, 4, set);
     expect_error_prefix(tread(t, 10000), "ERR The user executing the script can't run this command or subcommand");
-    const char *get[] = { "EVAL", "return redis.pcall('get','zz')", "0" };
-    tsendv(t, 3, get);
+    const char *get[] = { "EVAL", "return redis.pcall('get','{app}zz')", "1", "{app}:1" };
+    tsendv(t, 4, get);
     expect_error(tread(t, 10000), "ERR The user executing the script can't access at least one of the keys "
                                   "mentioned in the command arguments");
-    const char *ok[] = { "EVAL", "return redis.call('get','app:1')", "0" };
-    tsendv(t, 3, ok);
+    const char *ok[] = { "EVAL", "return redis.call('get',KEYS[1])", "1", "{app}:1" };
+    tsendv(t, 4, ok);
     expect_nil(tread(t, 10000));
     tclose(t);
     struct rval *v = tcmd(c, "ACL LOG 1");
     assert_string_equal(field(v->elem[0], "context")->str, "lua");
     assert_string_equal(field(v->elem[0], "reason")->str, "key");
-    assert_string_equal(field(v->elem[0], "object")->str, "zz");
+    assert_string_equal(field(v->elem[0], "object")->str, "{app}zz");
     rval_free(v);
 }
 
