@@ -661,14 +661,14 @@ int acl_setuser(struct acl *a, const char *name, size_t nlen, int nrules, const 
     struct acl_user *u;
     if (i < 0) {
         u = user_new(name, nlen, a->next_id++);
-        reset_channels(u, a->pubsub_all);
+        reset_channels(u, atomic_load(&a->pubsub_all));
         next->users[next->n++] = u;
     } else {
         u = next->users[i];
     }
     for (int r = 0; r < nrules; r++) {
         const char *why;
-        if (user_apply(u, rules[r].ptr, rules[r].len, a->pubsub_all, &why) != 0) {
+        if (user_apply(u, rules[r].ptr, rules[r].len, atomic_load(&a->pubsub_all), &why) != 0) {
             snprintf(err, errlen, "ERR Error in ACL SETUSER modifier '%.*s': %s",
                      (int)(rules[r].len > 128 ? 128 : rules[r].len), rules[r].ptr, why);
             for (char *c = err; *c; c++)
@@ -821,14 +821,14 @@ int acl_load_text(struct acl *a, const char *text, const char *requirepass, bool
                     /* the line says all of it: from a user with nothing
                      * (what a new user is: no sanitize-payload shown) */
                     const char *w;
-                    user_apply(u, "reset", 5, a->pubsub_all, &w);
+                    user_apply(u, "reset", 5, atomic_load(&a->pubsub_all), &w);
                     u->flags &= ~(uint32_t)ACL_USER_SANITIZE;
                 } else {
-                    reset_channels(u, a->pubsub_all);
+                    reset_channels(u, atomic_load(&a->pubsub_all));
                 }
                 for (int r = 2; r < rw.n && !problem; r++) {
                     const char *why;
-                    if (user_apply(u, rw.w[r].ptr, rw.w[r].len, a->pubsub_all, &why) != 0) {
+                    if (user_apply(u, rw.w[r].ptr, rw.w[r].len, atomic_load(&a->pubsub_all), &why) != 0) {
                         snprintf(why_buf, sizeof(why_buf), "Error in user declaration '%.*s': %s",
                                  (int)(rw.w[r].len > 128 ? 128 : rw.w[r].len), rw.w[r].ptr, why);
                         problem = why_buf;

@@ -112,7 +112,7 @@ struct acl {
     _Atomic(const struct acl_users *) users;
     pthread_mutex_t  write_lock;   /* changes of users only */
     uint64_t         next_id;      /* under write_lock */
-    bool             pubsub_all;   /* acl-pubsub-default allchannels: new users get &* */
+    atomic_bool      pubsub_all;   /* acl-pubsub-default allchannels: new users get &* */
     pthread_mutex_t  log_lock;     /* ACL LOG, written on refusals */
     struct acl_log_entry *log;     /* newest first */
     int              nlog;

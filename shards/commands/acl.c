@@ -67,7 +67,7 @@ static char *read_file(const char *path, char *err, size_t errlen)
 static void acl_take_options(struct node *n)
 {
     atomic_store(&n->acl.log_max, config_load(&n->config, acllog_max_len));
-    n->acl.pubsub_all = config_load(&n->config, acl_pubsub_default) == 1;
+    atomic_store(&n->acl.pubsub_all, config_load(&n->config, acl_pubsub_default) == 1);
 }
 
 int acl_node_start(struct node *n, char *err, size_t errlen)
