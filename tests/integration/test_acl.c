@@ -340,6 +340,10 @@ static void test_deluser_closes_clients(void **state)
     assert_true(tclosed(b, 10000));
     expect_status(tcmd(s, "PING"), "PONG");
     expect_bulk(tcmd(s, "ACL WHOAMI"), "stays");
+    /* CLIENT KILL USER */
+    expect_error(tcmd(c, "CLIENT KILL USER nobody"), "ERR No such user 'nobody'");
+    expect_int(tcmd(c, "CLIENT KILL USER stays"), 1);
+    assert_true(tclosed(s, 10000));
     tclose(a);
     tclose(b);
     tclose(s);
