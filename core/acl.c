@@ -752,7 +752,7 @@ static void push_rule_word(void *arg, struct slice s)
     rw->w[rw->n++] = s;
 }
 
-int acl_load_text(struct acl *a, const char *text, const char *requirepass, bool keep_ids,
+int acl_load_text(struct acl *a, const char *text, const char *requirepass,
                   const struct acl_users **retired, char *err, size_t errlen)
 {
     *retired = NULL;
@@ -807,8 +807,7 @@ int acl_load_text(struct acl *a, const char *text, const char *requirepass, bool
                     default_named = true;
                     u = next->users[i];
                 } else {
-                    const struct acl_user *o = keep_ids ? acl_find(cur, rw.w[1].ptr, rw.w[1].len) : NULL;
-                    u = user_new(rw.w[1].ptr, rw.w[1].len, o ? o->id : a->next_id++);
+                    u = user_new(rw.w[1].ptr, rw.w[1].len, a->next_id++);
                     if (next->n == cap) {
                         cap *= 2;
                         next->users = mi_realloc(next->users, (size_t)cap * sizeof(struct acl_user *));

@@ -180,8 +180,8 @@ void acl_set_requirepass(struct acl *a, const char *pass, const struct acl_users
  * (an aclfile, or redis.conf's user lines); the default user is reset to
  * "on nopass ~* &* +@all" unless a line names it, and requirepass (if not
  * NULL or "") applies before the lines. Users other than default get new ids
- * (their clients are disconnected). what names the source in errors. */
-int acl_load_text(struct acl *a, const char *text, const char *requirepass, bool keep_ids,
+ * (their clients are disconnected). */
+int acl_load_text(struct acl *a, const char *text, const char *requirepass,
                   const struct acl_users **retired, char *err, size_t errlen);
 
 /* Free a set no reader holds; or list its allocations (mi_ pointers, the

@@ -108,7 +108,7 @@ int acl_node_start(struct node *n, char *err, size_t errlen)
         source = text;
     }
     const struct acl_users *old;
-    int rc = acl_load_text(&n->acl, source ? source : "", pass, false, &old, err, errlen);
+    int rc = acl_load_text(&n->acl, source ? source : "", pass, &old, err, errlen);
     mi_free(text);
     if (rc != 0)
         return -1;
@@ -460,7 +460,7 @@ static void cmd_acl_load(struct exec_ctx *ctx)
     const struct acl_users *old;
     /* the file's users replace every user: their clients are closed, as
      * Redis frees the users it had (the default user's stay) */
-    int rc = acl_load_text(&n->acl, text, config_str(&n->config, requirepass), false, &old, err, sizeof(err));
+    int rc = acl_load_text(&n->acl, text, config_str(&n->config, requirepass), &old, err, sizeof(err));
     mi_free(text);
     if (rc != 0) {
         reply_error(ctx->reply, err);
