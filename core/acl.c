@@ -1043,6 +1043,11 @@ static bool channel_allowed(const struct acl_user *u, const struct slice *ch, bo
     return false;
 }
 
+bool acl_channel_allowed(const struct acl_user *u, struct slice channel, bool pattern)
+{
+    return (u->flags & ACL_USER_ALLCHANNELS) || channel_allowed(u, &channel, pattern);
+}
+
 enum acl_denial acl_check(const struct acl_user *u, const struct command *cmd, int argc,
                           const struct slice *argv, int *arg)
 {

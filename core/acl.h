@@ -215,6 +215,10 @@ enum acl_denial { ACL_OK = 0, ACL_DENIED_CMD, ACL_DENIED_KEY, ACL_DENIED_CHANNEL
 enum acl_denial acl_check(const struct acl_user *u, const struct command *cmd, int argc,
                           const struct slice *argv, int *arg);
 
+/* May u be subscribed to this channel (pattern: a PSUBSCRIBE pattern,
+ * which must be one of u's patterns as written)? */
+bool acl_channel_allowed(const struct acl_user *u, struct slice channel, bool pattern);
+
 /* Redis's texts for a denial (without the leading '-'). */
 void acl_denial_text(char *out, size_t cap, enum acl_denial why, const struct command *cmd,
                      const struct command *container);

@@ -184,8 +184,26 @@ static void acl_sweep_conn(void *arg, struct conn *c)
     if (!c->owner || c->owner->ops != &session_ops)
         return;
     struct session *s = session_of_conn(c);
-    if (!acl_client_user(acl_current(&sh->node->acl), &s->client))
+    const struct acl_user *u = acl_client_user(acl_current(&sh->node->acl), &s->client);
+    if (!u) {
         session_kill(sh, c);
+        return;
+    }
+    /* a subscriber whose user may no longer hear one of its channels is
+     * closed, as Redis closes it when the user's channels shrink */
+    const struct pubsub *ps = s->pubsub;
+    if (!ps || (u->flags & ACL_USER_ALLCHANNELS))
+        return;
+    for (size_t i = 0; i < ps->nchannels; i++)
+        if (!acl_channel_allowed(u, (struct slice){ ps->channels[i].data, ps->channels[i].len }, false)) {
+            session_kill(sh, c);
+            return;
+        }
+    for (size_t i = 0; i < ps->npatterns; i++)
+        if (!acl_channel_allowed(u, (struct slice){ ps->patterns[i].data, ps->patterns[i].len }, true)) {
+            session_kill(sh, c);
+            return;
+        }
 }
 
 void dispatch_acl_sweep(struct shard *sh)
@@ -196,7 +214,8 @@ void dispatch_acl_sweep(struct shard *sh)
     acl_swept_gen = set->generation;
     /* a deleted user's clients are closed, as Redis closes them at once:
      * here at the next tick for the idle ones, and by the command path
-     * (route.c) for one that sends a command first */
+     * (route.c) for one that sends a command first; so are subscribers
+     * that lost a channel */
     loop_each_conn(sh->loop, acl_sweep_conn, sh);
 }
 

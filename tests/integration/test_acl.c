@@ -349,6 +349,31 @@ static void test_deluser_closes_clients(void **state)
     tclose(s);
 }
 
+/* A subscriber whose user loses one of its channels is closed. */
+static void test_channels_lost_close_subscribers(void **state)
+{
+    expect_ok(tcmd(c, "ACL SETUSER sub on >pw resetchannels &news.* &sports +subscribe +psubscribe"));
+    tconn *a = login("sub", "pw");
+    tconn *b = login("sub", "pw");
+    struct rval *v = tcmd(a, "SUBSCRIBE sports");
+    assert_int_equal(v->type, R_ARRAY);
+    rval_free(v);
+    v = tcmd(b, "PSUBSCRIBE news.*");
+    assert_int_equal(v->type, R_ARRAY);
+    rval_free(v);
+    /* sports goes: a is closed, b keeps its pattern */
+    expect_ok(tcmd(c, "ACL SETUSER sub resetchannels &news.*"));
+    assert_true(tclosed(a, 10000));
+    expect_int(tcmd(c, "PUBLISH news.x hello"), 1);
+    v = tread(b, 10000);
+    assert_non_null(v);
+    assert_int_equal(v->n, 4);
+    assert_string_equal(v->elem[3]->str, "hello");
+    rval_free(v);
+    tclose(a);
+    tclose(b);
+}
+
 /* ACL CAT's categories, and for each its commands that both servers
  * have, against a redis-server started here. */
 static void test_cat_matches_redis(void **state)
@@ -550,6 +575,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_script_calls_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deluser_closes_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_channels_lost_close_subscribers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cat_matches_redis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aclfile_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_lines_in_config, setup, teardown),
