@@ -902,12 +902,12 @@ static bool row_allowed(const uint64_t *bits, size_t i)
     return bits[i / 64] >> (i % 64) & 1;
 }
 
-/* As Redis 7.0 describes a bitmap: from "+@all" (the user was given +@all
- * last of the two) or "-@all", each category in ACL CAT's order that moves
- * more commands the right way than the wrong way, then the single
- * commands (a container before its subcommands) still different. Redis
- * walks its command table in hash order; ringkv in table order, so the
- * single commands may come in another order, the same set. */
+/* A bitmap as rules, as Redis 7.0 describes one: from "+@all" (the user
+ * was given +@all last of the two) or "-@all", categories that fit, then
+ * the single commands (a container before its subcommands) still
+ * different. Redis walks its command table in hash order, ringkv in table
+ * order, and Redis's choice of categories is its own search: for simple
+ * rules the texts are the same, in every case the commands are. */
 void acl_describe_commands(struct buf *out, const struct acl_user *u)
 {
     bool additive = !(u->flags & ACL_USER_ALLCOMMANDS);
@@ -916,20 +916,39 @@ void acl_describe_commands(struct buf *out, const struct acl_user *u)
         abort();
     memset(fake, additive ? 0 : 0xff, nwords * sizeof(uint64_t));
     buf_put(out, additive ? "-@all" : "+@all");
-    for (int c = 0; c < ACL_CATEGORIES; c++) {
-        size_t on = 0, off = 0;
-        for (size_t i = 0; i < nrows; i++)
-            if (row_categories[i] & (1u << c)) {
-                if (row_allowed(u->allowed, i))
-                    on++;
-                else
-                    off++;
+    /* first the categories the bitmap holds whole (every command allowed,
+     * or denied from +@all), largest first, each only if it still changes
+     * something; then, in ACL CAT's order, those that would set right more
+     * of the commands still wrong than they would set wrong */
+    for (int pass = 0; pass < 2; pass++) {
+        for (;;) {
+            int best = -1;
+            size_t best_fix = 0;
+            for (int c = 0; c < ACL_CATEGORIES; c++) {
+                size_t fix = 0, brk = 0;
+                for (size_t i = 0; i < nrows; i++) {
+                    if (!(row_categories[i] & (1u << c)))
+                        continue;
+                    bool want = row_allowed(u->allowed, i), now = row_allowed(fake, i);
+                    if (want == additive && now != want)
+                        fix++;
+                    else if (want != additive && (pass == 0 || now == want))
+                        brk++;
+                }
+                bool take = pass == 0 ? brk == 0 && fix > best_fix : fix > brk;
+                if (take) {
+                    best = c;
+                    best_fix = fix;
+                    if (pass == 1)
+                        break; /* in order */
+                }
             }
-        if ((additive && on > off) || (!additive && off > on)) {
+            if (best < 0)
+                break;
             buf_put(out, additive ? " +@" : " -@");
-            buf_put(out, acl_category_names[c]);
+            buf_put(out, acl_category_names[best]);
             for (size_t i = 0; i < nrows; i++)
-                if (row_categories[i] & (1u << c)) {
+                if (row_categories[i] & (1u << best)) {
                     if (additive)
                         fake[i / 64] |= 1ull << (i % 64);
                     else
