@@ -126,6 +126,19 @@ static void test_rules_and_getuser(void **state)
     v = tcmd(c, "ACL GETUSER bob");
     assert_string_equal(field(v, "commands")->str, "-@all +@hash -hset");
     rval_free(v);
+    /* categories as Redis names them back, one inside another included */
+    static const char *const described[][2] = {
+        { "+@all -@dangerous", "+@all -@dangerous" }, { "-@all +@admin", "-@all +@admin" },
+        { "+@all -@write", "+@all -@write" }, { "-@all +@fast", "-@all +@fast" },
+        { "-@all +@pubsub -publish", "-@all +@pubsub -publish" },
+    };
+    for (size_t i = 0; i < sizeof described / sizeof described[0]; i++) {
+        expect_ok(tcmd(c, "ACL SETUSER cats %s", described[i][0]));
+        v = tcmd(c, "ACL GETUSER cats");
+        assert_string_equal(field(v, "commands")->str, described[i][1]);
+        rval_free(v);
+    }
+    expect_int(tcmd(c, "ACL DELUSER cats"), 1);
     /* reset: as a new user, with sanitize-payload */
     expect_ok(tcmd(c, "ACL SETUSER bob reset"));
     expect_list_line(c, "bob", "user bob off sanitize-payload resetchannels -@all");
