@@ -31,6 +31,7 @@
 #include "shards/blocking.h"
 #include "shards/monitor.h"
 #include "shards/node.h"
+#include "shards/commands/acl.h"
 #include "shards/store/store.h"
 
 #include "ringkv_version.h"
@@ -252,6 +253,7 @@ int main(int argc, char **argv)
     scripting_attach(n); /* the script registry; each shard's Lua state */
     repl_attach(n);   /* its shard module, its commands, the journal sink, the write gate */
     cluster_commands_register(); /* CLUSTER, in every mode */
+    acl_commands_register(); /* ACL */
     if (config_load(&n->config, cluster_enabled) && cluster_attach(n, repl_set_master) != 0) {
         /* its state (from the cluster config file) and the key gate */
         if (have_pidfile)
@@ -260,6 +262,15 @@ int main(int argc, char **argv)
         return 1;
     }
     command_setup();
+    if (acl_node_start(n, err, sizeof(err)) != 0) {
+        /* as Redis: the users given cannot be loaded, the server does not start */
+        log_warning("%s", err);
+        fprintf(stderr, "%s\n", err);
+        if (have_pidfile)
+            unlink(pidfile);
+        log_teardown();
+        return 1;
+    }
     if (node_start(n) != 0) {
         if (have_pidfile)
             unlink(pidfile);

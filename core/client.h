@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct acl_user;
+
 struct client {
     uint64_t id;              /* unique in the process, from 1 */
     int      proto;           /* 2 or 3 (HELLO) */
@@ -41,6 +43,12 @@ struct client {
     bool     read_replica;    /* READONLY: reads of this replica's group's slots are served here */
     uint8_t  asking;          /* ASKING: 2 while ASKING runs, 1 for the next command (or the
                                * whole transaction it opens), then 0 (shards/route.c) */
+    /* ACL (core/acl.h): the user it runs as, by id, and where that user was
+     * found in the users set of generation acl_gen (re-found when the set
+     * changes; NULL: the user is gone and the connection is closed) */
+    uint64_t acl_user_id;
+    uint64_t acl_gen;
+    const struct acl_user *acl_user;
 };
 
 #endif

@@ -46,6 +46,9 @@ struct exec_ctx {
      * several times, the forms are journaled one after the other (SMOVE:
      * SREM src m then SADD dst m, each applied on its key's shard). */
     void (*journal_as)(struct exec_ctx *ctx, int argc, const struct slice *argv);
+    /* The ACL user of the client that sent the command (core/acl.h; 0: the
+     * default user): a script's calls are checked against it. */
+    uint64_t             acl_user_id;
 };
 
 typedef void command_fn(struct exec_ctx *ctx);

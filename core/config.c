@@ -323,7 +323,21 @@ const char *option_apply(struct config *cfg, const struct option_desc *o,
             output_limits_text(lim, limits, sizeof(limits));
             value = limits;
         }
+        char *joined = NULL;
+        const char *now = (const char *)(intptr_t)option_load(cfg, o);
+        if (strcmp(o->name, "user") == 0 && now && *now) {
+            /* every user line adds a user (core/acl.h reads them one a line) */
+            size_t a = strlen(now), b = strlen(value);
+            joined = mi_malloc(a + b + 2);
+            if (joined == NULL)
+                abort();
+            memcpy(joined, now, a);
+            joined[a] = '\n';
+            memcpy(joined + a + 1, value, b + 1);
+            value = joined;
+        }
         char *copy = mi_strdup(value);
+        mi_free(joined);
         if (copy == NULL)
             abort();
         char *old = (char *)(intptr_t)__atomic_exchange_n(option_field(cfg, o), (long long)(intptr_t)copy,

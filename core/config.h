@@ -88,7 +88,12 @@ enum config_type {
     X("latency-tracking-info-percentiles", latency_tracking_info_percentiles, CONF_STRING, "50 99 99.9", CONF_RUNTIME, NULL, "the percentiles INFO latencystats shows, space separated (0.0 to 100.0)") \
     X("enable-debug-command", enable_debug_command, CONF_ENUM, "no", 0, "no yes local", "who may run DEBUG: nobody, everyone, or clients on a loopback address (set at start only, as in Redis)") \
     X("busy-reply-threshold", busy_reply_threshold, CONF_INT, "5000", CONF_RUNTIME, NULL, "ms a Lua script runs before it is reported busy: clients get -BUSY and SCRIPT KILL may end it (alias lua-time-limit)") \
-    X("tracking-table-max-keys", tracking_table_max_keys, CONF_INT, "1000000", CONF_RUNTIME, NULL, "most keys client-side caching tracks over the node (0: no limit); past it keys are evicted and invalidated")
+    X("tracking-table-max-keys", tracking_table_max_keys, CONF_INT, "1000000", CONF_RUNTIME, NULL, "most keys client-side caching tracks over the node (0: no limit); past it keys are evicted and invalidated") \
+    X("user",            user,            CONF_STRING, "",          0, NULL, "an ACL user and its rules, \"name rule...\" (core/acl.h); each line adds one (kept one a line)") \
+    X("aclfile",         aclfile,         CONF_STRING, "",          0, NULL, "file of ACL users (user lines), loaded at start and by ACL LOAD, written by ACL SAVE") \
+    X("acllog-max-len",  acllog_max_len,  CONF_INT,    "128",       CONF_RUNTIME, NULL, "entries kept by ACL LOG") \
+    X("acl-pubsub-default", acl_pubsub_default, CONF_ENUM, "resetchannels", CONF_RUNTIME, "resetchannels allchannels", "the channels of a new ACL user") \
+    X("masteruser",      masteruser,      CONF_STRING, "",          CONF_RUNTIME, NULL, "ACL user to give the master (AUTH user masterauth) when replicating")
 
 /* Redis 7's redis.conf directives that mean nothing in ringkv (no disk
  * persistence, no TLS, no ACL users, no modules, one encoding per type...):
@@ -125,11 +130,6 @@ enum config_type {
     X("enable-module-command", enable_module_command, "no") \
     X("loadmodule", loadmodule, "") \
     X("rename-command", rename_command, "") \
-    X("user", user, "") \
-    X("aclfile", aclfile, "") \
-    X("acllog-max-len", acllog_max_len, "128") \
-    X("acl-pubsub-default", acl_pubsub_default, "resetchannels") \
-    X("masteruser", masteruser, "") \
     X("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, "yes") \
     X("rdbcompression", rdbcompression, "yes") \
     X("rdbchecksum", rdbchecksum, "yes") \

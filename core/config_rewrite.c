@@ -108,6 +108,20 @@ static void text_put_quoted(struct text *t, const char *s)
 /* "name value\n" for option o with cfg's current value. */
 static void text_put_option(struct text *t, const struct config *cfg, const struct option_desc *o)
 {
+    if (strcmp(o->name, "user") == 0) {
+        /* one line per user, its rules as they were given (config.c keeps
+         * them one a line) */
+        const char *s = (const char *)(intptr_t)option_load(cfg, o);
+        for (const char *p = s ? s : ""; *p;) {
+            const char *eol = strchr(p, '\n');
+            size_t n = eol ? (size_t)(eol - p) : strlen(p);
+            text_puts(t, "user ");
+            text_put(t, p, n);
+            text_put(t, "\n", 1);
+            p += n + (eol ? 1 : 0);
+        }
+        return;
+    }
     text_puts(t, o->name);
     text_put(t, " ", 1);
     if (o->type == CONF_STRING) {

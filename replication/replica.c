@@ -278,8 +278,15 @@ static void link_connected(struct shard *sh, struct conn *c, int err)
     send_command(l, 1, ping);
     l->replies = 4;
     if (pass && *pass) {
-        const char *auth[] = { "AUTH", pass };
-        send_command(l, 2, auth);
+        /* with masteruser, as that ACL user (Redis: AUTH masteruser masterauth) */
+        const char *user = config_str(&sh->node->config, masteruser);
+        if (user && *user) {
+            const char *auth[] = { "AUTH", user, pass };
+            send_command(l, 3, auth);
+        } else {
+            const char *auth[] = { "AUTH", pass };
+            send_command(l, 2, auth);
+        }
         l->auth = true;
         l->replies++;
     }

@@ -57,8 +57,9 @@ void dispatch_open(void *arg, struct conn *c)
     struct client *cl = &s->client;
     cl->id = atomic_fetch_add(&n->next_client_id, 1);
     cl->proto = 2;
-    const char *pass = config_str(&n->config, requirepass);
-    cl->authenticated = !(pass && *pass);
+    /* the default user (id 0, as zeroed), authenticated when it needs no
+     * password, as in Redis */
+    cl->authenticated = !acl_auth_required(acl_current(&n->acl));
     cl->fd = c->fd;
     cl->created_ms = cl->last_active_ms = clock_unix_ms();
     shard_clock_start(sh, false);
@@ -133,14 +134,16 @@ static void session_closed(struct shard *sh, struct conn *c)
 
 static void session_describe(struct shard *sh, const struct conn *c, struct conn_view *v)
 {
-    (void)sh;
     struct session *s = session_of_conn(c);
     v->client = &s->client;
     pubsub_counts(s, &v->sub, &v->psub, &v->ssub);
     /* Redis: a client with a subscription is of the pubsub type (RESP3 too) */
     v->type = v->sub + v->psub + v->ssub > 0 ? CLIENT_TYPE_PUBSUB : CLIENT_TYPE_NORMAL;
     v->flags = s->monitor ? "O" : v->type == CLIENT_TYPE_PUBSUB ? "P" : "N";
-    v->user = "default";
+    /* the name lives in the current users set, which no shard frees
+     * while this command runs */
+    const struct acl_user *u = acl_client_user(acl_current(&sh->node->acl), &s->client);
+    v->user = u ? u->name : "default";
     v->pending = (size_t)s->npending;
     v->obuf = session_output_bytes(s);
     v->in_multi = s->in_multi;
@@ -168,6 +171,52 @@ static void session_kill(struct shard *sh, struct conn *c)
         conn_close(c, true);
     else
         conn_pause(c);
+}
+
+/* ---- ACL users gone ----------------------------------------------------- */
+
+/* The users set this shard last swept its connections against. */
+static _Thread_local uint64_t acl_swept_gen;
+
+static void acl_sweep_conn(void *arg, struct conn *c)
+{
+    struct shard *sh = arg;
+    if (!c->owner || c->owner->ops != &session_ops)
+        return;
+    struct session *s = session_of_conn(c);
+    const struct acl_user *u = acl_client_user(acl_current(&sh->node->acl), &s->client);
+    if (!u) {
+        session_kill(sh, c);
+        return;
+    }
+    /* a subscriber whose user may no longer hear one of its channels is
+     * closed, as Redis closes it when the user's channels shrink */
+    const struct pubsub *ps = s->pubsub;
+    if (!ps || (u->flags & ACL_USER_ALLCHANNELS))
+        return;
+    for (size_t i = 0; i < ps->nchannels; i++)
+        if (!acl_channel_allowed(u, (struct slice){ ps->channels[i].data, ps->channels[i].len }, false)) {
+            session_kill(sh, c);
+            return;
+        }
+    for (size_t i = 0; i < ps->npatterns; i++)
+        if (!acl_channel_allowed(u, (struct slice){ ps->patterns[i].data, ps->patterns[i].len }, true)) {
+            session_kill(sh, c);
+            return;
+        }
+}
+
+void dispatch_acl_sweep(struct shard *sh)
+{
+    const struct acl_users *set = acl_current(&sh->node->acl);
+    if (set->generation == acl_swept_gen)
+        return;
+    acl_swept_gen = set->generation;
+    /* a deleted user's clients are closed, as Redis closes them at once:
+     * here at the next tick for the idle ones, and by the command path
+     * (route.c) for one that sends a command first; so are subscribers
+     * that lost a channel */
+    loop_each_conn(sh->loop, acl_sweep_conn, sh);
 }
 
 static const struct conn_owner_ops session_ops = {

@@ -43,6 +43,7 @@ void dispatch_tick(struct shard *sh)
         sh->query_limit = limit;
         loop_each_conn(sh->loop, set_query_limit, &limit);
     }
+    dispatch_acl_sweep(sh);
 }
 
 static bool over_limits(struct session *s)

@@ -115,6 +115,10 @@ void dispatch_free_later(struct shard *sh, char **ptrs, int n);
 /* Every tick: apply what CONFIG SET changed that this shard's loop and
  * open connections hold a copy of (hz, client-query-buffer-limit). */
 void dispatch_tick(struct shard *sh);
+/* Every tick: after a change of the ACL users, close the connections whose
+ * user is gone (ACL DELUSER, ACL LOAD) and the subscribers whose user may
+ * no longer hear one of their channels or patterns. */
+void dispatch_acl_sweep(struct shard *sh);
 
 /* Every tick: close connections idle past `timeout` seconds and
  * subscribers over their output limits; publish the biggest unsent output

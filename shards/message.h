@@ -38,6 +38,7 @@ struct shard_msg {
     int                   target;
     int                   proto;
     uint64_t              caller_id;
+    uint64_t              acl_user_id; /* the caller's ACL user (core/acl.h): scripts check their calls */
     bool                  tracking; /* EXEC: the caller tracks the keys it reads (tracking.h) */
     bool                  no_touch; /* EXEC: the caller said CLIENT NO-TOUCH */
     bool                  in_transaction; /* EXEC: sent by a transaction's EXEC: never held for

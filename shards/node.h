@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "core/acl.h"
 #include "core/config.h"
 #include "shards/mailbox.h"
 #include "shards/store/store.h"
@@ -145,6 +146,10 @@ struct node {
     /* The function libraries FUNCTION LOAD was given, for every shard
      * (shards/commands/functions.c). */
     struct function_registry *functions;
+    /* The ACL users (core/acl.h): set up before the shards start
+     * (acl_node_start), changed by ACL SETUSER/DELUSER/LOAD and CONFIG SET
+     * requirepass on any shard. */
+    struct acl      acl;
 };
 
 enum pause_mode { PAUSE_NONE, PAUSE_WRITE, PAUSE_ALL };

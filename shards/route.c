@@ -494,6 +494,41 @@ static void copy_name(char *dst, size_t cap, const char *name)
 
 static void execute_command(struct shard *sh, struct session *s, int argc, const struct slice *argv);
 
+/* May user run this command, on these keys and channels? If not, the
+ * refusal is answered and logged (ACL LOG) and true returned. A refused
+ * command is rare: the log's lock is taken only then. */
+static bool acl_refuses(struct shard *sh, struct session *s, const struct acl_user *user,
+                        const struct command *cmd, const struct command *container, int argc,
+                        const struct slice *argv)
+{
+    int arg;
+    enum acl_denial why = acl_check(user, cmd, argc, argv, &arg);
+    if (why == ACL_OK)
+        return false;
+    char text[256], object[96], info[512];
+    acl_denial_text(text, sizeof(text), why, cmd, container);
+    const char *reason = why == ACL_DENIED_KEY ? "key" : why == ACL_DENIED_CHANNEL ? "channel" : "command";
+    const char *obj = object;
+    size_t olen;
+    if (arg >= 0) {
+        obj = argv[arg].ptr;
+        olen = argv[arg].len;
+    } else {
+        if (container)
+            snprintf(object, sizeof(object), "%s|%s", container->name, cmd->name);
+        else
+            snprintf(object, sizeof(object), "%s", cmd->name);
+        olen = strlen(object);
+    }
+    int64_t now = shard_now_ms(sh);
+    acl_client_info(&s->client, user->name, now, info, sizeof(info));
+    acl_log_add(&sh->node->acl, reason, s->in_exec ? "multi" : "toplevel", obj, olen, user->name,
+                strlen(user->name), info, now);
+    session_reply_error(s, text);
+    stats_command_rejected(&sh->stats, cmd->index);
+    return true;
+}
+
 /* Run one command; then ASKING's flag (cluster mode) wears off as in
  * Redis: it lasts for the command after ASKING, or for the whole of the
  * transaction that command opens (MULTI ... EXEC or DISCARD). */
@@ -549,9 +584,18 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
         stats_command_rejected(&sh->stats, cmd->index);
         return;
     }
+    /* ACL (core/acl.h): one acquire load of the users set, the user found
+     * again only when the set changed, and a check only for a user with
+     * some restriction */
+    const struct acl_users *users = acl_current(&sh->node->acl);
+    const struct acl_user *user = acl_client_user(users, &s->client);
+    if (!user) {
+        /* the user was deleted: Redis has closed the connection already */
+        s->client.close_after_reply = true;
+        return;
+    }
     if (!s->client.authenticated && !(cmd->flags & CMD_NOAUTH)) {
-        const char *pass = config_str(&sh->node->config, requirepass);
-        if (pass && *pass) {
+        if (acl_auth_required(users)) {
             session_reply_error(s, ERR_NOAUTH);
             stats_command_rejected(&sh->stats, cmd->index);
             return;
@@ -578,6 +622,8 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
         else /* a plain copy: a pipeline alternating SET and GET comes here every command */
             copy_name(s->client.last_cmd, sizeof(s->client.last_cmd), cmd->name);
     }
+    if (!user->unrestricted && acl_refuses(sh, s, user, cmd, container, argc, argv))
+        return;
 
     /* cluster mode: where the keys live decides first, as in Redis */
     int gate_slot = -1;

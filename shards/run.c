@@ -262,6 +262,7 @@ static enum run_result run_command_msg(struct shard *sh, struct store *store, co
     struct exec_ctx ctx = {
         .shard = sh, .store = store, .reply = &r, .argc = argc, .argv = argv,
         .client = client, .now_ms = now, .caller_id = caller_id, .msg = msg,
+        .acl_user_id = client ? client->acl_user_id : msg ? msg->acl_user_id : 0,
     };
     /* the row's journal column decides what the replication stream gets */
     const struct journal_sink *journal = cmd->journal != JOURNAL_EFFECTS && store == sh->store
@@ -374,6 +375,7 @@ void dispatch_send_request(struct shard *sh, struct session *s, struct shard_msg
     m->no_touch = s->client.no_touch;
     m->in_transaction = s->in_exec;
     m->caller_id = s->client.id;
+    m->acl_user_id = s->client.acl_user_id;
     s->inflight++;
     stat_add(&sh->stats.cross_shard_requests, 1);
     msg_post(sh, m, m->target);

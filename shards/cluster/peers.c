@@ -565,8 +565,15 @@ static void link_connected(struct shard *sh, struct conn *c, int err)
      * some node's replica or master */
     const char *pass = config_str(&sh->node->config, masterauth);
     if (pass && *pass) {
-        const char *auth[] = { "AUTH", pass };
-        send_command(l, 2, auth);
+        /* with masteruser, as that ACL user, as a replica's link does */
+        const char *user = config_str(&sh->node->config, masteruser);
+        if (user && *user) {
+            const char *auth[] = { "AUTH", user, pass };
+            send_command(l, 3, auth);
+        } else {
+            const char *auth[] = { "AUTH", pass };
+            send_command(l, 2, auth);
+        }
         l->auth = true;
     }
     if (p->failover)

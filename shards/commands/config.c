@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <mimalloc.h>
 
+#include "shards/commands/acl.h"
 #include "shards/commands/commands.h"
 #include "shards/commands/server.h"
 #include "core/config.h"
@@ -138,6 +139,7 @@ void cmd_config_set(struct exec_ctx *ctx)
                 nretired++;
             if (strcasecmp(names[i], "loglevel") == 0)
                 log_set_level((int)config_load(cfg, loglevel));
+            acl_config_changed(ctx->shard, names[i]);
         }
         dispatch_free_later(ctx->shard, retired, nretired);
         /* maxmemory, policy, timeouts, limits: the shards read the config

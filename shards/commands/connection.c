@@ -5,8 +5,8 @@
  * (CMD_ALL_SHARDS): each shard answers for the connections it owns and the
  * merges at the end of this file combine the answers on the caller's thread.
  *
- * ringkv has one user, "default", whose password is requirepass (none when
- * empty), and one database, 0. */
+ * The users are the ACL's (shards/commands/acl.h: AUTH and HELLO log in
+ * through it); ringkv has one database, 0. */
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,6 +16,7 @@
 
 #include <mimalloc.h>
 
+#include "shards/commands/acl.h"
 #include "shards/commands/commands.h"
 #include "shards/blocking.h"
 #include "shards/dispatch.h"
@@ -47,37 +48,6 @@
 static int arg_len_for_error(struct slice s)
 {
     return s.len > ERR_ARG_MAX ? ERR_ARG_MAX : (int)s.len;
-}
-
-/* requirepass, "" when none is set or when running without a node (tests). */
-static const char *required_password(const struct exec_ctx *ctx)
-{
-    if (!ctx->shard || !ctx->shard->node)
-        return "";
-    const char *p = config_str(&ctx->shard->node->config, requirepass);
-    return p ? p : "";
-}
-
-/* Compare in time that depends only on the lengths, not on where the first
- * difference is. */
-static bool password_matches(struct slice given, const char *want)
-{
-    size_t wl = strlen(want);
-    if (given.len != wl)
-        return false;
-    unsigned char diff = 0;
-    for (size_t i = 0; i < wl; i++)
-        diff |= (unsigned char)(given.ptr[i] ^ want[i]);
-    return diff == 0;
-}
-
-/* Check user/password against the one user ringkv has. */
-static bool credentials_ok(const struct exec_ctx *ctx, struct slice user, struct slice pass)
-{
-    if (!(user.len == 7 && memcmp(user.ptr, "default", 7) == 0))
-        return false;
-    const char *want = required_password(ctx);
-    return want[0] == '\0' || password_matches(pass, want); /* no password: any is accepted */
 }
 
 /* ---- PING ECHO QUIT SELECT -------------------------------------------- */
@@ -140,7 +110,7 @@ void cmd_auth(struct exec_ctx *ctx)
     }
     struct slice user, pass;
     if (ctx->argc == 2) {
-        if (required_password(ctx)[0] == '\0') {
+        if (acl_default_has_nopass(ctx)) {
             reply_error(ctx->reply, ERR_AUTH_NOPASS);
             return;
         }
@@ -150,12 +120,10 @@ void cmd_auth(struct exec_ctx *ctx)
         user = ctx->argv[1];
         pass = ctx->argv[2];
     }
-    if (!credentials_ok(ctx, user, pass)) {
+    if (!acl_login(ctx, user, pass)) {
         reply_error(ctx->reply, ERR_WRONGPASS);
         return;
     }
-    if (ctx->client)
-        ctx->client->authenticated = true;
     reply_ok(ctx->reply);
 }
 
@@ -224,11 +192,10 @@ void cmd_hello(struct exec_ctx *ctx)
         }
     }
     if (user) {
-        if (!credentials_ok(ctx, *user, *pass)) {
+        if (!acl_login(ctx, *user, *pass)) {
             reply_error(ctx->reply, ERR_WRONGPASS);
             return;
         }
-        c->authenticated = true;
     }
     if (!c->authenticated) {
         reply_error(ctx->reply, ERR_HELLO_NOAUTH);
@@ -271,7 +238,7 @@ void cmd_reset(struct exec_ctx *ctx)
         c->reply_off = false;
         c->reply_skip_next = false;
         tracking_client_set(ctx->shard, c, false);
-        c->authenticated = required_password(ctx)[0] == '\0';
+        acl_client_reset_user(ctx);
         if (ctx->shard) {
             pubsub_session_end(ctx->shard, session_of_client(c));
             monitor_session_end(ctx->shard, session_of_client(c));
@@ -710,7 +677,7 @@ void cmd_client_list(struct exec_ctx *ctx)
 
 struct kill_filter {
     bool         old_form;  /* CLIENT KILL addr */
-    const struct slice *addr, *laddr;
+    const struct slice *addr, *laddr, *user;
     int          type;      /* enum client_type or TYPE_ANY */
     uint64_t     id;        /* 0: any */
     bool         skipme;
@@ -733,6 +700,7 @@ static void kill_visit(void *arg, struct conn *conn, const struct conn_view *v)
     const struct client *c = v->client;
     if (f->addr && !str_is(c->addr, f->addr)) return;
     if (f->laddr && !str_is(c->laddr, f->laddr)) return;
+    if (f->user && !str_is(v->user, f->user)) return;
     if (!client_type_matches(f->type, v)) return;
     if (f->id && c->id != f->id) return;
     if (f->skipme && c->id == f->caller_id) return;
@@ -780,11 +748,11 @@ void cmd_client_kill(struct exec_ctx *ctx)
             } else if (slice_eq_nocase(opt, "laddr")) {
                 f.laddr = val;
             } else if (slice_eq_nocase(opt, "user")) {
-                /* every connection is the default user */
-                if (!(val->len == 7 && memcmp(val->ptr, "default", 7) == 0)) {
+                if (ctx->shard && !acl_find(acl_current(&ctx->shard->node->acl), val->ptr, val->len)) {
                     reply_errorf(ctx->reply, "ERR No such user '%.*s'", arg_len_for_error(*val), val->ptr);
                     return;
                 }
+                f.user = val;
             } else if (slice_eq_nocase(opt, "skipme")) {
                 if (slice_eq_nocase(*val, "yes")) {
                     f.skipme = true;

@@ -33,10 +33,23 @@ static const struct {
     { CMD_MAY_REPLICATE, "may_replicate" },
 };
 
-/* ACL categories as Redis derives them from a command's flags and group. */
+/* ACL categories: Redis 7.0's (core/acl_categories.c); for a command
+ * Redis does not have, as Redis would derive them from its flags and group. */
 static size_t command_categories(const struct command *cmd, const char **out)
 {
+    static const char *const at_names[ACL_CATEGORIES] = {
+        "@keyspace", "@read", "@write", "@set", "@sortedset", "@list", "@hash", "@string", "@bitmap",
+        "@hyperloglog", "@geo", "@stream", "@pubsub", "@admin", "@fast", "@slow", "@blocking",
+        "@dangerous", "@connection", "@transaction", "@scripting",
+    };
     size_t n = 0;
+    uint32_t bits = acl_command_categories(cmd);
+    if (bits) {
+        for (int i = 0; i < ACL_CATEGORIES; i++)
+            if (bits & (1u << i))
+                out[n++] = at_names[i];
+        return n;
+    }
     if (cmd->flags & CMD_WRITE) out[n++] = "@write";
     if (cmd->flags & CMD_READONLY) out[n++] = "@read";
     if (cmd->group) {
@@ -94,7 +107,7 @@ static void reply_command_info(struct reply *r, const struct command *cmd, const
     reply_int(r, cmd->first_key ? cmd->last_key : 0);
     reply_int(r, cmd->first_key ? cmd->key_step : 0);
 
-    const char *cats[8];
+    const char *cats[ACL_CATEGORIES];
     size_t ncats = command_categories(cmd, cats);
     reply_set(r, ncats);
     for (size_t i = 0; i < ncats; i++)
@@ -296,7 +309,7 @@ static void list_visit(void *arg, const struct command *cmd, const char *fullnam
     if (f->kind == 1)
         return; /* ringkv has no modules */
     if (f->kind == 2) {
-        const char *cats[8];
+        const char *cats[ACL_CATEGORIES];
         size_t nc = command_categories(cmd, cats);
         bool hit = false;
         for (size_t i = 0; i < nc; i++) {

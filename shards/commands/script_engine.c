@@ -31,6 +31,7 @@
  * set_repl and replicate_commands (no-ops: ringkv always replicates a
  * script's effects), the LOG_ and REPL_ constants and REDIS_VERSION. */
 #include "shards/commands/script.h"
+#include "core/acl.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -155,6 +156,53 @@ static bool runs_without_connection(const struct command *cmd)
     return false;
 }
 
+/* May the script's caller run this command (its ACL user, found again by
+ * id in the current users set: the one the script started under may have
+ * been replaced since)? NULL, or Redis's text; the refusal is logged in
+ * ACL LOG with the context "lua". */
+static const char *script_acl_refusal(struct exec_ctx *ctx, const struct command *cmd, int argc,
+                                      const struct slice *argv)
+{
+    struct acl *a = &ctx->shard->node->acl;
+    const struct acl_users *set = acl_current(a);
+    const struct acl_user *u = NULL;
+    for (int i = 0; i < set->n && !u; i++)
+        if (set->users[i]->id == ctx->acl_user_id)
+            u = set->users[i];
+    if (u && u->unrestricted)
+        return NULL;
+    int arg = -1;
+    enum acl_denial why = u ? acl_check(u, cmd, argc, argv, &arg) : ACL_DENIED_CMD;
+    if (why == ACL_OK)
+        return NULL;
+    char info[512], object[96];
+    if (ctx->client)
+        acl_client_info(ctx->client, u ? u->name : "", ctx->now_ms, info, sizeof(info));
+    else
+        snprintf(info, sizeof(info), "id=%llu", (unsigned long long)ctx->caller_id);
+    const char *obj = object;
+    size_t olen;
+    if (arg >= 0) {
+        obj = argv[arg].ptr;
+        olen = argv[arg].len;
+    } else {
+        snprintf(object, sizeof(object), "%s", cmd->name);
+        olen = strlen(object);
+    }
+    const char *name = u ? u->name : "";
+    acl_log_add(a, why == ACL_DENIED_KEY ? "key" : why == ACL_DENIED_CHANNEL ? "channel" : "command", "lua",
+                obj, olen, name, strlen(name), info, ctx->now_ms);
+    switch (why) {
+    case ACL_DENIED_KEY:
+        return "The user executing the script can't access at least one of the keys mentioned in the "
+               "command arguments";
+    case ACL_DENIED_CHANNEL:
+        return "The user executing the script can't publish to the channel mentioned in the command";
+    default:
+        return "The user executing the script can't run this command or subcommand";
+    }
+}
+
 static int redis_call_common(lua_State *L, bool raise)
 {
     struct script_shard *ss = shard_state(L);
@@ -214,6 +262,8 @@ static int redis_call_common(lua_State *L, bool raise)
         /* a FAILOVER began after the script was let through */
         refused = "READONLY You can't write while a FAILOVER hands this master over to a replica.";
         refused_has_code = true;
+    } else if ((refused = script_acl_refusal(ctx, cmd, argc, argv)) != NULL) {
+        /* the text is Redis's, without a code of its own: -ERR */
     } else {
         int few[16];
         int *idx = few;
