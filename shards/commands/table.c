@@ -745,6 +745,27 @@ static struct command table[] = {
         "A container for function commands"),
 
     /* CLUSTER: the cluster layer's rows (shards/cluster/commands.c) */
+
+    /* streams (stream.c): journaled as themselves, each in the
+     * deterministic form its handler states (XADD the ID it chose, a trim
+     * as XTRIM MAXLEN = the length it left) */
+    ROW_JOURNAL(JOURNAL_COMMAND, "xadd", -5, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_xadd, NULL, "stream", "5.0.0", "Appends a new entry to a stream"),
+    ROW("xlen",        2,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_xlen, NULL, "stream", "5.0.0",
+        "Return the number of entries in a stream"),
+    ROW("xrange",      -4, CMD_READONLY, 1, 1, 1, cmd_xrange, NULL, "stream", "5.0.0",
+        "Return a range of elements in a stream, with IDs matching the specified IDs interval"),
+    ROW("xrevrange",   -4, CMD_READONLY, 1, 1, 1, cmd_xrevrange, NULL, "stream", "5.0.0",
+        "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order "
+        "(from greater to smaller IDs) compared to XRANGE"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "xdel", -3, CMD_WRITE | CMD_FAST, 1, 1, 1,
+        cmd_xdel, NULL, "stream", "5.0.0",
+        "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be "
+        "different from the number of IDs passed in case certain IDs do not exist."),
+    ROW_JOURNAL(JOURNAL_COMMAND, "xtrim", -4, CMD_WRITE, 1, 1, 1,
+        cmd_xtrim, NULL, "stream", "5.0.0", "Trims the stream to (approximately if '~' is passed) a certain size"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "xsetid", -3, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_xsetid, NULL, "stream", "5.0.0", "An internal command for replicating stream values"),
 };
 
 void commands_register(void)
