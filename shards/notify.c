@@ -122,6 +122,10 @@ static const struct rule rules[] = {
     { "geosearchstore", RULE_STORE, KEV_ZSET, "geosearchstore" },
     { "georadius", RULE_STORE, KEV_ZSET, "georadiusstore" },
     { "georadiusbymember", RULE_STORE, KEV_ZSET, "georadiusstore" },
+    { "xadd", RULE_EDIT, KEV_STREAM, "xadd" },
+    { "xdel", RULE_EDIT, KEV_STREAM, "xdel" },
+    { "xtrim", RULE_EDIT, KEV_STREAM, "xtrim" },
+    { "xsetid", RULE_EDIT, KEV_STREAM, "xsetid" },
 };
 
 /* One change the store made while the command ran. */

@@ -12,7 +12,8 @@
  * Arguments are written as a syntax line, parsed when asked for:
  *   - words separated by spaces; `name#type` is an argument (type: key,
  *     string, integer, double, pattern, unix-time; none: string, or key for
- *     a name that is "key"); an UPPER-CASE word is a token;
+ *     a name that is "key"); an UPPER-CASE word is a token, and so is a word of symbols only
+ *     ("*", "~", "=" alone);
  *   - a token before one item is that item's token (EX seconds#integer);
  *     before several, inside a group, the group's (AUTH username password);
  *     alone, a pure-token argument named as the token in lower case;
@@ -354,6 +355,27 @@ static const struct command_doc docs[] = {
     { "cluster|flushslots", "O(1)", "", NULL },
     { "cluster|links", "O(N), N the nodes", "", NULL },
     { "cluster|saveconfig", "O(1)", "", NULL },
+
+    /* streams */
+    { "xadd", "O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.",
+      "key [NOMKSTREAM] trim=[strategy=(MAXLEN|MINID) operator=[=|~] threshold [LIMIT count#integer]] "
+      "id_or_auto=(*|id) field_value=(field value)...",
+      "RW update 1 0 1" },
+    { "xlen", "O(1)", "key", "RO 1 0 1" },
+    { "xrange", "O(N) with N being the number of elements being returned. If N is constant (e.g. always asking "
+      "for the first 10 elements with COUNT), you can consider it O(1).",
+      "key start end [COUNT count#integer]", "RO access 1 0 1" },
+    { "xrevrange", "O(N) with N being the number of elements returned. If N is constant (e.g. always asking for "
+      "the first 10 elements with COUNT), you can consider it O(1).",
+      "key end start [COUNT count#integer]", "RO access 1 0 1" },
+    { "xdel", "O(1) for each single item to delete in the stream, regardless of the stream size.", "key id...",
+      "RW delete 1 0 1" },
+    { "xtrim", "O(N), with N being the number of evicted entries. Constant times are very small however, since "
+      "entries are organized in macro nodes containing multiple entries that can be released with a single "
+      "deallocation.",
+      "key trim=(strategy=(MAXLEN|MINID) operator=[=|~] threshold [LIMIT count#integer])", "RW delete 1 0 1" },
+    { "xsetid", "O(1)", "key last-id [ENTRIESADDED entries_added#integer] [MAXDELETEDID max_deleted_entry_id]",
+      "RW update 1 0 1" },
 };
 
 const struct command_doc *command_doc_find(const char *fullname)
@@ -395,14 +417,17 @@ static bool is_word_char(char c)
 
 static bool is_token(const char *w, size_t n)
 {
-    bool letter = false;
+    bool letter = false, symbols = n > 0;
     for (size_t i = 0; i < n; i++) {
         if (islower((unsigned char)w[i]))
             return false;
         if (isupper((unsigned char)w[i]))
             letter = true;
+        if (isalnum((unsigned char)w[i]) || w[i] == '_' || w[i] == '-')
+            symbols = false;
     }
-    return letter;
+    /* an upper-case word, or one of symbols only (XADD's "*", "=", "~") */
+    return letter || symbols;
 }
 
 static void arg_free(struct doc_arg *a)
@@ -510,7 +535,10 @@ static void parse_seq(struct parser *ps, struct doc_arg **out, size_t *nout, boo
         size_t wn = (size_t)(ps->p - w);
         const char *given_name = NULL;
         size_t given_len = 0;
-        if (*ps->p == '=') { /* name=group */
+        if (wn == 0 && *ps->p == '=' && (ps->p[1] == ' ' || ps->p[1] == '|' || ps->p[1] == ']' || ps->p[1] == ')')) {
+            ps->p++; /* "=" alone is a token (XADD's operator), not a name's end */
+            wn = 1;
+        } else if (*ps->p == '=') { /* name=group */
             given_name = w;
             given_len = wn;
             ps->p++;
