@@ -376,6 +376,10 @@ static const struct command_doc docs[] = {
       "key trim=(strategy=(MAXLEN|MINID) operator=[=|~] threshold [LIMIT count#integer])", "RW delete 1 0 1" },
     { "xsetid", "O(1)", "key last-id [ENTRIESADDED entries_added#integer] [MAXDELETEDID max_deleted_entry_id]",
       "RW update 1 0 1" },
+    { "xread", "For each stream mentioned: O(N) with N being the number of elements being returned, it means that "
+      "XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in "
+      "order to serve the M clients blocked on the stream getting new data.",
+      "[COUNT count#integer] [BLOCK milliseconds#integer] STREAMS streams=(key... id...)", "RO access 1 -1 1" },
 };
 
 const struct command_doc *command_doc_find(const char *fullname)

@@ -23,6 +23,9 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/numbers.h"
+#include "shards/blocking.h"
+#include "shards/dispatch.h"
+#include "shards/message.h"
 #include "shards/node.h"
 #include "shards/shard.h"
 #include "shards/store/store.h"
@@ -560,4 +563,223 @@ void cmd_xsetid(struct exec_ctx *ctx)
                     stream_id_is_zero(max_deleted) ? stream_max_deleted_id(st) : max_deleted);
     store_object_changed(ctx->store, e, st);
     reply_ok(ctx->reply);
+}
+
+/* ---- XREAD ----
+ * XREAD [COUNT n] [BLOCK ms] STREAMS key... id...: the entries past each
+ * ID, for the streams that have some; with BLOCK and none, the client
+ * waits (shards/blocking.h) on its keys, each with the ID it reads past
+ * (`$` taken as the stream's last ID when it blocked: the blocked
+ * client's state), and is served by the first XADD past one of them. */
+
+struct read_args {
+    long long count;     /* 0: no limit */
+    long long block_ms;  /* -1: no BLOCK */
+    int       streams;   /* argv index of the first key */
+    int       nstreams;
+};
+
+static bool parse_read_args(struct exec_ctx *ctx, struct read_args *a)
+{
+    a->count = 0;
+    a->block_ms = -1;
+    a->streams = 0;
+    a->nstreams = 0;
+    for (int i = 1; i < ctx->argc; i++) {
+        bool more = i + 1 < ctx->argc;
+        struct slice o = ctx->argv[i];
+        if (slice_eq_nocase(o, "block") && more) {
+            i++;
+            if (!parse_ll(ctx->argv[i], &a->block_ms)) {
+                reply_error(ctx->reply, "ERR timeout is not an integer or out of range");
+                return false;
+            }
+            if (a->block_ms < 0) {
+                reply_error(ctx->reply, "ERR timeout is negative");
+                return false;
+            }
+            if (a->block_ms > INT64_MAX / 2 - ctx->now_ms) {
+                reply_error(ctx->reply, "ERR timeout is out of range");
+                return false;
+            }
+        } else if (slice_eq_nocase(o, "count") && more) {
+            i++;
+            if (!parse_ll(ctx->argv[i], &a->count)) {
+                reply_error(ctx->reply, ERR_NOT_INT);
+                return false;
+            }
+            if (a->count < 0)
+                a->count = 0;
+        } else if (slice_eq_nocase(o, "streams") && more) {
+            a->streams = i + 1;
+            int left = ctx->argc - a->streams;
+            if (left % 2 != 0) {
+                reply_error(ctx->reply, "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' "
+                                        "must be specified.");
+                return false;
+            }
+            a->nstreams = left / 2;
+            break;
+        } else if (slice_eq_nocase(o, "group") && i + 2 < ctx->argc) {
+            reply_error(ctx->reply, "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.");
+            return false;
+        } else if (slice_eq_nocase(o, "noack")) {
+            reply_error(ctx->reply, "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.");
+            return false;
+        } else {
+            reply_error(ctx->reply, ERR_SYNTAX);
+            return false;
+        }
+    }
+    if (a->streams == 0) {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return false;
+    }
+    return true;
+}
+
+/* Does st have a live entry past gt? */
+static bool has_entries_after(const struct stream *st, struct stream_id gt)
+{
+    struct stream_id top;
+    return stream_len(st) > 0 && stream_last_entry_id(st, &top) && stream_id_cmp(top, gt) > 0;
+}
+
+/* One stream's part of XREAD's reply: [key, entries past gt]. */
+static void reply_read_stream(struct reply *r, struct exec_ctx *ctx, struct slice key, const struct stream *st,
+                              struct stream_id gt, long long count)
+{
+    if (r->proto == 2)
+        reply_array(r, 2);
+    reply_bulk(r, key.ptr, key.len);
+    stream_id_incr(&gt);
+    reply_range(ctx, st, gt, (struct stream_id){ UINT64_MAX, UINT64_MAX }, false, (size_t)count);
+}
+
+/* The key at argv index i's stream on store s, if it is one. */
+static struct stream *peek_stream(struct store *s, struct slice key, int64_t now_ms)
+{
+    struct entry *e = store_peek(s, key, now_ms);
+    return e && entry_type(e) == TYPE_STREAM ? entry_object(e) : NULL;
+}
+
+static bool serve_xread(struct shard *sh, struct shard_msg *m, struct slice key, struct buf *out);
+
+void cmd_xread(struct exec_ctx *ctx)
+{
+    struct read_args a;
+    if (!parse_read_args(ctx, &a))
+        return;
+    struct stream_id one, *ids = a.nstreams > 1 ? malloc((size_t)a.nstreams * sizeof *ids) : &one;
+    if (!ids)
+        abort();
+    for (int i = 0; i < a.nstreams; i++) {
+        struct slice key = ctx->argv[a.streams + i], arg = ctx->argv[a.streams + a.nstreams + i];
+        struct entry *e;
+        struct stream *st;
+        if (!find_stream(ctx, key, &e, &st)) {
+            blocking_take(ctx->shard, ctx->msg); /* the error ends the other parts' wait */
+            goto done;
+        }
+        if (arg.len == 1 && arg.ptr[0] == '$') {
+            ids[i] = st ? stream_last_id(st) : (struct stream_id){ 0, 0 };
+        } else if (arg.len == 1 && arg.ptr[0] == '>') {
+            reply_error(ctx->reply, "ERR The > ID can be specified only when calling XREADGROUP using the GROUP "
+                                    "<group> <consumer> option.");
+            blocking_take(ctx->shard, ctx->msg);
+            goto done;
+        } else if (!parse_strict_id(ctx, arg, &ids[i], NULL)) {
+            blocking_take(ctx->shard, ctx->msg);
+            goto done;
+        }
+    }
+    int ready = 0;
+    for (int i = 0; i < a.nstreams; i++) {
+        struct stream *st = peek_stream(ctx->store, ctx->argv[a.streams + i], ctx->now_ms);
+        ready += st && has_entries_after(st, ids[i]);
+    }
+    if (ready) {
+        if (!blocking_take(ctx->shard, ctx->msg)) {
+            reply_null_array(ctx->reply); /* another part (shard) answered */
+            goto done;
+        }
+        if (ctx->reply->proto == 2)
+            reply_array(ctx->reply, (size_t)ready);
+        else
+            reply_map(ctx->reply, (size_t)ready);
+        for (int i = 0; i < a.nstreams; i++) {
+            struct slice key = ctx->argv[a.streams + i];
+            struct stream *st = peek_stream(ctx->store, key, ctx->now_ms);
+            if (st && has_entries_after(st, ids[i]))
+                reply_read_stream(ctx->reply, ctx, key, st, ids[i], a.count);
+        }
+        goto done;
+    }
+    if (a.block_ms < 0) {
+        reply_null_array(ctx->reply);
+        goto done;
+    }
+    int64_t deadline = a.block_ms > 0 ? ctx->now_ms + a.block_ms : 0;
+    if (!blocking_wait(ctx, ctx->argv + a.streams, a.nstreams, deadline, serve_xread, BLOCKING_NULL_ARRAY)) {
+        reply_null_array(ctx->reply); /* inside MULTI, a script: as a timeout */
+        goto done;
+    }
+    blocking_set_state(ctx, ids, (size_t)a.nstreams * sizeof *ids);
+done:
+    if (ids != &one)
+        free(ids);
+}
+
+/* A blocked XREAD offered key, which got an entry: its entries past the ID
+ * it waited with, as [[key, entries]], if there are any. */
+static bool serve_xread(struct shard *sh, struct shard_msg *m, struct slice key, struct buf *out)
+{
+    struct slice state = blocking_state(sh);
+    int streams = 0;
+    for (int i = 1; i < m->argc; i++)
+        if (slice_eq_nocase(m->argv[i], "streams")) {
+            streams = i + 1;
+            break;
+        }
+    int n = (m->argc - streams) / 2;
+    if (streams == 0 || state.len != (size_t)n * sizeof(struct stream_id))
+        return false;
+    int64_t now = shard_now_ms(sh);
+    struct stream *st = peek_stream(sh->store, key, now);
+    for (int i = 0; i < n; i++) {
+        struct slice k = m->argv[streams + i];
+        if (k.len != key.len || memcmp(k.ptr, key.ptr, key.len) != 0)
+            continue;
+        struct stream_id gt;
+        memcpy(&gt, state.ptr + (size_t)i * sizeof gt, sizeof gt);
+        if (!st || !has_entries_after(st, gt)) {
+            blocking_pass(sh);
+            return false;
+        }
+        if (!blocking_take(sh, m)) { /* another part (shard) answered */
+            struct reply r = { out, m->proto };
+            reply_null_array(&r);
+            return true;
+        }
+        long long count = 0;
+        for (int j = 1; j + 1 < streams - 1; j++)
+            if (slice_eq_nocase(m->argv[j], "count")) {
+                parse_ll(m->argv[j + 1], &count);
+                j++;
+            } else if (slice_eq_nocase(m->argv[j], "block")) {
+                j++;
+            }
+        if (count < 0)
+            count = 0;
+        struct reply r = { out, m->proto };
+        struct exec_ctx ctx = { .shard = sh, .store = sh->store, .reply = &r, .now_ms = now };
+        if (m->proto == 2)
+            reply_array(&r, 1);
+        else
+            reply_map(&r, 1);
+        reply_read_stream(&r, &ctx, key, st, gt, count);
+        return true;
+    }
+    blocking_pass(sh);
+    return false;
 }

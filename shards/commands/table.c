@@ -766,6 +766,12 @@ static struct command table[] = {
         cmd_xtrim, NULL, "stream", "5.0.0", "Trims the stream to (approximately if '~' is passed) a certain size"),
     ROW_JOURNAL(JOURNAL_COMMAND, "xsetid", -3, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
         cmd_xsetid, NULL, "stream", "5.0.0", "An internal command for replicating stream values"),
+    /* keys after STREAMS (searched from argument 1); BLOCK waits as the
+     * blocking pops do, over several shards in parts */
+    ROW("xread",       -4, CMD_READONLY | CMD_BLOCKING | CMD_STREAMS_KEYS, 1, -1, 1, cmd_xread, merge_blocking,
+        "stream", "5.0.0",
+        "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for "
+        "each stream. Can block."),
 };
 
 void commands_register(void)
