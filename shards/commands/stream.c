@@ -544,10 +544,6 @@ void cmd_xsetid(struct exec_ctx *ctx)
         reply_error(ctx->reply, ERR_NO_KEY);
         return;
     }
-    if (stream_id_cmp(id, stream_max_deleted_id(st)) < 0) {
-        reply_error(ctx->reply, "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
-        return;
-    }
     struct stream_id top;
     if (stream_last_entry_id(st, &top)) {
         if (stream_id_cmp(id, top) < 0) {
