@@ -47,6 +47,8 @@ struct stream {
     struct stream_id     last_id;
     struct stream_id     max_deleted;
     uint64_t             entries_added;
+    struct stream_group **groups;  /* by name (stream_group.c) */
+    size_t               ngroups, groups_cap;
     size_t               mem;      /* bytes of every allocation below */
 };
 
@@ -232,6 +234,17 @@ static void st_free(struct store *s, struct stream *st, void *p)
     store_free(s, p);
 }
 
+void *stream_mem_alloc(struct store *s, struct stream *st, size_t n) { return st_alloc(s, st, n); }
+void *stream_mem_realloc(struct store *s, struct stream *st, void *p, size_t n) { return st_realloc(s, st, p, n); }
+void stream_mem_free(struct store *s, struct stream *st, void *p) { st_free(s, st, p); }
+
+struct stream_group ***stream_groups_vector(struct stream *st, size_t **n, size_t **cap)
+{
+    *n = &st->ngroups;
+    *cap = &st->groups_cap;
+    return &st->groups;
+}
+
 struct stream *stream_create(struct store *s)
 {
     struct stream *st = store_alloc(s, sizeof *st);
@@ -265,6 +278,8 @@ static inline struct stream_node *node_at(const struct stream *st, size_t i) { r
 
 bool stream_free_step(struct store *s, struct stream *st, size_t *budget)
 {
+    if (st->groups)
+        stream_groups_free(s, st); /* at once: a PEL is freed whole */
     while (st->len > 0 && *budget > 0) {
         st_free(s, st, st->nodes[st->head + st->len - 1]);
         st->len--;
@@ -691,6 +706,24 @@ struct stream *stream_dup(struct store *s, const struct stream *src)
     st->last_id = src->last_id;
     st->max_deleted = src->max_deleted;
     st->entries_added = src->entries_added;
+    for (size_t i = 0; i < src->ngroups; i++) {
+        const struct stream_group *g = src->groups[i];
+        struct stream_group *c = stream_group_create(s, st, (struct slice){ g->name, g->name_len }, g->last_id,
+                                                     g->entries_read);
+        for (size_t k = 0; k < g->nconsumers; k++)
+            stream_consumer_create(s, st, c, (struct slice){ g->consumers[k]->name, g->consumers[k]->name_len },
+                                   g->consumers[k]->seen_time);
+        struct stream_id at = { 0, 0 };
+        for (struct stream_nack *n = stream_pel_from(g, at); n;) {
+            struct stream_consumer *owner =
+                stream_consumer_find(c, (struct slice){ n->consumer->name, n->consumer->name_len });
+            stream_pel_add(s, st, c, owner, n->id, n->delivery_time, n->delivery_count);
+            at = n->id;
+            if (!stream_id_incr(&at))
+                break;
+            n = stream_pel_from(g, at);
+        }
+    }
     return st;
 }
 
@@ -710,6 +743,34 @@ void stream_encode(const struct stream *st, struct buf *out)
         uint64_t h[6] = { n->master.ms, n->master.seq, n->live, n->deleted, n->lp_entries, n->used };
         buf_append(out, h, sizeof h);
         buf_append(out, n->data, n->used);
+    }
+    /* then the groups: name, last ID, entries read, consumers (name, seen
+     * time), the PEL in ID order (ID, time, count, owner's index) */
+    uint64_t ng = st->ngroups;
+    buf_append(out, &ng, 8);
+    for (size_t i = 0; i < st->ngroups; i++) {
+        const struct stream_group *g = st->groups[i];
+        uint64_t gh[6] = { g->name_len, g->last_id.ms, g->last_id.seq, (uint64_t)g->entries_read, g->nconsumers,
+                           g->pel_count };
+        buf_append(out, gh, sizeof gh);
+        buf_append(out, g->name, g->name_len);
+        for (size_t k = 0; k < g->nconsumers; k++) {
+            uint64_t ch[2] = { g->consumers[k]->name_len, (uint64_t)g->consumers[k]->seen_time };
+            buf_append(out, ch, sizeof ch);
+            buf_append(out, g->consumers[k]->name, g->consumers[k]->name_len);
+        }
+        struct stream_id at = { 0, 0 };
+        for (struct stream_nack *n = stream_pel_from(g, at); n;) {
+            size_t owner = 0;
+            while (g->consumers[owner] != n->consumer)
+                owner++;
+            uint64_t nh[5] = { n->id.ms, n->id.seq, (uint64_t)n->delivery_time, n->delivery_count, owner };
+            buf_append(out, nh, sizeof nh);
+            at = n->id;
+            if (!stream_id_incr(&at))
+                break;
+            n = stream_pel_from(g, at);
+        }
     }
 }
 
@@ -794,7 +855,55 @@ struct stream *stream_decode(struct store *s, const char *p, size_t n)
             goto bad;
         st->length += nd->live;
     }
-    if (n != 0 || (any && stream_id_cmp(prev, st->last_id) > 0))
+    if (any && stream_id_cmp(prev, st->last_id) > 0)
+        goto bad;
+    uint64_t ng;
+    if (n < 8)
+        goto bad;
+    memcpy(&ng, p, 8);
+    p += 8;
+    n -= 8;
+    for (uint64_t i = 0; i < ng; i++) {
+        uint64_t gh[6];
+        if (n < sizeof gh)
+            goto bad;
+        memcpy(gh, p, sizeof gh);
+        p += sizeof gh;
+        n -= sizeof gh;
+        if (gh[0] > n)
+            goto bad;
+        struct stream_group *g = stream_group_create(s, st, (struct slice){ p, gh[0] },
+                                                     (struct stream_id){ gh[1], gh[2] }, (int64_t)gh[3]);
+        p += gh[0];
+        n -= gh[0];
+        if (!g || gh[4] > n / 16)
+            goto bad;
+        for (uint64_t k = 0; k < gh[4]; k++) {
+            uint64_t ch[2];
+            if (n < sizeof ch)
+                goto bad;
+            memcpy(ch, p, sizeof ch);
+            p += sizeof ch;
+            n -= sizeof ch;
+            if (ch[0] > n || !stream_consumer_create(s, st, g, (struct slice){ p, ch[0] }, (int64_t)ch[1]))
+                goto bad;
+            p += ch[0];
+            n -= ch[0];
+        }
+        if (gh[5] > n / 40)
+            goto bad;
+        for (uint64_t k = 0; k < gh[5]; k++) {
+            uint64_t nh[5];
+            memcpy(nh, p, sizeof nh);
+            p += sizeof nh;
+            n -= sizeof nh;
+            struct stream_id id = { nh[0], nh[1] };
+            if (nh[4] >= g->nconsumers || stream_pel_find(g, id))
+                goto bad;
+            stream_pel_add(s, st, g, g->consumers[nh[4]], id, (int64_t)nh[2], nh[3]);
+        }
+    }
+    if (n != 0)
         goto bad;
     return st;
 bad:

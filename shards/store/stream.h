@@ -167,3 +167,92 @@ bool stream_node_at(const struct stream *st, size_t i, struct stream_node_view *
 bool stream_node_entry(const struct stream_node_view *v, size_t *off, struct stream_entry *e, bool *deleted);
 
 #endif
+
+/* ---- consumer groups (stream_group.c) ----
+ * A group has a name, the last ID delivered to it, its count of entries
+ * read (-1: not known, as Redis's SCG_INVALID_ENTRIES_READ), its pending
+ * entries list (PEL: the IDs delivered and not acknowledged, each with its
+ * owner, the time of its last delivery and how many times it was
+ * delivered) and its consumers, each with its own PEL. Both PELs are
+ * treaps ordered by ID sharing their nodes (one allocation per pending
+ * entry): a lookup, insertion or removal is O(log n) expected. Groups and
+ * consumers are sorted vectors by name (few of them; Redis lists them in
+ * name order too). */
+#define STREAM_ENTRIES_READ_UNKNOWN (-1)
+
+struct stream_consumer;
+struct stream_nack {
+    struct stream_id        id;
+    int64_t                 delivery_time;  /* unix ms */
+    uint64_t                delivery_count;
+    struct stream_consumer *consumer;
+    struct stream_nack     *link[2][2];     /* [0]: the group's treap, [1]: the consumer's; [l, r] */
+    uint32_t                prio;
+};
+
+struct stream_consumer {
+    struct stream_nack *pel;
+    size_t              pel_count;
+    int64_t             seen_time;  /* unix ms of its last interaction */
+    size_t              name_len;
+    char                name[];
+};
+
+struct stream_group {
+    struct stream_id         last_id;
+    int64_t                  entries_read;
+    struct stream_nack      *pel;
+    size_t                   pel_count;
+    struct stream_consumer **consumers;
+    size_t                   nconsumers, consumers_cap;
+    size_t                   name_len;
+    char                     name[];
+};
+
+size_t stream_groups(const struct stream *st);
+struct stream_group *stream_group_at(const struct stream *st, size_t i);
+struct stream_group *stream_group_find(const struct stream *st, struct slice name);
+/* A new group (NULL if one has that name). */
+struct stream_group *stream_group_create(struct store *s, struct stream *st, struct slice name, struct stream_id last,
+                                         int64_t entries_read);
+/* Remove a group with its consumers and PEL: false if there was none. */
+bool stream_group_destroy(struct store *s, struct stream *st, struct slice name);
+
+struct stream_consumer *stream_consumer_find(const struct stream_group *g, struct slice name);
+/* A new consumer (NULL if the group has one of that name). */
+struct stream_consumer *stream_consumer_create(struct store *s, struct stream *st, struct stream_group *g,
+                                               struct slice name, int64_t now_ms);
+/* Remove a consumer and its pending entries (from the group's PEL too);
+ * returns how many it had. */
+size_t stream_consumer_delete(struct store *s, struct stream *st, struct stream_group *g, struct stream_consumer *c);
+
+/* The group's pending entry for id, or NULL. */
+struct stream_nack *stream_pel_find(const struct stream_group *g, struct stream_id id);
+/* The first pending entry at or after id: of the group, or of a consumer. */
+struct stream_nack *stream_pel_from(const struct stream_group *g, struct stream_id id);
+struct stream_nack *stream_consumer_pel_from(const struct stream_consumer *c, struct stream_id id);
+/* The last pending entry at or before id, of the group. */
+struct stream_nack *stream_pel_upto(const struct stream_group *g, struct stream_id id);
+/* A new pending entry of c for id (not pending yet), delivered now, once. */
+struct stream_nack *stream_pel_add(struct store *s, struct stream *st, struct stream_group *g,
+                                   struct stream_consumer *c, struct stream_id id, int64_t delivery_time,
+                                   uint64_t delivery_count);
+/* Acknowledge: out of both PELs, freed. */
+void stream_pel_remove(struct store *s, struct stream *st, struct stream_group *g, struct stream_nack *n);
+/* Give a pending entry to another consumer. */
+void stream_nack_move(struct stream_nack *n, struct stream_consumer *to);
+
+/* Redis's streamEstimateDistanceFromFirstEverEntry: the number of entries
+ * added up to id, if it can be known (else STREAM_ENTRIES_READ_UNKNOWN). */
+int64_t stream_entries_before(const struct stream *st, struct stream_id id);
+/* Redis's streamRangeHasTombstones: may entries in [start, end] have
+ * been deleted? */
+bool stream_range_has_tombstones(const struct stream *st, struct stream_id start, struct stream_id end);
+
+/* Allocation for the groups' parts, counted with the stream. */
+void *stream_mem_alloc(struct store *s, struct stream *st, size_t n);
+void *stream_mem_realloc(struct store *s, struct stream *st, void *p, size_t n);
+void stream_mem_free(struct store *s, struct stream *st, void *p);
+/* (stream.c) the groups' vector, for stream_group.c */
+struct stream_group ***stream_groups_vector(struct stream *st, size_t **n, size_t **cap);
+void stream_groups_free(struct store *s, struct stream *st);
