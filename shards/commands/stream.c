@@ -14,6 +14,7 @@
  * Redis rewrites its approximate trims; XTRIM states the same exact form. */
 #include "shards/commands/commands.h"
 #include "shards/commands/collection.h"
+#include "shards/commands/stream_args.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -31,7 +32,7 @@
 #include "shards/store/store.h"
 #include "shards/store/stream.h"
 
-#define ERR_INVALID_ID "ERR Invalid stream ID specified as stream command argument"
+#define ERR_INVALID_ID ERR_INVALID_STREAM_ID
 /* Redis's bound on the parsed text of an ID (it copies it to 128 bytes). */
 #define ID_TEXT_MAX 127
 
@@ -43,7 +44,7 @@ static struct stream_limits limits_of(const struct exec_ctx *ctx)
     return (struct stream_limits){ config_load(c, stream_node_max_bytes), config_load(c, stream_node_max_entries) };
 }
 
-static bool find_stream(struct exec_ctx *ctx, struct slice key, struct entry **e, struct stream **st)
+bool stream_key_find(struct exec_ctx *ctx, struct slice key, struct entry **e, struct stream **st)
 {
     void *obj;
     bool ok = collection_find(ctx, key, TYPE_STREAM, e, &obj);
@@ -122,13 +123,13 @@ invalid:
     return false;
 }
 
-static bool parse_strict_id(struct exec_ctx *ctx, struct slice a, struct stream_id *id, bool *seq_given)
+bool stream_arg_strict_id(struct exec_ctx *ctx, struct slice a, struct stream_id *id, bool *seq_given)
 {
     return parse_id(ctx, a, id, 0, true, seq_given);
 }
 
 /* An XRANGE bound: an ID, "-"/"+", or "(" and an ID (exclusive). */
-static bool parse_interval_id(struct exec_ctx *ctx, struct slice a, struct stream_id *id, bool *exclusive,
+bool stream_arg_interval_id(struct exec_ctx *ctx, struct slice a, struct stream_id *id, bool *exclusive,
                               uint64_t missing_seq)
 {
     *exclusive = false;
@@ -139,17 +140,17 @@ static bool parse_interval_id(struct exec_ctx *ctx, struct slice a, struct strea
     return parse_id(ctx, a, id, missing_seq, false, NULL);
 }
 
-static void reply_id(struct exec_ctx *ctx, struct stream_id id)
+void stream_reply_id(struct exec_ctx *ctx, struct stream_id id)
 {
     char text[STREAM_ID_TEXT];
     size_t n = stream_id_format(text, id);
     reply_bulk(ctx->reply, text, n);
 }
 
-static void reply_entry(struct exec_ctx *ctx, const struct stream_entry *e)
+void stream_reply_entry(struct exec_ctx *ctx, const struct stream_entry *e)
 {
     reply_array(ctx->reply, 2);
-    reply_id(ctx, e->id);
+    stream_reply_id(ctx, e->id);
     reply_array(ctx->reply, 2 * e->nfields);
     size_t at = 0;
     for (size_t i = 0; i < e->nfields; i++) {
@@ -160,9 +161,7 @@ static void reply_entry(struct exec_ctx *ctx, const struct stream_entry *e)
     }
 }
 
-/* The entries of [start, end] (rev: from end down), count at most (0: all),
- * as an array. */
-static void reply_range(struct exec_ctx *ctx, const struct stream *st, struct stream_id start, struct stream_id end,
+void stream_reply_range(struct exec_ctx *ctx, const struct stream *st, struct stream_id start, struct stream_id end,
                         bool rev, size_t count)
 {
     struct stream_iter it;
@@ -174,7 +173,7 @@ static void reply_range(struct exec_ctx *ctx, const struct stream *st, struct st
     reply_array(ctx->reply, n);
     stream_iter_init(&it, st, start, end, rev);
     for (size_t i = 0; i < n && stream_iter_next(&it, &e); i++)
-        reply_entry(ctx, &e);
+        stream_reply_entry(ctx, &e);
 }
 
 /* ---- trimming arguments (XADD, XTRIM) ---- */
@@ -229,7 +228,7 @@ static int parse_trim_args(struct exec_ctx *ctx, struct trim_args *a, bool xadd)
                 }
                 a->strategy = STREAM_TRIM_MAXLEN;
             } else {
-                if (!parse_strict_id(ctx, ctx->argv[i + 1], &a->minid, NULL))
+                if (!stream_arg_strict_id(ctx, ctx->argv[i + 1], &a->minid, NULL))
                     return -1;
                 a->strategy = STREAM_TRIM_MINID;
             }
@@ -249,7 +248,7 @@ static int parse_trim_args(struct exec_ctx *ctx, struct trim_args *a, bool xadd)
         } else if (xadd && slice_eq_nocase(opt, "nomkstream")) {
             a->nomkstream = true;
         } else if (xadd) {
-            if (!parse_strict_id(ctx, opt, &a->id, &a->seq_given))
+            if (!stream_arg_strict_id(ctx, opt, &a->id, &a->seq_given))
                 return -1;
             a->id_given = true;
             break;
@@ -321,7 +320,7 @@ void cmd_xadd(struct exec_ctx *ctx)
     struct slice key = ctx->argv[1];
     struct entry *e;
     struct stream *st;
-    if (!find_stream(ctx, key, &e, &st))
+    if (!stream_key_find(ctx, key, &e, &st))
         return;
     if (!st && a.nomkstream) {
         reply_null(ctx->reply);
@@ -382,7 +381,7 @@ void cmd_xadd(struct exec_ctx *ctx)
         if (trimmed)
             journal_trim(ctx, key, st);
     }
-    reply_id(ctx, id);
+    stream_reply_id(ctx, id);
     return;
 smaller:
     reply_error(ctx->reply, "ERR The ID specified in XADD is equal or smaller than the target stream top item");
@@ -397,7 +396,7 @@ void cmd_xlen(struct exec_ctx *ctx)
 {
     struct entry *e;
     struct stream *st;
-    if (!find_stream(ctx, ctx->argv[1], &e, &st))
+    if (!stream_key_find(ctx, ctx->argv[1], &e, &st))
         return;
     reply_int(ctx->reply, st ? (long long)stream_len(st) : 0);
 }
@@ -408,13 +407,13 @@ static void xrange_generic(struct exec_ctx *ctx, bool rev)
     struct slice end_arg = rev ? ctx->argv[2] : ctx->argv[3];
     struct stream_id start, end;
     bool startex, endex;
-    if (!parse_interval_id(ctx, start_arg, &start, &startex, 0))
+    if (!stream_arg_interval_id(ctx, start_arg, &start, &startex, 0))
         return;
     if (startex && !stream_id_incr(&start)) {
         reply_error(ctx->reply, "ERR invalid start ID for the interval");
         return;
     }
-    if (!parse_interval_id(ctx, end_arg, &end, &endex, UINT64_MAX))
+    if (!stream_arg_interval_id(ctx, end_arg, &end, &endex, UINT64_MAX))
         return;
     if (endex && !stream_id_decr(&end)) {
         reply_error(ctx->reply, "ERR invalid end ID for the interval");
@@ -437,7 +436,7 @@ static void xrange_generic(struct exec_ctx *ctx, bool rev)
     }
     struct entry *e;
     struct stream *st;
-    if (!find_stream(ctx, ctx->argv[1], &e, &st))
+    if (!stream_key_find(ctx, ctx->argv[1], &e, &st))
         return;
     if (!st) {
         reply_array(ctx->reply, 0);
@@ -447,7 +446,7 @@ static void xrange_generic(struct exec_ctx *ctx, bool rev)
         reply_null_array(ctx->reply);
         return;
     }
-    reply_range(ctx, st, start, end, rev, count < 0 ? 0 : (size_t)count);
+    stream_reply_range(ctx, st, start, end, rev, count < 0 ? 0 : (size_t)count);
 }
 
 void cmd_xrange(struct exec_ctx *ctx) { xrange_generic(ctx, false); }
@@ -463,11 +462,11 @@ void cmd_xdel(struct exec_ctx *ctx)
         abort();
     /* every ID is checked before any is deleted, as Redis does */
     for (int j = 0; j < nids; j++)
-        if (!parse_strict_id(ctx, ctx->argv[2 + j], &ids[j], NULL))
+        if (!stream_arg_strict_id(ctx, ctx->argv[2 + j], &ids[j], NULL))
             goto done;
     struct entry *e;
     struct stream *st;
-    if (!find_stream(ctx, ctx->argv[1], &e, &st))
+    if (!stream_key_find(ctx, ctx->argv[1], &e, &st))
         goto done;
     long long deleted = 0;
     for (int j = 0; st && j < nids; j++) {
@@ -488,7 +487,7 @@ void cmd_xtrim(struct exec_ctx *ctx)
 {
     struct entry *e;
     struct stream *st;
-    if (!find_stream(ctx, ctx->argv[1], &e, &st))
+    if (!stream_key_find(ctx, ctx->argv[1], &e, &st))
         return;
     if (!st) {
         reply_int(ctx->reply, 0);
@@ -509,7 +508,7 @@ void cmd_xsetid(struct exec_ctx *ctx)
 {
     struct stream_id id, max_deleted = { 0, 0 };
     long long entries_added = -1;
-    if (!parse_strict_id(ctx, ctx->argv[2], &id, NULL))
+    if (!stream_arg_strict_id(ctx, ctx->argv[2], &id, NULL))
         return;
     for (int i = 3; i < ctx->argc;) {
         bool more = i + 1 < ctx->argc;
@@ -524,7 +523,7 @@ void cmd_xsetid(struct exec_ctx *ctx)
             }
             i += 2;
         } else if (slice_eq_nocase(ctx->argv[i], "maxdeletedid") && more) {
-            if (!parse_strict_id(ctx, ctx->argv[i + 1], &max_deleted, NULL))
+            if (!stream_arg_strict_id(ctx, ctx->argv[i + 1], &max_deleted, NULL))
                 return;
             if (stream_id_cmp(id, max_deleted) < 0) {
                 reply_error(ctx->reply, "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id");
@@ -538,7 +537,7 @@ void cmd_xsetid(struct exec_ctx *ctx)
     }
     struct entry *e;
     struct stream *st;
-    if (!find_stream(ctx, ctx->argv[1], &e, &st))
+    if (!stream_key_find(ctx, ctx->argv[1], &e, &st))
         return;
     if (!st) {
         reply_error(ctx->reply, ERR_NO_KEY);
@@ -634,8 +633,7 @@ static bool parse_read_args(struct exec_ctx *ctx, struct read_args *a)
     return true;
 }
 
-/* Does st have a live entry past gt? */
-static bool has_entries_after(const struct stream *st, struct stream_id gt)
+bool stream_has_entries_after(const struct stream *st, struct stream_id gt)
 {
     struct stream_id top;
     return stream_len(st) > 0 && stream_last_entry_id(st, &top) && stream_id_cmp(top, gt) > 0;
@@ -649,11 +647,10 @@ static void reply_read_stream(struct reply *r, struct exec_ctx *ctx, struct slic
         reply_array(r, 2);
     reply_bulk(r, key.ptr, key.len);
     stream_id_incr(&gt);
-    reply_range(ctx, st, gt, (struct stream_id){ UINT64_MAX, UINT64_MAX }, false, (size_t)count);
+    stream_reply_range(ctx, st, gt, (struct stream_id){ UINT64_MAX, UINT64_MAX }, false, (size_t)count);
 }
 
-/* The key at argv index i's stream on store s, if it is one. */
-static struct stream *peek_stream(struct store *s, struct slice key, int64_t now_ms)
+struct stream *stream_key_peek(struct store *s, struct slice key, int64_t now_ms)
 {
     struct entry *e = store_peek(s, key, now_ms);
     return e && entry_type(e) == TYPE_STREAM ? entry_object(e) : NULL;
@@ -673,7 +670,7 @@ void cmd_xread(struct exec_ctx *ctx)
         struct slice key = ctx->argv[a.streams + i], arg = ctx->argv[a.streams + a.nstreams + i];
         struct entry *e;
         struct stream *st;
-        if (!find_stream(ctx, key, &e, &st)) {
+        if (!stream_key_find(ctx, key, &e, &st)) {
             blocking_take(ctx->shard, ctx->msg); /* the error ends the other parts' wait */
             goto done;
         }
@@ -684,15 +681,15 @@ void cmd_xread(struct exec_ctx *ctx)
                                     "<group> <consumer> option.");
             blocking_take(ctx->shard, ctx->msg);
             goto done;
-        } else if (!parse_strict_id(ctx, arg, &ids[i], NULL)) {
+        } else if (!stream_arg_strict_id(ctx, arg, &ids[i], NULL)) {
             blocking_take(ctx->shard, ctx->msg);
             goto done;
         }
     }
     int ready = 0;
     for (int i = 0; i < a.nstreams; i++) {
-        struct stream *st = peek_stream(ctx->store, ctx->argv[a.streams + i], ctx->now_ms);
-        ready += st && has_entries_after(st, ids[i]);
+        struct stream *st = stream_key_peek(ctx->store, ctx->argv[a.streams + i], ctx->now_ms);
+        ready += st && stream_has_entries_after(st, ids[i]);
     }
     if (ready) {
         if (!blocking_take(ctx->shard, ctx->msg)) {
@@ -705,8 +702,8 @@ void cmd_xread(struct exec_ctx *ctx)
             reply_map(ctx->reply, (size_t)ready);
         for (int i = 0; i < a.nstreams; i++) {
             struct slice key = ctx->argv[a.streams + i];
-            struct stream *st = peek_stream(ctx->store, key, ctx->now_ms);
-            if (st && has_entries_after(st, ids[i]))
+            struct stream *st = stream_key_peek(ctx->store, key, ctx->now_ms);
+            if (st && stream_has_entries_after(st, ids[i]))
                 reply_read_stream(ctx->reply, ctx, key, st, ids[i], a.count);
         }
         goto done;
@@ -741,14 +738,14 @@ static bool serve_xread(struct shard *sh, struct shard_msg *m, struct slice key,
     if (streams == 0 || state.len != (size_t)n * sizeof(struct stream_id))
         return false;
     int64_t now = shard_now_ms(sh);
-    struct stream *st = peek_stream(sh->store, key, now);
+    struct stream *st = stream_key_peek(sh->store, key, now);
     for (int i = 0; i < n; i++) {
         struct slice k = m->argv[streams + i];
         if (k.len != key.len || memcmp(k.ptr, key.ptr, key.len) != 0)
             continue;
         struct stream_id gt;
         memcpy(&gt, state.ptr + (size_t)i * sizeof gt, sizeof gt);
-        if (!st || !has_entries_after(st, gt)) {
+        if (!st || !stream_has_entries_after(st, gt)) {
             blocking_pass(sh);
             return false;
         }

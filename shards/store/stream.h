@@ -166,7 +166,6 @@ bool stream_node_at(const struct stream *st, size_t i, struct stream_node_view *
 /* The entry at *off of a node (false past its end), and *off moved on. */
 bool stream_node_entry(const struct stream_node_view *v, size_t *off, struct stream_entry *e, bool *deleted);
 
-#endif
 
 /* ---- consumer groups (stream_group.c) ----
  * A group has a name, the last ID delivered to it, its count of entries
@@ -256,3 +255,5 @@ void stream_mem_free(struct store *s, struct stream *st, void *p);
 /* (stream.c) the groups' vector, for stream_group.c */
 struct stream_group ***stream_groups_vector(struct stream *st, size_t **n, size_t **cap);
 void stream_groups_free(struct store *s, struct stream *st);
+
+#endif
