@@ -380,6 +380,38 @@ static const struct command_doc docs[] = {
       "XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in "
       "order to serve the M clients blocked on the stream getting new data.",
       "[COUNT count#integer] [BLOCK milliseconds#integer] STREAMS streams=(key... id...)", "RO access 1 -1 1" },
+    { "xreadgroup", "For each stream mentioned: O(M) with M being the number of elements returned. If M is constant "
+      "(e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when "
+      "XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting "
+      "new data.",
+      "GROUP group_consumer=(group consumer) [COUNT count#integer] [BLOCK milliseconds#integer] [NOACK] "
+      "STREAMS streams=(key... id...)", "RW insert 1 -1 1" },
+    { "xack", "O(1) for each message ID processed.", "key group id...", "RW update 1 0 1" },
+    { "xpending", "O(N) with N being the number of elements returned, so asking for a small fixed number of entries "
+      "per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When "
+      "the command returns just the summary and the list of consumers is small, it runs in O(1) time; otherwise, an "
+      "additional O(N) time for iterating every consumer.",
+      "key group filters=[[IDLE min-idle-time#integer] start end count#integer [consumer]]", "RO access 1 0 1" },
+    { "xclaim", "O(log N) with N being the number of messages in the PEL of the consumer group.",
+      "key group consumer min-idle-time id... [IDLE ms#integer] [TIME unix-time-milliseconds#unix-time] "
+      "[RETRYCOUNT count#integer] [FORCE] [JUSTID] [LASTID id]", "RW update 1 0 1" },
+    { "xautoclaim", "O(1) if COUNT is small.",
+      "key group consumer min-idle-time start [COUNT count#integer] [JUSTID]", "RW delete 1 0 1" },
+    { "xgroup", "Depends on subcommand.", "", NULL },
+    { "xgroup|create", "O(1)",
+      "key groupname id_or_dollar=(id|$) [MKSTREAM] [ENTRIESREAD entries_read#integer]", "RW insert 2 0 1" },
+    { "xgroup|setid", "O(1)", "key groupname id_or_dollar=(id|$) [ENTRIESREAD entries_read#integer]",
+      "RW update 2 0 1" },
+    { "xgroup|destroy", "O(N) where N is the number of entries in the group's pending entries list (PEL).",
+      "key groupname", "RW delete 2 0 1" },
+    { "xgroup|createconsumer", "O(1)", "key groupname consumername", "RW insert 2 0 1" },
+    { "xgroup|delconsumer", "O(1)", "key groupname consumername", "RW delete 2 0 1" },
+    { "xgroup|help", "O(1)", "", NULL },
+    { "xinfo", "Depends on subcommand.", "", NULL },
+    { "xinfo|stream", "O(1)", "key full=[FULL [COUNT count#integer]]", "RO access 2 0 1" },
+    { "xinfo|groups", "O(1)", "key", "RO access 2 0 1" },
+    { "xinfo|consumers", "O(1)", "key groupname", "RO access 2 0 1" },
+    { "xinfo|help", "O(1)", "", NULL },
 };
 
 const struct command_doc *command_doc_find(const char *fullname)
