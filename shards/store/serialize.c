@@ -455,7 +455,47 @@ static void put_stream(struct buf *out, const struct stream *st)
     put_len(out, maxdel.ms);
     put_len(out, maxdel.seq);
     put_len(out, stream_entries_added(st));
-    put_len(out, 0); /* consumer groups */
+    /* the consumer groups: name, last delivered ID, entries read (-1 as
+     * Redis writes it: 2^64 - 1), the PEL (each ID raw, 16 bytes, its last
+     * delivery's time, 8 bytes little-endian, and its count), then the
+     * consumers (name, seen time, their PEL's IDs) */
+    put_len(out, stream_groups(st));
+    for (size_t i = 0; i < stream_groups(st); i++) {
+        const struct stream_group *g = stream_group_at(st, i);
+        put_raw_string(out, g->name, g->name_len);
+        put_len(out, g->last_id.ms);
+        put_len(out, g->last_id.seq);
+        put_len(out, (uint64_t)g->entries_read);
+        put_len(out, g->pel_count);
+        unsigned char raw[16];
+        struct stream_id at = { 0, 0 };
+        for (struct stream_nack *n = stream_pel_from(g, at); n; n = stream_pel_from(g, at)) {
+            put_stream_key(raw, n->id);
+            buf_append(out, raw, 16);
+            put_le(raw, (uint64_t)n->delivery_time, 8);
+            buf_append(out, raw, 8);
+            put_len(out, n->delivery_count);
+            at = n->id;
+            if (!stream_id_incr(&at))
+                break;
+        }
+        put_len(out, g->nconsumers);
+        for (size_t k = 0; k < g->nconsumers; k++) {
+            const struct stream_consumer *c = g->consumers[k];
+            put_raw_string(out, c->name, c->name_len);
+            put_le(raw, (uint64_t)c->seen_time, 8);
+            buf_append(out, raw, 8);
+            put_len(out, c->pel_count);
+            struct stream_id cat = { 0, 0 };
+            for (struct stream_nack *n = stream_consumer_pel_from(c, cat); n; n = stream_consumer_pel_from(c, cat)) {
+                put_stream_key(raw, n->id);
+                buf_append(out, raw, 16);
+                cat = n->id;
+                if (!stream_id_incr(&cat))
+                    break;
+            }
+        }
+    }
 }
 
 bool serialize_object(const struct entry *e, struct buf *out)
@@ -1404,6 +1444,93 @@ static bool stream_walk_entry(void *arg, struct stream_id id, const struct slice
     return true;
 }
 
+static struct stream_id raw_stream_id(const unsigned char *b)
+{
+    struct stream_id id = { 0, 0 };
+    for (int k = 0; k < 8; k++) {
+        id.ms = id.ms << 8 | b[k];
+        id.seq = id.seq << 8 | b[8 + k];
+    }
+    return id;
+}
+
+/* One consumer group of a stream body: read (and checked); built into st
+ * when there is one. Every pending entry belongs to one consumer, as
+ * Redis requires. */
+static bool get_stream_group(struct reader *r, unsigned rdb_type, struct store *s, struct stream *st)
+{
+    struct buf own;
+    buf_init(&own);
+    struct slice name;
+    struct stream_id last;
+    uint64_t entries_read = (uint64_t)STREAM_ENTRIES_READ_UNKNOWN, npel, nconsumers;
+    const unsigned char *b;
+    bool ok = false;
+    struct stream_group *g = NULL;
+    struct stream_consumer *nobody = NULL;
+    if (!get_string(r, &name, &own) || !get_stream_id(r, &last))
+        goto out;
+    if (rdb_type != RDB_TYPE_STREAM_LISTPACKS && !get_plain_len(r, &entries_read))
+        goto out;
+    if (st) {
+        g = stream_group_create(s, st, name, last, (int64_t)entries_read);
+        if (!g)
+            goto out; /* a group twice */
+        /* the pending entries wait, owned by a placeholder, for the
+         * consumer that lists them */
+        nobody = stream_consumer_create(s, st, g, (struct slice){ "", 0 }, 0);
+    }
+    if (!get_plain_len(r, &npel) || npel > (size_t)(r->end - r->p) / 25)
+        goto out;
+    for (uint64_t k = 0; k < npel; k++) {
+        uint64_t count;
+        if (!get_bytes(r, 24, &b) || !get_plain_len(r, &count))
+            goto out;
+        struct stream_id id = raw_stream_id(b);
+        if (g) {
+            if (stream_pel_find(g, id))
+                goto out;
+            stream_pel_add(s, st, g, nobody, id, (int64_t)get_le(b + 16, 8), count);
+        }
+    }
+    if (!get_plain_len(r, &nconsumers) || nconsumers > (size_t)(r->end - r->p) / 10)
+        goto out;
+    for (uint64_t k = 0; k < nconsumers; k++) {
+        struct slice cname;
+        uint64_t cpel;
+        buf_clear(&own);
+        if (!get_string(r, &cname, &own) || !get_bytes(r, 8, &b))
+            goto out;
+        int64_t seen = get_le(b, 8);
+        if (rdb_type == RDB_TYPE_STREAM_LISTPACKS_3 && !get_bytes(r, 8, &b)) /* its active time */
+            goto out;
+        struct stream_consumer *c = NULL;
+        if (g) {
+            c = cname.len ? stream_consumer_create(s, st, g, cname, seen) : NULL;
+            if (!c)
+                goto out; /* a consumer twice (or nameless) */
+        }
+        if (!get_plain_len(r, &cpel) || cpel > (size_t)(r->end - r->p) / 16)
+            goto out;
+        for (uint64_t q = 0; q < cpel; q++) {
+            if (!get_bytes(r, 16, &b))
+                goto out;
+            if (g) {
+                struct stream_nack *n = stream_pel_find(g, raw_stream_id(b));
+                if (!n || n->consumer != nobody)
+                    goto out;
+                stream_nack_move(n, c);
+            }
+        }
+    }
+    ok = !g || nobody->pel_count == 0;
+out:
+    if (g && nobody && ok)
+        stream_consumer_delete(s, st, g, nobody);
+    buf_free(&own);
+    return ok;
+}
+
 /* v's stream body: checked (s NULL), or built into a stream of s. */
 static bool walk_stream(struct decoded_value *v, struct store *s, const struct stream_limits *lim)
 {
@@ -1446,10 +1573,15 @@ static bool walk_stream(struct decoded_value *v, struct store *s, const struct s
     }
     if (w.any && stream_id_cmp(w.prev, last) > 0)
         goto out; /* an entry past the last ID: XADD would break the order */
-    if (!get_plain_len(&r, &groups) || groups != 0 || r.p != r.end)
-        goto out; /* consumer groups: not held yet */
     if (w.st)
         stream_set_meta(w.st, last, added, maxdel);
+    if (!get_plain_len(&r, &groups) || groups > (size_t)(r.end - r.p) / 4)
+        goto out;
+    for (uint64_t i = 0; i < groups; i++)
+        if (!get_stream_group(&r, v->rdb_type, s, w.st))
+            goto out;
+    if (r.p != r.end)
+        goto out;
     v->count = length;
     ok = true;
 out:

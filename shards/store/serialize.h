@@ -49,10 +49,10 @@
  * A stream is written as Redis 7.0 writes it (RDB_TYPE_STREAM_LISTPACKS_2:
  * its nodes, each as its master ID's 16 bytes and a listpack laid out as
  * Redis's, then its length, last ID, first ID, max deleted ID, entries
- * added and its consumer groups, none yet); read are that and the forms
+ * added and its consumer groups); read are that and the forms
  * of Redis 5 to 6.2 (RDB_TYPE_STREAM_LISTPACKS) and 7.2+ (_3), rebuilt
  * entry by entry (a deleted entry's tombstone is not kept) by the node
- * limits of stream.h. A payload with consumer groups is refused.
+ * limits of stream.h, with its consumer groups, consumers and PELs.
  *
  * Types: a type byte we cannot decode (modules) is refused whole,
  * as Redis refuses a payload it cannot load ("Bad data format"). A new
