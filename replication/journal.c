@@ -227,6 +227,57 @@ static void rebuild_stream(struct buf *out, const char *prefix, struct slice key
     argv[head + 5] = SLICE_LIT("MAXDELETEDID");
     argv[head + 6] = (struct slice){ maxdel, stream_id_format(maxdel, stream_max_deleted_id(st)) };
     resp_encode_command(out, head + 7, argv);
+    /* the groups, as Redis's AOF rewrite writes them: XGROUP CREATE with
+     * the last ID and entries read, each pending entry as the XCLAIM that
+     * makes it exactly (FORCE: the entry may be gone), and each consumer
+     * without pending entries as XGROUP CREATECONSUMER */
+    for (size_t i = 0; i < stream_groups(st); i++) {
+        const struct stream_group *g = stream_group_at(st, i);
+        struct slice gname = { g->name, g->name_len };
+        char read[24], timet[24], countt[24];
+        int rl = snprintf(read, sizeof read, "%lld", (long long)g->entries_read);
+        struct slice *a = argv + head;
+        a[0] = SLICE_LIT("XGROUP");
+        a[1] = SLICE_LIT("CREATE");
+        a[2] = key;
+        a[3] = gname;
+        a[4] = (struct slice){ id_text, stream_id_format(id_text, g->last_id) };
+        a[5] = SLICE_LIT("ENTRIESREAD");
+        a[6] = (struct slice){ read, (size_t)rl };
+        resp_encode_command(out, head + 7, argv);
+        struct stream_id at = { 0, 0 };
+        for (struct stream_nack *p = stream_pel_from(g, at); p; p = stream_pel_from(g, at)) {
+            int tl = snprintf(timet, sizeof timet, "%lld", (long long)p->delivery_time);
+            int cl = snprintf(countt, sizeof countt, "%llu", (unsigned long long)p->delivery_count);
+            a[0] = SLICE_LIT("XCLAIM");
+            a[1] = key;
+            a[2] = gname;
+            a[3] = (struct slice){ p->consumer->name, p->consumer->name_len };
+            a[4] = SLICE_LIT("0");
+            a[5] = (struct slice){ id_text, stream_id_format(id_text, p->id) };
+            a[6] = SLICE_LIT("TIME");
+            a[7] = (struct slice){ timet, (size_t)tl };
+            a[8] = SLICE_LIT("RETRYCOUNT");
+            a[9] = (struct slice){ countt, (size_t)cl };
+            a[10] = SLICE_LIT("FORCE");
+            a[11] = SLICE_LIT("JUSTID");
+            resp_encode_command(out, head + 12, argv);
+            at = p->id;
+            if (!stream_id_incr(&at))
+                break;
+        }
+        for (size_t k = 0; k < g->nconsumers; k++) {
+            const struct stream_consumer *c = g->consumers[k];
+            if (c->pel_count)
+                continue;
+            a[0] = SLICE_LIT("XGROUP");
+            a[1] = SLICE_LIT("CREATECONSUMER");
+            a[2] = key;
+            a[3] = gname;
+            a[4] = (struct slice){ c->name, c->name_len };
+            resp_encode_command(out, head + 5, argv);
+        }
+    }
     mi_free(argv);
 }
 

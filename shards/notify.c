@@ -126,6 +126,12 @@ static const struct rule rules[] = {
     { "xdel", RULE_EDIT, KEV_STREAM, "xdel" },
     { "xtrim", RULE_EDIT, KEV_STREAM, "xtrim" },
     { "xsetid", RULE_EDIT, KEV_STREAM, "xsetid" },
+    /* subcommands: "container|subcommand" */
+    { "xgroup|create", RULE_EDIT, KEV_STREAM, "xgroup-create" },
+    { "xgroup|setid", RULE_EDIT, KEV_STREAM, "xgroup-setid" },
+    { "xgroup|destroy", RULE_EDIT, KEV_STREAM, "xgroup-destroy" },
+    { "xgroup|createconsumer", RULE_EDIT, KEV_STREAM, "xgroup-createconsumer" },
+    { "xgroup|delconsumer", RULE_EDIT, KEV_STREAM, "xgroup-delconsumer" },
 };
 
 /* One change the store made while the command ran. */
@@ -188,7 +194,10 @@ static struct notify_shard *state_of(struct shard *sh)
         if (!ns->by_index)
             abort();
         for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
-            const struct command *c = command_lookup((struct slice){ rules[i].command, strlen(rules[i].command) });
+            const char *name = rules[i].command, *bar = strchr(name, '|');
+            const struct command *c = command_lookup((struct slice){ name, bar ? (size_t)(bar - name) : strlen(name) });
+            if (c && bar)
+                c = command_lookup_sub(c, (struct slice){ bar + 1, strlen(bar + 1) });
             if (c && c->index >= 0 && (size_t)c->index < ns->nrows)
                 ns->by_index[c->index] = &rules[i];
         }
