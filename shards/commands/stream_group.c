@@ -26,6 +26,8 @@
 #include "shards/dispatch.h"
 #include "shards/message.h"
 #include "shards/shard.h"
+#include "shards/node.h"
+#include "shards/store/slot.h"
 #include "shards/store/store.h"
 #include "shards/store/stream.h"
 
@@ -583,7 +585,7 @@ void cmd_xclaim(struct exec_ctx *ctx)
         if (force && !p) {
             if (!c)
                 c = consumer_get(ctx, key, st, g, ctx->argv[3], NULL);
-            p = stream_pel_add(ctx->store, st, g, c, id, deliverytime, 0);
+            p = stream_pel_add(ctx->store, st, g, c, id, deliverytime, 1); /* Redis's new NACK: 1 */
             fresh = true;
         }
         if (!p)
@@ -794,6 +796,17 @@ static bool parse_group_read(struct exec_ctx *ctx, struct group_read *a)
 
 static bool is_new_only(struct slice a) { return a.len == 1 && a.ptr[0] == '>'; }
 
+/* A part of a command over several shards (blocking.h) reads only the
+ * keys of its own shard: the others' parts read theirs. */
+static bool key_here(const struct exec_ctx *ctx, struct slice key)
+{
+    const struct shard_msg *m = ctx->msg;
+    if (!m || !m->arg || m->kind != MSG_EXEC || !m->cmd || !(m->cmd->flags & CMD_BLOCKING) || !ctx->shard ||
+        ctx->store != ctx->shard->store)
+        return true;
+    return shard_of_slot(ctx->shard->node, key_slot(key.ptr, key.len)) == ctx->shard->id;
+}
+
 /* One stream's part: [key, entries], delivering them to c. */
 static void deliver(struct exec_ctx *ctx, const struct group_read *a, struct slice key, struct entry *e,
                     struct stream *st, struct stream_group *g, struct stream_id from, bool history)
@@ -807,6 +820,10 @@ static void deliver(struct exec_ctx *ctx, const struct group_read *a, struct sli
         /* c's pending entries past from: each delivered once more (an
          * entry deleted since answers [id, nil]) */
         size_t n = 0;
+        if (!stream_id_incr(&from)) {
+            reply_array(ctx->reply, 0);
+            return;
+        }
         struct stream_id at = from;
         for (struct stream_nack *p; n < max && (p = stream_consumer_pel_from(c, at)); n++) {
             at = p->id;
@@ -887,6 +904,8 @@ void cmd_xreadgroup(struct exec_ctx *ctx)
         struct slice key = ctx->argv[a.streams + i], arg = ctx->argv[a.streams + a.nstreams + i];
         struct entry *e;
         struct stream *st;
+        if (!key_here(ctx, key))
+            continue;
         if (!stream_key_find(ctx, key, &e, &st)) {
             blocking_take(ctx->shard, ctx->msg);
             return;
@@ -924,6 +943,8 @@ void cmd_xreadgroup(struct exec_ctx *ctx)
             struct slice key = ctx->argv[a.streams + i], arg = ctx->argv[a.streams + a.nstreams + i];
             struct entry *e;
             struct stream *st;
+            if (!key_here(ctx, key))
+                continue;
             stream_key_find(ctx, key, &e, &st);
             struct stream_group *g = stream_group_find(st, a.group);
             struct stream_id id = { 0, 0 };

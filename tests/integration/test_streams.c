@@ -463,8 +463,8 @@ static void test_xread_block(void **state)
     /* two clients, two IDs: an entry past one of them serves that one only */
     tconn *w2 = tconnect(srv.port);
     send_words(w, "XREAD BLOCK 0 STREAMS s 5-0");
-    send_words(w2, "XREAD BLOCK 0 STREAMS s $");
     expect_blocked(w);
+    send_words(w2, "XREAD BLOCK 0 STREAMS s $");
     expect_blocked(w2);
     expect_reply("XADD s 3-1 f 3", "\"3-1\"");
     expect_text(tread(w2, 2000), "[[\"s\", [[\"3-1\", [\"f\", \"3\"]]]]]");
@@ -502,6 +502,218 @@ static void test_xread_block(void **state)
     expect_status(tread(w, 2000), "PONG");
     tclose(w);
     tclose(w2);
+}
+
+
+/* XPENDING's extended form without the idle times: "id consumer count;" */
+static char *pending_text(tconn *t, const char *key, const char *group)
+{
+    struct rval *v = tcmd(t, "XPENDING %s %s - + 1000", key, group);
+    char *out = calloc(1, 16384);
+    assert_non_null(out);
+    if (v->type != R_ARRAY) {
+        char *e = rval_text(v);
+        snprintf(out, 16384, "%s", e);
+        free(e);
+    }
+    for (size_t i = 0; v->type == R_ARRAY && i < v->n; i++) {
+        struct rval *p = v->elem[i];
+        size_t len = strlen(out);
+        snprintf(out + len, 16384 - len, "%s %s %lld;", p->elem[0]->str, p->elem[1]->str, p->elem[3]->integer);
+    }
+    rval_free(v);
+    return out;
+}
+
+#define expect_pending(key, group, text) expect_pending_at(__LINE__, c, key, group, text)
+static void expect_pending_at(int line, tconn *t, const char *key, const char *group, const char *text)
+{
+    char *got = pending_text(t, key, group);
+    if (strcmp(got, text) != 0)
+        fail_msg("line %d: XPENDING %s %s:\n  got:  %s\n  want: %s", line, key, group, got, text);
+    free(got);
+}
+
+static void test_groups(void **state)
+{
+    (void)state;
+    expect_reply("XGROUP CREATE s g 0", "-ERR The XGROUP subcommand requires the key to exist. Note that for CREATE "
+                                         "you may want to use the MKSTREAM option to create an empty stream "
+                                         "automatically.");
+    expect_reply("XGROUP CREATE s g 0 MKSTREAM", "+OK");
+    expect_reply("XGROUP CREATE s g 0 MKSTREAM", "-BUSYGROUP Consumer Group name already exists");
+    expect_reply("XGROUP CREATE s g3 $ ENTRIESREAD -2", "-ERR value for ENTRIESREAD must be positive or -1");
+    expect_reply("XGROUP CREATE s g3 bad", ERR_ID);
+    expect_reply("XGROUP SETID s nog 0", "-NOGROUP No such consumer group 'nog' for key name 's'");
+    expect_reply("XGROUP SETID s g 0 ENTRIESREAD x", "-ERR value is not an integer or out of range");
+    expect_reply("XGROUP CREATECONSUMER s g c1", "(integer) 1");
+    expect_reply("XGROUP CREATECONSUMER s g c1", "(integer) 0");
+    expect_reply("XGROUP DELCONSUMER s g nobody", "(integer) 0");
+    expect_reply("XGROUP DESTROY s nog", "(integer) 0");
+    expect_reply("XADD s 1-1 a 1", "\"1-1\"");
+    expect_reply("XADD s 2-1 a 2", "\"2-1\"");
+    expect_reply("XADD s 3-1 a 3", "\"3-1\"");
+    expect_reply("XREADGROUP GROUP g c1 COUNT 1 STREAMS s >", "[[\"s\", [[\"1-1\", [\"a\", \"1\"]]]]]");
+    expect_reply("XREADGROUP GROUP g c2 STREAMS s >", "[[\"s\", [[\"2-1\", [\"a\", \"2\"]], [\"3-1\", [\"a\", "
+                                                      "\"3\"]]]]]");
+    expect_reply("XREADGROUP GROUP g c2 STREAMS s >", "(nil)");
+    /* history: the consumer's own pending entries, delivered once more */
+    expect_reply("XREADGROUP GROUP g c2 STREAMS s 0", "[[\"s\", [[\"2-1\", [\"a\", \"2\"]], [\"3-1\", [\"a\", "
+                                                      "\"3\"]]]]]");
+    expect_reply("XREADGROUP GROUP g c2 STREAMS s 3-1", "[[\"s\", []]]");
+    expect_reply("XREADGROUP GROUP nog c1 STREAMS s >",
+                 "-NOGROUP No such key 's' or consumer group 'nog' in XREADGROUP with GROUP option");
+    expect_reply("XREADGROUP COUNT 1 NOACK STREAMS s >", "-ERR Missing GROUP option for XREADGROUP");
+    expect_pending("s", "g", "1-1 c1 1;2-1 c2 2;3-1 c2 2;");
+    expect_reply("XPENDING s g", "[(integer) 3, \"1-1\", \"3-1\", [[\"c1\", \"1\"], [\"c2\", \"2\"]]]");
+    expect_reply("XPENDING s nog", "-NOGROUP No such key 's' or consumer group 'nog'");
+    expect_reply("XPENDING s g - + 10 nobody", "[]");
+    expect_reply("XPENDING s g - +", "-ERR syntax error");
+    expect_reply("XINFO GROUPS s", "[[\"name\", \"g\", \"consumers\", (integer) 2, \"pending\", (integer) 3, "
+                                   "\"last-delivered-id\", \"3-1\", \"entries-read\", (integer) 3, \"lag\", (integer) 0]]");
+    expect_reply("XACK s g 1-1 9-9", "(integer) 1");
+    expect_reply("XACK s g bad", ERR_ID);
+    expect_reply("XACK s nog 1-1", "(integer) 0");
+    /* XCLAIM: ownership moves; RETRYCOUNT sets the count, JUSTID leaves it */
+    expect_reply("XCLAIM s g c3 0 2-1 JUSTID", "[\"2-1\"]");
+    expect_reply("XCLAIM s g c3 0 2-1 3-1 RETRYCOUNT 7", "[[\"2-1\", [\"a\", \"2\"]], [\"3-1\", [\"a\", \"3\"]]]");
+    expect_pending("s", "g", "2-1 c3 7;3-1 c3 7;");
+    expect_reply("XCLAIM s g c3 3600000 2-1", "[]"); /* not idle long enough */
+    expect_reply("XCLAIM s nog c3 0 2-1", "-NOGROUP No such key 's' or consumer group 'nog'");
+    expect_reply("XCLAIM s g c3 x 2-1", "-ERR Invalid min-idle-time argument for XCLAIM");
+    expect_reply("XCLAIM s g c3 0 2-1 FOO", "-ERR Unrecognized XCLAIM option 'FOO'");
+    expect_reply("XCLAIM s g c4 0 1-1 FORCE JUSTID", "[\"1-1\"]");
+    expect_pending("s", "g", "1-1 c4 1;2-1 c3 7;3-1 c3 7;");
+    /* a deleted entry: XAUTOCLAIM drops it and says so */
+    expect_reply("XDEL s 2-1", "(integer) 1");
+    expect_reply("XAUTOCLAIM s g c5 0 0 COUNT 1 JUSTID", "[\"2-1\", [\"1-1\"], []]");
+    expect_reply("XAUTOCLAIM s g c5 0 0", "[\"0-0\", [[\"1-1\", [\"a\", \"1\"]], [\"3-1\", [\"a\", \"3\"]]], "
+                                          "[\"2-1\"]]");
+    expect_reply("XAUTOCLAIM s g c5 0 0 COUNT 0", "-ERR COUNT must be > 0");
+    expect_pending("s", "g", "1-1 c5 2;3-1 c5 8;");
+    expect_reply("XGROUP DELCONSUMER s g c5", "(integer) 2");
+    expect_reply("XPENDING s g", "[(integer) 0, (nil), (nil), (nil)]");
+    /* NOACK: delivered, nothing pending; the group's counters */
+    expect_reply("XGROUP SETID s g 0", "+OK");
+    expect_reply("XREADGROUP GROUP g c9 NOACK STREAMS s >", "[[\"s\", [[\"1-1\", [\"a\", \"1\"]], [\"3-1\", [\"a\", "
+                                                            "\"3\"]]]]]");
+    expect_reply("XPENDING s g", "[(integer) 0, (nil), (nil), (nil)]");
+    expect_reply("XINFO GROUPS s", "[[\"name\", \"g\", \"consumers\", (integer) 5, \"pending\", (integer) 0, "
+                                   "\"last-delivered-id\", \"3-1\", \"entries-read\", (integer) 3, \"lag\", (integer) 0]]");
+    expect_reply("XADD s 4-1 b 1", "\"4-1\"");
+    expect_reply("XGROUP CREATE s g5 0", "+OK");
+    expect_reply("XREADGROUP GROUP g5 c COUNT 1 STREAMS s >", "[[\"s\", [[\"1-1\", [\"a\", \"1\"]]]]]");
+    expect_reply("XINFO GROUPS s", "[[\"name\", \"g\", \"consumers\", (integer) 5, \"pending\", (integer) 0, "
+                                   "\"last-delivered-id\", \"3-1\", \"entries-read\", (integer) 3, \"lag\", (integer) 1], "
+                                   "[\"name\", \"g5\", \"consumers\", (integer) 1, \"pending\", (integer) 1, "
+                                   "\"last-delivered-id\", \"1-1\", \"entries-read\", (nil), \"lag\", (nil)]]");
+    expect_reply("XINFO STREAM nokey", "-ERR no such key");
+    expect_reply("XINFO CONSUMERS s nog", "-NOGROUP No such consumer group 'nog' for key name 's'");
+    struct rval *v = tcmd(c, "XINFO CONSUMERS s g");
+    assert_int_equal(v->n, 5);
+    assert_string_equal(v->elem[0]->elem[1]->str, "c1");
+    rval_free(v);
+    expect_reply("XGROUP DESTROY s g", "(integer) 1");
+    v = tcmd(c, "XINFO STREAM s");
+    char *t = rval_text(v);
+    assert_non_null(strstr(t, "\"length\", (integer) 3, "));
+    assert_non_null(strstr(t, "\"last-generated-id\", \"4-1\", \"max-deleted-entry-id\", \"2-1\", \"entries-added\", "
+                              "(integer) 4, \"recorded-first-entry-id\", \"1-1\", \"groups\", (integer) 1, "
+                              "\"first-entry\", [\"1-1\", [\"a\", \"1\"]], \"last-entry\", [\"4-1\", [\"b\", \"1\"]]"));
+    free(t);
+    rval_free(v);
+    /* XACK of one of many pending entries */
+    expect_reply("XGROUP CREATE big g 0 MKSTREAM", "+OK");
+    for (int i = 1; i <= 2000; i++)
+        rval_free(tcmd(c, "XADD big %d-1 f %d", i, i));
+    v = tcmd(c, "XREADGROUP GROUP g c STREAMS big >");
+    assert_int_equal(v->elem[0]->elem[1]->n, 2000);
+    rval_free(v);
+    expect_reply("XACK big g 1000-1 1000-1 2000-1", "(integer) 2");
+    expect_reply("XPENDING big g", "[(integer) 1998, \"1-1\", \"1999-1\", [[\"c\", \"1998\"]]]");
+    v = tcmd(c, "XPENDING big g 999-1 (1002-1 10");
+    assert_int_equal(v->n, 2);
+    assert_string_equal(v->elem[0]->elem[0]->str, "999-1");
+    assert_string_equal(v->elem[1]->elem[0]->str, "1001-1");
+    rval_free(v);
+}
+
+static void test_xreadgroup_block(void **state)
+{
+    (void)state;
+    expect_reply("XGROUP CREATE s g $ MKSTREAM", "+OK");
+    expect_reply("XGROUP CREATE t g $ MKSTREAM", "+OK");
+    tconn *w = tconnect(srv.port), *w2 = tconnect(srv.port);
+    send_words(w, "XREADGROUP GROUP g alice BLOCK 0 STREAMS s >");
+    expect_blocked(w); /* blocked before bob: the first served */
+    send_words(w2, "XREADGROUP GROUP g bob BLOCK 0 STREAMS s >");
+    expect_blocked(w2);
+    /* one entry: the first client to block gets it, pending for it */
+    expect_reply("XADD s 1-1 f 1", "\"1-1\"");
+    expect_text(tread(w, 2000), "[[\"s\", [[\"1-1\", [\"f\", \"1\"]]]]]");
+    expect_blocked(w2);
+    expect_reply("XADD s 2-1 f 2", "\"2-1\"");
+    expect_text(tread(w2, 2000), "[[\"s\", [[\"2-1\", [\"f\", \"2\"]]]]]");
+    expect_pending("s", "g", "1-1 alice 1;2-1 bob 1;");
+    /* keys on both shards */
+    send_words(w, "XREADGROUP GROUP g alice COUNT 5 BLOCK 0 STREAMS s t > >");
+    expect_blocked(w);
+    expect_reply("XADD t 1-1 g 1", "\"1-1\"");
+    expect_text(tread(w, 2000), "[[\"t\", [[\"1-1\", [\"g\", \"1\"]]]]]");
+    expect_pending("t", "g", "1-1 alice 1;");
+    /* a timeout; a history read never blocks */
+    expect_text(tcmd(w, "XREADGROUP GROUP g alice BLOCK 100 STREAMS s >"), "(nil)");
+    expect_text(tcmd(w, "XREADGROUP GROUP g alice BLOCK 0 STREAMS s 0"), "[[\"s\", [[\"1-1\", [\"f\", \"1\"]]]]]");
+    /* inside MULTI it never blocks */
+    expect_ok(tcmd(w, "MULTI"));
+    expect_status(tcmd(w, "XREADGROUP GROUP g alice BLOCK 0 STREAMS s >"), "QUEUED");
+    expect_text(tcmd(w, "EXEC"), "[(nil)]");
+    tclose(w);
+    tclose(w2);
+}
+
+/* redis-server 7.0.15's DUMP of a stream with two groups: grp (alice,
+ * bob, carol; three pending entries with set times and counts) and other
+ * (entries read unknown). */
+static const char redis_group_payload[] =
+    "\x13\x01\x10\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\xc3\x3b\x40\x44\x11\x44\x00"
+    "\x00\x00\x1e\x00\x05\x01\x00\x01\x01\x01\x81\x66\x02\x00\x01\x02\x20\x0a\x40\x0c\x00\x04\x20\x09\x00\x01"
+    "\x20\x09\x00\x02\x60\x09\x40\x15\x00\x03\x60\x09\x00\x03\x20\x13\x00\x04\x20\x01\x40\x17\x02\x00\x01\x05"
+    "\x20\x09\x00\xff\x05\x05\x00\x01\x00\x00\x00\x05\x02\x03\x67\x72\x70\x03\x00\x03\x03\x00\x00\x00\x00\x00"
+    "\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x68\xe5\xcf\x8b\x01\x00\x00\x05\x00\x00\x00\x00\x00\x00"
+    "\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\xe8\x6b\xe5\xcf\x8b\x01\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00"
+    "\x03\x00\x00\x00\x00\x00\x00\x00\x00\xd0\x6f\xe5\xcf\x8b\x01\x00\x00\x01\x03\x05\x61\x6c\x69\x63\x65\x6c"
+    "\x3c\xd9\x36\xa2\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x03\x62"
+    "\x6f\x62\x6c\x3c\xd9\x36\xa2\x01\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00"
+    "\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00\x00\x05\x63\x61\x72\x6f\x6c\x6c\x3c\xd9"
+    "\x36\xa2\x01\x00\x00\x00\x05\x6f\x74\x68\x65\x72\x05\x00\x81\xff\xff\xff\xff\xff\xff\xff\xff\x00\x00\x0a"
+    "\x00\xf3\x58\xa5\xb3\x2d\x9f\xde\x11";
+
+static void test_groups_dump(void **state)
+{
+    (void)state;
+    restore_payload(c, "gx", redis_group_payload, sizeof redis_group_payload - 1);
+    expect_pending("gx", "grp", "1-0 bob 5;2-0 alice 2;3-0 bob 1;");
+    struct rval *v = tcmd(c, "XPENDING gx grp - + 10");
+    assert_int_equal(v->n, 3);
+    rval_free(v);
+    expect_reply("XINFO GROUPS gx", "[[\"name\", \"grp\", \"consumers\", (integer) 3, \"pending\", (integer) 3, "
+                                    "\"last-delivered-id\", \"3-0\", \"entries-read\", (integer) 3, \"lag\", (integer) 2], "
+                                    "[\"name\", \"other\", \"consumers\", (integer) 0, \"pending\", (integer) 0, "
+                                    "\"last-delivered-id\", \"5-0\", \"entries-read\", (nil), \"lag\", (integer) 0]]");
+    /* the delivery times came along: XINFO STREAM FULL shows them */
+    v = tcmd(c, "XINFO STREAM gx FULL");
+    char *t = rval_text(v);
+    assert_non_null(strstr(t, "[\"1-0\", \"bob\", (integer) 1700000000000, (integer) 5]"));
+    free(t);
+    rval_free(v);
+    /* and back: ours restores with the same groups */
+    struct rval *d = dump_of(c, "gx");
+    restore_payload(c, "gx2", d->str, d->len);
+    rval_free(d);
+    expect_pending("gx2", "grp", "1-0 bob 5;2-0 alice 2;3-0 bob 1;");
+    expect_reply("XREADGROUP GROUP grp dave STREAMS gx2 >", "[[\"gx2\", [[\"4-0\", [\"f\", \"4\"]], [\"5-0\", [\"f\", "
+                                                            "\"5\"]]]]]");
 }
 
 /* A replica full-syncs streams (empty ones too) and follows XADD with `*`
@@ -584,6 +796,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dump_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xread_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_groups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_xreadgroup_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_groups_dump, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replication, setup, teardown_nodes),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
