@@ -485,6 +485,8 @@ static void apply_command(struct shard *sh, struct store *st, const char *p, uin
     }
     (void)n;
     const struct command *cmd = command_lookup(args[0]);
+    if (cmd && cmd->subcommands && argc > 1) /* XGROUP CREATE...: its subcommand's row */
+        cmd = command_lookup_sub(cmd, args[1]);
     if (!cmd || !cmd->fn)
         return;
     if (st == sh->store && sh->snap_keys_pending > 0 && (cmd->flags & CMD_WRITE))

@@ -97,18 +97,25 @@ static void journal_setid(struct exec_ctx *ctx, struct slice key, const struct s
     ctx->journal_as(ctx, 7, form);
 }
 
+/* Now, for the times a group keeps: the command's time, or a replica
+ * applying its master's stream (which runs without one) its shard's. */
+static int64_t now_of(const struct exec_ctx *ctx)
+{
+    return ctx->now_ms ? ctx->now_ms : ctx->shard ? shard_now_ms(ctx->shard) : 0;
+}
+
 /* The consumer named, made if missing (and journaled so); its seen time now. */
 static struct stream_consumer *consumer_get(struct exec_ctx *ctx, struct slice key, struct stream *st,
                                             struct stream_group *g, struct slice name, bool *created)
 {
     struct stream_consumer *c = stream_consumer_find(g, name);
     if (!c) {
-        c = stream_consumer_create(ctx->store, st, g, name, ctx->now_ms);
+        c = stream_consumer_create(ctx->store, st, g, name, now_of(ctx));
         journal_create_consumer(ctx, key, name_of_group(g), name);
         if (created)
             *created = true;
     }
-    c->seen_time = ctx->now_ms;
+    c->seen_time = now_of(ctx);
     return c;
 }
 
@@ -257,7 +264,7 @@ void cmd_xgroup_createconsumer(struct exec_ctx *ctx)
         reply_int(ctx->reply, 0);
         return;
     }
-    stream_consumer_create(ctx->store, st, g, ctx->argv[4], ctx->now_ms);
+    stream_consumer_create(ctx->store, st, g, ctx->argv[4], now_of(ctx));
     written(ctx, e, st);
     reply_int(ctx->reply, 1);
 }
@@ -554,11 +561,14 @@ void cmd_xclaim(struct exec_ctx *ctx)
         g->last_id = lastid;
         changed = propagate_last_id = true;
     }
+    /* a time to come (or before 1970) is taken as now, as Redis does; a
+     * replica (no command time) takes its master's as stated */
+    int64_t now = now_of(ctx);
     if (deliverytime != -1) {
-        if (deliverytime < 0 || deliverytime > ctx->now_ms)
+        if (ctx->now_ms && (deliverytime < 0 || deliverytime > ctx->now_ms))
             deliverytime = ctx->now_ms;
     } else {
-        deliverytime = ctx->now_ms;
+        deliverytime = now;
     }
     struct stream_consumer *c = NULL;
     /* replies are counted first: claimed entries (an array) */
