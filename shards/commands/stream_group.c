@@ -824,7 +824,8 @@ static void deliver(struct exec_ctx *ctx, const struct group_read *a, struct sli
     if (ctx->reply->proto == 2)
         reply_array(ctx->reply, 2);
     reply_bulk(ctx->reply, key.ptr, key.len);
-    struct stream_consumer *c = consumer_get(ctx, key, st, g, a->consumer, NULL);
+    bool created = false;
+    struct stream_consumer *c = consumer_get(ctx, key, st, g, a->consumer, &created);
     size_t max = a->count > 0 ? (size_t)a->count : SIZE_MAX;
     if (history) {
         /* c's pending entries past from: each delivered once more (an
@@ -844,6 +845,7 @@ static void deliver(struct exec_ctx *ctx, const struct group_read *a, struct sli
         }
         reply_array(ctx->reply, n);
         at = from;
+        bool changed = created;
         for (size_t i = 0; i < n; i++) {
             struct stream_nack *p = stream_consumer_pel_from(c, at);
             struct stream_entry en;
@@ -852,6 +854,7 @@ static void deliver(struct exec_ctx *ctx, const struct group_read *a, struct sli
                 p->delivery_time = ctx->now_ms;
                 p->delivery_count++;
                 journal_claim(ctx, key, g, p->id, p, a->consumer);
+                changed = true;
             } else {
                 reply_array(ctx->reply, 2);
                 stream_reply_id(ctx, p->id);
@@ -860,7 +863,10 @@ static void deliver(struct exec_ctx *ctx, const struct group_read *a, struct sli
             at = p->id;
             stream_id_incr(&at);
         }
-        written(ctx, e, st);
+        /* nothing delivered again: nothing for a replica (the row would
+         * otherwise journal the read itself) */
+        if (changed)
+            written(ctx, e, st);
         return;
     }
     struct stream_id start = g->last_id;
