@@ -152,10 +152,11 @@ struct stream *stream_decode(struct store *s, const char *p, size_t n);
 size_t stream_lp_int_size(int64_t v);
 size_t stream_lp_string_size(struct slice s);
 
-/* The nodes, for writing Redis's layout (serialize.c): the i-th node
- * holding entries (0 <= i < stream_nodes), its master ID and its counts
- * of live and deleted entries; a walk over all its entries, deleted
- * ones too (*deleted says which). */
+/* The nodes, for writing Redis's layout (serialize.c): the i-th node of
+ * the vector (false past the last), its master ID and its counts of live
+ * and deleted entries (a node emptied by XDEL and not dropped yet has no
+ * live one: skip it; stream_nodes counts the others); a walk over all its
+ * entries, deleted ones too (*deleted says which). */
 struct stream_node_view {
     struct stream_id master;
     uint32_t         live, deleted;
