@@ -134,7 +134,10 @@ void blocking_store_changed(struct shard *sh, const struct journal_record *rec)
 {
     if (!sh->blocking || sh->blocking->n == 0)
         return;
-    if (rec->op == JOURNAL_SET && rec->type != TYPE_STRING)
+    /* a key deleted or given a string is offered too: a blocked
+     * XREADGROUP answers that its stream is gone (the pops' serve
+     * functions find nothing and decline) */
+    if (rec->op == JOURNAL_SET || rec->op == JOURNAL_DEL)
         mark_ready(sh->blocking, rec->key);
 }
 

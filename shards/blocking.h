@@ -85,7 +85,9 @@ struct slice blocking_state(struct shard *sh);
 void blocking_pass(struct shard *sh);
 
 /* The store's hook (shard.c): a collection written at a key someone
- * waits on makes it ready (nothing to do when nobody waits here). */
+ * waits on makes it ready, and so does the key's deletion or a string
+ * written over it (a blocked XREADGROUP is answered that its stream is
+ * gone); nothing to do when nobody waits here. */
 struct journal_record;
 void blocking_store_changed(struct shard *sh, const struct journal_record *rec);
 /* The same for a command that adds elements the store does not report

@@ -1005,9 +1005,18 @@ static bool serve_xreadgroup(struct shard *sh, struct shard_msg *m, struct slice
         blocking_pass(sh);
         return false;
     }
+    struct reply r = { out, m->proto };
     if (!blocking_take(sh, m)) {
-        struct reply r = { out, m->proto };
         reply_null_array(&r);
+        return true;
+    }
+    /* the stream or the group gone while it waited: Redis's answers */
+    if (!st) {
+        reply_error(&r, "UNBLOCKED the stream key no longer exists");
+        return true;
+    }
+    if (!g) {
+        reply_error(&r, "NOGROUP the consumer group this client was blocked on no longer exists");
         return true;
     }
     struct slice argv[12];

@@ -664,6 +664,29 @@ static void test_xreadgroup_block(void **state)
     /* a timeout; a history read never blocks */
     expect_text(tcmd(w, "XREADGROUP GROUP g alice BLOCK 100 STREAMS s >"), "(nil)");
     expect_text(tcmd(w, "XREADGROUP GROUP g alice BLOCK 0 STREAMS s 0"), "[[\"s\", [[\"1-1\", [\"f\", \"1\"]]]]]");
+    /* the group or the stream gone while it waits: said so (an XREAD
+     * waits on) */
+    send_words(w, "XREADGROUP GROUP g alice BLOCK 0 STREAMS s >");
+    expect_blocked(w);
+    expect_int(tcmd(c, "XGROUP DESTROY s g"), 1);
+    expect_error(tread(w, 2000), "NOGROUP the consumer group this client was blocked on no longer exists");
+    expect_reply("XGROUP CREATE s g $", "+OK");
+    send_words(w, "XREADGROUP GROUP g alice BLOCK 0 STREAMS s >");
+    send_words(w2, "XREAD BLOCK 0 STREAMS s $");
+    expect_blocked(w);
+    expect_blocked(w2);
+    expect_int(tcmd(c, "DEL s"), 1);
+    expect_error(tread(w, 2000), "UNBLOCKED the stream key no longer exists");
+    expect_blocked(w2);
+    expect_reply("XADD s 9-1 f 9", "\"9-1\"");
+    expect_text(tread(w2, 2000), "[[\"s\", [[\"9-1\", [\"f\", \"9\"]]]]]");
+    expect_reply("XGROUP CREATE s g $", "+OK");
+    send_words(w, "XREADGROUP GROUP g alice BLOCK 0 STREAMS s >");
+    expect_blocked(w);
+    expect_ok(tcmd(c, "SET s string"));
+    expect_error(tread(w, 2000), "UNBLOCKED the stream key no longer exists");
+    expect_int(tcmd(c, "DEL s"), 1);
+    expect_reply("XGROUP CREATE s g $ MKSTREAM", "+OK");
     /* inside MULTI it never blocks */
     expect_ok(tcmd(w, "MULTI"));
     expect_status(tcmd(w, "XREADGROUP GROUP g alice BLOCK 0 STREAMS s >"), "QUEUED");
