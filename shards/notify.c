@@ -489,6 +489,14 @@ static void name_changes(struct notify_shard *ns)
         case RULE_EDIT:
             new_if_created(ns, key);
             event_add(ns, f, r->cls, event, key);
+            if (r->cls == KEV_STREAM && strcmp(r->command, "xadd") == 0) {
+                /* XADD's trim is a second change of the key: "xtrim" */
+                size_t n = 0;
+                for (size_t j = i; j < ns->nchanges; j++)
+                    n += same_key(change_key(ns, &ns->changes[j]), key);
+                if (n > 1)
+                    event_add(ns, f, KEV_STREAM, "xtrim", key);
+            }
             if (gone)
                 event_add(ns, f, KEV_GENERIC, "del", key);
             break;

@@ -360,10 +360,14 @@ void cmd_xadd(struct exec_ctx *ctx)
     struct stream_limits lim = limits_of(ctx);
     int nfields = (ctx->argc - field_pos) / 2;
     stream_append(ctx->store, st, id, ctx->argv + field_pos, (size_t)nfields, &lim);
-    size_t trimmed = a.given ? apply_trim(ctx, st, &a) : 0;
     if (created)
-        store_set_object(ctx->store, key, TYPE_STREAM, st, 0);
+        e = store_set_object(ctx->store, key, TYPE_STREAM, st, 0);
     else
+        store_object_changed(ctx->store, e, st);
+    /* a trim that removed entries is a change of its own (its keyspace
+     * event, "xtrim", follows "xadd") */
+    size_t trimmed = a.given ? apply_trim(ctx, st, &a) : 0;
+    if (trimmed)
         store_object_changed(ctx->store, e, st);
     if (ctx->journal_as) {
         /* the ID chosen, no trimming (stated exactly next, if it removed

@@ -739,6 +739,46 @@ static void test_groups_dump(void **state)
                                                             "\"5\"]]]]]");
 }
 
+
+/* Keyspace events as Redis names them: an XADD that trimmed is "xadd"
+ * then "xtrim"; the groups' XGROUP events. */
+static void test_events(void **state)
+{
+    (void)state;
+    expect_ok(tcmd(c, "CONFIG SET notify-keyspace-events Et"));
+    tconn *sub = tconnect(srv.port);
+    const char *argv[] = { "PSUBSCRIBE", "__keyevent@0__:x*" };
+    tsendv(sub, 2, argv);
+    rval_free(tread(sub, 2000));
+    expect_reply("XADD n 1-1 a 1", "\"1-1\"");
+    expect_reply("XADD n MAXLEN 1 2-1 a 1", "\"2-1\"");
+    expect_reply("XDEL n 2-1", "(integer) 1");
+    expect_reply("XSETID n 5-5", "+OK");
+    expect_reply("XGROUP CREATE n g 0", "+OK");
+    expect_reply("XGROUP CREATECONSUMER n g c", "(integer) 1");
+    expect_reply("XGROUP DELCONSUMER n g c", "(integer) 0");
+    expect_reply("XGROUP SETID n g 0", "+OK");
+    expect_reply("XGROUP DESTROY n g", "(integer) 1");
+    expect_reply("XTRIM n MAXLEN 0", "(integer) 0");
+    static const char *const events[] = { "xadd", "xadd", "xtrim", "xdel", "xsetid", "xgroup-create",
+                                          "xgroup-createconsumer", "xgroup-delconsumer", "xgroup-setid",
+                                          "xgroup-destroy" };
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
+        struct rval *m = tread(sub, 2000);
+        assert_non_null(m);
+        char want[64];
+        snprintf(want, sizeof want, "__keyevent@0__:%s", events[i]);
+        if (strcmp(m->elem[2]->str, want) != 0)
+            fail_msg("event %zu: %s, want %s", i, m->elem[2]->str, want);
+        assert_string_equal(m->elem[3]->str, "n");
+        rval_free(m);
+    }
+    const char *off[] = { "CONFIG", "SET", "notify-keyspace-events", "" };
+    tsendv(c, 4, off);
+    expect_ok(tread(c, 2000));
+    tclose(sub);
+}
+
 /* A replica full-syncs streams (empty ones too) and follows XADD with `*`
  * and approximate trims, XDEL, XSETID, RENAME and COPY: the same entries
  * and the same last IDs as its master. */
@@ -872,6 +912,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xreadgroup_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_groups_dump, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replication, setup, teardown_nodes),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
