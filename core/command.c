@@ -175,6 +175,15 @@ int command_keys(const struct command *cmd, int argc, const struct slice *argv, 
 {
     if (cmd->first_key <= 0 || cmd->first_key >= argc)
         return 0;
+    if (cmd->flags & CMD_STREAMS_KEYS) {
+        int at = cmd->first_key;
+        while (at < argc && !slice_eq_nocase(argv[at], "streams"))
+            at++;
+        int n = at < argc ? (argc - at - 1) / 2 : 0;
+        for (int k = 0; k < n && k < max; k++)
+            idx[k] = at + 1 + k;
+        return n;
+    }
     int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
     if (last >= argc)
         last = argc - 1;

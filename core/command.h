@@ -121,6 +121,11 @@ enum command_flag {
                                   keys, which EXEC checks (shards/watched.c), and the row
                                   runs on the keys' shards (shards/watch.h) */
 };
+/* Flags past the enum's 32 bits (the flags word is 64 bits wide since). */
+/* XREAD, XREADGROUP: the keys are the first half of the arguments after the
+ * word STREAMS, searched from first_key on (Redis's keyword key spec);
+ * COMMAND shows "movablekeys" and no first/last/step, as Redis. */
+#define CMD_STREAMS_KEYS (UINT64_C(1) << 32)
 
 /* How a command's writes reach the replication stream: the journal column
  * of the table (replication/repl.c acts on it; rows set it through
@@ -159,7 +164,7 @@ enum journal_kind {
 struct command {
     const char *name;      /* lower case */
     int         arity;     /* argc including the name; negative: at least -arity */
-    uint32_t    flags;     /* enum command_flag */
+    uint64_t    flags;     /* enum command_flag, and the CMD_ flags after it */
     int         first_key; /* argv index of the first key, 0 = none */
     int         last_key;  /* argv index of the last key; negative counts from the end (-1 = last) */
     int         key_step;  /* distance between keys (MSET: 2) */

@@ -82,6 +82,8 @@ enum config_type {
     X("notify-keyspace-events", notify_keyspace_events, CONF_EVENTS, "", CONF_RUNTIME, NULL, "keyspace notifications to publish, as Redis's class letters (KEA: every class on both channels; empty: none)") \
     X("list-compress-depth", list_compress_depth, CONF_INT, "0", CONF_RUNTIME, NULL, "a list's nodes past this many at each end are kept LZF-compressed (0: none); lists take it when they outgrow one node") \
     X("hll-sparse-max-bytes", hll_sparse_max_bytes, CONF_MEMORY, "3000", CONF_RUNTIME, NULL, "a sparse HyperLogLog whose string would pass this many bytes turns dense") \
+    X("stream-node-max-bytes", stream_node_max_bytes, CONF_MEMORY, "4096", CONF_RUNTIME, NULL, "a stream's node takes no more entries once Redis's layout of it would reach this many bytes (0: no limit)") \
+    X("stream-node-max-entries", stream_node_max_entries, CONF_INT, "100", CONF_RUNTIME, NULL, "a stream's node holds at most this many entries, deleted ones included (0: no limit)") \
     X("dir",             dir,             CONF_STRING, "",          0, NULL, "working directory, entered at start (empty: stay where started); CONFIG GET shows it absolute") \
     X("latency-monitor-threshold", latency_monitor_threshold, CONF_INT, "0", CONF_RUNTIME, NULL, "record latency spikes (commands, expiry and eviction cycles) of at least this many ms for LATENCY (0: off)") \
     X("latency-tracking", latency_tracking, CONF_BOOL, "yes", CONF_RUNTIME, NULL, "show the per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM)") \
@@ -181,8 +183,6 @@ enum config_type {
     X("active-defrag-cycle-min", active_defrag_cycle_min, "1") \
     X("active-defrag-cycle-max", active_defrag_cycle_max, "25") \
     X("active-defrag-max-scan-fields", active_defrag_max_scan_fields, "1000") \
-    X("stream-node-max-bytes", stream_node_max_bytes, "4096") \
-    X("stream-node-max-entries", stream_node_max_entries, "100") \
     X("cluster-port", cluster_port, "0") \
     X("cluster-announce-ip", cluster_announce_ip, "") \
     X("cluster-announce-port", cluster_announce_port, "0") \

@@ -3,6 +3,7 @@
 #include "shards/store/hash.h"
 #include "shards/store/list.h"
 #include "shards/store/set.h"
+#include "shards/store/stream.h"
 #include "shards/store/zset.h"
 #include "core/resp.h"
 
@@ -176,6 +177,110 @@ static void rebuild_list_elem(void *arg, struct slice v)
         rebuild_flush(r);
 }
 
+/* A stream as the commands that rebuild it, as Redis's AOF rewrite writes
+ * it: an XADD of each entry with its ID (an empty stream: an XADD trimmed
+ * away at once, MAXLEN 0), then XSETID with the last ID, the entries added
+ * and the greatest deleted ID, which no XADD restores. Always whole: a
+ * stream has no parts form (store_object_over). */
+static void rebuild_stream(struct buf *out, const char *prefix, struct slice key, const struct stream *st)
+{
+    int head = prefix ? 1 : 0;
+    size_t cap = 16;
+    struct slice *argv = mi_malloc(cap * sizeof *argv);
+    if (!argv)
+        abort();
+    if (prefix)
+        argv[0] = (struct slice){ prefix, strlen(prefix) };
+    argv[head] = SLICE_LIT("XADD");
+    argv[head + 1] = key;
+    char id_text[STREAM_ID_TEXT], added[24], maxdel[STREAM_ID_TEXT];
+    struct stream_iter it;
+    struct stream_entry e;
+    stream_iter_init(&it, st, (struct stream_id){ 0, 0 }, (struct stream_id){ UINT64_MAX, UINT64_MAX }, false);
+    while (stream_iter_next(&it, &e)) {
+        size_t argc = (size_t)head + 3 + 2 * e.nfields;
+        if (argc > cap) {
+            cap = argc;
+            argv = mi_realloc(argv, cap * sizeof *argv);
+            if (!argv)
+                abort();
+        }
+        argv[head + 2] = (struct slice){ id_text, stream_id_format(id_text, e.id) };
+        size_t at = 0;
+        for (size_t i = 0; i < e.nfields; i++)
+            stream_entry_pair(&e, &at, &argv[head + 3 + 2 * i], &argv[head + 4 + 2 * i]);
+        resp_encode_command(out, (int)argc, argv);
+    }
+    if (stream_len(st) == 0) {
+        argv[head + 2] = SLICE_LIT("MAXLEN");
+        argv[head + 3] = SLICE_LIT("0");
+        argv[head + 4] = SLICE_LIT("0-1");
+        argv[head + 5] = SLICE_LIT("x");
+        argv[head + 6] = SLICE_LIT("y");
+        resp_encode_command(out, head + 7, argv);
+    }
+    int n = snprintf(added, sizeof added, "%llu", (unsigned long long)stream_entries_added(st));
+    argv[head] = SLICE_LIT("XSETID");
+    argv[head + 2] = (struct slice){ id_text, stream_id_format(id_text, stream_last_id(st)) };
+    argv[head + 3] = SLICE_LIT("ENTRIESADDED");
+    argv[head + 4] = (struct slice){ added, (size_t)n };
+    argv[head + 5] = SLICE_LIT("MAXDELETEDID");
+    argv[head + 6] = (struct slice){ maxdel, stream_id_format(maxdel, stream_max_deleted_id(st)) };
+    resp_encode_command(out, head + 7, argv);
+    /* the groups, as Redis's AOF rewrite writes them: XGROUP CREATE with
+     * the last ID and entries read, each pending entry as the XCLAIM that
+     * makes it exactly (FORCE: the entry may be gone), and each consumer
+     * without pending entries as XGROUP CREATECONSUMER */
+    for (size_t i = 0; i < stream_groups(st); i++) {
+        const struct stream_group *g = stream_group_at(st, i);
+        struct slice gname = { g->name, g->name_len };
+        char read[24], timet[24], countt[24];
+        int rl = snprintf(read, sizeof read, "%lld", (long long)g->entries_read);
+        struct slice *a = argv + head;
+        a[0] = SLICE_LIT("XGROUP");
+        a[1] = SLICE_LIT("CREATE");
+        a[2] = key;
+        a[3] = gname;
+        a[4] = (struct slice){ id_text, stream_id_format(id_text, g->last_id) };
+        a[5] = SLICE_LIT("ENTRIESREAD");
+        a[6] = (struct slice){ read, (size_t)rl };
+        resp_encode_command(out, head + 7, argv);
+        struct stream_id at = { 0, 0 };
+        for (struct stream_nack *p = stream_pel_from(g, at); p; p = stream_pel_from(g, at)) {
+            int tl = snprintf(timet, sizeof timet, "%lld", (long long)p->delivery_time);
+            int cl = snprintf(countt, sizeof countt, "%llu", (unsigned long long)p->delivery_count);
+            a[0] = SLICE_LIT("XCLAIM");
+            a[1] = key;
+            a[2] = gname;
+            a[3] = (struct slice){ p->consumer->name, p->consumer->name_len };
+            a[4] = SLICE_LIT("0");
+            a[5] = (struct slice){ id_text, stream_id_format(id_text, p->id) };
+            a[6] = SLICE_LIT("TIME");
+            a[7] = (struct slice){ timet, (size_t)tl };
+            a[8] = SLICE_LIT("RETRYCOUNT");
+            a[9] = (struct slice){ countt, (size_t)cl };
+            a[10] = SLICE_LIT("FORCE");
+            a[11] = SLICE_LIT("JUSTID");
+            resp_encode_command(out, head + 12, argv);
+            at = p->id;
+            if (!stream_id_incr(&at))
+                break;
+        }
+        for (size_t k = 0; k < g->nconsumers; k++) {
+            const struct stream_consumer *c = g->consumers[k];
+            if (c->pel_count)
+                continue;
+            a[0] = SLICE_LIT("XGROUP");
+            a[1] = SLICE_LIT("CREATECONSUMER");
+            a[2] = key;
+            a[3] = gname;
+            a[4] = (struct slice){ c->name, c->name_len };
+            resp_encode_command(out, head + 5, argv);
+        }
+    }
+    mi_free(argv);
+}
+
 uint64_t journal_encode_collection_part(struct buf *out, const char *prefix, struct slice key,
                                         enum value_type t, const void *obj, int64_t at,
                                         uint64_t cursor, size_t count)
@@ -220,6 +325,9 @@ uint64_t journal_encode_collection_part(struct buf *out, const char *prefix, str
         next = end >= list_len(obj) ? 0 : end;
         break;
     }
+    case TYPE_STREAM:
+        rebuild_stream(out, prefix, key, obj);
+        break;
     default:
         break;
     }

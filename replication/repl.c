@@ -494,7 +494,7 @@ static void apply_command(struct shard *sh, struct store *st, const char *p, uin
     }
     (void)n;
     const struct command *cmd = command_lookup(args[0]);
-    if (cmd && cmd->subcommands && argc >= 2) /* FUNCTION LOAD: the subcommand's row */
+    if (cmd && cmd->subcommands && argc >= 2) /* FUNCTION LOAD, XGROUP CREATE...: the subcommand's row */
         cmd = command_lookup_sub(cmd, args[1]);
     if (!cmd || !cmd->fn)
         return;

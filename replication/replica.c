@@ -413,9 +413,9 @@ static void post_applies(struct shard *sh, struct repl_link *l)
 static bool queue_command(struct shard *sh, struct repl_link *l, const struct command *cmd, int argc,
                           const struct slice *argv)
 {
-    if (!command_arity_ok(cmd, argc))
-        return false;
-    if (cmd->subcommands && (argc < 2 || !(cmd = command_lookup_sub(cmd, argv[1])) || !command_arity_ok(cmd, argc)))
+    if (cmd->subcommands && argc > 1) /* XGROUP CREATE, FUNCTION LOAD...: the subcommand's row */
+        cmd = command_lookup_sub(cmd, argv[1]);
+    if (!cmd || cmd->subcommands || !command_arity_ok(cmd, argc))
         return false;
     if (cmd->journal == JOURNAL_ALWAYS) {
         /* node-wide state: shard 0 runs it; PUBLISH: every shard, for its
@@ -543,7 +543,7 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
         rec.key = argv[1];
         queue_record(sh, l, &rec);
     } else if ((cmd = command_lookup(name)) != NULL &&
-               (cmd->subcommands || cmd->journal != JOURNAL_EFFECTS || (cmd->flags & CMD_WRITE))) {
+               (cmd->journal != JOURNAL_EFFECTS || (cmd->flags & CMD_WRITE) || (cmd->subcommands && argc > 1))) {
         /* journaled as itself, or a write in a form of its own (a handler's
          * stated form: SET k v KEEPTTL): through its row and handler */
         if (!queue_command(sh, l, cmd, argc, argv)) {

@@ -44,12 +44,15 @@ struct blocked {
     enum blocking_timeout_reply on_timeout;
     int                       nkeys;
     const struct slice       *keys;        /* into m->argv */
+    struct buf                state;       /* blocking_set_state's bytes (XREAD's IDs) */
 };
 
 struct blocking_shard {
     struct blocked *at;
     size_t          n, cap;
     struct buf      ready;   /* keys: u32 length + bytes each */
+    struct slice    serving_state; /* the state of the client a serve function serves now */
+    bool            pass;          /* blocking_pass: the client served now declined, not the key */
 };
 
 static struct blocking_shard *state_of(struct shard *sh)
@@ -97,10 +100,27 @@ bool blocking_wait(struct exec_ctx *ctx, const struct slice *keys, int nkeys, in
         if (!b->at)
             abort();
     }
-    b->at[b->n++] = (struct blocked){ m, c ? c->id : 0, deadline_ms, serve, on_timeout, nkeys, keys };
+    b->at[b->n++] = (struct blocked){ m, c ? c->id : 0, deadline_ms, serve, on_timeout, nkeys, keys, { 0 } };
     count_blocked(ctx->shard, &b->at[b->n - 1], 1);
     ctx->deferred = true;
     return true;
+}
+
+void blocking_set_state(struct exec_ctx *ctx, const void *p, size_t n)
+{
+    struct blocking_shard *b = ctx->shard->blocking;
+    buf_append(&b->at[b->n - 1].state, p, n);
+}
+
+void blocking_pass(struct shard *sh)
+{
+    if (sh->blocking)
+        sh->blocking->pass = true;
+}
+
+struct slice blocking_state(struct shard *sh)
+{
+    return sh->blocking ? sh->blocking->serving_state : (struct slice){ NULL, 0 };
 }
 
 static void mark_ready(struct blocking_shard *b, struct slice key)
@@ -114,7 +134,10 @@ void blocking_store_changed(struct shard *sh, const struct journal_record *rec)
 {
     if (!sh->blocking || sh->blocking->n == 0)
         return;
-    if (rec->op == JOURNAL_SET && rec->type != TYPE_STRING)
+    /* a key deleted or given a string is offered too: a blocked
+     * XREADGROUP answers that its stream is gone (the pops' serve
+     * functions find nothing and decline) */
+    if (rec->op == JOURNAL_SET || rec->op == JOURNAL_DEL)
         mark_ready(sh->blocking, rec->key);
 }
 
@@ -150,6 +173,7 @@ static void answer(struct shard *sh, struct blocking_shard *b, size_t i)
 {
     struct shard_msg *m = b->at[i].m;
     count_blocked(sh, &b->at[i], -1);
+    buf_free(&b->at[i].state);
     memmove(&b->at[i], &b->at[i + 1], (b->n - i - 1) * sizeof *b->at);
     b->n--;
     m->answered = true;
@@ -188,7 +212,15 @@ static void serve_key(struct shard *sh, struct blocking_shard *b, struct slice k
             continue;
         }
         buf_clear(&out);
-        if (!w->serve(sh, w->m, key, &out))
+        b->serving_state = (struct slice){ w->state.data, w->state.len };
+        b->pass = false;
+        bool served = w->serve(sh, w->m, key, &out);
+        b->serving_state = (struct slice){ NULL, 0 };
+        if (!served && b->pass) { /* nothing for this one: the next may take it */
+            i++;
+            continue;
+        }
+        if (!served)
             break; /* the key is empty again */
         struct buf t = w->m->reply;
         w->m->reply = out;

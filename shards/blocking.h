@@ -72,8 +72,22 @@ enum blocking_timeout_reply {
 bool blocking_wait(struct exec_ctx *ctx, const struct slice *keys, int nkeys, int64_t deadline_ms,
                    blocking_serve_fn *serve, enum blocking_timeout_reply on_timeout);
 
+/* Right after blocking_wait kept ctx->msg: bytes the serve function will
+ * need that the arguments do not say (XREAD's `$`: the last ID when it
+ * blocked), kept with the blocked client until it is answered. */
+void blocking_set_state(struct exec_ctx *ctx, const void *p, size_t n);
+/* From a serve function: the bytes its client's command kept (empty if
+ * none). */
+struct slice blocking_state(struct shard *sh);
+/* From a serve function about to return false: the key has something, but
+ * not for this client (XREAD waiting past an ID the new entries do not
+ * reach); the clients after it are still offered the key. */
+void blocking_pass(struct shard *sh);
+
 /* The store's hook (shard.c): a collection written at a key someone
- * waits on makes it ready (nothing to do when nobody waits here). */
+ * waits on makes it ready, and so does the key's deletion or a string
+ * written over it (a blocked XREADGROUP is answered that its stream is
+ * gone); nothing to do when nobody waits here. */
 struct journal_record;
 void blocking_store_changed(struct shard *sh, const struct journal_record *rec);
 /* The same for a command that adds elements the store does not report

@@ -122,6 +122,16 @@ static const struct rule rules[] = {
     { "geosearchstore", RULE_STORE, KEV_ZSET, "geosearchstore" },
     { "georadius", RULE_STORE, KEV_ZSET, "georadiusstore" },
     { "georadiusbymember", RULE_STORE, KEV_ZSET, "georadiusstore" },
+    { "xadd", RULE_EDIT, KEV_STREAM, "xadd" },
+    { "xdel", RULE_EDIT, KEV_STREAM, "xdel" },
+    { "xtrim", RULE_EDIT, KEV_STREAM, "xtrim" },
+    { "xsetid", RULE_EDIT, KEV_STREAM, "xsetid" },
+    /* subcommands: "container|subcommand" */
+    { "xgroup|create", RULE_EDIT, KEV_STREAM, "xgroup-create" },
+    { "xgroup|setid", RULE_EDIT, KEV_STREAM, "xgroup-setid" },
+    { "xgroup|destroy", RULE_EDIT, KEV_STREAM, "xgroup-destroy" },
+    { "xgroup|createconsumer", RULE_EDIT, KEV_STREAM, "xgroup-createconsumer" },
+    { "xgroup|delconsumer", RULE_EDIT, KEV_STREAM, "xgroup-delconsumer" },
 };
 
 /* One change the store made while the command ran. */
@@ -184,7 +194,10 @@ static struct notify_shard *state_of(struct shard *sh)
         if (!ns->by_index)
             abort();
         for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
-            const struct command *c = command_lookup((struct slice){ rules[i].command, strlen(rules[i].command) });
+            const char *name = rules[i].command, *bar = strchr(name, '|');
+            const struct command *c = command_lookup((struct slice){ name, bar ? (size_t)(bar - name) : strlen(name) });
+            if (c && bar)
+                c = command_lookup_sub(c, (struct slice){ bar + 1, strlen(bar + 1) });
             if (c && c->index >= 0 && (size_t)c->index < ns->nrows)
                 ns->by_index[c->index] = &rules[i];
         }
@@ -476,6 +489,14 @@ static void name_changes(struct notify_shard *ns)
         case RULE_EDIT:
             new_if_created(ns, key);
             event_add(ns, f, r->cls, event, key);
+            if (r->cls == KEV_STREAM && strcmp(r->command, "xadd") == 0) {
+                /* XADD's trim is a second change of the key: "xtrim" */
+                size_t n = 0;
+                for (size_t j = i; j < ns->nchanges; j++)
+                    n += same_key(change_key(ns, &ns->changes[j]), key);
+                if (n > 1)
+                    event_add(ns, f, KEV_STREAM, "xtrim", key);
+            }
             if (gone)
                 event_add(ns, f, KEV_GENERIC, "del", key);
             break;

@@ -39,6 +39,15 @@ static void route_blocking_parts(struct shard *sh, struct session *s, const stru
     if ((cmd->flags & CMD_NUMKEYS) && parse_ll(argv[cmd->first_key - 1], &nk) && nk > 0 &&
         nk <= argc - cmd->first_key)
         last = cmd->first_key + (int)nk - 1; /* the counted keys (blocking_shard_of checked them) */
+    if (cmd->flags & CMD_STREAMS_KEYS) {
+        int nkeys = command_keys(cmd, argc, argv, NULL, 0);
+        int *idx = mi_malloc(sizeof(int) * (size_t)(nkeys ? nkeys : 1));
+        command_keys(cmd, argc, argv, idx, nkeys);
+        for (int k = 0; k < nkeys; k++)
+            has[key_shard(sh, argv[idx[k]])] = true;
+        mi_free(idx);
+        last = 0; /* no range below */
+    }
     for (int i = cmd->first_key; i > 0 && i <= last && i < argc; i += cmd->key_step ? cmd->key_step : 1)
         has[key_shard(sh, argv[i])] = true;
     struct pending *p = session_pending_add(s, STAGE_MERGE);
@@ -71,6 +80,17 @@ static int blocking_shard_of(const struct shard *sh, const struct command *cmd, 
     if (gate_slot >= 0)
         return shard_of_slot(sh->node, (unsigned)gate_slot);
     int first = cmd->first_key, last;
+    if (cmd->flags & CMD_STREAMS_KEYS) {
+        int nkeys = command_keys(cmd, argc, argv, NULL, 0), owner = -1;
+        int *idx = mi_malloc(sizeof(int) * (size_t)(nkeys ? nkeys : 1));
+        command_keys(cmd, argc, argv, idx, nkeys);
+        for (int k = 0; k < nkeys && owner != -2; k++) {
+            int o = key_shard(sh, argv[idx[k]]);
+            owner = owner >= 0 && o != owner ? -2 : o;
+        }
+        mi_free(idx);
+        return owner == -2 ? -1 : owner >= 0 ? owner : sh->id;
+    }
     if (cmd->flags & CMD_NUMKEYS) {
         long long nk;
         if (first < 2 || first - 1 >= argc || !parse_ll(argv[first - 1], &nk) || nk <= 0)
@@ -87,6 +107,20 @@ static int blocking_shard_of(const struct shard *sh, const struct command *cmd, 
         owner = o;
     }
     return owner >= 0 ? owner : sh->id;
+}
+
+/* Whether a blocking row's command may block: XREAD and XREADGROUP only
+ * with BLOCK before STREAMS (without it, over several shards, they read
+ * every key on a scratch store, as any command of several keys, instead
+ * of one shard's in parts). */
+static bool may_block(const struct command *cmd, int argc, const struct slice *argv)
+{
+    if (!(cmd->flags & CMD_STREAMS_KEYS))
+        return true;
+    for (int i = 1; i < argc && !slice_eq_nocase(argv[i], "streams"); i++)
+        if (slice_eq_nocase(argv[i], "block"))
+            return true;
+    return false;
 }
 
 static int key_shard(const struct shard *sh, struct slice key)
@@ -730,7 +764,7 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
             pending_launch(sh, p);
         return;
     }
-    if ((cmd->flags & CMD_BLOCKING) && !s->in_exec) {
+    if ((cmd->flags & CMD_BLOCKING) && !s->in_exec && may_block(cmd, argc, argv)) {
         int owner = blocking_shard_of(sh, cmd, argc, argv, gate_slot);
         if (owner >= 0) {
             /* always as a message, even here, so its shard may keep it until

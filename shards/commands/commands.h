@@ -64,6 +64,13 @@ command_fn cmd_lpush, cmd_rpush, cmd_lpushx, cmd_rpushx, cmd_lpop, cmd_rpop, cmd
     cmd_lindex, cmd_lrange, cmd_lpos, cmd_linsert, cmd_lset, cmd_lrem, cmd_ltrim, cmd_lmove,
     cmd_rpoplpush, cmd_lmpop, cmd_blpop, cmd_brpop, cmd_blmove, cmd_brpoplpush, cmd_blmpop;
 
+/* streams (stream.c) */
+command_fn cmd_xadd, cmd_xlen, cmd_xrange, cmd_xrevrange, cmd_xdel, cmd_xtrim, cmd_xsetid, cmd_xread;
+/* consumer groups and XINFO (stream_group.c) */
+command_fn cmd_xgroup_create, cmd_xgroup_setid, cmd_xgroup_destroy, cmd_xgroup_createconsumer, cmd_xgroup_delconsumer,
+    cmd_xgroup_help, cmd_xack, cmd_xpending, cmd_xclaim, cmd_xautoclaim, cmd_xreadgroup, cmd_xinfo_stream,
+    cmd_xinfo_groups, cmd_xinfo_consumers, cmd_xinfo_help;
+
 /* keyspace */
 command_fn cmd_object_encoding, cmd_object_freq, cmd_object_idletime, cmd_object_refcount,
     cmd_object_help;

@@ -12,7 +12,8 @@
  * Arguments are written as a syntax line, parsed when asked for:
  *   - words separated by spaces; `name#type` is an argument (type: key,
  *     string, integer, double, pattern, unix-time; none: string, or key for
- *     a name that is "key"); an UPPER-CASE word is a token;
+ *     a name that is "key"); an UPPER-CASE word is a token, and so is a word of symbols only
+ *     ("*", "~", "=" alone);
  *   - a token before one item is that item's token (EX seconds#integer);
  *     before several, inside a group, the group's (AUTH username password);
  *     alone, a pure-token argument named as the token in lower case;
@@ -374,6 +375,63 @@ static const struct command_doc docs[] = {
     { "cluster|flushslots", "O(1)", "", NULL },
     { "cluster|links", "O(N), N the nodes", "", NULL },
     { "cluster|saveconfig", "O(1)", "", NULL },
+
+    /* streams */
+    { "xadd", "O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.",
+      "key [NOMKSTREAM] trim=[strategy=(MAXLEN|MINID) operator=[=|~] threshold [LIMIT count#integer]] "
+      "id_or_auto=(*|id) field_value=(field value)...",
+      "RW update 1 0 1" },
+    { "xlen", "O(1)", "key", "RO 1 0 1" },
+    { "xrange", "O(N) with N being the number of elements being returned. If N is constant (e.g. always asking "
+      "for the first 10 elements with COUNT), you can consider it O(1).",
+      "key start end [COUNT count#integer]", "RO access 1 0 1" },
+    { "xrevrange", "O(N) with N being the number of elements returned. If N is constant (e.g. always asking for "
+      "the first 10 elements with COUNT), you can consider it O(1).",
+      "key end start [COUNT count#integer]", "RO access 1 0 1" },
+    { "xdel", "O(1) for each single item to delete in the stream, regardless of the stream size.", "key id...",
+      "RW delete 1 0 1" },
+    { "xtrim", "O(N), with N being the number of evicted entries. Constant times are very small however, since "
+      "entries are organized in macro nodes containing multiple entries that can be released with a single "
+      "deallocation.",
+      "key trim=(strategy=(MAXLEN|MINID) operator=[=|~] threshold [LIMIT count#integer])", "RW delete 1 0 1" },
+    { "xsetid", "O(1)", "key last-id [ENTRIESADDED entries_added#integer] [MAXDELETEDID max_deleted_entry_id]",
+      "RW update 1 0 1" },
+    { "xread", "For each stream mentioned: O(N) with N being the number of elements being returned, it means that "
+      "XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in "
+      "order to serve the M clients blocked on the stream getting new data.",
+      "[COUNT count#integer] [BLOCK milliseconds#integer] STREAMS streams=(key... id...)", "RO access 1 -1 1" },
+    { "xreadgroup", "For each stream mentioned: O(M) with M being the number of elements returned. If M is constant "
+      "(e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when "
+      "XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting "
+      "new data.",
+      "GROUP group_consumer=(group consumer) [COUNT count#integer] [BLOCK milliseconds#integer] [NOACK] "
+      "STREAMS streams=(key... id...)", "RW insert 1 -1 1" },
+    { "xack", "O(1) for each message ID processed.", "key group id...", "RW update 1 0 1" },
+    { "xpending", "O(N) with N being the number of elements returned, so asking for a small fixed number of entries "
+      "per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When "
+      "the command returns just the summary and the list of consumers is small, it runs in O(1) time; otherwise, an "
+      "additional O(N) time for iterating every consumer.",
+      "key group filters=[[IDLE min-idle-time#integer] start end count#integer [consumer]]", "RO access 1 0 1" },
+    { "xclaim", "O(log N) with N being the number of messages in the PEL of the consumer group.",
+      "key group consumer min-idle-time id... [IDLE ms#integer] [TIME unix-time-milliseconds#unix-time] "
+      "[RETRYCOUNT count#integer] [FORCE] [JUSTID] [LASTID id]", "RW update 1 0 1" },
+    { "xautoclaim", "O(1) if COUNT is small.",
+      "key group consumer min-idle-time start [COUNT count#integer] [JUSTID]", "RW delete 1 0 1" },
+    { "xgroup", "Depends on subcommand.", "", NULL },
+    { "xgroup|create", "O(1)",
+      "key groupname id_or_dollar=(id|$) [MKSTREAM] [ENTRIESREAD entries_read#integer]", "RW insert 2 0 1" },
+    { "xgroup|setid", "O(1)", "key groupname id_or_dollar=(id|$) [ENTRIESREAD entries_read#integer]",
+      "RW update 2 0 1" },
+    { "xgroup|destroy", "O(N) where N is the number of entries in the group's pending entries list (PEL).",
+      "key groupname", "RW delete 2 0 1" },
+    { "xgroup|createconsumer", "O(1)", "key groupname consumername", "RW insert 2 0 1" },
+    { "xgroup|delconsumer", "O(1)", "key groupname consumername", "RW delete 2 0 1" },
+    { "xgroup|help", "O(1)", "", NULL },
+    { "xinfo", "Depends on subcommand.", "", NULL },
+    { "xinfo|stream", "O(1)", "key full=[FULL [COUNT count#integer]]", "RO access 2 0 1" },
+    { "xinfo|groups", "O(1)", "key", "RO access 2 0 1" },
+    { "xinfo|consumers", "O(1)", "key groupname", "RO access 2 0 1" },
+    { "xinfo|help", "O(1)", "", NULL },
 };
 
 const struct command_doc *command_doc_find(const char *fullname)
@@ -415,14 +473,17 @@ static bool is_word_char(char c)
 
 static bool is_token(const char *w, size_t n)
 {
-    bool letter = false;
+    bool letter = false, symbols = n > 0;
     for (size_t i = 0; i < n; i++) {
         if (islower((unsigned char)w[i]))
             return false;
         if (isupper((unsigned char)w[i]))
             letter = true;
+        if (isalnum((unsigned char)w[i]) || w[i] == '_' || w[i] == '-')
+            symbols = false;
     }
-    return letter;
+    /* an upper-case word, or one of symbols only (XADD's "*", "=", "~") */
+    return letter || symbols;
 }
 
 static void arg_free(struct doc_arg *a)
@@ -530,7 +591,10 @@ static void parse_seq(struct parser *ps, struct doc_arg **out, size_t *nout, boo
         size_t wn = (size_t)(ps->p - w);
         const char *given_name = NULL;
         size_t given_len = 0;
-        if (*ps->p == '=') { /* name=group */
+        if (wn == 0 && *ps->p == '=' && (ps->p[1] == ' ' || ps->p[1] == '|' || ps->p[1] == ']' || ps->p[1] == ')')) {
+            ps->p++; /* "=" alone is a token (XADD's operator), not a name's end */
+            wn = 1;
+        } else if (*ps->p == '=') { /* name=group */
             given_name = w;
             given_len = wn;
             ps->p++;

@@ -98,7 +98,7 @@
 static struct serialize_limits limits_of(const struct exec_ctx *ctx)
 {
     struct serialize_limits l = { hash_default_limits, set_default_limits, list_default_limits,
-                                  zset_default_limits };
+                                  zset_default_limits, stream_default_limits };
     if (!ctx->shard || !ctx->shard->node)
         return l;
     const struct config *c = &ctx->shard->node->config;
@@ -113,6 +113,7 @@ static struct serialize_limits limits_of(const struct exec_ctx *ctx)
     l.set = (struct set_limits){ (size_t)v[2], (size_t)v[3], (size_t)v[4] };
     l.zset = (struct zset_limits){ (size_t)v[5], (size_t)v[6] };
     l.list = (struct list_limits){ config_load(c, list_max_listpack_size), config_load(c, list_compress_depth) };
+    l.stream = (struct stream_limits){ config_load(c, stream_node_max_bytes), config_load(c, stream_node_max_entries) };
     return l;
 }
 

@@ -22,7 +22,7 @@
 /* --------------------------------------------------------------- COMMAND */
 
 static const struct {
-    uint32_t    flag;
+    uint64_t    flag;
     const char *name;
 } command_flag_names[] = {
     { CMD_WRITE, "write" }, { CMD_READONLY, "readonly" }, { CMD_DENYOOM, "denyoom" },
@@ -30,7 +30,7 @@ static const struct {
     { CMD_LOADING, "loading" }, { CMD_STALE, "stale" }, { CMD_SKIP_SLOWLOG, "skip_slowlog" },
     { CMD_FAST, "fast" },
     { CMD_NOAUTH, "no_auth" }, { CMD_NO_MULTI, "no_multi" }, { CMD_STORE_KEY, "movablekeys" },
-    { CMD_MAY_REPLICATE, "may_replicate" },
+    { CMD_MAY_REPLICATE, "may_replicate" }, { CMD_STREAMS_KEYS, "movablekeys" },
 };
 
 /* ACL categories: Redis 7.0's (core/acl_categories.c); for a command
@@ -103,9 +103,11 @@ static void reply_command_info(struct reply *r, const struct command *cmd, const
         if (cmd->flags & command_flag_names[i].flag)
             reply_simple(r, command_flag_names[i].name);
 
-    reply_int(r, cmd->first_key);
-    reply_int(r, cmd->first_key ? cmd->last_key : 0);
-    reply_int(r, cmd->first_key ? cmd->key_step : 0);
+    /* a row whose keys follow STREAMS has no fixed range (Redis: 0 0 0) */
+    bool ranged = cmd->first_key && !(cmd->flags & CMD_STREAMS_KEYS);
+    reply_int(r, ranged ? cmd->first_key : 0);
+    reply_int(r, ranged ? cmd->last_key : 0);
+    reply_int(r, ranged ? cmd->key_step : 0);
 
     const char *cats[ACL_CATEGORIES];
     size_t ncats = command_categories(cmd, cats);
@@ -438,6 +440,14 @@ static void command_getkeys(struct exec_ctx *ctx, bool with_flags)
             idx[nkeys] = i;
             spec_of[nkeys++] = (int)k;
         }
+    }
+    if ((cmd->flags & CMD_STREAMS_KEYS) && nspecs > 0) {
+        /* XREAD's keys: after STREAMS, as the command path finds them */
+        nkeys = command_keys(cmd, argc, argv, idx, 256);
+        if (nkeys > 256)
+            nkeys = 256;
+        for (int k = 0; k < nkeys; k++)
+            spec_of[k] = 0;
     }
     if ((cmd->flags & CMD_STORE_KEY) && nkeys < 256) {
         /* SORT's STORE destination, GEORADIUS's STORE and STOREDIST ones,

@@ -24,6 +24,7 @@
 #include "shards/store/hash.h"
 #include "shards/store/list.h"
 #include "shards/store/set.h"
+#include "shards/store/stream.h"
 #include "shards/store/zset.h"
 #include "shards/store/store.h"
 #include "core/config.h"
@@ -111,6 +112,8 @@ static void copy_entry(struct store *s, struct entry *src, struct slice dst, boo
             obj = zset_dup(s, entry_object(src));
         } else if (t == TYPE_LIST) {
             obj = list_dup(s, entry_object(src));
+        } else if (t == TYPE_STREAM) {
+            obj = stream_dup(s, entry_object(src));
         } else {
             abort(); /* every collection type has its copy here */
         }
@@ -562,6 +565,9 @@ void cmd_object_encoding(struct exec_ctx *ctx)
         break;
     case TYPE_LIST:
         reply_bulk_str(ctx->reply, list_encoding(entry_object(e)));
+        break;
+    case TYPE_STREAM:
+        reply_bulk_str(ctx->reply, "stream");
         break;
     default:
         reply_bulk_str(ctx->reply, "unknown");

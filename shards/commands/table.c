@@ -296,6 +296,35 @@ static struct command pubsub_subcommands[] = {
     END_OF_SUBCOMMANDS,
 };
 
+/* XGROUP and XINFO (stream_group.c): the key is argument 2 */
+static struct command xgroup_subcommands[] = {
+    ROW_JOURNAL(JOURNAL_COMMAND, "create", -5, CMD_WRITE | CMD_DENYOOM, 2, 2, 1, cmd_xgroup_create, NULL, "stream",
+        "5.0.0", "Create a consumer group."),
+    ROW_JOURNAL(JOURNAL_COMMAND, "setid", -5, CMD_WRITE, 2, 2, 1, cmd_xgroup_setid, NULL, "stream", "5.0.0",
+        "Set a consumer group to an arbitrary last delivered ID value."),
+    ROW_JOURNAL(JOURNAL_COMMAND, "destroy", 4, CMD_WRITE, 2, 2, 1, cmd_xgroup_destroy, NULL, "stream", "5.0.0",
+        "Destroy a consumer group."),
+    ROW_JOURNAL(JOURNAL_COMMAND, "createconsumer", 5, CMD_WRITE | CMD_DENYOOM, 2, 2, 1, cmd_xgroup_createconsumer,
+        NULL, "stream", "6.2.0", "Create a consumer in a consumer group."),
+    ROW_JOURNAL(JOURNAL_COMMAND, "delconsumer", 5, CMD_WRITE, 2, 2, 1, cmd_xgroup_delconsumer, NULL, "stream",
+        "5.0.0", "Delete a consumer from a consumer group."),
+    ROW("help", 2, CMD_CONN | CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_xgroup_help, NULL, "stream", "5.0.0",
+        "Show helpful text about the different subcommands"),
+    END_OF_SUBCOMMANDS,
+};
+
+static struct command xinfo_subcommands[] = {
+    ROW("stream", -3, CMD_READONLY, 2, 2, 1, cmd_xinfo_stream, NULL, "stream", "5.0.0",
+        "Get information about a stream"),
+    ROW("groups", 3, CMD_READONLY, 2, 2, 1, cmd_xinfo_groups, NULL, "stream", "5.0.0",
+        "List the consumer groups of a stream"),
+    ROW("consumers", 4, CMD_READONLY | CMD_RANDOM, 2, 2, 1, cmd_xinfo_consumers, NULL, "stream", "5.0.0",
+        "List the consumers in a consumer group"),
+    ROW("help", 2, CMD_CONN | CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_xinfo_help, NULL, "stream", "5.0.0",
+        "Show helpful text about the different subcommands"),
+    END_OF_SUBCOMMANDS,
+};
+
 static struct command table[] = {
     /* strings */
     ROW("get",         2,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_get, NULL, "string", "1.0.0",
@@ -787,6 +816,56 @@ static struct command table[] = {
         "A container for function commands"),
 
     /* CLUSTER: the cluster layer's rows (shards/cluster/commands.c) */
+
+    /* streams (stream.c): journaled as themselves, each in the
+     * deterministic form its handler states (XADD the ID it chose, a trim
+     * as XTRIM MAXLEN = the length it left) */
+    ROW_JOURNAL(JOURNAL_COMMAND, "xadd", -5, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_xadd, NULL, "stream", "5.0.0", "Appends a new entry to a stream"),
+    ROW("xlen",        2,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_xlen, NULL, "stream", "5.0.0",
+        "Return the number of entries in a stream"),
+    ROW("xrange",      -4, CMD_READONLY, 1, 1, 1, cmd_xrange, NULL, "stream", "5.0.0",
+        "Return a range of elements in a stream, with IDs matching the specified IDs interval"),
+    ROW("xrevrange",   -4, CMD_READONLY, 1, 1, 1, cmd_xrevrange, NULL, "stream", "5.0.0",
+        "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order "
+        "(from greater to smaller IDs) compared to XRANGE"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "xdel", -3, CMD_WRITE | CMD_FAST, 1, 1, 1,
+        cmd_xdel, NULL, "stream", "5.0.0",
+        "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be "
+        "different from the number of IDs passed in case certain IDs do not exist."),
+    ROW_JOURNAL(JOURNAL_COMMAND, "xtrim", -4, CMD_WRITE, 1, 1, 1,
+        cmd_xtrim, NULL, "stream", "5.0.0", "Trims the stream to (approximately if '~' is passed) a certain size"),
+    ROW_JOURNAL(JOURNAL_COMMAND, "xsetid", -3, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
+        cmd_xsetid, NULL, "stream", "5.0.0", "An internal command for replicating stream values"),
+    /* keys after STREAMS (searched from argument 1); BLOCK waits as the
+     * blocking pops do, over several shards in parts */
+    ROW("xread",       -4, CMD_READONLY | CMD_BLOCKING | CMD_STREAMS_KEYS, 1, -1, 1, cmd_xread, merge_blocking,
+        "stream", "5.0.0",
+        "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for "
+        "each stream. Can block."),
+    ROW_JOURNAL(JOURNAL_COMMAND, "xreadgroup", -7, CMD_WRITE | CMD_BLOCKING | CMD_STREAMS_KEYS, 4, -1, 1,
+        cmd_xreadgroup, merge_blocking, "stream", "5.0.0",
+        "Return new entries from a stream using a consumer group, or access the history of the pending entries for a "
+        "given consumer. Can block."),
+    ROW_JOURNAL(JOURNAL_COMMAND, "xack", -4, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_xack, NULL, "stream", "5.0.0",
+        "Marks a pending message as correctly processed, effectively removing it from the pending entries list of "
+        "the consumer group. Return value of the command is the number of messages successfully acknowledged, that "
+        "is, the IDs we were actually able to resolve in the PEL."),
+    ROW("xpending",    -3, CMD_READONLY | CMD_RANDOM, 1, 1, 1, cmd_xpending, NULL, "stream", "5.0.0",
+        "Return information and entries from a stream consumer group pending entries list, that are messages fetched "
+        "but never acknowledged."),
+    ROW_JOURNAL(JOURNAL_COMMAND, "xclaim", -6, CMD_WRITE | CMD_FAST | CMD_RANDOM, 1, 1, 1, cmd_xclaim, NULL,
+        "stream", "5.0.0",
+        "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the "
+        "specified consumer."),
+    ROW_JOURNAL(JOURNAL_COMMAND, "xautoclaim", -6, CMD_WRITE | CMD_FAST | CMD_RANDOM, 1, 1, 1, cmd_xautoclaim, NULL,
+        "stream", "6.2.0",
+        "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the "
+        "specified consumer."),
+    CONTAINER("xgroup", -2, CMD_CONN, NULL, xgroup_subcommands, "stream", "5.0.0",
+        "A container for consumer groups commands"),
+    CONTAINER("xinfo", -2, CMD_CONN, NULL, xinfo_subcommands, "stream", "5.0.0",
+        "A container for stream introspection commands"),
 };
 
 void commands_register(void)

@@ -358,6 +358,146 @@ static void put_zset(struct buf *out, const struct zset *z)
     }
 }
 
+/* ---- streams, as Redis 7.0 writes them (RDB_TYPE_STREAM_LISTPACKS_2) ---- */
+
+static void lp_append_int(struct buf *lp, int64_t v)
+{
+    char text[24];
+    int n = snprintf(text, sizeof text, "%lld", (long long)v);
+    lp_append(lp, (struct slice){ text, (size_t)n });
+}
+
+/* A stream ID as Redis keys its radix tree and its PELs: 16 bytes,
+ * ms then seq, big-endian. */
+static void put_stream_key(unsigned char *b, struct stream_id id)
+{
+    for (int i = 0; i < 8; i++) {
+        b[i] = (unsigned char)(id.ms >> (56 - 8 * i));
+        b[8 + i] = (unsigned char)(id.seq >> (56 - 8 * i));
+    }
+}
+
+/* One node as Redis's listpack: the master entry (live count, deleted
+ * count, the master fields: its first entry's, and a 0), then each entry:
+ * flags (deleted, same fields as the master), the ID's distance from the
+ * master ID, the fields unless the same, the values, and the count of the
+ * entry's elements (for walking it backwards). */
+static void put_stream_node(struct buf *out, struct buf *lp, const struct stream_node_view *v)
+{
+    size_t off = 0, elems = 0;
+    struct stream_entry first, e;
+    bool deleted;
+    lp_begin(lp);
+    stream_node_entry(v, &off, &first, &deleted);
+    lp_append_int(lp, v->live);
+    lp_append_int(lp, v->deleted);
+    lp_append_int(lp, (int64_t)first.nfields);
+    size_t at = 0;
+    for (size_t i = 0; i < first.nfields; i++) {
+        struct slice f, val;
+        stream_entry_pair(&first, &at, &f, &val);
+        lp_append(lp, f);
+    }
+    lp_append_int(lp, 0);
+    elems = 4 + first.nfields;
+    for (off = 0; stream_node_entry(v, &off, &e, &deleted);) {
+        bool same = e.nfields == first.nfields;
+        size_t a = 0, b = 0;
+        for (size_t i = 0; same && i < e.nfields; i++) {
+            struct slice f1, v1, f2, v2;
+            stream_entry_pair(&e, &a, &f1, &v1);
+            stream_entry_pair(&first, &b, &f2, &v2);
+            same = f1.len == f2.len && memcmp(f1.ptr, f2.ptr, f1.len) == 0;
+        }
+        lp_append_int(lp, (deleted ? 1 : 0) | (same ? 2 : 0));
+        lp_append_int(lp, (int64_t)(e.id.ms - v->master.ms));
+        lp_append_int(lp, (int64_t)(e.id.seq - v->master.seq));
+        if (!same)
+            lp_append_int(lp, (int64_t)e.nfields);
+        a = 0;
+        for (size_t i = 0; i < e.nfields; i++) {
+            struct slice f, val;
+            stream_entry_pair(&e, &a, &f, &val);
+            if (!same)
+                lp_append(lp, f);
+            lp_append(lp, val);
+        }
+        size_t count = same ? e.nfields + 3 : 2 * e.nfields + 4;
+        lp_append_int(lp, (int64_t)count);
+        elems += 3 + (same ? 0 : 1) + (same ? 1 : 2) * e.nfields + 1;
+    }
+    lp_end(lp, elems);
+    unsigned char key[16];
+    put_stream_key(key, v->master);
+    put_raw_string(out, (const char *)key, 16);
+    put_raw_string(out, lp->data, lp->len);
+}
+
+static void put_stream(struct buf *out, const struct stream *st)
+{
+    unsigned char t = RDB_TYPE_STREAM_LISTPACKS_2;
+    buf_append(out, &t, 1);
+    put_len(out, stream_nodes(st));
+    struct buf lp;
+    buf_init(&lp);
+    struct stream_node_view v;
+    for (size_t i = 0; stream_node_at(st, i, &v); i++)
+        if (v.live > 0)
+            put_stream_node(out, &lp, &v);
+    buf_free(&lp);
+    struct stream_id last = stream_last_id(st), first = { 0, 0 }, maxdel = stream_max_deleted_id(st);
+    stream_first_entry_id(st, &first);
+    put_len(out, stream_len(st));
+    put_len(out, last.ms);
+    put_len(out, last.seq);
+    put_len(out, first.ms);
+    put_len(out, first.seq);
+    put_len(out, maxdel.ms);
+    put_len(out, maxdel.seq);
+    put_len(out, stream_entries_added(st));
+    /* the consumer groups: name, last delivered ID, entries read (-1 as
+     * Redis writes it: 2^64 - 1), the PEL (each ID raw, 16 bytes, its last
+     * delivery's time, 8 bytes little-endian, and its count), then the
+     * consumers (name, seen time, their PEL's IDs) */
+    put_len(out, stream_groups(st));
+    for (size_t i = 0; i < stream_groups(st); i++) {
+        const struct stream_group *g = stream_group_at(st, i);
+        put_raw_string(out, g->name, g->name_len);
+        put_len(out, g->last_id.ms);
+        put_len(out, g->last_id.seq);
+        put_len(out, (uint64_t)g->entries_read);
+        put_len(out, g->pel_count);
+        unsigned char raw[16];
+        struct stream_id at = { 0, 0 };
+        for (struct stream_nack *n = stream_pel_from(g, at); n; n = stream_pel_from(g, at)) {
+            put_stream_key(raw, n->id);
+            buf_append(out, raw, 16);
+            put_le(raw, (uint64_t)n->delivery_time, 8);
+            buf_append(out, raw, 8);
+            put_len(out, n->delivery_count);
+            at = n->id;
+            if (!stream_id_incr(&at))
+                break;
+        }
+        put_len(out, g->nconsumers);
+        for (size_t k = 0; k < g->nconsumers; k++) {
+            const struct stream_consumer *c = g->consumers[k];
+            put_raw_string(out, c->name, c->name_len);
+            put_le(raw, (uint64_t)c->seen_time, 8);
+            buf_append(out, raw, 8);
+            put_len(out, c->pel_count);
+            struct stream_id cat = { 0, 0 };
+            for (struct stream_nack *n = stream_consumer_pel_from(c, cat); n; n = stream_consumer_pel_from(c, cat)) {
+                put_stream_key(raw, n->id);
+                buf_append(out, raw, 16);
+                cat = n->id;
+                if (!stream_id_incr(&cat))
+                    break;
+            }
+        }
+    }
+}
+
 bool serialize_object(const struct entry *e, struct buf *out)
 {
     unsigned char t;
@@ -390,6 +530,9 @@ bool serialize_object(const struct entry *e, struct buf *out)
         return true;
     case TYPE_ZSET:
         put_zset(out, obj);
+        return true;
+    case TYPE_STREAM:
+        put_stream(out, obj);
         return true;
     }
     return false;
@@ -1164,6 +1307,296 @@ static bool get_collection(struct reader *r, unsigned t, struct decoded_value *v
     return walk_elements(v, NULL, NULL);
 }
 
+/* ---- streams ----
+ * A stream's body (RDB_TYPE_STREAM_LISTPACKS and _2, _3) is walked twice,
+ * as a collection's: checked whole by serialize_decode (no store), then
+ * built by decoded_value_build; both are walk_stream. */
+
+/* A node's listpack elements, copied out (integers as their text): offsets
+ * and lengths into bytes. */
+struct lp_elems {
+    struct buf bytes;
+    struct buf at; /* size_t offset, size_t length, per element */
+};
+
+static bool collect_elem(void *arg, struct slice e)
+{
+    struct lp_elems *l = arg;
+    size_t pos[2] = { l->bytes.len, e.len };
+    buf_append(&l->bytes, e.ptr, e.len);
+    buf_append(&l->at, pos, sizeof pos);
+    return true;
+}
+
+static struct slice elem_at(const struct lp_elems *l, size_t i)
+{
+    size_t pos[2];
+    memcpy(pos, l->at.data + i * sizeof pos, sizeof pos);
+    return (struct slice){ l->bytes.data + pos[0], pos[1] };
+}
+
+static bool elem_int(struct slice e, int64_t *v)
+{
+    return int64_text(e, v);
+}
+
+static bool get_stream_id(struct reader *r, struct stream_id *id)
+{
+    return get_plain_len(r, &id->ms) && get_plain_len(r, &id->seq);
+}
+
+/* One node's entries: fn(arg, id, pairs, nfields, deleted) for each, in
+ * order. Its listpack is checked element by element against the layout
+ * put_stream_node writes (Redis's). */
+typedef bool stream_entry_fn(void *arg, struct stream_id id, const struct slice *fv, size_t nfields, bool deleted);
+
+static bool walk_stream_node(struct stream_id master, struct slice lp, struct lp_elems *l, stream_entry_fn *fn,
+                             void *arg, uint64_t *live)
+{
+    struct made m;
+    buf_init(&m.bytes[0]);
+    buf_init(&m.bytes[1]);
+    buf_init(&m.node);
+    buf_clear(&l->bytes);
+    buf_clear(&l->at);
+    uint64_t n;
+    bool ok = walk_listpack(lp, &n, &m, collect_elem, l);
+    buf_free(&m.bytes[0]);
+    buf_free(&m.bytes[1]);
+    buf_free(&m.node);
+    if (!ok)
+        return false;
+    int64_t count, deleted, mfields, v;
+    size_t i = 0;
+    if (n < 4 || !elem_int(elem_at(l, 0), &count) || !elem_int(elem_at(l, 1), &deleted) ||
+        !elem_int(elem_at(l, 2), &mfields) || count < 0 || deleted < 0 || mfields <= 0 ||
+        (uint64_t)mfields > n - 4)
+        return false;
+    size_t mf = 3; /* the master fields start here */
+    i = 3 + (size_t)mfields;
+    if (!elem_int(elem_at(l, i), &v) || v != 0)
+        return false;
+    i++;
+    struct slice *fv = NULL;
+    size_t fv_cap = 0;
+    int64_t seen_live = 0, seen_deleted = 0;
+    ok = false;
+    while (i < n) {
+        int64_t flags, dms, dseq, nf;
+        if (n - i < 4 || !elem_int(elem_at(l, i), &flags) || !elem_int(elem_at(l, i + 1), &dms) ||
+            !elem_int(elem_at(l, i + 2), &dseq) || (flags & ~3))
+            goto out;
+        i += 3;
+        bool same = (flags & 2) != 0;
+        if (same) {
+            nf = mfields;
+        } else if (!elem_int(elem_at(l, i++), &nf) || nf <= 0) {
+            goto out;
+        }
+        if ((uint64_t)nf > (n - i) / (same ? 1 : 2))
+            goto out;
+        if ((size_t)nf * 2 > fv_cap) {
+            fv_cap = (size_t)nf * 2;
+            free(fv);
+            fv = malloc(fv_cap * sizeof *fv);
+            if (!fv)
+                abort();
+        }
+        for (int64_t k = 0; k < nf; k++) {
+            fv[2 * k] = same ? elem_at(l, mf + (size_t)k) : elem_at(l, i++);
+            fv[2 * k + 1] = elem_at(l, i++);
+        }
+        int64_t lpcount;
+        if (i >= n || !elem_int(elem_at(l, i++), &lpcount) || lpcount != (same ? nf + 3 : 2 * nf + 4))
+            goto out;
+        struct stream_id id = { master.ms + (uint64_t)dms, master.seq + (uint64_t)dseq };
+        if (flags & 1)
+            seen_deleted++;
+        else
+            seen_live++;
+        if (!fn(arg, id, fv, (size_t)nf, (flags & 1) != 0))
+            goto out;
+    }
+    ok = seen_live == count && seen_deleted == deleted;
+    *live += (uint64_t)seen_live;
+out:
+    free(fv);
+    return ok;
+}
+
+struct stream_walk {
+    struct store     *s;      /* NULL: check only */
+    struct stream    *st;
+    struct stream_limits lim;
+    struct stream_id  prev;
+    bool              any;
+};
+
+static bool stream_walk_entry(void *arg, struct stream_id id, const struct slice *fv, size_t nfields, bool deleted)
+{
+    struct stream_walk *w = arg;
+    if (w->any && stream_id_cmp(id, w->prev) <= 0)
+        return false; /* entries ascend, across nodes too */
+    w->prev = id;
+    w->any = true;
+    if (!deleted && w->st)
+        stream_append(w->s, w->st, id, fv, nfields, &w->lim);
+    return true;
+}
+
+static struct stream_id raw_stream_id(const unsigned char *b)
+{
+    struct stream_id id = { 0, 0 };
+    for (int k = 0; k < 8; k++) {
+        id.ms = id.ms << 8 | b[k];
+        id.seq = id.seq << 8 | b[8 + k];
+    }
+    return id;
+}
+
+/* One consumer group of a stream body: read (and checked); built into st
+ * when there is one. Every pending entry belongs to one consumer, as
+ * Redis requires. */
+static bool get_stream_group(struct reader *r, unsigned rdb_type, struct store *s, struct stream *st)
+{
+    struct buf own;
+    buf_init(&own);
+    struct slice name;
+    struct stream_id last;
+    uint64_t entries_read = (uint64_t)STREAM_ENTRIES_READ_UNKNOWN, npel, nconsumers;
+    const unsigned char *b;
+    bool ok = false;
+    struct stream_group *g = NULL;
+    struct stream_consumer *nobody = NULL;
+    if (!get_string(r, &name, &own) || !get_stream_id(r, &last))
+        goto out;
+    if (rdb_type != RDB_TYPE_STREAM_LISTPACKS && !get_plain_len(r, &entries_read))
+        goto out;
+    if (st) {
+        g = stream_group_create(s, st, name, last, (int64_t)entries_read);
+        if (!g)
+            goto out; /* a group twice */
+        /* the pending entries wait, owned by a placeholder, for the
+         * consumer that lists them */
+        nobody = stream_consumer_create(s, st, g, (struct slice){ "", 0 }, 0);
+    }
+    if (!get_plain_len(r, &npel) || npel > (size_t)(r->end - r->p) / 25)
+        goto out;
+    for (uint64_t k = 0; k < npel; k++) {
+        uint64_t count;
+        if (!get_bytes(r, 24, &b) || !get_plain_len(r, &count))
+            goto out;
+        struct stream_id id = raw_stream_id(b);
+        if (g) {
+            if (stream_pel_find(g, id))
+                goto out;
+            stream_pel_add(s, st, g, nobody, id, (int64_t)get_le(b + 16, 8), count);
+        }
+    }
+    if (!get_plain_len(r, &nconsumers) || nconsumers > (size_t)(r->end - r->p) / 10)
+        goto out;
+    for (uint64_t k = 0; k < nconsumers; k++) {
+        struct slice cname;
+        uint64_t cpel;
+        buf_clear(&own);
+        if (!get_string(r, &cname, &own) || !get_bytes(r, 8, &b))
+            goto out;
+        int64_t seen = get_le(b, 8);
+        if (rdb_type == RDB_TYPE_STREAM_LISTPACKS_3 && !get_bytes(r, 8, &b)) /* its active time */
+            goto out;
+        struct stream_consumer *c = NULL;
+        if (g) {
+            c = cname.len ? stream_consumer_create(s, st, g, cname, seen) : NULL;
+            if (!c)
+                goto out; /* a consumer twice (or nameless) */
+        }
+        if (!get_plain_len(r, &cpel) || cpel > (size_t)(r->end - r->p) / 16)
+            goto out;
+        for (uint64_t q = 0; q < cpel; q++) {
+            if (!get_bytes(r, 16, &b))
+                goto out;
+            if (g) {
+                struct stream_nack *n = stream_pel_find(g, raw_stream_id(b));
+                if (!n || n->consumer != nobody)
+                    goto out;
+                stream_nack_move(n, c);
+            }
+        }
+    }
+    ok = !g || nobody->pel_count == 0;
+out:
+    if (g && nobody && ok)
+        stream_consumer_delete(s, st, g, nobody);
+    buf_free(&own);
+    return ok;
+}
+
+/* v's stream body: checked (s NULL), or built into a stream of s. */
+static bool walk_stream(struct decoded_value *v, struct store *s, const struct stream_limits *lim)
+{
+    struct reader r = { (const unsigned char *)v->body.ptr, (const unsigned char *)v->body.ptr + v->body.len };
+    struct stream_walk w = { s, NULL, *lim, { 0, 0 }, false };
+    if (s)
+        w.st = stream_create(s);
+    struct lp_elems l;
+    buf_init(&l.bytes);
+    buf_init(&l.at);
+    struct buf own;
+    buf_init(&own);
+    bool ok = false;
+    uint64_t nodes, live = 0, length, groups;
+    if (!get_plain_len(&r, &nodes) || nodes > (size_t)(r.end - r.p) / 2)
+        goto out;
+    for (uint64_t i = 0; i < nodes; i++) {
+        struct slice key, lp;
+        buf_clear(&own);
+        if (!get_string(&r, &key, &own) || key.len != 16)
+            goto out;
+        struct stream_id master = { 0, 0 };
+        for (int k = 0; k < 8; k++) {
+            master.ms = master.ms << 8 | (unsigned char)key.ptr[k];
+            master.seq = master.seq << 8 | (unsigned char)key.ptr[8 + k];
+        }
+        buf_clear(&own);
+        if (!get_string(&r, &lp, &own) || !walk_stream_node(master, lp, &l, stream_walk_entry, &w, &live))
+            goto out;
+    }
+    struct stream_id last, first = { 0, 0 }, maxdel = { 0, 0 };
+    uint64_t added;
+    if (!get_plain_len(&r, &length) || !get_stream_id(&r, &last) || length != live)
+        goto out;
+    if (v->rdb_type != RDB_TYPE_STREAM_LISTPACKS) {
+        if (!get_stream_id(&r, &first) || !get_stream_id(&r, &maxdel) || !get_plain_len(&r, &added))
+            goto out;
+    } else {
+        added = length; /* as Redis does for a stream written before 7.0 */
+    }
+    if (w.any && stream_id_cmp(w.prev, last) > 0)
+        goto out; /* an entry past the last ID: XADD would break the order */
+    if (w.st)
+        stream_set_meta(w.st, last, added, maxdel);
+    if (!get_plain_len(&r, &groups) || groups > (size_t)(r.end - r.p) / 4)
+        goto out;
+    for (uint64_t i = 0; i < groups; i++)
+        if (!get_stream_group(&r, v->rdb_type, s, w.st))
+            goto out;
+    if (r.p != r.end)
+        goto out;
+    v->count = length;
+    ok = true;
+out:
+    buf_free(&l.bytes);
+    buf_free(&l.at);
+    buf_free(&own);
+    if (w.st) {
+        if (ok)
+            v->object = w.st;
+        else
+            stream_destroy(s, w.st);
+    }
+    return ok;
+}
+
 bool serialize_decode(const char *p, size_t n, struct decoded_value *v)
 {
     memset(v, 0, sizeof *v);
@@ -1197,6 +1630,14 @@ bool serialize_decode(const char *p, size_t n, struct decoded_value *v)
     case RDB_TYPE_ZSET_ZIPLIST:
     case RDB_TYPE_ZSET_LISTPACK:
         ok = get_collection(&r, t[0], v);
+        break;
+    case RDB_TYPE_STREAM_LISTPACKS:
+    case RDB_TYPE_STREAM_LISTPACKS_2:
+    case RDB_TYPE_STREAM_LISTPACKS_3:
+        v->type = TYPE_STREAM;
+        v->rdb_type = t[0];
+        v->body = (struct slice){ (const char *)r.p, (size_t)(r.end - r.p) };
+        ok = walk_stream(v, NULL, &stream_default_limits);
         break;
     default:
         break;
@@ -1275,9 +1716,20 @@ bool decoded_value_build(struct store *s, struct decoded_value *v, const struct 
     if (v->type == TYPE_STRING || v->object)
         return true;
     struct serialize_limits defaults = { hash_default_limits, set_default_limits, list_default_limits,
-                                         zset_default_limits };
+                                         zset_default_limits, stream_default_limits };
     struct builder b = { s, lim ? lim : &defaults, v, { "", 0 }, false, false };
     v->store = s;
+    if (v->type == TYPE_STREAM) {
+        /* limits that say nothing (a caller of before streams): Redis's */
+        struct stream_limits sl = lim && (lim->stream.node_max_bytes || lim->stream.node_max_entries)
+                                      ? lim->stream
+                                      : stream_default_limits;
+        if (!walk_stream(v, s, &sl)) {
+            decoded_value_free(v);
+            return false;
+        }
+        return true;
+    }
     element_fn *fn = build_set;
     if (v->type == TYPE_HASH) {
         v->object = hash_create(s);
@@ -1300,12 +1752,12 @@ bool decoded_value_build(struct store *s, struct decoded_value *v, const struct 
 bool decoded_value_add_to(struct store *s, struct decoded_value *v, enum value_type t, void **obj,
                           const struct serialize_limits *lim)
 {
-    if (v->type != t || v->type == TYPE_STRING || v->object || !*obj) {
+    if (v->type != t || v->type == TYPE_STRING || v->type == TYPE_STREAM || v->object || !*obj) {
         decoded_value_free(v);
         return false;
     }
     struct serialize_limits defaults = { hash_default_limits, set_default_limits, list_default_limits,
-                                         zset_default_limits };
+                                         zset_default_limits, stream_default_limits };
     struct builder b = { s, lim ? lim : &defaults, v, { "", 0 }, false, true };
     element_fn *fn = t == TYPE_HASH ? build_hash : t == TYPE_LIST ? build_list : t == TYPE_ZSET ? build_zset : build_set;
     v->store = s;
@@ -1329,6 +1781,7 @@ bool decoded_value_store(struct store *s, struct slice key, struct decoded_value
     case TYPE_SET:
     case TYPE_LIST:
     case TYPE_ZSET:
+    case TYPE_STREAM:
         store_set_object(s, key, v->type, v->object, expire_at_ms);
         v->object = NULL; /* the store's now */
         break;

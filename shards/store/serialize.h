@@ -46,7 +46,15 @@
  * score that is no number or NaN, is bad data (as Redis has it); a
  * quicklist's empty nodes are skipped (as Redis does).
  *
- * Types: a type byte we cannot decode (modules, streams) is refused whole,
+ * A stream is written as Redis 7.0 writes it (RDB_TYPE_STREAM_LISTPACKS_2:
+ * its nodes, each as its master ID's 16 bytes and a listpack laid out as
+ * Redis's, then its length, last ID, first ID, max deleted ID, entries
+ * added and its consumer groups); read are that and the forms
+ * of Redis 5 to 6.2 (RDB_TYPE_STREAM_LISTPACKS) and 7.2+ (_3), rebuilt
+ * entry by entry (a deleted entry's tombstone is not kept) by the node
+ * limits of stream.h, with its consumer groups, consumers and PELs.
+ *
+ * Types: a type byte we cannot decode (modules) is refused whole,
  * as Redis refuses a payload it cannot load ("Bad data format"). A new
  * value type adds its case to serialize_object, serialize_decode (the
  * cases are there, named) and decoded_value_build.
@@ -64,6 +72,7 @@
 #include "shards/store/hash.h"
 #include "shards/store/list.h"
 #include "shards/store/set.h"
+#include "shards/store/stream.h"
 #include "shards/store/zset.h"
 #include "shards/store/store.h"
 
@@ -89,6 +98,9 @@ enum rdb_type {
     RDB_TYPE_ZSET_LISTPACK    = 17, /* a small sorted set */
     RDB_TYPE_LIST_QUICKLIST_2 = 18, /* a list: listpack (or plain) nodes */
     RDB_TYPE_SET_LISTPACK     = 20,
+    RDB_TYPE_STREAM_LISTPACKS   = 15, /* read only: a stream of Redis 5 to 6.2 */
+    RDB_TYPE_STREAM_LISTPACKS_2 = 19, /* a stream (Redis 7.0) */
+    RDB_TYPE_STREAM_LISTPACKS_3 = 21, /* read only: a stream of Redis 7.2+ (consumers' active time) */
 };
 
 /* Append e's object (type byte and body), without the footer. false (and
@@ -146,6 +158,7 @@ struct serialize_limits {
     struct set_limits  set;
     struct list_limits list;
     struct zset_limits zset;
+    struct stream_limits stream;
 };
 
 /* Decode the object of a payload that serialize_payload_valid accepted

@@ -59,6 +59,7 @@
 #include "shards/store/hash.h"
 #include "shards/store/list.h"
 #include "shards/store/set.h"
+#include "shards/store/stream.h"
 #include "shards/store/zset.h"
 #include "core/clock.h"
 #include "shards/store/slot.h"
@@ -232,6 +233,7 @@ const char *value_type_name(enum value_type t)
     case TYPE_SET:    return "set";
     case TYPE_ZSET:   return "zset";
     case TYPE_HASH:   return "hash";
+    case TYPE_STREAM: return "stream";
     }
     return "none";
 }
@@ -563,6 +565,7 @@ size_t store_object_len(enum value_type t, const void *obj)
     case TYPE_SET:  return set_len(obj);
     case TYPE_ZSET: return zset_len(obj);
     case TYPE_LIST: return list_len(obj);
+    case TYPE_STREAM: return stream_len(obj);
     default:        return 0;
     }
 }
@@ -574,6 +577,7 @@ void store_object_destroy(struct store *s, enum value_type t, void *obj)
     case TYPE_SET:  set_destroy(s, obj); break;
     case TYPE_ZSET: zset_destroy(s, obj); break;
     case TYPE_LIST: list_destroy(s, obj); break;
+    case TYPE_STREAM: stream_destroy(s, obj); break;
     default:        break;
     }
 }
@@ -597,6 +601,8 @@ static bool object_free_step(struct store *s, enum value_type t, void *obj, size
         return zset_free_step(s, obj, budget);
     case TYPE_LIST:
         return list_free_step(s, obj, budget);
+    case TYPE_STREAM:
+        return stream_free_step(s, obj, budget);
     default:
         return true;
     }
@@ -1404,6 +1410,9 @@ void store_object_encode(enum value_type t, const void *obj, struct buf *out)
     case TYPE_LIST:
         list_encode(obj, out);
         break;
+    case TYPE_STREAM:
+        stream_encode(obj, out);
+        break;
     default:
         abort();
     }
@@ -1420,6 +1429,8 @@ void *store_object_decode(struct store *s, enum value_type t, const char *p, siz
         return zset_decode(s, p, n);
     case TYPE_LIST:
         return list_decode(s, p, n);
+    case TYPE_STREAM:
+        return stream_decode(s, p, n);
     default:
         return NULL;
     }
@@ -1649,6 +1660,7 @@ size_t store_object_memory(enum value_type t, const void *obj, size_t samples)
     case TYPE_SET:  return set_memory(obj, samples);
     case TYPE_ZSET: return zset_memory(obj, samples);
     case TYPE_LIST: return list_memory(obj, samples);
+    case TYPE_STREAM: return stream_memory(obj);
     default:        return 0;
     }
 }
@@ -1659,7 +1671,7 @@ size_t store_object_memory(enum value_type t, const void *obj, size_t samples)
 
 bool store_object_over(enum value_type t, const void *obj, size_t max_elements, size_t max_bytes)
 {
-    if (t == TYPE_STRING)
+    if (t == TYPE_STRING || t == TYPE_STREAM)
         return false;
     return store_object_len(t, obj) > max_elements || store_object_memory(t, obj, OVER_SAMPLES) > max_bytes;
 }

@@ -26,9 +26,9 @@
 /* A key's type, as Redis names them (value_type_name). A string's value is
  * the entry's bytes; a collection's is an object of its own (hash.h for
  * TYPE_HASH) that the entry points to and the store frees with the key. */
-enum value_type { TYPE_STRING = 0, TYPE_LIST = 1, TYPE_SET = 2, TYPE_ZSET = 3, TYPE_HASH = 4 };
+enum value_type { TYPE_STRING = 0, TYPE_LIST = 1, TYPE_SET = 2, TYPE_ZSET = 3, TYPE_HASH = 4, TYPE_STREAM = 5 };
 
-/* "string", "list", "set", "zset", "hash". */
+/* "string", "list", "set", "zset", "hash", "stream". */
 const char *value_type_name(enum value_type t);
 
 /* One key and its value: a single allocation, or for a big string whose
@@ -307,7 +307,8 @@ size_t store_entry_memory(const struct entry *e, size_t samples);
 size_t store_object_memory(enum value_type t, const void *obj, size_t samples);
 
 /* Whether a collection object is too big to be handled in one piece (in
- * one turn of a shard's loop): more than max_elements elements, or more
+ * one turn of a shard's loop; a stream never is: it has no parts form and
+ * moves whole): more than max_elements elements, or more
  * than max_bytes bytes by store_object_memory sampling a few elements (a
  * few huge elements weigh as much as millions of small ones). The
  * sampling walks at most the buckets of max_elements elements: no more

@@ -188,6 +188,15 @@ static const char *const words[] = {
     "85.05112878", "-85.05112878", "85.05112879", "180.0000001", "5000",
 };
 
+/* The stream commands' option words and IDs: an alphabet of their own (the
+ * words above keep their decoding), for the rows of the "stream" group. */
+static const char *const stream_words[] = {
+    "NOMKSTREAM", "MAXLEN", "MINID", "~", "=", "LIMIT", "*", "STREAMS", "BLOCK", "COUNT", "GROUP", "NOACK", "$",
+    ">", "-", "+", "0-0", "0-1", "1-1", "1-*", "2", "5-0", "(1-1", "(2", "18446744073709551615-18446744073709551615",
+    "18446744073709551615-*", "ENTRIESADDED", "MAXDELETEDID", "ENTRIESREAD", "MKSTREAM", "IDLE", "TIME",
+    "RETRYCOUNT", "FORCE", "JUSTID", "LASTID", "FULL", "g", "g2", "c1", "c2", "-1-1", "1-x", "1-18446744073709551615",
+};
+
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* EVAL's and EVALSHA's first argument, SCRIPT LOAD's and EXISTS's, FUNCTION
@@ -305,6 +314,8 @@ static struct slice argument(struct input *in, const struct command *c, int argc
     if (strcmp(c->group, "scripting") == 0 &&
         (strncmp(c->name, "eval", 4) == 0 ? i == 1 : (strcmp(c->name, "load") == 0 || strcmp(c->name, "exists") == 0)))
         return text(scripts[b % NELEM(scripts)]);
+    if (strcmp(c->group, "stream") == 0 && b >= 100)
+        return text(stream_words[b % NELEM(stream_words)]);
     if (b < 100)
         return text(members[b % NELEM(members)]);
     if (b < 170)
@@ -408,7 +419,7 @@ static void check_entry(void *arg, struct entry *e)
         CHECK(obj == NULL);
     } else {
         CHECK(obj != NULL);
-        CHECK(store_object_len(t, obj) > 0);
+        CHECK(store_object_len(t, obj) > 0 || t == TYPE_STREAM); /* a stream may be empty */
     }
     /* a small encoding holds only what its limits allow: Redis converts
      * to the next one as soon as an element or the count goes past them,
@@ -484,10 +495,12 @@ static void check_store(struct world *w)
         static const char *const set_enc[] = { "intset", "listpack", "hashtable", NULL };
         static const char *const zset_enc[] = { "listpack", "skiplist", NULL };
         static const char *const hash_enc[] = { "listpack", "hashtable", NULL };
+        static const char *const stream_enc[] = { "stream", NULL };
         const char *const *allowed = t == TYPE_STRING ? string_enc
                                    : t == TYPE_LIST   ? list_enc
                                    : t == TYPE_SET    ? set_enc
                                    : t == TYPE_ZSET   ? zset_enc
+                                   : t == TYPE_STREAM ? stream_enc
                                                       : hash_enc;
         if (!encoding_is(w->out.data, allowed)) {
             fprintf(stderr, "fuzz_commands: key %.*s of type %s has encoding %s", (int)key.len,

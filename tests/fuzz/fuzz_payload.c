@@ -44,8 +44,9 @@ static size_t object_len(const struct entry *e)
 
 static void check_collection(struct decoded_value *v)
 {
-    CHECK(v->type == TYPE_HASH || v->type == TYPE_SET || v->type == TYPE_LIST || v->type == TYPE_ZSET);
-    CHECK(v->count > 0);
+    CHECK(v->type == TYPE_HASH || v->type == TYPE_SET || v->type == TYPE_LIST || v->type == TYPE_ZSET ||
+          v->type == TYPE_STREAM);
+    CHECK(v->count > 0 || v->type == TYPE_STREAM); /* a stream may be empty */
     struct store *s = store_create(NULL, NULL, NULL);
     struct slice key = { "k", 1 };
     enum value_type t = v->type;

@@ -40,13 +40,14 @@ static tconn *c, *ref;
  * and SORT_RO's name their key only (Redis adds specs of unknown place for
  * BY/GET's keys and STORE's, which ringkv refuses or finds by
  * CMD_STORE_KEY), and so do GEORADIUS's and GEORADIUSBYMEMBER's (Redis
- * adds keyword specs for STORE and STOREDIST, found by CMD_STORE_GEO). Their
- * flags and docs are compared. */
+ * adds keyword specs for STORE and STOREDIST, found by CMD_STORE_GEO);
+ * XREAD's and XREADGROUP's keys follow STREAMS (Redis: a keyword spec, which docs.c cannot
+ * write; CMD_STREAMS_KEYS finds them). Their flags and docs are compared. */
 static const char *const refused[] = { "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro",
                                        "migrate", "sintercard", "zintercard", "zunion", "zinter", "zdiff",
                                        "zunionstore", "zinterstore", "zdiffstore", "zmpop", "lmpop", "blmpop",
                                        "bzmpop", "sort", "sort_ro", "georadius",
-                                       "georadiusbymember", NULL };
+                                       "georadiusbymember", "xread", "xreadgroup", NULL };
 /* Rows that follow Redis 7.2 where the 7.0 this test compares with differs:
  * Z[REV]RANK take WITHSCORE (arity -3, 7.0 has 3). */
 static const char *const newer[] = { "zrank", "zrevrank", NULL };

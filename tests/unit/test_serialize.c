@@ -322,7 +322,8 @@ static void test_hash_round_trip(void **state)
         assert_int_equal(hash_is_listpack(entry_object(c)), sizes[k] <= 128 && k != 0);
     }
     /* the thresholds given are the ones applied */
-    struct serialize_limits tight = { { 2, 64 }, set_default_limits, list_default_limits, zset_default_limits };
+    struct serialize_limits tight = { { 2, 64 }, set_default_limits, list_default_limits, zset_default_limits,
+                                      stream_default_limits };
     struct entry *c = dump_restore(s, "h", &tight);
     assert_false(hash_is_listpack(entry_object(c)));
     struct hash *h = hash_create(s);
