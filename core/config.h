@@ -56,7 +56,7 @@ enum config_type {
     X("slowlog-log-slower-than", slowlog_slower_than, CONF_INT, "10000", CONF_RUNTIME, NULL, "log commands slower than this many microseconds (negative: never)") \
     X("slowlog-max-len", slowlog_max_len, CONF_INT,    "128",       CONF_RUNTIME, NULL, "slow log entries kept per shard") \
     X("hz",              hz,              CONF_INT,    "10",        CONF_RUNTIME, NULL, "background tasks (active expiry, timeouts) run this many times a second") \
-    X("save",            save,            CONF_STRING, "",          CONF_RUNTIME, NULL, "accepted for compatibility; ringkv does not persist to disk") \
+    X("save",            save,            CONF_STRING, "3600 1 300 100 60 10000", CONF_RUNTIME, NULL, "RDB snapshot points, \"seconds changes\" pairs: a background save when that many changes are that old (\"\": none); Redis's default, with or without a config file") \
     X("appendonly",      appendonly,      CONF_BOOL,   "no",        CONF_RUNTIME, NULL, "accepted for compatibility; only 'no' is supported") \
     X("replicaof",       replicaof,       CONF_STRING, "",          0, NULL, "\"host port\": start as a replica of that master") \
     X("masterauth",      masterauth,      CONF_STRING, "",          CONF_RUNTIME, NULL, "password to give the master (AUTH) when replicating") \
@@ -87,7 +87,11 @@ enum config_type {
     X("latency-tracking", latency_tracking, CONF_BOOL, "yes", CONF_RUNTIME, NULL, "show the per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM)") \
     X("latency-tracking-info-percentiles", latency_tracking_info_percentiles, CONF_STRING, "50 99 99.9", CONF_RUNTIME, NULL, "the percentiles INFO latencystats shows, space separated (0.0 to 100.0)") \
     X("enable-debug-command", enable_debug_command, CONF_ENUM, "no", 0, "no yes local", "who may run DEBUG: nobody, everyone, or clients on a loopback address (set at start only, as in Redis)") \
-    X("tracking-table-max-keys", tracking_table_max_keys, CONF_INT, "1000000", CONF_RUNTIME, NULL, "most keys client-side caching tracks over the node (0: no limit); past it keys are evicted and invalidated")
+    X("tracking-table-max-keys", tracking_table_max_keys, CONF_INT, "1000000", CONF_RUNTIME, NULL, "most keys client-side caching tracks over the node (0: no limit); past it keys are evicted and invalidated") \
+    X("dbfilename",      dbfilename,      CONF_STRING, "dump.rdb",  CONF_RUNTIME, NULL, "the RDB file in dir: written by SAVE, BGSAVE, the save points and shutdown; loaded at start") \
+    X("rdbcompression",  rdbcompression,  CONF_BOOL,   "yes",       CONF_RUNTIME, NULL, "LZF-compress the RDB file's keys and string values longer than 20 bytes") \
+    X("rdbchecksum",     rdbchecksum,     CONF_BOOL,   "yes",       CONF_RUNTIME, NULL, "end the RDB file with its CRC-64 (no: 0, which readers do not check)") \
+    X("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, CONF_BOOL, "yes", CONF_RUNTIME, NULL, "refuse writes (-MISCONF) while the last background save failed and save points are set")
 
 /* Redis 7's redis.conf directives that mean nothing in ringkv (no disk
  * persistence, no TLS, no ACL users, no modules, one encoding per type...):
@@ -129,10 +133,6 @@ enum config_type {
     X("acllog-max-len", acllog_max_len, "128") \
     X("acl-pubsub-default", acl_pubsub_default, "resetchannels") \
     X("masteruser", masteruser, "") \
-    X("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, "yes") \
-    X("rdbcompression", rdbcompression, "yes") \
-    X("rdbchecksum", rdbchecksum, "yes") \
-    X("dbfilename", dbfilename, "dump.rdb") \
     X("rdb-del-sync-files", rdb_del_sync_files, "no") \
     X("rdb-save-incremental-fsync", rdb_save_incremental_fsync, "yes") \
     X("sanitize-dump-payload", sanitize_dump_payload, "no") \

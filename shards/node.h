@@ -140,6 +140,8 @@ struct node {
     /* The bodies of the scripts EVAL and SCRIPT LOAD were given, for every
      * shard (shards/commands/scripting.c), or NULL without scripting. */
     struct script_registry *scripts;
+    /* RDB snapshots and loading (shards/persist.h), or NULL */
+    struct persist *persist;
 };
 
 enum pause_mode { PAUSE_NONE, PAUSE_WRITE, PAUSE_ALL };

@@ -389,6 +389,11 @@ int server_start(struct server *s, const char *const *args)
          * the default thread count there */
         argv[n++] = "--threads";
         argv[n++] = "2";
+        /* no snapshots unless the test asks (a later --save wins): a test's
+         * shutdown must not leave a dump.rdb that the next server started
+         * in the same directory would load */
+        argv[n++] = "--save";
+        argv[n++] = "";
     }
     for (; args && *args && n < MAX_ARGV - 1; args++)
         argv[n++] = *args;
@@ -409,9 +414,11 @@ int server_start_conf(struct server *s, const char *conf_text, const char *const
     snprintf(conf, sizeof conf, "%s.conf", s->logfile);
     FILE *f = fopen(conf, "w");
     assert_non_null(f);
-    fprintf(f, "# written by the test harness\nport %d\n%s\n", s->port, conf_text);
+    /* no snapshots unless conf_text asks (its own save line comes later
+     * and wins); redis-server's AOF off too */
+    fprintf(f, "# written by the test harness\nport %d\nsave \"\"\n%s\n", s->port, conf_text);
     if (target_is_redis())
-        fprintf(f, "save \"\"\nappendonly no\n");
+        fprintf(f, "appendonly no\n");
     fclose(f);
 
     const char *argv[MAX_ARGV];
