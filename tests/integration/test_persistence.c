@@ -350,7 +350,7 @@ static void test_bgsave_consistent_with_multi(void **state)
     for (int i = 0; i < TX; i++)
         memcpy(burst + (size_t)i * (sizeof tx - 1), tx, sizeof tx - 1);
     long long saves = info_field(c, "persistence", "rdb_saves");
-    for (int round = 0; round < 4; round++) {
+    for (int round = 0; round < 6; round++) {
         tsend_raw(w, burst, TX * (sizeof tx - 1));
         expect_status(tcmd(c, "BGSAVE"), "Background saving started");
         for (int i = 0; i < TX * 4; i++) {
