@@ -73,6 +73,8 @@ struct persist {
     atomic_uint_fast64_t keys_loaded, keys_expired;
     atomic_int     loading;
     atomic_int     shards_loaded;   /* shards done reading dump.rdb at start */
+    cpu_set_t      cpus;            /* the CPUs the process may use (before shards pinned theirs) */
+    bool           have_cpus;
 };
 
 static write_gate_fn *next_gate; /* the gate this module's wraps (replication's) */
@@ -199,6 +201,11 @@ static int write_snapshot(struct node *n, int64_t now_ms)
 static void child_main(struct node *n, int64_t now_ms)
 {
     prctl(PR_SET_NAME, "ringkv-rdb-bgsave");
+    /* not on shard 0's CPU, whose pinning the child inherits: there it
+     * would take that shard's time and wait for it */
+    struct persist *p = state(n);
+    if (p->have_cpus)
+        (void)sched_setaffinity(0, sizeof p->cpus, &p->cpus);
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     int rc = write_snapshot(n, now_ms);
@@ -688,6 +695,7 @@ void persist_attach(struct node *n)
     p->last_try_s = p->lastsave_s;
     p->last_bgsave_ok = true;
     p->last_bgsave_time_s = -1;
+    p->have_cpus = sched_getaffinity(0, sizeof p->cpus, &p->cpus) == 0;
     n->persist = p;
     next_gate = n->write_gate;
     n->write_gate = persist_write_gate;
