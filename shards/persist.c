@@ -62,7 +62,7 @@ struct persist {
     /* results, as INFO shows them */
     int64_t        lastsave_s;      /* the last successful save (the start until then) */
     int64_t        last_try_s;      /* the last background save started */
-    bool           last_bgsave_ok;
+    bool           last_bgsave_ok;  /* written on shard 0, read by the write gate on any shard (atomic) */
     int64_t        last_bgsave_time_s; /* -1: none yet */
     uint64_t       saves;
     uint64_t       forks;
@@ -206,6 +206,10 @@ static void child_main(struct node *n, int64_t now_ms)
     struct persist *p = state(n);
     if (p->have_cpus)
         (void)sched_setaffinity(0, sizeof p->cpus, &p->cpus);
+    /* the listeners are the parent's: a server started on the port while
+     * the child still runs must not have connections queued here */
+    for (int i = 0; i < n->nlisten * n->nshards; i++)
+        close(n->listen_fds[i]);
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     int rc = write_snapshot(n, now_ms);
@@ -270,7 +274,7 @@ static void snapshot(struct shard *sh)
         release_shards(p);
         p->last_try_s = now_ms / 1000;
         if (pid < 0) {
-            p->last_bgsave_ok = false;
+            __atomic_store_n(&p->last_bgsave_ok, false, __ATOMIC_RELAXED);
             char err[128];
             snprintf(err, sizeof err, "ERR Can't save in background: fork: %s", strerror(fork_errno));
             log_warning("Can't save in background: fork: %s", strerror(fork_errno));
@@ -293,7 +297,7 @@ static void snapshot(struct shard *sh)
     if (rc == 0) {
         p->lastsave_s = clock_unix_ms() / 1000;
         p->changes_base = changes;
-        p->last_bgsave_ok = true;
+        __atomic_store_n(&p->last_bgsave_ok, true, __ATOMIC_RELAXED);
         p->saves++;
         log_notice("DB saved on disk");
         answer_waiters(sh, "OK", NULL);
@@ -454,14 +458,14 @@ static void reap_child(struct shard *sh, int64_t now_ms)
     if (ok) {
         p->lastsave_s = now_ms / 1000;
         p->changes_base = p->changes_at_fork;
-        p->last_bgsave_ok = true;
+        __atomic_store_n(&p->last_bgsave_ok, true, __ATOMIC_RELAXED);
         p->saves++;
         log_notice("Background saving terminated with success");
     } else {
         char tmp[64];
         temp_name(tmp, sizeof tmp, p->child);
         unlink(tmp);
-        p->last_bgsave_ok = false;
+        __atomic_store_n(&p->last_bgsave_ok, false, __ATOMIC_RELAXED);
         log_warning("Background saving %s", WIFSIGNALED(st) ? "terminated by signal" : "error");
     }
     p->child = 0;
@@ -664,7 +668,8 @@ static const char *persist_write_gate(const struct node *n)
     if (why)
         return why;
     const struct persist *p = state(n);
-    if (p->last_bgsave_ok || !config_load(&n->config, stop_writes_on_bgsave_error) || !save_points_set(n))
+    if (__atomic_load_n(&p->last_bgsave_ok, __ATOMIC_RELAXED) || !config_load(&n->config, stop_writes_on_bgsave_error) ||
+        !save_points_set(n))
         return NULL;
     return "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. "
            "Commands that may modify the data set are disabled, because this instance is configured to report "
@@ -693,7 +698,7 @@ void persist_attach(struct node *n)
     struct persist *p = mi_zalloc(sizeof *p);
     p->lastsave_s = clock_unix_ms() / 1000;
     p->last_try_s = p->lastsave_s;
-    p->last_bgsave_ok = true;
+    __atomic_store_n(&p->last_bgsave_ok, true, __ATOMIC_RELAXED);
     p->last_bgsave_time_s = -1;
     p->have_cpus = sched_getaffinity(0, sizeof p->cpus, &p->cpus) == 0;
     n->persist = p;
