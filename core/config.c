@@ -266,6 +266,8 @@ static const char *option_parse(const struct option_desc *o, const char *value, 
             return KEYSPACE_EVENTS_INVALID;
         break;
     case CONF_STRING:
+        if (strcmp(o->name, "dbfilename") == 0 && strchr(value, '/'))
+            return "dbfilename can't be a path, just a filename"; /* Redis's check: the file is in dir */
         if (strcmp(o->name, "save") == 0) {
             /* pairs of non-negative numbers, as Redis checks them */
             const char *p = value;

@@ -282,6 +282,7 @@ static void snapshot(struct shard *sh)
             return;
         }
         p->forks++;
+        p->saves++; /* as Redis's rdb_saves: saves started, whatever their end */
         p->child = pid;
         p->child_start_ms = now_ms;
         p->changes_at_fork = changes;
@@ -294,11 +295,11 @@ static void snapshot(struct shard *sh)
     int rc = write_snapshot(n, now_ms);
     int saved = errno;
     release_shards(p);
+    p->saves++;
     if (rc == 0) {
         p->lastsave_s = clock_unix_ms() / 1000;
         p->changes_base = changes;
         __atomic_store_n(&p->last_bgsave_ok, true, __ATOMIC_RELAXED);
-        p->saves++;
         log_notice("DB saved on disk");
         answer_waiters(sh, "OK", NULL);
     } else {
@@ -459,7 +460,6 @@ static void reap_child(struct shard *sh, int64_t now_ms)
         p->lastsave_s = now_ms / 1000;
         p->changes_base = p->changes_at_fork;
         __atomic_store_n(&p->last_bgsave_ok, true, __ATOMIC_RELAXED);
-        p->saves++;
         log_notice("Background saving terminated with success");
     } else {
         char tmp[64];

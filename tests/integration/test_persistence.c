@@ -600,6 +600,46 @@ static void test_save_points(void **state)
     assert_false(file_exists(dir, "dump.rdb"));
 }
 
+/* A save that fails: SAVE answers an error, a failed BGSAVE sets
+ * rdb_last_bgsave_status:err and, with save points set and
+ * stop-writes-on-bgsave-error yes, writes get -MISCONF until a save
+ * succeeds. (dump.rdb made a directory: the rename over it fails.) */
+static void test_failed_save_stops_writes(void **state)
+{
+    (void)state;
+    const char *dir = new_dir();
+    struct server *s = start_in(dir, "--save", "3600 1");
+    tconn *c = tconnect(s->port);
+    expect_error_prefix(tcmd(c, "CONFIG SET dbfilename sub/dump.rdb"), "ERR");
+    expect_ok(tcmd(c, "SET a 1"));
+    char path[160];
+    snprintf(path, sizeof path, "%s/dump.rdb/x", dir);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", path);
+    assert_int_equal(system(cmd), 0);
+    expect_error_prefix(tcmd(c, "SAVE"), "ERR");
+    expect_status(tcmd(c, "BGSAVE"), "Background saving started");
+    assert_int_equal(info_field_becomes(c, "persistence", "rdb_bgsave_in_progress", 0, 30000), 0);
+    struct rval *st = tcmd(c, "INFO persistence");
+    assert_non_null(strstr(st->str, "rdb_last_bgsave_status:err"));
+    rval_free(st);
+    expect_error_prefix(tcmd(c, "SET b 2"), "MISCONF");
+    expect_bulk(tcmd(c, "GET a"), "1"); /* reads go on */
+    expect_ok(tcmd(c, "CONFIG SET stop-writes-on-bgsave-error no"));
+    expect_ok(tcmd(c, "SET b 2"));
+    expect_ok(tcmd(c, "CONFIG SET stop-writes-on-bgsave-error yes"));
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/dump.rdb'", dir);
+    assert_int_equal(system(cmd), 0);
+    expect_status(tcmd(c, "BGSAVE"), "Background saving started");
+    assert_int_equal(info_field_becomes(c, "persistence", "rdb_bgsave_in_progress", 0, 30000), 0);
+    st = tcmd(c, "INFO persistence");
+    assert_non_null(strstr(st->str, "rdb_last_bgsave_status:ok"));
+    rval_free(st);
+    expect_ok(tcmd(c, "SET c 3"));
+    tclose(c);
+    assert_int_equal(server_stop(s), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -611,6 +651,7 @@ int main(void)
         cmocka_unit_test_teardown(test_kill9_keeps_last_save, teardown),
         cmocka_unit_test_teardown(test_damaged_file_refused, teardown),
         cmocka_unit_test_teardown(test_save_points, teardown),
+        cmocka_unit_test_teardown(test_failed_save_stops_writes, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
