@@ -38,7 +38,7 @@
 /* Clients waiting for one snapshot (SAVE callers, a BGSAVE's). */
 #define WAITERS_MAX 64
 
-enum snap_kind { SNAP_NONE, SNAP_SAVE, SNAP_BGSAVE, SNAP_SHUTDOWN };
+enum snap_kind { SNAP_NONE, SNAP_SAVE, SNAP_BGSAVE, SNAP_SHUTDOWN, SNAP_FLUSHALL };
 enum shutdown_req { SHUT_NONE, SHUT_PLAIN, SHUT_SAVE };
 
 /* The node's persistence state. The barrier's two words are shared by
@@ -74,6 +74,9 @@ struct persist {
     atomic_int     loading;
     atomic_int     shards_loaded;   /* shards done reading dump.rdb at start */
     cpu_set_t      cpus;            /* the CPUs the process may use (before shards pinned theirs) */
+    /* FLUSHALL: each shard's flag, set when it flushed, cleared by shard 0
+     * once all are set (persist_flushed) */
+    atomic_bool    flushed[1024];
     bool           have_cpus;
 };
 
@@ -295,10 +298,11 @@ static void snapshot(struct shard *sh)
     int rc = write_snapshot(n, now_ms);
     int saved = errno;
     release_shards(p);
-    p->saves++;
+    if (kind != SNAP_FLUSHALL)
+        p->saves++; /* Redis's save after FLUSHALL is not counted */
     if (rc == 0) {
         p->lastsave_s = clock_unix_ms() / 1000;
-        p->changes_base = changes;
+        p->changes_base = changes; /* after FLUSHALL's too: 0 since, as redis-server 7.0 shows */
         __atomic_store_n(&p->last_bgsave_ok, true, __ATOMIC_RELAXED);
         log_notice("DB saved on disk");
         answer_waiters(sh, "OK", NULL);
@@ -484,6 +488,26 @@ static void kill_child(struct persist *p)
     p->child = 0;
 }
 
+void persist_flushed(struct shard *sh)
+{
+    struct persist *p = state(sh->node);
+    if (p && sh->id < (int)(sizeof p->flushed / sizeof p->flushed[0]))
+        atomic_store(&p->flushed[sh->id], true);
+}
+
+/* Has every shard flushed since the last time this answered true? */
+static bool all_flushed(struct node *n)
+{
+    struct persist *p = state(n);
+    int k = n->nshards < 1024 ? n->nshards : 1024;
+    for (int i = 0; i < k; i++)
+        if (!atomic_load(&p->flushed[i]))
+            return false;
+    for (int i = 0; i < k; i++)
+        atomic_store(&p->flushed[i], false);
+    return true;
+}
+
 static void persist_tick(struct shard *sh, int64_t now_ms)
 {
     if (sh->id != 0)
@@ -492,6 +516,15 @@ static void persist_tick(struct shard *sh, int64_t now_ms)
     struct persist *p = state(n);
     if (p->child > 0)
         reap_child(sh, now_ms);
+    if (p->kind == SNAP_NONE && all_flushed(n)) {
+        /* FLUSHALL: a background save of the keys before it must not land
+         * after it; the empty keyspace is saved at once when points are set */
+        kill_child(p);
+        if (save_points_set(n)) {
+            park_start(sh, SNAP_FLUSHALL);
+            return;
+        }
+    }
     int req = atomic_exchange(&p->shutdown_req, SHUT_NONE);
     if (req != SHUT_NONE) {
         /* Redis kills a background save at shutdown and saves in the

@@ -56,6 +56,12 @@ void cmd_lastsave(struct exec_ctx *ctx);
  * shard 0's next tick. Any thread. */
 void persist_request_shutdown(struct node *n, bool save, bool nosave);
 
+/* FLUSHALL ran on sh's store. Once every shard has flushed, shard 0's
+ * next tick kills a background save under way and, with save points set,
+ * saves the empty keyspace (Redis saves at once, so that a restart does
+ * not bring the flushed keys back). */
+void persist_flushed(struct shard *sh);
+
 /* INFO (on shard 0): the Persistence section's fields from loading to
  * the rdb_ ones (the Stats section's fork fields come through the
  * module's info hook). */

@@ -519,6 +519,28 @@ static void test_kill9_keeps_last_save(void **state)
     tclose(c);
 }
 
+/* FLUSHALL with save points set saves the empty keyspace: a restart does
+ * not bring the flushed keys back. */
+static void test_flushall_saves(void **state)
+{
+    (void)state;
+    const char *dir = new_dir();
+    struct server *s = start_in(dir, "--save", "3600 1");
+    tconn *c = tconnect(s->port);
+    for (int i = 0; i < 100; i++)
+        expect_ok(tcmd(c, "SET k%d v", i));
+    expect_ok(tcmd(c, "SAVE"));
+    expect_ok(tcmd(c, "FLUSHALL"));
+    /* saved: no change since (the flush was one, or one a shard) */
+    assert_int_equal(info_field_becomes(c, "persistence", "rdb_changes_since_last_save", 0, 30000), 0);
+    tclose(c);
+    server_kill(s);
+    s = start_in(dir, NULL, NULL);
+    c = tconnect(s->port);
+    expect_int(tcmd(c, "DBSIZE"), 0);
+    tclose(c);
+}
+
 /* A damaged or cut file: the server refuses to start (and ringkv's log
  * names the file), never serving part of it. */
 static void test_damaged_file_refused(void **state)
@@ -649,6 +671,7 @@ int main(void)
         cmocka_unit_test_teardown(test_file_loads_in_redis, teardown),
         cmocka_unit_test_teardown(test_shutdown_save_nosave_sigterm, teardown),
         cmocka_unit_test_teardown(test_kill9_keeps_last_save, teardown),
+        cmocka_unit_test_teardown(test_flushall_saves, teardown),
         cmocka_unit_test_teardown(test_damaged_file_refused, teardown),
         cmocka_unit_test_teardown(test_save_points, teardown),
         cmocka_unit_test_teardown(test_failed_save_stops_writes, teardown),
