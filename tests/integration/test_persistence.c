@@ -20,6 +20,11 @@
 #include <cmocka.h>
 
 #include "harness.h"
+/* wait_synced and replicaof; not every helper is used here */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "repl_helpers.h"
+#pragma GCC diagnostic pop
 
 #define MAX_DIRS 16
 static char dirs[MAX_DIRS][64];
@@ -34,7 +39,7 @@ static const char *new_dir(void)
     char *d = dirs[ndirs];
     snprintf(d, sizeof dirs[0], "/tmp/rkv-persist-%d-%d", (int)getpid(), ndirs);
     ndirs++;
-    char cmd[128];
+    char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", d, d);
     assert_int_equal(system(cmd), 0);
     return d;
@@ -48,7 +53,7 @@ static int teardown(void **state)
             server_kill(&servers[i]);
     nservers = 0;
     for (int i = 0; i < ndirs; i++) {
-        char cmd[128];
+        char cmd[200];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dirs[i]);
         if (system(cmd) != 0)
             fprintf(stderr, "could not remove %s\n", dirs[i]);
@@ -200,7 +205,7 @@ static char *state_of(tconn *c)
         int nn = snprintf(num, sizeof num, "%lld", at->integer);
         text_str(&t, &len, &cap, num, (size_t)nn);
         rval_free(at);
-        struct rval *v;
+        struct rval *v = NULL;
         if (strcmp(type->str, "string") == 0) {
             v = cmd_key(c, "GET", k, NULL, NULL, NULL);
             text_str(&t, &len, &cap, v->str, v->len);
@@ -541,6 +546,35 @@ static void test_flushall_saves(void **state)
     tclose(c);
 }
 
+/* A replica saves its own data (what its master sent it), and a server
+ * started from that file has it. */
+static void test_replica_saves(void **state)
+{
+    (void)state;
+    const char *mdir = new_dir(), *rdir = new_dir();
+    struct server *m = start_in(mdir, "--threads", "2");
+    struct server *r = start_in(rdir, "--threads", "3");
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    for (int i = 0; i < 300; i++)
+        expect_ok(tcmd(mc, "SET key:%d value:%d", i, i));
+    expect_int(tcmd(mc, "HSET h a 1 b 2"), 2);
+    replicaof(rc, m->port);
+    expect_ok(tcmd(mc, "SET after-sync yes"));
+    wait_synced(mc, rc, 30000);
+    expect_ok(tcmd(rc, "SAVE"));
+    tclose(rc);
+    assert_int_equal(server_stop(r), 0);
+    check_rdb(rdir);
+    struct server *again = start_in(rdir, NULL, NULL); /* a master now: no replicaof given */
+    rc = tconnect(again->port);
+    expect_int(tcmd(rc, "DBSIZE"), 302);
+    expect_bulk(tcmd(rc, "GET key:299"), "value:299");
+    expect_bulk(tcmd(rc, "GET after-sync"), "yes");
+    expect_bulk(tcmd(rc, "HGET h b"), "2");
+    tclose(rc);
+    tclose(mc);
+}
+
 /* A damaged or cut file: the server refuses to start (and ringkv's log
  * names the file), never serving part of it. */
 static void test_damaged_file_refused(void **state)
@@ -672,6 +706,7 @@ int main(void)
         cmocka_unit_test_teardown(test_shutdown_save_nosave_sigterm, teardown),
         cmocka_unit_test_teardown(test_kill9_keeps_last_save, teardown),
         cmocka_unit_test_teardown(test_flushall_saves, teardown),
+        cmocka_unit_test_teardown(test_replica_saves, teardown),
         cmocka_unit_test_teardown(test_damaged_file_refused, teardown),
         cmocka_unit_test_teardown(test_save_points, teardown),
         cmocka_unit_test_teardown(test_failed_save_stops_writes, teardown),
