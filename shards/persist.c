@@ -50,6 +50,7 @@ struct persist {
      * shard 0 moves it on (a futex) */
     _Alignas(64) atomic_int parked;
     _Alignas(64) atomic_uint release;
+    atomic_bool    parked_by[1024]; /* which shards are parked now */
     int            kind;            /* enum snap_kind being parked for, SNAP_NONE if none */
     uint64_t       park_start_ns;
     struct shard_msg *waiters[WAITERS_MAX];
@@ -233,6 +234,8 @@ static void futex_wake_all(atomic_uint *w)
 
 static void release_shards(struct persist *p)
 {
+    for (size_t i = 0; i < sizeof p->parked_by / sizeof p->parked_by[0]; i++)
+        atomic_store_explicit(&p->parked_by[i], false, memory_order_relaxed);
     atomic_store(&p->parked, 0);
     atomic_fetch_add(&p->release, 1);
     futex_wake_all(&p->release);
@@ -332,6 +335,8 @@ static void park_message(struct shard *sh, struct shard_msg *m)
     struct persist *p = state(sh->node);
     if (sh->id != 0) {
         unsigned gen = atomic_load(&p->release); /* before counting ourselves: shard 0 moves it after */
+        if (sh->id < 1024)
+            atomic_store(&p->parked_by[sh->id], true);
         atomic_fetch_add(&p->parked, 1);
         while (atomic_load(&p->release) == gen)
             futex_wait(&p->release, gen);
@@ -340,10 +345,13 @@ static void park_message(struct shard *sh, struct shard_msg *m)
         return;
     }
     int others = sh->node->nshards - 1;
-    /* a park message still in this shard's overflow (a full mailbox) has
-     * not reached its shard: wait for it a turn more rather than forever */
+    /* A shard not parked yet whose messages from here wait in this
+     * shard's overflow (its mailbox was full) may not have its park
+     * message: come back a turn later rather than wait forever. (It is
+     * not parked, so it reads its mailbox and the overflow drains; a
+     * parked shard's overflow does not matter: it has its message.) */
     for (int i = 1; i <= others; i++)
-        if (sh->overflow_head[i]) {
+        if (sh->overflow_head[i] && !(i < 1024 && atomic_load(&p->parked_by[i]))) {
             msg_post(sh, m, 0);
             return;
         }
