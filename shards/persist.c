@@ -659,9 +659,8 @@ static int persist_start(struct shard *sh)
 
 /* ---- INFO and the write gate ------------------------------------------ */
 
-void persist_info(struct shard *sh, uint64_t changes, struct buf *out)
+void persist_info(struct shard *sh, struct buf *out)
 {
-    (void)changes;
     struct node *n = sh->node;
     struct persist *p = state(n);
     int64_t now_ms = shard_now_ms(sh);

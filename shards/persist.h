@@ -63,8 +63,8 @@ void persist_request_shutdown(struct node *n, bool save, bool nosave);
 void persist_flushed(struct shard *sh);
 
 /* INFO (on shard 0): the Persistence section's fields from loading to
- * the rdb_ ones (the Stats section's fork fields come through the
- * module's info hook). */
-void persist_info(struct shard *sh, uint64_t changes, struct buf *out);
+ * the rdb_ ones, rdb_changes_since_last_save from every shard's changes
+ * (the Stats section's fork fields come through the module's info hook). */
+void persist_info(struct shard *sh, struct buf *out);
 
 #endif

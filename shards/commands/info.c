@@ -78,7 +78,7 @@ struct info_totals {
      * (ended spells and current ones) and in the current spell (the
      * longest of the shards') */
     uint64_t eviction_time_cap, eviction_exceeded_ms, eviction_current_ms;
-    uint64_t pubsub_channels, pubsub_patterns, clients_normal_memory, changes;
+    uint64_t pubsub_channels, pubsub_patterns, clients_normal_memory;
     /* the expiry cycles' estimates: avg_ttl weighted by each shard's keys
      * with an expiry (shards with an estimate only), the stale share
      * averaged over the shards */
@@ -126,7 +126,6 @@ static void sum_shards(const struct node *n, struct info_totals *t)
         t->pubsub_channels   += stat_load(&s->pubsub_channels);
         t->pubsub_patterns   += stat_load(&s->pubsub_patterns);
         t->clients_normal_memory += stat_load(&s->clients_normal_memory);
-        t->changes           += stat_load(&s->changes);
         uint64_t since = stat_load(&s->eviction_exceeded_since_us), now_us = clock_mono_ns() / 1000 + 1;
         uint64_t current = since && now_us > since ? (now_us - since) / 1000 : 0;
         t->eviction_exceeded_ms += stat_load(&s->eviction_exceeded_us) / 1000 + current;
@@ -453,7 +452,7 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
     }
     if (want & INFO_PERSISTENCE) {
         info_section_header(out, &sections, "Persistence");
-        persist_info(sh, t.changes, out); /* loading .. rdb_*: shards/persist.c */
+        persist_info(sh, out); /* loading .. rdb_*: shards/persist.c */
         buf_printf(out,
                    "aof_enabled:0\r\n"
                    "aof_rewrite_in_progress:0\r\n"
