@@ -136,11 +136,21 @@ enum command_flag {
  *  - JOURNAL_NODE: one record for the whole node (FLUSHALL, FLUSHDB): every
  *    shard runs its part, and the record takes one place in the stream,
  *    after every write any shard made before its part and before every
- *    write after it (a barrier, see replication/repl.c). */
+ *    write after it (a barrier, see replication/repl.c).
+ *  - JOURNAL_ALWAYS: the command itself, as sent, each time it runs, for
+ *    node-wide state outside the stores (FUNCTION LOAD, DELETE, FLUSH,
+ *    RESTORE: the function libraries); deterministic given that state, so
+ *    one that failed here fails the same way on the replica, which runs it
+ *    on its shard 0. A full sync sends the state first (the shard module's
+ *    full_sync hook). Also PUBLISH and SPUBLISH, as Redis propagates them
+ *    so that a replica's subscribers get the master's messages: a
+ *    CMD_ALL_SHARDS row goes out once (shard 0's part) and the replica runs
+ *    it on every shard. */
 enum journal_kind {
     JOURNAL_EFFECTS = 0,
     JOURNAL_COMMAND,
     JOURNAL_NODE,
+    JOURNAL_ALWAYS,
 };
 
 struct command {

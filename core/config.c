@@ -121,6 +121,7 @@ static const struct {
     { "zset-max-ziplist-entries",       "zset-max-listpack-entries" },
     { "zset-max-ziplist-value",         "zset-max-listpack-value" },
     { "list-max-ziplist-size",          "list-max-listpack-size" },
+    { "lua-time-limit",                 "busy-reply-threshold" },
 };
 
 const struct option_desc *option_find(const char *name)
@@ -456,22 +457,35 @@ const char *config_value_text(const struct config *cfg, const char *name, char *
     return option_text(cfg, o, out, outlen);
 }
 
-void config_get(const struct config *cfg, const char *pattern, config_visit_fn *fn, void *arg)
+/* One option's value to fn, under the name asked for (its own or an old one). */
+static void visit_option(const struct config *cfg, const struct option_desc *o, const char *name,
+                         config_visit_fn *fn, void *arg)
 {
     char value[512];
+    if (o->type == CONF_STRING) {
+        /* whole, however long: a string replaced meanwhile is freed only
+         * once every shard is between commands (config_set_shared) */
+        const char *str = (const char *)(intptr_t)option_load(cfg, o);
+        fn(arg, name, str ? str : "");
+    } else {
+        fn(arg, name, option_text(cfg, o, value, sizeof(value)));
+    }
+}
+
+void config_get(const struct config *cfg, const char *pattern, config_visit_fn *fn, void *arg)
+{
     size_t plen = strlen(pattern);
     for (size_t i = 0; i < CONFIG_NOPTIONS; i++) {
         const struct option_desc *o = &config_options[i];
-        if (!glob_match(pattern, plen, o->name, strlen(o->name), true))
-            continue;
-        if (o->type == CONF_STRING) {
-            /* whole, however long: a string replaced meanwhile is freed only
-             * once every shard is between commands (config_set_shared) */
-            const char *str = (const char *)(intptr_t)option_load(cfg, o);
-            fn(arg, o->name, str ? str : "");
-        } else {
-            fn(arg, o->name, option_text(cfg, o, value, sizeof(value)));
-        }
+        if (glob_match(pattern, plen, o->name, strlen(o->name), true))
+            visit_option(cfg, o, o->name, fn, arg);
+    }
+    /* the old names too, with the value of the option they name (as Redis
+     * 7 lists them) */
+    for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
+        const struct option_desc *o = option_find(aliases[i].now);
+        if (o && glob_match(pattern, plen, aliases[i].old, strlen(aliases[i].old), true))
+            visit_option(cfg, o, aliases[i].old, fn, arg);
     }
 }
 

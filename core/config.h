@@ -87,6 +87,7 @@ enum config_type {
     X("latency-tracking", latency_tracking, CONF_BOOL, "yes", CONF_RUNTIME, NULL, "show the per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM)") \
     X("latency-tracking-info-percentiles", latency_tracking_info_percentiles, CONF_STRING, "50 99 99.9", CONF_RUNTIME, NULL, "the percentiles INFO latencystats shows, space separated (0.0 to 100.0)") \
     X("enable-debug-command", enable_debug_command, CONF_ENUM, "no", 0, "no yes local", "who may run DEBUG: nobody, everyone, or clients on a loopback address (set at start only, as in Redis)") \
+    X("busy-reply-threshold", busy_reply_threshold, CONF_INT, "5000", CONF_RUNTIME, NULL, "ms a Lua script runs before it is reported busy: clients get -BUSY and SCRIPT KILL may end it (alias lua-time-limit)") \
     X("tracking-table-max-keys", tracking_table_max_keys, CONF_INT, "1000000", CONF_RUNTIME, NULL, "most keys client-side caching tracks over the node (0: no limit); past it keys are evicted and invalidated") \
     X("dbfilename",      dbfilename,      CONF_STRING, "dump.rdb",  CONF_RUNTIME, NULL, "the RDB file in dir: written by SAVE, BGSAVE, the save points and shutdown; loaded at start") \
     X("rdbcompression",  rdbcompression,  CONF_BOOL,   "yes",       CONF_RUNTIME, NULL, "LZF-compress the RDB file's keys and string values longer than 20 bytes") \
@@ -180,8 +181,6 @@ enum config_type {
     X("active-defrag-cycle-min", active_defrag_cycle_min, "1") \
     X("active-defrag-cycle-max", active_defrag_cycle_max, "25") \
     X("active-defrag-max-scan-fields", active_defrag_max_scan_fields, "1000") \
-    X("lua-time-limit", lua_time_limit, "5000") \
-    X("busy-reply-threshold", busy_reply_threshold, "5000") \
     X("stream-node-max-bytes", stream_node_max_bytes, "4096") \
     X("stream-node-max-entries", stream_node_max_entries, "100") \
     X("cluster-port", cluster_port, "0") \

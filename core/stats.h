@@ -96,6 +96,7 @@ struct shard_stats {
      * buffers of its normal clients (INFO mem_clients_normal) */
     uint64_t pubsub_channels;
     uint64_t pubsub_patterns;
+    uint64_t pubsubshard_channels;
     uint64_t clients_normal_memory;
     /* changes the store made (its change hook: one a key written, deleted,
      * expired or evicted, one a flush): INFO rdb_changes_since_last_save */

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/numbers.h"
 #include "core/reply.h"
+#include "core/resp.h"
 #include "net/loop.h"
 #include "shards/dispatch.h"
 #include "shards/message.h"
@@ -29,6 +30,16 @@ static struct replica *find_replica(struct repl *r, uint64_t id)
 
 static struct replica *unlink_replica(struct repl *r, uint64_t id);
 static void close_replica(struct shard *sh, struct replica *x, enum feed_kind how);
+
+/* A module's command for a full sync's start, as a RKV.LOADCMD frame. */
+static void emit_loadcmd(void *arg, int argc, const struct slice *argv)
+{
+    struct slice *framed = mi_malloc(sizeof *framed * (size_t)(argc + 1));
+    framed[0] = SLICE_LIT(FRAME_LOADCMD);
+    memcpy(framed + 1, argv, sizeof *framed * (size_t)argc);
+    resp_encode_command(arg, argc + 1, framed);
+    mi_free(framed);
+}
 
 /* The stream held for a replica's full sync served by a replica of ours is
  * an output buffer like any other (Redis applies the replica class's limits
@@ -180,6 +191,10 @@ void master_attach(struct shard *sh, struct shard_msg *m)
          * shard starts its snapshot after applying them: mailboxes keep
          * the order of one sender. */
         x->stream_later = repl_is_replica(n);
+        /* node-wide state outside the stores first (the function libraries) */
+        for (int i = 0; i < n->nmodules; i++)
+            if (n->modules[i]->full_sync)
+                n->modules[i]->full_sync(sh, emit_loadcmd, &x->feed);
         x->snap_pending = n->nshards;
         x->flow = snap_flow_create(1 + n->nshards); /* ours, and one per producing shard */
         for (int i = 0; i < n->nshards; i++)

@@ -238,6 +238,15 @@ void repl_command_end(struct shard *sh, const struct command *cmd, int argc, con
         send_barrier(sh, argc, changed ? argv : NULL);
         return;
     }
+    if (cmd->journal == JOURNAL_ALWAYS) {
+        /* a command every shard runs (PUBLISH) goes out once, with shard 0's
+         * part; a replica's own clients' (a PUBLISH there) stay out of the
+         * stream it passes on */
+        if (atomic_load_explicit(&sh->node->repl_feeding, memory_order_relaxed) && !repl_is_replica(sh->node) &&
+            (!(cmd->flags & CMD_ALL_SHARDS) || sh->id == 0))
+            resp_encode_command(&rs->journal_out, argc, argv);
+        return;
+    }
     if (!changed || !atomic_load_explicit(&sh->node->repl_feeding, memory_order_relaxed))
         return;
     if (rs->journal_form.len)
@@ -485,6 +494,8 @@ static void apply_command(struct shard *sh, struct store *st, const char *p, uin
     }
     (void)n;
     const struct command *cmd = command_lookup(args[0]);
+    if (cmd && cmd->subcommands && argc >= 2) /* FUNCTION LOAD: the subcommand's row */
+        cmd = command_lookup_sub(cmd, args[1]);
     if (!cmd || !cmd->fn)
         return;
     if (st == sh->store && sh->snap_keys_pending > 0 && (cmd->flags & CMD_WRITE))

@@ -408,6 +408,15 @@ static bool queue_command(struct shard *sh, struct repl_link *l, const struct co
 {
     if (!command_arity_ok(cmd, argc))
         return false;
+    if (cmd->subcommands && (argc < 2 || !(cmd = command_lookup_sub(cmd, argv[1])) || !command_arity_ok(cmd, argc)))
+        return false;
+    if (cmd->journal == JOURNAL_ALWAYS) {
+        /* node-wide state: shard 0 runs it; PUBLISH: every shard, for its
+         * own subscribers */
+        for (int i = 0; i < ((cmd->flags & CMD_ALL_SHARDS) ? sh->node->nshards : 1); i++)
+            apply_put_command(&l->apply[i], &l->apply_open[i], argc, argv);
+        return true;
+    }
     if (cmd->journal == JOURNAL_NODE) {
         for (int i = 0; i < sh->node->nshards; i++)
             apply_put_command(&l->apply[i], &l->apply_open[i], argc, argv);
@@ -527,7 +536,7 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
         rec.key = argv[1];
         queue_record(sh, l, &rec);
     } else if ((cmd = command_lookup(name)) != NULL &&
-               (cmd->journal != JOURNAL_EFFECTS || (cmd->flags & CMD_WRITE))) {
+               (cmd->subcommands || cmd->journal != JOURNAL_EFFECTS || (cmd->flags & CMD_WRITE))) {
         /* journaled as itself, or a write in a form of its own (a handler's
          * stated form: SET k v KEEPTTL): through its row and handler */
         if (!queue_command(sh, l, cmd, argc, argv)) {

@@ -136,9 +136,9 @@ static void session_describe(struct shard *sh, const struct conn *c, struct conn
     (void)sh;
     struct session *s = session_of_conn(c);
     v->client = &s->client;
-    pubsub_counts(s, &v->sub, &v->psub);
+    pubsub_counts(s, &v->sub, &v->psub, &v->ssub);
     /* Redis: a client with a subscription is of the pubsub type (RESP3 too) */
-    v->type = v->sub + v->psub > 0 ? CLIENT_TYPE_PUBSUB : CLIENT_TYPE_NORMAL;
+    v->type = v->sub + v->psub + v->ssub > 0 ? CLIENT_TYPE_PUBSUB : CLIENT_TYPE_NORMAL;
     v->flags = s->monitor ? "O" : v->type == CLIENT_TYPE_PUBSUB ? "P" : "N";
     v->user = "default";
     v->pending = (size_t)s->npending;

@@ -40,7 +40,7 @@ struct conn_view {
     enum client_type     type;
     const char          *flags;   /* Redis's flags letters: "N", "S", "M", "P" */
     const char          *user;    /* "default", or "(superuser)" for the master link */
-    size_t               sub, psub; /* subscriptions: channels, patterns */
+    size_t               sub, psub, ssub; /* subscriptions: channels, patterns, shard channels */
     size_t               qbuf;    /* unparsed input bytes */
     size_t               obuf;    /* unsent output bytes (pub/sub pushes waiting included) */
     size_t               pending; /* replies waiting on other shards */

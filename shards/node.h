@@ -137,9 +137,14 @@ struct node {
     _Atomic int64_t staging_idle_ms;    /* DEBUG SET-STAGING-IDLE: 0 for STAGING_IDLE_MS (staging.h) */
     _Atomic int64_t client_pause_end_ms; /* unix ms the CLIENT PAUSE ends at */
     atomic_int      monitors;          /* MONITOR connections, across shards (monitor.h) */
+    atomic_int      busy_scripts;      /* shards running a script past busy-reply-threshold:
+                                          other commands get -BUSY (scripting.c) */
     /* The bodies of the scripts EVAL and SCRIPT LOAD were given, for every
      * shard (shards/commands/scripting.c), or NULL without scripting. */
     struct script_registry *scripts;
+    /* The function libraries FUNCTION LOAD was given, for every shard
+     * (shards/commands/functions.c). */
+    struct function_registry *functions;
     /* RDB snapshots and loading (shards/persist.h), or NULL */
     struct persist *persist;
 };

@@ -396,7 +396,11 @@ static const char *key_gate_verdict(struct shard *sh, const struct session *s, c
     unsigned how = 0;
     if (s->client.asking || (cmd->flags & CMD_ASKING))
         how |= KEY_GATE_ASKING;
-    if (s->client.read_replica && !(cmd->flags & CMD_WRITE))
+    /* a READONLY connection subscribes to shard channels on a replica (the
+     * master's SPUBLISH reaches it through the stream), but SPUBLISH goes
+     * to the master, whose replicas all get it */
+    if (s->client.read_replica && !(cmd->flags & CMD_WRITE) &&
+        (cmd->flags & (CMD_PUBSUB | CMD_ALL_SHARDS)) != (CMD_PUBSUB | CMD_ALL_SHARDS))
         how |= KEY_GATE_READ_HERE;
     return sh->node->key_gate(sh->node, first, cross, how, text, cap);
 }
@@ -460,6 +464,22 @@ const char *dispatch_key_gate_refusal(struct shard *sh, const struct session *s,
     if (first < 0 || (!cross && key_gate_serves(sh, (unsigned)first)))
         return NULL;
     return key_gate_verdict(sh, s, cmd, first, cross, text, cap);
+}
+
+/* While a script is busy (node.h busy_scripts): the commands Redis flags
+ * allow_busy, the only ones it serves then. */
+__attribute__((noinline)) static bool allowed_while_busy(const struct command *cmd, const struct command *container)
+{
+    static const char *const allowed[] = { "shutdown", "reset", "multi", "auth", "discard", "replconf",
+                                           "watch", "unwatch", "quit", "hello" };
+    if (container)
+        return (strcmp(container->name, "script") == 0 && strcmp(cmd->name, "kill") == 0) ||
+               (strcmp(container->name, "function") == 0 &&
+                (strcmp(cmd->name, "kill") == 0 || strcmp(cmd->name, "stats") == 0));
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+        if (strcmp(cmd->name, allowed[i]) == 0)
+            return true;
+    return false;
 }
 
 /* Copy a command name into a fixed field, cut to fit. */
@@ -578,6 +598,11 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
         snprintf(text, sizeof(text), "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
                  "PING / QUIT / RESET are allowed in this context", cmd->name);
         session_reply_error(s, text);
+        return;
+    }
+    if (atomic_load_explicit(&sh->node->busy_scripts, memory_order_relaxed) && !allowed_while_busy(cmd, container)) {
+        session_reply_error(s, "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+        stats_command_rejected(&sh->stats, cmd->index);
         return;
     }
     if (pause_any(sh->node) && pause_holds(sh, s, cmd)) {

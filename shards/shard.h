@@ -121,6 +121,10 @@ struct shard_module {
     void (*tick)(struct shard *sh, int64_t now_ms);
     /* Once every shard thread has stopped: release node-wide state. */
     void (*node_teardown)(struct node *n);
+    /* On shard 0 of a master, as a full sync starts: commands that rebuild
+     * node-wide state kept outside the stores (the function libraries),
+     * each given to emit; the replica runs them before the snapshot's keys. */
+    void (*full_sync)(struct shard *sh, void (*emit)(void *arg, int argc, const struct slice *argv), void *arg);
     /* INFO, on shard 0: append this module's fields of a section ("stats",
      * "replication") to out. */
     void (*info)(struct shard *sh, const char *section, struct buf *out);

@@ -17,6 +17,7 @@
 #include "shards/node.h"
 #include "shards/session.h"
 #include "shards/shard.h"
+#include "shards/store/slot.h"
 
 long pubsub_find(const struct buf *set, size_t n, struct slice s)
 {
@@ -56,8 +57,11 @@ void pubsub_session_end(struct shard *sh, struct session *s)
         buf_free(&ps->channels[i]);
     for (size_t i = 0; i < ps->npatterns; i++)
         buf_free(&ps->patterns[i]);
+    for (size_t i = 0; i < ps->nshard_channels; i++)
+        buf_free(&ps->shard_channels[i]);
     mi_free(ps->channels);
     mi_free(ps->patterns);
+    mi_free(ps->shard_channels);
     mi_free(ps);
     s->pubsub = NULL;
     shard_remove_subscriber(sh, s);
@@ -65,13 +69,14 @@ void pubsub_session_end(struct shard *sh, struct session *s)
 
 bool pubsub_subscribed(const struct session *s)
 {
-    return pubsub_count(s->pubsub) > 0;
+    return pubsub_count(s->pubsub) + pubsub_shard_count(s->pubsub) > 0;
 }
 
-void pubsub_counts(const struct session *s, size_t *channels, size_t *patterns)
+void pubsub_counts(const struct session *s, size_t *channels, size_t *patterns, size_t *shard_channels)
 {
     *channels = s->pubsub ? s->pubsub->nchannels : 0;
     *patterns = s->pubsub ? s->pubsub->npatterns : 0;
+    *shard_channels = pubsub_shard_count(s->pubsub);
 }
 
 /* The pubsub class's limits, parsed again only when CONFIG SET replaced the
@@ -110,17 +115,18 @@ static bool over_output_limit(struct session *s, const struct output_limit *lim,
 
 static void drop_subscriber(struct session *s)
 {
-    size_t sub, psub;
-    pubsub_counts(s, &sub, &psub);
-    log_warning("Client id=%llu addr=%s laddr=%s fd=%d name=%s flags=P sub=%zu psub=%zu omem=%zu "
+    size_t sub, psub, ssub;
+    pubsub_counts(s, &sub, &psub, &ssub);
+    log_warning("Client id=%llu addr=%s laddr=%s fd=%d name=%s flags=P sub=%zu psub=%zu ssub=%zu omem=%zu "
                 "scheduled to be closed ASAP for overcoming of output buffer limits.",
                 (unsigned long long)s->client.id, s->client.addr, s->client.laddr, s->client.fd,
-                s->client.name, sub, psub, session_output_bytes(s));
+                s->client.name, sub, psub, ssub, session_output_bytes(s));
     conn_close(s->conn, false);
 }
 
-void pubsub_push(struct session *s, const struct buf *pattern, struct slice channel,
-                 struct slice message)
+/* One message pushed: [kind, pattern?, channel, message]. */
+static void push_message(struct session *s, const char *kind, const struct buf *pattern, struct slice channel,
+                         struct slice message)
 {
     struct reply r = { session_push_target(s), s->client.proto };
     int n = pattern ? 4 : 3;
@@ -128,7 +134,7 @@ void pubsub_push(struct session *s, const struct buf *pattern, struct slice chan
         buf_printf(r.out, ">%d\r\n", n);
     else
         reply_array(&r, (size_t)n);
-    reply_bulk_str(&r, pattern ? "pmessage" : "message");
+    reply_bulk_str(&r, kind);
     if (pattern)
         reply_bulk(&r, pattern->data, pattern->len);
     reply_bulk(&r, channel.ptr, channel.len);
@@ -137,21 +143,39 @@ void pubsub_push(struct session *s, const struct buf *pattern, struct slice chan
         conn_flush(s->conn); /* else it leaves when the replies before it do */
 }
 
+void pubsub_push(struct session *s, const struct buf *pattern, struct slice channel,
+                 struct slice message)
+{
+    push_message(s, pattern ? "pmessage" : "message", pattern, channel, message);
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
 
-/* Distinct names among every subscriber's channels (patterns: the
- * patterns), by their hashes sorted (a collision of two 64-bit hashes
- * would count one name less). */
-static uint64_t count_distinct(struct shard *sh, bool patterns)
+/* One of a session's three sets. */
+static const struct buf *set_of(const struct pubsub *ps, enum pubsub_set which, size_t *n)
+{
+    switch (which) {
+    case PUBSUB_PATTERNS: *n = ps->npatterns; return ps->patterns;
+    case PUBSUB_SHARD_CHANNELS: *n = ps->nshard_channels; return ps->shard_channels;
+    default: *n = ps->nchannels; return ps->channels;
+    }
+}
+
+/* Distinct names in one of the sets of every subscriber, by their hashes
+ * sorted (a collision of two 64-bit hashes would count one name less). */
+static uint64_t count_distinct(struct shard *sh, enum pubsub_set which)
 {
     size_t total = 0;
     for (int i = 0; i < sh->nsubscribers; i++) {
         const struct pubsub *ps = sh->subscribers[i]->pubsub;
-        total += ps ? (patterns ? ps->npatterns : ps->nchannels) : 0;
+        size_t k = 0;
+        if (ps)
+            set_of(ps, which, &k);
+        total += k;
     }
     if (total == 0)
         return 0;
@@ -163,8 +187,8 @@ static uint64_t count_distinct(struct shard *sh, bool patterns)
         const struct pubsub *ps = sh->subscribers[i]->pubsub;
         if (!ps)
             continue;
-        const struct buf *set = patterns ? ps->patterns : ps->channels;
-        size_t k = patterns ? ps->npatterns : ps->nchannels;
+        size_t k;
+        const struct buf *set = set_of(ps, which, &k);
         for (size_t j = 0; j < k; j++)
             h[n++] = XXH3_64bits(set[j].data, set[j].len);
     }
@@ -184,8 +208,9 @@ void pubsub_check_output(struct shard *sh, int64_t now_ms)
         if (s->conn && !s->conn->closing && over_output_limit(s, lim, now_ms))
             drop_subscriber(s); /* leaves the list when its connection is freed */
     }
-    __atomic_store_n(&sh->stats.pubsub_channels, count_distinct(sh, false), __ATOMIC_RELAXED);
-    __atomic_store_n(&sh->stats.pubsub_patterns, count_distinct(sh, true), __ATOMIC_RELAXED);
+    __atomic_store_n(&sh->stats.pubsub_channels, count_distinct(sh, PUBSUB_CHANNELS), __ATOMIC_RELAXED);
+    __atomic_store_n(&sh->stats.pubsub_patterns, count_distinct(sh, PUBSUB_PATTERNS), __ATOMIC_RELAXED);
+    __atomic_store_n(&sh->stats.pubsubshard_channels, count_distinct(sh, PUBSUB_SHARD_CHANNELS), __ATOMIC_RELAXED);
 }
 
 long long pubsub_publish(struct shard *sh, struct slice channel, struct slice message, int64_t now_ms)
@@ -215,6 +240,69 @@ long long pubsub_publish(struct shard *sh, struct slice channel, struct slice me
             pubsub_drop_if_over(sh, s, now_ms);
     }
     return reached;
+}
+
+long long pubsub_publish_shard(struct shard *sh, struct slice channel, struct slice message, int64_t now_ms)
+{
+    long long reached = 0;
+    for (int i = 0; i < sh->nsubscribers; i++) {
+        struct session *s = sh->subscribers[i];
+        struct pubsub *ps = s->pubsub;
+        if (!s->conn || s->conn->closing || !ps ||
+            pubsub_find(ps->shard_channels, ps->nshard_channels, channel) < 0)
+            continue;
+        push_message(s, "smessage", NULL, channel, message);
+        reached++;
+        pubsub_drop_if_over(sh, s, now_ms);
+    }
+    return reached;
+}
+
+void pubsub_drop_shard_channels(struct shard *sh, bool (*keep_slot)(void *arg, unsigned slot), void *arg)
+{
+    for (int i = 0; i < sh->nsubscribers; i++) {
+        struct session *s = sh->subscribers[i];
+        struct pubsub *ps = s->pubsub;
+        if (!ps || !s->conn || s->conn->closing)
+            continue;
+        for (size_t k = 0; k < ps->nshard_channels;) {
+            struct buf *name = &ps->shard_channels[k];
+            if (keep_slot(arg, key_slot(name->data, name->len))) {
+                k++;
+                continue;
+            }
+            struct buf gone = *name;
+            ps->shard_channels[k] = ps->shard_channels[--ps->nshard_channels];
+            struct reply r = { session_push_target(s), s->client.proto };
+            pubsub_confirm(&r, "sunsubscribe", gone.data, gone.len, ps->nshard_channels);
+            buf_free(&gone);
+            if (!s->head)
+                conn_flush(s->conn);
+        }
+    }
+    /* sessions left with no subscription at all leave the list */
+    for (int i = 0; i < sh->nsubscribers;) {
+        struct session *s = sh->subscribers[i];
+        if (s->pubsub && !pubsub_subscribed(s))
+            pubsub_session_end(sh, s); /* moves the last one here */
+        else
+            i++;
+    }
+}
+
+/* The reply to one (un)subscription: [kind, name, count], a push in RESP3. */
+void pubsub_confirm(struct reply *r, const char *kind, const char *name, size_t len, size_t count)
+{
+    if (r->proto == 3)
+        buf_printf(r->out, ">3\r\n");
+    else
+        reply_array(r, 3);
+    reply_bulk_str(r, kind);
+    if (name)
+        reply_bulk(r, name, len);
+    else
+        reply_null(r);
+    reply_int(r, (long long)count);
 }
 
 bool pubsub_drop_if_over(struct shard *sh, struct session *s, int64_t now_ms)

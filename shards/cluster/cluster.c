@@ -25,6 +25,7 @@
 #include "shards/message.h"
 #include "shards/node.h"
 #include "shards/shard.h"
+#include "shards/subscriptions.h"
 #include "shards/store/slot.h"
 #include "shards/store/store.h"
 
@@ -379,6 +380,28 @@ static int read_file(const char *path, struct buf *out)
  * at the first tick, and after a replica's full sync replaced the store.
  * Shard 0 shares the state with the peers, learns masters from the
  * Sentinels, follows its group's record and fences itself when cut off. */
+/* Is the slot this node's to serve as its master now (arg: the state)? */
+static bool serves_as_master(void *arg, unsigned slot)
+{
+    const struct cluster_state *st = arg;
+    unsigned g = st->slot_group[slot];
+    return g != CLUSTER_NO_GROUP && st->myself >= 0 && st->groups[g].master == st->myself;
+}
+
+/* A new state (a table version, a failover): subscribers to shard channels
+ * whose slot this node no longer serves as master are told to subscribe
+ * where it went (subscriptions.h). */
+static void shard_channels_follow(struct shard *sh, struct cluster *c)
+{
+    static _Thread_local const struct cluster_state *seen;
+    const struct cluster_state *st = cluster_now(c);
+    if (st == seen)
+        return;
+    seen = st;
+    if (sh->nsubscribers > 0 && st)
+        pubsub_drop_shard_channels(sh, serves_as_master, (void *)st);
+}
+
 static void cluster_tick(struct shard *sh, int64_t now_ms)
 {
     struct cluster *c = cluster_of(sh->node);
@@ -386,6 +409,7 @@ static void cluster_tick(struct shard *sh, int64_t now_ms)
         return;
     if (!store_slots_indexed(sh->store))
         store_index_slots(sh->store);
+    shard_channels_follow(sh, c);
     if (sh->id != 0)
         return;
     cluster_peers_tick(sh, c, now_ms);

@@ -33,6 +33,7 @@ command_fn cmd_get, cmd_set, cmd_setnx, cmd_setex, cmd_psetex, cmd_getset,
 
 /* HyperLogLog (hyperloglog.c) */
 command_fn cmd_pfadd, cmd_pfcount, cmd_pfmerge;
+command_fn cmd_pfdebug, cmd_pfselftest;
 
 /* geo (geo.c): sorted sets scored by geohash */
 command_fn cmd_geoadd, cmd_geopos, cmd_geodist, cmd_geohash, cmd_georadius, cmd_georadius_ro,
@@ -90,7 +91,9 @@ command_fn cmd_ping, cmd_echo, cmd_hello, cmd_auth, cmd_quit, cmd_reset,
     cmd_client_caching, cmd_client_unblock;
 
 /* commands ringkv does not have, refused with what is missing (refusals.c) */
-command_fn cmd_move, cmd_swapdb, cmd_no_scripting;
+command_fn cmd_move, cmd_swapdb;
+command_fn cmd_fcall, cmd_fcall_ro, cmd_function_load, cmd_function_delete, cmd_function_flush, cmd_function_kill,
+    cmd_function_list, cmd_function_stats, cmd_function_dump, cmd_function_restore, cmd_function_help;
 
 /* DEBUG (debug.c) */
 command_fn cmd_debug_help, cmd_debug_sleep, cmd_debug_object, cmd_debug_set_active_expire, cmd_debug_set_staging_idle,
@@ -105,6 +108,7 @@ merge_fn merge_client_kill;
 /* pub/sub */
 command_fn cmd_subscribe, cmd_unsubscribe, cmd_psubscribe, cmd_punsubscribe, cmd_publish,
     cmd_pubsub_channels, cmd_pubsub_numsub, cmd_pubsub_numpat, cmd_pubsub_help;
+command_fn cmd_ssubscribe, cmd_sunsubscribe, cmd_spublish, cmd_pubsub_shardchannels, cmd_pubsub_shardnumsub;
 merge_fn merge_pubsub_channels, merge_pubsub_numsub, merge_pubsub_numpat;
 
 /* transactions */
@@ -150,6 +154,8 @@ void scripting_attach(struct node *n);
 /* The scripts the node keeps (INFO's number_of_cached_scripts) and the
  * bytes of their bodies (used_memory_scripts_eval). */
 void scripting_registry_size(struct node *n, size_t *count, size_t *bytes);
+/* The function libraries the node keeps: how many, their functions, the bytes of their code. */
+void function_registry_counts(const struct node *n, size_t *libs, size_t *fns, size_t *bytes);
 
 /* SLOWLOG GET (CMD_ALL_SHARDS): each shard replies [count, entry...] (the
  * requested count first, then its own newest entries); this merge sorts all

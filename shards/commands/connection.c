@@ -342,11 +342,11 @@ static void client_line(struct buf *out, const struct conn_view *v, int64_t now_
         snprintf(flags, sizeof(flags), "N");
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-               "sub=%zu psub=%zu ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu "
+               "sub=%zu psub=%zu ssub=%zu multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu "
                "rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s cmd=%s "
                "user=%s redir=%d resp=%d io-thread=%d\n",
                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name, age, idle,
-               flags, c->db, v->sub, v->psub, v->in_multi ? v->multi_count : -1,
+               flags, c->db, v->sub, v->psub, v->ssub, v->in_multi ? v->multi_count : -1,
                v->qbuf, qbuf_free, v->multi_mem, read_buf, v->qbuf, v->obuf, v->pending, v->obuf, tot_mem,
                v->obuf ? "rw" : "r", c->last_cmd[0] ? c->last_cmd : "NULL", v->user,
                c->tracking ? 0 : -1, c->proto, v->shard);

@@ -190,6 +190,8 @@ static const struct command_doc docs[] = {
 
     /* HyperLogLog */
     { "pfadd", "O(1) to add every element.", "key [element...]", "RW insert 1 0 1" },
+    { "pfdebug", "N/A", "subcommand key", "RW access 2 0 1" },
+    { "pfselftest", "N/A", "", NULL },
     { "pfcount", "O(1) with a very small average constant time when called with a single key. "
       "O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.",
       "key...", "RW access 1 -1 1" },
@@ -287,8 +289,9 @@ static const struct command_doc docs[] = {
     { "evalsha", "Depends on the script that is executed.", "sha1 numkeys#integer [key...] [arg...]", NULL },
     { "eval_ro", "Depends on the script that is executed.", "script numkeys#integer [key...] [arg...]", NULL },
     { "evalsha_ro", "Depends on the script that is executed.", "sha1 numkeys#integer [key...] [arg...]", NULL },
-    { "fcall", "ringkv has no Lua scripting", "function numkeys#integer [key...] [arg...]", NULL },
-    { "fcall_ro", "ringkv has no Lua scripting", "function numkeys#integer [key...] [arg...]", NULL },
+    { "fcall", "Depends on the function that is executed.", "function numkeys#integer [key...] [arg...]", NULL },
+    { "fcall_ro", "Depends on the function that is executed.", "function numkeys#integer [key...] [arg...]",
+      NULL },
     { "script", "Depends on subcommand.", "", NULL },
     { "script|load", "O(N) with N being the length in bytes of the script body.", "script", NULL },
     { "script|exists", "O(N) with N being the number of scripts to check (so checking a single script is an "
@@ -297,7 +300,19 @@ static const struct command_doc docs[] = {
     { "script|kill", "O(1)", "", NULL },
     { "script|debug", "O(1)", "mode=(YES|SYNC|NO)", NULL },
     { "script|help", "O(1)", "", NULL },
-    { "function", "ringkv has no Lua scripting", "", NULL },
+    { "function", "Depends on subcommand.", "", NULL },
+    { "function|load", "O(1) (considering compilation time is redundant)", "[REPLACE] function-code",
+      NULL },
+    { "function|delete", "O(1)", "library-name", NULL },
+    { "function|flush", "O(N) where N is the number of functions deleted", "async=[ASYNC|SYNC]", NULL },
+    { "function|kill", "O(1)", "", NULL },
+    { "function|list", "O(N) where N is the number of functions", "[LIBRARYNAME library-name-pattern] [WITHCODE]",
+      NULL },
+    { "function|stats", "O(1)", "", NULL },
+    { "function|dump", "O(N) where N is the number of functions", "", NULL },
+    { "function|restore", "O(N) where N is the number of functions on the payload",
+      "serialized-value policy=[FLUSH|APPEND|REPLACE]", NULL },
+    { "function|help", "O(1)", "", NULL },
 
     /* pub/sub */
     { "subscribe", "O(N), N the channels", "channel#string...", NULL },
@@ -310,6 +325,11 @@ static const struct command_doc docs[] = {
     { "pubsub|numsub", "O(N), N the channels asked for", "[channel#string...]", NULL },
     { "pubsub|numpat", "O(1)", "", NULL },
     { "pubsub|help", "O(1)", "", NULL },
+    { "pubsub|shardchannels", "O(N), N the active shard channels", "[pattern#pattern]", NULL },
+    { "pubsub|shardnumsub", "O(N), N the shard channels asked for", "[shardchannel#string...]", NULL },
+    { "ssubscribe", "O(N), N the shard channels", "shardchannel#string...", "not_key 1 -1 1" },
+    { "sunsubscribe", "O(N), N the clients subscribed", "[shardchannel#string...]", "not_key 1 -1 1" },
+    { "spublish", "O(N), N the subscribers", "shardchannel#string message", "not_key 1 0 1" },
 
     /* transactions */
     { "multi", "O(1)", "", NULL },
@@ -652,6 +672,14 @@ void reply_doc_arguments(struct reply *r, const struct command_doc *d)
 }
 
 /* ---- key specs ---------------------------------------------------------- */
+
+bool doc_key_spec_has(const struct doc_key_spec *ks, const char *flag)
+{
+    for (int i = 0; i < ks->nflags; i++)
+        if (strcmp(ks->flags[i], flag) == 0)
+            return true;
+    return false;
+}
 
 size_t doc_key_specs(const struct command_doc *d, struct doc_key_spec *out, size_t max)
 {

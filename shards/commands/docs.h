@@ -29,5 +29,7 @@ struct doc_key_spec {
     int  index, lastkey, keystep;
 };
 size_t doc_key_specs(const struct command_doc *d, struct doc_key_spec *out, size_t max);
+/* Does the spec carry the flag (e.g. "not_key")? */
+bool doc_key_spec_has(const struct doc_key_spec *ks, const char *flag);
 
 #endif

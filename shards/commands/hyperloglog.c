@@ -777,3 +777,142 @@ out:
     mi_free(h.bytes);
     mi_free(max);
 }
+
+/* ---- PFDEBUG, PFSELFTEST -------------------------------------------------- */
+
+/* A sparse HLL's opcodes as Redis's PFDEBUG DECODE writes them: "z:n" a
+ * ZERO run, "Z:n" an XZERO run, "v:value,n" a VAL run; false if they run
+ * past the end. */
+static bool sparse_decode(const uint8_t *p, const uint8_t *end, struct buf *out)
+{
+    while (p < end) {
+        if (out->len)
+            buf_append(out, " ", 1);
+        if (op_is_zero(p)) {
+            buf_printf(out, "z:%d", zero_len(p));
+            p++;
+        } else if (op_is_xzero(p)) {
+            if (p + 1 >= end)
+                return false;
+            buf_printf(out, "Z:%d", xzero_len(p));
+            p += 2;
+        } else {
+            buf_printf(out, "v:%d,%d", val_value(p), val_len(p));
+            p++;
+        }
+    }
+    return true;
+}
+
+/* PFDEBUG GETREG|DECODE|ENCODING|TODENSE key: Redis's debugging views of an
+ * HLL (GETREG and TODENSE leave it dense, as Redis's do). */
+void cmd_pfdebug(struct exec_ctx *ctx)
+{
+    struct slice sub = ctx->argv[1], key = ctx->argv[2];
+    struct entry *e = store_find(ctx->store, key, ctx->now_ms);
+    if (e == NULL) {
+        reply_error(ctx->reply, "ERR The specified key does not exist");
+        return;
+    }
+    if (!hll_or_reply(ctx, e))
+        return;
+    const uint8_t *v = (const uint8_t *)entry_value(e);
+    size_t len = entry_value_len(e);
+    bool sparse = v[HLL_ENCODING_BYTE] == HLL_SPARSE;
+    if (slice_eq_nocase(sub, "encoding")) {
+        reply_simple(ctx->reply, sparse ? "sparse" : "dense");
+    } else if (slice_eq_nocase(sub, "decode")) {
+        if (!sparse) {
+            reply_error(ctx->reply, "ERR HLL encoding is not sparse");
+            return;
+        }
+        struct buf out;
+        buf_init(&out);
+        if (sparse_decode(v + HLL_HDR_SIZE, v + len, &out))
+            reply_bulk(ctx->reply, out.data ? out.data : "", out.len);
+        else
+            reply_error(ctx->reply, ERR_CORRUPT);
+        buf_free(&out);
+    } else if (slice_eq_nocase(sub, "getreg") || slice_eq_nocase(sub, "todense")) {
+        struct hll h = { NULL, 0, 0 };
+        hll_init_copy(&h, v, len);
+        if (sparse) {
+            if (!hll_to_dense(&h)) {
+                mi_free(h.bytes);
+                reply_error(ctx->reply, ERR_CORRUPT);
+                return;
+            }
+            hll_store(ctx, key, e, &h);
+        }
+        if (slice_eq_nocase(sub, "todense")) {
+            reply_int(ctx->reply, sparse ? 1 : 0);
+        } else {
+            reply_array(ctx->reply, HLL_REGISTERS);
+            for (int i = 0; i < HLL_REGISTERS; i++)
+                reply_int(ctx->reply, dense_get(h.bytes + HLL_HDR_SIZE, i));
+        }
+        mi_free(h.bytes);
+    } else {
+        reply_errorf(ctx->reply, "ERR Unknown PFDEBUG subcommand '%.*s'", (int)sub.len, sub.ptr);
+    }
+}
+
+/* PFSELFTEST: the registers' packing and the estimator checked here, as
+ * Redis's self-test does: every dense register written and read back with
+ * two patterns; one HLL filled with 100,000 distinct elements, sparse and
+ * then dense, its estimate within 6 standard errors (1.04/sqrt(16384)) of
+ * the truth at each checkpoint, and the same estimate from its sparse and
+ * its dense form while it is still sparse. */
+void cmd_pfselftest(struct exec_ctx *ctx)
+{
+    char failed[160] = "";
+    uint8_t *regs = mi_zalloc(HLL_DENSE_SIZE - HLL_HDR_SIZE + 3);
+    for (int pattern = 0; pattern < 2 && !failed[0]; pattern++) {
+        for (int i = 0; i < HLL_REGISTERS; i++)
+            dense_put(regs, i, pattern ? 63 - i % 64 : (i * 7) % 64);
+        for (int i = 0; i < HLL_REGISTERS && !failed[0]; i++)
+            if (dense_get(regs, i) != (pattern ? 63 - i % 64 : (i * 7) % 64))
+                snprintf(failed, sizeof failed, "ERR TESTFAILED Register error at index %d", i);
+    }
+    mi_free(regs);
+
+    struct hll h = { NULL, 0, 0 };
+    hll_init_empty(&h);
+    const double relerr = 1.04 / sqrt((double)HLL_REGISTERS);
+    long checkpoint = 1;
+    char ele[32];
+    for (long n = 1; n <= 100000 && !failed[0]; n++) {
+        int len = snprintf(ele, sizeof ele, "selftest:%ld", n), value;
+        int index = element_register((struct slice){ ele, (size_t)len }, &value);
+        if (hll_raise(&h, index, value, 3000) < 0) {
+            snprintf(failed, sizeof failed, "ERR TESTFAILED sparse encoding corrupted after %ld elements", n);
+            break;
+        }
+        if (n != checkpoint)
+            continue;
+        checkpoint *= 10;
+        cache_invalidate(h.bytes);
+        uint64_t card = 0;
+        if (!hll_count(h.bytes, h.len, &card)) {
+            snprintf(failed, sizeof failed, "ERR TESTFAILED unreadable HLL after %ld elements", n);
+            break;
+        }
+        double err = fabs((double)card - (double)n);
+        if (err > 6 * relerr * (double)n + 1)
+            snprintf(failed, sizeof failed, "ERR TESTFAILED Too big error. card:%llu abserr:%.0f",
+                     (unsigned long long)card, err);
+        if (!failed[0] && h.bytes[HLL_ENCODING_BYTE] == HLL_SPARSE) {
+            struct hll d = { NULL, 0, 0 };
+            uint64_t dense_card = 0;
+            hll_init_copy(&d, h.bytes, h.len);
+            if (!hll_to_dense(&d) || !hll_count(d.bytes, d.len, &dense_card) || dense_card != card)
+                snprintf(failed, sizeof failed, "ERR TESTFAILED sparse and dense estimates differ at %ld", n);
+            mi_free(d.bytes);
+        }
+    }
+    mi_free(h.bytes);
+    if (failed[0])
+        reply_error(ctx->reply, failed);
+    else
+        reply_ok(ctx->reply);
+}

@@ -78,7 +78,7 @@ struct info_totals {
      * (ended spells and current ones) and in the current spell (the
      * longest of the shards') */
     uint64_t eviction_time_cap, eviction_exceeded_ms, eviction_current_ms;
-    uint64_t pubsub_channels, pubsub_patterns, clients_normal_memory;
+    uint64_t pubsub_channels, pubsub_patterns, pubsubshard_channels, clients_normal_memory;
     /* the expiry cycles' estimates: avg_ttl weighted by each shard's keys
      * with an expiry (shards with an estimate only), the stale share
      * averaged over the shards */
@@ -125,6 +125,7 @@ static void sum_shards(const struct node *n, struct info_totals *t)
         t->eviction_time_cap += stat_load(&s->eviction_time_cap);
         t->pubsub_channels   += stat_load(&s->pubsub_channels);
         t->pubsub_patterns   += stat_load(&s->pubsub_patterns);
+        t->pubsubshard_channels += stat_load(&s->pubsubshard_channels);
         t->clients_normal_memory += stat_load(&s->clients_normal_memory);
         uint64_t since = stat_load(&s->eviction_exceeded_since_us), now_us = clock_mono_ns() / 1000 + 1;
         uint64_t current = since && now_us > since ? (now_us - since) / 1000 : 0;
@@ -372,6 +373,8 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
          * compiled scripts are in the shards' heaps, in used_memory */
         size_t scripts = 0, script_bytes = 0;
         scripting_registry_size(n, &scripts, &script_bytes);
+        size_t libraries, functions, function_bytes; /* FUNCTION LOAD's code (functions.c) */
+        function_registry_counts(n, &libraries, &functions, &function_bytes);
         bytes_human(h6, sizeof(h6), script_bytes);
         config_value_text(cfg, "maxmemory-policy", policy, sizeof(policy));
         bytes_human(h1, sizeof(h1), f.used);
@@ -403,12 +406,12 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "used_memory_lua_human:0B\r\n"
                    "used_memory_scripts_eval:%llu\r\n"
                    "number_of_cached_scripts:%llu\r\n"
-                   "number_of_functions:0\r\n"
-                   "number_of_libraries:0\r\n"
+                   "number_of_functions:%zu\r\n"
+                   "number_of_libraries:%zu\r\n"
                    "used_memory_vm_functions:0\r\n"
                    "used_memory_vm_total:0\r\n"
                    "used_memory_vm_total_human:0B\r\n"
-                   "used_memory_functions:0\r\n"
+                   "used_memory_functions:%zu\r\n"
                    "used_memory_scripts:%llu\r\n"
                    "used_memory_scripts_human:%s\r\n"
                    "maxmemory:%llu\r\n"
@@ -437,7 +440,8 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    (unsigned long long)f.dataset, net ? 100.0 * (double)f.dataset / (double)net : 0.0,
                    (unsigned long long)f.used, (unsigned long long)f.active, (unsigned long long)f.committed,
                    (unsigned long long)sysmem, h5,
-                   (unsigned long long)script_bytes, (unsigned long long)scripts,
+                   (unsigned long long)script_bytes, (unsigned long long)scripts, functions, libraries,
+                   function_bytes,
                    (unsigned long long)script_bytes, h6,
                    (unsigned long long)maxmem, h4, policy,
                    f.used ? (double)f.active / (double)f.used : 0.0, (long long)f.active - (long long)f.used,
@@ -495,7 +499,7 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "keyspace_misses:%llu\r\n"
                    "pubsub_channels:%llu\r\n"
                    "pubsub_patterns:%llu\r\n"
-                   "pubsubshard_channels:0\r\n" /* no SSUBSCRIBE */
+                   "pubsubshard_channels:%llu\r\n"
                    "migrate_cached_sockets:0\r\n"
                    /* ringkv's: writes of keys in flight held (dispatch.h) */
                    "migrate_held_writes:%llu\r\n"
@@ -529,7 +533,8 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    (unsigned long long)t.evicted, (unsigned long long)t.eviction_exceeded_ms,
                    (unsigned long long)t.eviction_current_ms, (unsigned long long)t.hits,
                    (unsigned long long)t.misses, (unsigned long long)t.pubsub_channels,
-                   (unsigned long long)t.pubsub_patterns, (unsigned long long)t.held_writes,
+                   (unsigned long long)t.pubsub_patterns, (unsigned long long)t.pubsubshard_channels,
+                   (unsigned long long)t.held_writes,
                    (unsigned long long)t.held_writes_tryagain, (unsigned long long)t.staged_keys,
                    (unsigned long long)t.tracking_keys,
                    (unsigned long long)t.tracking_items, (unsigned long long)t.errors,

@@ -416,6 +416,8 @@ static void command_getkeys(struct exec_ctx *ctx, bool with_flags)
     int nkeys = 0;
     int idx[256], spec_of[256];
     for (size_t k = 0; k < nspecs; k++) {
+        if (doc_key_spec_has(&specs[k], "not_key"))
+            continue; /* SSUBSCRIBE's channels: keys to the cluster only */
         int last = specs[k].lastkey >= 0 ? specs[k].index + specs[k].lastkey : argc + specs[k].lastkey;
         if (last >= argc)
             last = argc - 1;

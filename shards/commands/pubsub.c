@@ -1,4 +1,5 @@
-/* pubsub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB.
+/* pubsub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB,
+ * and sharded pub/sub: SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH.
  *
  * A subscription belongs to its connection's session, and each shard keeps
  * the list of its sessions that have any. PUBLISH runs on every shard
@@ -7,6 +8,17 @@
  * publisher never waits on subscribers, and no shard touches another's
  * connections. Messages reach subscribers on one shard in the order they
  * were published from one connection.
+ *
+ * Shard channels (Redis 7's sharded pub/sub) are a third set beside channels
+ * and patterns: delivered by SPUBLISH only, as "smessage", counted apart in
+ * confirmations. Standalone they behave as channels do; in cluster mode a
+ * shard channel is a key to the key gate, so SSUBSCRIBE and SPUBLISH reach
+ * the master serving the channel's slot (-MOVED elsewhere, -CROSSSLOT for
+ * channels of several slots), and a subscriber whose slot leaves the node
+ * is unsubscribed with a push (pubsub_drop_shard_channels). PUBLISH and
+ * SPUBLISH reach replicas through the replication stream (their rows'
+ * JOURNAL_ALWAYS), so a READONLY connection may subscribe on a replica of
+ * the slot's group; SPUBLISH itself goes to the master.
  *
  * The subscriptions themselves, the pushing of messages and subscribers'
  * output limits are the runtime's (shards/subscriptions.h), which closing
@@ -22,33 +34,37 @@
 #include "core/resp.h"
 #include "core/glob.h"
 #include "shards/commands/commands.h"
+#include "shards/commands/server.h"
 #include "shards/node.h"
 #include "shards/session.h"
 #include "shards/subscriptions.h"
 #include "shards/shard.h"
-
-/* The reply to one (un)subscription: ["subscribe", channel, count], a push
- * in RESP3. */
-static void confirm(struct reply *r, const char *kind, const char *name, size_t len, size_t count)
-{
-    if (r->proto == 3)
-        buf_printf(r->out, ">3\r\n");
-    else
-        reply_array(r, 3);
-    reply_bulk_str(r, kind);
-    if (name)
-        reply_bulk(r, name, len);
-    else
-        reply_null(r);
-    reply_int(r, (long long)count);
-}
 
 static struct session *caller(struct exec_ctx *ctx)
 {
     return ctx->client ? session_of_client(ctx->client) : NULL;
 }
 
-static void subscribe(struct exec_ctx *ctx, bool pattern)
+/* Each kind of subscription: its set in the session, the words of its
+ * confirmations, and the count they carry (a shard channel's is apart). */
+static struct buf **set_in(struct pubsub *ps, enum pubsub_set which, size_t **n)
+{
+    switch (which) {
+    case PUBSUB_PATTERNS: *n = &ps->npatterns; return &ps->patterns;
+    case PUBSUB_SHARD_CHANNELS: *n = &ps->nshard_channels; return &ps->shard_channels;
+    default: *n = &ps->nchannels; return &ps->channels;
+    }
+}
+
+static const char *const subscribe_word[] = { "subscribe", "psubscribe", "ssubscribe" };
+static const char *const unsubscribe_word[] = { "unsubscribe", "punsubscribe", "sunsubscribe" };
+
+static size_t confirmed_count(const struct pubsub *ps, enum pubsub_set which)
+{
+    return which == PUBSUB_SHARD_CHANNELS ? pubsub_shard_count(ps) : pubsub_count(ps);
+}
+
+static void subscribe(struct exec_ctx *ctx, enum pubsub_set which)
 {
     struct session *s = caller(ctx);
     if (!s) {
@@ -56,36 +72,38 @@ static void subscribe(struct exec_ctx *ctx, bool pattern)
         return;
     }
     struct pubsub *ps = pubsub_of(ctx->shard, s);
+    size_t *n;
+    struct buf **set = set_in(ps, which, &n);
     for (int i = 1; i < ctx->argc; i++) {
         struct slice name = ctx->argv[i];
-        struct buf **set = pattern ? &ps->patterns : &ps->channels;
-        size_t *n = pattern ? &ps->npatterns : &ps->nchannels;
-        if (pubsub_find(*set, *n, name) < 0 && pubsub_count(ps) < MAX_SUBSCRIPTIONS) {
+        if (pubsub_find(*set, *n, name) < 0 && *n < MAX_SUBSCRIPTIONS) {
             *set = mi_realloc(*set, sizeof(struct buf) * (*n + 1));
             buf_init(&(*set)[*n]);
             buf_append(&(*set)[*n], name.ptr, name.len);
             (*n)++;
         }
-        confirm(ctx->reply, pattern ? "psubscribe" : "subscribe", name.ptr, name.len, pubsub_count(ps));
+        pubsub_confirm(ctx->reply, subscribe_word[which], name.ptr, name.len, confirmed_count(ps, which));
     }
 }
 
-static void unsubscribe(struct exec_ctx *ctx, bool pattern)
+static void unsubscribe(struct exec_ctx *ctx, enum pubsub_set which)
 {
     struct session *s = caller(ctx);
-    const char *kind = pattern ? "punsubscribe" : "unsubscribe";
+    const char *kind = unsubscribe_word[which];
     struct pubsub *ps = s ? s->pubsub : NULL;
-    size_t *n = ps ? (pattern ? &ps->npatterns : &ps->nchannels) : NULL;
-    struct buf *set = ps ? (pattern ? ps->patterns : ps->channels) : NULL;
+    size_t *n = NULL;
+    struct buf *set = NULL;
+    if (ps)
+        set = *set_in(ps, which, &n);
     if (ctx->argc == 1) {
         /* every one, or a single confirmation with no name when there is none */
         if (!n || *n == 0) {
-            confirm(ctx->reply, kind, NULL, 0, pubsub_count(ps));
+            pubsub_confirm(ctx->reply, kind, NULL, 0, confirmed_count(ps, which));
         } else {
             while (*n > 0) {
                 struct buf b = set[*n - 1];
                 (*n)--;
-                confirm(ctx->reply, kind, b.data, b.len, pubsub_count(ps));
+                pubsub_confirm(ctx->reply, kind, b.data, b.len, confirmed_count(ps, which));
                 buf_free(&b);
             }
         }
@@ -97,17 +115,19 @@ static void unsubscribe(struct exec_ctx *ctx, bool pattern)
                 set[at] = set[*n - 1];
                 (*n)--;
             }
-            confirm(ctx->reply, kind, ctx->argv[i].ptr, ctx->argv[i].len, pubsub_count(ps));
+            pubsub_confirm(ctx->reply, kind, ctx->argv[i].ptr, ctx->argv[i].len, confirmed_count(ps, which));
         }
     }
-    if (s && ps && pubsub_count(ps) == 0)
+    if (s && ps && !pubsub_subscribed(s))
         pubsub_session_end(ctx->shard, s);
 }
 
-void cmd_subscribe(struct exec_ctx *ctx) { subscribe(ctx, false); }
-void cmd_psubscribe(struct exec_ctx *ctx) { subscribe(ctx, true); }
-void cmd_unsubscribe(struct exec_ctx *ctx) { unsubscribe(ctx, false); }
-void cmd_punsubscribe(struct exec_ctx *ctx) { unsubscribe(ctx, true); }
+void cmd_subscribe(struct exec_ctx *ctx) { subscribe(ctx, PUBSUB_CHANNELS); }
+void cmd_psubscribe(struct exec_ctx *ctx) { subscribe(ctx, PUBSUB_PATTERNS); }
+void cmd_ssubscribe(struct exec_ctx *ctx) { subscribe(ctx, PUBSUB_SHARD_CHANNELS); }
+void cmd_unsubscribe(struct exec_ctx *ctx) { unsubscribe(ctx, PUBSUB_CHANNELS); }
+void cmd_punsubscribe(struct exec_ctx *ctx) { unsubscribe(ctx, PUBSUB_PATTERNS); }
+void cmd_sunsubscribe(struct exec_ctx *ctx) { unsubscribe(ctx, PUBSUB_SHARD_CHANNELS); }
 
 /* PUBLISH channel message, on this shard's subscribers. */
 void cmd_publish(struct exec_ctx *ctx)
@@ -115,17 +135,27 @@ void cmd_publish(struct exec_ctx *ctx)
     reply_int(ctx->reply, ctx->shard ? pubsub_publish(ctx->shard, ctx->argv[1], ctx->argv[2], ctx->now_ms) : 0);
 }
 
+/* SPUBLISH shardchannel message, on this shard's subscribers of the shard
+ * channel (the cluster's key gate sent it to the node serving its slot). */
+void cmd_spublish(struct exec_ctx *ctx)
+{
+    reply_int(ctx->reply,
+              ctx->shard ? pubsub_publish_shard(ctx->shard, ctx->argv[1], ctx->argv[2], ctx->now_ms) : 0);
+}
+
 /* ---- PUBSUB CHANNELS / NUMSUB / NUMPAT ---------------------------------- */
 
 /* The distinct names in one of the shard's sets, filtered by pattern. */
-static void collect(struct shard *sh, bool patterns, const struct slice *filter, struct buf **names, size_t *n)
+static void collect(struct shard *sh, enum pubsub_set which, const struct slice *filter, struct buf **names,
+                    size_t *n)
 {
     for (int i = 0; sh && i < sh->nsubscribers; i++) {
         struct pubsub *ps = sh->subscribers[i]->pubsub;
         if (!ps)
             continue;
-        struct buf *set = patterns ? ps->patterns : ps->channels;
-        size_t count = patterns ? ps->npatterns : ps->nchannels;
+        size_t *countp;
+        struct buf *set = *set_in(ps, which, &countp);
+        size_t count = *countp;
         for (size_t k = 0; k < count; k++) {
             struct slice name = { set[k].data, set[k].len };
             if (filter && !glob_match(filter->ptr, filter->len, name.ptr, name.len, false))
@@ -147,30 +177,33 @@ static void free_names(struct buf *names, size_t n)
     mi_free(names);
 }
 
-void cmd_pubsub_channels(struct exec_ctx *ctx)
+static void reply_channels(struct exec_ctx *ctx, enum pubsub_set which)
 {
     struct buf *names = NULL;
     size_t n = 0;
-    collect(ctx->shard, false, ctx->argc > 2 ? &ctx->argv[2] : NULL, &names, &n);
+    collect(ctx->shard, which, ctx->argc > 2 ? &ctx->argv[2] : NULL, &names, &n);
     reply_array(ctx->reply, n);
     for (size_t i = 0; i < n; i++)
         reply_bulk(ctx->reply, names[i].data, names[i].len);
     free_names(names, n);
 }
+
+void cmd_pubsub_channels(struct exec_ctx *ctx) { reply_channels(ctx, PUBSUB_CHANNELS); }
+void cmd_pubsub_shardchannels(struct exec_ctx *ctx) { reply_channels(ctx, PUBSUB_SHARD_CHANNELS); }
 
 /* Each shard: one bulk per distinct pattern (merged and counted by the merge). */
 void cmd_pubsub_numpat(struct exec_ctx *ctx)
 {
     struct buf *names = NULL;
     size_t n = 0;
-    collect(ctx->shard, true, NULL, &names, &n);
+    collect(ctx->shard, PUBSUB_PATTERNS, NULL, &names, &n);
     reply_array(ctx->reply, n);
     for (size_t i = 0; i < n; i++)
         reply_bulk(ctx->reply, names[i].data, names[i].len);
     free_names(names, n);
 }
 
-void cmd_pubsub_numsub(struct exec_ctx *ctx)
+static void reply_numsub(struct exec_ctx *ctx, enum pubsub_set which)
 {
     struct shard *sh = ctx->shard;
     reply_array(ctx->reply, (size_t)(ctx->argc - 2) * 2);
@@ -178,13 +211,20 @@ void cmd_pubsub_numsub(struct exec_ctx *ctx)
         long long count = 0;
         for (int i = 0; sh && i < sh->nsubscribers; i++) {
             struct pubsub *ps = sh->subscribers[i]->pubsub;
-            if (ps && pubsub_find(ps->channels, ps->nchannels, ctx->argv[a]) >= 0)
+            if (!ps)
+                continue;
+            size_t *k;
+            const struct buf *set = *set_in(ps, which, &k); /* before *k is read */
+            if (pubsub_find(set, *k, ctx->argv[a]) >= 0)
                 count++;
         }
         reply_bulk(ctx->reply, ctx->argv[a].ptr, ctx->argv[a].len);
         reply_int(ctx->reply, count);
     }
 }
+
+void cmd_pubsub_numsub(struct exec_ctx *ctx) { reply_numsub(ctx, PUBSUB_CHANNELS); }
+void cmd_pubsub_shardnumsub(struct exec_ctx *ctx) { reply_numsub(ctx, PUBSUB_SHARD_CHANNELS); }
 
 /* Walk the elements of an array part: calls fn for each element's bytes. */
 typedef void element_fn(void *arg, size_t index, const char *p, size_t len);
@@ -302,10 +342,13 @@ void cmd_pubsub_help(struct exec_ctx *ctx)
         "NUMSUB [<channel> ...]",
         "    Return the number of subscribers for the specified channels, excluding",
         "    pattern subscriptions(default: no channels).",
+        "SHARDCHANNELS [<pattern>]",
+        "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+        "SHARDNUMSUB [<shardchannel> ...]",
+        "    Return the number of subscribers for the specified shard level channel(s)",
         "HELP",
         "    Prints this help.",
+        NULL,
     };
-    reply_array(ctx->reply, sizeof(lines) / sizeof(lines[0]));
-    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-        reply_simple(ctx->reply, lines[i]);
+    reply_help(ctx->reply, lines);
 }

@@ -5,8 +5,6 @@
  *    apply (MOVE to 0 is "source and destination objects are the same",
  *    SWAPDB 0 0 swaps nothing and answers +OK); a database other than 0 is
  *    Redis's "DB index is out of range" naming the one database.
- *  - FCALL, FCALL_RO and FUNCTION: no Redis functions (Lua scripting is
- *    EVAL and EVALSHA's, scripting.c).
  * SELECT n (n != 0) is connection.c's, with Redis's text exactly. */
 #include <limits.h>
 
@@ -15,8 +13,6 @@
 #include "core/reply.h"
 
 #define ERR_ONE_DB "ERR DB index is out of range (ringkv has one database, 0)"
-#define ERR_NO_LUA "ERR no functions in ringkv: FCALL, FCALL_RO and FUNCTION are not supported " \
-                   "(EVAL and EVALSHA are)"
 
 /* A database index as Redis reads it: an integer in int range. */
 static bool db_index(struct slice s, long long *db)
@@ -54,10 +50,4 @@ void cmd_swapdb(struct exec_ctx *ctx)
         reply_error(ctx->reply, ERR_ONE_DB);
     else
         reply_ok(ctx->reply); /* database 0 with itself: nothing to swap */
-}
-
-/* FCALL, FCALL_RO, FUNCTION */
-void cmd_no_scripting(struct exec_ctx *ctx)
-{
-    reply_error(ctx->reply, ERR_NO_LUA);
 }

@@ -44,6 +44,7 @@
 #include <lua-cjson.h>
 
 #include "core/clock.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/reply.h"
 #include "shards/dispatch.h"
@@ -233,6 +234,8 @@ static int redis_call_common(lua_State *L, bool raise)
             mi_free(argv);
         return call_failed(L, raise, refused, refused_has_code);
     }
+    if (cmd->flags & CMD_WRITE) /* SCRIPT KILL must not end it now (Redis's UNKILLABLE) */
+        atomic_store_explicit(&ss->wrote, true, memory_order_relaxed);
     struct buf out;
     buf_init(&out);
     if (cmd->flags & CMD_CONN) {
@@ -532,20 +535,31 @@ static int safe_rawset(lua_State *L)
     return 1;
 }
 
-/* Replace the table at the top of the stack with a read-only proxy of it
- * (reads go through, writes raise Redis's error, its metatable is locked),
- * entered in READONLY_FIELD for safe_rawset. */
-static void make_readonly_proxy(lua_State *L)
+/* Push a view of the table at stack index `of` (absolute): an empty table
+ * whose reads go to it (strict: a name it lacks is Redis's "nonexistent
+ * global variable" error), whose writes raise Redis's error, and whose
+ * metatable is locked. */
+static void push_view(lua_State *L, int of, bool strict)
 {
-    lua_newtable(L);                                   /* real, proxy */
-    lua_createtable(L, 0, 3);                          /* real, proxy, meta */
-    lua_pushvalue(L, -3);
+    lua_newtable(L);
+    lua_createtable(L, 0, 3);
+    lua_pushvalue(L, of);
+    if (strict)
+        lua_pushcclosure(L, globals_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, globals_newindex);
     lua_setfield(L, -2, "__newindex");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, -2);                           /* real, proxy */
+    lua_setmetatable(L, -2);
+}
+
+/* Replace the table at the top of the stack with a read-only proxy of it
+ * (reads go through, writes raise Redis's error, its metatable is locked),
+ * entered in READONLY_FIELD for safe_rawset. */
+static void make_readonly_proxy(lua_State *L)
+{
+    push_view(L, lua_gettop(L), false);                /* real, proxy */
     lua_remove(L, -2);                                 /* proxy */
     lua_getfield(L, LUA_REGISTRYINDEX, READONLY_FIELD);
     lua_pushvalue(L, -2);
@@ -567,6 +581,19 @@ static void set_number(lua_State *L, const char *name, lua_Number v)
 {
     lua_pushnumber(L, v);
     lua_setfield(L, -2, name);
+}
+
+/* The redis library's LOG_ levels and version, into the table on the top
+ * of the stack (scripts' and libraries' loading alike). */
+static void set_log_and_version(lua_State *L)
+{
+    set_number(L, "LOG_DEBUG", LOG_DEBUG);
+    set_number(L, "LOG_VERBOSE", LOG_VERBOSE);
+    set_number(L, "LOG_NOTICE", LOG_NOTICE);
+    set_number(L, "LOG_WARNING", LOG_WARNING);
+    lua_pushliteral(L, "7.0.0"); /* the version ringkv's INFO reports */
+    lua_setfield(L, -2, "REDIS_VERSION");
+    set_number(L, "REDIS_VERSION_NUM", 0x070000);
 }
 
 lua_State *script_engine_new(struct script_shard *ss)
@@ -618,24 +645,22 @@ lua_State *script_engine_new(struct script_shard *ss)
     set_closure(L, ss, "replicate_commands", redis_replicate_commands);
     set_closure(L, ss, "breakpoint", redis_breakpoint);
     set_closure(L, ss, "debug", redis_debug);
-    set_number(L, "LOG_DEBUG", LOG_DEBUG);
-    set_number(L, "LOG_VERBOSE", LOG_VERBOSE);
-    set_number(L, "LOG_NOTICE", LOG_NOTICE);
-    set_number(L, "LOG_WARNING", LOG_WARNING);
+    set_log_and_version(L);
     set_number(L, "REPL_NONE", 0);
     set_number(L, "REPL_AOF", 1);
     set_number(L, "REPL_SLAVE", 2);
     set_number(L, "REPL_REPLICA", 2);
     set_number(L, "REPL_ALL", 3);
-    lua_pushliteral(L, "7.0.0"); /* the version ringkv's INFO reports */
-    lua_setfield(L, -2, "REDIS_VERSION");
-    set_number(L, "REDIS_VERSION_NUM", 0x070000);
     lua_setglobal(L, "redis");
 
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, CACHE_FIELD);
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, FLAGS_FIELD);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, "ringkv.functions");
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, "ringkv.function_flags");
 
     /* the libraries read-only, as Redis 7's: one script may not change
      * what the shard's later scripts call (the proxies hide the libraries
@@ -659,18 +684,9 @@ lua_State *script_engine_new(struct script_shard *ss)
     lua_pushvalue(L, LUA_GLOBALSINDEX);                /* real */
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, GLOBALS_FIELD);
-    lua_newtable(L);                                   /* real, proxy */
+    push_view(L, lua_gettop(L), true);                 /* real, proxy (setmetatable(_G, ...) refused) */
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, "_G");                         /* real._G = proxy */
-    lua_createtable(L, 0, 3);                          /* real, proxy, meta */
-    lua_pushvalue(L, -3);
-    lua_pushcclosure(L, globals_index, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, globals_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");               /* setmetatable(_G, ...) refused */
-    lua_setmetatable(L, -2);                           /* real, proxy */
     lua_getfield(L, LUA_REGISTRYINDEX, READONLY_FIELD);
     lua_pushvalue(L, -2);
     lua_pushboolean(L, 1);
@@ -684,30 +700,40 @@ lua_State *script_engine_new(struct script_shard *ss)
 static bool compile_text(struct script_shard *ss, const char *sha, const char *body, size_t len, char *err,
                          size_t errlen);
 
+/* The flags a script's shebang line or a function's registration may
+ * declare (Redis 7's names). */
+static const struct {
+    const char *name;
+    int         flag;
+} known[] = {
+    { "no-writes", SCRIPT_NO_WRITES }, { "allow-oom", SCRIPT_ALLOW_OOM }, { "allow-stale", SCRIPT_ALLOW_STALE },
+    { "no-cluster", SCRIPT_NO_CLUSTER }, { "allow-cross-slot-keys", SCRIPT_ALLOW_CROSS_SLOT },
+};
+
+/* The next space-separated word of line[0..len) from *i: false at the end. */
+static bool next_word(const char *line, size_t len, size_t *i, const char **w, int *wl)
+{
+    while (*i < len && line[*i] == ' ')
+        (*i)++;
+    if (*i >= len)
+        return false;
+    size_t start = *i;
+    while (*i < len && line[*i] != ' ')
+        (*i)++;
+    *w = line + start;
+    *wl = (int)(*i - start);
+    return true;
+}
+
 /* Redis 7's shebang line, "#!lua [flags=f1,f2...]": its flags, or -1 with
  * Redis's error in err. */
 static int shebang_flags(const char *line, size_t len, char *err, size_t errlen)
 {
-    static const struct {
-        const char *name;
-        int         flag;
-    } known[] = {
-        { "no-writes", SCRIPT_NO_WRITES }, { "allow-oom", SCRIPT_ALLOW_OOM },
-        { "allow-stale", SCRIPT_ALLOW_STALE }, { "no-cluster", SCRIPT_NO_CLUSTER },
-        { "allow-cross-slot-keys", SCRIPT_ALLOW_CROSS_SLOT },
-    };
     int flags = SCRIPT_SHEBANG;
     size_t i = 0;
-    for (int word = 0;; word++) {
-        while (i < len && line[i] == ' ')
-            i++;
-        if (i >= len)
-            break;
-        size_t start = i;
-        while (i < len && line[i] != ' ')
-            i++;
-        const char *w = line + start;
-        int wl = (int)(i - start);
+    const char *w;
+    int wl;
+    for (int word = 0; next_word(line, len, &i, &w, &wl); word++) {
         if (word == 0) {
             if (wl != 5 || memcmp(w, "#!lua", 5) != 0) {
                 snprintf(err, errlen, "ERR Unexpected engine in script shebang: %.*s", wl, w);
@@ -808,14 +834,19 @@ int script_engine_flags(struct script_shard *ss, const char *sha)
     return flags;
 }
 
+/* Two registry fields emptied (a cache and its flags), the garbage gone. */
+static void empty_fields(lua_State *L, const char *a, const char *b)
+{
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, a);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, b);
+    lua_gc(L, LUA_GCCOLLECT, 0);
+}
+
 void script_engine_forget_all(struct script_shard *ss)
 {
-    lua_State *L = ss->L;
-    lua_newtable(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, CACHE_FIELD);
-    lua_newtable(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, FLAGS_FIELD);
-    lua_gc(L, LUA_GCCOLLECT, 0);
+    empty_fields(ss->L, CACHE_FIELD, FLAGS_FIELD);
 }
 
 /* The message handler of a script's pcall: whatever was raised becomes an
@@ -885,15 +916,96 @@ static void write_script_error(lua_State *L, struct reply *r, const char *sha)
     lua_pop(L, 3);
 }
 
-/* KEYS or ARGV: n arguments from argv[from] */
-static void set_argument_table(lua_State *L, const char *name, const struct slice *argv, int from, int n)
+/* A table of n arguments from argv[from] (FCALL's keys and args). */
+static void push_argument_list(lua_State *L, const struct slice *argv, int from, int n)
 {
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
         lua_pushlstring(L, argv[from + i].ptr, argv[from + i].len);
         lua_rawseti(L, -2, i + 1);
     }
+}
+
+/* KEYS or ARGV: n arguments from argv[from], into the table on the top */
+static void set_argument_table(lua_State *L, const char *name, const struct slice *argv, int from, int n)
+{
+    push_argument_list(L, argv, from, n);
     lua_setfield(L, -2, name);
+}
+
+/* ---- a script that runs long -------------------------------------------
+ *
+ * Every BUSY_CHECK_EVERY virtual-machine instructions the count hook reads
+ * the clock (as Redis's hook does). Past busy-reply-threshold the script is
+ * busy (script_busy_begin: the node answers -BUSY, SCRIPT KILL may end it);
+ * then each check looks whether SCRIPT KILL asked it to end, or the node is
+ * shutting down, and if so raises an error out of the script, which its
+ * caller gets. The shard's thread stays in the script until then: its own
+ * connections wait, the others are answered. */
+#define BUSY_CHECK_EVERY 100000
+#define ERR_KILLED "Script killed by user with SCRIPT KILL..." /* the handler adds ERR */
+
+static _Thread_local struct script_shard *running; /* the hook's script (hooks get only L) */
+
+static void busy_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    struct script_shard *ss = running;
+    if (!ss || !ss->ctx)
+        return;
+    struct shard *sh = ss->ctx->shard;
+    if (!atomic_load_explicit(&ss->busy_since_ms, memory_order_relaxed)) {
+        int64_t now = clock_mono_us() / 1000;
+        long long threshold = config_load(&sh->node->config, busy_reply_threshold);
+        if (threshold <= 0 || now - ss->started_ms < threshold)
+            return;
+        script_busy_begin(sh, ss, ss->busy_name);
+        return;
+    }
+    bool stop = atomic_load_explicit(&ss->kill, memory_order_relaxed) ||
+                atomic_load_explicit(&sh->node->shutdown, memory_order_relaxed);
+    if (!stop)
+        return;
+    if (!ss->ending && !atomic_load_explicit(&sh->node->shutdown, memory_order_relaxed))
+        log_warning("Lua script killed by user with SCRIPT KILL.");
+    ss->ending = true;
+    lua_sethook(L, busy_hook, LUA_MASKCOUNT, 1); /* a pcall in the script gets this again at once */
+    lua_pushstring(L, ERR_KILLED);
+    lua_error(L);
+}
+
+/* Call the function on the stack under its nargs arguments (the error
+ * handler at base + 1) for ctx: its reply, or its error naming it ("script:
+ * name"), to ctx->reply; the stack back to base. */
+static void run_called(struct script_shard *ss, struct exec_ctx *ctx, int base, int nargs, const char *name,
+                       int nkeys, bool read_only)
+{
+    lua_State *L = ss->L;
+    ss->ctx = ctx;
+    ss->read_only = read_only;
+    ss->nkeys = nkeys;
+    ss->started_ms = clock_mono_us() / 1000;
+    atomic_store_explicit(&ss->wrote, false, memory_order_relaxed);
+    atomic_store_explicit(&ss->kill, false, memory_order_relaxed);
+    ss->ending = false;
+    size_t n = strlen(name);
+    if (n >= sizeof ss->busy_name)
+        n = sizeof ss->busy_name - 1;
+    memcpy(ss->busy_name, name, n);
+    ss->busy_name[n] = 0;
+    running = ss;
+    lua_sethook(L, busy_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+    int rc = lua_pcall(L, nargs, 1, base + 1);
+    lua_sethook(L, NULL, 0, 0);
+    running = NULL;
+    if (atomic_load_explicit(&ss->busy_since_ms, memory_order_relaxed))
+        script_busy_end(ctx->shard, ss);
+    ss->ctx = NULL;
+    if (rc == 0)
+        script_write_reply(L, ctx->reply);
+    else
+        write_script_error(L, ctx->reply, name);
+    lua_settop(L, base);
 }
 
 void script_engine_run(struct script_shard *ss, struct exec_ctx *ctx, const char *sha, int nkeys, bool read_only)
@@ -908,14 +1020,342 @@ void script_engine_run(struct script_shard *ss, struct exec_ctx *ctx, const char
     lua_getfield(L, LUA_REGISTRYINDEX, CACHE_FIELD);
     lua_getfield(L, -1, sha);
     lua_remove(L, -2);
-    ss->ctx = ctx;
-    ss->read_only = read_only;
-    ss->nkeys = nkeys;
-    int rc = lua_pcall(L, 0, 1, base + 1);
-    ss->ctx = NULL;
-    if (rc == 0)
-        script_write_reply(L, ctx->reply);
-    else
-        write_script_error(L, ctx->reply, sha);
+    run_called(ss, ctx, base, 0, sha, nkeys, read_only);
+}
+
+/* ---- function libraries (FUNCTION LOAD, FCALL) ---------------------------
+ *
+ * A library's code runs once in the state to register its functions: in an
+ * environment of its own whose `redis` is the load-time library (only
+ * register_function, log and the constants: anything else is Redis's
+ * "nonexistent global variable" error) and whose other names are the
+ * sandbox's globals, read-only. Once it has run, the environment's `redis`
+ * is dropped so that the functions, which keep that environment, see the
+ * whole redis library when they are called. The functions kept are in
+ * FUNCTIONS_FIELD (name -> function) with their flags in FN_FLAGS_FIELD;
+ * the one being loaded collects them in LOADING_FIELD first, so a library
+ * that fails leaves nothing behind. */
+#define FUNCTIONS_FIELD "ringkv.functions"
+#define FN_FLAGS_FIELD  "ringkv.function_flags"
+#define LOADING_FIELD   "ringkv.loading"
+
+
+const char *script_function_flag_name(int flag)
+{
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (known[i].flag == flag)
+            return known[i].name;
+    return NULL;
+}
+
+bool script_name_ok(const char *s, size_t len)
+{
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* A library's code runs at most this long when it is loaded (Redis's
+ * limit): past it, the load fails. */
+#define LOAD_TIMEOUT_MS 500
+static _Thread_local int64_t load_started_ms;
+
+static void load_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    if (clock_mono_us() / 1000 - load_started_ms <= LOAD_TIMEOUT_MS)
+        return;
+    lua_sethook(L, load_hook, LUA_MASKCOUNT, 1); /* a pcall in the code gets it again at once */
+    lua_pushliteral(L, "FUNCTION LOAD timeout");
+    lua_error(L);
+}
+
+/* register_function's error: raised without a position, as Redis's */
+static int register_failed(lua_State *L, const char *text)
+{
+    lua_pushstring(L, text);
+    return lua_error(L);
+}
+
+/* redis.register_function(name, callback) or
+ * redis.register_function{function_name=, callback=, flags=, description=} */
+static int redis_register_function(lua_State *L)
+{
+    int argc = lua_gettop(L);
+    if (argc < 1 || argc > 2)
+        return register_failed(L, "wrong number of arguments to redis.register_function");
+    int flags = 0;
+    if (argc == 1) {
+        if (!lua_istable(L, 1))
+            return register_failed(L, "calling redis.register_function with a single argument is only "
+                                      "applicable to Lua table (representing named arguments).");
+        lua_getfield(L, 1, "function_name");
+        lua_getfield(L, 1, "callback");
+        lua_getfield(L, 1, "description");
+        lua_getfield(L, 1, "flags");                     /* t, name, cb, desc, flags */
+        if (!lua_isnil(L, 5)) {
+            if (!lua_istable(L, 5))
+                return register_failed(L, "flags argument to redis.register_function must be a table "
+                                          "representing function flags");
+            for (int i = 1;; i++) {
+                lua_rawgeti(L, 5, i);
+                if (lua_isnil(L, -1)) {
+                    lua_pop(L, 1);
+                    break;
+                }
+                const char *f = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+                size_t k = 0;
+                for (; f && k < sizeof known / sizeof known[0]; k++)
+                    if (strcmp(f, known[k].name) == 0)
+                        break;
+                if (!f || k == sizeof known / sizeof known[0])
+                    return register_failed(L, "unknown flag given");
+                flags |= known[k].flag;
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 1);                                   /* t, name, cb, desc */
+        if (!lua_isnil(L, 4) && lua_type(L, 4) != LUA_TSTRING)
+            return register_failed(L, "description argument given to redis.register_function must be a "
+                                      "string");
+    } else {
+        lua_pushnil(L);                                  /* name, cb, desc */
+    }
+    int at = argc == 1 ? 2 : 1;                          /* name at `at`, callback after it */
+    if (lua_type(L, at) != LUA_TSTRING)
+        return register_failed(L, "function_name argument given to redis.register_function must be a "
+                                  "string");
+    if (!lua_isfunction(L, at + 1))
+        return register_failed(L, "callback argument given to redis.register_function must be a function");
+    size_t len;
+    const char *name = lua_tolstring(L, at, &len);
+    if (!script_name_ok(name, len))
+        /* Redis 7.0 names the library in this error, for a function's name */
+        return register_failed(L, "Library names can only contain letters, numbers, or underscores(_) and "
+                                  "must be at least one character long");
+    lua_getfield(L, LUA_REGISTRYINDEX, LOADING_FIELD);
+    if (!lua_istable(L, -1))
+        return register_failed(L, "redis.register_function can only be called on FUNCTION LOAD command");
+    lua_getfield(L, -1, name);
+    if (!lua_isnil(L, -1))
+        return register_failed(L, "Function already exists in the library");
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 3);                            /* ..., loading, entry */
+    lua_pushvalue(L, at + 1);
+    lua_setfield(L, -2, "callback");
+    lua_pushinteger(L, flags);
+    lua_setfield(L, -2, "flags");
+    lua_pushvalue(L, at + 2);
+    lua_setfield(L, -2, "description");
+    lua_setfield(L, -2, name);
+    return 0;
+}
+
+/* The library's shebang line, "#!lua name=<name>": the name, or NULL with
+ * Redis's error in err. */
+static char *library_name(const char *line, size_t len, char *err, size_t errlen)
+{
+    char *name = NULL;
+    size_t i = 0;
+    const char *w;
+    int wl;
+    for (int word = 0; next_word(line, len, &i, &w, &wl); word++) {
+        if (word == 0) {
+            if (wl != 5 || memcmp(w, "#!lua", 5) != 0) {
+                snprintf(err, errlen, "ERR Engine '%.*s' not found", wl > 2 ? wl - 2 : 0, w + 2);
+                return NULL;
+            }
+            continue;
+        }
+        if (wl < 5 || memcmp(w, "name=", 5) != 0) {
+            snprintf(err, errlen, "ERR Invalid metadata value given: %.*s", wl, w);
+            mi_free(name);
+            return NULL;
+        }
+        mi_free(name);
+        name = mi_malloc((size_t)wl - 4);
+        memcpy(name, w + 5, (size_t)wl - 5);
+        name[wl - 5] = '\0';
+    }
+    if (!name) {
+        snprintf(err, errlen, "ERR Library name was not given");
+        return NULL;
+    }
+    if (!script_name_ok(name, strlen(name))) {
+        snprintf(err, errlen, "ERR Library names can only contain letters, numbers, or underscores(_) and "
+                              "must be at least one character long");
+        mi_free(name);
+        return NULL;
+    }
+    return name;
+}
+
+void library_desc_free(struct library_desc *d)
+{
+    for (int i = 0; i < d->nfns; i++) {
+        mi_free(d->fns[i].name);
+        mi_free(d->fns[i].description);
+    }
+    mi_free(d->fns);
+    mi_free(d->name);
+    memset(d, 0, sizeof *d);
+}
+
+static char *copy_string(const char *s, size_t len)
+{
+    char *c = mi_malloc(len + 1);
+    memcpy(c, s, len);
+    c[len] = '\0';
+    return c;
+}
+
+/* The load-time environment of a library: a table reading the load-time
+ * redis library first, then the sandbox's globals; writes refused. Leaves
+ * it on the stack, and the table that holds `redis` (to drop it after). */
+static void push_library_env(lua_State *L, struct script_shard *ss)
+{
+    lua_newtable(L);                                     /* holder */
+    lua_newtable(L);                                     /* holder, real load-time redis */
+    set_closure(L, ss, "register_function", redis_register_function);
+    set_closure(L, ss, "log", redis_log);
+    set_log_and_version(L);
+    push_view(L, lua_gettop(L), true);                   /* holder, real, proxy */
+    lua_remove(L, -2);                                   /* holder, proxy */
+    lua_setfield(L, -2, "redis");                        /* holder */
+    lua_createtable(L, 0, 1);                            /* holder, meta: to the globals */
+    lua_pushvalue(L, LUA_GLOBALSINDEX);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    push_view(L, lua_gettop(L), false);                  /* holder, env */
+}
+
+bool script_engine_load_library(struct script_shard *ss, const char *code, size_t len, bool keep,
+                                struct library_desc *out, char *err, size_t errlen)
+{
+    lua_State *L = ss->L;
+    memset(out, 0, sizeof *out);
+    if (len < 2 || code[0] != '#' || code[1] != '!') {
+        snprintf(err, errlen, "ERR Missing library metadata");
+        return false;
+    }
+    const char *nl = memchr(code, '\n', len);
+    size_t line = nl ? (size_t)(nl - code) : len;
+    char *name = library_name(code, line, err, errlen);
+    if (!name)
+        return false;
+    const char *body = code + line; /* from the newline: line numbers kept */
+    size_t blen = len - line;
+    if (is_binary_chunk(body, blen)) {
+        snprintf(err, errlen, "ERR Error compiling function: user_function:1: unexpected symbol near 'char(27)'");
+        mi_free(name);
+        return false;
+    }
+    if (luaL_loadbuffer(L, body, blen, "@user_function") != 0) {
+        snprintf(err, errlen, "ERR Error compiling function: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        mi_free(name);
+        return false;
+    }
+    int base = lua_gettop(L) - 1;                        /* chunk at base + 1 */
+    lua_pushcfunction(L, error_handler);                 /* chunk, handler */
+    lua_insert(L, -2);                                   /* handler, chunk */
+    push_library_env(L, ss);                             /* handler, chunk, holder, env */
+    lua_pushvalue(L, -1);
+    lua_setfenv(L, base + 2);                            /* the chunk's env */
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, LOADING_FIELD);
+    lua_pushvalue(L, base + 2);                          /* ..., chunk */
+    running = NULL;
+    load_started_ms = clock_mono_us() / 1000;
+    lua_sethook(L, load_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+    int rc = lua_pcall(L, 0, 0, base + 1);
+    lua_sethook(L, NULL, 0, 0);
+    lua_pushnil(L);
+    lua_setfield(L, base + 3, "redis");                  /* the functions see the whole library now */
+    bool ok = rc == 0;
+    if (!ok) {
+        const char *text = "unknown error";
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "err");
+            if (lua_isstring(L, -1))
+                text = lua_tostring(L, -1);
+        } else if (lua_isstring(L, -1)) {
+            text = lua_tostring(L, -1);
+        }
+        snprintf(err, errlen, "ERR Error registering functions: %s", text);
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, LOADING_FIELD);
+    int loading = lua_gettop(L);
+    int count = 0;
+    for (lua_pushnil(L); ok && lua_next(L, loading); lua_pop(L, 1))
+        count++;
+    if (ok && count == 0) {
+        snprintf(err, errlen, "ERR No functions registered");
+        ok = false;
+    }
+    if (ok) {
+        out->name = name;
+        name = NULL;
+        out->fns = mi_calloc((size_t)count, sizeof *out->fns);
+        lua_getfield(L, LUA_REGISTRYINDEX, FUNCTIONS_FIELD);
+        lua_getfield(L, LUA_REGISTRYINDEX, FN_FLAGS_FIELD);   /* loading, functions, flags */
+        for (lua_pushnil(L); lua_next(L, loading); lua_pop(L, 1)) {
+            struct function_desc *f = &out->fns[out->nfns++]; /* key at -2, entry at -1 */
+            size_t nlen, dlen;
+            const char *fname = lua_tolstring(L, -2, &nlen);
+            f->name = copy_string(fname, nlen);
+            lua_getfield(L, -1, "flags");
+            f->flags = (int)lua_tointeger(L, -1);
+            lua_pop(L, 1);
+            lua_getfield(L, -1, "description");
+            const char *d = lua_tolstring(L, -1, &dlen);
+            f->description = d ? copy_string(d, dlen) : NULL;
+            lua_pop(L, 1);
+            if (keep) {
+                lua_getfield(L, -1, "callback");
+                lua_setfield(L, loading + 1, f->name);
+                lua_pushinteger(L, f->flags);
+                lua_setfield(L, loading + 2, f->name);
+            }
+        }
+    }
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, LOADING_FIELD);
     lua_settop(L, base);
+    mi_free(name);
+    return ok;
+}
+
+void script_engine_forget_functions(struct script_shard *ss)
+{
+    empty_fields(ss->L, FUNCTIONS_FIELD, FN_FLAGS_FIELD);
+}
+
+int script_engine_function_flags(struct script_shard *ss, const char *name)
+{
+    lua_State *L = ss->L;
+    lua_getfield(L, LUA_REGISTRYINDEX, FN_FLAGS_FIELD);
+    lua_getfield(L, -1, name);
+    int flags = lua_isnil(L, -1) ? -1 : (int)lua_tointeger(L, -1);
+    lua_pop(L, 2);
+    return flags;
+}
+
+void script_engine_run_function(struct script_shard *ss, struct exec_ctx *ctx, const char *name, int nkeys,
+                                bool read_only)
+{
+    lua_State *L = ss->L;
+    int base = lua_gettop(L);
+    lua_pushcfunction(L, error_handler);
+    lua_getfield(L, LUA_REGISTRYINDEX, FUNCTIONS_FIELD);
+    lua_getfield(L, -1, name);
+    lua_remove(L, -2);
+    push_argument_list(L, ctx->argv, 3, nkeys);
+    push_argument_list(L, ctx->argv, 3 + nkeys, ctx->argc - 3 - nkeys);
+    run_called(ss, ctx, base, 2, name, nkeys, read_only);
 }

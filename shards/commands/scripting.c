@@ -32,6 +32,8 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "core/clock.h"
+#include "core/log.h"
 #include "core/numbers.h"
 #include "core/reply.h"
 #include "shards/commands/script.h"
@@ -149,7 +151,7 @@ void scripting_registry_size(struct node *n, size_t *count, size_t *bytes)
 /* This shard's scripting, its state made on first use and its compiled
  * scripts dropped if a SCRIPT FLUSH came since; NULL with the error
  * answered if there is none. */
-static struct script_shard *shard_scripting(struct exec_ctx *ctx)
+struct script_shard *shard_scripting(struct exec_ctx *ctx)
 {
     struct shard *sh = ctx->shard;
     struct script_registry *reg = sh->node->scripts;
@@ -168,7 +170,7 @@ static struct script_shard *shard_scripting(struct exec_ctx *ctx)
             return NULL;
         }
         ss->registry_epoch = epoch;
-        sh->scripting = ss;
+        __atomic_store_n(&sh->scripting, ss, __ATOMIC_RELEASE); /* SCRIPT KILL reads it from other shards */
     } else if (ss->registry_epoch != epoch) {
         script_engine_forget_all(ss);
         ss->registry_epoch = epoch;
@@ -209,18 +211,8 @@ static bool compile_and_register(struct exec_ctx *ctx, struct script_shard *ss, 
 static void eval_generic(struct exec_ctx *ctx, bool by_sha, bool read_only)
 {
     long long nkeys;
-    if (!parse_ll(ctx->argv[2], &nkeys)) {
-        reply_error(ctx->reply, ERR_NOT_INT);
+    if (!script_numkeys(ctx, ERR_NOT_INT, &nkeys))
         return;
-    }
-    if (nkeys > ctx->argc - 3) {
-        reply_error(ctx->reply, "ERR Number of keys can't be greater than number of args");
-        return;
-    }
-    if (nkeys < 0) {
-        reply_error(ctx->reply, "ERR Number of keys can't be negative");
-        return;
-    }
     struct script_shard *ss = shard_scripting(ctx);
     if (!ss)
         return;
@@ -255,27 +247,46 @@ static void eval_generic(struct exec_ctx *ctx, bool by_sha, bool read_only)
         }
         flags = script_engine_flags(ss, sha);
     }
-    if (flags & SCRIPT_SHEBANG) {
-        /* a script with a shebang line declares what it does, as Redis 7
-         * checks it before running it */
-        if ((flags & SCRIPT_NO_CLUSTER) && ctx->shard->node->key_gate) {
-            reply_error(ctx->reply, "ERR Can not run script on cluster, 'no-cluster' flag is set.");
-            return;
-        }
-        if (flags & SCRIPT_NO_WRITES) {
-            read_only = true;
-        } else if (read_only) {
-            reply_error(ctx->reply, "ERR Can not execute a script with write flag using *_ro command.");
-            return;
-        } else {
-            const char *refused = node_write_refusal(ctx->shard->node);
-            if (refused) {
-                reply_error(ctx->reply, refused);
-                return;
-            }
-        }
-    }
+    /* a script with a shebang line declares what it does, as Redis 7
+     * checks it before running it */
+    if ((flags & SCRIPT_SHEBANG) &&
+        !script_flags_allow(ctx, flags, &read_only, "ERR Can not run script on cluster, 'no-cluster' flag is set."))
+        return;
     script_engine_run(ss, ctx, sha, (int)nkeys, read_only);
+}
+
+bool script_numkeys(struct exec_ctx *ctx, const char *not_int, long long *nkeys)
+{
+    const char *refused = NULL;
+    if (!parse_ll(ctx->argv[2], nkeys))
+        refused = not_int;
+    else if (*nkeys > ctx->argc - 3)
+        refused = "ERR Number of keys can't be greater than number of args";
+    else if (*nkeys < 0)
+        refused = "ERR Number of keys can't be negative";
+    if (refused)
+        reply_error(ctx->reply, refused);
+    return !refused;
+}
+
+bool script_flags_allow(struct exec_ctx *ctx, int flags, bool *read_only, const char *no_cluster)
+{
+    if ((flags & SCRIPT_NO_CLUSTER) && ctx->shard->node->key_gate) {
+        reply_error(ctx->reply, no_cluster);
+        return false;
+    }
+    if (flags & SCRIPT_NO_WRITES) {
+        *read_only = true;
+        return true;
+    }
+    if (*read_only) {
+        reply_error(ctx->reply, "ERR Can not execute a script with write flag using *_ro command.");
+        return false;
+    }
+    const char *refused = node_write_refusal(ctx->shard->node);
+    if (refused)
+        reply_error(ctx->reply, refused);
+    return !refused;
 }
 
 void cmd_eval(struct exec_ctx *ctx)
@@ -344,10 +355,52 @@ void cmd_script_flush(struct exec_ctx *ctx)
     reply_ok(ctx->reply);
 }
 
-/* SCRIPT KILL: a script runs on its shard's thread to its end, so there is
- * never one to kill from another connection */
+/* ---- busy scripts ---------------------------------------------------------
+ *
+ * A script runs on its shard's thread to its end; past busy-reply-threshold
+ * its engine's hook lists it here (the shard's script_shard, whose pointer
+ * other threads read with an acquire load) and counts it in the node's
+ * busy_scripts, which makes the command path answer -BUSY to every command
+ * but Redis's allow_busy ones (route.c). SCRIPT KILL, served by any other
+ * shard's thread, asks it to end unless it wrote. */
+
+void script_busy_begin(struct shard *sh, struct script_shard *ss, const char *sha)
+{
+    log_warning("Slow script detected: still in execution after %lld milliseconds. You can try killing the "
+                "script using the SCRIPT KILL command. Script name is: %s.",
+                (long long)(clock_mono_us() / 1000 - ss->started_ms), sha);
+    atomic_store_explicit(&ss->busy_since_ms, clock_mono_us() / 1000, memory_order_release);
+    atomic_fetch_add_explicit(&sh->node->busy_scripts, 1, memory_order_acq_rel);
+}
+
+void script_busy_end(struct shard *sh, struct script_shard *ss)
+{
+    atomic_store_explicit(&ss->busy_since_ms, 0, memory_order_release);
+    atomic_store_explicit(&ss->kill, false, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&sh->node->busy_scripts, 1, memory_order_acq_rel);
+}
+
+/* SCRIPT KILL: the busy script of any shard (a shard's own connections
+ * cannot reach it while its thread runs the script: the command comes in
+ * on another shard's connection) */
 void cmd_script_kill(struct exec_ctx *ctx)
 {
+    struct node *n = ctx->shard->node;
+    for (int i = 0; i < n->nshards; i++) {
+        struct shard *sh = n->shards ? n->shards[i] : (i == 0 ? ctx->shard : NULL); /* a test node may list none */
+        struct script_shard *ss = sh ? __atomic_load_n(&sh->scripting, __ATOMIC_ACQUIRE) : NULL;
+        if (!ss || !atomic_load_explicit(&ss->busy_since_ms, memory_order_acquire))
+            continue;
+        if (atomic_load_explicit(&ss->wrote, memory_order_relaxed)) {
+            reply_error(ctx->reply, "UNKILLABLE Sorry the script already executed write commands against the "
+                                    "dataset. You can either wait the script termination or kill the server in "
+                                    "a hard way using the SHUTDOWN NOSAVE command.");
+            return;
+        }
+        atomic_store_explicit(&ss->kill, true, memory_order_relaxed);
+        reply_ok(ctx->reply);
+        return;
+    }
     reply_error(ctx->reply, "NOTBUSY No scripts in execution right now.");
 }
 
@@ -405,10 +458,29 @@ static void scripting_node_teardown(struct node *n)
     pthread_mutex_destroy(&reg->lock);
     mi_free(reg);
     n->scripts = NULL;
+    function_registry_free(n->functions);
+    n->functions = NULL;
+}
+
+/* A full sync's replica gets the libraries as FUNCTION RESTORE ... FLUSH
+ * (its own go, whatever it had). */
+static void scripting_full_sync(struct shard *sh, void (*emit)(void *arg, int argc, const struct slice *argv),
+                                void *arg)
+{
+    if (!sh->node->functions)
+        return;
+    struct buf payload;
+    buf_init(&payload);
+    function_registry_dump(sh->node->functions, &payload);
+    struct slice argv[] = { SLICE_LIT("FUNCTION"), SLICE_LIT("RESTORE"), { payload.data, payload.len },
+                            SLICE_LIT("FLUSH") };
+    emit(arg, 4, argv);
+    buf_free(&payload);
 }
 
 static const struct shard_module scripting_module = {
     .name = "scripting",
+    .full_sync = scripting_full_sync,
     .teardown = scripting_teardown,
     .node_teardown = scripting_node_teardown,
 };
@@ -419,5 +491,6 @@ void scripting_attach(struct node *n)
     pthread_mutex_init(&reg->lock, NULL);
     atomic_init(&reg->epoch, 0);
     n->scripts = reg;
+    n->functions = function_registry_new();
     node_attach_module(n, &scripting_module);
 }

@@ -148,6 +148,31 @@ static struct command script_subcommands[] = {
     END_OF_SUBCOMMANDS,
 };
 
+/* FUNCTION (functions.c): every subcommand runs on the connection's shard;
+ * the libraries it reads and changes are the node's, and the changes reach
+ * replicas as the commands themselves (JOURNAL_ALWAYS) */
+static struct command function_subcommands[] = {
+    ROW_JOURNAL(JOURNAL_ALWAYS, "load", -3, CMD_WRITE | CMD_DENYOOM | CMD_NOSCRIPT, 0, 0, 0, cmd_function_load, NULL, "scripting",
+        "7.0.0", "Create a function with the given arguments (name, code, description)"),
+    ROW_JOURNAL(JOURNAL_ALWAYS, "delete", 3, CMD_WRITE | CMD_NOSCRIPT, 0, 0, 0, cmd_function_delete, NULL, "scripting", "7.0.0",
+        "Delete a function by name"),
+    ROW_JOURNAL(JOURNAL_ALWAYS, "flush", -2, CMD_WRITE | CMD_NOSCRIPT, 0, 0, 0, cmd_function_flush, NULL, "scripting", "7.0.0",
+        "Deleting all functions"),
+    ROW("kill",    2,  CMD_NOSCRIPT, 0, 0, 0, cmd_function_kill, NULL, "scripting", "7.0.0",
+        "Kill the function currently in execution."),
+    ROW("list",    -2, CMD_NOSCRIPT, 0, 0, 0, cmd_function_list, NULL, "scripting", "7.0.0",
+        "List information about all the functions"),
+    ROW("stats",   2,  CMD_NOSCRIPT, 0, 0, 0, cmd_function_stats, NULL, "scripting", "7.0.0",
+        "Return information about the function currently running (name, description, duration)"),
+    ROW("dump",    2,  CMD_NOSCRIPT, 0, 0, 0, cmd_function_dump, NULL, "scripting", "7.0.0",
+        "Dump all functions into a serialized binary payload"),
+    ROW_JOURNAL(JOURNAL_ALWAYS, "restore", -3, CMD_WRITE | CMD_DENYOOM | CMD_NOSCRIPT, 0, 0, 0, cmd_function_restore, NULL, "scripting",
+        "7.0.0", "Restore all the functions on the given payload"),
+    ROW("help",    2,  CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_function_help, NULL, "scripting", "7.0.0",
+        "Show helpful text about the different subcommands"),
+    END_OF_SUBCOMMANDS,
+};
+
 static struct command object_subcommands[] = {
     ROW("encoding", 3, CMD_READONLY, 2, 2, 1, cmd_object_encoding, NULL, "generic", "2.2.3",
         "Inspect the internal encoding of a Redis object"),
@@ -262,6 +287,11 @@ static struct command pubsub_subcommands[] = {
         cmd_pubsub_numsub, merge_pubsub_numsub, "pubsub", "2.8.0", "Get the count of subscribers for channels"),
     ROW("numpat",   2,  CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE, 0, 0, 0,
         cmd_pubsub_numpat, merge_pubsub_numpat, "pubsub", "2.8.0", "Get the count of unique patterns pattern subscriptions"),
+    ROW("shardchannels", -2, CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE, 0, 0, 0,
+        cmd_pubsub_shardchannels, merge_pubsub_channels, "pubsub", "7.0.0", "List active shard channels"),
+    ROW("shardnumsub", -2, CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE, 0, 0, 0,
+        cmd_pubsub_shardnumsub, merge_pubsub_numsub, "pubsub", "7.0.0",
+        "Get the count of subscribers for shard channels"),
     ROW("help",     2,  CMD_CONN | CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_pubsub_help, NULL,
         "pubsub", "6.2.0", "Show helpful text about the different subcommands"),
     END_OF_SUBCOMMANDS,
@@ -626,6 +656,10 @@ static struct command table[] = {
         "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s)."),
     ROW("pfmerge",     -2, CMD_WRITE | CMD_DENYOOM, 1, -1, 1, cmd_pfmerge, NULL, "hyperloglog", "2.8.9",
         "Merge N different HyperLogLogs into a single one."),
+    ROW("pfdebug",     3,  CMD_WRITE | CMD_DENYOOM | CMD_ADMIN, 2, 2, 1, cmd_pfdebug, NULL, "hyperloglog", "2.8.9",
+        "Internal commands for debugging HyperLogLog values"),
+    ROW("pfselftest",  1,  CMD_ADMIN, 0, 0, 0, cmd_pfselftest, NULL, "hyperloglog", "2.8.9",
+        "An internal command for testing HyperLogLog values"),
 
     /* geo (geo.c): sorted sets scored by geohash. GEOADD journals as
      * itself (its scores follow from its arguments); the STORE forms by
@@ -710,8 +744,16 @@ static struct command table[] = {
         cmd_psubscribe, NULL, "pubsub", "2.0.0", "Listen for messages published to channels matching the given patterns"),
     ROW("punsubscribe", -1, CMD_CONN | CMD_PUBSUB | CMD_SUBSCRIBED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
         cmd_punsubscribe, NULL, "pubsub", "2.0.0", "Stop listening for messages posted to channels matching the given patterns"),
-    ROW("publish",     3,  CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
+    ROW_JOURNAL(JOURNAL_ALWAYS, "publish", 3, CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
         cmd_publish, merge_sum_int, "pubsub", "2.0.0", "Post a message to a channel"),
+    /* sharded pub/sub: the channels are keys to the cluster's key gate only
+     * (their key specs say not_key) */
+    ROW("ssubscribe",  -2, CMD_CONN | CMD_PUBSUB | CMD_SUBSCRIBED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 1, -1, 1,
+        cmd_ssubscribe, NULL, "pubsub", "7.0.0", "Listen for messages published to the given shard channels"),
+    ROW("sunsubscribe", -1, CMD_CONN | CMD_PUBSUB | CMD_SUBSCRIBED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 1, -1, 1,
+        cmd_sunsubscribe, NULL, "pubsub", "7.0.0", "Stop listening for messages posted to the given shard channels"),
+    ROW_JOURNAL(JOURNAL_ALWAYS, "spublish", 3, CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST, 1, 1, 1,
+        cmd_spublish, merge_sum_int, "pubsub", "7.0.0", "Post a message to a shard channel"),
     CONTAINER("pubsub", -2, CMD_CONN, NULL, pubsub_subcommands, "pubsub", "2.8.0",
         "A container for Pub/Sub commands"),
 
@@ -743,13 +785,13 @@ static struct command table[] = {
         "scripting", "7.0.0", "Execute a read-only Lua script server side"),
     ROW("evalsha_ro",  -3, CMD_READONLY | CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS, 3, -1, 1, cmd_evalsha_ro, NULL,
         "scripting", "7.0.0", "Execute a read-only Lua script server side"),
-    ROW("fcall",       -3, CMD_CONN | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, cmd_no_scripting, NULL,
+    ROW("fcall",       -3, CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS | CMD_MAY_REPLICATE, 3, -1, 1, cmd_fcall, NULL,
         "scripting", "7.0.0", "Invoke a function"),
-    ROW("fcall_ro",    -3, CMD_CONN | CMD_READONLY | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, cmd_no_scripting, NULL,
+    ROW("fcall_ro",    -3, CMD_READONLY | CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS, 3, -1, 1, cmd_fcall_ro, NULL,
         "scripting", "7.0.0", "Invoke a read-only function"),
     CONTAINER("script", -2, 0, NULL, script_subcommands, "scripting", "2.6.0",
         "A container for Lua scripts management commands"),
-    ROW("function",    -2, CMD_CONN, 0, 0, 0, cmd_no_scripting, NULL, "scripting", "7.0.0",
+    CONTAINER("function", -2, 0, NULL, function_subcommands, "scripting", "7.0.0",
         "A container for function commands"),
 
     /* CLUSTER: the cluster layer's rows (shards/cluster/commands.c) */

@@ -61,8 +61,8 @@ static void put_byte(struct rdb_writer *w, unsigned char b)
 static void put_aux(struct rdb_writer *w, const char *key, const char *value)
 {
     put_byte(w, RDB_OP_AUX);
-    serialize_put_string(&w->out, key, strlen(key), false);
-    serialize_put_string(&w->out, value, strlen(value), false);
+    serialize_put_file_string(&w->out, key, strlen(key), false);
+    serialize_put_file_string(&w->out, value, strlen(value), false);
 }
 
 void rdb_write_begin(struct rdb_writer *w, int fd, bool compress, bool checksum, int64_t now_ms,
@@ -107,14 +107,14 @@ static void put_entry(void *arg, struct entry *e)
     if (entry_type(e) == TYPE_STRING) {
         /* written here only so that it may be compressed (rdbcompression) */
         put_byte(w, 0 /* RDB_TYPE_STRING */);
-        serialize_put_string(&w->out, entry_key(e), entry_key_len(e), w->compress);
-        serialize_put_string(&w->out, entry_value(e), entry_value_len(e), w->compress);
+        serialize_put_file_string(&w->out, entry_key(e), entry_key_len(e), w->compress);
+        serialize_put_file_string(&w->out, entry_value(e), entry_value_len(e), w->compress);
     } else {
         buf_clear(&w->obj);
         if (!serialize_object(e, &w->obj))
             return; /* a type with no serialization: not in the file, as not in a DUMP */
         put_byte(w, (unsigned char)w->obj.data[0]);
-        serialize_put_string(&w->out, entry_key(e), entry_key_len(e), w->compress);
+        serialize_put_file_string(&w->out, entry_key(e), entry_key_len(e), w->compress);
         buf_append(&w->out, w->obj.data + 1, w->obj.len - 1);
     }
     w->keys++;
@@ -161,6 +161,16 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
     return -1;
+}
+
+/* An RDB string at p[*at..end): *at moved past it. */
+static bool get_str(const char *p, size_t end, size_t *at, struct slice *s, struct buf *own)
+{
+    const char *q = p + *at;
+    if (!serialize_get_string(&q, p + end, s, own))
+        return false;
+    *at = (size_t)(q - p);
+    return true;
 }
 
 static uint64_t le_bytes(const unsigned char *b, int n)
@@ -224,20 +234,14 @@ int rdb_read(const char *p, size_t n, rdb_key_fn *fn, void *arg, struct rdb_read
         if (op == RDB_OP_AUX) {
             /* two strings (a string may be an integer's or LZF's: made in own) */
             buf_clear(&own);
-            if (!serialize_get_string(p + at, end - at, &a, &own, &used)) {
-                fail(err, errlen, "Bad AUX field at byte %zu", at);
-                break;
-            }
-            at += used;
             struct buf own2;
             buf_init(&own2);
-            bool ok = serialize_get_string(p + at, end - at, &b, &own2, &used);
+            bool ok = get_str(p, end, &at, &a, &own) && get_str(p, end, &at, &b, &own2);
             buf_free(&own2);
             if (!ok) {
                 fail(err, errlen, "Bad AUX field at byte %zu", at);
                 break;
             }
-            at += used;
             continue;
         }
         if (op == RDB_OP_SELECTDB) {
@@ -304,13 +308,12 @@ int rdb_read(const char *p, size_t n, rdb_key_fn *fn, void *arg, struct rdb_read
         /* a key: its type byte (op), the key, the body */
         buf_clear(&own);
         struct slice key;
-        if (!serialize_get_string(p + at, end - at, &key, &own, &used)) {
+        unsigned type = u[at - 1];
+        size_t type_at = at - 1;
+        if (!get_str(p, end, &at, &key, &own)) {
             fail(err, errlen, "Bad key at byte %zu", at);
             break;
         }
-        unsigned type = u[at - 1];
-        size_t type_at = at - 1;
-        at += used;
         struct decoded_value v;
         if (!serialize_decode_body(type, p + at, end - at, &v, &used)) {
             fail(err, errlen, "Bad value of type %u for key '%.*s' at byte %zu", type,

@@ -1386,7 +1386,7 @@ void serialize_put_len(struct buf *out, uint64_t len)
     put_len(out, len);
 }
 
-void serialize_put_string(struct buf *out, const char *s, size_t len, bool compress)
+void serialize_put_file_string(struct buf *out, const char *s, size_t len, bool compress)
 {
     int32_t v;
     /* as Redis's rdbSaveRawString: an integer's text as an integer, then
@@ -1420,11 +1420,19 @@ bool serialize_get_len(const char *p, size_t n, uint64_t *len, size_t *used)
     return true;
 }
 
-bool serialize_get_string(const char *p, size_t n, struct slice *s, struct buf *own, size_t *used)
+/* ------------------------------------------- strings outside an object */
+
+void serialize_put_string(struct buf *out, const char *p, size_t n)
 {
-    struct reader r = { (const unsigned char *)p, (const unsigned char *)p + n };
-    if (!get_string(&r, s, own))
+    put_len(out, n);
+    buf_append(out, p, n);
+}
+
+bool serialize_get_string(const char **p, const char *end, struct slice *s, struct buf *scratch)
+{
+    struct reader r = { (const unsigned char *)*p, (const unsigned char *)end };
+    if (!get_string(&r, s, scratch))
         return false;
-    *used = (size_t)(r.p - (const unsigned char *)p);
+    *p = (const char *)r.p;
     return true;
 }

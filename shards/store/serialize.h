@@ -192,14 +192,21 @@ bool serialize_decode_object(const char *p, size_t n, struct decoded_value *v, s
 bool serialize_decode_body(unsigned type, const char *p, size_t n, struct decoded_value *v, size_t *used);
 
 /* The framing of an RDB file around the objects: lengths and strings
- * (keys, AUX fields) as the objects' own. serialize_put_string writes an
- * integer's text as an integer, and with compress a string past 20 bytes
- * LZF-compressed when that saves 4 bytes (Redis's rdbcompression). The
- * readers take p[0..n) and set *used to the bytes read; false if the
- * bytes are not one (cut short, an unknown encoding). */
+ * (keys, AUX fields) as the objects' own (read with serialize_get_string,
+ * below). serialize_put_file_string writes an integer's text as an
+ * integer, and with compress a string past 20 bytes LZF-compressed when
+ * that saves 4 bytes (Redis's rdbcompression). serialize_get_len takes
+ * p[0..n) and sets *used to the bytes read; false if they are not a plain
+ * length. */
 void serialize_put_len(struct buf *out, uint64_t len);
-void serialize_put_string(struct buf *out, const char *s, size_t len, bool compress);
+void serialize_put_file_string(struct buf *out, const char *s, size_t len, bool compress);
 bool serialize_get_len(const char *p, size_t n, uint64_t *len, size_t *used);
-bool serialize_get_string(const char *p, size_t n, struct slice *s, struct buf *own, size_t *used);
+
+/* An RDB string on its own (FUNCTION DUMP's library code): its length and
+ * bytes appended to out; read back from *p (before end), plain or encoded,
+ * *s pointing at the bytes (in scratch when they were encoded), *p moved
+ * past it; false if it is malformed. */
+void serialize_put_string(struct buf *out, const char *p, size_t n);
+bool serialize_get_string(const char **p, const char *end, struct slice *s, struct buf *scratch);
 
 #endif

@@ -787,6 +787,26 @@ static void test_readonly_replica(void **state)
     expect_error(tcmd(r, "BITFIELD %s GET u8 0", key), to_master);
     expect_error(tcmd(r, "BITFIELD_RO %s GET u8 0", other), to_other);
     expect_error(tcmd(m, "BITFIELD %s SET u8 0 1", other), to_other);
+    /* sharded pub/sub: SPUBLISH on the slot's master, whose replicas get it
+     * through the stream; a READONLY connection subscribes on a replica */
+    expect_error(tcmd(r, "SPUBLISH %s m", key), to_master);
+    expect_error(tcmd(m, "SPUBLISH %s m", other), to_other);
+    tconn *rs = tconnect(node[2].port);
+    expect_error(tcmd(rs, "SSUBSCRIBE %s", key), to_master);
+    expect_ok(tcmd(rs, "READONLY"));
+    const char *ssub[] = { "SSUBSCRIBE", key };
+    tsendv(rs, 2, ssub);
+    v = tread(rs, 5000);
+    assert_non_null(v);
+    assert_string_equal(v->elem[0]->str, "ssubscribe");
+    rval_free(v);
+    expect_int(tcmd(m, "SPUBLISH %s m1", key), 0);
+    v = tread(rs, 5000);
+    assert_non_null(v);
+    assert_string_equal(v->elem[0]->str, "smessage");
+    assert_string_equal(v->elem[2]->str, "m1");
+    rval_free(v);
+    tclose(rs);
     expect_ok(tcmd(r, "MULTI"));
     expect_status(tcmd(r, "GET %s", key), "QUEUED");
     v = tcmd(r, "EXEC");
@@ -1011,6 +1031,66 @@ static void test_slots_by_hand(void **state)
     expect_ok(tcmd(c, "CLUSTER ADDSLOTSRANGE 100 200"));
     wait_cluster_info(c, "cluster_state:ok");
     expect_bulk(tcmd(c, "GET foo"), "bar");
+    tclose(c);
+    server_stop(&s);
+}
+
+/* Sharded pub/sub on one node serving every slot: an SSUBSCRIBE's channels
+ * in one slot (-CROSSSLOT otherwise); when a slot stops being served, its
+ * subscribers get a "sunsubscribe" push per channel of it, and its channels
+ * answer -CLUSTERDOWN. */
+static void test_sharded_pubsub_slots(void **state)
+{
+    (void)state;
+    struct server s;
+    start_cluster_node(&s, 0, "15000");
+    tconn *c = tconnect(s.port), *sub = tconnect(s.port);
+    expect_ok(tcmd(c, "CLUSTER ADDSLOTSRANGE 0 16383"));
+    wait_cluster_info(c, "cluster_state:ok");
+    long long slot = get_int(tcmd(c, "CLUSTER KEYSLOT ch"));
+    expect_error(tcmd(sub, "SSUBSCRIBE ch other"), "CROSSSLOT Keys in request don't hash to the same slot");
+    const char *two[] = { "SSUBSCRIBE", "ch", "{ch}x" };
+    tsendv(sub, 3, two);
+    for (int i = 0; i < 2; i++) {
+        struct rval *v = tread(sub, 5000);
+        assert_non_null(v);
+        assert_string_equal(v->elem[0]->str, "ssubscribe");
+        assert_int_equal(v->elem[2]->integer, i + 1);
+        rval_free(v);
+    }
+    const char *one[] = { "SSUBSCRIBE", "other" };
+    tsendv(sub, 2, one);
+    struct rval *v = tread(sub, 5000);
+    assert_int_equal(v->elem[2]->integer, 3);
+    rval_free(v);
+    expect_int(tcmd(c, "SPUBLISH ch m1"), 1);
+    v = tread(sub, 5000);
+    assert_string_equal(v->elem[0]->str, "smessage");
+    assert_string_equal(v->elem[2]->str, "m1");
+    rval_free(v);
+
+    expect_ok(tcmd(c, "CLUSTER DELSLOTS %lld", slot));
+    bool seen_ch = false, seen_x = false;
+    for (int i = 0; i < 2; i++) { /* the slot's two channels, in any order */
+        v = tread(sub, 5000);
+        assert_non_null(v);
+        assert_string_equal(v->elem[0]->str, "sunsubscribe");
+        seen_ch = seen_ch || strcmp(v->elem[1]->str, "ch") == 0;
+        seen_x = seen_x || strcmp(v->elem[1]->str, "{ch}x") == 0;
+        assert_int_equal(v->elem[2]->integer, 2 - i);
+        rval_free(v);
+    }
+    assert_true(seen_ch && seen_x);
+    expect_error(tcmd(c, "SPUBLISH ch m2"), "CLUSTERDOWN Hash slot not served");
+    expect_error(tcmd(sub, "SSUBSCRIBE ch"), "CLUSTERDOWN Hash slot not served");
+    /* the channel of a slot still served stays */
+    expect_ok(tcmd(c, "CLUSTER ADDSLOTS %lld", slot));
+    wait_cluster_info(c, "cluster_state:ok");
+    expect_int(tcmd(c, "SPUBLISH other m3"), 1);
+    v = tread(sub, 5000);
+    assert_string_equal(v->elem[1]->str, "other");
+    rval_free(v);
+    tclose(sub);
     tclose(c);
     server_stop(&s);
 }
@@ -1444,6 +1524,7 @@ int main(void)
         cmocka_unit_test(test_disabled_in_standalone),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_slots_by_hand),
+        cmocka_unit_test(test_sharded_pubsub_slots),
         cmocka_unit_test(test_asking),
         cmocka_unit_test(test_migrating_slot),
         cmocka_unit_test(test_write_during_migrate_in_flight),

@@ -357,6 +357,46 @@ static void test_errors(void **state)
  * stream (PFADD as itself, PFCOUNT's cache write as itself, PFMERGE across
  * shards by its effect), with master and replica on different shard counts.
  * ringkv only (it starts its own nodes). */
+/* PFDEBUG's views of an HLL (its encoding, its sparse opcodes, its
+ * registers, made dense) and PFSELFTEST, with Redis's replies and errors. */
+static void test_pfdebug_and_selftest(void **state)
+{
+    expect_int(tcmd(c, "PFADD h a"), 1);
+    expect_status(tcmd(c, "PFDEBUG ENCODING h"), "sparse");
+    struct rval *v = tcmd(c, "PFDEBUG DECODE h");
+    assert_int_equal(v->type, R_BULK);
+    /* one register set: XZERO runs around one VAL of length 1 */
+    int before, value, after;
+    if (sscanf(v->str, "Z:%d v:%d,1 Z:%d", &before, &value, &after) != 3 || before + 1 + after != 16384)
+        fail_msg("PFDEBUG DECODE: %s", v->str);
+    rval_free(v);
+    v = tcmd(c, "PFDEBUG GETREG h");
+    assert_int_equal(v->n, 16384);
+    int set = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        if (v->elem[i]->integer != 0) {
+            assert_int_equal(v->elem[i]->integer, value);
+            assert_int_equal((int)i, before);
+            set++;
+        }
+    }
+    assert_int_equal(set, 1);
+    rval_free(v);
+    expect_status(tcmd(c, "PFDEBUG ENCODING h"), "dense"); /* GETREG made it dense, as Redis's */
+    expect_int(tcmd(c, "PFCOUNT h"), 1);
+    expect_int(tcmd(c, "PFADD h2 x y"), 1);
+    expect_int(tcmd(c, "PFDEBUG TODENSE h2"), 1);
+    expect_int(tcmd(c, "PFDEBUG TODENSE h2"), 0);
+    expect_int(tcmd(c, "PFCOUNT h2"), 2);
+    expect_error(tcmd(c, "PFDEBUG DECODE h2"), "ERR HLL encoding is not sparse");
+    expect_error(tcmd(c, "PFDEBUG FOO h2"), "ERR Unknown PFDEBUG subcommand 'FOO'");
+    expect_error(tcmd(c, "PFDEBUG ENCODING nokey"), "ERR The specified key does not exist");
+    expect_ok(tcmd(c, "SET s x"));
+    expect_error(tcmd(c, "PFDEBUG ENCODING s"), "WRONGTYPE Key is not a valid HyperLogLog string value.");
+    expect_error(tcmd(c, "PFDEBUG ENCODING"), "ERR wrong number of arguments for 'pfdebug' command");
+    expect_ok(tcmd(c, "PFSELFTEST"));
+}
+
 static void test_replica_same_bytes(void **state)
 {
     (void)state;
@@ -403,6 +443,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cross_shard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy_and_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pfdebug_and_selftest, setup, teardown),
         cmocka_unit_test_teardown(test_replica_same_bytes, nodes_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1,5 +1,6 @@
 /* Pub/sub: SUBSCRIBE / PSUBSCRIBE / PUBLISH / UNSUBSCRIBE / PUBSUB across
- * connections spread over 3 shards, RESP2 subscribe mode and RESP3 pushes.
+ * connections spread over 3 shards, RESP2 subscribe mode and RESP3 pushes;
+ * sharded pub/sub (SSUBSCRIBE / SPUBLISH / SUNSUBSCRIBE, standalone).
  * Also runs against redis-server (RINGKV_TEST_TARGET=redis). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -139,6 +140,135 @@ static void test_subscribe_mode_and_unsubscribe(void **state)
     expect_confirm(tread(c, 5000), "unsubscribe", NULL, 0);
     expect_nil(tcmd(c, "GET x")); /* out of subscribe mode */
     tclose(c);
+}
+
+/* Shard channels: a set of their own (counted apart in confirmations,
+ * delivered by SPUBLISH only, as "smessage"), subscribe mode while any is
+ * left, PUBSUB SHARDCHANNELS / SHARDNUMSUB over every shard. */
+static void test_sharded_pubsub(void **state)
+{
+    enum { N = 6 }; /* connections over the shards */
+    tconn *sub[N];
+    for (int i = 0; i < N; i++) {
+        sub[i] = tconnect(srv.port);
+        const char *a[] = { "SSUBSCRIBE", "orders", "fills" };
+        tsendv(sub[i], 3, a);
+        expect_confirm(tread(sub[i], 5000), "ssubscribe", "orders", 1);
+        expect_confirm(tread(sub[i], 5000), "ssubscribe", "fills", 2);
+    }
+    /* a channel subscription beside them counts only channels and patterns */
+    const char *plain[] = { "SUBSCRIBE", "orders" };
+    tsendv(sub[0], 2, plain);
+    expect_confirm(tread(sub[0], 5000), "subscribe", "orders", 1);
+    const char *again[] = { "SSUBSCRIBE", "orders" };
+    tsendv(sub[0], 2, again);
+    expect_confirm(tread(sub[0], 5000), "ssubscribe", "orders", 2);
+
+    tconn *pub = tconnect(srv.port);
+    expect_int(tcmd(pub, "SPUBLISH orders o1"), N);
+    expect_int(tcmd(pub, "SPUBLISH nobody x"), 0);
+    expect_int(tcmd(pub, "PUBLISH orders p1"), 1); /* the plain subscription only */
+    for (int i = 0; i < N; i++) {
+        struct rval *v = tread(sub[i], 5000);
+        assert_non_null(v);
+        assert_int_equal(v->n, 3);
+        assert_string_equal(v->elem[0]->str, "smessage");
+        assert_string_equal(v->elem[1]->str, "orders");
+        assert_string_equal(v->elem[2]->str, "o1");
+        rval_free(v);
+    }
+    expect_message(sub[0], NULL, "orders", "p1");
+
+    struct rval *v = tcmd(pub, "PUBSUB SHARDNUMSUB orders fills none");
+    assert_int_equal(v->n, 6);
+    assert_string_equal(v->elem[0]->str, "orders");
+    assert_int_equal(v->elem[1]->integer, N);
+    assert_int_equal(v->elem[3]->integer, N);
+    assert_int_equal(v->elem[5]->integer, 0);
+    rval_free(v);
+    v = tcmd(pub, "PUBSUB NUMSUB orders");
+    assert_int_equal(v->elem[1]->integer, 1);
+    rval_free(v);
+    v = tcmd(pub, "PUBSUB SHARDCHANNELS");
+    assert_int_equal(v->n, 2); /* distinct, however many shards have them */
+    rval_free(v);
+    v = tcmd(pub, "PUBSUB SHARDCHANNELS f*");
+    assert_int_equal(v->n, 1);
+    assert_string_equal(v->elem[0]->str, "fills");
+    rval_free(v);
+    expect_error(tcmd(pub, "COMMAND GETKEYS SSUBSCRIBE a b"), "ERR The command has no key arguments");
+
+    /* subscribe mode lasts while any subscription of any kind is left */
+    tconn *c = sub[1];
+    expect_error(tcmd(c, "GET x"),
+                 "ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
+    const char *some[] = { "SUNSUBSCRIBE", "fills", "nope" };
+    tsendv(c, 3, some);
+    expect_confirm(tread(c, 5000), "sunsubscribe", "fills", 1);
+    expect_confirm(tread(c, 5000), "sunsubscribe", "nope", 1);
+    const char *all[] = { "SUNSUBSCRIBE" };
+    tsendv(c, 1, all);
+    expect_confirm(tread(c, 5000), "sunsubscribe", "orders", 0);
+    tsendv(c, 1, all);
+    expect_confirm(tread(c, 5000), "sunsubscribe", NULL, 0);
+    expect_nil(tcmd(c, "GET x"));
+
+    for (int i = 0; i < N; i++)
+        tclose(sub[i]);
+    long long deadline = now_ms() + 5000, n = -1;
+    while (now_ms() < deadline && (n = get_int(tcmd(pub, "SPUBLISH orders again"))) != 0)
+        usleep(10000);
+    assert_int_equal(n, 0);
+    tclose(pub);
+}
+
+/* A replica's subscribers get what is published on its master (Redis
+ * propagates PUBLISH and SPUBLISH to replicas); one published on the
+ * replica stays there. */
+static void test_replica_gets_publish(void **state)
+{
+    struct server r;
+    assert_int_equal(server_start(&r, NULL), 0);
+    tconn *rc = tconnect(r.port), *m = tconnect(srv.port);
+    expect_ok(tcmd(rc, "REPLICAOF 127.0.0.1 %d", srv.port));
+    for (long long until = now_ms() + 10000; get_int(tcmd(m, "WAIT 1 100")) != 1;)
+        if (now_ms() > until)
+            fail_msg("the replica did not come up");
+    enum { N = 4 }; /* over the replica's shards */
+    tconn *sub[N];
+    for (int i = 0; i < N; i++) {
+        sub[i] = tconnect(r.port);
+        const char *a[] = { "SUBSCRIBE", "feed" };
+        tsendv(sub[i], 2, a);
+        expect_confirm(tread(sub[i], 5000), "subscribe", "feed", 1);
+        const char *b[] = { "SSUBSCRIBE", "sfeed" };
+        tsendv(sub[i], 2, b);
+        expect_confirm(tread(sub[i], 5000), "ssubscribe", "sfeed", 1);
+    }
+    expect_int(tcmd(m, "PUBLISH feed hello"), 0); /* counted where it was published */
+    expect_int(tcmd(m, "SPUBLISH sfeed there"), 0);
+    for (int i = 0; i < N; i++) {
+        expect_message(sub[i], NULL, "feed", "hello");
+        struct rval *v = tread(sub[i], 5000);
+        assert_non_null(v);
+        assert_string_equal(v->elem[0]->str, "smessage");
+        assert_string_equal(v->elem[2]->str, "there");
+        rval_free(v);
+    }
+    /* published on the replica: its subscribers, not the master's stream */
+    expect_int(tcmd(rc, "PUBLISH feed local"), N);
+    for (int i = 0; i < N; i++)
+        expect_message(sub[i], NULL, "feed", "local");
+    expect_ok(tcmd(m, "SET after 1"));
+    for (long long until = now_ms() + 10000; get_int(tcmd(m, "WAIT 1 100")) != 1;)
+        if (now_ms() > until)
+            fail_msg("the replica fell behind");
+    expect_bulk(tcmd(rc, "GET after"), "1");
+    for (int i = 0; i < N; i++)
+        tclose(sub[i]);
+    tclose(rc);
+    tclose(m);
+    assert_int_equal(server_stop(&r), 0);
 }
 
 static void test_resp3_push(void **state)
@@ -388,6 +518,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_publish_reaches_every_shard),
         cmocka_unit_test(test_subscribe_mode_and_unsubscribe),
+        cmocka_unit_test(test_sharded_pubsub),
+        cmocka_unit_test(test_replica_gets_publish),
         cmocka_unit_test(test_resp3_push),
         cmocka_unit_test(test_push_behind_queued_reply),
         cmocka_unit_test(test_subscribers_timeout_and_kill),

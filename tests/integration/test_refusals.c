@@ -1,9 +1,7 @@
 /* Commands ringkv does not have, refused with a text that says what is
  * missing: SELECT/MOVE/SWAPDB name the one database (Redis's texts where
- * Redis with `databases 1` gives them), FCALL/FCALL_RO/FUNCTION say there
- * are no Redis functions (EVAL and SCRIPT work), and redis-cli shows that
- * text. Against redis-server (RINGKV_TEST_TARGET=redis) it runs with
- * `--databases 1`; the functions checks are ringkv's only. */
+ * Redis with `databases 1` gives them). Against redis-server
+ * (RINGKV_TEST_TARGET=redis) it runs with `--databases 1`. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -72,42 +70,12 @@ static void test_swapdb(void **state)
         expect_error(tcmd(c, "SWAPDB 1 0"), "ERR DB index is out of range (ringkv has one database, 0)");
 }
 
-#define NO_FUNCTIONS "ERR no functions in ringkv: FCALL, FCALL_RO and FUNCTION are not supported " \
-                     "(EVAL and EVALSHA are)"
-
-/* Redis functions are refused; Lua scripting (EVAL, SCRIPT) is not
- * (test_scripting.c has it). */
-static void test_functions(void **state)
-{
-    (void)state;
-    if (target_is_redis())
-        skip();
-    expect_error(tcmd(c, "FCALL f 0"), NO_FUNCTIONS);
-    expect_error(tcmd(c, "FCALL_RO f 0"), NO_FUNCTIONS);
-    expect_error(tcmd(c, "FUNCTION LIST"), NO_FUNCTIONS);
-    expect_error(tcmd(c, "FCALL x"), "ERR wrong number of arguments for 'fcall' command");
-    expect_nil(tcmd(c, "EVAL return 0")); /* the script "return", no keys */
-    expect_ok(tcmd(c, "SCRIPT FLUSH"));
-    /* what a user of redis-cli sees */
-    char cmd[256], *out = NULL;
-    snprintf(cmd, sizeof cmd, "timeout 20 redis-cli -p %d FUNCTION LIST 2>&1", srv.port);
-    int rc = run_cmd(cmd, &out);
-    if (rc == 127) {
-        free(out);
-        return;
-    }
-    if (!strstr(out, NO_FUNCTIONS))
-        fail_msg("redis-cli printed '%s'", out);
-    free(out);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_select, setup, teardown),
         cmocka_unit_test_setup_teardown(test_move, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swapdb, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_functions, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -533,6 +533,88 @@ static void test_pause_write_holds_eval(void **state)
 
 /* A reply nested deeper than can be converted: an error in place, the
  * server goes on. (Read as bytes: the harness reads 64 levels at most.) */
+/* The shard thread that serves conn (CLIENT INFO's io-thread; 0 on
+ * redis-server, which has one). */
+static int served_by(tconn *conn)
+{
+    struct rval *v = tcmd(conn, "CLIENT INFO");
+    const char *at = v->str ? strstr(v->str, "io-thread=") : NULL;
+    int t = at ? atoi(at + strlen("io-thread=")) : 0;
+    rval_free(v);
+    return t;
+}
+
+/* Ask with GET of a key of conn's own shard until the answer is -BUSY (a
+ * command for the busy script's shard would wait for it in ringkv). */
+static void wait_busy(tconn *conn, const char *own_key)
+{
+    for (long long until = now_ms() + 10000;; usleep(20 * 1000)) {
+        struct rval *v = tcmd(conn, "GET %s", own_key);
+        bool busy = v->type == R_ERROR && strncmp(v->str, "BUSY ", 5) == 0;
+        if (!busy && v->type != R_NIL)
+            fail_msg("GET while a script runs: %s", rval_text(v));
+        rval_free(v);
+        if (busy)
+            return;
+        if (now_ms() > until)
+            fail_msg("the script was never reported busy");
+    }
+}
+
+/* A script past busy-reply-threshold: other clients get -BUSY, SCRIPT KILL
+ * ends it (even one that catches errors with pcall) and its caller gets
+ * Redis's error; one that wrote cannot be killed, and SHUTDOWN NOSAVE still
+ * stops the server. ringkv serves SCRIPT KILL on another shard's thread
+ * than the script's, so the killer's connection is chosen there. */
+static void test_busy_script_kill(void **state)
+{
+    (void)state;
+    struct server s;
+    assert_int_equal(server_start(&s, NULL), 0);
+    tconn *killer = tconnect(s.port), *runner = tconnect(s.port);
+    int other = 1 - served_by(killer);
+    char key[32], own[32];
+    key_on_shard(key, sizeof key, "busy", other);     /* the script runs on the other shard */
+    key_on_shard(own, sizeof own, "free", 1 - other); /* the killer's shard */
+    expect_ok(tcmd(killer, "CONFIG SET busy-reply-threshold 100"));
+    expect_error(tcmd(killer, "SCRIPT KILL"), "NOTBUSY No scripts in execution right now.");
+
+    const char *loops[] = { "local i = 0 while true do i = i + 1 end",
+                            "while true do pcall(function() while true do end end) end" };
+    for (size_t i = 0; i < 2; i++) {
+        const char *argv[] = { "EVAL", loops[i], "1", key };
+        tsendv(runner, 4, argv);
+        wait_busy(killer, own);
+        expect_error(tcmd(killer, "PING"),
+                     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+        expect_ok(tcmd(killer, "SCRIPT KILL"));
+        struct rval *v = tread(runner, 10000);
+        assert_non_null(v);
+        assert_int_equal(v->type, R_ERROR);
+        static const char killed[] = "ERR Script killed by user with SCRIPT KILL... script: ";
+        if (strncmp(v->str, killed, sizeof killed - 1) != 0)
+            fail_msg("the killed script's reply: %s", v->str);
+        rval_free(v);
+        expect_error(tcmd(killer, "SCRIPT KILL"), "NOTBUSY No scripts in execution right now.");
+        expect_nil(tcmd(killer, "GET %s", own));
+        expect_nil(tcmd(runner, "GET %s", key));
+    }
+
+    const char *writer[] = { "EVAL", "redis.call('set', KEYS[1], 'w') while true do end", "1", key };
+    tsendv(runner, 4, writer);
+    wait_busy(killer, own);
+    expect_error(tcmd(killer, "SCRIPT KILL"),
+                 "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either "
+                 "wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
+    const char *shutdown[] = { "SHUTDOWN", "NOSAVE" };
+    tsendv(killer, 2, shutdown);
+    assert_true(tclosed(killer, 10000));
+    assert_true(tclosed(runner, 10000));
+    assert_int_equal(server_wait_exit(&s, 10000), 0);
+    tclose(killer);
+    tclose(runner);
+}
+
 static void test_deep_reply(void **state)
 {
     const char *argv[] = { "EVAL", "local t = {} local x = t for i = 1, 5000 do x[1] = {} x = x[1] end return t", "0" };
@@ -634,6 +716,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_script_in_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pause_write_holds_eval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deep_reply, setup, teardown),
+        cmocka_unit_test(test_busy_script_kill),
         cmocka_unit_test_setup_teardown(test_replica_gets_script_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_py_lock, setup, teardown),
     };
