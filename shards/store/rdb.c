@@ -298,7 +298,8 @@ int rdb_read(const char *p, size_t n, rdb_key_fn *fn, void *arg, struct rdb_read
             continue;
         }
         if (op == RDB_OP_FUNCTION2 || op == RDB_OP_FUNCTION_PRE_GA) {
-            fail(err, errlen, "The file holds a function library (FUNCTION LOAD): ringkv has no functions");
+            fail(err, errlen, "The file holds a function library: ringkv does not load libraries from an RDB "
+                              "file (FUNCTION DUMP there and FUNCTION RESTORE here bring them over)");
             break;
         }
         if (op == RDB_OP_MODULE_AUX) {

@@ -18,8 +18,9 @@
  *
  * Reading takes every version up to SERIALIZE_RDB_VERSION_MAX and the
  * opcodes Redis 7 writes: AUX, SELECTDB, RESIZEDB, EXPIRETIME (seconds)
- * and EXPIRETIME_MS, FREQ and IDLE (read and dropped), FUNCTION2 and
- * MODULE_AUX refused (ringkv has neither). The whole file is checked
+ * and EXPIRETIME_MS, FREQ and IDLE (read and dropped), FUNCTION2 (a
+ * function library: not written, and refused, yet) and MODULE_AUX
+ * (ringkv has no modules) refused. The whole file is checked
  * (its checksum) before a key is stored, and a value that does not
  * decode stops the reading with an error: the caller refuses to start
  * rather than serve what came before it. */
