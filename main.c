@@ -30,6 +30,7 @@
 #include "shards/commands/commands.h"
 #include "shards/blocking.h"
 #include "shards/monitor.h"
+#include "shards/persist.h"
 #include "shards/node.h"
 #include "shards/commands/acl.h"
 #include "shards/store/store.h"
@@ -252,6 +253,7 @@ int main(int argc, char **argv)
     node_attach_module(n, &blocking_module); /* clients blocked on keys: serving, timeouts */
     scripting_attach(n); /* the script registry; each shard's Lua state */
     repl_attach(n);   /* its shard module, its commands, the journal sink, the write gate */
+    persist_attach(n); /* dump.rdb loaded at start, SAVE/BGSAVE, the save points; wraps the write gate */
     cluster_commands_register(); /* CLUSTER, in every mode */
     acl_commands_register(); /* ACL */
     if (config_load(&n->config, cluster_enabled) && cluster_attach(n, repl_set_master) != 0) {
@@ -289,7 +291,7 @@ int main(int argc, char **argv)
         if ((sig == SIGINT || sig == SIGTERM) && !asked) {
             log_warning("Received %s scheduling shutdown...", sig == SIGINT ? "SIGINT" : "SIGTERM");
             asked = true;
-            node_request_shutdown(n, 0);
+            persist_request_shutdown(n, false, false); /* saves first when save points are set */
         } else if (sig == SIGHUP) {
             log_notice("Received SIGHUP: ignored (ringkv reloads nothing)");
         }

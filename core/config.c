@@ -267,6 +267,27 @@ static const char *option_parse(const struct option_desc *o, const char *value, 
             return KEYSPACE_EVENTS_INVALID;
         break;
     case CONF_STRING:
+        if (strcmp(o->name, "dbfilename") == 0 && strchr(value, '/'))
+            return "dbfilename can't be a path, just a filename"; /* Redis's check: the file is in dir */
+        if (strcmp(o->name, "save") == 0) {
+            /* pairs of non-negative numbers, as Redis checks them */
+            const char *p = value;
+            int words = 0;
+            while (*p) {
+                while (*p == ' ')
+                    p++;
+                if (!*p)
+                    break;
+                char *end;
+                long long x = strtoll(p, &end, 10);
+                if (end == p || (*end && *end != ' ') || x < 0)
+                    return "Invalid save parameters";
+                p = end;
+                words++;
+            }
+            if (words % 2)
+                return "Invalid save parameters";
+        }
         if (strcmp(o->name, "client-output-buffer-limit") == 0) {
             struct output_limit lim[OUTPUT_CLASSES];
             output_limits_parse(OUTPUT_LIMITS_DEFAULT, lim);

@@ -56,7 +56,7 @@ enum config_type {
     X("slowlog-log-slower-than", slowlog_slower_than, CONF_INT, "10000", CONF_RUNTIME, NULL, "log commands slower than this many microseconds (negative: never)") \
     X("slowlog-max-len", slowlog_max_len, CONF_INT,    "128",       CONF_RUNTIME, NULL, "slow log entries kept per shard") \
     X("hz",              hz,              CONF_INT,    "10",        CONF_RUNTIME, NULL, "background tasks (active expiry, timeouts) run this many times a second") \
-    X("save",            save,            CONF_STRING, "",          CONF_RUNTIME, NULL, "accepted for compatibility; ringkv does not persist to disk") \
+    X("save",            save,            CONF_STRING, "3600 1 300 100 60 10000", CONF_RUNTIME, NULL, "RDB snapshot points, \"seconds changes\" pairs: a background save when that many changes are that old (\"\": none); Redis's default, with or without a config file") \
     X("appendonly",      appendonly,      CONF_BOOL,   "no",        CONF_RUNTIME, NULL, "accepted for compatibility; only 'no' is supported") \
     X("replicaof",       replicaof,       CONF_STRING, "",          0, NULL, "\"host port\": start as a replica of that master") \
     X("masterauth",      masterauth,      CONF_STRING, "",          CONF_RUNTIME, NULL, "password to give the master (AUTH) when replicating") \
@@ -95,7 +95,11 @@ enum config_type {
     X("aclfile",         aclfile,         CONF_STRING, "",          0, NULL, "file of ACL users (user lines), loaded at start and by ACL LOAD, written by ACL SAVE") \
     X("acllog-max-len",  acllog_max_len,  CONF_INT,    "128",       CONF_RUNTIME, NULL, "entries kept by ACL LOG") \
     X("acl-pubsub-default", acl_pubsub_default, CONF_ENUM, "resetchannels", CONF_RUNTIME, "resetchannels allchannels", "the channels of a new ACL user") \
-    X("masteruser",      masteruser,      CONF_STRING, "",          CONF_RUNTIME, NULL, "ACL user to give the master (AUTH user masterauth) when replicating")
+    X("masteruser",      masteruser,      CONF_STRING, "",          CONF_RUNTIME, NULL, "ACL user to give the master (AUTH user masterauth) when replicating") \
+    X("dbfilename",      dbfilename,      CONF_STRING, "dump.rdb",  CONF_RUNTIME, NULL, "the RDB file in dir: written by SAVE, BGSAVE, the save points and shutdown; loaded at start") \
+    X("rdbcompression",  rdbcompression,  CONF_BOOL,   "yes",       CONF_RUNTIME, NULL, "LZF-compress the RDB file's keys and string values longer than 20 bytes") \
+    X("rdbchecksum",     rdbchecksum,     CONF_BOOL,   "yes",       CONF_RUNTIME, NULL, "end the RDB file with its CRC-64 (no: 0, which readers do not check)") \
+    X("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, CONF_BOOL, "yes", CONF_RUNTIME, NULL, "refuse writes (-MISCONF) while the last background save failed and save points are set")
 
 /* Redis 7's redis.conf directives that mean nothing in ringkv (no disk
  * persistence, no TLS, no ACL users, no modules, one encoding per type...):
@@ -132,10 +136,6 @@ enum config_type {
     X("enable-module-command", enable_module_command, "no") \
     X("loadmodule", loadmodule, "") \
     X("rename-command", rename_command, "") \
-    X("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, "yes") \
-    X("rdbcompression", rdbcompression, "yes") \
-    X("rdbchecksum", rdbchecksum, "yes") \
-    X("dbfilename", dbfilename, "dump.rdb") \
     X("rdb-del-sync-files", rdb_del_sync_files, "no") \
     X("rdb-save-incremental-fsync", rdb_save_incremental_fsync, "yes") \
     X("sanitize-dump-payload", sanitize_dump_payload, "no") \

@@ -86,6 +86,12 @@ static void config_fatal(char *err, size_t errlen, int lineno, const char *line,
 static int load_file_depth(struct config *cfg, const char *path, int depth, char *err, size_t errlen);
 
 /* Apply one directive (words[0] is the name). Returns NULL, or why not. */
+/* A file's `save` lines add up, as Redis's: the first replaces the
+ * default, each later one adds its points (save 900 1 / save 300 10 /
+ * save 60 10000, the classic redis.conf), and `save ""` clears them.
+ * Set while a file (and its includes) is being read. */
+static bool save_line_seen;
+
 static const char *apply_words(struct config *cfg, struct words *ws, int depth,
                                char *why, size_t whylen, char *err, size_t errlen,
                                bool *nested_error)
@@ -122,6 +128,19 @@ static const char *apply_words(struct config *cfg, struct words *ws, int depth,
             memcpy(joined + at, ws->w[i], l);
             at += l;
             joined[at] = '\0';
+        }
+        if (strcmp(o->name, "save") == 0) {
+            const char *had = config_str(cfg, save);
+            if (save_line_seen && joined[0] && had && had[0]) {
+                size_t l = strlen(had) + 1 + strlen(joined) + 1;
+                char *both = mi_malloc(l);
+                if (both == NULL)
+                    abort();
+                snprintf(both, l, "%s %s", had, joined);
+                mi_free(joined);
+                joined = both;
+            }
+            save_line_seen = true;
         }
         const char *r = option_apply(cfg, o, joined, NULL, why, whylen);
         mi_free(joined);
@@ -181,7 +200,10 @@ static int load_file_depth(struct config *cfg, const char *path, int depth, char
 
 int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
 {
-    return load_file_depth(cfg, path, 0, err, errlen);
+    save_line_seen = false;
+    int rc = load_file_depth(cfg, path, 0, err, errlen);
+    save_line_seen = false; /* a --save flag after the file replaces, as Redis's */
+    return rc;
 }
 
 /* ---- command line ---- */

@@ -150,6 +150,8 @@ struct node {
      * (acl_node_start), changed by ACL SETUSER/DELUSER/LOAD and CONFIG SET
      * requirepass on any shard. */
     struct acl      acl;
+    /* RDB snapshots and loading (shards/persist.h), or NULL */
+    struct persist *persist;
 };
 
 enum pause_mode { PAUSE_NONE, PAUSE_WRITE, PAUSE_ALL };

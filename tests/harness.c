@@ -349,6 +349,7 @@ static void remove_logs(const struct server *s)
 static void make_logfile(struct server *s)
 {
     snprintf(s->logfile, sizeof s->logfile, "/tmp/ringkv-test-%d-%d.log", (int)getpid(), s->port);
+    snprintf(s->dbfilename, sizeof s->dbfilename, "ringkv-test-%d-%d.rdb", (int)getpid(), s->port);
     unlink(s->logfile);
 }
 
@@ -378,6 +379,10 @@ int server_start(struct server *s, const char *const *args)
     argv[n++] = "127.0.0.1";
     argv[n++] = "--logfile";
     argv[n++] = s->logfile;
+    /* a file of its own (a later --dbfilename wins): a dump.rdb left in the
+     * directory by someone else is not loaded at start */
+    argv[n++] = "--dbfilename";
+    argv[n++] = s->dbfilename;
     if (target_is_redis()) {
         argv[n++] = "--save";
         argv[n++] = "";
@@ -389,6 +394,11 @@ int server_start(struct server *s, const char *const *args)
          * the default thread count there */
         argv[n++] = "--threads";
         argv[n++] = "2";
+        /* no snapshots unless the test asks (a later --save wins): a test's
+         * shutdown must not leave a dump.rdb that the next server started
+         * in the same directory would load */
+        argv[n++] = "--save";
+        argv[n++] = "";
     }
     for (; args && *args && n < MAX_ARGV - 1; args++)
         argv[n++] = *args;
@@ -409,9 +419,12 @@ int server_start_conf(struct server *s, const char *conf_text, const char *const
     snprintf(conf, sizeof conf, "%s.conf", s->logfile);
     FILE *f = fopen(conf, "w");
     assert_non_null(f);
-    fprintf(f, "# written by the test harness\nport %d\n%s\n", s->port, conf_text);
+    /* no snapshots unless conf_text asks (its own save line comes later
+     * and wins); redis-server's AOF off too */
+    fprintf(f, "# written by the test harness\nport %d\nsave \"\"\ndbfilename %s\n%s\n", s->port, s->dbfilename,
+            conf_text);
     if (target_is_redis())
-        fprintf(f, "save \"\"\nappendonly no\n");
+        fprintf(f, "appendonly no\n");
     fclose(f);
 
     const char *argv[MAX_ARGV];

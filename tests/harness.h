@@ -32,6 +32,7 @@ struct server {
     pid_t pid;
     int   port;
     char  logfile[256];
+    char  dbfilename[64]; /* in the directory it runs in; nobody else's dump.rdb */
 };
 
 /* args: NULL-terminated list of extra arguments ("--threads", "2", NULL).

@@ -167,7 +167,7 @@ class Cluster:
                 cfile = os.path.join(self.dir, "ringkv-%d.conf" % p)
                 with open(cfile, "w") as f:
                     f.write("port %d\nbind 127.0.0.1\ncluster-enabled yes\ncluster-config-file %s\n"
-                            "cluster-node-timeout %d\nlogfile %s\n" % (p, conf, self.timeout_ms, log))
+                            "cluster-node-timeout %d\nlogfile %s\nsave \"\"\n" % (p, conf, self.timeout_ms, log))
                 args = [RINGKV, cfile]
             else:
                 args = ["redis-server", "--port", str(p), "--bind", "127.0.0.1", "--cluster-enabled", "yes",

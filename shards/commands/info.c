@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/stats.h"
 #include "shards/node.h"
+#include "shards/persist.h"
 #include "shards/shard.h"
 #include "shards/store/store.h"
 
@@ -77,7 +78,7 @@ struct info_totals {
      * (ended spells and current ones) and in the current spell (the
      * longest of the shards') */
     uint64_t eviction_time_cap, eviction_exceeded_ms, eviction_current_ms;
-    uint64_t pubsub_channels, pubsub_patterns, pubsubshard_channels, clients_normal_memory, changes;
+    uint64_t pubsub_channels, pubsub_patterns, pubsubshard_channels, clients_normal_memory;
     /* the expiry cycles' estimates: avg_ttl weighted by each shard's keys
      * with an expiry (shards with an estimate only), the stale share
      * averaged over the shards */
@@ -126,7 +127,6 @@ static void sum_shards(const struct node *n, struct info_totals *t)
         t->pubsub_patterns   += stat_load(&s->pubsub_patterns);
         t->pubsubshard_channels += stat_load(&s->pubsubshard_channels);
         t->clients_normal_memory += stat_load(&s->clients_normal_memory);
-        t->changes           += stat_load(&s->changes);
         uint64_t since = stat_load(&s->eviction_exceeded_since_us), now_us = clock_mono_ns() / 1000 + 1;
         uint64_t current = since && now_us > since ? (now_us - since) / 1000 : 0;
         t->eviction_exceeded_ms += stat_load(&s->eviction_exceeded_us) / 1000 + current;
@@ -455,29 +455,9 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
         shard_modules_info(sh, "memory", out); /* replication's backlog, when it tells */
     }
     if (want & INFO_PERSISTENCE) {
-        /* ringkv never saves (no RDB, no AOF): the last save is the start,
-         * every change since is unsaved (what Redis with `save ""` shows),
-         * nothing forks or loads */
         info_section_header(out, &sections, "Persistence");
+        persist_info(sh, out); /* loading .. rdb_*: shards/persist.c */
         buf_printf(out,
-                   "loading:0\r\n"
-                   "async_loading:0\r\n"
-                   "current_cow_peak:0\r\n"
-                   "current_cow_size:0\r\n"
-                   "current_cow_size_age:0\r\n"
-                   "current_fork_perc:0.00\r\n"
-                   "current_save_keys_processed:0\r\n"
-                   "current_save_keys_total:0\r\n"
-                   "rdb_changes_since_last_save:%llu\r\n"
-                   "rdb_bgsave_in_progress:0\r\n"
-                   "rdb_last_save_time:%lld\r\n"
-                   "rdb_last_bgsave_status:ok\r\n"
-                   "rdb_last_bgsave_time_sec:-1\r\n"
-                   "rdb_current_bgsave_time_sec:-1\r\n"
-                   "rdb_saves:0\r\n"
-                   "rdb_last_cow_size:0\r\n"
-                   "rdb_last_load_keys_expired:0\r\n"
-                   "rdb_last_load_keys_loaded:0\r\n"
                    "aof_enabled:0\r\n"
                    "aof_rewrite_in_progress:0\r\n"
                    "aof_rewrite_scheduled:0\r\n"
@@ -489,8 +469,7 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "aof_last_write_status:ok\r\n"
                    "aof_last_cow_size:0\r\n"
                    "module_fork_in_progress:0\r\n"
-                   "module_fork_last_cow_size:0\r\n",
-                   (unsigned long long)t.changes, (long long)(n->start_ms / 1000));
+                   "module_fork_last_cow_size:0\r\n");
     }
     if (want & INFO_STATS) {
         uint64_t counts[RATES] = { t.commands, t.net_in, t.net_out };
@@ -521,8 +500,6 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "pubsub_channels:%llu\r\n"
                    "pubsub_patterns:%llu\r\n"
                    "pubsubshard_channels:%llu\r\n"
-                   "latest_fork_usec:0\r\n"
-                   "total_forks:0\r\n"
                    "migrate_cached_sockets:0\r\n"
                    /* ringkv's: writes of keys in flight held (dispatch.h) */
                    "migrate_held_writes:%llu\r\n"

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/glob.h"
 #include "shards/node.h"
+#include "shards/persist.h"
 #include "shards/shard.h"
 #include "shards/store/slot.h"
 
@@ -580,7 +581,7 @@ void cmd_shutdown(struct exec_ctx *ctx)
         return;
     }
     log_warning("User requested shutdown...");
-    node_request_shutdown(ctx->shard->node, 0);
+    persist_request_shutdown(ctx->shard->node, save, nosave); /* saves first: SAVE, or save points */
     if (ctx->client != NULL)
         ctx->client->close_after_reply = true;
 }

@@ -18,6 +18,7 @@
 
 #include <mimalloc.h>
 
+#include "shards/persist.h"
 #include "shards/commands/commands.h"
 #include "shards/node.h"
 #include "shards/shard.h"
@@ -524,7 +525,12 @@ static void flush_generic(struct exec_ctx *ctx)
 }
 
 void cmd_flushdb(struct exec_ctx *ctx) { flush_generic(ctx); }
-void cmd_flushall(struct exec_ctx *ctx) { flush_generic(ctx); }
+void cmd_flushall(struct exec_ctx *ctx)
+{
+    flush_generic(ctx);
+    if (ctx->shard && ctx->store == ctx->shard->store)
+        persist_flushed(ctx->shard); /* the empty keyspace saved once every shard has flushed */
+}
 
 /* ---- OBJECT ----------------------------------------------------------- */
 

@@ -27,6 +27,7 @@
 #include "core/command.h"
 #include "shards/commands/commands.h"
 #include "shards/blocking.h"
+#include "shards/persist.h"
 
 /* Flag sets that many rows share. */
 #define F_CONNECTION (CMD_CONN | CMD_LOADING | CMD_STALE | CMD_FAST)
@@ -755,6 +756,13 @@ static struct command table[] = {
         "A container for debugging commands"),
     ROW("shutdown",    -1, CMD_CONN | F_ADMIN | CMD_NO_MULTI | CMD_NO_REPLY, 0, 0, 0, cmd_shutdown, NULL, "server", "1.0.0",
         "Synchronously save the dataset to disk and then shut down the server"),
+    /* RDB snapshots (shards/persist.c): on shard 0, answered once taken */
+    ROW("save",        1,  CMD_SHARD0 | CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI, 0, 0, 0, cmd_save, NULL, "server", "1.0.0",
+        "Synchronously save the dataset to disk"),
+    ROW("bgsave",      -1, CMD_SHARD0 | CMD_ADMIN | CMD_NOSCRIPT, 0, 0, 0, cmd_bgsave, NULL, "server", "1.0.0",
+        "Asynchronously save the dataset to disk"),
+    ROW("lastsave",    1,  CMD_SHARD0 | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_RANDOM, 0, 0, 0, cmd_lastsave, NULL,
+        "server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk"),
 
     /* pub/sub (shards/pubsub.c) */
     ROW("subscribe",   -2, CMD_CONN | CMD_PUBSUB | CMD_SUBSCRIBED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,

@@ -829,6 +829,7 @@ struct made {
     struct buf bytes[2];
     char       text[2][24];
     struct buf node;        /* a quicklist's node, when it had to be made (LZF) */
+    const unsigned char *end; /* a counted body: where its last element ended (a file's next object) */
 };
 
 typedef bool element_fn(void *arg, struct slice elem);
@@ -862,6 +863,7 @@ static bool walk_strings(struct slice body, uint64_t n, struct made *m, element_
         if (fn && !fn(arg, e))
             return false;
     }
+    m->end = r.p;
     return true;
 }
 
@@ -1086,6 +1088,7 @@ static bool walk_zset_binary(struct slice body, uint64_t n, struct made *m, elem
         if (fn && (!fn(arg, e) || !fn(arg, (struct slice){ text, (size_t)len })))
             return false;
     }
+    m->end = r.p;
     return true;
 }
 
@@ -1110,6 +1113,7 @@ static bool walk_zset_text(struct slice body, uint64_t n, struct made *m, elemen
         if (fn && (!fn(arg, e) || !fn(arg, score)))
             return false;
     }
+    m->end = r.p;
     return true;
 }
 
@@ -1156,6 +1160,7 @@ static bool walk_quicklist(struct slice body, uint64_t nodes, bool v2, uint64_t 
     if (total == 0)
         return false;
     *count = total;
+    m->end = r.p;
     return true;
 }
 
@@ -1192,6 +1197,7 @@ static bool walk_elements(struct decoded_value *v, element_fn *fn, void *arg)
     buf_init(&m.bytes[0]);
     buf_init(&m.bytes[1]);
     buf_init(&m.node);
+    m.end = NULL;
     struct scored z = { fn, arg, false };
     if (is_zset_type(v->rdb_type)) {
         fn = scored_element;
@@ -1240,6 +1246,8 @@ static bool walk_elements(struct decoded_value *v, element_fn *fn, void *arg)
     buf_free(&m.bytes[0]);
     buf_free(&m.bytes[1]);
     buf_free(&m.node);
+    if (ok && m.end) /* a counted body ends where its last element did */
+        v->body.len = (size_t)((const char *)m.end - v->body.ptr);
     if (ok)
         v->count = n;
     return ok;
@@ -1303,8 +1311,13 @@ static bool get_collection(struct reader *r, unsigned t, struct decoded_value *v
         v->body = (struct slice){ (const char *)r->p, left };
     } else if (!get_string(r, &v->body, &v->own)) { /* the blob, LZF or not */
         return false;
+    } else {
+        return walk_elements(v, NULL, NULL);
     }
-    return walk_elements(v, NULL, NULL);
+    if (!walk_elements(v, NULL, NULL))
+        return false;
+    r->p = (const unsigned char *)v->body.ptr + v->body.len; /* the walk found where it ends */
+    return true;
 }
 
 /* ---- streams ----
@@ -1599,16 +1612,33 @@ out:
 
 bool serialize_decode(const char *p, size_t n, struct decoded_value *v)
 {
+    if (n < SERIALIZE_FOOTER_LEN) {
+        serialize_decode_body(0, p, 0, v, NULL); /* leaves v empty, for decoded_value_free */
+        return false;
+    }
+    return serialize_decode_object(p, n - SERIALIZE_FOOTER_LEN, v, NULL);
+}
+
+bool serialize_decode_object(const char *p, size_t n, struct decoded_value *v, size_t *used)
+{
+    if (n == 0) {
+        serialize_decode_body(0, p, 0, v, NULL);
+        return false;
+    }
+    bool ok = serialize_decode_body((unsigned char)p[0], p + 1, n - 1, v, used);
+    if (ok && used)
+        *used += 1;
+    return ok;
+}
+
+bool serialize_decode_body(unsigned type, const char *p, size_t n, struct decoded_value *v, size_t *used)
+{
     memset(v, 0, sizeof *v);
     v->type = TYPE_STRING;
     v->string = (struct slice){ "", 0 };
     buf_init(&v->own);
-    if (n < SERIALIZE_FOOTER_LEN)
-        return false;
-    struct reader r = { (const unsigned char *)p, (const unsigned char *)p + n - SERIALIZE_FOOTER_LEN };
-    const unsigned char *t;
-    if (!get_bytes(&r, 1, &t))
-        return false;
+    struct reader r = { (const unsigned char *)p, (const unsigned char *)p + n };
+    const unsigned char t[1] = { (unsigned char)type };
     bool ok = false;
     switch (t[0]) {
     case RDB_TYPE_STRING:
@@ -1644,6 +1674,8 @@ bool serialize_decode(const char *p, size_t n, struct decoded_value *v)
     }
     if (!ok)
         decoded_value_free(v);
+    else if (used)
+        *used = (size_t)(r.p - (const unsigned char *)p);
     return ok;
 }
 
@@ -1798,6 +1830,47 @@ void decoded_value_free(struct decoded_value *v)
     }
     buf_free(&v->own);
     v->string = (struct slice){ "", 0 };
+}
+
+/* ------------------------------------------------------------ a file's framing */
+
+void serialize_put_len(struct buf *out, uint64_t len)
+{
+    put_len(out, len);
+}
+
+void serialize_put_file_string(struct buf *out, const char *s, size_t len, bool compress)
+{
+    int32_t v;
+    /* as Redis's rdbSaveRawString: an integer's text as an integer, then
+     * LZF past 20 bytes when it saves 4 bytes at least, else plain */
+    if (compress && len > 20 && !int32_text(s, len, &v)) {
+        size_t cap = len - 4;
+        struct buf tmp;
+        buf_init(&tmp);
+        char *dst = buf_reserve(&tmp, cap);
+        size_t clen = lzf_compress(s, len, dst, cap);
+        if (clen > 0) {
+            unsigned char b = 0xc0 | ENC_LZF;
+            buf_append(out, &b, 1);
+            put_len(out, clen);
+            put_len(out, len);
+            buf_append(out, dst, clen);
+            buf_free(&tmp);
+            return;
+        }
+        buf_free(&tmp);
+    }
+    put_string(out, s, len);
+}
+
+bool serialize_get_len(const char *p, size_t n, uint64_t *len, size_t *used)
+{
+    struct reader r = { (const unsigned char *)p, (const unsigned char *)p + n };
+    if (!get_plain_len(&r, len))
+        return false;
+    *used = (size_t)(r.p - (const unsigned char *)p);
+    return true;
 }
 
 /* ------------------------------------------- strings outside an object */

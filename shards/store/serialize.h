@@ -194,6 +194,27 @@ bool decoded_value_add_to(struct store *s, struct decoded_value *v, enum value_t
 
 void decoded_value_free(struct decoded_value *v);
 
+/* An RDB file's objects follow one another with no footer between them
+ * (shards/store/rdb.c): serialize_decode of the object at the start of
+ * p[0..n) (no footer), with *used (if not NULL) set to its bytes, so the
+ * caller finds the next one. A counted body's walk (walk_elements) notes
+ * where its last element ended; a new type's walk must too. */
+bool serialize_decode_object(const char *p, size_t n, struct decoded_value *v, size_t *used);
+/* The same with the type byte apart from the body at p (in a file the
+ * key sits between them); *used counts the body's bytes. */
+bool serialize_decode_body(unsigned type, const char *p, size_t n, struct decoded_value *v, size_t *used);
+
+/* The framing of an RDB file around the objects: lengths and strings
+ * (keys, AUX fields) as the objects' own (read with serialize_get_string,
+ * below). serialize_put_file_string writes an integer's text as an
+ * integer, and with compress a string past 20 bytes LZF-compressed when
+ * that saves 4 bytes (Redis's rdbcompression). serialize_get_len takes
+ * p[0..n) and sets *used to the bytes read; false if they are not a plain
+ * length. */
+void serialize_put_len(struct buf *out, uint64_t len);
+void serialize_put_file_string(struct buf *out, const char *s, size_t len, bool compress);
+bool serialize_get_len(const char *p, size_t n, uint64_t *len, size_t *used);
+
 /* An RDB string on its own (FUNCTION DUMP's library code): its length and
  * bytes appended to out; read back from *p (before end), plain or encoded,
  * *s pointing at the bytes (in scratch when they were encoded), *p moved

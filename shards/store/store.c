@@ -2124,3 +2124,9 @@ void store_rehash_step(struct store *s)
     else
         maybe_shrink(s); /* deletes that came during a rehash could not */
 }
+
+void store_set_journal(struct store *s, journal_hook *hook, void *hook_arg)
+{
+    s->hook = hook;
+    s->hook_arg = hook_arg;
+}

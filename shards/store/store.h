@@ -265,6 +265,11 @@ bool store_delete_entry(struct store *s, struct entry *e);
  * old e still reads the same key and value. */
 bool store_set_expire(struct store *s, struct entry *e, int64_t at_ms, int64_t now_ms);
 
+/* Replace the journal hook given at creation (NULL: nothing journaled),
+ * for filling a store that no one has seen yet (loading dump.rdb at
+ * start: nothing to replicate, to invalidate or to notify). */
+void store_set_journal(struct store *s, journal_hook *hook, void *hook_arg);
+
 /* Remove every key; journals one FLUSH. */
 void store_flush(struct store *s);
 

@@ -322,10 +322,33 @@ static void test_debian_redis_conf_loads(void **state)
     assert_string_equal(config_value_text(&c, "appendfsync", v, sizeof(v)), "everysec");
     char names[4096];
     size_t n = config_ignored_names(&c, names, sizeof(names));
-    assert_true(n >= 30); /* fewer since the ACL's, the streams' and the scripts' busy options are applied */
+    assert_true(n >= 25); /* fewer since the ACL's, the streams', RDB's and the scripts' busy options are applied */
     assert_non_null(strstr(names, "repl-diskless-sync"));
     assert_non_null(strstr(names, "jemalloc-bg-thread"));
     assert_null(strstr(names, "maxmemory")); /* an option ringkv applies is not listed */
+    assert_null(strstr(names, "rdbcompression")); /* RDB snapshots' options apply (shards/persist.h) */
+}
+
+/* `save`: Redis's default points; a file's save lines add up (the first
+ * replaces the default), `save ""` clears them; a malformed one is refused. */
+static void test_save_lines(void **state)
+{
+    (void)state;
+    char path[64], err[1024];
+    struct config c;
+    config_init(&c);
+    assert_string_equal(config_str(&c, save), "3600 1 300 100 60 10000");
+    write_file(path, sizeof(path), "save 900 1\nsave 300 10\nsave 60 10000\n");
+    assert_int_equal(config_load_file(&c, path, err, sizeof(err)), 0);
+    unlink(path);
+    assert_string_equal(config_str(&c, save), "900 1 300 10 60 10000");
+    write_file(path, sizeof(path), "save 900 1\nsave \"\"\n");
+    assert_int_equal(config_load_file(&c, path, err, sizeof(err)), 0);
+    unlink(path);
+    assert_string_equal(config_str(&c, save), "");
+    write_file(path, sizeof(path), "save 900\n");
+    assert_int_not_equal(config_load_file(&c, path, err, sizeof(err)), 0);
+    unlink(path);
 }
 
 /* Directives of Redis 7 with no meaning in ringkv: accepted from a file, kept
@@ -781,6 +804,7 @@ int main(void)
         cmocka_unit_test(test_config_get),
         cmocka_unit_test(test_debian_redis_conf_loads),
         cmocka_unit_test(test_redis_directives_accepted),
+        cmocka_unit_test(test_save_lines),
         cmocka_unit_test(test_glob),
         cmocka_unit_test(test_glob_pathological),
         cmocka_unit_test(test_rewrite_in_place),

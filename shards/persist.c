@@ -1,0 +1,748 @@
+/* persist: see persist.h. */
+#include "shards/persist.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <mimalloc.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/command.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/reply.h"
+#include "shards/dispatch.h"
+#include "shards/message.h"
+#include "shards/node.h"
+#include "shards/shard.h"
+#include "shards/store/rdb.h"
+#include "shards/store/serialize.h"
+#include "shards/store/slot.h"
+#include "shards/store/store.h"
+
+/* Redis waits this long after a failed background save before the save
+ * points may start another (CONFIG_BGSAVE_RETRY_DELAY). */
+#define BGSAVE_RETRY_S 5
+/* Clients waiting for one snapshot (SAVE callers, a BGSAVE's). */
+#define WAITERS_MAX 64
+
+enum snap_kind { SNAP_NONE, SNAP_SAVE, SNAP_BGSAVE, SNAP_SHUTDOWN, SNAP_FLUSHALL };
+enum shutdown_req { SHUT_NONE, SHUT_PLAIN, SHUT_SAVE };
+
+/* The node's persistence state. The barrier's two words are shared by
+ * every shard; the rest is shard 0's (SAVE, BGSAVE, LASTSAVE, INFO and the
+ * ticks that start and reap saves all run there), but for the counts
+ * other shards add at start. */
+struct persist {
+    /* the barrier: shards parked now, and the word they sleep on until
+     * shard 0 moves it on (a futex) */
+    _Alignas(64) atomic_int parked;
+    _Alignas(64) atomic_uint release;
+    atomic_bool    parked_by[1024]; /* which shards are parked now */
+    int            kind;            /* enum snap_kind being parked for, SNAP_NONE if none */
+    uint64_t       park_start_ns;
+    struct shard_msg *waiters[WAITERS_MAX];
+    int            nwaiters;
+    /* the background save's child */
+    pid_t          child;
+    int64_t        child_start_ms;
+    uint64_t       changes_at_fork;
+    bool           scheduled;       /* BGSAVE SCHEDULE: start one once the child is done */
+    /* results, as INFO shows them */
+    int64_t        lastsave_s;      /* the last successful save (the start until then) */
+    int64_t        last_try_s;      /* the last background save started */
+    bool           last_bgsave_ok;  /* written on shard 0, read by the write gate on any shard (atomic) */
+    int64_t        last_bgsave_time_s; /* -1: none yet */
+    uint64_t       saves;
+    uint64_t       forks;
+    uint64_t       latest_fork_usec;
+    uint64_t       latest_park_usec;
+    uint64_t       changes_base;    /* the node's changes as of the last save */
+    atomic_int     shutdown_req;    /* enum shutdown_req, or + 4 for "save even without points" */
+    atomic_uint_fast64_t keys_loaded, keys_expired;
+    atomic_int     loading;
+    atomic_int     shards_loaded;   /* shards done reading dump.rdb at start */
+    cpu_set_t      cpus;            /* the CPUs the process may use (before shards pinned theirs) */
+    /* FLUSHALL: each shard's flag, set when it flushed, cleared by shard 0
+     * once all are set (persist_flushed) */
+    atomic_bool    flushed[1024];
+    bool           have_cpus;
+};
+
+static write_gate_fn *next_gate; /* the gate this module's wraps (replication's) */
+
+static struct persist *state(const struct node *n)
+{
+    return n->persist;
+}
+
+static uint64_t node_changes(const struct node *n)
+{
+    uint64_t c = 0;
+    for (int i = 0; i < n->nshards; i++)
+        c += stat_load(&n->shards[i]->stats.changes);
+    return c;
+}
+
+static uint64_t dirty(const struct node *n)
+{
+    uint64_t c = node_changes(n), base = state(n)->changes_base;
+    return c > base ? c - base : 0; /* CONFIG RESETSTAT may have cleared the counts */
+}
+
+/* ---- the `save` points ------------------------------------------------- */
+
+/* "3600 1 300 100": calls fn for each pair; false if the text is not pairs
+ * of numbers (Redis: "Invalid save parameters"). */
+static bool save_points(const char *text, int64_t *secs, int64_t *changes, int max, int *n)
+{
+    *n = 0;
+    const char *p = text ? text : "";
+    for (;;) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        char *end;
+        long long s = strtoll(p, &end, 10);
+        if (end == p || (*end != ' ' && *end))
+            return false;
+        p = end;
+        while (*p == ' ')
+            p++;
+        long long c = strtoll(p, &end, 10);
+        if (end == p || (*end != ' ' && *end) || s < 0 || c < 0)
+            return false;
+        p = end;
+        if (*n < max) {
+            secs[*n] = s;
+            changes[*n] = c;
+            (*n)++;
+        }
+    }
+    return true;
+}
+
+static bool save_points_set(const struct node *n)
+{
+    int64_t s[16], c[16];
+    int k;
+    return save_points(config_str(&n->config, save), s, c, 16, &k) && k > 0;
+}
+
+/* ---- writing the file -------------------------------------------------- */
+
+static void temp_name(char *out, size_t len, pid_t pid)
+{
+    snprintf(out, len, "temp-%d.rdb", (int)pid);
+}
+
+/* Write every shard's store to dbfilename in the working directory (the
+ * `dir`): a temporary file, fsynced, renamed over the old one, then the
+ * directory fsynced, so a crash leaves the old file or the new one. The
+ * stores must not change meanwhile (parked shards, or a forked child).
+ * 0, or -1 with errno set. */
+static int write_snapshot(struct node *n, int64_t now_ms)
+{
+    char tmp[64];
+    temp_name(tmp, sizeof tmp, getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    uint64_t keys = 0, expires = 0, mem = 0;
+    for (int i = 0; i < n->nshards; i++) {
+        struct store *s = n->shards[i]->store;
+        keys += store_count(s);
+        expires += store_get_stats(s)->expires;
+        mem += store_used_memory(s);
+    }
+    struct rdb_writer w;
+    rdb_write_begin(&w, fd, config_load(&n->config, rdbcompression) != 0,
+                    config_load(&n->config, rdbchecksum) != 0, now_ms, mem, keys, expires);
+    for (int i = 0; i < n->nshards; i++)
+        rdb_write_store(&w, n->shards[i]->store, now_ms);
+    int rc = rdb_write_end(&w);
+    if (rc == 0 && fsync(fd) != 0)
+        rc = -1;
+    int saved = errno;
+    if (close(fd) != 0 && rc == 0) {
+        rc = -1;
+        saved = errno;
+    }
+    const char *name = config_str(&n->config, dbfilename);
+    if (rc == 0 && rename(tmp, name && *name ? name : "dump.rdb") != 0) {
+        rc = -1;
+        saved = errno;
+    }
+    if (rc != 0) {
+        unlink(tmp);
+        errno = saved;
+        return -1;
+    }
+    int dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd); /* the rename itself survives a crash (best effort) */
+        close(dfd);
+    }
+    return 0;
+}
+
+/* The child of a background save: shard 0's thread alone, every other
+ * shard parked at the fork. It writes the file and leaves without running
+ * the parent's exit handlers. */
+static void child_main(struct node *n, int64_t now_ms)
+{
+    prctl(PR_SET_NAME, "ringkv-rdb-bgsave");
+    /* not on shard 0's CPU, whose pinning the child inherits: there it
+     * would take that shard's time and wait for it */
+    struct persist *p = state(n);
+    if (p->have_cpus)
+        (void)sched_setaffinity(0, sizeof p->cpus, &p->cpus);
+    /* the listeners are the parent's: a server started on the port while
+     * the child still runs must not have connections queued here */
+    for (int i = 0; i < n->nlisten * n->nshards; i++)
+        close(n->listen_fds[i]);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    int rc = write_snapshot(n, now_ms);
+    _exit(rc == 0 ? 0 : 1);
+}
+
+/* ---- the barrier ------------------------------------------------------- */
+
+static void futex_wait(atomic_uint *w, unsigned v)
+{
+    syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+}
+
+static void futex_wake_all(atomic_uint *w)
+{
+    syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+static void release_shards(struct persist *p)
+{
+    for (size_t i = 0; i < sizeof p->parked_by / sizeof p->parked_by[0]; i++)
+        atomic_store_explicit(&p->parked_by[i], false, memory_order_relaxed);
+    atomic_store(&p->parked, 0);
+    atomic_fetch_add(&p->release, 1);
+    futex_wake_all(&p->release);
+}
+
+static void answer(struct shard *sh, struct shard_msg *m, const char *status, const char *error)
+{
+    struct reply rep = { &m->reply, m->proto };
+    if (error)
+        reply_error(&rep, error);
+    else
+        reply_simple(&rep, status);
+    m->answered = true;
+    msg_post(sh, m, m->home);
+}
+
+static void answer_waiters(struct shard *sh, const char *status, const char *error)
+{
+    struct persist *p = state(sh->node);
+    for (int i = 0; i < p->nwaiters; i++)
+        answer(sh, p->waiters[i], status, error);
+    p->nwaiters = 0;
+}
+
+/* Every shard is parked (shard 0 is running this): take the snapshot. */
+static void snapshot(struct shard *sh)
+{
+    struct node *n = sh->node;
+    struct persist *p = state(n);
+    int kind = p->kind;
+    p->kind = SNAP_NONE;
+    uint64_t t0 = clock_mono_ns();
+    p->latest_park_usec = (t0 - p->park_start_ns) / 1000;
+    int64_t now_ms = shard_now_ms(sh);
+    uint64_t changes = node_changes(n);
+    if (kind == SNAP_BGSAVE) {
+        pid_t pid = fork();
+        if (pid == 0)
+            child_main(n, now_ms);
+        int fork_errno = errno;
+        p->latest_fork_usec = (clock_mono_ns() - t0) / 1000;
+        release_shards(p);
+        p->last_try_s = now_ms / 1000;
+        if (pid < 0) {
+            __atomic_store_n(&p->last_bgsave_ok, false, __ATOMIC_RELAXED);
+            char err[128];
+            snprintf(err, sizeof err, "ERR Can't save in background: fork: %s", strerror(fork_errno));
+            log_warning("Can't save in background: fork: %s", strerror(fork_errno));
+            answer_waiters(sh, NULL, err);
+            return;
+        }
+        p->forks++;
+        p->saves++; /* as Redis's rdb_saves: saves started, whatever their end */
+        p->child = pid;
+        p->child_start_ms = now_ms;
+        p->changes_at_fork = changes;
+        log_notice("Background saving started by pid %d (shards parked %llu us, fork %llu us)", (int)pid,
+                   (unsigned long long)p->latest_park_usec, (unsigned long long)p->latest_fork_usec);
+        answer_waiters(sh, "Background saving started", NULL);
+        return;
+    }
+    /* SAVE and a shutdown's save: written here, the shards kept parked */
+    int rc = write_snapshot(n, now_ms);
+    int saved = errno;
+    release_shards(p);
+    if (kind != SNAP_FLUSHALL)
+        p->saves++; /* Redis's save after FLUSHALL is not counted */
+    if (rc == 0) {
+        p->lastsave_s = clock_unix_ms() / 1000;
+        p->changes_base = changes; /* after FLUSHALL's too: 0 since, as redis-server 7.0 shows */
+        __atomic_store_n(&p->last_bgsave_ok, true, __ATOMIC_RELAXED);
+        log_notice("DB saved on disk");
+        answer_waiters(sh, "OK", NULL);
+    } else {
+        log_warning("Failed opening or writing the .rdb for saving: %s", strerror(saved));
+        answer_waiters(sh, NULL, "ERR");
+    }
+    if (kind == SNAP_SHUTDOWN) {
+        if (rc == 0) {
+            log_warning("ringkv is now ready to exit, bye bye...");
+            node_request_shutdown(n, 0);
+        } else {
+            log_warning("Error trying to save the DB, can't exit.");
+        }
+    }
+}
+
+/* The park message: at a shard other than 0, park until released; at
+ * shard 0 (its own, a turn after it posted the others), wait for every
+ * other shard to be parked and take the snapshot. */
+static void park_message(struct shard *sh, struct shard_msg *m)
+{
+    if (m->answered) {
+        msg_free(m);
+        return;
+    }
+    struct persist *p = state(sh->node);
+    if (sh->id != 0) {
+        unsigned gen = atomic_load(&p->release); /* before counting ourselves: shard 0 moves it after */
+        if (sh->id < 1024)
+            atomic_store(&p->parked_by[sh->id], true);
+        atomic_fetch_add(&p->parked, 1);
+        while (atomic_load(&p->release) == gen)
+            futex_wait(&p->release, gen);
+        m->answered = true;
+        msg_post(sh, m, m->home);
+        return;
+    }
+    int others = sh->node->nshards - 1;
+    /* A shard not parked yet whose messages from here wait in this
+     * shard's overflow (its mailbox was full) may not have its park
+     * message: come back a turn later rather than wait forever. (It is
+     * not parked, so it reads its mailbox and the overflow drains; a
+     * parked shard's overflow does not matter: it has its message.) */
+    for (int i = 1; i <= others; i++)
+        if (sh->overflow_head[i] && !(i < 1024 && atomic_load(&p->parked_by[i]))) {
+            msg_post(sh, m, 0);
+            return;
+        }
+    while (atomic_load(&p->parked) < others)
+        sched_yield();
+    snapshot(sh);
+    msg_free(m);
+}
+
+static void post_park(struct shard *sh, int to)
+{
+    struct shard_msg *m = msg_create(0, sh->id, to, NULL, -1, NULL, 0);
+    m->kind = 0x5a7e; /* a module's kind: the handler runs it */
+    m->handler = park_message;
+    msg_post(sh, m, to);
+}
+
+/* Start parking every shard for a snapshot of this kind (shard 0). */
+static void park_start(struct shard *sh, int kind)
+{
+    struct persist *p = state(sh->node);
+    p->kind = kind;
+    p->park_start_ns = clock_mono_ns();
+    for (int i = 1; i < sh->node->nshards; i++)
+        post_park(sh, i);
+    post_park(sh, 0);
+}
+
+static bool busy(const struct persist *p)
+{
+    return p->child > 0 || p->kind != SNAP_NONE;
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+static bool defer(struct exec_ctx *ctx)
+{
+    struct persist *p = state(ctx->shard->node);
+    if (!ctx->msg || p->nwaiters >= WAITERS_MAX)
+        return false;
+    p->waiters[p->nwaiters++] = ctx->msg;
+    ctx->deferred = true;
+    return true;
+}
+
+void cmd_save(struct exec_ctx *ctx)
+{
+    struct persist *p = state(ctx->shard->node);
+    if (p->child > 0 || p->kind == SNAP_BGSAVE || p->kind == SNAP_SHUTDOWN) {
+        reply_error(ctx->reply, "ERR Background save already in progress");
+        return;
+    }
+    if (p->kind == SNAP_SAVE) { /* a SAVE parking already: answered with it */
+        if (!defer(ctx))
+            reply_error(ctx->reply, "ERR Background save already in progress");
+        return;
+    }
+    if (!defer(ctx)) {
+        reply_error(ctx->reply, "ERR");
+        return;
+    }
+    park_start(ctx->shard, SNAP_SAVE);
+}
+
+void cmd_bgsave(struct exec_ctx *ctx)
+{
+    struct persist *p = state(ctx->shard->node);
+    bool schedule = false;
+    if (ctx->argc == 2 && slice_eq_nocase(ctx->argv[1], "schedule")) {
+        schedule = true;
+    } else if (ctx->argc > 1) {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return;
+    }
+    if (busy(p)) {
+        if (schedule) {
+            p->scheduled = true;
+            reply_simple(ctx->reply, "Background saving scheduled");
+        } else {
+            reply_error(ctx->reply, "ERR Background save already in progress");
+        }
+        return;
+    }
+    if (!defer(ctx)) {
+        reply_error(ctx->reply, "ERR");
+        return;
+    }
+    park_start(ctx->shard, SNAP_BGSAVE);
+}
+
+void cmd_lastsave(struct exec_ctx *ctx)
+{
+    reply_int(ctx->reply, state(ctx->shard->node)->lastsave_s);
+}
+
+void persist_request_shutdown(struct node *n, bool save, bool nosave)
+{
+    struct persist *p = state(n);
+    if (nosave || !p) {
+        node_request_shutdown(n, 0);
+        return;
+    }
+    atomic_store(&p->shutdown_req, save ? SHUT_SAVE + 4 : SHUT_SAVE);
+}
+
+/* ---- shard 0's ticks: the child, the save points, shutdown ------------- */
+
+static void reap_child(struct shard *sh, int64_t now_ms)
+{
+    struct persist *p = state(sh->node);
+    int st;
+    pid_t r = waitpid(p->child, &st, WNOHANG);
+    if (r != p->child)
+        return;
+    bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    p->last_bgsave_time_s = (now_ms - p->child_start_ms + 500) / 1000;
+    if (ok) {
+        p->lastsave_s = now_ms / 1000;
+        p->changes_base = p->changes_at_fork;
+        __atomic_store_n(&p->last_bgsave_ok, true, __ATOMIC_RELAXED);
+        log_notice("Background saving terminated with success");
+    } else {
+        char tmp[64];
+        temp_name(tmp, sizeof tmp, p->child);
+        unlink(tmp);
+        __atomic_store_n(&p->last_bgsave_ok, false, __ATOMIC_RELAXED);
+        log_warning("Background saving %s", WIFSIGNALED(st) ? "terminated by signal" : "error");
+    }
+    p->child = 0;
+}
+
+static void kill_child(struct persist *p)
+{
+    if (p->child <= 0)
+        return;
+    kill(p->child, SIGUSR1);
+    int st;
+    waitpid(p->child, &st, 0);
+    char tmp[64];
+    temp_name(tmp, sizeof tmp, p->child);
+    unlink(tmp);
+    p->child = 0;
+}
+
+void persist_flushed(struct shard *sh)
+{
+    struct persist *p = state(sh->node);
+    if (p && sh->id < (int)(sizeof p->flushed / sizeof p->flushed[0]))
+        atomic_store(&p->flushed[sh->id], true);
+}
+
+/* Has every shard flushed since the last time this answered true? */
+static bool all_flushed(struct node *n)
+{
+    struct persist *p = state(n);
+    int k = n->nshards < 1024 ? n->nshards : 1024;
+    for (int i = 0; i < k; i++)
+        if (!atomic_load(&p->flushed[i]))
+            return false;
+    for (int i = 0; i < k; i++)
+        atomic_store(&p->flushed[i], false);
+    return true;
+}
+
+static void persist_tick(struct shard *sh, int64_t now_ms)
+{
+    if (sh->id != 0)
+        return;
+    struct node *n = sh->node;
+    struct persist *p = state(n);
+    if (p->child > 0)
+        reap_child(sh, now_ms);
+    if (p->kind == SNAP_NONE && all_flushed(n)) {
+        /* FLUSHALL: a background save of the keys before it must not land
+         * after it; the empty keyspace is saved at once when points are set */
+        kill_child(p);
+        if (save_points_set(n)) {
+            park_start(sh, SNAP_FLUSHALL);
+            return;
+        }
+    }
+    int req = atomic_exchange(&p->shutdown_req, SHUT_NONE);
+    if (req != SHUT_NONE) {
+        /* Redis kills a background save at shutdown and saves in the
+         * foreground: the file then holds the very last state */
+        kill_child(p);
+        if ((req & 4) || save_points_set(n)) {
+            if (p->kind == SNAP_NONE)
+                park_start(sh, SNAP_SHUTDOWN);
+            else
+                atomic_store(&p->shutdown_req, req); /* after the snapshot under way */
+            return;
+        }
+        node_request_shutdown(n, 0);
+        return;
+    }
+    if (busy(p))
+        return;
+    if (p->scheduled) {
+        p->scheduled = false;
+        park_start(sh, SNAP_BGSAVE);
+        return;
+    }
+    int64_t secs[16], changes[16];
+    int k;
+    if (!save_points(config_str(&n->config, save), secs, changes, 16, &k) || k == 0)
+        return;
+    uint64_t d = dirty(n);
+    int64_t now_s = now_ms / 1000;
+    for (int i = 0; i < k; i++) {
+        if (d >= (uint64_t)changes[i] && now_s - p->lastsave_s > secs[i] &&
+            (p->last_bgsave_ok || now_s - p->last_try_s > BGSAVE_RETRY_S)) {
+            log_notice("%llu changes in %lld seconds. Saving...", (unsigned long long)changes[i],
+                       (long long)secs[i]);
+            park_start(sh, SNAP_BGSAVE);
+            return;
+        }
+    }
+}
+
+/* ---- loading at start -------------------------------------------------- */
+
+struct loader {
+    struct shard *sh;
+    int64_t       now_ms;
+    uint64_t      loaded, expired;
+};
+
+static bool load_key(void *arg, struct slice key, struct decoded_value *v, int64_t expire_at_ms)
+{
+    struct loader *l = arg;
+    struct shard *sh = l->sh;
+    if (shard_of_slot(sh->node, key_slot(key.ptr, key.len)) != sh->id) {
+        decoded_value_free(v); /* another shard's */
+        return true;
+    }
+    if (expire_at_ms > 0 && expire_at_ms <= l->now_ms) {
+        /* as a Redis master: a key whose time passed is not loaded */
+        decoded_value_free(v);
+        l->expired++;
+        return true;
+    }
+    if (!decoded_value_store(sh->store, key, v, expire_at_ms))
+        return false;
+    l->loaded++;
+    return true;
+}
+
+static int persist_start(struct shard *sh)
+{
+    struct node *n = sh->node;
+    struct persist *p = state(n);
+    const char *name = config_str(&n->config, dbfilename);
+    if (!name || !*name)
+        name = "dump.rdb";
+    char cwd[512];
+    if (!getcwd(cwd, sizeof cwd))
+        snprintf(cwd, sizeof cwd, ".");
+    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        log_warning("Fatal error loading the DB %s/%s: %s. Exiting.", cwd, name, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        log_warning("Fatal error loading the DB %s/%s: %s. Exiting.", cwd, name, strerror(errno));
+        return -1;
+    }
+    atomic_store(&p->loading, 1);
+    uint64_t t0 = clock_mono_ns();
+    size_t len = (size_t)st.st_size;
+    void *map = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+    close(fd);
+    if (len && map == MAP_FAILED) {
+        log_warning("Fatal error loading the DB %s/%s: %s. Exiting.", cwd, name, strerror(errno));
+        return -1;
+    }
+    struct loader l = { sh, clock_unix_ms(), 0, 0 };
+    char err[256];
+    struct rdb_read_info info;
+    /* a store no one has seen yet: nothing to replicate, notify or count */
+    store_set_journal(sh->store, NULL, NULL);
+    int rc = rdb_read(map, len, load_key, &l, &info, err, sizeof err);
+    store_set_journal(sh->store, shard_store_changed, sh);
+    if (len)
+        munmap(map, len);
+    if (rc != 0) {
+        log_warning("Fatal error loading the DB %s/%s: %s. Exiting.", cwd, name, err);
+        return -1;
+    }
+    atomic_fetch_add(&p->keys_loaded, l.loaded);
+    atomic_fetch_add(&p->keys_expired, l.expired);
+    /* the last shard to finish speaks for the node, as Redis's lines */
+    if (atomic_fetch_add(&p->shards_loaded, 1) == n->nshards - 1) {
+        atomic_store(&p->loading, 0);
+        log_notice("Done loading RDB, keys loaded: %llu, keys expired: %llu.",
+                   (unsigned long long)atomic_load(&p->keys_loaded), (unsigned long long)atomic_load(&p->keys_expired));
+        log_notice("DB loaded from disk: %.3f seconds", (double)(clock_mono_ns() - t0) / 1e9);
+    }
+    return 0;
+}
+
+/* ---- INFO and the write gate ------------------------------------------ */
+
+void persist_info(struct shard *sh, struct buf *out)
+{
+    struct node *n = sh->node;
+    struct persist *p = state(n);
+    int64_t now_ms = shard_now_ms(sh);
+    buf_printf(out,
+               "loading:%d\r\n"
+               "async_loading:0\r\n"
+               "current_cow_peak:0\r\n"
+               "current_cow_size:0\r\n"
+               "current_cow_size_age:0\r\n"
+               "current_fork_perc:0.00\r\n"
+               "current_save_keys_processed:0\r\n"
+               "current_save_keys_total:0\r\n"
+               "rdb_changes_since_last_save:%llu\r\n"
+               "rdb_bgsave_in_progress:%d\r\n"
+               "rdb_last_save_time:%lld\r\n"
+               "rdb_last_bgsave_status:%s\r\n"
+               "rdb_last_bgsave_time_sec:%lld\r\n"
+               "rdb_current_bgsave_time_sec:%lld\r\n"
+               "rdb_saves:%llu\r\n"
+               "rdb_last_cow_size:0\r\n"
+               "rdb_last_load_keys_expired:%llu\r\n"
+               "rdb_last_load_keys_loaded:%llu\r\n"
+               "rdb_last_park_usec:%llu\r\n",
+               atomic_load(&p->loading), (unsigned long long)dirty(n), p->child > 0 ? 1 : 0,
+               (long long)p->lastsave_s, p->last_bgsave_ok ? "ok" : "err", (long long)p->last_bgsave_time_s,
+               p->child > 0 ? (long long)((now_ms - p->child_start_ms) / 1000) : -1LL,
+               (unsigned long long)p->saves, (unsigned long long)atomic_load(&p->keys_expired),
+               (unsigned long long)atomic_load(&p->keys_loaded), (unsigned long long)p->latest_park_usec);
+}
+
+static void persist_module_info(struct shard *sh, const char *section, struct buf *out)
+{
+    if (strcmp(section, "stats") != 0)
+        return;
+    struct persist *p = state(sh->node);
+    buf_printf(out, "latest_fork_usec:%llu\r\ntotal_forks:%llu\r\n", (unsigned long long)p->latest_fork_usec,
+               (unsigned long long)p->forks);
+}
+
+/* stop-writes-on-bgsave-error, as Redis's: with save points set, the
+ * last background save failed, writes are refused until one succeeds. */
+static const char *persist_write_gate(const struct node *n)
+{
+    const char *why = next_gate ? next_gate(n) : NULL;
+    if (why)
+        return why;
+    const struct persist *p = state(n);
+    if (__atomic_load_n(&p->last_bgsave_ok, __ATOMIC_RELAXED) || !config_load(&n->config, stop_writes_on_bgsave_error) ||
+        !save_points_set(n))
+        return NULL;
+    return "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. "
+           "Commands that may modify the data set are disabled, because this instance is configured to report "
+           "errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check "
+           "the Redis logs for details about the RDB error.";
+}
+
+static void persist_node_teardown(struct node *n)
+{
+    struct persist *p = state(n);
+    kill_child(p);
+    mi_free(p);
+    n->persist = NULL;
+}
+
+static const struct shard_module persist_module = {
+    .name = "persistence",
+    .start = persist_start,
+    .tick = persist_tick,
+    .node_teardown = persist_node_teardown,
+    .info = persist_module_info, /* latest_fork_usec, total_forks */
+};
+
+void persist_attach(struct node *n)
+{
+    struct persist *p = mi_zalloc(sizeof *p);
+    p->lastsave_s = clock_unix_ms() / 1000;
+    p->last_try_s = p->lastsave_s;
+    __atomic_store_n(&p->last_bgsave_ok, true, __ATOMIC_RELAXED);
+    p->last_bgsave_time_s = -1;
+    p->have_cpus = sched_getaffinity(0, sizeof p->cpus, &p->cpus) == 0;
+    n->persist = p;
+    next_gate = n->write_gate;
+    n->write_gate = persist_write_gate;
+    node_attach_module(n, &persist_module);
+}

@@ -1,0 +1,715 @@
+/* RDB persistence: SAVE and BGSAVE, dump.rdb loaded at start, Redis's
+ * files both ways, SHUTDOWN SAVE/NOSAVE and SIGTERM, kill -9, damaged
+ * files, `save ""`. Runs against redis-server too (RINGKV_TEST_TARGET=
+ * redis), but for what only ringkv says (its log naming the file). A real
+ * redis-server beside the server under test writes and reads the files of
+ * the other side. Every server gets a directory of its own
+ * (/tmp/rkv-persist-<pid>-<n>), removed at teardown. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+/* wait_synced and replicaof; not every helper is used here */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "repl_helpers.h"
+#pragma GCC diagnostic pop
+
+#define MAX_DIRS 16
+static char dirs[MAX_DIRS][64];
+static int ndirs;
+#define MAX_SERVERS 8
+static struct server servers[MAX_SERVERS];
+static int nservers;
+
+static const char *new_dir(void)
+{
+    assert_true(ndirs < MAX_DIRS);
+    char *d = dirs[ndirs];
+    snprintf(d, sizeof dirs[0], "/tmp/rkv-persist-%d-%d", (int)getpid(), ndirs);
+    ndirs++;
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", d, d);
+    assert_int_equal(system(cmd), 0);
+    return d;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < nservers; i++)
+        if (servers[i].pid > 0)
+            server_kill(&servers[i]);
+    nservers = 0;
+    for (int i = 0; i < ndirs; i++) {
+        char cmd[200];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dirs[i]);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", dirs[i]);
+    }
+    ndirs = 0;
+    return 0;
+}
+
+/* The server under test in dir, on dir's dump.rdb, with more arguments
+ * (later ones win over the harness's `--save ""` and its own file). */
+static struct server *start_in(const char *dir, const char *a1, const char *a2)
+{
+    assert_true(nservers < MAX_SERVERS);
+    struct server *s = &servers[nservers++];
+    if (target_is_redis() && a1 && strcmp(a1, "--threads") == 0)
+        a1 = a2 = NULL; /* ringkv's option */
+    const char *args[] = { "--dir", dir, "--dbfilename", "dump.rdb", a1, a2, NULL };
+    assert_int_equal(server_start(s, args), 0);
+    return s;
+}
+
+static bool have_redis(void)
+{
+    return run_cmd("command -v redis-server >/dev/null 2>&1", NULL) == 0;
+}
+
+/* A real redis-server in dir, whatever the target. */
+static struct server *start_redis_in(const char *dir)
+{
+    const char *was = getenv("RINGKV_TEST_TARGET");
+    char saved[32] = "";
+    if (was)
+        snprintf(saved, sizeof saved, "%s", was);
+    setenv("RINGKV_TEST_TARGET", "redis", 1);
+    struct server *s = start_in(dir, NULL, NULL);
+    if (was)
+        setenv("RINGKV_TEST_TARGET", saved, 1);
+    else
+        unsetenv("RINGKV_TEST_TARGET");
+    return s;
+}
+
+static long long unix_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static bool file_exists(const char *dir, const char *name)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* redis-check-rdb accepts dir/dump.rdb (when it is installed). */
+static void check_rdb(const char *dir)
+{
+    if (run_cmd("command -v redis-check-rdb >/dev/null 2>&1", NULL) != 0)
+        return;
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "redis-check-rdb '%s/dump.rdb' 2>&1", dir);
+    char *out = NULL;
+    int rc = run_cmd(cmd, &out);
+    if (rc != 0 || !strstr(out, "RDB looks OK"))
+        fail_msg("redis-check-rdb refused %s/dump.rdb:\n%s", dir, out);
+    free(out);
+}
+
+/* ---- the keyspace as text ---- */
+
+static void text_add(char **t, size_t *len, size_t *cap, const char *s, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        *cap = (*len + n + 1) * 2;
+        *t = realloc(*t, *cap);
+        assert_non_null(*t);
+    }
+    memcpy(*t + *len, s, n);
+    *len += n;
+    (*t)[*len] = '\0';
+}
+
+static void text_str(char **t, size_t *len, size_t *cap, const char *s, size_t n)
+{
+    char head[32];
+    int k = snprintf(head, sizeof head, "%zu:", n);
+    text_add(t, len, cap, head, (size_t)k);
+    for (size_t i = 0; i < n; i++) { /* bytes that are not text as \xHH: the state is a C string */
+        unsigned char b = (unsigned char)s[i];
+        if (b >= 0x20 && b < 0x7f && b != '\\') {
+            text_add(t, len, cap, s + i, 1);
+        } else {
+            char esc[8];
+            snprintf(esc, sizeof esc, "\\x%02x", b);
+            text_add(t, len, cap, esc, 4);
+        }
+    }
+    text_add(t, len, cap, " ", 1);
+}
+
+static int cmp_rval(const void *a, const void *b)
+{
+    const struct rval *x = *(struct rval *const *)a, *y = *(struct rval *const *)b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->str, y->str, n);
+    return c ? c : (x->len < y->len ? -1 : x->len > y->len);
+}
+
+/* pairs (a hash's fields and values) sorted by their first element */
+static int cmp_pair(const void *a, const void *b)
+{
+    return cmp_rval(a, b);
+}
+
+static struct rval *cmd_key(tconn *c, const char *verb, const char *key, const char *a1, const char *a2,
+                            const char *a3)
+{
+    const char *argv[5] = { verb, key, a1, a2, a3 };
+    int n = 2 + (a1 != NULL) + (a2 != NULL) + (a3 != NULL);
+    size_t lens[5];
+    for (int i = 0; i < n; i++)
+        lens[i] = strlen(argv[i]);
+    tsendb(c, n, argv, lens);
+    struct rval *v = tread(c, 10000);
+    assert_non_null(v);
+    return v;
+}
+
+/* Every key, sorted, with its type, its absolute expiry and its value in
+ * a canonical form (a set's members sorted, a hash's fields sorted). */
+static char *state_of(tconn *c)
+{
+    struct rval *keys = tcmd(c, "KEYS *");
+    assert_int_equal(keys->type, R_ARRAY);
+    qsort(keys->elem, keys->n, sizeof keys->elem[0], cmp_rval);
+    char *t = NULL;
+    size_t len = 0, cap = 0;
+    text_add(&t, &len, &cap, "", 0);
+    for (size_t i = 0; i < keys->n; i++) {
+        const char *k = keys->elem[i]->str;
+        text_str(&t, &len, &cap, k, keys->elem[i]->len);
+        struct rval *type = cmd_key(c, "TYPE", k, NULL, NULL, NULL);
+        text_str(&t, &len, &cap, type->str, type->len);
+        struct rval *at = cmd_key(c, "PEXPIRETIME", k, NULL, NULL, NULL);
+        char num[32];
+        int nn = snprintf(num, sizeof num, "%lld", at->integer);
+        text_str(&t, &len, &cap, num, (size_t)nn);
+        rval_free(at);
+        struct rval *v = NULL;
+        if (strcmp(type->str, "string") == 0) {
+            v = cmd_key(c, "GET", k, NULL, NULL, NULL);
+            text_str(&t, &len, &cap, v->str, v->len);
+        } else {
+            if (strcmp(type->str, "hash") == 0)
+                v = cmd_key(c, "HGETALL", k, NULL, NULL, NULL);
+            else if (strcmp(type->str, "set") == 0)
+                v = cmd_key(c, "SMEMBERS", k, NULL, NULL, NULL);
+            else if (strcmp(type->str, "list") == 0)
+                v = cmd_key(c, "LRANGE", k, "0", "-1", NULL);
+            else if (strcmp(type->str, "zset") == 0)
+                v = cmd_key(c, "ZRANGE", k, "0", "-1", "WITHSCORES");
+            else
+                fail_msg("unexpected type %s", type->str);
+            assert_true(v->type == R_ARRAY || v->type == R_MAP || v->type == R_SET);
+            if (strcmp(type->str, "set") == 0)
+                qsort(v->elem, v->n, sizeof v->elem[0], cmp_rval);
+            if (strcmp(type->str, "hash") == 0) /* sort by field, each with its value */
+                qsort(v->elem, v->n / 2, 2 * sizeof v->elem[0], cmp_pair);
+            for (size_t j = 0; j < v->n; j++)
+                text_str(&t, &len, &cap, v->elem[j]->str, v->elem[j]->len);
+        }
+        rval_free(v);
+        rval_free(type);
+        text_add(&t, &len, &cap, "\n", 1);
+    }
+    rval_free(keys);
+    return t;
+}
+
+static void expect_same_state(const char *a, const char *b)
+{
+    if (strcmp(a, b) != 0) {
+        size_t i = 0;
+        while (a[i] && a[i] == b[i])
+            i++;
+        size_t from = i > 80 ? i - 80 : 0;
+        fail_msg("keyspaces differ at byte %zu:\n  before: ...%.160s\n  after:  ...%.160s", i, a + from, b + from);
+    }
+}
+
+/* Keys of every type, in their compact and their big encodings, some
+ * with an expiry. */
+static void fill_every_type(tconn *c)
+{
+    expect_ok(tcmd(c, "SET str hello"));
+    expect_ok(tcmd(c, "SET int 12345"));
+    expect_ok(tcmd(c, "SET neg -7"));
+    expect_ok(tcmd(c, "SET wide 12345678901234"));
+    char big[400];
+    for (size_t i = 0; i < sizeof big - 1; i++)
+        big[i] = (char)('a' + (i / 37) % 3); /* compressible: LZF with rdbcompression */
+    big[sizeof big - 1] = '\0';
+    const char *sv[] = { "SET", "long", big };
+    tsendv(c, 3, sv);
+    expect_ok(tread(c, 5000));
+    const char *bin[] = { "SET", "bin", "a\0b\r\nc" };
+    size_t binl[] = { 3, 3, 6 };
+    tsendb(c, 3, bin, binl);
+    expect_ok(tread(c, 5000));
+    expect_int(tcmd(c, "HSET hsmall f1 v1 f2 2"), 2);
+    for (int i = 0; i < 600; i++)
+        get_int(tcmd(c, "HSET hbig field:%d value:%d", i, i * 7));
+    expect_int(tcmd(c, "SADD sint 1 2 3 -40000 70000"), 5);
+    expect_int(tcmd(c, "SADD ssmall a b c"), 3);
+    for (int i = 0; i < 600; i++)
+        get_int(tcmd(c, "SADD sbig member:%d", i));
+    expect_int(tcmd(c, "RPUSH lsmall a b 3"), 3);
+    for (int i = 0; i < 1000; i++)
+        get_int(tcmd(c, "RPUSH lbig element-%d-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", i));
+    expect_int(tcmd(c, "ZADD zsmall 1 a 2.5 b -inf c"), 3);
+    for (int i = 0; i < 300; i++)
+        get_int(tcmd(c, "ZADD zbig %d.5 m%d", i - 150, i));
+    get_int(tcmd(c, "PFADD hll a b c d e"));
+    expect_int(tcmd(c, "GEOADD geo 13.361389 38.115556 Palermo 15.087269 37.502669 Catania"), 2);
+    expect_ok(tcmd(c, "SET ttlstr v EX 100000"));
+    expect_int(tcmd(c, "HSET ttlhash a 1"), 1);
+    expect_int(tcmd(c, "PEXPIREAT ttlhash %lld", unix_ms() + 200000000LL), 1);
+    expect_int(tcmd(c, "RPUSH ttllist x y"), 2);
+    expect_int(tcmd(c, "EXPIRE ttllist 50000"), 1);
+}
+
+/* ---- tests ---- */
+
+/* SAVE, then a restart: every key back with its expiry; a key whose time
+ * passed while the server was down is not loaded. */
+static void test_save_restart_every_type(void **state)
+{
+    (void)state;
+    const char *dir = new_dir();
+    struct server *s = start_in(dir, "--threads", "3");
+    tconn *c = tconnect(s->port);
+    fill_every_type(c);
+    long long gone_at = unix_ms() + 1500;
+    expect_ok(tcmd(c, "SET gone soon"));
+    expect_int(tcmd(c, "PEXPIREAT gone %lld", gone_at), 1);
+    char *before = state_of(c);
+    expect_ok(tcmd(c, "SAVE"));
+    /* it was there when the file was written */
+    long long pttl = get_int(tcmd(c, "PTTL gone"));
+    if (pttl <= 0)
+        skip(); /* the machine was too slow for the 1.5 s: nothing to learn */
+    assert_int_equal(info_field(c, "persistence", "rdb_changes_since_last_save"), 0);
+    assert_true(info_field(c, "persistence", "rdb_saves") >= 1);
+    long long lastsave = get_int(tcmd(c, "LASTSAVE"));
+    assert_true(lastsave >= unix_ms() / 1000 - 60);
+    tclose(c);
+    assert_int_equal(server_stop(s), 0);
+    check_rdb(dir);
+    while (unix_ms() <= gone_at + 10)
+        usleep(20000);
+
+    s = start_in(dir, "--threads", "2"); /* another shard count: keys go where their slot is */
+    c = tconnect(s->port);
+    expect_int(tcmd(c, "EXISTS gone"), 0);
+    char *after = state_of(c);
+    /* the text before had `gone` in it: drop its line to compare */
+    char *g = strstr(before, "4:gone ");
+    if (!g)
+        fail_msg("no gone in:\n%s", before);
+    char *e = strchr(g, '\n');
+    memmove(g, e + 1, strlen(e + 1) + 1);
+    expect_same_state(before, after);
+    assert_true(info_field(c, "persistence", "rdb_last_load_keys_loaded") >= 20);
+    assert_int_equal(info_field(c, "persistence", "rdb_last_load_keys_expired"), 1);
+    assert_int_equal(info_field(c, "persistence", "loading"), 0);
+    assert_int_equal(info_field(c, "persistence", "aof_enabled"), 0);
+    free(before);
+    free(after);
+    tclose(c);
+}
+
+/* BGSAVE while a writer runs transactions that increment two counters of
+ * one slot: each file holds them equal (a MULTI all in or all out). */
+static void test_bgsave_consistent_with_multi(void **state)
+{
+    (void)state;
+    const char *dir = new_dir(), *copy = new_dir();
+    struct server *s = start_in(dir, "--threads", "2");
+    tconn *w = tconnect(s->port), *c = tconnect(s->port);
+    expect_ok(tcmd(c, "MSET {t}a 0 {t}b 0"));
+    static const char tx[] = "*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nINCR\r\n$4\r\n{t}a\r\n"
+                             "*2\r\n$4\r\nINCR\r\n$4\r\n{t}b\r\n*1\r\n$4\r\nEXEC\r\n";
+    enum { TX = 3000 };
+    char *burst = malloc(TX * (sizeof tx - 1));
+    assert_non_null(burst);
+    for (int i = 0; i < TX; i++)
+        memcpy(burst + (size_t)i * (sizeof tx - 1), tx, sizeof tx - 1);
+    long long saves = info_field(c, "persistence", "rdb_saves");
+    for (int round = 0; round < 6; round++) {
+        tsend_raw(w, burst, TX * (sizeof tx - 1));
+        expect_status(tcmd(c, "BGSAVE"), "Background saving started");
+        for (int i = 0; i < TX * 4; i++) {
+            struct rval *v = tread(w, 20000);
+            assert_non_null(v);
+            assert_true(v->type != R_ERROR);
+            rval_free(v);
+        }
+        assert_int_equal(info_field_becomes(c, "persistence", "rdb_bgsave_in_progress", 0, 60000), 0);
+        assert_int_equal(info_field_becomes(c, "persistence", "rdb_saves", saves + round + 1, 60000),
+                         saves + round + 1);
+        struct rval *st = tcmd(c, "INFO persistence");
+        assert_non_null(strstr(st->str, "rdb_last_bgsave_status:ok"));
+        rval_free(st);
+        assert_true(info_field(c, "stats", "latest_fork_usec") > 0);
+        check_rdb(dir);
+        char cmd[200];
+        snprintf(cmd, sizeof cmd, "cp '%s/dump.rdb' '%s/dump.rdb'", dir, copy);
+        assert_int_equal(system(cmd), 0);
+        struct server *r = start_in(copy, "--threads", "3");
+        tconn *rc = tconnect(r->port);
+        struct rval *a = tcmd(rc, "GET {t}a"), *b = tcmd(rc, "GET {t}b");
+        assert_int_equal(a->type, R_BULK);
+        assert_int_equal(b->type, R_BULK);
+        if (strcmp(a->str, b->str) != 0)
+            fail_msg("round %d: the file holds {t}a=%s {t}b=%s", round, a->str, b->str);
+        long long v = atoll(a->str);
+        assert_true(v >= (long long)round * TX && v <= (long long)(round + 1) * TX);
+        rval_free(a);
+        rval_free(b);
+        tclose(rc);
+        assert_int_equal(server_stop(r), 0);
+    }
+    free(burst);
+    tclose(w);
+    tclose(c);
+}
+
+/* A dump.rdb that redis-server 7.0 wrote loads here with the same keys,
+ * values and expiries. */
+static void test_redis_file_loads(void **state)
+{
+    (void)state;
+    if (!have_redis())
+        skip();
+    const char *dir = new_dir();
+    struct server *r = start_redis_in(dir);
+    tconn *c = tconnect(r->port);
+    fill_every_type(c);
+    char *before = state_of(c);
+    expect_ok(tcmd(c, "SAVE"));
+    tclose(c);
+    assert_int_equal(server_stop(r), 0);
+
+    struct server *s = start_in(dir, NULL, NULL);
+    c = tconnect(s->port);
+    char *after = state_of(c);
+    expect_same_state(before, after);
+    expect_int(tcmd(c, "PFCOUNT hll"), 5);
+    free(before);
+    free(after);
+    tclose(c);
+}
+
+/* Our dump.rdb loads into redis-server 7.0, and redis-check-rdb passes it;
+ * with rdbcompression off too. */
+static void test_file_loads_in_redis(void **state)
+{
+    (void)state;
+    if (!have_redis())
+        skip();
+    for (int compress = 1; compress >= 0; compress--) {
+        const char *dir = new_dir();
+        struct server *s = start_in(dir, "--rdbcompression", compress ? "yes" : "no");
+        tconn *c = tconnect(s->port);
+        fill_every_type(c);
+        char *before = state_of(c);
+        expect_ok(tcmd(c, "SAVE"));
+        tclose(c);
+        assert_int_equal(server_stop(s), 0);
+        check_rdb(dir);
+
+        struct server *r = start_redis_in(dir);
+        c = tconnect(r->port);
+        char *after = state_of(c);
+        expect_same_state(before, after);
+        free(before);
+        free(after);
+        tclose(c);
+        assert_int_equal(server_stop(r), 0);
+    }
+}
+
+static void shutdown_with(struct server *s, const char *how)
+{
+    tconn *c = tconnect(s->port);
+    const char *argv[] = { "SHUTDOWN", how };
+    tsendv(c, how ? 2 : 1, argv);
+    assert_true(tclosed(c, 20000));
+    tclose(c);
+    assert_int_equal(server_wait_exit(s, 20000), 0);
+}
+
+/* SHUTDOWN SAVE saves without save points, SHUTDOWN NOSAVE does not save
+ * with them; SIGTERM saves when save points are set, not with `save ""`. */
+static void test_shutdown_save_nosave_sigterm(void **state)
+{
+    (void)state;
+    const char *dir = new_dir();
+    struct server *s = start_in(dir, NULL, NULL); /* save "" */
+    tconn *c = tconnect(s->port);
+    expect_ok(tcmd(c, "SET k1 one"));
+    tclose(c);
+    shutdown_with(s, "SAVE");
+    assert_true(file_exists(dir, "dump.rdb"));
+
+    s = start_in(dir, "--save", "3600 1");
+    c = tconnect(s->port);
+    expect_bulk(tcmd(c, "GET k1"), "one");
+    expect_ok(tcmd(c, "SET k2 two"));
+    tclose(c);
+    shutdown_with(s, "NOSAVE");
+
+    s = start_in(dir, "--save", "3600 1");
+    c = tconnect(s->port);
+    expect_nil(tcmd(c, "GET k2"));
+    expect_ok(tcmd(c, "SET k3 three"));
+    tclose(c);
+    assert_int_equal(server_stop(s), 0); /* SIGTERM with save points: saved */
+
+    s = start_in(dir, NULL, NULL);
+    c = tconnect(s->port);
+    expect_bulk(tcmd(c, "GET k3"), "three");
+    expect_ok(tcmd(c, "SET k4 four"));
+    tclose(c);
+    assert_int_equal(server_stop(s), 0); /* SIGTERM with save "": not saved */
+
+    s = start_in(dir, NULL, NULL);
+    c = tconnect(s->port);
+    expect_nil(tcmd(c, "GET k4"));
+    expect_bulk(tcmd(c, "GET k3"), "three");
+    tclose(c);
+}
+
+/* kill -9 loses only what came after the last save. */
+static void test_kill9_keeps_last_save(void **state)
+{
+    (void)state;
+    const char *dir = new_dir();
+    struct server *s = start_in(dir, "--save", "3600 1");
+    tconn *c = tconnect(s->port);
+    expect_ok(tcmd(c, "SET saved 1"));
+    expect_int(tcmd(c, "RPUSH savedlist a b"), 2);
+    expect_ok(tcmd(c, "SAVE"));
+    expect_ok(tcmd(c, "SET unsaved 1"));
+    expect_int(tcmd(c, "DEL savedlist"), 1);
+    assert_true(info_field(c, "persistence", "rdb_changes_since_last_save") >= 2);
+    tclose(c);
+    server_kill(s);
+
+    s = start_in(dir, NULL, NULL);
+    c = tconnect(s->port);
+    expect_bulk(tcmd(c, "GET saved"), "1");
+    expect_nil(tcmd(c, "GET unsaved"));
+    expect_int(tcmd(c, "LLEN savedlist"), 2);
+    tclose(c);
+}
+
+/* FLUSHALL with save points set saves the empty keyspace: a restart does
+ * not bring the flushed keys back. */
+static void test_flushall_saves(void **state)
+{
+    (void)state;
+    const char *dir = new_dir();
+    struct server *s = start_in(dir, "--save", "3600 1");
+    tconn *c = tconnect(s->port);
+    for (int i = 0; i < 100; i++)
+        expect_ok(tcmd(c, "SET k%d v", i));
+    expect_ok(tcmd(c, "SAVE"));
+    expect_ok(tcmd(c, "FLUSHALL"));
+    /* saved: no change since (the flush was one, or one a shard) */
+    assert_int_equal(info_field_becomes(c, "persistence", "rdb_changes_since_last_save", 0, 30000), 0);
+    tclose(c);
+    server_kill(s);
+    s = start_in(dir, NULL, NULL);
+    c = tconnect(s->port);
+    expect_int(tcmd(c, "DBSIZE"), 0);
+    tclose(c);
+}
+
+/* A replica saves its own data (what its master sent it), and a server
+ * started from that file has it. */
+static void test_replica_saves(void **state)
+{
+    (void)state;
+    const char *mdir = new_dir(), *rdir = new_dir();
+    struct server *m = start_in(mdir, "--threads", "2");
+    struct server *r = start_in(rdir, "--threads", "3");
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    for (int i = 0; i < 300; i++)
+        expect_ok(tcmd(mc, "SET key:%d value:%d", i, i));
+    expect_int(tcmd(mc, "HSET h a 1 b 2"), 2);
+    replicaof(rc, m->port);
+    expect_ok(tcmd(mc, "SET after-sync yes"));
+    wait_synced(mc, rc, 30000);
+    expect_ok(tcmd(rc, "SAVE"));
+    tclose(rc);
+    assert_int_equal(server_stop(r), 0);
+    check_rdb(rdir);
+    struct server *again = start_in(rdir, NULL, NULL); /* a master now: no replicaof given */
+    rc = tconnect(again->port);
+    expect_int(tcmd(rc, "DBSIZE"), 302);
+    expect_bulk(tcmd(rc, "GET key:299"), "value:299");
+    expect_bulk(tcmd(rc, "GET after-sync"), "yes");
+    expect_bulk(tcmd(rc, "HGET h b"), "2");
+    tclose(rc);
+    tclose(mc);
+}
+
+/* A damaged or cut file: the server refuses to start (and ringkv's log
+ * names the file), never serving part of it. */
+static void test_damaged_file_refused(void **state)
+{
+    (void)state;
+    const char *dir = new_dir();
+    struct server *s = start_in(dir, NULL, NULL);
+    tconn *c = tconnect(s->port);
+    fill_every_type(c);
+    expect_ok(tcmd(c, "SAVE"));
+    tclose(c);
+    assert_int_equal(server_stop(s), 0);
+    char path[160];
+    snprintf(path, sizeof path, "%s/dump.rdb", dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *data = malloc((size_t)st.st_size);
+    assert_int_equal(fread(data, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+    fclose(f);
+    for (int kind = 0; kind < 2; kind++) {
+        f = fopen(path, "wb");
+        assert_non_null(f);
+        size_t n = (size_t)st.st_size;
+        if (kind == 0) {
+            data[n / 2] ^= 0x5a; /* one byte changed */
+        } else {
+            data[n / 2] ^= 0x5a; /* back as it was, then cut in half */
+            n /= 2;
+        }
+        assert_int_equal(fwrite(data, 1, n, f), n);
+        fclose(f);
+        char cmd[400];
+        int port = free_port();
+        snprintf(cmd, sizeof cmd, "cd '%s' && timeout 30 '%s' --port %d --bind 127.0.0.1 --dir '%s' --save '' 2>&1",
+                 dir, server_binary(), port, dir);
+        char *out = NULL;
+        int rc = run_cmd(cmd, &out);
+        if (rc == 0 || rc == 124)
+            fail_msg("the server started on a %s file (exit %d):\n%s", kind ? "cut" : "damaged", rc, out);
+        if (!target_is_redis() && !strstr(out, "dump.rdb"))
+            fail_msg("the error does not name the file:\n%s", out);
+        free(out);
+    }
+    free(data);
+}
+
+/* save "" disables the save points and the save at SIGTERM; a save point
+ * set at run time (CONFIG SET save) takes a background save. */
+static void test_save_points(void **state)
+{
+    (void)state;
+    const char *dir = new_dir();
+    struct server *s = start_in(dir, NULL, NULL);
+    tconn *c = tconnect(s->port);
+    struct rval *v = tcmd(c, "CONFIG GET save");
+    assert_int_equal(v->type, R_ARRAY);
+    assert_string_equal(v->elem[1]->str, "");
+    rval_free(v);
+    expect_ok(tcmd(c, "SET a 1"));
+    expect_error_prefix(tcmd(c, "CONFIG SET save 1"), "ERR");
+    const char *one[] = { "CONFIG", "SET", "save", "1 1" };
+    tsendv(c, 4, one);
+    expect_ok(tread(c, 5000));
+    /* the point is met once a change is over a second old */
+    assert_int_equal(info_field_becomes(c, "persistence", "rdb_changes_since_last_save", 0, 30000), 0);
+    assert_int_equal(info_field_becomes(c, "persistence", "rdb_bgsave_in_progress", 0, 30000), 0);
+    assert_true(file_exists(dir, "dump.rdb"));
+    const char *none[] = { "CONFIG", "SET", "save", "" };
+    tsendv(c, 4, none);
+    expect_ok(tread(c, 5000));
+    char path[160];
+    snprintf(path, sizeof path, "%s/dump.rdb", dir);
+    assert_int_equal(unlink(path), 0);
+    expect_ok(tcmd(c, "SET b 2"));
+    tclose(c);
+    assert_int_equal(server_stop(s), 0);
+    assert_false(file_exists(dir, "dump.rdb"));
+}
+
+/* A save that fails: SAVE answers an error, a failed BGSAVE sets
+ * rdb_last_bgsave_status:err and, with save points set and
+ * stop-writes-on-bgsave-error yes, writes get -MISCONF until a save
+ * succeeds. (dump.rdb made a directory: the rename over it fails.) */
+static void test_failed_save_stops_writes(void **state)
+{
+    (void)state;
+    const char *dir = new_dir();
+    struct server *s = start_in(dir, "--save", "3600 1");
+    tconn *c = tconnect(s->port);
+    expect_error_prefix(tcmd(c, "CONFIG SET dbfilename sub/dump.rdb"), "ERR");
+    expect_ok(tcmd(c, "SET a 1"));
+    char path[160];
+    snprintf(path, sizeof path, "%s/dump.rdb/x", dir);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", path);
+    assert_int_equal(system(cmd), 0);
+    expect_error_prefix(tcmd(c, "SAVE"), "ERR");
+    expect_status(tcmd(c, "BGSAVE"), "Background saving started");
+    assert_int_equal(info_field_becomes(c, "persistence", "rdb_bgsave_in_progress", 0, 30000), 0);
+    struct rval *st = tcmd(c, "INFO persistence");
+    assert_non_null(strstr(st->str, "rdb_last_bgsave_status:err"));
+    rval_free(st);
+    expect_error_prefix(tcmd(c, "SET b 2"), "MISCONF");
+    expect_bulk(tcmd(c, "GET a"), "1"); /* reads go on */
+    expect_ok(tcmd(c, "CONFIG SET stop-writes-on-bgsave-error no"));
+    expect_ok(tcmd(c, "SET b 2"));
+    expect_ok(tcmd(c, "CONFIG SET stop-writes-on-bgsave-error yes"));
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/dump.rdb'", dir);
+    assert_int_equal(system(cmd), 0);
+    expect_status(tcmd(c, "BGSAVE"), "Background saving started");
+    assert_int_equal(info_field_becomes(c, "persistence", "rdb_bgsave_in_progress", 0, 30000), 0);
+    st = tcmd(c, "INFO persistence");
+    assert_non_null(strstr(st->str, "rdb_last_bgsave_status:ok"));
+    rval_free(st);
+    expect_ok(tcmd(c, "SET c 3"));
+    tclose(c);
+    assert_int_equal(server_stop(s), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_save_restart_every_type, teardown),
+        cmocka_unit_test_teardown(test_bgsave_consistent_with_multi, teardown),
+        cmocka_unit_test_teardown(test_redis_file_loads, teardown),
+        cmocka_unit_test_teardown(test_file_loads_in_redis, teardown),
+        cmocka_unit_test_teardown(test_shutdown_save_nosave_sigterm, teardown),
+        cmocka_unit_test_teardown(test_kill9_keeps_last_save, teardown),
+        cmocka_unit_test_teardown(test_flushall_saves, teardown),
+        cmocka_unit_test_teardown(test_replica_saves, teardown),
+        cmocka_unit_test_teardown(test_damaged_file_refused, teardown),
+        cmocka_unit_test_teardown(test_save_points, teardown),
+        cmocka_unit_test_teardown(test_failed_save_stops_writes, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
