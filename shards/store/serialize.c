@@ -1545,7 +1545,9 @@ out:
 }
 
 /* v's stream body: checked (s NULL), or built into a stream of s. */
-static bool walk_stream(struct decoded_value *v, struct store *s, const struct stream_limits *lim)
+/* used NULL: the stream is the whole of v->body; else (an RDB file, where
+ * the next key follows) *used gets the bytes it takes. */
+static bool walk_stream(struct decoded_value *v, struct store *s, const struct stream_limits *lim, size_t *used)
 {
     struct reader r = { (const unsigned char *)v->body.ptr, (const unsigned char *)v->body.ptr + v->body.len };
     struct stream_walk w = { s, NULL, *lim, { 0, 0 }, false };
@@ -1593,8 +1595,10 @@ static bool walk_stream(struct decoded_value *v, struct store *s, const struct s
     for (uint64_t i = 0; i < groups; i++)
         if (!get_stream_group(&r, v->rdb_type, s, w.st))
             goto out;
-    if (r.p != r.end)
+    if (!used && r.p != r.end)
         goto out;
+    if (used)
+        *used = (size_t)(r.p - (const unsigned char *)v->body.ptr);
     v->count = length;
     ok = true;
 out:
@@ -1667,7 +1671,15 @@ bool serialize_decode_body(unsigned type, const char *p, size_t n, struct decode
         v->type = TYPE_STREAM;
         v->rdb_type = t[0];
         v->body = (struct slice){ (const char *)r.p, (size_t)(r.end - r.p) };
-        ok = walk_stream(v, NULL, &stream_default_limits);
+        if (used) { /* in a file: the stream ends where its walk does */
+            size_t body_used = 0;
+            ok = walk_stream(v, NULL, &stream_default_limits, &body_used);
+            v->body.len = body_used;
+            r.p += body_used;
+        } else {
+            ok = walk_stream(v, NULL, &stream_default_limits, NULL);
+            r.p = r.end;
+        }
         break;
     default:
         break;
@@ -1756,7 +1768,7 @@ bool decoded_value_build(struct store *s, struct decoded_value *v, const struct 
         struct stream_limits sl = lim && (lim->stream.node_max_bytes || lim->stream.node_max_entries)
                                       ? lim->stream
                                       : stream_default_limits;
-        if (!walk_stream(v, s, &sl)) {
+        if (!walk_stream(v, s, &sl, NULL)) {
             decoded_value_free(v);
             return false;
         }

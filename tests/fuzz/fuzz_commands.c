@@ -221,8 +221,8 @@ static const char *const scripts[] = {
     "#!lua flags=bogus\nreturn 1", "return loadstring(string.dump(function() return 1 end))",
     /* FUNCTION LOAD's code (FCALL's names are f, g): good, failing, odd */
     "#!lua name=l\nredis.register_function('f', function(k, a) return redis.call('set', k[1], a[1]) end)",
-    "#!lua name=m\nredis.register_function{function_name='g', callback=function(k) return redis.call('get', "
-    "k[1]) end, flags={'no-writes'}, description='d'}",
+    ("#!lua name=m\nredis.register_function{function_name='g', callback=function(k) return redis.call('get', "
+     "k[1]) end, flags={'no-writes'}, description='d'}"),
     "#!lua name=l\nredis.register_function('f')", "#!lua name=x y\n", "#!lua name=\nreturn", "#!lua",
     "#!lua name=l\nredis.register_function{function_name='f', callback=function() end, flags={1}}",
     "#!lua name=l\nredis.register_function(1, 2, 3)",

@@ -390,7 +390,20 @@ static void test_write_during_migrate_kept(void **state)
     snprintf(port, sizeof port, "%d", d->port);
     const char *argv[] = { "MIGRATE", "127.0.0.1", port, "", "0", "10000", "KEYS", "k", "untouched" };
     tsendv(c, 9, argv);
-    usleep(100000);
+    /* the SET only once the MIGRATE runs (its connection's last command),
+     * however slow the machine; redis-server, which serves nothing while
+     * its MIGRATE waits, holds the SET until then anyway */
+    if (target_is_redis())
+        usleep(100000);
+    for (long long until = now_ms() + 10000; !target_is_redis(); usleep(10000)) {
+        struct rval *v = tcmd(w, "CLIENT LIST");
+        bool running = v->str && strstr(v->str, "cmd=migrate");
+        rval_free(v);
+        if (running)
+            break;
+        if (now_ms() > until)
+            fail_msg("the MIGRATE never ran");
+    }
     const char *set[] = { "SET", "k", "new" };
     tsendv(w, 3, set);
     usleep(100000);

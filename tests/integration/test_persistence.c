@@ -218,6 +218,8 @@ static char *state_of(tconn *c)
                 v = cmd_key(c, "LRANGE", k, "0", "-1", NULL);
             else if (strcmp(type->str, "zset") == 0)
                 v = cmd_key(c, "ZRANGE", k, "0", "-1", "WITHSCORES");
+            else if (strcmp(type->str, "stream") == 0)
+                v = cmd_key(c, "XRANGE", k, "-", "+", NULL);
             else
                 fail_msg("unexpected type %s", type->str);
             assert_true(v->type == R_ARRAY || v->type == R_MAP || v->type == R_SET);
@@ -225,8 +227,17 @@ static char *state_of(tconn *c)
                 qsort(v->elem, v->n, sizeof v->elem[0], cmp_rval);
             if (strcmp(type->str, "hash") == 0) /* sort by field, each with its value */
                 qsort(v->elem, v->n / 2, 2 * sizeof v->elem[0], cmp_pair);
-            for (size_t j = 0; j < v->n; j++)
-                text_str(&t, &len, &cap, v->elem[j]->str, v->elem[j]->len);
+            for (size_t j = 0; j < v->n; j++) {
+                const struct rval *e = v->elem[j];
+                if (e->type != R_ARRAY) {
+                    text_str(&t, &len, &cap, e->str, e->len);
+                    continue;
+                }
+                /* a stream entry: its ID, then its fields and values */
+                text_str(&t, &len, &cap, e->elem[0]->str, e->elem[0]->len);
+                for (size_t f = 0; f < e->elem[1]->n; f++)
+                    text_str(&t, &len, &cap, e->elem[1]->elem[f]->str, e->elem[1]->elem[f]->len);
+            }
         }
         rval_free(v);
         rval_free(type);
@@ -281,6 +292,14 @@ static void fill_every_type(tconn *c)
         get_int(tcmd(c, "ZADD zbig %d.5 m%d", i - 150, i));
     get_int(tcmd(c, "PFADD hll a b c d e"));
     expect_int(tcmd(c, "GEOADD geo 13.361389 38.115556 Palermo 15.087269 37.502669 Catania"), 2);
+    for (int i = 1; i <= 300; i++) { /* a stream of several nodes, with a consumer group */
+        struct rval *id = tcmd(c, "XADD stream %d-1 field %d", i, i);
+        assert_int_equal(id->type, R_BULK);
+        rval_free(id);
+    }
+    expect_ok(tcmd(c, "XGROUP CREATE stream grp 0"));
+    rval_free(tcmd(c, "XREADGROUP GROUP grp alice COUNT 2 STREAMS stream >"));
+    expect_int(tcmd(c, "XDEL stream 5-1"), 1);
     expect_ok(tcmd(c, "SET ttlstr v EX 100000"));
     expect_int(tcmd(c, "HSET ttlhash a 1"), 1);
     expect_int(tcmd(c, "PEXPIREAT ttlhash %lld", unix_ms() + 200000000LL), 1);
