@@ -171,6 +171,13 @@ static int write_snapshot(struct node *n, int64_t now_ms)
     struct rdb_writer w;
     rdb_write_begin(&w, fd, config_load(&n->config, rdbcompression) != 0,
                     config_load(&n->config, rdbchecksum) != 0, now_ms, mem, keys, expires);
+    struct buf records; /* node-wide state: the function libraries */
+    buf_init(&records);
+    for (int i = 0; i < n->nmodules; i++)
+        if (n->modules[i]->rdb_save)
+            n->modules[i]->rdb_save(n, &records);
+    rdb_write_raw(&w, records.data, records.len);
+    buf_free(&records);
     for (int i = 0; i < n->nshards; i++)
         rdb_write_store(&w, n->shards[i]->store, now_ms);
     int rc = rdb_write_end(&w);
@@ -600,6 +607,20 @@ static bool load_key(void *arg, struct slice key, struct decoded_value *v, int64
     return true;
 }
 
+/* A record of node-wide state (a function library) read back: shard 0
+ * hands it to the module that wrote it; the other shards pass over it. */
+static bool load_record(void *arg, unsigned op, struct slice body, char *err, size_t errlen)
+{
+    struct shard *sh = arg;
+    if (sh->id != 0)
+        return true;
+    for (int i = 0; i < sh->node->nmodules; i++)
+        if (sh->node->modules[i]->rdb_load)
+            return sh->node->modules[i]->rdb_load(sh, op, body, err, errlen);
+    snprintf(err, errlen, "The file holds a function library, and nothing here loads one");
+    return false;
+}
+
 static int persist_start(struct shard *sh)
 {
     struct node *n = sh->node;
@@ -634,7 +655,7 @@ static int persist_start(struct shard *sh)
     }
     struct loader l = { sh, clock_unix_ms(), 0, 0 };
     char err[256];
-    struct rdb_read_info info;
+    struct rdb_read_info info = { .record = load_record, .record_arg = sh };
     /* a store no one has seen yet: nothing to replicate, notify or count */
     store_set_journal(sh->store, NULL, NULL);
     int rc = rdb_read(map, len, load_key, &l, &info, err, sizeof err);

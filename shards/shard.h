@@ -125,6 +125,13 @@ struct shard_module {
      * node-wide state kept outside the stores (the function libraries),
      * each given to emit; the replica runs them before the snapshot's keys. */
     void (*full_sync)(struct shard *sh, void (*emit)(void *arg, int argc, const struct slice *argv), void *arg);
+    /* RDB snapshots (shards/persist.c): the records of node-wide state kept
+     * outside the stores (FUNCTION2: the function libraries), appended to
+     * out, written before the keys; and, at start on shard 0, one such
+     * record read back (op: its opcode, body: the string after it): false
+     * with the error in err. */
+    void (*rdb_save)(struct node *n, struct buf *out);
+    bool (*rdb_load)(struct shard *sh, unsigned op, struct slice body, char *err, size_t errlen);
     /* INFO, on shard 0: append this module's fields of a section ("stats",
      * "replication") to out. */
     void (*info)(struct shard *sh, const char *section, struct buf *out);

@@ -401,11 +401,8 @@ void cmd_function_stats(struct exec_ctx *ctx)
     reply_int(ctx->reply, (long long)fns);
 }
 
-/* FUNCTION DUMP's payload, as Redis's: each library's code after the
- * FUNCTION2 opcode, then the RDB version and the CRC-64 of it all. */
-void function_registry_dump(struct function_registry *reg, struct buf *out)
+void function_registry_records(struct function_registry *reg, struct buf *out)
 {
-    size_t start = out->len;
     pthread_mutex_lock(&reg->lock);
     for (struct library *l = reg->libs; l; l = l->next) {
         unsigned char op = RDB_OPCODE_FUNCTION2;
@@ -413,6 +410,37 @@ void function_registry_dump(struct function_registry *reg, struct buf *out)
         serialize_put_string(out, l->code, l->len);
     }
     pthread_mutex_unlock(&reg->lock);
+}
+
+bool function_registry_load(struct shard *sh, struct slice code, char *err, size_t errlen)
+{
+    struct buf scratch;
+    buf_init(&scratch);
+    struct reply r = { &scratch, 2 };
+    struct exec_ctx ctx = { .shard = sh, .store = sh->store, .reply = &r };
+    struct script_shard *ss = shard_functions(&ctx);
+    struct library_desc d;
+    bool ok = ss && script_engine_load_library(ss, code.ptr, code.len, false, &d, err, errlen);
+    if (!ss)
+        snprintf(err, errlen, "no Lua state to load a function library in");
+    if (ok) {
+        struct function_registry *reg = sh->node->functions;
+        pthread_mutex_lock(&reg->lock);
+        const char *refused = registry_add_locked(reg, &d, code.ptr, code.len, true, err, errlen);
+        pthread_mutex_unlock(&reg->lock);
+        library_desc_free(&d);
+        ok = refused == NULL;
+    }
+    buf_free(&scratch);
+    return ok;
+}
+
+/* FUNCTION DUMP's payload, as Redis's: each library's code after the
+ * FUNCTION2 opcode, then the RDB version and the CRC-64 of it all. */
+void function_registry_dump(struct function_registry *reg, struct buf *out)
+{
+    size_t start = out->len;
+    function_registry_records(reg, out);
     unsigned char tail[10] = { DUMP_RDB_VERSION & 0xff, DUMP_RDB_VERSION >> 8 };
     buf_append(out, tail, 2);
     uint64_t crc = crc64(0, out->data + start, out->len - start);

@@ -132,6 +132,11 @@ struct function_registry *function_registry_new(void);
 void function_registry_free(struct function_registry *reg);
 /* FUNCTION DUMP's payload of every library, appended to out. */
 void function_registry_dump(struct function_registry *reg, struct buf *out);
+/* The libraries as RDB records (FUNCTION2, then the code), appended to out;
+ * and one library's code read back from an RDB file (at start, on sh),
+ * replacing one of the same name: false with the error in err. */
+void function_registry_records(struct function_registry *reg, struct buf *out);
+bool function_registry_load(struct shard *sh, struct slice code, char *err, size_t errlen);
 
 /* ---- script_convert.c ---- */
 

@@ -478,9 +478,29 @@ static void scripting_full_sync(struct shard *sh, void (*emit)(void *arg, int ar
     buf_free(&payload);
 }
 
+/* dump.rdb holds the function libraries as Redis's does (FUNCTION2 records
+ * before the keys), and they are loaded back at start. */
+static void scripting_rdb_save(struct node *n, struct buf *out)
+{
+    if (n->functions)
+        function_registry_records(n->functions, out);
+}
+
+static bool scripting_rdb_load(struct shard *sh, unsigned op, struct slice body, char *err, size_t errlen)
+{
+    (void)op; /* FUNCTION2: the only record rdb.c hands over */
+    char why[400];
+    if (function_registry_load(sh, body, why, sizeof why))
+        return true;
+    snprintf(err, errlen, "Failed loading a function library: %s", why);
+    return false;
+}
+
 static const struct shard_module scripting_module = {
     .name = "scripting",
     .full_sync = scripting_full_sync,
+    .rdb_save = scripting_rdb_save,
+    .rdb_load = scripting_rdb_load,
     .teardown = scripting_teardown,
     .node_teardown = scripting_node_teardown,
 };

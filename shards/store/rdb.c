@@ -93,6 +93,11 @@ void rdb_write_begin(struct rdb_writer *w, int fd, bool compress, bool checksum,
     serialize_put_len(&w->out, expires);
 }
 
+void rdb_write_raw(struct rdb_writer *w, const void *p, size_t n)
+{
+    buf_append(&w->out, p, n);
+}
+
 static void put_entry(void *arg, struct entry *e)
 {
     struct rdb_writer *w = arg;
@@ -297,9 +302,20 @@ int rdb_read(const char *p, size_t n, rdb_key_fn *fn, void *arg, struct rdb_read
             at += used;
             continue;
         }
+        if (op == RDB_OP_FUNCTION2 && info && info->record) {
+            struct slice code;
+            buf_clear(&own);
+            if (!get_str(p, end, &at, &code, &own)) {
+                fail(err, errlen, "Bad function library at byte %zu", at);
+                break;
+            }
+            if (!info->record(info->record_arg, op, code, err, errlen))
+                break;
+            continue;
+        }
         if (op == RDB_OP_FUNCTION2 || op == RDB_OP_FUNCTION_PRE_GA) {
-            fail(err, errlen, "The file holds a function library: ringkv does not load libraries from an RDB "
-                              "file (FUNCTION DUMP there and FUNCTION RESTORE here bring them over)");
+            fail(err, errlen, "The file holds a function library in a form ringkv does not read (FUNCTION DUMP "
+                              "there and FUNCTION RESTORE here bring it over)");
             break;
         }
         if (op == RDB_OP_MODULE_AUX) {

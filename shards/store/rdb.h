@@ -19,8 +19,9 @@
  * Reading takes every version up to SERIALIZE_RDB_VERSION_MAX and the
  * opcodes Redis 7 writes: AUX, SELECTDB, RESIZEDB, EXPIRETIME (seconds)
  * and EXPIRETIME_MS, FREQ and IDLE (read and dropped), FUNCTION2 (a
- * function library: not written, and refused, yet) and MODULE_AUX
- * (ringkv has no modules) refused. The whole file is checked
+ * function library's code: handed to the caller's record function, and
+ * written by rdb_write_raw as the caller makes it); the old FUNCTION
+ * (before Redis 7.0 GA) and MODULE_AUX (ringkv has no modules) refused. The whole file is checked
  * (its checksum) before a key is stored, and a value that does not
  * decode stops the reading with an error: the caller refuses to start
  * rather than serve what came before it. */
@@ -55,6 +56,9 @@ void rdb_write_begin(struct rdb_writer *w, int fd, bool compress, bool checksum,
 /* Every key of s alive at now_ms (the store is not changed: a frozen
  * store, a forked child's or a parked shard's). */
 void rdb_write_store(struct rdb_writer *w, struct store *s, int64_t now_ms);
+/* Records already in RDB form (FUNCTION2 ones), after the header: node-wide
+ * state kept outside the stores. */
+void rdb_write_raw(struct rdb_writer *w, const void *p, size_t n);
 /* EOF and the checksum, flushed. 0, or -1 with errno set. */
 int rdb_write_end(struct rdb_writer *w);
 
@@ -65,9 +69,16 @@ int rdb_write_end(struct rdb_writer *w);
 struct decoded_value;
 typedef bool rdb_key_fn(void *arg, struct slice key, struct decoded_value *v, int64_t expire_at_ms);
 
+/* A record of node-wide state (FUNCTION2: a function library's code),
+ * handed in file order; false (err filled) stops the reading. */
+typedef bool rdb_record_fn(void *arg, unsigned op, struct slice body, char *err, size_t errlen);
+
 struct rdb_read_info {
     unsigned version;
     uint64_t keys;
+    /* in: what takes FUNCTION2 records; NULL: a file with one is refused */
+    rdb_record_fn *record;
+    void          *record_arg;
 };
 
 /* Check p[0..n), a whole file, then (fn not NULL) hand every key to fn.

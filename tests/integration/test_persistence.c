@@ -305,6 +305,17 @@ static void fill_every_type(tconn *c)
     expect_int(tcmd(c, "PEXPIREAT ttlhash %lld", unix_ms() + 200000000LL), 1);
     expect_int(tcmd(c, "RPUSH ttllist x y"), 2);
     expect_int(tcmd(c, "EXPIRE ttllist 50000"), 1);
+    /* a function library: saved and loaded as Redis's (FUNCTION2 records) */
+    const char *load[] = { "FUNCTION", "LOAD", "REPLACE",
+                           "#!lua name=kept\nredis.register_function('kept_fn', function() return 'kept' end)" };
+    tsendv(c, 4, load);
+    expect_bulk(tread(c, 5000), "kept");
+}
+
+/* The library fill_every_type loaded is there. */
+static void expect_library(tconn *c)
+{
+    expect_bulk(tcmd(c, "FCALL kept_fn 0"), "kept");
 }
 
 /* ---- tests ---- */
@@ -352,6 +363,7 @@ static void test_save_restart_every_type(void **state)
     assert_int_equal(info_field(c, "persistence", "rdb_last_load_keys_expired"), 1);
     assert_int_equal(info_field(c, "persistence", "loading"), 0);
     assert_int_equal(info_field(c, "persistence", "aof_enabled"), 0);
+    expect_library(c);
     free(before);
     free(after);
     tclose(c);
@@ -434,6 +446,7 @@ static void test_redis_file_loads(void **state)
     char *after = state_of(c);
     expect_same_state(before, after);
     expect_int(tcmd(c, "PFCOUNT hll"), 5);
+    expect_library(c);
     free(before);
     free(after);
     tclose(c);
@@ -461,6 +474,7 @@ static void test_file_loads_in_redis(void **state)
         c = tconnect(r->port);
         char *after = state_of(c);
         expect_same_state(before, after);
+        expect_library(c);
         free(before);
         free(after);
         tclose(c);

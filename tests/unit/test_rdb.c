@@ -99,7 +99,7 @@ static void test_round_trip(void **state)
         assert_memory_equal(p, "REDIS0010", 9);
         struct store *t = store_create(NULL, NULL, NULL);
         char err[256];
-        struct rdb_read_info info;
+        struct rdb_read_info info = { 0 };
         if (rdb_read(p, n, keep, t, &info, err, sizeof err) != 0)
             fail_msg("%s", err);
         assert_int_equal(info.keys, 7);
