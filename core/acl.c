@@ -103,7 +103,7 @@ int acl_category_find(const char *name, size_t len)
 
 /* ---- users -------------------------------------------------------------- */
 
-static char *dup_bytes(const char *p, size_t n)
+char *acl_dup_bytes(const char *p, size_t n)
 {
     char *s = mi_malloc(n + 1);
     if (!s)
@@ -120,7 +120,7 @@ static struct acl_user *user_new(const char *name, size_t nlen, uint64_t id)
     u->allowed = mi_zalloc(nwords * sizeof(uint64_t));
     if (!u || !u->allowed)
         abort();
-    u->name = dup_bytes(name, nlen);
+    u->name = acl_dup_bytes(name, nlen);
     u->id = id;
     return u;
 }
@@ -150,7 +150,7 @@ static struct acl_pattern *patterns_copy(const struct acl_pattern *p, int n)
         abort();
     for (int i = 0; i < n; i++) {
         c[i] = p[i];
-        c[i].text = dup_bytes(p[i].text, p[i].len);
+        c[i].text = acl_dup_bytes(p[i].text, p[i].len);
     }
     return c;
 }
@@ -324,7 +324,7 @@ static void pattern_add(struct acl_pattern **p, int *n, const char *text, size_t
     *p = mi_realloc(*p, (size_t)(*n + 1) * sizeof(**p));
     if (!*p)
         abort();
-    (*p)[*n] = (struct acl_pattern){ dup_bytes(text, len), len, perm };
+    (*p)[*n] = (struct acl_pattern){ acl_dup_bytes(text, len), len, perm };
     (*n)++;
 }
 
@@ -772,7 +772,7 @@ int acl_load_text(struct acl *a, const char *text, const char *requirepass,
         const char *eol = strchr(p, '\n');
         size_t ll = eol ? (size_t)(eol - p) : strlen(p);
         lineno++;
-        char *line = dup_bytes(p, ll);
+        char *line = acl_dup_bytes(p, ll);
         p = eol ? eol + 1 : p + ll;
         size_t l = strlen(line);
         while (l && (line[l - 1] == '\r' || line[l - 1] == ' ' || line[l - 1] == '\t'))

@@ -234,4 +234,8 @@ void acl_log_reset(struct acl *a);
  * the protocol side knows (id, addresses, name, ages, cmd, user, resp). */
 void acl_client_info(const struct client *c, const char *user, int64_t now_ms, char *out, size_t cap);
 
+/* n bytes of p as a NUL-terminated copy (aborts when out of memory): the
+ * users' names and patterns, the log's texts. */
+char *acl_dup_bytes(const char *p, size_t n);
+
 #endif

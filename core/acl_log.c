@@ -11,16 +11,6 @@
 
 #include <mimalloc.h>
 
-static char *dup_bytes(const char *p, size_t n)
-{
-    char *s = mi_malloc(n + 1);
-    if (!s)
-        abort();
-    memcpy(s, p, n);
-    s[n] = '\0';
-    return s;
-}
-
 /* Redis groups the same refusal within this long into one entry. */
 #define ACL_LOG_GROUP_MS 60000
 
@@ -45,7 +35,7 @@ void acl_log_add(struct acl *a, const char *reason, const char *context, const c
             e->count++;
             e->updated_ms = now_ms;
             mi_free(e->client_info);
-            e->client_info = dup_bytes(client_info, strlen(client_info));
+            e->client_info = acl_dup_bytes(client_info, strlen(client_info));
             /* the entry moves to the head, as the newest */
             struct acl_log_entry keep = *e;
             memmove(&a->log[1], &a->log[0], (size_t)i * sizeof(*e));
@@ -67,10 +57,10 @@ void acl_log_add(struct acl *a, const char *reason, const char *context, const c
     e->count = 1;
     snprintf(e->reason, sizeof(e->reason), "%s", reason);
     snprintf(e->context, sizeof(e->context), "%s", context);
-    e->object = dup_bytes(object, olen);
-    e->username = dup_bytes(username, ulen);
+    e->object = acl_dup_bytes(object, olen);
+    e->username = acl_dup_bytes(username, ulen);
     e->created_ms = e->updated_ms = now_ms;
-    e->client_info = dup_bytes(client_info, strlen(client_info));
+    e->client_info = acl_dup_bytes(client_info, strlen(client_info));
     a->nlog++;
     while (a->nlog > max)
         entry_free(&a->log[--a->nlog]);
