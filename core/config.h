@@ -101,8 +101,8 @@ enum config_type {
     X("rdbchecksum",     rdbchecksum,     CONF_BOOL,   "yes",       CONF_RUNTIME, NULL, "end the RDB file with its CRC-64 (no: 0, which readers do not check)") \
     X("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, CONF_BOOL, "yes", CONF_RUNTIME, NULL, "refuse writes (-MISCONF) while the last background save failed and save points are set")
 
-/* Redis 7's redis.conf directives that mean nothing in ringkv (no disk
- * persistence, no TLS, no ACL users, no modules, one encoding per type...):
+/* Redis 7's redis.conf directives that mean nothing in ringkv (no
+ * append-only file, no TLS, no modules, one encoding per type...):
  * each is accepted from a file, a flag or CONFIG SET, kept as the text given
  * (CONFIG GET returns it: tools read some back), listed once in the start-up
  * log as ignored (config_ignored_names) and in the README; none changes what
