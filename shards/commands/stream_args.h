@@ -34,6 +34,10 @@ void stream_reply_entry(struct exec_ctx *ctx, const struct stream_entry *e);
  * all), as an array. */
 void stream_reply_range(struct exec_ctx *ctx, const struct stream *st, struct stream_id start, struct stream_id end,
                         bool rev, size_t count);
+/* XREAD's and XREADGROUP's BLOCK ms and COUNT n at argv[*i] (a value after
+ * it): 1 read (*i on the value), 0 another word, -1 with Redis's error
+ * replied. A negative COUNT is 0 (no limit), as Redis takes it. */
+int stream_arg_read_option(struct exec_ctx *ctx, int *i, long long *count, long long *block_ms);
 /* Does st have a live entry past gt? */
 bool stream_has_entries_after(const struct stream *st, struct stream_id gt);
 

@@ -750,28 +750,11 @@ static bool parse_group_read(struct exec_ctx *ctx, struct group_read *a)
     for (int i = 1; i < ctx->argc; i++) {
         bool more = i + 1 < ctx->argc;
         struct slice o = ctx->argv[i];
-        if (slice_eq_nocase(o, "block") && more) {
-            i++;
-            if (!parse_ll(ctx->argv[i], &a->block_ms)) {
-                reply_error(ctx->reply, "ERR timeout is not an integer or out of range");
-                return false;
-            }
-            if (a->block_ms < 0) {
-                reply_error(ctx->reply, "ERR timeout is negative");
-                return false;
-            }
-            if (a->block_ms > INT64_MAX / 2 - ctx->now_ms) {
-                reply_error(ctx->reply, "ERR timeout is out of range");
-                return false;
-            }
-        } else if (slice_eq_nocase(o, "count") && more) {
-            i++;
-            if (!parse_ll(ctx->argv[i], &a->count)) {
-                reply_error(ctx->reply, ERR_NOT_INT);
-                return false;
-            }
-            if (a->count < 0)
-                a->count = 0;
+        int got = more ? stream_arg_read_option(ctx, &i, &a->count, &a->block_ms) : 0;
+        if (got < 0)
+            return false;
+        if (got > 0) {
+            continue;
         } else if (slice_eq_nocase(o, "streams") && more) {
             a->streams = i + 1;
             int left = ctx->argc - a->streams;
