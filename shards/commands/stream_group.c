@@ -158,6 +158,13 @@ static bool xgroup_target(struct exec_ctx *ctx, bool may_create, bool group_need
     return true;
 }
 
+/* Redis's answer to an XGROUP subcommand with the wrong arguments. */
+static void xgroup_usage(struct exec_ctx *ctx)
+{
+    reply_errorf(ctx->reply, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try XGROUP HELP.",
+                 (int)ctx->argv[1].len, ctx->argv[1].ptr);
+}
+
 void cmd_xgroup_create(struct exec_ctx *ctx)
 {
     bool mkstream = false;
@@ -171,8 +178,7 @@ void cmd_xgroup_create(struct exec_ctx *ctx)
                 return;
             i += 2;
         } else {
-            reply_errorf(ctx->reply, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try XGROUP HELP.",
-                         (int)ctx->argv[1].len, ctx->argv[1].ptr);
+            xgroup_usage(ctx);
             return;
         }
     }
@@ -205,8 +211,7 @@ void cmd_xgroup_create(struct exec_ctx *ctx)
 void cmd_xgroup_setid(struct exec_ctx *ctx)
 {
     if (ctx->argc != 5 && ctx->argc != 7) {
-        reply_errorf(ctx->reply, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try XGROUP HELP.",
-                     (int)ctx->argv[1].len, ctx->argv[1].ptr);
+        xgroup_usage(ctx);
         return;
     }
     struct entry *e;
@@ -224,8 +229,7 @@ void cmd_xgroup_setid(struct exec_ctx *ctx)
     int64_t entries_read = STREAM_ENTRIES_READ_UNKNOWN;
     if (ctx->argc == 7) {
         if (!slice_eq_nocase(ctx->argv[5], "entriesread")) {
-            reply_errorf(ctx->reply, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try XGROUP HELP.",
-                         (int)ctx->argv[1].len, ctx->argv[1].ptr);
+            xgroup_usage(ctx);
             return;
         }
         if (!parse_entries_read(ctx, ctx->argv[6], &entries_read))
