@@ -82,14 +82,21 @@ static void send_words(tconn *t, const char *line)
 }
 
 /* t sent a blocking command: it is still waiting a while later. */
-static void expect_blocked(tconn *t)
+/* t sent a command that blocks: no reply yet, and the server counts n
+ * clients blocked (INFO blocked_clients), so what the test sends next comes
+ * after the block however slow the machine. */
+static void expect_blocked_n(tconn *t, long long n)
 {
     struct rval *v = tread(t, 150);
     if (v) {
         char *text = rval_text(v);
         fail_msg("expected to be blocked, got %s", text);
     }
+    for (long long until = now_ms() + 10000; info_field(c, "clients", "blocked_clients") < n; usleep(5000))
+        if (now_ms() > until)
+            fail_msg("fewer than %lld clients blocked", n);
 }
+#define expect_blocked(t) expect_blocked_n(t, 1)
 
 #define ERR_ID "-ERR Invalid stream ID specified as stream command argument"
 
@@ -465,7 +472,7 @@ static void test_xread_block(void **state)
     send_words(w, "XREAD BLOCK 0 STREAMS s 5-0");
     expect_blocked(w);
     send_words(w2, "XREAD BLOCK 0 STREAMS s $");
-    expect_blocked(w2);
+    expect_blocked_n(w2, 2);
     expect_reply("XADD s 3-1 f 3", "\"3-1\"");
     expect_text(tread(w2, 2000), "[[\"s\", [[\"3-1\", [\"f\", \"3\"]]]]]");
     expect_blocked(w);
@@ -647,7 +654,7 @@ static void test_xreadgroup_block(void **state)
     send_words(w, "XREADGROUP GROUP g alice BLOCK 0 STREAMS s >");
     expect_blocked(w); /* blocked before bob: the first served */
     send_words(w2, "XREADGROUP GROUP g bob BLOCK 0 STREAMS s >");
-    expect_blocked(w2);
+    expect_blocked_n(w2, 2);
     /* one entry: the first client to block gets it, pending for it */
     expect_reply("XADD s 1-1 f 1", "\"1-1\"");
     expect_text(tread(w, 2000), "[[\"s\", [[\"1-1\", [\"f\", \"1\"]]]]]");
@@ -674,7 +681,7 @@ static void test_xreadgroup_block(void **state)
     send_words(w, "XREADGROUP GROUP g alice BLOCK 0 STREAMS s >");
     send_words(w2, "XREAD BLOCK 0 STREAMS s $");
     expect_blocked(w);
-    expect_blocked(w2);
+    expect_blocked_n(w2, 2);
     expect_int(tcmd(c, "DEL s"), 1);
     expect_error(tread(w, 2000), "UNBLOCKED the stream key no longer exists");
     expect_blocked(w2);
