@@ -9,6 +9,7 @@
  * field bytes then value bytes in one allocation). */
 #include "shards/store/hash.h"
 #include "shards/store/ctab.h"
+#include "shards/store/packed.h"
 #include "shards/store/store.h"
 
 #include <assert.h>
@@ -71,50 +72,8 @@ static inline struct slice node_value(const struct hnode *n)
 {
     return (struct slice){ n->data + n->flen, n->vlen };
 }
-static inline bool same(struct slice a, struct slice b)
-{
-    return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
-}
 
-/* ---- listpack elements ---- */
-
-static size_t varint_size(size_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static char *varint_put(char *w, size_t v)
-{
-    while (v >= 0x80) {
-        *w++ = (char)(0x80 | (v & 0x7f));
-        v >>= 7;
-    }
-    *w++ = (char)v;
-    return w;
-}
-
-/* The element at p: its bytes in *out; returns where the next starts. */
-static const char *lp_elem(const char *p, struct slice *out)
-{
-    size_t v = 0;
-    int shift = 0;
-    unsigned char c;
-    do {
-        c = (unsigned char)*p++;
-        v |= (size_t)(c & 0x7f) << shift;
-        shift += 7;
-    } while (c & 0x80);
-    out->ptr = p;
-    out->len = v;
-    return p + v;
-}
-
-static inline size_t elem_size(size_t len) { return varint_size(len) + len; }
+/* ---- listpack elements (shards/store/packed.h) ---- */
 
 /* Offset of field's pair in the listpack, or -1. */
 static long lp_find(const struct hash *h, struct slice field, struct slice *value)
@@ -123,9 +82,9 @@ static long lp_find(const struct hash *h, struct slice field, struct slice *valu
     while (p < end) {
         struct slice f, v;
         const char *at = p;
-        p = lp_elem(p, &f);
-        p = lp_elem(p, &v);
-        if (same(f, field)) {
+        p = packed_elem(p, &f);
+        p = packed_elem(p, &v);
+        if (packed_same(f, field)) {
             if (value)
                 *value = v;
             return (long)(at - h->data);
@@ -160,8 +119,8 @@ static struct hash *to_table(struct store *s, struct hash *old)
     const char *p = old->data, *end = old->data + old->size;
     while (p < end) {
         struct slice f, v;
-        p = lp_elem(p, &f);
-        p = lp_elem(p, &v);
+        p = packed_elem(p, &f);
+        p = packed_elem(p, &v);
         ctab_add(s, t, &node_new(s, f, v)->link);
     }
     h->count = old->count;
@@ -250,28 +209,28 @@ bool hash_set(struct store *s, struct hash **hp, struct slice field, struct slic
     }
     struct slice oldv;
     long at = lp_find(h, field, &oldv);
-    size_t need_v = elem_size(value.len);
+    size_t need_v = packed_elem_size(value.len);
     if (at >= 0) {
         /* replace the value element in place, moving the tail */
-        size_t voff = (size_t)(oldv.ptr - h->data) - varint_size(oldv.len);
-        size_t old_sz = elem_size(oldv.len);
+        size_t voff = (size_t)(oldv.ptr - h->data) - packed_len_size(oldv.len);
+        size_t old_sz = packed_elem_size(oldv.len);
         size_t tail = h->size - voff - old_sz;
         size_t nlen = h->size - old_sz + need_v;
         if (nlen > h->size)
             *hp = h = lp_resize(s, h, nlen);
         memmove(h->data + voff + need_v, h->data + voff + old_sz, tail);
-        char *w = varint_put(h->data + voff, value.len);
+        char *w = packed_put_len(h->data + voff, value.len);
         memcpy(w, value.ptr, value.len);
         if (nlen < h->size)
             *hp = h = lp_resize(s, h, nlen);
         h->size = (uint32_t)nlen;
         return false;
     }
-    size_t nlen = h->size + elem_size(field.len) + need_v;
+    size_t nlen = h->size + packed_elem_size(field.len) + need_v;
     *hp = h = lp_resize(s, h, nlen);
-    char *w = varint_put(h->data + h->size, field.len);
+    char *w = packed_put_len(h->data + h->size, field.len);
     memcpy(w, field.ptr, field.len);
-    w = varint_put(w + field.len, value.len);
+    w = packed_put_len(w + field.len, value.len);
     memcpy(w, value.ptr, value.len);
     h->size = (uint32_t)nlen;
     h->count++;
@@ -322,8 +281,8 @@ void hash_foreach(const struct hash *h, hash_visit_fn *fn, void *arg)
         const char *p = h->data, *end = h->data + h->size;
         while (p < end) {
             struct slice f, v;
-            p = lp_elem(p, &f);
-            p = lp_elem(p, &v);
+            p = packed_elem(p, &f);
+            p = packed_elem(p, &v);
             fn(arg, f, v);
         }
         return;
@@ -351,8 +310,8 @@ void hash_random(const struct hash *h, uint64_t (*rnd)(void *), void *rarg,
         size_t k = (size_t)(rnd(rarg) % h->count);
         const char *p = h->data;
         for (;;) {
-            p = lp_elem(p, field);
-            p = lp_elem(p, value);
+            p = packed_elem(p, field);
+            p = packed_elem(p, value);
             if (k-- == 0)
                 return;
         }

@@ -10,6 +10,7 @@
  * buckets resized incrementally) of struct snode. */
 #include "shards/store/set.h"
 #include "shards/store/ctab.h"
+#include "shards/store/packed.h"
 #include "shards/store/store.h"
 
 #include <assert.h>
@@ -71,10 +72,6 @@ static inline struct set *resize(struct store *s, struct set *set, size_t bytes)
     return store_realloc(s, set, HEADER + bytes);
 }
 
-static inline bool same(struct slice a, struct slice b)
-{
-    return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
-}
 
 /* member is the canonical text of a 64-bit integer (as Redis's string2ll
  * reads it: no sign but '-', no leading zeros, no spaces). */
@@ -197,42 +194,7 @@ static bool is_remove(struct store *s, struct set **sp, int64_t v)
     return true;
 }
 
-/* ---- listpack ---- */
-
-static size_t varint_size(size_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static char *varint_put(char *w, size_t v)
-{
-    while (v >= 0x80) {
-        *w++ = (char)(0x80 | (v & 0x7f));
-        v >>= 7;
-    }
-    *w++ = (char)v;
-    return w;
-}
-
-static const char *lp_elem(const char *p, struct slice *out)
-{
-    size_t v = 0;
-    int shift = 0;
-    unsigned char c;
-    do {
-        c = (unsigned char)*p++;
-        v |= (size_t)(c & 0x7f) << shift;
-        shift += 7;
-    } while (c & 0x80);
-    out->ptr = p;
-    out->len = v;
-    return p + v;
-}
+/* ---- listpack (shards/store/packed.h) ---- */
 
 static long lp_find(const struct set *set, struct slice m)
 {
@@ -240,8 +202,8 @@ static long lp_find(const struct set *set, struct slice m)
     while (p < end) {
         struct slice e;
         const char *at = p;
-        p = lp_elem(p, &e);
-        if (same(e, m))
+        p = packed_elem(p, &e);
+        if (packed_same(e, m))
             return (long)(at - set->data);
     }
     return -1;
@@ -249,9 +211,9 @@ static long lp_find(const struct set *set, struct slice m)
 
 static struct set *lp_append(struct store *s, struct set *set, struct slice m)
 {
-    size_t n = set->size + varint_size(m.len) + m.len;
+    size_t n = set->size + packed_elem_size(m.len);
     set = resize(s, set, n);
-    char *w = varint_put(set->data + set->size, m.len);
+    char *w = packed_put_len(set->data + set->size, m.len);
     memcpy(w, m.ptr, m.len);
     set->size = (uint32_t)n;
     set->count++;
@@ -430,7 +392,7 @@ bool set_remove(struct store *s, struct set **sp, struct slice m)
         long at = lp_find(set, m);
         if (at < 0)
             return false;
-        size_t sz = varint_size(m.len) + m.len;
+        size_t sz = packed_elem_size(m.len);
         memmove(set->data + at, set->data + at + sz, set->size - (size_t)at - sz);
         set->size -= (uint32_t)sz;
         set->count--;
@@ -474,7 +436,7 @@ void set_foreach(const struct set *set, set_visit_fn *fn, void *arg)
         const char *p = set->data, *end = set->data + set->size;
         while (p < end) {
             struct slice e;
-            p = lp_elem(p, &e);
+            p = packed_elem(p, &e);
             fn(arg, e);
         }
         break;
@@ -508,7 +470,7 @@ struct slice set_random(const struct set *set, uint64_t (*rnd)(void *), void *ra
         const char *p = set->data;
         struct slice e;
         for (;;) {
-            p = lp_elem(p, &e);
+            p = packed_elem(p, &e);
             if (k-- == 0)
                 return e;
         }
