@@ -98,9 +98,22 @@ void cmd_replconf(struct exec_ctx *ctx)
         } else if (slice_eq_nocase(opt, "capa") && slice_eq_nocase(val, "ringkv")) {
             if (c)
                 c->repl_ringkv = true; /* it loads our snapshot (master_attach) */
+        } else if (slice_eq_nocase(opt, "rdb-only")) {
+            if (!parse_ll(val, &v) || (v != 0 && v != 1)) {
+                reply_error(ctx->reply, "ERR value is out of range, value must between 0 and 1");
+                return;
+            }
+            if (c)
+                c->repl_rdb_only = v == 1; /* SYNC then sends the RDB file alone (rdb_feed.c) */
+        } else if (slice_eq_nocase(opt, "rdb-filter-only")) {
+            if (val.len > 0) {
+                /* redis-cli --functions-rdb: an RDB of the function libraries alone */
+                reply_errorf(ctx->reply, "ERR ringkv does not filter the RDB it sends (rdb-filter-only %.*s)",
+                             (int)val.len, val.ptr);
+                return;
+            }
         } else if (slice_eq_nocase(opt, "ip-address") || slice_eq_nocase(opt, "capa") ||
-                   slice_eq_nocase(opt, "getack") || slice_eq_nocase(opt, "rdb-only") ||
-                   slice_eq_nocase(opt, "rdb-filter-only")) {
+                   slice_eq_nocase(opt, "getack")) {
             /* accepted */
         } else {
             reply_errorf(ctx->reply, "ERR Unrecognized REPLCONF option: %.*s", (int)opt.len, opt.ptr);
@@ -146,7 +159,9 @@ void cmd_psync(struct exec_ctx *ctx)
     argv[4] = SLICE_LIT("FAILOVER");
     struct shard_msg *m = repl_msg_create(ctx->shard, MSG_REPL_ATTACH, 0, argv, failover ? 5 : 4);
     m->caller_id = c->id;
-    m->value = c->repl_ringkv ? ATTACH_RINGKV : 0;
+    m->value = c->repl_ringkv ? ATTACH_RINGKV : c->repl_rdb_only ? ATTACH_RDB_ONLY : ATTACH_FOREIGN;
+    if (sync)
+        m->value |= ATTACH_OLD_SYNC;
     msg_post(ctx->shard, m, 0);
 }
 

@@ -87,6 +87,8 @@ void master_stream_bytes(struct shard *sh, const char *p, size_t n)
     journal_append_raw(r->backlog, p, n);
     bool held = false;
     for (struct replica *x = r->replicas; x; x = x->next) {
+        if (x->rdb)
+            continue; /* the file only, no stream */
         buf_append(x->stream_later ? &x->stream_held : &x->feed, p, n);
         held |= x->stream_later;
     }
@@ -124,6 +126,12 @@ void master_attach(struct shard *sh, struct shard_msg *m)
          * refuses both). */
         buf_append_str(&m->reply, "-NOMASTERLINK Can't SYNC while not connected with my master\r\n");
         msg_post(sh, m, m->home);
+        return;
+    }
+    bool old_sync = (m->value & ATTACH_OLD_SYNC) != 0;
+    m->value &= ~(uint64_t)ATTACH_OLD_SYNC;
+    if (m->value == ATTACH_RDB_ONLY && !failover) {
+        rdb_feed_attach(sh, m, old_sync);
         return;
     }
     if (m->value != ATTACH_RINGKV) {
@@ -224,6 +232,7 @@ static void replica_free(struct replica *x)
     buf_free(&x->feed_spare);
     snap_flow_unref(x->flow);
     buf_free(&x->feed);
+    rdb_feed_free(x->rdb);
     mi_free(x);
 }
 
@@ -364,34 +373,47 @@ bool master_feeds_held(struct shard *sh)
     if (r->feed_since_ns != 0)
         return true;
     for (struct replica *x = r->replicas; x; x = x->next)
-        if (x->feed.len)
+        if (x->feed.len || (x->rdb && rdb_feed_wants_turn(x)))
             return true;
     return false;
 }
 
-/* End of shard 0's turn: one message per replica with what it is owed. */
+/* One message to x's shard with what x is owed. */
+static void post_feed(struct shard *sh, struct replica *x)
+{
+    struct shard_msg *m = repl_msg_create(sh, MSG_REPL_FEED, x->shard, NULL, 0);
+    m->caller_id = x->id;
+    m->value = x->online ? FEED_ONLINE : FEED_SYNCING;
+    if (x->flow) {
+        snap_flow_ref(x->flow); /* the message's, let go by the replica's shard */
+        m->arg = x->flow;
+    }
+    /* snapshot bytes in it (also in the last one, sent once the
+     * snapshot is done): the output limits do not count them */
+    m->paced = x->feed_paced;
+    x->feed_paced = 0;
+    buf_hand_over(&x->feed, &m->payload, &x->feed_spare);
+    msg_post(sh, m, x->shard);
+}
+
+/* End of shard 0's turn: one message per replica with what it is owed (an
+ * rdb-only replica's: the next slices of its file). */
 void master_flush_feeds(struct shard *sh)
 {
     struct repl *r = repl_of(sh);
     if (feeds_wait(sh, r))
         return;
     r->feed_since_ns = 0;
-    for (struct replica *x = r->replicas; x; x = x->next) {
-        if (x->feed.len == 0)
-            continue;
-        struct shard_msg *m = repl_msg_create(sh, MSG_REPL_FEED, x->shard, NULL, 0);
-        m->caller_id = x->id;
-        m->value = x->online ? FEED_ONLINE : FEED_SYNCING;
-        if (x->flow) {
-            snap_flow_ref(x->flow); /* the message's, let go by the replica's shard */
-            m->arg = x->flow;
+    for (struct replica *x = r->replicas, *next; x; x = next) {
+        next = x->next;
+        bool sent_all = x->rdb && !rdb_feed_produce(sh, x);
+        if (x->feed.len > 0)
+            post_feed(sh, x);
+        if (sent_all) {
+            /* its connection closes once what it holds is sent */
+            unlink_replica(r, x->id);
+            close_replica(sh, x, FEED_DROP);
         }
-        /* snapshot bytes in it (also in the last one, sent once the
-         * snapshot is done): the output limits do not count them */
-        m->paced = x->feed_paced;
-        x->feed_paced = 0;
-        buf_hand_over(&x->feed, &m->payload, &x->feed_spare);
-        msg_post(sh, m, x->shard);
     }
 }
 

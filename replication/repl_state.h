@@ -41,7 +41,11 @@ enum repl_msg_kind {
  * REPLCONF capa ringkv (it loads our snapshot; anything else, a Redis
  * replica, is refused); on the way back, whether its shard closes the
  * connection once the refusal is sent. */
-enum attach_value { ATTACH_FOREIGN = 0, ATTACH_RINGKV = 1, ATTACH_REFUSED_CLOSE = 2 };
+enum attach_value { ATTACH_FOREIGN = 0, ATTACH_RINGKV = 1, ATTACH_REFUSED_CLOSE = 2,
+                   ATTACH_RDB_ONLY = 3 /* a foreign replica that asked for the RDB file only */ };
+/* Or'ed into MSG_REPL_ATTACH's value: the replica sent SYNC, not PSYNC (no
+ * +FULLRESYNC line before the file) */
+#define ATTACH_OLD_SYNC 16
 
 /* A replication message from this shard to shard `to` (kind: enum
  * repl_msg_kind), with repl_message as its handler. */
@@ -177,6 +181,7 @@ struct replica {
     struct buf feed_spare;   /* an empty buffer come back from the replica's shard */
     uint64_t   ack_offset;
     int64_t    ack_ms;
+    struct rdb_feed *rdb;    /* an rdb-only replica's file (rdb_feed.c), else NULL */
 };
 
 /* A WAIT in progress (on shard 0). */
@@ -289,6 +294,16 @@ bool repl_gate_holds(struct shard *sh);
 void master_gate_released(struct shard *sh);
 void master_tick(struct shard *sh, int64_t now_ms);
 void master_drop_replicas(struct shard *sh);
+
+/* rdb_feed.c: a replica that wants the RDB file only (REPLCONF rdb-only) */
+struct rdb_feed;
+void rdb_feed_attach(struct shard *sh, struct shard_msg *m, bool old_sync);
+/* End of shard 0's turn: read more of the file into x->feed as the pacing
+ * allows; false once all of it is there (close x once it is sent). */
+bool rdb_feed_produce(struct shard *sh, struct replica *x);
+/* More of the file could go now (the loop must not sleep). */
+bool rdb_feed_wants_turn(const struct replica *x);
+void rdb_feed_free(struct rdb_feed *f);
 void failover_flushed(struct shard *sh);
 /* replica.c: shard 0 got back an ack fence (MSG_APPLY_FENCE) from a shard */
 void replica_fence_passed(struct shard *sh, uint64_t id);

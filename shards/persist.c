@@ -55,6 +55,9 @@ struct persist {
     uint64_t       park_start_ns;
     struct shard_msg *waiters[WAITERS_MAX];
     int            nwaiters;
+    /* the next background save's end is awaited by these (persist_bgsave_notify) */
+    struct { persist_saved_fn *done; uint64_t arg; } notify[WAITERS_MAX];
+    int            nnotify;
     /* the background save's child */
     pid_t          child;
     int64_t        child_start_ms;
@@ -267,6 +270,16 @@ static void answer_waiters(struct shard *sh, const char *status, const char *err
     p->nwaiters = 0;
 }
 
+/* A background save ended (or could not start): tell who waits for one. */
+static void notify_saved(struct shard *sh, bool ok)
+{
+    struct persist *p = state(sh->node);
+    int n = p->nnotify;
+    p->nnotify = 0;
+    for (int i = 0; i < n; i++)
+        p->notify[i].done(sh, ok, p->notify[i].arg);
+}
+
 /* Every shard is parked (shard 0 is running this): take the snapshot. */
 static void snapshot(struct shard *sh)
 {
@@ -292,6 +305,7 @@ static void snapshot(struct shard *sh)
             snprintf(err, sizeof err, "ERR Can't save in background: fork: %s", strerror(fork_errno));
             log_warning("Can't save in background: fork: %s", strerror(fork_errno));
             answer_waiters(sh, NULL, err);
+            notify_saved(sh, false);
             return;
         }
         p->forks++;
@@ -449,6 +463,23 @@ void cmd_bgsave(struct exec_ctx *ctx)
     park_start(ctx->shard, SNAP_BGSAVE);
 }
 
+bool persist_bgsave_notify(struct shard *sh, persist_saved_fn *done, uint64_t arg)
+{
+    struct persist *p = state(sh->node);
+    if (!p || p->nnotify >= WAITERS_MAX)
+        return false;
+    p->notify[p->nnotify].done = done;
+    p->notify[p->nnotify].arg = arg;
+    p->nnotify++;
+    if (p->child > 0 || p->kind == SNAP_BGSAVE)
+        return true; /* its end is the one awaited */
+    if (busy(p))
+        p->scheduled = true; /* a SAVE or a shutdown's save parks the shards now */
+    else
+        park_start(sh, SNAP_BGSAVE);
+    return true;
+}
+
 void cmd_lastsave(struct exec_ctx *ctx)
 {
     reply_int(ctx->reply, state(ctx->shard->node)->lastsave_s);
@@ -488,6 +519,7 @@ static void reap_child(struct shard *sh, int64_t now_ms)
         log_warning("Background saving %s", WIFSIGNALED(st) ? "terminated by signal" : "error");
     }
     p->child = 0;
+    notify_saved(sh, ok);
 }
 
 static void kill_child(struct persist *p)
@@ -534,6 +566,8 @@ static void persist_tick(struct shard *sh, int64_t now_ms)
     if (p->kind == SNAP_NONE && all_flushed(n)) {
         /* FLUSHALL: a background save of the keys before it must not land
          * after it; the empty keyspace is saved at once when points are set */
+        if (p->child > 0 && p->nnotify > 0)
+            p->scheduled = true; /* those waiting for it get a later one */
         kill_child(p);
         if (save_points_set(n)) {
             park_start(sh, SNAP_FLUSHALL);

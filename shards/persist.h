@@ -56,6 +56,15 @@ void cmd_lastsave(struct exec_ctx *ctx);
  * shard 0's next tick. Any thread. */
 void persist_request_shutdown(struct node *n, bool save, bool nosave);
 
+/* A background save for someone other than a client (an rdb-only replica,
+ * replication/rdb_feed.c), on shard 0: done(sh, ok, arg) runs on shard 0
+ * once the next background save ends, ok if it wrote dbfilename; one is
+ * started (or scheduled, behind a save under way) if none runs. Any
+ * snapshot serves: one already running is joined. false if too many wait
+ * already (done is not called). */
+typedef void persist_saved_fn(struct shard *sh, bool ok, uint64_t arg);
+bool persist_bgsave_notify(struct shard *sh, persist_saved_fn *done, uint64_t arg);
+
 /* FLUSHALL ran on sh's store. Once every shard has flushed, shard 0's
  * next tick kills a background save under way and, with save points set,
  * saves the empty keyspace (Redis saves at once, so that a restart does

@@ -1,5 +1,6 @@
 /* The real redis-cli against the server: plain commands, --no-raw, RESP3
- * (-3), --scan --pattern, info keyspace, and --pipe mass insertion. Skipped
+ * (-3), --scan --pattern, info keyspace, --pipe mass insertion, and --rdb
+ * backups (REPLCONF rdb-only). Skipped
  * (exit 77) when redis-cli is not installed. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -344,6 +345,124 @@ static void test_bigkeys_memkeys_scan_latency(void **state)
     free(out);
 }
 
+/* Every key and value of the fill, with its type's reading, in one text:
+ * two servers hold the same data if their texts are equal (a hash's
+ * fields and a set's members sorted: their order is the table's). */
+static char *keyspace_text(int port)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "for k in $(timeout 20 redis-cli -p %d --scan | sort); do "
+             "t=$(redis-cli -p %d type $k); echo \"$k $t\"; case $t in "
+             "string) redis-cli -p %d get $k;; hash) redis-cli -p %d hgetall $k | paste -d= - - | sort | paste -sd, ;; "
+             "list) redis-cli -p %d lrange $k 0 -1 | paste -sd, ;; set) redis-cli -p %d smembers $k | sort | paste -sd, ;; "
+             "zset) redis-cli -p %d zrange $k 0 -1 withscores | paste -sd, ;; "
+             "stream) redis-cli -p %d xrange $k - + | paste -sd, ;; esac; done 2>&1",
+             port, port, port, port, port, port, port, port);
+    char *out = NULL;
+    if (run_cmd(cmd, &out) != 0)
+        fail_msg("reading the keyspace of :%d failed: %s", port, out);
+    return out;
+}
+
+/* redis-cli --rdb: a backup of a running server, as an RDB file (REPLCONF
+ * rdb-only 1, then SYNC: the server saves and sends the file). A server
+ * started from that file holds the same keyspace. */
+static void test_rdb_backup(void **state)
+{
+    fill_every_type();
+    tconn *c = tconnect(srv.port);
+    expect_ok(tcmd(c, "SET ttl:key v PX 600000"));
+    assert_non_null(tcmd(c, "XADD stream:1 1-1 f v"));
+    assert_non_null(tcmd(c, "XADD stream:1 2-1 g w"));
+    char dir[] = "/tmp/ringkv-rdb-backup-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *out = cli("--rdb %s/backup.rdb", dir);
+    if (!strstr(out, "Transfer finished with success"))
+        fail_msg("redis-cli --rdb printed: %s", out);
+    free(out);
+    char *want = keyspace_text(srv.port);
+
+    struct server copy;
+    const char *args[] = { "--dir", dir, "--dbfilename", "backup.rdb", NULL };
+    assert_int_equal(server_start(&copy, args), 0);
+    tconn *d = tconnect(copy.port);
+    long long keys = get_int(tcmd(c, "DBSIZE"));
+    expect_int(tcmd(d, "DBSIZE"), keys);
+    long long ttl = get_int(tcmd(d, "PTTL ttl:key"));
+    if (ttl <= 0 || ttl > 600000)
+        fail_msg("the backup's ttl:key has a PTTL of %lld", ttl);
+    char *got = keyspace_text(copy.port);
+    if (strcmp(want, got) != 0)
+        fail_msg("the server started from the backup differs:\n--- original\n%s\n--- copy\n%s", want, got);
+    free(want);
+    free(got);
+    tclose(d);
+    assert_int_equal(server_stop(&copy), 0);
+    tclose(c);
+    char rm[128];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
+    run_cmd(rm, NULL);
+}
+
+/* The same by PSYNC: +FULLRESYNC, then the file as one bulk, then the
+ * connection closes (no stream follows for an rdb-only replica). The
+ * server serves its other clients meanwhile and after. */
+static void test_rdb_only_psync(void **state)
+{
+    tconn *c = tconnect(srv.port);
+    expect_ok(tcmd(c, "SET a 1"));
+    tconn *r = tconnect(srv.port);
+    expect_ok(tcmd(r, "REPLCONF rdb-only 1"));
+    expect_error(tcmd(r, "REPLCONF rdb-only 2"), "ERR value is out of range, value must between 0 and 1");
+    tsend_raw(r, "PSYNC ? -1\r\n", 12);
+    /* the +FULLRESYNC line, newlines while the save runs, then $<len> */
+    char line[256];
+    size_t n = 0;
+    int fd = tfd(r);
+    bool fullresync = false;
+    long long len = -1;
+    long long deadline = now_ms() + 20000;
+    while (len < 0 && now_ms() < deadline) {
+        char ch;
+        if (read(fd, &ch, 1) != 1)
+            fail_msg("the connection ended before the file's length");
+        if (ch != '\n') {
+            if (n < sizeof line - 1)
+                line[n++] = ch;
+            continue;
+        }
+        line[n] = '\0';
+        if (n > 0 && line[n - 1] == '\r')
+            line[--n] = '\0';
+        if (strncmp(line, "+FULLRESYNC ", 12) == 0)
+            fullresync = true;
+        else if (line[0] == '$')
+            len = atoll(line + 1);
+        else if (n > 0)
+            fail_msg("unexpected line before the file: '%s'", line);
+        n = 0;
+    }
+    assert_true(fullresync);
+    assert_true(len > 9);
+    expect_bulk(tcmd(c, "GET a"), "1"); /* served meanwhile */
+    char *file = malloc((size_t)len);
+    long long have = 0;
+    while (have < len) {
+        ssize_t got = read(fd, file + have, (size_t)(len - have));
+        if (got <= 0)
+            fail_msg("the file ended after %lld of %lld bytes", have, len);
+        have += got;
+    }
+    assert_memory_equal(file, "REDIS", 5);
+    free(file);
+    if (!target_is_redis())
+        assert_true(tclosed(r, 5000)); /* Redis keeps an rdb-only replica's link until it closes it */
+    tclose(r);
+    expect_bulk(tcmd(c, "GET a"), "1");
+    tclose(c);
+}
+
 int main(void)
 {
     if (run_cmd("command -v redis-cli >/dev/null 2>&1", NULL) != 0)
@@ -356,6 +475,8 @@ int main(void)
         cmocka_unit_test_setup(test_pipe, setup),
         cmocka_unit_test_setup(test_stat, setup),
         cmocka_unit_test_setup(test_bigkeys_memkeys_scan_latency, setup),
+        cmocka_unit_test_setup(test_rdb_backup, setup),
+        cmocka_unit_test_setup(test_rdb_only_psync, setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
