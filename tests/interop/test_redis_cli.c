@@ -373,8 +373,8 @@ static void test_rdb_backup(void **state)
     fill_every_type();
     tconn *c = tconnect(srv.port);
     expect_ok(tcmd(c, "SET ttl:key v PX 600000"));
-    assert_non_null(tcmd(c, "XADD stream:1 1-1 f v"));
-    assert_non_null(tcmd(c, "XADD stream:1 2-1 g w"));
+    expect_bulk(tcmd(c, "XADD stream:1 1-1 f v"), "1-1");
+    expect_bulk(tcmd(c, "XADD stream:1 2-1 g w"), "2-1");
     char dir[] = "/tmp/ringkv-rdb-backup-XXXXXX";
     assert_non_null(mkdtemp(dir));
     char *out = cli("--rdb %s/backup.rdb", dir);
