@@ -36,6 +36,7 @@ struct client {
     bool     repl_ringkv;     /* REPLCONF capa ringkv: a ringkv replica, which can load our
                                  snapshot (a Redis replica expects RDB and is refused) */
     bool     repl_rdb_only;   /* REPLCONF rdb-only 1: it wants the RDB file alone (redis-cli --rdb) */
+    bool     repl_rdb_functions_only; /* REPLCONF rdb-filter-only functions: of the libraries alone */
     int64_t  repl_over_soft_ms; /* since when its unsent stream is over the soft limit (0: not) */
     uint64_t repl_out_total;  /* bytes of feed put in its output so far */
     uint64_t repl_snap_end;   /* repl_out_total after the last feed carrying snapshot frames */

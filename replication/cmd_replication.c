@@ -106,12 +106,25 @@ void cmd_replconf(struct exec_ctx *ctx)
             if (c)
                 c->repl_rdb_only = v == 1; /* SYNC then sends the RDB file alone (rdb_feed.c) */
         } else if (slice_eq_nocase(opt, "rdb-filter-only")) {
-            if (val.len > 0) {
-                /* redis-cli --functions-rdb: an RDB of the function libraries alone */
-                reply_errorf(ctx->reply, "ERR ringkv does not filter the RDB it sends (rdb-filter-only %.*s)",
-                             (int)val.len, val.ptr);
-                return;
+            /* "" or "functions" (redis-cli --functions-rdb: the function
+             * libraries alone), as Redis 7.0 has them */
+            bool functions = false;
+            for (size_t at = 0; at < val.len;) {
+                size_t end = at;
+                while (end < val.len && val.ptr[end] != ' ')
+                    end++;
+                struct slice word = { val.ptr + at, end - at };
+                if (slice_eq_nocase(word, "functions")) {
+                    functions = true;
+                } else if (word.len > 0) {
+                    reply_errorf(ctx->reply, "ERR Unsupported rdb-filter-only option: %.*s", (int)word.len,
+                                 word.ptr);
+                    return;
+                }
+                at = end + 1;
             }
+            if (c)
+                c->repl_rdb_functions_only = functions;
         } else if (slice_eq_nocase(opt, "ip-address") || slice_eq_nocase(opt, "capa") ||
                    slice_eq_nocase(opt, "getack")) {
             /* accepted */
@@ -159,7 +172,10 @@ void cmd_psync(struct exec_ctx *ctx)
     argv[4] = SLICE_LIT("FAILOVER");
     struct shard_msg *m = repl_msg_create(ctx->shard, MSG_REPL_ATTACH, 0, argv, failover ? 5 : 4);
     m->caller_id = c->id;
-    m->value = c->repl_ringkv ? ATTACH_RINGKV : c->repl_rdb_only ? ATTACH_RDB_ONLY : ATTACH_FOREIGN;
+    m->value = c->repl_ringkv                                          ? ATTACH_RINGKV
+               : c->repl_rdb_only && c->repl_rdb_functions_only         ? ATTACH_RDB_FUNCTIONS
+               : c->repl_rdb_only                                      ? ATTACH_RDB_ONLY
+                                                                       : ATTACH_FOREIGN;
     if (sync)
         m->value |= ATTACH_OLD_SYNC;
     msg_post(ctx->shard, m, 0);

@@ -130,8 +130,8 @@ void master_attach(struct shard *sh, struct shard_msg *m)
     }
     bool old_sync = (m->value & ATTACH_OLD_SYNC) != 0;
     m->value &= ~(uint64_t)ATTACH_OLD_SYNC;
-    if (m->value == ATTACH_RDB_ONLY && !failover) {
-        rdb_feed_attach(sh, m, old_sync);
+    if ((m->value == ATTACH_RDB_ONLY || m->value == ATTACH_RDB_FUNCTIONS) && !failover) {
+        rdb_feed_attach(sh, m, old_sync, m->value == ATTACH_RDB_FUNCTIONS);
         return;
     }
     if (m->value != ATTACH_RINGKV) {

@@ -9,7 +9,8 @@
  * as one bulk, `$<length>\r\n<bytes>`, after `+FULLRESYNC <replid>
  * <offset>` for PSYNC (nothing for SYNC, which predates it). While the save
  * runs the replica gets a newline a second, which replicas and redis-cli
- * skip (Redis's keep-alive). The file is read a slice at a time at the end
+ * skip (Redis's keep-alive). With `REPLCONF rdb-filter-only functions`
+ * the file holds the function libraries alone, written at once. The file is read a slice at a time at the end
  * of shard 0's turns, paced by what the replica reads as a snapshot is
  * (flow.c): at most SNAP_WINDOW_BYTES wait unsent. Once it is all sent the
  * connection is closed; no stream follows. */
@@ -20,6 +21,7 @@
 #include <mimalloc.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,7 +84,29 @@ static void saved(struct shard *sh, bool ok, uint64_t id)
         f->done = true;
 }
 
-void rdb_feed_attach(struct shard *sh, struct shard_msg *m, bool old_sync)
+/* The function libraries alone (REPLCONF rdb-filter-only functions:
+ * redis-cli --functions-rdb): a small file, written here into an
+ * anonymous one (no save, no fork: the libraries are shard 0's). */
+static bool functions_file(struct shard *sh, struct replica *x)
+{
+    struct rdb_feed *f = x->rdb;
+    int fd = memfd_create("ringkv-functions-rdb", MFD_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || persist_write_rdb(sh->node, fd, shard_now_ms(sh), false) != 0 || fstat(fd, &st) != 0 ||
+        lseek(fd, 0, SEEK_SET) != 0) {
+        log_warning("Replica %s:%d (rdb-only, functions): %s", x->ip, x->port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    f->saving = false;
+    f->fd = fd;
+    f->left = (uint64_t)st.st_size;
+    buf_printf(&x->feed, "$%llu\r\n", (unsigned long long)f->left);
+    return true;
+}
+
+void rdb_feed_attach(struct shard *sh, struct shard_msg *m, bool old_sync, bool functions_only)
 {
     struct repl *r = repl_of(sh);
     struct replica *x = mi_zalloc(sizeof(*x));
@@ -101,10 +125,12 @@ void rdb_feed_attach(struct shard *sh, struct shard_msg *m, bool old_sync)
     f->saving = true;
     f->newline_ms = x->ack_ms;
     x->rdb = f;
-    if (!persist_bgsave_notify(sh, saved, x->id)) {
-        buf_append_str(&m->reply, "-ERR too many background saves awaited; try again later\r\n");
+    if (functions_only ? !functions_file(sh, x) : !persist_bgsave_notify(sh, saved, x->id)) {
+        buf_append_str(&m->reply, functions_only
+                                      ? "-ERR could not write the RDB file of the function libraries\r\n"
+                                      : "-ERR too many background saves awaited; try again later\r\n");
         m->value = ATTACH_REFUSED_CLOSE;
-        mi_free(f);
+        rdb_feed_free(f);
         snap_flow_unref(x->flow);
         buf_free(&x->feed);
         mi_free(x);
@@ -119,7 +145,8 @@ void rdb_feed_attach(struct shard *sh, struct shard_msg *m, bool old_sync)
     x->next = r->replicas;
     r->replicas = x;
     r->nreplicas++;
-    log_notice("Replica %s:%d asks for an RDB file only: sent after a background save", x->ip, x->port);
+    log_notice("Replica %s:%d asks for an RDB file only: %s", x->ip, x->port,
+               functions_only ? "of the function libraries, sent now" : "sent after a background save");
     msg_post(sh, m, m->home);
 }
 

@@ -42,7 +42,8 @@ enum repl_msg_kind {
  * replica, is refused); on the way back, whether its shard closes the
  * connection once the refusal is sent. */
 enum attach_value { ATTACH_FOREIGN = 0, ATTACH_RINGKV = 1, ATTACH_REFUSED_CLOSE = 2,
-                   ATTACH_RDB_ONLY = 3 /* a foreign replica that asked for the RDB file only */ };
+                   ATTACH_RDB_ONLY = 3, /* a foreign replica that asked for the RDB file only */
+                   ATTACH_RDB_FUNCTIONS = 4 /* the same, with the function libraries only */ };
 /* Or'ed into MSG_REPL_ATTACH's value: the replica sent SYNC, not PSYNC (no
  * +FULLRESYNC line before the file) */
 #define ATTACH_OLD_SYNC 16
@@ -297,7 +298,7 @@ void master_drop_replicas(struct shard *sh);
 
 /* rdb_feed.c: a replica that wants the RDB file only (REPLCONF rdb-only) */
 struct rdb_feed;
-void rdb_feed_attach(struct shard *sh, struct shard_msg *m, bool old_sync);
+void rdb_feed_attach(struct shard *sh, struct shard_msg *m, bool old_sync, bool functions_only);
 /* End of shard 0's turn: read more of the file into x->feed as the pacing
  * allows; false once all of it is there (close x once it is sent). */
 bool rdb_feed_produce(struct shard *sh, struct replica *x);

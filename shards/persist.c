@@ -152,6 +152,30 @@ static void temp_name(char *out, size_t len, pid_t pid)
     snprintf(out, len, "temp-%d.rdb", (int)pid);
 }
 
+int persist_write_rdb(struct node *n, int fd, int64_t now_ms, bool keys)
+{
+    uint64_t count = 0, expires = 0, mem = 0;
+    for (int i = 0; keys && i < n->nshards; i++) {
+        struct store *s = n->shards[i]->store;
+        count += store_count(s);
+        expires += store_get_stats(s)->expires;
+        mem += store_used_memory(s);
+    }
+    struct rdb_writer w;
+    rdb_write_begin(&w, fd, config_load(&n->config, rdbcompression) != 0,
+                    config_load(&n->config, rdbchecksum) != 0, now_ms, mem, count, expires);
+    struct buf records; /* node-wide state: the function libraries */
+    buf_init(&records);
+    for (int i = 0; i < n->nmodules; i++)
+        if (n->modules[i]->rdb_save)
+            n->modules[i]->rdb_save(n, &records);
+    rdb_write_raw(&w, records.data, records.len);
+    buf_free(&records);
+    for (int i = 0; keys && i < n->nshards; i++)
+        rdb_write_store(&w, n->shards[i]->store, now_ms);
+    return rdb_write_end(&w);
+}
+
 /* Write every shard's store to dbfilename in the working directory (the
  * `dir`): a temporary file, fsynced, renamed over the old one, then the
  * directory fsynced, so a crash leaves the old file or the new one. The
@@ -164,26 +188,7 @@ static int write_snapshot(struct node *n, int64_t now_ms)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    uint64_t keys = 0, expires = 0, mem = 0;
-    for (int i = 0; i < n->nshards; i++) {
-        struct store *s = n->shards[i]->store;
-        keys += store_count(s);
-        expires += store_get_stats(s)->expires;
-        mem += store_used_memory(s);
-    }
-    struct rdb_writer w;
-    rdb_write_begin(&w, fd, config_load(&n->config, rdbcompression) != 0,
-                    config_load(&n->config, rdbchecksum) != 0, now_ms, mem, keys, expires);
-    struct buf records; /* node-wide state: the function libraries */
-    buf_init(&records);
-    for (int i = 0; i < n->nmodules; i++)
-        if (n->modules[i]->rdb_save)
-            n->modules[i]->rdb_save(n, &records);
-    rdb_write_raw(&w, records.data, records.len);
-    buf_free(&records);
-    for (int i = 0; i < n->nshards; i++)
-        rdb_write_store(&w, n->shards[i]->store, now_ms);
-    int rc = rdb_write_end(&w);
+    int rc = persist_write_rdb(n, fd, now_ms, true);
     if (rc == 0 && fsync(fd) != 0)
         rc = -1;
     int saved = errno;

@@ -62,6 +62,12 @@ void persist_request_shutdown(struct node *n, bool save, bool nosave);
  * started (or scheduled, behind a save under way) if none runs. Any
  * snapshot serves: one already running is joined. false if too many wait
  * already (done is not called). */
+/* An RDB file written to fd: the node-wide records (the function
+ * libraries), then, if keys, every shard's store (which must not change
+ * meanwhile: parked shards or a forked child). On shard 0 (the libraries
+ * are its). 0, or -1 with errno set. */
+int persist_write_rdb(struct node *n, int fd, int64_t now_ms, bool keys);
+
 typedef void persist_saved_fn(struct shard *sh, bool ok, uint64_t arg);
 bool persist_bgsave_notify(struct shard *sh, persist_saved_fn *done, uint64_t arg);
 

@@ -1,6 +1,6 @@
 /* The real redis-cli against the server: plain commands, --no-raw, RESP3
  * (-3), --scan --pattern, info keyspace, --pipe mass insertion, and --rdb
- * backups (REPLCONF rdb-only). Skipped
+ * and --functions-rdb backups (REPLCONF rdb-only). Skipped
  * (exit 77) when redis-cli is not installed. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -463,6 +463,39 @@ static void test_rdb_only_psync(void **state)
     tclose(c);
 }
 
+/* redis-cli --functions-rdb: an RDB file of the function libraries alone
+ * (REPLCONF rdb-filter-only functions); a server started from it has the
+ * library and no key. */
+static void test_functions_rdb(void **state)
+{
+    tconn *c = tconnect(srv.port);
+    const char *load[] = { "FUNCTION", "LOAD", "REPLACE",
+                           "#!lua name=backuplib\nredis.register_function('echo1', function(keys, args) return args[1] end)" };
+    tsendv(c, 4, load);
+    expect_bulk(tread(c, 5000), "backuplib");
+    expect_ok(tcmd(c, "SET a 1"));
+    expect_error(tcmd(c, "REPLCONF rdb-filter-only nope"), "ERR Unsupported rdb-filter-only option: nope");
+    char dir[] = "/tmp/ringkv-functions-rdb-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *out = cli("--functions-rdb %s/functions.rdb", dir);
+    if (!strstr(out, "Transfer finished with success"))
+        fail_msg("redis-cli --functions-rdb printed: %s", out);
+    free(out);
+    struct server copy;
+    const char *args[] = { "--dir", dir, "--dbfilename", "functions.rdb", NULL };
+    assert_int_equal(server_start(&copy, args), 0);
+    tconn *d = tconnect(copy.port);
+    expect_int(tcmd(d, "DBSIZE"), 0);
+    expect_bulk(tcmd(d, "FCALL echo1 0 hello"), "hello");
+    tclose(d);
+    assert_int_equal(server_stop(&copy), 0);
+    expect_ok(tcmd(c, "FUNCTION FLUSH"));
+    tclose(c);
+    char rm[128];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
+    run_cmd(rm, NULL);
+}
+
 int main(void)
 {
     if (run_cmd("command -v redis-cli >/dev/null 2>&1", NULL) != 0)
@@ -477,6 +510,7 @@ int main(void)
         cmocka_unit_test_setup(test_bigkeys_memkeys_scan_latency, setup),
         cmocka_unit_test_setup(test_rdb_backup, setup),
         cmocka_unit_test_setup(test_rdb_only_psync, setup),
+        cmocka_unit_test_setup(test_functions_rdb, setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
