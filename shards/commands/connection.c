@@ -30,6 +30,7 @@
 #include "core/numbers.h"
 #include "core/reply.h"
 #include "core/resp.h"
+#include "ringkv_version.h"
 
 #define ERR_NEEDS_CLIENT   "ERR this command needs its connection"
 #define ERR_DB_RANGE       "ERR DB index is out of range"
@@ -211,7 +212,7 @@ void cmd_hello(struct exec_ctx *ctx)
     struct reply *r = ctx->reply;
     reply_map(r, 7);
     reply_bulk_str(r, "server");  reply_bulk_str(r, "redis");
-    reply_bulk_str(r, "version"); reply_bulk_str(r, "7.0.0");
+    reply_bulk_str(r, "version"); reply_bulk_str(r, REDIS_COMPAT_VERSION);
     reply_bulk_str(r, "proto");   reply_int(r, c->proto);
     reply_bulk_str(r, "id");      reply_int(r, (long long)c->id);
     reply_bulk_str(r, "mode");    reply_bulk_str(r, ctx->shard && ctx->shard->node->cluster ? "cluster" : "standalone");

@@ -27,10 +27,8 @@
 #include "shards/shard.h"
 #include "shards/store/store.h"
 
-#include "ringkv_version.h"
-
-/* The Redis version ringkv reports, so clients enable their Redis 7 paths. */
-#define REDIS_COMPAT_VERSION "7.0.0"
+#include "ringkv_version.h" /* REDIS_COMPAT_VERSION: the Redis version reported, so clients
+                               enable their Redis 7 paths */
 
 /* ------------------------------------------------------------------ INFO */
 

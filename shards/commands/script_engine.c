@@ -52,6 +52,7 @@
 #include "shards/node.h"
 #include "shards/shard.h"
 #include "shards/store/slot.h"
+#include "ringkv_version.h"
 
 /* LUA_REGISTRYINDEX fields */
 #define CACHE_FIELD    "ringkv.scripts"  /* the compiled scripts, by sha */
@@ -643,7 +644,7 @@ static void set_log_and_version(lua_State *L)
     set_number(L, "LOG_VERBOSE", LOG_VERBOSE);
     set_number(L, "LOG_NOTICE", LOG_NOTICE);
     set_number(L, "LOG_WARNING", LOG_WARNING);
-    lua_pushliteral(L, "7.0.0"); /* the version ringkv's INFO reports */
+    lua_pushliteral(L, REDIS_COMPAT_VERSION); /* the version ringkv's INFO reports */
     lua_setfield(L, -2, "REDIS_VERSION");
     set_number(L, "REDIS_VERSION_NUM", 0x070000);
 }

@@ -9,6 +9,7 @@
 
 #include "core/crc64.h"
 #include "shards/store/serialize.h"
+#include "ringkv_version.h"
 
 /* Redis's opcodes (rdb.h there). */
 enum {
@@ -79,7 +80,7 @@ void rdb_write_begin(struct rdb_writer *w, int fd, bool compress, bool checksum,
     buf_append(&w->out, magic, 9);
     char text[32];
     /* the version ringkv answers as (INFO redis_version): tools read it */
-    put_aux(w, "redis-ver", "7.0.0");
+    put_aux(w, "redis-ver", REDIS_COMPAT_VERSION);
     put_aux(w, "redis-bits", sizeof(void *) == 8 ? "64" : "32");
     snprintf(text, sizeof text, "%lld", (long long)(now_ms / 1000));
     put_aux(w, "ctime", text);
