@@ -125,7 +125,7 @@ command_fn cmd_multi, cmd_exec, cmd_discard, cmd_watch, cmd_unwatch;
 command_fn cmd_info, cmd_config_get, cmd_config_set, cmd_config_resetstat,
     cmd_config_rewrite, cmd_config_help, cmd_command, cmd_command_count, cmd_command_info,
     cmd_command_docs, cmd_command_list, cmd_time, cmd_slowlog_get,
-    cmd_slowlog_len, cmd_slowlog_reset, cmd_shutdown;
+    cmd_slowlog_len, cmd_slowlog_reset, cmd_shutdown, cmd_lolwut;
 
 /* server, continued:
  *   cmd_command_help, cmd_slowlog_help: COMMAND HELP, SLOWLOG HELP.

@@ -275,6 +275,7 @@ static const struct command_doc docs[] = {
     { "command|getkeysandflags", "O(N), N the arguments of the command", "", NULL },
     { "command|help", "O(1)", "", NULL },
     { "time", "O(1)", "", NULL },
+    { "lolwut", "", "[VERSION version#integer]", NULL },
     { "slowlog", "Depends on subcommand.", "", NULL },
     { "slowlog|get", "O(N), N the entries returned", "[count#integer]", NULL },
     { "slowlog|len", "O(1)", "", NULL },

@@ -744,6 +744,8 @@ static struct command table[] = {
         "Get array of Redis command details"),
     ROW("time",        1,  F_SERVER | CMD_FAST | CMD_RANDOM, 0, 0, 0, cmd_time, NULL, "server", "2.6.0",
         "Return the current server time"),
+    ROW("lolwut",      -1, CMD_CONN | CMD_READONLY | CMD_FAST, 0, 0, 0, cmd_lolwut, NULL, "server", "5.0.0",
+        "Display some computer art and the Redis version"),
     CONTAINER("slowlog", -2, CMD_CONN, NULL, slowlog_subcommands, "server", "2.2.12",
         "A container for slow log commands"),
     CONTAINER("latency", -2, CMD_CONN, NULL, latency_subcommands, "server", "2.8.13",

@@ -196,6 +196,45 @@ static void test_time(void **state)
     rval_free(v);
 }
 
+/* LOLWUT: art, then the version line clients look for ("Redis ver."),
+ * a bulk string (RESP2); a bad VERSION is an integer error; the art's size
+ * follows the numbers after VERSION and stays bounded however large they are. */
+static void test_lolwut(void **state)
+{
+    struct rval *v = tcmd(c, "LOLWUT");
+    assert_int_equal(v->type, R_BULK);
+    assert_non_null(strstr(v->str, "Redis ver. "));
+    rval_free(v);
+    expect_error(tcmd(c, "LOLWUT VERSION x"), "ERR value is not an integer or out of range");
+    v = tcmd(c, "LOLWUT VERSION 1");
+    assert_int_equal(v->type, R_BULK);
+    assert_non_null(strstr(v->str, "Redis ver. "));
+    rval_free(v);
+    if (target_is_redis())
+        return; /* Redis's art is its own */
+    v = tcmd(c, "LOLWUT VERSION 6 30 10");
+    int lines = 0;
+    for (char *p = v->str; *p;) {
+        char *nl = strchr(p, '\n');
+        assert_non_null(nl);
+        if (lines < 10)
+            assert_true(nl - p <= 30);
+        lines++;
+        p = nl + 1;
+    }
+    assert_int_equal(lines, 11); /* ten rows of art and the version line */
+    assert_non_null(strchr(v->str, '#'));
+    rval_free(v);
+    v = tcmd(c, "LOLWUT VERSION 5 999999999 999999999");
+    assert_int_equal(v->type, R_BULK);
+    assert_true(v->len <= 1001u * 1000u + 100u);
+    rval_free(v);
+    v = tcmd(c, "LOLWUT VERSION 2"); /* no art for it: the line alone */
+    assert_non_null(strstr(v->str, "Redis ver. "));
+    assert_null(strchr(v->str, '#'));
+    rval_free(v);
+}
+
 static void test_slowlog(void **state)
 {
     expect_ok(tcmd(c, "CONFIG SET slowlog-log-slower-than 0"));
@@ -967,6 +1006,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config_get_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lolwut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slowlog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slowlog_node_wide, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_keyslot, setup, teardown),
