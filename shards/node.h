@@ -150,6 +150,9 @@ struct node {
      * (acl_node_start), changed by ACL SETUSER/DELUSER/LOAD and CONFIG SET
      * requirepass on any shard. */
     struct acl      acl;
+    /* Client-side caching's node-wide part (shards/tracking_node.h: BCAST's
+     * prefixes, the clients by id for REDIRECT), or NULL */
+    struct tracking_node *tracking;
     /* RDB snapshots and loading (shards/persist.h), or NULL */
     struct persist *persist;
 };

@@ -379,6 +379,7 @@ void dispatch_replay_continue(struct shard *sh, struct session *s)
     s->exec_used = 0;
     s->in_exec = false;
     s->client.asking = 0; /* it lasted the transaction */
+    s->client.tracking_caching = false; /* CLIENT CACHING's too */
 }
 
 void dispatch_replay(struct shard *sh, struct session *s, struct buf *cmds)
@@ -565,7 +566,9 @@ static bool acl_refuses(struct shard *sh, struct session *s, const struct acl_us
 
 /* Run one command; then ASKING's flag (cluster mode) wears off as in
  * Redis: it lasts for the command after ASKING, or for the whole of the
- * transaction that command opens (MULTI ... EXEC or DISCARD). */
+ * transaction that command opens (MULTI ... EXEC or DISCARD). CLIENT
+ * CACHING's does the same, except that any CLIENT command keeps it, as
+ * Redis keeps it. */
 static void route_command(struct shard *sh, struct session *s, int argc, const struct slice *argv)
 {
     execute_command(sh, s, argc, argv);
@@ -573,6 +576,8 @@ static void route_command(struct shard *sh, struct session *s, int argc, const s
         s->client.asking = 1; /* ASKING itself ran: the next command is asking */
     else if (s->client.asking && !s->in_multi && !s->in_exec)
         s->client.asking = 0;
+    if (s->client.tracking_caching && !s->in_multi && !s->in_exec && !slice_eq_nocase(argv[0], "client"))
+        s->client.tracking_caching = false;
 }
 
 static void execute_command(struct shard *sh, struct session *s, int argc, const struct slice *argv)
@@ -862,7 +867,8 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
  * holds is decided again when it runs. */
 void dispatch_execute(struct shard *sh, struct session *s, int argc, const struct slice *argv)
 {
-    if (!(s->muting | s->in_exec | s->client.reply_off | s->client.reply_skip_next | (s->client.asking != 0))) {
+    if (!(s->muting | s->in_exec | s->client.reply_off | s->client.reply_skip_next | (s->client.asking != 0) |
+          s->client.tracking_caching)) {
         /* the usual connection: nothing muted, not asking; what follows
          * would leave it so (costs ~20 instructions a command otherwise) */
         execute_command(sh, s, argc, argv);
