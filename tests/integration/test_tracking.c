@@ -479,6 +479,13 @@ static void test_redirect_resp3_and_broken(void **state)
     info_flags(t, flags, sizeof flags);
     assert_string_equal(flags, "on broken_redirect");
     expect_int(tcmd(t, "CLIENT GETREDIR"), rid);
+    /* CLIENT INFO: t tracking, R its redirection broken; redir the id */
+    char want[64];
+    snprintf(want, sizeof want, " redir=%lld ", rid);
+    struct rval *ci = tcmd(t, "CLIENT INFO");
+    if (!strstr(ci->str, " flags=tR ") || !strstr(ci->str, want))
+        fail_msg("CLIENT INFO of a broken redirection: %s", ci->str);
+    rval_free(ci);
     /* OFF and ON again: the flag is gone */
     expect_ok(tcmd(t, "CLIENT TRACKING off"));
     expect_ok(tcmd(t, "CLIENT TRACKING on"));
@@ -547,6 +554,10 @@ static void test_bcast(void **state)
     char flags[128];
     info_flags(a, flags, sizeof flags);
     assert_string_equal(flags, "on bcast");
+    struct rval *ci = tcmd(a, "CLIENT INFO");
+    if (!strstr(ci->str, " flags=tB ") || !strstr(ci->str, " redir=0 "))
+        fail_msg("CLIENT INFO of a BCAST client: %s", ci->str);
+    rval_free(ci);
     /* another BCAST client with one of the same prefixes: still 2 */
     tconn *c2 = tconnect(srv.port);
     rval_free(tcmd(c2, "HELLO 3"));
