@@ -39,14 +39,14 @@ struct client {
      * command's. The dispatcher reads them once per command (route.c). */
     bool     reply_off;
     bool     reply_skip_next;
+    bool     tracking_caching; /* CLIENT CACHING yes|no given for the next command or transaction
+                                * (OPTIN, OPTOUT): shards/route.c, execute_command */
     /* CLIENT TRACKING (client-side caching: shards/tracking.h): on, its
      * options (TRACKING_BCAST...), where its invalidations go (REDIRECT's
      * client id and the shard that connection is on; 0: this connection),
-     * CLIENT CACHING's answer for the next command or transaction (OPTIN,
-     * OPTOUT), and BCAST's prefixes (tracking_bcast.c) */
+     * and BCAST's prefixes (shards/tracking_node.c) */
     bool     tracking;
     uint8_t  tracking_flags;
-    bool     tracking_caching;
     int      tracking_redir_shard;
     uint64_t tracking_redir;
     struct tracking_prefixes *tracking_prefixes;

@@ -566,9 +566,7 @@ static bool acl_refuses(struct shard *sh, struct session *s, const struct acl_us
 
 /* Run one command; then ASKING's flag (cluster mode) wears off as in
  * Redis: it lasts for the command after ASKING, or for the whole of the
- * transaction that command opens (MULTI ... EXEC or DISCARD). CLIENT
- * CACHING's does the same, except that any CLIENT command keeps it, as
- * Redis keeps it. */
+ * transaction that command opens (MULTI ... EXEC or DISCARD). */
 static void route_command(struct shard *sh, struct session *s, int argc, const struct slice *argv)
 {
     execute_command(sh, s, argc, argv);
@@ -576,8 +574,6 @@ static void route_command(struct shard *sh, struct session *s, int argc, const s
         s->client.asking = 1; /* ASKING itself ran: the next command is asking */
     else if (s->client.asking && !s->in_multi && !s->in_exec)
         s->client.asking = 0;
-    if (s->client.tracking_caching && !s->in_multi && !s->in_exec && !slice_eq_nocase(argv[0], "client"))
-        s->client.tracking_caching = false;
 }
 
 static void execute_command(struct shard *sh, struct session *s, int argc, const struct slice *argv)
@@ -654,6 +650,11 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
         }
     }
     s->client.last_active_ms = shard_now_ms(sh);
+    if (s->client.tracking_caching && !s->in_multi && !s->in_exec && strncmp(s->client.last_cmd, "client|", 7) != 0)
+        /* CLIENT CACHING's flag lasted one command (or one transaction)
+         * after it, which was no CLIENT command (those keep it, as in
+         * Redis): it wears off before this one */
+        s->client.tracking_caching = false;
     if (s->last_cmd != cmd) { /* formatting the name per command would show in profiles */
         s->last_cmd = cmd;
         if (container)
@@ -867,8 +868,7 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
  * holds is decided again when it runs. */
 void dispatch_execute(struct shard *sh, struct session *s, int argc, const struct slice *argv)
 {
-    if (!(s->muting | s->in_exec | s->client.reply_off | s->client.reply_skip_next | (s->client.asking != 0) |
-          s->client.tracking_caching)) {
+    if (!(s->muting | s->in_exec | s->client.reply_off | s->client.reply_skip_next | (s->client.asking != 0))) {
         /* the usual connection: nothing muted, not asking; what follows
          * would leave it so (costs ~20 instructions a command otherwise) */
         execute_command(sh, s, argc, argv);

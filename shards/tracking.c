@@ -364,7 +364,8 @@ static void bcast_queue(struct tracking *t, const struct bcast_entry *e, struct 
     b->nkeys++;
 }
 
-static void bcast_changed(struct shard *sh, const struct bcast_table *bt, struct slice key)
+static __attribute__((noinline)) void bcast_changed(struct shard *sh, const struct bcast_table *bt,
+                                                    struct slice key)
 {
     struct tracking *t = NULL;
     for (size_t i = 0; i < bt->n; i++) {
@@ -514,15 +515,10 @@ void tracking_flushed(struct shard *sh)
     shard_each_conn_view(sh, flush_visit, sh);
 }
 
-void tracking_changed(struct shard *sh, const struct journal_record *rec)
+/* A change of a shard where some client tracks (the table exists). */
+static __attribute__((noinline)) void tracked_change(struct shard *sh, struct tracking *t,
+                                                     const struct journal_record *rec)
 {
-    const struct tracking_node *tn = sh->node->tracking;
-    const struct bcast_table *bt = tn ? tracking_node_table(tn) : NULL;
-    if (bt && rec->op != JOURNAL_FLUSH)
-        bcast_changed(sh, bt, rec->key);
-    struct tracking *t = sh->tracking;
-    if (!t)
-        return; /* the common case: a few loads and tests */
     if (rec->op == JOURNAL_FLUSH) {
         tracking_flushed(sh);
         return;
@@ -535,4 +531,15 @@ void tracking_changed(struct shard *sh, const struct journal_record *rec)
     invalidate(sh, t, e);
     tracked_drop(t, e);
     publish(sh, t);
+}
+
+void tracking_changed(struct shard *sh, const struct journal_record *rec)
+{
+    /* the common case, nobody tracking: a few loads and tests */
+    struct tracking_node *tn = sh->node->tracking;
+    const struct bcast_table *bt = tn ? tracking_node_table(tn) : NULL;
+    if (bt && rec->op != JOURNAL_FLUSH)
+        bcast_changed(sh, bt, rec->key);
+    if (sh->tracking)
+        tracked_change(sh, sh->tracking, rec);
 }

@@ -18,18 +18,13 @@ struct tracking_prefixes {
     struct buf data;
 };
 
-/* Open addressing, linear probing, id 0 for a free slot. */
+/* The directory: open addressing, linear probing, id 0 for a free slot,
+ * cap a power of two. */
 struct client_slot {
     uint64_t id;
     int      shard;
 };
 
-struct tracking_node {
-    pthread_mutex_t lock; /* the table's writers and the directory: never the data path */
-    _Atomic(struct bcast_table *) table;
-    struct client_slot *slots;
-    size_t              cap, count; /* cap a power of two */
-};
 
 static void *xzalloc(size_t n)
 {
@@ -56,11 +51,6 @@ void tracking_node_free(struct tracking_node *tn)
     mi_free(tn->slots);
     pthread_mutex_destroy(&tn->lock);
     mi_free(tn);
-}
-
-const struct bcast_table *tracking_node_table(const struct tracking_node *tn)
-{
-    return atomic_load_explicit(&((struct tracking_node *)tn)->table, memory_order_acquire);
 }
 
 /* ---- clients by id --------------------------------------------------------- */

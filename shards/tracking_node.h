@@ -15,6 +15,7 @@
 #ifndef RINGKV_TRACKING_NODE_H
 #define RINGKV_TRACKING_NODE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,14 +41,25 @@ struct bcast_table {
     struct bcast_entry e[];      /* sorted by prefix; the prefixes' bytes follow */
 };
 
-struct tracking_node;
+struct client_slot;
+
+struct tracking_node {
+    _Atomic(struct bcast_table *) table; /* NULL: no BCAST client */
+    pthread_mutex_t     lock; /* the table's writers and the directory: never the data path */
+    struct client_slot *slots; /* the directory (tracking_node.c) */
+    size_t              cap, count;
+};
 
 /* Set up the node-wide part (main, before the shards start). */
 struct tracking_node *tracking_node_create(void);
 void tracking_node_free(struct tracking_node *tn);
 
-/* The current prefix table, or NULL (no BCAST client). */
-const struct bcast_table *tracking_node_table(const struct tracking_node *tn);
+/* The current prefix table, or NULL (no BCAST client): what every write
+ * checks, so one load. */
+static inline const struct bcast_table *tracking_node_table(struct tracking_node *tn)
+{
+    return atomic_load_explicit(&tn->table, memory_order_acquire);
+}
 
 /* Clients by id: a connection opened on, or left, shard `shard`; the shard
  * of client id's connection, or -1 if there is none. */
