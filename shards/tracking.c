@@ -31,6 +31,7 @@ struct bcast_batch {
     struct buf keys;    /* each a uint32 length and its bytes */
     struct buf writers; /* a uint64_t client id (0: none) per key */
     int        nkeys;
+    size_t     last;    /* where the last key starts in keys */
 };
 
 /* The keys tracking clients read here, each with its readers
@@ -357,7 +358,20 @@ static void bcast_queue(struct tracking *t, const struct bcast_entry *e, struct 
         b->home = e->home;
         buf_append(&b->prefix, e->prefix, e->len);
     }
-    uint32_t len = (uint32_t)key.len;
+    uint32_t len = (uint32_t)key.len, last_len;
+    if (b->nkeys > 0) {
+        /* the key just queued changed again (a command's or a
+         * transaction's several changes of one key): named once, by
+         * whoever changed it (0, as Redis, when they differ) */
+        memcpy(&last_len, b->keys.data + b->last, sizeof last_len);
+        if (last_len == len && memcmp(b->keys.data + b->last + sizeof len, key.ptr, len) == 0) {
+            uint64_t *w = (uint64_t *)(void *)(b->writers.data + b->writers.len - sizeof(uint64_t));
+            if (*w != t->writer)
+                *w = 0;
+            return;
+        }
+    }
+    b->last = b->keys.len;
     buf_append(&b->keys, &len, sizeof len);
     buf_append(&b->keys, key.ptr, key.len);
     buf_append(&b->writers, &t->writer, sizeof t->writer);

@@ -611,6 +611,15 @@ static void test_bcast_checks(void **state)
         expect_ok(tcmd(b, "SET any%d 1", i));
     struct seen s = { 0 };
     collect(a, &s, 6, 0);
+    /* a key changed twice in one transaction: named once */
+    expect_ok(tcmd(b, "MULTI"));
+    expect_status(tcmd(b, "SET twice 1"), "QUEUED");
+    expect_status(tcmd(b, "SET twice 2"), "QUEUED");
+    rval_free(tcmd(b, "EXEC"));
+    struct seen t2 = { 0 };
+    collect(a, &t2, 1, 0);
+    expect_silence(a, 300);
+    assert_int_equal(seen_count(&t2, "twice"), 1);
     /* RESET ends it: no prefixes left */
     expect_status(tcmd(a, "RESET"), "RESET");
     assert_int_equal(info_field_becomes(b, "stats", "tracking_total_prefixes", 0, 5000), 0);
