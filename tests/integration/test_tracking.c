@@ -306,6 +306,20 @@ static tconn *connect_elsewhere(tconn *t)
     return NULL;
 }
 
+/* A new connection on the same shard thread as t's. */
+static tconn *connect_beside(tconn *t)
+{
+    int th = io_thread(t);
+    for (int i = 0; i < 200; i++) {
+        tconn *n = tconnect(srv.port);
+        if (io_thread(n) == th)
+            return n;
+        tclose(n);
+    }
+    fail_msg("no connection landed on the same shard thread");
+    return NULL;
+}
+
 /* The invalidations read from a connection: keys by name, how often each,
  * the largest number of keys one invalidation carried, the nulls. */
 struct seen {
@@ -496,6 +510,36 @@ static void test_redirect_resp3_and_broken(void **state)
     tclose(t);
 }
 
+/* REDIRECT to a connection of the same shard thread: the same as to
+ * another's (the push there; once it is gone, tracking-redir-broken). */
+static void test_redirect_same_thread(void **state)
+{
+    (void)state;
+    tconn *r = connect_beside(a);
+    rval_free(tcmd(r, "HELLO 3"));
+    long long rid = client_id(r);
+    expect_ok(tcmd(a, "CLIENT TRACKING on REDIRECT %lld", rid));
+    for (int i = 0; i < 4; i++)
+        expect_nil(tcmd(a, "GET st%d", i));
+    expect_ok(tcmd(b, "MSET st0 1 st1 1 st2 1 st3 1"));
+    struct seen s = { 0 };
+    collect(r, &s, 4, 0);
+    expect_silence(a, 200);
+    tclose(r);
+    long long until = now_ms() + 5000;
+    while (get_int(tcmd(b, "CLIENT KILL ID %lld SKIPME no", rid)) != 0 && now_ms() < until)
+        usleep(10000);
+    expect_bulk(tcmd(a, "GET st0"), "1");
+    expect_ok(tcmd(b, "SET st0 2"));
+    struct rval *v = tread(a, 5000);
+    if (!v || v->type != R_PUSH || v->n != 2 || strcmp(v->elem[0]->str, "tracking-redir-broken") != 0) {
+        char *txt = rval_text(v);
+        fail_msg("expected tracking-redir-broken, got %s", txt);
+    }
+    assert_int_equal(v->elem[1]->integer, rid);
+    rval_free(v);
+}
+
 /* REDIRECT's errors, in Redis's words. */
 static void test_redirect_errors(void **state)
 {
@@ -563,7 +607,9 @@ static void test_bcast(void **state)
     rval_free(tcmd(c2, "HELLO 3"));
     expect_ok(tcmd(c2, "CLIENT TRACKING on BCAST PREFIX user: PREFIX zz"));
     assert_int_equal(info_field_becomes(b, "stats", "tracking_total_prefixes", 3, 5000), 3);
+    expect_ok(tcmd(b, "SET zz:1 x")); /* its invalidation may meet it gone */
     tclose(c2); /* its prefixes go with it */
+    expect_ok(tcmd(b, "SET zz:2 x"));
     assert_int_equal(info_field_becomes(b, "stats", "tracking_total_prefixes", 2, 5000), 2);
     /* OFF: no prefixes, no more pushes */
     expect_ok(tcmd(a, "CLIENT TRACKING off"));
@@ -766,6 +812,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replica, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redirect_resp2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redirect_resp3_and_broken, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redirect_same_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redirect_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bcast, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bcast_checks, setup, teardown),
