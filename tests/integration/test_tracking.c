@@ -228,48 +228,6 @@ static void test_table_limit(void **state)
     assert_true(got >= 8);
 }
 
-/* On a replica, the master's writes invalidate what its clients read. */
-static void test_replica(void **state)
-{
-    (void)state;
-    char port[16];
-    snprintf(port, sizeof port, "%d", srv.port);
-    struct server r;
-    const char *const args[] = { "--threads", "2", "--replicaof", "127.0.0.1", port, NULL };
-    const char *const redis_args[] = { "--replicaof", "127.0.0.1", port, NULL };
-    assert_int_equal(server_start(&r, target_is_redis() ? redis_args : args), 0);
-    tconn *rc = tconnect(r.port);
-    long long until = now_ms() + 10000;
-    for (;;) {
-        struct rval *v = tcmd(rc, "INFO replication");
-        bool up = v && v->str && strstr(v->str, "master_link_status:up");
-        rval_free(v);
-        if (up)
-            break;
-        if (now_ms() > until)
-            fail_msg("the replica's link did not come up");
-        usleep(50000);
-    }
-    rval_free(tcmd(rc, "HELLO 3"));
-    expect_ok(tcmd(rc, "CLIENT TRACKING ON"));
-    for (int i = 0; i < 6; i++)
-        expect_nil(tcmd(rc, "GET r%d", i));
-    for (int i = 0; i < 6; i++)
-        expect_ok(tcmd(b, "SET r%d 1", i));
-    bool seen[6] = { false };
-    for (int n = 0; n < 6; n++) {
-        char key[64];
-        struct rval *v = tread(rc, 5000);
-        const char *k = invalidated(v, key, sizeof key);
-        assert_non_null(k);
-        assert_false(seen[atoi(k + 1)]);
-        seen[atoi(k + 1)] = true;
-        rval_free(v);
-    }
-    tclose(rc);
-    assert_int_equal(server_stop(&r), 0);
-}
-
 /* ---- the other modes ------------------------------------------------------ */
 
 static long long client_id(tconn *t)
@@ -796,6 +754,55 @@ static void test_resp2_no_redirect(void **state)
     expect_ok(tcmd(b, "SET r2k 1"));
     expect_bulk(tcmd(t, "GET r2k"), "1"); /* the next reply is its own, no push between */
     tclose(t);
+}
+
+/* On a replica, the master's writes invalidate what its clients read. */
+static void test_replica(void **state)
+{
+    (void)state;
+    char port[16];
+    snprintf(port, sizeof port, "%d", srv.port);
+    struct server r;
+    const char *const args[] = { "--threads", "2", "--replicaof", "127.0.0.1", port, NULL };
+    const char *const redis_args[] = { "--replicaof", "127.0.0.1", port, NULL };
+    assert_int_equal(server_start(&r, target_is_redis() ? redis_args : args), 0);
+    tconn *rc = tconnect(r.port);
+    long long until = now_ms() + 10000;
+    for (;;) {
+        struct rval *v = tcmd(rc, "INFO replication");
+        bool up = v && v->str && strstr(v->str, "master_link_status:up");
+        rval_free(v);
+        if (up)
+            break;
+        if (now_ms() > until)
+            fail_msg("the replica's link did not come up");
+        usleep(50000);
+    }
+    rval_free(tcmd(rc, "HELLO 3"));
+    expect_ok(tcmd(rc, "CLIENT TRACKING ON"));
+    for (int i = 0; i < 6; i++)
+        expect_nil(tcmd(rc, "GET r%d", i));
+    for (int i = 0; i < 6; i++)
+        expect_ok(tcmd(b, "SET r%d 1", i));
+    bool seen[6] = { false };
+    for (int n = 0; n < 6; n++) {
+        char key[64];
+        struct rval *v = tread(rc, 5000);
+        const char *k = invalidated(v, key, sizeof key);
+        assert_non_null(k);
+        assert_false(seen[atoi(k + 1)]);
+        seen[atoi(k + 1)] = true;
+        rval_free(v);
+    }
+    /* BCAST on the replica: the master's writes of its prefix */
+    expect_ok(tcmd(rc, "CLIENT TRACKING off"));
+    expect_ok(tcmd(rc, "CLIENT TRACKING on BCAST PREFIX rb:"));
+    expect_ok(tcmd(b, "MSET rb:1 1 rb:2 2 rb:3 3 rb:4 4 other 1"));
+    struct seen s = { 0 };
+    collect(rc, &s, 4, 0);
+    expect_silence(rc, 300);
+    tclose(rc);
+    assert_int_equal(server_stop(&r), 0);
 }
 
 int main(void)
