@@ -30,6 +30,7 @@
 #include "shards/commands/commands.h"
 #include "shards/blocking.h"
 #include "shards/monitor.h"
+#include "shards/tracking.h"
 #include "shards/persist.h"
 #include "shards/node.h"
 #include "shards/commands/acl.h"
@@ -248,6 +249,7 @@ int main(int argc, char **argv)
 
     commands_register();
     monitor_attach(n); /* MONITOR's per-shard part and end-of-turn delivery */
+    tracking_attach(n); /* client-side caching: BCAST's prefixes and batches, REDIRECT's clients */
     memory_attach(n);  /* every shard's heaps and the RSS, sampled each tick */
     node_attach_module(n, &migrate_module); /* MIGRATE's timeouts */
     node_attach_module(n, &blocking_module); /* clients blocked on keys: serving, timeouts */

@@ -9,6 +9,23 @@
 #include <stdint.h>
 
 struct acl_user;
+struct tracking_prefixes;
+
+/* CLIENT TRACKING's options (client.tracking_flags), as Redis names them in
+ * CLIENT TRACKINGINFO. */
+enum {
+    TRACKING_BCAST        = 1u << 0, /* every key of its prefixes, read or not */
+    TRACKING_OPTIN        = 1u << 1, /* reads are tracked after CLIENT CACHING yes */
+    TRACKING_OPTOUT       = 1u << 2, /* reads are tracked unless CLIENT CACHING no */
+    TRACKING_NOLOOP       = 1u << 3, /* no invalidation for its own writes */
+    TRACKING_BROKEN_REDIR = 1u << 4, /* the REDIRECT target is gone */
+};
+
+/* What tracking asks of a command the client sends (shard_msg.tracking):
+ * TRACKS_ON the client tracks (NOLOOP knows the writer), TRACKS_READS the
+ * keys it reads are remembered (the default mode, OPTIN after CLIENT
+ * CACHING yes, OPTOUT unless CLIENT CACHING no). */
+enum { TRACKS_ON = 1u << 0, TRACKS_READS = 1u << 1 };
 
 struct client {
     uint64_t id;              /* unique in the process, from 1 */
@@ -22,7 +39,17 @@ struct client {
      * command's. The dispatcher reads them once per command (route.c). */
     bool     reply_off;
     bool     reply_skip_next;
-    bool     tracking;        /* CLIENT TRACKING ON (RESP3, default mode): shards/tracking.h */
+    bool     tracking_caching; /* CLIENT CACHING yes|no given for the next command or transaction
+                                * (OPTIN, OPTOUT): shards/route.c, execute_command */
+    /* CLIENT TRACKING (client-side caching: shards/tracking.h): on, its
+     * options (TRACKING_BCAST...), where its invalidations go (REDIRECT's
+     * client id and the shard that connection is on; 0: this connection),
+     * and BCAST's prefixes (shards/tracking_node.c) */
+    bool     tracking;
+    uint8_t  tracking_flags;
+    int      tracking_redir_shard;
+    uint64_t tracking_redir;
+    struct tracking_prefixes *tracking_prefixes;
     int      db;              /* always 0: ringkv has one database */
     char     name[128];       /* CLIENT SETNAME; "" = none */
     char     addr[64];        /* "ip:port" of the peer */
@@ -52,5 +79,16 @@ struct client {
     uint64_t acl_gen;
     const struct acl_user *acl_user;
 };
+
+static inline uint8_t client_tracks(const struct client *c)
+{
+    if (!c->tracking)
+        return 0;
+    unsigned f = c->tracking_flags;
+    bool reads = (f & TRACKING_BCAST) ? false
+               : (f & TRACKING_OPTIN) ? c->tracking_caching
+               : (f & TRACKING_OPTOUT) ? !c->tracking_caching : true;
+    return (uint8_t)(TRACKS_ON | (reads ? TRACKS_READS : 0));
+}
 
 #endif

@@ -56,6 +56,7 @@ void dispatch_open(void *arg, struct conn *c)
     resp_parser_init(&s->parser);
     struct client *cl = &s->client;
     cl->id = atomic_fetch_add(&n->next_client_id, 1);
+    tracking_conn_opened(sh, cl->id); /* REDIRECT finds it by id */
     cl->proto = 2;
     /* the default user (id 0, as zeroed), authenticated when it needs no
      * password, as in Redis */
@@ -121,6 +122,7 @@ static void session_closed(struct shard *sh, struct conn *c)
     monitor_session_end(sh, s);
     pause_session_end(sh, s);
     tracking_client_set(sh, &s->client, false);
+    tracking_conn_closed(sh, s->client.id);
     session_unwatch(s);
     if (s->inflight > 0) /* it may be blocked on a shard's keys */
         blocking_client_gone(sh, s->client.id);

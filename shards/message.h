@@ -39,7 +39,7 @@ struct shard_msg {
     int                   proto;
     uint64_t              caller_id;
     uint64_t              acl_user_id; /* the caller's ACL user (core/acl.h): scripts check their calls */
-    bool                  tracking; /* EXEC: the caller tracks the keys it reads (tracking.h) */
+    uint8_t               tracking; /* EXEC: client_tracks() of the caller (core/client.h) */
     bool                  no_touch; /* EXEC: the caller said CLIENT NO-TOUCH */
     bool                  in_transaction; /* EXEC: sent by a transaction's EXEC: never held for
                                            * keys in flight (-TRYAGAIN), so no other client's

@@ -22,7 +22,7 @@ struct exec_ctx;
 struct slice;
 struct cluster;
 
-#define NODE_MODULES_MAX 8
+#define NODE_MODULES_MAX 16
 
 /* Where what the shards write goes: the replication layer's journal. */
 struct journal_sink {
@@ -150,6 +150,9 @@ struct node {
      * (acl_node_start), changed by ACL SETUSER/DELUSER/LOAD and CONFIG SET
      * requirepass on any shard. */
     struct acl      acl;
+    /* Client-side caching's node-wide part (shards/tracking_node.h: BCAST's
+     * prefixes, the clients by id for REDIRECT), or NULL */
+    struct tracking_node *tracking;
     /* RDB snapshots and loading (shards/persist.h), or NULL */
     struct persist *persist;
 };

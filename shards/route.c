@@ -379,6 +379,7 @@ void dispatch_replay_continue(struct shard *sh, struct session *s)
     s->exec_used = 0;
     s->in_exec = false;
     s->client.asking = 0; /* it lasted the transaction */
+    s->client.tracking_caching = false; /* CLIENT CACHING's too */
 }
 
 void dispatch_replay(struct shard *sh, struct session *s, struct buf *cmds)
@@ -649,6 +650,11 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
         }
     }
     s->client.last_active_ms = shard_now_ms(sh);
+    if (s->client.tracking_caching && !s->in_multi && !s->in_exec && strncmp(s->client.last_cmd, "client|", 7) != 0)
+        /* CLIENT CACHING's flag lasted one command (or one transaction)
+         * after it, which was no CLIENT command (those keep it, as in
+         * Redis): it wears off before this one */
+        s->client.tracking_caching = false;
     if (s->last_cmd != cmd) { /* formatting the name per command would show in profiles */
         s->last_cmd = cmd;
         if (container)

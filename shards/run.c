@@ -270,11 +270,14 @@ static enum run_result run_command_msg(struct shard *sh, struct store *store, co
     if (journal)
         journal->command_begin(sh, cmd, &ctx);
     /* NO-TOUCH and TRACKING: rare, one test for both on the usual path */
-    bool no_touch = false, tracking = false;
+    bool no_touch = false;
+    uint8_t tracking = 0;
     if (client ? (client->no_touch | client->tracking) : msg && (msg->no_touch | msg->tracking)) {
         no_touch = client ? client->no_touch : msg->no_touch;
-        tracking = client ? client->tracking : msg->tracking;
+        tracking = client ? client_tracks(client) : msg->tracking;
     }
+    if (tracking) /* its writes' invalidations name it (NOLOOP) */
+        tracking_writer(sh, caller_id);
     if (no_touch)
         store_set_no_touch(store, true);
     notify_command_begin(sh, store, cmd, argc, argv, now);
@@ -284,8 +287,11 @@ static enum run_result run_command_msg(struct shard *sh, struct store *store, co
         store_set_no_touch(store, false);
     if (journal)
         journal->command_end(sh, cmd, argc, argv);
-    if (tracking && (cmd->flags & CMD_READONLY) && store == sh->store)
-        tracking_read(sh, cmd, argc, argv, caller_id, msg ? msg->home : sh->id);
+    if (tracking) {
+        tracking_writer(sh, 0);
+        if ((tracking & TRACKS_READS) && (cmd->flags & CMD_READONLY) && store == sh->store)
+            tracking_read(sh, cmd, argc, argv, caller_id, msg ? msg->home : sh->id);
+    }
     /* one clock read per command: it ends this one and starts the next */
     uint64_t t1 = clock_mono_ns();
     uint64_t usec = (t1 - sh->clock_ns) / 1000;
@@ -371,7 +377,7 @@ void dispatch_run_here(struct shard *sh, struct session *s, const struct command
 void dispatch_send_request(struct shard *sh, struct session *s, struct shard_msg *m)
 {
     m->proto = s->client.proto;
-    m->tracking = s->client.tracking;
+    m->tracking = client_tracks(&s->client);
     m->no_touch = s->client.no_touch;
     m->in_transaction = s->in_exec;
     m->caller_id = s->client.id;

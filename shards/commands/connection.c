@@ -26,6 +26,7 @@
 #include "shards/node.h"
 #include "shards/shard.h"
 #include "shards/tracking.h"
+#include "shards/tracking_node.h"
 #include "core/config.h"
 #include "core/numbers.h"
 #include "core/reply.h"
@@ -302,22 +303,25 @@ static void client_line(struct buf *out, const struct conn_view *v, int64_t now_
     size_t qbuf_free = v->qbuf < read_buf ? read_buf - v->qbuf : 0;
     size_t tot_mem = sizeof(struct client) + v->qbuf + qbuf_free + v->obuf + v->pending * 64 + v->multi_mem;
     /* Redis's letters in its order, "N" only when there is none: x MULTI,
-     * t TRACKING, e NO-EVICT, T NO-TOUCH */
+     * t TRACKING, R its REDIRECT target gone, B BCAST, e NO-EVICT, T
+     * NO-TOUCH */
     char flags[16];
-    snprintf(flags, sizeof(flags), "%s%s%s%s%s", strcmp(v->flags, "N") == 0 ? "" : v->flags,
-             v->in_multi ? "x" : "", c->tracking ? "t" : "", c->no_evict ? "e" : "", c->no_touch ? "T" : "");
+    snprintf(flags, sizeof(flags), "%s%s%s%s%s%s%s", strcmp(v->flags, "N") == 0 ? "" : v->flags,
+             v->in_multi ? "x" : "", c->tracking ? "t" : "",
+             c->tracking_flags & TRACKING_BROKEN_REDIR ? "R" : "", c->tracking_flags & TRACKING_BCAST ? "B" : "",
+             c->no_evict ? "e" : "", c->no_touch ? "T" : "");
     if (!flags[0])
         snprintf(flags, sizeof(flags), "N");
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
                "sub=%zu psub=%zu ssub=%zu multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu "
                "rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s cmd=%s "
-               "user=%s redir=%d resp=%d io-thread=%d\n",
+               "user=%s redir=%lld resp=%d io-thread=%d\n",
                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name, age, idle,
                flags, c->db, v->sub, v->psub, v->ssub, v->in_multi ? v->multi_count : -1,
                v->qbuf, qbuf_free, v->multi_mem, read_buf, v->qbuf, v->obuf, v->pending, v->obuf, tot_mem,
                v->obuf ? "rw" : "r", c->last_cmd[0] ? c->last_cmd : "NULL", v->user,
-               c->tracking ? 0 : -1, c->proto, v->shard);
+               c->tracking ? (long long)c->tracking_redir : -1LL, c->proto, v->shard);
 }
 
 struct find_client {
@@ -365,7 +369,6 @@ void cmd_client_help(struct exec_ctx *ctx)
         "    Return the ID of the current connection.",
         "CACHING (YES|NO)",
         "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
-        "    (ringkv: no OPTIN/OPTOUT modes.)",
         "GETREDIR",
         "    Return the client ID we are redirecting to when tracking is enabled.",
         "INFO",
@@ -398,7 +401,7 @@ void cmd_client_help(struct exec_ctx *ctx)
         "    Unblock the specified blocked client (ringkv has no blocking commands: 0).",
         "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
         "         [OPTIN] [OPTOUT] [NOLOOP]",
-        "    Control server assisted client side caching (ringkv: the default mode, RESP3).",
+        "    Control server assisted client side caching.",
         "TRACKINGINFO",
         "    Report tracking status for the current connection.",
         "NO-EVICT (ON|OFF)",
@@ -489,68 +492,174 @@ void cmd_client_no_touch(struct exec_ctx *ctx)
     reply_ok(ctx->reply);
 }
 
-/* Client-side caching: Redis 7's default mode (the server remembers the
- * keys each tracking client read, and pushes `>2 invalidate [key]` when
- * one changes), for RESP3 connections: shards/tracking.h. The other modes
- * (REDIRECT, BCAST/PREFIX, OPTIN/OPTOUT, NOLOOP) are refused by name. */
+/* Client-side caching (shards/tracking.h): CLIENT TRACKING and the
+ * commands around it, with Redis 7's modes, checks and texts. */
 void cmd_client_getredir(struct exec_ctx *ctx)
 {
-    /* 0: tracking, pushed on the connection itself; -1: not tracking */
-    reply_int(ctx->reply, ctx->client && ctx->client->tracking ? 0 : -1);
+    /* the client redirected to, 0 for none; -1: not tracking */
+    const struct client *c = ctx->client;
+    reply_int(ctx->reply, c && c->tracking ? (long long)c->tracking_redir : -1);
 }
 
-/* CLIENT TRACKING ON|OFF [options] */
+/* CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN]
+ * [OPTOUT] [NOLOOP], checked in Redis's order. */
 void cmd_client_tracking(struct exec_ctx *ctx)
 {
+    struct client *c = ctx->client;
     bool on;
     if (!on_off(ctx->argv[2], &on)) {
         reply_error(ctx->reply, ERR_SYNTAX);
         return;
     }
-    for (int i = 3; i < ctx->argc; i++) {
-        struct slice o = ctx->argv[i];
-        if (slice_eq_nocase(o, "redirect") || slice_eq_nocase(o, "bcast") || slice_eq_nocase(o, "prefix") ||
-            slice_eq_nocase(o, "optin") || slice_eq_nocase(o, "optout") || slice_eq_nocase(o, "noloop")) {
-            reply_errorf(ctx->reply, "ERR CLIENT TRACKING %.*s is not supported by ringkv: only the default "
-                         "mode, on a RESP3 connection (HELLO 3)", arg_len_for_error(o), o.ptr);
+    uint64_t redir = 0;
+    int redir_shard = -1;
+    unsigned options = 0;
+    int nprefixes = 0;
+    struct slice *prefixes = NULL; /* at most argc of them */
+    for (int j = 3; j < ctx->argc; j++) {
+        struct slice o = ctx->argv[j];
+        bool more = j + 1 < ctx->argc;
+        if (slice_eq_nocase(o, "redirect") && more) {
+            j++;
+            if (redir) {
+                reply_error(ctx->reply, "ERR A client can only redirect to a single other client");
+                goto done;
+            }
+            long long id;
+            if (!parse_ll(ctx->argv[j], &id)) {
+                reply_error(ctx->reply, ERR_NOT_INT);
+                goto done;
+            }
+            /* it must exist now; it may go later (tracking-redir-broken) */
+            redir_shard = id > 0 ? tracking_conn_shard(ctx->shard, (uint64_t)id) : -1;
+            if (redir_shard < 0) {
+                reply_error(ctx->reply, "ERR The client ID you want redirect to does not exist");
+                goto done;
+            }
+            redir = (uint64_t)id;
+        } else if (slice_eq_nocase(o, "bcast")) {
+            options |= TRACKING_BCAST;
+        } else if (slice_eq_nocase(o, "optin")) {
+            options |= TRACKING_OPTIN;
+        } else if (slice_eq_nocase(o, "optout")) {
+            options |= TRACKING_OPTOUT;
+        } else if (slice_eq_nocase(o, "noloop")) {
+            options |= TRACKING_NOLOOP;
+        } else if (slice_eq_nocase(o, "prefix") && more) {
+            j++;
+            if (!prefixes) {
+                prefixes = mi_malloc(sizeof(struct slice) * (size_t)ctx->argc);
+                if (!prefixes)
+                    abort();
+            }
+            prefixes[nprefixes++] = ctx->argv[j];
         } else {
             reply_error(ctx->reply, ERR_SYNTAX);
+            goto done;
         }
-        return;
     }
-    if (!ctx->client) {
+    if (!c) {
         reply_error(ctx->reply, ERR_NEEDS_CLIENT);
-        return;
+        goto done;
     }
-    if (on && ctx->client->proto != 3) {
-        /* a RESP2 connection cannot take pushes; Redis sends them to
-         * another connection (REDIRECT), which ringkv does not have */
-        reply_error(ctx->reply, "ERR ringkv's CLIENT TRACKING needs a RESP3 connection (HELLO 3): "
-                                "REDIRECT is not supported");
-        return;
+    if (!on) {
+        tracking_client_set(ctx->shard, c, false);
+        reply_ok(ctx->reply);
+        goto done;
     }
-    tracking_client_set(ctx->shard, ctx->client, on);
-    reply_ok(ctx->reply);
+    unsigned had = c->tracking ? c->tracking_flags : 0;
+    char err[600];
+    if (!(options & TRACKING_BCAST) && nprefixes) {
+        reply_error(ctx->reply, "ERR PREFIX option requires BCAST mode to be enabled");
+    } else if (c->tracking && (had & TRACKING_BCAST) != (options & TRACKING_BCAST)) {
+        reply_error(ctx->reply, "ERR You can't switch BCAST mode on/off before disabling tracking for this "
+                                "client, and then re-enabling it with a different mode.");
+    } else if ((options & TRACKING_BCAST) && (options & (TRACKING_OPTIN | TRACKING_OPTOUT))) {
+        reply_error(ctx->reply, "ERR OPTIN and OPTOUT are not compatible with BCAST");
+    } else if ((options & TRACKING_OPTIN) && (options & TRACKING_OPTOUT)) {
+        reply_error(ctx->reply, "ERR You can't specify both OPTIN mode and OPTOUT mode");
+    } else if (((options & TRACKING_OPTIN) && (had & TRACKING_OPTOUT)) ||
+               ((options & TRACKING_OPTOUT) && (had & TRACKING_OPTIN))) {
+        reply_error(ctx->reply, "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this "
+                                "client, and then re-enabling it with a different mode.");
+    } else if ((options & TRACKING_BCAST) && !tracking_prefixes_check(c, prefixes, nprefixes, err, sizeof err)) {
+        reply_error(ctx->reply, err);
+    } else {
+        tracking_enable(ctx->shard, c, redir, redir_shard, options, prefixes, nprefixes);
+        reply_ok(ctx->reply);
+    }
+done:
+    mi_free(prefixes);
 }
 
-/* CLIENT TRACKINGINFO, as Redis reports it. */
+/* CLIENT TRACKINGINFO, as Redis reports it: the flags (on/off, then the
+ * options), the client redirected to, the BCAST prefixes. */
 void cmd_client_trackinginfo(struct exec_ctx *ctx)
 {
-    bool on = ctx->client && ctx->client->tracking;
+    const struct client *c = ctx->client;
+    bool on = c && c->tracking;
+    unsigned f = on ? c->tracking_flags : 0;
+    const char *flags[8];
+    size_t n = 0;
+    flags[n++] = on ? "on" : "off";
+    if (f & TRACKING_BCAST)
+        flags[n++] = "bcast";
+    if (f & TRACKING_OPTIN) {
+        flags[n++] = "optin";
+        if (c->tracking_caching)
+            flags[n++] = "caching-yes";
+    }
+    if (f & TRACKING_OPTOUT) {
+        flags[n++] = "optout";
+        if (c->tracking_caching)
+            flags[n++] = "caching-no";
+    }
+    if (f & TRACKING_NOLOOP)
+        flags[n++] = "noloop";
+    if (f & TRACKING_BROKEN_REDIR)
+        flags[n++] = "broken_redirect";
     reply_map(ctx->reply, 3);
     reply_bulk_str(ctx->reply, "flags");
-    reply_set(ctx->reply, 1);
-    reply_bulk_str(ctx->reply, on ? "on" : "off");
+    reply_set(ctx->reply, n);
+    for (size_t i = 0; i < n; i++)
+        reply_bulk_str(ctx->reply, flags[i]);
     reply_bulk_str(ctx->reply, "redirect");
-    reply_int(ctx->reply, on ? 0 : -1);
+    reply_int(ctx->reply, on ? (long long)c->tracking_redir : -1);
     reply_bulk_str(ctx->reply, "prefixes");
-    reply_array(ctx->reply, 0);
+    if (on)
+        tracking_prefixes_reply(c, ctx->reply);
+    else
+        reply_array(ctx->reply, 0);
 }
 
+/* CLIENT CACHING YES|NO: in OPTIN mode the next command's reads (or a
+ * transaction's) are tracked, in OPTOUT mode they are not (the flag's life:
+ * shards/route.c, route_command). */
 void cmd_client_caching(struct exec_ctx *ctx)
 {
-    reply_error(ctx->reply, "ERR CLIENT CACHING can be called only when the client is in tracking "
-                            "mode with OPTIN or OPTOUT mode enabled");
+    struct client *c = ctx->client;
+    if (!c || !c->tracking) {
+        reply_error(ctx->reply, "ERR CLIENT CACHING can be called only when the client is in tracking "
+                                "mode with OPTIN or OPTOUT mode enabled");
+        return;
+    }
+    struct slice o = ctx->argv[2];
+    if (slice_eq_nocase(o, "yes")) {
+        if (!(c->tracking_flags & TRACKING_OPTIN)) {
+            reply_error(ctx->reply, "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.");
+            return;
+        }
+    } else if (slice_eq_nocase(o, "no")) {
+        if (!(c->tracking_flags & TRACKING_OPTOUT)) {
+            reply_error(ctx->reply, "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.");
+            return;
+        }
+    } else {
+        reply_error(ctx->reply, ERR_SYNTAX);
+        return;
+    }
+    c->tracking_caching = true;
+    reply_ok(ctx->reply);
 }
 
 /* CLIENT UNBLOCK id [TIMEOUT|ERROR]: runs on every shard (a client blocks

@@ -26,6 +26,7 @@
 #include "shards/persist.h"
 #include "shards/shard.h"
 #include "shards/store/store.h"
+#include "shards/tracking_node.h"
 
 #include "ringkv_version.h" /* REDIS_COMPAT_VERSION: the Redis version reported, so clients
                                enable their Redis 7 paths */
@@ -512,7 +513,7 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "active_defrag_key_misses:0\r\n"
                    "tracking_total_keys:%llu\r\n"
                    "tracking_total_items:%llu\r\n"
-                   "tracking_total_prefixes:0\r\n" /* BCAST is refused: no prefixes */
+                   "tracking_total_prefixes:%llu\r\n" /* BCAST's, node-wide */
                    "unexpected_error_replies:0\r\n"
                    "total_error_replies:%llu\r\n"
                    "dump_payload_sanitizations:0\r\n"
@@ -535,7 +536,8 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    (unsigned long long)t.held_writes,
                    (unsigned long long)t.held_writes_tryagain, (unsigned long long)t.staged_keys,
                    (unsigned long long)t.tracking_keys,
-                   (unsigned long long)t.tracking_items, (unsigned long long)t.errors,
+                   (unsigned long long)t.tracking_items,
+                   (unsigned long long)tracking_total_prefixes(sh->node), (unsigned long long)t.errors,
                    (unsigned long long)t.commands, (unsigned long long)t.cross_shard,
                    (unsigned long long)t.eviction_time_cap);
         if (sh->id == 0)

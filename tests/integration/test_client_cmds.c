@@ -1,8 +1,8 @@
 /* CLIENT subcommands a Redis user reaches for: REPLY ON|OFF|SKIP (replies
  * dropped whichever shard answers, redis-cli's own handling of it),
  * NO-EVICT, NO-TOUCH, GETREDIR, TRACKING's arguments (on a RESP2
- * connection: refused, ringkv has no REDIRECT; the rest is
- * test_tracking.c), TRACKINGINFO, CACHING, UNBLOCK, and CLIENT INFO's fields
+ * connection too; the modes are test_tracking.c's), TRACKINGINFO,
+ * CACHING, UNBLOCK, and CLIENT INFO's fields
  * as Redis 7 lists them. Written against redis-server first
  * (RINGKV_TEST_TARGET=redis); the ringkv-only refusals skip there. */
 #include <stdarg.h>
@@ -202,11 +202,11 @@ static void test_tracking(void **state)
     expect_int(tcmd(c, "CLIENT UNBLOCK 12345"), 0);
     expect_error(tcmd(c, "CLIENT UNBLOCK abc"), "ERR value is not an integer or out of range");
     expect_error(tcmd(c, "CLIENT UNBLOCK 1 maybe"), "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
-    if (target_is_redis())
-        return;
-    /* ringkv: tracking needs RESP3 (no REDIRECT), with a text that says so
-     * (test_tracking.c has the rest) */
-    expect_error_prefix(tcmd(c, "CLIENT TRACKING on"), "ERR ringkv's CLIENT TRACKING needs a RESP3 connection");
+    /* tracking on a RESP2 connection is taken, as Redis takes it (its
+     * invalidations need REDIRECT: test_tracking.c has the rest) */
+    expect_ok(tcmd(c, "CLIENT TRACKING on"));
+    expect_int(tcmd(c, "CLIENT GETREDIR"), 0);
+    expect_ok(tcmd(c, "CLIENT TRACKING off"));
     expect_int(tcmd(c, "CLIENT GETREDIR"), -1);
 }
 

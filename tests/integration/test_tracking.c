@@ -1,11 +1,16 @@
-/* Client-side caching, Redis 7's default mode on RESP3 connections (CLIENT
- * TRACKING ON): a key a tracking client read is invalidated (`>2 invalidate
- * [key]`) once when anyone changes it (a write from any connection and
- * shard, its own write after its reply, expiry, a flush: `invalidate` null),
- * not after tracking is off, with keys over both shards, under
- * tracking-table-max-keys; GETREDIR/TRACKINGINFO as Redis answers them.
- * Written against redis-server first (RINGKV_TEST_TARGET=redis); the
- * refusals of the modes ringkv does not have skip there. */
+/* Client-side caching as Redis 7 has it (CLIENT TRACKING). The default
+ * mode on RESP3: a key a tracking client read is invalidated (`>2
+ * invalidate [key]`) once when anyone changes it (a write from any
+ * connection and shard, its own write after its reply, expiry, a flush:
+ * `invalidate` null), not after tracking is off, with keys over both
+ * shards, under tracking-table-max-keys. The other modes: REDIRECT to a
+ * connection on another shard thread (RESP2 in pub/sub mode: `message` on
+ * `__redis__:invalidate`; RESP3: the push; gone: `tracking-redir-broken`),
+ * BCAST with prefixes (keys of any shard, several in one push, overlaps
+ * refused), OPTIN/OPTOUT with CLIENT CACHING (in MULTI too), NOLOOP;
+ * GETREDIR/TRACKINGINFO/INFO tracking_total_prefixes as Redis answers
+ * them, and no stale state after OFF, RESET or a close.
+ * Written against redis-server first (RINGKV_TEST_TARGET=redis). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -223,6 +228,534 @@ static void test_table_limit(void **state)
     assert_true(got >= 8);
 }
 
+/* ---- the other modes ------------------------------------------------------ */
+
+static long long client_id(tconn *t)
+{
+    return get_int(tcmd(t, "CLIENT ID"));
+}
+
+/* The shard thread serving t (ringkv's CLIENT INFO io-thread); -1 for
+ * redis-server. */
+static int io_thread(tconn *t)
+{
+    if (target_is_redis())
+        return -1;
+    struct rval *v = tcmd(t, "CLIENT INFO");
+    const char *p = v && v->str ? strstr(v->str, " io-thread=") : NULL;
+    assert_non_null(p);
+    int th = atoi(p + strlen(" io-thread="));
+    rval_free(v);
+    return th;
+}
+
+/* A new connection on another shard thread than t's (the kernel spreads
+ * them: a few tries). */
+static tconn *connect_elsewhere(tconn *t)
+{
+    int th = io_thread(t);
+    for (int i = 0; i < 200; i++) {
+        tconn *n = tconnect(srv.port);
+        if (th < 0 || io_thread(n) != th)
+            return n;
+        tclose(n);
+    }
+    fail_msg("no connection landed on another shard thread");
+    return NULL;
+}
+
+/* A new connection on the same shard thread as t's. */
+static tconn *connect_beside(tconn *t)
+{
+    int th = io_thread(t);
+    for (int i = 0; i < 200; i++) {
+        tconn *n = tconnect(srv.port);
+        if (io_thread(n) == th)
+            return n;
+        tclose(n);
+    }
+    fail_msg("no connection landed on the same shard thread");
+    return NULL;
+}
+
+/* The invalidations read from a connection: keys by name, how often each,
+ * the largest number of keys one invalidation carried, the nulls. */
+struct seen {
+    int  n;
+    char keys[64][32];
+    int  count[64];
+    int  max_batch;
+    int  nulls;
+};
+
+static int seen_count(const struct seen *s, const char *key)
+{
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->keys[i], key) == 0)
+            return s->count[i];
+    return 0;
+}
+
+static void seen_add(struct seen *s, const char *key)
+{
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->keys[i], key) == 0) {
+            s->count[i]++;
+            return;
+        }
+    assert_true(s->n < 64);
+    snprintf(s->keys[s->n], sizeof s->keys[0], "%s", key);
+    s->count[s->n++] = 1;
+}
+
+/* The keys of one invalidation: a push `invalidate` or, on RESP2, a
+ * `message` on __redis__:invalidate; fails on anything else. */
+static void seen_take(struct seen *s, const struct rval *v)
+{
+    const struct rval *keys = NULL;
+    if (v->type == R_PUSH && v->n == 2 && strcmp(v->elem[0]->str, "invalidate") == 0) {
+        keys = v->elem[1];
+    } else if (v->type == R_ARRAY && v->n == 3 && strcmp(v->elem[0]->str, "message") == 0 &&
+               strcmp(v->elem[1]->str, "__redis__:invalidate") == 0) {
+        keys = v->elem[2];
+    } else {
+        char *t = rval_text(v);
+        fail_msg("expected an invalidation, got %s", t);
+    }
+    if (keys->type == R_NIL) {
+        s->nulls++;
+        return;
+    }
+    assert_int_equal(keys->type, R_ARRAY);
+    if ((int)keys->n > s->max_batch)
+        s->max_batch = (int)keys->n;
+    for (size_t i = 0; i < keys->n; i++)
+        seen_add(s, keys->elem[i]->str);
+}
+
+/* Read invalidations from t until `want` different keys (or nulls, with
+ * want_nulls) are seen; 5 s at most. */
+static void collect(tconn *t, struct seen *s, int want, int want_nulls)
+{
+    long long until = now_ms() + 5000;
+    while ((s->n < want || s->nulls < want_nulls) && now_ms() < until) {
+        struct rval *v = tread(t, 500);
+        if (!v)
+            continue;
+        seen_take(s, v);
+        rval_free(v);
+    }
+    if (s->n < want || s->nulls < want_nulls)
+        fail_msg("saw %d keys and %d nulls, expected %d and %d", s->n, s->nulls, want, want_nulls);
+}
+
+static struct rval *map_get(const struct rval *m, const char *field)
+{
+    for (size_t i = 0; i + 1 < m->n; i += 2)
+        if (strcmp(m->elem[i]->str, field) == 0)
+            return m->elem[i + 1];
+    fail_msg("no field %s", field);
+    return NULL;
+}
+
+/* CLIENT TRACKINGINFO's flags joined by spaces, in Redis's order. */
+static void info_flags(tconn *t, char *out, size_t n)
+{
+    struct rval *v = tcmd(t, "CLIENT TRACKINGINFO");
+    const struct rval *f = map_get(v, "flags");
+    out[0] = '\0';
+    for (size_t i = 0; i < f->n; i++)
+        snprintf(out + strlen(out), n - strlen(out), "%s%s", i ? " " : "", f->elem[i]->str);
+    rval_free(v);
+}
+
+/* REDIRECT to a RESP2 connection subscribed to __redis__:invalidate on
+ * another shard thread: a `message` for each key (keys over both shards),
+ * and the flush's null; the tracking client is RESP2 too. */
+static void test_redirect_resp2(void **state)
+{
+    (void)state;
+    tconn *t = tconnect(srv.port); /* RESP2 */
+    tconn *r = connect_elsewhere(t);
+    long long rid = client_id(r);
+    struct rval *v = tcmd(r, "SUBSCRIBE __redis__:invalidate");
+    assert_int_equal(v->type, R_ARRAY);
+    rval_free(v);
+    expect_ok(tcmd(t, "CLIENT TRACKING on REDIRECT %lld", rid));
+    expect_int(tcmd(t, "CLIENT GETREDIR"), rid);
+    v = tcmd(t, "CLIENT TRACKINGINFO");
+    assert_int_equal(map_get(v, "redirect")->integer, rid);
+    rval_free(v);
+    for (int i = 0; i < 8; i++)
+        expect_nil(tcmd(t, "GET rd%d", i));
+    for (int i = 0; i < 8; i++)
+        expect_ok(tcmd(b, "SET rd%d x", i));
+    struct seen s = { 0 };
+    collect(r, &s, 8, 0);
+    for (int i = 0; i < 8; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "rd%d", i);
+        assert_int_equal(seen_count(&s, key), 1);
+    }
+    /* a flush: one message with a null */
+    expect_nil(tcmd(t, "GET rdf"));
+    expect_ok(tcmd(b, "FLUSHALL"));
+    struct seen f = { 0 };
+    collect(r, &f, 0, 1);
+    assert_int_equal(f.n, 0);
+    expect_silence(r, 200);
+    /* nothing reaches the tracking connection itself */
+    expect_silence(t, 200);
+    tclose(t);
+    tclose(r);
+}
+
+/* REDIRECT to a RESP3 connection: the push goes there, not to the tracking
+ * client; the target closes: the tracking client hears
+ * `tracking-redir-broken` with the target's id at the next invalidation,
+ * TRACKINGINFO says broken_redirect. */
+static void test_redirect_resp3_and_broken(void **state)
+{
+    (void)state;
+    tconn *t = tconnect(srv.port);
+    rval_free(tcmd(t, "HELLO 3"));
+    tconn *r = connect_elsewhere(t);
+    rval_free(tcmd(r, "HELLO 3"));
+    long long rid = client_id(r);
+    expect_ok(tcmd(t, "CLIENT TRACKING on REDIRECT %lld", rid));
+    char flags[128];
+    info_flags(t, flags, sizeof flags);
+    assert_string_equal(flags, "on");
+    expect_nil(tcmd(t, "GET x1"));
+    expect_nil(tcmd(t, "GET x2"));
+    expect_ok(tcmd(b, "MSET x1 1 x2 2"));
+    struct seen s = { 0 };
+    collect(r, &s, 2, 0);
+    expect_silence(t, 200);
+    /* the target leaves */
+    tclose(r);
+    tconn *w = tconnect(srv.port);
+    /* wait until the server saw it go (CLIENT KILL ID answers 0 then) */
+    long long until = now_ms() + 5000;
+    while (get_int(tcmd(w, "CLIENT KILL ID %lld SKIPME no", rid)) != 0 && now_ms() < until)
+        usleep(10000);
+    expect_nil(tcmd(t, "GET x3"));
+    expect_ok(tcmd(b, "SET x3 v"));
+    struct rval *v = tread(t, 5000);
+    if (!v || v->type != R_PUSH || v->n != 2 || strcmp(v->elem[0]->str, "tracking-redir-broken") != 0) {
+        char *txt = rval_text(v);
+        fail_msg("expected tracking-redir-broken, got %s", txt);
+    }
+    assert_int_equal(v->elem[1]->integer, rid);
+    rval_free(v);
+    info_flags(t, flags, sizeof flags);
+    assert_string_equal(flags, "on broken_redirect");
+    expect_int(tcmd(t, "CLIENT GETREDIR"), rid);
+    /* CLIENT INFO: t tracking, R its redirection broken; redir the id */
+    char want[64];
+    snprintf(want, sizeof want, " redir=%lld ", rid);
+    struct rval *ci = tcmd(t, "CLIENT INFO");
+    if (!strstr(ci->str, " flags=tR ") || !strstr(ci->str, want))
+        fail_msg("CLIENT INFO of a broken redirection: %s", ci->str);
+    rval_free(ci);
+    /* OFF and ON again: the flag is gone */
+    expect_ok(tcmd(t, "CLIENT TRACKING off"));
+    expect_ok(tcmd(t, "CLIENT TRACKING on"));
+    info_flags(t, flags, sizeof flags);
+    assert_string_equal(flags, "on");
+    expect_int(tcmd(t, "CLIENT GETREDIR"), 0);
+    tclose(w);
+    tclose(t);
+}
+
+/* REDIRECT to a connection of the same shard thread: the same as to
+ * another's (the push there; once it is gone, tracking-redir-broken). */
+static void test_redirect_same_thread(void **state)
+{
+    (void)state;
+    tconn *r = connect_beside(a);
+    rval_free(tcmd(r, "HELLO 3"));
+    long long rid = client_id(r);
+    expect_ok(tcmd(a, "CLIENT TRACKING on REDIRECT %lld", rid));
+    for (int i = 0; i < 4; i++)
+        expect_nil(tcmd(a, "GET st%d", i));
+    expect_ok(tcmd(b, "MSET st0 1 st1 1 st2 1 st3 1"));
+    struct seen s = { 0 };
+    collect(r, &s, 4, 0);
+    expect_silence(a, 200);
+    tclose(r);
+    long long until = now_ms() + 5000;
+    while (get_int(tcmd(b, "CLIENT KILL ID %lld SKIPME no", rid)) != 0 && now_ms() < until)
+        usleep(10000);
+    expect_bulk(tcmd(a, "GET st0"), "1");
+    expect_ok(tcmd(b, "SET st0 2"));
+    struct rval *v = tread(a, 5000);
+    if (!v || v->type != R_PUSH || v->n != 2 || strcmp(v->elem[0]->str, "tracking-redir-broken") != 0) {
+        char *txt = rval_text(v);
+        fail_msg("expected tracking-redir-broken, got %s", txt);
+    }
+    assert_int_equal(v->elem[1]->integer, rid);
+    rval_free(v);
+}
+
+/* REDIRECT's errors, in Redis's words. */
+static void test_redirect_errors(void **state)
+{
+    (void)state;
+    long long bid = client_id(b);
+    long long aid = client_id(a);
+    expect_error(tcmd(a, "CLIENT TRACKING on REDIRECT 987654321"),
+                 "ERR The client ID you want redirect to does not exist");
+    expect_error(tcmd(a, "CLIENT TRACKING on REDIRECT 0"), "ERR The client ID you want redirect to does not exist");
+    expect_error(tcmd(a, "CLIENT TRACKING on REDIRECT -3"), "ERR The client ID you want redirect to does not exist");
+    expect_error(tcmd(a, "CLIENT TRACKING on REDIRECT abc"), "ERR value is not an integer or out of range");
+    expect_error(tcmd(a, "CLIENT TRACKING on REDIRECT %lld REDIRECT %lld", bid, aid),
+                 "ERR A client can only redirect to a single other client");
+    expect_error(tcmd(a, "CLIENT TRACKING on REDIRECT"), "ERR syntax error");
+    expect_error(tcmd(a, "CLIENT TRACKING on FOO"), "ERR syntax error");
+    /* still tracking as before, on itself */
+    expect_int(tcmd(a, "CLIENT GETREDIR"), 0);
+}
+
+/* BCAST with prefixes: every key of the prefixes changed on either shard,
+ * by anyone, without reading it; several keys in one push; others not. */
+static void test_bcast(void **state)
+{
+    (void)state;
+    expect_ok(tcmd(a, "CLIENT TRACKING off"));
+    expect_ok(tcmd(a, "CLIENT TRACKING on BCAST PREFIX user: PREFIX cart:"));
+    char cmd[1024] = "MSET";
+    for (int i = 0; i < 8; i++)
+        snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " user:%d v cart:%d v other:%d v", i, i, i);
+    expect_ok(tcmd(b, "%s", cmd));
+    struct seen s = { 0 };
+    collect(a, &s, 16, 0);
+    for (int i = 0; i < 8; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "user:%d", i);
+        assert_int_equal(seen_count(&s, key), 1);
+        snprintf(key, sizeof key, "cart:%d", i);
+        assert_int_equal(seen_count(&s, key), 1);
+    }
+    assert_true(s.max_batch > 1); /* batched, not one push a key */
+    expect_silence(a, 300);       /* no other:* */
+    /* one key at a time, from the client itself too (no NOLOOP) */
+    expect_ok(tcmd(a, "SET user:x 1"));
+    struct seen o = { 0 };
+    collect(a, &o, 1, 0);
+    assert_int_equal(seen_count(&o, "user:x"), 1);
+    /* INFO counts the node's prefixes; TRACKINGINFO lists the client's,
+     * sorted */
+    assert_int_equal(info_field_becomes(b, "stats", "tracking_total_prefixes", 2, 5000), 2);
+    struct rval *v = tcmd(a, "CLIENT TRACKINGINFO");
+    const struct rval *p = map_get(v, "prefixes");
+    assert_int_equal(p->n, 2);
+    assert_string_equal(p->elem[0]->str, "cart:");
+    assert_string_equal(p->elem[1]->str, "user:");
+    rval_free(v);
+    char flags[128];
+    info_flags(a, flags, sizeof flags);
+    assert_string_equal(flags, "on bcast");
+    struct rval *ci = tcmd(a, "CLIENT INFO");
+    if (!strstr(ci->str, " flags=tB ") || !strstr(ci->str, " redir=0 "))
+        fail_msg("CLIENT INFO of a BCAST client: %s", ci->str);
+    rval_free(ci);
+    /* another BCAST client with one of the same prefixes: still 2 */
+    tconn *c2 = tconnect(srv.port);
+    rval_free(tcmd(c2, "HELLO 3"));
+    expect_ok(tcmd(c2, "CLIENT TRACKING on BCAST PREFIX user: PREFIX zz"));
+    assert_int_equal(info_field_becomes(b, "stats", "tracking_total_prefixes", 3, 5000), 3);
+    expect_ok(tcmd(b, "SET zz:1 x")); /* its invalidation may meet it gone */
+    tclose(c2); /* its prefixes go with it */
+    expect_ok(tcmd(b, "SET zz:2 x"));
+    assert_int_equal(info_field_becomes(b, "stats", "tracking_total_prefixes", 2, 5000), 2);
+    /* OFF: no prefixes, no more pushes */
+    expect_ok(tcmd(a, "CLIENT TRACKING off"));
+    assert_int_equal(info_field_becomes(b, "stats", "tracking_total_prefixes", 0, 5000), 0);
+    expect_ok(tcmd(b, "SET user:1 again"));
+    expect_silence(a, 300);
+}
+
+/* BCAST without prefixes: every key; its checks and errors. */
+static void test_bcast_checks(void **state)
+{
+    (void)state;
+    expect_error(tcmd(a, "CLIENT TRACKING on BCAST"),
+                 "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then "
+                 "re-enabling it with a different mode.");
+    expect_ok(tcmd(a, "CLIENT TRACKING off"));
+    expect_error(tcmd(a, "CLIENT TRACKING on PREFIX p"), "ERR PREFIX option requires BCAST mode to be enabled");
+    expect_error(tcmd(a, "CLIENT TRACKING on BCAST PREFIX ab PREFIX a"),
+                 "ERR Prefix 'ab' overlaps with another provided prefix 'a'. Prefixes for a single client must "
+                 "not overlap.");
+    expect_error(tcmd(a, "CLIENT TRACKING on BCAST OPTIN"), "ERR OPTIN and OPTOUT are not compatible with BCAST");
+    expect_ok(tcmd(a, "CLIENT TRACKING on BCAST PREFIX ab PREFIX c"));
+    expect_error(tcmd(a, "CLIENT TRACKING on BCAST PREFIX abc"),
+                 "ERR Prefix 'abc' overlaps with an existing prefix 'ab'. Prefixes for a single client must not "
+                 "overlap.");
+    expect_ok(tcmd(a, "CLIENT TRACKING on BCAST PREFIX d")); /* adds to the others */
+    struct rval *v = tcmd(a, "CLIENT TRACKINGINFO");
+    assert_int_equal(map_get(v, "prefixes")->n, 3);
+    rval_free(v);
+    expect_error(tcmd(a, "CLIENT TRACKING on"),
+                 "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then "
+                 "re-enabling it with a different mode.");
+    expect_ok(tcmd(a, "CLIENT TRACKING off"));
+    v = tcmd(a, "CLIENT TRACKINGINFO");
+    assert_int_equal(map_get(v, "prefixes")->n, 0);
+    rval_free(v);
+    /* no prefix: every key, on both shards */
+    expect_ok(tcmd(a, "CLIENT TRACKING on BCAST"));
+    v = tcmd(a, "CLIENT TRACKINGINFO");
+    const struct rval *p = map_get(v, "prefixes");
+    assert_int_equal(p->n, 1);
+    assert_string_equal(p->elem[0]->str, "");
+    rval_free(v);
+    for (int i = 0; i < 6; i++)
+        expect_ok(tcmd(b, "SET any%d 1", i));
+    struct seen s = { 0 };
+    collect(a, &s, 6, 0);
+    /* a key changed twice in one transaction: named once */
+    expect_ok(tcmd(b, "MULTI"));
+    expect_status(tcmd(b, "SET twice 1"), "QUEUED");
+    expect_status(tcmd(b, "SET twice 2"), "QUEUED");
+    rval_free(tcmd(b, "EXEC"));
+    struct seen t2 = { 0 };
+    collect(a, &t2, 1, 0);
+    expect_silence(a, 300);
+    assert_int_equal(seen_count(&t2, "twice"), 1);
+    /* RESET ends it: no prefixes left */
+    expect_status(tcmd(a, "RESET"), "RESET");
+    assert_int_equal(info_field_becomes(b, "stats", "tracking_total_prefixes", 0, 5000), 0);
+}
+
+/* NOLOOP: no invalidation for the client's own writes, in BCAST and in the
+ * default mode; others' writes still come. */
+static void test_noloop(void **state)
+{
+    (void)state;
+    expect_ok(tcmd(a, "CLIENT TRACKING off"));
+    expect_ok(tcmd(a, "CLIENT TRACKING on BCAST PREFIX nl: NOLOOP"));
+    char flags[128];
+    info_flags(a, flags, sizeof flags);
+    assert_string_equal(flags, "on bcast noloop");
+    expect_ok(tcmd(a, "MSET nl:1 a nl:2 a nl:3 a nl:4 a"));
+    expect_silence(a, 300);
+    expect_ok(tcmd(b, "MSET nl:1 b nl:2 b nl:3 b nl:4 b"));
+    struct seen s = { 0 };
+    collect(a, &s, 4, 0);
+    expect_ok(tcmd(a, "CLIENT TRACKING off"));
+    expect_ok(tcmd(a, "CLIENT TRACKING on NOLOOP"));
+    for (int i = 0; i < 6; i++)
+        expect_nil(tcmd(a, "GET dl%d", i));
+    for (int i = 0; i < 6; i++)
+        expect_ok(tcmd(a, "SET dl%d mine", i));
+    expect_silence(a, 300);
+    /* read again, changed by someone else: invalidated */
+    for (int i = 0; i < 6; i++)
+        expect_bulk(tcmd(a, "GET dl%d", i), "mine");
+    for (int i = 0; i < 6; i++)
+        expect_ok(tcmd(b, "SET dl%d theirs", i));
+    struct seen d = { 0 };
+    collect(a, &d, 6, 0);
+}
+
+/* OPTIN: only the reads after CLIENT CACHING yes (the next command, or a
+ * whole transaction, and through other CLIENT commands, as Redis). */
+static void test_optin(void **state)
+{
+    (void)state;
+    expect_ok(tcmd(a, "CLIENT TRACKING off"));
+    expect_ok(tcmd(a, "CLIENT TRACKING on OPTIN"));
+    expect_nil(tcmd(a, "GET oi1"));
+    expect_ok(tcmd(a, "CLIENT CACHING yes"));
+    char flags[128];
+    info_flags(a, flags, sizeof flags); /* a CLIENT command: the flag stays */
+    assert_string_equal(flags, "on optin caching-yes");
+    expect_nil(tcmd(a, "GET oi2"));
+    expect_nil(tcmd(a, "GET oi3")); /* the flag lasted one command */
+    info_flags(a, flags, sizeof flags);
+    assert_string_equal(flags, "on optin");
+    /* a transaction: CACHING before MULTI covers all its reads */
+    expect_ok(tcmd(a, "CLIENT CACHING yes"));
+    expect_ok(tcmd(a, "MULTI"));
+    expect_status(tcmd(a, "GET oi4"), "QUEUED");
+    expect_status(tcmd(a, "GET oi5"), "QUEUED");
+    rval_free(tcmd(a, "EXEC"));
+    expect_nil(tcmd(a, "GET oi6"));
+    /* inside the transaction: from there on */
+    expect_ok(tcmd(a, "MULTI"));
+    expect_status(tcmd(a, "GET oi7"), "QUEUED");
+    expect_status(tcmd(a, "CLIENT CACHING yes"), "QUEUED");
+    expect_status(tcmd(a, "GET oi8"), "QUEUED");
+    rval_free(tcmd(a, "EXEC"));
+    expect_nil(tcmd(a, "GET oi9"));
+    expect_ok(tcmd(b, "MSET oi1 1 oi2 1 oi3 1 oi4 1 oi5 1 oi6 1 oi7 1 oi8 1 oi9 1"));
+    struct seen s = { 0 };
+    collect(a, &s, 4, 0);
+    expect_silence(a, 300);
+    assert_int_equal(s.n, 4);
+    assert_int_equal(seen_count(&s, "oi2"), 1);
+    assert_int_equal(seen_count(&s, "oi4"), 1);
+    assert_int_equal(seen_count(&s, "oi5"), 1);
+    assert_int_equal(seen_count(&s, "oi8"), 1);
+}
+
+/* OPTOUT: every read but the one after CLIENT CACHING no. */
+static void test_optout(void **state)
+{
+    (void)state;
+    expect_ok(tcmd(a, "CLIENT TRACKING off"));
+    expect_ok(tcmd(a, "CLIENT TRACKING on OPTOUT"));
+    expect_nil(tcmd(a, "GET oo1"));
+    expect_ok(tcmd(a, "CLIENT CACHING no"));
+    expect_nil(tcmd(a, "GET oo2"));
+    expect_nil(tcmd(a, "GET oo3"));
+    expect_ok(tcmd(b, "MSET oo1 1 oo2 1 oo3 1"));
+    struct seen s = { 0 };
+    collect(a, &s, 2, 0);
+    expect_silence(a, 300);
+    assert_int_equal(seen_count(&s, "oo1"), 1);
+    assert_int_equal(seen_count(&s, "oo3"), 1);
+}
+
+/* CLIENT CACHING's and the modes' errors, in Redis's words. */
+static void test_caching_errors(void **state)
+{
+    (void)state;
+    expect_error(tcmd(a, "CLIENT CACHING yes"),
+                 "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.");
+    expect_error(tcmd(a, "CLIENT CACHING no"),
+                 "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.");
+    expect_error(tcmd(a, "CLIENT CACHING"), "ERR wrong number of arguments for 'client|caching' command");
+    expect_ok(tcmd(a, "CLIENT TRACKING off"));
+    expect_error(tcmd(a, "CLIENT TRACKING on OPTIN OPTOUT"), "ERR You can't specify both OPTIN mode and OPTOUT mode");
+    expect_ok(tcmd(a, "CLIENT TRACKING on OPTIN"));
+    expect_error(tcmd(a, "CLIENT CACHING maybe"), "ERR syntax error");
+    expect_error(tcmd(a, "CLIENT CACHING no"),
+                 "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.");
+    expect_error(tcmd(a, "CLIENT TRACKING on OPTOUT"),
+                 "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then "
+                 "re-enabling it with a different mode.");
+    expect_ok(tcmd(a, "CLIENT TRACKING off"));
+    expect_error(tcmd(a, "CLIENT CACHING yes"),
+                 "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or "
+                 "OPTOUT mode enabled");
+}
+
+/* RESP2 without REDIRECT: accepted as Redis accepts it (nowhere to push). */
+static void test_resp2_no_redirect(void **state)
+{
+    (void)state;
+    tconn *t = tconnect(srv.port);
+    expect_ok(tcmd(t, "CLIENT TRACKING on"));
+    expect_int(tcmd(t, "CLIENT GETREDIR"), 0);
+    expect_nil(tcmd(t, "GET r2k"));
+    expect_ok(tcmd(b, "SET r2k 1"));
+    expect_bulk(tcmd(t, "GET r2k"), "1"); /* the next reply is its own, no push between */
+    tclose(t);
+}
+
 /* On a replica, the master's writes invalidate what its clients read. */
 static void test_replica(void **state)
 {
@@ -261,21 +794,15 @@ static void test_replica(void **state)
         seen[atoi(k + 1)] = true;
         rval_free(v);
     }
+    /* BCAST on the replica: the master's writes of its prefix */
+    expect_ok(tcmd(rc, "CLIENT TRACKING off"));
+    expect_ok(tcmd(rc, "CLIENT TRACKING on BCAST PREFIX rb:"));
+    expect_ok(tcmd(b, "MSET rb:1 1 rb:2 2 rb:3 3 rb:4 4 other 1"));
+    struct seen s = { 0 };
+    collect(rc, &s, 4, 0);
+    expect_silence(rc, 300);
     tclose(rc);
     assert_int_equal(server_stop(&r), 0);
-}
-
-static void test_refused_modes(void **state)
-{
-    (void)state;
-    if (target_is_redis())
-        skip();
-    expect_error_prefix(tcmd(a, "CLIENT TRACKING ON BCAST"), "ERR CLIENT TRACKING BCAST is not supported by ringkv");
-    expect_error_prefix(tcmd(a, "CLIENT TRACKING ON REDIRECT 5"),
-                        "ERR CLIENT TRACKING REDIRECT is not supported by ringkv");
-    tconn *r2 = tconnect(srv.port);
-    expect_error_prefix(tcmd(r2, "CLIENT TRACKING ON"), "ERR ringkv's CLIENT TRACKING needs a RESP3 connection");
-    tclose(r2);
 }
 
 int main(void)
@@ -290,7 +817,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_gone_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replica, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refused_modes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redirect_resp2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redirect_resp3_and_broken, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redirect_same_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redirect_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bcast, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bcast_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_noloop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_optin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_optout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_caching_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resp2_no_redirect, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

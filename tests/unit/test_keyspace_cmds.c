@@ -736,7 +736,7 @@ static void test_client_list_kill_args(void **state)
     EXPECT(f, cmd_client_kill, "client kill foo bar", "-ERR syntax error\r\n");
     EXPECT(f, cmd_client_kill, "client kill id 999 user default skipme no", ":0\r\n");
     assert_true(strncmp(run(f, cmd_client_help, "client help"),
-                        "*51\r\n+CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n", 70) == 0);
+                        "*50\r\n+CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n", 70) == 0);
 }
 
 static void merge_parts(struct fixture *f, merge_fn *fn, int n, const char *const *parts)
