@@ -344,6 +344,10 @@ static void remove_logs(const struct server *s)
     snprintf(conf, sizeof conf, "%s.conf", s->logfile);
     unlink(s->logfile);
     unlink(conf);
+    /* what a SAVE or BGSAVE (redis-cli --rdb's too) wrote under the
+     * harness's name, in the directory the test runs in: the next server
+     * has a name of its own, so nothing reads it again */
+    unlink(s->dbfilename);
 }
 
 static void make_logfile(struct server *s)
