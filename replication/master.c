@@ -101,6 +101,21 @@ static void stream_command(struct shard *sh, const char *resp)
     master_stream_bytes(sh, resp, strlen(resp));
 }
 
+struct replica *replica_new(struct shard *sh, const struct shard_msg *m)
+{
+    struct replica *x = mi_zalloc(sizeof(*x));
+    x->id = m->caller_id;
+    x->shard = m->home;
+    snprintf(x->ip, sizeof(x->ip), "%.*s", (int)m->argv[2].len, m->argv[2].ptr);
+    long long port = 0;
+    parse_ll(m->argv[3], &port);
+    x->port = (int)port;
+    x->ack_ms = shard_now_ms(sh);
+    buf_init(&x->feed);
+    buf_init(&x->feed_spare);
+    return x;
+}
+
 /* PSYNC replid offset from replica m->caller_id on shard m->home.
  * argv: replid, offset, ip, listening port. */
 void master_attach(struct shard *sh, struct shard_msg *m)
@@ -156,16 +171,7 @@ void master_attach(struct shard *sh, struct shard_msg *m)
         msg_post(sh, m, m->home);
         return;
     }
-    struct replica *x = mi_zalloc(sizeof(*x));
-    x->id = m->caller_id;
-    x->shard = m->home;
-    snprintf(x->ip, sizeof(x->ip), "%.*s", (int)m->argv[2].len, m->argv[2].ptr);
-    long long port = 0;
-    parse_ll(m->argv[3], &port);
-    x->port = (int)port;
-    x->ack_ms = shard_now_ms(sh);
-    buf_init(&x->feed);
-    buf_init(&x->feed_spare);
+    struct replica *x = replica_new(sh, m);
 
     long long want = -1;
     bool has_offset = parse_ll(m->argv[1], &want);

@@ -27,7 +27,6 @@
 
 #include "core/config.h"
 #include "core/log.h"
-#include "core/numbers.h"
 #include "shards/dispatch.h"
 #include "shards/message.h"
 #include "shards/node.h"
@@ -109,16 +108,7 @@ static bool functions_file(struct shard *sh, struct replica *x)
 void rdb_feed_attach(struct shard *sh, struct shard_msg *m, bool old_sync, bool functions_only)
 {
     struct repl *r = repl_of(sh);
-    struct replica *x = mi_zalloc(sizeof(*x));
-    x->id = m->caller_id;
-    x->shard = m->home;
-    snprintf(x->ip, sizeof(x->ip), "%.*s", (int)m->argv[2].len, m->argv[2].ptr);
-    long long port = 0;
-    parse_ll(m->argv[3], &port);
-    x->port = (int)port;
-    x->ack_ms = shard_now_ms(sh);
-    buf_init(&x->feed);
-    buf_init(&x->feed_spare);
+    struct replica *x = replica_new(sh, m);
     x->flow = snap_flow_create(1); /* ours; each feed message takes one more */
     struct rdb_feed *f = mi_zalloc(sizeof(*f));
     f->fd = -1;
