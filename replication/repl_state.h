@@ -268,6 +268,7 @@ struct shard_msg *repl_post(struct shard *sh, int to, int kind, uint64_t value, 
 
 /* master.c */
 void master_stream_bytes(struct shard *sh, const char *p, size_t n);
+void master_stream_bytes_unpersisted(struct shard *sh, const char *p, size_t n);
 void master_attach(struct shard *sh, struct shard_msg *m);
 void master_detach(struct shard *sh, uint64_t id);
 void master_ack(struct shard *sh, uint64_t id, uint64_t offset);

@@ -508,8 +508,12 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
         return true;
     }
     /* everything else is part of the stream and of our offset, and goes on
-     * to replicas of ours */
-    master_stream_bytes(sh, raw, rawlen);
+     * to replicas of ours; the master's PING and REPLCONF are not data for
+     * our AOF */
+    if (slice_eq_nocase(name, "ping") || slice_eq_nocase(name, "replconf"))
+        master_stream_bytes_unpersisted(sh, raw, rawlen);
+    else
+        master_stream_bytes(sh, raw, rawlen);
     if (monitor_watching(sh->node)) {
         /* Redis shows the master's commands, from the master's address */
         char peer[300];

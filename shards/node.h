@@ -152,6 +152,8 @@ struct node {
     struct acl      acl;
     /* RDB snapshots and loading (shards/persist.h), or NULL */
     struct persist *persist;
+    /* the append-only file (shards/aof.h), or NULL */
+    struct aof     *aof;
 };
 
 enum pause_mode { PAUSE_NONE, PAUSE_WRITE, PAUSE_ALL };

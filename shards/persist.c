@@ -23,6 +23,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/reply.h"
+#include "shards/aof.h"
 #include "shards/dispatch.h"
 #include "shards/message.h"
 #include "shards/node.h"
@@ -621,20 +622,17 @@ static bool load_record(void *arg, unsigned op, struct slice body, char *err, si
     return false;
 }
 
-static int persist_start(struct shard *sh)
+int persist_load_rdb(struct shard *sh, const char *name)
 {
     struct node *n = sh->node;
     struct persist *p = state(n);
-    const char *name = config_str(&n->config, dbfilename);
-    if (!name || !*name)
-        name = "dump.rdb";
     char cwd[512];
     if (!getcwd(cwd, sizeof cwd))
         snprintf(cwd, sizeof cwd, ".");
     int fd = open(name, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
-            return 0;
+            return 1;
         log_warning("Fatal error loading the DB %s/%s: %s. Exiting.", cwd, name, strerror(errno));
         return -1;
     }
@@ -676,6 +674,17 @@ static int persist_start(struct shard *sh)
         log_notice("DB loaded from disk: %.3f seconds", (double)(clock_mono_ns() - t0) / 1e9);
     }
     return 0;
+}
+
+/* At start: the AOF (shards/aof.h) when appendonly is on and it has one,
+ * else dbfilename. */
+static int persist_start(struct shard *sh)
+{
+    int rc = aof_load(sh);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    const char *name = config_str(&sh->node->config, dbfilename);
+    return persist_load_rdb(sh, name && *name ? name : "dump.rdb") < 0 ? -1 : 0;
 }
 
 /* ---- INFO and the write gate ------------------------------------------ */

@@ -67,4 +67,10 @@ void persist_flushed(struct shard *sh);
  * (the Stats section's fork fields come through the module's info hook). */
 void persist_info(struct shard *sh, struct buf *out);
 
+/* Load the RDB file at path into sh's store (its slots' keys; shard 0
+ * also the function libraries), at start, its journal hook off: 0, 1 if
+ * there is no such file, -1 after logging why it cannot be loaded. The
+ * AOF's base goes through it too (shards/aof.c). */
+int persist_load_rdb(struct shard *sh, const char *path);
+
 #endif
