@@ -82,7 +82,12 @@ static void drop_held_over_limits(struct shard *sh, int64_t now_ms)
  * same stream at the same offsets). */
 void master_stream_bytes(struct shard *sh, const char *p, size_t n)
 {
-    aof_feed(sh->node, p, n); /* the AOF is this stream (shards/aof.h) */
+    master_stream_bytes_from(sh, AOF_FROM_LINK, p, n);
+}
+
+void master_stream_bytes_from(struct shard *sh, int from, const char *p, size_t n)
+{
+    aof_feed(sh->node, from, p, n); /* the AOF is this stream (shards/aof.h) */
     master_stream_bytes_unpersisted(sh, p, n);
 }
 

@@ -25,6 +25,7 @@
 #include "core/reply.h"
 #include "core/resp.h"
 #include "shards/aof_manifest.h"
+#include "shards/dispatch.h"
 #include "shards/node.h"
 #include "shards/persist.h"
 #include "shards/shard.h"
@@ -37,6 +38,15 @@
 #define RING 1024
 #define PATH_MAX_AOF 600
 
+/* What the writer gets: bytes to append, then, with fd >= 0, the incr file
+ * to append to from then on (a rewrite's new one). */
+struct slot {
+    struct buf b;
+    int        fd;
+};
+
+enum rewrite_step { RW_NONE, RW_CHILD, RW_DONE_OK, RW_DONE_ERR };
+
 struct aof {
     struct node        *node;
     bool                on;        /* appendonly yes at start */
@@ -44,10 +54,13 @@ struct aof {
     char                dir[AOF_NAME_MAX];
     char                manifest_name[AOF_NAME_MAX + 16];
     struct aof_manifest man;
-    /* shard 0's: this turn's stream bytes */
+    /* shard 0's: this turn's stream bytes for the file being appended to */
     struct buf          pending;
-    /* shard 0 -> writer: buffers [tail, head) */
-    struct buf          ring[RING];
+    /* shard 0's: entries for the writer that did not fit in the ring yet */
+    struct slot        *outq;
+    size_t              nout, capout;
+    /* shard 0 -> writer: entries [tail, head) */
+    struct slot         ring[RING];
     _Alignas(64) atomic_uint_fast64_t head;
     _Alignas(64) atomic_uint_fast64_t tail;
     _Alignas(64) atomic_uint wake;     /* futex word: moved on every hand-over */
@@ -62,6 +75,23 @@ struct aof {
     uint64_t            base_size;
     atomic_int          write_ok;
     atomic_uint_fast64_t fsyncing;     /* 1 while the writer fsyncs */
+    /* a rewrite (shard 0's): the cut between the old incr file and the new
+     * one is under way until every shard's mark has come (aof_stream_cut);
+     * meanwhile what a shard sends after its mark waits in post */
+    bool                cut_pending;
+    bool               *cut_seen;      /* per shard */
+    int                 cut_count;
+    struct buf          post;
+    int                 new_fd;        /* the new incr file, until the writer takes it */
+    int                 step;          /* enum rewrite_step */
+    int64_t             rw_start_ms;
+    int64_t             last_rw_time_s; /* -1: none yet */
+    bool                last_rw_ok;
+    uint64_t            rewrites;
+    bool                scheduled;
+    uint64_t            size_at_rewrite; /* the AOF's size after the last rewrite (or at start) */
+    char                tmp_name[64];  /* the child's base file, in dir */
+    int64_t             fail_ms;       /* the last rewrite failed then (0: it did not) */
 };
 
 static struct aof *aof_of(const struct node *n)
@@ -119,11 +149,12 @@ static void *writer_main(void *arg)
         bool did = false;
         uint64_t tail = atomic_load_explicit(&a->tail, memory_order_relaxed);
         while (tail < atomic_load_explicit(&a->head, memory_order_acquire)) {
-            struct buf *b = &a->ring[tail % RING];
+            struct slot *sl = &a->ring[tail % RING];
+            struct buf *b = &sl->b;
             size_t len = b->len;
             /* a failed write is retried whole a second later, as Redis
              * retries its buffer, and the bytes stay in order */
-            while (!write_all(a->fd, b->data, len)) {
+            while (len && !write_all(a->fd, b->data, len)) {
                 atomic_store(&a->write_ok, 0);
                 uint64_t now = (uint64_t)mono_ms();
                 if (now - logged_err_ms > 30000) {
@@ -138,6 +169,14 @@ static void *writer_main(void *arg)
             atomic_fetch_add(&a->incr_size, len);
             atomic_fetch_sub(&a->queued, len);
             buf_free(b);
+            if (sl->fd >= 0) {
+                /* a rewrite's cut: the old file is whole, on to the new one */
+                if ((int)config_load(&a->node->config, appendfsync) != 2)
+                    (void)fdatasync(a->fd);
+                close(a->fd);
+                a->fd = sl->fd;
+                atomic_store(&a->incr_size, 0);
+            }
             tail++;
             atomic_store_explicit(&a->tail, tail, memory_order_release);
             did = true;
@@ -168,28 +207,88 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* Shard 0: hand this turn's bytes to the writer. */
+/* Shard 0: close the entry of this turn's bytes (followed by a switch to
+ * fd when fd >= 0) into the queue for the writer. */
+static void queue_entry(struct aof *a, int fd)
+{
+    if (a->pending.len == 0 && fd < 0)
+        return;
+    if (a->nout == a->capout) {
+        a->capout = a->capout ? a->capout * 2 : 8;
+        a->outq = mi_realloc(a->outq, a->capout * sizeof *a->outq);
+    }
+    atomic_fetch_add(&a->queued, a->pending.len);
+    a->outq[a->nout].b = a->pending;
+    a->outq[a->nout].fd = fd;
+    a->nout++;
+    buf_init(&a->pending);
+}
+
+/* Shard 0: hand what is queued to the writer, as much as the ring takes. */
 static void hand_over(struct aof *a)
 {
-    if (a->pending.len == 0)
+    if (!a->on)
+        return;
+    queue_entry(a, -1);
+    if (a->nout == 0)
         return;
     uint64_t head = atomic_load_explicit(&a->head, memory_order_relaxed);
-    if (head - atomic_load_explicit(&a->tail, memory_order_acquire) >= RING)
+    uint64_t tail = atomic_load_explicit(&a->tail, memory_order_acquire);
+    size_t k = 0;
+    while (k < a->nout && head - tail < RING) {
+        a->ring[head % RING] = a->outq[k++];
+        head++;
+    }
+    if (k == 0)
         return; /* the writer is behind: next turn */
-    atomic_fetch_add(&a->queued, a->pending.len);
-    a->ring[head % RING] = a->pending;
-    buf_init(&a->pending);
-    atomic_store_explicit(&a->head, head + 1, memory_order_release);
+    memmove(a->outq, a->outq + k, (a->nout - k) * sizeof *a->outq);
+    a->nout -= k;
+    atomic_store_explicit(&a->head, head, memory_order_release);
     atomic_fetch_add(&a->wake, 1);
     if (atomic_load(&a->sleeping))
         futex_wake(&a->wake);
 }
 
-void aof_feed(struct node *n, const void *p, size_t len)
+/* The cut is complete: what came before goes to the old file, then the
+ * writer moves to the new one, and what waited (post) follows there. */
+static void cut_complete(struct aof *a)
+{
+    queue_entry(a, a->new_fd);
+    a->new_fd = -1;
+    a->pending = a->post;
+    buf_init(&a->post);
+    a->cut_pending = false;
+}
+
+void aof_feed(struct node *n, int from, const void *p, size_t len)
 {
     struct aof *a = aof_of(n);
-    if (a && a->on && len)
-        buf_append(&a->pending, p, len);
+    if (!a || !a->on || !len)
+        return;
+    if (a->cut_pending) {
+        if (from == AOF_FROM_RECORD) {
+            /* a node-wide record (FLUSHALL) that every shard passed, some
+             * maybe after their mark: in the new file, and all that
+             * follows; the base holds what it flushes, and what a shard
+             * wrote after the flush and before its mark is replayed on
+             * it again, in the same order */
+            cut_complete(a);
+        } else if (from >= 0 && from < n->nshards && a->cut_seen[from]) {
+            buf_append(&a->post, p, len);
+            return;
+        }
+    }
+    buf_append(&a->pending, p, len);
+}
+
+void aof_stream_cut(struct node *n, int from)
+{
+    struct aof *a = aof_of(n);
+    if (!a || !a->cut_pending || from < 0 || from >= n->nshards || a->cut_seen[from])
+        return;
+    a->cut_seen[from] = true;
+    if (++a->cut_count == n->nshards)
+        cut_complete(a);
 }
 
 static void aof_turn(struct shard *sh)
@@ -500,6 +599,7 @@ static int prepare(struct node *n, struct aof *a)
         return -1;
     }
     a->load = true;
+    a->size_at_rewrite = a->base_size + atomic_load(&a->incr_size);
     return 0;
 }
 
@@ -716,38 +816,216 @@ int aof_load(struct shard *sh)
     return 1;
 }
 
+/* ---- the rewrite ---------------------------------------------------------- */
+
+bool aof_on(const struct node *n)
+{
+    const struct aof *a = aof_of(n);
+    return a && a->on;
+}
+
+bool aof_rewrite_busy(const struct node *n)
+{
+    const struct aof *a = aof_of(n);
+    return a && (a->step != RW_NONE || a->cut_pending);
+}
+
+void aof_rewrite_schedule(struct node *n)
+{
+    struct aof *a = aof_of(n);
+    if (a)
+        a->scheduled = true;
+}
+
+static const char *fname_of(const struct node *n)
+{
+    const char *f = config_str(&n->config, appendfilename);
+    return f && *f ? f : "appendonly.aof";
+}
+
+int aof_rewrite_parked(struct shard *sh, char *tmp, size_t len)
+{
+    struct node *n = sh->node;
+    struct aof *a = aof_of(n);
+    if (!a || !a->on || a->man.nincr >= AOF_MANIFEST_FILES_MAX) {
+        log_warning("Can't rewrite the append only file: %s", a && a->on ? "too many incr files" : "appendonly is no");
+        return -1;
+    }
+    struct aof_file *f = &a->man.incr[a->man.nincr];
+    f->seq = a->man.incr[a->man.nincr - 1].seq + 1;
+    f->type = 'i';
+    snprintf(f->name, sizeof f->name, "%s.%llu.incr.aof", fname_of(n), (unsigned long long)f->seq);
+    char path[PATH_MAX_AOF];
+    path_in_dir(a, f->name, path, sizeof path);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        log_warning("Can't open the append-only file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    a->man.nincr++;
+    if (write_manifest(a) != 0) {
+        log_warning("Can't write the AOF manifest %s/%s: %s", a->dir, a->manifest_name, strerror(errno));
+        a->man.nincr--;
+        close(fd);
+        unlink(path);
+        return -1;
+    }
+    log_notice("Creating AOF incr file %s on background rewrite", f->name);
+    a->new_fd = fd;
+    a->cut_pending = true;
+    a->cut_count = 0;
+    memset(a->cut_seen, 0, sizeof(bool) * (size_t)n->nshards);
+    buf_clear(&a->post);
+    if (atomic_load_explicit(&n->repl_role, memory_order_relaxed))
+        cut_complete(a); /* a replica: the stream shard 0 took so far is what the shards applied */
+    snprintf(a->tmp_name, sizeof a->tmp_name, "temp-rewriteaof-bg-%d.aof", (int)getpid());
+    path_in_dir(a, a->tmp_name, tmp, len);
+    a->step = RW_CHILD;
+    a->rw_start_ms = shard_now_ms(sh);
+    return 0;
+}
+
+void aof_rewrite_forked(struct shard *sh, bool ok)
+{
+    if (!ok)
+        aof_rewrite_done(sh, false);
+}
+
+void aof_rewrite_done(struct shard *sh, bool ok)
+{
+    struct aof *a = aof_of(sh->node);
+    if (a && a->step == RW_CHILD)
+        a->step = ok ? RW_DONE_OK : RW_DONE_ERR;
+}
+
+/* The child's file becomes the base: once the cut is complete (shard 0's
+ * tick). The manifest is replaced whole (file_replace): a crash leaves the
+ * old one (old base and every incr file since) or the new one. */
+static void rewrite_finish(struct shard *sh)
+{
+    struct node *n = sh->node;
+    struct aof *a = aof_of(n);
+    char tmp[PATH_MAX_AOF], path[PATH_MAX_AOF];
+    path_in_dir(a, a->tmp_name, tmp, sizeof tmp);
+    int64_t now = shard_now_ms(sh);
+    a->last_rw_time_s = (now - a->rw_start_ms + 500) / 1000;
+    bool ok = a->step == RW_DONE_OK;
+    a->step = RW_NONE;
+    struct aof_manifest old = a->man;
+    if (ok) {
+        struct aof_manifest m;
+        memset(&m, 0, sizeof m);
+        m.base.seq = old.base.seq + 1;
+        m.base.type = 'b';
+        snprintf(m.base.name, sizeof m.base.name, "%s.%llu.base.rdb", fname_of(n), (unsigned long long)m.base.seq);
+        m.incr[0] = old.incr[old.nincr - 1]; /* the one made at the park */
+        m.nincr = 1;
+        path_in_dir(a, m.base.name, path, sizeof path);
+        struct stat st;
+        if (rename(tmp, path) != 0 || stat(path, &st) != 0) {
+            log_warning("Error trying to rename the temporary AOF base file %s into %s: %s", a->tmp_name,
+                        m.base.name, strerror(errno));
+            ok = false;
+        } else {
+            a->man = m;
+            if (write_manifest(a) != 0) {
+                log_warning("Can't write the AOF manifest %s/%s: %s", a->dir, a->manifest_name, strerror(errno));
+                a->man = old;
+                unlink(path);
+                ok = false;
+            } else {
+                fsync_dir(a->dir);
+                /* the old files: history now, deleted at once */
+                if (old.base.name[0] && strcmp(old.base.name, m.base.name) != 0) {
+                    path_in_dir(a, old.base.name, path, sizeof path);
+                    unlink(path);
+                }
+                for (int i = 0; i < old.nincr - 1; i++) {
+                    path_in_dir(a, old.incr[i].name, path, sizeof path);
+                    unlink(path);
+                }
+                a->base_size = (uint64_t)st.st_size;
+                a->size_at_rewrite = a->base_size + atomic_load(&a->incr_size);
+                a->rewrites++;
+                log_notice("Background AOF rewrite finished successfully");
+            }
+        }
+    }
+    if (!ok) {
+        unlink(tmp);
+        log_warning("Background AOF rewrite terminated with error");
+    }
+    a->last_rw_ok = ok;
+}
+
+bool aof_rewrite_due(struct shard *sh, int64_t now_ms)
+{
+    struct aof *a = aof_of(sh->node);
+    if (!a || !a->on)
+        return false;
+    if (a->step == RW_DONE_OK || a->step == RW_DONE_ERR) {
+        if (a->cut_pending)
+            return false;
+        rewrite_finish(sh);
+        a->fail_ms = a->last_rw_ok ? 0 : now_ms;
+    }
+    if (a->step != RW_NONE || a->cut_pending)
+        return false;
+    if (a->scheduled) {
+        a->scheduled = false;
+        return true;
+    }
+    long long pct = config_load(&sh->node->config, auto_aof_rewrite_percentage);
+    long long min = config_load(&sh->node->config, auto_aof_rewrite_min_size);
+    if (pct <= 0 || (a->fail_ms && now_ms - a->fail_ms < 5000))
+        return false; /* after a failure, as Redis: not again at once */
+    uint64_t cur = a->base_size + atomic_load(&a->incr_size) + atomic_load(&a->queued);
+    if (cur <= (uint64_t)min)
+        return false;
+    uint64_t base = a->size_at_rewrite ? a->size_at_rewrite : 1;
+    if (cur <= base || (cur - base) * 100 / base < (uint64_t)pct)
+        return false;
+    log_notice("Starting automatic rewriting of AOF on %llu%% growth",
+               (unsigned long long)((cur - base) * 100 / base));
+    return true;
+}
+
 /* ---- INFO ----------------------------------------------------------------- */
 
 void aof_info(struct shard *sh, struct buf *out)
 {
     struct aof *a = aof_of(sh->node);
     bool on = a && a->on;
+    bool running = a && a->step != RW_NONE;
     buf_printf(out,
                "aof_enabled:%d\r\n"
-               "aof_rewrite_in_progress:0\r\n"
-               "aof_rewrite_scheduled:0\r\n"
-               "aof_last_rewrite_time_sec:-1\r\n"
-               "aof_current_rewrite_time_sec:-1\r\n"
-               "aof_last_bgrewrite_status:ok\r\n"
-               "aof_rewrites:0\r\n"
+               "aof_rewrite_in_progress:%d\r\n"
+               "aof_rewrite_scheduled:%d\r\n"
+               "aof_last_rewrite_time_sec:%lld\r\n"
+               "aof_current_rewrite_time_sec:%lld\r\n"
+               "aof_last_bgrewrite_status:%s\r\n"
+               "aof_rewrites:%llu\r\n"
                "aof_rewrites_consecutive_failures:0\r\n"
                "aof_last_write_status:%s\r\n"
                "aof_last_cow_size:0\r\n"
                "module_fork_in_progress:0\r\n"
                "module_fork_last_cow_size:0\r\n",
-               on ? 1 : 0, !on || atomic_load(&a->write_ok) ? "ok" : "err");
+               on ? 1 : 0, running ? 1 : 0, a && a->scheduled ? 1 : 0, a ? (long long)a->last_rw_time_s : -1LL,
+               running ? (long long)((shard_now_ms(sh) - a->rw_start_ms) / 1000) : -1LL,
+               !a || a->last_rw_ok ? "ok" : "err", a ? (unsigned long long)a->rewrites : 0ULL,
+               !on || atomic_load(&a->write_ok) ? "ok" : "err");
     if (!on)
         return;
     uint64_t incr = atomic_load(&a->incr_size);
     buf_printf(out,
                "aof_current_size:%llu\r\n"
                "aof_base_size:%llu\r\n"
-               "aof_pending_rewrite:0\r\n"
+               "aof_pending_rewrite:%d\r\n"
                "aof_buffer_length:%llu\r\n"
                "aof_pending_bio_fsync:%llu\r\n"
                "aof_delayed_fsync:0\r\n",
-               (unsigned long long)(a->base_size + incr), (unsigned long long)a->base_size,
-               (unsigned long long)(a->pending.len + atomic_load(&a->queued)),
+               (unsigned long long)(a->base_size + incr), (unsigned long long)a->base_size, a->scheduled ? 1 : 0,
+               (unsigned long long)(a->pending.len + a->post.len + atomic_load(&a->queued)),
                (unsigned long long)atomic_load(&a->fsyncing));
 }
 
@@ -760,9 +1038,11 @@ static void aof_node_teardown(struct node *n)
         return;
     if (a->thread_started) {
         /* what shard 0 took in its last turn goes too */
-        while (a->pending.len) {
+        if (a->cut_pending)
+            cut_complete(a);
+        while (a->pending.len || a->nout) {
             hand_over(a);
-            if (a->pending.len)
+            if (a->nout)
                 usleep(1000);
         }
         atomic_store(&a->stop, 1);
@@ -772,6 +1052,18 @@ static void aof_node_teardown(struct node *n)
     }
     if (a->fd > 0)
         close(a->fd);
+    if (a->new_fd > 0)
+        close(a->new_fd);
+    if (a->step != RW_NONE && a->tmp_name[0]) {
+        char tmp[PATH_MAX_AOF];
+        path_in_dir(a, a->tmp_name, tmp, sizeof tmp);
+        unlink(tmp);
+    }
+    for (size_t i = 0; i < a->nout; i++)
+        buf_free(&a->outq[i].b);
+    mi_free(a->outq);
+    mi_free(a->cut_seen);
+    buf_free(&a->post);
     buf_free(&a->pending);
     mi_free(a);
     n->aof = NULL;
@@ -788,7 +1080,11 @@ int aof_attach(struct node *n)
 {
     struct aof *a = mi_zalloc(sizeof *a);
     a->fd = -1;
+    a->new_fd = -1;
     a->node = n;
+    a->last_rw_time_s = -1;
+    a->last_rw_ok = true;
+    a->cut_seen = mi_zalloc(sizeof(bool) * (size_t)(n->nshards > 0 ? n->nshards : 1));
     atomic_store(&a->write_ok, 1);
     n->aof = a;
     node_attach_module(n, &aof_module);

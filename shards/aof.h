@@ -19,7 +19,9 @@
 #ifndef RINGKV_AOF_H
 #define RINGKV_AOF_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct node;
 struct shard;
@@ -37,8 +39,41 @@ int aof_attach(struct node *n);
  * -1 after logging why it cannot be loaded. */
 int aof_load(struct shard *sh);
 
-/* Shard 0: bytes the stream takes (master_stream_bytes), to be appended. */
-void aof_feed(struct node *n, const void *p, size_t len);
+/* Shard 0: bytes the stream takes (master_stream_bytes), to be appended:
+ * from shard `from`'s part, a node-wide record, or a master's stream. */
+#define AOF_FROM_RECORD (-1)
+#define AOF_FROM_LINK   (-2)
+void aof_feed(struct node *n, int from, const void *p, size_t len);
+
+/* Shard 0: shard `from`'s mark of a rewrite's park came, after every byte
+ * it made before parking (repl_stream_cut). Once every shard's has, the
+ * old incr file is whole and the writer moves to the new one. */
+void aof_stream_cut(struct node *n, int from);
+
+/* ---- the rewrite (BGREWRITEAOF; shards/persist.c parks and forks) ----
+ *
+ * With every shard parked, shard 0 calls aof_rewrite_parked: a new incr
+ * file is made and the manifest names it after the old ones (so a rewrite
+ * that fails loses nothing: old base, old incr files, new incr file), and
+ * the cut begins; the forked child writes the snapshot as an RDB file to
+ * the path given. aof_rewrite_done (the child reaped) waits for the cut,
+ * then renames the file as the new base, writes the manifest of the new
+ * base and the new incr file, and deletes the old files. */
+bool aof_on(const struct node *n);
+/* A rewrite is under way (its child, or its end). */
+bool aof_rewrite_busy(const struct node *n);
+/* Shard 0, every shard parked: 0 and the child's file in tmp, or -1. */
+int aof_rewrite_parked(struct shard *sh, char *tmp, size_t len);
+/* The fork failed (ok false) or the child is running. */
+void aof_rewrite_forked(struct shard *sh, bool ok);
+/* The child ended (ok: its file is whole), or was killed (at shutdown). */
+void aof_rewrite_done(struct shard *sh, bool ok);
+/* Shard 0's tick asks: start a rewrite now (BGREWRITEAOF scheduled, or
+ * the AOF grew past auto-aof-rewrite-percentage of its size after the
+ * last one, and past auto-aof-rewrite-min-size)? */
+bool aof_rewrite_due(struct shard *sh, int64_t now_ms);
+/* BGREWRITEAOF while a background save runs: once it is done. */
+void aof_rewrite_schedule(struct node *n);
 
 /* INFO persistence's aof_* fields (on shard 0). */
 void aof_info(struct shard *sh, struct buf *out);

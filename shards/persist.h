@@ -50,6 +50,8 @@ void persist_attach(struct node *n);
 void cmd_save(struct exec_ctx *ctx);
 void cmd_bgsave(struct exec_ctx *ctx);
 void cmd_lastsave(struct exec_ctx *ctx);
+/* BGREWRITEAOF: the AOF's new base from a snapshot (shards/aof.h). */
+void cmd_bgrewriteaof(struct exec_ctx *ctx);
 
 /* Shut the node down, saving first if `save` (SHUTDOWN SAVE) or, unless
  * `nosave`, when save points are set (SHUTDOWN, SIGTERM, SIGINT): done on

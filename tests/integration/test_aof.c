@@ -669,6 +669,167 @@ static void test_options(void **state)
     tclose(c);
 }
 
+
+/* Wait until no rewrite runs (bounded). */
+static void wait_rewrite_done(tconn *c)
+{
+    /* scheduled first: once it is 0, a rewrite asked for has started, and
+     * in progress 0 read after it means it ended */
+    long long until = now_ms() + 30000;
+    for (;;) {
+        if (info_field(c, "persistence", "aof_rewrite_scheduled") == 0 &&
+            info_field(c, "persistence", "aof_rewrite_in_progress") == 0)
+            return;
+        if (now_ms() > until)
+            fail_msg("an AOF rewrite still runs after 30 s");
+        usleep(5000);
+    }
+}
+
+#define NCOUNTERS 16
+
+/* Pipelined INCRs over counters on every shard while BGREWRITEAOF runs
+ * again and again: the new incr file must start exactly at each
+ * snapshot, or a restart would count an INCR twice (in the base and the
+ * new file) or lose it. kill -9, restart: every counter exact. */
+static void test_rewrites_under_writes(void **state)
+{
+    (void)state;
+    const char *dir = new_dir();
+    struct server *s = start_aof(dir, "--threads", "2", NULL, NULL);
+    tconn *c = tconnect(s->port);
+    tconn *admin = tconnect(s->port);
+    long long want[NCOUNTERS] = { 0 };
+    int rewrites_asked = 0;
+    for (int round = 0; round < 12; round++) {
+        /* a batch in flight... */
+        char batch[64 * 400];
+        size_t len = 0;
+        int sent[400];
+        for (int i = 0; i < 400; i++) {
+            int k = (round * 7 + i * 5) % NCOUNTERS;
+            char key[16];
+            int kl = snprintf(key, sizeof key, "ctr:%d", k);
+            len += (size_t)snprintf(batch + len, sizeof batch - len, "*2\r\n$4\r\nINCR\r\n$%d\r\n%s\r\n", kl, key);
+            sent[i] = k;
+        }
+        tsend_raw(c, batch, len);
+        /* ...while a rewrite starts */
+        struct rval *r = tcmd(admin, "BGREWRITEAOF");
+        if (r->type == R_STATUS)
+            rewrites_asked++;
+        else
+            assert_non_null(strstr(r->str, "already in progress"));
+        rval_free(r);
+        for (int i = 0; i < 400; i++) {
+            struct rval *v = tread(c, 10000);
+            assert_non_null(v);
+            assert_int_equal(v->type, R_INT);
+            want[sent[i]]++;
+            assert_int_equal(v->integer, want[sent[i]]);
+            rval_free(v);
+        }
+        if (round == 5) { /* a FLUSHALL among them: the counters start again */
+            expect_ok(tcmd(c, "FLUSHALL"));
+            memset(want, 0, sizeof want);
+        }
+        if (round % 3 == 2)
+            wait_rewrite_done(admin);
+    }
+    wait_rewrite_done(admin);
+    assert_true(rewrites_asked >= 4);
+    assert_true(info_field(admin, "persistence", "aof_rewrites") >= 4);
+    if (!target_is_redis())
+        assert_true(info_field(admin, "persistence", "aof_rewrites") == rewrites_asked);
+    write_markers_and_wait(c, dir);
+    tclose(c);
+    tclose(admin);
+    server_kill(s);
+
+    s = start_aof(dir, "--threads", "2", NULL, NULL);
+    c = tconnect(s->port);
+    for (int k = 0; k < NCOUNTERS; k++) {
+        struct rval *v = tcmd(c, "GET ctr:%d", k);
+        long long got = v->type == R_BULK ? atoll(v->str) : 0;
+        if (got != want[k])
+            fail_msg("ctr:%d is %lld after the restart, %lld were acknowledged", k, got, want[k]);
+        rval_free(v);
+    }
+    /* only the last base and incr file are left */
+    char *m = read_aof_file(dir, "appendonly.aof.manifest", NULL);
+    assert_non_null(m);
+    int lines = 0;
+    for (char *q = m; *q; q++)
+        lines += *q == '\n';
+    assert_int_equal(lines, 2);
+    assert_null(strstr(m, "appendonly.aof.1."));
+    free(m);
+    tclose(c);
+}
+
+/* The automatic rewrite: past auto-aof-rewrite-min-size and the growth
+ * percentage, a rewrite starts by itself; the data is whole after it. */
+static void test_auto_rewrite(void **state)
+{
+    (void)state;
+    const char *dir = new_dir();
+    struct server *s = start_aof(dir, "--auto-aof-rewrite-min-size", "20kb", "--auto-aof-rewrite-percentage", "100");
+    tconn *c = tconnect(s->port);
+    long long until = now_ms() + 30000;
+    int i = 0;
+    while (info_field(c, "persistence", "aof_rewrites") == 0) {
+        for (int k = 0; k < 100; k++, i++)
+            expect_ok(tcmd(c, "SET key:%d value-%d-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", i % 500, i));
+        if (now_ms() > until)
+            fail_msg("no automatic rewrite after %d writes", i);
+    }
+    wait_rewrite_done(c);
+    struct rval *v = tcmd(c, "CONFIG GET auto-aof-rewrite-min-size");
+    char *text = rval_text(v);
+    assert_string_equal(text, "[\"auto-aof-rewrite-min-size\", \"20480\"]");
+    free(text);
+    rval_free(v);
+    write_markers_and_wait(c, dir);
+    char *before = state_of(c);
+    tclose(c);
+    server_kill(s);
+    s = start_aof(dir, NULL, NULL, NULL, NULL);
+    c = tconnect(s->port);
+    char *after = state_of(c);
+    expect_same_state(before, after);
+    free(before);
+    free(after);
+    tclose(c);
+}
+
+/* BGREWRITEAOF's answers, as Redis's. */
+static void test_bgrewriteaof_replies(void **state)
+{
+    (void)state;
+    const char *dir = new_dir();
+    struct server *s = start_aof(dir, NULL, NULL, NULL, NULL);
+    tconn *c = tconnect(s->port);
+    expect_ok(tcmd(c, "SET a 1"));
+    expect_status(tcmd(c, "BGSAVE"), "Background saving started");
+    /* a background save running: scheduled (or started, if it ended already) */
+    struct rval *r = tcmd(c, "BGREWRITEAOF");
+    assert_int_equal(r->type, R_STATUS);
+    assert_true(strstr(r->str, "Background append only file rewriting") == r->str);
+    rval_free(r);
+    wait_rewrite_done(c);
+    long long done = info_field(c, "persistence", "aof_rewrites");
+    assert_true(done >= 1);
+    expect_status(tcmd(c, "BGREWRITEAOF"), "Background append only file rewriting started");
+    r = tcmd(c, "BGREWRITEAOF");
+    if (r->type == R_ERROR)
+        expect_error(r, "ERR Background append only file rewriting already in progress");
+    else
+        rval_free(r); /* it ended already, and this one started */
+    wait_rewrite_done(c);
+    assert_true(info_field(c, "persistence", "aof_rewrites") > done);
+    tclose(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -679,6 +840,9 @@ int main(void)
         cmocka_unit_test_teardown(test_bad_aof_refused, teardown),
         cmocka_unit_test_teardown(test_interop_with_redis, teardown),
         cmocka_unit_test_teardown(test_options, teardown),
+        cmocka_unit_test_teardown(test_rewrites_under_writes, teardown),
+        cmocka_unit_test_teardown(test_auto_rewrite, teardown),
+        cmocka_unit_test_teardown(test_bgrewriteaof_replies, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
