@@ -92,6 +92,8 @@ struct aof {
     uint64_t            size_at_rewrite; /* the AOF's size after the last rewrite (or at start) */
     char                tmp_name[64];  /* the child's base file, in dir */
     int64_t             fail_ms;       /* the last rewrite failed then (0: it did not) */
+    bool                suspended;     /* a replica's full sync replaced the data: nothing
+                                          appended until the rewrite it asked for */
 };
 
 static struct aof *aof_of(const struct node *n)
@@ -263,7 +265,7 @@ static void cut_complete(struct aof *a)
 void aof_feed(struct node *n, int from, const void *p, size_t len)
 {
     struct aof *a = aof_of(n);
-    if (!a || !a->on || !len)
+    if (!a || !a->on || !len || a->suspended)
         return;
     if (a->cut_pending) {
         if (from == AOF_FROM_RECORD) {
@@ -872,6 +874,7 @@ int aof_rewrite_parked(struct shard *sh, char *tmp, size_t len)
     }
     log_notice("Creating AOF incr file %s on background rewrite", f->name);
     a->new_fd = fd;
+    a->suspended = false; /* the new incr file starts at this snapshot */
     a->cut_pending = true;
     a->cut_count = 0;
     memset(a->cut_seen, 0, sizeof(bool) * (size_t)n->nshards);
@@ -958,6 +961,17 @@ static void rewrite_finish(struct shard *sh)
     a->last_rw_ok = ok;
 }
 
+void aof_dataset_replaced(struct node *n)
+{
+    struct aof *a = aof_of(n);
+    if (!a || !a->on)
+        return;
+    a->suspended = true;
+    a->scheduled = true;
+    a->fail_ms = 0;
+    log_notice("The data was replaced by a full sync: appending to the AOF stops until its rewrite");
+}
+
 bool aof_rewrite_due(struct shard *sh, int64_t now_ms)
 {
     struct aof *a = aof_of(sh->node);
@@ -977,8 +991,12 @@ bool aof_rewrite_due(struct shard *sh, int64_t now_ms)
     }
     long long pct = config_load(&sh->node->config, auto_aof_rewrite_percentage);
     long long min = config_load(&sh->node->config, auto_aof_rewrite_min_size);
-    if (pct <= 0 || (a->fail_ms && now_ms - a->fail_ms < 5000))
+    if (a->fail_ms && now_ms - a->fail_ms < 5000)
         return false; /* after a failure, as Redis: not again at once */
+    if (a->suspended)
+        return true;
+    if (pct <= 0)
+        return false;
     uint64_t cur = a->base_size + atomic_load(&a->incr_size) + atomic_load(&a->queued);
     if (cur <= (uint64_t)min)
         return false;

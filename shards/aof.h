@@ -72,6 +72,11 @@ void aof_rewrite_done(struct shard *sh, bool ok);
  * the AOF grew past auto-aof-rewrite-percentage of its size after the
  * last one, and past auto-aof-rewrite-min-size)? */
 bool aof_rewrite_due(struct shard *sh, int64_t now_ms);
+/* A replica's full sync replaced the data (shard 0, at its end): the AOF
+ * no longer leads to it, so nothing is appended until a rewrite, asked for
+ * at once, starts a new base and incr file; a crash meanwhile loads the
+ * old AOF, whole (Redis restarts its AOF the same way). */
+void aof_dataset_replaced(struct node *n);
 /* BGREWRITEAOF while a background save runs: once it is done. */
 void aof_rewrite_schedule(struct node *n);
 
