@@ -46,6 +46,7 @@ struct slot {
 };
 
 enum rewrite_step { RW_NONE, RW_CHILD, RW_DONE_OK, RW_DONE_ERR };
+#define SLOT_CLOSE (-2) /* a slot's fd: close the file, none after it */
 
 struct aof {
     struct node        *node;
@@ -92,13 +93,23 @@ struct aof {
     uint64_t            size_at_rewrite; /* the AOF's size after the last rewrite (or at start) */
     char                tmp_name[64];  /* the child's base file, in dir */
     int64_t             fail_ms;       /* the last rewrite failed then (0: it did not) */
-    bool                suspended;     /* a replica's full sync replaced the data: nothing
-                                          appended until the rewrite it asked for */
+    bool                suspended;     /* a replica's full sync replaced the data, or
+                                          CONFIG SET appendonly yes: nothing appended
+                                          until the rewrite it asked for */
+    bool                drop_pre_cut;  /* the writer has no file before this cut */
+    bool                need_base;     /* CONFIG SET appendonly yes: no manifest of this
+                                          AOF until its first rewrite succeeds */
 };
 
 static struct aof *aof_of(const struct node *n)
 {
     return n->aof;
+}
+
+static const char *fname_of(const struct node *n)
+{
+    const char *f = config_str(&n->config, appendfilename);
+    return f && *f ? f : "appendonly.aof";
 }
 
 static void path_in_dir(const struct aof *a, const char *name, char *out, size_t len)
@@ -171,13 +182,17 @@ static void *writer_main(void *arg)
             atomic_fetch_add(&a->incr_size, len);
             atomic_fetch_sub(&a->queued, len);
             buf_free(b);
-            if (sl->fd >= 0) {
-                /* a rewrite's cut: the old file is whole, on to the new one */
-                if ((int)config_load(&a->node->config, appendfsync) != 2)
-                    (void)fdatasync(a->fd);
-                close(a->fd);
-                a->fd = sl->fd;
+            if (sl->fd != -1) {
+                /* a rewrite's cut: the old file is whole, on to the new
+                 * one (SLOT_CLOSE: appendonly no, no file from now on) */
+                if (a->fd >= 0) {
+                    if ((int)config_load(&a->node->config, appendfsync) != 2)
+                        (void)fdatasync(a->fd);
+                    close(a->fd);
+                }
+                a->fd = sl->fd == SLOT_CLOSE ? -1 : sl->fd;
                 atomic_store(&a->incr_size, 0);
+                unsynced = false;
             }
             tail++;
             atomic_store_explicit(&a->tail, tail, memory_order_release);
@@ -186,7 +201,7 @@ static void *writer_main(void *arg)
         }
         int policy = (int)config_load(&a->node->config, appendfsync); /* 1 everysec, 2 no */
         int64_t now = mono_ms();
-        if (unsynced && policy == 1 && now - last_fsync >= 1000) {
+        if (unsynced && policy == 1 && now - last_fsync >= 1000 && a->fd >= 0) {
             atomic_store(&a->fsyncing, 1);
             (void)fdatasync(a->fd);
             atomic_store(&a->fsyncing, 0);
@@ -194,7 +209,7 @@ static void *writer_main(void *arg)
             unsynced = false;
         }
         if (atomic_load(&a->stop) && atomic_load(&a->tail) == atomic_load(&a->head)) {
-            if (policy != 2)
+            if (policy != 2 && a->fd >= 0)
                 (void)fdatasync(a->fd);
             break;
         }
@@ -213,7 +228,7 @@ static void *writer_main(void *arg)
  * fd when fd >= 0) into the queue for the writer. */
 static void queue_entry(struct aof *a, int fd)
 {
-    if (a->pending.len == 0 && fd < 0)
+    if (a->pending.len == 0 && fd == -1)
         return;
     if (a->nout == a->capout) {
         a->capout = a->capout ? a->capout * 2 : 8;
@@ -229,7 +244,7 @@ static void queue_entry(struct aof *a, int fd)
 /* Shard 0: hand what is queued to the writer, as much as the ring takes. */
 static void hand_over(struct aof *a)
 {
-    if (!a->on)
+    if (!a->thread_started)
         return;
     queue_entry(a, -1);
     if (a->nout == 0)
@@ -257,9 +272,11 @@ static void cut_complete(struct aof *a)
 {
     queue_entry(a, a->new_fd);
     a->new_fd = -1;
+    buf_free(&a->pending);
     a->pending = a->post;
     buf_init(&a->post);
     a->cut_pending = false;
+    a->drop_pre_cut = false;
 }
 
 void aof_feed(struct node *n, int from, const void *p, size_t len)
@@ -278,6 +295,8 @@ void aof_feed(struct node *n, int from, const void *p, size_t len)
         } else if (from >= 0 && from < n->nshards && a->cut_seen[from]) {
             buf_append(&a->post, p, len);
             return;
+        } else if (a->drop_pre_cut) {
+            return; /* in the snapshot, and there is no old file */
         }
     }
     buf_append(&a->pending, p, len);
@@ -299,11 +318,78 @@ static void aof_turn(struct shard *sh)
         hand_over(aof_of(sh->node));
 }
 
+static int prepare_dir(struct node *n, struct aof *a);
+static void *writer_main(void *arg);
+
+/* CONFIG SET appendonly yes: as Redis, a rewrite makes the AOF; until it
+ * has, nothing is appended (the snapshot holds it) and no manifest names
+ * the new files; an AOF left from before is replaced by it. */
+static void turn_on(struct shard *sh, struct aof *a)
+{
+    struct node *n = sh->node;
+    if (prepare_dir(n, a) != 0) {
+        config_store(&n->config, appendonly, 0);
+        return;
+    }
+    char path[PATH_MAX_AOF];
+    path_in_dir(a, a->manifest_name, path, sizeof path);
+    memset(&a->man, 0, sizeof a->man);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) { /* the old files, deleted once the new AOF is made */
+        char text[65536];
+        ssize_t r = read(fd, text, sizeof text);
+        close(fd);
+        char err[160];
+        if (r <= 0 || aof_manifest_parse(text, (size_t)r, &a->man, err, sizeof err) != 0)
+            memset(&a->man, 0, sizeof a->man);
+    }
+    if (!a->thread_started) {
+        if (pthread_create(&a->thread, NULL, writer_main, a) != 0) {
+            log_warning("Can't start the AOF writer thread");
+            config_store(&n->config, appendonly, 0);
+            return;
+        }
+        a->thread_started = true;
+    }
+    a->base_size = 0;
+    a->size_at_rewrite = 0;
+    atomic_store(&a->incr_size, 0);
+    a->suspended = true;
+    a->drop_pre_cut = true;
+    a->need_base = true;
+    a->fail_ms = 0;
+    a->on = true;
+    atomic_store(&n->repl_feeding, 1);
+    log_notice("AOF enabled by CONFIG SET: a background rewrite makes it");
+}
+
+/* CONFIG SET appendonly no: the file is closed after what was taken
+ * (once a rewrite under way has ended); shards go on journaling (the
+ * replication backlog takes it). */
+static void turn_off(struct aof *a)
+{
+    if (a->step != RW_NONE || a->cut_pending)
+        return; /* after the rewrite */
+    queue_entry(a, SLOT_CLOSE);
+    hand_over(a);
+    a->on = false;
+    a->suspended = false;
+    a->scheduled = false;
+    log_notice("AOF disabled by CONFIG SET");
+}
+
 static void aof_tick(struct shard *sh, int64_t now_ms)
 {
     (void)now_ms;
-    if (sh->id == 0)
-        hand_over(aof_of(sh->node));
+    if (sh->id != 0)
+        return;
+    struct aof *a = aof_of(sh->node);
+    bool want = config_load(&sh->node->config, appendonly) != 0;
+    if (want && !a->on)
+        turn_on(sh, a);
+    else if (!want && a->on)
+        turn_off(a);
+    hand_over(a);
 }
 
 /* ---- the files at start ----------------------------------------------- */
@@ -560,7 +646,8 @@ static int open_existing(struct node *n, struct aof *a, const char *text, size_t
     return 0;
 }
 
-static int prepare(struct node *n, struct aof *a)
+/* The directory (made if missing) and the manifest's name. */
+static int prepare_dir(struct node *n, struct aof *a)
 {
     const char *fname = config_str(&n->config, appendfilename);
     const char *dname = config_str(&n->config, appenddirname);
@@ -572,6 +659,14 @@ static int prepare(struct node *n, struct aof *a)
         log_warning("Can't create the append-only directory %s: %s", a->dir, strerror(errno));
         return -1;
     }
+    return 0;
+}
+
+static int prepare(struct node *n, struct aof *a)
+{
+    if (prepare_dir(n, a) != 0)
+        return -1;
+    const char *fname = fname_of(n);
     char path[PATH_MAX_AOF];
     path_in_dir(a, a->manifest_name, path, sizeof path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -839,12 +934,6 @@ void aof_rewrite_schedule(struct node *n)
         a->scheduled = true;
 }
 
-static const char *fname_of(const struct node *n)
-{
-    const char *f = config_str(&n->config, appendfilename);
-    return f && *f ? f : "appendonly.aof";
-}
-
 int aof_rewrite_parked(struct shard *sh, char *tmp, size_t len)
 {
     struct node *n = sh->node;
@@ -854,7 +943,7 @@ int aof_rewrite_parked(struct shard *sh, char *tmp, size_t len)
         return -1;
     }
     struct aof_file *f = &a->man.incr[a->man.nincr];
-    f->seq = a->man.incr[a->man.nincr - 1].seq + 1;
+    f->seq = a->man.nincr ? a->man.incr[a->man.nincr - 1].seq + 1 : 1;
     f->type = 'i';
     snprintf(f->name, sizeof f->name, "%s.%llu.incr.aof", fname_of(n), (unsigned long long)f->seq);
     char path[PATH_MAX_AOF];
@@ -865,7 +954,7 @@ int aof_rewrite_parked(struct shard *sh, char *tmp, size_t len)
         return -1;
     }
     a->man.nincr++;
-    if (write_manifest(a) != 0) {
+    if (!a->need_base && write_manifest(a) != 0) {
         log_warning("Can't write the AOF manifest %s/%s: %s", a->dir, a->manifest_name, strerror(errno));
         a->man.nincr--;
         close(fd);
@@ -950,6 +1039,7 @@ static void rewrite_finish(struct shard *sh)
                 a->base_size = (uint64_t)st.st_size;
                 a->size_at_rewrite = a->base_size + atomic_load(&a->incr_size);
                 a->rewrites++;
+                a->need_base = false;
                 log_notice("Background AOF rewrite finished successfully");
             }
         }
@@ -993,7 +1083,7 @@ bool aof_rewrite_due(struct shard *sh, int64_t now_ms)
     long long min = config_load(&sh->node->config, auto_aof_rewrite_min_size);
     if (a->fail_ms && now_ms - a->fail_ms < 5000)
         return false; /* after a failure, as Redis: not again at once */
-    if (a->suspended)
+    if (a->suspended || a->need_base)
         return true;
     if (pct <= 0)
         return false;

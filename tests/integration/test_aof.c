@@ -882,6 +882,55 @@ static void test_replica_aof(void **state)
     tclose(mc);
 }
 
+/* CONFIG SET appendonly yes at run time: a rewrite makes the AOF from the
+ * data there, writes after it are appended (counters exact after kill -9);
+ * CONFIG SET appendonly no stops appending (what follows is not in it). */
+static void test_config_set_appendonly(void **state)
+{
+    (void)state;
+    const char *dir = new_dir();
+    struct server *s = &servers[nservers++];
+    const char *args[] = { "--dir", dir, "--dbfilename", "dump.rdb", NULL };
+    assert_int_equal(server_start(s, args), 0);
+    tconn *c = tconnect(s->port);
+    for (int i = 0; i < 300; i++)
+        get_int(tcmd(c, "INCR ctr:%d", i % 7));
+    expect_int(tcmd(c, "RPUSH list a b"), 2);
+    assert_int_equal(info_field(c, "persistence", "aof_enabled"), 0);
+    expect_ok(tcmd(c, "CONFIG SET appendonly yes"));
+    for (int i = 0; i < 300; i++) /* while the AOF is being made */
+        get_int(tcmd(c, "INCR ctr:%d", i % 7));
+    assert_int_equal(info_field_becomes(c, "persistence", "aof_enabled", 1, 30000), 1);
+    assert_true(wait_field_at_least(c, "persistence", "aof_rewrites", 1, 30000) >= 1);
+    wait_rewrite_done(c);
+    for (int i = 0; i < 300; i++)
+        get_int(tcmd(c, "INCR ctr:%d", i % 7));
+    expect_int(tcmd(c, "LPUSH list z"), 3);
+    write_markers_and_wait(c, dir);
+    char *before = state_of(c);
+    tclose(c);
+    server_kill(s);
+
+    s = start_aof(dir, NULL, NULL, NULL, NULL);
+    c = tconnect(s->port);
+    char *after = state_of(c);
+    expect_same_state(before, after);
+    expect_bulk(tcmd(c, "GET ctr:0"), "129"); /* 900 INCRs over 7 counters: 0 gets 129 */
+    /* off: later writes are not in the AOF */
+    expect_ok(tcmd(c, "CONFIG SET appendonly no"));
+    assert_int_equal(info_field_becomes(c, "persistence", "aof_enabled", 0, 30000), 0);
+    expect_ok(tcmd(c, "SET notinaof 1"));
+    tclose(c);
+    assert_int_equal(server_stop(s), 0); /* no save points: no dump.rdb with it either */
+    s = start_aof(dir, NULL, NULL, NULL, NULL);
+    c = tconnect(s->port);
+    expect_int(tcmd(c, "EXISTS notinaof"), 0);
+    expect_bulk(tcmd(c, "GET ctr:0"), "129");
+    tclose(c);
+    free(before);
+    free(after);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -896,6 +945,7 @@ int main(void)
         cmocka_unit_test_teardown(test_auto_rewrite, teardown),
         cmocka_unit_test_teardown(test_bgrewriteaof_replies, teardown),
         cmocka_unit_test_teardown(test_replica_aof, teardown),
+        cmocka_unit_test_teardown(test_config_set_appendonly, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
