@@ -165,9 +165,18 @@ static void *writer_main(void *arg)
             struct slot *sl = &a->ring[tail % RING];
             struct buf *b = &sl->b;
             size_t len = b->len;
-            /* a failed write is retried whole a second later, as Redis
-             * retries its buffer, and the bytes stay in order */
-            while (len && !write_all(a->fd, b->data, len)) {
+            /* a failed write (a full disk) is retried from where it
+             * stopped a second later, as Redis retries its buffer: the
+             * bytes stay in order, none twice */
+            size_t done = 0;
+            while (done < len) {
+                ssize_t w = write(a->fd, b->data + done, len - done);
+                if (w >= 0) {
+                    done += (size_t)w;
+                    continue;
+                }
+                if (errno == EINTR)
+                    continue;
                 atomic_store(&a->write_ok, 0);
                 uint64_t now = (uint64_t)mono_ms();
                 if (now - logged_err_ms > 30000) {
@@ -178,7 +187,8 @@ static void *writer_main(void *arg)
                     break;
                 usleep(1000 * 1000);
             }
-            atomic_store(&a->write_ok, 1);
+            if (done == len)
+                atomic_store(&a->write_ok, 1);
             atomic_fetch_add(&a->incr_size, len);
             atomic_fetch_sub(&a->queued, len);
             buf_free(b);
