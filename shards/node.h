@@ -22,7 +22,7 @@ struct exec_ctx;
 struct slice;
 struct cluster;
 
-#define NODE_MODULES_MAX 8
+#define NODE_MODULES_MAX 16 /* the shard modules a node may have (nine with the cluster and the AOF) */
 
 /* Where what the shards write goes: the replication layer's journal. */
 struct journal_sink {
