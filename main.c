@@ -31,6 +31,7 @@
 #include "shards/blocking.h"
 #include "shards/monitor.h"
 #include "shards/tracking.h"
+#include "shards/aof.h"
 #include "shards/persist.h"
 #include "shards/node.h"
 #include "shards/commands/acl.h"
@@ -256,6 +257,12 @@ int main(int argc, char **argv)
     scripting_attach(n); /* the script registry; each shard's Lua state */
     repl_attach(n);   /* its shard module, its commands, the journal sink, the write gate */
     persist_attach(n); /* dump.rdb loaded at start, SAVE/BGSAVE, the save points; wraps the write gate */
+    if (aof_attach(n) != 0) { /* appendonly: the AOF found or made, its writer thread */
+        if (have_pidfile)
+            unlink(pidfile);
+        log_teardown();
+        return 1;
+    }
     cluster_commands_register(); /* CLUSTER, in every mode */
     acl_commands_register(); /* ACL */
     if (config_load(&n->config, cluster_enabled) && cluster_attach(n, repl_set_master) != 0) {

@@ -236,12 +236,6 @@ static const char *option_parse(const struct option_desc *o, const char *value, 
         if (strcasecmp(value, "yes") == 0) v = 1;
         else if (strcasecmp(value, "no") == 0) v = 0;
         else return "argument must be 'yes' or 'no'";
-        /* accepted so that redis.conf files load, but ringkv cannot do it:
-         * refused rather than ignored, as it would promise durability */
-        if (v && strcmp(o->name, "appendonly") == 0) {
-            snprintf(why, whylen, "ringkv does not support '%s yes'", o->name);
-            return why;
-        }
         break;
     case CONF_ENUM: {
         int idx = enum_index(o->words, value);
@@ -258,6 +252,13 @@ static const char *option_parse(const struct option_desc *o, const char *value, 
             why[n < whylen ? n : whylen - 1] = '\0';
             return why;
         }
+        /* accepted words so that redis.conf files load, but ringkv cannot
+         * hold a reply until its write is fsynced: refused rather than
+         * ignored, as it would promise a durability ringkv does not give */
+        if (strcmp(o->name, "appendfsync") == 0 && idx == 0) {
+            snprintf(why, whylen, "ringkv does not support 'appendfsync always' (use everysec)");
+            return why;
+        }
         v = idx;
         break;
     }
@@ -267,6 +268,10 @@ static const char *option_parse(const struct option_desc *o, const char *value, 
             return KEYSPACE_EVENTS_INVALID;
         break;
     case CONF_STRING:
+        if (strcmp(o->name, "appendfilename") == 0 && (strchr(value, '/') || !*value))
+            return "appendfilename can't be a path, just a filename"; /* Redis's check */
+        if (strcmp(o->name, "appenddirname") == 0 && (strchr(value, '/') || !*value))
+            return "appenddirname can't be a path, just a dirname"; /* Redis's check */
         if (strcmp(o->name, "dbfilename") == 0 && strchr(value, '/'))
             return "dbfilename can't be a path, just a filename"; /* Redis's check: the file is in dir */
         if (strcmp(o->name, "save") == 0) {

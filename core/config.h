@@ -57,7 +57,13 @@ enum config_type {
     X("slowlog-max-len", slowlog_max_len, CONF_INT,    "128",       CONF_RUNTIME, NULL, "slow log entries kept per shard") \
     X("hz",              hz,              CONF_INT,    "10",        CONF_RUNTIME, NULL, "background tasks (active expiry, timeouts) run this many times a second") \
     X("save",            save,            CONF_STRING, "3600 1 300 100 60 10000", CONF_RUNTIME, NULL, "RDB snapshot points, \"seconds changes\" pairs: a background save when that many changes are that old (\"\": none); Redis's default, with or without a config file") \
-    X("appendonly",      appendonly,      CONF_BOOL,   "no",        CONF_RUNTIME, NULL, "accepted for compatibility; only 'no' is supported") \
+    X("appendonly",      appendonly,      CONF_BOOL,   "no",        CONF_RUNTIME, NULL, "append every write to the AOF (appenddirname in dir, Redis 7's multi-part files) and load it at start instead of the RDB file; CONFIG SET yes makes it by a rewrite") \
+    X("appendfsync",     appendfsync,     CONF_ENUM,   "everysec",  CONF_RUNTIME, "always everysec no", "fsync the AOF at most once a second (everysec) or never (no: the kernel decides); always is refused") \
+    X("appendfilename",  appendfilename,  CONF_STRING, "appendonly.aof", 0, NULL, "the AOF's name: its files are <name>.<seq>.base.rdb, <name>.<seq>.incr.aof and <name>.manifest") \
+    X("appenddirname",   appenddirname,   CONF_STRING, "appendonlydir", 0, NULL, "the directory in dir that holds the AOF's files") \
+    X("aof-load-truncated", aof_load_truncated, CONF_BOOL, "yes",   CONF_RUNTIME, NULL, "an AOF whose last command was cut short (a crash mid-write): cut it and start (yes), or refuse to start (no)") \
+    X("auto-aof-rewrite-percentage", auto_aof_rewrite_percentage, CONF_INT, "100", CONF_RUNTIME, NULL, "rewrite the AOF once it grew this many percent over its size after the last rewrite (0: never by itself)") \
+    X("auto-aof-rewrite-min-size", auto_aof_rewrite_min_size, CONF_MEMORY, "64mb", CONF_RUNTIME, NULL, "no automatic AOF rewrite while the AOF is smaller than this") \
     X("replicaof",       replicaof,       CONF_STRING, "",          0, NULL, "\"host port\": start as a replica of that master") \
     X("masterauth",      masterauth,      CONF_STRING, "",          CONF_RUNTIME, NULL, "password to give the master (AUTH) when replicating") \
     X("repl-backlog-size", repl_backlog_size, CONF_MEMORY, "1mb",   0, NULL, "bytes of the replication stream kept for partial resyncs") \
@@ -139,13 +145,7 @@ enum config_type {
     X("rdb-del-sync-files", rdb_del_sync_files, "no") \
     X("rdb-save-incremental-fsync", rdb_save_incremental_fsync, "yes") \
     X("sanitize-dump-payload", sanitize_dump_payload, "no") \
-    X("appendfilename", appendfilename, "appendonly.aof") \
-    X("appenddirname", appenddirname, "appendonlydir") \
-    X("appendfsync", appendfsync, "everysec") \
     X("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite, "no") \
-    X("auto-aof-rewrite-percentage", auto_aof_rewrite_percentage, "100") \
-    X("auto-aof-rewrite-min-size", auto_aof_rewrite_min_size, "67108864") \
-    X("aof-load-truncated", aof_load_truncated, "yes") \
     X("aof-use-rdb-preamble", aof_use_rdb_preamble, "yes") \
     X("aof-timestamp-enabled", aof_timestamp_enabled, "no") \
     X("aof-rewrite-incremental-fsync", aof_rewrite_incremental_fsync, "yes") \

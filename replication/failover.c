@@ -77,7 +77,7 @@ static void stream_complete(struct shard *sh)
      * master asks to continue from its own end of the stream, and a byte
      * the target never got (dropped with the link at the hand-over) would
      * make that a full resync. The GETACK makes the target answer at once. */
-    master_stream_bytes(sh, "*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n",
+    master_stream_bytes_unpersisted(sh, "*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n",
                         strlen("*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n"));
     r->failover_offset = journal_offset(r->backlog);
     failover_tick(sh, shard_now_ms(sh));

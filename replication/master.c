@@ -13,6 +13,7 @@
 #include "core/reply.h"
 #include "core/resp.h"
 #include "net/loop.h"
+#include "shards/aof.h"
 #include "shards/dispatch.h"
 #include "shards/message.h"
 #include "shards/node.h"
@@ -81,6 +82,19 @@ static void drop_held_over_limits(struct shard *sh, int64_t now_ms)
  * same stream at the same offsets). */
 void master_stream_bytes(struct shard *sh, const char *p, size_t n)
 {
+    master_stream_bytes_from(sh, AOF_FROM_LINK, p, n);
+}
+
+void master_stream_bytes_from(struct shard *sh, int from, const char *p, size_t n)
+{
+    aof_feed(sh->node, from, p, n); /* the AOF is this stream (shards/aof.h) */
+    master_stream_bytes_unpersisted(sh, p, n);
+}
+
+/* The stream's own signals (PING, REPLCONF GETACK): for replicas, not
+ * data for the AOF. */
+void master_stream_bytes_unpersisted(struct shard *sh, const char *p, size_t n)
+{
     struct repl *r = repl_of(sh);
     if (n == 0)
         return;
@@ -98,7 +112,7 @@ void master_stream_bytes(struct shard *sh, const char *p, size_t n)
 
 static void stream_command(struct shard *sh, const char *resp)
 {
-    master_stream_bytes(sh, resp, strlen(resp));
+    master_stream_bytes_unpersisted(sh, resp, strlen(resp));
 }
 
 struct replica *replica_new(struct shard *sh, const struct shard_msg *m)

@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/reply.h"
+#include "shards/aof.h"
 #include "shards/dispatch.h"
 #include "shards/message.h"
 #include "shards/node.h"
@@ -204,7 +205,20 @@ static void send_barrier(struct shard *sh, int argc, const struct slice *argv)
     msg_post(sh, m, 0);
 }
 
-/* exec_ctx.journal_as: the handler's deterministic form of itself. */
+/* An AOF rewrite parks every shard (shards/persist.c): this shard's bytes
+ * made before it parked go to shard 0 now, then the mark that ends its part
+ * of the old incr file (shards/aof.h, the cut). A replica's shards make no
+ * stream of their own: its cut is where shard 0 was at the park. */
+void repl_stream_cut(struct shard *sh)
+{
+    if (!sh->repl || repl_is_replica(sh->node))
+        return;
+    ship_journal(sh);
+    struct shard_msg *m = repl_msg_create(sh, MSG_JOURNAL, 0, NULL, 0);
+    m->value = JOURNAL_MSG_CUT;
+    msg_post(sh, m, 0);
+}
+
 /* exec_ctx.journal_as: the handler's deterministic form of itself; called
  * more than once, the forms follow each other (SMOVE: SREM src m, SADD dst
  * m, each applied where its key lives). repl_command_begin empties it. */
@@ -346,7 +360,7 @@ static void gate_release(struct shard *sh, struct stream_gate *g)
         g->nrecords--;
         g->released++;
         if (rec.len && atomic_load_explicit(&sh->node->repl_feeding, memory_order_relaxed))
-            master_stream_bytes(sh, rec.data, rec.len);
+            master_stream_bytes_from(sh, AOF_FROM_RECORD, rec.data, rec.len);
         buf_free(&rec);
         for (int i = 0; i < g->nshards; i++) {
             struct buf *h = &g->held[i];
@@ -359,7 +373,10 @@ static void gate_release(struct shard *sh, struct stream_gate *g)
                 at += 5;
                 if (kind == 'B')
                     break; /* the next barrier of this shard: wait again */
-                master_stream_bytes(sh, h->data + at, n);
+                if (kind == 'C')
+                    aof_stream_cut(sh->node, i);
+                else
+                    master_stream_bytes_from(sh, i, h->data + at, n);
                 at += n;
             }
             buf_consume(h, at);
@@ -384,9 +401,16 @@ bool repl_gate_holds(struct shard *sh)
 static void gate_arrive(struct shard *sh, int from, uint64_t kind, const struct buf *p)
 {
     struct stream_gate *g = sh->repl->gate;
+    if (kind == JOURNAL_MSG_CUT) {
+        if (g->waiting[from] == 0)
+            aof_stream_cut(sh->node, from);
+        else
+            held_put(&g->held[from], 'C', NULL, 0);
+        return;
+    }
     if (kind != JOURNAL_MSG_BARRIER) {
         if (g->waiting[from] == 0)
-            master_stream_bytes(sh, p->data, p->len);
+            master_stream_bytes_from(sh, from, p->data, p->len);
         else
             held_put(&g->held[from], 'J', p->data, (uint32_t)p->len);
         return;

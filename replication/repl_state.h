@@ -130,7 +130,9 @@ struct snap {
 #define SPARE_BUF_MAX (16u << 20)
 
 /* MSG_JOURNAL's value: what the payload is. */
-enum journal_msg { JOURNAL_MSG_BYTES = 0, JOURNAL_MSG_BARRIER = 1 };
+/* JOURNAL_MSG_CUT: an AOF rewrite's mark (repl_stream_cut): what the shard
+ * sent before it goes to the old incr file, what it sends after to the new. */
+enum journal_msg { JOURNAL_MSG_BYTES = 0, JOURNAL_MSG_BARRIER = 1, JOURNAL_MSG_CUT = 2 };
 
 struct stream_gate;
 
@@ -274,6 +276,11 @@ struct shard_msg *repl_post(struct shard *sh, int to, int kind, uint64_t value, 
 
 /* master.c */
 void master_stream_bytes(struct shard *sh, const char *p, size_t n);
+void master_stream_bytes_unpersisted(struct shard *sh, const char *p, size_t n);
+/* The same for bytes of one shard's part (from: its id) or a node-wide
+ * record (AOF_FROM_RECORD): the AOF tells them apart while a rewrite's cut
+ * is under way (shards/aof.h). */
+void master_stream_bytes_from(struct shard *sh, int from, const char *p, size_t n);
 void master_attach(struct shard *sh, struct shard_msg *m);
 /* A replica for the PSYNC message m (argv: replid, offset, ip, port), not
  * linked yet. */

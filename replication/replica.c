@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/numbers.h"
 #include "net/loop.h"
+#include "shards/aof.h"
 #include "shards/dispatch.h"
 #include "shards/message.h"
 #include "shards/monitor.h"
@@ -501,6 +502,7 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
         post_applies(sh, l);
         for (int i = 0; i < sh->node->nshards; i++)
             repl_post(sh, i, MSG_LOAD_END, 0, NULL, NULL);
+        aof_dataset_replaced(sh->node); /* its base from a snapshot taken after the load ends */
         r->step = LINK_CONNECTED;
         r->backoff_ms = 0;
         r->backlog_active = true;
@@ -508,8 +510,12 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
         return true;
     }
     /* everything else is part of the stream and of our offset, and goes on
-     * to replicas of ours */
-    master_stream_bytes(sh, raw, rawlen);
+     * to replicas of ours; the master's PING and REPLCONF are not data for
+     * our AOF */
+    if (slice_eq_nocase(name, "ping") || slice_eq_nocase(name, "replconf"))
+        master_stream_bytes_unpersisted(sh, raw, rawlen);
+    else
+        master_stream_bytes(sh, raw, rawlen);
     if (monitor_watching(sh->node)) {
         /* Redis shows the master's commands, from the master's address */
         char peer[300];

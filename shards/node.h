@@ -22,7 +22,7 @@ struct exec_ctx;
 struct slice;
 struct cluster;
 
-#define NODE_MODULES_MAX 16
+#define NODE_MODULES_MAX 16 /* the shard modules a node may have (ten with the cluster, tracking and the AOF) */
 
 /* Where what the shards write goes: the replication layer's journal. */
 struct journal_sink {
@@ -155,6 +155,8 @@ struct node {
     struct tracking_node *tracking;
     /* RDB snapshots and loading (shards/persist.h), or NULL */
     struct persist *persist;
+    /* the append-only file (shards/aof.h), or NULL */
+    struct aof     *aof;
 };
 
 enum pause_mode { PAUSE_NONE, PAUSE_WRITE, PAUSE_ALL };

@@ -23,6 +23,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/reply.h"
+#include "shards/aof.h"
 #include "shards/dispatch.h"
 #include "shards/message.h"
 #include "shards/node.h"
@@ -38,7 +39,9 @@
 /* Clients waiting for one snapshot (SAVE callers, a BGSAVE's). */
 #define WAITERS_MAX 64
 
-enum snap_kind { SNAP_NONE, SNAP_SAVE, SNAP_BGSAVE, SNAP_SHUTDOWN, SNAP_FLUSHALL };
+/* SNAP_AOFRW: an AOF rewrite (BGREWRITEAOF, the automatic one): a forked
+ * child as BGSAVE's, writing the AOF's new base (shards/aof.h). */
+enum snap_kind { SNAP_NONE, SNAP_SAVE, SNAP_BGSAVE, SNAP_SHUTDOWN, SNAP_FLUSHALL, SNAP_AOFRW };
 enum shutdown_req { SHUT_NONE, SHUT_PLAIN, SHUT_SAVE };
 
 /* The node's persistence state. The barrier's two words are shared by
@@ -58,8 +61,9 @@ struct persist {
     /* the next background save's end is awaited by these (persist_bgsave_notify) */
     struct { persist_saved_fn *done; uint64_t arg; } notify[WAITERS_MAX];
     int            nnotify;
-    /* the background save's child */
+    /* the background save's child (or the AOF rewrite's: child_kind) */
     pid_t          child;
+    int            child_kind;      /* SNAP_BGSAVE or SNAP_AOFRW */
     int64_t        child_start_ms;
     uint64_t       changes_at_fork;
     bool           scheduled;       /* BGSAVE SCHEDULE: start one once the child is done */
@@ -181,10 +185,20 @@ int persist_write_rdb(struct node *n, int fd, int64_t now_ms, bool keys)
  * directory fsynced, so a crash leaves the old file or the new one. The
  * stores must not change meanwhile (parked shards, or a forked child).
  * 0, or -1 with errno set. */
+static int write_snapshot_to(struct node *n, int64_t now_ms, const char *tmp, const char *final);
+
 static int write_snapshot(struct node *n, int64_t now_ms)
 {
     char tmp[64];
     temp_name(tmp, sizeof tmp, getpid());
+    const char *name = config_str(&n->config, dbfilename);
+    return write_snapshot_to(n, now_ms, tmp, name && *name ? name : "dump.rdb");
+}
+
+/* The same to tmp, renamed over final unless final is NULL (an AOF base:
+ * the parent renames it once the rewrite's cut is done). */
+static int write_snapshot_to(struct node *n, int64_t now_ms, const char *tmp, const char *final)
+{
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
@@ -196,8 +210,7 @@ static int write_snapshot(struct node *n, int64_t now_ms)
         rc = -1;
         saved = errno;
     }
-    const char *name = config_str(&n->config, dbfilename);
-    if (rc == 0 && rename(tmp, name && *name ? name : "dump.rdb") != 0) {
+    if (rc == 0 && final && rename(tmp, final) != 0) {
         rc = -1;
         saved = errno;
     }
@@ -206,6 +219,8 @@ static int write_snapshot(struct node *n, int64_t now_ms)
         errno = saved;
         return -1;
     }
+    if (!final)
+        return 0;
     int dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         (void)fsync(dfd); /* the rename itself survives a crash (best effort) */
@@ -217,9 +232,9 @@ static int write_snapshot(struct node *n, int64_t now_ms)
 /* The child of a background save: shard 0's thread alone, every other
  * shard parked at the fork. It writes the file and leaves without running
  * the parent's exit handlers. */
-static void child_main(struct node *n, int64_t now_ms)
+static void child_main(struct node *n, int64_t now_ms, const char *aof_base)
 {
-    prctl(PR_SET_NAME, "ringkv-rdb-bgsave");
+    prctl(PR_SET_NAME, aof_base ? "ringkv-aof-rewrite" : "ringkv-rdb-bgsave");
     /* not on shard 0's CPU, whose pinning the child inherits: there it
      * would take that shard's time and wait for it */
     struct persist *p = state(n);
@@ -231,7 +246,7 @@ static void child_main(struct node *n, int64_t now_ms)
         close(n->listen_fds[i]);
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
-    int rc = write_snapshot(n, now_ms);
+    int rc = aof_base ? write_snapshot_to(n, now_ms, aof_base, NULL) : write_snapshot(n, now_ms);
     _exit(rc == 0 ? 0 : 1);
 }
 
@@ -285,6 +300,51 @@ static void notify_saved(struct shard *sh, bool ok)
         p->notify[i].done(sh, ok, p->notify[i].arg);
 }
 
+static void run_stream_cut(struct shard *sh)
+{
+    for (int i = 0; i < sh->node->nmodules; i++)
+        if (sh->node->modules[i]->stream_cut)
+            sh->node->modules[i]->stream_cut(sh);
+}
+
+/* An AOF rewrite, every shard parked: the cut begins (shard 0's mark
+ * after the others'), the new incr file is named, and a child writes the
+ * new base. */
+static void aof_rewrite_snapshot(struct shard *sh, int64_t now_ms, uint64_t t0)
+{
+    struct node *n = sh->node;
+    struct persist *p = state(n);
+    char tmp[700];
+    if (aof_rewrite_parked(sh, tmp, sizeof tmp) != 0) {
+        release_shards(p);
+        answer_waiters(sh, NULL, "ERR Can't rewrite append only file in background: see the log");
+        return;
+    }
+    run_stream_cut(sh);
+    pid_t pid = fork();
+    if (pid == 0)
+        child_main(n, now_ms, tmp);
+    int fork_errno = errno;
+    p->latest_fork_usec = (clock_mono_ns() - t0) / 1000;
+    release_shards(p);
+    if (pid < 0) {
+        aof_rewrite_forked(sh, false);
+        char err[128];
+        snprintf(err, sizeof err, "ERR Can't rewrite append only file in background: fork: %s", strerror(fork_errno));
+        log_warning("Can't rewrite append only file in background: fork: %s", strerror(fork_errno));
+        answer_waiters(sh, NULL, err);
+        return;
+    }
+    aof_rewrite_forked(sh, true);
+    p->forks++;
+    p->child = pid;
+    p->child_kind = SNAP_AOFRW;
+    p->child_start_ms = now_ms;
+    log_notice("Background append only file rewriting started by pid %d (shards parked %llu us, fork %llu us)",
+               (int)pid, (unsigned long long)p->latest_park_usec, (unsigned long long)p->latest_fork_usec);
+    answer_waiters(sh, "Background append only file rewriting started", NULL);
+}
+
 /* Every shard is parked (shard 0 is running this): take the snapshot. */
 static void snapshot(struct shard *sh)
 {
@@ -296,10 +356,14 @@ static void snapshot(struct shard *sh)
     p->latest_park_usec = (t0 - p->park_start_ns) / 1000;
     int64_t now_ms = shard_now_ms(sh);
     uint64_t changes = node_changes(n);
+    if (kind == SNAP_AOFRW) {
+        aof_rewrite_snapshot(sh, now_ms, t0);
+        return;
+    }
     if (kind == SNAP_BGSAVE) {
         pid_t pid = fork();
         if (pid == 0)
-            child_main(n, now_ms);
+            child_main(n, now_ms, NULL);
         int fork_errno = errno;
         p->latest_fork_usec = (clock_mono_ns() - t0) / 1000;
         release_shards(p);
@@ -316,6 +380,7 @@ static void snapshot(struct shard *sh)
         p->forks++;
         p->saves++; /* as Redis's rdb_saves: saves started, whatever their end */
         p->child = pid;
+        p->child_kind = SNAP_BGSAVE;
         p->child_start_ms = now_ms;
         p->changes_at_fork = changes;
         log_notice("Background saving started by pid %d (shards parked %llu us, fork %llu us)", (int)pid,
@@ -360,6 +425,8 @@ static void park_message(struct shard *sh, struct shard_msg *m)
     }
     struct persist *p = state(sh->node);
     if (sh->id != 0) {
+        if (p->kind == SNAP_AOFRW)
+            run_stream_cut(sh); /* before parking: this shard's bytes, then its mark */
         unsigned gen = atomic_load(&p->release); /* before counting ourselves: shard 0 moves it after */
         if (sh->id < 1024)
             atomic_store(&p->parked_by[sh->id], true);
@@ -426,7 +493,8 @@ static bool defer(struct exec_ctx *ctx)
 void cmd_save(struct exec_ctx *ctx)
 {
     struct persist *p = state(ctx->shard->node);
-    if (p->child > 0 || p->kind == SNAP_BGSAVE || p->kind == SNAP_SHUTDOWN) {
+    if ((p->child > 0 && p->child_kind == SNAP_BGSAVE) || p->kind == SNAP_BGSAVE || p->kind == SNAP_SHUTDOWN ||
+        p->kind == SNAP_AOFRW) {
         reply_error(ctx->reply, "ERR Background save already in progress");
         return;
     }
@@ -456,6 +524,9 @@ void cmd_bgsave(struct exec_ctx *ctx)
         if (schedule) {
             p->scheduled = true;
             reply_simple(ctx->reply, "Background saving scheduled");
+        } else if ((p->child > 0 && p->child_kind == SNAP_AOFRW) || p->kind == SNAP_AOFRW) {
+            reply_error(ctx->reply, "ERR An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE "
+                                    "SCHEDULE in order to schedule a BGSAVE whenever possible.");
         } else {
             reply_error(ctx->reply, "ERR Background save already in progress");
         }
@@ -476,13 +547,38 @@ bool persist_bgsave_notify(struct shard *sh, persist_saved_fn *done, uint64_t ar
     p->notify[p->nnotify].done = done;
     p->notify[p->nnotify].arg = arg;
     p->nnotify++;
-    if (p->child > 0 || p->kind == SNAP_BGSAVE)
+    if ((p->child > 0 && p->child_kind == SNAP_BGSAVE) || p->kind == SNAP_BGSAVE)
         return true; /* its end is the one awaited */
     if (busy(p))
-        p->scheduled = true; /* a SAVE or a shutdown's save parks the shards now */
+        p->scheduled = true; /* after the SAVE, shutdown's save or AOF rewrite under way */
     else
         park_start(sh, SNAP_BGSAVE);
     return true;
+}
+
+void cmd_bgrewriteaof(struct exec_ctx *ctx)
+{
+    struct node *n = ctx->shard->node;
+    struct persist *p = state(n);
+    if (aof_rewrite_busy(n) || p->kind == SNAP_AOFRW || (p->child > 0 && p->child_kind == SNAP_AOFRW)) {
+        reply_error(ctx->reply, "ERR Background append only file rewriting already in progress");
+        return;
+    }
+    if (!aof_on(n)) {
+        /* Redis writes a one-off AOF then; ringkv's AOF is its stream */
+        reply_error(ctx->reply, "ERR ringkv rewrites the append only file only with appendonly yes");
+        return;
+    }
+    if (busy(p)) {
+        aof_rewrite_schedule(n);
+        reply_simple(ctx->reply, "Background append only file rewriting scheduled");
+        return;
+    }
+    if (!defer(ctx)) {
+        reply_error(ctx->reply, "ERR");
+        return;
+    }
+    park_start(ctx->shard, SNAP_AOFRW);
 }
 
 void cmd_lastsave(struct exec_ctx *ctx)
@@ -510,6 +606,13 @@ static void reap_child(struct shard *sh, int64_t now_ms)
     if (r != p->child)
         return;
     bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (p->child_kind == SNAP_AOFRW) {
+        p->child = 0;
+        if (!ok)
+            log_warning("Background AOF rewrite %s", WIFSIGNALED(st) ? "terminated by signal" : "error");
+        aof_rewrite_done(sh, ok);
+        return;
+    }
     p->last_bgsave_time_s = (now_ms - p->child_start_ms + 500) / 1000;
     if (ok) {
         p->lastsave_s = now_ms / 1000;
@@ -527,13 +630,18 @@ static void reap_child(struct shard *sh, int64_t now_ms)
     notify_saved(sh, ok);
 }
 
-static void kill_child(struct persist *p)
+static void kill_child(struct shard *sh, struct persist *p)
 {
     if (p->child <= 0)
         return;
     kill(p->child, SIGUSR1);
     int st;
     waitpid(p->child, &st, 0);
+    if (p->child_kind == SNAP_AOFRW) {
+        p->child = 0;
+        aof_rewrite_done(sh, false);
+        return;
+    }
     char tmp[64];
     temp_name(tmp, sizeof tmp, p->child);
     unlink(tmp);
@@ -570,10 +678,13 @@ static void persist_tick(struct shard *sh, int64_t now_ms)
         reap_child(sh, now_ms);
     if (p->kind == SNAP_NONE && all_flushed(n)) {
         /* FLUSHALL: a background save of the keys before it must not land
-         * after it; the empty keyspace is saved at once when points are set */
-        if (p->child > 0 && p->nnotify > 0)
-            p->scheduled = true; /* those waiting for it get a later one */
-        kill_child(p);
+         * after it; the empty keyspace is saved at once when points are set.
+         * An AOF rewrite goes on: the FLUSHALL is in the new incr file. */
+        if (p->child > 0 && p->child_kind == SNAP_BGSAVE) {
+            if (p->nnotify > 0)
+                p->scheduled = true; /* those waiting for it get a later one */
+            kill_child(sh, p);
+        }
         if (save_points_set(n)) {
             park_start(sh, SNAP_FLUSHALL);
             return;
@@ -583,7 +694,7 @@ static void persist_tick(struct shard *sh, int64_t now_ms)
     if (req != SHUT_NONE) {
         /* Redis kills a background save at shutdown and saves in the
          * foreground: the file then holds the very last state */
-        kill_child(p);
+        kill_child(sh, p);
         if ((req & 4) || save_points_set(n)) {
             if (p->kind == SNAP_NONE)
                 park_start(sh, SNAP_SHUTDOWN);
@@ -596,6 +707,10 @@ static void persist_tick(struct shard *sh, int64_t now_ms)
     }
     if (busy(p))
         return;
+    if (aof_rewrite_due(sh, now_ms)) {
+        park_start(sh, SNAP_AOFRW);
+        return;
+    }
     if (p->scheduled) {
         p->scheduled = false;
         park_start(sh, SNAP_BGSAVE);
@@ -660,20 +775,17 @@ static bool load_record(void *arg, unsigned op, struct slice body, char *err, si
     return false;
 }
 
-static int persist_start(struct shard *sh)
+int persist_load_rdb(struct shard *sh, const char *name)
 {
     struct node *n = sh->node;
     struct persist *p = state(n);
-    const char *name = config_str(&n->config, dbfilename);
-    if (!name || !*name)
-        name = "dump.rdb";
     char cwd[512];
     if (!getcwd(cwd, sizeof cwd))
         snprintf(cwd, sizeof cwd, ".");
     int fd = open(name, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
-            return 0;
+            return 1;
         log_warning("Fatal error loading the DB %s/%s: %s. Exiting.", cwd, name, strerror(errno));
         return -1;
     }
@@ -717,6 +829,17 @@ static int persist_start(struct shard *sh)
     return 0;
 }
 
+/* At start: the AOF (shards/aof.h) when appendonly is on and it has one,
+ * else dbfilename. */
+static int persist_start(struct shard *sh)
+{
+    int rc = aof_load(sh);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    const char *name = config_str(&sh->node->config, dbfilename);
+    return persist_load_rdb(sh, name && *name ? name : "dump.rdb") < 0 ? -1 : 0;
+}
+
 /* ---- INFO and the write gate ------------------------------------------ */
 
 void persist_info(struct shard *sh, struct buf *out)
@@ -724,6 +847,7 @@ void persist_info(struct shard *sh, struct buf *out)
     struct node *n = sh->node;
     struct persist *p = state(n);
     int64_t now_ms = shard_now_ms(sh);
+    bool bgsave_child = p->child > 0 && p->child_kind == SNAP_BGSAVE;
     buf_printf(out,
                "loading:%d\r\n"
                "async_loading:0\r\n"
@@ -744,9 +868,9 @@ void persist_info(struct shard *sh, struct buf *out)
                "rdb_last_load_keys_expired:%llu\r\n"
                "rdb_last_load_keys_loaded:%llu\r\n"
                "rdb_last_park_usec:%llu\r\n",
-               atomic_load(&p->loading), (unsigned long long)dirty(n), p->child > 0 ? 1 : 0,
+               atomic_load(&p->loading), (unsigned long long)dirty(n), bgsave_child ? 1 : 0,
                (long long)p->lastsave_s, p->last_bgsave_ok ? "ok" : "err", (long long)p->last_bgsave_time_s,
-               p->child > 0 ? (long long)((now_ms - p->child_start_ms) / 1000) : -1LL,
+               bgsave_child ? (long long)((now_ms - p->child_start_ms) / 1000) : -1LL,
                (unsigned long long)p->saves, (unsigned long long)atomic_load(&p->keys_expired),
                (unsigned long long)atomic_load(&p->keys_loaded), (unsigned long long)p->latest_park_usec);
 }
@@ -780,7 +904,16 @@ static const char *persist_write_gate(const struct node *n)
 static void persist_node_teardown(struct node *n)
 {
     struct persist *p = state(n);
-    kill_child(p);
+    if (p->child > 0) {
+        kill(p->child, SIGUSR1);
+        int st;
+        waitpid(p->child, &st, 0);
+        if (p->child_kind == SNAP_BGSAVE) {
+            char tmp[64];
+            temp_name(tmp, sizeof tmp, p->child);
+            unlink(tmp);
+        }
+    }
     mi_free(p);
     n->persist = NULL;
 }

@@ -50,6 +50,8 @@ void persist_attach(struct node *n);
 void cmd_save(struct exec_ctx *ctx);
 void cmd_bgsave(struct exec_ctx *ctx);
 void cmd_lastsave(struct exec_ctx *ctx);
+/* BGREWRITEAOF: the AOF's new base from a snapshot (shards/aof.h). */
+void cmd_bgrewriteaof(struct exec_ctx *ctx);
 
 /* Shut the node down, saving first if `save` (SHUTDOWN SAVE) or, unless
  * `nosave`, when save points are set (SHUTDOWN, SIGTERM, SIGINT): done on
@@ -81,5 +83,11 @@ void persist_flushed(struct shard *sh);
  * the rdb_ ones, rdb_changes_since_last_save from every shard's changes
  * (the Stats section's fork fields come through the module's info hook). */
 void persist_info(struct shard *sh, struct buf *out);
+
+/* Load the RDB file at path into sh's store (its slots' keys; shard 0
+ * also the function libraries), at start, its journal hook off: 0, 1 if
+ * there is no such file, -1 after logging why it cannot be loaded. The
+ * AOF's base goes through it too (shards/aof.c). */
+int persist_load_rdb(struct shard *sh, const char *path);
 
 #endif

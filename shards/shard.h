@@ -143,6 +143,11 @@ struct shard_module {
      * that maxmemory does not count (Redis's mem_not_counted_for_evict:
      * replicas' output). */
     uint64_t (*memory_not_counted)(struct shard *sh);
+    /* An AOF rewrite's park (shards/persist.c), on every shard as it parks
+     * (shard 0: once the others are parked): the stream bytes it made
+     * before go to shard 0, followed by a mark (aof_stream_cut), so the new
+     * incr file starts exactly at the snapshot (shards/aof.h). */
+    void (*stream_cut)(struct shard *sh);
 };
 
 /* The attached modules' INFO fields of a section, in attach order. */

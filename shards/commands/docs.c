@@ -285,6 +285,7 @@ static const struct command_doc docs[] = {
       "nosave-save=[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]", NULL },
     { "save", "O(N) where N is the total number of keys in all databases", "", NULL },
     { "bgsave", "O(1)", "[SCHEDULE]", NULL },
+    { "bgrewriteaof", "O(1)", NULL, NULL },
     { "lastsave", "O(1)", "", NULL },
     { "debug", "Depends on subcommand.", "", NULL },
     { "eval", "Depends on the script that is executed.", "script numkeys#integer [key...] [arg...]", NULL },

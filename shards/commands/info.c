@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/stats.h"
 #include "shards/node.h"
+#include "shards/aof.h"
 #include "shards/persist.h"
 #include "shards/shard.h"
 #include "shards/store/store.h"
@@ -456,19 +457,7 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
     if (want & INFO_PERSISTENCE) {
         info_section_header(out, &sections, "Persistence");
         persist_info(sh, out); /* loading .. rdb_*: shards/persist.c */
-        buf_printf(out,
-                   "aof_enabled:0\r\n"
-                   "aof_rewrite_in_progress:0\r\n"
-                   "aof_rewrite_scheduled:0\r\n"
-                   "aof_last_rewrite_time_sec:-1\r\n"
-                   "aof_current_rewrite_time_sec:-1\r\n"
-                   "aof_last_bgrewrite_status:ok\r\n"
-                   "aof_rewrites:0\r\n"
-                   "aof_rewrites_consecutive_failures:0\r\n"
-                   "aof_last_write_status:ok\r\n"
-                   "aof_last_cow_size:0\r\n"
-                   "module_fork_in_progress:0\r\n"
-                   "module_fork_last_cow_size:0\r\n");
+        aof_info(sh, out); /* aof_*: shards/aof.c */
     }
     if (want & INFO_STATS) {
         uint64_t counts[RATES] = { t.commands, t.net_in, t.net_out };

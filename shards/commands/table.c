@@ -763,6 +763,8 @@ static struct command table[] = {
         "Synchronously save the dataset to disk"),
     ROW("bgsave",      -1, CMD_SHARD0 | CMD_ADMIN | CMD_NOSCRIPT, 0, 0, 0, cmd_bgsave, NULL, "server", "1.0.0",
         "Asynchronously save the dataset to disk"),
+    ROW("bgrewriteaof", 1, CMD_SHARD0 | CMD_ADMIN | CMD_NOSCRIPT, 0, 0, 0, cmd_bgrewriteaof, NULL, "server", "1.0.0",
+        "Asynchronously rewrite the append-only file to disk"),
     ROW("lastsave",    1,  CMD_SHARD0 | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_RANDOM, 0, 0, 0, cmd_lastsave, NULL,
         "server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk"),
 

@@ -127,8 +127,10 @@ static void test_config_set_rules(void **state)
     assert_int_equal(config_set(&c, "timeout", " 7", true, err, sizeof(err)), -1);
     assert_int_equal(config_set(&c, "timeout", "99999999999999999999", true, err, sizeof(err)), -1);
     /* compatibility switches refuse what ringkv cannot do */
-    assert_int_equal(config_set(&c, "appendonly", "no", true, err, sizeof(err)), 0);
-    assert_int_equal(config_set(&c, "appendonly", "yes", true, err, sizeof(err)), -1);
+    assert_int_equal(config_set(&c, "appendfsync", "no", true, err, sizeof(err)), 0);
+    assert_int_equal(config_set(&c, "appendfsync", "always", true, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "appendfsync always"));
+    assert_int_equal(config_set(&c, "appendfilename", "a/b", true, err, sizeof(err)), -1);
 }
 
 static void test_file_parsing(void **state)
@@ -367,7 +369,8 @@ static void test_redis_directives_accepted(void **state)
 
     write_file(path, sizeof(path),
                "save 900 1 300 10\n"
-               "appendfsync always\n"
+               "appendfsync no\n"
+               "no-appendfsync-on-rewrite yes\n"
                "notify-keyspace-events \"\"\n"
                "latency-tracking-info-percentiles 50 99 99.9\n"
                "rename-command CONFIG \"\"\n"
@@ -381,7 +384,7 @@ static void test_redis_directives_accepted(void **state)
     assert_int_equal(config_load_file(&c, path, err, sizeof(err)), 0);
     unlink(path);
     assert_string_equal(config_str(&c, save), "900 1 300 10");
-    assert_string_equal(config_value_text(&c, "appendfsync", v, sizeof(v)), "always");
+    assert_string_equal(config_value_text(&c, "appendfsync", v, sizeof(v)), "no");
     assert_string_equal(config_value_text(&c, "latency-tracking-info-percentiles", v, sizeof(v)), "50 99 99.9");
     assert_string_equal(config_value_text(&c, "replica-serve-stale-data", v, sizeof(v)), "no");
     assert_string_equal(config_value_text(&c, "hash-max-listpack-entries", v, sizeof(v)), "64");
@@ -395,7 +398,7 @@ static void test_redis_directives_accepted(void **state)
     assert_int_equal(config_load(&c, hash_max_listpack_entries), 64);
     /* notify-keyspace-events is applied now (keyspace notifications) */
     assert_int_equal(config_ignored_names(&c, names, sizeof(names)), 3);
-    assert_string_equal(names, "rename-command, appendfsync, replica-serve-stale-data");
+    assert_string_equal(names, "rename-command, no-appendfsync-on-rewrite, replica-serve-stale-data");
     /* cut short, still terminated */
     assert_int_equal(config_ignored_names(&c, names, 10), 3);
     assert_int_equal(strlen(names), 9);
@@ -427,8 +430,8 @@ static void test_redis_directives_accepted(void **state)
     assert_int_equal(config_load_file(&c, path, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "at line 2\n>>> 'no-such-directive yes'\nBad directive or wrong number of arguments"));
     unlink(path);
-    /* appendonly yes promises durability ringkv does not give: refused */
-    write_file(path, sizeof(path), "appendonly yes\n");
+    /* appendfsync always promises durability ringkv does not give: refused */
+    write_file(path, sizeof(path), "appendonly yes\nappendfsync always\n");
     config_init(&c);
     assert_int_equal(config_load_file(&c, path, err, sizeof(err)), -1);
     unlink(path);
