@@ -163,6 +163,7 @@ void repl_shard_teardown(struct shard *sh)
  *    shard has passed that barrier. */
 
 static bool live_part_start(struct shard *sh, const struct journal_record *rec);
+static void live_parts(struct shard *sh, size_t budget);
 
 void repl_journal_hook(void *arg, const struct journal_record *rec)
 {
@@ -213,6 +214,10 @@ void repl_stream_cut(struct shard *sh)
 {
     if (!sh->repl || repl_is_replica(sh->node))
         return;
+    /* a big collection still going out in parts goes whole now: the new
+     * base holds it, so no part of it may follow the mark (a list would get
+     * those elements twice at load) */
+    live_parts(sh, SIZE_MAX);
     ship_journal(sh);
     struct shard_msg *m = repl_msg_create(sh, MSG_JOURNAL, 0, NULL, 0);
     m->value = JOURNAL_MSG_CUT;

@@ -772,6 +772,57 @@ static void test_rewrites_under_writes(void **state)
     tclose(c);
 }
 
+/* A big list copied whole (COPY: the stream carries it in parts over
+ * several turns) just as a rewrite starts: its parts must not follow the
+ * rewrite's cut (the new base already holds the list), or the restart
+ * would push those elements twice. Several rounds, kill -9, restart: every
+ * copy has the source's length. */
+static void test_big_collection_across_rewrite(void **state)
+{
+    (void)state;
+    const char *dir = new_dir();
+    struct server *s = start_aof(dir, "--threads", "2", NULL, NULL);
+    tconn *c = tconnect(s->port);
+    tconn *admin = tconnect(s->port);
+    enum { ELEMS = 200000, BATCH = 1000, ROUNDS = 3 };
+    char *cmd = malloc(BATCH * 80 + 64);
+    for (int done = 0; done < ELEMS; done += BATCH) {
+        size_t len = (size_t)sprintf(cmd, "RPUSH biglist");
+        for (int i = done; i < done + BATCH; i++)
+            len += (size_t)sprintf(cmd + len, " element-%06d-of-a-list-copied-while-the-aof-is-rewritten", i);
+        struct rval *v = tcmd(c, "%s", cmd);
+        assert_int_equal(v->type, R_INT);
+        rval_free(v);
+    }
+    free(cmd);
+    for (int round = 0; round < ROUNDS; round++) {
+        char copy[64];
+        int n = snprintf(copy, sizeof copy, "*3\r\n$4\r\nCOPY\r\n$7\r\nbiglist\r\n$6\r\ncopy:%d\r\n", round);
+        tsend_raw(c, copy, (size_t)n);
+        struct rval *r = tcmd(admin, "BGREWRITEAOF");
+        assert_true(r->type == R_STATUS || (r->type == R_ERROR && strstr(r->str, "already in progress")));
+        rval_free(r);
+        expect_int(tread(c, 10000), 1);
+        wait_rewrite_done(admin);
+    }
+    write_markers_and_wait(c, dir);
+    tclose(c);
+    tclose(admin);
+    server_kill(s);
+
+    s = start_aof(dir, "--threads", "2", NULL, NULL);
+    c = tconnect(s->port);
+    expect_int(tcmd(c, "LLEN biglist"), ELEMS);
+    for (int round = 0; round < ROUNDS; round++) {
+        struct rval *v = tcmd(c, "LLEN copy:%d", round);
+        if (v->type != R_INT || v->integer != ELEMS)
+            fail_msg("copy:%d has %lld elements after the restart, not %d", round, v->integer, ELEMS);
+        rval_free(v);
+    }
+    expect_bulk(tcmd(c, "LINDEX copy:2 -1"), "element-199999-of-a-list-copied-while-the-aof-is-rewritten");
+    tclose(c);
+}
+
 /* The automatic rewrite: past auto-aof-rewrite-min-size and the growth
  * percentage, a rewrite starts by itself; the data is whole after it. */
 static void test_auto_rewrite(void **state)
@@ -942,6 +993,7 @@ int main(void)
         cmocka_unit_test_teardown(test_interop_with_redis, teardown),
         cmocka_unit_test_teardown(test_options, teardown),
         cmocka_unit_test_teardown(test_rewrites_under_writes, teardown),
+        cmocka_unit_test_teardown(test_big_collection_across_rewrite, teardown),
         cmocka_unit_test_teardown(test_auto_rewrite, teardown),
         cmocka_unit_test_teardown(test_bgrewriteaof_replies, teardown),
         cmocka_unit_test_teardown(test_replica_aof, teardown),
