@@ -541,7 +541,10 @@ void cmd_xclaim(struct exec_ctx *ctx)
                 reply_error(ctx->reply, "ERR Invalid IDLE option argument for XCLAIM");
                 return;
             }
-            deliverytime = ctx->now_ms - deliverytime;
+            /* an idle time so far below zero that now minus it overflows
+             * is a time to come: now, as below */
+            if (__builtin_sub_overflow(ctx->now_ms, deliverytime, &deliverytime))
+                deliverytime = ctx->now_ms;
         } else if (slice_eq_nocase(o, "time") && more) {
             if (!parse_ll(ctx->argv[++j], &deliverytime)) {
                 reply_error(ctx->reply, "ERR Invalid TIME option argument for XCLAIM");

@@ -645,6 +645,40 @@ static void test_groups(void **state)
     rval_free(v);
 }
 
+/* The idle time XPENDING reports for the one pending entry of s's group g. */
+static long long pending_idle(void)
+{
+    struct rval *v = tcmd(c, "XPENDING s g - + 1");
+    assert_int_equal(v->n, 1);
+    long long idle = v->elem[0]->elem[2]->integer;
+    rval_free(v);
+    return idle;
+}
+
+/* XCLAIM's IDLE and TIME at int64's ends: a delivery time to come or
+ * before 1970 is taken as now (IDLE -2^63 made now - idle overflow). */
+static void test_xclaim_time_edges(void **state)
+{
+    (void)state;
+    expect_reply("XADD s 1-1 a 1", "\"1-1\"");
+    expect_reply("XGROUP CREATE s g 0", "+OK");
+    expect_reply("XREADGROUP GROUP g c1 STREAMS s >", "[[\"s\", [[\"1-1\", [\"a\", \"1\"]]]]]");
+    static const char *const opts[] = { "IDLE -9223372036854775808", "IDLE 9223372036854775807",
+                                        "TIME -9223372036854775808", "TIME 9223372036854775807", "IDLE -1" };
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+        /* an hour idle first, so that "now" is told apart from it */
+        expect_reply("XCLAIM s g c1 0 1-1 IDLE 3600000 JUSTID", "[\"1-1\"]");
+        assert_true(pending_idle() >= 3600000);
+        char line[128];
+        snprintf(line, sizeof line, "XCLAIM s g c2 0 1-1 %s JUSTID", opts[i]);
+        expect_reply(line, "[\"1-1\"]");
+        long long idle = pending_idle();
+        if (idle < 0 || idle >= 600000)
+            fail_msg("%s: idle %lld, not about 0", opts[i], idle);
+    }
+    expect_reply("XCLAIM s g c2 0 1-1 IDLE 9223372036854775808", "-ERR Invalid IDLE option argument for XCLAIM");
+}
+
 static void test_xreadgroup_block(void **state)
 {
     (void)state;
@@ -918,6 +952,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_xread_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xreadgroup_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_xclaim_time_edges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_groups_dump, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replication, setup, teardown_nodes),
