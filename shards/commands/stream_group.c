@@ -31,6 +31,11 @@
 #include "shards/store/store.h"
 #include "shards/store/stream.h"
 
+/* now - t as Redis's x86-64 arithmetic has it, wrapping: a delivery or
+ * seen time from a RESTORE payload may be anywhere in int64's range, where
+ * the plain difference would overflow (undefined) */
+static int64_t ms_since(int64_t now, int64_t t) { return (int64_t)((uint64_t)now - (uint64_t)t); }
+
 static struct slice name_of_group(const struct stream_group *g) { return (struct slice){ g->name, g->name_len }; }
 static struct slice name_of_consumer(const struct stream_consumer *c)
 {
@@ -452,11 +457,11 @@ void cmd_xpending(struct exec_ctx *ctx)
                 break;
             at = p->id;
             bool more = stream_id_incr(&at);
-            if (!minidle || ctx->now_ms - p->delivery_time >= minidle) {
+            if (!minidle || ms_since(ctx->now_ms, p->delivery_time) >= minidle) {
                 n++;
                 left--;
                 if (pass == 1) {
-                    int64_t idle = ctx->now_ms - p->delivery_time;
+                    int64_t idle = ms_since(ctx->now_ms, p->delivery_time);
                     reply_array(ctx->reply, 4);
                     stream_reply_id(ctx, p->id);
                     reply_bulk(ctx->reply, p->consumer->name, p->consumer->name_len);
@@ -607,7 +612,7 @@ void cmd_xclaim(struct exec_ctx *ctx)
         }
         if (!p)
             continue;
-        if (!fresh && minidle && ctx->now_ms - p->delivery_time < minidle)
+        if (!fresh && minidle && ms_since(ctx->now_ms, p->delivery_time) < minidle)
             continue;
         if (!c)
             c = consumer_get(ctx, key, st, g, ctx->argv[3], NULL);
@@ -705,7 +710,7 @@ void cmd_xautoclaim(struct exec_ctx *ctx)
             changed = true;
             continue;
         }
-        if (minidle && ctx->now_ms - p->delivery_time < minidle)
+        if (minidle && ms_since(ctx->now_ms, p->delivery_time) < minidle)
             continue;
         ctx->reply = &br;
         if (!c)
@@ -1235,7 +1240,7 @@ void cmd_xinfo_consumers(struct exec_ctx *ctx)
     reply_array(ctx->reply, g->nconsumers);
     for (size_t i = 0; i < g->nconsumers; i++) {
         const struct stream_consumer *c = g->consumers[i];
-        int64_t idle = ctx->now_ms - c->seen_time;
+        int64_t idle = ms_since(ctx->now_ms, c->seen_time);
         reply_map(ctx->reply, 3);
         reply_bulk_str(ctx->reply, "name");
         reply_bulk(ctx->reply, c->name, c->name_len);

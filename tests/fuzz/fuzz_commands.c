@@ -53,6 +53,7 @@
 #include "core/reply.h"
 #include "core/resp.h"
 #include "core/config.h"
+#include "core/crc64.h"
 #include "shards/commands/commands.h"
 #include "shards/node.h"
 #include "shards/shard.h"
@@ -109,6 +110,7 @@ static void modules_end(void)
 }
 
 static void dense_hll_once(void);
+static void stream_payload_once(void);
 
 static void table_once(void)
 {
@@ -119,6 +121,7 @@ static void table_once(void)
     commands_register();
     command_setup();
     dense_hll_once();
+    stream_payload_once();
     config_init(&node.config);
     scripting_attach(&node); /* EVAL's registry: the lone shard's scripts */
     atexit(modules_end);
@@ -185,6 +188,33 @@ static void dense_hll_once(void)
         dense_hll[i] = (char)(i * 37);
 }
 
+/* And a stream's DUMP payload (RESTORE's), made by ringkv and edited: the
+ * entries 1-1 and 2-1, a group g with 2-1 pending for consumer7, whose
+ * delivery time is -2^63 and the consumer's seen time 2^63 - 1 (a payload may
+ * hold any); the CRC is added at start. */
+#define STREAM_PAYLOAD "<stream payload>"
+static const char stream_payload_body[] =
+    "\x13\x01\x10\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00"
+    "\x00\x00\x01\x2b\x2b\x00\x00\x00\x11\x00\x02\x01\x00\x01\x01\x01"
+    "\x81\x61\x02\x00\x01\x02\x01\x00\x01\x00\x01\x01\x01\x04\x01\x00"
+    "\x01\x01\x01\x00\x01\x01\x01\x81\x62\x02\x02\x01\x06\x01\xff\x02"
+    "\x02\x01\x01\x01\x00\x00\x02\x01\x01\x67\x02\x01\x02\x01\x00\x00"
+    "\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00"
+    "\x00\x00\x00\x00\x00\x80\x01\x01\x09\x63\x6f\x6e\x73\x75\x6d\x65"
+    "\x72\x37\xff\xff\xff\xff\xff\xff\xff\x7f\x01\x00\x00\x00\x00\x00"
+    "\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x01\x0a\x00";
+#define STREAM_PAYLOAD_LEN (sizeof stream_payload_body - 1 + 8)
+static char stream_payload[STREAM_PAYLOAD_LEN];
+
+static void stream_payload_once(void)
+{
+    size_t n = sizeof stream_payload_body - 1;
+    memcpy(stream_payload, stream_payload_body, n);
+    uint64_t crc = crc64(0, stream_payload, n);
+    for (int i = 0; i < 8; i++)
+        stream_payload[n + i] = (char)(crc >> (8 * i));
+}
+
 static const char *const words[] = {
     "NX", "XX", "GT", "LT", "CH", "INCR", "EX", "PX", "EXAT", "PXAT", "KEEPTTL", "GET",
     "PERSIST", "COUNT", "MATCH", "TYPE", "WITHSCORES", "WITHVALUES", "LIMIT", "BYSCORE",
@@ -216,7 +246,7 @@ static const char *const words[] = {
     "-85.05112879", "0.000001", "*->f", "k*->f", "k*->a", "k*", "GET",
     "HYLL\x01\x01\x01\x01\x80\x80\x80\x80\x80\x80\x80\x80\x7f\xff\x80",
     "HYLL\x01\x01\x01\x01\x80\x80\x80\x80\x80\x80\x80\x80\x7f\xfe\xfc",
-    DENSE_HLL, DENSE_HLL_SHORT,
+    DENSE_HLL, DENSE_HLL_SHORT, STREAM_PAYLOAD,
 };
 
 /* The stream commands' option words and IDs: an alphabet of their own (the
@@ -364,6 +394,8 @@ static struct slice argument(struct input *in, const struct command *c, int argc
         return (struct slice){ dense_hll, DENSE_HLL_LEN };
     if (strcmp(w, DENSE_HLL_SHORT) == 0)
         return (struct slice){ dense_hll, DENSE_HLL_LEN - 1 };
+    if (strcmp(w, STREAM_PAYLOAD) == 0)
+        return (struct slice){ stream_payload, STREAM_PAYLOAD_LEN };
     return text(w);
 }
 
@@ -392,8 +424,11 @@ static void print_command(int sub, int argc, const struct slice *argv)
         fputc('-', stderr);
     for (int i = 0; i < argc; i++) {
         fputc(' ', stderr);
-        if (argv[i].ptr == dense_hll) { /* by the word standing for it */
-            for (const char *m = argv[i].len == DENSE_HLL_LEN ? DENSE_HLL : DENSE_HLL_SHORT; *m; m++)
+        if (argv[i].ptr == dense_hll || argv[i].ptr == stream_payload) { /* by the word standing for it */
+            const char *word = argv[i].ptr == stream_payload ? STREAM_PAYLOAD
+                             : argv[i].len == DENSE_HLL_LEN  ? DENSE_HLL
+                                                             : DENSE_HLL_SHORT;
+            for (const char *m = word; *m; m++)
                 *m == ' ' ? fputs("\\x20", stderr) : fputc(*m, stderr);
             continue;
         }

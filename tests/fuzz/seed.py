@@ -52,10 +52,11 @@ def alphabet(src, name):
     m = re.search(r"\b" + name + r"\[\] = \{(.*?)\n\};", src, re.S)
     body = re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)
     items, cur, depth = [], None, 0
-    # a word standing for a binary string (DENSE_HLL ...): its macro's text,
+    # a word standing for a binary string (DENSE_HLL, STREAM_PAYLOAD ...):
+    # its macro's text "<...>",
     # which is what an argument names it by
-    marks = dict(re.findall(r'#define (DENSE_HLL\w*)\s+"([^"]*)"', src))
-    for tok in re.finditer(r'"((?:[^"\\]|\\.)*)"|([(),])|\b(DENSE_HLL\w*)', body, re.S):
+    marks = dict(re.findall(r'#define (\w+)\s+"(<[^"]*>)"', src))
+    for tok in re.finditer(r'"((?:[^"\\]|\\.)*)"|([(),])|\b(' + "|".join(marks) + r')\b', body, re.S):
         if tok.group(3) is not None:
             cur = marks[tok.group(3)].encode()
         elif tok.group(1) is not None:
@@ -136,7 +137,7 @@ def main():
         for i, arg in enumerate(args, start=prefix):
             if arg.decode("latin-1") in KEYS:
                 cmds.append(KEYS.index(arg.decode()))
-            elif len(arg) <= RAW_MAX and not arg.startswith(b"<dense hll"):
+            elif len(arg) <= RAW_MAX and not (arg.startswith(b"<") and arg.endswith(b">")):
                 cmds += bytes([230, len(arg)]) + arg
             else:
                 cmds += alphabet_byte(a, name, container, i, arg)
