@@ -210,6 +210,14 @@ static void test_trim(void **state)
     expect_reply("XDEL d 30-1 31-1 32-1 33-1 34-1 35-1", "(integer) 6");
     expect_reply("XTRIM d MAXLEN ~ 5", "(integer) 8");
     expect_reply("XRANGE d - + COUNT 2", "[[\"43-1\", [\"a\", \"43\"]], [\"44-1\", [\"a\", \"44\"]]]");
+    /* the largest node size: ~'s default bound on the work (100 nodes)
+     * was 100 times it, an overflow; a negative one is refused */
+    expect_ok(tcmd(c, "CONFIG SET stream-node-max-entries 9223372036854775807"));
+    expect_reply("XTRIM d MAXLEN ~ 1000", "(integer) 0");
+    expect_reply("XADD d MAXLEN ~ 1000 50-1 a 50", "\"50-1\"");
+    expect_reply("CONFIG SET stream-node-max-entries -1",
+                 "-ERR CONFIG SET failed (possibly related to argument 'stream-node-max-entries') - argument must be "
+                 "between 0 and 9223372036854775807 inclusive");
     expect_ok(tcmd(c, "CONFIG SET stream-node-max-entries 100"));
     char big[301];
     memset(big, 'x', 300);
