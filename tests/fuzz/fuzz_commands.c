@@ -35,7 +35,9 @@
  * string holds no object and a collection is not empty (hashes and sets:
  * their length is what walking them counts, an intset holds integers
  * only, a listpack or intset no more elements, nor longer ones, than its
- * limits allow); store_count equals the keys SCAN meets plus the ones whose time has
+ * limits allow; a stream walked either way is as long as it says, in
+ * order, and its groups' PELs agree with their consumers'); store_count
+ * equals the keys SCAN meets plus the ones whose time has
  * passed but are not yet removed. After FLUSHALL, and at the end of each
  * input, the store's memory count is exactly what it was when empty.
  *
@@ -60,6 +62,7 @@
 #include "shards/store/hash.h"
 #include "shards/store/set.h"
 #include "shards/store/store.h"
+#include "shards/store/stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -319,6 +322,8 @@ static const struct limit_choice limit_choices[] = {
     { "list-max-listpack-size",    6, { "-2", "1", "2", "-1" } },
     { "list-compress-depth",       0, { "0", "1", "2", "1" } },
     { "hll-sparse-max-bytes",      2, { "3000", "18", "30", "100" } },
+    { "stream-node-max-entries",   4, { "100", "1", "2", "0" } },
+    { "stream-node-max-bytes",     6, { "4096", "1", "60", "0" } },
 };
 
 static void set_limits(uint8_t b)
@@ -519,6 +524,63 @@ static bool encoding_is(const char *reply, const char *const *allowed)
     return false;
 }
 
+/* A stream: its entries walked either way are its length, in ascending
+ * order, none past its last ID; each group's PEL is ascending and as long as
+ * it says, each pending entry owned by one of its consumers, whose own PELs
+ * (as long as they say) hold exactly the group's. */
+static void check_stream(const struct stream *st)
+{
+    const struct stream_id all_end = { UINT64_MAX, UINT64_MAX }, last = stream_last_id(st);
+    for (int rev = 0; rev < 2; rev++) {
+        struct stream_iter it;
+        struct stream_entry en;
+        struct stream_id prev = { 0, 0 };
+        size_t n = 0;
+        stream_iter_init(&it, st, (struct stream_id){ 0, 0 }, all_end, rev);
+        while (stream_iter_next(&it, &en)) {
+            CHECK(stream_id_cmp(en.id, last) <= 0);
+            CHECK(n == 0 || (rev ? stream_id_cmp(en.id, prev) < 0 : stream_id_cmp(en.id, prev) > 0));
+            prev = en.id;
+            n++;
+        }
+        CHECK(n == stream_len(st));
+    }
+    for (size_t i = 0; i < stream_groups(st); i++) {
+        const struct stream_group *g = stream_group_at(st, i);
+        size_t n = 0, owned = 0;
+        struct stream_id at = { 0, 0 };
+        for (const struct stream_nack *p; (p = stream_pel_from(g, at)) != NULL; n++) {
+            CHECK(n == 0 || stream_id_cmp(p->id, at) >= 0);
+            bool known = false;
+            for (size_t k = 0; k < g->nconsumers; k++)
+                known |= p->consumer == g->consumers[k];
+            CHECK(known);
+            at = p->id;
+            if (!stream_id_incr(&at)) {
+                n++;
+                break;
+            }
+        }
+        CHECK(n == g->pel_count);
+        for (size_t k = 0; k < g->nconsumers; k++) {
+            const struct stream_consumer *c = g->consumers[k];
+            size_t m = 0;
+            at = (struct stream_id){ 0, 0 };
+            for (const struct stream_nack *p; (p = stream_consumer_pel_from(c, at)) != NULL; m++) {
+                CHECK(p->consumer == c && stream_pel_find(g, p->id) == p);
+                at = p->id;
+                if (!stream_id_incr(&at)) {
+                    m++;
+                    break;
+                }
+            }
+            CHECK(m == c->pel_count);
+            owned += m;
+        }
+        CHECK(owned == g->pel_count);
+    }
+}
+
 struct check {
     struct world *w;
     size_t        keys;
@@ -566,6 +628,8 @@ static void check_entry(void *arg, struct entry *e)
             CHECK(wk.longest <= (size_t)config_load(cfg, set_max_listpack_value));
         }
     }
+    if (t == TYPE_STREAM)
+        check_stream(obj);
     if (ck->nnames < NELEM(ck->names) && entry_key_len(e) < sizeof ck->names[0]) {
         memcpy(ck->names[ck->nnames], entry_key(e), entry_key_len(e));
         ck->lens[ck->nnames++] = entry_key_len(e);
