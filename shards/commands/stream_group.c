@@ -36,6 +36,10 @@
  * the plain difference would overflow (undefined) */
 static int64_t ms_since(int64_t now, int64_t t) { return (int64_t)((uint64_t)now - (uint64_t)t); }
 
+/* a - b the same way: a group's entries_read (ENTRIESREAD, a payload) and
+ * the stream's entries_added (XSETID, a payload) may be anywhere in range */
+static long long wrapping_sub(long long a, long long b) { return (long long)((uint64_t)a - (uint64_t)b); }
+
 static struct slice name_of_group(const struct stream_group *g) { return (struct slice){ g->name, g->name_len }; }
 static struct slice name_of_consumer(const struct stream_consumer *c)
 {
@@ -881,7 +885,7 @@ static void deliver(struct exec_ctx *ctx, const struct group_read *a, struct sli
             struct stream_id past = en.id;
             if (g->entries_read != STREAM_ENTRIES_READ_UNKNOWN &&
                 !stream_range_has_tombstones(st, past, (struct stream_id){ UINT64_MAX, UINT64_MAX }))
-                g->entries_read++;
+                g->entries_read = (int64_t)((uint64_t)g->entries_read + 1); /* wrapping, as Redis's */
             else if (stream_entries_added(st))
                 g->entries_read = stream_entries_before(st, en.id);
             g->last_id = en.id;
@@ -1043,12 +1047,12 @@ static void reply_lag(struct exec_ctx *ctx, const struct stream *st, const struc
     }
     if (g->entries_read != STREAM_ENTRIES_READ_UNKNOWN &&
         !stream_range_has_tombstones(st, g->last_id, (struct stream_id){ UINT64_MAX, UINT64_MAX })) {
-        reply_int(ctx->reply, (long long)stream_entries_added(st) - g->entries_read);
+        reply_int(ctx->reply, wrapping_sub((long long)stream_entries_added(st), g->entries_read));
         return;
     }
     int64_t read = stream_entries_before(st, g->last_id);
     if (read != STREAM_ENTRIES_READ_UNKNOWN)
-        reply_int(ctx->reply, (long long)stream_entries_added(st) - read);
+        reply_int(ctx->reply, wrapping_sub((long long)stream_entries_added(st), read));
     else
         reply_null(ctx->reply);
 }

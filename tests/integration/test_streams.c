@@ -688,6 +688,19 @@ static void test_xclaim_time_edges(void **state)
     expect_reply("XCLAIM s g c2 0 1-1 IDLE 9223372036854775808", "-ERR Invalid IDLE option argument for XCLAIM");
 }
 
+/* A group's entries read at int64's top, one more read: the counter wraps
+ * as Redis's does, and so does the lag (both overflowed). */
+static void test_entries_read_edges(void **state)
+{
+    (void)state;
+    expect_reply("XADD s 1-1 a 1", "\"1-1\"");
+    expect_reply("XGROUP CREATE s g 0 ENTRIESREAD 9223372036854775807", "+OK");
+    expect_reply("XREADGROUP GROUP g c STREAMS s >", "[[\"s\", [[\"1-1\", [\"a\", \"1\"]]]]]");
+    expect_reply("XINFO GROUPS s", "[[\"name\", \"g\", \"consumers\", (integer) 1, \"pending\", (integer) 1, "
+                                   "\"last-delivered-id\", \"1-1\", \"entries-read\", (integer) -9223372036854775808, "
+                                   "\"lag\", (integer) -9223372036854775807]]");
+}
+
 /* payload (n bytes, its footer included): the 8 bytes after the first
  * occurrence of what[0..wn) set to v (little-endian), the CRC made right */
 static void patch_payload(char *payload, size_t n, const char *what, size_t wn, uint64_t v)
@@ -1011,6 +1024,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_xreadgroup_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xclaim_time_edges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restored_times, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entries_read_edges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_groups_dump, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replication, setup, teardown_nodes),
