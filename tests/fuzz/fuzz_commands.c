@@ -36,7 +36,8 @@
  * their length is what walking them counts, an intset holds integers
  * only, a listpack or intset no more elements, nor longer ones, than its
  * limits allow; a stream walked either way is as long as it says, in
- * order, and its groups' PELs agree with their consumers'); store_count
+ * order, and its groups' PELs agree with their consumers'; a collection
+ * encoded for another shard decodes to as many elements); store_count
  * equals the keys SCAN meets plus the ones whose time has
  * passed but are not yet removed. After FLUSHALL, and at the end of each
  * input, the store's memory count is exactly what it was when empty.
@@ -527,6 +528,31 @@ static bool encoding_is(const char *reply, const char *const *allowed)
     return false;
 }
 
+/* A collection as another shard gets it (a cross-shard command's keys,
+ * shards/scratch.c): encoded, decoded on another store, as long, a stream
+ * whole. */
+static void check_copy(enum value_type t, const void *obj)
+{
+    static struct store *other;
+    static struct buf enc;
+    if (!other)
+        other = store_create(NULL, NULL, NULL);
+    buf_clear(&enc);
+    store_object_encode(t, obj, &enc);
+    void *copy = store_object_decode(other, t, enc.data, enc.len);
+    CHECK(copy != NULL);
+    CHECK(store_object_len(t, copy) == store_object_len(t, obj));
+    if (t == TYPE_STREAM) {
+        check_stream(copy);
+        CHECK(stream_groups(copy) == stream_groups(obj));
+    }
+    struct slice key = { "copy", 4 };
+    store_set_object(other, key, t, copy, 0);
+    store_delete(other, key);
+    while (store_lazy_free_step(other))
+        ;
+}
+
 struct check {
     struct world *w;
     size_t        keys;
@@ -576,6 +602,8 @@ static void check_entry(void *arg, struct entry *e)
     }
     if (t == TYPE_STREAM)
         check_stream(obj);
+    if (t != TYPE_STRING)
+        check_copy(t, obj);
     if (ck->nnames < NELEM(ck->names) && entry_key_len(e) < sizeof ck->names[0]) {
         memcpy(ck->names[ck->nnames], entry_key(e), entry_key_len(e));
         ck->lens[ck->nnames++] = entry_key_len(e);
