@@ -301,6 +301,9 @@ static const char *const scripts[] = {
     "#!lua name=l\nredis.register_function{function_name='f', callback=function() end, flags={1}}",
     "#!lua name=l\nredis.register_function(1, 2, 3)",
     "f", "g", "LIBRARYNAME", "WITHCODE", "APPEND", "FLUSH",
+    /* later: cjson both ways, and past its nesting bound */
+    "return cjson.encode(cjson.decode(ARGV[1]))", "return cjson.decode(string.rep('[', 1100) .. string.rep(']', 1100))",
+    "local t = {} local x = t for i = 1, 1100 do x[1] = {} x = x[1] end return cjson.encode(t)",
 };
 
 /* ---- the encoding limits --------------------------------------------
