@@ -73,6 +73,7 @@ static const struct option_range ranges[] = {
     { "zset-max-listpack-value", 0, LLONG_MAX },
     { "list-max-listpack-size",  INT_MIN, INT_MAX },
     { "list-compress-depth",     0, INT_MAX },
+    { "stream-node-max-entries", 0, LLONG_MAX },
 };
 
 static void option_range_of(const struct option_desc *o, long long *min, long long *max)

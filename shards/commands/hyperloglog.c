@@ -274,6 +274,8 @@ static bool hll_to_dense(struct hll *h)
                 dense_put(dense + HLL_HDR_SIZE, idx++, value);
             p++;
         }
+        if (idx > HLL_REGISTERS) /* corrupt, before the count overflows */
+            break;
     }
     if (idx != HLL_REGISTERS || p < end) {
         mi_free(dense);
@@ -482,6 +484,10 @@ static bool merge_registers(uint8_t *max, const uint8_t *hll, size_t len)
                     max[i] = (uint8_t)value;
             p++;
         }
+        /* past the registers already: corrupt (a long string of zero runs
+         * would overflow the count) */
+        if (i > HLL_REGISTERS)
+            return false;
     }
     return i == HLL_REGISTERS;
 }

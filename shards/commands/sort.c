@@ -188,9 +188,13 @@ static void sort_generic(struct exec_ctx *ctx, bool readonly)
         a.alpha = true;
     }
     size_t len = obj ? store_object_len(t, obj) : 0;
-    /* Redis's clamping of LIMIT: [start, end], empty when end < start */
-    long long start = a.offset < 0 ? 0 : a.offset;
-    long long end = a.count < 0 ? (long long)len - 1 : start + a.count - 1;
+    /* Redis's clamping of LIMIT: [start, end], empty when end < start; the
+     * offset and the count bounded by the length first, so that their sum
+     * cannot overflow (LIMIT 2 9223372036854775807 did) */
+    long long llen = (long long)len;
+    long long start = a.offset < 0 ? 0 : a.offset < llen ? a.offset : llen;
+    long long count = a.count < 0 ? -1 : a.count < llen ? a.count : llen;
+    long long end = count < 0 ? llen - 1 : start + count - 1;
     if (start >= (long long)len) {
         start = (long long)len - 1;
         end = (long long)len - 2;

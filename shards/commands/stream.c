@@ -273,9 +273,9 @@ static int parse_trim_args(struct exec_ctx *ctx, struct trim_args *a, bool xadd)
     } else if (a->approx) {
         /* Redis's default work bound for ~: a hundred nodes */
         long long per_node = limits_of(ctx).node_max_entries;
-        a->limit = 100 * per_node;
-        if (a->limit <= 0 || a->limit > 10000)
-            a->limit = 10000;
+        /* at most 10000, checked before multiplying (a huge
+         * stream-node-max-entries overflowed 100 * it) */
+        a->limit = per_node > 0 && per_node <= 10000 / 100 ? 100 * per_node : 10000;
     } else {
         a->limit = 0;
     }

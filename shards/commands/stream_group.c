@@ -31,6 +31,15 @@
 #include "shards/store/store.h"
 #include "shards/store/stream.h"
 
+/* now - t as Redis's x86-64 arithmetic has it, wrapping: a delivery or
+ * seen time from a RESTORE payload may be anywhere in int64's range, where
+ * the plain difference would overflow (undefined) */
+static int64_t ms_since(int64_t now, int64_t t) { return (int64_t)((uint64_t)now - (uint64_t)t); }
+
+/* a - b the same way: a group's entries_read (ENTRIESREAD, a payload) and
+ * the stream's entries_added (XSETID, a payload) may be anywhere in range */
+static long long wrapping_sub(long long a, long long b) { return (long long)((uint64_t)a - (uint64_t)b); }
+
 static struct slice name_of_group(const struct stream_group *g) { return (struct slice){ g->name, g->name_len }; }
 static struct slice name_of_consumer(const struct stream_consumer *c)
 {
@@ -452,11 +461,11 @@ void cmd_xpending(struct exec_ctx *ctx)
                 break;
             at = p->id;
             bool more = stream_id_incr(&at);
-            if (!minidle || ctx->now_ms - p->delivery_time >= minidle) {
+            if (!minidle || ms_since(ctx->now_ms, p->delivery_time) >= minidle) {
                 n++;
                 left--;
                 if (pass == 1) {
-                    int64_t idle = ctx->now_ms - p->delivery_time;
+                    int64_t idle = ms_since(ctx->now_ms, p->delivery_time);
                     reply_array(ctx->reply, 4);
                     stream_reply_id(ctx, p->id);
                     reply_bulk(ctx->reply, p->consumer->name, p->consumer->name_len);
@@ -541,7 +550,10 @@ void cmd_xclaim(struct exec_ctx *ctx)
                 reply_error(ctx->reply, "ERR Invalid IDLE option argument for XCLAIM");
                 return;
             }
-            deliverytime = ctx->now_ms - deliverytime;
+            /* an idle time so far below zero that now minus it overflows
+             * is a time to come: now, as below */
+            if (__builtin_sub_overflow(ctx->now_ms, deliverytime, &deliverytime))
+                deliverytime = ctx->now_ms;
         } else if (slice_eq_nocase(o, "time") && more) {
             if (!parse_ll(ctx->argv[++j], &deliverytime)) {
                 reply_error(ctx->reply, "ERR Invalid TIME option argument for XCLAIM");
@@ -604,7 +616,7 @@ void cmd_xclaim(struct exec_ctx *ctx)
         }
         if (!p)
             continue;
-        if (!fresh && minidle && ctx->now_ms - p->delivery_time < minidle)
+        if (!fresh && minidle && ms_since(ctx->now_ms, p->delivery_time) < minidle)
             continue;
         if (!c)
             c = consumer_get(ctx, key, st, g, ctx->argv[3], NULL);
@@ -702,7 +714,7 @@ void cmd_xautoclaim(struct exec_ctx *ctx)
             changed = true;
             continue;
         }
-        if (minidle && ctx->now_ms - p->delivery_time < minidle)
+        if (minidle && ms_since(ctx->now_ms, p->delivery_time) < minidle)
             continue;
         ctx->reply = &br;
         if (!c)
@@ -873,7 +885,7 @@ static void deliver(struct exec_ctx *ctx, const struct group_read *a, struct sli
             struct stream_id past = en.id;
             if (g->entries_read != STREAM_ENTRIES_READ_UNKNOWN &&
                 !stream_range_has_tombstones(st, past, (struct stream_id){ UINT64_MAX, UINT64_MAX }))
-                g->entries_read++;
+                g->entries_read = (int64_t)((uint64_t)g->entries_read + 1); /* wrapping, as Redis's */
             else if (stream_entries_added(st))
                 g->entries_read = stream_entries_before(st, en.id);
             g->last_id = en.id;
@@ -1035,12 +1047,12 @@ static void reply_lag(struct exec_ctx *ctx, const struct stream *st, const struc
     }
     if (g->entries_read != STREAM_ENTRIES_READ_UNKNOWN &&
         !stream_range_has_tombstones(st, g->last_id, (struct stream_id){ UINT64_MAX, UINT64_MAX })) {
-        reply_int(ctx->reply, (long long)stream_entries_added(st) - g->entries_read);
+        reply_int(ctx->reply, wrapping_sub((long long)stream_entries_added(st), g->entries_read));
         return;
     }
     int64_t read = stream_entries_before(st, g->last_id);
     if (read != STREAM_ENTRIES_READ_UNKNOWN)
-        reply_int(ctx->reply, (long long)stream_entries_added(st) - read);
+        reply_int(ctx->reply, wrapping_sub((long long)stream_entries_added(st), read));
     else
         reply_null(ctx->reply);
 }
@@ -1232,7 +1244,7 @@ void cmd_xinfo_consumers(struct exec_ctx *ctx)
     reply_array(ctx->reply, g->nconsumers);
     for (size_t i = 0; i < g->nconsumers; i++) {
         const struct stream_consumer *c = g->consumers[i];
-        int64_t idle = ctx->now_ms - c->seen_time;
+        int64_t idle = ms_since(ctx->now_ms, c->seen_time);
         reply_map(ctx->reply, 3);
         reply_bulk_str(ctx->reply, "name");
         reply_bulk(ctx->reply, c->name, c->name_len);

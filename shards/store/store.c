@@ -2084,7 +2084,10 @@ size_t store_expire_cycle(struct store *s, int64_t now_ms, int64_t budget_us)
                 s->stats.expired_keys++;
                 gone++;
             } else {
-                ttl_sum += entry_expire_at(e) - now_ms;
+                /* saturating: RESTORE sets times up to INT64_MAX, whose
+                 * TTLs overflow a sum of two */
+                if (__builtin_add_overflow(ttl_sum, entry_expire_at(e) - now_ms, &ttl_sum))
+                    ttl_sum = INT64_MAX;
                 ttl_samples++;
             }
         }

@@ -26,7 +26,8 @@
  *   each arg  a byte: >= 230 raw bytes (next byte % 72 of them, taken from
  *             the input); else at a key position of the row one of 4 keys
  *             (byte % 4); else < 40 a key, < 100 a field/member, < 170 a
- *             number (edge values), else an option word.
+ *             number (edge values), else an option word (the next byte
+ *             choosing which).
  *
  * Checked after every command: the reply is exactly one RESP value; every
  * key SCAN meets is found, TYPE answers its type, and OBJECT ENCODING one of
@@ -34,7 +35,10 @@
  * string holds no object and a collection is not empty (hashes and sets:
  * their length is what walking them counts, an intset holds integers
  * only, a listpack or intset no more elements, nor longer ones, than its
- * limits allow); store_count equals the keys SCAN meets plus the ones whose time has
+ * limits allow; a stream walked either way is as long as it says, in
+ * order, and its groups' PELs agree with their consumers'; a collection
+ * encoded for another shard decodes to as many elements); store_count
+ * equals the keys SCAN meets plus the ones whose time has
  * passed but are not yet removed. After FLUSHALL, and at the end of each
  * input, the store's memory count is exactly what it was when empty.
  *
@@ -52,12 +56,14 @@
 #include "core/reply.h"
 #include "core/resp.h"
 #include "core/config.h"
+#include "core/crc64.h"
 #include "shards/commands/commands.h"
 #include "shards/node.h"
 #include "shards/shard.h"
 #include "shards/store/hash.h"
 #include "shards/store/set.h"
 #include "shards/store/store.h"
+#include "shards/store/stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -69,6 +75,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
             abort();                                                             \
         }                                                                        \
     } while (0)
+
+/* after CHECK, which it uses */
+#include "tests/fuzz/stream_check.h"
 
 #define START_MS 1700000000000LL
 #define MAX_ARGS 24
@@ -83,9 +92,26 @@ static struct shard shard;
 static const struct command *rows[MAX_ROWS];
 static size_t nrows;
 static const struct command *row_flushall, *row_object_encoding, *row_type;
+static bool print_commands; /* FUZZ_COMMANDS_PRINT: each command run, to stderr */
 
 #define SKIPPED (CMD_CONN | CMD_ALL_SHARDS | CMD_SHARD0 | CMD_PROTECTED | CMD_PUBSUB | \
                  CMD_NO_REPLY | CMD_EXEC)
+
+/* FUZZ_COMMANDS_ONLY=x,geo,pf: only the rows whose name starts with one of
+ * these (a run on a few families; the others' seeds then do nothing). */
+static bool chosen(const struct command *c)
+{
+    const char *only = getenv("FUZZ_COMMANDS_ONLY");
+    if (!only)
+        return true;
+    for (const char *p = only; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n && strncmp(c->name, p, n) == 0)
+            return true;
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
 
 static bool runnable(const struct command *c)
 {
@@ -106,6 +132,9 @@ static void modules_end(void)
             node.modules[i]->node_teardown(&node);
 }
 
+static void dense_hll_once(void);
+static void stream_payload_once(void);
+
 static void table_once(void)
 {
     static bool done;
@@ -114,6 +143,8 @@ static void table_once(void)
     done = true;
     commands_register();
     command_setup();
+    dense_hll_once();
+    stream_payload_once();
     config_init(&node.config);
     scripting_attach(&node); /* EVAL's registry: the lone shard's scripts */
     atexit(modules_end);
@@ -129,9 +160,9 @@ static void table_once(void)
             bool any = false;
             for (const struct command *s = c->subcommands; s->name; s++)
                 any |= runnable(s) && !(c->flags & CMD_PROTECTED);
-            if (any && nrows < MAX_ROWS)
+            if (any && chosen(c) && nrows < MAX_ROWS)
                 rows[nrows++] = c;
-        } else if (runnable(c) && nrows < MAX_ROWS) {
+        } else if (runnable(c) && chosen(c) && nrows < MAX_ROWS) {
             rows[nrows++] = c;
         }
     }
@@ -140,6 +171,7 @@ static void table_once(void)
     row_object_encoding = command_lookup_sub(object, (struct slice){ "encoding", 8 });
     row_type = command_lookup((struct slice){ "type", 4 });
     CHECK(row_flushall && row_object_encoding && row_type);
+    print_commands = getenv("FUZZ_COMMANDS_PRINT") != NULL;
     if (getenv("FUZZ_COMMANDS_ROWS")) /* which rows a run picks from */
         for (size_t i = 0; i < nrows; i++)
             fprintf(stderr, "%s%s", rows[i]->name, i + 1 < nrows ? " " : "\n");
@@ -164,6 +196,48 @@ static const char *const numbers[] = {
     "01", "+1", "5e3", "99999999999999999999999", "1.7976931348623157e308", "(1", "(-inf",
 };
 
+/* Two words stand for binary strings (argument() swaps them): a dense HLL
+ * whose registers take all kinds of values, and the same a byte short. */
+#define DENSE_HLL       "<dense hll>"
+#define DENSE_HLL_SHORT "<dense hll, a byte short>"
+#define DENSE_HLL_LEN   (16 + 16384 * 6 / 8)
+static char dense_hll[DENSE_HLL_LEN];
+
+static void dense_hll_once(void)
+{
+    memcpy(dense_hll, "HYLL", 4); /* encoding 0: dense; the cache: invalid */
+    dense_hll[15] = (char)0x80;
+    for (size_t i = 16; i < DENSE_HLL_LEN; i++)
+        dense_hll[i] = (char)(i * 37);
+}
+
+/* And a stream's DUMP payload (RESTORE's), made by ringkv and edited: the
+ * entries 1-1 and 2-1, a group g with 2-1 pending for consumer7, whose
+ * delivery time is -2^63 and the consumer's seen time 2^63 - 1 (a payload may
+ * hold any); the CRC is added at start. */
+#define STREAM_PAYLOAD "<stream payload>"
+static const char stream_payload_body[] =
+    "\x13\x01\x10\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00"
+    "\x00\x00\x01\x2b\x2b\x00\x00\x00\x11\x00\x02\x01\x00\x01\x01\x01"
+    "\x81\x61\x02\x00\x01\x02\x01\x00\x01\x00\x01\x01\x01\x04\x01\x00"
+    "\x01\x01\x01\x00\x01\x01\x01\x81\x62\x02\x02\x01\x06\x01\xff\x02"
+    "\x02\x01\x01\x01\x00\x00\x02\x01\x01\x67\x02\x01\x02\x01\x00\x00"
+    "\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00"
+    "\x00\x00\x00\x00\x00\x80\x01\x01\x09\x63\x6f\x6e\x73\x75\x6d\x65"
+    "\x72\x37\xff\xff\xff\xff\xff\xff\xff\x7f\x01\x00\x00\x00\x00\x00"
+    "\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x01\x0a\x00";
+#define STREAM_PAYLOAD_LEN (sizeof stream_payload_body - 1 + 8)
+static char stream_payload[STREAM_PAYLOAD_LEN];
+
+static void stream_payload_once(void)
+{
+    size_t n = sizeof stream_payload_body - 1;
+    memcpy(stream_payload, stream_payload_body, n);
+    uint64_t crc = crc64(0, stream_payload, n);
+    for (int i = 0; i < 8; i++)
+        stream_payload[n + i] = (char)(crc >> (8 * i));
+}
+
 static const char *const words[] = {
     "NX", "XX", "GT", "LT", "CH", "INCR", "EX", "PX", "EXAT", "PXAT", "KEEPTTL", "GET",
     "PERSIST", "COUNT", "MATCH", "TYPE", "WITHSCORES", "WITHVALUES", "LIMIT", "BYSCORE",
@@ -186,6 +260,16 @@ static const char *const words[] = {
     "FROMMEMBER", "FROMLONLAT", "BYRADIUS", "BYBOX", "WITHDIST", "WITHCOORD", "WITHHASH", "ANY",
     "STOREDIST", "m", "km", "mi", "ft", "KM", "13.361389", "38.115556", "180", "-180",
     "85.05112878", "-85.05112878", "85.05112879", "180.0000001", "5000",
+    /* later: the southern edge just past it, a step under a metre; SORT's
+     * patterns reading a hash's field (the keys are k0..k2, so k* meets
+     * them for the members 0..2); a sparse HLL whose opcodes go past the
+     * 16384 registers, and one ending in a register of the largest value;
+     * a dense HLL (DENSE_HLL: built at start, it holds NUL bytes) and one
+     * a byte short */
+    "-85.05112879", "0.000001", "*->f", "k*->f", "k*->a", "k*", "GET",
+    "HYLL\x01\x01\x01\x01\x80\x80\x80\x80\x80\x80\x80\x80\x7f\xff\x80",
+    "HYLL\x01\x01\x01\x01\x80\x80\x80\x80\x80\x80\x80\x80\x7f\xfe\xfc",
+    DENSE_HLL, DENSE_HLL_SHORT, STREAM_PAYLOAD,
 };
 
 /* The stream commands' option words and IDs: an alphabet of their own (the
@@ -195,6 +279,12 @@ static const char *const stream_words[] = {
     ">", "-", "+", "0-0", "0-1", "1-1", "1-*", "2", "5-0", "(1-1", "(2", "18446744073709551615-18446744073709551615",
     "18446744073709551615-*", "ENTRIESADDED", "MAXDELETEDID", "ENTRIESREAD", "MKSTREAM", "IDLE", "TIME",
     "RETRYCOUNT", "FORCE", "JUSTID", "LASTID", "FULL", "g", "g2", "c1", "c2", "-1-1", "1-x", "1-18446744073709551615",
+    /* later: the last sequence of a small time, an ID past 2^64, counts and
+     * idle times at the edges, the subcommands' and commands' names as
+     * words */
+    "5-18446744073709551615", "18446744073709551616-0", "1-18446744073709551616", "0", "1", "-1", "3", "1000",
+    "9223372036854775807", "-9223372036854775808", "18446744073709551615", "CREATE", "SETID", "XCLAIM",
+    "XAUTOCLAIM", "CONSUMERS", "CREATECONSUMER", "DELCONSUMER", "DESTROY", "GROUPS", "STREAM",
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -227,6 +317,9 @@ static const char *const scripts[] = {
     "#!lua name=l\nredis.register_function{function_name='f', callback=function() end, flags={1}}",
     "#!lua name=l\nredis.register_function(1, 2, 3)",
     "f", "g", "LIBRARYNAME", "WITHCODE", "APPEND", "FLUSH",
+    /* later: cjson both ways, and past its nesting bound */
+    "return cjson.encode(cjson.decode(ARGV[1]))", "return cjson.decode(string.rep('[', 1100) .. string.rep(']', 1100))",
+    "local t = {} local x = t for i = 1, 1100 do x[1] = {} x = x[1] end return cjson.encode(t)",
 };
 
 /* ---- the encoding limits --------------------------------------------
@@ -252,6 +345,8 @@ static const struct limit_choice limit_choices[] = {
     { "list-max-listpack-size",    6, { "-2", "1", "2", "-1" } },
     { "list-compress-depth",       0, { "0", "1", "2", "1" } },
     { "hll-sparse-max-bytes",      2, { "3000", "18", "30", "100" } },
+    { "stream-node-max-entries",   4, { "100", "1", "2", "0" } },
+    { "stream-node-max-bytes",     6, { "4096", "1", "60", "0" } },
 };
 
 static void set_limits(uint8_t b)
@@ -320,10 +415,57 @@ static struct slice argument(struct input *in, const struct command *c, int argc
         return text(members[b % NELEM(members)]);
     if (b < 170)
         return text(numbers[b % NELEM(numbers)]);
-    return text(words[b % NELEM(words)]);
+    /* the word by a byte of its own: 60 values of b would reach only 60 of
+     * the words */
+    const char *w = words[byte(in) % NELEM(words)];
+    if (strcmp(w, DENSE_HLL) == 0)
+        return (struct slice){ dense_hll, DENSE_HLL_LEN };
+    if (strcmp(w, DENSE_HLL_SHORT) == 0)
+        return (struct slice){ dense_hll, DENSE_HLL_LEN - 1 };
+    if (strcmp(w, STREAM_PAYLOAD) == 0)
+        return (struct slice){ stream_payload, STREAM_PAYLOAD_LEN };
+    return text(w);
 }
 
 /* ---- running --------------------------------------------------------- */
+
+/* One command as FUZZ_COMMANDS_PRINT shows it: the subcommand's byte (or
+ * -), then the arguments, bytes outside printable ASCII, space, backslash
+ * as \xHH: what tests/fuzz/seed.py reads back to write a seed (which
+ * skips the replies' lines, indented). */
+static void print_escaped(const char *p, size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        unsigned char ch = (unsigned char)p[j];
+        if (ch > ' ' && ch < 127 && ch != '\\')
+            fputc(ch, stderr);
+        else
+            fprintf(stderr, "\\x%02x", ch);
+    }
+}
+
+static void print_command(int sub, int argc, const struct slice *argv)
+{
+    if (sub >= 0)
+        fprintf(stderr, "%d", sub);
+    else
+        fputc('-', stderr);
+    for (int i = 0; i < argc; i++) {
+        fputc(' ', stderr);
+        if (argv[i].ptr == dense_hll || argv[i].ptr == stream_payload) { /* by the word standing for it */
+            const char *word = argv[i].ptr == stream_payload ? STREAM_PAYLOAD
+                             : argv[i].len == DENSE_HLL_LEN  ? DENSE_HLL
+                                                             : DENSE_HLL_SHORT;
+            for (const char *m = word; *m; m++)
+                *m == ' ' ? fputs("\\x20", stderr) : fputc(*m, stderr);
+            continue;
+        }
+        print_escaped(argv[i].ptr, argv[i].len);
+        if (argv[i].len == 0)
+            fputs("\\e", stderr);
+    }
+    fputc('\n', stderr);
+}
 
 struct world {
     struct store *store;
@@ -341,6 +483,12 @@ static void run(struct world *w, const struct command *c, int argc, const struct
         .now_ms = w->now, .caller_id = 1,
     };
     c->fn(&ctx);
+    if (print_commands && c != row_type && c != row_object_encoding) /* its reply, its start */
+    {
+        fputs("  -> ", stderr);
+        print_escaped(w->out.data, w->out.len < 160 ? w->out.len : 160);
+        fputc('\n', stderr);
+    }
     /* exactly one reply, whole */
     CHECK(w->out.len > 0);
     CHECK(resp_value_len(w->out.data, w->out.len) == w->out.len);
@@ -399,6 +547,31 @@ static bool encoding_is(const char *reply, const char *const *allowed)
     return false;
 }
 
+/* A collection as another shard gets it (a cross-shard command's keys,
+ * shards/scratch.c): encoded, decoded on another store, as long, a stream
+ * whole. */
+static void check_copy(enum value_type t, const void *obj)
+{
+    static struct store *other;
+    static struct buf enc;
+    if (!other)
+        other = store_create(NULL, NULL, NULL);
+    buf_clear(&enc);
+    store_object_encode(t, obj, &enc);
+    void *copy = store_object_decode(other, t, enc.data, enc.len);
+    CHECK(copy != NULL);
+    CHECK(store_object_len(t, copy) == store_object_len(t, obj));
+    if (t == TYPE_STREAM) {
+        check_stream(copy);
+        CHECK(stream_groups(copy) == stream_groups(obj));
+    }
+    struct slice key = { "copy", 4 };
+    store_set_object(other, key, t, copy, 0);
+    store_delete(other, key);
+    while (store_lazy_free_step(other))
+        ;
+}
+
 struct check {
     struct world *w;
     size_t        keys;
@@ -446,6 +619,10 @@ static void check_entry(void *arg, struct entry *e)
             CHECK(wk.longest <= (size_t)config_load(cfg, set_max_listpack_value));
         }
     }
+    if (t == TYPE_STREAM)
+        check_stream(obj);
+    if (t != TYPE_STRING)
+        check_copy(t, obj);
     if (ck->nnames < NELEM(ck->names) && entry_key_len(e) < sizeof ck->names[0]) {
         memcpy(ck->names[ck->nnames], entry_key(e), entry_key_len(e));
         ck->lens[ck->nnames++] = entry_key_len(e);
@@ -559,17 +736,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     w.empty_memory = store_used_memory(w.store);
 
     struct input in = { data, size };
-    set_limits(byte(&in));
+    uint8_t limits = byte(&in);
+    if (print_commands)
+        fprintf(stderr, "LIMITS %u\n", limits);
+    set_limits(limits);
     shard.store = w.store;
     int commands = 0;
     while (more(&in) && commands++ < 256) {
         uint8_t op = byte(&in);
         if (op == 0xff) {
+            if (print_commands)
+                fputs("FLUSHALL\n", stderr);
             flush_and_check(&w);
             continue;
         }
         if (op == 0xfe) {
-            w.now += (int64_t)byte(&in) * 50;
+            uint8_t ticks = byte(&in);
+            if (print_commands)
+                fprintf(stderr, "CLOCK %u\n", ticks);
+            w.now += (int64_t)ticks * 50;
             check_store(&w);
             continue;
         }
@@ -580,12 +765,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int argc = 0;
         argv[argc++] = text(c->name);
         const struct command *row = c;
+        int sub = -1;
         if (c->subcommands) {
             /* the subcommand by the next byte, among the runnable ones */
             size_t nsub = 0;
             for (const struct command *s = c->subcommands; s->name; s++)
                 nsub += runnable(s);
-            size_t want = byte(&in) % nsub;
+            uint8_t sb = byte(&in);
+            sub = sb;
+            size_t want = sb % nsub;
             for (const struct command *s = c->subcommands; s->name; s++)
                 if (runnable(s) && want-- == 0) {
                     row = s;
@@ -602,6 +790,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             total = -row->arity;
         while (argc < total)
             argv[argc] = argument(&in, row, total, argc), argc++;
+        if (print_commands)
+            print_command(sub, argc, argv);
         run(&w, row, argc, argv);
         check_store(&w);
     }

@@ -8,9 +8,9 @@
  * accepted string decodes to at most what its bytes can produce (LZF
  * expands at most 88 times), stores, and dumps again to a payload that is
  * valid and decodes to the same bytes; an accepted collection (hash, set,
- * list, sorted set) either builds (then it stores, dumps again and decodes
- * to as many elements) or is refused for an element twice, storing
- * nothing. */
+ * list, sorted set, stream) either builds (then it stores, dumps again and
+ * decodes to as many elements; a stream's entries and groups hold together,
+ * stream_check.h) or is refused for an element twice, storing nothing. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +37,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
         }                                                                       \
     } while (0)
 
+/* after CHECK, which it uses */
+#include "tests/fuzz/stream_check.h"
+
 static size_t object_len(const struct entry *e)
 {
     return store_object_len(entry_type(e), entry_object(e));
@@ -60,6 +63,8 @@ static void check_collection(struct decoded_value *v)
     struct entry *e = store_peek(s, key, 0);
     CHECK(e != NULL && entry_type(e) == t);
     CHECK(object_len(e) == count);
+    if (t == TYPE_STREAM)
+        check_stream(entry_object(e));
     struct buf again;
     buf_init(&again);
     CHECK(serialize_dump(e, &again));

@@ -353,6 +353,29 @@ static void test_errors(void **state)
     assert_int_equal(value_digest("short"), 0xc83b473c3b989e9bULL);
 }
 
+/* A sparse HLL of 131072 XZERO opcodes (2^31 registers: counting them
+ * overflowed an int in PFMERGE) is corrupt to every command. */
+static void test_sparse_past_int(void **state)
+{
+    (void)state;
+    size_t n = 16 + 2 * 131072;
+    char *p = malloc(n);
+    assert_non_null(p);
+    memcpy(p, "HYLL\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80", 16);
+    for (size_t i = 16; i < n; i += 2) {
+        p[i] = 0x7f;
+        p[i + 1] = (char)0xff;
+    }
+    set_bytes("huge", p, n);
+    free(p);
+    expect_error(tcmd(c, "PFMERGE m huge"), "INVALIDOBJ Corrupted HLL object detected");
+    expect_error(tcmd(c, "PFCOUNT huge"), "INVALIDOBJ Corrupted HLL object detected");
+    expect_error(tcmd(c, "PFADD huge x"), "INVALIDOBJ Corrupted HLL object detected");
+    expect_error(tcmd(c, "PFDEBUG TODENSE huge"), "INVALIDOBJ Corrupted HLL object detected");
+    expect_int(tcmd(c, "EXISTS m"), 0);
+    expect_int(tcmd(c, "STRLEN huge"), (long long)n);
+}
+
 /* A replica holds the master's bytes: from the full sync, then from the
  * stream (PFADD as itself, PFCOUNT's cache write as itself, PFMERGE across
  * shards by its effect), with master and replica on different shard counts.
@@ -443,6 +466,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cross_shard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy_and_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sparse_past_int, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pfdebug_and_selftest, setup, teardown),
         cmocka_unit_test_teardown(test_replica_same_bytes, nodes_teardown),
     };

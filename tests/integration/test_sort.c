@@ -84,6 +84,12 @@ static void test_limit_and_nosort(void **state)
     expect_text(tcmd(c, "SORT l LIMIT 3 100"), "[\"4\", \"5\"]");
     expect_text(tcmd(c, "SORT l LIMIT 5 1"), "[]");
     expect_text(tcmd(c, "SORT l LIMIT 0 0"), "[]");
+    /* offset + count past LLONG_MAX (it overflowed once) */
+    expect_text(tcmd(c, "SORT l LIMIT 2 9223372036854775807"), "[\"3\", \"4\", \"5\"]");
+    expect_text(tcmd(c, "SORT l LIMIT 9223372036854775807 9223372036854775807"), "[]");
+    expect_text(tcmd(c, "SORT l LIMIT -9223372036854775808 -9223372036854775808"), "[\"1\", \"2\", \"3\", \"4\", \"5\"]");
+    expect_text(tcmd(c, "SORT l BY nosort LIMIT 4 9223372036854775807 DESC"), "[\"5\"]");
+    expect_text(tcmd(c, "SORT nosuchkey LIMIT 1 9223372036854775807"), "[]");
     /* BY a word without '*': the list's own order, DESC from its tail */
     expect_text(tcmd(c, "SORT l BY nosort"), "[\"5\", \"1\", \"4\", \"2\", \"3\"]");
     expect_text(tcmd(c, "SORT l BY nosort DESC"), "[\"3\", \"2\", \"4\", \"1\", \"5\"]");

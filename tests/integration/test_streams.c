@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "core/crc64.h"
 #include "harness.h"
 /* the helpers this test has no use for are fine unused */
 #pragma GCC diagnostic push
@@ -209,6 +210,14 @@ static void test_trim(void **state)
     expect_reply("XDEL d 30-1 31-1 32-1 33-1 34-1 35-1", "(integer) 6");
     expect_reply("XTRIM d MAXLEN ~ 5", "(integer) 8");
     expect_reply("XRANGE d - + COUNT 2", "[[\"43-1\", [\"a\", \"43\"]], [\"44-1\", [\"a\", \"44\"]]]");
+    /* the largest node size: ~'s default bound on the work (100 nodes)
+     * was 100 times it, an overflow; a negative one is refused */
+    expect_ok(tcmd(c, "CONFIG SET stream-node-max-entries 9223372036854775807"));
+    expect_reply("XTRIM d MAXLEN ~ 1000", "(integer) 0");
+    expect_reply("XADD d MAXLEN ~ 1000 50-1 a 50", "\"50-1\"");
+    expect_reply("CONFIG SET stream-node-max-entries -1",
+                 "-ERR CONFIG SET failed (possibly related to argument 'stream-node-max-entries') - argument must be "
+                 "between 0 and 9223372036854775807 inclusive");
     expect_ok(tcmd(c, "CONFIG SET stream-node-max-entries 100"));
     char big[301];
     memset(big, 'x', 300);
@@ -645,6 +654,101 @@ static void test_groups(void **state)
     rval_free(v);
 }
 
+/* The idle time XPENDING reports for the one pending entry of s's group g. */
+static long long pending_idle(void)
+{
+    struct rval *v = tcmd(c, "XPENDING s g - + 1");
+    assert_int_equal(v->n, 1);
+    long long idle = v->elem[0]->elem[2]->integer;
+    rval_free(v);
+    return idle;
+}
+
+/* XCLAIM's IDLE and TIME at int64's ends: a delivery time to come or
+ * before 1970 is taken as now (IDLE -2^63 made now - idle overflow). */
+static void test_xclaim_time_edges(void **state)
+{
+    (void)state;
+    expect_reply("XADD s 1-1 a 1", "\"1-1\"");
+    expect_reply("XGROUP CREATE s g 0", "+OK");
+    expect_reply("XREADGROUP GROUP g c1 STREAMS s >", "[[\"s\", [[\"1-1\", [\"a\", \"1\"]]]]]");
+    static const char *const opts[] = { "IDLE -9223372036854775808", "IDLE 9223372036854775807",
+                                        "TIME -9223372036854775808", "TIME 9223372036854775807", "IDLE -1" };
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+        /* an hour idle first, so that "now" is told apart from it */
+        expect_reply("XCLAIM s g c1 0 1-1 IDLE 3600000 JUSTID", "[\"1-1\"]");
+        assert_true(pending_idle() >= 3600000);
+        char line[128];
+        snprintf(line, sizeof line, "XCLAIM s g c2 0 1-1 %s JUSTID", opts[i]);
+        expect_reply(line, "[\"1-1\"]");
+        long long idle = pending_idle();
+        if (idle < 0 || idle >= 600000)
+            fail_msg("%s: idle %lld, not about 0", opts[i], idle);
+    }
+    expect_reply("XCLAIM s g c2 0 1-1 IDLE 9223372036854775808", "-ERR Invalid IDLE option argument for XCLAIM");
+}
+
+/* A group's entries read at int64's top, one more read: the counter wraps
+ * as Redis's does, and so does the lag (both overflowed). */
+static void test_entries_read_edges(void **state)
+{
+    (void)state;
+    expect_reply("XADD s 1-1 a 1", "\"1-1\"");
+    expect_reply("XGROUP CREATE s g 0 ENTRIESREAD 9223372036854775807", "+OK");
+    expect_reply("XREADGROUP GROUP g c STREAMS s >", "[[\"s\", [[\"1-1\", [\"a\", \"1\"]]]]]");
+    expect_reply("XINFO GROUPS s", "[[\"name\", \"g\", \"consumers\", (integer) 1, \"pending\", (integer) 1, "
+                                   "\"last-delivered-id\", \"1-1\", \"entries-read\", (integer) -9223372036854775808, "
+                                   "\"lag\", (integer) -9223372036854775807]]");
+}
+
+/* payload (n bytes, its footer included): the 8 bytes after the first
+ * occurrence of what[0..wn) set to v (little-endian), the CRC made right */
+static void patch_payload(char *payload, size_t n, const char *what, size_t wn, uint64_t v)
+{
+    char *at = memmem(payload, n - 10, what, wn);
+    assert_non_null(at);
+    assert_true(at + wn + 8 <= payload + n - 8);
+    for (int i = 0; i < 8; i++)
+        at[wn + i] = (char)(v >> (8 * i));
+    uint64_t crc = crc64(0, payload, n - 8);
+    for (int i = 0; i < 8; i++)
+        payload[n - 8 + i] = (char)(crc >> (8 * i));
+}
+
+/* A stream restored with delivery and seen times at int64's ends (a
+ * payload may hold any): the idle times are Redis's wrapped differences,
+ * never below 0, and the commands comparing them (XPENDING IDLE, XCLAIM's
+ * and XAUTOCLAIM's min-idle-time) agree with redis-server's. */
+static void test_restored_times(void **state)
+{
+    (void)state;
+    /* -2^63, whose difference with now overflows (it wraps below 0), and
+     * 2^63 - 1, a time to come */
+    static const uint64_t times[] = { UINT64_C(0x8000000000000000), UINT64_C(0x7fffffffffffffff) };
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        expect_reply("DEL s t", "(integer) 0");
+        expect_reply("XADD s 1-1 a 1", "\"1-1\"");
+        expect_reply("XADD s 2-1 b 2", "\"2-1\"");
+        expect_reply("XGROUP CREATE s g 1-1", "+OK");
+        expect_reply("XREADGROUP GROUP g consumer7 STREAMS s >", "[[\"s\", [[\"2-1\", [\"b\", \"2\"]]]]]");
+        struct rval *d = dump_of(c, "s");
+        /* the group's PEL holds 2-1 (16 bytes, big-endian) and its delivery
+         * time; the consumer, its name and its seen time */
+        static const char id21[16] = { 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1 };
+        patch_payload(d->str, d->len, id21, sizeof id21, times[i]);
+        patch_payload(d->str, d->len, "\tconsumer7", 10, times[i]);
+        restore_payload(c, "t", d->str, d->len);
+        rval_free(d);
+        expect_reply("XPENDING t g - + 10", "[[\"2-1\", \"consumer7\", (integer) 0, (integer) 1]]");
+        expect_reply("XPENDING t g IDLE 1 - + 10", "[]");
+        expect_reply("XCLAIM t g c2 1 2-1 JUSTID", "[]");
+        expect_reply("XAUTOCLAIM t g c2 1 0 JUSTID", "[\"0-0\", [], []]");
+        expect_reply("XINFO CONSUMERS t g", "[[\"name\", \"consumer7\", \"pending\", (integer) 1, \"idle\", "
+                                            "(integer) 0]]");
+        expect_reply("DEL s t", "(integer) 2");
+    }
+}
+
 static void test_xreadgroup_block(void **state)
 {
     (void)state;
@@ -918,6 +1022,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_xread_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xreadgroup_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_xclaim_time_edges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restored_times, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entries_read_edges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_groups_dump, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replication, setup, teardown_nodes),
