@@ -645,15 +645,6 @@ void cmd_xclaim(struct exec_ctx *ctx)
 void cmd_xautoclaim(struct exec_ctx *ctx)
 {
     struct slice key = ctx->argv[1];
-    struct entry *e;
-    struct stream *st;
-    if (!stream_key_find(ctx, key, &e, &st))
-        return;
-    struct stream_group *g = st ? stream_group_find(st, ctx->argv[2]) : NULL;
-    if (!g) {
-        reply_nogroup_key_or_group(ctx, key, ctx->argv[2], "");
-        return;
-    }
     long long minidle, count = 100;
     if (!parse_ll(ctx->argv[4], &minidle)) {
         reply_error(ctx->reply, "ERR Invalid min-idle-time argument for XAUTOCLAIM");
@@ -682,6 +673,16 @@ void cmd_xautoclaim(struct exec_ctx *ctx)
             reply_error(ctx->reply, ERR_SYNTAX);
             return;
         }
+    }
+    /* the arguments first, then the key and group, as Redis 7.0 checks them */
+    struct entry *e;
+    struct stream *st;
+    if (!stream_key_find(ctx, key, &e, &st))
+        return;
+    struct stream_group *g = st ? stream_group_find(st, ctx->argv[2]) : NULL;
+    if (!g) {
+        reply_nogroup_key_or_group(ctx, key, ctx->argv[2], "");
+        return;
     }
     long long attempts = count * 10;
     struct stream_consumer *c = NULL;

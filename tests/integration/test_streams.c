@@ -606,6 +606,13 @@ static void test_groups(void **state)
     expect_reply("XAUTOCLAIM s g c5 0 0", "[\"0-0\", [[\"1-1\", [\"a\", \"1\"]], [\"3-1\", [\"a\", \"3\"]]], "
                                           "[\"2-1\"]]");
     expect_reply("XAUTOCLAIM s g c5 0 0 COUNT 0", "-ERR COUNT must be > 0");
+    /* the arguments are checked before the key and the group, as Redis 7.0
+     * does: an unknown group with a bad COUNT is a COUNT error */
+    expect_reply("XAUTOCLAIM s nog c5 0 0 COUNT 922337203685477581", "-ERR COUNT must be > 0");
+    expect_reply("XAUTOCLAIM nokey g c5 x 0", "-ERR Invalid min-idle-time argument for XAUTOCLAIM");
+    expect_reply("XAUTOCLAIM nokey g c5 0 0 FOO", "-ERR syntax error");
+    expect_reply("XAUTOCLAIM s nog c5 0 0 COUNT 576460752303423487",
+                 "-NOGROUP No such key 's' or consumer group 'nog'");
     expect_pending("s", "g", "1-1 c5 2;3-1 c5 8;");
     expect_reply("XGROUP DELCONSUMER s g c5", "(integer) 2");
     expect_reply("XPENDING s g", "[(integer) 0, (nil), (nil), (nil)]");
