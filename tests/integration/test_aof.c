@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "keyspace_state.h"
 /* wait_synced and replicaof; not every helper is used here */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -200,140 +201,6 @@ static void write_markers_and_wait(tconn *c, const char *dir)
     wait_in_aof(dir, m, 2);
 }
 
-/* ---- the keyspace as text ---- */
-
-static void text_add(char **t, size_t *len, size_t *cap, const char *s, size_t n)
-{
-    if (*len + n + 1 > *cap) {
-        *cap = (*len + n + 1) * 2;
-        *t = realloc(*t, *cap);
-        assert_non_null(*t);
-    }
-    memcpy(*t + *len, s, n);
-    *len += n;
-    (*t)[*len] = '\0';
-}
-
-static void text_str(char **t, size_t *len, size_t *cap, const char *s, size_t n)
-{
-    char head[32];
-    int k = snprintf(head, sizeof head, "%zu:", n);
-    text_add(t, len, cap, head, (size_t)k);
-    for (size_t i = 0; i < n; i++) { /* bytes that are not text as \xHH: the state is a C string */
-        unsigned char b = (unsigned char)s[i];
-        if (b >= 0x20 && b < 0x7f && b != '\\') {
-            text_add(t, len, cap, s + i, 1);
-        } else {
-            char esc[8];
-            snprintf(esc, sizeof esc, "\\x%02x", b);
-            text_add(t, len, cap, esc, 4);
-        }
-    }
-    text_add(t, len, cap, " ", 1);
-}
-
-static int cmp_rval(const void *a, const void *b)
-{
-    const struct rval *x = *(struct rval *const *)a, *y = *(struct rval *const *)b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->str, y->str, n);
-    return c ? c : (x->len < y->len ? -1 : x->len > y->len);
-}
-
-/* pairs (a hash's fields and values) sorted by their first element */
-static int cmp_pair(const void *a, const void *b)
-{
-    return cmp_rval(a, b);
-}
-
-static struct rval *cmd_key(tconn *c, const char *verb, const char *key, const char *a1, const char *a2,
-                            const char *a3)
-{
-    const char *argv[5] = { verb, key, a1, a2, a3 };
-    int n = 2 + (a1 != NULL) + (a2 != NULL) + (a3 != NULL);
-    size_t lens[5];
-    for (int i = 0; i < n; i++)
-        lens[i] = strlen(argv[i]);
-    tsendb(c, n, argv, lens);
-    struct rval *v = tread(c, 10000);
-    assert_non_null(v);
-    return v;
-}
-
-/* Every key, sorted, with its type, its absolute expiry and its value in
- * a canonical form (a set's members sorted, a hash's fields sorted). */
-static char *state_of(tconn *c)
-{
-    struct rval *keys = tcmd(c, "KEYS *");
-    assert_int_equal(keys->type, R_ARRAY);
-    qsort(keys->elem, keys->n, sizeof keys->elem[0], cmp_rval);
-    char *t = NULL;
-    size_t len = 0, cap = 0;
-    text_add(&t, &len, &cap, "", 0);
-    for (size_t i = 0; i < keys->n; i++) {
-        const char *k = keys->elem[i]->str;
-        text_str(&t, &len, &cap, k, keys->elem[i]->len);
-        struct rval *type = cmd_key(c, "TYPE", k, NULL, NULL, NULL);
-        text_str(&t, &len, &cap, type->str, type->len);
-        struct rval *at = cmd_key(c, "PEXPIRETIME", k, NULL, NULL, NULL);
-        char num[32];
-        int nn = snprintf(num, sizeof num, "%lld", at->integer);
-        text_str(&t, &len, &cap, num, (size_t)nn);
-        rval_free(at);
-        struct rval *v = NULL;
-        if (strcmp(type->str, "string") == 0) {
-            v = cmd_key(c, "GET", k, NULL, NULL, NULL);
-            text_str(&t, &len, &cap, v->str, v->len);
-        } else {
-            if (strcmp(type->str, "hash") == 0)
-                v = cmd_key(c, "HGETALL", k, NULL, NULL, NULL);
-            else if (strcmp(type->str, "set") == 0)
-                v = cmd_key(c, "SMEMBERS", k, NULL, NULL, NULL);
-            else if (strcmp(type->str, "list") == 0)
-                v = cmd_key(c, "LRANGE", k, "0", "-1", NULL);
-            else if (strcmp(type->str, "zset") == 0)
-                v = cmd_key(c, "ZRANGE", k, "0", "-1", "WITHSCORES");
-            else if (strcmp(type->str, "stream") == 0)
-                v = cmd_key(c, "XRANGE", k, "-", "+", NULL);
-            else
-                fail_msg("unexpected type %s", type->str);
-            assert_true(v->type == R_ARRAY || v->type == R_MAP || v->type == R_SET);
-            if (strcmp(type->str, "set") == 0)
-                qsort(v->elem, v->n, sizeof v->elem[0], cmp_rval);
-            if (strcmp(type->str, "hash") == 0) /* sort by field, each with its value */
-                qsort(v->elem, v->n / 2, 2 * sizeof v->elem[0], cmp_pair);
-            for (size_t j = 0; j < v->n; j++) {
-                const struct rval *e = v->elem[j];
-                if (e->type != R_ARRAY) {
-                    text_str(&t, &len, &cap, e->str, e->len);
-                    continue;
-                }
-                /* a stream entry: its ID, then its fields and values */
-                text_str(&t, &len, &cap, e->elem[0]->str, e->elem[0]->len);
-                for (size_t f = 0; f < e->elem[1]->n; f++)
-                    text_str(&t, &len, &cap, e->elem[1]->elem[f]->str, e->elem[1]->elem[f]->len);
-            }
-        }
-        rval_free(v);
-        rval_free(type);
-        text_add(&t, &len, &cap, "\n", 1);
-    }
-    rval_free(keys);
-    return t;
-}
-
-static void expect_same_state(const char *a, const char *b)
-{
-    if (strcmp(a, b) != 0) {
-        size_t i = 0;
-        while (a[i] && a[i] == b[i])
-            i++;
-        size_t from = i > 80 ? i - 80 : 0;
-        fail_msg("keyspaces differ at byte %zu:\n  before: ...%.160s\n  after:  ...%.160s", i, a + from, b + from);
-    }
-}
-
-
 /* Keys of every type written by the commands that change them in place
  * (the stream carries some as themselves: INCR, APPEND, SETBIT...), with
  * expiries, deletes and a function library. */
@@ -408,7 +275,7 @@ static void test_kill9_every_type(void **state)
     assert_int_equal(info_field(c, "persistence", "aof_enabled"), 1);
     fill_every_type(c);
     write_markers_and_wait(c, dir);
-    char *before = state_of(c);
+    char *before = keyspace_state(c);
     assert_non_null(strstr(before, "counter"));
     tclose(c);
     /* the files as Redis 7 names them */
@@ -421,8 +288,8 @@ static void test_kill9_every_type(void **state)
 
     s = start_aof(dir, "--threads", "2", NULL, NULL);
     c = tconnect(s->port);
-    char *after = state_of(c);
-    expect_same_state(before, after);
+    char *after = keyspace_state(c);
+    expect_same_keyspace(before, after);
     expect_bulk(tcmd(c, "FCALL kept_fn 0"), "kept");
     expect_bulk(tcmd(c, "GET counter"), "42");
     expect_nil(tcmd(c, "GET k3"));
@@ -616,26 +483,26 @@ static void test_interop_with_redis(void **state)
     expect_ok(tcmd(c, "SET e v EX 100000"));
     rval_free(tcmd(c, "XADD st 1-1 f v"));
     expect_int(tcmd(c, "EXPIRE l 100000"), 1);
-    char *before = state_of(c);
+    char *before = keyspace_state(c);
     tclose(c);
     assert_int_equal(server_stop(r), 0);
 
     struct server *s = start_ringkv_aof(dir);
     c = tconnect(s->port);
-    char *mid = state_of(c);
-    expect_same_state(before, mid);
+    char *mid = keyspace_state(c);
+    expect_same_keyspace(before, mid);
     expect_int(tcmd(c, "INCR n"), 2);
     expect_int(tcmd(c, "LPUSH l z"), 4);
     expect_ok(tcmd(c, "SET fromringkv 1"));
     write_markers_and_wait(c, dir);
-    char *after = state_of(c);
+    char *after = keyspace_state(c);
     tclose(c);
     assert_int_equal(server_stop(s), 0);
 
     r = start_redis_aof(dir);
     c = tconnect(r->port);
-    char *back = state_of(c);
-    expect_same_state(after, back);
+    char *back = keyspace_state(c);
+    expect_same_keyspace(after, back);
     expect_bulk(tcmd(c, "GET n"), "2");
     tclose(c);
     free(before);
@@ -846,13 +713,13 @@ static void test_auto_rewrite(void **state)
     free(text);
     rval_free(v);
     write_markers_and_wait(c, dir);
-    char *before = state_of(c);
+    char *before = keyspace_state(c);
     tclose(c);
     server_kill(s);
     s = start_aof(dir, NULL, NULL, NULL, NULL);
     c = tconnect(s->port);
-    char *after = state_of(c);
-    expect_same_state(before, after);
+    char *after = keyspace_state(c);
+    expect_same_keyspace(before, after);
     free(before);
     free(after);
     tclose(c);
@@ -918,14 +785,14 @@ static void test_replica_aof(void **state)
     wait_synced(mc, rc, 30000);
     const char *marks[] = { "{a}marker-end", "{b}marker-end" };
     wait_in_aof(rdir, marks, 2);
-    char *want = state_of(mc);
+    char *want = keyspace_state(mc);
     tclose(rc);
     server_kill(r);
 
     r = start_aof(rdir, NULL, NULL, NULL, NULL); /* on its own now */
     rc = tconnect(r->port);
-    char *got = state_of(rc);
-    expect_same_state(want, got);
+    char *got = keyspace_state(rc);
+    expect_same_keyspace(want, got);
     expect_int(tcmd(rc, "EXISTS stale"), 0);
     free(want);
     free(got);
@@ -958,14 +825,14 @@ static void test_config_set_appendonly(void **state)
         get_int(tcmd(c, "INCR ctr:%d", i % 7));
     expect_int(tcmd(c, "LPUSH list z"), 3);
     write_markers_and_wait(c, dir);
-    char *before = state_of(c);
+    char *before = keyspace_state(c);
     tclose(c);
     server_kill(s);
 
     s = start_aof(dir, NULL, NULL, NULL, NULL);
     c = tconnect(s->port);
-    char *after = state_of(c);
-    expect_same_state(before, after);
+    char *after = keyspace_state(c);
+    expect_same_keyspace(before, after);
     expect_bulk(tcmd(c, "GET ctr:0"), "129"); /* 900 INCRs over 7 counters: 0 gets 129 */
     /* off: later writes are not in the AOF */
     expect_ok(tcmd(c, "CONFIG SET appendonly no"));
