@@ -503,18 +503,26 @@ static void reply_claimed(struct exec_ctx *ctx, const struct stream *st, struct 
         reply_null(ctx->reply);
 }
 
+/* XCLAIM's and XAUTOCLAIM's stream (argv[1]) and group (argv[2]), or NULL
+ * after the error reply (WRONGTYPE, NOGROUP). */
+static struct stream_group *claim_group(struct exec_ctx *ctx, struct entry **e, struct stream **st)
+{
+    if (!stream_key_find(ctx, ctx->argv[1], e, st))
+        return NULL;
+    struct stream_group *g = *st ? stream_group_find(*st, ctx->argv[2]) : NULL;
+    if (!g)
+        reply_nogroup_key_or_group(ctx, ctx->argv[1], ctx->argv[2], "");
+    return g;
+}
+
 void cmd_xclaim(struct exec_ctx *ctx)
 {
     struct slice key = ctx->argv[1];
     struct entry *e;
     struct stream *st;
-    if (!stream_key_find(ctx, key, &e, &st))
+    struct stream_group *g = claim_group(ctx, &e, &st);
+    if (!g)
         return;
-    struct stream_group *g = st ? stream_group_find(st, ctx->argv[2]) : NULL;
-    if (!g) {
-        reply_nogroup_key_or_group(ctx, key, ctx->argv[2], "");
-        return;
-    }
     long long minidle, retrycount = -1, deliverytime = -1;
     if (!parse_ll(ctx->argv[4], &minidle)) {
         reply_error(ctx->reply, "ERR Invalid min-idle-time argument for XCLAIM");
@@ -677,13 +685,9 @@ void cmd_xautoclaim(struct exec_ctx *ctx)
     /* the arguments first, then the key and group, as Redis 7.0 checks them */
     struct entry *e;
     struct stream *st;
-    if (!stream_key_find(ctx, key, &e, &st))
+    struct stream_group *g = claim_group(ctx, &e, &st);
+    if (!g)
         return;
-    struct stream_group *g = st ? stream_group_find(st, ctx->argv[2]) : NULL;
-    if (!g) {
-        reply_nogroup_key_or_group(ctx, key, ctx->argv[2], "");
-        return;
-    }
     long long attempts = count * 10;
     struct stream_consumer *c = NULL;
     struct buf body, gone;
