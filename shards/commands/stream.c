@@ -571,14 +571,10 @@ void cmd_xsetid(struct exec_ctx *ctx)
  * (`$` taken as the stream's last ID when it blocked: the blocked
  * client's state), and is served by the first XADD past one of them. */
 
-struct read_args {
-    long long count;     /* 0: no limit */
-    long long block_ms;  /* -1: no BLOCK */
-    int       streams;   /* argv index of the first key */
-    int       nstreams;
-};
-
-int stream_arg_read_option(struct exec_ctx *ctx, int *i, long long *count, long long *block_ms)
+/* BLOCK ms or COUNT n at argv[*i] (a value after it): 1 read (*i on the
+ * value), 0 another word, -1 with Redis's error replied. A negative COUNT
+ * is 0 (no limit), as Redis takes it. */
+static int read_option(struct exec_ctx *ctx, int *i, long long *count, long long *block_ms)
 {
     struct slice o = ctx->argv[*i], v = ctx->argv[*i + 1];
     if (slice_eq_nocase(o, "block")) {
@@ -607,16 +603,14 @@ int stream_arg_read_option(struct exec_ctx *ctx, int *i, long long *count, long 
     return 0;
 }
 
-static bool parse_read_args(struct exec_ctx *ctx, struct read_args *a)
+bool stream_arg_read(struct exec_ctx *ctx, bool group, struct stream_read_args *a)
 {
-    a->count = 0;
+    memset(a, 0, sizeof *a);
     a->block_ms = -1;
-    a->streams = 0;
-    a->nstreams = 0;
     for (int i = 1; i < ctx->argc; i++) {
         bool more = i + 1 < ctx->argc;
         struct slice o = ctx->argv[i];
-        int got = more ? stream_arg_read_option(ctx, &i, &a->count, &a->block_ms) : 0;
+        int got = more ? read_option(ctx, &i, &a->count, &a->block_ms) : 0;
         if (got < 0)
             return false;
         if (got > 0) {
@@ -625,6 +619,7 @@ static bool parse_read_args(struct exec_ctx *ctx, struct read_args *a)
             a->streams = i + 1;
             int left = ctx->argc - a->streams;
             if (left % 2 != 0) {
+                /* XREADGROUP's text too, as Redis 7.0 words it */
                 reply_error(ctx->reply, "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' "
                                         "must be specified.");
                 return false;
@@ -632,11 +627,19 @@ static bool parse_read_args(struct exec_ctx *ctx, struct read_args *a)
             a->nstreams = left / 2;
             break;
         } else if (slice_eq_nocase(o, "group") && i + 2 < ctx->argc) {
-            reply_error(ctx->reply, "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.");
-            return false;
+            if (!group) {
+                reply_error(ctx->reply, "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.");
+                return false;
+            }
+            a->group = ctx->argv[i + 1];
+            a->consumer = ctx->argv[i + 2];
+            i += 2;
         } else if (slice_eq_nocase(o, "noack")) {
-            reply_error(ctx->reply, "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.");
-            return false;
+            if (!group) {
+                reply_error(ctx->reply, "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.");
+                return false;
+            }
+            a->noack = true;
         } else {
             reply_error(ctx->reply, ERR_SYNTAX);
             return false;
@@ -644,6 +647,10 @@ static bool parse_read_args(struct exec_ctx *ctx, struct read_args *a)
     }
     if (a->streams == 0) {
         reply_error(ctx->reply, ERR_SYNTAX);
+        return false;
+    }
+    if (group && !a->group.ptr) {
+        reply_error(ctx->reply, "ERR Missing GROUP option for XREADGROUP");
         return false;
     }
     return true;
@@ -676,8 +683,8 @@ static bool serve_xread(struct shard *sh, struct shard_msg *m, struct slice key,
 
 void cmd_xread(struct exec_ctx *ctx)
 {
-    struct read_args a;
-    if (!parse_read_args(ctx, &a))
+    struct stream_read_args a;
+    if (!stream_arg_read(ctx, false, &a))
         return;
     struct stream_id one, *ids = a.nstreams > 1 ? malloc((size_t)a.nstreams * sizeof *ids) : &one;
     if (!ids)

@@ -34,10 +34,17 @@ void stream_reply_entry(struct exec_ctx *ctx, const struct stream_entry *e);
  * all), as an array. */
 void stream_reply_range(struct exec_ctx *ctx, const struct stream *st, struct stream_id start, struct stream_id end,
                         bool rev, size_t count);
-/* XREAD's and XREADGROUP's BLOCK ms and COUNT n at argv[*i] (a value after
- * it): 1 read (*i on the value), 0 another word, -1 with Redis's error
- * replied. A negative COUNT is 0 (no limit), as Redis takes it. */
-int stream_arg_read_option(struct exec_ctx *ctx, int *i, long long *count, long long *block_ms);
+/* XREAD's and XREADGROUP's arguments. */
+struct stream_read_args {
+    long long    count;            /* 0: no limit */
+    long long    block_ms;         /* -1: no BLOCK */
+    int          streams, nstreams; /* argv index of the first key, and how many */
+    struct slice group, consumer;  /* XREADGROUP's GROUP */
+    bool         noack;
+};
+/* Read them (group: XREADGROUP's, which has GROUP and NOACK), false with
+ * Redis's error replied. */
+bool stream_arg_read(struct exec_ctx *ctx, bool group, struct stream_read_args *a);
 /* Does st have a live entry past gt? */
 bool stream_has_entries_after(const struct stream *st, struct stream_id gt);
 

@@ -756,58 +756,6 @@ void cmd_xautoclaim(struct exec_ctx *ctx)
  * pending entries past it (history), delivered once more. Blocks (BLOCK)
  * only when every key was `>` and had nothing new. */
 
-struct group_read {
-    long long   count;
-    long long   block_ms;
-    bool        noack;
-    struct slice group, consumer;
-    int         streams, nstreams;
-};
-
-static bool parse_group_read(struct exec_ctx *ctx, struct group_read *a)
-{
-    memset(a, 0, sizeof *a);
-    a->block_ms = -1;
-    for (int i = 1; i < ctx->argc; i++) {
-        bool more = i + 1 < ctx->argc;
-        struct slice o = ctx->argv[i];
-        int got = more ? stream_arg_read_option(ctx, &i, &a->count, &a->block_ms) : 0;
-        if (got < 0)
-            return false;
-        if (got > 0) {
-            continue;
-        } else if (slice_eq_nocase(o, "streams") && more) {
-            a->streams = i + 1;
-            int left = ctx->argc - a->streams;
-            if (left % 2 != 0) {
-                reply_error(ctx->reply, "ERR Unbalanced XREADGROUP list of streams: for each stream key an ID or '>' "
-                                        "must be specified.");
-                return false;
-            }
-            a->nstreams = left / 2;
-            break;
-        } else if (slice_eq_nocase(o, "group") && i + 2 < ctx->argc) {
-            a->group = ctx->argv[i + 1];
-            a->consumer = ctx->argv[i + 2];
-            i += 2;
-        } else if (slice_eq_nocase(o, "noack")) {
-            a->noack = true;
-        } else {
-            reply_error(ctx->reply, ERR_SYNTAX);
-            return false;
-        }
-    }
-    if (a->streams == 0) {
-        reply_error(ctx->reply, ERR_SYNTAX);
-        return false;
-    }
-    if (!a->group.ptr) {
-        reply_error(ctx->reply, "ERR Missing GROUP option for XREADGROUP");
-        return false;
-    }
-    return true;
-}
-
 static bool is_new_only(struct slice a) { return a.len == 1 && a.ptr[0] == '>'; }
 
 /* A part of a command over several shards (blocking.h) reads only the
@@ -822,7 +770,7 @@ static bool key_here(const struct exec_ctx *ctx, struct slice key)
 }
 
 /* One stream's part: [key, entries], delivering them to c. */
-static void deliver(struct exec_ctx *ctx, const struct group_read *a, struct slice key, struct entry *e,
+static void deliver(struct exec_ctx *ctx, const struct stream_read_args *a, struct slice key, struct entry *e,
                     struct stream *st, struct stream_group *g, struct stream_id from, bool history)
 {
     if (ctx->reply->proto == 2)
@@ -916,8 +864,8 @@ static bool serve_xreadgroup(struct shard *sh, struct shard_msg *m, struct slice
 
 void cmd_xreadgroup(struct exec_ctx *ctx)
 {
-    struct group_read a;
-    if (!parse_group_read(ctx, &a))
+    struct stream_read_args a;
+    if (!stream_arg_read(ctx, true, &a))
         return;
     int ready = 0;
     for (int i = 0; i < a.nstreams; i++) {

@@ -580,6 +580,11 @@ static void test_groups(void **state)
     expect_reply("XREADGROUP GROUP nog c1 STREAMS s >",
                  "-NOGROUP No such key 's' or consumer group 'nog' in XREADGROUP with GROUP option");
     expect_reply("XREADGROUP COUNT 1 NOACK STREAMS s >", "-ERR Missing GROUP option for XREADGROUP");
+    expect_reply("XREADGROUP GROUP g c1 STREAMS s t >", "-ERR Unbalanced XREAD list of streams: for each "
+                                                        "stream key an ID or '$' must be specified.");
+    expect_reply("XREAD NOACK STREAMS s 0", "-ERR The NOACK option is only supported by XREADGROUP. You called "
+                                            "XREAD instead.");
+    expect_reply("XREADGROUP GROUP g c1 FOO STREAMS s >", "-ERR syntax error");
     expect_pending("s", "g", "1-1 c1 1;2-1 c2 2;3-1 c2 2;");
     expect_reply("XPENDING s g", "[(integer) 3, \"1-1\", \"3-1\", [[\"c1\", \"1\"], [\"c2\", \"2\"]]]");
     expect_reply("XPENDING s nog", "-NOGROUP No such key 's' or consumer group 'nog'");
