@@ -253,13 +253,6 @@ static const char *option_parse(const struct option_desc *o, const char *value, 
             why[n < whylen ? n : whylen - 1] = '\0';
             return why;
         }
-        /* accepted words so that redis.conf files load, but ringkv cannot
-         * hold a reply until its write is fsynced: refused rather than
-         * ignored, as it would promise a durability ringkv does not give */
-        if (strcmp(o->name, "appendfsync") == 0 && idx == 0) {
-            snprintf(why, whylen, "ringkv does not support 'appendfsync always' (use everysec)");
-            return why;
-        }
         v = idx;
         break;
     }

@@ -58,7 +58,7 @@ enum config_type {
     X("hz",              hz,              CONF_INT,    "10",        CONF_RUNTIME, NULL, "background tasks (active expiry, timeouts) run this many times a second") \
     X("save",            save,            CONF_STRING, "3600 1 300 100 60 10000", CONF_RUNTIME, NULL, "RDB snapshot points, \"seconds changes\" pairs: a background save when that many changes are that old (\"\": none); Redis's default, with or without a config file") \
     X("appendonly",      appendonly,      CONF_BOOL,   "no",        CONF_RUNTIME, NULL, "append every write to the AOF (appenddirname in dir, Redis 7's multi-part files) and load it at start instead of the RDB file; CONFIG SET yes makes it by a rewrite") \
-    X("appendfsync",     appendfsync,     CONF_ENUM,   "everysec",  CONF_RUNTIME, "always everysec no", "fsync the AOF at most once a second (everysec) or never (no: the kernel decides); always is refused") \
+    X("appendfsync",     appendfsync,     CONF_ENUM,   "everysec",  CONF_RUNTIME, "always everysec no", "fsync the AOF before replying to its writes (always), at most once a second (everysec) or never (no: the kernel decides)") \
     X("appendfilename",  appendfilename,  CONF_STRING, "appendonly.aof", 0, NULL, "the AOF's name: its files are <name>.<seq>.base.rdb, <name>.<seq>.incr.aof and <name>.manifest") \
     X("appenddirname",   appenddirname,   CONF_STRING, "appendonlydir", 0, NULL, "the directory in dir that holds the AOF's files") \
     X("aof-load-truncated", aof_load_truncated, CONF_BOOL, "yes",   CONF_RUNTIME, NULL, "an AOF whose last command was cut short (a crash mid-write): cut it and start (yes), or refuse to start (no)") \

@@ -36,6 +36,8 @@ struct loop {
     size_t                 nconns;
     struct conn           *queued;     /* conns to send to or resume this turn */
     struct conn           *yielded;    /* conns to resume next turn */
+    struct conn           *held;       /* conns whose output waits for a release */
+    uint64_t               released;   /* loop_release's mark */
     unsigned long long     turns;
     bool                   stopping;
     atomic_int             sleeping;   /* 1 while waiting in io_uring_enter */
@@ -162,9 +164,11 @@ static void conn_free(struct loop *l, struct conn *c)
  * on the queued list are freed when the list is walked. */
 static void conn_maybe_free(struct loop *l, struct conn *c)
 {
-    if (c->closing && c->ops == 0 && !c->queued && !c->yielded)
+    if (c->closing && c->ops == 0 && !c->queued && !c->yielded && !c->held)
         conn_free(l, c);
 }
+
+static void unhold(struct loop *l, struct conn *c);
 
 void conn_close(struct conn *c, bool after_flush)
 {
@@ -177,6 +181,7 @@ void conn_close(struct conn *c, bool after_flush)
         return;
     }
     c->closing = true;
+    unhold(c->loop, c); /* its output is dropped */
     /* Shutting the socket down ends the multishot recv and any send in
      * flight; the conn is freed when their completions are in. */
     shutdown(c->fd, SHUT_RDWR);
@@ -474,6 +479,79 @@ static void handle_recv_own(struct loop *l, struct io_uring_cqe *cqe)
     conn_maybe_free(l, c);
 }
 
+/* ---- send fences (loop_release) ---- */
+
+static void hold(struct loop *l, struct conn *c)
+{
+    if (c->held)
+        return;
+    c->held = true;
+    c->next_held = l->held;
+    l->held = c;
+}
+
+static void unhold(struct loop *l, struct conn *c)
+{
+    if (!c->held)
+        return;
+    for (struct conn **p = &l->held; *p; p = &(*p)->next_held)
+        if (*p == c) {
+            *p = c->next_held;
+            break;
+        }
+    c->held = false;
+}
+
+void loop_release(struct loop *l, uint64_t mark)
+{
+    if (mark <= l->released)
+        return;
+    l->released = mark;
+    while (l->held) {
+        struct conn *c = l->held;
+        l->held = c->next_held;
+        c->held = false;
+        queue_conn(l, c);
+    }
+}
+
+/* Of c->out, the leading bytes that may be sent now: the new bytes get the
+ * layer above's fence (or follow the held ones), then the regions whose
+ * marks are released. */
+static size_t out_sendable(struct loop *l, struct conn *c)
+{
+    if (c->fenced_b < c->out.len) {
+        uint64_t f = l->h.output_fence ? l->h.output_fence(l->arg) : 0;
+        if (c->fenced_a == 0) {
+            if (f <= l->released)
+                return c->out.len; /* the common case: nothing held */
+            c->fenced_a = c->fenced_b = c->out.len;
+            c->fence_a = c->fence_b = f;
+        } else if (c->fenced_b == c->fenced_a && f <= c->fence_a) {
+            c->fenced_a = c->fenced_b = c->out.len; /* behind A, no later mark */
+        } else {
+            if (c->fenced_b == c->fenced_a)
+                c->fence_b = c->fence_a;
+            c->fenced_b = c->out.len;
+            if (f > c->fence_b)
+                c->fence_b = f;
+        }
+    }
+    if (c->fenced_a == 0)
+        return c->out.len;
+    if (c->fence_a > l->released)
+        return 0;
+    if (c->fence_b <= l->released) {
+        size_t n = c->fenced_b;
+        c->fenced_a = c->fenced_b = 0;
+        return n;
+    }
+    size_t n = c->fenced_a; /* B becomes A */
+    c->fenced_a = c->fenced_b = c->fenced_b - n;
+    c->fence_a = c->fence_b;
+    return n;
+}
+
 static void queue_send(struct loop *l, struct conn *c)
 {
     if (c->sending || c->closing)
@@ -481,12 +559,25 @@ static void queue_send(struct loop *l, struct conn *c)
     if (c->wire_off >= c->wire.len) {
         if (c->out.len == 0)
             return;
-        /* swap: out becomes the bytes on the wire, the old wire buffer
-         * (empty) collects the next replies */
-        struct buf t = c->wire;
-        c->wire = c->out;
-        c->out = t;
-        c->out.len = 0;
+        size_t n = out_sendable(l, c);
+        if (n == 0) {
+            hold(l, c); /* queued again by loop_release */
+            return;
+        }
+        if (n == c->out.len) {
+            /* swap: out becomes the bytes on the wire, the old wire
+             * buffer (empty) collects the next replies */
+            struct buf t = c->wire;
+            c->wire = c->out;
+            c->out = t;
+            c->out.len = 0;
+        } else {
+            /* a released head; what is held stays in out */
+            c->wire.len = 0;
+            buf_append(&c->wire, c->out.data, n);
+            memmove(c->out.data, c->out.data + n, c->out.len - n);
+            c->out.len -= n;
+        }
         c->wire_off = 0;
     }
     struct io_uring_sqe *sqe = ring_sqe(&l->ring);
@@ -731,6 +822,46 @@ void loop_bell(struct loop *l, int fd)
 {
     l->bell = fd;
     arm_bell(l);
+}
+
+struct loop_waker {
+    struct io_uring ring;
+};
+
+struct loop_waker *loop_waker_create(void)
+{
+    struct loop_waker *w = mi_zalloc(sizeof *w);
+    if (io_uring_queue_init(8, &w->ring, 0) != 0) {
+        mi_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void loop_waker_wake(struct loop_waker *w, struct loop *target)
+{
+    if (!w)
+        return;
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!atomic_load(&target->sleeping) || !atomic_exchange(&target->sleeping, 0))
+        return;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+    if (!sqe)
+        return;
+    io_uring_prep_msg_ring(sqe, target->ring.ring_fd, 0, ud_make(OP_WAKE, NULL), 0);
+    io_uring_submit(&w->ring);
+    /* its own completion: reaped at once, the ring is only for sending */
+    struct io_uring_cqe *cqe;
+    if (io_uring_wait_cqe(&w->ring, &cqe) == 0)
+        io_uring_cqe_seen(&w->ring, cqe);
+}
+
+void loop_waker_destroy(struct loop_waker *w)
+{
+    if (!w)
+        return;
+    io_uring_queue_exit(&w->ring);
+    mi_free(w);
 }
 
 int loop_parse_addr(const char *host, int port, struct sockaddr_storage *ss)

@@ -58,6 +58,14 @@ struct conn {
     size_t       in_limit;     /* close the connection when `in` grows past this (0: no limit) */
     size_t       in_expect;    /* conn_input_expect's bytes, taken when the input is next kept */
     struct buf   out;          /* replies waiting for the end of the turn */
+    /* Send fences (loop_release): out's first fenced_a bytes may go once the
+     * loop's released mark reaches fence_a, those up to fenced_b once it
+     * reaches fence_b (>= fence_a); bytes past fenced_b have no fence yet
+     * (fenced_a == 0: none is held) */
+    size_t       fenced_a, fenced_b;
+    uint64_t     fence_a, fence_b;
+    bool         held;         /* on the loop's list of conns waiting for a release */
+    struct conn *next_held;
     struct buf   wire;         /* bytes of the send in flight */
     size_t       wire_off;     /* of wire, bytes already sent */
     struct conn *next_queued;
@@ -88,6 +96,10 @@ struct loop_handlers {
     bool   (*before_sleep)(void *arg);
     /* Cheap check, made after the sleeping flag is set: is work waiting? */
     bool   (*has_work)(void *arg);
+    /* The mark output made so far must wait for before it is sent (see
+     * loop_release), or 0 if it may go at once; NULL: never a fence. Asked
+     * when a connection with new output is about to send. */
+    uint64_t (*output_fence)(void *arg);
 };
 
 struct loop_options {
@@ -126,6 +138,13 @@ void conn_resume(struct conn *c);
 void conn_yield(struct conn *c);
 /* Turns run so far: lets on_data count what it did in the current turn. */
 unsigned long long loop_turns(const struct loop *l);
+
+/* Send fences: output appended while output_fence named a mark above the
+ * released one is held (with whatever output follows it on that
+ * connection) until the layer above releases that mark: it may go from
+ * this turn's end. Marks only grow. (The AOF holds replies until their
+ * writes are in the file: shards/aof_fence.c.) */
+void loop_release(struct loop *l, uint64_t mark);
 
 /* Connect to addr (IPv4 or IPv6, port set) without blocking; owner is
  * stored in the new conn. Returns the conn (not yet connected: see
@@ -197,6 +216,15 @@ void loop_wake(struct loop *self, struct loop *target);
  * the loop (loop_destroy reaps the read) and the caller closes it once
  * nothing rings it any more. */
 void loop_bell(struct loop *l, int fd);
+/* A thread of the process that has no loop wakes a sleeping loop as
+ * loop_wake does (a message on a small ring of its own, one syscall, none
+ * if the loop is awake): the AOF's writer telling shards their replies may
+ * go. NULL if no ring could be made (the loop then runs at its next
+ * tick). Create and use on that one thread. */
+struct loop_waker;
+struct loop_waker *loop_waker_create(void);
+void loop_waker_wake(struct loop_waker *w, struct loop *target);
+void loop_waker_destroy(struct loop_waker *w);
 /* Did the last turn bring no socket completions (the loop is about to wait,
  * unless mail or a handler keeps it busy)? For work worth batching while
  * busy and worth doing at once when idle. */

@@ -189,6 +189,15 @@ static void ship_journal(struct shard *sh)
     struct shard_msg *m = repl_msg_create(sh, MSG_JOURNAL, 0, NULL, 0);
     buf_hand_over(&rs->journal_out, &m->payload, &rs->journal_spare);
     msg_post(sh, m, 0);
+    rs->journal_msgs++;
+}
+
+uint64_t repl_journal_mark(struct shard *sh)
+{
+    struct repl_shard *rs = sh->repl;
+    if (!rs)
+        return 0;
+    return rs->journal_msgs + (rs->journal_out.len > 0);
 }
 
 /* This shard passed a node-wide command's point: the bytes before it go
@@ -204,6 +213,7 @@ static void send_barrier(struct shard *sh, int argc, const struct slice *argv)
     if (argv)
         resp_encode_command(&m->payload, argc, argv);
     msg_post(sh, m, 0);
+    sh->repl->journal_msgs++;
 }
 
 /* An AOF rewrite parks every shard (shards/persist.c): this shard's bytes
@@ -370,6 +380,7 @@ static void gate_release(struct shard *sh, struct stream_gate *g)
         for (int i = 0; i < g->nshards; i++) {
             struct buf *h = &g->held[i];
             g->waiting[i]--;
+            aof_journal_msg_passed(sh->node, i); /* its barrier */
             size_t at = 0;
             while (at < h->len) {
                 char kind = h->data[at];

@@ -91,6 +91,12 @@ void repl_shard_turn(struct shard *sh);
  * replica is not a window behind, feeds held for batching): the loop must
  * come round again without sleeping. */
 bool repl_turn_pending(struct shard *sh);
+/* The count of stream messages (bytes or barriers) this shard has sent
+ * shard 0, with the one its bytes not sent yet will make: once shard 0's
+ * AOF has taken that many of this shard's, every write it has made so far
+ * is in the file (shards/aof_fence.c). A big collection given whole goes
+ * in parts over later turns: only its first is counted. */
+uint64_t repl_journal_mark(struct shard *sh);
 /* A replica's connection sent some output (its shard's on_sent). */
 void repl_replica_sent(struct shard *sh, struct conn *c, struct client *cl);
 /* Every tick: on shard 0, the link to the master (connect, retry, timeout,

@@ -140,6 +140,8 @@ struct stream_gate;
 struct repl_shard {
     struct buf    journal_out;  /* stream bytes of this turn, for shard 0 */
     struct buf    journal_spare; /* an empty buffer come back from shard 0, for the next turn */
+    uint64_t      journal_msgs;  /* MSG_JOURNALs of bytes or barriers sent shard 0, ever
+                                    (the AOF's reply fences count them: repl_journal_mark) */
     struct snap  *snaps;
     /* big collections the live stream sends in parts (repl.c, live_parts:
      * a key given a big collection whole, a slot move's last part), oldest

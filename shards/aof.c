@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -24,6 +25,7 @@
 #include "core/log.h"
 #include "core/reply.h"
 #include "core/resp.h"
+#include "net/loop.h"
 #include "shards/aof_manifest.h"
 #include "shards/dispatch.h"
 #include "shards/node.h"
@@ -37,12 +39,22 @@
  * a full ring leaves the turn's bytes with shard 0 until the next turn. */
 #define RING 1024
 #define PATH_MAX_AOF 600
+#define AOF_SHARDS_CAP 1024
 
 /* What the writer gets: bytes to append, then, with fd >= 0, the incr file
  * to append to from then on (a rewrite's new one). */
 struct slot {
     struct buf b;
     int        fd;
+    uint64_t  *taken; /* per shard, its stream messages taken up to these bytes (NULL: none new) */
+};
+
+/* Per shard, for its reply fences (shards/aof_fence.h): how many of its
+ * stream messages are in the file (written by the writer thread), and its
+ * loop while it waits for that to grow (set by the shard). */
+struct shard_marks {
+    _Alignas(64) atomic_uint_fast64_t written;
+    _Atomic(struct loop *) waiter;
 };
 
 enum rewrite_step { RW_NONE, RW_CHILD, RW_DONE_OK, RW_DONE_ERR };
@@ -99,6 +111,17 @@ struct aof {
     bool                drop_pre_cut;  /* the writer has no file before this cut */
     bool                need_base;     /* CONFIG SET appendonly yes: no manifest of this
                                           AOF until its first rewrite succeeds */
+    /* reply fences: shard 0 counts each shard's stream messages the AOF
+     * has taken (taken; those waiting behind a rewrite's cut in post_taken),
+     * each entry for the writer carries the counts, and the writer
+     * publishes them in marks[] once its bytes are written (and fsynced
+     * with appendfsync always) */
+    uint64_t           *taken;
+    uint64_t           *post_taken;
+    bool                taken_moved;
+    struct shard_marks *marks;
+    atomic_int          fencing;       /* replies wait for the file (appendonly on) */
+    atomic_int          waking;        /* the writer is waking loops */
 };
 
 static struct aof *aof_of(const struct node *n)
@@ -151,6 +174,24 @@ static bool write_all(int fd, const char *p, size_t len)
     return true;
 }
 
+/* The writer: every shard's messages counted in taken[] are in the file:
+ * their replies may go (shards/aof_fence.c); the loops waiting for it are
+ * woken. */
+static void publish_written(struct aof *a, struct loop_waker *w, const uint64_t *taken)
+{
+    int n = a->node->nshards;
+    atomic_fetch_add(&a->waking, 1);
+    for (int i = 0; i < n; i++) {
+        if (taken[i] <= atomic_load_explicit(&a->marks[i].written, memory_order_relaxed))
+            continue;
+        atomic_store(&a->marks[i].written, taken[i]);
+        struct loop *l = atomic_load(&a->marks[i].waiter);
+        if (l)
+            loop_waker_wake(w, l);
+    }
+    atomic_fetch_sub(&a->waking, 1);
+}
+
 static void *writer_main(void *arg)
 {
     struct aof *a = arg;
@@ -158,6 +199,8 @@ static void *writer_main(void *arg)
     int64_t last_fsync = mono_ms();
     bool unsynced = false;
     uint64_t logged_err_ms = 0;
+    struct loop_waker *waker = loop_waker_create();
+    uint64_t *publish_due = NULL; /* written, not published yet */
     for (;;) {
         bool did = false;
         uint64_t tail = atomic_load_explicit(&a->tail, memory_order_relaxed);
@@ -192,6 +235,11 @@ static void *writer_main(void *arg)
             atomic_fetch_add(&a->incr_size, len);
             atomic_fetch_sub(&a->queued, len);
             buf_free(b);
+            if (sl->taken) {
+                mi_free(publish_due);
+                publish_due = sl->taken; /* cumulative: the last one says all */
+                sl->taken = NULL;
+            }
             if (sl->fd != -1) {
                 /* a rewrite's cut: the old file is whole, on to the new
                  * one (SLOT_CLOSE: appendonly no, no file from now on) */
@@ -209,8 +257,22 @@ static void *writer_main(void *arg)
             did = true;
             unsynced = true;
         }
-        int policy = (int)config_load(&a->node->config, appendfsync); /* 1 everysec, 2 no */
+        int policy = (int)config_load(&a->node->config, appendfsync); /* 0 always, 1 everysec, 2 no */
         int64_t now = mono_ms();
+        /* appendfsync always: on the disk before the replies go, one
+         * fdatasync for all the entries written since the last */
+        if (policy == 0 && unsynced && a->fd >= 0) {
+            atomic_store(&a->fsyncing, 1);
+            (void)fdatasync(a->fd);
+            atomic_store(&a->fsyncing, 0);
+            last_fsync = now;
+            unsynced = false;
+        }
+        if (publish_due) {
+            publish_written(a, waker, publish_due);
+            mi_free(publish_due);
+            publish_due = NULL;
+        }
         if (unsynced && policy == 1 && now - last_fsync >= 1000 && a->fd >= 0) {
             atomic_store(&a->fsyncing, 1);
             (void)fdatasync(a->fd);
@@ -231,6 +293,7 @@ static void *writer_main(void *arg)
             futex_wait_ms(&a->wake, seen, unsynced && policy == 1 ? 1000 - (now - last_fsync) + 1 : 1000);
         atomic_store(&a->sleeping, 0);
     }
+    loop_waker_destroy(waker);
     return NULL;
 }
 
@@ -238,17 +301,69 @@ static void *writer_main(void *arg)
  * fd when fd >= 0) into the queue for the writer. */
 static void queue_entry(struct aof *a, int fd)
 {
-    if (a->pending.len == 0 && fd == -1)
+    if (a->pending.len == 0 && fd == -1 && !a->taken_moved)
         return;
     if (a->nout == a->capout) {
         a->capout = a->capout ? a->capout * 2 : 8;
         a->outq = mi_realloc(a->outq, a->capout * sizeof *a->outq);
     }
     atomic_fetch_add(&a->queued, a->pending.len);
-    a->outq[a->nout].b = a->pending;
-    a->outq[a->nout].fd = fd;
-    a->nout++;
+    struct slot *sl = &a->outq[a->nout++];
+    sl->b = a->pending;
+    sl->fd = fd;
+    sl->taken = NULL;
+    if (a->taken_moved) {
+        size_t bytes = sizeof(uint64_t) * (size_t)a->node->nshards;
+        sl->taken = mi_malloc(bytes);
+        memcpy(sl->taken, a->taken, bytes);
+        a->taken_moved = false;
+    }
     buf_init(&a->pending);
+}
+
+/* Shard 0: one more of shard from's stream messages is taken: in the next
+ * entry for the writer (or, behind a rewrite's cut, once the cut is
+ * complete). */
+static void take(struct aof *a, int from)
+{
+    if (from < 0 || from >= a->node->nshards)
+        return;
+    if (a->cut_pending && a->cut_seen[from]) {
+        a->post_taken[from]++;
+        return;
+    }
+    a->taken[from]++;
+    if (atomic_load_explicit(&a->fencing, memory_order_relaxed))
+        a->taken_moved = true;
+}
+
+bool aof_fencing(const struct node *n)
+{
+    const struct aof *a = aof_of(n);
+    return a && atomic_load_explicit(&a->fencing, memory_order_relaxed);
+}
+
+uint64_t aof_written_mark(const struct node *n, int shard)
+{
+    return atomic_load(&aof_of(n)->marks[shard].written);
+}
+
+void aof_fence_waiter(struct node *n, int shard, struct loop *l)
+{
+    struct aof *a = aof_of(n);
+    if (!a)
+        return;
+    atomic_store(&a->marks[shard].waiter, l);
+    if (!l) /* the loop may go once the writer is not waking it */
+        while (atomic_load(&a->waking))
+            sched_yield();
+}
+
+void aof_journal_msg_passed(struct node *n, int from)
+{
+    struct aof *a = aof_of(n);
+    if (a)
+        take(a, from);
 }
 
 /* Shard 0: hand what is queued to the writer, as much as the ring takes. */
@@ -281,6 +396,11 @@ static void hand_over(struct aof *a)
 static void cut_complete(struct aof *a)
 {
     queue_entry(a, a->new_fd);
+    for (int i = 0; i < a->node->nshards; i++) {
+        a->taken[i] += a->post_taken[i];
+        a->post_taken[i] = 0;
+    }
+    a->taken_moved = true;
     a->new_fd = -1;
     buf_free(&a->pending);
     a->pending = a->post;
@@ -292,8 +412,12 @@ static void cut_complete(struct aof *a)
 void aof_feed(struct node *n, int from, const void *p, size_t len)
 {
     struct aof *a = aof_of(n);
-    if (!a || !a->on || !len || a->suspended)
+    if (!a)
         return;
+    if (!a->on || !len || a->suspended) {
+        take(a, from); /* nothing to wait for */
+        return;
+    }
     if (a->cut_pending) {
         if (from == AOF_FROM_RECORD) {
             /* a node-wide record (FLUSHALL) that every shard passed, some
@@ -304,12 +428,15 @@ void aof_feed(struct node *n, int from, const void *p, size_t len)
             cut_complete(a);
         } else if (from >= 0 && from < n->nshards && a->cut_seen[from]) {
             buf_append(&a->post, p, len);
+            take(a, from);
             return;
         } else if (a->drop_pre_cut) {
+            take(a, from);
             return; /* in the snapshot, and there is no old file */
         }
     }
     buf_append(&a->pending, p, len);
+    take(a, from);
 }
 
 void aof_stream_cut(struct node *n, int from)
@@ -369,6 +496,8 @@ static void turn_on(struct shard *sh, struct aof *a)
     a->need_base = true;
     a->fail_ms = 0;
     a->on = true;
+    a->taken_moved = true;
+    atomic_store(&a->fencing, 1);
     atomic_store(&n->repl_feeding, 1);
     log_notice("AOF enabled by CONFIG SET: a background rewrite makes it");
 }
@@ -382,6 +511,7 @@ static void turn_off(struct aof *a)
         return; /* after the rewrite */
     queue_entry(a, SLOT_CLOSE);
     hand_over(a);
+    atomic_store(&a->fencing, 0); /* replies held go at once */
     a->on = false;
     a->suspended = false;
     a->scheduled = false;
@@ -1177,9 +1307,14 @@ static void aof_node_teardown(struct node *n)
         path_in_dir(a, a->tmp_name, tmp, sizeof tmp);
         unlink(tmp);
     }
-    for (size_t i = 0; i < a->nout; i++)
+    for (size_t i = 0; i < a->nout; i++) {
         buf_free(&a->outq[i].b);
+        mi_free(a->outq[i].taken);
+    }
     mi_free(a->outq);
+    mi_free(a->taken);
+    mi_free(a->post_taken);
+    mi_free(a->marks);
     mi_free(a->cut_seen);
     buf_free(&a->post);
     buf_free(&a->pending);
@@ -1202,7 +1337,14 @@ int aof_attach(struct node *n)
     a->node = n;
     a->last_rw_time_s = -1;
     a->last_rw_ok = true;
-    a->cut_seen = mi_zalloc(sizeof(bool) * (size_t)(n->nshards > 0 ? n->nshards : 1));
+    /* per-shard state, made before node_start counts the shards: room
+     * for the most there may be (threads is at most 1024; one per CPU
+     * with threads 0, of at most 1024 CPUs) */
+    size_t nsh = AOF_SHARDS_CAP;
+    a->cut_seen = mi_zalloc(sizeof(bool) * nsh);
+    a->taken = mi_zalloc(sizeof(uint64_t) * nsh);
+    a->post_taken = mi_zalloc(sizeof(uint64_t) * nsh);
+    a->marks = mi_zalloc_aligned(sizeof(struct shard_marks) * nsh, 64);
     atomic_store(&a->write_ok, 1);
     n->aof = a;
     node_attach_module(n, &aof_module);
@@ -1216,6 +1358,7 @@ int aof_attach(struct node *n)
         return -1;
     }
     a->thread_started = true;
+    atomic_store(&a->fencing, 1);
     /* every shard journals from now on: the stream is the AOF's */
     atomic_store(&n->repl_feeding, 1);
     return 0;

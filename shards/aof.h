@@ -45,6 +45,22 @@ int aof_load(struct shard *sh);
 #define AOF_FROM_LINK   (-2)
 void aof_feed(struct node *n, int from, const void *p, size_t len);
 
+/* Shard 0: one of shard `from`'s stream messages passed without bytes of
+ * its own for the file (its barrier of a node-wide record). */
+void aof_journal_msg_passed(struct node *n, int from);
+
+/* ---- reply fences (shards/aof_fence.c) ----
+ * Do replies wait for their writes to be in the file (appendonly on)? */
+bool aof_fencing(const struct node *n);
+/* How many of shard `shard`'s stream messages (repl_journal_mark) are in
+ * the file (and on the disk with appendfsync always). */
+uint64_t aof_written_mark(const struct node *n, int shard);
+/* Shard `shard` waits for that to grow (its loop, woken by the writer
+ * when it does), or no longer (NULL: returns once the writer cannot be
+ * waking the loop any more). */
+struct loop;
+void aof_fence_waiter(struct node *n, int shard, struct loop *l);
+
 /* Shard 0: shard `from`'s mark of a rewrite's park came, after every byte
  * it made before parking (repl_stream_cut). Once every shard's has, the
  * old incr file is whole and the writer moves to the new one. */

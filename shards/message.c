@@ -4,6 +4,7 @@
 #include <mimalloc.h>
 #include <string.h>
 
+#include "shards/aof_fence.h"
 #include "shards/dispatch.h"
 #include "shards/mailbox.h"
 #include "shards/node.h"
@@ -62,6 +63,7 @@ void msg_post(struct shard *sh, struct shard_msg *m, int to)
 static bool publish_posts(struct shard *sh)
 {
     bool more = false;
+    aof_fence_publish(sh); /* the writes behind the replies it sends */
     for (int to = 0; to < sh->node->nshards; to++) {
         if (!sh->posted[to])
             continue;

@@ -11,6 +11,7 @@
 #include "core/command.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "shards/aof_fence.h"
 #include "shards/dispatch.h"
 #include "shards/message.h"
 #include "shards/node.h"
@@ -65,6 +66,7 @@ static bool before_sleep(void *arg)
 {
     struct shard *sh = arg;
     const struct node *n = sh->node;
+    aof_fence_turn(sh);
     for (int i = 0; i < n->nmodules; i++)
         if (n->modules[i]->turn)
             n->modules[i]->turn(sh);
@@ -83,7 +85,12 @@ static bool before_sleep(void *arg)
 
 static bool has_work(void *arg)
 {
-    return mail_waiting(arg);
+    return mail_waiting(arg) || aof_fence_ready(arg);
+}
+
+static uint64_t output_fence(void *arg)
+{
+    return aof_fence_output(arg);
 }
 
 static void pin(struct shard *sh)
@@ -149,6 +156,7 @@ int shard_setup(struct shard *sh)
         .on_sent = dispatch_sent,
         .on_tick = on_tick,
         .before_sleep = before_sleep,
+        .output_fence = output_fence,
         .has_work = has_work,
     };
     sh->loop = loop_create(&o, &h, sh);
@@ -183,9 +191,11 @@ void shard_run(struct shard *sh)
 
 void shard_teardown(struct shard *sh)
 {
+    aof_fence_stop(sh); /* the AOF's writer wakes this loop no more */
     if (sh->loop)
         loop_destroy(sh->loop);
     sh->loop = NULL;
+    aof_fence_free(sh);
     for (int i = sh->node->nmodules - 1; i >= 0; i--)
         if (sh->node->modules[i]->teardown)
             sh->node->modules[i]->teardown(sh);

@@ -7,6 +7,7 @@
 #ifndef RINGKV_SHARD_H
 #define RINGKV_SHARD_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "core/client.h"
@@ -81,6 +82,11 @@ struct shard {
      * (shards/commands/scripting.c), NULL before the shard's first script */
     struct script_shard *scripting;
     struct notify_shard *notify; /* keyspace notifications' state (notify.c), NULL if never on */
+    /* appendonly: the fences this shard's replies wait for (aof_fence.c),
+     * NULL before the first; and the count of its stream messages it
+     * published with its mail (read by the other shards) */
+    struct aof_fence *aof_fence;
+    atomic_uint_fast64_t journal_mark;
 };
 
 /* The keys of a shard in flight (above): a count per slot (the gate's
