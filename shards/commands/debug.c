@@ -306,3 +306,73 @@ void cmd_debug_refused(struct exec_ctx *ctx)
     reply_errorf(ctx->reply, "ERR DEBUG %s is not supported by ringkv (it has no RDB/AOF, no "
                  "listpack/quicklist encodings and no jemalloc); see DEBUG HELP", name);
 }
+
+/* DEBUG PROTOCOL <type>: a sample reply of each RESP type, Redis's very
+ * values (client libraries' test suites read them); in RESP2 each takes
+ * the form Redis gives it there. An attribute and a push are followed by a
+ * plain reply, as Redis sends them: the attribute is not a reply, and a
+ * client that drops pushes must still find one. */
+void cmd_debug_protocol(struct exec_ctx *ctx)
+{
+    if (ctx->argc != 3) {
+        debug_usage_error(ctx);
+        return;
+    }
+    struct slice t = ctx->argv[2];
+    struct reply *r = ctx->reply;
+    static const char bignum[] = "1234567999999999999999999999999999999";
+    if (slice_eq_nocase(t, "string")) {
+        reply_bulk_str(r, "Hello World");
+    } else if (slice_eq_nocase(t, "integer")) {
+        reply_int(r, 12345);
+    } else if (slice_eq_nocase(t, "double")) {
+        reply_double_text(r, "3.141", 5);
+    } else if (slice_eq_nocase(t, "bignum")) {
+        if (r->proto >= 3)
+            buf_printf(r->out, "(%s\r\n", bignum);
+        else
+            reply_bulk_str(r, bignum);
+    } else if (slice_eq_nocase(t, "null")) {
+        reply_null(r);
+    } else if (slice_eq_nocase(t, "array") || slice_eq_nocase(t, "set")) {
+        if (slice_eq_nocase(t, "set"))
+            reply_set(r, 3);
+        else
+            reply_array(r, 3);
+        for (int j = 0; j < 3; j++)
+            reply_int(r, j);
+    } else if (slice_eq_nocase(t, "map")) {
+        reply_map(r, 3);
+        for (int j = 0; j < 3; j++) {
+            reply_int(r, j);
+            reply_bool(r, j == 1);
+        }
+    } else if (slice_eq_nocase(t, "attrib")) {
+        if (r->proto >= 3) {
+            buf_append_str(r->out, "|1\r\n");
+            reply_bulk_str(r, "key-popularity");
+            reply_array(r, 2);
+            reply_bulk_str(r, "key:123");
+            reply_int(r, 90);
+        }
+        reply_bulk_str(r, "Some real reply following the attribute");
+    } else if (slice_eq_nocase(t, "push")) {
+        if (r->proto < 3) {
+            reply_error(r, "ERR RESP2 is not supported by this command");
+            return;
+        }
+        buf_append_str(r->out, ">2\r\n");
+        reply_bulk_str(r, "server-cpu-usage");
+        reply_int(r, 42);
+        reply_bulk_str(r, "Some real reply following the push reply");
+    } else if (slice_eq_nocase(t, "verbatim")) {
+        reply_verbatim(r, "This is a verbatim\nstring", 25);
+    } else if (slice_eq_nocase(t, "true")) {
+        reply_bool(r, true);
+    } else if (slice_eq_nocase(t, "false")) {
+        reply_bool(r, false);
+    } else {
+        reply_error(r, "ERR Wrong protocol type name. Please use one of the following: "
+                       "string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false");
+    }
+}
