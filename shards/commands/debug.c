@@ -303,8 +303,8 @@ void cmd_debug_refused(struct exec_ctx *ctx)
         name[i] = ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch;
     }
     name[n] = '\0';
-    reply_errorf(ctx->reply, "ERR DEBUG %s is not supported by ringkv (it has no RDB/AOF, no "
-                 "listpack/quicklist encodings and no jemalloc); see DEBUG HELP", name);
+    reply_errorf(ctx->reply, "ERR DEBUG %s is not supported by ringkv (it has the subcommands DEBUG HELP lists)",
+                 name);
 }
 
 /* DEBUG PROTOCOL <type>: a sample reply of each RESP type, Redis's very

@@ -233,6 +233,8 @@ static struct command debug_subcommands[] = {
         "server", "1.0.0", "The SHA1 digest of the dataset, as Redis computes it"),
     ROW("digest-value", -2, CMD_READONLY | CMD_SPLIT | F_DEBUG, 2, -1, 1, cmd_debug_digest_value, merge_by_key,
         "server", "1.0.0", "The SHA1 digest of each key's value, as Redis computes it"),
+    ROW("reload", -2, CMD_SHARD0 | CMD_NO_MULTI | F_DEBUG, 0, 0, 0, cmd_debug_reload, NULL, "server", "1.0.0",
+        "Save the dataset to the RDB file, empty it and load the file back"),
     ROW("protocol", -2, CMD_CONN | F_DEBUG, 0, 0, 0, cmd_debug_protocol, NULL, "server", "1.0.0",
         "Answer a sample reply of the given RESP type"),
     DEBUG_REFUSED("jmap"), /* Redis 6's, gone in 7: tools still send it */
@@ -251,7 +253,6 @@ static struct command debug_subcommands[] = {
     DEBUG_REFUSED("drop-cluster-packet-filter"),
     DEBUG_REFUSED("oom"),
     DEBUG_REFUSED("panic"),
-    DEBUG_REFUSED("reload"),
     DEBUG_REFUSED("restart"),
     DEBUG_REFUSED("sdslen"),
     DEBUG_REFUSED("segfault"),

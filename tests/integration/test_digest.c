@@ -220,6 +220,60 @@ static void test_digest_same_as_redis(void **state)
     tclose(b);
 }
 
+/* ---- RELOAD ---- */
+
+/* Every type survives a DEBUG RELOAD with the same digest (the redis-server
+ * beside it, which holds the same data, is not reloaded: still the same
+ * digests); the options as Redis's. */
+static void test_reload(void **state)
+{
+    (void)state;
+    struct server *t = start_target();
+    struct server *r = start_redis(redis_args);
+    tconn *a = tconnect(t->port), *b = tconnect(r->port);
+    fill(a, b);
+    char *before = digest(a);
+    long long keys = get_int(tcmd(a, "DBSIZE"));
+    expect_ok(tcmd(a, "DEBUG RELOAD"));
+    char *after = digest(a);
+    assert_string_equal(before, after);
+    assert_int_equal(get_int(tcmd(a, "DBSIZE")), keys);
+    expect_same(a, b);
+    /* values read back as they were written */
+    expect_bulk(tcmd(a, "GET str"), "hello-world");
+    expect_int(tcmd(a, "LLEN biglist"), 1999);
+    expect_bulk(tcmd(a, "OBJECT ENCODING bigzs"), "skiplist");
+    expect_int(tcmd(a, "XLEN bigst"), 250);
+    assert_true(get_int(tcmd(a, "TTL tmp1")) > 9000);
+    expect_int(tcmd(a, "TTL tmp2"), -1);
+    /* the connection and the others go on writing */
+    expect_ok(tcmd(a, "SET after reload"));
+    expect_bulk(tcmd(a, "GET after"), "reload");
+    /* NOSAVE: the file as it was, the key set since is gone */
+    expect_ok(tcmd(a, "DEBUG RELOAD NOSAVE"));
+    expect_nil(tcmd(a, "GET after"));
+    free(after);
+    after = digest(a);
+    assert_string_equal(before, after);
+    /* NOFLUSH MERGE: the file's keys over what is here, the others kept */
+    expect_ok(tcmd(a, "SET str changed"));
+    expect_ok(tcmd(a, "SET extra 1"));
+    expect_ok(tcmd(a, "DEBUG RELOAD NOSAVE NOFLUSH MERGE"));
+    expect_bulk(tcmd(a, "GET str"), "hello-world");
+    expect_bulk(tcmd(a, "GET extra"), "1");
+    assert_int_equal(get_int(tcmd(a, "DBSIZE")), keys + 1);
+    expect_error(tcmd(a, "DEBUG RELOAD NOW"), "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
+    /* an empty data set reloads empty */
+    expect_ok(tcmd(a, "FLUSHALL"));
+    expect_ok(tcmd(a, "DEBUG RELOAD"));
+    expect_status(tcmd(a, "DEBUG DIGEST"), ZEROS);
+    assert_int_equal(get_int(tcmd(a, "DBSIZE")), 0);
+    free(before);
+    free(after);
+    tclose(a);
+    tclose(b);
+}
+
 /* ---- PROTOCOL ---- */
 
 /* Send a command and read exactly the bytes want (fails on anything else
@@ -296,6 +350,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_digest_same_as_redis, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_reload, redis_nodes_teardown),
         cmocka_unit_test_teardown(test_protocol, redis_nodes_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
