@@ -376,3 +376,23 @@ void cmd_debug_protocol(struct exec_ctx *ctx)
                        "string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false");
     }
 }
+
+/* DEBUG CHANGE-REPL-ID, on shard 0: the replication layer's new id (a
+ * replica that later asks to continue the old one gets a full sync). */
+void cmd_debug_change_repl_id(struct exec_ctx *ctx)
+{
+    if (ctx->argc != 2) {
+        debug_usage_error(ctx);
+        return;
+    }
+    log_warning("Changing replication IDs after receiving DEBUG change-repl-id");
+    if (!ctx->shard) {
+        reply_ok(ctx->reply);
+        return;
+    }
+    struct node *n = ctx->shard->node;
+    for (int i = 0; i < n->nmodules; i++)
+        if (n->modules[i]->change_repl_id)
+            n->modules[i]->change_repl_id(ctx->shard);
+    reply_ok(ctx->reply);
+}

@@ -6,8 +6,9 @@
  * themselves (SPOP, INCRBYFLOAT, XADD *, the pops). The master has two
  * shards and the replica one, so keys land on different shards; the
  * replica takes a full sync of a loaded master first, then the stream of
- * the mix, then a second replica full-syncs the result. Runs against
- * redis-server too (RINGKV_TEST_TARGET=redis). */
+ * the mix, then a second replica full-syncs the result. And DEBUG
+ * CHANGE-REPL-ID: a new replication id, after which a replica cut off
+ * full-syncs. Runs against redis-server too (RINGKV_TEST_TARGET=redis). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -272,10 +273,59 @@ static void test_random_mix_digest(void **state)
     node_stop(m);
 }
 
+/* DEBUG CHANGE-REPL-ID: a new master_replid, no second one; the replica
+ * linked goes on, and once its link is cut it cannot continue the old id:
+ * a full sync, after which both are identical again. */
+static void test_change_repl_id(void **state)
+{
+    (void)state;
+    const char *const args[] = { "--threads", "2", "--enable-debug-command", "yes", NULL };
+    const char *const redis_args[] = { "--enable-debug-command", "yes", NULL };
+    bool redis = target_is_redis();
+    struct server *m = start_node(redis ? redis_args : args);
+    struct server *r = start_node(redis ? redis_args : args);
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    load(mc);
+    replicaof(rc, m->port);
+    wait_synced(mc, rc, 30000);
+    char *info = info_text(mc, "replication");
+    char before[64], after[64], second[64];
+    assert_true(info_str(info, "master_replid", before, sizeof before));
+    free(info);
+    long long full = info_field(mc, "stats", "sync_full");
+    expect_ok(tcmd(mc, "DEBUG CHANGE-REPL-ID"));
+    expect_error(tcmd(mc, "DEBUG CHANGE-REPL-ID now"),
+                 "ERR unknown subcommand or wrong number of arguments for 'CHANGE-REPL-ID'. Try DEBUG HELP.");
+    info = info_text(mc, "replication");
+    assert_true(info_str(info, "master_replid", after, sizeof after));
+    assert_true(info_str(info, "master_replid2", second, sizeof second));
+    free(info);
+    assert_int_equal(strlen(after), 40);
+    assert_string_not_equal(before, after);
+    assert_string_equal(second, "0000000000000000000000000000000000000000");
+    /* the link goes on */
+    expect_ok(tcmd(mc, "SET after-change 1"));
+    wait_synced(mc, rc, 30000);
+    expect_bulk(tcmd(rc, "GET after-change"), "1");
+    /* cut, it comes back with a full sync */
+    rval_free(tcmd(mc, "CLIENT KILL TYPE replica"));
+    long long deadline = now_ms() + 30000;
+    while (info_field(mc, "stats", "sync_full") == full && now_ms() < deadline)
+        usleep(50 * 1000);
+    assert_int_equal(info_field(mc, "stats", "sync_full"), full + 1);
+    wait_synced(mc, rc, 30000);
+    expect_same_digest(mc, rc);
+    tclose(mc);
+    tclose(rc);
+    node_stop(r);
+    node_stop(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_random_mix_digest, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_change_repl_id, redis_nodes_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
