@@ -23,9 +23,21 @@
  *  - POPULATE <count> [prefix] [size]: every shard adds the keys
  *    prefix:0..count-1 it owns that do not exist yet (values "value:N",
  *    padded or cut to size), as Redis does.
+ *  - DIGEST, DIGEST-VALUE <key>...: Redis 7's SHA1 digests of the dataset
+ *    and of values, the same hex as redis-server's for the same data
+ *    (digest.c says how they are computed); DIGEST runs on every shard,
+ *    each hashing its own keys, and the merge adds the parts.
+ *  - PROTOCOL <type>: Redis's sample reply of each RESP type, in RESP2 or
+ *    RESP3 as the connection speaks.
+ *  - RELOAD [MERGE] [NOFLUSH] [NOSAVE]: persist.c (cmd_debug_reload): at
+ *    SAVE's park of every shard, the file is written, then each shard
+ *    empties its store and loads its keys back on its own thread; nothing
+ *    goes to replicas or the AOF, as in Redis. Refused inside MULTI.
+ *  - CHANGE-REPL-ID: on shard 0, through the replication module's hook.
  *  - ERROR <string>, LOG <message>, HELP.
- * The other subcommands of Redis 7's DEBUG HELP answer that ringkv does not
- * have them (debug_refused); anything else is an unknown subcommand. */
+ * The other subcommands of Redis 7's DEBUG HELP (crashes, the allocator's
+ * and the encodings' internals, AOF loading, ...) answer that ringkv does
+ * not have them (debug_refused); anything else is an unknown subcommand. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -60,6 +72,14 @@ void cmd_debug_help(struct exec_ctx *ctx)
 {
     static const char *const lines[] = {
         "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CHANGE-REPL-ID",
+        "    Give the node a new replication ID and forget the second one (a replica",
+        "    that later asks to continue the old one gets a full sync). For tests.",
+        "DIGEST",
+        "    The SHA1 digest of the whole dataset as 40 hex digits, computed as Redis",
+        "    computes it (all zeros when empty).",
+        "DIGEST-VALUE <key> [<key> ...]",
+        "    The digest of each key's value (type, contents, whether it expires).",
         "ERROR <string>",
         "    Answer <string> as an error reply (to test how a client handles errors).",
         "LOG <message>",
@@ -67,10 +87,18 @@ void cmd_debug_help(struct exec_ctx *ctx)
         "OBJECT <key>",
         "    One line on how the key's value is held: encoding, serialized length, and",
         "    its LRU clock (ringkv's counts accesses, not seconds).",
+        "PROTOCOL <type>",
+        "    A sample reply of <type>: string, integer, double, bignum, null, array,",
+        "    set, map, attrib, push, verbatim, true, false (as RESP2 or RESP3 gives it).",
         "POPULATE <count> [<prefix>] [<size>]",
         "    Add the keys <prefix>:0 .. <prefix>:<count>-1 (prefix 'key') that do not",
         "    exist, with values 'value:<n>' (padded or cut to <size> bytes when given);",
         "    replicas get them as SETs.",
+        "RELOAD [MERGE] [NOFLUSH] [NOSAVE]",
+        "    Save the RDB file, empty the dataset and load the file back, every shard",
+        "    paused meanwhile. NOSAVE: load the file as it is; NOFLUSH: keep the keys",
+        "    here (a key also in the file is an error, unless MERGE: the file's wins).",
+        "    The function libraries stay as they are.",
         "SET-ACTIVE-EXPIRE <0|1>",
         "    0: keys past their time are removed only when touched; 1: also in the",
         "    background again (the default).",

@@ -208,7 +208,9 @@ static struct command command_subcommands[] = {
 /* DEBUG (debug.c): every row CMD_PROTECTED (enable-debug-command decides,
  * in route.c); the arities are -2 and each handler checks its arguments,
  * answering Redis's DEBUG usage error. OBJECT runs on its key's shard,
- * POPULATE on every shard, the others on the connection's. */
+ * DIGEST-VALUE split by its keys' shards, POPULATE and DIGEST on every
+ * shard, RELOAD and CHANGE-REPL-ID on shard 0, the others on the
+ * connection's. */
 #define F_DEBUG (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_PROTECTED)
 #define DEBUG_REFUSED(nm) ROW(nm, -2, CMD_CONN | F_DEBUG, 0, 0, 0, cmd_debug_refused, NULL, \
                               "server", "1.0.0", "Not in ringkv")
