@@ -218,6 +218,8 @@ static void test_digest_same_as_redis(void **state)
     free(back);
     tclose(a);
     tclose(b);
+    node_stop(r);
+    node_stop(t);
 }
 
 /* ---- RELOAD ---- */
@@ -272,6 +274,8 @@ static void test_reload(void **state)
     free(after);
     tclose(a);
     tclose(b);
+    node_stop(r); /* their files removed with them */
+    node_stop(t);
 }
 
 /* ---- PROTOCOL ---- */
@@ -344,6 +348,7 @@ static void test_protocol(void **state)
     /* the connection goes on */
     expect_raw(c, "PING\r\n", "+PONG\r\n");
     tclose(c);
+    node_stop(t);
 }
 
 int main(void)
