@@ -222,6 +222,36 @@ static void test_digest_same_as_redis(void **state)
     node_stop(t);
 }
 
+/* A key past its time counts until it is removed, as Redis's digest walks
+ * the keys held (the sweep off, a read removes it). */
+static void test_digest_expired_key(void **state)
+{
+    (void)state;
+    struct server *t = start_target();
+    struct server *r = start_redis(redis_args);
+    tconn *a = tconnect(t->port), *b = tconnect(r->port);
+    both(a, b, "DEBUG SET-ACTIVE-EXPIRE 0");
+    both(a, b, "SET gone v PX 50");
+    both(a, b, "SET stay v");
+    usleep(200 * 1000);
+    expect_same(a, b);
+    struct rval *v = tcmd(a, "DEBUG DIGEST-VALUE gone");
+    assert_string_not_equal(v->elem[0]->str, ZEROS);
+    rval_free(v);
+    char *held = digest(a);
+    both(a, b, "GET gone"); /* removed now */
+    char *after = digest(a);
+    assert_string_not_equal(held, after);
+    expect_same(a, b);
+    both(a, b, "DEBUG SET-ACTIVE-EXPIRE 1");
+    free(held);
+    free(after);
+    tclose(a);
+    tclose(b);
+    node_stop(r);
+    node_stop(t);
+}
+
 /* ---- RELOAD ---- */
 
 /* Every type survives a DEBUG RELOAD with the same digest (the redis-server
@@ -355,6 +385,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_digest_same_as_redis, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_digest_expired_key, redis_nodes_teardown),
         cmocka_unit_test_teardown(test_reload, redis_nodes_teardown),
         cmocka_unit_test_teardown(test_protocol, redis_nodes_teardown),
     };
