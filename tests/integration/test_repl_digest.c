@@ -149,7 +149,7 @@ static void random_write(tconn *c, unsigned *seed)
 {
     unsigned a = rand_r(seed) % 20, b = rand_r(seed) % 20, d = rand_r(seed) % 20, m = rand_r(seed) % 300;
     struct rval *v;
-    switch (rand_r(seed) % 50) {
+    switch (rand_r(seed) % 80) {
     /* strings */
     case 0: v = tcmd(c, "SET str:%u v%u", a, m); break;
     case 1: v = tcmd(c, "APPEND str:%u +%u", a, m); break;
@@ -206,7 +206,46 @@ static void random_write(tconn *c, unsigned *seed)
     case 46: v = tcmd(c, "RPOPLPUSH list:%u list:%u", a, b); break;
     case 47: v = tcmd(c, "LMPOP 2 list:%u list:%u LEFT COUNT 2", a, b); break;
     case 48: v = tcmd(c, "ZMPOP 2 zset:%u zset:%u MIN COUNT 2", a, b); break;
-    default: v = tcmd(c, "MSET str:%u m%u str:%u n%u", a, m, b, m); break;
+    case 49: v = tcmd(c, "MSET str:%u m%u str:%u n%u", a, m, b, m); break;
+    /* more forms: options, scripts, transactions, the other types' stores */
+    case 50: v = tcmd(c, "SET str:%u k%u KEEPTTL", a, m); break;
+    case 51: v = tcmd(c, "SET str:%u g%u GET", a, m); break;
+    case 52: v = tcmd(c, "GETEX str:%u %s", a, m % 2 ? "PERSIST" : "EX 100000"); break;
+    case 53: v = tcmd(c, "EXPIRE %s:%u 100000 %s", m % 2 ? "hash" : "list", a, m % 3 ? "NX" : "GT"); break;
+    case 54: v = tcmd(c, "PEXPIREAT %s:%u 1000", m % 2 ? "set" : "zset", a); break; /* in the past: deleted */
+    case 55: v = tcmd(c, "SDIFFSTORE set:%u set:%u set:%u", a, b, d); break;
+    case 56: v = tcmd(c, "ZINTERSTORE zset:%u 2 zset:%u zset:%u AGGREGATE MAX", a, b, d); break;
+    case 57: v = tcmd(c, "ZDIFFSTORE zset:%u 2 zset:%u zset:%u", a, b, d); break;
+    case 58: v = tcmd(c, "ZRANGESTORE zset:%u zset:%u (%u +inf BYSCORE LIMIT 0 5", a, b, m % 50); break;
+    case 59: v = tcmd(c, "SORT list:%u BY nosort LIMIT 0 10 ALPHA STORE list:%u", a, b); break;
+    case 60: v = tcmd(c, "GEOADD geo:%u %u.5 %u.25 p%u", a % 3, m % 170, m % 80, m); break;
+    case 61: v = tcmd(c, "GEOSEARCHSTORE geo:%u geo:%u FROMLONLAT 10 10 BYRADIUS 5000 km", b % 3, a % 3); break;
+    case 62: v = tcmd(c, "PFADD hll:%u e%u f%u", a % 3, m, m / 2); break;
+    case 63: v = tcmd(c, "PFMERGE hll:%u hll:%u hll:%u", a % 3, b % 3, d % 3); break;
+    case 64: v = tcmd(c, "BITOP %s bits:%u bits:%u bits:%u", m % 2 ? "OR" : "XOR", a % 3, b % 3, d % 3); break;
+    case 65: v = tcmd(c, "EVAL redis.call('rpush',KEYS[1],ARGV[1])redis.call('lpop',KEYS[1]) 1 list:%u s%u", a, m); break;
+    case 66: v = tcmd(c, "EVAL redis.call('hincrbyfloat',KEYS[1],'e',ARGV[1]) 1 hash:%u 1.%u", a, m); break;
+    case 67: {
+        /* a transaction over keys of both shards */
+        rval_free(tcmd(c, "MULTI"));
+        rval_free(tcmd(c, "SADD set:%u t%u", a, m));
+        rval_free(tcmd(c, "ZADD zset:%u %u t%u", b, m, m));
+        rval_free(tcmd(c, "RPOPLPUSH list:%u list:%u", a, b));
+        v = tcmd(c, "EXEC");
+        break;
+    }
+    case 68: v = tcmd(c, "RENAME stream:%u stream:%u", a, b); break;
+    case 69: v = tcmd(c, "COPY stream:%u stream:%u REPLACE", a, b); break;
+    case 70: v = tcmd(c, "XDEL stream:%u 0-1 %u-0", a, m); break;
+    case 71: v = tcmd(c, "XADD stream:%u MINID ~ 0 * f %u", a, m); break;
+    case 72: v = tcmd(c, "HSET bighash f%u %u", m, m); break;
+    case 73: v = tcmd(c, "ZREMRANGEBYRANK bigzset 0 %u", m % 3); break;
+    case 74: v = tcmd(c, "LPOS list:%u e%u", a, m % 40); break;
+    case 75: v = tcmd(c, "SMOVE bigset set:%u member%u", a, m); break;
+    case 76: v = tcmd(c, "ZADD zset:%u %s %u z%u", a, m % 2 ? "GT CH" : "NX INCR", m, m % 60); break;
+    case 77: v = tcmd(c, "LMPOP 1 biglist RIGHT COUNT %u", 1 + m % 3); break;
+    case 78: v = tcmd(c, "UNLINK %s:%u", m % 2 ? "hash" : "zset", a); break;
+    default: v = tcmd(c, "SETRANGE str:%u %u big%u", a, m * 30, m); break;
     }
     /* WRONGTYPE (a key another write made a string) and the like are fine */
     rval_free(v);
