@@ -206,7 +206,7 @@ void cmd_debug_digest(struct exec_ctx *ctx)
 {
     if (ctx->argc != 2) {
         reply_errorf(ctx->reply, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try DEBUG HELP.",
-                     (int)ctx->argv[1].len, ctx->argv[1].ptr);
+                     (int)(ctx->argv[1].len > 128 ? 128 : ctx->argv[1].len), ctx->argv[1].ptr);
         return;
     }
     struct dataset_part p = { { 0 }, 0 };
