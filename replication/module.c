@@ -131,6 +131,7 @@ static const struct shard_module repl_module = {
     .option_now = repl_option_now,
     .memory_not_counted = repl_memory_not_counted,
     .stream_cut = repl_stream_cut,
+    .change_repl_id = repl_change_replid,
 };
 
 void repl_attach(struct node *n)

@@ -96,6 +96,17 @@ static void answer(struct shard *sh, struct shard_msg *m)
     msg_post(sh, m, m->home);
 }
 
+/* As Redis's changeReplicationId and clearReplicationId2: a replica
+ * linked now goes on; one asking to continue the old id later gets a full
+ * sync. */
+void repl_change_replid(struct shard *sh)
+{
+    struct repl *r = repl_of(sh);
+    repl_new_replid(r->replid);
+    memset(r->replid2, '0', REPLID_LEN);
+    r->second_offset = -1;
+}
+
 void repl_shard_setup(struct shard *sh)
 {
     sh->repl = mi_zalloc(sizeof(struct repl_shard));

@@ -270,6 +270,8 @@ struct repl {
 struct repl *repl_of(struct shard *sh);          /* shard 0's state */
 struct repl_shard *repl_shard_of(struct shard *sh);
 void repl_new_replid(char out[REPLID_LEN + 1]);
+/* DEBUG CHANGE-REPL-ID (the module's change_repl_id, shard 0). */
+void repl_change_replid(struct shard *sh);
 /* Tell every shard its role (passive stores on a replica). */
 void repl_broadcast_role(struct shard *sh, bool replica);
 /* Post a replication message of `kind` from sh to shard `to`. */

@@ -430,10 +430,15 @@ static bool queue_command(struct shard *sh, struct repl_link *l, const struct co
             apply_put_command(&l->apply[i], &l->apply_open[i], argc, argv);
         return true;
     }
-    int idx[1];
-    if (command_keys(cmd, argc, argv, idx, 1) != 1)
+    /* its keys all on one shard here (LMOVE of a list onto itself) */
+    int idx[4];
+    int nk = command_keys(cmd, argc, argv, idx, 4);
+    if (nk < 1 || nk > 4)
         return false;
     int owner = key_owner(sh, argv[idx[0]]);
+    for (int k = 1; k < nk; k++)
+        if (key_owner(sh, argv[idx[k]]) != owner)
+            return false;
     apply_put_command(&l->apply[owner], &l->apply_open[owner], argc, argv);
     return true;
 }

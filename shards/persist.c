@@ -32,6 +32,8 @@
 #include "shards/store/serialize.h"
 #include "shards/store/slot.h"
 #include "shards/store/store.h"
+#include "shards/tracking.h"
+#include "shards/watch.h"
 
 /* Redis waits this long after a failed background save before the save
  * points may start another (CONFIG_BGSAVE_RETRY_DELAY). */
@@ -41,7 +43,10 @@
 
 /* SNAP_AOFRW: an AOF rewrite (BGREWRITEAOF, the automatic one): a forked
  * child as BGSAVE's, writing the AOF's new base (shards/aof.h). */
-enum snap_kind { SNAP_NONE, SNAP_SAVE, SNAP_BGSAVE, SNAP_SHUTDOWN, SNAP_FLUSHALL, SNAP_AOFRW };
+/* SNAP_RELOAD: DEBUG RELOAD, a SAVE (unless NOSAVE) after which every
+ * shard, still at the park, empties its store (unless NOFLUSH) and loads
+ * the file back. */
+enum snap_kind { SNAP_NONE, SNAP_SAVE, SNAP_BGSAVE, SNAP_SHUTDOWN, SNAP_FLUSHALL, SNAP_AOFRW, SNAP_RELOAD };
 enum shutdown_req { SHUT_NONE, SHUT_PLAIN, SHUT_SAVE };
 
 /* The node's persistence state. The barrier's two words are shared by
@@ -86,6 +91,13 @@ struct persist {
      * once all are set (persist_flushed) */
     atomic_bool    flushed[1024];
     bool           have_cpus;
+    /* DEBUG RELOAD's options, set by shard 0 before the park; reload_go
+     * is set once the file is written and the shards are released to load
+     * it (each parked shard reads it as it wakes), cleared by shard 0 once
+     * every other shard has counted itself in reloaded */
+    bool           reload_save, reload_flush, reload_merge;
+    atomic_bool    reload_go;
+    atomic_int     reloaded, reload_failed;
 };
 
 static write_gate_fn *next_gate; /* the gate this module's wraps (replication's) */
@@ -252,6 +264,11 @@ static void child_main(struct node *n, int64_t now_ms, const char *aof_base)
 
 /* ---- the barrier ------------------------------------------------------- */
 
+/* DEBUG RELOAD's steps (below, with the loading) */
+static void reload_snapshot(struct shard *sh, int64_t now_ms, uint64_t changes);
+static int reload_shard(struct shard *sh);
+static int load_rdb(struct shard *sh, const char *name, bool refuse_dup);
+
 static void futex_wait(atomic_uint *w, unsigned v)
 {
     syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
@@ -360,6 +377,10 @@ static void snapshot(struct shard *sh)
         aof_rewrite_snapshot(sh, now_ms, t0);
         return;
     }
+    if (kind == SNAP_RELOAD) {
+        reload_snapshot(sh, now_ms, changes);
+        return;
+    }
     if (kind == SNAP_BGSAVE) {
         pid_t pid = fork();
         if (pid == 0)
@@ -433,6 +454,11 @@ static void park_message(struct shard *sh, struct shard_msg *m)
         atomic_fetch_add(&p->parked, 1);
         while (atomic_load(&p->release) == gen)
             futex_wait(&p->release, gen);
+        if (atomic_load(&p->reload_go)) {
+            if (reload_shard(sh) != 0)
+                atomic_fetch_add(&p->reload_failed, 1);
+            atomic_fetch_add(&p->reloaded, 1);
+        }
         m->answered = true;
         msg_post(sh, m, m->home);
         return;
@@ -494,7 +520,7 @@ void cmd_save(struct exec_ctx *ctx)
 {
     struct persist *p = state(ctx->shard->node);
     if ((p->child > 0 && p->child_kind == SNAP_BGSAVE) || p->kind == SNAP_BGSAVE || p->kind == SNAP_SHUTDOWN ||
-        p->kind == SNAP_AOFRW) {
+        p->kind == SNAP_AOFRW || p->kind == SNAP_RELOAD) {
         reply_error(ctx->reply, "ERR Background save already in progress");
         return;
     }
@@ -735,10 +761,17 @@ static void persist_tick(struct shard *sh, int64_t now_ms)
 
 /* ---- loading at start -------------------------------------------------- */
 
+/* What a failed load leads to, for its log line. */
+static const char *exiting(struct persist *p)
+{
+    return atomic_load(&p->reload_go) ? "" : " Exiting.";
+}
+
 struct loader {
     struct shard *sh;
     int64_t       now_ms;
     uint64_t      loaded, expired;
+    bool          refuse_dup; /* a key already here fails the load (DEBUG RELOAD NOFLUSH without MERGE) */
 };
 
 static bool load_key(void *arg, struct slice key, struct decoded_value *v, int64_t expire_at_ms)
@@ -755,6 +788,12 @@ static bool load_key(void *arg, struct slice key, struct decoded_value *v, int64
         l->expired++;
         return true;
     }
+    if (l->refuse_dup && store_peek(sh->store, key, l->now_ms)) {
+        /* Redis stops there too (it panics) */
+        log_warning("RDB has duplicated key '%.*s' in DB 0", (int)(key.len > 128 ? 128 : key.len), key.ptr);
+        decoded_value_free(v);
+        return false;
+    }
     if (!decoded_value_store(sh->store, key, v, expire_at_ms))
         return false;
     l->loaded++;
@@ -768,6 +807,8 @@ static bool load_record(void *arg, unsigned op, struct slice body, char *err, si
     struct shard *sh = arg;
     if (sh->id != 0)
         return true;
+    if (atomic_load(&state(sh->node)->reload_go))
+        return true; /* DEBUG RELOAD reloads the keys; the libraries stay as they are */
     for (int i = 0; i < sh->node->nmodules; i++)
         if (sh->node->modules[i]->rdb_load)
             return sh->node->modules[i]->rdb_load(sh, op, body, err, errlen);
@@ -776,6 +817,13 @@ static bool load_record(void *arg, unsigned op, struct slice body, char *err, si
 }
 
 int persist_load_rdb(struct shard *sh, const char *name)
+{
+    return load_rdb(sh, name, false);
+}
+
+/* at start (the failure stops the start), or for DEBUG RELOAD
+ * (reload_go: the node goes on, the failure is the command's) */
+static int load_rdb(struct shard *sh, const char *name, bool refuse_dup)
 {
     struct node *n = sh->node;
     struct persist *p = state(n);
@@ -786,13 +834,13 @@ int persist_load_rdb(struct shard *sh, const char *name)
     if (fd < 0) {
         if (errno == ENOENT)
             return 1;
-        log_warning("Fatal error loading the DB %s/%s: %s. Exiting.", cwd, name, strerror(errno));
+        log_warning("Fatal error loading the DB %s/%s: %s.%s", cwd, name, strerror(errno), exiting(p));
         return -1;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         close(fd);
-        log_warning("Fatal error loading the DB %s/%s: %s. Exiting.", cwd, name, strerror(errno));
+        log_warning("Fatal error loading the DB %s/%s: %s.%s", cwd, name, strerror(errno), exiting(p));
         return -1;
     }
     atomic_store(&p->loading, 1);
@@ -801,10 +849,10 @@ int persist_load_rdb(struct shard *sh, const char *name)
     void *map = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
     close(fd);
     if (len && map == MAP_FAILED) {
-        log_warning("Fatal error loading the DB %s/%s: %s. Exiting.", cwd, name, strerror(errno));
+        log_warning("Fatal error loading the DB %s/%s: %s.%s", cwd, name, strerror(errno), exiting(p));
         return -1;
     }
-    struct loader l = { sh, clock_unix_ms(), 0, 0 };
+    struct loader l = { sh, clock_unix_ms(), 0, 0, refuse_dup };
     char err[256];
     struct rdb_read_info info = { .record = load_record, .record_arg = sh };
     /* a store no one has seen yet: nothing to replicate, notify or count */
@@ -814,7 +862,7 @@ int persist_load_rdb(struct shard *sh, const char *name)
     if (len)
         munmap(map, len);
     if (rc != 0) {
-        log_warning("Fatal error loading the DB %s/%s: %s. Exiting.", cwd, name, err);
+        log_warning("Fatal error loading the DB %s/%s: %s.%s", cwd, name, err, exiting(p));
         return -1;
     }
     atomic_fetch_add(&p->keys_loaded, l.loaded);
@@ -838,6 +886,108 @@ static int persist_start(struct shard *sh)
         return rc < 0 ? -1 : 0;
     const char *name = config_str(&sh->node->config, dbfilename);
     return persist_load_rdb(sh, name && *name ? name : "dump.rdb") < 0 ? -1 : 0;
+}
+
+/* ---- DEBUG RELOAD ------------------------------------------------------ */
+
+static const char *db_file(const struct node *n)
+{
+    const char *name = config_str(&n->config, dbfilename);
+    return name && *name ? name : "dump.rdb";
+}
+
+/* One shard, parked, on its own thread (its store's heap is its own):
+ * empty the store unless NOFLUSH, then load its slots' keys from the
+ * file. Nothing goes to the replication stream or the AOF, as in Redis
+ * (with the file just saved the data set is the same); WATCH and client
+ * tracking see a flush. 0, or -1 after logging why. */
+static int reload_shard(struct shard *sh)
+{
+    struct node *n = sh->node;
+    struct persist *p = state(n);
+    if (p->reload_flush) {
+        store_set_journal(sh->store, NULL, NULL);
+        store_flush(sh->store);
+        store_set_journal(sh->store, shard_store_changed, sh);
+    }
+    tracking_flushed(sh);
+    watch_flushed(sh);
+    int rc = load_rdb(sh, db_file(n), p->reload_flush ? false : !p->reload_merge);
+    if (rc == 1)
+        log_warning("DEBUG RELOAD: there is no %s to load", db_file(n));
+    return rc == 0 ? 0 : -1;
+}
+
+/* Every shard parked (shard 0 runs this): save unless NOSAVE, then every
+ * shard reloads, the others as they wake from the park, shard 0 here;
+ * the caller is answered once all are done. */
+static void reload_snapshot(struct shard *sh, int64_t now_ms, uint64_t changes)
+{
+    struct node *n = sh->node;
+    struct persist *p = state(n);
+    if (p->reload_save) {
+        if (write_snapshot(n, now_ms) != 0) {
+            int saved = errno;
+            release_shards(p);
+            log_warning("Failed opening or writing the .rdb for saving: %s", strerror(saved));
+            answer_waiters(sh, NULL, "ERR");
+            return;
+        }
+        p->saves++;
+        p->lastsave_s = clock_unix_ms() / 1000;
+        p->changes_base = changes;
+        log_notice("DB saved on disk");
+    }
+    atomic_store(&p->reloaded, 0);
+    atomic_store(&p->reload_failed, 0);
+    atomic_store(&p->shards_loaded, 0);
+    atomic_store(&p->keys_loaded, 0);
+    atomic_store(&p->keys_expired, 0);
+    atomic_store(&p->reload_go, true); /* published by the release */
+    release_shards(p);
+    int failed = reload_shard(sh) != 0;
+    int others = n->nshards - 1;
+    while (atomic_load(&p->reloaded) < others)
+        sched_yield();
+    failed += atomic_load(&p->reload_failed);
+    atomic_store(&p->reload_go, false);
+    atomic_store(&p->loading, 0);
+    if (failed) {
+        answer_waiters(sh, NULL, "ERR Error trying to load the RDB dump, check server logs.");
+        return;
+    }
+    log_warning("DB reloaded by DEBUG RELOAD");
+    answer_waiters(sh, "OK", NULL);
+}
+
+void cmd_debug_reload(struct exec_ctx *ctx)
+{
+    struct persist *p = state(ctx->shard->node);
+    bool save = true, flush = true, merge = false;
+    for (int i = 2; i < ctx->argc; i++) {
+        if (slice_eq_nocase(ctx->argv[i], "merge")) {
+            merge = true;
+        } else if (slice_eq_nocase(ctx->argv[i], "noflush")) {
+            flush = false;
+        } else if (slice_eq_nocase(ctx->argv[i], "nosave")) {
+            save = false;
+        } else {
+            reply_error(ctx->reply, "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
+            return;
+        }
+    }
+    if (p->kind != SNAP_NONE) {
+        reply_error(ctx->reply, "ERR Background save already in progress");
+        return;
+    }
+    if (!defer(ctx)) {
+        reply_error(ctx->reply, "ERR");
+        return;
+    }
+    p->reload_save = save;
+    p->reload_flush = flush;
+    p->reload_merge = merge;
+    park_start(ctx->shard, SNAP_RELOAD);
 }
 
 /* ---- INFO and the write gate ------------------------------------------ */

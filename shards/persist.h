@@ -50,6 +50,12 @@ void persist_attach(struct node *n);
 void cmd_save(struct exec_ctx *ctx);
 void cmd_bgsave(struct exec_ctx *ctx);
 void cmd_lastsave(struct exec_ctx *ctx);
+/* DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: at a park of every shard, save
+ * dbfilename (unless NOSAVE), then every shard empties its store (unless
+ * NOFLUSH) and loads its keys back from the file (a key already there is
+ * replaced with MERGE, an error without), on its own thread; answered
+ * once all are done. The function libraries are left as they are. */
+void cmd_debug_reload(struct exec_ctx *ctx);
 /* BGREWRITEAOF: the AOF's new base from a snapshot (shards/aof.h). */
 void cmd_bgrewriteaof(struct exec_ctx *ctx);
 

@@ -154,6 +154,9 @@ struct shard_module {
      * before go to shard 0, followed by a mark (aof_stream_cut), so the new
      * incr file starts exactly at the snapshot (shards/aof.h). */
     void (*stream_cut)(struct shard *sh);
+    /* DEBUG CHANGE-REPL-ID, on shard 0: a new replication id, the second
+     * one (the history before the last promotion) forgotten. */
+    void (*change_repl_id)(struct shard *sh);
 };
 
 /* The attached modules' INFO fields of a section, in attach order. */

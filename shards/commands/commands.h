@@ -104,7 +104,9 @@ command_fn cmd_fcall, cmd_fcall_ro, cmd_function_load, cmd_function_delete, cmd_
 
 /* DEBUG (debug.c) */
 command_fn cmd_debug_help, cmd_debug_sleep, cmd_debug_object, cmd_debug_set_active_expire, cmd_debug_set_staging_idle,
-    cmd_debug_error, cmd_debug_log, cmd_debug_populate, cmd_debug_refused;
+    cmd_debug_error, cmd_debug_log, cmd_debug_populate, cmd_debug_refused, cmd_debug_protocol,
+    cmd_debug_digest, cmd_debug_digest_value, cmd_debug_change_repl_id;
+merge_fn merge_debug_digest;
 /* CLIENT LIST: the shards' lists (bulk or verbatim strings) as one string. */
 merge_fn merge_client_list;
 /* CLIENT KILL: every shard answers for its own connections: an integer count

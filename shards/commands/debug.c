@@ -23,9 +23,21 @@
  *  - POPULATE <count> [prefix] [size]: every shard adds the keys
  *    prefix:0..count-1 it owns that do not exist yet (values "value:N",
  *    padded or cut to size), as Redis does.
+ *  - DIGEST, DIGEST-VALUE <key>...: Redis 7's SHA1 digests of the dataset
+ *    and of values, the same hex as redis-server's for the same data
+ *    (digest.c says how they are computed); DIGEST runs on every shard,
+ *    each hashing its own keys, and the merge adds the parts.
+ *  - PROTOCOL <type>: Redis's sample reply of each RESP type, in RESP2 or
+ *    RESP3 as the connection speaks.
+ *  - RELOAD [MERGE] [NOFLUSH] [NOSAVE]: persist.c (cmd_debug_reload): at
+ *    SAVE's park of every shard, the file is written, then each shard
+ *    empties its store and loads its keys back on its own thread; nothing
+ *    goes to replicas or the AOF, as in Redis. Refused inside MULTI.
+ *  - CHANGE-REPL-ID: on shard 0, through the replication module's hook.
  *  - ERROR <string>, LOG <message>, HELP.
- * The other subcommands of Redis 7's DEBUG HELP answer that ringkv does not
- * have them (debug_refused); anything else is an unknown subcommand. */
+ * The other subcommands of Redis 7's DEBUG HELP (crashes, the allocator's
+ * and the encodings' internals, AOF loading, ...) answer that ringkv does
+ * not have them (debug_refused); anything else is an unknown subcommand. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -60,6 +72,14 @@ void cmd_debug_help(struct exec_ctx *ctx)
 {
     static const char *const lines[] = {
         "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CHANGE-REPL-ID",
+        "    Give the node a new replication ID and forget the second one (a replica",
+        "    that later asks to continue the old one gets a full sync). For tests.",
+        "DIGEST",
+        "    The SHA1 digest of the whole dataset as 40 hex digits, computed as Redis",
+        "    computes it (all zeros when empty).",
+        "DIGEST-VALUE <key> [<key> ...]",
+        "    The digest of each key's value (type, contents, whether it expires).",
         "ERROR <string>",
         "    Answer <string> as an error reply (to test how a client handles errors).",
         "LOG <message>",
@@ -67,10 +87,18 @@ void cmd_debug_help(struct exec_ctx *ctx)
         "OBJECT <key>",
         "    One line on how the key's value is held: encoding, serialized length, and",
         "    its LRU clock (ringkv's counts accesses, not seconds).",
+        "PROTOCOL <type>",
+        "    A sample reply of <type>: string, integer, double, bignum, null, array,",
+        "    set, map, attrib, push, verbatim, true, false (as RESP2 or RESP3 gives it).",
         "POPULATE <count> [<prefix>] [<size>]",
         "    Add the keys <prefix>:0 .. <prefix>:<count>-1 (prefix 'key') that do not",
         "    exist, with values 'value:<n>' (padded or cut to <size> bytes when given);",
         "    replicas get them as SETs.",
+        "RELOAD [MERGE] [NOFLUSH] [NOSAVE]",
+        "    Save the RDB file, empty the dataset and load the file back, every shard",
+        "    paused meanwhile. NOSAVE: load the file as it is; NOFLUSH: keep the keys",
+        "    here (a key also in the file is an error, unless MERGE: the file's wins).",
+        "    The function libraries stay as they are.",
         "SET-ACTIVE-EXPIRE <0|1>",
         "    0: keys past their time are removed only when touched; 1: also in the",
         "    background again (the default).",
@@ -303,6 +331,96 @@ void cmd_debug_refused(struct exec_ctx *ctx)
         name[i] = ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch;
     }
     name[n] = '\0';
-    reply_errorf(ctx->reply, "ERR DEBUG %s is not supported by ringkv (it has no RDB/AOF, no "
-                 "listpack/quicklist encodings and no jemalloc); see DEBUG HELP", name);
+    reply_errorf(ctx->reply, "ERR DEBUG %s is not supported by ringkv (it has the subcommands DEBUG HELP lists)",
+                 name);
+}
+
+/* DEBUG PROTOCOL <type>: a sample reply of each RESP type, Redis's very
+ * values (client libraries' test suites read them); in RESP2 each takes
+ * the form Redis gives it there. An attribute and a push are followed by a
+ * plain reply, as Redis sends them: the attribute is not a reply, and a
+ * client that drops pushes must still find one. */
+void cmd_debug_protocol(struct exec_ctx *ctx)
+{
+    if (ctx->argc != 3) {
+        debug_usage_error(ctx);
+        return;
+    }
+    struct slice t = ctx->argv[2];
+    struct reply *r = ctx->reply;
+    static const char bignum[] = "1234567999999999999999999999999999999";
+    if (slice_eq_nocase(t, "string")) {
+        reply_bulk_str(r, "Hello World");
+    } else if (slice_eq_nocase(t, "integer")) {
+        reply_int(r, 12345);
+    } else if (slice_eq_nocase(t, "double")) {
+        reply_double_text(r, "3.141", 5);
+    } else if (slice_eq_nocase(t, "bignum")) {
+        if (r->proto >= 3)
+            buf_printf(r->out, "(%s\r\n", bignum);
+        else
+            reply_bulk_str(r, bignum);
+    } else if (slice_eq_nocase(t, "null")) {
+        reply_null(r);
+    } else if (slice_eq_nocase(t, "array") || slice_eq_nocase(t, "set")) {
+        if (slice_eq_nocase(t, "set"))
+            reply_set(r, 3);
+        else
+            reply_array(r, 3);
+        for (int j = 0; j < 3; j++)
+            reply_int(r, j);
+    } else if (slice_eq_nocase(t, "map")) {
+        reply_map(r, 3);
+        for (int j = 0; j < 3; j++) {
+            reply_int(r, j);
+            reply_bool(r, j == 1);
+        }
+    } else if (slice_eq_nocase(t, "attrib")) {
+        if (r->proto >= 3) {
+            buf_append_str(r->out, "|1\r\n");
+            reply_bulk_str(r, "key-popularity");
+            reply_array(r, 2);
+            reply_bulk_str(r, "key:123");
+            reply_int(r, 90);
+        }
+        reply_bulk_str(r, "Some real reply following the attribute");
+    } else if (slice_eq_nocase(t, "push")) {
+        if (r->proto < 3) {
+            reply_error(r, "ERR RESP2 is not supported by this command");
+            return;
+        }
+        buf_append_str(r->out, ">2\r\n");
+        reply_bulk_str(r, "server-cpu-usage");
+        reply_int(r, 42);
+        reply_bulk_str(r, "Some real reply following the push reply");
+    } else if (slice_eq_nocase(t, "verbatim")) {
+        reply_verbatim(r, "This is a verbatim\nstring", 25);
+    } else if (slice_eq_nocase(t, "true")) {
+        reply_bool(r, true);
+    } else if (slice_eq_nocase(t, "false")) {
+        reply_bool(r, false);
+    } else {
+        reply_error(r, "ERR Wrong protocol type name. Please use one of the following: "
+                       "string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false");
+    }
+}
+
+/* DEBUG CHANGE-REPL-ID, on shard 0: the replication layer's new id (a
+ * replica that later asks to continue the old one gets a full sync). */
+void cmd_debug_change_repl_id(struct exec_ctx *ctx)
+{
+    if (ctx->argc != 2) {
+        debug_usage_error(ctx);
+        return;
+    }
+    log_warning("Changing replication IDs after receiving DEBUG change-repl-id");
+    if (!ctx->shard) {
+        reply_ok(ctx->reply);
+        return;
+    }
+    struct node *n = ctx->shard->node;
+    for (int i = 0; i < n->nmodules; i++)
+        if (n->modules[i]->change_repl_id)
+            n->modules[i]->change_repl_id(ctx->shard);
+    reply_ok(ctx->reply);
 }

@@ -514,7 +514,13 @@ static bool list_move(struct exec_ctx *ctx, struct slice src, struct slice dst, 
         es = store_peek(ctx->store, src, ctx->now_ms);
         list_written(ctx, src, es, ls);
     }
-    if (ctx->journal_as) {
+    if (ctx->journal_as && same_key) {
+        /* a rotation, as itself: a pop and a push would empty a list of one
+         * element on the way, and the key would lose its expiry there */
+        struct slice rot[] = { SLICE_LIT("LMOVE"), src, src, from_head ? SLICE_LIT("LEFT") : SLICE_LIT("RIGHT"),
+                               to_head ? SLICE_LIT("LEFT") : SLICE_LIT("RIGHT") };
+        ctx->journal_as(ctx, 5, rot);
+    } else if (ctx->journal_as) {
         journal_pop(ctx, src, from_head, 1, false);
         struct slice push[] = { to_head ? SLICE_LIT("LPUSH") : SLICE_LIT("RPUSH"), dst, moved };
         ctx->journal_as(ctx, 3, push);

@@ -208,7 +208,9 @@ static struct command command_subcommands[] = {
 /* DEBUG (debug.c): every row CMD_PROTECTED (enable-debug-command decides,
  * in route.c); the arities are -2 and each handler checks its arguments,
  * answering Redis's DEBUG usage error. OBJECT runs on its key's shard,
- * POPULATE on every shard, the others on the connection's. */
+ * DIGEST-VALUE split by its keys' shards, POPULATE and DIGEST on every
+ * shard, RELOAD and CHANGE-REPL-ID on shard 0, the others on the
+ * connection's. */
 #define F_DEBUG (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_PROTECTED)
 #define DEBUG_REFUSED(nm) ROW(nm, -2, CMD_CONN | F_DEBUG, 0, 0, 0, cmd_debug_refused, NULL, \
                               "server", "1.0.0", "Not in ringkv")
@@ -229,14 +231,21 @@ static struct command debug_subcommands[] = {
         "Write a message to the server log"),
     ROW("populate", -2, CMD_WRITE | CMD_ALL_SHARDS | F_DEBUG, 0, 0, 0, cmd_debug_populate, merge_first_ok,
         "server", "1.0.0", "Create string keys key:0..count-1"),
+    ROW("digest", -2, CMD_READONLY | CMD_ALL_SHARDS | F_DEBUG, 0, 0, 0, cmd_debug_digest, merge_debug_digest,
+        "server", "1.0.0", "The SHA1 digest of the dataset, as Redis computes it"),
+    ROW("digest-value", -2, CMD_READONLY | CMD_SPLIT | F_DEBUG, 2, -1, 1, cmd_debug_digest_value, merge_by_key,
+        "server", "1.0.0", "The SHA1 digest of each key's value, as Redis computes it"),
+    ROW("reload", -2, CMD_SHARD0 | CMD_NO_MULTI | F_DEBUG, 0, 0, 0, cmd_debug_reload, NULL, "server", "1.0.0",
+        "Save the dataset to the RDB file, empty it and load the file back"),
+    ROW("change-repl-id", -2, CMD_SHARD0 | F_DEBUG, 0, 0, 0, cmd_debug_change_repl_id, NULL, "server", "1.0.0",
+        "Give the node a new replication id"),
+    ROW("protocol", -2, CMD_CONN | F_DEBUG, 0, 0, 0, cmd_debug_protocol, NULL, "server", "1.0.0",
+        "Answer a sample reply of the given RESP type"),
     DEBUG_REFUSED("jmap"), /* Redis 6's, gone in 7: tools still send it */
     DEBUG_REFUSED("aof-flush-sleep"),
     DEBUG_REFUSED("assert"),
-    DEBUG_REFUSED("change-repl-id"),
     DEBUG_REFUSED("config-rewrite-force-all"),
     DEBUG_REFUSED("crash-and-recover"),
-    DEBUG_REFUSED("digest"),
-    DEBUG_REFUSED("digest-value"),
     DEBUG_REFUSED("leak"),
     DEBUG_REFUSED("htstats"),
     DEBUG_REFUSED("htstats-key"),
@@ -247,8 +256,6 @@ static struct command debug_subcommands[] = {
     DEBUG_REFUSED("drop-cluster-packet-filter"),
     DEBUG_REFUSED("oom"),
     DEBUG_REFUSED("panic"),
-    DEBUG_REFUSED("protocol"),
-    DEBUG_REFUSED("reload"),
     DEBUG_REFUSED("restart"),
     DEBUG_REFUSED("sdslen"),
     DEBUG_REFUSED("segfault"),
