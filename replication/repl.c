@@ -1052,7 +1052,11 @@ static bool snapshot_ready(struct shard *sh)
 
 bool repl_turn_pending(struct shard *sh)
 {
-    return master_feeds_held(sh) || snapshot_ready(sh) || (sh->repl && sh->repl->live);
+    /* stream bytes made after this turn's ship (requests from other
+     * shards, run in the mail exchange) go next turn, not at the next
+     * wake: replies may wait for them (shards/aof_fence.h) */
+    return master_feeds_held(sh) || snapshot_ready(sh) ||
+           (sh->repl && (sh->repl->live || sh->repl->journal_out.len > 0));
 }
 
 void repl_replica_sent(struct shard *sh, struct conn *c, struct client *cl)

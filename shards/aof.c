@@ -87,6 +87,7 @@ struct aof {
     atomic_uint_fast64_t incr_size;    /* bytes of the incr files */
     uint64_t            base_size;
     atomic_int          write_ok;
+    char                write_err[160]; /* the refusal while !write_ok (set before it) */
     atomic_uint_fast64_t fsyncing;     /* 1 while the writer fsyncs */
     /* a rewrite (shard 0's): the cut between the old incr file and the new
      * one is under way until every shard's mark has come (aof_stream_cut);
@@ -180,11 +181,18 @@ static bool write_all(int fd, const char *p, size_t len)
 static void publish_written(struct aof *a, struct loop_waker *w, const uint64_t *taken)
 {
     int n = a->node->nshards;
-    atomic_fetch_add(&a->waking, 1);
+    bool moved = false;
     for (int i = 0; i < n; i++) {
         if (taken[i] <= atomic_load_explicit(&a->marks[i].written, memory_order_relaxed))
             continue;
         atomic_store(&a->marks[i].written, taken[i]);
+        moved = true;
+    }
+    if (!moved)
+        return;
+    /* any shard may wait on any other's writes (a reply it got from it) */
+    atomic_fetch_add(&a->waking, 1);
+    for (int i = 0; i < n; i++) {
         struct loop *l = atomic_load(&a->marks[i].waiter);
         if (l)
             loop_waker_wake(w, l);
@@ -220,10 +228,28 @@ static void *writer_main(void *arg)
                 }
                 if (errno == EINTR)
                     continue;
-                atomic_store(&a->write_ok, 0);
+                int err = errno;
+                if ((int)config_load(&a->node->config, appendfsync) == 0) {
+                    /* Redis's way: the replies of writes it could not
+                     * write would promise what the file does not have */
+                    log_warning("Can't recover from AOF write error when the AOF fsync policy is 'always' (%s). "
+                                "Exiting...", strerror(err));
+                    _exit(1);
+                }
+                if (atomic_load(&a->write_ok)) {
+                    snprintf(a->write_err, sizeof a->write_err,
+                             "MISCONF Errors writing to the AOF file: %s", strerror(err));
+                    atomic_store(&a->write_ok, 0); /* writes refused (aof_write_gate) */
+                }
+                /* as Redis, the writes taken before go on being retried
+                 * and their replies go (what it does with everysec) */
+                if (publish_due)
+                    publish_written(a, waker, publish_due);
+                if (sl->taken)
+                    publish_written(a, waker, sl->taken);
                 uint64_t now = (uint64_t)mono_ms();
                 if (now - logged_err_ms > 30000) {
-                    log_warning("Error writing to the AOF file: %s", strerror(errno));
+                    log_warning("Error writing to the AOF file: %s", strerror(err));
                     logged_err_ms = now;
                 }
                 if (atomic_load(&a->stop))
@@ -453,6 +479,15 @@ static void aof_turn(struct shard *sh)
 {
     if (sh->id == 0)
         hand_over(aof_of(sh->node));
+}
+
+/* Shard 0 took stream bytes in its mail exchange, after this turn's hand
+ * over: the next turn hands them to the writer (replies wait for them),
+ * the loop must not sleep first. */
+static bool aof_pending(struct shard *sh)
+{
+    struct aof *a = aof_of(sh->node);
+    return sh->id == 0 && a && a->thread_started && (a->pending.len > 0 || a->nout > 0 || a->taken_moved);
 }
 
 static int prepare_dir(struct node *n, struct aof *a);
@@ -1322,9 +1357,25 @@ static void aof_node_teardown(struct node *n)
     n->aof = NULL;
 }
 
+/* A write the AOF could not take (a full disk): later writes are refused,
+ * as Redis refuses them, until the writer's retry gets through. */
+static write_gate_fn *next_gate;
+
+static const char *aof_write_gate(const struct node *n)
+{
+    const char *why = next_gate ? next_gate(n) : NULL;
+    if (why)
+        return why;
+    struct aof *a = aof_of(n);
+    if (!a || !a->on || atomic_load(&a->write_ok))
+        return NULL;
+    return a->write_err;
+}
+
 static const struct shard_module aof_module = {
     .name = "aof",
     .turn = aof_turn,
+    .pending = aof_pending,
     .tick = aof_tick,
     .node_teardown = aof_node_teardown,
 };
@@ -1347,6 +1398,8 @@ int aof_attach(struct node *n)
     a->marks = mi_zalloc_aligned(sizeof(struct shard_marks) * nsh, 64);
     atomic_store(&a->write_ok, 1);
     n->aof = a;
+    next_gate = n->write_gate;
+    n->write_gate = aof_write_gate;
     node_attach_module(n, &aof_module);
     if (!config_load(&n->config, appendonly))
         return 0;

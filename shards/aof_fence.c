@@ -52,6 +52,14 @@ void aof_fence_publish(struct shard *sh)
         atomic_store_explicit(&sh->journal_mark, repl_journal_mark(sh), memory_order_release);
 }
 
+static void set_waiting(struct shard *sh, struct aof_fence *f, bool on)
+{
+    if (f->waiting == on)
+        return;
+    f->waiting = on;
+    aof_fence_waiter(sh->node, sh->id, on ? sh->loop : NULL);
+}
+
 uint64_t aof_fence_output(struct shard *sh)
 {
     if (!fencing(sh))
@@ -87,6 +95,9 @@ uint64_t aof_fence_output(struct shard *sh)
     f->count++;
     nf->number = ++f->numbered;
     memcpy(nf->need, f->scratch, sizeof(uint64_t) * (size_t)nsh);
+    /* woken when the writer gets there (the loop may sleep before this
+     * turn's end looks again) */
+    set_waiting(sh, f, true);
     return nf->number;
 }
 
@@ -96,14 +107,6 @@ static bool passed(struct shard *sh, const struct fence *fc)
         if (fc->need[i] && aof_written_mark(sh->node, i) < fc->need[i])
             return false;
     return true;
-}
-
-static void set_waiting(struct shard *sh, struct aof_fence *f, bool on)
-{
-    if (f->waiting == on)
-        return;
-    f->waiting = on;
-    aof_fence_waiter(sh->node, sh->id, on ? sh->loop : NULL);
 }
 
 void aof_fence_turn(struct shard *sh)

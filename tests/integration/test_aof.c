@@ -656,6 +656,68 @@ static void test_acked_in_file_always(void **state)
     acked_in_file("always");
 }
 
+/* A disk that refuses the AOF's writes (a full file system: a tmpfs of
+ * 1 MB, filled): as Redis, writes are refused with -MISCONF Errors writing
+ * to the AOF file, reads go on being answered, and once there is room
+ * again the writer's retry gets through and writes are taken. Needs root
+ * (mount); skipped otherwise. */
+static void test_full_disk(void **state)
+{
+    (void)state;
+    char mnt[64];
+    snprintf(mnt, sizeof mnt, "/tmp/rkv-aof-full-%d", (int)getpid());
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && mount -t tmpfs -o size=1m tmpfs %s 2>/dev/null", mnt, mnt);
+    if (run_cmd(cmd, NULL) != 0) {
+        rmdir(mnt);
+        skip();
+    }
+    struct server *s = start_aof(mnt, NULL, NULL, NULL, NULL);
+    tconn *c = tconnect(s->port);
+    expect_ok(tcmd(c, "SET before-full 1"));
+    /* the rest of the file system taken by a file of ours */
+    snprintf(cmd, sizeof cmd, "dd if=/dev/zero of=%s/filler bs=4k count=1024 2>/dev/null; true", mnt);
+    run_cmd(cmd, NULL);
+    char big[8192];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    struct rval *v = NULL;
+    int i = 0;
+    for (; i < 400; i++) {
+        const char *argv[] = { "SET", "big", big };
+        tsendv(c, 3, argv);
+        v = tread(c, 5000);
+        assert_non_null(v);
+        if (v->type == R_ERROR)
+            break;
+        rval_free(v);
+        v = NULL;
+        usleep(2000);
+    }
+    assert_non_null(v); /* refused before 400 writes of 8 KB */
+    assert_true(strncmp(v->str, "MISCONF Errors writing to the AOF file", 38) == 0);
+    rval_free(v);
+    expect_bulk(tcmd(c, "GET before-full"), "1");
+    expect_error_prefix(tcmd(c, "SET during-full 1"), "MISCONF");
+    /* room again: the retry (once a second) gets through */
+    snprintf(cmd, sizeof cmd, "rm -f %s/filler", mnt);
+    run_cmd(cmd, NULL);
+    long long until = now_ms() + 10000;
+    for (;;) {
+        v = tcmd(c, "SET after-full 1");
+        bool ok = v->type == R_STATUS;
+        rval_free(v);
+        if (ok)
+            break;
+        assert_true(now_ms() < until);
+        usleep(100000);
+    }
+    tclose(c);
+    server_stop(s);
+    snprintf(cmd, sizeof cmd, "umount %s && rmdir %s", mnt, mnt);
+    run_cmd(cmd, NULL);
+}
+
 
 /* Wait until no rewrite runs (bounded). */
 static void wait_rewrite_done(tconn *c)
@@ -976,6 +1038,7 @@ int main(void)
         cmocka_unit_test_teardown(test_options, teardown),
         cmocka_unit_test_teardown(test_acked_in_file_everysec, teardown),
         cmocka_unit_test_teardown(test_acked_in_file_always, teardown),
+        cmocka_unit_test_teardown(test_full_disk, teardown),
         cmocka_unit_test_teardown(test_rewrites_under_writes, teardown),
         cmocka_unit_test_teardown(test_big_collection_across_rewrite, teardown),
         cmocka_unit_test_teardown(test_auto_rewrite, teardown),
