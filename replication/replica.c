@@ -638,6 +638,8 @@ static enum stream_verdict stream_command(struct shard *sh, struct repl_link *l,
             char why[120];
             snprintf(why, sizeof why, "the master's stream selects database %.*s, and ringkv has one database (0)",
                      argc > 1 ? (int)(argv[1].len > 20 ? 20 : argv[1].len) : 0, argc > 1 ? argv[1].ptr : "");
+            if (!l->in_multi) /* what came before it is counted: applied */
+                replica_post_applies(sh, l, false);
             refuse_master(sh, why);
             return SC_REFUSE;
         }
