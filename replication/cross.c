@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/reply.h"
 #include "net/loop.h"
+#include "replication/journal.h"
 #include "shards/message.h"
 #include "shards/node.h"
 #include "shards/scratch.h"
@@ -39,6 +40,7 @@ struct cross {
     int                   *owner;   /* each key's shard */
     struct buf            *parts;   /* per shard: its keys' copies (keys_export) */
     int                    nparts;  /* parts' length: the node's shards */
+    bool                   aof;     /* our AOF gets its effects */
     int                    waiting;
 };
 
@@ -57,13 +59,14 @@ void cross_free(struct cross *x)
 }
 
 bool cross_start(struct shard *sh, struct repl_link *l, const struct command *cmd, int argc,
-                 const struct slice *argv, const int *idx, const int *owner, int nkeys)
+                 const struct slice *argv, const int *idx, const int *owner, int nkeys, bool aof)
 {
     struct repl *r = repl_of(sh);
     int n = sh->node->nshards;
     struct cross *x = mi_zalloc(sizeof *x);
     x->id = ++r->fence_seq;
     x->cmd = cmd;
+    x->aof = aof;
     x->copy = msg_create(0, sh->id, sh->id, NULL, -1, argv, argc);
     x->nkeys = nkeys;
     x->idx = mi_malloc(sizeof(int) * (size_t)nkeys);
@@ -92,14 +95,33 @@ bool cross_start(struct shard *sh, struct repl_link *l, const struct command *cm
     return x->waiting > 0;
 }
 
+/* The scratch store's journal: the writes sorted by owner, and (for the
+ * AOF, which loads no command over several shards) as the commands that
+ * make them. */
+struct capture {
+    struct write_capture cap;
+    struct buf          *aof;
+};
+
+static void capture_hook(void *arg, const struct journal_record *rec)
+{
+    struct capture *c = arg;
+    write_capture_hook(&c->cap, rec);
+    if (c->cap.on && c->aof)
+        journal_encode(rec, c->aof);
+}
+
 /* Every copy is in: run the command on a scratch store with the master's
  * clock (now 0: no key is past its time), queue its writes to their
  * owners, and read the stream on. */
 static void cross_run(struct shard *sh, struct repl_link *l, struct cross *x)
 {
     int n = sh->node->nshards;
-    struct write_capture cap = { false, sh->node, mi_calloc((size_t)n, sizeof(struct buf)), NULL };
-    struct store *scratch = store_create(NULL, write_capture_hook, &cap);
+    struct buf aof;
+    buf_init(&aof);
+    struct capture c = { { false, sh->node, mi_calloc((size_t)n, sizeof(struct buf)), NULL }, x->aof ? &aof : NULL };
+    struct write_capture *cap = &c.cap;
+    struct store *scratch = store_create(NULL, capture_hook, &c);
     const char **cursor = mi_calloc((size_t)n, sizeof(char *));
     for (int t = 0; t < n; t++)
         cursor[t] = x->parts[t].data;
@@ -110,7 +132,7 @@ static void cross_run(struct shard *sh, struct repl_link *l, struct cross *x)
         key_import(scratch, x->copy->argv[x->idx[k]], &cursor[t], 0);
     }
     mi_free(cursor);
-    cap.on = true;
+    cap->on = true;
     struct buf out;
     buf_init(&out);
     struct reply rep = { &out, 2 };
@@ -119,7 +141,7 @@ static void cross_run(struct shard *sh, struct repl_link *l, struct cross *x)
         .client = NULL, .now_ms = 0, .caller_id = 0, .msg = NULL,
     };
     x->cmd->fn(&ctx);
-    cap.on = false;
+    cap->on = false;
     store_destroy(scratch);
     if (out.len && out.data[0] == '-')
         log_warning("A command of the master's stream over keys of several shards failed here: '%.*s': %.*s",
@@ -127,11 +149,14 @@ static void cross_run(struct shard *sh, struct repl_link *l, struct cross *x)
                     out.data);
     buf_free(&out);
     for (int t = 0; t < n; t++) {
-        if (cap.per_shard[t].len)
-            apply_put_records(&l->apply[t], &l->apply_open[t], cap.per_shard[t].data, cap.per_shard[t].len);
-        buf_free(&cap.per_shard[t]);
+        if (cap->per_shard[t].len)
+            apply_put_records(&l->apply[t], &l->apply_open[t], cap->per_shard[t].data, cap->per_shard[t].len);
+        buf_free(&cap->per_shard[t]);
     }
-    mi_free(cap.per_shard);
+    mi_free(cap->per_shard);
+    if (aof.len)
+        replica_aof_form(sh, l, aof.data, aof.len);
+    buf_free(&aof);
     replica_post_applies(sh, l, true);
 }
 

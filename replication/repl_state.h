@@ -231,6 +231,7 @@ struct repl_link {
      * leaves none of it (the offset stays before the MULTI, as Redis's) */
     bool               in_multi;
     struct buf         multi_raw;
+    struct buf         multi_aof; /* its AOF form (replica_aof_form) */
     struct cross      *cross;    /* a cross-shard command under way: the link is paused */
 };
 
@@ -356,6 +357,9 @@ void replica_tick(struct shard *sh, int64_t now_ms);
 void replica_stop(struct shard *sh);
 /* Post what is queued for each shard (held inside a MULTI unless force). */
 void replica_post_applies(struct shard *sh, struct repl_link *l, bool force);
+/* Bytes for our AOF standing for the stream's current command (held with
+ * a transaction's until its EXEC). */
+void replica_aof_form(struct shard *sh, struct repl_link *l, const char *p, size_t n);
 
 /* rdb_load.c: a Redis master's RDB file, read as it arrives (shard 0) */
 struct rdb_in;
@@ -379,9 +383,10 @@ void rdb_in_free(struct rdb_in *x);
 /* cross.c: a stream command over keys of several shards here */
 struct cross;
 /* Start it (the link must pause until cross_exported resumes it): idx,
- * owner: each key's argv index and shard. */
+ * owner: each key's argv index and shard; aof: our AOF gets its effects
+ * (replica_aof_form). */
 bool cross_start(struct shard *sh, struct repl_link *l, const struct command *cmd, int argc,
-                 const struct slice *argv, const int *idx, const int *owner, int nkeys);
+                 const struct slice *argv, const int *idx, const int *owner, int nkeys, bool aof);
 /* A MSG_REPL_EXPORT came back (frees m). */
 void cross_exported(struct shard *sh, struct shard_msg *m);
 void cross_free(struct cross *x);

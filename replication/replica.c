@@ -62,6 +62,7 @@ static void link_free(struct repl_link *l, int nshards)
     rdb_in_free(l->rdb);
     cross_free(l->cross);
     buf_free(&l->multi_raw);
+    buf_free(&l->multi_aof);
     for (int i = 0; i < nshards; i++)
         buf_free(&l->apply[i]);
     mi_free(l->apply);
@@ -189,6 +190,8 @@ static void send_ack(struct shard *sh)
     struct repl_link *l = r->link;
     if (!l || !l->conn)
         return;
+    if (l->cross)
+        return; /* its bytes are counted, its writes not queued yet: the next tick's */
     replica_post_applies(sh, l, false);
     struct ack_fence *f = mi_zalloc(sizeof(*f));
     f->id = ++r->fence_seq;
@@ -432,8 +435,20 @@ static bool is_msetnx(struct slice name)
  * MSETNX comes as MSET: the master propagates it only when it set every
  * key (none existed), which is then what MSET does. */
 static void queue_split(struct shard *sh, struct repl_link *l, const struct command *cmd, int argc,
-                        const struct slice *argv, const int *idx, const int *owner, int nk)
+                        const struct slice *argv, const int *idx, const int *owner, int nk, bool aof)
 {
+    if (aof && is_msetnx(argv[0])) {
+        /* the AOF loads MSET over several shards, not MSETNX */
+        struct slice *as = mi_malloc(sizeof *as * (size_t)argc);
+        memcpy(as, argv, sizeof *as * (size_t)argc);
+        as[0] = SLICE_LIT("MSET");
+        struct buf b;
+        buf_init(&b);
+        resp_encode_command(&b, argc, as);
+        replica_aof_form(sh, l, b.data, b.len);
+        buf_free(&b);
+        mi_free(as);
+    }
     int step = cmd->key_step > 0 ? cmd->key_step : 1;
     struct slice *part = mi_malloc(sizeof *part * (size_t)argc);
     for (int t = 0; t < sh->node->nshards; t++) {
@@ -454,16 +469,31 @@ static void queue_split(struct shard *sh, struct repl_link *l, const struct comm
     mi_free(part);
 }
 
+void replica_aof_form(struct shard *sh, struct repl_link *l, const char *p, size_t n)
+{
+    if (l->in_multi)
+        buf_append(&l->multi_aof, p, n);
+    else
+        aof_feed(sh->node, AOF_FROM_LINK, p, n);
+}
+
 /* A command the master journaled as itself (its row's journal column), or a
  * write in another form than the records' (a Redis master's stream is all
  * commands): run through the same row here, on the shard owning its keys,
  * or on every shard for a node-wide one (each applies it at the same point
  * of the stream: it follows, in that shard's apply order, every write the
  * stream had before it). Keys on several shards: split by key when the
- * command splits, else run by cross.c. */
+ * command splits, else run by cross.c.
+ *
+ * The AOF (raw: the command as the stream has it, NULL: not for the AOF)
+ * gets what its loader can run on the shards owning the keys: the command
+ * itself, MSET for a split MSETNX, and a cross-shard command's effects
+ * (cross.c), since it loads no command over several shards but a split
+ * one. */
 static enum stream_verdict queue_command(struct shard *sh, struct repl_link *l, const struct command *cmd,
-                                         int argc, const struct slice *argv)
+                                         int argc, const struct slice *argv, const char *raw, size_t rawlen)
 {
+    bool aof = raw != NULL;
     if (cmd->subcommands && argc > 1) /* XGROUP CREATE, FUNCTION LOAD...: the subcommand's row */
         cmd = command_lookup_sub(cmd, argv[1]);
     if (!cmd || cmd->subcommands || !cmd->fn || !command_arity_ok(cmd, argc))
@@ -473,16 +503,22 @@ static enum stream_verdict queue_command(struct shard *sh, struct repl_link *l, 
          * own subscribers */
         for (int i = 0; i < ((cmd->flags & CMD_ALL_SHARDS) ? sh->node->nshards : 1); i++)
             apply_put_command(&l->apply[i], &l->apply_open[i], argc, argv);
+        if (aof)
+            replica_aof_form(sh, l, raw, rawlen);
         return SC_OK;
     }
     if (cmd->journal == JOURNAL_NODE) {
         for (int i = 0; i < sh->node->nshards; i++)
             apply_put_command(&l->apply[i], &l->apply_open[i], argc, argv);
+        if (aof)
+            replica_aof_form(sh, l, raw, rawlen);
         return SC_OK;
     }
     int nk = command_keys(cmd, argc, argv, NULL, 0);
     if (nk <= 0) { /* a write of no key: shard 0's */
         apply_put_command(&l->apply[0], &l->apply_open[0], argc, argv);
+        if (aof)
+            replica_aof_form(sh, l, raw, rawlen);
         return SC_OK;
     }
     int small_idx[16], small_own[16];
@@ -497,13 +533,18 @@ static enum stream_verdict queue_command(struct shard *sh, struct repl_link *l, 
     enum stream_verdict v = SC_OK;
     if (one) {
         apply_put_command(&l->apply[owner[0]], &l->apply_open[owner[0]], argc, argv);
+        if (aof)
+            replica_aof_form(sh, l, raw, rawlen);
     } else if (((cmd->flags & CMD_SPLIT) || is_msetnx(argv[0])) && cmd->last_key == -1 && cmd->first_key > 0) {
         int step = cmd->key_step > 0 ? cmd->key_step : 1;
-        if ((argc - cmd->first_key) % step != 0)
+        if ((argc - cmd->first_key) % step != 0) {
             v = SC_BAD;
-        else
-            queue_split(sh, l, cmd, argc, argv, idx, owner, nk);
-    } else if (cross_start(sh, l, cmd, argc, argv, idx, owner, nk)) {
+        } else {
+            queue_split(sh, l, cmd, argc, argv, idx, owner, nk, aof);
+            if (aof && !is_msetnx(argv[0]))
+                replica_aof_form(sh, l, raw, rawlen);
+        }
+    } else if (cross_start(sh, l, cmd, argc, argv, idx, owner, nk, aof)) {
         v = SC_PAUSE;
     }
     if (idx != small_idx)
@@ -558,13 +599,13 @@ static void rdb_finished(struct shard *sh, struct repl_link *l)
     const struct command *fn = command_lookup(SLICE_LIT("FUNCTION"));
     if (fn) {
         struct slice flush[] = { SLICE_LIT("FUNCTION"), SLICE_LIT("FLUSH") };
-        queue_command(sh, l, fn, 2, flush);
+        queue_command(sh, l, fn, 2, flush, NULL, 0);
         for (size_t at = 0; at + 4 <= libs->len;) {
             uint32_t n;
             memcpy(&n, libs->data + at, 4);
             struct slice load[] = { SLICE_LIT("FUNCTION"), SLICE_LIT("LOAD"), SLICE_LIT("REPLACE"),
                                     { libs->data + at + 4, n } };
-            queue_command(sh, l, fn, 4, load);
+            queue_command(sh, l, fn, 4, load, NULL, 0);
             at += 4 + n;
         }
     }
@@ -622,7 +663,7 @@ static enum stream_verdict stream_command(struct shard *sh, struct repl_link *l,
         if (r->step != LINK_TRANSFER || argc < 3 || !(cmd = command_lookup(argv[1])) ||
             cmd->journal == JOURNAL_NODE)
             return SC_BAD;
-        return queue_command(sh, l, cmd, argc - 1, argv + 1) == SC_OK ? SC_OK : SC_BAD;
+        return queue_command(sh, l, cmd, argc - 1, argv + 1, NULL, 0) == SC_OK ? SC_OK : SC_BAD;
     }
     if (slice_eq_nocase(name, FRAME_LOADDONE)) {
         if (r->step != LINK_TRANSFER)
@@ -646,6 +687,18 @@ static enum stream_verdict stream_command(struct shard *sh, struct repl_link *l,
     }
     bool multi = slice_eq_nocase(name, "multi") && argc == 1;
     bool exec = slice_eq_nocase(name, "exec") && argc == 1;
+    /* the effects' forms (most of a ringkv master's stream), applied as
+     * records; then the commands run through their rows, which give the
+     * AOF its form of them (queue_command) */
+    bool as_record = (slice_eq_nocase(name, "set") && (argc == 3 || (argc == 5 && slice_eq_nocase(argv[3], "pxat")))) ||
+                     ((slice_eq_nocase(name, "del") || slice_eq_nocase(name, "unlink")) && argc >= 2) ||
+                     (slice_eq_nocase(name, "move") && argc == 3) ||
+                     (slice_eq_nocase(name, "pexpireat") && argc == 3) ||
+                     (slice_eq_nocase(name, "persist") && argc == 2);
+    const struct command *cmd = NULL;
+    if (!as_record && !multi && !exec && (cmd = command_lookup(name)) != NULL &&
+        !(cmd->journal != JOURNAL_EFFECTS || (cmd->flags & CMD_WRITE) || (cmd->subcommands && argc > 1)))
+        cmd = NULL;
     if ((multi && l->in_multi) || (exec && !l->in_multi))
         return SC_BAD;
     if (multi) {
@@ -654,16 +707,20 @@ static enum stream_verdict stream_command(struct shard *sh, struct repl_link *l,
         replica_post_applies(sh, l, true);
         l->in_multi = true;
         buf_clear(&l->multi_raw);
+        buf_clear(&l->multi_aof);
     }
     /* everything else is part of the stream and of our offset, and goes on
      * to replicas of ours; the master's PING and REPLCONF are not data for
-     * our AOF. A transaction's bytes count at its EXEC. */
+     * our AOF, and a command run through its row gives the AOF its own
+     * form. A transaction's bytes count at its EXEC. */
+    bool moved = as_record && slice_eq_nocase(name, "move");
+    bool persisted = !cmd && !moved && !slice_eq_nocase(name, "ping") && !slice_eq_nocase(name, "replconf");
     if (l->in_multi)
         buf_append(&l->multi_raw, raw, rawlen);
-    else if (slice_eq_nocase(name, "ping") || slice_eq_nocase(name, "replconf"))
-        master_stream_bytes_unpersisted(sh, raw, rawlen);
     else
-        master_stream_bytes(sh, raw, rawlen);
+        master_stream_bytes_unpersisted(sh, raw, rawlen);
+    if (persisted)
+        replica_aof_form(sh, l, raw, rawlen);
     if (monitor_watching(sh->node)) {
         /* Redis shows the master's commands, from the master's address */
         char peer[300];
@@ -674,15 +731,13 @@ static enum stream_verdict stream_command(struct shard *sh, struct repl_link *l,
         return SC_OK;
     if (exec) {
         l->in_multi = false;
-        master_stream_bytes(sh, l->multi_raw.data, l->multi_raw.len);
+        master_stream_bytes_unpersisted(sh, l->multi_raw.data, l->multi_raw.len);
+        aof_feed(sh->node, AOF_FROM_LINK, l->multi_aof.data, l->multi_aof.len);
         buf_clear(&l->multi_raw);
+        buf_clear(&l->multi_aof);
         return SC_OK;
     }
-    /* the effects' forms first (most of a stream), then the commands the
-     * table journals as themselves */
-    const struct command *cmd;
-    if (slice_eq_nocase(name, "set") && (argc == 3 || argc == 5) &&
-        (argc == 3 || slice_eq_nocase(argv[3], "pxat"))) {
+    if (slice_eq_nocase(name, "set") && as_record) {
         rec.op = JOURNAL_SET;
         rec.key = argv[1];
         rec.value = argv[2];
@@ -697,10 +752,15 @@ static enum stream_verdict stream_command(struct shard *sh, struct repl_link *l,
         }
     } else if (slice_eq_nocase(name, "move") && argc == 3) {
         /* the key went to another database of a Redis master: gone from
-         * the one ringkv has */
+         * the one ringkv has (and from our AOF) */
         rec.op = JOURNAL_DEL;
         rec.key = argv[1];
         queue_record(sh, l, &rec);
+        struct buf b;
+        buf_init(&b);
+        journal_encode(&rec, &b);
+        replica_aof_form(sh, l, b.data, b.len);
+        buf_free(&b);
     } else if (slice_eq_nocase(name, "pexpireat") && argc == 3) {
         rec.op = JOURNAL_EXPIRE;
         rec.key = argv[1];
@@ -711,11 +771,10 @@ static enum stream_verdict stream_command(struct shard *sh, struct repl_link *l,
         rec.op = JOURNAL_PERSIST;
         rec.key = argv[1];
         queue_record(sh, l, &rec);
-    } else if ((cmd = command_lookup(name)) != NULL &&
-               (cmd->journal != JOURNAL_EFFECTS || (cmd->flags & CMD_WRITE) || (cmd->subcommands && argc > 1))) {
+    } else if (cmd) {
         /* journaled as itself, or a write in a form of its own (a handler's
          * stated form: SET k v KEEPTTL; a Redis master's commands) */
-        enum stream_verdict v = queue_command(sh, l, cmd, argc, argv);
+        enum stream_verdict v = queue_command(sh, l, cmd, argc, argv, raw, rawlen);
         if (v == SC_BAD)
             log_warning("Bad '%.*s' in the replication stream", (int)name.len, name.ptr);
         return v;

@@ -343,6 +343,56 @@ static void test_other_database_refused(void **state)
     server_stop(&r);
 }
 
+/* appendonly yes on the replica: its AOF holds what its loader can run on
+ * the shards owning the keys (a cross-shard command's effects, MSET for a
+ * split MSETNX), so a restart from it gives the master's keyspace. */
+static void test_aof_of_replica(void **state)
+{
+    (void)state;
+    struct server r;
+    const char *const rargs[] = { "--repl-diskless-sync-delay", "0", NULL };
+    redis_start(&r, rargs);
+    tconn *m = tconnect(r.port);
+    load_function(m);
+    populate(m, "pre");
+    populate(m, "during");
+    char dir[] = "/tmp/rkv-replica-aof.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct server s;
+    const char *const args[] = { "--threads", "3", "--dir", dir, "--appendonly", "yes", NULL };
+    assert_int_equal(server_start(&s, args), 0);
+    tconn *sc = tconnect(s.port);
+    expect_ok(tcmd(sc, "REPLICAOF 127.0.0.1 %d", r.port));
+    wait_link_up(sc);
+    /* the AOF starts again from the synced data (a rewrite): the writes
+     * after it are in its incr file */
+    long long until = now_ms() + 20000;
+    while ((info_field(sc, "persistence", "aof_rewrite_in_progress") != 0 ||
+            info_field(sc, "persistence", "aof_rewrite_scheduled") != 0 ||
+            info_field(sc, "persistence", "aof_rewrites") < 1) && now_ms() < until)
+        usleep(20000);
+    assert_true(info_field(sc, "persistence", "aof_rewrites") >= 1);
+    live_writes(m, "pre", "after");
+    live_writes(m, "during", "later");
+    expect_int(tcmd(m, "WAIT 1 5000"), 1);
+    compare(m, sc);
+    tclose(sc);
+    assert_int_equal(server_stop(&s), 0);
+
+    /* the replica restarted from its AOF alone */
+    const char *const again[] = { "--threads", "3", "--dir", dir, "--appendonly", "yes", NULL };
+    assert_int_equal(server_start(&s, again), 0);
+    sc = tconnect(s.port);
+    compare(m, sc);
+    tclose(sc);
+    tclose(m);
+    assert_int_equal(server_stop(&s), 0);
+    server_stop(&r);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     if (target_is_redis())
@@ -353,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_replica_of_redis_disk),
         cmocka_unit_test(test_replica_of_redis_diskless),
         cmocka_unit_test(test_other_database_refused),
+        cmocka_unit_test(test_aof_of_replica),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
