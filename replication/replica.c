@@ -685,6 +685,12 @@ static enum stream_verdict stream_command(struct shard *sh, struct repl_link *l,
             return SC_REFUSE;
         }
     }
+    if (slice_eq_nocase(name, "swapdb")) {
+        if (!l->in_multi)
+            replica_post_applies(sh, l, false);
+        refuse_master(sh, "the master's stream swaps databases (SWAPDB), and ringkv has one database (0)");
+        return SC_REFUSE;
+    }
     bool multi = slice_eq_nocase(name, "multi") && argc == 1;
     bool exec = slice_eq_nocase(name, "exec") && argc == 1;
     /* the effects' forms (most of a ringkv master's stream), applied as
