@@ -238,6 +238,23 @@ static void compare(tconn *m, tconn *s)
     free(b);
 }
 
+/* The same, once a replica that acknowledged its offset has applied it
+ * (a chained replica's offset is what it read). */
+static void compare_soon(tconn *m, tconn *s)
+{
+    char *a = keyspace_state(m);
+    char *b = keyspace_state(s);
+    long long until = now_ms() + 5000;
+    while (strcmp(a, b) != 0 && now_ms() < until) {
+        usleep(50000);
+        free(b);
+        b = keyspace_state(s);
+    }
+    expect_same_keyspace(a, b);
+    free(a);
+    free(b);
+}
+
 static void replica_of_redis(const char *diskless)
 {
     struct server r;
@@ -393,6 +410,45 @@ static void test_aof_of_replica(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* redis-server -> ringkv (3 shards) -> ringkv (2 shards): the second gets
+ * the first's own full sync, then the Redis master's stream as it came,
+ * applied the same way (its cross-shard commands included). */
+static void test_chained_replica(void **state)
+{
+    (void)state;
+    struct server r;
+    const char *const rargs[] = { "--repl-diskless-sync-delay", "0", NULL };
+    redis_start(&r, rargs);
+    tconn *m = tconnect(r.port);
+    load_function(m);
+    populate(m, "pre");
+    struct server a, b;
+    const char *const aargs[] = { "--threads", "3", NULL };
+    const char *const bargs[] = { "--threads", "2", NULL };
+    assert_int_equal(server_start(&a, aargs), 0);
+    assert_int_equal(server_start(&b, bargs), 0);
+    tconn *ac = tconnect(a.port), *bc = tconnect(b.port);
+    expect_ok(tcmd(ac, "REPLICAOF 127.0.0.1 %d", r.port));
+    wait_link_up(ac);
+    expect_ok(tcmd(bc, "REPLICAOF 127.0.0.1 %d", a.port));
+    /* the second's full sync runs while the first applies these */
+    populate(m, "during");
+    live_writes(m, "pre", "after");
+    wait_link_up(bc);
+    live_writes(m, "during", "later");
+    expect_int(tcmd(m, "WAIT 1 5000"), 1);
+    long long want = info_field(ac, "replication", "master_repl_offset");
+    assert_int_equal(info_field_becomes(bc, "replication", "slave_repl_offset", want, 10000), want);
+    compare(m, ac);
+    compare_soon(m, bc);
+    tclose(ac);
+    tclose(bc);
+    tclose(m);
+    assert_int_equal(server_stop(&b), 0);
+    assert_int_equal(server_stop(&a), 0);
+    server_stop(&r);
+}
+
 int main(void)
 {
     if (target_is_redis())
@@ -404,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_replica_of_redis_diskless),
         cmocka_unit_test(test_other_database_refused),
         cmocka_unit_test(test_aof_of_replica),
+        cmocka_unit_test(test_chained_replica),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
