@@ -136,6 +136,39 @@ static void take(struct rdb_in *x, const char *p, size_t n, bool sum)
 
 enum rec_result { REC_OK, REC_SHORT, REC_BAD };
 
+/* Where a string value's body ends, without making it (an LZF one is
+ * decompressed once, by its owner): a plain length and the bytes, or an
+ * encoded integer, or LZF's compressed and original lengths and the
+ * compressed bytes. false if p[0..n) does not hold it whole (or it is not
+ * one: the owner finds out). */
+static bool string_extent(const char *p, size_t n, size_t *used)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    uint64_t len, ulen;
+    size_t h, h2;
+    if (n < 1)
+        return false;
+    if (u[0] >> 6 != 3) {
+        if (!serialize_get_len(p, n, &len, &h) || len > n - h)
+            return false;
+        *used = h + (size_t)len;
+        return true;
+    }
+    switch (u[0] & 0x3f) {
+    case 0: *used = 2; return n >= 2;
+    case 1: *used = 3; return n >= 3;
+    case 2: *used = 5; return n >= 5;
+    case 3: /* LZF */
+        if (!serialize_get_len(p + 1, n - 1, &len, &h) || !serialize_get_len(p + 1 + h, n - 1 - h, &ulen, &h2) ||
+            len > n - 1 - h - h2 || ulen == 0 || ulen / 264 > len)
+            return false;
+        *used = 1 + h + h2 + (size_t)len;
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* One record at p[0..n) (the file's bytes only): *used its length. A key
  * is queued to its owner. */
 static enum rec_result record(struct shard *sh, struct repl_link *l, struct rdb_in *x, const char *p, size_t n,
@@ -230,11 +263,17 @@ static enum rec_result record(struct shard *sh, struct repl_link *l, struct rdb_
     if (!serialize_get_string(&q, end, &key, &x->scratch))
         return REC_SHORT;
     const char *body = q;
-    struct decoded_value v;
     size_t bu = 0;
-    if (!serialize_decode_body(op, body, (size_t)(end - body), &v, &bu))
-        return REC_SHORT; /* or bad: the caller knows once the file is whole */
-    decoded_value_free(&v);
+    if (op == RDB_TYPE_STRING) {
+        if (!string_extent(body, (size_t)(end - body), &bu))
+            return REC_SHORT; /* or bad: the caller knows once the file is whole */
+    } else {
+        /* a collection's walk finds where it ends, and checks it whole */
+        struct decoded_value v;
+        if (!serialize_decode_body(op, body, (size_t)(end - body), &v, &bu))
+            return REC_SHORT;
+        decoded_value_free(&v);
+    }
     int owner = sh->node->nshards == 1 ? 0 : shard_of_slot(sh->node, key_slot(key.ptr, key.len));
     apply_put_object(&l->apply[owner], &l->apply_open[owner], key, x->expire_at, op, body, bu);
     x->expire_at = 0;
