@@ -214,6 +214,36 @@ static void live_writes(tconn *m, const char *s, const char *p)
         assert_int_not_equal(r->type, R_ERROR);
         rval_free(r);
     }
+    static const char *const more[][2] = {
+        { "SETRANGE", ":str:12 3 xyz" },     { "APPEND", ":str:13 tail" },         { "HSETNX", ":hash:2 new 1" },
+        { "LINSERT", ":list:5 BEFORE y w" }, { "LSET", ":list:6 0 first" },        { "ZADD", ":zset:4 GT 9 a" },
+        { "GEOADD", ":geo 13.36 38.11 palermo 15.08 37.50 catania" },              { "SETBIT", ":bits2 77 1" },
+        { "BITFIELD", ":bf SET u8 0 200 INCRBY u8 0 100" },                        { "EXPIRE", ":str:14 9000 GT" },
+        { "XTRIM", ":stream MAXLEN 25" },    { "XGROUP", "" },                     { "RPOP", ":list:7 2" },
+        { "SREM", ":set:5 a" },              { "HDEL", ":hash:3 a b c" },          { "INCRBY", ":str:15 5" },
+    };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
+        if (strcmp(more[i][0], "XGROUP") == 0)
+            r = tcmd(m, "XGROUP CREATECONSUMER %s:stream g c9", s);
+        else
+            r = tcmd(m, "%s %s%s", more[i][0], s, more[i][1]);
+        assert_non_null(r);
+        if (r->type == R_ERROR)
+            fail_msg("%s: %s", more[i][0], r->str);
+        rval_free(r);
+    }
+    /* consumer groups: XREADGROUP and XAUTOCLAIM go as XCLAIMs */
+    r = tcmd(m, "XREADGROUP GROUP g c2 COUNT 3 STREAMS %s:stream >", s);
+    assert_non_null(r);
+    rval_free(r);
+    r = tcmd(m, "XAUTOCLAIM %s:stream g c3 0 0-0 COUNT 2", s);
+    assert_non_null(r);
+    assert_int_not_equal(r->type, R_ERROR);
+    rval_free(r);
+    r = tcmd(m, "XCLAIM %s:stream g c4 0 0-1 FORCE", s);
+    rval_free(r);
+    expect_int(tcmd(m, "GEOSEARCHSTORE %s:geostore %s:geo FROMLONLAT 15 37 BYRADIUS 200 km", p, s), 2);
+    expect_int(tcmd(m, "SORT %s:list:8 ALPHA STORE %s:sorted", s, p), 4);
     /* a script's effects (a transaction in the stream), a function's */
     expect_int(tcmd(m, "EVAL redis.call('set',KEYS[1],'e1');redis.call('incr',KEYS[2]);return(1) 2 %s:ev1 %s:ev2",
                     p, p), 1);
