@@ -134,6 +134,16 @@ static void take(struct rdb_in *x, const char *p, size_t n, bool sum)
     x->bytes += n;
 }
 
+/* A part of fixed size not whole, and never to be: the file ended
+ * ($<len>: what follows is the stream, not more of it). */
+static bool cut_short(const struct rdb_in *x, const char *p, size_t n, char *err, size_t errlen)
+{
+    if (x->eof_form || !file_whole(x, p, n))
+        return false;
+    snprintf(err, errlen, "the master's RDB ends short (%llu bytes)", (unsigned long long)x->bytes + n);
+    return true;
+}
+
 enum rec_result { REC_OK, REC_SHORT, REC_BAD };
 
 /* Where a string value's body ends, without making it (an LZF one is
@@ -298,8 +308,11 @@ enum rdb_in_status rdb_in_data(struct shard *sh, struct repl_link *l, struct rdb
         const char *q = p + used;
         size_t m = avail - used;
         if (x->phase == PH_HEADER) {
-            if (m < 9)
+            if (m < 9) {
+                if (cut_short(x, q, m, err, errlen))
+                    st = RDB_IN_ERROR;
                 break;
+            }
             unsigned v = 0;
             bool ok = memcmp(q, "REDIS", 5) == 0;
             for (int i = 5; ok && i < 9; i++) {
@@ -319,8 +332,11 @@ enum rdb_in_status rdb_in_data(struct shard *sh, struct repl_link *l, struct rdb
             continue;
         }
         if (x->phase == PH_CHECKSUM) {
-            if (m < 8)
+            if (m < 8) {
+                if (cut_short(x, q, m, err, errlen))
+                    st = RDB_IN_ERROR;
                 break;
+            }
             uint64_t want = le_bytes((const unsigned char *)q, 8);
             if (want != 0 && want != x->crc) {
                 snprintf(err, errlen, "the master's RDB has a wrong checksum");
