@@ -50,6 +50,7 @@ struct rdb_in {
     bool           eof_form;       /* diskless: ends with the mark */
     char           mark[MARK_LEN];
     uint64_t       left;           /* $<len>: the file's bytes still to come */
+    uint64_t       total;          /* $<len>: the file's length */
     enum rdb_phase phase;
     unsigned       version;
     uint64_t       crc;            /* of every byte taken so far (but the checksum) */
@@ -80,6 +81,7 @@ struct rdb_in *rdb_in_start(struct shard *sh, const char *line, size_t len, char
             return NULL;
         }
         x->left = (uint64_t)n;
+        x->total = (uint64_t)n;
     }
     /* one key's record at most proto-max-bulk-len bytes (512 MB by
      * default): a record is held whole in the link's input while it is
@@ -101,6 +103,7 @@ void rdb_in_free(struct rdb_in *x)
 
 uint64_t rdb_in_keys(const struct rdb_in *x) { return x->keys; }
 uint64_t rdb_in_bytes(const struct rdb_in *x) { return x->bytes; }
+int64_t rdb_in_total(const struct rdb_in *x) { return x->eof_form ? -1 : (int64_t)x->total; }
 
 size_t rdb_in_wants(const struct rdb_in *x) { return x->retry_at; }
 

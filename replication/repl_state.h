@@ -376,6 +376,8 @@ uint64_t rdb_in_keys(const struct rdb_in *x);
 /* A record not whole yet: the input it waits for, counted from it (0: none). */
 size_t rdb_in_wants(const struct rdb_in *x);
 uint64_t rdb_in_bytes(const struct rdb_in *x);
+/* The file's length ($<len>), or -1 (diskless: known at its end). */
+int64_t rdb_in_total(const struct rdb_in *x);
 /* The function libraries of the file: u32 length and code, each. */
 const struct buf *rdb_in_libraries(const struct rdb_in *x);
 void rdb_in_free(struct rdb_in *x);
