@@ -1,6 +1,13 @@
-/* A ringkv replica fed damaged RDB files by a fake Redis master: the
- * master's full sync is read as it arrives (replication/rdb_load.c) and
- * nothing in it is trusted. A real RDB of every type (redis-cli --rdb from
+/* A ringkv replica of a fake Redis master, which says exactly what a
+ * master may send.
+ *
+ * The stream's offsets: a tiny RDB, then commands; REPLCONF GETACK is
+ * answered with the master's offset of what was applied; a link cut inside
+ * a MULTI continues (PSYNC) from before the MULTI, and none of the cut
+ * transaction is applied; +CONTINUE goes on from there.
+ *
+ * Damaged RDB files: the master's full sync is read as it arrives
+ * (replication/rdb_load.c) and nothing in it is trusted. A real RDB of every type (redis-cli --rdb from
  * a redis-server) is mutated (bytes flipped, cut short, bytes inserted,
  * its checksum zeroed so that the records are decoded and built), sent in
  * both forms ($<len> and $EOF:<mark>), sometimes with the connection cut
@@ -24,6 +31,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "core/crc64.h"
 #include "harness.h"
 
 static int listen_on(int *port)
@@ -45,7 +53,7 @@ static int listen_on(int *port)
 
 /* Accept the replica's link and answer its handshake up to PSYNC (a
  * connection of an earlier try that closes first is passed over). */
-static int accept_replica(int lfd)
+static int accept_replica_got(int lfd, char *got, size_t gotlen)
 {
     long long until = now_ms() + 10000;
     while (now_ms() < until) {
@@ -75,13 +83,21 @@ static int accept_replica(int lfd)
             int lines = 0;
             for (const char *e = ps; e && (e = strstr(e, "\r\n")) != NULL; e += 2)
                 lines++;
-            if (lines >= 5)
+            if (lines >= 5) {
+                if (got)
+                    snprintf(got, gotlen, "%s", ps);
                 return fd;
+            }
         }
         close(fd);
     }
     fail_msg("no PSYNC from the replica");
     return -1;
+}
+
+static int accept_replica(int lfd)
+{
+    return accept_replica_got(lfd, NULL, 0);
 }
 
 static void send_all(int fd, const void *p, size_t n)
@@ -256,6 +272,128 @@ static void test_damaged_rdb(void **state)
     free(rdb);
 }
 
+/* A RESP command from words (no quoting), appended to out. */
+static void resp(char *out, size_t cap, const char *words)
+{
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", words);
+    const char *w[16];
+    int n = 0;
+    for (char *t = strtok(copy, " "); t && n < 16; t = strtok(NULL, " "))
+        w[n++] = t;
+    size_t at = strlen(out);
+    at += (size_t)snprintf(out + at, cap - at, "*%d\r\n", n);
+    for (int i = 0; i < n; i++)
+        at += (size_t)snprintf(out + at, cap - at, "$%zu\r\n%s\r\n", strlen(w[i]), w[i]);
+}
+
+/* Wait for the replica's REPLCONF ACK <want> (periodic ones of lower
+ * offsets passed over). */
+static void expect_ack(int fd, long long want)
+{
+    char buf[8192];
+    size_t len = 0;
+    long long until = now_ms() + 5000;
+    char pat[64];
+    snprintf(pat, sizeof pat, "ACK\r\n$%d\r\n%lld\r\n", (int)snprintf(NULL, 0, "%lld", want), want);
+    while (now_ms() < until) {
+        struct pollfd q = { fd, POLLIN, 0 };
+        if (poll(&q, 1, 100) != 1)
+            continue;
+        ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+        assert_true(n > 0);
+        len += (size_t)n;
+        buf[len] = '\0';
+        if (strstr(buf, pat))
+            return;
+        if (len > sizeof buf / 2) { /* keep the tail */
+            memmove(buf, buf + len - 256, 256);
+            len = 256;
+        }
+    }
+    fail_msg("no REPLCONF ACK %lld from the replica", want);
+}
+
+static void test_stream_offsets(void **state)
+{
+    (void)state;
+    int mport;
+    int lfd = listen_on(&mport);
+    struct server s;
+    const char *const args[] = { "--threads", "3", NULL };
+    assert_int_equal(server_start(&s, args), 0);
+    tconn *sc = tconnect(s.port);
+    expect_ok(tcmd(sc, "REPLICAOF 127.0.0.1 %d", mport));
+    int fd = accept_replica(lfd);
+    static const char id[] = "0123456789abcdef0123456789abcdef01234567";
+    char line[128];
+    snprintf(line, sizeof line, "+FULLRESYNC %s 1000\r\n", id);
+    send_all(fd, line, strlen(line));
+    /* the smallest file: header, SELECTDB 0, one string key, EOF, checksum */
+    unsigned char rdb[64];
+    size_t n = 0;
+    memcpy(rdb, "REDIS0010", 9);
+    n = 9;
+    const unsigned char body[] = { 0xfe, 0x00, 0x00, 0x01, 'k', 0x01, 'v', 0xff };
+    memcpy(rdb + n, body, sizeof body);
+    n += sizeof body;
+    uint64_t crc = crc64(0, rdb, n);
+    for (int i = 0; i < 8; i++)
+        rdb[n++] = (unsigned char)(crc >> (8 * i));
+    snprintf(line, sizeof line, "$%zu\r\n", n);
+    send_all(fd, line, strlen(line));
+    send_all(fd, rdb, n);
+    long long off = 1000;
+    char st[1024] = "";
+    resp(st, sizeof st, "SELECT 0");
+    resp(st, sizeof st, "SET a 1");
+    resp(st, sizeof st, "MSET x1 1 x2 2 x3 3 x4 4");
+    resp(st, sizeof st, "RENAME x1 y1");
+    resp(st, sizeof st, "REPLCONF GETACK *");
+    send_all(fd, st, strlen(st));
+    off += (long long)strlen(st);
+    expect_ack(fd, off);
+    /* a transaction cut short: none of it, and our offset before it */
+    st[0] = '\0';
+    resp(st, sizeof st, "MULTI");
+    resp(st, sizeof st, "SET b 1");
+    resp(st, sizeof st, "SET a 2");
+    send_all(fd, st, strlen(st));
+    usleep(100 * 1000);
+    close(fd);
+    char got[512];
+    fd = accept_replica_got(lfd, got, sizeof got);
+    char want[128];
+    snprintf(want, sizeof want, "%s\r\n$%d\r\n%lld\r\n", id, (int)snprintf(NULL, 0, "%lld", off + 1), off + 1);
+    if (!strstr(got, want))
+        fail_msg("the replica's PSYNC is not from before the MULTI: %s", got);
+    expect_bulk(tcmd(sc, "GET a"), "1");
+    expect_nil(tcmd(sc, "GET b"));
+    /* +CONTINUE: the transaction again, whole */
+    snprintf(line, sizeof line, "+CONTINUE %s\r\n", id);
+    send_all(fd, line, strlen(line));
+    st[0] = '\0';
+    resp(st, sizeof st, "MULTI");
+    resp(st, sizeof st, "SET b 1");
+    resp(st, sizeof st, "SET a 2");
+    resp(st, sizeof st, "EXEC");
+    resp(st, sizeof st, "REPLCONF GETACK *");
+    send_all(fd, st, strlen(st));
+    off += (long long)strlen(st);
+    expect_ack(fd, off);
+    expect_bulk(tcmd(sc, "GET k"), "v");
+    expect_bulk(tcmd(sc, "GET a"), "2");
+    expect_bulk(tcmd(sc, "GET b"), "1");
+    expect_bulk(tcmd(sc, "GET y1"), "1");
+    expect_nil(tcmd(sc, "GET x1"));
+    expect_bulk(tcmd(sc, "GET x4"), "4");
+    expect_ok(tcmd(sc, "REPLICAOF NO ONE"));
+    close(fd);
+    tclose(sc);
+    assert_int_equal(server_stop(&s), 0);
+    close(lfd);
+}
+
 int main(void)
 {
     if (target_is_redis())
@@ -263,6 +401,7 @@ int main(void)
     if (system("redis-server --version >/dev/null 2>&1") != 0 || system("redis-cli --version >/dev/null 2>&1") != 0)
         return 77;
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stream_offsets),
         cmocka_unit_test(test_damaged_rdb),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
