@@ -76,6 +76,8 @@ bool cross_start(struct shard *sh, struct repl_link *l, const struct command *cm
     x->nparts = n;
     x->parts = mi_calloc((size_t)n, sizeof(struct buf));
     l->cross = x;
+    if (l->in_multi)
+        r->multi_partly_applied = true; /* its transaction's first part goes now */
     /* everything before it, behind which the export requests go */
     replica_post_applies(sh, l, true);
     struct slice *keys = mi_malloc(sizeof(struct slice) * (size_t)nkeys);

@@ -259,6 +259,11 @@ struct repl {
     bool            failover_held;        /* flushed; the stream gate holds bytes of it */
     uint64_t        failover_offset;      /* the offset the target must reach */
     bool            psync_failover;       /* our next PSYNC carries FAILOVER */
+    /* a MULTI of the stream had part of it applied before its EXEC (a
+     * cross-shard command in it, cross.c): cut before the EXEC, the link
+     * cannot continue from before the MULTI (that part would apply
+     * twice), so the next sync is a full one */
+    bool            multi_partly_applied;
     /* replica side */
     char            master_host[256];
     int             master_port;

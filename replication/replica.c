@@ -314,7 +314,7 @@ static void send_psync(struct shard *sh, struct repl_link *l)
 {
     struct repl *r = repl_of(sh);
     char off[24];
-    if (r->backlog_active) {
+    if (r->backlog_active && !r->multi_partly_applied) {
         snprintf(off, sizeof(off), "%llu", (unsigned long long)journal_offset(r->backlog) + 1);
         const char *psync[] = { "PSYNC", r->replid, off, "FAILOVER" };
         send_command(l, r->psync_failover ? 4 : 3, psync);
@@ -358,6 +358,7 @@ static bool handshake_reply(struct shard *sh, struct repl_link *l, const char *l
         }
         /* a new history: replicas of ours cannot follow it partially */
         master_drop_replicas(sh);
+        r->multi_partly_applied = false;
         memcpy(r->replid, id, sizeof(id));
         memset(r->replid2, '0', REPLID_LEN);
         r->second_offset = -1;
@@ -737,6 +738,7 @@ static enum stream_verdict stream_command(struct shard *sh, struct repl_link *l,
         return SC_OK;
     if (exec) {
         l->in_multi = false;
+        r->multi_partly_applied = false;
         master_stream_bytes_unpersisted(sh, l->multi_raw.data, l->multi_raw.len);
         aof_feed(sh->node, AOF_FROM_LINK, l->multi_aof.data, l->multi_aof.len);
         buf_clear(&l->multi_raw);

@@ -32,6 +32,7 @@
 #include <cmocka.h>
 
 #include "core/crc64.h"
+#include "shards/store/slot.h"
 #include "harness.h"
 
 static int listen_on(int *port)
@@ -387,6 +388,37 @@ static void test_stream_offsets(void **state)
     expect_bulk(tcmd(sc, "GET y1"), "1");
     expect_nil(tcmd(sc, "GET x1"));
     expect_bulk(tcmd(sc, "GET x4"), "4");
+    /* a transaction whose cross-shard command applied its first part
+     * before the cut: continuing from before it would apply that twice,
+     * so the next sync is a full one */
+    char dst[16];
+    for (int i = 0;; i++) {
+        snprintf(dst, sizeof dst, "z%d", i);
+        if (key_slot(dst, strlen(dst)) % 3 != key_slot("x2", 2) % 3)
+            break;
+    }
+    char cmdline[64];
+    st[0] = '\0';
+    resp(st, sizeof st, "MULTI");
+    resp(st, sizeof st, "INCR counter");
+    snprintf(cmdline, sizeof cmdline, "RENAME x2 %s", dst);
+    resp(st, sizeof st, cmdline);
+    send_all(fd, st, strlen(st));
+    long long until = now_ms() + 5000;
+    struct rval *v = NULL;
+    while (now_ms() < until) { /* its parts applied (not a transaction here) */
+        v = tcmd(sc, "GET %s", dst);
+        if (v && v->type == R_BULK)
+            break;
+        rval_free(v);
+        v = NULL;
+        usleep(20000);
+    }
+    expect_bulk(v, "2");
+    close(fd);
+    fd = accept_replica_got(lfd, got, sizeof got);
+    if (!strstr(got, "$1\r\n?\r\n$2\r\n-1\r\n"))
+        fail_msg("the replica asked a partial resync after a transaction cut half applied: %s", got);
     expect_ok(tcmd(sc, "REPLICAOF NO ONE"));
     close(fd);
     tclose(sc);
