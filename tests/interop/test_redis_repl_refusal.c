@@ -71,21 +71,6 @@ static void redis_stop(struct redis *r)
     unlink(r->log);
 }
 
-/* How many times needle occurs in the file. */
-static int count_in_file(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    char line[4096];
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        if (strstr(line, needle))
-            n++;
-    fclose(f);
-    return n;
-}
-
 /* The value of "name:" in INFO text, as a number (-1 if absent). */
 static long long info_num(tconn *t, const char *section, const char *name)
 {

@@ -63,20 +63,6 @@ static void wait_link_up(tconn *c)
     assert_true(info_has(c, "replication", "master_link_status:up"));
 }
 
-static int count_in_file(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    char line[4096];
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        if (strstr(line, needle))
-            n++;
-    fclose(f);
-    return n;
-}
-
 /* Every type, in small and big encodings, some with an expiry, spread
  * over many keys (so over every shard of the replica). */
 static void populate(tconn *m, const char *p)
