@@ -8,10 +8,15 @@
  *
  * Order: the applies queued before the command are posted first, then an
  * export request to each owner behind them (one mailbox per pair of shards,
- * in order), so the copies are the state after every earlier write; the
- * link is paused meanwhile (shard 0 reads no later command), and the
- * captured writes are queued before reading resumes, so every later write
- * lands after them on each shard. A shard whose applies are deferred (it
+ * in order), so the copies are the state after every earlier write. The
+ * link reads on meanwhile: a later command of other keys is applied at
+ * once (its order against this one's writes changes nothing of the end
+ * state), while one that touches its keys, or whose keys are not known
+ * (node-wide, keyless), a GETACK, a MULTI or EXEC, waits with the link
+ * paused until it is done (replica.c), so a write to those keys lands after
+ * its writes on their shard. Several may run at once (CROSS_MAX), each its
+ * own round trip: a stream of RENAMEs of unrelated keys is not held to one
+ * round trip each. A shard whose applies are deferred (it
  * serves a snapshot to a replica of ours) answers after the writes deferred
  * before the request (repl.c). Readers here may see one shard's part before
  * another's, as with a client's command over several shards. */
@@ -32,7 +37,9 @@
 #include "shards/store/slot.h"
 
 struct cross {
+    struct cross          *next;    /* the next started, in stream order */
     uint64_t               id;
+    uint64_t               before;  /* our offset before it: what an ACK may say while it runs */
     const struct command  *cmd;
     struct shard_msg      *copy;    /* holds the command's arguments */
     int                    nkeys;
@@ -44,10 +51,8 @@ struct cross {
     int                    waiting;
 };
 
-void cross_free(struct cross *x)
+static void cross_free_one(struct cross *x)
 {
-    if (!x)
-        return;
     for (int i = 0; x->parts && i < x->nparts; i++)
         buf_free(&x->parts[i]);
     mi_free(x->parts);
@@ -58,8 +63,31 @@ void cross_free(struct cross *x)
     mi_free(x);
 }
 
-bool cross_start(struct shard *sh, struct repl_link *l, const struct command *cmd, int argc,
-                 const struct slice *argv, const int *idx, const int *owner, int nkeys, bool aof)
+void cross_free(struct cross *x)
+{
+    while (x) {
+        struct cross *next = x->next;
+        cross_free_one(x);
+        x = next;
+    }
+}
+
+bool cross_touches(const struct cross *x, const struct slice *keys, int nkeys)
+{
+    for (; x; x = x->next)
+        for (int k = 0; k < x->nkeys; k++) {
+            struct slice a = x->copy->argv[x->idx[k]];
+            for (int i = 0; i < nkeys; i++)
+                if (keys[i].len == a.len && memcmp(keys[i].ptr, a.ptr, a.len) == 0)
+                    return true;
+        }
+    return false;
+}
+
+uint64_t cross_ack_offset(const struct cross *x) { return x->before; }
+
+void cross_start(struct shard *sh, struct repl_link *l, const struct command *cmd, int argc,
+                 const struct slice *argv, const int *idx, const int *owner, int nkeys, bool aof, uint64_t before)
 {
     struct repl *r = repl_of(sh);
     int n = sh->node->nshards;
@@ -67,6 +95,7 @@ bool cross_start(struct shard *sh, struct repl_link *l, const struct command *cm
     x->id = ++r->fence_seq;
     x->cmd = cmd;
     x->aof = aof;
+    x->before = before;
     x->copy = msg_create(0, sh->id, sh->id, NULL, -1, argv, argc);
     x->nkeys = nkeys;
     x->idx = mi_malloc(sizeof(int) * (size_t)nkeys);
@@ -75,7 +104,11 @@ bool cross_start(struct shard *sh, struct repl_link *l, const struct command *cm
     memcpy(x->owner, owner, sizeof(int) * (size_t)nkeys);
     x->nparts = n;
     x->parts = mi_calloc((size_t)n, sizeof(struct buf));
-    l->cross = x;
+    struct cross **tail = &l->cross;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = x;
+    l->ncross++;
     if (l->in_multi)
         r->multi_partly_applied = true; /* its transaction's first part goes now */
     /* everything before it, behind which the export requests go */
@@ -94,7 +127,6 @@ bool cross_start(struct shard *sh, struct repl_link *l, const struct command *cm
         msg_post(sh, m, t);
     }
     mi_free(keys);
-    return x->waiting > 0;
 }
 
 /* The scratch store's journal: the writes sorted by owner, and (for the
@@ -166,8 +198,11 @@ void cross_exported(struct shard *sh, struct shard_msg *m)
 {
     struct repl *r = repl_of(sh);
     struct repl_link *l = r->link;
-    struct cross *x = l ? l->cross : NULL;
-    if (!x || x->id != m->value) { /* its link is gone */
+    struct cross **pp = l ? &l->cross : NULL;
+    while (pp && *pp && (*pp)->id != m->value)
+        pp = &(*pp)->next;
+    struct cross *x = pp ? *pp : NULL;
+    if (!x) { /* its link is gone */
         msg_free(m);
         return;
     }
@@ -176,8 +211,9 @@ void cross_exported(struct shard *sh, struct shard_msg *m)
     if (--x->waiting > 0)
         return;
     cross_run(sh, l, x);
-    l->cross = NULL;
-    cross_free(x);
-    if (l->conn && !l->conn->closing)
-        conn_resume(l->conn);
+    *pp = x->next;
+    l->ncross--;
+    cross_free_one(x);
+    if (l->conn && !l->conn->closing && l->conn->paused)
+        conn_resume(l->conn); /* a command that waited for it may go */
 }

@@ -232,7 +232,9 @@ struct repl_link {
     bool               in_multi;
     struct buf         multi_raw;
     struct buf         multi_aof; /* its AOF form (replica_aof_form) */
-    struct cross      *cross;    /* a cross-shard command under way: the link is paused */
+    struct cross      *cross;    /* cross-shard commands under way, oldest first (cross.c) */
+    int                ncross;
+    uint64_t           cmd_before; /* our offset before the command being read */
 };
 
 /* The node's replication state, owned by shard 0. */
@@ -259,10 +261,11 @@ struct repl {
     bool            failover_held;        /* flushed; the stream gate holds bytes of it */
     uint64_t        failover_offset;      /* the offset the target must reach */
     bool            psync_failover;       /* our next PSYNC carries FAILOVER */
-    /* a MULTI of the stream had part of it applied before its EXEC (a
-     * cross-shard command in it, cross.c): cut before the EXEC, the link
-     * cannot continue from before the MULTI (that part would apply
-     * twice), so the next sync is a full one */
+    /* part of the stream is not applied whole: a MULTI had part of it
+     * applied before its EXEC (a cross-shard command in it, cross.c), or
+     * the link ended while a cross-shard command it counted was under
+     * way; continuing from our offset would apply a part twice or miss
+     * one, so the next sync is a full one */
     bool            multi_partly_applied;
     /* replica side */
     char            master_host[256];
@@ -389,12 +392,19 @@ void rdb_in_free(struct rdb_in *x);
 
 /* cross.c: a stream command over keys of several shards here */
 struct cross;
-/* Start it (the link must pause until cross_exported resumes it): idx,
- * owner: each key's argv index and shard; aof: our AOF gets its effects
- * (replica_aof_form). */
-bool cross_start(struct shard *sh, struct repl_link *l, const struct command *cmd, int argc,
-                 const struct slice *argv, const int *idx, const int *owner, int nkeys, bool aof);
-/* A MSG_REPL_EXPORT came back (frees m). */
+/* Start it: idx, owner: each key's argv index and shard; aof: our AOF
+ * gets its effects (replica_aof_form); before: our offset before it.
+ * What touches its keys must wait until it is done (cross_touches). */
+#define CROSS_MAX 64
+void cross_start(struct shard *sh, struct repl_link *l, const struct command *cmd, int argc,
+                 const struct slice *argv, const int *idx, const int *owner, int nkeys, bool aof, uint64_t before);
+/* Does a command of these keys meet one of the crosses under way (x: the
+ * oldest)? */
+bool cross_touches(const struct cross *x, const struct slice *keys, int nkeys);
+/* The offset an ACK may say while x (the oldest under way) runs. */
+uint64_t cross_ack_offset(const struct cross *x);
+/* A MSG_REPL_EXPORT came back (frees m); the last of its command's: its
+ * writes are queued and posted, and a paused link resumed. */
 void cross_exported(struct shard *sh, struct shard_msg *m);
 void cross_free(struct cross *x);
 

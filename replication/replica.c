@@ -89,6 +89,8 @@ void replica_stop(struct shard *sh)
             repl_post(sh, i, MSG_LOAD_ABORT, 0, NULL, NULL);
     if (r->link) {
         struct repl_link *l = r->link;
+        if (l->cross)
+            r->multi_partly_applied = true; /* counted, not applied: no PSYNC from here */
         r->link = NULL;
         if (l->conn)
             conn_close(l->conn, false); /* link_closed frees l */
@@ -190,12 +192,12 @@ static void send_ack(struct shard *sh)
     struct repl_link *l = r->link;
     if (!l || !l->conn)
         return;
-    if (l->cross)
-        return; /* its bytes are counted, its writes not queued yet: the next tick's */
     replica_post_applies(sh, l, false);
     struct ack_fence *f = mi_zalloc(sizeof(*f));
     f->id = ++r->fence_seq;
-    f->offset = journal_offset(r->backlog);
+    /* a cross-shard command under way is counted, its writes not queued
+     * yet: the ACK says where we were before the oldest */
+    f->offset = l->cross ? cross_ack_offset(l->cross) : journal_offset(r->backlog);
     f->pending = sh->node->nshards;
     struct ack_fence **tail = &l->fences;
     while (*tail)
@@ -422,7 +424,6 @@ enum stream_verdict {
     SC_OK,     /* queued to its shards */
     SC_BAD,    /* garbled or unknown: drop the link, retry soon */
     SC_REFUSE, /* what ringkv cannot replicate (another database): logged, retry in a minute */
-    SC_PAUSE,  /* a cross-shard command under way (cross.c): read no further until it is done */
 };
 
 static bool is_msetnx(struct slice name)
@@ -545,8 +546,8 @@ static enum stream_verdict queue_command(struct shard *sh, struct repl_link *l, 
             if (aof && !is_msetnx(argv[0]))
                 replica_aof_form(sh, l, raw, rawlen);
         }
-    } else if (cross_start(sh, l, cmd, argc, argv, idx, owner, nk, aof)) {
-        v = SC_PAUSE;
+    } else {
+        cross_start(sh, l, cmd, argc, argv, idx, owner, nk, aof, l->cmd_before);
     }
     if (idx != small_idx)
         mi_free(idx);
@@ -617,6 +618,55 @@ static void rdb_finished(struct shard *sh, struct repl_link *l)
     sync_finished(sh, l);
 }
 
+/* Must this command of the stream wait until the cross-shard commands
+ * under way are done (cross.c)? Yes if it touches their keys, or its keys
+ * are not known (node-wide, keyless, unknown), or it is a transaction's
+ * edge or inside one, a GETACK (its ACK covers them), a frame, or too many
+ * run already. */
+static bool waits_for_cross(struct repl_link *l, int argc, const struct slice *argv)
+{
+    if (!l->cross)
+        return false;
+    struct slice name = argv[0];
+    if (l->ncross >= CROSS_MAX || l->in_multi || slice_eq_nocase(name, "multi") || slice_eq_nocase(name, "exec"))
+        return true;
+    if (slice_eq_nocase(name, "ping"))
+        return false;
+    if (slice_eq_nocase(name, "replconf"))
+        return argc >= 2 && slice_eq_nocase(argv[1], "getack");
+    if (slice_eq_nocase(name, "select"))
+        return argc != 2 || argv[1].len != 1 || argv[1].ptr[0] != '0';
+    if (argc < 2)
+        return true;
+    if ((slice_eq_nocase(name, "del") || slice_eq_nocase(name, "unlink")) && argc >= 2)
+        return cross_touches(l->cross, argv + 1, argc - 1);
+    if ((slice_eq_nocase(name, "set") || slice_eq_nocase(name, "move") || slice_eq_nocase(name, "pexpireat") ||
+         slice_eq_nocase(name, "persist")) && argc <= 5)
+        return cross_touches(l->cross, argv + 1, 1);
+    const struct command *cmd = command_lookup(name);
+    if (cmd && cmd->subcommands)
+        cmd = command_lookup_sub(cmd, argv[1]);
+    if (!cmd || !cmd->fn || cmd->subcommands || cmd->journal == JOURNAL_NODE || cmd->journal == JOURNAL_ALWAYS ||
+        !command_arity_ok(cmd, argc))
+        return true;
+    int nk = command_keys(cmd, argc, argv, NULL, 0);
+    if (nk <= 0)
+        return true;
+    int small[16];
+    int *idx = nk <= 16 ? small : mi_malloc(sizeof(int) * (size_t)nk);
+    struct slice smallk[16];
+    struct slice *keys = nk <= 16 ? smallk : mi_malloc(sizeof(struct slice) * (size_t)nk);
+    command_keys(cmd, argc, argv, idx, nk);
+    for (int k = 0; k < nk; k++)
+        keys[k] = argv[idx[k]];
+    bool touches = cross_touches(l->cross, keys, nk);
+    if (idx != small)
+        mi_free(idx);
+    if (keys != smallk)
+        mi_free(keys);
+    return touches;
+}
+
 /* One command of the stream. */
 static enum stream_verdict stream_command(struct shard *sh, struct repl_link *l, int argc, const struct slice *argv,
                                           const char *raw, size_t rawlen)
@@ -624,6 +674,7 @@ static enum stream_verdict stream_command(struct shard *sh, struct repl_link *l,
     struct repl *r = repl_of(sh);
     struct journal_record rec = { 0 };
     struct slice name = argv[0];
+    l->cmd_before = journal_offset(r->backlog);
     if (slice_eq_nocase(name, FRAME_RESTORE)) {
         /* decoded as RESTORE decodes it; a frame that does not decode drops
          * the link, as any garbled stream does. The checksum is not checked
@@ -918,6 +969,11 @@ static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t 
             log_warning("Protocol error in the replication stream: %s", err);
             goto broken;
         }
+        if (st == RESP_DONE && waits_for_cross(l, (int)l->parser.argc, l->parser.argv)) {
+            /* read again once they are done (cross_exported resumes) */
+            conn_pause(c);
+            break;
+        }
         if (st == RESP_DONE) {
             enum stream_verdict v = stream_command(sh, l, (int)l->parser.argc, l->parser.argv, p + used, consumed);
             if (v == SC_BAD)
@@ -926,11 +982,6 @@ static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t 
                 return n; /* the link is closed */
             used += consumed;
             l->turn_bytes += consumed;
-            if (v == SC_PAUSE) {
-                /* resumed by cross.c once the command's writes are queued */
-                conn_pause(c);
-                return used;
-            }
             continue;
         }
         used += consumed;
@@ -957,6 +1008,8 @@ static void link_closed(struct shard *sh, struct conn *c)
     c->owner = NULL;
     if (r->link == l) {
         log_warning("Connection with master lost.");
+        if (l->cross)
+            r->multi_partly_applied = true; /* counted, not applied: no PSYNC from here */
         r->link = NULL;
         if (r->step == LINK_TRANSFER)
             for (int i = 0; i < sh->node->nshards; i++)

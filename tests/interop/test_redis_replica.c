@@ -260,7 +260,7 @@ static void compare_soon(tconn *m, tconn *s)
 {
     char *a = keyspace_state(m);
     char *b = keyspace_state(s);
-    long long until = now_ms() + 5000;
+    long long until = now_ms() + 20000;
     while (strcmp(a, b) != 0 && now_ms() < until) {
         usleep(50000);
         free(b);
