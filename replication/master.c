@@ -605,6 +605,18 @@ void repl_info(struct shard *sh, struct buf *out)
                    r->last_io_ms ? (long long)((now - r->last_io_ms) / 1000) : -1LL,
                    r->step == LINK_TRANSFER ? 1 : 0,
                    (unsigned long long)offset, (unsigned long long)offset);
+        if (r->step == LINK_TRANSFER && r->link && r->link->rdb) {
+            /* a Redis master's RDB coming in, as a Redis replica shows it */
+            int64_t total = rdb_in_total(r->link->rdb);
+            uint64_t read = rdb_in_bytes(r->link->rdb);
+            buf_printf(out,
+                       "master_sync_total_bytes:%lld\r\nmaster_sync_read_bytes:%llu\r\n"
+                       "master_sync_left_bytes:%lld\r\nmaster_sync_perc:%.2f\r\n"
+                       "master_sync_last_io_seconds_ago:%lld\r\n",
+                       (long long)total, (unsigned long long)read, total < 0 ? -1LL : (long long)(total - (int64_t)read),
+                       total > 0 ? 100.0 * (double)read / (double)total : 0.0,
+                       (long long)((now - r->last_io_ms) / 1000));
+        }
         if (!up)
             buf_printf(out, "master_link_down_since_seconds:%lld\r\n",
                        r->link_down_since_ms ? (long long)((now - r->link_down_since_ms) / 1000) : -1LL);

@@ -496,6 +496,60 @@ void apply_put_command(struct buf *b, size_t *open, int argc, const struct slice
     }
 }
 
+void apply_put_records(struct buf *b, size_t *open, const char *p, size_t n)
+{
+    *open = SIZE_MAX;
+    apply_segment_start(b, 'R', (uint32_t)n);
+    buf_append(b, p, n);
+}
+
+void apply_put_object(struct buf *b, size_t *open, struct slice key, int64_t expire_at_ms, unsigned type,
+                      const char *body, size_t len)
+{
+    *open = SIZE_MAX;
+    apply_segment_start(b, 'O', (uint32_t)(4 + key.len + 8 + 1 + len));
+    uint32_t kl = (uint32_t)key.len;
+    buf_append(b, &kl, 4);
+    buf_append(b, key.ptr, key.len);
+    buf_append(b, &expire_at_ms, 8);
+    unsigned char t = (unsigned char)type;
+    buf_append(b, &t, 1);
+    buf_append(b, body, len);
+}
+
+void apply_put_export(struct buf *b, size_t *open, struct shard_msg *m)
+{
+    *open = SIZE_MAX;
+    apply_segment_start(b, 'X', (uint32_t)sizeof m);
+    buf_append(b, &m, sizeof m);
+}
+
+/* A key of a Redis master's RDB (rdb_load.c): decoded and built here, on
+ * its owner, by the thresholds every load uses. shard 0 checked that it
+ * decodes. */
+static void apply_object(struct store *st, const char *p, uint32_t n)
+{
+    uint32_t kl;
+    memcpy(&kl, p, 4);
+    struct slice key = { p + 4, kl };
+    int64_t at;
+    memcpy(&at, p + 4 + kl, 8);
+    unsigned type = (unsigned char)p[4 + kl + 8];
+    const char *body = p + 4 + kl + 9;
+    size_t len = n - (4 + kl + 9), used;
+    struct decoded_value v;
+    if (!serialize_decode_body(type, body, len, &v, &used) || !decoded_value_store(st, key, &v, at))
+        log_warning("A key of the master's RDB could not be stored here: '%.*s'", (int)(kl > 64 ? 64 : kl),
+                    key.ptr);
+}
+
+/* A cross-shard command of the master's stream (cross.c) wants copies of
+ * its keys here, as the store stands after the writes before it. */
+static void export_keys(struct store *st, struct shard_msg *m)
+{
+    keys_export(st, m->argc, m->argv, &m->payload, 0);
+}
+
 /* The master's writes applied to our store while a snapshot of it runs
  * here (on a replica, only once promoted: deferred applies) meet its keys
  * sent in parts as a client's write would (repl_key_before_write). */
@@ -588,6 +642,13 @@ static void stream_apply(struct shard *sh, struct store *st, const struct buf *b
             if (st == sh->store && sh->snap_keys_pending > 0)
                 writes_each_key(&view, key_before_write, sh);
             writes_apply(st, &view, 0);
+        } else if (kind == 'O') {
+            apply_object(st, p, n);
+        } else if (kind == 'X') {
+            struct shard_msg *m;
+            memcpy(&m, p, sizeof m);
+            export_keys(st, m);
+            answer(sh, m);
         } else {
             apply_command(sh, st, p, n);
         }
@@ -1257,6 +1318,16 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
     case MSG_APPLY_FENCE:
         /* the applies shard 0 posted before it are done: the answer says so */
         break;
+    case MSG_REPL_EXPORT:
+        if (!rs->staging && defers_applies(sh)) {
+            /* behind the writes deferred before it (a snapshot runs here):
+             * answered when they are applied */
+            size_t open = SIZE_MAX;
+            apply_put_export(&rs->deferred_apply, &open, m);
+            return;
+        }
+        export_keys(rs->staging ? rs->staging : sh->store, m);
+        break;
     }
     answer(sh, m);
 }
@@ -1280,6 +1351,9 @@ static void handle_answer(struct shard *sh, struct shard_msg *m)
             failover_flushed(sh);
     } else if ((int)m->kind == MSG_APPLY_FENCE) {
         replica_fence_passed(sh, m->value);
+    } else if ((int)m->kind == MSG_REPL_EXPORT) {
+        cross_exported(sh, m);
+        return; /* cross.c frees it */
     } else if ((int)m->kind == MSG_JOURNAL) {
         buf_keep_spare(&sh->repl->journal_spare, &m->payload, SPARE_BUF_MAX);
     } else if ((int)m->kind == MSG_REPL_FEED) {

@@ -35,6 +35,9 @@ enum repl_msg_kind {
     MSG_FLUSH_JOURNAL, /* 0 -> shard: post your journal bytes now (WAIT) */
     MSG_APPLY_FENCE, /* 0 -> shard (replica): answered once the applies posted
                         before it are done (value: the fence's id) */
+    MSG_REPL_EXPORT, /* 0 -> shard (replica): copies of the keys in argv, as the
+                        store stands after the applies posted before it, in
+                        payload (value: the cross-shard command's id, cross.c) */
 };
 
 /* MSG_REPL_ATTACH's value: on the way to shard 0, whether the replica said
@@ -224,6 +227,16 @@ struct repl_link {
     struct ack_fence  *fences;   /* acknowledgements waiting for the shards, oldest first */
     unsigned long long turn;     /* the loop turn turn_bytes counts */
     size_t             turn_bytes; /* stream bytes taken in that turn */
+    struct rdb_in     *rdb;      /* a Redis master's RDB file being read (rdb_load.c) */
+    /* a MULTI of the stream: its stream bytes and applies are held until
+     * its EXEC, so each shard applies its part at once and a cut link
+     * leaves none of it (the offset stays before the MULTI, as Redis's) */
+    bool               in_multi;
+    struct buf         multi_raw;
+    struct buf         multi_aof; /* its AOF form (replica_aof_form) */
+    struct cross      *cross;    /* cross-shard commands under way, oldest first (cross.c) */
+    int                ncross;
+    uint64_t           cmd_before; /* our offset before the command being read */
 };
 
 /* The node's replication state, owned by shard 0. */
@@ -250,6 +263,12 @@ struct repl {
     bool            failover_held;        /* flushed; the stream gate holds bytes of it */
     uint64_t        failover_offset;      /* the offset the target must reach */
     bool            psync_failover;       /* our next PSYNC carries FAILOVER */
+    /* part of the stream is not applied whole: a MULTI had part of it
+     * applied before its EXEC (a cross-shard command in it, cross.c), or
+     * the link ended while a cross-shard command it counted was under
+     * way; continuing from our offset would apply a part twice or miss
+     * one, so the next sync is a full one */
+    bool            multi_partly_applied;
     /* replica side */
     char            master_host[256];
     int             master_port;
@@ -336,8 +355,61 @@ bool failover_accept(struct shard *sh, struct slice replid);
 void apply_put_record(struct buf *b, size_t *open, const struct journal_record *rec);
 void apply_put_command(struct buf *b, size_t *open, int argc, const struct slice *argv);
 
+void apply_put_records(struct buf *b, size_t *open, const char *p, size_t n);
+/* An 'O' segment: a key of a Redis master's RDB (its RDB type byte and
+ * body), decoded and stored by its owner. */
+void apply_put_object(struct buf *b, size_t *open, struct slice key, int64_t expire_at_ms, unsigned type,
+                      const char *body, size_t len);
+/* An 'X' segment: an export request (MSG_REPL_EXPORT) held among deferred
+ * applies, answered when reached. */
+void apply_put_export(struct buf *b, size_t *open, struct shard_msg *m);
+
 /* replica.c */
 void replica_tick(struct shard *sh, int64_t now_ms);
 void replica_stop(struct shard *sh);
+/* Post what is queued for each shard (held inside a MULTI unless force). */
+void replica_post_applies(struct shard *sh, struct repl_link *l, bool force);
+/* Bytes for our AOF standing for the stream's current command (held with
+ * a transaction's until its EXEC). */
+void replica_aof_form(struct shard *sh, struct repl_link *l, const char *p, size_t n);
+
+/* rdb_load.c: a Redis master's RDB file, read as it arrives (shard 0) */
+struct rdb_in;
+enum rdb_in_status { RDB_IN_MORE, RDB_IN_DONE, RDB_IN_ERROR };
+/* From the line after +FULLRESYNC ("$<len>" or "$EOF:<mark>", no CRLF);
+ * NULL with err set if it is neither. */
+struct rdb_in *rdb_in_start(struct shard *sh, const char *line, size_t len, char *err, size_t errlen);
+/* Take what of p[0..n) is whole (budget: bytes to take at most this
+ * call), each key queued to its owner in l->apply; *used: taken. DONE once
+ * the file ended whole (what follows is the stream), ERROR with err. */
+enum rdb_in_status rdb_in_data(struct shard *sh, struct repl_link *l, struct rdb_in *x, const char *p, size_t n,
+                               size_t budget, size_t *used, char *err, size_t errlen);
+uint64_t rdb_in_keys(const struct rdb_in *x);
+/* A record not whole yet: the input it waits for, counted from it (0: none). */
+size_t rdb_in_wants(const struct rdb_in *x);
+uint64_t rdb_in_bytes(const struct rdb_in *x);
+/* The file's length ($<len>), or -1 (diskless: known at its end). */
+int64_t rdb_in_total(const struct rdb_in *x);
+/* The function libraries of the file: u32 length and code, each. */
+const struct buf *rdb_in_libraries(const struct rdb_in *x);
+void rdb_in_free(struct rdb_in *x);
+
+/* cross.c: a stream command over keys of several shards here */
+struct cross;
+/* Start it: idx, owner: each key's argv index and shard; aof: our AOF
+ * gets its effects (replica_aof_form); before: our offset before it.
+ * What touches its keys must wait until it is done (cross_touches). */
+#define CROSS_MAX 64
+void cross_start(struct shard *sh, struct repl_link *l, const struct command *cmd, int argc,
+                 const struct slice *argv, const int *idx, const int *owner, int nkeys, bool aof, uint64_t before);
+/* Does a command of these keys meet one of the crosses under way (x: the
+ * oldest)? */
+bool cross_touches(const struct cross *x, const struct slice *keys, int nkeys);
+/* The offset an ACK may say while x (the oldest under way) runs. */
+uint64_t cross_ack_offset(const struct cross *x);
+/* A MSG_REPL_EXPORT came back (frees m); the last of its command's: its
+ * writes are queued and posted, and a paused link resumed. */
+void cross_exported(struct shard *sh, struct shard_msg *m);
+void cross_free(struct cross *x);
 
 #endif

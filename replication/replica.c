@@ -25,9 +25,9 @@
 
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 2000
-/* A master that answered our PSYNC with an RDB file (a Redis server): the
- * next try comes after this long, so the log gets one line a minute and the
- * master one snapshot a minute at most. */
+/* A master whose stream or RDB ringkv cannot follow (another database,
+ * module data, a damaged file): the next try comes after this long, so the
+ * log gets one line a minute and the master one snapshot a minute at most. */
 #define FOREIGN_RETRY_MS 60000
 #define ACK_PERIOD_MS 1000
 /* Stream bytes the link takes in per loop turn. A replica catching up on a
@@ -59,6 +59,10 @@ static void link_free(struct repl_link *l, int nshards)
         mi_free(f);
     }
     resp_parser_deinit(&l->parser);
+    rdb_in_free(l->rdb);
+    cross_free(l->cross);
+    buf_free(&l->multi_raw);
+    buf_free(&l->multi_aof);
     for (int i = 0; i < nshards; i++)
         buf_free(&l->apply[i]);
     mi_free(l->apply);
@@ -85,6 +89,8 @@ void replica_stop(struct shard *sh)
             repl_post(sh, i, MSG_LOAD_ABORT, 0, NULL, NULL);
     if (r->link) {
         struct repl_link *l = r->link;
+        if (l->cross)
+            r->multi_partly_applied = true; /* counted, not applied: no PSYNC from here */
         r->link = NULL;
         if (l->conn)
             conn_close(l->conn, false); /* link_closed frees l */
@@ -171,7 +177,6 @@ static void send_command(struct repl_link *l, int argc, const char **argv)
     buf_free(&b);
 }
 
-static void post_applies(struct shard *sh, struct repl_link *l);
 
 /* REPLCONF ACK <offset>, once every shard has applied the writes up to
  * offset. Shard 0 reads the stream and hands each write to the shard that
@@ -187,10 +192,12 @@ static void send_ack(struct shard *sh)
     struct repl_link *l = r->link;
     if (!l || !l->conn)
         return;
-    post_applies(sh, l);
+    replica_post_applies(sh, l, false);
     struct ack_fence *f = mi_zalloc(sizeof(*f));
     f->id = ++r->fence_seq;
-    f->offset = journal_offset(r->backlog);
+    /* a cross-shard command under way is counted, its writes not queued
+     * yet: the ACK says where we were before the oldest */
+    f->offset = l->cross ? cross_ack_offset(l->cross) : journal_offset(r->backlog);
     f->pending = sh->node->nshards;
     struct ack_fence **tail = &l->fences;
     while (*tail)
@@ -309,7 +316,7 @@ static void send_psync(struct shard *sh, struct repl_link *l)
 {
     struct repl *r = repl_of(sh);
     char off[24];
-    if (r->backlog_active) {
+    if (r->backlog_active && !r->multi_partly_applied) {
         snprintf(off, sizeof(off), "%llu", (unsigned long long)journal_offset(r->backlog) + 1);
         const char *psync[] = { "PSYNC", r->replid, off, "FAILOVER" };
         send_command(l, r->psync_failover ? 4 : 3, psync);
@@ -353,6 +360,7 @@ static bool handshake_reply(struct shard *sh, struct repl_link *l, const char *l
         }
         /* a new history: replicas of ours cannot follow it partially */
         master_drop_replicas(sh);
+        r->multi_partly_applied = false;
         memcpy(r->replid, id, sizeof(id));
         memset(r->replid2, '0', REPLID_LEN);
         r->second_offset = -1;
@@ -397,8 +405,13 @@ static void queue_record(struct shard *sh, struct repl_link *l, const struct jou
     apply_put_record(&l->apply[owner], &l->apply_open[owner], rec);
 }
 
-static void post_applies(struct shard *sh, struct repl_link *l)
+/* Inside a MULTI of the stream the applies wait for its EXEC (unless
+ * force: a cross-shard command in it needs what came before it applied),
+ * so each shard applies its part of the transaction at once. */
+void replica_post_applies(struct shard *sh, struct repl_link *l, bool force)
 {
+    if (l->in_multi && !force)
+        return;
     for (int i = 0; i < sh->node->nshards; i++) {
         if (l->apply[i].len)
             repl_post(sh, i, MSG_REPL_APPLY, 0, NULL, &l->apply[i]);
@@ -406,41 +419,141 @@ static void post_applies(struct shard *sh, struct repl_link *l)
     }
 }
 
-/* A command the master journaled as itself (its row's journal column), or a
- * write in another form than the records': run through the same row here, on the shard owning its key, or on every shard
- * for a node-wide one (each applies it at the same point of the stream: it
- * follows, in that shard's apply order, every write the stream had before
- * it). Returns false if it does not fit its row. */
-static bool queue_command(struct shard *sh, struct repl_link *l, const struct command *cmd, int argc,
-                          const struct slice *argv)
+/* What became of a command of the stream. */
+enum stream_verdict {
+    SC_OK,     /* queued to its shards */
+    SC_BAD,    /* garbled or unknown: drop the link, retry soon */
+    SC_REFUSE, /* what ringkv cannot replicate (another database): logged, retry in a minute */
+};
+
+static bool is_msetnx(struct slice name)
 {
+    return slice_eq_nocase(name, "msetnx");
+}
+
+/* A write over keys of several shards that splits by key (MSET, DEL,
+ * UNLINK: the row's keys run to the end, key_step apart): each owner gets
+ * the command with its own keys, as a client's split command is run.
+ * MSETNX comes as MSET: the master propagates it only when it set every
+ * key (none existed), which is then what MSET does. */
+static void queue_split(struct shard *sh, struct repl_link *l, const struct command *cmd, int argc,
+                        const struct slice *argv, const int *idx, const int *owner, int nk, bool aof)
+{
+    if (aof && is_msetnx(argv[0])) {
+        /* the AOF loads MSET over several shards, not MSETNX */
+        struct slice *as = mi_malloc(sizeof *as * (size_t)argc);
+        memcpy(as, argv, sizeof *as * (size_t)argc);
+        as[0] = SLICE_LIT("MSET");
+        struct buf b;
+        buf_init(&b);
+        resp_encode_command(&b, argc, as);
+        replica_aof_form(sh, l, b.data, b.len);
+        buf_free(&b);
+        mi_free(as);
+    }
+    int step = cmd->key_step > 0 ? cmd->key_step : 1;
+    struct slice *part = mi_malloc(sizeof *part * (size_t)argc);
+    for (int t = 0; t < sh->node->nshards; t++) {
+        int pc = 0;
+        for (int i = 0; i < cmd->first_key; i++)
+            part[pc++] = argv[i];
+        if (is_msetnx(argv[0]))
+            part[0] = SLICE_LIT("MSET");
+        for (int k = 0; k < nk; k++) {
+            if (owner[k] != t)
+                continue;
+            for (int j = 0; j < step && idx[k] + j < argc; j++)
+                part[pc++] = argv[idx[k] + j];
+        }
+        if (pc > cmd->first_key)
+            apply_put_command(&l->apply[t], &l->apply_open[t], pc, part);
+    }
+    mi_free(part);
+}
+
+void replica_aof_form(struct shard *sh, struct repl_link *l, const char *p, size_t n)
+{
+    if (l->in_multi)
+        buf_append(&l->multi_aof, p, n);
+    else
+        aof_feed(sh->node, AOF_FROM_LINK, p, n);
+}
+
+/* A command the master journaled as itself (its row's journal column), or a
+ * write in another form than the records' (a Redis master's stream is all
+ * commands): run through the same row here, on the shard owning its keys,
+ * or on every shard for a node-wide one (each applies it at the same point
+ * of the stream: it follows, in that shard's apply order, every write the
+ * stream had before it). Keys on several shards: split by key when the
+ * command splits, else run by cross.c.
+ *
+ * The AOF (raw: the command as the stream has it, NULL: not for the AOF)
+ * gets what its loader can run on the shards owning the keys: the command
+ * itself, MSET for a split MSETNX, and a cross-shard command's effects
+ * (cross.c), since it loads no command over several shards but a split
+ * one. */
+static enum stream_verdict queue_command(struct shard *sh, struct repl_link *l, const struct command *cmd,
+                                         int argc, const struct slice *argv, const char *raw, size_t rawlen)
+{
+    bool aof = raw != NULL;
     if (cmd->subcommands && argc > 1) /* XGROUP CREATE, FUNCTION LOAD...: the subcommand's row */
         cmd = command_lookup_sub(cmd, argv[1]);
-    if (!cmd || cmd->subcommands || !command_arity_ok(cmd, argc))
-        return false;
+    if (!cmd || cmd->subcommands || !cmd->fn || !command_arity_ok(cmd, argc))
+        return SC_BAD;
     if (cmd->journal == JOURNAL_ALWAYS) {
         /* node-wide state: shard 0 runs it; PUBLISH: every shard, for its
          * own subscribers */
         for (int i = 0; i < ((cmd->flags & CMD_ALL_SHARDS) ? sh->node->nshards : 1); i++)
             apply_put_command(&l->apply[i], &l->apply_open[i], argc, argv);
-        return true;
+        if (aof)
+            replica_aof_form(sh, l, raw, rawlen);
+        return SC_OK;
     }
     if (cmd->journal == JOURNAL_NODE) {
         for (int i = 0; i < sh->node->nshards; i++)
             apply_put_command(&l->apply[i], &l->apply_open[i], argc, argv);
-        return true;
+        if (aof)
+            replica_aof_form(sh, l, raw, rawlen);
+        return SC_OK;
     }
-    /* its keys all on one shard here (LMOVE of a list onto itself) */
-    int idx[4];
-    int nk = command_keys(cmd, argc, argv, idx, 4);
-    if (nk < 1 || nk > 4)
-        return false;
-    int owner = key_owner(sh, argv[idx[0]]);
-    for (int k = 1; k < nk; k++)
-        if (key_owner(sh, argv[idx[k]]) != owner)
-            return false;
-    apply_put_command(&l->apply[owner], &l->apply_open[owner], argc, argv);
-    return true;
+    int nk = command_keys(cmd, argc, argv, NULL, 0);
+    if (nk <= 0) { /* a write of no key: shard 0's */
+        apply_put_command(&l->apply[0], &l->apply_open[0], argc, argv);
+        if (aof)
+            replica_aof_form(sh, l, raw, rawlen);
+        return SC_OK;
+    }
+    int small_idx[16], small_own[16];
+    int *idx = nk <= 16 ? small_idx : mi_malloc(sizeof(int) * (size_t)nk);
+    int *owner = nk <= 16 ? small_own : mi_malloc(sizeof(int) * (size_t)nk);
+    command_keys(cmd, argc, argv, idx, nk);
+    bool one = true;
+    for (int k = 0; k < nk; k++) {
+        owner[k] = key_owner(sh, argv[idx[k]]);
+        one = one && owner[k] == owner[0];
+    }
+    enum stream_verdict v = SC_OK;
+    if (one) {
+        apply_put_command(&l->apply[owner[0]], &l->apply_open[owner[0]], argc, argv);
+        if (aof)
+            replica_aof_form(sh, l, raw, rawlen);
+    } else if (((cmd->flags & CMD_SPLIT) || is_msetnx(argv[0])) && cmd->last_key == -1 && cmd->first_key > 0) {
+        int step = cmd->key_step > 0 ? cmd->key_step : 1;
+        if ((argc - cmd->first_key) % step != 0) {
+            v = SC_BAD;
+        } else {
+            queue_split(sh, l, cmd, argc, argv, idx, owner, nk, aof);
+            if (aof && !is_msetnx(argv[0]))
+                replica_aof_form(sh, l, raw, rawlen);
+        }
+    } else {
+        cross_start(sh, l, cmd, argc, argv, idx, owner, nk, aof, l->cmd_before);
+    }
+    if (idx != small_idx)
+        mi_free(idx);
+    if (owner != small_own)
+        mi_free(owner);
+    return v;
 }
 
 static bool parse_expire(struct slice s, int64_t *at)
@@ -452,13 +565,116 @@ static bool parse_expire(struct slice s, int64_t *at)
     return true;
 }
 
-/* One command of the stream. Returns false if it cannot be applied. */
-static bool stream_command(struct shard *sh, struct repl_link *l, int argc, const struct slice *argv,
-                           const char *raw, size_t rawlen)
+/* The master's stream goes where ringkv cannot follow (another database):
+ * said loudly, the link dropped before the command is counted, and tried
+ * again a minute later (REPLICAOF NO ONE stops it). */
+static void refuse_master(struct shard *sh, const char *why)
+{
+    struct repl *r = repl_of(sh);
+    log_warning("MASTER <-> REPLICA: %s; ringkv stops replicating %s:%d here, next try in %d s "
+                "(REPLICAOF NO ONE to stop)", why, r->master_host, r->master_port, FOREIGN_RETRY_MS / 1000);
+    replica_stop(sh);
+    r->backoff_ms = RETRY_MAX_MS;
+    r->retry_at_ms = shard_now_ms(sh) + FOREIGN_RETRY_MS;
+    r->step = LINK_CONNECT;
+}
+
+/* The full sync is loaded: the staging stores become the stores. */
+static void sync_finished(struct shard *sh, struct repl_link *l)
+{
+    struct repl *r = repl_of(sh);
+    replica_post_applies(sh, l, true);
+    for (int i = 0; i < sh->node->nshards; i++)
+        repl_post(sh, i, MSG_LOAD_END, 0, NULL, NULL);
+    aof_dataset_replaced(sh->node); /* its base from a snapshot taken after the load ends */
+    r->step = LINK_CONNECTED;
+    r->backoff_ms = 0;
+    r->backlog_active = true;
+    log_notice("MASTER <-> REPLICA sync: Finished with success");
+}
+
+/* A Redis master's RDB is in: its function libraries replace ours (as a
+ * Redis replica's full sync does), on shard 0 before the swap. */
+static void rdb_finished(struct shard *sh, struct repl_link *l)
+{
+    const struct buf *libs = rdb_in_libraries(l->rdb);
+    const struct command *fn = command_lookup(SLICE_LIT("FUNCTION"));
+    if (fn) {
+        struct slice flush[] = { SLICE_LIT("FUNCTION"), SLICE_LIT("FLUSH") };
+        queue_command(sh, l, fn, 2, flush, NULL, 0);
+        for (size_t at = 0; at + 4 <= libs->len;) {
+            uint32_t n;
+            memcpy(&n, libs->data + at, 4);
+            struct slice load[] = { SLICE_LIT("FUNCTION"), SLICE_LIT("LOAD"), SLICE_LIT("REPLACE"),
+                                    { libs->data + at + 4, n } };
+            queue_command(sh, l, fn, 4, load, NULL, 0);
+            at += 4 + n;
+        }
+    }
+    log_notice("MASTER <-> REPLICA sync: Loading DB in memory: %llu keys from the master's RDB (%llu bytes)",
+               (unsigned long long)rdb_in_keys(l->rdb), (unsigned long long)rdb_in_bytes(l->rdb));
+    rdb_in_free(l->rdb);
+    l->rdb = NULL;
+    sync_finished(sh, l);
+}
+
+/* Must this command of the stream wait until the cross-shard commands
+ * under way are done (cross.c)? Yes if it touches their keys, or its keys
+ * are not known (node-wide, keyless, unknown), or it is a transaction's
+ * edge or inside one, a GETACK (its ACK covers them), a frame, or too many
+ * run already. */
+static bool waits_for_cross(struct repl_link *l, int argc, const struct slice *argv)
+{
+    if (!l->cross)
+        return false;
+    struct slice name = argv[0];
+    if (l->ncross >= CROSS_MAX || l->in_multi || slice_eq_nocase(name, "multi") || slice_eq_nocase(name, "exec"))
+        return true;
+    if (slice_eq_nocase(name, "ping"))
+        return false;
+    if (slice_eq_nocase(name, "replconf"))
+        return argc >= 2 && slice_eq_nocase(argv[1], "getack");
+    if (slice_eq_nocase(name, "select"))
+        return argc != 2 || argv[1].len != 1 || argv[1].ptr[0] != '0';
+    if (argc < 2)
+        return true;
+    if ((slice_eq_nocase(name, "del") || slice_eq_nocase(name, "unlink")) && argc >= 2)
+        return cross_touches(l->cross, argv + 1, argc - 1);
+    if ((slice_eq_nocase(name, "set") || slice_eq_nocase(name, "move") || slice_eq_nocase(name, "pexpireat") ||
+         slice_eq_nocase(name, "persist")) && argc <= 5)
+        return cross_touches(l->cross, argv + 1, 1);
+    const struct command *cmd = command_lookup(name);
+    if (cmd && cmd->subcommands)
+        cmd = command_lookup_sub(cmd, argv[1]);
+    if (!cmd || !cmd->fn || cmd->subcommands || cmd->journal == JOURNAL_NODE || cmd->journal == JOURNAL_ALWAYS ||
+        !command_arity_ok(cmd, argc))
+        return true;
+    int nk = command_keys(cmd, argc, argv, NULL, 0);
+    if (nk <= 0)
+        return true;
+    int small[16];
+    int *idx = nk <= 16 ? small : mi_malloc(sizeof(int) * (size_t)nk);
+    struct slice smallk[16];
+    struct slice *keys = nk <= 16 ? smallk : mi_malloc(sizeof(struct slice) * (size_t)nk);
+    command_keys(cmd, argc, argv, idx, nk);
+    for (int k = 0; k < nk; k++)
+        keys[k] = argv[idx[k]];
+    bool touches = cross_touches(l->cross, keys, nk);
+    if (idx != small)
+        mi_free(idx);
+    if (keys != smallk)
+        mi_free(keys);
+    return touches;
+}
+
+/* One command of the stream. */
+static enum stream_verdict stream_command(struct shard *sh, struct repl_link *l, int argc, const struct slice *argv,
+                                          const char *raw, size_t rawlen)
 {
     struct repl *r = repl_of(sh);
     struct journal_record rec = { 0 };
     struct slice name = argv[0];
+    l->cmd_before = journal_offset(r->backlog);
     if (slice_eq_nocase(name, FRAME_RESTORE)) {
         /* decoded as RESTORE decodes it; a frame that does not decode drops
          * the link, as any garbled stream does. The checksum is not checked
@@ -467,10 +683,10 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
          * add about a third to its work for 1 KB values) */
         if (r->step != LINK_TRANSFER || argc != 4 || !parse_expire(argv[2], &rec.expire_at_ms) ||
             !serialize_payload_version_ok(argv[3].ptr, argv[3].len))
-            return false;
+            return SC_BAD;
         struct decoded_value v;
         if (!serialize_decode(argv[3].ptr, argv[3].len, &v))
-            return false;
+            return SC_BAD;
         bool ok = v.type == TYPE_STRING; /* the one value a record carries */
         if (ok) {
             rec.op = JOURNAL_SET;
@@ -479,18 +695,18 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
             queue_record(sh, l, &rec);
         }
         decoded_value_free(&v);
-        return ok;
+        return ok ? SC_OK : SC_BAD;
     }
     if (slice_eq_nocase(name, FRAME_LOAD)) {
         if (r->step != LINK_TRANSFER || argc != 4)
-            return false;
+            return SC_BAD;
         rec.op = JOURNAL_SET;
         rec.key = argv[1];
         rec.value = argv[2];
         if (!parse_expire(argv[3], &rec.expire_at_ms))
-            return false;
+            return SC_BAD;
         queue_record(sh, l, &rec);
-        return true;
+        return SC_OK;
     }
     if (slice_eq_nocase(name, FRAME_LOADCMD)) {
         /* one command of a collection's rebuild, for the staging store:
@@ -498,44 +714,94 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
         const struct command *cmd;
         if (r->step != LINK_TRANSFER || argc < 3 || !(cmd = command_lookup(argv[1])) ||
             cmd->journal == JOURNAL_NODE)
-            return false;
-        return queue_command(sh, l, cmd, argc - 1, argv + 1);
+            return SC_BAD;
+        return queue_command(sh, l, cmd, argc - 1, argv + 1, NULL, 0) == SC_OK ? SC_OK : SC_BAD;
     }
     if (slice_eq_nocase(name, FRAME_LOADDONE)) {
         if (r->step != LINK_TRANSFER)
-            return false;
-        post_applies(sh, l);
-        for (int i = 0; i < sh->node->nshards; i++)
-            repl_post(sh, i, MSG_LOAD_END, 0, NULL, NULL);
-        aof_dataset_replaced(sh->node); /* its base from a snapshot taken after the load ends */
-        r->step = LINK_CONNECTED;
-        r->backoff_ms = 0;
-        r->backlog_active = true;
-        log_notice("MASTER <-> REPLICA sync: Finished with success");
-        return true;
+            return SC_BAD;
+        sync_finished(sh, l);
+        return SC_OK;
+    }
+    if (slice_eq_nocase(name, "select")) {
+        /* checked before it is counted: a link dropped here continues
+         * (PSYNC) from before it, and never applies another database's
+         * writes to ours */
+        if (argc != 2 || argv[1].len != 1 || argv[1].ptr[0] != '0') {
+            char why[120];
+            snprintf(why, sizeof why, "the master's stream selects database %.*s, and ringkv has one database (0)",
+                     argc > 1 ? (int)(argv[1].len > 20 ? 20 : argv[1].len) : 0, argc > 1 ? argv[1].ptr : "");
+            if (!l->in_multi) /* what came before it is counted: applied */
+                replica_post_applies(sh, l, false);
+            refuse_master(sh, why);
+            return SC_REFUSE;
+        }
+    }
+    if (slice_eq_nocase(name, "swapdb")) {
+        if (!l->in_multi)
+            replica_post_applies(sh, l, false);
+        refuse_master(sh, "the master's stream swaps databases (SWAPDB), and ringkv has one database (0)");
+        return SC_REFUSE;
+    }
+    bool multi = slice_eq_nocase(name, "multi") && argc == 1;
+    bool exec = slice_eq_nocase(name, "exec") && argc == 1;
+    /* the effects' forms (most of a ringkv master's stream), applied as
+     * records; then the commands run through their rows, which give the
+     * AOF its form of them (queue_command) */
+    bool as_record = (slice_eq_nocase(name, "set") && (argc == 3 || (argc == 5 && slice_eq_nocase(argv[3], "pxat")))) ||
+                     ((slice_eq_nocase(name, "del") || slice_eq_nocase(name, "unlink")) && argc >= 2) ||
+                     (slice_eq_nocase(name, "move") && argc == 3) ||
+                     (slice_eq_nocase(name, "pexpireat") && argc == 3) ||
+                     (slice_eq_nocase(name, "persist") && argc == 2);
+    const struct command *cmd = NULL;
+    if (!as_record && !multi && !exec && (cmd = command_lookup(name)) != NULL &&
+        !(cmd->journal != JOURNAL_EFFECTS || (cmd->flags & CMD_WRITE) || (cmd->subcommands && argc > 1)))
+        cmd = NULL;
+    if ((multi && l->in_multi) || (exec && !l->in_multi))
+        return SC_BAD;
+    if (multi) {
+        /* what came before it goes now: the transaction's applies are
+         * held, and dropped whole if the link is cut before EXEC */
+        replica_post_applies(sh, l, true);
+        l->in_multi = true;
+        buf_clear(&l->multi_raw);
+        buf_clear(&l->multi_aof);
     }
     /* everything else is part of the stream and of our offset, and goes on
      * to replicas of ours; the master's PING and REPLCONF are not data for
-     * our AOF */
-    if (slice_eq_nocase(name, "ping") || slice_eq_nocase(name, "replconf"))
-        master_stream_bytes_unpersisted(sh, raw, rawlen);
+     * our AOF, and a command run through its row gives the AOF its own
+     * form. A transaction's bytes count at its EXEC. */
+    bool moved = as_record && slice_eq_nocase(name, "move");
+    bool persisted = !cmd && !moved && !slice_eq_nocase(name, "ping") && !slice_eq_nocase(name, "replconf");
+    if (l->in_multi)
+        buf_append(&l->multi_raw, raw, rawlen);
     else
-        master_stream_bytes(sh, raw, rawlen);
+        master_stream_bytes_unpersisted(sh, raw, rawlen);
+    if (persisted)
+        replica_aof_form(sh, l, raw, rawlen);
     if (monitor_watching(sh->node)) {
         /* Redis shows the master's commands, from the master's address */
         char peer[300];
         snprintf(peer, sizeof(peer), "%s:%d", r->master_host, r->master_port);
         monitor_link_command(sh, peer, argc, argv);
     }
-    /* the effects' forms first (most of a stream), then the commands the
-     * table journals as themselves */
-    const struct command *cmd;
-    if (slice_eq_nocase(name, "set") && (argc == 3 || argc == 5)) {
+    if (multi)
+        return SC_OK;
+    if (exec) {
+        l->in_multi = false;
+        r->multi_partly_applied = false;
+        master_stream_bytes_unpersisted(sh, l->multi_raw.data, l->multi_raw.len);
+        aof_feed(sh->node, AOF_FROM_LINK, l->multi_aof.data, l->multi_aof.len);
+        buf_clear(&l->multi_raw);
+        buf_clear(&l->multi_aof);
+        return SC_OK;
+    }
+    if (slice_eq_nocase(name, "set") && as_record) {
         rec.op = JOURNAL_SET;
         rec.key = argv[1];
         rec.value = argv[2];
-        if (argc == 5 && (!slice_eq_nocase(argv[3], "pxat") || !parse_expire(argv[4], &rec.expire_at_ms)))
-            return false;
+        if (argc == 5 && !parse_expire(argv[4], &rec.expire_at_ms))
+            return SC_BAD;
         queue_record(sh, l, &rec);
     } else if ((slice_eq_nocase(name, "del") || slice_eq_nocase(name, "unlink")) && argc >= 2) {
         rec.op = JOURNAL_DEL;
@@ -543,24 +809,34 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
             rec.key = argv[i];
             queue_record(sh, l, &rec);
         }
+    } else if (slice_eq_nocase(name, "move") && argc == 3) {
+        /* the key went to another database of a Redis master: gone from
+         * the one ringkv has (and from our AOF) */
+        rec.op = JOURNAL_DEL;
+        rec.key = argv[1];
+        queue_record(sh, l, &rec);
+        struct buf b;
+        buf_init(&b);
+        journal_encode(&rec, &b);
+        replica_aof_form(sh, l, b.data, b.len);
+        buf_free(&b);
     } else if (slice_eq_nocase(name, "pexpireat") && argc == 3) {
         rec.op = JOURNAL_EXPIRE;
         rec.key = argv[1];
         if (!parse_expire(argv[2], &rec.expire_at_ms))
-            return false;
+            return SC_BAD;
         queue_record(sh, l, &rec);
     } else if (slice_eq_nocase(name, "persist") && argc == 2) {
         rec.op = JOURNAL_PERSIST;
         rec.key = argv[1];
         queue_record(sh, l, &rec);
-    } else if ((cmd = command_lookup(name)) != NULL &&
-               (cmd->journal != JOURNAL_EFFECTS || (cmd->flags & CMD_WRITE) || (cmd->subcommands && argc > 1))) {
+    } else if (cmd) {
         /* journaled as itself, or a write in a form of its own (a handler's
-         * stated form: SET k v KEEPTTL): through its row and handler */
-        if (!queue_command(sh, l, cmd, argc, argv)) {
+         * stated form: SET k v KEEPTTL; a Redis master's commands) */
+        enum stream_verdict v = queue_command(sh, l, cmd, argc, argv, raw, rawlen);
+        if (v == SC_BAD)
             log_warning("Bad '%.*s' in the replication stream", (int)name.len, name.ptr);
-            return false;
-        }
+        return v;
     } else if (slice_eq_nocase(name, "replconf") && argc >= 2 && slice_eq_nocase(argv[1], "getack")) {
         send_ack(sh);
     } else if (slice_eq_nocase(name, "ping") || slice_eq_nocase(name, "select") ||
@@ -568,9 +844,9 @@ static bool stream_command(struct shard *sh, struct repl_link *l, int argc, cons
         /* nothing to apply */
     } else {
         log_warning("Unknown command in the replication stream: '%.*s'", (int)name.len, name.ptr);
-        return false;
+        return SC_BAD;
     }
-    return true;
+    return SC_OK;
 }
 
 static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t n)
@@ -616,19 +892,58 @@ static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t 
         }
         if (r->step != LINK_TRANSFER && r->step != LINK_CONNECTED)
             break;
+        if (l->rdb) {
+            /* a Redis master's RDB file (rdb_load.c), a record at a time */
+            char err[256];
+            size_t took = 0;
+            enum rdb_in_status st = rdb_in_data(sh, l, l->rdb, p + used, n - used, LINK_TURN_BYTES - l->turn_bytes,
+                                                &took, err, sizeof err);
+            used += took;
+            l->turn_bytes += took;
+            if (st == RDB_IN_ERROR) {
+                /* the staging stores are dropped; a minute before the
+                 * next try, each one a new RDB on the master */
+                char why[320];
+                snprintf(why, sizeof why, "full sync failed: %s", err);
+                refuse_master(sh, why);
+                return n;
+            }
+            if (st == RDB_IN_DONE) {
+                rdb_finished(sh, l);
+                continue;
+            }
+            if (l->turn_bytes < LINK_TURN_BYTES) {
+                /* a record not whole yet: its room at once */
+                size_t wants = rdb_in_wants(l->rdb);
+                if (wants >= (32u << 10))
+                    conn_input_expect(c, wants);
+                break;
+            }
+            continue;
+        }
         if (r->step == LINK_TRANSFER && p[used] == '$') {
             /* after +FULLRESYNC, a Redis master sends an RDB file ($<len>
              * or $EOF:<mark>, then "REDIS...") where ringkv's snapshot is
-             * commands: nothing here can load it, and retrying at once
-             * would only make it build snapshot after snapshot */
-            log_warning("MASTER <-> REPLICA sync: the master %s:%d sent an RDB file (a Redis server?): "
-                        "ringkv can replicate only a ringkv master. Not replicating; next try in %d s "
-                        "(REPLICAOF NO ONE to stop)", r->master_host, r->master_port, FOREIGN_RETRY_MS / 1000);
-            replica_stop(sh);
-            r->backoff_ms = RETRY_MAX_MS;
-            r->retry_at_ms = shard_now_ms(sh) + FOREIGN_RETRY_MS;
-            r->step = LINK_CONNECT;
-            return n;
+             * commands */
+            const char *eol = memchr(p + used, '\n', n - used);
+            if (!eol) {
+                if (n - used > 256)
+                    goto broken;
+                break;
+            }
+            size_t len = (size_t)(eol - (p + used));
+            if (len && p[used + len - 1] == '\r')
+                len--;
+            char err[160];
+            l->rdb = rdb_in_start(sh, p + used, len, err, sizeof err);
+            if (!l->rdb) {
+                log_warning("MASTER <-> REPLICA sync: %s", err);
+                goto broken;
+            }
+            log_notice("MASTER <-> REPLICA sync: receiving %s from the master (a Redis server): its RDB file",
+                       len > 5 && memcmp(p + used, "$EOF:", 5) == 0 ? "streamed data (diskless)" : "a file");
+            used = (size_t)(eol - p) + 1;
+            continue;
         }
         if (p[used] == '\n' || p[used] == '\r') { /* keepalive newlines */
             used++;
@@ -654,19 +969,33 @@ static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t 
             log_warning("Protocol error in the replication stream: %s", err);
             goto broken;
         }
-        if (st == RESP_DONE &&
-            !stream_command(sh, l, (int)l->parser.argc, l->parser.argv, p + used, consumed))
-            goto broken;
+        if (st == RESP_DONE && waits_for_cross(l, (int)l->parser.argc, l->parser.argv)) {
+            /* read again once they are done (cross_exported resumes) */
+            conn_pause(c);
+            break;
+        }
+        if (st == RESP_DONE) {
+            enum stream_verdict v = stream_command(sh, l, (int)l->parser.argc, l->parser.argv, p + used, consumed);
+            if (v == SC_BAD)
+                goto broken;
+            if (v == SC_REFUSE)
+                return n; /* the link is closed */
+            used += consumed;
+            l->turn_bytes += consumed;
+            continue;
+        }
         used += consumed;
         l->turn_bytes += consumed;
     }
-    post_applies(sh, l);
+    replica_post_applies(sh, l, false);
     return used;
 broken:
     /* a corrupt or unexpected stream: the commands before the bad one were
-     * whole and are counted in our offset, so they are applied; then drop
-     * the link and retry (a half-loaded snapshot is aborted by replica_stop) */
-    post_applies(sh, l);
+     * whole and are counted in our offset, so they are applied (a
+     * transaction cut short is not counted: dropped); then drop the link
+     * and retry (a half-loaded snapshot is aborted by replica_stop) */
+    if (!l->in_multi)
+        replica_post_applies(sh, l, false);
     replica_stop(sh);
     schedule_retry(sh);
     return n;
@@ -679,6 +1008,8 @@ static void link_closed(struct shard *sh, struct conn *c)
     c->owner = NULL;
     if (r->link == l) {
         log_warning("Connection with master lost.");
+        if (l->cross)
+            r->multi_partly_applied = true; /* counted, not applied: no PSYNC from here */
         r->link = NULL;
         if (r->step == LINK_TRANSFER)
             for (int i = 0; i < sh->node->nshards; i++)

@@ -1089,3 +1089,17 @@ pid_t sentinel_spawn(const char *dir, int idx, const char *extra, int *port)
             fail_msg("redis-sentinel did not answer PING on port %d", *port);
     }
 }
+
+int count_in_file(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, needle))
+            n++;
+    fclose(f);
+    return n;
+}

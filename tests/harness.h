@@ -131,6 +131,10 @@ long long info_field_becomes(tconn *c, const char *section, const char *name, lo
  * test after 5 s. SIGCONT resumes it. */
 void process_stop(pid_t pid);
 
+/* How many lines of the file hold needle (0 if it cannot be read): a
+ * server's log lines. */
+int count_in_file(const char *path, const char *needle);
+
 /* Run a shell command line; returns its exit status, its output in out (if
  * not NULL; malloc'd, NUL-terminated). */
 int run_cmd(const char *cmdline, char **out);
