@@ -1103,3 +1103,15 @@ int count_in_file(const char *path, const char *needle)
     fclose(f);
     return n;
 }
+
+char *debug_digest(tconn *c)
+{
+    struct rval *v = tcmd(c, "DEBUG DIGEST");
+    if (!v || v->type != R_STATUS || strlen(v->str) != 40) {
+        char *t = rval_text(v);
+        fail_msg("DEBUG DIGEST: %s", t);
+    }
+    char *d = strdup(v->str);
+    rval_free(v);
+    return d;
+}

@@ -120,6 +120,8 @@ void harness_where(const char *file, int line);
 long long get_int(struct rval *v);
 /* Reply as text, for messages: malloc'd. */
 char *rval_text(const struct rval *v);
+/* DEBUG DIGEST's 40 hex digits, malloc'd (fails the test otherwise). */
+char *debug_digest(tconn *c);
 /* The number of INFO section's field name (fails the test if missing). */
 long long info_field(tconn *c, const char *section, const char *name);
 /* Poll info_field until it equals want or timeout_ms pass; returns the

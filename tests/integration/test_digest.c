@@ -35,19 +35,6 @@ static struct server *start_target(void)
     return start_node(target_is_redis() ? redis_args : node_args);
 }
 
-/* DEBUG DIGEST's 40 hex digits, malloc'd. */
-static char *digest(tconn *c)
-{
-    struct rval *v = tcmd(c, "DEBUG DIGEST");
-    if (!v || v->type != R_STATUS || strlen(v->str) != 40) {
-        char *t = rval_text(v);
-        fail_msg("DEBUG DIGEST: %s", t);
-    }
-    char *d = strdup(v->str);
-    rval_free(v);
-    return d;
-}
-
 /* Run the same command on both and expect the same reply type. */
 static void both(tconn *a, tconn *b, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void both(tconn *a, tconn *b, const char *fmt, ...)
@@ -151,7 +138,7 @@ static const char *const all_keys =
 
 static void expect_same(tconn *a, tconn *b)
 {
-    char *da = digest(a), *db = digest(b);
+    char *da = debug_digest(a), *db = debug_digest(b);
     assert_string_equal(da, db);
     free(da);
     free(db);
@@ -180,14 +167,14 @@ static void test_digest_same_as_redis(void **state)
     expect_status(tcmd(b, "DEBUG DIGEST"), ZEROS);
     fill(a, b);
     expect_same(a, b);
-    char *before = digest(a);
+    char *before = debug_digest(a);
     /* a change anywhere changes it; putting it back restores it */
     both(a, b, "ZADD bigzs 1000 zm8");
-    char *changed = digest(a);
+    char *changed = debug_digest(a);
     assert_string_not_equal(before, changed);
     expect_same(a, b);
     both(a, b, "ZREM bigzs zm8");
-    char *back = digest(a);
+    char *back = debug_digest(a);
     assert_string_equal(before, back);
     /* the order of a list counts, the order of a set's members does not */
     both(a, b, "RPUSH l2 x y");
@@ -238,9 +225,9 @@ static void test_digest_expired_key(void **state)
     struct rval *v = tcmd(a, "DEBUG DIGEST-VALUE gone");
     assert_string_not_equal(v->elem[0]->str, ZEROS);
     rval_free(v);
-    char *held = digest(a);
+    char *held = debug_digest(a);
     both(a, b, "GET gone"); /* removed now */
-    char *after = digest(a);
+    char *after = debug_digest(a);
     assert_string_not_equal(held, after);
     expect_same(a, b);
     both(a, b, "DEBUG SET-ACTIVE-EXPIRE 1");
@@ -264,10 +251,10 @@ static void test_reload(void **state)
     struct server *r = start_redis(redis_args);
     tconn *a = tconnect(t->port), *b = tconnect(r->port);
     fill(a, b);
-    char *before = digest(a);
+    char *before = debug_digest(a);
     long long keys = get_int(tcmd(a, "DBSIZE"));
     expect_ok(tcmd(a, "DEBUG RELOAD"));
-    char *after = digest(a);
+    char *after = debug_digest(a);
     assert_string_equal(before, after);
     assert_int_equal(get_int(tcmd(a, "DBSIZE")), keys);
     expect_same(a, b);
@@ -285,7 +272,7 @@ static void test_reload(void **state)
     expect_ok(tcmd(a, "DEBUG RELOAD NOSAVE"));
     expect_nil(tcmd(a, "GET after"));
     free(after);
-    after = digest(a);
+    after = debug_digest(a);
     assert_string_equal(before, after);
     /* NOFLUSH MERGE: the file's keys over what is here, the others kept */
     expect_ok(tcmd(a, "SET str changed"));

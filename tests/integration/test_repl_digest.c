@@ -27,18 +27,6 @@
 #include "redis_nodes.h"
 #pragma GCC diagnostic pop
 
-static char *digest(tconn *c)
-{
-    struct rval *v = tcmd(c, "DEBUG DIGEST");
-    if (!v || v->type != R_STATUS || strlen(v->str) != 40) {
-        char *t = rval_text(v);
-        fail_msg("DEBUG DIGEST: %s", t);
-    }
-    char *d = strdup(v->str);
-    rval_free(v);
-    return d;
-}
-
 /* The first key whose DEBUG DIGEST-VALUE differs between m and r (or
  * that only one has), for the failure's message; malloc'd. */
 static char *first_difference(tconn *m, tconn *r)
@@ -70,7 +58,7 @@ static char *first_difference(tconn *m, tconn *r)
 /* Both digests equal, and the data set not empty. */
 static void expect_same_digest(tconn *m, tconn *r)
 {
-    char *a = digest(m), *b = digest(r);
+    char *a = debug_digest(m), *b = debug_digest(r);
     if (strcmp(a, b) != 0) {
         char *where = first_difference(m, r);
         fail_msg("DEBUG DIGEST differs: master %s, replica %s (%lld vs %lld keys): %s", a, b, dbsize(m), dbsize(r),
@@ -294,13 +282,13 @@ static void test_random_mix_digest(void **state)
     /* the digest sees one element more or less: the second replica, on
      * its own now, gets one */
     expect_ok(tcmd(r2c, "REPLICAOF NO ONE"));
-    char *was = digest(r2c);
+    char *was = debug_digest(r2c);
     expect_int(tcmd(r2c, "RPUSH biglist one-more"), get_int(tcmd(mc, "LLEN biglist")) + 1);
-    char *now = digest(r2c);
+    char *now = debug_digest(r2c);
     assert_string_not_equal(was, now);
     free(now);
     expect_bulk(tcmd(r2c, "RPOP biglist"), "one-more");
-    now = digest(r2c);
+    now = debug_digest(r2c);
     assert_string_equal(was, now);
     free(now);
     free(was);
