@@ -130,6 +130,7 @@ static const struct shard_module repl_module = {
     .info = repl_module_info,
     .option_now = repl_option_now,
     .memory_not_counted = repl_memory_not_counted,
+    .journal_mark = repl_journal_mark,
     .stream_cut = repl_stream_cut,
     .change_repl_id = repl_change_replid,
 };

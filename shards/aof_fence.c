@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "net/loop.h"
-#include "replication/repl.h"
 #include "shards/aof.h"
 #include "shards/node.h"
 #include "shards/shard.h"
@@ -43,13 +42,23 @@ static struct aof_fence *fence_state(struct shard *sh)
 
 static bool fencing(struct shard *sh)
 {
-    return aof_fencing(sh->node) && !repl_is_replica(sh->node);
+    return aof_fencing(sh->node) && !node_is_replica(sh->node);
+}
+
+/* This shard's count of stream messages (the journal's module says it). */
+static uint64_t own_mark(struct shard *sh)
+{
+    const struct node *n = sh->node;
+    for (int i = 0; i < n->nmodules; i++)
+        if (n->modules[i]->journal_mark)
+            return n->modules[i]->journal_mark(sh);
+    return 0;
 }
 
 void aof_fence_publish(struct shard *sh)
 {
     if (aof_fencing(sh->node))
-        atomic_store_explicit(&sh->journal_mark, repl_journal_mark(sh), memory_order_release);
+        atomic_store_explicit(&sh->journal_mark, own_mark(sh), memory_order_release);
 }
 
 static void set_waiting(struct shard *sh, struct aof_fence *f, bool on)
@@ -69,7 +78,7 @@ uint64_t aof_fence_output(struct shard *sh)
     struct aof_fence *f = fence_state(sh);
     bool any = false;
     for (int i = 0; i < nsh; i++) {
-        uint64_t made = i == sh->id ? repl_journal_mark(sh)
+        uint64_t made = i == sh->id ? own_mark(sh)
                                     : atomic_load_explicit(&n->shards[i]->journal_mark, memory_order_acquire);
         uint64_t written = aof_written_mark(n, i);
         f->scratch[i] = made > written ? made : 0;

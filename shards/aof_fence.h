@@ -2,9 +2,9 @@
  * may depend on are in the append-only file (and on the disk with
  * appendfsync always), as Redis writes its AOF before it replies.
  *
- * Every shard counts the stream messages it sends shard 0
- * (repl_journal_mark, the one its unsent bytes will make included) and
- * publishes that count whenever its mail becomes visible to other shards;
+ * Every shard counts the stream messages it sends shard 0 (the module
+ * hook journal_mark: replication's repl_journal_mark, the one its unsent
+ * bytes will make included) and publishes that count whenever its mail becomes visible to other shards;
  * the AOF's writer publishes, per shard, how many of them are written
  * (aof_written_mark). When a connection is about to send new output, its
  * shard asks for the counts of every shard whose writes are not all

@@ -149,6 +149,10 @@ struct shard_module {
      * that maxmemory does not count (Redis's mem_not_counted_for_evict:
      * replicas' output). */
     uint64_t (*memory_not_counted)(struct shard *sh);
+    /* The count of stream messages this shard has sent shard 0, with the
+     * one its unsent bytes will make: the AOF's reply fences wait for it
+     * (shards/aof_fence.h; replication's repl_journal_mark). */
+    uint64_t (*journal_mark)(struct shard *sh);
     /* An AOF rewrite's park (shards/persist.c), on every shard as it parks
      * (shard 0: once the others are parked): the stream bytes it made
      * before go to shard 0, followed by a mark (aof_stream_cut), so the new
