@@ -28,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "proxy.h"
 #include <cmocka.h>
 
 #include "harness.h"
@@ -579,11 +581,20 @@ static void wait_mid_key(tconn *dst, tconn *push)
  * (name "{tag}:<suffix>") made a collection of a million elements by cmd
  * (RPUSH or HSET), its digest in *want when want is given (a list's, in
  * order), the slot marked moving to node 0 and pushed there, caught while
- * its parts are under way. */
+ * its parts are under way.
+ *
+ * The push goes through a proxy that delays every byte by MID_KEY_DELAY_MS
+ * each way, so its thousand parts (one round trip each) take about 20 s
+ * instead of a fraction of one: what the test does mid-key happens
+ * mid-key even when it is starved of a CPU for a while (in CI, with four
+ * tests on two cores, the whole push once ended between the test's seeing
+ * its third part and its next command). */
+#define MID_KEY_DELAY_MS 10
 struct mid_key {
-    tconn    *src, *dst, *push;
-    long long slot;
-    char      key[64];
+    tconn        *src, *dst, *push;
+    struct proxy *px;
+    long long     slot;
+    char          key[64];
 };
 static void start_mid_key(struct mid_key *m, const char *cmd, const char *suffix, uint64_t *want)
 {
@@ -597,8 +608,10 @@ static void start_mid_key(struct mid_key *m, const char *cmd, const char *suffix
     if (want)
         *want = digest(tcmd_big(m->src, "LRANGE %s 0 -1", m->key), true, 1);
     mark_moving(m->src, m->dst, m->slot);
+    m->px = proxy_start(node[0].port);
+    proxy_set_delay(m->px, MID_KEY_DELAY_MS);
     m->push = tconnect(node[1].port);
-    start_push(m->push, node[0].port, m->slot);
+    start_push(m->push, proxy_port(m->px), m->slot);
     wait_mid_key(m->dst, m->push);
 }
 
@@ -648,6 +661,7 @@ static void test_target_killed_mid_key(void **state)
     tclose(push);
     tclose(src);
     tclose(dst);
+    proxy_stop(m.px);
     stop_all();
 }
 
@@ -674,6 +688,7 @@ static void test_source_killed_mid_key(void **state)
         usleep(100 * 1000);
     }
     tclose(dst);
+    proxy_stop(m.px);
     stop_all();
 }
 
@@ -708,6 +723,7 @@ static void test_abort_mid_key(void **state)
     tclose(push);
     tclose(src);
     tclose(dst);
+    proxy_stop(m.px);
     stop_all();
 }
 
@@ -790,6 +806,7 @@ static void test_tool_abort_mid_key(void **state)
     tclose(push);
     tclose(src);
     tclose(dst);
+    proxy_stop(m.px);
     stop_all();
 }
 
