@@ -214,6 +214,8 @@ void cross_exported(struct shard *sh, struct shard_msg *m)
     *pp = x->next;
     l->ncross--;
     cross_free_one(x);
+    if (!l->cross)
+        replica_crosses_done(sh, l);
     if (l->conn && !l->conn->closing && l->conn->paused)
         conn_resume(l->conn); /* a command that waited for it may go */
 }

@@ -157,6 +157,8 @@ void master_attach(struct shard *sh, struct shard_msg *m)
         msg_post(sh, m, m->home);
         return;
     }
+    if (repl_is_replica(n) && replica_hold_sync(sh, m))
+        return;
     bool old_sync = (m->value & ATTACH_OLD_SYNC) != 0;
     m->value &= ~(uint64_t)ATTACH_OLD_SYNC;
     if ((m->value == ATTACH_RDB_ONLY || m->value == ATTACH_RDB_FUNCTIONS) && !failover) {

@@ -237,6 +237,9 @@ struct repl_link {
     struct cross      *cross;    /* cross-shard commands under way, oldest first (cross.c) */
     int                ncross;
     uint64_t           cmd_before; /* our offset before the command being read */
+    /* full syncs asked of us while crosses were under way (replica_hold_sync) */
+    struct shard_msg **held_syncs;
+    int                nheld_syncs;
 };
 
 /* The node's replication state, owned by shard 0. */
@@ -411,5 +414,10 @@ uint64_t cross_ack_offset(const struct cross *x);
  * writes are queued and posted, and a paused link resumed. */
 void cross_exported(struct shard *sh, struct shard_msg *m);
 void cross_free(struct cross *x);
+/* replica.c: a sync asked of us (PSYNC message m) waits while a cross-shard
+ * command of our master's stream is under way (true: held, answered later
+ * through master_attach); the last one done lets the held syncs begin. */
+bool replica_hold_sync(struct shard *sh, struct shard_msg *m);
+void replica_crosses_done(struct shard *sh, struct repl_link *l);
 
 #endif

@@ -51,8 +51,25 @@ struct ack_fence {
     int               pending; /* shards that have not answered yet */
 };
 
-static void link_free(struct repl_link *l, int nshards)
+
+/* The syncs held for a link going away: refused as while our link is down
+ * (the crosses they waited for are dropped with it); their replicas retry. */
+static void refuse_held_syncs(struct shard *sh, struct repl_link *l)
 {
+    for (int i = 0; i < l->nheld_syncs; i++) {
+        struct shard_msg *m = l->held_syncs[i];
+        buf_append_str(&m->reply, "-NOMASTERLINK Can't SYNC while not connected with my master\r\n");
+        msg_post(sh, m, m->home);
+    }
+    mi_free(l->held_syncs);
+    l->held_syncs = NULL;
+    l->nheld_syncs = 0;
+}
+
+static void link_free(struct shard *sh, struct repl_link *l)
+{
+    int nshards = sh->node->nshards;
+    refuse_held_syncs(sh, l);
     while (l->fences) {
         struct ack_fence *f = l->fences;
         l->fences = f->next;
@@ -68,6 +85,33 @@ static void link_free(struct repl_link *l, int nshards)
     mi_free(l->apply);
     mi_free(l->apply_open);
     mi_free(l);
+}
+
+/* A sync asked of us begins from our offset: a snapshot of each shard
+ * behind the writes posted to it, then the stream after. A cross-shard
+ * command under way is in the offset, its writes not posted yet: the
+ * snapshot would lack them and the stream would not bring them again. So
+ * the sync waits for the crosses under way, and the link reads nothing
+ * new meanwhile (waits_for_cross), which bounds the wait to theirs. */
+bool replica_hold_sync(struct shard *sh, struct shard_msg *m)
+{
+    struct repl_link *l = repl_of(sh)->link;
+    if (!l || !l->cross)
+        return false;
+    l->held_syncs = mi_realloc(l->held_syncs, sizeof(*l->held_syncs) * (size_t)(l->nheld_syncs + 1));
+    l->held_syncs[l->nheld_syncs++] = m;
+    return true;
+}
+
+void replica_crosses_done(struct shard *sh, struct repl_link *l)
+{
+    struct shard_msg **held = l->held_syncs;
+    int n = l->nheld_syncs;
+    l->held_syncs = NULL;
+    l->nheld_syncs = 0;
+    for (int i = 0; i < n; i++)
+        master_attach(sh, held[i]);
+    mi_free(held);
 }
 
 static void schedule_retry(struct shard *sh)
@@ -95,7 +139,7 @@ void replica_stop(struct shard *sh)
         if (l->conn)
             conn_close(l->conn, false); /* link_closed frees l */
         else
-            link_free(l, sh->node->nshards);
+            link_free(sh, l);
     }
     if (r->step != LINK_NONE)
         r->link_down_since_ms = shard_now_ms(sh);
@@ -247,7 +291,7 @@ static void connect_master(struct shard *sh)
         l->apply_open[i] = SIZE_MAX;
     l->conn = loop_connect(sh->loop, &ss, &l->owner);
     if (!l->conn) {
-        link_free(l, sh->node->nshards);
+        link_free(sh, l);
         schedule_retry(sh);
         return;
     }
@@ -271,7 +315,7 @@ static void link_connected(struct shard *sh, struct conn *c, int err)
             r->link = NULL;
             schedule_retry(sh);
         }
-        link_free(l, sh->node->nshards);
+        link_free(sh, l);
         return;
     }
     if (r->link != l) { /* REPLICAOF changed meanwhile */
@@ -628,7 +672,7 @@ static bool waits_for_cross(struct repl_link *l, int argc, const struct slice *a
     if (!l->cross)
         return false;
     struct slice name = argv[0];
-    if (l->ncross >= CROSS_MAX || l->in_multi || slice_eq_nocase(name, "multi") || slice_eq_nocase(name, "exec"))
+    if (l->nheld_syncs || l->ncross >= CROSS_MAX || l->in_multi || slice_eq_nocase(name, "multi") || slice_eq_nocase(name, "exec"))
         return true;
     if (slice_eq_nocase(name, "ping"))
         return false;
@@ -1020,7 +1064,7 @@ static void link_closed(struct shard *sh, struct conn *c)
         else
             r->step = LINK_NONE;
     }
-    link_free(l, sh->node->nshards);
+    link_free(sh, l);
 }
 
 void replica_tick(struct shard *sh, int64_t now_ms)

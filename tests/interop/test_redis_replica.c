@@ -469,6 +469,74 @@ static void test_chained_replica(void **state)
     server_stop(&r);
 }
 
+/* A sync asked of a ringkv replica while a cross-shard command of its
+ * master's stream is under way (its bytes counted in the replica's offset,
+ * its writes not yet on the shards) waits until that command is applied:
+ * a snapshot begun before would lack its writes, and the stream after the
+ * offset would not bring them again. The command is kept under way by a
+ * first sync that does not read: the shards' snapshots for it stay open,
+ * and the replica defers what touches its shards until they end. */
+static void test_sync_waits_for_cross_shard_command(void **state)
+{
+    (void)state;
+    struct server r;
+    const char *const rargs[] = { "--enable-debug-command", "yes", NULL };
+    redis_start(&r, rargs);
+    tconn *m = tconnect(r.port);
+    /* far more than the snapshot window and the socket buffers hold */
+    expect_ok(tcmd(m, "DEBUG POPULATE %d key 1000", HARNESS_SANITIZED ? 30000 : 40000));
+    expect_ok(tcmd(m, "SET src:a abc"));
+    expect_ok(tcmd(m, "SET src:b xyz"));
+    expect_ok(tcmd(m, "SET src:c 123"));
+    struct server a, b;
+    const char *const aargs[] = { "--threads", "3", NULL };
+    const char *const bargs[] = { "--threads", "2", NULL };
+    assert_int_equal(server_start(&a, aargs), 0);
+    assert_int_equal(server_start(&b, bargs), 0);
+    tconn *ac = tconnect(a.port), *bc = tconnect(b.port);
+    expect_ok(tcmd(ac, "REPLICAOF 127.0.0.1 %d", r.port));
+    wait_link_up(ac);
+
+    /* a replica of a that asks for a full sync and reads nothing more */
+    tconn *stuck = tconnect(a.port);
+    expect_ok(tcmd(stuck, "REPLCONF capa ringkv"));
+    struct rval *v = tcmd(stuck, "PSYNC ? -1");
+    assert_true(v->type == R_STATUS && strncmp(v->str, "FULLRESYNC", 10) == 0);
+    rval_free(v);
+    usleep(300 * 1000); /* its snapshots fill what it does not read */
+
+    /* on a, over keys of its three shards: under way until the stuck
+     * snapshots end */
+    expect_int(tcmd(m, "BITOP OR dest:bits src:a src:b src:c"), 3);
+    expect_int(tcmd(m, "INCR after:counter"), 1);
+    usleep(300 * 1000);
+    expect_ok(tcmd(bc, "REPLICAOF 127.0.0.1 %d", a.port));
+    usleep(300 * 1000); /* b's PSYNC is in */
+    tclose(stuck);
+
+    wait_link_up(bc);
+    long long want = info_field(ac, "replication", "master_repl_offset");
+    assert_int_equal(info_field_becomes(bc, "replication", "slave_repl_offset", want, 20000), want);
+    long long until = now_ms() + 20000;
+    struct rval *got;
+    while ((got = tcmd(bc, "GET dest:bits"))->type == R_NIL && now_ms() < until) {
+        rval_free(got);
+        usleep(50 * 1000);
+    }
+    rval_free(got);
+    struct rval *want_bits = tcmd(m, "GET dest:bits");
+    expect_bulk(tcmd(bc, "GET dest:bits"), want_bits->str);
+    expect_bulk(tcmd(ac, "GET dest:bits"), want_bits->str);
+    rval_free(want_bits);
+    expect_bulk(tcmd(bc, "GET after:counter"), "1");
+    tclose(ac);
+    tclose(bc);
+    tclose(m);
+    assert_int_equal(server_stop(&b), 0);
+    assert_int_equal(server_stop(&a), 0);
+    server_stop(&r);
+}
+
 int main(void)
 {
     if (target_is_redis())
@@ -481,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_other_database_refused),
         cmocka_unit_test(test_aof_of_replica),
         cmocka_unit_test(test_chained_replica),
+        cmocka_unit_test(test_sync_waits_for_cross_shard_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
