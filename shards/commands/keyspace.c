@@ -61,12 +61,14 @@ static void delete_keys(struct exec_ctx *ctx)
 void cmd_del(struct exec_ctx *ctx) { delete_keys(ctx); }
 void cmd_unlink(struct exec_ctx *ctx) { delete_keys(ctx); }
 
-/* EXISTS counts a key as often as it is named (EXISTS k k -> 2). */
+/* EXISTS counts a key as often as it is named (EXISTS k k -> 2). A key
+ * past its time is deleted (its DEL journaled), as Redis's lookup does,
+ * without touching the LRU clock. */
 void cmd_exists(struct exec_ctx *ctx)
 {
     long long n = 0;
     for (int i = 1; i < ctx->argc; i++)
-        if (store_peek(ctx->store, ctx->argv[i], ctx->now_ms))
+        if (store_find_untouched(ctx->store, ctx->argv[i], ctx->now_ms))
             n++;
     reply_int(ctx->reply, n);
 }
@@ -87,7 +89,7 @@ void cmd_touch(struct exec_ctx *ctx)
 
 void cmd_type(struct exec_ctx *ctx)
 {
-    struct entry *e = store_peek(ctx->store, ctx->argv[1], ctx->now_ms);
+    struct entry *e = store_find_untouched(ctx->store, ctx->argv[1], ctx->now_ms);
     reply_simple(ctx->reply, e ? type_name(entry_type(e)) : "none");
 }
 

@@ -1095,7 +1095,7 @@ void store_prefetch_entry(const struct store *s, uint64_t h)
     }
 }
 
-struct entry *store_find(struct store *s, struct slice key, int64_t now_ms)
+static struct entry *find(struct store *s, struct slice key, int64_t now_ms, bool touch)
 {
     note_now(s, now_ms);
     bury_graveyard(s);
@@ -1114,9 +1114,19 @@ struct entry *store_find(struct store *s, struct slice key, int64_t now_ms)
         return NULL;
     }
     s->stats.keyspace_hits++;
-    if (!s->no_touch)
+    if (touch && !s->no_touch)
         lru_touch(s, e);
     return e;
+}
+
+struct entry *store_find(struct store *s, struct slice key, int64_t now_ms)
+{
+    return find(s, key, now_ms, true);
+}
+
+struct entry *store_find_untouched(struct store *s, struct slice key, int64_t now_ms)
+{
+    return find(s, key, now_ms, false);
 }
 
 void store_set_no_touch(struct store *s, bool on)

@@ -127,6 +127,10 @@ void store_destroy(struct store *s);
  * and marks the entry recently used. */
 struct entry *store_find(struct store *s, struct slice key, int64_t now_ms);
 
+/* The same leaving the entry's LRU clock (EXISTS, TYPE: Redis's
+ * LOOKUP_NOTOUCH); a key past its time is deleted all the same. */
+struct entry *store_find_untouched(struct store *s, struct slice key, int64_t now_ms);
+
 /* CLIENT NO-TOUCH: while on, store_find leaves the LRU clock of the
  * entries it finds (set around one command); store_touch marks e recently
  * used whatever the mode (TOUCH always touches, as in Redis). */

@@ -15,7 +15,11 @@
 static struct server srv;
 static tconn *c;
 
-static int group_setup(void **state) { return server_start(&srv, NULL); }
+static int group_setup(void **state)
+{
+    const char *const args[] = { "--enable-debug-command", "yes", NULL };
+    return server_start(&srv, args);
+}
 static int group_teardown(void **state) { return server_stop(&srv) == 0 ? 0 : -1; }
 static int setup(void **state)
 {
@@ -71,6 +75,29 @@ static void test_active_expiry(void **state)
     expect_bulk(tcmd(c, "GET forever"), "v");
 }
 
+/* A lookup that finds a key past its time deletes it, as Redis's does:
+ * EXISTS and TYPE as GET (a master's replicas get the DEL then, not when
+ * the sweep comes by). The sweep is off: only the lookups delete. */
+static void test_lookups_delete_expired_keys(void **state)
+{
+    expect_ok(tcmd(c, "DEBUG SET-ACTIVE-EXPIRE 0"));
+    expect_ok(tcmd(c, "SET gone:1 v PX 50"));
+    expect_ok(tcmd(c, "SET gone:2 v PX 50"));
+    expect_ok(tcmd(c, "SET gone:3 v PX 50"));
+    usleep(150 * 1000);
+    expect_int(tcmd(c, "DBSIZE"), 3); /* still held */
+    long long expired = info_field(c, "stats", "expired_keys");
+    expect_int(tcmd(c, "EXISTS gone:1"), 0);
+    assert_int_equal(info_field(c, "stats", "expired_keys"), expired + 1);
+    expect_int(tcmd(c, "DBSIZE"), 2);
+    expect_status(tcmd(c, "TYPE gone:2"), "none");
+    assert_int_equal(info_field(c, "stats", "expired_keys"), expired + 2);
+    expect_nil(tcmd(c, "GET gone:3"));
+    assert_int_equal(info_field(c, "stats", "expired_keys"), expired + 3);
+    expect_int(tcmd(c, "DBSIZE"), 0);
+    expect_ok(tcmd(c, "DEBUG SET-ACTIVE-EXPIRE 1"));
+}
+
 static void test_ttl_counts_down(void **state)
 {
     /* Redis rounds TTL to the nearest second: 1800 ms left reads as 2 while
@@ -93,6 +120,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lazy_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_active_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ttl_counts_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lookups_delete_expired_keys, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
