@@ -67,7 +67,7 @@ void cmd_role(struct exec_ctx *ctx)
     reply_bulk_str(ctx->reply, r->master_host);
     reply_int(ctx->reply, r->master_port);
     reply_bulk_str(ctx->reply, state[r->step]);
-    reply_int(ctx->reply, r->step == LINK_CONNECTED ? (long long)offset : -1);
+    reply_int(ctx->reply, r->step == LINK_CONNECTED ? (long long)replica_applied_offset(ctx->shard) : -1);
 }
 
 /* REPLCONF listening-port <port> | ip-address <ip> | capa <...> | ACK <offset>

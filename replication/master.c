@@ -606,7 +606,7 @@ void repl_info(struct shard *sh, struct buf *out)
                    r->master_host, r->master_port, up ? "up" : "down",
                    r->last_io_ms ? (long long)((now - r->last_io_ms) / 1000) : -1LL,
                    r->step == LINK_TRANSFER ? 1 : 0,
-                   (unsigned long long)offset, (unsigned long long)offset);
+                   (unsigned long long)offset, (unsigned long long)replica_applied_offset(sh));
         if (r->step == LINK_TRANSFER && r->link && r->link->rdb) {
             /* a Redis master's RDB coming in, as a Redis replica shows it */
             int64_t total = rdb_in_total(r->link->rdb);

@@ -225,6 +225,8 @@ struct repl_link {
     size_t            *apply_open; /* per shard: offset of the open record segment's
                                       header in apply[i], or SIZE_MAX */
     struct ack_fence  *fences;   /* acknowledgements waiting for the shards, oldest first */
+    uint64_t           applied;  /* our offset that every shard has applied (a fence came back) */
+    bool               progress_out; /* a fence for `applied` alone is out */
     unsigned long long turn;     /* the loop turn turn_bytes counts */
     size_t             turn_bytes; /* stream bytes taken in that turn */
     struct rdb_in     *rdb;      /* a Redis master's RDB file being read (rdb_load.c) */
@@ -344,6 +346,9 @@ void rdb_feed_free(struct rdb_feed *f);
 void failover_flushed(struct shard *sh);
 /* replica.c: shard 0 got back an ack fence (MSG_APPLY_FENCE) from a shard */
 void replica_fence_passed(struct shard *sh, uint64_t id);
+/* What INFO's slave_repl_offset and ROLE say on a replica: the offset the
+ * shards have applied (the offset read while the link is not streaming). */
+uint64_t replica_applied_offset(struct shard *sh);
 void failover_gate_released(struct shard *sh);
 void failover_tick(struct shard *sh, int64_t now_ms);
 /* Make the replica whose PSYNC carries FAILOVER our master's successor. */

@@ -37,6 +37,7 @@
 #define LINK_TURN_BYTES (64u << 10)
 
 static const struct conn_owner_ops link_ops;
+static void track_applied(struct shard *sh, struct repl_link *l);
 
 static struct repl_link *link_of(const struct conn *c)
 {
@@ -49,6 +50,7 @@ struct ack_fence {
     uint64_t          id;      /* struct repl's fence_seq when posted: unique */
     uint64_t          offset;  /* what the ACK says */
     int               pending; /* shards that have not answered yet */
+    bool              ack;     /* false: for slave_repl_offset alone, no ACK sent */
 };
 
 
@@ -112,6 +114,7 @@ void replica_crosses_done(struct shard *sh, struct repl_link *l)
     for (int i = 0; i < n; i++)
         master_attach(sh, held[i]);
     mi_free(held);
+    track_applied(sh, l);
 }
 
 static void schedule_retry(struct shard *sh)
@@ -222,6 +225,54 @@ static void send_command(struct repl_link *l, int argc, const char **argv)
 }
 
 
+/* Where the writes read so far will all be applied: a cross-shard command
+ * under way is counted, its writes not queued yet, so before the oldest. */
+static uint64_t applied_target(struct repl *r, const struct repl_link *l)
+{
+    return l->cross ? cross_ack_offset(l->cross) : journal_offset(r->backlog);
+}
+
+/* A fence to every shard behind the applies posted so far (each mailbox
+ * is in order): once every shard has answered, what it covers is applied
+ * (l->applied), and an ACK's sends REPLCONF ACK. */
+static void post_fence(struct shard *sh, struct repl_link *l, bool ack)
+{
+    struct repl *r = repl_of(sh);
+    struct ack_fence *f = mi_zalloc(sizeof(*f));
+    f->id = ++r->fence_seq;
+    f->offset = applied_target(r, l);
+    f->pending = sh->node->nshards;
+    f->ack = ack;
+    struct ack_fence **tail = &l->fences;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = f;
+    for (int i = 0; i < sh->node->nshards; i++)
+        repl_post(sh, i, MSG_APPLY_FENCE, f->id, NULL, NULL);
+    if (!ack)
+        l->progress_out = true;
+}
+
+/* slave_repl_offset counts what is applied, as a Redis replica's counts
+ * what it has executed (INFO, ROLE): a fence at a time follows the
+ * stream's applies while they come. */
+static void track_applied(struct shard *sh, struct repl_link *l)
+{
+    struct repl *r = repl_of(sh);
+    if (r->step == LINK_CONNECTED && !l->progress_out && applied_target(r, l) > l->applied)
+        post_fence(sh, l, false);
+}
+
+uint64_t replica_applied_offset(struct shard *sh)
+{
+    struct repl *r = repl_of(sh);
+    uint64_t read = journal_offset(r->backlog);
+    const struct repl_link *l = r->link;
+    if (!l || r->step != LINK_CONNECTED)
+        return read;
+    return l->applied < read ? l->applied : read;
+}
+
 /* REPLCONF ACK <offset>, once every shard has applied the writes up to
  * offset. Shard 0 reads the stream and hands each write to the shard that
  * owns its key (MSG_REPL_APPLY, applied there later); an ACK of what was
@@ -237,18 +288,7 @@ static void send_ack(struct shard *sh)
     if (!l || !l->conn)
         return;
     replica_post_applies(sh, l, false);
-    struct ack_fence *f = mi_zalloc(sizeof(*f));
-    f->id = ++r->fence_seq;
-    /* a cross-shard command under way is counted, its writes not queued
-     * yet: the ACK says where we were before the oldest */
-    f->offset = l->cross ? cross_ack_offset(l->cross) : journal_offset(r->backlog);
-    f->pending = sh->node->nshards;
-    struct ack_fence **tail = &l->fences;
-    while (*tail)
-        tail = &(*tail)->next;
-    *tail = f;
-    for (int i = 0; i < sh->node->nshards; i++)
-        repl_post(sh, i, MSG_APPLY_FENCE, f->id, NULL, NULL);
+    post_fence(sh, l, true);
     r->last_ack_ms = shard_now_ms(sh);
 }
 
@@ -265,6 +305,14 @@ void replica_fence_passed(struct shard *sh, uint64_t id)
     if (!f || --f->pending > 0)
         return;
     *pp = f->next;
+    if (f->offset > l->applied)
+        l->applied = f->offset;
+    if (!f->ack) {
+        l->progress_out = false;
+        mi_free(f);
+        track_applied(sh, l);
+        return;
+    }
     if (l->conn) {
         char off[24];
         snprintf(off, sizeof(off), "%llu", (unsigned long long)f->offset);
@@ -431,6 +479,7 @@ static bool handshake_reply(struct shard *sh, struct repl_link *l, const char *l
         }
         r->step = LINK_CONNECTED;
         r->backoff_ms = 0;
+        l->applied = journal_offset(r->backlog);
         log_notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
         return true;
     }
@@ -461,6 +510,7 @@ void replica_post_applies(struct shard *sh, struct repl_link *l, bool force)
             repl_post(sh, i, MSG_REPL_APPLY, 0, NULL, &l->apply[i]);
         l->apply_open[i] = SIZE_MAX;
     }
+    track_applied(sh, l);
 }
 
 /* What became of a command of the stream. */
@@ -634,6 +684,7 @@ static void sync_finished(struct shard *sh, struct repl_link *l)
     r->step = LINK_CONNECTED;
     r->backoff_ms = 0;
     r->backlog_active = true;
+    l->applied = journal_offset(r->backlog); /* the staging stores' swap is posted ahead of any fence */
     log_notice("MASTER <-> REPLICA sync: Finished with success");
 }
 
@@ -1090,6 +1141,8 @@ void replica_tick(struct shard *sh, int64_t now_ms)
         }
         if (r->step == LINK_CONNECTED && now_ms - r->last_ack_ms >= ACK_PERIOD_MS)
             send_ack(sh);
+        if (r->link)
+            track_applied(sh, r->link); /* an older cross done, the oldest left further on */
         break;
     }
     case LINK_NONE:

@@ -469,6 +469,19 @@ static void test_chained_replica(void **state)
     server_stop(&r);
 }
 
+/* Until the replication offset `field` is at least want (the master's
+ * PINGs move it on meanwhile); false after 20 s. */
+static bool offset_reaches(tconn *c, const char *field, long long want)
+{
+    long long until = now_ms() + 20000;
+    while (info_field(c, "replication", field) < want) {
+        if (now_ms() > until)
+            return false;
+        usleep(10000);
+    }
+    return true;
+}
+
 /* A sync asked of a ringkv replica while a cross-shard command of its
  * master's stream is under way (its bytes counted in the replica's offset,
  * its writes not yet on the shards) waits until that command is applied:
@@ -509,10 +522,17 @@ static void test_sync_waits_for_cross_shard_command(void **state)
      * snapshots end */
     expect_int(tcmd(m, "BITOP OR dest:bits src:a src:b src:c"), 3);
     expect_int(tcmd(m, "INCR after:counter"), 1);
-    usleep(300 * 1000);
+    /* a has read them, and says so in slave_read_repl_offset; its
+     * slave_repl_offset counts what it applied, as a Redis replica's
+     * counts what it executed: before the command under way */
+    long long sent = info_field(m, "replication", "master_repl_offset");
+    assert_true(offset_reaches(ac, "slave_read_repl_offset", sent));
+    assert_true(info_field(ac, "replication", "slave_repl_offset") < sent);
     expect_ok(tcmd(bc, "REPLICAOF 127.0.0.1 %d", a.port));
     usleep(300 * 1000); /* b's PSYNC is in */
+    assert_true(info_field(ac, "replication", "slave_repl_offset") < sent);
     tclose(stuck);
+    assert_true(offset_reaches(ac, "slave_repl_offset", sent));
 
     wait_link_up(bc);
     long long want = info_field(ac, "replication", "master_repl_offset");
