@@ -426,6 +426,20 @@ static void test_aof_of_replica(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* a (3 shards), a replica of the redis-server on master_port, its link
+ * up; b (2 shards), not linked yet. */
+static void start_chain(int master_port, struct server *a, tconn **ac, struct server *b, tconn **bc)
+{
+    const char *const aargs[] = { "--threads", "3", NULL };
+    const char *const bargs[] = { "--threads", "2", NULL };
+    assert_int_equal(server_start(a, aargs), 0);
+    assert_int_equal(server_start(b, bargs), 0);
+    *ac = tconnect(a->port);
+    *bc = tconnect(b->port);
+    expect_ok(tcmd(*ac, "REPLICAOF 127.0.0.1 %d", master_port));
+    wait_link_up(*ac);
+}
+
 /* redis-server -> ringkv (3 shards) -> ringkv (2 shards): the second gets
  * the first's own full sync, then the Redis master's stream as it came,
  * applied the same way (its cross-shard commands included). */
@@ -443,13 +457,8 @@ static void test_chained_replica(void **state)
      * defers while its snapshot runs (repl.c) */
     expect_ok(tcmd(m, "DEBUG POPULATE %d big 64", HARNESS_SANITIZED ? 10000 : 50000));
     struct server a, b;
-    const char *const aargs[] = { "--threads", "3", NULL };
-    const char *const bargs[] = { "--threads", "2", NULL };
-    assert_int_equal(server_start(&a, aargs), 0);
-    assert_int_equal(server_start(&b, bargs), 0);
-    tconn *ac = tconnect(a.port), *bc = tconnect(b.port);
-    expect_ok(tcmd(ac, "REPLICAOF 127.0.0.1 %d", r.port));
-    wait_link_up(ac);
+    tconn *ac, *bc;
+    start_chain(r.port, &a, &ac, &b, &bc);
     expect_ok(tcmd(bc, "REPLICAOF 127.0.0.1 %d", a.port));
     /* the second's full sync runs while the first applies these */
     populate(m, "during");
@@ -502,13 +511,8 @@ static void test_sync_waits_for_cross_shard_command(void **state)
     expect_ok(tcmd(m, "SET src:b xyz"));
     expect_ok(tcmd(m, "SET src:c 123"));
     struct server a, b;
-    const char *const aargs[] = { "--threads", "3", NULL };
-    const char *const bargs[] = { "--threads", "2", NULL };
-    assert_int_equal(server_start(&a, aargs), 0);
-    assert_int_equal(server_start(&b, bargs), 0);
-    tconn *ac = tconnect(a.port), *bc = tconnect(b.port);
-    expect_ok(tcmd(ac, "REPLICAOF 127.0.0.1 %d", r.port));
-    wait_link_up(ac);
+    tconn *ac, *bc;
+    start_chain(r.port, &a, &ac, &b, &bc);
 
     /* a replica of a that asks for a full sync and reads nothing more */
     tconn *stuck = tconnect(a.port);
