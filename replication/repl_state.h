@@ -245,11 +245,13 @@ struct repl_link {
 };
 
 /* The node's replication state, owned by shard 0. */
+struct resolve;
 struct repl {
     char            replid[REPLID_LEN + 1];
     char            replid2[REPLID_LEN + 1];
     int64_t         second_offset; /* -1 if none */
     struct journal *backlog;
+    struct resolve *resolving;      /* the lookup of our master's name under way (net/resolve.h) */
     bool            backlog_active;
     struct replica *replicas;
     int             nreplicas;

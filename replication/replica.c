@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/numbers.h"
 #include "net/loop.h"
+#include "net/resolve.h"
 #include "shards/aof.h"
 #include "shards/dispatch.h"
 #include "shards/message.h"
@@ -155,6 +156,8 @@ int repl_set_master(struct shard *sh, const char *host, int port, char *err, siz
     if (!host) {
         if (!repl_is_replica(n))
             return 0;
+        resolve_drop(r->resolving);
+        r->resolving = NULL;
         replica_stop(sh);
         /* PSYNC2: the old history stays reachable under replid2 */
         memcpy(r->replid2, r->replid, sizeof(r->replid));
@@ -176,12 +179,14 @@ int repl_set_master(struct shard *sh, const char *host, int port, char *err, siz
         return 0;
     }
     struct sockaddr_storage ss;
-    if (port <= 0 || port > 65535 || loop_parse_addr(host, port, &ss) != 0) {
-        snprintf(err, errlen, "ERR Invalid master address: ringkv takes a numeric IPv4/IPv6 address or localhost");
+    if (port <= 0 || port > 65535 || (loop_parse_addr(host, port, &ss) != 0 && !resolve_name_ok(host))) {
+        snprintf(err, errlen, "ERR Invalid master address: an IPv4/IPv6 address or a host name");
         return -1;
     }
     if (repl_is_replica(n) && strcmp(r->master_host, host) == 0 && r->master_port == port)
         return 1; /* already */
+    resolve_drop(r->resolving); /* the old master's name */
+    r->resolving = NULL;
     master_drop_replicas(sh);
     replica_stop(sh);
     bool was_master = !repl_is_replica(n);
@@ -322,14 +327,42 @@ void replica_fence_passed(struct shard *sh, uint64_t id)
     mi_free(f);
 }
 
+/* The master's address: at once for a numeric one, else once the lookup
+ * of its name (started here, a thread's: net/resolve.h) has answered;
+ * polled at each tick meanwhile. False until there is one. */
+static bool master_address(struct shard *sh, struct sockaddr_storage *ss)
+{
+    struct repl *r = repl_of(sh);
+    if (loop_parse_addr(r->master_host, r->master_port, ss) == 0)
+        return true;
+    if (!r->resolving) {
+        r->resolving = resolve_start(r->master_host, r->master_port);
+        if (!r->resolving) {
+            log_warning("Unable to connect to MASTER: could not start the lookup of %s", r->master_host);
+            schedule_retry(sh);
+        }
+        return false;
+    }
+    char err[160];
+    enum resolve_state st = resolve_poll(r->resolving, ss, err, sizeof err);
+    if (st == RESOLVE_PENDING)
+        return false;
+    resolve_drop(r->resolving);
+    r->resolving = NULL;
+    if (st == RESOLVE_FAILED) {
+        log_warning("Unable to connect to MASTER: %s: %s", r->master_host, err);
+        schedule_retry(sh);
+        return false;
+    }
+    return true;
+}
+
 static void connect_master(struct shard *sh)
 {
     struct repl *r = repl_of(sh);
     struct sockaddr_storage ss;
-    if (loop_parse_addr(r->master_host, r->master_port, &ss) != 0) {
-        schedule_retry(sh);
+    if (!master_address(sh, &ss))
         return;
-    }
     struct repl_link *l = mi_zalloc(sizeof(*l));
     l->owner.ops = &link_ops;
     resp_parser_init(&l->parser);

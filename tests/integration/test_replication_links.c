@@ -3,6 +3,9 @@
  * on a syncing or chained replica's stream, proto-max-bulk-len in the stream,
  * and a write pause that stops expiry. Each test runs against redis-server
  * too (RINGKV_TEST_TARGET=redis) except where it says it is ringkv-only. */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,6 +68,66 @@ static long long int_reply(struct rval *v, const char *what)
     long long n = v->integer;
     rval_free(v);
     return n;
+}
+
+/* ---- the master by name ---------------------------------------------------- */
+
+/* REPLICAOF <host name> <port>, as in a redis.conf of a container's
+ * deployment (`replicaof redis-0.redis 6379`): the name is looked up by a
+ * thread of its own, never by the shard's loop, at each connection (a
+ * moved master is found again). The name here is this machine's own, from
+ * its hosts file (a loopback address; the master listens there too). A
+ * name that does not resolve leaves the link down and the node serving. */
+static void test_master_by_host_name(void **state)
+{
+    (void)state;
+    char host[256] = "";
+    assert_int_equal(gethostname(host, sizeof host - 1), 0);
+    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai = NULL;
+    char ip[INET_ADDRSTRLEN] = "";
+    if (getaddrinfo(host, NULL, &hints, &ai) == 0) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, ip, sizeof ip);
+        freeaddrinfo(ai);
+    }
+    if (strncmp(ip, "127.", 4) != 0) {
+        fprintf(stderr, "skipped: this machine's name (%s) is not a loopback address in its hosts file\n", host);
+        skip();
+    }
+    char bind[64];
+    snprintf(bind, sizeof bind, "127.0.0.1 -%s", ip);
+    const char *const margs[] = { "--bind", bind, NULL };
+    struct server *m = start_node("2", strcmp(ip, "127.0.0.1") ? margs : NULL), *r = start_node("2", NULL);
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    expect_ok(tcmd(mc, "SET by-name yes"));
+    expect_ok(tcmd(rc, "REPLICAOF %s %d", host, m->port));
+    wait_synced(mc, rc, 20000);
+    expect_bulk(tcmd(rc, "GET by-name"), "yes");
+    char *info = info_text(rc, "replication");
+    char shown[256];
+    assert_true(info_str(info, "master_host", shown, sizeof shown));
+    assert_string_equal(shown, host);
+    free(info);
+
+    /* a name nobody knows: the link stays down, the node answers */
+    expect_ok(tcmd(rc, "REPLICAOF ringkv-no-such-host.invalid %d", m->port));
+    usleep(300 * 1000);
+    expect_status(tcmd(rc, "PING"), "PONG");
+    expect_bulk(tcmd(rc, "GET by-name"), "yes");
+    info = info_text(rc, "replication");
+    assert_true(info_str(info, "master_host", shown, sizeof shown));
+    assert_string_equal(shown, "ringkv-no-such-host.invalid");
+    assert_true(info_str(info, "master_link_status", shown, sizeof shown));
+    assert_string_equal(shown, "down");
+    free(info);
+    if (!target_is_redis()) /* redis-server takes any text, and fails to connect */
+        expect_error(tcmd(rc, "REPLICAOF no/such:host %d", m->port),
+                     "ERR Invalid master address: an IPv4/IPv6 address or a host name");
+    expect_ok(tcmd(rc, "REPLICAOF NO ONE"));
+    expect_ok(tcmd(rc, "SET mine 1"));
+    tclose(mc);
+    tclose(rc);
+    node_stop(r);
+    node_stop(m);
 }
 
 /* ---- WAIT ------------------------------------------------------------------ */
@@ -575,6 +638,7 @@ static void test_chained_held_stream_limit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_master_by_host_name, links_teardown),
         cmocka_unit_test_teardown(test_wait_acknowledged_promptly, links_teardown),
         cmocka_unit_test_teardown(test_promotion_tells_replicas, links_teardown),
         cmocka_unit_test_teardown(test_continue_new_id_tells_replicas, links_teardown),
