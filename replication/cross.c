@@ -191,6 +191,8 @@ static void cross_run(struct shard *sh, struct repl_link *l, struct cross *x)
     if (aof.len)
         replica_aof_form(sh, l, aof.data, aof.len);
     buf_free(&aof);
+    if (x->before < l->post_from)
+        l->post_from = x->before; /* its writes are of bytes read long ago */
     replica_post_applies(sh, l, true);
 }
 

@@ -1265,6 +1265,8 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         master_snapshot_done(sh, m->value);
         break;
     case MSG_REPL_APPLY:
+        if (m->value > atomic_load_explicit(&rs->applied_seq, memory_order_relaxed))
+            atomic_store_explicit(&rs->applied_seq, m->value, memory_order_release);
         if (!rs->staging && defers_applies(sh))
             buf_append(&rs->deferred_apply, m->payload.data, m->payload.len);
         else

@@ -164,6 +164,7 @@ struct repl_shard {
     int           held_records;
     struct buf    journal_form; /* the form its handler stated (exec_ctx.journal_as), encoded */
     struct buf    deferred_apply; /* replica making a snapshot: its master's writes, applied after it */
+    _Atomic uint64_t applied_seq; /* replica: the last MSG_REPL_APPLY taken (its number; applied.c) */
     struct stream_gate *gate;   /* shard 0: node-wide records' barrier (repl.c) */
 };
 
@@ -225,8 +226,9 @@ struct repl_link {
     size_t            *apply_open; /* per shard: offset of the open record segment's
                                       header in apply[i], or SIZE_MAX */
     struct ack_fence  *fences;   /* acknowledgements waiting for the shards, oldest first */
-    uint64_t           applied;  /* our offset that every shard has applied (a fence came back) */
-    bool               progress_out; /* a fence for `applied` alone is out */
+    /* per shard, the batches posted and not seen taken yet (applied.c) */
+    struct applied_track *applied;
+    uint64_t           post_from; /* the lowest offset whose writes the applies being queued carry */
     unsigned long long turn;     /* the loop turn turn_bytes counts */
     size_t             turn_bytes; /* stream bytes taken in that turn */
     struct rdb_in     *rdb;      /* a Redis master's RDB file being read (rdb_load.c) */
@@ -258,6 +260,7 @@ struct repl {
     struct waiter  *waiters;
     uint64_t        sync_full, sync_partial_ok, sync_partial_err;
     uint64_t        fence_seq;      /* the last ack fence's id (replica.c) */
+    uint64_t        apply_seq;      /* the last MSG_REPL_APPLY's number (applied.c) */
     int64_t         last_ping_ms;
     uint64_t        feed_since_ns;  /* the replicas' feeds are held since (0: not held) */
     /* FAILOVER (master side) */
@@ -351,6 +354,14 @@ void replica_fence_passed(struct shard *sh, uint64_t id);
 /* What INFO's slave_repl_offset and ROLE say on a replica: the offset the
  * shards have applied (the offset read while the link is not streaming). */
 uint64_t replica_applied_offset(struct shard *sh);
+/* applied.c: the number of a batch about to be posted to shard i (noted
+ * with l->post_from); the offset applied, given the target (what is read,
+ * or before a cross-shard command under way); the load's batches
+ * forgotten at the end of a full sync; freed with the link. */
+uint64_t applied_posting(struct shard *sh, struct repl_link *l, int i);
+uint64_t applied_offset(struct shard *sh, struct repl_link *l, uint64_t target);
+void applied_forget(struct repl_link *l, int nshards);
+void applied_free(struct repl_link *l, int nshards);
 void failover_gate_released(struct shard *sh);
 void failover_tick(struct shard *sh, int64_t now_ms);
 /* Make the replica whose PSYNC carries FAILOVER our master's successor. */

@@ -38,7 +38,6 @@
 #define LINK_TURN_BYTES (64u << 10)
 
 static const struct conn_owner_ops link_ops;
-static void track_applied(struct shard *sh, struct repl_link *l);
 
 static struct repl_link *link_of(const struct conn *c)
 {
@@ -51,7 +50,6 @@ struct ack_fence {
     uint64_t          id;      /* struct repl's fence_seq when posted: unique */
     uint64_t          offset;  /* what the ACK says */
     int               pending; /* shards that have not answered yet */
-    bool              ack;     /* false: for slave_repl_offset alone, no ACK sent */
 };
 
 
@@ -79,6 +77,7 @@ static void link_free(struct shard *sh, struct repl_link *l)
         mi_free(f);
     }
     resp_parser_deinit(&l->parser);
+    applied_free(l, nshards);
     rdb_in_free(l->rdb);
     cross_free(l->cross);
     buf_free(&l->multi_raw);
@@ -115,7 +114,6 @@ void replica_crosses_done(struct shard *sh, struct repl_link *l)
     for (int i = 0; i < n; i++)
         master_attach(sh, held[i]);
     mi_free(held);
-    track_applied(sh, l);
 }
 
 static void schedule_retry(struct shard *sh)
@@ -237,45 +235,15 @@ static uint64_t applied_target(struct repl *r, const struct repl_link *l)
     return l->cross ? cross_ack_offset(l->cross) : journal_offset(r->backlog);
 }
 
-/* A fence to every shard behind the applies posted so far (each mailbox
- * is in order): once every shard has answered, what it covers is applied
- * (l->applied), and an ACK's sends REPLCONF ACK. */
-static void post_fence(struct shard *sh, struct repl_link *l, bool ack)
-{
-    struct repl *r = repl_of(sh);
-    struct ack_fence *f = mi_zalloc(sizeof(*f));
-    f->id = ++r->fence_seq;
-    f->offset = applied_target(r, l);
-    f->pending = sh->node->nshards;
-    f->ack = ack;
-    struct ack_fence **tail = &l->fences;
-    while (*tail)
-        tail = &(*tail)->next;
-    *tail = f;
-    for (int i = 0; i < sh->node->nshards; i++)
-        repl_post(sh, i, MSG_APPLY_FENCE, f->id, NULL, NULL);
-    if (!ack)
-        l->progress_out = true;
-}
-
-/* slave_repl_offset counts what is applied, as a Redis replica's counts
- * what it has executed (INFO, ROLE): a fence at a time follows the
- * stream's applies while they come. */
-static void track_applied(struct shard *sh, struct repl_link *l)
-{
-    struct repl *r = repl_of(sh);
-    if (r->step == LINK_CONNECTED && !l->progress_out && applied_target(r, l) > l->applied)
-        post_fence(sh, l, false);
-}
-
 uint64_t replica_applied_offset(struct shard *sh)
 {
     struct repl *r = repl_of(sh);
     uint64_t read = journal_offset(r->backlog);
-    const struct repl_link *l = r->link;
+    struct repl_link *l = r->link;
     if (!l || r->step != LINK_CONNECTED)
         return read;
-    return l->applied < read ? l->applied : read;
+    uint64_t applied = applied_offset(sh, l, applied_target(r, l));
+    return applied < read ? applied : read;
 }
 
 /* REPLCONF ACK <offset>, once every shard has applied the writes up to
@@ -293,7 +261,16 @@ static void send_ack(struct shard *sh)
     if (!l || !l->conn)
         return;
     replica_post_applies(sh, l, false);
-    post_fence(sh, l, true);
+    struct ack_fence *f = mi_zalloc(sizeof(*f));
+    f->id = ++r->fence_seq;
+    f->offset = applied_target(r, l);
+    f->pending = sh->node->nshards;
+    struct ack_fence **tail = &l->fences;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = f;
+    for (int i = 0; i < sh->node->nshards; i++)
+        repl_post(sh, i, MSG_APPLY_FENCE, f->id, NULL, NULL);
     r->last_ack_ms = shard_now_ms(sh);
 }
 
@@ -310,14 +287,6 @@ void replica_fence_passed(struct shard *sh, uint64_t id)
     if (!f || --f->pending > 0)
         return;
     *pp = f->next;
-    if (f->offset > l->applied)
-        l->applied = f->offset;
-    if (!f->ack) {
-        l->progress_out = false;
-        mi_free(f);
-        track_applied(sh, l);
-        return;
-    }
     if (l->conn) {
         char off[24];
         snprintf(off, sizeof(off), "%llu", (unsigned long long)f->offset);
@@ -370,6 +339,7 @@ static void connect_master(struct shard *sh)
     l->apply_open = mi_malloc((size_t)sh->node->nshards * sizeof(size_t));
     for (int i = 0; i < sh->node->nshards; i++)
         l->apply_open[i] = SIZE_MAX;
+    l->post_from = journal_offset(r->backlog);
     l->conn = loop_connect(sh->loop, &ss, &l->owner);
     if (!l->conn) {
         link_free(sh, l);
@@ -512,7 +482,7 @@ static bool handshake_reply(struct shard *sh, struct repl_link *l, const char *l
         }
         r->step = LINK_CONNECTED;
         r->backoff_ms = 0;
-        l->applied = journal_offset(r->backlog);
+        l->post_from = journal_offset(r->backlog);
         log_notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
         return true;
     }
@@ -540,10 +510,10 @@ void replica_post_applies(struct shard *sh, struct repl_link *l, bool force)
         return;
     for (int i = 0; i < sh->node->nshards; i++) {
         if (l->apply[i].len)
-            repl_post(sh, i, MSG_REPL_APPLY, 0, NULL, &l->apply[i]);
+            repl_post(sh, i, MSG_REPL_APPLY, applied_posting(sh, l, i), NULL, &l->apply[i]);
         l->apply_open[i] = SIZE_MAX;
     }
-    track_applied(sh, l);
+    l->post_from = journal_offset(repl_of(sh)->backlog);
 }
 
 /* What became of a command of the stream. */
@@ -717,7 +687,7 @@ static void sync_finished(struct shard *sh, struct repl_link *l)
     r->step = LINK_CONNECTED;
     r->backoff_ms = 0;
     r->backlog_active = true;
-    l->applied = journal_offset(r->backlog); /* the staging stores' swap is posted ahead of any fence */
+    applied_forget(l, sh->node->nshards); /* the load's: the swap of the stores is posted behind them */
     log_notice("MASTER <-> REPLICA sync: Finished with success");
 }
 
@@ -1174,8 +1144,6 @@ void replica_tick(struct shard *sh, int64_t now_ms)
         }
         if (r->step == LINK_CONNECTED && now_ms - r->last_ack_ms >= ACK_PERIOD_MS)
             send_ack(sh);
-        if (r->link)
-            track_applied(sh, r->link); /* an older cross done, the oldest left further on */
         break;
     }
     case LINK_NONE:
