@@ -101,8 +101,8 @@ void master_stream_bytes_unpersisted(struct shard *sh, const char *p, size_t n)
     journal_append_raw(r->backlog, p, n);
     bool held = false;
     for (struct replica *x = r->replicas; x; x = x->next) {
-        if (x->rdb)
-            continue; /* the file only, no stream */
+        if (x->rdb && !x->stream_later)
+            continue; /* the file only, no stream; or the file's cut not reached yet */
         buf_append(x->stream_later ? &x->stream_held : &x->feed, p, n);
         held |= x->stream_later;
     }
@@ -165,7 +165,10 @@ void master_attach(struct shard *sh, struct shard_msg *m)
         rdb_feed_attach(sh, m, old_sync, m->value == ATTACH_RDB_FUNCTIONS);
         return;
     }
-    if (m->value != ATTACH_RINGKV) {
+    bool foreign = m->value == ATTACH_FOREIGN;
+    if (foreign && !repl_is_replica(n) && !failover)
+        foreign = false; /* a Redis replica of ours: an RDB file, then the stream (below) */
+    if (foreign) {
         /* Not a ringkv replica (no REPLCONF capa ringkv): a Redis replica,
          * which expects an RDB file and cannot parse our snapshot; it would
          * retry at once, and each try cost us a snapshot of every shard.
@@ -176,13 +179,13 @@ void master_attach(struct shard *sh, struct shard_msg *m)
         if (r->foreign_logged_ms == 0 || now - r->foreign_logged_ms >= 60000) {
             r->foreign_logged_ms = now;
             log_warning("Refused the sync of replica %.*s:%.*s: it is not a ringkv replica (a Redis "
-                        "server?) and cannot load ringkv's snapshot (refused %llu time(s) so far; "
-                        "logged at most once a minute)",
+                        "server?), and a ringkv replica feeds none (its master can) (refused %llu "
+                        "time(s) so far; logged at most once a minute)",
                         (int)m->argv[2].len, m->argv[2].ptr, (int)m->argv[3].len, m->argv[3].ptr,
                         (unsigned long long)r->sync_foreign_refused);
         }
-        buf_append_str(&m->reply, "-ERR ringkv cannot feed this replica: its full sync is not an RDB "
-                                  "file (a Redis replica cannot load it); replicate ringkv from ringkv\r\n");
+        buf_append_str(&m->reply, "-ERR a ringkv replica cannot feed a Redis replica: replicate its "
+                                  "master\r\n");
         m->value = ATTACH_REFUSED_CLOSE;
         msg_post(sh, m, m->home);
         return;
@@ -214,6 +217,23 @@ void master_attach(struct shard *sh, struct shard_msg *m)
             /* the stream starts now: every shard begins to journal */
             r->backlog_active = true;
             atomic_store(&n->repl_feeding, 1);
+        }
+        if (m->value == ATTACH_FOREIGN) {
+            /* a Redis replica: an RDB file, its +FULLRESYNC once the save's
+             * cut of the stream is known (rdb_feed.c) */
+            if (!rdb_feed_stream_start(sh, x, old_sync)) {
+                buf_append_str(&m->reply, "-ERR too many background saves awaited; try again later\r\n");
+                m->value = ATTACH_REFUSED_CLOSE;
+                buf_free(&x->feed);
+                mi_free(x);
+                msg_post(sh, m, m->home);
+                return;
+            }
+            x->next = r->replicas;
+            r->replicas = x;
+            r->nreplicas++;
+            msg_post(sh, m, m->home);
+            return;
         }
         buf_printf(&m->reply, "+FULLRESYNC %s %llu\r\n", r->replid, (unsigned long long)offset);
         /* On a replica every write up to offset has been posted to its
@@ -431,7 +451,11 @@ void master_flush_feeds(struct shard *sh)
         bool sent_all = x->rdb && !rdb_feed_produce(sh, x);
         if (x->feed.len > 0)
             post_feed(sh, x);
-        if (sent_all) {
+        if (sent_all && rdb_feed_streams(x)) {
+            rdb_feed_stream_on(sh, x); /* the stream from the file's offset */
+            if (x->feed.len > 0)
+                post_feed(sh, x);
+        } else if (sent_all) {
             /* its connection closes once what it holds is sent */
             unlink_replica(r, x->id);
             close_replica(sh, x, FEED_DROP);

@@ -132,6 +132,7 @@ static const struct shard_module repl_module = {
     .memory_not_counted = repl_memory_not_counted,
     .journal_mark = repl_journal_mark,
     .stream_cut = repl_stream_cut,
+    .sync_cut = repl_sync_cut,
     .change_repl_id = repl_change_replid,
 };
 

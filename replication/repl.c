@@ -227,6 +227,26 @@ static void send_barrier(struct shard *sh, int argc, const struct slice *argv)
     sh->repl->journal_msgs++;
 }
 
+/* A background save for a Redis replica parks every shard (shards/persist.c,
+ * persist_bgsave_cut_notify): this shard's bytes made before it parked go to
+ * shard 0 now, then the mark; the gate puts every shard's bytes before its
+ * mark ahead of every shard's after, and the offset between is what the
+ * saved file holds (master_sync_cut). A big collection going out in parts
+ * goes whole first: the file holds it whole. */
+void repl_sync_cut(struct shard *sh)
+{
+    if (!sh->repl || repl_is_replica(sh->node))
+        return;
+    if (sh->id == 0)
+        rdb_feed_arm(sh); /* the others are parked: this save is theirs */
+    live_parts(sh, SIZE_MAX);
+    ship_journal(sh);
+    struct shard_msg *m = repl_msg_create(sh, MSG_JOURNAL, 0, NULL, 0);
+    m->value = JOURNAL_MSG_SYNC_CUT;
+    msg_post(sh, m, 0);
+    sh->repl->journal_msgs++;
+}
+
 /* An AOF rewrite parks every shard (shards/persist.c): this shard's bytes
  * made before it parked go to shard 0 now, then the mark that ends its part
  * of the old incr file (shards/aof.h, the cut). A replica's shards make no
@@ -326,6 +346,7 @@ struct stream_gate {
     uint64_t    released; /* barriers released */
     struct buf *held;     /* per shard: [u8 'J' | 'B'][u32 length][bytes] after its first waiting barrier */
     struct buf *records;  /* the record of barrier released + k, k < nrecords */
+    int        *cutters;  /* per record: the shards whose barrier there is a sync cut */
     size_t      nrecords, caprecords;
 };
 
@@ -350,6 +371,8 @@ static void gate_reset(struct stream_gate *g)
     for (size_t k = 0; k < g->nrecords; k++)
         buf_free(&g->records[k]);
     g->nrecords = 0;
+    if (g->cutters)
+        memset(g->cutters, 0, g->caprecords * sizeof(int));
     g->released = 0;
 }
 
@@ -359,6 +382,7 @@ static void gate_destroy(struct stream_gate *g)
         return;
     gate_reset(g);
     mi_free(g->records);
+    mi_free(g->cutters);
     mi_free(g->held);
     mi_free(g->passed);
     mi_free(g->waiting);
@@ -382,12 +406,20 @@ static void gate_release(struct shard *sh, struct stream_gate *g)
             if (g->waiting[i] == 0)
                 return;
         struct buf rec = g->records[0];
+        int cutters = g->cutters[0];
         memmove(g->records, g->records + 1, (g->nrecords - 1) * sizeof(struct buf));
+        memmove(g->cutters, g->cutters + 1, (g->nrecords - 1) * sizeof(int));
+        g->cutters[g->nrecords - 1] = 0;
         g->nrecords--;
         g->released++;
         if (rec.len && atomic_load_explicit(&sh->node->repl_feeding, memory_order_relaxed))
             master_stream_bytes_from(sh, AOF_FROM_RECORD, rec.data, rec.len);
         buf_free(&rec);
+        /* every shard's bytes before this barrier are in, none after: a
+         * sync cut's offset if every shard's mark is this barrier (a
+         * node-wide command's barrier crossing the marks leaves none) */
+        if (cutters)
+            master_sync_cut(sh, cutters == g->nshards);
         for (int i = 0; i < g->nshards; i++) {
             struct buf *h = &g->held[i];
             g->waiting[i]--;
@@ -435,7 +467,7 @@ static void gate_arrive(struct shard *sh, int from, uint64_t kind, const struct 
             held_put(&g->held[from], 'C', NULL, 0);
         return;
     }
-    if (kind != JOURNAL_MSG_BARRIER) {
+    if (kind != JOURNAL_MSG_BARRIER && kind != JOURNAL_MSG_SYNC_CUT) {
         if (g->waiting[from] == 0)
             master_stream_bytes_from(sh, from, p->data, p->len);
         else
@@ -447,11 +479,16 @@ static void gate_arrive(struct shard *sh, int from, uint64_t kind, const struct 
     size_t k = (size_t)(g->passed[from]++ - g->released);
     while (g->nrecords <= k) {
         if (g->nrecords == g->caprecords) {
+            size_t was = g->caprecords;
             g->caprecords = g->caprecords ? g->caprecords * 2 : 4;
             g->records = mi_realloc(g->records, g->caprecords * sizeof(struct buf));
+            g->cutters = mi_realloc(g->cutters, g->caprecords * sizeof(int));
+            memset(g->cutters + was, 0, (g->caprecords - was) * sizeof(int));
         }
         buf_init(&g->records[g->nrecords++]);
     }
+    if (kind == JOURNAL_MSG_SYNC_CUT)
+        g->cutters[k]++;
     if (g->records[k].len == 0 && p->len)
         buf_append(&g->records[k], p->data, p->len);
     if (g->waiting[from]++ > 0)

@@ -80,6 +80,8 @@ void repl_command_end(struct shard *sh, const struct command *cmd, int argc, con
 void repl_command_refused(struct shard *sh, const struct command *cmd);
 /* The shard module's stream_cut hook (an AOF rewrite's park). */
 void repl_stream_cut(struct shard *sh);
+/* The module's sync_cut (shards/shard.h): repl.c. */
+void repl_sync_cut(struct shard *sh);
 /* The journal sink's key_before_write (shards/node.h): a write is about to
  * reach key, one of the keys a full sync sends in parts (a big list): the
  * rest of its parts goes now, ahead of the write's stream bytes. */

@@ -135,7 +135,10 @@ struct snap {
 /* MSG_JOURNAL's value: what the payload is. */
 /* JOURNAL_MSG_CUT: an AOF rewrite's mark (repl_stream_cut): what the shard
  * sent before it goes to the old incr file, what it sends after to the new. */
-enum journal_msg { JOURNAL_MSG_BYTES = 0, JOURNAL_MSG_BARRIER = 1, JOURNAL_MSG_CUT = 2 };
+/* JOURNAL_MSG_SYNC_CUT: a background save's mark for a Redis replica's
+ * full sync (repl_sync_cut): a barrier without a record, where the saved
+ * file's stream ends. */
+enum journal_msg { JOURNAL_MSG_BYTES = 0, JOURNAL_MSG_BARRIER = 1, JOURNAL_MSG_CUT = 2, JOURNAL_MSG_SYNC_CUT = 3 };
 
 struct stream_gate;
 
@@ -348,6 +351,19 @@ bool rdb_feed_produce(struct shard *sh, struct replica *x);
 /* More of the file could go now (the loop must not sleep). */
 bool rdb_feed_wants_turn(const struct replica *x);
 void rdb_feed_free(struct rdb_feed *f);
+/* A Redis replica's full sync (x not linked yet): an RDB file from a
+ * background save that cuts the stream, then the stream from the cut.
+ * false if no save could be awaited. */
+bool rdb_feed_stream_start(struct shard *sh, struct replica *x, bool old_sync);
+/* Is x's file followed by the stream? Once all of it is in x->feed: x
+ * goes on with the stream held since the cut. */
+bool rdb_feed_streams(const struct replica *x);
+void rdb_feed_stream_on(struct shard *sh, struct replica *x);
+/* At shard 0's park for a cutting save: the Redis replicas waiting for one
+ * are this one's. Its cut reached (the gate, repl.c): at the offset now,
+ * or none (ok false: a node-wide command's barrier crossed the marks). */
+void rdb_feed_arm(struct shard *sh);
+void master_sync_cut(struct shard *sh, bool ok);
 void failover_flushed(struct shard *sh);
 /* replica.c: shard 0 got back an ack fence (MSG_APPLY_FENCE) from a shard */
 void replica_fence_passed(struct shard *sh, uint64_t id);

@@ -72,6 +72,12 @@ struct persist {
     int64_t        child_start_ms;
     uint64_t       changes_at_fork;
     bool           scheduled;       /* BGSAVE SCHEDULE: start one once the child is done */
+    /* a replica's full sync wants the next background save to cut the
+     * stream (persist_bgsave_cut_notify): each shard, as it parks, marks
+     * the point of its stream the fork holds (sync_cut) */
+    bool           cut_wanted;
+    bool           cut;             /* the save parking now cuts */
+    bool           child_cut;       /* the running child's save cut; then the last one's */
     /* results, as INFO shows them */
     int64_t        lastsave_s;      /* the last successful save (the start until then) */
     int64_t        last_try_s;      /* the last background save started */
@@ -313,8 +319,17 @@ static void notify_saved(struct shard *sh, bool ok)
     struct persist *p = state(sh->node);
     int n = p->nnotify;
     p->nnotify = 0;
+    struct { persist_saved_fn *done; uint64_t arg; } called[WAITERS_MAX];
+    memcpy(called, p->notify, sizeof(called[0]) * (size_t)n); /* one may wait for the next save */
     for (int i = 0; i < n; i++)
-        p->notify[i].done(sh, ok, p->notify[i].arg);
+        called[i].done(sh, ok, called[i].arg);
+}
+
+static void run_sync_cut(struct shard *sh)
+{
+    for (int i = 0; i < sh->node->nmodules; i++)
+        if (sh->node->modules[i]->sync_cut)
+            sh->node->modules[i]->sync_cut(sh);
 }
 
 static void run_stream_cut(struct shard *sh)
@@ -382,6 +397,10 @@ static void snapshot(struct shard *sh)
         return;
     }
     if (kind == SNAP_BGSAVE) {
+        p->child_cut = p->cut;
+        if (p->cut) /* this shard's mark, after the others' (each before it parked) */
+            run_sync_cut(sh);
+        p->cut = false;
         pid_t pid = fork();
         if (pid == 0)
             child_main(n, now_ms, NULL);
@@ -448,6 +467,8 @@ static void park_message(struct shard *sh, struct shard_msg *m)
     if (sh->id != 0) {
         if (p->kind == SNAP_AOFRW)
             run_stream_cut(sh); /* before parking: this shard's bytes, then its mark */
+        else if (p->kind == SNAP_BGSAVE && p->cut)
+            run_sync_cut(sh);
         unsigned gen = atomic_load(&p->release); /* before counting ourselves: shard 0 moves it after */
         if (sh->id < 1024)
             atomic_store(&p->parked_by[sh->id], true);
@@ -493,6 +514,10 @@ static void park_start(struct shard *sh, int kind)
 {
     struct persist *p = state(sh->node);
     p->kind = kind;
+    if (kind == SNAP_BGSAVE) {
+        p->cut = p->cut_wanted;
+        p->cut_wanted = false;
+    }
     p->park_start_ns = clock_mono_ns();
     for (int i = 1; i < sh->node->nshards; i++)
         post_park(sh, i);
@@ -580,6 +605,28 @@ bool persist_bgsave_notify(struct shard *sh, persist_saved_fn *done, uint64_t ar
     else
         park_start(sh, SNAP_BGSAVE);
     return true;
+}
+
+bool persist_bgsave_cut_notify(struct shard *sh, persist_saved_fn *done, uint64_t arg)
+{
+    struct persist *p = state(sh->node);
+    if (!p || p->nnotify >= WAITERS_MAX)
+        return false;
+    p->notify[p->nnotify].done = done;
+    p->notify[p->nnotify].arg = arg;
+    p->nnotify++;
+    p->cut_wanted = true;
+    if (busy(p))
+        p->scheduled = true; /* the save under way is not cut: the next one */
+    else
+        park_start(sh, SNAP_BGSAVE);
+    return true;
+}
+
+bool persist_last_save_cut(const struct node *n)
+{
+    const struct persist *p = state(n);
+    return p && p->child_cut;
 }
 
 void cmd_bgrewriteaof(struct exec_ctx *ctx)

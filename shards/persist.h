@@ -78,6 +78,14 @@ int persist_write_rdb(struct node *n, int fd, int64_t now_ms, bool keys);
 
 typedef void persist_saved_fn(struct shard *sh, bool ok, uint64_t arg);
 bool persist_bgsave_notify(struct shard *sh, persist_saved_fn *done, uint64_t arg);
+/* The same for a save that cuts the stream: each shard, as it parks for
+ * the fork, hands shard 0 its stream up to there and a mark (the modules'
+ * sync_cut), so the file holds exactly the stream before one offset (a
+ * Redis replica's full sync: replication/rdb_feed.c). A save under way is
+ * not joined: the next one cuts. done is called at the end of every save
+ * meanwhile; persist_last_save_cut says whether the one ended cut. */
+bool persist_bgsave_cut_notify(struct shard *sh, persist_saved_fn *done, uint64_t arg);
+bool persist_last_save_cut(const struct node *n);
 
 /* FLUSHALL ran on sh's store. Once every shard has flushed, shard 0's
  * next tick kills a background save under way and, with save points set,

@@ -158,6 +158,12 @@ struct shard_module {
      * before go to shard 0, followed by a mark (aof_stream_cut), so the new
      * incr file starts exactly at the snapshot (shards/aof.h). */
     void (*stream_cut)(struct shard *sh);
+    /* A background save's park that cuts the stream for a replica's full
+     * sync (persist_bgsave_cut_notify), on every shard as it parks (shard
+     * 0: once the others are parked): its stream bytes made before go to
+     * shard 0, followed by a mark; where every shard's mark meets is the
+     * offset the saved file holds. */
+    void (*sync_cut)(struct shard *sh);
     /* DEBUG CHANGE-REPL-ID, on shard 0: a new replication id, the second
      * one (the history before the last promotion) forgotten. */
     void (*change_repl_id)(struct shard *sh);
