@@ -35,10 +35,11 @@
  * other shards, whose parts then answer null (the merge keeps the
  * winner's reply). So the first key to get elements, on whichever shard,
  * serves the client, and only once.
- * A blocking command that may not block (inside MULTI/EXEC; BLMOVE with
- * its keys on two shards, which runs on a scratch store: README,
- * Limitations) answers as its non-blocking form with its timeout
- * passed.
+ * BLMOVE and BRPOPLPUSH with their keys on two shards wait as a BLPOP or
+ * BRPOP of the source on its shard, then push to the destination on its
+ * own (shards/blocking_move.c).
+ * A blocking command that may not block (inside MULTI/EXEC) answers as its
+ * non-blocking form with its timeout passed.
  *
  * Everything here runs on the keys' shard's thread; no locks. */
 #ifndef RINGKV_BLOCKING_H

@@ -15,6 +15,7 @@
 #include "core/numbers.h"
 #include "core/reply.h"
 #include "shards/blocking.h"
+#include "shards/blocking_move.h"
 #include "shards/message.h"
 #include "shards/monitor.h"
 #include "shards/node.h"
@@ -791,8 +792,11 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
             route_blocking_parts(sh, s, cmd, argc, argv);
             return;
         }
-        /* keys on several shards, not waited on in parts (BLMOVE, BLMPOP):
-         * run where they are copied, unblocking */
+        if ((strcmp(cmd->name, "blmove") == 0 || strcmp(cmd->name, "brpoplpush") == 0) && argc >= 4 &&
+            blocking_move_route(sh, s, cmd, argc, argv, key_shard(sh, argv[1]), key_shard(sh, argv[2])))
+            return;
+        /* keys on several shards, not waited on in parts (BLMPOP): run
+         * where they are copied, unblocking */
     }
     if (cmd->flags & CMD_ALL_SHARDS) {
         /* even alone: the merge shapes the reply (SLOWLOG GET) */

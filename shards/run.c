@@ -14,6 +14,7 @@
 #include "core/config.h"
 #include "core/reply.h"
 #include "shards/blocking.h"
+#include "shards/blocking_move.h"
 #include "shards/message.h"
 #include "shards/node.h"
 #include "shards/notify.h"
@@ -467,6 +468,11 @@ void pending_complete(struct shard *sh, struct pending *p)
     case STAGE_EXEC:
     case STAGE_APPLY:
         p->stage = STAGE_READY;
+        break;
+    case STAGE_MOVE_POP:
+    case STAGE_MOVE_PUSH:
+    case STAGE_MOVE_BACK:
+        blocking_move_step(sh, p);
         break;
     case STAGE_READY:
     case STAGE_LAUNCH:

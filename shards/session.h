@@ -34,6 +34,11 @@ enum pending_stage {
     STAGE_EXPORT,  /* scratch: waiting for copies of the keys */
     STAGE_APPLY,   /* scratch: waiting for owners to apply the writes */
     STAGE_LAUNCH,  /* waiting for the replies before it, then sent (CMD_SHARD0) */
+    /* BLMOVE over two shards (blocking_move.c): the source's blocking pop,
+     * the push to the destination, the element given back to the source */
+    STAGE_MOVE_POP,
+    STAGE_MOVE_PUSH,
+    STAGE_MOVE_BACK,
 };
 
 struct session;

@@ -295,6 +295,115 @@ static void test_woken_by_any_write(void **state)
  * seen blocked at the key (INFO blocked_clients counts it where it waits)
  * before the next is sent: 150 ms of silence alone did not show that on a
  * loaded machine (CI's ASan run served e0, e2 for the first two). */
+/* Two keys on different shards (any two against redis-server): a shard
+ * is a key's slot modulo their count. */
+static void keys_apart(char *src, char *dst, size_t len)
+{
+    snprintf(src, len, "mv:src");
+    snprintf(dst, len, "mv:dst0");
+    if (target_is_redis())
+        return;
+    long long shards = info_field(c, "server", "shards");
+    assert_true(shards >= 2);
+    long long s = get_int(tcmd(c, "CLUSTER KEYSLOT %s", src)) % shards;
+    for (int i = 0; i < 100; i++) {
+        snprintf(dst, len, "mv:dst%d", i);
+        if (get_int(tcmd(c, "CLUSTER KEYSLOT %s", dst)) % shards != s)
+            return;
+    }
+    fail_msg("no key on another shard than %s", src);
+}
+
+/* BLMOVE and BRPOPLPUSH with their keys on two shards block as on one:
+ * served by a push to the source (the element then in the destination),
+ * in the order the clients blocked, timeout, CLIENT UNBLOCK, the
+ * destination's type checked when the element comes (-WRONGTYPE, the
+ * element back in the source, as Redis), the source's at once, and a
+ * client gone while blocked takes nothing. */
+static void test_move_across_shards(void **state)
+{
+    (void)state;
+    char src[32], dst[32];
+    keys_apart(src, dst, sizeof src);
+    /* at once */
+    expect_int(tcmd(c, "RPUSH %s a b", src), 2);
+    expect_bulk(tcmd(c, "BLMOVE %s %s RIGHT LEFT 0", src, dst), "b");
+    expect_bulk(tcmd(c, "BRPOPLPUSH %s %s 0", src, dst), "a");
+    expect_int(tcmd(c, "EXISTS %s", src), 0);
+    expect_bulk(tcmd(c, "LINDEX %s 0", dst), "a");
+    expect_bulk(tcmd(c, "LINDEX %s 1", dst), "b");
+    /* blocked until a push */
+    tconn *w = tconnect(srv.port);
+    char line[128];
+    snprintf(line, sizeof line, "BLMOVE %s %s LEFT RIGHT 0", src, dst);
+    send_words(w, line);
+    expect_blocked(w);
+    expect_int(tcmd(c, "RPUSH %s x", src), 1);
+    expect_bulk(tread(w, 2000), "x");
+    expect_int(tcmd(c, "EXISTS %s", src), 0);
+    expect_bulk(tcmd(c, "RPOP %s", dst), "x");
+    snprintf(line, sizeof line, "BRPOPLPUSH %s %s 0", src, dst);
+    send_words(w, line);
+    expect_blocked(w);
+    expect_int(tcmd(c, "LPUSH %s y", src), 1);
+    expect_bulk(tread(w, 2000), "y");
+    expect_bulk(tcmd(c, "LPOP %s", dst), "y");
+    /* several clients, served in the order they blocked */
+    tconn *q[3];
+    for (int i = 0; i < 3; i++) {
+        q[i] = tconnect(srv.port);
+        snprintf(line, sizeof line, "BLMOVE %s %s RIGHT LEFT 0", src, dst);
+        send_words(q[i], line);
+        expect_blocked(q[i]);
+        assert_int_equal(info_field_becomes(c, "clients", "blocked_clients", i + 1, 10000), i + 1);
+    }
+    expect_int(tcmd(c, "RPUSH %s e1 e2 e3", src), 3);
+    expect_bulk(tread(q[0], 2000), "e3");
+    expect_bulk(tread(q[1], 2000), "e2");
+    expect_bulk(tread(q[2], 2000), "e1");
+    for (int i = 0; i < 3; i++)
+        tclose(q[i]);
+    expect_int(tcmd(c, "LLEN %s", dst), 5); /* a b e1 e2 e3, the last three in any order */
+    expect_int(tcmd(c, "DEL %s", dst), 1);
+    /* timeout, CLIENT UNBLOCK */
+    expect_nil(tcmd(c, "BLMOVE %s %s LEFT LEFT 0.1", src, dst));
+    long long id = get_int(tcmd(w, "CLIENT ID"));
+    snprintf(line, sizeof line, "BLMOVE %s %s LEFT LEFT 0", src, dst);
+    send_words(w, line);
+    expect_blocked(w);
+    expect_int(tcmd(c, "CLIENT UNBLOCK %lld", id), 1);
+    expect_nil(tread(w, 2000));
+    send_words(w, line);
+    expect_blocked(w);
+    expect_int(tcmd(c, "CLIENT UNBLOCK %lld ERROR", id), 1);
+    expect_error(tread(w, 2000), "UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    /* the destination of another type: found when the element comes */
+    expect_ok(tcmd(c, "SET %s text", dst));
+    send_words(w, line);
+    expect_blocked(w);
+    expect_int(tcmd(c, "RPUSH %s z", src), 1);
+    expect_error(tread(w, 2000), "WRONGTYPE Operation against a key holding the wrong kind of value");
+    expect_int(tcmd(c, "LLEN %s", src), 1);
+    expect_bulk(tcmd(c, "LPOP %s", src), "z");
+    expect_bulk(tcmd(c, "GET %s", dst), "text");
+    expect_int(tcmd(c, "DEL %s", dst), 1);
+    /* the source of another type: at once */
+    expect_ok(tcmd(c, "SET %s text", src));
+    expect_error(tcmd(c, "BLMOVE %s %s LEFT LEFT 0", src, dst),
+                 "WRONGTYPE Operation against a key holding the wrong kind of value");
+    expect_int(tcmd(c, "DEL %s", src), 1);
+    expect_error(tcmd(c, "BLMOVE %s %s UP LEFT 0", src, dst), "ERR syntax error");
+    /* gone while blocked: the element stays in the source */
+    send_words(w, line);
+    expect_blocked(w);
+    tclose(w);
+    usleep(100 * 1000);
+    expect_int(tcmd(c, "RPUSH %s kept", src), 1);
+    usleep(50 * 1000);
+    expect_int(tcmd(c, "LLEN %s", src), 1);
+    expect_int(tcmd(c, "EXISTS %s", dst), 0);
+}
+
 static void test_fifo(void **state)
 {
     (void)state;
@@ -423,6 +532,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keys_on_both_shards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_woken_by_any_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fifo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_move_across_shards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multi, setup, teardown),
         cmocka_unit_test_setup_teardown(test_later_commands_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_unblock, setup, teardown),

@@ -248,7 +248,7 @@ static void random_write(tconn *c, unsigned *seed)
     case 71: v = tcmd(c, "XADD stream:%u MINID ~ 0 * f %u", a, m); break;
     case 72: v = tcmd(c, "HSET bighash f%u %u", m, m); break;
     case 73: v = tcmd(c, "ZREMRANGEBYRANK bigzset 0 %u", m % 3); break;
-    case 74: v = tcmd(c, "LPOS list:%u e%u", a, m % 40); break;
+    case 74: v = tcmd(c, "BLMOVE list:%u list:%u %s LEFT 0.01", a, b, m % 2 ? "LEFT" : "RIGHT"); break;
     case 75: v = tcmd(c, "SMOVE bigset set:%u member%u", a, m); break;
     case 76: v = tcmd(c, "ZADD zset:%u %s %u z%u", a, m % 2 ? "GT CH" : "NX INCR", m, m % 60); break;
     case 77: v = tcmd(c, "LMPOP 1 biglist RIGHT COUNT %u", 1 + m % 3); break;
