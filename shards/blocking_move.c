@@ -78,11 +78,7 @@ bool blocking_move_route(struct shard *sh, struct session *s, const struct comma
     p->cmd = cmd;
     p->holds = true;
     s->blocked = true;
-    /* a copy of the command: the steps name its arguments */
-    struct shard_msg *copy = msg_create(MSG_EXEC, sh->id, sh->id, NULL, -1, argv, argc);
-    p->argc = argc;
-    p->argv = copy->argv;
-    p->argv_mem = copy;
+    pending_keep_command(sh, p, argc, argv);
     p->nparts = 2;
     p->parts = mi_calloc(2, sizeof(struct buf)); /* [0] the element, [1] the push's error */
     p->part_shard = mi_malloc(2 * sizeof(int));

@@ -19,6 +19,10 @@ struct shard_msg;
 /* A new entry at the tail of the session's reply queue. */
 struct pending *session_pending_add(struct session *s, enum pending_stage stage);
 
+/* p keeps a copy of the command (p->argc, p->argv; freed with p): the
+ * connection's input moves on while p's steps still name its arguments. */
+void pending_keep_command(struct shard *sh, struct pending *p, int argc, const struct slice *argv);
+
 /* Where the reply of a command run now goes: straight to the output when
  * nothing waits ahead of it, else to a ready entry at the queue's tail. */
 struct buf *session_reply_target(struct session *s);

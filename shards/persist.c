@@ -590,7 +590,9 @@ void cmd_bgsave(struct exec_ctx *ctx)
     park_start(ctx->shard, SNAP_BGSAVE);
 }
 
-bool persist_bgsave_notify(struct shard *sh, persist_saved_fn *done, uint64_t arg)
+/* done awaits the next background save's end; cut: one that cuts the
+ * stream, so not one under way. */
+static bool await_bgsave(struct shard *sh, persist_saved_fn *done, uint64_t arg, bool cut)
 {
     struct persist *p = state(sh->node);
     if (!p || p->nnotify >= WAITERS_MAX)
@@ -598,29 +600,25 @@ bool persist_bgsave_notify(struct shard *sh, persist_saved_fn *done, uint64_t ar
     p->notify[p->nnotify].done = done;
     p->notify[p->nnotify].arg = arg;
     p->nnotify++;
-    if ((p->child > 0 && p->child_kind == SNAP_BGSAVE) || p->kind == SNAP_BGSAVE)
+    if (cut)
+        p->cut_wanted = true;
+    else if ((p->child > 0 && p->child_kind == SNAP_BGSAVE) || p->kind == SNAP_BGSAVE)
         return true; /* its end is the one awaited */
     if (busy(p))
-        p->scheduled = true; /* after the SAVE, shutdown's save or AOF rewrite under way */
+        p->scheduled = true; /* after the save, AOF rewrite or shutdown's save under way */
     else
         park_start(sh, SNAP_BGSAVE);
     return true;
 }
 
+bool persist_bgsave_notify(struct shard *sh, persist_saved_fn *done, uint64_t arg)
+{
+    return await_bgsave(sh, done, arg, false);
+}
+
 bool persist_bgsave_cut_notify(struct shard *sh, persist_saved_fn *done, uint64_t arg)
 {
-    struct persist *p = state(sh->node);
-    if (!p || p->nnotify >= WAITERS_MAX)
-        return false;
-    p->notify[p->nnotify].done = done;
-    p->notify[p->nnotify].arg = arg;
-    p->nnotify++;
-    p->cut_wanted = true;
-    if (busy(p))
-        p->scheduled = true; /* the save under way is not cut: the next one */
-    else
-        park_start(sh, SNAP_BGSAVE);
-    return true;
+    return await_bgsave(sh, done, arg, true);
 }
 
 bool persist_last_save_cut(const struct node *n)

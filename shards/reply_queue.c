@@ -27,6 +27,14 @@ struct pending *session_pending_add(struct session *s, enum pending_stage stage)
     return p;
 }
 
+void pending_keep_command(struct shard *sh, struct pending *p, int argc, const struct slice *argv)
+{
+    struct shard_msg *copy = msg_create(MSG_EXEC, sh->id, sh->id, NULL, -1, argv, argc);
+    p->argc = argc;
+    p->argv = copy->argv;
+    p->argv_mem = copy;
+}
+
 static void pending_free(struct pending *p)
 {
     buf_free(&p->out);

@@ -253,12 +253,8 @@ static void route_scratch(struct shard *sh, struct session *s, const struct comm
     struct pending *p = session_pending_add(s, STAGE_EXPORT);
     p->cmd = cmd;
     p->nkeys = nk;
-    /* keep a copy of the command: the input buffer moves on */
-    struct shard_msg *copy = msg_create(MSG_EXEC, sh->id, sh->id, NULL, -1, argv, argc);
-    p->argc = argc;
-    p->argv = copy->argv;
-    p->argv_mem = copy;
-    const struct slice *args = copy->argv;
+    pending_keep_command(sh, p, argc, argv);
+    const struct slice *args = p->argv;
     p->part_of_key = mi_malloc(sizeof(int) * (size_t)nk);
     p->part_shard = mi_malloc(sizeof(int) * (size_t)n);
     int *part_of_shard = mi_malloc(sizeof(int) * (size_t)n);
