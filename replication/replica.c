@@ -52,7 +52,6 @@ struct ack_fence {
     int               pending; /* shards that have not answered yet */
 };
 
-
 /* The syncs held for a link going away: refused as while our link is down
  * (the crosses they waited for are dropped with it); their replicas retry. */
 static void refuse_held_syncs(struct shard *sh, struct repl_link *l)
