@@ -495,7 +495,10 @@ static void handle_answer(struct shard *sh, struct shard_msg *m)
     struct session *s = p->session;
     s->inflight--;
     if (m->kind == MSG_EXEC) {
-        if (!p->log_once) {
+        bool step = p->stage == STAGE_MOVE_POP || p->stage == STAGE_MOVE_PUSH || p->stage == STAGE_MOVE_BACK;
+        if (step) {
+            dispatch_slow_record(sh, m->usec, p->argc, p->argv, &s->client); /* as the BLMOVE it is a step of */
+        } else if (!p->log_once) {
             dispatch_slow_record(sh, m->usec, m->argc, m->argv, &s->client);
         } else {
             p->usec += m->usec;

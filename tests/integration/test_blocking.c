@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -332,6 +333,22 @@ static void test_move_across_shards(void **state)
     expect_int(tcmd(c, "EXISTS %s", src), 0);
     expect_bulk(tcmd(c, "LINDEX %s 0", dst), "a");
     expect_bulk(tcmd(c, "LINDEX %s 1", dst), "b");
+    /* the slow log shows the command, not its steps on the two shards */
+    expect_ok(tcmd(c, "CONFIG SET slowlog-log-slower-than 0"));
+    expect_ok(tcmd(c, "SLOWLOG RESET"));
+    expect_int(tcmd(c, "RPUSH %s s", src), 1);
+    expect_bulk(tcmd(c, "BLMOVE %s %s LEFT LEFT 0", src, dst), "s");
+    expect_ok(tcmd(c, "CONFIG SET slowlog-log-slower-than 10000"));
+    struct rval *log = tcmd(c, "SLOWLOG GET 10");
+    bool blmove = false;
+    for (size_t i = 0; i < log->n; i++) {
+        const char *name = log->elem[i]->elem[3]->elem[0]->str;
+        blmove |= strcasecmp(name, "blmove") == 0;
+        assert_true(strcasecmp(name, "blpop") != 0 && strcasecmp(name, "lpush") != 0);
+    }
+    rval_free(log);
+    assert_true(blmove);
+    expect_bulk(tcmd(c, "LPOP %s", dst), "s");
     /* blocked until a push */
     tconn *w = tconnect(srv.port);
     char line[128];
