@@ -517,6 +517,7 @@ static void park_start(struct shard *sh, int kind)
     if (kind == SNAP_BGSAVE) {
         p->cut = p->cut_wanted;
         p->cut_wanted = false;
+        p->scheduled = false; /* a save starting now is the one scheduled */
     }
     p->park_start_ns = clock_mono_ns();
     for (int i = 1; i < sh->node->nshards; i++)
