@@ -154,7 +154,7 @@ void blocking_run(struct shard *sh, int argc, const struct slice *argv, struct b
     const struct command *cmd = command_lookup(argv[0]);
     if (!cmd)
         abort(); /* a serve function names its own rows */
-    dispatch_run_command(sh, sh->store, cmd, argc, argv, out, proto, NULL, 0);
+    dispatch_run_uncounted(sh, cmd, argc, argv, out, proto, NULL, 0); /* the blocked row was counted */
 }
 
 void blocking_undo(struct shard_msg *m, int argc, const struct slice *argv)

@@ -77,6 +77,7 @@ bool blocking_move_route(struct shard *sh, struct session *s, const struct comma
     struct pending *p = session_pending_add(s, STAGE_MOVE_POP);
     p->cmd = cmd;
     p->holds = true;
+    p->count_once = true; /* as BLMOVE, not as its steps */
     s->blocked = true;
     pending_keep_command(sh, p, argc, argv);
     p->nparts = 2;

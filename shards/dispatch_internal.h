@@ -47,6 +47,13 @@ uint64_t dispatch_run_command(struct shard *sh, struct store *store, const struc
                               int argc, const struct slice *argv, struct buf *out, int proto,
                               struct client *client, uint64_t caller_id);
 
+/* Run cmd here as one part of a command that is counted once, on its
+ * connection's shard, when all of it is done (INFO commandstats and
+ * latencystats: pending.count_once), or as a step a blocked command takes
+ * when served (its row counted when it came). Returns how long it ran. */
+uint64_t dispatch_run_uncounted(struct shard *sh, const struct command *cmd, int argc, const struct slice *argv,
+                                struct buf *out, int proto, struct client *client, uint64_t caller_id);
+
 /* Run cmd here as part of a transaction another shard sent whole (msg:
  * its message, for the caller's id, protocol and tracking; never kept, so
  * cmd must not be a row that keeps its message: no CMD_SHARD0 row, and
@@ -55,10 +62,6 @@ uint64_t dispatch_run_command(struct shard *sh, struct store *store, const struc
  * EXEC. Returns how long it ran. */
 uint64_t dispatch_run_shipped(struct shard *sh, const struct command *cmd, int argc, const struct slice *argv,
                               struct buf *out, struct shard_msg *msg);
-
-/* Run cmd here for the session's client and log it if it was slow. */
-void dispatch_run_logged(struct shard *sh, struct session *s, const struct command *cmd, int argc,
-                         const struct slice *argv, struct buf *out);
 
 /* Run cmd here for the session's client, its reply to the connection, and
  * log it if it was slow. A write of keys a MIGRATE has in flight here

@@ -45,6 +45,8 @@ struct shard_msg {
                                            * keys in flight (-TRYAGAIN), so no other client's
                                            * command runs between the transaction's */
     bool                  held;     /* EXEC: held for keys in flight at least once (counted) */
+    bool                  counted_home; /* EXEC: a part or step of one command, counted once in
+                                         * INFO commandstats by its home (pending.count_once) */
     struct pending       *pending;
     int                   part;   /* index into pending->parts, or -1 */
     const struct command *cmd;

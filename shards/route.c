@@ -54,6 +54,7 @@ static void route_blocking_parts(struct shard *sh, struct session *s, const stru
     struct pending *p = session_pending_add(s, STAGE_MERGE);
     p->cmd = cmd;
     p->holds = true;
+    p->count_once = true;
     s->blocked = true;
     for (int t = 0; t < n; t++)
         p->nparts += has[t];
@@ -139,6 +140,7 @@ static void route_all_shards(struct shard *sh, struct session *s, const struct c
     p->nparts = n;
     p->parts = mi_calloc((size_t)n, sizeof(struct buf));
     p->log_once = true;
+    p->count_once = true;
     for (int t = 0; t < n; t++) {
         if (t == sh->id)
             continue;
@@ -147,8 +149,8 @@ static void route_all_shards(struct shard *sh, struct session *s, const struct c
         p->waiting++;
         dispatch_send_request(sh, s, m);
     }
-    p->usec += dispatch_run_command(sh, sh->store, cmd, argc, argv, &p->parts[sh->id], s->client.proto,
-                           &s->client, s->client.id);
+    p->usec += dispatch_run_uncounted(sh, cmd, argc, argv, &p->parts[sh->id], s->client.proto, &s->client,
+                                      s->client.id);
     if (p->waiting == 0) {
         dispatch_slow_record(sh, p->usec, argc, argv, &s->client);
         pending_complete(sh, p);
@@ -194,6 +196,7 @@ static void route_split(struct shard *sh, struct session *s, const struct comman
         part_of_shard[t] = -1;
     struct pending *p = session_pending_add(s, STAGE_MERGE);
     p->cmd = cmd;
+    p->count_once = true;
     p->nkeys = nk;
     p->part_of_key = mi_malloc(sizeof(int) * (size_t)nk);
     int *part_shard = mi_malloc(sizeof(int) * (size_t)n);
@@ -235,7 +238,10 @@ static void route_split(struct shard *sh, struct session *s, const struct comman
         dispatch_send_request(sh, s, m);
     }
     if (local_part >= 0) {
-        dispatch_run_logged(sh, s, cmd, local_argc, local_argv, &p->parts[local_part]);
+        uint64_t usec = dispatch_run_uncounted(sh, cmd, local_argc, local_argv, &p->parts[local_part],
+                                               s->client.proto, &s->client, s->client.id);
+        p->usec += usec;
+        dispatch_slow_record(sh, usec, local_argc, local_argv, &s->client);
         mi_free(local_argv);
     }
     mi_free(sub);

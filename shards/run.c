@@ -202,7 +202,7 @@ enum run_result {
 static enum run_result run_command_msg(struct shard *sh, struct store *store, const struct command *cmd,
                                        int argc, const struct slice *argv, struct buf *out, int proto,
                                        struct client *client, uint64_t caller_id, struct shard_msg *msg,
-                                       int64_t wait_since, uint64_t *usec_out)
+                                       int64_t wait_since, bool counted, uint64_t *usec_out)
 {
     *usec_out = 0;
     struct reply r = { out, proto };
@@ -304,7 +304,8 @@ static enum run_result run_command_msg(struct shard *sh, struct store *store, co
                         (uint32_t)(usec / 1000), (int32_t)(now / 1000));
     }
     bool failed = out->len > start && out->data[start] == '-';
-    stats_command_done(&sh->stats, cmd->index, usec, failed);
+    if (counted)
+        stats_command_done(&sh->stats, cmd->index, usec, failed);
     if (failed)
         stats_error_reply(&sh->stats, out->data + start, out->len - start);
     if (!ctx.deferred) /* else msg may be on its way back already */
@@ -318,7 +319,15 @@ uint64_t dispatch_run_command(struct shard *sh, struct store *store, const struc
                               struct client *client, uint64_t caller_id)
 {
     uint64_t usec;
-    run_command_msg(sh, store, cmd, argc, argv, out, proto, client, caller_id, NULL, -1, &usec);
+    run_command_msg(sh, store, cmd, argc, argv, out, proto, client, caller_id, NULL, -1, true, &usec);
+    return usec;
+}
+
+uint64_t dispatch_run_uncounted(struct shard *sh, const struct command *cmd, int argc, const struct slice *argv,
+                                struct buf *out, int proto, struct client *client, uint64_t caller_id)
+{
+    uint64_t usec;
+    run_command_msg(sh, sh->store, cmd, argc, argv, out, proto, client, caller_id, NULL, -1, false, &usec);
     return usec;
 }
 
@@ -330,7 +339,7 @@ void dispatch_run_nested(const struct exec_ctx *outer, const struct command *cmd
     sh->clock_ns = clock_mono_ns();
     /* no msg and no waiting: a key in flight is answered -TRYAGAIN, since
      * the script cannot be held half run */
-    run_command_msg(sh, outer->store, cmd, argc, argv, out, 2, NULL, outer->caller_id, NULL, -1, &usec);
+    run_command_msg(sh, outer->store, cmd, argc, argv, out, 2, NULL, outer->caller_id, NULL, -1, true, &usec);
     sh->clock_ns = outer_start;
 }
 
@@ -338,18 +347,8 @@ uint64_t dispatch_run_shipped(struct shard *sh, const struct command *cmd, int a
                               struct buf *out, struct shard_msg *msg)
 {
     uint64_t usec;
-    run_command_msg(sh, sh->store, cmd, argc, argv, out, msg->proto, NULL, msg->caller_id, msg, -1, &usec);
+    run_command_msg(sh, sh->store, cmd, argc, argv, out, msg->proto, NULL, msg->caller_id, msg, -1, true, &usec);
     return usec;
-}
-
-/* Run cmd here for the session's client and log it if it was slow. */
-void dispatch_run_logged(struct shard *sh, struct session *s, const struct command *cmd, int argc,
-                         const struct slice *argv, struct buf *out)
-{
-    uint64_t usec = dispatch_run_command(sh, sh->store, cmd, argc, argv, out, s->client.proto, &s->client,
-                                s->client.id);
-    if (!(cmd->flags & CMD_SKIP_SLOWLOG))
-        dispatch_slow_record(sh, usec, argc, argv, &s->client);
 }
 
 void dispatch_run_here(struct shard *sh, struct session *s, const struct command *cmd, int argc,
@@ -360,7 +359,7 @@ void dispatch_run_here(struct shard *sh, struct session *s, const struct command
      * the EXEC isolated (Redis's answer for a key of a slot mid-move) */
     int64_t wait_since = s->in_exec ? -1 : shard_now_ms(sh);
     if (run_command_msg(sh, sh->store, cmd, argc, argv, session_reply_target(s), s->client.proto, &s->client,
-                        s->client.id, NULL, wait_since, &usec) == RUN_WAITS) {
+                        s->client.id, NULL, wait_since, true, &usec) == RUN_WAITS) {
         struct pending *p = session_pending_add(s, STAGE_EXEC);
         p->cmd = cmd;
         p->holds = true;
@@ -383,6 +382,7 @@ void dispatch_send_request(struct shard *sh, struct session *s, struct shard_msg
     m->in_transaction = s->in_exec;
     m->caller_id = s->client.id;
     m->acl_user_id = s->client.acl_user_id;
+    m->counted_home = m->pending && m->pending->count_once;
     s->inflight++;
     stat_add(&sh->stats.cross_shard_requests, 1);
     msg_post(sh, m, m->target);
@@ -478,6 +478,10 @@ void pending_complete(struct shard *sh, struct pending *p)
     case STAGE_LAUNCH:
         break;
     }
+    if (p->stage == STAGE_READY && p->count_once) {
+        p->count_once = false;
+        stats_command_done(&sh->stats, p->cmd->index, p->usec, p->out.len && p->out.data[0] == '-');
+    }
     if (p->stage == STAGE_READY && (p->argv_mem || p->holds) && s->blocked) {
         /* a scratch command (or one that holds what follows) finished: the
          * EXEC it is part of, then the connection, may go on */
@@ -496,15 +500,14 @@ static void handle_answer(struct shard *sh, struct shard_msg *m)
     s->inflight--;
     if (m->kind == MSG_EXEC) {
         bool step = p->stage == STAGE_MOVE_POP || p->stage == STAGE_MOVE_PUSH || p->stage == STAGE_MOVE_BACK;
-        if (step) {
-            dispatch_slow_record(sh, m->usec, p->argc, p->argv, &s->client); /* as the BLMOVE it is a step of */
-        } else if (!p->log_once) {
-            dispatch_slow_record(sh, m->usec, m->argc, m->argv, &s->client);
-        } else {
+        if (p->log_once || p->count_once)
             p->usec += m->usec;
-            if (p->waiting == 1) /* the last part: argv is the command's own */
-                dispatch_slow_record(sh, p->usec, m->argc, m->argv, &s->client);
-        }
+        if (step)
+            dispatch_slow_record(sh, m->usec, p->argc, p->argv, &s->client); /* as the BLMOVE it is a step of */
+        else if (!p->log_once)
+            dispatch_slow_record(sh, m->usec, m->argc, m->argv, &s->client);
+        else if (p->waiting == 1) /* the last part: argv is the command's own */
+            dispatch_slow_record(sh, p->usec, m->argc, m->argv, &s->client);
     }
     if (m->kind == MSG_EXEC || m->kind == MSG_EXPORT) {
         struct buf *dst = m->part >= 0 ? &p->parts[m->part] : &p->out;
@@ -571,7 +574,7 @@ static void exec_request(struct shard *sh, struct shard_msg *m, int64_t since_ms
         return;
     }
     switch (run_command_msg(sh, sh->store, m->cmd, m->argc, m->argv, &m->reply, m->proto, NULL, m->caller_id, m,
-                            m->in_transaction ? -1 : since_ms, &m->usec)) {
+                            m->in_transaction ? -1 : since_ms, !m->counted_home, &m->usec)) {
     case RUN_KEPT:
         return; /* the handler keeps the message and answers it later */
     case RUN_WAITS:

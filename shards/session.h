@@ -65,6 +65,11 @@ struct pending {
     bool                   holds;
     /* CMD_ALL_SHARDS: logged once in the slow log, with the time of all parts */
     bool                   log_once;
+    /* parts on several shards (or steps) of one command: the shards that
+     * run them do not count them; the connection's shard counts the command
+     * once (calls, the parts' time, failed if its reply is an error) when
+     * it is done (dispatch_count_once) */
+    bool                   count_once;
     /* the reply of a command run under CLIENT REPLY OFF/SKIP: dropped when
      * it reaches the head of the queue instead of being sent */
     bool                   muted;

@@ -1045,6 +1045,35 @@ long long info_field(tconn *c, const char *section, const char *name)
     return n;
 }
 
+long long command_calls(tconn *c, const char *name)
+{
+    struct rval *v = tcmd(c, "INFO commandstats");
+    assert_true(v && (v->type == R_BULK || v->type == R_VERBATIM));
+    char want[80];
+    snprintf(want, sizeof want, "cmdstat_%s:calls=", name);
+    const char *at = strstr(v->str, want);
+    long long n = at ? atoll(at + strlen(want)) : 0;
+    rval_free(v);
+    return n;
+}
+
+void keys_on_two_shards(tconn *c, const char *prefix, char *src, char *dst, size_t len)
+{
+    snprintf(src, len, "%s:src", prefix);
+    snprintf(dst, len, "%s:dst0", prefix);
+    if (target_is_redis())
+        return;
+    long long shards = info_field(c, "server", "shards");
+    assert_true(shards >= 2);
+    long long s = get_int(tcmd(c, "CLUSTER KEYSLOT %s", src)) % shards;
+    for (int i = 0; i < 100; i++) {
+        snprintf(dst, len, "%s:dst%d", prefix, i);
+        if (get_int(tcmd(c, "CLUSTER KEYSLOT %s", dst)) % shards != s)
+            return;
+    }
+    fail_msg("no key on another shard than %s", src);
+}
+
 long long info_field_becomes(tconn *c, const char *section, const char *name, long long want, int timeout_ms)
 {
     long long deadline = now_ms() + timeout_ms;

@@ -124,6 +124,13 @@ char *rval_text(const struct rval *v);
 char *debug_digest(tconn *c);
 /* The number of INFO section's field name (fails the test if missing). */
 long long info_field(tconn *c, const char *section, const char *name);
+/* The calls of a command INFO commandstats counts (cmdstat_<name>; 0:
+ * none yet). */
+long long command_calls(tconn *c, const char *name);
+/* Two key names whose slots are on different shards of the server c is
+ * connected to (a shard is a key's slot modulo INFO server's shards, at
+ * least 2): prefix:src and prefix:dstN. Against redis-server any two. */
+void keys_on_two_shards(tconn *c, const char *prefix, char *src, char *dst, size_t len);
 /* Poll info_field until it equals want or timeout_ms pass; returns the
  * last value read (the caller asserts). */
 long long info_field_becomes(tconn *c, const char *section, const char *name, long long want, int timeout_ms);

@@ -159,18 +159,6 @@ static long long tag_of_group1(tconn *c, char *tag, size_t cap)
     }
 }
 
-static long long cmd_calls(tconn *c, const char *name)
-{
-    struct rval *v = tcmd(c, "INFO commandstats");
-    assert_true(v->type == R_BULK || v->type == R_VERBATIM);
-    char want[80];
-    snprintf(want, sizeof want, "cmdstat_%s:calls=", name);
-    const char *at = strstr(v->str, want);
-    long long n = at ? atoll(at + strlen(want)) : 0;
-    rval_free(v);
-    return n;
-}
-
 /* n elements into key, 1000 a command: HSET f<i> v<i>, SADD m<i>, ZADD
  * <i/7> m<i>, RPUSH e<i>. */
 static void load(tconn *c, const char *cmd, const char *key, int n)
@@ -398,7 +386,7 @@ static void test_big_collections_move_in_parts(void **state)
         if (t2 - t1 > worst_dst)
             worst_dst = t2 - t1;
         pings++;
-        if (!wrote && !writing && cmd_calls(dst, "ringkv-restorepart") > 0) {
+        if (!wrote && !writing && command_calls(dst, "ringkv-restorepart") > 0) {
             /* the first big key's parts are under way */
             const char *hset[] = { "HSET", hkey, "written-during-move", "yes" };
             tsendv(writer, 4, hset);
@@ -536,7 +524,7 @@ static void test_big_elements_move_in_parts(void **state)
         fail_msg("RINGKV-MIGRATESLOTS answered %s", r ? rval_text(r) : "nothing");
     assert_true(r->elem[0]->type == R_INT && r->elem[0]->integer == 2); /* the two keys */
     rval_free(r);
-    long long parts = cmd_calls(dst, "ringkv-restorepart");
+    long long parts = command_calls(dst, "ringkv-restorepart");
     print_message("%lld parts for a hash of %d fields of %d bytes and a list of %d elements of %d bytes\n", parts,
                   HFIELDS, HFIELD_BYTES, LELEMS, LELEM_BYTES);
     /* the list: one part an element; the hash: at least its bytes over a
@@ -566,7 +554,7 @@ static void test_big_elements_move_in_parts(void **state)
 static void wait_mid_key(tconn *dst, tconn *push)
 {
     long long until = now_ms() + 120000;
-    while (cmd_calls(dst, "ringkv-restorepart") < 3) {
+    while (command_calls(dst, "ringkv-restorepart") < 3) {
         if (readable(push)) {
             struct rval *r = tread(push, 1000);
             fail_msg("the push answered before its parts: %s", r ? rval_text(r) : "nothing");

@@ -296,25 +296,6 @@ static void test_woken_by_any_write(void **state)
  * seen blocked at the key (INFO blocked_clients counts it where it waits)
  * before the next is sent: 150 ms of silence alone did not show that on a
  * loaded machine (CI's ASan run served e0, e2 for the first two). */
-/* Two keys on different shards (any two against redis-server): a shard
- * is a key's slot modulo their count. */
-static void keys_apart(char *src, char *dst, size_t len)
-{
-    snprintf(src, len, "mv:src");
-    snprintf(dst, len, "mv:dst0");
-    if (target_is_redis())
-        return;
-    long long shards = info_field(c, "server", "shards");
-    assert_true(shards >= 2);
-    long long s = get_int(tcmd(c, "CLUSTER KEYSLOT %s", src)) % shards;
-    for (int i = 0; i < 100; i++) {
-        snprintf(dst, len, "mv:dst%d", i);
-        if (get_int(tcmd(c, "CLUSTER KEYSLOT %s", dst)) % shards != s)
-            return;
-    }
-    fail_msg("no key on another shard than %s", src);
-}
-
 /* BLMOVE and BRPOPLPUSH with their keys on two shards block as on one:
  * served by a push to the source (the element then in the destination),
  * in the order the clients blocked, timeout, CLIENT UNBLOCK, the
@@ -325,7 +306,7 @@ static void test_move_across_shards(void **state)
 {
     (void)state;
     char src[32], dst[32];
-    keys_apart(src, dst, sizeof src);
+    keys_on_two_shards(c, "mv", src, dst, sizeof src);
     /* at once */
     expect_int(tcmd(c, "RPUSH %s a b", src), 2);
     expect_bulk(tcmd(c, "BLMOVE %s %s RIGHT LEFT 0", src, dst), "b");

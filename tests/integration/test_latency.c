@@ -313,6 +313,80 @@ static void test_info_percentiles(void **state)
     tclose(c);
 }
 
+static void expect_calls(tconn *c, const char *name, long long want)
+{
+    long long got = command_calls(c, name);
+    if (got != want)
+        fail_msg("cmdstat_%s calls=%lld, expected %lld", name, got, want);
+}
+
+/* INFO commandstats counts what a client sent, once a command: one whose
+ * keys are on several shards is run there in parts (MSET, MGET, DEL, a
+ * BLPOP of keys on two shards, a BLMOVE between them) and a command of
+ * every shard (DBSIZE, CONFIG RESETSTAT) on each, and a blocked BLPOP is
+ * served by a pop, but each counts once under its own name, as in Redis;
+ * and latencystats has as many samples. */
+static void test_commandstats_once(void **state)
+{
+    (void)state;
+    tconn *c = tconnect(srv.port), *w = tconnect(srv.port);
+    char src[32], dst[32];
+    keys_on_two_shards(c, "cs", src, dst, sizeof src);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    expect_ok(tcmd(c, "CONFIG RESETSTAT"));
+    expect_calls(c, "config|resetstat", 1);
+    expect_ok(tcmd(c, "MSET %s 1 %s 2 k1 3 k2 4 k3 5 k4 6", src, dst));
+    struct rval *v = tcmd(c, "MGET %s %s k1 k2 k3 k4", src, dst);
+    assert_int_equal(v->n, 6);
+    rval_free(v);
+    expect_int(tcmd(c, "DEL %s %s k1 k2 k3 k4", src, dst), 6);
+    expect_int(tcmd(c, "DBSIZE"), 0);
+    expect_calls(c, "mset", 1);
+    expect_calls(c, "mget", 1);
+    expect_calls(c, "del", 1);
+    expect_calls(c, "dbsize", 1);
+    /* BLPOP of one key, blocked, then served */
+    const char *bl1[] = { "BLPOP", src, "0" };
+    tsendv(w, 3, bl1);
+    assert_null(tread(w, 150));
+    expect_int(tcmd(c, "RPUSH %s a", src), 1);
+    v = tread(w, 2000);
+    assert_non_null(v);
+    assert_int_equal(v->n, 2);
+    rval_free(v);
+    /* BLPOP of keys on two shards, blocked, then served */
+    const char *bl2[] = { "BLPOP", src, dst, "0" };
+    tsendv(w, 4, bl2);
+    assert_null(tread(w, 150));
+    expect_int(tcmd(c, "RPUSH %s b", dst), 1);
+    v = tread(w, 2000);
+    assert_non_null(v);
+    assert_string_equal(v->elem[1]->str, "b");
+    rval_free(v);
+    /* BLMOVE between them, blocked, then served */
+    const char *mv[] = { "BLMOVE", src, dst, "LEFT", "RIGHT", "0" };
+    tsendv(w, 6, mv);
+    assert_null(tread(w, 150));
+    expect_int(tcmd(c, "RPUSH %s m", src), 1);
+    expect_bulk(tread(w, 2000), "m");
+    expect_calls(c, "blpop", 2);
+    expect_calls(c, "blmove", 1);
+    expect_calls(c, "rpush", 3);
+    expect_calls(c, "lpop", 0);
+    expect_calls(c, "rpop", 0);
+    expect_calls(c, "lpush", 0);
+    v = tcmd(c, "LATENCY HISTOGRAM mget blpop blmove");
+    assert_int_equal(v->n, 6);
+    for (size_t i = 0; i < v->n; i += 2) {
+        long long want = strcmp(v->elem[i]->str, "blpop") == 0 ? 2 : 1;
+        assert_int_equal(v->elem[i + 1]->elem[1]->integer, want);
+    }
+    rval_free(v);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    tclose(w);
+    tclose(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_background_events),
         cmocka_unit_test(test_histogram),
         cmocka_unit_test(test_info_percentiles),
+        cmocka_unit_test(test_commandstats_once),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
