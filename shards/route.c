@@ -197,6 +197,11 @@ static void route_split(struct shard *sh, struct session *s, const struct comman
     struct pending *p = session_pending_add(s, STAGE_MERGE);
     p->cmd = cmd;
     p->count_once = true;
+    if (config_load(&sh->node->config, slowlog_slower_than) >= 0) {
+        /* logged once, as sent, with the time of all its parts */
+        pending_keep_command(sh, p, argc, argv);
+        p->log_once = true;
+    }
     p->nkeys = nk;
     p->part_of_key = mi_malloc(sizeof(int) * (size_t)nk);
     int *part_shard = mi_malloc(sizeof(int) * (size_t)n);
@@ -241,7 +246,8 @@ static void route_split(struct shard *sh, struct session *s, const struct comman
         uint64_t usec = dispatch_run_uncounted(sh, cmd, local_argc, local_argv, &p->parts[local_part],
                                                s->client.proto, &s->client, s->client.id);
         p->usec += usec;
-        dispatch_slow_record(sh, usec, local_argc, local_argv, &s->client);
+        if (!p->log_once)
+            dispatch_slow_record(sh, usec, local_argc, local_argv, &s->client);
         mi_free(local_argv);
     }
     mi_free(sub);
@@ -258,6 +264,7 @@ static void route_scratch(struct shard *sh, struct session *s, const struct comm
     int n = sh->node->nshards;
     struct pending *p = session_pending_add(s, STAGE_EXPORT);
     p->cmd = cmd;
+    p->holds = true;
     p->nkeys = nk;
     pending_keep_command(sh, p, argc, argv);
     const struct slice *args = p->argv;

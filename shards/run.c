@@ -482,7 +482,7 @@ void pending_complete(struct shard *sh, struct pending *p)
         p->count_once = false;
         stats_command_done(&sh->stats, p->cmd->index, p->usec, p->out.len && p->out.data[0] == '-');
     }
-    if (p->stage == STAGE_READY && (p->argv_mem || p->holds) && s->blocked) {
+    if (p->stage == STAGE_READY && p->holds && s->blocked) {
         /* a scratch command (or one that holds what follows) finished: the
          * EXEC it is part of, then the connection, may go on */
         s->blocked = false;
@@ -506,7 +506,9 @@ static void handle_answer(struct shard *sh, struct shard_msg *m)
             dispatch_slow_record(sh, m->usec, p->argc, p->argv, &s->client); /* as the BLMOVE it is a step of */
         else if (!p->log_once)
             dispatch_slow_record(sh, m->usec, m->argc, m->argv, &s->client);
-        else if (p->waiting == 1) /* the last part: argv is the command's own */
+        else if (p->waiting == 1 && p->argv) /* the last part: the command as sent */
+            dispatch_slow_record(sh, p->usec, p->argc, p->argv, &s->client);
+        else if (p->waiting == 1) /* the last part of one on every shard: argv is the command's own */
             dispatch_slow_record(sh, p->usec, m->argc, m->argv, &s->client);
     }
     if (m->kind == MSG_EXEC || m->kind == MSG_EXPORT) {

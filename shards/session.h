@@ -61,9 +61,12 @@ struct pending {
     void                  *argv_mem;    /* the allocation argv lives in */
     int                   *part_shard;  /* shard of each part */
     struct shard_msg      *launch;      /* STAGE_LAUNCH: the message to send */
-    /* CMD_HOLD_LATER: the session reads and runs nothing more until this is in */
+    /* CMD_HOLD_LATER (and scratch commands, blocking steps): the session
+     * reads and runs nothing more until this is in */
     bool                   holds;
-    /* CMD_ALL_SHARDS: logged once in the slow log, with the time of all parts */
+    /* CMD_ALL_SHARDS, and a split command while the slow log is on (its
+     * argv kept then): logged once in the slow log, with the time of all
+     * parts */
     bool                   log_once;
     /* parts on several shards (or steps) of one command: the shards that
      * run them do not count them; the connection's shard counts the command

@@ -540,7 +540,7 @@ static void test_config_rewrite(void **state)
 /* The slow log across shards: one node-wide id sequence (newest first, each
  * one less than the one before), the client's addr and name on every entry
  * whichever shard ran the command, and a command run on every shard
- * (DBSIZE) logged once. */
+ * (DBSIZE) or in parts on several (MGET) logged once, as it was sent. */
 static void test_slowlog_node_wide(void **state)
 {
     struct server ms;
@@ -559,6 +559,10 @@ static void test_slowlog_node_wide(void **state)
     struct rval *d = tcmd(t, "DBSIZE");
     assert_int_equal(d->type, R_INT);
     rval_free(d);
+    /* keys of 12 slots, on every shard: one entry, the command as sent */
+    d = tcmd(t, "MGET slow:0 slow:1 slow:2 slow:3 slow:4 slow:5 slow:6 slow:7 slow:8 slow:9 slow:10 slow:11");
+    assert_int_equal(d->n, 12);
+    rval_free(d);
     /* EXEC is not logged (Redis's skip_slowlog), the commands it ran are */
     expect_ok(tcmd(t, "MULTI"));
     expect_status(tcmd(t, "SET slow:tx x"), "QUEUED");
@@ -568,7 +572,7 @@ static void test_slowlog_node_wide(void **state)
     expect_ok(tcmd(t, "CONFIG SET slowlog-log-slower-than -1"));
     struct rval *v = tcmd(t, "SLOWLOG GET -1");
     assert_int_equal(v->type, R_ARRAY);
-    int sets = 0, dbsizes = 0;
+    int sets = 0, dbsizes = 0, mgets = 0;
     for (size_t i = 0; i < v->n; i++) {
         struct rval *e = v->elem[i];
         assert_int_equal(e->n, 6);
@@ -577,6 +581,15 @@ static void test_slowlog_node_wide(void **state)
         struct rval *argv = e->elem[3];
         const char *name = argv->elem[0]->str;
         assert_true(strcasecmp(name, "exec") != 0);
+        if (strcasecmp(name, "mget") == 0) {
+            mgets++;
+            assert_int_equal(argv->n, 13);
+            for (int k = 0; k < 12; k++) {
+                char key[16];
+                snprintf(key, sizeof key, "slow:%d", k);
+                assert_string_equal(argv->elem[1 + k]->str, key);
+            }
+        }
         if (strcasecmp(name, "set") == 0 || strcasecmp(name, "dbsize") == 0) {
             if (strcasecmp(name, "set") == 0)
                 sets++;
@@ -588,6 +601,7 @@ static void test_slowlog_node_wide(void **state)
     }
     assert_int_equal(sets, 13);
     assert_int_equal(dbsizes, 1);
+    assert_int_equal(mgets, 1);
     rval_free(v);
     expect_ok(tcmd(t, "CONFIG SET slowlog-log-slower-than 10000"));
     expect_ok(tcmd(t, "SLOWLOG RESET"));
