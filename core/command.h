@@ -126,6 +126,12 @@ enum command_flag {
  * word STREAMS, searched from first_key on (Redis's keyword key spec);
  * COMMAND shows "movablekeys" and no first/last/step, as Redis. */
 #define CMD_STREAMS_KEYS (UINT64_C(1) << 32)
+/* A write row whose key lookups count in INFO's keyspace_hits/misses: Redis
+ * counts the lookups of reads only (lookupKeyRead), and these writes read
+ * keys so (GETDEL, GETEX, GETSET, COPY's source, the sources of SORT ...
+ * STORE, SINTERSTORE, ZUNIONSTORE, BITOP, PFMERGE, MIGRATE...); other write
+ * rows' lookups are not counted. */
+#define CMD_READ_STATS (UINT64_C(1) << 33)
 
 /* How a command's writes reach the replication stream: the journal column
  * of the table (replication/repl.c acts on it; rows set it through
@@ -235,5 +241,12 @@ merge_fn merge_first_ok;       /* every part +OK -> +OK, else the first error (M
 merge_fn merge_by_key;         /* each part an array of per-key values in key order -> one array in original order (MGET) */
 merge_fn merge_concat_arrays;  /* arrays concatenated (KEYS) */
 merge_fn merge_first_non_null; /* the first non-null part starting at a random shard (RANDOMKEY) */
+
+/* Whether cmd's key lookups count as hits and misses (store_lookups_counted):
+ * a read's do, a write's only with CMD_READ_STATS. */
+static inline bool command_counts_lookups(const struct command *cmd)
+{
+    return !(cmd->flags & CMD_WRITE) || (cmd->flags & CMD_READ_STATS);
+}
 
 #endif

@@ -650,7 +650,9 @@ static void apply_command(struct shard *sh, struct store *st, const char *p, uin
         .client = NULL, .now_ms = 0, .caller_id = 0, .msg = NULL,
     };
     notify_command_begin(sh, st, cmd, (int)argc, args, 0);
+    bool counted = store_lookups_counted(st, command_counts_lookups(cmd));
     cmd->fn(&ctx);
+    store_lookups_counted(st, counted);
     notify_command_end(sh);
     if (out.len && out.data[0] == '-')
         log_warning("A command of the master's stream failed here: '%.*s': %.*s", (int)args[0].len,

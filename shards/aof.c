@@ -973,7 +973,9 @@ static bool load_command(struct shard *sh, int argc, struct slice *argv, char *e
         .shard = sh, .store = sh->store, .reply = &r, .argc = run_argc, .argv = run_argv,
         .client = NULL, .now_ms = 0, .caller_id = 0, .msg = NULL,
     };
+    bool counted = store_lookups_counted(sh->store, command_counts_lookups(cmd));
     cmd->fn(&ctx);
+    store_lookups_counted(sh->store, counted);
     if (out.len && out.data[0] == '-')
         log_warning("A command of the append only file failed: '%.*s': %.*s", (int)(name.len > 64 ? 64 : name.len),
                     name.ptr, (int)(out.len > 2 ? out.len - 2 : out.len), out.data);

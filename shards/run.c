@@ -282,7 +282,9 @@ static enum run_result run_command_msg(struct shard *sh, struct store *store, co
     if (no_touch)
         store_set_no_touch(store, true);
     notify_command_begin(sh, store, cmd, argc, argv, now);
+    bool counted_before = store_lookups_counted(store, command_counts_lookups(cmd));
     cmd->fn(&ctx);
+    store_lookups_counted(store, counted_before);
     notify_command_end(sh);
     if (no_touch)
         store_set_no_touch(store, false);
@@ -429,6 +431,9 @@ static void scratch_run(struct shard *sh, struct pending *p)
                                 s->client.id);
     dispatch_slow_record(sh, usec, p->argc, p->argv, &s->client);
     cap.on = false;
+    /* its lookups (the copies') are the command's hits and misses */
+    const struct store_stats *looked = store_get_stats(scratch);
+    store_count_lookups(sh->store, looked->keyspace_hits, looked->keyspace_misses);
     store_destroy(scratch);
     p->stage = STAGE_APPLY;
     p->waiting = 0;

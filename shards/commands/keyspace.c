@@ -307,11 +307,20 @@ void cmd_persist(struct exec_ctx *ctx)
 
 /* ---- TTL PTTL EXPIRETIME PEXPIRETIME ---------------------------------- */
 
+/* The entry of key, its LRU clock left alone, counted as a hit or a miss
+ * (TTL and OBJECT: Redis's lookupKeyReadWithFlags with LOOKUP_NOTOUCH). */
+static struct entry *peek_counted(struct exec_ctx *ctx, struct slice key)
+{
+    struct entry *e = store_peek(ctx->store, key, ctx->now_ms);
+    store_count_lookups(ctx->store, e != NULL, e == NULL);
+    return e;
+}
+
 /* -2: no key; -1: no expiry; else the time left (or the absolute time),
  * never negative, seconds rounded to nearest as Redis does. */
 static void ttl_generic(struct exec_ctx *ctx, bool in_ms, bool absolute)
 {
-    struct entry *e = store_peek(ctx->store, ctx->argv[1], ctx->now_ms);
+    struct entry *e = peek_counted(ctx, ctx->argv[1]);
     if (!e) {
         reply_int(ctx->reply, -2);
         return;
@@ -553,7 +562,7 @@ static const char *string_encoding(struct entry *e)
 
 void cmd_object_encoding(struct exec_ctx *ctx)
 {
-    struct entry *e = store_peek(ctx->store, ctx->argv[2], ctx->now_ms);
+    struct entry *e = peek_counted(ctx, ctx->argv[2]);
     if (!e) {
         reply_null(ctx->reply);
         return;
@@ -596,7 +605,7 @@ static bool lfu_policy(const struct exec_ctx *ctx)
  * wrong policy are Redis's. Neither touches the key. */
 void cmd_object_freq(struct exec_ctx *ctx)
 {
-    struct entry *e = store_peek(ctx->store, ctx->argv[2], ctx->now_ms);
+    struct entry *e = peek_counted(ctx, ctx->argv[2]);
     if (!e) {
         reply_null(ctx->reply);
         return;
@@ -612,7 +621,7 @@ void cmd_object_freq(struct exec_ctx *ctx)
 
 void cmd_object_idletime(struct exec_ctx *ctx)
 {
-    struct entry *e = store_peek(ctx->store, ctx->argv[2], ctx->now_ms);
+    struct entry *e = peek_counted(ctx, ctx->argv[2]);
     if (!e) {
         reply_null(ctx->reply);
         return;
@@ -628,7 +637,7 @@ void cmd_object_idletime(struct exec_ctx *ctx)
 
 void cmd_object_refcount(struct exec_ctx *ctx)
 {
-    struct entry *e = store_peek(ctx->store, ctx->argv[2], ctx->now_ms);
+    struct entry *e = peek_counted(ctx, ctx->argv[2]);
     if (!e)
         reply_null(ctx->reply);
     else

@@ -207,7 +207,10 @@ static void set_generic(struct exec_ctx *ctx, unsigned flags, struct slice key, 
     if (expire != NULL && !expire_arg_to_ms(ctx, *expire, flags, &at_ms))
         return;
     if (flags & (OPT_GET | OPT_NX | OPT_XX | OPT_KEEPTTL)) {
+        /* a hit or a miss in INFO only with GET: Redis reads the key then */
+        bool counted = store_lookups_counted(ctx->store, (flags & OPT_GET) != 0);
         old = store_find(ctx->store, key, ctx->now_ms);
+        store_lookups_counted(ctx->store, counted);
         if ((flags & OPT_GET) && wrong_type(ctx, old))
             return;
     }

@@ -333,6 +333,8 @@ struct store {
                                   freed at the next store call */
     bool           no_touch;   /* store_find leaves the LRU clock of what it finds
                                   (the command's caller said CLIENT NO-TOUCH) */
+    bool           lookups_quiet; /* store_find counts no hit or miss (a write
+                                     command's lookups: store_lookups_counted) */
     bool           lfu;        /* access bits are LFU counters (store_set_lfu) */
     struct clock_history *history; /* the LRU clock's past, for idle times: kept
                                       from the first store_set_lfu on (a shard's
@@ -1110,10 +1112,10 @@ static struct entry *find(struct store *s, struct slice key, int64_t now_ms, boo
         e = NULL;
     }
     if (!e) {
-        s->stats.keyspace_misses++;
+        s->stats.keyspace_misses += !s->lookups_quiet;
         return NULL;
     }
-    s->stats.keyspace_hits++;
+    s->stats.keyspace_hits += !s->lookups_quiet;
     if (touch && !s->no_touch)
         lru_touch(s, e);
     return e;
@@ -1132,6 +1134,19 @@ struct entry *store_find_untouched(struct store *s, struct slice key, int64_t no
 void store_set_no_touch(struct store *s, bool on)
 {
     s->no_touch = on;
+}
+
+bool store_lookups_counted(struct store *s, bool on)
+{
+    bool was = !s->lookups_quiet;
+    s->lookups_quiet = !on;
+    return was;
+}
+
+void store_count_lookups(struct store *s, uint64_t hits, uint64_t misses)
+{
+    s->stats.keyspace_hits += hits;
+    s->stats.keyspace_misses += misses;
 }
 
 void store_touch(struct store *s, struct entry *e)

@@ -137,6 +137,14 @@ struct entry *store_find_untouched(struct store *s, struct slice key, int64_t no
 void store_set_no_touch(struct store *s, bool on);
 void store_touch(struct store *s, struct entry *e);
 
+/* keyspace_hits / keyspace_misses: whether store_find counts its lookups
+ * (on by default; set around one command: Redis counts the lookups of a
+ * read, not those a write makes of the keys it changes). Returns the
+ * setting it replaces. store_count_lookups adds counts of lookups made
+ * elsewhere (a peek that Redis counts, a command's scratch store). */
+bool store_lookups_counted(struct store *s, bool on);
+void store_count_lookups(struct store *s, uint64_t hits, uint64_t misses);
+
 /* Warming the cache for lookups that are about to come (a pipeline's keys):
  * the hash of a key; then prefetch its bucket; later, once the bucket has had
  * time to arrive, the first entry of its chain. Only hints: nothing changes,

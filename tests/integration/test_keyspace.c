@@ -267,6 +267,59 @@ static void test_select(void **state)
     expect_error(tcmd(c, "SELECT x"), "ERR value is not an integer or out of range");
 }
 
+/* INFO stats keyspace_hits / keyspace_misses count as Redis 7.0 counts:
+ * the key lookups of reads (GET, TTL, TYPE, OBJECT, EXISTS...) and the keys
+ * some writes read (SET ... GET, GETDEL, COPY's source, the sources of
+ * SUNIONSTORE and ZUNIONSTORE, of BITOP, PFMERGE, SORT ... STORE), not the
+ * lookups of writes that change the key they find (INCR, LPUSH, HSET, SADD,
+ * EXPIRE, SMOVE, RENAME, SET NX / XX...); keys on several shards too. A
+ * dashboard's hit ratio is the same on both servers. */
+static void test_hits_and_misses(void **state)
+{
+    static const struct {
+        const char *cmd;
+        int hits, misses;
+    } steps[] = {
+        { "SET a 1", 0, 0 },          { "SET a 2 NX", 0, 0 },        { "SET a 3 XX", 0, 0 },
+        { "SET a 4 GET", 1, 0 },      { "SET b 4 GET", 0, 1 },       { "GETSET a 5", 1, 0 },
+        { "GETDEL a", 1, 0 },         { "GETEX b", 1, 0 },           { "GET nokey", 0, 1 },
+        { "SETNX c 1", 0, 0 },        { "APPEND c x", 0, 0 },        { "INCRBYFLOAT f 1.5", 0, 0 },
+        { "INCR n", 0, 0 },           { "EXPIRE c 100", 0, 0 },      { "PERSIST c", 0, 0 },
+        { "TTL c", 1, 0 },            { "PTTL nokey", 0, 1 },        { "TYPE c", 1, 0 },
+        { "EXISTS c nokey", 1, 1 },   { "OBJECT ENCODING c", 1, 0 }, { "SADD s x", 0, 0 },
+        { "SREM s x", 0, 0 },         { "HSET h f v", 0, 0 },        { "HGET h f", 1, 0 },
+        { "HINCRBY h g 1", 0, 0 },    { "RPUSH l a b c", 0, 0 },     { "LPOP l", 0, 0 },
+        { "LRANGE l 0 -1", 1, 0 },    { "ZADD z 1 a", 0, 0 },        { "ZINCRBY z 1 a", 0, 0 },
+        { "PFADD p a", 0, 0 },        { "PFCOUNT p", 1, 0 },         { "SADD s1 a", 0, 0 },
+        { "SADD s2 b", 0, 0 },        { "SMOVE s1 s2 a", 0, 0 },     { "SINTERSTORE d s2 nokey", 1, 1 },
+        { "SUNIONSTORE d s2 s3 s4", 1, 2 }, { "ZUNIONSTORE zd 2 z nokey", 1, 1 },
+        { "LMOVE l l2 LEFT LEFT", 0, 0 }, { "RENAME l2 l3", 0, 0 },   { "BITOP AND bb c c", 2, 0 },
+        { "COPY c c2", 1, 0 },        { "SORT l3 ALPHA STORE l4", 1, 0 },  { "MGET c f n nokey s2 h", 5, 1 },
+        { "TOUCH c f nokey", 2, 1 },  { "DEL c f nokey", 0, 0 },
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        long long hits = info_field(c, "stats", "keyspace_hits");
+        long long misses = info_field(c, "stats", "keyspace_misses");
+        char line[128];
+        snprintf(line, sizeof line, "%s", steps[i].cmd);
+        const char *argv[16];
+        int argc = 0;
+        for (char *w = strtok(line, " "); w && argc < 16; w = strtok(NULL, " "))
+            argv[argc++] = w;
+        tsendv(c, argc, argv);
+        struct rval *v = tread(c, 5000);
+        assert_non_null(v);
+        if (v->type == R_ERROR)
+            fail_msg("%s: %s", steps[i].cmd, v->str);
+        rval_free(v);
+        long long dh = info_field(c, "stats", "keyspace_hits") - hits;
+        long long dm = info_field(c, "stats", "keyspace_misses") - misses;
+        if (dh != steps[i].hits || dm != steps[i].misses)
+            fail_msg("%s: %lld hits, %lld misses; expected %d, %d", steps[i].cmd, dh, dm, steps[i].hits,
+                     steps[i].misses);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +333,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_randomkey_dbsize_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_select, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hits_and_misses, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
