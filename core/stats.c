@@ -2,9 +2,10 @@
  *
  * The owning shard is the only writer; it writes with relaxed atomic stores
  * (stat_add) so that INFO on another shard may read with stat_load without a
- * data race. stats_command_done / stats_command_rejected count only the
- * command's own row (cmd[index]); the dispatcher counts commands_processed
- * and total_error_replies itself. */
+ * data race. stats_command_done counts commands_processed and the
+ * command's own row (cmd[index]), stats_command_rejected the row only (a
+ * command refused before it ran is not processed, as in Redis); the
+ * dispatcher counts total_error_replies itself. */
 #include "core/stats.h"
 
 #include <stdlib.h>
@@ -78,6 +79,7 @@ void shard_stats_reset(struct shard_stats *s, size_t ncommands)
 
 void stats_command_done(struct shard_stats *s, int index, uint64_t usec, int failed)
 {
+    stat_add(&s->commands_processed, 1);
     if (s->cmd == NULL || index < 0 || (size_t)index >= s->ncommands)
         return;
     struct command_stat *c = &s->cmd[index];

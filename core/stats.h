@@ -116,9 +116,10 @@ void shard_stats_deinit(struct shard_stats *s);
 void shard_stats_reset(struct shard_stats *s, size_t ncommands); /* CONFIG RESETSTAT */
 
 /* Record one finished command: index into cmd[], its duration and whether
- * it replied with an error. These count only cmd[index] (calls, usec,
- * failed_calls, latency / rejected_calls); commands_processed and
- * total_error_replies are the caller's to count. */
+ * it replied with an error: commands_processed and cmd[index] (calls, usec,
+ * failed_calls, latency). stats_command_rejected: a command refused before
+ * it ran, cmd[index].rejected_calls only (Redis's total_commands_processed
+ * counts what ran). total_error_replies is the caller's to count. */
 void stats_command_done(struct shard_stats *s, int index, uint64_t usec, int failed);
 void stats_command_rejected(struct shard_stats *s, int index);
 /* One error reply went to a client: counts total_error_replies and its kind.

@@ -137,7 +137,6 @@ size_t session_data(struct shard *sh, struct conn *c, const char *p, size_t n)
         used += consumed;
         if (st == RESP_EMPTY)
             continue;
-        stat_add(&sh->stats.commands_processed, 1);
         dispatch_execute(sh, s, (int)s->parser.argc, s->parser.argv);
     }
     s->input_counted = n - used;

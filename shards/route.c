@@ -757,7 +757,7 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
          * another shard: a split MSET would write the parts that are whole */
         snprintf(text, sizeof(text), ERR_ARITY, cmd->name);
         session_reply_error(s, text);
-        stats_command_rejected(&sh->stats, cmd->index);
+        stats_command_done(&sh->stats, cmd->index, 0, true); /* Redis's MSET fails it as it runs */
         return;
     }
     if (monitor_watching(sh->node) && !monitor_command(sh, s, cmd, argc, argv))

@@ -387,6 +387,40 @@ static void test_commandstats_once(void **state)
     tclose(c);
 }
 
+/* total_commands_processed counts the commands that ran, as Redis's: not
+ * one refused before it ran (unknown, wrong arity), once one split over
+ * shards; MSET with a key short of its value runs and fails (a failed
+ * call, not a rejected one). */
+static void test_processed_counts_what_ran(void **state)
+{
+    (void)state;
+    tconn *c = tconnect(srv.port);
+    expect_ok(tcmd(c, "CONFIG RESETSTAT"));
+    long long before = info_field(c, "stats", "total_commands_processed"); /* RESETSTAT, maybe */
+    const char *unknown[] = { "NOSUCHCOMMAND", "x" };
+    tsendv(c, 2, unknown);
+    expect_error_prefix(tread(c, 5000), "ERR unknown command");
+    const char *arity[] = { "GET" };
+    tsendv(c, 1, arity);
+    expect_error_prefix(tread(c, 5000), "ERR wrong number of arguments");
+    const char *odd[] = { "MSET", "k1", "1", "k2" };
+    tsendv(c, 4, odd);
+    expect_error_prefix(tread(c, 5000), "ERR wrong number of arguments");
+    expect_ok(tcmd(c, "MSET k1 1 k2 2 k3 3 k4 4"));
+    /* the INFO before, the two MSETs */
+    assert_int_equal(info_field(c, "stats", "total_commands_processed") - before, 3);
+    struct rval *v = tcmd(c, "INFO commandstats");
+    const char *mset = strstr(v->str, "cmdstat_mset:calls=2,");
+    assert_non_null(mset);
+    const char *eol = strstr(mset, "\r\n");
+    const char *tail = strstr(mset, "rejected_calls=0,failed_calls=1\r\n");
+    assert_true(tail && tail < eol + 2);
+    assert_non_null(strstr(v->str, "cmdstat_get:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0"));
+    rval_free(v);
+    expect_ok(tcmd(c, "FLUSHALL"));
+    tclose(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_histogram),
         cmocka_unit_test(test_info_percentiles),
         cmocka_unit_test(test_commandstats_once),
+        cmocka_unit_test(test_processed_counts_what_ran),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
