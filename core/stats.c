@@ -48,6 +48,8 @@ void shard_stats_reset(struct shard_stats *s, size_t ncommands)
     zero_u64(&s->rejected_connections);
     zero_u64(&s->net_input_bytes);
     zero_u64(&s->net_output_bytes);
+    zero_u64(&s->net_repl_input_bytes);
+    zero_u64(&s->net_repl_output_bytes);
     zero_u64(&s->total_error_replies);
     for (int i = 0; i < __atomic_load_n(&s->nerrors, __ATOMIC_ACQUIRE); i++)
         zero_u64(&s->errors[i].count);

@@ -43,6 +43,11 @@ struct shard_stats {
     uint64_t rejected_connections;
     uint64_t net_input_bytes;
     uint64_t net_output_bytes;
+    /* of the two above, replication's traffic (as redis-server 7.0
+     * counts it): the master's stream and full syncs sent to replicas, and
+     * read from the master */
+    uint64_t net_repl_input_bytes;
+    uint64_t net_repl_output_bytes;
     uint64_t total_error_replies;
     uint64_t cross_shard_requests; /* commands or parts sent to another shard */
     /* cluster mode: writes of keys a MIGRATE had in flight, held on their

@@ -53,6 +53,8 @@ static void repl_node_teardown(struct node *n)
     n->repl = NULL;
 }
 
+static uint64_t repl_memory_not_counted(struct shard *sh);
+
 static void repl_module_info(struct shard *sh, const char *section, struct buf *out)
 {
     if (strcmp(section, "stats") == 0)
@@ -64,6 +66,10 @@ static void repl_module_info(struct shard *sh, const char *section, struct buf *
         struct repl *r = repl_of(sh);
         uint64_t held = r->backlog_active ? journal_offset(r->backlog) - journal_first_offset(r->backlog) : 0;
         buf_printf(out, "mem_replication_backlog:%llu\r\n", (unsigned long long)held);
+        /* Redis 7's one buffer shared by the backlog and the replicas: here
+         * the backlog and the replicas' own buffers */
+        buf_printf(out, "mem_total_replication_buffers:%llu\r\n",
+                   (unsigned long long)(held + repl_memory_not_counted(sh)));
     }
 }
 

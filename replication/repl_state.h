@@ -232,6 +232,7 @@ struct repl_link {
     /* per shard, the batches posted and not seen taken yet (applied.c) */
     struct applied_track *applied;
     uint64_t           post_from; /* the lowest offset whose writes the applies being queued carry */
+    size_t             input_counted; /* bytes link_data left, counted already */
     unsigned long long turn;     /* the loop turn turn_bytes counts */
     size_t             turn_bytes; /* stream bytes taken in that turn */
     struct rdb_in     *rdb;      /* a Redis master's RDB file being read (rdb_load.c) */

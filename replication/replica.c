@@ -1171,9 +1171,23 @@ static void link_describe(struct shard *sh, const struct conn *c, struct conn_vi
  * its own).
  * CLIENT KILL TYPE master: drop the link now; it reconnects (and asks for a
  * partial resync) after the retry delay, as after any cut. */
+/* link_data, counting the bytes that are new (the loop gives again what
+ * the last call left) in INFO's total_net_input_bytes and, of them,
+ * total_net_repl_input_bytes (as redis-server 7.0 counts them) */
+static size_t link_data_counted(struct shard *sh, struct conn *c, const char *p, size_t n)
+{
+    struct repl_link *l = link_of(c);
+    size_t fresh = n > l->input_counted ? n - l->input_counted : 0;
+    stat_add(&sh->stats.net_input_bytes, fresh);
+    stat_add(&sh->stats.net_repl_input_bytes, fresh);
+    size_t used = link_data(sh, c, p, n);
+    l->input_counted = c->closing ? 0 : n - used;
+    return used;
+}
+
 static const struct conn_owner_ops link_ops = {
     .name = "master link",
-    .data = link_data,
+    .data = link_data_counted,
     .connected = link_connected,
     .closed = link_closed,
     .describe = link_describe,

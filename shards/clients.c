@@ -96,6 +96,9 @@ void dispatch_sent(void *arg, struct conn *c)
     struct shard *sh = arg;
     uint64_t sent = loop_bytes_sent(sh->loop); /* INFO total_net_output_bytes */
     stat_add(&sh->stats.net_output_bytes, sent - sh->net_out_seen);
+    /* the bytes since the last call are c's send's (called after each) */
+    if (c->owner && c->owner->ops->replication)
+        stat_add(&sh->stats.net_repl_output_bytes, sent - sh->net_out_seen);
     sh->net_out_seen = sent;
     if (c->owner && c->owner->ops->sent)
         c->owner->ops->sent(arg, c);
@@ -244,6 +247,7 @@ static void feed_describe(struct shard *sh, const struct conn *c, struct conn_vi
 
 static const struct conn_owner_ops feed_ops = {
     .name = "replica",
+    .replication = true,
     .data = session_data,
     .sent = session_sent,
     .closed = session_closed,

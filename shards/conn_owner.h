@@ -52,6 +52,10 @@ struct conn_view {
 
 struct conn_owner_ops {
     const char *name;  /* for logs */
+    /* A replica's feed: the bytes it sends count in INFO's
+     * total_net_repl_output_bytes too (a part of total_net_output_bytes,
+     * as redis-server 7.0 counts them). */
+    bool        replication;
     /* Bytes arrived: returns how many leading bytes were consumed. */
     size_t (*data)(struct shard *sh, struct conn *c, const char *p, size_t n);
     /* Output drained (a send finished). NULL: nothing to do. */

@@ -68,7 +68,7 @@ static const struct {
 
 /* Every shard's counters added up. */
 struct info_totals {
-    uint64_t commands, connections, rejected_conns, net_in, net_out, errors, cross_shard;
+    uint64_t commands, connections, rejected_conns, net_in, net_out, repl_in, repl_out, errors, cross_shard;
     uint64_t held_writes, held_writes_tryagain, staged_keys;
     uint64_t keys, expires, used_memory, expired, evicted, hits, misses;
     uint64_t client_max_output; /* the biggest of the shards' */
@@ -98,6 +98,8 @@ static void sum_shards(const struct node *n, struct info_totals *t)
         t->rejected_conns += stat_load(&s->rejected_connections);
         t->net_in         += stat_load(&s->net_input_bytes);
         t->net_out        += stat_load(&s->net_output_bytes);
+        t->repl_in        += stat_load(&s->net_repl_input_bytes);
+        t->repl_out       += stat_load(&s->net_repl_output_bytes);
         t->errors         += stat_load(&s->total_error_replies);
         t->cross_shard    += stat_load(&s->cross_shard_requests);
         t->held_writes    += stat_load(&s->held_writes);
@@ -159,7 +161,7 @@ static void bytes_human(char *out, size_t n, uint64_t b)
  * commands and network bytes per second between two INFO calls at least a
  * second apart (the last rates are kept in between). INFO is rare and runs
  * on any shard, so a mutex is fine here. */
-enum { RATE_OPS, RATE_NET_IN, RATE_NET_OUT, RATES };
+enum { RATE_OPS, RATE_NET_IN, RATE_NET_OUT, RATE_REPL_IN, RATE_REPL_OUT, RATES };
 static pthread_mutex_t ops_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t  ops_last_ms;
 static uint64_t ops_last_count[RATES];
@@ -460,7 +462,7 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
         aof_info(sh, out); /* aof_*: shards/aof.c */
     }
     if (want & INFO_STATS) {
-        uint64_t counts[RATES] = { t.commands, t.net_in, t.net_out };
+        uint64_t counts[RATES] = { t.commands, t.net_in, t.net_out, t.repl_in, t.repl_out };
         double rates[RATES];
         rates_per_sec(now_ms, counts, rates);
         info_section_header(out, &sections, "Stats");
@@ -470,8 +472,12 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "instantaneous_ops_per_sec:%llu\r\n"
                    "total_net_input_bytes:%llu\r\n"
                    "total_net_output_bytes:%llu\r\n"
+                   "total_net_repl_input_bytes:%llu\r\n"
+                   "total_net_repl_output_bytes:%llu\r\n"
                    "instantaneous_input_kbps:%.2f\r\n"
                    "instantaneous_output_kbps:%.2f\r\n"
+                   "instantaneous_input_repl_kbps:%.2f\r\n"
+                   "instantaneous_output_repl_kbps:%.2f\r\n"
                    "rejected_connections:%llu\r\n"
                    "expired_keys:%llu\r\n"
                    "expired_stale_perc:%.2f\r\n"
@@ -515,7 +521,9 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    (unsigned long long)t.connections, (unsigned long long)t.commands,
                    (unsigned long long)rates[RATE_OPS],
                    (unsigned long long)t.net_in, (unsigned long long)t.net_out,
+                   (unsigned long long)t.repl_in, (unsigned long long)t.repl_out,
                    rates[RATE_NET_IN] / 1024.0, rates[RATE_NET_OUT] / 1024.0,
+                   rates[RATE_REPL_IN] / 1024.0, rates[RATE_REPL_OUT] / 1024.0,
                    (unsigned long long)t.rejected_conns, (unsigned long long)t.expired,
                    t.expired_stale_perc, (unsigned long long)t.expired_time_cap,
                    (unsigned long long)t.evicted, (unsigned long long)t.eviction_exceeded_ms,

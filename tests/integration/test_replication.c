@@ -802,6 +802,44 @@ static void test_link_is_master_client(void **state)
     node_stop(m);
 }
 
+/* INFO's replication traffic, as redis-server 7.0 counts it: what a master
+ * sends its replicas (full sync and stream) in total_net_repl_output_bytes,
+ * what a replica reads from its master in total_net_repl_input_bytes, each
+ * a part of total_net_output_bytes / total_net_input_bytes; the replica's
+ * own replies to its master (REPLCONF ACK) are not replication output. The
+ * stream alone is master_repl_offset bytes, so each count is at least
+ * that; mem_total_replication_buffers holds the backlog. */
+static void test_replication_traffic_in_info(void **state)
+{
+    struct server *m = node_start((const char *[]){ "--threads", "2", NULL });
+    struct server *r = node_start((const char *[]){ "--threads", "1", NULL });
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    load_keys(mc, "before", 0, 2000, 100); /* in the full sync */
+    replicaof(rc, m->port);
+    wait_synced(mc, rc, 20000);
+    load_keys(mc, "after", 0, 2000, 100); /* in the stream */
+    wait_synced(mc, rc, 20000);
+    long long offset = info_field(mc, "replication", "master_repl_offset");
+    long long out = info_field(mc, "stats", "total_net_output_bytes");
+    long long repl_out = info_field(mc, "stats", "total_net_repl_output_bytes");
+    assert_true(repl_out >= offset + 2000 * 100); /* the stream, and the snapshot's values */
+    assert_true(out >= repl_out);
+    assert_int_equal(info_field(mc, "stats", "total_net_repl_input_bytes"), 0);
+    long long in = info_field(rc, "stats", "total_net_input_bytes");
+    long long repl_in = info_field(rc, "stats", "total_net_repl_input_bytes");
+    assert_true(repl_in >= offset + 2000 * 100);
+    assert_true(in >= repl_in);
+    assert_int_equal(info_field(rc, "stats", "total_net_repl_output_bytes"), 0);
+    assert_true(info_field(mc, "memory", "mem_total_replication_buffers") >=
+                info_field(mc, "memory", "mem_replication_backlog"));
+    expect_ok(tcmd(mc, "CONFIG RESETSTAT"));
+    assert_int_equal(info_field(mc, "stats", "total_net_repl_output_bytes"), 0);
+    tclose(mc);
+    tclose(rc);
+    node_stop(r);
+    node_stop(m);
+}
+
 int main(void)
 {
     if (target_is_redis()) {
@@ -811,6 +849,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_readonly_role_info, nodes_teardown),
         cmocka_unit_test_teardown(test_link_is_master_client, nodes_teardown),
+        cmocka_unit_test_teardown(test_replication_traffic_in_info, nodes_teardown),
         cmocka_unit_test_teardown(test_full_sync_while_writing, nodes_teardown),
         cmocka_unit_test_teardown(test_chained_full_sync, nodes_teardown),
         cmocka_unit_test_teardown(test_cut_link_partial_resync, nodes_teardown),
