@@ -880,7 +880,7 @@ static enum stream_verdict stream_command(struct shard *sh, struct repl_link *l,
         /* Redis shows the master's commands, from the master's address */
         char peer[300];
         snprintf(peer, sizeof(peer), "%s:%d", r->master_host, r->master_port);
-        monitor_link_command(sh, peer, argc, argv);
+        monitor_command_from(sh, peer, argc, argv);
     }
     if (multi)
         return SC_OK;

@@ -207,7 +207,7 @@ bool monitor_command(struct shard *sh, struct session *s, const struct command *
     return true;
 }
 
-void monitor_link_command(struct shard *sh, const char *peer, int argc, const struct slice *argv)
+void monitor_command_from(struct shard *sh, const char *peer, int argc, const struct slice *argv)
 {
     const struct command *cmd = row_of(argc, argv);
     if (cmd && (cmd->flags & CMD_ADMIN))

@@ -61,9 +61,11 @@ bool monitor_command(struct shard *sh, struct session *s, const struct command *
 void monitor_exec_watched(struct shard *sh, const struct session *s, struct slice exec, const struct buf *cmds,
                           bool ran);
 
-/* A command of the replication stream applied here (shard 0, the link to
- * the master at peer "ip:port"), only while monitor_watching. */
-void monitor_link_command(struct shard *sh, const char *peer, int argc, const struct slice *argv);
+/* A command that came from no client connection, shown from peer: one of
+ * the replication stream applied here (shard 0, the link to the master at
+ * "ip:port"), or one a script ran (`redis.call`, peer "lua", as Redis
+ * shows them); only while monitor_watching. Admin commands are not shown. */
+void monitor_command_from(struct shard *sh, const char *peer, int argc, const struct slice *argv);
 
 /* MONITOR: the session becomes a monitor (answered +OK by the caller). */
 void monitor_start(struct shard *sh, struct session *s);

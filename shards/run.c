@@ -16,6 +16,7 @@
 #include "shards/blocking.h"
 #include "shards/blocking_move.h"
 #include "shards/message.h"
+#include "shards/monitor.h"
 #include "shards/node.h"
 #include "shards/notify.h"
 #include "shards/scratch.h"
@@ -339,6 +340,8 @@ void dispatch_run_nested(const struct exec_ctx *outer, const struct command *cmd
     struct shard *sh = outer->shard;
     uint64_t outer_start = sh->clock_ns, usec;
     sh->clock_ns = clock_mono_ns();
+    if (monitor_watching(sh->node))
+        monitor_command_from(sh, "lua", argc, argv);
     /* no msg and no waiting: a key in flight is answered -TRYAGAIN, since
      * the script cannot be held half run */
     run_command_msg(sh, outer->store, cmd, argc, argv, out, 2, NULL, outer->caller_id, NULL, -1, true, &usec);

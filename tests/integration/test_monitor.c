@@ -146,6 +146,34 @@ static void test_multi_exec(void **state)
     tclose(m);
 }
 
+/* A script's commands are shown after its EVAL (or FCALL) line, from
+ * "lua", as Redis shows them. */
+static void test_script_commands(void **state)
+{
+    (void)state;
+    tconn *m = monitor_open();
+    tconn *c = tconnect(srv.port);
+    const char *eval[] = { "EVAL", "redis.call('set', KEYS[1], 'x') return redis.call('get', KEYS[1])", "1",
+                           "sk" };
+    tsendv(c, 4, eval);
+    expect_bulk(tread(c, 5000), "x");
+    expect_line(m, "\"EVAL\" \"redis.call('set', KEYS[1], 'x') return redis.call('get', KEYS[1])\" \"1\" "
+                   "\"sk\"");
+    char addr[80];
+    char *got = next_line(m, addr);
+    assert_string_equal(got, "\"set\" \"sk\" \"x\"");
+    assert_string_equal(addr, "lua");
+    free(got);
+    got = next_line(m, addr);
+    assert_string_equal(got, "\"get\" \"sk\"");
+    assert_string_equal(addr, "lua");
+    free(got);
+    expect_int(tcmd(c, "DEL sk"), 1);
+    expect_line(m, "\"DEL\" \"sk\"");
+    tclose(c);
+    tclose(m);
+}
+
 /* A watched EXEC shows the commands it ran, then EXEC; one aborted by a
  * changed key ran nothing and shows EXEC alone (keys of every shard). */
 static void test_watched_exec(void **state)
@@ -403,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_format_and_quoting),
         cmocka_unit_test(test_left_out_and_redacted),
         cmocka_unit_test(test_multi_exec),
+        cmocka_unit_test(test_script_commands),
         cmocka_unit_test(test_watched_exec),
         cmocka_unit_test(test_every_shard),
         cmocka_unit_test(test_monitor_connection),
