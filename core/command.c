@@ -184,6 +184,20 @@ int command_keys(const struct command *cmd, int argc, const struct slice *argv, 
             idx[k] = at + 1 + k;
         return n;
     }
+    if (cmd->flags & CMD_DEST_NUMKEYS) {
+        /* the destination, then the counted keys (a count that is not one:
+         * the destination alone, for the handler to answer its error) */
+        int n = 0, first = cmd->first_key;
+        if (max > 0)
+            idx[0] = first;
+        n++;
+        long long nk;
+        if (first + 1 < argc && parse_ll(argv[first + 1], &nk) && nk > 0 && nk <= argc - first - 2)
+            for (int i = 0; i < (int)nk; i++, n++)
+                if (n < max)
+                    idx[n] = first + 2 + i;
+        return n;
+    }
     int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
     if (last >= argc)
         last = argc - 1;

@@ -132,6 +132,11 @@ enum command_flag {
  * STORE, SINTERSTORE, ZUNIONSTORE, BITOP, PFMERGE, MIGRATE...); other write
  * rows' lookups are not counted. */
 #define CMD_READ_STATS (UINT64_C(1) << 33)
+/* ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE: the key at first_key is the
+ * destination, the argument after it counts the keys that follow it (then
+ * options: WEIGHTS, AGGREGATE); those and the destination are the keys
+ * (Redis's zunionInterDiffStoreGetKeys). COMMAND shows "movablekeys". */
+#define CMD_DEST_NUMKEYS (UINT64_C(1) << 34)
 
 /* How a command's writes reach the replication stream: the journal column
  * of the table (replication/repl.c acts on it; rows set it through

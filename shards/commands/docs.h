@@ -27,6 +27,10 @@ struct doc_key_spec {
     char flags[6][16];
     int  nflags;
     int  index, lastkey, keystep;
+    /* find_keys "keynum" instead of "range": the key count is at index +
+     * keynumidx, the first key at index + firstkey (lastkey unused) */
+    bool keynum;
+    int  keynumidx, firstkey;
 };
 size_t doc_key_specs(const struct command_doc *d, struct doc_key_spec *out, size_t max);
 /* Does the spec carry the flag (e.g. "not_key")? */

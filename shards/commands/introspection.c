@@ -32,6 +32,7 @@ static const struct {
     { CMD_FAST, "fast" },
     { CMD_NOAUTH, "no_auth" }, { CMD_NO_MULTI, "no_multi" }, { CMD_STORE_KEY, "movablekeys" },
     { CMD_MAY_REPLICATE, "may_replicate" }, { CMD_STREAMS_KEYS, "movablekeys" },
+    { CMD_NUMKEYS, "movablekeys" }, { CMD_DEST_NUMKEYS, "movablekeys" },
 };
 
 /* ACL categories: Redis 7.0's (core/acl_categories.c); for a command
@@ -80,6 +81,39 @@ static size_t command_key_specs(const struct command *cmd, const char *fullname,
         return n;
     memset(out, 0, sizeof(*out));
     bool write = cmd->flags & CMD_WRITE;
+    if ((cmd->flags & CMD_DEST_NUMKEYS) && max >= 2) {
+        /* the destination, then the counted sources (Redis's two specs) */
+        memset(&out[1], 0, sizeof(out[1]));
+        snprintf(out[0].flags[0], sizeof(out[0].flags[0]), "OW");
+        snprintf(out[0].flags[1], sizeof(out[0].flags[1]), "update");
+        out[0].nflags = 2;
+        out[0].index = cmd->first_key;
+        out[0].keystep = 1;
+        snprintf(out[1].flags[0], sizeof(out[1].flags[0]), "RO");
+        snprintf(out[1].flags[1], sizeof(out[1].flags[1]), "access");
+        out[1].nflags = 2;
+        out[1].index = cmd->first_key + 1;
+        out[1].keynum = true;
+        out[1].firstkey = 1;
+        out[1].keystep = 1;
+        return 2;
+    }
+    if (cmd->flags & CMD_NUMKEYS) {
+        /* the count just before the keys; Redis's flags: a script's keys
+         * may be anything (RW access update), the write rows pop (RW access
+         * delete: LMPOP, BLMPOP, ZMPOP, BZMPOP) */
+        bool script = cmd->flags & CMD_MAY_REPLICATE;
+        snprintf(out->flags[0], sizeof(out->flags[0]), "%s", write || script ? "RW" : "RO");
+        snprintf(out->flags[1], sizeof(out->flags[1]), "access");
+        out->nflags = 2;
+        if (write || script)
+            snprintf(out->flags[out->nflags++], sizeof(out->flags[0]), "%s", script ? "update" : "delete");
+        out->index = cmd->first_key - 1;
+        out->keynum = true;
+        out->firstkey = 1;
+        out->keystep = 1;
+        return 1;
+    }
     snprintf(out->flags[0], sizeof(out->flags[0]), "%s", write ? "RW" : "RO");
     snprintf(out->flags[1], sizeof(out->flags[1]), "%s", write ? "update" : "access");
     out->nflags = 2;
@@ -104,11 +138,13 @@ static void reply_command_info(struct reply *r, const struct command *cmd, const
         if (cmd->flags & command_flag_names[i].flag)
             reply_simple(r, command_flag_names[i].name);
 
-    /* a row whose keys follow STREAMS has no fixed range (Redis: 0 0 0) */
-    bool ranged = cmd->first_key && !(cmd->flags & CMD_STREAMS_KEYS);
+    /* a row whose keys follow STREAMS or a count has no fixed range
+     * (Redis: 0 0 0); ZUNIONSTORE's fixed key is its destination (1 1 1) */
+    bool ranged = cmd->first_key && !(cmd->flags & (CMD_STREAMS_KEYS | CMD_NUMKEYS));
+    bool dest_only = cmd->flags & CMD_DEST_NUMKEYS;
     reply_int(r, ranged ? cmd->first_key : 0);
-    reply_int(r, ranged ? cmd->last_key : 0);
-    reply_int(r, ranged ? cmd->key_step : 0);
+    reply_int(r, dest_only ? cmd->first_key : ranged ? cmd->last_key : 0);
+    reply_int(r, dest_only ? 1 : ranged ? cmd->key_step : 0);
 
     const char *cats[ACL_CATEGORIES];
     size_t ncats = command_categories(cmd, cats);
@@ -145,6 +181,18 @@ static void reply_command_info(struct reply *r, const struct command *cmd, const
         reply_bulk_str(r, "find_keys");
         reply_map(r, 2);
         reply_bulk_str(r, "type");
+        if (specs[k].keynum) {
+            reply_bulk_str(r, "keynum");
+            reply_bulk_str(r, "spec");
+            reply_map(r, 3);
+            reply_bulk_str(r, "keynumidx");
+            reply_int(r, specs[k].keynumidx);
+            reply_bulk_str(r, "firstkey");
+            reply_int(r, specs[k].firstkey);
+            reply_bulk_str(r, "keystep");
+            reply_int(r, specs[k].keystep);
+            continue;
+        }
         reply_bulk_str(r, "range");
         reply_bulk_str(r, "spec");
         reply_map(r, 3);
@@ -433,6 +481,17 @@ static void command_getkeys(struct exec_ctx *ctx, bool with_flags)
     for (size_t k = 0; k < nspecs; k++) {
         if (doc_key_spec_has(&specs[k], "not_key"))
             continue; /* SSUBSCRIBE's channels: keys to the cluster only */
+        if (specs[k].keynum) { /* the keys a count names (ZUNION, EVAL, LMPOP...) */
+            long long nk;
+            int at = specs[k].index + specs[k].keynumidx, from = specs[k].index + specs[k].firstkey;
+            if (at >= argc || !parse_ll(argv[at], &nk) || nk < 0 || nk > argc - from)
+                continue;
+            for (int i = 0; i < (int)nk && nkeys < 256; i++) {
+                idx[nkeys] = from + i * (specs[k].keystep > 0 ? specs[k].keystep : 1);
+                spec_of[nkeys++] = (int)k;
+            }
+            continue;
+        }
         int last = specs[k].lastkey >= 0 ? specs[k].index + specs[k].lastkey : argc + specs[k].lastkey;
         if (last >= argc)
             last = argc - 1;

@@ -1212,6 +1212,60 @@ static void test_sort_in_cluster(void **state)
     server_stop(&s);
 }
 
+/* Commands whose keys a count names (ZUNION, ZUNIONSTORE's sources,
+ * SINTERCARD, ZMPOP, EVAL) are checked on those keys only: the count and
+ * the options after the keys (WEIGHTS, AGGREGATE, LIMIT, MIN) are no keys,
+ * so keys of one slot pass and keys of two are -CROSSSLOT; COMMAND shows
+ * them as Redis does (movablekeys, 0 0 0 or the destination's 1 1 1), so
+ * that cluster clients find the keys with COMMAND GETKEYS. */
+static void test_counted_keys_in_cluster(void **state)
+{
+    (void)state;
+    struct server s;
+    start_one_owner(&s);
+    tconn *c = tconnect(s.port);
+    expect_int(tcmd(c, "ZADD {z}a 1 x 2 y"), 2);
+    expect_int(tcmd(c, "ZADD {z}b 3 x"), 1);
+    expect_int(tcmd(c, "ZUNIONSTORE {z}d 2 {z}a {z}b WEIGHTS 1 2 AGGREGATE MAX"), 2);
+    expect_bulk(tcmd(c, "ZSCORE {z}d x"), "6");
+    expect_int(tcmd(c, "ZINTERSTORE {z}d 2 {z}a {z}b"), 1);
+    expect_int(tcmd(c, "ZDIFFSTORE {z}d 2 {z}a {z}b"), 1);
+    struct rval *v = tcmd(c, "ZUNION 2 {z}a {z}b WITHSCORES");
+    assert_int_equal(v->type, R_ARRAY);
+    rval_free(v);
+    expect_int(tcmd(c, "ZINTERCARD 2 {z}a {z}b LIMIT 5"), 1);
+    expect_int(tcmd(c, "SADD {s}a m n"), 2);
+    expect_int(tcmd(c, "SINTERCARD 1 {s}a LIMIT 1"), 1);
+    v = tcmd(c, "ZMPOP 2 {z}a {z}b MIN");
+    assert_int_equal(v->type, R_ARRAY);
+    rval_free(v);
+    const char *eval[] = { "EVAL", "return redis.call('zcard', KEYS[1])", "2", "{z}a", "{z}b", "arg" };
+    tsendv(c, 6, eval);
+    expect_int(tread(c, 5000), 1);
+    expect_error(tcmd(c, "ZUNIONSTORE {z}d 2 {z}a other"), "CROSSSLOT Keys in request don't hash to the same slot");
+    expect_error(tcmd(c, "ZUNION 2 {z}a other"), "CROSSSLOT Keys in request don't hash to the same slot");
+    v = tcmd(c, "COMMAND GETKEYS ZUNIONSTORE d 2 a b WEIGHTS 1 2");
+    char *text = rval_text(v);
+    if (strcmp(text, "[\"d\", \"a\", \"b\"]") != 0)
+        fail_msg("COMMAND GETKEYS ZUNIONSTORE: %s", text);
+    free(text);
+    rval_free(v);
+    v = tcmd(c, "COMMAND INFO zunion zunionstore");
+    for (int i = 0; i < 2; i++) {
+        struct rval *row = v->elem[i];
+        bool movable = false;
+        for (size_t f = 0; f < row->elem[2]->n; f++)
+            movable |= strcmp(row->elem[2]->elem[f]->str, "movablekeys") == 0;
+        assert_true(movable);
+        assert_int_equal(row->elem[3]->integer, i); /* zunion 0 0 0, zunionstore 1 1 1 */
+        assert_int_equal(row->elem[4]->integer, i);
+        assert_int_equal(row->elem[5]->integer, i);
+    }
+    rval_free(v);
+    tclose(c);
+    server_stop(&s);
+}
+
 /* A replica's keys by slot are its master's, also after a full sync
  * replaced its store (the index is made again). */
 static void test_replica_keys_in_slot(void **state)
@@ -1520,6 +1574,7 @@ int main(void)
         cmocka_unit_test(test_nodes_link_state),
         cmocka_unit_test(test_keys_in_slot),
         cmocka_unit_test(test_sort_in_cluster),
+        cmocka_unit_test(test_counted_keys_in_cluster),
         cmocka_unit_test(test_replica_keys_in_slot),
         cmocka_unit_test(test_migrateslots_moves_slots),
         cmocka_unit_test(test_migrateslots_errors),
