@@ -10,7 +10,8 @@
  * their compact form), and thresholds of 2 with list-compress-depth 1 on
  * both sides (every collection converts, list nodes are compressed). ringkv
  * runs two shards (the harness's default), so multi-key commands over keys of different shards go
- * through its copies (the hash-tagged keys stay on one).
+ * through its copies (the hash-tagged keys stay on one). A third pair runs
+ * both as one-node clusters (-CROSSSLOT paths).
  * Skipped (exit 77) when redis-server or python3-redis is missing. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include "harness.h"
 
@@ -52,7 +54,26 @@ static int stop_both(void **state)
     return 0;
 }
 
-static void run_pair(const char *const *redis_args, const char *const *ringkv_args)
+/* Cluster mode: the node given every slot, and serving them. */
+static void own_every_slot(struct server *s)
+{
+    tconn *c = tconnect(s->port);
+    expect_ok(tcmd(c, "CLUSTER ADDSLOTSRANGE 0 16383"));
+    long long deadline = now_ms() + 10000;
+    for (;;) {
+        struct rval *v = tcmd(c, "CLUSTER INFO");
+        bool ok = v && v->str && strstr(v->str, "cluster_state:ok");
+        rval_free(v);
+        if (ok)
+            break;
+        if (now_ms() > deadline)
+            fail_msg("port %d: cluster_state not ok after 10 s", s->port);
+        usleep(50000);
+    }
+    tclose(c);
+}
+
+static void run_pair_as(const char *const *redis_args, const char *const *ringkv_args, bool cluster)
 {
     const char *script = getenv("RINGKV_DIFFERENTIAL_PY");
     if (!script || run_cmd("/usr/bin/python3 -c 'import redis' >/dev/null 2>&1", NULL) != 0)
@@ -60,6 +81,10 @@ static void run_pair(const char *const *redis_args, const char *const *ringkv_ar
     start(&redis_srv, true, redis_args);
     start(&ringkv_srv, false, ringkv_args);
     struct server *r = &redis_srv, *k = &ringkv_srv;
+    if (cluster) {
+        own_every_slot(r);
+        own_every_slot(k);
+    }
     for (int seed = 1; seed <= SEEDS; seed++) {
         char cmd[600], *out = NULL;
         snprintf(cmd, sizeof cmd, "timeout 240 /usr/bin/python3 %s %d %d %d %d 2>&1 </dev/null", script, r->port,
@@ -70,6 +95,11 @@ static void run_pair(const char *const *redis_args, const char *const *ringkv_ar
         print_message("seed %d: %s", seed, out);
         free(out);
     }
+}
+
+static void run_pair(const char *const *redis_args, const char *const *ringkv_args)
+{
+    run_pair_as(redis_args, ringkv_args, false);
 }
 
 static void test_default_thresholds(void **state)
@@ -93,6 +123,25 @@ static void test_every_collection_converts(void **state)
     run_pair(redis_args, ringkv_args);
 }
 
+/* Both as one-node clusters: a command over keys of two slots is
+ * -CROSSSLOT on both (and one of a count and its options, ZUNIONSTORE d 2
+ * a b WEIGHTS 1 2, is checked on its keys only), the hash-tagged keys pass;
+ * ringkv's keys of one slot are on one shard. */
+static void test_cluster_mode(void **state)
+{
+    (void)state;
+    char conf_r[128], conf_k[128];
+    snprintf(conf_r, sizeof conf_r, "/tmp/ringkv-differential-%d-r.conf", (int)getpid());
+    snprintf(conf_k, sizeof conf_k, "/tmp/ringkv-differential-%d-k.conf", (int)getpid());
+    unlink(conf_r);
+    unlink(conf_k);
+    const char *redis_args[] = { "--cluster-enabled", "yes", "--cluster-config-file", conf_r, NULL };
+    const char *ringkv_args[] = { "--cluster-enabled", "yes", "--cluster-config-file", conf_k, NULL };
+    run_pair_as(redis_args, ringkv_args, true);
+    unlink(conf_r);
+    unlink(conf_k);
+}
+
 int main(void)
 {
     if (run_cmd("command -v redis-server >/dev/null 2>&1", NULL) != 0)
@@ -100,6 +149,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_default_thresholds, stop_both),
         cmocka_unit_test_teardown(test_every_collection_converts, stop_both),
+        cmocka_unit_test_teardown(test_cluster_mode, stop_both),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
