@@ -13,7 +13,10 @@
  *    PSYNC as a partial resync. Nothing acknowledged is lost.
  * A TIMEOUT without FORCE gives up and the held writes run on this master;
  * with FORCE and TO the hand-over goes on anyway. After a hand-over the held
- * writes get -READONLY, as in Redis. */
+ * writes get -READONLY, as in Redis; in a cluster (node->role_recorded)
+ * they stay held until the table names the new master (at most
+ * FAILOVER_RECORD_MS) and then get -MOVED to it, as Redis Cluster's old
+ * master answers after CLUSTER FAILOVER. */
 #include "replication/repl_state.h"
 
 #include <stdio.h>
@@ -26,6 +29,11 @@
 #include "shards/message.h"
 #include "shards/node.h"
 #include "shards/shard.h"
+
+/* How long a cluster node's writes wait after its hand-over for the table
+ * to name the new master (it is pulled within PEER_FAST_MS of the new
+ * master's recording itself; a peer is given up after 2 s). */
+#define FAILOVER_RECORD_MS 2000
 
 static void failover_end(struct shard *sh, const char *why)
 {
@@ -53,6 +61,16 @@ static struct replica *target_replica(struct repl *r)
     return NULL;
 }
 
+/* We are a replica now: held writes and new ones get -READONLY (or, in a
+ * cluster whose table names the new master, -MOVED to it). */
+static void hand_over_done(struct shard *sh)
+{
+    struct repl *r = repl_of(sh);
+    atomic_store(&sh->node->repl_writes_paused, 0);
+    pause_wake_all(sh);
+    r->failover = FAILOVER_NONE;
+}
+
 static void hand_over(struct shard *sh, const char *host, int port)
 {
     struct repl *r = repl_of(sh);
@@ -64,10 +82,16 @@ static void hand_over(struct shard *sh, const char *host, int port)
         return;
     }
     r->psync_failover = true;
-    /* we are a replica now: held writes and new ones get -READONLY */
-    atomic_store(&sh->node->repl_writes_paused, 0);
-    pause_wake_all(sh);
-    r->failover = FAILOVER_NONE;
+    const struct node *n = sh->node;
+    if (n->role_recorded && !n->role_recorded(n)) {
+        /* a cluster names this node its group's master until the new
+         * master's record arrives: writes stay held until then (they get
+         * -MOVED to it), for a bounded time (failover_tick) */
+        r->failover = FAILOVER_RECORDING;
+        r->failover_deadline_ms = shard_now_ms(sh) + FAILOVER_RECORD_MS;
+        return;
+    }
+    hand_over_done(sh);
 }
 
 static void stream_complete(struct shard *sh)
@@ -111,6 +135,16 @@ void failover_gate_released(struct shard *sh)
 void failover_tick(struct shard *sh, int64_t now_ms)
 {
     struct repl *r = repl_of(sh);
+    if (r->failover == FAILOVER_RECORDING) {
+        const struct node *n = sh->node;
+        if (n->role_recorded(n) || now_ms >= r->failover_deadline_ms) {
+            if (!n->role_recorded(n))
+                log_warning("FAILOVER: my cluster table still names me master after %d ms: "
+                            "held writes get -READONLY", FAILOVER_RECORD_MS);
+            hand_over_done(sh);
+        }
+        return;
+    }
     if (r->failover != FAILOVER_WAIT_SYNC || r->failover_flushes > 0 || r->failover_held)
         return;
     struct replica *x = target_replica(r);

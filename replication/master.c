@@ -663,7 +663,7 @@ void repl_info(struct shard *sh, struct buf *out)
                "repl_backlog_size:%lld\r\nrepl_backlog_first_byte_offset:%llu\r\n"
                "repl_backlog_histlen:%llu\r\n",
                r->failover == FAILOVER_WAIT_SYNC ? "waiting-for-sync"
-               : r->failover == FAILOVER_IN_PROGRESS ? "failover-in-progress" : "no-failover",
+               : r->failover != FAILOVER_NONE ? "failover-in-progress" : "no-failover",
                r->replid, r->replid2, (unsigned long long)offset, (long long)r->second_offset,
                r->backlog_active ? 1 : 0, config_load(&sh->node->config, repl_backlog_size),
                (unsigned long long)(r->backlog_active ? first + 1 : 0),

@@ -268,7 +268,9 @@ struct repl {
     int64_t         last_ping_ms;
     uint64_t        feed_since_ns;  /* the replicas' feeds are held since (0: not held) */
     /* FAILOVER (master side) */
-    enum { FAILOVER_NONE, FAILOVER_WAIT_SYNC, FAILOVER_IN_PROGRESS } failover;
+    /* RECORDING: handed over, writes held until the cluster's table names
+     * the new master (failover.c) */
+    enum { FAILOVER_NONE, FAILOVER_WAIT_SYNC, FAILOVER_IN_PROGRESS, FAILOVER_RECORDING } failover;
     char            failover_host[256]; /* target, or "" for the first replica in sync */
     int             failover_port;
     bool            failover_force;

@@ -52,6 +52,13 @@ struct journal_sink {
  * good replicas), or NULL. Called on any shard. */
 typedef const char *write_gate_fn(const struct node *n);
 
+/* Does what a layer above records of this node's role agree with its
+ * replication role? False while a replica is still named its group's
+ * master there (cluster mode: a FAILOVER's old master until the group's new
+ * record reaches it): its writes wait for that rather than answer -READONLY
+ * (replication/failover.c, pause.c). Called on any shard. */
+typedef bool role_recorded_fn(const struct node *n);
+
 /* Cluster mode: may this node serve a command whose first key is in `slot`
  * (cross: some other key is in another slot)? `how` says what the
  * connection asked for (KEY_GATE_*). NULL, or the error to answer (-MOVED,
@@ -104,6 +111,7 @@ struct node {
     int             nmodules;
     const struct journal_sink *journal; /* where the shards' writes go, or NULL (no replication) */
     write_gate_fn  *write_gate;    /* asked before a client's write runs, or NULL */
+    role_recorded_fn *role_recorded; /* NULL: nothing above records roles */
     key_gate_fn    *key_gate;      /* asked before a command with keys runs (cluster mode), or NULL */
     /* Cluster mode: the slots for which key_gate would pass any command whose
      * keys are all in that one slot, whatever the connection asked (one bit a

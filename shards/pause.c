@@ -4,7 +4,9 @@
  * While writes are paused, a client's write command is not refused: it is
  * held, and with it everything that client sent after it, until the pause
  * ends; then it runs as if it had just arrived (on a node that became a
- * replica meanwhile, that means -READONLY). Reads from other clients go on.
+ * replica meanwhile, that means -READONLY; in a cluster, a FAILOVER's old
+ * master holds writes until its table names the new master, and they get
+ * -MOVED to it). Reads from other clients go on.
  * CLIENT PAUSE ALL holds every command, CLIENT UNPAUSE included, until its
  * timeout. Queued commands inside MULTI count as what they are, and an EXEC
  * whose queue holds a write is a write. Replication links never pass
@@ -67,9 +69,17 @@ bool pause_holds(struct shard *sh, const struct session *s, const struct command
         return true;
     bool write = (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) ||
                  ((cmd->flags & CMD_EXEC) && s->in_multi && s->multi_writes);
-    if (!write || node_write_refusal(n))
+    if (!write)
+        return false;
+    bool failover = atomic_load_explicit(&n->repl_writes_paused, memory_order_relaxed);
+    if (failover && node_is_replica(n))
+        /* a FAILOVER's old master: in a cluster its writes wait until its
+         * table names the new master (then the key gate answers -MOVED to
+         * it, as Redis Cluster's old master does), not -READONLY */
+        return n->role_recorded && !n->role_recorded(n);
+    if (node_write_refusal(n))
         return false; /* a replica's -READONLY (or -NOREPLICAS) comes first, as in Redis */
-    return mode == PAUSE_WRITE || atomic_load_explicit(&n->repl_writes_paused, memory_order_relaxed);
+    return mode == PAUSE_WRITE || failover;
 }
 
 void pause_hold(struct shard *sh, struct session *s, const struct command *cmd, int argc,

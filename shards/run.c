@@ -20,6 +20,7 @@
 #include "shards/node.h"
 #include "shards/notify.h"
 #include "shards/scratch.h"
+#include "shards/store/slot.h"
 #include "shards/store/store.h"
 #include "shards/tracking.h"
 
@@ -189,6 +190,28 @@ static void apply_writes(struct shard *sh, const struct buf *records, int64_t no
     notify_quiet(sh, false);
 }
 
+/* Why a write request another shard accepted may not run here now: a
+ * role change since (-READONLY, or in a cluster whose table names another
+ * master, the key gate's -MOVED to it), or KEY_GATE_WAIT while a
+ * FAILOVER's pause holds writes (pause.c: so would it hold this one,
+ * arriving now). NULL: it runs. */
+static const char *write_refusal_here(struct shard *sh, const struct command *cmd, int argc,
+                                      const struct slice *argv, char *text, size_t cap)
+{
+    const struct node *n = sh->node;
+    if (atomic_load_explicit(&n->repl_writes_paused, memory_order_relaxed) &&
+        (!node_is_replica(n) || (n->role_recorded && !n->role_recorded(n))))
+        return KEY_GATE_WAIT;
+    const char *refused = node_write_refusal(n);
+    int first;
+    if (refused && node_is_replica(n) && n->key_gate && command_keys(cmd, argc, argv, &first, 1) > 0) {
+        const char *moved = n->key_gate(n, (int)key_slot(argv[first].ptr, argv[first].len), false, 0, text, cap);
+        if (moved)
+            return moved;
+    }
+    return refused;
+}
+
 /* What became of a command run_command_msg was given. */
 enum run_result {
     RUN_DONE,  /* answered in out */
@@ -224,9 +247,14 @@ static enum run_result run_command_msg(struct shard *sh, struct store *store, co
     if ((cmd->flags & CMD_WRITE) && msg && store == sh->store) {
         /* accepted by the connection's shard, but a role change or a
          * FAILOVER's pause may have begun since: the offset the target must
-         * reach is fixed, so this write may not happen */
-        const char *refused = node_write_refusal(sh->node);
-        if (!refused && atomic_load_explicit(&sh->node->repl_writes_paused, memory_order_relaxed))
+         * reach is fixed, so this write may not happen now. It waits, as
+         * the pause holds a write that comes after it (pause.c), within
+         * the bound of a wait here; then it runs as a held write does. */
+        char text[160];
+        const char *refused = write_refusal_here(sh, cmd, argc, argv, text, sizeof(text));
+        if (refused == KEY_GATE_WAIT && wait_since >= 0 && now - wait_since < KEY_WAIT_MAX_MS)
+            return RUN_WAITS;
+        if (refused == KEY_GATE_WAIT)
             refused = "READONLY You can't write while a FAILOVER hands this master over to a replica.";
         if (refused) {
             reply_error(&r, refused);
@@ -588,7 +616,9 @@ static void exec_request(struct shard *sh, struct shard_msg *m, int64_t since_ms
     case RUN_KEPT:
         return; /* the handler keeps the message and answers it later */
     case RUN_WAITS:
-        if (!m->held) { /* counted once, however often it is asked again */
+        if (!m->held && !atomic_load_explicit(&sh->node->repl_writes_paused, memory_order_relaxed)) {
+            /* a key in flight (not a FAILOVER's pause): counted once,
+             * however often it is asked again */
             m->held = true;
             stat_add(&sh->stats.held_writes, 1);
         }
@@ -712,6 +742,7 @@ void dispatch_message(struct shard *sh, struct shard_msg *m)
             return;
         }
         pause_release(sh);
+        dispatch_key_waits_wake(sh); /* writes from other shards the pause held */
         m->answered = true;
         msg_post(sh, m, m->home);
         return;

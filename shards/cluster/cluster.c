@@ -73,6 +73,16 @@ static const char *cluster_key_gate(const struct node *n, int slot, bool cross, 
     return err;
 }
 
+/* node.h's role_recorded: a replica is not still named its group's master
+ * by the table in force. */
+static bool cluster_role_recorded(const struct node *n)
+{
+    const struct cluster_state *st = cluster_now(n->cluster);
+    if (st->myself < 0 || !node_is_replica(n))
+        return true;
+    return st->groups[st->nodes[st->myself].group].master != st->myself;
+}
+
 /* The gate's short cut (node.h, key_gate_served): the slots the gate
  * passes for any connection: those of this node's group while it is the
  * group's master and every slot is served (none for st NULL). A new bitmap each time (the
@@ -572,6 +582,7 @@ int cluster_attach(struct node *n, cluster_set_master_fn *set_master)
     n->cluster = c;
     n->key_gate = cluster_key_gate;
     n->key_gate_here = cluster_key_gate_here;
+    n->role_recorded = cluster_role_recorded;
     c->node = n;
     cluster_fence_attach(n, c);
     publish_served(NULL, n, st);
@@ -656,6 +667,10 @@ static void state_in_force(struct shard *sh, struct cluster *c, struct cluster_s
     char **ptrs = mi_malloc(sizeof(char *));
     ptrs[0] = (char *)old;
     dispatch_free_later(sh, ptrs, 1);
+    if (atomic_load_explicit(&sh->node->repl_writes_paused, memory_order_relaxed))
+        /* writes a FAILOVER's old master holds until its table names the
+         * new master (node.h, role_recorded) run now: -MOVED to it */
+        pause_wake_all(sh);
     /* follow a changed group record now, not at the next tick: a promotion
      * by hand in between would be taken for a return to the old record */
     cluster_roles_tick(sh, c);

@@ -15,6 +15,7 @@
 #include "shards/commands/server.h"
 #include "core/log.h"
 #include "core/glob.h"
+#include "core/numbers.h"
 #include "shards/node.h"
 #include "shards/persist.h"
 #include "shards/shard.h"

@@ -867,6 +867,102 @@ static void test_group_roles_and_takeover(void **state)
     stop_three();
 }
 
+/* A client writing to a group's master through a CLUSTER FAILOVER sees its
+ * writes answered or redirected, never refused: the writes the hand-over
+ * holds, and those that arrive before the old master's table names the new
+ * one, wait and then get -MOVED to the new master, as Redis Cluster's old
+ * master answers (redis-py, ioredis and node-redis follow -MOVED, and
+ * surface -READONLY as an error). Every acknowledged write is on the new
+ * master. */
+static void test_failover_writes_get_moved(void **state)
+{
+    (void)state;
+    SKIP_ON_REDIS();
+    start_unpushed();
+    expect_ok(push(0, "0", replica_state_text(1)));
+    wait_role(2, "slave", 0, 5000);
+    wait_role(0, "master", -1, 1000);
+    tconn *m = tconnect(node[0].port);
+    /* keys of group 0's slots (0-8191) */
+    enum { NKEYS = 64, BATCH = 32 };
+    char keys[NKEYS][16];
+    for (int k = 0, n = 0; n < NKEYS; k++) {
+        snprintf(keys[n], sizeof keys[n], "w%d", k);
+        if (get_int(tcmd(m, "CLUSTER KEYSLOT %s", keys[n])) <= 8191)
+            n++;
+    }
+    tconn *r = tconnect(node[2].port);
+    /* the replica has heard from its master on the peer link (CLUSTER
+     * FAILOVER asks the master there): pong-recv set, connected */
+    char master_at[32];
+    snprintf(master_at, sizeof master_at, "127.0.0.1:%d@", node[0].port);
+    for (long long t0 = now_ms();; usleep(20 * 1000)) {
+        char *nodes = bulk_text(tcmd(r, "CLUSTER NODES"));
+        const char *line = strstr(nodes, master_at);
+        char flags[64] = "", link[32] = "";
+        long long ping = -1, pong = 0;
+        if (line)
+            sscanf(line, "%*s %63s %*s %lld %lld %*s %31s", flags, &ping, &pong, link);
+        free(nodes);
+        if (pong > 0 && strcmp(link, "connected") == 0)
+            break;
+        if (now_ms() - t0 > 5000)
+            fail_msg("the replica has not heard from its master on the peer link");
+    }
+    const char *fo[] = { "CLUSTER", "FAILOVER" };
+    tsendv(r, 2, fo); /* its reply is read after the writes */
+    long long acked[NKEYS];
+    for (int k = 0; k < NKEYS; k++)
+        acked[k] = -1;
+    long long ok = 0, moved = 0, start = now_ms(), first_moved = 0, seq = 0;
+    char expect_moved[64];
+    snprintf(expect_moved, sizeof expect_moved, "MOVED ");
+    while (now_ms() - start < 10000 && (!first_moved || now_ms() - first_moved < 300)) {
+        char vals[BATCH][24];
+        int which[BATCH];
+        for (int b = 0; b < BATCH; b++) {
+            which[b] = (int)(seq % NKEYS);
+            snprintf(vals[b], sizeof vals[b], "%lld", seq++);
+            const char *argv[] = { "SET", keys[which[b]], vals[b] };
+            tsendv(m, 3, argv);
+        }
+        for (int b = 0; b < BATCH; b++) {
+            struct rval *v = tread(m, 5000);
+            assert_non_null(v);
+            if (v->type == R_STATUS) {
+                ok++;
+                acked[which[b]] = atoll(vals[b]);
+            } else {
+                assert_int_equal(v->type, R_ERROR);
+                if (strncmp(v->str, expect_moved, 6) != 0)
+                    fail_msg("a write during CLUSTER FAILOVER got -%s", v->str);
+                char want[64];
+                snprintf(want, sizeof want, ":%d", node[2].port);
+                assert_non_null(strstr(v->str, want)); /* to the new master */
+                moved++;
+                if (!first_moved)
+                    first_moved = now_ms();
+            }
+            rval_free(v);
+        }
+    }
+    expect_ok(tread(r, 5000));
+    print_message("writes through the failover: %lld answered, %lld -MOVED\n", ok, moved);
+    assert_true(ok > 0);
+    assert_true(moved > 0);
+    /* the new master has every acknowledged write */
+    for (int k = 0; k < NKEYS; k++) {
+        if (acked[k] < 0)
+            continue;
+        char want[24];
+        snprintf(want, sizeof want, "%lld", acked[k]);
+        expect_bulk(tcmd(r, "GET %s", keys[k]), want);
+    }
+    tclose(m);
+    tclose(r);
+    stop_three();
+}
+
 /* ------------------------------------------ the file, off shard 0's loop */
 
 /* One node, one shard (every connection is shard 0's), all slots its own
@@ -1077,6 +1173,7 @@ int main(void)
         cmocka_unit_test(test_restarted_node_converges),
         cmocka_unit_test(test_peers_authenticate),
         cmocka_unit_test(test_group_roles_and_takeover),
+        cmocka_unit_test(test_failover_writes_get_moved),
         cmocka_unit_test(test_file_written_off_the_loop),
         cmocka_unit_test(test_pipelined_pushes_are_durable),
     };
