@@ -4,6 +4,7 @@
  *   script_engine.c   a shard's Lua state: the sandbox, the redis library
  *                     (redis.call runs a command on the script's store)
  *   script_convert.c  RESP replies to Lua values and back
+ *   script_msgpack.c  the cmsgpack library scripts get
  *   functions.c       FCALL, FCALL_RO and FUNCTION; the node's registry of
  *                     function libraries
  */
@@ -43,6 +44,12 @@ struct script_shard {
     atomic_bool       kill;           /* SCRIPT KILL asked it to end */
     char              busy_name[128];  /* its sha, or the function's name */
 };
+
+/* ---- script_msgpack.c ---- */
+
+/* Push the cmsgpack library's table (pack, unpack, unpack_one,
+ * unpack_limit), as luaopen_cjson does cjson's. */
+int luaopen_cmsgpack(struct lua_State *L);
 
 /* ---- script_engine.c ---- */
 

@@ -1,7 +1,8 @@
 /* script_engine: a shard's Lua 5.1 state, as Redis 7.0 sets up its own.
  *
  * The sandbox: the base, table, string and math libraries, cjson and bit
- * (Debian's lua-cjson and LuaBitOp, the libraries Redis gives scripts too),
+ * (Debian's lua-cjson and LuaBitOp, the libraries Redis gives scripts too)
+ * and cmsgpack (script_msgpack.c),
  * without dofile, loadfile, print, setfenv, getfenv and newproxy (no files,
  * no output, no way around the globals' protection) and without
  * precompiled chunks (see "loading code" below); no os, io, debug or
@@ -675,6 +676,9 @@ lua_State *script_engine_new(struct script_shard *ss)
     lua_pushcfunction(L, luaopen_bit);
     lua_call(L, 0, 1);
     lua_setglobal(L, "bit");
+    lua_pushcfunction(L, luaopen_cmsgpack); /* ringkv's own (script_msgpack.c) */
+    lua_call(L, 0, 1);
+    lua_setglobal(L, "cmsgpack");
     static const char *const removed[] = { "dofile", "loadfile", "print", "setfenv", "getfenv", "newproxy" };
     for (size_t i = 0; i < sizeof removed / sizeof removed[0]; i++) {
         lua_pushnil(L);
@@ -721,7 +725,7 @@ lua_State *script_engine_new(struct script_shard *ss)
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, READONLY_FIELD);
     static const char *const libraries[] = { "redis", LUA_STRLIBNAME, LUA_MATHLIBNAME, LUA_TABLIBNAME,
-                                             LUA_COLIBNAME, "cjson", "bit" };
+                                             LUA_COLIBNAME, "cjson", "bit", "cmsgpack" };
     for (size_t i = 0; i < sizeof libraries / sizeof libraries[0]; i++) {
         lua_getglobal(L, libraries[i]);
         make_readonly_proxy(L);

@@ -417,6 +417,104 @@ static void test_globals_protected(void **state)
     expect_bulk(EVAL("return bit.tohex(255)", 0), "000000ff");
 }
 
+/* A bulk reply of exactly these bytes. */
+static void expect_bytes(struct rval *v, const void *bytes, size_t n)
+{
+    assert_non_null(v);
+    assert_int_equal(v->type, R_BULK);
+    assert_int_equal(v->len, n);
+    assert_memory_equal(v->str, bytes, n);
+    rval_free(v);
+}
+#define EXPECT_BYTES(reply, ...) do { \
+        static const unsigned char want_[] = { __VA_ARGS__ }; \
+        expect_bytes(reply, want_, sizeof want_); \
+    } while (0)
+
+/* cmsgpack, as Redis gives scripts (queue libraries such as BullMQ pass
+ * their arguments packed): pack's bytes are Redis's, byte for byte (the
+ * shortest integer, float32 where it is exact, str8 from 32 bytes, an array
+ * for keys 1..n, nil past 16 levels of nesting); unpack, unpack_one and
+ * unpack_limit with their offsets; cut or bad input raises Redis's errors,
+ * and no length in the input makes room before its bytes are there. */
+static void test_cmsgpack(void **state)
+{
+    (void)state;
+    EXPECT_BYTES(EVAL("return cmsgpack.pack(1, -1, 127, 128, 256, 65536, 4294967296, -33, -129, -32769, "
+                      "-2147483649)", 0),
+                 0x01, 0xff, 0x7f, 0xcc, 0x80, 0xcd, 0x01, 0x00, 0xce, 0x00, 0x01, 0x00, 0x00,
+                 0xcf, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0xd0, 0xdf, 0xd1, 0xff, 0x7f,
+                 0xd2, 0xff, 0xff, 0x7f, 0xff, 0xd3, 0xff, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff);
+    EXPECT_BYTES(EVAL("return cmsgpack.pack(1.5, 0.1, true, false, nil)", 0),
+                 0xca, 0x3f, 0xc0, 0x00, 0x00, 0xcb, 0x3f, 0xb9, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9a, 0xc3, 0xc2,
+                 0xc0);
+    EXPECT_BYTES(EVAL("return cmsgpack.pack('ab', {}, {7, 'x'}, {k = 1})", 0),
+                 0xa2, 'a', 'b', 0x90, 0x92, 0x07, 0xa1, 'x', 0x81, 0xa1, 'k', 0x01);
+    /* a hole makes a map; a function is nil */
+    EXPECT_BYTES(EVAL("return cmsgpack.pack({[1] = 1, [3] = 3}, redis.call)", 0),
+                 0x82, 0x01, 0x01, 0x03, 0x03, 0xc0);
+    EXPECT_BYTES(EVAL("return string.sub(cmsgpack.pack(string.rep('y', 32)), 1, 3)", 0), 0xd9, 0x20, 'y');
+    EXPECT_BYTES(EVAL("return string.sub(cmsgpack.pack(string.rep('y', 256)), 1, 4)", 0), 0xda, 0x01, 0x00, 'y');
+    /* nested past 16 levels (a table holding itself): nil there */
+    expect_int(EVAL("local t = {} t[1] = t return #cmsgpack.pack(t)", 0), 17);
+    expect_int(EVAL("local t = {} t[1] = t return string.byte(cmsgpack.pack(t), 17)", 0), 0xc0);
+
+    /* round trips */
+    struct rval *v = EVAL("return {cmsgpack.unpack(cmsgpack.pack(1, 'two', {3, {4}}, {x = 'y'}))}", 0);
+    expect_array_len(v, 4);
+    assert_int_equal(v->elem[0]->integer, 1);
+    assert_string_equal(v->elem[1]->str, "two");
+    assert_int_equal(v->elem[2]->n, 2);
+    assert_int_equal(v->elem[2]->elem[1]->elem[0]->integer, 4);
+    assert_int_equal(v->elem[3]->n, 0); /* a map's a Lua table with no array part: an empty reply */
+    rval_free(v);
+    expect_bulk(EVAL("return cmsgpack.unpack(cmsgpack.pack({x = 'y'})).x", 0), "y");
+    expect_bulk(EVAL("local a, b = cmsgpack.unpack(cmsgpack.pack(-2^40, 2.5)) return a .. ' ' .. b", 0),
+                "-1099511627776 2.5");
+    expect_int(EVAL("return cmsgpack.unpack('\\207\\255\\255\\255\\255\\255\\255\\255\\255')", 0), -1);
+    /* unpack_one: the next offset (-1 at the end), then the value */
+    v = EVAL("return {cmsgpack.unpack_one(cmsgpack.pack(5, 6, 7), 1)}", 0);
+    expect_array_len(v, 2);
+    assert_int_equal(v->elem[0]->integer, 2);
+    assert_int_equal(v->elem[1]->integer, 6);
+    rval_free(v);
+    v = EVAL("return {cmsgpack.unpack_limit(cmsgpack.pack(5, 6, 7), 2, 1)}", 0);
+    expect_array_len(v, 3);
+    assert_int_equal(v->elem[0]->integer, -1);
+    assert_int_equal(v->elem[1]->integer, 6);
+    assert_int_equal(v->elem[2]->integer, 7);
+    rval_free(v);
+    expect_int(EVAL("return select('#', cmsgpack.unpack(''))", 0), 0);
+
+    /* errors */
+    const char *script = "return cmsgpack.unpack('\\205\\1')";
+    expect_error(EVAL(script, 0), raised("ERR user_script:1: Missing bytes in input.", script, 1));
+    script = "return cmsgpack.unpack('\\199\\1\\1\\1')"; /* an extension */
+    expect_error(EVAL(script, 0), raised("ERR user_script:1: Bad data format in input.", script, 1));
+    script = "return cmsgpack.unpack('\\196\\1a')"; /* bin: not taken by Redis's scripts either */
+    expect_error(EVAL(script, 0), raised("ERR user_script:1: Bad data format in input.", script, 1));
+    script = "return cmsgpack.unpack_one('\\1', 5)";
+    expect_error(EVAL(script, 0), raised("ERR user_script:1: Start offset 5 greater than input length 1.", script, 1));
+    script = "return cmsgpack.pack()";
+    expect_error(EVAL(script, 0),
+                 raised("ERR user_script:1: bad argument #0 to 'pack' (MessagePack pack needs input.)", script, 1));
+    script = "return cmsgpack.unpack('\\129\\192\\1')"; /* a nil key */
+    expect_error(EVAL(script, 0), raised("ERR table index is nil", script, 1));
+    /* a 4-billion-element array announced in 6 bytes: no room made for it */
+    script = "return cmsgpack.unpack('\\221\\255\\255\\255\\255\\1')";
+    expect_error(EVAL(script, 0), raised("ERR user_script:1: Missing bytes in input.", script, 1));
+    /* nesting as deep as the input allows, and values past the stack: an
+     * error, the server well */
+    expect_error_prefix(EVAL("return cmsgpack.unpack(string.rep('\\145', 100000) .. '\\1')", 0),
+                        "ERR user_script:1: stack overflow");
+    expect_error_prefix(EVAL("return cmsgpack.unpack(string.rep('\\1', 9000))", 0),
+                        "ERR user_script:1: stack overflow (too many return values at once; use unpack_one or "
+                        "unpack_limit instead.)");
+    /* the library is read-only, as cjson */
+    expect_error_prefix(EVAL("cmsgpack.pack = nil", 0), "ERR user_script:1: Attempt to modify a readonly table");
+    expect_status(tcmd(c, "PING"), "PONG");
+}
+
 static void test_hash_tag_keys_one_shard(void **state)
 {
     /* a transfer between two keys of one shard: all or nothing */
@@ -709,6 +807,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_script_exists_and_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_scripts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_globals_protected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cmsgpack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hash_tag_keys_one_shard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys_across_shards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_undeclared_key_of_another_shard, setup, teardown),
