@@ -15,6 +15,7 @@
 #include "core/reply.h"
 #include "shards/blocking.h"
 #include "shards/blocking_move.h"
+#include "shards/key_locks.h"
 #include "shards/message.h"
 #include "shards/monitor.h"
 #include "shards/node.h"
@@ -284,6 +285,20 @@ static enum run_result run_command_msg(struct shard *sh, struct store *store, co
                 sh->node->journal->command_refused(sh, cmd);
             return RUN_DONE;
         }
+    }
+    if (sh->key_locks_held > 0 && cmd->first_key > 0 && (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) &&
+        store == sh->store && (client || msg) && key_locks_bar(sh, cmd, argc, argv, caller_id)) {
+        /* a key a watched transaction over several shards holds between
+         * its check and its run (key_locks.h): the write waits for it */
+        if (wait_since >= 0 && now - wait_since < KEY_WAIT_MAX_MS)
+            return RUN_WAITS;
+        static const char held[] = "TRYAGAIN A transaction over several shards holds a key of this command";
+        reply_error(&r, held);
+        stats_command_rejected(&sh->stats, cmd->index);
+        stats_error_reply(&sh->stats, held, sizeof(held) - 1);
+        if (msg && sh->node->journal && (cmd->flags & CMD_WRITE))
+            sh->node->journal->command_refused(sh, cmd);
+        return RUN_DONE;
     }
     if (sh->snap_keys_pending > 0 && (cmd->flags & CMD_WRITE) && store == sh->store)
         snapshot_keys_first(sh, cmd, argc, argv);

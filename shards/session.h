@@ -176,8 +176,10 @@ void session_unwatch(struct session *s);
  * MULTI here). The watched keys and the commands all on this shard: the
  * check, then the commands, back to back here. All on one other shard:
  * the whole transaction goes there as one message, checked and run there
- * back to back. Over several shards: refused (README, Transactions). The
- * answer: EXEC's array, or a null array if a watched key changed. */
+ * back to back. Over several shards: checked and held on each, then run
+ * (key_locks.h); refused if a command spans shards itself or needs the
+ * connection (README, Transactions). The answer: EXEC's array, or a null
+ * array if a watched key changed (or another such transaction held one). */
 struct reply;
 void dispatch_exec_watched(struct shard *sh, struct session *s, struct buf *cmds, int count, struct reply *r,
                            struct slice exec);

@@ -19,6 +19,7 @@
 #include "shards/store/slot.h"
 #include "shards/store/store.h"
 #include "shards/tracking.h"
+#include "shards/key_locks.h"
 #include "shards/watch.h"
 
 int shard_of_slot(const struct node *n, unsigned slot)
@@ -203,6 +204,7 @@ void shard_teardown(struct shard *sh)
         store_destroy(sh->store);
     tracking_free(sh);
     watch_free(sh);
+    key_locks_free(sh);
     notify_free(sh);
     mi_free(sh->replica_conns);
     mi_free(sh->subscribers);

@@ -78,6 +78,11 @@ struct shard {
      * dispatch_key_waits_wake), each with when it began to wait. */
     struct key_wait *key_waits;
     int              nkey_waits, key_waits_cap;
+    /* Keys held for watched transactions over several shards between
+     * their check and their run (key_locks.h), NULL before the first;
+     * key_locks_held counts them (a write tests it: one load) */
+    struct key_locks *key_locks;
+    int              key_locks_held;
     /* EVAL's Lua state and this shard's compiled scripts
      * (shards/commands/scripting.c), NULL before the shard's first script */
     struct script_shard *scripting;

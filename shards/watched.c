@@ -11,16 +11,26 @@
  *  - all on one other shard: the transaction goes there as one message
  *    (the watched keys and the queue), which checks and runs it and
  *    answers EXEC's whole reply;
- *  - over several shards: refused, the transaction dropped. Isolating a
- *    transaction across shards would need locks on the data path; a
- *    common hash tag puts the keys on one shard (in cluster mode Redis
- *    itself answers -CROSSSLOT for keys of several slots).
+ *  - over several shards (each command on one): in two steps
+ *    (key_locks.h). Each shard it touches checks the watched keys it has
+ *    and takes the transaction's keys there, so that no other client's
+ *    write comes in; once all have, each runs its commands, in the queue's
+ *    order, and lets the keys go; the replies are put back in the queue's
+ *    order here. A shard whose watched key changed, or whose key another
+ *    such transaction holds, answers no: the EXEC answers nil (the client
+ *    retries, as for any changed key) and the others let their keys go.
+ *    The connection reads nothing more meanwhile. Not in cluster mode
+ *    (Redis Cluster answers -CROSSSLOT for keys of several slots), and
+ *    not with a command that spans shards itself or needs the connection
+ *    (an MSET over two shards, FLUSHALL, CLIENT ...): those are refused,
+ *    the transaction dropped.
  * A command's shard is where the ordinary route runs it: its keys' (all
  * on one), the cursor's for SCAN, the connection's for connection
  * commands and those without keys; one that runs on every shard, on shard
  * 0 by a message, or on keys of several shards spans more than one. */
 #include "shards/dispatch.h"
 #include "shards/dispatch_internal.h"
+#include "shards/key_locks.h"
 
 #include <limits.h>
 #include <mimalloc.h>
@@ -40,6 +50,7 @@
 /* Kinds of their own for the messages of this file (they carry their handler). */
 #define MSG_WATCHED_EXEC 0x576174
 #define MSG_WATCH_FORGET 0x576175
+#define MSG_WATCHED_ACROSS 0x576176
 
 static int key_shard(const struct shard *sh, struct slice key)
 {
@@ -383,6 +394,352 @@ static void ship(struct shard *sh, struct session *s, struct buf *cmds, int coun
     dispatch_send_request(sh, s, m);
 }
 
+/* ---- a transaction over several shards --------------------------------- */
+
+enum across_step { ACROSS_CHECK, ACROSS_RUN, ACROSS_DROP };
+enum across_verdict { VERDICT_NONE, VERDICT_TAKEN, VERDICT_CHANGED, VERDICT_BUSY };
+
+/* One shard's part: made at home, read there (the message carries it). */
+struct across_part {
+    struct across      *tx;
+    int                 shard;
+    struct slice       *watched;     /* its watched keys (into tx->watched_mem) */
+    int                 nwatched;
+    struct slice       *lock;        /* the keys it takes: watched and named */
+    int                 nlock;
+    struct buf          cmds;        /* its commands, RESP, in the queue's order */
+    int                 ncmds;
+    size_t             *ends;        /* where each command's reply ends in the message's reply */
+    uint64_t           *usec;
+    enum across_verdict verdict;     /* written there at the check */
+};
+
+struct across {
+    struct shard       *home;
+    struct session     *s;
+    struct pending     *p;
+    int                 count;       /* commands in the queue */
+    int                *part_of;     /* the part each command runs in */
+    struct across_part *parts;
+    int                 nparts;
+    int                 answers;     /* of the current step */
+    enum across_step    step;
+    struct slice       *watched_mem;
+    struct buf          queue;       /* the whole queue, for MONITOR and the slow log */
+    char                exec_name[4];
+    struct shard_msg  **msgs;        /* one per part, reused by each step */
+};
+
+static void across_free(struct across *tx)
+{
+    for (int i = 0; i < tx->nparts; i++) {
+        struct across_part *pt = &tx->parts[i];
+        mi_free(pt->watched);
+        mi_free(pt->lock);
+        buf_free(&pt->cmds);
+        mi_free(pt->ends);
+        mi_free(pt->usec);
+    }
+    mi_free(tx->parts);
+    mi_free(tx->part_of);
+    mi_free(tx->watched_mem);
+    mi_free(tx->msgs);
+    buf_free(&tx->queue);
+    mi_free(tx);
+}
+
+struct run_part {
+    struct shard        *sh;
+    struct shard_msg    *m;
+    struct across_part  *pt;
+    int                  i;
+};
+
+static bool run_part_command(void *arg, int i, const struct command *cmd, int argc, const struct slice *argv)
+{
+    (void)i;
+    struct run_part *rp = arg;
+    rp->pt->usec[rp->i] = dispatch_run_shipped(rp->sh, cmd, argc, argv, &rp->m->reply, rp->m);
+    rp->pt->ends[rp->i++] = rp->m->reply.len;
+    return true;
+}
+
+static void across_home(struct shard *sh, struct shard_msg *m);
+
+/* At a part's shard: the step the message asks; then home. */
+static void across_there(struct shard *sh, struct shard_msg *m)
+{
+    struct across_part *pt = m->arg;
+    struct across *tx = pt->tx;
+    switch (tx->step) {
+    case ACROSS_CHECK:
+        if (dispatch_request_waits(sh, m))
+            return; /* after the connection's earlier request held here */
+        if (watch_touched(sh, pt->watched, pt->nwatched, m->caller_id, shard_now_ms(sh)))
+            pt->verdict = VERDICT_CHANGED;
+        else if (!key_locks_take(sh, pt->lock, pt->nlock, m->caller_id))
+            pt->verdict = VERDICT_BUSY;
+        else
+            pt->verdict = VERDICT_TAKEN;
+        if (pt->verdict != VERDICT_TAKEN)
+            watch_forget(sh, pt->watched, pt->nwatched, m->caller_id);
+        break;
+    case ACROSS_RUN: {
+        m->reply.len = 0;
+        struct run_part rp = { sh, m, pt, 0 };
+        each_queued(&pt->cmds, run_part_command, &rp);
+        watch_forget(sh, pt->watched, pt->nwatched, m->caller_id);
+        key_locks_release(sh, m->caller_id);
+        break;
+    }
+    case ACROSS_DROP:
+        watch_forget(sh, pt->watched, pt->nwatched, m->caller_id);
+        key_locks_release(sh, m->caller_id);
+        break;
+    }
+    m->answered = true;
+    m->handler = across_home;
+    msg_post(sh, m, m->home);
+}
+
+static void across_post(struct shard *sh, struct across *tx, int i)
+{
+    struct shard_msg *m = tx->msgs[i];
+    m->answered = false;
+    m->handler = across_there;
+    m->target = tx->parts[i].shard;
+    dispatch_send_request(sh, tx->s, m);
+}
+
+/* Every part answered the run: EXEC's reply, the queue's replies in order. */
+static void across_reply(struct shard *sh, struct across *tx)
+{
+    struct session *s = tx->s;
+    struct reply r = { &tx->p->out, s->client.proto };
+    reply_array(&r, (size_t)tx->count);
+    int *next = mi_calloc((size_t)tx->nparts, sizeof(int));
+    for (int i = 0; i < tx->count; i++) {
+        int pi = tx->part_of[i];
+        struct across_part *pt = &tx->parts[pi];
+        const struct buf *rep = &tx->msgs[pi]->reply;
+        size_t from = next[pi] ? pt->ends[next[pi] - 1] : 0;
+        buf_append(&tx->p->out, rep->data + from, pt->ends[next[pi]] - from);
+        next[pi]++;
+    }
+    mi_free(next);
+}
+
+/* The slow log's entries of the queue's commands, with their times. */
+struct slow_across {
+    struct shard  *sh;
+    struct across *tx;
+    int           *next;
+};
+
+static bool slow_across(void *arg, int i, const struct command *cmd, int argc, const struct slice *argv)
+{
+    struct slow_across *sa = arg;
+    int pi = sa->tx->part_of[i];
+    uint64_t usec = sa->tx->parts[pi].usec[sa->next[pi]++];
+    if (cmd && !(cmd->flags & CMD_SKIP_SLOWLOG))
+        dispatch_slow_record(sa->sh, usec, argc, argv, &sa->tx->s->client);
+    return true;
+}
+
+/* Home: a part answered; once all have, the next step. */
+static void across_home(struct shard *sh, struct shard_msg *m)
+{
+    struct across_part *pt = m->arg;
+    struct across *tx = pt->tx;
+    struct session *s = tx->s;
+    s->inflight--;
+    if (++tx->answers < tx->nparts)
+        return;
+    tx->answers = 0;
+    bool ran = false, done = true;
+    if (tx->step == ACROSS_CHECK) {
+        bool all = true;
+        for (int i = 0; i < tx->nparts; i++)
+            all = all && tx->parts[i].verdict == VERDICT_TAKEN;
+        tx->step = all ? ACROSS_RUN : ACROSS_DROP;
+        int sent = 0;
+        for (int i = 0; i < tx->nparts; i++)
+            if (all || tx->parts[i].verdict == VERDICT_TAKEN) {
+                across_post(sh, tx, i);
+                sent++;
+            }
+        /* the parts not taken answer nothing more: count them answered */
+        tx->answers = tx->nparts - sent;
+        done = sent == 0;
+        if (!done)
+            return;
+    } else {
+        ran = tx->step == ACROSS_RUN;
+    }
+    if (!done)
+        return;
+    if (ran) {
+        across_reply(sh, tx);
+        int *next = mi_calloc((size_t)tx->nparts, sizeof(int));
+        struct slow_across sa = { sh, tx, next };
+        each_queued(&tx->queue, slow_across, &sa);
+        mi_free(next);
+    } else {
+        struct reply r = { &tx->p->out, s->client.proto };
+        reply_null_array(&r);
+    }
+    if (monitor_watching(sh->node))
+        monitor_exec_watched(sh, s, (struct slice){ tx->exec_name, strnlen(tx->exec_name, sizeof(tx->exec_name)) },
+                             &tx->queue, ran);
+    struct pending *p = tx->p;
+    for (int i = 0; i < tx->nparts; i++)
+        msg_free(tx->msgs[i]);
+    across_free(tx);
+    p->waiting = 0;
+    pending_complete(sh, p);
+    if (!s->conn) {
+        if (s->inflight == 0)
+            session_free(s);
+        return;
+    }
+    session_drain(s);
+}
+
+struct part_builder {
+    struct shard  *sh;
+    struct across *tx;
+    int           *part_at;  /* shard -> part index, -1 none */
+    bool           refused;  /* a command spans shards or needs the connection */
+};
+
+static int part_for(struct part_builder *b, int shard)
+{
+    if (b->part_at[shard] < 0) {
+        struct across *tx = b->tx;
+        b->part_at[shard] = tx->nparts;
+        tx->parts = mi_realloc(tx->parts, sizeof(*tx->parts) * (size_t)(tx->nparts + 1));
+        struct across_part *pt = &tx->parts[tx->nparts++];
+        memset(pt, 0, sizeof(*pt));
+        pt->tx = tx;
+        pt->shard = shard;
+        buf_init(&pt->cmds);
+    }
+    return b->part_at[shard];
+}
+
+static void add_lock_key(struct across_part *pt, struct slice key)
+{
+    pt->lock = mi_realloc(pt->lock, sizeof(*pt->lock) * (size_t)(pt->nlock + 1));
+    pt->lock[pt->nlock++] = key;
+}
+
+/* Connection commands that need nothing of the connection (a script
+ * runs them too): they run in the connection's shard's part. */
+static bool runs_without_connection(const struct command *cmd)
+{
+    static const char *const names[] = { "ping", "echo", "time", "select" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(cmd->name, names[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool build_command(void *arg, int i, const struct command *cmd, int argc, const struct slice *argv)
+{
+    struct part_builder *b = arg;
+    if (!cmd || ((cmd->flags & CMD_CONN) && !runs_without_connection(cmd))) {
+        b->refused = true;
+        return false;
+    }
+    int shard = command_shard(b->sh, cmd, argc, argv);
+    if (shard == SEVERAL) {
+        b->refused = true;
+        return false;
+    }
+    int pi = part_for(b, shard);
+    b->tx->part_of[i] = pi;
+    struct across_part *pt = &b->tx->parts[pi];
+    resp_encode_command(&pt->cmds, argc, argv);
+    pt->ncmds++;
+    return true;
+}
+
+/* The keys each part takes: its watched keys and those its commands name
+ * (slices into the parts' own copies of the commands, which live as long). */
+static bool lock_keys_of(void *arg, int i, const struct command *cmd, int argc, const struct slice *argv)
+{
+    (void)i;
+    struct across_part *pt = arg;
+    int small[16];
+    int *idx = small;
+    int nk = command_keys(cmd, argc, argv, idx, 16);
+    if (nk > 16) {
+        idx = mi_malloc(sizeof(int) * (size_t)nk);
+        command_keys(cmd, argc, argv, idx, nk);
+    }
+    for (int k = 0; k < nk; k++)
+        add_lock_key(pt, argv[idx[k]]);
+    if (idx != small)
+        mi_free(idx);
+    return true;
+}
+
+/* Start a watched transaction over several shards; false (nothing done) if
+ * one of its commands cannot be run in a part. */
+static bool across_start(struct shard *sh, struct session *s, struct buf *cmds, int count, struct slice exec)
+{
+    struct across *tx = mi_zalloc(sizeof(*tx));
+    tx->home = sh;
+    tx->s = s;
+    tx->count = count;
+    tx->part_of = mi_malloc(sizeof(int) * (size_t)(count ? count : 1));
+    int nshards = sh->node->nshards;
+    int *part_at = mi_malloc(sizeof(int) * (size_t)nshards);
+    for (int t = 0; t < nshards; t++)
+        part_at[t] = -1;
+    struct part_builder b = { sh, tx, part_at, false };
+    each_queued(cmds, build_command, &b);
+    if (b.refused) {
+        mi_free(part_at);
+        across_free(tx);
+        return false;
+    }
+    /* the watched keys, to their shards' parts */
+    tx->watched_mem = watched_keys(s);
+    for (int i = 0; i < s->nwatched; i++) {
+        int pi = part_for(&b, key_shard(sh, tx->watched_mem[i])); /* may move tx->parts */
+        struct across_part *pt = &tx->parts[pi];
+        pt->watched = mi_realloc(pt->watched, sizeof(*pt->watched) * (size_t)(pt->nwatched + 1));
+        pt->watched[pt->nwatched++] = tx->watched_mem[i];
+        add_lock_key(pt, tx->watched_mem[i]);
+    }
+    mi_free(part_at);
+    for (int i = 0; i < tx->nparts; i++) {
+        struct across_part *pt = &tx->parts[i];
+        each_queued(&pt->cmds, lock_keys_of, pt);
+        pt->ends = mi_malloc(sizeof(size_t) * (size_t)(pt->ncmds ? pt->ncmds : 1));
+        pt->usec = mi_calloc((size_t)(pt->ncmds ? pt->ncmds : 1), sizeof(uint64_t));
+    }
+    tx->queue = *cmds;
+    buf_init(cmds);
+    memcpy(tx->exec_name, exec.ptr, exec.len < sizeof(tx->exec_name) ? exec.len : sizeof(tx->exec_name));
+    tx->p = session_pending_add(s, STAGE_EXEC);
+    tx->p->holds = true; /* the connection reads nothing more until it is done */
+    tx->p->waiting = 1;
+    s->blocked = true;
+    tx->step = ACROSS_CHECK;
+    tx->msgs = mi_malloc(sizeof(*tx->msgs) * (size_t)tx->nparts);
+    for (int i = 0; i < tx->nparts; i++) {
+        struct shard_msg *m = msg_create(MSG_WATCHED_ACROSS, sh->id, tx->parts[i].shard, NULL, -1, NULL, 0);
+        m->arg = &tx->parts[i];
+        tx->msgs[i] = m;
+    }
+    watched_clear(s); /* the parts forget them there */
+    for (int i = 0; i < tx->nparts; i++)
+        across_post(sh, tx, i);
+    return true;
+}
+
 /* ---- EXEC ---------------------------------------------------------------- */
 
 /* MONITOR's lines of a watched EXEC decided here. */
@@ -412,10 +769,15 @@ void dispatch_exec_watched(struct shard *sh, struct session *s, struct buf *cmds
         pl.shard = sh->id;
     }
     if (pl.shard == SEVERAL) {
+        if (!sh->node->key_gate && across_start(sh, s, cmds, count, exec)) {
+            multi_session_end(s);
+            return; /* answered once its parts have run (across_home) */
+        }
         monitor_here(sh, s, exec, cmds, false);
         multi_session_end(s);
-        reply_errorf(r, "ERR WATCH needs the watched keys and the transaction's keys on one shard of this "
-                        "node (ringkv has %d shards): give them a common hash tag, as {user:1}:a {user:1}:b", n);
+        reply_errorf(r, "ERR WATCH with a command that spans shards or needs the connection, in a transaction "
+                        "over several shards of this node (ringkv has %d shards): give the keys a common hash "
+                        "tag, as {user:1}:a {user:1}:b", n);
         return;
     }
     if (pl.shard == sh->id) {

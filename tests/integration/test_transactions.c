@@ -34,7 +34,8 @@ static int start_with(const char *threads)
     server_shards = target_is_redis() ? 1 : atoi(threads);
     if (target_is_redis())
         return server_start(&srv, NULL);
-    const char *args[] = { "--threads", threads, "--pin", "no", NULL };
+    /* DEBUG SLEEP holds a shard (test_watch_across_holds_writes) */
+    const char *args[] = { "--threads", threads, "--pin", "no", "--enable-debug-command", "local", NULL };
     return server_start(&srv, args);
 }
 static int group_setup1(void **state) { return start_with("1"); }
@@ -521,29 +522,77 @@ static void test_watch_resp3_null(void **state)
     tclose(b);
 }
 
-/* ringkv: watched keys and a transaction over several shards are refused
- * at EXEC (the transaction dropped, the watches forgotten). */
-static void test_watch_cross_shard_refused(void **state)
+/* Watched keys and a transaction over several shards: checked on each
+ * shard, then run (ringkv: in two steps, key_locks.h); a changed watched
+ * key on one shard aborts it whole, nothing run on any; a command that
+ * spans shards itself or needs the connection is refused there (the
+ * transaction dropped, the watches forgotten). On redis-server the same
+ * transactions simply run (one keyspace), and the refusals do not apply. */
+static void test_watch_across_shards(void **state)
 {
-    if (target_is_redis())
-        skip(); /* Redis has one keyspace: no shards */
-    if (server_shards == 1)
-        skip(); /* every key on the connection's shard */
     find_tags();
-    const char want[] = "ERR WATCH needs the watched keys and the transaction's keys on one shard of this "
-                        "node (ringkv has 3 shards): give them a common hash tag, as {user:1}:a {user:1}:b";
+    tconn *b = tconnect(srv.port);
+    /* watched on one shard, written on another */
     expect_ok(tcmd(c, "WATCH %sk", tags[0]));
     expect_ok(tcmd(c, "MULTI"));
     expect_status(tcmd(c, "SET %sk 1", tags[1]), "QUEUED");
-    expect_error(tcmd(c, "EXEC"), want);
-    expect_nil(tcmd(c, "GET %sk", tags[1]));
+    struct rval *v = tcmd(c, "EXEC");
+    expect_exec_ran(v, 1);
+    expect_bulk(tcmd(c, "GET %sk", tags[1]), "1");
+    /* every shard watched and written; the replies in the queue's order */
+    expect_ok(tcmd(c, "SET %sn 10", tags[2]));
+    expect_ok(tcmd(c, "WATCH %sa %sb %sn", tags[0], tags[1], tags[2]));
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "INCR %sn", tags[2]), "QUEUED");
+    expect_status(tcmd(c, "RPUSH %sl x y", tags[0]), "QUEUED");
+    expect_status(tcmd(c, "PING"), "QUEUED");
+    expect_status(tcmd(c, "GET %sk", tags[1]), "QUEUED");
+    expect_status(tcmd(c, "INCR %sn", tags[2]), "QUEUED");
+    v = tcmd(c, "EXEC");
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 5);
+    assert_int_equal(v->elem[0]->integer, 11);
+    assert_int_equal(v->elem[1]->integer, 2);
+    assert_string_equal(v->elem[2]->str, "PONG");
+    assert_string_equal(v->elem[3]->str, "1");
+    assert_int_equal(v->elem[4]->integer, 12);
+    rval_free(v);
+    /* a watched key changed on one shard: nothing runs, on any shard */
+    expect_ok(tcmd(c, "WATCH %sa %sb", tags[0], tags[2]));
+    expect_ok(tcmd(b, "SET %sb changed", tags[2]));
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "SET %sa 1", tags[0]), "QUEUED");
+    expect_status(tcmd(c, "SET %sc 1", tags[1]), "QUEUED");
+    expect_nil(tcmd(c, "EXEC"));
+    expect_nil(tcmd(c, "GET %sa", tags[0]));
+    expect_nil(tcmd(c, "GET %sc", tags[1]));
+    /* forgotten: the next WATCH starts afresh */
     expect_ok(tcmd(c, "WATCH %sa %sb", tags[0], tags[2]));
     expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "SET %sa 1", tags[0]), "QUEUED");
+    expect_exec_ran(tcmd(c, "EXEC"), 1);
+    tclose(b);
+    if (target_is_redis() || server_shards == 1)
+        return;
+    /* ringkv: a command over several shards itself, or one that needs the
+     * connection, cannot run in a part: refused, nothing run */
+    const char want[] = "ERR WATCH with a command that spans shards or needs the connection, in a "
+                        "transaction over several shards of this node (ringkv has 3 shards): give the keys a "
+                        "common hash tag, as {user:1}:a {user:1}:b";
+    expect_ok(tcmd(c, "WATCH %sk", tags[0]));
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "SET %sz 1", tags[0]), "QUEUED");
+    expect_status(tcmd(c, "MSET %sx 1 %sy 2", tags[1], tags[2]), "QUEUED");
+    expect_error(tcmd(c, "EXEC"), want);
+    expect_nil(tcmd(c, "GET %sz", tags[0]));
+    expect_ok(tcmd(c, "WATCH %sa %sb", tags[0], tags[2]));
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "CLIENT SETNAME x"), "QUEUED");
     expect_error(tcmd(c, "EXEC"), want);
     /* forgotten: the next transaction runs as usual, over shards too */
     expect_ok(tcmd(c, "MULTI"));
-    expect_status(tcmd(c, "SET %sk 1", tags[1]), "QUEUED");
-    expect_status(tcmd(c, "SET %sk 1", tags[2]), "QUEUED");
+    expect_status(tcmd(c, "SET %sk 2", tags[1]), "QUEUED");
+    expect_status(tcmd(c, "SET %sk 2", tags[2]), "QUEUED");
     expect_exec_ran(tcmd(c, "EXEC"), 2);
 }
 
@@ -668,6 +717,138 @@ static bool cas_increment(tconn *x, const char *key)
     while ((r = cas_attempt(x, key)) == 0)
         ;
     return r == 1;
+}
+
+/* The shard thread serving connection x (CLIENT INFO's io-thread). */
+static int serving_shard(tconn *x)
+{
+    struct rval *v = tcmd(x, "CLIENT INFO");
+    const char *f = v && (v->type == R_BULK || v->type == R_VERBATIM) ? strstr(v->str, " io-thread=") : NULL;
+    assert_non_null(f);
+    int shard = atoi(f + strlen(" io-thread="));
+    rval_free(v);
+    return shard;
+}
+
+/* A new connection served by shard `shard` (the kernel spreads them). */
+static tconn *conn_on_shard(int shard)
+{
+    for (int i = 0; i < 256; i++) {
+        tconn *x = tconnect(srv.port);
+        if (serving_shard(x) == shard)
+            return x;
+        tclose(x);
+    }
+    fail_msg("no connection served by shard %d", shard);
+    return NULL;
+}
+
+/* ringkv: between a transaction's check and its run over several shards,
+ * a plain write of one of its keys waits, and lands after it. Made
+ * visible by holding one shard in DEBUG SLEEP: the transaction has taken
+ * its key on the other shard and waits for the sleeping one; an INCR of
+ * that key meanwhile is answered only after the transaction ran, with the
+ * transaction's value + 1 (had it gone first, the transaction's SET would
+ * have overwritten it). */
+static void test_watch_across_holds_writes(void **state)
+{
+    if (target_is_redis() || server_shards < 3)
+        skip(); /* one keyspace: nothing between a check and a run */
+    find_tags();
+    char a[64], b[64];
+    snprintf(a, sizeof a, "%sheld", tags[1]);
+    snprintf(b, sizeof b, "%sheld", tags[2]);
+    /* a connection served by b's shard, to put it to sleep; the
+     * transaction's and the writer's served by the other two */
+    tconn *sleeper = conn_on_shard(2), *tx = conn_on_shard(0), *w = conn_on_shard(1);
+    tclose(c);
+    c = tx;
+    expect_ok(tcmd(c, "WATCH %s %s", a, b));
+    expect_ok(tcmd(c, "MULTI"));
+    expect_status(tcmd(c, "SET %s 100", a), "QUEUED");
+    expect_status(tcmd(c, "SET %s 100", b), "QUEUED");
+    const char *sleep_argv[] = { "DEBUG", "SLEEP", "0.6" };
+    tsendv(sleeper, 3, sleep_argv);
+    usleep(100 * 1000); /* b's shard asleep */
+    const char *exec_argv[] = { "EXEC" };
+    tsendv(c, 1, exec_argv);
+    usleep(100 * 1000); /* a taken, b's check waiting */
+    long long t0 = now_ms();
+    struct rval *v = tcmd(w, "INCR %s", a);
+    long long waited = now_ms() - t0;
+    assert_non_null(v);
+    assert_int_equal(v->type, R_INT);
+    assert_int_equal(v->integer, 101);
+    rval_free(v);
+    print_message("the INCR waited %lld ms for the transaction\n", waited);
+    assert_true(waited >= 200);
+    expect_exec_ran(tread(c, 5000), 2);
+    expect_ok(tread(sleeper, 5000));
+    expect_bulk(tcmd(c, "GET %s", a), "101");
+    tclose(w);
+    tclose(sleeper);
+}
+
+/* A check-and-set over two keys on two shards: WATCH both, read both,
+ * write both + 1. */
+static int cas2_attempt(tconn *x, const char *a, const char *b)
+{
+    rval_free(tcmd(x, "WATCH %s %s", a, b));
+    long long na = get_counter(x, a), nb = get_counter(x, b);
+    rval_free(tcmd(x, "MULTI"));
+    rval_free(tcmd(x, "SET %s %lld", a, na + 1));
+    rval_free(tcmd(x, "SET %s %lld", b, nb + 1));
+    struct rval *v = tcmd(x, "EXEC");
+    int ran = !v ? -1 : v->type == R_ARRAY && v->n == 2 ? 1 : v->type == R_NIL ? 0 : -1;
+    rval_free(v);
+    return ran;
+}
+
+/* Two processes increment two counters on two shards with check-and-set
+ * transactions, two others with plain INCRs: no increment is lost (each
+ * EXEC's check and writes came with no other write of the keys between
+ * them: the keys are held between the two steps, a plain write waits). */
+static void test_watch_across_check_and_set(void **state)
+{
+    find_tags();
+    char a[64], b[64];
+    snprintf(a, sizeof a, "%sca", tags[1]);
+    snprintf(b, sizeof b, "%scb", tags[2]);
+    enum { PROCS = 4, ROUNDS = 150 };
+    pid_t kids[PROCS];
+    fflush(NULL);
+    for (int k = 0; k < PROCS; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] == 0) {
+            tconn *x = tconnect(srv.port);
+            for (int i = 0; i < ROUNDS; i++) {
+                if (k >= PROCS / 2) { /* plain writers */
+                    struct rval *va = tcmd(x, "INCR %s", a), *vb = tcmd(x, "INCR %s", b);
+                    bool ok = va && va->type == R_INT && vb && vb->type == R_INT;
+                    rval_free(va);
+                    rval_free(vb);
+                    if (!ok)
+                        _exit(1);
+                    continue;
+                }
+                int r;
+                while ((r = cas2_attempt(x, a, b)) == 0)
+                    ;
+                if (r < 0)
+                    _exit(1);
+            }
+            tclose(x);
+            _exit(0);
+        }
+    }
+    for (int k = 0; k < PROCS; k++) {
+        int status = 0;
+        assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    assert_int_equal(get_counter(c, a), PROCS * ROUNDS);
+    assert_int_equal(get_counter(c, b), PROCS * ROUNDS);
 }
 
 static void test_watch_check_and_set(void **state)
@@ -1013,9 +1194,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watch_many_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_exec_semantics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_resp3_null, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_watch_cross_shard_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_across_shards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_on_replica, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_check_and_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_across_check_and_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_across_holds_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resp3_exec, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mset_shape_checked_before_split, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exec_waits_for_cross_shard_commands, setup, teardown),
