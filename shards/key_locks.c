@@ -95,6 +95,19 @@ bool key_locks_bar(const struct shard *sh, const struct command *cmd, int argc, 
     return barred;
 }
 
+bool key_locks_any_other(const struct shard *sh, const struct slice *keys, int n, uint64_t caller)
+{
+    const struct key_locks *kl = sh->key_locks;
+    if (!kl || kl->n == 0)
+        return false;
+    for (int k = 0; k < n; k++) {
+        const struct key_lock *l = find(kl, keys[k], XXH3_64bits(keys[k].ptr, keys[k].len));
+        if (l && l->owner != caller)
+            return true;
+    }
+    return false;
+}
+
 void key_locks_free(struct shard *sh)
 {
     struct key_locks *kl = sh->key_locks;

@@ -14,8 +14,9 @@
  * its check. Reads are served (they see the keys before the run). A
  * script's writes (redis.call) of keys it did not declare, and a
  * transaction's own commands, are not held (those cannot wait half way);
- * a queued command of another transaction meets -TRYAGAIN, as for a key
- * in flight. Expiry and eviction are not held either.
+ * a watched transaction on one shard that meets a taken key answers nil
+ * (its client retries), an unwatched one's command meets -TRYAGAIN, as
+ * for a key in flight. Expiry and eviction are not held either.
  *
  * Few keys are taken at once (the transactions in their second step), so
  * a shard keeps them in a list; a write costs one load and a branch while
@@ -42,6 +43,9 @@ void key_locks_release(struct shard *sh, uint64_t owner);
  * called while some key is taken (sh->key_locks_held > 0). */
 bool key_locks_bar(const struct shard *sh, const struct command *cmd, int argc, const struct slice *argv,
                    uint64_t caller);
+
+/* Is one of keys[0..n) another transaction's than caller's? */
+bool key_locks_any_other(const struct shard *sh, const struct slice *keys, int n, uint64_t caller);
 
 /* The list, freed with the shard. */
 void key_locks_free(struct shard *sh);

@@ -255,6 +255,37 @@ static void each_queued(const struct buf *cmds, queued_fn *fn, void *arg)
     resp_parser_deinit(&parser);
 }
 
+struct held_check {
+    const struct shard *sh;
+    uint64_t            id;
+    bool                held;
+};
+
+static bool command_held(void *arg, int i, const struct command *cmd, int argc, const struct slice *argv)
+{
+    (void)i;
+    struct held_check *hc = arg;
+    if (cmd && cmd->first_key > 0)
+        hc->held = key_locks_bar(hc->sh, cmd, argc, argv, hc->id);
+    return !hc->held;
+}
+
+/* Does a transaction over several shards hold a key of this one (its
+ * watched keys or its commands'), here? Then it answers nil, as if a
+ * watched key changed: it cannot run with the key held, nor wait half
+ * way (key_locks.h). */
+static bool tx_keys_held(const struct shard *sh, const struct slice *watched, int nwatched, const struct buf *cmds,
+                         uint64_t id)
+{
+    if (sh->key_locks_held == 0)
+        return false;
+    if (key_locks_any_other(sh, watched, nwatched, id))
+        return true;
+    struct held_check hc = { sh, id, false };
+    each_queued(cmds, command_held, &hc);
+    return hc.held;
+}
+
 struct placement {
     struct shard         *sh;
     const struct session *s;
@@ -337,7 +368,8 @@ static void shipped_message(struct shard *sh, struct shard_msg *m)
         if (dispatch_request_waits(sh, m))
             return; /* after the connection's earlier command, held here */
         struct reply r = { &m->reply, m->proto };
-        bool touched = watch_touched(sh, m->argv, m->argc, m->caller_id, shard_now_ms(sh));
+        bool touched = watch_touched(sh, m->argv, m->argc, m->caller_id, shard_now_ms(sh)) ||
+                       tx_keys_held(sh, m->argv, m->argc, &m->payload, m->caller_id);
         watch_forget(sh, m->argv, m->argc, m->caller_id);
         tx->ran = !touched;
         if (touched) {
@@ -782,7 +814,8 @@ void dispatch_exec_watched(struct shard *sh, struct session *s, struct buf *cmds
     }
     if (pl.shard == sh->id) {
         struct slice *keys = watched_keys(s);
-        bool touched = watch_touched(sh, keys, s->nwatched, s->client.id, shard_now_ms(sh));
+        bool touched = watch_touched(sh, keys, s->nwatched, s->client.id, shard_now_ms(sh)) ||
+                       tx_keys_held(sh, keys, s->nwatched, cmds, s->client.id);
         mi_free(keys);
         multi_session_end(s); /* forgets the watches, here */
         monitor_here(sh, s, exec, cmds, !touched);
