@@ -58,6 +58,7 @@ struct persist {
      * shard 0 moves it on (a futex) */
     _Alignas(64) atomic_int parked;
     _Alignas(64) atomic_uint release;
+    atomic_bool    abandoned;       /* the node stops: no park will complete (park_message) */
     atomic_bool    parked_by[1024]; /* which shards are parked now */
     int            kind;            /* enum snap_kind being parked for, SNAP_NONE if none */
     uint64_t       park_start_ns;
@@ -277,7 +278,9 @@ static int load_rdb(struct shard *sh, const char *name, bool refuse_dup);
 
 static void futex_wait(atomic_uint *w, unsigned v)
 {
-    syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+    /* bounded, so a parked shard also sees a park abandoned */
+    struct timespec ts = { 0, 100 * 1000 * 1000 };
+    syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, v, &ts, NULL, 0);
 }
 
 static void futex_wake_all(atomic_uint *w)
@@ -473,7 +476,7 @@ static void park_message(struct shard *sh, struct shard_msg *m)
         if (sh->id < 1024)
             atomic_store(&p->parked_by[sh->id], true);
         atomic_fetch_add(&p->parked, 1);
-        while (atomic_load(&p->release) == gen)
+        while (atomic_load(&p->release) == gen && !atomic_load(&p->abandoned))
             futex_wait(&p->release, gen);
         if (atomic_load(&p->reload_go)) {
             if (reload_shard(sh) != 0)
@@ -495,8 +498,20 @@ static void park_message(struct shard *sh, struct shard_msg *m)
             msg_post(sh, m, 0);
             return;
         }
-    while (atomic_load(&p->parked) < others)
+    while (atomic_load(&p->parked) < others) {
+        if (atomic_load(&sh->node->shutdown)) {
+            /* the node stops: a shard may have left its loop before it
+             * read its park message, and would never park (a FLUSHALL's
+             * save racing a SHUTDOWN NOSAVE spun here for ever). No
+             * snapshot: the parked ones go, and every shard stops. */
+            p->kind = SNAP_NONE;
+            atomic_store(&p->abandoned, true);
+            release_shards(p);
+            msg_free(m);
+            return;
+        }
         sched_yield();
+    }
     snapshot(sh);
     msg_free(m);
 }

@@ -401,6 +401,35 @@ static void test_shutdown_save_nosave_sigterm(void **state)
     tclose(c);
 }
 
+/* A SHUTDOWN NOSAVE racing the save a FLUSHALL starts (save points set):
+ * the node stops every time. It used to spin for ever now and then: a
+ * shard left its loop before it read the save's park message, and shard 0
+ * waited for it to park. */
+static void test_shutdown_racing_flushall_save(void **state)
+{
+    (void)state;
+    if (target_is_redis())
+        skip(); /* the shards' park is ringkv's */
+    for (int i = 0; i < 15; i++) {
+        const char *dir = new_dir();
+        assert_true(nservers < MAX_SERVERS);
+        struct server *s = &servers[nservers++];
+        const char *args[] = { "--dir", dir, "--save", "3600 1", "--threads", "3", "--pin", "no", NULL };
+        assert_int_equal(server_start(s, args), 0);
+        tconn *a = tconnect(s->port), *b = tconnect(s->port);
+        expect_ok(tcmd(a, "SET k v"));
+        const char *flush[] = { "FLUSHALL" };
+        const char *shut[] = { "SHUTDOWN", "NOSAVE" };
+        tsendv(a, 1, flush);
+        tsendv(b, 2, shut);
+        if (server_wait_exit(s, 10000) != 0)
+            fail_msg("round %d: the node did not stop after SHUTDOWN NOSAVE racing FLUSHALL's save", i);
+        tclose(a);
+        tclose(b);
+        nservers--;
+    }
+}
+
 /* kill -9 loses only what came after the last save. */
 static void test_kill9_keeps_last_save(void **state)
 {
@@ -605,6 +634,7 @@ int main(void)
         cmocka_unit_test_teardown(test_redis_file_loads, teardown),
         cmocka_unit_test_teardown(test_file_loads_in_redis, teardown),
         cmocka_unit_test_teardown(test_shutdown_save_nosave_sigterm, teardown),
+        cmocka_unit_test_teardown(test_shutdown_racing_flushall_save, teardown),
         cmocka_unit_test_teardown(test_kill9_keeps_last_save, teardown),
         cmocka_unit_test_teardown(test_flushall_saves, teardown),
         cmocka_unit_test_teardown(test_replica_saves, teardown),
