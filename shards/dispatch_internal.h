@@ -87,6 +87,11 @@ void pending_launch(struct shard *sh, struct pending *p);
 /* A pending entry got its last answer. */
 void pending_complete(struct shard *sh, struct pending *p);
 
+/* One of p's answers is in (its message freed): complete p if it was the
+ * last, then send what is ready, or free the session if its connection
+ * has closed and nothing else is out. */
+void pending_answered(struct shard *sh, struct pending *p);
+
 /* ---- route.c ---- */
 
 /* Run EXEC's queue from where it stopped until it ends or a scratch

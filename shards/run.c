@@ -501,6 +501,19 @@ static void scratch_run(struct shard *sh, struct pending *p)
         p->stage = STAGE_READY;
 }
 
+void pending_answered(struct shard *sh, struct pending *p)
+{
+    struct session *s = p->session;
+    if (--p->waiting == 0)
+        pending_complete(sh, p);
+    if (!s->conn) {
+        if (s->inflight == 0)
+            session_free(s);
+        return;
+    }
+    session_drain(s);
+}
+
 /* A pending entry got its last answer. */
 void pending_complete(struct shard *sh, struct pending *p)
 {
@@ -575,14 +588,7 @@ static void handle_answer(struct shard *sh, struct shard_msg *m)
             blocking_claim_free(m->arg); /* the last part of one over several shards */
     }
     msg_free(m);
-    if (--p->waiting == 0)
-        pending_complete(sh, p);
-    if (!s->conn) {
-        if (s->inflight == 0)
-            session_free(s);
-        return;
-    }
-    session_drain(s);
+    pending_answered(sh, p);
 }
 
 /* ---- requests waiting for keys in flight (dispatch.h) ---- */

@@ -397,14 +397,7 @@ static void shipped_message(struct shard *sh, struct shard_msg *m)
     m->reply = t;
     mi_free(tx);
     msg_free(m);
-    if (--p->waiting == 0)
-        pending_complete(sh, p);
-    if (!s->conn) {
-        if (s->inflight == 0)
-            session_free(s);
-        return;
-    }
-    session_drain(s);
+    pending_answered(sh, p);
 }
 
 static void ship(struct shard *sh, struct session *s, struct buf *cmds, int count, int target, struct slice exec)
@@ -627,14 +620,8 @@ static void across_home(struct shard *sh, struct shard_msg *m)
     for (int i = 0; i < tx->nparts; i++)
         msg_free(tx->msgs[i]);
     across_free(tx);
-    p->waiting = 0;
-    pending_complete(sh, p);
-    if (!s->conn) {
-        if (s->inflight == 0)
-            session_free(s);
-        return;
-    }
-    session_drain(s);
+    p->waiting = 1; /* this is its one answer */
+    pending_answered(sh, p);
 }
 
 struct part_builder {
