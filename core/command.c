@@ -125,6 +125,15 @@ void command_setup(void)
     pthread_once(&setup_once, build);
 }
 
+bool command_needs_no_connection(const struct command *cmd)
+{
+    static const char *const names[] = { "time", "ping", "echo", "select" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(cmd->name, names[i]) == 0)
+            return true;
+    return false;
+}
+
 const struct command *command_lookup(struct slice name)
 {
     if (name.len == 0 || name.len > NAME_MAX_LEN)

@@ -219,6 +219,12 @@ void command_setup(void);
 
 /* Look up argv[0] (case-insensitive); NULL if unknown. */
 const struct command *command_lookup(struct slice name);
+
+/* A command ringkv runs on the connection's thread (CMD_CONN) whose
+ * handler needs nothing of the connection (it reads ctx->client only when
+ * set): TIME, PING, ECHO, SELECT. A script runs them where it is, and so
+ * does a part of a transaction over several shards. */
+bool command_needs_no_connection(const struct command *cmd);
 /* Look up a subcommand of a container command (CLIENT LIST): NULL if unknown. */
 const struct command *command_lookup_sub(const struct command *cmd, struct slice sub);
 /* Every top-level command, in table order; *n set to the count. */

@@ -652,21 +652,11 @@ static void add_lock_key(struct across_part *pt, struct slice key)
     pt->lock[pt->nlock++] = key;
 }
 
-/* Connection commands that need nothing of the connection (a script
- * runs them too): they run in the connection's shard's part. */
-static bool runs_without_connection(const struct command *cmd)
-{
-    static const char *const names[] = { "ping", "echo", "time", "select" };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(cmd->name, names[i]) == 0)
-            return true;
-    return false;
-}
 
 static bool build_command(void *arg, int i, const struct command *cmd, int argc, const struct slice *argv)
 {
     struct part_builder *b = arg;
-    if (!cmd || ((cmd->flags & CMD_CONN) && !runs_without_connection(cmd))) {
+    if (!cmd || ((cmd->flags & CMD_CONN) && !command_needs_no_connection(cmd))) {
         b->refused = true;
         return false;
     }

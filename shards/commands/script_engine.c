@@ -146,17 +146,6 @@ static const char *key_refusal(const struct script_shard *ss, struct slice key)
 
 #define CALL_ARGS_SMALL 16
 
-/* Commands ringkv runs on the connection's thread whose handlers need
- * nothing of the connection (they read ctx->client only when it is set):
- * a script runs them where it is. TIME is a rate limiter's clock. */
-static bool runs_without_connection(const struct command *cmd)
-{
-    static const char *const names[] = { "time", "ping", "echo", "select" };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(cmd->name, names[i]) == 0)
-            return true;
-    return false;
-}
 
 /* May the script's caller run this command (its ACL user, found again by
  * id in the current users set: the one the script started under may have
@@ -254,7 +243,7 @@ static int redis_call_common(lua_State *L, bool raise)
     } else if ((cmd->flags | (container ? container->flags : 0)) & CMD_NOSCRIPT) {
         refused = "This Redis command is not allowed from script";
     } else if ((cmd->flags & (CMD_CONN | CMD_ALL_SHARDS | CMD_SHARD0 | CMD_CURSOR | CMD_PROTECTED)) &&
-               !((cmd->flags & CMD_CONN) && !container && runs_without_connection(cmd))) {
+               !((cmd->flags & CMD_CONN) && !container && command_needs_no_connection(cmd))) {
         refused = ERR_NOT_HERE_FROM_SCRIPT;
         refused_has_code = true;
     } else if ((cmd->flags & CMD_WRITE) && ss->read_only) {
@@ -293,7 +282,7 @@ static int redis_call_common(lua_State *L, bool raise)
     struct buf out;
     buf_init(&out);
     if (cmd->flags & CMD_CONN) {
-        /* one of runs_without_connection's: called as it is, no client */
+        /* one of command_needs_no_connection's: called as it is, no client */
         struct reply r = { &out, 2 };
         struct exec_ctx conn_ctx = *ctx;
         conn_ctx.reply = &r;
