@@ -428,11 +428,12 @@ enum across_verdict { VERDICT_NONE, VERDICT_TAKEN, VERDICT_CHANGED, VERDICT_BUSY
 struct across_part {
     struct across      *tx;
     int                 shard;
-    struct slice       *watched;     /* its watched keys (into tx->watched_mem) */
+    struct slice       *watched;     /* its watched keys (into keymem) */
     int                 nwatched;
     struct slice       *lock;        /* the keys it takes: watched and named */
     int                 nlock;
     struct buf          cmds;        /* its commands, RESP, in the queue's order */
+    struct buf          keymem;      /* the bytes of its watched and lock keys (the slices') */
     int                 ncmds;
     size_t             *ends;        /* where each command's reply ends in the message's reply */
     uint64_t           *usec;
@@ -449,7 +450,6 @@ struct across {
     int                 nparts;
     int                 answers;     /* of the current step */
     enum across_step    step;
-    struct slice       *watched_mem;
     struct buf          queue;       /* the whole queue, for MONITOR and the slow log */
     char                exec_name[4];
     struct shard_msg  **msgs;        /* one per part, reused by each step */
@@ -462,12 +462,12 @@ static void across_free(struct across *tx)
         mi_free(pt->watched);
         mi_free(pt->lock);
         buf_free(&pt->cmds);
+        buf_free(&pt->keymem);
         mi_free(pt->ends);
         mi_free(pt->usec);
     }
     mi_free(tx->parts);
     mi_free(tx->part_of);
-    mi_free(tx->watched_mem);
     mi_free(tx->msgs);
     buf_free(&tx->queue);
     mi_free(tx);
@@ -642,14 +642,33 @@ static int part_for(struct part_builder *b, int shard)
         pt->tx = tx;
         pt->shard = shard;
         buf_init(&pt->cmds);
+        buf_init(&pt->keymem);
     }
     return b->part_at[shard];
 }
 
+/* A copy of key in the part's keymem, added to *list: its slice holds the
+ * offset until keys_fixed points it at the bytes (keymem may move while
+ * keys are added). The keys given are the session's or a parser's: they
+ * do not outlive the building. */
+static void add_key(struct across_part *pt, struct slice **list, int *n, struct slice key)
+{
+    *list = mi_realloc(*list, sizeof(**list) * (size_t)(*n + 1));
+    (*list)[(*n)++] = (struct slice){ (const char *)(uintptr_t)pt->keymem.len, key.len };
+    buf_append(&pt->keymem, key.ptr, key.len);
+}
+
+static void keys_fixed(struct across_part *pt)
+{
+    for (int k = 0; k < pt->nwatched; k++)
+        pt->watched[k].ptr = pt->keymem.data + (uintptr_t)pt->watched[k].ptr;
+    for (int k = 0; k < pt->nlock; k++)
+        pt->lock[k].ptr = pt->keymem.data + (uintptr_t)pt->lock[k].ptr;
+}
+
 static void add_lock_key(struct across_part *pt, struct slice key)
 {
-    pt->lock = mi_realloc(pt->lock, sizeof(*pt->lock) * (size_t)(pt->nlock + 1));
-    pt->lock[pt->nlock++] = key;
+    add_key(pt, &pt->lock, &pt->nlock, key);
 }
 
 
@@ -673,8 +692,7 @@ static bool build_command(void *arg, int i, const struct command *cmd, int argc,
     return true;
 }
 
-/* The keys each part takes: its watched keys and those its commands name
- * (slices into the parts' own copies of the commands, which live as long). */
+/* The keys each part takes: its watched keys and those its commands name. */
 static bool lock_keys_of(void *arg, int i, const struct command *cmd, int argc, const struct slice *argv)
 {
     (void)i;
@@ -714,18 +732,19 @@ static bool across_start(struct shard *sh, struct session *s, struct buf *cmds, 
         return false;
     }
     /* the watched keys, to their shards' parts */
-    tx->watched_mem = watched_keys(s);
+    struct slice *watched = watched_keys(s); /* into s->watched, cleared below */
     for (int i = 0; i < s->nwatched; i++) {
-        int pi = part_for(&b, key_shard(sh, tx->watched_mem[i])); /* may move tx->parts */
+        int pi = part_for(&b, key_shard(sh, watched[i])); /* may move tx->parts */
         struct across_part *pt = &tx->parts[pi];
-        pt->watched = mi_realloc(pt->watched, sizeof(*pt->watched) * (size_t)(pt->nwatched + 1));
-        pt->watched[pt->nwatched++] = tx->watched_mem[i];
-        add_lock_key(pt, tx->watched_mem[i]);
+        add_key(pt, &pt->watched, &pt->nwatched, watched[i]);
+        add_lock_key(pt, watched[i]);
     }
+    mi_free(watched);
     mi_free(part_at);
     for (int i = 0; i < tx->nparts; i++) {
         struct across_part *pt = &tx->parts[i];
         each_queued(&pt->cmds, lock_keys_of, pt);
+        keys_fixed(pt);
         pt->ends = mi_malloc(sizeof(size_t) * (size_t)(pt->ncmds ? pt->ncmds : 1));
         pt->usec = mi_calloc((size_t)(pt->ncmds ? pt->ncmds : 1), sizeof(uint64_t));
     }
