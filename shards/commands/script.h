@@ -51,6 +51,11 @@ struct script_shard {
  * unpack_limit), as luaopen_cjson does cjson's. */
 int luaopen_cmsgpack(struct lua_State *L);
 
+/* ---- script_struct.c ---- */
+
+/* Push the struct library's table (pack, unpack, size). */
+int luaopen_struct(struct lua_State *L);
+
 /* ---- script_engine.c ---- */
 
 /* What a script's shebang line (Redis 7: "#!lua flags=no-writes,...")

@@ -668,6 +668,9 @@ lua_State *script_engine_new(struct script_shard *ss)
     lua_pushcfunction(L, luaopen_cmsgpack); /* ringkv's own (script_msgpack.c) */
     lua_call(L, 0, 1);
     lua_setglobal(L, "cmsgpack");
+    lua_pushcfunction(L, luaopen_struct); /* ringkv's own (script_struct.c) */
+    lua_call(L, 0, 1);
+    lua_setglobal(L, "struct");
     static const char *const removed[] = { "dofile", "loadfile", "print", "setfenv", "getfenv", "newproxy" };
     for (size_t i = 0; i < sizeof removed / sizeof removed[0]; i++) {
         lua_pushnil(L);
@@ -714,7 +717,7 @@ lua_State *script_engine_new(struct script_shard *ss)
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, READONLY_FIELD);
     static const char *const libraries[] = { "redis", LUA_STRLIBNAME, LUA_MATHLIBNAME, LUA_TABLIBNAME,
-                                             LUA_COLIBNAME, "cjson", "bit", "cmsgpack" };
+                                             LUA_COLIBNAME, "cjson", "bit", "cmsgpack", "struct" };
     for (size_t i = 0; i < sizeof libraries / sizeof libraries[0]; i++) {
         lua_getglobal(L, libraries[i]);
         make_readonly_proxy(L);
