@@ -431,6 +431,120 @@ static void expect_bytes(struct rval *v, const void *bytes, size_t n)
         expect_bytes(reply, want_, sizeof want_); \
     } while (0)
 
+
+/* struct (lua_struct, as Redis gives scripts): pack's bytes for every
+ * option, both byte orders and alignment, Redis's at the edges too (an
+ * integer past 8 bytes, a number out of 64-bit range, no "=" option);
+ * unpack's values and next position, c0 taking its length from the value
+ * before it; size; round trips; the error texts with their argument
+ * numbers. */
+static void test_struct(void **state)
+{
+    (void)state;
+    EXPECT_BYTES(EVAL("return struct.pack('>i2<i2', 258, 258)", 0), 0x01, 0x02, 0x02, 0x01);
+    EXPECT_BYTES(EVAL("return struct.pack('<bBhHlLT', -1, 255, -2, 65535, -3, 2^32, 7)", 0),
+                 0xff, 0xff, 0xfe, 0xff, 0xff, 0xff, 0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00);
+    EXPECT_BYTES(EVAL("return struct.pack('>I3 i1 I', 65539, -128, 1.9)", 0),
+                 0x01, 0x00, 0x03, 0x80, 0x00, 0x00, 0x00, 0x01);
+    EXPECT_BYTES(EVAL("return struct.pack('>fd', 1.5, -2)", 0),
+                 0x3f, 0xc0, 0x00, 0x00, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00);
+    /* s adds a zero byte, c3 cuts, c0 is the whole string, x a zero byte */
+    EXPECT_BYTES(EVAL("return struct.pack('sc3c0x', 'ab', 'xyzw', 'q')", 0), 'a', 'b', 0, 'x', 'y', 'z', 'q', 0);
+    /* alignment: to the smaller of the item's size and n; ! alone is 8 */
+    EXPECT_BYTES(EVAL("return struct.pack('!4<bibh', 1, 2, 3, 4)", 0),
+                 0x01, 0, 0, 0, 0x02, 0, 0, 0, 0x03, 0, 0x04, 0);
+    EXPECT_BYTES(EVAL("return struct.pack('!<bd', 1, 0)", 0), 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    /* Redis's at the edges: 64-bit integers (the bytes past 8 zero), a
+     * number out of range as x86-64 converts it */
+    EXPECT_BYTES(EVAL("return struct.pack('<i10', -1)", 0),
+                 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00);
+    EXPECT_BYTES(EVAL("return struct.pack('>LLL', 2^64, 2^63, 0/0)", 0),
+                 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0);
+
+    expect_int(EVAL("return struct.size('<bBhHlLTfd')", 0), 42);
+    expect_int(EVAL("return struct.size('!4bi')", 0), 8);
+    expect_int(EVAL("return struct.size('i3 c5 x')", 0), 9);
+    expect_int(EVAL("return struct.size('')", 0), 0);
+
+    /* unpack: the values, then the next position */
+    struct rval *v = EVAL("return {struct.unpack('>i2<I2b', '\\1\\2\\2\\1\\255')}", 0);
+    expect_array_len(v, 4);
+    assert_int_equal(v->elem[0]->integer, 258);
+    assert_int_equal(v->elem[1]->integer, 258);
+    assert_int_equal(v->elem[2]->integer, -1);
+    assert_int_equal(v->elem[3]->integer, 6);
+    rval_free(v);
+    v = EVAL("return {struct.unpack('sc2bc0', 'ab\\0xy\\3pqrs')}", 0);
+    expect_array_len(v, 4);
+    assert_string_equal(v->elem[0]->str, "ab");
+    assert_string_equal(v->elem[1]->str, "xy");
+    assert_string_equal(v->elem[2]->str, "pqr");
+    assert_int_equal(v->elem[3]->integer, 10);
+    rval_free(v);
+    v = EVAL("return {struct.unpack('B', 'abc', 2)}", 0);
+    expect_array_len(v, 2);
+    assert_int_equal(v->elem[0]->integer, 'b');
+    assert_int_equal(v->elem[1]->integer, 3);
+    rval_free(v);
+    expect_bulk(EVAL("return tostring(struct.unpack('>f', '\\63\\192\\0\\0'))", 0), "1.5");
+    /* a signed integer past 8 bytes sign-extends from Redis's bit */
+    expect_int(EVAL("return struct.unpack('<i9', '\\128' .. string.rep('\\0', 8))", 0), -128);
+    expect_int(EVAL("return struct.unpack('<i16', '\\128' .. string.rep('\\0', 15))", 0), 128);
+    /* round trips */
+    expect_bulk(EVAL("local s = struct.pack('!>bidsc0', -3, -70000, 2.5, 'str', 'abc') "
+                     "return #s .. ' ' .. table.concat({struct.unpack('!>bidsc3', s)}, ' ')", 0),
+                "23 -3 -70000 2.5 str abc 24");
+    expect_bulk(EVAL("return table.concat({struct.unpack('<lLhd', struct.pack('<lLhd', -2^53, 2^53, -32768, 0.1))}, ' ')", 0),
+                "-9.007199254741e+15 9.007199254741e+15 -32768 0.1 27");
+    expect_bulk(EVAL("return string.format('%.17g', struct.unpack('d', struct.pack('d', 0.1)))", 0),
+                "0.10000000000000001");
+
+    /* errors */
+    const char *script = "return struct.pack('z', 1)";
+    expect_error(EVAL(script, 0),
+                 raised("ERR user_script:1: bad argument #1 to 'pack' (invalid format option 'z')", script, 1));
+    script = "return struct.pack('=i', 1)"; /* Redis's struct has no '=' */
+    expect_error(EVAL(script, 0),
+                 raised("ERR user_script:1: bad argument #1 to 'pack' (invalid format option '=')", script, 1));
+    script = "return struct.pack('i33', 1)";
+    expect_error(EVAL(script, 0), raised("ERR user_script:1: integral size 33 is larger than limit of 32", script, 1));
+    script = "return struct.size('c99999999999')";
+    expect_error(EVAL(script, 0), raised("ERR user_script:1: integral size overflow", script, 1));
+    script = "return struct.pack('!3i', 1)";
+    expect_error(EVAL(script, 0), raised("ERR user_script:1: alignment 3 is not a power of 2", script, 1));
+    script = "return struct.pack('c5', 'ab')"; /* the argument after the short one, as Redis */
+    expect_error(EVAL(script, 0),
+                 raised("ERR user_script:1: bad argument #3 to 'pack' (string too short)", script, 1));
+    script = "return struct.pack('bi', 1)";
+    expect_error(EVAL(script, 0),
+                 raised("ERR user_script:1: bad argument #3 to 'pack' (number expected, got nil)", script, 1));
+    script = "return struct.unpack('i', 'abc')";
+    expect_error(EVAL(script, 0),
+                 raised("ERR user_script:1: bad argument #2 to 'unpack' (data string too short)", script, 1));
+    script = "return struct.unpack('bc0', '\\5abc')";
+    expect_error(EVAL(script, 0),
+                 raised("ERR user_script:1: bad argument #2 to 'unpack' (data string too short)", script, 1));
+    script = "return struct.unpack('b', 'abc', 0)";
+    expect_error(EVAL(script, 0),
+                 raised("ERR user_script:1: bad argument #3 to 'unpack' (offset must be 1 or greater)", script, 1));
+    script = "return struct.unpack('s', 'abc')";
+    expect_error(EVAL(script, 0), raised("ERR user_script:1: unfinished string in data", script, 1));
+    script = "return struct.unpack('c0', 'abc')";
+    expect_error(EVAL(script, 0), raised("ERR user_script:1: format 'c0' needs a previous size", script, 1));
+    script = "return struct.size('bs')";
+    expect_error(EVAL(script, 0),
+                 raised("ERR user_script:1: bad argument #1 to 'size' (option 's' has no fixed size)", script, 1));
+    script = "return struct.size('c0')";
+    expect_error(EVAL(script, 0),
+                 raised("ERR user_script:1: bad argument #1 to 'size' (option 'c0' has no fixed size)", script, 1));
+    script = "return struct.unpack(string.rep('b', 9000), string.rep('a', 9000))";
+    expect_error(EVAL(script, 0), raised("ERR user_script:1: stack overflow (too many results)", script, 1));
+    /* read-only, as the other libraries */
+    expect_error_prefix(EVAL("struct.pack = nil", 0), "ERR user_script:1: Attempt to modify a readonly table");
+    expect_status(tcmd(c, "PING"), "PONG");
+}
+
 /* cmsgpack, as Redis gives scripts (queue libraries such as BullMQ pass
  * their arguments packed): pack's bytes are Redis's, byte for byte (the
  * shortest integer, float32 where it is exact, str8 from 32 bytes, an array
@@ -808,6 +922,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_only_scripts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_globals_protected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cmsgpack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_struct, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hash_tag_keys_one_shard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys_across_shards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_undeclared_key_of_another_shard, setup, teardown),
