@@ -50,6 +50,8 @@
 #include "core/log.h"
 #include "core/reply.h"
 #include "shards/dispatch.h"
+#include "shards/hold.h"
+#include "shards/scratch.h"
 #include "shards/node.h"
 #include "shards/shard.h"
 #include "shards/store/slot.h"
@@ -113,11 +115,21 @@ static int call_failed(lua_State *L, bool raise, const char *text, bool text_has
 
 /* ---- redis.call, redis.pcall ------------------------------------------------ */
 
-/* May the script touch this key? (see the file's comment) */
-static const char *key_refusal(const struct script_shard *ss, struct slice key)
+static void busy_hook(lua_State *L, lua_Debug *ar);
+
+/* Where a script's command for this key runs: on the store the script runs
+ * against (KEY_HERE), or on another shard (its id: run there while the
+ * script holds every shard, shards/hold.h). */
+#define KEY_HERE   (-1)
+#define KEY_ACROSS (-2) /* a command over keys of several shards, held: run_across */
+
+/* May the script touch this key, and where (see the file's comment)? NULL
+ * with *where set, or the refusal. */
+static const char *key_place(const struct script_shard *ss, struct slice key, int *where)
 {
     const struct exec_ctx *ctx = ss->ctx;
     struct shard *sh = ctx->shard;
+    *where = KEY_HERE;
     if (ctx->store != sh->store) {
         /* a scratch store holds copies of the script's declared keys only */
         for (int k = 0; k < ss->nkeys; k++) {
@@ -129,16 +141,20 @@ static const char *key_refusal(const struct script_shard *ss, struct slice key)
                "several shards: declare every key in KEYS";
     }
     unsigned slot = key_slot(key.ptr, key.len);
-    if (sh->node->key_gate) {
-        /* the slots served to anyone first (one load and a bit test, as
-         * the router does), the gate itself for the others */
-        const uint64_t *served = atomic_load_explicit(&sh->node->key_gate_served, memory_order_acquire);
-        char text[160];
-        if (!(served && ((served[slot >> 6] >> (slot & 63)) & 1)) &&
-            sh->node->key_gate(sh->node, (int)slot, false, 0, text, sizeof text))
-            return ERR_NON_LOCAL_CLUSTER;
+    int owner = shard_of_slot(sh->node, slot);
+    if (!sh->node->key_gate) {
+        if (owner != sh->id)
+            *where = owner;
+        return NULL;
     }
-    if (shard_of_slot(sh->node, slot) != sh->id)
+    /* cluster mode: the slots served to anyone first (one load and a bit
+     * test, as the router does), the gate itself for the others */
+    const uint64_t *served = atomic_load_explicit(&sh->node->key_gate_served, memory_order_acquire);
+    char text[160];
+    if (!(served && ((served[slot >> 6] >> (slot & 63)) & 1)) &&
+        sh->node->key_gate(sh->node, (int)slot, false, 0, text, sizeof text))
+        return ERR_NON_LOCAL_CLUSTER;
+    if (owner != sh->id)
         return "ERR Script attempted to access a key of another shard than the one it runs on: declare its "
                "keys in KEYS, and keep them on one shard with a hash tag ({...})";
     return NULL;
@@ -196,6 +212,123 @@ static const char *script_acl_refusal(struct exec_ctx *ctx, const struct command
     }
 }
 
+/* A command of the script run on a held shard, on that shard's thread. */
+struct held_call {
+    const struct exec_ctx *script;
+    const struct command  *cmd;
+    int                    argc;
+    const struct slice    *argv;
+    struct buf            *out;
+};
+
+static void run_held_call(struct shard *sh, void *arg)
+{
+    struct held_call *c = arg;
+    struct exec_ctx there = *c->script;
+    there.shard = sh;
+    there.store = sh->store;
+    there.client = NULL;
+    there.msg = NULL;
+    dispatch_run_nested(&there, c->cmd, c->argc, c->argv, c->out);
+}
+
+/* A key's copy made on its shard's thread (keys_export) */
+struct key_copy {
+    struct slice key;
+    struct buf  *out;
+    int64_t      now;
+};
+
+static void export_key(struct shard *sh, void *arg)
+{
+    struct key_copy *c = arg;
+    keys_export(sh->store, 1, &c->key, c->out, c->now);
+}
+
+struct key_writes {
+    const struct buf *records;
+    int64_t           now;
+};
+
+static void apply_key_writes(struct shard *sh, void *arg)
+{
+    struct key_writes *w = arg;
+    dispatch_apply_writes(sh, w->records, w->now);
+}
+
+/* A command over keys of several shards, the script holding every shard:
+ * as a client's such command runs (shards/scratch.h), on copies of its
+ * keys in a store of its own, its writes then applied on each key's
+ * shard, but each step a call on the held shard, so that nothing runs
+ * between them. */
+static void run_across(struct exec_ctx *ctx, const struct command *cmd, int argc, const struct slice *argv,
+                       struct buf *out)
+{
+    struct shard *sh = ctx->shard;
+    struct node *n = sh->node;
+    struct write_capture cap = { false, n, mi_calloc((size_t)n->nshards, sizeof(struct buf)), NULL };
+    struct store *copies = store_create(NULL, write_capture_hook, &cap);
+    int64_t now = ctx->now_ms;
+    int nk = command_keys(cmd, argc, argv, NULL, 0);
+    int *idx = mi_malloc(sizeof(int) * (size_t)(nk > 0 ? nk : 1));
+    command_keys(cmd, argc, argv, idx, nk);
+    for (int k = 0; k < nk; k++) {
+        struct slice key = argv[idx[k]];
+        struct buf copy;
+        buf_init(&copy);
+        struct key_copy c = { key, &copy, now };
+        hold_run(sh, shard_of_slot(n, key_slot(key.ptr, key.len)), export_key, &c);
+        const char *cursor = copy.data;
+        if (cursor)
+            key_import(copies, key, &cursor, now);
+        buf_free(&copy);
+    }
+    mi_free(idx);
+    cap.on = true;
+    cap.notify = sh;
+    struct exec_ctx on_copies = *ctx;
+    on_copies.store = copies;
+    dispatch_run_nested(&on_copies, cmd, argc, argv, out);
+    cap.on = false;
+    store_destroy(copies);
+    for (int t = 0; t < n->nshards; t++) {
+        if (cap.per_shard[t].len > 0) {
+            struct key_writes w = { &cap.per_shard[t], now };
+            hold_run(sh, t, apply_key_writes, &w);
+        }
+        buf_free(&cap.per_shard[t]);
+    }
+    mi_free(cap.per_shard);
+}
+
+/* A script that does not hold the other shards (one known to touch only
+ * its own: hold.h) touched a key of another: it holds them for the rest of
+ * its run, and from its start next time. NULL, or why not: if another
+ * holds them and the script has written nothing, it is ended, to run
+ * again once it can hold them (the caller asks it again:
+ * exec_ctx.may_wait); having written, it cannot be undone, and gets
+ * -TRYAGAIN. */
+static const char *hold_others(struct script_shard *ss)
+{
+    struct exec_ctx *ctx = ss->ctx;
+    struct shard *sh = ctx->shard;
+    hold_mark(sh->node, ctx->argv[1].ptr, ctx->argv[1].len, HOLD_HOLDS);
+    int rc = hold_all(sh);
+    if (rc == 0) {
+        ss->holding = true;
+        return NULL;
+    }
+    if (rc == -2)
+        return "ERR The server is shutting down";
+    if (!atomic_load_explicit(&ss->wrote, memory_order_relaxed) && ctx->may_wait) {
+        ss->wants_hold = true;
+        lua_sethook(ss->L, busy_hook, LUA_MASKCOUNT, 1); /* raises at once, and again past any pcall */
+        return "ERR Script restarts holding every shard";
+    }
+    return "TRYAGAIN Script touched a key of another shard it did not declare after it wrote, while another "
+           "script held every shard: run it again";
+}
+
 static int redis_call_common(lua_State *L, bool raise)
 {
     struct script_shard *ss = shard_state(L);
@@ -228,6 +361,7 @@ static int redis_call_common(lua_State *L, bool raise)
     }
     const char *refused = NULL;
     bool refused_has_code = false;
+    int where = KEY_HERE;
     const struct command *cmd = command_lookup(argv[0]);
     const struct command *container = NULL;
     if (cmd && cmd->subcommands && (argc >= 2 || !cmd->fn)) {
@@ -265,8 +399,20 @@ static int redis_call_common(lua_State *L, bool raise)
             idx = mi_malloc(sizeof(int) * (size_t)nk);
             command_keys(cmd, argc, argv, idx, nk);
         }
-        for (int k = 0; k < nk && !refused; k++)
-            refused = key_refusal(ss, argv[idx[k]]);
+        bool differ = false;
+        for (int k = 0; k < nk && !refused; k++) {
+            int w;
+            refused = key_place(ss, argv[idx[k]], &w);
+            differ = differ || (k > 0 && w != where);
+            where = w;
+        }
+        if (differ) /* keys of several shards: on copies, while the script holds every shard */
+            where = KEY_ACROSS;
+        if (!refused && (where >= 0 || where == KEY_ACROSS)) {
+            ss->touched_other = true;
+            if (!ss->holding)
+                refused = hold_others(ss);
+        }
         if (refused)
             refused_has_code = true;
         if (idx != few)
@@ -290,8 +436,13 @@ static int redis_call_common(lua_State *L, bool raise)
         conn_ctx.argv = argv;
         conn_ctx.client = NULL;
         cmd->fn(&conn_ctx);
-    } else {
+    } else if (where == KEY_HERE) {
         dispatch_run_nested(ctx, cmd, argc, argv, &out);
+    } else if (where == KEY_ACROSS) {
+        run_across(ctx, cmd, argc, argv, &out);
+    } else {
+        struct held_call call = { ctx, cmd, argc, argv, &out };
+        hold_run(ctx->shard, where, run_held_call, &call);
     }
     if (argv != small)
         mi_free(argv);
@@ -999,6 +1150,10 @@ static void busy_hook(lua_State *L, lua_Debug *ar)
     struct script_shard *ss = running;
     if (!ss || !ss->ctx)
         return;
+    if (ss->wants_hold) {
+        lua_pushstring(L, "Script restarts holding every shard");
+        lua_error(L);
+    }
     struct shard *sh = ss->ctx->shard;
     if (!atomic_load_explicit(&ss->busy_since_ms, memory_order_relaxed)) {
         int64_t now = clock_mono_us() / 1000;
@@ -1020,6 +1175,17 @@ static void busy_hook(lua_State *L, lua_Debug *ar)
     lua_error(L);
 }
 
+/* Is one of the script's declared keys on another shard? */
+static bool keys_elsewhere(const struct exec_ctx *ctx, int nkeys)
+{
+    for (int k = 0; k < nkeys; k++) {
+        struct slice key = ctx->argv[3 + k];
+        if (shard_of_slot(ctx->shard->node, key_slot(key.ptr, key.len)) != ctx->shard->id)
+            return true;
+    }
+    return false;
+}
+
 /* Call the function on the stack under its nargs arguments (the error
  * handler at base + 1) for ctx: its reply, or its error naming it ("script:
  * name"), to ctx->reply; the stack back to base. */
@@ -1039,14 +1205,46 @@ static void run_called(struct script_shard *ss, struct exec_ctx *ctx, int base, 
         n = sizeof ss->busy_name - 1;
     memcpy(ss->busy_name, name, n);
     ss->busy_name[n] = 0;
+    ss->holding = false;
+    ss->wants_hold = false;
+    ss->touched_other = false;
+    struct shard *sh = ctx->shard;
+    bool learning = false;
+    if (ctx->store == sh->store && sh->node->nshards > 1 && !sh->node->key_gate) {
+        /* its first run, one that touched another shard's keys before, and
+         * one over keys of several shards hold every shard from the start */
+        enum hold_known seen = hold_known(sh->node, ctx->argv[1].ptr, ctx->argv[1].len);
+        if (seen != HOLD_LOCAL || keys_elsewhere(ctx, nkeys)) {
+            int held = hold_all(sh);
+            if (held == -1 && ctx->may_wait) {
+                ctx->waits = true; /* asked again once the holder is done */
+                ss->ctx = NULL;
+                lua_settop(L, base);
+                return;
+            }
+            ss->holding = held == 0;
+            learning = seen == HOLD_UNKNOWN && ss->holding;
+        }
+    }
     running = ss;
     lua_sethook(L, busy_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
     int rc = lua_pcall(L, nargs, 1, base + 1);
     lua_sethook(L, NULL, 0, 0);
     running = NULL;
+    if (ss->holding)
+        hold_release(sh);
+    ss->holding = false;
+    if (learning)
+        hold_mark(sh->node, ctx->argv[1].ptr, ctx->argv[1].len, ss->touched_other ? HOLD_HOLDS : HOLD_LOCAL);
     if (atomic_load_explicit(&ss->busy_since_ms, memory_order_relaxed))
         script_busy_end(ctx->shard, ss);
     ss->ctx = NULL;
+    if (ss->wants_hold) {
+        ss->wants_hold = false;
+        ctx->waits = true; /* it wrote nothing: run again, holding from its start */
+        lua_settop(L, base);
+        return;
+    }
     if (rc == 0)
         script_write_reply(L, ctx->reply);
     else
