@@ -232,40 +232,33 @@ void hold_release(struct shard *sh)
     msg_post(sh, m, sh->id);
 }
 
-/* A mark: the name's hash with its low bit the enum hold_known (0 free) */
 static uint64_t mark_hash(const char *name, size_t len)
 {
-    uint64_t h = XXH3_64bits(name, len) & ~UINT64_C(1);
-    return h ? h : 2;
+    uint64_t h = XXH3_64bits(name, len);
+    return h ? h : 1; /* 0: a free place */
 }
 
-void hold_mark(struct node *n, const char *name, size_t len, enum hold_known known)
-{
-    if (!n->hold || known == HOLD_UNKNOWN)
-        return;
-    uint64_t h = mark_hash(name, len), mark = h | (uint64_t)known;
-    for (size_t i = 0, at = (h >> 1) % HOLD_MARKS; i < HOLD_MARKS; i++, at = (at + 1) % HOLD_MARKS) {
-        uint64_t seen = atomic_load_explicit(&n->hold->marks[at], memory_order_relaxed);
-        while (seen == 0 || (seen & ~UINT64_C(1)) == h) {
-            if (seen != 0 && known == HOLD_LOCAL) /* a script once seen to hold keeps holding */
-                return;
-            if (atomic_compare_exchange_weak(&n->hold->marks[at], &seen, mark))
-                return;
-        }
-    }
-}
-
-enum hold_known hold_known(const struct node *n, const char *name, size_t len)
+void hold_mark(struct node *n, const char *name, size_t len)
 {
     if (!n->hold)
-        return HOLD_UNKNOWN;
+        return;
     uint64_t h = mark_hash(name, len);
-    for (size_t i = 0, at = (h >> 1) % HOLD_MARKS; i < HOLD_MARKS; i++, at = (at + 1) % HOLD_MARKS) {
-        uint64_t seen = atomic_load_explicit(&n->hold->marks[at], memory_order_relaxed);
-        if ((seen & ~UINT64_C(1)) == h)
-            return (enum hold_known)(seen & 1);
-        if (seen == 0)
-            return HOLD_UNKNOWN;
+    for (size_t i = 0, at = h % HOLD_MARKS; i < HOLD_MARKS; i++, at = (at + 1) % HOLD_MARKS) {
+        uint64_t seen = 0;
+        if (atomic_compare_exchange_strong(&n->hold->marks[at], &seen, h) || seen == h)
+            return;
     }
-    return HOLD_UNKNOWN;
+}
+
+bool hold_marked(const struct node *n, const char *name, size_t len)
+{
+    if (!n->hold)
+        return false;
+    uint64_t h = mark_hash(name, len);
+    for (size_t i = 0, at = h % HOLD_MARKS; i < HOLD_MARKS; i++, at = (at + 1) % HOLD_MARKS) {
+        uint64_t seen = atomic_load_explicit(&n->hold->marks[at], memory_order_relaxed);
+        if (seen == h || seen == 0)
+            return seen == h;
+    }
+    return false;
 }

@@ -51,16 +51,14 @@ void hold_run(struct shard *holder, int target, void (*fn)(struct shard *sh, voi
 /* Release every held shard and give the token back (the holder only). */
 void hold_release(struct shard *sh);
 
-/* What the node learned of its scripts, by what names them as sent
- * (EVAL's body, EVALSHA's sha, FCALL's function name): whether a run
- * touched a key of another shard it did not declare (HOLDS: it holds every
- * shard from its start) or not (LOCAL); unknown before its first run,
- * which holds them from its start too. Read by any shard; at most
- * HOLD_MARKS names are remembered (past that, a script is unknown at each
- * run), until the node stops. */
+/* The scripts that touched a key of another shard they did not declare,
+ * by what names them as sent (EVAL's body, EVALSHA's sha, FCALL's function
+ * name): such a one holds every shard from its start next time (a run
+ * cannot take back what it wrote if it then finds them held by another).
+ * Read by any shard; at most HOLD_MARKS names are remembered (past that, a
+ * script learns again at each run), until the node stops. */
 #define HOLD_MARKS 4096
-enum hold_known { HOLD_UNKNOWN = -1, HOLD_LOCAL = 0, HOLD_HOLDS = 1 };
-void hold_mark(struct node *n, const char *name, size_t len, enum hold_known known);
-enum hold_known hold_known(const struct node *n, const char *name, size_t len);
+void hold_mark(struct node *n, const char *name, size_t len);
+bool hold_marked(const struct node *n, const char *name, size_t len);
 
 #endif

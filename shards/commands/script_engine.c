@@ -312,7 +312,7 @@ static const char *hold_others(struct script_shard *ss)
 {
     struct exec_ctx *ctx = ss->ctx;
     struct shard *sh = ctx->shard;
-    hold_mark(sh->node, ctx->argv[1].ptr, ctx->argv[1].len, HOLD_HOLDS);
+    hold_mark(sh->node, ctx->argv[1].ptr, ctx->argv[1].len);
     int rc = hold_all(sh);
     if (rc == 0) {
         ss->holding = true;
@@ -408,11 +408,8 @@ static int redis_call_common(lua_State *L, bool raise)
         }
         if (differ) /* keys of several shards: on copies, while the script holds every shard */
             where = KEY_ACROSS;
-        if (!refused && (where >= 0 || where == KEY_ACROSS)) {
-            ss->touched_other = true;
-            if (!ss->holding)
-                refused = hold_others(ss);
-        }
+        if (!refused && (where >= 0 || where == KEY_ACROSS) && !ss->holding)
+            refused = hold_others(ss);
         if (refused)
             refused_has_code = true;
         if (idx != few)
@@ -1207,24 +1204,19 @@ static void run_called(struct script_shard *ss, struct exec_ctx *ctx, int base, 
     ss->busy_name[n] = 0;
     ss->holding = false;
     ss->wants_hold = false;
-    ss->touched_other = false;
     struct shard *sh = ctx->shard;
-    bool learning = false;
-    if (ctx->store == sh->store && sh->node->nshards > 1 && !sh->node->key_gate) {
-        /* its first run, one that touched another shard's keys before, and
-         * one over keys of several shards hold every shard from the start */
-        enum hold_known seen = hold_known(sh->node, ctx->argv[1].ptr, ctx->argv[1].len);
-        if (seen != HOLD_LOCAL || keys_elsewhere(ctx, nkeys)) {
-            int held = hold_all(sh);
-            if (held == -1 && ctx->may_wait) {
-                ctx->waits = true; /* asked again once the holder is done */
-                ss->ctx = NULL;
-                lua_settop(L, base);
-                return;
-            }
-            ss->holding = held == 0;
-            learning = seen == HOLD_UNKNOWN && ss->holding;
+    if (ctx->store == sh->store && sh->node->nshards > 1 && !sh->node->key_gate &&
+        (keys_elsewhere(ctx, nkeys) || hold_marked(sh->node, ctx->argv[1].ptr, ctx->argv[1].len))) {
+        /* over keys of several shards, or one that touched another shard's
+         * keys before: it holds every shard from its start */
+        int held = hold_all(sh);
+        if (held == -1 && ctx->may_wait) {
+            ctx->waits = true; /* asked again once the holder is done */
+            ss->ctx = NULL;
+            lua_settop(L, base);
+            return;
         }
+        ss->holding = held == 0;
     }
     running = ss;
     lua_sethook(L, busy_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
@@ -1234,8 +1226,6 @@ static void run_called(struct script_shard *ss, struct exec_ctx *ctx, int base, 
     if (ss->holding)
         hold_release(sh);
     ss->holding = false;
-    if (learning)
-        hold_mark(sh->node, ctx->argv[1].ptr, ctx->argv[1].len, ss->touched_other ? HOLD_HOLDS : HOLD_LOCAL);
     if (atomic_load_explicit(&ss->busy_since_ms, memory_order_relaxed))
         script_busy_end(ctx->shard, ss);
     ss->ctx = NULL;
