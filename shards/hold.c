@@ -24,15 +24,19 @@
 /* What the holder and one held shard share. */
 struct hold_seat {
     _Alignas(64) atomic_uint word; /* bumped for a call or a release: the held shard sleeps on it */
+    atomic_int  word_sleeper;      /* the held shard sleeps on word (futex): wake it */
     atomic_uint held_gen;          /* the hold this shard serves now (0: none yet) */
     atomic_uint calls;             /* calls given (the holder) */
     _Alignas(64) atomic_uint done; /* calls done (the held shard): the holder sleeps on it */
+    atomic_int  done_sleeper;      /* the holder sleeps on done */
     void (*fn)(struct shard *sh, void *arg);
     void *arg;
 };
 
 struct hold {
-    _Atomic uint64_t marks[HOLD_MARKS]; /* hashes of marked names, 0 free (open addressing) */
+    _Atomic uint64_t marks[HOLD_MARKS]; /* marked names (mark_hash), 0 free (open addressing) */
+    atomic_int  nmarks;
+    atomic_bool full;       /* three quarters taken: names not there are not learned */
     atomic_int  token;      /* HOLD_FREE, a shard's id, or HOLD_BY_PERSIST */
     atomic_uint generation; /* bumped at each release; a hold serves the one it was posted in */
     struct hold_seat *seats;
@@ -77,9 +81,11 @@ static void futex_wait(atomic_uint *w, unsigned v)
     syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, v, &ts, NULL, 0);
 }
 
-static void futex_wake(atomic_uint *w)
+/* *w changed (seq_cst): wake its waiter if it sleeps (no syscall else) */
+static void wake(atomic_uint *w, atomic_int *sleeper)
 {
-    syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    if (atomic_load(sleeper))
+        syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 static inline void cpu_relax(void)
@@ -95,7 +101,7 @@ static inline void cpu_relax(void)
  * wake), and sleeps only once the other side has been quiet for
  * YIELD_NS (a script that runs long between its calls). */
 #define YIELD_NS 5000000
-static void wait_change(atomic_uint *w, unsigned v)
+static void wait_change(atomic_uint *w, atomic_int *sleeper, unsigned v)
 {
     for (int i = 0; i < SPINS; i++) {
         if (atomic_load_explicit(w, memory_order_acquire) != v)
@@ -105,8 +111,11 @@ static void wait_change(atomic_uint *w, unsigned v)
     uint64_t since = clock_mono_ns();
     for (unsigned i = 1; atomic_load_explicit(w, memory_order_acquire) == v; i++) {
         if ((i & 63) == 0 && clock_mono_ns() - since > YIELD_NS) {
-            while (atomic_load_explicit(w, memory_order_acquire) == v)
+            /* announce the sleep, then look again (pairs with wake) */
+            atomic_store(sleeper, 1);
+            while (atomic_load(w) == v)
                 futex_wait(w, v);
+            atomic_store(sleeper, 0);
             return;
         }
         sched_yield();
@@ -133,11 +142,11 @@ static void hold_message(struct shard *sh, struct shard_msg *m)
             unsigned c = atomic_load_explicit(&s->calls, memory_order_acquire);
             if (c != atomic_load_explicit(&s->done, memory_order_relaxed)) {
                 s->fn(sh, s->arg);
-                atomic_store_explicit(&s->done, c, memory_order_release);
-                futex_wake(&s->done);
+                atomic_store(&s->done, c);
+                wake(&s->done, &s->done_sleeper);
                 continue;
             }
-            wait_change(&s->word, w);
+            wait_change(&s->word, &s->word_sleeper, w);
         }
     }
     /* commands here that waited for the token may take it now */
@@ -163,7 +172,7 @@ static void release_seats(struct shard *sh)
         if (i == sh->id)
             continue;
         atomic_fetch_add(&h->seats[i].word, 1);
-        futex_wake(&h->seats[i].word);
+        wake(&h->seats[i].word, &h->seats[i].word_sleeper);
     }
 }
 
@@ -209,10 +218,10 @@ void hold_run(struct shard *holder, int target, void (*fn)(struct shard *sh, voi
     unsigned c = atomic_load_explicit(&s->calls, memory_order_relaxed) + 1;
     atomic_store_explicit(&s->calls, c, memory_order_release);
     atomic_fetch_add(&s->word, 1);
-    futex_wake(&s->word);
+    wake(&s->word, &s->word_sleeper);
     unsigned d;
     while ((d = atomic_load_explicit(&s->done, memory_order_acquire)) != c)
-        wait_change(&s->done, d);
+        wait_change(&s->done, &s->done_sleeper, d);
 }
 
 /* After a release: the holder's own commands that waited for the token */
@@ -232,33 +241,43 @@ void hold_release(struct shard *sh)
     msg_post(sh, m, sh->id);
 }
 
+/* A mark: the name's hash with its low bit the enum hold_known (0: free) */
 static uint64_t mark_hash(const char *name, size_t len)
 {
-    uint64_t h = XXH3_64bits(name, len);
-    return h ? h : 1; /* 0: a free place */
+    uint64_t h = XXH3_64bits(name, len) & ~UINT64_C(1);
+    return h ? h : 2;
 }
 
-void hold_mark(struct node *n, const char *name, size_t len)
+void hold_mark(struct node *n, const char *name, size_t len, enum hold_known known)
 {
-    if (!n->hold)
+    if (!n->hold || known == HOLD_UNKNOWN)
         return;
-    uint64_t h = mark_hash(name, len);
-    for (size_t i = 0, at = h % HOLD_MARKS; i < HOLD_MARKS; i++, at = (at + 1) % HOLD_MARKS) {
-        uint64_t seen = 0;
-        if (atomic_compare_exchange_strong(&n->hold->marks[at], &seen, h) || seen == h)
-            return;
+    uint64_t h = mark_hash(name, len), mark = h | (uint64_t)known;
+    for (size_t i = 0, at = (h >> 1) % HOLD_MARKS; i < HOLD_MARKS; i++, at = (at + 1) % HOLD_MARKS) {
+        uint64_t seen = atomic_load_explicit(&n->hold->marks[at], memory_order_relaxed);
+        while (seen == 0 || (seen & ~UINT64_C(1)) == h) {
+            if (seen != 0 && (seen == mark || known == HOLD_LOCAL)) /* a script seen to hold keeps holding */
+                return;
+            if (atomic_compare_exchange_weak(&n->hold->marks[at], &seen, mark)) {
+                if (seen == 0 && atomic_fetch_add(&n->hold->nmarks, 1) + 1 >= HOLD_MARKS * 3 / 4)
+                    atomic_store(&n->hold->full, true);
+                return;
+            }
+        }
     }
 }
 
-bool hold_marked(const struct node *n, const char *name, size_t len)
+enum hold_known hold_known(const struct node *n, const char *name, size_t len)
 {
     if (!n->hold)
-        return false;
+        return HOLD_LOCAL;
     uint64_t h = mark_hash(name, len);
-    for (size_t i = 0, at = h % HOLD_MARKS; i < HOLD_MARKS; i++, at = (at + 1) % HOLD_MARKS) {
+    for (size_t i = 0, at = (h >> 1) % HOLD_MARKS; i < HOLD_MARKS; i++, at = (at + 1) % HOLD_MARKS) {
         uint64_t seen = atomic_load_explicit(&n->hold->marks[at], memory_order_relaxed);
-        if (seen == h || seen == 0)
-            return seen == h;
+        if ((seen & ~UINT64_C(1)) == h)
+            return (enum hold_known)(seen & 1);
+        if (seen == 0)
+            break;
     }
-    return false;
+    return atomic_load_explicit(&n->hold->full, memory_order_relaxed) ? HOLD_LOCAL : HOLD_UNKNOWN;
 }

@@ -51,14 +51,18 @@ void hold_run(struct shard *holder, int target, void (*fn)(struct shard *sh, voi
 /* Release every held shard and give the token back (the holder only). */
 void hold_release(struct shard *sh);
 
-/* The scripts that touched a key of another shard they did not declare,
- * by what names them as sent (EVAL's body, EVALSHA's sha, FCALL's function
- * name): such a one holds every shard from its start next time (a run
- * cannot take back what it wrote if it then finds them held by another).
- * Read by any shard; at most HOLD_MARKS names are remembered (past that, a
- * script learns again at each run), until the node stops. */
+/* What the node learned of its scripts, by what names them as sent
+ * (EVAL's body, EVALSHA's sha, FCALL's function name): whether a run of
+ * one touched a key of another shard (HOLD_HOLDS: it holds every shard
+ * from its start, since a run that has written cannot be undone if it
+ * then finds another holder) or not (HOLD_LOCAL); HOLD_UNKNOWN before its
+ * first run, which holds them from its start too, to learn. Read by any
+ * shard. At most HOLD_MARKS names are remembered, until the node stops:
+ * past that, hold_known answers HOLD_LOCAL for a name it does not know
+ * (the script takes the hold where it meets another shard's key). */
 #define HOLD_MARKS 4096
-void hold_mark(struct node *n, const char *name, size_t len);
-bool hold_marked(const struct node *n, const char *name, size_t len);
+enum hold_known { HOLD_UNKNOWN = -1, HOLD_LOCAL = 0, HOLD_HOLDS = 1 };
+void hold_mark(struct node *n, const char *name, size_t len, enum hold_known known);
+enum hold_known hold_known(const struct node *n, const char *name, size_t len);
 
 #endif

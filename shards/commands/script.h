@@ -42,6 +42,8 @@ struct script_shard {
      * once it can hold them (wants_hold: the hook raises until it is out). */
     bool              holding;
     bool              wants_hold;
+    bool              learning;       /* holding only for its first run: given up once it is busy */
+    bool              touched_other;  /* it ran a command on another shard's keys */
     /* Past busy-reply-threshold a script is busy: listed here for SCRIPT
      * KILL, which runs on another shard's thread and reads or asks these
      * (the shard's scripting pointer is published with a release store) */

@@ -40,6 +40,7 @@
 #include <math.h>
 #include <mimalloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lua-bitop.h>
@@ -49,6 +50,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/reply.h"
+#include "shards/commands/commands.h"
 #include "shards/dispatch.h"
 #include "shards/hold.h"
 #include "shards/scratch.h"
@@ -232,6 +234,86 @@ static void run_held_call(struct shard *sh, void *arg)
     dispatch_run_nested(&there, c->cmd, c->argc, c->argv, c->out);
 }
 
+/* A command of the script run on shard `at`, held (or here): its reply
+ * appended to out. */
+static void held_command(struct exec_ctx *ctx, int at, int argc, const struct slice *argv, struct buf *out)
+{
+    struct held_call call = { ctx, command_lookup(argv[0]), argc, argv, out };
+    hold_run(ctx->shard, at, run_held_call, &call);
+}
+
+static bool reply_is(const struct buf *b, const char *text)
+{
+    size_t n = strlen(text);
+    return b->len == n && memcmp(b->data, text, n) == 0;
+}
+
+/* LMOVE and RPOPLPUSH from a list of one shard to one of another, the
+ * script holding every shard: in Redis's order of checks (a missing
+ * source: nil; a source, then a destination, of another type: WRONGTYPE),
+ * then the pop on the source's shard and the push on the destination's,
+ * nothing running between them (no copy of either list, as the copies of
+ * run_across would make). A push refused (over maxmemory) puts the
+ * element back where it was. false: not one of these (or a syntax error,
+ * which run_across's run of the command answers). */
+static bool run_move_held(struct exec_ctx *ctx, const struct command *cmd, int argc, const struct slice *argv,
+                          struct buf *out)
+{
+    bool lmove = strcmp(cmd->name, "lmove") == 0;
+    bool from_head = false, to_head = true;
+    if (lmove ? argc != 5 || !list_parse_end(argv[3], &from_head) || !list_parse_end(argv[4], &to_head)
+              : strcmp(cmd->name, "rpoplpush") != 0 || argc != 3)
+        return false;
+    struct node *n = ctx->shard->node;
+    struct slice src = argv[1], dst = argv[2];
+    int src_at = shard_of_slot(n, key_slot(src.ptr, src.len));
+    int dst_at = shard_of_slot(n, key_slot(dst.ptr, dst.len));
+    struct reply r = { out, 2 };
+    struct buf got;
+    buf_init(&got);
+    struct slice type_src[] = { SLICE_LIT("TYPE"), src }, type_dst[] = { SLICE_LIT("TYPE"), dst };
+    held_command(ctx, src_at, 2, type_src, &got);
+    if (reply_is(&got, "+none\r\n")) {
+        reply_null(&r);
+        goto done;
+    }
+    bool src_list = reply_is(&got, "+list\r\n");
+    buf_clear(&got);
+    held_command(ctx, dst_at, 2, type_dst, &got);
+    if (!src_list || !(reply_is(&got, "+list\r\n") || reply_is(&got, "+none\r\n"))) {
+        reply_error(&r, ERR_WRONGTYPE);
+        goto done;
+    }
+    buf_clear(&got);
+    struct slice pop[] = { from_head ? SLICE_LIT("LPOP") : SLICE_LIT("RPOP"), src };
+    held_command(ctx, src_at, 2, pop, &got);
+    const char *crlf = got.len > 1 && got.data[0] == '$' ? memchr(got.data, '\r', got.len) : NULL;
+    long long len = crlf ? strtoll(got.data + 1, NULL, 10) : -1;
+    if (len < 0) { /* nothing popped after all: its reply is the answer */
+        buf_append(out, got.data, got.len);
+        goto done;
+    }
+    struct slice elem = { crlf + 2, (size_t)len };
+    struct buf pushed;
+    buf_init(&pushed);
+    struct slice push[] = { to_head ? SLICE_LIT("LPUSH") : SLICE_LIT("RPUSH"), dst, elem };
+    held_command(ctx, dst_at, 3, push, &pushed);
+    if (pushed.len > 0 && pushed.data[0] == '-') {
+        struct buf back;
+        buf_init(&back);
+        struct slice undo[] = { from_head ? SLICE_LIT("LPUSH") : SLICE_LIT("RPUSH"), src, elem };
+        held_command(ctx, src_at, 3, undo, &back);
+        buf_free(&back);
+        buf_append(out, pushed.data, pushed.len);
+    } else {
+        reply_bulk(&r, elem.ptr, elem.len);
+    }
+    buf_free(&pushed);
+done:
+    buf_free(&got);
+    return true;
+}
+
 /* A key's copy made on its shard's thread (keys_export) */
 struct key_copy {
     struct slice key;
@@ -312,7 +394,7 @@ static const char *hold_others(struct script_shard *ss)
 {
     struct exec_ctx *ctx = ss->ctx;
     struct shard *sh = ctx->shard;
-    hold_mark(sh->node, ctx->argv[1].ptr, ctx->argv[1].len);
+    hold_mark(sh->node, ctx->argv[1].ptr, ctx->argv[1].len, HOLD_HOLDS);
     int rc = hold_all(sh);
     if (rc == 0) {
         ss->holding = true;
@@ -408,8 +490,11 @@ static int redis_call_common(lua_State *L, bool raise)
         }
         if (differ) /* keys of several shards: on copies, while the script holds every shard */
             where = KEY_ACROSS;
-        if (!refused && (where >= 0 || where == KEY_ACROSS) && !ss->holding)
-            refused = hold_others(ss);
+        if (!refused && (where >= 0 || where == KEY_ACROSS)) {
+            ss->touched_other = true;
+            if (!ss->holding)
+                refused = hold_others(ss);
+        }
         if (refused)
             refused_has_code = true;
         if (idx != few)
@@ -436,7 +521,8 @@ static int redis_call_common(lua_State *L, bool raise)
     } else if (where == KEY_HERE) {
         dispatch_run_nested(ctx, cmd, argc, argv, &out);
     } else if (where == KEY_ACROSS) {
-        run_across(ctx, cmd, argc, argv, &out);
+        if (!run_move_held(ctx, cmd, argc, argv, &out))
+            run_across(ctx, cmd, argc, argv, &out);
     } else {
         struct held_call call = { ctx, cmd, argc, argv, &out };
         hold_run(ctx->shard, where, run_held_call, &call);
@@ -1157,6 +1243,14 @@ static void busy_hook(lua_State *L, lua_Debug *ar)
         long long threshold = config_load(&sh->node->config, busy_reply_threshold);
         if (threshold <= 0 || now - ss->started_ms < threshold)
             return;
+        if (ss->learning && ss->holding && !ss->touched_other) {
+            /* a first run held every shard to learn, and has touched only
+             * its own: the others go back to their clients (answering
+             * -BUSY, taking SCRIPT KILL), as for any script of one shard */
+            hold_release(sh);
+            ss->holding = false;
+        }
+        ss->learning = false;
         script_busy_begin(sh, ss, ss->busy_name);
         return;
     }
@@ -1204,19 +1298,26 @@ static void run_called(struct script_shard *ss, struct exec_ctx *ctx, int base, 
     ss->busy_name[n] = 0;
     ss->holding = false;
     ss->wants_hold = false;
+    ss->learning = false;
+    ss->touched_other = false;
     struct shard *sh = ctx->shard;
-    if (ctx->store == sh->store && sh->node->nshards > 1 && !sh->node->key_gate &&
-        (keys_elsewhere(ctx, nkeys) || hold_marked(sh->node, ctx->argv[1].ptr, ctx->argv[1].len))) {
-        /* over keys of several shards, or one that touched another shard's
-         * keys before: it holds every shard from its start */
-        int held = hold_all(sh);
-        if (held == -1 && ctx->may_wait) {
-            ctx->waits = true; /* asked again once the holder is done */
-            ss->ctx = NULL;
-            lua_settop(L, base);
-            return;
+    enum hold_known seen = HOLD_LOCAL;
+    if (ctx->store == sh->store && sh->node->nshards > 1 && !sh->node->key_gate) {
+        /* over keys of several shards, one that touched another shard's
+         * keys before, and a first run hold every shard from the start */
+        seen = hold_known(sh->node, ctx->argv[1].ptr, ctx->argv[1].len);
+        bool spans = keys_elsewhere(ctx, nkeys);
+        if (seen != HOLD_LOCAL || spans) {
+            int held = hold_all(sh);
+            if (held == -1 && ctx->may_wait) {
+                ctx->waits = true; /* asked again once the holder is done */
+                ss->ctx = NULL;
+                lua_settop(L, base);
+                return;
+            }
+            ss->holding = held == 0;
+            ss->learning = ss->holding && seen == HOLD_UNKNOWN && !spans;
         }
-        ss->holding = held == 0;
     }
     running = ss;
     lua_sethook(L, busy_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
@@ -1226,6 +1327,8 @@ static void run_called(struct script_shard *ss, struct exec_ctx *ctx, int base, 
     if (ss->holding)
         hold_release(sh);
     ss->holding = false;
+    if (seen == HOLD_UNKNOWN && !ss->wants_hold) /* what its first run did */
+        hold_mark(sh->node, ctx->argv[1].ptr, ctx->argv[1].len, ss->touched_other ? HOLD_HOLDS : HOLD_LOCAL);
     if (atomic_load_explicit(&ss->busy_since_ms, memory_order_relaxed))
         script_busy_end(ctx->shard, ss);
     ss->ctx = NULL;

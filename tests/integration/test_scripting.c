@@ -632,6 +632,23 @@ static void test_undeclared_keys_of_other_shards(void **state)
     assert_string_equal(v->elem[1]->elem[0]->str, "e1");
     rval_free(v);
     expect_int(tcmd(c, "LLEN %s", k1), 1);
+    /* LMOVE's checks in Redis's order: a missing source, then the types */
+    snprintf(script, sizeof script, "return redis.call('lmove', KEYS[1], KEYS[2], 'right', 'left')");
+    expect_nil(EVAL(script, 2, k2, k1));
+    expect_ok(tcmd(c, "SET %s s", k3));
+    expect_error_prefix(EVAL(script, 2, k0, k3), "WRONGTYPE");
+    expect_error_prefix(EVAL(script, 2, k3, k2), "WRONGTYPE");
+    expect_int(tcmd(c, "LLEN %s", k0), 1);
+    expect_error_prefix(EVAL("return redis.call('lmove', KEYS[1], KEYS[2], 'up', 'left')", 2, k0, k1),
+                        "ERR syntax error");
+    snprintf(script, sizeof script, "return redis.call('rpoplpush', KEYS[1], KEYS[2])");
+    expect_bulk(EVAL(script, 2, k0, k1), "e2");
+    expect_int(tcmd(c, "EXISTS %s", k0), 0);
+    v = tcmd(c, "LRANGE %s 0 -1", k1);
+    expect_array_len(v, 2);
+    assert_string_equal(v->elem[0]->str, "e2");
+    assert_string_equal(v->elem[1]->str, "e1");
+    rval_free(v);
     /* commands that run on every shard are refused (ringkv only) */
     if (!target_is_redis())
         expect_error_prefix(EVAL("return redis.call('keys', '*')", 0), "ERR This command runs on the connection");
