@@ -1266,10 +1266,11 @@ static void busy_hook(lua_State *L, lua_Debug *ar)
     lua_error(L);
 }
 
-/* Is one of the script's declared keys on another shard? */
+/* Is one of the script's declared keys on another shard? (One key: the
+ * router sent the script to its shard.) */
 static bool keys_elsewhere(const struct exec_ctx *ctx, int nkeys)
 {
-    for (int k = 0; k < nkeys; k++) {
+    for (int k = 0; k < nkeys && nkeys > 1; k++) {
         struct slice key = ctx->argv[3 + k];
         if (shard_of_slot(ctx->shard->node, key_slot(key.ptr, key.len)) != ctx->shard->id)
             return true;
