@@ -1316,6 +1316,16 @@ static void run_called(struct script_shard *ss, struct exec_ctx *ctx, int base, 
                 lua_settop(L, base);
                 return;
             }
+            if (held != 0 && (spans || seen == HOLD_HOLDS)) {
+                /* it would touch another shard with nothing held: not run
+                 * at all rather than half (inside MULTI, or waited past
+                 * the bound, or the node stopping) */
+                ss->ctx = NULL;
+                lua_settop(L, base);
+                reply_error(ctx->reply, held == -2 ? "ERR The server is shutting down"
+                                                   : "TRYAGAIN Another script holds every shard: run it again");
+                return;
+            }
             ss->holding = held == 0;
             ss->learning = ss->holding && seen == HOLD_UNKNOWN && !spans;
         }
