@@ -649,6 +649,17 @@ static void test_undeclared_keys_of_other_shards(void **state)
     assert_string_equal(v->elem[0]->str, "e2");
     assert_string_equal(v->elem[1]->str, "e1");
     rval_free(v);
+    /* inside a transaction */
+    expect_ok(tcmd(c, "MULTI"));
+    snprintf(script, sizeof script, "return redis.call('incrby', '%s', 5)", k2);
+    const char *eval_in_tx[] = { "EVAL", script, "1", k1 };
+    tsendv(c, 4, eval_in_tx);
+    expect_status(tread(c, 5000), "QUEUED");
+    v = tcmd(c, "EXEC");
+    expect_array_len(v, 1);
+    assert_int_equal(v->elem[0]->type, R_INT);
+    assert_int_equal(v->elem[0]->integer, 5);
+    rval_free(v);
     /* commands that run on every shard are refused (ringkv only) */
     if (!target_is_redis())
         expect_error_prefix(EVAL("return redis.call('keys', '*')", 0), "ERR This command runs on the connection");
