@@ -49,6 +49,12 @@ struct exec_ctx {
     /* The ACL user of the client that sent the command (core/acl.h; 0: the
      * default user): a script's calls are checked against it. */
     uint64_t             acl_user_id;
+    /* A handler that cannot run now may set waits (writing no reply) when
+     * may_wait: nothing done, it is asked again later (a script waiting for
+     * the other shards, shards/hold.h), within the bound of a write
+     * waiting for keys in flight. */
+    bool                 may_wait;
+    bool                 waits;
 };
 
 typedef void command_fn(struct exec_ctx *ctx);
@@ -137,6 +143,11 @@ enum command_flag {
  * options: WEIGHTS, AGGREGATE); those and the destination are the keys
  * (Redis's zunionInterDiffStoreGetKeys). COMMAND shows "movablekeys". */
 #define CMD_DEST_NUMKEYS (UINT64_C(1) << 34)
+/* EVAL, EVALSHA, FCALL and their _RO forms: argv[1] names what runs (the
+ * script's body or sha, the function's name). One that held every shard
+ * before (shards/hold.h) runs on the connection's shard holding them again,
+ * not on copies of its keys, when those are on several shards. */
+#define CMD_RUNS_SCRIPT (UINT64_C(1) << 35)
 
 /* How a command's writes reach the replication stream: the journal column
  * of the table (replication/repl.c acts on it; rows set it through

@@ -818,6 +818,11 @@ void loop_wake(struct loop *self, struct loop *target)
     io_uring_sqe_set_data64(sqe, ud_make(OP_IGNORE, NULL));
 }
 
+void loop_submit(struct loop *l)
+{
+    io_uring_submit(&l->ring);
+}
+
 void loop_bell(struct loop *l, int fd)
 {
     l->bell = fd;

@@ -206,6 +206,9 @@ uint64_t loop_bytes_sent(const struct loop *l);
  * queues an IORING_OP_MSG_RING on its own ring to the sleeper's ring (sent
  * with its next submit: no extra syscall). */
 void loop_wake(struct loop *self, struct loop *target);
+/* Submit what the loop's ring has queued now (loop_wake's messages among
+ * it), for a thread that must wait for another before its turn ends. */
+void loop_submit(struct loop *l);
 /* A doorbell for a thread of the process that has no loop (a shard
  * module's background thread: shards/cluster/state_file.c): loop_bell, on
  * the loop's thread, once, keeps a read armed on fd, an eventfd of the

@@ -52,6 +52,9 @@ void shard_publish_stats(struct shard *sh);
  * command goes on counting around it. */
 struct exec_ctx;
 struct command;
+/* Apply a cross-shard command's writes to this shard's keys (records as
+ * shards/scratch.h captures them), as a MSG_APPLY does. */
+void dispatch_apply_writes(struct shard *sh, const struct buf *records, int64_t now);
 void dispatch_run_nested(const struct exec_ctx *outer, const struct command *cmd, int argc,
                          const struct slice *argv, struct buf *out);
 

@@ -58,9 +58,7 @@ void msg_post(struct shard *sh, struct shard_msg *m, int to)
     sh->posted[to] = true;
 }
 
-/* Make what this shard posted visible to its targets and wake them.
- * Returns true if some messages did not fit and wait in the overflow. */
-static bool publish_posts(struct shard *sh)
+bool mail_publish(struct shard *sh)
 {
     bool more = false;
     aof_fence_publish(sh); /* the writes behind the replies it sends */
@@ -113,7 +111,7 @@ bool mail_exchange(struct shard *sh)
 {
     int n = sh->node->nshards;
     shard_clock_start(sh, false);
-    publish_posts(sh);
+    mail_publish(sh);
     for (int from = 0; from < n; from++) {
         /* from == sh->id: messages a shard sends itself (replication
          * bookkeeping on shard 0), handled a turn later like any other */
@@ -132,7 +130,7 @@ bool mail_exchange(struct shard *sh)
                 dispatch_message(sh, batch[i]);
         }
     }
-    bool more = publish_posts(sh);
+    bool more = mail_publish(sh);
     return more || mail_waiting(sh);
 }
 

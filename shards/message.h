@@ -69,6 +69,10 @@ void msg_free(struct shard_msg *m);
 /* Queue m for shard `to` (its target for requests, its home for answers). */
 void msg_post(struct shard *sh, struct shard_msg *m, int to);
 
+/* Make what this shard posted visible to its targets and wake them (the
+ * wakes go with the loop's next submit: loop_submit to send them before
+ * it). Returns true if some messages did not fit and wait in the overflow. */
+bool mail_publish(struct shard *sh);
 /* Take every message posted to this shard and pass each to
  * dispatch_message, then publish what this shard posted this turn and wake
  * its targets. Returns true if more mail is already waiting. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "shards/hold.h"
 #include "shards/shard.h"
 
 const char KEY_GATE_WAIT[] = "TRYAGAIN Multiple keys request during rehashing of slot";
@@ -223,6 +224,7 @@ int node_start(struct node *n)
     for (int i = 0; i < n->nshards * n->nshards; i++)
         mailbox_init(&n->mail[i], MAILBOX_CAPACITY);
     n->shards = mi_calloc((size_t)n->nshards, sizeof(struct shard *));
+    hold_node_init(n);
     bool pin = config_load(cfg, pin) != 0;
     for (int i = 0; i < n->nshards; i++) {
         struct shard *sh = mi_zalloc(sizeof(*sh));
@@ -270,6 +272,7 @@ int node_wait(struct node *n)
     }
     mi_free(n->shards);
     n->shards = NULL;
+    hold_node_free(n);
     for (int i = n->nmodules - 1; i >= 0; i--)
         if (n->modules[i]->node_teardown)
             n->modules[i]->node_teardown(n);

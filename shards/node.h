@@ -165,6 +165,8 @@ struct node {
     struct persist *persist;
     /* the append-only file (shards/aof.h), or NULL */
     struct aof     *aof;
+    /* one shard holding the others (shards/hold.h) */
+    struct hold    *hold;
 };
 
 enum pause_mode { PAUSE_NONE, PAUSE_WRITE, PAUSE_ALL };

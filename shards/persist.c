@@ -25,6 +25,7 @@
 #include "core/reply.h"
 #include "shards/aof.h"
 #include "shards/dispatch.h"
+#include "shards/hold.h"
 #include "shards/message.h"
 #include "shards/node.h"
 #include "shards/shard.h"
@@ -59,6 +60,7 @@ struct persist {
     _Alignas(64) atomic_int parked;
     _Alignas(64) atomic_uint release;
     atomic_bool    abandoned;       /* the node stops: no park will complete (park_message) */
+    struct node   *node;
     atomic_bool    parked_by[1024]; /* which shards are parked now */
     int            kind;            /* enum snap_kind being parked for, SNAP_NONE if none */
     uint64_t       park_start_ns;
@@ -290,6 +292,7 @@ static void futex_wake_all(atomic_uint *w)
 
 static void release_shards(struct persist *p)
 {
+    hold_give(p->node);
     for (size_t i = 0; i < sizeof p->parked_by / sizeof p->parked_by[0]; i++)
         atomic_store_explicit(&p->parked_by[i], false, memory_order_relaxed);
     atomic_store(&p->parked, 0);
@@ -478,6 +481,7 @@ static void park_message(struct shard *sh, struct shard_msg *m)
         atomic_fetch_add(&p->parked, 1);
         while (atomic_load(&p->release) == gen && !atomic_load(&p->abandoned))
             futex_wait(&p->release, gen);
+        dispatch_key_waits_wake(sh); /* scripts that waited for the token */
         if (atomic_load(&p->reload_go)) {
             if (reload_shard(sh) != 0)
                 atomic_fetch_add(&p->reload_failed, 1);
@@ -514,6 +518,7 @@ static void park_message(struct shard *sh, struct shard_msg *m)
     }
     snapshot(sh);
     msg_free(m);
+    dispatch_key_waits_wake(sh); /* scripts that waited for the token */
 }
 
 static void post_park(struct shard *sh, int to)
@@ -522,6 +527,27 @@ static void post_park(struct shard *sh, int to)
     m->kind = 0x5a7e; /* a module's kind: the handler runs it */
     m->handler = park_message;
     msg_post(sh, m, to);
+}
+
+static void post_parks(struct shard *sh)
+{
+    for (int i = 1; i < sh->node->nshards; i++)
+        post_park(sh, i);
+    post_park(sh, 0);
+}
+
+/* The park waits for the token a script holding the other shards has
+ * (shards/hold.h): tried again each turn, a turn in which this shard
+ * serves that script's hold until it ends. */
+static void park_when_free(struct shard *sh, struct shard_msg *m)
+{
+    if (!hold_take(sh->node, HOLD_BY_PERSIST)) {
+        msg_post(sh, m, 0);
+        return;
+    }
+    msg_free(m);
+    state(sh->node)->park_start_ns = clock_mono_ns();
+    post_parks(sh);
 }
 
 /* Start parking every shard for a snapshot of this kind (shard 0). */
@@ -535,9 +561,14 @@ static void park_start(struct shard *sh, int kind)
         p->scheduled = false; /* a save starting now is the one scheduled */
     }
     p->park_start_ns = clock_mono_ns();
-    for (int i = 1; i < sh->node->nshards; i++)
-        post_park(sh, i);
-    post_park(sh, 0);
+    if (!hold_take(sh->node, HOLD_BY_PERSIST)) {
+        struct shard_msg *m = msg_create(0, sh->id, 0, NULL, -1, NULL, 0);
+        m->kind = 0x5a7e;
+        m->handler = park_when_free;
+        msg_post(sh, m, 0);
+        return;
+    }
+    post_parks(sh);
 }
 
 static bool busy(const struct persist *p)
@@ -1140,6 +1171,7 @@ static const struct shard_module persist_module = {
 void persist_attach(struct node *n)
 {
     struct persist *p = mi_zalloc(sizeof *p);
+    p->node = n;
     p->lastsave_s = clock_unix_ms() / 1000;
     p->last_try_s = p->lastsave_s;
     __atomic_store_n(&p->last_bgsave_ok, true, __ATOMIC_RELAXED);

@@ -19,6 +19,7 @@
 #include "shards/message.h"
 #include "shards/monitor.h"
 #include "shards/node.h"
+#include "shards/hold.h"
 #include "shards/scratch.h"
 #include "shards/store/slot.h"
 #include "shards/store/store.h"
@@ -577,6 +578,16 @@ static bool acl_refuses(struct shard *sh, struct session *s, const struct acl_us
 /* Run one command; then ASKING's flag (cluster mode) wears off as in
  * Redis: it lasts for the command after ASKING, or for the whole of the
  * transaction that command opens (MULTI ... EXEC or DISCARD). */
+/* A script over keys of several shards runs here, holding every other
+ * shard (shards/hold.h), not on copies of its keys (in cluster mode its
+ * keys are of one slot, or it is refused before). */
+static bool runs_holding(struct shard *sh, const struct command *cmd, int argc, const struct slice *argv)
+{
+    (void)argc;
+    (void)argv;
+    return (cmd->flags & CMD_RUNS_SCRIPT) && !sh->node->key_gate;
+}
+
 static void route_command(struct shard *sh, struct session *s, int argc, const struct slice *argv)
 {
     execute_command(sh, s, argc, argv);
@@ -837,6 +848,8 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
             }
             if (same)
                 target = bown[0];
+            else if (runs_holding(sh, cmd, argc, argv))
+                same = true; /* here: target is this shard */
             else if (cmd->flags & CMD_SPLIT)
                 route_split(sh, s, cmd, argc, argv, bidx, bown, nk);
             else
@@ -851,14 +864,15 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
                 owner[k] = key_shard(sh, argv[idx[k]]);
                 same = same && owner[k] == owner[0];
             }
-            if (!same) {
+            if (!same && !runs_holding(sh, cmd, argc, argv)) {
                 if (cmd->flags & CMD_SPLIT)
                     route_split(sh, s, cmd, argc, argv, idx, owner, nk);
                 else
                     route_scratch(sh, s, cmd, argc, argv, idx, owner, nk);
                 return;
             }
-            target = owner[0];
+            if (same)
+                target = owner[0];
         }
     }
     if (target == sh->id) {

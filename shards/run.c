@@ -182,7 +182,7 @@ static void snapshot_key_first(void *arg, const struct slice *key)
 
 /* A cross-shard command's writes to this shard's keys (scratch.h), with
  * the same care as a command's for keys a full sync sends in parts. */
-static void apply_writes(struct shard *sh, const struct buf *records, int64_t now)
+void dispatch_apply_writes(struct shard *sh, const struct buf *records, int64_t now)
 {
     if (sh->snap_keys_pending > 0)
         writes_each_key(records, snapshot_key_first, sh);
@@ -218,6 +218,7 @@ enum run_result {
     RUN_DONE,  /* answered in out */
     RUN_KEPT,  /* the handler kept msg to answer it later */
     RUN_WAITS, /* nothing done: its keys are in flight here (KEY_GATE_WAIT), the caller holds it */
+    RUN_WAITS_HOLD, /* nothing done: a script waits for the other shards (hold.h), the caller holds it */
 };
 
 /* Run cmd on this shard against store, appending its one reply to out; *usec
@@ -308,6 +309,7 @@ static enum run_result run_command_msg(struct shard *sh, struct store *store, co
         .shard = sh, .store = store, .reply = &r, .argc = argc, .argv = argv,
         .client = client, .now_ms = now, .caller_id = caller_id, .msg = msg,
         .acl_user_id = client ? client->acl_user_id : msg ? msg->acl_user_id : 0,
+        .may_wait = wait_since >= 0 && now - wait_since < KEY_WAIT_MAX_MS,
     };
     /* the row's journal column decides what the replication stream gets */
     const struct journal_sink *journal = cmd->journal != JOURNAL_EFFECTS && store == sh->store
@@ -339,6 +341,8 @@ static enum run_result run_command_msg(struct shard *sh, struct store *store, co
         if ((tracking & TRACKS_READS) && (cmd->flags & CMD_READONLY) && store == sh->store)
             tracking_read(sh, cmd, argc, argv, caller_id, msg ? msg->home : sh->id);
     }
+    if (ctx.waits) /* nothing done: asked again later */
+        return RUN_WAITS_HOLD;
     /* one clock read per command: it ends this one and starts the next */
     uint64_t t1 = clock_mono_ns();
     uint64_t usec = (t1 - sh->clock_ns) / 1000;
@@ -407,7 +411,7 @@ void dispatch_run_here(struct shard *sh, struct session *s, const struct command
      * the EXEC isolated (Redis's answer for a key of a slot mid-move) */
     int64_t wait_since = s->in_exec ? -1 : shard_now_ms(sh);
     if (run_command_msg(sh, sh->store, cmd, argc, argv, session_reply_target(s), s->client.proto, &s->client,
-                        s->client.id, NULL, wait_since, true, &usec) == RUN_WAITS) {
+                        s->client.id, NULL, wait_since, true, &usec) >= RUN_WAITS) {
         struct pending *p = session_pending_add(s, STAGE_EXEC);
         p->cmd = cmd;
         p->holds = true;
@@ -474,7 +478,7 @@ static void scratch_run(struct shard *sh, struct pending *p)
     cap.on = true;
     cap.notify = sh;
     uint64_t usec = dispatch_run_command(sh, scratch, cmd, p->argc, p->argv, &p->out, s->client.proto, NULL,
-                                s->client.id);
+                                         s->client.id);
     dispatch_slow_record(sh, usec, p->argc, p->argv, &s->client);
     cap.on = false;
     /* its lookups (the copies') are the command's hits and misses */
@@ -487,7 +491,7 @@ static void scratch_run(struct shard *sh, struct pending *p)
         if (cap.per_shard[t].len == 0)
             continue;
         if (t == sh->id) {
-            apply_writes(sh, &cap.per_shard[t], now);
+            dispatch_apply_writes(sh, &cap.per_shard[t], now);
             buf_free(&cap.per_shard[t]);
             continue;
         }
@@ -636,6 +640,9 @@ static void exec_request(struct shard *sh, struct shard_msg *m, int64_t since_ms
                             m->in_transaction ? -1 : since_ms, !m->counted_home, &m->usec)) {
     case RUN_KEPT:
         return; /* the handler keeps the message and answers it later */
+    case RUN_WAITS_HOLD:
+        key_wait_add(sh, m, since_ms);
+        return;
     case RUN_WAITS:
         if (!m->held && !atomic_load_explicit(&sh->node->repl_writes_paused, memory_order_relaxed)) {
             /* a key in flight (not a FAILOVER's pause): counted once,
@@ -697,7 +704,7 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         keys_export(sh->store, m->argc, m->argv, &m->reply, now);
         break;
     case MSG_APPLY:
-        apply_writes(sh, &m->payload, now);
+        dispatch_apply_writes(sh, &m->payload, now);
         break;
     default:
         break;

@@ -60,6 +60,8 @@ command_fn cmd_zadd, cmd_zincrby, cmd_zrem, cmd_zscore, cmd_zmscore, cmd_zcard,
     cmd_zrandmember, cmd_zscan, cmd_bzpopmin, cmd_bzpopmax, cmd_bzmpop;
 
 /* lists */
+/* LEFT or RIGHT (any case), the end of a list a word names: *head set */
+bool list_parse_end(struct slice s, bool *head);
 command_fn cmd_lpush, cmd_rpush, cmd_lpushx, cmd_rpushx, cmd_lpop, cmd_rpop, cmd_llen,
     cmd_lindex, cmd_lrange, cmd_lpos, cmd_linsert, cmd_lset, cmd_lrem, cmd_ltrim, cmd_lmove,
     cmd_rpoplpush, cmd_lmpop, cmd_blpop, cmd_brpop, cmd_blmove, cmd_brpoplpush, cmd_blmpop;

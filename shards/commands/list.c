@@ -72,7 +72,7 @@ static void list_written(struct exec_ctx *ctx, struct slice key, struct entry *e
     collection_written(ctx, key, TYPE_LIST, e, l);
 }
 
-static bool parse_where(struct slice s, bool *head)
+bool list_parse_end(struct slice s, bool *head)
 {
     if (s.len == 4 && strncasecmp(s.ptr, "left", 4) == 0)
         *head = true;
@@ -532,7 +532,7 @@ static bool list_move(struct exec_ctx *ctx, struct slice src, struct slice dst, 
 void cmd_lmove(struct exec_ctx *ctx)
 {
     bool from_head, to_head;
-    if (!parse_where(ctx->argv[3], &from_head) || !parse_where(ctx->argv[4], &to_head)) {
+    if (!list_parse_end(ctx->argv[3], &from_head) || !list_parse_end(ctx->argv[4], &to_head)) {
         reply_error(ctx->reply, ERR_SYNTAX);
         return;
     }
@@ -558,7 +558,7 @@ static bool list_mpop_parse(struct exec_ctx *ctx, int numkeys_at, long long *num
         reply_error(ctx->reply, ERR_SYNTAX);
         return false;
     }
-    if (!parse_where(ctx->argv[where_at], head)) {
+    if (!list_parse_end(ctx->argv[where_at], head)) {
         reply_error(ctx->reply, ERR_SYNTAX);
         return false;
     }
@@ -712,8 +712,8 @@ static bool serve_move(struct shard *sh, struct shard_msg *m, struct slice key, 
         return false;
     bool from_head = false, to_head = true;
     if (m->argc == 6) {
-        parse_where(m->argv[3], &from_head);
-        parse_where(m->argv[4], &to_head);
+        list_parse_end(m->argv[3], &from_head);
+        list_parse_end(m->argv[4], &to_head);
     }
     struct slice src = m->argv[1], dst = m->argv[2];
     size_t start = out->len;
@@ -747,7 +747,7 @@ static void bmove_generic(struct exec_ctx *ctx, bool from_head, bool to_head, st
 void cmd_blmove(struct exec_ctx *ctx)
 {
     bool from_head, to_head;
-    if (!parse_where(ctx->argv[3], &from_head) || !parse_where(ctx->argv[4], &to_head)) {
+    if (!list_parse_end(ctx->argv[3], &from_head) || !list_parse_end(ctx->argv[4], &to_head)) {
         reply_error(ctx->reply, ERR_SYNTAX);
         return;
     }
@@ -770,7 +770,7 @@ static bool serve_mpop(struct shard *sh, struct shard_msg *m, struct slice key, 
     long long nk, count = 1;
     parse_ll(m->argv[2], &nk);
     bool head = true;
-    parse_where(m->argv[3 + nk], &head);
+    list_parse_end(m->argv[3 + nk], &head);
     if (m->argc > 4 + nk + 1)
         parse_ll(m->argv[5 + nk], &count);
     size_t n = (size_t)count < list_len(l) ? (size_t)count : list_len(l);

@@ -36,6 +36,14 @@ struct script_shard {
     int64_t           started_ms;     /* when it started (monotonic) */
     uint64_t          functions_epoch; /* the function registry's epoch its functions match (functions.c) */
     bool              ending;         /* killed: the hook raises at every instruction until it is out */
+    /* It touched a key of another shard it did not declare: it holds every
+     * other shard (shards/hold.h) until it ends; or, finding them held by
+     * someone else before it wrote anything, it is ended to run again
+     * once it can hold them (wants_hold: the hook raises until it is out). */
+    bool              holding;
+    bool              wants_hold;
+    bool              learning;       /* holding only for its first run: given up once it is busy */
+    bool              touched_other;  /* it ran a command on another shard's keys */
     /* Past busy-reply-threshold a script is busy: listed here for SCRIPT
      * KILL, which runs on another shard's thread and reads or asks these
      * (the shard's scripting pointer is published with a release store) */

@@ -40,6 +40,7 @@
 #include <math.h>
 #include <mimalloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lua-bitop.h>
@@ -49,7 +50,10 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/reply.h"
+#include "shards/commands/commands.h"
 #include "shards/dispatch.h"
+#include "shards/hold.h"
+#include "shards/scratch.h"
 #include "shards/node.h"
 #include "shards/shard.h"
 #include "shards/store/slot.h"
@@ -113,11 +117,21 @@ static int call_failed(lua_State *L, bool raise, const char *text, bool text_has
 
 /* ---- redis.call, redis.pcall ------------------------------------------------ */
 
-/* May the script touch this key? (see the file's comment) */
-static const char *key_refusal(const struct script_shard *ss, struct slice key)
+static void busy_hook(lua_State *L, lua_Debug *ar);
+
+/* Where a script's command for this key runs: on the store the script runs
+ * against (KEY_HERE), or on another shard (its id: run there while the
+ * script holds every shard, shards/hold.h). */
+#define KEY_HERE   (-1)
+#define KEY_ACROSS (-2) /* a command over keys of several shards, held: run_across */
+
+/* May the script touch this key, and where (see the file's comment)? NULL
+ * with *where set, or the refusal. */
+static const char *key_place(const struct script_shard *ss, struct slice key, int *where)
 {
     const struct exec_ctx *ctx = ss->ctx;
     struct shard *sh = ctx->shard;
+    *where = KEY_HERE;
     if (ctx->store != sh->store) {
         /* a scratch store holds copies of the script's declared keys only */
         for (int k = 0; k < ss->nkeys; k++) {
@@ -129,16 +143,20 @@ static const char *key_refusal(const struct script_shard *ss, struct slice key)
                "several shards: declare every key in KEYS";
     }
     unsigned slot = key_slot(key.ptr, key.len);
-    if (sh->node->key_gate) {
-        /* the slots served to anyone first (one load and a bit test, as
-         * the router does), the gate itself for the others */
-        const uint64_t *served = atomic_load_explicit(&sh->node->key_gate_served, memory_order_acquire);
-        char text[160];
-        if (!(served && ((served[slot >> 6] >> (slot & 63)) & 1)) &&
-            sh->node->key_gate(sh->node, (int)slot, false, 0, text, sizeof text))
-            return ERR_NON_LOCAL_CLUSTER;
+    int owner = shard_of_slot(sh->node, slot);
+    if (!sh->node->key_gate) {
+        if (owner != sh->id)
+            *where = owner;
+        return NULL;
     }
-    if (shard_of_slot(sh->node, slot) != sh->id)
+    /* cluster mode: the slots served to anyone first (one load and a bit
+     * test, as the router does), the gate itself for the others */
+    const uint64_t *served = atomic_load_explicit(&sh->node->key_gate_served, memory_order_acquire);
+    char text[160];
+    if (!(served && ((served[slot >> 6] >> (slot & 63)) & 1)) &&
+        sh->node->key_gate(sh->node, (int)slot, false, 0, text, sizeof text))
+        return ERR_NON_LOCAL_CLUSTER;
+    if (owner != sh->id)
         return "ERR Script attempted to access a key of another shard than the one it runs on: declare its "
                "keys in KEYS, and keep them on one shard with a hash tag ({...})";
     return NULL;
@@ -196,6 +214,203 @@ static const char *script_acl_refusal(struct exec_ctx *ctx, const struct command
     }
 }
 
+/* A command of the script run on a held shard, on that shard's thread. */
+struct held_call {
+    const struct exec_ctx *script;
+    const struct command  *cmd;
+    int                    argc;
+    const struct slice    *argv;
+    struct buf            *out;
+};
+
+static void run_held_call(struct shard *sh, void *arg)
+{
+    struct held_call *c = arg;
+    struct exec_ctx there = *c->script;
+    there.shard = sh;
+    there.store = sh->store;
+    there.client = NULL;
+    there.msg = NULL;
+    dispatch_run_nested(&there, c->cmd, c->argc, c->argv, c->out);
+}
+
+/* A command of the script run on shard `at`, held (or here): its reply
+ * appended to out. */
+static void held_command(struct exec_ctx *ctx, int at, int argc, const struct slice *argv, struct buf *out)
+{
+    struct held_call call = { ctx, command_lookup(argv[0]), argc, argv, out };
+    hold_run(ctx->shard, at, run_held_call, &call);
+}
+
+static bool reply_is(const struct buf *b, const char *text)
+{
+    size_t n = strlen(text);
+    return b->len == n && memcmp(b->data, text, n) == 0;
+}
+
+/* LMOVE and RPOPLPUSH from a list of one shard to one of another, the
+ * script holding every shard: in Redis's order of checks (a missing
+ * source: nil; a source, then a destination, of another type: WRONGTYPE),
+ * then the pop on the source's shard and the push on the destination's,
+ * nothing running between them (no copy of either list, as the copies of
+ * run_across would make). A push refused (over maxmemory) puts the
+ * element back where it was. false: not one of these (or a syntax error,
+ * which run_across's run of the command answers). */
+static bool run_move_held(struct exec_ctx *ctx, const struct command *cmd, int argc, const struct slice *argv,
+                          struct buf *out)
+{
+    bool lmove = strcmp(cmd->name, "lmove") == 0;
+    bool from_head = false, to_head = true;
+    if (lmove ? argc != 5 || !list_parse_end(argv[3], &from_head) || !list_parse_end(argv[4], &to_head)
+              : strcmp(cmd->name, "rpoplpush") != 0 || argc != 3)
+        return false;
+    struct node *n = ctx->shard->node;
+    struct slice src = argv[1], dst = argv[2];
+    int src_at = shard_of_slot(n, key_slot(src.ptr, src.len));
+    int dst_at = shard_of_slot(n, key_slot(dst.ptr, dst.len));
+    struct reply r = { out, 2 };
+    struct buf got;
+    buf_init(&got);
+    struct slice type_src[] = { SLICE_LIT("TYPE"), src }, type_dst[] = { SLICE_LIT("TYPE"), dst };
+    held_command(ctx, src_at, 2, type_src, &got);
+    if (reply_is(&got, "+none\r\n")) {
+        reply_null(&r);
+        goto done;
+    }
+    bool src_list = reply_is(&got, "+list\r\n");
+    buf_clear(&got);
+    held_command(ctx, dst_at, 2, type_dst, &got);
+    if (!src_list || !(reply_is(&got, "+list\r\n") || reply_is(&got, "+none\r\n"))) {
+        reply_error(&r, ERR_WRONGTYPE);
+        goto done;
+    }
+    buf_clear(&got);
+    struct slice pop[] = { from_head ? SLICE_LIT("LPOP") : SLICE_LIT("RPOP"), src };
+    held_command(ctx, src_at, 2, pop, &got);
+    const char *crlf = got.len > 1 && got.data[0] == '$' ? memchr(got.data, '\r', got.len) : NULL;
+    long long len = crlf ? strtoll(got.data + 1, NULL, 10) : -1;
+    if (len < 0) { /* nothing popped after all: its reply is the answer */
+        buf_append(out, got.data, got.len);
+        goto done;
+    }
+    struct slice elem = { crlf + 2, (size_t)len };
+    struct buf pushed;
+    buf_init(&pushed);
+    struct slice push[] = { to_head ? SLICE_LIT("LPUSH") : SLICE_LIT("RPUSH"), dst, elem };
+    held_command(ctx, dst_at, 3, push, &pushed);
+    if (pushed.len > 0 && pushed.data[0] == '-') {
+        struct buf back;
+        buf_init(&back);
+        struct slice undo[] = { from_head ? SLICE_LIT("LPUSH") : SLICE_LIT("RPUSH"), src, elem };
+        held_command(ctx, src_at, 3, undo, &back);
+        buf_free(&back);
+        buf_append(out, pushed.data, pushed.len);
+    } else {
+        reply_bulk(&r, elem.ptr, elem.len);
+    }
+    buf_free(&pushed);
+done:
+    buf_free(&got);
+    return true;
+}
+
+/* A key's copy made on its shard's thread (keys_export) */
+struct key_copy {
+    struct slice key;
+    struct buf  *out;
+    int64_t      now;
+};
+
+static void export_key(struct shard *sh, void *arg)
+{
+    struct key_copy *c = arg;
+    keys_export(sh->store, 1, &c->key, c->out, c->now);
+}
+
+struct key_writes {
+    const struct buf *records;
+    int64_t           now;
+};
+
+static void apply_key_writes(struct shard *sh, void *arg)
+{
+    struct key_writes *w = arg;
+    dispatch_apply_writes(sh, w->records, w->now);
+}
+
+/* A command over keys of several shards, the script holding every shard:
+ * as a client's such command runs (shards/scratch.h), on copies of its
+ * keys in a store of its own, its writes then applied on each key's
+ * shard, but each step a call on the held shard, so that nothing runs
+ * between them. */
+static void run_across(struct exec_ctx *ctx, const struct command *cmd, int argc, const struct slice *argv,
+                       struct buf *out)
+{
+    struct shard *sh = ctx->shard;
+    struct node *n = sh->node;
+    struct write_capture cap = { false, n, mi_calloc((size_t)n->nshards, sizeof(struct buf)), NULL };
+    struct store *copies = store_create(NULL, write_capture_hook, &cap);
+    int64_t now = ctx->now_ms;
+    int nk = command_keys(cmd, argc, argv, NULL, 0);
+    int *idx = mi_malloc(sizeof(int) * (size_t)(nk > 0 ? nk : 1));
+    command_keys(cmd, argc, argv, idx, nk);
+    for (int k = 0; k < nk; k++) {
+        struct slice key = argv[idx[k]];
+        struct buf copy;
+        buf_init(&copy);
+        struct key_copy c = { key, &copy, now };
+        hold_run(sh, shard_of_slot(n, key_slot(key.ptr, key.len)), export_key, &c);
+        const char *cursor = copy.data;
+        if (cursor)
+            key_import(copies, key, &cursor, now);
+        buf_free(&copy);
+    }
+    mi_free(idx);
+    cap.on = true;
+    cap.notify = sh;
+    struct exec_ctx on_copies = *ctx;
+    on_copies.store = copies;
+    dispatch_run_nested(&on_copies, cmd, argc, argv, out);
+    cap.on = false;
+    store_destroy(copies);
+    for (int t = 0; t < n->nshards; t++) {
+        if (cap.per_shard[t].len > 0) {
+            struct key_writes w = { &cap.per_shard[t], now };
+            hold_run(sh, t, apply_key_writes, &w);
+        }
+        buf_free(&cap.per_shard[t]);
+    }
+    mi_free(cap.per_shard);
+}
+
+/* A script that does not hold the other shards (one known to touch only
+ * its own: hold.h) touched a key of another: it holds them for the rest of
+ * its run, and from its start next time. NULL, or why not: if another
+ * holds them and the script has written nothing, it is ended, to run
+ * again once it can hold them (the caller asks it again:
+ * exec_ctx.may_wait); having written, it cannot be undone, and gets
+ * -TRYAGAIN. */
+static const char *hold_others(struct script_shard *ss)
+{
+    struct exec_ctx *ctx = ss->ctx;
+    struct shard *sh = ctx->shard;
+    hold_mark(sh->node, ctx->argv[1].ptr, ctx->argv[1].len, HOLD_HOLDS);
+    int rc = hold_all(sh);
+    if (rc == 0) {
+        ss->holding = true;
+        return NULL;
+    }
+    if (rc == -2)
+        return "ERR The server is shutting down";
+    if (!atomic_load_explicit(&ss->wrote, memory_order_relaxed) && ctx->may_wait) {
+        ss->wants_hold = true;
+        lua_sethook(ss->L, busy_hook, LUA_MASKCOUNT, 1); /* raises at once, and again past any pcall */
+        return "ERR Script restarts holding every shard";
+    }
+    return "TRYAGAIN Script touched a key of another shard it did not declare after it wrote, while another "
+           "script held every shard: run it again";
+}
+
 static int redis_call_common(lua_State *L, bool raise)
 {
     struct script_shard *ss = shard_state(L);
@@ -228,6 +443,7 @@ static int redis_call_common(lua_State *L, bool raise)
     }
     const char *refused = NULL;
     bool refused_has_code = false;
+    int where = KEY_HERE;
     const struct command *cmd = command_lookup(argv[0]);
     const struct command *container = NULL;
     if (cmd && cmd->subcommands && (argc >= 2 || !cmd->fn)) {
@@ -265,8 +481,20 @@ static int redis_call_common(lua_State *L, bool raise)
             idx = mi_malloc(sizeof(int) * (size_t)nk);
             command_keys(cmd, argc, argv, idx, nk);
         }
-        for (int k = 0; k < nk && !refused; k++)
-            refused = key_refusal(ss, argv[idx[k]]);
+        bool differ = false;
+        for (int k = 0; k < nk && !refused; k++) {
+            int w;
+            refused = key_place(ss, argv[idx[k]], &w);
+            differ = differ || (k > 0 && w != where);
+            where = w;
+        }
+        if (differ) /* keys of several shards: on copies, while the script holds every shard */
+            where = KEY_ACROSS;
+        if (!refused && (where >= 0 || where == KEY_ACROSS)) {
+            ss->touched_other = true;
+            if (!ss->holding)
+                refused = hold_others(ss);
+        }
         if (refused)
             refused_has_code = true;
         if (idx != few)
@@ -290,8 +518,14 @@ static int redis_call_common(lua_State *L, bool raise)
         conn_ctx.argv = argv;
         conn_ctx.client = NULL;
         cmd->fn(&conn_ctx);
-    } else {
+    } else if (where == KEY_HERE) {
         dispatch_run_nested(ctx, cmd, argc, argv, &out);
+    } else if (where == KEY_ACROSS) {
+        if (!run_move_held(ctx, cmd, argc, argv, &out))
+            run_across(ctx, cmd, argc, argv, &out);
+    } else {
+        struct held_call call = { ctx, cmd, argc, argv, &out };
+        hold_run(ctx->shard, where, run_held_call, &call);
     }
     if (argv != small)
         mi_free(argv);
@@ -1002,12 +1236,24 @@ static void busy_hook(lua_State *L, lua_Debug *ar)
     struct script_shard *ss = running;
     if (!ss || !ss->ctx)
         return;
+    if (ss->wants_hold) {
+        lua_pushstring(L, "Script restarts holding every shard");
+        lua_error(L);
+    }
     struct shard *sh = ss->ctx->shard;
     if (!atomic_load_explicit(&ss->busy_since_ms, memory_order_relaxed)) {
         int64_t now = clock_mono_us() / 1000;
         long long threshold = config_load(&sh->node->config, busy_reply_threshold);
         if (threshold <= 0 || now - ss->started_ms < threshold)
             return;
+        if (ss->learning && ss->holding && !ss->touched_other) {
+            /* a first run held every shard to learn, and has touched only
+             * its own: the others go back to their clients (answering
+             * -BUSY, taking SCRIPT KILL), as for any script of one shard */
+            hold_release(sh);
+            ss->holding = false;
+        }
+        ss->learning = false;
         script_busy_begin(sh, ss, ss->busy_name);
         return;
     }
@@ -1021,6 +1267,18 @@ static void busy_hook(lua_State *L, lua_Debug *ar)
     lua_sethook(L, busy_hook, LUA_MASKCOUNT, 1); /* a pcall in the script gets this again at once */
     lua_pushstring(L, ERR_KILLED);
     lua_error(L);
+}
+
+/* Is one of the script's declared keys on another shard? (One key: the
+ * router sent the script to its shard.) */
+static bool keys_elsewhere(const struct exec_ctx *ctx, int nkeys)
+{
+    for (int k = 0; k < nkeys && nkeys > 1; k++) {
+        struct slice key = ctx->argv[3 + k];
+        if (shard_of_slot(ctx->shard->node, key_slot(key.ptr, key.len)) != ctx->shard->id)
+            return true;
+    }
+    return false;
 }
 
 /* Call the function on the stack under its nargs arguments (the error
@@ -1042,14 +1300,58 @@ static void run_called(struct script_shard *ss, struct exec_ctx *ctx, int base, 
         n = sizeof ss->busy_name - 1;
     memcpy(ss->busy_name, name, n);
     ss->busy_name[n] = 0;
+    ss->holding = false;
+    ss->wants_hold = false;
+    ss->learning = false;
+    ss->touched_other = false;
+    struct shard *sh = ctx->shard;
+    enum hold_known seen = HOLD_LOCAL;
+    if (ctx->store == sh->store && sh->node->nshards > 1 && !sh->node->key_gate) {
+        /* over keys of several shards, one that touched another shard's
+         * keys before, and a first run hold every shard from the start */
+        seen = hold_known(sh->node, ctx->argv[1].ptr, ctx->argv[1].len);
+        bool spans = keys_elsewhere(ctx, nkeys);
+        if (seen != HOLD_LOCAL || spans) {
+            int held = hold_all(sh);
+            if (held == -1 && ctx->may_wait) {
+                ctx->waits = true; /* asked again once the holder is done */
+                ss->ctx = NULL;
+                lua_settop(L, base);
+                return;
+            }
+            if (held != 0 && (spans || seen == HOLD_HOLDS)) {
+                /* it would touch another shard with nothing held: not run
+                 * at all rather than half (inside MULTI, or waited past
+                 * the bound, or the node stopping) */
+                ss->ctx = NULL;
+                lua_settop(L, base);
+                reply_error(ctx->reply, held == -2 ? "ERR The server is shutting down"
+                                                   : "TRYAGAIN Another script holds every shard: run it again");
+                return;
+            }
+            ss->holding = held == 0;
+            ss->learning = ss->holding && seen == HOLD_UNKNOWN && !spans;
+        }
+    }
     running = ss;
     lua_sethook(L, busy_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
     int rc = lua_pcall(L, nargs, 1, base + 1);
     lua_sethook(L, NULL, 0, 0);
     running = NULL;
+    if (ss->holding)
+        hold_release(sh);
+    ss->holding = false;
+    if (seen == HOLD_UNKNOWN && !ss->wants_hold) /* what its first run did */
+        hold_mark(sh->node, ctx->argv[1].ptr, ctx->argv[1].len, ss->touched_other ? HOLD_HOLDS : HOLD_LOCAL);
     if (atomic_load_explicit(&ss->busy_since_ms, memory_order_relaxed))
         script_busy_end(ctx->shard, ss);
     ss->ctx = NULL;
+    if (ss->wants_hold) {
+        ss->wants_hold = false;
+        ctx->waits = true; /* it wrote nothing: run again, holding from its start */
+        lua_settop(L, base);
+        return;
+    }
     if (rc == 0)
         script_write_reply(L, ctx->reply);
     else
