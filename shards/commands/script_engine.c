@@ -2,7 +2,7 @@
  *
  * The sandbox: the base, table, string and math libraries, cjson and bit
  * (Debian's lua-cjson and LuaBitOp, the libraries Redis gives scripts too)
- * and cmsgpack (script_msgpack.c),
+ * and cmsgpack and struct (script_msgpack.c, script_struct.c),
  * without dofile, loadfile, print, setfenv, getfenv and newproxy (no files,
  * no output, no way around the globals' protection) and without
  * precompiled chunks (see "loading code" below); no os, io, debug or
@@ -18,16 +18,20 @@
  * from a generator of the shard's own (C's rand() is shared state behind a
  * lock), not reseeded per script: Redis 7.0's is not either.
  *
- * The redis library: call and pcall run a command on the store the script
- * runs against, on this shard (dispatch_run_nested: it is journaled and
- * counted as if a client had sent it, so a replica gets the script's
- * effects), after the checks Redis makes (noscript commands, arity, writes
- * from read-only scripts, a replica's or min-replicas' refusal) and the one
- * ringkv adds: each key of the command must be on this shard (and, for a
- * script run on a scratch store over several shards, one of its declared
- * keys), since a shard never touches another's store. Commands that run on
- * the connection's thread or on every shard are refused, except TIME, PING,
- * ECHO and SELECT, which need nothing of the connection.
+ * The redis library: call and pcall run a command on the store of its
+ * keys' shard (dispatch_run_nested: it is journaled and counted as if a
+ * client had sent it, so a replica gets the script's effects), after the
+ * checks Redis makes (noscript commands, arity, writes from read-only
+ * scripts, a replica's or min-replicas' refusal). A command for keys of
+ * another shard runs on that shard's thread while the script holds every
+ * shard (shards/hold.h: from the script's start if its declared keys are
+ * on several shards, in its first run, and in the runs of one whose first
+ * run touched another shard; else from that call on); one over keys of
+ * several shards runs on copies (run_across), LMOVE and RPOPLPUSH as a pop
+ * and a push (run_move_held). In cluster mode a key must be on this shard.
+ * Commands that run on the connection's thread or on every shard are
+ * refused, except TIME, PING, ECHO and SELECT, which need nothing of the
+ * connection.
  * Also error_reply, status_reply, sha1hex, log, setresp (2 only),
  * set_repl and replicate_commands (no-ops: ringkv always replicates a
  * script's effects), the LOG_ and REPL_ constants and REDIS_VERSION. */
