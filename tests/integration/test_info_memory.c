@@ -185,9 +185,10 @@ static void test_memory_follows_data(void **state)
         /* ringkv's idle figures: rss over used a few units, not thousands
          * (the binary and libraries are resident, ~1 MB is allocated: ~4;
          * Redis's idle ratio is about 11 for the same reason; a sanitizer
-         * build's shadow memory adds to the RSS) */
+         * build's shadow memory adds to the RSS: 20.15 seen in a CI run,
+         * so there the bound is twice as loose) */
         double ratio = num(m, "mem_fragmentation_ratio");
-        if (ratio < 0.3 || ratio > 20.0)
+        if (ratio < 0.3 || ratio > (HARNESS_SANITIZED ? 40.0 : 20.0))
             fail_msg("idle mem_fragmentation_ratio %.2f", ratio);
     }
     free(m);
