@@ -49,6 +49,10 @@ struct shard_stats {
     uint64_t net_repl_input_bytes;
     uint64_t net_repl_output_bytes;
     uint64_t total_error_replies;
+    /* a connection's reply buffer found grown, and given back (net/loop.h
+     * loop_reply_resizes; published every tick, shards/clients.c) */
+    uint64_t reply_buffer_expands;
+    uint64_t reply_buffer_shrinks;
     uint64_t cross_shard_requests; /* commands or parts sent to another shard */
     /* cluster mode: writes of keys a MIGRATE had in flight, held on their
      * shard until it settled (shards/dispatch.h, dispatch_key_waits_wake),

@@ -34,6 +34,8 @@ struct shard {
     struct store    *store;
     struct shard_stats stats;
     uint64_t         net_out_seen; /* loop_bytes_sent already in stats.net_output_bytes */
+    /* loop_reply_resizes already in stats.reply_buffer_expands|shrinks */
+    uint64_t         reply_expands_seen, reply_shrinks_seen;
     struct slowlog   slowlog;
     struct latency_events latency; /* LATENCY's spikes seen on this shard (core/latency.h) */
     void            *heap;     /* mi_heap_t * of this thread */
