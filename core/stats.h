@@ -49,8 +49,11 @@ struct shard_stats {
     uint64_t net_repl_input_bytes;
     uint64_t net_repl_output_bytes;
     uint64_t total_error_replies;
-    /* a connection's reply buffer found grown, and given back (net/loop.h
-     * loop_reply_resizes; published every tick, shards/clients.c) */
+    /* published every tick (shards/clients.c) from the loop's counts
+     * (net/loop.h struct loop_counts): receives that brought bytes, sends
+     * done, a connection's reply buffer found grown and given back */
+    uint64_t reads_processed;
+    uint64_t writes_processed;
     uint64_t reply_buffer_expands;
     uint64_t reply_buffer_shrinks;
     uint64_t cross_shard_requests; /* commands or parts sent to another shard */

@@ -43,7 +43,7 @@ struct loop {
     atomic_int             sleeping;   /* 1 while waiting in io_uring_enter */
     unsigned               turn_io;    /* socket completions handled this turn */
     uint64_t               bytes_sent; /* over every connection, ever */
-    uint64_t               reply_expands, reply_shrinks; /* loop_reply_resizes */
+    struct loop_counts     counts;
     int                    bell;       /* loop_bell's eventfd (its owner's), -1 without one */
     bool                   bell_armed; /* a read of it is in flight */
     uint64_t               bell_count; /* what that read reads */
@@ -137,11 +137,7 @@ const char *loop_ring_mode(const struct loop *l) { return l->ring_mode; }
 size_t loop_conn_count(const struct loop *l) { return l->nconns; }
 uint64_t loop_bytes_sent(const struct loop *l) { return l->bytes_sent; }
 
-void loop_reply_resizes(const struct loop *l, uint64_t *expands, uint64_t *shrinks)
-{
-    *expands = l->reply_expands;
-    *shrinks = l->reply_shrinks;
-}
+const struct loop_counts *loop_counts(const struct loop *l) { return &l->counts; }
 
 /* Look at c's reply buffer: bigger than at the last look is an expand
  * (unless it is the connection's first block), smaller a shrink. */
@@ -149,9 +145,9 @@ static void reply_block_look(struct loop *l, struct conn *c)
 {
     size_t now = c->out.cap > c->wire.cap ? c->out.cap : c->wire.cap;
     if (now > c->reply_block && c->reply_block_known)
-        l->reply_expands++;
+        l->counts.reply_expands++;
     else if (now < c->reply_block)
-        l->reply_shrinks++;
+        l->counts.reply_shrinks++;
     c->reply_block = now;
     c->reply_block_known |= now > 0;
 }
@@ -469,8 +465,10 @@ static void handle_recv(struct loop *l, struct io_uring_cqe *cqe)
     int res = cqe->res;
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-        if (res > 0)
+        if (res > 0) {
+            l->counts.reads++;
             deliver(l, c, buf_pool_data(&l->pool, bid), (size_t)res);
+        }
         buf_pool_recycle(&l->pool, bid);
     }
     if (!(cqe->flags & IORING_CQE_F_MORE)) {
@@ -498,8 +496,10 @@ static void handle_recv_own(struct loop *l, struct io_uring_cqe *cqe)
     int res = cqe->res;
     c->recv_armed = false;
     c->ops--;
-    if (res > 0)
+    if (res > 0) {
+        l->counts.reads++;
         deliver(l, c, c->own_buf, (size_t)res);
+    }
     mi_free(c->own_buf); /* not kept: only a dry ring needs it */
     c->own_buf = NULL;
     if (c->closing || c->close_after_flush) {
@@ -634,6 +634,7 @@ static void handle_send(struct loop *l, struct io_uring_cqe *cqe)
             conn_close(c, false);
     } else if (!c->closing) {
         l->bytes_sent += (uint64_t)cqe->res;
+        l->counts.writes++;
         c->wire_off += (size_t)cqe->res;
         if (c->wire_off >= c->wire.len) {
             c->wire.len = 0;

@@ -70,7 +70,7 @@ struct conn {
     size_t       wire_off;     /* of wire, bytes already sent */
     /* Its reply buffer's size (the bigger of out's and wire's blocks, which
      * swap at each send) when the loop last looked, and whether it has had
-     * one yet: loop_reply_resizes */
+     * one yet: struct loop_counts */
     size_t       reply_block;
     bool         reply_block_known;
     struct conn *next_queued;
@@ -197,15 +197,22 @@ size_t loop_conn_count(const struct loop *l);
 /* Bytes the sends of every connection of l have written (the loop's
  * thread only). */
 uint64_t loop_bytes_sent(const struct loop *l);
-/* How often a connection's reply buffer (the bigger of its two blocks)
- * was found bigger than when the loop last looked (grown by the replies
- * written to it since: *expands) and smaller (given back, drained, by
- * conn_trim_buffers or after a big send: *shrinks), over every connection,
- * ever (the loop's thread only). The loop looks before each send and at
- * each give-back, so one connection counts at most one of each a send; a
- * connection's first block is not an expand (Redis allocates a client's
- * reply buffer with the client). INFO's reply_buffer_expands|shrinks. */
-void loop_reply_resizes(const struct loop *l, uint64_t *expands, uint64_t *shrinks);
+/* What the loop did, over every connection, ever (INFO stats). */
+struct loop_counts {
+    uint64_t reads;  /* receives that brought bytes: total_reads_processed */
+    uint64_t writes; /* sends done: total_writes_processed */
+    /* How often a connection's reply buffer (the bigger of its two
+     * blocks) was found bigger than when the loop last looked (grown by
+     * the replies written to it since: expands) and smaller (given back,
+     * drained, by conn_trim_buffers or after a big send: shrinks). The
+     * loop looks before each send and at each give-back, so one
+     * connection counts at most one of each a send; a connection's first
+     * block is not an expand (Redis allocates a client's reply buffer
+     * with the client). reply_buffer_expands|shrinks. */
+    uint64_t reply_expands, reply_shrinks;
+};
+/* The loop's thread only. */
+const struct loop_counts *loop_counts(const struct loop *l);
 
 /* Cross-shard wake-ups (ARCHITECTURE.md "Process model"): a loop about to sleep sets its flag;
  * another shard that posted work swaps the flag to 0 and, if it was set,

@@ -277,7 +277,7 @@ static void tick_conn(void *arg, struct conn *c)
 
 /* Every tick (as Redis's clientsCron): subscribers over their output
  * limits, idle connections, the biggest output, the normal clients'
- * buffers and the reply buffers' resizes for INFO. */
+ * buffers and the loop's counts for INFO. */
 void dispatch_timeouts(struct shard *sh, int64_t now_ms)
 {
     pubsub_check_output(sh, now_ms);
@@ -286,12 +286,12 @@ void dispatch_timeouts(struct shard *sh, int64_t now_ms)
     loop_each_conn(sh->loop, tick_conn, &w);
     __atomic_store_n(&sh->stats.client_max_output, (uint64_t)w.max_output, __ATOMIC_RELAXED);
     __atomic_store_n(&sh->stats.clients_normal_memory, (uint64_t)w.normal_memory, __ATOMIC_RELAXED);
-    uint64_t expands, shrinks; /* INFO reply_buffer_expands|shrinks, the trims above included */
-    loop_reply_resizes(sh->loop, &expands, &shrinks);
-    stat_add(&sh->stats.reply_buffer_expands, expands - sh->reply_expands_seen);
-    stat_add(&sh->stats.reply_buffer_shrinks, shrinks - sh->reply_shrinks_seen);
-    sh->reply_expands_seen = expands;
-    sh->reply_shrinks_seen = shrinks;
+    const struct loop_counts *now = loop_counts(sh->loop), *seen = &sh->loop_seen; /* the trims above included */
+    stat_add(&sh->stats.reads_processed, now->reads - seen->reads);
+    stat_add(&sh->stats.writes_processed, now->writes - seen->writes);
+    stat_add(&sh->stats.reply_buffer_expands, now->reply_expands - seen->reply_expands);
+    stat_add(&sh->stats.reply_buffer_shrinks, now->reply_shrinks - seen->reply_shrinks);
+    sh->loop_seen = *now;
 }
 
 static bool conn_view_of(struct shard *sh, struct conn *c, struct conn_view *v)

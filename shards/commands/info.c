@@ -69,7 +69,7 @@ static const struct {
 /* Every shard's counters added up. */
 struct info_totals {
     uint64_t commands, connections, rejected_conns, net_in, net_out, repl_in, repl_out, errors, cross_shard;
-    uint64_t reply_expands, reply_shrinks;
+    uint64_t reads, writes, reply_expands, reply_shrinks;
     uint64_t held_writes, held_writes_tryagain, staged_keys;
     uint64_t keys, expires, used_memory, expired, evicted, hits, misses;
     uint64_t client_max_output; /* the biggest of the shards' */
@@ -102,6 +102,8 @@ static void sum_shards(const struct node *n, struct info_totals *t)
         t->repl_in        += stat_load(&s->net_repl_input_bytes);
         t->repl_out       += stat_load(&s->net_repl_output_bytes);
         t->errors         += stat_load(&s->total_error_replies);
+        t->reads          += stat_load(&s->reads_processed);
+        t->writes         += stat_load(&s->writes_processed);
         t->reply_expands  += stat_load(&s->reply_buffer_expands);
         t->reply_shrinks  += stat_load(&s->reply_buffer_shrinks);
         t->cross_shard    += stat_load(&s->cross_shard_requests);
@@ -515,12 +517,14 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "unexpected_error_replies:0\r\n"
                    "total_error_replies:%llu\r\n"
                    "dump_payload_sanitizations:0\r\n"
+                   /* the connections' receives that brought bytes, and
+                    * their sends (net/loop.h struct loop_counts; a tick old) */
                    "total_reads_processed:%llu\r\n"
-                   "total_writes_processed:0\r\n"
+                   "total_writes_processed:%llu\r\n"
                    "io_threaded_reads_processed:0\r\n"
                    "io_threaded_writes_processed:0\r\n"
                    /* a connection's reply buffer grown, given back
-                    * (net/loop.h loop_reply_resizes; a tick old) */
+                    * (net/loop.h struct loop_counts; a tick old) */
                    "reply_buffer_shrinks:%llu\r\n"
                    "reply_buffer_expands:%llu\r\n"
                    "cross_shard_requests:%llu\r\n"
@@ -542,7 +546,8 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    (unsigned long long)t.tracking_keys,
                    (unsigned long long)t.tracking_items,
                    (unsigned long long)tracking_total_prefixes(sh->node), (unsigned long long)t.errors,
-                   (unsigned long long)t.commands, (unsigned long long)t.reply_shrinks,
+                   (unsigned long long)t.reads, (unsigned long long)t.writes,
+                   (unsigned long long)t.reply_shrinks,
                    (unsigned long long)t.reply_expands, (unsigned long long)t.cross_shard,
                    (unsigned long long)t.eviction_time_cap);
         if (sh->id == 0)

@@ -1080,10 +1080,34 @@ static void test_info_has_redis_fields(void **state)
     assert_int_equal(missing, 0);
 }
 
+/* total_reads_processed and total_writes_processed count the reads that
+ * brought a client's bytes and the writes of its replies (a tick old on
+ * ringkv): 20 commands one after another are at least 20 of each. */
+static void test_info_reads_writes_processed(void **state)
+{
+    struct rval *v = tcmd(c, "INFO stats");
+    long long reads = info_num(text_of(v), "total_reads_processed");
+    long long writes = info_num(text_of(v), "total_writes_processed");
+    rval_free(v);
+    for (int i = 0; i < 20; i++)
+        expect_status(tcmd(c, "PING"), "PONG");
+    long long until = now_ms() + 5000, r = reads, w = writes;
+    while (now_ms() < until && (r < reads + 20 || w < writes + 20)) {
+        v = tcmd(c, "INFO stats");
+        r = info_num(text_of(v), "total_reads_processed");
+        w = info_num(text_of(v), "total_writes_processed");
+        rval_free(v);
+        if (r < reads + 20 || w < writes + 20)
+            usleep(50000);
+    }
+    assert_true(r >= reads + 20);
+    assert_true(w >= writes + 20);
+}
+
 /* reply_buffer_expands / reply_buffer_shrinks (Redis 7.0's INFO stats):
  * on ringkv, a connection's reply buffer grown for a big reply is an
  * expand (its first block is not), and given back by the tick once
- * drained, over 32 KB, a shrink (net/loop.h loop_reply_resizes).
+ * drained, over 32 KB, a shrink (net/loop.h struct loop_counts).
  * redis-server resizes its clients' buffers by their peak of the last 5
  * s: there, the fields are only read. */
 static void test_info_reply_buffer_resizes(void **state)
@@ -1166,6 +1190,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_errorstats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_info_has_redis_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_info_reply_buffer_resizes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_info_reads_writes_processed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_get_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time, setup, teardown),
