@@ -1104,6 +1104,32 @@ static void test_info_reads_writes_processed(void **state)
     assert_true(w >= writes + 20);
 }
 
+/* client_recent_max_input_buffer: a connection halfway through a 100 KB
+ * argument holds its 50 KB received (ringkv: the biggest unconsumed
+ * input at the last tick; Redis: the query buffers' peak of the last
+ * seconds, the room made for the whole argument). */
+static void test_info_client_max_input_buffer(void **state)
+{
+    tconn *d = tconnect(srv.port);
+    static char half[50000];
+    memset(half, 'x', sizeof half);
+    const char *head = "*3\r\n$3\r\nSET\r\n$9\r\ninput:big\r\n$100000\r\n";
+    tsend_raw(d, head, strlen(head));
+    tsend_raw(d, half, sizeof half);
+    long long until = now_ms() + 5000, most = 0;
+    while (now_ms() < until && most < (long long)sizeof half) {
+        usleep(50000);
+        struct rval *v = tcmd(c, "INFO clients");
+        most = info_num(text_of(v), "client_recent_max_input_buffer");
+        rval_free(v);
+    }
+    assert_true(most >= (long long)sizeof half);
+    tsend_raw(d, half, sizeof half);
+    tsend_raw(d, "\r\n", 2);
+    expect_ok(tread(d, 5000));
+    tclose(d);
+}
+
 /* reply_buffer_expands / reply_buffer_shrinks (Redis 7.0's INFO stats):
  * on ringkv, a connection's reply buffer grown for a big reply is an
  * expand (its first block is not), and given back by the tick once
@@ -1191,6 +1217,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_info_has_redis_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_info_reply_buffer_resizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_info_reads_writes_processed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_info_client_max_input_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_get_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time, setup, teardown),
