@@ -137,6 +137,11 @@ enum command_flag {
  * options: WEIGHTS, AGGREGATE); those and the destination are the keys
  * (Redis's zunionInterDiffStoreGetKeys). COMMAND shows "movablekeys". */
 #define CMD_DEST_NUMKEYS (UINT64_C(1) << 34)
+/* Served while a script runs past busy-reply-threshold, when every other
+ * command answers -BUSY (route.c; Redis's allow_busy: SCRIPT KILL,
+ * FUNCTION KILL|STATS, SHUTDOWN, REPLCONF, the handshake and the
+ * transaction commands). */
+#define CMD_ALLOW_BUSY (UINT64_C(1) << 35)
 
 /* How a command's writes reach the replication stream: the journal column
  * of the table (replication/repl.c acts on it; rows set it through

@@ -33,7 +33,7 @@ static const struct {
     { CMD_FAST, "fast" },
     { CMD_NOAUTH, "no_auth" }, { CMD_NO_MULTI, "no_multi" }, { CMD_STORE_KEY, "movablekeys" },
     { CMD_MAY_REPLICATE, "may_replicate" }, { CMD_STREAMS_KEYS, "movablekeys" },
-    { CMD_NUMKEYS, "movablekeys" }, { CMD_DEST_NUMKEYS, "movablekeys" },
+    { CMD_NUMKEYS, "movablekeys" }, { CMD_DEST_NUMKEYS, "movablekeys" }, { CMD_ALLOW_BUSY, "allow_busy" },
 };
 
 /* ACL categories: Redis 7.0's (core/acl_categories.c); for a command

@@ -31,7 +31,7 @@
 
 /* Flag sets that many rows share. */
 #define F_CONNECTION (CMD_CONN | CMD_LOADING | CMD_STALE | CMD_FAST)
-#define F_HANDSHAKE  (CMD_CONN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH)
+#define F_HANDSHAKE  (CMD_CONN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH | CMD_ALLOW_BUSY)
 #define F_SERVER     (CMD_CONN | CMD_LOADING | CMD_STALE)
 #define F_CLIENT     (CMD_CONN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
 #define F_ADMIN      (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
@@ -139,7 +139,7 @@ static struct command script_subcommands[] = {
         "Check existence of scripts in the script cache."),
     ROW("flush",  -2, CMD_NOSCRIPT, 0, 0, 0, cmd_script_flush, NULL, "scripting", "2.6.0",
         "Remove all the scripts from the script cache."),
-    ROW("kill",   2,  CMD_NOSCRIPT, 0, 0, 0, cmd_script_kill, NULL, "scripting", "2.6.0",
+    ROW("kill",   2,  CMD_NOSCRIPT | CMD_ALLOW_BUSY, 0, 0, 0, cmd_script_kill, NULL, "scripting", "2.6.0",
         "Kill the script currently in execution."),
     ROW("debug",  3,  CMD_NOSCRIPT, 0, 0, 0, cmd_script_debug, NULL, "scripting", "3.2.0",
         "Set the debug mode for executed scripts."),
@@ -158,11 +158,11 @@ static struct command function_subcommands[] = {
         "Delete a function by name"),
     ROW_JOURNAL(JOURNAL_ALWAYS, "flush", -2, CMD_WRITE | CMD_NOSCRIPT, 0, 0, 0, cmd_function_flush, NULL, "scripting", "7.0.0",
         "Deleting all functions"),
-    ROW("kill",    2,  CMD_NOSCRIPT, 0, 0, 0, cmd_function_kill, NULL, "scripting", "7.0.0",
+    ROW("kill",    2,  CMD_NOSCRIPT | CMD_ALLOW_BUSY, 0, 0, 0, cmd_function_kill, NULL, "scripting", "7.0.0",
         "Kill the function currently in execution."),
     ROW("list",    -2, CMD_NOSCRIPT, 0, 0, 0, cmd_function_list, NULL, "scripting", "7.0.0",
         "List information about all the functions"),
-    ROW("stats",   2,  CMD_NOSCRIPT, 0, 0, 0, cmd_function_stats, NULL, "scripting", "7.0.0",
+    ROW("stats",   2,  CMD_NOSCRIPT | CMD_ALLOW_BUSY, 0, 0, 0, cmd_function_stats, NULL, "scripting", "7.0.0",
         "Return information about the function currently running (name, description, duration)"),
     ROW("dump",    2,  CMD_NOSCRIPT, 0, 0, 0, cmd_function_dump, NULL, "scripting", "7.0.0",
         "Dump all functions into a serialized binary payload"),
@@ -766,7 +766,7 @@ static struct command table[] = {
         "Listen for all requests received by the server in real time"),
     CONTAINER("debug", -2, CMD_CONN | F_DEBUG | CMD_HIDDEN_SUBS, NULL, debug_subcommands, "server", "1.0.0",
         "A container for debugging commands"),
-    ROW("shutdown",    -1, CMD_CONN | F_ADMIN | CMD_NO_MULTI | CMD_NO_REPLY, 0, 0, 0, cmd_shutdown, NULL, "server", "1.0.0",
+    ROW("shutdown",    -1, CMD_CONN | F_ADMIN | CMD_NO_MULTI | CMD_NO_REPLY | CMD_ALLOW_BUSY, 0, 0, 0, cmd_shutdown, NULL, "server", "1.0.0",
         "Synchronously save the dataset to disk and then shut down the server"),
     /* RDB snapshots (shards/persist.c): on shard 0, answered once taken */
     ROW("save",        1,  CMD_SHARD0 | CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI, 0, 0, 0, cmd_save, NULL, "server", "1.0.0",
@@ -801,15 +801,16 @@ static struct command table[] = {
         "A container for Pub/Sub commands"),
 
     /* transactions (shards/transaction.c) */
-    ROW("multi",       1,  CMD_CONN | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
+    ROW("multi",       1,  CMD_CONN | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY, 0, 0, 0,
         cmd_multi, NULL, "transactions", "1.2.0", "Start a transaction block"),
     ROW("exec",        1,  CMD_CONN | CMD_NOT_QUEUED | CMD_EXEC | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG, 0, 0, 0,
         cmd_exec, NULL, "transactions", "1.2.0", "Execute all commands issued after MULTI"),
-    ROW("discard",     1,  CMD_CONN | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
+    ROW("discard",     1,  CMD_CONN | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY, 0, 0, 0,
         cmd_discard, NULL, "transactions", "2.0.0", "Discard all commands issued after MULTI"),
-    ROW("watch",       -2, CMD_WATCH | CMD_SPLIT | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 1, -1, 1,
+    ROW("watch",       -2, CMD_WATCH | CMD_SPLIT | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
+        CMD_ALLOW_BUSY, 1, -1, 1,
         cmd_watch, merge_first_ok, "transactions", "2.2.0", "Watch the given keys to determine execution of the MULTI/EXEC block"),
-    ROW("unwatch",     1,  CMD_CONN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
+    ROW("unwatch",     1,  CMD_CONN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY, 0, 0, 0,
         cmd_unwatch, NULL, "transactions", "2.2.0", "Forget about all watched keys"),
 
     /* refused, saying what ringkv does not have (refusals.c): one database;

@@ -152,7 +152,7 @@ static void info_flags(const struct rval *set, struct text *t, bool keys)
 {
     static const char *const read[] = { "write", "readonly", "denyoom", "admin", "pubsub", "noscript",
                                         "loading", "stale", "fast", "no_auth", "no_multi",
-                                        "skip_slowlog", "movablekeys", NULL };
+                                        "skip_slowlog", "movablekeys", "allow_busy", NULL };
     for (int i = 0; read[i]; i++)
         if (has_flag(set, read[i]) && (keys || strcmp(read[i], "movablekeys") != 0))
             put(t, "%s ", read[i]);
