@@ -79,7 +79,6 @@ enum command_flag {
     CMD_STALE      = 1u << 10,
     CMD_PUBSUB     = 1u << 11,
     CMD_NOSCRIPT   = 1u << 12,
-    CMD_RANDOM     = 1u << 13,
     CMD_CURSOR     = 1u << 14, /* SCAN: argv[1] is a cursor that names the shard (see cmd_scan) */
     CMD_SHARD0     = 1u << 15, /* runs on shard 0, the replication shard, after the
                                   connection's earlier commands are done (INFO, ROLE, WAIT) */

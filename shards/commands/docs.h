@@ -1,5 +1,5 @@
 /* docs: COMMAND DOCS's and COMMAND INFO's data beyond the rows (docs.c):
- * complexity, arguments and key specs by command name. Private to
+ * complexity, arguments, key specs and tips by command name. Private to
  * shards/commands (introspection.c). */
 #ifndef RINGKV_COMMANDS_DOCS_H
 #define RINGKV_COMMANDS_DOCS_H
@@ -35,5 +35,9 @@ struct doc_key_spec {
 size_t doc_key_specs(const struct command_doc *d, struct doc_key_spec *out, size_t max);
 /* Does the spec carry the flag (e.g. "not_key")? */
 bool doc_key_spec_has(const struct doc_key_spec *ks, const char *flag);
+
+/* COMMAND INFO's tips of a command ("nondeterministic_output
+ * request_policy:all_shards ...", space separated; Redis's), NULL: none. */
+const char *command_tips(const char *fullname);
 
 #endif

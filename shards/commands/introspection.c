@@ -153,12 +153,19 @@ static void reply_command_info(struct reply *r, const struct command *cmd, const
     for (size_t i = 0; i < ncats; i++)
         reply_simple(r, cats[i]);
 
-    /* tips */
-    if (cmd->flags & CMD_RANDOM) {
-        reply_set(r, 1);
-        reply_bulk_str(r, "nondeterministic_output");
-    } else {
-        reply_set(r, 0);
+    /* tips (docs.c): space separated */
+    const char *tips = command_tips(fullname);
+    size_t ntips = 0;
+    for (const char *t = tips; t && *t; ntips++) {
+        t = strchr(t, ' ');
+        t = t ? t + 1 : NULL;
+    }
+    reply_set(r, ntips);
+    for (const char *t = tips; t && *t;) {
+        const char *end = strchr(t, ' ');
+        size_t len = end ? (size_t)(end - t) : strlen(t);
+        reply_bulk(r, t, len);
+        t = end ? end + 1 : NULL;
     }
 
     /* key specs: docs.c's where written out, else one for the row's range */

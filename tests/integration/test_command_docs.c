@@ -164,6 +164,9 @@ static char *info_line(const struct rval *e, bool keys)
     struct text t = { 0 };
     put(&t, "arity %lld flags ", e->elem[1]->integer);
     info_flags(e->elem[2], &t, keys);
+    put(&t, "tips ");
+    for (size_t i = 0; i < e->elem[7]->n; i++)
+        put(&t, "%s ", e->elem[7]->elem[i]->str);
     if (keys) {
         put(&t, "keys %lld %lld %lld specs", e->elem[3]->integer, e->elem[4]->integer, e->elem[5]->integer);
         const struct rval *specs = e->n > 8 ? e->elem[8] : NULL;
