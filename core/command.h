@@ -141,6 +141,14 @@ enum command_flag {
  * FUNCTION KILL|STATS, SHUTDOWN, REPLCONF, the handshake and the
  * transaction commands). */
 #define CMD_ALLOW_BUSY (UINT64_C(1) << 35)
+/* Its keys may be none (Redis's no_mandatory_keys: EVAL ... 0): COMMAND
+ * GETKEYS answers an empty list, not an error, when it finds none. */
+#define CMD_NO_MANDATORY_KEYS (UINT64_C(1) << 36)
+/* MONITOR shows it before it runs, ahead of the commands it runs
+ * (Redis's skip_monitor: the scripts, which Redis feeds to MONITOR before
+ * running them, not after as other commands). ringkv feeds every command
+ * before it runs (shards/monitor.h): only COMMAND reads it. */
+#define CMD_SKIP_MONITOR (UINT64_C(1) << 37)
 
 /* How a command's writes reach the replication stream: the journal column
  * of the table (replication/repl.c acts on it; rows set it through

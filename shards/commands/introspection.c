@@ -23,16 +23,18 @@
 
 /* --------------------------------------------------------------- COMMAND */
 
+/* The flags COMMAND shows, in Redis's order (may_replicate is hidden, as
+ * Redis hides it). */
 static const struct {
     uint64_t    flag;
     const char *name;
 } command_flag_names[] = {
     { CMD_WRITE, "write" }, { CMD_READONLY, "readonly" }, { CMD_DENYOOM, "denyoom" },
     { CMD_ADMIN, "admin" }, { CMD_PUBSUB, "pubsub" }, { CMD_NOSCRIPT, "noscript" },
-    { CMD_LOADING, "loading" }, { CMD_STALE, "stale" }, { CMD_SKIP_SLOWLOG, "skip_slowlog" },
-    { CMD_FAST, "fast" },
-    { CMD_NOAUTH, "no_auth" }, { CMD_NO_MULTI, "no_multi" }, { CMD_STORE_KEY, "movablekeys" },
-    { CMD_MAY_REPLICATE, "may_replicate" }, { CMD_STREAMS_KEYS, "movablekeys" },
+    { CMD_BLOCKING, "blocking" }, { CMD_LOADING, "loading" }, { CMD_STALE, "stale" },
+    { CMD_SKIP_MONITOR, "skip_monitor" }, { CMD_SKIP_SLOWLOG, "skip_slowlog" }, { CMD_ASKING, "asking" },
+    { CMD_FAST, "fast" }, { CMD_NOAUTH, "no_auth" }, { CMD_NO_MANDATORY_KEYS, "no_mandatory_keys" },
+    { CMD_NO_MULTI, "no_multi" }, { CMD_STORE_KEY, "movablekeys" }, { CMD_STREAMS_KEYS, "movablekeys" },
     { CMD_NUMKEYS, "movablekeys" }, { CMD_DEST_NUMKEYS, "movablekeys" }, { CMD_ALLOW_BUSY, "allow_busy" },
 };
 
@@ -529,7 +531,10 @@ static void command_getkeys(struct exec_ctx *ctx, bool with_flags)
         }
     }
     if (nkeys == 0) {
-        reply_error(ctx->reply, "ERR The command has no key arguments");
+        if (cmd->flags & CMD_NO_MANDATORY_KEYS)
+            reply_array(ctx->reply, 0); /* EVAL ... 0 */
+        else
+            reply_error(ctx->reply, "ERR The command has no key arguments");
         return;
     }
     reply_array(ctx->reply, (size_t)nkeys);

@@ -35,6 +35,8 @@
 #define F_SERVER     (CMD_CONN | CMD_LOADING | CMD_STALE)
 #define F_CLIENT     (CMD_CONN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
 #define F_ADMIN      (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
+/* EVAL, FCALL and their forms: keys counted by numkeys, which may be 0 */
+#define F_SCRIPT     (CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS | CMD_NO_MANDATORY_KEYS | CMD_SKIP_MONITOR)
 
 /* Subcommand rows: named without the container ("list"), arity counted from
  * the container's name as Redis does (CLIENT SETNAME x has arity 3). */
@@ -821,17 +823,17 @@ static struct command table[] = {
         "Move a key to another database"),
     ROW("swapdb",      3,  CMD_CONN | CMD_WRITE | CMD_FAST, 0, 0, 0, cmd_swapdb, NULL, "server", "4.0.0",
         "Swaps two Redis databases"),
-    ROW("eval",        -3, CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS | CMD_MAY_REPLICATE, 3, -1, 1, cmd_eval, NULL,
+    ROW("eval",        -3, F_SCRIPT | CMD_MAY_REPLICATE, 3, -1, 1, cmd_eval, NULL,
         "scripting", "2.6.0", "Execute a Lua script server side"),
-    ROW("evalsha",     -3, CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS | CMD_MAY_REPLICATE, 3, -1, 1, cmd_evalsha, NULL,
+    ROW("evalsha",     -3, F_SCRIPT | CMD_MAY_REPLICATE, 3, -1, 1, cmd_evalsha, NULL,
         "scripting", "2.6.0", "Execute a Lua script server side"),
-    ROW("eval_ro",     -3, CMD_READONLY | CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS, 3, -1, 1, cmd_eval_ro, NULL,
+    ROW("eval_ro",     -3, CMD_READONLY | F_SCRIPT, 3, -1, 1, cmd_eval_ro, NULL,
         "scripting", "7.0.0", "Execute a read-only Lua script server side"),
-    ROW("evalsha_ro",  -3, CMD_READONLY | CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS, 3, -1, 1, cmd_evalsha_ro, NULL,
+    ROW("evalsha_ro",  -3, CMD_READONLY | F_SCRIPT, 3, -1, 1, cmd_evalsha_ro, NULL,
         "scripting", "7.0.0", "Execute a read-only Lua script server side"),
-    ROW("fcall",       -3, CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS | CMD_MAY_REPLICATE, 3, -1, 1, cmd_fcall, NULL,
+    ROW("fcall",       -3, F_SCRIPT | CMD_MAY_REPLICATE, 3, -1, 1, cmd_fcall, NULL,
         "scripting", "7.0.0", "Invoke a function"),
-    ROW("fcall_ro",    -3, CMD_READONLY | CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS, 3, -1, 1, cmd_fcall_ro, NULL,
+    ROW("fcall_ro",    -3, CMD_READONLY | F_SCRIPT, 3, -1, 1, cmd_fcall_ro, NULL,
         "scripting", "7.0.0", "Invoke a read-only function"),
     CONTAINER("script", -2, 0, NULL, script_subcommands, "scripting", "2.6.0",
         "A container for Lua scripts management commands"),

@@ -152,7 +152,8 @@ static void info_flags(const struct rval *set, struct text *t, bool keys)
 {
     static const char *const read[] = { "write", "readonly", "denyoom", "admin", "pubsub", "noscript",
                                         "loading", "stale", "fast", "no_auth", "no_multi",
-                                        "skip_slowlog", "movablekeys", "allow_busy", NULL };
+                                        "skip_slowlog", "movablekeys", "allow_busy", "blocking", "asking",
+                                        "skip_monitor", "no_mandatory_keys", "may_replicate", NULL };
     for (int i = 0; read[i]; i++)
         if (has_flag(set, read[i]) && (keys || strcmp(read[i], "movablekeys") != 0))
             put(t, "%s ", read[i]);
@@ -383,6 +384,8 @@ static void test_getkeys(void **state)
         "COMMAND GETKEYS georadius k 1 2 3 km", "COMMAND GETKEYS georadius k 1 2 3 km STORE d STOREDIST",
         "COMMAND GETKEYSANDFLAGS georadius k 1 2 3 km STORE d", "COMMAND GETKEYS geosearchstore d s FROMMEMBER m BYRADIUS 1 km",
         "COMMAND GETKEYS geoadd k 1 2 m", "COMMAND GETKEYSANDFLAGS geosearchstore d s FROMMEMBER m BYRADIUS 1 km",
+        /* the scripts' keys may be none (no_mandatory_keys) */
+        "COMMAND GETKEYS eval x 0", "COMMAND GETKEYS fcall f 0", "COMMAND GETKEYSANDFLAGS eval_ro x 1 a",
         NULL,
     };
     for (int i = 0; lines[i]; i++)
