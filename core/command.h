@@ -108,7 +108,9 @@ enum command_flag {
                                   counted keys */
     CMD_STORE_KEY  = 1u << 28, /* the argument after a STORE word is a key too (SORT's
                                   destination; command_keys finds it as Redis's
-                                  sortGetKeys does); COMMAND shows "movablekeys" */
+                                  sortGetKeys does); COMMAND shows "movablekeys" (from
+                                  the key specs of shards/commands/docs.c, as all of
+                                  COMMAND's key positions) */
     CMD_STORE_GEO  = 1u << 29, /* with CMD_STORE_KEY: GEORADIUS's destinations, found as
                                   Redis's key specs find them (after the first STORE and
                                   the first STOREDIST) and the one it writes (after the
@@ -123,7 +125,8 @@ enum command_flag {
 /* Flags past the enum's 32 bits (the flags word is 64 bits wide since). */
 /* XREAD, XREADGROUP: the keys are the first half of the arguments after the
  * word STREAMS, searched from first_key on (Redis's keyword key spec);
- * COMMAND shows "movablekeys" and no first/last/step, as Redis. */
+ * COMMAND shows "movablekeys" and no first/last/step, as Redis (from its key
+ * spec: shards/commands/docs.c). */
 #define CMD_STREAMS_KEYS (UINT64_C(1) << 32)
 /* A write row whose key lookups count in INFO's keyspace_hits/misses: Redis
  * counts the lookups of reads only (lookupKeyRead), and these writes read
