@@ -85,7 +85,6 @@ enum command_flag {
     CMD_STALE      = 1u << 10,
     CMD_PUBSUB     = 1u << 11,
     CMD_NOSCRIPT   = 1u << 12,
-    CMD_RANDOM     = 1u << 13,
     CMD_CURSOR     = 1u << 14, /* SCAN: argv[1] is a cursor that names the shard (see cmd_scan) */
     CMD_SHARD0     = 1u << 15, /* runs on shard 0, the replication shard, after the
                                   connection's earlier commands are done (INFO, ROLE, WAIT) */
@@ -115,7 +114,9 @@ enum command_flag {
                                   counted keys */
     CMD_STORE_KEY  = 1u << 28, /* the argument after a STORE word is a key too (SORT's
                                   destination; command_keys finds it as Redis's
-                                  sortGetKeys does); COMMAND shows "movablekeys" */
+                                  sortGetKeys does); COMMAND shows "movablekeys" (from
+                                  the key specs of shards/commands/docs.c, as all of
+                                  COMMAND's key positions) */
     CMD_STORE_GEO  = 1u << 29, /* with CMD_STORE_KEY: GEORADIUS's destinations, found as
                                   Redis's key specs find them (after the first STORE and
                                   the first STOREDIST) and the one it writes (after the
@@ -130,7 +131,8 @@ enum command_flag {
 /* Flags past the enum's 32 bits (the flags word is 64 bits wide since). */
 /* XREAD, XREADGROUP: the keys are the first half of the arguments after the
  * word STREAMS, searched from first_key on (Redis's keyword key spec);
- * COMMAND shows "movablekeys" and no first/last/step, as Redis. */
+ * COMMAND shows "movablekeys" and no first/last/step, as Redis (from its key
+ * spec: shards/commands/docs.c). */
 #define CMD_STREAMS_KEYS (UINT64_C(1) << 32)
 /* A write row whose key lookups count in INFO's keyspace_hits/misses: Redis
  * counts the lookups of reads only (lookupKeyRead), and these writes read
@@ -143,11 +145,24 @@ enum command_flag {
  * options: WEIGHTS, AGGREGATE); those and the destination are the keys
  * (Redis's zunionInterDiffStoreGetKeys). COMMAND shows "movablekeys". */
 #define CMD_DEST_NUMKEYS (UINT64_C(1) << 34)
+/* Served while a script runs past busy-reply-threshold, when every other
+ * command answers -BUSY (route.c; Redis's allow_busy: SCRIPT KILL,
+ * FUNCTION KILL|STATS, SHUTDOWN, REPLCONF, the handshake and the
+ * transaction commands). */
+#define CMD_ALLOW_BUSY (UINT64_C(1) << 35)
+/* Its keys may be none (Redis's no_mandatory_keys: EVAL ... 0): COMMAND
+ * GETKEYS answers an empty list, not an error, when it finds none. */
+#define CMD_NO_MANDATORY_KEYS (UINT64_C(1) << 36)
+/* MONITOR shows it before it runs, ahead of the commands it runs
+ * (Redis's skip_monitor: the scripts, which Redis feeds to MONITOR before
+ * running them, not after as other commands). ringkv feeds every command
+ * before it runs (shards/monitor.h): only COMMAND reads it. */
+#define CMD_SKIP_MONITOR (UINT64_C(1) << 37)
 /* EVAL, EVALSHA, FCALL and their _RO forms: argv[1] names what runs (the
  * script's body or sha, the function's name). One that held every shard
  * before (shards/hold.h) runs on the connection's shard holding them again,
  * not on copies of its keys, when those are on several shards. */
-#define CMD_RUNS_SCRIPT (UINT64_C(1) << 35)
+#define CMD_RUNS_SCRIPT (UINT64_C(1) << 38)
 
 /* How a command's writes reach the replication stream: the journal column
  * of the table (replication/repl.c acts on it; rows set it through

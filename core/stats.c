@@ -51,6 +51,10 @@ void shard_stats_reset(struct shard_stats *s, size_t ncommands)
     zero_u64(&s->net_repl_input_bytes);
     zero_u64(&s->net_repl_output_bytes);
     zero_u64(&s->total_error_replies);
+    zero_u64(&s->reads_processed);
+    zero_u64(&s->writes_processed);
+    zero_u64(&s->reply_buffer_expands);
+    zero_u64(&s->reply_buffer_shrinks);
     for (int i = 0; i < __atomic_load_n(&s->nerrors, __ATOMIC_ACQUIRE); i++)
         zero_u64(&s->errors[i].count);
     zero_u64(&s->cross_shard_requests);

@@ -49,6 +49,13 @@ struct shard_stats {
     uint64_t net_repl_input_bytes;
     uint64_t net_repl_output_bytes;
     uint64_t total_error_replies;
+    /* published every tick (shards/clients.c) from the loop's counts
+     * (net/loop.h struct loop_counts): receives that brought bytes, sends
+     * done, a connection's reply buffer found grown and given back */
+    uint64_t reads_processed;
+    uint64_t writes_processed;
+    uint64_t reply_buffer_expands;
+    uint64_t reply_buffer_shrinks;
     uint64_t cross_shard_requests; /* commands or parts sent to another shard */
     /* cluster mode: writes of keys a MIGRATE had in flight, held on their
      * shard until it settled (shards/dispatch.h, dispatch_key_waits_wake),
@@ -58,6 +65,7 @@ struct shard_stats {
     uint64_t held_writes_tryagain;
     uint64_t connected_clients;    /* current */
     uint64_t client_max_output;    /* the biggest unsent output of a connection, at the last tick */
+    uint64_t client_max_input;     /* the biggest unconsumed input of a connection, then */
     /* published by the shard from its store once per loop turn */
     uint64_t keys;
     uint64_t expires;
@@ -95,6 +103,8 @@ struct shard_stats {
     uint64_t tracking_keys;        /* keys of this shard's tracking table */
     uint64_t tracking_items;       /* (key, reader) pairs in it */
     uint64_t staged_keys;          /* big collections staged from a slot move's parts (staging.h) */
+    uint64_t migrate_links;        /* MIGRATE's connections to destinations, in use or kept
+                                      idle for the next (INFO migrate_cached_sockets) */
     /* published every tick (shards/clients.c): the channels and patterns
      * this shard's connections subscribe to, each counted once here (one
      * subscribed from connections of two shards counts on both), and the

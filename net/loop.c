@@ -43,6 +43,7 @@ struct loop {
     atomic_int             sleeping;   /* 1 while waiting in io_uring_enter */
     unsigned               turn_io;    /* socket completions handled this turn */
     uint64_t               bytes_sent; /* over every connection, ever */
+    struct loop_counts     counts;
     int                    bell;       /* loop_bell's eventfd (its owner's), -1 without one */
     bool                   bell_armed; /* a read of it is in flight */
     uint64_t               bell_count; /* what that read reads */
@@ -135,6 +136,37 @@ struct loop *loop_create(const struct loop_options *o, const struct loop_handler
 const char *loop_ring_mode(const struct loop *l) { return l->ring_mode; }
 size_t loop_conn_count(const struct loop *l) { return l->nconns; }
 uint64_t loop_bytes_sent(const struct loop *l) { return l->bytes_sent; }
+
+const struct loop_counts *loop_counts(const struct loop *l) { return &l->counts; }
+
+/* Look at c's reply buffer: bigger than at the last look is an expand
+ * (unless it is the connection's first block), smaller a shrink. */
+static void reply_block_look(struct loop *l, struct conn *c)
+{
+    size_t now = c->out.cap > c->wire.cap ? c->out.cap : c->wire.cap;
+    if (now > c->reply_block && c->reply_block_known)
+        l->counts.reply_expands++;
+    else if (now < c->reply_block)
+        l->counts.reply_shrinks++;
+    c->reply_block = now;
+    c->reply_block_known |= now > 0;
+}
+
+void conn_trim_buffers(struct conn *c, size_t keep)
+{
+    if (c->in.len == 0 && c->in.cap > keep)
+        buf_free(&c->in);
+    bool out = c->out.len == 0 && c->out.cap > keep; /* a drained wire swapped in (queue_send) */
+    bool wire = c->wire.len == 0 && c->wire.cap > keep;
+    if (!out && !wire)
+        return;
+    reply_block_look(c->loop, c); /* what grew since the last send */
+    if (out)
+        buf_free(&c->out);
+    if (wire)
+        buf_free(&c->wire);
+    reply_block_look(c->loop, c);
+}
 
 void loop_each_conn(struct loop *l, loop_conn_fn *fn, void *arg)
 {
@@ -433,8 +465,10 @@ static void handle_recv(struct loop *l, struct io_uring_cqe *cqe)
     int res = cqe->res;
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-        if (res > 0)
+        if (res > 0) {
+            l->counts.reads++;
             deliver(l, c, buf_pool_data(&l->pool, bid), (size_t)res);
+        }
         buf_pool_recycle(&l->pool, bid);
     }
     if (!(cqe->flags & IORING_CQE_F_MORE)) {
@@ -462,8 +496,10 @@ static void handle_recv_own(struct loop *l, struct io_uring_cqe *cqe)
     int res = cqe->res;
     c->recv_armed = false;
     c->ops--;
-    if (res > 0)
+    if (res > 0) {
+        l->counts.reads++;
         deliver(l, c, c->own_buf, (size_t)res);
+    }
     mi_free(c->own_buf); /* not kept: only a dry ring needs it */
     c->own_buf = NULL;
     if (c->closing || c->close_after_flush) {
@@ -559,6 +595,7 @@ static void queue_send(struct loop *l, struct conn *c)
     if (c->wire_off >= c->wire.len) {
         if (c->out.len == 0)
             return;
+        reply_block_look(l, c); /* grown by the replies written since the last send? */
         size_t n = out_sendable(l, c);
         if (n == 0) {
             hold(l, c); /* queued again by loop_release */
@@ -597,6 +634,7 @@ static void handle_send(struct loop *l, struct io_uring_cqe *cqe)
             conn_close(c, false);
     } else if (!c->closing) {
         l->bytes_sent += (uint64_t)cqe->res;
+        l->counts.writes++;
         c->wire_off += (size_t)cqe->res;
         if (c->wire_off >= c->wire.len) {
             c->wire.len = 0;
@@ -605,8 +643,11 @@ static void handle_send(struct loop *l, struct io_uring_cqe *cqe)
              * unless big output keeps coming (a replica's stream catching
              * up): freeing it would make out grow again from nothing,
              * copying and faulting in every byte once more */
-            if (c->wire.cap > (1u << 20) && c->out.len < (64u << 10))
+            if (c->wire.cap > (1u << 20) && c->out.len < (64u << 10)) {
+                reply_block_look(l, c); /* out grown meanwhile? */
                 buf_free(&c->wire);
+                reply_block_look(l, c);
+            }
         }
         if (conn_output_bytes(c) > 0)
             queue_conn(l, c);

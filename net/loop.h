@@ -68,6 +68,11 @@ struct conn {
     struct conn *next_held;
     struct buf   wire;         /* bytes of the send in flight */
     size_t       wire_off;     /* of wire, bytes already sent */
+    /* Its reply buffer's size (the bigger of out's and wire's blocks, which
+     * swap at each send) when the loop last looked, and whether it has had
+     * one yet: struct loop_counts */
+    size_t       reply_block;
+    bool         reply_block_known;
     struct conn *next_queued;
     struct conn *next_yielded;
     struct conn *prev, *next;  /* every conn of the loop */
@@ -177,15 +182,7 @@ static inline size_t conn_output_memory(const struct conn *c) { return c->out.ca
  * holds copies of received bytes (reads go to the ring's buffers), the
  * out buffer is never in a send, and an empty wire buffer has no send in
  * flight, so nothing in the kernel points into any of them. */
-static inline void conn_trim_buffers(struct conn *c, size_t keep)
-{
-    if (c->in.len == 0 && c->in.cap > keep)
-        buf_free(&c->in);
-    if (c->out.len == 0 && c->out.cap > keep) /* a drained wire swapped in (queue_send) */
-        buf_free(&c->out);
-    if (c->wire.len == 0 && c->wire.cap > keep)
-        buf_free(&c->wire);
-}
+void conn_trim_buffers(struct conn *c, size_t keep);
 
 /* "ip:port" of an IPv4 or IPv6 address ("?:0" for another family). */
 void conn_addr_text(const struct sockaddr_storage *a, char *out, size_t n);
@@ -200,6 +197,22 @@ size_t loop_conn_count(const struct loop *l);
 /* Bytes the sends of every connection of l have written (the loop's
  * thread only). */
 uint64_t loop_bytes_sent(const struct loop *l);
+/* What the loop did, over every connection, ever (INFO stats). */
+struct loop_counts {
+    uint64_t reads;  /* receives that brought bytes: total_reads_processed */
+    uint64_t writes; /* sends done: total_writes_processed */
+    /* How often a connection's reply buffer (the bigger of its two
+     * blocks) was found bigger than when the loop last looked (grown by
+     * the replies written to it since: expands) and smaller (given back,
+     * drained, by conn_trim_buffers or after a big send: shrinks). The
+     * loop looks before each send and at each give-back, so one
+     * connection counts at most one of each a send; a connection's first
+     * block is not an expand (Redis allocates a client's reply buffer
+     * with the client). reply_buffer_expands|shrinks. */
+    uint64_t reply_expands, reply_shrinks;
+};
+/* The loop's thread only. */
+const struct loop_counts *loop_counts(const struct loop *l);
 
 /* Cross-shard wake-ups (ARCHITECTURE.md "Process model"): a loop about to sleep sets its flag;
  * another shard that posted work swaps the flag to 0 and, if it was set,

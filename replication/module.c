@@ -112,7 +112,7 @@ static const struct command repl_commands[] = {
         "Make the server a replica of another instance, or promote it as master"),
     ROW("role",        1,  CMD_SHARD0 | CMD_FAST | CMD_LOADING | CMD_STALE | CMD_NOSCRIPT, 0, 0, 0, cmd_role, NULL,
         "server", "2.8.12", "Return the role of the instance in the context of replication"),
-    ROW("replconf",    -1, CMD_CONN | F_ADMIN | CMD_NO_REPLY, 0, 0, 0, cmd_replconf, NULL, "server", "3.0.0",
+    ROW("replconf",    -1, CMD_CONN | F_ADMIN | CMD_NO_REPLY | CMD_ALLOW_BUSY, 0, 0, 0, cmd_replconf, NULL, "server", "3.0.0",
         "An internal command for configuring the replication stream"),
     ROW("psync",       -3, CMD_CONN | F_SYNC | CMD_NO_MULTI, 0, 0, 0, cmd_psync, NULL, "server", "2.8.0",
         "Internal command used for replication"),

@@ -257,7 +257,7 @@ static const struct conn_owner_ops feed_ops = {
 
 /* ---- walkers over the shard's connections ------------------------------ */
 
-struct tick_walk { int64_t now, limit_ms; size_t max_output, normal_memory; };
+struct tick_walk { int64_t now, limit_ms; size_t max_output, max_input, normal_memory; };
 
 static void tick_conn(void *arg, struct conn *c)
 {
@@ -265,6 +265,9 @@ static void tick_conn(void *arg, struct conn *c)
     size_t out = conn_output_bytes(c);
     if (out > w->max_output)
         w->max_output = out;
+    size_t in = conn_input_bytes(c);
+    if (in > w->max_input)
+        w->max_input = in;
     conn_trim_buffers(c, 32u << 10);
     if (c->owner && c->owner->ops == &session_ops) /* a client's: its buffers and session */
         w->normal_memory += conn_output_memory(c) + c->in.cap + sizeof(struct session);
@@ -276,16 +279,23 @@ static void tick_conn(void *arg, struct conn *c)
 }
 
 /* Every tick (as Redis's clientsCron): subscribers over their output
- * limits, idle connections, the biggest output and the normal clients'
- * buffers for INFO. */
+ * limits, idle connections, the biggest output and input, the normal clients'
+ * buffers and the loop's counts for INFO. */
 void dispatch_timeouts(struct shard *sh, int64_t now_ms)
 {
     pubsub_check_output(sh, now_ms);
     long long t = config_load(&sh->node->config, timeout);
-    struct tick_walk w = { now_ms, t > 0 ? t * 1000 : 0, 0, 0 };
+    struct tick_walk w = { now_ms, t > 0 ? t * 1000 : 0, 0, 0, 0 };
     loop_each_conn(sh->loop, tick_conn, &w);
     __atomic_store_n(&sh->stats.client_max_output, (uint64_t)w.max_output, __ATOMIC_RELAXED);
+    __atomic_store_n(&sh->stats.client_max_input, (uint64_t)w.max_input, __ATOMIC_RELAXED);
     __atomic_store_n(&sh->stats.clients_normal_memory, (uint64_t)w.normal_memory, __ATOMIC_RELAXED);
+    const struct loop_counts *now = loop_counts(sh->loop), *seen = &sh->loop_seen; /* the trims above included */
+    stat_add(&sh->stats.reads_processed, now->reads - seen->reads);
+    stat_add(&sh->stats.writes_processed, now->writes - seen->writes);
+    stat_add(&sh->stats.reply_buffer_expands, now->reply_expands - seen->reply_expands);
+    stat_add(&sh->stats.reply_buffer_shrinks, now->reply_shrinks - seen->reply_shrinks);
+    sh->loop_seen = *now;
 }
 
 static bool conn_view_of(struct shard *sh, struct conn *c, struct conn_view *v)

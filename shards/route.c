@@ -512,22 +512,6 @@ const char *dispatch_key_gate_refusal(struct shard *sh, const struct session *s,
     return key_gate_verdict(sh, s, cmd, first, cross, text, cap);
 }
 
-/* While a script is busy (node.h busy_scripts): the commands Redis flags
- * allow_busy, the only ones it serves then. */
-__attribute__((noinline)) static bool allowed_while_busy(const struct command *cmd, const struct command *container)
-{
-    static const char *const allowed[] = { "shutdown", "reset", "multi", "auth", "discard", "replconf",
-                                           "watch", "unwatch", "quit", "hello" };
-    if (container)
-        return (strcmp(container->name, "script") == 0 && strcmp(cmd->name, "kill") == 0) ||
-               (strcmp(container->name, "function") == 0 &&
-                (strcmp(cmd->name, "kill") == 0 || strcmp(cmd->name, "stats") == 0));
-    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
-        if (strcmp(cmd->name, allowed[i]) == 0)
-            return true;
-    return false;
-}
-
 /* Copy a command name into a fixed field, cut to fit. */
 static void copy_name(char *dst, size_t cap, const char *name)
 {
@@ -707,7 +691,7 @@ static void execute_command(struct shard *sh, struct session *s, int argc, const
         session_reply_error(s, text);
         return;
     }
-    if (atomic_load_explicit(&sh->node->busy_scripts, memory_order_relaxed) && !allowed_while_busy(cmd, container)) {
+    if (atomic_load_explicit(&sh->node->busy_scripts, memory_order_relaxed) && !(cmd->flags & CMD_ALLOW_BUSY)) {
         session_reply_error(s, "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
         stats_command_rejected(&sh->stats, cmd->index);
         return;

@@ -14,6 +14,7 @@
 #include "core/stats.h"
 #include "core/slowlog.h"
 #include "core/latency.h"
+#include "net/loop.h"
 
 #include <pthread.h>
 
@@ -34,6 +35,9 @@ struct shard {
     struct store    *store;
     struct shard_stats stats;
     uint64_t         net_out_seen; /* loop_bytes_sent already in stats.net_output_bytes */
+    /* the loop's counts already in stats (reads, writes, reply buffer
+     * resizes: published every tick) */
+    struct loop_counts loop_seen;
     struct slowlog   slowlog;
     struct latency_events latency; /* LATENCY's spikes seen on this shard (core/latency.h) */
     void            *heap;     /* mi_heap_t * of this thread */

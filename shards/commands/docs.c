@@ -1,8 +1,10 @@
 /* docs: what COMMAND DOCS and COMMAND INFO say about a command beyond its
  * row: how long it takes (complexity), its arguments (for redis-cli's hints
- * and the client libraries that read them), and its key specs where a
- * single range with flags derived from the row would be wrong (RENAME's two
- * keys, MSET's overwrite).
+ * and the client libraries that read them), its key specs where a single
+ * range with flags derived from the row would be wrong (RENAME's two keys,
+ * MSET's overwrite, XREAD's after STREAMS, MIGRATE's, which its row does
+ * not name), from which COMMAND INFO also derives first/last/step and
+ * movablekeys as Redis does, and its tips.
  *
  * Data, one entry per command name ("set", "client|list"), looked up by
  * COMMAND only (not on the command path). A row without an entry still
@@ -14,6 +16,7 @@
  *     string, integer, double, pattern, unix-time; none: string, or key for
  *     a name that is "key"); an UPPER-CASE word is a token, and so is a word of symbols only
  *     ("*", "~", "=" alone);
+ *   - `""` is a token too, the empty word (MIGRATE's key);
  *   - a token before one item is that item's token (EX seconds#integer);
  *     before several, inside a group, the group's (AUTH username password);
  *     alone, a pure-token argument named as the token in lower case;
@@ -25,8 +28,16 @@
  *   - `...` after an item: it may be repeated (flag "multiple").
  * Key arguments get key_spec_index 0, 1, ... in the order they appear.
  *
- * Key specs: "flags... index lastkey keystep", several separated by ';'
- * (lastkey relative to the index, negative from the end, as in Redis). */
+ * Key specs, several separated by ';', each as Redis writes one:
+ *   ["notes"] flags... begin find
+ * begin: an index; WORD@startfrom, the argument after WORD searched from
+ * startfrom on (backwards from the end when negative); or `unknown` (and
+ * no find). find: `lastkey keystep [limit]` (lastkey relative to the
+ * begin, negative from the end; limit: XREAD's half of the rest), or
+ * `keynum keynumidx firstkey keystep` (a count at begin + keynumidx).
+ * A row without specs gets one from its first/last/step (introspection.c).
+ *
+ * Tips (COMMAND INFO's): Redis's, by name, in command_tips. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +52,7 @@ static const struct command_doc docs[] = {
     { "get", "O(1)", "key", NULL },
     { "set", "O(1)", "key value condition=[NX|XX] [GET] expiration=[EX seconds#integer|"
       "PX milliseconds#integer|EXAT unix-time-seconds#unix-time|PXAT unix-time-milliseconds#unix-time|KEEPTTL]",
-      "RW access update variable_flags 1 0 1" },
+      "\"RW and ACCESS due to the optional `GET` argument\" RW access update variable_flags 1 0 1" },
     { "setnx", "O(1)", "key value", "OW insert 1 0 1" },
     { "setex", "O(1)", "key seconds#integer value", "OW update 1 0 1" },
     { "psetex", "O(1)", "key milliseconds#integer value", "OW update 1 0 1" },
@@ -49,7 +60,7 @@ static const struct command_doc docs[] = {
     { "getdel", "O(1)", "key", "RW access delete 1 0 1" },
     { "getex", "O(1)", "key expiration=[EX seconds#integer|PX milliseconds#integer|"
       "EXAT unix-time-seconds#unix-time|PXAT unix-time-milliseconds#unix-time|PERSIST]",
-      "RW access update 1 0 1" },
+      "\"RW and UPDATE because it changes the TTL\" RW access update 1 0 1" },
     { "mget", "O(N) for N keys", "key...", "RO access 1 -1 1" },
     { "mset", "O(N) for N keys", "data=(key value)...", "OW update 1 -1 2" },
     { "msetnx", "O(N) for N keys", "data=(key value)...", "OW insert 1 -1 2" },
@@ -73,7 +84,7 @@ static const struct command_doc docs[] = {
     { "bitfield", "O(1) for each subcommand specified",
       "key operation=[GET encoding offset#integer|write=([OVERFLOW (WRAP|SAT|FAIL)] "
       "(SET encoding offset#integer value#integer|INCRBY encoding offset#integer increment#integer))]...",
-      "RW access update variable_flags 1 0 1" },
+      "\"This command allows both access and modification of the key\" RW access update variable_flags 1 0 1" },
     { "bitfield_ro", "O(1) for each subcommand specified", "key [GET encoding offset#integer]...", "RO access 1 0 1" },
 
     /* keyspace */
@@ -112,7 +123,11 @@ static const struct command_doc docs[] = {
     { "zcard", "O(1)", "key", "RO 1 0 1" },
     { "sort", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).",
       "key [BY pattern#pattern] [LIMIT offset#integer count#integer] [GET pattern#pattern...] order=[ASC|DESC] "
-      "[ALPHA] [STORE destination#key]", "RO access 1 0 1" },
+      "[ALPHA] [STORE destination#key]",
+      /* Redis adds a spec of unknown place for BY/GET's keys, which
+       * ringkv refuses (README, Limitations): no spec for them here */
+      "RO access 1 0 1; \"For the optional STORE keyword. It is marked 'unknown' because the keyword can appear "
+      "anywhere in the argument array\" OW update unknown" },
     { "sort_ro", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).",
       "key [BY pattern#pattern] [LIMIT offset#integer count#integer] [GET pattern#pattern...] order=[ASC|DESC] "
       "[ALPHA]", "RO access 1 0 1" },
@@ -161,6 +176,14 @@ static const struct command_doc docs[] = {
     { "object|refcount", "O(1)", "key", "RO 2 0 1" },
     { "memory|usage", "O(N) where N is the number of samples", "key [SAMPLES count#integer]", "RO 2 0 1" },
     { "dump", "O(1) to access the key and O(N*M) to serialize it", "key", "RO access 1 0 1" },
+    /* MIGRATE's row has no keys (it runs on shard 0 and finds them
+     * itself); COMMAND describes them as Redis does */
+    { "migrate", "This command actually executes a DUMP+DEL in the source instance, and a RESTORE in the target "
+      "instance. See the pages of these commands for time complexity. Also an O(N) data transfer between the two "
+      "instances is performed.",
+      "host port#integer key_or_empty_string=(key|\"\") destination-db#integer timeout#integer [COPY] [REPLACE] "
+      "authentication=[[AUTH password]|username_password=[AUTH2 username password]] [KEYS key...]",
+      "RW access delete 3 0 1; RW access delete incomplete KEYS@-2 -1 1" },
     { "restore", "O(1) to create the new key and O(N*M) to reconstruct the serialized value",
       "key ttl#integer serialized-value#string [REPLACE] [ABSTTL] [IDLETIME seconds#integer] [FREQ frequency#integer]",
       "OW update 1 0 1" },
@@ -195,12 +218,13 @@ static const struct command_doc docs[] = {
     { "pfselftest", "N/A", "", NULL },
     { "pfcount", "O(1) with a very small average constant time when called with a single key. "
       "O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.",
-      "key...", "RW access 1 -1 1" },
+      "key...", "\"RW because it may change the internal representation of the key, and propagate to replicas\" "
+      "RW access 1 -1 1" },
     { "pfmerge", "O(N) to merge N HyperLogLogs, but with high constant times.",
       "destkey#key sourcekey#key...", "RW access insert 1 0 1; RO access 2 -1 1" },
 
-    /* geo: GEORADIUS[BYMEMBER]'s STORE/STOREDIST keys are found by
-     * command_keys (CMD_STORE_GEO), not by a spec */
+    /* geo: GEORADIUS[BYMEMBER]'s STORE/STOREDIST keys: Redis's keyword
+     * specs; found by command_keys (CMD_STORE_GEO) */
     { "geoadd", "O(log(N)) for each item added, where N is the number of elements in the sorted set.",
       "key condition=[NX|XX] [CH] longitude_latitude_member=(longitude#double latitude#double member)...",
       "RW update 1 0 1" },
@@ -210,11 +234,12 @@ static const struct command_doc docs[] = {
     { "geopos", "O(N) where N is the number of members requested.", "key member...", NULL },
     { "georadius", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.",
       "key longitude#double latitude#double radius#double unit=(M|KM|FT|MI) [WITHCOORD] [WITHDIST] [WITHHASH] count=[COUNT count#integer [ANY]] order=[ASC|DESC] [STORE key] [STOREDIST key]",
-      "RO access 1 0 1" },
+      "RO access 1 0 1; OW update STORE@6 0 1; OW update STOREDIST@6 0 1" },
     { "georadius_ro", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.",
       "key longitude#double latitude#double radius#double unit=(M|KM|FT|MI) [WITHCOORD] [WITHDIST] [WITHHASH] count=[COUNT count#integer [ANY]] order=[ASC|DESC]", "RO access 1 0 1" },
     { "georadiusbymember", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.",
-      "key member radius#double unit=(M|KM|FT|MI) [WITHCOORD] [WITHDIST] [WITHHASH] count=[COUNT count#integer [ANY]] order=[ASC|DESC] [STORE key] [STOREDIST key]", "RO access 1 0 1" },
+      "key member radius#double unit=(M|KM|FT|MI) [WITHCOORD] [WITHDIST] [WITHHASH] count=[COUNT count#integer [ANY]] order=[ASC|DESC] [STORE key] [STOREDIST key]",
+      "RO access 1 0 1; OW update STORE@5 0 1; OW update STOREDIST@5 0 1" },
     { "georadiusbymember_ro", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.",
       "key member radius#double unit=(M|KM|FT|MI) [WITHCOORD] [WITHDIST] [WITHHASH] count=[COUNT count#integer [ANY]] order=[ASC|DESC]", "RO access 1 0 1" },
     { "geosearch", "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape",
@@ -288,13 +313,16 @@ static const struct command_doc docs[] = {
     { "bgrewriteaof", "O(1)", NULL, NULL },
     { "lastsave", "O(1)", "", NULL },
     { "debug", "Depends on subcommand.", "", NULL },
-    { "eval", "Depends on the script that is executed.", "script numkeys#integer [key...] [arg...]", NULL },
+    { "eval", "Depends on the script that is executed.", "script numkeys#integer [key...] [arg...]",
+      "\"We cannot tell how the keys will be used so we assume the worst, RW and UPDATE\" RW access update 2 keynum 0 1 1" },
     { "evalsha", "Depends on the script that is executed.", "sha1 numkeys#integer [key...] [arg...]", NULL },
-    { "eval_ro", "Depends on the script that is executed.", "script numkeys#integer [key...] [arg...]", NULL },
+    { "eval_ro", "Depends on the script that is executed.", "script numkeys#integer [key...] [arg...]",
+      "\"We cannot tell how the keys will be used so we assume the worst, RO and ACCESS\" RO access 2 keynum 0 1 1" },
     { "evalsha_ro", "Depends on the script that is executed.", "sha1 numkeys#integer [key...] [arg...]", NULL },
-    { "fcall", "Depends on the function that is executed.", "function numkeys#integer [key...] [arg...]", NULL },
+    { "fcall", "Depends on the function that is executed.", "function numkeys#integer [key...] [arg...]",
+      "\"We cannot tell how the keys will be used so we assume the worst, RW and UPDATE\" RW access update 2 keynum 0 1 1" },
     { "fcall_ro", "Depends on the function that is executed.", "function numkeys#integer [key...] [arg...]",
-      NULL },
+      "\"We cannot tell how the keys will be used so we assume the worst, RO and ACCESS\" RO access 2 keynum 0 1 1" },
     { "script", "Depends on subcommand.", "", NULL },
     { "script|load", "O(N) with N being the length in bytes of the script body.", "script", NULL },
     { "script|exists", "O(N) with N being the number of scripts to check (so checking a single script is an "
@@ -386,7 +414,7 @@ static const struct command_doc docs[] = {
     { "xadd", "O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.",
       "key [NOMKSTREAM] trim=[strategy=(MAXLEN|MINID) operator=[=|~] threshold [LIMIT count#integer]] "
       "id_or_auto=(*|id) field_value=(field value)...",
-      "RW update 1 0 1" },
+      "\"UPDATE instead of INSERT because of the optional trimming feature\" RW update 1 0 1" },
     { "xlen", "O(1)", "key", "RO 1 0 1" },
     { "xrange", "O(N) with N being the number of elements being returned. If N is constant (e.g. always asking "
       "for the first 10 elements with COUNT), you can consider it O(1).",
@@ -405,13 +433,14 @@ static const struct command_doc docs[] = {
     { "xread", "For each stream mentioned: O(N) with N being the number of elements being returned, it means that "
       "XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in "
       "order to serve the M clients blocked on the stream getting new data.",
-      "[COUNT count#integer] [BLOCK milliseconds#integer] STREAMS streams=(key... id...)", "RO access 1 -1 1" },
+      "[COUNT count#integer] [BLOCK milliseconds#integer] STREAMS streams=(key... id...)",
+      "RO access STREAMS@1 -1 1 2" },
     { "xreadgroup", "For each stream mentioned: O(M) with M being the number of elements returned. If M is constant "
       "(e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when "
       "XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting "
       "new data.",
       "GROUP group_consumer=(group consumer) [COUNT count#integer] [BLOCK milliseconds#integer] [NOACK] "
-      "STREAMS streams=(key... id...)", "RW insert 1 -1 1" },
+      "STREAMS streams=(key... id...)", "RO access STREAMS@4 -1 1 2" },
     { "xack", "O(1) for each message ID processed.", "key group id...", "RW update 1 0 1" },
     { "xpending", "O(N) with N being the number of elements returned, so asking for a small fixed number of entries "
       "per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When "
@@ -440,6 +469,113 @@ static const struct command_doc docs[] = {
     { "xinfo|help", "O(1)", "", NULL },
 };
 
+/* COMMAND INFO's tips, redis-server 7.0's: how a cluster client spreads
+ * a command over the nodes and merges their answers (request_policy,
+ * response_policy), and whether its output varies from call to call
+ * (nondeterministic_output[_order]). They hold for ringkv as for Redis:
+ * each of its nodes answers for itself, and these outputs vary as
+ * Redis's do. */
+static const struct {
+    const char *name;
+    const char *tips;
+} command_tip_rows[] = {
+    { "client|info", "nondeterministic_output" },
+    { "client|list", "nondeterministic_output" },
+    { "cluster|bumpepoch", "nondeterministic_output" },
+    { "cluster|count-failure-reports", "nondeterministic_output" },
+    { "cluster|getkeysinslot", "nondeterministic_output" },
+    { "cluster|info", "nondeterministic_output" },
+    { "cluster|links", "nondeterministic_output" },
+    { "cluster|nodes", "nondeterministic_output" },
+    { "cluster|replicas", "nondeterministic_output" },
+    { "cluster|shards", "nondeterministic_output" },
+    { "cluster|slaves", "nondeterministic_output" },
+    { "cluster|slots", "nondeterministic_output" },
+    { "command", "nondeterministic_output_order" },
+    { "command|docs", "nondeterministic_output_order" },
+    { "command|info", "nondeterministic_output_order" },
+    { "command|list", "nondeterministic_output_order" },
+    { "config|set", "request_policy:all_nodes response_policy:all_succeeded" },
+    { "dbsize", "request_policy:all_shards response_policy:agg_sum" },
+    { "del", "request_policy:multi_shard response_policy:agg_sum" },
+    { "dump", "nondeterministic_output" },
+    { "exists", "request_policy:multi_shard response_policy:agg_sum" },
+    { "flushall", "request_policy:all_shards response_policy:all_succeeded" },
+    { "flushdb", "request_policy:all_shards response_policy:all_succeeded" },
+    { "function|delete", "request_policy:all_shards response_policy:all_succeeded" },
+    { "function|flush", "request_policy:all_shards response_policy:all_succeeded" },
+    { "function|kill", "request_policy:all_shards response_policy:one_succeeded" },
+    { "function|list", "nondeterministic_output_order" },
+    { "function|load", "request_policy:all_shards response_policy:all_succeeded" },
+    { "function|restore", "request_policy:all_shards response_policy:all_succeeded" },
+    { "function|stats", "nondeterministic_output request_policy:all_shards response_policy:special" },
+    { "hgetall", "nondeterministic_output_order" },
+    { "hkeys", "nondeterministic_output_order" },
+    { "hrandfield", "nondeterministic_output" },
+    { "hscan", "nondeterministic_output" },
+    { "hvals", "nondeterministic_output_order" },
+    { "info", "nondeterministic_output request_policy:all_shards response_policy:special" },
+    { "keys", "request_policy:all_shards nondeterministic_output_order" },
+    { "lastsave", "nondeterministic_output" },
+    { "latency|doctor", "nondeterministic_output request_policy:all_nodes response_policy:special" },
+    { "latency|graph", "nondeterministic_output request_policy:all_nodes response_policy:special" },
+    { "latency|histogram", "nondeterministic_output request_policy:all_nodes response_policy:special" },
+    { "latency|history", "nondeterministic_output request_policy:all_nodes response_policy:special" },
+    { "latency|latest", "nondeterministic_output request_policy:all_nodes response_policy:special" },
+    { "latency|reset", "request_policy:all_nodes response_policy:all_succeeded" },
+    { "memory|doctor", "nondeterministic_output request_policy:all_shards response_policy:special" },
+    { "memory|malloc-stats", "nondeterministic_output request_policy:all_shards response_policy:special" },
+    { "memory|purge", "request_policy:all_shards response_policy:all_succeeded" },
+    { "memory|stats", "nondeterministic_output request_policy:all_shards response_policy:special" },
+    { "mget", "request_policy:multi_shard" },
+    { "migrate", "nondeterministic_output" },
+    { "mset", "request_policy:multi_shard response_policy:all_succeeded" },
+    { "msetnx", "request_policy:multi_shard response_policy:agg_min" },
+    { "object|encoding", "nondeterministic_output" },
+    { "object|freq", "nondeterministic_output" },
+    { "object|idletime", "nondeterministic_output" },
+    { "object|refcount", "nondeterministic_output" },
+    { "ping", "request_policy:all_shards response_policy:all_succeeded" },
+    { "pttl", "nondeterministic_output" },
+    { "randomkey", "request_policy:all_shards nondeterministic_output" },
+    { "scan", "nondeterministic_output request_policy:special" },
+    { "script|exists", "request_policy:all_shards response_policy:agg_logical_and" },
+    { "script|flush", "request_policy:all_nodes response_policy:all_succeeded" },
+    { "script|kill", "request_policy:all_shards response_policy:one_succeeded" },
+    { "script|load", "request_policy:all_nodes response_policy:all_succeeded" },
+    { "sdiff", "nondeterministic_output_order" },
+    { "sinter", "nondeterministic_output_order" },
+    { "slowlog|get", "request_policy:all_nodes nondeterministic_output" },
+    { "slowlog|len", "request_policy:all_nodes response_policy:agg_sum nondeterministic_output" },
+    { "slowlog|reset", "request_policy:all_nodes response_policy:all_succeeded" },
+    { "smembers", "nondeterministic_output_order" },
+    { "spop", "nondeterministic_output" },
+    { "srandmember", "nondeterministic_output" },
+    { "sscan", "nondeterministic_output" },
+    { "sunion", "nondeterministic_output_order" },
+    { "time", "nondeterministic_output" },
+    { "touch", "request_policy:multi_shard response_policy:agg_sum" },
+    { "ttl", "nondeterministic_output" },
+    { "unlink", "request_policy:multi_shard response_policy:agg_sum" },
+    { "wait", "request_policy:all_shards response_policy:agg_min" },
+    { "xadd", "nondeterministic_output" },
+    { "xautoclaim", "nondeterministic_output" },
+    { "xclaim", "nondeterministic_output" },
+    { "xinfo|consumers", "nondeterministic_output" },
+    { "xpending", "nondeterministic_output" },
+    { "xtrim", "nondeterministic_output" },
+    { "zrandmember", "nondeterministic_output" },
+    { "zscan", "nondeterministic_output" },
+};
+
+const char *command_tips(const char *fullname)
+{
+    for (size_t i = 0; i < sizeof(command_tip_rows) / sizeof(command_tip_rows[0]); i++)
+        if (strcmp(command_tip_rows[i].name, fullname) == 0)
+            return command_tip_rows[i].tips;
+    return NULL;
+}
+
 const struct command_doc *command_doc_find(const char *fullname)
 {
     for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
@@ -454,6 +590,7 @@ struct doc_arg {
     char   name[64];
     const char *type;         /* "key", "string", ..., "oneof", "block", "pure-token" */
     char   token[32];         /* "" if none */
+    bool   empty_token;       /* the token is the empty word (MIGRATE's "" for its key) */
     bool   optional, multiple;
     int    key_spec_index;    /* key arguments: their position among the keys */
     struct doc_arg *kids;     /* oneof / block */
@@ -621,7 +758,11 @@ static void parse_seq(struct parser *ps, struct doc_arg **out, size_t *nout, boo
             size_t dots = wn >= 3 && memcmp(w + wn - 3, "...", 3) == 0 ? 3 : 0;
             size_t len = wn - dots;
             const char *hash = memchr(w, '#', len);
-            if (!hash && is_token(w, len)) {
+            if (len == 2 && w[0] == '"' && w[1] == '"') {
+                a.type = "pure-token";
+                a.empty_token = true;
+                snprintf(a.name, sizeof(a.name), "empty_string");
+            } else if (!hash && is_token(w, len)) {
                 if (!pending_token[0] && !dots) {
                     /* maybe the next item's token: decided below */
                     copy_text(pending_token, sizeof(pending_token), w, len);
@@ -688,7 +829,8 @@ static void reply_args(struct reply *r, const struct doc_arg *a, size_t n)
 {
     reply_array(r, n);
     for (size_t i = 0; i < n; i++) {
-        size_t pairs = 2 + (a[i].key_spec_index >= 0) + (a[i].token[0] != 0) +
+        bool token = a[i].token[0] || a[i].empty_token;
+        size_t pairs = 2 + (a[i].key_spec_index >= 0) + token +
                        (a[i].optional || a[i].multiple) + (a[i].nkids > 0);
         reply_map(r, pairs);
         reply_bulk_str(r, "name");
@@ -699,7 +841,7 @@ static void reply_args(struct reply *r, const struct doc_arg *a, size_t n)
             reply_bulk_str(r, "key_spec_index");
             reply_int(r, a[i].key_spec_index);
         }
-        if (a[i].token[0]) {
+        if (token) {
             reply_bulk_str(r, "token");
             reply_bulk_str(r, a[i].token);
         }
@@ -747,6 +889,79 @@ bool doc_key_spec_has(const struct doc_key_spec *ks, const char *flag)
     return false;
 }
 
+static bool is_number(const char *w, size_t n)
+{
+    size_t i = n > 0 && w[0] == '-' ? 1 : 0;
+    if (i == n)
+        return false;
+    for (; i < n; i++)
+        if (!isdigit((unsigned char)w[i]))
+            return false;
+    return true;
+}
+
+/* One spec of the key_specs text, p..end (the grammar: the top of this
+ * file). */
+static void parse_key_spec(const char *p, const char *end, struct doc_key_spec *ks)
+{
+    memset(ks, 0, sizeof(*ks));
+    ks->keystep = 1;
+    while (p < end && *p == ' ')
+        p++;
+    if (p < end && *p == '"') {
+        const char *close = memchr(p + 1, '"', (size_t)(end - p - 1));
+        if (close) {
+            ks->notes = p + 1;
+            ks->notes_len = (size_t)(close - p - 1);
+            p = close + 1;
+        }
+    }
+    const char *words[12];
+    size_t lens[12], nw = 0;
+    for (const char *q = p; q < end && nw < 12;) {
+        while (q < end && *q == ' ')
+            q++;
+        const char *w = q;
+        while (q < end && *q != ' ')
+            q++;
+        if (q > w) {
+            words[nw] = w;
+            lens[nw++] = (size_t)(q - w);
+        }
+    }
+    size_t b = 0; /* the begin word: the first that is no flag */
+    while (b < nw && !is_number(words[b], lens[b]) && !memchr(words[b], '@', lens[b]) &&
+           !(lens[b] == 7 && memcmp(words[b], "unknown", 7) == 0)) {
+        if ((size_t)ks->nflags < sizeof(ks->flags) / sizeof(ks->flags[0]))
+            copy_text(ks->flags[ks->nflags++], sizeof(ks->flags[0]), words[b], lens[b]);
+        b++;
+    }
+    if (b == nw)
+        return;
+    const char *at = memchr(words[b], '@', lens[b]);
+    if (at) {
+        ks->begin = DOC_BEGIN_KEYWORD;
+        copy_text(ks->keyword, sizeof(ks->keyword), words[b], (size_t)(at - words[b]));
+        ks->startfrom = atoi(at + 1);
+    } else if (!is_number(words[b], lens[b])) {
+        ks->begin = DOC_BEGIN_UNKNOWN;
+        return;
+    } else {
+        ks->index = atoi(words[b]);
+    }
+    size_t f = b + 1;
+    if (f < nw && lens[f] == 6 && memcmp(words[f], "keynum", 6) == 0) {
+        ks->keynum = true;
+        ks->keynumidx = f + 1 < nw ? atoi(words[f + 1]) : 0;
+        ks->firstkey = f + 2 < nw ? atoi(words[f + 2]) : 1;
+        ks->keystep = f + 3 < nw ? atoi(words[f + 3]) : 1;
+        return;
+    }
+    ks->lastkey = f < nw ? atoi(words[f]) : 0;
+    ks->keystep = f + 1 < nw ? atoi(words[f + 1]) : 1;
+    ks->limit = f + 2 < nw ? atoi(words[f + 2]) : 0;
+}
+
 size_t doc_key_specs(const struct command_doc *d, struct doc_key_spec *out, size_t max)
 {
     if (!d || !d->key_specs)
@@ -754,33 +969,10 @@ size_t doc_key_specs(const struct command_doc *d, struct doc_key_spec *out, size
     size_t n = 0;
     const char *p = d->key_specs;
     while (*p && n < max) {
-        struct doc_key_spec *ks = &out[n];
-        memset(ks, 0, sizeof(*ks));
         const char *end = strchr(p, ';');
         if (!end)
             end = p + strlen(p);
-        /* words: flags..., then three numbers */
-        const char *words[12];
-        size_t lens[12], nw = 0;
-        for (const char *q = p; q < end && nw < 12;) {
-            while (q < end && *q == ' ')
-                q++;
-            const char *w = q;
-            while (q < end && *q != ' ')
-                q++;
-            if (q > w) {
-                words[nw] = w;
-                lens[nw++] = (size_t)(q - w);
-            }
-        }
-        if (nw < 3)
-            break;
-        for (size_t i = 0; i + 3 < nw && (size_t)ks->nflags < sizeof(ks->flags) / sizeof(ks->flags[0]); i++)
-            copy_text(ks->flags[ks->nflags++], sizeof(ks->flags[0]), words[i], lens[i]);
-        ks->index = atoi(words[nw - 3]);
-        ks->lastkey = atoi(words[nw - 2]);
-        ks->keystep = atoi(words[nw - 1]);
-        n++;
+        parse_key_spec(p, end, &out[n++]);
         p = *end ? end + 1 : end;
     }
     return n;

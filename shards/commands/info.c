@@ -69,9 +69,10 @@ static const struct {
 /* Every shard's counters added up. */
 struct info_totals {
     uint64_t commands, connections, rejected_conns, net_in, net_out, repl_in, repl_out, errors, cross_shard;
-    uint64_t held_writes, held_writes_tryagain, staged_keys;
+    uint64_t reads, writes, reply_expands, reply_shrinks;
+    uint64_t held_writes, held_writes_tryagain, staged_keys, migrate_links;
     uint64_t keys, expires, used_memory, expired, evicted, hits, misses;
-    uint64_t client_max_output; /* the biggest of the shards' */
+    uint64_t client_max_output, client_max_input; /* the biggest of the shards' */
     /* gauges: each shard's may wrap, their sum does not (stats.h) */
     uint64_t blocked, blocked_timeout, tracking_clients, tracking_keys, tracking_items;
     /* eviction: steps cut at their time bound; ms over maxmemory in all
@@ -101,10 +102,15 @@ static void sum_shards(const struct node *n, struct info_totals *t)
         t->repl_in        += stat_load(&s->net_repl_input_bytes);
         t->repl_out       += stat_load(&s->net_repl_output_bytes);
         t->errors         += stat_load(&s->total_error_replies);
+        t->reads          += stat_load(&s->reads_processed);
+        t->writes         += stat_load(&s->writes_processed);
+        t->reply_expands  += stat_load(&s->reply_buffer_expands);
+        t->reply_shrinks  += stat_load(&s->reply_buffer_shrinks);
         t->cross_shard    += stat_load(&s->cross_shard_requests);
         t->held_writes    += stat_load(&s->held_writes);
         t->held_writes_tryagain += stat_load(&s->held_writes_tryagain);
         t->staged_keys    += stat_load(&s->staged_keys);
+        t->migrate_links  += stat_load(&s->migrate_links);
         t->keys           += stat_load(&s->keys);
         t->expires        += stat_load(&s->expires);
         t->used_memory    += stat_load(&s->used_memory);
@@ -135,6 +141,8 @@ static void sum_shards(const struct node *n, struct info_totals *t)
         t->eviction_current_ms = current > t->eviction_current_ms ? current : t->eviction_current_ms;
         uint64_t out = stat_load(&s->client_max_output);
         t->client_max_output = out > t->client_max_output ? out : t->client_max_output;
+        uint64_t in = stat_load(&s->client_max_input);
+        t->client_max_input = in > t->client_max_input ? in : t->client_max_input;
     }
     t->avg_ttl_ms = ttl_keys ? (uint64_t)(ttl_weighted / (double)ttl_keys) : 0;
 }
@@ -354,13 +362,13 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "connected_clients:%ld\r\n"
                    "cluster_connections:0\r\n"
                    "maxclients:%lld\r\n"
-                   "client_recent_max_input_buffer:0\r\n"
+                   "client_recent_max_input_buffer:%llu\r\n"
                    "client_recent_max_output_buffer:%llu\r\n"
                    "blocked_clients:%llu\r\n"
                    "tracking_clients:%llu\r\n"
                    "clients_in_timeout_table:%llu\r\n",
                    (long)atomic_load(&n->clients), config_load(cfg, maxclients),
-                   (unsigned long long)t.client_max_output, (unsigned long long)t.blocked,
+                   (unsigned long long)t.client_max_input, (unsigned long long)t.client_max_output, (unsigned long long)t.blocked,
                    (unsigned long long)t.tracking_clients, (unsigned long long)t.blocked_timeout);
     }
     if (want & INFO_MEMORY) {
@@ -494,7 +502,7 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "pubsub_channels:%llu\r\n"
                    "pubsub_patterns:%llu\r\n"
                    "pubsubshard_channels:%llu\r\n"
-                   "migrate_cached_sockets:0\r\n"
+                   "migrate_cached_sockets:%llu\r\n"
                    /* ringkv's: writes of keys in flight held (dispatch.h) */
                    "migrate_held_writes:%llu\r\n"
                    "migrate_held_writes_tryagain:%llu\r\n"
@@ -512,10 +520,16 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    "unexpected_error_replies:0\r\n"
                    "total_error_replies:%llu\r\n"
                    "dump_payload_sanitizations:0\r\n"
+                   /* the connections' receives that brought bytes, and
+                    * their sends (net/loop.h struct loop_counts; a tick old) */
                    "total_reads_processed:%llu\r\n"
-                   "total_writes_processed:0\r\n"
+                   "total_writes_processed:%llu\r\n"
                    "io_threaded_reads_processed:0\r\n"
                    "io_threaded_writes_processed:0\r\n"
+                   /* a connection's reply buffer grown, given back
+                    * (net/loop.h struct loop_counts; a tick old) */
+                   "reply_buffer_shrinks:%llu\r\n"
+                   "reply_buffer_expands:%llu\r\n"
                    "cross_shard_requests:%llu\r\n"
                    "eviction_time_cap_reached_count:%llu\r\n",
                    (unsigned long long)t.connections, (unsigned long long)t.commands,
@@ -530,12 +544,14 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
                    (unsigned long long)t.eviction_current_ms, (unsigned long long)t.hits,
                    (unsigned long long)t.misses, (unsigned long long)t.pubsub_channels,
                    (unsigned long long)t.pubsub_patterns, (unsigned long long)t.pubsubshard_channels,
-                   (unsigned long long)t.held_writes,
+                   (unsigned long long)t.migrate_links, (unsigned long long)t.held_writes,
                    (unsigned long long)t.held_writes_tryagain, (unsigned long long)t.staged_keys,
                    (unsigned long long)t.tracking_keys,
                    (unsigned long long)t.tracking_items,
                    (unsigned long long)tracking_total_prefixes(sh->node), (unsigned long long)t.errors,
-                   (unsigned long long)t.commands, (unsigned long long)t.cross_shard,
+                   (unsigned long long)t.reads, (unsigned long long)t.writes,
+                   (unsigned long long)t.reply_shrinks,
+                   (unsigned long long)t.reply_expands, (unsigned long long)t.cross_shard,
                    (unsigned long long)t.eviction_time_cap);
         if (sh->id == 0)
             shard_modules_info(sh, "stats", out);

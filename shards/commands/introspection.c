@@ -23,17 +23,19 @@
 
 /* --------------------------------------------------------------- COMMAND */
 
+/* The flags COMMAND shows, in Redis's order (may_replicate is hidden, as
+ * Redis hides it; movablekeys, which follows from the key specs
+ * (legacy_range_of), comes after no_multi, then allow_busy). */
 static const struct {
     uint64_t    flag;
     const char *name;
 } command_flag_names[] = {
     { CMD_WRITE, "write" }, { CMD_READONLY, "readonly" }, { CMD_DENYOOM, "denyoom" },
     { CMD_ADMIN, "admin" }, { CMD_PUBSUB, "pubsub" }, { CMD_NOSCRIPT, "noscript" },
-    { CMD_LOADING, "loading" }, { CMD_STALE, "stale" }, { CMD_SKIP_SLOWLOG, "skip_slowlog" },
-    { CMD_FAST, "fast" },
-    { CMD_NOAUTH, "no_auth" }, { CMD_NO_MULTI, "no_multi" }, { CMD_STORE_KEY, "movablekeys" },
-    { CMD_MAY_REPLICATE, "may_replicate" }, { CMD_STREAMS_KEYS, "movablekeys" },
-    { CMD_NUMKEYS, "movablekeys" }, { CMD_DEST_NUMKEYS, "movablekeys" },
+    { CMD_BLOCKING, "blocking" }, { CMD_LOADING, "loading" }, { CMD_STALE, "stale" },
+    { CMD_SKIP_MONITOR, "skip_monitor" }, { CMD_SKIP_SLOWLOG, "skip_slowlog" }, { CMD_ASKING, "asking" },
+    { CMD_FAST, "fast" }, { CMD_NOAUTH, "no_auth" }, { CMD_NO_MANDATORY_KEYS, "no_mandatory_keys" },
+    { CMD_NO_MULTI, "no_multi" },
 };
 
 /* ACL categories: Redis 7.0's (core/acl_categories.c); for a command
@@ -124,13 +126,135 @@ static size_t command_key_specs(const struct command *cmd, const char *fullname,
     return 1;
 }
 
+/* COMMAND INFO's first/last/step and movablekeys, from the key specs as
+ * Redis 7 derives them (populateCommandLegacyRangeSpec): the range that
+ * the plain specs (at an index, a range of step 1, each following the
+ * one before) cover; a spec of another kind, or an incomplete one, makes
+ * the keys movable. */
+struct legacy_range {
+    int  first, last, step; /* last absolute, or negative from the end */
+    bool movable;
+};
+
+static struct legacy_range legacy_range_of(const struct doc_key_spec *specs, size_t n)
+{
+    struct legacy_range lr = { 0, 0, 0, false };
+    if (n == 0)
+        return lr;
+    const struct doc_key_spec *s0 = &specs[0];
+    if (n == 1 && s0->begin == DOC_BEGIN_INDEX && !s0->keynum) {
+        lr.first = s0->index;
+        lr.last = s0->lastkey >= 0 ? s0->index + s0->lastkey : s0->lastkey;
+        lr.step = s0->keystep;
+        lr.movable = doc_key_spec_has(s0, "incomplete");
+        return lr;
+    }
+    int first = 0;
+    unsigned last = 0, prev_last = 0; /* unsigned: a negative last (from the end) is the biggest */
+    for (size_t i = 0; i < n; i++) {
+        const struct doc_key_spec *s = &specs[i];
+        if (s->begin != DOC_BEGIN_INDEX || s->keynum || s->keystep != 1 ||
+            (prev_last && prev_last != (unsigned)(s->index - 1))) {
+            lr.movable = true;
+            continue;
+        }
+        if (doc_key_spec_has(s, "incomplete"))
+            lr.movable = true;
+        if (first == 0 || s->index < first)
+            first = s->index;
+        int abs_last = s->lastkey >= 0 ? s->index + s->lastkey : s->lastkey;
+        if ((unsigned)abs_last > last)
+            last = (unsigned)abs_last;
+        prev_last = last;
+    }
+    if (first == 0) {
+        lr.movable = true;
+        return lr;
+    }
+    lr.first = first;
+    lr.last = (int)last;
+    lr.step = 1;
+    return lr;
+}
+
+static void reply_key_spec(struct reply *r, const struct doc_key_spec *ks)
+{
+    reply_map(r, ks->notes ? 4 : 3);
+    if (ks->notes) {
+        reply_bulk_str(r, "notes");
+        reply_bulk(r, ks->notes, ks->notes_len);
+    }
+    reply_bulk_str(r, "flags");
+    reply_set(r, (size_t)ks->nflags);
+    for (int f = 0; f < ks->nflags; f++)
+        reply_simple(r, ks->flags[f]);
+    reply_bulk_str(r, "begin_search");
+    reply_map(r, 2);
+    reply_bulk_str(r, "type");
+    if (ks->begin == DOC_BEGIN_UNKNOWN) {
+        reply_bulk_str(r, "unknown");
+        reply_bulk_str(r, "spec");
+        reply_map(r, 0);
+        reply_bulk_str(r, "find_keys");
+        reply_map(r, 2);
+        reply_bulk_str(r, "type");
+        reply_bulk_str(r, "unknown");
+        reply_bulk_str(r, "spec");
+        reply_map(r, 0);
+        return;
+    }
+    if (ks->begin == DOC_BEGIN_KEYWORD) {
+        reply_bulk_str(r, "keyword");
+        reply_bulk_str(r, "spec");
+        reply_map(r, 2);
+        reply_bulk_str(r, "keyword");
+        reply_bulk_str(r, ks->keyword);
+        reply_bulk_str(r, "startfrom");
+        reply_int(r, ks->startfrom);
+    } else {
+        reply_bulk_str(r, "index");
+        reply_bulk_str(r, "spec");
+        reply_map(r, 1);
+        reply_bulk_str(r, "index");
+        reply_int(r, ks->index);
+    }
+    reply_bulk_str(r, "find_keys");
+    reply_map(r, 2);
+    reply_bulk_str(r, "type");
+    if (ks->keynum) {
+        reply_bulk_str(r, "keynum");
+        reply_bulk_str(r, "spec");
+        reply_map(r, 3);
+        reply_bulk_str(r, "keynumidx");
+        reply_int(r, ks->keynumidx);
+        reply_bulk_str(r, "firstkey");
+        reply_int(r, ks->firstkey);
+        reply_bulk_str(r, "keystep");
+        reply_int(r, ks->keystep);
+        return;
+    }
+    reply_bulk_str(r, "range");
+    reply_bulk_str(r, "spec");
+    reply_map(r, 3);
+    reply_bulk_str(r, "lastkey");
+    reply_int(r, ks->lastkey);
+    reply_bulk_str(r, "keystep");
+    reply_int(r, ks->keystep);
+    reply_bulk_str(r, "limit");
+    reply_int(r, ks->limit);
+}
+
 static void reply_command_info(struct reply *r, const struct command *cmd, const char *fullname)
 {
     reply_array(r, 10);
     reply_bulk_str(r, fullname);
     reply_int(r, cmd->arity);
 
-    size_t nflags = 0;
+    struct doc_key_spec specs[4];
+    size_t nspecs = command_key_specs(cmd, fullname, specs, 4);
+    struct legacy_range lr = legacy_range_of(specs, nspecs);
+
+    size_t nflags = (size_t)lr.movable + !!(cmd->flags & CMD_ALLOW_BUSY);
     for (size_t i = 0; i < sizeof(command_flag_names) / sizeof(command_flag_names[0]); i++)
         if (cmd->flags & command_flag_names[i].flag)
             nflags++;
@@ -138,14 +262,14 @@ static void reply_command_info(struct reply *r, const struct command *cmd, const
     for (size_t i = 0; i < sizeof(command_flag_names) / sizeof(command_flag_names[0]); i++)
         if (cmd->flags & command_flag_names[i].flag)
             reply_simple(r, command_flag_names[i].name);
+    if (lr.movable)
+        reply_simple(r, "movablekeys");
+    if (cmd->flags & CMD_ALLOW_BUSY)
+        reply_simple(r, "allow_busy");
 
-    /* a row whose keys follow STREAMS or a count has no fixed range
-     * (Redis: 0 0 0); ZUNIONSTORE's fixed key is its destination (1 1 1) */
-    bool ranged = cmd->first_key && !(cmd->flags & (CMD_STREAMS_KEYS | CMD_NUMKEYS));
-    bool dest_only = cmd->flags & CMD_DEST_NUMKEYS;
-    reply_int(r, ranged ? cmd->first_key : 0);
-    reply_int(r, dest_only ? cmd->first_key : ranged ? cmd->last_key : 0);
-    reply_int(r, dest_only ? 1 : ranged ? cmd->key_step : 0);
+    reply_int(r, lr.first);
+    reply_int(r, lr.last);
+    reply_int(r, lr.step);
 
     const char *cats[ACL_CATEGORIES];
     size_t ncats = command_categories(cmd, cats);
@@ -153,57 +277,25 @@ static void reply_command_info(struct reply *r, const struct command *cmd, const
     for (size_t i = 0; i < ncats; i++)
         reply_simple(r, cats[i]);
 
-    /* tips */
-    if (cmd->flags & CMD_RANDOM) {
-        reply_set(r, 1);
-        reply_bulk_str(r, "nondeterministic_output");
-    } else {
-        reply_set(r, 0);
+    /* tips (docs.c): space separated */
+    const char *tips = command_tips(fullname);
+    size_t ntips = 0;
+    for (const char *t = tips; t && *t; ntips++) {
+        t = strchr(t, ' ');
+        t = t ? t + 1 : NULL;
+    }
+    reply_set(r, ntips);
+    for (const char *t = tips; t && *t;) {
+        const char *end = strchr(t, ' ');
+        size_t len = end ? (size_t)(end - t) : strlen(t);
+        reply_bulk(r, t, len);
+        t = end ? end + 1 : NULL;
     }
 
     /* key specs: docs.c's where written out, else one for the row's range */
-    struct doc_key_spec specs[4];
-    size_t nspecs = command_key_specs(cmd, fullname, specs, 4);
     reply_set(r, nspecs);
-    for (size_t k = 0; k < nspecs; k++) {
-        reply_map(r, 3);
-        reply_bulk_str(r, "flags");
-        reply_set(r, (size_t)specs[k].nflags);
-        for (int f = 0; f < specs[k].nflags; f++)
-            reply_simple(r, specs[k].flags[f]);
-        reply_bulk_str(r, "begin_search");
-        reply_map(r, 2);
-        reply_bulk_str(r, "type");
-        reply_bulk_str(r, "index");
-        reply_bulk_str(r, "spec");
-        reply_map(r, 1);
-        reply_bulk_str(r, "index");
-        reply_int(r, specs[k].index);
-        reply_bulk_str(r, "find_keys");
-        reply_map(r, 2);
-        reply_bulk_str(r, "type");
-        if (specs[k].keynum) {
-            reply_bulk_str(r, "keynum");
-            reply_bulk_str(r, "spec");
-            reply_map(r, 3);
-            reply_bulk_str(r, "keynumidx");
-            reply_int(r, specs[k].keynumidx);
-            reply_bulk_str(r, "firstkey");
-            reply_int(r, specs[k].firstkey);
-            reply_bulk_str(r, "keystep");
-            reply_int(r, specs[k].keystep);
-            continue;
-        }
-        reply_bulk_str(r, "range");
-        reply_bulk_str(r, "spec");
-        reply_map(r, 3);
-        reply_bulk_str(r, "lastkey");
-        reply_int(r, specs[k].lastkey);
-        reply_bulk_str(r, "keystep");
-        reply_int(r, specs[k].keystep);
-        reply_bulk_str(r, "limit");
-        reply_int(r, 0);
-    }
+    for (size_t k = 0; k < nspecs; k++)
+        reply_key_spec(r, &specs[k]);
 
     /* subcommands */
     size_t nsub = 0;
@@ -447,6 +539,36 @@ static void variable_key_flags(const char *name, int argc, const struct slice *a
     *n = reads ? 3 : 2;
 }
 
+/* MIGRATE's keys, as Redis finds them: the key argument when no KEYS
+ * comes before the last argument (its specs); else as migrateGetKeys
+ * does, the keys after KEYS (looked for from the options on, AUTH's and
+ * AUTH2's arguments skipped), -1 when the key argument is given too. */
+static int migrate_keys(int argc, const struct slice *argv, int *idx, int max)
+{
+    int first = 3, n = 1;
+    int keys = argc - 2;
+    while (keys >= 2 && !slice_eq_nocase(argv[keys], "keys"))
+        keys--;
+    for (int i = 6; keys >= 2 && i < argc; i++) {
+        if (slice_eq_nocase(argv[i], "keys")) {
+            if (argv[3].len > 0)
+                return -1; /* "Cannot use both the KEY and KEYS options" */
+            first = i + 1;
+            n = argc - first;
+            break;
+        }
+        if (slice_eq_nocase(argv[i], "auth"))
+            i += 1;
+        else if (slice_eq_nocase(argv[i], "auth2"))
+            i += 2;
+    }
+    if (n > max)
+        n = max;
+    for (int k = 0; k < n; k++)
+        idx[k] = first + k;
+    return n;
+}
+
 /* COMMAND GETKEYS|GETKEYSANDFLAGS <command> [arg ...]: the keys the
  * command would touch, found by its key specs (each key with its spec's
  * flags), with Redis's errors. A spec with variable_flags (SET, BITFIELD)
@@ -462,7 +584,7 @@ static void command_getkeys(struct exec_ctx *ctx, bool with_flags)
         return;
     }
     snprintf(full, sizeof(full), "%s", cmd->name);
-    if (cmd->subcommands && argc >= 2) {
+    if (cmd->subcommands && argc >= 2 && !(cmd->flags & CMD_HIDDEN_SUBS)) {
         const struct command *sub = command_lookup_sub(cmd, argv[1]);
         if (!sub) {
             reply_error(ctx->reply, "ERR Invalid command specified");
@@ -471,36 +593,59 @@ static void command_getkeys(struct exec_ctx *ctx, bool with_flags)
         snprintf(full, sizeof(full), "%s|%s", cmd->name, sub->name);
         cmd = sub;
     }
+    struct doc_key_spec specs[4];
+    size_t nspecs = command_key_specs(cmd, full, specs, 4), key_specs = 0;
+    for (size_t k = 0; k < nspecs; k++)
+        key_specs += !doc_key_spec_has(&specs[k], "not_key"); /* SSUBSCRIBE's channels are none */
+    if (key_specs == 0) {
+        reply_error(ctx->reply, "ERR The command has no key arguments");
+        return;
+    }
     if (!command_arity_ok(cmd, argc)) {
         reply_error(ctx->reply, "ERR Invalid number of arguments specified for command");
         return;
     }
-    struct doc_key_spec specs[4];
-    size_t nspecs = command_key_specs(cmd, full, specs, 4);
     int nkeys = 0;
     int idx[256], spec_of[256];
-    for (size_t k = 0; k < nspecs; k++) {
+    bool invalid = false; /* a spec whose keys are not where it says: none found, as Redis */
+    for (size_t k = 0; k < nspecs && !invalid; k++) {
         if (doc_key_spec_has(&specs[k], "not_key"))
             continue; /* SSUBSCRIBE's channels: keys to the cluster only */
+        if (specs[k].begin != DOC_BEGIN_INDEX)
+            continue; /* after a word, or anywhere: the row's finder's (below) */
+        int first = specs[k].index, last;
         if (specs[k].keynum) { /* the keys a count names (ZUNION, EVAL, LMPOP...) */
             long long nk;
-            int at = specs[k].index + specs[k].keynumidx, from = specs[k].index + specs[k].firstkey;
-            if (at >= argc || !parse_ll(argv[at], &nk) || nk < 0 || nk > argc - from)
-                continue;
-            for (int i = 0; i < (int)nk && nkeys < 256; i++) {
-                idx[nkeys] = from + i * (specs[k].keystep > 0 ? specs[k].keystep : 1);
-                spec_of[nkeys++] = (int)k;
+            int at = first + specs[k].keynumidx;
+            if (at >= argc || !parse_ll(argv[at], &nk) || nk < 0 || nk > argc) {
+                invalid = true;
+                break;
             }
-            continue;
+            first += specs[k].firstkey;
+            last = first + (int)nk - 1;
+        } else {
+            last = specs[k].lastkey >= 0 ? first + specs[k].lastkey : argc + specs[k].lastkey;
         }
-        int last = specs[k].lastkey >= 0 ? specs[k].index + specs[k].lastkey : argc + specs[k].lastkey;
-        if (last >= argc)
-            last = argc - 1;
+        if (last >= argc || last < first || first >= argc) {
+            invalid = true;
+            break;
+        }
         int step = specs[k].keystep > 0 ? specs[k].keystep : 1;
-        for (int i = specs[k].index; i <= last && nkeys < 256; i += step) {
+        for (int i = first; i <= last && nkeys < 256; i += step) {
             idx[nkeys] = i;
             spec_of[nkeys++] = (int)k;
         }
+    }
+    if (invalid)
+        nkeys = 0;
+    if (strcmp(full, "migrate") == 0) {
+        /* its row has no keys (cmd_migrate finds them); its KEYS spec is
+         * incomplete, so Redis finds them by migrateGetKeys: the same */
+        nkeys = migrate_keys(argc, argv, idx, 256);
+        if (nkeys < 0)
+            nkeys = 0;
+        for (int k = 0; k < nkeys; k++)
+            spec_of[k] = 0;
     }
     if ((cmd->flags & CMD_STREAMS_KEYS) && nspecs > 0) {
         /* XREAD's keys: after STREAMS, as the command path finds them */
@@ -522,7 +667,10 @@ static void command_getkeys(struct exec_ctx *ctx, bool with_flags)
         }
     }
     if (nkeys == 0) {
-        reply_error(ctx->reply, "ERR The command has no key arguments");
+        if (cmd->flags & CMD_NO_MANDATORY_KEYS)
+            reply_array(ctx->reply, 0); /* EVAL ... 0 */
+        else
+            reply_error(ctx->reply, "ERR Invalid arguments specified for command");
         return;
     }
     reply_array(ctx->reply, (size_t)nkeys);

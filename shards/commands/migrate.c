@@ -231,11 +231,12 @@ static void migration_maybe_free(struct migration *g)
 
 /* ------------------------------------------------------------- links */
 
-static void link_free(struct migrate_link *l)
+static void link_free(struct shard *sh, struct migrate_link *l)
 {
     for (struct migrate_link **pp = &links; *pp; pp = &(*pp)->next)
         if (*pp == l) {
             *pp = l->next;
+            stat_add(&sh->stats.migrate_links, (uint64_t)-1);
             break;
         }
     mi_free(l);
@@ -259,7 +260,7 @@ static void link_release(struct migration *g, bool clean)
         if (l->conn)
             conn_close(l->conn, false); /* link_closed (or link_connected) frees it */
         else
-            link_free(l);
+            link_free(g->sh, l);
     }
 }
 
@@ -681,6 +682,7 @@ static void connect_target(struct migration *g)
     l->user = g;
     l->next = links;
     links = l;
+    stat_add(&sh->stats.migrate_links, 1);
     g->link = l;
     g->reused = false;
     l->client.id = atomic_fetch_add(&sh->node->next_client_id, 1);
@@ -1005,7 +1007,6 @@ static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t 
 
 static void link_connected(struct shard *sh, struct conn *c, int err)
 {
-    (void)sh;
     struct migrate_link *l = link_of(c);
     struct migration *g = l->user;
     if (err) {
@@ -1014,7 +1015,7 @@ static void link_connected(struct shard *sh, struct conn *c, int err)
         l->conn = NULL; /* freed by the loop after this */
         if (g)
             g->link = NULL;
-        link_free(l);
+        link_free(sh, l);
         if (g) {
             io_failed(g, "writing");
             migration_maybe_free(g);
@@ -1031,14 +1032,13 @@ static void link_connected(struct shard *sh, struct conn *c, int err)
 
 static void link_closed(struct shard *sh, struct conn *c)
 {
-    (void)sh;
     struct migrate_link *l = link_of(c);
     struct migration *g = l->user;
     c->owner = NULL;
     l->conn = NULL;
     if (g)
         g->link = NULL;
-    link_free(l);
+    link_free(sh, l);
     if (g) {
         link_failed(g, "reading");
         migration_maybe_free(g);

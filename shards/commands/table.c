@@ -31,10 +31,12 @@
 
 /* Flag sets that many rows share. */
 #define F_CONNECTION (CMD_CONN | CMD_LOADING | CMD_STALE | CMD_FAST)
-#define F_HANDSHAKE  (CMD_CONN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH)
+#define F_HANDSHAKE  (CMD_CONN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH | CMD_ALLOW_BUSY)
 #define F_SERVER     (CMD_CONN | CMD_LOADING | CMD_STALE)
 #define F_CLIENT     (CMD_CONN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
 #define F_ADMIN      (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
+/* EVAL, FCALL and their forms: keys counted by numkeys, which may be 0 */
+#define F_SCRIPT     (CMD_RUNS_SCRIPT | CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS | CMD_NO_MANDATORY_KEYS | CMD_SKIP_MONITOR)
 
 /* Subcommand rows: named without the container ("list"), arity counted from
  * the container's name as Redis does (CLIENT SETNAME x has arity 3). */
@@ -139,7 +141,7 @@ static struct command script_subcommands[] = {
         "Check existence of scripts in the script cache."),
     ROW("flush",  -2, CMD_NOSCRIPT, 0, 0, 0, cmd_script_flush, NULL, "scripting", "2.6.0",
         "Remove all the scripts from the script cache."),
-    ROW("kill",   2,  CMD_NOSCRIPT, 0, 0, 0, cmd_script_kill, NULL, "scripting", "2.6.0",
+    ROW("kill",   2,  CMD_NOSCRIPT | CMD_ALLOW_BUSY, 0, 0, 0, cmd_script_kill, NULL, "scripting", "2.6.0",
         "Kill the script currently in execution."),
     ROW("debug",  3,  CMD_NOSCRIPT, 0, 0, 0, cmd_script_debug, NULL, "scripting", "3.2.0",
         "Set the debug mode for executed scripts."),
@@ -158,11 +160,11 @@ static struct command function_subcommands[] = {
         "Delete a function by name"),
     ROW_JOURNAL(JOURNAL_ALWAYS, "flush", -2, CMD_WRITE | CMD_NOSCRIPT, 0, 0, 0, cmd_function_flush, NULL, "scripting", "7.0.0",
         "Deleting all functions"),
-    ROW("kill",    2,  CMD_NOSCRIPT, 0, 0, 0, cmd_function_kill, NULL, "scripting", "7.0.0",
+    ROW("kill",    2,  CMD_NOSCRIPT | CMD_ALLOW_BUSY, 0, 0, 0, cmd_function_kill, NULL, "scripting", "7.0.0",
         "Kill the function currently in execution."),
     ROW("list",    -2, CMD_NOSCRIPT, 0, 0, 0, cmd_function_list, NULL, "scripting", "7.0.0",
         "List information about all the functions"),
-    ROW("stats",   2,  CMD_NOSCRIPT, 0, 0, 0, cmd_function_stats, NULL, "scripting", "7.0.0",
+    ROW("stats",   2,  CMD_NOSCRIPT | CMD_ALLOW_BUSY, 0, 0, 0, cmd_function_stats, NULL, "scripting", "7.0.0",
         "Return information about the function currently running (name, description, duration)"),
     ROW("dump",    2,  CMD_NOSCRIPT, 0, 0, 0, cmd_function_dump, NULL, "scripting", "7.0.0",
         "Dump all functions into a serialized binary payload"),
@@ -176,9 +178,9 @@ static struct command function_subcommands[] = {
 static struct command object_subcommands[] = {
     ROW("encoding", 3, CMD_READONLY, 2, 2, 1, cmd_object_encoding, NULL, "generic", "2.2.3",
         "Inspect the internal encoding of a Redis object"),
-    ROW("freq",     3, CMD_READONLY | CMD_RANDOM, 2, 2, 1, cmd_object_freq, NULL, "generic", "4.0.0",
+    ROW("freq",     3, CMD_READONLY, 2, 2, 1, cmd_object_freq, NULL, "generic", "4.0.0",
         "Get the logarithmic access frequency counter of a Redis object"),
-    ROW("idletime", 3, CMD_READONLY | CMD_RANDOM, 2, 2, 1, cmd_object_idletime, NULL, "generic", "2.2.3",
+    ROW("idletime", 3, CMD_READONLY, 2, 2, 1, cmd_object_idletime, NULL, "generic", "2.2.3",
         "Get the time since a Redis object was last accessed"),
     ROW("refcount", 3, CMD_READONLY, 2, 2, 1, cmd_object_refcount, NULL, "generic", "2.2.3",
         "Get the number of references to the value of the key"),
@@ -326,7 +328,7 @@ static struct command xinfo_subcommands[] = {
         "Get information about a stream"),
     ROW("groups", 3, CMD_READONLY, 2, 2, 1, cmd_xinfo_groups, NULL, "stream", "5.0.0",
         "List the consumer groups of a stream"),
-    ROW("consumers", 4, CMD_READONLY | CMD_RANDOM, 2, 2, 1, cmd_xinfo_consumers, NULL, "stream", "5.0.0",
+    ROW("consumers", 4, CMD_READONLY, 2, 2, 1, cmd_xinfo_consumers, NULL, "stream", "5.0.0",
         "List the consumers in a consumer group"),
     ROW("help", 2, CMD_CONN | CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_xinfo_help, NULL, "stream", "5.0.0",
         "Show helpful text about the different subcommands"),
@@ -433,9 +435,9 @@ static struct command table[] = {
         cmd_hincrby, NULL, "hash", "2.0.0", "Increment the integer value of a hash field by the given number"),
     ROW_JOURNAL(JOURNAL_COMMAND, "hincrbyfloat", 4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
         cmd_hincrbyfloat, NULL, "hash", "2.6.0", "Increment the float value of a hash field by the given amount"),
-    ROW("hrandfield",   -2, CMD_READONLY | CMD_RANDOM, 1, 1, 1, cmd_hrandfield, NULL, "hash", "6.2.0",
+    ROW("hrandfield",   -2, CMD_READONLY, 1, 1, 1, cmd_hrandfield, NULL, "hash", "6.2.0",
         "Get one or multiple random fields from a hash"),
-    ROW("hscan",        -3, CMD_READONLY | CMD_RANDOM, 1, 1, 1, cmd_hscan, NULL, "hash", "2.8.0",
+    ROW("hscan",        -3, CMD_READONLY, 1, 1, 1, cmd_hscan, NULL, "hash", "2.8.0",
         "Incrementally iterate hash fields and associated values"),
 
     /* sets */
@@ -451,9 +453,9 @@ static struct command table[] = {
         "Returns the membership associated with the given elements for a set"),
     ROW("scard",        2,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_scard, NULL, "set", "1.0.0",
         "Get the number of members in a set"),
-    ROW_JOURNAL(JOURNAL_COMMAND, "spop", -2, CMD_WRITE | CMD_RANDOM | CMD_FAST, 1, 1, 1,
+    ROW_JOURNAL(JOURNAL_COMMAND, "spop", -2, CMD_WRITE | CMD_FAST, 1, 1, 1,
         cmd_spop, NULL, "set", "1.0.0", "Remove and return one or multiple random members from a set"),
-    ROW("srandmember",  -2, CMD_READONLY | CMD_RANDOM, 1, 1, 1, cmd_srandmember, NULL, "set", "1.0.0",
+    ROW("srandmember",  -2, CMD_READONLY, 1, 1, 1, cmd_srandmember, NULL, "set", "1.0.0",
         "Get one or multiple random members from a set"),
     ROW_JOURNAL(JOURNAL_COMMAND, "smove", 4, CMD_WRITE | CMD_FAST, 1, 2, 1,
         cmd_smove, NULL, "set", "1.0.0", "Move a member from one set to another"),
@@ -471,7 +473,7 @@ static struct command table[] = {
         "Add multiple sets and store the resulting set in a key"),
     ROW("sdiffstore",   -3, CMD_WRITE | CMD_READ_STATS | CMD_DENYOOM, 1, -1, 1, cmd_sdiffstore, NULL, "set", "1.0.0",
         "Subtract multiple sets and store the resulting set in a key"),
-    ROW("sscan",        -3, CMD_READONLY | CMD_RANDOM, 1, 1, 1, cmd_sscan, NULL, "set", "2.8.0",
+    ROW("sscan",        -3, CMD_READONLY, 1, 1, 1, cmd_sscan, NULL, "set", "2.8.0",
         "Incrementally iterate Set elements"),
 
     /* sorted sets (the commands numbering their keys name every argument
@@ -549,9 +551,9 @@ static struct command table[] = {
         "Subtract multiple sorted sets and store the resulting sorted set in a new key"),
     ROW("zintercard",   -3, CMD_READONLY | CMD_NUMKEYS, 2, -1, 1, cmd_zintercard, NULL, "sorted-set", "7.0.0",
         "Intersect multiple sorted sets and return the cardinality of the result"),
-    ROW("zrandmember",  -2, CMD_READONLY | CMD_RANDOM, 1, 1, 1, cmd_zrandmember, NULL, "sorted-set", "6.2.0",
+    ROW("zrandmember",  -2, CMD_READONLY, 1, 1, 1, cmd_zrandmember, NULL, "sorted-set", "6.2.0",
         "Get one or multiple random elements from a sorted set"),
-    ROW("zscan",        -3, CMD_READONLY | CMD_RANDOM, 1, 1, 1, cmd_zscan, NULL, "sorted-set", "2.8.0",
+    ROW("zscan",        -3, CMD_READONLY, 1, 1, 1, cmd_zscan, NULL, "sorted-set", "2.8.0",
         "Incrementally iterate sorted sets elements and associated scores"),
     /* lists */
     ROW_JOURNAL(JOURNAL_COMMAND, "lpush", -3, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1,
@@ -637,9 +639,9 @@ static struct command table[] = {
         "Set the expiration for a key as a UNIX timestamp"),
     ROW("pexpireat",   -3, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_pexpireat, NULL, "generic", "2.6.0",
         "Set the expiration for a key as a UNIX timestamp specified in milliseconds"),
-    ROW("ttl",         2,  CMD_READONLY | CMD_FAST | CMD_RANDOM, 1, 1, 1, cmd_ttl, NULL, "generic", "1.0.0",
+    ROW("ttl",         2,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_ttl, NULL, "generic", "1.0.0",
         "Get the time to live for a key in seconds"),
-    ROW("pttl",        2,  CMD_READONLY | CMD_FAST | CMD_RANDOM, 1, 1, 1, cmd_pttl, NULL, "generic", "2.6.0",
+    ROW("pttl",        2,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_pttl, NULL, "generic", "2.6.0",
         "Get the time to live for a key in milliseconds"),
     ROW("expiretime",  2,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_expiretime, NULL, "generic", "7.0.0",
         "Get the expiration Unix timestamp for a key"),
@@ -668,9 +670,9 @@ static struct command table[] = {
         "A container for object introspection commands"),
     ROW("keys",        2,  CMD_READONLY | CMD_ALL_SHARDS, 0, 0, 0, cmd_keys, merge_concat_arrays,
         "generic", "1.0.0", "Find all keys matching the given pattern"),
-    ROW("scan",        -2, CMD_READONLY | CMD_RANDOM | CMD_CURSOR, 0, 0, 0, cmd_scan, NULL,
+    ROW("scan",        -2, CMD_READONLY | CMD_CURSOR, 0, 0, 0, cmd_scan, NULL,
         "generic", "2.8.0", "Incrementally iterate the keys space"),
-    ROW("randomkey",   1,  CMD_READONLY | CMD_RANDOM | CMD_ALL_SHARDS, 0, 0, 0, cmd_randomkey,
+    ROW("randomkey",   1,  CMD_READONLY | CMD_ALL_SHARDS, 0, 0, 0, cmd_randomkey,
         merge_first_non_null, "generic", "1.0.0", "Return a random key from the keyspace"),
     ROW("dbsize",      1,  CMD_READONLY | CMD_FAST | CMD_ALL_SHARDS, 0, 0, 0, cmd_dbsize, merge_sum_int,
         "server", "1.0.0", "Return the number of keys in the selected database"),
@@ -746,13 +748,13 @@ static struct command table[] = {
         "A container for client connection commands"),
 
     /* server */
-    ROW("info",        -1, CMD_SHARD0 | CMD_LOADING | CMD_STALE | CMD_RANDOM, 0, 0, 0, cmd_info, NULL, "server", "1.0.0",
+    ROW("info",        -1, CMD_SHARD0 | CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_info, NULL, "server", "1.0.0",
         "Get information and statistics about the server"),
     CONTAINER("config", -2, CMD_CONN, NULL, config_subcommands, "server", "2.0.0",
         "A container for server configuration commands"),
     CONTAINER("command", -1, F_SERVER, cmd_command, command_subcommands, "server", "2.8.13",
         "Get array of Redis command details"),
-    ROW("time",        1,  F_SERVER | CMD_FAST | CMD_RANDOM, 0, 0, 0, cmd_time, NULL, "server", "2.6.0",
+    ROW("time",        1,  F_SERVER | CMD_FAST, 0, 0, 0, cmd_time, NULL, "server", "2.6.0",
         "Return the current server time"),
     ROW("lolwut",      -1, CMD_CONN | CMD_READONLY | CMD_FAST, 0, 0, 0, cmd_lolwut, NULL, "server", "5.0.0",
         "Display some computer art and the Redis version"),
@@ -766,7 +768,7 @@ static struct command table[] = {
         "Listen for all requests received by the server in real time"),
     CONTAINER("debug", -2, CMD_CONN | F_DEBUG | CMD_HIDDEN_SUBS, NULL, debug_subcommands, "server", "1.0.0",
         "A container for debugging commands"),
-    ROW("shutdown",    -1, CMD_CONN | F_ADMIN | CMD_NO_MULTI | CMD_NO_REPLY, 0, 0, 0, cmd_shutdown, NULL, "server", "1.0.0",
+    ROW("shutdown",    -1, CMD_CONN | F_ADMIN | CMD_NO_MULTI | CMD_NO_REPLY | CMD_ALLOW_BUSY, 0, 0, 0, cmd_shutdown, NULL, "server", "1.0.0",
         "Synchronously save the dataset to disk and then shut down the server"),
     /* RDB snapshots (shards/persist.c): on shard 0, answered once taken */
     ROW("save",        1,  CMD_SHARD0 | CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI, 0, 0, 0, cmd_save, NULL, "server", "1.0.0",
@@ -775,7 +777,7 @@ static struct command table[] = {
         "Asynchronously save the dataset to disk"),
     ROW("bgrewriteaof", 1, CMD_SHARD0 | CMD_ADMIN | CMD_NOSCRIPT, 0, 0, 0, cmd_bgrewriteaof, NULL, "server", "1.0.0",
         "Asynchronously rewrite the append-only file to disk"),
-    ROW("lastsave",    1,  CMD_SHARD0 | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_RANDOM, 0, 0, 0, cmd_lastsave, NULL,
+    ROW("lastsave",    1,  CMD_SHARD0 | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0, cmd_lastsave, NULL,
         "server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk"),
 
     /* pub/sub (shards/pubsub.c) */
@@ -801,15 +803,16 @@ static struct command table[] = {
         "A container for Pub/Sub commands"),
 
     /* transactions (shards/transaction.c) */
-    ROW("multi",       1,  CMD_CONN | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
+    ROW("multi",       1,  CMD_CONN | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY, 0, 0, 0,
         cmd_multi, NULL, "transactions", "1.2.0", "Start a transaction block"),
     ROW("exec",        1,  CMD_CONN | CMD_NOT_QUEUED | CMD_EXEC | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG, 0, 0, 0,
         cmd_exec, NULL, "transactions", "1.2.0", "Execute all commands issued after MULTI"),
-    ROW("discard",     1,  CMD_CONN | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
+    ROW("discard",     1,  CMD_CONN | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY, 0, 0, 0,
         cmd_discard, NULL, "transactions", "2.0.0", "Discard all commands issued after MULTI"),
-    ROW("watch",       -2, CMD_WATCH | CMD_SPLIT | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 1, -1, 1,
+    ROW("watch",       -2, CMD_WATCH | CMD_SPLIT | CMD_NOT_QUEUED | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
+        CMD_ALLOW_BUSY, 1, -1, 1,
         cmd_watch, merge_first_ok, "transactions", "2.2.0", "Watch the given keys to determine execution of the MULTI/EXEC block"),
-    ROW("unwatch",     1,  CMD_CONN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
+    ROW("unwatch",     1,  CMD_CONN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY, 0, 0, 0,
         cmd_unwatch, NULL, "transactions", "2.2.0", "Forget about all watched keys"),
 
     /* refused, saying what ringkv does not have (refusals.c): one database;
@@ -820,17 +823,17 @@ static struct command table[] = {
         "Move a key to another database"),
     ROW("swapdb",      3,  CMD_CONN | CMD_WRITE | CMD_FAST, 0, 0, 0, cmd_swapdb, NULL, "server", "4.0.0",
         "Swaps two Redis databases"),
-    ROW("eval",        -3, CMD_RUNS_SCRIPT | CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS | CMD_MAY_REPLICATE, 3, -1, 1, cmd_eval, NULL,
+    ROW("eval",        -3, F_SCRIPT | CMD_MAY_REPLICATE, 3, -1, 1, cmd_eval, NULL,
         "scripting", "2.6.0", "Execute a Lua script server side"),
-    ROW("evalsha",     -3, CMD_RUNS_SCRIPT | CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS | CMD_MAY_REPLICATE, 3, -1, 1, cmd_evalsha, NULL,
+    ROW("evalsha",     -3, F_SCRIPT | CMD_MAY_REPLICATE, 3, -1, 1, cmd_evalsha, NULL,
         "scripting", "2.6.0", "Execute a Lua script server side"),
-    ROW("eval_ro",     -3, CMD_RUNS_SCRIPT | CMD_READONLY | CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS, 3, -1, 1, cmd_eval_ro, NULL,
+    ROW("eval_ro",     -3, CMD_READONLY | F_SCRIPT, 3, -1, 1, cmd_eval_ro, NULL,
         "scripting", "7.0.0", "Execute a read-only Lua script server side"),
-    ROW("evalsha_ro",  -3, CMD_RUNS_SCRIPT | CMD_READONLY | CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS, 3, -1, 1, cmd_evalsha_ro, NULL,
+    ROW("evalsha_ro",  -3, CMD_READONLY | F_SCRIPT, 3, -1, 1, cmd_evalsha_ro, NULL,
         "scripting", "7.0.0", "Execute a read-only Lua script server side"),
-    ROW("fcall",       -3, CMD_RUNS_SCRIPT | CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS | CMD_MAY_REPLICATE, 3, -1, 1, cmd_fcall, NULL,
+    ROW("fcall",       -3, F_SCRIPT | CMD_MAY_REPLICATE, 3, -1, 1, cmd_fcall, NULL,
         "scripting", "7.0.0", "Invoke a function"),
-    ROW("fcall_ro",    -3, CMD_RUNS_SCRIPT | CMD_READONLY | CMD_NOSCRIPT | CMD_STALE | CMD_NUMKEYS, 3, -1, 1, cmd_fcall_ro, NULL,
+    ROW("fcall_ro",    -3, CMD_READONLY | F_SCRIPT, 3, -1, 1, cmd_fcall_ro, NULL,
         "scripting", "7.0.0", "Invoke a read-only function"),
     CONTAINER("script", -2, 0, NULL, script_subcommands, "scripting", "2.6.0",
         "A container for Lua scripts management commands"),
@@ -873,14 +876,14 @@ static struct command table[] = {
         "Marks a pending message as correctly processed, effectively removing it from the pending entries list of "
         "the consumer group. Return value of the command is the number of messages successfully acknowledged, that "
         "is, the IDs we were actually able to resolve in the PEL."),
-    ROW("xpending",    -3, CMD_READONLY | CMD_RANDOM, 1, 1, 1, cmd_xpending, NULL, "stream", "5.0.0",
+    ROW("xpending",    -3, CMD_READONLY, 1, 1, 1, cmd_xpending, NULL, "stream", "5.0.0",
         "Return information and entries from a stream consumer group pending entries list, that are messages fetched "
         "but never acknowledged."),
-    ROW_JOURNAL(JOURNAL_COMMAND, "xclaim", -6, CMD_WRITE | CMD_FAST | CMD_RANDOM, 1, 1, 1, cmd_xclaim, NULL,
+    ROW_JOURNAL(JOURNAL_COMMAND, "xclaim", -6, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_xclaim, NULL,
         "stream", "5.0.0",
         "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the "
         "specified consumer."),
-    ROW_JOURNAL(JOURNAL_COMMAND, "xautoclaim", -6, CMD_WRITE | CMD_FAST | CMD_RANDOM, 1, 1, 1, cmd_xautoclaim, NULL,
+    ROW_JOURNAL(JOURNAL_COMMAND, "xautoclaim", -6, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_xautoclaim, NULL,
         "stream", "6.2.0",
         "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the "
         "specified consumer."),

@@ -455,8 +455,9 @@ static void test_migrate_replicated(void **state)
 }
 
 /* The connection to a destination is kept for the next MIGRATE (Redis
- * keeps it 10 s): five MIGRATEs, one connection; and when the destination
- * closed it meanwhile, the next MIGRATE makes a new one and succeeds. */
+ * keeps it 10 s): five MIGRATEs, one connection (INFO's
+ * migrate_cached_sockets: 1); and when the destination closed it
+ * meanwhile, the next MIGRATE makes a new one and succeeds. */
 static void test_migrate_connection_kept(void **state)
 {
     (void)state;
@@ -464,6 +465,7 @@ static void test_migrate_connection_kept(void **state)
     struct server *d = start_redis(NULL);
     tconn *c = tconnect(s->port), *dc = tconnect(d->port);
     long long before = info_field(dc, "stats", "total_connections_received");
+    assert_int_equal(info_field(c, "stats", "migrate_cached_sockets"), 0);
     for (int i = 0; i < 5; i++) {
         expect_ok(tcmd(c, "SET kept%d v", i));
         char key[16];
@@ -472,12 +474,14 @@ static void test_migrate_connection_kept(void **state)
     }
     expect_int(tcmd(dc, "DBSIZE"), 5);
     assert_int_equal(info_field(dc, "stats", "total_connections_received"), before + 1);
+    assert_int_equal(info_field(c, "stats", "migrate_cached_sockets"), 1);
     /* the destination drops it: the next MIGRATE still goes through */
     expect_int(tcmd(dc, "CLIENT KILL TYPE normal SKIPME yes"), 1);
     expect_ok(tcmd(c, "SET again v"));
     expect_ok(migrate(c, d->port, "again", 5000, NULL));
     expect_bulk(tcmd(dc, "GET again"), "v");
     expect_int(tcmd(c, "EXISTS again"), 0);
+    assert_int_equal(info_field(c, "stats", "migrate_cached_sockets"), 1);
     tclose(c);
     tclose(dc);
     node_stop(s);

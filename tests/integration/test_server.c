@@ -986,6 +986,203 @@ static void test_maxmemory_policy_redis_names(void **state)
     assert_int_equal(server_stop(&s), 0);
 }
 
+/* Every field INFO everything of an idle redis-server 7.0.15 master has
+ * (without a replica; the commandstats, errorstats and latencystats lines
+ * are per command): monitoring tools read them by name. */
+static const char *const redis_info_fields[] = {
+    /* Server */
+    "redis_version", "redis_git_sha1", "redis_git_dirty", "redis_build_id", "redis_mode", "os",
+    "arch_bits", "monotonic_clock", "multiplexing_api", "atomicvar_api", "gcc_version", "process_id",
+    "process_supervised", "run_id", "tcp_port", "server_time_usec", "uptime_in_seconds",
+    "uptime_in_days", "hz", "configured_hz", "lru_clock", "executable", "config_file",
+    "io_threads_active",
+    /* Clients */
+    "connected_clients", "cluster_connections", "maxclients", "client_recent_max_input_buffer",
+    "client_recent_max_output_buffer", "blocked_clients", "tracking_clients",
+    "clients_in_timeout_table",
+    /* Memory */
+    "used_memory", "used_memory_human", "used_memory_rss", "used_memory_rss_human",
+    "used_memory_peak", "used_memory_peak_human", "used_memory_peak_perc", "used_memory_overhead",
+    "used_memory_startup", "used_memory_dataset", "used_memory_dataset_perc", "allocator_allocated",
+    "allocator_active", "allocator_resident", "total_system_memory", "total_system_memory_human",
+    "used_memory_lua", "used_memory_vm_eval", "used_memory_lua_human", "used_memory_scripts_eval",
+    "number_of_cached_scripts", "number_of_functions", "number_of_libraries",
+    "used_memory_vm_functions", "used_memory_vm_total", "used_memory_vm_total_human",
+    "used_memory_functions", "used_memory_scripts", "used_memory_scripts_human", "maxmemory",
+    "maxmemory_human", "maxmemory_policy", "allocator_frag_ratio", "allocator_frag_bytes",
+    "allocator_rss_ratio", "allocator_rss_bytes", "rss_overhead_ratio", "rss_overhead_bytes",
+    "mem_fragmentation_ratio", "mem_fragmentation_bytes", "mem_not_counted_for_evict",
+    "mem_replication_backlog", "mem_total_replication_buffers", "mem_clients_slaves",
+    "mem_clients_normal", "mem_cluster_links", "mem_aof_buffer", "mem_allocator",
+    "active_defrag_running", "lazyfree_pending_objects", "lazyfreed_objects",
+    /* Persistence */
+    "loading", "async_loading", "current_cow_peak", "current_cow_size", "current_cow_size_age",
+    "current_fork_perc", "current_save_keys_processed", "current_save_keys_total",
+    "rdb_changes_since_last_save", "rdb_bgsave_in_progress", "rdb_last_save_time",
+    "rdb_last_bgsave_status", "rdb_last_bgsave_time_sec", "rdb_current_bgsave_time_sec",
+    "rdb_saves", "rdb_last_cow_size", "rdb_last_load_keys_expired", "rdb_last_load_keys_loaded",
+    "aof_enabled", "aof_rewrite_in_progress", "aof_rewrite_scheduled", "aof_last_rewrite_time_sec",
+    "aof_current_rewrite_time_sec", "aof_last_bgrewrite_status", "aof_rewrites",
+    "aof_rewrites_consecutive_failures", "aof_last_write_status", "aof_last_cow_size",
+    "module_fork_in_progress", "module_fork_last_cow_size",
+    /* Stats */
+    "total_connections_received", "total_commands_processed", "instantaneous_ops_per_sec",
+    "total_net_input_bytes", "total_net_output_bytes", "total_net_repl_input_bytes",
+    "total_net_repl_output_bytes", "instantaneous_input_kbps", "instantaneous_output_kbps",
+    "instantaneous_input_repl_kbps", "instantaneous_output_repl_kbps", "rejected_connections",
+    "sync_full", "sync_partial_ok", "sync_partial_err", "expired_keys", "expired_stale_perc",
+    "expired_time_cap_reached_count", "expire_cycle_cpu_milliseconds", "evicted_keys",
+    "evicted_clients", "total_eviction_exceeded_time", "current_eviction_exceeded_time",
+    "keyspace_hits", "keyspace_misses", "pubsub_channels", "pubsub_patterns",
+    "pubsubshard_channels", "latest_fork_usec", "total_forks", "migrate_cached_sockets",
+    "slave_expires_tracked_keys", "active_defrag_hits", "active_defrag_misses",
+    "active_defrag_key_hits", "active_defrag_key_misses", "total_active_defrag_time",
+    "current_active_defrag_time", "tracking_total_keys", "tracking_total_items",
+    "tracking_total_prefixes", "unexpected_error_replies", "total_error_replies",
+    "dump_payload_sanitizations", "total_reads_processed", "total_writes_processed",
+    "io_threaded_reads_processed", "io_threaded_writes_processed", "reply_buffer_shrinks",
+    "reply_buffer_expands",
+    /* Replication */
+    "role", "connected_slaves", "master_failover_state", "master_replid", "master_replid2",
+    "master_repl_offset", "second_repl_offset", "repl_backlog_active", "repl_backlog_size",
+    "repl_backlog_first_byte_offset", "repl_backlog_histlen",
+    /* CPU */
+    "used_cpu_sys", "used_cpu_user", "used_cpu_sys_children", "used_cpu_user_children",
+    "used_cpu_sys_main_thread", "used_cpu_user_main_thread",
+    /* Cluster */
+    "cluster_enabled",
+    NULL,
+};
+
+static void test_info_has_redis_fields(void **state)
+{
+    struct rval *v = tcmd(c, "INFO everything");
+    const char *info = text_of(v);
+    static const char *const sections[] = { "Server", "Clients", "Memory", "Persistence", "Stats",
+                                            "Replication", "CPU", "Modules", "Commandstats",
+                                            "Errorstats", "Latencystats", "Cluster", "Keyspace", NULL };
+    for (int i = 0; sections[i]; i++) {
+        char head[64];
+        snprintf(head, sizeof head, "# %s\r\n", sections[i]);
+        if (!strstr(info, head))
+            fail_msg("INFO everything has no section %s", sections[i]);
+    }
+    int missing = 0;
+    for (int i = 0; redis_info_fields[i]; i++) {
+        char pat[96];
+        snprintf(pat, sizeof pat, "\r\n%s:", redis_info_fields[i]);
+        if (!strstr(info, pat)) {
+            print_message("INFO everything has no field %s\n", redis_info_fields[i]);
+            missing++;
+        }
+    }
+    rval_free(v);
+    assert_int_equal(missing, 0);
+}
+
+/* total_reads_processed and total_writes_processed count the reads that
+ * brought a client's bytes and the writes of its replies (a tick old on
+ * ringkv): 20 commands one after another are at least 20 of each. */
+static void test_info_reads_writes_processed(void **state)
+{
+    struct rval *v = tcmd(c, "INFO stats");
+    long long reads = info_num(text_of(v), "total_reads_processed");
+    long long writes = info_num(text_of(v), "total_writes_processed");
+    rval_free(v);
+    for (int i = 0; i < 20; i++)
+        expect_status(tcmd(c, "PING"), "PONG");
+    long long until = now_ms() + 5000, r = reads, w = writes;
+    while (now_ms() < until && (r < reads + 20 || w < writes + 20)) {
+        v = tcmd(c, "INFO stats");
+        r = info_num(text_of(v), "total_reads_processed");
+        w = info_num(text_of(v), "total_writes_processed");
+        rval_free(v);
+        if (r < reads + 20 || w < writes + 20)
+            usleep(50000);
+    }
+    assert_true(r >= reads + 20);
+    assert_true(w >= writes + 20);
+}
+
+/* client_recent_max_input_buffer: a connection halfway through a 100 KB
+ * argument holds its 50 KB received (ringkv: the biggest unconsumed
+ * input at the last tick; Redis: the query buffers' peak of the last
+ * seconds, the room made for the whole argument). */
+static void test_info_client_max_input_buffer(void **state)
+{
+    tconn *d = tconnect(srv.port);
+    static char half[50000];
+    memset(half, 'x', sizeof half);
+    const char *head = "*3\r\n$3\r\nSET\r\n$9\r\ninput:big\r\n$100000\r\n";
+    tsend_raw(d, head, strlen(head));
+    tsend_raw(d, half, sizeof half);
+    long long until = now_ms() + 5000, most = 0;
+    while (now_ms() < until && most < (long long)sizeof half) {
+        usleep(50000);
+        struct rval *v = tcmd(c, "INFO clients");
+        most = info_num(text_of(v), "client_recent_max_input_buffer");
+        rval_free(v);
+    }
+    assert_true(most >= (long long)sizeof half);
+    tsend_raw(d, half, sizeof half);
+    tsend_raw(d, "\r\n", 2);
+    expect_ok(tread(d, 5000));
+    tclose(d);
+}
+
+/* reply_buffer_expands / reply_buffer_shrinks (Redis 7.0's INFO stats):
+ * on ringkv, a connection's reply buffer grown for a big reply is an
+ * expand (its first block is not), and given back by the tick once
+ * drained, over 32 KB, a shrink (net/loop.h struct loop_counts).
+ * redis-server resizes its clients' buffers by their peak of the last 5
+ * s: there, the fields are only read. */
+static void test_info_reply_buffer_resizes(void **state)
+{
+    expect_ok(tcmd(c, "CONFIG RESETSTAT"));
+    struct rval *v = tcmd(c, "INFO stats");
+    long long expands = info_num(text_of(v), "reply_buffer_expands");
+    long long shrinks = info_num(text_of(v), "reply_buffer_shrinks");
+    rval_free(v);
+    if (target_is_redis())
+        return;
+    tconn *d = tconnect(srv.port);
+    expect_status(tcmd(d, "PING"), "PONG"); /* its first block */
+    static char big[200000];
+    memset(big, 'x', sizeof big - 1);
+    const char *set[] = { "SET", "reply_buffer:big", big };
+    tsendv(d, 3, set);
+    expect_ok(tread(d, 5000));
+    v = tcmd(d, "GET reply_buffer:big"); /* 200 KB: the buffer grows */
+    assert_int_equal(v->len, sizeof big - 1);
+    rval_free(v);
+    /* the tick gives the drained buffer back (and publishes the counts) */
+    long long until = now_ms() + 5000;
+    long long e = expands, s = shrinks;
+    while (now_ms() < until && (e <= expands || s <= shrinks)) {
+        usleep(50000);
+        v = tcmd(c, "INFO stats");
+        e = info_num(text_of(v), "reply_buffer_expands");
+        s = info_num(text_of(v), "reply_buffer_shrinks");
+        rval_free(v);
+    }
+    assert_true(e > expands);
+    assert_true(s > shrinks);
+    /* an idle connection with small replies does neither */
+    usleep(300000);
+    v = tcmd(c, "INFO stats");
+    e = info_num(text_of(v), "reply_buffer_expands");
+    s = info_num(text_of(v), "reply_buffer_shrinks");
+    rval_free(v);
+    for (int i = 0; i < 10; i++)
+        expect_status(tcmd(d, "PING"), "PONG");
+    usleep(300000);
+    v = tcmd(c, "INFO stats");
+    assert_int_equal(info_num(text_of(v), "reply_buffer_expands"), e);
+    assert_int_equal(info_num(text_of(v), "reply_buffer_shrinks"), s);
+    rval_free(v);
+    tclose(d);
+}
+
 /* INFO errorstats and total_error_replies count every error reply, the
  * refused ones too (unknown command, wrong arity), by kind, as Redis does. */
 static void test_errorstats(void **state)
@@ -1017,6 +1214,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errorstats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_info_has_redis_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_info_reply_buffer_resizes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_info_reads_writes_processed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_info_client_max_input_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_get_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time, setup, teardown),
