@@ -51,8 +51,8 @@ struct exec_ctx {
     uint64_t             acl_user_id;
     /* A handler that cannot run now may set waits (writing no reply) when
      * may_wait: nothing done, it is asked again later (a script waiting for
-     * the other shards, shards/hold.h), within the bound of a write
-     * waiting for keys in flight. */
+     * the other shards, shards/hold.h, for as long as others hold them;
+     * not inside a transaction). */
     bool                 may_wait;
     bool                 waits;
 };

@@ -102,7 +102,9 @@ bool pause_keeps_keys(void *shard, int64_t now_ms);
  * a loaded machine, bench/RESULTS.md), and under CLUSTER_GIVEN_AWAY_MS
  * (5 s), so that a held command is asked again while the source still
  * knows the slot was given away (-MOVED rather than writing a key it no
- * longer owns). */
+ * longer owns). A script waiting for the other shards (shards/hold.h)
+ * has no bound: it is asked again at each release of the shards, and at
+ * each tick once past KEY_WAIT_MAX_MS, until it holds them. */
 #define KEY_WAIT_MAX_MS 1000
 void dispatch_key_waits_wake(struct shard *sh);
 /* Every tick while some wait: the holds past KEY_WAIT_MAX_MS are asked

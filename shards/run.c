@@ -309,7 +309,10 @@ static enum run_result run_command_msg(struct shard *sh, struct store *store, co
         .shard = sh, .store = store, .reply = &r, .argc = argc, .argv = argv,
         .client = client, .now_ms = now, .caller_id = caller_id, .msg = msg,
         .acl_user_id = client ? client->acl_user_id : msg ? msg->acl_user_id : 0,
-        .may_wait = wait_since >= 0 && now - wait_since < KEY_WAIT_MAX_MS,
+        /* a script waits for the other shards as long as others hold
+         * them, as a client of a busy Redis waits (no bound: under load
+         * a wait of a second ended BullMQ jobs in -TRYAGAIN) */
+        .may_wait = wait_since >= 0,
     };
     /* the row's journal column decides what the replication stream gets */
     const struct journal_sink *journal = cmd->journal != JOURNAL_EFFECTS && store == sh->store

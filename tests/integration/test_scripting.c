@@ -782,6 +782,55 @@ static void test_undeclared_keys_of_other_shards(void **state)
 /* Scripts moving amounts between two undeclared keys of different shards,
  * a script reading both, plain writers and saves, all at once: no reader
  * sees a move half done, nothing is lost, nothing waits for ever. */
+/* Scripts that hold every shard, one after another for longer than any
+ * bound on a wait for keys (1 s): each waits for the shards as long as the
+ * ones before it hold them, as a client of a busy Redis waits, and runs.
+ * (A wait for the hold that ended in -TRYAGAIN after 1 s failed BullMQ's
+ * jobs under load.) */
+static void test_hold_waits_unbounded(void **state)
+{
+    char a[32], b[32];
+    key_on_shard(a, sizeof a, "wait-a", 0);
+    key_on_shard(b, sizeof b, "wait-b", 1);
+    /* touches a key of each shard, then runs for ARGV[3] microseconds */
+    static const char slow[] = "local t0 = redis.call('time') "
+                               "redis.call('incr', ARGV[1]) redis.call('incr', ARGV[2]) "
+                               "local t repeat t = redis.call('time') "
+                               "until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) >= tonumber(ARGV[3]) "
+                               "return 1";
+    enum { PROCS = 8, ROUNDS = 10 };
+    pid_t kids[PROCS];
+    fflush(NULL);
+    for (int k = 0; k < PROCS; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] != 0)
+            continue;
+        tconn *x = tconnect(srv.port);
+        for (int i = 0; i < ROUNDS; i++) {
+            struct rval *v = run_script(x, "EVAL", slow, 0, a, b, "40000", NULL);
+            if (!v || v->type != R_INT || v->integer != 1) {
+                fprintf(stderr, "process %d round %d: %s\n", k, i, v ? (v->str ? v->str : "(int)") : "no reply");
+                _exit(1);
+            }
+            rval_free(v);
+        }
+        tclose(x);
+        _exit(0);
+    }
+    for (int k = 0; k < PROCS; k++) {
+        int status = 0;
+        assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    struct rval *v = tcmd(c, "MGET %s %s", a, b);
+    assert_non_null(v);
+    assert_int_equal(v->n, 2);
+    assert_string_equal(v->elem[0]->str, "80");
+    assert_string_equal(v->elem[1]->str, "80");
+    rval_free(v);
+}
+
 static void test_undeclared_keys_isolated(void **state)
 {
     char a[32], b[32], p0[32], p1[32];
@@ -1080,6 +1129,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keys_across_shards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_undeclared_keys_of_other_shards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_undeclared_keys_isolated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hold_waits_unbounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time_and_ping_from_script, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_in_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pause_write_holds_eval, setup, teardown),
