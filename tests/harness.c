@@ -1021,6 +1021,22 @@ int run_cmd(const char *cmdline, char **out)
     return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
+void fail_with_output(const char *out, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(":\n", stderr);
+    if (out && *out) {
+        fputs(out, stderr);
+        if (out[strlen(out) - 1] != '\n')
+            fputc('\n', stderr);
+    }
+    fflush(stderr);
+    fail();
+}
+
 long long get_int(struct rval *v)
 {
     if (!v || v->type != R_INT) {
