@@ -342,7 +342,11 @@ static void remove_logs(const struct server *s)
 {
     char conf[300];
     snprintf(conf, sizeof conf, "%s.conf", s->logfile);
-    unlink(s->logfile);
+    /* RINGKV_TEST_KEEP_LOGS=1: kept anyway (a loop chasing an intermittent
+     * failure wants the nodes' logs of the failing run) */
+    const char *keep = getenv("RINGKV_TEST_KEEP_LOGS");
+    if (!keep || strcmp(keep, "1") != 0)
+        unlink(s->logfile);
     unlink(conf);
     /* what a SAVE or BGSAVE (redis-cli --rdb's too) wrote under the
      * harness's name, in the directory the test runs in: the next server
@@ -1015,6 +1019,22 @@ int run_cmd(const char *cmdline, char **out)
     if (WIFEXITED(st))
         return WEXITSTATUS(st);
     return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+void fail_with_output(const char *out, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(":\n", stderr);
+    if (out && *out) {
+        fputs(out, stderr);
+        if (out[strlen(out) - 1] != '\n')
+            fputc('\n', stderr);
+    }
+    fflush(stderr);
+    fail();
 }
 
 long long get_int(struct rval *v)

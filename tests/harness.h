@@ -147,6 +147,11 @@ int count_in_file(const char *path, const char *needle);
 /* Run a shell command line; returns its exit status, its output in out (if
  * not NULL; malloc'd, NUL-terminated). */
 int run_cmd(const char *cmdline, char **out);
+/* Fail the current test with a message and a command's whole output (what
+ * run_cmd gave): written to stderr as it is, since cmocka's fail_msg cuts a
+ * message at about a kilobyte (a redis-cli --cluster report whose error is
+ * at the end came out as "exited 1" and the first node's slots). */
+void fail_with_output(const char *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Start a real redis-sentinel (number idx) on a free loopback port, its
  * config file and log in dir (extra: more config lines, or NULL); waits

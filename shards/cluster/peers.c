@@ -431,6 +431,17 @@ static void take_state(struct shard *sh, struct cluster *c, struct peer *p, cons
         log_warning("Cluster state pulled from %.8s not taken: %s", p->id, err);
 }
 
+/* The peer answered a request of ours: it is reached, and the fence counts
+ * it from now (answered_ms). */
+static void peer_answered(struct peer *peer, int64_t now)
+{
+    if (!peer->heard)
+        log_notice("Cluster peer %.8s (%s:%d) reached", peer->id, peer->ip, peer->port);
+    peer->heard = true;
+    peer->answered_ms = now;
+    peer->down_logged = false;
+}
+
 /* One whole reply on the link. Returns false to drop the link. */
 static bool link_reply(struct shard *sh, struct cluster *c, struct peer_link *l, const char *p, size_t n)
 {
@@ -459,6 +470,12 @@ static bool link_reply(struct shard *sh, struct cluster *c, struct peer_link *l,
             peer->next_ms = now + PEER_SLOW_MS;
             return true;
         }
+        /* an answer, whatever follows it: the push below is answered only
+         * once the peer's config file holds the state (a slow fsync on a
+         * loaded machine), and that wait is not the peer being out of
+         * reach (it was counted so: a master fenced itself, -CLUSTERDOWN to
+         * a MIGRATE's RESTORE, while every peer answered its asks) */
+        peer_answered(peer, now);
         uint64_t theirs;
         if (s.ptr && versions_newer(cluster_newest(c), s.ptr, s.len, &theirs)) {
             ask(l, STEP_STATE, now);
@@ -488,11 +505,7 @@ static bool link_reply(struct shard *sh, struct cluster *c, struct peer_link *l,
     default:
         return false; /* nothing was asked */
     }
-    if (!peer->heard)
-        log_notice("Cluster peer %.8s (%s:%d) reached", peer->id, peer->ip, peer->port);
-    peer->heard = true;
-    peer->answered_ms = now;
-    peer->down_logged = false;
+    peer_answered(peer, now);
     peer->next_ms = now + PEER_SLOW_MS;
     return true;
 }

@@ -8,7 +8,9 @@
  * reaches the others, a restarted node with an old table converges, none
  * goes back, with requirepass too; a node replicates its group's master as
  * the group record says, and CLUSTER FAILOVER [TAKEOVER] or a promotion by
- * hand moves the record, which every node follows. The single-node checks
+ * hand moves the record, which every node follows; a master's fence counts
+ * a peer that answers its asks but is slow to take a push as reached. The
+ * single-node checks
  * run on redis-server in cluster mode too (RINGKV_TEST_TARGET=redis); the
  * table push and the peers are ringkv's own. */
 #include <stdarg.h>
@@ -19,7 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -1159,6 +1167,140 @@ static void test_pipelined_pushes_are_durable(void **state)
     assert_int_equal(server_stop(&s), 0);
 }
 
+/* ------------------------------------ the fence, a push left unanswered */
+
+/* A peer that answers every CLUSTER RINGKV-VERSIONS with an older table
+ * (version 0) and never answers the RINGKV-SETSTATE that brings it on: a
+ * node whose config file takes longer to write than the pusher waits (a
+ * slow fsync on a loaded machine holds a push's +OK). A byte on report per
+ * push seen. Runs in a child until killed. */
+static void fake_slow_peer(int lfd, int report)
+{
+    struct pollfd pf[9] = { { .fd = lfd, .events = POLLIN } };
+    char buf[8][64];
+    size_t len[8] = { 0 };
+    int n = 1;
+    for (;;) {
+        if (poll(pf, (nfds_t)n, -1) < 0)
+            continue;
+        if ((pf[0].revents & POLLIN) && n < 9) {
+            int fd = accept(lfd, NULL, NULL);
+            if (fd >= 0) {
+                pf[n] = (struct pollfd){ .fd = fd, .events = POLLIN };
+                len[n - 1] = 0;
+                n++;
+            }
+        }
+        for (int i = 1; i < n; i++) {
+            if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            char *b = buf[i - 1];
+            size_t keep = len[i - 1];
+            ssize_t r = read(pf[i].fd, b + keep, sizeof buf[0] - 1 - keep);
+            if (r <= 0) {
+                close(pf[i].fd);
+                pf[i] = pf[n - 1];
+                memcpy(buf[i - 1], buf[n - 2], sizeof buf[0]);
+                len[i - 1] = len[n - 2];
+                n--;
+                i--;
+                continue;
+            }
+            b[keep + (size_t)r] = '\0';
+            /* the commands' names, whole in the window kept (the state
+             * text a push carries goes through it unseen) */
+            char *at = b, *hit;
+            for (;;) {
+                char *v = strstr(at, "RINGKV-VERSIONS"), *p = strstr(at, "RINGKV-SETSTATE");
+                hit = v && (!p || v < p) ? v : p;
+                if (!hit)
+                    break;
+                if (hit == v) {
+                    static const char answer[] = "$15\r\ntable-version 0\r\n";
+                    (void)!write(pf[i].fd, answer, sizeof answer - 1);
+                } else {
+                    (void)!write(report, "p", 1);
+                }
+                at = hit + 15;
+            }
+            size_t rest = strlen(at), tail = rest < 16 ? rest : 16;
+            memmove(b, at + rest - tail, tail);
+            len[i - 1] = tail;
+        }
+    }
+}
+
+/* A master's fence counts a peer's answer to RINGKV-VERSIONS as hearing
+ * from it, also when a push follows that waits on the peer's file: two
+ * groups, this node and a peer answering every ask but never a push (the
+ * link drops each push after PEER_TIMEOUT_MS and asks again). Needing both
+ * masters, the node must go on taking writes: every answer is within the
+ * 4 s timeout of the one before. (Counted only after a push's answer, the
+ * node fenced itself 4 s after the table came: -CLUSTERDOWN to its
+ * writes, as a move's target under redis-cli --cluster reshard answered a
+ * MIGRATE on a loaded machine while its peers were answering.) */
+static void test_fence_hears_a_peer_slow_to_save(void **state)
+{
+    (void)state;
+    SKIP_ON_REDIS();
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1, port = free_port(), pipefd[2];
+    assert_true(lfd >= 0);
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(lfd, 8), 0);
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t fake = fork();
+    assert_true(fake >= 0);
+    if (fake == 0) {
+        close(pipefd[0]);
+        fake_slow_peer(lfd, pipefd[1]);
+        _exit(0);
+    }
+    close(lfd);
+    close(pipefd[1]);
+    fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+
+    struct server s;
+    unlink(conf_path[0]);
+    const char *args[] = { "--cluster-enabled", "yes", "--cluster-config-file", conf_path[0], "--threads", "1",
+                           "--cluster-node-timeout", "4000", NULL };
+    assert_int_equal(server_start(&s, args), 0);
+    tconn *c = tconnect(s.port);
+    char *id = bulk_text(tcmd(c, "CLUSTER MYID"));
+    const char *peer_id = "f00df00df00df00df00df00df00df00df00df00d";
+    char text[1024], key[32] = "";
+    snprintf(text, sizeof text, "ringkv-cluster-state 1\ntable-version 1\ngroup 0 %s 1\nnode %s 127.0.0.1 %d 0\n"
+             "slots 0 0-8191\ngroup 1 %s 1\nnode %s 127.0.0.1 %d 1\nslots 1 8192-16383\n", id, id, s.port, peer_id,
+             peer_id, port);
+    free(id);
+    send_push(c, 0, text);
+    expect_ok(tread(c, 5000));
+    for (int i = 0; !*key; i++) { /* a key of this node's slots */
+        snprintf(key, sizeof key, "k:%d", i);
+        if (get_int(tcmd(c, "CLUSTER KEYSLOT %s", key)) >= 8192)
+            key[0] = '\0';
+    }
+    char *refused = NULL;
+    for (long long until = now_ms() + 9000; now_ms() < until && !refused; usleep(100 * 1000)) {
+        struct rval *r = tcmd(c, "SET %s v", key);
+        if (r->type != R_STATUS)
+            refused = rval_text(r);
+        rval_free(r);
+    }
+    char got[64];
+    ssize_t pushes = read(pipefd[0], got, sizeof got);
+    close(pipefd[0]);
+    kill(fake, SIGKILL);
+    waitpid(fake, NULL, 0);
+    tclose(c);
+    assert_int_equal(server_stop(&s), 0);
+    if (refused)
+        fail_msg("a write was refused while the peer answered every ask: %s", refused);
+    assert_true(pushes >= 2); /* the node pushed, was not answered, and asked again */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1176,6 +1318,7 @@ int main(void)
         cmocka_unit_test(test_failover_writes_get_moved),
         cmocka_unit_test(test_file_written_off_the_loop),
         cmocka_unit_test(test_pipelined_pushes_are_durable),
+        cmocka_unit_test(test_fence_hears_a_peer_slow_to_save),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

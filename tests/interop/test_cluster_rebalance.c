@@ -111,14 +111,14 @@ static int setup(void **state)
                   "127.0.0.1:%d", node[0].port, node[1].port, node[2].port, sent_port[0], sent_port[1],
                   sent_port[2]);
     if (st != 0)
-        fail_msg("create exited %d:\n%s", st, out);
+        fail_with_output(out, "create exited %d", st);
     free(out);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "timeout 120 /usr/bin/python3 %s %d %d fill 2>&1 </dev/null", load_py(), node[0].port,
              KEYS);
     st = run_cmd(cmd, &out);
     if (st != 0)
-        fail_msg("filling exited %d:\n%s", st, out);
+        fail_with_output(out, "filling exited %d", st);
     free(out);
     ready = true;
     return 0;
@@ -156,7 +156,7 @@ static char *under_load(const char *mode, const char *env, const char *tool_args
     long long t0 = now_ms();
     int st = run_cmd(cmd, &out);
     if (st != 0)
-        fail_msg("under load (%s %s) exited %d:\n%s", mode, tool_args, st, out);
+        fail_with_output(out, "under load (%s %s) exited %d", mode, tool_args, st);
     assert_int_equal(strncmp(out, "ok keys 100000 ", 15), 0);
     print_message("%.*s(%lld ms)\n", (int)strcspn(out, "\n") + 1, out, now_ms() - t0);
     const char *p = strstr(out, " new ");
@@ -240,7 +240,7 @@ static void test_add_registers_with_sentinels(void **state)
     char *out = NULL;
     int st = tool(&out, "add 127.0.0.1:%d 127.0.0.1:%d 127.0.0.1:%d", node[0].port, node[3].port, node[4].port);
     if (st != 0)
-        fail_msg("add exited %d:\n%s", st, out);
+        fail_with_output(out, "add exited %d", st);
     assert_non_null(strstr(out, "Registering group 4 with 3 Sentinels"));
     free(out);
     for (int i = 0; i < NSENT; i++) {
@@ -281,19 +281,19 @@ static void test_rebalance_weight(void **state)
     free(out);
     st = tool(&out, "rebalance 127.0.0.1:%d", node[0].port);
     if (st != 0 || !strstr(out, "Nothing to move"))
-        fail_msg("rebalance again exited %d:\n%s", st, out);
+        fail_with_output(out, "rebalance again exited %d", st);
     free(out);
     assert_int_equal(table_version(0), v);
     /* refused, nothing changed */
     st = tool(&out, "rebalance 127.0.0.1:%d --weight 9=2", node[0].port);
     if (st != 1 || !strstr(out, "No group 9 in the cluster: its groups are 1, 2, 3, 4"))
-        fail_msg("unknown group: exit %d:\n%s", st, out);
+        fail_with_output(out, "unknown group: exit %d", st);
     free(out);
     const char *bad[] = { "4=0", "4=-1", "4=x", "4=1.5", "=2", "4", "4=2000000" };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         st = tool(&out, "rebalance 127.0.0.1:%d --weight %s", node[0].port, bad[k]);
         if (st != 2 || !strstr(out, "--weight needs <group>=<w>"))
-            fail_msg("--weight %s: exit %d:\n%s", bad[k], st, out);
+            fail_with_output(out, "--weight %s: exit %d", bad[k], st);
         free(out);
     }
     assert_int_equal(table_version(0), v);
@@ -356,7 +356,7 @@ static void test_add_killed_then_aborted(void **state)
     snprintf(cmd, sizeof cmd, "RINGKV_CLUSTER_DIE_AFTER_FLIPS=0 timeout 120 %s %s 2>&1 </dev/null", tool_bin(), args);
     int st = run_cmd(cmd, &out);
     if (!strstr(out, "[TEST] killing myself"))
-        fail_msg("the add meant to be killed exited %d:\n%s", st, out);
+        fail_with_output(out, "the add meant to be killed exited %d", st);
     free(out);
     int marked = 0;
     for (int i = 0; i < 4; i++)
@@ -368,7 +368,7 @@ static void test_add_killed_then_aborted(void **state)
     st = tool(&out, "add 127.0.0.1:%d 127.0.0.1:%d 127.0.0.1:%d --abort --yes", node[0].port, node[3].port,
                   node[4].port);
     if (st != 0)
-        fail_msg("add --abort exited %d:\n%s", st, out);
+        fail_with_output(out, "add --abort exited %d", st);
     assert_non_null(strstr(out, "rolled back"));
     assert_non_null(strstr(out, "taken out"));
     free(out);
@@ -434,7 +434,7 @@ static void test_rebalance_killed_aborted_resumed(void **state)
     assert_true(marked > 0);
     int st = tool(&out, "rebalance 127.0.0.1:%d --abort --yes", node[2].port);
     if (st != 0 || !strstr(out, "rolled back"))
-        fail_msg("rebalance --abort exited %d:\n%s", st, out);
+        fail_with_output(out, "rebalance --abort exited %d", st);
     free(out);
     for (int i = 0; i < 3; i++)
         if (marks_on(i) != 0)

@@ -97,13 +97,13 @@ static int setup(void **state)
              tool_bin(), node[0].port, node[1].port, node[2].port);
     int st = run_cmd(cmd, &out);
     if (st != 0)
-        fail_msg("create exited %d:\n%s", st, out);
+        fail_with_output(out, "create exited %d", st);
     free(out);
     snprintf(cmd, sizeof cmd, "timeout 120 /usr/bin/python3 %s %d %d fill 2>&1 </dev/null", load_py(), node[0].port,
              KEYS);
     st = run_cmd(cmd, &out);
     if (st != 0)
-        fail_msg("filling exited %d:\n%s", st, out);
+        fail_with_output(out, "filling exited %d", st);
     free(out);
     return 0;
 }
@@ -131,7 +131,7 @@ static char *under_load(const char *mode, const char *tool_args)
     long long t0 = now_ms();
     int st = run_cmd(cmd, &out);
     if (st != 0)
-        fail_msg("under load (%s %s) exited %d:\n%s", mode, tool_args, st, out);
+        fail_with_output(out, "under load (%s %s) exited %d", mode, tool_args, st);
     assert_int_equal(strncmp(out, "ok keys 100000 ", 15), 0);
     print_message("%.*s(%lld ms)\n", (int)strcspn(out, "\n") + 1, out, now_ms() - t0);
     return out;
@@ -218,7 +218,7 @@ static void test_add_interrupted_then_resumed(void **state)
              "</dev/null", load_py(), node[0].port, KEYS, tool_bin(), args);
     int st = run_cmd(cmd, &out);
     if (st != 0)
-        fail_msg("killed add exited %d:\n%s", st, out);
+        fail_with_output(out, "killed add exited %d", st);
     assert_int_equal(strncmp(out, "ok keys 100000 ", 15), 0);
     assert_non_null(strstr(out, "[TEST] killing myself"));
     assert_null(strstr(out, "[OK] Moved"));
@@ -263,7 +263,7 @@ static void test_redis_cli_reshard(void **state)
              node[0].port, KEYS, node[0].port, from, to);
     int st = run_cmd(cmd, &out);
     if (st != 0)
-        fail_msg("redis-cli reshard under load exited %d:\n%s", st, out);
+        fail_with_output(out, "redis-cli reshard under load exited %d", st);
     assert_int_equal(strncmp(out, "ok keys 100000 ", 15), 0);
     free(out);
     long long until = now_ms() + 5000;
@@ -308,9 +308,9 @@ static void test_rate_limit_respected(void **state)
     int st = run_cmd(cmd, &out);
     long long ms = now_ms() - t0;
     if (st != 0)
-        fail_msg("remove with --max-keys-per-sec exited %d:\n%s", st, out);
+        fail_with_output(out, "remove with --max-keys-per-sec exited %d", st);
     if (!strstr(out, "3 steps at once, at most 2000 keys/s"))
-        fail_msg("the plan does not name the movers and the limit:\n%s", out);
+        fail_with_output(out, "the plan does not name the movers and the limit");
     free(out);
     double rate = (double)moving * 1000.0 / (double)ms;
     print_message("moved %lld keys in %lld ms: %.0f keys/s (limit 2000)\n", moving, ms, rate);
