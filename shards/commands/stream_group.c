@@ -223,18 +223,7 @@ void cmd_xgroup_setid(struct exec_ctx *ctx)
         xgroup_usage(ctx);
         return;
     }
-    struct entry *e;
-    struct stream *st;
-    struct stream_group *g;
-    if (!xgroup_target(ctx, false, true, &e, &st, &g))
-        return;
-    struct stream_id id;
-    struct slice a = ctx->argv[4];
-    bool ex;
-    if (a.len == 1 && a.ptr[0] == '$')
-        id = stream_last_id(st);
-    else if (!stream_arg_interval_id(ctx, a, &id, &ex, 0))
-        return;
+    /* ENTRIESREAD before the key, as Redis parses the options first */
     int64_t entries_read = STREAM_ENTRIES_READ_UNKNOWN;
     if (ctx->argc == 7) {
         if (!slice_eq_nocase(ctx->argv[5], "entriesread")) {
@@ -244,6 +233,17 @@ void cmd_xgroup_setid(struct exec_ctx *ctx)
         if (!parse_entries_read(ctx, ctx->argv[6], &entries_read))
             return;
     }
+    struct entry *e;
+    struct stream *st;
+    struct stream_group *g;
+    if (!xgroup_target(ctx, false, true, &e, &st, &g))
+        return;
+    struct stream_id id;
+    struct slice a = ctx->argv[4];
+    if (a.len == 1 && a.ptr[0] == '$')
+        id = stream_last_id(st);
+    else if (!stream_arg_id(ctx, a, &id))
+        return;
     g->last_id = id;
     g->entries_read = entries_read;
     written(ctx, e, st);
