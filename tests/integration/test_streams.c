@@ -258,6 +258,29 @@ static void test_check_order(void **state)
                                    "\"entries-read\", (nil), \"lag\", (nil)]]");
 }
 
+/* XREADGROUP naming one key twice: each > read sees the group as the
+ * reads before it in the command left it, and the reply counts the
+ * streams answered (ringkv answered an array of two with one element,
+ * and the client waited for the second). */
+static void test_xreadgroup_key_twice(void **state)
+{
+    (void)state;
+    expect_reply("XADD s 1-0 f a", "\"1-0\"");
+    expect_reply("XADD s 2-0 f b", "\"2-0\"");
+    expect_reply("XGROUP CREATE s g 0", "+OK");
+    expect_reply("XREADGROUP GROUP g c STREAMS s s > >", "[[\"s\", [[\"1-0\", [\"f\", \"a\"]], "
+                                                       "[\"2-0\", [\"f\", \"b\"]]]]]");
+    expect_reply("XADD s 3-0 f c", "\"3-0\"");
+    expect_reply("XADD s 4-0 f d", "\"4-0\"");
+    expect_reply("XREADGROUP GROUP g c COUNT 1 STREAMS s s > >", "[[\"s\", [[\"3-0\", [\"f\", \"c\"]]]], "
+                                                               "[\"s\", [[\"4-0\", [\"f\", \"d\"]]]]]");
+    expect_reply("XADD s 5-0 f e", "\"5-0\"");
+    expect_reply("XREADGROUP GROUP g c COUNT 1 STREAMS s s 4 >", "[[\"s\", []], [\"s\", [[\"5-0\", [\"f\", "
+                                                               "\"e\"]]]]]");
+    expect_reply("XREADGROUP GROUP g c STREAMS s s > >", "(nil)");
+    expect_reply("PING", "+PONG");
+}
+
 static void test_xdel_xsetid(void **state)
 {
     (void)state;
@@ -1059,6 +1082,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xdel_xsetid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_xreadgroup_key_twice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dump_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xread, setup, teardown),
