@@ -128,6 +128,11 @@ bool stream_arg_strict_id(struct exec_ctx *ctx, struct slice a, struct stream_id
     return parse_id(ctx, a, id, 0, true, seq_given);
 }
 
+bool stream_arg_id(struct exec_ctx *ctx, struct slice a, struct stream_id *id)
+{
+    return parse_id(ctx, a, id, 0, false, NULL);
+}
+
 /* An XRANGE bound: an ID, "-"/"+", or "(" and an ID (exclusive). */
 bool stream_arg_interval_id(struct exec_ctx *ctx, struct slice a, struct stream_id *id, bool *exclusive,
                               uint64_t missing_seq)
@@ -460,6 +465,16 @@ void cmd_xrevrange(struct exec_ctx *ctx) { xrange_generic(ctx, true); }
 
 void cmd_xdel(struct exec_ctx *ctx)
 {
+    /* the key first: a missing key answers 0 and a key of another type
+     * -WRONGTYPE whatever the IDs, as Redis 7.0 does */
+    struct entry *e;
+    struct stream *st;
+    if (!stream_key_find(ctx, ctx->argv[1], &e, &st))
+        return;
+    if (!st) {
+        reply_int(ctx->reply, 0);
+        return;
+    }
     int nids = ctx->argc - 2;
     struct stream_id one, *ids = nids > 1 ? malloc((size_t)nids * sizeof *ids) : &one;
     if (!ids)
@@ -468,12 +483,8 @@ void cmd_xdel(struct exec_ctx *ctx)
     for (int j = 0; j < nids; j++)
         if (!stream_arg_strict_id(ctx, ctx->argv[2 + j], &ids[j], NULL))
             goto done;
-    struct entry *e;
-    struct stream *st;
-    if (!stream_key_find(ctx, ctx->argv[1], &e, &st))
-        goto done;
     long long deleted = 0;
-    for (int j = 0; st && j < nids; j++) {
+    for (int j = 0; j < nids; j++) {
         if (stream_delete(ctx->store, st, ids[j])) {
             stream_note_deleted(st, ids[j]);
             deleted++;
@@ -489,6 +500,11 @@ done:
 
 void cmd_xtrim(struct exec_ctx *ctx)
 {
+    /* the arguments first, then the key (a bad one is refused whatever the
+     * key holds, as in Redis) */
+    struct trim_args a;
+    if (parse_trim_args(ctx, &a, false) < 0)
+        return;
     struct entry *e;
     struct stream *st;
     if (!stream_key_find(ctx, ctx->argv[1], &e, &st))
@@ -497,9 +513,6 @@ void cmd_xtrim(struct exec_ctx *ctx)
         reply_int(ctx->reply, 0);
         return;
     }
-    struct trim_args a;
-    if (parse_trim_args(ctx, &a, false) < 0)
-        return;
     size_t trimmed = apply_trim(ctx, st, &a);
     if (trimmed) {
         store_object_changed(ctx->store, e, st);

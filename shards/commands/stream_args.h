@@ -22,6 +22,9 @@ struct stream *stream_key_peek(struct store *s, struct slice key, int64_t now_ms
 /* An ID as XADD, XDEL, XSETID... read it: "ms-seq" or "ms" (seq 0), and
  * with seq_given, "ms-*" (*seq_given false); false with the error replied. */
 bool stream_arg_strict_id(struct exec_ctx *ctx, struct slice a, struct stream_id *id, bool *seq_given);
+/* An ID as XGROUP SETID and XAUTOCLAIM read it: "ms-seq", "ms" (seq 0),
+ * "-" or "+" (no "(": Redis's streamParseIDOrReply). */
+bool stream_arg_id(struct exec_ctx *ctx, struct slice a, struct stream_id *id);
 /* A range bound: an ID ("ms" alone: seq missing_seq), "-", "+", or "(" and
  * an ID (exclusive). */
 bool stream_arg_interval_id(struct exec_ctx *ctx, struct slice a, struct stream_id *id, bool *exclusive,

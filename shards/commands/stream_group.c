@@ -223,18 +223,7 @@ void cmd_xgroup_setid(struct exec_ctx *ctx)
         xgroup_usage(ctx);
         return;
     }
-    struct entry *e;
-    struct stream *st;
-    struct stream_group *g;
-    if (!xgroup_target(ctx, false, true, &e, &st, &g))
-        return;
-    struct stream_id id;
-    struct slice a = ctx->argv[4];
-    bool ex;
-    if (a.len == 1 && a.ptr[0] == '$')
-        id = stream_last_id(st);
-    else if (!stream_arg_interval_id(ctx, a, &id, &ex, 0))
-        return;
+    /* ENTRIESREAD before the key, as Redis parses the options first */
     int64_t entries_read = STREAM_ENTRIES_READ_UNKNOWN;
     if (ctx->argc == 7) {
         if (!slice_eq_nocase(ctx->argv[5], "entriesread")) {
@@ -244,6 +233,17 @@ void cmd_xgroup_setid(struct exec_ctx *ctx)
         if (!parse_entries_read(ctx, ctx->argv[6], &entries_read))
             return;
     }
+    struct entry *e;
+    struct stream *st;
+    struct stream_group *g;
+    if (!xgroup_target(ctx, false, true, &e, &st, &g))
+        return;
+    struct stream_id id;
+    struct slice a = ctx->argv[4];
+    if (a.len == 1 && a.ptr[0] == '$')
+        id = stream_last_id(st);
+    else if (!stream_arg_id(ctx, a, &id))
+        return;
     g->last_id = id;
     g->entries_read = entries_read;
     written(ctx, e, st);
@@ -903,10 +903,15 @@ void cmd_xreadgroup(struct exec_ctx *ctx)
             reply_null_array(ctx->reply);
             return;
         }
-        if (ctx->reply->proto == 2)
-            reply_array(ctx->reply, (size_t)ready);
-        else
-            reply_map(ctx->reply, (size_t)ready);
+        /* the streams answered, counted as they are read: a key given
+         * twice with > is answered the second time only if the first
+         * read left it new entries (COUNT), as in Redis */
+        struct buf body;
+        buf_init(&body);
+        struct reply br = { &body, ctx->reply->proto };
+        struct reply *outer = ctx->reply;
+        ctx->reply = &br;
+        size_t served = 0;
         for (int i = 0; i < a.nstreams; i++) {
             struct slice key = ctx->argv[a.streams + i], arg = ctx->argv[a.streams + a.nstreams + i];
             struct entry *e;
@@ -922,7 +927,15 @@ void cmd_xreadgroup(struct exec_ctx *ctx)
             else if (!stream_has_entries_after(st, g->last_id))
                 continue;
             deliver(ctx, &a, key, e, st, g, id, history);
+            served++;
         }
+        ctx->reply = outer;
+        if (ctx->reply->proto == 2)
+            reply_array(ctx->reply, served);
+        else
+            reply_map(ctx->reply, served);
+        buf_append(ctx->reply->out, body.data, body.len);
+        buf_free(&body);
         return;
     }
     if (a.block_ms < 0 ||

@@ -12,6 +12,12 @@
  * runs two shards (the harness's default), so multi-key commands over keys of different shards go
  * through its copies (the hash-tagged keys stay on one). A third pair runs
  * both as one-node clusters (-CROSSSLOT paths).
+ *
+ * tests/interop/differential_more.py, the same way, over the families the
+ * first touches lightly: strings in depth, the keyspace's expiry and
+ * renames, streams and consumer groups, HyperLogLogs, MULTI/EXEC blocks and
+ * EVAL scripts calling those commands; against ringkv on two shards (its
+ * plain keys fall on both) and on one.
  * Skipped (exit 77) when redis-server or python3-redis is missing. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -73,9 +79,13 @@ static void own_every_slot(struct server *s)
     tclose(c);
 }
 
-static void run_pair_as(const char *const *redis_args, const char *const *ringkv_args, bool cluster)
+/* The generator script named by the environment variable env, run for
+ * SEEDS seeds against a redis-server and a ringkv started with these
+ * arguments. */
+static void run_script_pair(const char *env, const char *const *redis_args, const char *const *ringkv_args,
+                            bool cluster)
 {
-    const char *script = getenv("RINGKV_DIFFERENTIAL_PY");
+    const char *script = getenv(env);
     if (!script || run_cmd("/usr/bin/python3 -c 'import redis' >/dev/null 2>&1", NULL) != 0)
         skip();
     start(&redis_srv, true, redis_args);
@@ -91,10 +101,15 @@ static void run_pair_as(const char *const *redis_args, const char *const *ringkv
                  k->port, seed, COMMANDS);
         int st = run_cmd(cmd, &out);
         if (st != 0 || strncmp(out, "ok ", 3) != 0)
-            fail_msg("seed %d: differential.py exited %d:\n%s", seed, st, out);
+            fail_msg("seed %d: %s exited %d:\n%s", seed, script, st, out);
         print_message("seed %d: %s", seed, out);
         free(out);
     }
+}
+
+static void run_pair_as(const char *const *redis_args, const char *const *ringkv_args, bool cluster)
+{
+    run_script_pair("RINGKV_DIFFERENTIAL_PY", redis_args, ringkv_args, cluster);
 }
 
 static void run_pair(const char *const *redis_args, const char *const *ringkv_args)
@@ -142,6 +157,24 @@ static void test_cluster_mode(void **state)
     unlink(conf_k);
 }
 
+/* differential_more.py: ringkv on two shards (the harness's default) */
+static void test_more_two_shards(void **state)
+{
+    (void)state;
+    const char *redis_args[] = { NULL };
+    const char *ringkv_args[] = { NULL };
+    run_script_pair("RINGKV_DIFFERENTIAL_MORE_PY", redis_args, ringkv_args, false);
+}
+
+/* differential_more.py: ringkv on one shard */
+static void test_more_one_shard(void **state)
+{
+    (void)state;
+    const char *redis_args[] = { NULL };
+    const char *ringkv_args[] = { "--threads", "1", NULL };
+    run_script_pair("RINGKV_DIFFERENTIAL_MORE_PY", redis_args, ringkv_args, false);
+}
+
 int main(void)
 {
     if (run_cmd("command -v redis-server >/dev/null 2>&1", NULL) != 0)
@@ -150,6 +183,8 @@ int main(void)
         cmocka_unit_test_teardown(test_default_thresholds, stop_both),
         cmocka_unit_test_teardown(test_every_collection_converts, stop_both),
         cmocka_unit_test_teardown(test_cluster_mode, stop_both),
+        cmocka_unit_test_teardown(test_more_two_shards, stop_both),
+        cmocka_unit_test_teardown(test_more_one_shard, stop_both),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
