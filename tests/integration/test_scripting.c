@@ -782,47 +782,67 @@ static void test_undeclared_keys_of_other_shards(void **state)
 /* Scripts moving amounts between two undeclared keys of different shards,
  * a script reading both, plain writers and saves, all at once: no reader
  * sees a move half done, nothing is lost, nothing waits for ever. */
+/* procs child processes, each with a connection of its own, run
+ * round(x, k, i) for i in 0..rounds-1 until one answers false (the child
+ * prints why and exits 1); the test fails unless every child got through. */
+static void run_procs(int procs, int rounds, bool (*round)(tconn *x, int k, int i))
+{
+    pid_t kids[16];
+    assert_true(procs <= 16);
+    fflush(NULL);
+    for (int k = 0; k < procs; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] != 0)
+            continue;
+        tconn *x = tconnect(srv.port);
+        for (int i = 0; i < rounds; i++)
+            if (!round(x, k, i))
+                _exit(1);
+        tclose(x);
+        _exit(0);
+    }
+    for (int k = 0; k < procs; k++) {
+        int status = 0;
+        assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+}
+
+/* A reply a round of run_procs checked: false, after saying why. */
+static bool round_ok(struct rval *v, bool ok, int k, int i)
+{
+    if (!ok)
+        fprintf(stderr, "process %d round %d: %s\n", k, i, v ? (v->str ? v->str : "(int)") : "no reply");
+    rval_free(v);
+    return ok;
+}
+
 /* Scripts that hold every shard, one after another for longer than any
  * bound on a wait for keys (1 s): each waits for the shards as long as the
  * ones before it hold them, as a client of a busy Redis waits, and runs.
  * (A wait for the hold that ended in -TRYAGAIN after 1 s failed BullMQ's
  * jobs under load.) */
-static void test_hold_waits_unbounded(void **state)
+static char wait_a[32], wait_b[32];
+
+static bool slow_round(tconn *x, int k, int i)
 {
-    char a[32], b[32];
-    key_on_shard(a, sizeof a, "wait-a", 0);
-    key_on_shard(b, sizeof b, "wait-b", 1);
     /* touches a key of each shard, then runs for ARGV[3] microseconds */
     static const char slow[] = "local t0 = redis.call('time') "
                                "redis.call('incr', ARGV[1]) redis.call('incr', ARGV[2]) "
                                "local t repeat t = redis.call('time') "
                                "until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) >= tonumber(ARGV[3]) "
                                "return 1";
-    enum { PROCS = 8, ROUNDS = 10 };
-    pid_t kids[PROCS];
-    fflush(NULL);
-    for (int k = 0; k < PROCS; k++) {
-        kids[k] = fork();
-        assert_true(kids[k] >= 0);
-        if (kids[k] != 0)
-            continue;
-        tconn *x = tconnect(srv.port);
-        for (int i = 0; i < ROUNDS; i++) {
-            struct rval *v = run_script(x, "EVAL", slow, 0, a, b, "40000", NULL);
-            if (!v || v->type != R_INT || v->integer != 1) {
-                fprintf(stderr, "process %d round %d: %s\n", k, i, v ? (v->str ? v->str : "(int)") : "no reply");
-                _exit(1);
-            }
-            rval_free(v);
-        }
-        tclose(x);
-        _exit(0);
-    }
-    for (int k = 0; k < PROCS; k++) {
-        int status = 0;
-        assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
-        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    }
+    struct rval *v = run_script(x, "EVAL", slow, 0, wait_a, wait_b, "40000", NULL);
+    return round_ok(v, v && v->type == R_INT && v->integer == 1, k, i);
+}
+
+static void test_hold_waits_unbounded(void **state)
+{
+    char *a = wait_a, *b = wait_b;
+    key_on_shard(a, sizeof wait_a, "wait-a", 0);
+    key_on_shard(b, sizeof wait_b, "wait-b", 1);
+    run_procs(8, 10, slow_round);
     struct rval *v = tcmd(c, "MGET %s %s", a, b);
     assert_non_null(v);
     assert_int_equal(v->n, 2);
@@ -831,13 +851,11 @@ static void test_hold_waits_unbounded(void **state)
     rval_free(v);
 }
 
-static void test_undeclared_keys_isolated(void **state)
+enum { ISO_MOVERS = 2, ISO_ROUNDS = 200 };
+static char iso_a[32], iso_b[32], iso_p0[32], iso_p1[32];
+
+static bool isolated_round(tconn *x, int k, int i)
 {
-    char a[32], b[32], p0[32], p1[32];
-    key_on_shard(a, sizeof a, "iso-a", 0);
-    key_on_shard(b, sizeof b, "iso-b", 1);
-    key_on_shard(p0, sizeof p0, "iso-p", 0);
-    key_on_shard(p1, sizeof p1, "iso-q", 1);
     static const char move[] = "local n = tonumber(ARGV[3]) "
                                "local before = tonumber(redis.call('get', ARGV[1]) or 0) "
                                "redis.call('set', ARGV[1], before - n) "
@@ -845,53 +863,40 @@ static void test_undeclared_keys_isolated(void **state)
                                "return redis.call('incr', KEYS[1])";
     static const char sum[] = "return tonumber(redis.call('get', ARGV[1]) or 0) + "
                               "tonumber(redis.call('get', ARGV[2]) or 0)";
-    enum { MOVERS = 2, PROCS = 5, ROUNDS = 200 };
-    pid_t kids[PROCS];
-    fflush(NULL);
-    for (int k = 0; k < PROCS; k++) {
-        kids[k] = fork();
-        assert_true(kids[k] >= 0);
-        if (kids[k] != 0)
-            continue;
-        tconn *x = tconnect(srv.port);
-        for (int i = 0; i < ROUNDS; i++) {
-            struct rval *v = NULL;
-            bool ok;
-            if (k < MOVERS) { /* each counts its moves in a key of its own: declared */
-                char own[32], n[16];
-                snprintf(own, sizeof own, "iso-moves-%d", k);
-                snprintf(n, sizeof n, "%d", 1 + i % 7);
-                v = run_script(x, "EVAL", move, 1, own, a, b, n, NULL);
-                ok = v && v->type == R_INT && v->integer == i + 1;
-            } else if (k == MOVERS) {
-                v = run_script(x, "EVAL", sum, 0, a, b, NULL);
-                ok = v && v->type == R_INT && v->integer == 0;
-            } else if (k == MOVERS + 1) {
-                v = tcmd(x, "INCR %s", (i % 2) ? p0 : p1);
-                ok = v && v->type == R_INT;
-            } else { /* saves while the scripts hold the shards */
-                v = tcmd(x, i % 20 == 0 ? "BGSAVE" : "DBSIZE");
-                ok = v && (v->type == R_INT || v->type == R_STATUS ||
-                           (v->type == R_ERROR && strstr(v->str, "in progress")));
-            }
-            if (!ok) {
-                fprintf(stderr, "process %d round %d: %s\n", k, i, v ? (v->str ? v->str : "(int)") : "no reply");
-                _exit(1);
-            }
-            rval_free(v);
-        }
-        tclose(x);
-        _exit(0);
+    struct rval *v;
+    if (k < ISO_MOVERS) { /* each counts its moves in a key of its own: declared */
+        char own[32], n[16];
+        snprintf(own, sizeof own, "iso-moves-%d", k);
+        snprintf(n, sizeof n, "%d", 1 + i % 7);
+        v = run_script(x, "EVAL", move, 1, own, iso_a, iso_b, n, NULL);
+        return round_ok(v, v && v->type == R_INT && v->integer == i + 1, k, i);
     }
-    for (int k = 0; k < PROCS; k++) {
-        int status = 0;
-        assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
-        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (k == ISO_MOVERS) {
+        v = run_script(x, "EVAL", sum, 0, iso_a, iso_b, NULL);
+        return round_ok(v, v && v->type == R_INT && v->integer == 0, k, i);
     }
+    if (k == ISO_MOVERS + 1) {
+        v = tcmd(x, "INCR %s", (i % 2) ? iso_p0 : iso_p1);
+        return round_ok(v, v && v->type == R_INT, k, i);
+    }
+    /* saves while the scripts hold the shards */
+    v = tcmd(x, i % 20 == 0 ? "BGSAVE" : "DBSIZE");
+    return round_ok(v, v && (v->type == R_INT || v->type == R_STATUS ||
+                             (v->type == R_ERROR && strstr(v->str, "in progress"))), k, i);
+}
+
+static void test_undeclared_keys_isolated(void **state)
+{
+    char *a = iso_a, *b = iso_b, *p0 = iso_p0, *p1 = iso_p1;
+    key_on_shard(a, sizeof iso_a, "iso-a", 0);
+    key_on_shard(b, sizeof iso_b, "iso-b", 1);
+    key_on_shard(p0, sizeof iso_p0, "iso-p", 0);
+    key_on_shard(p1, sizeof iso_p1, "iso-q", 1);
+    run_procs(5, ISO_ROUNDS, isolated_round);
     long long moved = 0;
-    for (int i = 0; i < ROUNDS; i++)
+    for (int i = 0; i < ISO_ROUNDS; i++)
         moved += 1 + i % 7;
-    moved *= MOVERS;
+    moved *= ISO_MOVERS;
     char want[32];
     snprintf(want, sizeof want, "%lld", moved);
     expect_bulk(tcmd(c, "GET %s", b), want);
