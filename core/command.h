@@ -170,7 +170,7 @@ enum command_flag {
  *  - JOURNAL_EFFECTS: the changes the store makes, each in a deterministic
  *    form (SET k v [PXAT t], DEL k, PEXPIREAT k t, PERSIST k): right for
  *    commands whose effect is small or depends on the clock (SET EX, EXPIRE,
- *    GETEX, INCRBYFLOAT, RENAME, ...).
+ *    GETEX, INCRBYFLOAT, ...).
  *  - JOURNAL_COMMAND: the command itself, as sent, once, if it changed
  *    anything: for in-place edits of a value (SETBIT, SETRANGE, APPEND,
  *    INCR, ...), whose effects would be the whole value. Such a command must
@@ -178,6 +178,13 @@ enum command_flag {
  *    handler states a form that is (exec_ctx.journal_as: INCRBYFLOAT, whose
  *    float formatting is not to be redone elsewhere); a replica runs it
  *    through the same row and handler.
+ *  - JOURNAL_VALUE_COPY: commands that give a key another key's whole
+ *    value (RENAME, RENAMENX, COPY): the command itself, as JOURNAL_COMMAND,
+ *    so a replica moves or copies the value on its own (a RENAME of a
+ *    million-element hash is a few dozen stream bytes, not the hash),
+ *    between keys of one slot (on one shard anywhere) while no full sync's
+ *    snapshot walks the shard's store; by its effects otherwise
+ *    (replication/repl.c, value_copy_as_command).
  *  - JOURNAL_NODE: one record for the whole node (FLUSHALL, FLUSHDB): every
  *    shard runs its part, and the record takes one place in the stream,
  *    after every write any shard made before its part and before every
@@ -194,6 +201,7 @@ enum command_flag {
 enum journal_kind {
     JOURNAL_EFFECTS = 0,
     JOURNAL_COMMAND,
+    JOURNAL_VALUE_COPY,
     JOURNAL_NODE,
     JOURNAL_ALWAYS,
 };

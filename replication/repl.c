@@ -23,6 +23,7 @@
 #include "shards/scratch.h"
 #include "shards/shard.h"
 #include "shards/store/serialize.h"
+#include "shards/store/slot.h"
 #include "shards/tracking.h"
 #include "shards/watch.h"
 #include "shards/store/store.h"
@@ -165,7 +166,9 @@ void repl_shard_teardown(struct shard *sh)
  *  - JOURNAL_COMMAND: the store's records are held back (counted, not
  *    encoded) and, if there were any, the command as sent (or the form its
  *    handler stated through exec_ctx.journal_as) is journaled once at the
- *    end. A DEL the store decides on its own (a key found past its
+ *    end; JOURNAL_VALUE_COPY the same between keys of one slot while no
+ *    snapshot runs on the shard (live parts of its keys went whole first,
+ *    key_before_write), by its effects otherwise. A DEL the store decides on its own (a key found past its
  *    time) still goes out at once, before the command, as Redis propagates
  *    a lazy expiry before the command that met it;
  *  - JOURNAL_NODE: every shard runs its part; each sends shard 0 a barrier
@@ -274,10 +277,25 @@ static void journal_form(struct exec_ctx *ctx, int argc, const struct slice *arg
     resp_encode_command(&rs->journal_form, argc, argv);
 }
 
+/* Does a RENAME, RENAMENX or COPY go out as itself (JOURNAL_VALUE_COPY)?
+ * Not while a snapshot walks this store (it may not have sent the source
+ * yet, and have passed the destination's place), and not between keys of
+ * two slots: those may be on two shards of a replica, or of this node
+ * started again with another thread count, whose AOF load runs each
+ * shard's keys on their own (shards/aof.c) and could not take the value
+ * from one to the other. Otherwise the value itself goes, as effects. */
+static bool value_copy_as_command(const struct repl_shard *rs, const struct exec_ctx *ctx)
+{
+    return !rs->snaps && ctx->argc >= 3 &&
+           key_slot(ctx->argv[1].ptr, ctx->argv[1].len) == key_slot(ctx->argv[2].ptr, ctx->argv[2].len);
+}
+
 void repl_command_begin(struct shard *sh, const struct command *cmd, struct exec_ctx *ctx)
 {
     struct repl_shard *rs = sh->repl;
     if (!rs || cmd->journal == JOURNAL_EFFECTS)
+        return;
+    if (cmd->journal == JOURNAL_VALUE_COPY && !value_copy_as_command(rs, ctx))
         return;
     rs->journaling = cmd;
     rs->held_records = 0;

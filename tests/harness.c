@@ -832,13 +832,10 @@ struct rval *tread(tconn *c, int timeout_ms)
     return read_reply(c, now_ms() + timeout_ms, 0);
 }
 
-struct rval *tcmd(tconn *c, const char *fmt, ...)
+static struct rval *vtcmd(tconn *c, int timeout_ms, const char *fmt, va_list ap)
 {
-    va_list ap;
-    va_start(ap, fmt);
     char *line = NULL;
     int n = vasprintf(&line, fmt, ap);
-    va_end(ap);
     assert_true(n >= 0);
     const char **argv = malloc(sizeof *argv * (size_t)(n / 2 + 2));
     assert_non_null(argv);
@@ -849,7 +846,25 @@ struct rval *tcmd(tconn *c, const char *fmt, ...)
     tsendv(c, argc, argv);
     free(argv);
     free(line);
-    return tread(c, 10000);
+    return tread(c, timeout_ms);
+}
+
+struct rval *tcmd(tconn *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    struct rval *v = vtcmd(c, 10000, fmt, ap);
+    va_end(ap);
+    return v;
+}
+
+struct rval *tcmd_within(tconn *c, int timeout_ms, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    struct rval *v = vtcmd(c, timeout_ms, fmt, ap);
+    va_end(ap);
+    return v;
 }
 
 bool tclosed(tconn *c, int timeout_ms)

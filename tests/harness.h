@@ -95,6 +95,10 @@ void   tsendb(tconn *c, int argc, const char *const *argv, const size_t *lens);
 struct rval *tread(tconn *c, int timeout_ms);
 /* Send a command (space-separated words, no quoting) and read its reply. */
 struct rval *tcmd(tconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same, waiting up to timeout_ms for the reply (tcmd waits 10 s): for
+ * a command a sanitizer build under load may take longer over (a whole
+ * big value encoded for a replica). */
+struct rval *tcmd_within(tconn *c, int timeout_ms, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* true if the server closed the connection within timeout_ms */
 bool   tclosed(tconn *c, int timeout_ms);
 

@@ -19,7 +19,9 @@
  *    node-wide record; the collection writes (HSET, HDEL, HINCRBY, SADD,
  *    SREM...) as themselves too, HINCRBYFLOAT as HSET of its result, SPOP
  *    as the SREM of what it chose and SMOVE as SREM + SADD (each form
- *    applied where its key lives); every other write by its effects (the
+ *    applied where its key lives); RENAME, RENAMENX and COPY as themselves
+ *    between keys of one slot, no snapshot running (JOURNAL_VALUE_COPY); every other
+ *    write by its effects (the
  *    STORE forms of set operations too: their keys may be on different
  *    shards of a replica).
  *  - SINTERCARD's keys are counted by numkeys: its row names every argument
@@ -625,11 +627,11 @@ static struct command table[] = {
         "Sort the elements in a list, set or sorted set. Read-only variant of SORT."),
     ROW("type",        2,  CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_type, NULL, "generic", "1.0.0",
         "Determine the type stored at key"),
-    ROW("rename",      3,  CMD_WRITE, 1, 2, 1, cmd_rename, NULL, "generic", "1.0.0",
+    ROW_JOURNAL(JOURNAL_VALUE_COPY, "rename", 3,  CMD_WRITE, 1, 2, 1, cmd_rename, NULL, "generic", "1.0.0",
         "Rename a key"),
-    ROW("renamenx",    3,  CMD_WRITE | CMD_FAST, 1, 2, 1, cmd_renamenx, NULL, "generic", "1.0.0",
+    ROW_JOURNAL(JOURNAL_VALUE_COPY, "renamenx", 3,  CMD_WRITE | CMD_FAST, 1, 2, 1, cmd_renamenx, NULL, "generic", "1.0.0",
         "Rename a key, only if the new key does not exist"),
-    ROW("copy",        -3, CMD_WRITE | CMD_READ_STATS | CMD_DENYOOM, 1, 2, 1, cmd_copy, NULL, "generic", "6.2.0",
+    ROW_JOURNAL(JOURNAL_VALUE_COPY, "copy", -3, CMD_WRITE | CMD_READ_STATS | CMD_DENYOOM, 1, 2, 1, cmd_copy, NULL, "generic", "6.2.0",
         "Copy a key"),
     ROW("expire",      -3, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_expire, NULL, "generic", "1.0.0",
         "Set a key's time to live in seconds"),

@@ -218,6 +218,11 @@ static void fill_every_type(tconn *c)
     size_t binl[] = { 3, 3, 6 };
     tsendb(c, 3, bin, binl);
     expect_ok(tread(c, 5000));
+    /* a slot's keys: RENAME and COPY go to the file as themselves */
+    expect_int(tcmd(c, "RPUSH {r}src a b c"), 3);
+    expect_ok(tcmd(c, "RENAME {r}src {r}dst"));
+    expect_int(tcmd(c, "COPY {r}dst {r}copy"), 1);
+    expect_int(tcmd(c, "RENAMENX {r}copy {r}moved"), 1);
     expect_int(tcmd(c, "HSET hsmall f1 v1 f2 2"), 2);
     expect_int(tcmd(c, "HINCRBY hsmall f2 5"), 7);
     for (int i = 0; i < 600; i++)
@@ -302,6 +307,8 @@ static void test_kill9_every_type(void **state)
     c = tconnect(s->port);
     expect_bulk(tcmd(c, "GET counter"), "43");
     expect_int(tcmd(c, "HLEN hbig"), 599);
+    expect_int(tcmd(c, "LLEN {r}moved"), 3);
+    expect_int(tcmd(c, "EXISTS {r}src {r}dst {r}copy"), 1);
     tclose(c);
     free(before);
     free(after);
