@@ -53,6 +53,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/numbers.h"
 #include "core/reply.h"
 #include "shards/commands/commands.h"
 #include "shards/dispatch.h"
@@ -415,6 +416,30 @@ static const char *hold_others(struct script_shard *ss)
            "script held every shard: run it again";
 }
 
+/* XREAD or XREADGROUP with BLOCK: Redis 7 refuses it from a script when its
+ * parser meets the option ("%s command is not allowed with BLOCK option
+ * from scripts", the name as the script wrote it), so an option before it
+ * that is wrong is the handler's to answer. */
+static bool stream_read_blocks(const struct command *cmd, int argc, const struct slice *argv)
+{
+    bool group = strcmp(cmd->name, "xreadgroup") == 0;
+    if (!group && strcmp(cmd->name, "xread") != 0)
+        return false;
+    for (int i = 1; i < argc; i++) {
+        int more = argc - i - 1;
+        long long n;
+        if (slice_eq_nocase(argv[i], "block") && more)
+            return true;
+        if (slice_eq_nocase(argv[i], "count") && more && parse_ll(argv[i + 1], &n))
+            i++;
+        else if (group && slice_eq_nocase(argv[i], "group") && more >= 2)
+            i += 2;
+        else if (!(group && slice_eq_nocase(argv[i], "noack")))
+            return false; /* STREAMS, or the handler's error */
+    }
+    return false;
+}
+
 static int redis_call_common(lua_State *L, bool raise)
 {
     struct script_shard *ss = shard_state(L);
@@ -447,6 +472,7 @@ static int redis_call_common(lua_State *L, bool raise)
     }
     const char *refused = NULL;
     bool refused_has_code = false;
+    char refusal[128];
     int where = KEY_HERE;
     const struct command *cmd = command_lookup(argv[0]);
     const struct command *container = NULL;
@@ -466,6 +492,10 @@ static int redis_call_common(lua_State *L, bool raise)
                !((cmd->flags & CMD_CONN) && !container && command_needs_no_connection(cmd))) {
         refused = ERR_NOT_HERE_FROM_SCRIPT;
         refused_has_code = true;
+    } else if (stream_read_blocks(cmd, argc, argv)) {
+        snprintf(refusal, sizeof refusal, "%.*s command is not allowed with BLOCK option from scripts",
+                 (int)(argv[0].len > 32 ? 32 : argv[0].len), argv[0].ptr);
+        refused = refusal;
     } else if ((cmd->flags & CMD_WRITE) && ss->read_only) {
         refused = "Write commands are not allowed from read-only scripts.";
     } else if ((cmd->flags & CMD_WRITE) && (refused = node_write_refusal(ctx->shard->node))) {

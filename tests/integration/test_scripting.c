@@ -236,6 +236,18 @@ static void test_call_and_pcall_errors(void **state)
                  "ERR This Redis command is not allowed from script");
     expect_error(EVAL("return redis.pcall('blpop', KEYS[1], 0)", 1, "l"),
                  "ERR This Redis command is not allowed from script");
+    /* XREAD and XREADGROUP with BLOCK: refused where the option is met,
+     * the name as the script wrote it; an option before it that is wrong
+     * answers its own error */
+    script = "return redis.call('XREAD', 'COUNT', '2', 'BLOCK', '0', 'STREAMS', KEYS[1], '$')";
+    expect_error(EVAL(script, 1, "st"),
+                 raised("ERR XREAD command is not allowed with BLOCK option from scripts", script, 1));
+    expect_error(EVAL("return redis.pcall('xreadgroup', 'GROUP', 'g', 'c', 'NOACK', 'BLOCK', '10', 'STREAMS', "
+                      "KEYS[1], '>')", 1, "st"),
+                 "ERR xreadgroup command is not allowed with BLOCK option from scripts");
+    expect_error(EVAL("return redis.pcall('xread', 'COUNT', 'x', 'BLOCK', '0', 'STREAMS', KEYS[1], '$')", 1, "st"),
+                 "ERR value is not an integer or out of range");
+    expect_nil(EVAL("return redis.pcall('xread', 'COUNT', '1', 'STREAMS', KEYS[1], '$')", 1, "st"));
     /* a Lua error; error() with a table; the line is the one raising */
     script = "local a = 1\nerror('boom')";
     expect_error(EVAL(script, 0), raised("ERR user_script:2: boom", script, 2));
