@@ -49,13 +49,17 @@ int tool_connect(struct tool_client *c, const char *host, int port, int timeout_
             e = errno;
             continue;
         }
-        /* on Linux SO_SNDTIMEO bounds connect() too */
+        /* on Linux SO_SNDTIMEO bounds connect() too: the connection's
+         * bound first, the commands' after */
+        int connect_ms = timeout_ms < TOOL_CONNECT_TIMEOUT_MS ? timeout_ms : TOOL_CONNECT_TIMEOUT_MS;
+        struct timeval ctv = { .tv_sec = connect_ms / 1000, .tv_usec = (connect_ms % 1000) * 1000 };
         struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &ctv, sizeof ctv);
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
             c->fd = fd;
             if (ip_out) {
                 const void *a = ai->ai_family == AF_INET ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr

@@ -23,8 +23,12 @@ struct tool_client {
     struct buf reply;     /* the last reply's RESP bytes */
 };
 
+/* The longest wait for a node to accept a connection. */
+#define TOOL_CONNECT_TIMEOUT_MS 5000
+
 /* Connect to host:port (a name or a numeric address), waiting at most
- * timeout_ms for the connection and for each reply afterwards. ip_out
+ * timeout_ms (and TOOL_CONNECT_TIMEOUT_MS) for the connection and
+ * timeout_ms for each reply and send afterwards. ip_out
  * (64 bytes, may be NULL) gets the numeric address connected to.
  * Returns 0, or -1 with c->err set. */
 int tool_connect(struct tool_client *c, const char *host, int port, int timeout_ms, char *ip_out);

@@ -368,6 +368,36 @@ static void test_status_lag_under_writes(void **state)
     assert_int_equal(replicas, 10 * 3);
 }
 
+/* A node slow to answer (stopped 6 s: a command that waits for an fsync
+ * of its cluster file on a busy disk looks the same to the tool) is
+ * waited for, not reported unreachable: the tool gives a node 30 s a
+ * command (it gave 5, and `remove` failed with "no reply from ..." in
+ * loaded test runs). */
+static void test_status_waits_for_slow_node(void **state)
+{
+    pid_t waker = fork();
+    assert_true(waker >= 0);
+    if (waker == 0) {
+        usleep(6000 * 1000);
+        kill(node[5].pid, SIGCONT);
+        _exit(0);
+    }
+    process_stop(node[5].pid);
+    long long t0 = now_ms();
+    char *out = NULL;
+    int st = tool(&out, "status 127.0.0.1:%d", node[0].port);
+    long long took = now_ms() - t0;
+    kill(node[5].pid, SIGCONT);
+    waitpid(waker, NULL, 0);
+    char line[64];
+    snprintf(line, sizeof line, "127.0.0.1:%d ", node[5].port);
+    const char *p = strstr(out, line);
+    if (st != 0 || !p || strstr(out, "UNREACHABLE"))
+        fail_msg("status with a node answering after 6 s exited %d after %lld ms:\n%s", st, took, out);
+    assert_true(took >= 5500);
+    free(out);
+}
+
 /* create on nodes already in a cluster: refused, the table unchanged. */
 static void test_create_twice_refused(void **state)
 {
@@ -673,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_replicas_hold_keys),
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_status_lag_under_writes),
+        cmocka_unit_test(test_status_waits_for_slow_node),
         cmocka_unit_test(test_create_twice_refused),
         cmocka_unit_test(test_status_unreachable),
     };
