@@ -615,13 +615,24 @@ static void test_value_copies_as_commands(void **state)
     if (sent > 2000)
         fail_msg("six renames and copies of 50k-element collections took %lld stream bytes", sent);
     expect_ok(tcmd(mc, "RENAME {v}z2 across-slots"));
+    /* in a transaction and from a script, the same */
+    expect_ok(tcmd(mc, "MULTI"));
+    expect_status(tcmd(mc, "RENAME {v}l2 {v}m"), "QUEUED");
+    expect_status(tcmd(mc, "COPY {v}m {v}l2"), "QUEUED");
+    rval_free(tcmd(mc, "EXEC"));
+    const char *script[] = { "EVAL", "redis.call('RENAME', KEYS[1], KEYS[2]) return redis.call('COPY', KEYS[2], KEYS[3])",
+                             "3", "{v}m", "{v}n", "{v}o" };
+    tsendv(mc, 7, script);
+    expect_int(tread(mc, 10000), 1);
     wait_synced(mc, rc, 60000);
     expect_int(tcmd(rc, "HLEN {v}z"), 50000);
     expect_int(tcmd(rc, "LLEN {v}l2"), 50000);
+    expect_int(tcmd(rc, "LLEN {v}n"), 50000);
+    expect_int(tcmd(rc, "LLEN {v}o"), 50000);
     expect_int(tcmd(rc, "LLEN across-slots"), 50000);
-    expect_int(tcmd(rc, "EXISTS {v}h {v}h2 {v}l {v}z2"), 0);
+    expect_int(tcmd(rc, "EXISTS {v}h {v}h2 {v}l {v}z2 {v}m"), 0);
     assert_true(get_int(tcmd(rc, "TTL {v}z")) > 99000);
-    expect_same_digest(m->port, r->port, 3);
+    expect_same_digest(m->port, r->port, 5);
     tclose(mc);
     tclose(rc);
     node_stop(r);
