@@ -126,6 +126,10 @@ struct node {
     atomic_int      key_gate_moving;  /* slots moving now (set by the layer that sets key_gate_here):
                                        * key_gate_here is asked only while this is > 0 */
     struct cluster *cluster;       /* the cluster layer's state (cluster mode), or NULL */
+    /* Cluster mode: a client's PUBLISH on this node, called by shard 0's
+     * part, after its own subscribers have the message: the other groups'
+     * masters get it too (Redis Cluster broadcasts PUBLISH), or NULL. */
+    void (*publish_elsewhere)(struct shard *sh, struct slice channel, struct slice message);
 
     atomic_int      shutdown;          /* set once: shards leave their loops */
     atomic_int      exit_code;

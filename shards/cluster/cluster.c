@@ -582,6 +582,7 @@ int cluster_attach(struct node *n, cluster_set_master_fn *set_master)
     n->cluster = c;
     n->key_gate = cluster_key_gate;
     n->key_gate_here = cluster_key_gate_here;
+    n->publish_elsewhere = cluster_publish_elsewhere;
     n->role_recorded = cluster_role_recorded;
     c->node = n;
     cluster_fence_attach(n, c);

@@ -82,6 +82,7 @@
 #include "shards/shard.h"
 #include "shards/store/slot.h"
 #include "shards/store/store.h"
+#include "shards/subscriptions.h"
 
 #define ERR_DISABLED "ERR This instance has cluster support disabled"
 
@@ -1319,6 +1320,15 @@ static void cmd_readwrite(struct exec_ctx *ctx)
 
 /* ------------------------------------------------------------- rows */
 
+/* CLUSTER RINGKV-PUBLISH channel message: another master's PUBLISH
+ * (peers.h, cluster_publish_elsewhere), to this shard's subscribers; the
+ * stream takes it to the replicas (JOURNAL_ALWAYS). Not sent on: that
+ * master sent it to every group. */
+static void cmd_cluster_ringkv_publish(struct exec_ctx *ctx)
+{
+    reply_int(ctx->reply, pubsub_publish(ctx->shard, ctx->argv[2], ctx->argv[3], ctx->now_ms));
+}
+
 #define F_CLUSTER (CMD_CONN | CMD_STALE)
 /* on shard 0, the one writer of the state and keeper of the peer links */
 #define F_SHARD0 (CMD_SHARD0 | CMD_STALE)
@@ -1388,6 +1398,10 @@ static struct command cluster_subcommands[] = {
         "Return the versions of the node's cluster state (table version, group epochs) for its peers"),
     ROW("ringkv-getstate", 2, F_CLUSTER, 0, 0, 0, cmd_cluster_getstate, NULL, "cluster", "0.1.0",
         "Return the node's cluster state in its text form for its peers"),
+    ROW_JOURNAL(JOURNAL_ALWAYS, "ringkv-publish", 4, CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST,
+                0, 0, 0, cmd_cluster_ringkv_publish, merge_sum_int, "cluster", "0.1.0",
+                "Deliver a message another group's master was PUBLISHed (its peer link), here and to this "
+                "master's replicas"),
     END_OF_SUBCOMMANDS,
 };
 

@@ -42,6 +42,11 @@ struct peer_link {
     enum peer_step    step;
     int64_t           since_ms; /* when the step began */
     bool              auth;     /* AUTH's reply is the next one */
+    /* forwarded PUBLISHes not answered yet (their replies are dropped):
+     * sent before the step's request (their replies come first), and
+     * after it (they become the first kind once the step is answered) */
+    unsigned          publishes_before;
+    unsigned          publishes_after;
 };
 
 struct peer {
@@ -539,6 +544,16 @@ static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t 
             peer->next_ms = shard_now_ms(sh) + PEER_SLOW_MS;
             return n;
         }
+        if (l->publishes_before > 0) {
+            /* a forwarded PUBLISH's count: dropped, but the peer answers
+             * (a step asked after it waits its turn behind it) */
+            l->publishes_before--;
+            used += len;
+            int64_t now = shard_now_ms(sh);
+            l->since_ms = now;
+            peer_answered(l->peer, now);
+            continue;
+        }
         if (!link_reply(sh, cl, l, p + used, len)) {
             struct peer *peer = l->peer;
             log_warning("Cluster peer %.8s (%s:%d) sent an unexpected reply: link dropped", peer->id, peer->ip,
@@ -546,6 +561,8 @@ static size_t link_data(struct shard *sh, struct conn *c, const char *p, size_t 
             drop_link(peer, shard_now_ms(sh));
             return n;
         }
+        l->publishes_before = l->publishes_after;
+        l->publishes_after = 0;
         used += len;
     }
     return used;
@@ -628,3 +645,33 @@ static const struct conn_owner_ops peer_link_ops = {
     .describe = link_describe,
     .kill = conn_owner_kill_close,
 };
+
+/* ------------------------------------------------- PUBLISH to the cluster */
+
+/* A link holding this much unsent drops the forwarded messages (pub/sub
+ * delivers at most once; a peer that reads nothing must not grow it). */
+#define PUBLISH_UNSENT_MAX (8u << 20)
+
+void cluster_publish_elsewhere(struct shard *sh, struct slice channel, struct slice message)
+{
+    struct cluster *c = cluster_of(sh->node);
+    const struct cluster_state *st = cluster_now(c);
+    if (!c->peers || st->myself < 0 || !cluster_node_is_master(st, st->myself))
+        return; /* a replica's PUBLISH stays on it (its master would send it back) */
+    struct cluster_peers *ps = c->peers;
+    for (int i = 0; i < ps->npeers; i++) {
+        struct peer *p = &ps->peers[i];
+        struct peer_link *l = p->link;
+        if (!l || !l->conn || l->step == STEP_CONNECTING || p->node >= st->nnodes ||
+            strcmp(st->nodes[p->node].id, p->id) != 0 || !peer_is_master(st, p) ||
+            conn_output_bytes(l->conn) > PUBLISH_UNSENT_MAX)
+            continue;
+        struct slice argv[] = { SLICE_LIT("CLUSTER"), SLICE_LIT("RINGKV-PUBLISH"), channel, message };
+        resp_encode_command(&l->conn->out, 4, argv);
+        conn_flush(l->conn);
+        if (l->step == STEP_IDLE)
+            l->publishes_before++;
+        else
+            l->publishes_after++;
+    }
+}

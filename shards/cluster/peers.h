@@ -55,6 +55,14 @@ struct cluster;
  * nodes, none to nodes gone), connect, ask, time out. */
 void cluster_peers_tick(struct shard *sh, struct cluster *c, int64_t now_ms);
 
+/* node->publish_elsewhere on shard 0: a client's PUBLISH on this master
+ * goes to every other group's master, as CLUSTER RINGKV-PUBLISH channel
+ * message on its link (its reply, a count, dropped), which delivers it
+ * there and to that master's replicas through its stream. A link down or
+ * holding 8 MB unsent misses it (pub/sub delivers at most once). */
+struct slice;
+void cluster_publish_elsewhere(struct shard *sh, struct slice channel, struct slice message);
+
 /* Shard 0's teardown, after its loop closed every link: forget the peers. */
 void cluster_peers_free(struct cluster *c);
 

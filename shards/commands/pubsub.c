@@ -129,10 +129,15 @@ void cmd_unsubscribe(struct exec_ctx *ctx) { unsubscribe(ctx, PUBSUB_CHANNELS); 
 void cmd_punsubscribe(struct exec_ctx *ctx) { unsubscribe(ctx, PUBSUB_PATTERNS); }
 void cmd_sunsubscribe(struct exec_ctx *ctx) { unsubscribe(ctx, PUBSUB_SHARD_CHANNELS); }
 
-/* PUBLISH channel message, on this shard's subscribers. */
+/* PUBLISH channel message, on this shard's subscribers; in a cluster, a
+ * client's (not a replication stream's or an AOF's) goes on to the other
+ * groups from shard 0's part. */
 void cmd_publish(struct exec_ctx *ctx)
 {
-    reply_int(ctx->reply, ctx->shard ? pubsub_publish(ctx->shard, ctx->argv[1], ctx->argv[2], ctx->now_ms) : 0);
+    struct shard *sh = ctx->shard;
+    reply_int(ctx->reply, sh ? pubsub_publish(sh, ctx->argv[1], ctx->argv[2], ctx->now_ms) : 0);
+    if (sh && sh->id == 0 && sh->node->publish_elsewhere && (ctx->client || ctx->msg))
+        sh->node->publish_elsewhere(sh, ctx->argv[1], ctx->argv[2]);
 }
 
 /* SPUBLISH shardchannel message, on this shard's subscribers of the shard

@@ -398,6 +398,41 @@ static void test_status_waits_for_slow_node(void **state)
     free(out);
 }
 
+/* PUBLISH on a master reaches the subscribers of every node, the other
+ * groups' masters and every replica, once each, as in Redis Cluster (the
+ * master forwards it on its peer links; each master's stream takes it to
+ * its replicas); the reply counts this node's subscribers. */
+static void test_publish_reaches_every_node(void **state)
+{
+    tconn *sub[NODES];
+    int master = -1;
+    for (int i = 0; i < NODES; i++) {
+        sub[i] = tconnect(node[i].port);
+        tconn *c = tconnect(node[i].port);
+        struct rval *role = tcmd(c, "ROLE");
+        if (master < 0 && strcmp(role->elem[0]->str, "master") == 0)
+            master = i;
+        rval_free(role);
+        tclose(c);
+        const char *argv[] = { "SUBSCRIBE", "cluster-news" };
+        tsendv(sub[i], 2, argv);
+        rval_free(tread(sub[i], 5000));
+    }
+    assert_true(master >= 0);
+    tconn *c = tconnect(node[master].port);
+    expect_int(tcmd(c, "PUBLISH cluster-news hello"), 1);
+    tclose(c);
+    for (int i = 0; i < NODES; i++) {
+        struct rval *m = tread(sub[i], 5000);
+        if (!m || m->type != R_ARRAY || m->n != 3 || strcmp(m->elem[2]->str, "hello") != 0)
+            fail_msg("node %d (port %d) did not get the message published on node %d: %s", i, node[i].port,
+                     master, m ? rval_text(m) : "(no reply)");
+        rval_free(m);
+        assert_null(tread(sub[i], 300)); /* once */
+        tclose(sub[i]);
+    }
+}
+
 /* create on nodes already in a cluster: refused, the table unchanged. */
 static void test_create_twice_refused(void **state)
 {
@@ -704,6 +739,7 @@ int main(void)
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_status_lag_under_writes),
         cmocka_unit_test(test_status_waits_for_slow_node),
+        cmocka_unit_test(test_publish_reaches_every_node),
         cmocka_unit_test(test_create_twice_refused),
         cmocka_unit_test(test_status_unreachable),
     };
