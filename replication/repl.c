@@ -168,9 +168,10 @@ void repl_shard_teardown(struct shard *sh)
  *    handler stated through exec_ctx.journal_as) is journaled once at the
  *    end; JOURNAL_VALUE_COPY the same between keys of one slot while no
  *    snapshot runs on the shard (live parts of its keys went whole first,
- *    key_before_write), by its effects otherwise. A DEL the store decides on its own (a key found past its
- *    time) still goes out at once, before the command, as Redis propagates
- *    a lazy expiry before the command that met it;
+ *    key_before_write), by its effects otherwise. A DEL the store decides
+ *    on its own (a key found past its time) still goes out at once, before
+ *    the command, as Redis propagates a lazy expiry before the command
+ *    that met it;
  *  - JOURNAL_NODE: every shard runs its part; each sends shard 0 a barrier
  *    (after the stream bytes it made before its part) carrying the command,
  *    and shard 0's gate below puts one record in the stream once every

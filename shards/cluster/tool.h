@@ -30,11 +30,12 @@ struct cluster_state;
 #define TOOL_EXIT_FAIL  1
 #define TOOL_EXIT_USAGE 2
 
-/* Milliseconds a node may take to answer one command (and to accept the
- * connection: TOOL_CONNECT_TIMEOUT_MS, tool_client.h). Long: a command that changes the
- * cluster's table (CLUSTER SETSLOT, ADDSLOTS...) answers once the node's
- * cluster file is on its disk, an fsync, seconds on a busy disk; a bound
- * of 5 s failed `remove` ("no reply from ...") in loaded test runs. */
+/* Milliseconds a node may take to answer one command (accepting the
+ * connection: TOOL_CONNECT_TIMEOUT_MS, tool_client.h). Long: a command
+ * that changes the cluster's table (CLUSTER SETSLOT, ADDSLOTS...) answers
+ * once the node's cluster file is on its disk, an fsync, seconds on a
+ * busy disk; a bound of 5 s failed `remove` ("no reply from ...") in
+ * loaded test runs. */
 #define TOOL_TIMEOUT_MS 30000
 
 struct tool_create_opts {

@@ -20,10 +20,9 @@
  *    SREM...) as themselves too, HINCRBYFLOAT as HSET of its result, SPOP
  *    as the SREM of what it chose and SMOVE as SREM + SADD (each form
  *    applied where its key lives); RENAME, RENAMENX and COPY as themselves
- *    between keys of one slot, no snapshot running (JOURNAL_VALUE_COPY); every other
- *    write by its effects (the
- *    STORE forms of set operations too: their keys may be on different
- *    shards of a replica).
+ *    between keys of one slot, no snapshot running (JOURNAL_VALUE_COPY);
+ *    every other write by its effects (the STORE forms of set operations
+ *    too: their keys may be on different shards of a replica).
  *  - SINTERCARD's keys are counted by numkeys: its row names every argument
  *    from the first key on, LIMIT and its value too (looked up, unused). */
 #include "core/command.h"
