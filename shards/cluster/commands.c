@@ -1320,12 +1320,22 @@ static void cmd_readwrite(struct exec_ctx *ctx)
 
 /* ------------------------------------------------------------- rows */
 
-/* CLUSTER RINGKV-PUBLISH channel message: another master's PUBLISH
+/* CLUSTER RINGKV-PUBLISH channel message [origin]: another node's PUBLISH
  * (peers.h, cluster_publish_elsewhere), to this shard's subscribers; the
- * stream takes it to the replicas (JOURNAL_ALWAYS). Not sent on: that
- * master sent it to every group. */
+ * stream takes it to the replicas (JOURNAL_ALWAYS). Not sent on: its node
+ * sent it to every group. origin, a replica's id, is the node that had it
+ * first: there (its master's stream brings it back) it is not delivered
+ * again. */
 static void cmd_cluster_ringkv_publish(struct exec_ctx *ctx)
 {
+    if (ctx->argc == 5) {
+        const struct cluster_state *st = cluster_now(cluster_of(ctx->shard->node));
+        const char *me = st->myself >= 0 ? st->nodes[st->myself].id : "";
+        if (ctx->argv[4].len == strlen(me) && memcmp(ctx->argv[4].ptr, me, ctx->argv[4].len) == 0) {
+            reply_int(ctx->reply, 0);
+            return;
+        }
+    }
     reply_int(ctx->reply, pubsub_publish(ctx->shard, ctx->argv[2], ctx->argv[3], ctx->now_ms));
 }
 
@@ -1398,10 +1408,10 @@ static struct command cluster_subcommands[] = {
         "Return the versions of the node's cluster state (table version, group epochs) for its peers"),
     ROW("ringkv-getstate", 2, F_CLUSTER, 0, 0, 0, cmd_cluster_getstate, NULL, "cluster", "0.1.0",
         "Return the node's cluster state in its text form for its peers"),
-    ROW_JOURNAL(JOURNAL_ALWAYS, "ringkv-publish", 4, CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST,
+    ROW_JOURNAL(JOURNAL_ALWAYS, "ringkv-publish", -4, CMD_ALL_SHARDS | CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST,
                 0, 0, 0, cmd_cluster_ringkv_publish, merge_sum_int, "cluster", "0.1.0",
-                "Deliver a message another group's master was PUBLISHed (its peer link), here and to this "
-                "master's replicas"),
+                "Deliver a message PUBLISHed on another node (its peer link), here and to this master's "
+                "replicas"),
     END_OF_SUBCOMMANDS,
 };
 

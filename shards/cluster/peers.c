@@ -656,8 +656,12 @@ void cluster_publish_elsewhere(struct shard *sh, struct slice channel, struct sl
 {
     struct cluster *c = cluster_of(sh->node);
     const struct cluster_state *st = cluster_now(c);
-    if (!c->peers || st->myself < 0 || !cluster_node_is_master(st, st->myself))
-        return; /* a replica's PUBLISH stays on it (its master would send it back) */
+    if (!c->peers || st->myself < 0)
+        return;
+    /* a replica's goes to its own master too, which sends it to its other
+     * replicas and back here: named as ours, it is not delivered twice */
+    bool replica = !cluster_node_is_master(st, st->myself);
+    struct slice origin = { st->nodes[st->myself].id, strlen(st->nodes[st->myself].id) };
     struct cluster_peers *ps = c->peers;
     for (int i = 0; i < ps->npeers; i++) {
         struct peer *p = &ps->peers[i];
@@ -666,8 +670,8 @@ void cluster_publish_elsewhere(struct shard *sh, struct slice channel, struct sl
             strcmp(st->nodes[p->node].id, p->id) != 0 || !peer_is_master(st, p) ||
             conn_output_bytes(l->conn) > PUBLISH_UNSENT_MAX)
             continue;
-        struct slice argv[] = { SLICE_LIT("CLUSTER"), SLICE_LIT("RINGKV-PUBLISH"), channel, message };
-        resp_encode_command(&l->conn->out, 4, argv);
+        struct slice argv[] = { SLICE_LIT("CLUSTER"), SLICE_LIT("RINGKV-PUBLISH"), channel, message, origin };
+        resp_encode_command(&l->conn->out, replica ? 5 : 4, argv);
         conn_flush(l->conn);
         if (l->step == STEP_IDLE)
             l->publishes_before++;

@@ -55,11 +55,13 @@ struct cluster;
  * nodes, none to nodes gone), connect, ask, time out. */
 void cluster_peers_tick(struct shard *sh, struct cluster *c, int64_t now_ms);
 
-/* node->publish_elsewhere on shard 0: a client's PUBLISH on this master
- * goes to every other group's master, as CLUSTER RINGKV-PUBLISH channel
- * message on its link (its reply, a count, dropped), which delivers it
- * there and to that master's replicas through its stream. A link down or
- * holding 8 MB unsent misses it (pub/sub delivers at most once). */
+/* node->publish_elsewhere on shard 0: a client's PUBLISH on this node
+ * goes to every other group's master (a replica's: to every master, its
+ * own too, naming itself as the origin), as CLUSTER RINGKV-PUBLISH
+ * channel message [origin] on its link (its reply, a count, dropped),
+ * which delivers it there and to that master's replicas through its
+ * stream (the origin skips it). A link down or holding 8 MB unsent misses
+ * it (pub/sub delivers at most once). */
 struct slice;
 void cluster_publish_elsewhere(struct shard *sh, struct slice channel, struct slice message);
 

@@ -398,28 +398,10 @@ static void test_status_waits_for_slow_node(void **state)
     free(out);
 }
 
-/* PUBLISH on a master reaches the subscribers of every node, the other
- * groups' masters and every replica, once each, as in Redis Cluster (the
- * master forwards it on its peer links; each master's stream takes it to
- * its replicas); the reply counts this node's subscribers. */
-static void test_publish_reaches_every_node(void **state)
+/* PUBLISH on node `from`, every node subscribed: each gets it once. */
+static void publish_everywhere(tconn *const *sub, int from, const char *text)
 {
-    tconn *sub[NODES];
-    int master = -1;
-    for (int i = 0; i < NODES; i++) {
-        sub[i] = tconnect(node[i].port);
-        tconn *c = tconnect(node[i].port);
-        struct rval *role = tcmd(c, "ROLE");
-        if (master < 0 && strcmp(role->elem[0]->str, "master") == 0)
-            master = i;
-        rval_free(role);
-        tclose(c);
-        const char *argv[] = { "SUBSCRIBE", "cluster-news" };
-        tsendv(sub[i], 2, argv);
-        rval_free(tread(sub[i], 5000));
-    }
-    assert_true(master >= 0);
-    tconn *c = tconnect(node[master].port);
+    tconn *c = tconnect(node[from].port);
     /* its peer links up (a loaded run may have had one drop and come
      * back: a message on a link down is missed, as pub/sub allows) */
     for (long long until = now_ms() + 10000;; usleep(50 * 1000)) {
@@ -430,17 +412,47 @@ static void test_publish_reaches_every_node(void **state)
             break;
         assert_true(now_ms() < until);
     }
-    expect_int(tcmd(c, "PUBLISH cluster-news hello"), 1);
+    expect_int(tcmd(c, "PUBLISH cluster-news %s", text), 1);
     tclose(c);
     for (int i = 0; i < NODES; i++) {
         struct rval *m = tread(sub[i], 5000);
-        if (!m || m->type != R_ARRAY || m->n != 3 || strcmp(m->elem[2]->str, "hello") != 0)
+        if (!m || m->type != R_ARRAY || m->n != 3 || strcmp(m->elem[2]->str, text) != 0)
             fail_msg("node %d (port %d) did not get the message published on node %d: %s", i, node[i].port,
-                     master, m ? rval_text(m) : "(no reply)");
+                     from, m ? rval_text(m) : "(no reply)");
         rval_free(m);
-        assert_null(tread(sub[i], 300)); /* once */
-        tclose(sub[i]);
     }
+    for (int i = 0; i < NODES; i++)
+        assert_null(tread(sub[i], 300)); /* once */
+}
+
+/* PUBLISH on a master, and on a replica, reaches the subscribers of every
+ * node once, as in Redis Cluster (forwarded on the peer links to the
+ * masters, a replica's to its own master too; each master's stream takes
+ * it to its replicas, but back to the replica it came from); the reply
+ * counts the node's own subscribers. */
+static void test_publish_reaches_every_node(void **state)
+{
+    tconn *sub[NODES];
+    int master = -1, replica = -1;
+    for (int i = 0; i < NODES; i++) {
+        sub[i] = tconnect(node[i].port);
+        tconn *c = tconnect(node[i].port);
+        struct rval *role = tcmd(c, "ROLE");
+        if (strcmp(role->elem[0]->str, "master") == 0 && master < 0)
+            master = i;
+        else if (strcmp(role->elem[0]->str, "slave") == 0 && replica < 0)
+            replica = i;
+        rval_free(role);
+        tclose(c);
+        const char *argv[] = { "SUBSCRIBE", "cluster-news" };
+        tsendv(sub[i], 2, argv);
+        rval_free(tread(sub[i], 5000));
+    }
+    assert_true(master >= 0 && replica >= 0);
+    publish_everywhere(sub, master, "from-a-master");
+    publish_everywhere(sub, replica, "from-a-replica");
+    for (int i = 0; i < NODES; i++)
+        tclose(sub[i]);
 }
 
 /* create on nodes already in a cluster: refused, the table unchanged. */
