@@ -50,7 +50,7 @@ struct client {
     int      tracking_redir_shard;
     uint64_t tracking_redir;
     struct tracking_prefixes *tracking_prefixes;
-    int      db;              /* always 0: ringkv has one database */
+    int      db;              /* the selected database (SELECT; 0 at first and after RESET) */
     char     name[128];       /* CLIENT SETNAME; "" = none */
     char     addr[64];        /* "ip:port" of the peer */
     char     laddr[64];       /* "ip:port" of our side */

@@ -57,7 +57,7 @@ static const struct option_range ranges[] = {
     { "tcp-keepalive",           0, INT_MAX },
     { "tcp-backlog",             0, INT_MAX },
     { "maxclients",              1, 4294967295LL },
-    { "databases",               1, INT_MAX },
+    { "databases",               1, 65536 },
     { "proto-max-bulk-len",      1024 * 1024, LLONG_MAX },
     { "client-query-buffer-limit", 1024 * 1024, LLONG_MAX },
     { "slowlog-log-slower-than", -1, LLONG_MAX },

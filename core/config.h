@@ -48,7 +48,7 @@ enum config_type {
     X("logfile",         logfile,         CONF_STRING, "",          0, NULL, "log file path (empty: standard output)") \
     X("pidfile",         pidfile,         CONF_STRING, "",          0, NULL, "write the process id here (empty: no file)") \
     X("daemonize",       daemonize,       CONF_BOOL,   "no",        0, NULL, "fork to the background once started (then a pidfile is always written: default /var/run/ringkv.pid)") \
-    X("databases",       databases,       CONF_INT,    "1",         0, NULL, "ringkv has one database (SELECT 0 only)") \
+    X("databases",       databases,       CONF_INT,    "16",        0, NULL, "number of databases, SELECT 0 .. N-1 (cluster mode: database 0 only)") \
     X("proto-max-bulk-len", proto_max_bulk_len, CONF_MEMORY, "512mb", CONF_RUNTIME, NULL, "largest bulk string a client may send") \
     X("client-query-buffer-limit", client_query_buffer_limit, CONF_MEMORY, "1gb", CONF_RUNTIME, NULL, "largest unparsed input kept per client; past it the client is closed") \
     X("client-output-buffer-limit", client_output_buffer_limit, CONF_STRING, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", CONF_RUNTIME, NULL, "per class: hard limit, soft limit, soft seconds (core/output_limits.h); ringkv applies the pubsub class") \

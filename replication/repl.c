@@ -180,6 +180,19 @@ void repl_shard_teardown(struct shard *sh)
 static bool live_part_start(struct shard *sh, const struct journal_record *rec);
 static void live_parts(struct shard *sh, size_t budget);
 
+/* The stream's next command acts on database db: SELECT it first if the
+ * bytes of this turn are in another. */
+static void journal_select(struct repl_shard *rs, int db)
+{
+    if (__builtin_expect(rs->journal_db == db, 1))
+        return;
+    char num[16];
+    int n = snprintf(num, sizeof(num), "%d", db);
+    struct slice sel[] = { SLICE_LIT("SELECT"), { num, (size_t)n } };
+    resp_encode_command(&rs->journal_out, 2, sel);
+    rs->journal_db = db;
+}
+
 void repl_journal_hook(void *arg, const struct journal_record *rec)
 {
     struct shard *sh = arg;
@@ -190,6 +203,8 @@ void repl_journal_hook(void *arg, const struct journal_record *rec)
     }
     if (!atomic_load_explicit(&sh->node->repl_feeding, memory_order_relaxed))
         return;
+    if (rec->op != JOURNAL_FLUSH)
+        journal_select(rs, rec->db);
     if (live_part_start(sh, rec))
         return; /* a big collection: DEL now, its elements in parts over the next turns */
     journal_encode(rec, &rs->journal_out);
@@ -201,6 +216,7 @@ static void ship_journal(struct shard *sh)
     struct repl_shard *rs = sh->repl;
     if (rs->journal_out.len == 0)
         return;
+    journal_select(rs, 0);
     struct shard_msg *m = repl_msg_create(sh, MSG_JOURNAL, 0, NULL, 0);
     buf_hand_over(&rs->journal_out, &m->payload, &rs->journal_spare);
     msg_post(sh, m, 0);
@@ -225,8 +241,16 @@ static void send_barrier(struct shard *sh, int argc, const struct slice *argv)
     ship_journal(sh);
     struct shard_msg *m = repl_msg_create(sh, MSG_JOURNAL, 0, NULL, 0);
     m->value = JOURNAL_MSG_BARRIER;
-    if (argv)
+    if (argv && sh->db != 0) { /* FLUSHDB of another database */
+        char num[16];
+        int n = snprintf(num, sizeof(num), "%d", sh->db);
+        struct slice sel[] = { SLICE_LIT("SELECT"), { num, (size_t)n } }, sel0[] = { SLICE_LIT("SELECT"), SLICE_LIT("0") };
+        resp_encode_command(&m->payload, 2, sel);
         resp_encode_command(&m->payload, argc, argv);
+        resp_encode_command(&m->payload, 2, sel0);
+    } else if (argv) {
+        resp_encode_command(&m->payload, argc, argv);
+    }
     msg_post(sh, m, 0);
     sh->repl->journal_msgs++;
 }
@@ -328,6 +352,7 @@ void repl_command_end(struct shard *sh, const struct command *cmd, int argc, con
     }
     if (!changed || !atomic_load_explicit(&sh->node->repl_feeding, memory_order_relaxed))
         return;
+    journal_select(rs, sh->db);
     if (rs->journal_form.len)
         buf_append(&rs->journal_out, rs->journal_form.data, rs->journal_form.len);
     else
@@ -919,10 +944,10 @@ static void pending_free(struct shard *sh, struct snap_pending *p)
  * A replica reads the collection growing over those turns (its master's
  * stream is a sequence of writes; the snapshot's parts do the same). */
 
-static struct snap_pending *live_find(struct repl_shard *rs, struct slice key, struct snap_pending ***where)
+static struct snap_pending *live_find(struct repl_shard *rs, int db, struct slice key, struct snap_pending ***where)
 {
     struct snap_pending **pp = &rs->live;
-    while (*pp && ((*pp)->klen != key.len || memcmp((*pp)->key, key.ptr, key.len) != 0))
+    while (*pp && ((*pp)->db != db || (*pp)->klen != key.len || memcmp((*pp)->key, key.ptr, key.len) != 0))
         pp = &(*pp)->next;
     *where = pp;
     return *pp;
@@ -945,7 +970,7 @@ static bool live_part_start(struct shard *sh, const struct journal_record *rec)
         !collection_in_parts(rec->type, rec->object))
         return false;
     struct snap_pending **pp;
-    if (live_find(rs, rec->key, &pp))
+    if (live_find(rs, rec->db, rec->key, &pp))
         live_unlink(sh, pp); /* (its rest went before the write: this replaces it) */
     struct slice del[] = { SLICE_LIT("DEL"), rec->key };
     resp_encode_command(&rs->journal_out, 2, del);
@@ -954,6 +979,7 @@ static bool live_part_start(struct shard *sh, const struct journal_record *rec)
         abort();
     p->next = NULL;
     p->cursor = 0;
+    p->db = rec->db;
     p->type = rec->type;
     p->part_elems = part_elements(rec->type, rec->object);
     p->held = true;
@@ -978,8 +1004,10 @@ static void live_parts(struct shard *sh, size_t budget)
     while (rs->live && rs->journal_out.len - start < budget) {
         struct snap_pending *p = rs->live;
         struct slice key = { p->key, p->klen };
-        struct entry *e = store_peek(sh->store, key, now);
+        struct entry *e = store_peek(shard_db(sh, p->db), key, now);
         bool same = e && entry_object(e) == p->object;
+        if (same)
+            journal_select(rs, p->db);
         if (same)
             p->cursor = journal_encode_collection_part(&rs->journal_out, NULL, key, p->type, entry_object(e),
                                                        entry_expire_at(e), p->cursor,
@@ -994,11 +1022,13 @@ static void live_before_write(struct shard *sh, const struct slice *key)
 {
     struct repl_shard *rs = sh->repl;
     struct snap_pending **pp;
-    struct snap_pending *p = live_find(rs, *key, &pp);
+    struct snap_pending *p = live_find(rs, sh->db, *key, &pp);
     if (!p)
         return;
     int64_t now = repl_is_replica(sh->node) ? 0 : shard_now_ms(sh);
     struct entry *e = store_peek(sh->store, *key, now);
+    if (e && entry_object(e) == p->object)
+        journal_select(rs, p->db);
     if (e && entry_object(e) == p->object)
         journal_encode_collection_part(&rs->journal_out, NULL, *key, p->type, entry_object(e),
                                        entry_expire_at(e), p->cursor, SIZE_MAX);

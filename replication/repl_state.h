@@ -104,6 +104,7 @@ struct snap_pending {
     uint64_t             cursor;
     enum value_type      type;
     bool                 held;   /* one of sh->snap_keys_pending (a write to it sends its rest first) */
+    int                  db;     /* the database the key is in */
     const void          *object; /* the live stream's (struct repl_shard's live): the collection journaled */
     size_t               part_elems; /* the elements of a part (repl.c part_elements, taken at its start) */
     size_t               klen;
@@ -145,6 +146,11 @@ struct stream_gate;
 /* Per shard (struct shard's repl). */
 struct repl_shard {
     struct buf    journal_out;  /* stream bytes of this turn, for shard 0 */
+    /* the database journal_out's last command acts on: a SELECT goes
+     * before a command of another, and journal_out is shipped back in
+     * database 0 (a SELECT 0 at its end if need be), so that every shard's
+     * bytes start in 0 wherever shard 0 puts them in the stream */
+    int           journal_db;
     struct buf    journal_spare; /* an empty buffer come back from shard 0, for the next turn */
     uint64_t      journal_msgs;  /* MSG_JOURNALs of bytes or barriers sent shard 0, ever
                                     (the AOF's reply fences count them: repl_journal_mark) */

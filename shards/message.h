@@ -37,6 +37,7 @@ struct shard_msg {
     int                   home;   /* sender, who frees it */
     int                   target;
     int                   proto;
+    int                   db;     /* EXEC, EXPORT, APPLY: the database they act on (SELECT's index) */
     uint64_t              caller_id;
     uint64_t              acl_user_id; /* the caller's ACL user (core/acl.h): scripts check their calls */
     uint8_t               tracking; /* EXEC: client_tracks() of the caller (core/client.h) */

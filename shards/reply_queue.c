@@ -18,6 +18,7 @@ struct pending *session_pending_add(struct session *s, enum pending_stage stage)
     p->session = s;
     p->stage = stage;
     p->muted = s->muting;
+    p->db = s->client.db;
     if (s->tail)
         s->tail->next = p;
     else

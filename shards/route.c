@@ -172,7 +172,7 @@ static bool split_over_memory(struct shard *sh, const int *owner, int nk)
         return false;
     for (int k = 0; k < nk; k++) {
         const struct shard *t = sh->node->shards[owner[k]];
-        uint64_t used = owner[k] == sh->id ? store_used_memory(sh->store)
+        uint64_t used = owner[k] == sh->id ? shard_used_memory(sh)
                                            : __atomic_load_n(&t->stats.used_memory, __ATOMIC_RELAXED);
         if (used > limit)
             return true;
@@ -291,7 +291,7 @@ static void route_scratch(struct shard *sh, struct session *s, const struct comm
             if (owner[k] == t)
                 keys[kc++] = args[idx[k]];
         if (t == sh->id) {
-            keys_export(sh->store, kc, keys, &p->parts[part], shard_now_ms(sh));
+            keys_export(shard_db(sh, p->db), kc, keys, &p->parts[part], shard_now_ms(sh));
             continue;
         }
         struct shard_msg *m = msg_create(MSG_EXPORT, sh->id, t, p, part, keys, kc);

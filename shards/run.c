@@ -83,6 +83,31 @@ static void count_eviction(struct shard *sh, enum evict_result r)
     }
 }
 
+/* With keys in several databases, eviction takes from the one holding the
+ * most, held to the limit less what the others hold (Redis samples all
+ * its databases into one pool; this evicts by the same ranking within the
+ * biggest, the next call taking the next biggest when the others alone
+ * are over). */
+static struct store *evict_target(struct shard *sh, size_t limit, size_t *store_limit)
+{
+    *store_limit = limit;
+    if (sh->ndb_made == 1)
+        return sh->dbs[0];
+    size_t total = 0, most = 0;
+    struct store *big = sh->dbs[0];
+    for (SHARD_EACH_DB(sh, d)) {
+        size_t used = store_used_memory(sh->dbs[d]);
+        total += used;
+        if (used > most || (used == most && big != sh->dbs[d] && store_count(sh->dbs[d]) > store_count(big))) {
+            most = used;
+            big = sh->dbs[d];
+        }
+    }
+    size_t others = total - most;
+    *store_limit = limit > others ? limit - others : 1;
+    return big;
+}
+
 bool shard_make_room(struct shard *sh, size_t limit, int policy, int64_t now_ms)
 {
     if (limit == 0) { /* nothing to evict for: the common case stays a call */
@@ -94,7 +119,11 @@ bool shard_make_room(struct shard *sh, size_t limit, int policy, int64_t now_ms)
     long long spike_ms = config_load(&sh->node->config, latency_monitor_threshold);
     uint64_t t0 = spike_ms > 0 ? clock_mono_ns() : 0;
     uint64_t budget = evict_budget_ns(config_load(&sh->node->config, maxmemory_eviction_tenacity));
-    enum evict_result r = store_evict(sh->store, limit, (enum evict_policy)policy, now_ms, budget);
+    size_t store_limit;
+    struct store *target = evict_target(sh, limit, &store_limit);
+    enum evict_result r = store_evict(target, store_limit, (enum evict_policy)policy, now_ms, budget);
+    if (r == EVICT_FAILED && sh->ndb_made > 1 && shard_used_memory(sh) <= limit)
+        r = EVICT_DONE;
     count_eviction(sh, r);
     sh->evicting = r == EVICT_RUNNING;
     if (spike_ms > 0) {
@@ -122,18 +151,60 @@ bool shard_evict_step(struct shard *sh)
 void shard_publish_stats(struct shard *sh)
 {
     struct shard_stats *st = &sh->stats;
-    const struct store_stats *ss = store_get_stats(sh->store);
-    __atomic_store_n(&st->keys, store_count(sh->store), __ATOMIC_RELAXED);
-    __atomic_store_n(&st->expires, ss->expires, __ATOMIC_RELAXED);
-    __atomic_store_n(&st->used_memory, store_used_memory(sh->store), __ATOMIC_RELAXED);
-    __atomic_store_n(&st->expired_keys, ss->expired_keys, __ATOMIC_RELAXED);
-    __atomic_store_n(&st->evicted_keys, ss->evicted_keys, __ATOMIC_RELAXED);
-    __atomic_store_n(&st->keyspace_hits, ss->keyspace_hits, __ATOMIC_RELAXED);
-    __atomic_store_n(&st->keyspace_misses, ss->keyspace_misses, __ATOMIC_RELAXED);
-    __atomic_store_n(&st->avg_ttl_ms, (uint64_t)ss->avg_ttl_ms, __ATOMIC_RELAXED);
-    __atomic_store_n(&st->expired_stale_ppm, (uint64_t)(ss->expired_stale_perc * 10000.0), __ATOMIC_RELAXED);
-    __atomic_store_n(&st->expired_time_cap, ss->expired_time_cap_reached_count, __ATOMIC_RELAXED);
-    __atomic_store_n(&st->eviction_time_cap, ss->evict_time_cap_reached_count, __ATOMIC_RELAXED);
+    if (sh->ndb_made == 1) { /* database 0 alone: its figures are the shard's */
+        const struct store_stats *ss = store_get_stats(sh->store);
+        __atomic_store_n(&st->keys, store_count(sh->store), __ATOMIC_RELAXED);
+        __atomic_store_n(&st->expires, ss->expires, __ATOMIC_RELAXED);
+        __atomic_store_n(&st->used_memory, store_used_memory(sh->store), __ATOMIC_RELAXED);
+        __atomic_store_n(&st->expired_keys, ss->expired_keys, __ATOMIC_RELAXED);
+        __atomic_store_n(&st->evicted_keys, ss->evicted_keys, __ATOMIC_RELAXED);
+        __atomic_store_n(&st->keyspace_hits, ss->keyspace_hits, __ATOMIC_RELAXED);
+        __atomic_store_n(&st->keyspace_misses, ss->keyspace_misses, __ATOMIC_RELAXED);
+        __atomic_store_n(&st->avg_ttl_ms, (uint64_t)ss->avg_ttl_ms, __ATOMIC_RELAXED);
+        __atomic_store_n(&st->expired_stale_ppm, (uint64_t)(ss->expired_stale_perc * 10000.0), __ATOMIC_RELAXED);
+        __atomic_store_n(&st->expired_time_cap, ss->expired_time_cap_reached_count, __ATOMIC_RELAXED);
+        __atomic_store_n(&st->eviction_time_cap, ss->evict_time_cap_reached_count, __ATOMIC_RELAXED);
+        __atomic_store_n(&sh->db_counts[0].keys, store_count(sh->store), __ATOMIC_RELAXED);
+        __atomic_store_n(&sh->db_counts[0].expires, ss->expires, __ATOMIC_RELAXED);
+        __atomic_store_n(&sh->db_counts[0].avg_ttl_ms, (uint64_t)ss->avg_ttl_ms, __ATOMIC_RELAXED);
+        return;
+    }
+    /* several databases: the shard's figures are their sums (the average
+     * TTL weighted by the keys with one), INFO keyspace's per database */
+    uint64_t keys = 0, expires = 0, used = 0, expired = 0, evicted = 0, hits = 0, misses = 0, ttl_sum = 0,
+             time_cap = 0, evict_cap = 0;
+    double stale = 0;
+    for (SHARD_EACH_DB(sh, d)) {
+        const struct store *db = sh->dbs[d];
+        const struct store_stats *ss = store_get_stats(db);
+        uint64_t n = store_count(db);
+        keys += n;
+        expires += ss->expires;
+        used += store_used_memory(db);
+        expired += ss->expired_keys;
+        evicted += ss->evicted_keys;
+        hits += ss->keyspace_hits;
+        misses += ss->keyspace_misses;
+        ttl_sum += (uint64_t)ss->avg_ttl_ms * ss->expires;
+        time_cap += ss->expired_time_cap_reached_count;
+        evict_cap += ss->evict_time_cap_reached_count;
+        if (ss->expired_stale_perc > stale)
+            stale = ss->expired_stale_perc;
+        __atomic_store_n(&sh->db_counts[d].keys, n, __ATOMIC_RELAXED);
+        __atomic_store_n(&sh->db_counts[d].expires, ss->expires, __ATOMIC_RELAXED);
+        __atomic_store_n(&sh->db_counts[d].avg_ttl_ms, (uint64_t)ss->avg_ttl_ms, __ATOMIC_RELAXED);
+    }
+    __atomic_store_n(&st->keys, keys, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->expires, expires, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->used_memory, used, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->expired_keys, expired, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->evicted_keys, evicted, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->keyspace_hits, hits, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->keyspace_misses, misses, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->avg_ttl_ms, expires ? ttl_sum / expires : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->expired_stale_ppm, (uint64_t)(stale * 10000.0), __ATOMIC_RELAXED);
+    __atomic_store_n(&st->expired_time_cap, time_cap, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->eviction_time_cap, evict_cap, __ATOMIC_RELAXED);
 }
 
 /* The slow log: a command of `client` that ran for usec goes into this
@@ -225,10 +296,36 @@ enum run_result {
  * is set to how long it ran. wait_since: when the command began waiting for
  * keys in flight (dispatch.h, KEY_WAIT_MAX_MS; now if it has not yet), or
  * -1 if the caller cannot hold it (it is answered -TRYAGAIN then). */
+static enum run_result run_in_db(struct shard *sh, struct store *store, const struct command *cmd,
+                                 int argc, const struct slice *argv, struct buf *out, int proto,
+                                 struct client *client, uint64_t caller_id, struct shard_msg *msg,
+                                 int64_t wait_since, bool counted, uint64_t *usec_out);
+
+/* The database is the client's (here), the message's (sent here), or, for
+ * a command run inside another (a script's call), the one selected: it is
+ * selected for the command, the one before it selected again after. */
 static enum run_result run_command_msg(struct shard *sh, struct store *store, const struct command *cmd,
                                        int argc, const struct slice *argv, struct buf *out, int proto,
                                        struct client *client, uint64_t caller_id, struct shard_msg *msg,
                                        int64_t wait_since, bool counted, uint64_t *usec_out)
+{
+    int db = client ? client->db : msg ? msg->db : sh->db;
+    if (__builtin_expect(db == sh->db, 1))
+        return run_in_db(sh, store, cmd, argc, argv, out, proto, client, caller_id, msg, wait_since, counted,
+                         usec_out);
+    int before = sh->db;
+    bool selected = store == sh->store;
+    shard_select(sh, db);
+    enum run_result r = run_in_db(sh, selected ? sh->store : store, cmd, argc, argv, out, proto, client, caller_id,
+                                  msg, wait_since, counted, usec_out);
+    shard_select(sh, before);
+    return r;
+}
+
+static enum run_result run_in_db(struct shard *sh, struct store *store, const struct command *cmd,
+                                 int argc, const struct slice *argv, struct buf *out, int proto,
+                                 struct client *client, uint64_t caller_id, struct shard_msg *msg,
+                                 int64_t wait_since, bool counted, uint64_t *usec_out)
 {
     *usec_out = 0;
     struct reply r = { out, proto };
@@ -432,6 +529,7 @@ void dispatch_run_here(struct shard *sh, struct session *s, const struct command
 void dispatch_send_request(struct shard *sh, struct session *s, struct shard_msg *m)
 {
     m->proto = s->client.proto;
+    m->db = m->pending ? m->pending->db : s->client.db;
     m->tracking = client_tracks(&s->client);
     m->no_touch = s->client.no_touch;
     m->in_transaction = s->in_exec;
@@ -460,6 +558,7 @@ static void scratch_run(struct shard *sh, struct pending *p)
     int n = sh->node->nshards;
     struct write_capture cap = { false, sh->node, mi_calloc((size_t)n, sizeof(struct buf)), NULL };
     struct store *scratch = store_create(NULL, write_capture_hook, &cap);
+    store_set_db(scratch, p->db);
     int64_t now = shard_now_ms(sh);
     /* import: the keys of part i are in key order among those with
      * part_of_key == i */
@@ -480,13 +579,16 @@ static void scratch_run(struct shard *sh, struct pending *p)
     mi_free(idx);
     cap.on = true;
     cap.notify = sh;
+    int before = sh->db;
+    shard_select(sh, p->db); /* the command's database: its notifications, COPY's default DB */
     uint64_t usec = dispatch_run_command(sh, scratch, cmd, p->argc, p->argv, &p->out, s->client.proto, NULL,
                                          s->client.id);
+    shard_select(sh, before);
     dispatch_slow_record(sh, usec, p->argc, p->argv, &s->client);
     cap.on = false;
     /* its lookups (the copies') are the command's hits and misses */
     const struct store_stats *looked = store_get_stats(scratch);
-    store_count_lookups(sh->store, looked->keyspace_hits, looked->keyspace_misses);
+    store_count_lookups(shard_db(sh, p->db), looked->keyspace_hits, looked->keyspace_misses);
     store_destroy(scratch);
     p->stage = STAGE_APPLY;
     p->waiting = 0;
@@ -494,7 +596,9 @@ static void scratch_run(struct shard *sh, struct pending *p)
         if (cap.per_shard[t].len == 0)
             continue;
         if (t == sh->id) {
+            shard_select(sh, p->db);
             dispatch_apply_writes(sh, &cap.per_shard[t], now);
+            shard_select(sh, before);
             buf_free(&cap.per_shard[t]);
             continue;
         }
@@ -704,11 +808,15 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         exec_request(sh, m, now);
         return;
     case MSG_EXPORT:
-        keys_export(sh->store, m->argc, m->argv, &m->reply, now);
+        keys_export(shard_db(sh, m->db), m->argc, m->argv, &m->reply, now);
         break;
-    case MSG_APPLY:
+    case MSG_APPLY: {
+        int before = sh->db;
+        shard_select(sh, m->db);
         dispatch_apply_writes(sh, &m->payload, now);
+        shard_select(sh, before);
         break;
+    }
     default:
         break;
     }

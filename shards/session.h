@@ -77,6 +77,7 @@ struct pending {
      * it reaches the head of the queue instead of being sent */
     bool                   muted;
     uint64_t               usec;
+    int                    db;          /* the connection's database when the command came */
 };
 
 struct session {

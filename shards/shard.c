@@ -27,28 +27,66 @@ int shard_of_slot(const struct node *n, unsigned slot)
     return (int)(slot % (unsigned)n->nshards);
 }
 
+struct store *shard_db(struct shard *sh, int db)
+{
+    if (!sh->dbs[db]) {
+        struct store *st = store_create(sh->heap, shard_store_changed, sh);
+        store_set_db(st, db);
+        store_set_hold(st, pause_keeps_keys, sh);
+        store_set_passive(st, sh->stores_passive);
+        if (sh->dbs[0]) /* the access bits as database 0's, set every tick */
+            store_set_lfu(st, store_lfu(sh->dbs[0]));
+        sh->dbs[db] = st;
+        sh->db_made[sh->ndb_made++] = db;
+    }
+    return sh->dbs[db];
+}
+
+size_t shard_used_memory(const struct shard *sh)
+{
+    size_t used = 0;
+    for (SHARD_EACH_DB(sh, d))
+        used += store_used_memory(sh->dbs[d]);
+    return used;
+}
+
+void shard_set_passive(struct shard *sh, bool on)
+{
+    sh->stores_passive = on;
+    for (SHARD_EACH_DB(sh, d))
+        store_set_passive(sh->dbs[d], on);
+}
+
 static void on_tick(void *arg)
 {
     struct shard *sh = arg;
     shard_clock_start(sh, true);
     int64_t now = shard_now_ms(sh);
-    /* active expiry: a small bounded slice of each tick */
+    /* active expiry: a small bounded slice of each tick (of each database
+     * holding keys with a time) */
     if (!atomic_load_explicit(&sh->node->active_expire_off, memory_order_relaxed)) {
         long long spike_ms = config_load(&sh->node->config, latency_monitor_threshold);
         uint64_t t0 = spike_ms > 0 ? clock_mono_ns() : 0;
-        store_expire_cycle(sh->store, now, 1000);
+        for (SHARD_EACH_DB(sh, d))
+            if (d == 0 || store_get_stats(sh->dbs[d])->expires > 0) {
+                shard_select(sh, d);
+                store_expire_cycle(sh->store, now, 1000);
+            }
+        shard_select(sh, 0);
         if (spike_ms > 0) { /* LATENCY's expire-cycle event */
             uint64_t ms = (clock_mono_ns() - t0) / 1000000;
             if (ms >= (uint64_t)spike_ms)
                 latency_add(&sh->latency, "expire-cycle", (uint32_t)ms, (int32_t)(now / 1000));
         }
     }
-    store_rehash_step(sh->store);
     /* keep memory under the limit even without writes (CONFIG SET maxmemory) */
     long long max = config_load(&sh->node->config, maxmemory);
     long long policy = config_load(&sh->node->config, maxmemory_policy);
-    /* the keys' access bits follow the policy: LFU counters under an LFU one */
-    store_set_lfu(sh->store, policy == EVICT_ALLKEYS_LFU || policy == EVICT_VOLATILE_LFU);
+    for (SHARD_EACH_DB(sh, d)) {
+        store_rehash_step(sh->dbs[d]);
+        /* the keys' access bits follow the policy: LFU counters under an LFU one */
+        store_set_lfu(sh->dbs[d], policy == EVICT_ALLKEYS_LFU || policy == EVICT_VOLATILE_LFU);
+    }
     if (max > 0 && policy != EVICT_NOEVICTION && !node_is_replica(sh->node))
         shard_make_room(sh, shard_memory_limit(sh), (int)policy, now);
     dispatch_timeouts(sh, now);
@@ -73,8 +111,9 @@ static bool before_sleep(void *arg)
             n->modules[i]->turn(sh);
     bool more = mail_exchange(sh);
     /* a big collection deleted: free a slice of it each turn until gone */
-    if (store_lazy_pending(sh->store) && store_lazy_free_step(sh->store))
-        more = true;
+    for (SHARD_EACH_DB(sh, d))
+        if (store_lazy_pending(sh->dbs[d]) && store_lazy_free_step(sh->dbs[d]))
+            more = true;
     /* over its memory share when an eviction's time ran out: on with it */
     if (sh->evicting && shard_evict_step(sh))
         more = true;
@@ -128,8 +167,12 @@ int shard_setup(struct shard *sh)
     for (int i = 0; i < sh->node->nmodules; i++)
         if (sh->node->modules[i]->setup)
             sh->node->modules[i]->setup(sh);
-    sh->store = store_create(sh->heap, shard_store_changed, sh);
-    store_set_hold(sh->store, pause_keeps_keys, sh);
+    sh->ndbs = (int)config_load(&sh->node->config, databases);
+    sh->dbs = mi_calloc((size_t)sh->ndbs, sizeof(*sh->dbs));
+    sh->db_made = mi_calloc((size_t)sh->ndbs, sizeof(*sh->db_made));
+    sh->db_counts = mi_calloc((size_t)sh->ndbs, sizeof(*sh->db_counts));
+    sh->db = -1;
+    shard_select(sh, 0);
     shard_stats_init(&sh->stats, command_count_all());
     slowlog_init(&sh->slowlog);
     sh->overflow_head = mi_calloc((size_t)n, sizeof(*sh->overflow_head));
@@ -200,8 +243,14 @@ void shard_teardown(struct shard *sh)
     for (int i = sh->node->nmodules - 1; i >= 0; i--)
         if (sh->node->modules[i]->teardown)
             sh->node->modules[i]->teardown(sh);
-    if (sh->store)
-        store_destroy(sh->store);
+    for (SHARD_EACH_DB(sh, d))
+        store_destroy(sh->dbs[d]);
+    mi_free(sh->dbs);
+    mi_free(sh->db_made);
+    mi_free(sh->db_counts);
+    sh->dbs = NULL;
+    sh->ndb_made = 0;
+    sh->store = NULL;
     tracking_free(sh);
     watch_free(sh);
     key_locks_free(sh);

@@ -32,7 +32,22 @@ struct shard {
     int              id;
     int              cpu;      /* pinned to this CPU, -1 if not pinned */
     struct node     *node;
+    /* The databases (SELECT's indexes, `databases` of them): dbs[i] is
+     * created the first time something selects it (shard_db). store is the
+     * selected one, dbs[db]: the database of the command running (its
+     * connection's), database 0 between commands. Work over the whole
+     * keyspace (expiry, eviction, saves, full syncs) walks every dbs[i]. */
     struct store    *store;
+    struct store   **dbs;
+    int              ndbs;
+    int              db;
+    int             *db_made;  /* the indexes of the dbs[i] made, in the order made */
+    int              ndb_made;
+    /* per database: keys, keys with an expiry and their average time to
+     * live (ms), published every turn for INFO keyspace (relaxed atomics,
+     * read by the other shards) */
+    struct db_counts *db_counts;
+    bool             stores_passive; /* a replica's: keys past their time stay until the master's DEL */
     struct shard_stats stats;
     uint64_t         net_out_seen; /* loop_bytes_sent already in stats.net_output_bytes */
     /* the loop's counts already in stats (reads, writes, reply buffer
@@ -211,5 +226,28 @@ void shard_teardown(struct shard *s);
 
 /* Keyspace of this shard owning the given slot (slot -> shard, ARCHITECTURE.md "Where a key lives"). */
 int shard_of_slot(const struct node *n, unsigned slot);
+
+struct db_counts {
+    uint64_t keys, expires, avg_ttl_ms;
+};
+
+/* Each database made here, d its index: for (SHARD_EACH_DB(sh, d)) */
+#define SHARD_EACH_DB(sh, d) \
+    int d##_at = 0, d = 0; d##_at < (sh)->ndb_made && ((d = (sh)->db_made[d##_at]), 1); d##_at++
+
+/* Database db's store here (0 <= db < ndbs), created at the first call. */
+struct store *shard_db(struct shard *sh, int db);
+/* Make db the selected database (sh->store, sh->db). */
+static inline void shard_select(struct shard *sh, int db)
+{
+    if (db != sh->db) {
+        sh->store = sh->dbs[db] ? sh->dbs[db] : shard_db(sh, db);
+        sh->db = db;
+    }
+}
+/* The memory every database's store holds here. */
+size_t shard_used_memory(const struct shard *sh);
+/* Set a replica's passive expiry on every database (and those made later). */
+void shard_set_passive(struct shard *sh, bool on);
 
 #endif

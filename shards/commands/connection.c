@@ -92,12 +92,17 @@ void cmd_select(struct exec_ctx *ctx)
         reply_error(ctx->reply, ERR_NOT_INT);
         return;
     }
-    if (db != 0) {
+    const struct config *cfg = &ctx->shard->node->config;
+    if (db != 0 && config_load(cfg, cluster_enabled)) {
+        reply_error(ctx->reply, "ERR SELECT is not allowed in cluster mode");
+        return;
+    }
+    if (db < 0 || db >= ctx->shard->ndbs) {
         reply_error(ctx->reply, ERR_DB_RANGE);
         return;
     }
     if (ctx->client)
-        ctx->client->db = 0;
+        ctx->client->db = (int)db;
     reply_ok(ctx->reply);
 }
 

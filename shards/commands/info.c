@@ -302,6 +302,8 @@ static void info_errorstats(const struct node *n, struct buf *out)
             buf_printf(out, "errorstat_%s:count=%llu\r\n", kinds[j].name, (unsigned long long)kinds[j].count);
 }
 
+static void info_keyspace(const struct node *n, struct buf *out);
+
 static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct buf *out)
 {
     struct node *n = sh->node;
@@ -603,10 +605,29 @@ static void info_build(struct shard *sh, unsigned want, int64_t now_ms, struct b
     }
     if (want & INFO_KEYSPACE) {
         info_section_header(out, &sections, "Keyspace");
-        if (t.keys > 0)
-            buf_printf(out, "db0:keys=%llu,expires=%llu,avg_ttl=%llu\r\n",
-                       (unsigned long long)t.keys, (unsigned long long)t.expires,
-                       (unsigned long long)t.avg_ttl_ms);
+        info_keyspace(n, out);
+    }
+}
+
+/* A line for each database holding keys (its figures as each shard last
+ * published them; the average TTL weighted by the keys with one). */
+static void info_keyspace(const struct node *n, struct buf *out)
+{
+    int ndbs = n->nshards > 0 ? n->shards[0]->ndbs : 0;
+    for (int d = 0; d < ndbs; d++) {
+        uint64_t keys = 0, expires = 0;
+        double ttl_weighted = 0;
+        for (int i = 0; i < n->nshards; i++) {
+            const struct db_counts *c = &n->shards[i]->db_counts[d];
+            uint64_t e = __atomic_load_n(&c->expires, __ATOMIC_RELAXED);
+            keys += __atomic_load_n(&c->keys, __ATOMIC_RELAXED);
+            expires += e;
+            ttl_weighted += (double)__atomic_load_n(&c->avg_ttl_ms, __ATOMIC_RELAXED) * (double)e;
+        }
+        if (keys > 0)
+            buf_printf(out, "db%d:keys=%llu,expires=%llu,avg_ttl=%llu\r\n", d, (unsigned long long)keys,
+                       (unsigned long long)expires,
+                       (unsigned long long)(expires ? ttl_weighted / (double)expires : 0));
     }
 }
 

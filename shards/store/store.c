@@ -302,6 +302,7 @@ struct store {
     void         *heap;        /* mi_heap_t *, or NULL for the default heap */
     journal_hook *hook;
     void         *hook_arg;
+    int           db;          /* store_set_db: carried by the journal records */
     bool          evicting;    /* a DEL journaled now is an eviction's (journal_record.evicted) */
 
     struct entry **table[2];   /* table[1] is non-NULL only while rehashing */
@@ -735,7 +736,7 @@ static inline void journal(struct store *s, enum journal_op op, const struct ent
 {
     if (!s->hook)
         return;
-    struct journal_record rec = { .op = op };
+    struct journal_record rec = { .op = op, .db = s->db };
     if (e) {
         rec.key = (struct slice){ entry_key(e), entry_key_len(e) };
         rec.type = entry_type(e);
@@ -754,7 +755,7 @@ static inline void journal_del(struct store *s, const struct entry *e, bool by_s
 {
     if (!s->hook)
         return;
-    struct journal_record rec = { .op = JOURNAL_DEL, .by_store = by_store, .evicted = s->evicting };
+    struct journal_record rec = { .op = JOURNAL_DEL, .by_store = by_store, .evicted = s->evicting, .db = s->db };
     rec.key = (struct slice){ entry_key(e), entry_key_len(e) };
     s->hook(s->hook_arg, &rec);
 }
@@ -2152,6 +2153,10 @@ void store_rehash_step(struct store *s)
     else
         maybe_shrink(s); /* deletes that came during a rehash could not */
 }
+
+void store_set_db(struct store *s, int db) { s->db = db; }
+bool store_lfu(const struct store *s) { return s->lfu; }
+int  store_db(const struct store *s) { return s->db; }
 
 void store_set_journal(struct store *s, journal_hook *hook, void *hook_arg)
 {

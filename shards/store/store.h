@@ -77,6 +77,7 @@ struct journal_record {
                                      time passed, eviction), not the command running */
     bool            evicted;      /* JOURNAL_DEL by_store: eviction's, not expiry's
                                      (keyspace notifications tell them apart) */
+    int             db;           /* the database of the store that changed (store_set_db) */
 };
 
 /* Called synchronously for every change; the record's slices are valid only
@@ -121,6 +122,10 @@ struct store;
  * default heap. hook may be NULL. */
 struct store *store_create(void *heap, journal_hook *hook, void *hook_arg);
 void store_destroy(struct store *s);
+/* The database number a store holds (SELECT's index; 0 by default): its
+ * journal records carry it. SWAPDB renumbers the two stores it swaps. */
+void store_set_db(struct store *s, int db);
+int  store_db(const struct store *s);
 
 /* Lookup for a command: returns NULL if the key is missing, or if its time
  * has passed (then it is deleted and a DEL journaled). Counts a hit or a miss
@@ -198,6 +203,7 @@ uint32_t store_entry_lru(const struct entry *e);
  * store_entry_idle_ms; a store never told (a command's scratch store) has
  * none, and answers 0. */
 void store_set_lfu(struct store *s, bool on);
+bool store_lfu(const struct store *s);
 /* OBJECT IDLETIME: how long since e was used, in ms of the store's latest
  * time, from its tick: the store notes its clock once a second it moves
  * (1024 seconds back) and once a minute (1024 minutes back), so the
