@@ -1373,8 +1373,7 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         break;
     case MSG_LOAD_END:
         if (rs->staging) {
-            store_destroy(sh->store);
-            sh->store = rs->staging;
+            shard_dbs_replace(sh, &rs->staging, 1);
             rs->staging = NULL;
             tracking_flushed(sh); /* every key may have changed */
             watch_flushed(sh);
@@ -1394,7 +1393,7 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
             for (struct snap *s = rs->snaps; s; s = s->next)
                 s->waiting = false;
         }
-        store_set_passive(sh->store, m->value != 0);
+        shard_set_passive(sh, m->value != 0);
         if (rs->staging)
             store_set_passive(rs->staging, m->value != 0);
         break;

@@ -50,6 +50,38 @@ size_t shard_used_memory(const struct shard *sh)
     return used;
 }
 
+void shard_dbs_replace(struct shard *sh, struct store *const *with, int n)
+{
+    for (SHARD_EACH_DB(sh, d)) {
+        store_destroy(sh->dbs[d]);
+        sh->dbs[d] = NULL;
+        __atomic_store_n(&sh->db_counts[d].keys, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&sh->db_counts[d].expires, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&sh->db_counts[d].avg_ttl_ms, 0, __ATOMIC_RELAXED);
+    }
+    sh->ndb_made = 0;
+    for (int d = 0; d < n && d < sh->ndbs; d++)
+        if (with[d]) {
+            store_set_db(with[d], d);
+            sh->dbs[d] = with[d];
+            sh->db_made[sh->ndb_made++] = d;
+        }
+    sh->db = -1;
+    shard_select(sh, 0);
+}
+
+void shard_swap_dbs(struct shard *sh, int a, int b)
+{
+    int before = sh->db;
+    struct store *sa = shard_db(sh, a), *sb = shard_db(sh, b);
+    sh->dbs[a] = sb;
+    sh->dbs[b] = sa;
+    store_set_db(sb, a);
+    store_set_db(sa, b);
+    sh->db = -1;
+    shard_select(sh, before);
+}
+
 void shard_set_passive(struct shard *sh, bool on)
 {
     sh->stores_passive = on;

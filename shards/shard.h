@@ -247,6 +247,11 @@ static inline void shard_select(struct shard *sh, int db)
 }
 /* The memory every database's store holds here. */
 size_t shard_used_memory(const struct shard *sh);
+/* Replace every database's store with with[0..n) (NULL: that database
+ * empty), as a full sync's end does; the old stores are destroyed. */
+void shard_dbs_replace(struct shard *sh, struct store *const *with, int n);
+/* SWAPDB's part here: databases a and b trade stores (each made first). */
+void shard_swap_dbs(struct shard *sh, int a, int b);
 /* Set a replica's passive expiry on every database (and those made later). */
 void shard_set_passive(struct shard *sh, bool on);
 
