@@ -157,8 +157,8 @@ void cmd_config_resetstat(struct exec_ctx *ctx)
 {
     /* the stats only: the slow log is SLOWLOG RESET's business, as in Redis */
     shard_stats_reset(&ctx->shard->stats, command_count_all());
-    if (ctx->shard->store != NULL)
-        store_reset_stats(ctx->shard->store);
+    for (SHARD_EACH_DB(ctx->shard, d)) /* every database's hits, misses, expired, evicted */
+        store_reset_stats(ctx->shard->dbs[d]);
     reply_ok(ctx->reply);
 }
 
