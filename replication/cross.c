@@ -40,6 +40,7 @@ struct cross {
     struct cross          *next;    /* the next started, in stream order */
     uint64_t               id;
     uint64_t               before;  /* our offset before it: what an ACK may say while it runs */
+    int                    db;      /* the stream's database when it was read */
     const struct command  *cmd;
     struct shard_msg      *copy;    /* holds the command's arguments */
     int                    nkeys;
@@ -96,6 +97,7 @@ void cross_start(struct shard *sh, struct repl_link *l, const struct command *cm
     x->cmd = cmd;
     x->aof = aof;
     x->before = before;
+    x->db = r->stream_db;
     x->copy = msg_create(0, sh->id, sh->id, NULL, -1, argv, argc);
     x->nkeys = nkeys;
     x->idx = mi_malloc(sizeof(int) * (size_t)nkeys);
@@ -123,6 +125,7 @@ void cross_start(struct shard *sh, struct repl_link *l, const struct command *cm
             continue;
         struct shard_msg *m = repl_msg_create(sh, MSG_REPL_EXPORT, t, keys, kc);
         m->value = x->id;
+        m->db = x->db;
         x->waiting++;
         msg_post(sh, m, t);
     }
@@ -156,6 +159,7 @@ static void cross_run(struct shard *sh, struct repl_link *l, struct cross *x)
     struct capture c = { { false, sh->node, mi_calloc((size_t)n, sizeof(struct buf)), NULL }, x->aof ? &aof : NULL };
     struct write_capture *cap = &c.cap;
     struct store *scratch = store_create(NULL, capture_hook, &c);
+    store_set_db(scratch, x->db);
     const char **cursor = mi_calloc((size_t)n, sizeof(char *));
     for (int t = 0; t < n; t++)
         cursor[t] = x->parts[t].data;
@@ -183,8 +187,10 @@ static void cross_run(struct shard *sh, struct repl_link *l, struct cross *x)
                     out.data);
     buf_free(&out);
     for (int t = 0; t < n; t++) {
-        if (cap->per_shard[t].len)
+        if (cap->per_shard[t].len) {
+            replica_apply_db(l, t, x->db);
             apply_put_records(&l->apply[t], &l->apply_open[t], cap->per_shard[t].data, cap->per_shard[t].len);
+        }
         buf_free(&cap->per_shard[t]);
     }
     mi_free(cap->per_shard);

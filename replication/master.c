@@ -241,6 +241,14 @@ void master_attach(struct shard *sh, struct shard_msg *m)
          * shard starts its snapshot after applying them: mailboxes keep
          * the order of one sender. */
         x->stream_later = repl_is_replica(n);
+        int stream_db = x->stream_later ? replica_stream_db(sh) : 0;
+        if (stream_db != 0) {
+            /* the stream from offset is in another database than 0, where
+             * the snapshot's frames leave the replica: a frame says which */
+            char num[16];
+            int nl = snprintf(num, sizeof num, "%d", stream_db);
+            buf_printf(&x->stream_held, "*2\r\n$10\r\n" FRAME_SELECT "\r\n$%d\r\n%s\r\n", nl, num);
+        }
         /* node-wide state outside the stores first (the function libraries) */
         for (int i = 0; i < n->nmodules; i++)
             if (n->modules[i]->full_sync)

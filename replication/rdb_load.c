@@ -55,6 +55,8 @@ struct rdb_in {
     unsigned       version;
     uint64_t       crc;            /* of every byte taken so far (but the checksum) */
     int64_t        expire_at;      /* the next key's (0: none) */
+    int            db;             /* the database of the keys that follow (SELECTDB) */
+    int            stream_db;      /* AUX repl-stream-db: the stream's database after the file */
     size_t         retry_at;       /* an unfinished record: try again when this much waits */
     size_t         record_max;     /* one record's bytes at most */
     uint64_t       keys;
@@ -102,6 +104,7 @@ void rdb_in_free(struct rdb_in *x)
 }
 
 uint64_t rdb_in_keys(const struct rdb_in *x) { return x->keys; }
+int rdb_in_stream_db(const struct rdb_in *x) { return x->stream_db; }
 uint64_t rdb_in_bytes(const struct rdb_in *x) { return x->bytes; }
 int64_t rdb_in_total(const struct rdb_in *x) { return x->eof_form ? -1 : (int64_t)x->total; }
 
@@ -207,6 +210,11 @@ static enum rec_result record(struct shard *sh, struct repl_link *l, struct rdb_
             struct buf own2;
             buf_init(&own2);
             bool ok = serialize_get_string(&q, end, &a, &x->scratch) && serialize_get_string(&q, end, &b, &own2);
+            long long v;
+            /* the database the master's stream is in after the file */
+            if (ok && a.len == 14 && memcmp(a.ptr, "repl-stream-db", 14) == 0 && parse_ll(b, &v) && v >= 0 &&
+                v < sh->ndbs)
+                x->stream_db = (int)v;
             buf_free(&own2);
             if (!ok)
                 return REC_SHORT;
@@ -216,11 +224,12 @@ static enum rec_result record(struct shard *sh, struct repl_link *l, struct rdb_
     case OP_SELECTDB:
         if (!serialize_get_len(q, (size_t)(end - q), &len, &lu))
             return REC_SHORT;
-        if (len != 0) {
-            snprintf(err, errlen, "the master's RDB holds keys of database %llu, and ringkv has one database (0)",
-                     (unsigned long long)len);
+        if (len >= (uint64_t)sh->ndbs) {
+            snprintf(err, errlen, "the master's RDB holds keys of database %llu, and ringkv has %d here (databases)",
+                     (unsigned long long)len, sh->ndbs);
             return REC_BAD;
         }
+        x->db = (int)len;
         *used = 1 + lu;
         return REC_OK;
     case OP_RESIZEDB:
@@ -288,6 +297,7 @@ static enum rec_result record(struct shard *sh, struct repl_link *l, struct rdb_
         decoded_value_free(&v);
     }
     int owner = sh->node->nshards == 1 ? 0 : shard_of_slot(sh->node, key_slot(key.ptr, key.len));
+    replica_apply_db(l, owner, x->db);
     apply_put_object(&l->apply[owner], &l->apply_open[owner], key, x->expire_at, op, body, bu);
     x->expire_at = 0;
     x->keys++;

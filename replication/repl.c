@@ -9,6 +9,7 @@
 #include <mimalloc.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -125,6 +126,7 @@ void repl_shard_setup(struct shard *sh)
 }
 
 static void snap_free(struct shard *sh, struct snap *s);
+static void staging_free(struct repl_shard *rs, int ndbs);
 static void live_unlink(struct shard *sh, struct snap_pending **pp);
 
 void repl_shard_teardown(struct shard *sh)
@@ -148,8 +150,7 @@ void repl_shard_teardown(struct shard *sh)
         msg_free(m); /* the node is stopping: nobody waits for it */
     }
     buf_free(&rs->flush_held);
-    if (rs->staging)
-        store_destroy(rs->staging);
+    staging_free(rs, sh->ndbs);
     gate_destroy(rs->gate);
     mi_free(rs);
     sh->repl = NULL;
@@ -598,6 +599,32 @@ void apply_put_object(struct buf *b, size_t *open, struct slice key, int64_t exp
     buf_append(b, body, len);
 }
 
+void apply_put_db(struct buf *b, size_t *open, int db)
+{
+    *open = SIZE_MAX;
+    apply_segment_start(b, 'D', 4);
+    int32_t d = db;
+    buf_append(b, &d, 4);
+}
+
+void apply_put_swapdb(struct buf *b, size_t *open, int a, int b2)
+{
+    *open = SIZE_MAX;
+    apply_segment_start(b, 'S', 8);
+    int32_t x = a, y = b2;
+    buf_append(b, &x, 4);
+    buf_append(b, &y, 4);
+}
+
+void apply_put_move(struct buf *b, size_t *open, struct slice key, int to)
+{
+    *open = SIZE_MAX;
+    apply_segment_start(b, 'M', (uint32_t)(4 + key.len));
+    int32_t t = to;
+    buf_append(b, &t, 4);
+    buf_append(b, key.ptr, key.len);
+}
+
 void apply_put_export(struct buf *b, size_t *open, struct shard_msg *m)
 {
     *open = SIZE_MAX;
@@ -624,11 +651,47 @@ static void apply_object(struct store *st, const char *p, uint32_t n)
                     key.ptr);
 }
 
-/* A cross-shard command of the master's stream (cross.c) wants copies of
- * its keys here, as the store stands after the writes before it. */
-static void export_keys(struct store *st, struct shard_msg *m)
+/* A full sync's staging store for database db, made at its first write. */
+static struct store *staging_db(struct shard *sh, int db)
 {
-    keys_export(st, m->argc, m->argv, &m->payload, 0);
+    struct repl_shard *rs = sh->repl;
+    if (!rs->staging[db]) {
+        /* the shard's hook, as for its live stores (the journal, then the
+         * invalidations of client-side caching) */
+        struct store *st = store_create(sh->heap, shard_store_changed, sh);
+        store_set_db(st, db);
+        store_set_hold(st, pause_keeps_keys, sh);
+        store_set_passive(st, true);
+        rs->staging[db] = st;
+    }
+    return rs->staging[db];
+}
+
+/* The store of database db the master's writes go to: the staging one
+ * while a full sync loads (load), else the live one (not selected). */
+static struct store *apply_db_store(struct shard *sh, bool load, int db)
+{
+    return load ? staging_db(sh, db) : shard_db(sh, db);
+}
+
+static void staging_free(struct repl_shard *rs, int ndbs)
+{
+    if (!rs->staging)
+        return;
+    for (int d = 0; d < ndbs; d++)
+        if (rs->staging[d])
+            store_destroy(rs->staging[d]);
+    mi_free(rs->staging);
+    rs->staging = NULL;
+}
+
+/* A cross-shard command of the master's stream (cross.c) wants copies of
+ * its keys here, in its database, as the store stands after the writes
+ * before it. */
+static void export_keys(struct shard *sh, bool load, struct shard_msg *m)
+{
+    int db = m->db >= 0 && m->db < sh->ndbs ? m->db : 0;
+    keys_export(apply_db_store(sh, load, db), m->argc, m->argv, &m->payload, 0);
 }
 
 /* The master's writes applied to our store while a snapshot of it runs
@@ -706,13 +769,80 @@ static void apply_command(struct shard *sh, struct store *st, const char *p, uin
         mi_free(args);
 }
 
-/* A MSG_REPL_APPLY's payload, in order. Records apply with now 0 too. */
-static void stream_apply(struct shard *sh, struct store *st, const struct buf *b)
+/* FLUSHALL of the master's stream: run on the stream's database (st), the
+ * others here flushed with it. */
+static void flush_other_dbs(struct shard *sh, bool load, struct store *st)
+{
+    if (load) {
+        for (int d = 0; d < sh->ndbs; d++)
+            if (sh->repl->staging[d] && sh->repl->staging[d] != st)
+                store_flush(sh->repl->staging[d]);
+        return;
+    }
+    for (SHARD_EACH_DB(sh, d))
+        if (sh->dbs[d] != st)
+            store_flush(sh->dbs[d]);
+}
+
+/* SWAPDB a b of the master's stream, this shard's part. */
+static void apply_swapdb(struct shard *sh, bool load, int a, int b)
+{
+    if (a == b)
+        return;
+    if (!load) {
+        shard_swap_dbs(sh, a, b);
+        watch_flushed(sh); /* the keys of both may have changed */
+        return;
+    }
+    struct repl_shard *rs = sh->repl;
+    struct store *sa = rs->staging[a];
+    rs->staging[a] = rs->staging[b];
+    rs->staging[b] = sa;
+    if (rs->staging[a])
+        store_set_db(rs->staging[a], a);
+    if (rs->staging[b])
+        store_set_db(rs->staging[b], b);
+}
+
+/* MOVE key to of a Redis master's stream, from database db: its value and
+ * time go to `to` if that lacks the key (the master propagated a MOVE that
+ * succeeded there). */
+static void apply_move(struct shard *sh, bool load, int db, const char *p, uint32_t n)
+{
+    int32_t to;
+    memcpy(&to, p, 4);
+    struct slice key = { p + 4, n - 4 };
+    if (to < 0 || to >= sh->ndbs || to == db)
+        return;
+    struct store *src = apply_db_store(sh, load, db), *dst = apply_db_store(sh, load, to);
+    if (!store_peek(src, key, 0) || store_peek(dst, key, 0)) {
+        log_warning("A MOVE of the master's stream could not be applied here: '%.*s' to database %d",
+                    (int)(key.len > 64 ? 64 : key.len), key.ptr, to);
+        return;
+    }
+    if (!load && sh->snap_keys_pending > 0) {
+        shard_select(sh, db);
+        repl_key_before_write(sh, &key);
+    }
+    struct buf copy;
+    buf_init(&copy);
+    keys_export(src, 1, &key, &copy, 0);
+    const char *cursor = copy.data;
+    key_import(dst, key, &cursor, 0);
+    buf_free(&copy);
+    store_delete(src, key);
+}
+
+/* A MSG_REPL_APPLY's payload, in order, on the live stores or (load) the
+ * staging ones. It starts in database 0; 'D' segments choose another.
+ * Records apply with now 0 too. */
+static void stream_apply(struct shard *sh, bool load, const struct buf *b)
 {
     const char *p = b->data, *end = b->data + b->len;
+    int was = sh->db, db = 0;
     /* a full sync's store (the snapshot, then the stream until it is done):
      * no keyspace notifications, as Redis publishes none loading an RDB */
-    bool loading = st != sh->store;
+    bool loading = load;
     if (loading)
         notify_quiet(sh, true);
     while (p < end) {
@@ -720,6 +850,32 @@ static void stream_apply(struct shard *sh, struct store *st, const struct buf *b
         uint32_t n;
         memcpy(&n, p + 1, 4);
         p += 5;
+        if (kind == 'D') {
+            int32_t d;
+            memcpy(&d, p, 4);
+            db = d >= 0 && d < sh->ndbs ? d : 0;
+            p += n;
+            continue;
+        }
+        if (kind == 'S') {
+            int32_t a, bb;
+            memcpy(&a, p, 4);
+            memcpy(&bb, p + 4, 4);
+            if (a >= 0 && a < sh->ndbs && bb >= 0 && bb < sh->ndbs)
+                apply_swapdb(sh, load, a, bb);
+            p += n;
+            continue;
+        }
+        if (kind == 'M') {
+            apply_move(sh, load, db, p, n);
+            p += n;
+            continue;
+        }
+        /* a live database is selected while its writes apply: the hooks
+         * and repl_key_before_write take sh->db as the write's */
+        struct store *st = apply_db_store(sh, load, db);
+        if (!load)
+            shard_select(sh, db);
         if (kind == 'R') {
             struct buf view = { (char *)p, n, n };
             if (st == sh->store && sh->snap_keys_pending > 0)
@@ -730,13 +886,19 @@ static void stream_apply(struct shard *sh, struct store *st, const struct buf *b
         } else if (kind == 'X') {
             struct shard_msg *m;
             memcpy(&m, p, sizeof m);
-            export_keys(st, m);
+            export_keys(sh, load, m);
             answer(sh, m);
         } else {
             apply_command(sh, st, p, n);
+            uint32_t argc, l0;
+            memcpy(&argc, p, 4);
+            if (argc >= 1 && (memcpy(&l0, p + 4, 4), l0 == 8) && strncasecmp(p + 8, "flushall", 8) == 0)
+                flush_other_dbs(sh, load, st);
         }
         p += n;
     }
+    if (!load)
+        shard_select(sh, was);
     if (loading)
         notify_quiet(sh, false);
 }
@@ -764,7 +926,7 @@ static void apply_deferred(struct shard *sh, size_t upto)
     if (upto == 0)
         return;
     struct buf view = { rs->deferred_apply.data, upto, upto };
-    stream_apply(sh, sh->store, &view);
+    stream_apply(sh, false, &view);
     buf_consume(&rs->deferred_apply, upto);
     for (struct snap *s = rs->snaps; s; s = s->next)
         if (s->waiting)
@@ -841,11 +1003,25 @@ static void put_bulk(struct buf *b, const char *p, size_t n)
     buf_append(b, "\r\n", 2);
 }
 
-/* The entry of s for key among its big collections under way, or NULL. */
-static struct snap_pending *pending_find(struct snap *s, struct slice key)
+/* The frames after this go to database db (the frames of a payload start
+ * in database 0, *at the one they are in now). */
+static void frame_select(struct buf *out, int *at, int db)
+{
+    if (*at == db)
+        return;
+    char num[16];
+    int n = snprintf(num, sizeof(num), "%d", db);
+    buf_append_str(out, "*2\r\n$10\r\n" FRAME_SELECT "\r\n");
+    put_bulk(out, num, (size_t)n);
+    *at = db;
+}
+
+/* The entry of s for key of database db among its big collections under
+ * way, or NULL. */
+static struct snap_pending *pending_find(struct snap *s, int db, struct slice key)
 {
     for (struct snap_pending *p = s->pending; p; p = p->next)
-        if (p->klen == key.len && memcmp(p->key, key.ptr, key.len) == 0)
+        if (p->db == db && p->klen == key.len && memcmp(p->key, key.ptr, key.len) == 0)
             return p;
     return NULL;
 }
@@ -859,8 +1035,9 @@ static void add_frame(void *arg, struct entry *e)
         struct slice key = { entry_key(e), entry_key_len(e) };
         f->keys++;
         bool big = collection_in_parts(entry_type(e), entry_object(e));
-        if (big && pending_find(f->snap, key))
+        if (big && pending_find(f->snap, f->snap->db, key))
             return; /* met again (the walk may visit a key twice): its parts are under way */
+        frame_select(f->out, &f->snap->frames_db, f->snap->db);
         /* what the stream made of the key on the replica before this frame
          * is in the value sent now (this shard's stream bytes go ahead of
          * its frames): the copy starts empty, as a string's RESTORE
@@ -879,6 +1056,7 @@ static void add_frame(void *arg, struct entry *e)
             abort();
         p->next = NULL;
         p->cursor = 0;
+        p->db = f->snap->db;
         p->type = entry_type(e);
         p->part_elems = part_elements(p->type, entry_object(e));
         /* a list's parts go by index, head to tail, which the stream's
@@ -899,6 +1077,7 @@ static void add_frame(void *arg, struct entry *e)
     }
     char t[24];
     int tl = snprintf(t, sizeof(t), "%lld", (long long)entry_expire_at(e));
+    frame_select(f->out, &f->snap->frames_db, f->snap->db);
     buf_append_str(f->out, "*4\r\n$11\r\n" FRAME_RESTORE "\r\n");
     put_bulk(f->out, entry_key(e), entry_key_len(e));
     put_bulk(f->out, t, (size_t)tl);
@@ -1059,8 +1238,10 @@ static void pending_parts(struct shard *sh, struct snap *s, int64_t now, struct 
     while (s->pending && out->len < SNAPSHOT_SLICE_BYTES) {
         struct snap_pending *p = s->pending;
         struct slice key = { p->key, p->klen };
-        struct entry *e = store_peek(sh->store, key, now);
+        struct entry *e = sh->dbs[p->db] ? store_peek(sh->dbs[p->db], key, now) : NULL;
         bool same = e && entry_type(e) == p->type;
+        if (same)
+            frame_select(out, &s->frames_db, p->db);
         if (same)
             p->cursor = journal_encode_collection_part(out, FRAME_LOADCMD, key, p->type, entry_object(e),
                                                        entry_expire_at(e), p->cursor, p->part_elems);
@@ -1086,7 +1267,7 @@ void repl_key_before_write(struct shard *sh, const struct slice *key)
     int64_t now = repl_is_replica(sh->node) ? 0 : shard_now_ms(sh);
     for (struct snap *s = rs->snaps; s && sh->snap_keys_pending > 0; s = s->next) {
         struct snap_pending **pp = &s->pending;
-        while (*pp && ((*pp)->type != TYPE_LIST || (*pp)->klen != key->len ||
+        while (*pp && ((*pp)->type != TYPE_LIST || (*pp)->db != sh->db || (*pp)->klen != key->len ||
                        memcmp((*pp)->key, key->ptr, key->len) != 0))
             pp = &(*pp)->next;
         struct snap_pending *p = *pp;
@@ -1099,8 +1280,11 @@ void repl_key_before_write(struct shard *sh, const struct slice *key)
         if (e && entry_type(e) == TYPE_LIST && !(s->flow && atomic_load(&s->flow->cancelled))) {
             struct buf frames;
             buf_init(&frames);
+            int at = 0;
+            frame_select(&frames, &at, p->db);
             journal_encode_collection_part(&frames, FRAME_LOADCMD, *key, TYPE_LIST, entry_object(e),
                                            entry_expire_at(e), p->cursor, SIZE_MAX);
+            frame_select(&frames, &at, 0);
             ship_journal(sh);
             if (s->flow)
                 atomic_fetch_add(&s->flow->inflight, (long long)frames.len);
@@ -1108,6 +1292,25 @@ void repl_key_before_write(struct shard *sh, const struct slice *key)
             buf_free(&frames);
         }
         pending_free(sh, p);
+    }
+}
+
+/* Has s's walk keys left to visit? Once a database's walk is over it goes
+ * on to the next made here, by index (one made since, of a lower index,
+ * holds only writes made after the start: the stream brings them). */
+static bool snap_walking(struct shard *sh, struct snap *s)
+{
+    for (;;) {
+        if (sh->dbs[s->db] && (!s->started || s->cursor != 0))
+            return true;
+        int next = s->db + 1;
+        while (next < sh->ndbs && !sh->dbs[next])
+            next++;
+        if (next >= sh->ndbs)
+            return false;
+        s->db = next;
+        s->cursor = 0;
+        s->started = false;
     }
 }
 
@@ -1137,12 +1340,14 @@ static void snapshot_slices(struct shard *sh)
         struct buf frames;
         buf_init(&frames);
         struct frame_sink sink = { &frames, 0, { NULL, 0, 0 }, s, sh };
+        s->frames_db = 0; /* a payload starts in database 0 */
         pending_parts(sh, s, now, &frames);
-        while ((!s->started || s->cursor != 0) && frames.len < SNAPSHOT_SLICE_BYTES) {
-            s->cursor = store_scan(sh->store, s->cursor, 128, now, add_frame, &sink);
+        while (snap_walking(sh, s) && frames.len < SNAPSHOT_SLICE_BYTES) {
+            s->cursor = store_scan(sh->dbs[s->db], s->cursor, 128, now, add_frame, &sink);
             s->started = true;
             pending_parts(sh, s, now, &frames);
         }
+        frame_select(&frames, &s->frames_db, 0); /* and ends in it */
         if (frames.len) {
             if (s->flow)
                 atomic_fetch_add(&s->flow->inflight, (long long)frames.len);
@@ -1152,7 +1357,7 @@ static void snapshot_slices(struct shard *sh)
         buf_free(&sink.payload);
         /* (a write may have sent the last pending key's rest since the
          * last turn: repl_key_before_write) */
-        if (s->started && s->cursor == 0 && !s->pending) {
+        if (!snap_walking(sh, s) && !s->pending) {
             repl_post(sh, 0, MSG_SNAP_DONE, s->replica_id, NULL, NULL);
             *pp = s->next;
             snap_free(sh, s);
@@ -1358,32 +1563,27 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
         if (!rs->staging && defers_applies(sh))
             buf_append(&rs->deferred_apply, m->payload.data, m->payload.len);
         else
-            stream_apply(sh, rs->staging ? rs->staging : sh->store, &m->payload);
+            stream_apply(sh, rs->staging != NULL, &m->payload);
         break;
     case MSG_LOAD_BEGIN:
-        /* our own full sync: what we deferred belongs to the store it replaces */
+        /* our own full sync: what we deferred belongs to the stores it replaces */
         apply_deferred(sh, rs->deferred_apply.len);
-        if (rs->staging)
-            store_destroy(rs->staging);
-        /* the shard's hook, as for its live store (the journal, then the
-         * invalidations of client-side caching) */
-        rs->staging = store_create(sh->heap, shard_store_changed, sh);
-        store_set_hold(rs->staging, pause_keeps_keys, sh);
-        store_set_passive(rs->staging, true);
+        staging_free(rs, sh->ndbs);
+        /* a store per database, made as the sync writes there (staging_db) */
+        rs->staging = mi_calloc((size_t)sh->ndbs, sizeof(struct store *));
         break;
     case MSG_LOAD_END:
         if (rs->staging) {
-            shard_dbs_replace(sh, &rs->staging, 1);
+            staging_db(sh, 0); /* database 0 is always there */
+            shard_dbs_replace(sh, rs->staging, sh->ndbs);
+            mi_free(rs->staging);
             rs->staging = NULL;
             tracking_flushed(sh); /* every key may have changed */
             watch_flushed(sh);
         }
         break;
     case MSG_LOAD_ABORT:
-        if (rs->staging) {
-            store_destroy(rs->staging);
-            rs->staging = NULL;
-        }
+        staging_free(rs, sh->ndbs);
         break;
     case MSG_ROLE:
         if (m->value == 0) {
@@ -1394,8 +1594,9 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
                 s->waiting = false;
         }
         shard_set_passive(sh, m->value != 0);
-        if (rs->staging)
-            store_set_passive(rs->staging, m->value != 0);
+        for (int d = 0; rs->staging && d < sh->ndbs; d++)
+            if (rs->staging[d])
+                store_set_passive(rs->staging[d], m->value != 0);
         break;
     case MSG_FLUSH_JOURNAL:
         ship_journal(sh);
@@ -1415,7 +1616,7 @@ static void handle_request(struct shard *sh, struct shard_msg *m)
             apply_put_export(&rs->deferred_apply, &open, m);
             return;
         }
-        export_keys(rs->staging ? rs->staging : sh->store, m);
+        export_keys(sh, rs->staging != NULL, m);
         break;
     }
     answer(sh, m);

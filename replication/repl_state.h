@@ -66,6 +66,12 @@ struct shard_msg *repl_msg_create(struct shard *sh, int kind, int to, const stru
 /* A snapshot frame holding one command of a collection's rebuild
  * (journal_encode_collection): RKV.LOADCMD HSET key f v ... */
 #define FRAME_LOADCMD "RKV.LOADCMD"
+/* A snapshot frame choosing the database the next frames load into
+ * (RKV.SELECT db): not part of the stream, as the other frames. Each
+ * MSG_SNAP_DATA payload starts and ends in database 0, as the stream's
+ * bytes of each shard do; a replica serving a full sync puts one ahead of
+ * the stream it held if that stream is in another database. */
+#define FRAME_SELECT "RKV.SELECT"
 
 /* MSG_REPL_FEED's value: what the replica's shard does with the bytes.
  * FEED_DROP closes the connection once what it holds is sent, FEED_CUT at
@@ -117,7 +123,9 @@ struct snap {
     struct snap      *next;
     uint64_t          replica_id;
     uint64_t          cursor;
-    bool              started;  /* the walk has begun: cursor 0 now means it is over */
+    bool              started;  /* the walk of db has begun: cursor 0 now means it is over */
+    int               db;       /* the database walked (every one made here, by index) */
+    int               frames_db; /* the database the frames being made are in */
     struct snap_pending *pending; /* big collections still being sent, oldest first */
     struct snap_pending **pending_tail;
     struct snap_flow *flow;
@@ -166,7 +174,10 @@ struct repl_shard {
      * fix covers every collection given whole before them (a slot move's
      * WAIT for its last part) */
     struct buf    flush_held;
-    struct store *staging;      /* replica, full sync: the store being loaded */
+    /* replica, full sync: the stores being loaded, one per database
+     * (ndbs of them, made as something is written there), while loading */
+    struct store **staging;
+    bool          loading;
     /* the command running whose row journals it as itself (not its
      * effects), and the store records it made meanwhile (held back) */
     const struct command *journaling;
@@ -234,6 +245,8 @@ struct repl_link {
     struct buf        *apply;    /* per shard: what to apply there, sent each turn (apply_put_*) */
     size_t            *apply_open; /* per shard: offset of the open record segment's
                                       header in apply[i], or SIZE_MAX */
+    int               *apply_db;   /* per shard: the database apply[i]'s next segment acts
+                                      on ('D' segments; each batch starts and ends in 0) */
     struct ack_fence  *fences;   /* acknowledgements waiting for the shards, oldest first */
     /* per shard, the batches posted and not seen taken yet (applied.c) */
     struct applied_track *applied;
@@ -246,6 +259,7 @@ struct repl_link {
      * its EXEC, so each shard applies its part at once and a cut link
      * leaves none of it (the offset stays before the MULTI, as Redis's) */
     bool               in_multi;
+    int                multi_db;  /* the stream's database at its MULTI */
     struct buf         multi_raw;
     struct buf         multi_aof; /* its AOF form (replica_aof_form) */
     struct cross      *cross;    /* cross-shard commands under way, oldest first (cross.c) */
@@ -292,6 +306,11 @@ struct repl {
      * one, so the next sync is a full one */
     bool            multi_partly_applied;
     /* replica side */
+    /* the database the stream is in at journal_offset(backlog) (its last
+     * SELECT): kept across links, as a Redis replica keeps its cached
+     * master's; 0 at a full sync's start; a master's (not a replica's)
+     * stream is in 0 between its shards' batches */
+    int             stream_db;
     char            master_host[256];
     int             master_port;
     enum link_step  step;
@@ -402,6 +421,15 @@ void apply_put_record(struct buf *b, size_t *open, const struct journal_record *
 void apply_put_command(struct buf *b, size_t *open, int argc, const struct slice *argv);
 
 void apply_put_records(struct buf *b, size_t *open, const char *p, size_t n);
+/* A 'D' segment: the segments after it act on database db (a batch starts
+ * in database 0). */
+void apply_put_db(struct buf *b, size_t *open, int db);
+/* An 'S' segment: SWAPDB a b, this shard's part (the staging stores while
+ * a full sync loads). */
+void apply_put_swapdb(struct buf *b, size_t *open, int a, int b2);
+/* An 'M' segment: MOVE key from the segment's database to database `to`
+ * (a Redis master's MOVE: the value and its time go, if `to` lacks key). */
+void apply_put_move(struct buf *b, size_t *open, struct slice key, int to);
 /* An 'O' segment: a key of a Redis master's RDB (its RDB type byte and
  * body), decoded and stored by its owner. */
 void apply_put_object(struct buf *b, size_t *open, struct slice key, int64_t expire_at_ms, unsigned type,
@@ -411,6 +439,12 @@ void apply_put_object(struct buf *b, size_t *open, struct slice key, int64_t exp
 void apply_put_export(struct buf *b, size_t *open, struct shard_msg *m);
 
 /* replica.c */
+/* The next segment queued to shard i acts on database db: a 'D' segment
+ * first if apply[i] is in another. */
+void replica_apply_db(struct repl_link *l, int i, int db);
+/* The database the stream is in at our offset (what a full sync served now
+ * starts in): 0 on a master. */
+int replica_stream_db(struct shard *sh);
 void replica_tick(struct shard *sh, int64_t now_ms);
 void replica_stop(struct shard *sh);
 /* Post what is queued for each shard (held inside a MULTI unless force). */
@@ -431,6 +465,9 @@ struct rdb_in *rdb_in_start(struct shard *sh, const char *line, size_t len, char
 enum rdb_in_status rdb_in_data(struct shard *sh, struct repl_link *l, struct rdb_in *x, const char *p, size_t n,
                                size_t budget, size_t *used, char *err, size_t errlen);
 uint64_t rdb_in_keys(const struct rdb_in *x);
+/* The database the master's stream is in after the file (its AUX
+ * repl-stream-db; 0 without). */
+int rdb_in_stream_db(const struct rdb_in *x);
 /* A record not whole yet: the input it waits for, counted from it (0: none). */
 size_t rdb_in_wants(const struct rdb_in *x);
 uint64_t rdb_in_bytes(const struct rdb_in *x);

@@ -69,6 +69,8 @@ static void refuse_held_syncs(struct shard *sh, struct repl_link *l)
 static void link_free(struct shard *sh, struct repl_link *l)
 {
     int nshards = sh->node->nshards;
+    if (l->in_multi) /* its bytes are not counted: the stream is where its MULTI was */
+        repl_of(sh)->stream_db = l->multi_db;
     refuse_held_syncs(sh, l);
     while (l->fences) {
         struct ack_fence *f = l->fences;
@@ -85,6 +87,7 @@ static void link_free(struct shard *sh, struct repl_link *l)
         buf_free(&l->apply[i]);
     mi_free(l->apply);
     mi_free(l->apply_open);
+    mi_free(l->apply_db);
     mi_free(l);
 }
 
@@ -159,6 +162,14 @@ int repl_set_master(struct shard *sh, const char *host, int port, char *err, siz
         /* PSYNC2: the old history stays reachable under replid2 */
         memcpy(r->replid2, r->replid, sizeof(r->replid));
         r->second_offset = (int64_t)journal_offset(r->backlog) + 1;
+        if (r->stream_db != 0) {
+            /* our shards' stream bytes start in database 0 (repl.c,
+             * ship_journal): the old master's stream may have left another
+             * selected, for our replicas and our AOF (as Redis forces a
+             * SELECT after a promotion) */
+            master_stream_bytes(sh, "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n", 23);
+            r->stream_db = 0;
+        }
         repl_new_replid(r->replid);
         /* Our replicas must learn the new id, or they would take what we
          * write from now on as the old history and, sent to another node
@@ -336,6 +347,7 @@ static void connect_master(struct shard *sh)
     resp_parser_init(&l->parser);
     l->apply = mi_calloc((size_t)sh->node->nshards, sizeof(struct buf));
     l->apply_open = mi_malloc((size_t)sh->node->nshards * sizeof(size_t));
+    l->apply_db = mi_calloc((size_t)sh->node->nshards, sizeof(int));
     for (int i = 0; i < sh->node->nshards; i++)
         l->apply_open[i] = SIZE_MAX;
     l->post_from = journal_offset(r->backlog);
@@ -459,6 +471,7 @@ static bool handshake_reply(struct shard *sh, struct repl_link *l, const char *l
         memset(r->replid2, '0', REPLID_LEN);
         r->second_offset = -1;
         journal_reset(r->backlog, (uint64_t)off);
+        r->stream_db = 0; /* the snapshot's frames and the stream say which next */
         /* not a history to continue from until the snapshot is complete:
          * a cut during the transfer means a new full sync */
         r->backlog_active = false;
@@ -494,9 +507,32 @@ static int key_owner(struct shard *sh, struct slice key)
     return sh->node->nshards == 1 ? 0 : shard_of_slot(sh->node, key_slot(key.ptr, key.len));
 }
 
+void replica_apply_db(struct repl_link *l, int i, int db)
+{
+    if (l->apply_db[i] == db)
+        return;
+    apply_put_db(&l->apply[i], &l->apply_open[i], db);
+    l->apply_db[i] = db;
+}
+
+int replica_stream_db(struct shard *sh)
+{
+    struct repl *r = repl_of(sh);
+    if (r->link && r->link->in_multi)
+        return r->link->multi_db;
+    return r->stream_db;
+}
+
+/* A segment for shard i in the stream's database. */
+static void queue_to(struct shard *sh, struct repl_link *l, int i)
+{
+    replica_apply_db(l, i, repl_of(sh)->stream_db);
+}
+
 static void queue_record(struct shard *sh, struct repl_link *l, const struct journal_record *rec)
 {
     int owner = key_owner(sh, rec->key);
+    queue_to(sh, l, owner);
     apply_put_record(&l->apply[owner], &l->apply_open[owner], rec);
 }
 
@@ -508,6 +544,7 @@ void replica_post_applies(struct shard *sh, struct repl_link *l, bool force)
     if (l->in_multi && !force)
         return;
     for (int i = 0; i < sh->node->nshards; i++) {
+        replica_apply_db(l, i, 0); /* a batch ends in database 0, as it starts */
         if (l->apply[i].len)
             repl_post(sh, i, MSG_REPL_APPLY, applied_posting(sh, l, i), NULL, &l->apply[i]);
         l->apply_open[i] = SIZE_MAX;
@@ -561,8 +598,10 @@ static void queue_split(struct shard *sh, struct repl_link *l, const struct comm
             for (int j = 0; j < step && idx[k] + j < argc; j++)
                 part[pc++] = argv[idx[k] + j];
         }
-        if (pc > cmd->first_key)
+        if (pc > cmd->first_key) {
+            queue_to(sh, l, t);
             apply_put_command(&l->apply[t], &l->apply_open[t], pc, part);
+        }
     }
     mi_free(part);
 }
@@ -599,21 +638,26 @@ static enum stream_verdict queue_command(struct shard *sh, struct repl_link *l, 
     if (cmd->journal == JOURNAL_ALWAYS) {
         /* node-wide state: shard 0 runs it; PUBLISH: every shard, for its
          * own subscribers */
-        for (int i = 0; i < ((cmd->flags & CMD_ALL_SHARDS) ? sh->node->nshards : 1); i++)
+        for (int i = 0; i < ((cmd->flags & CMD_ALL_SHARDS) ? sh->node->nshards : 1); i++) {
+            queue_to(sh, l, i);
             apply_put_command(&l->apply[i], &l->apply_open[i], argc, argv);
+        }
         if (aof)
             replica_aof_form(sh, l, raw, rawlen);
         return SC_OK;
     }
     if (cmd->journal == JOURNAL_NODE) {
-        for (int i = 0; i < sh->node->nshards; i++)
+        for (int i = 0; i < sh->node->nshards; i++) {
+            queue_to(sh, l, i);
             apply_put_command(&l->apply[i], &l->apply_open[i], argc, argv);
+        }
         if (aof)
             replica_aof_form(sh, l, raw, rawlen);
         return SC_OK;
     }
     int nk = command_keys(cmd, argc, argv, NULL, 0);
     if (nk <= 0) { /* a write of no key: shard 0's */
+        queue_to(sh, l, 0);
         apply_put_command(&l->apply[0], &l->apply_open[0], argc, argv);
         if (aof)
             replica_aof_form(sh, l, raw, rawlen);
@@ -630,6 +674,7 @@ static enum stream_verdict queue_command(struct shard *sh, struct repl_link *l, 
     }
     enum stream_verdict v = SC_OK;
     if (one) {
+        queue_to(sh, l, owner[0]);
         apply_put_command(&l->apply[owner[0]], &l->apply_open[owner[0]], argc, argv);
         if (aof)
             replica_aof_form(sh, l, raw, rawlen);
@@ -650,6 +695,16 @@ static enum stream_verdict queue_command(struct shard *sh, struct repl_link *l, 
     if (owner != small_own)
         mi_free(owner);
     return v;
+}
+
+/* A database index of the stream: one we have (databases). */
+static bool db_index(struct shard *sh, struct slice s, int *db)
+{
+    long long v;
+    if (!parse_ll(s, &v) || v < 0 || v >= sh->ndbs)
+        return false;
+    *db = (int)v;
+    return true;
 }
 
 static bool parse_expire(struct slice s, int64_t *at)
@@ -710,6 +765,7 @@ static void rdb_finished(struct shard *sh, struct repl_link *l)
     }
     log_notice("MASTER <-> REPLICA sync: Loading DB in memory: %llu keys from the master's RDB (%llu bytes)",
                (unsigned long long)rdb_in_keys(l->rdb), (unsigned long long)rdb_in_bytes(l->rdb));
+    repl_of(sh)->stream_db = rdb_in_stream_db(l->rdb);
     rdb_in_free(l->rdb);
     l->rdb = NULL;
     sync_finished(sh, l);
@@ -732,7 +788,7 @@ static bool waits_for_cross(struct repl_link *l, int argc, const struct slice *a
     if (slice_eq_nocase(name, "replconf"))
         return argc >= 2 && slice_eq_nocase(argv[1], "getack");
     if (slice_eq_nocase(name, "select"))
-        return argc != 2 || argv[1].len != 1 || argv[1].ptr[0] != '0';
+        return false; /* each cross runs in the database it was read in */
     if (argc < 2)
         return true;
     if ((slice_eq_nocase(name, "del") || slice_eq_nocase(name, "unlink")) && argc >= 2)
@@ -820,26 +876,45 @@ static enum stream_verdict stream_command(struct shard *sh, struct repl_link *l,
         sync_finished(sh, l);
         return SC_OK;
     }
-    if (slice_eq_nocase(name, "select")) {
-        /* checked before it is counted: a link dropped here continues
-         * (PSYNC) from before it, and never applies another database's
-         * writes to ours */
-        if (argc != 2 || argv[1].len != 1 || argv[1].ptr[0] != '0') {
-            char why[120];
-            snprintf(why, sizeof why, "the master's stream selects database %.*s, and ringkv has one database (0)",
-                     argc > 1 ? (int)(argv[1].len > 20 ? 20 : argv[1].len) : 0, argc > 1 ? argv[1].ptr : "");
-            if (!l->in_multi) /* what came before it is counted: applied */
-                replica_post_applies(sh, l, false);
-            refuse_master(sh, why);
-            return SC_REFUSE;
-        }
+    if (slice_eq_nocase(name, FRAME_SELECT)) {
+        /* the snapshot's next frames (or the stream a replica of our
+         * master held for us) are of database n: not part of the stream */
+        int db;
+        if (r->step != LINK_TRANSFER || argc != 2 || !db_index(sh, argv[1], &db))
+            return SC_BAD;
+        r->stream_db = db;
+        return SC_OK;
     }
-    if (slice_eq_nocase(name, "swapdb")) {
-        if (!l->in_multi)
+    /* a database index of the stream (SELECT, SWAPDB, MOVE) is checked
+     * before the command is counted: a link dropped here continues (PSYNC)
+     * from before it, and never applies a database we lack to another */
+    int sel = -1, swap_a = -1, swap_b = -1, move_to = -1;
+    bool db_ok = true;
+    struct slice bad_db = { "", 0 };
+    if (slice_eq_nocase(name, "select")) {
+        if (argc != 2)
+            return SC_BAD;
+        db_ok = db_index(sh, argv[1], &sel);
+        bad_db = argv[1];
+    } else if (slice_eq_nocase(name, "swapdb") && argc == 3) {
+        db_ok = db_index(sh, argv[1], &swap_a) && db_index(sh, argv[2], &swap_b);
+        bad_db = db_index(sh, argv[1], &swap_a) ? argv[2] : argv[1];
+    } else if (slice_eq_nocase(name, "move") && argc == 3) {
+        db_ok = db_index(sh, argv[2], &move_to);
+        bad_db = argv[2];
+    }
+    if (!db_ok) {
+        char why[200];
+        snprintf(why, sizeof why, "the master's stream uses database %.*s (%.*s), and ringkv has %d here "
+                 "(databases)", (int)(bad_db.len > 20 ? 20 : bad_db.len), bad_db.ptr,
+                 (int)(name.len > 16 ? 16 : name.len), name.ptr, sh->ndbs);
+        if (!l->in_multi) /* what came before it is counted: applied */
             replica_post_applies(sh, l, false);
-        refuse_master(sh, "the master's stream swaps databases (SWAPDB), and ringkv has one database (0)");
+        refuse_master(sh, why);
         return SC_REFUSE;
     }
+    if (sel >= 0)
+        r->stream_db = sel;
     bool multi = slice_eq_nocase(name, "multi") && argc == 1;
     bool exec = slice_eq_nocase(name, "exec") && argc == 1;
     /* the effects' forms (most of a ringkv master's stream), applied as
@@ -848,6 +923,7 @@ static enum stream_verdict stream_command(struct shard *sh, struct repl_link *l,
     bool as_record = (slice_eq_nocase(name, "set") && (argc == 3 || (argc == 5 && slice_eq_nocase(argv[3], "pxat")))) ||
                      ((slice_eq_nocase(name, "del") || slice_eq_nocase(name, "unlink")) && argc >= 2) ||
                      (slice_eq_nocase(name, "move") && argc == 3) ||
+                     (slice_eq_nocase(name, "swapdb") && argc == 3) ||
                      (slice_eq_nocase(name, "pexpireat") && argc == 3) ||
                      (slice_eq_nocase(name, "persist") && argc == 2);
     const struct command *cmd = NULL;
@@ -861,6 +937,7 @@ static enum stream_verdict stream_command(struct shard *sh, struct repl_link *l,
          * held, and dropped whole if the link is cut before EXEC */
         replica_post_applies(sh, l, true);
         l->in_multi = true;
+        l->multi_db = r->stream_db;
         buf_clear(&l->multi_raw);
         buf_clear(&l->multi_aof);
     }
@@ -868,8 +945,7 @@ static enum stream_verdict stream_command(struct shard *sh, struct repl_link *l,
      * to replicas of ours; the master's PING and REPLCONF are not data for
      * our AOF, and a command run through its row gives the AOF its own
      * form. A transaction's bytes count at its EXEC. */
-    bool moved = as_record && slice_eq_nocase(name, "move");
-    bool persisted = !cmd && !moved && !slice_eq_nocase(name, "ping") && !slice_eq_nocase(name, "replconf");
+    bool persisted = !cmd && !slice_eq_nocase(name, "ping") && !slice_eq_nocase(name, "replconf");
     if (l->in_multi)
         buf_append(&l->multi_raw, raw, rawlen);
     else
@@ -907,16 +983,16 @@ static enum stream_verdict stream_command(struct shard *sh, struct repl_link *l,
             queue_record(sh, l, &rec);
         }
     } else if (slice_eq_nocase(name, "move") && argc == 3) {
-        /* the key went to another database of a Redis master: gone from
-         * the one ringkv has (and from our AOF) */
-        rec.op = JOURNAL_DEL;
-        rec.key = argv[1];
-        queue_record(sh, l, &rec);
-        struct buf b;
-        buf_init(&b);
-        journal_encode(&rec, &b);
-        replica_aof_form(sh, l, b.data, b.len);
-        buf_free(&b);
+        /* the key goes to another database, on its owner here (our AOF
+         * has the MOVE as sent) */
+        int owner = key_owner(sh, argv[1]);
+        queue_to(sh, l, owner);
+        apply_put_move(&l->apply[owner], &l->apply_open[owner], argv[1], move_to);
+    } else if (slice_eq_nocase(name, "swapdb") && argc == 3) {
+        /* every shard swaps its two stores at this point of its applies,
+         * as a node-wide command runs (FLUSHALL) */
+        for (int i = 0; i < sh->node->nshards; i++)
+            apply_put_swapdb(&l->apply[i], &l->apply_open[i], swap_a, swap_b);
     } else if (slice_eq_nocase(name, "pexpireat") && argc == 3) {
         rec.op = JOURNAL_EXPIRE;
         rec.key = argv[1];
