@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "keyspace_state.h"
 #include "proxy.h"
 #include "repl_helpers.h"
 #include "shards/store/slot.h"
@@ -303,6 +304,124 @@ static void threads_case(const char *mthreads, const char *rthreads)
 
 static void test_replica_more_threads(void **state) { threads_case("2", "3"); }
 static void test_replica_fewer_threads(void **state) { threads_case("3", "2"); }
+
+
+/* RPUSH key of n elements "<key>:<i>", 1000 a command. */
+static void rpush_many(tconn *c, const char *key, int n)
+{
+    const char **argv = malloc(sizeof(char *) * 1002);
+    char (*el)[32] = malloc(32 * 1000);
+    for (int from = 0; from < n; from += 1000) {
+        int k = 0;
+        argv[k++] = "RPUSH";
+        argv[k++] = key;
+        for (int i = from; i < n && i < from + 1000; i++) {
+            snprintf(el[i - from], 32, "%s:%d", key, i);
+            argv[k++] = el[i - from];
+        }
+        tsendv(c, k, argv);
+        struct rval *v = tread(c, 10000);
+        assert_true(v && v->type == R_INT);
+        rval_free(v);
+    }
+    free(el);
+    free(argv);
+}
+
+/* Every database of the two nodes holds the same keys, values and times
+ * (keyspace_state: values and PEXPIRETIME, key by key). */
+static void expect_same_databases(tconn *mc, tconn *rc, int ndbs)
+{
+    for (int d = 0; d < ndbs; d++) {
+        expect_ok(tcmd(mc, "SELECT %d", d));
+        expect_ok(tcmd(rc, "SELECT %d", d));
+        assert_int_equal(dbsize(rc), dbsize(mc));
+        char *a = keyspace_state(mc), *b = keyspace_state(rc);
+        if (strcmp(a, b) != 0)
+            fprintf(stderr, "database %d differs\n", d);
+        expect_same_keyspace(a, b);
+        free(a);
+        free(b);
+    }
+    expect_ok(tcmd(mc, "SELECT 0"));
+    expect_ok(tcmd(rc, "SELECT 0"));
+}
+
+/* A ringkv master with keys in databases 0, 3 and 9 (strings, some with a
+ * time, a hash, a set, a list of 50k elements that the snapshot sends in
+ * parts, the same key name in each), a replica with another thread count:
+ * the full sync brings every database, the writes made during it (to the
+ * big list among them, in db 3) and after it (a database made since,
+ * FLUSHDB of one) land in their database. Then a cut link: the partial
+ * resync goes on in the database the stream was in. */
+static void test_databases(void **state)
+{
+    struct server *m = node_start((const char *[]){ "--threads", "3", NULL });
+    struct server *r = node_start((const char *[]){ "--threads", "2", NULL });
+    tconn *mc = tconnect(m->port), *rc = tconnect(r->port);
+    load_keys(mc, "key", 0, 1000, 16);
+    expect_ok(tcmd(mc, "SET same db0"));
+    expect_ok(tcmd(mc, "SELECT 3"));
+    expect_ok(tcmd(mc, "SET same db3"));
+    load_keys(mc, "k3", 0, 500, 16);
+    for (int i = 0; i < 100; i++)
+        expect_ok(tcmd(mc, "SET t3:%d v%d PX %d", i, i, 600000 + i));
+    for (int i = 0; i < 200; i++)
+        expect_int(tcmd(mc, "HSET h3 f%d v%d", i, i), 1);
+    rpush_many(mc, "biglist", 50000);
+    expect_ok(tcmd(mc, "SELECT 9"));
+    expect_ok(tcmd(mc, "SET same db9"));
+    load_keys(mc, "k9", 0, 300, 16);
+    expect_int(tcmd(mc, "SADD s9 a b c d"), 4);
+    expect_ok(tcmd(mc, "SET t9 v EX 3000"));
+
+    /* the full sync, written meanwhile in several databases */
+    replicaof(rc, m->port);
+    expect_ok(tcmd(mc, "SELECT 3"));
+    expect_int(tcmd(mc, "LPUSH biglist head"), 50001);
+    expect_int(tcmd(mc, "RPUSH biglist tail"), 50002);
+    expect_int(tcmd(mc, "HSET h3 during 1"), 1);
+    expect_ok(tcmd(mc, "SET during3 v"));
+    expect_ok(tcmd(mc, "SELECT 9"));
+    expect_int(tcmd(mc, "DEL k9:1 k9:2"), 2);
+    expect_ok(tcmd(mc, "SET during9 v"));
+    expect_ok(tcmd(mc, "SELECT 0"));
+    expect_ok(tcmd(mc, "SET during0 v"));
+    wait_synced(mc, rc, 20000);
+    expect_same_databases(mc, rc, 16);
+    expect_bulk(tcmd(rc, "GET same"), "db0");
+    expect_ok(tcmd(rc, "SELECT 3"));
+    expect_bulk(tcmd(rc, "GET same"), "db3");
+    expect_int(tcmd(rc, "LLEN biglist"), 50002);
+    expect_bulk(tcmd(rc, "LINDEX biglist 0"), "head");
+
+    /* the stream after it: a database made now, FLUSHDB of one, a time */
+    expect_ok(tcmd(mc, "SELECT 5"));
+    expect_ok(tcmd(mc, "SET new5 v"));
+    expect_int(tcmd(mc, "INCR same"), 1);
+    expect_ok(tcmd(mc, "SELECT 9"));
+    expect_ok(tcmd(mc, "FLUSHDB"));
+    expect_ok(tcmd(mc, "SET after9 v"));
+    expect_ok(tcmd(mc, "SELECT 3"));
+    expect_int(tcmd(mc, "EXPIRE k3:7 5000"), 1);
+    expect_bulk(tcmd(mc, "LPOP biglist"), "head");
+    wait_synced(mc, rc, 10000);
+    expect_same_databases(mc, rc, 16);
+
+    /* a cut link: the partial resync, writes of several databases meanwhile */
+    expect_int(tcmd(rc, "CLIENT KILL TYPE master"), 1);
+    expect_ok(tcmd(mc, "SELECT 3"));
+    expect_ok(tcmd(mc, "SET cut3 v"));
+    expect_ok(tcmd(mc, "SELECT 0"));
+    expect_ok(tcmd(mc, "SET cut0 v"));
+    wait_synced(mc, rc, 10000);
+    expect_same_databases(mc, rc, 16);
+    assert_int_equal(info_field(mc, "stats", "sync_full"), 1);
+    tclose(mc);
+    tclose(rc);
+    node_stop(r);
+    node_stop(m);
+}
 
 static void test_expiry_on_replica(void **state)
 {
@@ -858,6 +977,7 @@ int main(void)
         cmocka_unit_test_teardown(test_replica_more_threads, nodes_teardown),
         cmocka_unit_test_teardown(test_replica_fewer_threads, nodes_teardown),
         cmocka_unit_test_teardown(test_expiry_on_replica, nodes_teardown),
+        cmocka_unit_test_teardown(test_databases, nodes_teardown),
         cmocka_unit_test_teardown(test_failover_under_load, nodes_teardown),
         cmocka_unit_test_teardown(test_failover_holds_writes, nodes_teardown),
         cmocka_unit_test_teardown(test_wait_counts_writes_held_behind_flushall, nodes_teardown),
