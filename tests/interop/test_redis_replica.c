@@ -11,7 +11,8 @@
  * link is then cut: the replica continues with a partial resync (PSYNC ->
  * +CONTINUE) and catches up. REPLICAOF NO ONE, and ringkv takes writes.
  * Both forms of the RDB: from disk ($<len>) and diskless ($EOF:<mark>).
- * A master selecting another database than 0 is refused loudly.
+ * Databases: the RDB's and the stream's (SELECT, SWAPDB, MOVE) are
+ * followed; a master selecting one the replica lacks is refused loudly.
  *
  * Skipped (exit 77) when redis-server is not installed, and on the redis
  * target (ringkv is the replica here by construction). */
@@ -344,8 +345,9 @@ static void test_replica_of_redis_diskless(void **state)
     replica_of_redis("yes");
 }
 
-/* ringkv has one database: a master writing another is not followed,
- * loudly, and what came before stays applied. */
+/* A database the replica lacks (--databases 4 here): a master writing
+ * database 5 is not followed, loudly, and what came before stays applied
+ * (database 2 among it). */
 static void test_other_database_refused(void **state)
 {
     (void)state;
@@ -355,24 +357,137 @@ static void test_other_database_refused(void **state)
     tconn *m = tconnect(r.port);
     expect_ok(tcmd(m, "SET k0 v0"));
     struct server s;
-    const char *const args[] = { "--threads", "3", NULL };
+    const char *const args[] = { "--threads", "3", "--databases", "4", NULL };
     assert_int_equal(server_start(&s, args), 0);
     tconn *sc = tconnect(s.port);
     expect_ok(tcmd(sc, "REPLICAOF 127.0.0.1 %d", r.port));
     wait_link_up(sc);
     expect_ok(tcmd(m, "SET k1 v1"));
-    expect_ok(tcmd(m, "SELECT 1"));
+    expect_ok(tcmd(m, "SELECT 2"));
+    expect_ok(tcmd(m, "SET in2 v"));
+    expect_ok(tcmd(m, "SELECT 5"));
     expect_ok(tcmd(m, "SET other v"));
     long long until = now_ms() + 5000;
-    while (count_in_file(s.logfile, "selects database 1") == 0 && now_ms() < until)
+    while (count_in_file(s.logfile, "uses database 5") == 0 && now_ms() < until)
         usleep(20000);
-    assert_int_equal(count_in_file(s.logfile, "selects database 1"), 1);
+    assert_int_equal(count_in_file(s.logfile, "uses database 5"), 1);
     assert_true(info_has(sc, "replication", "master_link_status:down"));
     expect_bulk(tcmd(sc, "GET k1"), "v1");
     expect_nil(tcmd(sc, "GET other"));
+    expect_ok(tcmd(sc, "SELECT 2"));
+    expect_bulk(tcmd(sc, "GET in2"), "v");
     tclose(sc);
     tclose(m);
     assert_int_equal(server_stop(&s), 0);
+    server_stop(&r);
+}
+
+static void start_chain(int master_port, struct server *a, tconn **ac, struct server *b, tconn **bc);
+
+/* Databases 0..9 of both the same, key by key (SELECT on each connection). */
+static void compare_databases(tconn *m, tconn *s, bool soon)
+{
+    for (int d = 0; d < 10; d++) {
+        expect_ok(tcmd(m, "SELECT %d", d));
+        expect_ok(tcmd(s, "SELECT %d", d));
+        if (soon)
+            compare_soon(m, s);
+        else
+            compare(m, s);
+    }
+    expect_ok(tcmd(m, "SELECT 0"));
+    expect_ok(tcmd(s, "SELECT 0"));
+}
+
+/* A redis-server master with keys in several databases: its RDB's
+ * SELECTDB puts each key in its database here, its stream's SELECT,
+ * SWAPDB, MOVE, FLUSHDB, FLUSHALL and a cross-shard RENAME are followed in
+ * their database. A second ringkv replica of the first (its own full sync,
+ * then the Redis stream as it came, in the database it is in at the
+ * sync's offset) and a cut link (PSYNC goes on in the stream's database)
+ * end the same. */
+static void test_databases(void **state)
+{
+    (void)state;
+    struct server r;
+    const char *const rargs[] = { "--repl-diskless-sync-delay", "0", NULL };
+    redis_start(&r, rargs);
+    tconn *m = tconnect(r.port);
+    populate(m, "db0");
+    expect_ok(tcmd(m, "SELECT 1"));
+    populate(m, "db1");
+    expect_ok(tcmd(m, "SET same db1"));
+    expect_ok(tcmd(m, "SELECT 5"));
+    expect_ok(tcmd(m, "SET same db5"));
+    expect_int(tcmd(m, "HSET h5 a 1 b 2"), 2);
+    expect_int(tcmd(m, "RPUSH l5 x y z"), 3);
+    expect_ok(tcmd(m, "SET t5 v PX 600000"));
+    expect_ok(tcmd(m, "SELECT 0"));
+    expect_ok(tcmd(m, "SET same db0"));
+
+    struct server a, b;
+    tconn *ac, *bc;
+    start_chain(r.port, &a, &ac, &b, &bc);
+    compare_databases(m, ac, true);
+
+    /* the stream */
+    expect_ok(tcmd(m, "SELECT 2"));
+    expect_ok(tcmd(m, "SET x2 1"));
+    expect_ok(tcmd(m, "SET y2 2"));
+    expect_ok(tcmd(m, "SELECT 1"));
+    expect_ok(tcmd(m, "SET moving v"));
+    expect_int(tcmd(m, "PEXPIRE moving 600000"), 1);
+    expect_int(tcmd(m, "MOVE moving 7"), 1);
+    expect_ok(tcmd(m, "SET after:move v"));
+    expect_ok(tcmd(m, "SWAPDB 1 5"));
+    expect_ok(tcmd(m, "SELECT 3"));
+    expect_ok(tcmd(m, "SET doomed v"));
+    expect_ok(tcmd(m, "FLUSHDB"));
+    expect_ok(tcmd(m, "SET kept3 v"));
+    expect_ok(tcmd(m, "MULTI"));
+    expect_status(tcmd(m, "SET tx3 1"), "QUEUED");
+    expect_status(tcmd(m, "INCR tx3"), "QUEUED");
+    struct rval *ex = tcmd(m, "EXEC");
+    assert_true(ex && ex->type == R_ARRAY);
+    rval_free(ex);
+    expect_ok(tcmd(m, "SELECT 6"));
+    for (int i = 0; i < 20; i++) {
+        expect_ok(tcmd(m, "SET src%d v%d", i, i));
+        expect_ok(tcmd(m, "RENAME src%d dst%d", i, i)); /* over two shards of the replica, most */
+    }
+    expect_int(tcmd(m, "WAIT 1 5000"), 1);
+    compare_databases(m, ac, true);
+
+    /* the second replica's full sync while the stream is in database 6 */
+    expect_ok(tcmd(bc, "REPLICAOF 127.0.0.1 %d", a.port));
+    wait_link_up(bc);
+    expect_ok(tcmd(m, "SET after:chain6 v")); /* no SELECT before it: still 6 */
+    expect_int(tcmd(m, "WAIT 1 5000"), 1);
+    long long want = info_field(ac, "replication", "master_repl_offset");
+    assert_int_equal(info_field_becomes(bc, "replication", "slave_repl_offset", want, 10000), want);
+    compare_databases(m, ac, true);
+    compare_databases(m, bc, true);
+
+    /* a cut link: PSYNC goes on in database 6 */
+    expect_int(tcmd(ac, "CLIENT KILL TYPE master"), 1);
+    expect_ok(tcmd(m, "SET after:cut6 v"));
+    wait_link_up(ac);
+    expect_ok(tcmd(m, "SET after:cut6b v"));
+    expect_ok(tcmd(m, "SELECT 0"));
+    expect_ok(tcmd(m, "FLUSHALL"));
+    expect_ok(tcmd(m, "SET last v"));
+    expect_int(tcmd(m, "WAIT 1 5000"), 1);
+    compare_databases(m, ac, true);
+    compare_databases(m, bc, true);
+    expect_int(tcmd(ac, "DBSIZE"), 1);
+    assert_int_equal(count_in_file(a.logfile, "could not be applied"), 0);
+    assert_int_equal(count_in_file(a.logfile, "failed here"), 0);
+    assert_int_equal(count_in_file(b.logfile, "failed here"), 0);
+    tclose(ac);
+    tclose(bc);
+    tclose(m);
+    assert_int_equal(server_stop(&b), 0);
+    assert_int_equal(server_stop(&a), 0);
     server_stop(&r);
 }
 
@@ -571,6 +686,7 @@ int main(void)
         cmocka_unit_test(test_replica_of_redis_disk),
         cmocka_unit_test(test_replica_of_redis_diskless),
         cmocka_unit_test(test_other_database_refused),
+        cmocka_unit_test(test_databases),
         cmocka_unit_test(test_aof_of_replica),
         cmocka_unit_test(test_chained_replica),
         cmocka_unit_test(test_sync_waits_for_cross_shard_command),
