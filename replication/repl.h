@@ -119,6 +119,10 @@ int repl_set_master(struct shard *sh, const char *host, int port, char *err, siz
  * host (NUL-terminated, cut to hostlen) and port on a replica; false on a
  * master. */
 bool repl_current_master(struct shard *sh, char *host, size_t hostlen, int *port);
+/* Shard 0 of a replica: the database its master's stream is in at what it
+ * has read (where an AOF file begun now starts: a SELECT first if not 0);
+ * 0 on a master. */
+int repl_stream_db(struct shard *sh);
 
 /* INFO replication section body, INFO stats' sync counters (shard 0). */
 void repl_info(struct shard *sh, struct buf *out);

@@ -515,6 +515,11 @@ void replica_apply_db(struct repl_link *l, int i, int db)
     l->apply_db[i] = db;
 }
 
+int repl_stream_db(struct shard *sh)
+{
+    return repl_is_replica(sh->node) ? replica_stream_db(sh) : 0;
+}
+
 int replica_stream_db(struct shard *sh)
 {
     struct repl *r = repl_of(sh);

@@ -26,6 +26,7 @@
 #include "core/reply.h"
 #include "core/resp.h"
 #include "net/loop.h"
+#include "replication/repl.h"
 #include "shards/aof_manifest.h"
 #include "shards/dispatch.h"
 #include "shards/node.h"
@@ -1145,8 +1146,17 @@ int aof_rewrite_parked(struct shard *sh, char *tmp, size_t len)
     a->cut_count = 0;
     memset(a->cut_seen, 0, sizeof(bool) * (size_t)n->nshards);
     buf_clear(&a->post);
-    if (atomic_load_explicit(&n->repl_role, memory_order_relaxed))
+    if (atomic_load_explicit(&n->repl_role, memory_order_relaxed)) {
         cut_complete(a); /* a replica: the stream shard 0 took so far is what the shards applied */
+        /* the new file starts in database 0: the master's stream may be in another */
+        int db = repl_stream_db(sh);
+        if (db != 0) {
+            char num[16], sel[48];
+            int nl = snprintf(num, sizeof num, "%d", db);
+            int sl = snprintf(sel, sizeof sel, "*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n", nl, num);
+            aof_feed(n, AOF_FROM_LINK, sel, (size_t)sl);
+        }
+    }
     snprintf(a->tmp_name, sizeof a->tmp_name, "temp-rewriteaof-bg-%d.aof", (int)getpid());
     path_in_dir(a, a->tmp_name, tmp, len);
     a->step = RW_CHILD;
