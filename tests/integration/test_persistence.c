@@ -775,6 +775,36 @@ static void test_databases_fewer_refused(void **state)
     tclose(c);
 }
 
+/* The file `redis-cli --rdb` fetches (a Redis replica's full sync gets the
+ * same) holds every database: redis-server started from it has each key in
+ * its database. */
+static void test_databases_cli_rdb(void **state)
+{
+    (void)state;
+    if (!have_redis() || run_cmd("command -v redis-cli >/dev/null 2>&1", NULL) != 0)
+        skip();
+    const char *dir = new_dir(), *copy = new_dir();
+    struct server *s = start_in(dir, "--threads", "3");
+    tconn *c = tconnect(s->port);
+    fill_databases(c);
+    char *before = keyspace_state_dbs(c, 16);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "redis-cli -p %d --rdb '%s/dump.rdb' 2>&1", s->port, copy);
+    char *out = NULL;
+    if (run_cmd(cmd, &out) != 0)
+        fail_msg("redis-cli --rdb failed:\n%s", out);
+    free(out);
+    tclose(c);
+    check_rdb(copy);
+    struct server *r = start_redis_in(copy);
+    c = tconnect(r->port);
+    char *after = keyspace_state_dbs(c, 16);
+    expect_same_keyspace(before, after);
+    free(before);
+    free(after);
+    tclose(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -793,6 +823,7 @@ int main(void)
         cmocka_unit_test_teardown(test_databases_save_restart, teardown),
         cmocka_unit_test_teardown(test_databases_redis_file_loads, teardown),
         cmocka_unit_test_teardown(test_databases_fewer_refused, teardown),
+        cmocka_unit_test_teardown(test_databases_cli_rdb, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
