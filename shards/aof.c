@@ -616,7 +616,7 @@ static int write_empty_rdb(struct node *n, const char *path, uint64_t *size)
         return -1;
     struct rdb_writer w;
     rdb_write_begin(&w, fd, config_load(&n->config, rdbcompression) != 0,
-                    config_load(&n->config, rdbchecksum) != 0, clock_unix_ms(), 0, 0, 0);
+                    config_load(&n->config, rdbchecksum) != 0, clock_unix_ms(), 0);
     int rc = rdb_write_end(&w);
     *size = w.bytes;
     if (rc == 0 && fsync(fd) != 0)
@@ -890,18 +890,29 @@ static bool load_command(struct shard *sh, int argc, struct slice *argv, char *e
 {
     struct slice name = argv[0];
     /* the stream's frame and what is not data: MULTI/EXEC (the commands
-     * between them are loaded in order: loading is not served), SELECT 0,
+     * between them are loaded in order: loading is not served),
      * PING, REPLCONF, PUBLISH (a message, not data: Redis does not write
      * it; ringkv's stream carries it for replicas) */
     if (is_word(name, "multi") || is_word(name, "exec") || is_word(name, "ping") || is_word(name, "replconf") ||
         is_word(name, "publish") || is_word(name, "spublish"))
         return true;
     if (is_word(name, "select")) {
-        if (argc == 2 && argv[1].len == 1 && argv[1].ptr[0] == '0')
-            return true;
-        snprintf(err, errlen, "the AOF selects database %.*s, and ringkv has one database (0)",
-                 argc > 1 ? (int)(argv[1].len > 20 ? 20 : argv[1].len) : 0, argc > 1 ? argv[1].ptr : "");
-        return false;
+        /* the commands after it run in that database (every shard: each
+         * keeps the database it is in for the keys of its own that come) */
+        long long db = -1;
+        if (argc == 2 && argv[1].len > 0 && argv[1].len <= 10) {
+            db = 0;
+            for (size_t i = 0; i < argv[1].len && db >= 0; i++)
+                db = argv[1].ptr[i] >= '0' && argv[1].ptr[i] <= '9' ? db * 10 + (argv[1].ptr[i] - '0') : -1;
+        }
+        if (db < 0 || db >= sh->ndbs) {
+            snprintf(err, errlen, "the AOF selects database %.*s, and ringkv has %d here (databases)",
+                     argc > 1 ? (int)(argv[1].len > 20 ? 20 : argv[1].len) : 0, argc > 1 ? argv[1].ptr : "",
+                     sh->ndbs);
+            return false;
+        }
+        shard_select(sh, (int)db);
+        return true;
     }
     const struct command *cmd = command_lookup(name);
     if (cmd && cmd->subcommands && argc >= 2)
@@ -1016,6 +1027,7 @@ static int load_commands(struct shard *sh, const char *path, uint64_t *count)
     lim.max_args = 1 << 30;
     size_t at = 0;
     int rc = 0;
+    shard_select(sh, 0); /* each file starts in database 0, as Redis loads one with a new client */
     while (at < len) {
         size_t used = 0;
         const char *e = NULL;
@@ -1038,6 +1050,7 @@ static int load_commands(struct shard *sh, const char *path, uint64_t *count)
     }
     resp_parser_deinit(&ps);
     munmap(map, len);
+    shard_select(sh, 0);
     return rc;
 }
 
@@ -1067,24 +1080,24 @@ int aof_load(struct shard *sh)
             }
         } else {
             uint64_t c = 0;
-            store_set_journal(sh->store, NULL, NULL);
+            shard_journal(sh, false);
             int rc = load_commands(sh, path, &c);
-            store_set_journal(sh->store, shard_store_changed, sh);
+            shard_journal(sh, true);
             if (rc != 0)
                 return -1;
         }
     }
     uint64_t count = 0;
-    /* a store no one has seen yet: nothing to replicate, notify or count */
-    store_set_journal(sh->store, NULL, NULL);
+    /* stores no one has seen yet: nothing to replicate, notify or count */
+    shard_journal(sh, false);
     for (int i = 0; i < a->man.nincr; i++) {
         path_in_dir(a, a->man.incr[i].name, path, sizeof path);
         if (load_commands(sh, path, &count) != 0) {
-            store_set_journal(sh->store, shard_store_changed, sh);
+            shard_journal(sh, true);
             return -1;
         }
     }
-    store_set_journal(sh->store, shard_store_changed, sh);
+    shard_journal(sh, true);
     if (atomic_fetch_add(&shards_done, 1) == sh->node->nshards - 1)
         log_notice("DB loaded from append only file: %.3f seconds (%llu commands read)",
                    (double)(clock_mono_ns() - t0) / 1e9, (unsigned long long)count);

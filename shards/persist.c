@@ -179,16 +179,12 @@ static void temp_name(char *out, size_t len, pid_t pid)
 
 int persist_write_rdb(struct node *n, int fd, int64_t now_ms, bool keys)
 {
-    uint64_t count = 0, expires = 0, mem = 0;
-    for (int i = 0; keys && i < n->nshards; i++) {
-        struct store *s = n->shards[i]->store;
-        count += store_count(s);
-        expires += store_get_stats(s)->expires;
-        mem += store_used_memory(s);
-    }
+    uint64_t mem = 0;
+    for (int i = 0; keys && i < n->nshards; i++)
+        mem += shard_used_memory(n->shards[i]);
     struct rdb_writer w;
     rdb_write_begin(&w, fd, config_load(&n->config, rdbcompression) != 0,
-                    config_load(&n->config, rdbchecksum) != 0, now_ms, mem, count, expires);
+                    config_load(&n->config, rdbchecksum) != 0, now_ms, mem);
     struct buf records; /* node-wide state: the function libraries */
     buf_init(&records);
     for (int i = 0; i < n->nmodules; i++)
@@ -196,8 +192,28 @@ int persist_write_rdb(struct node *n, int fd, int64_t now_ms, bool keys)
             n->modules[i]->rdb_save(n, &records);
     rdb_write_raw(&w, records.data, records.len);
     buf_free(&records);
-    for (int i = 0; keys && i < n->nshards; i++)
-        rdb_write_store(&w, n->shards[i]->store, now_ms);
+    /* each database in ascending order, its keys on every shard under one
+     * SELECTDB, as Redis writes them; one no shard holds a key of is not
+     * written (nor one no shard has made) */
+    int ndbs = keys && n->nshards > 0 ? n->shards[0]->ndbs : 0;
+    for (int d = 0; d < ndbs && !w.failed; d++) {
+        uint64_t count = 0, expires = 0;
+        for (int i = 0; i < n->nshards; i++) {
+            struct store *s = d < n->shards[i]->ndbs ? n->shards[i]->dbs[d] : NULL;
+            if (s) {
+                count += store_count(s);
+                expires += store_get_stats(s)->expires;
+            }
+        }
+        if (count == 0)
+            continue;
+        rdb_write_db(&w, d, count, expires);
+        for (int i = 0; i < n->nshards; i++) {
+            struct store *s = d < n->shards[i]->ndbs ? n->shards[i]->dbs[d] : NULL;
+            if (s)
+                rdb_write_store(&w, s, now_ms);
+        }
+    }
     return rdb_write_end(&w);
 }
 
@@ -866,7 +882,7 @@ struct loader {
     bool          refuse_dup; /* a key already here fails the load (DEBUG RELOAD NOFLUSH without MERGE) */
 };
 
-static bool load_key(void *arg, struct slice key, struct decoded_value *v, int64_t expire_at_ms)
+static bool load_key(void *arg, int db, struct slice key, struct decoded_value *v, int64_t expire_at_ms)
 {
     struct loader *l = arg;
     struct shard *sh = l->sh;
@@ -880,13 +896,14 @@ static bool load_key(void *arg, struct slice key, struct decoded_value *v, int64
         l->expired++;
         return true;
     }
-    if (l->refuse_dup && store_peek(sh->store, key, l->now_ms)) {
+    struct store *st = shard_db(sh, db); /* (rdb_read checked db < databases) */
+    if (l->refuse_dup && store_peek(st, key, l->now_ms)) {
         /* Redis stops there too (it panics) */
-        log_warning("RDB has duplicated key '%.*s' in DB 0", (int)(key.len > 128 ? 128 : key.len), key.ptr);
+        log_warning("RDB has duplicated key '%.*s' in DB %d", (int)(key.len > 128 ? 128 : key.len), key.ptr, db);
         decoded_value_free(v);
         return false;
     }
-    if (!decoded_value_store(sh->store, key, v, expire_at_ms))
+    if (!decoded_value_store(st, key, v, expire_at_ms))
         return false;
     l->loaded++;
     return true;
@@ -946,15 +963,19 @@ static int load_rdb(struct shard *sh, const char *name, bool refuse_dup)
     }
     struct loader l = { sh, clock_unix_ms(), 0, 0, refuse_dup };
     char err[256];
-    struct rdb_read_info info = { .record = load_record, .record_arg = sh };
-    /* a store no one has seen yet: nothing to replicate, notify or count */
-    store_set_journal(sh->store, NULL, NULL);
+    struct rdb_read_info info = { .record = load_record, .record_arg = sh, .databases = sh->ndbs };
+    /* stores no one has seen yet: nothing to replicate, notify or count */
+    shard_journal(sh, false);
     int rc = rdb_read(map, len, load_key, &l, &info, err, sizeof err);
-    store_set_journal(sh->store, shard_store_changed, sh);
+    shard_journal(sh, true);
     if (len)
         munmap(map, len);
     if (rc != 0) {
-        log_warning("Fatal error loading the DB %s/%s: %s.%s", cwd, name, err, exiting(p));
+        if (info.bad_db) /* Redis's line, and the file it is about */
+            log_warning("%s.%s (%s/%s holds keys of database %llu, and databases is %d here)", err, exiting(p),
+                        cwd, name, (unsigned long long)info.bad_db_number, sh->ndbs);
+        else
+            log_warning("Fatal error loading the DB %s/%s: %s.%s", cwd, name, err, exiting(p));
         return -1;
     }
     atomic_fetch_add(&p->keys_loaded, l.loaded);
@@ -997,10 +1018,11 @@ static int reload_shard(struct shard *sh)
 {
     struct node *n = sh->node;
     struct persist *p = state(n);
-    if (p->reload_flush) {
-        store_set_journal(sh->store, NULL, NULL);
-        store_flush(sh->store);
-        store_set_journal(sh->store, shard_store_changed, sh);
+    if (p->reload_flush) { /* every database, as Redis's emptyData(-1) */
+        shard_journal(sh, false);
+        for (SHARD_EACH_DB(sh, d))
+            store_flush(sh->dbs[d]);
+        shard_journal(sh, true);
     }
     tracking_flushed(sh);
     watch_flushed(sh);

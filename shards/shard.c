@@ -30,7 +30,7 @@ int shard_of_slot(const struct node *n, unsigned slot)
 struct store *shard_db(struct shard *sh, int db)
 {
     if (!sh->dbs[db]) {
-        struct store *st = store_create(sh->heap, shard_store_changed, sh);
+        struct store *st = store_create(sh->heap, sh->journal_off ? NULL : shard_store_changed, sh);
         store_set_db(st, db);
         store_set_hold(st, pause_keeps_keys, sh);
         store_set_passive(st, sh->stores_passive);
@@ -87,6 +87,13 @@ void shard_set_passive(struct shard *sh, bool on)
     sh->stores_passive = on;
     for (SHARD_EACH_DB(sh, d))
         store_set_passive(sh->dbs[d], on);
+}
+
+void shard_journal(struct shard *sh, bool on)
+{
+    sh->journal_off = !on;
+    for (SHARD_EACH_DB(sh, d))
+        store_set_journal(sh->dbs[d], on ? shard_store_changed : NULL, on ? sh : NULL);
 }
 
 static void on_tick(void *arg)

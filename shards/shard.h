@@ -48,6 +48,7 @@ struct shard {
      * read by the other shards) */
     struct db_counts *db_counts;
     bool             stores_passive; /* a replica's: keys past their time stay until the master's DEL */
+    bool             journal_off;    /* loading (shard_journal): the stores have no journal hook */
     struct shard_stats stats;
     uint64_t         net_out_seen; /* loop_bytes_sent already in stats.net_output_bytes */
     /* the loop's counts already in stats (reads, writes, reply buffer
@@ -254,5 +255,9 @@ void shard_dbs_replace(struct shard *sh, struct store *const *with, int n);
 void shard_swap_dbs(struct shard *sh, int a, int b);
 /* Set a replica's passive expiry on every database (and those made later). */
 void shard_set_passive(struct shard *sh, bool on);
+/* Loading a file (off): no store here, nor one made meanwhile, calls the
+ * journal hook (nothing to replicate, notify or count); on: every one
+ * does again. */
+void shard_journal(struct shard *sh, bool on);
 
 #endif

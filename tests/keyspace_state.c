@@ -140,3 +140,23 @@ void expect_same_keyspace(const char *a, const char *b)
         fail_msg("keyspaces differ at byte %zu:\n  before: ...%.160s\n  after:  ...%.160s", i, a + from, b + from);
     }
 }
+
+char *keyspace_state_dbs(tconn *c, int ndbs)
+{
+    char *t = NULL;
+    size_t len = 0, cap = 0;
+    text_add(&t, &len, &cap, "", 0);
+    for (int d = 0; d < ndbs; d++) {
+        expect_ok(tcmd(c, "SELECT %d", d));
+        char *one = keyspace_state(c);
+        if (*one) {
+            char head[32];
+            int n = snprintf(head, sizeof head, "db%d:\n", d);
+            text_add(&t, &len, &cap, head, (size_t)n);
+            text_add(&t, &len, &cap, one, strlen(one));
+        }
+        free(one);
+    }
+    expect_ok(tcmd(c, "SELECT 0"));
+    return t;
+}

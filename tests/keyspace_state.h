@@ -10,6 +10,9 @@
 
 /* The text (malloc'd): bytes that are not printable as \xHH. */
 char *keyspace_state(tconn *c);
+/* The same over databases 0..ndbs-1 (SELECT each; "db<N>:" before the
+ * keys of each one holding any); the connection is in database 0 after. */
+char *keyspace_state_dbs(tconn *c, int ndbs);
 /* Fails the test with the first difference, if a and b differ. */
 void expect_same_keyspace(const char *a, const char *b);
 

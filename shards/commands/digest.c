@@ -25,15 +25,18 @@
  * is not part of it). DIGEST-VALUE answers that per key (zeros for a key
  * that is not there).
  * A key's digest is zero, mix the key name, then its value's as above; the
- * dataset's is the xor of its keys' digests, xored with mix(zero, DB 0 as
- * a 32-bit big-endian integer) when there is any key (an empty dataset is
- * 40 zeros). Each shard sends the xor of its own keys' digests and the
- * merge adds the DB part: xor does not care which shard held what.
+ * dataset's starts at zero and, for each database holding keys in
+ * ascending order, mixes the database's number (a 32-bit big-endian
+ * integer) in, then xors in the digests of its keys (an empty dataset is
+ * 40 zeros): the same data in other databases has another digest. Each
+ * shard sends, per database, the xor of its own keys' digests and the
+ * merge puts them together: xor does not care which shard held what.
  * A key past its time that is not removed yet counts, as in Redis (its
  * digest walks the keys as they are held): both read the store with no
  * clock (now 0), which leaves it as it is. */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/command.h"
@@ -41,6 +44,7 @@
 #include "core/resp.h"
 #include "core/sha1.h"
 #include "shards/commands/commands.h"
+#include "shards/shard.h"
 #include "shards/store/hash.h"
 #include "shards/store/list.h"
 #include "shards/store/set.h"
@@ -199,9 +203,31 @@ static void key_visit(void *arg, struct entry *e)
     p->keys++;
 }
 
-/* DEBUG DIGEST, on every shard: +<hex> of the xor of the shard's keys'
- * digests, or + alone when it has no key (merge_debug_digest adds the
- * parts). */
+static void hex_of(char out[2 * DIGEST_LEN + 1], const uint8_t digest[DIGEST_LEN])
+{
+    for (int i = 0; i < DIGEST_LEN; i++)
+        snprintf(out + 2 * i, 3, "%02x", digest[i]);
+}
+
+/* " <db>:<hex>" of one database's keys here, when it has any. */
+static void db_part(struct buf *out, struct store *s, int db)
+{
+    struct dataset_part p = { { 0 }, 0 };
+    uint64_t cursor = 0;
+    do
+        cursor = store_scan(s, cursor, 1024, 0, key_visit, &p);
+    while (cursor != 0);
+    if (p.keys == 0)
+        return;
+    char hex[2 * DIGEST_LEN + 1];
+    hex_of(hex, p.digest);
+    buf_printf(out, " %d:%s", db, hex);
+}
+
+/* DEBUG DIGEST, on every shard: +<db>:<hex>, space-separated, for each
+ * database holding keys here (the xor of its keys' digests), or + alone
+ * when the shard has no key (merge_debug_digest adds the parts). A lone
+ * store (no shard: the unit tests') is its own database. */
 void cmd_debug_digest(struct exec_ctx *ctx)
 {
     if (ctx->argc != 2) {
@@ -209,15 +235,17 @@ void cmd_debug_digest(struct exec_ctx *ctx)
                      (int)(ctx->argv[1].len > 128 ? 128 : ctx->argv[1].len), ctx->argv[1].ptr);
         return;
     }
-    struct dataset_part p = { { 0 }, 0 };
-    uint64_t cursor = 0;
-    do
-        cursor = store_scan(ctx->store, cursor, 1024, 0, key_visit, &p);
-    while (cursor != 0);
-    if (p.keys == 0)
-        reply_simple(ctx->reply, "");
-    else
-        reply_hex(ctx->reply, p.digest);
+    struct buf parts;
+    buf_init(&parts);
+    if (ctx->shard) {
+        for (SHARD_EACH_DB(ctx->shard, d))
+            db_part(&parts, ctx->shard->dbs[d], d);
+    } else {
+        db_part(&parts, ctx->store, store_db(ctx->store));
+    }
+    buf_append(&parts, "", 1);
+    reply_simple(ctx->reply, parts.len > 1 ? parts.data + 1 : "");
+    buf_free(&parts);
 }
 
 static int hex_value(char c)
@@ -229,38 +257,82 @@ static int hex_value(char c)
     return -1;
 }
 
+struct db_digest {
+    long    db;
+    uint8_t digest[DIGEST_LEN];
+};
+
+static int by_db(const void *a, const void *b)
+{
+    long x = ((const struct db_digest *)a)->db, y = ((const struct db_digest *)b)->db;
+    return x < y ? -1 : x > y;
+}
+
+/* Redis's computeDatasetDigest: from zero, for each database holding keys
+ * in ascending order, mix its number (32-bit big-endian) in, then xor its
+ * keys' digests. The shards' parts of one database are xored first (xor
+ * does not care which shard held what). */
 void merge_debug_digest(struct reply *out, const struct merge_input *in)
 {
     if (merge_copy_first_error(out, in))
         return;
-    uint8_t final[DIGEST_LEN] = { 0 };
-    bool any = false;
-    for (int i = 0; i < in->nparts; i++) {
+    struct db_digest *dbs = NULL;
+    size_t n = 0, cap = 0;
+    const char *bad = NULL;
+    for (int i = 0; i < in->nparts && !bad; i++) {
         const struct buf *b = &in->parts[i];
-        /* "+\r\n" (no key) or "+<40 hex>\r\n" */
-        if (b->len == 3 && b->data[0] == '+')
-            continue;
-        if (b->len != 3 + 2 * DIGEST_LEN || b->data[0] != '+') {
-            reply_error(out, "ERR internal error: malformed reply from a shard");
-            return;
+        /* "+\r\n" (no key) or "+<db>:<40 hex>[ <db>:<40 hex>...]\r\n" */
+        if (b->len < 3 || b->data[0] != '+' || b->data[b->len - 2] != '\r') {
+            bad = "ERR internal error: malformed reply from a shard";
+            break;
         }
-        for (int k = 0; k < DIGEST_LEN; k++) {
-            int hi = hex_value(b->data[1 + 2 * k]), lo = hex_value(b->data[2 + 2 * k]);
-            if (hi < 0 || lo < 0) {
-                reply_error(out, "ERR internal error: malformed reply from a shard");
-                return;
+        const char *p = b->data + 1, *end = b->data + b->len - 2;
+        while (p < end) {
+            char *colon;
+            long db = strtol(p, &colon, 10);
+            if (colon == p || colon >= end || *colon != ':' || db < 0 || end - (colon + 1) < 2 * DIGEST_LEN) {
+                bad = "ERR internal error: malformed reply from a shard";
+                break;
             }
-            final[k] ^= (uint8_t)(hi << 4 | lo);
+            size_t k = 0;
+            while (k < n && dbs[k].db != db)
+                k++;
+            if (k == n) {
+                if (n == cap) {
+                    cap = cap ? cap * 2 : 16;
+                    dbs = realloc(dbs, cap * sizeof *dbs);
+                }
+                dbs[n].db = db;
+                memset(dbs[n].digest, 0, DIGEST_LEN);
+                n++;
+            }
+            const char *h = colon + 1;
+            for (int j = 0; j < DIGEST_LEN && !bad; j++) {
+                int hi = hex_value(h[2 * j]), lo = hex_value(h[2 * j + 1]);
+                if (hi < 0 || lo < 0)
+                    bad = "ERR internal error: malformed reply from a shard";
+                else
+                    dbs[k].digest[j] ^= (uint8_t)(hi << 4 | lo);
+            }
+            p = h + 2 * DIGEST_LEN;
+            if (p < end && *p++ != ' ')
+                bad = "ERR internal error: malformed reply from a shard";
         }
-        any = true;
     }
-    if (any) {
-        uint8_t db[DIGEST_LEN] = { 0 };
-        uint32_t id = htonl(0);
-        digest_mix(db, &id, sizeof id);
-        for (int k = 0; k < DIGEST_LEN; k++)
-            final[k] ^= db[k];
+    if (bad) {
+        free(dbs);
+        reply_error(out, bad);
+        return;
     }
+    qsort(dbs, n, sizeof *dbs, by_db);
+    uint8_t final[DIGEST_LEN] = { 0 };
+    for (size_t k = 0; k < n; k++) {
+        uint32_t id = htonl((uint32_t)dbs[k].db);
+        digest_mix(final, &id, sizeof id);
+        for (int j = 0; j < DIGEST_LEN; j++)
+            final[j] ^= dbs[k].digest[j];
+    }
+    free(dbs);
     reply_hex(out, final);
 }
 

@@ -67,7 +67,7 @@ static void put_aux(struct rdb_writer *w, const char *key, const char *value)
 }
 
 void rdb_write_begin(struct rdb_writer *w, int fd, bool compress, bool checksum, int64_t now_ms,
-                     uint64_t used_memory, uint64_t keys, uint64_t expires)
+                     uint64_t used_memory)
 {
     memset(w, 0, sizeof *w);
     w->fd = fd;
@@ -87,8 +87,12 @@ void rdb_write_begin(struct rdb_writer *w, int fd, bool compress, bool checksum,
     snprintf(text, sizeof text, "%llu", (unsigned long long)used_memory);
     put_aux(w, "used-mem", text);
     put_aux(w, "aof-base", "0");
+}
+
+void rdb_write_db(struct rdb_writer *w, int db, uint64_t keys, uint64_t expires)
+{
     put_byte(w, RDB_OP_SELECTDB);
-    serialize_put_len(&w->out, 0);
+    serialize_put_len(&w->out, (uint64_t)db);
     put_byte(w, RDB_OP_RESIZEDB);
     serialize_put_len(&w->out, keys);
     serialize_put_len(&w->out, expires);
@@ -218,6 +222,8 @@ int rdb_read(const char *p, size_t n, rdb_key_fn *fn, void *arg, struct rdb_read
     }
     size_t at = 9;
     int64_t expire_at = 0;
+    int db = 0; /* the database of the keys that follow (SELECTDB) */
+    uint64_t databases = info && info->databases > 0 ? (uint64_t)info->databases : UINT64_C(1) << 31;
     struct buf own;
     buf_init(&own);
     int rc = -1;
@@ -256,13 +262,18 @@ int rdb_read(const char *p, size_t n, rdb_key_fn *fn, void *arg, struct rdb_read
                 break;
             }
             at += used;
-            if (len != 0) {
+            if (len >= databases) {
                 /* Redis's words for a database it is not configured for */
                 fail(err, errlen,
-                     "FATAL: Data file was created with a Redis server configured to handle more than 1 "
-                     "databases (keys in db %llu). ringkv has one database.", (unsigned long long)len);
+                     "FATAL: Data file was created with a Redis server configured to handle more than %llu "
+                     "databases", (unsigned long long)databases);
+                if (info) {
+                    info->bad_db = true;
+                    info->bad_db_number = len;
+                }
                 break;
             }
+            db = (int)len;
             continue;
         }
         if (op == RDB_OP_RESIZEDB) {
@@ -343,7 +354,7 @@ int rdb_read(const char *p, size_t n, rdb_key_fn *fn, void *arg, struct rdb_read
             info->keys++;
         int64_t at_ms = expire_at;
         expire_at = 0;
-        if (fn && !fn(arg, key, &v, at_ms)) {
+        if (fn && !fn(arg, db, key, &v, at_ms)) {
             fail(err, errlen, "Could not load key '%.*s'", (int)(key.len > 64 ? 64 : key.len), key.ptr);
             break;
         }

@@ -3,8 +3,9 @@
  *
  * The file: "REDIS0010" (the RDB version we write, Redis 7.0's), AUX
  * fields (opcode 0xFA, two strings: redis-ver, redis-bits, ctime,
- * used-mem, aof-base), SELECTDB 0 (0xFE) and RESIZEDB (0xFB: keys, keys
- * with an expiry), then each key: EXPIRETIME_MS (0xFC, 8 bytes
+ * used-mem, aof-base), then each database holding keys, in ascending
+ * order, as Redis writes them: SELECTDB n (0xFE) and RESIZEDB (0xFB:
+ * keys, keys with an expiry), then each of its keys: EXPIRETIME_MS (0xFC, 8 bytes
  * little-endian unix ms) when it has one, the value's type byte, the key
  * as an RDB string, the value's body; then EOF (0xFF) and the CRC-64
  * (core/crc64.h) of everything before it, 8 bytes little-endian (0 when
@@ -49,10 +50,13 @@ struct rdb_writer {
     struct buf obj;       /* one value's object, reused */
 };
 
-/* Start a file on fd: the header, the AUX fields, SELECTDB 0 and RESIZEDB
- * (keys, of them with an expiry: hints to the reader). */
+/* Start a file on fd: the header and the AUX fields. */
 void rdb_write_begin(struct rdb_writer *w, int fd, bool compress, bool checksum, int64_t now_ms,
-                     uint64_t used_memory, uint64_t keys, uint64_t expires);
+                     uint64_t used_memory);
+/* The keys written next are database db's: SELECTDB db and RESIZEDB (its
+ * keys, of them with an expiry: hints to the reader). Once per database,
+ * in ascending order; an empty database is not written (Redis's way). */
+void rdb_write_db(struct rdb_writer *w, int db, uint64_t keys, uint64_t expires);
 /* Every key of s alive at now_ms (the store is not changed: a frozen
  * store, a forked child's or a parked shard's). */
 void rdb_write_store(struct rdb_writer *w, struct store *s, int64_t now_ms);
@@ -62,12 +66,13 @@ void rdb_write_raw(struct rdb_writer *w, const void *p, size_t n);
 /* EOF and the checksum, flushed. 0, or -1 with errno set. */
 int rdb_write_end(struct rdb_writer *w);
 
-/* Reading. A file's keys are handed to fn in file order, each as its key
+/* Reading. A file's keys are handed to fn in file order, each as its
+ * database (the last SELECTDB's number, 0 before any), its key
  * (valid during the call), its value decoded (serialize.h: fn owns it,
  * to store or to free) and its expiry (unix ms, 0: none); fn returns
  * false to stop (then rdb_read answers -1). */
 struct decoded_value;
-typedef bool rdb_key_fn(void *arg, struct slice key, struct decoded_value *v, int64_t expire_at_ms);
+typedef bool rdb_key_fn(void *arg, int db, struct slice key, struct decoded_value *v, int64_t expire_at_ms);
 
 /* A record of node-wide state (FUNCTION2: a function library's code),
  * handed in file order; false (err filled) stops the reading. */
@@ -79,6 +84,11 @@ struct rdb_read_info {
     /* in: what takes FUNCTION2 records; NULL: a file with one is refused */
     rdb_record_fn *record;
     void          *record_arg;
+    /* in: the databases the reader has (SELECTDB n >= databases fails the
+     * reading with Redis's FATAL line, bad_db set); 0: any */
+    int            databases;
+    bool           bad_db;
+    uint64_t       bad_db_number; /* the SELECTDB refused */
 };
 
 /* Check p[0..n), a whole file, then (fn not NULL) hand every key to fn.

@@ -458,13 +458,13 @@ static void test_bad_aof_refused(void **state)
         fail_msg("no clear line for the damaged file:\n%s", out);
     free(out);
 
-    /* SELECT of another database: ringkv has one */
+    /* SELECT of a database past `databases` */
     const char *dir3 = new_dir();
     s = start_aof(dir3, NULL, NULL, NULL, NULL);
     assert_int_equal(server_stop(s), 0);
-    append_to_incr(dir3, "*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n");
-    out = start_refused(dir3, "");
-    if (!strstr(out, "ringkv has one database"))
+    append_to_incr(dir3, "*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+    out = start_refused(dir3, "--databases 3");
+    if (!strstr(out, "the AOF selects database 3, and ringkv has 3 here (databases)"))
         fail_msg("no clear line for SELECT 3:\n%s", out);
     free(out);
 }
@@ -1033,6 +1033,131 @@ static void test_config_set_appendonly(void **state)
     free(after);
 }
 
+/* ---- several databases ---- */
+
+/* The keyspace of every database (0..15) as one text. */
+static char *all_dbs(tconn *c)
+{
+    return keyspace_state_dbs(c, 16);
+}
+
+/* Writes interleaved over databases 0, 2, 9 and 4 (one flushed), kill -9,
+ * a restart: each command replayed in its database; again after a
+ * BGREWRITEAOF (the new base holds every database) and writes after it. */
+static void test_databases_replayed(void **state)
+{
+    (void)state;
+    const char *dir = new_dir();
+    struct server *s = start_aof(dir, "--threads", "3", NULL, NULL);
+    tconn *c = tconnect(s->port), *d = tconnect(s->port);
+    expect_ok(tcmd(d, "SELECT 2"));
+    for (int i = 0; i < 40; i++) {
+        expect_ok(tcmd(c, "SET k%d zero-%d", i, i));
+        expect_ok(tcmd(d, "SET k%d two-%d", i, i));
+    }
+    expect_int(tcmd(c, "HSET h f 0"), 1);
+    expect_int(tcmd(d, "HSET h f 2 g 2"), 2);
+    expect_int(tcmd(d, "RPUSH l a b"), 2);
+    expect_int(tcmd(c, "RPUSH l 0"), 1);
+    expect_ok(tcmd(c, "SELECT 9"));
+    expect_int(tcmd(c, "ZADD z 1 a 2 b"), 2);
+    expect_ok(tcmd(c, "SET ttl v EX 100000"));
+    expect_int(tcmd(c, "INCR n"), 1);
+    expect_int(tcmd(d, "INCRBY n 2"), 2);
+    expect_ok(tcmd(c, "SELECT 4"));
+    for (int i = 0; i < 20; i++)
+        expect_ok(tcmd(c, "SET gone%d v", i));
+    expect_ok(tcmd(c, "FLUSHDB")); /* database 4 only */
+    expect_ok(tcmd(c, "SET after-flush 4"));
+    expect_int(tcmd(d, "DEL k3"), 1);
+    expect_ok(tcmd(c, "SELECT 0"));
+    write_markers_and_wait(c, dir);
+    char *before = all_dbs(c);
+    tclose(c);
+    tclose(d);
+    server_kill(s);
+
+    s = start_aof(dir, "--threads", "2", NULL, NULL); /* another shard count */
+    c = tconnect(s->port);
+    char *after = all_dbs(c);
+    expect_same_keyspace(before, after);
+    expect_ok(tcmd(c, "SELECT 4"));
+    expect_int(tcmd(c, "DBSIZE"), 1);
+    expect_ok(tcmd(c, "SELECT 9"));
+    expect_bulk(tcmd(c, "GET n"), "1");
+    assert_true(get_int(tcmd(c, "TTL ttl")) > 90000);
+    expect_ok(tcmd(c, "SELECT 2"));
+    expect_bulk(tcmd(c, "GET n"), "2");
+    expect_nil(tcmd(c, "GET k3"));
+    expect_ok(tcmd(c, "SELECT 0"));
+
+    /* a rewrite, then writes in its new incr file */
+    long long rewrites = info_field(c, "persistence", "aof_rewrites");
+    expect_status(tcmd(c, "BGREWRITEAOF"), "Background append only file rewriting started");
+    wait_rewrite_done(c);
+    assert_int_equal(info_field(c, "persistence", "aof_rewrites"), rewrites + 1);
+    expect_ok(tcmd(c, "SELECT 7"));
+    expect_ok(tcmd(c, "SET seven 7"));
+    expect_ok(tcmd(c, "SELECT 2"));
+    expect_int(tcmd(c, "DEL k4"), 1);
+    expect_ok(tcmd(c, "SELECT 0"));
+    write_markers_and_wait(c, dir);
+    char *rewritten = all_dbs(c);
+    tclose(c);
+    server_kill(s);
+    s = start_aof(dir, "--threads", "3", NULL, NULL);
+    c = tconnect(s->port);
+    char *again = all_dbs(c);
+    expect_same_keyspace(rewritten, again);
+    expect_ok(tcmd(c, "SELECT 7"));
+    expect_bulk(tcmd(c, "GET seven"), "7");
+    tclose(c);
+    free(before);
+    free(after);
+    free(rewritten);
+    free(again);
+}
+
+/* An appendonlydir that redis-server 7 wrote with SELECTs (databases 0, 3
+ * and 9) loads into the same databases. */
+static void test_databases_from_redis(void **state)
+{
+    (void)state;
+    if (target_is_redis() || !have_redis())
+        skip();
+    const char *dir = new_dir();
+    struct server *r = start_redis_aof(dir);
+    tconn *c = tconnect(r->port);
+    expect_ok(tcmd(c, "SET a 0"));
+    expect_ok(tcmd(c, "SELECT 3"));
+    expect_ok(tcmd(c, "SET a 3"));
+    expect_int(tcmd(c, "RPUSH l x y z"), 3);
+    expect_ok(tcmd(c, "SELECT 9"));
+    expect_int(tcmd(c, "HSET h f v"), 1);
+    expect_ok(tcmd(c, "SET e v EX 100000"));
+    expect_ok(tcmd(c, "SELECT 3"));
+    expect_int(tcmd(c, "LPUSH l w"), 4);
+    expect_ok(tcmd(c, "SELECT 0"));
+    char *before = all_dbs(c);
+    tclose(c);
+    assert_int_equal(server_stop(r), 0);
+    char name[128];
+    last_incr(dir, name, sizeof name);
+    size_t len = 0;
+    char *data = read_aof_file(dir, name, &len);
+    assert_non_null(data);
+    assert_true(contains(data, len, "SELECT\r\n$1\r\n9")); /* what this test is about */
+    free(data);
+
+    struct server *s = start_ringkv_aof(dir);
+    c = tconnect(s->port);
+    char *after = all_dbs(c);
+    expect_same_keyspace(before, after);
+    free(before);
+    free(after);
+    tclose(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1052,6 +1177,8 @@ int main(void)
         cmocka_unit_test_teardown(test_bgrewriteaof_replies, teardown),
         cmocka_unit_test_teardown(test_replica_aof, teardown),
         cmocka_unit_test_teardown(test_config_set_appendonly, teardown),
+        cmocka_unit_test_teardown(test_databases_replayed, teardown),
+        cmocka_unit_test_teardown(test_databases_from_redis, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

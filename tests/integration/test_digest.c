@@ -295,6 +295,75 @@ static void test_reload(void **state)
     node_stop(t);
 }
 
+/* ---- several databases ---- */
+
+/* The same data in databases 0, 2 and 9 here and on a redis-server: the
+ * same DEBUG DIGEST (Redis mixes each database's number in); the same data
+ * in another database has another digest; DIGEST-VALUE reads the
+ * connection's database; DEBUG RELOAD keeps each key in its database. */
+static void test_databases(void **state)
+{
+    (void)state;
+    struct server *t = start_target();
+    struct server *r = start_redis(redis_args);
+    tconn *a = tconnect(t->port), *b = tconnect(r->port);
+    fill(a, b);
+    char *only0 = debug_digest(a);
+    both(a, b, "SELECT 2");
+    both(a, b, "SET str db2");
+    both(a, b, "HSET hash f 2");
+    both(a, b, "ZADD zs 2 a");
+    for (int i = 0; i < 30; i++)
+        both(a, b, "RPUSH l%d %d", i, i);
+    both(a, b, "SELECT 9");
+    both(a, b, "SET tmp v EX 10000");
+    both(a, b, "SADD st 9");
+    both(a, b, "SELECT 0");
+    expect_same(a, b);
+    char *three = debug_digest(a);
+    assert_string_not_equal(only0, three);
+    /* DIGEST-VALUE in the connection's database */
+    both(a, b, "SELECT 2");
+    struct rval *x = tcmd(a, "DEBUG DIGEST-VALUE str nosuchkey"), *y = tcmd(b, "DEBUG DIGEST-VALUE str nosuchkey");
+    assert_int_equal(x->n, 2);
+    assert_string_equal(x->elem[0]->str, y->elem[0]->str);
+    assert_string_equal(x->elem[1]->str, ZEROS);
+    struct rval *v0 = tcmd(a, "DEBUG DIGEST-VALUE l0");
+    assert_string_not_equal(v0->elem[0]->str, ZEROS);
+    rval_free(v0);
+    rval_free(x);
+    rval_free(y);
+    /* the keys of database 9 in database 8 instead: another digest, as Redis's */
+    both(a, b, "SELECT 9");
+    both(a, b, "FLUSHDB");
+    both(a, b, "SELECT 8");
+    both(a, b, "SET tmp v EX 10000");
+    both(a, b, "SADD st 9");
+    both(a, b, "SELECT 0");
+    char *moved = debug_digest(a), *moved_redis = debug_digest(b);
+    assert_string_equal(moved, moved_redis);
+    assert_string_not_equal(moved, three);
+    /* DEBUG RELOAD from database 2: every database as it was */
+    both(a, b, "SELECT 2");
+    expect_ok(tcmd(a, "DEBUG RELOAD"));
+    expect_bulk(tcmd(a, "GET str"), "db2");
+    char *reloaded = debug_digest(a);
+    assert_string_equal(moved, reloaded);
+    expect_ok(tcmd(a, "SELECT 8"));
+    assert_true(get_int(tcmd(a, "TTL tmp")) > 9000);
+    expect_ok(tcmd(a, "SELECT 0"));
+    expect_bulk(tcmd(a, "GET str"), "hello-world");
+    free(only0);
+    free(three);
+    free(moved);
+    free(moved_redis);
+    free(reloaded);
+    tclose(a);
+    tclose(b);
+    node_stop(r);
+    node_stop(t);
+}
+
 /* ---- PROTOCOL ---- */
 
 /* Send a command and read exactly the bytes want (fails on anything else
@@ -374,6 +443,7 @@ int main(void)
         cmocka_unit_test_teardown(test_digest_same_as_redis, redis_nodes_teardown),
         cmocka_unit_test_teardown(test_digest_expired_key, redis_nodes_teardown),
         cmocka_unit_test_teardown(test_reload, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_databases, redis_nodes_teardown),
         cmocka_unit_test_teardown(test_protocol, redis_nodes_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -626,6 +626,185 @@ static void test_failed_save_stops_writes(void **state)
     assert_int_equal(server_stop(s), 0);
 }
 
+/* ---- several databases ---- */
+
+/* Keys of several types in databases 0, 2 and 9 (one name in all three,
+ * with another value in each), one with a time, enough keys that every
+ * shard holds some of each database; the connection ends in database 0. */
+static void fill_databases(tconn *c)
+{
+    expect_ok(tcmd(c, "SET shared zero"));
+    expect_int(tcmd(c, "RPUSH list0 a b c"), 3);
+    expect_ok(tcmd(c, "SELECT 2"));
+    expect_ok(tcmd(c, "SET shared two"));
+    expect_int(tcmd(c, "HSET hash2 f v g w"), 2);
+    expect_int(tcmd(c, "ZADD zset2 1 a 2.5 b"), 2);
+    for (int i = 0; i < 100; i++)
+        expect_ok(tcmd(c, "SET two:%d v%d", i, i));
+    expect_ok(tcmd(c, "SELECT 9"));
+    expect_ok(tcmd(c, "SET shared nine"));
+    expect_ok(tcmd(c, "SET ttl9 v EX 100000"));
+    expect_int(tcmd(c, "RPUSH list9 x y"), 2);
+    expect_int(tcmd(c, "ZADD zset9 3 c"), 1);
+    for (int i = 0; i < 100; i++)
+        expect_int(tcmd(c, "HSET nine:%d f %d", i, i), 1);
+    expect_ok(tcmd(c, "SELECT 0"));
+}
+
+/* Each key back in its database: SAVE and a restart (another shard count),
+ * BGSAVE and a kill -9; redis-check-rdb passes the file and redis-server
+ * 7.0 loads it into the same databases. */
+static void test_databases_save_restart(void **state)
+{
+    (void)state;
+    const char *dir = new_dir();
+    struct server *s = start_in(dir, "--threads", "3");
+    tconn *c = tconnect(s->port);
+    fill_databases(c);
+    char *before = keyspace_state_dbs(c, 16);
+    expect_ok(tcmd(c, "SAVE"));
+    tclose(c);
+    assert_int_equal(server_stop(s), 0);
+    check_rdb(dir);
+
+    s = start_in(dir, "--threads", "2");
+    c = tconnect(s->port);
+    char *after = keyspace_state_dbs(c, 16);
+    expect_same_keyspace(before, after);
+    expect_int(tcmd(c, "DBSIZE"), 2);
+    expect_bulk(tcmd(c, "GET shared"), "zero");
+    expect_ok(tcmd(c, "SELECT 9"));
+    expect_bulk(tcmd(c, "GET shared"), "nine");
+    assert_true(get_int(tcmd(c, "TTL ttl9")) > 90000);
+    expect_int(tcmd(c, "DBSIZE"), 104);
+    expect_ok(tcmd(c, "SELECT 2"));
+    expect_int(tcmd(c, "DBSIZE"), 103);
+    expect_ok(tcmd(c, "SELECT 1"));
+    expect_int(tcmd(c, "DBSIZE"), 0);
+    /* a background save of a database made since */
+    expect_ok(tcmd(c, "SELECT 15"));
+    expect_ok(tcmd(c, "SET last db"));
+    char *more = keyspace_state_dbs(c, 16);
+    long long saves = info_field(c, "persistence", "rdb_saves");
+    expect_status(tcmd(c, "BGSAVE"), "Background saving started");
+    assert_int_equal(info_field_becomes(c, "persistence", "rdb_saves", saves + 1, 30000), saves + 1);
+    assert_int_equal(info_field_becomes(c, "persistence", "rdb_bgsave_in_progress", 0, 30000), 0);
+    tclose(c);
+    server_kill(s);
+    check_rdb(dir);
+    s = start_in(dir, "--threads", "3");
+    c = tconnect(s->port);
+    char *again = keyspace_state_dbs(c, 16);
+    expect_same_keyspace(more, again);
+    tclose(c);
+    assert_int_equal(server_stop(s), 0);
+
+    if (!target_is_redis() && have_redis()) {
+        struct server *r = start_redis_in(dir);
+        c = tconnect(r->port);
+        char *in_redis = keyspace_state_dbs(c, 16);
+        expect_same_keyspace(more, in_redis);
+        free(in_redis);
+        tclose(c);
+    }
+    free(before);
+    free(after);
+    free(more);
+    free(again);
+}
+
+/* A dump.rdb that redis-server 7.0 wrote with keys in several databases
+ * loads into the same databases. */
+static void test_databases_redis_file_loads(void **state)
+{
+    (void)state;
+    if (!have_redis())
+        skip();
+    const char *dir = new_dir();
+    struct server *r = start_redis_in(dir);
+    tconn *c = tconnect(r->port);
+    fill_databases(c);
+    char *before = keyspace_state_dbs(c, 16);
+    expect_ok(tcmd(c, "SAVE"));
+    tclose(c);
+    assert_int_equal(server_stop(r), 0);
+
+    struct server *s = start_in(dir, "--threads", "3");
+    c = tconnect(s->port);
+    char *after = keyspace_state_dbs(c, 16);
+    expect_same_keyspace(before, after);
+    expect_ok(tcmd(c, "SELECT 9"));
+    assert_true(get_int(tcmd(c, "TTL ttl9")) > 90000);
+    free(before);
+    free(after);
+    tclose(c);
+}
+
+/* A file with keys of database 9 and `databases 4`: the start is refused
+ * with Redis's line. */
+static void test_databases_fewer_refused(void **state)
+{
+    (void)state;
+    const char *dir = new_dir();
+    struct server *s = start_in(dir, NULL, NULL);
+    tconn *c = tconnect(s->port);
+    fill_databases(c);
+    expect_ok(tcmd(c, "SAVE"));
+    tclose(c);
+    assert_int_equal(server_stop(s), 0);
+    char cmd[400];
+    int port = free_port();
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && timeout 30 '%s' --port %d --bind 127.0.0.1 --dir '%s' --save '' --databases 4 2>&1", dir,
+             server_binary(), port, dir);
+    char *out = NULL;
+    int rc = run_cmd(cmd, &out);
+    if (rc == 0 || rc == 124)
+        fail_msg("the server started with databases 4 (exit %d):\n%s", rc, out);
+    if (!strstr(out, "FATAL: Data file was created with a Redis server configured to handle more than 4 databases"))
+        fail_msg("no clear line for the database the file holds:\n%s", out);
+    if (!target_is_redis() && !strstr(out, "dump.rdb holds keys of database 9"))
+        fail_msg("the line does not name the file and the database:\n%s", out);
+    free(out);
+    /* with 10 it starts, every key in its database */
+    s = start_in(dir, "--databases", "10");
+    c = tconnect(s->port);
+    expect_ok(tcmd(c, "SELECT 9"));
+    expect_bulk(tcmd(c, "GET shared"), "nine");
+    expect_error(tcmd(c, "SELECT 10"), "ERR DB index is out of range");
+    tclose(c);
+}
+
+/* The file `redis-cli --rdb` fetches (a Redis replica's full sync gets the
+ * same) holds every database: redis-server started from it has each key in
+ * its database. */
+static void test_databases_cli_rdb(void **state)
+{
+    (void)state;
+    if (!have_redis() || run_cmd("command -v redis-cli >/dev/null 2>&1", NULL) != 0)
+        skip();
+    const char *dir = new_dir(), *copy = new_dir();
+    struct server *s = start_in(dir, "--threads", "3");
+    tconn *c = tconnect(s->port);
+    fill_databases(c);
+    char *before = keyspace_state_dbs(c, 16);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "redis-cli -p %d --rdb '%s/dump.rdb' 2>&1", s->port, copy);
+    char *out = NULL;
+    if (run_cmd(cmd, &out) != 0)
+        fail_msg("redis-cli --rdb failed:\n%s", out);
+    free(out);
+    tclose(c);
+    check_rdb(copy);
+    struct server *r = start_redis_in(copy);
+    c = tconnect(r->port);
+    char *after = keyspace_state_dbs(c, 16);
+    expect_same_keyspace(before, after);
+    free(before);
+    free(after);
+    tclose(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -641,6 +820,10 @@ int main(void)
         cmocka_unit_test_teardown(test_damaged_file_refused, teardown),
         cmocka_unit_test_teardown(test_save_points, teardown),
         cmocka_unit_test_teardown(test_failed_save_stops_writes, teardown),
+        cmocka_unit_test_teardown(test_databases_save_restart, teardown),
+        cmocka_unit_test_teardown(test_databases_redis_file_loads, teardown),
+        cmocka_unit_test_teardown(test_databases_fewer_refused, teardown),
+        cmocka_unit_test_teardown(test_databases_cli_rdb, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,6 +148,18 @@ static void test_dataset_as_redis(void **state)
     run(cmd_set, "SET b 2");
     dataset_digest(f, two, 2, hex);
     assert_string_equal(hex, "7dff4aa4711992a6870417c26949f355d23a7cac");
+    /* the other store as database 2: Redis's digest of a=1 in db 0 and b=2
+     * in db 2 (redis-server 7.0.15), whichever part comes first */
+    run(cmd_del, "DEL b");
+    store_set_db(f->other, 2);
+    run_on(f, f->other, cmd_set, "SET b 2");
+    const char *part = run_on(f, f->other, cmd_debug_digest, "DEBUG DIGEST"); /* +<db>:<hex> */
+    assert_int_equal(strlen(part), 3 + 40 + 2);
+    assert_memory_equal(part, "+2:", 3);
+    dataset_digest(f, two, 2, hex);
+    assert_string_equal(hex, "4e5e5f22f87650b8540930bc5585f7f658b6d5aa");
+    dataset_digest(f, back, 2, hex);
+    assert_string_equal(hex, "4e5e5f22f87650b8540930bc5585f7f658b6d5aa");
     assert_string_equal(run(cmd_debug_digest, "DEBUG DIGEST now"),
                         "-ERR unknown subcommand or wrong number of arguments for 'DIGEST'. Try DEBUG HELP.\r\n");
 }

@@ -69,7 +69,8 @@ static char *file_of(struct store *s, bool compress, bool checksum, size_t *len)
     FILE *f = fopen(path, "w+b");
     assert_non_null(f);
     struct rdb_writer w;
-    rdb_write_begin(&w, fileno(f), compress, checksum, NOW, 0, store_count(s), 2);
+    rdb_write_begin(&w, fileno(f), compress, checksum, NOW, 0);
+    rdb_write_db(&w, 0, store_count(s), 2);
     rdb_write_store(&w, s, NOW);
     assert_int_equal(rdb_write_end(&w), 0);
     assert_int_equal(w.keys, 7);
@@ -84,8 +85,9 @@ static char *file_of(struct store *s, bool compress, bool checksum, size_t *len)
     return p;
 }
 
-static bool keep(void *arg, struct slice key, struct decoded_value *v, int64_t at)
+static bool keep(void *arg, int db, struct slice key, struct decoded_value *v, int64_t at)
 {
+    (void)db;
     return decoded_value_store(arg, key, v, at);
 }
 
@@ -120,6 +122,74 @@ static void test_round_trip(void **state)
         free(p);
     }
     store_destroy(s);
+}
+
+/* Keys of databases 0, 2 and 9: each read back in its database; a reader
+ * with fewer databases refuses the file with Redis's line. */
+static bool keep_in_db(void *arg, int db, struct slice key, struct decoded_value *v, int64_t at)
+{
+    struct store **dbs = arg;
+    assert_true(db >= 0 && db < 10);
+    return decoded_value_store(dbs[db], key, v, at);
+}
+
+static void test_databases(void **state)
+{
+    (void)state;
+    struct store *src[3];
+    static const int ids[3] = { 0, 2, 9 };
+    for (int i = 0; i < 3; i++) {
+        src[i] = store_create(NULL, NULL, NULL);
+        char key[16], val[16];
+        for (int k = 0; k <= i; k++) {
+            snprintf(key, sizeof key, "k%d", k);
+            snprintf(val, sizeof val, "db%d", ids[i]);
+            store_set(src[i], (struct slice){ key, strlen(key) }, val, strlen(val), 0);
+        }
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/rkv-test-rdb-db-%d", (int)getpid());
+    FILE *f = fopen(path, "w+b");
+    assert_non_null(f);
+    struct rdb_writer w;
+    rdb_write_begin(&w, fileno(f), false, true, NOW, 0);
+    for (int i = 0; i < 3; i++) {
+        rdb_write_db(&w, ids[i], store_count(src[i]), 0);
+        rdb_write_store(&w, src[i], NOW);
+    }
+    assert_int_equal(rdb_write_end(&w), 0);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *p = malloc((size_t)n);
+    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    unlink(path);
+    struct store *dbs[10];
+    for (int i = 0; i < 10; i++)
+        dbs[i] = store_create(NULL, NULL, NULL);
+    char err[256];
+    struct rdb_read_info info = { .databases = 16 };
+    if (rdb_read(p, (size_t)n, keep_in_db, dbs, &info, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(info.keys, 6);
+    assert_int_equal(store_count(dbs[0]), 1);
+    assert_int_equal(store_count(dbs[2]), 2);
+    assert_int_equal(store_count(dbs[9]), 3);
+    assert_int_equal(store_count(dbs[1]) + store_count(dbs[3]), 0);
+    struct entry *e = store_peek(dbs[9], S("k2"), NOW);
+    assert_non_null(e);
+    assert_memory_equal(entry_value(e), "db9", 3);
+    struct rdb_read_info four = { .databases = 4 };
+    assert_int_equal(rdb_read(p, (size_t)n, NULL, NULL, &four, err, sizeof err), -1);
+    assert_true(four.bad_db);
+    assert_non_null(strstr(err, "FATAL: Data file was created with a Redis server configured to handle more "
+                                "than 4 databases"));
+    for (int i = 0; i < 10; i++)
+        store_destroy(dbs[i]);
+    for (int i = 0; i < 3; i++)
+        store_destroy(src[i]);
+    free(p);
 }
 
 static void test_damaged_refused(void **state)
@@ -174,6 +244,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_databases),
         cmocka_unit_test(test_damaged_refused),
         cmocka_unit_test(test_unchecked_damage_is_safe),
     };
