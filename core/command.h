@@ -168,6 +168,11 @@ enum command_flag {
  * without a SELECT around it, and always (Redis forces their propagation:
  * SWAPDB changes no key, a FLUSHALL of empty databases none). */
 #define CMD_NO_DB (UINT64_C(1) << 39)
+/* COPY: a `DB n` among the arguments after the keys names the destination
+ * key's database. Over keys of two shards (a scratch store, shards/run.c)
+ * the destination's copy is taken from database n and its writes applied
+ * there. */
+#define CMD_DEST_DB (UINT64_C(1) << 40)
 
 /* How a command's writes reach the replication stream: the journal column
  * of the table (replication/repl.c acts on it; rows set it through

@@ -630,7 +630,7 @@ static struct command table[] = {
         "Rename a key"),
     ROW_JOURNAL(JOURNAL_VALUE_COPY, "renamenx", 3,  CMD_WRITE | CMD_FAST, 1, 2, 1, cmd_renamenx, NULL, "generic", "1.0.0",
         "Rename a key, only if the new key does not exist"),
-    ROW_JOURNAL(JOURNAL_VALUE_COPY, "copy", -3, CMD_WRITE | CMD_READ_STATS | CMD_DENYOOM, 1, 2, 1, cmd_copy, NULL, "generic", "6.2.0",
+    ROW_JOURNAL(JOURNAL_VALUE_COPY, "copy", -3, CMD_WRITE | CMD_READ_STATS | CMD_DENYOOM | CMD_DEST_DB, 1, 2, 1, cmd_copy, NULL, "generic", "6.2.0",
         "Copy a key"),
     ROW("expire",      -3, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_expire, NULL, "generic", "1.0.0",
         "Set a key's time to live in seconds"),
