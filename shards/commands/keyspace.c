@@ -176,10 +176,11 @@ static void rename_generic(struct exec_ctx *ctx, bool nx)
 void cmd_rename(struct exec_ctx *ctx) { rename_generic(ctx, false); }
 void cmd_renamenx(struct exec_ctx *ctx) { rename_generic(ctx, true); }
 
-/* The number of databases: the shard's, 1 for a lone store (unit tests). */
+/* The number of databases: the shard's, 1 for a lone store or a shard
+ * without databases (unit tests, the fuzzer's). */
 static int db_count(const struct exec_ctx *ctx)
 {
-    return ctx->shard ? ctx->shard->ndbs : 1;
+    return ctx->shard && ctx->shard->ndbs > 0 ? ctx->shard->ndbs : 1;
 }
 
 static bool cluster_mode(const struct exec_ctx *ctx)
@@ -686,13 +687,14 @@ void cmd_flushall(struct exec_ctx *ctx)
     if (!flush_args_ok(ctx))
         return;
     struct shard *sh = ctx->shard;
-    if (sh && ctx->store == sh->store) {
+    if (sh && ctx->store == sh->store && sh->ndb_made > 0) {
         for (SHARD_EACH_DB(sh, d))
             store_flush(sh->dbs[d]);
-        persist_flushed(sh); /* the empty keyspace saved once every shard has flushed */
     } else {
-        store_flush(ctx->store);
+        store_flush(ctx->store); /* a scratch store, or a shard without databases (the fuzzer's) */
     }
+    if (sh && ctx->store == sh->store)
+        persist_flushed(sh); /* the empty keyspace saved once every shard has flushed */
     reply_ok(ctx->reply);
 }
 
