@@ -692,7 +692,9 @@ static void add_lock_key(struct across_part *pt, struct slice key)
 static bool build_command(void *arg, int i, const struct command *cmd, int argc, const struct slice *argv)
 {
     struct part_builder *b = arg;
-    if (!cmd || ((cmd->flags & CMD_CONN) && !command_needs_no_connection(cmd))) {
+    /* SELECT changes the connection's database, which a part (run away
+     * from the connection) cannot: refused as a command needing it */
+    if (!cmd || ((cmd->flags & CMD_CONN) && (!command_needs_no_connection(cmd) || strcmp(cmd->name, "select") == 0))) {
         b->refused = true;
         return false;
     }
