@@ -163,6 +163,16 @@ enum command_flag {
  * before (shards/hold.h) runs on the connection's shard holding them again,
  * not on copies of its keys, when those are on several shards. */
 #define CMD_RUNS_SCRIPT (UINT64_C(1) << 38)
+/* FLUSHALL, SWAPDB: act on the databases as a whole, not on the
+ * connection's: their node-wide record (JOURNAL_NODE) goes into the stream
+ * without a SELECT around it, and always (Redis forces their propagation:
+ * SWAPDB changes no key, a FLUSHALL of empty databases none). */
+#define CMD_NO_DB (UINT64_C(1) << 39)
+/* COPY: a `DB n` among the arguments after the keys names the destination
+ * key's database. Over keys of two shards (a scratch store, shards/run.c)
+ * the destination's copy is taken from database n and its writes applied
+ * there. */
+#define CMD_DEST_DB (UINT64_C(1) << 40)
 
 /* How a command's writes reach the replication stream: the journal column
  * of the table (replication/repl.c acts on it; rows set it through

@@ -235,14 +235,14 @@ uint64_t repl_journal_mark(struct shard *sh)
 /* This shard passed a node-wide command's point: the bytes before it go
  * first, then the barrier with the command (none if this shard's part
  * changed nothing or was refused). Only a master's shards send barriers. */
-static void send_barrier(struct shard *sh, int argc, const struct slice *argv)
+static void send_barrier(struct shard *sh, int argc, const struct slice *argv, bool in_db)
 {
     if (repl_is_replica(sh->node))
         return;
     ship_journal(sh);
     struct shard_msg *m = repl_msg_create(sh, MSG_JOURNAL, 0, NULL, 0);
     m->value = JOURNAL_MSG_BARRIER;
-    if (argv && sh->db != 0) { /* FLUSHDB of another database */
+    if (argv && in_db && sh->db != 0) { /* FLUSHDB of another database (not FLUSHALL, SWAPDB: CMD_NO_DB) */
         char num[16];
         int n = snprintf(num, sizeof(num), "%d", sh->db);
         struct slice sel[] = { SLICE_LIT("SELECT"), { num, (size_t)n } }, sel0[] = { SLICE_LIT("SELECT"), SLICE_LIT("0") };
@@ -336,10 +336,10 @@ void repl_command_end(struct shard *sh, const struct command *cmd, int argc, con
     if (!rs || !rs->journaling)
         return;
     rs->journaling = NULL;
-    bool changed = rs->held_records > 0;
+    bool changed = rs->held_records > 0 || (cmd->flags & CMD_NO_DB);
     rs->held_records = 0;
     if (cmd->journal == JOURNAL_NODE) {
-        send_barrier(sh, argc, changed ? argv : NULL);
+        send_barrier(sh, argc, changed ? argv : NULL, !(cmd->flags & CMD_NO_DB));
         return;
     }
     if (cmd->journal == JOURNAL_ALWAYS) {
@@ -363,7 +363,7 @@ void repl_command_end(struct shard *sh, const struct command *cmd, int argc, con
 void repl_command_refused(struct shard *sh, const struct command *cmd)
 {
     if (sh->repl && cmd->journal == JOURNAL_NODE)
-        send_barrier(sh, 0, NULL);
+        send_barrier(sh, 0, NULL, false);
 }
 
 /* ---- the gate: node-wide records at one point of the stream (shard 0) ----

@@ -123,10 +123,14 @@ struct slice blocking_state(struct shard *sh)
     return sh->blocking ? sh->blocking->serving_state : (struct slice){ NULL, 0 };
 }
 
-static void mark_ready(struct blocking_shard *b, struct slice key)
+/* key of database db got elements (or changed): its clients are offered
+ * it at the end of the turn */
+static void mark_ready(struct blocking_shard *b, int db, struct slice key)
 {
     uint32_t n = (uint32_t)key.len;
+    int32_t d = db;
     buf_append(&b->ready, &n, 4);
+    buf_append(&b->ready, &d, 4);
     buf_append(&b->ready, key.ptr, key.len);
 }
 
@@ -138,7 +142,21 @@ void blocking_store_changed(struct shard *sh, const struct journal_record *rec)
      * XREADGROUP answers that its stream is gone (the pops' serve
      * functions find nothing and decline) */
     if (rec->op == JOURNAL_SET || rec->op == JOURNAL_DEL)
-        mark_ready(sh->blocking, rec->key);
+        mark_ready(sh->blocking, rec->db, rec->key);
+}
+
+void blocking_dbs_swapped(struct shard *sh, int a, int b)
+{
+    struct blocking_shard *bs = sh->blocking;
+    if (!bs || bs->n == 0)
+        return;
+    /* Redis 7 (scanDatabaseForReadyKeys): a key of either database a
+     * client waits on is offered again; the serve functions find whether
+     * it has elements now */
+    for (size_t i = 0; i < bs->n; i++)
+        if (bs->at[i].m->db == a || bs->at[i].m->db == b)
+            for (int k = 0; k < bs->at[i].nkeys; k++)
+                mark_ready(bs, bs->at[i].m->db, bs->at[i].keys[k]);
 }
 
 void blocking_key_ready(struct exec_ctx *ctx, struct slice key)
@@ -146,7 +164,7 @@ void blocking_key_ready(struct exec_ctx *ctx, struct slice key)
     struct shard *sh = ctx->shard;
     if (!sh || !sh->blocking || sh->blocking->n == 0 || ctx->store != sh->store)
         return;
-    mark_ready(sh->blocking, key);
+    mark_ready(sh->blocking, sh->db, key);
 }
 
 void blocking_run(struct shard *sh, int argc, const struct slice *argv, struct buf *out, int proto)
@@ -199,22 +217,27 @@ static bool waits_on(const struct blocked *w, struct slice key)
     return false;
 }
 
-/* Offer key to the clients waiting on it, in the order they blocked. */
-static void serve_key(struct shard *sh, struct blocking_shard *b, struct slice key)
+/* Offer key of database db to the clients waiting on it there, in the
+ * order they blocked. A serve function runs with the client's database
+ * selected (its peeks at sh->store, the command it runs). */
+static void serve_key(struct shard *sh, struct blocking_shard *b, int db, struct slice key)
 {
     struct buf out;
     buf_init(&out);
     size_t i = 0;
+    int before = sh->db;
     while (i < b->n) {
         struct blocked *w = &b->at[i];
-        if (!waits_on(w, key)) {
+        if (w->m->db != db || !waits_on(w, key)) {
             i++;
             continue;
         }
         buf_clear(&out);
         b->serving_state = (struct slice){ w->state.data, w->state.len };
         b->pass = false;
+        shard_select(sh, db);
         bool served = w->serve(sh, w->m, key, &out);
+        shard_select(sh, before);
         b->serving_state = (struct slice){ NULL, 0 };
         if (!served && b->pass) { /* nothing for this one: the next may take it */
             i++;
@@ -239,13 +262,15 @@ static void blocking_turn(struct shard *sh)
     while (b->ready.len) {
         struct buf ready = b->ready;
         buf_init(&b->ready);
-        for (size_t off = 0; off + 4 <= ready.len;) {
+        for (size_t off = 0; off + 8 <= ready.len;) {
             uint32_t n;
+            int32_t db;
             memcpy(&n, ready.data + off, 4);
-            struct slice key = { ready.data + off + 4, n };
-            off += 4 + n;
+            memcpy(&db, ready.data + off + 4, 4);
+            struct slice key = { ready.data + off + 8, n };
+            off += 8 + n;
             if (b->n)
-                serve_key(sh, b, key);
+                serve_key(sh, b, db, key);
         }
         buf_free(&ready);
     }

@@ -91,6 +91,9 @@ void blocking_pass(struct shard *sh);
  * gone); nothing to do when nobody waits here. */
 struct journal_record;
 void blocking_store_changed(struct shard *sh, const struct journal_record *rec);
+/* SWAPDB swapped databases a and b here: the clients blocked on keys of
+ * either are offered their keys again (end of the turn). */
+void blocking_dbs_swapped(struct shard *sh, int a, int b);
 /* The same for a command that adds elements the store does not report
  * (none today). */
 void blocking_key_ready(struct exec_ctx *ctx, struct slice key);

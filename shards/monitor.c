@@ -10,6 +10,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/numbers.h"
 #include "core/output_limits.h"
 #include "core/reply.h"
 #include "core/resp.h"
@@ -85,13 +86,27 @@ static bool redacted(const struct command *cmd, int argc, const struct slice *ar
     return false;
 }
 
+/* SELECT: Redis shows its line, and the lines after it, in the database
+ * it selects (MONITOR's line is fed after the command runs). */
+static bool is_select(const struct command *cmd)
+{
+    return cmd && strcmp(cmd->name, "select") == 0;
+}
+
+/* The database SELECT's argument names, or db if it names none valid. */
+static int select_arg(struct slice a, int db)
+{
+    long long n;
+    return parse_ll(a, &n) && n >= 0 && n < 65536 ? (int)n : db;
+}
+
 /* One line into line: the shard's clock (the command's start) as unix
  * time, the database, the peer, the arguments. */
-static void form_line(struct shard *sh, struct buf *line, const char *peer, const struct command *cmd,
+static void form_line(struct shard *sh, struct buf *line, int db, const char *peer, const struct command *cmd,
                       int argc, const struct slice *argv)
 {
     int64_t us = ((int64_t)sh->clock_ns + sh->unix_offset_ns) / 1000;
-    buf_printf(line, "+%lld.%06lld [0 %s]", (long long)(us / 1000000), (long long)(us % 1000000), peer);
+    buf_printf(line, "+%lld.%06lld [%d %s]", (long long)(us / 1000000), (long long)(us % 1000000), db, peer);
     for (int i = 0; i < argc; i++) {
         buf_append(line, " ", 1);
         if (cmd && redacted(cmd, argc, argv, i))
@@ -115,14 +130,14 @@ static const struct command *row_of(int argc, const struct slice *argv)
 }
 
 /* Add a line for every shard's monitors (delivered at the end of the turn). */
-static void feed(struct shard *sh, const char *peer, const struct command *cmd, int argc,
+static void feed(struct shard *sh, int db, const char *peer, const struct command *cmd, int argc,
                  const struct slice *argv)
 {
     struct monitor_shard *me = part_of(sh);
     int n = sh->node->nshards;
     struct buf *first = &me->outbox[0];
     size_t at = first->len;
-    form_line(sh, first, peer, cmd, argc, argv);
+    form_line(sh, first, db, peer, cmd, argc, argv);
     for (int t = 1; t < n; t++)
         buf_append(&me->outbox[t], first->data + at, first->len - at);
     me->pending = true;
@@ -132,7 +147,7 @@ static void feed(struct shard *sh, const char *peer, const struct command *cmd, 
  * queue, then "exec" (Redis feeds a command after it ran; EXEC ends after
  * its queue). Only when the queue will run: not after a refused command
  * (EXECABORT) or when the node refuses it now. */
-static void feed_queue(struct shard *sh, const char *peer, const struct buf *cmds)
+static int feed_queue(struct shard *sh, int db, const char *peer, const struct buf *cmds)
 {
     struct resp_parser parser;
     resp_parser_init(&parser);
@@ -146,9 +161,12 @@ static void feed_queue(struct shard *sh, const char *peer, const struct buf *cmd
         used += consumed;
         const struct command *c = row_of((int)parser.argc, parser.argv);
         if (c && !(c->flags & CMD_ADMIN))
-            feed(sh, peer, c, (int)parser.argc, parser.argv);
+            feed(sh, db, peer, c, (int)parser.argc, parser.argv);
+        if (c && is_select(c) && parser.argc == 2) /* a queued SELECT: the lines after it */
+            db = select_arg(parser.argv[1], db);
     }
     resp_parser_deinit(&parser);
+    return db;
 }
 
 static void feed_exec(struct shard *sh, struct session *s, const struct command *exec, int argc,
@@ -156,17 +174,19 @@ static void feed_exec(struct shard *sh, struct session *s, const struct command 
 {
     if (s->nwatched > 0 && s->in_multi && !s->multi_dirty && !dispatch_exec_refusal(sh, s))
         return; /* a watched EXEC: shown once its check is known (monitor_exec_watched) */
+    int db = s->client.db;
     if (s->in_multi && !s->multi_dirty && !dispatch_exec_refusal(sh, s))
-        feed_queue(sh, s->client.addr, &s->multi_cmds);
-    feed(sh, s->client.addr, exec, argc, argv);
+        db = feed_queue(sh, db, s->client.addr, &s->multi_cmds);
+    feed(sh, db, s->client.addr, exec, argc, argv);
 }
 
 void monitor_exec_watched(struct shard *sh, const struct session *s, struct slice exec, const struct buf *cmds,
                           bool ran)
 {
+    int db = s->client.db;
     if (ran)
-        feed_queue(sh, s->client.addr, cmds);
-    feed(sh, s->client.addr, command_lookup(exec), 1, &exec);
+        db = feed_queue(sh, db, s->client.addr, cmds);
+    feed(sh, db, s->client.addr, command_lookup(exec), 1, &exec);
 }
 
 static void deliver(struct shard *sh, const char *p, size_t n);
@@ -203,7 +223,8 @@ bool monitor_command(struct shard *sh, struct session *s, const struct command *
     if (cmd->flags & CMD_EXEC)
         feed_exec(sh, s, cmd, argc, argv);
     else
-        feed(sh, s->client.addr, cmd, argc, argv);
+        feed(sh, is_select(cmd) && argc == 2 ? select_arg(argv[1], s->client.db) : s->client.db,
+             s->client.addr, cmd, argc, argv);
     return true;
 }
 
@@ -212,7 +233,7 @@ void monitor_command_from(struct shard *sh, const char *peer, int argc, const st
     const struct command *cmd = row_of(argc, argv);
     if (cmd && (cmd->flags & CMD_ADMIN))
         return; /* REPLCONF GETACK: admin, not shown by Redis either */
-    feed(sh, peer, cmd, argc, argv);
+    feed(sh, sh->db, peer, cmd, argc, argv);
 }
 
 /* The limit a monitor is held to: Redis counts it a normal client. */

@@ -3,6 +3,7 @@
 
 #include <mimalloc.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -26,6 +27,7 @@ enum rule_kind {
     RULE_RENAME, /* the key removed "rename_from", then the one written "rename_to" */
     RULE_LMOVE,  /* the destination's push, then the source's pop (and "del") */
     RULE_SMOVE,  /* the source's "srem" (and "del"), then the destination's "sadd" */
+    RULE_MOVE,   /* MOVE: "move_from" in the source database, "move_to" in the target's */
 };
 
 struct rule {
@@ -69,6 +71,7 @@ static const struct rule rules[] = {
     { "rename", RULE_RENAME, KEV_GENERIC, "rename_to" },
     { "renamenx", RULE_RENAME, KEV_GENERIC, "rename_to" },
     { "copy", RULE_STORE, KEV_GENERIC, "copy_to" },
+    { "move", RULE_MOVE, KEV_GENERIC, "move_to" },
     { "restore", RULE_STORE, KEV_GENERIC, "restore" },
     { "sort", RULE_STORE, KEV_LIST, "sortstore" },
     { "lpush", RULE_EDIT, KEV_LIST, "lpush" },
@@ -138,6 +141,7 @@ static const struct rule rules[] = {
 struct change {
     size_t key_at, klen; /* in notify_shard.keys */
     int    op;           /* enum journal_op */
+    int    db;           /* the database of the store that changed */
 };
 
 /* The keys the command names and whether each was there before it ran
@@ -163,6 +167,8 @@ struct notify_shard {
     int                 argc;
     const struct slice *argv;
     int                 flags;
+    int                 cmd_db;  /* the command's database */
+    int                 db;      /* the database of the events added now (event_add) */
     int                 nlooked;
     struct looked      *looked;
     int                 looked_cap;
@@ -264,10 +270,15 @@ static void event_add(struct notify_shard *ns, int flags, int cls, const char *e
     if (!(flags & cls))
         return;
     size_t elen = strlen(event);
-    if (flags & KEV_KEYSPACE)
-        message_add(ns, "__keyspace@0__:", key.ptr, key.len, event, elen);
-    if (flags & KEV_KEYEVENT)
-        message_add(ns, "__keyevent@0__:", event, elen, key.ptr, key.len);
+    char prefix[40];
+    if (flags & KEV_KEYSPACE) {
+        snprintf(prefix, sizeof(prefix), "__keyspace@%d__:", ns->db);
+        message_add(ns, prefix, key.ptr, key.len, event, elen);
+    }
+    if (flags & KEV_KEYEVENT) {
+        snprintf(prefix, sizeof(prefix), "__keyevent@%d__:", ns->db);
+        message_add(ns, prefix, event, elen, key.ptr, key.len);
+    }
 }
 
 /* At every shard: hand the messages (argv: channel, text, ...) to the
@@ -427,7 +438,28 @@ static void name_changes(struct notify_shard *ns)
     const struct rule *r = ns->rule;
     int f = ns->flags;
     const char *event = event_of(ns);
+    ns->db = ns->cmd_db;
     switch (r->kind) {
+    case RULE_MOVE: {
+        /* moved: the key added in the target ("new"), gone from here */
+        struct slice key = arg_at(ns, 1);
+        int to = -1;
+        for (size_t i = 0; i < ns->nchanges; i++)
+            if (ns->changes[i].op != JOURNAL_DEL && ns->changes[i].db != ns->cmd_db)
+                to = ns->changes[i].db;
+        if (to < 0)
+            return;
+        if (ns->flags & KEV_NEW) {
+            ns->db = to;
+            event_add(ns, f, KEV_NEW, "new", key);
+        }
+        ns->db = ns->cmd_db;
+        event_add(ns, f, KEV_GENERIC, "move_from", key);
+        ns->db = to;
+        event_add(ns, f, KEV_GENERIC, "move_to", key);
+        ns->db = ns->cmd_db;
+        return;
+    }
     case RULE_RENAME:
         /* the new name is added (dbAdd's "new") before either event */
         for (size_t i = 0; i < ns->nchanges; i++)
@@ -484,6 +516,7 @@ static void name_changes(struct notify_shard *ns)
             continue;
         struct slice key = change_key(ns, &ns->changes[i]);
         const struct change *last = last_change(ns, key);
+        ns->db = ns->changes[i].db; /* COPY ... DB n: the destination's */
         bool gone = last->op == JOURNAL_DEL;
         switch (r->kind) {
         case RULE_EDIT:
@@ -541,6 +574,7 @@ void notify_command_begin(struct shard *sh, struct store *store, const struct co
     ns->argc = argc;
     ns->argv = argv;
     ns->flags = flags;
+    ns->cmd_db = ns->db = store_db(store);
     ns->nchanges = 0;
     ns->keys.len = 0;
     ns->nlooked = 0;
@@ -573,6 +607,7 @@ void notify_command_end(struct shard *sh)
     if (!ns || !ns->active)
         return;
     ns->active = false;
+    ns->db = ns->cmd_db;
     for (int i = 0; i < ns->nlooked; i++)
         if (ns->looked[i].stale)
             event_add(ns, ns->flags, KEV_EXPIRED, "expired", ns->argv[ns->looked[i].at]);
@@ -584,6 +619,7 @@ void notify_command_end(struct shard *sh)
         name_changes(ns);
     ns->nchanges = 0;
     ns->keys.len = 0;
+    ns->db = ns->cmd_db;
     post_events(sh, ns);
 }
 
@@ -619,6 +655,8 @@ void notify_store_changed(struct shard *sh, const struct journal_record *rec)
     if (!(flags & (KEV_KEYSPACE | KEV_KEYEVENT)))
         return; /* the usual case: one load and a branch */
     struct notify_shard *ns = state_of(sh);
+    int db_before = ns->db;
+    ns->db = rec->db;
     if (rec->op == JOURNAL_DEL && rec->by_store) {
         /* the store's own: at once, ahead of the command's events */
         for (int i = 0; ns->active && i < ns->nlooked; i++)
@@ -627,13 +665,17 @@ void notify_store_changed(struct shard *sh, const struct journal_record *rec)
         event_add(ns, flags, rec->evicted ? KEV_EVICTED : KEV_EXPIRED, rec->evicted ? "evicted" : "expired",
                   rec->key);
         post_events(sh, ns);
+        ns->db = db_before;
         return;
     }
+    ns->db = db_before;
     if (ns->quiet)
         return;
     if (!ns->active) {
+        ns->db = rec->db;
         name_record(ns, flags, rec);
         post_events(sh, ns);
+        ns->db = db_before;
         return;
     }
     if (rec->op == JOURNAL_FLUSH)
@@ -644,6 +686,6 @@ void notify_store_changed(struct shard *sh, const struct journal_record *rec)
         if (!ns->changes)
             abort();
     }
-    ns->changes[ns->nchanges++] = (struct change){ ns->keys.len, rec->key.len, (int)rec->op };
+    ns->changes[ns->nchanges++] = (struct change){ ns->keys.len, rec->key.len, (int)rec->op, rec->db };
     buf_append(&ns->keys, rec->key.ptr, rec->key.len);
 }

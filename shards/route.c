@@ -284,19 +284,24 @@ static void route_scratch(struct shard *sh, struct session *s, const struct comm
     }
     p->parts = mi_calloc((size_t)p->nparts, sizeof(struct buf));
     struct slice *keys = mi_malloc(sizeof(struct slice) * (size_t)nk);
+    /* COPY ... DB n: the destination's copy from database n (its shard is
+     * not the source's, or the command would not need copies) */
+    int dest_db = dispatch_dest_db(sh, cmd, argc, args, p->db);
+    int dest_shard = dest_db != p->db && nk > DISPATCH_DEST_KEY ? owner[DISPATCH_DEST_KEY] : -1;
     for (int part = 0; part < p->nparts; part++) {
         int t = p->part_shard[part];
+        int db = t == dest_shard ? dest_db : p->db;
         int kc = 0;
         for (int k = 0; k < nk; k++)
             if (owner[k] == t)
                 keys[kc++] = args[idx[k]];
         if (t == sh->id) {
-            keys_export(shard_db(sh, p->db), kc, keys, &p->parts[part], shard_now_ms(sh));
+            keys_export(shard_db(sh, db), kc, keys, &p->parts[part], shard_now_ms(sh));
             continue;
         }
         struct shard_msg *m = msg_create(MSG_EXPORT, sh->id, t, p, part, keys, kc);
         p->waiting++;
-        dispatch_send_request(sh, s, m);
+        dispatch_send_request_in(sh, s, m, db);
     }
     mi_free(keys);
     mi_free(part_of_shard);

@@ -9,9 +9,11 @@
 #include <math.h>
 #include <mimalloc.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/numbers.h"
 #include "core/reply.h"
 #include "shards/blocking.h"
 #include "shards/blocking_move.h"
@@ -526,10 +528,29 @@ void dispatch_run_here(struct shard *sh, struct session *s, const struct command
         dispatch_slow_record(sh, usec, argc, argv, &s->client);
 }
 
+int dispatch_dest_db(const struct shard *sh, const struct command *cmd, int argc, const struct slice *argv, int db)
+{
+    if (!(cmd->flags & CMD_DEST_DB))
+        return db;
+    for (int j = 3; j + 1 < argc; j++)
+        if (argv[j].len == 2 && strncasecmp(argv[j].ptr, "db", 2) == 0) {
+            long long n;
+            if (parse_ll(argv[j + 1], &n) && n >= 0 && n < sh->ndbs)
+                db = (int)n;
+            j++;
+        }
+    return db;
+}
+
 void dispatch_send_request(struct shard *sh, struct session *s, struct shard_msg *m)
 {
+    dispatch_send_request_in(sh, s, m, m->pending ? m->pending->db : s->client.db);
+}
+
+void dispatch_send_request_in(struct shard *sh, struct session *s, struct shard_msg *m, int db)
+{
     m->proto = s->client.proto;
-    m->db = m->pending ? m->pending->db : s->client.db;
+    m->db = db;
     m->tracking = client_tracks(&s->client);
     m->no_touch = s->client.no_touch;
     m->in_transaction = s->in_exec;
@@ -592,11 +613,16 @@ static void scratch_run(struct shard *sh, struct pending *p)
     store_destroy(scratch);
     p->stage = STAGE_APPLY;
     p->waiting = 0;
+    int dest_db = dispatch_dest_db(sh, cmd, p->argc, p->argv, p->db);
+    int dest_shard = dest_db != p->db && nk > DISPATCH_DEST_KEY ? p->part_shard[p->part_of_key[DISPATCH_DEST_KEY]] : -1;
     for (int t = 0; t < n; t++) {
         if (cap.per_shard[t].len == 0)
             continue;
+        /* COPY ... DB n: the destination's shard (not the source's: one
+         * shard would not need copies) applies in database n */
+        int db = t == dest_shard ? dest_db : p->db;
         if (t == sh->id) {
-            shard_select(sh, p->db);
+            shard_select(sh, db);
             dispatch_apply_writes(sh, &cap.per_shard[t], now);
             shard_select(sh, before);
             buf_free(&cap.per_shard[t]);
@@ -605,7 +631,7 @@ static void scratch_run(struct shard *sh, struct pending *p)
         struct shard_msg *m = msg_create(MSG_APPLY, sh->id, t, p, -1, NULL, 0);
         m->payload = cap.per_shard[t];
         p->waiting++;
-        dispatch_send_request(sh, s, m);
+        dispatch_send_request_in(sh, s, m, db);
     }
     mi_free(cap.per_shard);
     if (p->waiting == 0)

@@ -82,6 +82,13 @@ void shard_swap_dbs(struct shard *sh, int a, int b)
     shard_select(sh, before);
 }
 
+void shard_swap_databases(struct shard *sh, int a, int b)
+{
+    shard_swap_dbs(sh, a, b);
+    watch_dbs_swapped(sh, a, b, shard_now_ms(sh));
+    blocking_dbs_swapped(sh, a, b);
+}
+
 void shard_set_passive(struct shard *sh, bool on)
 {
     sh->stores_passive = on;

@@ -253,6 +253,9 @@ size_t shard_used_memory(const struct shard *sh);
 void shard_dbs_replace(struct shard *sh, struct store *const *with, int n);
 /* SWAPDB's part here: databases a and b trade stores (each made first). */
 void shard_swap_dbs(struct shard *sh, int a, int b);
+/* SWAPDB here: shard_swap_dbs, then the watchers of keys of either
+ * database touched, the clients blocked on keys of either offered them. */
+void shard_swap_databases(struct shard *sh, int a, int b);
 /* Set a replica's passive expiry on every database (and those made later). */
 void shard_set_passive(struct shard *sh, bool on);
 /* Loading a file (off): no store here, nor one made meanwhile, calls the

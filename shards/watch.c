@@ -48,13 +48,34 @@ static struct watcher *watcher_of(struct watch_table *t, struct slice key, uint6
     return e ? key_clients_item(&t->keys, e, id) : NULL;
 }
 
-void watch_add(struct shard *sh, struct slice key, uint64_t id, bool existed)
+/* The name of (db, key) (watch.h): into small, or a mi_malloc'd buffer
+ * (*big, to free) for a long key. */
+static struct slice name_make(char *small, size_t cap, char **big, int db, struct slice key)
+{
+    size_t n = WATCH_DB_BYTES + key.len;
+    char *p = small;
+    *big = NULL;
+    if (n > cap) {
+        p = *big = mi_malloc(n);
+        if (!p)
+            abort();
+    }
+    int32_t d = db;
+    memcpy(p, &d, WATCH_DB_BYTES);
+    memcpy(p + WATCH_DB_BYTES, key.ptr, key.len);
+    return (struct slice){ p, n };
+}
+
+void watch_add(struct shard *sh, int db, struct slice key, uint64_t id, bool existed)
 {
     struct watch_table *t = table_of(sh);
+    char small[256], *big;
+    struct slice name = name_make(small, sizeof(small), &big, db, key);
     bool added;
-    struct watcher *w = key_clients_attach(&t->keys, key_clients_add(&t->keys, key.ptr, key.len), id, &added);
+    struct watcher *w = key_clients_attach(&t->keys, key_clients_add(&t->keys, name.ptr, name.len), id, &added);
     if (added)
         w->existed = existed;
+    mi_free(big);
 }
 
 bool watch_touched(struct shard *sh, const struct slice *keys, int n, uint64_t id, int64_t now_ms)
@@ -65,7 +86,7 @@ bool watch_touched(struct shard *sh, const struct slice *keys, int n, uint64_t i
             return true;
         /* live then, missing now: it expired with no DEL seen here yet
          * (store_peek deletes nothing, so the check changes no key) */
-        if (w->existed && !store_peek(sh->store, keys[k], now_ms))
+        if (w->existed && !store_peek(shard_db(sh, watch_db_of(keys[k])), watch_key_of(keys[k]), now_ms))
             return true;
     }
     return false;
@@ -105,16 +126,46 @@ static void touch_all(const struct watch_table *t, bool existed_only)
         touch(t, e, existed_only);
 }
 
+/* The watched keys of database db (a flush of it). */
+static void touch_db(const struct watch_table *t, int db)
+{
+    KEY_CLIENTS_EACH(&t->keys, e) {
+        int32_t d;
+        memcpy(&d, e->key, WATCH_DB_BYTES);
+        if (d == db)
+            touch(t, e, true);
+    }
+}
+
+void watch_dbs_swapped(struct shard *sh, int a, int b, int64_t now_ms)
+{
+    const struct watch_table *t = sh->watch;
+    if (!t || t->keys.count == 0)
+        return;
+    KEY_CLIENTS_EACH(&t->keys, e) {
+        int32_t d;
+        memcpy(&d, e->key, WATCH_DB_BYTES);
+        if (d != a && d != b)
+            continue;
+        struct slice key = { e->key + WATCH_DB_BYTES, e->klen - WATCH_DB_BYTES };
+        if (store_peek(shard_db(sh, a), key, now_ms) || store_peek(shard_db(sh, b), key, now_ms))
+            touch(t, e, false);
+    }
+}
+
 void watch_changed(struct shard *sh, const struct journal_record *rec)
 {
     struct watch_table *t = sh->watch;
     if (!t || t->keys.count == 0)
         return; /* the common case: a load and a test */
     if (rec->op == JOURNAL_FLUSH) {
-        touch_all(t, true);
+        touch_db(t, rec->db);
         return;
     }
-    struct key_clients_entry *e = key_clients_find(&t->keys, rec->key.ptr, rec->key.len);
+    char small[256], *big;
+    struct slice name = name_make(small, sizeof(small), &big, rec->db, rec->key);
+    struct key_clients_entry *e = key_clients_find(&t->keys, name.ptr, name.len);
+    mi_free(big);
     if (!e)
         return;
     /* the store deleting a key that had expired before a client watched

@@ -29,21 +29,44 @@
 
 struct shard;
 
-/* Client `id` watches key on this shard from now on; existed: the key is
- * live now. A key it watches already keeps its state (Redis: WATCH of a
- * watched key changes nothing). */
-void watch_add(struct shard *sh, struct slice key, uint64_t id, bool existed);
+/* A watched key is a key of one database: (db, key). Its name, in the
+ * table here and in the session's list (shards/watched.c) and the messages
+ * between them, is the database's number (WATCH_DB_BYTES bytes) followed
+ * by the key, so a write to the same key in another database touches
+ * nothing. */
+#define WATCH_DB_BYTES 4
+/* name's key (for its slot and shard, key locks) and database */
+static inline struct slice watch_key_of(struct slice name)
+{
+    return (struct slice){ name.ptr + WATCH_DB_BYTES, name.len - WATCH_DB_BYTES };
+}
+static inline int watch_db_of(struct slice name)
+{
+    int32_t db;
+    __builtin_memcpy(&db, name.ptr, sizeof(db));
+    return db;
+}
 
-/* Has any of keys[0..n) changed since client id began watching it here?
+/* Client `id` watches key of database db on this shard from now on;
+ * existed: the key is live now. A key it watches already keeps its state
+ * (Redis: WATCH of a watched key changes nothing). */
+void watch_add(struct shard *sh, int db, struct slice key, uint64_t id, bool existed);
+
+/* Has any of names[0..n) (watched keys' names, above) changed since client id began watching it here?
  * A key it does not watch here counts as changed (cannot happen: a
  * connection's WATCH reaches the shard before its EXEC does). */
 bool watch_touched(struct shard *sh, const struct slice *keys, int n, uint64_t id, int64_t now_ms);
 
-/* Client id no longer watches keys[0..n) here. */
+/* Client id no longer watches names[0..n) here. */
 void watch_forget(struct shard *sh, const struct slice *keys, int n, uint64_t id);
 
-/* The store changed (its change hook): touch the key's watchers. */
+/* The store changed (its change hook): touch the key's watchers (of the
+ * record's database; a flush: of that database's keys). */
 void watch_changed(struct shard *sh, const struct journal_record *rec);
+
+/* SWAPDB swapped databases a and b here: the watchers of a key of either
+ * that exists in either are touched (Redis's touchAllWatchedKeysInDb). */
+void watch_dbs_swapped(struct shard *sh, int a, int b, int64_t now_ms);
 
 /* The store was replaced whole (a replica's full sync): every watcher of
  * this shard is touched. */

@@ -57,6 +57,12 @@ static int key_shard(const struct shard *sh, struct slice key)
     return shard_of_slot(sh->node, key_slot(key.ptr, key.len));
 }
 
+/* The shard of a watched key's name ((db, key): watch.h). */
+static int name_shard(const struct shard *sh, struct slice name)
+{
+    return key_shard(sh, watch_key_of(name));
+}
+
 /* The session's watched keys, as slices into s->watched (mi_malloc'd;
  * NULL when there are none). */
 static struct slice *watched_keys(const struct session *s)
@@ -111,18 +117,26 @@ static void index_reserve(struct session *s)
 
 void session_watch(struct session *s, int argc, const struct slice *argv)
 {
+    struct buf name;
+    buf_init(&name);
+    int32_t db = s->client.db;
     for (int i = 1; i < argc; i++) {
-        /* once each: a client watching in a loop stays bounded */
+        /* once each: a client watching in a loop stays bounded; a watched
+         * key is (db, key), its name the database's number then the key */
+        buf_clear(&name);
+        buf_append(&name, &db, WATCH_DB_BYTES);
+        buf_append(&name, argv[i].ptr, argv[i].len);
         index_reserve(s);
-        uint64_t len = argv[i].len;
-        uint32_t slot = index_slot(s, argv[i].ptr, len);
+        uint64_t len = name.len;
+        uint32_t slot = index_slot(s, name.data, len);
         if (s->watched_index[slot])
             continue;
         s->watched_index[slot] = s->watched.len + 1;
         buf_append(&s->watched, &len, sizeof(len));
-        buf_append(&s->watched, argv[i].ptr, argv[i].len);
+        buf_append(&s->watched, name.data, name.len);
         s->nwatched++;
     }
+    buf_free(&name);
 }
 
 /* The session forgets its keys without telling their shards (they were
@@ -172,7 +186,7 @@ void session_unwatch(struct session *s)
     for (int t = 0; t < sh->node->nshards; t++) {
         int n = 0;
         for (int i = 0; i < s->nwatched; i++)
-            if (key_shard(sh, keys[i]) == t)
+            if (name_shard(sh, keys[i]) == t)
                 group[n++] = keys[i];
         if (n == 0)
             continue;
@@ -279,8 +293,11 @@ static bool tx_keys_held(const struct shard *sh, const struct slice *watched, in
 {
     if (sh->key_locks_held == 0)
         return false;
-    if (key_locks_any_other(sh, watched, nwatched, id))
-        return true;
+    for (int k = 0; k < nwatched; k++) {
+        struct slice key = watch_key_of(watched[k]); /* a key held in any database */
+        if (key_locks_any_other(sh, &key, 1, id))
+            return true;
+    }
     struct held_check hc = { sh, id, false };
     each_queued(cmds, command_held, &hc);
     return hc.held;
@@ -675,7 +692,9 @@ static void add_lock_key(struct across_part *pt, struct slice key)
 static bool build_command(void *arg, int i, const struct command *cmd, int argc, const struct slice *argv)
 {
     struct part_builder *b = arg;
-    if (!cmd || ((cmd->flags & CMD_CONN) && !command_needs_no_connection(cmd))) {
+    /* SELECT changes the connection's database, which a part (run away
+     * from the connection) cannot: refused as a command needing it */
+    if (!cmd || ((cmd->flags & CMD_CONN) && (!command_needs_no_connection(cmd) || strcmp(cmd->name, "select") == 0))) {
         b->refused = true;
         return false;
     }
@@ -734,10 +753,10 @@ static bool across_start(struct shard *sh, struct session *s, struct buf *cmds, 
     /* the watched keys, to their shards' parts */
     struct slice *watched = watched_keys(s); /* into s->watched, cleared below */
     for (int i = 0; i < s->nwatched; i++) {
-        int pi = part_for(&b, key_shard(sh, watched[i])); /* may move tx->parts */
+        int pi = part_for(&b, name_shard(sh, watched[i])); /* may move tx->parts */
         struct across_part *pt = &tx->parts[pi];
         add_key(pt, &pt->watched, &pt->nwatched, watched[i]);
-        add_lock_key(pt, watched[i]);
+        add_lock_key(pt, watch_key_of(watched[i]));
     }
     mi_free(watched);
     mi_free(part_at);
@@ -788,7 +807,7 @@ void dispatch_exec_watched(struct shard *sh, struct session *s, struct buf *cmds
         for (int i = 0; i < s->nwatched; i++) {
             uint64_t len;
             memcpy(&len, p, sizeof(len));
-            place(&pl, key_shard(sh, (struct slice){ p + sizeof(len), len }));
+            place(&pl, name_shard(sh, (struct slice){ p + sizeof(len), len }));
             p += sizeof(len) + len;
         }
         if (pl.shard != SEVERAL)

@@ -99,7 +99,7 @@ command_fn cmd_ping, cmd_echo, cmd_hello, cmd_auth, cmd_quit, cmd_reset,
     cmd_client_no_touch, cmd_client_getredir, cmd_client_tracking, cmd_client_trackinginfo,
     cmd_client_caching, cmd_client_unblock;
 
-/* commands ringkv does not have, refused with what is missing (refusals.c) */
+/* MOVE, SWAPDB: keyspace.c */
 command_fn cmd_move, cmd_swapdb;
 command_fn cmd_fcall, cmd_fcall_ro, cmd_function_load, cmd_function_delete, cmd_function_flush, cmd_function_kill,
     cmd_function_list, cmd_function_stats, cmd_function_dump, cmd_function_restore, cmd_function_help;

@@ -95,17 +95,19 @@ void cmd_type(struct exec_ctx *ctx)
 
 /* ---- RENAME RENAMENX COPY --------------------------------------------- */
 
-/* Put a copy of src's value and expiry under dst (replacing dst). The value
- * is copied out first: src's entry is not guaranteed to survive store_set.
- * A collection is duplicated; move: src is deleted next (RENAME), so its
- * object is moved rather than copied. */
-static void copy_entry(struct store *s, struct entry *src, struct slice dst, bool move)
+/* Put a copy of src's value (from store `from`) and expiry under dst in
+ * store `to` (replacing dst). The value is copied out first: src's entry
+ * is not guaranteed to survive store_set. A collection is duplicated,
+ * allocated in `to` (each store counts its own memory); move (one store
+ * only): src is deleted next (RENAME), so its object is moved rather than
+ * copied. */
+static void copy_entry_to(struct store *from, struct entry *src, struct store *s, struct slice dst, bool move)
 {
     if (entry_type(src) != TYPE_STRING) {
         enum value_type t = entry_type(src);
         int64_t at = entry_expire_at(src);
         void *obj;
-        if (move) {
+        if (move && from == s) {
             obj = store_take_object(s, src);
         } else if (t == TYPE_HASH) {
             obj = hash_dup(s, entry_object(src));
@@ -135,6 +137,11 @@ static void copy_entry(struct store *s, struct entry *src, struct slice dst, boo
     store_string_set_form(e, form); /* the same object to Redis */
     store_changed(s, e);
     mi_free(tmp);
+}
+
+static void copy_entry(struct store *s, struct entry *src, struct slice dst, bool move)
+{
+    copy_entry_to(s, src, s, dst, move);
 }
 
 /* RENAME key newkey: keeps the expiry; "ERR no such key" when key is missing
@@ -169,11 +176,41 @@ static void rename_generic(struct exec_ctx *ctx, bool nx)
 void cmd_rename(struct exec_ctx *ctx) { rename_generic(ctx, false); }
 void cmd_renamenx(struct exec_ctx *ctx) { rename_generic(ctx, true); }
 
-/* COPY source destination [DB destination-db] [REPLACE]: ringkv has only
- * database 0. */
+/* The number of databases: the shard's, 1 for a lone store or a shard
+ * without databases (unit tests, the fuzzer's). */
+static int db_count(const struct exec_ctx *ctx)
+{
+    return ctx->shard && ctx->shard->ndbs > 0 ? ctx->shard->ndbs : 1;
+}
+
+static bool cluster_mode(const struct exec_ctx *ctx)
+{
+    return ctx->shard && config_load(&ctx->shard->node->config, cluster_enabled);
+}
+
+/* The store of database db for this command: the shard's when the command
+ * runs on the shard's own store; a scratch store (keys of several shards:
+ * the runtime imported the destination from db, CMD_DEST_DB, and applies
+ * its writes there) is the one store of the command. */
+static struct store *db_store(struct exec_ctx *ctx, int db)
+{
+    if (!ctx->shard || ctx->store != ctx->shard->store)
+        return ctx->store;
+    return shard_db(ctx->shard, db);
+}
+
+/* The database the command runs in (the connection's). */
+static int db_now(const struct exec_ctx *ctx)
+{
+    return ctx->shard && ctx->store == ctx->shard->store ? ctx->shard->db : store_db(ctx->store);
+}
+
+/* COPY source destination [DB destination-db] [REPLACE], Redis's checks in
+ * its order. */
 void cmd_copy(struct exec_ctx *ctx)
 {
     bool replace = false;
+    int src_db = db_now(ctx), dst_db = src_db;
     for (int j = 3; j < ctx->argc; j++) {
         int more = ctx->argc - j - 1;
         if (slice_eq_nocase(ctx->argv[j], "replace")) {
@@ -184,32 +221,133 @@ void cmd_copy(struct exec_ctx *ctx)
                 reply_error(ctx->reply, ERR_NOT_INT);
                 return;
             }
-            if (db != 0) {
+            if (db < 0 || db >= db_count(ctx)) {
                 reply_error(ctx->reply, "ERR DB index is out of range");
                 return;
             }
+            dst_db = (int)db;
             j++;
         } else {
             reply_error(ctx->reply, ERR_SYNTAX);
             return;
         }
     }
+    if (cluster_mode(ctx) && (src_db != 0 || dst_db != 0)) {
+        reply_error(ctx->reply, "ERR Copying to another database is not allowed in cluster mode");
+        return;
+    }
     struct slice src = ctx->argv[1], dst = ctx->argv[2];
-    if (slice_same(src, dst)) {
+    if (src_db == dst_db && slice_same(src, dst)) {
         reply_error(ctx->reply, "ERR source and destination objects are the same");
         return;
     }
+    struct store *to = dst_db == src_db ? ctx->store : db_store(ctx, dst_db);
+    if (to == ctx->store && slice_same(src, dst))
+        abort(); /* cannot happen: same names in two databases never go to a scratch store */
     struct entry *e = store_find(ctx->store, src, ctx->now_ms);
     if (!e) {
         reply_int(ctx->reply, 0);
         return;
     }
-    if (!replace && store_peek(ctx->store, dst, ctx->now_ms)) {
+    if (to != ctx->store) {
+        /* another database: its key found (deleted if past its time), then
+         * the source again (that delete may not move it, but be sure) */
+        struct entry *d = store_find(to, dst, ctx->now_ms);
+        if (d && !replace) {
+            reply_int(ctx->reply, 0);
+            return;
+        }
+        e = store_peek(ctx->store, src, ctx->now_ms);
+        if (!e) {
+            reply_int(ctx->reply, 0);
+            return;
+        }
+    } else if (!replace && store_peek(ctx->store, dst, ctx->now_ms)) {
         reply_int(ctx->reply, 0);
         return;
     }
-    copy_entry(ctx->store, e, dst, false);
+    copy_entry_to(ctx->store, e, to, dst, false);
     reply_int(ctx->reply, 1);
+}
+
+/* MOVE key db: the key's entry (value, expiry, type) from the connection's
+ * database to db, on this shard (a key's shard does not depend on its
+ * database). 1 if moved, 0 if the key is missing or db has it already. A
+ * collection is duplicated into db's store (each store counts its own
+ * memory), then deleted here. Journaled as itself (the row). */
+void cmd_move(struct exec_ctx *ctx)
+{
+    if (cluster_mode(ctx)) {
+        reply_error(ctx->reply, "ERR MOVE is not allowed in cluster mode");
+        return;
+    }
+    long long db;
+    if (!parse_ll(ctx->argv[2], &db) || db < INT_MIN || db > INT_MAX) {
+        reply_error(ctx->reply, ERR_NOT_INT);
+        return;
+    }
+    if (db < 0 || db >= db_count(ctx)) {
+        reply_error(ctx->reply, "ERR DB index is out of range");
+        return;
+    }
+    if ((int)db == db_now(ctx)) {
+        reply_error(ctx->reply, "ERR source and destination objects are the same");
+        return;
+    }
+    struct slice key = ctx->argv[1];
+    struct store *to = db_store(ctx, (int)db);
+    struct entry *e = store_find(ctx->store, key, ctx->now_ms);
+    if (!e || to == ctx->store) {
+        reply_int(ctx->reply, 0);
+        return;
+    }
+    if (store_find(to, key, ctx->now_ms)) {
+        reply_int(ctx->reply, 0);
+        return;
+    }
+    e = store_peek(ctx->store, key, ctx->now_ms);
+    if (!e) {
+        reply_int(ctx->reply, 0);
+        return;
+    }
+    copy_entry_to(ctx->store, e, to, key, true);
+    store_delete(ctx->store, key);
+    reply_int(ctx->reply, 1);
+}
+
+/* A database index as Redis reads it for SWAPDB: an integer in int range. */
+static bool db_index(struct slice s, long long *db)
+{
+    return parse_ll(s, db) && *db >= INT_MIN && *db <= INT_MAX;
+}
+
+/* SWAPDB index1 index2: on every shard (the row's CMD_ALL_SHARDS), each
+ * checking the same way, so every part answers the same. The clients
+ * blocked on keys of either database are offered their keys again, and
+ * the watchers of keys of either are touched (shard_swap_dbs' callers'
+ * part: blocking_dbs_swapped, watch_dbs_swapped). */
+void cmd_swapdb(struct exec_ctx *ctx)
+{
+    if (cluster_mode(ctx)) {
+        reply_error(ctx->reply, "ERR SWAPDB is not allowed in cluster mode");
+        return;
+    }
+    long long a, b;
+    if (!db_index(ctx->argv[1], &a)) {
+        reply_error(ctx->reply, "ERR invalid first DB index");
+        return;
+    }
+    if (!db_index(ctx->argv[2], &b)) {
+        reply_error(ctx->reply, "ERR invalid second DB index");
+        return;
+    }
+    if (a < 0 || a >= db_count(ctx) || b < 0 || b >= db_count(ctx)) {
+        reply_error(ctx->reply, "ERR DB index is out of range");
+        return;
+    }
+    if (a != b && ctx->shard && ctx->store == ctx->shard->store)
+        shard_swap_databases(ctx->shard, (int)a, (int)b);
+    reply_ok(ctx->reply);
 }
 
 /* ---- EXPIRE PEXPIRE EXPIREAT PEXPIREAT PERSIST ------------------------ */
@@ -523,24 +661,41 @@ void cmd_dbsize(struct exec_ctx *ctx)
 }
 
 /* FLUSHDB / FLUSHALL [ASYNC|SYNC]: both are accepted and both free at once
- * (a shard's store is freed by its own thread either way). */
-static void flush_generic(struct exec_ctx *ctx)
+ * (a shard's store is freed by its own thread either way). FLUSHDB
+ * empties the connection's database, FLUSHALL every database (here: the
+ * dispatcher runs them on every shard). */
+static bool flush_args_ok(struct exec_ctx *ctx)
 {
     if (ctx->argc > 2 ||
         (ctx->argc == 2 && !slice_eq_nocase(ctx->argv[1], "async") && !slice_eq_nocase(ctx->argv[1], "sync"))) {
         reply_error(ctx->reply, ERR_SYNTAX);
-        return;
+        return false;
     }
+    return true;
+}
+
+void cmd_flushdb(struct exec_ctx *ctx)
+{
+    if (!flush_args_ok(ctx))
+        return;
     store_flush(ctx->store);
     reply_ok(ctx->reply);
 }
 
-void cmd_flushdb(struct exec_ctx *ctx) { flush_generic(ctx); }
 void cmd_flushall(struct exec_ctx *ctx)
 {
-    flush_generic(ctx);
-    if (ctx->shard && ctx->store == ctx->shard->store)
-        persist_flushed(ctx->shard); /* the empty keyspace saved once every shard has flushed */
+    if (!flush_args_ok(ctx))
+        return;
+    struct shard *sh = ctx->shard;
+    if (sh && ctx->store == sh->store && sh->ndb_made > 0) {
+        for (SHARD_EACH_DB(sh, d))
+            store_flush(sh->dbs[d]);
+    } else {
+        store_flush(ctx->store); /* a scratch store, or a shard without databases (the fuzzer's) */
+    }
+    if (sh && ctx->store == sh->store)
+        persist_flushed(sh); /* the empty keyspace saved once every shard has flushed */
+    reply_ok(ctx->reply);
 }
 
 /* ---- OBJECT ----------------------------------------------------------- */

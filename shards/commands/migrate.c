@@ -74,8 +74,11 @@
  * target's replicas, then deletes the key by identity and settles it).
  *
  * Not done: host must be a numeric address or "localhost" (a name would
- * need a blocking lookup); destination-db must be 0 (ringkv has one
- * database), refused as a missing database is. */
+ * need a blocking lookup).
+ * Databases: the keys are read (and deleted) in the connection's database
+ * (the shards' messages carry it); destination-db is SELECTed on the link
+ * before the RESTOREs when the link's database is another (as Redis keeps
+ * its socket's last database), a refused SELECT acknowledging no key. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -150,6 +153,7 @@ struct migrate_link {
     struct migration    *user;     /* the MIGRATE using it; NULL: idle */
     bool                 connected;
     int64_t              idle_since_ms;
+    long long            db;       /* the database selected there (0 until a SELECT) */
 };
 
 #define LINK_IDLE_MS 10000 /* Redis's MIGRATE_SOCKET_CACHE_TTL */
@@ -179,11 +183,14 @@ struct migration {
     int                 waiting;  /* messages out */
     int                 replies_due; /* replies still expected from the target */
     int                 replies_seen;
-    int                 next_reply;  /* -1: the AUTH reply; -2: RINGKV-RESERVEKEYS's; else the key it
+    int                 next_reply;  /* -1: the AUTH reply; -3: SELECT's; -2: RINGKV-RESERVEKEYS's; else the key it
                                         answers; nkeys: ROLE, then WAIT */
     bool                ask_role;    /* 2b: ROLE follows the RESTOREs */
     int                 wait_for;    /* 2b: the replicas WAIT was sent for (0: none) */
     bool                auth_failed;
+    int                 src_db;   /* the keys' database here (the connection's) */
+    long long           dst_db;   /* destination-db: SELECTed there first unless the link has it */
+    bool                select;   /* this run sends SELECT dst_db (next_reply -3: its reply) */
     bool                link_dirty; /* the destination sent more than the replies */
     struct buf          refused;  /* why an owner deleted nothing (it no longer takes writes) */
     struct buf          error;    /* the target's first error, without '-' and CRLF */
@@ -560,12 +567,18 @@ static void take_dump(struct migration *g, int shard, const char *p, bool in_pla
 static void migrate_message(struct shard *sh, struct shard_msg *m)
 {
     if (!m->answered) {
-        if (m->kind == MIGRATE_MSG_DUMP && !dump_keys(sh, m)) {
+        int before = sh->db;
+        shard_select(sh, m->db); /* the keys' database */
+        bool dumped = m->kind != MIGRATE_MSG_DUMP || dump_keys(sh, m);
+        shard_select(sh, before);
+        if (!dumped) {
             msg_post(sh, m, sh->id); /* the rest next turn */
             return;
         }
         if (m->kind == MIGRATE_MSG_DEL) {
+            shard_select(sh, m->db);
             delete_unchanged(sh, m);
+            shard_select(sh, before);
             /* the writes held for these keys are asked again: -ASK now
              * for a key deleted, run for one kept */
             dispatch_key_waits_wake(sh);
@@ -637,6 +650,7 @@ static void post_per_shard(struct migration *g, int kind, bool (*wanted)(const s
         struct shard_msg *m = msg_create(kind, sh->id, t, NULL, -1, names, kc);
         m->handler = migrate_message;
         m->arg = g;
+        m->db = g->src_db; /* the keys' database there */
         m->payload = payload;
         g->waiting++;
         msg_post(sh, m, t);
@@ -782,14 +796,24 @@ static void send_restores(struct migration *g)
         g->replies_due++;
         g->next_reply = -1;
     }
+    g->select = g->link->db != g->dst_db; /* as Redis: only when the link's database is another */
+    if (g->select) {
+        char n[24];
+        int nl = snprintf(n, sizeof(n), "%lld", g->dst_db);
+        struct slice sel[2] = { SLICE_LIT("SELECT"), { n, (size_t)nl } };
+        resp_encode_command(&c->out, 2, sel);
+        g->replies_due++;
+        if (!g->pass.ptr)
+            g->next_reply = -3;
+    }
     if (g->reserve > 0) {
         char n[24];
         int nl = snprintf(n, sizeof(n), "%lld", g->reserve);
         struct slice reserve[2] = { SLICE_LIT("RINGKV-RESERVEKEYS"), { n, (size_t)nl } };
         resp_encode_command(&c->out, 2, reserve);
         g->replies_due++;
-        if (!g->pass.ptr)
-            g->next_reply = -2; /* its reply first (else after AUTH's) */
+        if (!g->pass.ptr && !g->select)
+            g->next_reply = -2; /* its reply first (else after AUTH's, SELECT's) */
     }
     bool cluster = g->sh->node->cluster != NULL;
     if (g->many)
@@ -938,9 +962,16 @@ static void target_reply(struct migration *g, const char *p, size_t len)
     if (g->next_reply == -2) {
         /* RINGKV-RESERVEKEYS: a hint, whatever it answered */
         g->next_reply = next_present(g, 0);
+    } else if (g->next_reply == -3) {
+        /* SELECT: refused, the RESTOREs went to another database: none
+         * counts as acknowledged (nothing deleted here) */
+        g->auth_failed = g->auth_failed || err;
+        if (!err)
+            g->link->db = g->dst_db;
+        g->next_reply = g->reserve > 0 ? -2 : next_present(g, 0);
     } else if (g->next_reply < 0) {
         g->auth_failed = err;
-        g->next_reply = g->reserve > 0 ? -2 : next_present(g, 0);
+        g->next_reply = g->select ? -3 : g->reserve > 0 ? -2 : next_present(g, 0);
     } else {
         int i = g->next_reply;
         if (i < g->nkeys && g->many) { /* one reply for the run starting at i */
@@ -1198,10 +1229,6 @@ void cmd_migrate(struct exec_ctx *ctx)
     }
     if (timeout <= 0)
         timeout = 1000;
-    if (db != 0) {
-        reply_error(ctx->reply, "ERR DB index is out of range");
-        return;
-    }
     if (nkeys == 0) {
         reply_simple(ctx->reply, "NOKEY");
         return;
@@ -1217,6 +1244,8 @@ void cmd_migrate(struct exec_ctx *ctx)
                                 .replace = replace, .copy = copy, .bad_addr = !addr_ok };
     struct migration *g = migration_new(ctx->shard, &t, argv + first_key, nkeys, -1);
     g->msg = ctx->msg;
+    g->src_db = ctx->shard->db; /* the connection's (run_command_msg selected it) */
+    g->dst_db = db;
     ctx->deferred = true;
     post_per_shard(g, MIGRATE_MSG_DUMP, every_key);
 }

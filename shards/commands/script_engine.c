@@ -74,6 +74,16 @@
 #define ERR_NOT_HERE_FROM_SCRIPT \
     "ERR This command runs on the connection or on every shard in ringkv: it is not allowed from scripts"
 
+/* A script's SELECT of a valid database other than the one it runs in
+ * (an invalid one: SELECT's own error). */
+static bool select_elsewhere(const struct exec_ctx *ctx, const struct command *cmd, int argc,
+                             const struct slice *argv)
+{
+    long long db;
+    return strcmp(cmd->name, "select") == 0 && argc == 2 && ctx->shard && parse_ll(argv[1], &db) && db >= 0 &&
+           db < ctx->shard->ndbs && db != ctx->shard->db;
+}
+
 static struct script_shard *shard_state(lua_State *L)
 {
     return lua_touserdata(L, lua_upvalueindex(1));
@@ -226,24 +236,28 @@ struct held_call {
     int                    argc;
     const struct slice    *argv;
     struct buf            *out;
+    int                    db;   /* the script's database (its caller's) */
 };
 
 static void run_held_call(struct shard *sh, void *arg)
 {
     struct held_call *c = arg;
+    int before = sh->db;
+    shard_select(sh, c->db); /* the call runs in the script's database there too */
     struct exec_ctx there = *c->script;
     there.shard = sh;
     there.store = sh->store;
     there.client = NULL;
     there.msg = NULL;
     dispatch_run_nested(&there, c->cmd, c->argc, c->argv, c->out);
+    shard_select(sh, before);
 }
 
 /* A command of the script run on shard `at`, held (or here): its reply
  * appended to out. */
 static void held_command(struct exec_ctx *ctx, int at, int argc, const struct slice *argv, struct buf *out)
 {
-    struct held_call call = { ctx, command_lookup(argv[0]), argc, argv, out };
+    struct held_call call = { ctx, command_lookup(argv[0]), argc, argv, out, ctx->shard->db };
     hold_run(ctx->shard, at, run_held_call, &call);
 }
 
@@ -324,23 +338,28 @@ struct key_copy {
     struct slice key;
     struct buf  *out;
     int64_t      now;
+    int          db;   /* the script's database */
 };
 
 static void export_key(struct shard *sh, void *arg)
 {
     struct key_copy *c = arg;
-    keys_export(sh->store, 1, &c->key, c->out, c->now);
+    keys_export(shard_db(sh, c->db), 1, &c->key, c->out, c->now);
 }
 
 struct key_writes {
     const struct buf *records;
     int64_t           now;
+    int               db;
 };
 
 static void apply_key_writes(struct shard *sh, void *arg)
 {
     struct key_writes *w = arg;
+    int before = sh->db;
+    shard_select(sh, w->db);
     dispatch_apply_writes(sh, w->records, w->now);
+    shard_select(sh, before);
 }
 
 /* A command over keys of several shards, the script holding every shard:
@@ -355,6 +374,7 @@ static void run_across(struct exec_ctx *ctx, const struct command *cmd, int argc
     struct node *n = sh->node;
     struct write_capture cap = { false, n, mi_calloc((size_t)n->nshards, sizeof(struct buf)), NULL };
     struct store *copies = store_create(NULL, write_capture_hook, &cap);
+    store_set_db(copies, sh->db);
     int64_t now = ctx->now_ms;
     int nk = command_keys(cmd, argc, argv, NULL, 0);
     int *idx = mi_malloc(sizeof(int) * (size_t)(nk > 0 ? nk : 1));
@@ -363,7 +383,7 @@ static void run_across(struct exec_ctx *ctx, const struct command *cmd, int argc
         struct slice key = argv[idx[k]];
         struct buf copy;
         buf_init(&copy);
-        struct key_copy c = { key, &copy, now };
+        struct key_copy c = { key, &copy, now, sh->db };
         hold_run(sh, shard_of_slot(n, key_slot(key.ptr, key.len)), export_key, &c);
         const char *cursor = copy.data;
         if (cursor)
@@ -380,7 +400,7 @@ static void run_across(struct exec_ctx *ctx, const struct command *cmd, int argc
     store_destroy(copies);
     for (int t = 0; t < n->nshards; t++) {
         if (cap.per_shard[t].len > 0) {
-            struct key_writes w = { &cap.per_shard[t], now };
+            struct key_writes w = { &cap.per_shard[t], now, sh->db };
             hold_run(sh, t, apply_key_writes, &w);
         }
         buf_free(&cap.per_shard[t]);
@@ -494,6 +514,14 @@ static int redis_call_common(lua_State *L, bool raise)
                !((cmd->flags & CMD_CONN) && !container && command_needs_no_connection(cmd))) {
         refused = ERR_NOT_HERE_FROM_SCRIPT;
         refused_has_code = true;
+    } else if (select_elsewhere(ctx, cmd, argc, argv)) {
+        /* Redis 7 lets a script SELECT for the rest of its run; ringkv runs
+         * a script's calls in its caller's database (those it makes on
+         * other shards, shards/hold.c, too): refused rather than written
+         * in the wrong database */
+        refused = "ERR SELECT of another database is not supported inside a script by ringkv: the script runs in "
+                  "its caller's database";
+        refused_has_code = true;
     } else if (stream_read_blocks(cmd, argc, argv)) {
         snprintf(refusal, sizeof refusal, "%.*s command is not allowed with BLOCK option from scripts",
                  (int)(argv[0].len > 32 ? 32 : argv[0].len), argv[0].ptr);
@@ -560,7 +588,7 @@ static int redis_call_common(lua_State *L, bool raise)
         if (!run_move_held(ctx, cmd, argc, argv, &out))
             run_across(ctx, cmd, argc, argv, &out);
     } else {
-        struct held_call call = { ctx, cmd, argc, argv, &out };
+        struct held_call call = { ctx, cmd, argc, argv, &out, ctx->shard->db };
         hold_run(ctx->shard, where, run_held_call, &call);
     }
     if (argv != small)

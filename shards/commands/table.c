@@ -630,7 +630,7 @@ static struct command table[] = {
         "Rename a key"),
     ROW_JOURNAL(JOURNAL_VALUE_COPY, "renamenx", 3,  CMD_WRITE | CMD_FAST, 1, 2, 1, cmd_renamenx, NULL, "generic", "1.0.0",
         "Rename a key, only if the new key does not exist"),
-    ROW_JOURNAL(JOURNAL_VALUE_COPY, "copy", -3, CMD_WRITE | CMD_READ_STATS | CMD_DENYOOM, 1, 2, 1, cmd_copy, NULL, "generic", "6.2.0",
+    ROW_JOURNAL(JOURNAL_VALUE_COPY, "copy", -3, CMD_WRITE | CMD_READ_STATS | CMD_DENYOOM | CMD_DEST_DB, 1, 2, 1, cmd_copy, NULL, "generic", "6.2.0",
         "Copy a key"),
     ROW("expire",      -3, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_expire, NULL, "generic", "1.0.0",
         "Set a key's time to live in seconds"),
@@ -679,7 +679,7 @@ static struct command table[] = {
         "server", "1.0.0", "Return the number of keys in the selected database"),
     ROW_JOURNAL(JOURNAL_NODE, "flushdb", -1, CMD_WRITE | CMD_ALL_SHARDS, 0, 0, 0, cmd_flushdb, merge_first_ok,
         "server", "1.0.0", "Remove all keys from the current database"),
-    ROW_JOURNAL(JOURNAL_NODE, "flushall", -1, CMD_WRITE | CMD_ALL_SHARDS, 0, 0, 0,
+    ROW_JOURNAL(JOURNAL_NODE, "flushall", -1, CMD_WRITE | CMD_ALL_SHARDS | CMD_NO_DB, 0, 0, 0,
         cmd_flushall, merge_first_ok,
         "server", "1.0.0", "Remove all keys from all databases"),
 
@@ -816,14 +816,15 @@ static struct command table[] = {
     ROW("unwatch",     1,  CMD_CONN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY, 0, 0, 0,
         cmd_unwatch, NULL, "transactions", "2.2.0", "Forget about all watched keys"),
 
-    /* refused, saying what ringkv does not have (refusals.c): one database;
-     * no functions (the rows keep Redis's arity and main flags, no keys).
-     * EVAL and the rest of Lua scripting (scripting.c): a script's keys are
+    /* EVAL and the rest of Lua scripting (scripting.c): a script's keys are
      * the numkeys ones, where the router sends it */
-    ROW("move",        3,  CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_move, NULL, "generic", "1.0.0",
+    /* MOVE: journaled as itself (after a SELECT of the connection's db);
+     * SWAPDB: on every shard, one node-wide record without a SELECT
+     * (keyspace.c) */
+    ROW_JOURNAL(JOURNAL_COMMAND, "move", 3, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_move, NULL, "generic", "1.0.0",
         "Move a key to another database"),
-    ROW("swapdb",      3,  CMD_CONN | CMD_WRITE | CMD_FAST, 0, 0, 0, cmd_swapdb, NULL, "server", "4.0.0",
-        "Swaps two Redis databases"),
+    ROW_JOURNAL(JOURNAL_NODE, "swapdb", 3, CMD_WRITE | CMD_FAST | CMD_ALL_SHARDS | CMD_NO_DB, 0, 0, 0, cmd_swapdb,
+        merge_first_ok, "server", "4.0.0", "Swaps two Redis databases"),
     ROW("eval",        -3, F_SCRIPT | CMD_MAY_REPLICATE, 3, -1, 1, cmd_eval, NULL,
         "scripting", "2.6.0", "Execute a Lua script server side"),
     ROW("evalsha",     -3, F_SCRIPT | CMD_MAY_REPLICATE, 3, -1, 1, cmd_evalsha, NULL,

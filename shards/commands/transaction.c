@@ -117,7 +117,7 @@ void cmd_watch(struct exec_ctx *ctx)
         return; /* cannot happen: WATCH is split per shard, never run on copies */
     }
     for (int i = 1; i < ctx->argc; i++)
-        watch_add(ctx->shard, ctx->argv[i], ctx->caller_id,
+        watch_add(ctx->shard, ctx->shard->db, ctx->argv[i], ctx->caller_id,
                   store_peek(ctx->store, ctx->argv[i], ctx->now_ms) != NULL);
     reply_ok(ctx->reply);
 }

@@ -1,6 +1,8 @@
 /* Keyspace commands against a running server: DEL UNLINK EXISTS TOUCH TYPE
  * RENAME RENAMENX COPY, the EXPIRE family with NX XX GT LT, TTL and friends,
- * KEYS, SCAN (a full scan returns every key), RANDOMKEY, DBSIZE, FLUSH*. */
+ * KEYS, SCAN (a full scan returns every key), RANDOMKEY, DBSIZE, FLUSH*;
+ * several databases (a server of their own): MOVE, SWAPDB, FLUSHDB and
+ * FLUSHALL, COPY ... DB, blocked clients and WATCH per database. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -320,6 +322,186 @@ static void test_hits_and_misses(void **state)
     }
 }
 
+/* ---- several databases (a server of its own: 16 databases; ringkv with
+ * two shards, so that keys of one command may be on two) ---- */
+
+static struct server dbsrv;
+
+static tconn *db_server(void)
+{
+    static const char *const args[] = { "--threads", "2", NULL };
+    static const char *const redis_args[] = { NULL };
+    assert_int_equal(server_start(&dbsrv, target_is_redis() ? redis_args : args), 0);
+    return tconnect(dbsrv.port);
+}
+
+static void db_server_end(tconn *d)
+{
+    tclose(d);
+    assert_int_equal(server_stop(&dbsrv), 0);
+}
+
+/* A reply that is the two-element array [key, element] (BLPOP's). */
+static void expect_pop(struct rval *v, const char *key, const char *elem)
+{
+    assert_non_null(v);
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 2);
+    assert_string_equal(v->elem[0]->str, key);
+    assert_string_equal(v->elem[1]->str, elem);
+    rval_free(v);
+}
+
+static void test_move_swapdb_flush(void **state)
+{
+    tconn *d = db_server();
+    expect_ok(tcmd(d, "SET k v EX 100"));
+    expect_int(tcmd(d, "MOVE k 3"), 1);
+    expect_int(tcmd(d, "EXISTS k"), 0);
+    expect_int(tcmd(d, "MOVE k 3"), 0);            /* gone from here */
+    expect_ok(tcmd(d, "SELECT 3"));
+    expect_bulk(tcmd(d, "GET k"), "v");
+    long long ttl = get_int(tcmd(d, "TTL k"));     /* the TTL moves with it */
+    assert_true(ttl > 90 && ttl <= 100);
+    expect_ok(tcmd(d, "SELECT 0"));
+    expect_ok(tcmd(d, "SET k other"));
+    expect_int(tcmd(d, "MOVE k 3"), 0);            /* the target has it */
+    expect_bulk(tcmd(d, "GET k"), "other");
+    expect_error(tcmd(d, "MOVE k 0"), "ERR source and destination objects are the same");
+    expect_error(tcmd(d, "MOVE k 16"), "ERR DB index is out of range");
+    expect_error(tcmd(d, "MOVE k -1"), "ERR DB index is out of range");
+    expect_error(tcmd(d, "MOVE k x"), "ERR value is not an integer or out of range");
+    expect_int(tcmd(d, "RPUSH l a b"), 2);
+    expect_int(tcmd(d, "MOVE l 5"), 1);
+    expect_int(tcmd(d, "EXISTS l"), 0);
+    expect_ok(tcmd(d, "SELECT 5"));
+    expect_int(tcmd(d, "LLEN l"), 2);
+    expect_int(tcmd(d, "DBSIZE"), 1);
+    /* SWAPDB: every shard's databases 5 and 6 trade places */
+    expect_ok(tcmd(d, "MSET s1 1 s2 2 s3 3 s4 4"));
+    expect_ok(tcmd(d, "SWAPDB 5 6"));
+    expect_int(tcmd(d, "DBSIZE"), 0);
+    expect_ok(tcmd(d, "SELECT 6"));
+    expect_int(tcmd(d, "DBSIZE"), 5);
+    expect_int(tcmd(d, "LLEN l"), 2);
+    expect_ok(tcmd(d, "SWAPDB 6 6"));
+    expect_error(tcmd(d, "SWAPDB x 1"), "ERR invalid first DB index");
+    expect_error(tcmd(d, "SWAPDB 1 x"), "ERR invalid second DB index");
+    expect_error(tcmd(d, "SWAPDB 1 16"), "ERR DB index is out of range");
+    expect_error(tcmd(d, "SWAPDB 1 99999999999"), "ERR invalid second DB index");
+    /* FLUSHDB: the connection's database only; FLUSHALL: every one */
+    expect_ok(tcmd(d, "FLUSHDB"));
+    expect_int(tcmd(d, "DBSIZE"), 0);
+    expect_ok(tcmd(d, "SELECT 3"));
+    expect_int(tcmd(d, "DBSIZE"), 1);
+    expect_ok(tcmd(d, "SELECT 0"));
+    expect_int(tcmd(d, "DBSIZE"), 1);
+    expect_ok(tcmd(d, "FLUSHALL"));
+    expect_int(tcmd(d, "DBSIZE"), 0);
+    expect_ok(tcmd(d, "SELECT 3"));
+    expect_int(tcmd(d, "DBSIZE"), 0);
+    db_server_end(d);
+}
+
+/* COPY ... DB n, the two keys on two shards of ringkv too */
+static void test_copy_db(void **state)
+{
+    tconn *d = db_server();
+    char src[64], dst[64];
+    keys_on_two_shards(d, "cp", src, dst, sizeof(src));
+    expect_ok(tcmd(d, "SET %s v1", src));
+    expect_int(tcmd(d, "COPY %s %s DB 4", src, dst), 1);
+    expect_int(tcmd(d, "EXISTS %s", dst), 0);
+    expect_int(tcmd(d, "COPY %s %s DB 4", src, dst), 0);   /* there already */
+    expect_ok(tcmd(d, "SET %s v2", src));
+    expect_int(tcmd(d, "COPY %s %s DB 4 REPLACE", src, dst), 1);
+    expect_int(tcmd(d, "COPY %s %s DB 4", src, src), 1);   /* the same name in another database */
+    expect_error(tcmd(d, "COPY %s %s DB 0", src, src), "ERR source and destination objects are the same");
+    expect_error(tcmd(d, "COPY %s %s DB 16", src, dst), "ERR DB index is out of range");
+    expect_error(tcmd(d, "COPY %s %s DB x", src, dst), "ERR value is not an integer or out of range");
+    expect_int(tcmd(d, "SADD set%s a b c", src), 3);
+    expect_int(tcmd(d, "COPY set%s set%s DB 4", src, dst), 1);
+    expect_ok(tcmd(d, "SELECT 4"));
+    expect_bulk(tcmd(d, "GET %s", dst), "v2");
+    expect_bulk(tcmd(d, "GET %s", src), "v2");
+    expect_int(tcmd(d, "SCARD set%s", dst), 3);
+    expect_int(tcmd(d, "DBSIZE"), 3);
+    expect_int(tcmd(d, "COPY %s %s DB 0", dst, src), 0);   /* db 0 has it */
+    db_server_end(d);
+}
+
+/* A client blocked on a key of database 1 is woken by that key in database
+ * 1 only; after SWAPDB, by the key now in its database (Redis 7). */
+static void test_blocking_per_db(void **state)
+{
+    tconn *d = db_server();
+    tconn *b = tconnect(dbsrv.port);
+    expect_ok(tcmd(b, "SELECT 1"));
+    const char *blpop[] = { "BLPOP", "q", "0" };
+    tsendv(b, 3, blpop);
+    assert_int_equal(info_field_becomes(d, "clients", "blocked_clients", 1, 10000), 1);
+    expect_int(tcmd(d, "RPUSH q in0"), 1);       /* database 0: not its key */
+    expect_ok(tcmd(d, "SELECT 2"));
+    expect_int(tcmd(d, "RPUSH q in2"), 1);
+    assert_null(tread(b, 200));
+    expect_ok(tcmd(d, "SWAPDB 1 2"));            /* database 1 now has q */
+    expect_pop(tread(b, 5000), "q", "in2");
+    expect_ok(tcmd(d, "SELECT 0"));
+    expect_int(tcmd(d, "LLEN q"), 1);
+    tsendv(b, 3, blpop);
+    assert_int_equal(info_field_becomes(d, "clients", "blocked_clients", 1, 10000), 1);
+    expect_ok(tcmd(d, "SELECT 1"));
+    expect_int(tcmd(d, "LPUSH q in1"), 1);
+    expect_pop(tread(b, 5000), "q", "in1");
+    tclose(b);
+    db_server_end(d);
+}
+
+/* A watched key is a key of one database: a write to the same name in
+ * another does not abort the EXEC; FLUSHDB of another database neither;
+ * FLUSHALL, SWAPDB and a write of its own database do. */
+static void test_watch_per_db(void **state)
+{
+    tconn *d = db_server();
+    tconn *o = tconnect(dbsrv.port);
+    expect_ok(tcmd(d, "SELECT 2"));
+    expect_ok(tcmd(d, "SET w 1"));
+    struct {
+        const char *other[3];
+        bool aborts;
+    } cases[] = {
+        { { "SELECT 0", "SET w x", NULL }, false },
+        { { "SELECT 3", "FLUSHDB", NULL }, false },
+        { { "SELECT 2", "SET w y", NULL }, true },
+        { { "SELECT 2", "FLUSHDB", NULL }, true },
+        { { "SELECT 0", "FLUSHALL", NULL }, true },
+        { { "SELECT 0", "SWAPDB 2 7", NULL }, true },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        expect_ok(tcmd(d, "SET w 1"));
+        expect_ok(tcmd(d, "WATCH w"));
+        for (int j = 0; cases[i].other[j]; j++) {
+            struct rval *v = tcmd(o, "%s", cases[i].other[j]);
+            assert_non_null(v);
+            assert_int_not_equal(v->type, R_ERROR);
+            rval_free(v);
+        }
+        expect_ok(tcmd(d, "MULTI"));
+        expect_status(tcmd(d, "INCR w"), "QUEUED");
+        struct rval *v = tcmd(d, "EXEC");
+        assert_non_null(v);
+        if (cases[i].aborts) {
+            assert_int_equal(v->type, R_NIL);
+        } else {
+            assert_int_equal(v->type, R_ARRAY);
+            assert_int_equal(v->n, 1);
+        }
+        rval_free(v);
+    }
+    tclose(o);
+    db_server_end(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +516,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_randomkey_dbsize_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_select, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hits_and_misses, setup, teardown),
+        cmocka_unit_test(test_move_swapdb_flush),
+        cmocka_unit_test(test_copy_db),
+        cmocka_unit_test(test_blocking_per_db),
+        cmocka_unit_test(test_watch_per_db),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -168,6 +168,41 @@ static void test_migrate_between_nodes(void **state)
     node_stop(b);
 }
 
+/* destination-db: SELECTed there before the RESTOREs (and again for
+ * another database on the kept connection); the keys read in the
+ * connection's database here; a database the target lacks: its error,
+ * the key kept. */
+static void test_migrate_databases(void **state)
+{
+    (void)state;
+    struct server *a = start_node(NULL);
+    struct server *b = start_node(NULL);
+    tconn *ac = tconnect(a->port), *bc = tconnect(b->port);
+    expect_ok(tcmd(ac, "SELECT 2"));
+    expect_ok(tcmd(ac, "SET k v2"));
+    expect_ok(tcmd(ac, "SET k0 v0"));
+    expect_ok(tcmd(ac, "SET k99 v99"));
+    expect_ok(tcmd(ac, "SELECT 0"));
+    expect_status(tcmd(ac, "MIGRATE 127.0.0.1 %d k 3 1000", b->port), "NOKEY"); /* not in database 0 */
+    expect_ok(tcmd(ac, "SELECT 2"));
+    expect_ok(tcmd(ac, "MIGRATE 127.0.0.1 %d k 3 5000", b->port));
+    expect_int(tcmd(ac, "EXISTS k"), 0);
+    expect_ok(tcmd(ac, "MIGRATE 127.0.0.1 %d k0 0 5000", b->port));
+    expect_int(tcmd(ac, "EXISTS k0"), 0);
+    expect_error(tcmd(ac, "MIGRATE 127.0.0.1 %d k99 99 5000", b->port),
+                 "ERR Target instance replied with error: ERR DB index is out of range");
+    expect_bulk(tcmd(ac, "GET k99"), "v99");
+    expect_int(tcmd(bc, "EXISTS k k0"), 1);
+    expect_bulk(tcmd(bc, "GET k0"), "v0");
+    expect_ok(tcmd(bc, "SELECT 3"));
+    expect_bulk(tcmd(bc, "GET k"), "v2");
+    expect_int(tcmd(bc, "DBSIZE"), 1);
+    tclose(ac);
+    tclose(bc);
+    node_stop(a);
+    node_stop(b);
+}
+
 /* The value of big:<i> in test_migrate_bigger_than_a_turn: 100 KB of
  * letters and digits in no pattern (a DUMP payload compresses runs). */
 static char *big_value(int i)
@@ -262,10 +297,6 @@ static void test_migrate_errors(void **state)
     expect_error(tcmd(c, "MIGRATE 127.0.0.1 1 k 0 x"), "ERR value is not an integer or out of range");
     expect_error(tcmd(c, "MIGRATE 127.0.0.1 1 k x 1000"), "ERR value is not an integer or out of range");
     expect_error_prefix(tcmd(c, "MIGRATE 127.0.0.1 1 k 0"), "ERR wrong number of arguments");
-    if (!target_is_redis()) {
-        /* one database: any other is missing */
-        expect_error(tcmd(c, "MIGRATE 127.0.0.1 1 k 3 1000"), "ERR DB index is out of range");
-    }
     /* a dead destination: IOERR, the key kept */
     int dead = free_port();
     expect_error(tcmd(c, "MIGRATE 127.0.0.1 %d k 0 1000", dead), "IOERR error or timeout writing to target instance");
@@ -800,6 +831,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_migrate_between_nodes, redis_nodes_teardown),
+        cmocka_unit_test_teardown(test_migrate_databases, redis_nodes_teardown),
         cmocka_unit_test_teardown(test_migrate_bigger_than_a_turn, redis_nodes_teardown),
         cmocka_unit_test_teardown(test_migrate_to_redis_and_back, redis_nodes_teardown),
         cmocka_unit_test_teardown(test_migrate_errors, redis_nodes_teardown),

@@ -101,6 +101,37 @@ static void test_format_and_quoting(void **state)
     tclose(m);
 }
 
+/* The line's [db addr] is the command's database; a SELECT's line shows
+ * the one it selects (Redis feeds the line after the command). */
+static void test_database(void **state)
+{
+    (void)state;
+    tconn *m = monitor_open();
+    tconn *c = tconnect(srv.port);
+    expect_ok(tcmd(c, "SELECT 3"));
+    expect_ok(tcmd(c, "SET dbkey v"));
+    expect_ok(tcmd(c, "SELECT 0"));
+    expect_nil(tcmd(c, "GET dbkey"));
+    const char *want[][2] = {
+        { " [3 ", "\"SELECT\" \"3\"" },
+        { " [3 ", "\"SET\" \"dbkey\" \"v\"" },
+        { " [0 ", "\"SELECT\" \"0\"" },
+        { " [0 ", "\"GET\" \"dbkey\"" },
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        struct rval *v = tread(m, 5000);
+        assert_non_null(v);
+        assert_int_equal(v->type, R_STATUS);
+        const char *open = strchr(v->str, ' ');
+        const char *close = open ? strstr(open, "] ") : NULL;
+        if (!open || !close || strncmp(open, want[i][0], 4) != 0 || strcmp(close + 2, want[i][1]) != 0)
+            fail_msg("monitor line %zu: got [%s], want %s...] %s", i, v->str, want[i][0], want[i][1]);
+        rval_free(v);
+    }
+    tclose(c);
+    tclose(m);
+}
+
 static void test_left_out_and_redacted(void **state)
 {
     (void)state;
@@ -441,6 +472,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_and_quoting),
+        cmocka_unit_test(test_database),
         cmocka_unit_test(test_left_out_and_redacted),
         cmocka_unit_test(test_multi_exec),
         cmocka_unit_test(test_script_commands),

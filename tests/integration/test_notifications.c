@@ -533,6 +533,40 @@ static void test_channel_subscription(void **state)
     tclose(s);
 }
 
+/* Another database's events name it: __keyspace@<db>__, __keyevent@<db>__;
+ * MOVE's "move_from" in the source database, "move_to" in the target's. */
+static void test_database_channels(void **state)
+{
+    (void)state;
+    tconn *s = tconnect(srv.port);
+    psubscribe(s, "__key*@3__:*");
+    psubscribe(s, "__keyevent@0__:move_from");
+    set_flags("KEg$");
+    expect_ok(tcmd(c, "SELECT 3"));
+    expect_ok(tcmd(c, "SET {t}k 1"));
+    expect_ok(tcmd(c, "SELECT 0"));
+    expect_ok(tcmd(c, "SET {t}m 1"));
+    expect_int(tcmd(c, "MOVE {t}m 3"), 1);
+    const char *want[][2] = {
+        { "__keyspace@3__:{t}k", "set" },
+        { "__keyevent@3__:set", "{t}k" },
+        { "__keyevent@0__:move_from", "{t}m" },
+        { "__keyspace@3__:{t}m", "move_to" },
+        { "__keyevent@3__:move_to", "{t}m" },
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        struct rval *v = tread(s, 5000);
+        assert_non_null(v);
+        assert_int_equal(v->n, 4);
+        assert_string_equal(v->elem[0]->str, "pmessage");
+        if (strcmp(v->elem[2]->str, want[i][0]) != 0 || strcmp(v->elem[3]->str, want[i][1]) != 0)
+            fail_msg("event %zu: got %s %s, want %s %s", i, v->elem[2]->str, v->elem[3]->str, want[i][0],
+                     want[i][1]);
+        rval_free(v);
+    }
+    tclose(s);
+}
+
 /* A client blocked in BLPOP, served by a push: the push's event, then the
  * pop's, then the emptied list's "del" (the pop is the blocked client's,
  * after the push). */
@@ -636,6 +670,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_evicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_channel_subscription, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_database_channels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocked_pop, setup, teardown),
         cmocka_unit_test_teardown(test_replica, nodes_teardown),
     };

@@ -1127,6 +1127,47 @@ static void test_redis_py_lock(void **state)
     free(out);
 }
 
+/* A script runs in its caller's database, its calls on another shard's
+ * keys too (ringkv with two shards); SELECT of that database in it is
+ * fine; of another: Redis 7 selects it for the rest of the script, ringkv
+ * refuses it (ringkv-specific); the caller's database stays its own. */
+static void test_script_database(void **state)
+{
+    struct server s2;
+    static const char *const args[] = { "--threads", "2", NULL };
+    assert_int_equal(server_start(&s2, target_is_redis() ? NULL : args), 0);
+    tconn *d = tconnect(s2.port);
+    char a[64], b[64];
+    keys_on_two_shards(d, "sc", a, b, sizeof a);
+    expect_ok(tcmd(d, "SELECT 3"));
+    const char *set[] = { "EVAL",
+                          "redis.call('SET',KEYS[1],'1') redis.call('SET',ARGV[1],'2') "
+                          "return redis.call('SELECT','3')",
+                          "1", a, b };
+    tsendv(d, 5, set);
+    expect_ok(tread(d, 5000));
+    expect_int(tcmd(d, "DBSIZE"), 2);
+    expect_bulk(tcmd(d, "GET %s", b), "2");
+    const char *get[] = { "EVAL", "return redis.call('GET',ARGV[1])", "0", b };
+    tsendv(d, 4, get);
+    expect_bulk(tread(d, 5000), "2");
+    const char *sel[] = { "EVAL", "return redis.pcall('SELECT','4')", "0" };
+    tsendv(d, 3, sel);
+    struct rval *v = tread(d, 5000);
+    assert_non_null(v);
+    if (target_is_redis()) {
+        assert_int_equal(v->type, R_STATUS);
+        rval_free(v);
+    } else {
+        expect_error_prefix(v, "ERR SELECT of another database is not supported inside a script");
+    }
+    expect_int(tcmd(d, "DBSIZE"), 2);
+    expect_ok(tcmd(d, "SELECT 0"));
+    expect_int(tcmd(d, "DBSIZE"), 0);
+    tclose(d);
+    assert_int_equal(server_stop(&s2), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1154,6 +1195,7 @@ int main(void)
         cmocka_unit_test(test_busy_script_kill),
         cmocka_unit_test_setup_teardown(test_replica_gets_script_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_py_lock, setup, teardown),
+        cmocka_unit_test(test_script_database),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
