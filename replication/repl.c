@@ -790,8 +790,7 @@ static void apply_swapdb(struct shard *sh, bool load, int a, int b)
     if (a == b)
         return;
     if (!load) {
-        shard_swap_dbs(sh, a, b);
-        watch_flushed(sh); /* the keys of both may have changed */
+        shard_swap_databases(sh, a, b); /* its watchers and blocked clients, as a client's SWAPDB */
         return;
     }
     struct repl_shard *rs = sh->repl;
