@@ -584,7 +584,7 @@ static void cmd_acl_help(struct exec_ctx *ctx)
         "WHOAMI",
         "    Return the current connection username.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     };
     size_t n = sizeof(lines) / sizeof(lines[0]);
     reply_array(ctx->reply, n);

@@ -109,7 +109,7 @@ void cmd_debug_help(struct exec_ctx *ctx)
         "    Keep the connection's shard thread busy for <seconds> (decimals allowed):",
         "    its clients wait, other shards go on.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
         "Redis's other DEBUG subcommands answer that ringkv does not have them.",
         NULL,
     };

@@ -816,7 +816,7 @@ void cmd_object_help(struct exec_ctx *ctx)
         "    Return the number of references of the value associated with the specified",
         "    <key>.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     };
     size_t n = sizeof(lines) / sizeof(lines[0]);
     reply_array(ctx->reply, n);
