@@ -468,8 +468,7 @@ static void snapshot(struct shard *sh)
     }
     if (kind == SNAP_SHUTDOWN) {
         if (rc == 0) {
-            log_warning("ringkv is now ready to exit, bye bye...");
-            node_request_shutdown(n, 0);
+            node_request_shutdown(n, 0); /* (main says goodbye, once) */
         } else {
             log_warning("Error trying to save the DB, can't exit.");
         }
