@@ -32,7 +32,8 @@
  *       3. SETSLOT STABLE on O: the slot is simply O's again.
  *     Then it checks that no master shows a mark any more (CLUSTER NODES,
  *     a while: a node told STABLE by a moment-late flip may still show
- *     one). For add, a new group that serves no slot yet
+ *     one), and clears the marks the move gave the groups' replicas
+ *     (RINGKV-SETSLOT STABLE), until none shows one. For add, a new group that serves no slot yet
  *     is then taken out again as remove does (its Sentinel names too).
  *     Not rolled back: slots whose move finished (their flip), and weights
  *     set by rebalance; run remove or rebalance for those. */
@@ -228,8 +229,74 @@ static int all_marks(struct reshard *x, struct mark **marks, int *nmarks, int *c
     return *nmarks;
 }
 
+static bool is_replica(const struct cluster_state *st, int i)
+{
+    int g = st->nodes[i].group;
+    return g >= 0 && g < st->ngroups && st->groups[g].master != i;
+}
+
+/* The marks of every replica (a move marks a group's replicas before its
+ * master: RINGKV-SETSLOT, so that one promoted mid-move goes on with
+ * them): how many. A replica that does not answer is left out with a
+ * warning (its marks stay until it is reached: run the abort again). */
+static int replica_marks(struct reshard *x, struct mark **marks, int *nmarks, int *cap)
+{
+    const struct cluster_state *st = reshard_state(x);
+    *nmarks = 0;
+    for (int i = 0; i < st->nnodes; i++)
+        if (is_replica(st, i) && read_marks(x, i, marks, nmarks, cap) < 0)
+            fprintf(stderr, "[WARN] %s:%d (a replica) did not answer: its slot marks, if any, stay\n",
+                    st->nodes[i].ip, st->nodes[i].port);
+    return *nmarks;
+}
+
+static int stable_each_sub(struct reshard *x, int i, const int *slots, int n, const char *sub);
+
 /* CLUSTER SETSLOT <slot> STABLE on node i for each slot, pipelined. */
 static int stable_each(struct reshard *x, int i, const int *slots, int n)
+{
+    return stable_each_sub(x, i, slots, n, "SETSLOT");
+}
+
+/* The replicas' marks cleared (RINGKV-SETSLOT <slot> STABLE: a replica
+ * takes marks from the tool only), node by node; then none may be left.
+ * After the masters': a replica's marks matter once it is promoted, and
+ * promoted with them it would answer -ASK for slots no master imports
+ * (a client sent back and forth). Returns the slots cleared, or -1. */
+static int clear_replica_marks(struct reshard *x, struct mark **marks, int *nmarks, int *cap)
+{
+    const struct cluster_state *st = reshard_state(x);
+    long long deadline = mono_ms() + MARKS_GONE_MS;
+    int cleared = 0;
+    int *slots = malloc(sizeof(int) * SLOT_COUNT);
+    if (!slots)
+        abort();
+    for (int left; (left = replica_marks(x, marks, nmarks, cap)) > 0;) {
+        if (mono_ms() > deadline) {
+            fprintf(stderr, "[ERR] %d slot mark(s) left on replicas, e.g. slot %d on %s:%d\n", left, (*marks)[0].slot,
+                    st->nodes[(*marks)[0].node].ip, st->nodes[(*marks)[0].node].port);
+            free(slots);
+            return -1;
+        }
+        for (int i = 0; i < st->nnodes; i++) {
+            int n = 0;
+            for (int k = 0; k < *nmarks; k++)
+                if ((*marks)[k].node == i)
+                    slots[n++] = (*marks)[k].slot;
+            if (n && stable_each_sub(x, i, slots, n, "RINGKV-SETSLOT") < 0) {
+                free(slots);
+                return -1;
+            }
+            cleared += n;
+        }
+        usleep(200 * 1000);
+    }
+    free(slots);
+    return cleared;
+}
+
+/* CLUSTER <sub> <slot> STABLE on node i for each slot, pipelined. */
+static int stable_each_sub(struct reshard *x, int i, const int *slots, int n, const char *sub)
 {
     struct tool_client *c = reshard_node(x, i);
     if (!c)
@@ -239,7 +306,7 @@ static int stable_each(struct reshard *x, int i, const int *slots, int n)
     for (int k = 0; k < n; k++) {
         char sl[16];
         snprintf(sl, sizeof sl, "%d", slots[k]);
-        const char *argv[] = { "CLUSTER", "SETSLOT", sl, "STABLE" };
+        const char *argv[] = { "CLUSTER", sub, sl, "STABLE" };
         resp_encode_strings(&out, 4, argv);
     }
     int rc = tool_send(c, &out);
@@ -250,7 +317,7 @@ static int stable_each(struct reshard *x, int i, const int *slots, int n)
             break;
         }
         if (c->reply.len < 3 || memcmp(c->reply.data, "+OK", 3) != 0) {
-            fprintf(stderr, "[ERR] CLUSTER SETSLOT %d STABLE: %s answered %.*s\n", slots[k], c->addr,
+            fprintf(stderr, "[ERR] CLUSTER %s %d STABLE: %s answered %.*s\n", sub, slots[k], c->addr,
                     (int)(c->reply.len > 200 ? 200 : c->reply.len - 2), c->reply.data);
             rc = -2;
         }
@@ -419,6 +486,11 @@ int tool_abort(const struct tool_reshard_opts *o, const char *kind)
         printf("[OK] %d slot(s) rolled back: each is its owner's, with all its keys; none MIGRATING or "
                "IMPORTING.\n", slots);
     }
+    int cleared = clear_replica_marks(x, &marks, &nmarks, &cap);
+    if (cleared < 0)
+        goto out;
+    if (cleared > 0)
+        printf("[OK] %d slot mark(s) cleared on replicas.\n", cleared);
     if (strcmp(kind, "add") == 0 && take_out_added(x, o->addrs[1], host, port) < 0)
         goto out;
     rc = 0;

@@ -24,7 +24,9 @@
  *     cluster, off the Sentinels);
  *   - rebalance --weight 1=2 killed after its first flip under the writer,
  *     then rebalance --abort: no marks, each key in one place, the flipped
- *     slots stay; the same rebalance again finishes: 1/2, 1/4, 1/4. */
+ *     slots stay; the same rebalance again finishes: 1/2, 1/4, 1/4;
+ *   - add of group 4 again, its remove killed mid-move, remove --abort: no
+ *     node shows a mark, the group's replica included; remove again. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -459,6 +461,47 @@ static void test_rebalance_killed_aborted_resumed(void **state)
     assert_true(abs(count[2] - 16384 / 4) <= 16384 * 3 / 100);
 }
 
+/* remove of a group with a replica killed mid-move, then remove --abort:
+ * no node shows a mark, the source group's replica included (the move
+ * marks a group's replicas before its master, and an abort that cleared
+ * the masters only left them there: that replica, promoted, answered
+ * -ASK for slots no node imports); then the same remove finishes. */
+static void test_remove_killed_aborted_replica_marks(void **state)
+{
+    (void)state;
+    if (!ready)
+        skip();
+    char *out = NULL;
+    int st = tool(&out, "add 127.0.0.1:%d 127.0.0.1:%d 127.0.0.1:%d", node[0].port, node[3].port, node[4].port);
+    if (st != 0)
+        fail_with_output(out, "add exited %d", st);
+    free(out);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "RINGKV_CLUSTER_DIE_AFTER_FLIPS=0 timeout 120 %s remove 127.0.0.1:%d 127.0.0.1:%d 2>&1 </dev/null",
+             tool_bin(), node[0].port, node[3].port);
+    st = run_cmd(cmd, &out);
+    if (!strstr(out, "[TEST] killing myself"))
+        fail_with_output(out, "the remove meant to be killed exited %d", st);
+    free(out);
+    int on_replica = marks_on(4);
+    print_message("%d slot marks on the source group's replica after the kill\n", on_replica);
+    assert_true(on_replica > 0);
+    st = tool(&out, "remove 127.0.0.1:%d 127.0.0.1:%d --abort --yes", node[0].port, node[3].port);
+    if (st != 0)
+        fail_with_output(out, "remove --abort exited %d", st);
+    free(out);
+    for (int i = 0; i < NODES; i++)
+        if (marks_on(i) != 0)
+            fail_msg("node %d still shows slot marks after remove --abort", i);
+    st = tool(&out, "remove 127.0.0.1:%d 127.0.0.1:%d", node[0].port, node[3].port);
+    if (st != 0)
+        fail_with_output(out, "remove exited %d", st);
+    free(out);
+    assert_int_equal(table_version(3), 0);
+    assert_int_equal(table_version(4), 0);
+    assert_int_equal(dbsize(0) + dbsize(1) + dbsize(2), KEYS + COUNTERS + new_keys);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -468,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_remove_unregisters),
         cmocka_unit_test(test_add_killed_then_aborted),
         cmocka_unit_test(test_rebalance_killed_aborted_resumed),
+        cmocka_unit_test(test_remove_killed_aborted_replica_marks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
