@@ -55,6 +55,13 @@ void cluster_roles_tick(struct shard *sh, struct cluster *c)
     const struct cluster_state *st = cluster_now(c);
     if (st->myself < 0 || !c->set_master)
         return;
+    /* a newer table accepted and still being written waits: the one in
+     * force may be one this node has just left (CLUSTER RESET forgets its
+     * role at once, while the old table stays in force until the empty one
+     * is in the file), and following its record then made a removed
+     * group's replica follow its old master again, in no cluster */
+    if (cluster_newest(c) != st)
+        return;
     const struct cluster_group *gr = &st->groups[st->nodes[st->myself].group];
     const struct cluster_node *m = &st->nodes[gr->master];
     struct cluster_role *r = &c->role;
