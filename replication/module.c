@@ -152,6 +152,7 @@ void repl_attach(struct node *n)
         .command_end = repl_command_end,
         .command_refused = repl_command_refused,
         .key_before_write = repl_key_before_write,
+        .stream_db = repl_stream_db,
     };
     n->journal = &sink;
     n->write_gate = repl_write_refusal;

@@ -26,7 +26,6 @@
 #include "core/reply.h"
 #include "core/resp.h"
 #include "net/loop.h"
-#include "replication/repl.h"
 #include "shards/aof_manifest.h"
 #include "shards/dispatch.h"
 #include "shards/node.h"
@@ -1162,7 +1161,7 @@ int aof_rewrite_parked(struct shard *sh, char *tmp, size_t len)
     if (atomic_load_explicit(&n->repl_role, memory_order_relaxed)) {
         cut_complete(a); /* a replica: the stream shard 0 took so far is what the shards applied */
         /* the new file starts in database 0: the master's stream may be in another */
-        int db = repl_stream_db(sh);
+        int db = n->journal && n->journal->stream_db ? n->journal->stream_db(sh) : 0;
         if (db != 0) {
             char num[16], sel[48];
             int nl = snprintf(num, sizeof num, "%d", db);

@@ -46,6 +46,9 @@ struct journal_sink {
      * it for every key a write names (a command's keys, a cross-shard
      * command's records applied here), before the write runs. */
     void (*key_before_write)(struct shard *sh, const struct slice *key);
+    /* A replica: the database its master's stream is in now (SELECT), which
+     * a new AOF incr file, starting in database 0, must select first. */
+    int (*stream_db)(struct shard *sh);
 };
 
 /* Why a client's write must be refused now (a read-only replica, too few
