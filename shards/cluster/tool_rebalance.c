@@ -461,9 +461,8 @@ int tool_abort(const struct tool_reshard_opts *o, const char *kind)
         goto out;
     if (all_marks(x, &marks, &nmarks, &cap) < 0)
         goto out;
-    if (nmarks == 0) {
-        printf("[OK] No slot is being moved (none MIGRATING or IMPORTING).\n");
-    } else {
+    bool none = nmarks == 0;
+    if (!none) {
         if (!o->yes && !ask("Move the keys of the slots being moved back to their owners?")) {
             fprintf(stderr, "Nothing changed.\n");
             goto out;
@@ -483,14 +482,18 @@ int tool_abort(const struct tool_reshard_opts *o, const char *kind)
             }
             usleep(200 * 1000);
         }
-        printf("[OK] %d slot(s) rolled back: each is its owner's, with all its keys; none MIGRATING or "
-               "IMPORTING.\n", slots);
     }
+    /* the OK only once the replicas show no mark either */
     int cleared = clear_replica_marks(x, &marks, &nmarks, &cap);
     if (cleared < 0)
         goto out;
     if (cleared > 0)
         printf("[OK] %d slot mark(s) cleared on replicas.\n", cleared);
+    if (none)
+        printf("[OK] No slot is being moved (none MIGRATING or IMPORTING).\n");
+    else
+        printf("[OK] %d slot(s) rolled back: each is its owner's, with all its keys; none MIGRATING or "
+               "IMPORTING.\n", slots);
     if (strcmp(kind, "add") == 0 && take_out_added(x, o->addrs[1], host, port) < 0)
         goto out;
     rc = 0;

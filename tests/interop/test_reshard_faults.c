@@ -20,6 +20,8 @@
  *     keys (same DBSIZE and digest of keys and values): the moved keys
  *     reached the target's replica through its stream, and the source's
  *     replica dropped them. After remove, the group's nodes are empty.
+ *  1b) add again killed in the middle of a step, then add --abort: no
+ *     node shows a slot mark, the replicas included; the checks of 1).
  *  2) add again, the target killed in the middle of the move (the tool
  *     stops itself there, RINGKV_CLUSTER_STOP_AT, and goes on after the
  *     kill): the Sentinels promote its replica; meanwhile the source
@@ -808,6 +810,72 @@ static void test_add_remove_with_replicas(void **state)
     }
 }
 
+/* The marks CLUSTER NODES shows on node i's own line ("[s->-id]",
+ * "[s-<-id]"). */
+static int marks_on(int i)
+{
+    tconn *c = tconnect(node[i].port);
+    struct rval *v = tcmd(c, "CLUSTER NODES");
+    tclose(c);
+    int n = 0;
+    for (const char *line = v->str; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        char *own = strndup(line, len);
+        assert_non_null(own);
+        if (strstr(own, "myself")) {
+            for (const char *p = own; (p = strstr(p, "->-")); p++)
+                n++;
+            for (const char *p = own; (p = strstr(p, "-<-")); p++)
+                n++;
+        }
+        free(own);
+        line = end ? end + 1 : NULL;
+    }
+    rval_free(v);
+    return n;
+}
+
+/* add of a group killed in the middle of a step (every group has a
+ * replica), then add --abort: no node shows a slot mark, the replicas
+ * included (a move marks both groups' replicas before their masters; an
+ * abort that cleared and checked the masters only left them, and such a
+ * replica, promoted, answered -ASK for slots no node imports). */
+static void test_add_killed_aborted_no_marks_anywhere(void **state)
+{
+    (void)state;
+    if (skipped)
+        skip();
+    char args[300], out[300];
+    snprintf(args, sizeof args, "add 127.0.0.1:%d 127.0.0.1:%d 127.0.0.1:%d", node[0].port, node[6].port,
+             node[7].port);
+    setenv("RINGKV_CLUSTER_DIE_AFTER_FLIPS", "0", 1);
+    pid_t pid = tool_start(0, args, out, sizeof out);
+    unsetenv("RINGKV_CLUSTER_DIE_AFTER_FLIPS");
+    int st = writer_until_tool(pid, out);
+    char *text = slurp(out);
+    if (!strstr(text, "[TEST] killing myself"))
+        fail_msg("the add meant to be killed exited %d:\n%s", st, text);
+    int on_replicas = 0;
+    for (int i = 0; i < 8; i++) {
+        int n = marks_on(i);
+        print_message("# node %d shows %d slot marks after the kill\n", i, n);
+        if (i >= 3 && i <= 5)
+            on_replicas += n;
+    }
+    assert_true(on_replicas > 0); /* the sources' replicas were marked */
+    snprintf(args + strlen(args), sizeof args - strlen(args), " --abort");
+    tool_under_writer(args);
+    for (int i = 0; i < 8; i++) {
+        int n = marks_on(i);
+        if (n != 0)
+            fail_msg("node %d (port %d) still shows %d slot marks after add --abort", i, node[i].port, n);
+    }
+    check_acknowledged("after add --abort");
+    check_one_owner();
+    check_replicas_match();
+}
+
 static void test_target_killed_mid_move(void **state)
 {
     (void)state;
@@ -1002,6 +1070,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_add_remove_with_replicas),
+        cmocka_unit_test(test_add_killed_aborted_no_marks_anywhere),
         cmocka_unit_test(test_target_killed_mid_move),
         cmocka_unit_test(test_source_killed_mid_move),
         cmocka_unit_test(test_migrate_waits_for_target_replicas),
