@@ -58,6 +58,7 @@
 #include "shards/commands/commands.h"
 #include "shards/dispatch.h"
 #include "shards/hold.h"
+#include "shards/monitor.h"
 #include "shards/scratch.h"
 #include "shards/node.h"
 #include "shards/shard.h"
@@ -74,14 +75,22 @@
 #define ERR_NOT_HERE_FROM_SCRIPT \
     "ERR This command runs on the connection or on every shard in ringkv: it is not allowed from scripts"
 
-/* A script's SELECT of a valid database other than the one it runs in
- * (an invalid one: SELECT's own error). */
-static bool select_elsewhere(const struct exec_ctx *ctx, const struct command *cmd, int argc,
-                             const struct slice *argv)
+/* A script's SELECT (a valid database or not: SELECT's own checks answer
+ * that). Redis 7 selects it for the rest of the script, not for its caller:
+ * the script's calls here, those it makes on other shards (shards/hold.c)
+ * and its copies (run_across) all go by the shard's selected database, so
+ * selecting it and the script's store is all; run_called selects the
+ * caller's again at the end. Over copies of its keys (a scratch store) a
+ * script cannot reach another database: refused there. */
+static bool is_select(const struct command *cmd, const struct exec_ctx *ctx)
+{
+    return cmd->fn == cmd_select && ctx->shard;
+}
+
+static bool select_elsewhere(const struct exec_ctx *ctx, int argc, const struct slice *argv)
 {
     long long db;
-    return strcmp(cmd->name, "select") == 0 && argc == 2 && ctx->shard && parse_ll(argv[1], &db) && db >= 0 &&
-           db < ctx->shard->ndbs && db != ctx->shard->db;
+    return argc == 2 && parse_ll(argv[1], &db) && db >= 0 && db < ctx->shard->ndbs && db != ctx->shard->db;
 }
 
 static struct script_shard *shard_state(lua_State *L)
@@ -514,13 +523,9 @@ static int redis_call_common(lua_State *L, bool raise)
                !((cmd->flags & CMD_CONN) && !container && command_needs_no_connection(cmd))) {
         refused = ERR_NOT_HERE_FROM_SCRIPT;
         refused_has_code = true;
-    } else if (select_elsewhere(ctx, cmd, argc, argv)) {
-        /* Redis 7 lets a script SELECT for the rest of its run; ringkv runs
-         * a script's calls in its caller's database (those it makes on
-         * other shards, shards/hold.c, too): refused rather than written
-         * in the wrong database */
-        refused = "ERR SELECT of another database is not supported inside a script by ringkv: the script runs in "
-                  "its caller's database";
+    } else if (is_select(cmd, ctx) && ctx->store != ctx->shard->store && select_elsewhere(ctx, argc, argv)) {
+        refused = "ERR SELECT of another database is not supported by ringkv in a script run on copies of its "
+                  "keys";
         refused_has_code = true;
     } else if (stream_read_blocks(cmd, argc, argv)) {
         snprintf(refusal, sizeof refusal, "%.*s command is not allowed with BLOCK option from scripts",
@@ -581,7 +586,16 @@ static int redis_call_common(lua_State *L, bool raise)
         conn_ctx.argc = argc;
         conn_ctx.argv = argv;
         conn_ctx.client = NULL;
+        bool elsewhere = is_select(cmd, ctx) && select_elsewhere(ctx, argc, argv);
         cmd->fn(&conn_ctx);
+        if (elsewhere && out.len > 0 && out.data[0] == '+') {
+            long long db;
+            parse_ll(argv[1], &db);
+            shard_select(ctx->shard, (int)db);
+            ctx->store = ctx->shard->store;
+        }
+        if (ctx->shard && monitor_watching(ctx->shard->node)) /* as Redis shows it: after it ran (SELECT: in its db) */
+            monitor_command_from(ctx->shard, "lua", argc, argv);
     } else if (where == KEY_HERE) {
         dispatch_run_nested(ctx, cmd, argc, argv, &out);
     } else if (where == KEY_ACROSS) {
@@ -1398,10 +1412,16 @@ static void run_called(struct script_shard *ss, struct exec_ctx *ctx, int base, 
         }
     }
     running = ss;
+    int db = sh->db; /* a SELECT in the script lasts until its end (Redis 7) */
+    struct store *store = ctx->store;
     lua_sethook(L, busy_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
     int rc = lua_pcall(L, nargs, 1, base + 1);
     lua_sethook(L, NULL, 0, 0);
     running = NULL;
+    if (sh->db != db) {
+        shard_select(sh, db);
+        ctx->store = store;
+    }
     if (ss->holding)
         hold_release(sh);
     ss->holding = false;
