@@ -381,18 +381,28 @@ static void run_across(struct exec_ctx *ctx, const struct command *cmd, int argc
 {
     struct shard *sh = ctx->shard;
     struct node *n = sh->node;
-    struct write_capture cap = { false, n, mi_calloc((size_t)n->nshards, sizeof(struct buf)), NULL };
-    struct store *copies = store_create(NULL, write_capture_hook, &cap);
+    struct write_capture_dest capd = { { false, n, mi_calloc((size_t)n->nshards, sizeof(struct buf)), NULL },
+                                       { NULL, 0 }, 0 };
+    struct store *copies = store_create(NULL, write_capture_dest_hook, &capd);
     store_set_db(copies, sh->db);
     int64_t now = ctx->now_ms;
     int nk = command_keys(cmd, argc, argv, NULL, 0);
     int *idx = mi_malloc(sizeof(int) * (size_t)(nk > 0 ? nk : 1));
     command_keys(cmd, argc, argv, idx, nk);
+    /* COPY ... DB n: the destination copied from database n, its writes
+     * applied there, its notifications named there */
+    int dest_db = dispatch_dest_db(sh, cmd, argc, argv, sh->db);
+    int dest_shard = -1;
+    if (dest_db != sh->db && nk > DISPATCH_DEST_KEY) {
+        capd.dest_key = argv[idx[DISPATCH_DEST_KEY]];
+        capd.dest_db = dest_db;
+        dest_shard = shard_of_slot(n, key_slot(capd.dest_key.ptr, capd.dest_key.len));
+    }
     for (int k = 0; k < nk; k++) {
         struct slice key = argv[idx[k]];
         struct buf copy;
         buf_init(&copy);
-        struct key_copy c = { key, &copy, now, sh->db };
+        struct key_copy c = { key, &copy, now, k == DISPATCH_DEST_KEY && dest_shard >= 0 ? dest_db : sh->db };
         hold_run(sh, shard_of_slot(n, key_slot(key.ptr, key.len)), export_key, &c);
         const char *cursor = copy.data;
         if (cursor)
@@ -400,21 +410,21 @@ static void run_across(struct exec_ctx *ctx, const struct command *cmd, int argc
         buf_free(&copy);
     }
     mi_free(idx);
-    cap.on = true;
-    cap.notify = sh;
+    capd.cap.on = true;
+    capd.cap.notify = sh;
     struct exec_ctx on_copies = *ctx;
     on_copies.store = copies;
     dispatch_run_nested(&on_copies, cmd, argc, argv, out);
-    cap.on = false;
+    capd.cap.on = false;
     store_destroy(copies);
     for (int t = 0; t < n->nshards; t++) {
-        if (cap.per_shard[t].len > 0) {
-            struct key_writes w = { &cap.per_shard[t], now, sh->db };
+        if (capd.cap.per_shard[t].len > 0) {
+            struct key_writes w = { &capd.cap.per_shard[t], now, t == dest_shard ? dest_db : sh->db };
             hold_run(sh, t, apply_key_writes, &w);
         }
-        buf_free(&cap.per_shard[t]);
+        buf_free(&capd.cap.per_shard[t]);
     }
-    mi_free(cap.per_shard);
+    mi_free(capd.cap.per_shard);
 }
 
 /* A script that does not hold the other shards (one known to touch only

@@ -427,6 +427,16 @@ static void test_copy_db(void **state)
     expect_int(tcmd(d, "SCARD set%s", dst), 3);
     expect_int(tcmd(d, "DBSIZE"), 3);
     expect_int(tcmd(d, "COPY %s %s DB 0", dst, src), 0);   /* db 0 has it */
+    /* from a script, the keys on two shards (ringkv: on copies, holding
+     * every shard): the copy lands in database 7, not in the script's */
+    expect_int(tcmd(d, "DEL %s", dst), 1);
+    const char *copy[] = { "EVAL", "return redis.call('COPY',KEYS[1],KEYS[2],'DB','7')", "2", src, dst };
+    tsendv(d, 5, copy);
+    expect_int(tread(d, 5000), 1);
+    expect_int(tcmd(d, "EXISTS %s", dst), 0);
+    expect_ok(tcmd(d, "SELECT 7"));
+    expect_bulk(tcmd(d, "GET %s", dst), "v2");
+    expect_int(tcmd(d, "DBSIZE"), 1);
     db_server_end(d);
 }
 
