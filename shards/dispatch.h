@@ -55,6 +55,10 @@ struct command;
 /* Apply a cross-shard command's writes to this shard's keys (records as
  * shards/scratch.h captures them), as a MSG_APPLY does. */
 void dispatch_apply_writes(struct shard *sh, const struct buf *records, int64_t now);
+/* A CMD_DEST_DB row's destination database (its `DB n`, if valid here),
+ * else db; and the key index (in key order) of that destination (1). */
+int dispatch_dest_db(const struct shard *sh, const struct command *cmd, int argc, const struct slice *argv, int db);
+#define DISPATCH_DEST_KEY 1
 void dispatch_run_nested(const struct exec_ctx *outer, const struct command *cmd, int argc,
                          const struct slice *argv, struct buf *out);
 

@@ -82,10 +82,6 @@ bool dispatch_request_waits(struct shard *sh, struct shard_msg *m);
 void dispatch_send_request(struct shard *sh, struct session *s, struct shard_msg *m);
 /* The same, the message acting on database db (not the command's). */
 void dispatch_send_request_in(struct shard *sh, struct session *s, struct shard_msg *m, int db);
-/* A CMD_DEST_DB row's destination database (its `DB n`, if valid here),
- * else db; and the key index (in key order) of that destination (1). */
-int dispatch_dest_db(const struct shard *sh, const struct command *cmd, int argc, const struct slice *argv, int db);
-#define DISPATCH_DEST_KEY 1
 
 /* Send a pending command that waited for the ones before it. */
 void pending_launch(struct shard *sh, struct pending *p);

@@ -577,8 +577,9 @@ static void scratch_run(struct shard *sh, struct pending *p)
 {
     struct session *s = p->session;
     int n = sh->node->nshards;
-    struct write_capture cap = { false, sh->node, mi_calloc((size_t)n, sizeof(struct buf)), NULL };
-    struct store *scratch = store_create(NULL, write_capture_hook, &cap);
+    struct write_capture_dest capd = { { false, sh->node, mi_calloc((size_t)n, sizeof(struct buf)), NULL },
+                                       { NULL, 0 }, 0 };
+    struct store *scratch = store_create(NULL, write_capture_dest_hook, &capd);
     store_set_db(scratch, p->db);
     int64_t now = shard_now_ms(sh);
     /* import: the keys of part i are in key order among those with
@@ -597,43 +598,47 @@ static void scratch_run(struct shard *sh, struct pending *p)
         key_import(scratch, p->argv[idx[k]], &cursor[part], now);
     }
     mi_free(cursor);
+    int dest_db = dispatch_dest_db(sh, cmd, p->argc, p->argv, p->db);
+    if (dest_db != p->db && nk > DISPATCH_DEST_KEY) {
+        capd.dest_key = p->argv[idx[DISPATCH_DEST_KEY]];
+        capd.dest_db = dest_db;
+    }
     mi_free(idx);
-    cap.on = true;
-    cap.notify = sh;
+    capd.cap.on = true;
+    capd.cap.notify = sh;
     int before = sh->db;
     shard_select(sh, p->db); /* the command's database: its notifications, COPY's default DB */
     uint64_t usec = dispatch_run_command(sh, scratch, cmd, p->argc, p->argv, &p->out, s->client.proto, NULL,
                                          s->client.id);
     shard_select(sh, before);
     dispatch_slow_record(sh, usec, p->argc, p->argv, &s->client);
-    cap.on = false;
+    capd.cap.on = false;
     /* its lookups (the copies') are the command's hits and misses */
     const struct store_stats *looked = store_get_stats(scratch);
     store_count_lookups(shard_db(sh, p->db), looked->keyspace_hits, looked->keyspace_misses);
     store_destroy(scratch);
     p->stage = STAGE_APPLY;
     p->waiting = 0;
-    int dest_db = dispatch_dest_db(sh, cmd, p->argc, p->argv, p->db);
     int dest_shard = dest_db != p->db && nk > DISPATCH_DEST_KEY ? p->part_shard[p->part_of_key[DISPATCH_DEST_KEY]] : -1;
     for (int t = 0; t < n; t++) {
-        if (cap.per_shard[t].len == 0)
+        if (capd.cap.per_shard[t].len == 0)
             continue;
         /* COPY ... DB n: the destination's shard (not the source's: one
          * shard would not need copies) applies in database n */
         int db = t == dest_shard ? dest_db : p->db;
         if (t == sh->id) {
             shard_select(sh, db);
-            dispatch_apply_writes(sh, &cap.per_shard[t], now);
+            dispatch_apply_writes(sh, &capd.cap.per_shard[t], now);
             shard_select(sh, before);
-            buf_free(&cap.per_shard[t]);
+            buf_free(&capd.cap.per_shard[t]);
             continue;
         }
         struct shard_msg *m = msg_create(MSG_APPLY, sh->id, t, p, -1, NULL, 0);
-        m->payload = cap.per_shard[t];
+        m->payload = capd.cap.per_shard[t];
         p->waiting++;
         dispatch_send_request_in(sh, s, m, db);
     }
-    mi_free(cap.per_shard);
+    mi_free(capd.cap.per_shard);
     if (p->waiting == 0)
         p->stage = STAGE_READY;
 }

@@ -190,6 +190,19 @@ void write_capture_hook(void *arg, const struct journal_record *r)
         notify_store_changed(c->notify, r);
 }
 
+void write_capture_dest_hook(void *arg, const struct journal_record *r)
+{
+    struct write_capture_dest *c = arg;
+    if (c->dest_key.ptr && r->db != c->dest_db && r->key.len == c->dest_key.len &&
+        memcmp(r->key.ptr, c->dest_key.ptr, r->key.len) == 0) {
+        struct journal_record there = *r; /* (the records carry no database) */
+        there.db = c->dest_db;
+        write_capture_hook(&c->cap, &there);
+        return;
+    }
+    write_capture_hook(&c->cap, r);
+}
+
 void key_import(struct store *st, struct slice key, const char **cursor, int64_t now)
 {
     const char *q = *cursor;

@@ -31,6 +31,16 @@ struct write_capture {
 };
 void write_capture_hook(void *arg, const struct journal_record *r);
 
+/* The same for COPY ... DB n: the store running the command has one
+ * database, and the destination key's notifications are named in n
+ * (dest_key.ptr NULL: as write_capture_hook). arg: this struct. */
+struct write_capture_dest {
+    struct write_capture cap;
+    struct slice         dest_key;
+    int                  dest_db;
+};
+void write_capture_dest_hook(void *arg, const struct journal_record *r);
+
 /* Append one record in the form writes_apply reads. */
 void write_record_encode(struct buf *b, const struct journal_record *r);
 

@@ -58,6 +58,7 @@
 #include "shards/commands/commands.h"
 #include "shards/dispatch.h"
 #include "shards/hold.h"
+#include "shards/monitor.h"
 #include "shards/scratch.h"
 #include "shards/node.h"
 #include "shards/shard.h"
@@ -74,14 +75,22 @@
 #define ERR_NOT_HERE_FROM_SCRIPT \
     "ERR This command runs on the connection or on every shard in ringkv: it is not allowed from scripts"
 
-/* A script's SELECT of a valid database other than the one it runs in
- * (an invalid one: SELECT's own error). */
-static bool select_elsewhere(const struct exec_ctx *ctx, const struct command *cmd, int argc,
-                             const struct slice *argv)
+/* A script's SELECT (a valid database or not: SELECT's own checks answer
+ * that). Redis 7 selects it for the rest of the script, not for its caller:
+ * the script's calls here, those it makes on other shards (shards/hold.c)
+ * and its copies (run_across) all go by the shard's selected database, so
+ * selecting it and the script's store is all; run_called selects the
+ * caller's again at the end. Over copies of its keys (a scratch store) a
+ * script cannot reach another database: refused there. */
+static bool is_select(const struct command *cmd, const struct exec_ctx *ctx)
+{
+    return cmd->fn == cmd_select && ctx->shard;
+}
+
+static bool select_elsewhere(const struct exec_ctx *ctx, int argc, const struct slice *argv)
 {
     long long db;
-    return strcmp(cmd->name, "select") == 0 && argc == 2 && ctx->shard && parse_ll(argv[1], &db) && db >= 0 &&
-           db < ctx->shard->ndbs && db != ctx->shard->db;
+    return argc == 2 && parse_ll(argv[1], &db) && db >= 0 && db < ctx->shard->ndbs && db != ctx->shard->db;
 }
 
 static struct script_shard *shard_state(lua_State *L)
@@ -372,18 +381,28 @@ static void run_across(struct exec_ctx *ctx, const struct command *cmd, int argc
 {
     struct shard *sh = ctx->shard;
     struct node *n = sh->node;
-    struct write_capture cap = { false, n, mi_calloc((size_t)n->nshards, sizeof(struct buf)), NULL };
-    struct store *copies = store_create(NULL, write_capture_hook, &cap);
+    struct write_capture_dest capd = { { false, n, mi_calloc((size_t)n->nshards, sizeof(struct buf)), NULL },
+                                       { NULL, 0 }, 0 };
+    struct store *copies = store_create(NULL, write_capture_dest_hook, &capd);
     store_set_db(copies, sh->db);
     int64_t now = ctx->now_ms;
     int nk = command_keys(cmd, argc, argv, NULL, 0);
     int *idx = mi_malloc(sizeof(int) * (size_t)(nk > 0 ? nk : 1));
     command_keys(cmd, argc, argv, idx, nk);
+    /* COPY ... DB n: the destination copied from database n, its writes
+     * applied there, its notifications named there */
+    int dest_db = dispatch_dest_db(sh, cmd, argc, argv, sh->db);
+    int dest_shard = -1;
+    if (dest_db != sh->db && nk > DISPATCH_DEST_KEY) {
+        capd.dest_key = argv[idx[DISPATCH_DEST_KEY]];
+        capd.dest_db = dest_db;
+        dest_shard = shard_of_slot(n, key_slot(capd.dest_key.ptr, capd.dest_key.len));
+    }
     for (int k = 0; k < nk; k++) {
         struct slice key = argv[idx[k]];
         struct buf copy;
         buf_init(&copy);
-        struct key_copy c = { key, &copy, now, sh->db };
+        struct key_copy c = { key, &copy, now, k == DISPATCH_DEST_KEY && dest_shard >= 0 ? dest_db : sh->db };
         hold_run(sh, shard_of_slot(n, key_slot(key.ptr, key.len)), export_key, &c);
         const char *cursor = copy.data;
         if (cursor)
@@ -391,21 +410,21 @@ static void run_across(struct exec_ctx *ctx, const struct command *cmd, int argc
         buf_free(&copy);
     }
     mi_free(idx);
-    cap.on = true;
-    cap.notify = sh;
+    capd.cap.on = true;
+    capd.cap.notify = sh;
     struct exec_ctx on_copies = *ctx;
     on_copies.store = copies;
     dispatch_run_nested(&on_copies, cmd, argc, argv, out);
-    cap.on = false;
+    capd.cap.on = false;
     store_destroy(copies);
     for (int t = 0; t < n->nshards; t++) {
-        if (cap.per_shard[t].len > 0) {
-            struct key_writes w = { &cap.per_shard[t], now, sh->db };
+        if (capd.cap.per_shard[t].len > 0) {
+            struct key_writes w = { &capd.cap.per_shard[t], now, t == dest_shard ? dest_db : sh->db };
             hold_run(sh, t, apply_key_writes, &w);
         }
-        buf_free(&cap.per_shard[t]);
+        buf_free(&capd.cap.per_shard[t]);
     }
-    mi_free(cap.per_shard);
+    mi_free(capd.cap.per_shard);
 }
 
 /* A script that does not hold the other shards (one known to touch only
@@ -514,13 +533,9 @@ static int redis_call_common(lua_State *L, bool raise)
                !((cmd->flags & CMD_CONN) && !container && command_needs_no_connection(cmd))) {
         refused = ERR_NOT_HERE_FROM_SCRIPT;
         refused_has_code = true;
-    } else if (select_elsewhere(ctx, cmd, argc, argv)) {
-        /* Redis 7 lets a script SELECT for the rest of its run; ringkv runs
-         * a script's calls in its caller's database (those it makes on
-         * other shards, shards/hold.c, too): refused rather than written
-         * in the wrong database */
-        refused = "ERR SELECT of another database is not supported inside a script by ringkv: the script runs in "
-                  "its caller's database";
+    } else if (is_select(cmd, ctx) && ctx->store != ctx->shard->store && select_elsewhere(ctx, argc, argv)) {
+        refused = "ERR SELECT of another database is not supported by ringkv in a script run on copies of its "
+                  "keys";
         refused_has_code = true;
     } else if (stream_read_blocks(cmd, argc, argv)) {
         snprintf(refusal, sizeof refusal, "%.*s command is not allowed with BLOCK option from scripts",
@@ -581,7 +596,16 @@ static int redis_call_common(lua_State *L, bool raise)
         conn_ctx.argc = argc;
         conn_ctx.argv = argv;
         conn_ctx.client = NULL;
+        bool elsewhere = is_select(cmd, ctx) && select_elsewhere(ctx, argc, argv);
         cmd->fn(&conn_ctx);
+        if (elsewhere && out.len > 0 && out.data[0] == '+') {
+            long long db;
+            parse_ll(argv[1], &db);
+            shard_select(ctx->shard, (int)db);
+            ctx->store = ctx->shard->store;
+        }
+        if (ctx->shard && monitor_watching(ctx->shard->node)) /* as Redis shows it: after it ran (SELECT: in its db) */
+            monitor_command_from(ctx->shard, "lua", argc, argv);
     } else if (where == KEY_HERE) {
         dispatch_run_nested(ctx, cmd, argc, argv, &out);
     } else if (where == KEY_ACROSS) {
@@ -1398,10 +1422,16 @@ static void run_called(struct script_shard *ss, struct exec_ctx *ctx, int base, 
         }
     }
     running = ss;
+    int db = sh->db; /* a SELECT in the script lasts until its end (Redis 7) */
+    struct store *store = ctx->store;
     lua_sethook(L, busy_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
     int rc = lua_pcall(L, nargs, 1, base + 1);
     lua_sethook(L, NULL, 0, 0);
     running = NULL;
+    if (sh->db != db) {
+        shard_select(sh, db);
+        ctx->store = store;
+    }
     if (ss->holding)
         hold_release(sh);
     ss->holding = false;

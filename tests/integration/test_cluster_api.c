@@ -1212,6 +1212,33 @@ static void test_sort_in_cluster(void **state)
     server_stop(&s);
 }
 
+/* Cluster mode has database 0 only: SELECT, MOVE, SWAPDB and COPY ... DB
+ * of another database are refused with Redis's texts (MOVE and SWAPDB
+ * before their arguments are read); database 0 itself is fine. */
+static void test_databases_in_cluster(void **state)
+{
+    (void)state;
+    struct server s;
+    start_one_owner(&s);
+    tconn *c = tconnect(s.port);
+    expect_ok(tcmd(c, "SET {d}a 1"));
+    expect_error(tcmd(c, "SELECT 1"), "ERR SELECT is not allowed in cluster mode");
+    expect_ok(tcmd(c, "SELECT 0"));
+    expect_error(tcmd(c, "MOVE {d}a 1"), "ERR MOVE is not allowed in cluster mode");
+    expect_error(tcmd(c, "MOVE {d}a x"), "ERR MOVE is not allowed in cluster mode");
+    expect_error(tcmd(c, "SWAPDB 0 1"), "ERR SWAPDB is not allowed in cluster mode");
+    expect_error(tcmd(c, "SWAPDB x 1"), "ERR SWAPDB is not allowed in cluster mode");
+    expect_error(tcmd(c, "COPY {d}a {d}b DB 1"), "ERR Copying to another database is not allowed in cluster mode");
+    expect_error(tcmd(c, "COPY {d}a {d}b DB x"), "ERR value is not an integer or out of range");
+    expect_int(tcmd(c, "COPY {d}a {d}b DB 0"), 1);
+    const char *sel[] = { "EVAL", "return redis.pcall('SELECT','1')", "0" };
+    tsendv(c, 3, sel);
+    expect_error(tread(c, 5000), "ERR SELECT is not allowed in cluster mode");
+    expect_bulk(tcmd(c, "GET {d}b"), "1");
+    tclose(c);
+    server_stop(&s);
+}
+
 /* Commands whose keys a count names (ZUNION, ZUNIONSTORE's sources,
  * SINTERCARD, ZMPOP, EVAL) are checked on those keys only: the count and
  * the options after the keys (WEIGHTS, AGGREGATE, LIMIT, MIN) are no keys,
@@ -1574,6 +1601,7 @@ int main(void)
         cmocka_unit_test(test_nodes_link_state),
         cmocka_unit_test(test_keys_in_slot),
         cmocka_unit_test(test_sort_in_cluster),
+        cmocka_unit_test(test_databases_in_cluster),
         cmocka_unit_test(test_counted_keys_in_cluster),
         cmocka_unit_test(test_replica_keys_in_slot),
         cmocka_unit_test(test_migrateslots_moves_slots),

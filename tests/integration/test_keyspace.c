@@ -427,6 +427,16 @@ static void test_copy_db(void **state)
     expect_int(tcmd(d, "SCARD set%s", dst), 3);
     expect_int(tcmd(d, "DBSIZE"), 3);
     expect_int(tcmd(d, "COPY %s %s DB 0", dst, src), 0);   /* db 0 has it */
+    /* from a script, the keys on two shards (ringkv: on copies, holding
+     * every shard): the copy lands in database 7, not in the script's */
+    expect_int(tcmd(d, "DEL %s", dst), 1);
+    const char *copy[] = { "EVAL", "return redis.call('COPY',KEYS[1],KEYS[2],'DB','7')", "2", src, dst };
+    tsendv(d, 5, copy);
+    expect_int(tread(d, 5000), 1);
+    expect_int(tcmd(d, "EXISTS %s", dst), 0);
+    expect_ok(tcmd(d, "SELECT 7"));
+    expect_bulk(tcmd(d, "GET %s", dst), "v2");
+    expect_int(tcmd(d, "DBSIZE"), 1);
     db_server_end(d);
 }
 
@@ -502,6 +512,60 @@ static void test_watch_per_db(void **state)
     db_server_end(d);
 }
 
+/* A transaction over keys of two shards with a SELECT in it: the commands
+ * after it act in that database (MOVE, COPY ... DB, SWAPDB too), and the
+ * connection stays in it after EXEC; CLIENT INFO and CLIENT LIST show the
+ * database; RESET selects 0 again. */
+static void test_db_in_transaction_and_client(void **state)
+{
+    (void)state;
+    tconn *d = db_server();
+    char a[64], b[64];
+    keys_on_two_shards(d, "tx", a, b, sizeof a);
+    expect_ok(tcmd(d, "SELECT 3"));
+    expect_ok(tcmd(d, "MULTI"));
+    expect_status(tcmd(d, "SET %s 1", a), "QUEUED");
+    expect_status(tcmd(d, "SELECT 4"), "QUEUED");
+    expect_status(tcmd(d, "SET %s 2", b), "QUEUED");
+    expect_status(tcmd(d, "MOVE %s 3", b), "QUEUED");
+    expect_status(tcmd(d, "SET %s 3", b), "QUEUED");
+    expect_status(tcmd(d, "COPY %s %s DB 3", b, a), "QUEUED");
+    expect_status(tcmd(d, "COPY %s %s DB 3 REPLACE", b, a), "QUEUED");
+    expect_status(tcmd(d, "SWAPDB 3 4"), "QUEUED");
+    expect_status(tcmd(d, "GET %s", b), "QUEUED");
+    struct rval *v = tcmd(d, "EXEC");
+    char *text = rval_text(v);
+    if (strcmp(text, "[+OK, +OK, +OK, (integer) 1, +OK, (integer) 0, (integer) 1, +OK, \"2\"]") != 0)
+        fail_msg("EXEC: %s", text);
+    free(text);
+    rval_free(v);
+    /* databases 3 and 4 swapped: the connection's 4 has a (3) and b (2),
+     * 3 has b (3) */
+    expect_bulk(tcmd(d, "GET %s", a), "3");
+    expect_bulk(tcmd(d, "GET %s", b), "2");
+    expect_ok(tcmd(d, "SELECT 3"));
+    expect_bulk(tcmd(d, "GET %s", b), "3");
+    expect_int(tcmd(d, "DBSIZE"), 1);
+    v = tcmd(d, "CLIENT INFO");
+    assert_non_null(v);
+    if (!strstr(v->str, " db=3 "))
+        fail_msg("CLIENT INFO: %s", v->str);
+    rval_free(v);
+    v = tcmd(d, "CLIENT LIST ID %lld", get_int(tcmd(d, "CLIENT ID")));
+    assert_non_null(v);
+    if (!strstr(v->str, " db=3 "))
+        fail_msg("CLIENT LIST: %s", v->str);
+    rval_free(v);
+    expect_status(tcmd(d, "RESET"), "RESET");
+    v = tcmd(d, "CLIENT INFO");
+    assert_non_null(v);
+    if (!strstr(v->str, " db=0 "))
+        fail_msg("CLIENT INFO after RESET: %s", v->str);
+    rval_free(v);
+    expect_int(tcmd(d, "DBSIZE"), 0);
+    db_server_end(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -520,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_copy_db),
         cmocka_unit_test(test_blocking_per_db),
         cmocka_unit_test(test_watch_per_db),
+        cmocka_unit_test(test_db_in_transaction_and_client),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

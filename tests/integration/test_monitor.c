@@ -128,6 +128,32 @@ static void test_database(void **state)
             fail_msg("monitor line %zu: got [%s], want %s...] %s", i, v->str, want[i][0], want[i][1]);
         rval_free(v);
     }
+    /* a script's SELECT: its line and the script's later ones in the
+     * database it selects, the EVAL line in the caller's (which may come
+     * first or last: test_script_commands) */
+    const char *eval[] = { "EVAL", "redis.call('SELECT','5') return redis.call('SET',KEYS[1],'w')", "1", "dbkey" };
+    tsendv(c, 4, eval);
+    expect_ok(tread(c, 5000));
+    const char *lua[][2] = { { " [5 lua] ", "\"SELECT\" \"5\"" }, { " [5 lua] ", "\"SET\" \"dbkey\" \"w\"" } };
+    int evals = 0, next_lua = 0;
+    for (int i = 0; i < 3; i++) {
+        struct rval *v = tread(m, 5000);
+        assert_non_null(v);
+        assert_int_equal(v->type, R_STATUS);
+        const char *open = strchr(v->str, ' ');
+        const char *close = open ? strstr(open, "] ") : NULL;
+        if (open && close && strncmp(open, " [0 ", 4) == 0 && strncmp(close + 2, "\"EVAL\"", 6) == 0)
+            evals++;
+        else if (next_lua < 2 && open && strncmp(open, lua[next_lua][0], 9) == 0 &&
+                 strcmp(open + 9, lua[next_lua][1]) == 0)
+            next_lua++;
+        else
+            fail_msg("monitor line %d: got [%s]", i, v->str);
+        rval_free(v);
+    }
+    assert_int_equal(evals, 1);
+    assert_int_equal(next_lua, 2);
+    expect_nil(tcmd(c, "GET dbkey"));
     tclose(c);
     tclose(m);
 }

@@ -534,25 +534,39 @@ static void test_channel_subscription(void **state)
 }
 
 /* Another database's events name it: __keyspace@<db>__, __keyevent@<db>__;
- * MOVE's "move_from" in the source database, "move_to" in the target's. */
+ * MOVE's "move_from" in the source database, "move_to" in the target's;
+ * COPY ... DB n's "copy_to" in n. */
 static void test_database_channels(void **state)
 {
     (void)state;
     tconn *s = tconnect(srv.port);
     psubscribe(s, "__key*@3__:*");
     psubscribe(s, "__keyevent@0__:move_from");
+    psubscribe(s, "__keyevent@[56]__:copy_to");
     set_flags("KEg$");
     expect_ok(tcmd(c, "SELECT 3"));
     expect_ok(tcmd(c, "SET {t}k 1"));
     expect_ok(tcmd(c, "SELECT 0"));
     expect_ok(tcmd(c, "SET {t}m 1"));
     expect_int(tcmd(c, "MOVE {t}m 3"), 1);
+    /* COPY ... DB n: "copy_to" in n, its keys on one shard or two (ringkv),
+     * from a client or a script */
+    expect_ok(tcmd(c, "SELECT 3"));
+    expect_int(tcmd(c, "COPY {t}k {t}c DB 5"), 1);
+    expect_int(tcmd(c, "COPY {t}k {u}c DB 5"), 1);
+    const char *copy[] = { "EVAL", "return redis.call('COPY',KEYS[1],KEYS[2],'DB','6')", "2", "{t}m", "{u}c" };
+    tsendv(c, 5, copy);
+    expect_int(tread(c, 5000), 1);
+    expect_ok(tcmd(c, "SELECT 0"));
     const char *want[][2] = {
         { "__keyspace@3__:{t}k", "set" },
         { "__keyevent@3__:set", "{t}k" },
         { "__keyevent@0__:move_from", "{t}m" },
         { "__keyspace@3__:{t}m", "move_to" },
         { "__keyevent@3__:move_to", "{t}m" },
+        { "__keyevent@5__:copy_to", "{t}c" },
+        { "__keyevent@5__:copy_to", "{u}c" },
+        { "__keyevent@6__:copy_to", "{u}c" },
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         struct rval *v = tread(s, 5000);

@@ -1128,11 +1128,12 @@ static void test_redis_py_lock(void **state)
 }
 
 /* A script runs in its caller's database, its calls on another shard's
- * keys too (ringkv with two shards); SELECT of that database in it is
- * fine; of another: Redis 7 selects it for the rest of the script, ringkv
- * refuses it (ringkv-specific); the caller's database stays its own. */
+ * keys too (ringkv with two shards). SELECT in it (Redis 7) selects
+ * another database for the rest of the script, its calls on either shard
+ * included, and not for its caller; an invalid one is SELECT's error. */
 static void test_script_database(void **state)
 {
+    (void)state;
     struct server s2;
     static const char *const args[] = { "--threads", "2", NULL };
     assert_int_equal(server_start(&s2, target_is_redis() ? NULL : args), 0);
@@ -1151,17 +1152,46 @@ static void test_script_database(void **state)
     const char *get[] = { "EVAL", "return redis.call('GET',ARGV[1])", "0", b };
     tsendv(d, 4, get);
     expect_bulk(tread(d, 5000), "2");
-    const char *sel[] = { "EVAL", "return redis.pcall('SELECT','4')", "0" };
-    tsendv(d, 3, sel);
+    /* SELECT 4 for the rest of the script: writes on both shards land in
+     * 4, a read sees 4's keys; SELECT 3 again, then a write in 3 */
+    const char *sel[] = { "EVAL",
+                          "assert(redis.call('SELECT','4').ok == 'OK') "
+                          "redis.call('SET',KEYS[1],'four') redis.call('SET',ARGV[1],'four') "
+                          "local g = redis.call('GET',ARGV[1]) redis.call('SELECT','3') "
+                          "redis.call('INCR',ARGV[1]) return g",
+                          "1", a, b };
+    tsendv(d, 5, sel);
+    expect_bulk(tread(d, 5000), "four");
+    expect_int(tcmd(d, "DBSIZE"), 2); /* the caller is still in 3 */
+    expect_bulk(tcmd(d, "GET %s", a), "1");
+    expect_bulk(tcmd(d, "GET %s", b), "3");
+    /* a script that SELECTs and fails leaves the caller in its database too */
+    const char *fail[] = { "EVAL", "redis.call('SELECT','5') redis.call('SET',ARGV[1],'x') error('boom')", "0", b };
+    tsendv(d, 4, fail);
     struct rval *v = tread(d, 5000);
     assert_non_null(v);
-    if (target_is_redis()) {
-        assert_int_equal(v->type, R_STATUS);
-        rval_free(v);
-    } else {
-        expect_error_prefix(v, "ERR SELECT of another database is not supported inside a script");
-    }
+    assert_int_equal(v->type, R_ERROR);
+    rval_free(v);
+    expect_bulk(tcmd(d, "GET %s", b), "3");
+    /* invalid ones: SELECT's own errors; the database stays the script's */
+    const char *bad[] = { "EVAL",
+                          "local r = redis.pcall('SELECT','99') local r2 = redis.pcall('SELECT','x') "
+                          "return {r.err, r2.err, redis.call('GET',ARGV[1])}",
+                          "0", b };
+    tsendv(d, 4, bad);
+    v = tread(d, 5000);
+    assert_non_null(v);
+    assert_int_equal(v->type, R_ARRAY);
+    assert_int_equal(v->n, 3);
+    assert_string_equal(v->elem[0]->str, "ERR DB index is out of range");
+    assert_string_equal(v->elem[1]->str, "ERR value is not an integer or out of range");
+    assert_string_equal(v->elem[2]->str, "3");
+    rval_free(v);
+    expect_ok(tcmd(d, "SELECT 4"));
     expect_int(tcmd(d, "DBSIZE"), 2);
+    expect_bulk(tcmd(d, "GET %s", a), "four");
+    expect_ok(tcmd(d, "SELECT 5"));
+    expect_bulk(tcmd(d, "GET %s", b), "x");
     expect_ok(tcmd(d, "SELECT 0"));
     expect_int(tcmd(d, "DBSIZE"), 0);
     tclose(d);
