@@ -13,7 +13,9 @@
  * cluster-node-timeout of 2000) once the replicas are attached, and returns
  * only when each Sentinel knows every group's replica and the other
  * Sentinels (ready to fail over); a second create whose names those Sentinels
- * already monitor is refused before anything changes. */
+ * already monitor is refused before anything changes. And `remove` (once
+ * killed in the middle of a step and run again) leaves the removed group's
+ * master and replica empty masters in no cluster. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -744,6 +746,147 @@ static void test_replicas_on_other_hosts(void **state)
     stop_nodes(NODES);
 }
 
+/* ------------------------------------ remove: the group's nodes forgotten */
+
+/* `remove` of a group with a replica, killed in the middle of a step
+ * (RINGKV_CLUSTER_DIE_AFTER_FLIPS, under --max-keys-per-sec so that a step
+ * goes in pieces) and run again, then add and remove twice more: each
+ * time both of the group's nodes end as empty masters in no cluster, and
+ * stay so. Before, a replica told CLUSTER RESET HARD followed its old
+ * group's record again while the reset was being written to its cluster
+ * config file (its roles tick read the state still in force, the one it
+ * was leaving), and stayed a replica of the old master for good. The
+ * group's nodes run at hz 500 (a tick every 2 ms) so that a tick falls in
+ * that window whatever the disk's speed: with hz 10 it did on a loaded
+ * machine only. */
+#define RM_NODES 8
+#define RM_KEYS  2000
+
+static struct server rm_node[RM_NODES];
+static char rm_conf[RM_NODES][300];
+
+static int rm_setup(void **state)
+{
+    (void)state;
+    for (int i = 0; i < RM_NODES; i++) {
+        snprintf(rm_conf[i], sizeof rm_conf[i], "/tmp/ringkv-test-tool-rm-%d-%d.conf", (int)getpid(), i);
+        unlink(rm_conf[i]);
+        const char *cargs[] = { "--cluster-enabled", "yes", "--cluster-config-file", rm_conf[i],
+                                "--cluster-node-timeout", "2000", "--hz", i >= 6 ? "500" : "10", NULL };
+        if (server_start(&rm_node[i], cargs) != 0)
+            return -1;
+    }
+    char cmd[1024], *out = NULL;
+    int len = snprintf(cmd, sizeof cmd, "timeout 60 %s create", tool_bin());
+    for (int i = 0; i < 6; i++)
+        len += snprintf(cmd + len, sizeof cmd - (size_t)len, " 127.0.0.1:%d", rm_node[i].port);
+    snprintf(cmd + len, sizeof cmd - (size_t)len, " --replicas 1 2>&1 </dev/null");
+    int st = run_cmd(cmd, &out);
+    if (st != 0) {
+        print_error("create exited %d:\n%s\n", st, out);
+        free(out);
+        return -1;
+    }
+    free(out);
+    /* the keys, each SET on node 0 and where its -MOVED says */
+    tconn *conn[RM_NODES] = { 0 };
+    for (int k = 0; k < RM_KEYS; k++) {
+        int at = 0;
+        for (int tries = 0; tries < 3; tries++) {
+            if (!conn[at])
+                conn[at] = tconnect(rm_node[at].port);
+            struct rval *v = tcmd(conn[at], "SET rm:%d v%d", k, k);
+            int port = 0;
+            bool moved = v->type == R_ERROR && sscanf(v->str, "MOVED %*d 127.0.0.1:%d", &port) == 1;
+            if (!moved)
+                expect_ok(v);
+            else
+                rval_free(v);
+            if (!moved)
+                break;
+            for (int i = 0; i < RM_NODES; i++)
+                if (rm_node[i].port == port)
+                    at = i;
+        }
+    }
+    for (int i = 0; i < RM_NODES; i++)
+        tclose(conn[i]);
+    return 0;
+}
+
+static int rm_teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < RM_NODES; i++) {
+        server_stop(&rm_node[i]);
+        unlink(rm_conf[i]);
+    }
+    return 0;
+}
+
+/* Node i is an empty master in no cluster, for 1 s on end. */
+static void expect_forgotten(int i, const char *when)
+{
+    tconn *c = tconnect(rm_node[i].port);
+    for (long long until = now_ms() + 1000; now_ms() < until; usleep(20 * 1000)) {
+        struct rval *role = tcmd(c, "ROLE");
+        assert_true(role->type == R_ARRAY && role->n >= 1);
+        struct rval *info = tcmd(c, "CLUSTER INFO");
+        assert_true(info->type == R_BULK || info->type == R_VERBATIM);
+        bool master = strcmp(role->elem[0]->str, "master") == 0;
+        bool alone = strstr(info->str, "cluster_known_nodes:1\r\n") != NULL;
+        if (!master || !alone)
+            fail_msg("%s: node %d (port %d) is not an empty master in no cluster: ROLE %s, CLUSTER INFO:\n%s",
+                     when, i, rm_node[i].port, rval_text(role), info->str);
+        rval_free(role);
+        rval_free(info);
+    }
+    expect_int(tcmd(c, "DBSIZE"), 0);
+    tclose(c);
+}
+
+static void test_remove_forgets_group_nodes(void **state)
+{
+    (void)state;
+    char cmd[1024], *out = NULL;
+    for (int round = 0; round < 3; round++) {
+        int st = tool(&out, "add 127.0.0.1:%d 127.0.0.1:%d 127.0.0.1:%d", rm_node[0].port, rm_node[6].port,
+                      rm_node[7].port);
+        if (st != 0)
+            fail_with_output(out, "round %d: add exited %d", round, st);
+        free(out);
+        if (round == 0) {
+            /* killed in the middle of a step, then run again */
+            snprintf(cmd, sizeof cmd,
+                     "RINGKV_CLUSTER_DIE_AFTER_FLIPS=2 timeout 60 %s remove 127.0.0.1:%d 127.0.0.1:%d "
+                     "--max-keys-per-sec 2000 2>&1 </dev/null", tool_bin(), rm_node[1].port, rm_node[6].port);
+            st = run_cmd(cmd, &out);
+            if (st != 128 + SIGKILL || !strstr(out, "[TEST] killing myself"))
+                fail_with_output(out, "the remove to be killed mid-step exited %d", st);
+            free(out);
+        }
+        st = tool(&out, "remove 127.0.0.1:%d 127.0.0.1:%d", rm_node[1].port, rm_node[6].port);
+        if (st != 0)
+            fail_with_output(out, "round %d: remove exited %d", round, st);
+        free(out);
+        char when[64];
+        snprintf(when, sizeof when, "after remove, round %d", round);
+        expect_forgotten(6, when);
+        expect_forgotten(7, when);
+        /* the cluster kept every key */
+        long long keys = 0;
+        for (int i = 0; i < 6; i++) {
+            tconn *c = tconnect(rm_node[i].port);
+            struct rval *role = tcmd(c, "ROLE");
+            if (strcmp(role->elem[0]->str, "master") == 0)
+                keys += get_int(tcmd(c, "DBSIZE"));
+            rval_free(role);
+            tclose(c);
+        }
+        assert_int_equal(keys, RM_KEYS);
+    }
+}
+
 int main(void)
 {
     if (target_is_redis())
@@ -774,6 +917,9 @@ int main(void)
         cmocka_unit_test(test_terminal_asks),
         cmocka_unit_test(test_bad_arguments),
     };
+    const struct CMUnitTest removal[] = {
+        cmocka_unit_test(test_remove_forgets_group_nodes),
+    };
     const struct CMUnitTest sentinel[] = {
         cmocka_unit_test(test_sentinels_registered),
         cmocka_unit_test(test_sentinel_names_taken_refused),
@@ -781,6 +927,7 @@ int main(void)
     int failed = cmocka_run_group_tests_name("cluster_tool", made, cluster_setup, cluster_teardown);
     failed += cmocka_run_group_tests_name("cluster_tool_hosts", hosts, NULL, NULL);
     failed += cmocka_run_group_tests_name("cluster_tool_refusals", refusals, NULL, NULL);
+    failed += cmocka_run_group_tests_name("cluster_tool_remove", removal, rm_setup, rm_teardown);
     if (run_cmd("redis-sentinel --version >/dev/null 2>&1", NULL) == 0)
         failed += cmocka_run_group_tests_name("cluster_tool_sentinels", sentinel, sentinel_setup, sentinel_teardown);
     else
