@@ -221,6 +221,10 @@ void cmd_copy(struct exec_ctx *ctx)
                 reply_error(ctx->reply, ERR_NOT_INT);
                 return;
             }
+            if (db < INT_MIN || db > INT_MAX) { /* Redis reads a long long, then an int */
+                reply_error(ctx->reply, "ERR value is out of range, value must between -2147483648 and 2147483647");
+                return;
+            }
             if (db < 0 || db >= db_count(ctx)) {
                 reply_error(ctx->reply, "ERR DB index is out of range");
                 return;
@@ -282,8 +286,12 @@ void cmd_move(struct exec_ctx *ctx)
         return;
     }
     long long db;
-    if (!parse_ll(ctx->argv[2], &db) || db < INT_MIN || db > INT_MAX) {
+    if (!parse_ll(ctx->argv[2], &db)) {
         reply_error(ctx->reply, ERR_NOT_INT);
+        return;
+    }
+    if (db < INT_MIN || db > INT_MAX) { /* Redis reads a long long, then an int */
+        reply_error(ctx->reply, "ERR value is out of range, value must between -2147483648 and 2147483647");
         return;
     }
     if (db < 0 || db >= db_count(ctx)) {
