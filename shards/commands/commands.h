@@ -101,6 +101,9 @@ command_fn cmd_ping, cmd_echo, cmd_hello, cmd_auth, cmd_quit, cmd_reset,
 
 /* MOVE, SWAPDB: keyspace.c */
 command_fn cmd_move, cmd_swapdb;
+/* A database index argument as Redis reads it (SELECT, MOVE, COPY ... DB):
+ * an integer in int range, else false with Redis's error replied. */
+bool db_index_arg(struct exec_ctx *ctx, struct slice s, long long *db);
 command_fn cmd_fcall, cmd_fcall_ro, cmd_function_load, cmd_function_delete, cmd_function_flush, cmd_function_kill,
     cmd_function_list, cmd_function_stats, cmd_function_dump, cmd_function_restore, cmd_function_help;
 

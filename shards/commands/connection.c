@@ -88,14 +88,8 @@ void cmd_quit(struct exec_ctx *ctx)
 void cmd_select(struct exec_ctx *ctx)
 {
     long long db;
-    if (!parse_ll(ctx->argv[1], &db)) {
-        reply_error(ctx->reply, ERR_NOT_INT);
+    if (!db_index_arg(ctx, ctx->argv[1], &db))
         return;
-    }
-    if (db < INT_MIN || db > INT_MAX) { /* Redis reads a long long, then an int */
-        reply_error(ctx->reply, "ERR value is out of range, value must between -2147483648 and 2147483647");
-        return;
-    }
     if (db != 0 && ctx->shard && config_load(&ctx->shard->node->config, cluster_enabled)) {
         reply_error(ctx->reply, "ERR SELECT is not allowed in cluster mode");
         return;

@@ -183,6 +183,19 @@ static int db_count(const struct exec_ctx *ctx)
     return ctx->shard && ctx->shard->ndbs > 0 ? ctx->shard->ndbs : 1;
 }
 
+bool db_index_arg(struct exec_ctx *ctx, struct slice s, long long *db)
+{
+    if (!parse_ll(s, db)) {
+        reply_error(ctx->reply, ERR_NOT_INT);
+        return false;
+    }
+    if (*db < INT_MIN || *db > INT_MAX) { /* Redis reads a long long, then an int */
+        reply_error(ctx->reply, "ERR value is out of range, value must between -2147483648 and 2147483647");
+        return false;
+    }
+    return true;
+}
+
 static bool cluster_mode(const struct exec_ctx *ctx)
 {
     return ctx->shard && config_load(&ctx->shard->node->config, cluster_enabled);
@@ -217,14 +230,8 @@ void cmd_copy(struct exec_ctx *ctx)
             replace = true;
         } else if (slice_eq_nocase(ctx->argv[j], "db") && more > 0) {
             long long db;
-            if (!parse_ll(ctx->argv[j + 1], &db)) {
-                reply_error(ctx->reply, ERR_NOT_INT);
+            if (!db_index_arg(ctx, ctx->argv[j + 1], &db))
                 return;
-            }
-            if (db < INT_MIN || db > INT_MAX) { /* Redis reads a long long, then an int */
-                reply_error(ctx->reply, "ERR value is out of range, value must between -2147483648 and 2147483647");
-                return;
-            }
             if (db < 0 || db >= db_count(ctx)) {
                 reply_error(ctx->reply, "ERR DB index is out of range");
                 return;
@@ -286,14 +293,8 @@ void cmd_move(struct exec_ctx *ctx)
         return;
     }
     long long db;
-    if (!parse_ll(ctx->argv[2], &db)) {
-        reply_error(ctx->reply, ERR_NOT_INT);
+    if (!db_index_arg(ctx, ctx->argv[2], &db))
         return;
-    }
-    if (db < INT_MIN || db > INT_MAX) { /* Redis reads a long long, then an int */
-        reply_error(ctx->reply, "ERR value is out of range, value must between -2147483648 and 2147483647");
-        return;
-    }
     if (db < 0 || db >= db_count(ctx)) {
         reply_error(ctx->reply, "ERR DB index is out of range");
         return;
